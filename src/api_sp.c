@@ -1,0 +1,5 @@
+#include "api.h"
+
+api_op api_sp_ops[] = {
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,29 @@
+/* config — the server's settings.  Set once at start-up, read-only afterwards, so every thread
+ * may read them without locks. */
+#ifndef BARGE_CONFIG_H
+#define BARGE_CONFIG_H
+#include <stddef.h>
+
+typedef struct barge_config {
+    char *listen_host;
+    int listen_port;
+    char *data_dir;
+    char *region;
+    char *account_id;
+    int dev;               /* single-machine developer mode */
+    int sync_full;         /* fsync every commit (default) */
+    int http_threads;
+    /* Limits AWS documents, kept as settings. */
+    size_t max_body;       /* any request */
+    size_t max_submit_body; /* SubmitJob */
+    size_t max_jobdef_body; /* RegisterJobDefinition */
+    int max_describe_jobs;
+    int max_ce_per_queue;
+    int max_depends_on;
+    int max_array_size;
+} barge_config;
+
+extern barge_config barge_cfg;
+
+void config_defaults(barge_config *c);
+#endif

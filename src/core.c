@@ -1,0 +1,217 @@
+#include "core.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "mem.h"
+#include "state.h"
+#include "util.h"
+
+typedef struct timer {
+    int64_t due; /* monotonic ms */
+    void (*fn)(state *st, void *arg);
+    void *arg;
+    struct timer *next;
+} timer;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    core_call *head, *tail;
+    int stopping, stopped;
+    pthread_t thread;
+    store *db;
+    state *st;
+    timer *timers; /* sorted by due; touched only by the core thread */
+} core = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+void core_after(int64_t delay_ms, void (*fn)(state *st, void *arg), void *arg)
+{
+    timer *t = xmalloc(sizeof *t);
+    t->due = util_mono_ms() + delay_ms;
+    t->fn = fn;
+    t->arg = arg;
+    timer **p = &core.timers;
+    while (*p && (*p)->due <= t->due) p = &(*p)->next;
+    t->next = *p;
+    *p = t;
+}
+
+static void answer_error(core_call *call, int status, const char *type, const char *msg);
+
+void core_submit(core_call *call)
+{
+    call->next = NULL;
+    pthread_mutex_lock(&core.mu);
+    if (core.stopped) {
+        /* Requests still arriving on open connections while the server stops. */
+        pthread_mutex_unlock(&core.mu);
+        json_decref(call->req);
+        call->req = NULL;
+        answer_error(call, 503, "ServiceUnavailableException", "the server is shutting down");
+        call->done(call);
+        return;
+    }
+    if (core.tail) core.tail->next = call;
+    else core.head = call;
+    core.tail = call;
+    pthread_cond_signal(&core.cv);
+    pthread_mutex_unlock(&core.mu);
+}
+
+static void answer_error(core_call *call, int status, const char *type, const char *msg)
+{
+    json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", msg);
+    call->status = status;
+    call->err_type = type;
+    call->body = json_dumps(e, JSON_COMPACT);
+    call->body_len = strlen(call->body);
+    json_decref(e);
+}
+
+/* Runs one call's handler; the answer is kept in the call until the batch commits. */
+static void execute(core_call *call, int64_t now)
+{
+    api_ctx c = {.st = core.st, .now_ms = now};
+    json_t *resp = NULL;
+    int rc = call->op->fn(&c, call->req, &resp);
+    if (rc == 0 && !c.err_type) {
+        call->status = 200;
+        call->err_type = NULL;
+        if (!resp) resp = json_object();
+        call->body = json_dumps(resp, JSON_COMPACT);
+        call->body_len = strlen(call->body);
+    } else {
+        if (!c.err_type) api_server_error(&c, "the %s handler failed without a reason", call->op->name);
+        answer_error(call, c.status, c.err_type, c.err_msg);
+    }
+    json_decref(resp);
+}
+
+static void run_timers(void)
+{
+    int64_t now = util_mono_ms();
+    while (core.timers && core.timers->due <= now) {
+        timer *t = core.timers;
+        core.timers = t->next;
+        t->fn(core.st, t->arg);
+        free(t->arg);
+        free(t);
+    }
+}
+
+static void reload_after_failure(void)
+{
+    /* The transaction was rolled back, so memory is ahead of the disk: rebuild it. */
+    char *err = NULL;
+    state *fresh = state_load(core.db, &err);
+    if (!fresh) {
+        log_error("core: cannot reload the state after a failed commit: %s; stopping", err);
+        abort();
+    }
+    state_free(core.st);
+    core.st = fresh;
+}
+
+static void *core_main(void *unused)
+{
+    for (;;) {
+        pthread_mutex_lock(&core.mu);
+        while (!core.head && !core.stopping) {
+            if (core.timers) {
+                int64_t wait = core.timers->due - util_mono_ms();
+                if (wait <= 0) break;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += wait / 1000;
+                ts.tv_nsec += (wait % 1000) * 1000000;
+                if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+                pthread_cond_timedwait(&core.cv, &core.mu, &ts);
+                break;
+            }
+            pthread_cond_wait(&core.cv, &core.mu);
+        }
+        core_call *batch = core.head;
+        core.head = core.tail = NULL;
+        int stopping = core.stopping;
+        pthread_mutex_unlock(&core.mu);
+
+        if (stopping && !batch) break;
+
+        /* One transaction for the whole batch and the timers that are due. */
+        if (store_begin(core.db) != 0) {
+            log_error("core: cannot begin a transaction: %s", store_errmsg(core.db));
+            core.st->store_failed = 1;
+        }
+        int64_t now = util_now_ms();
+        run_timers();
+        for (core_call *c = batch; c; c = c->next) execute(c, now);
+        if (!core.st->store_failed && store_commit(core.db) != 0) {
+            log_error("core: commit failed: %s", store_errmsg(core.db));
+            core.st->store_failed = 1;
+        }
+        if (core.st->store_failed) {
+            store_rollback(core.db);
+            for (core_call *c = batch; c; c = c->next) {
+                free(c->body);
+                answer_error(c, 500, "ServerException",
+                             "the server could not make this change durable; nothing was "
+                             "changed, retry the request");
+            }
+            reload_after_failure();
+        }
+        for (core_call *c = batch, *next; c; c = next) {
+            next = c->next;
+            json_decref(c->req);
+            c->req = NULL;
+            c->done(c);
+        }
+    }
+    return NULL;
+}
+
+int core_start(store *db, char **err)
+{
+    core.db = db;
+    core.st = state_load(db, err);
+    if (!core.st) return -1;
+    core.stopping = core.stopped = 0;
+    if (pthread_create(&core.thread, NULL, core_main, NULL) != 0) {
+        *err = xstrdup("cannot start the core thread");
+        state_free(core.st);
+        return -1;
+    }
+    return 0;
+}
+
+void core_stop(void)
+{
+    pthread_mutex_lock(&core.mu);
+    core.stopping = 1;
+    pthread_cond_signal(&core.cv);
+    pthread_mutex_unlock(&core.mu);
+    pthread_join(core.thread, NULL);
+    pthread_mutex_lock(&core.mu);
+    core.stopped = 1;
+    core_call *late = core.head;
+    core.head = core.tail = NULL;
+    pthread_mutex_unlock(&core.mu);
+    for (core_call *c = late, *next; c; c = next) {
+        next = c->next;
+        json_decref(c->req);
+        c->req = NULL;
+        answer_error(c, 503, "ServiceUnavailableException", "the server is shutting down");
+        c->done(c);
+    }
+    while (core.timers) {
+        timer *t = core.timers;
+        core.timers = t->next;
+        free(t->arg);
+        free(t);
+    }
+    state_free(core.st);
+    core.st = NULL;
+}

@@ -1,0 +1,40 @@
+/* core — the one thread that owns barge's state.
+ *
+ * HTTP threads hand it calls; it takes every call waiting, applies them in order inside one
+ * store transaction, commits once (one fsync for the whole batch: group commit) and only then
+ * answers them.  So an acknowledged write is always durable, and a read never sees a write that
+ * could still be lost.  Timers (status transitions, later the scheduler) run in the same loop. */
+#ifndef BARGE_CORE_H
+#define BARGE_CORE_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "store.h"
+
+typedef struct core_call core_call;
+struct core_call {
+    const api_op *op;
+    json_t *req; /* owned by the call; the core releases it */
+    /* The answer, filled by the core before done() runs. */
+    int status;
+    const char *err_type; /* NULL on success */
+    char *body;           /* JSON text, malloc'd; the receiver frees it */
+    size_t body_len;
+    void (*done)(core_call *call); /* runs on the core thread; must not block */
+    void *udata;
+    core_call *next;
+};
+
+/* Loads the state from db and starts the core thread.  On failure returns -1 and sets *err. */
+int core_start(store *db, char **err);
+void core_submit(core_call *call);
+/* Answers everything queued, then stops the thread and frees the state. */
+void core_stop(void);
+
+/* For code running on the core thread: run fn(st, arg) after delay_ms, inside a batch.  arg is
+ * malloc'd (or NULL) and is freed by the core after fn runs. */
+struct state;
+void core_after(int64_t delay_ms, void (*fn)(struct state *st, void *arg), void *arg);
+#endif

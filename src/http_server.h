@@ -1,0 +1,15 @@
+/* http_server — the HTTP front end (libmicrohttpd).
+ *
+ * HTTP threads read the body, parse and type-check it, and hand the call to the core; the
+ * connection is suspended until the core has committed and answered, so no thread waits. */
+#ifndef BARGE_HTTP_SERVER_H
+#define BARGE_HTTP_SERVER_H
+
+/* Starts listening on host:port (port 0 picks a free one).  Returns 0, or -1 with *err set. */
+int http_start(const char *host, int port, int threads, char **err);
+/* The port actually bound. */
+int http_port(void);
+/* Stops accepting new connections (answers already queued still go out). */
+void http_quiesce(void);
+void http_stop(void);
+#endif

@@ -1,0 +1,24 @@
+/* mem — allocation wrappers.  Out-of-memory policy: barge aborts with a message (as Redis does);
+ * a half-applied change is worse than a restart, and the store makes restarts cheap. */
+#ifndef BARGE_MEM_H
+#define BARGE_MEM_H
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* printf into a fresh allocation. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer; always NUL-terminated after any append. */
+typedef struct buf {
+    char *data;
+    size_t len, cap;
+} buf;
+void buf_append(buf *b, const void *p, size_t n);
+void buf_puts(buf *b, const char *s);
+void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_free(buf *b);
+#endif

@@ -1,0 +1,29 @@
+/* schema — type checking of request bodies against the API's shapes.
+ *
+ * Shapes are written in a small notation so that an operation's whole request reads on a few
+ * lines next to its handler:
+ *
+ *   s           string              i   integer        b  boolean      f  number
+ *   e(A|B|C)    string enumeration  [x] list of x      m<x> map of string to x
+ *   {a:x, b:y!} object; "!" marks a required member; members not named are ignored, as AWS does
+ *   @Name       a shape defined with schema_define (may be recursive)
+ *   *           anything
+ *
+ * The checker names the offending member by its path ("computeResources.maxvCpus: expected an
+ * integer, got a string"), which becomes the ClientException message.  JSON null members are
+ * treated as absent and removed, as AWS does. */
+#ifndef BARGE_SCHEMA_H
+#define BARGE_SCHEMA_H
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct schema schema;
+
+/* Compiles a shape; a syntax error is a programming error and aborts with the position. */
+schema *schema_compile(const char *src);
+/* Defines a named shape for @Name references.  Call before any validation (not thread-safe). */
+void schema_define(const char *name, const char *src);
+
+/* Returns 0 if v fits s; otherwise -1 with a sentence in err. */
+int schema_check(const schema *s, json_t *v, char *err, size_t errlen);
+#endif

@@ -1,0 +1,147 @@
+#include "state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mem.h"
+
+/* How many deleted descriptions are kept for Describe; the oldest go first. */
+#define GRAVEYARD_MAX 1000
+
+typedef struct {
+    state *st;
+    registry *r;
+    char **err;
+} load_arg;
+
+static int load_one(void *arg, const char *key, const char *doc, size_t len)
+{
+    load_arg *la = arg;
+    json_error_t e;
+    json_t *v = json_loadb(doc, len, 0, &e);
+    if (!json_is_object(v)) {
+        *la->err = xasprintf("the store's %s record '%s' is not valid JSON: %s", la->r->kind,
+                             key, e.text);
+        json_decref(v);
+        return -1;
+    }
+    json_object_set_new(la->r->items, key, v);
+    if (la->r == &la->st->jd) {
+        const char *name = json_string_value(json_object_get(v, "jobDefinitionName"));
+        json_int_t rev = json_integer_value(json_object_get(v, "revision"));
+        if (name && rev > json_integer_value(json_object_get(la->st->jd_latest, name)))
+            json_object_set_new(la->st->jd_latest, name, json_integer(rev));
+    }
+    return 0;
+}
+
+state *state_load(store *db, char **err)
+{
+    state *st = xcalloc(1, sizeof *st);
+    st->db = db;
+    registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp};
+    const char *kinds[] = {"ce", "jq", "jd", "sp"};
+    st->jd_latest = json_object();
+    *err = NULL;
+    for (size_t i = 0; i < 4; i++) {
+        regs[i]->kind = kinds[i];
+        regs[i]->items = json_object();
+        regs[i]->deleted = json_object();
+    }
+    for (size_t i = 0; i < 4; i++) {
+        load_arg la = {st, regs[i], err};
+        if (store_scan(db, kinds[i], load_one, &la) != 0) {
+            if (!*err)
+                *err = xasprintf("reading the store failed: %s", store_errmsg(db));
+            state_free(st);
+            return NULL;
+        }
+    }
+    return st;
+}
+
+void state_free(state *st)
+{
+    if (!st) return;
+    registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp};
+    for (size_t i = 0; i < 4; i++) {
+        json_decref(regs[i]->items);
+        json_decref(regs[i]->deleted);
+    }
+    json_decref(st->jd_latest);
+    free(st);
+}
+
+json_t *reg_get(registry *r, const char *key)
+{
+    return json_object_get(r->items, key);
+}
+
+json_t *reg_get_any(registry *r, const char *key)
+{
+    json_t *v = json_object_get(r->items, key);
+    return v ? v : json_object_get(r->deleted, key);
+}
+
+void reg_put(state *st, registry *r, const char *key, json_t *desc)
+{
+    char *doc = json_dumps(desc, JSON_COMPACT);
+    if (store_put(st->db, r->kind, key, doc, strlen(doc)) != 0) {
+        log_error("store: writing %s '%s' failed: %s", r->kind, key, store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+    free(doc);
+    json_object_set_new(r->items, key, desc);
+    /* A name that is in use again is no longer reported as deleted. */
+    json_object_del(r->deleted, key);
+}
+
+void reg_del(state *st, registry *r, const char *key)
+{
+    json_t *v = json_object_get(r->items, key);
+    if (!v) return;
+    if (store_del(st->db, r->kind, key) != 0) {
+        log_error("store: deleting %s '%s' failed: %s", r->kind, key, store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+    json_t *dead = json_deep_copy(v);
+    json_object_set_new(dead, "status", json_string("DELETED"));
+    if (json_object_size(r->deleted) >= GRAVEYARD_MAX) {
+        void *first = json_object_iter(r->deleted);
+        json_object_del(r->deleted, json_object_iter_key(first));
+    }
+    json_object_set_new(r->deleted, key, dead);
+    json_object_del(r->items, key);
+}
+
+static int (*sort_cmp)(const char *, const char *);
+static int sort_thunk(const void *a, const void *b)
+{
+    return sort_cmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **reg_sorted_keys(registry *r, int (*cmp)(const char *, const char *), size_t *n)
+{
+    size_t count = json_object_size(r->items), i = 0;
+    const char **keys = xmalloc(sizeof(char *) * (count + 1));
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->items, k, v) keys[i++] = k;
+    /* Only the core thread sorts, so the comparator may live in a static. */
+    sort_cmp = cmp;
+    qsort(keys, count, sizeof(char *), sort_thunk);
+    *n = count;
+    return keys;
+}
+
+int state_jd_key_cmp(const char *a, const char *b)
+{
+    const char *ca = strrchr(a, ':'), *cb = strrchr(b, ':');
+    size_t la = ca ? (size_t)(ca - a) : strlen(a), lb = cb ? (size_t)(cb - b) : strlen(b);
+    int c = strncmp(a, b, la < lb ? la : lb);
+    if (c) return c;
+    if (la != lb) return la < lb ? -1 : 1;
+    long ra = ca ? atol(ca + 1) : 0, rb = cb ? atol(cb + 1) : 0;
+    return ra < rb ? -1 : ra > rb;
+}

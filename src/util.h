@@ -1,0 +1,14 @@
+/* util — clocks, identifiers and encodings shared by every part. */
+#ifndef BARGE_UTIL_H
+#define BARGE_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t util_now_ms(void);      /* wall clock, epoch milliseconds */
+int64_t util_mono_ms(void);     /* monotonic clock, for timers */
+void util_uuid(char out[37]);   /* random version-4 UUID */
+/* Lower-case hex of n bytes into out (2n+1 bytes).  */
+void util_hex(const void *p, size_t n, char *out);
+/* Decodes hex into a fresh string; NULL if s is not even-length hex. */
+char *util_unhex(const char *s);
+#endif
