@@ -1,0 +1,183 @@
+"""Shared helpers for barge's end-to-end tests.
+
+Every test module starts the real server (the binary named by $BARGE, default build/barge) on a
+free loopback port with a fresh data directory, drives it with real clients (boto3 and the AWS
+CLI), and stops what it started.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore.config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BARGE = os.environ.get("BARGE", os.path.join(ROOT, "build", "barge"))
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A barge server process on a free loopback port."""
+
+    def __init__(self, data_dir=None, args=("--dev",), port=None):
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="barge-test-")
+        self.args = list(args)
+        self.port = port or free_port()
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "server.log")
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self, timeout=10):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BARGE, "server", "--listen", "127.0.0.1:%d" % self.port,
+             "--data-dir", self.data_dir] + self.args,
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("barge server exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.02)
+        raise RuntimeError("barge server did not answer /healthz in %ss:\n%s" % (timeout, self.read_log()))
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Stops the server; returns its exit code."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("barge server did not stop within %ss of %s" % (timeout, sig))
+        rc = self.proc.returncode
+        self.proc = None
+        self.log.close()
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def cleanup(self):
+        if self.proc:
+            self.stop(signal.SIGKILL)
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    # Clients -------------------------------------------------------------------------------
+
+    def client(self, service="batch"):
+        return boto3.client(
+            service, endpoint_url=self.url, region_name=REGION,
+            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",
+            config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=30))
+
+    def aws(self, *args, check=True):
+        """Runs `aws batch ...` (or any service) against this server; returns parsed JSON output
+        (None when empty).  With check=False returns (returncode, stdout, stderr)."""
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="secret",
+                   AWS_DEFAULT_REGION=REGION, AWS_PAGER="", AWS_MAX_ATTEMPTS="1")
+        env.pop("AWS_PROFILE", None)
+        p = subprocess.run(["aws", "--endpoint-url", self.url, "--output", "json"] + list(args),
+                           capture_output=True, text=True, env=env, timeout=60)
+        if not check:
+            return p.returncode, p.stdout, p.stderr
+        if p.returncode != 0:
+            raise AssertionError("aws %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
+        return json.loads(p.stdout) if p.stdout.strip() else None
+
+    def raw(self, method, path, body=None, headers=None):
+        """A raw HTTP request; returns (status, headers, parsed JSON body or raw text)."""
+        data = body if isinstance(body, (bytes, type(None))) else (
+            body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, hdrs, text = r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            status, hdrs, text = e.code, dict(e.headers), e.read()
+        try:
+            return status, hdrs, json.loads(text)
+        except ValueError:
+            return status, hdrs, text
+
+
+def arn(kind, name):
+    return "arn:aws:batch:%s:%s:%s/%s" % (REGION, ACCOUNT, kind, name)
+
+
+class ServerTestCase(unittest.TestCase):
+    """One server per test class; self.batch is a boto3 client."""
+
+    server_args = ("--dev",)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(args=cls.server_args).start()
+        cls.batch = cls.server.client()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def assertClientError(self, fn, *fragments, code="ClientException", status=400, **kwargs):
+        """Calls fn(**kwargs), expects an AWS error, checks that its message contains every
+        fragment; returns the message."""
+        import botocore.exceptions
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            fn(**kwargs)
+        err = cm.exception.response["Error"]
+        self.assertEqual(err["Code"], code, err)
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], status)
+        for f in fragments:
+            self.assertIn(f, err["Message"])
+        return err["Message"]
+
+    def wait_status(self, describe, want, timeout=10):
+        """Polls describe() until it returns want; returns the last value."""
+        deadline = time.time() + timeout
+        got = None
+        while time.time() < deadline:
+            got = describe()
+            if got == want:
+                return got
+            time.sleep(0.02)
+        self.fail("waited %ss for %r, last saw %r" % (timeout, want, got))

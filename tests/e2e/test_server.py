@@ -1,0 +1,58 @@
+"""The server process itself: health, help, clean stop, refusing a second server."""
+import signal
+import subprocess
+import unittest
+
+from harness import BARGE, Server
+
+
+class ServerProcess(unittest.TestCase):
+    def test_healthz_and_clean_stop_on_sigterm_and_sigint(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            s = Server().start()
+            try:
+                status, _, body = s.raw("GET", "/healthz")
+                self.assertEqual((status, body), (200, {"status": "ok"}))
+                self.assertEqual(s.stop(sig), 0)
+                self.assertIn("stopped", s.read_log())
+            finally:
+                s.cleanup()
+
+    def test_help_lists_every_option(self):
+        out = subprocess.run([BARGE, "server", "--help"], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0)
+        for opt in ("--listen", "--data-dir", "--region", "--account-id", "--dev", "--sync"):
+            self.assertIn(opt, out.stdout)
+
+    def test_bad_options_are_explained(self):
+        for args, fragment in ((["--listen", "nonsense"], "HOST:PORT"),
+                               (["--account-id", "12"], "12 digits"),
+                               (["--sync", "sometimes"], "full"),
+                               (["--bogus"], "usage")):
+            out = subprocess.run([BARGE, "server"] + args, capture_output=True, text=True)
+            self.assertEqual(out.returncode, 2, args)
+            self.assertIn(fragment, out.stderr)
+
+    def test_second_server_on_same_data_dir_is_refused(self):
+        s = Server().start()
+        try:
+            other = Server(data_dir=s.data_dir)
+            with self.assertRaises(RuntimeError) as cm:
+                other.start(timeout=3)
+            self.assertIn("in use by another barge server", str(cm.exception))
+        finally:
+            s.cleanup()
+
+    def test_region_and_account_appear_in_arns(self):
+        s = Server(args=("--dev", "--region", "eu-west-3", "--account-id", "111122223333")).start()
+        try:
+            b = s.client()
+            out = b.create_compute_environment(computeEnvironmentName="a", type="UNMANAGED")
+            self.assertEqual(out["computeEnvironmentArn"],
+                             "arn:aws:batch:eu-west-3:111122223333:compute-environment/a")
+        finally:
+            s.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
