@@ -12,12 +12,12 @@ CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -MMD -MP
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
+# BUILD may be overridden (make BUILD=build/mine) to keep several builds apart.
+BUILD    ?= build
 ifeq ($(SAN),1)
-BUILD    := build/san
+BUILD    := $(BUILD)/san
 CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
-else
-BUILD    := build
 endif
 
 SRCS     := $(wildcard src/*.c)
@@ -57,7 +57,7 @@ e2e: $(BUILD)/barge
 test: all unit e2e
 
 sanitize:
-	$(MAKE) SAN=1 test
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) SAN=1 test
 
 # The README's test command.
 check: deps
