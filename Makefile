@@ -15,7 +15,7 @@ LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
 # BUILD may be overridden (make BUILD=build/mine) to keep several builds apart.
 BUILD    ?= build
 ifeq ($(SAN),1)
-BUILD    := $(BUILD)/san
+override BUILD := $(BUILD)/san
 CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 endif

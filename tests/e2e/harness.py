@@ -86,7 +86,16 @@ class Server:
         rc = self.proc.returncode
         self.proc = None
         self.log.close()
+        self.check_sanitizers()
         return rc
+
+    def check_sanitizers(self):
+        """Fails when the server's log holds an AddressSanitizer, LeakSanitizer or UBSan
+        report (the sanitizer build prints them there)."""
+        log = self.read_log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise AssertionError("sanitizer report in the server log:\n" + log[-6000:])
 
     def kill9(self):
         return self.stop(signal.SIGKILL)
@@ -97,7 +106,7 @@ class Server:
 
     def cleanup(self):
         if self.proc:
-            self.stop(signal.SIGKILL)
+            self.stop(signal.SIGTERM)
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
