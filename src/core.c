@@ -1,6 +1,7 @@
 #include "core.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,7 +65,10 @@ void core_submit(core_call *call)
 
 static void answer_error(core_call *call, int status, const char *type, const char *msg)
 {
-    json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", msg);
+    char clean[700];
+    snprintf(clean, sizeof clean, "%s", msg);
+    util_utf8_scrub(clean);
+    json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", clean);
     call->status = status;
     call->err_type = type;
     call->body = json_dumps(e, JSON_COMPACT);

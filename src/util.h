@@ -11,4 +11,8 @@ void util_uuid(char out[37]);   /* random version-4 UUID */
 void util_hex(const void *p, size_t n, char *out);
 /* Decodes hex into a fresh string; NULL if s is not even-length hex. */
 char *util_unhex(const char *s);
+/* Replaces, in place, every byte of s that is not part of a well-formed UTF-8 sequence with '?'.
+ * Error messages echo request text and are cut by bounded printfs, which can leave half a
+ * character; JSON strings must be valid UTF-8. */
+void util_utf8_scrub(char *s);
 #endif
