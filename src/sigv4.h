@@ -2,10 +2,15 @@
  *
  * barge parses the header on every request so that malformed credentials are refused the way AWS
  * refuses them.  Checking the signature against configured keys is not implemented yet: the
- * server accepts any well-formed header, and says so at start-up unless --dev is given. */
+ * server accepts any well-formed header, and says so at start-up unless --dev is given.
+ *
+ * sigv4_sign computes the header the way AWS SDKs do (botocore's SigV4Auth is the reference the
+ * unit tests compare against); the CLI signs every request with it, and a server that verifies
+ * signatures can recompute one with it. */
 #ifndef BARGE_SIGV4_H
 #define BARGE_SIGV4_H
 #include <stddef.h>
+#include <time.h>
 
 typedef struct sigv4_auth {
     char access_key[129];
@@ -19,4 +24,43 @@ typedef struct sigv4_auth {
 /* Parses "AWS4-HMAC-SHA256 Credential=AK/DATE/REGION/SERVICE/aws4_request, SignedHeaders=...,
  * Signature=...".  Returns 0, or -1 with a sentence in err. */
 int sigv4_parse(const char *header, sigv4_auth *out, char *err, size_t errlen);
+
+typedef struct sigv4_header {
+    const char *name;
+    const char *value;
+} sigv4_header;
+
+/* One HTTP request, as it will be sent. */
+typedef struct sigv4_request {
+    const char *method;
+    const char *path;            /* as sent: already percent-encoded; "" means "/" */
+    const char *query;           /* as sent, without '?'; NULL or "" when there is none */
+    const sigv4_header *headers; /* must hold Host; X-Amz-Date and the token are added */
+    size_t nheaders;
+    const void *body;
+    size_t body_len;
+} sigv4_request;
+
+typedef struct sigv4_credentials {
+    const char *access_key;
+    const char *secret_key;
+    const char *session_token; /* NULL or "" without temporary credentials */
+    const char *region;
+    const char *service;       /* "batch", "logs", ... */
+} sigv4_credentials;
+
+typedef struct sigv4_signed {
+    char amz_date[17];         /* send as X-Amz-Date: YYYYMMDDTHHMMSSZ */
+    char payload_sha256[65];   /* hex SHA-256 of the body (x-amz-content-sha256 if wanted) */
+    char *authorization;       /* send as Authorization */
+    char *canonical_request;   /* what was signed, for debugging and tests */
+} sigv4_signed;
+
+/* Signs req at time `when`.  The caller sends out->amz_date as X-Amz-Date and, with a session
+ * token, the token as X-Amz-Security-Token: both are signed.  Headers that proxies rewrite
+ * (User-Agent, Expect, Connection, ...) are left out of the signature, as AWS SDKs leave them.
+ * Returns 0, or -1 with a sentence in err; free the result with sigv4_signed_free. */
+int sigv4_sign(const sigv4_request *req, const sigv4_credentials *cred, time_t when,
+               sigv4_signed *out, char *err, size_t errlen);
+void sigv4_signed_free(sigv4_signed *s);
 #endif
