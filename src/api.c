@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arn.h"
+#include "jobdef.h"
 #include "mem.h"
 #include "util.h"
 
@@ -18,6 +19,7 @@ void api_init(void)
     /* Shapes shared by several operations. */
     schema_define("Tags", "m<s>");
     schema_define("Strings", "[s]");
+    jobdef_init();
     for (size_t t = 0; t < N_TABLES; t++)
         for (api_op *op = tables[t]; op->name; op++)
             op->compiled = schema_compile(op->shape ? op->shape : "{}");
