@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "server.h"
 
 #define BARGE_VERSION "0.1.0"
@@ -13,10 +14,12 @@ static void usage(FILE *out)
             "\n"
             "commands:\n"
             "  server     run the control plane (AWS Batch API, store, scheduler)\n"
+            "%s"
             "  version    print the version\n"
             "  help       show this help\n"
             "\n"
-            "`barge COMMAND --help` describes a command's options.\n");
+            "`barge COMMAND --help` describes a command's options.\n",
+            cli_usage_lines);
 }
 
 int main(int argc, char **argv)
@@ -27,6 +30,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "server") == 0) return server_main(argc - 1, argv + 1);
+    if (cli_is_command(cmd)) return cli_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("barge %s\n", BARGE_VERSION);
         return 0;

@@ -1,0 +1,51 @@
+/* cli_http — the CLI's side of the wire: one signed JSON request to a barge server (or to AWS
+ * itself: the requests are the ones an AWS SDK sends) and its answer or error.
+ *
+ * Batch operations are `POST /v1/<operation in lower case>` with a JSON body; CloudWatch Logs
+ * operations are `POST /` with `X-Amz-Target: Logs_20140328.<Operation>`.  Every request carries
+ * a SigV4 signature made with the configured credentials. */
+#ifndef BARGE_CLI_HTTP_H
+#define BARGE_CLI_HTTP_H
+#include <jansson.h>
+
+typedef struct cli_ctx {
+    const char *prog;          /* "barge submit": the start of every message */
+    const char *endpoint;      /* as given, for messages */
+    const char *region;
+    const char *access_key;
+    const char *secret_key;
+    const char *session_token; /* NULL without temporary credentials */
+    int json;                  /* --json: print the API's answers instead of tables */
+    /* Set by cli_ctx_open. */
+    char *base;                /* scheme://authority, what requests go to */
+    char *host;                /* authority, sent and signed as Host */
+    char *prefix;              /* path before /v1/..., "" unless the server sits under a path */
+    void *curl;                /* one connection reused by every call */
+} cli_ctx;
+
+typedef struct cli_error {
+    int unreachable;   /* no answer at all: refused, unresolvable, timed out */
+    long http_status;  /* 0 when unreachable */
+    char *type;        /* "ClientException", "ResourceNotFoundException", ...; may be NULL */
+    char *message;     /* never NULL after a failed call */
+} cli_error;
+
+/* Fills the defaults from the environment: $BARGE_ENDPOINT, $AWS_REGION or $AWS_DEFAULT_REGION,
+ * $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN. */
+void cli_ctx_init(cli_ctx *c, const char *prog);
+/* Checks the endpoint once options are parsed; returns 0, or 2 after printing why. */
+int cli_ctx_open(cli_ctx *c);
+void cli_ctx_close(cli_ctx *c);
+
+/* Calls op of service "batch" or "logs" with the JSON body req (borrowed).  Returns 0 with a
+ * fresh *resp, or -1 with *err filled (free it with cli_error_free). */
+int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_t **resp,
+             cli_error *err);
+void cli_error_free(cli_error *e);
+/* Prints e for people: the server's message for API errors; for an unreachable server, which
+ * endpoint was tried and how to start one. */
+void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e);
+
+/* cli_call for the Batch API that prints any error; returns 0, or 1 (the exit code). */
+int cli_batch(cli_ctx *c, const char *op, json_t *req, json_t **resp);
+#endif

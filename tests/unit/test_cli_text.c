@@ -1,0 +1,198 @@
+/* The CLI's option readers and its table, time and duration formats. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "check.h"
+#include "cli_text.h"
+
+static void test_counts(void)
+{
+    long n = 0;
+    CHECK_EQ_INT(cli_parse_count("1", &n), 0);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(cli_parse_count("10000", &n), 0);
+    CHECK_EQ_INT(n, 10000);
+    CHECK_EQ_INT(cli_parse_count("0", &n), -1);
+    CHECK_EQ_INT(cli_parse_count("-3", &n), -1);
+    CHECK_EQ_INT(cli_parse_count("+3", &n), -1);
+    CHECK_EQ_INT(cli_parse_count(" 3", &n), -1);
+    CHECK_EQ_INT(cli_parse_count("3x", &n), -1);
+    CHECK_EQ_INT(cli_parse_count("", &n), -1);
+    CHECK_EQ_INT(cli_parse_count("99999999999999999999", &n), -1);
+    CHECK_EQ_INT(cli_parse_count("2147483648", &n), -1);
+}
+
+static void test_decimals(void)
+{
+    CHECK_EQ_INT(cli_parse_decimal("2"), 0);
+    CHECK_EQ_INT(cli_parse_decimal("0.25"), 0);
+    CHECK_EQ_INT(cli_parse_decimal("0"), -1);
+    CHECK_EQ_INT(cli_parse_decimal("0.0"), -1);
+    CHECK_EQ_INT(cli_parse_decimal(".5"), -1);
+    CHECK_EQ_INT(cli_parse_decimal("1."), -1);
+    CHECK_EQ_INT(cli_parse_decimal("1e3"), -1);
+    CHECK_EQ_INT(cli_parse_decimal("-1"), -1);
+}
+
+static void test_key_values(void)
+{
+    char *k, *v;
+    CHECK_EQ_INT(cli_parse_kv("A=1", &k, &v), 0);
+    CHECK_STR(k, "A");
+    CHECK_STR(v, "1");
+    free(k);
+    free(v);
+    CHECK_EQ_INT(cli_parse_kv("URL=http://x/?a=b", &k, &v), 0);
+    CHECK_STR(k, "URL");
+    CHECK_STR(v, "http://x/?a=b");
+    free(k);
+    free(v);
+    CHECK_EQ_INT(cli_parse_kv("EMPTY=", &k, &v), 0);
+    CHECK_STR(v, "");
+    free(k);
+    free(v);
+    CHECK_EQ_INT(cli_parse_kv("=1", &k, &v), -1);
+    CHECK_EQ_INT(cli_parse_kv("NOEQUALS", &k, &v), -1);
+}
+
+static void test_dependencies(void)
+{
+    char *id;
+    const char *type;
+    CHECK_EQ_INT(cli_parse_dependency("abc", &id, &type), 0);
+    CHECK_STR(id, "abc");
+    CHECK(type == NULL);
+    free(id);
+    CHECK_EQ_INT(cli_parse_dependency("abc:n_to_n", &id, &type), 0);
+    CHECK_STR(id, "abc");
+    CHECK_STR(type, "N_TO_N");
+    free(id);
+    CHECK_EQ_INT(cli_parse_dependency("abc:SEQUENTIAL", &id, &type), 0);
+    CHECK_STR(id, "abc");
+    CHECK_STR(type, "SEQUENTIAL");
+    free(id);
+    /* An array child's id keeps its index. */
+    CHECK_EQ_INT(cli_parse_dependency("abc:7", &id, &type), 0);
+    CHECK_STR(id, "abc:7");
+    CHECK(type == NULL);
+    free(id);
+    CHECK_EQ_INT(cli_parse_dependency("abc:7:N_TO_N", &id, &type), 0);
+    CHECK_STR(id, "abc:7");
+    CHECK_STR(type, "N_TO_N");
+    free(id);
+    CHECK_EQ_INT(cli_parse_dependency("sequential", &id, &type), 0);
+    CHECK(id == NULL);
+    CHECK_STR(type, "SEQUENTIAL");
+    CHECK_EQ_INT(cli_parse_dependency("abc:N_TO_M", &id, &type), -1);
+    CHECK_EQ_INT(cli_parse_dependency("abc:", &id, &type), -1);
+    CHECK_EQ_INT(cli_parse_dependency(":N_TO_N", &id, &type), -1);
+    CHECK_EQ_INT(cli_parse_dependency("", &id, &type), -1);
+}
+
+static void test_statuses(void)
+{
+    CHECK_STR(cli_job_status("running"), "RUNNING");
+    CHECK_STR(cli_job_status("Succeeded"), "SUCCEEDED");
+    CHECK(cli_job_status("DONE") == NULL);
+    CHECK(cli_job_status(NULL) == NULL);
+}
+
+static void test_times_and_durations(void)
+{
+    char out[32];
+    setenv("TZ", "UTC", 1);
+    tzset();
+    cli_fmt_time(1440938160123LL, out);
+    CHECK_STR(out, "2015-08-30 12:36:00");
+    cli_fmt_time(0, out);
+    CHECK_STR(out, "-");
+    /* A POSIX TZ string, so the test needs no time zone database. */
+    setenv("TZ", "IST-5:30", 1);
+    tzset();
+    cli_fmt_time(1440938160123LL, out);
+    CHECK_STR(out, "2015-08-30 18:06:00");
+
+    static const struct {
+        long long ms;
+        const char *want;
+    } d[] = {
+        {0, "0.0s"},           {850, "0.8s"},          {9999, "9.9s"},
+        {10000, "10s"},        {59999, "59s"},         {60000, "1m00s"},
+        {185000, "3m05s"},     {3600000, "1h00m"},     {7620000, "2h07m"},
+        {86400000, "1d00h"},   {273600000, "3d04h"},   {-1, "-"},
+    };
+    for (size_t i = 0; i < sizeof d / sizeof *d; i++) {
+        cli_fmt_duration(d[i].ms, out);
+        CHECK_STR(out, d[i].want);
+    }
+}
+
+static void test_arn_names(void)
+{
+    CHECK_STR(cli_arn_name("arn:aws:batch:us-east-1:123456789012:job-queue/high"), "high");
+    CHECK_STR(cli_arn_name("arn:aws:batch:us-east-1:123456789012:job-definition/fetch:3"),
+              "fetch:3");
+    CHECK_STR(cli_arn_name("plain"), "plain");
+    CHECK_STR(cli_arn_name("arn:aws:batch:nothing"), "arn:aws:batch:nothing");
+    CHECK(cli_arn_name(NULL) == NULL);
+}
+
+static void test_shell_quoting(void)
+{
+    buf b = {0};
+    cli_shell_quote(&b, "python");
+    buf_puts(&b, " ");
+    cli_shell_quote(&b, "--date=2024-05-01");
+    buf_puts(&b, " ");
+    cli_shell_quote(&b, "two words");
+    buf_puts(&b, " ");
+    cli_shell_quote(&b, "it's");
+    buf_puts(&b, " ");
+    cli_shell_quote(&b, "");
+    buf_puts(&b, " ");
+    cli_shell_quote(&b, "$HOME");
+    CHECK_STR(b.data, "python --date=2024-05-01 'two words' 'it'\\''s' '' '$HOME'");
+    buf_free(&b);
+}
+
+static void test_table(void)
+{
+    static const char *const headers[] = {"JOB ID", "NAME", "EXIT"};
+    cli_table t;
+    cli_table_init(&t, 3, headers);
+    const char *r1[] = {"a1", "fetch-data", "0"};
+    const char *r2[] = {"b2222222", "x\ty", NULL};
+    const char *r3[] = {"c3", "d\xc3\xa9j\xc3\xa0", "137"}; /* "déjà": 4 characters, 6 bytes */
+    cli_table_add(&t, r1);
+    cli_table_add(&t, r2);
+    cli_table_add(&t, r3);
+    buf out = {0};
+    cli_table_render(&t, &out);
+    CHECK_STR(out.data, "JOB ID    NAME        EXIT\n"
+                        "a1        fetch-data  0\n"
+                        "b2222222  x y         -\n"
+                        "c3        d\xc3\xa9j\xc3\xa0        137\n");
+    buf_free(&out);
+    cli_table_free(&t);
+
+    /* Headers alone when there are no rows. */
+    cli_table_init(&t, 3, headers);
+    cli_table_render(&t, &out);
+    CHECK_STR(out.data, "JOB ID  NAME  EXIT\n");
+    buf_free(&out);
+    cli_table_free(&t);
+}
+
+int main(void)
+{
+    RUN(test_counts);
+    RUN(test_decimals);
+    RUN(test_key_values);
+    RUN(test_dependencies);
+    RUN(test_statuses);
+    RUN(test_times_and_durations);
+    RUN(test_arn_names);
+    RUN(test_shell_quoting);
+    RUN(test_table);
+    return 0;
+}
