@@ -182,7 +182,8 @@ int cli_jobs(int argc, char **argv)
             cli_print_json(out);
             json_decref(out);
         } else if (n == 0) {
-            printf("No %sjobs %s %s%s%s.\n", status ? status : all ? "" : "unfinished ",
+            printf("No %s%sjobs %s %s%s%s.\n", status ? status : all ? "" : "unfinished",
+                   all && !status ? "" : " ",
                    array ? "in array job" : "in queue", array ? array : queue,
                    pattern ? " named " : "", pattern ? pattern : "");
         } else {
