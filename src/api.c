@@ -10,8 +10,8 @@
 #include "mem.h"
 #include "util.h"
 
-static api_op *const tables[] = {api_ce_ops, api_jq_ops, api_jd_ops, api_sp_ops, api_tag_ops,
-                                 api_misc_ops};
+static api_op *const tables[] = {api_ce_ops,  api_jq_ops,  api_jd_ops,    api_sp_ops,
+                                 api_tag_ops, api_job_ops, api_agent_ops, api_misc_ops};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
 void api_init(void)

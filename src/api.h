@@ -19,6 +19,8 @@ typedef struct api_ctx {
     int status;            /* HTTP status when err_type is set */
     const char *err_type;  /* NULL on success */
     char err_msg[600];
+    struct core_call *call; /* the call being answered */
+    int deferred;           /* the handler parked the call; it is answered later */
 } api_ctx;
 
 typedef int (*api_handler)(api_ctx *c, json_t *req, json_t **resp);
@@ -36,7 +38,10 @@ typedef struct api_op {
 
 /* Each module's table, ended by an entry with a NULL name. */
 extern api_op api_ce_ops[], api_jq_ops[], api_jd_ops[], api_sp_ops[], api_tag_ops[],
-    api_misc_ops[];
+    api_job_ops[], api_agent_ops[], api_misc_ops[];
+
+/* Installs the jobs module's hooks (job tags).  Call once before the core starts. */
+void api_job_init(void);
 
 /* Compiles every shape.  Call once before serving. */
 void api_init(void);

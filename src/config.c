@@ -19,4 +19,8 @@ void config_defaults(barge_config *c)
     c->max_ce_per_queue = 3;
     c->max_depends_on = 20;
     c->max_array_size = 10000;
+    c->kill_grace_s = 10;
+    c->idle_seconds = 60;
+    c->agent_token = "";
+    c->self_exe = "/proc/self/exe";
 }

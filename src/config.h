@@ -21,6 +21,11 @@ typedef struct barge_config {
     int max_ce_per_queue;
     int max_depends_on;
     int max_array_size;
+    /* Jobs and instances. */
+    int kill_grace_s;     /* SIGTERM to SIGKILL when an attempt is stopped */
+    int idle_seconds;     /* an idle local instance is let go after this long */
+    char *agent_token;    /* given to the agents this server launches */
+    char *self_exe;       /* this program, to launch local agents */
 } barge_config;
 
 extern barge_config barge_cfg;

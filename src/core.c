@@ -6,8 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "fleet.h"
 #include "log.h"
 #include "mem.h"
+#include "scheduler.h"
 #include "state.h"
 #include "util.h"
 
@@ -27,6 +29,7 @@ static struct {
     store *db;
     state *st;
     timer *timers; /* sorted by due; touched only by the core thread */
+    core_call *late, *late_tail; /* parked calls answered after the current batch commits */
 } core = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 void core_after(int64_t delay_ms, void (*fn)(state *st, void *arg), void *arg)
@@ -79,9 +82,16 @@ static void answer_error(core_call *call, int status, const char *type, const ch
 /* Runs one call's handler; the answer is kept in the call until the batch commits. */
 static void execute(core_call *call, int64_t now)
 {
-    api_ctx c = {.st = core.st, .now_ms = now};
+    api_ctx c = {.st = core.st, .now_ms = now, .call = call};
     json_t *resp = NULL;
+    call->parked = 0;
     int rc = call->op->fn(&c, call->req, &resp);
+    if (rc == 0 && !c.err_type && c.deferred) {
+        /* The handler keeps the call (a long poll) and answers it with core_reply later. */
+        call->parked = 1;
+        json_decref(resp);
+        return;
+    }
     if (rc == 0 && !c.err_type) {
         call->status = 200;
         call->err_type = NULL;
@@ -93,6 +103,42 @@ static void execute(core_call *call, int64_t now)
         answer_error(call, c.status, c.err_type, c.err_msg);
     }
     json_decref(resp);
+}
+
+static void queue_late(core_call *call)
+{
+    call->next = NULL;
+    if (core.late_tail) core.late_tail->next = call;
+    else core.late = call;
+    core.late_tail = call;
+}
+
+void core_reply(core_call *call, json_t *resp)
+{
+    call->status = 200;
+    call->err_type = NULL;
+    call->body = json_dumps(resp, JSON_COMPACT);
+    call->body_len = strlen(call->body);
+    json_decref(resp);
+    queue_late(call);
+}
+
+void core_reply_error(core_call *call, int status, const char *type, const char *msg)
+{
+    answer_error(call, status, type, msg);
+    queue_late(call);
+}
+
+static void answer_late(void)
+{
+    core_call *c = core.late;
+    core.late = core.late_tail = NULL;
+    for (core_call *next; c; c = next) {
+        next = c->next;
+        json_decref(c->req);
+        c->req = NULL;
+        c->done(c);
+    }
 }
 
 static void run_timers(void)
@@ -116,6 +162,9 @@ static void reload_after_failure(void)
         log_error("core: cannot reload the state after a failed commit: %s; stopping", err);
         abort();
     }
+    /* Parked long polls belong to the old state's instances: release them first. */
+    fleet_stop(core.st);
+    answer_late();
     state_free(core.st);
     core.st = fresh;
 }
@@ -143,7 +192,7 @@ static void *core_main(void *unused)
         int stopping = core.stopping;
         pthread_mutex_unlock(&core.mu);
 
-        if (stopping && !batch) break;
+        int final = stopping && !batch;
 
         /* One transaction for the whole batch and the timers that are due. */
         if (store_begin(core.db) != 0) {
@@ -153,6 +202,8 @@ static void *core_main(void *unused)
         int64_t now = util_now_ms();
         run_timers();
         for (core_call *c = batch; c; c = c->next) execute(c, now);
+        if (final) sched_shutdown(core.st);
+        sched_after_batch(core.st);
         if (!core.st->store_failed && store_commit(core.db) != 0) {
             log_error("core: commit failed: %s", store_errmsg(core.db));
             core.st->store_failed = 1;
@@ -160,6 +211,7 @@ static void *core_main(void *unused)
         if (core.st->store_failed) {
             store_rollback(core.db);
             for (core_call *c = batch; c; c = c->next) {
+                if (c->parked) continue;
                 free(c->body);
                 answer_error(c, 500, "ServerException",
                              "the server could not make this change durable; nothing was "
@@ -169,10 +221,13 @@ static void *core_main(void *unused)
         }
         for (core_call *c = batch, *next; c; c = next) {
             next = c->next;
+            if (c->parked) continue;
             json_decref(c->req);
             c->req = NULL;
             c->done(c);
         }
+        answer_late();
+        if (final) break;
     }
     return NULL;
 }
@@ -183,6 +238,9 @@ int core_start(store *db, char **err)
     core.st = state_load(db, err);
     if (!core.st) return -1;
     core.stopping = core.stopped = 0;
+    /* The first turn flushes what loading changed, then the fleet's housekeeping runs each
+     * second. */
+    core_after(0, sched_tick, NULL);
     if (pthread_create(&core.thread, NULL, core_main, NULL) != 0) {
         *err = xstrdup("cannot start the core thread");
         state_free(core.st);

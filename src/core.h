@@ -24,6 +24,7 @@ struct core_call {
     size_t body_len;
     void (*done)(core_call *call); /* runs on the core thread; must not block */
     void *udata;
+    int parked; /* kept by a handler, answered later with core_reply */
     core_call *next;
 };
 
@@ -35,6 +36,11 @@ void core_stop(void);
 
 /* For code running on the core thread: run fn(st, arg) after delay_ms, inside a batch.  arg is
  * malloc'd (or NULL) and is freed by the core after fn runs. */
+/* For code running on the core thread: answer a call that a handler parked (api_ctx.deferred)
+ * once the current batch is durable.  core_reply takes the reference to resp. */
+void core_reply(core_call *call, json_t *resp);
+void core_reply_error(core_call *call, int status, const char *type, const char *msg);
+
 struct state;
 void core_after(int64_t delay_ms, void (*fn)(struct state *st, void *arg), void *arg);
 #endif

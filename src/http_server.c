@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "api.h"
+#include "api_logs.h"
 #include "config.h"
 #include "core.h"
 #include "log.h"
@@ -90,11 +91,27 @@ static enum MHD_Result add_tag_key(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+int http_agent_token_ok(const char *authorization)
+{
+    /* Agents present the token the server gave them (or the operator configured) as a bearer
+     * token; developer mode accepts any. */
+    if (barge_cfg.dev) return 1;
+    if (!authorization || strncmp(authorization, "Bearer ", 7) != 0) return 0;
+    return barge_cfg.agent_token[0] && strcmp(authorization + 7, barge_cfg.agent_token) == 0;
+}
+
 static int check_auth(http_req *r)
 {
     /* Health checks come from supervisors and load balancers, which do not sign requests. */
     if (strcmp(r->op->path, "/healthz") == 0) return 0;
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (strncmp(r->op->path, "/barge/v1/agent/", 16) == 0) {
+        if (http_agent_token_ok(h)) return 0;
+        set_answer(r, 403, "AccessDeniedException",
+                   "Authorization header: agents must send 'Bearer TOKEN' with the server's agent "
+                   "token (see the server's --agent-token option)");
+        return -1;
+    }
     if (!h) {
         if (barge_cfg.dev) return 0;
         set_answer(r, 403, "MissingAuthenticationTokenException",
@@ -158,6 +175,24 @@ static void dispatch(http_req *r, const char *url, const char *method)
     core_submit(&r->call);
 }
 
+/* Log requests are answered on this thread from the log store, which is safe to use from any
+ * thread; they never queue behind the core's work, nor add to it. */
+static void serve_logs(http_req *r)
+{
+    /* The agent's upload carries a bearer token, which api_logs checks; log reads are signed
+     * like the rest of the AWS API. */
+    if (!api_logs_is_agent(r->op) && check_auth(r) < 0) return;
+    api_logs_answer a;
+    api_logs_serve(r->op, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target"),
+                   MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization"),
+                   r->body.data, r->body.len, &a);
+    r->status = a.status;
+    r->err_type = a.err_type;
+    r->resp = a.body;
+    r->resp_len = a.len;
+    r->phase = REQ_ANSWERED;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -169,6 +204,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->conn = conn;
         *con_cls = r;
         r->op = api_route(method, url);
+        if (!r->op) /* log reads and the agent's log upload: see serve_logs */
+            r->op = api_logs_route(
+                method, url, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"));
         if (!r->op) {
             if (strcmp(method, "POST") == 0 && strcmp(url, "/") == 0 &&
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"))
@@ -203,6 +241,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             set_answer(r, 400, "ClientException",
                        "request body: %zu bytes is over the %zu-byte limit of %s", r->seen,
                        r->limit, r->op->name);
+        else if (!r->op->fn)
+            serve_logs(r);
         else
             dispatch(r, url, method);
         if (r->phase == REQ_WAITING) return MHD_YES;

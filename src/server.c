@@ -13,12 +13,15 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api_logs.h"
 #include "config.h"
 #include "core.h"
 #include "http_server.h"
 #include "log.h"
+#include "logstore.h"
 #include "mem.h"
 #include "store.h"
+#include "util.h"
 
 static void usage(FILE *out)
 {
@@ -38,6 +41,11 @@ static void usage(FILE *out)
             "  --dev                developer mode: accept any (or no) AWS credentials\n"
             "  --sync MODE          full (default): fsync every commit, survives power loss;\n"
             "                       normal: survives a killed server, not a lost machine\n"
+            "  --agent-token T      the token agents must present (default: read from, or\n"
+            "                       created in, DATA_DIR/agent-token)\n"
+            "  --idle-seconds N     let an idle local instance go after N seconds (default 60)\n"
+            "  --kill-grace-seconds N  SIGTERM to SIGKILL delay when an attempt is stopped\n"
+            "                       (default 10)\n"
             "  --http-threads N     threads serving HTTP (default 2)\n"
             "  --log-level LEVEL    debug, info (default), warn or error\n"
             "  -h, --help           show this help\n");
@@ -83,11 +91,45 @@ static int lock_data_dir(const char *dir)
     return fd; /* held until the process exits */
 }
 
+/* The agent token lives in the data directory so that operators can hand it to the agents they
+ * start, and so that it stays the same across restarts. */
+static int load_agent_token(barge_config *c)
+{
+    char *path = xasprintf("%s/agent-token", c->data_dir);
+    static char token[65];
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(token, sizeof token, f)) token[0] = '\0';
+        fclose(f);
+        token[strcspn(token, "\r\n")] = '\0';
+    }
+    if (!token[0]) {
+        char a[37], b[37];
+        util_uuid(a);
+        util_uuid(b);
+        snprintf(token, sizeof token, "%.8s%.4s%.4s%.4s%.12s%.8s", a, a + 9, a + 14, a + 19,
+                 a + 24, b);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, token, strlen(token)) < 0 || fsync(fd) < 0) {
+            fprintf(stderr, "barge server: cannot write the agent token to %s: %s\n", path,
+                    strerror(errno));
+            if (fd >= 0) close(fd);
+            free(path);
+            return -1;
+        }
+        close(fd);
+    }
+    free(path);
+    c->agent_token = token;
+    return 0;
+}
+
 int server_main(int argc, char **argv)
 {
     barge_config *c = &barge_cfg;
     config_defaults(c);
-    enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV };
+    enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
+           OPT_TOKEN, OPT_IDLE, OPT_GRACE };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -97,6 +139,9 @@ int server_main(int argc, char **argv)
         {"sync", required_argument, NULL, OPT_SYNC},
         {"http-threads", required_argument, NULL, OPT_THREADS},
         {"log-level", required_argument, NULL, OPT_LOGLEVEL},
+        {"agent-token", required_argument, NULL, OPT_TOKEN},
+        {"idle-seconds", required_argument, NULL, OPT_IDLE},
+        {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -154,6 +199,26 @@ int server_main(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_TOKEN:
+            if (strlen(optarg) < 8) {
+                fprintf(stderr, "barge server: --agent-token must be at least 8 characters\n");
+                return 2;
+            }
+            c->agent_token = optarg;
+            break;
+        case OPT_IDLE:
+        case OPT_GRACE: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || !*optarg || v < 0 || v > 86400) {
+                fprintf(stderr, "barge server: --%s must be a number of seconds (0 to 86400)\n",
+                        o == OPT_IDLE ? "idle-seconds" : "kill-grace-seconds");
+                return 2;
+            }
+            if (o == OPT_IDLE) c->idle_seconds = (int)v;
+            else c->kill_grace_s = (int)v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -183,6 +248,13 @@ int server_main(int argc, char **argv)
                 c->data_dir);
         return 1;
     }
+    if (!c->agent_token[0] && load_agent_token(c) < 0) return 1;
+    static char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        c->self_exe = self;
+    }
     char *err = NULL;
     store *db = store_sqlite_open(c->data_dir, c->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL,
                                   &err);
@@ -191,10 +263,21 @@ int server_main(int argc, char **argv)
         free(err);
         return 1;
     }
+    /* Job logs live in a store of their own, so heavy logging never slows the main store. */
+    logstore *logs = logstore_open(c->data_dir, &err);
+    if (!logs) {
+        fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        store_close(db);
+        return 1;
+    }
+    api_logs_init(logs);
     api_init();
+    api_job_init();
     if (core_start(db, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
+        logstore_close(logs);
         store_close(db);
         return 1;
     }
@@ -202,6 +285,7 @@ int server_main(int argc, char **argv)
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
         core_stop();
+        logstore_close(logs);
         store_close(db);
         return 1;
     }
@@ -218,6 +302,8 @@ int server_main(int argc, char **argv)
     http_quiesce();
     core_stop();
     http_stop();
+    /* After the core and the HTTP threads, the log store's last users. */
+    logstore_close(logs);
     store_close(db);
     log_info("stopped");
     return 0;

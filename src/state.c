@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fleet.h"
+#include "jobs.h"
 #include "log.h"
 #include "mem.h"
 
@@ -36,6 +38,35 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
     return 0;
 }
 
+/* A status that was moving when the server stopped (CREATING, UPDATING, DELETING) completes at
+ * start-up: the timer that would have completed it did not survive the stop. */
+static void settle_transitional(state *st)
+{
+    registry *regs[] = {&st->ce, &st->jq};
+    const char *healthy[] = {"ComputeEnvironment Healthy", "JobQueue Healthy"};
+    for (size_t r = 0; r < 2; r++) {
+        const char **keys;
+        size_t n;
+        keys = reg_sorted_keys(regs[r], strcmp, &n);
+        for (size_t i = 0; i < n; i++) {
+            json_t *v = reg_get(regs[r], keys[i]);
+            const char *status = json_string_value(json_object_get(v, "status"));
+            if (!status) continue;
+            char *key = xstrdup(keys[i]);
+            if (strcmp(status, "DELETING") == 0) {
+                reg_del(st, regs[r], key);
+            } else if (strcmp(status, "CREATING") == 0 || strcmp(status, "UPDATING") == 0) {
+                json_t *next = json_deep_copy(v);
+                json_object_set_new(next, "status", json_string("VALID"));
+                json_object_set_new(next, "statusReason", json_string(healthy[r]));
+                reg_put(st, regs[r], key, next);
+            }
+            free(key);
+        }
+        free(keys);
+    }
+}
+
 state *state_load(store *db, char **err)
 {
     state *st = xcalloc(1, sizeof *st);
@@ -58,6 +89,13 @@ state *state_load(store *db, char **err)
             return NULL;
         }
     }
+    settle_transitional(st);
+    st->jobs = jobs_new();
+    st->fleet = fleet_new();
+    if (jobs_load(st, err) != 0) {
+        state_free(st);
+        return NULL;
+    }
     return st;
 }
 
@@ -70,6 +108,8 @@ void state_free(state *st)
         json_decref(regs[i]->deleted);
     }
     json_decref(st->jd_latest);
+    jobs_free(st->jobs);
+    fleet_free(st->fleet);
     free(st);
 }
 
@@ -95,6 +135,8 @@ void reg_put(state *st, registry *r, const char *key, json_t *desc)
     json_object_set_new(r->items, key, desc);
     /* A name that is in use again is no longer reported as deleted. */
     json_object_del(r->deleted, key);
+    /* A changed queue or environment may let a waiting job run. */
+    if (st->jobs) st->jobs->sched_needed = 1;
 }
 
 void reg_del(state *st, registry *r, const char *key)
@@ -113,6 +155,7 @@ void reg_del(state *st, registry *r, const char *key)
     }
     json_object_set_new(r->deleted, key, dead);
     json_object_del(r->items, key);
+    if (st->jobs) st->jobs->sched_needed = 1;
 }
 
 static int (*sort_cmp)(const char *, const char *);

@@ -22,6 +22,8 @@ typedef struct state {
     int store_failed; /* a write of the current batch failed; the core rolls back */
     registry ce, jq, jd, sp;
     json_t *jd_latest; /* job definition name -> highest revision ever registered */
+    struct jobs *jobs;   /* every job (jobs.h) */
+    struct fleet *fleet; /* every instance (fleet.h) */
 } state;
 
 /* Loads every record from the store.  NULL and *err on failure. */

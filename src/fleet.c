@@ -1,0 +1,811 @@
+/* fleet — instances, the agent protocol's server side, and the local provider. */
+#include "fleet.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arn.h"
+#include "catalog.h"
+#include "config.h"
+#include "core.h"
+#include "dict.h"
+#include "http_server.h"
+#include "jobs.h"
+#include "log.h"
+#include "mem.h"
+#include "state.h"
+#include "util.h"
+
+extern char **environ;
+
+/* Protocol timings (docs/agent-protocol.md). */
+#define POLL_SECONDS 20
+#define LOST_AFTER_SECONDS 30
+#define REGISTER_WITHIN_SECONDS 30
+
+struct fleet {
+    dict instances; /* id -> instance */
+    uint64_t launches;
+};
+
+fleet *fleet_new(void)
+{
+    fleet *f = xcalloc(1, sizeof *f);
+    dict_init(&f->instances);
+    return f;
+}
+
+static void instance_free(instance *in)
+{
+    free(in->id);
+    free(in->ce);
+    free(in->type);
+    free(in->hostname);
+    free(in->executor);
+    free(in->mem_note);
+    json_decref(in->assign);
+    json_decref(in->kill);
+    free(in);
+}
+
+void fleet_free(fleet *f)
+{
+    if (!f) return;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&f->instances, &i, &k, &v)) instance_free(v);
+    dict_free(&f->instances);
+    free(f);
+}
+
+static int64_t mono(void)
+{
+    return util_mono_ms();
+}
+
+/* ---- answering agents ------------------------------------------------------------------ */
+
+static json_t *take_outbox(instance *in)
+{
+    json_t *r = json_pack("{s:o, s:o, s:b}", "assign", in->assign ? in->assign : json_array(),
+                          "kill", in->kill ? in->kill : json_array(), "shutdown",
+                          in->draining && in->n_jobs == 0);
+    in->assign = in->kill = NULL;
+    return r;
+}
+
+static int outbox_empty(const instance *in)
+{
+    return json_array_size(in->assign) == 0 && json_array_size(in->kill) == 0 &&
+           !(in->draining && in->n_jobs == 0);
+}
+
+/* Answers a parked long poll with whatever is waiting (after the batch commits). */
+static void wake(instance *in)
+{
+    if (!in->poll) return;
+    core_reply(in->poll, take_outbox(in));
+    in->poll = NULL;
+}
+
+static void push(json_t **list, json_t *item)
+{
+    if (!*list) *list = json_array();
+    json_array_append_new(*list, item);
+}
+
+/* ---- capacity -------------------------------------------------------------------------- */
+
+static int fits(const instance *in, const job *j, int with_reserved)
+{
+    int rv = with_reserved ? in->reserved_mvcpus : 0, rm = with_reserved ? in->reserved_memory : 0,
+        rg = with_reserved ? in->reserved_gpus : 0;
+    return in->mvcpus - in->used_mvcpus - rv >= j->spec->mvcpus &&
+           in->memory_mib - in->used_memory - rm >= j->spec->memory_mib &&
+           in->gpus - in->used_gpus - rg >= j->spec->gpus;
+}
+
+static const char *ce_name(json_t *ce)
+{
+    return json_string_value(json_object_get(ce, "computeEnvironmentName"));
+}
+
+instance *fleet_fit(state *st, json_t *ce, const job *j)
+{
+    const char *name = ce_name(ce);
+    instance *best = NULL;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    /* Best fit: the busiest instance that still has room, so idle ones can be let go. */
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (!in->registered || in->draining || strcmp(in->ce, name) != 0) continue;
+        if (!fits(in, j, 0)) continue;
+        if (!best || in->mvcpus - in->used_mvcpus < best->mvcpus - best->used_mvcpus) best = in;
+    }
+    return best;
+}
+
+static int ce_mvcpus(state *st, const char *name)
+{
+    int total = 0;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (strcmp(in->ce, name) == 0) total += in->mvcpus;
+    }
+    return total;
+}
+
+static int is_fargate(json_t *cr)
+{
+    const char *t = json_string_value(json_object_get(cr, "type"));
+    return t && strncmp(t, "FARGATE", 7) == 0;
+}
+
+/* The instance type the local provider would launch for j within budget_mvcpus, or NULL. */
+static const catalog_type *choose_type(json_t *cr, const job *j, int budget_mvcpus,
+                                       catalog_type *fargate)
+{
+    if (is_fargate(cr)) {
+        /* Fargate has no instance types: a local instance just big enough for the job, and for a
+         * few more like it, stands in for Fargate's per-job tasks. */
+        int vcpus = (j->spec->mvcpus + 999) / 1000;
+        if (vcpus < 1) vcpus = 1;
+        int room = budget_mvcpus / 1000;
+        int want = room < 16 ? room : 16;
+        if (want < vcpus) return NULL;
+        fargate->name = "fargate";
+        fargate->vcpus = want;
+        fargate->memory_mib = want * 8192;
+        if (fargate->memory_mib < j->spec->memory_mib) return NULL;
+        fargate->gpus = 0;
+        return j->spec->gpus ? NULL : fargate;
+    }
+    const catalog_type *best = NULL;
+    json_t *specs = json_object_get(cr, "instanceTypes");
+    for (int i = 0; catalog_at(i); i++) {
+        const catalog_type *t = catalog_at(i);
+        int allowed = 0;
+        size_t n;
+        json_t *s;
+        json_array_foreach(specs, n, s) allowed |= catalog_spec_allows(json_string_value(s), t);
+        if (!allowed || t->vcpus * 1000 > budget_mvcpus) continue;
+        if (t->vcpus * 1000 < j->spec->mvcpus || t->memory_mib < j->spec->memory_mib ||
+            t->gpus < j->spec->gpus)
+            continue;
+        /* The largest fitting type: fewer agent processes, and room to pack more jobs. */
+        if (!best || t->vcpus > best->vcpus ||
+            (t->vcpus == best->vcpus && t->memory_mib > best->memory_mib))
+            best = t;
+    }
+    return best;
+}
+
+static char *server_url(void)
+{
+    const char *h = barge_cfg.listen_host;
+    if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "") == 0) h = "127.0.0.1";
+    if (strcmp(h, "::") == 0) h = "::1";
+    if (strchr(h, ':')) return xasprintf("http://[%s]:%d", h, http_port());
+    return xasprintf("http://%s:%d", h, http_port());
+}
+
+/* The local provider: starts `barge agent` on this host as a new instance of ce. */
+static instance *launch(state *st, json_t *ce, const catalog_type *t)
+{
+    char id[20], rnd[37];
+    util_uuid(rnd);
+    snprintf(id, sizeof id, "i-%.8s%.9s", rnd, rnd + 9);
+    id[11] = id[11] == '-' ? '0' : id[11];
+    for (char *p = id + 2; *p; p++)
+        if (*p == '-') *p = '0';
+    char vcpus[16], mem[16], gpus[16];
+    snprintf(vcpus, sizeof vcpus, "%d", t->vcpus);
+    snprintf(mem, sizeof mem, "%d", t->memory_mib);
+    snprintf(gpus, sizeof gpus, "%d", t->gpus);
+    char *url = server_url();
+    char *workdir = xasprintf("%s/agents/%s", barge_cfg.data_dir, id);
+    char *argv[] = {"barge", "agent", "--server", url, "--compute-environment",
+                    (char *)ce_name(ce), "--instance-id", id, "--instance-type",
+                    (char *)t->name, "--vcpus", vcpus, "--memory", mem, "--gpus", gpus,
+                    "--token", barge_cfg.agent_token, "--work-dir", workdir,
+                    "--exit-with-parent", NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, barge_cfg.self_exe, NULL, NULL, argv, environ);
+    free(url);
+    free(workdir);
+    if (rc != 0) {
+        log_error("fleet: cannot start an agent for compute environment %s: %s", ce_name(ce),
+                  strerror(rc));
+        return NULL;
+    }
+    instance *in = xcalloc(1, sizeof *in);
+    in->id = xstrdup(id);
+    in->ce = xstrdup(ce_name(ce));
+    in->type = xstrdup(t->name);
+    in->mvcpus = t->vcpus * 1000;
+    in->memory_mib = t->memory_mib;
+    in->gpus = t->gpus;
+    in->local = 1;
+    in->pid = pid;
+    in->launched_at = in->last_seen = in->idle_since = mono();
+    dict_put(&st->fleet->instances, in->id, in);
+    st->fleet->launches++;
+    log_info("fleet: launched instance %s (%s, %d vCPUs, %d MiB) for compute environment %s, "
+             "agent pid %d", in->id, in->type, t->vcpus, t->memory_mib, in->ce, (int)pid);
+    return in;
+}
+
+void fleet_pass_begin(state *st)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        in->reserved_mvcpus = in->reserved_memory = in->reserved_gpus = 0;
+    }
+}
+
+static int ce_usable(json_t *ce)
+{
+    const char *state_ = json_string_value(json_object_get(ce, "state"));
+    const char *status = json_string_value(json_object_get(ce, "status"));
+    return state_ && strcmp(state_, "ENABLED") == 0 && status &&
+           (strcmp(status, "VALID") == 0 || strcmp(status, "UPDATING") == 0);
+}
+
+int fleet_provide(state *st, json_t *ce, const job *j)
+{
+    if (!ce_usable(ce)) return 0;
+    if (strcmp(json_string_value(json_object_get(ce, "type")), "MANAGED") != 0) return 0;
+    const char *name = ce_name(ce);
+    size_t i = 0;
+    const char *k;
+    void *v;
+    /* An instance still starting that will have room for j once it registers. */
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (in->registered || strcmp(in->ce, name) != 0 || !fits(in, j, 1)) continue;
+        in->reserved_mvcpus += j->spec->mvcpus;
+        in->reserved_memory += j->spec->memory_mib;
+        in->reserved_gpus += j->spec->gpus;
+        return 1;
+    }
+    json_t *cr = json_object_get(ce, "computeResources");
+    int budget = (int)json_integer_value(json_object_get(cr, "maxvCpus")) * 1000 - ce_mvcpus(st, name);
+    catalog_type fargate;
+    const catalog_type *t = choose_type(cr, j, budget, &fargate);
+    if (!t) return 0;
+    instance *in = launch(st, ce, t);
+    if (!in) return 0;
+    in->reserved_mvcpus = j->spec->mvcpus;
+    in->reserved_memory = j->spec->memory_mib;
+    in->reserved_gpus = j->spec->gpus;
+    return 1;
+}
+
+/* ---- assignments ----------------------------------------------------------------------- */
+
+static void env_add(json_t *env, const char *k, const char *v)
+{
+    json_object_set_new(env, k, json_string(v));
+}
+
+static json_t *assignment(state *st, instance *in, job *j)
+{
+    json_t *c = json_object_get(j->spec->desc, "container");
+    json_t *env = json_object();
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(c, "environment"), i, e) {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        const char *val = json_string_value(json_object_get(e, "value"));
+        if (n && val) env_add(env, n, val);
+    }
+    char num[32];
+    env_add(env, "AWS_BATCH_JOB_ID", j->id);
+    env_add(env, "AWS_BATCH_JQ_NAME", j->spec->queue);
+    env_add(env, "AWS_BATCH_CE_NAME", in->ce);
+    snprintf(num, sizeof num, "%u", j->n_attempts);
+    env_add(env, "AWS_BATCH_JOB_ATTEMPT", num);
+    if (j->parent) {
+        snprintf(num, sizeof num, "%d", j->index);
+        env_add(env, "AWS_BATCH_JOB_ARRAY_INDEX", num);
+        snprintf(num, sizeof num, "%u", j->parent->array_size);
+        env_add(env, "AWS_BATCH_JOB_ARRAY_SIZE", num);
+    }
+    json_t *cmd = json_object_get(c, "command");
+    return json_pack("{s:s, s:i, s:O, s:o, s:f, s:i, s:i, s:i, s:i, s:s}", "jobId", j->id,
+                     "attempt", (int)j->n_attempts, "command", cmd ? cmd : json_array(),
+                     "environment", env, "vcpus", j->spec->mvcpus / 1000.0, "memoryMiB",
+                     j->spec->memory_mib, "gpus", j->spec->gpus, "timeoutSeconds",
+                     j->spec->timeout_s, "killGraceSeconds", barge_cfg.kill_grace_s,
+                     "logStreamName", j->log_stream);
+}
+
+void fleet_assign(state *st, instance *in, job *j)
+{
+    char task[37], stream[256];
+    util_uuid(task);
+    char hex[33];
+    int n = 0;
+    for (const char *p = task; *p && n < 32; p++)
+        if (*p != '-') hex[n++] = *p;
+    hex[n] = '\0';
+    snprintf(stream, sizeof stream, "%s/default/%s", j->spec->jd_name, hex);
+    free(j->log_stream);
+    j->log_stream = xstrdup(stream);
+    free(j->inst_id);
+    j->inst_id = xstrdup(in->id);
+    free(j->ce_name);
+    j->ce_name = xstrdup(in->ce);
+    j->n_attempts++;
+    j->attempt_started_at = 0;
+    j->kill_sent = 0;
+    j->inst = in;
+    j->inst_prev = NULL;
+    j->inst_next = in->jobs;
+    if (in->jobs) in->jobs->inst_prev = j;
+    in->jobs = j;
+    in->n_jobs++;
+    in->used_mvcpus += j->spec->mvcpus;
+    in->used_memory += j->spec->memory_mib;
+    in->used_gpus += j->spec->gpus;
+    in->idle_since = 0;
+    jobs_set_status(st, j, JS_STARTING, NULL);
+    push(&in->assign, assignment(st, in, j));
+    wake(in);
+}
+
+void fleet_release(state *st, job *j)
+{
+    instance *in = j->inst;
+    if (!in) return;
+    if (j->inst_prev) j->inst_prev->inst_next = j->inst_next;
+    else in->jobs = j->inst_next;
+    if (j->inst_next) j->inst_next->inst_prev = j->inst_prev;
+    j->inst_prev = j->inst_next = NULL;
+    j->inst = NULL;
+    in->n_jobs--;
+    in->used_mvcpus -= j->spec->mvcpus;
+    in->used_memory -= j->spec->memory_mib;
+    in->used_gpus -= j->spec->gpus;
+    if (in->n_jobs == 0) in->idle_since = mono();
+    st->jobs->sched_needed = 1;
+    if (in->draining && in->n_jobs == 0) wake(in);
+}
+
+void fleet_kill(state *st, job *j, const char *reason)
+{
+    instance *in = j->inst;
+    if (!in) {
+        /* No instance holds it (it was never dispatched): end the attempt here. */
+        attempt_end e = {.status_reason = reason};
+        jobs_attempt_end(st, j, &e, util_now_ms());
+        return;
+    }
+    j->kill_sent = 1;
+    push(&in->kill, json_pack("{s:s, s:i, s:s}", "jobId", j->id, "attempt", (int)j->n_attempts,
+                              "reason", reason ? reason : "Terminated"));
+    wake(in);
+}
+
+/* An instance that is gone: its attempts end as AWS reports a terminated host. */
+static void lose(state *st, instance *in, const char *why)
+{
+    log_warn("fleet: instance %s of compute environment %s is lost: %s", in->id, in->ce, why);
+    char reason[160];
+    snprintf(reason, sizeof reason, "Host EC2 (instance %s) terminated.", in->id);
+    while (in->jobs) {
+        job *j = in->jobs;
+        attempt_end e = {.status_reason = reason};
+        jobs_attempt_end(st, j, &e, util_now_ms());
+        if (in->jobs == j) fleet_release(st, j); /* never loop forever */
+    }
+    if (in->poll) {
+        core_reply_error(in->poll, 404, "UnknownInstanceException",
+                         "this instance was declared lost; register again");
+        in->poll = NULL;
+    }
+    if (in->local && in->pid > 0) kill(in->pid, SIGTERM);
+    dict_del(&st->fleet->instances, in->id);
+    instance_free(in);
+    st->jobs->sched_needed = 1;
+}
+
+/* ---- the protocol ---------------------------------------------------------------------- */
+
+static instance *find_instance(api_ctx *c, json_t *req)
+{
+    const char *id = api_str(req, "instanceId");
+    instance *in = id ? dict_get(&c->st->fleet->instances, id) : NULL;
+    if (!in) {
+        c->status = 404;
+        c->err_type = "UnknownInstanceException";
+        snprintf(c->err_msg, sizeof c->err_msg,
+                 "instanceId: '%.64s' is not registered with this server; register again",
+                 id ? id : "");
+    }
+    return in;
+}
+
+int fleet_register(api_ctx *c, json_t *req, json_t **resp)
+{
+    const char *ce_arg = api_str(req, "computeEnvironment");
+    char *name = api_name_or_arn(c, ce_arg, ARN_CE, "computeEnvironment");
+    if (!name) return -1;
+    json_t *ce = reg_get(&c->st->ce, name);
+    if (!ce) {
+        api_client_error(c, "computeEnvironment: no compute environment named '%s'", name);
+        free(name);
+        return -1;
+    }
+    json_int_t vcpus = api_int(req, "vcpus", 0), mem = api_int(req, "memoryMiB", 0);
+    if (vcpus < 1 || mem < 1) {
+        free(name);
+        return api_client_error(c, "vcpus and memoryMiB: an agent must offer at least 1 vCPU "
+                                   "and 1 MiB");
+    }
+    const char *id = api_str(req, "instanceId");
+    instance *in = id ? dict_get(&c->st->fleet->instances, id) : NULL;
+    if (in && in->registered) {
+        /* The same agent again (it lost its answer): its old attempts are gone with it. */
+        lose(c->st, in, "it registered again");
+        in = NULL;
+    }
+    if (in && strcmp(in->ce, name) != 0) {
+        free(name);
+        return api_client_error(c, "computeEnvironment: instance %s was launched for '%s'",
+                                id, in->ce);
+    }
+    if (!in) {
+        in = xcalloc(1, sizeof *in);
+        char rnd[37], gen[20];
+        util_uuid(rnd);
+        snprintf(gen, sizeof gen, "i-%.8s%.4s%.5s", rnd, rnd + 9, rnd + 14);
+        for (char *p = gen; *p; p++)
+            if (*p == '-' && p > gen + 1) *p = '0';
+        in->id = xstrdup(id ? id : gen);
+        in->ce = xstrdup(name);
+        in->launched_at = mono();
+        dict_put(&c->st->fleet->instances, in->id, in);
+    }
+    free(name);
+    const char *type = api_str(req, "instanceType");
+    free(in->type);
+    in->type = xstrdup(type ? type : "custom");
+    in->mvcpus = (int)vcpus * 1000;
+    in->memory_mib = (int)mem;
+    in->gpus = (int)api_int(req, "gpus", 0);
+    free(in->hostname);
+    in->hostname = xstrdup(api_str(req, "hostname") ? api_str(req, "hostname") : "");
+    free(in->executor);
+    in->executor = xstrdup(api_str(req, "executor") ? api_str(req, "executor") : "process");
+    const char *cg = api_str(req, "cgroups"), *note = api_str(req, "cgroupsNote");
+    free(in->mem_note);
+    if (cg && strcmp(cg, "none") != 0)
+        in->mem_note = xasprintf("enforced with cgroup %s", cg);
+    else
+        in->mem_note = xasprintf("not enforced on instance %s: %s", in->id,
+                                 note ? note : "the agent cannot use cgroups");
+    in->registered = 1;
+    in->last_seen = in->idle_since = mono();
+    c->st->jobs->sched_needed = 1;
+    log_info("fleet: instance %s registered for compute environment %s (%s, %d vCPUs, %d MiB; "
+             "memory limits %s)", in->id, in->ce, in->type, (int)vcpus, (int)mem, in->mem_note);
+    *resp = json_pack("{s:s, s:i, s:i, s:i}", "instanceId", in->id, "pollSeconds", POLL_SECONDS,
+                      "heartbeatSeconds", 5, "lostAfterSeconds", LOST_AFTER_SECONDS);
+    return 0;
+}
+
+static void handle_report(state *st, instance *in, json_t *r)
+{
+    const char *id = api_str(r, "jobId"), *event = api_str(r, "event");
+    int attempt = (int)api_int(r, "attempt", 0);
+    int64_t at = api_int(r, "at", 0);
+    if (at <= 0) at = util_now_ms();
+    job *j = jobs_find(st->jobs, id);
+    if (!j || j->inst != in || j->n_attempts != attempt) {
+        /* An attempt this server no longer expects: make sure it stops. */
+        if (id && event && strcmp(event, "RUNNING") == 0)
+            push(&in->kill, json_pack("{s:s, s:i, s:s}", "jobId", id, "attempt", attempt,
+                                      "reason", "this attempt is no longer expected"));
+        return;
+    }
+    if (strcmp(event, "RUNNING") == 0) {
+        jobs_attempt_running(st, j, at);
+        return;
+    }
+    attempt_end e = {0};
+    char reason[300];
+    if (strcmp(event, "FAILED_TO_START") == 0) {
+        snprintf(reason, sizeof reason, "%.280s",
+                 api_str(r, "reason") ? api_str(r, "reason") : "CannotStartContainerError");
+        e.reason = reason;
+        e.status_reason = "Task failed to start";
+    } else if (strcmp(event, "EXITED") == 0) {
+        json_t *code = json_object_get(r, "exitCode");
+        if (json_is_integer(code)) {
+            e.has_exit_code = 1;
+            e.exit_code = (int)json_integer_value(code);
+        }
+        if (json_is_true(json_object_get(r, "oom"))) {
+            e.reason = "OutOfMemoryError: Container killed due to memory usage";
+        } else if (!e.has_exit_code && api_int(r, "signal", 0) > 0) {
+            snprintf(reason, sizeof reason, "Container killed by signal %d (%s)",
+                     (int)api_int(r, "signal", 0), strsignal((int)api_int(r, "signal", 0)));
+            e.reason = reason;
+        } else if (api_str(r, "reason")) {
+            snprintf(reason, sizeof reason, "%.280s", api_str(r, "reason"));
+            e.reason = reason;
+        }
+        if (json_is_true(json_object_get(r, "timedOut")))
+            e.status_reason = "Job attempt duration exceeded timeout";
+        else if (json_is_true(json_object_get(r, "killed")) && j->stop_reason)
+            e.status_reason = j->stop_reason;
+        else
+            e.status_reason = "Essential container in task exited";
+    } else {
+        return;
+    }
+    jobs_attempt_end(st, j, &e, at);
+}
+
+int fleet_exchange(api_ctx *c, json_t *req, json_t **resp)
+{
+    instance *in = find_instance(c, req);
+    if (!in) return -1;
+    in->last_seen = mono();
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r);
+    int wait = json_is_true(json_object_get(req, "wait"));
+    if (wait && outbox_empty(in)) {
+        if (in->poll) core_reply(in->poll, take_outbox(in));
+        in->poll = c->call;
+        in->poll_deadline = mono() + POLL_SECONDS * 1000;
+        c->deferred = 1;
+        return 0;
+    }
+    if (in->poll && !wait) {
+        /* Reports go on their own connection; the parked poll keeps waiting for work. */
+        *resp = json_pack("{s:[], s:[], s:b}", "assign", "kill", "shutdown", 0);
+        return 0;
+    }
+    *resp = take_outbox(in);
+    return 0;
+}
+
+/* ---- explaining RUNNABLE jobs ---------------------------------------------------------- */
+
+static void explain_ce(state *st, json_t *ce, const job *j, buf *out)
+{
+    const char *name = ce_name(ce);
+    const char *state_ = json_string_value(json_object_get(ce, "state"));
+    const char *status = json_string_value(json_object_get(ce, "status"));
+    if (strcmp(state_, "ENABLED") != 0) {
+        buf_printf(out, "compute environment %s is DISABLED", name);
+        return;
+    }
+    if (strcmp(status, "VALID") != 0 && strcmp(status, "UPDATING") != 0) {
+        buf_printf(out, "compute environment %s is %s", name, status);
+        return;
+    }
+    double need = j->spec->mvcpus / 1000.0;
+    int managed = strcmp(json_string_value(json_object_get(ce, "type")), "MANAGED") == 0;
+    int maxv = 0, maxm = 0, maxg = 0, registered = 0, starting = 0;
+    if (managed) {
+        json_t *cr = json_object_get(ce, "computeResources");
+        int budget = (int)json_integer_value(json_object_get(cr, "maxvCpus")) * 1000;
+        job probe = *j;
+        jobspec tiny = *j->spec;
+        tiny.mvcpus = 0;
+        tiny.memory_mib = 0;
+        tiny.gpus = 0;
+        probe.spec = &tiny;
+        catalog_type fargate;
+        if (is_fargate(cr)) {
+            maxv = budget / 1000 < 16 ? budget / 1000 : 16;
+            maxm = maxv * 8192;
+        } else {
+            for (int i = 0; catalog_at(i); i++) {
+                const catalog_type *t = catalog_at(i);
+                int allowed = 0;
+                size_t n;
+                json_t *s;
+                json_array_foreach(json_object_get(cr, "instanceTypes"), n, s)
+                    allowed |= catalog_spec_allows(json_string_value(s), t);
+                if (!allowed || t->vcpus * 1000 > budget) continue;
+                if (t->vcpus > maxv) maxv = t->vcpus;
+                if (t->memory_mib > maxm) maxm = t->memory_mib;
+                if (t->gpus > maxg) maxg = t->gpus;
+            }
+        }
+        (void)fargate;
+        (void)probe;
+        if (j->spec->mvcpus > maxv * 1000) {
+            buf_printf(out, "needs %g vCPUs, the largest instance compute environment %s can run "
+                            "has %d (maxvCpus %d)", need, name, maxv,
+                       (int)json_integer_value(json_object_get(cr, "maxvCpus")));
+            return;
+        }
+        if (j->spec->memory_mib > maxm) {
+            buf_printf(out, "needs %d MiB of memory, the largest instance compute environment %s "
+                            "can run has %d MiB", j->spec->memory_mib, name, maxm);
+            return;
+        }
+        if (j->spec->gpus > maxg) {
+            buf_printf(out, "needs %d GPUs, the largest instance compute environment %s can run "
+                            "has %d", j->spec->gpus, name, maxg);
+            return;
+        }
+    }
+    int used = 0, total = 0;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (strcmp(in->ce, name) != 0) continue;
+        total += in->mvcpus;
+        used += in->used_mvcpus;
+        if (in->registered) {
+            registered++;
+            if (!managed) {
+                if (in->mvcpus > maxv * 1000) maxv = in->mvcpus / 1000;
+                if (in->memory_mib > maxm) maxm = in->memory_mib;
+            }
+        } else {
+            starting++;
+        }
+    }
+    if (!managed) {
+        if (!registered) {
+            char *url = server_url();
+            buf_printf(out, "compute environment %s is UNMANAGED and no agent has registered; "
+                            "start one with `barge agent --server %s --compute-environment %s`",
+                       name, url, name);
+            free(url);
+            return;
+        }
+        if (j->spec->mvcpus > maxv * 1000 || j->spec->memory_mib > maxm) {
+            buf_printf(out, "needs %g vCPUs and %d MiB, the largest agent registered in compute "
+                            "environment %s has %d vCPUs and %d MiB", need, j->spec->memory_mib,
+                       name, maxv, maxm);
+            return;
+        }
+    }
+    if (starting)
+        buf_printf(out, "waiting for %d instance%s of compute environment %s to start", starting,
+                   starting > 1 ? "s" : "", name);
+    else
+        buf_printf(out, "waiting for capacity in compute environment %s: %g of %g vCPUs in use%s",
+                   name, used / 1000.0, total / 1000.0,
+                   managed ? " (maxvCpus reached or no instance fits)" : "");
+}
+
+char *fleet_explain(state *st, job *j)
+{
+    json_t *q = reg_get(&st->jq, j->spec->queue);
+    if (!q) return xasprintf("job queue %s no longer exists", j->spec->queue);
+    if (strcmp(json_string_value(json_object_get(q, "state")), "ENABLED") != 0)
+        return xasprintf("job queue %s is DISABLED; its jobs wait until it is ENABLED",
+                         j->spec->queue);
+    buf out = {0};
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(q, "computeEnvironmentOrder"), i, o) {
+        char *name = arn_resource(json_string_value(json_object_get(o, "computeEnvironment")), ARN_CE);
+        json_t *ce = name ? reg_get(&st->ce, name) : NULL;
+        free(name);
+        if (!ce) continue;
+        if (out.len) buf_puts(&out, "; ");
+        explain_ce(st, ce, j, &out);
+    }
+    if (!out.len) buf_printf(&out, "job queue %s has no usable compute environment", j->spec->queue);
+    return out.data;
+}
+
+const char *fleet_cgroups_note(state *st, job *j)
+{
+    instance *in = j->inst_id ? dict_get(&st->fleet->instances, j->inst_id) : NULL;
+    return in ? in->mem_note : NULL;
+}
+
+/* ---- housekeeping ---------------------------------------------------------------------- */
+
+static int ce_min_mvcpus(state *st, const char *name)
+{
+    json_t *ce = reg_get(&st->ce, name);
+    return (int)json_integer_value(
+               json_object_get(json_object_get(ce, "computeResources"), "minvCpus")) * 1000;
+}
+
+void fleet_tick(state *st)
+{
+    int64_t now = mono();
+    /* Local agents that exited. */
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        size_t i = 0;
+        const char *k;
+        void *v;
+        while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+            instance *in = v;
+            if (in->local && in->pid == pid) {
+                in->pid = 0;
+                if (!(in->draining && in->n_jobs == 0)) {
+                    char why[96];
+                    snprintf(why, sizeof why, "its agent process exited (status %d)", status);
+                    lose(st, in, why);
+                } else {
+                    dict_del(&st->fleet->instances, in->id);
+                    log_info("fleet: instance %s stopped", in->id);
+                    instance_free(in);
+                }
+                break;
+            }
+        }
+    }
+    size_t i = 0;
+    const char *k;
+    void *v;
+    instance **doomed = NULL;
+    size_t n_doomed = 0;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (in->poll && now >= in->poll_deadline) {
+            core_reply(in->poll, take_outbox(in));
+            in->poll = NULL;
+        }
+        int lost = in->registered ? now - in->last_seen > LOST_AFTER_SECONDS * 1000
+                                  : now - in->launched_at > REGISTER_WITHIN_SECONDS * 1000;
+        if (lost) {
+            doomed = xrealloc(doomed, (n_doomed + 1) * sizeof *doomed);
+            doomed[n_doomed++] = in;
+            continue;
+        }
+        /* Scale down: an idle local instance goes once the environment keeps minvCpus. */
+        json_t *ce = reg_get(&st->ce, in->ce);
+        int gone_ce = !ce || strcmp(json_string_value(json_object_get(ce, "status")), "DELETING") == 0;
+        if (in->local && in->registered && !in->draining && in->n_jobs == 0 &&
+            (gone_ce || now - in->idle_since >= barge_cfg.idle_seconds * 1000) &&
+            (gone_ce || ce_mvcpus(st, in->ce) - in->mvcpus >= ce_min_mvcpus(st, in->ce))) {
+            in->draining = 1;
+            log_info("fleet: instance %s of %s is idle; letting it go", in->id, in->ce);
+            wake(in);
+        }
+    }
+    for (size_t d = 0; d < n_doomed; d++)
+        lose(st, doomed[d], doomed[d]->registered ? "no heartbeat" : "its agent never registered");
+    free(doomed);
+}
+
+void fleet_stop(state *st)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (in->poll) {
+            json_t *r = json_pack("{s:[], s:[], s:b}", "assign", "kill", "shutdown", in->local);
+            core_reply(in->poll, r);
+            in->poll = NULL;
+        }
+        if (in->local && in->pid > 0) kill(in->pid, SIGTERM);
+    }
+}

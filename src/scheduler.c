@@ -1,0 +1,121 @@
+/* scheduler — queue priority across queues, computeEnvironmentOrder inside a queue, first in first
+ * out inside a queue, and a job only where its vCPUs, memory and GPUs fit. */
+#include "scheduler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arn.h"
+#include "core.h"
+#include "fleet.h"
+#include "jobs.h"
+#include "mem.h"
+#include "state.h"
+
+/* How many jobs a pass may look at past the first one that could not be placed, per queue:
+ * bounds the cost of a pass on a long queue whose head is waiting for capacity. */
+#define SCAN_PAST_MISSES 64
+
+typedef struct {
+    json_t *q;
+    json_int_t priority;
+    const char *name;
+} queue_ref;
+
+static int by_priority(const void *a, const void *b)
+{
+    const queue_ref *x = a, *y = b;
+    if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int by_order(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "order"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "order"));
+    return x < y ? -1 : x > y;
+}
+
+static int queue_usable(json_t *q)
+{
+    const char *s = json_string_value(json_object_get(q, "state"));
+    const char *status = json_string_value(json_object_get(q, "status"));
+    return s && strcmp(s, "ENABLED") == 0 && status && strcmp(status, "DELETING") != 0 &&
+           strcmp(status, "DELETED") != 0;
+}
+
+static void pass(state *st)
+{
+    jobs *js = st->jobs;
+    js->sched_needed = 0;
+    size_t nq = json_object_size(st->jq.items), n = 0;
+    if (!nq) return;
+    queue_ref *qs = xmalloc(nq * sizeof *qs);
+    const char *name;
+    json_t *q;
+    json_object_foreach(st->jq.items, name, q) {
+        jq_rt *rt = dict_get(&js->queues, name);
+        if (!rt || !rt->rq_head || !queue_usable(q)) continue;
+        qs[n].q = q;
+        qs[n].name = name;
+        qs[n].priority = json_integer_value(json_object_get(q, "priority"));
+        n++;
+    }
+    qsort(qs, n, sizeof *qs, by_priority);
+    fleet_pass_begin(st);
+    for (size_t i = 0; i < n; i++) {
+        jq_rt *rt = dict_get(&js->queues, qs[i].name);
+        json_t *order = json_object_get(qs[i].q, "computeEnvironmentOrder");
+        size_t nce = json_array_size(order);
+        json_t **ces = xmalloc((nce ? nce : 1) * sizeof *ces);
+        json_t **entries = xmalloc((nce ? nce : 1) * sizeof *entries);
+        for (size_t k = 0; k < nce; k++) entries[k] = json_array_get(order, k);
+        qsort(entries, nce, sizeof *entries, by_order);
+        size_t m = 0;
+        for (size_t k = 0; k < nce; k++) {
+            char *ce_name = arn_resource(
+                json_string_value(json_object_get(entries[k], "computeEnvironment")), ARN_CE);
+            json_t *ce = ce_name ? reg_get(&st->ce, ce_name) : NULL;
+            free(ce_name);
+            if (ce) ces[m++] = ce;
+        }
+        int misses = 0;
+        for (job *j = rt->rq_head, *next; j && misses <= SCAN_PAST_MISSES; j = next) {
+            next = j->rq_next;
+            int placed = 0;
+            for (size_t k = 0; k < m && !placed; k++) {
+                instance *in = fleet_fit(st, ces[k], j);
+                if (in) {
+                    fleet_assign(st, in, j);
+                    placed = 1;
+                }
+            }
+            if (placed) continue;
+            /* No room now: capacity may be launched for it, in environment order. */
+            for (size_t k = 0; k < m; k++)
+                if (fleet_provide(st, ces[k], j)) break;
+            misses++;
+        }
+        free(ces);
+        free(entries);
+    }
+    free(qs);
+}
+
+void sched_after_batch(state *st)
+{
+    if (st->jobs->sched_needed) pass(st);
+    jobs_flush(st);
+}
+
+void sched_tick(state *st, void *arg)
+{
+    fleet_tick(st);
+    core_after(1000, sched_tick, NULL);
+}
+
+void sched_shutdown(state *st)
+{
+    fleet_stop(st);
+    jobs_flush(st);
+}
