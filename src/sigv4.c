@@ -62,9 +62,12 @@ int sigv4_parse(const char *header, sigv4_auth *out, char *err, size_t errlen)
     char *parts[5];
     int n = 0;
     char *save = NULL;
-    for (char *tok = strtok_r(cred, "/", &save); tok && n < 5; tok = strtok_r(NULL, "/", &save))
-        parts[n++] = tok;
-    if (n != 5 || strtok_r(NULL, "/", &save) || strcmp(parts[4], "aws4_request") != 0 ||
+    /* Count every part, so that a sixth one is seen and refused. */
+    for (char *tok = strtok_r(cred, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+        if (n < 5) parts[n] = tok;
+        n++;
+    }
+    if (n != 5 || strcmp(parts[4], "aws4_request") != 0 ||
         strlen(parts[1]) != 8 || strlen(parts[0]) >= sizeof out->access_key ||
         strlen(parts[2]) >= sizeof out->region || strlen(parts[3]) >= sizeof out->service) {
         snprintf(err, errlen, "Authorization header: the Credential must be "
