@@ -1,0 +1,408 @@
+"""The command-line interface for people: `barge submit`, `jobs`, `describe`, `logs`, `cancel`
+and `terminate`, run as a user runs them, against a real server.
+
+Usage errors and an unreachable endpoint need no jobs API.  The round trips need the server's
+jobs API (SubmitJob and friends) and, for jobs that really run, `barge agent` behind a MANAGED
+compute environment: each class checks for what it needs in setUpClass and says so when it
+skips.
+"""
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from harness import BARGE, Server, ServerTestCase, free_port
+
+
+def barge(*args, endpoint=None, timeout=60, env=None):
+    """Runs the barge binary; returns (exit code, stdout, stderr)."""
+    e = dict(os.environ)
+    for k in ("BARGE_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+              "AWS_REGION", "AWS_DEFAULT_REGION"):
+        e.pop(k, None)
+    if endpoint:
+        e["BARGE_ENDPOINT"] = endpoint
+    e.update(env or {})
+    p = subprocess.run([BARGE] + list(args), capture_output=True, text=True, env=e,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def jobs_api_missing(server):
+    """Why the server cannot run the job tests, or None when it can."""
+    status, _, body = server.raw("POST", "/v1/submitjob", {})
+    if status == 404 or "no such operation" in json.dumps(body):
+        return "the server does not answer SubmitJob yet"
+    return None
+
+
+COMMANDS = ("submit", "jobs", "describe", "logs", "cancel", "terminate")
+
+
+class Usage(unittest.TestCase):
+    """What needs no server at all."""
+
+    def test_main_help_lists_the_commands(self):
+        rc, out, _ = barge("help")
+        self.assertEqual(rc, 0)
+        for c in COMMANDS:
+            self.assertIn("  %s " % c, out)
+
+    def test_every_command_has_help(self):
+        for c in COMMANDS:
+            rc, out, err = barge(c, "--help")
+            self.assertEqual((rc, err), (0, ""), c)
+            self.assertIn("usage: barge %s" % c, out)
+            for opt in ("--endpoint", "--region", "--json"):
+                self.assertIn(opt, out, c)
+        rc, out, _ = barge("submit", "-h")
+        self.assertEqual(rc, 0)
+        for opt in ("--queue", "--definition", "--name", "--array-size", "--depends-on",
+                    "--param", "--env", "--vcpus", "--memory", "--attempts", "--timeout"):
+            self.assertIn(opt, out)
+
+    def test_usage_errors_name_the_option_and_exit_2(self):
+        cases = [
+            (["submit"], "--queue is required"),
+            (["submit", "--queue", "q"], "--definition is required"),
+            (["submit", "--queue", "q", "--definition", "d", "echo"], "after `--`"),
+            (["submit", "--queue", "q", "--definition", "d", "--"], "followed by the job's command"),
+            (["submit", "--queue"], "--queue needs a value"),
+            (["submit", "--bogus"], "unknown option '--bogus'"),
+            (["submit", "--queue", "q", "--definition", "d", "--array-size", "ten"], "--array-size"),
+            (["submit", "--queue", "q", "--definition", "d", "--attempts", "0"], "--attempts"),
+            (["submit", "--queue", "q", "--definition", "d", "--timeout", "1.5"], "--timeout"),
+            (["submit", "--queue", "q", "--definition", "d", "--memory", "lots"], "--memory"),
+            (["submit", "--queue", "q", "--definition", "d", "--vcpus", "-1"], "--vcpus"),
+            (["submit", "--queue", "q", "--definition", "d", "--env", "NOVALUE"], "--env 'NOVALUE'"),
+            (["submit", "--queue", "q", "--definition", "d", "--param", "=x"], "--param"),
+            (["submit", "--queue", "q", "--definition", "d", "--depends-on", "x:ALL"], "--depends-on"),
+            (["jobs"], "--queue is required"),
+            (["jobs", "--queue", "q", "--status", "DONE"], "--status 'DONE' is not a job status"),
+            (["jobs", "--queue", "q", "--status", "RUNNING", "--all"], "exclude each other"),
+            (["jobs", "stray"], "unexpected argument 'stray'"),
+            (["describe"], "at least one job id"),
+            (["logs"], "give the id"),
+            (["logs", "a", "b"], "one job id"),
+            (["logs", "a", "--attempt", "0"], "--attempt"),
+            (["cancel"], "give the id of the job to cancel"),
+            (["terminate"], "give the id of the job to terminate"),
+            (["cancel", "x", "--reason", ""], "--reason"),
+            (["jobs", "--queue", "q", "--endpoint", "localhost:8900"], "not a URL"),
+        ]
+        for args, fragment in cases:
+            rc, out, err = barge(*args)
+            self.assertEqual(rc, 2, (args, err))
+            self.assertEqual(out, "", args)
+            self.assertIn(fragment, err, args)
+            self.assertTrue(err.startswith("barge %s: " % args[0]), err)
+
+    def test_unreachable_endpoint_says_where_and_how_to_start_one(self):
+        url = "http://127.0.0.1:%d" % free_port()
+        for args in (["jobs", "--queue", "q"], ["describe", "x"], ["logs", "x"],
+                     ["cancel", "x"], ["submit", "--queue", "q", "--definition", "d"]):
+            rc, out, err = barge(*args, endpoint=url)
+            self.assertEqual(rc, 1, args)
+            self.assertEqual(out, "")
+            self.assertIn(url, err)
+            self.assertIn("barge server --dev", err)
+        # --endpoint wins over $BARGE_ENDPOINT.
+        rc, _, err = barge("jobs", "--queue", "q", "--endpoint", url + "/",
+                           endpoint="http://127.0.0.1:1")
+        self.assertEqual(rc, 1)
+        self.assertIn(url, err)
+
+
+class Jobs(ServerTestCase):
+    """Round trips on a queue whose compute environment has no instances, so jobs stay
+    RUNNABLE until the CLI changes them."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        why = jobs_api_missing(cls.server)
+        if why:
+            cls.server.cleanup()
+            raise unittest.SkipTest(why)
+        b = cls.batch
+        b.create_compute_environment(computeEnvironmentName="idle-ce", type="UNMANAGED")
+        b.create_job_queue(jobQueueName="idle", priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "idle-ce"}])
+        b.register_job_definition(
+            jobDefinitionName="hello", type="container",
+            containerProperties={"image": "busybox", "command": ["echo", "Ref::word"],
+                                 "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                          {"type": "MEMORY", "value": "64"}]})
+
+    def cli(self, *args, **kw):
+        return barge(*args, endpoint=self.server.url, **kw)
+
+    def ok(self, *args):
+        rc, out, err = self.cli(*args)
+        self.assertEqual(rc, 0, (args, err))
+        return out
+
+    def submit(self, *extra):
+        out = self.ok("submit", "--queue", "idle", "--definition", "hello", *extra)
+        job_id, name = out.split()
+        return job_id, name
+
+    def describe(self, job_id):
+        return self.batch.describe_jobs(jobs=[job_id])["jobs"][0]
+
+    def test_submit_prints_id_and_name_and_sends_every_option(self):
+        job_id, name = self.submit()
+        self.assertRegex(job_id, r"^[0-9a-f-]{36}$")
+        self.assertEqual(name, "hello")  # the definition's name by default
+        dep_id, _ = self.submit("--name", "second", "--depends-on", job_id,
+                                "--param", "word=hi", "--env", "GREETING=hello world",
+                                "--vcpus", "2", "--memory", "128", "--attempts", "3",
+                                "--timeout", "120", "--", "sh", "-c", "echo $GREETING")
+        j = self.describe(dep_id)
+        self.assertEqual(j["jobName"], "second")
+        self.assertEqual(j["dependsOn"], [{"jobId": job_id}])
+        self.assertEqual(j["parameters"]["word"], "hi")
+        self.assertEqual(j["container"]["command"], ["sh", "-c", "echo $GREETING"])
+        self.assertIn({"name": "GREETING", "value": "hello world"}, j["container"]["environment"])
+        rr = {r["type"]: r["value"] for r in j["container"]["resourceRequirements"]}
+        self.assertEqual((rr["VCPU"], rr["MEMORY"]), ("2", "128"))
+        self.assertEqual(j["retryStrategy"]["attempts"], 3)
+        self.assertEqual(j["timeout"]["attemptDurationSeconds"], 120)
+
+    def test_submit_json_prints_the_answer(self):
+        out = self.ok("submit", "--queue", "idle", "--definition", "hello", "--name", "js",
+                      "--json")
+        answer = json.loads(out)
+        self.assertEqual(answer["jobName"], "js")
+        self.assertTrue(answer["jobArn"].endswith("job/" + answer["jobId"]))
+
+    def test_server_errors_print_the_servers_message(self):
+        rc, out, err = self.cli("submit", "--queue", "no-such-queue", "--definition", "hello")
+        self.assertEqual((rc, out), (1, ""))
+        self.assertIn("no-such-queue", err)
+        self.assertTrue(err.startswith("barge submit: "), err)
+        self.assertNotIn("ClientException", err)
+        rc, _, err = self.cli("submit", "--queue", "idle", "--definition", "hello",
+                              "--array-size", "100000")
+        self.assertEqual(rc, 1)
+        self.assertIn("arrayProperties", err)
+
+    def test_jobs_table_and_json(self):
+        job_id, _ = self.submit("--name", "listed")
+        deadline = time.time() + 10
+        while self.describe(job_id)["status"] != "RUNNABLE" and time.time() < deadline:
+            time.sleep(0.05)
+        out = self.ok("jobs", "--queue", "idle")
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["JOB", "ID", "NAME", "STATUS", "CREATED", "RUNTIME",
+                                            "EXIT"])
+        row = [l for l in lines if l.startswith(job_id)]
+        self.assertEqual(len(row), 1, out)
+        self.assertEqual(row[0].split()[1:3], ["listed", "RUNNABLE"])
+        self.assertRegex(row[0], r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+        listed = json.loads(self.ok("jobs", "--queue", "idle", "--status", "runnable",
+                                    "--json"))["jobSummaryList"]
+        self.assertIn(job_id, [s["jobId"] for s in listed])
+        self.assertIn("No SUCCEEDED jobs in queue idle",
+                      self.ok("jobs", "--queue", "idle", "--status", "SUCCEEDED"))
+        named = json.loads(self.ok("jobs", "--queue", "idle", "--name", "list*", "--all",
+                                   "--json"))["jobSummaryList"]
+        self.assertEqual([s["jobId"] for s in named], [job_id])
+        rc, _, err = self.cli("jobs", "--queue", "no-such-queue")
+        self.assertEqual(rc, 1)
+        self.assertIn("no-such-queue", err)
+
+    def test_jobs_follows_every_page_and_all_lists_every_status(self):
+        ids = {self.batch.submit_job(jobName="paged", jobQueue="idle",
+                                     jobDefinition="hello")["jobId"] for _ in range(130)}
+        cancelled = sorted(ids)[0]
+        self.ok("cancel", cancelled)
+        listed = json.loads(self.ok("jobs", "--queue", "idle", "--all", "--name", "paged",
+                                    "--json"))["jobSummaryList"]
+        self.assertEqual({s["jobId"] for s in listed}, ids)
+        created = [s["createdAt"] for s in listed]
+        self.assertEqual(created, sorted(created))  # oldest first
+        active = json.loads(self.ok("jobs", "--queue", "idle", "--json"))["jobSummaryList"]
+        self.assertTrue(ids - {cancelled} <= {s["jobId"] for s in active})
+        self.assertNotIn(cancelled, {s["jobId"] for s in active})
+
+    def test_describe_text_and_json(self):
+        job_id, _ = self.submit("--name", "described", "--param", "word=x y")
+        out = self.ok("describe", job_id)
+        self.assertTrue(out.startswith("job %s\n" % job_id), out)
+        for fragment in ("name          described", "queue         idle",
+                         "definition    hello:1", "image         busybox",
+                         "command       echo 'x y'", "created"):
+            self.assertIn(fragment, out)
+        answer = json.loads(self.ok("describe", job_id, "--json"))
+        self.assertEqual([j["jobId"] for j in answer["jobs"]], [job_id])
+        rc, out, err = self.cli("describe", job_id, "no-such-job")
+        self.assertEqual(rc, 1)
+        self.assertIn(job_id, out)
+        self.assertIn("no job has the id 'no-such-job'", err)
+
+    def test_array_jobs(self):
+        parent, _ = self.submit("--name", "arr", "--array-size", "3")
+        out = self.ok("describe", parent)
+        self.assertIn("array         size 3", out)
+        children = json.loads(self.ok("jobs", "--array", parent, "--all",
+                                      "--json"))["jobSummaryList"]
+        self.assertEqual(sorted(c["jobId"] for c in children),
+                         ["%s:%d" % (parent, i) for i in range(3)])
+        rc, _, err = self.cli("logs", parent)
+        self.assertEqual(rc, 2)
+        self.assertIn("array job", err)
+
+    def test_cancel_with_default_and_given_reason(self):
+        a, _ = self.submit()
+        b, _ = self.submit()
+        out = self.ok("cancel", a)
+        self.assertIn("Cancel requested for job " + a, out)
+        self.ok("cancel", b, "--reason", "not needed")
+        self.wait_status(lambda: self.describe(a)["status"], "FAILED")
+        self.wait_status(lambda: self.describe(b)["status"], "FAILED")
+        self.assertEqual(self.describe(a)["statusReason"], "Cancelled by barge CLI")
+        self.assertEqual(self.describe(b)["statusReason"], "not needed")
+        out = self.ok("cancel", a)
+        self.assertIn("already finished", out)
+        rc, _, err = self.cli("cancel", "no-such-job")
+        self.assertEqual(rc, 1)
+        self.assertIn("no-such-job", err)
+
+    def test_terminate_with_default_reason(self):
+        a, _ = self.submit()
+        out = self.ok("terminate", a)
+        self.assertIn("Terminate requested for job " + a, out)
+        self.wait_status(lambda: self.describe(a)["status"], "FAILED")
+        self.assertEqual(self.describe(a)["statusReason"], "Terminated by barge CLI")
+        self.assertIn("status        FAILED: Terminated by barge CLI", self.ok("describe", a))
+
+    def test_logs_of_a_job_that_has_not_started(self):
+        a, _ = self.submit()
+        rc, out, err = self.cli("logs", a)
+        self.assertEqual((rc, out), (0, ""))
+        self.assertIn("has no logs yet (status", err)
+
+
+class SignedRequests(unittest.TestCase):
+    """A server outside developer mode refuses requests without a well-formed signature; the
+    CLI's are accepted, with the default and with given credentials."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(args=()).start()
+        why = jobs_api_missing(cls.server)
+        if why:
+            cls.server.cleanup()
+            raise unittest.SkipTest(why)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def test_cli_requests_are_signed(self):
+        for env in ({}, {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s",
+                         "AWS_SESSION_TOKEN": "token", "AWS_REGION": "eu-west-1"}):
+            rc, _, err = barge("jobs", "--queue", "no-such-queue", endpoint=self.server.url,
+                               env=env)
+            self.assertEqual(rc, 1)
+            self.assertIn("no-such-queue", err)  # refused for the queue, not the signature
+            self.assertNotIn("Authorization", err)
+
+
+def agent_missing():
+    rc, _, _ = barge("agent", "--help")
+    return None if rc == 0 else "`barge agent` does not exist yet"
+
+
+class RunningJobs(ServerTestCase):
+    """Jobs that really run, on a MANAGED compute environment served by local agents."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        why = jobs_api_missing(cls.server) or agent_missing()
+        if why:
+            cls.server.cleanup()
+            raise unittest.SkipTest(why)
+        b = cls.batch
+        b.create_compute_environment(
+            computeEnvironmentName="run-ce", type="MANAGED",
+            computeResources={"type": "EC2", "maxvCpus": 4, "subnets": []})
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            ce = b.describe_compute_environments(computeEnvironments=["run-ce"])
+            if ce["computeEnvironments"][0]["status"] == "VALID":
+                break
+            time.sleep(0.05)
+        b.create_job_queue(jobQueueName="run", priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "run-ce"}])
+        b.register_job_definition(
+            jobDefinitionName="sh", type="container",
+            containerProperties={"image": "busybox", "command": ["true"],
+                                 "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                          {"type": "MEMORY", "value": "64"}]})
+
+    def cli(self, *args, **kw):
+        return barge(*args, endpoint=self.server.url, **kw)
+
+    def submit(self, script, *extra):
+        rc, out, err = self.cli("submit", "--queue", "run", "--definition", "sh", *extra,
+                                "--", "sh", "-c", script)
+        self.assertEqual(rc, 0, err)
+        return out.split()[0]
+
+    def status(self, job_id):
+        return self.batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"]
+
+    def test_logs_follow_prints_every_line_and_stops_when_the_job_ends(self):
+        job_id = self.submit("echo one; sleep 1; echo two; echo three >&2")
+        rc, out, err = self.cli("logs", "-f", job_id, timeout=120)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(sorted(out.splitlines()), ["one", "three", "two"])
+        self.assertEqual(self.status(job_id), "SUCCEEDED")
+        # Once finished, the log reads the same without -f.
+        rc, again, _ = self.cli("logs", job_id)
+        self.assertEqual((rc, again), (0, out))
+        rc, again, _ = self.cli("logs", job_id, "--attempt", "1")
+        self.assertEqual((rc, again), (0, out))
+        lines = self.cli("logs", job_id, "--json")[1].splitlines()
+        self.assertEqual(sorted(json.loads(l)["message"] for l in lines),
+                         ["one", "three", "two"])
+
+    def test_jobs_and_describe_show_exit_codes_and_attempts(self):
+        job_id = self.submit("echo failing; exit 3", "--attempts", "2")
+        rc, _, err = self.cli("logs", "-f", job_id, timeout=120)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.status(job_id), "FAILED")
+        rc, out, _ = self.cli("describe", job_id)
+        self.assertEqual(rc, 0)
+        self.assertIn("exit code     3", out)
+        self.assertRegex(out, r"attempt 1 +exit 3")
+        self.assertRegex(out, r"attempt 2 +exit 3")
+        self.assertIn("log stream", out)
+        rc, out, _ = self.cli("jobs", "--queue", "run", "--status", "FAILED")
+        row = [l for l in out.splitlines() if l.startswith(job_id)][0]
+        self.assertEqual(row.split()[-1], "3")
+        self.assertRegex(row.split()[-2], r"^\d")
+
+    def test_terminate_stops_a_running_job_and_cancel_explains_why_it_does_not(self):
+        job_id = self.submit("echo started; sleep 300")
+        deadline = time.time() + 60
+        while self.status(job_id) != "RUNNING" and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.status(job_id), "RUNNING")
+        rc, out, _ = self.cli("cancel", job_id)
+        self.assertEqual(rc, 0)
+        self.assertIn("barge terminate " + job_id, out)
+        self.assertEqual(self.status(job_id), "RUNNING")
+        rc, out, err = self.cli("terminate", job_id, "--reason", "enough")
+        self.assertEqual(rc, 0, err)
+        self.wait_status(lambda: self.status(job_id), "FAILED", timeout=60)
+        j = self.batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        self.assertEqual(j["statusReason"], "enough")
+
+
+if __name__ == "__main__":
+    unittest.main()
