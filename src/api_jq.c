@@ -20,6 +20,7 @@
 #include "arn.h"
 #include "config.h"
 #include "core.h"
+#include "jobs.h"
 #include "mem.h"
 #include "state.h"
 
@@ -400,6 +401,7 @@ static int delete_jq(api_ctx *c, json_t *req, json_t **resp)
         json_object_set_new(next, "statusReason", json_string("Deleting the job queue"));
         reg_put(c->st, &c->st->jq, name, next);
         core_after(0, settle, xstrdup(name));
+        jobs_queue_deleted(c->st, name);
     }
     *resp = json_object();
     free(name);

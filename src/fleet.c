@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,8 +30,17 @@ extern char **environ;
 #define LOST_AFTER_SECONDS 30
 #define REGISTER_WITHIN_SECONDS 30
 
+/* Launches that failed in a row for one compute environment: the local provider backs off
+ * instead of starting a doomed agent every second. */
+typedef struct launch_trouble {
+    char *ce;
+    int failures;
+    int64_t retry_at; /* monotonic ms */
+} launch_trouble;
+
 struct fleet {
     dict instances; /* id -> instance */
+    dict trouble;   /* compute environment name -> launch_trouble */
     uint64_t launches;
 };
 
@@ -38,6 +48,7 @@ fleet *fleet_new(void)
 {
     fleet *f = xcalloc(1, sizeof *f);
     dict_init(&f->instances);
+    dict_init(&f->trouble);
     return f;
 }
 
@@ -62,6 +73,13 @@ void fleet_free(fleet *f)
     void *v;
     while (dict_next(&f->instances, &i, &k, &v)) instance_free(v);
     dict_free(&f->instances);
+    i = 0;
+    while (dict_next(&f->trouble, &i, &k, &v)) {
+        launch_trouble *t = v;
+        free(t->ce);
+        free(t);
+    }
+    dict_free(&f->trouble);
     free(f);
 }
 
@@ -215,6 +233,10 @@ static instance *launch(state *st, json_t *ce, const catalog_type *t)
     snprintf(mem, sizeof mem, "%d", t->memory_mib);
     snprintf(gpus, sizeof gpus, "%d", t->gpus);
     char *url = server_url();
+    char *agents = xasprintf("%s/agents", barge_cfg.data_dir);
+    if (mkdir(agents, 0755) < 0 && errno != EEXIST)
+        log_warn("fleet: cannot create %s: %s", agents, strerror(errno));
+    free(agents);
     char *workdir = xasprintf("%s/agents/%s", barge_cfg.data_dir, id);
     char *argv[] = {"barge", "agent", "--server", url, "--compute-environment",
                     (char *)ce_name(ce), "--instance-id", id, "--instance-type",
@@ -283,6 +305,8 @@ int fleet_provide(state *st, json_t *ce, const job *j)
         in->reserved_gpus += j->spec->gpus;
         return 1;
     }
+    launch_trouble *trouble = dict_get(&st->fleet->trouble, name);
+    if (trouble && mono() < trouble->retry_at) return 0;
     json_t *cr = json_object_get(ce, "computeResources");
     int budget = (int)json_integer_value(json_object_get(cr, "maxvCpus")) * 1000 - ce_mvcpus(st, name);
     catalog_type fargate;
@@ -406,6 +430,17 @@ void fleet_kill(state *st, job *j, const char *reason)
 static void lose(state *st, instance *in, const char *why)
 {
     log_warn("fleet: instance %s of compute environment %s is lost: %s", in->id, in->ce, why);
+    if (!in->registered && in->local) {
+        launch_trouble *t = dict_get(&st->fleet->trouble, in->ce);
+        if (!t) {
+            t = xcalloc(1, sizeof *t);
+            t->ce = xstrdup(in->ce);
+            dict_put(&st->fleet->trouble, t->ce, t);
+        }
+        t->failures++;
+        int shift = t->failures < 6 ? t->failures : 6;
+        t->retry_at = mono() + (1000LL << shift);
+    }
     char reason[160];
     snprintf(reason, sizeof reason, "Host EC2 (instance %s) terminated.", in->id);
     while (in->jobs) {
@@ -502,6 +537,11 @@ int fleet_register(api_ctx *c, json_t *req, json_t **resp)
                                  note ? note : "the agent cannot use cgroups");
     in->registered = 1;
     in->last_seen = in->idle_since = mono();
+    launch_trouble *t = dict_del(&c->st->fleet->trouble, in->ce);
+    if (t) {
+        free(t->ce);
+        free(t);
+    }
     c->st->jobs->sched_needed = 1;
     log_info("fleet: instance %s registered for compute environment %s (%s, %d vCPUs, %d MiB; "
              "memory limits %s)", in->id, in->ce, in->type, (int)vcpus, (int)mem, in->mem_note);
@@ -686,6 +726,15 @@ static void explain_ce(state *st, json_t *ce, const job *j, buf *out)
                        name, maxv, maxm);
             return;
         }
+    }
+    launch_trouble *t = dict_get(&st->fleet->trouble, name);
+    if (t && !registered && !starting) {
+        int64_t wait_ms = t->retry_at - mono();
+        buf_printf(out, "the last %d agent%s launched for compute environment %s stopped before "
+                        "registering (the server's log says why); next launch in %lld s",
+                   t->failures, t->failures > 1 ? "s" : "", name,
+                   (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
+        return;
     }
     if (starting)
         buf_printf(out, "waiting for %d instance%s of compute environment %s to start", starting,

@@ -455,6 +455,14 @@ void jobs_cancel(state *st, job *j, const char *reason, int terminate)
     }
 }
 
+void jobs_queue_deleted(state *st, const char *queue)
+{
+    jq_rt *q = dict_get(&st->jobs->queues, queue);
+    if (!q) return;
+    for (size_t i = 0; i < q->n_all; i++)
+        jobs_cancel(st, q->all[i], "The job queue was deleted", 1);
+}
+
 void jobs_attempt_running(state *st, job *j, int64_t at)
 {
     if (j->status != JS_STARTING) return;

@@ -47,6 +47,8 @@ job *jobs_create(struct state *st, jobspec *spec, const char *id, uint32_t array
 void jobs_set_status(struct state *st, job *j, int status, const char *reason);
 /* CancelJob and TerminateJob; terminate also stops STARTING and RUNNING attempts. */
 void jobs_cancel(struct state *st, job *j, const char *reason, int terminate);
+/* DeleteJobQueue: AWS terminates every job of a deleted queue that has not finished. */
+void jobs_queue_deleted(struct state *st, const char *queue);
 
 /* The attempt's outcome, as the agent (or the loss of its instance) reports it. */
 typedef struct attempt_end {

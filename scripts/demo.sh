@@ -1,0 +1,83 @@
+#!/bin/sh
+# barge's main job, end to end: a server with the embedded default (one machine, the SQLite
+# store, the local provider launching `barge agent` instances), a real workload submitted with
+# the barge CLI, and its result shown.  `make demo` runs it after setting up the machine.
+#
+# The workload is a fan-out and a fan-in: an array job whose 8 children each square their index
+# and write it to a file, and a job that depends on the whole array and adds the parts up.
+set -eu
+cd "$(dirname "$0")/.."
+BARGE=${BARGE:-$PWD/build/barge}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/barge-demo.XXXXXX")
+SERVER_PID=""
+
+stop() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+}
+trap stop EXIT INT TERM
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "Starting a barge server (developer mode, data in $WORK/data)"
+"$BARGE" server --dev --listen 127.0.0.1:0 --data-dir "$WORK/data" --idle-seconds 5 \
+    >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+URL=""
+for _ in $(seq 100); do
+    URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$WORK/server.log" | head -n 1)
+    [ -n "$URL" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
+    sleep 0.1
+done
+[ -n "$URL" ] || { echo "the server did not start:"; cat "$WORK/server.log"; exit 1; }
+echo "serving the AWS Batch API on $URL"
+export BARGE_ENDPOINT="$URL"
+
+# Resources through the AWS Batch API itself (the server in --dev accepts unsigned requests;
+# `aws --endpoint-url $URL batch ...` does the same).
+api() {
+    out=$(curl -sS -X POST "$URL/v1/$1" -H 'Content-Type: application/json' -d "$2")
+    case "$out" in *'"__type"'*) echo "$1 failed: $out" >&2; exit 1 ;; esac
+}
+
+say "Creating a compute environment (MANAGED, up to 4 vCPUs), a job queue and two job definitions"
+api createcomputeenvironment '{"computeEnvironmentName": "demo", "type": "MANAGED",
+  "computeResources": {"type": "EC2", "minvCpus": 0, "maxvCpus": 4, "instanceTypes": ["optimal"],
+                       "subnets": [], "securityGroupIds": []}}'
+api createjobqueue '{"jobQueueName": "demo", "priority": 1,
+  "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "demo"}]}'
+mkdir -p "$WORK/out"
+api registerjobdefinition '{"jobDefinitionName": "square", "type": "container",
+  "parameters": {"dir": "'"$WORK/out"'"},
+  "containerProperties": {"image": "busybox",
+    "command": ["sh", "-c", "i=$AWS_BATCH_JOB_ARRAY_INDEX; echo $((i * i)) > Ref::dir/part-$i; echo \"child $i of $AWS_BATCH_JOB_ARRAY_SIZE: $i squared is $((i * i))\""],
+    "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "256"}]}}'
+api registerjobdefinition '{"jobDefinitionName": "total", "type": "container",
+  "parameters": {"dir": "'"$WORK/out"'"},
+  "containerProperties": {"image": "busybox",
+    "command": ["sh", "-c", "echo \"adding $(ls Ref::dir | wc -l) parts\"; cat Ref::dir/part-* | awk \"{ s += \\$1 } END { print \\\"sum of the squares of 0..7 =\\\", s }\""],
+    "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "256"}]}}'
+
+say "Submitting an array of 8 children, and a job that depends on the whole array"
+ARRAY=$("$BARGE" submit --queue demo --definition square --name squares --array-size 8 | awk 'NR == 1 { print $1 }')
+TOTAL=$("$BARGE" submit --queue demo --definition total --name total --depends-on "$ARRAY" | awk 'NR == 1 { print $1 }')
+echo "array job $ARRAY; dependent job $TOTAL"
+
+say "Following the dependent job's log until it ends (barge logs -f)"
+"$BARGE" logs -f "$TOTAL"
+
+say "The jobs (barge jobs --all)"
+"$BARGE" jobs --queue demo --all
+say "The array's children (barge jobs --array)"
+"$BARGE" jobs --array "$ARRAY" --all
+say "The dependent job in full (barge describe)"
+"$BARGE" describe "$TOTAL"
+say "One child's log (barge logs)"
+"$BARGE" logs "$ARRAY:3"
+
+status=$("$BARGE" describe --json "$TOTAL" | sed -n 's/.*"status": *"\([A-Z]*\)".*/\1/p' | head -n 1)
+say "Done: the dependent job $status"
+[ "$status" = SUCCEEDED ]
