@@ -107,8 +107,8 @@ static void execute(core_call *call, int64_t now)
 
 static void queue_late(core_call *call)
 {
-    call->next = NULL;
-    if (core.late_tail) core.late_tail->next = call;
+    call->late_next = NULL;
+    if (core.late_tail) core.late_tail->late_next = call;
     else core.late = call;
     core.late_tail = call;
 }
@@ -134,7 +134,7 @@ static void answer_late(void)
     core_call *c = core.late;
     core.late = core.late_tail = NULL;
     for (core_call *next; c; c = next) {
-        next = c->next;
+        next = c->late_next;
         json_decref(c->req);
         c->req = NULL;
         c->done(c);
@@ -162,9 +162,10 @@ static void reload_after_failure(void)
         log_error("core: cannot reload the state after a failed commit: %s; stopping", err);
         abort();
     }
-    /* Parked long polls belong to the old state's instances: release them first. */
+    /* Parked long polls belong to the old state's instances: release them first.  Their answers
+     * go out with the rest at the end of the turn: answering them here would let the HTTP threads
+     * free calls that the batch loop still walks. */
     fleet_stop(core.st);
-    answer_late();
     state_free(core.st);
     core.st = fresh;
 }

@@ -25,7 +25,10 @@ struct core_call {
     void (*done)(core_call *call); /* runs on the core thread; must not block */
     void *udata;
     int parked; /* kept by a handler, answered later with core_reply */
-    core_call *next;
+    core_call *next;      /* the submit queue and the batch */
+    /* The answers waiting for the batch to commit.  A link of its own: a call parked and answered
+     * within one batch is still on the batch's list, which must stay intact. */
+    core_call *late_next;
 };
 
 /* Loads the state from db and starts the core thread.  On failure returns -1 and sets *err. */

@@ -1,0 +1,133 @@
+/* core.c: every call of a batch is answered exactly once, including a long poll that is parked
+ * and answered within the batch that parked it. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "core.h"
+#include "log.h"
+#include "store.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int answered[8];
+static int statuses[8];
+static core_call *parked;
+
+static int park(api_ctx *c, json_t *req, json_t **resp)
+{
+    parked = c->call;
+    c->deferred = 1;
+    return 0;
+}
+
+static int wake_parked(api_ctx *c, json_t *req, json_t **resp)
+{
+    if (parked) core_reply(parked, json_pack("{s:b}", "woken", 1));
+    parked = NULL;
+    return 0;
+}
+
+static int plain(api_ctx *c, json_t *req, json_t **resp)
+{
+    *resp = json_object();
+    return 0;
+}
+
+static api_op op_park = {"Park", "POST", "/park", NULL, park, 0, NULL};
+static api_op op_wake = {"Wake", "POST", "/wake", NULL, wake_parked, 0, NULL};
+static api_op op_plain = {"Plain", "POST", "/plain", NULL, plain, 0, NULL};
+
+static core_call calls[8];
+
+static void done(core_call *call)
+{
+    int i = (int)(call - calls);
+    pthread_mutex_lock(&mu);
+    answered[i]++;
+    statuses[i] = call->status;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    free(call->body);
+    call->body = NULL;
+}
+
+static void prepare(int i, api_op *op, void (*fn)(core_call *))
+{
+    calls[i].op = op;
+    calls[i].req = json_object();
+    calls[i].done = fn;
+}
+
+/* Runs on the core thread after the first batch: queues the next calls together, so that the
+ * core takes them as one batch. */
+static void trigger_done(core_call *call)
+{
+    done(call);
+    for (int i = 1; i <= 4; i++) core_submit(&calls[i]);
+}
+
+static int wait_answered(int n, int timeout_s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_s;
+    pthread_mutex_lock(&mu);
+    int ok = 1;
+    for (;;) {
+        int all = 1;
+        for (int i = 0; i < n; i++) all &= answered[i] >= 1;
+        if (all) break;
+        if (pthread_cond_timedwait(&cv, &mu, &ts) != 0) {
+            ok = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return ok;
+}
+
+static void test_parked_and_answered_in_one_batch(void)
+{
+    char dir[] = "/tmp/barge-unit-core-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    config_defaults(&barge_cfg);
+    char *err = NULL;
+    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
+    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
+    CHECK_EQ_INT(core_start(db, &err), 0);
+
+    /* The batch: a plain call, a long poll that parks, a call that answers the poll, and two
+     * plain calls after it.  Every one of them must be answered once. */
+    prepare(0, &op_plain, trigger_done);
+    prepare(1, &op_plain, done);
+    prepare(2, &op_park, done);
+    prepare(3, &op_wake, done);
+    prepare(4, &op_plain, done);
+    core_submit(&calls[0]);
+    CHECK(wait_answered(5, 10));
+    /* Nothing is answered twice, even a moment later. */
+    usleep(100 * 1000);
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ_INT(answered[i], 1);
+        CHECK_EQ_INT(statuses[i], 200);
+    }
+    pthread_mutex_unlock(&mu);
+
+    core_stop();
+    store_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+int main(void)
+{
+    log_level = LOG_ERROR;
+    RUN(test_parked_and_answered_in_one_batch);
+    return 0;
+}
