@@ -83,6 +83,7 @@ void jobs_free(jobs *js)
         free(q);
     }
     dict_free(&js->queues);
+    free(js->ended);
     free(js);
 }
 
@@ -244,6 +245,25 @@ static void resolve_dependents(state *st, job *j)
     free(ds);
 }
 
+/* A job has ended: its dependents learn it.  A failure cascades down chains of any length (a
+ * 10,000-child SEQUENTIAL array, a long pipeline), so the cascade runs from a work list, not by
+ * recursion, which overflowed the stack.  The outermost call drains the list, so the cascade is
+ * complete when the status change that started it returns. */
+static void ended(state *st, job *j)
+{
+    jobs *js = st->jobs;
+    if (!j->n_dependents) return;
+    if (js->n_ended == js->cap_ended) {
+        js->cap_ended = js->cap_ended ? js->cap_ended * 2 : 64;
+        js->ended = xrealloc(js->ended, js->cap_ended * sizeof *js->ended);
+    }
+    js->ended[js->n_ended++] = j;
+    if (js->resolving) return;
+    js->resolving = 1;
+    while (js->n_ended) resolve_dependents(st, js->ended[--js->n_ended]);
+    js->resolving = 0;
+}
+
 /* Statuses that live only in memory: a job's waiting state is recomputed from its
  * dependencies when the server starts, so moving between them is not written. */
 static int persistent_status(int s)
@@ -270,7 +290,7 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
         p->summary[status]++;
         parent_update(st, p);
     }
-    if (job_status_done(status)) resolve_dependents(st, j);
+    if (job_status_done(status)) ended(st, j);
 }
 
 /* An array parent is PENDING while its children run, and ends once all of them have: SUCCEEDED

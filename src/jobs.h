@@ -29,6 +29,10 @@ typedef struct jobs {
     uint64_t next_seq;
     job *dirty_head;
     int sched_needed; /* something changed that may let a job be placed */
+    /* Jobs that have ended and whose dependents are still to be told (jobs.c). */
+    job **ended;
+    size_t n_ended, cap_ended;
+    int resolving;
 } jobs;
 
 jobs *jobs_new(void);
