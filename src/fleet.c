@@ -135,8 +135,18 @@ static const char *ce_name(json_t *ce)
     return json_string_value(json_object_get(ce, "computeEnvironmentName"));
 }
 
+static int ce_usable(json_t *ce)
+{
+    const char *state_ = json_string_value(json_object_get(ce, "state"));
+    const char *status = json_string_value(json_object_get(ce, "status"));
+    return state_ && strcmp(state_, "ENABLED") == 0 && status &&
+           (strcmp(status, "VALID") == 0 || strcmp(status, "UPDATING") == 0);
+}
+
 instance *fleet_fit(state *st, json_t *ce, const job *j)
 {
+    /* A DISABLED environment takes no new jobs; what already runs there goes on. */
+    if (!ce_usable(ce)) return NULL;
     const char *name = ce_name(ce);
     instance *best = NULL;
     size_t i = 0;
@@ -278,14 +288,6 @@ void fleet_pass_begin(state *st)
         instance *in = v;
         in->reserved_mvcpus = in->reserved_memory = in->reserved_gpus = 0;
     }
-}
-
-static int ce_usable(json_t *ce)
-{
-    const char *state_ = json_string_value(json_object_get(ce, "state"));
-    const char *status = json_string_value(json_object_get(ce, "status"));
-    return state_ && strcmp(state_, "ENABLED") == 0 && status &&
-           (strcmp(status, "VALID") == 0 || strcmp(status, "UPDATING") == 0);
 }
 
 int fleet_provide(state *st, json_t *ce, const job *j)
