@@ -613,6 +613,9 @@ int fleet_exchange(api_ctx *c, json_t *req, json_t **resp)
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r);
+    /* A report may have left an order (a kill for an attempt no longer expected): the parked
+     * poll carries it now rather than at its deadline. */
+    if (!outbox_empty(in)) wake(in);
     int wait = json_is_true(json_object_get(req, "wait"));
     if (wait && outbox_empty(in)) {
         if (in->poll) core_reply(in->poll, take_outbox(in));
