@@ -299,7 +299,12 @@ static void parent_update(state *st, job *p)
 {
     if (job_status_done(p->status)) return;
     uint32_t done = p->summary[JS_SUCCEEDED] + p->summary[JS_FAILED];
-    if (!p->started_at && (p->summary[JS_RUNNING] || done)) p->started_at = util_now_ms();
+    if (!p->started_at && (p->summary[JS_RUNNING] || done)) {
+        /* Written now: a parent waiting for its children is otherwise not written again until
+         * it ends, and a restart would lose the time. */
+        p->started_at = util_now_ms();
+        jobs_mark_dirty(st, p);
+    }
     if (done < p->array_size) return;
     if (p->summary[JS_FAILED] == 0) {
         jobs_set_status(st, p, JS_SUCCEEDED, NULL);
