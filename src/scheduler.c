@@ -117,5 +117,7 @@ void sched_tick(state *st, void *arg)
 void sched_shutdown(state *st)
 {
     fleet_stop(st);
+    /* The agents are stopping: a job placed now would only lose an attempt at the restart. */
+    st->jobs->sched_needed = 0;
     jobs_flush(st);
 }
