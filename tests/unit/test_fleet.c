@@ -1,0 +1,316 @@
+/* fleet.c and scheduler.c: the agent protocol's server side and the placing of jobs, driven
+ * directly on an in-memory state with an UNMANAGED compute environment, so no agent process is
+ * started.  Long polls are parked on calls that no core thread answers; the test reads their
+ * answers itself. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "core.h"
+#include "fleet.h"
+#include "jobs.h"
+#include "log.h"
+#include "scheduler.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+
+static char dir[] = "/tmp/barge-unit-fleet-XXXXXX";
+static store *db;
+static state *st;
+
+static void begin(void)
+{
+    CHECK_EQ_INT(store_begin(db), 0);
+}
+
+/* The end of a core batch: a scheduling pass if one is needed, the job writes, the commit. */
+static void commit(void)
+{
+    sched_after_batch(st);
+    CHECK_EQ_INT(st->store_failed, 0);
+    if (store_commit(db) != 0) CHECK_FAIL_("commit: %s", store_errmsg(db));
+}
+
+static void put_ce(const char *state_)
+{
+    reg_put(st, &st->ce, "ce1",
+            json_pack("{s:s, s:s, s:s, s:s}", "computeEnvironmentName", "ce1", "type",
+                      "UNMANAGED", "state", state_, "status", "VALID"));
+}
+
+static json_t *parse(const char *text)
+{
+    json_error_t e;
+    json_t *v = json_loads(text, 0, &e);
+    if (!v) CHECK_FAIL_("bad JSON in the test: %s: %s", e.text, text);
+    return v;
+}
+
+/* Calls an agent operation as the core would; returns its answer, or NULL when it parked the
+ * call (then *parked is set). */
+static json_t *agent_call(int (*fn)(api_ctx *, json_t *, json_t **), const char *req_text,
+                          core_call *call, int *status)
+{
+    api_ctx c = {.st = st, .now_ms = util_now_ms(), .call = call};
+    json_t *req = parse(req_text), *resp = NULL;
+    int rc = fn(&c, req, &resp);
+    json_decref(req);
+    *status = rc == 0 && !c.err_type ? (c.deferred ? 0 : 200) : c.status;
+    return resp;
+}
+
+static json_t *exchange(const char *req_text, core_call *call)
+{
+    int status;
+    json_t *resp = agent_call(fleet_exchange, req_text, call, &status);
+    if (call) CHECK_EQ_INT(status, 0);
+    else CHECK_EQ_INT(status, 200);
+    return resp;
+}
+
+static void register_agent(const char *id, int vcpus, int mem)
+{
+    char req[256];
+    snprintf(req, sizeof req,
+             "{\"computeEnvironment\": \"ce1\", \"instanceId\": \"%s\", \"vcpus\": %d, "
+             "\"memoryMiB\": %d, \"cgroups\": \"none\"}",
+             id, vcpus, mem);
+    int status;
+    json_t *resp = agent_call(fleet_register, req, NULL, &status);
+    CHECK_EQ_INT(status, 200);
+    CHECK_STR(json_string_value(json_object_get(resp, "instanceId")), id);
+    json_decref(resp);
+}
+
+static job *submit(const char *id, int vcpus, const char *retry_json)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", vcpus);
+    json_t *desc = json_pack("{s:s, s:s, s:s, s:{s:[s], s:[{s:s, s:s}, {s:s, s:s}]}, s:[]}",
+                             "jobName", id, "jobQueue",
+                             "arn:aws:batch:us-east-1:123456789012:job-queue/q1", "jobDefinition",
+                             "arn:aws:batch:us-east-1:123456789012:job-definition/def:1",
+                             "container", "command", "true", "resourceRequirements", "type",
+                             "VCPU", "value", v, "type", "MEMORY", "value", "1024", "dependsOn");
+    if (retry_json) json_object_set_new(desc, "retryStrategy", parse(retry_json));
+    return jobs_create(st, jobspec_make(desc), id, 0, json_object_get(desc, "dependsOn"), 1000);
+}
+
+static const char *status(const char *id)
+{
+    job *j = jobs_find(st->jobs, id);
+    if (!j) CHECK_FAIL_("no job %s", id);
+    return job_status_name(j->status);
+}
+
+/* The capacity an instance accounts is the sum of what its jobs ask, never more than it has. */
+static void check_capacity(instance *in)
+{
+    int mv = 0, mem = 0, n = 0;
+    for (job *j = in->jobs; j; j = j->inst_next) {
+        CHECK(j->inst == in);
+        CHECK(j->status == JS_STARTING || j->status == JS_RUNNING);
+        mv += j->spec->mvcpus;
+        mem += j->spec->memory_mib;
+        n++;
+    }
+    CHECK_EQ_INT(in->used_mvcpus, mv);
+    CHECK_EQ_INT(in->used_memory, mem);
+    CHECK_EQ_INT(in->n_jobs, n);
+    CHECK(in->used_mvcpus >= 0 && in->used_mvcpus <= in->mvcpus);
+    CHECK(in->used_memory >= 0 && in->used_memory <= in->memory_mib);
+}
+
+static json_t *ce1(void)
+{
+    return reg_get(&st->ce, "ce1");
+}
+
+/* The registered instance of ce1 with the most room for a 0-vCPU probe job. */
+static instance *instance_of(job *j)
+{
+    CHECK(j->inst != NULL);
+    return j->inst;
+}
+
+static const char *body_of(core_call *call)
+{
+    CHECK(call->body != NULL);
+    return call->body;
+}
+
+static void test_place_run_release(void)
+{
+    begin();
+    put_ce("ENABLED");
+    reg_put(st, &st->jq, "q1",
+            json_pack("{s:s, s:s, s:s, s:i, s:[{s:i, s:s}]}", "jobQueueName", "q1", "state",
+                      "ENABLED", "status", "VALID", "priority", 1, "computeEnvironmentOrder",
+                      "order", 1, "computeEnvironment",
+                      "arn:aws:batch:us-east-1:123456789012:compute-environment/ce1"));
+    register_agent("i-one", 2, 4096);
+    submit("a", 1, NULL);
+    submit("b", 1, NULL);
+    submit("c", 1, NULL);
+    commit();
+    /* Two fit on the two vCPUs, first in first out; the third waits with a reason. */
+    CHECK_STR(status("a"), "STARTING");
+    CHECK_STR(status("b"), "STARTING");
+    CHECK_STR(status("c"), "RUNNABLE");
+    job *a = jobs_find(st->jobs, "a");
+    instance *in = instance_of(a);
+    check_capacity(in);
+    json_t *d = jobs_describe(st, jobs_find(st->jobs, "c"));
+    CHECK_CONTAINS(json_string_value(json_object_get(d, "statusReason")), "ce1");
+    json_decref(d);
+
+    /* The agent takes both assignments in one answer. */
+    begin();
+    json_t *r = exchange("{\"instanceId\": \"i-one\", \"wait\": false}", NULL);
+    CHECK_EQ_INT(json_array_size(json_object_get(r, "assign")), 2);
+    json_t *first = json_array_get(json_object_get(r, "assign"), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(first, "attempt")), 1);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(first, "environment"),
+                                                "AWS_BATCH_CE_NAME")),
+              "ce1");
+    json_decref(r);
+    /* a runs and exits; c takes its place. */
+    r = exchange("{\"instanceId\": \"i-one\", \"reports\": ["
+                 "{\"jobId\": \"a\", \"attempt\": 1, \"event\": \"RUNNING\", \"at\": 5000},"
+                 "{\"jobId\": \"a\", \"attempt\": 1, \"event\": \"EXITED\", \"at\": 6000, "
+                 "\"exitCode\": 0}]}",
+                 NULL);
+    json_decref(r);
+    CHECK_STR(status("a"), "SUCCEEDED");
+    CHECK(a->started_at == 5000 && a->stopped_at == 6000);
+    check_capacity(in);
+    commit();
+    CHECK_STR(status("c"), "STARTING");
+    check_capacity(in);
+    CHECK_EQ_INT(in->used_mvcpus, 2000);
+}
+
+/* A report about an attempt that is no longer expected gets a kill order, at once, on the
+ * parked poll. */
+static void test_stale_report_kill(void)
+{
+    static core_call poll;
+    begin();
+    json_decref(exchange("{\"instanceId\": \"i-one\", \"wait\": false}", NULL));
+    json_t *r = exchange("{\"instanceId\": \"i-one\", \"wait\": true}", &poll);
+    CHECK(r == NULL);
+    r = exchange("{\"instanceId\": \"i-one\", \"reports\": ["
+                 "{\"jobId\": \"a\", \"attempt\": 1, \"event\": \"RUNNING\"}]}",
+                 NULL);
+    /* The order went to the parked poll, which is answered; this answer is empty. */
+    CHECK_EQ_INT(json_array_size(json_object_get(r, "kill")), 0);
+    json_decref(r);
+    CHECK_EQ_INT(poll.status, 200);
+    CHECK_CONTAINS(body_of(&poll), "\"kill\":[{\"jobId\":\"a\"");
+    free(poll.body);
+    poll.body = NULL;
+    commit();
+}
+
+static void test_disabled_environment(void)
+{
+    begin();
+    /* b and c end; a disabled environment takes nothing new. */
+    json_decref(exchange("{\"instanceId\": \"i-one\", \"reports\": ["
+                         "{\"jobId\": \"b\", \"attempt\": 1, \"event\": \"EXITED\", "
+                         "\"exitCode\": 0},"
+                         "{\"jobId\": \"c\", \"attempt\": 1, \"event\": \"EXITED\", "
+                         "\"exitCode\": 0}]}",
+                         NULL));
+    CHECK_STR(status("c"), "SUCCEEDED");
+    put_ce("DISABLED");
+    submit("d", 1, NULL);
+    commit();
+    CHECK_STR(status("d"), "RUNNABLE");
+    CHECK(fleet_fit(st, ce1(), jobs_find(st->jobs, "d")) == NULL);
+    json_t *desc = jobs_describe(st, jobs_find(st->jobs, "d"));
+    CHECK_CONTAINS(json_string_value(json_object_get(desc, "statusReason")), "DISABLED");
+    json_decref(desc);
+    begin();
+    put_ce("ENABLED");
+    commit();
+    CHECK_STR(status("d"), "STARTING");
+    begin();
+    json_decref(exchange("{\"instanceId\": \"i-one\", \"wait\": false}", NULL));
+    commit();
+}
+
+/* An instance that stops exchanging is lost: its attempts end as AWS reports a terminated host
+ * and are retried or fail; its parked poll is answered; its capacity goes with it. */
+static void test_lost_instance(void)
+{
+    static core_call poll;
+    begin();
+    job *d = jobs_find(st->jobs, "d");
+    instance *in = instance_of(d);
+    job *e = submit("e", 1, "{\"attempts\": 2}");
+    commit();
+    CHECK_STR(status("e"), "STARTING");
+    check_capacity(in);
+    begin();
+    json_decref(exchange("{\"instanceId\": \"i-one\", \"wait\": false}", NULL));
+    CHECK(exchange("{\"instanceId\": \"i-one\", \"wait\": true}", &poll) == NULL);
+    in->last_seen -= 31 * 1000;
+    fleet_tick(st);
+    CHECK_STR(status("d"), "FAILED");
+    CHECK_STR(d->reason, "Host EC2 (instance i-one) terminated.");
+    CHECK_STR(status("e"), "RUNNABLE");
+    CHECK(d->inst == NULL && e->inst == NULL);
+    CHECK_EQ_INT(poll.status, 404);
+    free(poll.body);
+    poll.body = NULL;
+    /* Gone: its reports are refused, and nothing is placed until an agent registers. */
+    int code;
+    json_t *r = agent_call(fleet_exchange, "{\"instanceId\": \"i-one\"}", NULL, &code);
+    CHECK(r == NULL);
+    CHECK_EQ_INT(code, 404);
+    commit();
+    CHECK_STR(status("e"), "RUNNABLE");
+
+    /* A new agent: e runs its second attempt there. */
+    begin();
+    register_agent("i-two", 4, 8192);
+    commit();
+    CHECK_STR(status("e"), "STARTING");
+    CHECK_EQ_INT(e->n_attempts, 2);
+    in = instance_of(e);
+    check_capacity(in);
+    /* The same agent registering again loses what it ran. */
+    begin();
+    register_agent("i-two", 4, 8192);
+    CHECK_STR(status("e"), "FAILED");
+    CHECK_STR(e->reason, "Host EC2 (instance i-two) terminated.");
+    commit();
+}
+
+int main(void)
+{
+    log_level = LOG_ERROR + 1;
+    config_defaults(&barge_cfg);
+    CHECK(mkdtemp(dir) != NULL);
+    char *err = NULL;
+    db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
+    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
+    st = state_load(db, &err);
+    if (!st) CHECK_FAIL_("state_load: %s", err);
+
+    RUN(test_place_run_release);
+    RUN(test_stale_report_kill);
+    RUN(test_disabled_environment);
+    RUN(test_lost_instance);
+
+    state_free(st);
+    store_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    return 0;
+}
