@@ -239,7 +239,8 @@ int jobs_load(state *st, char **err)
         free(lc.tops);
         return -1;
     }
-    qsort(lc.tops, lc.n, sizeof *lc.tops, by_seq);
+    /* An empty store leaves tops NULL, which qsort must not be given. */
+    if (lc.n) qsort(lc.tops, lc.n, sizeof *lc.tops, by_seq);
     jobs *js = st->jobs;
     for (size_t i = 0; i < lc.n; i++) {
         job *j = lc.tops[i];
