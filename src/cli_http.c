@@ -219,9 +219,13 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     CURLcode cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
+        /* A timeout counts as unreachable only if no connection was made: a server that
+         * accepted the request and went quiet is stuck, not absent. */
+        curl_off_t connected = 0;
+        curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
         err->unreachable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-                           cc == CURLE_COULDNT_RESOLVE_PROXY ||
-                           cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_SSL_CONNECT_ERROR;
+                           cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_SSL_CONNECT_ERROR ||
+                           (cc == CURLE_OPERATION_TIMEDOUT && connected == 0);
         err->message = xstrdup(*curlerr ? curlerr : curl_easy_strerror(cc));
         goto done;
     }
