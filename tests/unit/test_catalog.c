@@ -1,0 +1,80 @@
+/* catalog.c: the instance types, families and 'optimal'. */
+#include "catalog.h"
+#include "check.h"
+
+static void test_find(void)
+{
+    const catalog_type *t = catalog_find("m5.large");
+    CHECK(t != NULL);
+    CHECK_STR(t->name, "m5.large");
+    CHECK_EQ_INT(t->vcpus, 2);
+    CHECK_EQ_INT(t->memory_mib, 8192);
+    CHECK_EQ_INT(t->gpus, 0);
+    t = catalog_find("p3.8xlarge");
+    CHECK(t != NULL);
+    CHECK_EQ_INT(t->gpus, 4);
+    CHECK(catalog_find("m5") == NULL);
+    CHECK(catalog_find("m5.huge") == NULL);
+    CHECK(catalog_find("") == NULL);
+    CHECK(catalog_find("M5.LARGE") == NULL);
+}
+
+static void test_iteration_is_sound(void)
+{
+    int n = 0;
+    for (const catalog_type *t; (t = catalog_at(n)) != NULL; n++) {
+        CHECK(t->vcpus > 0);
+        CHECK(t->memory_mib > 0);
+        CHECK(t->gpus >= 0);
+        CHECK(strchr(t->name, '.') != NULL);
+        /* Every type is found by its own name, and names are unique. */
+        CHECK(catalog_find(t->name) == t);
+        CHECK(catalog_spec_valid(t->name));
+        CHECK(catalog_spec_allows(t->name, t));
+    }
+    CHECK(n > 20);
+    CHECK(catalog_at(-1) == NULL);
+    CHECK(catalog_at(n) == NULL);
+}
+
+static void test_specs(void)
+{
+    static const char *const good[] = {"optimal", "m5", "c5", "r5", "t3", "g4dn", "p3", "m6i",
+                                       "m5.large", "c6i.8xlarge", NULL};
+    for (const char *const *g = good; *g; g++)
+        if (!catalog_spec_valid(*g)) CHECK_FAIL_("'%s' should be a valid spec", *g);
+    /* A family is matched whole: "m6" is not a prefix of "m6i". */
+    static const char *const bad[] = {"", "m", "m6", "m5.", ".large", "m5.huge", "optimal2",
+                                      "Optimal", "x1e.xlarge", NULL};
+    for (const char *const *b = bad; *b; b++)
+        if (catalog_spec_valid(*b)) CHECK_FAIL_("'%s' should not be a valid spec", *b);
+}
+
+static void test_allows(void)
+{
+    const catalog_type *m5 = catalog_find("m5.xlarge"), *c5 = catalog_find("c5.large"),
+                       *r5 = catalog_find("r5.2xlarge"), *t3 = catalog_find("t3.micro"),
+                       *c6i = catalog_find("c6i.large"), *g4 = catalog_find("g4dn.xlarge");
+    CHECK(m5 && c5 && r5 && t3 && c6i && g4);
+    /* 'optimal' is the c5, m5 and r5 families. */
+    CHECK(catalog_spec_allows("optimal", m5));
+    CHECK(catalog_spec_allows("optimal", c5));
+    CHECK(catalog_spec_allows("optimal", r5));
+    CHECK(!catalog_spec_allows("optimal", t3));
+    CHECK(!catalog_spec_allows("optimal", c6i));
+    CHECK(!catalog_spec_allows("optimal", g4));
+    CHECK(catalog_spec_allows("c5", c5));
+    CHECK(!catalog_spec_allows("c5", c6i));
+    CHECK(!catalog_spec_allows("c", c5));
+    CHECK(catalog_spec_allows("m5.xlarge", m5));
+    CHECK(!catalog_spec_allows("m5.large", m5));
+}
+
+int main(void)
+{
+    RUN(test_find);
+    RUN(test_iteration_is_sound);
+    RUN(test_specs);
+    RUN(test_allows);
+    return 0;
+}

@@ -1,0 +1,180 @@
+/* schema.c: every kind of shape, required members, paths in messages, enums, null removal. */
+#include <jansson.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "schema.h"
+
+static char err[600];
+
+/* schema has no free function (shapes live as long as the server); keeping every compiled
+ * shape reachable tells the leak checker they are meant to stay. */
+static schema *kept[128];
+static int n_kept;
+
+static schema *compile(const char *shape)
+{
+    CHECK(n_kept < (int)(sizeof kept / sizeof kept[0]));
+    return kept[n_kept++] = schema_compile(shape);
+}
+
+/* Checks text (JSON) against shape; returns the result and leaves the message in err. */
+static int try_check(const char *shape, const char *text)
+{
+    json_error_t je;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &je);
+    if (!v) CHECK_FAIL_("bad test JSON %s: %s", text, je.text);
+    err[0] = '\0';
+    int rc = schema_check(compile(shape), v, err, sizeof err);
+    json_decref(v);
+    return rc;
+}
+
+#define ACCEPTS(shape, text) CHECK_EQ_INT(try_check(shape, text), 0)
+#define REFUSES(shape, text, msg)                                                             \
+    do {                                                                                      \
+        CHECK_EQ_INT(try_check(shape, text), -1);                                             \
+        CHECK_STR(err, msg);                                                                  \
+    } while (0)
+
+static void test_scalars(void)
+{
+    ACCEPTS("s", "\"x\"");
+    REFUSES("s", "1", "request body: expected a string, got an integer");
+    ACCEPTS("i", "-7");
+    REFUSES("i", "1.5", "request body: expected an integer, got a number");
+    REFUSES("i", "\"7\"", "request body: expected an integer, got a string");
+    ACCEPTS("b", "true");
+    ACCEPTS("b", "false");
+    REFUSES("b", "0", "request body: expected a boolean (true or false), got an integer");
+    /* A number accepts integers too: JSON does not tell 2 from 2.0 apart for the caller. */
+    ACCEPTS("f", "2.5");
+    ACCEPTS("f", "2");
+    REFUSES("f", "\"2\"", "request body: expected a number, got a string");
+    ACCEPTS("*", "[1, {\"a\": null}]");
+    ACCEPTS("*", "null");
+}
+
+static void test_enums(void)
+{
+    ACCEPTS("e(ENABLED|DISABLED)", "\"DISABLED\"");
+    REFUSES("{state:e(ENABLED|DISABLED)}", "{\"state\": \"enabled\"}",
+            "state: 'enabled' is not one of ENABLED, DISABLED");
+    REFUSES("{state:e(ENABLED | DISABLED)}", "{\"state\": 1}",
+            "state: expected a string, got an integer");
+    /* Enumerations may hold the characters AWS's values use. */
+    ACCEPTS("e(SPOT_CAPACITY_OPTIMIZED|a-b.c)", "\"a-b.c\"");
+    /* A long value is cut in the message, not the message itself. */
+    char text[300];
+    snprintf(text, sizeof text, "{\"t\": \"%0200d\"}", 0);
+    CHECK_EQ_INT(try_check("{t:e(A|B)}", text), -1);
+    CHECK_CONTAINS(err, "is not one of A, B");
+    CHECK(strlen(err) < 120);
+}
+
+static void test_objects_and_required(void)
+{
+    ACCEPTS("{}", "{}");
+    ACCEPTS("{a:s}", "{}");
+    /* Members the shape does not name are ignored, as AWS ignores them. */
+    ACCEPTS("{a:s}", "{\"zzz\": [1, 2]}");
+    REFUSES("{a:s!}", "{}", "a: this field is required");
+    REFUSES("{a:s!, b:i!}", "{\"a\": \"x\"}", "b: this field is required");
+    REFUSES("{a:{b:{c:i!}}}", "{\"a\": {\"b\": {}}}", "a.b.c: this field is required");
+    REFUSES("{a:s}", "[]", "request body: expected an object, got a list");
+    REFUSES("{a:{b:s}}", "{\"a\": \"x\"}", "a: expected an object, got a string");
+    /* Spaces anywhere in the notation. */
+    ACCEPTS(" { a : s ! , b : [ i ] } ", "{\"a\": \"x\", \"b\": [1]}");
+}
+
+static void test_nested_paths(void)
+{
+    REFUSES("{computeResources:{maxvCpus:i}}", "{\"computeResources\": {\"maxvCpus\": \"4\"}}",
+            "computeResources.maxvCpus: expected an integer, got a string");
+    REFUSES("{xs:[{n:i}]}", "{\"xs\": [{\"n\": 1}, {\"n\": true}]}",
+            "xs[1].n: expected an integer, got a boolean");
+    REFUSES("{xs:[[s]]}", "{\"xs\": [[\"a\"], [\"b\", 3]]}",
+            "xs[1][1]: expected a string, got an integer");
+    REFUSES("{tags:m<s>}", "{\"tags\": {\"k\": 1}}", "tags.k: expected a string, got an integer");
+    REFUSES("{tags:m<s>}", "{\"tags\": [\"k\"]}",
+            "tags: expected an object (a map of names to values), got a list");
+    REFUSES("{ms:[m<{x:i}>]}", "{\"ms\": [{\"k\": {\"x\": 1.5}}]}",
+            "ms[0].k.x: expected an integer, got a number");
+    REFUSES("[s]", "[\"a\", {}]", "[1]: expected a string, got an object");
+    REFUSES("{a:[s]}", "{\"a\": \"x\"}", "a: expected a list, got a string");
+    /* After an error-free sibling the path is back to its base. */
+    REFUSES("{a:{x:i}, b:{y:i}}", "{\"a\": {\"x\": 1}, \"b\": {\"y\": \"no\"}}",
+            "b.y: expected an integer, got a string");
+}
+
+static void test_null_is_absent(void)
+{
+    REFUSES("{a:s!}", "{\"a\": null}", "a: this field is required");
+    /* Nulls are removed from the request, so handlers never see them. */
+    json_t *v = json_loads("{\"a\": null, \"b\": {\"c\": null, \"d\": 1}, \"x\": null}", 0, NULL);
+    CHECK_EQ_INT(schema_check(compile("{a:s, b:{c:i, d:i}}"), v, err, sizeof err), 0);
+    CHECK(json_object_get(v, "a") == NULL);
+    CHECK(json_object_get(v, "x") == NULL);
+    CHECK(json_object_get(json_object_get(v, "b"), "c") == NULL);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(v, "b"), "d")), 1);
+    json_decref(v);
+    /* A map drops null values the same way. */
+    v = json_loads("{\"m\": {\"k\": null, \"j\": \"v\"}}", 0, NULL);
+    CHECK_EQ_INT(schema_check(compile("{m:m<s>}"), v, err, sizeof err), 0);
+    CHECK_EQ_INT(json_object_size(json_object_get(v, "m")), 1);
+    json_decref(v);
+    /* A null inside a list is not "absent": it is an item of the wrong type. */
+    REFUSES("{xs:[s]}", "{\"xs\": [\"a\", null]}", "xs[1]: expected a string, got null");
+    REFUSES("{xs:[{a:i}]}", "{\"xs\": [null]}", "xs[0]: expected an object, got null");
+}
+
+static void test_named_shapes(void)
+{
+    schema_define("Node", "{name:s!, children:[@Node]}");
+    ACCEPTS("@Node", "{\"name\": \"r\", \"children\": [{\"name\": \"a\", \"children\": []}]}");
+    REFUSES("{root:@Node}",
+            "{\"root\": {\"name\": \"r\", \"children\": [{\"name\": \"a\", \"children\": "
+            "[{\"children\": []}]}]}}",
+            "root.children[0].children[0].name: this field is required");
+    schema_define("Pair", "[i]");
+    REFUSES("{p:@Pair}", "{\"p\": [1, \"2\"]}", "p[1]: expected an integer, got a string");
+}
+
+/* A syntax error in a shape is a programming error: it stops the process. */
+static int compile_dies(const char *shape)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr)) _exit(2);
+        schema_compile(shape);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void test_bad_notation_aborts(void)
+{
+    CHECK(compile_dies("{a:s"));
+    CHECK(compile_dies("{a s}"));
+    CHECK(compile_dies("q"));
+    CHECK(compile_dies("s s"));
+    CHECK(compile_dies("e(A|)"));
+    CHECK(compile_dies("m<s"));
+    CHECK(!compile_dies("{a:[m<e(X|Y)>]!}"));
+}
+
+int main(void)
+{
+    RUN(test_scalars);
+    RUN(test_enums);
+    RUN(test_objects_and_required);
+    RUN(test_nested_paths);
+    RUN(test_null_is_absent);
+    RUN(test_named_shapes);
+    RUN(test_bad_notation_aborts);
+    return 0;
+}

@@ -1,0 +1,106 @@
+/* util.c: clocks, UUIDs, hex (the paging tokens' encoding) and UTF-8 scrubbing. */
+#include <ctype.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "util.h"
+
+static void test_uuid_format(void)
+{
+    char a[37], b[37];
+    for (int n = 0; n < 200; n++) {
+        util_uuid(a);
+        CHECK_EQ_INT(strlen(a), 36);
+        for (int i = 0; i < 36; i++) {
+            if (i == 8 || i == 13 || i == 18 || i == 23) CHECK_EQ_INT(a[i], '-');
+            else if (!isxdigit((unsigned char)a[i]) || isupper((unsigned char)a[i]))
+                CHECK_FAIL_("uuid %s: character %d is not lower-case hex", a, i);
+        }
+        /* Version 4, RFC 4122 variant. */
+        CHECK_EQ_INT(a[14], '4');
+        CHECK(strchr("89ab", a[19]) != NULL);
+    }
+    util_uuid(b);
+    CHECK(strcmp(a, b) != 0);
+}
+
+static void test_hex_round_trip(void)
+{
+    char out[64];
+    util_hex("", 0, out);
+    CHECK_STR(out, "");
+    util_hex("ce-1", 4, out);
+    CHECK_STR(out, "63652d31");
+    char *back = util_unhex(out);
+    CHECK_STR(back, "ce-1");
+    free(back);
+    /* Every byte but NUL survives the trip (a token decodes to a C string). */
+    unsigned char all[255];
+    for (int i = 0; i < 255; i++) all[i] = (unsigned char)(i + 1);
+    char hex[2 * 255 + 1];
+    util_hex(all, sizeof all, hex);
+    CHECK_EQ_INT(strlen(hex), 510);
+    back = util_unhex(hex);
+    CHECK(back != NULL);
+    CHECK_EQ_INT(strlen(back), 255);
+    CHECK(memcmp(back, all, 255) == 0);
+    free(back);
+    back = util_unhex("4A4b");
+    CHECK_STR(back, "JK");
+    free(back);
+}
+
+static void test_unhex_refuses(void)
+{
+    static const char *const bad[] = {"a", "abc", "zz", "0g", "6 ", "00", "4100", "--", NULL};
+    for (const char *const *b = bad; *b; b++) {
+        char *v = util_unhex(*b);
+        if (v) CHECK_FAIL_("util_unhex(\"%s\") gave \"%s\"", *b, v);
+    }
+}
+
+static void test_clocks(void)
+{
+    /* 2020-01-01 in epoch milliseconds: a wall clock in seconds would be far below it. */
+    CHECK(util_now_ms() > 1577836800000LL);
+    int64_t a = util_mono_ms(), b = util_mono_ms();
+    CHECK(b >= a);
+}
+
+static void scrubbed(const char *in, const char *want)
+{
+    char s[64];
+    snprintf(s, sizeof s, "%s", in);
+    util_utf8_scrub(s);
+    CHECK_STR(s, want);
+}
+
+static void test_utf8_scrub(void)
+{
+    scrubbed("plain ascii", "plain ascii");
+    scrubbed("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\xa2", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\xa2");
+    /* Half a character at the end, as a bounded printf leaves it. */
+    scrubbed("ab\xc3", "ab?");
+    scrubbed("ab\xe2\x82", "ab??");
+    scrubbed("\xff\xfe", "??");
+    scrubbed("\x80x", "?x");
+    /* Overlong forms, surrogates and code points past U+10FFFF are not UTF-8. */
+    scrubbed("\xc0\xaf", "??");
+    scrubbed("\xe0\x80\xaf", "???");
+    scrubbed("\xed\xa0\x80", "???");
+    scrubbed("\xf4\x90\x80\x80", "????");
+    scrubbed("\xf5\x80\x80\x80", "????");
+    /* The largest code point and the edges of the surrogate gap are fine. */
+    scrubbed("\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf");
+    scrubbed("\xed\x9f\xbf\xee\x80\x80", "\xed\x9f\xbf\xee\x80\x80");
+}
+
+int main(void)
+{
+    RUN(test_uuid_format);
+    RUN(test_hex_round_trip);
+    RUN(test_unhex_refuses);
+    RUN(test_clocks);
+    RUN(test_utf8_scrub);
+    return 0;
+}
