@@ -1,0 +1,461 @@
+"""The wire: what the server answers to requests that are wrong, strange, huge, slow or unsigned.
+Every error is HTTP 400 (403 for authentication) with x-amzn-ErrorType and a JSON body
+{"__type", "message"}; nothing crashes the server or makes it hang."""
+import concurrent.futures
+import json
+import os
+import socket
+import time
+import unittest
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from harness import REGION, Server, ServerTestCase
+
+MAX_BODY = 1024 * 1024  # barge_cfg.max_body
+
+
+def http(port, data, timeout=10):
+    """Sends raw bytes on a fresh connection and reads until the server closes it.  Returns
+    (status, lower-case headers, body bytes); status is None when nothing came back.  A server
+    that answers before reading a whole oversized body may reset the connection while we are
+    still sending; the answer it sent first is still read."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except ConnectionResetError:
+            pass
+    finally:
+        s.close()
+    return parse_response(out)
+
+
+def parse_response(raw):
+    if not raw:
+        return None, {}, b""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, body
+
+
+def request_bytes(method, path, body=b"", headers=None, content_length=None):
+    """One HTTP/1.1 request that asks the server to close the connection after answering."""
+    h = {"Host": "127.0.0.1", "Connection": "close"}
+    h.update(headers or {})
+    if "Transfer-Encoding" not in h and (body or method == "POST"):
+        h["Content-Length"] = str(len(body) if content_length is None else content_length)
+    head = "%s %s HTTP/1.1\r\n" % (method, path) + "".join(
+        "%s: %s\r\n" % kv for kv in h.items()) + "\r\n"
+    return head.encode("latin-1") + body
+
+
+class WireCase(ServerTestCase):
+    def tearDown(self):
+        # Whatever a test sent, the server is still up and answering through the core.
+        status, _, body = self.server.raw("GET", "/healthz")
+        self.assertEqual((status, body), (200, {"status": "ok"}), self.server.read_log()[-3000:])
+
+    def assertError(self, status, headers, body, *fragments, code="ClientException",
+                    http_status=400):
+        """Checks the shape of an error answer; returns its message."""
+        self.assertEqual(status, http_status, body)
+        headers = {k.lower(): v for k, v in headers.items()}
+        self.assertEqual(headers.get("x-amzn-errortype"), code)
+        self.assertEqual(headers.get("content-type"), "application/json")
+        self.assertTrue(headers.get("x-amzn-requestid"))
+        if isinstance(body, bytes):
+            body = json.loads(body)
+        self.assertEqual(set(body), {"__type", "message"}, body)
+        self.assertEqual(body["__type"], code)
+        for f in fragments:
+            self.assertIn(f, body["message"])
+        return body["message"]
+
+    def post(self, op, body, *fragments, **kw):
+        """POSTs body (bytes, str or JSON-able) to /v1/<op>, expects an error naming fragments."""
+        status, headers, out = self.server.raw("POST", "/v1/" + op, body)
+        return self.assertError(status, headers, out, *fragments, **kw)
+
+    def ok(self, op, body):
+        status, _, out = self.server.raw("POST", "/v1/" + op, body)
+        self.assertEqual(status, 200, out)
+        return out
+
+
+class BadBodies(WireCase):
+    def test_malformed_json(self):
+        for text in ('{"computeEnvironments": [', "{", "{'a': 1}", '{"a": 1,}', "nul",
+                     '{"a": tru}', '{"a" 1}'):
+            self.post("describecomputeenvironments", text, "request body", "not valid JSON")
+
+    def test_body_that_is_not_an_object(self):
+        self.post("describecomputeenvironments", "[]", "request body", "JSON object")
+        self.post("describecomputeenvironments", '[{"computeEnvironments": []}]',
+                  "request body", "JSON object")
+        # Scalars at the top are not JSON documents the API takes.
+        for text in ('"text"', "42", "null", "true"):
+            self.post("describecomputeenvironments", text, "request body")
+
+    def test_wrong_types_name_the_path(self):
+        c = "createcomputeenvironment"
+        base = {"computeEnvironmentName": "wt", "type": "MANAGED"}
+        self.post(c, dict(base, computeEnvironmentName=5),
+                  "computeEnvironmentName: expected a string, got an integer")
+        self.post(c, dict(base, computeResources=[1]),
+                  "computeResources: expected an object, got a list")
+        self.post(c, dict(base, computeResources={"type": "EC2", "maxvCpus": "4"}),
+                  "computeResources.maxvCpus: expected an integer, got a string")
+        self.post(c, dict(base, computeResources={"type": "EC2", "maxvCpus": 4.5}),
+                  "computeResources.maxvCpus: expected an integer, got a number")
+        self.post(c, dict(base, computeResources={"type": "EC2", "maxvCpus": 4,
+                                                  "instanceTypes": ["m5", 7]}),
+                  "computeResources.instanceTypes[1]: expected a string, got an integer")
+        self.post(c, dict(base, computeResources={
+            "type": "EC2", "maxvCpus": 4, "launchTemplate": {"overrides": [
+                {"targetInstanceTypes": ["m5.large"]}, {"targetInstanceTypes": [False]}]}}),
+            "computeResources.launchTemplate.overrides[1].targetInstanceTypes[0]: "
+            "expected a string, got a boolean")
+        self.post(c, dict(base, tags={"team": {"nested": 1}}),
+                  "tags.team: expected a string, got an object")
+        self.post("describecomputeenvironments", {"maxResults": "3"},
+                  "maxResults: expected an integer, got a string")
+        self.post("describecomputeenvironments", {"computeEnvironments": "ce"},
+                  "computeEnvironments: expected a list, got a string")
+        self.post("updatecomputeenvironment", {"computeEnvironment": "x",
+                                               "updatePolicy": {"terminateJobsOnUpdate": "yes"}},
+                  "updatePolicy.terminateJobsOnUpdate: expected a boolean")
+
+    def test_enum_values(self):
+        c = "createcomputeenvironment"
+        msg = self.post(c, {"computeEnvironmentName": "en", "type": "MANAGED", "state": "ON"},
+                        "state", "'ON'")
+        self.assertIn("ENABLED, DISABLED", msg)
+        self.post(c, {"computeEnvironmentName": "en", "type": "managed"}, "type", "'managed'",
+                  "MANAGED, UNMANAGED")
+        self.post(c, {"computeEnvironmentName": "en", "type": "MANAGED",
+                      "computeResources": {"type": "EC2", "maxvCpus": 4,
+                                           "allocationStrategy": "CHEAPEST"}},
+                  "computeResources.allocationStrategy", "'CHEAPEST'")
+        # Update takes fewer strategies than create, as AWS's model says.
+        self.post("updatecomputeenvironment",
+                  {"computeEnvironment": "en", "computeResources": {"allocationStrategy":
+                                                                    "BEST_FIT"}},
+                  "computeResources.allocationStrategy", "'BEST_FIT'")
+
+    def test_values_that_are_not_text(self):
+        # A NUL inside a string, invalid UTF-8, and a duplicated key are all refused.
+        self.post("createcomputeenvironment",
+                  b'{"computeEnvironmentName": "a\\u0000b", "type": "UNMANAGED"}',
+                  "request body", "not valid JSON")
+        self.post("createcomputeenvironment",
+                  b'{"computeEnvironmentName": "a\xff", "type": "UNMANAGED"}',
+                  "request body", "not valid JSON")
+        self.post("createcomputeenvironment",
+                  b'{"computeEnvironmentName": "a", "computeEnvironmentName": "b", '
+                  b'"type": "UNMANAGED"}', "request body", "duplicate")
+
+    def test_echoed_text_stays_valid_utf8(self):
+        # Values echoed in a message are cut to a bounded length; the cut must not leave half a
+        # character, or the answer would not be JSON at all.
+        value = "a" + "\u00e9" * 40
+        msg = self.post("createcomputeenvironment",
+                        {"computeEnvironmentName": "u8", "type": value}, "type")
+        self.assertTrue(msg.startswith("type: 'a\u00e9\u00e9"))
+        self.post("updatecomputeenvironment", {"computeEnvironment": "\u00e9" * 300},
+                  "computeEnvironment")
+        status, headers, body = http(self.server.port, request_bytes(
+            "POST", "/v1/no\xffsuch", b"{}"))
+        self.assertError(status, headers, body, "no such operation")
+
+    def test_null_members_are_absent(self):
+        self.ok("createcomputeenvironment", {"computeEnvironmentName": "nul", "type": "UNMANAGED",
+                                             "state": None, "tags": None,
+                                             "unmanagedvCpus": None, "computeResources": None})
+        out = self.ok("describecomputeenvironments",
+                      {"computeEnvironments": None, "maxResults": None, "nextToken": None})
+        ce = [e for e in out["computeEnvironments"] if e["computeEnvironmentName"] == "nul"]
+        self.assertEqual(len(ce), 1)
+        self.assertEqual((ce[0]["state"], ce[0]["tags"], ce[0]["unmanagedvCpus"]),
+                         ("ENABLED", {}, 0))
+        self.assertNotIn("computeResources", ce[0])
+        # A required member that is null is missing.
+        self.post("createcomputeenvironment", {"computeEnvironmentName": None,
+                                               "type": "UNMANAGED"},
+                  "computeEnvironmentName: this field is required")
+        # A null inside a list is an item of the wrong type, not a missing one.
+        self.post("describecomputeenvironments", {"computeEnvironments": ["nul", None]},
+                  "computeEnvironments[1]: expected a string, got null")
+
+    def test_empty_body(self):
+        out = self.ok("describecomputeenvironments", b"")
+        self.assertIn("computeEnvironments", out)
+        self.post("createcomputeenvironment", b"", "computeEnvironmentName",
+                  "this field is required")
+        status, _, out = self.server.raw("POST", "/v1/describecomputeenvironments", b"{}")
+        self.assertEqual(status, 200)
+
+    def test_binary_garbage(self):
+        rnd = os.urandom(4096)
+        self.post("describecomputeenvironments", rnd, "request body", "not valid JSON")
+        self.post("createcomputeenvironment", b"\x00" * 100, "request body")
+        # Garbage in place of the whole request: the server drops it and carries on.
+        for junk in (os.urandom(2048), b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + rnd,
+                     b"GARBAGE / HTTP/9.9\r\n\r\n", b"POST\r\n\r\n"):
+            status, _, _ = http(self.server.port, junk, timeout=5)
+            self.assertIn(status, (None, 400, 501, 505))
+
+    def test_deep_nesting(self):
+        # Far past any parser's depth limit; a recursive parser without one would overflow its
+        # stack and take the server down.
+        for open_, close in ((b"[", b"]"), (b'{"a":', b"}")):
+            body = open_ * 100000 + b"1" + close * 100000
+            self.post("describecomputeenvironments", body, "request body", "not valid JSON")
+        # Deep but within the parser's limit: the checker walks it and names the path.
+        body = b'{"computeEnvironments": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+        self.post("describecomputeenvironments", body,
+                  "computeEnvironments[0]: expected a string, got a list")
+        # Under a member no shape names, it is ignored like any unknown member.
+        body = b'{"extra": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+        self.ok("describecomputeenvironments", body)
+
+
+class Routing(WireCase):
+    def test_unknown_operations(self):
+        for path in ("/v1/nosuchthing", "/v1/", "/v2/describecomputeenvironments",
+                     "/v1/describecomputeenvironments/extra", "/v1/DescribeComputeEnvironments",
+                     "/"):
+            status, headers, body = self.server.raw("POST", path, {})
+            msg = self.assertError(status, headers, body, "no such operation")
+            self.assertIn(path, msg)
+
+    def test_wrong_method(self):
+        for method in ("GET", "PUT", "DELETE", "PATCH"):
+            status, headers, body = self.server.raw(method, "/v1/describecomputeenvironments")
+            self.assertError(status, headers, body, method, "/v1/describecomputeenvironments")
+        status, headers, body = self.server.raw("POST", "/healthz", {})
+        self.assertError(status, headers, body, "no such operation")
+
+    def test_unknown_json_target(self):
+        # CloudWatch Logs style requests name their operation in a header.
+        status, headers, body = self.server.raw(
+            "POST", "/", b"{}", headers={"X-Amz-Target": "Logs_20140328.NoSuchOperation",
+                                         "Content-Type": "application/x-amz-json-1.1"})
+        self.assertError(status, headers, body, "Logs_20140328.NoSuchOperation",
+                         code="UnknownOperationException")
+
+    def test_unknown_operation_with_big_body_is_drained(self):
+        # The body of an unknown operation is read and dropped, not parsed.
+        status, headers, body = self.server.raw("POST", "/v1/nosuchthing", b"x" * (512 * 1024))
+        self.assertError(status, headers, body, "no such operation")
+
+
+class Sizes(WireCase):
+    def test_oversized_bodies_are_refused(self):
+        huge = b'{"computeEnvironments": ["' + b"x" * (2 * MAX_BODY) + b'"]}'
+        for op in ("describecomputeenvironments", "createcomputeenvironment",
+                   "updatecomputeenvironment", "deletecomputeenvironment"):
+            status, headers, body = http(self.server.port, request_bytes(
+                "POST", "/v1/" + op, huge))
+            msg = self.assertError(status, headers, body, "request body")
+            self.assertIn("limit", msg)
+            self.assertIn(str(MAX_BODY), msg)
+        # Without a Content-Length (chunked), the limit holds while reading.
+        chunk = b"x" * 65536
+        body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(40)) + b"0\r\n\r\n"
+        status, headers, out = http(self.server.port, request_bytes(
+            "POST", "/v1/describecomputeenvironments", body,
+            headers={"Transfer-Encoding": "chunked"}))
+        self.assertError(status, headers, out, "request body", "limit")
+
+    def test_limit_is_exact(self):
+        # A valid document of exactly the limit is taken; one byte more is not.
+        doc = b'{"computeEnvironments": null, "pad": "'
+        tail = b'"}'
+        body = doc + b"p" * (MAX_BODY - len(doc) - len(tail)) + tail
+        self.assertEqual(len(body), MAX_BODY)
+        status, _, out = http(self.server.port, request_bytes(
+            "POST", "/v1/describecomputeenvironments", body))
+        self.assertEqual(status, 200, out[:300])
+        body = body[:-2] + b'p"}'
+        status, headers, out = http(self.server.port, request_bytes(
+            "POST", "/v1/describecomputeenvironments", body))
+        self.assertError(status, headers, out, "limit")
+
+    def test_short_body_then_close(self):
+        # A client that promises more than it sends and goes away must not hold anything up.
+        for _ in range(30):
+            s = socket.create_connection(("127.0.0.1", self.server.port))
+            s.sendall(request_bytes("POST", "/v1/createcomputeenvironment",
+                                    b'{"computeEnvironmentName": "sh', content_length=1000))
+            s.close()
+        t = time.time()
+        self.ok("describecomputeenvironments", {})
+        self.assertLess(time.time() - t, 2)
+        # Nothing half-received was applied.
+        out = self.ok("describecomputeenvironments", {"computeEnvironments": ["sh"]})
+        self.assertEqual(out["computeEnvironments"], [])
+
+    def test_slow_clients_do_not_block_others(self):
+        # Connections stuck in the middle of a body, kept open while others are served.
+        stuck = []
+        try:
+            for _ in range(50):
+                s = socket.create_connection(("127.0.0.1", self.server.port))
+                s.sendall(request_bytes("POST", "/v1/describecomputeenvironments", b"{",
+                                        content_length=100))
+                stuck.append(s)
+            t = time.time()
+            for i in range(50):
+                self.ok("describecomputeenvironments", {"maxResults": 1 + i % 5})
+            self.assertLess(time.time() - t, 5)
+        finally:
+            for s in stuck:
+                s.close()
+
+
+class Concurrency(WireCase):
+    def test_many_connections_at_once(self):
+        # Open them all first, then send, then read: every one is in flight together.
+        n = 200
+        socks = [socket.create_connection(("127.0.0.1", self.server.port), timeout=20)
+                 for _ in range(n)]
+        try:
+            for i, s in enumerate(socks):
+                body = json.dumps({"computeEnvironmentName": "cc-%d" % i, "type": "UNMANAGED"})
+                s.sendall(request_bytes("POST", "/v1/createcomputeenvironment", body.encode()))
+            answers = []
+            for s in socks:
+                out = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+                answers.append(parse_response(out))
+        finally:
+            for s in socks:
+                s.close()
+        self.assertEqual([a[0] for a in answers], [200] * n)
+        pages = self.batch.get_paginator("describe_compute_environments").paginate()
+        names = {e["computeEnvironmentName"] for p in pages for e in p["computeEnvironments"]}
+        self.assertEqual({x for x in names if x.startswith("cc-")}, {"cc-%d" % i for i in range(n)})
+
+    def test_many_clients_keep_alive(self):
+        # Threads reusing their connections, mixing good and bad requests.
+        def work(i):
+            results = []
+            for j in range(20):
+                body = {"maxResults": 5} if j % 2 else {"maxResults": "five"}
+                status, _, out = self.server.raw("POST", "/v1/describecomputeenvironments", body)
+                results.append((status, j % 2))
+            return results
+        with concurrent.futures.ThreadPoolExecutor(32) as pool:
+            for results in pool.map(work, range(64)):
+                for status, good in results:
+                    self.assertEqual(status, 200 if good else 400)
+
+
+def signed(url, method, path, body=b"", key="AKIDEXAMPLE"):
+    """A request signed by botocore, as any AWS SDK would sign it."""
+    req = AWSRequest(method=method, url=url + path, data=body,
+                     headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(key, "secret"), "batch", REGION).add_auth(req)
+    return dict(req.headers.items())
+
+
+class AuthRequired(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(args=()).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def assertAuthError(self, status, headers, body, code, *fragments):
+        self.assertEqual(status, 403, body)
+        self.assertEqual(headers.get("x-amzn-ErrorType"), code)
+        self.assertEqual(body["__type"], code)
+        for f in fragments:
+            self.assertIn(f, body["message"])
+
+    def test_unsigned_is_refused(self):
+        body = {"computeEnvironmentName": "unsigned", "type": "UNMANAGED"}
+        status, headers, out = self.server.raw("POST", "/v1/createcomputeenvironment", body)
+        self.assertAuthError(status, headers, out, "MissingAuthenticationTokenException",
+                             "Authorization", "--dev")
+        # Health checks come from supervisors, which do not sign.
+        self.assertEqual(self.server.raw("GET", "/healthz")[0], 200)
+        # Nothing was created.
+        listed = self.server.client().describe_compute_environments()["computeEnvironments"]
+        self.assertNotIn("unsigned", [e["computeEnvironmentName"] for e in listed])
+
+    def test_malformed_authorization_is_refused(self):
+        for header, fragment in (("Bearer abc", "AWS4-HMAC-SHA256"),
+                                 ("AWS4-HMAC-SHA256 Credential=AK/20240101/us-east-1/batch/"
+                                  "aws4_request, SignedHeaders=host", "Signature"),
+                                 ("AWS4-HMAC-SHA256 Credential=AK, SignedHeaders=host, "
+                                  "Signature=abcd", "Credential"),
+                                 ("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256")):
+            status, headers, out = self.server.raw(
+                "POST", "/v1/describecomputeenvironments", {},
+                headers={"Authorization": header})
+            self.assertAuthError(status, headers, out, "IncompleteSignatureException",
+                                 "Authorization header", fragment)
+
+    def test_signed_requests_are_taken(self):
+        b = self.server.client()
+        b.create_compute_environment(computeEnvironmentName="signed", type="UNMANAGED")
+        out = b.describe_compute_environments(computeEnvironments=["signed"])
+        self.assertEqual(len(out["computeEnvironments"]), 1)
+        out = self.server.aws("batch", "describe-compute-environments",
+                              "--compute-environments", "signed")
+        self.assertEqual(out["computeEnvironments"][0]["computeEnvironmentName"], "signed")
+        body = b'{"computeEnvironments": ["signed"]}'
+        status, _, out = self.server.raw(
+            "POST", "/v1/describecomputeenvironments", body,
+            headers=signed(self.server.url, "POST", "/v1/describecomputeenvironments", body))
+        self.assertEqual(status, 200)
+        self.assertEqual(len(out["computeEnvironments"]), 1)
+
+    def test_errors_after_authentication_are_client_errors(self):
+        body = b"[not json"
+        status, headers, out = self.server.raw(
+            "POST", "/v1/describecomputeenvironments", body,
+            headers=signed(self.server.url, "POST", "/v1/describecomputeenvironments", body))
+        self.assertEqual(status, 400)
+        self.assertEqual(headers.get("x-amzn-ErrorType"), "ClientException")
+
+
+class DevAcceptsAnyCredentials(WireCase):
+    def test_any_or_no_credentials(self):
+        status, _, _ = self.server.raw("POST", "/v1/describecomputeenvironments", {})
+        self.assertEqual(status, 200)
+        import boto3
+        for key, region in (("AKIDEXAMPLE", "us-east-1"), ("someone-else", "eu-west-3"),
+                            ("ASIATEMPORARY", "ap-south-1")):
+            c = boto3.client("batch", endpoint_url=self.server.url, region_name=region,
+                             aws_access_key_id=key, aws_secret_access_key="whatever",
+                             aws_session_token="tok" if key.startswith("ASIA") else None)
+            self.assertIn("computeEnvironments", c.describe_compute_environments())
+
+
+if __name__ == "__main__":
+    unittest.main()
