@@ -1,0 +1,39 @@
+/* api_logs — job logs over HTTP: the CloudWatch Logs operations that read them, and the agent's
+ * upload (POST /barge/v1/agent/logs, docs/agent-protocol.md).
+ *
+ * CloudWatch Logs speaks JSON 1.1: POST / with X-Amz-Target: Logs_20140328.<Operation>.  barge
+ * serves GetLogEvents, FilterLogEvents, DescribeLogStreams and DescribeLogGroups (the one group
+ * /aws/batch/job); any other target is answered with UnknownOperationException.
+ *
+ * Both kinds of request are answered on the HTTP thread that read them: they use the log store,
+ * which is safe to call from any thread, and never the core, so reading or shipping logs never
+ * delays the scheduler. */
+#ifndef BARGE_API_LOGS_H
+#define BARGE_API_LOGS_H
+#include <stddef.h>
+
+#include "api.h"
+#include "logstore.h"
+
+typedef struct api_logs_answer {
+    int status;
+    const char *err_type; /* NULL on success; otherwise also the x-amzn-ErrorType header */
+    char *body;           /* JSON, malloc'd; the caller frees it */
+    size_t len;
+} api_logs_answer;
+
+/* Keeps the log store the handlers use and compiles their shapes.  Call once before serving. */
+void api_logs_init(logstore *ls);
+/* The operation standing for a request served here, or NULL for the rest: it gives the HTTP
+ * front end a name, a path and a body limit, and has no handler (fn is NULL), since these
+ * requests go to api_logs_serve rather than to the core.  target is the X-Amz-Target header, or
+ * NULL. */
+const api_op *api_logs_route(const char *method, const char *url, const char *target);
+/* 1 for the agent's upload, which carries a bearer token rather than an AWS signature. */
+int api_logs_is_agent(const api_op *op);
+/* Answers a whole request of a route api_logs_route gave.  authorization is the Authorization
+ * header, or NULL; it is checked here for the agent's upload; the caller checks the AWS
+ * signature of the CloudWatch operations as it does for the rest of the AWS API. */
+void api_logs_serve(const api_op *op, const char *target, const char *authorization,
+                    const char *body, size_t len, api_logs_answer *out);
+#endif

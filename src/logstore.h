@@ -1,0 +1,148 @@
+/* logstore — job logs: an append-only store of log events in DATA_DIR/logs.db.
+ *
+ * The log store is a SQLite file of its own, apart from the main store, so that heavy logging
+ * never competes with the scheduler's commits for the main store's write lock.  Events belong to
+ * a stream, named within a log group (AWS Batch writes every job's stream in /aws/batch/job).
+ *
+ * Writes go through one writer thread with a queue and group commit: logstore_append copies the
+ * events into the queue and returns at once; logstore_wait blocks until they are committed.
+ * Reads (logstore_get, logstore_streams, logstore_filter) run on the caller's thread on a
+ * read-only connection from a pool, beside the writer (WAL mode).  Every function may be called
+ * from any thread.
+ *
+ * Within a stream, events are ordered by (timestamp, arrival), as CloudWatch Logs orders them.
+ * A position in a stream is written as 35 digits: the timestamp in 16 then the event's id in 19.
+ * Paging tokens are "f/POSITION" (events after POSITION) and "b/POSITION" (events before it). */
+#ifndef BARGE_LOGSTORE_H
+#define BARGE_LOGSTORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* The log group AWS Batch writes job logs to. */
+#define LOGSTORE_BATCH_GROUP "/aws/batch/job"
+
+/* Defaults and limits of the reads, as CloudWatch Logs has them. */
+#define LOGSTORE_MAX_EVENTS 10000
+#define LOGSTORE_MAX_BYTES (1024 * 1024) /* per answer, counting 26 bytes per event */
+#define LOGSTORE_EVENT_OVERHEAD 26
+#define LOGSTORE_MAX_STREAMS 50 /* per DescribeLogStreams page */
+
+/* Return codes of the reads. */
+enum { LOGSTORE_OK = 0, LOGSTORE_NOT_FOUND = -1, LOGSTORE_INVALID = -2, LOGSTORE_FAILED = -3 };
+
+typedef struct logstore logstore;
+
+/* An event to append; message need not be NUL-terminated and may hold NUL bytes. */
+typedef struct logstore_event {
+    int64_t timestamp;
+    const char *message;
+    size_t len;
+} logstore_event;
+
+/* An event read back.  stream and id are set by logstore_filter only. */
+typedef struct logstore_record {
+    int64_t timestamp, ingestion_time, id;
+    char *message;
+    size_t len;
+    char *stream;
+} logstore_record;
+
+typedef struct logstore_page {
+    logstore_record *events;
+    size_t n;
+    char forward[48], backward[48]; /* logstore_get: nextForwardToken, nextBackwardToken */
+    char *next;                     /* logstore_filter: nextToken, NULL when nothing remains */
+} logstore_page;
+
+/* A time range: has_start / has_end say whether start / end apply.  Events with
+ * start <= timestamp < end are in it. */
+typedef struct logstore_range {
+    int has_start, has_end;
+    int64_t start, end;
+} logstore_range;
+
+typedef struct logstore_get_query {
+    const char *group, *stream;
+    logstore_range range;
+    int start_from_head;
+    const char *token; /* NULL for the first page */
+    int limit;         /* 0 means LOGSTORE_MAX_EVENTS */
+    size_t max_bytes;  /* 0 means LOGSTORE_MAX_BYTES */
+} logstore_get_query;
+
+typedef struct logstore_filter_query {
+    const char *group;
+    const char *const *streams; /* n_streams names, or NULL */
+    size_t n_streams;
+    const char *prefix;  /* stream name prefix, or NULL */
+    logstore_range range;
+    const char *pattern; /* see logstore_filter; NULL or "" matches every event */
+    const char *token;
+    int limit;
+    size_t max_bytes;
+} logstore_filter_query;
+
+typedef struct logstore_stream_info {
+    char *name;
+    int64_t creation_time, first_timestamp, last_timestamp, last_ingestion_time;
+    int64_t events, stored_bytes; /* the timestamps are meaningful only when events > 0 */
+} logstore_stream_info;
+
+typedef struct logstore_streams_query {
+    const char *group;
+    const char *prefix;      /* NULL for every stream */
+    int by_last_event_time;  /* else by name */
+    int descending;
+    int limit;               /* 0 means LOGSTORE_MAX_STREAMS */
+    const char *token;
+} logstore_streams_query;
+
+typedef struct logstore_stream_list {
+    logstore_stream_info *items;
+    size_t n;
+    char *next; /* NULL when nothing remains */
+} logstore_stream_list;
+
+/* Opens (creating if needed) DIR/logs.db and starts the writer.  NULL with *err on failure. */
+logstore *logstore_open(const char *dir, char **err);
+/* Commits everything queued, stops the writer and closes every connection.  Accepts NULL. */
+void logstore_close(logstore *ls);
+
+/* Queues n events for the stream (created, empty, when n is 0 and it does not exist yet) and
+ * returns a ticket for logstore_wait.  The events are copied; the ingestion time is now.  Blocks
+ * only while the queue holds more than its limit (64 MiB), so a flood of logs slows its senders
+ * rather than growing the server without bound. */
+uint64_t logstore_append(logstore *ls, const char *group, const char *stream,
+                         const logstore_event *ev, size_t n);
+/* Waits until the append with this ticket (and every earlier one) is committed.  Returns 0, or
+ * -1 when its commit failed (the events are lost; the error is in the server log). */
+int logstore_wait(logstore *ls, uint64_t ticket);
+/* Creates an empty stream if it does not exist (a job's stream exists from the moment its
+ * attempt starts, so reading it before its first line is not an error). */
+void logstore_create_stream(logstore *ls, const char *group, const char *stream);
+
+/* 1 if the stream exists (committed), 0 if not, -1 on a read error. */
+int logstore_stream_exists(logstore *ls, const char *group, const char *stream);
+/* Creation time of the store (the log group's creationTime) and the bytes stored in a group. */
+int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
+                        int64_t *stored_bytes);
+
+/* GetLogEvents.  Returns LOGSTORE_OK and fills *out; LOGSTORE_NOT_FOUND for an unknown stream,
+ * LOGSTORE_INVALID for a token this store did not issue, LOGSTORE_FAILED on a read error; *err
+ * then holds a sentence (free it).  At the end of a stream the forward token is the one passed
+ * in, which is how clients know to stop. */
+int logstore_get(logstore *ls, const logstore_get_query *q, logstore_page *out, char **err);
+/* FilterLogEvents, across the streams of a group in (timestamp, arrival) order.  The pattern is
+ * a subset of CloudWatch's: space-separated terms that must all appear, "quoted phrases", -term
+ * for a term that must not appear, and ?term alternatives of which one must appear; matching is
+ * case-sensitive substring matching.  JSON ({ $.x = 1 }) and space-delimited ([a, b]) patterns
+ * give LOGSTORE_INVALID. */
+int logstore_filter(logstore *ls, const logstore_filter_query *q, logstore_page *out,
+                    char **err);
+void logstore_page_free(logstore_page *p);
+
+/* DescribeLogStreams. */
+int logstore_streams(logstore *ls, const logstore_streams_query *q, logstore_stream_list *out,
+                     char **err);
+void logstore_stream_list_free(logstore_stream_list *l);
+#endif
