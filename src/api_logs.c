@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api.h"
 #include "config.h"
@@ -63,11 +62,6 @@ const api_op *api_logs_route(const char *method, const char *url, const char *ta
         return &cloudwatch_op;
     if (strcmp(url, AGENT_LOGS_PATH) == 0) return &agent_op;
     return NULL;
-}
-
-int api_logs_is_agent(const api_op *op)
-{
-    return op == &agent_op;
 }
 
 /* Answers ------------------------------------------------------------------------------- */
@@ -379,24 +373,6 @@ static const struct {
 
 /* The agent's upload -------------------------------------------------------------------- */
 
-/* Agent requests carry `Authorization: Bearer TOKEN`.  Tokens are not verified yet: that comes
- * with the fleet's configuration, which says which tokens are valid.  Until then --dev accepts
- * any request, and otherwise a bearer token must at least be present. */
-static int agent_authorized(api_logs_answer *a, const char *authorization)
-{
-    if (barge_cfg.dev) return 0;
-    const char *t = authorization;
-    if (t && strncasecmp(t, "Bearer", 6) == 0 && (t[6] == ' ' || t[6] == '\t')) {
-        t += 6;
-        while (*t == ' ' || *t == '\t') t++;
-        if (*t) return 0;
-    }
-    fail(a, 401, "UnauthorizedException",
-         "Authorization: agent requests must carry `Authorization: Bearer TOKEN` (the token "
-         "the agent was started with)");
-    return -1;
-}
-
 /* A stream name as CloudWatch allows it: 1 to 512 characters, none of them ':' or '*'. */
 static int stream_name_valid(const char *s)
 {
@@ -465,14 +441,13 @@ static int agent_logs(api_logs_answer *a, json_t *req)
 
 /* Entry point --------------------------------------------------------------------------- */
 
-static int serve(const api_op *op, const char *target, const char *authorization, const char *body,
-                 size_t len, api_logs_answer *out)
+static int serve(const api_op *op, const char *target, const char *body, size_t len,
+                 api_logs_answer *out)
 {
-    int agent = api_logs_is_agent(op);
+    int agent = op == &agent_op;
     const char *bad_input = agent ? "ClientException" : "InvalidParameterException";
     if (!store_)
         return fail(out, 503, "ServiceUnavailableException", "the log store is not open");
-    if (agent && agent_authorized(out, authorization) < 0) return -1;
     schema *shape = agent_shape;
     int (*fn)(api_logs_answer *, json_t *) = agent_logs;
     if (!agent) {
@@ -516,9 +491,9 @@ static int serve(const api_op *op, const char *target, const char *authorization
     return rc;
 }
 
-void api_logs_serve(const api_op *op, const char *target, const char *authorization,
-                    const char *body, size_t len, api_logs_answer *out)
+void api_logs_serve(const api_op *op, const char *target, const char *body, size_t len,
+                    api_logs_answer *out)
 {
     memset(out, 0, sizeof *out);
-    serve(op, target, authorization, body ? body : "", len, out);
+    serve(op, target, body ? body : "", len, out);
 }

@@ -29,11 +29,9 @@ void api_logs_init(logstore *ls);
  * requests go to api_logs_serve rather than to the core.  target is the X-Amz-Target header, or
  * NULL. */
 const api_op *api_logs_route(const char *method, const char *url, const char *target);
-/* 1 for the agent's upload, which carries a bearer token rather than an AWS signature. */
-int api_logs_is_agent(const api_op *op);
-/* Answers a whole request of a route api_logs_route gave.  authorization is the Authorization
- * header, or NULL; it is checked here for the agent's upload; the caller checks the AWS
- * signature of the CloudWatch operations as it does for the rest of the AWS API. */
-void api_logs_serve(const api_op *op, const char *target, const char *authorization,
-                    const char *body, size_t len, api_logs_answer *out);
+/* Answers a whole request of a route api_logs_route gave.  The caller has checked its
+ * Authorization header as for any request to the same path (an AWS signature for the
+ * CloudWatch operations, the agent token for the agent's upload). */
+void api_logs_serve(const api_op *op, const char *target, const char *body, size_t len,
+                    api_logs_answer *out);
 #endif

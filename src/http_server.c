@@ -179,12 +179,11 @@ static void dispatch(http_req *r, const char *url, const char *method)
  * thread; they never queue behind the core's work, nor add to it. */
 static void serve_logs(http_req *r)
 {
-    /* The agent's upload carries a bearer token, which api_logs checks; log reads are signed
-     * like the rest of the AWS API. */
-    if (!api_logs_is_agent(r->op) && check_auth(r) < 0) return;
+    /* Log reads are signed like the rest of the AWS API; the agent's upload carries the agent
+     * token, as every agent request does. */
+    if (check_auth(r) < 0) return;
     api_logs_answer a;
     api_logs_serve(r->op, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target"),
-                   MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization"),
                    r->body.data, r->body.len, &a);
     r->status = a.status;
     r->err_type = a.err_type;
