@@ -1,0 +1,373 @@
+"""Job logs through the CloudWatch Logs API: events pushed the way agents push them
+(POST /barge/v1/agent/logs) and read back with boto3's logs client and the AWS CLI."""
+import threading
+import time
+
+from harness import Server, ServerTestCase
+
+GROUP = "/aws/batch/job"
+ARN_PREFIX = "arn:aws:logs:us-east-1:123456789012:log-group:"
+
+
+def push(server, streams, token="any-token"):
+    """Uploads {stream name: [(timestamp, message), ...]} as an agent does; returns
+    (status, body)."""
+    body = {"instanceId": "i-0123456789abcdef0",
+            "streams": [{"logStreamName": name,
+                         "events": [{"timestamp": t, "message": m} for t, m in events]}
+                        for name, events in streams.items()]}
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = "Bearer " + token
+    status, _, out = server.raw("POST", "/barge/v1/agent/logs", body, headers)
+    return status, out
+
+
+def logs_call(server, op, body):
+    """A raw CloudWatch Logs request; returns (status, headers, body)."""
+    return server.raw("POST", "/", body, {"X-Amz-Target": "Logs_20140328." + op,
+                                          "Content-Type": "application/x-amz-json-1.1"})
+
+
+class LogsApi(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.logs = cls.server.client("logs")
+
+    def put(self, streams):
+        status, out = push(self.server, streams)
+        self.assertEqual((status, out), (200, {}))
+
+    def read_all_forward(self, stream, limit=None, **kw):
+        """Pages forward from the head until the token repeats; returns (events, pages)."""
+        args = dict(logGroupName=GROUP, logStreamName=stream, startFromHead=True, **kw)
+        if limit:
+            args["limit"] = limit
+        events, pages, token = [], 0, None
+        while True:
+            if token:
+                args["nextToken"] = token
+            out = self.logs.get_log_events(**args)
+            pages += 1
+            events += out["events"]
+            if out["nextForwardToken"] == token:
+                self.assertEqual(out["events"], [])
+                return events, pages
+            token = out["nextForwardToken"]
+            self.assertLess(pages, 10000)
+
+    def test_get_from_head_and_page_forward_until_the_token_repeats(self):
+        self.put({"fwd/default/1": [(1000 + i, "line %d" % i) for i in range(25)]})
+        out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="fwd/default/1",
+                                       startFromHead=True, limit=10)
+        self.assertEqual([e["message"] for e in out["events"]],
+                         ["line %d" % i for i in range(10)])
+        e = out["events"][0]
+        self.assertEqual(e["timestamp"], 1000)
+        self.assertGreater(e["ingestionTime"], 1700000000000)
+        self.assertTrue(out["nextForwardToken"].startswith("f/"))
+        self.assertTrue(out["nextBackwardToken"].startswith("b/"))
+        events, pages = self.read_all_forward("fwd/default/1", limit=10)
+        self.assertEqual([e["message"] for e in events], ["line %d" % i for i in range(25)])
+        self.assertEqual(pages, 4)  # 10, 10, 5, then the empty page with the same token
+        # New lines appear behind the last token, which is how followers tail a stream.
+        out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="fwd/default/1",
+                                       startFromHead=True, limit=100)
+        token = out["nextForwardToken"]
+        self.put({"fwd/default/1": [(2000, "later")]})
+        out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="fwd/default/1",
+                                       nextToken=token)
+        self.assertEqual([e["message"] for e in out["events"]], ["later"])
+
+    def test_from_the_tail_and_backward_tokens(self):
+        self.put({"bwd/default/1": [(5000 + i, "b%d" % i) for i in range(7)]})
+        out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="bwd/default/1",
+                                       limit=3)
+        self.assertEqual([e["message"] for e in out["events"]], ["b4", "b5", "b6"])
+        seen = []
+        token = out["nextBackwardToken"]
+        while True:
+            out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="bwd/default/1",
+                                           limit=3, nextToken=token)
+            if not out["events"]:
+                self.assertEqual(out["nextBackwardToken"], token)
+                break
+            seen = [e["message"] for e in out["events"]] + seen
+            token = out["nextBackwardToken"]
+        self.assertEqual(seen, ["b0", "b1", "b2", "b3"])
+
+    def test_time_range(self):
+        self.put({"time/default/1": [(100, "a"), (200, "b"), (300, "c"), (400, "d")]})
+        out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="time/default/1",
+                                       startTime=200, endTime=400, startFromHead=True)
+        self.assertEqual([e["message"] for e in out["events"]], ["b", "c"])
+        out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="time/default/1",
+                                       startTime=350)
+        self.assertEqual([e["message"] for e in out["events"]], ["d"])
+        # The group given by ARN reads the same.
+        out = self.logs.get_log_events(logGroupIdentifier=ARN_PREFIX + GROUP,
+                                       logStreamName="time/default/1", startTime=350)
+        self.assertEqual([e["message"] for e in out["events"]], ["d"])
+
+    def test_messages_round_trip(self):
+        long = "x" * 300000 + "\u00e9"
+        messages = ["caf\u00e9 \u2713", "tab\there", "nul\u0000byte", "", long]
+        self.put({"bytes/default/1": [(10 + i, m) for i, m in enumerate(messages)]})
+        out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="bytes/default/1",
+                                       startFromHead=True)
+        got = [e["message"] for e in out["events"]]
+        self.assertEqual(got[:4], messages[:4])
+        # A line longer than CloudWatch's largest event is kept as several events.
+        self.assertEqual(len(got), 6)
+        self.assertEqual(len(got[4].encode()), 256 * 1024 - 26)
+        self.assertEqual(got[4] + got[5], long)
+
+    def test_describe_log_streams(self):
+        self.put({"desc/default/b": [(3000, "x"), (3001, "yy")],
+                  "desc/default/a": [(9000, "z")],
+                  "desc/default/c": [(1000, "w")]})
+        out = self.logs.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix="desc/")
+        streams = out["logStreams"]
+        self.assertEqual([s["logStreamName"] for s in streams],
+                         ["desc/default/a", "desc/default/b", "desc/default/c"])
+        b = streams[1]
+        self.assertEqual((b["firstEventTimestamp"], b["lastEventTimestamp"]), (3000, 3001))
+        self.assertEqual(b["storedBytes"], 3)
+        self.assertGreaterEqual(b["lastIngestionTime"], b["creationTime"])
+        self.assertEqual(b["arn"], ARN_PREFIX + GROUP + ":log-stream:desc/default/b")
+        self.assertNotIn("nextToken", out)
+        out = self.logs.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix="desc/",
+                                             descending=True)
+        self.assertEqual([s["logStreamName"] for s in out["logStreams"]],
+                         ["desc/default/c", "desc/default/b", "desc/default/a"])
+        # By last event, newest first: what `aws logs tail` and consoles ask for.
+        out = self.logs.describe_log_streams(logGroupName=GROUP, orderBy="LastEventTime",
+                                             descending=True, limit=50)
+        names = [s["logStreamName"] for s in out["logStreams"]
+                 if s["logStreamName"].startswith("desc/")]
+        self.assertEqual(names, ["desc/default/a", "desc/default/b", "desc/default/c"])
+        # Paging, through boto3's paginator.
+        pages = list(self.logs.get_paginator("describe_log_streams").paginate(
+            logGroupName=GROUP, logStreamNamePrefix="desc/", PaginationConfig={"PageSize": 2}))
+        self.assertEqual([[s["logStreamName"] for s in p["logStreams"]] for p in pages],
+                         [["desc/default/a", "desc/default/b"], ["desc/default/c"]])
+        self.assertClientError(self.logs.describe_log_streams, "LastEventTime",
+                               code="InvalidParameterException", logGroupName=GROUP,
+                               logStreamNamePrefix="desc/", orderBy="LastEventTime")
+        self.assertClientError(self.logs.describe_log_streams, "log group does not exist",
+                               code="ResourceNotFoundException", logGroupName="/aws/other")
+
+    def test_filter_log_events(self):
+        self.put({"filt/default/a": [(10, "ERROR disk full"), (30, "INFO ok"),
+                                     (50, "ERROR again")],
+                  "filt/default/b": [(20, "WARN slow"), (40, "ERROR late")]})
+        out = self.logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="filt/")
+        self.assertEqual([(e["logStreamName"], e["message"]) for e in out["events"]],
+                         [("filt/default/a", "ERROR disk full"), ("filt/default/b", "WARN slow"),
+                          ("filt/default/a", "INFO ok"), ("filt/default/b", "ERROR late"),
+                          ("filt/default/a", "ERROR again")])
+        self.assertEqual(len({e["eventId"] for e in out["events"]}), 5)
+        self.assertEqual(out["events"][0]["timestamp"], 10)
+        self.assertIn("ingestionTime", out["events"][0])
+        out = self.logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="filt/",
+                                          filterPattern="ERROR", startTime=20, endTime=50)
+        self.assertEqual([e["message"] for e in out["events"]], ["ERROR late"])
+        out = self.logs.filter_log_events(logGroupName=GROUP,
+                                          logStreamNames=["filt/default/b", "no/such"])
+        self.assertEqual([e["message"] for e in out["events"]], ["WARN slow", "ERROR late"])
+        pages = list(self.logs.get_paginator("filter_log_events").paginate(
+            logGroupName=GROUP, logStreamNamePrefix="filt/", filterPattern="ERROR",
+            PaginationConfig={"PageSize": 2}))
+        self.assertEqual([[e["message"] for e in p["events"]] for p in pages],
+                         [["ERROR disk full", "ERROR late"], ["ERROR again"]])
+        self.assertClientError(self.logs.filter_log_events, "filterPattern",
+                               code="InvalidParameterException", logGroupName=GROUP,
+                               filterPattern="{ $.level = 1 }")
+        self.assertClientError(self.logs.filter_log_events, code="InvalidParameterException",
+                               logGroupName=GROUP, logStreamNames=["a"],
+                               logStreamNamePrefix="a")
+
+    def test_describe_log_groups(self):
+        self.put({"grp/default/1": [(1, "x")]})
+        out = self.logs.describe_log_groups()
+        self.assertEqual([g["logGroupName"] for g in out["logGroups"]], [GROUP])
+        g = out["logGroups"][0]
+        self.assertEqual(g["arn"], ARN_PREFIX + GROUP + ":*")
+        self.assertEqual(g["logGroupArn"], ARN_PREFIX + GROUP)
+        self.assertGreater(g["creationTime"], 1700000000000)
+        self.assertGreaterEqual(g["storedBytes"], 1)
+        groups = self.logs.describe_log_groups
+        self.assertEqual(len(groups(logGroupNamePrefix="/aws/b")["logGroups"]), 1)
+        self.assertEqual(groups(logGroupNamePrefix="/other")["logGroups"], [])
+        self.assertEqual(len(groups(logGroupNamePattern="BATCH")["logGroups"]), 1)
+
+    def test_aws_cli(self):
+        self.put({"cli/default/1": [(100 + i, "cli %d" % i) for i in range(5)],
+                  "cli/default/2": [(50, "other")]})
+        out = self.server.aws("logs", "get-log-events", "--log-group-name", GROUP,
+                              "--log-stream-name", "cli/default/1", "--start-from-head",
+                              "--limit", "3")
+        self.assertEqual([e["message"] for e in out["events"]], ["cli 0", "cli 1", "cli 2"])
+        out2 = self.server.aws("logs", "get-log-events", "--log-group-name", GROUP,
+                               "--log-stream-name", "cli/default/1", "--next-token",
+                               out["nextForwardToken"])
+        self.assertEqual([e["message"] for e in out2["events"]], ["cli 3", "cli 4"])
+        out = self.server.aws("logs", "describe-log-streams", "--log-group-name", GROUP,
+                              "--log-stream-name-prefix", "cli/")
+        self.assertEqual([s["logStreamName"] for s in out["logStreams"]],
+                         ["cli/default/1", "cli/default/2"])
+        self.assertEqual(out["logStreams"][0]["lastEventTimestamp"], 104)
+        rc, _, err = self.server.aws("logs", "get-log-events", "--log-group-name", GROUP,
+                                     "--log-stream-name", "cli/default/none", check=False)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("ResourceNotFoundException", err)
+
+    def test_errors_in_cloudwatch_shape(self):
+        self.assertClientError(self.logs.get_log_events, "The specified log stream does not exist.",
+                               code="ResourceNotFoundException", logGroupName=GROUP,
+                               logStreamName="no/such/stream")
+        self.assertClientError(self.logs.get_log_events, "The specified log group does not exist.",
+                               code="ResourceNotFoundException", logGroupName="/aws/lambda/x",
+                               logStreamName="s")
+        status, headers, body = logs_call(self.server, "GetLogEvents",
+                                          {"logGroupName": GROUP, "logStreamName": "no/such"})
+        self.assertEqual(status, 400)
+        self.assertEqual(body["__type"], "ResourceNotFoundException")
+        self.assertEqual(headers.get("x-amzn-ErrorType"), "ResourceNotFoundException")
+        self.put({"err/default/1": [(1, "x")]})
+        self.assertClientError(self.logs.get_log_events, "nextToken",
+                               code="InvalidParameterException", logGroupName=GROUP,
+                               logStreamName="err/default/1", nextToken="f/garbage")
+        for body, fragment in (
+                ({"logGroupName": GROUP, "logStreamName": "err/default/1", "limit": 0}, "limit"),
+                ({"logGroupName": GROUP, "logStreamName": "err/default/1", "limit": 10001},
+                 "limit"),
+                ({"logGroupName": GROUP, "logStreamName": "err/default/1", "startTime": -1},
+                 "startTime"),
+                ({"logGroupName": GROUP, "logStreamName": "err/default/1", "limit": "ten"},
+                 "limit"),
+                ({"logStreamName": "err/default/1"}, "logGroupName"),
+                ({"logGroupName": GROUP, "logGroupIdentifier": GROUP,
+                  "logStreamName": "err/default/1"}, "LogGroupIdentifier"),
+                ({"logGroupName": GROUP}, "logStreamName")):
+            status, _, out = logs_call(self.server, "GetLogEvents", body)
+            self.assertEqual((status, out["__type"]), (400, "InvalidParameterException"), body)
+            self.assertIn(fragment, out["message"])
+        status, _, out = logs_call(self.server, "DescribeLogStreams",
+                                   {"logGroupName": GROUP, "limit": 51})
+        self.assertEqual((status, out["__type"]), (400, "InvalidParameterException"))
+        status, _, out = logs_call(self.server, "PutLogEvents", {"logGroupName": GROUP})
+        self.assertEqual((status, out["__type"]), (400, "UnknownOperationException"))
+        status, _, out = logs_call(self.server, "GetLogEvents", b"{not json")
+        self.assertEqual((status, out["__type"]), (400, "SerializationException"))
+
+    def test_agent_upload_is_checked_before_anything_is_stored(self):
+        for streams, fragment in (
+                ({"bad:name": [(1, "x")]}, "logStreamName"),
+                ({"ok/default/1": [(1, "x")], "bad*name": [(1, "x")]}, "logStreamName"),
+                ({"ok/default/1": [(-1, "x")]}, "timestamp"),
+                ({"": [(1, "x")]}, "logStreamName")):
+            status, out = push(self.server, streams)
+            self.assertEqual((status, out["__type"]), (400, "ClientException"), streams)
+            self.assertIn(fragment, out["message"])
+        self.assertClientError(self.logs.get_log_events, code="ResourceNotFoundException",
+                               logGroupName=GROUP, logStreamName="ok/default/1")
+        status, _, out = self.server.raw("POST", "/barge/v1/agent/logs",
+                                         {"streams": [{"logStreamName": "s",
+                                                       "events": [{"timestamp": 1}]}]})
+        self.assertEqual((status, out["__type"]), (400, "ClientException"))
+        self.assertIn("message", out["message"])
+        status, _, out = self.server.raw("POST", "/barge/v1/agent/logs", b"[1, 2")
+        self.assertEqual((status, out["__type"]), (400, "ClientException"))
+        # An upload with no events creates the stream, which then reads as empty.
+        self.put({"empty/default/1": []})
+        out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="empty/default/1")
+        self.assertEqual(out["events"], [])
+
+    def test_many_events_fast_and_concurrent(self):
+        n, batch = 50000, 5000
+        start = time.time()
+        for b in range(0, n, batch):
+            self.put({"many/default/1": [(1000000 + i, "event number %d" % i)
+                                         for i in range(b, b + batch)]})
+        elapsed = time.time() - start
+        self.assertLess(elapsed, 30, "50,000 events took %.1fs to store" % elapsed)
+        events, pages = self.read_all_forward("many/default/1")
+        self.assertEqual(len(events), n)
+        self.assertEqual(pages, 6)  # five full pages of 10,000 and the empty last one
+        self.assertEqual([e["message"] for e in events[:2]], ["event number 0", "event number 1"])
+        self.assertTrue(all(int(e["message"].rsplit(" ", 1)[1]) == i for i, e in enumerate(events)))
+        # Several agents at once, each stream in its own order.
+        errors = []
+
+        def agent(k):
+            for r in range(20):
+                status, out = push(self.server, {"conc/default/%d" % k: [
+                    (2000 + r * 10 + i, "%d" % (r * 10 + i)) for i in range(10)]})
+                if status != 200:
+                    errors.append((status, out))
+        threads = [threading.Thread(target=agent, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        for k in range(4):
+            events, _ = self.read_all_forward("conc/default/%d" % k)
+            self.assertEqual([e["message"] for e in events], [str(i) for i in range(200)])
+
+
+class LogsDurabilityAndAuth(ServerTestCase):
+    server_args = ("--agent-token", "log-token-123")
+
+    def test_agent_token_required_without_dev(self):
+        status, out = push(self.server, {"auth/default/1": [(1, "x")]}, token=None)
+        self.assertEqual((status, out["__type"]), (403, "AccessDeniedException"))
+        status, out = push(self.server, {"auth/default/1": [(1, "x")]}, token="wrong-token")
+        self.assertEqual((status, out["__type"]), (403, "AccessDeniedException"))
+        status, out = push(self.server, {"auth/default/1": [(1, "x")]}, token="log-token-123")
+        self.assertEqual((status, out), (200, {}))
+        # Reads are signed requests, as for the rest of the AWS API.
+        logs = self.server.client("logs")
+        out = logs.get_log_events(logGroupName=GROUP, logStreamName="auth/default/1")
+        self.assertEqual([e["message"] for e in out["events"]], ["x"])
+        status, _, out = logs_call(self.server, "GetLogEvents",
+                                   {"logGroupName": GROUP, "logStreamName": "auth/default/1"})
+        self.assertEqual((status, out["__type"]), (403, "MissingAuthenticationTokenException"))
+
+    def test_logs_survive_a_restart(self):
+        s = Server().start()
+        try:
+            status, _ = push(s, {"keep/default/1": [(10 + i, "kept %d" % i) for i in range(3)]})
+            self.assertEqual(status, 200)
+            logs = s.client("logs")
+            before = logs.get_log_events(logGroupName=GROUP, logStreamName="keep/default/1",
+                                         startFromHead=True)
+            created = logs.describe_log_groups()["logGroups"][0]["creationTime"]
+            # kill -9: an acknowledged upload is committed, not waiting in memory.
+            s.kill9()
+            s.start()
+            logs = s.client("logs")
+            out = logs.get_log_events(logGroupName=GROUP, logStreamName="keep/default/1",
+                                      startFromHead=True)
+            self.assertEqual([e["message"] for e in out["events"]], ["kept 0", "kept 1", "kept 2"])
+            self.assertEqual(out["events"], before["events"])
+            self.assertEqual(logs.describe_log_groups()["logGroups"][0]["creationTime"], created)
+            # A token from before the restart goes on where it left off.
+            push(s, {"keep/default/1": [(100, "after")]})
+            out = logs.get_log_events(logGroupName=GROUP, logStreamName="keep/default/1",
+                                      nextToken=before["nextForwardToken"])
+            self.assertEqual([e["message"] for e in out["events"]], ["after"])
+            s.stop()
+            s.start()
+            out = s.client("logs").describe_log_streams(logGroupName=GROUP)
+            self.assertEqual([x["logStreamName"] for x in out["logStreams"]], ["keep/default/1"])
+            self.assertEqual(out["logStreams"][0]["lastEventTimestamp"], 100)
+        finally:
+            s.cleanup()
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
