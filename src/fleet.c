@@ -809,6 +809,7 @@ void fleet_tick(state *st)
                     dict_del(&st->fleet->instances, in->id);
                     log_info("fleet: instance %s stopped", in->id);
                     instance_free(in);
+                    st->jobs->sched_needed = 1; /* its vCPUs count against maxvCpus no more */
                 }
                 break;
             }
