@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent.h"
 #include "cli.h"
 #include "server.h"
 
@@ -14,6 +15,7 @@ static void usage(FILE *out)
             "\n"
             "commands:\n"
             "  server     run the control plane (AWS Batch API, store, scheduler)\n"
+            "  agent      run jobs on this machine for a barge server (an instance)\n"
             "%s"
             "  version    print the version\n"
             "  help       show this help\n"
@@ -30,6 +32,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "server") == 0) return server_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "agent") == 0) return agent_main(argc - 1, argv + 1);
     if (cli_is_command(cmd)) return cli_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("barge %s\n", BARGE_VERSION);

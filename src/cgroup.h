@@ -1,0 +1,61 @@
+/* cgroup — memory limits for the attempts an agent runs.
+ *
+ * The agent never assumes a layout: it reads /proc/self/cgroup and /proc/self/mountinfo to find
+ * the hierarchy that holds the memory controller (cgroup v1, or the unified v2 hierarchy) and its
+ * own cgroup in it.  Below its own cgroup it makes one parent per agent, and below that one cgroup
+ * per attempt with the attempt's limit.  Where none of this is possible the agent still runs
+ * jobs, without limits, and says why (cgroup_host_note). */
+#ifndef BARGE_CGROUP_H
+#define BARGE_CGROUP_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { CGROUP_NONE, CGROUP_V1, CGROUP_V2 } cgroup_mode;
+
+/* "none", "v1" or "v2", the register body's spelling. */
+const char *cgroup_mode_name(cgroup_mode m);
+
+/* Finds, from the texts of /proc/self/cgroup and /proc/self/mountinfo, the hierarchy holding the
+ * memory controller and the directory of this process's cgroup in it.  Returns v1 or v2 with
+ * *dir (allocated), or CGROUP_NONE with *why (allocated).  Pure, so that tests can feed it the
+ * layouts of other machines. */
+cgroup_mode cgroup_locate(const char *proc_cgroup, const char *mountinfo, char **dir, char **why);
+
+/* The agent's own place: detected once at start-up. */
+typedef struct cgroup_host cgroup_host;
+
+/* Detects the controller and creates the per-agent parent cgroup called name below the agent's
+ * own cgroup (on v2 the agent first moves itself into a leaf, because a v2 cgroup that holds
+ * processes cannot enable controllers for its children).  Never fails: the mode is
+ * CGROUP_NONE, with a note saying why, when limits cannot be enforced. */
+cgroup_host *cgroup_host_setup(const char *name);
+cgroup_mode cgroup_host_mode(const cgroup_host *h);
+/* What the agent found, in one sentence (for the log and the register body). */
+const char *cgroup_host_note(const cgroup_host *h);
+/* The tightest memory limit on the agent's own cgroup and its ancestors, in bytes; -1 when none
+ * (or unknown).  It bounds the memory an instance may offer. */
+int64_t cgroup_host_memory_limit(const cgroup_host *h);
+/* Removes the per-agent parent (it must be empty by then) and frees h.  NULL is fine. */
+void cgroup_host_teardown(cgroup_host *h);
+
+/* One attempt's cgroup. */
+typedef struct cgroup cgroup;
+
+/* Creates the cgroup called name below the per-agent parent, limited to limit_bytes of memory
+ * with no swap (0: no limit).  NULL with a message in err when it cannot. */
+cgroup *cgroup_create(cgroup_host *h, const char *name, int64_t limit_bytes, char *err,
+                      size_t errlen);
+/* A write-only descriptor of the cgroup's cgroup.procs (close-on-exec): a process that writes
+ * "0" to it joins the cgroup.  The spawner's child does so between clone and exec. */
+int cgroup_procs_fd(const cgroup *cg);
+const char *cgroup_path(const cgroup *cg);
+/* How many processes the kernel's OOM killer ended in this cgroup. */
+long cgroup_oom_kills(const cgroup *cg);
+/* Sends SIGKILL to every process in the cgroup, including those that left the attempt's
+ * process group.  Returns how many it found. */
+int cgroup_kill_all(cgroup *cg);
+/* Removes the cgroup's directory: 0, or -1 while processes remain (try again later). */
+int cgroup_remove(cgroup *cg);
+/* Frees the handle (the directory stays if cgroup_remove did not succeed).  NULL is fine. */
+void cgroup_free(cgroup *cg);
+#endif

@@ -1,0 +1,488 @@
+"""`barge agent` against a fake server that speaks docs/agent-protocol.md.
+
+The fake server (http.server on a free loopback port) records every request in arrival order
+and answers as the protocol says: it registers the agent, parks waiting exchanges until it has
+work, answers 404 UnknownInstanceException once told to forget the instance, and can ask for a
+shutdown.  The agent is the real binary; its jobs really run.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from harness import BARGE, free_port
+
+POLL_SECONDS = 2
+
+
+class FakeServer:
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.cond = threading.Condition()
+        self.registers = []      # (body, headers)
+        self.requests = []       # (kind, body) in arrival order: "register", "exchange", "logs"
+        self.assign, self.kill = [], []
+        self.shutdown = False
+        self.instance = None     # the id the server knows, None when forgotten
+        self.count = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(n) or b"{}")
+                status, answer = fake.handle(self.path, body, dict(self.headers))
+                data = json.dumps(answer).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the agent abandoned a long poll (it is stopping)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def close(self):
+        with self.cond:
+            self.instance = None
+            self.cond.notify_all()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # The protocol -----------------------------------------------------------------------------
+
+    def unknown(self):
+        return 404, {"__type": "UnknownInstanceException",
+                     "message": "instanceId: not registered with this server; register again"}
+
+    def handle(self, path, body, headers):
+        with self.cond:
+            if path == "/barge/v1/agent/register":
+                self.count += 1
+                self.registers.append((body, headers))
+                self.requests.append(("register", body))
+                self.instance = body.get("instanceId") or "i-fake%d" % self.count
+                self.cond.notify_all()
+                return 200, {"instanceId": self.instance, "pollSeconds": POLL_SECONDS,
+                             "heartbeatSeconds": 1, "lostAfterSeconds": 30}
+            if body.get("instanceId") != self.instance or self.instance is None:
+                return self.unknown()
+            if path == "/barge/v1/agent/logs":
+                self.requests.append(("logs", body))
+                self.cond.notify_all()
+                return 200, {}
+            if path != "/barge/v1/agent/exchange":
+                return 404, {"__type": "NotFound", "message": path}
+            self.requests.append(("exchange", body))
+            self.cond.notify_all()
+            me = self.instance
+            if body.get("wait"):
+                deadline = time.time() + POLL_SECONDS
+                while (not (self.assign or self.kill or self.shutdown) and self.instance == me
+                       and time.time() < deadline):
+                    self.cond.wait(deadline - time.time())
+                if self.instance != me:
+                    return self.unknown()
+            answer = {"assign": self.assign, "kill": self.kill, "shutdown": self.shutdown}
+            self.assign, self.kill = [], []
+            return 200, answer
+
+    # Driving it ----------------------------------------------------------------------------
+
+    def give(self, job_id, command, attempt=1, **extra):
+        a = {"jobId": job_id, "attempt": attempt, "command": command,
+             "environment": {"AWS_BATCH_JOB_ID": job_id}, "vcpus": 1, "memoryMiB": 0,
+             "gpus": 0, "timeoutSeconds": 0, "killGraceSeconds": 5,
+             "logStreamName": "def/default/" + job_id.replace(":", "-")}
+        a.update(extra)
+        with self.cond:
+            self.assign.append(a)
+            self.cond.notify_all()
+        return a
+
+    def order_kill(self, job_id, attempt=1, reason="Terminated by user"):
+        with self.cond:
+            self.kill.append({"jobId": job_id, "attempt": attempt, "reason": reason})
+            self.cond.notify_all()
+
+    def ask_shutdown(self):
+        with self.cond:
+            self.shutdown = True
+            self.cond.notify_all()
+
+    def forget(self):
+        """Acts like a restarted server: the instance is unknown from now on."""
+        with self.cond:
+            self.instance = None
+            self.cond.notify_all()
+
+    def wait_for(self, predicate, timeout=10, what="a condition"):
+        deadline = time.time() + timeout
+        with self.cond:
+            while True:
+                got = predicate()
+                if got:
+                    return got
+                if time.time() >= deadline:
+                    raise AssertionError("waited %ss for %s; requests: %s" % (
+                        timeout, what, json.dumps(self.requests)[-3000:]))
+                self.cond.wait(min(0.2, max(0.01, deadline - time.time())))
+
+    def reports(self):
+        """Every report received, with the index of the request that carried it."""
+        out = []
+        for i, (kind, body) in enumerate(self.requests):
+            if kind == "exchange":
+                out += [(i, r) for r in body.get("reports", [])]
+        return out
+
+    def report(self, job_id, event, timeout=10):
+        def find():
+            for i, r in self.reports():
+                if r["jobId"] == job_id and r["event"] == event:
+                    return i, r
+            return None
+        return self.wait_for(find, timeout, "a %s report for %s" % (event, job_id))
+
+    def log_lines(self, stream):
+        """(request index, message) for every event of stream, in arrival order."""
+        out = []
+        for i, (kind, body) in enumerate(self.requests):
+            if kind == "logs":
+                for s in body["streams"]:
+                    if s["logStreamName"] == stream:
+                        out += [(i, e["message"]) for e in s["events"]]
+        return out
+
+
+class Agent:
+    def __init__(self, server_url, *extra, work_dir=None, token="tok-123"):
+        self.tmp = tempfile.mkdtemp(prefix="barge-agent-test-")
+        self.work_dir = work_dir or os.path.join(self.tmp, "work")
+        self.log_path = os.path.join(self.tmp, "agent.log")
+        self.args = [BARGE, "agent", "--server", server_url, "--compute-environment", "ce1",
+                     "--work-dir", self.work_dir] + (["--token", token] if token else [])
+        self.args += list(extra)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def read_log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_exit(self, timeout=15):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the agent did not exit within %ss:\n%s"
+                                 % (timeout, self.read_log()))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        log = self.read_log()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise AssertionError("sanitizer report in the agent's output:\n" + log[-6000:])
+        return log
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def wait_gone(pid, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not alive(pid):
+            return
+        time.sleep(0.02)
+    raise AssertionError("process %d still runs" % pid)
+
+
+class AgentTestCase(unittest.TestCase):
+    agent_args = ("--vcpus", "2", "--memory", "2048")
+
+    def setUp(self):
+        self.fake = FakeServer()
+        self.agent = Agent(self.fake.url, *self.agent_args)
+        self.fake.wait_for(lambda: self.fake.registers, what="the agent to register")
+
+    def tearDown(self):
+        self.agent.stop()
+        self.fake.close()
+
+
+class Options(unittest.TestCase):
+    def run_agent(self, *args):
+        return subprocess.run([BARGE, "agent"] + list(args), capture_output=True, text=True,
+                              timeout=10)
+
+    def test_help_lists_every_option(self):
+        out = self.run_agent("--help")
+        self.assertEqual(out.returncode, 0)
+        for opt in ("--server", "--compute-environment", "--instance-id", "--instance-type",
+                    "--vcpus", "--memory", "--gpus", "--token", "--work-dir",
+                    "--exit-with-parent", "--log-level"):
+            self.assertIn(opt, out.stdout)
+        self.assertIn("agent", subprocess.run([BARGE, "help"], capture_output=True,
+                                              text=True).stdout)
+
+    def test_bad_options_name_the_option(self):
+        base = ["--server", "http://127.0.0.1:1", "--compute-environment", "ce"]
+        for args, fragment in ((["--compute-environment", "ce"], "--server is required"),
+                               (["--server", "http://127.0.0.1:1"], "--compute-environment"),
+                               (["--server", "ftp://x", "--compute-environment", "ce"], "--server"),
+                               (base + ["--vcpus", "0"], "--vcpus"),
+                               (base + ["--memory", "lots"], "--memory"),
+                               (base + ["--gpus", "-1"], "--gpus"),
+                               (base + ["--instance-type", "m9.huge"], "--instance-type"),
+                               (base + ["--log-level", "loud"], "--log-level"),
+                               (base + ["stray"], "unexpected argument"),
+                               (base + ["--bogus"], "usage")):
+            out = self.run_agent(*args)
+            self.assertEqual(out.returncode, 2, (args, out.stderr))
+            self.assertIn(fragment, out.stderr, args)
+
+
+class Registration(AgentTestCase):
+    def test_register_body_and_token(self):
+        body, headers = self.fake.registers[0]
+        self.assertEqual(headers.get("Authorization"), "Bearer tok-123")
+        self.assertEqual(body["computeEnvironment"], "ce1")
+        self.assertEqual((body["vcpus"], body["memoryMiB"], body["gpus"]), (2, 2048, 0))
+        self.assertEqual(body["executor"], "process")
+        self.assertIn(body["cgroups"], ("v1", "v2", "none"))
+        self.assertTrue(body["cgroupsNote"])
+        self.assertTrue(body["hostname"])
+        self.assertNotIn("instanceId", body)
+        self.assertNotIn("instanceType", body)
+        # Every exchange names the instance the server gave; one waits, heartbeats do not.
+        self.fake.wait_for(lambda: any(k == "exchange" and not b["wait"]
+                                       for k, b in self.fake.requests), 5, "a heartbeat")
+        exchanges = [b for k, b in self.fake.requests if k == "exchange"]
+        self.assertTrue(any(b["wait"] for b in exchanges))
+        self.assertTrue(all(b["instanceId"] == "i-fake1" for b in exchanges))
+
+    def test_sizes_from_instance_type_and_machine(self):
+        fake = FakeServer()
+        a = Agent(fake.url, "--instance-type", "m5.large", "--instance-id", "i-given")
+        b = Agent(fake.url, "--gpus", "1")
+        try:
+            fake.wait_for(lambda: len(fake.registers) == 2, what="two agents to register")
+            bodies = {r[0].get("instanceId", "none"): r[0] for r in fake.registers}
+            typed = bodies["i-given"]
+            self.assertEqual((typed["instanceType"], typed["vcpus"], typed["memoryMiB"]),
+                             ("m5.large", 2, 8192))
+            machine = bodies["none"]
+            self.assertEqual(machine["vcpus"], len(os.sched_getaffinity(0)))
+            total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // (1 << 20)
+            self.assertTrue(0 < machine["memoryMiB"] <= total, machine)
+            self.assertEqual(machine["gpus"], 1)
+        finally:
+            a.stop()
+            b.stop()
+            fake.close()
+
+
+class Jobs(AgentTestCase):
+    def test_job_runs_reports_and_ships_logs_first(self):
+        self.fake.give("job-1", ["sh", "-c", "echo hello; echo oops >&2; exit 3"])
+        i_run, running = self.fake.report("job-1", "RUNNING")
+        i_exit, exited = self.fake.report("job-1", "EXITED")
+        self.assertGreater(running["pid"], 0)
+        self.assertEqual(running["attempt"], 1)
+        self.assertLessEqual(i_run, i_exit)
+        self.assertEqual(exited["exitCode"], 3)
+        self.assertEqual(exited["signal"], 0)
+        self.assertFalse(exited["oom"] or exited["timedOut"] or exited["killed"])
+        self.assertGreaterEqual(exited["at"], running["at"])
+        lines = self.fake.log_lines("def/default/job-1")
+        self.assertEqual(sorted(m for _, m in lines), ["hello", "oops"])
+        # The logs arrived before the report that the attempt ended.
+        self.assertTrue(all(i < i_exit for i, _ in lines), (lines, i_exit))
+        # Each event carries the time it was read.
+        for kind, body in self.fake.requests:
+            if kind == "logs":
+                for s in body["streams"]:
+                    for e in s["events"]:
+                        self.assertLess(abs(e["timestamp"] / 1000 - time.time()), 60)
+
+    def test_environment_is_exactly_the_assignment(self):
+        self.fake.give("env-1", ["env"], environment={"AWS_BATCH_JOB_ID": "env-1", "X": "a b"})
+        self.fake.report("env-1", "EXITED")
+        env = sorted(m for _, m in self.fake.log_lines("def/default/env-1"))
+        names = [e.split("=", 1)[0] for e in env]
+        # PATH and HOME come from the agent, as the assignment lacks them.
+        self.assertEqual(names, ["AWS_BATCH_JOB_ID", "HOME", "PATH", "X"])
+        self.assertIn("X=a b", env)
+        self.fake.give("env-2", ["env"], environment={"PATH": "/bin:/usr/bin", "HOME": "/h"})
+        self.fake.report("env-2", "EXITED")
+        self.assertEqual(sorted(m for _, m in self.fake.log_lines("def/default/env-2")),
+                         ["HOME=/h", "PATH=/bin:/usr/bin"])
+
+    def test_command_that_cannot_start(self):
+        self.fake.give("bad-1", ["/no/such/program"])
+        self.fake.give("bad-2", ["no-such-program-anywhere"])
+        _, r = self.fake.report("bad-1", "FAILED_TO_START")
+        self.assertEqual(r["reason"], "CannotStartContainerError: exec /no/such/program: "
+                                      "No such file or directory")
+        _, r = self.fake.report("bad-2", "FAILED_TO_START")
+        self.assertIn("executable file not found in $PATH", r["reason"])
+        self.assertFalse([x for _, x in self.fake.reports() if x["event"] == "RUNNING"])
+
+    def test_kill_order(self):
+        self.fake.give("kill-1", ["sh", "-c", "sleep 60 & sleep 60; wait"])
+        _, running = self.fake.report("kill-1", "RUNNING")
+        self.fake.order_kill("kill-1", reason="Terminated by user")
+        _, r = self.fake.report("kill-1", "EXITED", timeout=8)
+        self.assertTrue(r["killed"])
+        self.assertFalse(r["timedOut"])
+        self.assertEqual(r["signal"], signal.SIGTERM)
+        self.assertNotIn("exitCode", r)
+        self.assertEqual(r["reason"], "Terminated by user")
+        wait_gone(running["pid"])
+
+    def test_timeout_term_then_kill(self):
+        self.fake.give("slow-1", ["sh", "-c", "trap '' TERM; exec sleep 60"], timeoutSeconds=1,
+                       killGraceSeconds=1)
+        _, r = self.fake.report("slow-1", "EXITED", timeout=8)
+        self.assertTrue(r["timedOut"])
+        self.assertFalse(r["killed"])
+        self.assertEqual(r["signal"], signal.SIGKILL)
+
+    def test_memory_limit(self):
+        body = self.fake.registers[0][0]
+        if body["cgroups"] == "none":
+            self.skipTest("memory limits are not enforced here: " + body["cgroupsNote"])
+        self.fake.give("oom-1", ["python3", "-c", "x = b'a' * (200 << 20)"], memoryMiB=50)
+        _, r = self.fake.report("oom-1", "EXITED", timeout=20)
+        self.assertTrue(r["oom"], r)
+        self.assertEqual(r["signal"], signal.SIGKILL)
+        self.assertEqual(r["reason"], "OutOfMemoryError: Container killed due to memory usage")
+
+    def test_many_lines_arrive_in_order_in_batches(self):
+        self.fake.give("chatty-1", ["sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo line $i; "
+                                                "i=$((i+1)); done"])
+        i_exit, r = self.fake.report("chatty-1", "EXITED", timeout=20)
+        self.assertEqual(r["exitCode"], 0)
+        lines = self.fake.log_lines("def/default/chatty-1")
+        self.assertEqual([m for _, m in lines], ["line %d" % i for i in range(3000)])
+        self.assertTrue(all(i < i_exit for i, _ in lines))
+        batches = [sum(len(s["events"]) for s in b["streams"])
+                   for k, b in self.fake.requests if k == "logs"]
+        self.assertLessEqual(max(batches), 2000)
+
+    def test_array_child_and_second_attempt(self):
+        self.fake.give("arr:3", ["sh", "-c", "exit 0"], attempt=2)
+        _, r = self.fake.report("arr:3", "EXITED")
+        self.assertEqual((r["attempt"], r["exitCode"]), (2, 0))
+
+
+class Lifecycle(AgentTestCase):
+    def test_unknown_instance_means_register_again(self):
+        self.fake.give("lost-1", ["sleep", "60"])
+        _, running = self.fake.report("lost-1", "RUNNING")
+        self.fake.forget()
+        self.fake.wait_for(lambda: len(self.fake.registers) == 2, 15, "a second register")
+        # What ran for the old registration is gone, and the instance keeps its id.
+        wait_gone(running["pid"])
+        self.assertEqual(self.fake.registers[1][0]["instanceId"], "i-fake1")
+        self.fake.give("after-1", ["sh", "-c", "echo again"])
+        _, r = self.fake.report("after-1", "EXITED")
+        self.assertEqual(r["exitCode"], 0)
+        self.assertIn("register", self.agent.read_log())
+
+    def test_shutdown_stops_jobs_reports_and_exits(self):
+        self.fake.give("long-1", ["sleep", "60"])
+        _, running = self.fake.report("long-1", "RUNNING")
+        self.fake.ask_shutdown()
+        self.assertEqual(self.agent.wait_exit(), 0)
+        _, r = self.fake.report("long-1", "EXITED", timeout=1)
+        self.assertTrue(r["agentStopped"])
+        self.assertEqual(r["signal"], signal.SIGTERM)
+        wait_gone(running["pid"])
+        self.assertFalse(os.path.exists(self.agent.work_dir))
+
+    def test_sigterm_stops_cleanly(self):
+        self.fake.give("term-1", ["sh", "-c", "echo started; exec sleep 60"])
+        _, running = self.fake.report("term-1", "RUNNING")
+        self.fake.wait_for(lambda: self.fake.log_lines("def/default/term-1"), 5, "a log line")
+        self.agent.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.agent.wait_exit(), 0)
+        _, r = self.fake.report("term-1", "EXITED", timeout=1)
+        self.assertTrue(r["agentStopped"])
+        wait_gone(running["pid"])
+        self.assertIn("SIGTERM", self.agent.read_log())
+
+
+class Unreachable(unittest.TestCase):
+    def test_retries_until_the_server_answers(self):
+        port = free_port()
+        agent = Agent("http://127.0.0.1:%d" % port)
+        fake = None
+        try:
+            deadline = time.time() + 10
+            while "cannot register" not in agent.read_log():
+                self.assertLess(time.time(), deadline, agent.read_log())
+                time.sleep(0.05)
+            self.assertIsNone(agent.proc.poll())
+            fake = FakeServer(port=port)
+            fake.wait_for(lambda: fake.registers, 15, "the agent to register once the server is up")
+        finally:
+            agent.stop()
+            if fake:
+                fake.close()
+
+    def test_exit_with_parent(self):
+        fake = FakeServer()
+        tmp = tempfile.mkdtemp(prefix="barge-agent-test-")
+        try:
+            parent = subprocess.Popen(
+                ["sh", "-c", '"$@" >/dev/null 2>&1 & echo $!; exec sleep 60', "sh", BARGE, "agent",
+                 "--server", fake.url, "--compute-environment", "ce1", "--work-dir",
+                 os.path.join(tmp, "w"), "--exit-with-parent"], stdout=subprocess.PIPE, text=True)
+            pid = int(parent.stdout.readline())
+            fake.wait_for(lambda: fake.registers, what="the agent to register")
+            parent.kill()
+            parent.wait()
+            wait_gone(pid, timeout=10)
+        finally:
+            fake.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
