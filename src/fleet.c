@@ -225,8 +225,10 @@ static char *server_url(void)
     const char *h = barge_cfg.listen_host;
     if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "") == 0) h = "127.0.0.1";
     if (strcmp(h, "::") == 0) h = "::1";
-    if (strchr(h, ':')) return xasprintf("http://[%s]:%d", h, http_port());
-    return xasprintf("http://%s:%d", h, http_port());
+    /* The first scheduling pass after a restart may run before the listener has bound. */
+    int port = http_port() ? http_port() : barge_cfg.listen_port;
+    if (strchr(h, ':')) return xasprintf("http://[%s]:%d", h, port);
+    return xasprintf("http://%s:%d", h, port);
 }
 
 /* The local provider: starts `barge agent` on this host as a new instance of ce. */
