@@ -221,6 +221,9 @@ static void dep_failed(state *st, job *d, job *failed)
                 jobs_set_status(st, c, JS_FAILED, c->cancel_pending ? c->stop_reason : reason);
             }
         }
+        /* The array failed because of its own dependency: it says so, as a plain job does,
+         * rather than counting the children that failed with it. */
+        if (d->status == JS_FAILED && !d->cancel_pending) set_reason(&d->reason, reason);
         return;
     }
     if (d->status > JS_RUNNABLE) return;
@@ -407,6 +410,8 @@ void jobs__enter_lifecycle(state *st, job *j, json_t *deps)
             ready(st, c);
         }
     }
+    if (failed && j->status == JS_FAILED && !j->cancel_pending)
+        set_reason(&j->reason, "Dependent Job failed");
 }
 
 void jobs__make_children(job *p, int64_t now)
