@@ -493,11 +493,22 @@ void jobs_queue_deleted(state *st, const char *queue)
         jobs_cancel(st, q->all[i], "The job queue was deleted", 1);
 }
 
+/* An array child started: its parent started no later.  The child's time is the agent's, earlier
+ * than the moment the report is handled, so parent_update's own clock would be late. */
+static void child_started(state *st, job *c)
+{
+    job *p = c->parent;
+    if (!p || !c->started_at || (p->started_at && p->started_at <= c->started_at)) return;
+    p->started_at = c->started_at;
+    jobs_mark_dirty(st, p);
+}
+
 void jobs_attempt_running(state *st, job *j, int64_t at)
 {
     if (j->status != JS_STARTING) return;
     j->started_at = at;
     j->attempt_started_at = at;
+    child_started(st, j);
     jobs_set_status(st, j, JS_RUNNING, NULL);
 }
 
@@ -521,6 +532,7 @@ void jobs_attempt_end(state *st, job *j, const attempt_end *e, int64_t at)
     json_array_append_new(j->attempts, attempt);
     fleet_release(st, j);
     if (!j->started_at) j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
+    child_started(st, j);
 
     int success = e->has_exit_code && e->exit_code == 0 && !j->is_terminated;
     if (success) {

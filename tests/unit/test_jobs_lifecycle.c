@@ -217,6 +217,11 @@ static void test_dependency_chain(void)
     CHECK_STR(status("after-ok"), "RUNNABLE");
     CHECK_STR(status("after-failed"), "FAILED");
     CHECK_STR(find("after-failed")->reason, "Dependent Job failed");
+    /* An array says so too, and so do its children. */
+    submit("arr-after-failed", 2, "[{\"jobId\": \"chain-b\"}]", NULL);
+    CHECK_STR(status("arr-after-failed"), "FAILED");
+    CHECK_STR(find("arr-after-failed")->reason, "Dependent Job failed");
+    CHECK_STR(find("arr-after-failed:1")->reason, "Dependent Job failed");
     /* The same dependency twice counts as one. */
     submit("twice-a", 0, NULL, NULL);
     submit("twice-b", 0, "[{\"jobId\": \"twice-a\"}, {\"jobId\": \"twice-a\"}]", NULL);
@@ -263,7 +268,8 @@ static void test_array(void)
     CHECK(jobs_find(st->jobs, "arr:") == NULL);
     run(p->children[0]);
     check_summary(p);
-    CHECK(p->started_at != 0);
+    /* The parent started when its first child did, by the agent's clock. */
+    CHECK(p->started_at == 2000);
     start(p->children[1]);
     check_summary(p);
     end(p->children[0], 0);
@@ -380,6 +386,7 @@ static void test_whole_array_dependencies(void)
     check_summary(h);
     CHECK_STR(status("gated-h:0"), "FAILED");
     CHECK_STR(status("gated-h"), "FAILED");
+    CHECK_STR(h->reason, "Dependent Job failed");
     check_runnable_list();
     commit();
 }
