@@ -32,12 +32,22 @@ json_t *params_substitute(json_t *command, json_t *submit_params, json_t *def_pa
             buf_append(&b, s, (size_t)(ref - s));
             const char *name = ref + 5, *end = name;
             while (name_char(*end)) end++;
-            char *key = xstrndup(name, (size_t)(end - name));
-            json_t *v = json_object_get(submit_params, key);
-            if (!json_is_string(v)) v = json_object_get(def_params, key);
-            if (end > name && json_is_string(v)) buf_puts(&b, json_string_value(v));
-            else buf_append(&b, ref, (size_t)(end - ref));
-            free(key);
+            /* The placeholder is the longest name with a value that the text starts with, so
+             * "Ref::out-1" uses "out" when only "out" is defined, as a plain replacement of each
+             * parameter's placeholder would. */
+            json_t *v = NULL;
+            size_t n = (size_t)(end - name);
+            for (; n > 0; n--) {
+                v = json_object_getn(submit_params, name, n);
+                if (!json_is_string(v)) v = json_object_getn(def_params, name, n);
+                if (json_is_string(v)) break;
+            }
+            if (n > 0) {
+                buf_puts(&b, json_string_value(v));
+                end = name + n;
+            } else {
+                buf_append(&b, ref, (size_t)(end - ref));
+            }
             s = end;
         }
         json_array_append_new(out, json_string(b.data));

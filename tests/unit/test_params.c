@@ -39,9 +39,14 @@ static void test_substitution(void)
     /* Several in one argument, and the same one twice. */
     check_subst("[\"Ref::a/Ref::b.Ref::a\"]", "{\"a\": \"1\", \"b\": \"2\"}", NULL,
                 "[\"1/2.1\"]");
-    /* A hyphen belongs to the name: here the name is "a-Ref", which has no value. */
+    /* The longest name with a value is taken: a hyphen may end a name or belong to it. */
     check_subst("[\"Ref::a-Ref::b\"]", "{\"a\": \"1\", \"b\": \"2\"}", NULL,
-                "[\"Ref::a-Ref::b\"]");
+                "[\"1-2\"]");
+    check_subst("[\"pre-Ref::b-post\"]", "{\"b\": \"sub b\"}", NULL, "[\"pre-sub b-post\"]");
+    check_subst("[\"Ref::out-1\"]", "{\"out\": \"short\"}", "{\"out-1\": \"long\"}",
+                "[\"long\"]");
+    check_subst("[\"Ref::out-2\"]", "{\"out\": \"short\"}", "{\"out-1\": \"long\"}",
+                "[\"short-2\"]");
     check_subst("[\"Ref::a\", \"x\", \"Ref::b\"]", "{\"a\": \"1\", \"b\": \"2\"}", NULL,
                 "[\"1\", \"x\", \"2\"]");
     /* Names take letters, digits, hyphens and underscores; anything else ends them. */
