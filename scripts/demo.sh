@@ -17,7 +17,8 @@ stop() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
 }
-trap stop EXIT INT TERM
+trap stop EXIT
+trap 'stop; exit 130' INT TERM
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
