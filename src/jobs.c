@@ -302,12 +302,6 @@ static void parent_update(state *st, job *p)
 {
     if (job_status_done(p->status)) return;
     uint32_t done = p->summary[JS_SUCCEEDED] + p->summary[JS_FAILED];
-    if (!p->started_at && (p->summary[JS_RUNNING] || done)) {
-        /* Written now: a parent waiting for its children is otherwise not written again until
-         * it ends, and a restart would lose the time. */
-        p->started_at = util_now_ms();
-        jobs_mark_dirty(st, p);
-    }
     if (done < p->array_size) return;
     if (p->summary[JS_FAILED] == 0) {
         jobs_set_status(st, p, JS_SUCCEEDED, NULL);
@@ -493,8 +487,10 @@ void jobs_queue_deleted(state *st, const char *queue)
         jobs_cancel(st, q->all[i], "The job queue was deleted", 1);
 }
 
-/* An array child started: its parent started no later.  The child's time is the agent's, earlier
- * than the moment the report is handled, so parent_update's own clock would be late. */
+/* An array child started: its parent started then, unless an earlier child did, by the agent's
+ * clock (the server's, when it handles the report, is a little later).  A parent none of whose
+ * children ran has no start time.  The parent is written now: waiting for its children, it is
+ * otherwise not written again until it ends, and a restart would lose the time. */
 static void child_started(state *st, job *c)
 {
     job *p = c->parent;

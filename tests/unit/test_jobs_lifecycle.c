@@ -387,6 +387,9 @@ static void test_whole_array_dependencies(void)
     CHECK_STR(status("gated-h:0"), "FAILED");
     CHECK_STR(status("gated-h"), "FAILED");
     CHECK_STR(h->reason, "Dependent Job failed");
+    /* None of its children ran, so neither did it. */
+    CHECK(h->started_at == 0);
+    CHECK(h->stopped_at != 0);
     check_runnable_list();
     commit();
 }
