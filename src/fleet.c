@@ -379,6 +379,8 @@ void fleet_assign(state *st, instance *in, job *j)
     j->inst_id = xstrdup(in->id);
     free(j->ce_name);
     j->ce_name = xstrdup(in->ce);
+    free(j->mem_note);
+    j->mem_note = in->mem_note ? xstrdup(in->mem_note) : NULL;
     j->n_attempts++;
     j->attempt_started_at = 0;
     j->kill_sent = 0;

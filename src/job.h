@@ -66,6 +66,7 @@ struct job {
     char *inst_id;
     char *ce_name;
     char *log_stream;
+    char *mem_note;    /* how the instance of the latest attempt enforced memory limits */
     int64_t attempt_started_at;
     int kill_sent;
     /* Dependencies: how many are unmet, and who waits for this job. */

@@ -63,6 +63,7 @@ void jobs__free_job(job *j)
     free(j->inst_id);
     free(j->ce_name);
     free(j->log_stream);
+    free(j->mem_note);
     free(j->dependents);
     free(j);
 }
@@ -627,7 +628,8 @@ json_t *jobs_describe(state *st, job *j)
     const char *inst = j->inst_id;
     if (inst) json_object_set_new(b, "instanceId", json_string(inst));
     if (j->ce_name) json_object_set_new(b, "computeEnvironment", json_string(j->ce_name));
-    const char *cg = fleet_cgroups_note(st, j);
+    /* The job keeps the note: its instance may be gone. */
+    const char *cg = j->mem_note ? j->mem_note : fleet_cgroups_note(st, j);
     if (cg) json_object_set_new(b, "memoryLimit", json_string(cg));
     json_object_set_new(d, "barge", b);
     return d;

@@ -89,6 +89,7 @@ static json_t *dynamic_state(job *j)
     put_int(s, "stoppedAt", j->stopped_at);
     put_int(s, "nAttempts", j->n_attempts);
     if (j->attempts) json_object_set(s, "attempts", j->attempts);
+    put_str(s, "memoryLimit", j->mem_note);
     if (j->status == JS_STARTING || j->status == JS_RUNNING) {
         put_str(s, "instanceId", j->inst_id);
         put_str(s, "ce", j->ce_name);
@@ -161,6 +162,8 @@ static void apply_state(job *j, json_t *s)
     j->ce_name = r ? xstrdup(r) : NULL;
     r = json_string_value(json_object_get(s, "logStream"));
     j->log_stream = r ? xstrdup(r) : NULL;
+    r = json_string_value(json_object_get(s, "memoryLimit"));
+    j->mem_note = r ? xstrdup(r) : NULL;
     j->attempt_started_at = json_integer_value(json_object_get(s, "attemptStartedAt"));
 }
 

@@ -267,6 +267,12 @@ static void test_lost_instance(void)
     CHECK_EQ_INT(poll.status, 404);
     free(poll.body);
     poll.body = NULL;
+    /* How the instance limited memory stays in the description of the jobs it ran. */
+    json_t *desc = jobs_describe(st, d);
+    CHECK_CONTAINS(json_string_value(json_object_get(json_object_get(desc, "barge"),
+                                                     "memoryLimit")),
+                   "not enforced on instance i-one");
+    json_decref(desc);
     /* Gone: its reports are refused, and nothing is placed until an agent registers. */
     int code;
     json_t *r = agent_call(fleet_exchange, "{\"instanceId\": \"i-one\"}", NULL, &code);
