@@ -1,0 +1,154 @@
+"""CancelJob and TerminateJob, through boto3 and the AWS CLI: cancel fails jobs that have not
+reached STARTING (a RUNNABLE job at once, a PENDING job once its dependencies complete) and
+leaves started ones running; terminate also stops running ones; the reason becomes the job's
+statusReason."""
+import os
+import time
+
+from test_jobs_common import JobsCase, pid_alive
+
+
+class Cancel(JobsCase):
+    max_vcpus = 4
+
+    def test_cancel_runnable_fails_at_once(self):
+        jid = self.submit("waiting", queue="parked")
+        self.assertEqual(self.status(jid), "RUNNABLE")
+        self.assertEqual(self.batch.cancel_job(jobId=jid, reason="not needed")["ResponseMetadata"]
+                         ["HTTPStatusCode"], 200)
+        d = self.job(jid)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "not needed")
+        self.assertIs(d["isCancelled"], True)
+        self.assertIs(d["isTerminated"], False)
+        self.assertEqual(d["attempts"], [])
+        self.assertIn("stoppedAt", d)
+        self.assertNotIn("startedAt", d)
+
+    def test_cancel_pending_fails_once_its_dependencies_complete(self):
+        first = self.submit("first", command="sleep 1")
+        second = self.submit("second", command='touch "$OUT/second-ran"',
+                             dependsOn=[{"jobId": first}])
+        self.out("second-ran")
+        self.wait_job(first, "RUNNING", timeout=20)
+        self.batch.cancel_job(jobId=second, reason="changed my mind")
+        # As AWS documents: the PENDING job is cancelled once its dependencies complete.
+        time.sleep(0.2)
+        self.assertEqual(self.status(second), "PENDING")
+        self.assertSucceeded(first)
+        d = self.wait_job(second, timeout=5)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "changed my mind")
+        self.assertIs(d["isCancelled"], True)
+        self.assertEqual(d["attempts"], [])
+        self.assertFalse(os.path.exists(os.path.join(self.out_dir, "second-ran")))
+
+    def test_cancel_leaves_running_jobs_alone(self):
+        jid = self.submit("busy", command="sleep 0.8")
+        self.wait_job(jid, "RUNNING", timeout=20)
+        self.batch.cancel_job(jobId=jid, reason="too late")
+        d = self.assertSucceeded(jid)
+        self.assertIs(d["isCancelled"], False)
+        self.assertEqual(d["statusReason"], "Essential container in task exited")
+
+    def test_terminate_stops_a_running_job(self):
+        pidfile = self.out("term-pid")
+        jid = self.submit("long", command='echo $$ > "$OUT/term-pid"; exec sleep 60')
+        self.wait_job(jid, "RUNNING", timeout=20)
+        pid = int(self.wait_for(lambda: self.read_lines(pidfile), 5, "the pid file")[0])
+        self.assertTrue(pid_alive(pid))
+        t0 = time.time()
+        self.batch.terminate_job(jobId=jid, reason="stop it now")
+        d = self.wait_job(jid, timeout=10)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "stop it now")
+        self.assertIs(d["isTerminated"], True)
+        self.assertEqual(len(d["attempts"]), 1)
+        self.assertEqual(d["attempts"][0]["statusReason"], "stop it now")
+        self.wait_for(lambda: not pid_alive(pid), 5, "the job's process to end")
+
+    def test_terminate_does_not_retry(self):
+        jid = self.submit("no-retry", command="sleep 60", retryStrategy={"attempts": 3})
+        self.wait_job(jid, "RUNNING", timeout=20)
+        self.batch.terminate_job(jobId=jid, reason="enough")
+        d = self.wait_job(jid, timeout=10)
+        self.assertEqual(d["status"], "FAILED")
+        time.sleep(0.3)
+        d = self.job(jid)
+        self.assertEqual((d["status"], len(d["attempts"])), ("FAILED", 1))
+
+    def test_terminate_runnable_and_pending(self):
+        runnable = self.submit("t-runnable", queue="parked")
+        pending = self.submit("t-pending", queue="parked", dependsOn=[{"jobId": runnable}])
+        self.assertEqual(self.status(pending), "PENDING")
+        self.batch.terminate_job(jobId=pending, reason="terminated while pending")
+        self.batch.terminate_job(jobId=runnable, reason="terminated while runnable")
+        d = self.job(runnable)
+        self.assertEqual((d["status"], d["statusReason"]), ("FAILED", "terminated while runnable"))
+        self.assertIs(d["isTerminated"], True)
+        d = self.wait_job(pending, timeout=5)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertIn(d["statusReason"], ("terminated while pending", "Dependent Job failed"))
+
+    def test_terminate_an_array_stops_its_running_children(self):
+        jid = self.submit("arr", arrayProperties={"size": 3}, command="sleep 60")
+        self.wait_for(lambda: self.job(jid)["arrayProperties"]["statusSummary"]["RUNNING"] >= 1,
+                      20, "a child to run")
+        self.batch.terminate_job(jobId=jid, reason="whole array")
+        d = self.wait_job(jid, timeout=10)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "whole array")
+        for i in range(3):
+            c = self.job("%s:%d" % (jid, i))
+            self.assertEqual(c["status"], "FAILED")
+            self.assertEqual(c["statusReason"], "whole array")
+
+    def test_cancel_an_array_that_waits(self):
+        jid = self.submit("parked-arr", queue="parked", arrayProperties={"size": 5})
+        self.batch.cancel_job(jobId=jid, reason="array cancelled")
+        d = self.wait_job(jid, timeout=5)
+        self.assertEqual((d["status"], d["statusReason"]), ("FAILED", "array cancelled"))
+        self.assertIs(d["isCancelled"], True)
+        self.assertEqual(d["arrayProperties"]["statusSummary"]["FAILED"], 5)
+        c = self.job(jid + ":4")
+        self.assertEqual((c["status"], c["statusReason"]), ("FAILED", "array cancelled"))
+
+    def test_dependents_of_a_cancelled_job_fail(self):
+        a = self.submit("cancelled-dep", queue="parked")
+        b = self.submit("after-cancelled", queue="parked", dependsOn=[{"jobId": a}])
+        self.batch.cancel_job(jobId=a, reason="gone")
+        d = self.wait_job(b, timeout=5)
+        self.assertEqual((d["status"], d["statusReason"]), ("FAILED", "Dependent Job failed"))
+
+    def test_finished_jobs_do_not_change(self):
+        jid = self.submit("done", command="true")
+        before = self.assertSucceeded(jid)
+        self.batch.cancel_job(jobId=jid, reason="late")
+        self.batch.terminate_job(jobId=jid, reason="later")
+        after = self.job(jid)
+        for k in ("status", "statusReason", "isCancelled", "isTerminated", "stoppedAt",
+                  "attempts"):
+            self.assertEqual(after.get(k), before.get(k), k)
+
+    def test_unknown_job(self):
+        self.assertClientError(self.batch.cancel_job, "jobId", jobId="nope", reason="x")
+        self.assertClientError(self.batch.terminate_job, "jobId", jobId="nope", reason="x")
+
+    def test_aws_cli_cancel_and_terminate(self):
+        waiting = self.submit("cli-wait", queue="parked")
+        self.assertIsNone(self.server.aws("batch", "cancel-job", "--job-id", waiting,
+                                          "--reason", "cli cancel") or None)
+        d = self.server.aws("batch", "describe-jobs", "--jobs", waiting)["jobs"][0]
+        self.assertEqual((d["status"], d["statusReason"], d["isCancelled"]),
+                         ("FAILED", "cli cancel", True))
+        running = self.submit("cli-run", command="sleep 60")
+        self.wait_job(running, "RUNNING", timeout=20)
+        self.server.aws("batch", "terminate-job", "--job-id", running, "--reason", "cli terminate")
+        d = self.wait_job(running, timeout=10)
+        self.assertEqual((d["status"], d["statusReason"], d["isTerminated"]),
+                         ("FAILED", "cli terminate", True))
+        rc, _, err = self.server.aws("batch", "cancel-job", "--job-id", "nope", "--reason", "x",
+                                     check=False)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("jobId", err)

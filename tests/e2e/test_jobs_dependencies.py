@@ -1,0 +1,155 @@
+"""Dependencies as jobs really run them: plain, on a whole array, N_TO_N between arrays,
+SEQUENTIAL children, and the failure of a dependency failing its dependents in turn.  Jobs
+append "start NAME TIME" and "end NAME TIME" lines to files, so the order of execution is
+checked, not only the order of the statuses."""
+import os
+
+from test_jobs_common import JobsCase
+
+# Appends the start and end of the job (with its array index, if any) to $OUT/$LOG.
+TRACE = ('n="$NAME${AWS_BATCH_JOB_ARRAY_INDEX:+:$AWS_BATCH_JOB_ARRAY_INDEX}"; '
+         'echo "start $n $(date +%%s%%N)" >> "$OUT/$LOG"; sleep %s; '
+         'echo "end $n $(date +%%s%%N)" >> "$OUT/$LOG"')
+
+
+class Dependencies(JobsCase):
+    max_vcpus = 4
+
+    def run_traced(self, name, log, sleep="0.2", extra="", **kw):
+        """Submits a job that traces itself into log; returns its id."""
+        return self.submit(name, command=(TRACE % sleep) + extra,
+                           env={"NAME": name, "LOG": log}, **kw)
+
+    def trace(self, log):
+        """{(event, name): time in ns} and the events in file order."""
+        lines = self.read_lines(os.path.join(self.out_dir, log))
+        events = [tuple(line.split()) for line in lines]
+        return {(e, n): int(t) for e, n, t in events}, [(e, n) for e, n, _ in events]
+
+    def test_plain_dependency_runs_after(self):
+        log = "plain.log"
+        self.out(log)
+        a = self.run_traced("a", log, sleep="0.6")
+        b = self.run_traced("b", log, dependsOn=[{"jobId": a}])
+        c = self.run_traced("c", log, dependsOn=[{"jobId": a}, {"jobId": b}])
+        self.wait_job(a, "RUNNING", timeout=20)
+        self.assertEqual(self.status(b), "PENDING")
+        self.assertEqual(self.status(c), "PENDING")
+        ds = self.wait_jobs([a, b, c])
+        self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
+        t, _ = self.trace(log)
+        self.assertLess(t[("end", "a")], t[("start", "b")])
+        self.assertLess(t[("end", "b")], t[("start", "c")])
+        self.assertLessEqual(ds[a]["stoppedAt"], ds[b]["startedAt"])
+        self.assertEqual(ds[b]["dependsOn"], [{"jobId": a}])
+
+    def test_dependency_on_a_whole_array(self):
+        log = "whole.log"
+        self.out(log)
+        arr = self.submit("arr", arrayProperties={"size": 3},
+                          command=('sleep 0.$((AWS_BATCH_JOB_ARRAY_INDEX * 3)); ' + TRACE % "0.1"),
+                          env={"NAME": "arr", "LOG": log})
+        after = self.run_traced("after", log, dependsOn=[{"jobId": arr}])
+        # An array may depend on a whole array too: each of its children waits for all of it.
+        arr2 = self.submit("arr2", arrayProperties={"size": 2}, command=TRACE % "0.05",
+                           env={"NAME": "arr2", "LOG": log}, dependsOn=[{"jobId": arr}])
+        ds = self.wait_jobs([arr, after, arr2])
+        self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
+        t, _ = self.trace(log)
+        last_child = max(t[("end", "arr:%d" % i)] for i in range(3))
+        self.assertLess(last_child, t[("start", "after")])
+        self.assertLess(last_child, t[("start", "arr2:0")])
+        self.assertLess(last_child, t[("start", "arr2:1")])
+
+    def test_n_to_n(self):
+        log = "nton.log"
+        self.out(log)
+        # Child 0 of the first array is slow: its partner waits for it, the others do not.
+        first = self.submit("x", arrayProperties={"size": 3},
+                            command='[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 0 ] && sleep 2; '
+                                    + TRACE % "0.05",
+                            env={"NAME": "x", "LOG": log})
+        second = self.submit("y", arrayProperties={"size": 3}, command=TRACE % "0.05",
+                             env={"NAME": "y", "LOG": log},
+                             dependsOn=[{"jobId": first, "type": "N_TO_N"}])
+        ds = self.wait_jobs([first, second], timeout=40)
+        self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
+        t, _ = self.trace(log)
+        for i in range(3):
+            self.assertLess(t[("end", "x:%d" % i)], t[("start", "y:%d" % i)], i)
+        # y:1 and y:2 did not wait for x:0.
+        self.assertLess(t[("start", "y:1")], t[("end", "x:0")])
+        self.assertLess(t[("start", "y:2")], t[("end", "x:0")])
+        self.assertEqual(self.job(second)["dependsOn"], [{"jobId": first, "type": "N_TO_N"}])
+
+    def test_sequential(self):
+        log = "seq.log"
+        self.out(log)
+        jid = self.submit("seq", arrayProperties={"size": 4}, command=TRACE % "0.15",
+                          env={"NAME": "s", "LOG": log}, dependsOn=[{"type": "SEQUENTIAL"}])
+        d = self.wait_job(jid, timeout=40)
+        self.assertEqual(d["status"], "SUCCEEDED")
+        t, order = self.trace(log)
+        expected = []
+        for i in range(4):
+            expected += [("start", "s:%d" % i), ("end", "s:%d" % i)]
+        self.assertEqual(order, expected)
+        times = [t[e] for e in expected]
+        self.assertEqual(times, sorted(times))
+
+    def test_failed_dependency_fails_its_dependents(self):
+        a = self.submit("bad", command="exit 1")
+        b = self.submit("b", command="true", dependsOn=[{"jobId": a}])
+        c = self.submit("c", command="true", dependsOn=[{"jobId": b}])
+        arr = self.submit("arr", command="true", arrayProperties={"size": 2},
+                          dependsOn=[{"jobId": b}])
+        ds = self.wait_jobs([a, b, c, arr])
+        self.assertEqual(ds[a]["status"], "FAILED")
+        for j in (b, c, arr):
+            self.assertEqual(ds[j]["status"], "FAILED", j)
+            self.assertEqual(ds[j]["attempts"], [])
+        for j in (b, c):
+            self.assertEqual(ds[j]["statusReason"], "Dependent Job failed")
+            self.assertNotIn("startedAt", ds[j])
+        for i in range(2):
+            child = self.job("%s:%d" % (arr, i))
+            self.assertEqual(child["status"], "FAILED")
+            self.assertEqual(child["statusReason"], "Dependent Job failed")
+        # A job submitted after its dependency failed fails at once.
+        late = self.submit("late", command="true", dependsOn=[{"jobId": a}])
+        d = self.wait_job(late, timeout=5)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "Dependent Job failed")
+
+    def test_failed_child_fails_its_partner_and_successors(self):
+        fail_one = '[ "$AWS_BATCH_JOB_ARRAY_INDEX" != 1 ]'
+        first = self.submit("x", arrayProperties={"size": 3}, command=fail_one)
+        second = self.submit("y", arrayProperties={"size": 3}, command="true",
+                             dependsOn=[{"jobId": first, "type": "N_TO_N"}])
+        seq = self.submit("s", arrayProperties={"size": 4}, command=fail_one,
+                          dependsOn=[{"type": "SEQUENTIAL"}])
+        ds = self.wait_jobs([first, second, seq], timeout=40)
+        self.assertEqual({d["status"] for d in ds.values()}, {"FAILED"})
+        ys = [self.job("%s:%d" % (second, i)) for i in range(3)]
+        self.assertEqual([y["status"] for y in ys], ["SUCCEEDED", "FAILED", "SUCCEEDED"])
+        self.assertEqual(ys[1]["statusReason"], "Dependent Job failed")
+        self.assertEqual(ys[1]["attempts"], [])
+        ss = [self.job("%s:%d" % (seq, i)) for i in range(4)]
+        self.assertEqual([s["status"] for s in ss], ["SUCCEEDED", "FAILED", "FAILED", "FAILED"])
+        self.assertEqual(ss[1]["statusReason"], "Essential container in task exited")
+        for s in ss[2:]:
+            self.assertEqual(s["statusReason"], "Dependent Job failed")
+            self.assertEqual(s["attempts"], [])
+        summary = ds[seq]["arrayProperties"]["statusSummary"]
+        self.assertEqual((summary["SUCCEEDED"], summary["FAILED"]), (1, 3))
+
+    def test_array_whose_dependency_failed_says_so(self):
+        # The array is the job that depends on the failed one: its own reason is the
+        # dependency's failure, as its children's are.
+        a = self.submit("bad-for-array", command="exit 1")
+        arr = self.submit("arr-after-bad", command="true", arrayProperties={"size": 2},
+                          dependsOn=[{"jobId": a}])
+        d = self.wait_job(arr)
+        self.assertEqual((d["status"], d["statusReason"]), ("FAILED", "Dependent Job failed"))
+        # None of its children ran, so neither did it.
+        self.assertNotIn("startedAt", d)

@@ -1,0 +1,136 @@
+"""Jobs across a crash: every job SubmitJob acknowledged survives kill -9 of the server, waiting
+jobs wait again after the restart, and attempts that were running on agents that went away end
+with "Host EC2 (instance i-...) terminated." and are retried as their strategy says; no job
+stays RUNNING forever."""
+import http.client
+import json
+import os
+import threading
+
+from test_jobs_common import JobsCase, pid_alive
+
+
+class Submitter(threading.Thread):
+    """Submits jobs on one keep-alive connection until the server goes away; records the ids
+    it was given."""
+
+    def __init__(self, port, n):
+        super().__init__(daemon=True)
+        self.port, self.n = port, n
+        self.acked = []
+        self.error = None
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            for i in range(self.n):
+                conn.request("POST", "/v1/submitjob", json.dumps(
+                    {"jobName": "burst-%d" % i, "jobQueue": "parked", "jobDefinition": "jd",
+                     "arrayProperties": {"size": 2 + i % 3}} if i % 4 == 0 else
+                    {"jobName": "burst-%d" % i, "jobQueue": "parked", "jobDefinition": "jd"}),
+                    {"Content-Type": "application/json"})
+                r = conn.getresponse()
+                body = r.read()
+                if r.status == 200:
+                    self.acked.append(json.loads(body)["jobId"])
+                elif r.status != 503:
+                    self.error = "%d %s" % (r.status, body)
+                    return
+        except (OSError, http.client.HTTPException):
+            pass  # the server was killed
+        finally:
+            conn.close()
+
+
+class Crash(JobsCase):
+    def restart_after_kill9(self):
+        self.server.kill9()
+        self.server.start()
+
+    def test_acknowledged_submits_survive_kill9(self):
+        w = Submitter(self.server.port, 100000)
+        w.start()
+        self.wait_for(lambda: len(w.acked) >= 300, 20, "300 acknowledged submits")
+        self.restart_after_kill9()
+        w.join(10)
+        self.assertIsNone(w.error)
+        found = self.describe(*w.acked)
+        missing = [j for j in w.acked if j not in found]
+        self.assertEqual(missing, [], "%d of %d acknowledged jobs were lost" % (
+            len(missing), len(w.acked)))
+        for jid in w.acked[:50]:
+            d = found[jid]
+            self.assertIn(d["status"], ("RUNNABLE", "PENDING"))
+            self.assertRegex(d["jobName"], r"^burst-\d+$")
+        listed = set()
+        for page in self.batch.get_paginator("list_jobs").paginate(
+                jobQueue="parked", filters=[{"name": "JOB_NAME", "values": ["burst-*"]}]):
+            listed.update(s["jobId"] for s in page["jobSummaryList"])
+        self.assertTrue(set(w.acked) <= listed)
+
+    def test_waiting_jobs_are_as_they_were(self):
+        plain = self.submit("plain", queue="parked", tags={"k": "v"}, parameters={"p": "1"},
+                            retryStrategy={"attempts": 3})
+        arr = self.submit("arr", queue="parked", arrayProperties={"size": 5})
+        dep = self.submit("dep", queue="parked", dependsOn=[{"jobId": plain}])
+        cancelled = self.submit("cancelled", queue="parked")
+        self.batch.cancel_job(jobId=cancelled, reason="cancelled before the crash")
+        before = self.describe(plain, arr, arr + ":3", dep, cancelled)
+        self.restart_after_kill9()
+        after = self.describe(plain, arr, arr + ":3", dep, cancelled)
+        self.assertEqual(set(after), set(before))
+        for jid, d in before.items():
+            a = after[jid]
+            for k in ("jobArn", "jobName", "jobQueue", "jobDefinition", "status", "createdAt",
+                      "container", "tags", "parameters", "retryStrategy", "dependsOn",
+                      "isCancelled", "isTerminated"):
+                self.assertEqual(a.get(k), d.get(k), "%s of %s" % (k, d["jobName"]))
+        self.assertEqual(after[cancelled]["statusReason"], "cancelled before the crash")
+        self.assertEqual(after[arr]["arrayProperties"]["statusSummary"]["RUNNABLE"], 5)
+        self.assertEqual(after[dep]["status"], "PENDING")
+        # They still behave: cancelling the dependency fails the dependent.
+        self.batch.cancel_job(jobId=plain, reason="after restart")
+        self.assertEqual(self.wait_job(dep, timeout=5)["statusReason"], "Dependent Job failed")
+
+    def test_running_attempts_end_as_host_terminated_and_retry(self):
+        script = ('echo $$ > "$OUT/pid-$NAME-$AWS_BATCH_JOB_ATTEMPT"; '
+                  '[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && exec sleep 60; exit 0')
+        for name in ("retried", "once"):
+            self.out("pid-%s-1" % name)
+        retried = self.submit("retried", command=script, env={"NAME": "retried"},
+                              retryStrategy={"attempts": 2})
+        once = self.submit("once", command=script, env={"NAME": "once"})
+        done = self.submit("done", command="true")
+        self.assertSucceeded(done)
+        self.wait_jobs([retried, once], "RUNNING", timeout=20)
+        pids = [int(self.wait_for(lambda: self.read_lines(os.path.join(
+            self.out_dir, "pid-%s-1" % n)), 5, "pid file")[0]) for n in ("retried", "once")]
+        instance = self.raw_job(retried)["barge"]["instanceId"]
+        self.restart_after_kill9()
+        reason = "Host EC2 (instance %s) terminated." % instance
+        d = self.wait_job(once, timeout=20)
+        self.assertEqual((d["status"], d["statusReason"]), ("FAILED", reason))
+        self.assertEqual([a["statusReason"] for a in d["attempts"]], [reason])
+        d = self.wait_job(retried, timeout=30)
+        self.assertEqual(d["status"], "SUCCEEDED")
+        self.assertEqual(d["attempts"][0]["statusReason"], reason)
+        self.assertEqual(d["attempts"][1]["container"]["exitCode"], 0)
+        self.assertEqual(len(d["attempts"]), 2)
+        # A finished job is unchanged.
+        self.assertEqual(self.job(done)["status"], "SUCCEEDED")
+        # Nothing is left RUNNING, and the attempts' processes did not outlive their agent.
+        self.assertEqual(self.batch.list_jobs(jobQueue="q")["jobSummaryList"], [])
+        for pid in pids:
+            self.wait_for(lambda: not pid_alive(pid), 10,
+                          "process %d of an attempt whose agent is gone to end" % pid)
+
+    def test_clean_stop_and_start(self):
+        jid = self.submit("before-stop", command="true")
+        self.assertSucceeded(jid)
+        before = self.job(jid)
+        self.server.restart()
+        after = self.job(jid)
+        for k in ("status", "statusReason", "attempts", "startedAt", "stoppedAt", "container"):
+            self.assertEqual(after.get(k), before.get(k), k)
+        # And the restarted server runs jobs.
+        self.assertSucceeded(self.submit("after-start", command="true"))

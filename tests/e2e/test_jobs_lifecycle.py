@@ -1,0 +1,226 @@
+"""A job's life on a real agent: the states in order, the description in full once it ran, the
+AWS_BATCH_* environment, exit codes, a command that cannot start, the memory limit and the
+attempt timeout (SIGTERM, then SIGKILL after the grace period)."""
+import os
+import sys
+import time
+
+from harness import arn
+from test_jobs_common import STATUSES, JobsCase, memory_limit, now_ms, resources
+
+HEX32 = r"[0-9a-f]{32}"
+
+
+class Lifecycle(JobsCase):
+    def watch(self, job_id, timeout=30):
+        """Samples the job's status until it is done; returns the distinct statuses in the
+        order seen."""
+        seen = []
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            s = self.status(job_id)
+            if not seen or seen[-1] != s:
+                seen.append(s)
+            if s in ("SUCCEEDED", "FAILED"):
+                return seen
+            time.sleep(0.01)
+        self.fail("job %s not done after %ss; saw %s" % (job_id, timeout, seen))
+
+    def assertInOrder(self, seen):
+        ranks = [STATUSES.index(s) for s in seen]
+        self.assertEqual(ranks, sorted(ranks), "statuses out of order: %s" % seen)
+
+    def test_states_in_order(self):
+        first = self.submit("first", command="sleep 1")
+        second = self.submit("second", command="sleep 0.3", dependsOn=[{"jobId": first}])
+        # The dependent waits in PENDING while its dependency runs.
+        self.wait_job(first, "RUNNING", timeout=20)
+        self.assertEqual(self.status(second), "PENDING")
+        seen = self.watch(second)
+        self.assertInOrder(seen)
+        self.assertEqual(seen[0], "PENDING")
+        self.assertIn("RUNNING", seen)
+        self.assertEqual(seen[-1], "SUCCEEDED")
+        self.assertEqual(self.status(first), "SUCCEEDED")
+
+    def test_running_job_is_listed_by_default_and_described_while_it_runs(self):
+        jid = self.submit("runner", command="sleep 1.5")
+        d = self.wait_job(jid, "RUNNING", timeout=20)
+        self.assertIn("startedAt", d)
+        self.assertNotIn("stoppedAt", d)
+        self.assertEqual(d["attempts"], [])
+        self.assertRegex(d["container"]["logStreamName"], r"^jd/default/" + HEX32 + "$")
+        listed = [s["jobId"] for s in self.batch.list_jobs(jobQueue="q")["jobSummaryList"]]
+        self.assertIn(jid, listed)
+        listed = self.server.aws("batch", "list-jobs", "--job-queue", "q")["jobSummaryList"]
+        self.assertIn(jid, [s["jobId"] for s in listed])
+        self.assertSucceeded(jid)
+        self.assertNotIn(jid, [s["jobId"] for s in
+                               self.batch.list_jobs(jobQueue="q")["jobSummaryList"]])
+
+    def test_description_in_full_after_success(self):
+        before = now_ms()
+        jid = self.submit("full", command="echo out; echo err >&2; sleep 0.2",
+                          parameters={"p": "v"}, tags={"t": "1"},
+                          retryStrategy={"attempts": 2}, timeout={"attemptDurationSeconds": 60})
+        d = self.assertSucceeded(jid)
+        self.assertEqual(d["jobArn"], arn("job", jid))
+        self.assertEqual(d["jobName"], "full")
+        self.assertEqual(d["jobQueue"], arn("job-queue", "q"))
+        self.assertEqual(d["jobDefinition"], arn("job-definition", "jd:1"))
+        self.assertEqual(d["statusReason"], "Essential container in task exited")
+        self.assertLessEqual(before, d["createdAt"])
+        self.assertLessEqual(d["createdAt"], d["startedAt"])
+        self.assertLessEqual(d["startedAt"], d["stoppedAt"])
+        self.assertLessEqual(d["stoppedAt"], now_ms())
+        self.assertGreaterEqual(d["stoppedAt"] - d["startedAt"], 150)
+        self.assertEqual(len(d["attempts"]), 1)
+        a = d["attempts"][0]
+        self.assertEqual(a["container"]["exitCode"], 0)
+        self.assertRegex(a["container"]["logStreamName"], r"^jd/default/" + HEX32 + "$")
+        self.assertEqual(a["statusReason"], "Essential container in task exited")
+        self.assertLessEqual(a["startedAt"], a["stoppedAt"])
+        self.assertEqual(a["startedAt"], d["startedAt"])
+        self.assertEqual(a["stoppedAt"], d["stoppedAt"])
+        c = d["container"]
+        self.assertEqual(c["image"], "busybox:latest")
+        self.assertEqual(c["command"], ["sh", "-c", "echo out; echo err >&2; sleep 0.2"])
+        self.assertEqual({e["name"]: e["value"] for e in c["environment"]},
+                         {"OUT": self.out_dir})
+        self.assertEqual(sorted(c["resourceRequirements"], key=lambda r: r["type"]),
+                         sorted(resources(1, 64), key=lambda r: r["type"]))
+        self.assertEqual(c["exitCode"], 0)
+        self.assertEqual(c["logStreamName"], a["container"]["logStreamName"])
+        self.assertEqual(d["dependsOn"], [])
+        self.assertEqual(d["parameters"], {"p": "v"})
+        self.assertEqual(d["tags"], {"t": "1"})
+        self.assertEqual(d["retryStrategy"], {"attempts": 2})
+        self.assertEqual(d["timeout"], {"attemptDurationSeconds": 60})
+        self.assertIs(d["isCancelled"], False)
+        self.assertIs(d["isTerminated"], False)
+        self.assertNotIn("arrayProperties", d)
+        # barge's own member (which boto3 does not show) says where and how it ran.
+        b = self.raw_job(jid)["barge"]
+        self.assertEqual(b["executor"], "process")
+        self.assertRegex(b["instanceId"], r"^i-[0-9a-f]{17}$")
+        self.assertEqual(b["computeEnvironment"], "ce")
+        self.assertTrue(b.get("memoryLimit"), "how memory limits are enforced")
+        self.assertEqual(a["container"]["containerInstanceArn"],
+                         "arn:aws:ecs:us-east-1:123456789012:container-instance/" +
+                         b["instanceId"])
+        # The AWS CLI sees the same.
+        cli = self.server.aws("batch", "describe-jobs", "--jobs", jid)["jobs"][0]
+        self.assertEqual(cli["status"], "SUCCEEDED")
+        self.assertEqual(cli["attempts"], d["attempts"])
+
+    def test_exit_code_fails_the_job(self):
+        jid = self.submit("fails", command="exit 3")
+        d = self.wait_job(jid)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "Essential container in task exited")
+        self.assertEqual(d["container"]["exitCode"], 3)
+        self.assertEqual([a["container"]["exitCode"] for a in d["attempts"]], [3])
+        summary = self.batch.list_jobs(jobQueue="q", jobStatus="FAILED")["jobSummaryList"]
+        [s] = [s for s in summary if s["jobId"] == jid]
+        self.assertEqual(s["container"]["exitCode"], 3)
+
+    def test_command_that_cannot_start(self):
+        jid = self.submit("nostart", command=["/no/such/program", "x"])
+        d = self.wait_job(jid)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(len(d["attempts"]), 1)
+        self.assertIn("CannotStartContainerError", d["container"].get("reason", ""))
+        self.assertNotIn("exitCode", d["attempts"][0]["container"])
+
+    def test_environment_of_a_job(self):
+        path = self.out("env-plain")
+        jid = self.submit("envjob", command='env -0 > "$OUT/env-plain"',
+                          env={"MINE": "mine value", "OUT": self.out_dir})
+        self.assertSucceeded(jid)
+        env = self.read_env(path)
+        self.assertEqual(env["AWS_BATCH_JOB_ID"], jid)
+        self.assertEqual(env["AWS_BATCH_JQ_NAME"], "q")
+        self.assertEqual(env["AWS_BATCH_CE_NAME"], "ce")
+        self.assertEqual(env["AWS_BATCH_JOB_ATTEMPT"], "1")
+        self.assertNotIn("AWS_BATCH_JOB_ARRAY_INDEX", env)
+        self.assertNotIn("AWS_BATCH_JOB_ARRAY_SIZE", env)
+        self.assertEqual(env["MINE"], "mine value")
+        self.assertEqual(env["OUT"], self.out_dir)
+
+    def test_environment_of_array_children(self):
+        jid = self.submit("envarr", arrayProperties={"size": 3},
+                          command='env -0 > "$OUT/env-arr-$AWS_BATCH_JOB_ARRAY_INDEX"')
+        for i in range(3):
+            self.out("env-arr-%d" % i)
+        self.assertSucceeded(jid)
+        for i in range(3):
+            env = self.read_env(os.path.join(self.out_dir, "env-arr-%d" % i))
+            self.assertEqual(env["AWS_BATCH_JOB_ID"], "%s:%d" % (jid, i))
+            self.assertEqual(env["AWS_BATCH_JOB_ARRAY_INDEX"], str(i))
+            self.assertEqual(env["AWS_BATCH_JOB_ARRAY_SIZE"], "3")
+            self.assertEqual(env["AWS_BATCH_JOB_ATTEMPT"], "1")
+            self.assertEqual(env["AWS_BATCH_JQ_NAME"], "q")
+
+
+class MemoryLimit(JobsCase):
+    def test_out_of_memory_kill(self):
+        jid = self.submit("oom", overrides={
+            "command": [sys.executable, "-c", "b = b'\\x01' * (300 << 20); print(len(b))"],
+            "resourceRequirements": resources(1, 64)})
+        d = self.wait_job(jid, timeout=40)
+        note = memory_limit(self.raw_job(jid))
+        self.assertTrue(note, "the description does not say how memory limits are enforced")
+        if note.startswith("not enforced"):
+            self.skipTest("the agent does not enforce memory limits here: " + note)
+        self.assertEqual(d["status"], "FAILED", d)
+        self.assertEqual(d["container"].get("reason"),
+                         "OutOfMemoryError: Container killed due to memory usage")
+        self.assertEqual(d["attempts"][0]["container"].get("reason"),
+                         "OutOfMemoryError: Container killed due to memory usage")
+        self.assertNotEqual(d["container"].get("exitCode"), 0)
+
+    def test_within_the_limit_runs(self):
+        jid = self.submit("fits", overrides={
+            "command": [sys.executable, "-c", "b = b'\\x01' * (20 << 20)"],
+            "resourceRequirements": resources(1, 256)})
+        self.assertSucceeded(jid, timeout=40)
+
+
+class Timeouts(JobsCase):
+    def test_sigterm_then_sigkill_after_the_grace_period(self):
+        mark = self.out("term-trapped")
+        # The shell notes the SIGTERM and carries on; only SIGKILL ends it.
+        script = ('trap "echo TERM >> $OUT/term-trapped" TERM; echo started >> $OUT/term-trapped;'
+                  ' while true; do sleep 0.05; done')
+        jid = self.submit("trapper", command=script, timeout={"attemptDurationSeconds": 1})
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "Job attempt duration exceeded timeout")
+        [a] = d["attempts"]
+        self.assertEqual(a["statusReason"], "Job attempt duration exceeded timeout")
+        self.assertNotIn("exitCode", a["container"])
+        # 1 s to the timeout, then the 1 s grace before SIGKILL.
+        took = a["stoppedAt"] - a["startedAt"]
+        self.assertGreaterEqual(took, 1900, "stopped before the grace period ended")
+        self.assertLess(took, 8000)
+        self.assertEqual(self.read_lines(mark), ["started", "TERM"])
+
+    def test_a_job_that_obeys_sigterm_stops_at_once(self):
+        jid = self.submit("obeys", command="sleep 30", timeout={"attemptDurationSeconds": 1})
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "Job attempt duration exceeded timeout")
+        took = d["attempts"][0]["stoppedAt"] - d["attempts"][0]["startedAt"]
+        self.assertGreaterEqual(took, 900)
+        self.assertLess(took, 1900, "a job that obeys SIGTERM should not wait for SIGKILL")
+
+    def test_every_attempt_and_every_child_has_its_own_timeout(self):
+        jid = self.submit("slow", command="sleep 30", arrayProperties={"size": 2},
+                          timeout={"attemptDurationSeconds": 1}, retryStrategy={"attempts": 2})
+        d = self.wait_job(jid, timeout=40)
+        self.assertEqual(d["status"], "FAILED")
+        for i in range(2):
+            c = self.job("%s:%d" % (jid, i))
+            self.assertEqual(c["status"], "FAILED")
+            self.assertEqual([a["statusReason"] for a in c["attempts"]],
+                             ["Job attempt duration exceeded timeout"] * 2)

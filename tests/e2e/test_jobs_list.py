@@ -1,0 +1,205 @@
+"""DescribeJobs and ListJobs: up to 100 ids, array children as PARENT:INDEX, unknown ids left out;
+listing by queue and status, by array, with each filter, and page by page (by hand, with the
+boto3 paginator and with the AWS CLI).  Jobs go to the "parked" queue, where they stay RUNNABLE."""
+import time
+
+from harness import arn
+from test_jobs_common import JobsCase
+
+
+class DescribeJobs(JobsCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.parent = cls.batch.submit_job(jobName="big", jobQueue="parked", jobDefinition="jd",
+                                          arrayProperties={"size": 150})["jobId"]
+
+    def test_children_by_parent_and_index(self):
+        p = self.parent
+        got = self.batch.describe_jobs(jobs=[p + ":0", p + ":149", p + ":7"])["jobs"]
+        self.assertEqual([d["jobId"] for d in got], [p + ":0", p + ":149", p + ":7"])
+        for d in got:
+            index = int(d["jobId"].split(":")[1])
+            self.assertEqual(d["arrayProperties"]["index"], index)
+            self.assertNotIn("statusSummary", d["arrayProperties"])
+            self.assertEqual(d["jobArn"], arn("job", d["jobId"]))
+            self.assertEqual(d["jobName"], "big")
+            self.assertEqual(d["status"], "RUNNABLE")
+        parent = self.job(p)
+        self.assertEqual(parent["arrayProperties"]["size"], 150)
+        self.assertEqual(parent["arrayProperties"]["statusSummary"]["RUNNABLE"], 150)
+        self.assertEqual(parent["status"], "PENDING")
+
+    def test_unknown_ids_are_left_out(self):
+        p = self.parent
+        ids = ["no-such-job", p + ":150", p + ":-1", p + ":x", p + ":", "0" * 8 + "-0000-0000-0000-"
+               + "0" * 12, p, p + ":3"]
+        got = [d["jobId"] for d in self.batch.describe_jobs(jobs=ids)["jobs"]]
+        self.assertEqual(got, [p, p + ":3"])
+        self.assertEqual(self.batch.describe_jobs(jobs=["nope"])["jobs"], [])
+
+    def test_one_hundred_ids_and_no_more(self):
+        ids = ["%s:%d" % (self.parent, i) for i in range(100)]
+        got = self.batch.describe_jobs(jobs=ids)["jobs"]
+        self.assertEqual([d["jobId"] for d in got], ids)
+        self.assertClientError(self.batch.describe_jobs, "jobs", "100",
+                               jobs=ids + [self.parent])
+        out = self.server.aws("batch", "describe-jobs", "--jobs", *ids[:3])
+        self.assertEqual([d["jobId"] for d in out["jobs"]], ids[:3])
+
+
+class ListJobs(JobsCase):
+    @classmethod
+    def setUpResources(cls):
+        cls.make_definition("other")
+        cls.make_definition("other")  # revision 2
+        cls.make_queue("empty", ["ce-off"])
+        cls.make_queue("listq", ["ce-off"])
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        b = cls.batch
+        cls.ids = {}
+
+        def submit(name, definition="jd", **kw):
+            jid = b.submit_job(jobName=name, jobQueue="listq", jobDefinition=definition,
+                               **kw)["jobId"]
+            cls.ids[name] = jid
+            time.sleep(0.003)  # distinct createdAt values
+            return jid
+        for i in range(5):
+            submit("alpha-%d" % i)
+        cls.middle = int(time.time() * 1000)
+        time.sleep(0.003)
+        submit("beta-1", definition="other:1")
+        submit("beta-2", definition="other:2")
+        submit("gamma", definition="other")
+        cls.array = submit("arr", arrayProperties={"size": 4})
+        cls.end = int(time.time() * 1000)
+
+    def names(self, **kw):
+        out = self.batch.list_jobs(**kw)
+        return sorted(s["jobName"] for s in out["jobSummaryList"])
+
+    def test_by_queue_and_status(self):
+        self.assertEqual(self.names(jobQueue="listq", jobStatus="RUNNABLE"),
+                         sorted(n for n in self.ids if n != "arr"))
+        # The array parent is PENDING while its children wait; children are not listed here.
+        self.assertEqual(self.names(jobQueue="listq", jobStatus="PENDING"), ["arr"])
+        for status in ("SUBMITTED", "STARTING", "SUCCEEDED", "FAILED"):
+            self.assertEqual(self.names(jobQueue="listq", jobStatus=status), [], status)
+        # Without a status, only RUNNING jobs are listed.
+        self.assertEqual(self.names(jobQueue="listq"), [])
+        self.assertEqual(self.names(jobQueue=arn("job-queue", "listq"), jobStatus="PENDING"),
+                         ["arr"])
+        self.assertEqual(self.names(jobQueue="empty", jobStatus="RUNNABLE"), [])
+
+    def test_summary_fields(self):
+        out = self.batch.list_jobs(jobQueue="listq", jobStatus="RUNNABLE",
+                                   filters=[{"name": "JOB_NAME", "values": ["beta-2"]}])
+        [s] = out["jobSummaryList"]
+        self.assertEqual(s["jobId"], self.ids["beta-2"])
+        self.assertEqual(s["jobArn"], arn("job", self.ids["beta-2"]))
+        self.assertEqual(s["jobName"], "beta-2")
+        self.assertEqual(s["status"], "RUNNABLE")
+        self.assertEqual(s["jobDefinition"], arn("job-definition", "other:2"))
+        self.assertEqual(s["createdAt"], self.job(self.ids["beta-2"])["createdAt"])
+        self.assertNotIn("startedAt", s)
+
+    def test_by_array(self):
+        out = self.batch.list_jobs(arrayJobId=self.array, jobStatus="RUNNABLE")["jobSummaryList"]
+        self.assertEqual([s["jobId"] for s in out], ["%s:%d" % (self.array, i) for i in range(4)])
+        self.assertEqual([s["arrayProperties"]["index"] for s in out], [0, 1, 2, 3])
+        self.assertEqual(self.batch.list_jobs(arrayJobId=self.array)["jobSummaryList"], [])
+        self.assertClientError(self.batch.list_jobs, "arrayJobId", arrayJobId=self.ids["gamma"])
+
+    def test_job_name_filter(self):
+        f = lambda v: [{"name": "JOB_NAME", "values": [v]}]
+        self.assertEqual(self.names(jobQueue="listq", filters=f("alpha-*")),
+                         ["alpha-%d" % i for i in range(5)])
+        self.assertEqual(self.names(jobQueue="listq", filters=f("beta-1")), ["beta-1"])
+        self.assertEqual(self.names(jobQueue="listq", filters=f("beta")), [])
+        self.assertEqual(self.names(jobQueue="listq", filters=f("*")), sorted(self.ids))
+        # A filter lists every status: the jobStatus is ignored, as AWS does.
+        self.assertEqual(self.names(jobQueue="listq", jobStatus="SUCCEEDED",
+                                    filters=f("gam*")), ["gamma"])
+
+    def test_job_definition_filter(self):
+        f = lambda v: [{"name": "JOB_DEFINITION", "values": [v]}]
+        self.assertEqual(self.names(jobQueue="listq", filters=f("other")),
+                         ["beta-1", "beta-2", "gamma"])
+        self.assertEqual(self.names(jobQueue="listq", filters=f("other:2")), ["beta-2", "gamma"])
+        self.assertEqual(self.names(jobQueue="listq", filters=f(arn("job-definition",
+                                                                      "other:1"))), ["beta-1"])
+        self.assertEqual(self.names(jobQueue="listq", filters=f("oth*")),
+                         ["beta-1", "beta-2", "gamma"])
+        self.assertEqual(len(self.names(jobQueue="listq", filters=f("jd"))), 6)
+
+    def test_created_at_filters(self):
+        before = [{"name": "BEFORE_CREATED_AT", "values": [str(self.middle)]}]
+        after = [{"name": "AFTER_CREATED_AT", "values": [str(self.middle)]}]
+        self.assertEqual(self.names(jobQueue="listq", filters=before),
+                         ["alpha-%d" % i for i in range(5)])
+        self.assertEqual(self.names(jobQueue="listq", filters=after),
+                         ["arr", "beta-1", "beta-2", "gamma"])
+        self.assertEqual(self.names(jobQueue="listq", filters=[
+            {"name": "AFTER_CREATED_AT", "values": [str(self.end + 1000)]}]), [])
+
+    def test_filter_refusals(self):
+        for flt, frag in (([{"name": "JOB_COLOR", "values": ["x"]}], "filters[0].name"),
+                          ([{"name": "BEFORE_CREATED_AT", "values": ["yesterday"]}],
+                           "filters[0].values"),
+                          ([{"name": "JOB_NAME", "values": ["a", "b"]}], "filters[0]")):
+            self.assertClientError(self.batch.list_jobs, frag, jobQueue="listq", filters=flt)
+        self.assertClientError(self.batch.list_jobs, "jobQueue", jobQueue="nope")
+        self.assertClientError(self.batch.list_jobs, "jobQueue")
+        self.assertClientError(self.batch.list_jobs, "maxResults", jobQueue="listq",
+                               maxResults=0)
+        self.assertClientError(self.batch.list_jobs, "nextToken", jobQueue="listq",
+                               jobStatus="RUNNABLE", nextToken="garbage")
+
+    def test_paging_by_hand(self):
+        seen, token, pages = [], None, 0
+        while True:
+            kw = {"nextToken": token} if token else {}
+            out = self.batch.list_jobs(jobQueue="listq", jobStatus="RUNNABLE", maxResults=3,
+                                       **kw)
+            pages += 1
+            self.assertLessEqual(len(out["jobSummaryList"]), 3)
+            seen += [s["jobName"] for s in out["jobSummaryList"]]
+            token = out.get("nextToken")
+            if not token:
+                break
+            self.assertLess(pages, 10, "paging does not end")
+        self.assertEqual(sorted(seen), sorted(n for n in self.ids if n != "arr"))
+        self.assertEqual(len(seen), len(set(seen)), "a job was listed twice")
+        self.assertEqual(pages, 3)
+        # Children page too.
+        out = self.batch.list_jobs(arrayJobId=self.array, jobStatus="RUNNABLE", maxResults=3)
+        rest = self.batch.list_jobs(arrayJobId=self.array, jobStatus="RUNNABLE", maxResults=3,
+                                    nextToken=out["nextToken"])
+        self.assertEqual([s["arrayProperties"]["index"] for s in
+                          out["jobSummaryList"] + rest["jobSummaryList"]], [0, 1, 2, 3])
+        self.assertNotIn("nextToken", rest)
+
+    def test_boto3_paginator(self):
+        pages = list(self.batch.get_paginator("list_jobs").paginate(
+            jobQueue="listq", filters=[{"name": "JOB_NAME", "values": ["*"]}],
+            PaginationConfig={"PageSize": 2}))
+        names = [s["jobName"] for p in pages for s in p["jobSummaryList"]]
+        self.assertEqual(sorted(names), sorted(self.ids))
+        self.assertEqual(len(pages), 5)
+
+    def test_aws_cli_list_jobs_follows_pages(self):
+        out = self.server.aws("batch", "list-jobs", "--job-queue", "listq", "--job-status",
+                              "RUNNABLE", "--page-size", "2")
+        self.assertEqual(sorted(s["jobName"] for s in out["jobSummaryList"]),
+                         sorted(n for n in self.ids if n != "arr"))
+        out = self.server.aws("batch", "list-jobs", "--job-queue", "listq", "--filters",
+                              "name=JOB_NAME,values=alpha-*", "--max-items", "2")
+        self.assertEqual(len(out["jobSummaryList"]), 2)
+        self.assertIn("NextToken", out)
+        out = self.server.aws("batch", "list-jobs", "--array-job-id", self.array,
+                              "--job-status", "RUNNABLE")
+        self.assertEqual(len(out["jobSummaryList"]), 4)

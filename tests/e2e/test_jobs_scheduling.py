@@ -1,0 +1,192 @@
+"""Scheduling on real agents: queue priority across queues sharing a compute environment, first
+in first out inside a queue, never more vCPUs in use than maxvCpus, the reason an unplaceable
+job gives, DISABLED compute environments and queues, and local instances launched within
+maxvCpus and let go when idle."""
+import re
+import time
+import unittest
+
+from test_jobs_common import JobsCase
+
+# Appends $NAME to $OUT/$LOG when the job starts.
+MARK = 'echo "$NAME" >> "$OUT/$LOG"; '
+
+
+class OneAtATime(JobsCase):
+    """Compute environment "ce" has maxvCpus 2 and the jobs here need 2 vCPUs: one runs at a
+    time, so the order in which they start is the scheduler's order."""
+    max_vcpus = 2
+
+    @classmethod
+    def setUpResources(cls):
+        cls.make_queue("low", ["ce"], priority=1)
+        cls.make_queue("high", ["ce"], priority=10)
+        cls.make_definition("big", vcpus="2")
+
+    def marked(self, name, queue, log, sleep="0.05"):
+        return self.submit(name, queue=queue, definition="big", command=MARK + "sleep " + sleep,
+                           env={"NAME": name, "LOG": log})
+
+    def test_higher_priority_queue_first_then_first_in_first_out(self):
+        log = "prio.log"
+        self.out(log)
+        blocker = self.marked("blocker", "low", log, sleep="1")
+        self.wait_job(blocker, "RUNNING", timeout=20)
+        ids = [self.marked("low-%d" % i, "low", log) for i in range(3)]
+        ids += [self.marked("high-%d" % i, "high", log) for i in range(3)]
+        for jid in ids:
+            self.assertEqual(self.status(jid), "RUNNABLE")
+        ds = self.wait_jobs([blocker] + ids, timeout=40)
+        self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
+        self.assertEqual(self.read_lines("%s/%s" % (self.out_dir, log)),
+                         ["blocker", "high-0", "high-1", "high-2", "low-0", "low-1", "low-2"])
+        starts = [ds[j]["startedAt"] for j in ids[3:] + ids[:3]]
+        self.assertEqual(starts, sorted(starts))
+
+    def test_first_in_first_out_inside_a_queue(self):
+        log = "fifo.log"
+        self.out(log)
+        blocker = self.marked("blocker", "q", log, sleep="0.6")
+        self.wait_job(blocker, "RUNNING", timeout=20)
+        ids = [self.marked("job-%d" % i, "q", log) for i in range(5)]
+        self.wait_jobs([blocker] + ids, timeout=40)
+        self.assertEqual(self.read_lines("%s/%s" % (self.out_dir, log)),
+                         ["blocker"] + ["job-%d" % i for i in range(5)])
+
+
+class Capacity(JobsCase):
+    max_vcpus = 2
+
+    @classmethod
+    def setUpResources(cls):
+        cls.make_definition("huge", vcpus="4")
+        cls.make_definition("hungry", memory="10000000")
+        cls.make_ce("later-ce", 2, state="DISABLED")
+        cls.make_queue("later", ["later-ce"])
+        cls.make_ce("off-ce", 2, state="DISABLED")
+        cls.make_queue("offq", ["off-ce"])
+
+    def instances(self, ce="ce"):
+        """The local instances of ce that the server's log shows as launched and not yet gone,
+        with their vCPUs."""
+        alive = {}
+        for line in self.server.read_log().splitlines():
+            m = re.search(r"launched instance (i-\w+) \(\S+, (\d+) vCPUs, \d+ MiB\) for compute "
+                          r"environment (\S+),", line)
+            if m:
+                if m.group(3) == ce:
+                    alive[m.group(1)] = int(m.group(2))
+                continue
+            m = re.search(r"instance (i-\w+) (?:stopped|of compute environment \S+ is lost)", line)
+            if m:
+                alive.pop(m.group(1), None)
+        return alive
+
+    def test_never_more_vcpus_in_use_than_max_vcpus(self):
+        ids = [self.submit("one-vcpu-%d" % i, command="sleep 0.5") for i in range(6)]
+        most, most_listed, most_agents, most_vcpus = 0, 0, 0, 0
+        deadline = time.time() + 40
+        while time.time() < deadline:
+            ds = self.describe(*ids)
+            active = sum(d["status"] in ("STARTING", "RUNNING") for d in ds.values())
+            listed = len(self.batch.list_jobs(jobQueue="q", jobStatus="RUNNING")["jobSummaryList"])
+            most, most_listed = max(most, active), max(most_listed, listed)
+            most_agents = max(most_agents, len(self.agent_instances("ce")))
+            most_vcpus = max(most_vcpus, sum(self.instances().values()))
+            if all(d["status"] in ("SUCCEEDED", "FAILED") for d in ds.values()):
+                break
+            time.sleep(0.03)
+        self.assertEqual({d["status"] for d in self.describe(*ids).values()}, {"SUCCEEDED"})
+        self.assertLessEqual(most, 2, "more than maxvCpus in use at once")
+        self.assertLessEqual(most_listed, 2)
+        self.assertEqual(most, 2, "two 1-vCPU jobs should run side by side")
+        self.assertLessEqual(most_vcpus, 2, "instances beyond maxvCpus were launched")
+        self.assertLessEqual(most_agents, 1)
+
+    def test_unplaceable_job_says_why(self):
+        jid = self.submit("too-big", definition="huge")
+        time.sleep(0.3)
+        d = self.job(jid)
+        self.assertEqual(d["status"], "RUNNABLE")
+        self.assertIn("needs 4 vCPUs, the largest instance compute environment ce can run has 2",
+                      d["statusReason"])
+        # It does not hold up the queue behind it.
+        self.assertSucceeded(self.submit("small", command="true"))
+        self.assertEqual(self.status(jid), "RUNNABLE")
+        jid2 = self.submit("too-hungry", definition="hungry")
+        time.sleep(0.3)
+        d = self.job(jid2)
+        self.assertEqual(d["status"], "RUNNABLE")
+        self.assertRegex(d["statusReason"],
+                         r"needs 10000000 MiB of memory, the largest instance compute "
+                         r"environment ce can run has \d+ MiB")
+        # The reason is what the AWS CLI shows too.
+        cli = self.server.aws("batch", "describe-jobs", "--jobs", jid)["jobs"][0]
+        self.assertIn("needs 4 vCPUs", cli["statusReason"])
+        for j in (jid, jid2):
+            self.batch.cancel_job(jobId=j, reason="cannot run here")
+
+    def test_disabled_compute_environment_places_nothing_new(self):
+        jid = self.submit("later", queue="later", command="true")
+        time.sleep(0.5)
+        d = self.job(jid)
+        self.assertEqual(d["status"], "RUNNABLE")
+        self.assertIn("compute environment later-ce is DISABLED", d["statusReason"])
+        self.assertNotIn("for compute environment later-ce", self.server.read_log(),
+                         "an instance was launched for a DISABLED compute environment")
+        self.batch.update_compute_environment(computeEnvironment="later-ce", state="ENABLED")
+        self.assertSucceeded(jid)
+        # A job that runs when its environment is disabled runs to the end.
+        running = self.submit("running", queue="later", command="sleep 1")
+        self.wait_job(running, "RUNNING", timeout=20)
+        self.batch.update_compute_environment(computeEnvironment="later-ce", state="DISABLED")
+        waiting = self.submit("waiting", queue="later", command="true")
+        self.assertSucceeded(running)
+        time.sleep(0.3)
+        self.assertEqual(self.status(waiting), "RUNNABLE")
+        self.batch.cancel_job(jobId=waiting, reason="done with it")
+
+    def test_disabled_queue_places_nothing_new(self):
+        jid = self.submit("held", queue="offq", command="true")
+        self.batch.update_job_queue(jobQueue="offq", state="DISABLED")
+        self.batch.update_compute_environment(computeEnvironment="off-ce", state="ENABLED")
+        time.sleep(0.5)
+        d = self.job(jid)
+        self.assertEqual(d["status"], "RUNNABLE")
+        self.assertIn("job queue offq is DISABLED", d["statusReason"])
+        self.assertClientError(self.submit, "jobQueue", "DISABLED", name="refused", queue="offq")
+        self.batch.update_job_queue(jobQueue="offq", state="ENABLED")
+        self.assertSucceeded(jid)
+
+
+class LocalAgents(JobsCase):
+    max_vcpus = 4
+
+    def test_agents_launch_for_work_and_go_when_idle(self):
+        self.assertEqual(self.agent_pids(), [], "no work, no instance")
+        ids = [self.submit("w-%d" % i, command="sleep 0.5") for i in range(3)]
+        self.wait_for(lambda: self.agent_pids(), 20, "an agent to start")
+        self.wait_jobs(ids)
+        t_done = time.time()
+        # --idle-seconds 2: the instances are let go a few seconds after the work.
+        self.wait_for(lambda: self.agent_pids() == [], 10, "the idle agents to stop")
+        gone_after = time.time() - t_done
+        self.assertGreater(gone_after, 1.0, "an agent stopped before it had been idle for 2 s")
+        log = self.server.read_log()
+        self.assertIn("is idle; letting it go", log)
+        # Work after scale-down launches a new instance.
+        self.assertSucceeded(self.submit("again", command="true"))
+
+    # Server bug: the note is looked up on the live instance (fleet_cgroups_note), so it
+    # disappears from a job's description once its instance is let go.
+    @unittest.expectedFailure
+    def test_how_memory_was_limited_outlives_the_instance(self):
+        # The agent's account of how memory limits are enforced belongs to the jobs it ran
+        # (docs/agent-protocol.md); it stays in their descriptions once the instance is gone.
+        jid = self.submit("noted", command="true")
+        self.assertSucceeded(jid)
+        note = self.raw_job(jid)["barge"].get("memoryLimit")
+        self.assertTrue(note)
+        self.wait_for(lambda: "instance %s stopped" % self.raw_job(jid)["barge"]["instanceId"]
+                      in self.server.read_log(), 10, "the idle instance to stop")
+        self.assertEqual(self.raw_job(jid)["barge"].get("memoryLimit"), note)
