@@ -1071,6 +1071,9 @@ int agent_main(int argc, char **argv)
     char *cg_name = xasprintf("barge-agent-%ld", (long)getpid());
     ag->cg = cgroup_host_setup(cg_name);
     free(cg_name);
+    int swept = cgroup_host_sweep(ag->cg, "barge-agent-");
+    if (swept) log_info("removed %d cgroup%s left by agents that are gone", swept,
+                        swept > 1 ? "s" : "");
     if (cgroup_host_mode(ag->cg) == CGROUP_NONE)
         log_warn("memory limits are not enforced: %s", cgroup_host_note(ag->cg));
     if (ag->memory_mib == 0) ag->memory_mib = machine_memory_mib(ag->cg);

@@ -404,6 +404,33 @@ int64_t cgroup_host_memory_limit(const cgroup_host *h)
     return h->limit;
 }
 
+int cgroup_host_sweep(cgroup_host *h, const char *prefix)
+{
+    if (h->mode == CGROUP_NONE) return 0;
+    DIR *d = opendir(h->own);
+    if (!d) return 0;
+    size_t plen = strlen(prefix);
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_type != DT_DIR || strncmp(e->d_name, prefix, plen) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + plen, &end, 10);
+        if (pid <= 0 || end == e->d_name + plen || (*end && strcmp(end, "-agent") != 0)) continue;
+        /* A live process with that id may be another agent, or an unrelated process that got the
+         * id again; either way the cgroup is left alone. */
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *path = xasprintf("%s/%s", h->own, e->d_name);
+        clear_children(path, h->mode);
+        cgroup stale = {h->mode, path, -1};
+        for (int i = 0; i < 50 && cgroup_kill_all(&stale) > 0; i++) usleep(10000);
+        if (rmdir(path) == 0) removed++;
+        free(path);
+    }
+    closedir(d);
+    return removed;
+}
+
 void cgroup_host_teardown(cgroup_host *h)
 {
     if (!h) return;

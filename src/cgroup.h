@@ -35,6 +35,10 @@ const char *cgroup_host_note(const cgroup_host *h);
 /* The tightest memory limit on the agent's own cgroup and its ancestors, in bytes; -1 when none
  * (or unknown).  It bounds the memory an instance may offer. */
 int64_t cgroup_host_memory_limit(const cgroup_host *h);
+/* Removes what agents that died without cleaning up left beside this one: cgroups named
+ * prefix + PID (with any "-agent" leaf) whose process no longer exists, after killing whatever
+ * still runs in them.  Returns how many it removed. */
+int cgroup_host_sweep(cgroup_host *h, const char *prefix);
 /* Removes the per-agent parent (it must be empty by then) and frees h.  NULL is fine. */
 void cgroup_host_teardown(cgroup_host *h);
 

@@ -236,13 +236,12 @@ class AgentTestCase(unittest.TestCase):
     agent_args = ("--vcpus", "2", "--memory", "2048")
 
     def setUp(self):
+        # Cleanups, unlike tearDown, also run when setUp fails: no agent outlives its test.
         self.fake = FakeServer()
+        self.addCleanup(self.fake.close)
         self.agent = Agent(self.fake.url, *self.agent_args)
+        self.addCleanup(self.agent.stop)
         self.fake.wait_for(lambda: self.fake.registers, what="the agent to register")
-
-    def tearDown(self):
-        self.agent.stop()
-        self.fake.close()
 
 
 class Options(unittest.TestCase):
@@ -469,6 +468,7 @@ class Unreachable(unittest.TestCase):
     def test_exit_with_parent(self):
         fake = FakeServer()
         tmp = tempfile.mkdtemp(prefix="barge-agent-test-")
+        parent = None
         try:
             parent = subprocess.Popen(
                 ["sh", "-c", '"$@" >/dev/null 2>&1 & echo $!; exec sleep 60', "sh", BARGE, "agent",
@@ -480,6 +480,11 @@ class Unreachable(unittest.TestCase):
             parent.wait()
             wait_gone(pid, timeout=10)
         finally:
+            if parent and parent.poll() is None:
+                parent.kill()  # the agent follows its parent
+                parent.wait()
+            if parent:
+                parent.stdout.close()
             fake.close()
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -207,6 +207,43 @@ static void test_stale_cgroup_is_replaced(void)
     cgroup_free(a);
 }
 
+static void test_sweep_removes_what_dead_agents_left(void)
+{
+    /* A child's id is free once it is reaped: cgroups named after it belong to nobody. */
+    pid_t dead = fork();
+    CHECK(dead >= 0);
+    if (dead == 0) _exit(0);
+    CHECK_EQ_INT(waitpid(dead, NULL, 0), dead);
+    char err[512];
+    cgroup *probe = cgroup_create(host, "p", 0, err, sizeof err);
+    CHECK(probe != NULL);
+    char *own = xstrdup(cgroup_path(probe));
+    cgroup_remove(probe);
+    cgroup_free(probe);
+    *strrchr(own, '/') = '\0';
+    *strrchr(own, '/') = '\0'; /* from .../own/barge-test-N/p to .../own */
+    char *stale = xasprintf("%s/barge-test-%ld", own, (long)dead);
+    char *stale_child = xasprintf("%s/attempt-1", stale);
+    char *alive_one = xasprintf("%s/barge-test-%ld", own, (long)getppid());
+    char *other = xasprintf("%s/barge-test-%ldx", own, (long)dead);
+    CHECK_EQ_INT(mkdir(stale, 0755), 0);
+    CHECK_EQ_INT(mkdir(stale_child, 0755), 0);
+    CHECK_EQ_INT(mkdir(alive_one, 0755), 0);
+    CHECK_EQ_INT(mkdir(other, 0755), 0);
+    CHECK_EQ_INT(cgroup_host_sweep(host, "barge-test-"), 1);
+    struct stat sb;
+    CHECK(stat(stale, &sb) < 0);
+    CHECK_EQ_INT(stat(alive_one, &sb), 0); /* its process lives */
+    CHECK_EQ_INT(stat(other, &sb), 0);     /* not a name the sweep owns */
+    rmdir(alive_one);
+    rmdir(other);
+    free(stale);
+    free(stale_child);
+    free(alive_one);
+    free(other);
+    free(own);
+}
+
 int main(void)
 {
     RUN(test_locate_v1_nested);
@@ -225,9 +262,11 @@ int main(void)
     }
     fprintf(stderr, "  (%s)\n", cgroup_host_note(h));
     host = h;
+    cgroup_host_sweep(h, "barge-test-"); /* what failed runs left */
     RUN(test_limit_and_oom);
     RUN(test_kill_all_reaches_escaped_processes);
     RUN(test_stale_cgroup_is_replaced);
+    RUN(test_sweep_removes_what_dead_agents_left);
     /* The per-agent parent goes with the host, even with a cgroup left in it. */
     char err[512];
     cgroup *left = cgroup_create(h, "left", 0, err, sizeof err);

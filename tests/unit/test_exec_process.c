@@ -507,6 +507,7 @@ int main(int argc, char **argv)
     char name[64];
     snprintf(name, sizeof name, "barge-exec-test-%ld", (long)getpid());
     cgroups = cgroup_host_setup(name);
+    cgroup_host_sweep(cgroups, "barge-exec-test-"); /* what failed runs left */
     fprintf(stderr, "  with cgroups: %s\n", cgroup_host_note(cgroups));
     start_executor(cgroups);
     RUN(test_exit_code_and_lines);
