@@ -509,7 +509,7 @@ static void bury_cgroup(executor *ex, cgroup *cg)
 static void start_run(executor *ex, exec_spec *s)
 {
     exec_result res = {0};
-    char reason[1024];
+    char reason[1024], cg_err[800];
     if (ex->stopping) {
         res.cause = EXEC_STOP_SHUTDOWN;
         res.reason = "the agent stopped before the attempt could start";
@@ -532,6 +532,7 @@ static void start_run(executor *ex, exec_spec *s)
     r->a.spec = s;
     r->pidfd = r->out.fd = r->err.fd = -1;
     char *name = attempt_name(s);
+    int64_t limit = s->memory_mib > 0 ? s->memory_mib * 1024 * 1024 : 0;
     r->work_dir = xasprintf("%s/%s", ex->o.work_dir, name);
     r->a.work_dir = r->work_dir;
     if (mkdir(r->work_dir, 0755) < 0 && errno == EEXIST) {
@@ -543,9 +544,9 @@ static void start_run(executor *ex, exec_spec *s)
         snprintf(reason, sizeof reason, "CannotStartContainerError: cannot create the working "
                  "directory %s: %s", r->work_dir, strerror(errno));
     } else if (ex->o.cgroups && cgroup_host_mode(ex->o.cgroups) != CGROUP_NONE &&
-               !(r->a.cg = cgroup_create(ex->o.cgroups, name, s->memory_mib << 20, reason + 27,
-                                         sizeof reason - 27))) {
-        memcpy(reason, "CannotStartContainerError: ", 27);
+               !(r->a.cg = cgroup_create(ex->o.cgroups, name, limit, cg_err,
+                                         sizeof cg_err))) {
+        snprintf(reason, sizeof reason, "CannotStartContainerError: %s", cg_err);
     } else if (ex->o.backend->start(&r->a, reason, sizeof reason) == 0) {
         ok = 1;
     }
