@@ -597,7 +597,12 @@ static void handle_report(state *st, instance *in, json_t *r)
             snprintf(reason, sizeof reason, "%.280s", api_str(r, "reason"));
             e.reason = reason;
         }
-        if (json_is_true(json_object_get(r, "timedOut")))
+        char lost[160];
+        if (json_is_true(json_object_get(r, "agentStopped"))) {
+            /* The agent itself was stopped: to the job, its host went away. */
+            snprintf(lost, sizeof lost, "Host EC2 (instance %s) terminated.", in->id);
+            e.status_reason = lost;
+        } else if (json_is_true(json_object_get(r, "timedOut")))
             e.status_reason = "Job attempt duration exceeded timeout";
         else if (json_is_true(json_object_get(r, "killed")) && j->stop_reason)
             e.status_reason = j->stop_reason;

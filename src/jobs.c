@@ -503,7 +503,8 @@ static void child_started(state *st, job *c)
 void jobs_attempt_running(state *st, job *j, int64_t at)
 {
     if (j->status != JS_STARTING) return;
-    j->started_at = at;
+    /* startedAt is when the job first ran; each attempt keeps its own start in attempts[]. */
+    if (!j->started_at) j->started_at = at;
     j->attempt_started_at = at;
     child_started(st, j);
     jobs_set_status(st, j, JS_RUNNING, NULL);
