@@ -4,7 +4,6 @@ job gives, DISABLED compute environments and queues, and local instances launche
 maxvCpus and let go when idle."""
 import re
 import time
-import unittest
 
 from test_jobs_common import JobsCase
 
@@ -177,9 +176,6 @@ class LocalAgents(JobsCase):
         # Work after scale-down launches a new instance.
         self.assertSucceeded(self.submit("again", command="true"))
 
-    # Server bug: the note is looked up on the live instance (fleet_cgroups_note), so it
-    # disappears from a job's description once its instance is let go.
-    @unittest.expectedFailure
     def test_how_memory_was_limited_outlives_the_instance(self):
         # The agent's account of how memory limits are enforced belongs to the jobs it ran
         # (docs/agent-protocol.md); it stays in their descriptions once the instance is gone.
