@@ -99,10 +99,22 @@ static json_t *dynamic_state(job *j)
     return s;
 }
 
+/* Records are keyed by submit order, not by id: a new job's record goes at the end of the
+ * table, where a B-tree insert touches the pages it touched last time, instead of at a random
+ * place that must be read from disk first.  A child's key follows its parent's. */
+static void record_key(const job *j, char out[40])
+{
+    if (j->parent)
+        snprintf(out, 40, "%016llx:%05d", (unsigned long long)j->parent->seq, j->index);
+    else
+        snprintf(out, 40, "%016llx", (unsigned long long)j->seq);
+}
+
 static void write_job(state *st, job *j)
 {
     json_t *rec = json_object();
     if (!j->parent) {
+        json_object_set_new(rec, "id", json_string(j->id));
         json_object_set_new(rec, "seq", json_integer((json_int_t)j->seq));
         json_object_set_new(rec, "createdAt", json_integer(j->created_at));
         json_object_set(rec, "spec", j->spec->desc);
@@ -112,7 +124,9 @@ static void write_job(state *st, job *j)
     }
     json_object_set_new(rec, "s", dynamic_state(j));
     char *doc = json_dumps(rec, JSON_COMPACT);
-    if (store_put(st->db, "job", j->id, doc, strlen(doc)) != 0) {
+    char key[40];
+    record_key(j, key);
+    if (store_put(st->db, "job", key, doc, strlen(doc)) != 0) {
         log_error("store: writing job %s failed: %s", j->id, store_errmsg(st->db));
         st->store_failed = 1;
     }
@@ -171,6 +185,7 @@ typedef struct {
     state *st;
     job **tops;
     size_t n, cap;
+    job *last; /* the latest plain job or array parent read */
     char **err;
 } load_ctx;
 
@@ -187,7 +202,8 @@ static int load_record(void *arg, const char *key, const char *doc, size_t len)
     json_t *spec = json_object_get(rec, "spec");
     if (spec) {
         jobspec *s = jobspec_make(json_incref(spec));
-        job *j = jobs__alloc(s, xstrdup(key), json_integer_value(json_object_get(rec, "createdAt")),
+        const char *id = json_string_value(json_object_get(rec, "id"));
+        job *j = jobs__alloc(s, xstrdup(id ? id : key), json_integer_value(json_object_get(rec, "createdAt")),
                              (uint64_t)json_integer_value(json_object_get(rec, "seq")));
         jobspec_release(s);
         json_int_t n = json_integer_value(json_object_get(rec, "arraySize"));
@@ -202,8 +218,17 @@ static int load_record(void *arg, const char *key, const char *doc, size_t len)
             lc->tops = xrealloc(lc->tops, lc->cap * sizeof *lc->tops);
         }
         lc->tops[lc->n++] = j;
+        lc->last = j;
     } else {
-        job *c = jobs_find(lc->st->jobs, key);
+        /* "SEQ:INDEX": the parent's record came just before, in key order. */
+        job *c = NULL;
+        const char *colon = strchr(key, ':');
+        if (colon && lc->last && lc->last->children) {
+            unsigned long idx = strtoul(colon + 1, NULL, 10);
+            if (idx < lc->last->array_size &&
+                strtoull(key, NULL, 16) == (unsigned long long)lc->last->seq)
+                c = lc->last->children[idx];
+        }
         if (c && c->parent) {
             apply_state(c, json_object_get(rec, "s"));
             c->stored = 1;

@@ -156,7 +156,12 @@ store *store_sqlite_open(const char *dir, enum store_sync sync, char **err)
                                 "PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;"
                               : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                                 "PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;";
-    if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+    /* A page cache large enough for the hot end of the tables (64 MiB), and checkpoints of
+     * the WAL every 4,000 pages instead of 1,000: the commit path then writes mostly to the
+     * WAL's tail and rarely reads pages back from the file. */
+    static const char tuning[] = "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;";
+    if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, tuning, NULL, NULL, NULL) != SQLITE_OK) {
         *err = xasprintf("cannot configure the store %s: %s", path, sqlite3_errmsg(db));
         goto fail;
     }
