@@ -124,6 +124,39 @@ class Crash(JobsCase):
             self.wait_for(lambda: not pid_alive(pid), 10,
                           "process %d of an attempt whose agent is gone to end" % pid)
 
+    def test_running_array_children_after_a_crash(self):
+        # Child 0 is done before the crash; children 1 and 2 are running and are lost with
+        # their agent: child 1 may retry, child 2 may not.
+        script = ('[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 0 ] && exit 0; '
+                  '[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && exec sleep 60; exit 0')
+        arr = self.submit("crash-arr", arrayProperties={"size": 3}, command=script,
+                          retryStrategy={"attempts": 2})
+        kids = ["%s:%d" % (arr, i) for i in range(3)]
+        self.assertSucceeded(kids[0])
+        self.wait_jobs(kids[1:], "RUNNING", timeout=20)
+        self.restart_after_kill9()
+        ds = self.wait_jobs(kids + [arr], timeout=30)
+        self.assertEqual([ds[k]["status"] for k in kids], ["SUCCEEDED"] * 3)
+        for k in kids[1:]:
+            self.assertEqual(len(ds[k]["attempts"]), 2)
+            self.assertRegex(ds[k]["attempts"][0]["statusReason"],
+                             r"^Host EC2 \(instance i-[0-9a-f]+\) terminated\.$")
+        self.assertEqual(len(ds[kids[0]]["attempts"]), 1)
+        self.assertEqual(ds[arr]["status"], "SUCCEEDED")
+        self.assertEqual(ds[arr]["arrayProperties"]["statusSummary"]["SUCCEEDED"], 3)
+
+    def test_a_cancel_waiting_for_dependencies_survives_a_crash(self):
+        first = self.submit("first", queue="parked")
+        second = self.submit("second", queue="parked", dependsOn=[{"jobId": first}])
+        self.batch.cancel_job(jobId=second, reason="cancelled while pending")
+        self.assertEqual(self.status(second), "PENDING")
+        self.restart_after_kill9()
+        self.assertEqual(self.status(second), "PENDING")
+        self.batch.cancel_job(jobId=first, reason="first cancelled")
+        d = self.wait_job(second, timeout=5)
+        self.assertEqual((d["status"], d["statusReason"], d["isCancelled"]),
+                         ("FAILED", "cancelled while pending", True))
+
     def test_clean_stop_and_start(self):
         jid = self.submit("before-stop", command="true")
         self.assertSucceeded(jid)
