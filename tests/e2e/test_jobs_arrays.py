@@ -107,3 +107,15 @@ class RunningArrays(JobsCase):
         summary = d["arrayProperties"]["statusSummary"]
         self.assertEqual((summary["SUCCEEDED"], summary["FAILED"]), (2, 1))
         self.assertGreaterEqual(d["stoppedAt"], self.job(child2)["stoppedAt"])
+
+    def test_a_burst_of_jobs_each_runs_once(self):
+        path = self.out("burst")
+        cmd = 'echo "$AWS_BATCH_JOB_ID" >> "$OUT/burst"'
+        ids = [self.submit("burst-%d" % i, command=cmd) for i in range(100)]
+        arr = self.submit("burst-arr", command=cmd, arrayProperties={"size": 300})
+        t0 = time.time()
+        ds = self.wait_jobs(ids + [arr], timeout=60)
+        sys.stderr.write("\n  100 jobs and a 300-child array ran in %.1f s\n" % (time.time() - t0))
+        self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
+        ran = self.read_lines(path)
+        self.assertEqual(sorted(ran), sorted(ids + ["%s:%d" % (arr, i) for i in range(300)]))

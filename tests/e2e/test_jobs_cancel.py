@@ -68,6 +68,21 @@ class Cancel(JobsCase):
         self.assertEqual(d["attempts"][0]["statusReason"], "stop it now")
         self.wait_for(lambda: not pid_alive(pid), 5, "the job's process to end")
 
+    def test_terminate_at_any_moment(self):
+        # Right after the submit the job is RUNNABLE, STARTING or RUNNING; whichever it is, it
+        # ends FAILED with the reason given, after one attempt at most.
+        ids = []
+        for delay in (0, 0.002, 0.005, 0.01, 0.02, 0.05):
+            jid = self.submit("abrupt", command="sleep 30", retryStrategy={"attempts": 2})
+            time.sleep(delay)
+            self.batch.terminate_job(jobId=jid, reason="abrupt %s" % delay)
+            ids.append((jid, "abrupt %s" % delay))
+        ds = self.wait_jobs([j for j, _ in ids], timeout=15)
+        for jid, reason in ids:
+            d = ds[jid]
+            self.assertEqual((d["status"], d["statusReason"]), ("FAILED", reason))
+            self.assertLessEqual(len(d["attempts"]), 1)
+
     def test_terminate_does_not_retry(self):
         jid = self.submit("no-retry", command="sleep 60", retryStrategy={"attempts": 3})
         self.wait_job(jid, "RUNNING", timeout=20)

@@ -7,7 +7,7 @@ import re
 import time
 import unittest
 
-from test_jobs_common import JobsCase
+from test_jobs_common import JobsCase, resources
 
 # Appends $NAME to $OUT/$LOG when the job starts.
 MARK = 'echo "$NAME" >> "$OUT/$LOG"; '
@@ -91,6 +91,11 @@ class Capacity(JobsCase):
     def setUpResources(cls):
         cls.make_definition("huge", vcpus="4")
         cls.make_definition("hungry", memory="10000000")
+        cls.batch.register_job_definition(
+            jobDefinitionName="gpu", type="container",
+            containerProperties={"image": "busybox", "command": ["true"],
+                                 "resourceRequirements": resources(1, 64) + [
+                                     {"type": "GPU", "value": "1"}]})
         cls.make_ce("later-ce", 2, state="DISABLED")
         cls.make_queue("later", ["later-ce"])
         cls.make_ce("off-ce", 2, state="DISABLED")
@@ -150,10 +155,14 @@ class Capacity(JobsCase):
         self.assertRegex(d["statusReason"],
                          r"needs 10000000 MiB of memory, the largest instance compute "
                          r"environment ce can run has \d+ MiB")
+        jid3 = self.submit("gpu-less", definition="gpu")
+        time.sleep(0.3)
+        self.assertIn("needs 1 GPUs, the largest instance compute environment ce can run has 0",
+                      self.job(jid3)["statusReason"])
         # The reason is what the AWS CLI shows too.
         cli = self.server.aws("batch", "describe-jobs", "--jobs", jid)["jobs"][0]
         self.assertIn("needs 4 vCPUs", cli["statusReason"])
-        for j in (jid, jid2):
+        for j in (jid, jid2, jid3):
             self.batch.cancel_job(jobId=j, reason="cannot run here")
 
     def test_disabled_compute_environment_places_nothing_new(self):
