@@ -129,6 +129,24 @@ class Cancel(JobsCase):
         c = self.job(jid + ":4")
         self.assertEqual((c["status"], c["statusReason"]), ("FAILED", "array cancelled"))
 
+    def test_cancel_an_array_with_running_children(self):
+        # maxvCpus 4: four children run, two wait.  The waiting ones are cancelled at once; the
+        # running ones finish; the parent is cancelled when all are done.
+        jid = self.submit("half", arrayProperties={"size": 6}, command="sleep 1")
+        self.wait_for(lambda: self.job(jid)["arrayProperties"]["statusSummary"]["RUNNING"] == 4,
+                      20, "four children to run")
+        self.batch.cancel_job(jobId=jid, reason="half cancelled")
+        summary = self.job(jid)["arrayProperties"]["statusSummary"]
+        self.assertEqual((summary["RUNNING"], summary["FAILED"]), (4, 2))
+        self.assertNotIn(self.status(jid), ("SUCCEEDED", "FAILED"))
+        d = self.wait_job(jid, timeout=20)
+        self.assertEqual((d["status"], d["statusReason"], d["isCancelled"]),
+                         ("FAILED", "half cancelled", True))
+        kids = self.describe(*["%s:%d" % (jid, i) for i in range(6)]).values()
+        self.assertEqual(sorted((k["status"], k.get("statusReason")) for k in kids),
+                         [("FAILED", "half cancelled")] * 2 +
+                         [("SUCCEEDED", "Essential container in task exited")] * 4)
+
     def test_dependents_of_a_cancelled_job_fail(self):
         a = self.submit("cancelled-dep", queue="parked")
         b = self.submit("after-cancelled", queue="parked", dependsOn=[{"jobId": a}])
