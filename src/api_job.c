@@ -380,10 +380,10 @@ static int matches(const list_filter *f, job *j)
 {
     if (f->status >= 0 && j->status != f->status) return 0;
     if (f->name_glob &&
-        !retry_glob(f->name_glob, json_string_value(json_object_get(j->spec->desc, "jobName"))))
+        !retry_glob(f->name_glob, j->spec->name))
         return 0;
     if (f->def_name) {
-        const char *arn = json_string_value(json_object_get(j->spec->desc, "jobDefinition"));
+        const char *arn = json_string_value(jobspec_shared(j->spec, "jobDefinition"));
         char *nr = arn_resource(arn, ARN_JD);
         if (!nr) return 0;
         char *colon = strrchr(nr, ':');
@@ -527,8 +527,8 @@ static json_t *job_tags_get(state *st, const char *id)
 {
     job *j = jobs_find(st->jobs, id);
     if (!j || j->parent) return NULL;
-    json_t *t = json_object_get(j->spec->desc, "tags");
-    return t ? json_incref(t) : json_object();
+    json_t *t = jobspec_own(j->spec, "tags");
+    return t ? t : json_object();
 }
 
 static void job_tags_set(state *st, const char *id, json_t *tags)
@@ -538,7 +538,7 @@ static void job_tags_set(state *st, const char *id, json_t *tags)
         json_decref(tags);
         return;
     }
-    json_object_set_new(j->spec->desc, "tags", tags);
+    jobspec_set_tags(j->spec, tags);
     jobs_mark_dirty(st, j);
 }
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "fleet.h"
+#include "jobspec.h"
 #include "log.h"
 #include "mem.h"
 #include "scheduler.h"
@@ -155,7 +156,9 @@ static void run_timers(void)
 
 static void reload_after_failure(void)
 {
-    /* The transaction was rolled back, so memory is ahead of the disk: rebuild it. */
+    /* The transaction was rolled back, so memory is ahead of the disk: rebuild it.  Spec
+     * records written in it are gone too; loading marks again those that are stored. */
+    jobspec_forget_stored();
     char *err = NULL;
     state *fresh = state_load(core.db, &err);
     if (!fresh) {

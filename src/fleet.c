@@ -333,7 +333,7 @@ static void env_add(json_t *env, const char *k, const char *v)
 
 static json_t *assignment(state *st, instance *in, job *j)
 {
-    json_t *c = json_object_get(j->spec->desc, "container");
+    json_t *c = jobspec_shared(j->spec, "container");
     json_t *env = json_object();
     size_t i;
     json_t *e;

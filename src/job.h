@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "jobspec.h"
+
 typedef enum job_status {
     JS_SUBMITTED,
     JS_PENDING,
@@ -27,18 +29,6 @@ static inline int job_status_done(int s)
     return s == JS_SUCCEEDED || s == JS_FAILED;
 }
 
-typedef struct jobspec {
-    int refs;
-    json_t *desc;         /* the description fields fixed at submit */
-    char *queue;          /* queue name */
-    char *jd_name;        /* job definition name (log stream prefix) */
-    int mvcpus;           /* thousandths of a vCPU */
-    int memory_mib;
-    int gpus;
-    int attempts_max;
-    int timeout_s;        /* 0: none */
-    json_t *evaluate_on_exit; /* borrowed from desc; may be NULL */
-} jobspec;
 
 struct instance;
 typedef struct job job;

@@ -42,15 +42,6 @@ jobs *jobs_new(void)
     return js;
 }
 
-void jobspec_release(jobspec *s)
-{
-    if (!s || --s->refs > 0) return;
-    json_decref(s->desc);
-    free(s->queue);
-    free(s->jd_name);
-    free(s);
-}
-
 void jobs__free_job(job *j)
 {
     for (uint32_t i = 0; j->children && i < j->array_size; i++) jobs__free_job(j->children[i]);
@@ -574,7 +565,9 @@ static json_t *summary_object(const job *p)
 json_t *jobs_describe(state *st, job *j)
 {
     json_t *d = json_object();
-    json_object_update(d, j->spec->desc);
+    json_t *spec_desc = jobspec_desc(j->spec);
+    json_object_update(d, spec_desc);
+    json_decref(spec_desc);
     char *arn = arn_make(ARN_JOB, j->id);
     json_object_set_new(d, "jobArn", json_string(arn));
     free(arn);
@@ -603,7 +596,7 @@ json_t *jobs_describe(state *st, job *j)
                                       (int)j->parent->array_size));
     }
     /* The container: the resolved spec, plus what the latest attempt left. */
-    json_t *c = json_deep_copy(json_object_get(j->spec->desc, "container"));
+    json_t *c = json_deep_copy(jobspec_shared(j->spec, "container"));
     if (c) {
         json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1)
                                    : NULL;
@@ -643,8 +636,8 @@ json_t *jobs_summary(job *j)
     json_object_set_new(s, "jobArn", json_string(arn));
     free(arn);
     json_object_set_new(s, "jobId", json_string(j->id));
-    json_object_set(s, "jobName", json_object_get(j->spec->desc, "jobName"));
-    json_object_set(s, "jobDefinition", json_object_get(j->spec->desc, "jobDefinition"));
+    json_object_set_new(s, "jobName", json_string(j->spec->name));
+    json_object_set(s, "jobDefinition", jobspec_shared(j->spec, "jobDefinition"));
     set_time(s, "createdAt", j->created_at);
     json_object_set_new(s, "status", json_string(job_status_name(j->status)));
     if (j->reason) json_object_set_new(s, "statusReason", json_string(j->reason));

@@ -74,9 +74,4 @@ int jobs_load(struct state *st, char **err);
 json_t *jobs_describe(struct state *st, job *j);
 /* The ListJobs summary (fresh). */
 json_t *jobs_summary(job *j);
-
-void jobspec_release(jobspec *s);
-
-/* Builds the scalar view of a spec from its description (takes the reference to desc). */
-jobspec *jobspec_make(json_t *desc);
 #endif

@@ -19,49 +19,6 @@
 #include "store.h"
 #include "util.h"
 
-static int resource_value(json_t *container, const char *type, double *out)
-{
-    size_t i;
-    json_t *r;
-    json_array_foreach(json_object_get(container, "resourceRequirements"), i, r) {
-        const char *t = json_string_value(json_object_get(r, "type"));
-        const char *v = json_string_value(json_object_get(r, "value"));
-        if (t && v && strcmp(t, type) == 0) {
-            *out = atof(v);
-            return 1;
-        }
-    }
-    return 0;
-}
-
-jobspec *jobspec_make(json_t *desc)
-{
-    jobspec *s = xcalloc(1, sizeof *s);
-    s->refs = 1;
-    s->desc = desc;
-    json_t *c = json_object_get(desc, "container");
-    double v;
-    if (resource_value(c, "VCPU", &v)) s->mvcpus = (int)lround(v * 1000);
-    else s->mvcpus = (int)json_integer_value(json_object_get(c, "vcpus")) * 1000;
-    if (resource_value(c, "MEMORY", &v)) s->memory_mib = (int)v;
-    else s->memory_mib = (int)json_integer_value(json_object_get(c, "memory"));
-    if (resource_value(c, "GPU", &v)) s->gpus = (int)v;
-    json_t *rs = json_object_get(desc, "retryStrategy");
-    s->attempts_max = (int)json_integer_value(json_object_get(rs, "attempts"));
-    if (s->attempts_max < 1) s->attempts_max = 1;
-    s->evaluate_on_exit = json_object_get(rs, "evaluateOnExit");
-    s->timeout_s = (int)json_integer_value(
-        json_object_get(json_object_get(desc, "timeout"), "attemptDurationSeconds"));
-    const char *q = json_string_value(json_object_get(desc, "jobQueue"));
-    s->queue = q ? arn_resource(q, ARN_JQ) : NULL;
-    if (!s->queue) s->queue = xstrdup(q ? q : "");
-    const char *jd = json_string_value(json_object_get(desc, "jobDefinition"));
-    char *name = jd ? arn_resource(jd, ARN_JD) : NULL;
-    if (name && strrchr(name, ':')) *strrchr(name, ':') = '\0';
-    s->jd_name = name ? name : xstrdup("job");
-    return s;
-}
-
 /* ---- writing --------------------------------------------------------------------------- */
 
 static void put_str(json_t *o, const char *k, const char *v)
@@ -110,28 +67,44 @@ static void record_key(const job *j, char out[40])
         snprintf(out, 40, "%016llx", (unsigned long long)j->seq);
 }
 
-static void write_job(state *st, job *j)
+static void put_record(state *st, const char *kind, const char *key, const char *doc,
+                       size_t len)
 {
-    json_t *rec = json_object();
-    if (!j->parent) {
-        json_object_set_new(rec, "id", json_string(j->id));
-        json_object_set_new(rec, "seq", json_integer((json_int_t)j->seq));
-        json_object_set_new(rec, "createdAt", json_integer(j->created_at));
-        json_object_set(rec, "spec", j->spec->desc);
-        if (j->array_size) json_object_set_new(rec, "arraySize", json_integer(j->array_size));
-    } else {
-        j->stored = 1;
-    }
-    json_object_set_new(rec, "s", dynamic_state(j));
-    char *doc = json_dumps(rec, JSON_COMPACT);
-    char key[40];
-    record_key(j, key);
-    if (store_put(st->db, "job", key, doc, strlen(doc)) != 0) {
-        log_error("store: writing job %s failed: %s", j->id, store_errmsg(st->db));
+    if (store_put(st->db, kind, key, doc, len) != 0) {
+        log_error("store: writing %s record %s failed: %s", kind, key, store_errmsg(st->db));
         st->store_failed = 1;
     }
-    free(doc);
-    json_decref(rec);
+}
+
+/* The record is assembled as text: the job's own part and the dynamic state are small, and
+ * the shared part is a reference to a record of its own ("spec"), written once for all the jobs
+ * that share it. */
+static void write_job(state *st, job *j)
+{
+    buf b = {0};
+    if (!j->parent) {
+        const char *unstored;
+        unsigned long long ref = jobspec_shared_ref(j->spec, &unstored);
+        char key[24];
+        snprintf(key, sizeof key, "%016llx", ref);
+        if (unstored) put_record(st, "spec", key, unstored, strlen(unstored));
+        buf_printf(&b, "{\"id\":\"%s\",\"seq\":%llu,\"createdAt\":%lld,\"shared\":%llu,\"own\":%s",
+                   j->id, (unsigned long long)j->seq, (long long)j->created_at, ref, j->spec->own);
+        if (j->array_size) buf_printf(&b, ",\"arraySize\":%u", j->array_size);
+        buf_puts(&b, ",");
+    } else {
+        j->stored = 1;
+        buf_puts(&b, "{");
+    }
+    json_t *dyn = dynamic_state(j);
+    char *s = json_dumps(dyn, JSON_COMPACT);
+    buf_printf(&b, "\"s\":%s}", s);
+    free(s);
+    json_decref(dyn);
+    char key[40];
+    record_key(j, key);
+    put_record(st, "job", key, b.data, b.len);
+    buf_free(&b);
 }
 
 void jobs_flush(state *st)
@@ -185,9 +158,30 @@ typedef struct {
     state *st;
     job **tops;
     size_t n, cap;
-    job *last; /* the latest plain job or array parent read */
+    job *last;      /* the latest plain job or array parent read */
+    json_t *shared; /* spec record id (hex) -> shared part */
     char **err;
 } load_ctx;
+
+static const char *key_of(unsigned long long ref)
+{
+    static char key[24];
+    snprintf(key, sizeof key, "%016llx", ref);
+    return key;
+}
+
+static int load_spec(void *arg, const char *key, const char *doc, size_t len)
+{
+    load_ctx *lc = arg;
+    json_t *v = json_loadb(doc, len, 0, NULL);
+    if (!json_is_object(v)) {
+        *lc->err = xasprintf("the store's spec record '%s' is not valid JSON", key);
+        json_decref(v);
+        return -1;
+    }
+    json_object_set_new(lc->shared, key, v);
+    return 0;
+}
 
 static int load_record(void *arg, const char *key, const char *doc, size_t len)
 {
@@ -200,8 +194,20 @@ static int load_record(void *arg, const char *key, const char *doc, size_t len)
         return -1;
     }
     json_t *spec = json_object_get(rec, "spec");
-    if (spec) {
-        jobspec *s = jobspec_make(json_incref(spec));
+    json_t *own = json_object_get(rec, "own");
+    unsigned long long ref = (unsigned long long)json_integer_value(json_object_get(rec, "shared"));
+    json_t *shared = ref ? json_object_get(lc->shared, key_of(ref)) : NULL;
+    if (own && !shared) {
+        *lc->err = xasprintf("the store's job record '%s' refers to a spec record %016llx that "
+                             "is missing", key, ref);
+        json_decref(rec);
+        return -1;
+    }
+    if (spec || own) {
+        json_t *desc = spec ? json_incref(spec) : json_deep_copy(shared);
+        if (own) json_object_update(desc, own);
+        jobspec *s = jobspec_make(desc);
+        if (ref) jobspec_adopt_ref(s, ref);
         const char *id = json_string_value(json_object_get(rec, "id"));
         job *j = jobs__alloc(s, xstrdup(id ? id : key), json_integer_value(json_object_get(rec, "createdAt")),
                              (uint64_t)json_integer_value(json_object_get(rec, "seq")));
@@ -261,12 +267,16 @@ static void end_interrupted(state *st, job *j, int64_t now)
 
 int jobs_load(state *st, char **err)
 {
-    load_ctx lc = {.st = st, .err = err};
-    if (store_scan(st->db, "job", load_record, &lc) != 0) {
+    load_ctx lc = {.st = st, .err = err, .shared = json_object()};
+    if (store_scan(st->db, "spec", load_spec, &lc) != 0 ||
+        store_scan(st->db, "job", load_record, &lc) != 0) {
         if (!*err) *err = xasprintf("reading jobs from the store failed: %s", store_errmsg(st->db));
         free(lc.tops);
+        json_decref(lc.shared);
         return -1;
     }
+    /* Every spec now lives in the jobs that use it. */
+    json_decref(lc.shared);
     /* An empty store leaves tops NULL, which qsort must not be given. */
     if (lc.n) qsort(lc.tops, lc.n, sizeof *lc.tops, by_seq);
     jobs *js = st->jobs;
@@ -289,7 +299,9 @@ int jobs_load(state *st, char **err)
             /* Children that had not started go back to waiting with the parent. */
             j->status = JS_SUBMITTED;
         }
-        jobs__enter_lifecycle(st, j, json_object_get(j->spec->desc, "dependsOn"));
+        json_t *deps = jobspec_own(j->spec, "dependsOn");
+        jobs__enter_lifecycle(st, j, deps);
+        json_decref(deps);
     }
     int64_t now = util_now_ms();
     for (size_t i = 0; i < lc.n; i++) {

@@ -40,8 +40,9 @@ static void commit(void)
     CHECK_EQ_INT(store_commit(db), 0);
 }
 
-/* A spec for queue q1: 1 vCPU, 1 GiB, and the given retry strategy (JSON text, or NULL). */
-static jobspec *spec(const char *name, const char *retry_json)
+/* A description for queue q1: 1 vCPU, 1 GiB, and the given retry strategy (JSON text, or
+ * NULL). */
+static json_t *spec_desc(const char *name, const char *retry_json)
 {
     json_t *desc = json_pack("{s:s, s:s, s:s, s:{s:[s, s], s:[{s:s, s:s}, {s:s, s:s}]}}",
                              "jobName", name, "jobQueue",
@@ -55,14 +56,14 @@ static jobspec *spec(const char *name, const char *retry_json)
         if (!r) CHECK_FAIL_("bad retry JSON: %s", e.text);
         json_object_set_new(desc, "retryStrategy", r);
     }
-    return jobspec_make(desc);
+    return desc;
 }
 
 /* Submits a job; deps is a dependsOn list in JSON text (or NULL), stored in the spec as the
  * server does, so that a reload wires the same dependencies. */
 static job *submit(const char *id, uint32_t size, const char *deps_json, const char *retry_json)
 {
-    jobspec *s = spec(id, retry_json);
+    json_t *desc = spec_desc(id, retry_json);
     json_t *deps = json_array();
     if (deps_json) {
         json_error_t e;
@@ -70,8 +71,8 @@ static job *submit(const char *id, uint32_t size, const char *deps_json, const c
         deps = json_loads(deps_json, 0, &e);
         if (!deps) CHECK_FAIL_("bad dependsOn JSON: %s", e.text);
     }
-    json_object_set(s->desc, "dependsOn", deps);
-    job *j = jobs_create(st, s, id, size, deps, 1000);
+    json_object_set(desc, "dependsOn", deps);
+    job *j = jobs_create(st, jobspec_make(desc), id, size, deps, 1000);
     json_decref(deps);
     return j;
 }

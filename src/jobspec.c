@@ -1,0 +1,205 @@
+#include "jobspec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arn.h"
+#include "dict.h"
+#include "mem.h"
+
+/* The members that are each job's own; every other member is shared. */
+static const char *const own_keys[] = {"jobName", "parameters", "dependsOn", "tags", NULL};
+
+struct spec_shared {
+    char *text; /* the canonical JSON: the intern table's key */
+    json_t *v;
+    int refs;
+    unsigned long long id; /* its record's id once stored; 0 before */
+    char *queue, *jd_name;
+    int mvcpus, memory_mib, gpus, attempts_max, timeout_s;
+};
+
+/* The intern table: canonical text -> spec_shared.  Only the core thread builds specs. */
+static dict interned;
+static unsigned long long next_id = 1;
+
+static int is_own(const char *key)
+{
+    for (const char *const *k = own_keys; *k; k++)
+        if (strcmp(*k, key) == 0) return 1;
+    return 0;
+}
+
+static int resource_value(json_t *container, const char *type, double *out)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(container, "resourceRequirements"), i, r) {
+        const char *t = json_string_value(json_object_get(r, "type"));
+        const char *v = json_string_value(json_object_get(r, "value"));
+        if (t && v && strcmp(t, type) == 0) {
+            *out = atof(v);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void derive(struct spec_shared *sh)
+{
+    json_t *desc = sh->v;
+    json_t *c = json_object_get(desc, "container");
+    double v;
+    if (resource_value(c, "VCPU", &v)) sh->mvcpus = (int)lround(v * 1000);
+    else sh->mvcpus = (int)json_integer_value(json_object_get(c, "vcpus")) * 1000;
+    if (resource_value(c, "MEMORY", &v)) sh->memory_mib = (int)v;
+    else sh->memory_mib = (int)json_integer_value(json_object_get(c, "memory"));
+    if (resource_value(c, "GPU", &v)) sh->gpus = (int)v;
+    json_t *rs = json_object_get(desc, "retryStrategy");
+    sh->attempts_max = (int)json_integer_value(json_object_get(rs, "attempts"));
+    if (sh->attempts_max < 1) sh->attempts_max = 1;
+    sh->timeout_s = (int)json_integer_value(
+        json_object_get(json_object_get(desc, "timeout"), "attemptDurationSeconds"));
+    const char *q = json_string_value(json_object_get(desc, "jobQueue"));
+    sh->queue = q ? arn_resource(q, ARN_JQ) : NULL;
+    if (!sh->queue) sh->queue = xstrdup(q ? q : "");
+    const char *jd = json_string_value(json_object_get(desc, "jobDefinition"));
+    char *name = jd ? arn_resource(jd, ARN_JD) : NULL;
+    if (name && strrchr(name, ':')) *strrchr(name, ':') = '\0';
+    sh->jd_name = name ? name : xstrdup("job");
+}
+
+static struct spec_shared *intern(json_t *shared)
+{
+    char *text = json_dumps(shared, JSON_COMPACT | JSON_SORT_KEYS);
+    struct spec_shared *sh = dict_get(&interned, text);
+    if (sh) {
+        free(text);
+        json_decref(shared);
+        sh->refs++;
+        return sh;
+    }
+    sh = xcalloc(1, sizeof *sh);
+    sh->text = text;
+    sh->v = shared;
+    sh->refs = 1;
+    derive(sh);
+    dict_put(&interned, sh->text, sh);
+    return sh;
+}
+
+static void unintern(struct spec_shared *sh)
+{
+    if (--sh->refs > 0) return;
+    dict_del(&interned, sh->text);
+    free(sh->text);
+    json_decref(sh->v);
+    free(sh->queue);
+    free(sh->jd_name);
+    free(sh);
+}
+
+jobspec *jobspec_make(json_t *desc)
+{
+    jobspec *s = xcalloc(1, sizeof *s);
+    s->refs = 1;
+    json_t *own = json_object(), *shared = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(desc, k, v) json_object_set(is_own(k) ? own : shared, k, v);
+    json_decref(desc);
+    s->own = json_dumps(own, JSON_COMPACT);
+    const char *name = json_string_value(json_object_get(own, "jobName"));
+    s->name = xstrdup(name ? name : "");
+    json_decref(own);
+    s->shared = intern(shared);
+    s->queue = s->shared->queue;
+    s->jd_name = s->shared->jd_name;
+    s->mvcpus = s->shared->mvcpus;
+    s->memory_mib = s->shared->memory_mib;
+    s->gpus = s->shared->gpus;
+    s->attempts_max = s->shared->attempts_max;
+    s->timeout_s = s->shared->timeout_s;
+    s->evaluate_on_exit =
+        json_object_get(json_object_get(s->shared->v, "retryStrategy"), "evaluateOnExit");
+    return s;
+}
+
+void jobspec_release(jobspec *s)
+{
+    if (!s || --s->refs > 0) return;
+    unintern(s->shared);
+    free(s->own);
+    free(s->name);
+    free(s);
+}
+
+static json_t *own_object(const jobspec *s)
+{
+    json_t *o = json_loads(s->own, 0, NULL);
+    return o ? o : json_object();
+}
+
+json_t *jobspec_desc(const jobspec *s)
+{
+    json_t *d = json_object();
+    json_object_update(d, s->shared->v);
+    json_t *o = own_object(s);
+    json_object_update(d, o);
+    json_decref(o);
+    return d;
+}
+
+json_t *jobspec_shared(const jobspec *s, const char *key)
+{
+    return json_object_get(s->shared->v, key);
+}
+
+json_t *jobspec_own(const jobspec *s, const char *key)
+{
+    json_t *o = own_object(s);
+    json_t *v = json_object_get(o, key);
+    if (v) json_incref(v);
+    json_decref(o);
+    return v;
+}
+
+void jobspec_set_tags(jobspec *s, json_t *tags)
+{
+    json_t *o = own_object(s);
+    json_object_set_new(o, "tags", tags);
+    free(s->own);
+    s->own = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+}
+
+unsigned long long jobspec_shared_ref(jobspec *s, const char **text)
+{
+    struct spec_shared *sh = s->shared;
+    *text = NULL;
+    if (!sh->id) {
+        sh->id = next_id++;
+        *text = sh->text;
+    }
+    return sh->id;
+}
+
+void jobspec_adopt_ref(jobspec *s, unsigned long long id)
+{
+    s->shared->id = id;
+    if (id >= next_id) next_id = id + 1;
+}
+
+void jobspec_forget_stored(void)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&interned, &i, &k, &v)) ((struct spec_shared *)v)->id = 0;
+}
+
+size_t jobspec_shared_count(void)
+{
+    return interned.len;
+}

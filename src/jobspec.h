@@ -1,0 +1,52 @@
+/* jobspec — what a job is, fixed at submit, held compactly.
+ *
+ * A million queued jobs must fit in well under a gigabyte, so a spec is split in two: the part
+ * that jobs submitted alike share (queue, definition, the resolved container, retry strategy,
+ * timeout...) is interned, one copy per distinct value; the part that is the job's own (its
+ * name, parameters, dependencies and tags) is kept as compact JSON text and parsed only when
+ * someone asks for it.  The scalars the scheduler reads on every pass are copied out. */
+#ifndef BARGE_JOBSPEC_H
+#define BARGE_JOBSPEC_H
+#include <jansson.h>
+
+struct spec_shared;
+
+typedef struct jobspec {
+    int refs;
+    struct spec_shared *shared;
+    char *own;  /* {"jobName":..., "parameters":..., "dependsOn":..., "tags":...} */
+    char *name; /* jobName */
+    /* From the shared part (the strings are the shared part's). */
+    const char *queue;   /* queue name */
+    const char *jd_name; /* job definition name (log stream prefix) */
+    int mvcpus;          /* thousandths of a vCPU */
+    int memory_mib;
+    int gpus;
+    int attempts_max;
+    int timeout_s;            /* 0: none */
+    json_t *evaluate_on_exit; /* may be NULL */
+} jobspec;
+
+/* Builds a spec from a whole description (taking the reference to desc). */
+jobspec *jobspec_make(json_t *desc);
+void jobspec_release(jobspec *s);
+
+/* The whole description (fresh). */
+json_t *jobspec_desc(const jobspec *s);
+/* A member of the shared part (borrowed), e.g. "container", "jobDefinition"; NULL if absent. */
+json_t *jobspec_shared(const jobspec *s, const char *key);
+/* A member of the job's own part (a new reference), e.g. "dependsOn", "tags"; NULL if absent. */
+json_t *jobspec_own(const jobspec *s, const char *key);
+/* Replaces the job's tags (takes the reference). */
+void jobspec_set_tags(jobspec *s, json_t *tags);
+/* Persistence of the shared part: it is stored once, as its own record, and job records refer
+ * to it by id.  jobspec_shared_ref returns that id; when the part has no record yet, it also
+ * sets *text to what the caller must store under that id in the same transaction. */
+unsigned long long jobspec_shared_ref(jobspec *s, const char **text);
+/* At load: the shared part of s is the stored record id. */
+void jobspec_adopt_ref(jobspec *s, unsigned long long id);
+/* After a rolled-back transaction: no shared part may be assumed stored any more. */
+void jobspec_forget_stored(void);
+/* How many distinct shared parts are held (for tests and statistics). */
+size_t jobspec_shared_count(void);
+#endif
