@@ -180,10 +180,8 @@ class MemoryLimit(JobsCase):
                          "OutOfMemoryError: Container killed due to memory usage")
         self.assertNotEqual(d["container"].get("exitCode"), 0)
 
-    # Server bug: a process ended by a signal gets no exitCode; AWS Batch (through ECS and
-    # Docker) reports 128 + the signal, 137 for SIGKILL and so for memory kills, which tools
-    # such as Nextflow read.
-    @unittest.expectedFailure
+    # AWS Batch (through ECS and Docker) reports 128 + the signal, 137 for SIGKILL and so for
+    # memory kills, which tools such as Nextflow read.
     def test_signal_deaths_report_128_plus_the_signal(self):
         killed = self.submit("killed", command="kill -9 $$")
         termed = self.submit("termed", command="kill -TERM $$")
@@ -216,7 +214,8 @@ class Timeouts(JobsCase):
         self.assertEqual(d["statusReason"], "Job attempt duration exceeded timeout")
         [a] = d["attempts"]
         self.assertEqual(a["statusReason"], "Job attempt duration exceeded timeout")
-        self.assertNotIn("exitCode", a["container"])
+        # SIGKILL ended it: a container runtime reports 128 + 9.
+        self.assertEqual(a["container"].get("exitCode"), 137)
         # 1 s to the timeout, then the 1 s grace before SIGKILL.
         took = a["stoppedAt"] - a["startedAt"]
         self.assertGreaterEqual(took, 1900, "stopped before the grace period ended")
