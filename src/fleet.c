@@ -251,10 +251,11 @@ static instance *launch(state *st, json_t *ce, const catalog_type *t)
     free(agents);
     char *workdir = xasprintf("%s/agents/%s", barge_cfg.data_dir, id);
     char *argv[] = {"barge", "agent", "--server", url, "--compute-environment",
-                    (char *)ce_name(ce), "--instance-id", id, "--instance-type",
-                    (char *)t->name, "--vcpus", vcpus, "--memory", mem, "--gpus", gpus,
-                    "--token", barge_cfg.agent_token, "--work-dir", workdir,
-                    "--exit-with-parent", NULL};
+                    (char *)ce_name(ce), "--instance-id", id, "--vcpus", vcpus, "--memory", mem,
+                    "--gpus", gpus, "--token", barge_cfg.agent_token, "--work-dir", workdir,
+                    "--exit-with-parent", "--instance-type", (char *)t->name, NULL};
+    /* A Fargate stand-in has no catalogue type for the agent to look up: its size is given. */
+    if (strcmp(t->name, "fargate") == 0) argv[sizeof argv / sizeof argv[0] - 3] = NULL;
     pid_t pid;
     int rc = posix_spawn(&pid, barge_cfg.self_exe, NULL, NULL, argv, environ);
     free(url);
@@ -525,8 +526,10 @@ int fleet_register(api_ctx *c, json_t *req, json_t **resp)
     }
     free(name);
     const char *type = api_str(req, "instanceType");
-    free(in->type);
-    in->type = xstrdup(type ? type : "custom");
+    if (type || !in->type) {
+        free(in->type);
+        in->type = xstrdup(type ? type : "custom");
+    }
     in->mvcpus = (int)vcpus * 1000;
     in->memory_mib = (int)mem;
     in->gpus = (int)api_int(req, "gpus", 0);
@@ -586,10 +589,15 @@ static void handle_report(state *st, instance *in, json_t *r)
         if (json_is_integer(code)) {
             e.has_exit_code = 1;
             e.exit_code = (int)json_integer_value(code);
+        } else if (api_int(r, "signal", 0) > 0) {
+            /* A container runtime reports a death by signal as 128 + the signal (137 for
+             * SIGKILL, and so for a memory kill); tools built on AWS Batch read that code. */
+            e.has_exit_code = 1;
+            e.exit_code = 128 + (int)api_int(r, "signal", 0);
         }
         if (json_is_true(json_object_get(r, "oom"))) {
             e.reason = "OutOfMemoryError: Container killed due to memory usage";
-        } else if (!e.has_exit_code && api_int(r, "signal", 0) > 0) {
+        } else if (api_int(r, "signal", 0) > 0) {
             snprintf(reason, sizeof reason, "Container killed by signal %d (%s)",
                      (int)api_int(r, "signal", 0), strsignal((int)api_int(r, "signal", 0)));
             e.reason = reason;
@@ -799,6 +807,12 @@ static int ce_min_mvcpus(state *st, const char *name)
 void fleet_tick(state *st)
 {
     int64_t now = mono();
+    /* A launch back-off that has run out: the waiting jobs may be given capacity again. */
+    size_t ti = 0;
+    const char *tk;
+    void *tv;
+    while (dict_next(&st->fleet->trouble, &ti, &tk, &tv))
+        if (now >= ((launch_trouble *)tv)->retry_at) st->jobs->sched_needed = 1;
     /* Local agents that exited. */
     int status;
     pid_t pid;

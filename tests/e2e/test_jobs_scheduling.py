@@ -71,9 +71,6 @@ class Fargate(JobsCase):
                 "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
                 "networkConfiguration": {"assignPublicIp": "ENABLED"}})
 
-    # Server bug: the local provider starts `barge agent --instance-type fargate`, which the
-    # agent refuses ('fargate' is not in its catalogue), so FARGATE environments run nothing.
-    @unittest.expectedFailure
     def test_one_at_a_time(self):
         ids = [self.submit("f-%d" % i, queue="fq", definition="fjd", command="sleep 0.3")
                for i in range(3)]
@@ -229,9 +226,7 @@ class LocalAgents(JobsCase):
 
 
 class LaunchFailures(JobsCase):
-    # Server bug: when the back-off after a failed launch ends, nothing asks for a scheduling
-    # pass, so the job stays RUNNABLE ("next launch in 0 s") until some other event.
-    @unittest.expectedFailure
+    # When the back-off after a failed launch ends, the job is given capacity again.
     def test_a_failed_launch_is_retried_after_its_back_off(self):
         # The agents' work directories cannot be made while "agents" is a file: the agent the
         # local provider launches exits before it registers.
