@@ -32,6 +32,7 @@
 
 #include "catalog.h"
 #include "cgroup.h"
+#include "dict.h"
 #include "executor.h"
 #include "log.h"
 #include "mem.h"
@@ -54,8 +55,20 @@
 typedef struct report {
     struct report *next;
     json_t *body;
-    unsigned gen; /* the registration it belongs to */
+    unsigned gen;  /* the registration it belongs to */
+    char *end_key; /* a report that an attempt ended: the attempt's held key */
 } report;
+
+/* An attempt this instance holds: from the moment its assignment is taken until the server has
+ * answered the exchange that reported its end.  Every exchange lists them ("holding"), so that
+ * the server can tell an assignment lost on the way from one still running. */
+typedef struct held {
+    char *key; /* "ATTEMPT JOBID" */
+    char *job_id;
+    int attempt;
+    unsigned gen;
+    int carried; /* only while a body is built: its end report goes in that body */
+} held;
 
 typedef struct logev {
     struct logev *next;
@@ -93,6 +106,7 @@ typedef struct agent {
     logev *lhead, *ltail;
     size_t nlogs, log_bytes;
     int64_t last_exchange;
+    dict held; /* key -> held */
 } agent;
 
 /* ---- Small helpers ------------------------------------------------------------------------ */
@@ -273,12 +287,88 @@ static int unknown_instance(long status, json_t *answer)
     return status == 404 && type && strcmp(type, "UnknownInstanceException") == 0;
 }
 
+/* ---- What the instance holds ------------------------------------------------------------- */
+
+static char *held_key(const char *job_id, int attempt)
+{
+    return xasprintf("%d %s", attempt, job_id);
+}
+
+static void held_free(held *h)
+{
+    free(h->key);
+    free(h->job_id);
+    free(h);
+}
+
+/* Takes hold of an attempt for registration gen: 1, or 0 when it is held already (the server
+ * sent its assignment again), or -1 when gen has ended. */
+static int hold(agent *ag, const char *job_id, int attempt, unsigned gen)
+{
+    char *key = held_key(job_id, attempt);
+    pthread_mutex_lock(&ag->mu);
+    int rc = ag->gen != gen || !ag->registered ? -1 : dict_get(&ag->held, key) ? 0 : 1;
+    if (rc != 1) {
+        pthread_mutex_unlock(&ag->mu);
+        free(key);
+        return rc;
+    }
+    held *h = xcalloc(1, sizeof *h);
+    h->key = key;
+    h->job_id = xstrdup(job_id);
+    h->attempt = attempt;
+    h->gen = gen;
+    dict_put(&ag->held, h->key, h);
+    pthread_mutex_unlock(&ag->mu);
+    return 1;
+}
+
+/* The server has the end report of registration gen's attempt key.  mu held. */
+static void release_held(agent *ag, const char *key, unsigned gen)
+{
+    held *h = dict_get(&ag->held, key);
+    if (!h || h->gen != gen) return;
+    dict_del(&ag->held, key);
+    held_free(h);
+}
+
+/* A new registration starts afresh: nothing held for an earlier one means anything.  mu held. */
+static void release_all_held(agent *ag)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&ag->held, &i, &k, &v)) {
+        dict_del(&ag->held, k);
+        held_free(v);
+    }
+}
+
+/* The exchange's "holding" member: registration gen's attempts, but those whose end report the
+ * same body carries.  mu held. */
+static json_t *holding(agent *ag, unsigned gen)
+{
+    json_t *list = json_array();
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&ag->held, &i, &k, &v)) {
+        held *h = v;
+        if (h->gen != gen || h->carried) continue;
+        json_array_append_new(list, json_pack("{s:s, s:i}", "jobId", h->job_id, "attempt",
+                                              h->attempt));
+    }
+    return list;
+}
+
 /* ---- Queues ------------------------------------------------------------------------------- */
 
-static void queue_report(agent *ag, json_t *body)
+/* Queues a report for the sender; end is the attempt whose end it reports, or NULL. */
+static void queue_report(agent *ag, json_t *body, const exec_spec *end)
 {
     report *r = xcalloc(1, sizeof *r);
     r->body = body;
+    r->end_key = end ? held_key(end->job_id, end->attempt) : NULL;
     pthread_mutex_lock(&ag->mu);
     r->gen = ag->gen;
     if (ag->rtail) ag->rtail->next = r;
@@ -293,7 +383,7 @@ static void on_started(void *ctx, const exec_spec *s, pid_t pid, int64_t at)
     log_info("attempt %d of job %s started (pid %ld)", s->attempt, s->job_id, (long)pid);
     queue_report(ctx, json_pack("{s:s, s:i, s:s, s:I, s:i}", "jobId", s->job_id, "attempt",
                                 s->attempt, "event", "RUNNING", "at", (json_int_t)at, "pid",
-                                (int)pid));
+                                (int)pid), NULL);
 }
 
 static void on_ended(void *ctx, const exec_spec *s, const exec_result *r)
@@ -321,7 +411,7 @@ static void on_ended(void *ctx, const exec_spec *s, const exec_result *r)
                      r->signal, r->oom ? " (out of memory)" : "",
                      r->cause == EXEC_STOP_TIMEOUT ? " (timed out)" : "");
     }
-    queue_report(ctx, j);
+    queue_report(ctx, j, s);
 }
 
 static void on_line(void *ctx, const exec_spec *s, int source, int64_t at, const char *text,
@@ -367,14 +457,20 @@ static int env_has(char **envp, size_t n, const char *name)
     return 0;
 }
 
-static void take_assignment(agent *ag, json_t *a)
+static void take_assignment(agent *ag, json_t *a, unsigned gen)
 {
     const char *job = json_string_value(json_object_get(a, "jobId"));
     json_t *att = json_object_get(a, "attempt");
-    if (!job || !json_is_integer(att) || json_integer_value(att) < 1) {
+    if (!job || !json_is_integer(att) || json_integer_value(att) < 1 ||
+        json_integer_value(att) > 1000000) {
         log_warn("ignoring an assignment without a jobId and an attempt number");
         return;
     }
+    int held_rc = hold(ag, job, (int)json_integer_value(att), gen);
+    if (held_rc == 0)
+        log_info("attempt %d of job %s is held already; ignoring its assignment",
+                 (int)json_integer_value(att), job);
+    if (held_rc != 1) return;
     exec_spec *s = xcalloc(1, sizeof *s);
     s->job_id = xstrdup(job);
     s->attempt = (int)json_integer_value(att);
@@ -390,7 +486,7 @@ static void take_assignment(agent *ag, json_t *a)
                                        s->attempt, "event", "FAILED_TO_START", "at",
                                        (json_int_t)util_now_ms(), "reason",
                                        "CannotStartContainerError: the command is not a list "
-                                       "of strings"));
+                                       "of strings"), s);
             exec_spec_free(s);
             return;
         }
@@ -431,7 +527,7 @@ static void handle_answer(agent *ag, json_t *answer, unsigned gen)
     if (ag->stopping || !ag->registered || ag->gen != gen) return;
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(answer, "assign"), i, v) take_assignment(ag, v);
+    json_array_foreach(json_object_get(answer, "assign"), i, v) take_assignment(ag, v, gen);
     json_array_foreach(json_object_get(answer, "kill"), i, v)
     {
         const char *job = json_string_value(json_object_get(v, "jobId"));
@@ -487,6 +583,7 @@ static int do_register(agent *ag, http *h)
                 ag->heartbeat_s = (int)json_integer_value(v);
             if (ag->poll_s < 1) ag->poll_s = 20;
             if (ag->heartbeat_s < 1) ag->heartbeat_s = 5;
+            release_all_held(ag);
             ag->gen++;
             ag->registered = 1;
             ag->lost = 0;
@@ -541,8 +638,8 @@ static void *poller_main(void *arg)
         }
         pthread_mutex_lock(&ag->mu);
         h.gen = ag->gen;
-        json_t *body = json_pack("{s:s, s:b, s:[]}", "instanceId", ag->iid, "wait", 1,
-                                 "reports");
+        json_t *body = json_pack("{s:s, s:b, s:[], s:o}", "instanceId", ag->iid, "wait", 1,
+                                 "reports", "holding", holding(ag, h.gen));
         long timeout = ag->poll_s + 15;
         pthread_mutex_unlock(&ag->mu);
         json_t *answer;
@@ -659,9 +756,37 @@ static void free_reports(report *r)
     while (r) {
         report *next = r->next;
         json_decref(r->body);
+        free(r->end_key);
         free(r);
         r = next;
     }
+}
+
+/* The "holding" member of a body that carries the reports list: an attempt whose end report
+ * is in it is no longer held as far as the server is concerned.  mu held. */
+static json_t *holding_without(agent *ag, report *list, unsigned gen)
+{
+    for (report *r = list; r; r = r->next) {
+        held *h = r->end_key ? dict_get(&ag->held, r->end_key) : NULL;
+        if (h) h->carried = 1;
+    }
+    json_t *out = holding(ag, gen);
+    for (report *r = list; r; r = r->next) {
+        held *h = r->end_key ? dict_get(&ag->held, r->end_key) : NULL;
+        if (h) h->carried = 0;
+    }
+    return out;
+}
+
+/* The server has taken (or refused for good) the reports of list: the attempts whose end they
+ * report are held no more. */
+static void delivered(agent *ag, report *list)
+{
+    pthread_mutex_lock(&ag->mu);
+    for (report *r = list; r; r = r->next)
+        if (r->end_key) release_held(ag, r->end_key, r->gen);
+    pthread_mutex_unlock(&ag->mu);
+    free_reports(list);
 }
 
 /* Waits until there is something to send; returns 0 when the sender should quit.  mu held. */
@@ -727,14 +852,19 @@ static void *sender_main(void *arg)
         if (ok == 1 && (mine || hb_due)) {
             json_t *list = json_array();
             for (report *r = mine; r; r = r->next) json_array_append(list, r->body);
+            /* What the instance holds, as of now: an assignment taken while logs were shipped
+             * is in it. */
+            pthread_mutex_lock(&ag->mu);
+            json_t *held_now = holding_without(ag, mine, gen);
+            pthread_mutex_unlock(&ag->mu);
             json_t *answer;
             char err[512];
             long status = post(&h, "/barge/v1/agent/exchange",
-                               json_pack("{s:s, s:b, s:o}", "instanceId", iid, "wait", 0,
-                                         "reports", list),
+                               json_pack("{s:s, s:b, s:o, s:o}", "instanceId", iid, "wait", 0,
+                                         "reports", list, "holding", held_now),
                                30, &answer, err, sizeof err);
             if (status == 200) {
-                free_reports(mine);
+                delivered(ag, mine);
                 mine = NULL;
                 pthread_mutex_lock(&ag->mu);
                 ag->last_exchange = mono();
@@ -745,7 +875,7 @@ static void *sender_main(void *arg)
                 ok = -1;
             } else if (status >= 400 && status < 500 && status != 429) {
                 log_warn("the server refused a batch of reports (%s); they are dropped", err);
-                free_reports(mine);
+                delivered(ag, mine);
                 mine = NULL;
             } else {
                 if (status != HTTP_ABORTED)
@@ -1108,6 +1238,8 @@ int agent_main(int argc, char **argv)
     cgroup_host_teardown(ag->cg);
     if (ag->own_work_dir) rmdir(ag->work_dir);
     free_reports(ag->rhead);
+    release_all_held(ag);
+    dict_free(&ag->held);
     for (logev *e = ag->lhead, *next; e; e = next) {
         next = e->next;
         free(e->stream);

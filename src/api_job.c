@@ -577,7 +577,8 @@ api_op api_agent_ops[] = {
      fleet_register, 0, NULL},
     {"AgentExchange", "POST", "/barge/v1/agent/exchange",
      "{instanceId:s!, wait:b, reports:[{jobId:s!, attempt:i!, event:s!, at:i, pid:i, exitCode:i,"
-     " signal:i, oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}]}",
+     " signal:i, oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}],"
+     " holding:[{jobId:s!, attempt:i!}]}",
      fleet_exchange, 4 * 1024 * 1024, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

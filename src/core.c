@@ -160,17 +160,27 @@ static void reload_after_failure(void)
      * records written in it are gone too; loading marks again those that are stored. */
     jobspec_forget_stored();
     char *err = NULL;
-    state *fresh = state_load(core.db, &err);
+    /* The fleet stays, parked long polls included: its agents run on, and the jobs the store
+     * says run on them are attached to them again, so a failed commit costs no attempt. */
+    state *fresh = state_reload(core.db, core.st, &err);
     if (!fresh) {
         log_error("core: cannot reload the state after a failed commit: %s; stopping", err);
         abort();
     }
-    /* Parked long polls belong to the old state's instances: release them first.  Their answers
-     * go out with the rest at the end of the turn: answering them here would let the HTTP threads
-     * free calls that the batch loop still walks. */
-    fleet_stop(core.st);
     state_free(core.st);
     core.st = fresh;
+}
+
+/* Long polls answered in a turn whose commit failed carried what was rolled back (assignments,
+ * kill orders): they get the error instead, and the agents ask again. */
+static void fail_late_answers(void)
+{
+    for (core_call *c = core.late; c; c = c->late_next) {
+        if (c->status != 200) continue;
+        free(c->body);
+        answer_error(c, 500, "ServerException",
+                     "the server could not make this change durable; ask again");
+    }
 }
 
 static void *core_main(void *unused)
@@ -221,6 +231,7 @@ static void *core_main(void *unused)
                              "the server could not make this change durable; nothing was "
                              "changed, retry the request");
             }
+            fail_late_answers();
             reload_after_failure();
         }
         for (core_call *c = batch, *next; c; c = next) {

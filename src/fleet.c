@@ -29,6 +29,12 @@ extern char **environ;
 #define POLL_SECONDS 20
 #define LOST_AFTER_SECONDS 30
 #define REGISTER_WITHIN_SECONDS 30
+/* An assignment may still be on its way when the agent lists what it holds: only one sent this
+ * long ago and not listed was lost. */
+#define ASSIGN_GRACE_MS 5000
+/* A kill order for an attempt the server no longer expects goes again if the agent still lists
+ * the attempt this much later (the order may have been lost too). */
+#define STRAY_KILL_AGAIN_MS (POLL_SECONDS * 1000)
 
 /* Launches that failed in a row for one compute environment: the local provider backs off
  * instead of starting a doomed agent every second. */
@@ -38,10 +44,22 @@ typedef struct launch_trouble {
     int64_t retry_at; /* monotonic ms */
 } launch_trouble;
 
+/* An attempt an agent holds that this server does not expect, and when it was last told to
+ * kill it. */
+typedef struct stray {
+    char *key; /* "ATTEMPT JOBID" */
+    int64_t kill_sent;
+    uint32_t seen; /* the reconciliation that last found it listed */
+} stray;
+
 struct fleet {
     dict instances; /* id -> instance */
     dict trouble;   /* compute environment name -> launch_trouble */
     uint64_t launches;
+    uint32_t reconciliations;
+    /* Local agents this server let go (lost instances) whose exit is still to be reaped. */
+    pid_t *reap;
+    size_t n_reap;
 };
 
 fleet *fleet_new(void)
@@ -52,8 +70,23 @@ fleet *fleet_new(void)
     return f;
 }
 
+static void strays_clear(instance *in)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&in->strays, &i, &k, &v)) {
+        stray *s = v;
+        dict_del(&in->strays, k);
+        free(s->key);
+        free(s);
+    }
+}
+
 static void instance_free(instance *in)
 {
+    strays_clear(in);
+    dict_free(&in->strays);
     free(in->id);
     free(in->ce);
     free(in->type);
@@ -80,6 +113,7 @@ void fleet_free(fleet *f)
         free(t);
     }
     dict_free(&f->trouble);
+    free(f->reap);
     free(f);
 }
 
@@ -90,8 +124,18 @@ static int64_t mono(void)
 
 /* ---- answering agents ------------------------------------------------------------------ */
 
-static json_t *take_outbox(instance *in)
+/* What the next answer carries, taken out of the instance.  The assignments in it count as
+ * sent from now on (ASSIGN_GRACE_MS). */
+static json_t *take_outbox(state *st, instance *in)
 {
+    int64_t now = mono();
+    size_t i;
+    json_t *a;
+    json_array_foreach(in->assign, i, a) {
+        job *j = jobs_find(st->jobs, json_string_value(json_object_get(a, "jobId")));
+        if (j && j->inst == in && j->n_attempts == json_integer_value(json_object_get(a, "attempt")))
+            j->assign_sent_at = now;
+    }
     json_t *r = json_pack("{s:o, s:o, s:b}", "assign", in->assign ? in->assign : json_array(),
                           "kill", in->kill ? in->kill : json_array(), "shutdown",
                           in->draining && in->n_jobs == 0);
@@ -106,10 +150,10 @@ static int outbox_empty(const instance *in)
 }
 
 /* Answers a parked long poll with whatever is waiting (after the batch commits). */
-static void wake(instance *in)
+static void wake(state *st, instance *in)
 {
     if (!in->poll) return;
-    core_reply(in->poll, take_outbox(in));
+    core_reply(in->poll, take_outbox(st, in));
     in->poll = NULL;
 }
 
@@ -364,6 +408,21 @@ static json_t *assignment(state *st, instance *in, job *j)
                      "logStreamName", j->log_stream);
 }
 
+/* Links j into in's jobs and accounts for what it uses there. */
+static void attach(instance *in, job *j)
+{
+    j->inst = in;
+    j->inst_prev = NULL;
+    j->inst_next = in->jobs;
+    if (in->jobs) in->jobs->inst_prev = j;
+    in->jobs = j;
+    in->n_jobs++;
+    in->used_mvcpus += j->spec->mvcpus;
+    in->used_memory += j->spec->memory_mib;
+    in->used_gpus += j->spec->gpus;
+    in->idle_since = 0;
+}
+
 void fleet_assign(state *st, instance *in, job *j)
 {
     char task[37], stream[256];
@@ -385,19 +444,11 @@ void fleet_assign(state *st, instance *in, job *j)
     j->n_attempts++;
     j->attempt_started_at = 0;
     j->kill_sent = 0;
-    j->inst = in;
-    j->inst_prev = NULL;
-    j->inst_next = in->jobs;
-    if (in->jobs) in->jobs->inst_prev = j;
-    in->jobs = j;
-    in->n_jobs++;
-    in->used_mvcpus += j->spec->mvcpus;
-    in->used_memory += j->spec->memory_mib;
-    in->used_gpus += j->spec->gpus;
-    in->idle_since = 0;
+    j->assign_sent_at = 0;
+    attach(in, j);
     jobs_set_status(st, j, JS_STARTING, NULL);
     push(&in->assign, assignment(st, in, j));
-    wake(in);
+    wake(st, in);
 }
 
 void fleet_release(state *st, job *j)
@@ -415,7 +466,7 @@ void fleet_release(state *st, job *j)
     in->used_gpus -= j->spec->gpus;
     if (in->n_jobs == 0) in->idle_since = mono();
     st->jobs->sched_needed = 1;
-    if (in->draining && in->n_jobs == 0) wake(in);
+    if (in->draining && in->n_jobs == 0) wake(st, in);
 }
 
 void fleet_kill(state *st, job *j, const char *reason)
@@ -430,7 +481,64 @@ void fleet_kill(state *st, job *j, const char *reason)
     j->kill_sent = 1;
     push(&in->kill, json_pack("{s:s, s:i, s:s}", "jobId", j->id, "attempt", (int)j->n_attempts,
                               "reason", reason ? reason : "Terminated"));
-    wake(in);
+    wake(st, in);
+}
+
+fleet *fleet_detach(state *st)
+{
+    fleet *f = st->fleet;
+    st->fleet = NULL;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    /* The old jobs are about to be freed; what the instances were to send was computed from
+     * them, and fleet_reattach computes it again from the jobs as stored. */
+    while (dict_next(&f->instances, &i, &k, &v)) {
+        instance *in = v;
+        in->jobs = NULL;
+        in->n_jobs = 0;
+        in->used_mvcpus = in->used_memory = in->used_gpus = 0;
+        in->reserved_mvcpus = in->reserved_memory = in->reserved_gpus = 0;
+        json_decref(in->assign);
+        json_decref(in->kill);
+        in->assign = in->kill = NULL;
+        strays_clear(in);
+        if (!in->idle_since) in->idle_since = mono();
+    }
+    return f;
+}
+
+int fleet_reattach(state *st, job *j)
+{
+    instance *in = j->inst_id ? dict_get(&st->fleet->instances, j->inst_id) : NULL;
+    if (!in || !in->registered) return 0;
+    attach(in, j);
+    if (j->status == JS_STARTING) {
+        /* Whether its assignment reached the agent is not known: it goes again, and an agent
+         * that already holds the attempt ignores it. */
+        j->assign_sent_at = 0;
+        push(&in->assign, assignment(st, in, j));
+    } else {
+        j->assign_sent_at = mono();
+    }
+    if (j->is_terminated) {
+        j->kill_sent = 1;
+        push(&in->kill, json_pack("{s:s, s:i, s:s}", "jobId", j->id, "attempt",
+                                  (int)j->n_attempts, "reason",
+                                  j->stop_reason ? j->stop_reason : "Terminated"));
+    }
+    return 1;
+}
+
+void fleet_resume(state *st)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (!outbox_empty(in)) wake(st, in);
+    }
 }
 
 /* An instance that is gone: its attempts end as AWS reports a terminated host. */
@@ -461,7 +569,13 @@ static void lose(state *st, instance *in, const char *why)
                          "this instance was declared lost; register again");
         in->poll = NULL;
     }
-    if (in->local && in->pid > 0) kill(in->pid, SIGTERM);
+    if (in->local && in->pid > 0) {
+        kill(in->pid, SIGTERM);
+        /* Its exit is reaped later (fleet_tick), so that it leaves no zombie behind. */
+        fleet *f = st->fleet;
+        f->reap = xrealloc(f->reap, (f->n_reap + 1) * sizeof *f->reap);
+        f->reap[f->n_reap++] = in->pid;
+    }
     dict_del(&st->fleet->instances, in->id);
     instance_free(in);
     st->jobs->sched_needed = 1;
@@ -622,6 +736,99 @@ static void handle_report(state *st, instance *in, json_t *r)
     jobs_attempt_end(st, j, &e, at);
 }
 
+/* A held attempt this server does not expect: the agent is told to kill it, once, and again
+ * only if it still lists the attempt STRAY_KILL_AGAIN_MS later. */
+static void stray_held(instance *in, const char *id, int attempt, uint32_t pass, int64_t now)
+{
+    char *key = xasprintf("%d %s", attempt, id);
+    stray *s = dict_get(&in->strays, key);
+    if (!s) {
+        s = xcalloc(1, sizeof *s);
+        s->key = key;
+        dict_put(&in->strays, s->key, s);
+    } else {
+        free(key);
+    }
+    s->seen = pass;
+    if (s->kill_sent && now - s->kill_sent < STRAY_KILL_AGAIN_MS) return;
+    s->kill_sent = now;
+    log_info("fleet: instance %s holds attempt %d of job %s, which this server does not expect; "
+             "asking it to stop", in->id, attempt, id);
+    push(&in->kill, json_pack("{s:s, s:i, s:s}", "jobId", id, "attempt", attempt, "reason",
+                              "this attempt is no longer expected"));
+}
+
+/* Reconciliation (docs/agent-protocol.md): the attempts the agent says it holds against those
+ * this server expects on the instance.  An attempt it does not hold, and whose assignment left
+ * long enough ago, was lost on the way (or, once running, by the agent): it ends, and its job is
+ * retried as its strategy says.  Costs O(listed) lookups, and a walk of the instance's jobs only
+ * when some are missing from the list. */
+static void reconcile(state *st, instance *in, json_t *holding)
+{
+    if (!json_is_array(holding)) return; /* an agent that does not say what it holds */
+    fleet *f = st->fleet;
+    if (++f->reconciliations == 0) f->reconciliations = 1; /* 0 marks "never listed" */
+    uint32_t pass = f->reconciliations;
+    int64_t now = mono();
+    int listed = 0;
+    size_t i;
+    json_t *h;
+    json_array_foreach(holding, i, h) {
+        const char *id = api_str(h, "jobId");
+        int attempt = (int)api_int(h, "attempt", 0);
+        if (!id) continue;
+        job *j = jobs_find(st->jobs, id);
+        if (j && j->inst == in && j->n_attempts == attempt) {
+            if (j->held_seen != pass) listed++;
+            j->held_seen = pass;
+        } else {
+            stray_held(in, id, attempt, pass, now);
+        }
+    }
+    /* Strays no longer listed have ended. */
+    i = 0;
+    const char *k;
+    void *v;
+    while (in->strays.len && dict_next(&in->strays, &i, &k, &v)) {
+        stray *s = v;
+        if (s->seen == pass) continue;
+        dict_del(&in->strays, k);
+        free(s->key);
+        free(s);
+    }
+    if (listed == in->n_jobs) return;
+    job **lost = NULL;
+    size_t n_lost = 0;
+    for (job *j = in->jobs; j; j = j->inst_next) {
+        if (j->held_seen == pass || !j->assign_sent_at || now - j->assign_sent_at < ASSIGN_GRACE_MS)
+            continue;
+        lost = xrealloc(lost, (n_lost + 1) * sizeof *lost);
+        lost[n_lost++] = j;
+    }
+    /* Ended apart from the walk: ending an attempt unlinks it from the instance. */
+    for (size_t n = 0; n < n_lost; n++) {
+        job *j = lost[n];
+        char why[160];
+        attempt_end e = {0};
+        if (j->status == JS_STARTING) {
+            log_warn("fleet: instance %s never received attempt %d of job %s", in->id,
+                     (int)j->n_attempts, j->id);
+            e.status_reason = "Task failed to start";
+            e.reason = "CannotStartContainerError: the instance never received the assignment";
+        } else {
+            log_warn("fleet: instance %s no longer holds attempt %d of job %s", in->id,
+                     (int)j->n_attempts, j->id);
+            /* The agent lost it as a terminated host loses its tasks: retry rules written for
+             * lost hosts apply. */
+            snprintf(why, sizeof why, "Host EC2 (instance %s) terminated.", in->id);
+            e.status_reason = why;
+            e.reason = "the agent no longer holds this attempt";
+        }
+        jobs_attempt_end(st, j, &e, util_now_ms());
+    }
+    free(lost);
+}
+
 int fleet_exchange(api_ctx *c, json_t *req, json_t **resp)
 {
     instance *in = find_instance(c, req);
@@ -630,12 +837,14 @@ int fleet_exchange(api_ctx *c, json_t *req, json_t **resp)
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r);
+    /* After the reports: an attempt whose end this exchange reports is no longer expected. */
+    reconcile(c->st, in, json_object_get(req, "holding"));
     /* A report may have left an order (a kill for an attempt no longer expected): the parked
      * poll carries it now rather than at its deadline. */
-    if (!outbox_empty(in)) wake(in);
+    if (!outbox_empty(in)) wake(c->st, in);
     int wait = json_is_true(json_object_get(req, "wait"));
     if (wait && outbox_empty(in)) {
-        if (in->poll) core_reply(in->poll, take_outbox(in));
+        if (in->poll) core_reply(in->poll, take_outbox(c->st, in));
         in->poll = c->call;
         in->poll_deadline = mono() + POLL_SECONDS * 1000;
         c->deferred = 1;
@@ -646,7 +855,7 @@ int fleet_exchange(api_ctx *c, json_t *req, json_t **resp)
         *resp = json_pack("{s:[], s:[], s:b}", "assign", "kill", "shutdown", 0);
         return 0;
     }
-    *resp = take_outbox(in);
+    *resp = take_outbox(c->st, in);
     return 0;
 }
 
@@ -807,46 +1016,58 @@ static int ce_min_mvcpus(state *st, const char *name)
 void fleet_tick(state *st)
 {
     int64_t now = mono();
+    fleet *f = st->fleet;
     /* A launch back-off that has run out: the waiting jobs may be given capacity again. */
     size_t ti = 0;
     const char *tk;
     void *tv;
-    while (dict_next(&st->fleet->trouble, &ti, &tk, &tv))
+    while (dict_next(&f->trouble, &ti, &tk, &tv))
         if (now >= ((launch_trouble *)tv)->retry_at) st->jobs->sched_needed = 1;
-    /* Local agents that exited. */
+    /* Local agents that exited.  Only their own pids are waited for: the exit status of any
+     * other child of the server belongs to whoever started it. */
     int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        size_t i = 0;
-        const char *k;
-        void *v;
-        while (dict_next(&st->fleet->instances, &i, &k, &v)) {
-            instance *in = v;
-            if (in->local && in->pid == pid) {
-                in->pid = 0;
-                if (!(in->draining && in->n_jobs == 0)) {
-                    char why[96];
-                    snprintf(why, sizeof why, "its agent process exited (status %d)", status);
-                    lose(st, in, why);
-                } else {
-                    dict_del(&st->fleet->instances, in->id);
-                    log_info("fleet: instance %s stopped", in->id);
-                    instance_free(in);
-                    st->jobs->sched_needed = 1; /* its vCPUs count against maxvCpus no more */
-                }
-                break;
-            }
-        }
+    for (size_t r = 0; r < f->n_reap;) {
+        if (waitpid(f->reap[r], &status, WNOHANG) != 0) f->reap[r] = f->reap[--f->n_reap];
+        else r++;
     }
     size_t i = 0;
     const char *k;
     void *v;
-    instance **doomed = NULL;
-    size_t n_doomed = 0;
-    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+    instance **doomed = NULL, **exited = NULL;
+    size_t n_doomed = 0, n_exited = 0;
+    int *statuses = NULL;
+    while (dict_next(&f->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (!in->local || in->pid <= 0) continue;
+        pid_t w = waitpid(in->pid, &status, WNOHANG);
+        if (w == 0 || (w < 0 && errno != ECHILD)) continue;
+        if (w < 0) status = -1; /* reaped by someone else: gone, its status unknown */
+        in->pid = 0;
+        exited = xrealloc(exited, (n_exited + 1) * sizeof *exited);
+        statuses = xrealloc(statuses, (n_exited + 1) * sizeof *statuses);
+        statuses[n_exited] = status;
+        exited[n_exited++] = in;
+    }
+    for (size_t e = 0; e < n_exited; e++) {
+        instance *in = exited[e];
+        if (!(in->draining && in->n_jobs == 0)) {
+            char why[96];
+            snprintf(why, sizeof why, "its agent process exited (status %d)", statuses[e]);
+            lose(st, in, why);
+        } else {
+            dict_del(&f->instances, in->id);
+            log_info("fleet: instance %s stopped", in->id);
+            instance_free(in);
+            st->jobs->sched_needed = 1; /* its vCPUs count against maxvCpus no more */
+        }
+    }
+    free(exited);
+    free(statuses);
+    i = 0;
+    while (dict_next(&f->instances, &i, &k, &v)) {
         instance *in = v;
         if (in->poll && now >= in->poll_deadline) {
-            core_reply(in->poll, take_outbox(in));
+            core_reply(in->poll, take_outbox(st, in));
             in->poll = NULL;
         }
         int lost = in->registered ? now - in->last_seen > LOST_AFTER_SECONDS * 1000
@@ -864,7 +1085,7 @@ void fleet_tick(state *st)
             (gone_ce || ce_mvcpus(st, in->ce) - in->mvcpus >= ce_min_mvcpus(st, in->ce))) {
             in->draining = 1;
             log_info("fleet: instance %s of %s is idle; letting it go", in->id, in->ce);
-            wake(in);
+            wake(st, in);
         }
     }
     for (size_t d = 0; d < n_doomed; d++)

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "api.h"
+#include "dict.h"
 #include "job.h"
 
 struct state;
@@ -29,6 +30,7 @@ typedef struct instance {
     struct core_call *poll; /* a parked long poll */
     int64_t poll_deadline;
     json_t *assign, *kill;  /* what the next answer carries */
+    dict strays; /* attempts its agent holds that this server no longer expects (fleet.c) */
     int registered, draining, local;
     pid_t pid;
     struct instance *ce_next;
@@ -51,6 +53,13 @@ void fleet_pass_begin(struct state *st);
 void fleet_assign(struct state *st, instance *in, job *j);
 void fleet_release(struct state *st, job *j);
 void fleet_kill(struct state *st, job *j, const char *reason);
+/* Loading the state again after a failed commit (state_reload): the fleet leaves the old state
+ * without its jobs, and each job the store says is STARTING or RUNNING on one of its instances
+ * is attached to it again (1), or is not (0: the instance is gone). */
+fleet *fleet_detach(struct state *st);
+int fleet_reattach(struct state *st, job *j);
+/* Then the parked polls carry what the instances are to do again. */
+void fleet_resume(struct state *st);
 /* Why j (RUNNABLE) is not placed, in concrete terms (fresh string). */
 char *fleet_explain(struct state *st, job *j);
 const char *fleet_cgroups_note(struct state *st, job *j);

@@ -47,6 +47,7 @@ struct job {
     uint8_t dirty;
     uint8_t stored;    /* array child: the store has a record of its own */
     uint16_t n_attempts;
+    uint16_t n_free_attempts; /* attempts a clean server stop interrupted: not counted */
     char *reason;      /* statusReason */
     char *stop_reason; /* reason given to CancelJob/TerminateJob */
     int64_t created_at, started_at, stopped_at;
@@ -59,6 +60,8 @@ struct job {
     char *mem_note;    /* how the instance of the latest attempt enforced memory limits */
     int64_t attempt_started_at;
     int kill_sent;
+    int64_t assign_sent_at; /* monotonic ms the assignment left in an answer; 0 before */
+    uint32_t held_seen;     /* the last reconciliation whose agent listed this attempt */
     /* Dependencies: how many are unmet, and who waits for this job. */
     int deps_pending;
     job **dependents;

@@ -84,13 +84,19 @@ job *jobs_find(jobs *js, const char *id)
     if (!id) return NULL;
     const char *colon = strchr(id, ':');
     if (!colon) return dict_get(&js->by_id, id);
+    /* Only the index as the child's id spells it: digits, without a sign, spaces or leading
+     * zeros, so that one child has one id ("UUID:3", never "UUID:03" or "UUID:+3"). */
+    const char *d = colon + 1;
+    if (*d < '0' || *d > '9' || (*d == '0' && d[1])) return NULL;
+    unsigned long idx = 0;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9' || idx > 100000000) return NULL;
+        idx = idx * 10 + (unsigned long)(*d - '0');
+    }
     char *base = xstrndup(id, (size_t)(colon - id));
     job *p = dict_get(&js->by_id, base);
     free(base);
-    if (!p || !p->children) return NULL;
-    char *end;
-    unsigned long idx = strtoul(colon + 1, &end, 10);
-    if (*end || colon[1] == '\0' || idx >= p->array_size) return NULL;
+    if (!p || !p->children || idx >= p->array_size) return NULL;
     return p->children[idx];
 }
 
@@ -530,10 +536,15 @@ void jobs_attempt_end(state *st, job *j, const attempt_end *e, int64_t at)
     } else if (j->is_terminated) {
         j->stopped_at = at;
         jobs_set_status(st, j, JS_FAILED, j->stop_reason ? j->stop_reason : e->status_reason);
+    } else if (e->uncharged) {
+        /* The operator stopped the server: not the job's doing, so it costs no attempt and
+         * the job runs again whatever its retry strategy says. */
+        j->n_free_attempts++;
+        jobs_set_status(st, j, JS_RUNNABLE, NULL);
     } else {
         char code[16];
         if (e->has_exit_code) snprintf(code, sizeof code, "%d", e->exit_code);
-        int retry = j->n_attempts < j->spec->attempts_max &&
+        int retry = j->n_attempts - j->n_free_attempts < j->spec->attempts_max &&
                     retry_decide(j->spec->evaluate_on_exit, e->status_reason, e->reason,
                                  e->has_exit_code ? code : NULL);
         if (retry) {

@@ -60,6 +60,7 @@ typedef struct attempt_end {
     int exit_code;
     const char *status_reason; /* e.g. "Essential container in task exited" */
     const char *reason;        /* container reason, e.g. the OOM message; may be NULL */
+    int uncharged; /* an operator's clean stop interrupted it: recorded, not counted, requeued */
 } attempt_end;
 void jobs_attempt_running(struct state *st, job *j, int64_t at);
 void jobs_attempt_end(struct state *st, job *j, const attempt_end *e, int64_t at);

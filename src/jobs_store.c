@@ -45,6 +45,7 @@ static json_t *dynamic_state(job *j)
     put_int(s, "startedAt", j->started_at);
     put_int(s, "stoppedAt", j->stopped_at);
     put_int(s, "nAttempts", j->n_attempts);
+    put_int(s, "freeAttempts", j->n_free_attempts);
     if (j->attempts) json_object_set(s, "attempts", j->attempts);
     put_str(s, "memoryLimit", j->mem_note);
     if (j->status == JS_STARTING || j->status == JS_RUNNING) {
@@ -141,6 +142,7 @@ static void apply_state(job *j, json_t *s)
     j->started_at = json_integer_value(json_object_get(s, "startedAt"));
     j->stopped_at = json_integer_value(json_object_get(s, "stoppedAt"));
     j->n_attempts = (uint16_t)json_integer_value(json_object_get(s, "nAttempts"));
+    j->n_free_attempts = (uint16_t)json_integer_value(json_object_get(s, "freeAttempts"));
     json_t *a = json_object_get(s, "attempts");
     if (json_is_array(a)) j->attempts = json_incref(a);
     r = json_string_value(json_object_get(s, "instanceId"));
@@ -254,14 +256,17 @@ static int by_seq(const void *a, const void *b)
 }
 
 /* An attempt that was STARTING or RUNNING when the server stopped ran on an instance that is
- * gone now (local agents stop with the server; remote ones register again as new instances). */
+ * gone now (local agents stop with the server; remote ones register again as new instances).
+ * After a clean stop it costs the job no attempt.  When the state is rebuilt after a failed
+ * commit, the instances are still there and the attempt goes on where it runs. */
 static void end_interrupted(state *st, job *j, int64_t now)
 {
     if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
+    if (fleet_reattach(st, j)) return;
     char reason[160];
     snprintf(reason, sizeof reason, "Host EC2 (instance %s) terminated.",
              j->inst_id ? j->inst_id : "unknown");
-    attempt_end e = {.status_reason = reason};
+    attempt_end e = {.status_reason = reason, .uncharged = st->clean_stop};
     jobs_attempt_end(st, j, &e, now);
 }
 

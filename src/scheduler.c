@@ -106,6 +106,8 @@ void sched_after_batch(state *st)
 {
     if (st->jobs->sched_needed) pass(st);
     jobs_flush(st);
+    /* The start after a clean stop has written what it made of the interrupted attempts. */
+    if (st->forget_clean_stop) state_forget_clean_stop(st);
 }
 
 void sched_tick(state *st, void *arg)
@@ -120,4 +122,7 @@ void sched_shutdown(state *st)
     /* The agents are stopping: a job placed now would only lose an attempt at the restart. */
     st->jobs->sched_needed = 0;
     jobs_flush(st);
+    /* What still runs is stopped by the operator's hand, not lost: the next start gives those
+     * attempts back to their jobs (docs/decisions.md). */
+    state_note_clean_stop(st);
 }

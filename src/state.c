@@ -1,5 +1,6 @@
 #include "state.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,9 +8,13 @@
 #include "jobs.h"
 #include "log.h"
 #include "mem.h"
+#include "util.h"
 
 /* How many deleted descriptions are kept for Describe; the oldest go first. */
 #define GRAVEYARD_MAX 1000
+/* The server's own records, and the one a clean stop leaves. */
+#define META_KIND "meta"
+#define CLEAN_STOP_KEY "clean-stop"
 
 typedef struct {
     state *st;
@@ -67,10 +72,17 @@ static void settle_transitional(state *st)
     }
 }
 
-state *state_load(store *db, char **err)
+static int find_clean_stop(void *arg, const char *key, const char *doc, size_t len)
+{
+    if (strcmp(key, CLEAN_STOP_KEY) == 0) *(int *)arg = 1;
+    return 0;
+}
+
+static state *load(store *db, fleet *kept, char **err)
 {
     state *st = xcalloc(1, sizeof *st);
     st->db = db;
+    st->fleet = kept ? kept : fleet_new(); /* freed with st if loading fails */
     registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp};
     const char *kinds[] = {"ce", "jq", "jd", "sp"};
     st->jd_latest = json_object();
@@ -90,13 +102,50 @@ state *state_load(store *db, char **err)
         }
     }
     settle_transitional(st);
+    if (store_scan(db, META_KIND, find_clean_stop, &st->clean_stop) != 0) {
+        *err = xasprintf("reading the store failed: %s", store_errmsg(db));
+        state_free(st);
+        return NULL;
+    }
+    st->forget_clean_stop = st->clean_stop;
     st->jobs = jobs_new();
-    st->fleet = fleet_new();
     if (jobs_load(st, err) != 0) {
         state_free(st);
         return NULL;
     }
     return st;
+}
+
+state *state_load(store *db, char **err)
+{
+    return load(db, NULL, err);
+}
+
+state *state_reload(store *db, state *old, char **err)
+{
+    state *st = load(db, fleet_detach(old), err);
+    if (st) fleet_resume(st);
+    return st;
+}
+
+void state_note_clean_stop(state *st)
+{
+    char doc[64];
+    snprintf(doc, sizeof doc, "{\"at\":%lld}", (long long)util_now_ms());
+    if (store_put(st->db, META_KIND, CLEAN_STOP_KEY, doc, strlen(doc)) != 0) {
+        log_error("store: recording the clean stop failed: %s", store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+    st->forget_clean_stop = 0;
+}
+
+void state_forget_clean_stop(state *st)
+{
+    if (store_del(st->db, META_KIND, CLEAN_STOP_KEY) != 0) {
+        log_error("store: deleting the clean stop record failed: %s", store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+    st->forget_clean_stop = 0;
 }
 
 void state_free(state *st)

@@ -24,11 +24,22 @@ typedef struct state {
     json_t *jd_latest; /* job definition name -> highest revision ever registered */
     struct jobs *jobs;   /* every job (jobs.h) */
     struct fleet *fleet; /* every instance (fleet.h) */
+    int clean_stop;        /* the server was stopped cleanly before this start */
+    int forget_clean_stop; /* the record that says so is deleted by the next commit */
 } state;
 
 /* Loads every record from the store.  NULL and *err on failure. */
 state *state_load(store *db, char **err);
+/* Loads the state again after a failed commit, keeping old's fleet: the agents still run what
+ * the store says they run.  old is left without a fleet, to be freed. */
+state *state_reload(store *db, state *old, char **err);
 void state_free(state *st);
+
+/* A clean stop leaves a record in its final transaction; the next start reads it and deletes it
+ * with its first commit (state_forget_clean_stop), so that a crash after that start is a crash
+ * again. */
+void state_note_clean_stop(state *st);
+void state_forget_clean_stop(state *st);
 
 json_t *reg_get(registry *r, const char *key); /* borrowed; NULL if absent */
 /* Stores desc under key (taking the caller's reference) in memory and in the store. */

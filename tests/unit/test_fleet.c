@@ -297,6 +297,311 @@ static void test_lost_instance(void)
     commit();
 }
 
+/* Runs an exchange for instance in with the given "holding" list (JSON text, or NULL for none)
+ * and no reports; returns the answer. */
+static json_t *exchange_holding(instance *in, const char *holding)
+{
+    char req[512];
+    if (holding)
+        snprintf(req, sizeof req, "{\"instanceId\": \"%s\", \"wait\": false, \"holding\": %s}",
+                 in->id, holding);
+    else
+        snprintf(req, sizeof req, "{\"instanceId\": \"%s\", \"wait\": false}", in->id);
+    return exchange(req, NULL);
+}
+
+/* The kill orders of an answer, as "ATTEMPT JOBID" words separated by commas. */
+static const char *kills_of(json_t *answer)
+{
+    static char out[256];
+    out[0] = '\0';
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(answer, "kill"), i, k) {
+        size_t n = strlen(out);
+        snprintf(out + n, sizeof out - n, "%s%d %s", n ? "," : "",
+                 (int)json_integer_value(json_object_get(k, "attempt")),
+                 json_string_value(json_object_get(k, "jobId")));
+    }
+    return out;
+}
+
+static json_t *last_attempt(job *j)
+{
+    CHECK(j->attempts != NULL);
+    return json_array_get(j->attempts, json_array_size(j->attempts) - 1);
+}
+
+/* An assignment lost on the way: the agent's list lacks it.  While it may still be in flight it
+ * is left alone; after the grace it ends as a task that failed to start and is retried. */
+static void test_lost_assignment_ends_after_the_grace(void)
+{
+    begin();
+    job *j = submit("lost", 1, "{\"attempts\": 2}");
+    commit();
+    CHECK_STR(status("lost"), "STARTING");
+    instance *in = instance_of(j);
+    CHECK(j->assign_sent_at == 0); /* still in the outbox */
+    begin();
+    /* Not sent yet when this list was made: not ended, and the answer carries it. */
+    json_t *r = exchange_holding(in, "[]");
+    CHECK_EQ_INT(json_array_size(json_object_get(r, "assign")), 1);
+    json_decref(r);
+    CHECK(j->assign_sent_at > 0);
+    /* Sent a moment ago: a list that lacks it may have been made before it arrived. */
+    json_decref(exchange_holding(in, "[]"));
+    CHECK_STR(status("lost"), "STARTING");
+    /* An agent that does not say what it holds is not reconciled. */
+    j->assign_sent_at -= 6000;
+    json_decref(exchange_holding(in, NULL));
+    CHECK_STR(status("lost"), "STARTING");
+    /* Listed: all is well, however old the assignment. */
+    json_decref(exchange_holding(in, "[{\"jobId\": \"lost\", \"attempt\": 1}]"));
+    CHECK_STR(status("lost"), "STARTING");
+    check_capacity(in);
+    /* Past the grace and not listed: lost. */
+    json_decref(exchange_holding(in, "[]"));
+    CHECK_STR(status("lost"), "RUNNABLE");
+    CHECK(j->inst == NULL);
+    check_capacity(in);
+    json_t *a = last_attempt(j);
+    CHECK_STR(json_string_value(json_object_get(a, "statusReason")), "Task failed to start");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(a, "container"), "reason")),
+              "CannotStartContainerError: the instance never received the assignment");
+    /* Retried as its strategy says: attempt 2 goes out. */
+    commit();
+    CHECK_STR(status("lost"), "STARTING");
+    CHECK_EQ_INT(j->n_attempts, 2);
+    in = instance_of(j);
+    begin();
+    r = exchange_holding(in, "[]");
+    CHECK_EQ_INT(json_array_size(json_object_get(r, "assign")), 1);
+    json_decref(r);
+    /* It runs; then the agent no longer lists it (it lost it): it ends as on a lost host, and
+     * with no attempt left the job fails. */
+    char req[300];
+    snprintf(req, sizeof req,
+             "{\"instanceId\": \"%s\", \"holding\": [{\"jobId\": \"lost\", \"attempt\": 2}], "
+             "\"reports\": [{\"jobId\": \"lost\", \"attempt\": 2, \"event\": \"RUNNING\", "
+             "\"at\": 7000}]}",
+             in->id);
+    json_decref(exchange(req, NULL));
+    CHECK_STR(status("lost"), "RUNNING");
+    j->assign_sent_at -= 6000;
+    json_decref(exchange_holding(in, "[]"));
+    CHECK_STR(status("lost"), "FAILED");
+    char want[64];
+    snprintf(want, sizeof want, "Host EC2 (instance %s) terminated.", in->id);
+    CHECK_STR(j->reason, want);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(last_attempt(j), "container"),
+                                                "reason")),
+              "the agent no longer holds this attempt");
+    check_capacity(in);
+    commit();
+}
+
+/* TerminateJob of an attempt whose assignment was lost: the agent ignores the kill order, and
+ * reconciliation ends the attempt, so the job does not stay STARTING. */
+static void test_terminate_a_lost_assignment(void)
+{
+    begin();
+    job *j = submit("lost-term", 1, "{\"attempts\": 3}");
+    commit();
+    instance *in = instance_of(j);
+    begin();
+    json_decref(exchange_holding(in, "[]"));
+    jobs_cancel(st, j, "stop it", 1);
+    CHECK_STR(status("lost-term"), "STARTING");
+    j->assign_sent_at -= 6000;
+    json_t *r = exchange_holding(in, "[]");
+    json_decref(r);
+    CHECK_STR(status("lost-term"), "FAILED");
+    CHECK_STR(j->reason, "stop it");
+    CHECK_EQ_INT(json_array_size(j->attempts), 1);
+    check_capacity(in);
+    commit();
+}
+
+/* A held attempt the server does not expect gets a kill order, once, and again only after a
+ * while if the agent keeps listing it. */
+static void test_unexpected_held_attempt_is_killed(void)
+{
+    begin();
+    job *ok = submit("held-ok", 1, NULL);
+    commit();
+    instance *in = instance_of(ok);
+    begin();
+    json_decref(exchange_holding(in, "[{\"jobId\": \"held-ok\", \"attempt\": 1}]"));
+    CHECK_EQ_INT(in->strays.len, 0);
+    /* "a" ended long ago; "nosuch" never existed; "lost" is at attempt 2, not 1. */
+    const char *held = "[{\"jobId\": \"a\", \"attempt\": 1}, {\"jobId\": \"nosuch\", \"attempt\": 1},"
+                       " {\"jobId\": \"lost\", \"attempt\": 1}]";
+    json_t *r = exchange_holding(in, held);
+    CHECK_STR(kills_of(r), "1 a,1 nosuch,1 lost");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(r, "kill"), 0),
+                                                "reason")),
+              "this attempt is no longer expected");
+    json_decref(r);
+    /* Listed again at once: the order is not repeated. */
+    r = exchange_holding(in, held);
+    CHECK_STR(kills_of(r), "");
+    json_decref(r);
+    /* Those no longer listed are forgotten; one listed again later is a new stray. */
+    r = exchange_holding(in, "[{\"jobId\": \"a\", \"attempt\": 1}]");
+    CHECK_STR(kills_of(r), "");
+    json_decref(r);
+    CHECK_EQ_INT(in->strays.len, 1);
+    json_decref(exchange_holding(in, "[]"));
+    CHECK_EQ_INT(in->strays.len, 0);
+    r = exchange_holding(in, "[{\"jobId\": \"a\", \"attempt\": 1}]");
+    CHECK_STR(kills_of(r), "1 a");
+    json_decref(r);
+    CHECK_STR(status("held-ok"), "STARTING");
+    commit();
+}
+
+/* A failed commit rebuilds the state from the store.  The fleet stays, parked poll included, and
+ * the attempts the store says run on its instances are attached to them again: a STARTING one
+ * has its assignment sent again (the agent ignores it if it has it), a RUNNING one runs on. */
+static void test_reload_keeps_the_fleet(void)
+{
+    static core_call poll;
+    begin();
+    job *run = submit("rl-run", 1, NULL);
+    job *start = submit("rl-start", 1, NULL);
+    commit();
+    instance *in = instance_of(run);
+    CHECK(start->inst == in);
+    char req[400];
+    snprintf(req, sizeof req,
+             "{\"instanceId\": \"%s\", \"reports\": [{\"jobId\": \"rl-run\", \"attempt\": 1, "
+             "\"event\": \"RUNNING\", \"at\": 9000}]}",
+             in->id);
+    begin();
+    json_decref(exchange(req, NULL));
+    snprintf(req, sizeof req, "{\"instanceId\": \"%s\", \"wait\": true}", in->id);
+    CHECK(exchange(req, &poll) == NULL);
+    commit();
+    CHECK_STR(status("rl-run"), "RUNNING");
+    /* A batch whose commit fails: what it did is rolled back, in memory too. */
+    begin();
+    submit("rl-gone", 1, NULL);
+    jobs_find(st->jobs, "held-ok")->n_attempts = 7; /* anything, as long as it is undone */
+    store_rollback(db);
+    char *err = NULL;
+    state *fresh = state_reload(db, st, &err);
+    if (!fresh) CHECK_FAIL_("state_reload: %s", err);
+    CHECK(st->fleet == NULL);
+    state_free(st);
+    st = fresh;
+    CHECK(jobs_find(st->jobs, "rl-gone") == NULL);
+    CHECK_EQ_INT(jobs_find(st->jobs, "held-ok")->n_attempts, 1);
+    run = jobs_find(st->jobs, "rl-run");
+    start = jobs_find(st->jobs, "rl-start");
+    CHECK_STR(status("rl-run"), "RUNNING");
+    CHECK_STR(status("rl-start"), "STARTING");
+    CHECK(run->inst == in && start->inst == in); /* the same instance, not a new one */
+    CHECK(run->attempts == NULL);
+    check_capacity(in);
+    /* The parked poll carries rl-start's assignment again. */
+    CHECK(in->poll == NULL);
+    CHECK_EQ_INT(poll.status, 200);
+    CHECK_CONTAINS(body_of(&poll), "\"jobId\":\"rl-start\",\"attempt\":1");
+    free(poll.body);
+    poll.body = NULL;
+    /* And the instance works on: rl-run ends as the agent reports. */
+    snprintf(req, sizeof req,
+             "{\"instanceId\": \"%s\", \"reports\": [{\"jobId\": \"rl-run\", \"attempt\": 1, "
+             "\"event\": \"EXITED\", \"exitCode\": 0}]}",
+             in->id);
+    begin();
+    json_decref(exchange(req, NULL));
+    CHECK_STR(status("rl-run"), "SUCCEEDED");
+    check_capacity(in);
+    commit();
+}
+
+/* A clean stop records the attempts it interrupts but does not count them: the next start
+ * puts their jobs back in the queue whatever their retry strategy.  After a crash they count. */
+static void test_clean_stop_costs_no_attempt(void)
+{
+    begin();
+    job *j = submit("cs", 1, NULL); /* one attempt */
+    commit();
+    instance *in = instance_of(j);
+    char req[300], host[64];
+    snprintf(host, sizeof host, "Host EC2 (instance %s) terminated.", in->id);
+    snprintf(req, sizeof req,
+             "{\"instanceId\": \"%s\", \"reports\": [{\"jobId\": \"cs\", \"attempt\": 1, "
+             "\"event\": \"RUNNING\"}]}",
+             in->id);
+    begin();
+    json_decref(exchange(req, NULL));
+    state_note_clean_stop(st);
+    commit();
+
+    /* The start after the clean stop (no instance is registered yet). */
+    char *err = NULL;
+    state *fresh = state_load(db, &err);
+    if (!fresh) CHECK_FAIL_("state_load: %s", err);
+    state_free(st);
+    st = fresh;
+    CHECK(st->clean_stop);
+    j = jobs_find(st->jobs, "cs");
+    CHECK_STR(status("cs"), "RUNNABLE");
+    CHECK_EQ_INT(j->n_attempts, 1);
+    CHECK_EQ_INT(j->n_free_attempts, 1);
+    CHECK_STR(json_string_value(json_object_get(last_attempt(j), "statusReason")), host);
+    /* Its first commit deletes the record: what happens from now on is not a clean stop. */
+    begin();
+    commit();
+    CHECK(!st->forget_clean_stop);
+    register_agent("i-three", 4, 8192);
+    begin();
+    commit();
+    CHECK_STR(status("cs"), "STARTING");
+    CHECK_EQ_INT(j->n_attempts, 2);
+    in = instance_of(j);
+    snprintf(host, sizeof host, "Host EC2 (instance %s) terminated.", in->id);
+    snprintf(req, sizeof req,
+             "{\"instanceId\": \"%s\", \"reports\": [{\"jobId\": \"cs\", \"attempt\": 2, "
+             "\"event\": \"RUNNING\"}]}",
+             in->id);
+    begin();
+    json_decref(exchange(req, NULL));
+    commit();
+
+    /* A crash now: the attempt counts, and it was the job's only one. */
+    state *after_crash = state_load(db, &err);
+    if (!after_crash) CHECK_FAIL_("state_load: %s", err);
+    CHECK(!after_crash->clean_stop);
+    job *c = jobs_find(after_crash->jobs, "cs");
+    CHECK_STR(job_status_name(c->status), "FAILED");
+    CHECK_STR(c->reason, host);
+    CHECK_EQ_INT(json_array_size(c->attempts), 2);
+    state_free(after_crash);
+}
+
+/* An array child has one id: its index as written, without sign, spaces or leading zeros. */
+static void test_child_ids_are_canonical(void)
+{
+    begin();
+    json_t *desc = json_pack("{s:s, s:s, s:s, s:{s:[s]}}", "jobName", "arr", "jobQueue",
+                             "arn:aws:batch:us-east-1:123456789012:job-queue/nowhere",
+                             "jobDefinition",
+                             "arn:aws:batch:us-east-1:123456789012:job-definition/def:1",
+                             "container", "command", "true");
+    job *p = jobs_create(st, jobspec_make(desc), "arr", 12, NULL, 1000);
+    commit();
+    CHECK(jobs_find(st->jobs, "arr:0") == p->children[0]);
+    CHECK(jobs_find(st->jobs, "arr:3") == p->children[3]);
+    CHECK(jobs_find(st->jobs, "arr:11") == p->children[11]);
+    const char *bad[] = {"arr:03", "arr:00", "arr:+3", "arr: 3", "arr:3 ", "arr:-0", "arr:",
+                         "arr:12", "arr:3x", "arr:0x3", "arr:99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (jobs_find(st->jobs, bad[i])) CHECK_FAIL_("jobs_find accepted '%s'", bad[i]);
+}
+
 int main(void)
 {
     log_level = LOG_ERROR + 1;
@@ -312,6 +617,12 @@ int main(void)
     RUN(test_stale_report_kill);
     RUN(test_disabled_environment);
     RUN(test_lost_instance);
+    RUN(test_lost_assignment_ends_after_the_grace);
+    RUN(test_terminate_a_lost_assignment);
+    RUN(test_unexpected_held_attempt_is_killed);
+    RUN(test_reload_keeps_the_fleet);
+    RUN(test_clean_stop_costs_no_attempt);
+    RUN(test_child_ids_are_canonical);
 
     state_free(st);
     store_close(db);
