@@ -234,6 +234,40 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         goto out;
     }
 
+    /* The job's own members, and the recipe: every input that decides the shared part. */
+    json_t *own = json_object();
+    json_object_set_new(own, "jobName", json_string(name));
+    json_t *own_params = json_deep_copy(json_object_get(def, "parameters"));
+    if (!own_params) own_params = json_object();
+    json_object_update(own_params, json_object_get(req, "parameters"));
+    json_object_set_new(own, "parameters", own_params);
+    json_object_set_new(own, "dependsOn", deps ? json_deep_copy(deps) : json_array());
+    json_t *own_tags = json_deep_copy(json_object_get(req, "tags"));
+    json_object_set_new(own, "tags", own_tags ? own_tags : json_object());
+    json_t *inputs = json_copy(req);
+    static const char *const not_inputs[] = {"jobName", "dependsOn", "tags", "arrayProperties"};
+    for (size_t k = 0; k < sizeof not_inputs / sizeof not_inputs[0]; k++)
+        json_object_del(inputs, not_inputs[k]);
+    char *in_text = json_dumps(inputs, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(inputs);
+    char *recipe = xasprintf("%s\n%s\n%s", json_string_value(json_object_get(q, "jobQueueArn")),
+                             json_string_value(json_object_get(def, "jobDefinitionArn")), in_text);
+    free(in_text);
+    jobspec *known = jobspec_from_recipe(recipe, json_incref(own));
+    if (known) {
+        json_decref(own);
+        free(recipe);
+        char id[37];
+        util_uuid(id);
+        jobs_create(c->st, known, id, (uint32_t)size, deps, c->now_ms);
+        char *arn = arn_make(ARN_JOB, id);
+        *resp = json_pack("{s:s, s:s, s:s}", "jobArn", arn, "jobName", name, "jobId", id);
+        free(arn);
+        rc = 0;
+        goto out;
+    }
+    json_decref(own);
+
     json_t *container = resolve_container(c, def, req);
     double vcpus;
     long long mem, gpus;
@@ -243,6 +277,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         api_client_error(c, "containerOverrides: the job needs a VCPU and a MEMORY requirement "
                             "above 0 (the definition and overrides give %g vCPUs and %lld MiB)",
                          vcpus, mem);
+        free(recipe);
         goto out;
     }
 
@@ -282,6 +317,8 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     util_uuid(id);
     jobspec *spec = jobspec_make(desc);
     desc = NULL;
+    jobspec_remember_recipe(recipe, spec);
+    free(recipe);
     jobs_create(c->st, spec, id, (uint32_t)size, deps, c->now_ms);
     char *arn = arn_make(ARN_JOB, id);
     *resp = json_pack("{s:s, s:s, s:s}", "jobArn", arn, "jobName", name, "jobId", id);

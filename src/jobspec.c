@@ -24,6 +24,15 @@ struct spec_shared {
 static dict interned;
 static unsigned long long next_id = 1;
 
+/* Recipes: submit inputs -> the shared part they produced (each entry holds a reference).  The
+ * table is emptied when it fills: recipes are a cache, and a workload repeats a few of them. */
+typedef struct recipe {
+    char *text;
+    struct spec_shared *sh;
+} recipe;
+static dict recipes;
+#define RECIPES_MAX 4096
+
 static int is_own(const char *key)
 {
     for (const char *const *k = own_keys; *k; k++)
@@ -100,30 +109,64 @@ static void unintern(struct spec_shared *sh)
     free(sh);
 }
 
-jobspec *jobspec_make(json_t *desc)
+static jobspec *make(struct spec_shared *sh, json_t *own)
 {
     jobspec *s = xcalloc(1, sizeof *s);
     s->refs = 1;
+    s->own = json_dumps(own, JSON_COMPACT);
+    const char *name = json_string_value(json_object_get(own, "jobName"));
+    s->name = xstrdup(name ? name : "");
+    json_decref(own);
+    s->shared = sh;
+    s->queue = sh->queue;
+    s->jd_name = sh->jd_name;
+    s->mvcpus = sh->mvcpus;
+    s->memory_mib = sh->memory_mib;
+    s->gpus = sh->gpus;
+    s->attempts_max = sh->attempts_max;
+    s->timeout_s = sh->timeout_s;
+    s->evaluate_on_exit = json_object_get(json_object_get(sh->v, "retryStrategy"), "evaluateOnExit");
+    return s;
+}
+
+jobspec *jobspec_make(json_t *desc)
+{
     json_t *own = json_object(), *shared = json_object();
     const char *k;
     json_t *v;
     json_object_foreach(desc, k, v) json_object_set(is_own(k) ? own : shared, k, v);
     json_decref(desc);
-    s->own = json_dumps(own, JSON_COMPACT);
-    const char *name = json_string_value(json_object_get(own, "jobName"));
-    s->name = xstrdup(name ? name : "");
-    json_decref(own);
-    s->shared = intern(shared);
-    s->queue = s->shared->queue;
-    s->jd_name = s->shared->jd_name;
-    s->mvcpus = s->shared->mvcpus;
-    s->memory_mib = s->shared->memory_mib;
-    s->gpus = s->shared->gpus;
-    s->attempts_max = s->shared->attempts_max;
-    s->timeout_s = s->shared->timeout_s;
-    s->evaluate_on_exit =
-        json_object_get(json_object_get(s->shared->v, "retryStrategy"), "evaluateOnExit");
-    return s;
+    return make(intern(shared), own);
+}
+
+jobspec *jobspec_from_recipe(const char *text, json_t *own)
+{
+    recipe *r = dict_get(&recipes, text);
+    if (!r) return NULL;
+    r->sh->refs++;
+    return make(r->sh, own);
+}
+
+void jobspec_remember_recipe(const char *text, const jobspec *s)
+{
+    if (dict_get(&recipes, text)) return;
+    if (recipes.len >= RECIPES_MAX) {
+        size_t i = 0;
+        const char *k;
+        void *v;
+        while (dict_next(&recipes, &i, &k, &v)) {
+            recipe *old = v;
+            unintern(old->sh);
+            free(old->text);
+            free(old);
+        }
+        dict_free(&recipes);
+    }
+    recipe *r = xmalloc(sizeof *r);
+    r->text = xstrdup(text);
+    r->sh = s->shared;
+    r->sh->refs++;
+    dict_put(&recipes, r->text, r);
 }
 
 void jobspec_release(jobspec *s)

@@ -22,14 +22,29 @@ int64_t util_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Random bytes come from the kernel a page at a time: a system call per identifier would
+ * cost more than the rest of a SubmitJob. */
+static __thread unsigned char pool[4096];
+static __thread size_t pool_left;
+
+static void random_bytes(unsigned char *b, size_t n)
+{
+    if (pool_left < n) {
+        size_t got = 0;
+        while (got < sizeof pool) {
+            ssize_t r = getrandom(pool + got, sizeof pool - got, 0);
+            if (r > 0) got += (size_t)r;
+        }
+        pool_left = sizeof pool;
+    }
+    memcpy(b, pool + sizeof pool - pool_left, n);
+    pool_left -= n;
+}
+
 void util_uuid(char out[37])
 {
     unsigned char b[16];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t n = getrandom(b + got, sizeof b - got, 0);
-        if (n > 0) got += (size_t)n;
-    }
+    random_bytes(b, sizeof b);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
