@@ -26,10 +26,10 @@ class Cancel(JobsCase):
         self.assertNotIn("startedAt", d)
 
     def test_cancel_pending_fails_once_its_dependencies_complete(self):
+        self.out("second-ran")
         first = self.submit("first", command="sleep 1")
         second = self.submit("second", command='touch "$OUT/second-ran"',
                              dependsOn=[{"jobId": first}])
-        self.out("second-ran")
         self.wait_job(first, "RUNNING", timeout=20)
         self.batch.cancel_job(jobId=second, reason="changed my mind")
         # As AWS documents: the PENDING job is cancelled once its dependencies complete.

@@ -61,6 +61,20 @@ class Dependencies(JobsCase):
         self.assertLess(last_child, t[("start", "arr2:0")])
         self.assertLess(last_child, t[("start", "arr2:1")])
 
+    def test_dependency_on_one_child(self):
+        log = "onechild.log"
+        self.out(log)
+        arr = self.submit("arr", arrayProperties={"size": 3},
+                          command='[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 2 ] && sleep 1.5; '
+                                  + TRACE % "0.05",
+                          env={"NAME": "arr", "LOG": log})
+        after = self.run_traced("after", log, sleep="0.05", dependsOn=[{"jobId": arr + ":1"}])
+        ds = self.wait_jobs([arr, after], timeout=30)
+        self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
+        t, _ = self.trace(log)
+        self.assertLess(t[("end", "arr:1")], t[("start", "after")])
+        self.assertLess(t[("start", "after")], t[("end", "arr:2")], "it waited for the whole array")
+
     def test_n_to_n(self):
         log = "nton.log"
         self.out(log)

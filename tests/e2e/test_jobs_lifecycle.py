@@ -149,10 +149,10 @@ class Lifecycle(JobsCase):
         self.assertEqual(env["OUT"], self.out_dir)
 
     def test_environment_of_array_children(self):
-        jid = self.submit("envarr", arrayProperties={"size": 3},
-                          command='env -0 > "$OUT/env-arr-$AWS_BATCH_JOB_ARRAY_INDEX"')
         for i in range(3):
             self.out("env-arr-%d" % i)
+        jid = self.submit("envarr", arrayProperties={"size": 3},
+                          command='env -0 > "$OUT/env-arr-$AWS_BATCH_JOB_ARRAY_INDEX"')
         self.assertSucceeded(jid)
         for i in range(3):
             env = self.read_env(os.path.join(self.out_dir, "env-arr-%d" % i))

@@ -55,6 +55,33 @@ class OneAtATime(JobsCase):
                          ["blocker"] + ["job-%d" % i for i in range(5)])
 
 
+class ComputeEnvironmentOrder(JobsCase):
+    """A queue fills its compute environments in their order, not in the order listed."""
+
+    @classmethod
+    def setUpResources(cls):
+        cls.make_ce("first-ce", 2)
+        cls.make_ce("second-ce", 2)
+        cls.batch.create_job_queue(jobQueueName="ordered", priority=1, computeEnvironmentOrder=[
+            {"order": 2, "computeEnvironment": "second-ce"},
+            {"order": 1, "computeEnvironment": "first-ce"}])
+        cls.make_definition("big", vcpus="2")
+
+    def test_order(self):
+        for i in range(2):
+            self.out("ce-%d" % i)
+        ids = [self.submit("o-%d" % i, queue="ordered", definition="big",
+                           command='echo "$AWS_BATCH_CE_NAME" > "$OUT/ce-$NAME"; sleep 0.5',
+                           env={"NAME": str(i)}) for i in range(2)]
+        ds = self.wait_jobs(ids, timeout=30)
+        self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
+        # One 2-vCPU job fills first-ce; the other goes to second-ce, side by side.
+        ces = [self.read_lines("%s/ce-%d" % (self.out_dir, i)) for i in range(2)]
+        self.assertEqual(ces, [["first-ce"], ["second-ce"]])
+        a, b = ds[ids[0]], ds[ids[1]]
+        self.assertLess(b["startedAt"], a["stoppedAt"], "the second job waited for the first")
+
+
 class Fargate(JobsCase):
     """A FARGATE compute environment with maxvCpus 1 runs its 1-vCPU jobs one at a time."""
 
