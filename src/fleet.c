@@ -758,12 +758,27 @@ static void stray_held(instance *in, const char *id, int attempt, uint32_t pass,
                               "this attempt is no longer expected"));
 }
 
+/* Whether reports holds the end of attempt (id, attempt): the exchange that reports an end may
+ * still list the attempt as held. */
+static int reports_end(json_t *reports, const char *id, int attempt)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(reports, i, r) {
+        const char *rid = api_str(r, "jobId"), *event = api_str(r, "event");
+        if (rid && event && strcmp(rid, id) == 0 && api_int(r, "attempt", 0) == attempt &&
+            (strcmp(event, "EXITED") == 0 || strcmp(event, "FAILED_TO_START") == 0))
+            return 1;
+    }
+    return 0;
+}
+
 /* Reconciliation (docs/agent-protocol.md): the attempts the agent says it holds against those
  * this server expects on the instance.  An attempt it does not hold, and whose assignment left
  * long enough ago, was lost on the way (or, once running, by the agent): it ends, and its job is
  * retried as its strategy says.  Costs O(listed) lookups, and a walk of the instance's jobs only
  * when some are missing from the list. */
-static void reconcile(state *st, instance *in, json_t *holding)
+static void reconcile(state *st, instance *in, json_t *holding, json_t *reports)
 {
     if (!json_is_array(holding)) return; /* an agent that does not say what it holds */
     fleet *f = st->fleet;
@@ -781,7 +796,7 @@ static void reconcile(state *st, instance *in, json_t *holding)
         if (j && j->inst == in && j->n_attempts == attempt) {
             if (j->held_seen != pass) listed++;
             j->held_seen = pass;
-        } else {
+        } else if (!reports_end(reports, id, attempt)) {
             stray_held(in, id, attempt, pass, now);
         }
     }
@@ -838,7 +853,7 @@ int fleet_exchange(api_ctx *c, json_t *req, json_t **resp)
     json_t *r;
     json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r);
     /* After the reports: an attempt whose end this exchange reports is no longer expected. */
-    reconcile(c->st, in, json_object_get(req, "holding"));
+    reconcile(c->st, in, json_object_get(req, "holding"), json_object_get(req, "reports"));
     /* A report may have left an order (a kill for an attempt no longer expected): the parked
      * poll carries it now rather than at its deadline. */
     if (!outbox_empty(in)) wake(c->st, in);

@@ -29,6 +29,7 @@ class FakeServer:
         self.requests = []       # (kind, body) in arrival order: "register", "exchange", "logs"
         self.assign, self.kill = [], []
         self.shutdown = False
+        self.refuse_reports = False  # answer 500 to exchanges that carry reports
         self.instance = None     # the id the server knows, None when forgotten
         self.count = 0
         fake = self
@@ -93,6 +94,10 @@ class FakeServer:
                 return 200, {}
             if path != "/barge/v1/agent/exchange":
                 return 404, {"__type": "NotFound", "message": path}
+            if self.refuse_reports and body.get("reports"):
+                self.requests.append(("refused", body))
+                self.cond.notify_all()
+                return 500, {"__type": "ServerException", "message": "refused by the test"}
             self.requests.append(("exchange", body))
             self.cond.notify_all()
             me = self.instance
@@ -163,6 +168,13 @@ class FakeServer:
                     return i, r
             return None
         return self.wait_for(find, timeout, "a %s report for %s" % (event, job_id))
+
+    def holdings(self, kind="exchange", wait=None, since=0):
+        """The "holding" lists of the requests of kind from index since on, as lists of
+        (jobId, attempt), optionally only those of waiting (or not waiting) exchanges."""
+        return [[(h["jobId"], h["attempt"]) for h in b.get("holding", [])]
+                for k, b in self.requests[since:]
+                if k == kind and (wait is None or bool(b.get("wait")) == wait)]
 
     def log_lines(self, stream):
         """(request index, message) for every event of stream, in arrival order."""
@@ -410,6 +422,54 @@ class Jobs(AgentTestCase):
         self.assertEqual((r["attempt"], r["exitCode"]), (2, 0))
 
 
+class Holding(AgentTestCase):
+    def test_an_attempt_is_held_until_its_end_is_delivered(self):
+        self.fake.give("hold-1", ["sleep", "60"])
+        _, running = self.fake.report("hold-1", "RUNNING")
+        # Every kind of exchange lists it: the waiting one and the heartbeat.
+        n = len(self.fake.requests)
+        for wait in (True, False):
+            self.fake.wait_for(lambda: any(("hold-1", 1) in h for h in self.fake.holdings(
+                wait=wait, since=n)), 8, "an exchange (wait %s) listing hold-1" % wait)
+        # The server does not take the report of its end: it stays held.
+        self.fake.refuse_reports = True
+        self.fake.order_kill("hold-1")
+        wait_gone(running["pid"])
+        self.fake.wait_for(lambda: self.fake.holdings("refused"), 8, "the EXITED report")
+        n = len(self.fake.requests)
+        self.fake.wait_for(lambda: any(("hold-1", 1) in h for h in self.fake.holdings(
+            wait=True, since=n)), 8, "a waiting exchange still listing hold-1")
+        # ... but an exchange that carries the report leaves it out.
+        for h in self.fake.holdings("refused"):
+            self.assertNotIn(("hold-1", 1), h)
+        # A second assignment of an attempt it holds is not run again.
+        self.fake.give("hold-1", ["sh", "-c", "echo twice"])
+        self.fake.wait_for(lambda: "held already" in self.agent.read_log(), 8,
+                           "the agent to ignore the second assignment")
+        # Once the report is delivered, the attempt is held no more.
+        self.fake.refuse_reports = False
+        self.fake.report("hold-1", "EXITED")
+        n = len(self.fake.requests)
+        self.fake.wait_for(lambda: len(self.fake.holdings(since=n)) >= 3, 8, "more exchanges")
+        self.assertEqual([h for h in self.fake.holdings(since=n) if h], [])
+        self.assertEqual([r for _, r in self.fake.reports()
+                          if r["jobId"] == "hold-1" and r["event"] == "RUNNING"], [running])
+        self.assertEqual(self.fake.log_lines("def/default/hold-1"), [])
+
+    def test_an_attempt_that_cannot_start_is_held_until_reported(self):
+        self.fake.refuse_reports = True
+        self.fake.give("nostart-1", ["/no/such/program"])
+        self.fake.wait_for(lambda: self.fake.holdings("refused"), 8, "the FAILED_TO_START report")
+        n = len(self.fake.requests)
+        self.fake.wait_for(lambda: any(("nostart-1", 1) in h for h in self.fake.holdings(
+            wait=True, since=n)), 8, "a waiting exchange listing nostart-1")
+        self.fake.refuse_reports = False
+        self.fake.report("nostart-1", "FAILED_TO_START")
+        n = len(self.fake.requests)
+        self.fake.wait_for(lambda: len(self.fake.holdings(since=n)) >= 3, 8, "more exchanges")
+        self.assertEqual([h for h in self.fake.holdings(since=n) if h], [])
+
+
 class Lifecycle(AgentTestCase):
     def test_unknown_instance_means_register_again(self):
         self.fake.give("lost-1", ["sleep", "60"])
@@ -419,6 +479,10 @@ class Lifecycle(AgentTestCase):
         # What ran for the old registration is gone, and the instance keeps its id.
         wait_gone(running["pid"])
         self.assertEqual(self.fake.registers[1][0]["instanceId"], "i-fake1")
+        # The new registration holds nothing of the old one.
+        n = self.fake.requests.index(("register", self.fake.registers[1][0]))
+        self.fake.wait_for(lambda: len(self.fake.holdings(since=n)) >= 2, 8, "exchanges")
+        self.assertEqual([h for h in self.fake.holdings(since=n) if h], [])
         self.fake.give("after-1", ["sh", "-c", "echo again"])
         _, r = self.fake.report("after-1", "EXITED")
         self.assertEqual(r["exitCode"], 0)

@@ -1,7 +1,8 @@
 """Jobs across a crash: every job SubmitJob acknowledged survives kill -9 of the server, waiting
 jobs wait again after the restart, and attempts that were running on agents that went away end
 with "Host EC2 (instance i-...) terminated." and are retried as their strategy says; no job
-stays RUNNING forever."""
+stays RUNNING forever.  A clean stop (SIGTERM) ends them the same way but costs them no
+attempt."""
 import http.client
 import json
 import os
@@ -167,3 +168,38 @@ class Crash(JobsCase):
             self.assertEqual(after.get(k), before.get(k), k)
         # And the restarted server runs jobs.
         self.assertSucceeded(self.submit("after-start", command="true"))
+
+    def test_a_clean_stop_costs_no_attempt(self):
+        # One attempt only: the attempt a clean stop interrupts is recorded, not counted, so the
+        # job runs again and can succeed.
+        script = ('echo $$ > "$OUT/pid-clean-$AWS_BATCH_JOB_ATTEMPT"; '
+                  '[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && exec sleep 60; exit 0')
+        self.out("pid-clean-1")
+        jid = self.submit("clean", command=script)
+        self.wait_jobs([jid], "RUNNING", timeout=20)
+        pid = int(self.wait_for(lambda: self.read_lines(os.path.join(
+            self.out_dir, "pid-clean-1")), 5, "pid file")[0])
+        instance = self.raw_job(jid)["barge"]["instanceId"]
+        self.server.restart()
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual([a["statusReason"] for a in d["attempts"]],
+                         ["Host EC2 (instance %s) terminated." % instance,
+                          "Essential container in task exited"])
+        self.assertEqual(d["attempts"][1]["container"]["exitCode"], 0)
+        self.wait_for(lambda: not pid_alive(pid), 10, "the first attempt's process to end")
+
+    def test_after_a_clean_restart_a_crash_counts_again(self):
+        # The record of the clean stop goes with the first commit after the start: the second
+        # attempt, the job's only counted one, is lost to the crash.
+        jid = self.submit("clean-then-crash", command="exec sleep 60")
+        self.wait_jobs([jid], "RUNNING", timeout=20)
+        self.server.restart()
+        self.wait_for(lambda: len(self.job(jid)["attempts"]) == 1 and
+                      self.status(jid) == "RUNNING", 30, "the job to run again")
+        instance = self.raw_job(jid)["barge"]["instanceId"]
+        self.restart_after_kill9()
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual((d["status"], d["statusReason"]),
+                         ("FAILED", "Host EC2 (instance %s) terminated." % instance))
+        self.assertEqual(len(d["attempts"]), 2)

@@ -1,0 +1,135 @@
+"""Reconciliation of what an agent holds with what the server expects (docs/agent-protocol.md,
+"holding"), against the real server.
+
+Each test has an UNMANAGED compute environment of its own, served by a stand-in agent written
+here, which speaks the
+protocol over HTTP and can lose an assignment on purpose: the server must end such an attempt as
+a task that failed to start once the agent's list has lacked it past the grace, retry it as its
+strategy says, and let TerminateJob finish it; and it must order the kill of an attempt the agent
+holds but the server does not expect.  A job on a real agent outlives the grace untouched.
+"""
+import time
+
+from harness import arn
+from test_jobs_common import JobsCase
+
+GRACE = 5  # seconds: ASSIGN_GRACE_MS in src/fleet.c
+LOST_REASON = "CannotStartContainerError: the instance never received the assignment"
+
+
+class StandInAgent:
+    """An agent that is only its protocol: every exchange says what it holds, as told."""
+
+    def __init__(self, server, ce, instance_id, vcpus=4, memory=8192):
+        self.server = server
+        self.id = instance_id
+        status, _, body = self.call("register", {
+            "computeEnvironment": ce, "instanceId": instance_id, "vcpus": vcpus,
+            "memoryMiB": memory, "cgroups": "none", "cgroupsNote": "a stand-in"})
+        assert status == 200, body
+        self.assigned = []  # every assignment received, in order
+        self.killed = []    # every kill order received, in order
+
+    def call(self, op, body):
+        return self.server.raw("POST", "/barge/v1/agent/" + op, body,
+                               {"Content-Type": "application/json",
+                                "Authorization": "Bearer stand-in"})
+
+    def exchange(self, holding, reports=()):
+        status, _, body = self.call("exchange", {
+            "instanceId": self.id, "wait": False, "reports": list(reports),
+            "holding": [{"jobId": j, "attempt": a} for j, a in holding]})
+        assert status == 200, body
+        self.assigned += body["assign"]
+        self.killed += body["kill"]
+        return body
+
+
+class Reconcile(JobsCase):
+    def agent(self, name):
+        """A stand-in agent, alone in compute environment NAME behind queue NAME."""
+        self.batch.create_compute_environment(computeEnvironmentName=name, type="UNMANAGED",
+                                              state="ENABLED")
+        self.make_queue(name, [name])
+        self.wait_valid()
+        return StandInAgent(self.server, arn("compute-environment", name), "i-" + name)
+
+    def exchange_until(self, agent, holding, done, timeout, what):
+        """Exchanges with holding every 200 ms until done() returns something true."""
+        deadline = time.time() + timeout
+        while True:
+            agent.exchange(holding)
+            got = done()
+            if got:
+                return got
+            if time.time() > deadline:
+                self.fail("waited %ss for %s; the server's log ends with:\n%s" % (
+                    timeout, what, self.log_tail()))
+            time.sleep(0.2)
+
+    def test_a_lost_assignment_fails_to_start_and_is_retried(self):
+        agent = self.agent("reconcile-lost")
+        jid = self.submit("lost", queue=agent.id[2:], command="true",
+                          retryStrategy={"attempts": 2})
+        sent = time.time()
+        # The answer carrying the assignment is "lost": the agent never holds it.
+        agent.exchange([])
+        self.assertEqual([(a["jobId"], a["attempt"]) for a in agent.assigned], [(jid, 1)])
+        # Within the grace it may still be on its way: nothing happens.
+        agent.exchange([])
+        self.assertEqual(self.status(jid), "STARTING")
+        d = self.exchange_until(agent, [], lambda: (self.job(jid) or {}).get("attempts"),
+                                GRACE + 10, "the lost attempt to end")
+        self.assertGreaterEqual(time.time() - sent, GRACE - 0.5)
+        self.assertEqual(d[0]["statusReason"], "Task failed to start")
+        self.assertEqual(d[0]["container"]["reason"], LOST_REASON)
+        # Retried as its strategy says: attempt 2 comes to the agent, which runs it.
+        self.exchange_until(agent, [], lambda: len(agent.assigned) == 2, 5, "attempt 2")
+        self.assertEqual((agent.assigned[1]["jobId"], agent.assigned[1]["attempt"]), (jid, 2))
+        # An exchange that reports an attempt's end may still list it.
+        agent.exchange([(jid, 2)], [{"jobId": jid, "attempt": 2, "event": "RUNNING"}])
+        agent.exchange([(jid, 2)], [
+            {"jobId": jid, "attempt": 2, "event": "EXITED", "exitCode": 0}])
+        d = self.wait_job(jid, timeout=5)
+        self.assertEqual(d["status"], "SUCCEEDED")
+        self.assertEqual(len(d["attempts"]), 2)
+        self.assertEqual(agent.killed, [])
+
+    def test_terminating_a_lost_assignment_ends_it(self):
+        agent = self.agent("reconcile-term")
+        jid = self.submit("lost-term", queue=agent.id[2:], command="true",
+                          retryStrategy={"attempts": 3})
+        agent.exchange([])
+        self.batch.terminate_job(jobId=jid, reason="not needed any more")
+        # The kill order reaches an agent that does not have the attempt, which ignores it.
+        agent.exchange([])
+        self.assertEqual([(k["jobId"], k["attempt"]) for k in agent.killed], [(jid, 1)])
+        self.assertEqual(self.status(jid), "STARTING")
+        d = self.exchange_until(agent, [], lambda: self.job(jid)["status"] == "FAILED" and
+                                self.job(jid), GRACE + 10, "the terminated job to fail")
+        self.assertEqual(d["statusReason"], "not needed any more")
+        self.assertEqual([a["statusReason"] for a in d["attempts"]], ["Task failed to start"])
+
+    def test_an_attempt_the_server_does_not_expect_is_killed(self):
+        agent = self.agent("reconcile-stray")
+        done = self.submit("done-before", queue=agent.id[2:], command="true")
+        agent.exchange([])
+        agent.exchange([(done, 1)], [
+            {"jobId": done, "attempt": 1, "event": "RUNNING"},
+            {"jobId": done, "attempt": 1, "event": "EXITED", "exitCode": 0}])
+        self.assertEqual(self.wait_job(done, timeout=5)["status"], "SUCCEEDED")
+        self.assertEqual(agent.killed, [])
+        # Still listed after its end was reported, and a job the server never had.
+        answer = agent.exchange([(done, 1), ("not-a-job", 1)])
+        self.assertEqual(sorted((k["jobId"], k["attempt"], k["reason"]) for k in answer["kill"]),
+                         sorted([(done, 1, "this attempt is no longer expected"),
+                                 ("not-a-job", 1, "this attempt is no longer expected")]))
+        # The order is not repeated on every exchange.
+        self.assertEqual(agent.exchange([(done, 1), ("not-a-job", 1)])["kill"], [])
+        self.assertEqual(self.job(done)["status"], "SUCCEEDED")
+
+    def test_a_job_on_a_real_agent_outlives_the_grace(self):
+        jid = self.submit("long", command="sleep %d" % (GRACE + 3))
+        d = self.wait_job(jid, timeout=GRACE + 30)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 1)
