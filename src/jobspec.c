@@ -142,7 +142,10 @@ jobspec *jobspec_make(json_t *desc)
 jobspec *jobspec_from_recipe(const char *text, json_t *own)
 {
     recipe *r = dict_get(&recipes, text);
-    if (!r) return NULL;
+    if (!r) {
+        json_decref(own); /* the reference is taken either way */
+        return NULL;
+    }
     r->sh->refs++;
     return make(r->sh, own);
 }

@@ -33,7 +33,8 @@ jobspec *jobspec_make(json_t *desc);
 /* Recipes.  SubmitJob resolves the same inputs (queue, definition revision, overrides...) to
  * the same shared part; a recipe is those inputs as text, and remembering what they produced
  * spares the next submit the resolution.  jobspec_from_recipe returns NULL when the recipe is
- * unknown, else a spec with that shared part and the given own part (taking own's reference). */
+ * unknown, else a spec with that shared part and the given own part; it takes own's reference
+ * either way. */
 jobspec *jobspec_from_recipe(const char *recipe, json_t *own);
 void jobspec_remember_recipe(const char *recipe, const jobspec *s);
 void jobspec_release(jobspec *s);
