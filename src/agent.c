@@ -1224,7 +1224,11 @@ int agent_main(int argc, char **argv)
     ag->send_multi = curl_multi_init();
     BARGE_ASSERT(ag->poll_multi && ag->send_multi);
     static const exec_events events = {on_started, on_line, on_ended, on_backlog};
-    exec_options eo = {&exec_process_backend, ag->work_dir, ag->cg, &events, ag};
+    /* As many idle cgroups and directories as attempts can run at once (one vCPU each, at
+     * most), so that a steady stream of jobs creates none after the first few. */
+    int pool = ag->vcpus < 64 ? ag->vcpus : 64;
+    cgroup_host_set_pool(ag->cg, pool);
+    exec_options eo = {&exec_process_backend, ag->work_dir, ag->cg, &events, ag, pool};
     ag->ex = executor_new(&eo);
 
     pthread_t supervisor, poller, sender;

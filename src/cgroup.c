@@ -21,12 +21,22 @@ struct cgroup_host {
     char *note;
     int memsw;    /* v1: swap can be limited (memory.memsw.* exist) */
     int64_t limit;
+    cgroup *idle;      /* the pool: empty cgroups waiting for their next attempt */
+    int nidle, pool_max;
+    unsigned next_slot; /* names the pool's cgroups "slot-N" */
 };
 
 struct cgroup {
     cgroup_mode mode;
+    int memsw;
     char *path;
-    int procs_fd;
+    int procs_fd;    /* cgroup.procs, written by the spawner's child */
+    int oom_fd;      /* memory.events (v2) or memory.oom_control (v1), kept open; or -1 */
+    int events_fd;   /* v2: cgroup.events, kept open; or -1 */
+    int64_t limit;   /* the memory limit last set, in bytes; 0 for none */
+    long oom_base;   /* the OOM counter when the current attempt began */
+    int empty;       /* the last look found no process in it */
+    cgroup *next;    /* in the host's pool */
 };
 
 const char *cgroup_mode_name(cgroup_mode m)
@@ -98,6 +108,27 @@ static long keyed_value(const char *dir, const char *file, const char *key)
     ssize_t n = read_text(path, text, sizeof text);
     free(path);
     if (n < 0) return 0;
+    size_t klen = strlen(key);
+    for (char *line = text; *line;) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
+            return strtol(line + klen + 1, NULL, 10);
+        char *nl = strchr(line, '\n');
+        if (!nl) break;
+        line = nl + 1;
+    }
+    return 0;
+}
+
+/* The value of "key N" in a flat-keyed control file read through a descriptor kept open (these
+ * files are generated afresh on every read from offset 0), or -1 when it cannot be read. */
+static long keyed_value_fd(int fd, const char *key)
+{
+    char text[1024];
+    ssize_t n;
+    do n = pread(fd, text, sizeof text - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    text[n] = '\0';
     size_t klen = strlen(key);
     for (char *line = text; *line;) {
         if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
@@ -247,7 +278,8 @@ static void clear_children(const char *dir, cgroup_mode mode)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
-        cgroup stale = {mode, xasprintf("%s/%s", dir, e->d_name), -1};
+        cgroup stale = {.mode = mode, .path = xasprintf("%s/%s", dir, e->d_name),
+                        .procs_fd = -1, .oom_fd = -1, .events_fd = -1};
         for (int i = 0; i < 50 && cgroup_kill_all(&stale) > 0; i++) usleep(10000);
         rmdir(stale.path);
         free(stale.path);
@@ -343,6 +375,7 @@ cgroup_host *cgroup_host_setup(const char *name)
 {
     cgroup_host *h = xcalloc(1, sizeof *h);
     h->limit = -1;
+    h->pool_max = 8;
     char *pc = slurp("/proc/self/cgroup"), *mi = slurp("/proc/self/mountinfo");
     char *why = NULL;
     if (!pc || !mi)
@@ -422,7 +455,8 @@ int cgroup_host_sweep(cgroup_host *h, const char *prefix)
         if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
         char *path = xasprintf("%s/%s", h->own, e->d_name);
         clear_children(path, h->mode);
-        cgroup stale = {h->mode, path, -1};
+        cgroup stale = {.mode = h->mode, .path = path, .procs_fd = -1, .oom_fd = -1,
+                        .events_fd = -1};
         for (int i = 0; i < 50 && cgroup_kill_all(&stale) > 0; i++) usleep(10000);
         if (rmdir(path) == 0) removed++;
         free(path);
@@ -431,9 +465,21 @@ int cgroup_host_sweep(cgroup_host *h, const char *prefix)
     return removed;
 }
 
+void cgroup_host_set_pool(cgroup_host *h, int n)
+{
+    h->pool_max = n < 0 ? 0 : n;
+}
+
 void cgroup_host_teardown(cgroup_host *h)
 {
     if (!h) return;
+    for (cgroup *cg = h->idle, *next; cg; cg = next) {
+        next = cg->next;
+        cgroup_remove(cg);
+        cgroup_free(cg);
+    }
+    h->idle = NULL;
+    h->nidle = 0;
     if (h->mode != CGROUP_NONE && h->parent) {
         clear_children(h->parent, h->mode);
         rmdir(h->parent);
@@ -452,6 +498,43 @@ void cgroup_host_teardown(cgroup_host *h)
     free(h);
 }
 
+/* Sets the memory limit (0: none) and forbids swap under a limit.  On v1 the kernel requires
+ * memory.limit_in_bytes <= memory.memsw.limit_in_bytes at every step, so a limit that grows
+ * moves memsw first and one that shrinks moves it last.  Returns the failing step's verb, or
+ * NULL. */
+static const char *set_limit(cgroup *cg, int64_t limit_bytes)
+{
+    char v[32];
+    if (limit_bytes > 0) snprintf(v, sizeof v, "%lld", (long long)limit_bytes);
+    else snprintf(v, sizeof v, "%s", cg->mode == CGROUP_V1 ? "-1" : "max");
+    const char *what = "set the memory limit of";
+    if (cg->mode == CGROUP_V1) {
+        int grows = limit_bytes <= 0 || (cg->limit > 0 && limit_bytes > cg->limit);
+        /* memsw bounds memory plus swap; equal to the limit, it forbids swap. */
+        if (cg->memsw && grows && write_ctl(cg->path, "memory.memsw.limit_in_bytes", v) < 0)
+            return what;
+        if (write_ctl(cg->path, "memory.limit_in_bytes", v) < 0) return what;
+        if (cg->memsw && !grows && write_ctl(cg->path, "memory.memsw.limit_in_bytes", v) < 0)
+            return what;
+        if (!cg->memsw && limit_bytes > 0) write_ctl(cg->path, "memory.swappiness", "0");
+    } else {
+        if (write_ctl(cg->path, "memory.max", v) < 0) return what;
+        if (write_ctl(cg->path, "memory.swap.max", limit_bytes > 0 ? "0" : "max") < 0 &&
+            errno != ENOENT)
+            return what;
+    }
+    cg->limit = limit_bytes > 0 ? limit_bytes : 0;
+    return NULL;
+}
+
+static int open_ctl(const char *dir, const char *file, int flags)
+{
+    char *path = xasprintf("%s/%s", dir, file);
+    int fd = open(path, flags | O_CLOEXEC);
+    free(path);
+    return fd;
+}
+
 cgroup *cgroup_create(cgroup_host *h, const char *name, int64_t limit_bytes, char *err,
                       size_t errlen)
 {
@@ -461,7 +544,8 @@ cgroup *cgroup_create(cgroup_host *h, const char *name, int64_t limit_bytes, cha
     }
     cgroup *cg = xcalloc(1, sizeof *cg);
     cg->mode = h->mode;
-    cg->procs_fd = -1;
+    cg->memsw = h->memsw;
+    cg->procs_fd = cg->oom_fd = cg->events_fd = -1;
     cg->path = xasprintf("%s/%s", h->parent, name);
     const char *what = "create";
     if (mkdir(cg->path, 0755) < 0) {
@@ -471,31 +555,86 @@ cgroup *cgroup_create(cgroup_host *h, const char *name, int64_t limit_bytes, cha
         rmdir(cg->path);
         if (mkdir(cg->path, 0755) < 0 && errno != EEXIST) goto fail;
     }
-    if (limit_bytes > 0) {
-        char v[32];
-        snprintf(v, sizeof v, "%lld", (long long)limit_bytes);
-        what = "set the memory limit of";
-        if (h->mode == CGROUP_V1) {
-            if (write_ctl(cg->path, "memory.limit_in_bytes", v) < 0) goto fail;
-            /* memsw bounds memory plus swap; equal to the limit, it forbids swap. */
-            if (h->memsw && write_ctl(cg->path, "memory.memsw.limit_in_bytes", v) < 0) goto fail;
-            if (!h->memsw) write_ctl(cg->path, "memory.swappiness", "0");
-        } else {
-            if (write_ctl(cg->path, "memory.max", v) < 0) goto fail;
-            if (write_ctl(cg->path, "memory.swap.max", "0") < 0 && errno != ENOENT) goto fail;
-        }
-    }
+    if (limit_bytes > 0 && (what = set_limit(cg, limit_bytes)) != NULL) goto fail;
     what = "open cgroup.procs of";
-    char *procs = xasprintf("%s/cgroup.procs", cg->path);
-    cg->procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
-    free(procs);
+    /* Read and write: the spawner's child writes to it, the pool reads it (v1) to see whether
+     * the cgroup is empty. */
+    cg->procs_fd = open_ctl(cg->path, "cgroup.procs", O_RDWR);
     if (cg->procs_fd < 0) goto fail;
+    /* The OOM counter and v2's populated flag are read around every attempt: kept open, each
+     * read costs one system call. */
+    cg->oom_fd = open_ctl(cg->path, h->mode == CGROUP_V1 ? "memory.oom_control" : "memory.events",
+                          O_RDONLY);
+    if (h->mode == CGROUP_V2) cg->events_fd = open_ctl(cg->path, "cgroup.events", O_RDONLY);
     return cg;
 fail:
     snprintf(err, errlen, "cannot %s the memory cgroup %s: %s", what, cg->path, strerror(errno));
     rmdir(cg->path);
     cgroup_free(cg);
     return NULL;
+}
+
+cgroup *cgroup_acquire(cgroup_host *h, int64_t limit_bytes, char *err, size_t errlen)
+{
+    while (h->idle) {
+        cgroup *cg = h->idle;
+        h->idle = cg->next;
+        h->nidle--;
+        cg->next = NULL;
+        cg->empty = 0;
+        if (cg->limit == (limit_bytes > 0 ? limit_bytes : 0) || !set_limit(cg, limit_bytes))
+            return cg;
+        /* A cgroup that refuses the new limit (it may hold more than that already, charged
+         * for caches) is let go, and the next one tried. */
+        if (cgroup_remove(cg) == 0) cgroup_free(cg);
+        else {
+            cg->next = h->idle;
+            h->idle = cg;
+            h->nidle++;
+            break;
+        }
+    }
+    char name[32];
+    snprintf(name, sizeof name, "slot-%u", h->next_slot++);
+    return cgroup_create(h, name, limit_bytes, err, errlen);
+}
+
+/* v2's cgroup.events says whether any process is in the cgroup or below.  v1 has no such flag:
+ * cgroup.procs lists the cgroup's own processes (read afresh: a descriptor kept open would show
+ * a cached list), and a child cgroup, which an attempt running as root could make, shows as a
+ * link count above 2. */
+static int known_empty(cgroup *cg)
+{
+    if (cg->mode == CGROUP_V2)
+        return cg->empty || (cg->events_fd >= 0 && keyed_value_fd(cg->events_fd, "populated") == 0);
+    if (!cg->empty) {
+        int fd = open_ctl(cg->path, "cgroup.procs", O_RDONLY);
+        if (fd < 0) return 0;
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        close(fd);
+        if (n != 0) return 0;
+    }
+    struct stat st;
+    return stat(cg->path, &st) == 0 && st.st_nlink == 2;
+}
+
+int cgroup_release(cgroup_host *h, cgroup *cg)
+{
+    if (!cg) return 0;
+    if (!known_empty(cg)) return -1;
+    /* Empty now, so the counter cannot move before the next attempt starts. */
+    long oom = cg->oom_fd >= 0 ? keyed_value_fd(cg->oom_fd, "oom_kill") : -1;
+    if (h->nidle < h->pool_max && oom >= 0 && cg->procs_fd >= 0) {
+        cg->oom_base = oom;
+        cg->next = h->idle;
+        h->idle = cg;
+        h->nidle++;
+        return 0;
+    }
+    if (cgroup_remove(cg) < 0) return -1;
+    cgroup_free(cg);
+    return 0;
 }
 
 int cgroup_procs_fd(const cgroup *cg)
@@ -510,18 +649,31 @@ const char *cgroup_path(const cgroup *cg)
 
 long cgroup_oom_kills(const cgroup *cg)
 {
-    return cg->mode == CGROUP_V1 ? keyed_value(cg->path, "memory.oom_control", "oom_kill")
-                                 : keyed_value(cg->path, "memory.events", "oom_kill");
+    long n = cg->oom_fd >= 0 ? keyed_value_fd(cg->oom_fd, "oom_kill") : -1;
+    if (n < 0)
+        n = cg->mode == CGROUP_V1 ? keyed_value(cg->path, "memory.oom_control", "oom_kill")
+                                  : keyed_value(cg->path, "memory.events", "oom_kill");
+    return n - cg->oom_base;
 }
 
 int cgroup_kill_all(cgroup *cg)
 {
+    /* The usual end of an attempt finds the cgroup empty already: v2 says so in one read. */
+    if (cg->mode == CGROUP_V2 && cg->events_fd >= 0 &&
+        keyed_value_fd(cg->events_fd, "populated") == 0) {
+        cg->empty = 1;
+        return 0;
+    }
+    cg->empty = 0;
     /* cgroup.kill (v2, Linux 5.14) kills atomically, forks in flight included. */
     if (cg->mode == CGROUP_V2) write_ctl(cg->path, "cgroup.kill", "1");
     char *path = xasprintf("%s/cgroup.procs", cg->path);
-    char *text = slurp(path);
+    /* Most often the list is empty or short: a buffer on the stack, without stdio. */
+    char small[4096], *text = small;
+    ssize_t n = read_text(path, small, sizeof small);
+    if (n >= (ssize_t)sizeof small - 1) text = slurp(path);
     free(path);
-    if (!text) return 0;
+    if (n < 0 || !text) return 0;
     int found = 0;
     for (char *p = text; *p;) {
         char *end;
@@ -534,7 +686,10 @@ int cgroup_kill_all(cgroup *cg)
         p = end;
         while (*p == '\n') p++;
     }
-    free(text);
+    if (text != small) free(text);
+    /* No process can enter it once none is left: only the spawner's children join it.  (On v1
+     * this covers the cgroup's own processes; cgroup_release looks at its children too.) */
+    if (found == 0) cg->empty = 1;
     return found;
 }
 
@@ -551,6 +706,8 @@ void cgroup_free(cgroup *cg)
 {
     if (!cg) return;
     if (cg->procs_fd >= 0) close(cg->procs_fd);
+    if (cg->oom_fd >= 0) close(cg->oom_fd);
+    if (cg->events_fd >= 0) close(cg->events_fd);
     free(cg->path);
     free(cg);
 }

@@ -2,8 +2,10 @@
  *
  * The agent never assumes a layout: it reads /proc/self/cgroup and /proc/self/mountinfo to find
  * the hierarchy that holds the memory controller (cgroup v1, or the unified v2 hierarchy) and its
- * own cgroup in it.  Below its own cgroup it makes one parent per agent, and below that one cgroup
- * per attempt with the attempt's limit.  Where none of this is possible the agent still runs
+ * own cgroup in it.  Below its own cgroup it makes one parent per agent, and below that the
+ * attempts' cgroups.  Making and removing a memory cgroup is among the dearest things an agent
+ * does per attempt, so an attempt's cgroup, once empty, waits in a small pool for the next
+ * attempt, which only sets its limit (when it differs) and notes its OOM counter.  Where none of this is possible the agent still runs
  * jobs, without limits, and says why (cgroup_host_note). */
 #ifndef BARGE_CGROUP_H
 #define BARGE_CGROUP_H
@@ -39,7 +41,11 @@ int64_t cgroup_host_memory_limit(const cgroup_host *h);
  * prefix + PID (with any "-agent" leaf) whose process no longer exists, after killing whatever
  * still runs in them.  Returns how many it removed. */
 int cgroup_host_sweep(cgroup_host *h, const char *prefix);
-/* Removes the per-agent parent (it must be empty by then) and frees h.  NULL is fine. */
+/* How many empty cgroups the pool keeps for reuse (default 8; 0 keeps none).  The agent keeps
+ * as many as it has vCPUs, enough for the attempts it runs at once. */
+void cgroup_host_set_pool(cgroup_host *h, int n);
+/* Removes the pooled cgroups and the per-agent parent (it must be empty by then) and frees h.
+ * NULL is fine. */
 void cgroup_host_teardown(cgroup_host *h);
 
 /* One attempt's cgroup. */
@@ -49,11 +55,19 @@ typedef struct cgroup cgroup;
  * with no swap (0: no limit).  NULL with a message in err when it cannot. */
 cgroup *cgroup_create(cgroup_host *h, const char *name, int64_t limit_bytes, char *err,
                       size_t errlen);
-/* A write-only descriptor of the cgroup's cgroup.procs (close-on-exec): a process that writes
+/* A cgroup for one attempt, limited as cgroup_create does: an empty one from the pool, or a
+ * new one.  NULL with a message in err when it cannot. */
+cgroup *cgroup_acquire(cgroup_host *h, int64_t limit_bytes, char *err, size_t errlen);
+/* Ends an attempt's use of cg: an empty cgroup goes back to the pool (or is removed when the
+ * pool is full) and is freed: 0.  -1 while processes may remain in it: the caller still owns
+ * it, and removes it later with cgroup_remove. */
+int cgroup_release(cgroup_host *h, cgroup *cg);
+/* A descriptor of the cgroup's cgroup.procs (close-on-exec): a process that writes
  * "0" to it joins the cgroup.  The spawner's child does so between clone and exec. */
 int cgroup_procs_fd(const cgroup *cg);
 const char *cgroup_path(const cgroup *cg);
-/* How many processes the kernel's OOM killer ended in this cgroup. */
+/* How many processes the kernel's OOM killer ended in this cgroup since its current attempt
+ * began. */
 long cgroup_oom_kills(const cgroup *cg);
 /* Sends SIGKILL to every process in the cgroup, including those that left the attempt's
  * process group.  Returns how many it found. */

@@ -326,6 +326,9 @@ struct executor {
     /* The loop's own state, touched by its thread only. */
     run *runs;
     grave *graves;
+    char **spare;     /* empty working directories for the next attempts */
+    int nidle;
+    unsigned next_dir; /* names new working directories "slot-N" */
     int stopping;
 };
 
@@ -334,6 +337,8 @@ executor *executor_new(const exec_options *o)
     executor *ex = xcalloc(1, sizeof *ex);
     ex->o = *o;
     if (!ex->o.backend) ex->o.backend = &exec_process_backend;
+    if (ex->o.idle_dirs <= 0) ex->o.idle_dirs = 8;
+    ex->spare = xcalloc((size_t)ex->o.idle_dirs, sizeof *ex->spare);
     pthread_mutex_init(&ex->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -360,6 +365,11 @@ void executor_free(executor *ex)
         cgroup_free(g->cg);
         free(g);
     }
+    for (int i = 0; i < ex->nidle; i++) {
+        rmdir(ex->spare[i]);
+        free(ex->spare[i]);
+    }
+    free(ex->spare);
     close(ex->wake_fd);
     pthread_mutex_destroy(&ex->mu);
     pthread_cond_destroy(&ex->idle);
@@ -468,16 +478,56 @@ static void remove_tree(const char *path)
     nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
-/* A name usable as a file name: "UUID:3" attempt 2 becomes "UUID_3-2". */
-static char *attempt_name(const exec_spec *s)
+/* 1 if path is still a directory fit for another attempt: empty, ours and not writable by
+ * others.  It is opened by name, so a directory the job renamed or replaced is judged as what
+ * the name now holds. */
+static int reusable_dir(const char *path)
 {
-    char *n = xasprintf("%s-%d", s->job_id ? s->job_id : "job", s->attempt);
-    for (char *p = n; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '.'))
-            *p = '_';
-    if (n[0] == '.') n[0] = '_';
-    return n;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat st;
+    int ok = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+             (st.st_mode & 07022) == 0;
+    if (ok) {
+        /* One getdents answers: an empty directory holds "." and ".." only. */
+        char ents[1024];
+        long n = syscall(SYS_getdents64, fd, ents, sizeof ents);
+        int count = 0;
+        for (long off = 0; n > 0 && off < n;) {
+            const char *name = ents + off + 19; /* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
+            unsigned short reclen;
+            memcpy(&reclen, ents + off + 16, sizeof reclen);
+            if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) count++;
+            off += reclen;
+        }
+        ok = n > 0 && count == 0;
+    }
+    close(fd);
+    return ok;
+}
+
+/* A fresh empty directory for an attempt: a kept one, or a new one. */
+static char *take_dir(executor *ex)
+{
+    if (ex->nidle > 0) return ex->spare[--ex->nidle];
+    char *dir = xasprintf("%s/slot-%u", ex->o.work_dir, ex->next_dir++);
+    if (mkdir(dir, 0755) < 0 && errno == EEXIST) {
+        /* Left by an agent that used the same directory and died. */
+        remove_tree(dir);
+        mkdir(dir, 0755);
+    }
+    return dir;
+}
+
+/* Gives an attempt's directory back: kept when clean allows and it is fit, else removed. */
+static void give_dir(executor *ex, char *dir, int clean)
+{
+    if (clean && ex->nidle < ex->o.idle_dirs && reusable_dir(dir)) {
+        ex->spare[ex->nidle++] = dir;
+        return;
+    }
+    remove_tree(dir);
+    free(dir);
 }
 
 /* Ends an attempt: the callback, then the cleanup, so that the report is not kept waiting. */
@@ -492,18 +542,22 @@ static void end_attempt(executor *ex, exec_spec *s, exec_result *r)
     pthread_mutex_unlock(&ex->mu);
 }
 
-static void bury_cgroup(executor *ex, cgroup *cg)
+/* Gives the cgroup back to the pool, or keeps it to remove once its last processes are gone.
+ * Returns 1 when it was empty. */
+static int bury_cgroup(executor *ex, cgroup *cg)
 {
-    if (!cg) return;
+    if (!cg) return 0;
+    if (cgroup_release(ex->o.cgroups, cg) == 0) return 1;
     if (cgroup_remove(cg) == 0) {
         cgroup_free(cg);
-        return;
+        return 0;
     }
     grave *g = xcalloc(1, sizeof *g);
     g->cg = cg;
     g->give_up_at = util_mono_ms() + CGROUP_RETRY_MS;
     g->next = ex->graves;
     ex->graves = g;
+    return 0;
 }
 
 static void start_run(executor *ex, exec_spec *s)
@@ -531,31 +585,22 @@ static void start_run(executor *ex, exec_spec *s)
     r->spec = s;
     r->a.spec = s;
     r->pidfd = r->out.fd = r->err.fd = -1;
-    char *name = attempt_name(s);
     int64_t limit = s->memory_mib > 0 ? s->memory_mib * 1024 * 1024 : 0;
-    r->work_dir = xasprintf("%s/%s", ex->o.work_dir, name);
+    r->work_dir = take_dir(ex);
     r->a.work_dir = r->work_dir;
-    if (mkdir(r->work_dir, 0755) < 0 && errno == EEXIST) {
-        remove_tree(r->work_dir);
-        mkdir(r->work_dir, 0755);
-    }
     int ok = 0;
     if (access(r->work_dir, F_OK) != 0) {
         snprintf(reason, sizeof reason, "CannotStartContainerError: cannot create the working "
                  "directory %s: %s", r->work_dir, strerror(errno));
     } else if (ex->o.cgroups && cgroup_host_mode(ex->o.cgroups) != CGROUP_NONE &&
-               !(r->a.cg = cgroup_create(ex->o.cgroups, name, limit, cg_err,
-                                         sizeof cg_err))) {
+               !(r->a.cg = cgroup_acquire(ex->o.cgroups, limit, cg_err, sizeof cg_err))) {
         snprintf(reason, sizeof reason, "CannotStartContainerError: %s", cg_err);
     } else if (ex->o.backend->start(&r->a, reason, sizeof reason) == 0) {
         ok = 1;
     }
-    free(name);
     if (!ok) {
         res.reason = reason;
-        bury_cgroup(ex, r->a.cg);
-        remove_tree(r->work_dir);
-        free(r->work_dir);
+        give_dir(ex, r->work_dir, bury_cgroup(ex, r->a.cg));
         free(r);
         end_attempt(ex, s, &res);
         return;
@@ -679,9 +724,9 @@ static void finish(executor *ex, run *r)
     res.started_at = r->started_at;
     exec_spec *s = r->spec;
     end_attempt(ex, s, &res);
-    bury_cgroup(ex, r->a.cg);
-    remove_tree(r->work_dir);
-    free(r->work_dir);
+    /* Without a cgroup known to be empty, something of the job may still write into the
+     * directory: only then may it serve another attempt. */
+    give_dir(ex, r->work_dir, bury_cgroup(ex, r->a.cg));
     free(r->reason);
     free(r);
 }
@@ -815,4 +860,9 @@ void executor_run(executor *ex)
         free(g);
     }
     ex->graves = NULL;
+    for (int i = 0; i < ex->nidle; i++) {
+        rmdir(ex->spare[i]);
+        free(ex->spare[i]);
+    }
+    ex->nidle = 0;
 }

@@ -94,10 +94,15 @@ typedef struct executor executor;
 
 typedef struct exec_options {
     const exec_backend *backend;
-    const char *work_dir;   /* each attempt gets a directory below it, removed after */
+    /* Each attempt starts in an empty directory of its own below work_dir.  One the attempt
+     * left empty, in a cgroup left empty, is kept for a later attempt (up to idle_dirs of them,
+     * 0 for 8): creating and removing a directory is a journalled change on most filesystems;
+     * any other is removed. */
+    const char *work_dir;
     cgroup_host *cgroups;   /* NULL, or a host whose mode may be CGROUP_NONE */
     const exec_events *events;
     void *ctx;              /* passed to the callbacks */
+    int idle_dirs;
 } exec_options;
 
 executor *executor_new(const exec_options *o);
