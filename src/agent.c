@@ -378,9 +378,12 @@ static void queue_report(agent *ag, json_t *body, const exec_spec *end)
     pthread_mutex_unlock(&ag->mu);
 }
 
+/* An attempt's start and end are debug lines: they cost the agent a write each, the job's own
+ * description holds the same facts, and for the local provider's agents this log is the
+ * server's. */
 static void on_started(void *ctx, const exec_spec *s, pid_t pid, int64_t at)
 {
-    log_info("attempt %d of job %s started (pid %ld)", s->attempt, s->job_id, (long)pid);
+    log_debug("attempt %d of job %s started (pid %ld)", s->attempt, s->job_id, (long)pid);
     queue_report(ctx, json_pack("{s:s, s:i, s:s, s:I, s:i}", "jobId", s->job_id, "attempt",
                                 s->attempt, "event", "RUNNING", "at", (json_int_t)at, "pid",
                                 (int)pid), NULL);
@@ -390,7 +393,7 @@ static void on_ended(void *ctx, const exec_spec *s, const exec_result *r)
 {
     json_t *j;
     if (!r->started && r->cause != EXEC_STOP_SHUTDOWN) {
-        log_info("attempt %d of job %s failed to start: %s", s->attempt, s->job_id, r->reason);
+        log_debug("attempt %d of job %s failed to start: %s", s->attempt, s->job_id, r->reason);
         j = json_pack("{s:s, s:i, s:s, s:I, s:s}", "jobId", s->job_id, "attempt", s->attempt,
                       "event", "FAILED_TO_START", "at", (json_int_t)r->ended_at, "reason",
                       r->reason ? r->reason : "CannotStartContainerError");
@@ -404,10 +407,10 @@ static void on_ended(void *ctx, const exec_spec *s, const exec_result *r)
         const char *reason = r->oom ? OOM_REASON : r->reason;
         if (reason) json_object_set_new(j, "reason", json_string(reason));
         if (r->exited)
-            log_info("attempt %d of job %s exited with status %d", s->attempt, s->job_id,
+            log_debug("attempt %d of job %s exited with status %d", s->attempt, s->job_id,
                      r->exit_code);
         else
-            log_info("attempt %d of job %s ended by signal %d%s%s", s->attempt, s->job_id,
+            log_debug("attempt %d of job %s ended by signal %d%s%s", s->attempt, s->job_id,
                      r->signal, r->oom ? " (out of memory)" : "",
                      r->cause == EXEC_STOP_TIMEOUT ? " (timed out)" : "");
     }
@@ -516,7 +519,7 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
     json_t *grace = json_object_get(a, "killGraceSeconds");
     s->kill_grace_seconds = json_is_number(grace) ? (int)json_number_value(grace)
                                                   : DEFAULT_GRACE_SECONDS;
-    log_info("assigned attempt %d of job %s", s->attempt, s->job_id);
+    log_debug("assigned attempt %d of job %s", s->attempt, s->job_id);
     executor_submit(ag->ex, s);
 }
 
