@@ -2,6 +2,7 @@
  * out inside a queue, and a job only where its vCPUs, memory and GPUs fit. */
 #include "scheduler.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,26 @@ static int by_order(const void *a, const void *b)
     json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "order"));
     json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "order"));
     return x < y ? -1 : x > y;
+}
+
+/* The smallest requirement that failed, per resource. */
+typedef struct need {
+    int mvcpus, memory, gpus;
+} need;
+
+static int at_least(const job *j, const need *n)
+{
+    return j->spec->mvcpus >= n->mvcpus && j->spec->memory_mib >= n->memory &&
+           j->spec->gpus >= n->gpus;
+}
+
+static void shrink(need *n, const job *j)
+{
+    /* Only a requirement no larger in any resource replaces the recorded one, so the
+     * recorded one stays a single job's that failed. */
+    if (j->spec->mvcpus <= n->mvcpus && j->spec->memory_mib <= n->memory &&
+        j->spec->gpus <= n->gpus)
+        *n = (need){j->spec->mvcpus, j->spec->memory_mib, j->spec->gpus};
 }
 
 static int queue_usable(json_t *q)
@@ -79,23 +100,37 @@ static void pass(state *st)
             free(ce_name);
             if (ce) ces[m++] = ce;
         }
+        /* Within a pass capacity only shrinks, so once a job found no room (or no launch) in an
+         * environment, no job at least as large will: it need not be tried again.  This keeps a
+         * pass over a long queue behind a full environment cheap. */
+        need *no_fit = xmalloc((m ? m : 1) * sizeof *no_fit);
+        need *no_launch = xmalloc((m ? m : 1) * sizeof *no_launch);
+        for (size_t k = 0; k < m; k++) no_fit[k] = no_launch[k] = (need){INT_MAX, INT_MAX, INT_MAX};
         int misses = 0;
         for (job *j = rt->rq_head, *next; j && misses <= SCAN_PAST_MISSES; j = next) {
             next = j->rq_next;
             int placed = 0;
             for (size_t k = 0; k < m && !placed; k++) {
+                if (at_least(j, &no_fit[k])) continue;
                 instance *in = fleet_fit(st, ces[k], j);
                 if (in) {
                     fleet_assign(st, in, j);
                     placed = 1;
+                } else {
+                    shrink(&no_fit[k], j);
                 }
             }
             if (placed) continue;
             /* No room now: capacity may be launched for it, in environment order. */
-            for (size_t k = 0; k < m; k++)
+            for (size_t k = 0; k < m; k++) {
+                if (at_least(j, &no_launch[k])) continue;
                 if (fleet_provide(st, ces[k], j)) break;
+                shrink(&no_launch[k], j);
+            }
             misses++;
         }
+        free(no_fit);
+        free(no_launch);
         free(ces);
         free(entries);
     }
