@@ -143,10 +143,17 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
 /* Starts the child; returns its pid (the child has exec'd or failed by then), or -1. */
 static pid_t spawn(spawn_args *a)
 {
-    char *stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
+    /* One stack per spawning thread, made once and kept: the parent waits while the child uses it
+     * (CLONE_VFORK), so no two children share it, and its pages stay mapped from one attempt
+     * to the next. */
+    static __thread char *stack;
+    if (!stack) {
+        char *s = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return -1;
-    mprotect(stack, 4096, PROT_NONE); /* a guard page below the stack */
+        if (s == MAP_FAILED) return -1;
+        mprotect(s, 4096, PROT_NONE); /* a guard page below the stack */
+        stack = s;
+    }
     memset(&a->dfl, 0, sizeof a->dfl);
     a->dfl.sa_handler = SIG_DFL;
     sigemptyset(&a->empty);
@@ -162,7 +169,6 @@ static pid_t spawn(spawn_args *a)
     pid_t pid = clone(spawn_child, stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, a);
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    munmap(stack, SPAWN_STACK);
     errno = e;
     return pid;
 }
@@ -182,6 +188,16 @@ static const char *env_get(char *const *envp, const char *name)
     for (; envp && *envp; envp++)
         if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=') return *envp + n + 1;
     return NULL;
+}
+
+/* The jobs' standard input, opened once: every attempt reads the same /dev/null. */
+static int null_fd = -1;
+static pthread_once_t null_once = PTHREAD_ONCE_INIT;
+
+static void open_null(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    null_fd = above_stdio(fd);
 }
 
 static int process_start(exec_attempt *a, char *reason, size_t reason_len)
@@ -208,13 +224,12 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
         path = abs;
     }
     int out[2] = {-1, -1}, err[2] = {-1, -1};
-    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pthread_once(&null_once, open_null);
     if (null_fd < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
         snprintf(reason, reason_len, "CannotStartContainerError: cannot create pipes: %s",
                  strerror(errno));
         goto fail;
     }
-    null_fd = above_stdio(null_fd);
     out[1] = above_stdio(out[1]);
     err[1] = above_stdio(err[1]);
     spawn_args args = {
@@ -249,7 +264,6 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
         }
         goto fail;
     }
-    close(null_fd);
     close(out[1]);
     close(err[1]);
     free(path);
@@ -261,7 +275,7 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
     return 0;
 fail:
     free(path);
-    int fds[] = {null_fd, out[0], out[1], err[0], err[1]};
+    int fds[] = {out[0], out[1], err[0], err[1]};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);
     return -1;
