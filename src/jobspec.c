@@ -1,6 +1,7 @@
 #include "jobspec.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,44 @@ typedef struct recipe {
 } recipe;
 static dict recipes;
 #define RECIPES_MAX 4096
+
+/* Stored shared parts by record id (hex), so that loading a million jobs that share a few specs
+ * looks each up instead of rebuilding and re-interning it. */
+typedef struct ref_entry {
+    char key[24];
+    struct spec_shared *sh;
+} ref_entry;
+static dict by_ref;
+
+static void ref_key(unsigned long long id, char out[24])
+{
+    snprintf(out, 24, "%016llx", id);
+}
+
+static void ref_forget(struct spec_shared *sh)
+{
+    if (!sh->id) return;
+    char key[24];
+    ref_key(sh->id, key);
+    ref_entry *e = dict_get(&by_ref, key);
+    if (e && e->sh == sh) {
+        dict_del(&by_ref, key);
+        free(e);
+    }
+}
+
+static void ref_note(struct spec_shared *sh)
+{
+    char key[24];
+    ref_key(sh->id, key);
+    ref_entry *e = dict_get(&by_ref, key);
+    if (!e) {
+        e = xmalloc(sizeof *e);
+        memcpy(e->key, key, sizeof key);
+        dict_put(&by_ref, e->key, e);
+    }
+    e->sh = sh;
+}
 
 static int is_own(const char *key)
 {
@@ -101,6 +140,7 @@ static struct spec_shared *intern(json_t *shared)
 static void unintern(struct spec_shared *sh)
 {
     if (--sh->refs > 0) return;
+    ref_forget(sh);
     dict_del(&interned, sh->text);
     free(sh->text);
     json_decref(sh->v);
@@ -227,14 +267,30 @@ unsigned long long jobspec_shared_ref(jobspec *s, const char **text)
     if (!sh->id) {
         sh->id = next_id++;
         *text = sh->text;
+        ref_note(sh);
     }
     return sh->id;
 }
 
 void jobspec_adopt_ref(jobspec *s, unsigned long long id)
 {
+    ref_forget(s->shared);
     s->shared->id = id;
+    ref_note(s->shared);
     if (id >= next_id) next_id = id + 1;
+}
+
+jobspec *jobspec_from_ref(unsigned long long id, json_t *own)
+{
+    char key[24];
+    ref_key(id, key);
+    ref_entry *e = dict_get(&by_ref, key);
+    if (!e) {
+        json_decref(own);
+        return NULL;
+    }
+    e->sh->refs++;
+    return make(e->sh, own);
 }
 
 void jobspec_forget_stored(void)
@@ -243,6 +299,9 @@ void jobspec_forget_stored(void)
     const char *k;
     void *v;
     while (dict_next(&interned, &i, &k, &v)) ((struct spec_shared *)v)->id = 0;
+    i = 0;
+    while (dict_next(&by_ref, &i, &k, &v)) free(v);
+    dict_free(&by_ref);
 }
 
 size_t jobspec_shared_count(void)

@@ -53,6 +53,9 @@ void jobspec_set_tags(jobspec *s, json_t *tags);
 unsigned long long jobspec_shared_ref(jobspec *s, const char **text);
 /* At load: the shared part of s is the stored record id. */
 void jobspec_adopt_ref(jobspec *s, unsigned long long id);
+/* At load: a spec whose shared part is the stored record id, already known; NULL when that
+ * record has not been seen yet.  Takes own's reference either way. */
+jobspec *jobspec_from_ref(unsigned long long id, json_t *own);
 /* After a rolled-back transaction: no shared part may be assumed stored any more. */
 void jobspec_forget_stored(void);
 /* How many distinct shared parts are held (for tests and statistics). */
