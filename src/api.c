@@ -49,6 +49,17 @@ static int fail(api_ctx *c, int status, const char *type, const char *fmt, va_li
     return -1;
 }
 
+char *api_error_body(const char *type, const char *msg)
+{
+    char clean[700];
+    snprintf(clean, sizeof clean, "%s", msg);
+    util_utf8_scrub(clean);
+    json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", clean);
+    char *body = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    return body;
+}
+
 int api_client_error(api_ctx *c, const char *fmt, ...)
 {
     va_list ap;

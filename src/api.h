@@ -48,6 +48,10 @@ void api_init(void);
 /* The operation for a method and path, or NULL. */
 const api_op *api_route(const char *method, const char *path);
 
+/* The body of an error answer, {"__type": type, "message": msg}, as fresh text.  The message
+ * is cut to fit and made valid UTF-8 first: it often echoes request text. */
+char *api_error_body(const char *type, const char *msg);
+
 /* Failures.  Both return -1 so handlers can `return api_client_error(...)`. */
 int api_client_error(api_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int api_server_error(api_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -81,14 +81,11 @@ static int fail(api_logs_answer *a, int status, const char *type, const char *fm
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    util_utf8_scrub(msg);
-    json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", msg);
     free(a->body);
     a->status = status;
     a->err_type = type;
-    a->body = json_dumps(e, JSON_COMPACT);
+    a->body = api_error_body(type, msg);
     a->len = strlen(a->body);
-    json_decref(e);
     return -1;
 }
 

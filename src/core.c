@@ -69,15 +69,10 @@ void core_submit(core_call *call)
 
 static void answer_error(core_call *call, int status, const char *type, const char *msg)
 {
-    char clean[700];
-    snprintf(clean, sizeof clean, "%s", msg);
-    util_utf8_scrub(clean);
-    json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", clean);
     call->status = status;
     call->err_type = type;
-    call->body = json_dumps(e, JSON_COMPACT);
+    call->body = api_error_body(type, msg);
     call->body_len = strlen(call->body);
-    json_decref(e);
 }
 
 /* Runs one call's handler; the answer is kept in the call until the batch commits. */

@@ -46,13 +46,10 @@ static void set_answer(http_req *r, int status, const char *type, const char *fm
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    util_utf8_scrub(msg);
-    json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", msg);
     r->status = status;
     r->err_type = type;
-    r->resp = json_dumps(e, JSON_COMPACT);
+    r->resp = api_error_body(type, msg);
     r->resp_len = strlen(r->resp);
-    json_decref(e);
     r->phase = REQ_ANSWERED;
 }
 

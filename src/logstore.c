@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "sqlite_schema.h"
 #include "util.h"
 
 #define QUEUE_LIMIT ((size_t)64 << 20)
@@ -277,36 +278,6 @@ void logstore_create_stream(logstore *ls, const char *group, const char *stream)
 
 /* Opening and closing ------------------------------------------------------------------- */
 
-static int migrate(sqlite3 *db, char **err)
-{
-    sqlite3_stmt *st;
-    int version = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
-        *err = xasprintf("reading the log store's schema version failed: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (version > N_MIGRATIONS) {
-        *err = xasprintf("the log store holds schema version %d, newer than this barge "
-                         "understands (%d); run a newer barge", version, N_MIGRATIONS);
-        return -1;
-    }
-    for (int v = version; v < N_MIGRATIONS; v++) {
-        char pragma[64];
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            *err = xasprintf("migrating the log store to schema version %d failed: %s", v + 1,
-                             sqlite3_errmsg(db));
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
-    }
-    return 0;
-}
 
 /* The store's creation time, recorded once: it is the log group's creationTime. */
 static int read_created(logstore *ls, char **err)
@@ -366,7 +337,9 @@ logstore *logstore_open(const char *dir, char **err)
                          sqlite3_errmsg(ls->w));
         goto fail;
     }
-    if (migrate(ls->w, err) < 0 || read_created(ls, err) < 0) goto fail;
+    if (sqlite_schema_migrate(ls->w, migrations, N_MIGRATIONS, "the log store", err) < 0 ||
+        read_created(ls, err) < 0)
+        goto fail;
     for (int i = 0; i < W_COUNT; i++) {
         if (sqlite3_prepare_v3(ls->w, writer_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ls->wst[i],
                                NULL) != SQLITE_OK) {

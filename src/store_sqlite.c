@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "sqlite_schema.h"
 
 /* Each entry moves the schema from version i to i+1.  Never edit a released entry: append. */
 static const char *const migrations[] = {
@@ -107,36 +108,6 @@ static const struct store_ops sqlite_ops = {
     sq_begin, sq_commit, sq_rollback, sq_put, sq_del, sq_scan, sq_errmsg, sq_close,
 };
 
-static int migrate(sqlite3 *db, char **err)
-{
-    sqlite3_stmt *st;
-    int version = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) goto fail;
-    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (version > N_MIGRATIONS) {
-        *err = xasprintf("the data directory holds schema version %d, newer than this barge "
-                         "understands (%d); run a newer barge", version, N_MIGRATIONS);
-        return -1;
-    }
-    for (int v = version; v < N_MIGRATIONS; v++) {
-        char pragma[64];
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            *err = xasprintf("migrating the store to schema version %d failed: %s", v + 1,
-                             sqlite3_errmsg(db));
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
-    }
-    return 0;
-fail:
-    *err = xasprintf("reading the store's schema version failed: %s", sqlite3_errmsg(db));
-    return -1;
-}
 
 store *store_sqlite_open(const char *dir, enum store_sync sync, char **err)
 {
@@ -165,7 +136,8 @@ store *store_sqlite_open(const char *dir, enum store_sync sync, char **err)
         *err = xasprintf("cannot configure the store %s: %s", path, sqlite3_errmsg(db));
         goto fail;
     }
-    if (migrate(db, err) < 0) goto fail;
+    if (sqlite_schema_migrate(db, migrations, N_MIGRATIONS, "the data directory's store", err) < 0)
+        goto fail;
 
     s = xcalloc(1, sizeof *s);
     s->base.ops = &sqlite_ops;
