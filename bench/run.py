@@ -1,0 +1,977 @@
+#!/usr/bin/env python3
+"""barge's benchmarks: each figure measured beside its reference in the same run, printed as a
+table (and written to bench/results/latest.md when every figure ran).
+
+Benchmarks print; they never assert.  The machines are shared and noisy: read a figure together
+with its reference, which ran minutes apart on the same machine, and with the load average that
+the header shows.
+
+usage: bench/run.py [--only FIG,...] [--scale] [options]      (bench/README.md says more)
+
+Figures: submit (1), array (2), e2e (3), latency (4), scale (5).  Every server this starts is
+`barge server --dev` on 127.0.0.1 with a fresh data directory in a temporary directory (kept with
+--keep), stopped at the end even when a step fails; the single-node Slurm of figure 3 likewise.
+"""
+import argparse
+import datetime
+import http.client
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+BARGE = os.environ.get("BARGE", os.path.join(ROOT, "build", "barge"))
+TOOLS = os.environ.get("BENCH_TOOLS", os.path.join(ROOT, "build", "bench-tools"))
+FIGURES = ["submit", "array", "e2e", "latency", "scale"]
+JOBDEF = "bench-true"
+PENDING_STATES = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"]
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def wall_ms():
+    return time.time() * 1000.0
+
+
+def pct(values, p):
+    """The p-th percentile (0-100) by linear interpolation; None for no values."""
+    v = sorted(values)
+    if not v:
+        return None
+    k = (len(v) - 1) * p / 100.0
+    f = math.floor(k)
+    c = min(f + 1, len(v) - 1)
+    return v[f] + (v[c] - v[f]) * (k - f)
+
+
+def fmt_ms(x):
+    if x is None:
+        return "n/a"
+    return f"{x:.2f} ms" if x < 100 else f"{x:,.0f} ms"
+
+
+def fmt_rate(x):
+    return "n/a" if x is None else f"{x:,.0f}/s"
+
+
+def fmt_mib(b):
+    return f"{b / 2**20:,.0f} MiB" if b < 2**30 else f"{b / 2**30:.2f} GiB"
+
+
+def ratio(a, b, unit="×"):
+    if a is None or not b:
+        return "n/a"
+    return f"{a / b:.2f}{unit}"
+
+
+# ---- tools ----------------------------------------------------------------------------------
+
+def build_tools():
+    """Compiles the benchmark's own C tools into TOOLS (when their source is newer)."""
+    os.makedirs(TOOLS, exist_ok=True)
+    cc = os.environ.get("CC", "cc")
+    for name, libs in (("httpload", ["-lpthread"]), ("spawn_ceiling", [])):
+        src = os.path.join(BENCH, name + ".c")
+        out = os.path.join(TOOLS, name)
+        if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+            continue
+        subprocess.run([cc, "-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
+                        "-o", out, src, *libs], check=True)
+
+
+def parse_kv(line):
+    out = {}
+    for part in line.split():
+        if "=" in part:
+            k, v = part.split("=", 1)
+            try:
+                out[k] = float(v)
+            except ValueError:
+                out[k] = v
+    return out
+
+
+def wrk(script, url, conns, seconds, threads=2, env=None):
+    """Runs wrk with one of bench/*.lua; returns the numbers of its WRK line."""
+    threads = max(1, min(threads, conns))
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "30s",
+           "-s", os.path.join(BENCH, script), url]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120,
+                       env={**os.environ, **(env or {})})
+    for line in r.stdout.splitlines():
+        if line.startswith("WRK "):
+            return parse_kv(line)
+    raise BenchError(f"wrk gave no result (exit {r.returncode}): {r.stderr.strip()[:300]}")
+
+
+def httpload(url, n, conns=1, method="GET", body=None, ids=None, out=None, lat=False):
+    """Runs bench/httpload; returns its numbers, with "lat" (ms, in completion order) if asked."""
+    cmd = [os.path.join(TOOLS, "httpload"), "-c", str(conns), "-n", str(n), "-X", method]
+    if body is not None:
+        cmd += ["-d", body if isinstance(body, str) else json.dumps(body)]
+    if ids:
+        cmd += ["-i", ids]
+    if out:
+        cmd += ["-o", out]
+    latf = None
+    if lat:
+        fd, latf = tempfile.mkstemp(prefix="lat-")
+        os.close(fd)
+        cmd += ["-l", latf]
+    r = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=3600)
+    res = None
+    for line in r.stdout.splitlines():
+        if line.startswith("requests="):
+            res = parse_kv(line)
+    if res is None:
+        raise BenchError(f"httpload gave no result (exit {r.returncode}): {r.stderr.strip()[:300]}")
+    if latf:
+        with open(latf) as f:
+            res["lat"] = [int(x) / 1000.0 for x in f if x.strip()]
+        os.unlink(latf)
+    if res.get("non2xx"):
+        res["first_error"] = r.stderr.strip().splitlines()[0] if r.stderr.strip() else ""
+    return res
+
+
+# ---- the server -----------------------------------------------------------------------------
+
+class Server:
+    live = []
+
+    def __init__(self, work, name, extra=()):
+        self.dir = os.path.join(work, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.data = os.path.join(self.dir, "data")
+        self.logpath = os.path.join(self.dir, "server.log")
+        self.extra = list(extra)
+        self.proc = None
+        self.port = 0
+        self.conn = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout=600):
+        """Starts the server; returns the seconds from its start to a 200 from /healthz."""
+        offset = os.path.getsize(self.logpath) if os.path.exists(self.logpath) else 0
+        logf = open(self.logpath, "ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [BARGE, "server", "--dev", "--listen", f"127.0.0.1:{self.port}", "--data-dir",
+             self.data, *self.extra], stdout=logf, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
+        logf.close()
+        Server.live.append(self)
+        while not self.port:
+            if self.proc.poll() is not None or time.monotonic() - t0 > timeout:
+                raise BenchError(f"the server did not start: {self.log_tail()}")
+            with open(self.logpath, "rb") as f:
+                f.seek(offset)
+                m = re.search(rb"listening on http://127\.0\.0\.1:(\d+)", f.read())
+            if m:
+                self.port = int(m.group(1))
+            else:
+                time.sleep(0.002)
+        while True:
+            if self.proc.poll() is not None or time.monotonic() - t0 > timeout:
+                raise BenchError(f"the server did not answer /healthz: {self.log_tail()}")
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                c.request("GET", "/healthz")
+                ok = c.getresponse().status == 200
+                c.close()
+                if ok:
+                    return time.monotonic() - t0
+            except OSError:
+                pass
+            time.sleep(0.002)
+
+    def log_tail(self):
+        try:
+            with open(self.logpath, errors="replace") as f:
+                return " | ".join(f.read().strip().splitlines()[-5:])
+        except OSError:
+            return "(no log)"
+
+    def children(self):
+        kids = []
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    st = f.read()
+                ppid = int(st[st.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                continue
+            if self.proc and ppid == self.proc.pid:
+                kids.append(int(p))
+        return kids
+
+    def stop(self, timeout=300):
+        """SIGTERM, then wait; returns the seconds the server took to stop."""
+        if not self.proc:
+            return None
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+        kids = self.children()
+        t0 = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log(f"server {self.dir} did not stop in {timeout} s; killing it")
+                self.proc.kill()
+                self.proc.wait()
+        secs = time.monotonic() - t0
+        # The agents it launched exit with it; make sure of it (they are our processes).
+        for k in kids:
+            try:
+                with open(f"/proc/{k}/cmdline", "rb") as f:
+                    if b"agent" in f.read():
+                        os.kill(k, signal.SIGTERM)
+            except OSError:
+                pass
+        if self in Server.live:
+            Server.live.remove(self)
+        self.proc = None
+        return secs
+
+    def rss(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def call(self, op, body):
+        data = json.dumps(body)
+        for attempt in (0, 1):
+            try:
+                if not self.conn:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self.conn.request("POST", "/v1/" + op, data, {"Content-Type": "application/json"})
+                r = self.conn.getresponse()
+                out = r.read()
+                break
+            except (OSError, http.client.HTTPException):
+                if self.conn:
+                    self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        if r.status != 200:
+            raise BenchError(f"{op}: HTTP {r.status}: {out[:300].decode(errors='replace')}")
+        return json.loads(out)
+
+    def describe(self, job_id):
+        jobs = self.call("describejobs", {"jobs": [job_id]})["jobs"]
+        return jobs[0] if jobs else None
+
+
+def register_jobdef(srv, vcpus, mem):
+    srv.call("registerjobdefinition", {
+        "jobDefinitionName": JOBDEF, "type": "container",
+        "containerProperties": {"image": "busybox", "command": ["true"], "resourceRequirements": [
+            {"type": "VCPU", "value": str(vcpus)}, {"type": "MEMORY", "value": str(mem)}]}})
+
+
+def setup_hold(srv):
+    """A queue whose jobs never run: its only compute environment is UNMANAGED and no agent
+    serves it, so the jobs wait in RUNNABLE and only submission is measured."""
+    srv.call("createcomputeenvironment", {"computeEnvironmentName": "bench-hold", "type": "UNMANAGED"})
+    srv.call("createjobqueue", {"jobQueueName": "hold", "priority": 1, "computeEnvironmentOrder": [
+        {"order": 1, "computeEnvironment": "bench-hold"}]})
+    register_jobdef(srv, 1, 16)
+
+
+def setup_run(srv, maxv, vcpus, mem, minv=0):
+    """A queue served by a MANAGED environment: the local provider launches agents on this host."""
+    srv.call("createcomputeenvironment", {
+        "computeEnvironmentName": "bench-run", "type": "MANAGED",
+        "computeResources": {"type": "EC2", "minvCpus": minv, "maxvCpus": maxv,
+                             "instanceTypes": ["optimal"], "subnets": [], "securityGroupIds": []}})
+    srv.call("createjobqueue", {"jobQueueName": "run", "priority": 1, "computeEnvironmentOrder": [
+        {"order": 1, "computeEnvironment": "bench-run"}]})
+    register_jobdef(srv, vcpus, mem)
+
+
+def submit_body(queue, size=None, name="bench"):
+    b = {"jobName": name, "jobQueue": queue, "jobDefinition": JOBDEF}
+    if size:
+        b["arrayProperties"] = {"size": size}
+    return b
+
+
+# ---- the run --------------------------------------------------------------------------------
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.work = tempfile.mkdtemp(prefix="barge-bench-")
+        self.rows = []
+        self.notes = []
+        self.slurm_dirs = []
+
+    def server(self, name, extra=()):
+        return Server(self.work, name, extra)
+
+    def row(self, figure, barge, ref, ratio_, target):
+        self.rows.append((figure, barge, ref, ratio_, target))
+        print(f"  {figure}: {barge} | {ref} | {ratio_} | {target}", file=sys.stderr, flush=True)
+
+    def note(self, text):
+        self.notes.append(text)
+
+    def cleanup(self):
+        for s in list(Server.live):
+            try:
+                s.stop(timeout=60)
+            except Exception as e:  # noqa: BLE001 - cleanup goes on whatever failed
+                log(f"stopping {s.dir}: {e}")
+        for d in self.slurm_dirs:
+            subprocess.run([os.path.join(BENCH, "slurm_setup.sh"), "stop", d], timeout=120)
+        self.slurm_dirs = []
+        if not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+        else:
+            log(f"kept {self.work}")
+
+
+def target(text, met):
+    if met is None:
+        return text
+    return f"{text}: {'met' if met else 'missed'}"
+
+
+# ---- 1. submit rate -------------------------------------------------------------------------
+
+def fig_submit(run):
+    a = run.args
+    srv = run.server("submit")
+    srv.start()
+    setup_hold(srv)
+    wrk("submit.lua", srv.url + "/v1/submitjob", 64, 2)  # warm-up
+    best = None
+    tried = []
+    for c in a.connections:
+        hz = wrk("healthz.lua", srv.url + "/healthz", c, a.duration)
+        sub = wrk("submit.lua", srv.url + "/v1/submitjob", c, a.duration)
+        tried.append((c, sub, hz))
+        log(f"submit c={c}: {sub['per_second']:,.0f}/s (healthz {hz['per_second']:,.0f}/s)")
+        if best is None or sub["per_second"] > best[1]["per_second"]:
+            best = (c, sub, hz)
+    c, sub, hz = best
+    errors = int(sub["non2xx"] + sub["socket_errors"])
+    run.row(f"1. SubmitJob rate (wrk -t2 -c{c}, {a.duration} s)",
+            f"{fmt_rate(sub['per_second'])}, {errors} errors",
+            f"GET /healthz, same server and wrk settings: {fmt_rate(hz['per_second'])}",
+            ratio(sub["per_second"], hz["per_second"]),
+            target("≥ 20,000/s, 0 errors", sub["per_second"] >= 20000 and errors == 0))
+    run.row(f"1. SubmitJob latency p50 / p99 under that load",
+            f"{fmt_ms(sub['p50_ms'])} / {fmt_ms(sub['p99_ms'])}",
+            f"GET /healthz: {fmt_ms(hz['p50_ms'])} / {fmt_ms(hz['p99_ms'])}",
+            ratio(sub["p50_ms"], hz["p50_ms"]), "—")
+    run.note("1. Submit rate: wrk (bench/submit.lua, unsigned, --dev, --sync full: every answer "
+             "follows its fsync'd commit) into a queue whose only compute environment is "
+             "UNMANAGED with no agent, so nothing runs. Every setting tried: " +
+             "; ".join(f"-c{c}: submit {s['per_second']:,.0f}/s p99 {s['p99_ms']:.1f} ms, "
+                       f"/healthz {h['per_second']:,.0f}/s" for c, s, h in tried) +
+             f". wrk shares the machine's {os.cpu_count()} CPUs with the server.")
+    srv.stop()
+
+
+# ---- 2. array submit ------------------------------------------------------------------------
+
+def fig_array(run):
+    srv = run.server("array")
+    srv.start()
+    setup_hold(srv)
+    url = srv.url + "/v1/submitjob"
+    n = run.args.array_reps
+    httpload(url, 20, method="POST", body=submit_body("hold"))  # warm-up
+    httpload(url, 1, method="POST", body=submit_body("hold", 10000))
+    arr, plain = [], []
+    for _ in range(n):  # interleaved, so that both see the same machine
+        arr += httpload(url, 1, method="POST", body=submit_body("hold", 10000), lat=True)["lat"]
+        plain += httpload(url, 1, method="POST", body=submit_body("hold"), lat=True)["lat"]
+    a, p = statistics.median(arr), statistics.median(plain)
+    run.row(f"2. SubmitJob of a 10,000-child array (median of {n})", fmt_ms(a),
+            f"SubmitJob of a plain job, same run: {fmt_ms(p)}", ratio(a, p),
+            target("≤ 20 ms", a <= 20))
+    run.note(f"2. Array submit: one call at a time on a keep-alive connection (bench/httpload), "
+             f"time from the request's first byte to the answer's last, acknowledged after its "
+             f"commit; array min/max {min(arr):.2f}/{max(arr):.2f} ms, plain "
+             f"{min(plain):.2f}/{max(plain):.2f} ms.")
+    srv.stop()
+
+
+# ---- 3. end to end --------------------------------------------------------------------------
+
+def spawn_ceiling(total, inflight):
+    r = subprocess.run([os.path.join(TOOLS, "spawn_ceiling"), "-n", str(total),
+                        *[str(k) for k in inflight]], capture_output=True, text=True, timeout=1800)
+    res = [parse_kv(line) for line in r.stdout.splitlines() if line.startswith("inflight=")]
+    if not res:
+        raise BenchError(f"spawn_ceiling failed: {r.stderr.strip()[:300]}")
+    return res
+
+
+def list_all(srv, queue, status):
+    out, token = [], None
+    while True:
+        body = {"jobQueue": queue, "jobStatus": status, "maxResults": 1000}
+        if token:
+            body["nextToken"] = token
+        r = srv.call("listjobs", body)
+        out += r["jobSummaryList"]
+        token = r.get("nextToken")
+        if not token:
+            return out
+
+
+def proc_cpu(pid):
+    """(own CPU seconds, CPU seconds of its reaped children) of a process, or (0, 0)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return 0.0, 0.0
+    v = st[st.rindex(")") + 2:].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    return (int(v[11]) + int(v[12])) / tck, (int(v[13]) + int(v[14])) / tck
+
+
+def machine_busy():
+    """(busy, total) jiffies of every CPU since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
+def e2e_once(run, maxv, vcpus, mem, mode, n):
+    srv = run.server(f"e2e-{mode}-{maxv}-{vcpus}-{mem}")
+    srv.start()
+    busy0 = machine_busy()
+    try:
+        setup_run(srv, maxv, vcpus, mem)
+        deadline = time.monotonic() + run.args.e2e_timeout
+        if mode == "array":
+            t0 = wall_ms()
+            parent = srv.call("submitjob", submit_body("run", n))["jobId"]
+            while True:
+                time.sleep(0.25)
+                d = srv.describe(parent)
+                if d["status"] in ("SUCCEEDED", "FAILED"):
+                    break
+                if time.monotonic() > deadline:
+                    raise BenchError(f"not finished after {run.args.e2e_timeout} s: "
+                                     f"{d['arrayProperties'].get('statusSummary')}")
+            summ = d["arrayProperties"]["statusSummary"]
+            ok, failed, last = summ.get("SUCCEEDED", 0), summ.get("FAILED", 0), d["stoppedAt"]
+            submit_s = None
+        else:
+            res = httpload(srv.url + "/v1/submitjob", n, conns=run.args.e2e_clients,
+                           method="POST", body=submit_body("run"))
+            if res["non2xx"] or res["errors"]:
+                raise BenchError(f"{int(res['non2xx'])} submits refused: {res.get('first_error')}")
+            t0 = res["first_ms"]
+            submit_s = res["seconds"]
+            while True:
+                time.sleep(0.5)
+                if all(not srv.call("listjobs", {"jobQueue": "run", "jobStatus": s,
+                                                 "maxResults": 1})["jobSummaryList"]
+                       for s in PENDING_STATES):
+                    break
+                if time.monotonic() > deadline:
+                    raise BenchError(f"not finished after {run.args.e2e_timeout} s")
+            done = list_all(srv, "run", "SUCCEEDED")
+            bad = list_all(srv, "run", "FAILED")
+            ok, failed = len(done), len(bad)
+            last = max(j.get("stoppedAt", 0) for j in done + bad)
+        secs = (last - t0) / 1000.0
+        busy1 = machine_busy()
+        # Where the CPU went: the server, its agents, and the jobs (reaped by the agents).
+        server_cpu = proc_cpu(srv.proc.pid)[0]
+        agent_cpu = job_cpu = 0.0
+        for k in srv.children():
+            own, reaped = proc_cpu(k)
+            agent_cpu += own
+            job_cpu += reaped
+        with open(srv.logpath, errors="replace") as f:
+            agents = sum(1 for line in f if "fleet: launched instance" in line)
+        return {"rate": n / secs, "seconds": secs, "ok": ok, "failed": failed, "agents": agents,
+                "submit_s": submit_s, "maxv": maxv, "vcpus": vcpus, "mem": mem,
+                "busy": (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
+                "cpu": (server_cpu, agent_cpu, job_cpu)}
+    finally:
+        srv.stop()
+
+
+def slurm_run(run, n):
+    """Runs the same n tasks as one Slurm array; returns (rate, seconds, strict rate) or raises."""
+    d = os.path.join(run.work, "slurm")
+    run.slurm_dirs.append(d)
+    r = subprocess.run([os.path.join(BENCH, "slurm_setup.sh"), "start", d], capture_output=True,
+                       text=True, timeout=900)
+    if r.returncode:
+        why = (r.stderr.strip() or r.stdout.strip()).splitlines()
+        raise BenchError("Slurm did not start: " + " / ".join(why[-3:])[:300])
+    env = {**os.environ, "SLURM_CONF": os.path.join(d, "slurm.conf")}
+
+    def one(tasks, partition, timeout):
+        t0 = wall_ms()
+        r = subprocess.run(["sbatch", "--parsable", "-p", partition, f"--array=0-{tasks - 1}",
+                            "--output=/dev/null", "--wrap", "true"], capture_output=True,
+                           text=True, env=env, timeout=120)
+        if r.returncode:
+            raise BenchError(f"sbatch failed: {r.stderr.strip()[:300]}")
+        job = r.stdout.strip().split(";")[0]
+        deadline = time.monotonic() + timeout
+        while True:
+            q = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i"], capture_output=True,
+                               text=True, env=env, timeout=60)
+            if q.returncode == 0 and not q.stdout.strip():
+                break
+            if time.monotonic() > deadline:
+                subprocess.run(["scancel", job], env=env, timeout=60)
+                raise BenchError(f"Slurm had not finished {tasks} tasks after {timeout} s")
+            time.sleep(0.2)
+        secs = (wall_ms() - t0) / 1000.0
+        return tasks / secs, secs
+
+    try:
+        rate, secs = one(n, "bench", run.args.e2e_timeout * 3)
+        strict = one(run.args.slurm_strict_tasks, "strict", 600) if run.args.slurm_strict_tasks else None
+        return rate, secs, strict
+    finally:
+        subprocess.run([os.path.join(BENCH, "slurm_setup.sh"), "stop", d], timeout=120)
+        run.slurm_dirs.remove(d)
+
+
+def fig_e2e(run):
+    a = run.args
+    n = a.e2e_jobs
+    ceil = spawn_ceiling(n, a.ceiling_inflight)
+    best_ceil = max(ceil, key=lambda r: r["per_second"])
+    ceiling = best_ceil["per_second"]
+    run.note("3. Spawn ceiling (bench/spawn_ceiling: posix_spawn /bin/true and wait, "
+             f"{n:,} in all): " + ", ".join(f"{int(r['inflight'])} in flight "
+                                             f"{r['per_second']:,.0f}/s" for r in ceil) + ".")
+    results = {"individual": [], "array": []}
+    for setting in a.e2e_settings:
+        maxv, vcpus, mem = setting
+        for mode in ("individual", "array"):
+            try:
+                r = e2e_once(run, maxv, vcpus, mem, mode, n)
+                log(f"e2e {mode} maxvCpus={maxv} vcpus={vcpus} mem={mem}: {r['rate']:,.0f} jobs/s "
+                    f"({r['seconds']:.1f} s, {r['failed']} failed, {r['agents']} launched)")
+                results[mode].append(r)
+            except BenchError as e:
+                log(f"e2e {mode} maxvCpus={maxv}: {e}")
+                run.note(f"3. End to end, {mode}, maxvCpus {maxv}, {vcpus} vCPU / {mem} MiB: {e}")
+    for mode in ("individual", "array"):
+        rs = results[mode]
+        what = (f"{n:,} individual SubmitJobs ({a.e2e_clients} concurrent clients)"
+                if mode == "individual" else f"one {n:,}-child array")
+        if not rs:
+            run.row(f"3. End to end, {what}", "no result (see notes)", "", "", "≥ 50% of ceiling")
+            continue
+        b = max(rs, key=lambda r: r["rate"])
+        run.row(f"3. End to end, {what}, submit to last stoppedAt",
+                f"{b['rate']:,.0f} jobs/s ({b['seconds']:.1f} s; maxvCpus {b['maxv']}, "
+                f"{b['vcpus']} vCPU / {b['mem']} MiB jobs)",
+                f"spawn ceiling ({int(best_ceil['inflight'])} in flight): {fmt_rate(ceiling)}",
+                f"{100 * b['rate'] / ceiling:.0f}%",
+                target("≥ 50% of ceiling", b["rate"] >= 0.5 * ceiling))
+        run.note(f"3. End to end, {mode}: " + "; ".join(
+            f"maxvCpus {r['maxv']} ({r['vcpus']} vCPU / {r['mem']} MiB): {r['rate']:,.0f} jobs/s "
+            f"in {r['seconds']:.1f} s, {r['ok']:,} SUCCEEDED, {r['failed']} FAILED, "
+            f"{r['agents']} agent{'' if r['agents'] == 1 else 's'} launched"
+            + (f", submits took {r['submit_s']:.1f} s" if r["submit_s"] else "")
+            + f", CPU seconds: server {r['cpu'][0]:.1f}, agents {r['cpu'][1]:.1f}, jobs "
+              f"{r['cpu'][2]:.1f}, machine {100 * r['busy']:.0f}% busy"
+            for r in rs) + ".")
+    if a.no_slurm:
+        run.row("3. Slurm (single node), same tasks as one array", "skipped (--no-slurm)", "", "", "—")
+        return
+    try:
+        log(f"slurm: {n:,} tasks as one array")
+        rate, secs, strict = slurm_run(run, n)
+        best_arr = max((r["rate"] for r in results["array"]), default=None)
+        run.row(f"3. Slurm 22.05 (single node, CPUs shared 128 ways), sbatch --array=0-{n - 1} "
+                "--wrap true, submit to all finished",
+                f"barge array: {fmt_rate(best_arr)}",
+                f"Slurm: {rate:,.0f} jobs/s ({secs:.1f} s)",
+                ratio(best_arr, rate), "—")
+        run.note(f"3. Slurm: bench/slurm_setup.sh (slurmctld + slurmd on 127.0.0.1, sched/builtin, "
+                 f"select/cons_tres CR_Core, the node's real CPUs, each shared by up to 128 jobs "
+                 f"as barge's maxvCpus overcommits them); end = squeue empty, polled every 0.2 s. "
+                 f"Slurm's percentage of the spawn ceiling: {100 * rate / ceiling:.0f}%."
+                 + (f" Without sharing (partition strict, one job per CPU, {a.slurm_strict_tasks} "
+                    f"tasks): {strict[0]:,.1f} jobs/s — slurmctld starts pending jobs from its "
+                    f"once-a-second background pass." if strict else ""))
+    except (BenchError, subprocess.TimeoutExpired, OSError) as e:
+        log(f"slurm: {e}")
+        run.row("3. Slurm (single node), same tasks as one array", f"not measured: {e}", "", "", "—")
+
+
+# ---- 4. latency at idle ---------------------------------------------------------------------
+
+def fig_latency(run):
+    a = run.args
+    srv = run.server("latency")
+    srv.start()
+    setup_run(srv, 4, 1, 16, minv=4)
+    ceil = spawn_ceiling(1000, [1])[0]
+
+    def one():
+        t_send = wall_ms()
+        jid = srv.call("submitjob", submit_body("run"))["jobId"]
+        t_ack = wall_ms()
+        t_run = None
+        give_up = time.monotonic() + 120
+        while True:
+            if time.monotonic() > give_up:
+                raise BenchError(f"job {jid} did not end within 120 s")
+            d = srv.describe(jid)
+            if d["status"] == "RUNNING" and t_run is None:
+                t_run = wall_ms()
+            if d["status"] in ("SUCCEEDED", "FAILED"):
+                t_done = wall_ms()
+                break
+            time.sleep(a.poll_ms / 1000.0)
+        return {"status": d["status"], "created": d["createdAt"], "started": d.get("startedAt"),
+                "stopped": d.get("stoppedAt"), "send": t_send, "ack": t_ack, "run_seen": t_run,
+                "done_seen": t_done}
+
+    # Warm: the first job launches the instance, which stays (minvCpus = maxvCpus).
+    deadline = time.monotonic() + 120
+    first = one()
+    while first["status"] != "SUCCEEDED" and time.monotonic() < deadline:
+        first = one()
+    for _ in range(10):
+        one()
+    rs = [one() for _ in range(a.latency_jobs)]
+    failed = sum(r["status"] != "SUCCEEDED" for r in rs)
+    to_run = [r["started"] - r["created"] for r in rs if r["started"]]
+    to_done = [r["stopped"] - r["created"] for r in rs if r["stopped"]]
+    ack = [r["ack"] - r["send"] for r in rs]
+    client_done = [r["done_seen"] - r["send"] for r in rs]
+    spawn_ms = 1000.0 / ceil["per_second"]
+    run.row(f"4. Idle: submit to RUNNING p50 / p99 ({len(rs)} jobs, job timestamps)",
+            f"{fmt_ms(pct(to_run, 50))} / {fmt_ms(pct(to_run, 99))}",
+            f"SubmitJob acknowledged (client): {fmt_ms(pct(ack, 50))} / {fmt_ms(pct(ack, 99))}",
+            ratio(pct(to_run, 50), pct(ack, 50)),
+            target("≤ 5 ms at p99", pct(to_run, 99) is not None and pct(to_run, 99) <= 5))
+    run.row(f"4. Idle: submit to SUCCEEDED p50 / p99 (job timestamps)",
+            f"{fmt_ms(pct(to_done, 50))} / {fmt_ms(pct(to_done, 99))}",
+            f"posix_spawn + wait of /bin/true, one at a time: {fmt_ms(spawn_ms)}",
+            ratio(pct(to_done, 50), spawn_ms),
+            target("≤ 20 ms at p99", pct(to_done, 99) is not None and pct(to_done, 99) <= 20))
+    run.note(f"4. Latency at idle: {len(rs)} trivial jobs one after another on a MANAGED "
+             f"environment (minvCpus = maxvCpus = 4, its agent registered and warm). The figures "
+             f"are the jobs' own timestamps: createdAt (the server's clock when it accepted the "
+             f"submit), startedAt and stoppedAt (the agent's clock on the same host, when the "
+             f"process started and ended). Seen from the client, polling DescribeJobs every "
+             f"{a.poll_ms} ms: send to SUCCEEDED observed p50 {pct(client_done, 50):.2f} ms, p99 "
+             f"{pct(client_done, 99):.2f} ms (includes the acknowledgement and the polling). "
+             f"{failed} of them failed.")
+    srv.stop()
+
+
+# ---- 5. scale -------------------------------------------------------------------------------
+
+def fig_scale(run):
+    a = run.args
+    n_target = a.scale_jobs
+    conns = a.scale_connections
+    srv = run.server("scale")
+    srv.start()
+    setup_hold(srv)
+    url = srv.url + "/v1/submitjob"
+    work = os.path.join(run.work, "scale")
+    os.makedirs(work, exist_ok=True)
+    ids_first = os.path.join(work, "ids-first")
+    sample_prefix = os.path.join(work, "ids-sample")
+    ids_all = os.path.join(work, "ids")
+    queued = 0
+    curve = []  # (queued at start, rate)
+
+    def submit_exact(count, out=None):
+        nonlocal queued
+        r = httpload(url, count, conns=min(64, count), method="POST", body=submit_body("hold"),
+                     out=out)
+        queued += int(r["requests"] - r["non2xx"])
+        return r
+
+    def fill_to(count, rate):
+        nonlocal queued
+        while queued < count:
+            left = count - queued
+            # wrk runs a little longer than asked: leave the last two seconds' worth to an exact
+            # count.
+            if left < 2 * rate:
+                submit_exact(left)
+                break
+            secs = max(1, min(30, int(0.8 * left / rate)))
+            w = wrk("submit.lua", url, conns, secs,
+                    env={"BENCH_IDS_OUT": sample_prefix, "BENCH_IDS_EVERY": "1000"})
+            curve.append((queued, w["per_second"]))
+            queued += int(w["requests"] - w["non2xx"])
+            rate = max(w["per_second"], 100.0)
+            log(f"scale: {queued:,} queued ({w['per_second']:,.0f}/s)")
+
+    def ids_file():
+        with open(ids_all, "w") as out:
+            for name in sorted(os.listdir(work)):
+                if name.startswith("ids-"):
+                    with open(os.path.join(work, name)) as f:
+                        out.write(f.read())
+        return ids_all
+
+    def probe():
+        """What the figure compares between the small and the large queue."""
+        nonlocal queued
+        p = {"queued": queued, "rss": srv.rss()}
+        ids = ids_file()
+        d = httpload(srv.url + "/v1/describejobs", a.describe_calls, method="POST",
+                     body='{"jobs":["{ID}"]}', ids=ids)
+        p["describe_p50"], p["describe_p99"] = d["p50_ms"], d["p99_ms"]
+        s = httpload(url, a.submit_probe, method="POST", body=submit_body("hold"), lat=True)
+        p["submit_p50"], p["submit_p99"] = pct(s["lat"], 50), pct(s["lat"], 99)
+        stop_s = srv.stop()
+        p["stop_s"] = stop_s
+        p["restart_s"] = srv.start()
+        with open(ids) as f:
+            sample = [x.strip() for x in f if x.strip()][:100]
+        found = len(srv.call("describejobs", {"jobs": sample})["jobs"])
+        p["survived"] = f"{found}/{len(sample)}"
+        p["rss_restarted"] = srv.rss()
+        queued += a.submit_probe
+        # The rate over a fixed number of submits, so that the small queue stays small.
+        r = submit_exact(a.rate_burst)
+        p["rate"] = r["per_second"]
+        p["rate_errors"] = int(r["non2xx"] + r["errors"])
+        log(f"scale probe at {p['queued']:,}: rss {fmt_mib(p['rss'])}, describe p99 "
+            f"{p['describe_p99']:.2f} ms, submit p50 {p['submit_p50']:.2f} ms, restart "
+            f"{p['restart_s']:.2f} s, rate {p['rate']:,.0f}/s")
+        return p
+
+    submit_exact(1000, out=ids_first)
+    probes = [probe()]
+    for mark in sorted({m for m in (100_000, 1_000_000) if m < n_target} | {n_target}):
+        fill_to(mark, probes[-1]["rate"])
+        probes.append(probe())
+    small, big = probes[0], probes[-1]
+    n_label = f"{big['queued']:,}"
+    per_job = (big["rss"] - small["rss"]) / max(1, big["queued"] - small["queued"])
+    at_1m = small["rss"] + per_job * (1_000_000 - small["queued"])
+    mem_target = "≤ 1 GiB at 1,000,000"
+    if big["queued"] >= 1_000_000:
+        mem_met = big["rss"] <= 2**30
+    else:
+        mem_met = at_1m <= 2**30
+        mem_target += f" (extrapolated: {fmt_mib(at_1m)})"
+    run.row(f"5. Server RSS with {n_label} queued",
+            f"{fmt_mib(big['rss'])} ({per_job / 1024:.1f} KiB per job)",
+            f"with {small['queued']:,} queued: {fmt_mib(small['rss'])}",
+            ratio(big["rss"], small["rss"]), target(mem_target, mem_met))
+    run.row(f"5. DescribeJobs p99 with {n_label} queued ({a.describe_calls:,} sequential calls)",
+            f"{fmt_ms(big['describe_p99'])} (p50 {fmt_ms(big['describe_p50'])})",
+            f"with {small['queued']:,} queued: {fmt_ms(small['describe_p99'])}",
+            ratio(big["describe_p99"], small["describe_p99"]),
+            target("≤ 5 ms", big["describe_p99"] <= 5))
+    run.row(f"5. Restart to serving with {n_label} queued (start to /healthz 200)",
+            f"{big['restart_s']:.2f} s (stop took {big['stop_s']:.2f} s)",
+            f"with {small['queued']:,} queued: {small['restart_s']:.2f} s",
+            ratio(big["restart_s"], small["restart_s"]), target("≤ 10 s", big["restart_s"] <= 10))
+    run.row(f"5. Submit rate with {n_label} queued ({a.rate_burst:,} SubmitJobs, "
+            f"{min(64, a.rate_burst)} clients)",
+            fmt_rate(big["rate"]), f"with {small['queued']:,} queued: {fmt_rate(small['rate'])}",
+            ratio(big["rate"], small["rate"]),
+            target("within 20%", big["rate"] >= 0.8 * small["rate"]))
+    run.row(f"5. SubmitJob latency p50 with {n_label} queued (scheduling cost; one at a time)",
+            f"{fmt_ms(big['submit_p50'])} (p99 {fmt_ms(big['submit_p99'])})",
+            f"with {small['queued']:,} queued: {fmt_ms(small['submit_p50'])}",
+            ratio(big["submit_p50"], small["submit_p50"]),
+            target("flat (within 20%)", big["submit_p50"] <= 1.2 * small["submit_p50"]))
+    run.note("5. Scale: the queue is filled with individual SubmitJobs from wrk (bench/submit.lua) "
+             f"into a queue that runs nothing. At each level: VmRSS; {a.describe_calls:,} "
+             "DescribeJobs of random known ids, one at a time (bench/httpload); "
+             f"{a.submit_probe} SubmitJobs one at a time (the server reports no scheduling pass "
+             "times, so the latency of a submit, whose batch ends with a pass, stands for it); "
+             "SIGTERM, start again, time to the first 200 from /healthz (and a check that "
+             "sampled jobs survived); then the submit rate of "
+             f"{a.rate_burst:,} SubmitJobs from 64 concurrent clients (bench/httpload). "
+             "Levels: " + "; ".join(
+                 f"{p['queued']:,}: RSS {fmt_mib(p['rss'])}, describe p99 "
+                 f"{p['describe_p99']:.2f} ms, submit p50/p99 {p['submit_p50']:.2f}/"
+                 f"{p['submit_p99']:.2f} ms, stop {p['stop_s']:.2f} s, restart "
+                 f"{p['restart_s']:.2f} s, RSS after restart {fmt_mib(p['rss_restarted'])}, survived "
+                 f"{p['survived']}, rate {p['rate']:,.0f}/s ({p['rate_errors']} errors)"
+                 for p in probes) + ". Fill rate as the queue grew: " +
+             ", ".join(f"{q:,}: {r:,.0f}/s" for q, r in curve[:: max(1, len(curve) // 12)]) + "."
+             + ("" if n_target >= 1_000_000 else
+                " Run with --scale for 1,000,000 (several minutes, several GiB of RAM)."))
+    srv.stop()
+
+
+# ---- output ---------------------------------------------------------------------------------
+
+def machine_header():
+    def sh(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                                  timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+    mem = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    commit = sh(["git", "rev-parse", "HEAD"])
+    dirty = sh(["git", "status", "--porcelain", "--", "src", "Makefile"])
+    if dirty:
+        commit += " (the working tree has uncommitted changes in src/, which BARGE may include)"
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return [
+        f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- uname -a: {sh(['uname', '-a'])}",
+        f"- nproc: {os.cpu_count()} ({cpu}); memory: {mem}",
+        f"- git commit: {commit}",
+        f"- barge: {BARGE}",
+        f"- load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        "(other work on the machine makes every figure noisier)",
+    ]
+
+
+def render(run, header, figures, elapsed):
+    out = ["# barge benchmarks", ""] + header + [
+        f"- figures: {', '.join(figures)}; took {elapsed / 60:.1f} min; load average at end: "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", "",
+        "| figure | barge | reference (what, value) | ratio | target |",
+        "|---|---|---|---|---|"]
+    def fig_no(text):
+        m = re.match(r"(\d+)\.", text)
+        return int(m.group(1)) if m else 99
+    for r in sorted(run.rows, key=lambda r: fig_no(r[0])):
+        out.append("| " + " | ".join(str(x).replace("|", "/") for x in r) + " |")
+    out += ["", "Notes:", ""] + [f"- {n}" for n in sorted(run.notes, key=fig_no)]
+    return "\n".join(out) + "\n"
+
+
+def parse_setting(s):
+    parts = s.split(":")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"'{s}' is not MAXVCPUS:VCPUS:MEMORY_MIB")
+    return int(parts[0]), parts[1], int(parts[2])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default=",".join(FIGURES),
+                    help="figures to run, comma-separated: " + ", ".join(FIGURES))
+    ap.add_argument("--scale", action="store_true", help="figure 5 with 1,000,000 jobs queued "
+                    "(default 100,000)")
+    ap.add_argument("--scale-jobs", type=int, help="figure 5's queue size (overrides --scale)")
+    ap.add_argument("--scale-connections", type=int, default=256, help="wrk connections in figure 5")
+    ap.add_argument("--rate-burst", type=int, default=20000,
+                    help="figure 5's submit rate: this many SubmitJobs from 64 clients")
+    ap.add_argument("--describe-calls", type=int, default=2000)
+    ap.add_argument("--submit-probe", type=int, default=500)
+    ap.add_argument("--duration", type=int, default=10, help="seconds of each wrk run in figure 1")
+    ap.add_argument("--connections", default="64,256",
+                    help="wrk connection counts tried in figure 1 (best reported)")
+    ap.add_argument("--array-reps", type=int, default=10)
+    ap.add_argument("--e2e-jobs", type=int, default=10000)
+    ap.add_argument("--e2e-settings", default="256:1:16,64:1:16,16:1:16",
+                    help="MAXVCPUS:VCPUS:MEMORY_MIB,... tried in figure 3 (best reported)")
+    ap.add_argument("--e2e-clients", type=int, default=16,
+                    help="concurrent clients for figure 3's individual submits")
+    ap.add_argument("--e2e-timeout", type=int, default=900)
+    ap.add_argument("--ceiling-inflight", default="2,4,8")
+    ap.add_argument("--no-slurm", action="store_true", help="skip the Slurm comparison")
+    ap.add_argument("--slurm-strict-tasks", type=int, default=20,
+                    help="tasks for Slurm without CPU sharing (0: skip)")
+    ap.add_argument("--latency-jobs", type=int, default=200)
+    ap.add_argument("--poll-ms", type=float, default=1.0)
+    ap.add_argument("--out", help="write the table here (default: bench/results/latest.md when "
+                    "every figure ran)")
+    ap.add_argument("--keep", action="store_true", help="keep the servers' data and logs")
+    a = ap.parse_args()
+    figures = [f.strip() for f in a.only.split(",") if f.strip()]
+    for f in figures:
+        if f not in FIGURES:
+            ap.error(f"--only: unknown figure '{f}' (choose from {', '.join(FIGURES)})")
+    a.connections = [int(x) for x in a.connections.split(",")]
+    a.ceiling_inflight = [int(x) for x in a.ceiling_inflight.split(",")]
+    a.e2e_settings = [parse_setting(s) for s in a.e2e_settings.split(",")]
+    if a.scale_jobs is None:
+        a.scale_jobs = 1_000_000 if a.scale else 100_000
+    if not os.access(BARGE, os.X_OK):
+        sys.exit(f"bench: no barge binary at {BARGE} (run make, or set BARGE)")
+    for tool in ("wrk",):
+        if not shutil.which(tool):
+            sys.exit(f"bench: {tool} is missing (bench/deps.sh installs it)")
+    build_tools()
+
+    # SIGTERM ends the run through the same cleanup as an error or Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    run = Run(a)
+    header = machine_header()
+    t0 = time.monotonic()
+    log(f"work directory {run.work}; figures: {', '.join(figures)}")
+    fns = {"submit": fig_submit, "array": fig_array, "e2e": fig_e2e, "latency": fig_latency,
+           "scale": fig_scale}
+    try:
+        for f in figures:
+            log(f"figure {f}")
+            try:
+                fns[f](run)
+            except Exception as e:  # noqa: BLE001 - one figure's failure must not stop the rest
+                log(f"figure {f} failed: {type(e).__name__}: {e}")
+                run.row(f"{FIGURES.index(f) + 1}. {f}", f"failed: {e}"[:300], "", "", "—")
+            finally:
+                for s in list(Server.live):
+                    s.stop()
+    finally:
+        run.cleanup()
+    text = render(run, header, figures, time.monotonic() - t0)
+    print(text)
+    out = a.out or (os.path.join(BENCH, "results", "latest.md") if figures == FIGURES else None)
+    if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as f:
+            f.write(text)
+        log(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
