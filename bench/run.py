@@ -585,7 +585,7 @@ def fig_e2e(run):
             try:
                 r = e2e_once(run, maxv, vcpus, mem, mode, n)
                 log(f"e2e {mode} maxvCpus={maxv} vcpus={vcpus} mem={mem}: {r['rate']:,.0f} jobs/s "
-                    f"({r['seconds']:.1f} s, {r['failed']} failed, {r['agents']} launched)")
+                    f"({r['seconds']:.1f} s, {r['failed']} failed, agents launched: {r['agents']})")
                 results[mode].append(r)
             except BenchError as e:
                 log(f"e2e {mode} maxvCpus={maxv}: {e}")
