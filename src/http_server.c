@@ -287,7 +287,11 @@ int http_start(const char *host, int port, int threads, char **err)
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(threads > 1 ? threads : 1), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+        /* libmicrohttpd clears a connection's memory pool for every request; AWS requests and
+         * their headers are small, and bodies stream through in pieces, so 16 KiB (instead of
+         * 32) halves that cost on the submit path. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
