@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1228,8 +1229,18 @@ int agent_main(int argc, char **argv)
     BARGE_ASSERT(ag->poll_multi && ag->send_multi);
     static const exec_events events = {on_started, on_line, on_ended, on_backlog};
     /* As many idle cgroups and directories as attempts can run at once (one vCPU each, at
-     * most), so that a steady stream of jobs creates none after the first few. */
-    int pool = ag->vcpus < 64 ? ag->vcpus : 64;
+     * most), so that a steady stream of jobs creates none after the first few.  A pooled cgroup
+     * keeps its control files open and a running attempt holds its pipes, so the pool is also
+     * bounded by the descriptors the process may open (raised to the hard limit first). */
+    struct rlimit nofile = {1024, 1024};
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max < 65536 ? nofile.rlim_max : 65536;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+        getrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    long by_fds = ((long)nofile.rlim_cur - 64) / 8;
+    int pool = ag->vcpus < 256 ? ag->vcpus : 256;
+    if (by_fds < pool) pool = by_fds > 1 ? (int)by_fds : 1;
     cgroup_host_set_pool(ag->cg, pool);
     exec_options eo = {&exec_process_backend, ag->work_dir, ag->cg, &events, ag, pool};
     ag->ex = executor_new(&eo);
