@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api_logs.h"
 #include "arn.h"
 #include "catalog.h"
 #include "config.h"
@@ -435,6 +436,10 @@ void fleet_assign(state *st, instance *in, job *j)
     snprintf(stream, sizeof stream, "%s/default/%s", j->spec->jd_name, hex);
     free(j->log_stream);
     j->log_stream = xstrdup(stream);
+    /* The stream exists from the start, as the awslogs driver makes it: a job that prints
+     * nothing has an empty log, not a missing one. */
+    logstore *ls = api_logs_store();
+    if (ls) logstore_create_stream(ls, LOGSTORE_BATCH_GROUP, stream);
     free(j->inst_id);
     j->inst_id = xstrdup(in->id);
     free(j->ce_name);

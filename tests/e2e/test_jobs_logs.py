@@ -63,6 +63,15 @@ class Logs(JobsCase):
                                  10, "the log of child %d" % i)
             self.assertEqual(msgs, ["child %d" % i])
 
+    def test_a_silent_job_has_an_empty_log(self):
+        # The stream exists from the attempt's start, as with the awslogs driver: a job that
+        # prints nothing reads as empty, not as ResourceNotFoundException.
+        jid = self.submit("silent", command="true")
+        self.assertSucceeded(jid)
+        stream = self.job(jid)["container"]["logStreamName"]
+        events = self.wait_for(lambda: self.events(stream), 10, "the silent job's stream")
+        self.assertEqual(events["events"], [])
+
     def test_unknown_stream(self):
         self.assertClientError(self.server.client("logs").get_log_events,
                                code="ResourceNotFoundException", logGroupName=GROUP,
