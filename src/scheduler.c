@@ -110,24 +110,25 @@ static void pass(state *st)
         for (job *j = rt->rq_head, *next; j && misses <= SCAN_PAST_MISSES; j = next) {
             next = j->rq_next;
             int placed = 0;
-            for (size_t k = 0; k < m && !placed; k++) {
-                if (at_least(j, &no_fit[k])) continue;
-                instance *in = fleet_fit(st, ces[k], j);
-                if (in) {
-                    fleet_assign(st, in, j);
-                    placed = 1;
-                } else {
+            /* Environments in order: the first with room takes the job; one that is starting
+             * (or can start) an instance for it keeps it, so that a later environment whose
+             * instance happens to come up first does not jump the order. */
+            for (size_t k = 0; k < m; k++) {
+                if (!at_least(j, &no_fit[k])) {
+                    instance *in = fleet_fit(st, ces[k], j);
+                    if (in) {
+                        fleet_assign(st, in, j);
+                        placed = 1;
+                        break;
+                    }
                     shrink(&no_fit[k], j);
                 }
+                if (!at_least(j, &no_launch[k])) {
+                    if (fleet_provide(st, ces[k], j)) break;
+                    shrink(&no_launch[k], j);
+                }
             }
-            if (placed) continue;
-            /* No room now: capacity may be launched for it, in environment order. */
-            for (size_t k = 0; k < m; k++) {
-                if (at_least(j, &no_launch[k])) continue;
-                if (fleet_provide(st, ces[k], j)) break;
-                shrink(&no_launch[k], j);
-            }
-            misses++;
+            if (!placed) misses++;
         }
         free(no_fit);
         free(no_launch);
