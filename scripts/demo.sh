@@ -16,6 +16,8 @@ stop() {
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
+    # BARGE_DEMO_KEEP=1 keeps the data directory and the jobs' output for a look afterwards.
+    if [ "${BARGE_DEMO_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap stop EXIT
 trap 'stop; exit 130' INT TERM
