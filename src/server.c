@@ -44,6 +44,8 @@ static void usage(FILE *out)
             "  --agent-token T      the token agents must present (default: read from, or\n"
             "                       created in, DATA_DIR/agent-token)\n"
             "  --idle-seconds N     let an idle local instance go after N seconds (default 60)\n"
+            "  --max-depends-on N   dependencies allowed per job (default 20, AWS's limit)\n"
+            "  --max-array-size N   children allowed per array job (default 10000, AWS's limit)\n"
             "  --kill-grace-seconds N  SIGTERM to SIGKILL delay when an attempt is stopped\n"
             "                       (default 10)\n"
             "  --http-threads N     threads serving HTTP (default 2)\n"
@@ -129,7 +131,7 @@ int server_main(int argc, char **argv)
     barge_config *c = &barge_cfg;
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
-           OPT_TOKEN, OPT_IDLE, OPT_GRACE };
+           OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -142,6 +144,8 @@ int server_main(int argc, char **argv)
         {"agent-token", required_argument, NULL, OPT_TOKEN},
         {"idle-seconds", required_argument, NULL, OPT_IDLE},
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
+        {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
+        {"max-array-size", required_argument, NULL, OPT_MAXARRAY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -217,6 +221,21 @@ int server_main(int argc, char **argv)
             }
             if (o == OPT_IDLE) c->idle_seconds = (int)v;
             else c->kill_grace_s = (int)v;
+            break;
+        }
+        case OPT_MAXDEPS:
+        case OPT_MAXARRAY: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            long top = o == OPT_MAXDEPS ? 1000 : 1000000;
+            if (*end || !*optarg || v < (o == OPT_MAXDEPS ? 0 : 2) || v > top) {
+                fprintf(stderr, "barge server: --%s must be a number from %d to %ld\n",
+                        o == OPT_MAXDEPS ? "max-depends-on" : "max-array-size",
+                        o == OPT_MAXDEPS ? 0 : 2, top);
+                return 2;
+            }
+            if (o == OPT_MAXDEPS) c->max_depends_on = (int)v;
+            else c->max_array_size = (int)v;
             break;
         }
         case 'h': usage(stdout); return 0;

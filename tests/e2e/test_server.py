@@ -53,6 +53,34 @@ class ServerProcess(unittest.TestCase):
         finally:
             s.cleanup()
 
+    def test_limits_are_settings(self):
+        s = Server(args=("--dev", "--max-depends-on", "1", "--max-array-size", "5")).start()
+        try:
+            b = s.client()
+            b.create_compute_environment(computeEnvironmentName="u", type="UNMANAGED")
+            b.create_job_queue(jobQueueName="q", priority=1,
+                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "u"}])
+            b.register_job_definition(
+                jobDefinitionName="d", type="container",
+                containerProperties={"image": "busybox", "command": ["true"],
+                                     "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                              {"type": "MEMORY", "value": "64"}]})
+            one = b.submit_job(jobName="a", jobQueue="q", jobDefinition="d")["jobId"]
+            two = b.submit_job(jobName="b", jobQueue="q", jobDefinition="d")["jobId"]
+            import botocore.exceptions
+            with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                b.submit_job(jobName="c", jobQueue="q", jobDefinition="d",
+                             dependsOn=[{"jobId": one}, {"jobId": two}])
+            self.assertIn("at most 1 dependencies", cm.exception.response["Error"]["Message"])
+            with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                b.submit_job(jobName="e", jobQueue="q", jobDefinition="d",
+                             arrayProperties={"size": 6})
+            self.assertIn("between 2 and 5", cm.exception.response["Error"]["Message"])
+            b.submit_job(jobName="f", jobQueue="q", jobDefinition="d", arrayProperties={"size": 5},
+                         dependsOn=[{"jobId": one}])
+        finally:
+            s.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main()
