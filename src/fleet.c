@@ -357,6 +357,12 @@ int fleet_provide(state *st, json_t *ce, const job *j)
     }
     launch_trouble *trouble = dict_get(&st->fleet->trouble, name);
     if (trouble && mono() < trouble->retry_at) return 0;
+    /* Until the listener has bound (the first passes after a start run before it), an agent
+     * would not know where to register: ask for another pass instead. */
+    if (!http_port()) {
+        st->jobs->sched_needed = 1;
+        return 0;
+    }
     json_t *cr = json_object_get(ce, "computeResources");
     int budget = (int)json_integer_value(json_object_get(cr, "maxvCpus")) * 1000 - ce_mvcpus(st, name);
     catalog_type fargate;
