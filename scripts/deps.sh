@@ -1,13 +1,14 @@
 #!/bin/sh
 # Installs what barge needs to build and test on Debian 12, and nothing else.  Idempotent: when
-# every package is already present it only checks.
+# every package is already present it only checks.  Extra package names given as arguments are
+# installed too (bench/deps.sh adds the benchmarks' own).
 set -eu
 
 # Build: compiler, make, pkg-config and the libraries barge links.
 # Tests: Python with boto3 and the AWS CLI (the machine image's own Python has them; Debian's
 # python3-boto3 and awscli are the fallback).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-          libssl-dev curl"
+          libssl-dev curl $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -253,72 +253,54 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     char *recipe = xasprintf("%s\n%s\n%s", json_string_value(json_object_get(q, "jobQueueArn")),
                              json_string_value(json_object_get(def, "jobDefinitionArn")), in_text);
     free(in_text);
-    jobspec *known = jobspec_from_recipe(recipe, json_incref(own));
-    if (known) {
-        json_decref(own);
-        free(recipe);
-        char id[37];
-        util_uuid(id);
-        jobs_create(c->st, known, id, (uint32_t)size, deps, c->now_ms);
-        char *arn = arn_make(ARN_JOB, id);
-        *resp = json_pack("{s:s, s:s, s:s}", "jobArn", arn, "jobName", name, "jobId", id);
-        free(arn);
-        rc = 0;
-        goto out;
+    /* Inputs seen before resolve to the same shared part: no need to resolve them again. */
+    jobspec *spec = jobspec_from_recipe(recipe, json_incref(own));
+    if (!spec) {
+        json_t *container = resolve_container(c, def, req);
+        double vcpus;
+        long long mem, gpus;
+        jobdef_resources(container, &vcpus, &mem, &gpus);
+        if (vcpus <= 0 || mem <= 0) {
+            json_decref(container);
+            json_decref(own);
+            free(recipe);
+            api_client_error(c, "containerOverrides: the job needs a VCPU and a MEMORY "
+                                "requirement above 0 (the definition and overrides give %g vCPUs "
+                                "and %lld MiB); set them in the definition or the overrides",
+                             vcpus, mem);
+            goto out;
+        }
+        /* The whole description: the job's own members, then the shared ones. */
+        desc = json_copy(own);
+        json_object_set(desc, "jobQueue", json_object_get(q, "jobQueueArn"));
+        json_object_set(desc, "jobDefinition", json_object_get(def, "jobDefinitionArn"));
+        json_t *retry = json_object_get(req, "retryStrategy");
+        if (!retry) retry = json_object_get(def, "retryStrategy");
+        if (retry) json_object_set_new(desc, "retryStrategy", json_deep_copy(retry));
+        json_t *timeout = json_object_get(req, "timeout");
+        if (!timeout) timeout = json_object_get(def, "timeout");
+        if (timeout) json_object_set_new(desc, "timeout", json_deep_copy(timeout));
+        int propagate = json_is_true(json_object_get(req, "propagateTags")) ||
+                        (!json_object_get(req, "propagateTags") &&
+                         json_is_true(json_object_get(def, "propagateTags")));
+        json_object_set_new(desc, "propagateTags", json_boolean(propagate));
+        json_t *caps = json_object_get(def, "platformCapabilities");
+        if (caps) json_object_set(desc, "platformCapabilities", caps);
+        json_t *sched_prio = json_object_get(req, "schedulingPriorityOverride");
+        if (!sched_prio) sched_prio = json_object_get(def, "schedulingPriority");
+        if (sched_prio) json_object_set(desc, "schedulingPriority", sched_prio);
+        if (api_str(req, "shareIdentifier"))
+            json_object_set(desc, "shareIdentifier", json_object_get(req, "shareIdentifier"));
+        json_object_set_new(desc, "container", container);
+        spec = jobspec_make(desc);
+        desc = NULL;
+        jobspec_remember_recipe(recipe, spec);
     }
     json_decref(own);
-
-    json_t *container = resolve_container(c, def, req);
-    double vcpus;
-    long long mem, gpus;
-    jobdef_resources(container, &vcpus, &mem, &gpus);
-    if (vcpus <= 0 || mem <= 0) {
-        json_decref(container);
-        api_client_error(c, "containerOverrides: the job needs a VCPU and a MEMORY requirement "
-                            "above 0 (the definition and overrides give %g vCPUs and %lld MiB)",
-                         vcpus, mem);
-        free(recipe);
-        goto out;
-    }
-
-    desc = json_object();
-    json_object_set_new(desc, "jobName", json_string(name));
-    json_object_set(desc, "jobQueue", json_object_get(q, "jobQueueArn"));
-    json_object_set(desc, "jobDefinition", json_object_get(def, "jobDefinitionArn"));
-    json_t *params = json_deep_copy(json_object_get(def, "parameters"));
-    if (!params) params = json_object();
-    json_object_update(params, json_object_get(req, "parameters"));
-    json_object_set_new(desc, "parameters", params);
-    json_object_set_new(desc, "dependsOn", deps ? json_deep_copy(deps) : json_array());
-    json_t *retry = json_object_get(req, "retryStrategy");
-    if (!retry) retry = json_object_get(def, "retryStrategy");
-    if (retry) json_object_set_new(desc, "retryStrategy", json_deep_copy(retry));
-    json_t *timeout = json_object_get(req, "timeout");
-    if (!timeout) timeout = json_object_get(def, "timeout");
-    if (timeout) json_object_set_new(desc, "timeout", json_deep_copy(timeout));
-    int propagate = json_is_true(json_object_get(req, "propagateTags")) ||
-                    (!json_object_get(req, "propagateTags") &&
-                     json_is_true(json_object_get(def, "propagateTags")));
-    json_object_set_new(desc, "propagateTags", json_boolean(propagate));
-    json_t *tags = json_deep_copy(json_object_get(req, "tags"));
-    if (!tags) tags = json_object();
-    json_object_set_new(desc, "tags", tags);
-    json_t *caps = json_object_get(def, "platformCapabilities");
-    if (caps) json_object_set(desc, "platformCapabilities", caps);
-    if (json_object_get(req, "schedulingPriorityOverride"))
-        json_object_set(desc, "schedulingPriority", json_object_get(req, "schedulingPriorityOverride"));
-    else if (json_object_get(def, "schedulingPriority"))
-        json_object_set(desc, "schedulingPriority", json_object_get(def, "schedulingPriority"));
-    if (api_str(req, "shareIdentifier"))
-        json_object_set(desc, "shareIdentifier", json_object_get(req, "shareIdentifier"));
-    json_object_set_new(desc, "container", container);
+    free(recipe);
 
     char id[37];
     util_uuid(id);
-    jobspec *spec = jobspec_make(desc);
-    desc = NULL;
-    jobspec_remember_recipe(recipe, spec);
-    free(recipe);
     jobs_create(c->st, spec, id, (uint32_t)size, deps, c->now_ms);
     char *arn = arn_make(ARN_JOB, id);
     *resp = json_pack("{s:s, s:s, s:s}", "jobArn", arn, "jobName", name, "jobId", id);
@@ -517,11 +499,11 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
         job *j = items[i];
         if (!matches(&f, j)) continue;
         if (json_array_size(list) == (size_t)max) {
+            /* The page ends before j: the next one resumes at it (at its index in an array; in a
+             * queue, after the submit sequence of the job before it). */
             uint64_t pos = array ? (uint64_t)i : items[i - 1]->seq;
-            /* The page ends before j: resume at it. */
             char plain[40], hex[81];
-            snprintf(plain, sizeof plain, "pos:%llu", (unsigned long long)(array ? pos : pos));
-            if (array) snprintf(plain, sizeof plain, "pos:%llu", (unsigned long long)i);
+            snprintf(plain, sizeof plain, "pos:%llu", (unsigned long long)pos);
             util_hex(plain, strlen(plain), hex);
             json_object_set_new(out, "nextToken", json_string(hex));
             break;

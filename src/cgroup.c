@@ -100,6 +100,20 @@ static int ctl_exists(const char *dir, const char *file)
     return ok;
 }
 
+/* The value of "key N" in the text of a flat-keyed control file; 0 when key is absent. */
+static long keyed_in(const char *text, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *line = text; *line;) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
+            return strtol(line + klen + 1, NULL, 10);
+        const char *nl = strchr(line, '\n');
+        if (!nl) break;
+        line = nl + 1;
+    }
+    return 0;
+}
+
 /* The value of "key N" in a flat-keyed control file (memory.events, memory.oom_control). */
 static long keyed_value(const char *dir, const char *file, const char *key)
 {
@@ -108,15 +122,7 @@ static long keyed_value(const char *dir, const char *file, const char *key)
     ssize_t n = read_text(path, text, sizeof text);
     free(path);
     if (n < 0) return 0;
-    size_t klen = strlen(key);
-    for (char *line = text; *line;) {
-        if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
-            return strtol(line + klen + 1, NULL, 10);
-        char *nl = strchr(line, '\n');
-        if (!nl) break;
-        line = nl + 1;
-    }
-    return 0;
+    return keyed_in(text, key);
 }
 
 /* The value of "key N" in a flat-keyed control file read through a descriptor kept open (these
@@ -129,15 +135,7 @@ static long keyed_value_fd(int fd, const char *key)
     while (n < 0 && errno == EINTR);
     if (n < 0) return -1;
     text[n] = '\0';
-    size_t klen = strlen(key);
-    for (char *line = text; *line;) {
-        if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
-            return strtol(line + klen + 1, NULL, 10);
-        char *nl = strchr(line, '\n');
-        if (!nl) break;
-        line = nl + 1;
-    }
-    return 0;
+    return keyed_in(text, key);
 }
 
 /* 1 if the space- or comma-separated list holds word. */

@@ -56,7 +56,6 @@ typedef struct stray {
 struct fleet {
     dict instances; /* id -> instance */
     dict trouble;   /* compute environment name -> launch_trouble */
-    uint64_t launches;
     uint32_t reconciliations;
     /* Local agents this server let go (lost instances) whose exit is still to be reaped. */
     pid_t *reap;
@@ -321,7 +320,6 @@ static instance *launch(state *st, json_t *ce, const catalog_type *t)
     in->pid = pid;
     in->launched_at = in->last_seen = in->idle_since = mono();
     dict_put(&st->fleet->instances, in->id, in);
-    st->fleet->launches++;
     log_info("fleet: launched instance %s (%s, %d vCPUs, %d MiB) for compute environment %s, "
              "agent pid %d", in->id, in->type, t->vcpus, t->memory_mib, in->ce, (int)pid);
     return in;
@@ -454,7 +452,6 @@ void fleet_assign(state *st, instance *in, job *j)
     j->mem_note = in->mem_note ? xstrdup(in->mem_note) : NULL;
     j->n_attempts++;
     j->attempt_started_at = 0;
-    j->kill_sent = 0;
     j->assign_sent_at = 0;
     attach(in, j);
     jobs_set_status(st, j, JS_STARTING, NULL);
@@ -489,7 +486,6 @@ void fleet_kill(state *st, job *j, const char *reason)
         jobs_attempt_end(st, j, &e, util_now_ms());
         return;
     }
-    j->kill_sent = 1;
     push(&in->kill, json_pack("{s:s, s:i, s:s}", "jobId", j->id, "attempt", (int)j->n_attempts,
                               "reason", reason ? reason : "Terminated"));
     wake(st, in);
@@ -533,7 +529,6 @@ int fleet_reattach(state *st, job *j)
         j->assign_sent_at = mono();
     }
     if (j->is_terminated) {
-        j->kill_sent = 1;
         push(&in->kill, json_pack("{s:s, s:i, s:s}", "jobId", j->id, "attempt",
                                   (int)j->n_attempts, "reason",
                                   j->stop_reason ? j->stop_reason : "Terminated"));
@@ -906,13 +901,6 @@ static void explain_ce(state *st, json_t *ce, const job *j, buf *out)
     if (managed) {
         json_t *cr = json_object_get(ce, "computeResources");
         int budget = (int)json_integer_value(json_object_get(cr, "maxvCpus")) * 1000;
-        job probe = *j;
-        jobspec tiny = *j->spec;
-        tiny.mvcpus = 0;
-        tiny.memory_mib = 0;
-        tiny.gpus = 0;
-        probe.spec = &tiny;
-        catalog_type fargate;
         if (is_fargate(cr)) {
             maxv = budget / 1000 < 16 ? budget / 1000 : 16;
             maxm = maxv * 8192;
@@ -930,8 +918,6 @@ static void explain_ce(state *st, json_t *ce, const job *j, buf *out)
                 if (t->gpus > maxg) maxg = t->gpus;
             }
         }
-        (void)fargate;
-        (void)probe;
         if (j->spec->mvcpus > maxv * 1000) {
             buf_printf(out, "needs %g vCPUs, the largest instance compute environment %s can run "
                             "has %d (maxvCpus %d)", need, name, maxv,

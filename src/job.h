@@ -59,7 +59,6 @@ struct job {
     char *log_stream;
     char *mem_note;    /* how the instance of the latest attempt enforced memory limits */
     int64_t attempt_started_at;
-    int kill_sent;
     int64_t assign_sent_at; /* monotonic ms the assignment left in an answer; 0 before */
     uint32_t held_seen;     /* the last reconciliation whose agent listed this attempt */
     /* Dependencies: how many are unmet, and who waits for this job. */

@@ -204,12 +204,10 @@ static void dep_met(state *st, job *d)
 
 /* A dependency failed: the waiting job fails too, and so, in turn, do the jobs that wait for it.
  * For an array parent, every child that has not started fails, and the parent follows. */
-static void dep_failed(state *st, job *d, job *failed)
+static void dep_failed(state *st, job *d)
 {
     if (job_status_done(d->status)) return;
-    char reason[128];
-    snprintf(reason, sizeof reason, "Dependent Job failed");
-    (void)failed;
+    const char *reason = "Dependent Job failed";
     if (d->children) {
         d->deps_pending = 0;
         for (uint32_t i = 0; i < d->array_size; i++) {
@@ -241,7 +239,7 @@ static void resolve_dependents(state *st, job *j)
     memcpy(ds, j->dependents, sizeof(job *) * n);
     for (uint32_t i = 0; i < n; i++) {
         if (j->status == JS_SUCCEEDED) dep_met(st, ds[i]);
-        else dep_failed(st, ds[i], j);
+        else dep_failed(st, ds[i]);
     }
     free(ds);
 }
