@@ -161,7 +161,8 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     int rc = -1;
     json_t *desc = NULL;
     if (!q) {
-        api_client_error(c, "jobQueue: no job queue named '%s'", qname);
+        api_client_error(c, "jobQueue: no job queue named '%s'; create it with CreateJobQueue",
+                         qname);
         goto out;
     }
     if (strcmp(json_string_value(json_object_get(q, "state")), "ENABLED") != 0) {
@@ -177,7 +178,8 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     const char *ref = api_str(req, "jobDefinition");
     json_t *def = jobdef_resolve(c->st, ref);
     if (!def) {
-        api_client_error(c, "jobDefinition: no ACTIVE job definition '%.200s'", ref);
+        api_client_error(c, "jobDefinition: no ACTIVE job definition '%.200s'; register it with "
+                            "RegisterJobDefinition or name an existing NAME:REVISION", ref);
         goto out;
     }
     if (strcmp(json_string_value(json_object_get(def, "status")), "ACTIVE") != 0) {
