@@ -1,0 +1,444 @@
+/* cli — command dispatch, the options every command shares, and the commands that change a
+ * job: submit, cancel, terminate.  Listing and reading live in cli_show.c and cli_logs.c. */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_cmd.h"
+#include "cli/cli_text.h"
+#include "common/mem.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+} commands[] = {
+    {"submit", cli_submit},     {"jobs", cli_jobs},           {"describe", cli_describe},
+    {"logs", cli_logs},         {"cancel", cli_cancel},       {"terminate", cli_terminate},
+};
+
+const char cli_usage_lines[] =
+    "  submit     submit a job and print its id\n"
+    "  jobs       list a queue's jobs\n"
+    "  describe   show jobs in detail: status, attempts, exit codes, log streams\n"
+    "  logs       print a job's log; -f follows it until the job ends\n"
+    "  cancel     cancel a job that has not started yet\n"
+    "  terminate  stop a job, started or not\n";
+
+int cli_is_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(name, commands[i].name) == 0) return 1;
+    return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[0], commands[i].name) == 0) return commands[i].fn(argc, argv);
+    return 2;
+}
+
+/* Shared helpers ---------------------------------------------------------------------------- */
+
+int cli_common_option(cli_ctx *c, int o, const char *arg)
+{
+    switch (o) {
+    case CLI_OPT_ENDPOINT: c->endpoint = arg; return 1;
+    case CLI_OPT_REGION: c->region = arg; return 1;
+    case CLI_OPT_JSON: c->json = 1; return 1;
+    default: return 0;
+    }
+}
+
+int cli_option_error(const cli_ctx *c, int o, char **argv)
+{
+    /* getopt leaves the offending word just before optind (for "--opt=value" too). */
+    const char *word = optind > 0 ? argv[optind - 1] : "?";
+    if (o == ':')
+        fprintf(stderr, "%s: %s needs a value; see `%s --help`\n", c->prog, word, c->prog);
+    else
+        fprintf(stderr, "%s: unknown option '%s'; see `%s --help`\n", c->prog, word, c->prog);
+    return 2;
+}
+
+int cli_usage_error(const cli_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", c->prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
+}
+
+void cli_print_json(json_t *j)
+{
+    json_dumpf(j, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+}
+
+long long cli_int(json_t *j, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(j, key));
+}
+
+int cli_status_done(const char *status)
+{
+    return status && (strcmp(status, "SUCCEEDED") == 0 || strcmp(status, "FAILED") == 0);
+}
+
+int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job)
+{
+    json_t *req = json_pack("{s:[s]}", "jobs", job_id);
+    json_t *resp = NULL;
+    int rc = cli_batch(c, "DescribeJobs", req, &resp);
+    json_decref(req);
+    if (rc) return rc;
+    json_t *j;
+    size_t i;
+    json_array_foreach(json_object_get(resp, "jobs"), i, j) {
+        if (strcmp(json_string_value(json_object_get(j, "jobId")) ?: "", job_id) == 0) {
+            *job = json_incref(j);
+            json_decref(resp);
+            return 0;
+        }
+    }
+    json_decref(resp);
+    fprintf(stderr, "%s: no job has the id '%s' (`barge jobs --queue Q --all` lists a queue's "
+                    "jobs)\n", c->prog, job_id);
+    return 1;
+}
+
+/* submit -------------------------------------------------------------------------------------- */
+
+static const char submit_help[] =
+    "usage: barge submit --queue Q --definition D [options] [-- COMMAND ARGS...]\n"
+    "\n"
+    "Submits a job and prints its id and name (the id first, for scripts).\n"
+    "\n"
+    "options:\n"
+    "  --queue Q            the job queue to submit to (name or ARN)\n"
+    "  --definition D       the job definition: NAME (its latest revision), NAME:REVISION\n"
+    "                       or ARN\n"
+    "  --name N             the job's name (default: the definition's name)\n"
+    "  --array-size N       an array job of N children, indexes 0 to N-1\n"
+    "  --depends-on DEP     wait for another job first: JOBID, JOBID:N_TO_N (child i waits\n"
+    "                       for child i) or SEQUENTIAL (each child waits for the one before);\n"
+    "                       repeat for several\n"
+    "  --param K=V          the value of Ref::K in the definition's command; repeatable\n"
+    "  --env K=V            an environment variable for the job; repeatable\n"
+    "  --vcpus N            vCPUs, instead of the definition's\n"
+    "  --memory MIB         memory in MiB, instead of the definition's\n"
+    "  --attempts N         attempts in all, the first included (retries = N - 1)\n"
+    "  --timeout SECONDS    stop each attempt after this long\n"
+    "  -- COMMAND ARGS...   run this command instead of the definition's\n"
+    "\n" CLI_COMMON_HELP;
+
+/* The default job name: the definition's name without its ARN prefix or revision. */
+static char *definition_name(const char *def)
+{
+    const char *name = cli_arn_name(def);
+    const char *colon = strrchr(name, ':');
+    return colon ? xstrndup(name, (size_t)(colon - name)) : xstrdup(name);
+}
+
+/* The containerOverrides object of req, created on first use. */
+static json_t *overrides(json_t *req)
+{
+    json_t *o = json_object_get(req, "containerOverrides");
+    if (!o) {
+        o = json_object();
+        json_object_set_new(req, "containerOverrides", o);
+    }
+    return o;
+}
+
+static json_t *member_array(json_t *obj, const char *key)
+{
+    json_t *a = json_object_get(obj, key);
+    if (!a) {
+        a = json_array();
+        json_object_set_new(obj, key, a);
+    }
+    return a;
+}
+
+int cli_submit(int argc, char **argv)
+{
+    enum { O_QUEUE = 256, O_DEF, O_NAME, O_ARRAY, O_DEP, O_PARAM, O_ENV, O_VCPUS, O_MEMORY,
+           O_ATTEMPTS, O_TIMEOUT };
+    static const struct option opts[] = {
+        {"queue", required_argument, NULL, O_QUEUE},
+        {"definition", required_argument, NULL, O_DEF},
+        {"name", required_argument, NULL, O_NAME},
+        {"array-size", required_argument, NULL, O_ARRAY},
+        {"depends-on", required_argument, NULL, O_DEP},
+        {"param", required_argument, NULL, O_PARAM},
+        {"env", required_argument, NULL, O_ENV},
+        {"vcpus", required_argument, NULL, O_VCPUS},
+        {"memory", required_argument, NULL, O_MEMORY},
+        {"attempts", required_argument, NULL, O_ATTEMPTS},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        CLI_COMMON_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    cli_ctx c;
+    cli_ctx_init(&c, "barge submit");
+    /* Everything after "--" is the job's command, options included, so the options are parsed
+     * only up to it. */
+    int nopt = argc;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            nopt = i;
+            break;
+        }
+    }
+    const char *queue = NULL, *def = NULL, *name = NULL;
+    json_t *req = json_object();
+    int rc = 2;
+    long n;
+    int o;
+    opterr = 0;
+    optind = 1;
+    while ((o = getopt_long(nopt, argv, ":h", opts, NULL)) != -1) {
+        if (cli_common_option(&c, o, optarg)) continue;
+        switch (o) {
+        case 'h':
+            fputs(submit_help, stdout);
+            rc = 0;
+            goto done;
+        case O_QUEUE: queue = optarg; break;
+        case O_DEF: def = optarg; break;
+        case O_NAME: name = optarg; break;
+        case O_ARRAY:
+            if (cli_parse_count(optarg, &n) < 0) {
+                cli_usage_error(&c, "--array-size must be a whole number of children (got "
+                                    "'%s')", optarg);
+                goto done;
+            }
+            json_object_set_new(req, "arrayProperties", json_pack("{s:I}", "size", (json_int_t)n));
+            break;
+        case O_DEP: {
+            char *id;
+            const char *type;
+            if (cli_parse_dependency(optarg, &id, &type) < 0) {
+                cli_usage_error(&c, "--depends-on '%s' is not JOBID, JOBID:N_TO_N, "
+                                    "JOBID:SEQUENTIAL or SEQUENTIAL", optarg);
+                goto done;
+            }
+            json_t *d = json_object();
+            if (id) json_object_set_new(d, "jobId", json_string(id));
+            if (type) json_object_set_new(d, "type", json_string(type));
+            json_array_append_new(member_array(req, "dependsOn"), d);
+            free(id);
+            break;
+        }
+        case O_PARAM:
+        case O_ENV: {
+            char *k, *v;
+            if (cli_parse_kv(optarg, &k, &v) < 0) {
+                cli_usage_error(&c, "%s '%s' is not KEY=VALUE", o == O_PARAM ? "--param" : "--env",
+                                optarg);
+                goto done;
+            }
+            if (o == O_PARAM) {
+                json_t *p = json_object_get(req, "parameters");
+                if (!p) json_object_set_new(req, "parameters", p = json_object());
+                json_object_set_new(p, k, json_string(v));
+            } else {
+                json_array_append_new(member_array(overrides(req), "environment"),
+                                      json_pack("{s:s,s:s}", "name", k, "value", v));
+            }
+            free(k);
+            free(v);
+            break;
+        }
+        case O_VCPUS:
+            if (cli_parse_decimal(optarg) < 0) {
+                cli_usage_error(&c, "--vcpus must be a positive number such as 2 or 0.5 (got "
+                                    "'%s')", optarg);
+                goto done;
+            }
+            json_array_append_new(member_array(overrides(req), "resourceRequirements"),
+                                  json_pack("{s:s,s:s}", "type", "VCPU", "value", optarg));
+            break;
+        case O_MEMORY:
+            if (cli_parse_count(optarg, &n) < 0) {
+                cli_usage_error(&c, "--memory must be a whole number of MiB (got '%s')", optarg);
+                goto done;
+            }
+            json_array_append_new(member_array(overrides(req), "resourceRequirements"),
+                                  json_pack("{s:s,s:s}", "type", "MEMORY", "value", optarg));
+            break;
+        case O_ATTEMPTS:
+            if (cli_parse_count(optarg, &n) < 0) {
+                cli_usage_error(&c, "--attempts must be a whole number, 1 or more (got '%s')",
+                                optarg);
+                goto done;
+            }
+            json_object_set_new(req, "retryStrategy", json_pack("{s:I}", "attempts",
+                                                                (json_int_t)n));
+            break;
+        case O_TIMEOUT:
+            if (cli_parse_count(optarg, &n) < 0) {
+                cli_usage_error(&c, "--timeout must be a whole number of seconds (got '%s')",
+                                optarg);
+                goto done;
+            }
+            json_object_set_new(req, "timeout", json_pack("{s:I}", "attemptDurationSeconds",
+                                                          (json_int_t)n));
+            break;
+        default: rc = cli_option_error(&c, o, argv); goto done;
+        }
+    }
+    if (optind < nopt) {
+        cli_usage_error(&c, "unexpected argument '%s'; put the job's command after `--`, as "
+                            "in `barge submit --queue Q --definition D -- echo hello`",
+                        argv[optind]);
+        goto done;
+    }
+    if (!queue) {
+        cli_usage_error(&c, "--queue is required (the job queue to submit to; see `aws batch "
+                            "describe-job-queues`)");
+        goto done;
+    }
+    if (!def) {
+        cli_usage_error(&c, "--definition is required (the job definition to run, NAME or "
+                            "NAME:REVISION; see `aws batch describe-job-definitions`)");
+        goto done;
+    }
+    if (nopt < argc) {
+        if (nopt + 1 == argc) {
+            cli_usage_error(&c, "`--` must be followed by the job's command");
+            goto done;
+        }
+        json_t *cmd = json_array();
+        for (int i = nopt + 1; i < argc; i++) json_array_append_new(cmd, json_string(argv[i]));
+        json_object_set_new(overrides(req), "command", cmd);
+    }
+    char *dflt = name ? NULL : definition_name(def);
+    json_object_set_new(req, "jobName", json_string(name ? name : dflt));
+    free(dflt);
+    json_object_set_new(req, "jobQueue", json_string(queue));
+    json_object_set_new(req, "jobDefinition", json_string(def));
+    if ((rc = cli_ctx_open(&c)) != 0) goto done;
+
+    json_t *resp;
+    if ((rc = cli_batch(&c, "SubmitJob", req, &resp)) != 0) goto done;
+    if (c.json) {
+        cli_print_json(resp);
+    } else {
+        printf("%s  %s\n", json_string_value(json_object_get(resp, "jobId")) ?: "?",
+               json_string_value(json_object_get(resp, "jobName")) ?: "?");
+    }
+    json_decref(resp);
+done:
+    json_decref(req);
+    cli_ctx_close(&c);
+    return rc;
+}
+
+/* cancel and terminate ----------------------------------------------------------------------- */
+
+static const char cancel_help[] =
+    "usage: barge cancel JOBID... [--reason R]\n"
+    "\n"
+    "Cancels jobs that have not started (SUBMITTED, PENDING or RUNNABLE): they become FAILED\n"
+    "with the reason as their statusReason.  A PENDING job is cancelled once its\n"
+    "dependencies finish.  Started jobs (STARTING, RUNNING) are left alone, as in AWS Batch;\n"
+    "`barge terminate` stops them.\n"
+    "\n"
+    "options:\n"
+    "  --reason R    why (default \"Cancelled by barge CLI\")\n"
+    "\n" CLI_COMMON_HELP;
+
+static const char terminate_help[] =
+    "usage: barge terminate JOBID... [--reason R]\n"
+    "\n"
+    "Stops jobs whatever their state: started ones (STARTING, RUNNING) are killed, earlier\n"
+    "ones cancelled; they become FAILED with the reason as their statusReason.\n"
+    "\n"
+    "options:\n"
+    "  --reason R    why (default \"Terminated by barge CLI\")\n"
+    "\n" CLI_COMMON_HELP;
+
+static int stop_jobs(int argc, char **argv, int terminate)
+{
+    enum { O_REASON = 256 };
+    static const struct option opts[] = {
+        {"reason", required_argument, NULL, O_REASON},
+        CLI_COMMON_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    cli_ctx c;
+    cli_ctx_init(&c, terminate ? "barge terminate" : "barge cancel");
+    const char *reason = terminate ? "Terminated by barge CLI" : "Cancelled by barge CLI";
+    const char *op = terminate ? "TerminateJob" : "CancelJob";
+    int o;
+    opterr = 0;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (cli_common_option(&c, o, optarg)) continue;
+        if (o == 'h') {
+            fputs(terminate ? terminate_help : cancel_help, stdout);
+            return 0;
+        }
+        if (o == O_REASON) {
+            reason = optarg;
+            continue;
+        }
+        return cli_option_error(&c, o, argv);
+    }
+    if (optind == argc)
+        return cli_usage_error(&c, "give the id of the job to %s (`barge jobs --queue Q` "
+                                   "lists them)", terminate ? "terminate" : "cancel");
+    if (!*reason) return cli_usage_error(&c, "--reason must not be empty");
+    int rc = cli_ctx_open(&c);
+    for (int i = optind; i < argc && rc != 2; i++) {
+        const char *id = argv[i];
+        /* The job's state first: it lets us say what the call will (or will not) do. */
+        json_t *job = NULL, *resp = NULL;
+        if (cli_describe_job(&c, id, &job) != 0) {
+            rc = 1;
+            continue;
+        }
+        const char *name = json_string_value(json_object_get(job, "jobName")) ?: "?";
+        const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
+        json_t *req = json_pack("{s:s,s:s}", "jobId", id, "reason", reason);
+        int r = cli_batch(&c, op, req, &resp);
+        json_decref(req);
+        if (r) {
+            rc = 1;
+        } else if (c.json) {
+            cli_print_json(resp);
+        } else if (cli_status_done(status)) {
+            printf("Job %s (%s) had already finished (%s); nothing to %s.\n", id, name, status,
+                   terminate ? "terminate" : "cancel");
+        } else if (!terminate &&
+                   (strcmp(status, "STARTING") == 0 || strcmp(status, "RUNNING") == 0)) {
+            printf("Job %s (%s) is %s: cancel leaves started jobs running.\n"
+                   "Use `barge terminate %s` to stop it.\n", id, name, status, id);
+        } else {
+            printf("%s requested for job %s (%s, was %s).\n", terminate ? "Terminate" : "Cancel",
+                   id, name, status);
+        }
+        json_decref(resp);
+        json_decref(job);
+    }
+    cli_ctx_close(&c);
+    return rc;
+}
+
+int cli_cancel(int argc, char **argv)
+{
+    return stop_jobs(argc, argv, 0);
+}
+
+int cli_terminate(int argc, char **argv)
+{
+    return stop_jobs(argc, argv, 1);
+}

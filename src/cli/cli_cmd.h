@@ -1,0 +1,54 @@
+/* cli_cmd — what the CLI's command files share: the common options, the option-error messages,
+ * and the calls more than one command makes.  Internal to cli*.c. */
+#ifndef BARGE_CLI_CMD_H
+#define BARGE_CLI_CMD_H
+#include <getopt.h>
+#include <jansson.h>
+
+#include "cli/cli_http.h"
+
+/* Option codes of the options every command takes; a command's own codes start at 256. */
+enum { CLI_OPT_ENDPOINT = 1000, CLI_OPT_REGION, CLI_OPT_JSON };
+
+#define CLI_COMMON_OPTIONS                                                                    \
+    {"endpoint", required_argument, NULL, CLI_OPT_ENDPOINT},                                  \
+        {"region", required_argument, NULL, CLI_OPT_REGION},                                  \
+        {"json", no_argument, NULL, CLI_OPT_JSON}, {"help", no_argument, NULL, 'h'}
+
+/* The help lines for the common options, appended to every command's help. */
+#define CLI_COMMON_HELP                                                                       \
+    "common options:\n"                                                                       \
+    "  --endpoint URL   the barge server (default $BARGE_ENDPOINT, else\n"                     \
+    "                   http://127.0.0.1:8900)\n"                                              \
+    "  --region R       signing region (default $AWS_REGION or $AWS_DEFAULT_REGION, else\n"    \
+    "                   us-east-1)\n"                                                          \
+    "  --json           print the API's JSON answer instead of text for people\n"             \
+    "  -h, --help       show this help\n"                                                      \
+    "Credentials come from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN\n" \
+    "(default barge/barge, which a server in --dev accepts).\n"
+
+/* Applies a common option; returns 1 if o was one, else 0. */
+int cli_common_option(cli_ctx *c, int o, const char *arg);
+/* Explains a getopt failure ('?' or ':') for the option at argv[optind - 1]; returns 2. */
+int cli_option_error(const cli_ctx *c, int o, char **argv);
+/* A usage error: prints "PROG: <sentence>" and returns 2. */
+int cli_usage_error(const cli_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints j for scripts: indented JSON and a newline. */
+void cli_print_json(json_t *j);
+
+/* The description of one job into *job (fresh); returns 0, or 1 after printing why (including
+ * "no such job"). */
+int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job);
+/* Whether a status is final: SUCCEEDED or FAILED. */
+int cli_status_done(const char *status);
+/* A member of j as an integer, 0 when absent. */
+long long cli_int(json_t *j, const char *key);
+
+/* The commands; argv[0] is the command's name. */
+int cli_submit(int argc, char **argv);
+int cli_cancel(int argc, char **argv);
+int cli_terminate(int argc, char **argv);
+int cli_jobs(int argc, char **argv);
+int cli_describe(int argc, char **argv);
+int cli_logs(int argc, char **argv);
+#endif

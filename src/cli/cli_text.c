@@ -1,0 +1,200 @@
+#include "cli/cli_text.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+const char *const cli_job_statuses[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
+                                        "RUNNING", "SUCCEEDED", "FAILED", NULL};
+
+int cli_parse_count(const char *s, long *out)
+{
+    if (!s || !isdigit((unsigned char)*s)) return -1;
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 1 || v > INT_MAX) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_decimal(const char *s)
+{
+    if (!s || !isdigit((unsigned char)*s)) return -1;
+    int nonzero = 0;
+    const char *p = s;
+    for (; isdigit((unsigned char)*p); p++) nonzero |= *p != '0';
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p)) return -1;
+        for (; isdigit((unsigned char)*p); p++) nonzero |= *p != '0';
+    }
+    return *p || !nonzero || p - s > 20 ? -1 : 0;
+}
+
+int cli_parse_kv(const char *s, char **key, char **value)
+{
+    const char *eq = s ? strchr(s, '=') : NULL;
+    if (!eq || eq == s) return -1;
+    *key = xstrndup(s, (size_t)(eq - s));
+    *value = xstrdup(eq + 1);
+    return 0;
+}
+
+int cli_parse_dependency(const char *s, char **job_id, const char **type)
+{
+    *job_id = NULL;
+    *type = NULL;
+    if (!s || !*s) return -1;
+    if (strcasecmp(s, "SEQUENTIAL") == 0) {
+        *type = "SEQUENTIAL";
+        return 0;
+    }
+    size_t n = strlen(s);
+    const char *colon = strrchr(s, ':');
+    if (colon && strcasecmp(colon + 1, "N_TO_N") == 0) {
+        *type = "N_TO_N";
+        n = (size_t)(colon - s);
+    } else if (colon && strcasecmp(colon + 1, "SEQUENTIAL") == 0) {
+        *type = "SEQUENTIAL";
+        n = (size_t)(colon - s);
+    } else if (colon && (colon[1] == '\0' || !isdigit((unsigned char)colon[1]))) {
+        /* Only an array index or a known type may follow the last colon: "ID:n_to_m" is a typo
+         * that would otherwise be sent as a job id nobody has. */
+        return -1;
+    }
+    if (n == 0) return -1;
+    *job_id = xstrndup(s, n);
+    return 0;
+}
+
+const char *cli_job_status(const char *s)
+{
+    for (int i = 0; s && cli_job_statuses[i]; i++)
+        if (strcasecmp(s, cli_job_statuses[i]) == 0) return cli_job_statuses[i];
+    return NULL;
+}
+
+void cli_fmt_time(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !localtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        strcpy(out, "-");
+}
+
+void cli_fmt_duration(int64_t ms, char out[32])
+{
+    if (ms < 0) {
+        strcpy(out, "-");
+        return;
+    }
+    long long s = (long long)(ms / 1000);
+    if (ms < 10000)
+        snprintf(out, 32, "%lld.%llds", (long long)ms / 1000, (long long)(ms % 1000) / 100);
+    else if (s < 60)
+        snprintf(out, 32, "%llds", s);
+    else if (s < 3600)
+        snprintf(out, 32, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(out, 32, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+    else
+        snprintf(out, 32, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+const char *cli_arn_name(const char *s)
+{
+    if (!s || strncmp(s, "arn:", 4) != 0) return s;
+    /* arn:PARTITION:SERVICE:REGION:ACCOUNT:KIND/NAME — the name follows the first slash after
+     * the fifth colon. */
+    const char *p = s;
+    for (int colons = 0; *p && colons < 5; p++) colons += *p == ':';
+    const char *slash = strchr(p, '/');
+    return slash && slash[1] ? slash + 1 : s;
+}
+
+void cli_shell_quote(buf *b, const char *s)
+{
+    int plain = *s != '\0';
+    for (const char *p = s; *p && plain; p++)
+        plain = isalnum((unsigned char)*p) || strchr("-_./:=,+%@", *p);
+    if (plain) {
+        buf_puts(b, s);
+        return;
+    }
+    buf_puts(b, "'");
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'') buf_puts(b, "'\\''");
+        else buf_append(b, p, 1);
+    }
+    buf_puts(b, "'");
+}
+
+/* Characters, not bytes: a UTF-8 continuation byte does not widen a column. */
+static size_t text_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+void cli_table_init(cli_table *t, size_t ncols, const char *const *headers)
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols;
+    t->headers = headers;
+}
+
+void cli_table_add(cli_table *t, const char *const *row)
+{
+    if (t->nrows == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 16;
+        t->cells = xrealloc(t->cells, t->cap * t->ncols * sizeof *t->cells);
+    }
+    for (size_t i = 0; i < t->ncols; i++) {
+        /* Tabs and newlines in a cell would break the columns. */
+        char *cell = xstrdup(row[i] ? row[i] : "-");
+        for (char *p = cell; *p; p++)
+            if (*p == '\n' || *p == '\t' || *p == '\r') *p = ' ';
+        t->cells[t->nrows * t->ncols + i] = cell;
+    }
+    t->nrows++;
+}
+
+static void render_row(const cli_table *t, const size_t *width, const char *const *row, buf *out)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        buf_puts(out, row[i]);
+        if (i + 1 == t->ncols) break;
+        for (size_t pad = text_width(row[i]); pad < width[i] + 2; pad++) buf_puts(out, " ");
+    }
+    buf_puts(out, "\n");
+}
+
+void cli_table_render(const cli_table *t, buf *out)
+{
+    size_t *width = xcalloc(t->ncols, sizeof *width);
+    for (size_t i = 0; i < t->ncols; i++) {
+        width[i] = text_width(t->headers[i]);
+        for (size_t r = 0; r < t->nrows; r++) {
+            size_t w = text_width(t->cells[r * t->ncols + i]);
+            if (w > width[i]) width[i] = w;
+        }
+    }
+    render_row(t, width, t->headers, out);
+    for (size_t r = 0; r < t->nrows; r++)
+        render_row(t, width, (const char *const *)t->cells + r * t->ncols, out);
+    free(width);
+}
+
+void cli_table_free(cli_table *t)
+{
+    for (size_t i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i]);
+    free(t->cells);
+    memset(t, 0, sizeof *t);
+}

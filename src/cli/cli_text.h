@@ -1,0 +1,48 @@
+/* cli_text — the CLI's text in and out: reading option values, and writing tables, times,
+ * durations and commands for people.  Pure functions, so that unit tests pin them down. */
+#ifndef BARGE_CLI_TEXT_H
+#define BARGE_CLI_TEXT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/mem.h"
+
+/* A decimal integer from 1 to INT_MAX with nothing around it; returns 0, or -1. */
+int cli_parse_count(const char *s, long *out);
+/* A positive decimal number such as "2" or "0.5" (vCPUs may be fractional); returns 0, or -1. */
+int cli_parse_decimal(const char *s);
+/* "KEY=VALUE" with a non-empty key; the value may be empty and may hold '='.  Fresh strings in
+ * *key and *value; returns 0, or -1. */
+int cli_parse_kv(const char *s, char **key, char **value);
+/* A --depends-on value: "JOBID", "JOBID:N_TO_N", "JOBID:SEQUENTIAL" or "SEQUENTIAL" alone (the
+ * type is case-insensitive).  An array child's id ("PARENT:3") keeps its colon.  *job_id is a
+ * fresh string or NULL, *type a constant or NULL; returns 0, or -1. */
+int cli_parse_dependency(const char *s, char **job_id, const char **type);
+/* The job status named by s in any case ("running"), as AWS spells it; NULL if none. */
+const char *cli_job_status(const char *s);
+/* Every job status in lifecycle order, ending with NULL. */
+extern const char *const cli_job_statuses[];
+
+/* Epoch milliseconds as local "YYYY-MM-DD HH:MM:SS"; "-" for 0 or less. */
+void cli_fmt_time(int64_t ms, char out[32]);
+/* A duration for people: "0.4s", "12s", "3m05s", "2h07m", "3d04h"; "-" when negative. */
+void cli_fmt_duration(int64_t ms, char out[32]);
+/* The name part of a Batch ARN: "q" for ".../job-queue/q", "d:3" for ".../job-definition/d:3";
+ * anything that is not an ARN comes back unchanged.  Points into s. */
+const char *cli_arn_name(const char *s);
+/* Appends s quoted for a POSIX shell when it needs to be, so that a command shown to a person
+ * can be pasted back. */
+void cli_shell_quote(buf *b, const char *s);
+
+/* A table for people: a header row, columns two spaces apart and as wide as their widest cell
+ * (counted in characters, not bytes); the last column is not padded. */
+typedef struct cli_table {
+    size_t ncols, nrows, cap;
+    const char *const *headers;
+    char **cells; /* nrows * ncols, owned */
+} cli_table;
+void cli_table_init(cli_table *t, size_t ncols, const char *const *headers);
+void cli_table_add(cli_table *t, const char *const *row); /* copies the cells; NULL shows "-" */
+void cli_table_render(const cli_table *t, buf *out);
+void cli_table_free(cli_table *t);
+#endif

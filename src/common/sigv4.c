@@ -1,0 +1,365 @@
+#include "common/sigv4.h"
+
+#include <ctype.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+#include "common/util.h"
+
+/* Copies the value of "Name=" up to the next comma or end into out. */
+static int field(const char *h, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    const char *p = h;
+    while ((p = strstr(p, name)) != NULL) {
+        /* The name must start the header's parameter list or follow a separator. */
+        if ((p == h || p[-1] == ' ' || p[-1] == ',') && p[nl] == '=') break;
+        p += nl;
+    }
+    if (!p) return -1;
+    p += nl + 1;
+    size_t n = strcspn(p, ", ");
+    if (n == 0 || n >= outlen) return -1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int sigv4_parse(const char *header, sigv4_auth *out, char *err, size_t errlen)
+{
+    static const char algo[] = "AWS4-HMAC-SHA256 ";
+    char cred[512];
+    memset(out, 0, sizeof *out);
+    if (strncmp(header, algo, sizeof algo - 1) != 0) {
+        snprintf(err, errlen, "Authorization header: only AWS4-HMAC-SHA256 signatures are "
+                              "accepted");
+        return -1;
+    }
+    const char *params = header + sizeof algo - 1;
+    if (field(params, "Credential", cred, sizeof cred) < 0) {
+        snprintf(err, errlen, "Authorization header: the Credential parameter is missing");
+        return -1;
+    }
+    if (field(params, "SignedHeaders", out->signed_headers, sizeof out->signed_headers) < 0) {
+        snprintf(err, errlen, "Authorization header: the SignedHeaders parameter is missing");
+        return -1;
+    }
+    if (field(params, "Signature", out->signature, sizeof out->signature) < 0) {
+        snprintf(err, errlen, "Authorization header: the Signature parameter is missing");
+        return -1;
+    }
+    for (const char *s = out->signature; *s; s++) {
+        if (!isxdigit((unsigned char)*s)) {
+            snprintf(err, errlen, "Authorization header: the Signature must be hexadecimal");
+            return -1;
+        }
+    }
+    /* Credential=AKID/YYYYMMDD/REGION/SERVICE/aws4_request */
+    char *parts[5];
+    int n = 0;
+    char *save = NULL;
+    /* Count every part, so that a sixth one is seen and refused. */
+    for (char *tok = strtok_r(cred, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+        if (n < 5) parts[n] = tok;
+        n++;
+    }
+    if (n != 5 || strcmp(parts[4], "aws4_request") != 0 ||
+        strlen(parts[1]) != 8 || strlen(parts[0]) >= sizeof out->access_key ||
+        strlen(parts[2]) >= sizeof out->region || strlen(parts[3]) >= sizeof out->service) {
+        snprintf(err, errlen, "Authorization header: the Credential must be "
+                              "ACCESS_KEY/YYYYMMDD/REGION/SERVICE/aws4_request");
+        return -1;
+    }
+    for (const char *s = parts[1]; *s; s++) {
+        if (!isdigit((unsigned char)*s)) {
+            snprintf(err, errlen, "Authorization header: the Credential's date must be "
+                                  "YYYYMMDD");
+            return -1;
+        }
+    }
+    strcpy(out->access_key, parts[0]);
+    strcpy(out->date, parts[1]);
+    strcpy(out->region, parts[2]);
+    strcpy(out->service, parts[3]);
+    return 0;
+}
+
+/* Signing ---------------------------------------------------------------------------------- */
+
+/* Headers that hops may add, drop or rewrite on the way; AWS SDKs leave them out of the
+ * signature so that a proxy does not break it, and the server side must agree. */
+static const char *const unsigned_headers[] = {
+    "connection", "expect", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+    "trailer", "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id",
+};
+
+typedef struct canon_header {
+    char *name;  /* lower case */
+    char *value; /* trimmed, inner runs of blanks collapsed */
+    size_t order; /* position in the request, so that repeated headers keep their order */
+} canon_header;
+
+static int header_cmp(const void *a, const void *b)
+{
+    const canon_header *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c) return c;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int is_unsigned_header(const char *lname)
+{
+    for (size_t i = 0; i < sizeof unsigned_headers / sizeof *unsigned_headers; i++)
+        if (strcmp(lname, unsigned_headers[i]) == 0) return 1;
+    /* The caller's own copies of these are replaced by the ones this signature sets. */
+    return strcmp(lname, "authorization") == 0 || strcmp(lname, "x-amz-date") == 0 ||
+           strcmp(lname, "x-amz-security-token") == 0;
+}
+
+static char *lower_dup(const char *s)
+{
+    char *out = xstrdup(s);
+    for (char *p = out; *p; p++) *p = (char)tolower((unsigned char)*p);
+    return out;
+}
+
+/* "Trimall" in AWS's words: no blanks at either end, and every inner run of blanks becomes one
+ * space. */
+static char *trimall(const char *s)
+{
+    buf b = {0};
+    buf_puts(&b, "");
+    for (;;) {
+        while (*s && isspace((unsigned char)*s)) s++;
+        if (!*s) break;
+        size_t n = 0;
+        while (s[n] && !isspace((unsigned char)s[n])) n++;
+        if (b.len) buf_puts(&b, " ");
+        buf_append(&b, s, n);
+        s += n;
+    }
+    return b.data;
+}
+
+/* The path without empty and "." segments and with ".." applied, as AWS services (all but S3)
+ * see it: a request for "/v1//a/./b/../x" is signed as "/v1/a/x".  A trailing slash stays. */
+static char *normalize_path(const char *path)
+{
+    if (!path || !*path) return xstrdup("/");
+    size_t len = strlen(path);
+    char **segs = xcalloc(len + 1, sizeof *segs);
+    size_t n = 0;
+    char *copy = xstrdup(path);
+    char *save = NULL;
+    for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (strcmp(t, ".") == 0) continue;
+        if (strcmp(t, "..") == 0) {
+            if (n) n--;
+            continue;
+        }
+        segs[n++] = t;
+    }
+    buf b = {0};
+    if (path[0] == '/') buf_puts(&b, "/");
+    for (size_t i = 0; i < n; i++) {
+        if (i) buf_puts(&b, "/");
+        buf_puts(&b, segs[i]);
+    }
+    if (path[len - 1] == '/' && n) buf_puts(&b, "/");
+    if (!b.data) buf_puts(&b, "");
+    free(segs);
+    free(copy);
+    return b.data;
+}
+
+/* Percent-encodes every byte but the unreserved ones and '/'.  The path arrives already encoded
+ * for the wire, so '%' itself is encoded again: AWS signs non-S3 paths doubly encoded. */
+static void uri_encode_path(buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/') {
+            buf_append(b, p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            buf_append(b, e, 3);
+        }
+    }
+}
+
+typedef struct query_pair {
+    char *key, *value;
+} query_pair;
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const query_pair *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : strcmp(x->value, y->value);
+}
+
+/* The query's pairs sorted by key, then value, each written key=value.  The pairs are already
+ * encoded for the wire and are signed as sent. */
+static void canonical_query(buf *b, const char *q)
+{
+    if (!q || !*q) return;
+    size_t n = 1;
+    for (const char *p = q; *p; p++) n += *p == '&';
+    query_pair *pairs = xcalloc(n, sizeof *pairs);
+    const char *p = q;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', len);
+        if (eq) {
+            pairs[i].key = xstrndup(p, (size_t)(eq - p));
+            pairs[i].value = xstrndup(eq + 1, len - (size_t)(eq - p) - 1);
+        } else {
+            pairs[i].key = xstrndup(p, len);
+            pairs[i].value = xstrdup("");
+        }
+        p += len + (p[len] == '&');
+    }
+    qsort(pairs, n, sizeof *pairs, pair_cmp);
+    for (size_t i = 0; i < n; i++) {
+        buf_printf(b, "%s%s=%s", i ? "&" : "", pairs[i].key, pairs[i].value);
+        free(pairs[i].key);
+        free(pairs[i].value);
+    }
+    free(pairs);
+}
+
+static void hmac_sha256(const void *key, size_t keylen, const char *msg, unsigned char out[32])
+{
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out, &len);
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(p, n, d);
+    util_hex(d, sizeof d, out);
+}
+
+int sigv4_sign(const sigv4_request *req, const sigv4_credentials *cred, time_t when,
+               sigv4_signed *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    struct tm tm;
+    if (!gmtime_r(&when, &tm) || strftime(out->amz_date, sizeof out->amz_date, "%Y%m%dT%H%M%SZ",
+                                          &tm) != 16) {
+        snprintf(err, errlen, "sigv4: the signing time is out of range");
+        return -1;
+    }
+    sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, out->payload_sha256);
+
+    /* The headers to sign: the caller's, less the unsigned ones, plus the date and token. */
+    canon_header *hs = xcalloc(req->nheaders + 2, sizeof *hs);
+    size_t n = 0;
+    int have_host = 0;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        char *lname = lower_dup(req->headers[i].name);
+        if (is_unsigned_header(lname)) {
+            free(lname);
+            continue;
+        }
+        have_host |= strcmp(lname, "host") == 0;
+        hs[n].name = lname;
+        hs[n].value = trimall(req->headers[i].value ? req->headers[i].value : "");
+        hs[n].order = n;
+        n++;
+    }
+    hs[n].name = xstrdup("x-amz-date");
+    hs[n].value = xstrdup(out->amz_date);
+    hs[n].order = n;
+    n++;
+    if (cred->session_token && *cred->session_token) {
+        hs[n].name = xstrdup("x-amz-security-token");
+        hs[n].value = trimall(cred->session_token);
+        hs[n].order = n;
+        n++;
+    }
+    int rc = -1;
+    buf cr = {0}, signed_names = {0}, sts = {0}, auth = {0};
+    char *path = NULL;
+    if (!have_host) {
+        snprintf(err, errlen, "sigv4: the request has no Host header to sign");
+        goto done;
+    }
+    qsort(hs, n, sizeof *hs, header_cmp);
+
+    /* The canonical request: method, path, query, headers, signed names, payload hash. */
+    buf_printf(&cr, "%s\n", req->method);
+    path = normalize_path(req->path);
+    uri_encode_path(&cr, path);
+    buf_puts(&cr, "\n");
+    canonical_query(&cr, req->query);
+    buf_puts(&cr, "\n");
+    for (size_t i = 0; i < n; i++) {
+        /* A repeated header is one line, its values joined by commas in request order. */
+        if (i && strcmp(hs[i].name, hs[i - 1].name) == 0) {
+            buf_printf(&cr, ",%s", hs[i].value);
+            continue;
+        }
+        buf_printf(&cr, "%s%s:%s", i ? "\n" : "", hs[i].name, hs[i].value);
+        buf_printf(&signed_names, "%s%s", i ? ";" : "", hs[i].name);
+    }
+    buf_printf(&cr, "\n\n%s\n%s", signed_names.data, out->payload_sha256);
+
+    char date[9], cr_hash[65], scope[256];
+    memcpy(date, out->amz_date, 8);
+    date[8] = '\0';
+    if ((size_t)snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", date, cred->region,
+                         cred->service) >= sizeof scope) {
+        snprintf(err, errlen, "sigv4: the region or service name is too long");
+        goto done;
+    }
+    sha256_hex(cr.data, cr.len, cr_hash);
+    buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", out->amz_date, scope, cr_hash);
+
+    /* The signing key is derived from the secret, narrowed by date, region and service. */
+    unsigned char k1[32], k2[32], sig[32];
+    char *secret = xasprintf("AWS4%s", cred->secret_key);
+    hmac_sha256(secret, strlen(secret), date, k1);
+    OPENSSL_cleanse(secret, strlen(secret));
+    free(secret);
+    hmac_sha256(k1, sizeof k1, cred->region, k2);
+    hmac_sha256(k2, sizeof k2, cred->service, k1);
+    hmac_sha256(k1, sizeof k1, "aws4_request", k2);
+    hmac_sha256(k2, sizeof k2, sts.data, sig);
+    OPENSSL_cleanse(k1, sizeof k1);
+    OPENSSL_cleanse(k2, sizeof k2);
+    char sig_hex[65];
+    util_hex(sig, sizeof sig, sig_hex);
+
+    buf_printf(&auth, "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+               cred->access_key, scope, signed_names.data, sig_hex);
+    out->authorization = auth.data;
+    out->canonical_request = cr.data;
+    auth.data = cr.data = NULL;
+    rc = 0;
+done:
+    for (size_t i = 0; i < n; i++) {
+        free(hs[i].name);
+        free(hs[i].value);
+    }
+    free(hs);
+    free(path);
+    buf_free(&cr);
+    buf_free(&signed_names);
+    buf_free(&sts);
+    buf_free(&auth);
+    return rc;
+}
+
+void sigv4_signed_free(sigv4_signed *s)
+{
+    if (!s) return;
+    free(s->authorization);
+    free(s->canonical_request);
+    s->authorization = s->canonical_request = NULL;
+}

@@ -1,0 +1,180 @@
+#include "server/api/api.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/model/arn.h"
+#include "server/api/jobdef.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+static api_op *const tables[] = {api_ce_ops,  api_jq_ops,  api_jd_ops,    api_sp_ops,
+                                 api_tag_ops, api_job_ops, api_agent_ops, api_misc_ops};
+#define N_TABLES (sizeof tables / sizeof tables[0])
+
+void api_init(void)
+{
+    /* Shapes shared by several operations. */
+    schema_define("Tags", "m<s>");
+    schema_define("Strings", "[s]");
+    jobdef_init();
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (api_op *op = tables[t]; op->name; op++)
+            op->compiled = schema_compile(op->shape ? op->shape : "{}");
+}
+
+const api_op *api_route(const char *method, const char *path)
+{
+    for (size_t t = 0; t < N_TABLES; t++) {
+        for (const api_op *op = tables[t]; op->name; op++) {
+            if (strcmp(op->method, method) != 0) continue;
+            size_t n = strlen(op->path);
+            if (op->path[n - 1] == '*') {
+                if (strncmp(op->path, path, n - 1) == 0) return op;
+            } else if (strcmp(op->path, path) == 0) {
+                return op;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int fail(api_ctx *c, int status, const char *type, const char *fmt, va_list ap)
+{
+    c->status = status;
+    c->err_type = type;
+    vsnprintf(c->err_msg, sizeof c->err_msg, fmt, ap);
+    return -1;
+}
+
+char *api_error_body(const char *type, const char *msg)
+{
+    char clean[700];
+    snprintf(clean, sizeof clean, "%s", msg);
+    util_utf8_scrub(clean);
+    json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", clean);
+    char *body = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    return body;
+}
+
+int api_client_error(api_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail(c, 400, "ClientException", fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int api_server_error(api_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail(c, 500, "ServerException", fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *api_str(json_t *req, const char *key)
+{
+    return json_string_value(json_object_get(req, key));
+}
+
+json_int_t api_int(json_t *req, const char *key, json_int_t dflt)
+{
+    json_t *v = json_object_get(req, key);
+    return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+int api_page(api_ctx *c, json_t *req, json_t *resp, const char *const *keys, size_t n,
+             int (*cmp)(const char *, const char *), int limit, size_t *start, size_t *end)
+{
+    json_int_t max = api_int(req, "maxResults", limit);
+    if (max < 1 || max > limit)
+        return api_client_error(c, "maxResults: must be between 1 and %d (got %lld)", limit,
+                                (long long)max);
+    size_t first = 0;
+    const char *token = api_str(req, "nextToken");
+    if (token && *token) {
+        /* A token is the hex of the last key of the previous page, so a listing resumes
+         * correctly even when items were added or removed in between. */
+        char *after = util_unhex(token);
+        if (!after)
+            return api_client_error(c, "nextToken: '%.64s' is not a token this server issued; "
+                                       "pass the nextToken of the previous page unchanged",
+                                    token);
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (cmp(keys[mid], after) <= 0) lo = mid + 1;
+            else hi = mid;
+        }
+        first = lo;
+        free(after);
+    }
+    size_t last = first + (size_t)max < n ? first + (size_t)max : n;
+    *start = first;
+    *end = last;
+    if (last < n && last > first) {
+        const char *k = keys[last - 1];
+        char *hex = xmalloc(2 * strlen(k) + 1);
+        util_hex(k, strlen(k), hex);
+        json_object_set_new(resp, "nextToken", json_string(hex));
+        free(hex);
+    }
+    return 0;
+}
+
+int api_check_tags(api_ctx *c, json_t *tags, const char *field)
+{
+    if (!tags) return 0;
+    if (json_object_size(tags) > 50)
+        return api_client_error(c, "%s: at most 50 tags are allowed (got %zu)", field,
+                                json_object_size(tags));
+    const char *k;
+    json_t *v;
+    json_object_foreach(tags, k, v) {
+        size_t kl = strlen(k), vl = strlen(json_string_value(v));
+        if (kl < 1 || kl > 128)
+            return api_client_error(c, "%s: tag key '%.40s' must be 1 to 128 characters long",
+                                    field, k);
+        if (vl > 256)
+            return api_client_error(c, "%s: the value of tag '%.40s' must be at most 256 "
+                                       "characters long", field, k);
+        if (strncmp(k, "aws:", 4) == 0)
+            return api_client_error(c, "%s: tag keys starting with 'aws:' are reserved (got "
+                                       "'%.40s')", field, k);
+    }
+    return 0;
+}
+
+char *api_key_of(const char *v, const char *kind)
+{
+    if (!v) return NULL;
+    if (strncmp(v, "arn:", 4) == 0) return arn_resource(v, kind);
+    return arn_name_valid(v) ? xstrdup(v) : NULL;
+}
+
+char *api_name_or_arn(api_ctx *c, const char *v, const char *kind, const char *field)
+{
+    char *k = api_key_of(v, kind);
+    if (!k) {
+        if (v && strncmp(v, "arn:", 4) == 0)
+            api_client_error(c, "%s: '%.200s' is not a %s ARN (arn:aws:batch:REGION:ACCOUNT:%s/NAME)",
+                             field, v, kind, kind);
+        else
+            api_client_error(c, "%s: '%.200s' is not a valid name or ARN; names are 1 to 128 "
+                                "letters, digits, hyphens and underscores", field, v ? v : "");
+    }
+    return k;
+}
+
+int api_check_name(api_ctx *c, const char *v, const char *field)
+{
+    if (arn_name_valid(v)) return 0;
+    return api_client_error(c, "%s: '%.200s' is not a valid name; use 1 to 128 letters, digits, "
+                               "hyphens and underscores", field, v);
+}

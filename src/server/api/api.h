@@ -1,0 +1,78 @@
+/* api — the AWS Batch operations: their table, their errors and the helpers handlers share.
+ *
+ * A request is parsed and type-checked against the operation's shape on an HTTP thread; the
+ * handler then runs on the core thread, which owns the state, so handlers never lock.  A handler
+ * either fills *resp and returns 0, or returns api_client_error(...) and changes nothing. */
+#ifndef BARGE_API_H
+#define BARGE_API_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/api/schema.h"
+
+struct state;
+
+typedef struct api_ctx {
+    struct state *st;
+    int64_t now_ms;
+    int status;            /* HTTP status when err_type is set */
+    const char *err_type;  /* NULL on success */
+    char err_msg[600];
+    struct core_call *call; /* the call being answered */
+    int deferred;           /* the handler parked the call; it is answered later */
+} api_ctx;
+
+typedef int (*api_handler)(api_ctx *c, json_t *req, json_t **resp);
+
+typedef struct api_op {
+    const char *name;   /* AWS operation name, e.g. "CreateComputeEnvironment" */
+    const char *method; /* "POST", "GET", "DELETE" */
+    const char *path;   /* "/v1/createcomputeenvironment"; a trailing '*' takes the rest of the
+                           path as the request's "resourceArn" */
+    const char *shape;  /* request shape in schema notation; NULL accepts any object */
+    api_handler fn;
+    size_t max_body; /* 0 means the server-wide limit */
+    schema *compiled;
+} api_op;
+
+/* Each module's table, ended by an entry with a NULL name. */
+extern api_op api_ce_ops[], api_jq_ops[], api_jd_ops[], api_sp_ops[], api_tag_ops[],
+    api_job_ops[], api_agent_ops[], api_misc_ops[];
+
+/* Installs the jobs module's hooks (job tags).  Call once before the core starts. */
+void api_job_init(void);
+
+/* Compiles every shape.  Call once before serving. */
+void api_init(void);
+/* The operation for a method and path, or NULL. */
+const api_op *api_route(const char *method, const char *path);
+
+/* The body of an error answer, {"__type": type, "message": msg}, as fresh text.  The message
+ * is cut to fit and made valid UTF-8 first: it often echoes request text. */
+char *api_error_body(const char *type, const char *msg);
+
+/* Failures.  Both return -1 so handlers can `return api_client_error(...)`. */
+int api_client_error(api_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int api_server_error(api_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Request accessors; absent members give NULL / the default. */
+const char *api_str(json_t *req, const char *key);
+json_int_t api_int(json_t *req, const char *key, json_int_t dflt);
+
+/* Paging.  keys[0..n) are in the listing's stable order (cmp); reads maxResults (1..limit,
+ * default limit) and nextToken from req, returns the window in *start and *end and puts nextToken
+ * in resp when more remain. */
+int api_page(api_ctx *c, json_t *req, json_t *resp, const char *const *keys, size_t n,
+             int (*cmp)(const char *, const char *), int limit, size_t *start, size_t *end);
+
+/* Tags: checks a tags map (count, key and value lengths, reserved "aws:" prefix). */
+int api_check_tags(api_ctx *c, json_t *tags, const char *field);
+
+/* "name or ARN" fields.  api_key_of gives a fresh name, or NULL when v is neither a valid name
+ * nor an ARN of that kind; api_name_or_arn also reports the ClientException for field. */
+char *api_key_of(const char *v, const char *kind);
+char *api_name_or_arn(api_ctx *c, const char *v, const char *kind, const char *field);
+/* Checks a resource name (1 to 128 letters, digits, hyphens, underscores). */
+int api_check_name(api_ctx *c, const char *v, const char *field);
+#endif

@@ -1,0 +1,417 @@
+/* api_ce — compute environments: Create, Describe, Update, Delete.
+ *
+ * A compute environment's status moves CREATING -> VALID, UPDATING -> VALID and
+ * DELETING -> DELETED on the core's next turn, the way AWS reports its own provisioning; clients
+ * that wait for VALID (as the AWS CLI's waiters and Terraform do) work unchanged. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/api/api.h"
+#include "server/model/arn.h"
+#include "common/catalog.h"
+#include "server/model/config.h"
+#include "server/base/core.h"
+#include "common/mem.h"
+#include "server/model/state.h"
+#include "common/util.h"
+
+#define RESOURCE_SHAPE_COMMON                                                                 \
+    "minvCpus:i, maxvCpus:i, desiredvCpus:i, instanceTypes:[s], imageId:s, subnets:[s],"      \
+    "securityGroupIds:[s], ec2KeyPair:s, instanceRole:s, tags:m<s>, placementGroup:s,"        \
+    "bidPercentage:i, spotIamFleetRole:s,"                                                    \
+    "launchTemplate:{launchTemplateId:s, launchTemplateName:s, version:s, userdataType:s,"    \
+    "  overrides:[{launchTemplateId:s, launchTemplateName:s, version:s, targetInstanceTypes:[s],"\
+    "  userdataType:s}]},"                                                                    \
+    "ec2Configuration:[{imageType:s!, imageIdOverride:s, imageKubernetesVersion:s}],"         \
+    "scalingPolicy:{minScaleDownDelayMinutes:i}"
+
+#define CR_TYPES "e(EC2|SPOT|FARGATE|FARGATE_SPOT)"
+
+static int is_fargate(const char *type)
+{
+    return type && strncmp(type, "FARGATE", 7) == 0;
+}
+
+static json_t *find_ce(api_ctx *c, const char *v, const char *field, char **name_out)
+{
+    char *name = api_name_or_arn(c, v, ARN_CE, field);
+    if (!name) return NULL;
+    json_t *ce = reg_get(&c->st->ce, name);
+    if (!ce) {
+        api_client_error(c, "%s: no compute environment named '%s'", field, name);
+        free(name);
+        return NULL;
+    }
+    if (name_out) *name_out = name;
+    else free(name);
+    return ce;
+}
+
+/* Rules that hold for the computeResources of a new or updated environment. */
+static int check_resources(api_ctx *c, json_t *cr, const char *type, int creating)
+{
+    json_int_t minv = api_int(cr, "minvCpus", 0), maxv = api_int(cr, "maxvCpus", 0);
+    if (minv < 0) return api_client_error(c, "computeResources.minvCpus: must be 0 or more");
+    if (maxv < 0) return api_client_error(c, "computeResources.maxvCpus: must be 0 or more");
+    if (minv > maxv)
+        return api_client_error(c, "computeResources.minvCpus (%lld) must not exceed maxvCpus "
+                                   "(%lld)", (long long)minv, (long long)maxv);
+    json_t *dv = json_object_get(cr, "desiredvCpus");
+    if (dv && (json_integer_value(dv) < minv || json_integer_value(dv) > maxv))
+        return api_client_error(c, "computeResources.desiredvCpus (%lld) must be between "
+                                   "minvCpus (%lld) and maxvCpus (%lld)",
+                                (long long)json_integer_value(dv), (long long)minv,
+                                (long long)maxv);
+    if (is_fargate(type)) {
+        static const char *const not_fargate[] = {
+            "minvCpus", "desiredvCpus", "instanceTypes", "allocationStrategy", "bidPercentage",
+            "imageId", "ec2KeyPair", "instanceRole", "placementGroup", "spotIamFleetRole",
+            "launchTemplate", "ec2Configuration", "tags", NULL};
+        for (const char *const *f = not_fargate; *f; f++) {
+            /* An update may carry a zero minvCpus/desiredvCpus; AWS ignores those too. */
+            json_t *v = json_object_get(cr, *f);
+            if (v && !(creating == 0 && json_is_integer(v) && json_integer_value(v) == 0))
+                return api_client_error(c, "computeResources.%s: does not apply to %s compute "
+                                           "resources; remove it", *f, type);
+        }
+        return 0;
+    }
+    json_t *types = json_object_get(cr, "instanceTypes");
+    if (types) {
+        if (json_array_size(types) == 0)
+            return api_client_error(c, "computeResources.instanceTypes: give at least one "
+                                       "instance type, family or 'optimal'");
+        size_t i;
+        json_t *t;
+        json_array_foreach(types, i, t) {
+            if (!catalog_spec_valid(json_string_value(t)))
+                return api_client_error(
+                    c, "computeResources.instanceTypes[%zu]: '%.64s' is not an instance type "
+                       "barge knows; use 'optimal', a family such as 'm5', or a type such as "
+                       "'m5.large'", i, json_string_value(t));
+        }
+    }
+    const char *strategy = api_str(cr, "allocationStrategy");
+    if (type && strategy && strncmp(strategy, "SPOT_", 5) == 0 && strcmp(type, "SPOT") != 0)
+        return api_client_error(c, "computeResources.allocationStrategy: %s applies only to "
+                                   "SPOT compute resources", strategy);
+    json_t *bid = json_object_get(cr, "bidPercentage");
+    if (bid) {
+        if (type && strcmp(type, "SPOT") != 0)
+            return api_client_error(c, "computeResources.bidPercentage: applies only to SPOT "
+                                       "compute resources");
+        if (json_integer_value(bid) < 0 || json_integer_value(bid) > 100)
+            return api_client_error(c, "computeResources.bidPercentage: must be between 0 and "
+                                       "100");
+    }
+    return 0;
+}
+
+static void settle(state *st, void *arg);
+
+static int create_ce(api_ctx *c, json_t *req, json_t **resp)
+{
+    const char *name = api_str(req, "computeEnvironmentName");
+    const char *type = api_str(req, "type");
+    json_t *cr = json_object_get(req, "computeResources");
+    if (api_check_name(c, name, "computeEnvironmentName") < 0) return -1;
+    if (reg_get(&c->st->ce, name))
+        return api_client_error(c, "computeEnvironmentName: a compute environment named '%s' "
+                                   "already exists", name);
+    if (json_object_get(req, "eksConfiguration"))
+        return api_client_error(c, "eksConfiguration: barge runs jobs itself and does not "
+                                   "support EKS compute environments; remove it");
+    if (api_check_tags(c, json_object_get(req, "tags"), "tags") < 0) return -1;
+    if (strcmp(type, "MANAGED") == 0) {
+        if (!cr)
+            return api_client_error(c, "computeResources: required for a MANAGED compute "
+                                       "environment");
+        if (!json_object_get(cr, "type"))
+            return api_client_error(c, "computeResources.type: this field is required");
+        if (!json_object_get(cr, "maxvCpus"))
+            return api_client_error(c, "computeResources.maxvCpus: this field is required");
+        if (check_resources(c, cr, api_str(cr, "type"), 1) < 0) return -1;
+        if (json_object_get(req, "unmanagedvCpus"))
+            return api_client_error(c, "unmanagedvCpus: applies only to UNMANAGED compute "
+                                       "environments");
+    } else {
+        if (cr)
+            return api_client_error(c, "computeResources: an UNMANAGED compute environment has "
+                                       "no compute resources; remove it, or use type MANAGED");
+        if (api_int(req, "unmanagedvCpus", 0) < 0)
+            return api_client_error(c, "unmanagedvCpus: must be 0 or more");
+    }
+
+    char uuid[37];
+    util_uuid(uuid);
+    char *arn = arn_make(ARN_CE, name);
+    json_t *ce = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "computeEnvironmentName",
+                           name, "computeEnvironmentArn", arn, "type", type, "state",
+                           api_str(req, "state") ? api_str(req, "state") : "ENABLED", "status",
+                           "CREATING", "statusReason", "Creating the compute environment",
+                           "containerOrchestrationType", "ECS", "uuid", uuid);
+    json_object_set_new(ce, "tags", json_deep_copy(json_object_get(req, "tags")) ?: json_object());
+    const char *role = api_str(req, "serviceRole");
+    json_object_set_new(ce, "serviceRole",
+                        role ? json_string(role)
+                             : json_sprintf("arn:aws:iam::%s:role/aws-service-role/"
+                                            "batch.amazonaws.com/AWSServiceRoleForBatch",
+                                            barge_cfg.account_id));
+    if (cr) {
+        json_t *res = json_deep_copy(cr);
+        const char *crtype = api_str(cr, "type");
+        if (!is_fargate(crtype)) {
+            if (!json_object_get(res, "minvCpus")) json_object_set_new(res, "minvCpus", json_integer(0));
+            if (!json_object_get(res, "desiredvCpus"))
+                json_object_set_new(res, "desiredvCpus", json_integer(api_int(res, "minvCpus", 0)));
+            if (!json_object_get(res, "instanceTypes"))
+                json_object_set_new(res, "instanceTypes", json_pack("[s]", "optimal"));
+            if (!json_object_get(res, "allocationStrategy"))
+                json_object_set_new(res, "allocationStrategy", json_string("BEST_FIT"));
+            if (strcmp(crtype, "SPOT") == 0 && !json_object_get(res, "bidPercentage"))
+                json_object_set_new(res, "bidPercentage", json_integer(100));
+        }
+        if (!json_object_get(res, "subnets")) json_object_set_new(res, "subnets", json_array());
+        if (!json_object_get(res, "securityGroupIds"))
+            json_object_set_new(res, "securityGroupIds", json_array());
+        json_object_set_new(ce, "computeResources", res);
+    } else {
+        json_object_set_new(ce, "unmanagedvCpus", json_integer(api_int(req, "unmanagedvCpus", 0)));
+    }
+    if (json_object_get(req, "context"))
+        json_object_set(ce, "context", json_object_get(req, "context"));
+    reg_put(c->st, &c->st->ce, name, ce);
+    core_after(0, settle, xstrdup(name));
+    *resp = json_pack("{s:s, s:s}", "computeEnvironmentName", name, "computeEnvironmentArn", arn);
+    free(arn);
+    return 0;
+}
+
+/* The status transition that follows a create, update or delete. */
+static void settle(state *st, void *arg)
+{
+    const char *name = arg;
+    json_t *ce = reg_get(&st->ce, name);
+    if (!ce) return;
+    const char *status = json_string_value(json_object_get(ce, "status"));
+    if (strcmp(status, "DELETING") == 0) {
+        reg_del(st, &st->ce, name);
+        return;
+    }
+    if (strcmp(status, "CREATING") != 0 && strcmp(status, "UPDATING") != 0) return;
+    json_t *next = json_deep_copy(ce);
+    json_object_set_new(next, "status", json_string("VALID"));
+    json_object_set_new(next, "statusReason", json_string("ComputeEnvironment Healthy"));
+    reg_put(st, &st->ce, name, next);
+}
+
+static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
+{
+    json_t *names = json_object_get(req, "computeEnvironments");
+    json_t *out = json_object(), *list = json_array();
+    json_object_set_new(out, "computeEnvironments", list);
+    *resp = out;
+    if (names && json_array_size(names) > 0) {
+        if (json_array_size(names) > 100)
+            return api_client_error(c, "computeEnvironments: at most 100 names or ARNs per "
+                                       "call (got %zu)", json_array_size(names));
+        size_t i;
+        json_t *v;
+        json_array_foreach(names, i, v) {
+            char *name = api_key_of(json_string_value(v), ARN_CE);
+            json_t *ce = name ? reg_get_any(&c->st->ce, name) : NULL;
+            if (ce) json_array_append(list, ce);
+            free(name);
+        }
+        return 0;
+    }
+    size_t n, start, end;
+    const char **keys = reg_sorted_keys(&c->st->ce, strcmp, &n);
+    int rc = api_page(c, req, out, keys, n, strcmp, 100, &start, &end);
+    for (size_t i = start; rc == 0 && i < end; i++)
+        json_array_append(list, reg_get(&c->st->ce, keys[i]));
+    free(keys);
+    return rc;
+}
+
+static int update_ce(api_ctx *c, json_t *req, json_t **resp)
+{
+    char *name = NULL;
+    json_t *ce = find_ce(c, api_str(req, "computeEnvironment"), "computeEnvironment", &name);
+    if (!ce) return -1;
+    int rc = -1;
+    json_t *next = NULL;
+    const char *status = json_string_value(json_object_get(ce, "status"));
+    if (strcmp(status, "DELETING") == 0) {
+        api_client_error(c, "computeEnvironment: '%s' is being deleted and cannot be updated",
+                         name);
+        goto out;
+    }
+    int managed = strcmp(json_string_value(json_object_get(ce, "type")), "MANAGED") == 0;
+    json_t *upd = json_object_get(req, "computeResources");
+    if (upd && !managed) {
+        api_client_error(c, "computeResources: '%s' is UNMANAGED and has no compute resources",
+                         name);
+        goto out;
+    }
+    if (json_object_get(req, "unmanagedvCpus") && managed) {
+        api_client_error(c, "unmanagedvCpus: applies only to UNMANAGED compute environments");
+        goto out;
+    }
+    if (api_int(req, "unmanagedvCpus", 0) < 0) {
+        api_client_error(c, "unmanagedvCpus: must be 0 or more");
+        goto out;
+    }
+    json_t *policy = json_object_get(req, "updatePolicy");
+    json_int_t minutes = api_int(policy, "jobExecutionTimeoutMinutes", 30);
+    if (minutes < 1 || minutes > 360) {
+        api_client_error(c, "updatePolicy.jobExecutionTimeoutMinutes: must be between 1 and "
+                            "360");
+        goto out;
+    }
+    next = json_deep_copy(ce);
+    if (upd) {
+        json_t *cr = json_object_get(next, "computeResources");
+        const char *from = api_str(cr, "type"), *to = api_str(upd, "type");
+        if (to && is_fargate(from) != is_fargate(to)) {
+            api_client_error(c, "computeResources.type: cannot change between %s and %s; create "
+                                "a new compute environment instead", from, to);
+            goto out;
+        }
+        const char *strategy = api_str(upd, "allocationStrategy");
+        if (strategy && is_fargate(from)) {
+            api_client_error(c, "computeResources.allocationStrategy: does not apply to %s "
+                                "compute resources", from);
+            goto out;
+        }
+        /* An update names only what changes; merge it, then check the result as a whole. */
+        json_t *merged = json_deep_copy(cr);
+        const char *k;
+        json_t *v;
+        json_object_foreach(upd, k, v) {
+            if (strcmp(k, "updateToLatestImageVersion") == 0) continue;
+            /* AWS treats an empty list as "keep the current value" for these. */
+            if ((strcmp(k, "subnets") == 0 || strcmp(k, "securityGroupIds") == 0 ||
+                 strcmp(k, "instanceTypes") == 0) && json_array_size(v) == 0)
+                continue;
+            json_object_set(merged, k, v);
+        }
+        if (is_fargate(from)) {
+            /* Fargate resources have no minimum or desired count to keep. */
+            if (check_resources(c, upd, from, 0) < 0) {
+                json_decref(merged);
+                goto out;
+            }
+            json_object_del(merged, "minvCpus");
+            json_object_del(merged, "desiredvCpus");
+        } else {
+            /* Moving the bounds past desiredvCpus drags it along, as AWS does. */
+            json_int_t minv = api_int(merged, "minvCpus", 0), maxv = api_int(merged, "maxvCpus", 0);
+            json_int_t want = api_int(merged, "desiredvCpus", 0);
+            if (!json_object_get(upd, "desiredvCpus") && (want < minv || want > maxv))
+                json_object_set_new(merged, "desiredvCpus", json_integer(want < minv ? minv : maxv));
+            if (check_resources(c, merged, api_str(merged, "type"), 0) < 0) {
+                json_decref(merged);
+                goto out;
+            }
+        }
+        json_object_set_new(next, "computeResources", merged);
+    }
+    if (api_str(req, "state")) json_object_set_new(next, "state", json_string(api_str(req, "state")));
+    if (json_object_get(req, "unmanagedvCpus"))
+        json_object_set(next, "unmanagedvCpus", json_object_get(req, "unmanagedvCpus"));
+    if (api_str(req, "serviceRole"))
+        json_object_set_new(next, "serviceRole", json_string(api_str(req, "serviceRole")));
+    if (policy) {
+        json_t *p = json_deep_copy(policy);
+        if (!json_object_get(p, "jobExecutionTimeoutMinutes"))
+            json_object_set_new(p, "jobExecutionTimeoutMinutes", json_integer(30));
+        if (!json_object_get(p, "terminateJobsOnUpdate"))
+            json_object_set_new(p, "terminateJobsOnUpdate", json_false());
+        json_object_set_new(next, "updatePolicy", p);
+    }
+    if (json_object_get(req, "context"))
+        json_object_set(next, "context", json_object_get(req, "context"));
+    json_object_set_new(next, "status", json_string("UPDATING"));
+    json_object_set_new(next, "statusReason", json_string("Updating the compute environment"));
+    *resp = json_pack("{s:s, s:O}", "computeEnvironmentName", name, "computeEnvironmentArn",
+                      json_object_get(next, "computeEnvironmentArn"));
+    reg_put(c->st, &c->st->ce, name, next);
+    next = NULL;
+    core_after(0, settle, xstrdup(name));
+    rc = 0;
+out:
+    json_decref(next);
+    free(name);
+    return rc;
+}
+
+static int delete_ce(api_ctx *c, json_t *req, json_t **resp)
+{
+    char *name = NULL;
+    json_t *ce = find_ce(c, api_str(req, "computeEnvironment"), "computeEnvironment", &name);
+    if (!ce) return -1;
+    int rc = -1;
+    const char *arn = json_string_value(json_object_get(ce, "computeEnvironmentArn"));
+    if (strcmp(json_string_value(json_object_get(ce, "state")), "DISABLED") != 0) {
+        api_client_error(c, "computeEnvironment: '%s' must be DISABLED before it is deleted; "
+                            "call UpdateComputeEnvironment with state DISABLED first", name);
+        goto out;
+    }
+    /* A queue that still orders this environment would be left pointing at nothing. */
+    buf users = {0};
+    const char *qname;
+    json_t *q;
+    json_object_foreach(c->st->jq.items, qname, q) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(q, "computeEnvironmentOrder"), i, o) {
+            if (strcmp(api_str(o, "computeEnvironment"), arn) == 0) {
+                buf_printf(&users, "%s'%s'", users.len ? ", " : "", qname);
+                break;
+            }
+        }
+    }
+    if (users.len) {
+        api_client_error(c, "computeEnvironment: '%s' is still used by job queue %s; remove it "
+                            "from their computeEnvironmentOrder or delete them first",
+                         name, users.data);
+        buf_free(&users);
+        goto out;
+    }
+    if (strcmp(json_string_value(json_object_get(ce, "status")), "DELETING") != 0) {
+        json_t *next = json_deep_copy(ce);
+        json_object_set_new(next, "status", json_string("DELETING"));
+        json_object_set_new(next, "statusReason", json_string("Deleting the compute environment"));
+        reg_put(c->st, &c->st->ce, name, next);
+        core_after(0, settle, xstrdup(name));
+    }
+    *resp = json_object();
+    rc = 0;
+out:
+    free(name);
+    return rc;
+}
+
+api_op api_ce_ops[] = {
+    {"CreateComputeEnvironment", "POST", "/v1/createcomputeenvironment",
+     "{computeEnvironmentName:s!, type:e(MANAGED|UNMANAGED)!, state:e(ENABLED|DISABLED),"
+     " unmanagedvCpus:i, serviceRole:s, tags:@Tags, context:s,"
+     " eksConfiguration:{eksClusterArn:s!, kubernetesNamespace:s!},"
+     " computeResources:{type:" CR_TYPES ", allocationStrategy:"
+     "e(BEST_FIT|BEST_FIT_PROGRESSIVE|SPOT_CAPACITY_OPTIMIZED|SPOT_PRICE_CAPACITY_OPTIMIZED), "
+     RESOURCE_SHAPE_COMMON "}}",
+     create_ce, 0, NULL},
+    {"DescribeComputeEnvironments", "POST", "/v1/describecomputeenvironments",
+     "{computeEnvironments:[s], maxResults:i, nextToken:s}", describe_ce, 0, NULL},
+    {"UpdateComputeEnvironment", "POST", "/v1/updatecomputeenvironment",
+     "{computeEnvironment:s!, state:e(ENABLED|DISABLED), unmanagedvCpus:i, serviceRole:s,"
+     " context:s, updatePolicy:{terminateJobsOnUpdate:b, jobExecutionTimeoutMinutes:i},"
+     " computeResources:{type:" CR_TYPES ", allocationStrategy:"
+     "e(BEST_FIT_PROGRESSIVE|SPOT_CAPACITY_OPTIMIZED|SPOT_PRICE_CAPACITY_OPTIMIZED), "
+     "updateToLatestImageVersion:b, " RESOURCE_SHAPE_COMMON "}}",
+     update_ce, 0, NULL},
+    {"DeleteComputeEnvironment", "POST", "/v1/deletecomputeenvironment",
+     "{computeEnvironment:s!}", delete_ce, 0, NULL},
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};

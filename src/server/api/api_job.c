@@ -1,0 +1,605 @@
+/* api_job — SubmitJob, DescribeJobs, ListJobs, CancelJob and TerminateJob. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/api/api.h"
+#include "server/model/arn.h"
+#include "server/model/config.h"
+#include "server/engine/fleet.h"
+#include "server/api/jobdef.h"
+#include "server/model/jobs.h"
+#include "common/mem.h"
+#include "server/model/params.h"
+#include "server/model/retry.h"
+#include "server/model/state.h"
+#include "server/model/tags.h"
+#include "common/util.h"
+
+static int job_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 128 || !isalnum((unsigned char)s[0])) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_') return 0;
+    return 1;
+}
+
+/* Replaces or adds the entries of over (a list of {name|type, value}) in base, by key. */
+static void merge_by_key(json_t *base, json_t *over, const char *key)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(over, i, o) {
+        const char *k = json_string_value(json_object_get(o, key));
+        size_t j;
+        json_t *b;
+        int replaced = 0;
+        json_array_foreach(base, j, b) {
+            const char *bk = json_string_value(json_object_get(b, key));
+            if (bk && k && strcmp(bk, k) == 0) {
+                json_array_set(base, j, o);
+                replaced = 1;
+                break;
+            }
+        }
+        if (!replaced) json_array_append(base, o);
+    }
+}
+
+static void set_requirement(json_t *container, const char *type, const char *value)
+{
+    json_t *rr = json_object_get(container, "resourceRequirements");
+    if (!rr) {
+        rr = json_array();
+        json_object_set_new(container, "resourceRequirements", rr);
+    }
+    json_t *entry = json_pack("[{s:s, s:s}]", "type", type, "value", value);
+    merge_by_key(rr, entry, "type");
+    json_decref(entry);
+}
+
+/* The container the job runs: the definition's, with the submit's overrides and parameters. */
+static json_t *resolve_container(api_ctx *c, json_t *def, json_t *req)
+{
+    json_t *cont = json_deep_copy(json_object_get(def, "containerProperties"));
+    if (!cont) cont = json_object();
+    json_t *ov = json_object_get(req, "containerOverrides");
+    json_t *cmd = json_object_get(ov, "command");
+    if (!cmd) cmd = json_object_get(cont, "command");
+    json_t *params = json_object_get(req, "parameters");
+    json_t *resolved = params_substitute(cmd ? cmd : json_array(), params,
+                                         json_object_get(def, "parameters"));
+    json_object_set_new(cont, "command", resolved);
+    json_t *env = json_object_get(cont, "environment");
+    if (!env) {
+        env = json_array();
+        json_object_set_new(cont, "environment", env);
+    }
+    merge_by_key(env, json_object_get(ov, "environment"), "name");
+    /* Legacy vcpus and memory overrides stand for the matching requirements. */
+    char num[32];
+    json_t *rr_def = json_object_get(cont, "resourceRequirements");
+    if (json_object_get(ov, "vcpus")) {
+        snprintf(num, sizeof num, "%lld", (long long)api_int(ov, "vcpus", 0));
+        if (rr_def || !json_object_get(cont, "vcpus")) set_requirement(cont, "VCPU", num);
+        if (json_object_get(cont, "vcpus")) json_object_set(cont, "vcpus", json_object_get(ov, "vcpus"));
+    }
+    if (json_object_get(ov, "memory")) {
+        snprintf(num, sizeof num, "%lld", (long long)api_int(ov, "memory", 0));
+        if (rr_def || !json_object_get(cont, "memory")) set_requirement(cont, "MEMORY", num);
+        if (json_object_get(cont, "memory")) json_object_set(cont, "memory", json_object_get(ov, "memory"));
+    }
+    json_t *rr = json_object_get(ov, "resourceRequirements");
+    if (rr) {
+        if (!json_object_get(cont, "resourceRequirements"))
+            json_object_set_new(cont, "resourceRequirements", json_array());
+        merge_by_key(json_object_get(cont, "resourceRequirements"), rr, "type");
+        /* The requirement now decides; a stale legacy value would contradict it. */
+        size_t i;
+        json_t *r;
+        json_array_foreach(rr, i, r) {
+            const char *t = api_str(r, "type");
+            if (t && strcmp(t, "VCPU") == 0) json_object_del(cont, "vcpus");
+            if (t && strcmp(t, "MEMORY") == 0) json_object_del(cont, "memory");
+        }
+    }
+    if (api_str(ov, "instanceType")) json_object_set(cont, "instanceType", json_object_get(ov, "instanceType"));
+    json_object_set_new(cont, "networkInterfaces", json_array());
+    (void)c;
+    return cont;
+}
+
+static int check_depends_on(api_ctx *c, json_t *deps, int array_size)
+{
+    if (json_array_size(deps) > (size_t)barge_cfg.max_depends_on)
+        return api_client_error(c, "dependsOn: at most %d dependencies per job (got %zu)",
+                                barge_cfg.max_depends_on, json_array_size(deps));
+    size_t i;
+    json_t *d;
+    json_array_foreach(deps, i, d) {
+        const char *id = api_str(d, "jobId"), *type = api_str(d, "type");
+        if (type && strcmp(type, "SEQUENTIAL") == 0) {
+            if (!array_size)
+                return api_client_error(c, "dependsOn[%zu].type: SEQUENTIAL applies only to "
+                                           "array jobs (give arrayProperties.size)", i);
+            if (id)
+                return api_client_error(c, "dependsOn[%zu]: a SEQUENTIAL dependency names no "
+                                           "jobId; its children wait for each other", i);
+            continue;
+        }
+        if (!id)
+            return api_client_error(c, "dependsOn[%zu].jobId: this field is required", i);
+        job *on = jobs_find(c->st->jobs, id);
+        if (!on)
+            return api_client_error(c, "dependsOn[%zu].jobId: no job with id '%.80s'", i, id);
+        if (type && strcmp(type, "N_TO_N") == 0) {
+            if (!array_size)
+                return api_client_error(c, "dependsOn[%zu].type: N_TO_N applies only to array "
+                                           "jobs (give arrayProperties.size)", i);
+            if (!on->children || on->array_size != (uint32_t)array_size)
+                return api_client_error(c, "dependsOn[%zu]: an N_TO_N dependency needs an array "
+                                           "job of the same size (%d); '%.80s' %s", i,
+                                        array_size, id,
+                                        on->children ? "has another size" : "is not an array job");
+        }
+    }
+    return 0;
+}
+
+static int submit_job(api_ctx *c, json_t *req, json_t **resp)
+{
+    const char *name = api_str(req, "jobName");
+    if (!job_name_valid(name))
+        return api_client_error(c, "jobName: '%.140s' is not valid; use 1 to 128 letters, digits, "
+                                   "hyphens and underscores, starting with a letter or digit",
+                                name);
+    char *qname = api_name_or_arn(c, api_str(req, "jobQueue"), ARN_JQ, "jobQueue");
+    if (!qname) return -1;
+    json_t *q = reg_get(&c->st->jq, qname);
+    int rc = -1;
+    json_t *desc = NULL;
+    if (!q) {
+        api_client_error(c, "jobQueue: no job queue named '%s'; create it with CreateJobQueue",
+                         qname);
+        goto out;
+    }
+    if (strcmp(json_string_value(json_object_get(q, "state")), "ENABLED") != 0) {
+        api_client_error(c, "jobQueue: '%s' is DISABLED and accepts no new jobs; enable it with "
+                            "UpdateJobQueue", qname);
+        goto out;
+    }
+    const char *qstatus = json_string_value(json_object_get(q, "status"));
+    if (strcmp(qstatus, "DELETING") == 0 || strcmp(qstatus, "DELETED") == 0) {
+        api_client_error(c, "jobQueue: '%s' is being deleted", qname);
+        goto out;
+    }
+    const char *ref = api_str(req, "jobDefinition");
+    json_t *def = jobdef_resolve(c->st, ref);
+    if (!def) {
+        api_client_error(c, "jobDefinition: no ACTIVE job definition '%.200s'; register it with "
+                            "RegisterJobDefinition or name an existing NAME:REVISION", ref);
+        goto out;
+    }
+    if (strcmp(json_string_value(json_object_get(def, "status")), "ACTIVE") != 0) {
+        api_client_error(c, "jobDefinition: '%.200s' is INACTIVE (deregistered); register a new "
+                            "revision", ref);
+        goto out;
+    }
+    const char *type = json_string_value(json_object_get(def, "type"));
+    if (!type || strcmp(type, "container") != 0) {
+        api_client_error(c, "jobDefinition: '%.200s' is a %s job definition; barge runs "
+                            "container job definitions only", ref, type ? type : "unknown");
+        goto out;
+    }
+    if (json_object_get(req, "nodeOverrides") || json_object_get(req, "eksPropertiesOverride") ||
+        json_object_get(req, "ecsPropertiesOverride")) {
+        api_client_error(c, "nodeOverrides, eksPropertiesOverride and ecsPropertiesOverride do not "
+                            "apply to container jobs; remove them");
+        goto out;
+    }
+    json_int_t size = 0;
+    json_t *ap = json_object_get(req, "arrayProperties");
+    if (ap && json_object_get(ap, "size")) {
+        size = api_int(ap, "size", 0);
+        if (size < 2 || size > barge_cfg.max_array_size) {
+            api_client_error(c, "arrayProperties.size: must be between 2 and %d (got %lld)",
+                             barge_cfg.max_array_size, (long long)size);
+            goto out;
+        }
+    }
+    json_t *deps = json_object_get(req, "dependsOn");
+    if (check_depends_on(c, deps, (int)size) < 0) goto out;
+    json_t *ov = json_object_get(req, "containerOverrides");
+    if (jobdef_check_environment(c, json_object_get(ov, "environment"),
+                                 "containerOverrides.environment") < 0)
+        goto out;
+    int fargate = 0;
+    size_t i;
+    json_t *pc;
+    json_array_foreach(json_object_get(def, "platformCapabilities"), i, pc)
+        fargate |= strcmp(json_string_value(pc), "FARGATE") == 0;
+    if (jobdef_check_requirements(c, json_object_get(ov, "resourceRequirements"), fargate,
+                                  "containerOverrides.resourceRequirements") < 0)
+        goto out;
+    if (json_object_get(req, "retryStrategy") &&
+        jobdef_check_retry(c, json_object_get(req, "retryStrategy"), "retryStrategy") < 0)
+        goto out;
+    if (json_object_get(req, "timeout") &&
+        jobdef_check_timeout(c, json_object_get(req, "timeout"), "timeout") < 0)
+        goto out;
+    if (api_check_tags(c, json_object_get(req, "tags"), "tags") < 0) goto out;
+    json_int_t prio = api_int(req, "schedulingPriorityOverride", 0);
+    if (prio < 0 || prio > 9999) {
+        api_client_error(c, "schedulingPriorityOverride: must be between 0 and 9999");
+        goto out;
+    }
+
+    /* The job's own members, and the recipe: every input that decides the shared part. */
+    json_t *own = json_object();
+    json_object_set_new(own, "jobName", json_string(name));
+    json_t *own_params = json_deep_copy(json_object_get(def, "parameters"));
+    if (!own_params) own_params = json_object();
+    json_object_update(own_params, json_object_get(req, "parameters"));
+    json_object_set_new(own, "parameters", own_params);
+    json_object_set_new(own, "dependsOn", deps ? json_deep_copy(deps) : json_array());
+    json_t *own_tags = json_deep_copy(json_object_get(req, "tags"));
+    json_object_set_new(own, "tags", own_tags ? own_tags : json_object());
+    json_t *inputs = json_copy(req);
+    static const char *const not_inputs[] = {"jobName", "dependsOn", "tags", "arrayProperties"};
+    for (size_t k = 0; k < sizeof not_inputs / sizeof not_inputs[0]; k++)
+        json_object_del(inputs, not_inputs[k]);
+    char *in_text = json_dumps(inputs, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(inputs);
+    char *recipe = xasprintf("%s\n%s\n%s", json_string_value(json_object_get(q, "jobQueueArn")),
+                             json_string_value(json_object_get(def, "jobDefinitionArn")), in_text);
+    free(in_text);
+    /* Inputs seen before resolve to the same shared part: no need to resolve them again. */
+    jobspec *spec = jobspec_from_recipe(recipe, json_incref(own));
+    if (!spec) {
+        json_t *container = resolve_container(c, def, req);
+        double vcpus;
+        long long mem, gpus;
+        jobdef_resources(container, &vcpus, &mem, &gpus);
+        if (vcpus <= 0 || mem <= 0) {
+            json_decref(container);
+            json_decref(own);
+            free(recipe);
+            api_client_error(c, "containerOverrides: the job needs a VCPU and a MEMORY "
+                                "requirement above 0 (the definition and overrides give %g vCPUs "
+                                "and %lld MiB); set them in the definition or the overrides",
+                             vcpus, mem);
+            goto out;
+        }
+        /* The whole description: the job's own members, then the shared ones. */
+        desc = json_copy(own);
+        json_object_set(desc, "jobQueue", json_object_get(q, "jobQueueArn"));
+        json_object_set(desc, "jobDefinition", json_object_get(def, "jobDefinitionArn"));
+        json_t *retry = json_object_get(req, "retryStrategy");
+        if (!retry) retry = json_object_get(def, "retryStrategy");
+        if (retry) json_object_set_new(desc, "retryStrategy", json_deep_copy(retry));
+        json_t *timeout = json_object_get(req, "timeout");
+        if (!timeout) timeout = json_object_get(def, "timeout");
+        if (timeout) json_object_set_new(desc, "timeout", json_deep_copy(timeout));
+        int propagate = json_is_true(json_object_get(req, "propagateTags")) ||
+                        (!json_object_get(req, "propagateTags") &&
+                         json_is_true(json_object_get(def, "propagateTags")));
+        json_object_set_new(desc, "propagateTags", json_boolean(propagate));
+        json_t *caps = json_object_get(def, "platformCapabilities");
+        if (caps) json_object_set(desc, "platformCapabilities", caps);
+        json_t *sched_prio = json_object_get(req, "schedulingPriorityOverride");
+        if (!sched_prio) sched_prio = json_object_get(def, "schedulingPriority");
+        if (sched_prio) json_object_set(desc, "schedulingPriority", sched_prio);
+        if (api_str(req, "shareIdentifier"))
+            json_object_set(desc, "shareIdentifier", json_object_get(req, "shareIdentifier"));
+        json_object_set_new(desc, "container", container);
+        spec = jobspec_make(desc);
+        desc = NULL;
+        jobspec_remember_recipe(recipe, spec);
+    }
+    json_decref(own);
+    free(recipe);
+
+    char id[37];
+    util_uuid(id);
+    jobs_create(c->st, spec, id, (uint32_t)size, deps, c->now_ms);
+    char *arn = arn_make(ARN_JOB, id);
+    *resp = json_pack("{s:s, s:s, s:s}", "jobArn", arn, "jobName", name, "jobId", id);
+    free(arn);
+    rc = 0;
+out:
+    json_decref(desc);
+    free(qname);
+    return rc;
+}
+
+static int describe_jobs(api_ctx *c, json_t *req, json_t **resp)
+{
+    json_t *ids = json_object_get(req, "jobs");
+    if (json_array_size(ids) > (size_t)barge_cfg.max_describe_jobs)
+        return api_client_error(c, "jobs: at most %d job ids per call (got %zu)",
+                                barge_cfg.max_describe_jobs, json_array_size(ids));
+    json_t *list = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) {
+        const char *id = json_string_value(v);
+        /* A job ARN names the job as well as its id does. */
+        char *from_arn = id && strncmp(id, "arn:", 4) == 0 ? arn_resource(id, ARN_JOB) : NULL;
+        job *j = jobs_find(c->st->jobs, from_arn ? from_arn : id);
+        free(from_arn);
+        if (j) json_array_append_new(list, jobs_describe(c->st, j));
+    }
+    *resp = json_pack("{s:o}", "jobs", list);
+    return 0;
+}
+
+/* ListJobs ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name_glob;
+    char *def_name;
+    long def_rev;
+    int def_glob;
+    int64_t before, after;
+    int any_filter;
+    int status; /* -1: any */
+} list_filter;
+
+static int parse_filters(api_ctx *c, json_t *req, list_filter *f)
+{
+    f->status = -1;
+    f->before = f->after = 0;
+    size_t i;
+    json_t *flt;
+    json_array_foreach(json_object_get(req, "filters"), i, flt) {
+        const char *name = api_str(flt, "name");
+        json_t *values = json_object_get(flt, "values");
+        const char *value = json_string_value(json_array_get(values, 0));
+        if (!name || !value || json_array_size(values) != 1)
+            return api_client_error(c, "filters[%zu]: give a name and exactly one value", i);
+        f->any_filter = 1;
+        if (strcmp(name, "JOB_NAME") == 0) {
+            f->name_glob = value;
+        } else if (strcmp(name, "JOB_DEFINITION") == 0) {
+            size_t n = strlen(value);
+            char *v = xstrdup(value);
+            if (n && v[n - 1] == '*') {
+                f->def_glob = 1;
+                f->def_name = v;
+                f->def_rev = 0;
+                continue;
+            }
+            free(v);
+            if (jobdef_parse_ref(value, &f->def_name, &f->def_rev) < 0)
+                return api_client_error(c, "filters[%zu].values: '%.100s' is not a job definition "
+                                           "name, name:revision or ARN", i, value);
+        } else if (strcmp(name, "BEFORE_CREATED_AT") == 0 || strcmp(name, "AFTER_CREATED_AT") == 0) {
+            char *end;
+            long long t = strtoll(value, &end, 10);
+            if (*end || !*value)
+                return api_client_error(c, "filters[%zu].values: '%.40s' is not a time in "
+                                           "milliseconds since the epoch", i, value);
+            if (name[0] == 'B') f->before = t;
+            else f->after = t;
+        } else {
+            return api_client_error(c, "filters[%zu].name: '%.40s' is not one of JOB_NAME, "
+                                       "JOB_DEFINITION, BEFORE_CREATED_AT, AFTER_CREATED_AT", i,
+                                    name);
+        }
+    }
+    const char *status = api_str(req, "jobStatus");
+    if (!f->any_filter) {
+        /* As AWS does: without filters and without a status, only RUNNING jobs are listed. */
+        f->status = status ? job_status_parse(status) : JS_RUNNING;
+    }
+    return 0;
+}
+
+static int matches(const list_filter *f, job *j)
+{
+    if (f->status >= 0 && j->status != f->status) return 0;
+    if (f->name_glob &&
+        !retry_glob(f->name_glob, j->spec->name))
+        return 0;
+    if (f->def_name) {
+        const char *arn = json_string_value(jobspec_shared(j->spec, "jobDefinition"));
+        char *nr = arn_resource(arn, ARN_JD);
+        if (!nr) return 0;
+        char *colon = strrchr(nr, ':');
+        long rev = colon ? atol(colon + 1) : 0;
+        if (colon) *colon = '\0';
+        int ok = f->def_glob ? retry_glob(f->def_name, nr)
+                             : strcmp(nr, f->def_name) == 0 && (!f->def_rev || rev == f->def_rev);
+        free(nr);
+        if (!ok) return 0;
+    }
+    if (f->before && j->created_at >= f->before) return 0;
+    if (f->after && j->created_at <= f->after) return 0;
+    return 1;
+}
+
+static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
+{
+    const char *queue = api_str(req, "jobQueue"), *array = api_str(req, "arrayJobId");
+    if (api_str(req, "multiNodeJobId"))
+        return api_client_error(c, "multiNodeJobId: barge does not run multi-node jobs");
+    if (!queue && !array)
+        return api_client_error(c, "jobQueue or arrayJobId: give one of them to say which jobs "
+                                   "to list");
+    json_int_t max = api_int(req, "maxResults", 100);
+    if (max < 1 || max > 1000)
+        return api_client_error(c, "maxResults: must be between 1 and 1000 (got %lld)",
+                                (long long)max);
+    list_filter f = {0};
+    if (parse_filters(c, req, &f) < 0) {
+        free(f.def_name);
+        return -1;
+    }
+    /* Tokens carry the position after which the next page starts. */
+    uint64_t after = 0;
+    const char *token = api_str(req, "nextToken");
+    if (token && *token) {
+        char *plain = util_unhex(token);
+        if (!plain || strncmp(plain, "pos:", 4) != 0) {
+            free(plain);
+            free(f.def_name);
+            return api_client_error(c, "nextToken: '%.64s' is not a token this server issued; "
+                                       "pass the nextToken of the previous page unchanged", token);
+        }
+        after = strtoull(plain + 4, NULL, 10);
+        free(plain);
+    }
+    job **items = NULL;
+    size_t n = 0;
+    if (array) {
+        job *p = jobs_find(c->st->jobs, array);
+        if (!p || !p->children) {
+            free(f.def_name);
+            return api_client_error(c, "arrayJobId: '%.80s' is not an array job", array);
+        }
+        items = p->children;
+        n = p->array_size;
+    } else {
+        char *qname = api_name_or_arn(c, queue, ARN_JQ, "jobQueue");
+        if (!qname) {
+            free(f.def_name);
+            return -1;
+        }
+        jq_rt *rt = dict_get(&c->st->jobs->queues, qname);
+        if (!reg_get(&c->st->jq, qname) && !rt) {
+            free(f.def_name);
+            api_client_error(c, "jobQueue: no job queue named '%s'", qname);
+            free(qname);
+            return -1;
+        }
+        free(qname);
+        if (rt) {
+            items = rt->all;
+            n = rt->n_all;
+        }
+    }
+    json_t *list = json_array();
+    json_t *out = json_pack("{s:o}", "jobSummaryList", list);
+    /* Positions are 1-based: the index in the array, or the submit sequence in a queue. */
+    size_t start = 0;
+    if (after) {
+        if (array) {
+            start = (size_t)after;
+        } else {
+            size_t lo = 0, hi = n;
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (items[mid]->seq <= after) lo = mid + 1;
+                else hi = mid;
+            }
+            start = lo;
+        }
+    }
+    for (size_t i = start; i < n; i++) {
+        job *j = items[i];
+        if (!matches(&f, j)) continue;
+        if (json_array_size(list) == (size_t)max) {
+            /* The page ends before j: the next one resumes at it (at its index in an array; in a
+             * queue, after the submit sequence of the job before it). */
+            uint64_t pos = array ? (uint64_t)i : items[i - 1]->seq;
+            char plain[40], hex[81];
+            snprintf(plain, sizeof plain, "pos:%llu", (unsigned long long)pos);
+            util_hex(plain, strlen(plain), hex);
+            json_object_set_new(out, "nextToken", json_string(hex));
+            break;
+        }
+        json_array_append_new(list, jobs_summary(j));
+    }
+    free(f.def_name);
+    *resp = out;
+    return 0;
+}
+
+static job *find_job_arg(api_ctx *c, json_t *req)
+{
+    const char *id = api_str(req, "jobId");
+    job *j = jobs_find(c->st->jobs, id);
+    if (!j) api_client_error(c, "jobId: no job with id '%.80s'", id);
+    return j;
+}
+
+static int cancel_job(api_ctx *c, json_t *req, json_t **resp)
+{
+    job *j = find_job_arg(c, req);
+    if (!j) return -1;
+    jobs_cancel(c->st, j, api_str(req, "reason"), 0);
+    *resp = json_object();
+    return 0;
+}
+
+static int terminate_job(api_ctx *c, json_t *req, json_t **resp)
+{
+    job *j = find_job_arg(c, req);
+    if (!j) return -1;
+    jobs_cancel(c->st, j, api_str(req, "reason"), 1);
+    *resp = json_object();
+    return 0;
+}
+
+/* Tags of jobs, for TagResource and friends. */
+static json_t *job_tags_get(state *st, const char *id)
+{
+    job *j = jobs_find(st->jobs, id);
+    if (!j || j->parent) return NULL;
+    json_t *t = jobspec_own(j->spec, "tags");
+    return t ? t : json_object();
+}
+
+static void job_tags_set(state *st, const char *id, json_t *tags)
+{
+    job *j = jobs_find(st->jobs, id);
+    if (!j) {
+        json_decref(tags);
+        return;
+    }
+    jobspec_set_tags(j->spec, tags);
+    jobs_mark_dirty(st, j);
+}
+
+static const tags_job_ops job_tag_ops = {job_tags_get, job_tags_set};
+
+void api_job_init(void)
+{
+    tags_set_job_ops(&job_tag_ops);
+}
+
+api_op api_job_ops[] = {
+    {"SubmitJob", "POST", "/v1/submitjob",
+     "{jobName:s!, jobQueue:s!, jobDefinition:s!, shareIdentifier:s, schedulingPriorityOverride:i,"
+     " arrayProperties:{size:i}, dependsOn:[{jobId:s, type:e(N_TO_N|SEQUENTIAL)}],"
+     " parameters:m<s>, containerOverrides:{vcpus:i, memory:i, command:[s], instanceType:s,"
+     " environment:@EnvironmentVariables, resourceRequirements:@ResourceRequirements},"
+     " nodeOverrides:*, retryStrategy:@RetryStrategy, propagateTags:b, timeout:@JobTimeout,"
+     " tags:m<s>, eksPropertiesOverride:*, ecsPropertiesOverride:*,"
+     " consumableResourcePropertiesOverride:*}",
+     submit_job, 30 * 1024, NULL},
+    {"DescribeJobs", "POST", "/v1/describejobs", "{jobs:[s]!}", describe_jobs, 0, NULL},
+    {"ListJobs", "POST", "/v1/listjobs",
+     "{jobQueue:s, arrayJobId:s, multiNodeJobId:s,"
+     " jobStatus:e(SUBMITTED|PENDING|RUNNABLE|STARTING|RUNNING|SUCCEEDED|FAILED), maxResults:i,"
+     " nextToken:s, filters:[{name:s, values:[s]}]}",
+     list_jobs, 0, NULL},
+    {"CancelJob", "POST", "/v1/canceljob", "{jobId:s!, reason:s!}", cancel_job, 0, NULL},
+    {"TerminateJob", "POST", "/v1/terminatejob", "{jobId:s!, reason:s!}", terminate_job, 0, NULL},
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+api_op api_agent_ops[] = {
+    {"AgentRegister", "POST", "/barge/v1/agent/register",
+     "{computeEnvironment:s!, instanceId:s, instanceType:s, vcpus:i!, memoryMiB:i!, gpus:i,"
+     " hostname:s, executor:s, cgroups:s, cgroupsNote:s}",
+     fleet_register, 0, NULL},
+    {"AgentExchange", "POST", "/barge/v1/agent/exchange",
+     "{instanceId:s!, wait:b, reports:[{jobId:s!, attempt:i!, event:s!, at:i, pid:i, exitCode:i,"
+     " signal:i, oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}],"
+     " holding:[{jobId:s!, attempt:i!}]}",
+     fleet_exchange, 4 * 1024 * 1024, NULL},
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};

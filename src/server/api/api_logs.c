@@ -1,0 +1,501 @@
+/* api_logs — see api_logs.h.
+ *
+ * Errors take CloudWatch's shape: HTTP 400 with {"__type": "...", "message": "..."} and the same
+ * type in x-amzn-ErrorType (botocore's JSON protocol reads __type; other SDKs read the header).
+ * ResourceNotFoundException and InvalidParameterException carry CloudWatch's own messages where
+ * clients are known to match them ("The specified log stream does not exist."). */
+#include "server/api/api_logs.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/api/api.h"
+#include "server/model/config.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "server/api/schema.h"
+#include "common/util.h"
+
+#define TARGET_PREFIX "Logs_20140328."
+#define AGENT_LOGS_PATH "/barge/v1/agent/logs"
+/* CloudWatch's largest event is 256 KiB including 26 bytes of overhead; longer lines from a job
+ * are kept as several events rather than refused, so no output is lost. */
+#define MAX_MESSAGE (256 * 1024 - LOGSTORE_EVENT_OVERHEAD)
+
+static logstore *store_;
+static schema *get_shape, *streams_shape, *filter_shape, *groups_shape, *agent_shape;
+
+void api_logs_init(logstore *ls)
+{
+    store_ = ls;
+    get_shape = schema_compile(
+        "{logGroupName:s, logGroupIdentifier:s, logStreamName:s!, startTime:i, endTime:i, "
+        "nextToken:s, limit:i, startFromHead:b, unmask:b}");
+    streams_shape = schema_compile(
+        "{logGroupName:s, logGroupIdentifier:s, logStreamNamePrefix:s, "
+        "orderBy:e(LogStreamName|LastEventTime), descending:b, nextToken:s, limit:i}");
+    filter_shape = schema_compile(
+        "{logGroupName:s, logGroupIdentifier:s, logStreamNames:[s], logStreamNamePrefix:s, "
+        "startTime:i, endTime:i, filterPattern:s, nextToken:s, limit:i, interleaved:b, "
+        "unmask:b}");
+    groups_shape = schema_compile(
+        "{logGroupNamePrefix:s, logGroupNamePattern:s, logGroupIdentifiers:[s], nextToken:s, "
+        "limit:i, includeLinkedAccounts:b, logGroupClass:s, accountIdentifiers:[s]}");
+    agent_shape = schema_compile(
+        "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:i!, message:s!}]!}]!}");
+}
+
+logstore *api_logs_store(void)
+{
+    return store_;
+}
+
+/* An agent's batch holds up to 1 MiB of log text (CloudWatch's batch size); JSON escapes can
+ * make its body several times larger. */
+static const api_op cloudwatch_op = {.name = "CloudWatchLogs", .method = "POST", .path = "/"};
+static const api_op agent_op = {.name = "AgentLogs", .method = "POST", .path = AGENT_LOGS_PATH,
+                                .max_body = 4 * 1024 * 1024};
+
+const api_op *api_logs_route(const char *method, const char *url, const char *target)
+{
+    if (strcmp(method, "POST") != 0) return NULL;
+    if (strcmp(url, "/") == 0 && target &&
+        strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)) == 0)
+        return &cloudwatch_op;
+    if (strcmp(url, AGENT_LOGS_PATH) == 0) return &agent_op;
+    return NULL;
+}
+
+/* Answers ------------------------------------------------------------------------------- */
+
+/* Sets an error answer; returns -1 so that callers can `return fail(...)`. */
+static int fail(api_logs_answer *a, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(api_logs_answer *a, int status, const char *type, const char *fmt, ...)
+{
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    free(a->body);
+    a->status = status;
+    a->err_type = type;
+    a->body = api_error_body(type, msg);
+    a->len = strlen(a->body);
+    return -1;
+}
+
+#define INVALID(a, ...) fail(a, 400, "InvalidParameterException", __VA_ARGS__)
+
+static int answer(api_logs_answer *a, json_t *resp)
+{
+    a->status = 200;
+    a->err_type = NULL;
+    a->body = json_dumps(resp, JSON_COMPACT);
+    a->len = strlen(a->body);
+    json_decref(resp);
+    return 0;
+}
+
+/* Maps a log store failure to its answer; err is freed. */
+static int store_failed(api_logs_answer *a, int rc, char *err)
+{
+    if (rc == LOGSTORE_NOT_FOUND) fail(a, 400, "ResourceNotFoundException", "%s", err);
+    else if (rc == LOGSTORE_INVALID) INVALID(a, "%s", err);
+    else {
+        log_error("logs: %s", err);
+        fail(a, 500, "ServiceUnavailableException", "the log store could not be read; retry");
+    }
+    free(err);
+    return -1;
+}
+
+/* A message as a JSON string.  Messages reach the store through JSON and so are UTF-8; the
+ * fallback keeps a damaged file from breaking the whole answer. */
+static json_t *message_json(const char *s, size_t len)
+{
+    json_t *v = json_stringn(s, len);
+    if (v) return v;
+    char *copy = xstrndup(s, len);
+    util_utf8_scrub(copy);
+    v = json_string(copy);
+    free(copy);
+    return v ? v : json_string("");
+}
+
+/* Request fields ------------------------------------------------------------------------ */
+
+static const char *group_arn_prefix(char *out, size_t n)
+{
+    snprintf(out, n, "arn:aws:logs:%s:%s:log-group:", barge_cfg.region, barge_cfg.account_id);
+    return out;
+}
+
+/* Whether v (a log group name or ARN, with or without the ":*" suffix) names the group. */
+static int names_batch_group(const char *v)
+{
+    char prefix[200];
+    size_t n = strlen(group_arn_prefix(prefix, sizeof prefix));
+    if (strncmp(v, "arn:", 4) == 0) {
+        if (strncmp(v, prefix, n) != 0) return 0;
+        v += n;
+        size_t len = strlen(v);
+        if (len >= 2 && strcmp(v + len - 2, ":*") == 0) len -= 2;
+        return len == strlen(LOGSTORE_BATCH_GROUP) && strncmp(v, LOGSTORE_BATCH_GROUP, len) == 0;
+    }
+    return strcmp(v, LOGSTORE_BATCH_GROUP) == 0;
+}
+
+/* The group a request names must be /aws/batch/job, the only group barge keeps. */
+static int check_group(api_logs_answer *a, json_t *req)
+{
+    const char *name = api_str(req, "logGroupName"), *id = api_str(req, "logGroupIdentifier");
+    if (name && id) {
+        INVALID(a, "LogGroupName and LogGroupIdentifier are mutually exclusive; give one");
+        return -1;
+    }
+    if (!name && !id) {
+        INVALID(a, "Either logGroupName or logGroupIdentifier must be given");
+        return -1;
+    }
+    if (!names_batch_group(name ? name : id)) {
+        fail(a, 400, "ResourceNotFoundException", "The specified log group does not exist.");
+        return -1;
+    }
+    return 0;
+}
+
+static int read_limit(api_logs_answer *a, json_t *req, int max, int *out)
+{
+    json_int_t v = api_int(req, "limit", max);
+    if (v < 1 || v > max) {
+        INVALID(a, "limit: must be between 1 and %d (got %lld)", max, (long long)v);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int read_range(api_logs_answer *a, json_t *req, logstore_range *r)
+{
+    json_t *s = json_object_get(req, "startTime"), *e = json_object_get(req, "endTime");
+    r->has_start = s != NULL;
+    r->has_end = e != NULL;
+    r->start = s ? json_integer_value(s) : 0;
+    r->end = e ? json_integer_value(e) : 0;
+    if (r->start < 0 || r->end < 0) {
+        INVALID(a, "%s: must be 0 or more (milliseconds since the epoch)",
+                r->start < 0 ? "startTime" : "endTime");
+        return -1;
+    }
+    return 0;
+}
+
+static int read_token(api_logs_answer *a, json_t *req, const char **out)
+{
+    *out = api_str(req, "nextToken");
+    if (*out && !**out) {
+        INVALID(a, "nextToken: must not be empty; leave it out for the first page");
+        return -1;
+    }
+    return 0;
+}
+
+/* Operations ---------------------------------------------------------------------------- */
+
+static int get_log_events(api_logs_answer *a, json_t *req)
+{
+    logstore_get_query q = {.group = LOGSTORE_BATCH_GROUP,
+                            .stream = api_str(req, "logStreamName"),
+                            .start_from_head = json_is_true(json_object_get(req, "startFromHead"))};
+    if (check_group(a, req) < 0 || read_range(a, req, &q.range) < 0 ||
+        read_limit(a, req, LOGSTORE_MAX_EVENTS, &q.limit) < 0 || read_token(a, req, &q.token) < 0)
+        return -1;
+    logstore_page page;
+    char *err = NULL;
+    int rc = logstore_get(store_, &q, &page, &err);
+    if (rc != LOGSTORE_OK) return store_failed(a, rc, err);
+    json_t *events = json_array();
+    for (size_t i = 0; i < page.n; i++) {
+        const logstore_record *e = &page.events[i];
+        json_array_append_new(events, json_pack("{s:I, s:o, s:I}", "timestamp",
+                                                (json_int_t)e->timestamp, "message",
+                                                message_json(e->message, e->len),
+                                                "ingestionTime", (json_int_t)e->ingestion_time));
+    }
+    answer(a, json_pack("{s:o, s:s, s:s}", "events", events, "nextForwardToken", page.forward,
+                        "nextBackwardToken", page.backward));
+    logstore_page_free(&page);
+    return 0;
+}
+
+static int describe_log_streams(api_logs_answer *a, json_t *req)
+{
+    const char *order = api_str(req, "orderBy");
+    logstore_streams_query q = {.group = LOGSTORE_BATCH_GROUP,
+                                .prefix = api_str(req, "logStreamNamePrefix"),
+                                .by_last_event_time = order && strcmp(order, "LastEventTime") == 0,
+                                .descending = json_is_true(json_object_get(req, "descending"))};
+    if (check_group(a, req) < 0 ||
+        read_limit(a, req, LOGSTORE_MAX_STREAMS, &q.limit) < 0 || read_token(a, req, &q.token) < 0)
+        return -1;
+    if (q.prefix && q.by_last_event_time)
+        return INVALID(a, "Cannot order by LastEventTime with a logStreamNamePrefix.");
+    logstore_stream_list list;
+    char *err = NULL;
+    int rc = logstore_streams(store_, &q, &list, &err);
+    if (rc != LOGSTORE_OK) return store_failed(a, rc, err);
+    char prefix[200];
+    group_arn_prefix(prefix, sizeof prefix);
+    json_t *streams = json_array();
+    for (size_t i = 0; i < list.n; i++) {
+        const logstore_stream_info *s = &list.items[i];
+        char *arn = xasprintf("%s%s:log-stream:%s", prefix, LOGSTORE_BATCH_GROUP, s->name);
+        json_t *o = json_pack("{s:s, s:I, s:s, s:I}", "logStreamName", s->name, "creationTime",
+                              (json_int_t)s->creation_time, "arn", arn, "storedBytes",
+                              (json_int_t)s->stored_bytes);
+        if (s->events > 0) {
+            json_object_set_new(o, "firstEventTimestamp", json_integer(s->first_timestamp));
+            json_object_set_new(o, "lastEventTimestamp", json_integer(s->last_timestamp));
+            json_object_set_new(o, "lastIngestionTime", json_integer(s->last_ingestion_time));
+        }
+        json_array_append_new(streams, o);
+        free(arn);
+    }
+    json_t *resp = json_pack("{s:o}", "logStreams", streams);
+    if (list.next) json_object_set_new(resp, "nextToken", json_string(list.next));
+    answer(a, resp);
+    logstore_stream_list_free(&list);
+    return 0;
+}
+
+static int filter_log_events(api_logs_answer *a, json_t *req)
+{
+    json_t *names = json_object_get(req, "logStreamNames");
+    logstore_filter_query q = {.group = LOGSTORE_BATCH_GROUP,
+                               .prefix = api_str(req, "logStreamNamePrefix"),
+                               .pattern = api_str(req, "filterPattern")};
+    if (check_group(a, req) < 0 || read_range(a, req, &q.range) < 0 ||
+        read_limit(a, req, LOGSTORE_MAX_EVENTS, &q.limit) < 0 || read_token(a, req, &q.token) < 0)
+        return -1;
+    if (names && q.prefix)
+        return INVALID(a, "logStreamNames and logStreamNamePrefix cannot both be given");
+    if (names && (json_array_size(names) < 1 || json_array_size(names) > 100))
+        return INVALID(a, "logStreamNames: give 1 to 100 names (got %zu)",
+                       json_array_size(names));
+    const char **list = NULL;
+    if (names) {
+        q.n_streams = json_array_size(names);
+        list = xcalloc(q.n_streams, sizeof *list);
+        for (size_t i = 0; i < q.n_streams; i++)
+            list[i] = json_string_value(json_array_get(names, i));
+        q.streams = list;
+    }
+    logstore_page page;
+    char *err = NULL;
+    int rc = logstore_filter(store_, &q, &page, &err);
+    free(list);
+    if (rc != LOGSTORE_OK) return store_failed(a, rc, err);
+    json_t *events = json_array();
+    for (size_t i = 0; i < page.n; i++) {
+        const logstore_record *e = &page.events[i];
+        char id[24];
+        snprintf(id, sizeof id, "%lld", (long long)e->id);
+        json_array_append_new(
+            events, json_pack("{s:s, s:I, s:o, s:I, s:s}", "logStreamName", e->stream,
+                              "timestamp", (json_int_t)e->timestamp, "message",
+                              message_json(e->message, e->len), "ingestionTime",
+                              (json_int_t)e->ingestion_time, "eventId", id));
+    }
+    /* searchedLogStreams is deprecated; CloudWatch answers it empty. */
+    json_t *resp = json_pack("{s:o, s:[]}", "events", events, "searchedLogStreams");
+    if (page.next) json_object_set_new(resp, "nextToken", json_string(page.next));
+    answer(a, resp);
+    logstore_page_free(&page);
+    return 0;
+}
+
+static int describe_log_groups(api_logs_answer *a, json_t *req)
+{
+    const char *prefix = api_str(req, "logGroupNamePrefix");
+    const char *pattern = api_str(req, "logGroupNamePattern");
+    json_t *ids = json_object_get(req, "logGroupIdentifiers");
+    int limit;
+    const char *token;
+    if (read_limit(a, req, 50, &limit) < 0 || read_token(a, req, &token) < 0) return -1;
+    if (prefix && pattern)
+        return INVALID(a, "logGroupNamePrefix and logGroupNamePattern cannot both be given");
+    /* One group: it matches or it does not, and there is never a second page. */
+    int match = !token;
+    if (prefix) match = match && strncmp(LOGSTORE_BATCH_GROUP, prefix, strlen(prefix)) == 0;
+    if (pattern) match = match && strcasestr(LOGSTORE_BATCH_GROUP, pattern) != NULL;
+    if (ids) {
+        int named = 0;
+        for (size_t i = 0; i < json_array_size(ids); i++)
+            named |= names_batch_group(json_string_value(json_array_get(ids, i)));
+        match = match && named;
+    }
+    json_t *groups = json_array();
+    if (match) {
+        int64_t created, bytes;
+        if (logstore_group_info(store_, LOGSTORE_BATCH_GROUP, &created, &bytes) < 0) {
+            json_decref(groups);
+            return fail(a, 500, "ServiceUnavailableException",
+                        "the log store could not be read; retry");
+        }
+        char arn_prefix[200];
+        group_arn_prefix(arn_prefix, sizeof arn_prefix);
+        char *arn = xasprintf("%s%s", arn_prefix, LOGSTORE_BATCH_GROUP);
+        char *arn_any = xasprintf("%s:*", arn);
+        json_array_append_new(
+            groups, json_pack("{s:s, s:I, s:i, s:s, s:s, s:I, s:s}", "logGroupName",
+                              LOGSTORE_BATCH_GROUP, "creationTime", (json_int_t)created,
+                              "metricFilterCount", 0, "arn", arn_any, "logGroupArn", arn,
+                              "storedBytes", (json_int_t)bytes, "logGroupClass", "STANDARD"));
+        free(arn);
+        free(arn_any);
+    }
+    return answer(a, json_pack("{s:o}", "logGroups", groups));
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(api_logs_answer *a, json_t *req);
+    schema **shape;
+} operations[] = {
+    {"GetLogEvents", get_log_events, &get_shape},
+    {"DescribeLogStreams", describe_log_streams, &streams_shape},
+    {"FilterLogEvents", filter_log_events, &filter_shape},
+    {"DescribeLogGroups", describe_log_groups, &groups_shape},
+};
+
+/* The agent's upload -------------------------------------------------------------------- */
+
+/* A stream name as CloudWatch allows it: 1 to 512 characters, none of them ':' or '*'. */
+static int stream_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 512 && !strpbrk(s, ":*");
+}
+
+static int agent_logs(api_logs_answer *a, json_t *req)
+{
+    json_t *streams = json_object_get(req, "streams");
+    size_t i, j;
+    json_t *s, *e;
+    /* Check everything before storing anything, so a bad request changes nothing. */
+    json_array_foreach(streams, i, s) {
+        const char *name = api_str(s, "logStreamName");
+        if (!stream_name_valid(name))
+            return fail(a, 400, "ClientException",
+                        "streams[%zu].logStreamName: '%.100s' is not a valid stream name (1 to "
+                        "512 characters, without ':' or '*')", i, name);
+        json_array_foreach(json_object_get(s, "events"), j, e) {
+            if (json_integer_value(json_object_get(e, "timestamp")) < 0)
+                return fail(a, 400, "ClientException",
+                            "streams[%zu].events[%zu].timestamp: must be 0 or more "
+                            "(milliseconds since the epoch)", i, j);
+        }
+    }
+    uint64_t *tickets = xcalloc(json_array_size(streams), sizeof *tickets);
+    logstore_event *ev = NULL;
+    size_t cap = 0;
+    json_array_foreach(streams, i, s) {
+        size_t n = 0;
+        json_array_foreach(json_object_get(s, "events"), j, e) {
+            json_t *m = json_object_get(e, "message");
+            const char *msg = json_string_value(m);
+            size_t len = json_string_length(m);
+            int64_t ts = json_integer_value(json_object_get(e, "timestamp"));
+            do {
+                size_t piece = len;
+                if (piece > MAX_MESSAGE) {
+                    /* Cut before a UTF-8 continuation byte, so each piece stays valid. */
+                    piece = MAX_MESSAGE;
+                    while (piece > 1 && ((unsigned char)msg[piece] & 0xc0) == 0x80) piece--;
+                }
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 64;
+                    ev = xrealloc(ev, cap * sizeof *ev);
+                }
+                ev[n++] = (logstore_event){.timestamp = ts, .message = msg, .len = piece};
+                msg += piece;
+                len -= piece;
+            } while (len > 0);
+        }
+        tickets[i] = logstore_append(store_, LOGSTORE_BATCH_GROUP, api_str(s, "logStreamName"),
+                                     ev, n);
+    }
+    free(ev);
+    /* Answer only once the events are committed: the answer lets the agent drop them. */
+    int failed = 0;
+    for (i = 0; i < json_array_size(streams); i++) failed |= logstore_wait(store_, tickets[i]) < 0;
+    free(tickets);
+    if (failed)
+        return fail(a, 500, "ServerException",
+                    "the server could not store these log events; send them again");
+    return answer(a, json_object());
+}
+
+/* Entry point --------------------------------------------------------------------------- */
+
+static int serve(const api_op *op, const char *target, const char *body, size_t len,
+                 api_logs_answer *out)
+{
+    int agent = op == &agent_op;
+    const char *bad_input = agent ? "ClientException" : "InvalidParameterException";
+    if (!store_)
+        return fail(out, 503, "ServiceUnavailableException", "the log store is not open");
+    schema *shape = agent_shape;
+    int (*fn)(api_logs_answer *, json_t *) = agent_logs;
+    if (!agent) {
+        const char *name = target ? target + strlen(TARGET_PREFIX) : "";
+        fn = NULL;
+        for (size_t i = 0; i < sizeof operations / sizeof operations[0]; i++) {
+            if (strcmp(name, operations[i].name) == 0) {
+                fn = operations[i].fn;
+                shape = *operations[i].shape;
+            }
+        }
+        if (!fn)
+            return fail(out, 400, "UnknownOperationException",
+                        "X-Amz-Target '%.100s': barge serves GetLogEvents, FilterLogEvents, "
+                        "DescribeLogStreams and DescribeLogGroups of CloudWatch Logs", target);
+    }
+    json_t *req;
+    if (len == 0 && !agent) {
+        req = json_object();
+    } else {
+        /* Job output may hold NUL bytes; JSON carries them as \u0000. */
+        json_error_t e;
+        req = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+        if (!req)
+            return fail(out, 400, agent ? "ClientException"
+                                                          : "SerializationException",
+                        "request body: not valid JSON (line %d, column %d: %s)", e.line,
+                        e.column, e.text);
+        if (!json_is_object(req)) {
+            json_decref(req);
+            return fail(out, 400, bad_input, "request body: expected a JSON object");
+        }
+    }
+    char err[600];
+    if (schema_check(shape, req, err, sizeof err) < 0) {
+        json_decref(req);
+        return fail(out, 400, bad_input, "%s", err);
+    }
+    int rc = fn(out, req);
+    json_decref(req);
+    return rc;
+}
+
+void api_logs_serve(const api_op *op, const char *target, const char *body, size_t len,
+                    api_logs_answer *out)
+{
+    memset(out, 0, sizeof *out);
+    serve(op, target, body ? body : "", len, out);
+}

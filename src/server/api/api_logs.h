@@ -1,0 +1,40 @@
+/* api_logs — job logs over HTTP: the CloudWatch Logs operations that read them, and the agent's
+ * upload (POST /barge/v1/agent/logs, docs/agent-protocol.md).
+ *
+ * CloudWatch Logs speaks JSON 1.1: POST / with X-Amz-Target: Logs_20140328.<Operation>.  barge
+ * serves GetLogEvents, FilterLogEvents, DescribeLogStreams and DescribeLogGroups (the one group
+ * /aws/batch/job); any other target is answered with UnknownOperationException.
+ *
+ * Both kinds of request are answered on the HTTP thread that read them: they use the log store,
+ * which is safe to call from any thread, and never the core, so reading or shipping logs never
+ * delays the scheduler. */
+#ifndef BARGE_API_LOGS_H
+#define BARGE_API_LOGS_H
+#include <stddef.h>
+
+#include "server/api/api.h"
+#include "server/base/logstore.h"
+
+typedef struct api_logs_answer {
+    int status;
+    const char *err_type; /* NULL on success; otherwise also the x-amzn-ErrorType header */
+    char *body;           /* JSON, malloc'd; the caller frees it */
+    size_t len;
+} api_logs_answer;
+
+/* Keeps the log store the handlers use and compiles their shapes.  Call once before serving. */
+void api_logs_init(logstore *ls);
+/* That log store (NULL before api_logs_init), for the other parts of the server that check or
+ * create streams, such as the job side when an attempt starts. */
+logstore *api_logs_store(void);
+/* The operation standing for a request served here, or NULL for the rest: it gives the HTTP
+ * front end a name, a path and a body limit, and has no handler (fn is NULL), since these
+ * requests go to api_logs_serve rather than to the core.  target is the X-Amz-Target header, or
+ * NULL. */
+const api_op *api_logs_route(const char *method, const char *url, const char *target);
+/* Answers a whole request of a route api_logs_route gave.  The caller has checked its
+ * Authorization header as for any request to the same path (an AWS signature for the
+ * CloudWatch operations, the agent token for the agent's upload). */
+void api_logs_serve(const api_op *op, const char *target, const char *body, size_t len,
+                    api_logs_answer *out);
+#endif

@@ -1,0 +1,291 @@
+#include "server/api/schema.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+
+enum kind { K_STRING, K_INT, K_BOOL, K_NUMBER, K_ENUM, K_LIST, K_MAP, K_OBJECT, K_REF, K_ANY };
+
+typedef struct member {
+    char *name;
+    schema *shape;
+    int required;
+} member;
+
+struct schema {
+    enum kind kind;
+    schema *item;   /* list and map values */
+    member *members; /* objects */
+    int n_members;
+    char **enums; /* enumerations, NULL-terminated */
+    char *ref;    /* references */
+};
+
+typedef struct named {
+    char *name;
+    schema *shape;
+    struct named *next;
+} named;
+static named *definitions;
+
+typedef struct {
+    const char *src, *p;
+} parser;
+
+static void syntax(parser *ps, const char *what)
+{
+    log_panic(__FILE__, __LINE__, xasprintf("schema: %s at offset %ld of \"%s\"", what,
+                                            (long)(ps->p - ps->src), ps->src));
+}
+
+static void skip(parser *ps)
+{
+    while (isspace((unsigned char)*ps->p)) ps->p++;
+}
+
+static char *ident(parser *ps)
+{
+    skip(ps);
+    const char *start = ps->p;
+    while (isalnum((unsigned char)*ps->p) || *ps->p == '_' || *ps->p == '-' || *ps->p == '.')
+        ps->p++;
+    if (ps->p == start) syntax(ps, "expected a name");
+    return xstrndup(start, (size_t)(ps->p - start));
+}
+
+static void expect(parser *ps, char c)
+{
+    skip(ps);
+    if (*ps->p != c) {
+        char what[32];
+        snprintf(what, sizeof what, "expected '%c'", c);
+        syntax(ps, what);
+    }
+    ps->p++;
+}
+
+static schema *parse(parser *ps)
+{
+    schema *s = xcalloc(1, sizeof *s);
+    skip(ps);
+    char c = *ps->p++;
+    switch (c) {
+    case 's': s->kind = K_STRING; break;
+    case 'i': s->kind = K_INT; break;
+    case 'b': s->kind = K_BOOL; break;
+    case 'f': s->kind = K_NUMBER; break;
+    case '*': s->kind = K_ANY; break;
+    case 'e': {
+        s->kind = K_ENUM;
+        expect(ps, '(');
+        int n = 0;
+        for (;;) {
+            s->enums = xrealloc(s->enums, sizeof(char *) * (size_t)(n + 2));
+            s->enums[n++] = ident(ps);
+            s->enums[n] = NULL;
+            skip(ps);
+            if (*ps->p == '|') { ps->p++; continue; }
+            break;
+        }
+        expect(ps, ')');
+        break;
+    }
+    case '[':
+        s->kind = K_LIST;
+        s->item = parse(ps);
+        expect(ps, ']');
+        break;
+    case 'm':
+        s->kind = K_MAP;
+        expect(ps, '<');
+        s->item = parse(ps);
+        expect(ps, '>');
+        break;
+    case '@':
+        s->kind = K_REF;
+        s->ref = ident(ps);
+        break;
+    case '{':
+        s->kind = K_OBJECT;
+        skip(ps);
+        while (*ps->p != '}') {
+            s->members = xrealloc(s->members, sizeof(member) * (size_t)(s->n_members + 1));
+            member *m = &s->members[s->n_members++];
+            m->name = ident(ps);
+            expect(ps, ':');
+            m->shape = parse(ps);
+            skip(ps);
+            m->required = 0;
+            if (*ps->p == '!') { m->required = 1; ps->p++; skip(ps); }
+            if (*ps->p == ',') { ps->p++; skip(ps); }
+            else if (*ps->p != '}') syntax(ps, "expected ',' or '}'");
+        }
+        ps->p++;
+        break;
+    default:
+        ps->p--;
+        syntax(ps, "unknown shape");
+    }
+    return s;
+}
+
+schema *schema_compile(const char *src)
+{
+    parser ps = {src, src};
+    schema *s = parse(&ps);
+    skip(&ps);
+    if (*ps.p) syntax(&ps, "trailing text");
+    return s;
+}
+
+void schema_define(const char *name, const char *src)
+{
+    named *n = xmalloc(sizeof *n);
+    n->name = xstrdup(name);
+    n->shape = schema_compile(src);
+    n->next = definitions;
+    definitions = n;
+}
+
+static const schema *resolve(const schema *s)
+{
+    while (s->kind == K_REF) {
+        const named *n;
+        for (n = definitions; n && strcmp(n->name, s->ref) != 0; n = n->next) {}
+        if (!n) log_panic(__FILE__, __LINE__, xasprintf("schema: @%s is not defined", s->ref));
+        s = n->shape;
+    }
+    return s;
+}
+
+static const char *type_name(json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "a list";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+static const char *wanted(const schema *s)
+{
+    switch (s->kind) {
+    case K_STRING: return "a string";
+    case K_INT: return "an integer";
+    case K_BOOL: return "a boolean (true or false)";
+    case K_NUMBER: return "a number";
+    case K_ENUM: return "a string";
+    case K_LIST: return "a list";
+    case K_MAP: return "an object (a map of names to values)";
+    case K_OBJECT: return "an object";
+    default: return "a value";
+    }
+}
+
+/* path is the dotted location so far; err receives the sentence. */
+static int check(const schema *s, json_t *v, buf *path, char *err, size_t errlen)
+{
+    s = resolve(s);
+    const char *where = path->len ? path->data : "request body";
+    switch (s->kind) {
+    case K_ANY: return 0;
+    case K_STRING:
+        if (json_is_string(v)) return 0;
+        break;
+    case K_INT:
+        if (json_is_integer(v)) return 0;
+        break;
+    case K_BOOL:
+        if (json_is_boolean(v)) return 0;
+        break;
+    case K_NUMBER:
+        if (json_is_number(v)) return 0;
+        break;
+    case K_ENUM:
+        if (!json_is_string(v)) break;
+        for (char **e = s->enums; *e; e++)
+            if (strcmp(*e, json_string_value(v)) == 0) return 0;
+        {
+            buf allowed = {0};
+            for (char **e = s->enums; *e; e++) buf_printf(&allowed, "%s%s", e == s->enums ? "" : ", ", *e);
+            snprintf(err, errlen, "%s: '%.64s' is not one of %s", where, json_string_value(v),
+                     allowed.data);
+            buf_free(&allowed);
+        }
+        return -1;
+    case K_LIST: {
+        if (!json_is_array(v)) break;
+        size_t i, base = path->len;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            buf_printf(path, "[%zu]", i);
+            if (json_is_null(item)) {
+                snprintf(err, errlen, "%s: expected %s, got null", path->data, wanted(resolve(s->item)));
+                return -1;
+            }
+            if (check(s->item, item, path, err, errlen) < 0) return -1;
+            path->len = base;
+            path->data[base] = '\0';
+        }
+        return 0;
+    }
+    case K_MAP:
+    case K_OBJECT: {
+        if (!json_is_object(v)) break;
+        size_t base = path->len;
+        const char *key;
+        json_t *member_v;
+        void *tmp;
+        /* Null members mean "absent" on AWS's wire; dropping them keeps handlers simple. */
+        json_object_foreach_safe(v, tmp, key, member_v) {
+            if (json_is_null(member_v)) json_object_del(v, key);
+        }
+        if (s->kind == K_MAP) {
+            json_object_foreach(v, key, member_v) {
+                buf_printf(path, "%s%s", base ? "." : "", key);
+                if (check(s->item, member_v, path, err, errlen) < 0) return -1;
+                path->len = base;
+                path->data[base] = '\0';
+            }
+            return 0;
+        }
+        for (int i = 0; i < s->n_members; i++) {
+            const member *m = &s->members[i];
+            json_t *mv = json_object_get(v, m->name);
+            buf_printf(path, "%s%s", base ? "." : "", m->name);
+            if (!mv) {
+                if (m->required) {
+                    snprintf(err, errlen, "%s: this field is required", path->data);
+                    return -1;
+                }
+            } else if (check(m->shape, mv, path, err, errlen) < 0) {
+                return -1;
+            }
+            path->len = base;
+            path->data[base] = '\0';
+        }
+        return 0;
+    }
+    case K_REF: break;
+    }
+    snprintf(err, errlen, "%s: expected %s, got %s", where, wanted(s), type_name(v));
+    return -1;
+}
+
+int schema_check(const schema *s, json_t *v, char *err, size_t errlen)
+{
+    buf path = {0};
+    buf_puts(&path, "");
+    int rc = check(s, v, &path, err, errlen);
+    buf_free(&path);
+    return rc;
+}

@@ -1,0 +1,289 @@
+#include "server/base/core.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/engine/fleet.h"
+#include "server/model/jobspec.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "server/engine/scheduler.h"
+#include "server/model/state.h"
+#include "common/util.h"
+
+typedef struct timer {
+    int64_t due; /* monotonic ms */
+    void (*fn)(state *st, void *arg);
+    void *arg;
+    struct timer *next;
+} timer;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    core_call *head, *tail;
+    int stopping, stopped;
+    pthread_t thread;
+    store *db;
+    state *st;
+    timer *timers; /* sorted by due; touched only by the core thread */
+    core_call *late, *late_tail; /* parked calls answered after the current batch commits */
+} core = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+void core_after(int64_t delay_ms, void (*fn)(state *st, void *arg), void *arg)
+{
+    timer *t = xmalloc(sizeof *t);
+    t->due = util_mono_ms() + delay_ms;
+    t->fn = fn;
+    t->arg = arg;
+    timer **p = &core.timers;
+    while (*p && (*p)->due <= t->due) p = &(*p)->next;
+    t->next = *p;
+    *p = t;
+}
+
+static void answer_error(core_call *call, int status, const char *type, const char *msg);
+
+void core_submit(core_call *call)
+{
+    call->next = NULL;
+    pthread_mutex_lock(&core.mu);
+    if (core.stopped) {
+        /* Requests still arriving on open connections while the server stops. */
+        pthread_mutex_unlock(&core.mu);
+        json_decref(call->req);
+        call->req = NULL;
+        answer_error(call, 503, "ServiceUnavailableException", "the server is shutting down");
+        call->done(call);
+        return;
+    }
+    if (core.tail) core.tail->next = call;
+    else core.head = call;
+    core.tail = call;
+    pthread_cond_signal(&core.cv);
+    pthread_mutex_unlock(&core.mu);
+}
+
+static void answer_error(core_call *call, int status, const char *type, const char *msg)
+{
+    call->status = status;
+    call->err_type = type;
+    call->body = api_error_body(type, msg);
+    call->body_len = strlen(call->body);
+}
+
+/* Runs one call's handler; the answer is kept in the call until the batch commits. */
+static void execute(core_call *call, int64_t now)
+{
+    api_ctx c = {.st = core.st, .now_ms = now, .call = call};
+    json_t *resp = NULL;
+    call->parked = 0;
+    int rc = call->op->fn(&c, call->req, &resp);
+    if (rc == 0 && !c.err_type && c.deferred) {
+        /* The handler keeps the call (a long poll) and answers it with core_reply later. */
+        call->parked = 1;
+        json_decref(resp);
+        return;
+    }
+    if (rc == 0 && !c.err_type) {
+        call->status = 200;
+        call->err_type = NULL;
+        if (!resp) resp = json_object();
+        call->body = json_dumps(resp, JSON_COMPACT);
+        call->body_len = strlen(call->body);
+    } else {
+        if (!c.err_type) api_server_error(&c, "the %s handler failed without a reason", call->op->name);
+        answer_error(call, c.status, c.err_type, c.err_msg);
+    }
+    json_decref(resp);
+}
+
+static void queue_late(core_call *call)
+{
+    call->late_next = NULL;
+    if (core.late_tail) core.late_tail->late_next = call;
+    else core.late = call;
+    core.late_tail = call;
+}
+
+void core_reply(core_call *call, json_t *resp)
+{
+    call->status = 200;
+    call->err_type = NULL;
+    call->body = json_dumps(resp, JSON_COMPACT);
+    call->body_len = strlen(call->body);
+    json_decref(resp);
+    queue_late(call);
+}
+
+void core_reply_error(core_call *call, int status, const char *type, const char *msg)
+{
+    answer_error(call, status, type, msg);
+    queue_late(call);
+}
+
+static void answer_late(void)
+{
+    core_call *c = core.late;
+    core.late = core.late_tail = NULL;
+    for (core_call *next; c; c = next) {
+        next = c->late_next;
+        json_decref(c->req);
+        c->req = NULL;
+        c->done(c);
+    }
+}
+
+static void run_timers(void)
+{
+    int64_t now = util_mono_ms();
+    while (core.timers && core.timers->due <= now) {
+        timer *t = core.timers;
+        core.timers = t->next;
+        t->fn(core.st, t->arg);
+        free(t->arg);
+        free(t);
+    }
+}
+
+static void reload_after_failure(void)
+{
+    /* The transaction was rolled back, so memory is ahead of the disk: rebuild it.  Spec
+     * records written in it are gone too; loading marks again those that are stored. */
+    jobspec_forget_stored();
+    char *err = NULL;
+    /* The fleet stays, parked long polls included: its agents run on, and the jobs the store
+     * says run on them are attached to them again, so a failed commit costs no attempt. */
+    state *fresh = state_reload(core.db, core.st, &err);
+    if (!fresh) {
+        log_error("core: cannot reload the state after a failed commit: %s; stopping", err);
+        abort();
+    }
+    state_free(core.st);
+    core.st = fresh;
+}
+
+/* Long polls answered in a turn whose commit failed carried what was rolled back (assignments,
+ * kill orders): they get the error instead, and the agents ask again. */
+static void fail_late_answers(void)
+{
+    for (core_call *c = core.late; c; c = c->late_next) {
+        if (c->status != 200) continue;
+        free(c->body);
+        answer_error(c, 500, "ServerException",
+                     "the server could not make this change durable; ask again");
+    }
+}
+
+static void *core_main(void *unused)
+{
+    for (;;) {
+        pthread_mutex_lock(&core.mu);
+        while (!core.head && !core.stopping) {
+            if (core.timers) {
+                int64_t wait = core.timers->due - util_mono_ms();
+                if (wait <= 0) break;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += wait / 1000;
+                ts.tv_nsec += (wait % 1000) * 1000000;
+                if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+                pthread_cond_timedwait(&core.cv, &core.mu, &ts);
+                break;
+            }
+            pthread_cond_wait(&core.cv, &core.mu);
+        }
+        core_call *batch = core.head;
+        core.head = core.tail = NULL;
+        int stopping = core.stopping;
+        pthread_mutex_unlock(&core.mu);
+
+        int final = stopping && !batch;
+
+        /* One transaction for the whole batch and the timers that are due. */
+        if (store_begin(core.db) != 0) {
+            log_error("core: cannot begin a transaction: %s", store_errmsg(core.db));
+            core.st->store_failed = 1;
+        }
+        int64_t now = util_now_ms();
+        run_timers();
+        for (core_call *c = batch; c; c = c->next) execute(c, now);
+        if (final) sched_shutdown(core.st);
+        sched_after_batch(core.st);
+        if (!core.st->store_failed && store_commit(core.db) != 0) {
+            log_error("core: commit failed: %s", store_errmsg(core.db));
+            core.st->store_failed = 1;
+        }
+        if (core.st->store_failed) {
+            store_rollback(core.db);
+            for (core_call *c = batch; c; c = c->next) {
+                if (c->parked) continue;
+                free(c->body);
+                answer_error(c, 500, "ServerException",
+                             "the server could not make this change durable; nothing was "
+                             "changed, retry the request");
+            }
+            fail_late_answers();
+            reload_after_failure();
+        }
+        for (core_call *c = batch, *next; c; c = next) {
+            next = c->next;
+            if (c->parked) continue;
+            json_decref(c->req);
+            c->req = NULL;
+            c->done(c);
+        }
+        answer_late();
+        if (final) break;
+    }
+    return NULL;
+}
+
+int core_start(store *db, char **err)
+{
+    core.db = db;
+    core.st = state_load(db, err);
+    if (!core.st) return -1;
+    core.stopping = core.stopped = 0;
+    /* The first turn flushes what loading changed, then the fleet's housekeeping runs each
+     * second. */
+    core_after(0, sched_tick, NULL);
+    if (pthread_create(&core.thread, NULL, core_main, NULL) != 0) {
+        *err = xstrdup("cannot start the core thread");
+        state_free(core.st);
+        return -1;
+    }
+    return 0;
+}
+
+void core_stop(void)
+{
+    pthread_mutex_lock(&core.mu);
+    core.stopping = 1;
+    pthread_cond_signal(&core.cv);
+    pthread_mutex_unlock(&core.mu);
+    pthread_join(core.thread, NULL);
+    pthread_mutex_lock(&core.mu);
+    core.stopped = 1;
+    core_call *late = core.head;
+    core.head = core.tail = NULL;
+    pthread_mutex_unlock(&core.mu);
+    for (core_call *c = late, *next; c; c = next) {
+        next = c->next;
+        json_decref(c->req);
+        c->req = NULL;
+        answer_error(c, 503, "ServiceUnavailableException", "the server is shutting down");
+        c->done(c);
+    }
+    while (core.timers) {
+        timer *t = core.timers;
+        core.timers = t->next;
+        free(t->arg);
+        free(t);
+    }
+    state_free(core.st);
+    core.st = NULL;
+}

@@ -1,0 +1,172 @@
+/* store_sqlite — the embedded store: one SQLite file in WAL mode. */
+#include "server/base/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+#include "server/base/sqlite_schema.h"
+
+/* Each entry moves the schema from version i to i+1.  Never edit a released entry: append. */
+static const char *const migrations[] = {
+    /* 1: the record table every kind of resource lives in. */
+    "CREATE TABLE records ("
+    "  kind TEXT NOT NULL,"
+    "  key  TEXT NOT NULL,"
+    "  doc  TEXT NOT NULL,"
+    "  PRIMARY KEY (kind, key)"
+    ") WITHOUT ROWID;",
+};
+#define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
+
+typedef struct {
+    store base;
+    sqlite3 *db;
+    sqlite3_stmt *put, *del, *scan, *begin, *commit, *rollback;
+} sqlite_store;
+
+static int exec_step(sqlite_store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int sq_begin(store *b)
+{
+    sqlite_store *s = (sqlite_store *)b;
+    return exec_step(s, s->begin);
+}
+
+static int sq_commit(store *b)
+{
+    sqlite_store *s = (sqlite_store *)b;
+    return exec_step(s, s->commit);
+}
+
+static void sq_rollback(store *b)
+{
+    sqlite_store *s = (sqlite_store *)b;
+    if (!sqlite3_get_autocommit(s->db)) exec_step(s, s->rollback);
+}
+
+static int sq_put(store *b, const char *kind, const char *key, const char *doc, size_t len)
+{
+    sqlite_store *s = (sqlite_store *)b;
+    sqlite3_bind_text(s->put, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->put, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->put, 3, doc, (int)len, SQLITE_STATIC);
+    int rc = exec_step(s, s->put);
+    sqlite3_clear_bindings(s->put);
+    return rc;
+}
+
+static int sq_del(store *b, const char *kind, const char *key)
+{
+    sqlite_store *s = (sqlite_store *)b;
+    sqlite3_bind_text(s->del, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->del, 2, key, -1, SQLITE_STATIC);
+    int rc = exec_step(s, s->del);
+    sqlite3_clear_bindings(s->del);
+    return rc;
+}
+
+static int sq_scan(store *b, const char *kind, store_scan_fn fn, void *arg)
+{
+    sqlite_store *s = (sqlite_store *)b;
+    int rc, out = 0;
+    sqlite3_bind_text(s->scan, 1, kind, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s->scan)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(s->scan, 0);
+        const char *doc = (const char *)sqlite3_column_text(s->scan, 1);
+        size_t len = (size_t)sqlite3_column_bytes(s->scan, 1);
+        if ((out = fn(arg, key, doc, len)) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) out = -1;
+    sqlite3_reset(s->scan);
+    sqlite3_clear_bindings(s->scan);
+    return out;
+}
+
+static const char *sq_errmsg(store *b)
+{
+    return sqlite3_errmsg(((sqlite_store *)b)->db);
+}
+
+static void sq_close(store *b)
+{
+    sqlite_store *s = (sqlite_store *)b;
+    sqlite3_stmt *all[] = {s->put, s->del, s->scan, s->begin, s->commit, s->rollback};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(all[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static const struct store_ops sqlite_ops = {
+    sq_begin, sq_commit, sq_rollback, sq_put, sq_del, sq_scan, sq_errmsg, sq_close,
+};
+
+
+store *store_sqlite_open(const char *dir, enum store_sync sync, char **err)
+{
+    char *path = xasprintf("%s/barge.db", dir);
+    sqlite3 *db = NULL;
+    sqlite_store *s = NULL;
+    *err = NULL;
+    /* The core thread is the only user, so SQLite's own mutexes would only cost time. */
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                            SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        *err = xasprintf("cannot open the store %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+        goto fail;
+    }
+    const char *pragmas = sync == STORE_SYNC_FULL
+                              ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                                "PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;"
+                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                                "PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;";
+    /* A page cache large enough for the hot end of the tables (64 MiB), and checkpoints of
+     * the WAL every 4,000 pages instead of 1,000: the commit path then writes mostly to the
+     * WAL's tail and rarely reads pages back from the file. */
+    static const char tuning[] = "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;";
+    if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, tuning, NULL, NULL, NULL) != SQLITE_OK) {
+        *err = xasprintf("cannot configure the store %s: %s", path, sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (sqlite_schema_migrate(db, migrations, N_MIGRATIONS, "the data directory's store", err) < 0)
+        goto fail;
+
+    s = xcalloc(1, sizeof *s);
+    s->base.ops = &sqlite_ops;
+    s->db = db;
+    struct {
+        sqlite3_stmt **st;
+        const char *sql;
+    } stmts[] = {
+        {&s->put, "INSERT INTO records(kind, key, doc) VALUES (?1, ?2, ?3) "
+                  "ON CONFLICT(kind, key) DO UPDATE SET doc = excluded.doc"},
+        {&s->del, "DELETE FROM records WHERE kind = ?1 AND key = ?2"},
+        {&s->scan, "SELECT key, doc FROM records WHERE kind = ?1 ORDER BY key"},
+        {&s->begin, "BEGIN IMMEDIATE"},
+        {&s->commit, "COMMIT"},
+        {&s->rollback, "ROLLBACK"},
+    };
+    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+        if (sqlite3_prepare_v3(db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st,
+                               NULL) != SQLITE_OK) {
+            *err = xasprintf("cannot prepare the store's statements: %s", sqlite3_errmsg(db));
+            free(path);
+            sq_close(&s->base);
+            return NULL;
+        }
+    }
+    free(path);
+    return &s->base;
+fail:
+    free(path);
+    sqlite3_close(db);
+    return NULL;
+}

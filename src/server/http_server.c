@@ -1,0 +1,320 @@
+#include "server/http_server.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "server/api/api.h"
+#include "server/api/api_logs.h"
+#include "server/model/config.h"
+#include "server/base/core.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/sigv4.h"
+#include "common/util.h"
+
+enum { REQ_READING, REQ_WAITING, REQ_ANSWERED };
+
+typedef struct http_req {
+    core_call call; /* first member: the core hands it back to done() */
+    struct MHD_Connection *conn;
+    const api_op *op;
+    buf body;
+    size_t limit, seen;
+    int phase;
+    /* The answer, from the core or from the HTTP thread itself. */
+    int status;
+    const char *err_type;
+    char *resp;
+    size_t resp_len;
+} http_req;
+
+static struct MHD_Daemon *daemon_;
+static int bound_port;
+
+static void set_answer(http_req *r, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void set_answer(http_req *r, int status, const char *type, const char *fmt, ...)
+{
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    r->status = status;
+    r->err_type = type;
+    r->resp = api_error_body(type, msg);
+    r->resp_len = strlen(r->resp);
+    r->phase = REQ_ANSWERED;
+}
+
+static enum MHD_Result send_answer(http_req *r)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+    r->resp = NULL; /* the response owns it now */
+    char id[37];
+    util_uuid(id);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "x-amzn-RequestId", id);
+    if (r->err_type) MHD_add_response_header(resp, "x-amzn-ErrorType", r->err_type);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Runs on the core thread once the batch holding this call is durable. */
+static void core_done(core_call *call)
+{
+    http_req *r = (http_req *)call;
+    r->status = call->status;
+    r->err_type = call->err_type;
+    r->resp = call->body;
+    r->resp_len = call->body_len;
+    call->body = NULL;
+    r->phase = REQ_ANSWERED;
+    MHD_resume_connection(r->conn);
+}
+
+static enum MHD_Result add_tag_key(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    if (strcmp(key, "tagKeys") == 0 && value) json_array_append_new(cls, json_string(value));
+    return MHD_YES;
+}
+
+int http_agent_token_ok(const char *authorization)
+{
+    /* Agents present the token the server gave them (or the operator configured) as a bearer
+     * token; developer mode accepts any. */
+    if (barge_cfg.dev) return 1;
+    if (!authorization || strncmp(authorization, "Bearer ", 7) != 0) return 0;
+    return barge_cfg.agent_token[0] && strcmp(authorization + 7, barge_cfg.agent_token) == 0;
+}
+
+static int check_auth(http_req *r)
+{
+    /* Health checks come from supervisors and load balancers, which do not sign requests. */
+    if (strcmp(r->op->path, "/healthz") == 0) return 0;
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (strncmp(r->op->path, "/barge/v1/agent/", 16) == 0) {
+        if (http_agent_token_ok(h)) return 0;
+        set_answer(r, 403, "AccessDeniedException",
+                   "Authorization header: agents must send 'Bearer TOKEN' with the server's agent "
+                   "token (see the server's --agent-token option)");
+        return -1;
+    }
+    if (!h) {
+        if (barge_cfg.dev) return 0;
+        set_answer(r, 403, "MissingAuthenticationTokenException",
+                   "Authorization header: requests must be signed with AWS Signature Version 4 "
+                   "(start the server with --dev to accept unsigned requests)");
+        return -1;
+    }
+    sigv4_auth auth;
+    char err[256];
+    if (sigv4_parse(h, &auth, err, sizeof err) < 0) {
+        set_answer(r, 403, "IncompleteSignatureException", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The whole request is in: build the call and hand it to the core. */
+static void dispatch(http_req *r, const char *url, const char *method)
+{
+    if (check_auth(r) < 0) return;
+    json_t *req;
+    if (r->body.len == 0) {
+        req = json_object();
+    } else {
+        json_error_t e;
+        req = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &e);
+        if (!req) {
+            set_answer(r, 400, "ClientException",
+                       "request body: not valid JSON (line %d, column %d: %s)", e.line,
+                       e.column, e.text);
+            return;
+        }
+        if (!json_is_object(req)) {
+            json_decref(req);
+            set_answer(r, 400, "ClientException", "request body: expected a JSON object");
+            return;
+        }
+    }
+    size_t n = strlen(r->op->path);
+    if (r->op->path[n - 1] == '*') {
+        /* /v1/tags/{resourceArn}: libmicrohttpd has already percent-decoded the path. */
+        json_object_set_new(req, "resourceArn", json_string(url + n - 1));
+        if (strcmp(method, "DELETE") == 0) {
+            json_t *keys = json_array();
+            MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_tag_key, keys);
+            json_object_set_new(req, "tagKeys", keys);
+        }
+    }
+    char err[600];
+    if (schema_check(r->op->compiled, req, err, sizeof err) < 0) {
+        json_decref(req);
+        set_answer(r, 400, "ClientException", "%s", err);
+        return;
+    }
+    r->call.op = r->op;
+    r->call.req = req;
+    r->call.done = core_done;
+    r->phase = REQ_WAITING;
+    /* Suspend before handing over: the core may answer before this callback returns. */
+    MHD_suspend_connection(r->conn);
+    core_submit(&r->call);
+}
+
+/* Log requests are answered on this thread from the log store, which is safe to use from any
+ * thread; they never queue behind the core's work, nor add to it. */
+static void serve_logs(http_req *r)
+{
+    /* Log reads are signed like the rest of the AWS API; the agent's upload carries the agent
+     * token, as every agent request does. */
+    if (check_auth(r) < 0) return;
+    api_logs_answer a;
+    api_logs_serve(r->op, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target"),
+                   r->body.data, r->body.len, &a);
+    r->status = a.status;
+    r->err_type = a.err_type;
+    r->resp = a.body;
+    r->resp_len = a.len;
+    r->phase = REQ_ANSWERED;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    http_req *r = *con_cls;
+    if (!r) {
+        r = xcalloc(1, sizeof *r);
+        r->conn = conn;
+        *con_cls = r;
+        r->op = api_route(method, url);
+        if (!r->op) /* log reads and the agent's log upload: see serve_logs */
+            r->op = api_logs_route(
+                method, url, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"));
+        if (!r->op) {
+            if (strcmp(method, "POST") == 0 && strcmp(url, "/") == 0 &&
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"))
+                set_answer(r, 400, "UnknownOperationException",
+                           "X-Amz-Target '%.100s': this operation is not served by barge",
+                           MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"));
+            else
+                set_answer(r, 400, "ClientException",
+                           "%.10s %.200s: no such operation in the AWS Batch API served by "
+                           "barge; see the README's table of API coverage", method, url);
+        }
+        r->limit = r->op && r->op->max_body ? r->op->max_body : barge_cfg.max_body;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (r->op && cl && strtoull(cl, NULL, 10) > r->limit) {
+            set_answer(r, 400, "ClientException",
+                       "request body: %s bytes is over the %zu-byte limit of %s", cl, r->limit,
+                       r->op->name);
+            /* Answer now; libmicrohttpd closes the connection without reading the body. */
+            return send_answer(r);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        r->seen += *upload_data_size;
+        if (r->phase == REQ_READING && r->seen <= r->limit)
+            buf_append(&r->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->phase == REQ_READING) {
+        if (r->seen > r->limit)
+            set_answer(r, 400, "ClientException",
+                       "request body: %zu bytes is over the %zu-byte limit of %s", r->seen,
+                       r->limit, r->op->name);
+        else if (!r->op->fn)
+            serve_logs(r);
+        else
+            dispatch(r, url, method);
+        if (r->phase == REQ_WAITING) return MHD_YES;
+    }
+    if (r->phase == REQ_ANSWERED && r->resp) return send_answer(r);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_req *r = *con_cls;
+    if (!r) return;
+    buf_free(&r->body);
+    free(r->resp);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n') line[--n] = '\0';
+    log_warn("http: %s", line);
+}
+
+int http_start(const char *host, int port, int threads, char **err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int rc = getaddrinfo(host, portstr, &hints, &ai);
+    if (rc != 0 || !ai) {
+        *err = xasprintf("--listen: cannot resolve host '%s': %s", host, gai_strerror(rc));
+        return -1;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    daemon_ = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(threads > 1 ? threads : 1), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+        /* libmicrohttpd clears a connection's memory pool for every request; AWS requests and
+         * their headers are small, and bodies stream through in pieces, so 16 KiB (instead of
+         * 32) halves that cost on the submit path. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!daemon_) {
+        *err = xasprintf("cannot listen on %s:%d (is the port in use?)", host, port);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
+    bound_port = info ? info->port : port;
+    return 0;
+}
+
+int http_port(void)
+{
+    return bound_port;
+}
+
+void http_quiesce(void)
+{
+    if (daemon_) MHD_quiesce_daemon(daemon_);
+}
+
+void http_stop(void)
+{
+    if (daemon_) MHD_stop_daemon(daemon_);
+    daemon_ = NULL;
+}

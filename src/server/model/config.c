@@ -1,0 +1,26 @@
+#include "server/model/config.h"
+
+barge_config barge_cfg;
+
+void config_defaults(barge_config *c)
+{
+    c->listen_host = "127.0.0.1";
+    c->listen_port = 8900;
+    c->data_dir = "./barge-data";
+    c->region = "us-east-1";
+    c->account_id = "123456789012";
+    c->dev = 0;
+    c->sync_full = 1;
+    c->http_threads = 2;
+    c->max_body = 1024 * 1024;
+    c->max_submit_body = 30 * 1024;
+    c->max_jobdef_body = 24 * 1024;
+    c->max_describe_jobs = 100;
+    c->max_ce_per_queue = 3;
+    c->max_depends_on = 20;
+    c->max_array_size = 10000;
+    c->kill_grace_s = 10;
+    c->idle_seconds = 60;
+    c->agent_token = "";
+    c->self_exe = "/proc/self/exe";
+}

@@ -1,0 +1,79 @@
+/* job — a job as the scheduler holds it in memory.
+ *
+ * A plain job and an array parent are indexed by id; an array's children live in the parent's
+ * vector and are found through it ("UUID:7"), so a 10,000-child array costs one index entry and
+ * one stored record at submit.  What never changes after submit (name, queue, resolved
+ * container, retry strategy...) is a jobspec shared by the parent and all its children. */
+#ifndef BARGE_JOB_H
+#define BARGE_JOB_H
+#include <jansson.h>
+#include <stdint.h>
+
+#include "server/model/jobspec.h"
+
+typedef enum job_status {
+    JS_SUBMITTED,
+    JS_PENDING,
+    JS_RUNNABLE,
+    JS_STARTING,
+    JS_RUNNING,
+    JS_SUCCEEDED,
+    JS_FAILED,
+    JS_COUNT
+} job_status;
+
+const char *job_status_name(int status);
+int job_status_parse(const char *s); /* -1 if unknown */
+static inline int job_status_done(int s)
+{
+    return s == JS_SUCCEEDED || s == JS_FAILED;
+}
+
+
+struct instance;
+typedef struct job job;
+struct job {
+    char *id;
+    job *parent;       /* array child: its parent */
+    int32_t index;     /* array child: its index; -1 otherwise */
+    uint32_t array_size;
+    job **children;    /* array parent: array_size children */
+    uint32_t summary[JS_COUNT]; /* array parent: children per status */
+    jobspec *spec;
+    uint64_t seq;      /* submit order, for first in, first out */
+    uint8_t status;
+    uint8_t cancel_pending; /* cancelled while PENDING: fails once its dependencies complete */
+    uint8_t is_cancelled, is_terminated;
+    uint8_t dirty;
+    uint8_t stored;    /* array child: the store has a record of its own */
+    uint16_t n_attempts;
+    uint16_t n_free_attempts; /* attempts a clean server stop interrupted: not counted */
+    char *reason;      /* statusReason */
+    char *stop_reason; /* reason given to CancelJob/TerminateJob */
+    int64_t created_at, started_at, stopped_at;
+    json_t *attempts;  /* finished attempts, NULL until the first */
+    /* The current attempt, while STARTING or RUNNING. */
+    struct instance *inst;
+    char *inst_id;
+    char *ce_name;
+    char *log_stream;
+    char *mem_note;    /* how the instance of the latest attempt enforced memory limits */
+    int64_t attempt_started_at;
+    int64_t assign_sent_at; /* monotonic ms the assignment left in an answer; 0 before */
+    uint32_t held_seen;     /* the last reconciliation whose agent listed this attempt */
+    /* Dependencies: how many are unmet, and who waits for this job. */
+    int deps_pending;
+    job **dependents;
+    uint32_t n_dependents, cap_dependents;
+    /* Links in the queue's RUNNABLE list, the instance's job list and the dirty list. */
+    job *rq_prev, *rq_next;
+    job *inst_prev, *inst_next;
+    job *dirty_next;
+};
+
+/* The job's full id, e.g. "UUID" or "UUID:3" (borrowed). */
+static inline const char *job_id(const job *j)
+{
+    return j->id;
+}
+#endif

@@ -1,0 +1,668 @@
+/* jobs — the lifecycle of every job: SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING ->
+ * SUCCEEDED | FAILED, with dependencies, arrays, retries, cancel and terminate, as the AWS Batch
+ * user guide describes them. */
+#include "server/model/jobs.h"
+#include "server/model/jobs_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/model/arn.h"
+#include "server/model/config.h"
+#include "server/engine/fleet.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "server/model/retry.h"
+#include "server/model/state.h"
+#include "common/util.h"
+
+static const char *const status_names[JS_COUNT] = {
+    "SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED",
+};
+
+const char *job_status_name(int status)
+{
+    return status >= 0 && status < JS_COUNT ? status_names[status] : "UNKNOWN";
+}
+
+int job_status_parse(const char *s)
+{
+    for (int i = 0; s && i < JS_COUNT; i++)
+        if (strcmp(status_names[i], s) == 0) return i;
+    return -1;
+}
+
+jobs *jobs_new(void)
+{
+    jobs *js = xcalloc(1, sizeof *js);
+    dict_init(&js->by_id);
+    dict_init(&js->queues);
+    js->next_seq = 1;
+    return js;
+}
+
+void jobs__free_job(job *j)
+{
+    for (uint32_t i = 0; j->children && i < j->array_size; i++) jobs__free_job(j->children[i]);
+    free(j->children);
+    jobspec_release(j->spec);
+    free(j->id);
+    free(j->reason);
+    free(j->stop_reason);
+    json_decref(j->attempts);
+    free(j->inst_id);
+    free(j->ce_name);
+    free(j->log_stream);
+    free(j->mem_note);
+    free(j->dependents);
+    free(j);
+}
+
+void jobs_free(jobs *js)
+{
+    if (!js) return;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&js->by_id, &i, &k, &v)) jobs__free_job(v);
+    dict_free(&js->by_id);
+    i = 0;
+    while (dict_next(&js->queues, &i, &k, &v)) {
+        jq_rt *q = v;
+        free(q->all);
+        free(q->name);
+        free(q);
+    }
+    dict_free(&js->queues);
+    free(js->ended);
+    free(js);
+}
+
+job *jobs_find(jobs *js, const char *id)
+{
+    if (!id) return NULL;
+    const char *colon = strchr(id, ':');
+    if (!colon) return dict_get(&js->by_id, id);
+    /* Only the index as the child's id spells it: digits, without a sign, spaces or leading
+     * zeros, so that one child has one id ("UUID:3", never "UUID:03" or "UUID:+3"). */
+    const char *d = colon + 1;
+    if (*d < '0' || *d > '9' || (*d == '0' && d[1])) return NULL;
+    unsigned long idx = 0;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9' || idx > 100000000) return NULL;
+        idx = idx * 10 + (unsigned long)(*d - '0');
+    }
+    char *base = xstrndup(id, (size_t)(colon - id));
+    job *p = dict_get(&js->by_id, base);
+    free(base);
+    if (!p || !p->children || idx >= p->array_size) return NULL;
+    return p->children[idx];
+}
+
+jq_rt *jobs_queue(jobs *js, const char *name)
+{
+    jq_rt *q = dict_get(&js->queues, name);
+    if (!q) {
+        q = xcalloc(1, sizeof *q);
+        q->name = xstrdup(name);
+        dict_put(&js->queues, q->name, q);
+    }
+    return q;
+}
+
+void jobs__list(jq_rt *q, job *j)
+{
+    if (q->n_all == q->cap_all) {
+        q->cap_all = q->cap_all ? q->cap_all * 2 : 64;
+        q->all = xrealloc(q->all, q->cap_all * sizeof *q->all);
+    }
+    q->all[q->n_all++] = j;
+}
+
+/* The RUNNABLE list keeps submit order, so the scheduler serves a queue first in, first out.
+ * A retried attempt goes back in its original place. */
+static void rq_insert(jobs *js, job *j)
+{
+    jq_rt *q = jobs_queue(js, j->spec->queue);
+    job *after = q->rq_tail;
+    while (after && after->seq > j->seq) after = after->rq_prev;
+    j->rq_prev = after;
+    j->rq_next = after ? after->rq_next : q->rq_head;
+    if (j->rq_next) j->rq_next->rq_prev = j;
+    else q->rq_tail = j;
+    if (after) after->rq_next = j;
+    else q->rq_head = j;
+    q->n_runnable++;
+}
+
+static void rq_remove(jobs *js, job *j)
+{
+    jq_rt *q = jobs_queue(js, j->spec->queue);
+    if (j->rq_prev) j->rq_prev->rq_next = j->rq_next;
+    else q->rq_head = j->rq_next;
+    if (j->rq_next) j->rq_next->rq_prev = j->rq_prev;
+    else q->rq_tail = j->rq_prev;
+    j->rq_prev = j->rq_next = NULL;
+    q->n_runnable--;
+}
+
+void jobs_mark_dirty(state *st, job *j)
+{
+    if (j->dirty) return;
+    j->dirty = 1;
+    j->dirty_next = st->jobs->dirty_head;
+    st->jobs->dirty_head = j;
+}
+
+static void set_reason(char **slot, const char *reason)
+{
+    if (*slot && reason && strcmp(*slot, reason) == 0) return;
+    free(*slot);
+    *slot = reason ? xstrdup(reason) : NULL;
+}
+
+static void add_dependent(job *on, job *waiter)
+{
+    if (on->n_dependents == on->cap_dependents) {
+        on->cap_dependents = on->cap_dependents ? on->cap_dependents * 2 : 2;
+        on->dependents = xrealloc(on->dependents, on->cap_dependents * sizeof *on->dependents);
+    }
+    on->dependents[on->n_dependents++] = waiter;
+}
+
+static void parent_update(state *st, job *p);
+
+/* A waiting job whose dependencies are all met: it becomes RUNNABLE, or fails if it was
+ * cancelled while it waited (AWS cancels a PENDING job once its dependencies complete). */
+static void ready(state *st, job *j)
+{
+    if (j->status != JS_PENDING && j->status != JS_SUBMITTED) return;
+    if (j->cancel_pending) {
+        j->is_cancelled = 1;
+        jobs_set_status(st, j, JS_FAILED, j->stop_reason);
+    } else {
+        jobs_set_status(st, j, JS_RUNNABLE, NULL);
+    }
+}
+
+static void child_gate_open(state *st, job *p)
+{
+    for (uint32_t i = 0; i < p->array_size; i++) {
+        job *c = p->children[i];
+        if (--c->deps_pending == 0) ready(st, c);
+    }
+}
+
+static void dep_met(state *st, job *d)
+{
+    if (job_status_done(d->status) || d->deps_pending <= 0) return;
+    if (--d->deps_pending > 0) return;
+    if (d->children) child_gate_open(st, d);
+    else ready(st, d);
+}
+
+/* A dependency failed: the waiting job fails too, and so, in turn, do the jobs that wait for it.
+ * For an array parent, every child that has not started fails, and the parent follows. */
+static void dep_failed(state *st, job *d)
+{
+    if (job_status_done(d->status)) return;
+    const char *reason = "Dependent Job failed";
+    if (d->children) {
+        d->deps_pending = 0;
+        for (uint32_t i = 0; i < d->array_size; i++) {
+            job *c = d->children[i];
+            if (c->status <= JS_RUNNABLE) {
+                if (c->cancel_pending) c->is_cancelled = 1;
+                jobs_set_status(st, c, JS_FAILED, c->cancel_pending ? c->stop_reason : reason);
+            }
+        }
+        /* The array failed because of its own dependency: it says so, as a plain job does,
+         * rather than counting the children that failed with it. */
+        if (d->status == JS_FAILED && !d->cancel_pending) set_reason(&d->reason, reason);
+        return;
+    }
+    if (d->status > JS_RUNNABLE) return;
+    if (d->cancel_pending) {
+        d->is_cancelled = 1;
+        jobs_set_status(st, d, JS_FAILED, d->stop_reason);
+    } else {
+        jobs_set_status(st, d, JS_FAILED, reason);
+    }
+}
+
+static void resolve_dependents(state *st, job *j)
+{
+    /* Copy first: resolving may append to lists while cascading. */
+    uint32_t n = j->n_dependents;
+    job **ds = xmalloc(sizeof(job *) * (n ? n : 1));
+    memcpy(ds, j->dependents, sizeof(job *) * n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (j->status == JS_SUCCEEDED) dep_met(st, ds[i]);
+        else dep_failed(st, ds[i]);
+    }
+    free(ds);
+}
+
+/* A job has ended: its dependents learn it.  A failure cascades down chains of any length (a
+ * 10,000-child SEQUENTIAL array, a long pipeline), so the cascade runs from a work list, not by
+ * recursion, which overflowed the stack.  The outermost call drains the list, so the cascade is
+ * complete when the status change that started it returns. */
+static void ended(state *st, job *j)
+{
+    jobs *js = st->jobs;
+    if (!j->n_dependents) return;
+    if (js->n_ended == js->cap_ended) {
+        js->cap_ended = js->cap_ended ? js->cap_ended * 2 : 64;
+        js->ended = xrealloc(js->ended, js->cap_ended * sizeof *js->ended);
+    }
+    js->ended[js->n_ended++] = j;
+    if (js->resolving) return;
+    js->resolving = 1;
+    while (js->n_ended) resolve_dependents(st, js->ended[--js->n_ended]);
+    js->resolving = 0;
+}
+
+/* Statuses that live only in memory: a job's waiting state is recomputed from its
+ * dependencies when the server starts, so moving between them is not written. */
+static int persistent_status(int s)
+{
+    return s >= JS_STARTING;
+}
+
+void jobs_set_status(state *st, job *j, int status, const char *reason)
+{
+    int old = j->status;
+    set_reason(&j->reason, reason);
+    if (old == status) return;
+    if (old == JS_RUNNABLE) rq_remove(st->jobs, j);
+    j->status = (uint8_t)status;
+    if (status == JS_RUNNABLE) {
+        rq_insert(st->jobs, j);
+        st->jobs->sched_needed = 1;
+    }
+    if (job_status_done(status) && !j->stopped_at) j->stopped_at = util_now_ms();
+    if (persistent_status(status) || persistent_status(old)) jobs_mark_dirty(st, j);
+    if (j->parent) {
+        job *p = j->parent;
+        p->summary[old]--;
+        p->summary[status]++;
+        parent_update(st, p);
+    }
+    if (job_status_done(status)) ended(st, j);
+}
+
+/* An array parent is PENDING while its children run, and ends once all of them have: SUCCEEDED
+ * if every child did, FAILED otherwise. */
+static void parent_update(state *st, job *p)
+{
+    if (job_status_done(p->status)) return;
+    uint32_t done = p->summary[JS_SUCCEEDED] + p->summary[JS_FAILED];
+    if (done < p->array_size) return;
+    if (p->summary[JS_FAILED] == 0) {
+        jobs_set_status(st, p, JS_SUCCEEDED, NULL);
+    } else {
+        char reason[160];
+        snprintf(reason, sizeof reason, "%u of %u child jobs failed", p->summary[JS_FAILED],
+                 p->array_size);
+        if (p->cancel_pending) p->is_cancelled = 1;
+        jobs_set_status(st, p, JS_FAILED, p->cancel_pending && p->stop_reason ? p->stop_reason
+                                                                             : reason);
+    }
+}
+
+job *jobs__alloc(jobspec *spec, char *id, int64_t now, uint64_t seq)
+{
+    job *j = xcalloc(1, sizeof *j);
+    j->id = id;
+    j->index = -1;
+    j->spec = spec;
+    spec->refs++;
+    j->seq = seq;
+    j->created_at = now;
+    j->status = JS_SUBMITTED;
+    return j;
+}
+
+/* Wires j's dependsOn.  Returns 1 when a dependency has already failed. */
+static int wire_deps(state *st, job *j, json_t *deps)
+{
+    int failed = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(deps, i, d) {
+        const char *type = json_string_value(json_object_get(d, "type"));
+        const char *on_id = json_string_value(json_object_get(d, "jobId"));
+        if (type && strcmp(type, "SEQUENTIAL") == 0) {
+            for (uint32_t k = 1; k < j->array_size; k++) {
+                job *prev = j->children[k - 1], *c = j->children[k];
+                if (prev->status == JS_SUCCEEDED) continue;
+                if (prev->status == JS_FAILED) continue; /* handled when prev failed */
+                c->deps_pending++;
+                add_dependent(prev, c);
+            }
+            continue;
+        }
+        job *on = jobs_find(st->jobs, on_id);
+        if (!on) continue; /* refused at submit; gone only if the store lost it */
+        if (type && strcmp(type, "N_TO_N") == 0 && on->children && j->children) {
+            for (uint32_t k = 0; k < j->array_size && k < on->array_size; k++) {
+                job *c = j->children[k], *o = on->children[k];
+                if (o->status == JS_SUCCEEDED) continue;
+                if (o->status == JS_FAILED) {
+                    c->deps_pending = -1000000; /* marks the child as failed below */
+                    continue;
+                }
+                c->deps_pending++;
+                add_dependent(o, c);
+            }
+            continue;
+        }
+        if (on->status == JS_SUCCEEDED) continue;
+        if (on->status == JS_FAILED) {
+            failed = 1;
+            continue;
+        }
+        j->deps_pending++;
+        add_dependent(on, j);
+    }
+    return failed;
+}
+
+/* Puts a freshly created (or reloaded, still waiting) job into its first waiting state. */
+void jobs__enter_lifecycle(state *st, job *j, json_t *deps)
+{
+    int failed = wire_deps(st, j, deps);
+    if (!j->children) {
+        if (failed) {
+            jobs_set_status(st, j, JS_FAILED, "Dependent Job failed");
+        } else if (j->deps_pending > 0) {
+            jobs_set_status(st, j, JS_PENDING, NULL);
+        } else {
+            j->status = JS_PENDING;
+            ready(st, j);
+        }
+        return;
+    }
+    jobs_set_status(st, j, JS_PENDING, NULL);
+    int gate = j->deps_pending > 0;
+    for (uint32_t k = 0; k < j->array_size; k++) {
+        job *c = j->children[k];
+        if (c->status != JS_SUBMITTED) continue;
+        if (failed || c->deps_pending < 0) {
+            jobs_set_status(st, c, JS_FAILED, "Dependent Job failed");
+            continue;
+        }
+        if (gate) c->deps_pending++;
+        if (c->deps_pending > 0) jobs_set_status(st, c, JS_PENDING, NULL);
+        else {
+            jobs_set_status(st, c, JS_PENDING, NULL);
+            ready(st, c);
+        }
+    }
+    if (failed && j->status == JS_FAILED && !j->cancel_pending)
+        set_reason(&j->reason, "Dependent Job failed");
+}
+
+void jobs__make_children(job *p, int64_t now)
+{
+    p->children = xmalloc(sizeof(job *) * p->array_size);
+    size_t idlen = strlen(p->id);
+    for (uint32_t k = 0; k < p->array_size; k++) {
+        char *cid = xmalloc(idlen + 12);
+        snprintf(cid, idlen + 12, "%s:%u", p->id, k);
+        job *c = jobs__alloc(p->spec, cid, now, p->seq);
+        c->parent = p;
+        c->index = (int32_t)k;
+        p->children[k] = c;
+    }
+    p->summary[JS_SUBMITTED] = p->array_size;
+}
+
+job *jobs_create(state *st, jobspec *spec, const char *id, uint32_t array_size, json_t *deps,
+                 int64_t now)
+{
+    jobs *js = st->jobs;
+    job *j = jobs__alloc(spec, xstrdup(id), now, js->next_seq++);
+    jobspec_release(spec); /* job_alloc took its own reference */
+    dict_put(&js->by_id, j->id, j);
+    jobs__list(jobs_queue(js, spec->queue), j);
+    if (array_size) {
+        j->array_size = array_size;
+        jobs__make_children(j, now);
+    }
+    jobs_mark_dirty(st, j); /* the submit itself is always written */
+    jobs__enter_lifecycle(st, j, deps);
+    return j;
+}
+
+void jobs_cancel(state *st, job *j, const char *reason, int terminate)
+{
+    if (job_status_done(j->status)) return;
+    if (j->children) {
+        set_reason(&j->stop_reason, reason);
+        j->cancel_pending = 1;
+        if (terminate) j->is_terminated = 1;
+        jobs_mark_dirty(st, j);
+        for (uint32_t k = 0; k < j->array_size; k++)
+            jobs_cancel(st, j->children[k], reason, terminate);
+        return;
+    }
+    switch (j->status) {
+    case JS_SUBMITTED:
+    case JS_RUNNABLE:
+        set_reason(&j->stop_reason, reason);
+        j->is_cancelled = 1;
+        if (terminate) j->is_terminated = 1;
+        jobs_set_status(st, j, JS_FAILED, reason);
+        jobs_mark_dirty(st, j);
+        break;
+    case JS_PENDING:
+        /* AWS cancels a PENDING job once its dependencies complete. */
+        set_reason(&j->stop_reason, reason);
+        j->cancel_pending = 1;
+        if (terminate) j->is_terminated = 1;
+        jobs_mark_dirty(st, j);
+        break;
+    case JS_STARTING:
+    case JS_RUNNING:
+        if (!terminate) break; /* CancelJob leaves started jobs alone, as AWS does */
+        set_reason(&j->stop_reason, reason);
+        j->is_terminated = 1;
+        jobs_mark_dirty(st, j);
+        fleet_kill(st, j, reason);
+        break;
+    }
+}
+
+void jobs_queue_deleted(state *st, const char *queue)
+{
+    jq_rt *q = dict_get(&st->jobs->queues, queue);
+    if (!q) return;
+    for (size_t i = 0; i < q->n_all; i++)
+        jobs_cancel(st, q->all[i], "The job queue was deleted", 1);
+}
+
+/* An array child started: its parent started then, unless an earlier child did, by the agent's
+ * clock (the server's, when it handles the report, is a little later).  A parent none of whose
+ * children ran has no start time.  The parent is written now: waiting for its children, it is
+ * otherwise not written again until it ends, and a restart would lose the time. */
+static void child_started(state *st, job *c)
+{
+    job *p = c->parent;
+    if (!p || !c->started_at || (p->started_at && p->started_at <= c->started_at)) return;
+    p->started_at = c->started_at;
+    jobs_mark_dirty(st, p);
+}
+
+void jobs_attempt_running(state *st, job *j, int64_t at)
+{
+    if (j->status != JS_STARTING) return;
+    /* startedAt is when the job first ran; each attempt keeps its own start in attempts[]. */
+    if (!j->started_at) j->started_at = at;
+    j->attempt_started_at = at;
+    child_started(st, j);
+    jobs_set_status(st, j, JS_RUNNING, NULL);
+}
+
+void jobs_attempt_end(state *st, job *j, const attempt_end *e, int64_t at)
+{
+    if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
+    json_t *container = json_object();
+    if (e->has_exit_code) json_object_set_new(container, "exitCode", json_integer(e->exit_code));
+    if (e->reason) json_object_set_new(container, "reason", json_string(e->reason));
+    if (j->log_stream) json_object_set_new(container, "logStreamName", json_string(j->log_stream));
+    if (j->inst_id)
+        json_object_set_new(container, "containerInstanceArn",
+                            json_sprintf("arn:aws:ecs:%s:%s:container-instance/%s",
+                                         barge_cfg.region, barge_cfg.account_id, j->inst_id));
+    json_object_set_new(container, "networkInterfaces", json_array());
+    json_t *attempt = json_pack("{s:o, s:I, s:I, s:s}", "container", container, "startedAt",
+                                (json_int_t)(j->attempt_started_at ? j->attempt_started_at : at),
+                                "stoppedAt", (json_int_t)at, "statusReason",
+                                e->status_reason ? e->status_reason : "");
+    if (!j->attempts) j->attempts = json_array();
+    json_array_append_new(j->attempts, attempt);
+    fleet_release(st, j);
+    if (!j->started_at) j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
+    child_started(st, j);
+
+    int success = e->has_exit_code && e->exit_code == 0 && !j->is_terminated;
+    if (success) {
+        j->stopped_at = at;
+        jobs_set_status(st, j, JS_SUCCEEDED, e->status_reason);
+    } else if (j->is_terminated) {
+        j->stopped_at = at;
+        jobs_set_status(st, j, JS_FAILED, j->stop_reason ? j->stop_reason : e->status_reason);
+    } else if (e->uncharged) {
+        /* The operator stopped the server: not the job's doing, so it costs no attempt and
+         * the job runs again whatever its retry strategy says. */
+        j->n_free_attempts++;
+        jobs_set_status(st, j, JS_RUNNABLE, NULL);
+    } else {
+        char code[16];
+        if (e->has_exit_code) snprintf(code, sizeof code, "%d", e->exit_code);
+        int retry = j->n_attempts - j->n_free_attempts < j->spec->attempts_max &&
+                    retry_decide(j->spec->evaluate_on_exit, e->status_reason, e->reason,
+                                 e->has_exit_code ? code : NULL);
+        if (retry) {
+            jobs_set_status(st, j, JS_RUNNABLE, NULL);
+            jobs_mark_dirty(st, j);
+        } else {
+            j->stopped_at = at;
+            jobs_set_status(st, j, JS_FAILED, e->status_reason);
+        }
+    }
+    jobs_mark_dirty(st, j);
+}
+
+/* ---- descriptions ---------------------------------------------------------------------- */
+
+static void set_time(json_t *o, const char *key, int64_t t)
+{
+    if (t) json_object_set_new(o, key, json_integer(t));
+}
+
+static json_t *summary_object(const job *p)
+{
+    json_t *s = json_object();
+    for (int i = 0; i < JS_COUNT; i++)
+        json_object_set_new(s, status_names[i], json_integer(p->summary[i]));
+    return s;
+}
+
+json_t *jobs_describe(state *st, job *j)
+{
+    json_t *d = json_object();
+    json_t *spec_desc = jobspec_desc(j->spec);
+    json_object_update(d, spec_desc);
+    json_decref(spec_desc);
+    char *arn = arn_make(ARN_JOB, j->id);
+    json_object_set_new(d, "jobArn", json_string(arn));
+    free(arn);
+    json_object_set_new(d, "jobId", json_string(j->id));
+    json_object_set_new(d, "status", json_string(job_status_name(j->status)));
+    const char *reason = j->reason;
+    char *why = NULL;
+    if (j->status == JS_RUNNABLE && !reason) reason = why = fleet_explain(st, j);
+    if (reason) json_object_set_new(d, "statusReason", json_string(reason));
+    free(why);
+    set_time(d, "createdAt", j->created_at);
+    set_time(d, "startedAt", j->started_at);
+    set_time(d, "stoppedAt", j->stopped_at);
+    json_object_set_new(d, "attempts", j->attempts ? json_deep_copy(j->attempts) : json_array());
+    json_object_set_new(d, "isCancelled", json_boolean(j->is_cancelled));
+    json_object_set_new(d, "isTerminated", json_boolean(j->is_terminated));
+    if (j->children) {
+        json_object_set_new(d, "arrayProperties",
+                            json_pack("{s:i, s:o, s:I}", "size", (int)j->array_size,
+                                      "statusSummary", summary_object(j),
+                                      "statusSummaryLastUpdatedAt",
+                                      (json_int_t)util_now_ms()));
+    } else if (j->parent) {
+        json_object_set_new(d, "arrayProperties",
+                            json_pack("{s:i, s:i}", "index", j->index, "size",
+                                      (int)j->parent->array_size));
+    }
+    /* The container: the resolved spec, plus what the latest attempt left. */
+    json_t *c = json_deep_copy(jobspec_shared(j->spec, "container"));
+    if (c) {
+        json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1)
+                                   : NULL;
+        json_t *lc = json_object_get(last, "container");
+        int current = j->status == JS_STARTING || j->status == JS_RUNNING;
+        if (!current && json_object_get(lc, "exitCode"))
+            json_object_set(c, "exitCode", json_object_get(lc, "exitCode"));
+        if (!current && json_object_get(lc, "reason"))
+            json_object_set(c, "reason", json_object_get(lc, "reason"));
+        const char *stream = current ? j->log_stream : json_string_value(json_object_get(lc, "logStreamName"));
+        if (stream) json_object_set_new(c, "logStreamName", json_string(stream));
+        if (current && j->inst_id)
+            json_object_set_new(c, "containerInstanceArn",
+                                json_sprintf("arn:aws:ecs:%s:%s:container-instance/%s",
+                                             barge_cfg.region, barge_cfg.account_id, j->inst_id));
+        json_object_set_new(d, "container", c);
+    }
+    /* barge's own additions, kept apart from the AWS fields: where and how the job ran. */
+    json_t *b = json_object();
+    json_object_set_new(b, "executor", json_string("process"));
+    json_object_set_new(b, "note", json_string("the command runs as a host process; the image "
+                                               "is recorded but no container is started"));
+    const char *inst = j->inst_id;
+    if (inst) json_object_set_new(b, "instanceId", json_string(inst));
+    if (j->ce_name) json_object_set_new(b, "computeEnvironment", json_string(j->ce_name));
+    /* The job keeps the note: its instance may be gone. */
+    const char *cg = j->mem_note ? j->mem_note : fleet_cgroups_note(st, j);
+    if (cg) json_object_set_new(b, "memoryLimit", json_string(cg));
+    json_object_set_new(d, "barge", b);
+    return d;
+}
+
+json_t *jobs_summary(job *j)
+{
+    json_t *s = json_object();
+    char *arn = arn_make(ARN_JOB, j->id);
+    json_object_set_new(s, "jobArn", json_string(arn));
+    free(arn);
+    json_object_set_new(s, "jobId", json_string(j->id));
+    json_object_set_new(s, "jobName", json_string(j->spec->name));
+    json_object_set(s, "jobDefinition", jobspec_shared(j->spec, "jobDefinition"));
+    set_time(s, "createdAt", j->created_at);
+    json_object_set_new(s, "status", json_string(job_status_name(j->status)));
+    if (j->reason) json_object_set_new(s, "statusReason", json_string(j->reason));
+    set_time(s, "startedAt", j->started_at);
+    set_time(s, "stoppedAt", j->stopped_at);
+    if (j->children)
+        json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "size", (int)j->array_size));
+    else if (j->parent)
+        json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "index", j->index));
+    json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1) : NULL;
+    json_t *lc = json_object_get(last, "container");
+    if (lc && job_status_done(j->status)) {
+        json_t *c = json_object();
+        if (json_object_get(lc, "exitCode")) json_object_set(c, "exitCode", json_object_get(lc, "exitCode"));
+        if (json_object_get(lc, "reason")) json_object_set(c, "reason", json_object_get(lc, "reason"));
+        json_object_set_new(s, "container", c);
+    }
+    return s;
+}

@@ -1,0 +1,333 @@
+/* jobs_store — how jobs are written to the store and rebuilt from it.
+ *
+ * A plain job or array parent is one record (kind "job", key its id) holding the spec fixed at
+ * submit and its changing state.  An array child has a record of its own ("UUID:7") only once
+ * something happened to it that cannot be recomputed: an attempt, an outcome, a cancel.  Waiting
+ * states (SUBMITTED, PENDING, RUNNABLE) are recomputed from the dependencies at start-up, so a
+ * 10,000-child array is one record until its children run. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/model/arn.h"
+#include "server/engine/fleet.h"
+#include "server/model/jobs.h"
+#include "server/model/jobs_internal.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "server/model/state.h"
+#include "server/base/store.h"
+#include "common/util.h"
+
+/* ---- writing --------------------------------------------------------------------------- */
+
+static void put_str(json_t *o, const char *k, const char *v)
+{
+    if (v) json_object_set_new(o, k, json_string(v));
+}
+
+static void put_int(json_t *o, const char *k, int64_t v)
+{
+    if (v) json_object_set_new(o, k, json_integer(v));
+}
+
+static json_t *dynamic_state(job *j)
+{
+    json_t *s = json_object();
+    /* Waiting states are recomputed at start-up; only the others are meaningful on disk. */
+    int status = j->status >= JS_STARTING ? j->status : JS_SUBMITTED;
+    json_object_set_new(s, "status", json_string(job_status_name(status)));
+    if (j->status >= JS_STARTING) put_str(s, "reason", j->reason);
+    put_str(s, "stopReason", j->stop_reason);
+    put_int(s, "cancelPending", j->cancel_pending);
+    put_int(s, "isCancelled", j->is_cancelled);
+    put_int(s, "isTerminated", j->is_terminated);
+    put_int(s, "startedAt", j->started_at);
+    put_int(s, "stoppedAt", j->stopped_at);
+    put_int(s, "nAttempts", j->n_attempts);
+    put_int(s, "freeAttempts", j->n_free_attempts);
+    if (j->attempts) json_object_set(s, "attempts", j->attempts);
+    put_str(s, "memoryLimit", j->mem_note);
+    if (j->status == JS_STARTING || j->status == JS_RUNNING) {
+        put_str(s, "instanceId", j->inst_id);
+        put_str(s, "ce", j->ce_name);
+        put_str(s, "logStream", j->log_stream);
+        put_int(s, "attemptStartedAt", j->attempt_started_at);
+    }
+    return s;
+}
+
+/* Records are keyed by submit order, not by id: a new job's record goes at the end of the
+ * table, where a B-tree insert touches the pages it touched last time, instead of at a random
+ * place that must be read from disk first.  A child's key follows its parent's. */
+static void record_key(const job *j, char out[40])
+{
+    if (j->parent)
+        snprintf(out, 40, "%016llx:%05d", (unsigned long long)j->parent->seq, j->index);
+    else
+        snprintf(out, 40, "%016llx", (unsigned long long)j->seq);
+}
+
+static void put_record(state *st, const char *kind, const char *key, const char *doc,
+                       size_t len)
+{
+    if (store_put(st->db, kind, key, doc, len) != 0) {
+        log_error("store: writing %s record %s failed: %s", kind, key, store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+}
+
+/* The record is assembled as text: the job's own part and the dynamic state are small, and
+ * the shared part is a reference to a record of its own ("spec"), written once for all the jobs
+ * that share it. */
+static void write_job(state *st, job *j)
+{
+    buf b = {0};
+    if (!j->parent) {
+        const char *unstored;
+        unsigned long long ref = jobspec_shared_ref(j->spec, &unstored);
+        char key[24];
+        snprintf(key, sizeof key, "%016llx", ref);
+        if (unstored) put_record(st, "spec", key, unstored, strlen(unstored));
+        buf_printf(&b, "{\"id\":\"%s\",\"seq\":%llu,\"createdAt\":%lld,\"shared\":%llu,\"own\":%s",
+                   j->id, (unsigned long long)j->seq, (long long)j->created_at, ref, j->spec->own);
+        if (j->array_size) buf_printf(&b, ",\"arraySize\":%u", j->array_size);
+        buf_puts(&b, ",");
+    } else {
+        j->stored = 1;
+        buf_puts(&b, "{");
+    }
+    json_t *dyn = dynamic_state(j);
+    char *s = json_dumps(dyn, JSON_COMPACT);
+    buf_printf(&b, "\"s\":%s}", s);
+    free(s);
+    json_decref(dyn);
+    char key[40];
+    record_key(j, key);
+    put_record(st, "job", key, b.data, b.len);
+    buf_free(&b);
+}
+
+void jobs_flush(state *st)
+{
+    job *j = st->jobs->dirty_head;
+    st->jobs->dirty_head = NULL;
+    while (j) {
+        job *next = j->dirty_next;
+        j->dirty = 0;
+        j->dirty_next = NULL;
+        write_job(st, j);
+        j = next;
+    }
+}
+
+/* ---- loading --------------------------------------------------------------------------- */
+
+static int status_of(json_t *s)
+{
+    int st = job_status_parse(json_string_value(json_object_get(s, "status")));
+    return st < 0 ? JS_SUBMITTED : st;
+}
+
+static void apply_state(job *j, json_t *s)
+{
+    j->status = (uint8_t)status_of(s);
+    const char *r = json_string_value(json_object_get(s, "reason"));
+    j->reason = r ? xstrdup(r) : NULL;
+    r = json_string_value(json_object_get(s, "stopReason"));
+    j->stop_reason = r ? xstrdup(r) : NULL;
+    j->cancel_pending = (uint8_t)json_integer_value(json_object_get(s, "cancelPending"));
+    j->is_cancelled = (uint8_t)json_integer_value(json_object_get(s, "isCancelled"));
+    j->is_terminated = (uint8_t)json_integer_value(json_object_get(s, "isTerminated"));
+    j->started_at = json_integer_value(json_object_get(s, "startedAt"));
+    j->stopped_at = json_integer_value(json_object_get(s, "stoppedAt"));
+    j->n_attempts = (uint16_t)json_integer_value(json_object_get(s, "nAttempts"));
+    j->n_free_attempts = (uint16_t)json_integer_value(json_object_get(s, "freeAttempts"));
+    json_t *a = json_object_get(s, "attempts");
+    if (json_is_array(a)) j->attempts = json_incref(a);
+    r = json_string_value(json_object_get(s, "instanceId"));
+    j->inst_id = r ? xstrdup(r) : NULL;
+    r = json_string_value(json_object_get(s, "ce"));
+    j->ce_name = r ? xstrdup(r) : NULL;
+    r = json_string_value(json_object_get(s, "logStream"));
+    j->log_stream = r ? xstrdup(r) : NULL;
+    r = json_string_value(json_object_get(s, "memoryLimit"));
+    j->mem_note = r ? xstrdup(r) : NULL;
+    j->attempt_started_at = json_integer_value(json_object_get(s, "attemptStartedAt"));
+}
+
+typedef struct {
+    state *st;
+    job **tops;
+    size_t n, cap;
+    job *last;      /* the latest plain job or array parent read */
+    json_t *shared; /* spec record id (hex) -> shared part */
+    char **err;
+} load_ctx;
+
+static const char *key_of(unsigned long long ref)
+{
+    static char key[24];
+    snprintf(key, sizeof key, "%016llx", ref);
+    return key;
+}
+
+static int load_spec(void *arg, const char *key, const char *doc, size_t len)
+{
+    load_ctx *lc = arg;
+    json_t *v = json_loadb(doc, len, 0, NULL);
+    if (!json_is_object(v)) {
+        *lc->err = xasprintf("the store's spec record '%s' is not valid JSON", key);
+        json_decref(v);
+        return -1;
+    }
+    json_object_set_new(lc->shared, key, v);
+    return 0;
+}
+
+static int load_record(void *arg, const char *key, const char *doc, size_t len)
+{
+    load_ctx *lc = arg;
+    json_error_t e;
+    json_t *rec = json_loadb(doc, len, 0, &e);
+    if (!json_is_object(rec)) {
+        *lc->err = xasprintf("the store's job record '%s' is not valid JSON: %s", key, e.text);
+        json_decref(rec);
+        return -1;
+    }
+    json_t *spec = json_object_get(rec, "spec");
+    json_t *own = json_object_get(rec, "own");
+    unsigned long long ref = (unsigned long long)json_integer_value(json_object_get(rec, "shared"));
+    json_t *shared = ref ? json_object_get(lc->shared, key_of(ref)) : NULL;
+    if (own && !shared) {
+        *lc->err = xasprintf("the store's job record '%s' refers to a spec record %016llx that "
+                             "is missing", key, ref);
+        json_decref(rec);
+        return -1;
+    }
+    if (spec || own) {
+        /* Most jobs share a spec record seen a moment ago: look it up rather than rebuild it. */
+        jobspec *s = own && ref ? jobspec_from_ref(ref, json_incref(own)) : NULL;
+        if (!s) {
+            json_t *desc = spec ? json_incref(spec) : json_deep_copy(shared);
+            if (own) json_object_update(desc, own);
+            s = jobspec_make(desc);
+            if (ref) jobspec_adopt_ref(s, ref);
+        }
+        const char *id = json_string_value(json_object_get(rec, "id"));
+        job *j = jobs__alloc(s, xstrdup(id ? id : key), json_integer_value(json_object_get(rec, "createdAt")),
+                             (uint64_t)json_integer_value(json_object_get(rec, "seq")));
+        jobspec_release(s);
+        json_int_t n = json_integer_value(json_object_get(rec, "arraySize"));
+        if (n > 0) {
+            j->array_size = (uint32_t)n;
+            jobs__make_children(j, j->created_at);
+        }
+        apply_state(j, json_object_get(rec, "s"));
+        dict_put(&lc->st->jobs->by_id, j->id, j);
+        if (lc->n == lc->cap) {
+            lc->cap = lc->cap ? lc->cap * 2 : 256;
+            lc->tops = xrealloc(lc->tops, lc->cap * sizeof *lc->tops);
+        }
+        lc->tops[lc->n++] = j;
+        lc->last = j;
+    } else {
+        /* "SEQ:INDEX": the parent's record came just before, in key order. */
+        job *c = NULL;
+        const char *colon = strchr(key, ':');
+        if (colon && lc->last && lc->last->children) {
+            unsigned long idx = strtoul(colon + 1, NULL, 10);
+            if (idx < lc->last->array_size &&
+                strtoull(key, NULL, 16) == (unsigned long long)lc->last->seq)
+                c = lc->last->children[idx];
+        }
+        if (c && c->parent) {
+            apply_state(c, json_object_get(rec, "s"));
+            c->stored = 1;
+            c->created_at = c->parent->created_at;
+        } else {
+            log_warn("store: job record '%s' belongs to no known array; ignored", key);
+        }
+    }
+    json_decref(rec);
+    return 0;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    const job *x = *(const job *const *)a, *y = *(const job *const *)b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* An attempt that was STARTING or RUNNING when the server stopped ran on an instance that is
+ * gone now (local agents stop with the server; remote ones register again as new instances).
+ * After a clean stop it costs the job no attempt.  When the state is rebuilt after a failed
+ * commit, the instances are still there and the attempt goes on where it runs. */
+static void end_interrupted(state *st, job *j, int64_t now)
+{
+    if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
+    if (fleet_reattach(st, j)) return;
+    char reason[160];
+    snprintf(reason, sizeof reason, "Host EC2 (instance %s) terminated.",
+             j->inst_id ? j->inst_id : "unknown");
+    attempt_end e = {.status_reason = reason, .uncharged = st->clean_stop};
+    jobs_attempt_end(st, j, &e, now);
+}
+
+int jobs_load(state *st, char **err)
+{
+    load_ctx lc = {.st = st, .err = err, .shared = json_object()};
+    int64_t t0 = util_mono_ms();
+    if (store_scan(st->db, "spec", load_spec, &lc) != 0 ||
+        store_scan(st->db, "job", load_record, &lc) != 0) {
+        if (!*err) *err = xasprintf("reading jobs from the store failed: %s", store_errmsg(st->db));
+        free(lc.tops);
+        json_decref(lc.shared);
+        return -1;
+    }
+    /* Every spec now lives in the jobs that use it. */
+    json_decref(lc.shared);
+    int64_t t_read = util_mono_ms();
+    /* An empty store leaves tops NULL, which qsort must not be given. */
+    if (lc.n) qsort(lc.tops, lc.n, sizeof *lc.tops, by_seq);
+    jobs *js = st->jobs;
+    for (size_t i = 0; i < lc.n; i++) {
+        job *j = lc.tops[i];
+        if (j->seq >= js->next_seq) js->next_seq = j->seq + 1;
+        jobs__list(jobs_queue(js, j->spec->queue), j);
+        if (j->children) {
+            /* The summary is rebuilt from the children's own states. */
+            memset(j->summary, 0, sizeof j->summary);
+            for (uint32_t k = 0; k < j->array_size; k++) j->summary[j->children[k]->status]++;
+        }
+    }
+    /* Oldest first, so every dependency is already in place when its dependents are wired. */
+    for (size_t i = 0; i < lc.n; i++) {
+        job *j = lc.tops[i];
+        if (job_status_done(j->status)) continue;
+        if (!j->children && j->status >= JS_STARTING) continue;
+        if (j->children) {
+            /* Children that had not started go back to waiting with the parent. */
+            j->status = JS_SUBMITTED;
+        }
+        /* Most jobs have no dependencies; their own part need not be parsed to know it. */
+        json_t *deps = strstr(j->spec->own, "\"dependsOn\":[]") ? NULL
+                                                                 : jobspec_own(j->spec, "dependsOn");
+        jobs__enter_lifecycle(st, j, deps);
+        json_decref(deps);
+    }
+    int64_t now = util_now_ms();
+    for (size_t i = 0; i < lc.n; i++) {
+        job *j = lc.tops[i];
+        if (j->children) {
+            for (uint32_t k = 0; k < j->array_size; k++) end_interrupted(st, j->children[k], now);
+        } else {
+            end_interrupted(st, j, now);
+        }
+    }
+    free(lc.tops);
+    if (lc.n)
+        log_info("loaded %zu jobs in %lld ms (%lld ms reading the store)", lc.n,
+                 (long long)(util_mono_ms() - t0), (long long)(t_read - t0));
+    return 0;
+}

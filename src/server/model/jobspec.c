@@ -1,0 +1,310 @@
+#include "server/model/jobspec.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/model/arn.h"
+#include "common/dict.h"
+#include "common/mem.h"
+
+/* The members that are each job's own; every other member is shared. */
+static const char *const own_keys[] = {"jobName", "parameters", "dependsOn", "tags", NULL};
+
+struct spec_shared {
+    char *text; /* the canonical JSON: the intern table's key */
+    json_t *v;
+    int refs;
+    unsigned long long id; /* its record's id once stored; 0 before */
+    char *queue, *jd_name;
+    int mvcpus, memory_mib, gpus, attempts_max, timeout_s;
+};
+
+/* The intern table: canonical text -> spec_shared.  Only the core thread builds specs. */
+static dict interned;
+static unsigned long long next_id = 1;
+
+/* Recipes: submit inputs -> the shared part they produced (each entry holds a reference).  The
+ * table is emptied when it fills: recipes are a cache, and a workload repeats a few of them. */
+typedef struct recipe {
+    char *text;
+    struct spec_shared *sh;
+} recipe;
+static dict recipes;
+#define RECIPES_MAX 4096
+
+/* Stored shared parts by record id (hex), so that loading a million jobs that share a few specs
+ * looks each up instead of rebuilding and re-interning it. */
+typedef struct ref_entry {
+    char key[24];
+    struct spec_shared *sh;
+} ref_entry;
+static dict by_ref;
+
+static void ref_key(unsigned long long id, char out[24])
+{
+    snprintf(out, 24, "%016llx", id);
+}
+
+static void ref_forget(struct spec_shared *sh)
+{
+    if (!sh->id) return;
+    char key[24];
+    ref_key(sh->id, key);
+    ref_entry *e = dict_get(&by_ref, key);
+    if (e && e->sh == sh) {
+        dict_del(&by_ref, key);
+        free(e);
+    }
+}
+
+static void ref_note(struct spec_shared *sh)
+{
+    char key[24];
+    ref_key(sh->id, key);
+    ref_entry *e = dict_get(&by_ref, key);
+    if (!e) {
+        e = xmalloc(sizeof *e);
+        memcpy(e->key, key, sizeof key);
+        dict_put(&by_ref, e->key, e);
+    }
+    e->sh = sh;
+}
+
+static int is_own(const char *key)
+{
+    for (const char *const *k = own_keys; *k; k++)
+        if (strcmp(*k, key) == 0) return 1;
+    return 0;
+}
+
+static int resource_value(json_t *container, const char *type, double *out)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(container, "resourceRequirements"), i, r) {
+        const char *t = json_string_value(json_object_get(r, "type"));
+        const char *v = json_string_value(json_object_get(r, "value"));
+        if (t && v && strcmp(t, type) == 0) {
+            *out = atof(v);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void derive(struct spec_shared *sh)
+{
+    json_t *desc = sh->v;
+    json_t *c = json_object_get(desc, "container");
+    double v;
+    if (resource_value(c, "VCPU", &v)) sh->mvcpus = (int)lround(v * 1000);
+    else sh->mvcpus = (int)json_integer_value(json_object_get(c, "vcpus")) * 1000;
+    if (resource_value(c, "MEMORY", &v)) sh->memory_mib = (int)v;
+    else sh->memory_mib = (int)json_integer_value(json_object_get(c, "memory"));
+    if (resource_value(c, "GPU", &v)) sh->gpus = (int)v;
+    json_t *rs = json_object_get(desc, "retryStrategy");
+    sh->attempts_max = (int)json_integer_value(json_object_get(rs, "attempts"));
+    if (sh->attempts_max < 1) sh->attempts_max = 1;
+    sh->timeout_s = (int)json_integer_value(
+        json_object_get(json_object_get(desc, "timeout"), "attemptDurationSeconds"));
+    const char *q = json_string_value(json_object_get(desc, "jobQueue"));
+    sh->queue = q ? arn_resource(q, ARN_JQ) : NULL;
+    if (!sh->queue) sh->queue = xstrdup(q ? q : "");
+    const char *jd = json_string_value(json_object_get(desc, "jobDefinition"));
+    char *name = jd ? arn_resource(jd, ARN_JD) : NULL;
+    if (name && strrchr(name, ':')) *strrchr(name, ':') = '\0';
+    sh->jd_name = name ? name : xstrdup("job");
+}
+
+static struct spec_shared *intern(json_t *shared)
+{
+    char *text = json_dumps(shared, JSON_COMPACT | JSON_SORT_KEYS);
+    struct spec_shared *sh = dict_get(&interned, text);
+    if (sh) {
+        free(text);
+        json_decref(shared);
+        sh->refs++;
+        return sh;
+    }
+    sh = xcalloc(1, sizeof *sh);
+    sh->text = text;
+    sh->v = shared;
+    sh->refs = 1;
+    derive(sh);
+    dict_put(&interned, sh->text, sh);
+    return sh;
+}
+
+static void unintern(struct spec_shared *sh)
+{
+    if (--sh->refs > 0) return;
+    ref_forget(sh);
+    dict_del(&interned, sh->text);
+    free(sh->text);
+    json_decref(sh->v);
+    free(sh->queue);
+    free(sh->jd_name);
+    free(sh);
+}
+
+static jobspec *make(struct spec_shared *sh, json_t *own)
+{
+    jobspec *s = xcalloc(1, sizeof *s);
+    s->refs = 1;
+    s->own = json_dumps(own, JSON_COMPACT);
+    const char *name = json_string_value(json_object_get(own, "jobName"));
+    s->name = xstrdup(name ? name : "");
+    json_decref(own);
+    s->shared = sh;
+    s->queue = sh->queue;
+    s->jd_name = sh->jd_name;
+    s->mvcpus = sh->mvcpus;
+    s->memory_mib = sh->memory_mib;
+    s->gpus = sh->gpus;
+    s->attempts_max = sh->attempts_max;
+    s->timeout_s = sh->timeout_s;
+    s->evaluate_on_exit = json_object_get(json_object_get(sh->v, "retryStrategy"), "evaluateOnExit");
+    return s;
+}
+
+jobspec *jobspec_make(json_t *desc)
+{
+    json_t *own = json_object(), *shared = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(desc, k, v) json_object_set(is_own(k) ? own : shared, k, v);
+    json_decref(desc);
+    return make(intern(shared), own);
+}
+
+jobspec *jobspec_from_recipe(const char *text, json_t *own)
+{
+    recipe *r = dict_get(&recipes, text);
+    if (!r) {
+        json_decref(own); /* the reference is taken either way */
+        return NULL;
+    }
+    r->sh->refs++;
+    return make(r->sh, own);
+}
+
+void jobspec_remember_recipe(const char *text, const jobspec *s)
+{
+    if (dict_get(&recipes, text)) return;
+    if (recipes.len >= RECIPES_MAX) {
+        size_t i = 0;
+        const char *k;
+        void *v;
+        while (dict_next(&recipes, &i, &k, &v)) {
+            recipe *old = v;
+            unintern(old->sh);
+            free(old->text);
+            free(old);
+        }
+        dict_free(&recipes);
+    }
+    recipe *r = xmalloc(sizeof *r);
+    r->text = xstrdup(text);
+    r->sh = s->shared;
+    r->sh->refs++;
+    dict_put(&recipes, r->text, r);
+}
+
+void jobspec_release(jobspec *s)
+{
+    if (!s || --s->refs > 0) return;
+    unintern(s->shared);
+    free(s->own);
+    free(s->name);
+    free(s);
+}
+
+static json_t *own_object(const jobspec *s)
+{
+    json_t *o = json_loads(s->own, 0, NULL);
+    return o ? o : json_object();
+}
+
+json_t *jobspec_desc(const jobspec *s)
+{
+    json_t *d = json_object();
+    json_object_update(d, s->shared->v);
+    json_t *o = own_object(s);
+    json_object_update(d, o);
+    json_decref(o);
+    return d;
+}
+
+json_t *jobspec_shared(const jobspec *s, const char *key)
+{
+    return json_object_get(s->shared->v, key);
+}
+
+json_t *jobspec_own(const jobspec *s, const char *key)
+{
+    json_t *o = own_object(s);
+    json_t *v = json_object_get(o, key);
+    if (v) json_incref(v);
+    json_decref(o);
+    return v;
+}
+
+void jobspec_set_tags(jobspec *s, json_t *tags)
+{
+    json_t *o = own_object(s);
+    json_object_set_new(o, "tags", tags);
+    free(s->own);
+    s->own = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+}
+
+unsigned long long jobspec_shared_ref(jobspec *s, const char **text)
+{
+    struct spec_shared *sh = s->shared;
+    *text = NULL;
+    if (!sh->id) {
+        sh->id = next_id++;
+        *text = sh->text;
+        ref_note(sh);
+    }
+    return sh->id;
+}
+
+void jobspec_adopt_ref(jobspec *s, unsigned long long id)
+{
+    ref_forget(s->shared);
+    s->shared->id = id;
+    ref_note(s->shared);
+    if (id >= next_id) next_id = id + 1;
+}
+
+jobspec *jobspec_from_ref(unsigned long long id, json_t *own)
+{
+    char key[24];
+    ref_key(id, key);
+    ref_entry *e = dict_get(&by_ref, key);
+    if (!e) {
+        json_decref(own);
+        return NULL;
+    }
+    e->sh->refs++;
+    return make(e->sh, own);
+}
+
+void jobspec_forget_stored(void)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&interned, &i, &k, &v)) ((struct spec_shared *)v)->id = 0;
+    i = 0;
+    while (dict_next(&by_ref, &i, &k, &v)) free(v);
+    dict_free(&by_ref);
+}
+
+size_t jobspec_shared_count(void)
+{
+    return interned.len;
+}

@@ -1,0 +1,239 @@
+#include "server/model/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/engine/fleet.h"
+#include "server/model/jobs.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+/* How many deleted descriptions are kept for Describe; the oldest go first. */
+#define GRAVEYARD_MAX 1000
+/* The server's own records, and the one a clean stop leaves. */
+#define META_KIND "meta"
+#define CLEAN_STOP_KEY "clean-stop"
+
+typedef struct {
+    state *st;
+    registry *r;
+    char **err;
+} load_arg;
+
+static int load_one(void *arg, const char *key, const char *doc, size_t len)
+{
+    load_arg *la = arg;
+    json_error_t e;
+    json_t *v = json_loadb(doc, len, 0, &e);
+    if (!json_is_object(v)) {
+        *la->err = xasprintf("the store's %s record '%s' is not valid JSON: %s", la->r->kind,
+                             key, e.text);
+        json_decref(v);
+        return -1;
+    }
+    json_object_set_new(la->r->items, key, v);
+    if (la->r == &la->st->jd) {
+        const char *name = json_string_value(json_object_get(v, "jobDefinitionName"));
+        json_int_t rev = json_integer_value(json_object_get(v, "revision"));
+        if (name && rev > json_integer_value(json_object_get(la->st->jd_latest, name)))
+            json_object_set_new(la->st->jd_latest, name, json_integer(rev));
+    }
+    return 0;
+}
+
+/* A status that was moving when the server stopped (CREATING, UPDATING, DELETING) completes at
+ * start-up: the timer that would have completed it did not survive the stop. */
+static void settle_transitional(state *st)
+{
+    registry *regs[] = {&st->ce, &st->jq};
+    const char *healthy[] = {"ComputeEnvironment Healthy", "JobQueue Healthy"};
+    for (size_t r = 0; r < 2; r++) {
+        const char **keys;
+        size_t n;
+        keys = reg_sorted_keys(regs[r], strcmp, &n);
+        for (size_t i = 0; i < n; i++) {
+            json_t *v = reg_get(regs[r], keys[i]);
+            const char *status = json_string_value(json_object_get(v, "status"));
+            if (!status) continue;
+            char *key = xstrdup(keys[i]);
+            if (strcmp(status, "DELETING") == 0) {
+                reg_del(st, regs[r], key);
+            } else if (strcmp(status, "CREATING") == 0 || strcmp(status, "UPDATING") == 0) {
+                json_t *next = json_deep_copy(v);
+                json_object_set_new(next, "status", json_string("VALID"));
+                json_object_set_new(next, "statusReason", json_string(healthy[r]));
+                reg_put(st, regs[r], key, next);
+            }
+            free(key);
+        }
+        free(keys);
+    }
+}
+
+static int find_clean_stop(void *arg, const char *key, const char *doc, size_t len)
+{
+    if (strcmp(key, CLEAN_STOP_KEY) == 0) *(int *)arg = 1;
+    return 0;
+}
+
+static state *load(store *db, fleet *kept, char **err)
+{
+    state *st = xcalloc(1, sizeof *st);
+    st->db = db;
+    st->fleet = kept ? kept : fleet_new(); /* freed with st if loading fails */
+    registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp};
+    const char *kinds[] = {"ce", "jq", "jd", "sp"};
+    st->jd_latest = json_object();
+    *err = NULL;
+    for (size_t i = 0; i < 4; i++) {
+        regs[i]->kind = kinds[i];
+        regs[i]->items = json_object();
+        regs[i]->deleted = json_object();
+    }
+    for (size_t i = 0; i < 4; i++) {
+        load_arg la = {st, regs[i], err};
+        if (store_scan(db, kinds[i], load_one, &la) != 0) {
+            if (!*err)
+                *err = xasprintf("reading the store failed: %s", store_errmsg(db));
+            state_free(st);
+            return NULL;
+        }
+    }
+    settle_transitional(st);
+    if (store_scan(db, META_KIND, find_clean_stop, &st->clean_stop) != 0) {
+        *err = xasprintf("reading the store failed: %s", store_errmsg(db));
+        state_free(st);
+        return NULL;
+    }
+    st->forget_clean_stop = st->clean_stop;
+    st->jobs = jobs_new();
+    if (jobs_load(st, err) != 0) {
+        state_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+state *state_load(store *db, char **err)
+{
+    return load(db, NULL, err);
+}
+
+state *state_reload(store *db, state *old, char **err)
+{
+    state *st = load(db, fleet_detach(old), err);
+    if (st) fleet_resume(st);
+    return st;
+}
+
+void state_note_clean_stop(state *st)
+{
+    char doc[64];
+    snprintf(doc, sizeof doc, "{\"at\":%lld}", (long long)util_now_ms());
+    if (store_put(st->db, META_KIND, CLEAN_STOP_KEY, doc, strlen(doc)) != 0) {
+        log_error("store: recording the clean stop failed: %s", store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+    st->forget_clean_stop = 0;
+}
+
+void state_forget_clean_stop(state *st)
+{
+    if (store_del(st->db, META_KIND, CLEAN_STOP_KEY) != 0) {
+        log_error("store: deleting the clean stop record failed: %s", store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+    st->forget_clean_stop = 0;
+}
+
+void state_free(state *st)
+{
+    if (!st) return;
+    registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp};
+    for (size_t i = 0; i < 4; i++) {
+        json_decref(regs[i]->items);
+        json_decref(regs[i]->deleted);
+    }
+    json_decref(st->jd_latest);
+    jobs_free(st->jobs);
+    fleet_free(st->fleet);
+    free(st);
+}
+
+json_t *reg_get(registry *r, const char *key)
+{
+    return json_object_get(r->items, key);
+}
+
+json_t *reg_get_any(registry *r, const char *key)
+{
+    json_t *v = json_object_get(r->items, key);
+    return v ? v : json_object_get(r->deleted, key);
+}
+
+void reg_put(state *st, registry *r, const char *key, json_t *desc)
+{
+    char *doc = json_dumps(desc, JSON_COMPACT);
+    if (store_put(st->db, r->kind, key, doc, strlen(doc)) != 0) {
+        log_error("store: writing %s '%s' failed: %s", r->kind, key, store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+    free(doc);
+    json_object_set_new(r->items, key, desc);
+    /* A name that is in use again is no longer reported as deleted. */
+    json_object_del(r->deleted, key);
+    /* A changed queue or environment may let a waiting job run. */
+    if (st->jobs) st->jobs->sched_needed = 1;
+}
+
+void reg_del(state *st, registry *r, const char *key)
+{
+    json_t *v = json_object_get(r->items, key);
+    if (!v) return;
+    if (store_del(st->db, r->kind, key) != 0) {
+        log_error("store: deleting %s '%s' failed: %s", r->kind, key, store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+    json_t *dead = json_deep_copy(v);
+    json_object_set_new(dead, "status", json_string("DELETED"));
+    if (json_object_size(r->deleted) >= GRAVEYARD_MAX) {
+        void *first = json_object_iter(r->deleted);
+        json_object_del(r->deleted, json_object_iter_key(first));
+    }
+    json_object_set_new(r->deleted, key, dead);
+    json_object_del(r->items, key);
+    if (st->jobs) st->jobs->sched_needed = 1;
+}
+
+static int (*sort_cmp)(const char *, const char *);
+static int sort_thunk(const void *a, const void *b)
+{
+    return sort_cmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **reg_sorted_keys(registry *r, int (*cmp)(const char *, const char *), size_t *n)
+{
+    size_t count = json_object_size(r->items), i = 0;
+    const char **keys = xmalloc(sizeof(char *) * (count + 1));
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->items, k, v) keys[i++] = k;
+    /* Only the core thread sorts, so the comparator may live in a static. */
+    sort_cmp = cmp;
+    qsort(keys, count, sizeof(char *), sort_thunk);
+    *n = count;
+    return keys;
+}
+
+int state_jd_key_cmp(const char *a, const char *b)
+{
+    const char *ca = strrchr(a, ':'), *cb = strrchr(b, ':');
+    size_t la = ca ? (size_t)(ca - a) : strlen(a), lb = cb ? (size_t)(cb - b) : strlen(b);
+    int c = strncmp(a, b, la < lb ? la : lb);
+    if (c) return c;
+    if (la != lb) return la < lb ? -1 : 1;
+    long ra = ca ? atol(ca + 1) : 0, rb = cb ? atol(cb + 1) : 0;
+    return ra < rb ? -1 : ra > rb;
+}

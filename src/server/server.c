@@ -1,0 +1,329 @@
+/* server — `barge server`: options, start-up order, and a clean stop on SIGTERM or SIGINT. */
+#include "server/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/api/api.h"
+#include "server/api/api_logs.h"
+#include "server/model/config.h"
+#include "server/base/core.h"
+#include "server/http_server.h"
+#include "common/log.h"
+#include "server/base/logstore.h"
+#include "common/mem.h"
+#include "server/base/store.h"
+#include "common/util.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: barge server [options]\n"
+            "\n"
+            "Runs the barge control plane in the foreground: the AWS Batch API, the store and\n"
+            "the scheduler.  SIGTERM or SIGINT stops it cleanly.\n"
+            "\n"
+            "options:\n"
+            "  --listen HOST:PORT   address to serve on (default 127.0.0.1:8900; port 0 picks a\n"
+            "                       free port, printed at start-up)\n"
+            "  --data-dir DIR       where the store lives (default ./barge-data, created if\n"
+            "                       missing)\n"
+            "  --region R           region in ARNs (default us-east-1)\n"
+            "  --account-id N       12-digit account in ARNs (default 123456789012)\n"
+            "  --dev                developer mode: accept any (or no) AWS credentials\n"
+            "  --sync MODE          full (default): fsync every commit, survives power loss;\n"
+            "                       normal: survives a killed server, not a lost machine\n"
+            "  --agent-token T      the token agents must present (default: read from, or\n"
+            "                       created in, DATA_DIR/agent-token)\n"
+            "  --idle-seconds N     let an idle local instance go after N seconds (default 60)\n"
+            "  --max-depends-on N   dependencies allowed per job (default 20, AWS's limit)\n"
+            "  --max-array-size N   children allowed per array job (default 10000, AWS's limit)\n"
+            "  --kill-grace-seconds N  SIGTERM to SIGKILL delay when an attempt is stopped\n"
+            "                       (default 10)\n"
+            "  --http-threads N     threads serving HTTP (default 2)\n"
+            "  --log-level LEVEL    debug, info (default), warn or error\n"
+            "  -h, --help           show this help\n");
+}
+
+static int parse_listen(const char *s, barge_config *c)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s) return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || colon[1] == '\0' || port < 0 || port > 65535) return -1;
+    char *host = xstrndup(s, (size_t)(colon - s));
+    /* [::1]:8900 */
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    c->listen_host = host;
+    c->listen_port = (int)port;
+    return 0;
+}
+
+static int account_valid(const char *s)
+{
+    if (strlen(s) != 12) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+/* One server per data directory: a second one would corrupt the scheduler's view. */
+static int lock_data_dir(const char *dir)
+{
+    char *path = xasprintf("%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(path);
+    if (fd < 0) return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd; /* held until the process exits */
+}
+
+/* The agent token lives in the data directory so that operators can hand it to the agents they
+ * start, and so that it stays the same across restarts. */
+static int load_agent_token(barge_config *c)
+{
+    char *path = xasprintf("%s/agent-token", c->data_dir);
+    static char token[65];
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(token, sizeof token, f)) token[0] = '\0';
+        fclose(f);
+        token[strcspn(token, "\r\n")] = '\0';
+    }
+    if (!token[0]) {
+        char a[37], b[37];
+        util_uuid(a);
+        util_uuid(b);
+        snprintf(token, sizeof token, "%.8s%.4s%.4s%.4s%.12s%.8s", a, a + 9, a + 14, a + 19,
+                 a + 24, b);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, token, strlen(token)) < 0 || fsync(fd) < 0) {
+            fprintf(stderr, "barge server: cannot write the agent token to %s: %s\n", path,
+                    strerror(errno));
+            if (fd >= 0) close(fd);
+            free(path);
+            return -1;
+        }
+        close(fd);
+    }
+    free(path);
+    c->agent_token = token;
+    return 0;
+}
+
+int server_main(int argc, char **argv)
+{
+    barge_config *c = &barge_cfg;
+    config_defaults(c);
+    enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
+           OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY };
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"data-dir", required_argument, NULL, OPT_DATADIR},
+        {"region", required_argument, NULL, OPT_REGION},
+        {"account-id", required_argument, NULL, OPT_ACCOUNT},
+        {"dev", no_argument, NULL, OPT_DEV},
+        {"sync", required_argument, NULL, OPT_SYNC},
+        {"http-threads", required_argument, NULL, OPT_THREADS},
+        {"log-level", required_argument, NULL, OPT_LOGLEVEL},
+        {"agent-token", required_argument, NULL, OPT_TOKEN},
+        {"idle-seconds", required_argument, NULL, OPT_IDLE},
+        {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
+        {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
+        {"max-array-size", required_argument, NULL, OPT_MAXARRAY},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case OPT_LISTEN:
+            if (parse_listen(optarg, c) < 0) {
+                fprintf(stderr, "barge server: --listen '%s' is not HOST:PORT (for example "
+                                "127.0.0.1:8900)\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_DATADIR: c->data_dir = optarg; break;
+        case OPT_REGION:
+            if (!*optarg || strlen(optarg) > 50) {
+                fprintf(stderr, "barge server: --region must be 1 to 50 characters\n");
+                return 2;
+            }
+            c->region = optarg;
+            break;
+        case OPT_ACCOUNT:
+            if (!account_valid(optarg)) {
+                fprintf(stderr, "barge server: --account-id must be 12 digits (got '%s')\n",
+                        optarg);
+                return 2;
+            }
+            c->account_id = optarg;
+            break;
+        case OPT_DEV: c->dev = 1; break;
+        case OPT_SYNC:
+            if (strcmp(optarg, "full") == 0) c->sync_full = 1;
+            else if (strcmp(optarg, "normal") == 0) c->sync_full = 0;
+            else {
+                fprintf(stderr, "barge server: --sync must be 'full' or 'normal' (got '%s')\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case OPT_THREADS:
+            c->http_threads = atoi(optarg);
+            if (c->http_threads < 1 || c->http_threads > 64) {
+                fprintf(stderr, "barge server: --http-threads must be 1 to 64\n");
+                return 2;
+            }
+            break;
+        case OPT_LOGLEVEL:
+            if (strcmp(optarg, "debug") == 0) log_level = LOG_DEBUG;
+            else if (strcmp(optarg, "info") == 0) log_level = LOG_INFO;
+            else if (strcmp(optarg, "warn") == 0) log_level = LOG_WARN;
+            else if (strcmp(optarg, "error") == 0) log_level = LOG_ERROR;
+            else {
+                fprintf(stderr, "barge server: --log-level must be debug, info, warn or error\n");
+                return 2;
+            }
+            break;
+        case OPT_TOKEN:
+            if (strlen(optarg) < 8) {
+                fprintf(stderr, "barge server: --agent-token must be at least 8 characters\n");
+                return 2;
+            }
+            c->agent_token = optarg;
+            break;
+        case OPT_IDLE:
+        case OPT_GRACE: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || !*optarg || v < 0 || v > 86400) {
+                fprintf(stderr, "barge server: --%s must be a number of seconds (0 to 86400)\n",
+                        o == OPT_IDLE ? "idle-seconds" : "kill-grace-seconds");
+                return 2;
+            }
+            if (o == OPT_IDLE) c->idle_seconds = (int)v;
+            else c->kill_grace_s = (int)v;
+            break;
+        }
+        case OPT_MAXDEPS:
+        case OPT_MAXARRAY: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            long top = o == OPT_MAXDEPS ? 1000 : 1000000;
+            if (*end || !*optarg || v < (o == OPT_MAXDEPS ? 0 : 2) || v > top) {
+                fprintf(stderr, "barge server: --%s must be a number from %d to %ld\n",
+                        o == OPT_MAXDEPS ? "max-depends-on" : "max-array-size",
+                        o == OPT_MAXDEPS ? 0 : 2, top);
+                return 2;
+            }
+            if (o == OPT_MAXDEPS) c->max_depends_on = (int)v;
+            else c->max_array_size = (int)v;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "barge server: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    /* Block the stop signals in every thread; the main thread waits for them with sigwait. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (mkdir(c->data_dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "barge server: cannot create the data directory %s: %s\n", c->data_dir,
+                strerror(errno));
+        return 1;
+    }
+    if (lock_data_dir(c->data_dir) < 0) {
+        fprintf(stderr, "barge server: the data directory %s is in use by another barge server "
+                        "(or cannot be locked); stop it or choose another --data-dir\n",
+                c->data_dir);
+        return 1;
+    }
+    if (!c->agent_token[0] && load_agent_token(c) < 0) return 1;
+    static char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        c->self_exe = self;
+    }
+    char *err = NULL;
+    store *db = store_sqlite_open(c->data_dir, c->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL,
+                                  &err);
+    if (!db) {
+        fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        return 1;
+    }
+    /* Job logs live in a store of their own, so heavy logging never slows the main store. */
+    logstore *logs = logstore_open(c->data_dir, &err);
+    if (!logs) {
+        fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        store_close(db);
+        return 1;
+    }
+    api_logs_init(logs);
+    api_init();
+    api_job_init();
+    if (core_start(db, &err) < 0) {
+        fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        logstore_close(logs);
+        store_close(db);
+        return 1;
+    }
+    if (http_start(c->listen_host, c->listen_port, c->http_threads, &err) < 0) {
+        fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        core_stop();
+        logstore_close(logs);
+        store_close(db);
+        return 1;
+    }
+    if (!c->dev)
+        log_warn("request signatures are parsed but not yet verified against keys; run only "
+                 "where the network is trusted");
+    log_info("barge server listening on http://%s:%d (data in %s, region %s, account %s%s)",
+             c->listen_host, http_port(), c->data_dir, c->region, c->account_id,
+             c->dev ? ", developer mode" : "");
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_quiesce();
+    core_stop();
+    http_stop();
+    /* After the core and the HTTP threads, the log store's last users. */
+    logstore_close(logs);
+    store_close(db);
+    log_info("stopped");
+    return 0;
+}
