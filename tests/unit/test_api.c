@@ -1,11 +1,11 @@
 /* api.c: paging (api_page), names and ARNs, tags, and routing. */
 #include <stdlib.h>
 
-#include "api.h"
-#include "arn.h"
+#include "server/api/api.h"
+#include "server/model/arn.h"
 #include "check.h"
-#include "config.h"
-#include "util.h"
+#include "server/model/config.h"
+#include "common/util.h"
 
 static const char *const seven[] = {"a", "b", "c", "d", "e", "f", "g"};
 

@@ -1,9 +1,9 @@
 /* arn.c: building and splitting ARNs, and the resource-name rule. */
 #include <stdlib.h>
 
-#include "arn.h"
+#include "server/model/arn.h"
 #include "check.h"
-#include "config.h"
+#include "server/model/config.h"
 
 static void test_make_uses_region_and_account(void)
 {

@@ -1,5 +1,5 @@
 /* catalog.c: the instance types, families and 'optimal'. */
-#include "catalog.h"
+#include "common/catalog.h"
 #include "check.h"
 
 static void test_find(void)

@@ -3,7 +3,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "cli_text.h"
+#include "cli/cli_text.h"
 
 static void test_counts(void)
 {

@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "config.h"
-#include "core.h"
-#include "log.h"
-#include "store.h"
+#include "server/model/config.h"
+#include "server/base/core.h"
+#include "common/log.h"
+#include "server/base/store.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;

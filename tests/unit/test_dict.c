@@ -2,7 +2,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "dict.h"
+#include "common/dict.h"
 
 static void test_basic(void)
 {

@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup.h"
+#include "agent/cgroup.h"
 #include "check.h"
-#include "executor.h"
-#include "mem.h"
-#include "util.h"
+#include "agent/executor.h"
+#include "common/mem.h"
+#include "common/util.h"
 
 /* ---- What the callbacks saw, per job ----------------------------------------------------- */
 

@@ -7,15 +7,15 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "config.h"
-#include "core.h"
-#include "fleet.h"
-#include "jobs.h"
-#include "log.h"
-#include "scheduler.h"
-#include "state.h"
-#include "store.h"
-#include "util.h"
+#include "server/model/config.h"
+#include "server/base/core.h"
+#include "server/engine/fleet.h"
+#include "server/model/jobs.h"
+#include "common/log.h"
+#include "server/engine/scheduler.h"
+#include "server/model/state.h"
+#include "server/base/store.h"
+#include "common/util.h"
 
 static char dir[] = "/tmp/barge-unit-fleet-XXXXXX";
 static store *db;

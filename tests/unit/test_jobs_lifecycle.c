@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "config.h"
-#include "fleet.h"
-#include "jobs.h"
-#include "log.h"
-#include "state.h"
-#include "store.h"
+#include "server/model/config.h"
+#include "server/engine/fleet.h"
+#include "server/model/jobs.h"
+#include "common/log.h"
+#include "server/model/state.h"
+#include "server/base/store.h"
 
 static char dir[] = "/tmp/barge-unit-jobs-XXXXXX";
 static store *db;

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "logstore.h"
+#include "server/base/logstore.h"
 
 #define G LOGSTORE_BATCH_GROUP
 

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "schema.h"
+#include "server/api/schema.h"
 
 static char err[600];
 

@@ -1,6 +1,6 @@
 /* sigv4.c: parsing the Authorization header that AWS clients send. */
 #include "check.h"
-#include "sigv4.h"
+#include "common/sigv4.h"
 
 static char err[256];
 

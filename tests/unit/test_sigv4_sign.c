@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "sigv4.h"
+#include "common/sigv4.h"
 
 #define NHEADERS(a) (sizeof(a) / sizeof *(a))
 

@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "state.h"
-#include "store.h"
+#include "server/model/state.h"
+#include "server/base/store.h"
 
 static int sign(int v)
 {

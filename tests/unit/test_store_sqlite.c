@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "store.h"
+#include "server/base/store.h"
 
 static char dir[] = "/tmp/barge-unit-store-XXXXXX";
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "util.h"
+#include "common/util.h"
 
 static void test_uuid_format(void)
 {

@@ -41,11 +41,20 @@ const api_op *api_route(const char *method, const char *path)
     return NULL;
 }
 
-static int fail(api_ctx *c, int status, const char *type, const char *fmt, va_list ap)
+static int vfail(api_ctx *c, int status, const char *type, const char *fmt, va_list ap)
 {
     c->status = status;
     c->err_type = type;
     vsnprintf(c->err_msg, sizeof c->err_msg, fmt, ap);
+    return -1;
+}
+
+int api_fail(api_ctx *c, int status, const char *type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(c, status, type, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -64,7 +73,7 @@ int api_client_error(api_ctx *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fail(c, 400, "ClientException", fmt, ap);
+    vfail(c, 400, "ClientException", fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -73,7 +82,7 @@ int api_server_error(api_ctx *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fail(c, 500, "ServerException", fmt, ap);
+    vfail(c, 500, "ServerException", fmt, ap);
     va_end(ap);
     return -1;
 }

@@ -52,7 +52,11 @@ const api_op *api_route(const char *method, const char *path);
  * is cut to fit and made valid UTF-8 first: it often echoes request text. */
 char *api_error_body(const char *type, const char *msg);
 
-/* Failures.  Both return -1 so handlers can `return api_client_error(...)`. */
+/* Failures: the one way a handler reports one.  Each returns -1 so that handlers can
+ * `return api_client_error(...)`.  api_fail is for the other AWS error types (a 404
+ * UnknownInstanceException, CloudWatch's ResourceNotFoundException...). */
+int api_fail(api_ctx *c, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 int api_client_error(api_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int api_server_error(api_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
