@@ -27,7 +27,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps test unit e2e check sanitize demo bench clean
+.PHONY: all deps test unit e2e check sanitize demo bench clean layers layers-selftest
 all: $(BUILD)/barge
 
 $(BUILD)/barge: $(OBJS)
@@ -56,7 +56,15 @@ unit: $(UNIT_BINS)
 e2e: $(BUILD)/barge
 	BARGE=$(CURDIR)/$(BUILD)/barge python3 tests/e2e/run.py $(E2E_ARGS)
 
-test: all unit e2e
+test: all unit e2e layers-selftest
+
+# The layering check (scripts/check_layers.py) and its own test.  Only the self-test is part of
+# `test` for now: `layers` joins it once the tree has no violations left.
+layers:
+	python3 scripts/check_layers.py
+
+layers-selftest:
+	python3 tests/layers/test_check_layers.py
 
 sanitize:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) SAN=1 test
