@@ -7,7 +7,6 @@
 #include "server/api/api_logs.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,44 +70,16 @@ const api_op *api_logs_route(const char *method, const char *url, const char *ta
 
 /* Answers ------------------------------------------------------------------------------- */
 
-/* Sets an error answer; returns -1 so that callers can `return fail(...)`. */
-static int fail(api_logs_answer *a, int status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(api_logs_answer *a, int status, const char *type, const char *fmt, ...)
-{
-    char msg[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    free(a->body);
-    a->status = status;
-    a->err_type = type;
-    a->body = api_error_body(type, msg);
-    a->len = strlen(a->body);
-    return -1;
-}
+#define INVALID(c, ...) api_fail(c, 400, "InvalidParameterException", __VA_ARGS__)
 
-#define INVALID(a, ...) fail(a, 400, "InvalidParameterException", __VA_ARGS__)
-
-static int answer(api_logs_answer *a, json_t *resp)
+/* Maps a log store failure to its error; err is freed. */
+static int store_failed(api_ctx *c, int rc, char *err)
 {
-    a->status = 200;
-    a->err_type = NULL;
-    a->body = json_dumps(resp, JSON_COMPACT);
-    a->len = strlen(a->body);
-    json_decref(resp);
-    return 0;
-}
-
-/* Maps a log store failure to its answer; err is freed. */
-static int store_failed(api_logs_answer *a, int rc, char *err)
-{
-    if (rc == LOGSTORE_NOT_FOUND) fail(a, 400, "ResourceNotFoundException", "%s", err);
-    else if (rc == LOGSTORE_INVALID) INVALID(a, "%s", err);
+    if (rc == LOGSTORE_NOT_FOUND) api_fail(c, 400, "ResourceNotFoundException", "%s", err);
+    else if (rc == LOGSTORE_INVALID) INVALID(c, "%s", err);
     else {
         log_error("logs: %s", err);
-        fail(a, 500, "ServiceUnavailableException", "the log store could not be read; retry");
+        api_fail(c, 500, "ServiceUnavailableException", "the log store could not be read; retry");
     }
     free(err);
     return -1;
@@ -151,74 +122,62 @@ static int names_batch_group(const char *v)
 }
 
 /* The group a request names must be /aws/batch/job, the only group barge keeps. */
-static int check_group(api_logs_answer *a, json_t *req)
+static int check_group(api_ctx *c, json_t *req)
 {
     const char *name = api_str(req, "logGroupName"), *id = api_str(req, "logGroupIdentifier");
-    if (name && id) {
-        INVALID(a, "LogGroupName and LogGroupIdentifier are mutually exclusive; give one");
-        return -1;
-    }
-    if (!name && !id) {
-        INVALID(a, "Either logGroupName or logGroupIdentifier must be given");
-        return -1;
-    }
-    if (!names_batch_group(name ? name : id)) {
-        fail(a, 400, "ResourceNotFoundException", "The specified log group does not exist.");
-        return -1;
-    }
+    if (name && id)
+        return INVALID(c, "LogGroupName and LogGroupIdentifier are mutually exclusive; give one");
+    if (!name && !id) return INVALID(c, "Either logGroupName or logGroupIdentifier must be given");
+    if (!names_batch_group(name ? name : id))
+        return api_fail(c, 400, "ResourceNotFoundException",
+                        "The specified log group does not exist.");
     return 0;
 }
 
-static int read_limit(api_logs_answer *a, json_t *req, int max, int *out)
+static int read_limit(api_ctx *c, json_t *req, int max, int *out)
 {
     json_int_t v = api_int(req, "limit", max);
-    if (v < 1 || v > max) {
-        INVALID(a, "limit: must be between 1 and %d (got %lld)", max, (long long)v);
-        return -1;
-    }
+    if (v < 1 || v > max)
+        return INVALID(c, "limit: must be between 1 and %d (got %lld)", max, (long long)v);
     *out = (int)v;
     return 0;
 }
 
-static int read_range(api_logs_answer *a, json_t *req, logstore_range *r)
+static int read_range(api_ctx *c, json_t *req, logstore_range *r)
 {
     json_t *s = json_object_get(req, "startTime"), *e = json_object_get(req, "endTime");
     r->has_start = s != NULL;
     r->has_end = e != NULL;
     r->start = s ? json_integer_value(s) : 0;
     r->end = e ? json_integer_value(e) : 0;
-    if (r->start < 0 || r->end < 0) {
-        INVALID(a, "%s: must be 0 or more (milliseconds since the epoch)",
-                r->start < 0 ? "startTime" : "endTime");
-        return -1;
-    }
+    if (r->start < 0 || r->end < 0)
+        return INVALID(c, "%s: must be 0 or more (milliseconds since the epoch)",
+                       r->start < 0 ? "startTime" : "endTime");
     return 0;
 }
 
-static int read_token(api_logs_answer *a, json_t *req, const char **out)
+static int read_token(api_ctx *c, json_t *req, const char **out)
 {
     *out = api_str(req, "nextToken");
-    if (*out && !**out) {
-        INVALID(a, "nextToken: must not be empty; leave it out for the first page");
-        return -1;
-    }
+    if (*out && !**out)
+        return INVALID(c, "nextToken: must not be empty; leave it out for the first page");
     return 0;
 }
 
 /* Operations ---------------------------------------------------------------------------- */
 
-static int get_log_events(api_logs_answer *a, json_t *req)
+static int get_log_events(api_ctx *c, json_t *req, json_t **resp)
 {
     logstore_get_query q = {.group = LOGSTORE_BATCH_GROUP,
                             .stream = api_str(req, "logStreamName"),
                             .start_from_head = json_is_true(json_object_get(req, "startFromHead"))};
-    if (check_group(a, req) < 0 || read_range(a, req, &q.range) < 0 ||
-        read_limit(a, req, LOGSTORE_MAX_EVENTS, &q.limit) < 0 || read_token(a, req, &q.token) < 0)
+    if (check_group(c, req) < 0 || read_range(c, req, &q.range) < 0 ||
+        read_limit(c, req, LOGSTORE_MAX_EVENTS, &q.limit) < 0 || read_token(c, req, &q.token) < 0)
         return -1;
     logstore_page page;
     char *err = NULL;
     int rc = logstore_get(store_, &q, &page, &err);
-    if (rc != LOGSTORE_OK) return store_failed(a, rc, err);
+    if (rc != LOGSTORE_OK) return store_failed(c, rc, err);
     json_t *events = json_array();
     for (size_t i = 0; i < page.n; i++) {
         const logstore_record *e = &page.events[i];
@@ -227,28 +186,28 @@ static int get_log_events(api_logs_answer *a, json_t *req)
                                                 message_json(e->message, e->len),
                                                 "ingestionTime", (json_int_t)e->ingestion_time));
     }
-    answer(a, json_pack("{s:o, s:s, s:s}", "events", events, "nextForwardToken", page.forward,
-                        "nextBackwardToken", page.backward));
+    *resp = json_pack("{s:o, s:s, s:s}", "events", events, "nextForwardToken", page.forward,
+                      "nextBackwardToken", page.backward);
     logstore_page_free(&page);
     return 0;
 }
 
-static int describe_log_streams(api_logs_answer *a, json_t *req)
+static int describe_log_streams(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *order = api_str(req, "orderBy");
     logstore_streams_query q = {.group = LOGSTORE_BATCH_GROUP,
                                 .prefix = api_str(req, "logStreamNamePrefix"),
                                 .by_last_event_time = order && strcmp(order, "LastEventTime") == 0,
                                 .descending = json_is_true(json_object_get(req, "descending"))};
-    if (check_group(a, req) < 0 ||
-        read_limit(a, req, LOGSTORE_MAX_STREAMS, &q.limit) < 0 || read_token(a, req, &q.token) < 0)
+    if (check_group(c, req) < 0 ||
+        read_limit(c, req, LOGSTORE_MAX_STREAMS, &q.limit) < 0 || read_token(c, req, &q.token) < 0)
         return -1;
     if (q.prefix && q.by_last_event_time)
-        return INVALID(a, "Cannot order by LastEventTime with a logStreamNamePrefix.");
+        return INVALID(c, "Cannot order by LastEventTime with a logStreamNamePrefix.");
     logstore_stream_list list;
     char *err = NULL;
     int rc = logstore_streams(store_, &q, &list, &err);
-    if (rc != LOGSTORE_OK) return store_failed(a, rc, err);
+    if (rc != LOGSTORE_OK) return store_failed(c, rc, err);
     char prefix[200];
     group_arn_prefix(prefix, sizeof prefix);
     json_t *streams = json_array();
@@ -266,26 +225,25 @@ static int describe_log_streams(api_logs_answer *a, json_t *req)
         json_array_append_new(streams, o);
         free(arn);
     }
-    json_t *resp = json_pack("{s:o}", "logStreams", streams);
-    if (list.next) json_object_set_new(resp, "nextToken", json_string(list.next));
-    answer(a, resp);
+    *resp = json_pack("{s:o}", "logStreams", streams);
+    if (list.next) json_object_set_new(*resp, "nextToken", json_string(list.next));
     logstore_stream_list_free(&list);
     return 0;
 }
 
-static int filter_log_events(api_logs_answer *a, json_t *req)
+static int filter_log_events(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *names = json_object_get(req, "logStreamNames");
     logstore_filter_query q = {.group = LOGSTORE_BATCH_GROUP,
                                .prefix = api_str(req, "logStreamNamePrefix"),
                                .pattern = api_str(req, "filterPattern")};
-    if (check_group(a, req) < 0 || read_range(a, req, &q.range) < 0 ||
-        read_limit(a, req, LOGSTORE_MAX_EVENTS, &q.limit) < 0 || read_token(a, req, &q.token) < 0)
+    if (check_group(c, req) < 0 || read_range(c, req, &q.range) < 0 ||
+        read_limit(c, req, LOGSTORE_MAX_EVENTS, &q.limit) < 0 || read_token(c, req, &q.token) < 0)
         return -1;
     if (names && q.prefix)
-        return INVALID(a, "logStreamNames and logStreamNamePrefix cannot both be given");
+        return INVALID(c, "logStreamNames and logStreamNamePrefix cannot both be given");
     if (names && (json_array_size(names) < 1 || json_array_size(names) > 100))
-        return INVALID(a, "logStreamNames: give 1 to 100 names (got %zu)",
+        return INVALID(c, "logStreamNames: give 1 to 100 names (got %zu)",
                        json_array_size(names));
     const char **list = NULL;
     if (names) {
@@ -299,7 +257,7 @@ static int filter_log_events(api_logs_answer *a, json_t *req)
     char *err = NULL;
     int rc = logstore_filter(store_, &q, &page, &err);
     free(list);
-    if (rc != LOGSTORE_OK) return store_failed(a, rc, err);
+    if (rc != LOGSTORE_OK) return store_failed(c, rc, err);
     json_t *events = json_array();
     for (size_t i = 0; i < page.n; i++) {
         const logstore_record *e = &page.events[i];
@@ -312,23 +270,22 @@ static int filter_log_events(api_logs_answer *a, json_t *req)
                               (json_int_t)e->ingestion_time, "eventId", id));
     }
     /* searchedLogStreams is deprecated; CloudWatch answers it empty. */
-    json_t *resp = json_pack("{s:o, s:[]}", "events", events, "searchedLogStreams");
-    if (page.next) json_object_set_new(resp, "nextToken", json_string(page.next));
-    answer(a, resp);
+    *resp = json_pack("{s:o, s:[]}", "events", events, "searchedLogStreams");
+    if (page.next) json_object_set_new(*resp, "nextToken", json_string(page.next));
     logstore_page_free(&page);
     return 0;
 }
 
-static int describe_log_groups(api_logs_answer *a, json_t *req)
+static int describe_log_groups(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *prefix = api_str(req, "logGroupNamePrefix");
     const char *pattern = api_str(req, "logGroupNamePattern");
     json_t *ids = json_object_get(req, "logGroupIdentifiers");
     int limit;
     const char *token;
-    if (read_limit(a, req, 50, &limit) < 0 || read_token(a, req, &token) < 0) return -1;
+    if (read_limit(c, req, 50, &limit) < 0 || read_token(c, req, &token) < 0) return -1;
     if (prefix && pattern)
-        return INVALID(a, "logGroupNamePrefix and logGroupNamePattern cannot both be given");
+        return INVALID(c, "logGroupNamePrefix and logGroupNamePattern cannot both be given");
     /* One group: it matches or it does not, and there is never a second page. */
     int match = !token;
     if (prefix) match = match && strncmp(LOGSTORE_BATCH_GROUP, prefix, strlen(prefix)) == 0;
@@ -344,8 +301,8 @@ static int describe_log_groups(api_logs_answer *a, json_t *req)
         int64_t created, bytes;
         if (logstore_group_info(store_, LOGSTORE_BATCH_GROUP, &created, &bytes) < 0) {
             json_decref(groups);
-            return fail(a, 500, "ServiceUnavailableException",
-                        "the log store could not be read; retry");
+            return api_fail(c, 500, "ServiceUnavailableException",
+                            "the log store could not be read; retry");
         }
         char arn_prefix[200];
         group_arn_prefix(arn_prefix, sizeof arn_prefix);
@@ -359,12 +316,13 @@ static int describe_log_groups(api_logs_answer *a, json_t *req)
         free(arn);
         free(arn_any);
     }
-    return answer(a, json_pack("{s:o}", "logGroups", groups));
+    *resp = json_pack("{s:o}", "logGroups", groups);
+    return 0;
 }
 
 static const struct {
     const char *name;
-    int (*fn)(api_logs_answer *a, json_t *req);
+    api_handler fn;
     schema **shape;
 } operations[] = {
     {"GetLogEvents", get_log_events, &get_shape},
@@ -382,7 +340,7 @@ static int stream_name_valid(const char *s)
     return n >= 1 && n <= 512 && !strpbrk(s, ":*");
 }
 
-static int agent_logs(api_logs_answer *a, json_t *req)
+static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *streams = json_object_get(req, "streams");
     size_t i, j;
@@ -391,14 +349,13 @@ static int agent_logs(api_logs_answer *a, json_t *req)
     json_array_foreach(streams, i, s) {
         const char *name = api_str(s, "logStreamName");
         if (!stream_name_valid(name))
-            return fail(a, 400, "ClientException",
-                        "streams[%zu].logStreamName: '%.100s' is not a valid stream name (1 to "
-                        "512 characters, without ':' or '*')", i, name);
+            return api_client_error(c, "streams[%zu].logStreamName: '%.100s' is not a valid "
+                                       "stream name (1 to 512 characters, without ':' or '*')",
+                                    i, name);
         json_array_foreach(json_object_get(s, "events"), j, e) {
             if (json_integer_value(json_object_get(e, "timestamp")) < 0)
-                return fail(a, 400, "ClientException",
-                            "streams[%zu].events[%zu].timestamp: must be 0 or more "
-                            "(milliseconds since the epoch)", i, j);
+                return api_client_error(c, "streams[%zu].events[%zu].timestamp: must be 0 or "
+                                           "more (milliseconds since the epoch)", i, j);
         }
     }
     uint64_t *tickets = xcalloc(json_array_size(streams), sizeof *tickets);
@@ -436,22 +393,23 @@ static int agent_logs(api_logs_answer *a, json_t *req)
     for (i = 0; i < json_array_size(streams); i++) failed |= logstore_wait(store_, tickets[i]) < 0;
     free(tickets);
     if (failed)
-        return fail(a, 500, "ServerException",
-                    "the server could not store these log events; send them again");
-    return answer(a, json_object());
+        return api_server_error(c, "the server could not store these log events; send them again");
+    *resp = json_object();
+    return 0;
 }
 
 /* Entry point --------------------------------------------------------------------------- */
 
-static int serve(const api_op *op, const char *target, const char *body, size_t len,
-                 api_logs_answer *out)
+/* Finds the request's handler, checks the request against its shape and runs it. */
+static int serve(api_ctx *c, const api_op *op, const char *target, const char *body, size_t len,
+                 json_t **resp)
 {
     int agent = op == &agent_op;
     const char *bad_input = agent ? "ClientException" : "InvalidParameterException";
     if (!store_)
-        return fail(out, 503, "ServiceUnavailableException", "the log store is not open");
+        return api_fail(c, 503, "ServiceUnavailableException", "the log store is not open");
     schema *shape = agent_shape;
-    int (*fn)(api_logs_answer *, json_t *) = agent_logs;
+    api_handler fn = agent_logs;
     if (!agent) {
         const char *name = target ? target + strlen(TARGET_PREFIX) : "";
         fn = NULL;
@@ -462,9 +420,9 @@ static int serve(const api_op *op, const char *target, const char *body, size_t 
             }
         }
         if (!fn)
-            return fail(out, 400, "UnknownOperationException",
-                        "X-Amz-Target '%.100s': barge serves GetLogEvents, FilterLogEvents, "
-                        "DescribeLogStreams and DescribeLogGroups of CloudWatch Logs", target);
+            return api_fail(c, 400, "UnknownOperationException",
+                            "X-Amz-Target '%.100s': barge serves GetLogEvents, FilterLogEvents, "
+                            "DescribeLogStreams and DescribeLogGroups of CloudWatch Logs", target);
     }
     json_t *req;
     if (len == 0 && !agent) {
@@ -474,21 +432,20 @@ static int serve(const api_op *op, const char *target, const char *body, size_t 
         json_error_t e;
         req = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
         if (!req)
-            return fail(out, 400, agent ? "ClientException"
-                                                          : "SerializationException",
-                        "request body: not valid JSON (line %d, column %d: %s)", e.line,
-                        e.column, e.text);
+            return api_fail(c, 400, agent ? "ClientException" : "SerializationException",
+                            "request body: not valid JSON (line %d, column %d: %s)", e.line,
+                            e.column, e.text);
         if (!json_is_object(req)) {
             json_decref(req);
-            return fail(out, 400, bad_input, "request body: expected a JSON object");
+            return api_fail(c, 400, bad_input, "request body: expected a JSON object");
         }
     }
     char err[600];
     if (schema_check(shape, req, err, sizeof err) < 0) {
         json_decref(req);
-        return fail(out, 400, bad_input, "%s", err);
+        return api_fail(c, 400, bad_input, "%s", err);
     }
-    int rc = fn(out, req);
+    int rc = fn(c, req, resp);
     json_decref(req);
     return rc;
 }
@@ -496,6 +453,22 @@ static int serve(const api_op *op, const char *target, const char *body, size_t 
 void api_logs_serve(const api_op *op, const char *target, const char *body, size_t len,
                     api_logs_answer *out)
 {
+    /* These requests are answered on the HTTP thread that read them, not on the core thread
+     * that owns the state, so their context has none: st is NULL, and nothing here may use it. */
+    api_ctx c = {.st = NULL, .now_ms = util_now_ms()};
+    json_t *resp = NULL;
+    int rc = serve(&c, op, target, body ? body : "", len, &resp);
     memset(out, 0, sizeof *out);
-    serve(op, target, body ? body : "", len, out);
+    if (rc == 0 && !c.err_type) {
+        if (!resp) resp = json_object();
+        out->status = 200;
+        out->body = json_dumps(resp, JSON_COMPACT);
+    } else {
+        if (!c.err_type) api_server_error(&c, "the %s handler failed without a reason", op->name);
+        out->status = c.status;
+        out->err_type = c.err_type;
+        out->body = api_error_body(c.err_type, c.err_msg);
+    }
+    out->len = strlen(out->body);
+    json_decref(resp);
 }

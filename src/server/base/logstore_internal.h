@@ -1,0 +1,67 @@
+/* logstore_internal — what the log store's files share and nothing else: logstore.c (opening,
+ * closing and the writer), logstore_read.c (the readers, positions and GetLogEvents) and
+ * logstore_query.c (FilterLogEvents and the stream listings, whose SQL is built per request). */
+#ifndef BARGE_LOGSTORE_INTERNAL_H
+#define BARGE_LOGSTORE_INTERNAL_H
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "server/base/logstore.h"
+
+#define FAILED_RING 8
+/* Positions print the timestamp in 16 digits; later timestamps are clamped to this. */
+#define MAX_TS INT64_C(9999999999999999)
+
+/* The writer's statements (logstore.c) and each reader's (logstore_read.c). */
+enum { W_BEGIN, W_COMMIT, W_ROLLBACK, W_FIND, W_MAKE, W_EVENT, W_UPDATE, W_COUNT };
+enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_COUNT };
+
+typedef struct reader {
+    sqlite3 *db;
+    sqlite3_stmt *st[R_COUNT];
+    struct reader *next_free, *next_all;
+} reader;
+
+struct logstore {
+    char *path;
+    int64_t created;
+    /* The writer's connection and statements belong to the writer thread once it runs. */
+    sqlite3 *w;
+    sqlite3_stmt *wst[W_COUNT];
+    pthread_t thread;
+    /* The queue, under mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    struct pending *head, *tail;
+    size_t queued;
+    uint64_t issued, committed;
+    struct { uint64_t lo, hi; } failed[FAILED_RING];
+    unsigned n_failed;
+    int stopping;
+    /* Read-only connections, lent to one caller at a time. */
+    pthread_mutex_t rmu;
+    reader *free_readers, *all_readers;
+};
+
+/* Readers (logstore_read.c).  logstore__reader_take lends a connection (NULL with *err when none
+ * can be opened); logstore__reader_give takes it back.  logstore__readers_close closes them all,
+ * once no caller holds one. */
+reader *logstore__reader_take(logstore *ls, char **err);
+void logstore__reader_give(logstore *ls, reader *r);
+void logstore__readers_close(logstore *ls);
+/* Sets *err from the reader's last error; returns LOGSTORE_FAILED. */
+int logstore__read_failed(reader *r, char **err);
+
+/* Positions and ranges (logstore_read.c).  A position is "f/POSITION" or "b/POSITION";
+ * logstore__parse_pos gives *dir 'f' or 'b' and returns -1 for anything else.
+ * logstore__range_bounds gives [lo, hi) of a range; timestamps are never negative, so neither
+ * are the bounds. */
+void logstore__format_pos(char out[48], char dir, int64_t ts, int64_t id);
+int logstore__parse_pos(const char *s, char *dir, int64_t *ts, int64_t *id);
+void logstore__range_bounds(const logstore_range *r, int64_t *lo, int64_t *hi);
+/* Adds the statement's current row (id, ts, ingest, msg[, stream]) to the page unless the
+ * page is full; returns 0 if added, 1 if full.  The first event always fits. */
+int logstore__page_add(logstore_page *p, size_t *cap, size_t *bytes, sqlite3_stmt *st, int limit,
+                       size_t max_bytes, int with_stream);
+#endif

@@ -1,0 +1,299 @@
+/* logstore_read — the log store's readers: a pool of read-only connections, positions and
+ * tokens, and the reads that need no SQL of their own making (GetLogEvents, whether a stream
+ * exists, a group's summary).  See logstore.h. */
+#include "server/base/logstore.h"
+#include "server/base/logstore_internal.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+
+static const char *const reader_sql[R_COUNT] = {
+    [R_FIND] = "SELECT id FROM streams WHERE grp = ?1 AND name = ?2",
+    /* (ts > ?4 OR id > ?5) is "after the position"; the ts bound keeps it an index range. */
+    [R_FORWARD] = "SELECT id, ts, ingest, msg FROM events WHERE stream = ?1 AND ts >= ?2 AND "
+                  "ts < ?3 AND (ts > ?4 OR id > ?5) ORDER BY ts, id LIMIT ?6",
+    [R_BACKWARD] = "SELECT id, ts, ingest, msg FROM events WHERE stream = ?1 AND ts >= ?2 AND "
+                   "ts <= ?3 AND (ts < ?4 OR id < ?5) ORDER BY ts DESC, id DESC LIMIT ?6",
+    [R_GROUP] = "SELECT coalesce(sum(bytes), 0) FROM streams WHERE grp = ?1",
+};
+
+/* Readers ------------------------------------------------------------------------------- */
+
+reader *logstore__reader_take(logstore *ls, char **err)
+{
+    pthread_mutex_lock(&ls->rmu);
+    reader *r = ls->free_readers;
+    if (r) ls->free_readers = r->next_free;
+    pthread_mutex_unlock(&ls->rmu);
+    if (r) return r;
+    r = xcalloc(1, sizeof *r);
+    if (sqlite3_open_v2(ls->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(r->db, "PRAGMA busy_timeout=5000", NULL, NULL, NULL) != SQLITE_OK) {
+        *err = xasprintf("cannot open the log store %s for reading: %s", ls->path,
+                         r->db ? sqlite3_errmsg(r->db) : "no memory");
+        sqlite3_close(r->db);
+        free(r);
+        return NULL;
+    }
+    pthread_mutex_lock(&ls->rmu);
+    r->next_all = ls->all_readers;
+    ls->all_readers = r;
+    pthread_mutex_unlock(&ls->rmu);
+    return r;
+}
+
+void logstore__reader_give(logstore *ls, reader *r)
+{
+    pthread_mutex_lock(&ls->rmu);
+    r->next_free = ls->free_readers;
+    ls->free_readers = r;
+    pthread_mutex_unlock(&ls->rmu);
+}
+
+void logstore__readers_close(logstore *ls)
+{
+    for (reader *r = ls->all_readers, *next; r; r = next) {
+        next = r->next_all;
+        for (int i = 0; i < R_COUNT; i++) sqlite3_finalize(r->st[i]);
+        sqlite3_close(r->db);
+        free(r);
+    }
+}
+
+static sqlite3_stmt *reader_stmt(reader *r, int which, char **err)
+{
+    if (!r->st[which] &&
+        sqlite3_prepare_v3(r->db, reader_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                           &r->st[which], NULL) != SQLITE_OK) {
+        *err = xasprintf("reading the log store failed: %s", sqlite3_errmsg(r->db));
+        return NULL;
+    }
+    return r->st[which];
+}
+
+int logstore__read_failed(reader *r, char **err)
+{
+    *err = xasprintf("reading the log store failed: %s", sqlite3_errmsg(r->db));
+    return LOGSTORE_FAILED;
+}
+
+/* The stream's id in *id (0 when it does not exist). */
+static int find_stream(reader *r, const char *group, const char *stream, int64_t *id,
+                       char **err)
+{
+    sqlite3_stmt *st = reader_stmt(r, R_FIND, err);
+    if (!st) return LOGSTORE_FAILED;
+    sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return logstore__read_failed(r, err);
+    return LOGSTORE_OK;
+}
+
+int logstore_stream_exists(logstore *ls, const char *group, const char *stream)
+{
+    char *err = NULL;
+    int64_t id = 0;
+    reader *r = logstore__reader_take(ls, &err);
+    int rc = r ? find_stream(r, group, stream, &id, &err) : LOGSTORE_FAILED;
+    if (r) logstore__reader_give(ls, r);
+    if (rc != LOGSTORE_OK) {
+        log_error("logstore: %s", err);
+        free(err);
+        return -1;
+    }
+    return id != 0;
+}
+
+int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
+                        int64_t *stored_bytes)
+{
+    char *err = NULL;
+    *creation_time = ls->created;
+    *stored_bytes = 0;
+    reader *r = logstore__reader_take(ls, &err);
+    sqlite3_stmt *st = r ? reader_stmt(r, R_GROUP, &err) : NULL;
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *stored_bytes = sqlite3_column_int64(st, 0);
+            rc = 0;
+        } else {
+            err = xasprintf("reading the log store failed: %s", sqlite3_errmsg(r->db));
+        }
+        sqlite3_reset(st);
+    }
+    if (r) logstore__reader_give(ls, r);
+    if (rc < 0) {
+        log_error("logstore: %s", err);
+        free(err);
+    }
+    return rc;
+}
+
+/* Positions and tokens ------------------------------------------------------------------ */
+
+void logstore__format_pos(char out[48], char dir, int64_t ts, int64_t id)
+{
+    ts = ts < 0 ? 0 : ts > MAX_TS ? MAX_TS : ts;
+    snprintf(out, 48, "%c/%016lld%019lld", dir, (long long)ts, (long long)(id < 0 ? 0 : id));
+}
+
+static int parse_digits(const char *s, int n, int64_t *out)
+{
+    unsigned long long v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (unsigned long long)(s[i] - '0');
+    }
+    if (v > (unsigned long long)INT64_MAX) return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+int logstore__parse_pos(const char *s, char *dir, int64_t *ts, int64_t *id)
+{
+    if ((s[0] != 'f' && s[0] != 'b') || s[1] != '/' || strlen(s) != 2 + 16 + 19) return -1;
+    *dir = s[0];
+    return parse_digits(s + 2, 16, ts) < 0 || parse_digits(s + 18, 19, id) < 0 ? -1 : 0;
+}
+
+void logstore__range_bounds(const logstore_range *r, int64_t *lo, int64_t *hi)
+{
+    *lo = r->has_start && r->start > 0 ? r->start : 0;
+    *hi = !r->has_end ? INT64_MAX : r->end > 0 ? r->end : 0;
+}
+
+/* Reads ------------------------------------------------------------------------------- */
+
+void logstore_page_free(logstore_page *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->events[i].message);
+        free(p->events[i].stream);
+    }
+    free(p->events);
+    free(p->next);
+    memset(p, 0, sizeof *p);
+}
+
+int logstore__page_add(logstore_page *p, size_t *cap, size_t *bytes, sqlite3_stmt *st, int limit,
+                       size_t max_bytes, int with_stream)
+{
+    size_t len = (size_t)sqlite3_column_bytes(st, 3);
+    if (p->n >= (size_t)limit || (p->n && *bytes + len + LOGSTORE_EVENT_OVERHEAD > max_bytes))
+        return 1;
+    if (p->n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        p->events = xrealloc(p->events, *cap * sizeof *p->events);
+    }
+    logstore_record *e = &p->events[p->n++];
+    e->id = sqlite3_column_int64(st, 0);
+    e->timestamp = sqlite3_column_int64(st, 1);
+    e->ingestion_time = sqlite3_column_int64(st, 2);
+    e->message = xmalloc(len + 1);
+    if (len) memcpy(e->message, sqlite3_column_blob(st, 3), len);
+    e->message[len] = '\0';
+    e->len = len;
+    e->stream = with_stream ? xstrdup((const char *)sqlite3_column_text(st, 4)) : NULL;
+    *bytes += len + LOGSTORE_EVENT_OVERHEAD;
+    return 0;
+}
+
+int logstore_get(logstore *ls, const logstore_get_query *q, logstore_page *out, char **err)
+{
+    memset(out, 0, sizeof *out);
+    *err = NULL;
+    int limit = q->limit > 0 && q->limit <= LOGSTORE_MAX_EVENTS ? q->limit : LOGSTORE_MAX_EVENTS;
+    size_t max_bytes = q->max_bytes ? q->max_bytes : LOGSTORE_MAX_BYTES;
+    int64_t lo, hi;
+    logstore__range_bounds(&q->range, &lo, &hi);
+    /* With no token, reading from the head starts just before the range, and reading from the
+     * tail just after every possible event. */
+    char dir = q->start_from_head ? 'f' : 'b';
+    int64_t pts = q->range.has_start && q->range.start > 0 ? q->range.start : 0, pid = 0;
+    int64_t head_ts = pts;
+    if (q->token) {
+        if (logstore__parse_pos(q->token, &dir, &pts, &pid) < 0) {
+            *err = xasprintf("The specified nextToken is invalid: '%.60s' is not a token this "
+                             "server issued.", q->token);
+            return LOGSTORE_INVALID;
+        }
+    } else if (dir == 'b') {
+        pts = MAX_TS;
+        pid = INT64_MAX;
+    }
+    reader *r = logstore__reader_take(ls, err);
+    if (!r) return LOGSTORE_FAILED;
+    int64_t sid;
+    int rc = find_stream(r, q->group, q->stream, &sid, err);
+    if (rc == LOGSTORE_OK && !sid) {
+        *err = xstrdup("The specified log stream does not exist.");
+        rc = LOGSTORE_NOT_FOUND;
+    }
+    sqlite3_stmt *st = NULL;
+    if (rc == LOGSTORE_OK) {
+        st = reader_stmt(r, dir == 'f' ? R_FORWARD : R_BACKWARD, err);
+        if (!st) rc = LOGSTORE_FAILED;
+    }
+    if (rc != LOGSTORE_OK) {
+        logstore__reader_give(ls, r);
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, sid);
+    if (dir == 'f') {
+        sqlite3_bind_int64(st, 2, lo > pts ? lo : pts);
+        sqlite3_bind_int64(st, 3, hi);
+    } else {
+        sqlite3_bind_int64(st, 2, lo);
+        sqlite3_bind_int64(st, 3, hi - 1 < pts ? hi - 1 : pts);
+    }
+    sqlite3_bind_int64(st, 4, pts);
+    sqlite3_bind_int64(st, 5, pid);
+    sqlite3_bind_int64(st, 6, limit);
+    size_t cap = 0, bytes = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if (logstore__page_add(out, &cap, &bytes, st, limit, max_bytes, 0)) break;
+    if (step != SQLITE_ROW && step != SQLITE_DONE) rc = logstore__read_failed(r, err);
+    sqlite3_reset(st);
+    logstore__reader_give(ls, r);
+    if (rc != LOGSTORE_OK) {
+        logstore_page_free(out);
+        return rc;
+    }
+    if (dir == 'b') {
+        /* Read newest first; answer in time order. */
+        for (size_t i = 0, j = out->n ? out->n - 1 : 0; i < j; i++, j--) {
+            logstore_record t = out->events[i];
+            out->events[i] = out->events[j];
+            out->events[j] = t;
+        }
+    }
+    if (out->n) {
+        const logstore_record *first = &out->events[0], *last = &out->events[out->n - 1];
+        logstore__format_pos(out->forward, 'f', last->timestamp, last->id);
+        logstore__format_pos(out->backward, 'b', first->timestamp, first->id);
+    } else if (!q->token) {
+        logstore__format_pos(out->forward, 'f', head_ts, 0);
+        logstore__format_pos(out->backward, 'b', head_ts, 0);
+    } else if (dir == 'f') {
+        /* The end of the stream: the same forward token tells the client to stop. */
+        logstore__format_pos(out->forward, 'f', pts, pid);
+        logstore__format_pos(out->backward, 'b', pts, pid < INT64_MAX ? pid + 1 : pid);
+    } else {
+        logstore__format_pos(out->backward, 'b', pts, pid);
+        logstore__format_pos(out->forward, 'f', pts, pid > 0 ? pid - 1 : 0);
+    }
+    return LOGSTORE_OK;
+}
