@@ -13,7 +13,8 @@ src/main.c is the top and may include anything.
 
 Rules, each reported with the file, the rule broken and, for an include, its line and path:
   a. no include from a layer into a layer above it;
-  b. no include cycle between modules (foo.c and foo.h in one folder are one module);
+  b. no include cycle between modules (foo.c and foo.h in one folder are one module, and so is
+     foo_internal.h, the private header of foo's files);
   c. agent/ and cli/ include only common/ and their own folder;
   d. no .c or .h file under src/ is longer than MAX_LINES lines.
 Every quoted include must also name a file under src/ (includes name their folder from src/),
@@ -103,7 +104,10 @@ def describe(place):
 
 
 def module_of(rel):
-    return os.path.splitext(rel)[0].replace(os.sep, "/")
+    # A module's private header, foo_internal.h, shared by the files that implement foo, is part
+    # of foo: including it is foo talking to itself.
+    mod = os.path.splitext(rel)[0].replace(os.sep, "/")
+    return mod[: -len("_internal")] if mod.endswith("_internal") else mod
 
 
 def read(path):

@@ -163,7 +163,8 @@ static void dispatch(http_req *r, const char *url, const char *method)
         set_answer(r, 400, "ClientException", "%s", err);
         return;
     }
-    r->call.op = r->op;
+    r->call.run = api_run;
+    r->call.arg = r->op;
     r->call.req = req;
     r->call.done = core_done;
     r->phase = REQ_WAITING;

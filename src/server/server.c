@@ -12,16 +12,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
-#include "server/model/config.h"
+#include "server/api/jobdef.h"
 #include "server/base/core.h"
-#include "server/http_server.h"
-#include "common/log.h"
 #include "server/base/logstore.h"
-#include "common/mem.h"
 #include "server/base/store.h"
-#include "common/util.h"
+#include "server/engine/attempt.h"
+#include "server/engine/fleet.h"
+#include "server/engine/scheduler.h"
+#include "server/http_server.h"
+#include "server/model/config.h"
+#include "server/model/instance.h"
+#include "server/model/jobs.h"
+#include "server/model/state.h"
 
 static void usage(FILE *out)
 {
@@ -124,6 +131,75 @@ static int load_agent_token(barge_config *c)
     free(path);
     c->agent_token = token;
     return 0;
+}
+
+/* ---- the core's hooks: the server decides what each turn of the core does ------------- */
+
+/* Before each commit: a scheduling pass when something may let a job run, then every job the
+ * batch changed is written, in the same transaction.  The last batch stops the fleet first and
+ * leaves the clean-stop record; the first batch after such a stop deletes it. */
+static int before_commit(void *ctx, int final)
+{
+    state *st = ctx;
+    if (final) {
+        fleet_stop(st);
+        /* The agents are stopping: a job placed now would only lose an attempt at the
+         * restart. */
+        st->jobs->sched_needed = 0;
+    } else {
+        sched_pass(st);
+    }
+    jobs_flush(st);
+    if (final) {
+        /* What still runs is stopped by the operator's hand, not lost: the next start gives
+         * those attempts back to their jobs (docs/decisions.md). */
+        state_note_clean_stop(st);
+    } else if (st->forget_clean_stop) {
+        state_forget_clean_stop(st);
+    }
+    return st->store_failed ? -1 : 0;
+}
+
+/* After a failed commit: the state is rebuilt from the store; the fleet stays, parked long
+ * polls included, and the attempts the store says run on its instances go back on them, so a
+ * failed commit costs no attempt. */
+static int reload(void *ctx, char **err)
+{
+    state *st = ctx;
+    if (state_reload(st, err) != 0) return -1;
+    attempt_recover(st);
+    fleet_resume(st);
+    return 0;
+}
+
+static void tick(void *ctx)
+{
+    fleet_tick(ctx);
+}
+
+/* The URL agents launched here are given: the bound address, with a wildcard made loopback. */
+static char *agent_url(const barge_config *c)
+{
+    const char *h = c->listen_host;
+    if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "") == 0) h = "127.0.0.1";
+    if (strcmp(h, "::") == 0) h = "::1";
+    if (strchr(h, ':')) return xasprintf("http://[%s]:%d", h, http_port());
+    return xasprintf("http://%s:%d", h, http_port());
+}
+
+static void hand_url(core_call *call, void *ctx, int64_t now_ms)
+{
+    state *st = ctx;
+    fleet_set_url(st->fleet, call->arg);
+    /* Jobs that waited for a launch may have one now. */
+    st->jobs->sched_needed = 1;
+    core_answer(call, json_object());
+}
+
+static void url_handed(core_call *call)
+{
+    free(call->body);
+    free((char *)call->arg);
 }
 
 int server_main(int argc, char **argv)
@@ -291,11 +367,25 @@ int server_main(int argc, char **argv)
         return 1;
     }
     api_logs_init(logs);
+    jobdef_init();
     api_init();
     api_job_init();
-    if (core_start(db, &err) < 0) {
+    state *st = state_load(db, &err);
+    if (!st) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
+        logstore_close(logs);
+        store_close(db);
+        return 1;
+    }
+    st->logs = logs;
+    attempt_recover(st);
+    core_hooks hooks = {.ctx = st, .before_commit = before_commit, .reload = reload,
+                        .tick = tick, .tick_ms = 1000};
+    if (core_start(db, &hooks, &err) < 0) {
+        fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        state_free(st);
         logstore_close(logs);
         store_close(db);
         return 1;
@@ -304,10 +394,17 @@ int server_main(int argc, char **argv)
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
         core_stop();
+        state_free(st);
         logstore_close(logs);
         store_close(db);
         return 1;
     }
+    /* From now on the local provider may launch agents: they know where to register.  The
+     * fleet belongs to the core thread, so the URL reaches it as a call. */
+    static core_call url_call;
+    char *url = agent_url(c);
+    url_call = (core_call){.run = hand_url, .arg = url, .done = url_handed};
+    core_submit(&url_call);
     if (!c->dev)
         log_warn("request signatures are parsed but not yet verified against keys; run only "
                  "where the network is trusted");
@@ -321,6 +418,7 @@ int server_main(int argc, char **argv)
     http_quiesce();
     core_stop();
     http_stop();
+    state_free(st);
     /* After the core and the HTTP threads, the log store's last users. */
     logstore_close(logs);
     store_close(db);

@@ -13,7 +13,7 @@ import time
 from harness import arn
 from test_jobs_common import JobsCase
 
-GRACE = 5  # seconds: ASSIGN_GRACE_MS in src/fleet.c
+GRACE = 5  # seconds: ASSIGN_GRACE_MS in src/server/api/agent_proto.c
 LOST_REASON = "CannotStartContainerError: the instance never received the assignment"
 
 

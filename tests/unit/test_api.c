@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "server/api/api.h"
+#include "server/api/jobdef.h"
 #include "server/model/arn.h"
 #include "check.h"
 #include "server/model/config.h"
@@ -202,6 +203,7 @@ static void test_route(void)
 {
     config_defaults(&barge_cfg);
     /* api_init compiles every operation's shape: a broken shape stops this test. */
+    jobdef_init();
     api_init();
     const api_op *op = api_route("POST", "/v1/createcomputeenvironment");
     CHECK(op != NULL);

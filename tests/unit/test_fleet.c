@@ -1,4 +1,5 @@
-/* fleet.c and scheduler.c: the agent protocol's server side and the placing of jobs, driven
+/* The engine (attempts, the fleet, the scheduler) and the agent protocol's server side: the
+ * placing of jobs, driven
  * directly on an in-memory state with an UNMANAGED compute environment, so no agent process is
  * started.  Long polls are parked on calls that no core thread answers; the test reads their
  * answers itself. */
@@ -9,6 +10,9 @@
 #include "check.h"
 #include "server/model/config.h"
 #include "server/base/core.h"
+#include "server/api/api.h"
+#include "server/api/jobdesc.h"
+#include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
 #include "server/model/jobs.h"
 #include "common/log.h"
@@ -26,10 +30,13 @@ static void begin(void)
     CHECK_EQ_INT(store_begin(db), 0);
 }
 
-/* The end of a core batch: a scheduling pass if one is needed, the job writes, the commit. */
+/* The end of a core batch as the server's hook makes it: a scheduling pass if one is needed,
+ * the job writes, the commit. */
 static void commit(void)
 {
-    sched_after_batch(st);
+    sched_pass(st);
+    jobs_flush(st);
+    if (st->forget_clean_stop) state_forget_clean_stop(st);
     CHECK_EQ_INT(st->store_failed, 0);
     if (store_commit(db) != 0) CHECK_FAIL_("commit: %s", store_errmsg(db));
 }
@@ -62,10 +69,20 @@ static json_t *agent_call(int (*fn)(api_ctx *, json_t *, json_t **), const char 
     return resp;
 }
 
+/* The agent protocol's handlers, as the API routes them. */
+static api_handler agent_op(const char *path)
+{
+    const api_op *op = api_route("POST", path);
+    if (!op) CHECK_FAIL_("no operation at %s", path);
+    return op->fn;
+}
+#define AGENT_EXCHANGE agent_op("/barge/v1/agent/exchange")
+#define AGENT_REGISTER agent_op("/barge/v1/agent/register")
+
 static json_t *exchange(const char *req_text, core_call *call)
 {
     int status;
-    json_t *resp = agent_call(fleet_exchange, req_text, call, &status);
+    json_t *resp = agent_call(AGENT_EXCHANGE, req_text, call, &status);
     if (call) CHECK_EQ_INT(status, 0);
     else CHECK_EQ_INT(status, 200);
     return resp;
@@ -79,7 +96,7 @@ static void register_agent(const char *id, int vcpus, int mem)
              "\"memoryMiB\": %d, \"cgroups\": \"none\"}",
              id, vcpus, mem);
     int status;
-    json_t *resp = agent_call(fleet_register, req, NULL, &status);
+    json_t *resp = agent_call(AGENT_REGISTER, req, NULL, &status);
     CHECK_EQ_INT(status, 200);
     CHECK_STR(json_string_value(json_object_get(resp, "instanceId")), id);
     json_decref(resp);
@@ -124,10 +141,6 @@ static void check_capacity(instance *in)
     CHECK(in->used_memory >= 0 && in->used_memory <= in->memory_mib);
 }
 
-static json_t *ce1(void)
-{
-    return reg_get(&st->ce, "ce1");
-}
 
 /* The registered instance of ce1 with the most room for a 0-vCPU probe job. */
 static instance *instance_of(job *j)
@@ -163,7 +176,7 @@ static void test_place_run_release(void)
     job *a = jobs_find(st->jobs, "a");
     instance *in = instance_of(a);
     check_capacity(in);
-    json_t *d = jobs_describe(st, jobs_find(st->jobs, "c"));
+    json_t *d = jobdesc_describe(st, jobs_find(st->jobs, "c"));
     CHECK_CONTAINS(json_string_value(json_object_get(d, "statusReason")), "ce1");
     json_decref(d);
 
@@ -230,8 +243,8 @@ static void test_disabled_environment(void)
     submit("d", 1, NULL);
     commit();
     CHECK_STR(status("d"), "RUNNABLE");
-    CHECK(fleet_fit(st, ce1(), jobs_find(st->jobs, "d")) == NULL);
-    json_t *desc = jobs_describe(st, jobs_find(st->jobs, "d"));
+    CHECK(fleet_fit(st, "ce1", jobs_find(st->jobs, "d")) == NULL);
+    json_t *desc = jobdesc_describe(st, jobs_find(st->jobs, "d"));
     CHECK_CONTAINS(json_string_value(json_object_get(desc, "statusReason")), "DISABLED");
     json_decref(desc);
     begin();
@@ -268,14 +281,14 @@ static void test_lost_instance(void)
     free(poll.body);
     poll.body = NULL;
     /* How the instance limited memory stays in the description of the jobs it ran. */
-    json_t *desc = jobs_describe(st, d);
+    json_t *desc = jobdesc_describe(st, d);
     CHECK_CONTAINS(json_string_value(json_object_get(json_object_get(desc, "barge"),
                                                      "memoryLimit")),
                    "not enforced on instance i-one");
     json_decref(desc);
     /* Gone: its reports are refused, and nothing is placed until an agent registers. */
     int code;
-    json_t *r = agent_call(fleet_exchange, "{\"instanceId\": \"i-one\"}", NULL, &code);
+    json_t *r = agent_call(AGENT_EXCHANGE, "{\"instanceId\": \"i-one\"}", NULL, &code);
     CHECK(r == NULL);
     CHECK_EQ_INT(code, 404);
     commit();
@@ -410,7 +423,7 @@ static void test_terminate_a_lost_assignment(void)
     instance *in = instance_of(j);
     begin();
     json_decref(exchange_holding(in, "[]"));
-    jobs_cancel(st, j, "stop it", 1);
+    attempt_cancel(st, j, "stop it", 1);
     CHECK_STR(status("lost-term"), "STARTING");
     j->assign_sent_at -= 6000;
     json_t *r = exchange_holding(in, "[]");
@@ -489,11 +502,11 @@ static void test_reload_keeps_the_fleet(void)
     jobs_find(st->jobs, "held-ok")->n_attempts = 7; /* anything, as long as it is undone */
     store_rollback(db);
     char *err = NULL;
-    state *fresh = state_reload(db, st, &err);
-    if (!fresh) CHECK_FAIL_("state_reload: %s", err);
-    CHECK(st->fleet == NULL);
-    state_free(st);
-    st = fresh;
+    instance *kept = in;
+    if (state_reload(st, &err) != 0) CHECK_FAIL_("state_reload: %s", err);
+    attempt_recover(st);
+    fleet_resume(st);
+    CHECK(instance_find(st->fleet, kept->id) == kept); /* the fleet stayed */
     CHECK(jobs_find(st->jobs, "rl-gone") == NULL);
     CHECK_EQ_INT(jobs_find(st->jobs, "held-ok")->n_attempts, 1);
     run = jobs_find(st->jobs, "rl-run");
@@ -544,6 +557,7 @@ static void test_clean_stop_costs_no_attempt(void)
     char *err = NULL;
     state *fresh = state_load(db, &err);
     if (!fresh) CHECK_FAIL_("state_load: %s", err);
+    attempt_recover(fresh);
     state_free(st);
     st = fresh;
     CHECK(st->clean_stop);
@@ -574,6 +588,7 @@ static void test_clean_stop_costs_no_attempt(void)
     /* A crash now: the attempt counts, and it was the job's only one. */
     state *after_crash = state_load(db, &err);
     if (!after_crash) CHECK_FAIL_("state_load: %s", err);
+    attempt_recover(after_crash);
     CHECK(!after_crash->clean_stop);
     job *c = jobs_find(after_crash->jobs, "cs");
     CHECK_STR(job_status_name(c->status), "FAILED");
@@ -612,6 +627,7 @@ int main(void)
     if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
     st = state_load(db, &err);
     if (!st) CHECK_FAIL_("state_load: %s", err);
+    attempt_recover(st);
 
     RUN(test_place_run_release);
     RUN(test_stale_report_kill);

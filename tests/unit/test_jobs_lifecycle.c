@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "server/model/config.h"
+#include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
 #include "server/model/jobs.h"
 #include "common/log.h"
@@ -23,6 +24,9 @@ static state *load(void)
     char *err = NULL;
     state *s = state_load(db, &err);
     if (!s) CHECK_FAIL_("state_load: %s", err);
+    /* As the server does after loading: attempts that were under way end (their instances
+     * are gone). */
+    attempt_recover(s);
     return s;
 }
 
@@ -93,7 +97,7 @@ static const char *status(const char *id)
 static void start(job *j)
 {
     CHECK_STR(job_status_name(j->status), "RUNNABLE");
-    fleet_assign(st, &inst, j);
+    attempt_start(st, &inst, j);
     CHECK_STR(job_status_name(j->status), "STARTING");
     CHECK(j->inst == &inst);
 }
@@ -101,7 +105,7 @@ static void start(job *j)
 static void run(job *j)
 {
     start(j);
-    jobs_attempt_running(st, j, 2000);
+    attempt_running(st, j, 2000);
     CHECK_STR(job_status_name(j->status), "RUNNING");
 }
 
@@ -109,7 +113,7 @@ static void end(job *j, int exit_code)
 {
     attempt_end e = {.has_exit_code = 1, .exit_code = exit_code,
                      .status_reason = "Essential container in task exited"};
-    jobs_attempt_end(st, j, &e, 3000);
+    attempt_finish(st, j, &e, 3000);
     CHECK(j->inst == NULL);
 }
 
@@ -402,7 +406,7 @@ static void test_cancel(void)
     begin();
     /* RUNNABLE: fails at once. */
     job *r = submit("c-runnable", 0, NULL, NULL);
-    jobs_cancel(st, r, "no longer needed", 0);
+    attempt_cancel(st, r, "no longer needed", 0);
     CHECK_STR(status("c-runnable"), "FAILED");
     CHECK_STR(r->reason, "no longer needed");
     CHECK(r->is_cancelled);
@@ -411,7 +415,7 @@ static void test_cancel(void)
     /* PENDING: fails once its dependency completes, not before. */
     job *dep = submit("c-dep", 0, NULL, NULL);
     job *w = submit("c-waiting", 0, "[{\"jobId\": \"c-dep\"}]", NULL);
-    jobs_cancel(st, w, "cancelled while waiting", 0);
+    attempt_cancel(st, w, "cancelled while waiting", 0);
     CHECK_STR(status("c-waiting"), "PENDING");
     run(dep);
     end(dep, 0);
@@ -423,21 +427,21 @@ static void test_cancel(void)
     /* STARTING and RUNNING: CancelJob leaves them alone. */
     job *s = submit("c-started", 0, NULL, NULL);
     run(s);
-    jobs_cancel(st, s, "too late", 0);
+    attempt_cancel(st, s, "too late", 0);
     CHECK_STR(status("c-started"), "RUNNING");
     end(s, 0);
     CHECK_STR(status("c-started"), "SUCCEEDED");
     CHECK(!s->is_cancelled);
 
     /* Done: nothing changes. */
-    jobs_cancel(st, s, "way too late", 1);
+    attempt_cancel(st, s, "way too late", 1);
     CHECK_STR(status("c-started"), "SUCCEEDED");
     CHECK(s->stop_reason == NULL);
 
     /* An array parent: waiting children fail, running ones finish, the parent follows. */
     job *p = submit("c-arr", 3, NULL, NULL);
     run(p->children[0]);
-    jobs_cancel(st, p, "array cancelled", 0);
+    attempt_cancel(st, p, "array cancelled", 0);
     CHECK_STR(status("c-arr:1"), "FAILED");
     CHECK_STR(status("c-arr:2"), "FAILED");
     CHECK_STR(status("c-arr"), "PENDING");
@@ -458,13 +462,13 @@ static void test_terminate(void)
     /* RUNNING: a kill order goes to the instance; the job fails when the agent reports. */
     job *j = submit("t-running", 0, NULL, NULL);
     run(j);
-    jobs_cancel(st, j, "stop it", 1);
+    attempt_cancel(st, j, "stop it", 1);
     CHECK_STR(status("t-running"), "RUNNING");
     CHECK_EQ_INT(json_array_size(inst.kill), 1);
     CHECK_STR(json_string_value(json_object_get(json_array_get(inst.kill, 0), "jobId")),
               "t-running");
     attempt_end e = {.status_reason = "stop it", .reason = "Container killed by signal 15"};
-    jobs_attempt_end(st, j, &e, 4000);
+    attempt_finish(st, j, &e, 4000);
     CHECK_STR(status("t-running"), "FAILED");
     CHECK_STR(j->reason, "stop it");
     CHECK(j->is_terminated);
@@ -475,7 +479,7 @@ static void test_terminate(void)
      * are not taken. */
     job *k = submit("t-retry", 0, NULL, "{\"attempts\": 3}");
     run(k);
-    jobs_cancel(st, k, "stop", 1);
+    attempt_cancel(st, k, "stop", 1);
     end(k, 0);
     CHECK_STR(status("t-retry"), "FAILED");
     CHECK_EQ_INT(k->n_attempts, 1);
@@ -485,7 +489,7 @@ static void test_terminate(void)
     /* PENDING: fails once its dependencies complete, even when the dependency fails. */
     job *d = submit("t-dep", 0, NULL, NULL);
     job *w = submit("t-waiting", 0, "[{\"jobId\": \"t-dep\"}]", NULL);
-    jobs_cancel(st, w, "terminated while waiting", 1);
+    attempt_cancel(st, w, "terminated while waiting", 1);
     CHECK_STR(status("t-waiting"), "PENDING");
     run(d);
     end(d, 1);
@@ -497,7 +501,7 @@ static void test_terminate(void)
     job *p = submit("t-arr", 2, NULL, NULL);
     run(p->children[0]);
     start(p->children[1]);
-    jobs_cancel(st, p, "array terminated", 1);
+    attempt_cancel(st, p, "array terminated", 1);
     CHECK_EQ_INT(json_array_size(inst.kill), 2);
     end(p->children[0], 143);
     end(p->children[1], 0);
@@ -560,7 +564,7 @@ static void test_retries(void)
                     "\"RETRY\"}, {\"onReason\": \"*\", \"action\": \"EXIT\"}]}");
     run(h);
     attempt_end lost = {.status_reason = "Host EC2 (instance i-test) terminated."};
-    jobs_attempt_end(st, h, &lost, 5000);
+    attempt_finish(st, h, &lost, 5000);
     CHECK_STR(status("r-host"), "RUNNABLE");
     run(h);
     end(h, 0);
@@ -600,7 +604,7 @@ static void test_reload(void)
     submit("l-dep", 0, NULL, NULL);
     submit("l-waiting", 0, "[{\"jobId\": \"l-dep\"}]", NULL);
     job *cw = submit("l-cancel-waiting", 0, "[{\"jobId\": \"l-dep\"}]", NULL);
-    jobs_cancel(st, cw, "cancelled", 0);
+    attempt_cancel(st, cw, "cancelled", 0);
     job *ok = submit("l-ok", 0, NULL, NULL);
     run(ok);
     end(ok, 0);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "server/model/arn.h"
-#include "server/api/jobdef.h"
+#include "common/errbody.h"
 #include "common/mem.h"
 #include "common/util.h"
 
@@ -19,7 +19,6 @@ void api_init(void)
     /* Shapes shared by several operations. */
     schema_define("Tags", "m<s>");
     schema_define("Strings", "[s]");
-    jobdef_init();
     for (size_t t = 0; t < N_TABLES; t++)
         for (api_op *op = tables[t]; op->name; op++)
             op->compiled = schema_compile(op->shape ? op->shape : "{}");
@@ -60,13 +59,28 @@ int api_fail(api_ctx *c, int status, const char *type, const char *fmt, ...)
 
 char *api_error_body(const char *type, const char *msg)
 {
-    char clean[700];
-    snprintf(clean, sizeof clean, "%s", msg);
-    util_utf8_scrub(clean);
-    json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", clean);
-    char *body = json_dumps(e, JSON_COMPACT);
-    json_decref(e);
-    return body;
+    return errbody_new(type, msg);
+}
+
+void api_run(core_call *call, void *ctx, int64_t now_ms)
+{
+    const api_op *op = call->arg;
+    api_ctx c = {.st = ctx, .now_ms = now_ms, .call = call};
+    json_t *resp = NULL;
+    int rc = op->fn(&c, call->req, &resp);
+    if (rc == 0 && !c.err_type && c.deferred) {
+        /* The handler keeps the call (a long poll) and answers it with core_reply later. */
+        json_decref(resp);
+        core_park(call);
+        return;
+    }
+    if (rc == 0 && !c.err_type) {
+        core_answer(call, resp ? resp : json_object());
+        return;
+    }
+    json_decref(resp);
+    if (!c.err_type) api_server_error(&c, "the %s handler failed without a reason", op->name);
+    core_answer_error(call, c.status, c.err_type, c.err_msg);
 }
 
 int api_client_error(api_ctx *c, const char *fmt, ...)

@@ -1,8 +1,10 @@
 /* api — the AWS Batch operations: their table, their errors and the helpers handlers share.
  *
  * A request is parsed and type-checked against the operation's shape on an HTTP thread; the
- * handler then runs on the core thread, which owns the state, so handlers never lock.  A handler
- * either fills *resp and returns 0, or returns api_client_error(...) and changes nothing. */
+ * handler then runs on the core thread, which owns the state, so handlers never lock (the
+ * CloudWatch Logs handlers, api_logs.h, read the log store on the HTTP thread instead).  A
+ * handler either fills *resp and returns 0, or returns api_client_error(...) (or api_fail) and
+ * changes nothing. */
 #ifndef BARGE_API_H
 #define BARGE_API_H
 #include <jansson.h>
@@ -10,11 +12,12 @@
 #include <stdint.h>
 
 #include "server/api/schema.h"
+#include "server/base/core.h"
 
 struct state;
 
 typedef struct api_ctx {
-    struct state *st;
+    struct state *st; /* NULL for the CloudWatch Logs handlers, which run on HTTP threads */
     int64_t now_ms;
     int status;            /* HTTP status when err_type is set */
     const char *err_type;  /* NULL on success */
@@ -22,6 +25,9 @@ typedef struct api_ctx {
     struct core_call *call; /* the call being answered */
     int deferred;           /* the handler parked the call; it is answered later */
 } api_ctx;
+
+/* AWS's limit on the names or ARNs one Describe call takes, and on a page of its answer. */
+#define API_DESCRIBE_MAX 100
 
 typedef int (*api_handler)(api_ctx *c, json_t *req, json_t **resp);
 
@@ -43,13 +49,16 @@ extern api_op api_ce_ops[], api_jq_ops[], api_jd_ops[], api_sp_ops[], api_tag_op
 /* Installs the jobs module's hooks (job tags).  Call once before the core starts. */
 void api_job_init(void);
 
-/* Compiles every shape.  Call once before serving. */
+/* Compiles every shape.  Call once before serving, after jobdef_init (jobdef.h), whose named
+ * shapes the operations use. */
 void api_init(void);
 /* The operation for a method and path, or NULL. */
 const api_op *api_route(const char *method, const char *path);
 
-/* The body of an error answer, {"__type": type, "message": msg}, as fresh text.  The message
- * is cut to fit and made valid UTF-8 first: it often echoes request text. */
+/* A core call's run function: the operation (call->arg) on the state (ctx). */
+void api_run(core_call *call, void *ctx, int64_t now_ms);
+
+/* The body of an error answer (common/errbody.h). */
 char *api_error_body(const char *type, const char *msg);
 
 /* Failures: the one way a handler reports one.  Each returns -1 so that handlers can

@@ -218,9 +218,9 @@ static int describe_jd(api_ctx *c, json_t *req, json_t **resp)
     if (status && strcmp(status, "ACTIVE") != 0 && strcmp(status, "INACTIVE") != 0)
         return api_client_error(c, "status: '%.32s' is not one of ACTIVE, INACTIVE", status);
     if (only_name && api_check_name(c, only_name, "jobDefinitionName") < 0) return -1;
-    if (json_array_size(refs) > 100)
-        return api_client_error(c, "jobDefinitions: at most 100 entries per call (got %zu)",
-                                json_array_size(refs));
+    if (json_array_size(refs) > API_DESCRIBE_MAX)
+        return api_client_error(c, "jobDefinitions: at most %d entries per call (got %zu)",
+                                API_DESCRIBE_MAX, json_array_size(refs));
     if (json_array_size(refs) > 0 && only_name)
         return api_client_error(c, "jobDefinitions: cannot be combined with jobDefinitionName; "
                                    "list the definitions in one or the other");
@@ -276,7 +276,7 @@ static int describe_jd(api_ctx *c, json_t *req, json_t **resp)
         kl.n = w;
     }
     size_t start, end;
-    int rc = api_page(c, req, out, (const char *const *)kl.keys, kl.n, state_jd_key_cmp, 100,
+    int rc = api_page(c, req, out, (const char *const *)kl.keys, kl.n, state_jd_key_cmp, API_DESCRIBE_MAX,
                       &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
         json_array_append(list, reg_get(&st->jd, kl.keys[i]));

@@ -7,7 +7,8 @@
 #include "server/api/api.h"
 #include "server/model/arn.h"
 #include "server/model/config.h"
-#include "server/engine/fleet.h"
+#include "server/api/jobdesc.h"
+#include "server/engine/attempt.h"
 #include "server/api/jobdef.h"
 #include "server/model/jobs.h"
 #include "common/mem.h"
@@ -329,7 +330,7 @@ static int describe_jobs(api_ctx *c, json_t *req, json_t **resp)
         char *from_arn = id && strncmp(id, "arn:", 4) == 0 ? arn_resource(id, ARN_JOB) : NULL;
         job *j = jobs_find(c->st->jobs, from_arn ? from_arn : id);
         free(from_arn);
-        if (j) json_array_append_new(list, jobs_describe(c->st, j));
+        if (j) json_array_append_new(list, jobdesc_describe(c->st, j));
     }
     *resp = json_pack("{s:o}", "jobs", list);
     return 0;
@@ -510,7 +511,7 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
             json_object_set_new(out, "nextToken", json_string(hex));
             break;
         }
-        json_array_append_new(list, jobs_summary(j));
+        json_array_append_new(list, jobdesc_summary(j));
     }
     free(f.def_name);
     *resp = out;
@@ -529,7 +530,7 @@ static int cancel_job(api_ctx *c, json_t *req, json_t **resp)
 {
     job *j = find_job_arg(c, req);
     if (!j) return -1;
-    jobs_cancel(c->st, j, api_str(req, "reason"), 0);
+    attempt_cancel(c->st, j, api_str(req, "reason"), 0);
     *resp = json_object();
     return 0;
 }
@@ -538,7 +539,7 @@ static int terminate_job(api_ctx *c, json_t *req, json_t **resp)
 {
     job *j = find_job_arg(c, req);
     if (!j) return -1;
-    jobs_cancel(c->st, j, api_str(req, "reason"), 1);
+    attempt_cancel(c->st, j, api_str(req, "reason"), 1);
     *resp = json_object();
     return 0;
 }
@@ -588,18 +589,5 @@ api_op api_job_ops[] = {
      list_jobs, 0, NULL},
     {"CancelJob", "POST", "/v1/canceljob", "{jobId:s!, reason:s!}", cancel_job, 0, NULL},
     {"TerminateJob", "POST", "/v1/terminatejob", "{jobId:s!, reason:s!}", terminate_job, 0, NULL},
-    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
-};
-
-api_op api_agent_ops[] = {
-    {"AgentRegister", "POST", "/barge/v1/agent/register",
-     "{computeEnvironment:s!, instanceId:s, instanceType:s, vcpus:i!, memoryMiB:i!, gpus:i,"
-     " hostname:s, executor:s, cgroups:s, cgroupsNote:s}",
-     fleet_register, 0, NULL},
-    {"AgentExchange", "POST", "/barge/v1/agent/exchange",
-     "{instanceId:s!, wait:b, reports:[{jobId:s!, attempt:i!, event:s!, at:i, pid:i, exitCode:i,"
-     " signal:i, oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}],"
-     " holding:[{jobId:s!, attempt:i!}]}",
-     fleet_exchange, 4 * 1024 * 1024, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

@@ -20,6 +20,7 @@
 #include "server/model/arn.h"
 #include "server/model/config.h"
 #include "server/base/core.h"
+#include "server/engine/attempt.h"
 #include "server/model/jobs.h"
 #include "common/mem.h"
 #include "server/model/state.h"
@@ -401,7 +402,7 @@ static int delete_jq(api_ctx *c, json_t *req, json_t **resp)
         json_object_set_new(next, "statusReason", json_string("Deleting the job queue"));
         reg_put(c->st, &c->st->jq, name, next);
         core_after(0, settle, xstrdup(name));
-        jobs_queue_deleted(c->st, name);
+        attempt_cancel_queue(c->st, name);
     }
     *resp = json_object();
     free(name);

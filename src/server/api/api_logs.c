@@ -47,11 +47,6 @@ void api_logs_init(logstore *ls)
         "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:i!, message:s!}]!}]!}");
 }
 
-logstore *api_logs_store(void)
-{
-    return store_;
-}
-
 /* An agent's batch holds up to 1 MiB of log text (CloudWatch's batch size); JSON escapes can
  * make its body several times larger. */
 static const api_op cloudwatch_op = {.name = "CloudWatchLogs", .method = "POST", .path = "/"};

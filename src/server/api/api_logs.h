@@ -24,9 +24,6 @@ typedef struct api_logs_answer {
 
 /* Keeps the log store the handlers use and compiles their shapes.  Call once before serving. */
 void api_logs_init(logstore *ls);
-/* That log store (NULL before api_logs_init), for the other parts of the server that check or
- * create streams, such as the job side when an attempt starts. */
-logstore *api_logs_store(void);
 /* The operation standing for a request served here, or NULL for the rest: it gives the HTTP
  * front end a name, a path and a body limit, and has no handler (fn is NULL), since these
  * requests go to api_logs_serve rather than to the core.  target is the X-Amz-Target header, or

@@ -31,7 +31,6 @@
 #define MAX_SHARE_ID 255
 #define MIN_WEIGHT 0.0001
 #define MAX_WEIGHT 999.9999
-#define MAX_DESCRIBE 100
 
 #define FAIRSHARE_SHAPE                                                                       \
     "{shareDecaySeconds:i, computeReservation:i,"                                             \
@@ -186,8 +185,8 @@ static int create_sp(api_ctx *c, json_t *req, json_t **resp)
 static int describe_sp(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *arns = json_object_get(req, "arns");
-    if (json_array_size(arns) > MAX_DESCRIBE)
-        return api_client_error(c, "arns: at most %d ARNs per call (got %zu)", MAX_DESCRIBE,
+    if (json_array_size(arns) > API_DESCRIBE_MAX)
+        return api_client_error(c, "arns: at most %d ARNs per call (got %zu)", API_DESCRIBE_MAX,
                                 json_array_size(arns));
     json_t *list = json_array(), *seen = json_object();
     size_t i;
@@ -222,7 +221,7 @@ static int list_sp(api_ctx *c, json_t *req, json_t **resp)
     *resp = out;
     size_t n, start, end;
     const char **keys = reg_sorted_keys(&c->st->sp, strcmp, &n);
-    int rc = api_page(c, req, out, keys, n, strcmp, MAX_DESCRIBE, &start, &end);
+    int rc = api_page(c, req, out, keys, n, strcmp, API_DESCRIBE_MAX, &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
         json_array_append_new(list, json_pack("{s:O}", "arn",
                                               json_object_get(reg_get(&c->st->sp, keys[i]),

@@ -6,17 +6,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/engine/fleet.h"
-#include "server/model/jobspec.h"
+#include "common/errbody.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "server/engine/scheduler.h"
-#include "server/model/state.h"
 #include "common/util.h"
 
 typedef struct timer {
     int64_t due; /* monotonic ms */
-    void (*fn)(state *st, void *arg);
+    void (*fn)(void *ctx, void *arg);
     void *arg;
     struct timer *next;
 } timer;
@@ -28,12 +25,13 @@ static struct {
     int stopping, stopped;
     pthread_t thread;
     store *db;
-    state *st;
+    core_hooks hooks;
+    int failed; /* the current batch cannot be committed */
     timer *timers; /* sorted by due; touched only by the core thread */
     core_call *late, *late_tail; /* parked calls answered after the current batch commits */
 } core = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-void core_after(int64_t delay_ms, void (*fn)(state *st, void *arg), void *arg)
+void core_after(int64_t delay_ms, void (*fn)(void *ctx, void *arg), void *arg)
 {
     timer *t = xmalloc(sizeof *t);
     t->due = util_mono_ms() + delay_ms;
@@ -71,34 +69,38 @@ static void answer_error(core_call *call, int status, const char *type, const ch
 {
     call->status = status;
     call->err_type = type;
-    call->body = api_error_body(type, msg);
+    call->body = errbody_new(type, msg);
     call->body_len = strlen(call->body);
 }
 
-/* Runs one call's handler; the answer is kept in the call until the batch commits. */
+void core_answer(core_call *call, json_t *resp)
+{
+    call->status = 200;
+    call->err_type = NULL;
+    call->body = json_dumps(resp, JSON_COMPACT);
+    call->body_len = strlen(call->body);
+    call->answered = 1;
+    json_decref(resp);
+}
+
+void core_answer_error(core_call *call, int status, const char *type, const char *msg)
+{
+    answer_error(call, status, type, msg);
+    call->answered = 1;
+}
+
+void core_park(core_call *call)
+{
+    call->parked = 1;
+}
+
+/* Runs one call; its answer is kept in the call until the batch commits. */
 static void execute(core_call *call, int64_t now)
 {
-    api_ctx c = {.st = core.st, .now_ms = now, .call = call};
-    json_t *resp = NULL;
-    call->parked = 0;
-    int rc = call->op->fn(&c, call->req, &resp);
-    if (rc == 0 && !c.err_type && c.deferred) {
-        /* The handler keeps the call (a long poll) and answers it with core_reply later. */
-        call->parked = 1;
-        json_decref(resp);
-        return;
-    }
-    if (rc == 0 && !c.err_type) {
-        call->status = 200;
-        call->err_type = NULL;
-        if (!resp) resp = json_object();
-        call->body = json_dumps(resp, JSON_COMPACT);
-        call->body_len = strlen(call->body);
-    } else {
-        if (!c.err_type) api_server_error(&c, "the %s handler failed without a reason", call->op->name);
-        answer_error(call, c.status, c.err_type, c.err_msg);
-    }
-    json_decref(resp);
+    call->parked = call->answered = 0;
+    call->run(call, core.hooks.ctx, now);
+    if (!call->parked && !call->answered)
+        answer_error(call, 500, "ServerException", "the call ended without an answer");
 }
 
 static void queue_late(core_call *call)
@@ -143,7 +145,7 @@ static void run_timers(void)
     while (core.timers && core.timers->due <= now) {
         timer *t = core.timers;
         core.timers = t->next;
-        t->fn(core.st, t->arg);
+        t->fn(core.hooks.ctx, t->arg);
         free(t->arg);
         free(t);
     }
@@ -151,19 +153,17 @@ static void run_timers(void)
 
 static void reload_after_failure(void)
 {
-    /* The transaction was rolled back, so memory is ahead of the disk: rebuild it.  Spec
-     * records written in it are gone too; loading marks again those that are stored. */
-    jobspec_forget_stored();
     char *err = NULL;
-    /* The fleet stays, parked long polls included: its agents run on, and the jobs the store
-     * says run on them are attached to them again, so a failed commit costs no attempt. */
-    state *fresh = state_reload(core.db, core.st, &err);
-    if (!fresh) {
+    if (core.hooks.reload(core.hooks.ctx, &err) != 0) {
         log_error("core: cannot reload the state after a failed commit: %s; stopping", err);
         abort();
     }
-    state_free(core.st);
-    core.st = fresh;
+}
+
+static void tick(void *ctx, void *arg)
+{
+    core.hooks.tick(ctx);
+    core_after(core.hooks.tick_ms, tick, NULL);
 }
 
 /* Long polls answered in a turn whose commit failed carried what was rolled back (assignments,
@@ -204,20 +204,20 @@ static void *core_main(void *unused)
         int final = stopping && !batch;
 
         /* One transaction for the whole batch and the timers that are due. */
+        core.failed = 0;
         if (store_begin(core.db) != 0) {
             log_error("core: cannot begin a transaction: %s", store_errmsg(core.db));
-            core.st->store_failed = 1;
+            core.failed = 1;
         }
         int64_t now = util_now_ms();
         run_timers();
         for (core_call *c = batch; c; c = c->next) execute(c, now);
-        if (final) sched_shutdown(core.st);
-        sched_after_batch(core.st);
-        if (!core.st->store_failed && store_commit(core.db) != 0) {
+        if (core.hooks.before_commit(core.hooks.ctx, final) != 0) core.failed = 1;
+        if (!core.failed && store_commit(core.db) != 0) {
             log_error("core: commit failed: %s", store_errmsg(core.db));
-            core.st->store_failed = 1;
+            core.failed = 1;
         }
-        if (core.st->store_failed) {
+        if (core.failed) {
             store_rollback(core.db);
             for (core_call *c = batch; c; c = c->next) {
                 if (c->parked) continue;
@@ -242,18 +242,14 @@ static void *core_main(void *unused)
     return NULL;
 }
 
-int core_start(store *db, char **err)
+int core_start(store *db, const core_hooks *hooks, char **err)
 {
     core.db = db;
-    core.st = state_load(db, err);
-    if (!core.st) return -1;
+    core.hooks = *hooks;
     core.stopping = core.stopped = 0;
-    /* The first turn flushes what loading changed, then the fleet's housekeeping runs each
-     * second. */
-    core_after(0, sched_tick, NULL);
+    if (core.hooks.tick) core_after(0, tick, NULL);
     if (pthread_create(&core.thread, NULL, core_main, NULL) != 0) {
         *err = xstrdup("cannot start the core thread");
-        state_free(core.st);
         return -1;
     }
     return 0;
@@ -284,6 +280,4 @@ void core_stop(void)
         free(t->arg);
         free(t);
     }
-    state_free(core.st);
-    core.st = NULL;
 }

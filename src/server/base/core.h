@@ -1,49 +1,77 @@
-/* core — the one thread that owns barge's state.
+/* core — the one thread that owns barge's state, and its group commit.
  *
- * HTTP threads hand it calls; it takes every call waiting, applies them in order inside one
- * store transaction, commits once (one fsync for the whole batch: group commit) and only then
- * answers them.  So an acknowledged write is always durable, and a read never sees a write that
- * could still be lost.  Timers (status transitions, later the scheduler) run in the same loop. */
+ * HTTP threads hand it calls; it takes every call waiting, runs them in order inside one store
+ * transaction, commits once (one fsync for the whole batch: group commit) and only then answers
+ * them.  So an acknowledged write is always durable, and a read never sees a write that could
+ * still be lost.  Timers run in the same loop and the same transactions.
+ *
+ * The core knows nothing of AWS Batch: what a call does is its run function, and what must
+ * happen before each commit, after a failed one and every tick is registered by the server as
+ * hooks (core_hooks).  The state the hooks, calls and timers work on is the hooks' ctx. */
 #ifndef BARGE_CORE_H
 #define BARGE_CORE_H
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/api/api.h"
 #include "server/base/store.h"
 
 typedef struct core_call core_call;
 struct core_call {
-    const api_op *op;
-    json_t *req; /* owned by the call; the core releases it */
-    /* The answer, filled by the core before done() runs. */
+    /* Runs on the core thread inside the batch: answers with core_answer or core_answer_error,
+     * or keeps the call with core_park and answers it later with core_reply. */
+    void (*run)(core_call *call, void *ctx, int64_t now_ms);
+    const void *arg; /* what run needs besides req (the API operation) */
+    json_t *req;     /* owned by the call; the core releases it */
+    /* The answer, filled before done() runs. */
     int status;
     const char *err_type; /* NULL on success */
     char *body;           /* JSON text, malloc'd; the receiver frees it */
     size_t body_len;
     void (*done)(core_call *call); /* runs on the core thread; must not block */
     void *udata;
-    int parked; /* kept by a handler, answered later with core_reply */
-    core_call *next;      /* the submit queue and the batch */
+    int parked;      /* kept by its run function, answered later with core_reply */
+    int answered;    /* run gave an answer */
+    core_call *next; /* the submit queue and the batch */
     /* The answers waiting for the batch to commit.  A link of its own: a call parked and answered
      * within one batch is still on the batch's list, which must stay intact. */
     core_call *late_next;
 };
 
-/* Loads the state from db and starts the core thread.  On failure returns -1 and sets *err. */
-int core_start(store *db, char **err);
+typedef struct core_hooks {
+    void *ctx; /* handed to every hook, call and timer */
+    /* After the batch's calls and timers, before the commit, inside the transaction: the work
+     * that must be durable with them.  final: the last batch before the core stops.  Returns 0,
+     * or -1 when a write failed and the batch must be rolled back. */
+    int (*before_commit)(void *ctx, int final);
+    /* After a rollback memory is ahead of the disk: rebuild it from the store.  Returns 0, or -1
+     * when that is impossible (the core then stops the process: it cannot serve a state it
+     * does not know). */
+    int (*reload)(void *ctx, char **err);
+    /* Every tick_ms, the first time at once (so the first commit writes what loading changed). */
+    void (*tick)(void *ctx);
+    int64_t tick_ms;
+} core_hooks;
+
+/* Starts the core thread.  The hooks are copied.  On failure returns -1 and sets *err. */
+int core_start(store *db, const core_hooks *hooks, char **err);
 void core_submit(core_call *call);
-/* Answers everything queued, then stops the thread and frees the state. */
+/* Answers everything queued, then stops the thread. */
 void core_stop(void);
 
-/* For code running on the core thread: run fn(st, arg) after delay_ms, inside a batch.  arg is
- * malloc'd (or NULL) and is freed by the core after fn runs. */
-/* For code running on the core thread: answer a call that a handler parked (api_ctx.deferred)
- * once the current batch is durable.  core_reply takes the reference to resp. */
+/* For run functions: the call's answer, sent once the batch is durable.  core_answer takes the
+ * reference to resp. */
+void core_answer(core_call *call, json_t *resp);
+void core_answer_error(core_call *call, int status, const char *type, const char *msg);
+/* For run functions: the call is kept (a long poll); it is answered later with core_reply. */
+void core_park(core_call *call);
+
+/* For code running on the core thread: answer a parked call once the current batch is durable.
+ * core_reply takes the reference to resp. */
 void core_reply(core_call *call, json_t *resp);
 void core_reply_error(core_call *call, int status, const char *type, const char *msg);
 
-struct state;
-void core_after(int64_t delay_ms, void (*fn)(struct state *st, void *arg), void *arg);
+/* For code running on the core thread: run fn(ctx, arg) after delay_ms, inside a batch.  arg is
+ * malloc'd (or NULL) and is freed by the core after fn runs. */
+void core_after(int64_t delay_ms, void (*fn)(void *ctx, void *arg), void *arg);
 #endif

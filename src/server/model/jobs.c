@@ -10,10 +10,8 @@
 
 #include "server/model/arn.h"
 #include "server/model/config.h"
-#include "server/engine/fleet.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "server/model/retry.h"
 #include "server/model/state.h"
 #include "common/util.h"
 
@@ -76,6 +74,7 @@ void jobs_free(jobs *js)
     }
     dict_free(&js->queues);
     free(js->ended);
+    free(js->loaded_started);
     free(js);
 }
 
@@ -270,11 +269,29 @@ static int persistent_status(int s)
     return s >= JS_STARTING;
 }
 
+/* The AWS Batch job state machine, SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING ->
+ * SUCCEEDED | FAILED, with the ways back and out that it allows: a waiting job fails (a failed
+ * dependency, a cancel), an attempt that ends may go back to RUNNABLE (a retry), an array parent
+ * ends from PENDING with its children.  Nothing leaves SUCCEEDED or FAILED. */
+int jobs_transition_allowed(int from, int to)
+{
+    static const uint8_t allowed[JS_COUNT] = {
+        [JS_SUBMITTED] = 1u << JS_PENDING | 1u << JS_RUNNABLE | 1u << JS_FAILED,
+        [JS_PENDING] = 1u << JS_RUNNABLE | 1u << JS_SUCCEEDED | 1u << JS_FAILED,
+        [JS_RUNNABLE] = 1u << JS_STARTING | 1u << JS_FAILED,
+        [JS_STARTING] = 1u << JS_RUNNING | 1u << JS_RUNNABLE | 1u << JS_SUCCEEDED | 1u << JS_FAILED,
+        [JS_RUNNING] = 1u << JS_RUNNABLE | 1u << JS_SUCCEEDED | 1u << JS_FAILED,
+    };
+    if (from < 0 || from >= JS_COUNT || to < 0 || to >= JS_COUNT) return 0;
+    return from == to || (allowed[from] >> to & 1u);
+}
+
 void jobs_set_status(state *st, job *j, int status, const char *reason)
 {
     int old = j->status;
     set_reason(&j->reason, reason);
     if (old == status) return;
+    BARGE_ASSERT(jobs_transition_allowed(old, status));
     if (old == JS_RUNNABLE) rq_remove(st->jobs, j);
     j->status = (uint8_t)status;
     if (status == JS_RUNNABLE) {
@@ -470,199 +487,18 @@ void jobs_cancel(state *st, job *j, const char *reason, int terminate)
         set_reason(&j->stop_reason, reason);
         j->is_terminated = 1;
         jobs_mark_dirty(st, j);
-        fleet_kill(st, j, reason);
         break;
     }
-}
-
-void jobs_queue_deleted(state *st, const char *queue)
-{
-    jq_rt *q = dict_get(&st->jobs->queues, queue);
-    if (!q) return;
-    for (size_t i = 0; i < q->n_all; i++)
-        jobs_cancel(st, q->all[i], "The job queue was deleted", 1);
 }
 
 /* An array child started: its parent started then, unless an earlier child did, by the agent's
  * clock (the server's, when it handles the report, is a little later).  A parent none of whose
  * children ran has no start time.  The parent is written now: waiting for its children, it is
  * otherwise not written again until it ends, and a restart would lose the time. */
-static void child_started(state *st, job *c)
+void jobs_note_started(state *st, job *c)
 {
     job *p = c->parent;
     if (!p || !c->started_at || (p->started_at && p->started_at <= c->started_at)) return;
     p->started_at = c->started_at;
     jobs_mark_dirty(st, p);
-}
-
-void jobs_attempt_running(state *st, job *j, int64_t at)
-{
-    if (j->status != JS_STARTING) return;
-    /* startedAt is when the job first ran; each attempt keeps its own start in attempts[]. */
-    if (!j->started_at) j->started_at = at;
-    j->attempt_started_at = at;
-    child_started(st, j);
-    jobs_set_status(st, j, JS_RUNNING, NULL);
-}
-
-void jobs_attempt_end(state *st, job *j, const attempt_end *e, int64_t at)
-{
-    if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
-    json_t *container = json_object();
-    if (e->has_exit_code) json_object_set_new(container, "exitCode", json_integer(e->exit_code));
-    if (e->reason) json_object_set_new(container, "reason", json_string(e->reason));
-    if (j->log_stream) json_object_set_new(container, "logStreamName", json_string(j->log_stream));
-    if (j->inst_id)
-        json_object_set_new(container, "containerInstanceArn",
-                            json_sprintf("arn:aws:ecs:%s:%s:container-instance/%s",
-                                         barge_cfg.region, barge_cfg.account_id, j->inst_id));
-    json_object_set_new(container, "networkInterfaces", json_array());
-    json_t *attempt = json_pack("{s:o, s:I, s:I, s:s}", "container", container, "startedAt",
-                                (json_int_t)(j->attempt_started_at ? j->attempt_started_at : at),
-                                "stoppedAt", (json_int_t)at, "statusReason",
-                                e->status_reason ? e->status_reason : "");
-    if (!j->attempts) j->attempts = json_array();
-    json_array_append_new(j->attempts, attempt);
-    fleet_release(st, j);
-    if (!j->started_at) j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
-    child_started(st, j);
-
-    int success = e->has_exit_code && e->exit_code == 0 && !j->is_terminated;
-    if (success) {
-        j->stopped_at = at;
-        jobs_set_status(st, j, JS_SUCCEEDED, e->status_reason);
-    } else if (j->is_terminated) {
-        j->stopped_at = at;
-        jobs_set_status(st, j, JS_FAILED, j->stop_reason ? j->stop_reason : e->status_reason);
-    } else if (e->uncharged) {
-        /* The operator stopped the server: not the job's doing, so it costs no attempt and
-         * the job runs again whatever its retry strategy says. */
-        j->n_free_attempts++;
-        jobs_set_status(st, j, JS_RUNNABLE, NULL);
-    } else {
-        char code[16];
-        if (e->has_exit_code) snprintf(code, sizeof code, "%d", e->exit_code);
-        int retry = j->n_attempts - j->n_free_attempts < j->spec->attempts_max &&
-                    retry_decide(j->spec->evaluate_on_exit, e->status_reason, e->reason,
-                                 e->has_exit_code ? code : NULL);
-        if (retry) {
-            jobs_set_status(st, j, JS_RUNNABLE, NULL);
-            jobs_mark_dirty(st, j);
-        } else {
-            j->stopped_at = at;
-            jobs_set_status(st, j, JS_FAILED, e->status_reason);
-        }
-    }
-    jobs_mark_dirty(st, j);
-}
-
-/* ---- descriptions ---------------------------------------------------------------------- */
-
-static void set_time(json_t *o, const char *key, int64_t t)
-{
-    if (t) json_object_set_new(o, key, json_integer(t));
-}
-
-static json_t *summary_object(const job *p)
-{
-    json_t *s = json_object();
-    for (int i = 0; i < JS_COUNT; i++)
-        json_object_set_new(s, status_names[i], json_integer(p->summary[i]));
-    return s;
-}
-
-json_t *jobs_describe(state *st, job *j)
-{
-    json_t *d = json_object();
-    json_t *spec_desc = jobspec_desc(j->spec);
-    json_object_update(d, spec_desc);
-    json_decref(spec_desc);
-    char *arn = arn_make(ARN_JOB, j->id);
-    json_object_set_new(d, "jobArn", json_string(arn));
-    free(arn);
-    json_object_set_new(d, "jobId", json_string(j->id));
-    json_object_set_new(d, "status", json_string(job_status_name(j->status)));
-    const char *reason = j->reason;
-    char *why = NULL;
-    if (j->status == JS_RUNNABLE && !reason) reason = why = fleet_explain(st, j);
-    if (reason) json_object_set_new(d, "statusReason", json_string(reason));
-    free(why);
-    set_time(d, "createdAt", j->created_at);
-    set_time(d, "startedAt", j->started_at);
-    set_time(d, "stoppedAt", j->stopped_at);
-    json_object_set_new(d, "attempts", j->attempts ? json_deep_copy(j->attempts) : json_array());
-    json_object_set_new(d, "isCancelled", json_boolean(j->is_cancelled));
-    json_object_set_new(d, "isTerminated", json_boolean(j->is_terminated));
-    if (j->children) {
-        json_object_set_new(d, "arrayProperties",
-                            json_pack("{s:i, s:o, s:I}", "size", (int)j->array_size,
-                                      "statusSummary", summary_object(j),
-                                      "statusSummaryLastUpdatedAt",
-                                      (json_int_t)util_now_ms()));
-    } else if (j->parent) {
-        json_object_set_new(d, "arrayProperties",
-                            json_pack("{s:i, s:i}", "index", j->index, "size",
-                                      (int)j->parent->array_size));
-    }
-    /* The container: the resolved spec, plus what the latest attempt left. */
-    json_t *c = json_deep_copy(jobspec_shared(j->spec, "container"));
-    if (c) {
-        json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1)
-                                   : NULL;
-        json_t *lc = json_object_get(last, "container");
-        int current = j->status == JS_STARTING || j->status == JS_RUNNING;
-        if (!current && json_object_get(lc, "exitCode"))
-            json_object_set(c, "exitCode", json_object_get(lc, "exitCode"));
-        if (!current && json_object_get(lc, "reason"))
-            json_object_set(c, "reason", json_object_get(lc, "reason"));
-        const char *stream = current ? j->log_stream : json_string_value(json_object_get(lc, "logStreamName"));
-        if (stream) json_object_set_new(c, "logStreamName", json_string(stream));
-        if (current && j->inst_id)
-            json_object_set_new(c, "containerInstanceArn",
-                                json_sprintf("arn:aws:ecs:%s:%s:container-instance/%s",
-                                             barge_cfg.region, barge_cfg.account_id, j->inst_id));
-        json_object_set_new(d, "container", c);
-    }
-    /* barge's own additions, kept apart from the AWS fields: where and how the job ran. */
-    json_t *b = json_object();
-    json_object_set_new(b, "executor", json_string("process"));
-    json_object_set_new(b, "note", json_string("the command runs as a host process; the image "
-                                               "is recorded but no container is started"));
-    const char *inst = j->inst_id;
-    if (inst) json_object_set_new(b, "instanceId", json_string(inst));
-    if (j->ce_name) json_object_set_new(b, "computeEnvironment", json_string(j->ce_name));
-    /* The job keeps the note: its instance may be gone. */
-    const char *cg = j->mem_note ? j->mem_note : fleet_cgroups_note(st, j);
-    if (cg) json_object_set_new(b, "memoryLimit", json_string(cg));
-    json_object_set_new(d, "barge", b);
-    return d;
-}
-
-json_t *jobs_summary(job *j)
-{
-    json_t *s = json_object();
-    char *arn = arn_make(ARN_JOB, j->id);
-    json_object_set_new(s, "jobArn", json_string(arn));
-    free(arn);
-    json_object_set_new(s, "jobId", json_string(j->id));
-    json_object_set_new(s, "jobName", json_string(j->spec->name));
-    json_object_set(s, "jobDefinition", jobspec_shared(j->spec, "jobDefinition"));
-    set_time(s, "createdAt", j->created_at);
-    json_object_set_new(s, "status", json_string(job_status_name(j->status)));
-    if (j->reason) json_object_set_new(s, "statusReason", json_string(j->reason));
-    set_time(s, "startedAt", j->started_at);
-    set_time(s, "stoppedAt", j->stopped_at);
-    if (j->children)
-        json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "size", (int)j->array_size));
-    else if (j->parent)
-        json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "index", j->index));
-    json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1) : NULL;
-    json_t *lc = json_object_get(last, "container");
-    if (lc && job_status_done(j->status)) {
-        json_t *c = json_object();
-        if (json_object_get(lc, "exitCode")) json_object_set(c, "exitCode", json_object_get(lc, "exitCode"));
-        if (json_object_get(lc, "reason")) json_object_set(c, "reason", json_object_get(lc, "reason"));
-        json_object_set_new(s, "container", c);
-    }
-    return s;
 }

@@ -33,6 +33,10 @@ typedef struct jobs {
     job **ended;
     size_t n_ended, cap_ended;
     int resolving;
+    /* STARTING and RUNNING jobs as loaded, in submit order, until the engine has put them back
+     * on their instances or ended their attempts (engine/attempt.c, attempt_recover). */
+    job **loaded_started;
+    size_t n_loaded_started;
 } jobs;
 
 jobs *jobs_new(void);
@@ -47,32 +51,21 @@ jq_rt *jobs_queue(jobs *js, const char *name); /* created on first use */
 job *jobs_create(struct state *st, jobspec *spec, const char *id, uint32_t array_size,
                  json_t *deps, int64_t now);
 
-/* Lifecycle.  reason may be NULL. */
+/* Lifecycle.  reason may be NULL.  Only the transitions AWS Batch allows are made; any other
+ * breaks an invariant (jobs_transition_allowed). */
 void jobs_set_status(struct state *st, job *j, int status, const char *reason);
-/* CancelJob and TerminateJob; terminate also stops STARTING and RUNNING attempts. */
+int jobs_transition_allowed(int from, int to);
+/* CancelJob and TerminateJob as far as the lifecycle goes: waiting jobs fail (a PENDING one once
+ * its dependencies complete); with terminate, a started job is marked terminated, and stopping
+ * its attempt is the engine's part (engine/attempt.c, attempt_cancel). */
 void jobs_cancel(struct state *st, job *j, const char *reason, int terminate);
-/* DeleteJobQueue: AWS terminates every job of a deleted queue that has not finished. */
-void jobs_queue_deleted(struct state *st, const char *queue);
-
-/* The attempt's outcome, as the agent (or the loss of its instance) reports it. */
-typedef struct attempt_end {
-    int has_exit_code;
-    int exit_code;
-    const char *status_reason; /* e.g. "Essential container in task exited" */
-    const char *reason;        /* container reason, e.g. the OOM message; may be NULL */
-    int uncharged; /* an operator's clean stop interrupted it: recorded, not counted, requeued */
-} attempt_end;
-void jobs_attempt_running(struct state *st, job *j, int64_t at);
-void jobs_attempt_end(struct state *st, job *j, const attempt_end *e, int64_t at);
+/* An attempt of j started (at j->started_at): an array parent started with its first child. */
+void jobs_note_started(struct state *st, job *j);
 
 void jobs_mark_dirty(struct state *st, job *j);
 /* Writes every dirty job to the store. */
 void jobs_flush(struct state *st);
-/* Rebuilds every job from the store; attempts that were running end as their instance lost. */
+/* Rebuilds every job from the store.  Jobs that were STARTING or RUNNING are listed in
+ * loaded_started for the engine. */
 int jobs_load(struct state *st, char **err);
-
-/* The DescribeJobs description (fresh). */
-json_t *jobs_describe(struct state *st, job *j);
-/* The ListJobs summary (fresh). */
-json_t *jobs_summary(job *j);
 #endif

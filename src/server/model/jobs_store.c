@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "server/model/arn.h"
-#include "server/engine/fleet.h"
 #include "server/model/jobs.h"
 #include "server/model/jobs_internal.h"
 #include "common/log.h"
@@ -259,21 +258,6 @@ static int by_seq(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* An attempt that was STARTING or RUNNING when the server stopped ran on an instance that is
- * gone now (local agents stop with the server; remote ones register again as new instances).
- * After a clean stop it costs the job no attempt.  When the state is rebuilt after a failed
- * commit, the instances are still there and the attempt goes on where it runs. */
-static void end_interrupted(state *st, job *j, int64_t now)
-{
-    if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
-    if (fleet_reattach(st, j)) return;
-    char reason[160];
-    snprintf(reason, sizeof reason, "Host EC2 (instance %s) terminated.",
-             j->inst_id ? j->inst_id : "unknown");
-    attempt_end e = {.status_reason = reason, .uncharged = st->clean_stop};
-    jobs_attempt_end(st, j, &e, now);
-}
-
 int jobs_load(state *st, char **err)
 {
     load_ctx lc = {.st = st, .err = err, .shared = json_object()};
@@ -316,13 +300,19 @@ int jobs_load(state *st, char **err)
         jobs__enter_lifecycle(st, j, deps);
         json_decref(deps);
     }
-    int64_t now = util_now_ms();
+    /* Attempts that were under way: the engine decides what becomes of them. */
+    size_t cap = 0;
     for (size_t i = 0; i < lc.n; i++) {
         job *j = lc.tops[i];
-        if (j->children) {
-            for (uint32_t k = 0; k < j->array_size; k++) end_interrupted(st, j->children[k], now);
-        } else {
-            end_interrupted(st, j, now);
+        uint32_t n = j->children ? j->array_size : 1;
+        for (uint32_t k = 0; k < n; k++) {
+            job *a = j->children ? j->children[k] : j;
+            if (a->status != JS_STARTING && a->status != JS_RUNNING) continue;
+            if (js->n_loaded_started == cap) {
+                cap = cap ? cap * 2 : 16;
+                js->loaded_started = xrealloc(js->loaded_started, cap * sizeof *js->loaded_started);
+            }
+            js->loaded_started[js->n_loaded_started++] = a;
         }
     }
     free(lc.tops);

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/engine/fleet.h"
+#include "server/model/instance.h"
+#include "server/model/jobspec.h"
 #include "server/model/jobs.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -121,11 +122,23 @@ state *state_load(store *db, char **err)
     return load(db, NULL, err);
 }
 
-state *state_reload(store *db, state *old, char **err)
+int state_reload(state *st, char **err)
 {
-    state *st = load(db, fleet_detach(old), err);
-    if (st) fleet_resume(st);
-    return st;
+    /* The transaction was rolled back, so spec records written in it are gone too; loading
+     * marks again those that are stored. */
+    jobspec_forget_stored();
+    state *fresh = load(st->db, fleet_detach(st), err);
+    if (!fresh) return -1;
+    fresh->logs = st->logs;
+    state old = *st;
+    *st = *fresh;
+    free(fresh);
+    /* What the old state held, its fleet excepted (it moved to the fresh one). */
+    old.fleet = NULL;
+    state *gone = xmalloc(sizeof *gone);
+    *gone = old;
+    state_free(gone);
+    return 0;
 }
 
 void state_note_clean_stop(state *st)

@@ -23,16 +23,19 @@ typedef struct state {
     registry ce, jq, jd, sp;
     json_t *jd_latest; /* job definition name -> highest revision ever registered */
     struct jobs *jobs;   /* every job (jobs.h) */
-    struct fleet *fleet; /* every instance (fleet.h) */
+    struct fleet *fleet; /* every instance (instance.h) */
+    struct logstore *logs; /* job logs; the server hands it over (NULL in some unit tests) */
     int clean_stop;        /* the server was stopped cleanly before this start */
     int forget_clean_stop; /* the record that says so is deleted by the next commit */
 } state;
 
 /* Loads every record from the store.  NULL and *err on failure. */
 state *state_load(store *db, char **err);
-/* Loads the state again after a failed commit, keeping old's fleet: the agents still run what
- * the store says they run.  old is left without a fleet, to be freed. */
-state *state_reload(store *db, state *old, char **err);
+/* Loads the state again after a failed commit, in place (st stays the same object), keeping its
+ * fleet and log store: the agents still run what the store says they run, and the engine puts
+ * those attempts back on them (attempt_recover) before the parked polls are answered
+ * (fleet_resume).  On failure returns -1 with *err, and st must not be used again. */
+int state_reload(state *st, char **err);
 void state_free(state *st);
 
 /* A clean stop leaves a record in its final transaction; the next start reads it and deletes it

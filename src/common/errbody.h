@@ -1,0 +1,11 @@
+/* errbody — the body of an AWS error answer: {"__type": type, "message": msg}.
+ *
+ * The core, the HTTP front end and every API (AWS Batch, CloudWatch Logs, the agent protocol)
+ * answer errors in this one shape, so it is built in one place. */
+#ifndef BARGE_ERRBODY_H
+#define BARGE_ERRBODY_H
+
+/* Fresh text.  The message is cut to fit and made valid UTF-8 first: it often echoes request
+ * text. */
+char *errbody_new(const char *type, const char *msg);
+#endif

@@ -1,0 +1,315 @@
+/* agent_proto — the agent protocol's server side (docs/agent-protocol.md): registration, and
+ * the exchange that carries an agent's reports and the list of attempts it holds one way and
+ * assignments and kill orders the other, as a long poll.
+ *
+ * Reports become attempt events (engine/attempt.h); the held list is reconciled against what
+ * this server expects on the instance.  Handlers run on the core thread like every API
+ * handler. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/api/api.h"
+#include "server/engine/attempt.h"
+#include "server/engine/fleet.h"
+#include "server/engine/provider_local.h"
+#include "server/model/arn.h"
+#include "server/model/instance.h"
+#include "server/model/jobs.h"
+#include "server/model/resource.h"
+#include "server/model/state.h"
+
+/* An assignment may still be on its way when the agent lists what it holds: only one sent this
+ * long ago and not listed was lost. */
+#define ASSIGN_GRACE_MS 5000
+/* A kill order for an attempt the server no longer expects goes again if the agent still lists
+ * the attempt this much later (the order may have been lost too). */
+#define STRAY_KILL_AGAIN_MS (FLEET_POLL_SECONDS * 1000)
+#define NOT_EXPECTED "this attempt is no longer expected"
+
+static instance *find_instance(api_ctx *c, json_t *req)
+{
+    const char *id = api_str(req, "instanceId");
+    instance *in = instance_find(c->st->fleet, id);
+    if (!in)
+        api_fail(c, 404, "UnknownInstanceException",
+                 "instanceId: '%.64s' is not registered with this server; register again",
+                 id ? id : "");
+    return in;
+}
+
+static int agent_register(api_ctx *c, json_t *req, json_t **resp)
+{
+    const char *ce_arg = api_str(req, "computeEnvironment");
+    char *name = api_name_or_arn(c, ce_arg, ARN_CE, "computeEnvironment");
+    if (!name) return -1;
+    if (!res_ce(c->st, name)) {
+        api_client_error(c, "computeEnvironment: no compute environment named '%s'", name);
+        free(name);
+        return -1;
+    }
+    json_int_t vcpus = api_int(req, "vcpus", 0), mem = api_int(req, "memoryMiB", 0);
+    if (vcpus < 1 || mem < 1) {
+        free(name);
+        return api_client_error(c, "vcpus and memoryMiB: an agent must offer at least 1 vCPU "
+                                   "and 1 MiB");
+    }
+    const char *id = api_str(req, "instanceId");
+    instance *in = instance_find(c->st->fleet, id);
+    if (in && in->registered) {
+        /* The same agent again (it lost its answer): its old attempts are gone with it. */
+        fleet_lose(c->st, in, "it registered again");
+        in = NULL;
+    }
+    if (in && strcmp(in->ce, name) != 0) {
+        free(name);
+        return api_client_error(c, "computeEnvironment: instance %s was launched for '%s'",
+                                id, in->ce);
+    }
+    if (!in) in = instance_new(c->st->fleet, id, name);
+    free(name);
+    const char *type = api_str(req, "instanceType");
+    if (type || !in->type) {
+        free(in->type);
+        in->type = xstrdup(type ? type : "custom");
+    }
+    in->mvcpus = (int)vcpus * 1000;
+    in->memory_mib = (int)mem;
+    in->gpus = (int)api_int(req, "gpus", 0);
+    free(in->hostname);
+    in->hostname = xstrdup(api_str(req, "hostname") ? api_str(req, "hostname") : "");
+    free(in->executor);
+    in->executor = xstrdup(api_str(req, "executor") ? api_str(req, "executor") : "process");
+    const char *cg = api_str(req, "cgroups"), *note = api_str(req, "cgroupsNote");
+    free(in->mem_note);
+    if (cg && strcmp(cg, "none") != 0)
+        in->mem_note = xasprintf("enforced with cgroup %s", cg);
+    else
+        in->mem_note = xasprintf("not enforced on instance %s: %s", in->id,
+                                 note ? note : "the agent cannot use cgroups");
+    in->registered = 1;
+    in->last_seen = in->idle_since = util_mono_ms();
+    provider_local_registered(c->st, in);
+    c->st->jobs->sched_needed = 1;
+    log_info("fleet: instance %s registered for compute environment %s (%s, %d vCPUs, %d MiB; "
+             "memory limits %s)", in->id, in->ce, in->type, (int)vcpus, (int)mem, in->mem_note);
+    *resp = json_pack("{s:s, s:i, s:i, s:i}", "instanceId", in->id, "pollSeconds",
+                      FLEET_POLL_SECONDS, "heartbeatSeconds", FLEET_HEARTBEAT_SECONDS,
+                      "lostAfterSeconds", FLEET_LOST_AFTER_SECONDS);
+    return 0;
+}
+
+static void handle_report(state *st, instance *in, json_t *r)
+{
+    const char *id = api_str(r, "jobId"), *event = api_str(r, "event");
+    int attempt = (int)api_int(r, "attempt", 0);
+    int64_t at = api_int(r, "at", 0);
+    if (at <= 0) at = util_now_ms();
+    job *j = jobs_find(st->jobs, id);
+    if (!j || j->inst != in || j->n_attempts != attempt) {
+        /* An attempt this server no longer expects: make sure it stops. */
+        if (id && event && strcmp(event, "RUNNING") == 0)
+            instance_push_kill(in, id, attempt, NOT_EXPECTED);
+        return;
+    }
+    if (strcmp(event, "RUNNING") == 0) {
+        attempt_running(st, j, at);
+        return;
+    }
+    attempt_end e = {0};
+    char reason[300];
+    if (strcmp(event, "FAILED_TO_START") == 0) {
+        snprintf(reason, sizeof reason, "%.280s",
+                 api_str(r, "reason") ? api_str(r, "reason") : "CannotStartContainerError");
+        e.reason = reason;
+        e.status_reason = "Task failed to start";
+    } else if (strcmp(event, "EXITED") == 0) {
+        json_t *code = json_object_get(r, "exitCode");
+        if (json_is_integer(code)) {
+            e.has_exit_code = 1;
+            e.exit_code = (int)json_integer_value(code);
+        } else if (api_int(r, "signal", 0) > 0) {
+            /* A container runtime reports a death by signal as 128 + the signal (137 for
+             * SIGKILL, and so for a memory kill); tools built on AWS Batch read that code. */
+            e.has_exit_code = 1;
+            e.exit_code = 128 + (int)api_int(r, "signal", 0);
+        }
+        if (json_is_true(json_object_get(r, "oom"))) {
+            e.reason = "OutOfMemoryError: Container killed due to memory usage";
+        } else if (api_int(r, "signal", 0) > 0) {
+            snprintf(reason, sizeof reason, "Container killed by signal %d (%s)",
+                     (int)api_int(r, "signal", 0), strsignal((int)api_int(r, "signal", 0)));
+            e.reason = reason;
+        } else if (api_str(r, "reason")) {
+            snprintf(reason, sizeof reason, "%.280s", api_str(r, "reason"));
+            e.reason = reason;
+        }
+        char lost[160];
+        if (json_is_true(json_object_get(r, "agentStopped"))) {
+            /* The agent itself was stopped: to the job, its host went away. */
+            attempt_host_lost(lost, sizeof lost, in->id);
+            e.status_reason = lost;
+        } else if (json_is_true(json_object_get(r, "timedOut")))
+            e.status_reason = "Job attempt duration exceeded timeout";
+        else if (json_is_true(json_object_get(r, "killed")) && j->stop_reason)
+            e.status_reason = j->stop_reason;
+        else
+            e.status_reason = "Essential container in task exited";
+    } else {
+        return;
+    }
+    attempt_finish(st, j, &e, at);
+}
+
+/* A held attempt this server does not expect: the agent is told to kill it, once, and again
+ * only if it still lists the attempt STRAY_KILL_AGAIN_MS later. */
+static void stray_held(instance *in, const char *id, int attempt, uint32_t pass, int64_t now)
+{
+    char *key = xasprintf("%d %s", attempt, id);
+    stray *s = dict_get(&in->strays, key);
+    if (!s) {
+        s = xcalloc(1, sizeof *s);
+        s->key = key;
+        dict_put(&in->strays, s->key, s);
+    } else {
+        free(key);
+    }
+    s->seen = pass;
+    if (s->kill_sent && now - s->kill_sent < STRAY_KILL_AGAIN_MS) return;
+    s->kill_sent = now;
+    log_info("fleet: instance %s holds attempt %d of job %s, which this server does not expect; "
+             "asking it to stop", in->id, attempt, id);
+    instance_push_kill(in, id, attempt, NOT_EXPECTED);
+}
+
+/* Whether reports holds the end of attempt (id, attempt): the exchange that reports an end may
+ * still list the attempt as held. */
+static int reports_end(json_t *reports, const char *id, int attempt)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(reports, i, r) {
+        const char *rid = api_str(r, "jobId"), *event = api_str(r, "event");
+        if (rid && event && strcmp(rid, id) == 0 && api_int(r, "attempt", 0) == attempt &&
+            (strcmp(event, "EXITED") == 0 || strcmp(event, "FAILED_TO_START") == 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* Reconciliation (docs/agent-protocol.md): the attempts the agent says it holds against those
+ * this server expects on the instance.  An attempt it does not hold, and whose assignment left
+ * long enough ago, was lost on the way (or, once running, by the agent): it ends, and its job is
+ * retried as its strategy says.  Costs O(listed) lookups, and a walk of the instance's jobs only
+ * when some are missing from the list. */
+static void reconcile(state *st, instance *in, json_t *holding, json_t *reports)
+{
+    if (!json_is_array(holding)) return; /* an agent that does not say what it holds */
+    fleet *f = st->fleet;
+    if (++f->reconciliations == 0) f->reconciliations = 1; /* 0 marks "never listed" */
+    uint32_t pass = f->reconciliations;
+    int64_t now = util_mono_ms();
+    int listed = 0;
+    size_t i;
+    json_t *h;
+    json_array_foreach(holding, i, h) {
+        const char *id = api_str(h, "jobId");
+        int attempt = (int)api_int(h, "attempt", 0);
+        if (!id) continue;
+        job *j = jobs_find(st->jobs, id);
+        if (j && j->inst == in && j->n_attempts == attempt) {
+            if (j->held_seen != pass) listed++;
+            j->held_seen = pass;
+        } else if (!reports_end(reports, id, attempt)) {
+            stray_held(in, id, attempt, pass, now);
+        }
+    }
+    /* Strays no longer listed have ended. */
+    i = 0;
+    const char *k;
+    void *v;
+    while (in->strays.len && dict_next(&in->strays, &i, &k, &v)) {
+        stray *s = v;
+        if (s->seen == pass) continue;
+        dict_del(&in->strays, k);
+        free(s->key);
+        free(s);
+    }
+    if (listed == in->n_jobs) return;
+    job **lost = NULL;
+    size_t n_lost = 0;
+    for (job *j = in->jobs; j; j = j->inst_next) {
+        if (j->held_seen == pass || !j->assign_sent_at || now - j->assign_sent_at < ASSIGN_GRACE_MS)
+            continue;
+        lost = xrealloc(lost, (n_lost + 1) * sizeof *lost);
+        lost[n_lost++] = j;
+    }
+    /* Ended apart from the walk: ending an attempt unlinks it from the instance. */
+    for (size_t n = 0; n < n_lost; n++) {
+        job *j = lost[n];
+        char why[160];
+        attempt_end e = {0};
+        if (j->status == JS_STARTING) {
+            log_warn("fleet: instance %s never received attempt %d of job %s", in->id,
+                     (int)j->n_attempts, j->id);
+            e.status_reason = "Task failed to start";
+            e.reason = "CannotStartContainerError: the instance never received the assignment";
+        } else {
+            log_warn("fleet: instance %s no longer holds attempt %d of job %s", in->id,
+                     (int)j->n_attempts, j->id);
+            /* The agent lost it as a terminated host loses its tasks: retry rules written for
+             * lost hosts apply. */
+            attempt_host_lost(why, sizeof why, in->id);
+            e.status_reason = why;
+            e.reason = "the agent no longer holds this attempt";
+        }
+        attempt_finish(st, j, &e, util_now_ms());
+    }
+    free(lost);
+}
+
+static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
+{
+    instance *in = find_instance(c, req);
+    if (!in) return -1;
+    in->last_seen = util_mono_ms();
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r);
+    /* After the reports: an attempt whose end this exchange reports is no longer expected. */
+    reconcile(c->st, in, json_object_get(req, "holding"), json_object_get(req, "reports"));
+    /* A report may have left an order (a kill for an attempt no longer expected): the parked
+     * poll carries it now rather than at its deadline. */
+    if (!instance_outbox_empty(in)) instance_wake(c->st, in);
+    int wait = json_is_true(json_object_get(req, "wait"));
+    if (wait && instance_outbox_empty(in)) {
+        if (in->poll) core_reply(in->poll, instance_take_outbox(c->st, in));
+        in->poll = c->call;
+        in->poll_deadline = util_mono_ms() + FLEET_POLL_SECONDS * 1000;
+        c->deferred = 1;
+        return 0;
+    }
+    if (in->poll && !wait) {
+        /* Reports go on their own connection; the parked poll keeps waiting for work. */
+        *resp = json_pack("{s:[], s:[], s:b}", "assign", "kill", "shutdown", 0);
+        return 0;
+    }
+    *resp = instance_take_outbox(c->st, in);
+    return 0;
+}
+
+api_op api_agent_ops[] = {
+    {"AgentRegister", "POST", "/barge/v1/agent/register",
+     "{computeEnvironment:s!, instanceId:s, instanceType:s, vcpus:i!, memoryMiB:i!, gpus:i,"
+     " hostname:s, executor:s, cgroups:s, cgroupsNote:s}",
+     agent_register, 0, NULL},
+    {"AgentExchange", "POST", "/barge/v1/agent/exchange",
+     "{instanceId:s!, wait:b, reports:[{jobId:s!, attempt:i!, event:s!, at:i, pid:i, exitCode:i,"
+     " signal:i, oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}],"
+     " holding:[{jobId:s!, attempt:i!}]}",
+     agent_exchange, 4 * 1024 * 1024, NULL},
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,126 @@
+/* jobdesc — a job as DescribeJobs and ListJobs show it.
+ *
+ * The description is built from the job in memory: its spec as resolved at submit, its status
+ * (a RUNNABLE job without a reason gets the engine's explanation), its attempts, and barge's own
+ * member saying where and how it ran. */
+#include "server/api/jobdesc.h"
+
+#include <stdlib.h>
+
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/engine/explain.h"
+#include "server/model/arn.h"
+#include "server/model/config.h"
+#include "server/model/instance.h"
+#include "server/model/state.h"
+
+static void set_time(json_t *o, const char *key, int64_t t)
+{
+    if (t) json_object_set_new(o, key, json_integer(t));
+}
+
+static json_t *summary_object(const job *p)
+{
+    json_t *s = json_object();
+    for (int i = 0; i < JS_COUNT; i++)
+        json_object_set_new(s, job_status_name(i), json_integer(p->summary[i]));
+    return s;
+}
+
+json_t *jobdesc_describe(state *st, job *j)
+{
+    json_t *d = json_object();
+    json_t *spec_desc = jobspec_desc(j->spec);
+    json_object_update(d, spec_desc);
+    json_decref(spec_desc);
+    char *arn = arn_make(ARN_JOB, j->id);
+    json_object_set_new(d, "jobArn", json_string(arn));
+    free(arn);
+    json_object_set_new(d, "jobId", json_string(j->id));
+    json_object_set_new(d, "status", json_string(job_status_name(j->status)));
+    const char *reason = j->reason;
+    char *why = NULL;
+    if (j->status == JS_RUNNABLE && !reason) reason = why = explain_runnable(st, j);
+    if (reason) json_object_set_new(d, "statusReason", json_string(reason));
+    free(why);
+    set_time(d, "createdAt", j->created_at);
+    set_time(d, "startedAt", j->started_at);
+    set_time(d, "stoppedAt", j->stopped_at);
+    json_object_set_new(d, "attempts", j->attempts ? json_deep_copy(j->attempts) : json_array());
+    json_object_set_new(d, "isCancelled", json_boolean(j->is_cancelled));
+    json_object_set_new(d, "isTerminated", json_boolean(j->is_terminated));
+    if (j->children) {
+        json_object_set_new(d, "arrayProperties",
+                            json_pack("{s:i, s:o, s:I}", "size", (int)j->array_size,
+                                      "statusSummary", summary_object(j),
+                                      "statusSummaryLastUpdatedAt",
+                                      (json_int_t)util_now_ms()));
+    } else if (j->parent) {
+        json_object_set_new(d, "arrayProperties",
+                            json_pack("{s:i, s:i}", "index", j->index, "size",
+                                      (int)j->parent->array_size));
+    }
+    /* The container: the resolved spec, plus what the latest attempt left. */
+    json_t *c = json_deep_copy(jobspec_shared(j->spec, "container"));
+    if (c) {
+        json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1)
+                                   : NULL;
+        json_t *lc = json_object_get(last, "container");
+        int current = j->status == JS_STARTING || j->status == JS_RUNNING;
+        if (!current && json_object_get(lc, "exitCode"))
+            json_object_set(c, "exitCode", json_object_get(lc, "exitCode"));
+        if (!current && json_object_get(lc, "reason"))
+            json_object_set(c, "reason", json_object_get(lc, "reason"));
+        const char *stream = current ? j->log_stream : json_string_value(json_object_get(lc, "logStreamName"));
+        if (stream) json_object_set_new(c, "logStreamName", json_string(stream));
+        if (current && j->inst_id)
+            json_object_set_new(c, "containerInstanceArn",
+                                json_sprintf("arn:aws:ecs:%s:%s:container-instance/%s",
+                                             barge_cfg.region, barge_cfg.account_id, j->inst_id));
+        json_object_set_new(d, "container", c);
+    }
+    /* barge's own additions, kept apart from the AWS fields: where and how the job ran. */
+    json_t *b = json_object();
+    json_object_set_new(b, "executor", json_string("process"));
+    json_object_set_new(b, "note", json_string("the command runs as a host process; the image "
+                                               "is recorded but no container is started"));
+    const char *inst = j->inst_id;
+    if (inst) json_object_set_new(b, "instanceId", json_string(inst));
+    if (j->ce_name) json_object_set_new(b, "computeEnvironment", json_string(j->ce_name));
+    /* The job keeps the note: its instance may be gone. */
+    instance *in = j->mem_note ? NULL : instance_find(st->fleet, j->inst_id);
+    const char *cg = j->mem_note ? j->mem_note : in ? in->mem_note : NULL;
+    if (cg) json_object_set_new(b, "memoryLimit", json_string(cg));
+    json_object_set_new(d, "barge", b);
+    return d;
+}
+
+json_t *jobdesc_summary(job *j)
+{
+    json_t *s = json_object();
+    char *arn = arn_make(ARN_JOB, j->id);
+    json_object_set_new(s, "jobArn", json_string(arn));
+    free(arn);
+    json_object_set_new(s, "jobId", json_string(j->id));
+    json_object_set_new(s, "jobName", json_string(j->spec->name));
+    json_object_set(s, "jobDefinition", jobspec_shared(j->spec, "jobDefinition"));
+    set_time(s, "createdAt", j->created_at);
+    json_object_set_new(s, "status", json_string(job_status_name(j->status)));
+    if (j->reason) json_object_set_new(s, "statusReason", json_string(j->reason));
+    set_time(s, "startedAt", j->started_at);
+    set_time(s, "stoppedAt", j->stopped_at);
+    if (j->children)
+        json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "size", (int)j->array_size));
+    else if (j->parent)
+        json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "index", j->index));
+    json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1) : NULL;
+    json_t *lc = json_object_get(last, "container");
+    if (lc && job_status_done(j->status)) {
+        json_t *c = json_object();
+        if (json_object_get(lc, "exitCode")) json_object_set(c, "exitCode", json_object_get(lc, "exitCode"));
+        if (json_object_get(lc, "reason")) json_object_set(c, "reason", json_object_get(lc, "reason"));
+        json_object_set_new(s, "container", c);
+    }
+    return s;
+}

@@ -1,0 +1,271 @@
+/* attempt — see attempt.h. */
+#include "server/engine/attempt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/base/logstore.h"
+#include "server/model/config.h"
+#include "server/model/jobs.h"
+#include "server/model/retry.h"
+#include "server/model/state.h"
+
+void attempt_host_lost(char *out, size_t len, const char *instance_id)
+{
+    snprintf(out, len, "Host EC2 (instance %s) terminated.", instance_id ? instance_id : "unknown");
+}
+
+/* ---- starting -------------------------------------------------------------------------- */
+
+static void env_add(json_t *env, const char *k, const char *v)
+{
+    json_object_set_new(env, k, json_string(v));
+}
+
+/* What the agent is told to run (docs/agent-protocol.md). */
+static json_t *assignment(instance *in, job *j)
+{
+    json_t *c = jobspec_shared(j->spec, "container");
+    json_t *env = json_object();
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(c, "environment"), i, e) {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        const char *val = json_string_value(json_object_get(e, "value"));
+        if (n && val) env_add(env, n, val);
+    }
+    char num[32];
+    env_add(env, "AWS_BATCH_JOB_ID", j->id);
+    env_add(env, "AWS_BATCH_JQ_NAME", j->spec->queue);
+    env_add(env, "AWS_BATCH_CE_NAME", in->ce);
+    snprintf(num, sizeof num, "%u", j->n_attempts);
+    env_add(env, "AWS_BATCH_JOB_ATTEMPT", num);
+    if (j->parent) {
+        snprintf(num, sizeof num, "%d", j->index);
+        env_add(env, "AWS_BATCH_JOB_ARRAY_INDEX", num);
+        snprintf(num, sizeof num, "%u", j->parent->array_size);
+        env_add(env, "AWS_BATCH_JOB_ARRAY_SIZE", num);
+    }
+    json_t *cmd = json_object_get(c, "command");
+    return json_pack("{s:s, s:i, s:O, s:o, s:f, s:i, s:i, s:i, s:i, s:s}", "jobId", j->id,
+                     "attempt", (int)j->n_attempts, "command", cmd ? cmd : json_array(),
+                     "environment", env, "vcpus", j->spec->mvcpus / 1000.0, "memoryMiB",
+                     j->spec->memory_mib, "gpus", j->spec->gpus, "timeoutSeconds",
+                     j->spec->timeout_s, "killGraceSeconds", barge_cfg.kill_grace_s,
+                     "logStreamName", j->log_stream);
+}
+
+static void set_str(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = v ? xstrdup(v) : NULL;
+}
+
+void attempt_start(state *st, instance *in, job *j)
+{
+    BARGE_ASSERT(j->status == JS_RUNNABLE && j->inst == NULL);
+    char task[37], stream[256];
+    util_uuid(task);
+    char hex[33];
+    int n = 0;
+    for (const char *p = task; *p && n < 32; p++)
+        if (*p != '-') hex[n++] = *p;
+    hex[n] = '\0';
+    snprintf(stream, sizeof stream, "%s/default/%s", j->spec->jd_name, hex);
+    set_str(&j->log_stream, stream);
+    /* The stream exists from the start, as the awslogs driver makes it: a job that prints
+     * nothing has an empty log, not a missing one. */
+    if (st->logs) logstore_create_stream(st->logs, LOGSTORE_BATCH_GROUP, stream);
+    set_str(&j->inst_id, in->id);
+    set_str(&j->ce_name, in->ce);
+    set_str(&j->mem_note, in->mem_note);
+    j->n_attempts++;
+    j->attempt_started_at = 0;
+    j->assign_sent_at = 0;
+    instance_attach(in, j);
+    jobs_set_status(st, j, JS_STARTING, NULL);
+    instance_push_assign(in, assignment(in, j));
+    instance_wake(st, in);
+}
+
+void attempt_running(state *st, job *j, int64_t at)
+{
+    if (j->status != JS_STARTING) return;
+    /* startedAt is when the job first ran; each attempt keeps its own start in attempts[]. */
+    if (!j->started_at) j->started_at = at;
+    j->attempt_started_at = at;
+    jobs_note_started(st, j);
+    jobs_set_status(st, j, JS_RUNNING, NULL);
+}
+
+/* ---- ending ---------------------------------------------------------------------------- */
+
+/* The attempt leaves its instance: its capacity is free for the next pass. */
+static void release(state *st, job *j)
+{
+    instance *in = j->inst;
+    if (!in) return;
+    instance_detach(in, j);
+    st->jobs->sched_needed = 1;
+    if (in->draining && in->n_jobs == 0) instance_wake(st, in);
+}
+
+static json_t *container_instance_arn(const char *instance_id)
+{
+    return json_sprintf("arn:aws:ecs:%s:%s:container-instance/%s", barge_cfg.region,
+                        barge_cfg.account_id, instance_id);
+}
+
+void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
+{
+    if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
+    json_t *container = json_object();
+    if (e->has_exit_code) json_object_set_new(container, "exitCode", json_integer(e->exit_code));
+    if (e->reason) json_object_set_new(container, "reason", json_string(e->reason));
+    if (j->log_stream) json_object_set_new(container, "logStreamName", json_string(j->log_stream));
+    if (j->inst_id)
+        json_object_set_new(container, "containerInstanceArn", container_instance_arn(j->inst_id));
+    json_object_set_new(container, "networkInterfaces", json_array());
+    json_t *attempt = json_pack("{s:o, s:I, s:I, s:s}", "container", container, "startedAt",
+                                (json_int_t)(j->attempt_started_at ? j->attempt_started_at : at),
+                                "stoppedAt", (json_int_t)at, "statusReason",
+                                e->status_reason ? e->status_reason : "");
+    if (!j->attempts) j->attempts = json_array();
+    json_array_append_new(j->attempts, attempt);
+    release(st, j);
+    if (!j->started_at) j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
+    jobs_note_started(st, j);
+
+    int success = e->has_exit_code && e->exit_code == 0 && !j->is_terminated;
+    if (success) {
+        j->stopped_at = at;
+        jobs_set_status(st, j, JS_SUCCEEDED, e->status_reason);
+    } else if (j->is_terminated) {
+        j->stopped_at = at;
+        jobs_set_status(st, j, JS_FAILED, j->stop_reason ? j->stop_reason : e->status_reason);
+    } else if (e->uncharged) {
+        /* The operator stopped the server: not the job's doing, so it costs no attempt and
+         * the job runs again whatever its retry strategy says. */
+        j->n_free_attempts++;
+        jobs_set_status(st, j, JS_RUNNABLE, NULL);
+    } else {
+        char code[16];
+        if (e->has_exit_code) snprintf(code, sizeof code, "%d", e->exit_code);
+        int retry = j->n_attempts - j->n_free_attempts < j->spec->attempts_max &&
+                    retry_decide(j->spec->evaluate_on_exit, e->status_reason, e->reason,
+                                 e->has_exit_code ? code : NULL);
+        if (retry) {
+            jobs_set_status(st, j, JS_RUNNABLE, NULL);
+        } else {
+            j->stopped_at = at;
+            jobs_set_status(st, j, JS_FAILED, e->status_reason);
+        }
+    }
+    jobs_mark_dirty(st, j);
+}
+
+void attempt_kill(state *st, job *j, const char *reason)
+{
+    instance *in = j->inst;
+    if (!in) {
+        /* No instance holds it (it was never dispatched): end the attempt here. */
+        attempt_end e = {.status_reason = reason};
+        attempt_finish(st, j, &e, util_now_ms());
+        return;
+    }
+    instance_push_kill(in, j->id, (int)j->n_attempts, reason ? reason : "Terminated");
+    instance_wake(st, in);
+}
+
+void attempt_end_all_lost(state *st, instance *in)
+{
+    char reason[160];
+    attempt_host_lost(reason, sizeof reason, in->id);
+    while (in->jobs) {
+        job *j = in->jobs;
+        attempt_end e = {.status_reason = reason};
+        attempt_finish(st, j, &e, util_now_ms());
+        /* Ending the attempt released it; a job that was not in an attempt's status would
+         * stay linked and loop here forever. */
+        BARGE_ASSERT(in->jobs != j);
+    }
+}
+
+/* ---- cancel and terminate -------------------------------------------------------------- */
+
+static int started(const job *j)
+{
+    return j->status == JS_STARTING || j->status == JS_RUNNING;
+}
+
+void attempt_cancel(state *st, job *j, const char *reason, int terminate)
+{
+    jobs_cancel(st, j, reason, terminate);
+    if (!terminate) return; /* CancelJob leaves started jobs alone, as AWS does */
+    if (j->children) {
+        for (uint32_t k = 0; k < j->array_size; k++)
+            if (started(j->children[k])) attempt_kill(st, j->children[k], reason);
+    } else if (started(j)) {
+        attempt_kill(st, j, reason);
+    }
+}
+
+void attempt_cancel_queue(state *st, const char *queue)
+{
+    jq_rt *q = dict_get(&st->jobs->queues, queue);
+    if (!q) return;
+    for (size_t i = 0; i < q->n_all; i++)
+        attempt_cancel(st, q->all[i], "The job queue was deleted", 1);
+}
+
+/* ---- after loading --------------------------------------------------------------------- */
+
+/* Puts a stored STARTING or RUNNING attempt back on its instance; 0 when the fleet does not
+ * have it (any more). */
+static int reattach(state *st, job *j)
+{
+    instance *in = instance_find(st->fleet, j->inst_id);
+    if (!in || !in->registered) return 0;
+    instance_attach(in, j);
+    if (j->status == JS_STARTING) {
+        /* Whether its assignment reached the agent is not known: it goes again, and an agent
+         * that already holds the attempt ignores it. */
+        j->assign_sent_at = 0;
+        instance_push_assign(in, assignment(in, j));
+    } else {
+        j->assign_sent_at = util_mono_ms();
+    }
+    if (j->is_terminated)
+        instance_push_kill(in, j->id, (int)j->n_attempts,
+                           j->stop_reason ? j->stop_reason : "Terminated");
+    return 1;
+}
+
+/* An attempt that was STARTING or RUNNING when the server stopped ran on an instance that is
+ * gone now (local agents stop with the server; remote ones register again as new instances).
+ * After a clean stop it costs the job no attempt.  When the state is rebuilt after a failed
+ * commit, the instances are still there and the attempt goes on where it runs. */
+static void recover(state *st, job *j, int64_t now)
+{
+    if (!started(j)) return;
+    if (reattach(st, j)) return;
+    char reason[160];
+    attempt_host_lost(reason, sizeof reason, j->inst_id);
+    attempt_end e = {.status_reason = reason, .uncharged = st->clean_stop};
+    attempt_finish(st, j, &e, now);
+}
+
+void attempt_recover(state *st)
+{
+    int64_t now = util_now_ms();
+    jobs *js = st->jobs;
+    /* In submit order, as loading found them. */
+    for (size_t i = 0; i < js->n_loaded_started; i++) recover(st, js->loaded_started[i], now);
+    free(js->loaded_started);
+    js->loaded_started = NULL;
+    js->n_loaded_started = 0;
+}

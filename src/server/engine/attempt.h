@@ -1,0 +1,52 @@
+/* attempt — the one owner of attempts: the link between a job and the instance that runs it.
+ *
+ * An attempt starts when the scheduler places a job on an instance (STARTING), runs when the
+ * agent reports it (RUNNING), and ends once: with the agent's exit report, a failure to start,
+ * the loss of its instance, or a kill.  Its end is recorded in the job's attempts[] and decides
+ * the job's next status (SUCCEEDED, FAILED, or RUNNABLE again as its retry strategy says).
+ * Nothing else writes a job's attempt fields or moves a job between instances.  Everything here
+ * runs on the core thread. */
+#ifndef BARGE_ATTEMPT_H
+#define BARGE_ATTEMPT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/model/instance.h"
+#include "server/model/job.h"
+
+struct state;
+
+/* The attempt's outcome, as the agent (or the loss of its instance) reports it. */
+typedef struct attempt_end {
+    int has_exit_code;
+    int exit_code;
+    const char *status_reason; /* e.g. "Essential container in task exited" */
+    const char *reason;        /* container reason, e.g. the OOM message; may be NULL */
+    int uncharged; /* an operator's clean stop interrupted it: recorded, not counted, requeued */
+} attempt_end;
+
+/* Starts j's next attempt on in: STARTING, and its assignment in the instance's outbox. */
+void attempt_start(struct state *st, instance *in, job *j);
+/* The agent reports the attempt running (at: the agent's clock, epoch ms). */
+void attempt_running(struct state *st, job *j, int64_t at);
+/* Ends j's current attempt. */
+void attempt_finish(struct state *st, job *j, const attempt_end *e, int64_t at);
+/* Asks the instance to stop j's current attempt (or ends it here when no instance holds it). */
+void attempt_kill(struct state *st, job *j, const char *reason);
+/* Every attempt on in ends as its host lost (the instance is gone). */
+void attempt_end_all_lost(struct state *st, instance *in);
+
+/* CancelJob and TerminateJob: waiting jobs fail through the lifecycle; with terminate, started
+ * attempts are stopped as well.  An array's children are cancelled with it. */
+void attempt_cancel(struct state *st, job *j, const char *reason, int terminate);
+/* DeleteJobQueue: AWS terminates every job of a deleted queue that has not finished. */
+void attempt_cancel_queue(struct state *st, const char *queue);
+
+/* After the state is loaded: each job the store says is STARTING or RUNNING goes back on its
+ * instance when the fleet still has it (a reload after a failed commit), or its attempt ends as
+ * its host lost (the server restarted; after a clean stop it costs the job no attempt). */
+void attempt_recover(struct state *st);
+
+/* AWS's statusReason for an attempt whose host went away: "Host EC2 (instance ID) terminated." */
+void attempt_host_lost(char *out, size_t len, const char *instance_id);
+#endif

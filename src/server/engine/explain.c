@@ -1,0 +1,111 @@
+/* explain — see explain.h. */
+#include "server/engine/explain.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/engine/provider_local.h"
+#include "server/model/instance.h"
+#include "server/model/resource.h"
+#include "server/model/state.h"
+
+static void explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
+{
+    const char *name = ce->name;
+    if (ce->state != RES_ENABLED) {
+        buf_printf(out, "compute environment %s is DISABLED", name);
+        return;
+    }
+    if (!res_ce_usable(ce)) {
+        buf_printf(out, "compute environment %s is %s", name, res_status_name(ce->status));
+        return;
+    }
+    double need = j->spec->mvcpus / 1000.0;
+    int maxv = 0, maxm = 0, maxg = 0, registered = 0, starting = 0;
+    if (ce->managed) {
+        provider_local_largest(ce, &maxv, &maxm, &maxg);
+        if (j->spec->mvcpus > maxv * 1000) {
+            buf_printf(out, "needs %g vCPUs, the largest instance compute environment %s can run "
+                            "has %d (maxvCpus %d)", need, name, maxv, ce->max_mvcpus / 1000);
+            return;
+        }
+        if (j->spec->memory_mib > maxm) {
+            buf_printf(out, "needs %d MiB of memory, the largest instance compute environment %s "
+                            "can run has %d MiB", j->spec->memory_mib, name, maxm);
+            return;
+        }
+        if (j->spec->gpus > maxg) {
+            buf_printf(out, "needs %d GPUs, the largest instance compute environment %s can run "
+                            "has %d", j->spec->gpus, name, maxg);
+            return;
+        }
+    }
+    int used = 0, total = 0;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (strcmp(in->ce, name) != 0) continue;
+        total += in->mvcpus;
+        used += in->used_mvcpus;
+        if (in->registered) {
+            registered++;
+            if (!ce->managed) {
+                if (in->mvcpus > maxv * 1000) maxv = in->mvcpus / 1000;
+                if (in->memory_mib > maxm) maxm = in->memory_mib;
+            }
+        } else {
+            starting++;
+        }
+    }
+    if (!ce->managed) {
+        if (!registered) {
+            buf_printf(out, "compute environment %s is UNMANAGED and no agent has registered; "
+                            "start one with `barge agent --server %s --compute-environment %s`",
+                       name, st->fleet->url ? st->fleet->url : "URL", name);
+            return;
+        }
+        if (j->spec->mvcpus > maxv * 1000 || j->spec->memory_mib > maxm) {
+            buf_printf(out, "needs %g vCPUs and %d MiB, the largest agent registered in compute "
+                            "environment %s has %d vCPUs and %d MiB", need, j->spec->memory_mib,
+                       name, maxv, maxm);
+            return;
+        }
+    }
+    launch_trouble *t = dict_get(&st->fleet->trouble, name);
+    if (t && !registered && !starting) {
+        int64_t wait_ms = t->retry_at - util_mono_ms();
+        buf_printf(out, "the last %d agent%s launched for compute environment %s stopped before "
+                        "registering (the server's log says why); next launch in %lld s",
+                   t->failures, t->failures > 1 ? "s" : "", name,
+                   (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
+        return;
+    }
+    if (starting)
+        buf_printf(out, "waiting for %d instance%s of compute environment %s to start", starting,
+                   starting > 1 ? "s" : "", name);
+    else
+        buf_printf(out, "waiting for capacity in compute environment %s: %g of %g vCPUs in use%s",
+                   name, used / 1000.0, total / 1000.0,
+                   ce->managed ? " (maxvCpus reached or no instance fits)" : "");
+}
+
+char *explain_runnable(state *st, const job *j)
+{
+    jq_rec *q = res_jq(st, j->spec->queue);
+    if (!q) return xasprintf("job queue %s no longer exists", j->spec->queue);
+    if (q->state != RES_ENABLED)
+        return xasprintf("job queue %s is DISABLED; its jobs wait until it is ENABLED",
+                         j->spec->queue);
+    buf out = {0};
+    for (size_t i = 0; i < q->n_ces; i++) {
+        if (!q->ces[i]->live) continue;
+        if (out.len) buf_puts(&out, "; ");
+        explain_ce(st, q->ces[i], j, &out);
+    }
+    if (!out.len) buf_printf(&out, "job queue %s has no usable compute environment", j->spec->queue);
+    return out.data;
+}

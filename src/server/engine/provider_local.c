@@ -1,0 +1,264 @@
+/* provider_local — see provider_local.h. */
+#include "server/engine/provider_local.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/catalog.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/model/config.h"
+#include "server/model/jobs.h"
+#include "server/model/state.h"
+
+extern char **environ;
+
+/* A Fargate environment has no instance types: a local instance just big enough for the job,
+ * and for a few more like it, stands in for Fargate's per-job tasks, up to this many vCPUs. */
+#define FARGATE_STANDIN_MAX_VCPUS 16
+#define FARGATE_STANDIN_MIB_PER_VCPU 8192
+/* Launch back-off: 2, 4, 8... seconds after each agent that died before registering, up to
+ * 2^BACKOFF_MAX_SHIFT. */
+#define BACKOFF_MAX_SHIFT 6
+
+static int allows(const ce_rec *ce, const catalog_type *t)
+{
+    for (size_t n = 0; n < ce->n_instance_types; n++)
+        if (catalog_spec_allows(ce->instance_types[n], t)) return 1;
+    return 0;
+}
+
+/* The instance type the local provider would launch for j within budget_mvcpus, or NULL. */
+static const catalog_type *choose_type(const ce_rec *ce, const job *j, int budget_mvcpus,
+                                       catalog_type *fargate)
+{
+    if (ce->fargate) {
+        int vcpus = (j->spec->mvcpus + 999) / 1000;
+        if (vcpus < 1) vcpus = 1;
+        int room = budget_mvcpus / 1000;
+        int want = room < FARGATE_STANDIN_MAX_VCPUS ? room : FARGATE_STANDIN_MAX_VCPUS;
+        if (want < vcpus) return NULL;
+        fargate->name = "fargate";
+        fargate->vcpus = want;
+        fargate->memory_mib = want * FARGATE_STANDIN_MIB_PER_VCPU;
+        if (fargate->memory_mib < j->spec->memory_mib) return NULL;
+        fargate->gpus = 0;
+        return j->spec->gpus ? NULL : fargate;
+    }
+    const catalog_type *best = NULL;
+    for (int i = 0; catalog_at(i); i++) {
+        const catalog_type *t = catalog_at(i);
+        if (!allows(ce, t) || t->vcpus * 1000 > budget_mvcpus) continue;
+        if (t->vcpus * 1000 < j->spec->mvcpus || t->memory_mib < j->spec->memory_mib ||
+            t->gpus < j->spec->gpus)
+            continue;
+        /* The largest fitting type: fewer agent processes, and room to pack more jobs. */
+        if (!best || t->vcpus > best->vcpus ||
+            (t->vcpus == best->vcpus && t->memory_mib > best->memory_mib))
+            best = t;
+    }
+    return best;
+}
+
+void provider_local_largest(const ce_rec *ce, int *vcpus, int *memory_mib, int *gpus)
+{
+    int budget = ce->max_mvcpus;
+    *vcpus = *memory_mib = *gpus = 0;
+    if (ce->fargate) {
+        *vcpus = budget / 1000 < FARGATE_STANDIN_MAX_VCPUS ? budget / 1000 : FARGATE_STANDIN_MAX_VCPUS;
+        *memory_mib = *vcpus * FARGATE_STANDIN_MIB_PER_VCPU;
+        return;
+    }
+    for (int i = 0; catalog_at(i); i++) {
+        const catalog_type *t = catalog_at(i);
+        if (!allows(ce, t) || t->vcpus * 1000 > budget) continue;
+        if (t->vcpus > *vcpus) *vcpus = t->vcpus;
+        if (t->memory_mib > *memory_mib) *memory_mib = t->memory_mib;
+        if (t->gpus > *gpus) *gpus = t->gpus;
+    }
+}
+
+/* Starts `barge agent` on this host as a new instance of ce. */
+static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
+{
+    char id[20];
+    instance_new_id(id);
+    char vcpus[16], mem[16], gpus[16];
+    snprintf(vcpus, sizeof vcpus, "%d", t->vcpus);
+    snprintf(mem, sizeof mem, "%d", t->memory_mib);
+    snprintf(gpus, sizeof gpus, "%d", t->gpus);
+    char *agents = xasprintf("%s/agents", barge_cfg.data_dir);
+    if (mkdir(agents, 0755) < 0 && errno != EEXIST)
+        log_warn("fleet: cannot create %s: %s", agents, strerror(errno));
+    free(agents);
+    char *workdir = xasprintf("%s/agents/%s", barge_cfg.data_dir, id);
+    char *argv[] = {"barge", "agent", "--server", st->fleet->url, "--compute-environment",
+                    (char *)ce->name, "--instance-id", id, "--vcpus", vcpus, "--memory", mem,
+                    "--gpus", gpus, "--token", barge_cfg.agent_token, "--work-dir", workdir,
+                    "--exit-with-parent", "--instance-type", (char *)t->name, NULL};
+    /* A Fargate stand-in has no catalogue type for the agent to look up: its size is given. */
+    if (strcmp(t->name, "fargate") == 0) argv[sizeof argv / sizeof argv[0] - 3] = NULL;
+    pid_t pid;
+    int rc = posix_spawn(&pid, barge_cfg.self_exe, NULL, NULL, argv, environ);
+    free(workdir);
+    if (rc != 0) {
+        log_error("fleet: cannot start an agent for compute environment %s: %s", ce->name,
+                  strerror(rc));
+        return NULL;
+    }
+    instance *in = instance_new(st->fleet, id, ce->name);
+    in->type = xstrdup(t->name);
+    in->mvcpus = t->vcpus * 1000;
+    in->memory_mib = t->memory_mib;
+    in->gpus = t->gpus;
+    in->local = 1;
+    in->pid = pid;
+    log_info("fleet: launched instance %s (%s, %d vCPUs, %d MiB) for compute environment %s, "
+             "agent pid %d", in->id, in->type, t->vcpus, t->memory_mib, in->ce, (int)pid);
+    return in;
+}
+
+int provider_local_provide(state *st, ce_rec *ce, const job *j)
+{
+    if (!res_ce_usable(ce) || !ce->managed) return 0;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    /* An instance still starting that will have room for j once it registers. */
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (in->registered || strcmp(in->ce, ce->name) != 0 || !instance_fits(in, j, 1)) continue;
+        instance_reserve(in, j);
+        return 1;
+    }
+    launch_trouble *trouble = dict_get(&st->fleet->trouble, ce->name);
+    if (trouble && util_mono_ms() < trouble->retry_at) return 0;
+    /* Until the listener has bound (the first passes after a start run before it), an agent
+     * would not know where to register: ask for another pass instead. */
+    if (!st->fleet->url) {
+        st->jobs->sched_needed = 1;
+        return 0;
+    }
+    int budget = ce->max_mvcpus - fleet_ce_mvcpus(st->fleet, ce->name);
+    catalog_type fargate;
+    const catalog_type *t = choose_type(ce, j, budget, &fargate);
+    if (!t) return 0;
+    instance *in = launch(st, ce, t);
+    if (!in) return 0;
+    instance_reserve(in, j);
+    return 1;
+}
+
+void provider_local_lost(state *st, instance *in)
+{
+    fleet *f = st->fleet;
+    if (!in->registered) {
+        launch_trouble *t = dict_get(&f->trouble, in->ce);
+        if (!t) {
+            t = xcalloc(1, sizeof *t);
+            t->ce = xstrdup(in->ce);
+            dict_put(&f->trouble, t->ce, t);
+        }
+        t->failures++;
+        int shift = t->failures < BACKOFF_MAX_SHIFT ? t->failures : BACKOFF_MAX_SHIFT;
+        t->retry_at = util_mono_ms() + (1000LL << shift);
+    }
+    if (in->pid > 0) {
+        kill(in->pid, SIGTERM);
+        /* Its exit is reaped later (provider_local_tick), so that it leaves no zombie behind. */
+        f->reap = xrealloc(f->reap, (f->n_reap + 1) * sizeof *f->reap);
+        f->reap[f->n_reap++] = in->pid;
+        in->pid = 0;
+    }
+}
+
+void provider_local_registered(state *st, instance *in)
+{
+    launch_trouble *t = dict_del(&st->fleet->trouble, in->ce);
+    if (t) {
+        free(t->ce);
+        free(t);
+    }
+}
+
+void provider_local_tick(state *st)
+{
+    int64_t now = util_mono_ms();
+    fleet *f = st->fleet;
+    /* A launch back-off that has run out: the waiting jobs may be given capacity again. */
+    size_t ti = 0;
+    const char *tk;
+    void *tv;
+    while (dict_next(&f->trouble, &ti, &tk, &tv))
+        if (now >= ((launch_trouble *)tv)->retry_at) st->jobs->sched_needed = 1;
+    /* Local agents that exited.  Only their own pids are waited for: the exit status of any
+     * other child of the server belongs to whoever started it. */
+    int status;
+    for (size_t r = 0; r < f->n_reap;) {
+        if (waitpid(f->reap[r], &status, WNOHANG) != 0) f->reap[r] = f->reap[--f->n_reap];
+        else r++;
+    }
+    size_t i = 0;
+    const char *k;
+    void *v;
+    instance **exited = NULL;
+    size_t n_exited = 0;
+    int *statuses = NULL;
+    while (dict_next(&f->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (!in->local || in->pid <= 0) continue;
+        pid_t w = waitpid(in->pid, &status, WNOHANG);
+        if (w == 0 || (w < 0 && errno != ECHILD)) continue;
+        if (w < 0) status = -1; /* reaped by someone else: gone, its status unknown */
+        in->pid = 0;
+        exited = xrealloc(exited, (n_exited + 1) * sizeof *exited);
+        statuses = xrealloc(statuses, (n_exited + 1) * sizeof *statuses);
+        statuses[n_exited] = status;
+        exited[n_exited++] = in;
+    }
+    for (size_t e = 0; e < n_exited; e++) {
+        instance *in = exited[e];
+        if (!(in->draining && in->n_jobs == 0)) {
+            /* Declared lost by the fleet's housekeeping, which runs next. */
+            in->gone_why = xasprintf("its agent process exited (status %d)", statuses[e]);
+        } else {
+            log_info("fleet: instance %s stopped", in->id);
+            instance_remove(f, in);
+            st->jobs->sched_needed = 1; /* its vCPUs count against maxvCpus no more */
+        }
+    }
+    free(exited);
+    free(statuses);
+    /* Scale down: an idle local instance goes once the environment keeps minvCpus. */
+    i = 0;
+    while (dict_next(&f->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (!in->local || !in->registered || in->draining || in->n_jobs) continue;
+        ce_rec *ce = res_ce(st, in->ce);
+        int gone_ce = !ce || ce->status == RES_DELETING;
+        if (!gone_ce && now - in->idle_since < barge_cfg.idle_seconds * 1000) continue;
+        if (!gone_ce && fleet_ce_mvcpus(f, in->ce) - in->mvcpus < ce->min_mvcpus) continue;
+        in->draining = 1;
+        log_info("fleet: instance %s of %s is idle; letting it go", in->id, in->ce);
+        instance_wake(st, in);
+    }
+}
+
+void provider_local_stop(state *st)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (in->local && in->pid > 0) kill(in->pid, SIGTERM);
+    }
+}

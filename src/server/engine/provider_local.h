@@ -1,0 +1,31 @@
+/* provider_local — the local provider: MANAGED compute environments served by `barge agent`
+ * processes this server starts on its own host.
+ *
+ * It launches an agent as the scheduler asks for capacity, within maxvCpus, sized from the
+ * instance catalogue (a Fargate environment gets a stand-in just big enough), backs off when
+ * launched agents die before registering, lets idle instances go (keeping minvCpus), and reaps
+ * the agents' exits.  The agents reach the server through the fleet's URL (fleet_set_url),
+ * exactly as agents on other machines do.  Everything here runs on the core thread. */
+#ifndef BARGE_PROVIDER_LOCAL_H
+#define BARGE_PROVIDER_LOCAL_H
+#include "server/model/instance.h"
+#include "server/model/job.h"
+#include "server/model/resource.h"
+
+struct state;
+
+/* Arranges capacity for j in ce (a launching instance that will fit it, or a new launch);
+ * returns 1 when capacity is on its way. */
+int provider_local_provide(struct state *st, ce_rec *ce, const job *j);
+/* The largest instance the provider could launch for ce (for explanations). */
+void provider_local_largest(const ce_rec *ce, int *vcpus, int *memory_mib, int *gpus);
+/* A local instance was lost: back off if it never registered, stop its agent. */
+void provider_local_lost(struct state *st, instance *in);
+/* An instance registered: launches for its environment work again. */
+void provider_local_registered(struct state *st, instance *in);
+/* Every second: launch back-offs that ran out, idle instances, exited agents (an instance that
+ * was let go is removed; one whose agent died gets gone_why, for the fleet to declare it lost). */
+void provider_local_tick(struct state *st);
+/* At server stop: the agents this server launched are stopped. */
+void provider_local_stop(struct state *st);
+#endif

@@ -1,0 +1,108 @@
+/* instance — the instances that run jobs, as the server holds them: the fleet.
+ *
+ * An instance is a `barge agent` that registered (or, launched by the local provider, is about
+ * to register) for a compute environment.  This module owns the records: their capacity and
+ * what it is used for, the jobs placed on them, and what the next answer to their agent carries
+ * (the outbox).  Who launches them and when they are lost is the engine's business
+ * (engine/fleet.c, engine/provider_local.c); the agent protocol is the API's (api/agent_proto.c).
+ * Everything here runs on the core thread. */
+#ifndef BARGE_INSTANCE_H
+#define BARGE_INSTANCE_H
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/dict.h"
+#include "server/model/job.h"
+
+struct state;
+struct core_call;
+
+typedef struct instance {
+    char *id, *ce, *type, *hostname, *executor;
+    char *mem_note; /* how memory limits are enforced, or why they are not */
+    int mvcpus, memory_mib, gpus;
+    int used_mvcpus, used_memory, used_gpus;
+    int reserved_mvcpus, reserved_memory, reserved_gpus; /* promised to waiting jobs, per pass */
+    job *jobs; /* the attempts placed on it, linked through job.inst_next */
+    int n_jobs;
+    int64_t launched_at, last_seen, idle_since; /* monotonic ms */
+    struct core_call *poll; /* a parked long poll */
+    int64_t poll_deadline;
+    json_t *assign, *kill;  /* what the next answer carries */
+    dict strays; /* attempts its agent holds that this server no longer expects (stray) */
+    int registered, draining, local;
+    pid_t pid;
+    /* Set when the instance is found gone (its local agent exited): the fleet's next
+     * housekeeping declares it lost, saying why. */
+    char *gone_why;
+} instance;
+
+/* An attempt an agent holds that this server does not expect, and when it was last told to
+ * kill it (api/agent_proto.c). */
+typedef struct stray {
+    char *key; /* "ATTEMPT JOBID" */
+    int64_t kill_sent;
+    uint32_t seen; /* the reconciliation that last found it listed */
+} stray;
+
+/* Launches that failed in a row for one compute environment: the local provider backs off
+ * instead of starting a doomed agent every second. */
+typedef struct launch_trouble {
+    char *ce;
+    int failures;
+    int64_t retry_at; /* monotonic ms */
+} launch_trouble;
+
+typedef struct fleet {
+    dict instances; /* id -> instance */
+    dict trouble;   /* compute environment name -> launch_trouble */
+    uint32_t reconciliations;
+    /* Local agents let go (lost instances) whose exit is still to be reaped. */
+    pid_t *reap;
+    size_t n_reap;
+    /* Where agents reach this server; NULL until the listener has bound (fleet_set_url). */
+    char *url;
+} fleet;
+
+fleet *fleet_new(void);
+void fleet_free(fleet *f);
+/* The URL agents are given; the server sets it once it listens. */
+void fleet_set_url(fleet *f, const char *url);
+
+/* A new record with a fresh id (or the given one), entered in the fleet. */
+instance *instance_new(fleet *f, const char *id, const char *ce);
+instance *instance_find(fleet *f, const char *id);
+/* Removes the instance from the fleet and frees it.  It must hold no job. */
+void instance_remove(fleet *f, instance *in);
+/* An EC2-style instance id ("i-" and 17 hexadecimal digits), fresh. */
+void instance_new_id(char out[20]);
+/* The milli-vCPUs of every instance of a compute environment. */
+int fleet_ce_mvcpus(fleet *f, const char *ce);
+
+/* Capacity.  with_reserved counts what the current pass promised to waiting jobs. */
+int instance_fits(const instance *in, const job *j, int with_reserved);
+void instance_reserve(instance *in, const job *j);
+void fleet_clear_reservations(fleet *f);
+/* Places j's attempt on in (j->inst = in) and accounts for what it uses; and the reverse.  An
+ * attempt is on exactly one instance: attaching an attached job, or detaching from another
+ * instance, breaks an invariant. */
+void instance_attach(instance *in, job *j);
+void instance_detach(instance *in, job *j);
+
+/* The outbox: what the next answer to the agent carries. */
+void instance_push_assign(instance *in, json_t *assignment);
+void instance_push_kill(instance *in, const char *job_id, int attempt, const char *reason);
+int instance_outbox_empty(const instance *in);
+/* Takes the outbox out as an answer; the assignments in it count as sent from now on. */
+json_t *instance_take_outbox(struct state *st, instance *in);
+/* Answers a parked long poll with whatever is waiting (after the batch commits). */
+void instance_wake(struct state *st, instance *in);
+void instance_clear_strays(instance *in);
+
+/* Loading the state again after a failed commit: the fleet leaves the old state without its
+ * jobs (the engine attaches the jobs as stored again), and then the parked polls carry what the
+ * instances are to do again. */
+fleet *fleet_detach(struct state *st);
+void fleet_resume(struct state *st);
+#endif
