@@ -12,6 +12,7 @@
 #include "server/model/config.h"
 #include "server/base/core.h"
 #include "common/mem.h"
+#include "server/model/resource.h"
 #include "server/model/state.h"
 #include "common/util.h"
 
@@ -107,7 +108,11 @@ static int check_resources(api_ctx *c, json_t *cr, const char *type, int creatin
     return 0;
 }
 
-static void settle(state *st, void *arg);
+/* The status transition that follows a create, update or delete. */
+static void settle(state *st, void *arg)
+{
+    res_settle(st, &st->ce, arg);
+}
 
 static int create_ce(api_ctx *c, json_t *req, json_t **resp)
 {
@@ -185,24 +190,6 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
     *resp = json_pack("{s:s, s:s}", "computeEnvironmentName", name, "computeEnvironmentArn", arn);
     free(arn);
     return 0;
-}
-
-/* The status transition that follows a create, update or delete. */
-static void settle(state *st, void *arg)
-{
-    const char *name = arg;
-    json_t *ce = reg_get(&st->ce, name);
-    if (!ce) return;
-    const char *status = json_string_value(json_object_get(ce, "status"));
-    if (strcmp(status, "DELETING") == 0) {
-        reg_del(st, &st->ce, name);
-        return;
-    }
-    if (strcmp(status, "CREATING") != 0 && strcmp(status, "UPDATING") != 0) return;
-    json_t *next = json_deep_copy(ce);
-    json_object_set_new(next, "status", json_string("VALID"));
-    json_object_set_new(next, "statusReason", json_string("ComputeEnvironment Healthy"));
-    reg_put(st, &st->ce, name, next);
 }
 
 static int describe_ce(api_ctx *c, json_t *req, json_t **resp)

@@ -22,6 +22,7 @@
 #include "server/base/core.h"
 #include "server/model/jobs.h"
 #include "common/mem.h"
+#include "server/model/resource.h"
 #include "server/model/state.h"
 
 #define PRIORITY_MAX 1000
@@ -233,7 +234,11 @@ static int type_kind(const char *type)
     return !type ? KIND_ANY : strcmp(type, "ECS_FARGATE") == 0 ? KIND_FARGATE : KIND_EC2;
 }
 
-static void settle(state *st, void *arg);
+/* The status transition that follows a create, update or delete. */
+static void settle(state *st, void *arg)
+{
+    res_settle(st, &st->jq, arg);
+}
 
 static int create_jq(api_ctx *c, json_t *req, json_t **resp)
 {
@@ -281,27 +286,6 @@ static int create_jq(api_ctx *c, json_t *req, json_t **resp)
     free(arn);
     free(policy);
     return 0;
-}
-
-/* The status transition that follows a create, update or delete. */
-static void settle(state *st, void *arg)
-{
-    const char *name = arg;
-    json_t *jq = reg_get(&st->jq, name);
-    if (!jq) return;
-    const char *status = api_str(jq, "status");
-    if (strcmp(status, "DELETING") == 0) {
-        /* The record leaves the store here; only the graveyard copy made by reg_del keeps the
-         * reason, so it is set on the live record just before. */
-        json_object_set_new(jq, "statusReason", json_string("JobQueue Deleted"));
-        reg_del(st, &st->jq, name);
-        return;
-    }
-    if (strcmp(status, "CREATING") != 0 && strcmp(status, "UPDATING") != 0) return;
-    json_t *next = json_deep_copy(jq);
-    json_object_set_new(next, "status", json_string("VALID"));
-    json_object_set_new(next, "statusReason", json_string("JobQueue Healthy"));
-    reg_put(st, &st->jq, name, next);
 }
 
 static int describe_jq(api_ctx *c, json_t *req, json_t **resp)
