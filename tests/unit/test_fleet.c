@@ -15,6 +15,7 @@
 #include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
 #include "server/model/jobs.h"
+#include "server/model/resource.h"
 #include "common/log.h"
 #include "server/engine/scheduler.h"
 #include "server/model/state.h"
@@ -243,7 +244,9 @@ static void test_disabled_environment(void)
     submit("d", 1, NULL);
     commit();
     CHECK_STR(status("d"), "RUNNABLE");
-    CHECK(fleet_fit(st, "ce1", jobs_find(st->jobs, "d")) == NULL);
+    /* The room is there; the environment is not usable, so the scheduler did not place it. */
+    CHECK(fleet_fit(st, "ce1", jobs_find(st->jobs, "d")) != NULL);
+    CHECK(!res_ce_usable(res_ce(st, "ce1")));
     json_t *desc = jobdesc_describe(st, jobs_find(st->jobs, "d"));
     CHECK_CONTAINS(json_string_value(json_object_get(desc, "statusReason")), "DISABLED");
     json_decref(desc);

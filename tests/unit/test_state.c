@@ -55,6 +55,12 @@ static store *open_store(void)
     return db;
 }
 
+/* The least a compute environment's description holds (its typed record needs these). */
+static json_t *ce_desc(const char *status)
+{
+    return json_pack("{s:s, s:s, s:s}", "type", "UNMANAGED", "state", "ENABLED", "status", status);
+}
+
 static void test_registry_writes_through(void)
 {
     CHECK(mkdtemp(dir) != NULL);
@@ -63,9 +69,9 @@ static void test_registry_writes_through(void)
     state *st = state_load(db, &err);
     CHECK(st != NULL);
     CHECK_EQ_INT(store_begin(db), 0);
-    reg_put(st, &st->ce, "b", json_pack("{s:s}", "status", "VALID"));
-    reg_put(st, &st->ce, "a", json_pack("{s:s}", "status", "VALID"));
-    reg_put(st, &st->ce, "c", json_pack("{s:s}", "status", "VALID"));
+    reg_put(st, &st->ce, "b", ce_desc("VALID"));
+    reg_put(st, &st->ce, "a", ce_desc("VALID"));
+    reg_put(st, &st->ce, "c", ce_desc("VALID"));
     reg_del(st, &st->ce, "c");
     reg_del(st, &st->ce, "never-there"); /* a no-op, not an error */
     reg_put(st, &st->jd, "d:2", json_pack("{s:s, s:i}", "jobDefinitionName", "d", "revision", 2));
@@ -84,7 +90,7 @@ static void test_registry_writes_through(void)
     free(keys);
     /* Putting a deleted name again brings it back to life. */
     CHECK_EQ_INT(store_begin(db), 0);
-    reg_put(st, &st->ce, "c", json_pack("{s:s}", "status", "CREATING"));
+    reg_put(st, &st->ce, "c", ce_desc("CREATING"));
     CHECK_EQ_INT(store_commit(db), 0);
     CHECK_STR(json_string_value(json_object_get(reg_get_any(&st->ce, "c"), "status")), "CREATING");
     state_free(st);

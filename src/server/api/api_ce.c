@@ -12,6 +12,7 @@
 #include "server/model/config.h"
 #include "server/base/core.h"
 #include "common/mem.h"
+#include "server/model/resource.h"
 #include "server/model/state.h"
 #include "common/util.h"
 
@@ -27,23 +28,14 @@
 
 #define CR_TYPES "e(EC2|SPOT|FARGATE|FARGATE_SPOT)"
 
-static int is_fargate(const char *type)
-{
-    return type && strncmp(type, "FARGATE", 7) == 0;
-}
-
-static json_t *find_ce(api_ctx *c, const char *v, const char *field, char **name_out)
+/* The environment v names (by name or ARN), or NULL after reporting the error. */
+static ce_rec *find_ce(api_ctx *c, const char *v, const char *field)
 {
     char *name = api_name_or_arn(c, v, ARN_CE, field);
     if (!name) return NULL;
-    json_t *ce = reg_get(&c->st->ce, name);
-    if (!ce) {
-        api_client_error(c, "%s: no compute environment named '%s'", field, name);
-        free(name);
-        return NULL;
-    }
-    if (name_out) *name_out = name;
-    else free(name);
+    ce_rec *ce = res_ce(c->st, name);
+    if (!ce) api_client_error(c, "%s: no compute environment named '%s'", field, name);
+    free(name);
     return ce;
 }
 
@@ -62,7 +54,7 @@ static int check_resources(api_ctx *c, json_t *cr, const char *type, int creatin
                                    "minvCpus (%lld) and maxvCpus (%lld)",
                                 (long long)json_integer_value(dv), (long long)minv,
                                 (long long)maxv);
-    if (is_fargate(type)) {
+    if (res_is_fargate_type(type)) {
         static const char *const not_fargate[] = {
             "minvCpus", "desiredvCpus", "instanceTypes", "allocationStrategy", "bidPercentage",
             "imageId", "ec2KeyPair", "instanceRole", "placementGroup", "spotIamFleetRole",
@@ -107,7 +99,12 @@ static int check_resources(api_ctx *c, json_t *cr, const char *type, int creatin
     return 0;
 }
 
-static void settle(state *st, void *arg);
+/* The status transition that follows a create, update or delete. */
+static void settle(void *ctx, void *arg)
+{
+    state *st = ctx;
+    res_settle(st, &st->ce, arg);
+}
 
 static int create_ce(api_ctx *c, json_t *req, json_t **resp)
 {
@@ -115,7 +112,7 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
     const char *type = api_str(req, "type");
     json_t *cr = json_object_get(req, "computeResources");
     if (api_check_name(c, name, "computeEnvironmentName") < 0) return -1;
-    if (reg_get(&c->st->ce, name))
+    if (res_ce(c->st, name))
         return api_client_error(c, "computeEnvironmentName: a compute environment named '%s' "
                                    "already exists", name);
     if (json_object_get(req, "eksConfiguration"))
@@ -145,11 +142,13 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
     char uuid[37];
     util_uuid(uuid);
     char *arn = arn_make(ARN_CE, name);
+    const char *state_ = api_str(req, "state") ? api_str(req, "state")
+                                               : res_state_name(RES_ENABLED);
     json_t *ce = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "computeEnvironmentName",
-                           name, "computeEnvironmentArn", arn, "type", type, "state",
-                           api_str(req, "state") ? api_str(req, "state") : "ENABLED", "status",
-                           "CREATING", "statusReason", "Creating the compute environment",
-                           "containerOrchestrationType", "ECS", "uuid", uuid);
+                           name, "computeEnvironmentArn", arn, "type", type, "state", state_,
+                           "status", res_status_name(RES_CREATING), "statusReason",
+                           "Creating the compute environment", "containerOrchestrationType",
+                           "ECS", "uuid", uuid);
     json_object_set_new(ce, "tags", json_deep_copy(json_object_get(req, "tags")) ?: json_object());
     const char *role = api_str(req, "serviceRole");
     json_object_set_new(ce, "serviceRole",
@@ -160,7 +159,7 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
     if (cr) {
         json_t *res = json_deep_copy(cr);
         const char *crtype = api_str(cr, "type");
-        if (!is_fargate(crtype)) {
+        if (!res_is_fargate_type(crtype)) {
             if (!json_object_get(res, "minvCpus")) json_object_set_new(res, "minvCpus", json_integer(0));
             if (!json_object_get(res, "desiredvCpus"))
                 json_object_set_new(res, "desiredvCpus", json_integer(api_int(res, "minvCpus", 0)));
@@ -185,24 +184,6 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
     *resp = json_pack("{s:s, s:s}", "computeEnvironmentName", name, "computeEnvironmentArn", arn);
     free(arn);
     return 0;
-}
-
-/* The status transition that follows a create, update or delete. */
-static void settle(state *st, void *arg)
-{
-    const char *name = arg;
-    json_t *ce = reg_get(&st->ce, name);
-    if (!ce) return;
-    const char *status = json_string_value(json_object_get(ce, "status"));
-    if (strcmp(status, "DELETING") == 0) {
-        reg_del(st, &st->ce, name);
-        return;
-    }
-    if (strcmp(status, "CREATING") != 0 && strcmp(status, "UPDATING") != 0) return;
-    json_t *next = json_deep_copy(ce);
-    json_object_set_new(next, "status", json_string("VALID"));
-    json_object_set_new(next, "statusReason", json_string("ComputeEnvironment Healthy"));
-    reg_put(st, &st->ce, name, next);
 }
 
 static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
@@ -236,18 +217,18 @@ static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
 
 static int update_ce(api_ctx *c, json_t *req, json_t **resp)
 {
-    char *name = NULL;
-    json_t *ce = find_ce(c, api_str(req, "computeEnvironment"), "computeEnvironment", &name);
-    if (!ce) return -1;
+    ce_rec *rec = find_ce(c, api_str(req, "computeEnvironment"), "computeEnvironment");
+    if (!rec) return -1;
+    const char *name = rec->name;
+    json_t *ce = reg_get(&c->st->ce, name);
     int rc = -1;
     json_t *next = NULL;
-    const char *status = json_string_value(json_object_get(ce, "status"));
-    if (strcmp(status, "DELETING") == 0) {
+    if (rec->status == RES_DELETING) {
         api_client_error(c, "computeEnvironment: '%s' is being deleted and cannot be updated",
                          name);
         goto out;
     }
-    int managed = strcmp(json_string_value(json_object_get(ce, "type")), "MANAGED") == 0;
+    int managed = rec->managed;
     json_t *upd = json_object_get(req, "computeResources");
     if (upd && !managed) {
         api_client_error(c, "computeResources: '%s' is UNMANAGED and has no compute resources",
@@ -273,13 +254,13 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
     if (upd) {
         json_t *cr = json_object_get(next, "computeResources");
         const char *from = api_str(cr, "type"), *to = api_str(upd, "type");
-        if (to && is_fargate(from) != is_fargate(to)) {
+        if (to && rec->fargate != res_is_fargate_type(to)) {
             api_client_error(c, "computeResources.type: cannot change between %s and %s; create "
                                 "a new compute environment instead", from, to);
             goto out;
         }
         const char *strategy = api_str(upd, "allocationStrategy");
-        if (strategy && is_fargate(from)) {
+        if (strategy && rec->fargate) {
             api_client_error(c, "computeResources.allocationStrategy: does not apply to %s "
                                 "compute resources", from);
             goto out;
@@ -296,7 +277,7 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
                 continue;
             json_object_set(merged, k, v);
         }
-        if (is_fargate(from)) {
+        if (rec->fargate) {
             /* Fargate resources have no minimum or desired count to keep. */
             if (check_resources(c, upd, from, 0) < 0) {
                 json_decref(merged);
@@ -332,8 +313,7 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
     }
     if (json_object_get(req, "context"))
         json_object_set(next, "context", json_object_get(req, "context"));
-    json_object_set_new(next, "status", json_string("UPDATING"));
-    json_object_set_new(next, "statusReason", json_string("Updating the compute environment"));
+    res_set_status(next, RES_UPDATING, "Updating the compute environment");
     *resp = json_pack("{s:s, s:O}", "computeEnvironmentName", name, "computeEnvironmentArn",
                       json_object_get(next, "computeEnvironmentArn"));
     reg_put(c->st, &c->st->ce, name, next);
@@ -342,31 +322,25 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
     rc = 0;
 out:
     json_decref(next);
-    free(name);
     return rc;
 }
 
 static int delete_ce(api_ctx *c, json_t *req, json_t **resp)
 {
-    char *name = NULL;
-    json_t *ce = find_ce(c, api_str(req, "computeEnvironment"), "computeEnvironment", &name);
+    ce_rec *ce = find_ce(c, api_str(req, "computeEnvironment"), "computeEnvironment");
     if (!ce) return -1;
-    int rc = -1;
-    const char *arn = json_string_value(json_object_get(ce, "computeEnvironmentArn"));
-    if (strcmp(json_string_value(json_object_get(ce, "state")), "DISABLED") != 0) {
-        api_client_error(c, "computeEnvironment: '%s' must be DISABLED before it is deleted; "
-                            "call UpdateComputeEnvironment with state DISABLED first", name);
-        goto out;
-    }
+    if (ce->state != RES_DISABLED)
+        return api_client_error(c, "computeEnvironment: '%s' must be DISABLED before it is "
+                                   "deleted; call UpdateComputeEnvironment with state DISABLED "
+                                   "first", ce->name);
     /* A queue that still orders this environment would be left pointing at nothing. */
     buf users = {0};
     const char *qname;
-    json_t *q;
-    json_object_foreach(c->st->jq.items, qname, q) {
-        size_t i;
-        json_t *o;
-        json_array_foreach(json_object_get(q, "computeEnvironmentOrder"), i, o) {
-            if (strcmp(api_str(o, "computeEnvironment"), arn) == 0) {
+    json_t *unused;
+    json_object_foreach(c->st->jq.items, qname, unused) {
+        jq_rec *q = res_jq(c->st, qname);
+        for (size_t i = 0; i < q->n_ces; i++) {
+            if (q->ces[i] == ce) {
                 buf_printf(&users, "%s'%s'", users.len ? ", " : "", qname);
                 break;
             }
@@ -375,22 +349,18 @@ static int delete_ce(api_ctx *c, json_t *req, json_t **resp)
     if (users.len) {
         api_client_error(c, "computeEnvironment: '%s' is still used by job queue %s; remove it "
                             "from their computeEnvironmentOrder or delete them first",
-                         name, users.data);
+                         ce->name, users.data);
         buf_free(&users);
-        goto out;
+        return -1;
     }
-    if (strcmp(json_string_value(json_object_get(ce, "status")), "DELETING") != 0) {
-        json_t *next = json_deep_copy(ce);
-        json_object_set_new(next, "status", json_string("DELETING"));
-        json_object_set_new(next, "statusReason", json_string("Deleting the compute environment"));
-        reg_put(c->st, &c->st->ce, name, next);
-        core_after(0, settle, xstrdup(name));
+    if (ce->status != RES_DELETING) {
+        json_t *next = json_deep_copy(reg_get(&c->st->ce, ce->name));
+        res_set_status(next, RES_DELETING, "Deleting the compute environment");
+        reg_put(c->st, &c->st->ce, ce->name, next);
+        core_after(0, settle, xstrdup(ce->name));
     }
     *resp = json_object();
-    rc = 0;
-out:
-    free(name);
-    return rc;
+    return 0;
 }
 
 api_op api_ce_ops[] = {

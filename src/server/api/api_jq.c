@@ -23,6 +23,7 @@
 #include "server/engine/attempt.h"
 #include "server/model/jobs.h"
 #include "common/mem.h"
+#include "server/model/resource.h"
 #include "server/model/state.h"
 
 #define PRIORITY_MAX 1000
@@ -45,10 +46,9 @@ static const char *kind_name(int kind)
 }
 
 /* UNMANAGED environments have no computeResources; they run on machines like EC2 ones do. */
-static int ce_kind(json_t *ce)
+static int ce_kind(const ce_rec *ce)
 {
-    const char *type = api_str(json_object_get(ce, "computeResources"), "type");
-    return type && strncmp(type, "FARGATE", 7) == 0 ? KIND_FARGATE : KIND_EC2;
+    return ce->fargate ? KIND_FARGATE : KIND_EC2;
 }
 
 /* The jobQueueType that goes with a kind of compute environment. */
@@ -57,17 +57,14 @@ static const char *kind_queue_type(int kind)
     return kind == KIND_FARGATE ? "ECS_FARGATE" : "ECS";
 }
 
-static json_t *find_jq(api_ctx *c, const char *v, const char *field, char **name_out)
+/* The queue v names (by name or ARN), or NULL after reporting the error. */
+static jq_rec *find_jq(api_ctx *c, const char *v, const char *field)
 {
     char *name = api_name_or_arn(c, v, ARN_JQ, field);
     if (!name) return NULL;
-    json_t *jq = reg_get(&c->st->jq, name);
-    if (!jq) {
-        api_client_error(c, "%s: no job queue named '%s'", field, name);
-        free(name);
-        return NULL;
-    }
-    *name_out = name;
+    jq_rec *jq = res_jq(c->st, name);
+    if (!jq) api_client_error(c, "%s: no job queue named '%s'", field, name);
+    free(name);
     return jq;
 }
 
@@ -110,21 +107,20 @@ static json_t *resolve_order(api_ctx *c, json_t *order, int want)
         snprintf(field, sizeof field, "computeEnvironmentOrder[%zu].computeEnvironment", i);
         char *name = api_name_or_arn(c, api_str(o, "computeEnvironment"), ARN_CE, field);
         if (!name) goto fail;
-        json_t *ce = reg_get(&c->st->ce, name);
+        ce_rec *ce = res_ce(c->st, name);
         if (!ce) {
             api_client_error(c, "%s: no compute environment named '%s'; create it first", field,
                              name);
             free(name);
             goto fail;
         }
-        const char *status = api_str(ce, "status");
-        if (strcmp(status, "DELETING") == 0 || strcmp(status, "INVALID") == 0) {
+        if (ce->status == RES_DELETING || ce->status == RES_INVALID) {
             api_client_error(c, "%s: compute environment '%s' is %s and cannot take jobs; use "
-                                "another one", field, name, status);
+                                "another one", field, name, res_status_name(ce->status));
             free(name);
             goto fail;
         }
-        const char *arn = api_str(ce, "computeEnvironmentArn");
+        const char *arn = api_str(reg_get(&c->st->ce, name), "computeEnvironmentArn");
         for (size_t j = 0; j < i; j++) {
             if (strcmp(api_str(json_array_get(out, j), "computeEnvironment"), arn) == 0) {
                 api_client_error(c, "%s: compute environment '%s' is already listed at "
@@ -234,13 +230,18 @@ static int type_kind(const char *type)
     return !type ? KIND_ANY : strcmp(type, "ECS_FARGATE") == 0 ? KIND_FARGATE : KIND_EC2;
 }
 
-static void settle(state *st, void *arg);
+/* The status transition that follows a create, update or delete. */
+static void settle(void *ctx, void *arg)
+{
+    state *st = ctx;
+    res_settle(st, &st->jq, arg);
+}
 
 static int create_jq(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *name = api_str(req, "jobQueueName");
     if (api_check_name(c, name, "jobQueueName") < 0) return -1;
-    if (reg_get(&c->st->jq, name))
+    if (res_jq(c->st, name))
         return api_client_error(c, "jobQueueName: a job queue named '%s' already exists", name);
     if (refuse_service_order(c, req) < 0) return -1;
     const char *type = api_str(req, "jobQueueType");
@@ -267,10 +268,10 @@ static int create_jq(api_ctx *c, json_t *req, json_t **resp)
 
     char *arn = arn_make(ARN_JQ, name);
     json_t *jq = json_pack("{s:s, s:s, s:s}", "jobQueueName", name, "jobQueueArn", arn, "state",
-                           api_str(req, "state") ? api_str(req, "state") : "ENABLED");
+                           api_str(req, "state") ? api_str(req, "state")
+                                                 : res_state_name(RES_ENABLED));
     if (policy) json_object_set_new(jq, "schedulingPolicyArn", json_string(policy));
-    json_object_set_new(jq, "status", json_string("CREATING"));
-    json_object_set_new(jq, "statusReason", json_string("Creating the job queue"));
+    res_set_status(jq, RES_CREATING, "Creating the job queue");
     json_object_set_new(jq, "priority", json_integer(api_int(req, "priority", 0)));
     json_object_set_new(jq, "computeEnvironmentOrder", order);
     if (type) json_object_set_new(jq, "jobQueueType", json_string(type));
@@ -282,27 +283,6 @@ static int create_jq(api_ctx *c, json_t *req, json_t **resp)
     free(arn);
     free(policy);
     return 0;
-}
-
-/* The status transition that follows a create, update or delete. */
-static void settle(state *st, void *arg)
-{
-    const char *name = arg;
-    json_t *jq = reg_get(&st->jq, name);
-    if (!jq) return;
-    const char *status = api_str(jq, "status");
-    if (strcmp(status, "DELETING") == 0) {
-        /* The record leaves the store here; only the graveyard copy made by reg_del keeps the
-         * reason, so it is set on the live record just before. */
-        json_object_set_new(jq, "statusReason", json_string("JobQueue Deleted"));
-        reg_del(st, &st->jq, name);
-        return;
-    }
-    if (strcmp(status, "CREATING") != 0 && strcmp(status, "UPDATING") != 0) return;
-    json_t *next = json_deep_copy(jq);
-    json_object_set_new(next, "status", json_string("VALID"));
-    json_object_set_new(next, "statusReason", json_string("JobQueue Healthy"));
-    reg_put(st, &st->jq, name, next);
 }
 
 static int describe_jq(api_ctx *c, json_t *req, json_t **resp)
@@ -337,13 +317,14 @@ static int describe_jq(api_ctx *c, json_t *req, json_t **resp)
 
 static int update_jq(api_ctx *c, json_t *req, json_t **resp)
 {
-    char *name = NULL;
-    json_t *jq = find_jq(c, api_str(req, "jobQueue"), "jobQueue", &name);
-    if (!jq) return -1;
+    jq_rec *rec = find_jq(c, api_str(req, "jobQueue"), "jobQueue");
+    if (!rec) return -1;
+    const char *name = rec->name;
+    json_t *jq = reg_get(&c->st->jq, name);
     int rc = -1;
     json_t *order = NULL;
     char *policy = NULL;
-    if (strcmp(api_str(jq, "status"), "DELETING") == 0) {
+    if (rec->status == RES_DELETING) {
         api_client_error(c, "jobQueue: '%s' is being deleted and cannot be updated", name);
         goto out;
     }
@@ -370,8 +351,7 @@ static int update_jq(api_ctx *c, json_t *req, json_t **resp)
     }
     if (policy) json_object_set_new(next, "schedulingPolicyArn", json_string(policy));
     if (tla) json_object_set_new(next, "jobStateTimeLimitActions", json_deep_copy(tla));
-    json_object_set_new(next, "status", json_string("UPDATING"));
-    json_object_set_new(next, "statusReason", json_string("Updating the job queue"));
+    res_set_status(next, RES_UPDATING, "Updating the job queue");
     *resp = json_pack("{s:s, s:O}", "jobQueueName", name, "jobQueueArn",
                       json_object_get(next, "jobQueueArn"));
     reg_put(c->st, &c->st->jq, name, next);
@@ -380,32 +360,25 @@ static int update_jq(api_ctx *c, json_t *req, json_t **resp)
 out:
     json_decref(order);
     free(policy);
-    free(name);
     return rc;
 }
 
 static int delete_jq(api_ctx *c, json_t *req, json_t **resp)
 {
-    char *name = NULL;
-    json_t *jq = find_jq(c, api_str(req, "jobQueue"), "jobQueue", &name);
+    jq_rec *jq = find_jq(c, api_str(req, "jobQueue"), "jobQueue");
     if (!jq) return -1;
-    if (strcmp(api_str(jq, "state"), "DISABLED") != 0) {
-        api_client_error(c, "jobQueue: '%s' must be DISABLED before it is deleted; call "
-                            "UpdateJobQueue with state DISABLED first", name);
-        free(name);
-        return -1;
-    }
+    if (jq->state != RES_DISABLED)
+        return api_client_error(c, "jobQueue: '%s' must be DISABLED before it is deleted; call "
+                                   "UpdateJobQueue with state DISABLED first", jq->name);
     /* Deleting twice is not an error: the second call finds the queue already on its way. */
-    if (strcmp(api_str(jq, "status"), "DELETING") != 0) {
-        json_t *next = json_deep_copy(jq);
-        json_object_set_new(next, "status", json_string("DELETING"));
-        json_object_set_new(next, "statusReason", json_string("Deleting the job queue"));
-        reg_put(c->st, &c->st->jq, name, next);
-        core_after(0, settle, xstrdup(name));
-        attempt_cancel_queue(c->st, name);
+    if (jq->status != RES_DELETING) {
+        json_t *next = json_deep_copy(reg_get(&c->st->jq, jq->name));
+        res_set_status(next, RES_DELETING, "Deleting the job queue");
+        reg_put(c->st, &c->st->jq, jq->name, next);
+        core_after(0, settle, xstrdup(jq->name));
+        attempt_cancel_queue(c->st, jq->name);
     }
     *resp = json_object();
-    free(name);
     return 0;
 }
 

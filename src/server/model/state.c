@@ -7,6 +7,7 @@
 #include "server/model/instance.h"
 #include "server/model/jobspec.h"
 #include "server/model/jobs.h"
+#include "server/model/resource.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -34,6 +35,14 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
         json_decref(v);
         return -1;
     }
+    /* One bad record should not keep the server from starting, nor crash it later. */
+    char *why;
+    if (res_fill(la->st, la->r, key, v, &why) != 0) {
+        log_error("store: skipping the %s record '%s': %s", la->r->kind, key, why);
+        free(why);
+        json_decref(v);
+        return 0;
+    }
     json_object_set_new(la->r->items, key, v);
     if (la->r == &la->st->jd) {
         const char *name = json_string_value(json_object_get(v, "jobDefinitionName"));
@@ -49,26 +58,10 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
 static void settle_transitional(state *st)
 {
     registry *regs[] = {&st->ce, &st->jq};
-    const char *healthy[] = {"ComputeEnvironment Healthy", "JobQueue Healthy"};
     for (size_t r = 0; r < 2; r++) {
-        const char **keys;
         size_t n;
-        keys = reg_sorted_keys(regs[r], strcmp, &n);
-        for (size_t i = 0; i < n; i++) {
-            json_t *v = reg_get(regs[r], keys[i]);
-            const char *status = json_string_value(json_object_get(v, "status"));
-            if (!status) continue;
-            char *key = xstrdup(keys[i]);
-            if (strcmp(status, "DELETING") == 0) {
-                reg_del(st, regs[r], key);
-            } else if (strcmp(status, "CREATING") == 0 || strcmp(status, "UPDATING") == 0) {
-                json_t *next = json_deep_copy(v);
-                json_object_set_new(next, "status", json_string("VALID"));
-                json_object_set_new(next, "statusReason", json_string(healthy[r]));
-                reg_put(st, regs[r], key, next);
-            }
-            free(key);
-        }
+        const char **keys = reg_sorted_keys(regs[r], strcmp, &n);
+        for (size_t i = 0; i < n; i++) res_settle(st, regs[r], keys[i]);
         free(keys);
     }
 }
@@ -170,6 +163,7 @@ void state_free(state *st)
         json_decref(regs[i]->deleted);
     }
     json_decref(st->jd_latest);
+    res_free(st);
     jobs_free(st->jobs);
     fleet_free(st->fleet);
     free(st);
@@ -188,6 +182,15 @@ json_t *reg_get_any(registry *r, const char *key)
 
 void reg_put(state *st, registry *r, const char *key, json_t *desc)
 {
+    char *why;
+    if (res_fill(st, r, key, desc, &why) != 0) {
+        log_error("state: not storing %s '%s', a malformed description (a bug): %s; the batch "
+                  "is rolled back", r->kind, key, why);
+        free(why);
+        json_decref(desc);
+        st->store_failed = 1;
+        return;
+    }
     char *doc = json_dumps(desc, JSON_COMPACT);
     if (store_put(st->db, r->kind, key, doc, strlen(doc)) != 0) {
         log_error("store: writing %s '%s' failed: %s", r->kind, key, store_errmsg(st->db));
@@ -216,6 +219,7 @@ void reg_del(state *st, registry *r, const char *key)
         json_object_del(r->deleted, json_object_iter_key(first));
     }
     json_object_set_new(r->deleted, key, dead);
+    res_forget(st, r, key);
     json_object_del(r->items, key);
     if (st->jobs) st->jobs->sched_needed = 1;
 }

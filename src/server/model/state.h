@@ -25,6 +25,7 @@ typedef struct state {
     struct jobs *jobs;   /* every job (jobs.h) */
     struct fleet *fleet; /* every instance (instance.h) */
     struct logstore *logs; /* job logs; the server hands it over (NULL in some unit tests) */
+    struct res_index *res; /* typed records of ce and jq (resource.h), kept by reg_put/reg_del */
     int clean_stop;        /* the server was stopped cleanly before this start */
     int forget_clean_stop; /* the record that says so is deleted by the next commit */
 } state;
@@ -45,9 +46,11 @@ void state_note_clean_stop(state *st);
 void state_forget_clean_stop(state *st);
 
 json_t *reg_get(registry *r, const char *key); /* borrowed; NULL if absent */
-/* Stores desc under key (taking the caller's reference) in memory and in the store. */
+/* Stores desc under key (taking the caller's reference) in memory and in the store, and parses
+ * an environment's or queue's into its record (resource.h).  A description the record cannot be
+ * parsed from is a bug: it is logged and dropped, and the batch fails (store_failed). */
 void reg_put(state *st, registry *r, const char *key, json_t *desc);
-/* Removes key; its last description stays visible with status DELETED. */
+/* Removes key; its last description stays visible with status DELETED, its record not live. */
 void reg_del(state *st, registry *r, const char *key);
 /* A description visible under key, live or deleted (borrowed); NULL if neither. */
 json_t *reg_get_any(registry *r, const char *key);
