@@ -29,6 +29,7 @@
 #include "server/model/instance.h"
 #include "server/model/jobs.h"
 #include "server/model/state.h"
+#include "server/model/model.h"
 
 static void usage(FILE *out)
 {
@@ -153,9 +154,9 @@ static int before_commit(void *ctx, int final)
     if (final) {
         /* What still runs is stopped by the operator's hand, not lost: the next start gives
          * those attempts back to their jobs (docs/decisions.md). */
-        state_note_clean_stop(st);
+        model_note_clean_stop(st);
     } else if (st->forget_clean_stop) {
-        state_forget_clean_stop(st);
+        model_forget_clean_stop(st);
     }
     return st->store_failed ? -1 : 0;
 }
@@ -166,7 +167,7 @@ static int before_commit(void *ctx, int final)
 static int reload(void *ctx, char **err)
 {
     state *st = ctx;
-    if (state_reload(st, err) != 0) return -1;
+    if (model_reload(st, err) != 0) return -1;
     attempt_recover(st);
     fleet_resume(st);
     return 0;
@@ -370,7 +371,7 @@ int server_main(int argc, char **argv)
     jobdef_init();
     api_init();
     api_job_init();
-    state *st = state_load(db, &err);
+    state *st = model_load(db, &err);
     if (!st) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
@@ -385,7 +386,7 @@ int server_main(int argc, char **argv)
     if (core_start(db, &hooks, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
-        state_free(st);
+        model_free(st);
         logstore_close(logs);
         store_close(db);
         return 1;
@@ -394,7 +395,7 @@ int server_main(int argc, char **argv)
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
         core_stop();
-        state_free(st);
+        model_free(st);
         logstore_close(logs);
         store_close(db);
         return 1;
@@ -418,7 +419,7 @@ int server_main(int argc, char **argv)
     http_quiesce();
     core_stop();
     http_stop();
-    state_free(st);
+    model_free(st);
     /* After the core and the HTTP threads, the log store's last users. */
     logstore_close(logs);
     store_close(db);

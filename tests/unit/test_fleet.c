@@ -19,6 +19,8 @@
 #include "common/log.h"
 #include "server/engine/scheduler.h"
 #include "server/model/state.h"
+#include "server/model/registry.h"
+#include "server/model/model.h"
 #include "server/base/store.h"
 #include "common/util.h"
 
@@ -37,7 +39,7 @@ static void commit(void)
 {
     sched_pass(st);
     jobs_flush(st);
-    if (st->forget_clean_stop) state_forget_clean_stop(st);
+    if (st->forget_clean_stop) model_forget_clean_stop(st);
     CHECK_EQ_INT(st->store_failed, 0);
     if (store_commit(db) != 0) CHECK_FAIL_("commit: %s", store_errmsg(db));
 }
@@ -506,7 +508,7 @@ static void test_reload_keeps_the_fleet(void)
     store_rollback(db);
     char *err = NULL;
     instance *kept = in;
-    if (state_reload(st, &err) != 0) CHECK_FAIL_("state_reload: %s", err);
+    if (model_reload(st, &err) != 0) CHECK_FAIL_("model_reload: %s", err);
     attempt_recover(st);
     fleet_resume(st);
     CHECK(instance_find(st->fleet, kept->id) == kept); /* the fleet stayed */
@@ -553,15 +555,15 @@ static void test_clean_stop_costs_no_attempt(void)
              in->id);
     begin();
     json_decref(exchange(req, NULL));
-    state_note_clean_stop(st);
+    model_note_clean_stop(st);
     commit();
 
     /* The start after the clean stop (no instance is registered yet). */
     char *err = NULL;
-    state *fresh = state_load(db, &err);
-    if (!fresh) CHECK_FAIL_("state_load: %s", err);
+    state *fresh = model_load(db, &err);
+    if (!fresh) CHECK_FAIL_("model_load: %s", err);
     attempt_recover(fresh);
-    state_free(st);
+    model_free(st);
     st = fresh;
     CHECK(st->clean_stop);
     j = jobs_find(st->jobs, "cs");
@@ -589,15 +591,15 @@ static void test_clean_stop_costs_no_attempt(void)
     commit();
 
     /* A crash now: the attempt counts, and it was the job's only one. */
-    state *after_crash = state_load(db, &err);
-    if (!after_crash) CHECK_FAIL_("state_load: %s", err);
+    state *after_crash = model_load(db, &err);
+    if (!after_crash) CHECK_FAIL_("model_load: %s", err);
     attempt_recover(after_crash);
     CHECK(!after_crash->clean_stop);
     job *c = jobs_find(after_crash->jobs, "cs");
     CHECK_STR(job_status_name(c->status), "FAILED");
     CHECK_STR(c->reason, host);
     CHECK_EQ_INT(json_array_size(c->attempts), 2);
-    state_free(after_crash);
+    model_free(after_crash);
 }
 
 /* An array child has one id: its index as written, without sign, spaces or leading zeros. */
@@ -628,8 +630,8 @@ int main(void)
     char *err = NULL;
     db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
     if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
-    st = state_load(db, &err);
-    if (!st) CHECK_FAIL_("state_load: %s", err);
+    st = model_load(db, &err);
+    if (!st) CHECK_FAIL_("model_load: %s", err);
     attempt_recover(st);
 
     RUN(test_place_run_release);
@@ -643,7 +645,7 @@ int main(void)
     RUN(test_clean_stop_costs_no_attempt);
     RUN(test_child_ids_are_canonical);
 
-    state_free(st);
+    model_free(st);
     store_close(db);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

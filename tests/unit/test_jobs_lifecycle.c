@@ -12,6 +12,7 @@
 #include "server/model/jobs.h"
 #include "common/log.h"
 #include "server/model/state.h"
+#include "server/model/model.h"
 #include "server/base/store.h"
 
 static char dir[] = "/tmp/barge-unit-jobs-XXXXXX";
@@ -22,8 +23,8 @@ static instance inst;
 static state *load(void)
 {
     char *err = NULL;
-    state *s = state_load(db, &err);
-    if (!s) CHECK_FAIL_("state_load: %s", err);
+    state *s = model_load(db, &err);
+    if (!s) CHECK_FAIL_("model_load: %s", err);
     /* As the server does after loading: attempts that were under way end (their instances
      * are gone). */
     attempt_recover(s);
@@ -721,7 +722,7 @@ static void test_reload(void)
     /* The array started before the restarts and still says when. */
     CHECK(find("l-arr")->started_at == arr_started);
     check_runnable_list();
-    state_free(prev);
+    model_free(prev);
 }
 
 int main(void)
@@ -751,9 +752,9 @@ int main(void)
     RUN(test_retries);
     state *before = st;
     RUN(test_reload);
-    state_free(before);
+    model_free(before);
 
-    state_free(st);
+    model_free(st);
     json_decref(inst.assign);
     json_decref(inst.kill);
     store_close(db);

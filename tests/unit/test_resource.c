@@ -10,6 +10,8 @@
 #include "server/base/store.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
+#include "server/model/registry.h"
+#include "server/model/model.h"
 
 #define ARN_OF(name) "arn:aws:batch:us-east-1:123456789012:compute-environment/" name
 
@@ -31,8 +33,8 @@ static void open_state(void)
     char *err = NULL;
     db = store_sqlite_open(path, STORE_SYNC_NORMAL, &err);
     if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
-    st = state_load(db, &err);
-    if (!st) CHECK_FAIL_("state_load: %s", err);
+    st = model_load(db, &err);
+    if (!st) CHECK_FAIL_("model_load: %s", err);
     CHECK_EQ_INT(store_begin(db), 0);
 }
 
@@ -40,7 +42,7 @@ static void close_state(void)
 {
     CHECK_EQ_INT(st->store_failed, 0);
     CHECK_EQ_INT(store_commit(db), 0);
-    state_free(st);
+    model_free(st);
     store_close(db);
     st = NULL;
     db = NULL;
@@ -332,7 +334,7 @@ static void test_bad_put_is_refused(void)
     CHECK_STR(json_string_value(json_object_get(reg_get(&st->ce, "a"), "type")), "UNMANAGED");
     st->store_failed = 0;
     store_rollback(db);
-    state_free(st);
+    model_free(st);
     store_close(db);
 }
 
@@ -369,7 +371,7 @@ static void test_broken_records_are_skipped_at_load(void)
     dup2(fd, 2);
     char *err = NULL;
     db = store_sqlite_open(path, STORE_SYNC_NORMAL, &err);
-    st = db ? state_load(db, &err) : NULL;
+    st = db ? model_load(db, &err) : NULL;
     fflush(stderr);
     dup2(saved, 2);
     close(saved);

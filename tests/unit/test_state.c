@@ -4,6 +4,8 @@
 
 #include "check.h"
 #include "server/model/state.h"
+#include "server/model/registry.h"
+#include "server/model/model.h"
 #include "server/base/store.h"
 
 static int sign(int v)
@@ -14,18 +16,18 @@ static int sign(int v)
 static void test_jd_key_order(void)
 {
     /* Revisions compare as numbers, not as text. */
-    CHECK_EQ_INT(sign(state_jd_key_cmp("a:2", "a:10")), -1);
-    CHECK_EQ_INT(sign(state_jd_key_cmp("a:10", "a:9")), 1);
-    CHECK_EQ_INT(state_jd_key_cmp("a:10", "a:10"), 0);
+    CHECK_EQ_INT(sign(reg_jd_key_cmp("a:2", "a:10")), -1);
+    CHECK_EQ_INT(sign(reg_jd_key_cmp("a:10", "a:9")), 1);
+    CHECK_EQ_INT(reg_jd_key_cmp("a:10", "a:10"), 0);
     /* Names compare first, as text; a shorter name that is a prefix comes first. */
-    CHECK_EQ_INT(sign(state_jd_key_cmp("a:99", "b:1")), -1);
-    CHECK_EQ_INT(sign(state_jd_key_cmp("a:5", "ab:1")), -1);
-    CHECK_EQ_INT(sign(state_jd_key_cmp("ab:1", "a:5")), 1);
-    CHECK_EQ_INT(sign(state_jd_key_cmp("a-b:1", "a:1")), 1);
-    CHECK_EQ_INT(sign(state_jd_key_cmp("a:1", "a_b:1")), -1);
+    CHECK_EQ_INT(sign(reg_jd_key_cmp("a:99", "b:1")), -1);
+    CHECK_EQ_INT(sign(reg_jd_key_cmp("a:5", "ab:1")), -1);
+    CHECK_EQ_INT(sign(reg_jd_key_cmp("ab:1", "a:5")), 1);
+    CHECK_EQ_INT(sign(reg_jd_key_cmp("a-b:1", "a:1")), 1);
+    CHECK_EQ_INT(sign(reg_jd_key_cmp("a:1", "a_b:1")), -1);
     /* A key without a revision sorts as revision 0 of its name. */
-    CHECK_EQ_INT(sign(state_jd_key_cmp("a", "a:1")), -1);
-    CHECK_EQ_INT(state_jd_key_cmp("a", "a"), 0);
+    CHECK_EQ_INT(sign(reg_jd_key_cmp("a", "a:1")), -1);
+    CHECK_EQ_INT(reg_jd_key_cmp("a", "a"), 0);
 
     /* Sorting with it gives name order, then revision order; and it is antisymmetric. */
     const char *keys[] = {"job:10", "job:2", "a:3", "job-x:1", "job:1", "a:12", "jo:7"};
@@ -33,11 +35,11 @@ static void test_jd_key_order(void)
     size_t n = sizeof keys / sizeof keys[0];
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++)
-            CHECK_EQ_INT(sign(state_jd_key_cmp(keys[i], keys[j])),
-                         -sign(state_jd_key_cmp(keys[j], keys[i])));
+            CHECK_EQ_INT(sign(reg_jd_key_cmp(keys[i], keys[j])),
+                         -sign(reg_jd_key_cmp(keys[j], keys[i])));
     /* Insertion sort: the comparator alone decides. */
     for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && state_jd_key_cmp(keys[j - 1], keys[j]) > 0; j--) {
+        for (size_t j = i; j > 0 && reg_jd_key_cmp(keys[j - 1], keys[j]) > 0; j--) {
             const char *t = keys[j];
             keys[j] = keys[j - 1];
             keys[j - 1] = t;
@@ -66,7 +68,7 @@ static void test_registry_writes_through(void)
     CHECK(mkdtemp(dir) != NULL);
     store *db = open_store();
     char *err = NULL;
-    state *st = state_load(db, &err);
+    state *st = model_load(db, &err);
     CHECK(st != NULL);
     CHECK_EQ_INT(store_begin(db), 0);
     reg_put(st, &st->ce, "b", ce_desc("VALID"));
@@ -93,31 +95,31 @@ static void test_registry_writes_through(void)
     reg_put(st, &st->ce, "c", ce_desc("CREATING"));
     CHECK_EQ_INT(store_commit(db), 0);
     CHECK_STR(json_string_value(json_object_get(reg_get_any(&st->ce, "c"), "status")), "CREATING");
-    state_free(st);
+    model_free(st);
     store_close(db);
 
     /* What was committed is what a restart loads. */
     db = open_store();
-    st = state_load(db, &err);
+    st = model_load(db, &err);
     CHECK(st != NULL);
     keys = reg_sorted_keys(&st->ce, strcmp, &n);
     CHECK_EQ_INT(n, 3);
     CHECK_STR(keys[2], "c");
     free(keys);
-    keys = reg_sorted_keys(&st->jd, state_jd_key_cmp, &n);
+    keys = reg_sorted_keys(&st->jd, reg_jd_key_cmp, &n);
     CHECK_EQ_INT(n, 2);
     CHECK_STR(keys[0], "d:2");
     CHECK_STR(keys[1], "d:10");
     free(keys);
     CHECK_EQ_INT(json_integer_value(json_object_get(st->jd_latest, "d")), 10);
-    state_free(st);
+    model_free(st);
 
     /* A record that is not JSON is reported with its kind and key, not loaded half-way. */
     CHECK_EQ_INT(store_begin(db), 0);
     CHECK_EQ_INT(store_put(db, "jq", "broken", "{not json", 9), 0);
     CHECK_EQ_INT(store_commit(db), 0);
     err = NULL;
-    CHECK(state_load(db, &err) == NULL);
+    CHECK(model_load(db, &err) == NULL);
     CHECK_CONTAINS(err, "jq");
     CHECK_CONTAINS(err, "'broken'");
     free(err);

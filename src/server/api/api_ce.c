@@ -14,6 +14,7 @@
 #include "common/mem.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
+#include "server/model/registry.h"
 #include "common/util.h"
 
 #define RESOURCE_SHAPE_COMMON                                                                 \

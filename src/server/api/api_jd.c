@@ -13,6 +13,7 @@
 #include "server/api/jobdef.h"
 #include "common/mem.h"
 #include "server/model/state.h"
+#include "server/model/registry.h"
 
 int jobdef_parse_ref(const char *ref, char **name, long *revision)
 {
@@ -203,7 +204,7 @@ static void keys_of_name(state *st, keylist *kl, const char *name)
 
 static int key_qsort_cmp(const void *a, const void *b)
 {
-    return state_jd_key_cmp(*(char *const *)a, *(char *const *)b);
+    return reg_jd_key_cmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int describe_jd(api_ctx *c, json_t *req, json_t **resp)
@@ -260,7 +261,7 @@ static int describe_jd(api_ctx *c, json_t *req, json_t **resp)
         keys_of_name(st, &kl, only_name);
     } else {
         size_t n;
-        const char **all = reg_sorted_keys(&st->jd, state_jd_key_cmp, &n);
+        const char **all = reg_sorted_keys(&st->jd, reg_jd_key_cmp, &n);
         for (size_t i = 0; i < n; i++) keys_add(&kl, xstrdup(all[i]));
         free(all);
     }
@@ -276,7 +277,7 @@ static int describe_jd(api_ctx *c, json_t *req, json_t **resp)
         kl.n = w;
     }
     size_t start, end;
-    int rc = api_page(c, req, out, (const char *const *)kl.keys, kl.n, state_jd_key_cmp, API_DESCRIBE_MAX,
+    int rc = api_page(c, req, out, (const char *const *)kl.keys, kl.n, reg_jd_key_cmp, API_DESCRIBE_MAX,
                       &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
         json_array_append(list, reg_get(&st->jd, kl.keys[i]));

@@ -15,6 +15,7 @@
 #include "server/model/params.h"
 #include "server/model/retry.h"
 #include "server/model/state.h"
+#include "server/model/registry.h"
 #include "server/model/tags.h"
 #include "common/util.h"
 

@@ -25,6 +25,7 @@
 #include "common/mem.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
+#include "server/model/registry.h"
 
 #define PRIORITY_MAX 1000
 #define TIME_LIMIT_MIN 600    /* jobStateTimeLimitActions[].maxTimeSeconds, per the model */

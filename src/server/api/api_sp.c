@@ -23,6 +23,7 @@
 #include "server/model/arn.h"
 #include "common/mem.h"
 #include "server/model/state.h"
+#include "server/model/registry.h"
 
 /* The fair-share limits of the API reference (SchedulingPolicyDetail, ShareAttributes). */
 #define MAX_DECAY_SECONDS 604800 /* one week */

@@ -13,6 +13,7 @@
 #include "server/model/arn.h"
 #include "common/mem.h"
 #include "server/model/state.h"
+#include "server/model/registry.h"
 #include "server/model/tags.h"
 
 /* AWS's limits: tags per resource, and keys per UntagResource call. */

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "server/model/arn.h"
+#include "server/model/registry.h"
 
 /* The records of one state.  Created on first use, so that loading needs no step of its own. */
 typedef struct res_index {

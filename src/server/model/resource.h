@@ -6,7 +6,7 @@
  * reg_put stores a description or the store is loaded, and reg_del marks them deleted, so they
  * cannot fall out of step with the registry.
  *
- * Records are never freed before state_free.  A ce_rec is allocated once per name and keeps its
+ * Records are never freed before model_free.  A ce_rec is allocated once per name and keeps its
  * address through deletion and re-creation, so a queue's ces[] pointers never dangle and need no
  * re-resolution when an environment changes; an order entry that names no environment gets a
  * record with live = 0, which users skip.  A jq_rec is likewise stable per name. */
@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "server/model/state.h"
+#include "server/model/registry.h"
 
 typedef enum res_state { RES_ENABLED, RES_DISABLED } res_state;
 typedef enum res_status {

@@ -1,4 +1,5 @@
-#include "server/model/state.h"
+/* model — see model.h. */
+#include "server/model/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,13 +8,12 @@
 #include "server/model/instance.h"
 #include "server/model/jobspec.h"
 #include "server/model/jobs.h"
+#include "server/model/registry.h"
 #include "server/model/resource.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 
-/* How many deleted descriptions are kept for Describe; the oldest go first. */
-#define GRAVEYARD_MAX 1000
 /* The server's own records, and the one a clean stop leaves. */
 #define META_KIND "meta"
 #define CLEAN_STOP_KEY "clean-stop"
@@ -37,7 +37,7 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
     }
     /* One bad record should not keep the server from starting, nor crash it later. */
     char *why;
-    if (res_fill(la->st, la->r, key, v, &why) != 0) {
+    if (la->r->fill && la->r->fill(la->st, la->r, key, v, &why) != 0) {
         log_error("store: skipping the %s record '%s': %s", la->r->kind, key, why);
         free(why);
         json_decref(v);
@@ -86,36 +86,41 @@ static state *load(store *db, fleet *kept, char **err)
         regs[i]->items = json_object();
         regs[i]->deleted = json_object();
     }
+    /* Environments and queues have typed records that follow every change (resource.h). */
+    for (size_t i = 0; i < 2; i++) {
+        regs[i]->fill = res_fill;
+        regs[i]->forget = res_forget;
+    }
     for (size_t i = 0; i < 4; i++) {
         load_arg la = {st, regs[i], err};
         if (store_scan(db, kinds[i], load_one, &la) != 0) {
             if (!*err)
                 *err = xasprintf("reading the store failed: %s", store_errmsg(db));
-            state_free(st);
+            model_free(st);
             return NULL;
         }
     }
     settle_transitional(st);
     if (store_scan(db, META_KIND, find_clean_stop, &st->clean_stop) != 0) {
         *err = xasprintf("reading the store failed: %s", store_errmsg(db));
-        state_free(st);
+        model_free(st);
         return NULL;
     }
     st->forget_clean_stop = st->clean_stop;
     st->jobs = jobs_new();
     if (jobs_load(st, err) != 0) {
-        state_free(st);
+        model_free(st);
         return NULL;
     }
     return st;
 }
 
-state *state_load(store *db, char **err)
+state *model_load(store *db, char **err)
 {
     return load(db, NULL, err);
 }
 
-int state_reload(state *st, char **err)
+int model_reload(state *st, char **err)
 {
     /* The transaction was rolled back, so spec records written in it are gone too; loading
      * marks again those that are stored. */
@@ -130,11 +135,11 @@ int state_reload(state *st, char **err)
     old.fleet = NULL;
     state *gone = xmalloc(sizeof *gone);
     *gone = old;
-    state_free(gone);
+    model_free(gone);
     return 0;
 }
 
-void state_note_clean_stop(state *st)
+void model_note_clean_stop(state *st)
 {
     char doc[64];
     snprintf(doc, sizeof doc, "{\"at\":%lld}", (long long)util_now_ms());
@@ -145,7 +150,7 @@ void state_note_clean_stop(state *st)
     st->forget_clean_stop = 0;
 }
 
-void state_forget_clean_stop(state *st)
+void model_forget_clean_stop(state *st)
 {
     if (store_del(st->db, META_KIND, CLEAN_STOP_KEY) != 0) {
         log_error("store: deleting the clean stop record failed: %s", store_errmsg(st->db));
@@ -154,7 +159,7 @@ void state_forget_clean_stop(state *st)
     st->forget_clean_stop = 0;
 }
 
-void state_free(state *st)
+void model_free(state *st)
 {
     if (!st) return;
     registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp};
@@ -167,90 +172,4 @@ void state_free(state *st)
     jobs_free(st->jobs);
     fleet_free(st->fleet);
     free(st);
-}
-
-json_t *reg_get(registry *r, const char *key)
-{
-    return json_object_get(r->items, key);
-}
-
-json_t *reg_get_any(registry *r, const char *key)
-{
-    json_t *v = json_object_get(r->items, key);
-    return v ? v : json_object_get(r->deleted, key);
-}
-
-void reg_put(state *st, registry *r, const char *key, json_t *desc)
-{
-    char *why;
-    if (res_fill(st, r, key, desc, &why) != 0) {
-        log_error("state: not storing %s '%s', a malformed description (a bug): %s; the batch "
-                  "is rolled back", r->kind, key, why);
-        free(why);
-        json_decref(desc);
-        st->store_failed = 1;
-        return;
-    }
-    char *doc = json_dumps(desc, JSON_COMPACT);
-    if (store_put(st->db, r->kind, key, doc, strlen(doc)) != 0) {
-        log_error("store: writing %s '%s' failed: %s", r->kind, key, store_errmsg(st->db));
-        st->store_failed = 1;
-    }
-    free(doc);
-    json_object_set_new(r->items, key, desc);
-    /* A name that is in use again is no longer reported as deleted. */
-    json_object_del(r->deleted, key);
-    /* A changed queue or environment may let a waiting job run. */
-    if (st->jobs) st->jobs->sched_needed = 1;
-}
-
-void reg_del(state *st, registry *r, const char *key)
-{
-    json_t *v = json_object_get(r->items, key);
-    if (!v) return;
-    if (store_del(st->db, r->kind, key) != 0) {
-        log_error("store: deleting %s '%s' failed: %s", r->kind, key, store_errmsg(st->db));
-        st->store_failed = 1;
-    }
-    json_t *dead = json_deep_copy(v);
-    json_object_set_new(dead, "status", json_string("DELETED"));
-    if (json_object_size(r->deleted) >= GRAVEYARD_MAX) {
-        void *first = json_object_iter(r->deleted);
-        json_object_del(r->deleted, json_object_iter_key(first));
-    }
-    json_object_set_new(r->deleted, key, dead);
-    res_forget(st, r, key);
-    json_object_del(r->items, key);
-    if (st->jobs) st->jobs->sched_needed = 1;
-}
-
-static int (*sort_cmp)(const char *, const char *);
-static int sort_thunk(const void *a, const void *b)
-{
-    return sort_cmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-const char **reg_sorted_keys(registry *r, int (*cmp)(const char *, const char *), size_t *n)
-{
-    size_t count = json_object_size(r->items), i = 0;
-    const char **keys = xmalloc(sizeof(char *) * (count + 1));
-    const char *k;
-    json_t *v;
-    json_object_foreach(r->items, k, v) keys[i++] = k;
-    /* Only the core thread sorts, so the comparator may live in a static. */
-    sort_cmp = cmp;
-    qsort(keys, count, sizeof(char *), sort_thunk);
-    *n = count;
-    return keys;
-}
-
-int state_jd_key_cmp(const char *a, const char *b)
-{
-    const char *ca = strrchr(a, ':'), *cb = strrchr(b, ':');
-    size_t la = ca ? (size_t)(ca - a) : strlen(a), lb = cb ? (size_t)(cb - b) : strlen(b);
-    int c = strncmp(a, b, la < lb ? la : lb);
-    if (c) return c;
-    if (la != lb) return la < lb ? -1 : 1;
-    long ra = ca ? atol(ca + 1) : 0, rb = cb ? atol(cb + 1) : 0;
-    return ra < rb ? -1 : ra > rb;
 }
