@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/server.h"
 #include "agent/agent.h"
 #include "cli/cli.h"
-#include "server/server.h"
 
 #define BARGE_VERSION "0.1.0"
 

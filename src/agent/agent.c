@@ -32,12 +32,12 @@
 #include <unistd.h>
 
 #include "common/catalog.h"
-#include "agent/cgroup.h"
 #include "common/dict.h"
-#include "agent/executor.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "agent/cgroup.h"
+#include "agent/executor.h"
 
 /* Logs are shipped when FLUSH_LINES lines or BATCH_BYTES are waiting, or when the oldest has
  * waited FLUSH_MS; one request carries up to BATCH_LINES, so that a backlog drains in few round

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mem.h"
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
-#include "common/mem.h"
 
 static const struct {
     const char *name;

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/mem.h"
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
-#include "common/mem.h"
 
 #define LOG_GROUP "/aws/batch/job"
 #define POLL_MS 500

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_cmd.h"
-#include "cli/cli_text.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "cli/cli_cmd.h"
+#include "cli/cli_text.h"
 
 /* jobs ---------------------------------------------------------------------------------------- */
 

@@ -9,14 +9,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "server/api/api.h"
-#include "server/api/api_logs.h"
-#include "server/model/config.h"
-#include "server/base/core.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/sigv4.h"
 #include "common/util.h"
+#include "server/base/core.h"
+#include "server/model/config.h"
+#include "server/api/api.h"
+#include "server/api/api_logs.h"
 
 enum { REQ_READING, REQ_WAITING, REQ_ANSWERED };
 

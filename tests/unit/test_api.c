@@ -1,12 +1,12 @@
 /* api.c: paging (api_page), names and ARNs, tags, and routing. */
 #include <stdlib.h>
 
+#include "common/util.h"
+#include "server/model/arn.h"
+#include "server/model/config.h"
 #include "server/api/api.h"
 #include "server/api/jobdef.h"
-#include "server/model/arn.h"
 #include "check.h"
-#include "server/model/config.h"
-#include "common/util.h"
 
 static const char *const seven[] = {"a", "b", "c", "d", "e", "f", "g"};
 

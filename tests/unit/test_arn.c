@@ -2,8 +2,8 @@
 #include <stdlib.h>
 
 #include "server/model/arn.h"
-#include "check.h"
 #include "server/model/config.h"
+#include "check.h"
 
 static void test_make_uses_region_and_account(void)
 {

@@ -7,9 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/mem.h"
 #include "agent/cgroup.h"
 #include "check.h"
-#include "common/mem.h"
 
 /* ---- Layouts -------------------------------------------------------------------------------- */
 

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "check.h"
 #include "cli/cli_text.h"
+#include "check.h"
 
 static void test_counts(void)
 {

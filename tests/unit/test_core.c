@@ -5,10 +5,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "server/base/core.h"
 #include "common/log.h"
+#include "server/base/core.h"
 #include "server/base/store.h"
+#include "check.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;

@@ -1,8 +1,8 @@
 /* dict.c: the string-keyed hash table under the job index and the fleet. */
 #include <stdint.h>
 
-#include "check.h"
 #include "common/dict.h"
+#include "check.h"
 
 static void test_basic(void)
 {

@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/cgroup.h"
-#include "check.h"
-#include "agent/executor.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "agent/cgroup.h"
+#include "agent/executor.h"
+#include "check.h"
 
 /* ---- What the callbacks saw, per job ----------------------------------------------------- */
 

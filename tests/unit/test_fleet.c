@@ -7,22 +7,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "server/model/config.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "server/base/core.h"
-#include "server/api/api.h"
-#include "server/api/jobdesc.h"
+#include "server/base/store.h"
+#include "server/model/config.h"
+#include "server/model/jobs.h"
+#include "server/model/model.h"
+#include "server/model/registry.h"
+#include "server/model/resource.h"
+#include "server/model/state.h"
 #include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
-#include "server/model/jobs.h"
-#include "server/model/resource.h"
-#include "common/log.h"
 #include "server/engine/scheduler.h"
-#include "server/model/state.h"
-#include "server/model/registry.h"
-#include "server/model/model.h"
-#include "server/base/store.h"
-#include "common/util.h"
+#include "server/api/api.h"
+#include "server/api/jobdesc.h"
+#include "check.h"
 
 static char dir[] = "/tmp/barge-unit-fleet-XXXXXX";
 static store *db;

@@ -5,15 +5,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/log.h"
+#include "server/base/store.h"
 #include "server/model/config.h"
+#include "server/model/jobs.h"
+#include "server/model/model.h"
+#include "server/model/state.h"
 #include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
-#include "server/model/jobs.h"
-#include "common/log.h"
-#include "server/model/state.h"
-#include "server/model/model.h"
-#include "server/base/store.h"
+#include "check.h"
 
 static char dir[] = "/tmp/barge-unit-jobs-XXXXXX";
 static store *db;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "server/base/logstore.h"
+#include "check.h"
 
 #define G LOGSTORE_BATCH_GROUP
 

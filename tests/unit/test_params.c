@@ -1,6 +1,6 @@
 /* params.c: `Ref::name` substitution in a job's command. */
-#include "check.h"
 #include "server/model/params.h"
+#include "check.h"
 
 static json_t *parse(const char *text)
 {

@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "server/base/store.h"
+#include "server/model/model.h"
+#include "server/model/registry.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
-#include "server/model/registry.h"
-#include "server/model/model.h"
+#include "check.h"
 
 #define ARN_OF(name) "arn:aws:batch:us-east-1:123456789012:compute-environment/" name
 

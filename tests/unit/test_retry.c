@@ -1,6 +1,6 @@
 /* retry.c: AWS Batch's retry patterns and the evaluateOnExit decision. */
-#include "check.h"
 #include "server/model/retry.h"
+#include "check.h"
 
 static json_t *conditions(const char *text)
 {

@@ -4,8 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "server/api/schema.h"
+#include "check.h"
 
 static char err[600];
 

@@ -1,6 +1,6 @@
 /* sigv4.c: parsing the Authorization header that AWS clients send. */
-#include "check.h"
 #include "common/sigv4.h"
+#include "check.h"
 
 static char err[256];
 

@@ -9,8 +9,8 @@
  * output, pasted. */
 #include <stdlib.h>
 
-#include "check.h"
 #include "common/sigv4.h"
+#include "check.h"
 
 #define NHEADERS(a) (sizeof(a) / sizeof *(a))
 

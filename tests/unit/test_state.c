@@ -2,11 +2,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "server/model/state.h"
-#include "server/model/registry.h"
-#include "server/model/model.h"
 #include "server/base/store.h"
+#include "server/model/model.h"
+#include "server/model/registry.h"
+#include "server/model/state.h"
+#include "check.h"
 
 static int sign(int v)
 {

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "server/base/store.h"
+#include "check.h"
 
 static char dir[] = "/tmp/barge-unit-store-XXXXXX";
 

@@ -2,8 +2,8 @@
 #include <ctype.h>
 #include <stdlib.h>
 
-#include "check.h"
 #include "common/util.h"
+#include "check.h"
 
 static void test_uuid_format(void)
 {

@@ -12,15 +12,15 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
-#include "server/api/api.h"
-#include "server/engine/attempt.h"
-#include "server/engine/fleet.h"
-#include "server/engine/provider_local.h"
 #include "server/model/arn.h"
 #include "server/model/instance.h"
 #include "server/model/jobs.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
+#include "server/engine/attempt.h"
+#include "server/engine/fleet.h"
+#include "server/engine/provider_local.h"
+#include "server/api/api.h"
 
 /* An assignment may still be on its way when the agent lists what it holds: only one sent this
  * long ago and not listed was lost. */

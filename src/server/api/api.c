@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/model/arn.h"
 #include "common/errbody.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/model/arn.h"
 
 static api_op *const tables[] = {api_ce_ops,  api_jq_ops,  api_jd_ops,    api_sp_ops,
                                  api_tag_ops, api_job_ops, api_agent_ops, api_misc_ops};

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/api/schema.h"
 #include "server/base/core.h"
+#include "server/api/schema.h"
 
 struct state;
 

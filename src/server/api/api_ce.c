@@ -6,16 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/api/api.h"
-#include "server/model/arn.h"
 #include "common/catalog.h"
-#include "server/model/config.h"
-#include "server/base/core.h"
 #include "common/mem.h"
+#include "common/util.h"
+#include "server/base/core.h"
+#include "server/model/arn.h"
+#include "server/model/config.h"
+#include "server/model/registry.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
-#include "server/model/registry.h"
-#include "common/util.h"
+#include "server/api/api.h"
 
 #define RESOURCE_SHAPE_COMMON                                                                 \
     "minvCpus:i, maxvCpus:i, desiredvCpus:i, instanceTypes:[s], imageId:s, subnets:[s],"      \
@@ -194,9 +194,9 @@ static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
     json_object_set_new(out, "computeEnvironments", list);
     *resp = out;
     if (names && json_array_size(names) > 0) {
-        if (json_array_size(names) > 100)
-            return api_client_error(c, "computeEnvironments: at most 100 names or ARNs per "
-                                       "call (got %zu)", json_array_size(names));
+        if (json_array_size(names) > API_DESCRIBE_MAX)
+            return api_client_error(c, "computeEnvironments: at most %d names or ARNs per call "
+                                       "(got %zu)", API_DESCRIBE_MAX, json_array_size(names));
         size_t i;
         json_t *v;
         json_array_foreach(names, i, v) {
@@ -209,7 +209,7 @@ static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
     }
     size_t n, start, end;
     const char **keys = reg_sorted_keys(&c->st->ce, strcmp, &n);
-    int rc = api_page(c, req, out, keys, n, strcmp, 100, &start, &end);
+    int rc = api_page(c, req, out, keys, n, strcmp, API_DESCRIBE_MAX, &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
         json_array_append(list, reg_get(&c->st->ce, keys[i]));
     free(keys);

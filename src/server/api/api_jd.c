@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/api/api.h"
+#include "common/mem.h"
 #include "server/model/arn.h"
 #include "server/model/config.h"
-#include "server/api/jobdef.h"
-#include "common/mem.h"
-#include "server/model/state.h"
 #include "server/model/registry.h"
+#include "server/model/state.h"
+#include "server/api/api.h"
+#include "server/api/jobdef.h"
 
 int jobdef_parse_ref(const char *ref, char **name, long *revision)
 {

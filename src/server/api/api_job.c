@@ -4,20 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/api/api.h"
+#include "common/mem.h"
+#include "common/util.h"
 #include "server/model/arn.h"
 #include "server/model/config.h"
-#include "server/api/jobdesc.h"
-#include "server/engine/attempt.h"
-#include "server/api/jobdef.h"
 #include "server/model/jobs.h"
-#include "common/mem.h"
 #include "server/model/params.h"
+#include "server/model/registry.h"
+#include "server/model/resource.h"
 #include "server/model/retry.h"
 #include "server/model/state.h"
-#include "server/model/registry.h"
 #include "server/model/tags.h"
-#include "common/util.h"
+#include "server/engine/attempt.h"
+#include "server/api/api.h"
+#include "server/api/jobdef.h"
+#include "server/api/jobdesc.h"
 
 static int job_name_valid(const char *s)
 {
@@ -160,20 +161,20 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     char *qname = api_name_or_arn(c, api_str(req, "jobQueue"), ARN_JQ, "jobQueue");
     if (!qname) return -1;
     json_t *q = reg_get(&c->st->jq, qname);
+    jq_rec *qr = res_jq(c->st, qname);
     int rc = -1;
     json_t *desc = NULL;
-    if (!q) {
+    if (!q || !qr) {
         api_client_error(c, "jobQueue: no job queue named '%s'; create it with CreateJobQueue",
                          qname);
         goto out;
     }
-    if (strcmp(json_string_value(json_object_get(q, "state")), "ENABLED") != 0) {
+    if (qr->state != RES_ENABLED) {
         api_client_error(c, "jobQueue: '%s' is DISABLED and accepts no new jobs; enable it with "
                             "UpdateJobQueue", qname);
         goto out;
     }
-    const char *qstatus = json_string_value(json_object_get(q, "status"));
-    if (strcmp(qstatus, "DELETING") == 0 || strcmp(qstatus, "DELETED") == 0) {
+    if (!res_jq_usable(qr)) { /* enabled, so DELETING */
         api_client_error(c, "jobQueue: '%s' is being deleted", qname);
         goto out;
     }

@@ -16,21 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/api/api.h"
+#include "common/mem.h"
+#include "server/base/core.h"
 #include "server/model/arn.h"
 #include "server/model/config.h"
-#include "server/base/core.h"
-#include "server/engine/attempt.h"
 #include "server/model/jobs.h"
-#include "common/mem.h"
+#include "server/model/registry.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
-#include "server/model/registry.h"
+#include "server/engine/attempt.h"
+#include "server/api/api.h"
 
 #define PRIORITY_MAX 1000
 #define TIME_LIMIT_MIN 600    /* jobStateTimeLimitActions[].maxTimeSeconds, per the model */
 #define TIME_LIMIT_MAX 86400
-#define DESCRIBE_MAX 100
 
 #define ORDER_SHAPE "computeEnvironmentOrder:[{order:i!, computeEnvironment:s!}]"
 #define SERVICE_ORDER_SHAPE "serviceEnvironmentOrder:[{order:i!, serviceEnvironment:s!}]"
@@ -293,9 +292,9 @@ static int describe_jq(api_ctx *c, json_t *req, json_t **resp)
     json_object_set_new(out, "jobQueues", list);
     *resp = out;
     if (json_array_size(names) > 0) {
-        if (json_array_size(names) > DESCRIBE_MAX)
+        if (json_array_size(names) > API_DESCRIBE_MAX)
             return api_client_error(c, "jobQueues: at most %d names or ARNs per call (got %zu)",
-                                    DESCRIBE_MAX, json_array_size(names));
+                                    API_DESCRIBE_MAX, json_array_size(names));
         /* As AWS does, names that match nothing are left out rather than refused. */
         size_t i;
         json_t *v;
@@ -309,7 +308,7 @@ static int describe_jq(api_ctx *c, json_t *req, json_t **resp)
     }
     size_t n, start, end;
     const char **keys = reg_sorted_keys(&c->st->jq, strcmp, &n);
-    int rc = api_page(c, req, out, keys, n, strcmp, DESCRIBE_MAX, &start, &end);
+    int rc = api_page(c, req, out, keys, n, strcmp, API_DESCRIBE_MAX, &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
         json_array_append(list, reg_get(&c->st->jq, keys[i]));
     free(keys);

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/api/api.h"
-#include "server/model/config.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "server/api/schema.h"
 #include "common/util.h"
+#include "server/model/config.h"
+#include "server/api/api.h"
+#include "server/api/schema.h"
 
 #define TARGET_PREFIX "Logs_20140328."
 #define AGENT_LOGS_PATH "/barge/v1/agent/logs"

@@ -12,8 +12,8 @@
 #define BARGE_API_LOGS_H
 #include <stddef.h>
 
-#include "server/api/api.h"
 #include "server/base/logstore.h"
+#include "server/api/api.h"
 
 typedef struct api_logs_answer {
     int status;

@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/api/api.h"
-#include "server/model/arn.h"
 #include "common/mem.h"
-#include "server/model/state.h"
+#include "server/model/arn.h"
 #include "server/model/registry.h"
+#include "server/model/state.h"
+#include "server/api/api.h"
 
 /* The fair-share limits of the API reference (SchedulingPolicyDetail, ShareAttributes). */
 #define MAX_DECAY_SECONDS 604800 /* one week */

@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/api/api.h"
-#include "server/model/arn.h"
 #include "common/mem.h"
-#include "server/model/state.h"
+#include "server/model/arn.h"
 #include "server/model/registry.h"
+#include "server/model/state.h"
 #include "server/model/tags.h"
+#include "server/api/api.h"
 
 /* AWS's limits: tags per resource, and keys per UntagResource call. */
 #define MAX_TAGS 50

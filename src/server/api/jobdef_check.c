@@ -12,11 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server/api/api.h"
 #include "common/catalog.h"
-#include "server/model/config.h"
-#include "server/api/jobdef.h"
 #include "common/mem.h"
+#include "server/model/config.h"
+#include "server/api/api.h"
+#include "server/api/jobdef.h"
 
 /* Values that are plain numbers for the checks are bounded so that every consumer may hold
  * them in an int. */

@@ -9,11 +9,11 @@
 
 #include "common/mem.h"
 #include "common/util.h"
-#include "server/engine/explain.h"
 #include "server/model/arn.h"
 #include "server/model/config.h"
 #include "server/model/instance.h"
 #include "server/model/state.h"
+#include "server/engine/explain.h"
 
 static void set_time(json_t *o, const char *key, int64_t t)
 {

@@ -24,8 +24,8 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "server/base/sqlite_schema.h"
 #include "common/util.h"
+#include "server/base/sqlite_schema.h"
 
 #define QUEUE_LIMIT ((size_t)64 << 20)
 

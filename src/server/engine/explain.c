@@ -6,10 +6,10 @@
 
 #include "common/mem.h"
 #include "common/util.h"
-#include "server/engine/provider_local.h"
 #include "server/model/instance.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
+#include "server/engine/provider_local.h"
 
 static void explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
 {

@@ -8,10 +8,10 @@
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/core.h"
-#include "server/engine/attempt.h"
-#include "server/engine/provider_local.h"
 #include "server/model/jobs.h"
 #include "server/model/state.h"
+#include "server/engine/attempt.h"
+#include "server/engine/provider_local.h"
 
 instance *fleet_fit(state *st, const char *ce, const job *j)
 {

@@ -7,12 +7,12 @@
 #include <string.h>
 
 #include "common/mem.h"
-#include "server/engine/attempt.h"
-#include "server/engine/fleet.h"
-#include "server/engine/provider_local.h"
 #include "server/model/jobs.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
+#include "server/engine/attempt.h"
+#include "server/engine/fleet.h"
+#include "server/engine/provider_local.h"
 
 /* How many jobs a pass may look at past the first one that could not be placed, per queue:
  * bounds the cost of a pass on a long queue whose head is waiting for capacity. */

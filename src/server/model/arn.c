@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/model/config.h"
 #include "common/mem.h"
+#include "server/model/config.h"
 
 char *arn_make(const char *kind, const char *name)
 {

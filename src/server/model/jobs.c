@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/model/arn.h"
-#include "server/model/config.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "server/model/state.h"
 #include "common/util.h"
+#include "server/model/arn.h"
+#include "server/model/config.h"
+#include "server/model/state.h"
 
 static const char *const status_names[JS_COUNT] = {
     "SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED",

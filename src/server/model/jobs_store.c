@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/base/store.h"
 #include "server/model/arn.h"
 #include "server/model/jobs.h"
 #include "server/model/jobs_internal.h"
-#include "common/log.h"
-#include "common/mem.h"
 #include "server/model/state.h"
-#include "server/base/store.h"
-#include "common/util.h"
 
 /* ---- writing --------------------------------------------------------------------------- */
 

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/model/arn.h"
 #include "common/dict.h"
 #include "common/mem.h"
+#include "server/model/arn.h"
 
 /* The members that are each job's own; every other member is shared. */
 static const char *const own_keys[] = {"jobName", "parameters", "dependsOn", "tags", NULL};

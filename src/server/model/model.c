@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/model/instance.h"
-#include "server/model/jobspec.h"
-#include "server/model/jobs.h"
-#include "server/model/registry.h"
-#include "server/model/resource.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/model/instance.h"
+#include "server/model/jobs.h"
+#include "server/model/jobspec.h"
+#include "server/model/registry.h"
+#include "server/model/resource.h"
 
 /* The server's own records, and the one a clean stop leaves. */
 #define META_KIND "meta"

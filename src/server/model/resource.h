@@ -15,8 +15,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "server/model/state.h"
 #include "server/model/registry.h"
+#include "server/model/state.h"
 
 typedef enum res_state { RES_ENABLED, RES_DISABLED } res_state;
 typedef enum res_status {
