@@ -3,6 +3,8 @@
  * the capacity it accounts can be checked after every step. */
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -725,6 +727,73 @@ static void test_reload(void)
     model_free(prev);
 }
 
+/* The state machine allows AWS's transitions and no other: jobs_set_status asserts it, so a
+ * change that moved a job another way would stop the server rather than store it. */
+static void test_transitions(void)
+{
+    static const struct { int from, to, ok; } cases[] = {
+        {JS_SUBMITTED, JS_PENDING, 1},  {JS_PENDING, JS_RUNNABLE, 1},
+        {JS_RUNNABLE, JS_STARTING, 1},  {JS_STARTING, JS_RUNNING, 1},
+        {JS_RUNNING, JS_SUCCEEDED, 1},  {JS_RUNNING, JS_FAILED, 1},
+        {JS_RUNNING, JS_RUNNABLE, 1},   /* a retry */
+        {JS_STARTING, JS_RUNNABLE, 1},  /* a failure to start, retried */
+        {JS_STARTING, JS_SUCCEEDED, 1}, /* the end reported with the start */
+        {JS_PENDING, JS_FAILED, 1},     /* a failed dependency, a cancel */
+        {JS_PENDING, JS_SUCCEEDED, 1},  /* an array parent whose children all succeeded */
+        {JS_RUNNABLE, JS_FAILED, 1},    /* a cancel */
+        {JS_RUNNABLE, JS_RUNNABLE, 1},  /* no change */
+        {JS_SUCCEEDED, JS_RUNNABLE, 0}, {JS_FAILED, JS_RUNNABLE, 0},
+        {JS_FAILED, JS_SUCCEEDED, 0},   {JS_SUCCEEDED, JS_FAILED, 0},
+        {JS_RUNNABLE, JS_RUNNING, 0},   {JS_PENDING, JS_STARTING, 0},
+        {JS_RUNNING, JS_STARTING, 0},   {JS_RUNNABLE, JS_PENDING, 0},
+        {JS_SUBMITTED, JS_RUNNING, 0},  {JS_RUNNABLE, JS_SUCCEEDED, 0},
+        {-1, JS_RUNNABLE, 0},           {JS_RUNNABLE, JS_COUNT, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (jobs_transition_allowed(cases[i].from, cases[i].to) != cases[i].ok)
+            CHECK_FAIL_("%s -> %s: allowed is %d, expected %d", job_status_name(cases[i].from),
+                        job_status_name(cases[i].to), !cases[i].ok, cases[i].ok);
+}
+
+/* Runs fn in a child process and checks that it stops on a broken invariant (abort), not that
+ * it goes on with a wrong state. */
+static void expect_abort(void (*fn)(void), const char *what)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr)) _exit(3);
+        fn();
+        _exit(0);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        CHECK_FAIL_("%s: expected the invariant to stop the process (status %d)", what, status);
+}
+
+static void leave_a_final_status(void)
+{
+    job *j = submit("leaves-failed", 0, NULL, NULL);
+    jobs_set_status(st, j, JS_FAILED, "gone");
+    jobs_set_status(st, j, JS_RUNNABLE, NULL);
+}
+
+static void detach_an_unplaced_job(void)
+{
+    job *j = submit("never-placed", 0, NULL, NULL);
+    instance_detach(&inst, j);
+}
+
+static void test_invariants_stop_the_process(void)
+{
+    begin();
+    expect_abort(leave_a_final_status, "FAILED -> RUNNABLE");
+    expect_abort(detach_an_unplaced_job, "detaching a job from an instance it is not on");
+    store_rollback(db);
+}
+
 int main(void)
 {
     log_level = LOG_ERROR;
@@ -733,6 +802,7 @@ int main(void)
     char *err = NULL;
     db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
     if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
+    RUN(test_transitions);
     st = load();
     inst.id = "i-test";
     inst.ce = "ce1";
@@ -740,6 +810,7 @@ int main(void)
     inst.memory_mib = 262144;
     inst.registered = 1;
 
+    RUN(test_invariants_stop_the_process);
     RUN(test_plain_job);
     RUN(test_dependency_chain);
     RUN(test_long_failure_cascade);

@@ -47,7 +47,7 @@ static void pass(state *st)
     fleet_clear_reservations(st->fleet);
     for (size_t i = 0; i < nq; i++) {
         jq_rec *q = qs[i];
-        jq_rt *rt = dict_get(&js->queues, q->name);
+        jq_rt *rt = q->jobs;
         if (!rt || !rt->rq_head || !res_jq_usable(q)) continue;
         size_t m = q->n_ces;
         /* Within a pass capacity only shrinks, so once a job found no room (or no launch) in an

@@ -80,6 +80,8 @@ static state *load(store *db, fleet *kept, char **err)
     registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp};
     const char *kinds[] = {"ce", "jq", "jd", "sp"};
     st->jd_latest = json_object();
+    /* Before the registries: a queue's typed record holds its jobs' index. */
+    st->jobs = jobs_new();
     *err = NULL;
     for (size_t i = 0; i < 4; i++) {
         regs[i]->kind = kinds[i];
@@ -107,7 +109,6 @@ static state *load(store *db, fleet *kept, char **err)
         return NULL;
     }
     st->forget_clean_stop = st->clean_stop;
-    st->jobs = jobs_new();
     if (jobs_load(st, err) != 0) {
         model_free(st);
         return NULL;

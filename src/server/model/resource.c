@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "server/model/arn.h"
+#include "server/model/jobs.h"
 #include "server/model/registry.h"
 
 /* The records of one state.  Created on first use, so that loading needs no step of its own. */
@@ -322,6 +323,7 @@ int res_fill(state *st, registry *r, const char *key, json_t *desc, char **why)
     q->ces = xrealloc(q->ces, (n ? n : 1) * sizeof *q->ces);
     for (size_t i = 0; i < n; i++) q->ces[i] = resolve(ix, entries[i].ce);
     q->n_ces = n;
+    if (!q->jobs) q->jobs = jobs_queue(st->jobs, q->name);
     q->live = 1;
     free(entries);
     ix->sorted = 0;

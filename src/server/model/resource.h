@@ -50,6 +50,7 @@ typedef struct jq_rec {
      * record). */
     ce_rec **ces;
     size_t n_ces;
+    struct jq_rt *jobs; /* the queue's jobs (jobs.h), found once: one queue, not two joined by name */
     int live;
 } jq_rec;
 
