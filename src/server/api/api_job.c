@@ -320,9 +320,9 @@ out:
 static int describe_jobs(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *ids = json_object_get(req, "jobs");
-    if (json_array_size(ids) > (size_t)barge_cfg.max_describe_jobs)
+    if (json_array_size(ids) > API_DESCRIBE_MAX)
         return api_client_error(c, "jobs: at most %d job ids per call (got %zu)",
-                                barge_cfg.max_describe_jobs, json_array_size(ids));
+                                API_DESCRIBE_MAX, json_array_size(ids));
     json_t *list = json_array();
     size_t i;
     json_t *v;

@@ -4,8 +4,9 @@
  * agent reports it (RUNNING), and ends once: with the agent's exit report, a failure to start,
  * the loss of its instance, or a kill.  Its end is recorded in the job's attempts[] and decides
  * the job's next status (SUCCEEDED, FAILED, or RUNNABLE again as its retry strategy says).
- * Nothing else writes a job's attempt fields or moves a job between instances.  Everything here
- * runs on the core thread. */
+ * Nothing else starts, ends or moves an attempt (the instance's outbox and the agent protocol's
+ * reconciliation only note when an assignment left and when the agent last listed it).
+ * Everything here runs on the core thread. */
 #ifndef BARGE_ATTEMPT_H
 #define BARGE_ATTEMPT_H
 #include <stddef.h>

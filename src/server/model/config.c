@@ -15,7 +15,6 @@ void config_defaults(barge_config *c)
     c->max_body = 1024 * 1024;
     c->max_submit_body = 30 * 1024;
     c->max_jobdef_body = 24 * 1024;
-    c->max_describe_jobs = 100;
     c->max_ce_per_queue = 3;
     c->max_depends_on = 20;
     c->max_array_size = 10000;

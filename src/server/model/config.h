@@ -17,7 +17,6 @@ typedef struct barge_config {
     size_t max_body;       /* any request */
     size_t max_submit_body; /* SubmitJob */
     size_t max_jobdef_body; /* RegisterJobDefinition */
-    int max_describe_jobs;
     int max_ce_per_queue;
     int max_depends_on;
     int max_array_size;
