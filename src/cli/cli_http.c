@@ -1,13 +1,12 @@
 #include "cli/cli_http.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include "common/httpc.h"
 #include "common/mem.h"
 #include "common/sigv4.h"
 
@@ -54,14 +53,11 @@ int cli_ctx_open(cli_ctx *c)
 
 void cli_ctx_close(cli_ctx *c)
 {
-    if (c->curl) {
-        curl_easy_cleanup(c->curl);
-        curl_global_cleanup();
-    }
+    httpc_free(c->http);
     free(c->base);
     free(c->host);
     free(c->prefix);
-    c->curl = NULL;
+    c->http = NULL;
     c->base = c->host = c->prefix = NULL;
 }
 
@@ -72,39 +68,29 @@ void cli_error_free(cli_error *e)
     memset(e, 0, sizeof *e);
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
+/* The type an error answer names in its x-amzn-ErrorType header: AWS puts the error's type
+ * there, and some errors have no body to carry it.  "ClientException:http://internal.amazon.com/
+ * coral/..." names the type first. */
+static char *header_type(const httpc *h)
 {
-    buf_append(ud, p, size * n);
-    return size * n;
-}
-
-/* Keeps the x-amzn-ErrorType header: AWS puts the error's type there, and some errors have
- * no body to carry it. */
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    static const char name[] = "x-amzn-errortype:";
-    size_t len = size * n;
-    char **type = ud;
-    if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
-        const char *v = p + sizeof name - 1;
-        const char *end = p + len;
-        while (v < end && isspace((unsigned char)*v)) v++;
-        /* "ClientException:http://internal.amazon.com/coral/..." names the type first. */
-        size_t vl = 0;
-        while (v + vl < end && v[vl] != ':' && !isspace((unsigned char)v[vl])) vl++;
-        free(*type);
-        *type = vl ? xstrndup(v, vl) : NULL;
-    }
-    return len;
+    char *v = httpc_header_value(h, "x-amzn-ErrorType");
+    if (!v) return NULL;
+    size_t vl = strcspn(v, ": \t\r\n\v\f");
+    char *type = vl ? xstrndup(v, vl) : NULL;
+    free(v);
+    return type;
 }
 
 /* Reads an error answer: the type from the header or the body's __type (which may be
  * "namespace#Type"), the message from "message" or "Message". */
-static void parse_error(long status, const buf *body, char *header_type, cli_error *err)
+static void parse_error(const httpc *h, cli_error *err)
 {
+    long status = httpc_status(h);
+    size_t len;
+    const char *body = httpc_body(h, &len);
     err->http_status = status;
-    err->type = header_type;
-    json_t *j = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+    err->type = header_type(h);
+    json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
     if (json_is_object(j)) {
         const char *t = json_string_value(json_object_get(j, "__type"));
         if (!err->type && t && *t) {
@@ -120,9 +106,9 @@ static void parse_error(long status, const buf *body, char *header_type, cli_err
         /* Not an AWS-shaped error: a proxy or another program answered.  Show the start of
          * what it said, on one line. */
         char snippet[161] = "";
-        size_t n = body->len < sizeof snippet - 1 ? body->len : sizeof snippet - 1;
+        size_t n = len < sizeof snippet - 1 ? len : sizeof snippet - 1;
         for (size_t i = 0; i < n; i++) {
-            unsigned char ch = (unsigned char)body->data[i];
+            unsigned char ch = (unsigned char)body[i];
             snippet[i] = (char)(ch < 0x20 ? ' ' : ch);
         }
         snippet[n] = '\0';
@@ -143,10 +129,10 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
 {
     memset(err, 0, sizeof *err);
     *resp = NULL;
-    if (!c->curl) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        c->curl = curl_easy_init();
-        if (!c->curl) {
+    if (!c->http) {
+        static const httpc_options o = {.connect_timeout_ms = 10000, .user_agent = "barge-cli"};
+        c->http = httpc_new(&o);
+        if (!c->http) {
             err->message = xstrdup("cannot initialise libcurl");
             return -1;
         }
@@ -173,71 +159,37 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
     sigv4_signed sig;
     char sigerr[200];
     int rc = -1;
-    struct curl_slist *hl = NULL;
-    buf out = {0}, line = {0};
-    char *header_type = NULL;
     char *url = xasprintf("%s%s", c->base, path);
     if (sigv4_sign(&sreq, &cred, time(NULL), &sig, sigerr, sizeof sigerr) < 0) {
         err->message = xstrdup(sigerr);
         goto done;
     }
 
-#define ADD_HEADER(...)                                                                       \
-    do {                                                                                      \
-        line.len = 0;                                                                         \
-        buf_printf(&line, __VA_ARGS__);                                                       \
-        hl = curl_slist_append(hl, line.data);                                                \
-    } while (0)
-    ADD_HEADER("Host: %s", c->host);
-    ADD_HEADER("Content-Type: %s", ctype);
-    if (target) ADD_HEADER("X-Amz-Target: %s", target);
-    ADD_HEADER("X-Amz-Date: %s", sig.amz_date);
-    if (c->session_token) ADD_HEADER("X-Amz-Security-Token: %s", c->session_token);
-    ADD_HEADER("Authorization: %s", sig.authorization);
-    /* Without this curl waits for "100 Continue" before sending a large body. */
-    hl = curl_slist_append(hl, "Expect:");
-#undef ADD_HEADER
-
-    char curlerr[CURL_ERROR_SIZE] = "";
-    CURL *h = c->curl;
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "barge-cli");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &header_type);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlerr);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    httpc *h = c->http;
+    httpc_clear_headers(h);
+    httpc_header(h, "Host: %s", c->host);
+    httpc_header(h, "Content-Type: %s", ctype);
+    if (target) httpc_header(h, "X-Amz-Target: %s", target);
+    httpc_header(h, "X-Amz-Date: %s", sig.amz_date);
+    if (c->session_token) httpc_header(h, "X-Amz-Security-Token: %s", c->session_token);
+    httpc_header(h, "Authorization: %s", sig.authorization);
     /* The server answers every call promptly (it never long-polls the CLI); a minute means it
      * is stuck, and the user should hear about it rather than wait forever. */
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-    CURLcode cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        /* A timeout counts as unreachable only if no connection was made: a server that
-         * accepted the request and went quiet is stuck, not absent. */
-        curl_off_t connected = 0;
-        curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
-        err->unreachable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-                           cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_SSL_CONNECT_ERROR ||
-                           (cc == CURLE_OPERATION_TIMEDOUT && connected == 0);
-        err->message = xstrdup(*curlerr ? curlerr : curl_easy_strerror(cc));
+    httpc_rc hrc = httpc_post(h, url, body, strlen(body), 60000);
+    if (hrc != HTTPC_OK) {
+        err->unreachable = hrc == HTTPC_UNREACHABLE;
+        err->message = xstrdup(httpc_error(h));
         goto done;
     }
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    long status = httpc_status(h);
     if (status < 200 || status > 299) {
-        parse_error(status, &out, header_type, err);
-        header_type = NULL;
+        parse_error(h, err);
         goto done;
     }
+    size_t len;
+    const char *answer = httpc_body(h, &len);
     json_error_t jerr;
-    json_t *j = out.len ? json_loadb(out.data, out.len, 0, &jerr) : json_object();
+    json_t *j = len ? json_loadb(answer, len, 0, &jerr) : json_object();
     if (!json_is_object(j)) {
         json_decref(j);
         err->http_status = status;
@@ -248,11 +200,7 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
     *resp = j;
     rc = 0;
 done:
-    curl_slist_free_all(hl);
     sigv4_signed_free(&sig);
-    buf_free(&out);
-    buf_free(&line);
-    free(header_type);
     free(url);
     free(body);
     free(path);

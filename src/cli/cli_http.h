@@ -20,7 +20,7 @@ typedef struct cli_ctx {
     char *base;                /* scheme://authority, what requests go to */
     char *host;                /* authority, sent and signed as Host */
     char *prefix;              /* path before /v1/..., "" unless the server sits under a path */
-    void *curl;                /* one connection reused by every call */
+    struct httpc *http;        /* one connection reused by every call */
 } cli_ctx;
 
 typedef struct cli_error {
