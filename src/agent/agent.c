@@ -13,7 +13,6 @@
  * They share one mutex (the agent's), which guards the queues and the registration. */
 #include "agent/agent.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,6 +32,7 @@
 
 #include "common/catalog.h"
 #include "common/dict.h"
+#include "common/httpc.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -78,6 +78,16 @@ typedef struct logev {
     int64_t at, queued; /* epoch ms (the event's time); monotonic ms */
 } logev;
 
+/* A connection to the server.  Each belongs to one thread (the poller's, the sender's); the
+ * agent owns them, so that other threads may wake them at any time (wake_connections). */
+typedef struct http {
+    httpc *c;
+    struct agent *ag;
+    unsigned gen;
+    int poller;    /* this connection belongs to the poller */
+    int watch_gen; /* abandon the request when registration gen ends (waiting exchanges) */
+} http;
+
 typedef struct agent {
     /* Options, fixed after start-up. */
     const char *server, *ce, *instance_type, *token;
@@ -101,7 +111,7 @@ typedef struct agent {
     atomic_int stopping, final_flush, sender_quit;
     int exit_code, sender_done;
     char *stop_why;
-    CURLM *poll_multi, *send_multi;
+    http poll_conn, send_conn;
     /* Queues for the sender. */
     report *rhead, *rtail;
     logev *lhead, *ltail;
@@ -168,27 +178,11 @@ static void registration_lost(agent *ag, unsigned gen)
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
-typedef struct http {
-    CURL *curl;
-    CURLM *multi; /* owned by the agent, so that other threads may wake it at any time */
-    agent *ag;
-    unsigned gen;
-    int poller;    /* this connection belongs to the poller */
-    int watch_gen; /* abandon the request when registration gen ends (waiting exchanges) */
-    buf resp;
-    struct curl_slist *headers;
-} http;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    buf_append(ud, p, size * n);
-    return size * n;
-}
-
 /* Whether the request in flight should be abandoned: the agent is stopping (the poller's), the
  * last delivery attempt is over (the sender's), or the registration it belongs to ended. */
-static int should_abandon(http *h)
+static int should_abandon(void *ctx)
 {
+    http *h = ctx;
     agent *ag = h->ag;
     if (ag->sender_quit) return 1;
     if (h->poller && ag->stopping) return 1;
@@ -198,8 +192,8 @@ static int should_abandon(http *h)
 /* Interrupts both connections' waits, so that they look at should_abandon at once. */
 static void wake_connections(agent *ag)
 {
-    curl_multi_wakeup(ag->poll_multi);
-    curl_multi_wakeup(ag->send_multi);
+    httpc_wake(ag->poll_conn.c);
+    httpc_wake(ag->send_conn.c);
 }
 
 static void http_init(http *h, agent *ag, int poller)
@@ -207,30 +201,19 @@ static void http_init(http *h, agent *ag, int poller)
     memset(h, 0, sizeof *h);
     h->ag = ag;
     h->poller = poller;
-    h->multi = poller ? ag->poll_multi : ag->send_multi;
-    h->curl = curl_easy_init();
-    BARGE_ASSERT(h->curl != NULL);
-    h->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    /* Without Expect, libcurl would wait for a 100-continue on large log batches. */
-    h->headers = curl_slist_append(h->headers, "Expect:");
-    if (ag->token) {
-        char *auth = xasprintf("Authorization: Bearer %s", ag->token);
-        h->headers = curl_slist_append(h->headers, auth);
-        free(auth);
-    }
-    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-    curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &h->resp);
-    curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Interruptible, so that a stop does not wait for a long poll to end. */
+    httpc_options o = {.connect_timeout_ms = 5000, .tcp_keepalive = 1, .abandon = should_abandon,
+                       .ctx = h};
+    h->c = httpc_new(&o);
+    BARGE_ASSERT(h->c != NULL);
+    httpc_header(h->c, "Content-Type: application/json");
+    if (ag->token) httpc_header(h->c, "Authorization: Bearer %s", ag->token);
 }
 
 static void http_cleanup(http *h)
 {
-    curl_easy_cleanup(h->curl);
-    curl_slist_free_all(h->headers);
-    buf_free(&h->resp);
+    httpc_free(h->c);
+    h->c = NULL;
 }
 
 enum { HTTP_UNREACHABLE = 0, HTTP_ABORTED = -1 };
@@ -244,39 +227,18 @@ static long post(http *h, const char *path, json_t *body, long timeout_s, json_t
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     char *url = xasprintf("%s%s", h->ag->server, path);
-    h->resp.len = 0;
-    curl_easy_setopt(h->curl, CURLOPT_URL, url);
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, timeout_s);
-    /* The multi interface rather than curl_easy_perform: its wait can be interrupted
-     * (wake_connections), so a stop does not wait for a long poll to end. */
-    curl_multi_add_handle(h->multi, h->curl);
-    CURLcode rc = CURLE_OK;
-    int running = 1, abandoned = 0;
-    while (running) {
-        if (curl_multi_perform(h->multi, &running) != CURLM_OK) break;
-        if (!running) break;
-        if (should_abandon(h)) {
-            abandoned = 1;
-            break;
-        }
-        curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
-    }
-    int left;
-    CURLMsg *m;
-    while ((m = curl_multi_info_read(h->multi, &left)) != NULL)
-        if (m->msg == CURLMSG_DONE) rc = m->data.result;
-    curl_multi_remove_handle(h->multi, h->curl);
+    httpc_rc rc = httpc_post(h->c, url, text, text ? strlen(text) : 0, timeout_s * 1000);
     free(url);
     free(text);
-    if (abandoned) return HTTP_ABORTED;
-    if (rc != CURLE_OK) {
-        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+    if (rc == HTTPC_ABORTED) return HTTP_ABORTED;
+    if (rc != HTTPC_OK) {
+        snprintf(err, errlen, "%s", httpc_error(h->c));
         return HTTP_UNREACHABLE;
     }
-    long status = 0;
-    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (h->resp.len) *answer = json_loadb(h->resp.data, h->resp.len, 0, NULL);
+    long status = httpc_status(h->c);
+    size_t len;
+    const char *resp = httpc_body(h->c, &len);
+    if (len) *answer = json_loadb(resp, len, 0, NULL);
     const char *msg = json_string_value(json_object_get(*answer, "message"));
     snprintf(err, errlen, "HTTP %ld%s%s", status, msg ? ": " : "", msg ? msg : "");
     return status;
@@ -624,8 +586,7 @@ static int do_register(agent *ag, http *h)
 static void *poller_main(void *arg)
 {
     agent *ag = arg;
-    http h;
-    http_init(&h, ag, 1);
+    http *h = &ag->poll_conn;
     int64_t backoff = 250, last_note = 0;
     while (!ag->stopping) {
         if (!ag->registered) {
@@ -637,26 +598,26 @@ static void *poller_main(void *arg)
                     executor_wait_idle(ag->ex, 500);
                 }
             }
-            if (do_register(ag, &h) < 0) break;
+            if (do_register(ag, h) < 0) break;
             continue;
         }
         pthread_mutex_lock(&ag->mu);
-        h.gen = ag->gen;
+        h->gen = ag->gen;
         json_t *body = json_pack("{s:s, s:b, s:[], s:o}", "instanceId", ag->iid, "wait", 1,
-                                 "reports", "holding", holding(ag, h.gen));
+                                 "reports", "holding", holding(ag, h->gen));
         long timeout = ag->poll_s + 15;
         pthread_mutex_unlock(&ag->mu);
         json_t *answer;
         char err[512];
-        h.watch_gen = 1;
-        long status = post(&h, "/barge/v1/agent/exchange", body, timeout, &answer, err,
+        h->watch_gen = 1;
+        long status = post(h, "/barge/v1/agent/exchange", body, timeout, &answer, err,
                            sizeof err);
-        h.watch_gen = 0;
+        h->watch_gen = 0;
         if (status == 200) {
             backoff = 250;
-            handle_answer(ag, answer, h.gen);
+            handle_answer(ag, answer, h->gen);
         } else if (unknown_instance(status, answer)) {
-            registration_lost(ag, h.gen);
+            registration_lost(ag, h->gen);
         } else if (status != HTTP_ABORTED) {
             if (mono() - last_note >= 30000) {
                 log_warn("waiting for work from %s failed (%s); retrying", ag->server, err);
@@ -667,7 +628,6 @@ static void *poller_main(void *arg)
         }
         json_decref(answer);
     }
-    http_cleanup(&h);
     return NULL;
 }
 
@@ -819,8 +779,7 @@ static int sender_wait(agent *ag, int *logs_due, int *hb_due)
 static void *sender_main(void *arg)
 {
     agent *ag = arg;
-    http h;
-    http_init(&h, ag, 0);
+    http *h = &ag->send_conn;
     int64_t backoff = 250;
     pthread_mutex_lock(&ag->mu);
     for (;;) {
@@ -845,11 +804,11 @@ static void *sender_main(void *arg)
         size_t lines = mine || logs_due ? ag->nlogs : 0;
         pthread_mutex_unlock(&ag->mu);
         free_reports(stale); /* reports of an earlier registration mean nothing to the server */
-        h.gen = gen;
+        h->gen = gen;
         int ok = 1;
         while (ok == 1 && lines > 0) {
             size_t sent;
-            ok = send_logs(ag, &h, iid, &sent);
+            ok = send_logs(ag, h, iid, &sent);
             lines = lines > sent ? lines - sent : 0;
             if (ok == 1 && sent == 0) break;
         }
@@ -863,7 +822,7 @@ static void *sender_main(void *arg)
             pthread_mutex_unlock(&ag->mu);
             json_t *answer;
             char err[512];
-            long status = post(&h, "/barge/v1/agent/exchange",
+            long status = post(h, "/barge/v1/agent/exchange",
                                json_pack("{s:s, s:b, s:o, s:o}", "instanceId", iid, "wait", 0,
                                          "reports", list, "holding", held_now),
                                30, &answer, err, sizeof err);
@@ -905,7 +864,6 @@ static void *sender_main(void *arg)
     ag->sender_done = 1;
     pthread_cond_broadcast(&ag->cond);
     pthread_mutex_unlock(&ag->mu);
-    http_cleanup(&h);
     return NULL;
 }
 
@@ -1200,7 +1158,6 @@ int agent_main(int argc, char **argv)
         free(ag);
         return 1;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     if (gethostname(ag->hostname, sizeof ag->hostname - 1) < 0) strcpy(ag->hostname, "localhost");
     char *cg_name = xasprintf("barge-agent-%ld", (long)getpid());
     ag->cg = cgroup_host_setup(cg_name);
@@ -1224,9 +1181,8 @@ int agent_main(int argc, char **argv)
     ag->poll_s = 20;
     ag->heartbeat_s = 5;
     ag->main_thread = pthread_self();
-    ag->poll_multi = curl_multi_init();
-    ag->send_multi = curl_multi_init();
-    BARGE_ASSERT(ag->poll_multi && ag->send_multi);
+    http_init(&ag->poll_conn, ag, 1);
+    http_init(&ag->send_conn, ag, 0);
     static const exec_events events = {on_started, on_line, on_ended, on_backlog};
     /* As many idle cgroups and directories as attempts can run at once (one vCPU each, at
      * most), so that a steady stream of jobs creates none after the first few.  A pooled cgroup
@@ -1266,9 +1222,8 @@ int agent_main(int argc, char **argv)
     }
     rc = ag->exit_code;
     log_info("agent stopped");
-    curl_multi_cleanup(ag->poll_multi);
-    curl_multi_cleanup(ag->send_multi);
-    curl_global_cleanup();
+    http_cleanup(&ag->poll_conn);
+    http_cleanup(&ag->send_conn);
     pthread_mutex_destroy(&ag->mu);
     pthread_cond_destroy(&ag->cond);
     free(ag->iid);
