@@ -1,0 +1,635 @@
+/* executor — the supervisor loop that every backend shares (see executor.h): it owns the
+ * attempts, reads their output line by line, enforces timeouts and kill orders, reaps them and
+ * keeps a pool of working directories. */
+#include "agent/executor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+/* CloudWatch Logs takes events up to 256 KiB, 26 bytes of which are its own overhead; longer
+ * lines become several events. */
+#define LINE_MAX_BYTES (262144 - 26)
+#define READ_CHUNK 65536
+/* After the main process ends, output still in the pipes is read for this long at most: a
+ * process that left the attempt's process group and cgroup may hold them open forever. */
+#define DRAIN_MS 2000
+/* A cgroup whose last processes are still dying is removed later, for this long at most. */
+#define CGROUP_RETRY_MS 10000
+
+void exec_spec_free(exec_spec *s)
+{
+    if (!s) return;
+    for (char **p = s->argv; p && *p; p++) free(*p);
+    for (char **p = s->envp; p && *p; p++) free(*p);
+    free(s->argv);
+    free(s->envp);
+    free(s->job_id);
+    free(s->log_stream);
+    free(s);
+}
+
+typedef struct linebuf {
+    int fd, source;
+    int slot; /* its entry in the loop's pollfd array, or -1 */
+    buf b;
+} linebuf;
+
+typedef struct run {
+    struct run *next;
+    exec_spec *spec;
+    exec_attempt a;
+    char *work_dir;
+    int pidfd;
+    int reaped, status, oom;
+    exec_stop_cause cause;
+    char *reason;
+    int64_t started_at;                 /* epoch ms */
+    int64_t deadline, kill_at, drain_until; /* monotonic ms; 0 when not set */
+    linebuf out, err;
+} run;
+
+enum { CMD_SUBMIT, CMD_KILL, CMD_KILL_ALL, CMD_STOP };
+
+typedef struct cmd {
+    struct cmd *next;
+    int kind;
+    exec_spec *spec;
+    char *job_id;
+    int attempt;
+    exec_stop_cause cause;
+    char *reason;
+} cmd;
+
+typedef struct grave {
+    struct grave *next;
+    cgroup *cg;
+    int64_t give_up_at;
+} grave;
+
+struct executor {
+    exec_options o;
+    pthread_mutex_t mu;
+    pthread_cond_t idle;
+    cmd *head, *tail; /* under mu */
+    int active;       /* under mu: submitted and not yet ended */
+    int wake_fd;
+    /* The loop's own state, touched by its thread only. */
+    run *runs;
+    grave *graves;
+    char **spare;     /* empty working directories for the next attempts */
+    int nidle;
+    unsigned next_dir; /* names new working directories "slot-N" */
+    int stopping;
+};
+
+executor *executor_new(const exec_options *o)
+{
+    executor *ex = xcalloc(1, sizeof *ex);
+    ex->o = *o;
+    if (!ex->o.backend) ex->o.backend = &exec_process_backend;
+    if (ex->o.idle_dirs <= 0) ex->o.idle_dirs = 8;
+    ex->spare = xcalloc((size_t)ex->o.idle_dirs, sizeof *ex->spare);
+    pthread_mutex_init(&ex->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ex->idle, &ca);
+    pthread_condattr_destroy(&ca);
+    ex->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    BARGE_ASSERT(ex->wake_fd >= 0);
+    return ex;
+}
+
+void executor_free(executor *ex)
+{
+    if (!ex) return;
+    for (cmd *c = ex->head, *next; c; c = next) {
+        next = c->next;
+        exec_spec_free(c->spec);
+        free(c->job_id);
+        free(c->reason);
+        free(c);
+    }
+    for (grave *g = ex->graves, *next; g; g = next) {
+        next = g->next;
+        cgroup_free(g->cg);
+        free(g);
+    }
+    for (int i = 0; i < ex->nidle; i++) {
+        rmdir(ex->spare[i]);
+        free(ex->spare[i]);
+    }
+    free(ex->spare);
+    close(ex->wake_fd);
+    pthread_mutex_destroy(&ex->mu);
+    pthread_cond_destroy(&ex->idle);
+    free(ex);
+}
+
+static void push(executor *ex, cmd *c)
+{
+    pthread_mutex_lock(&ex->mu);
+    if (c->kind == CMD_SUBMIT) ex->active++;
+    if (ex->tail) ex->tail->next = c;
+    else ex->head = c;
+    ex->tail = c;
+    pthread_mutex_unlock(&ex->mu);
+    uint64_t one = 1;
+    if (write(ex->wake_fd, &one, sizeof one) < 0) { /* already signalled: the loop will look */ }
+}
+
+void executor_submit(executor *ex, exec_spec *s)
+{
+    cmd *c = xcalloc(1, sizeof *c);
+    c->kind = CMD_SUBMIT;
+    c->spec = s;
+    push(ex, c);
+}
+
+static void push_stop(executor *ex, int kind, const char *job_id, int attempt,
+                      exec_stop_cause cause, const char *reason)
+{
+    cmd *c = xcalloc(1, sizeof *c);
+    c->kind = kind;
+    c->job_id = job_id ? xstrdup(job_id) : NULL;
+    c->attempt = attempt;
+    c->cause = cause;
+    c->reason = reason ? xstrdup(reason) : NULL;
+    push(ex, c);
+}
+
+void executor_kill(executor *ex, const char *job_id, int attempt, exec_stop_cause cause,
+                   const char *reason)
+{
+    push_stop(ex, CMD_KILL, job_id, attempt, cause, reason);
+}
+
+void executor_kill_all(executor *ex, exec_stop_cause cause, const char *reason)
+{
+    push_stop(ex, CMD_KILL_ALL, NULL, 0, cause, reason);
+}
+
+void executor_stop(executor *ex, const char *reason)
+{
+    push_stop(ex, CMD_STOP, NULL, 0, EXEC_STOP_SHUTDOWN, reason);
+}
+
+int executor_active(executor *ex)
+{
+    pthread_mutex_lock(&ex->mu);
+    int n = ex->active;
+    pthread_mutex_unlock(&ex->mu);
+    return n;
+}
+
+int executor_wait_idle(executor *ex, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    if (timeout_ms >= 0) {
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+    }
+    int rc = 0;
+    pthread_mutex_lock(&ex->mu);
+    while (ex->active > 0 && rc == 0) {
+        if (timeout_ms < 0) pthread_cond_wait(&ex->idle, &ex->mu);
+        else if (pthread_cond_timedwait(&ex->idle, &ex->mu, &until) != 0) rc = -1;
+    }
+    if (ex->active == 0) rc = 0;
+    pthread_mutex_unlock(&ex->mu);
+    return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP) rmdir(path);
+    else unlink(path);
+    return 0;
+}
+
+/* Directories the job made unwritable must be opened up before their entries can go. */
+static int open_up(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag == FTW_D && (st->st_mode & S_IRWXU) != S_IRWXU) chmod(path, st->st_mode | S_IRWXU);
+    return 0;
+}
+
+static void remove_tree(const char *path)
+{
+    nftw(path, open_up, 32, FTW_PHYS | FTW_MOUNT);
+    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* 1 if path is still a directory fit for another attempt: empty, ours and not writable by
+ * others.  It is opened by name, so a directory the job renamed or replaced is judged as what
+ * the name now holds. */
+static int reusable_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat st;
+    int ok = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+             (st.st_mode & 07022) == 0;
+    if (ok) {
+        /* One getdents answers: an empty directory holds "." and ".." only. */
+        char ents[1024];
+        long n = syscall(SYS_getdents64, fd, ents, sizeof ents);
+        int count = 0;
+        for (long off = 0; n > 0 && off < n;) {
+            const char *name = ents + off + 19; /* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
+            unsigned short reclen;
+            memcpy(&reclen, ents + off + 16, sizeof reclen);
+            if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) count++;
+            off += reclen;
+        }
+        ok = n > 0 && count == 0;
+    }
+    close(fd);
+    return ok;
+}
+
+/* A fresh empty directory for an attempt: a kept one, or a new one. */
+static char *take_dir(executor *ex)
+{
+    if (ex->nidle > 0) return ex->spare[--ex->nidle];
+    char *dir = xasprintf("%s/slot-%u", ex->o.work_dir, ex->next_dir++);
+    if (mkdir(dir, 0755) < 0 && errno == EEXIST) {
+        /* Left by an agent that used the same directory and died. */
+        remove_tree(dir);
+        mkdir(dir, 0755);
+    }
+    return dir;
+}
+
+/* Gives an attempt's directory back: kept when clean allows and it is fit, else removed. */
+static void give_dir(executor *ex, char *dir, int clean)
+{
+    if (clean && ex->nidle < ex->o.idle_dirs && reusable_dir(dir)) {
+        ex->spare[ex->nidle++] = dir;
+        return;
+    }
+    remove_tree(dir);
+    free(dir);
+}
+
+/* Ends an attempt: the callback, then the cleanup, so that the report is not kept waiting. */
+static void end_attempt(executor *ex, exec_spec *s, exec_result *r)
+{
+    r->ended_at = util_now_ms();
+    ex->o.events->ended(ex->o.ctx, s, r);
+    exec_spec_free(s);
+    pthread_mutex_lock(&ex->mu);
+    ex->active--;
+    pthread_cond_broadcast(&ex->idle);
+    pthread_mutex_unlock(&ex->mu);
+}
+
+/* Gives the cgroup back to the pool, or keeps it to remove once its last processes are gone.
+ * Returns 1 when it was empty. */
+static int bury_cgroup(executor *ex, cgroup *cg)
+{
+    if (!cg) return 0;
+    if (cgroup_release(ex->o.cgroups, cg) == 0) return 1;
+    if (cgroup_remove(cg) == 0) {
+        cgroup_free(cg);
+        return 0;
+    }
+    grave *g = xcalloc(1, sizeof *g);
+    g->cg = cg;
+    g->give_up_at = util_mono_ms() + CGROUP_RETRY_MS;
+    g->next = ex->graves;
+    ex->graves = g;
+    return 0;
+}
+
+static void start_run(executor *ex, exec_spec *s)
+{
+    exec_result res = {0};
+    char reason[1024], cg_err[800];
+    if (ex->stopping) {
+        res.cause = EXEC_STOP_SHUTDOWN;
+        res.reason = "the agent stopped before the attempt could start";
+        end_attempt(ex, s, &res);
+        return;
+    }
+    for (run *r = ex->runs; r; r = r->next)
+        if (r->spec->attempt == s->attempt && strcmp(r->spec->job_id, s->job_id) == 0) {
+            log_warn("attempt %d of job %s is already running; ignoring the second assignment",
+                     s->attempt, s->job_id);
+            exec_spec_free(s);
+            pthread_mutex_lock(&ex->mu);
+            ex->active--;
+            pthread_cond_broadcast(&ex->idle);
+            pthread_mutex_unlock(&ex->mu);
+            return;
+        }
+    run *r = xcalloc(1, sizeof *r);
+    r->spec = s;
+    r->a.spec = s;
+    r->pidfd = r->out.fd = r->err.fd = -1;
+    int64_t limit = s->memory_mib > 0 ? s->memory_mib * 1024 * 1024 : 0;
+    r->work_dir = take_dir(ex);
+    r->a.work_dir = r->work_dir;
+    int ok = 0;
+    if (access(r->work_dir, F_OK) != 0) {
+        snprintf(reason, sizeof reason, "CannotStartContainerError: cannot create the working "
+                 "directory %s: %s", r->work_dir, strerror(errno));
+    } else if (ex->o.cgroups && cgroup_host_mode(ex->o.cgroups) != CGROUP_NONE &&
+               !(r->a.cg = cgroup_acquire(ex->o.cgroups, limit, cg_err, sizeof cg_err))) {
+        snprintf(reason, sizeof reason, "CannotStartContainerError: %s", cg_err);
+    } else if (ex->o.backend->start(&r->a, reason, sizeof reason) == 0) {
+        ok = 1;
+    }
+    if (!ok) {
+        res.reason = reason;
+        give_dir(ex, r->work_dir, bury_cgroup(ex, r->a.cg));
+        free(r);
+        end_attempt(ex, s, &res);
+        return;
+    }
+    r->started_at = util_now_ms();
+#ifdef SYS_pidfd_open
+    r->pidfd = (int)syscall(SYS_pidfd_open, r->a.pid, 0);
+#endif
+    r->out = (linebuf){r->a.out_fd, 1, -1, {0}};
+    r->err = (linebuf){r->a.err_fd, 2, -1, {0}};
+    if (s->timeout_seconds > 0) r->deadline = util_mono_ms() + (int64_t)s->timeout_seconds * 1000;
+    r->next = ex->runs;
+    ex->runs = r;
+    ex->o.events->started(ex->o.ctx, s, r->a.pid, r->started_at);
+}
+
+static void stop_run(executor *ex, run *r, exec_stop_cause cause, const char *reason)
+{
+    if (r->reaped) return;
+    if (r->cause == EXEC_STOP_NONE) {
+        r->cause = cause;
+        r->reason = reason ? xstrdup(reason) : NULL;
+    }
+    if (r->kill_at) return; /* already on its way out */
+    int grace = r->spec->kill_grace_seconds;
+    if (grace <= 0) {
+        ex->o.backend->kill(&r->a, SIGKILL);
+        return;
+    }
+    ex->o.backend->kill(&r->a, SIGTERM);
+    r->kill_at = util_mono_ms() + (int64_t)grace * 1000;
+}
+
+static void emit(executor *ex, run *r, linebuf *lb, const char *p, size_t n, int64_t at)
+{
+    ex->o.events->line(ex->o.ctx, r->spec, lb->source, at, p, n);
+}
+
+/* Emits the complete lines in lb, and cuts overlong ones at a character boundary. */
+static void split_lines(executor *ex, run *r, linebuf *lb, int64_t at, int final)
+{
+    size_t start = 0;
+    for (;;) {
+        char *nl = memchr(lb->b.data + start, '\n', lb->b.len - start);
+        size_t end = nl ? (size_t)(nl - lb->b.data) : lb->b.len;
+        if (end - start > LINE_MAX_BYTES) {
+            size_t cut = start + LINE_MAX_BYTES;
+            for (int i = 0; i < 3 && (lb->b.data[cut] & 0xc0) == 0x80; i++) cut--;
+            emit(ex, r, lb, lb->b.data + start, cut - start, at);
+            start = cut;
+            continue;
+        }
+        if (!nl) break;
+        emit(ex, r, lb, lb->b.data + start, end - start, at);
+        start = end + 1;
+    }
+    if (final && start < lb->b.len) {
+        emit(ex, r, lb, lb->b.data + start, lb->b.len - start, at);
+        start = lb->b.len;
+    }
+    memmove(lb->b.data, lb->b.data + start, lb->b.len - start);
+    lb->b.len -= start;
+}
+
+static void close_stream(executor *ex, run *r, linebuf *lb)
+{
+    if (lb->fd < 0) return;
+    if (lb->b.len) split_lines(ex, r, lb, util_now_ms(), 1);
+    close(lb->fd);
+    lb->fd = -1;
+    buf_free(&lb->b);
+}
+
+static void read_stream(executor *ex, run *r, linebuf *lb)
+{
+    char chunk[READ_CHUNK];
+    /* A few chunks per turn, so that one chatty job does not starve the others. */
+    for (int i = 0; i < 4 && lb->fd >= 0; i++) {
+        ssize_t n = read(lb->fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return;
+        if (n <= 0) {
+            close_stream(ex, r, lb);
+            return;
+        }
+        buf_append(&lb->b, chunk, (size_t)n);
+        split_lines(ex, r, lb, util_now_ms(), 0);
+    }
+}
+
+static void reap(executor *ex)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        run *r = ex->runs;
+        while (r && (r->reaped || r->a.pid != pid)) r = r->next;
+        if (!r) continue; /* an orphan the agent adopted as subreaper */
+        r->reaped = 1;
+        r->status = status;
+        r->kill_at = 0;
+        r->drain_until = util_mono_ms() + DRAIN_MS;
+        if (r->pidfd >= 0) close(r->pidfd);
+        r->pidfd = -1;
+        /* The job is its main process, as a container is: what it leaves behind goes too. */
+        ex->o.backend->kill(&r->a, SIGKILL);
+        if (r->a.cg) r->oom = cgroup_oom_kills(r->a.cg) > 0;
+    }
+}
+
+static void finish(executor *ex, run *r)
+{
+    exec_result res = {0};
+    res.started = 1;
+    res.exited = WIFEXITED(r->status);
+    res.exit_code = res.exited ? WEXITSTATUS(r->status) : 0;
+    res.signal = WIFSIGNALED(r->status) ? WTERMSIG(r->status) : 0;
+    res.oom = r->oom;
+    res.cause = r->cause;
+    res.reason = r->reason;
+    res.started_at = r->started_at;
+    exec_spec *s = r->spec;
+    end_attempt(ex, s, &res);
+    /* Without a cgroup known to be empty, something of the job may still write into the
+     * directory: only then may it serve another attempt. */
+    give_dir(ex, r->work_dir, bury_cgroup(ex, r->a.cg));
+    free(r->reason);
+    free(r);
+}
+
+static void handle_commands(executor *ex)
+{
+    pthread_mutex_lock(&ex->mu);
+    cmd *c = ex->head;
+    ex->head = ex->tail = NULL;
+    pthread_mutex_unlock(&ex->mu);
+    while (c) {
+        cmd *next = c->next;
+        switch (c->kind) {
+        case CMD_SUBMIT:
+            start_run(ex, c->spec);
+            c->spec = NULL;
+            break;
+        case CMD_KILL:
+            for (run *r = ex->runs; r; r = r->next)
+                if (r->spec->attempt == c->attempt && strcmp(r->spec->job_id, c->job_id) == 0)
+                    stop_run(ex, r, c->cause, c->reason);
+            break;
+        case CMD_STOP:
+            ex->stopping = 1;
+            /* fall through */
+        case CMD_KILL_ALL:
+            for (run *r = ex->runs; r; r = r->next) stop_run(ex, r, c->cause, c->reason);
+            break;
+        }
+        free(c->job_id);
+        free(c->reason);
+        free(c);
+        c = next;
+    }
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+    return a == 0 ? b : b == 0 ? a : a < b ? a : b;
+}
+
+void executor_run(executor *ex)
+{
+    struct pollfd *pfd = NULL;
+    size_t pfd_cap = 0;
+    for (;;) {
+        handle_commands(ex);
+        int64_t now = util_mono_ms();
+        /* Timers: the attempt's timeout, the end of the grace period, the end of draining. */
+        int backlog = ex->o.events->backlog && ex->o.events->backlog(ex->o.ctx);
+        int64_t next = 0;
+        for (run *r = ex->runs; r; r = r->next) {
+            if (!r->reaped && r->deadline && now >= r->deadline) {
+                r->deadline = 0;
+                stop_run(ex, r, EXEC_STOP_TIMEOUT, NULL);
+            }
+            if (!r->reaped && r->kill_at && now >= r->kill_at) {
+                r->kill_at = 0;
+                ex->o.backend->kill(&r->a, SIGKILL);
+            }
+            if (r->reaped && backlog) r->drain_until = now + DRAIN_MS;
+            if (r->reaped && now >= r->drain_until) {
+                close_stream(ex, r, &r->out);
+                close_stream(ex, r, &r->err);
+            }
+            next = earliest(next, r->reaped ? r->drain_until : earliest(r->deadline, r->kill_at));
+            /* Without a pidfd (Linux before 5.3) the loop looks for exits on a short tick. */
+            if (!r->reaped && r->pidfd < 0) next = earliest(next, now + 100);
+        }
+        for (run **pp = &ex->runs; *pp;) {
+            run *r = *pp;
+            if (r->reaped && r->out.fd < 0 && r->err.fd < 0) {
+                *pp = r->next;
+                finish(ex, r);
+            } else
+                pp = &r->next;
+        }
+        for (grave **gp = &ex->graves; *gp;) {
+            grave *g = *gp;
+            if (cgroup_remove(g->cg) == 0 || now >= g->give_up_at) {
+                if (now >= g->give_up_at)
+                    log_warn("cannot remove the cgroup %s: processes remain in it",
+                             cgroup_path(g->cg));
+                *gp = g->next;
+                cgroup_free(g->cg);
+                free(g);
+            } else {
+                next = earliest(next, now + 50);
+                gp = &g->next;
+            }
+        }
+        if (backlog) next = earliest(next, now + 20);
+        if (ex->stopping && !ex->runs && executor_active(ex) == 0) break;
+
+        size_t n = 0, need = 1;
+        for (run *r = ex->runs; r; r = r->next) need += 3;
+        if (need > pfd_cap) {
+            pfd_cap = need * 2;
+            pfd = xrealloc(pfd, pfd_cap * sizeof *pfd);
+        }
+        pfd[n++] = (struct pollfd){ex->wake_fd, POLLIN, 0};
+        for (run *r = ex->runs; r; r = r->next) {
+            if (r->pidfd >= 0) pfd[n++] = (struct pollfd){r->pidfd, POLLIN, 0};
+            linebuf *streams[] = {&r->out, &r->err};
+            for (int i = 0; i < 2; i++) {
+                streams[i]->slot = -1;
+                if (backlog || streams[i]->fd < 0) continue;
+                streams[i]->slot = (int)n;
+                pfd[n++] = (struct pollfd){streams[i]->fd, POLLIN, 0};
+            }
+        }
+        int timeout = next == 0 ? -1 : next <= now ? 0 : (int)(next - now);
+        int ready = poll(pfd, n, timeout);
+        if (ready < 0 && errno != EINTR) {
+            log_error("the supervisor's poll failed: %s", strerror(errno));
+            usleep(10000);
+        }
+        uint64_t v;
+        if (read(ex->wake_fd, &v, sizeof v) < 0) { /* nothing queued */ }
+        for (run *r = ex->runs; r && ready > 0; r = r->next) {
+            if (r->out.slot >= 0 && pfd[r->out.slot].revents) read_stream(ex, r, &r->out);
+            if (r->err.slot >= 0 && pfd[r->err.slot].revents) read_stream(ex, r, &r->err);
+        }
+        reap(ex);
+    }
+    free(pfd);
+    for (grave *g = ex->graves, *gnext; g; g = gnext) {
+        gnext = g->next;
+        cgroup_remove(g->cg);
+        cgroup_free(g->cg);
+        free(g);
+    }
+    ex->graves = NULL;
+    for (int i = 0; i < ex->nidle; i++) {
+        rmdir(ex->spare[i]);
+        free(ex->spare[i]);
+    }
+    ex->nidle = 0;
+}
