@@ -1,0 +1,41 @@
+/* agent_conn — the agent's side of the wire: a connection to the server that POSTs a JSON body
+ * to a path of the protocol (docs/agent-protocol.md) and reads the JSON answer.
+ *
+ * The agent has two, the poller's and the sender's.  Each is used by its own thread only; any
+ * thread may wake both (agent_wake_connections), and a woken connection gives up a request the
+ * agent no longer wants: any once the agent stops (the poller's) or its last delivery attempt is
+ * over (the sender's), and a waiting exchange once its registration has ended. */
+#ifndef BARGE_AGENT_CONN_H
+#define BARGE_AGENT_CONN_H
+#include <jansson.h>
+#include <stddef.h>
+
+#include "common/httpc.h"
+
+struct agent;
+
+/* Each belongs to one thread; the agent owns them, so that other threads may wake them at any
+ * time. */
+typedef struct agent_conn {
+    httpc *c;
+    struct agent *ag;
+    unsigned gen;
+    int poller;    /* this connection belongs to the poller */
+    int watch_gen; /* abandon the request when registration gen ends (waiting exchanges) */
+} agent_conn;
+
+/* Opens the poller's connection (poller 1) or the sender's, and closes it. */
+void agent_conn_init(agent_conn *h, struct agent *ag, int poller);
+void agent_conn_close(agent_conn *h);
+
+enum { AGENT_CONN_UNREACHABLE = 0, AGENT_CONN_ABORTED = -1 };
+
+/* POSTs body (taken) to path.  Returns the HTTP status, AGENT_CONN_UNREACHABLE with err set, or
+ * AGENT_CONN_ABORTED.  *answer receives the parsed JSON answer, or NULL. */
+long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout_s,
+                     json_t **answer, char *err, size_t errlen);
+
+/* Whether an answer says that the server no longer knows this instance. */
+int agent_conn_unknown_instance(long status, json_t *answer);
+
+#endif

@@ -1,0 +1,339 @@
+#include "agent/agent_exchange.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "agent/agent_logs.h"
+#include "agent/agent_reports.h"
+#include "agent/agent_state.h"
+
+#define DEFAULT_GRACE_SECONDS 10
+
+/* ---- Assignments -------------------------------------------------------------------------- */
+
+static int env_has(char **envp, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=') return 1;
+    return 0;
+}
+
+static void take_assignment(agent *ag, json_t *a, unsigned gen)
+{
+    const char *job = json_string_value(json_object_get(a, "jobId"));
+    json_t *att = json_object_get(a, "attempt");
+    if (!job || !json_is_integer(att) || json_integer_value(att) < 1 ||
+        json_integer_value(att) > 1000000) {
+        log_warn("ignoring an assignment without a jobId and an attempt number");
+        return;
+    }
+    int held_rc = agent_reports_hold(ag, job, (int)json_integer_value(att), gen);
+    if (held_rc == 0)
+        log_info("attempt %d of job %s is held already; ignoring its assignment",
+                 (int)json_integer_value(att), job);
+    if (held_rc != 1) return;
+    exec_spec *s = xcalloc(1, sizeof *s);
+    s->job_id = xstrdup(job);
+    s->attempt = (int)json_integer_value(att);
+    const char *stream = json_string_value(json_object_get(a, "logStreamName"));
+    s->log_stream = xstrdup(stream ? stream : job);
+    json_t *cmd = json_object_get(a, "command");
+    size_t n = json_array_size(cmd);
+    s->argv = xcalloc(n + 1, sizeof *s->argv);
+    for (size_t i = 0; i < n; i++) {
+        const char *arg = json_string_value(json_array_get(cmd, i));
+        if (!arg) {
+            agent_reports_queue(ag, json_pack("{s:s, s:i, s:s, s:I, s:s}", "jobId", job,
+                                              "attempt", s->attempt, "event", "FAILED_TO_START",
+                                              "at", (json_int_t)util_now_ms(), "reason",
+                                              "CannotStartContainerError: the command is not "
+                                              "a list of strings"), s);
+            exec_spec_free(s);
+            return;
+        }
+        s->argv[i] = xstrdup(arg);
+    }
+    json_t *env = json_object_get(a, "environment");
+    s->envp = xcalloc(json_object_size(env) + 3, sizeof *s->envp);
+    size_t ne = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(env, key, val)
+    {
+        if (!json_is_string(val) || !*key || strchr(key, '=')) {
+            log_warn("job %s: ignoring the environment variable '%s' (its name or value is not "
+                     "usable)", job, key);
+            continue;
+        }
+        s->envp[ne++] = xasprintf("%s=%s", key, json_string_value(val));
+    }
+    /* Jobs expect a usable PATH and HOME, as a container image provides them. */
+    const char *path = getenv("PATH"), *home = getenv("HOME");
+    if (!env_has(s->envp, ne, "PATH"))
+        s->envp[ne++] = xasprintf("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+    if (!env_has(s->envp, ne, "HOME")) s->envp[ne++] = xasprintf("HOME=%s", home ? home : "/");
+    s->memory_mib = (int64_t)json_number_value(json_object_get(a, "memoryMiB"));
+    s->timeout_seconds = (int)json_number_value(json_object_get(a, "timeoutSeconds"));
+    json_t *grace = json_object_get(a, "killGraceSeconds");
+    s->kill_grace_seconds = json_is_number(grace) ? (int)json_number_value(grace)
+                                                  : DEFAULT_GRACE_SECONDS;
+    log_debug("assigned attempt %d of job %s", s->attempt, s->job_id);
+    executor_submit(ag->ex, s);
+}
+
+/* What an exchange of registration gen brings back: assignments, kill orders, and perhaps a
+ * shutdown.  Work for an ended registration is not taken: the server has forgotten it. */
+static void handle_answer(agent *ag, json_t *answer, unsigned gen)
+{
+    if (ag->stopping || !ag->registered || ag->gen != gen) return;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(answer, "assign"), i, v) take_assignment(ag, v, gen);
+    json_array_foreach(json_object_get(answer, "kill"), i, v)
+    {
+        const char *job = json_string_value(json_object_get(v, "jobId"));
+        json_t *att = json_object_get(v, "attempt");
+        if (!job || !json_is_integer(att)) continue;
+        const char *reason = json_string_value(json_object_get(v, "reason"));
+        log_info("the server asks to stop attempt %d of job %s%s%s",
+                 (int)json_integer_value(att), job, reason ? ": " : "", reason ? reason : "");
+        executor_kill(ag->ex, job, (int)json_integer_value(att), EXEC_STOP_KILLED,
+                      reason ? reason : "stopped at the server's request");
+    }
+    if (json_is_true(json_object_get(answer, "shutdown")))
+        agent_request_stop(ag, 0, "the server asked this instance to shut down");
+}
+
+/* ---- Registration and the poller ---------------------------------------------------------- */
+
+static json_t *register_body(agent *ag)
+{
+    json_t *b = json_pack("{s:s, s:i, s:I, s:i, s:s, s:s, s:s, s:s}", "computeEnvironment",
+                          ag->ce, "vcpus", ag->vcpus, "memoryMiB", (json_int_t)ag->memory_mib,
+                          "gpus", ag->gpus, "hostname", ag->hostname, "executor",
+                          exec_process_backend.name, "cgroups",
+                          cgroup_mode_name(cgroup_host_mode(ag->cg)), "cgroupsNote",
+                          cgroup_host_note(ag->cg));
+    pthread_mutex_lock(&ag->mu);
+    if (ag->iid) json_object_set_new(b, "instanceId", json_string(ag->iid));
+    pthread_mutex_unlock(&ag->mu);
+    if (ag->instance_type) json_object_set_new(b, "instanceType", json_string(ag->instance_type));
+    return b;
+}
+
+/* Registers, retrying while the server cannot be reached.  0, or -1 when the agent must stop. */
+static int do_register(agent *ag, agent_conn *h)
+{
+    int64_t backoff = 250, last_note = 0;
+    int failures = 0;
+    for (;;) {
+        if (ag->stopping) return -1;
+        json_t *answer;
+        char err[512];
+        long status = agent_conn_post(h, "/barge/v1/agent/register", register_body(ag), 15,
+                                      &answer, err, sizeof err);
+        const char *iid = json_string_value(json_object_get(answer, "instanceId"));
+        if (status == 200 && iid) {
+            pthread_mutex_lock(&ag->mu);
+            free(ag->iid);
+            ag->iid = xstrdup(iid);
+            json_t *v;
+            if (json_is_integer(v = json_object_get(answer, "pollSeconds")))
+                ag->poll_s = (int)json_integer_value(v);
+            if (json_is_integer(v = json_object_get(answer, "heartbeatSeconds")))
+                ag->heartbeat_s = (int)json_integer_value(v);
+            if (ag->poll_s < 1) ag->poll_s = 20;
+            if (ag->heartbeat_s < 1) ag->heartbeat_s = 5;
+            agent_reports_release_all(ag);
+            ag->gen++;
+            ag->registered = 1;
+            ag->lost = 0;
+            ag->last_exchange = util_mono_ms();
+            pthread_cond_broadcast(&ag->cond);
+            pthread_mutex_unlock(&ag->mu);
+            log_info("registered with %s as instance %s of compute environment %s", ag->server,
+                     iid, ag->ce);
+            json_decref(answer);
+            return 0;
+        }
+        json_decref(answer);
+        if (status >= 400 && status < 500 && status != 429) {
+            /* The server understood and refused (unknown compute environment, bad token):
+             * retrying would not change its mind. */
+            char *why = xasprintf("the server at %s refused to register this instance: %s",
+                                  ag->server, err);
+            log_error("%s", why);
+            agent_request_stop(ag, 1, why);
+            free(why);
+            return -1;
+        }
+        if (status == 200) snprintf(err, sizeof err, "the answer has no instanceId");
+        if (status != AGENT_CONN_ABORTED &&
+            (failures++ == 0 || util_mono_ms() - last_note >= 30000)) {
+            log_warn("cannot register with the barge server at %s (%s); retrying until it "
+                     "answers", ag->server, err);
+            last_note = util_mono_ms();
+        }
+        if (agent_nap(ag, backoff, &ag->stopping)) return -1;
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+}
+
+void *agent_exchange_poller(void *arg)
+{
+    agent *ag = arg;
+    agent_conn *h = &ag->poll_conn;
+    int64_t backoff = 250, last_note = 0;
+    while (!ag->stopping) {
+        if (!ag->registered) {
+            if (ag->lost) {
+                /* A new registration means a fresh instance: nothing of the old one runs on. */
+                while (!ag->stopping && executor_active(ag->ex) > 0) {
+                    executor_kill_all(ag->ex, EXEC_STOP_SHUTDOWN,
+                                      "the server no longer knew this instance");
+                    executor_wait_idle(ag->ex, 500);
+                }
+            }
+            if (do_register(ag, h) < 0) break;
+            continue;
+        }
+        pthread_mutex_lock(&ag->mu);
+        h->gen = ag->gen;
+        json_t *body = json_pack("{s:s, s:b, s:[], s:o}", "instanceId", ag->iid, "wait", 1,
+                                 "reports", "holding", agent_reports_holding(ag, h->gen));
+        long timeout = ag->poll_s + 15;
+        pthread_mutex_unlock(&ag->mu);
+        json_t *answer;
+        char err[512];
+        h->watch_gen = 1;
+        long status = agent_conn_post(h, "/barge/v1/agent/exchange", body, timeout, &answer,
+                                      err, sizeof err);
+        h->watch_gen = 0;
+        if (status == 200) {
+            backoff = 250;
+            handle_answer(ag, answer, h->gen);
+        } else if (agent_conn_unknown_instance(status, answer)) {
+            agent_registration_lost(ag, h->gen);
+        } else if (status != AGENT_CONN_ABORTED) {
+            if (util_mono_ms() - last_note >= 30000) {
+                log_warn("waiting for work from %s failed (%s); retrying", ag->server, err);
+                last_note = util_mono_ms();
+            }
+            agent_nap(ag, backoff, &ag->stopping);
+            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        }
+        json_decref(answer);
+    }
+    return NULL;
+}
+
+/* ---- The sender --------------------------------------------------------------------------- */
+
+/* Waits until there is something to send; returns 0 when the sender should quit.  mu held. */
+static int sender_wait(agent *ag, int *logs_due, int *hb_due)
+{
+    for (;;) {
+        if (ag->sender_quit) return 0;
+        int final = ag->final_flush;
+        if (!ag->registered) {
+            if (final) return 0; /* nowhere to deliver to any more */
+            pthread_cond_wait(&ag->cond, &ag->mu);
+            continue;
+        }
+        int64_t now = util_mono_ms(), wake = ag->last_exchange + (int64_t)ag->heartbeat_s * 1000;
+        *logs_due = agent_logs_due(ag, now, final || ag->rhead != NULL);
+        *hb_due = !final && now >= wake;
+        if (ag->rhead || *logs_due || *hb_due) return 1;
+        if (final) return 0; /* everything is delivered */
+        int64_t flush_at = agent_logs_flush_at(ag);
+        if (flush_at && flush_at < wake) wake = flush_at;
+        agent_wait_until(ag, wake);
+    }
+}
+
+void *agent_exchange_sender(void *arg)
+{
+    agent *ag = arg;
+    agent_conn *h = &ag->send_conn;
+    int64_t backoff = 250;
+    pthread_mutex_lock(&ag->mu);
+    for (;;) {
+        int logs_due = 0, hb_due = 0;
+        if (!sender_wait(ag, &logs_due, &hb_due)) break;
+        /* Take the reports first, then ship every line queued before them. */
+        unsigned gen = ag->gen;
+        char *iid = xstrdup(ag->iid);
+        agent_report *stale, *mine = agent_reports_take(ag, gen, &stale);
+        size_t lines = mine || logs_due ? ag->nlogs : 0;
+        pthread_mutex_unlock(&ag->mu);
+        /* Reports of an earlier registration mean nothing to the server. */
+        agent_reports_free(stale);
+        h->gen = gen;
+        int ok = 1;
+        while (ok == 1 && lines > 0) {
+            size_t sent;
+            ok = agent_logs_ship(ag, h, iid, &sent);
+            lines = lines > sent ? lines - sent : 0;
+            if (ok == 1 && sent == 0) break;
+        }
+        if (ok == 1 && (mine || hb_due)) {
+            json_t *list = agent_reports_bodies(mine);
+            /* What the instance holds, as of now: an assignment taken while logs were shipped
+             * is in it. */
+            pthread_mutex_lock(&ag->mu);
+            json_t *held_now = agent_reports_holding_without(ag, mine, gen);
+            pthread_mutex_unlock(&ag->mu);
+            json_t *answer;
+            char err[512];
+            long status = agent_conn_post(h, "/barge/v1/agent/exchange",
+                                          json_pack("{s:s, s:b, s:o, s:o}", "instanceId", iid,
+                                                    "wait", 0, "reports", list, "holding",
+                                                    held_now),
+                                          30, &answer, err, sizeof err);
+            if (status == 200) {
+                agent_reports_delivered(ag, mine);
+                mine = NULL;
+                pthread_mutex_lock(&ag->mu);
+                ag->last_exchange = util_mono_ms();
+                pthread_mutex_unlock(&ag->mu);
+                handle_answer(ag, answer, gen);
+            } else if (agent_conn_unknown_instance(status, answer)) {
+                agent_registration_lost(ag, gen);
+                ok = -1;
+            } else if (status >= 400 && status < 500 && status != 429) {
+                log_warn("the server refused a batch of reports (%s); they are dropped", err);
+                agent_reports_delivered(ag, mine);
+                mine = NULL;
+            } else {
+                if (status != AGENT_CONN_ABORTED)
+                    log_warn("cannot send reports to %s (%s); retrying", ag->server, err);
+                ok = 0;
+            }
+            json_decref(answer);
+        }
+        agent_reports_requeue(ag, mine);
+        free(iid);
+        if (ok == 0) {
+            /* A stopping agent does not wait long for a server that is gone. */
+            if (ag->final_flush) {
+                pthread_mutex_lock(&ag->mu);
+                break;
+            }
+            agent_nap(ag, backoff, &ag->sender_quit);
+            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        } else
+            backoff = 250;
+        pthread_mutex_lock(&ag->mu);
+    }
+    ag->sender_done = 1;
+    pthread_cond_broadcast(&ag->cond);
+    pthread_mutex_unlock(&ag->mu);
+    return NULL;
+}

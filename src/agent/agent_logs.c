@@ -1,0 +1,152 @@
+#include "agent/agent_logs.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "agent/agent_state.h"
+
+/* Logs are shipped when FLUSH_LINES lines or BATCH_BYTES are waiting, or when the oldest has
+ * waited FLUSH_MS; one request carries up to BATCH_LINES, so that a backlog drains in few round
+ * trips.  Past QUEUE_CAP bytes the supervisor stops reading jobs' output until the queue drains. */
+#define LOG_FLUSH_LINES 500
+#define LOG_BATCH_LINES 2000
+/* The server takes bodies up to 4 MiB, and JSON escapes can make text up to six times larger. */
+#define LOG_BATCH_BYTES (512 * 1024)
+#define LOG_FLUSH_MS 200
+#define LOG_QUEUE_CAP (16 * 1024 * 1024)
+
+typedef struct agent_logev {
+    struct agent_logev *next;
+    char *stream, *text;
+    size_t len;
+    int64_t at, queued; /* epoch ms (the event's time); monotonic ms */
+} logev;
+
+void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, const char *text,
+                     size_t len)
+{
+    agent *ag = ctx;
+    logev *e = xcalloc(1, sizeof *e);
+    e->stream = xstrdup(s->log_stream ? s->log_stream : s->job_id);
+    e->text = xstrndup(text, len);
+    e->len = len;
+    /* JSON strings must be UTF-8: scrub each NUL-separated piece (NULs themselves are kept). */
+    for (size_t i = 0; i < len; i += strlen(e->text + i) + 1) util_utf8_scrub(e->text + i);
+    e->at = at;
+    e->queued = util_mono_ms();
+    pthread_mutex_lock(&ag->mu);
+    if (ag->ltail) ag->ltail->next = e;
+    else ag->lhead = e;
+    ag->ltail = e;
+    ag->nlogs++;
+    ag->log_bytes += len + 64;
+    /* The sender needs waking only for a first line (to start the flush timer) or a full batch. */
+    if (ag->nlogs == 1 || ag->nlogs == LOG_FLUSH_LINES || ag->log_bytes >= LOG_BATCH_BYTES)
+        pthread_cond_broadcast(&ag->cond);
+    pthread_mutex_unlock(&ag->mu);
+}
+
+int agent_logs_backlog(void *ctx)
+{
+    agent *ag = ctx;
+    pthread_mutex_lock(&ag->mu);
+    int full = ag->log_bytes > LOG_QUEUE_CAP;
+    pthread_mutex_unlock(&ag->mu);
+    return full;
+}
+
+int agent_logs_due(agent *ag, int64_t now, int urgent)
+{
+    return ag->nlogs >= LOG_FLUSH_LINES || ag->log_bytes >= LOG_BATCH_BYTES ||
+           (ag->nlogs && (urgent || now >= ag->lhead->queued + LOG_FLUSH_MS));
+}
+
+int64_t agent_logs_flush_at(agent *ag)
+{
+    return ag->nlogs ? ag->lhead->queued + LOG_FLUSH_MS : 0;
+}
+
+int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
+{
+    *sent = 0;
+    pthread_mutex_lock(&ag->mu);
+    size_t n = 0, bytes = 0;
+    logev *last = NULL;
+    for (logev *e = ag->lhead;
+         e && n < LOG_BATCH_LINES && (n == 0 || bytes + e->len + 64 <= LOG_BATCH_BYTES);
+         e = e->next) {
+        n++;
+        bytes += e->len + 64;
+        last = e;
+    }
+    logev *first = ag->lhead;
+    pthread_mutex_unlock(&ag->mu);
+    if (n == 0) return 1;
+    /* Only the sender removes lines, so the first n stay put while the lock is released. */
+    json_t *streams = json_array(), *index = json_object();
+    for (logev *e = first;; e = e->next) {
+        json_t *events = json_object_get(index, e->stream);
+        if (!events) {
+            events = json_array();
+            json_array_append_new(streams, json_pack("{s:s, s:o}", "logStreamName", e->stream,
+                                                     "events", events));
+            json_object_set(index, e->stream, events);
+        }
+        json_array_append_new(events, json_pack("{s:I, s:s%}", "timestamp", (json_int_t)e->at,
+                                                "message", e->text, e->len));
+        if (e == last) break;
+    }
+    json_decref(index);
+    json_t *answer;
+    char err[512];
+    unsigned gen = h->gen;
+    long status = agent_conn_post(h, "/barge/v1/agent/logs",
+                                  json_pack("{s:s, s:o}", "instanceId", iid, "streams", streams),
+                                  30, &answer, err, sizeof err);
+    int unknown = agent_conn_unknown_instance(status, answer);
+    json_decref(answer);
+    if (unknown) {
+        agent_registration_lost(ag, gen);
+        return -1;
+    }
+    if (status == AGENT_CONN_UNREACHABLE || status == AGENT_CONN_ABORTED || status >= 500 ||
+        status == 429) {
+        if (status != AGENT_CONN_ABORTED)
+            log_warn("cannot ship logs to %s (%s); retrying", ag->server, err);
+        return 0;
+    }
+    if (status != 200)
+        log_warn("the server refused %zu log lines (%s); they are dropped", n, err);
+    pthread_mutex_lock(&ag->mu);
+    for (size_t i = 0; i < n; i++) {
+        logev *e = ag->lhead;
+        ag->lhead = e->next;
+        ag->nlogs--;
+        ag->log_bytes -= e->len + 64;
+        free(e->stream);
+        free(e->text);
+        free(e);
+    }
+    if (!ag->lhead) ag->ltail = NULL;
+    pthread_cond_broadcast(&ag->cond);
+    pthread_mutex_unlock(&ag->mu);
+    *sent = n;
+    return 1;
+}
+
+void agent_logs_clear(agent *ag)
+{
+    for (logev *e = ag->lhead, *next; e; e = next) {
+        next = e->next;
+        free(e->stream);
+        free(e->text);
+        free(e);
+    }
+    ag->lhead = ag->ltail = NULL;
+    ag->nlogs = ag->log_bytes = 0;
+}

@@ -1,0 +1,37 @@
+/* agent_logs — the agent's log shipping: the lines attempts write wait in a queue (the agent's,
+ * under its mutex) until the sender ships them to the server in batches (/barge/v1/agent/logs):
+ * once a batch is full or the oldest line has waited long enough, and before any report, so
+ * that a finished job's log is complete when a client sees it finished. */
+#ifndef BARGE_AGENT_LOGS_H
+#define BARGE_AGENT_LOGS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/agent_conn.h"
+#include "agent/executor.h"
+
+struct agent;
+
+/* The executor's callbacks for output: one line of an attempt's output joins the queue; and
+ * whether the queue is full, so that the supervisor leaves output in the pipes until it
+ * drains. */
+void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, const char *text,
+                     size_t len);
+int agent_logs_backlog(void *ctx);
+
+/* Whether the queued lines should go now: a batch is full, the oldest has waited long enough,
+ * or urgent (the agent is stopping, or reports wait to follow them).  mu held. */
+int agent_logs_due(struct agent *ag, int64_t now, int urgent);
+
+/* When the oldest queued line is due (monotonic ms); 0 when none is queued.  mu held. */
+int64_t agent_logs_flush_at(struct agent *ag);
+
+/* Ships the oldest batch of log lines.  1 when shipped (or dropped as refused) with their count
+ * in *sent, 0 when the server could not take them (try again later), -1 when the registration
+ * is gone. */
+int agent_logs_ship(struct agent *ag, agent_conn *h, const char *iid, size_t *sent);
+
+/* Drops the lines still queued (the agent has stopped). */
+void agent_logs_clear(struct agent *ag);
+
+#endif

@@ -1,0 +1,58 @@
+#include "agent/agent_state.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include "common/httpc.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+void agent_wait_until(agent *ag, int64_t deadline)
+{
+    struct timespec ts = {(time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000};
+    pthread_cond_timedwait(&ag->cond, &ag->mu, &ts);
+}
+
+int agent_nap(agent *ag, int64_t ms, atomic_int *flag)
+{
+    int64_t deadline = util_mono_ms() + ms;
+    pthread_mutex_lock(&ag->mu);
+    while (!*flag && util_mono_ms() < deadline) agent_wait_until(ag, deadline);
+    pthread_mutex_unlock(&ag->mu);
+    return *flag;
+}
+
+void agent_request_stop(agent *ag, int code, const char *why)
+{
+    pthread_mutex_lock(&ag->mu);
+    if (!ag->stopping) {
+        ag->stopping = 1;
+        ag->exit_code = code;
+        ag->stop_why = xstrdup(why);
+    }
+    pthread_cond_broadcast(&ag->cond);
+    pthread_mutex_unlock(&ag->mu);
+    agent_wake_connections(ag);
+    pthread_kill(ag->main_thread, SIGUSR1);
+}
+
+void agent_registration_lost(agent *ag, unsigned gen)
+{
+    pthread_mutex_lock(&ag->mu);
+    if (ag->registered && ag->gen == gen) {
+        ag->registered = 0;
+        ag->lost = 1;
+        log_warn("the server no longer knows instance %s (it may have restarted); stopping what "
+                 "runs and registering again", ag->iid);
+    }
+    pthread_cond_broadcast(&ag->cond);
+    pthread_mutex_unlock(&ag->mu);
+    agent_wake_connections(ag);
+}
+
+void agent_wake_connections(agent *ag)
+{
+    httpc_wake(ag->poll_conn.c);
+    httpc_wake(ag->send_conn.c);
+}

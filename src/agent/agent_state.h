@@ -1,0 +1,79 @@
+/* agent_state — what the parts of `barge agent` share: the options, the registration, the queues
+ * and one mutex (struct agent), and the few calls every part makes on them.  Internal to the
+ * agent's files.
+ *
+ * Four threads, each with one job:
+ *   main        parses options, starts the others, waits for a stop (SIGTERM, SIGINT, or a
+ *               "shutdown" from the server) and stops everything in order (agent.c);
+ *   supervisor  the executor's loop: starts attempts, reads their output, enforces limits;
+ *   poller      registers, then keeps one waiting exchange open and hands what comes back
+ *               (assignments, kill orders) to the supervisor (agent_exchange.c);
+ *   sender      ships log lines and reports on a second connection, so that a report never
+ *               waits for a poll to return.  Logs go before reports: the lines an attempt wrote
+ *               reach the server before the report that it ended, so a finished job's log is
+ *               complete when a client sees it finished (agent_exchange.c, agent_logs.c).
+ * They share one mutex (the agent's), which guards the queues and the registration. */
+#ifndef BARGE_AGENT_STATE_H
+#define BARGE_AGENT_STATE_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/dict.h"
+#include "agent/agent_conn.h"
+#include "agent/cgroup.h"
+#include "agent/executor.h"
+
+typedef struct agent {
+    /* Options, fixed after start-up. */
+    const char *server, *ce, *instance_type, *token;
+    char *work_dir;
+    int own_work_dir, exit_with_parent;
+    int vcpus, gpus;
+    long long memory_mib;
+    char hostname[256];
+    cgroup_host *cg;
+    executor *ex;
+    pthread_t main_thread;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* any change below */
+    /* The registration.  gen counts registrations; a report belongs to the one it was made in. */
+    char *iid;
+    atomic_uint gen;
+    atomic_int registered, lost;
+    int poll_s, heartbeat_s;
+    /* Stopping. */
+    atomic_int stopping, final_flush, sender_quit;
+    int exit_code, sender_done;
+    char *stop_why;
+    /* The poller's and the sender's connections to the server. */
+    agent_conn poll_conn, send_conn;
+    /* Queues for the sender: reports (agent_reports.c) and log lines (agent_logs.c). */
+    struct agent_report *rhead, *rtail;
+    struct agent_logev *lhead, *ltail;
+    size_t nlogs, log_bytes;
+    int64_t last_exchange;
+    dict held; /* key -> the attempt held (agent_reports.c) */
+} agent;
+
+/* Waits on the agent's condition until deadline (monotonic ms); mu must be held. */
+void agent_wait_until(agent *ag, int64_t deadline);
+
+/* Sleeps ms unless *flag becomes set (the poller watches stopping, the sender sender_quit:
+ * a stopping agent still delivers its reports); returns the flag. */
+int agent_nap(agent *ag, int64_t ms, atomic_int *flag);
+
+/* Stops the agent with exit code code, for the reason why (the first request wins): every
+ * thread is woken, the main one by SIGUSR1. */
+void agent_request_stop(agent *ag, int code, const char *why);
+
+/* The server no longer knows the instance: drop the registration once, whoever noticed. */
+void agent_registration_lost(agent *ag, unsigned gen);
+
+/* Interrupts both connections' waits, so that they see at once whether to abandon their
+ * requests. */
+void agent_wake_connections(agent *ag);
+
+#endif
