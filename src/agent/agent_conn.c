@@ -6,31 +6,21 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "agent/agent_state.h"
 
-/* Whether the request in flight should be abandoned: the agent is stopping (the poller's), the
- * last delivery attempt is over (the sender's), or the registration it belongs to ended. */
-static int should_abandon(void *ctx)
-{
-    agent_conn *h = ctx;
-    agent *ag = h->ag;
-    if (ag->sender_quit) return 1;
-    if (h->poller && ag->stopping) return 1;
-    return h->watch_gen && (!ag->registered || ag->gen != h->gen);
-}
-
-void agent_conn_init(agent_conn *h, agent *ag, int poller)
+void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *token,
+                     int poller, int (*abandon)(void *conn))
 {
     memset(h, 0, sizeof *h);
     h->ag = ag;
+    h->server = server;
     h->poller = poller;
     /* Interruptible, so that a stop does not wait for a long poll to end. */
-    httpc_options o = {.connect_timeout_ms = 5000, .tcp_keepalive = 1, .abandon = should_abandon,
+    httpc_options o = {.connect_timeout_ms = 5000, .tcp_keepalive = 1, .abandon = abandon,
                        .ctx = h};
     h->c = httpc_new(&o);
     BARGE_ASSERT(h->c != NULL);
     httpc_header(h->c, "Content-Type: application/json");
-    if (ag->token) httpc_header(h->c, "Authorization: Bearer %s", ag->token);
+    if (token) httpc_header(h->c, "Authorization: Bearer %s", token);
 }
 
 void agent_conn_close(agent_conn *h)
@@ -45,7 +35,7 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
     *answer = NULL;
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    char *url = xasprintf("%s%s", h->ag->server, path);
+    char *url = xasprintf("%s%s", h->server, path);
     httpc_rc rc = httpc_post(h->c, url, text, text ? strlen(text) : 0, timeout_s * 1000);
     free(url);
     free(text);

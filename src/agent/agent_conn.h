@@ -18,14 +18,17 @@ struct agent;
  * time. */
 typedef struct agent_conn {
     httpc *c;
-    struct agent *ag;
+    struct agent *ag; /* its owner, for the abandon check (agent_state.h) */
+    const char *server;
     unsigned gen;
     int poller;    /* this connection belongs to the poller */
     int watch_gen; /* abandon the request when registration gen ends (waiting exchanges) */
 } agent_conn;
 
-/* Opens the poller's connection (poller 1) or the sender's, and closes it. */
-void agent_conn_init(agent_conn *h, struct agent *ag, int poller);
+/* Opens the poller's connection (poller 1) or the sender's to server, and closes it.  abandon
+ * (given the connection) says whether the request in flight is no longer wanted. */
+void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *token,
+                     int poller, int (*abandon)(void *conn));
 void agent_conn_close(agent_conn *h);
 
 enum { AGENT_CONN_UNREACHABLE = 0, AGENT_CONN_ABORTED = -1 };

@@ -56,3 +56,14 @@ void agent_wake_connections(agent *ag)
     httpc_wake(ag->poll_conn.c);
     httpc_wake(ag->send_conn.c);
 }
+
+/* The agent is stopping (the poller's), the last delivery attempt is over (the sender's), or the
+ * registration the request belongs to ended. */
+int agent_conn_should_abandon(void *conn)
+{
+    agent_conn *h = conn;
+    agent *ag = h->ag;
+    if (ag->sender_quit) return 1;
+    if (h->poller && ag->stopping) return 1;
+    return h->watch_gen && (!ag->registered || ag->gen != h->gen);
+}

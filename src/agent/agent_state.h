@@ -72,6 +72,9 @@ void agent_request_stop(agent *ag, int code, const char *why);
 /* The server no longer knows the instance: drop the registration once, whoever noticed. */
 void agent_registration_lost(agent *ag, unsigned gen);
 
+/* For agent_conn_init: whether a connection's request in flight should be abandoned. */
+int agent_conn_should_abandon(void *conn);
+
 /* Interrupts both connections' waits, so that they see at once whether to abandon their
  * requests. */
 void agent_wake_connections(agent *ag);
