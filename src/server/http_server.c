@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/errbody.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/sigv4.h"
@@ -48,7 +49,7 @@ static void set_answer(http_req *r, int status, const char *type, const char *fm
     va_end(ap);
     r->status = status;
     r->err_type = type;
-    r->resp = api_error_body(type, msg);
+    r->resp = errbody_new(type, msg);
     r->resp_len = strlen(r->resp);
     r->phase = REQ_ANSWERED;
 }

@@ -57,11 +57,6 @@ int api_fail(api_ctx *c, int status, const char *type, const char *fmt, ...)
     return -1;
 }
 
-char *api_error_body(const char *type, const char *msg)
-{
-    return errbody_new(type, msg);
-}
-
 void api_run(core_call *call, void *ctx, int64_t now_ms)
 {
     const api_op *op = call->arg;

@@ -58,8 +58,6 @@ const api_op *api_route(const char *method, const char *path);
 /* A core call's run function: the operation (call->arg) on the state (ctx). */
 void api_run(core_call *call, void *ctx, int64_t now_ms);
 
-/* The body of an error answer (common/errbody.h). */
-char *api_error_body(const char *type, const char *msg);
 
 /* Failures: the one way a handler reports one.  Each returns -1 so that handlers can
  * `return api_client_error(...)`.  api_fail is for the other AWS error types (a 404

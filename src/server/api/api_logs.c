@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errbody.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -462,7 +463,7 @@ void api_logs_serve(const api_op *op, const char *target, const char *body, size
         if (!c.err_type) api_server_error(&c, "the %s handler failed without a reason", op->name);
         out->status = c.status;
         out->err_type = c.err_type;
-        out->body = api_error_body(c.err_type, c.err_msg);
+        out->body = errbody_new(c.err_type, c.err_msg);
     }
     out->len = strlen(out->body);
     json_decref(resp);
