@@ -292,6 +292,9 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
     set_reason(&j->reason, reason);
     if (old == status) return;
     BARGE_ASSERT(jobs_transition_allowed(old, status));
+    /* An attempt starts on its instance and leaves it before it ends (engine/attempt.c). */
+    BARGE_ASSERT(status != JS_STARTING || j->inst != NULL);
+    BARGE_ASSERT(status == JS_STARTING || status == JS_RUNNING || j->inst == NULL);
     if (old == JS_RUNNABLE) rq_remove(st->jobs, j);
     j->status = (uint8_t)status;
     if (status == JS_RUNNABLE) {
