@@ -35,15 +35,43 @@ static void op_plain(core_call *call, void *ctx, int64_t now)
 }
 
 /* The core is generic: these hooks stand in for the server's. */
-static int commits;
+static int commits, finals, reloads, ticks, fail_commit, wrote;
 static int before_commit(void *ctx, int final)
 {
     commits++;
-    return 0;
+    finals += final;
+    /* The batch that wrote fails, as if one of its writes had. */
+    int fail = fail_commit && wrote;
+    wrote = 0;
+    return fail ? -1 : 0;
 }
 
 static int reload(void *ctx, char **err)
 {
+    reloads++;
+    fail_commit = 0;
+    return 0;
+}
+
+static void tick(void *ctx)
+{
+    ticks++;
+}
+
+/* A call that writes a record through the store given as the hooks' ctx. */
+static void op_write(core_call *call, void *ctx, int64_t now)
+{
+    wrote = 1;
+    if (store_put(ctx, "test", "k", "{}", 2) != 0) {
+        core_answer_error(call, 500, "ServerException", "the write failed");
+        return;
+    }
+    core_answer(call, json_object());
+}
+
+static int count_one(void *arg, const char *key, const char *doc, size_t len)
+{
+    ++*(int *)arg;
     return 0;
 }
 
@@ -133,9 +161,51 @@ static void test_parked_and_answered_in_one_batch(void)
     CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* A batch whose before-commit hook reports a failed write is rolled back, answered with a
+ * ServerException, and the state reloaded; the next batch commits.  The tick hook runs at once
+ * and then on its period; the last batch is the final one. */
+static void test_failed_batch_rolls_back_and_reloads(void)
+{
+    char dir[] = "/tmp/barge-unit-core-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char *err = NULL;
+    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
+    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
+    memset(answered, 0, sizeof answered);
+    commits = finals = reloads = ticks = wrote = 0;
+    fail_commit = 1;
+    core_hooks hooks = {.ctx = db, .before_commit = before_commit, .reload = reload,
+                        .tick = tick, .tick_ms = 50};
+    CHECK_EQ_INT(core_start(db, &hooks, &err), 0);
+    prepare(5, op_write, done);
+    core_submit(&calls[5]);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&mu);
+    while (!answered[5] && pthread_cond_timedwait(&cv, &mu, &ts) == 0) {}
+    CHECK_EQ_INT(answered[5], 1);
+    CHECK_EQ_INT(statuses[5], 500);
+    pthread_mutex_unlock(&mu);
+    usleep(300 * 1000); /* some ticks */
+    core_stop();
+    /* The batch of the write failed and the state was reloaded once; the write is gone. */
+    CHECK_EQ_INT(reloads, 1);
+    CHECK(ticks >= 3);
+    CHECK_EQ_INT(finals, 1);
+    int n = 0;
+    CHECK_EQ_INT(store_scan(db, "test", count_one, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    store_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
 int main(void)
 {
-    log_level = LOG_ERROR;
+    log_level = LOG_ERROR + 1;
     RUN(test_parked_and_answered_in_one_batch);
+    RUN(test_failed_batch_rolls_back_and_reloads);
     return 0;
 }
