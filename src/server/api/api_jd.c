@@ -49,9 +49,16 @@ int jobdef_parse_ref(const char *ref, char **name, long *revision)
     return 0;
 }
 
-static int is_active(json_t *jd)
+/* Whether the definition has the status given; a stored record without one has none. */
+static int has_status(json_t *jd, const char *status)
 {
-    return strcmp(json_string_value(json_object_get(jd, "status")), "ACTIVE") == 0;
+    const char *s = json_string_value(json_object_get(jd, "status"));
+    return s && strcmp(s, status) == 0;
+}
+
+int jobdef_is_active(json_t *jd)
+{
+    return has_status(jd, JOBDEF_ACTIVE);
 }
 
 static json_t *get_rev(state *st, const char *name, long rev)
@@ -73,7 +80,7 @@ json_t *jobdef_resolve(state *st, const char *ref)
     } else {
         for (long r = (long)json_integer_value(json_object_get(st->jd_latest, name)); r > 0; r--) {
             json_t *cand = get_rev(st, name, r);
-            if (cand && is_active(cand)) {
+            if (cand && jobdef_is_active(cand)) {
                 jd = cand;
                 break;
             }
@@ -122,7 +129,7 @@ static int register_jd(api_ctx *c, json_t *req, json_t **resp)
 
     json_t *jd = json_pack("{s:s, s:s, s:I, s:s, s:s}", "jobDefinitionName", name,
                            "jobDefinitionArn", arn, "revision", (json_int_t)rev, "status",
-                           "ACTIVE", "type", type);
+                           JOBDEF_ACTIVE, "type", type);
     json_t *v;
     if ((v = json_object_get(req, "schedulingPriority")))
         json_object_set_new(jd, "schedulingPriority", json_deep_copy(v));
@@ -216,7 +223,7 @@ static int describe_jd(api_ctx *c, json_t *req, json_t **resp)
     json_t *out = json_object(), *list = json_array();
     json_object_set_new(out, "jobDefinitions", list);
     *resp = out;
-    if (status && strcmp(status, "ACTIVE") != 0 && strcmp(status, "INACTIVE") != 0)
+    if (status && strcmp(status, JOBDEF_ACTIVE) != 0 && strcmp(status, JOBDEF_INACTIVE) != 0)
         return api_client_error(c, "status: '%.32s' is not one of ACTIVE, INACTIVE", status);
     if (only_name && api_check_name(c, only_name, "jobDefinitionName") < 0) return -1;
     if (json_array_size(refs) > API_DESCRIBE_MAX)
@@ -269,7 +276,7 @@ static int describe_jd(api_ctx *c, json_t *req, json_t **resp)
         size_t w = 0;
         for (size_t r = 0; r < kl.n; r++) {
             json_t *jd = reg_get(&st->jd, kl.keys[r]);
-            if (strcmp(json_string_value(json_object_get(jd, "status")), status) == 0)
+            if (has_status(jd, status))
                 kl.keys[w++] = kl.keys[r];
             else
                 free(kl.keys[r]);
@@ -310,9 +317,9 @@ static int deregister_jd(api_ctx *c, json_t *req, json_t **resp)
         return -1;
     }
     /* Deregistering twice is not an error: the definition is INACTIVE either way. */
-    if (is_active(jd)) {
+    if (jobdef_is_active(jd)) {
         json_t *next = json_deep_copy(jd);
-        json_object_set_new(next, "status", json_string("INACTIVE"));
+        json_object_set_new(next, "status", json_string(JOBDEF_INACTIVE));
         reg_put(c->st, &c->st->jd, key, next);
     }
     free(key);

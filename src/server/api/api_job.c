@@ -185,7 +185,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
                             "RegisterJobDefinition or name an existing NAME:REVISION", ref);
         goto out;
     }
-    if (strcmp(json_string_value(json_object_get(def, "status")), "ACTIVE") != 0) {
+    if (!jobdef_is_active(def)) {
         api_client_error(c, "jobDefinition: '%.200s' is INACTIVE (deregistered); register a new "
                             "revision", ref);
         goto out;

@@ -14,6 +14,11 @@
 
 struct state;
 
+#define JOBDEF_ACTIVE "ACTIVE"
+#define JOBDEF_INACTIVE "INACTIVE"
+/* Whether a definition is ACTIVE (not deregistered). */
+int jobdef_is_active(json_t *jd);
+
 /* Defines the named shapes above and applies the configured size limit of
  * RegisterJobDefinition.  api_init calls it before compiling the operations' shapes. */
 void jobdef_init(void);

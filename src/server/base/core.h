@@ -29,7 +29,6 @@ struct core_call {
     char *body;           /* JSON text, malloc'd; the receiver frees it */
     size_t body_len;
     void (*done)(core_call *call); /* runs on the core thread; must not block */
-    void *udata;
     int parked;      /* kept by its run function, answered later with core_reply */
     int answered;    /* run gave an answer */
     core_call *next; /* the submit queue and the batch */
