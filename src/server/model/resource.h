@@ -58,7 +58,7 @@ typedef struct jq_rec {
 #define RES_M_STATE "state"
 #define RES_M_STATUS "status"
 #define RES_M_STATUS_REASON "statusReason"
-/* The statusReason of a settled, working resource, as AWS words it. */
+/* The statusReasons a settle writes, as AWS words them. */
 #define RES_CE_HEALTHY "ComputeEnvironment Healthy"
 #define RES_JQ_HEALTHY "JobQueue Healthy"
 #define RES_JQ_DELETED "JobQueue Deleted"
