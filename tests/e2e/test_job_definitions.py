@@ -475,11 +475,20 @@ class JobDefinitions(ServerTestCase):
             self.refused(*fragments, containerProperties=container(**changes))
 
         bad("containerProperties.image", "required", image=None)
-        bad("containerProperties.image", "' '", image="bad image")
+        bad("containerProperties.image", "not an image reference", "lowercase letters",
+            image="bad image")
         bad("containerProperties.image", "255", image="a" * 256)
+        # References are read as Docker reads them: what no registry serves is refused now.
+        bad("containerProperties.image", "repository names must be lowercase", image="MyApp")
+        bad("containerProperties.image", "tag may hold only", image="repo/x:1.2_3#4")
+        bad("containerProperties.image", "tag after ':' is empty", image="busybox:")
+        bad("containerProperties.image", "64 hexadecimal", image="busybox@sha256:" + "a" * 63)
+        bad("containerProperties.image", "port must be digits", image="reg.example.com:x/app")
         self.reg("images", containerProperties=container(
-            image="123456789012.dkr.ecr.us-east-1.amazonaws.com/repo/x:1.2_3#4"))
+            image="123456789012.dkr.ecr.us-east-1.amazonaws.com/repo/x:1.2_3"))
         self.reg("images", containerProperties=container(image="busybox@sha256:" + "a" * 64))
+        self.reg("images", containerProperties=container(image="127.0.0.1:5000/team/app:2.3"))
+        self.reg("images", containerProperties=container(image="[::1]:5000/app@sha256:" + "b" * 64))
         bad("containerProperties.resourceRequirements", "vCPU is not provided",
             resourceRequirements=[{"type": "MEMORY", "value": "128"}])
         bad("containerProperties.resourceRequirements", "memory is not provided",

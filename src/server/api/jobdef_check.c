@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "common/catalog.h"
+#include "common/imageref.h"
 #include "common/mem.h"
 #include "server/model/config.h"
 #include "server/api/api.h"
@@ -335,15 +336,16 @@ static int check_image(api_ctx *c, const char *image, const char *field)
     if (n < 1 || n > 255)
         return api_client_error(c, "%s.image: must be 1 to 255 characters long (got %zu)", field,
                                 n);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)image[i];
-        /* The reference lists letters, digits and - _ : . / #; '@' is added for digests
-         * (registry/repository@sha256:...), which it also names as a valid form. */
-        if (!isalnum(ch) && !strchr("-_:./#@", ch))
-            return api_client_error(c, "%s.image: '%.64s' holds '%c'; an image may contain "
-                                       "letters, digits and - _ : . / # @", field, image,
-                                    isprint(ch) ? ch : '?');
-    }
+    /* Read as the agent will pull it: what no registry could serve is refused now rather than
+     * failing every attempt with CannotPullContainerError (docs/decisions.md). */
+    imageref ref;
+    const char *why = imageref_parse(image, &ref);
+    if (why)
+        return api_client_error(c, "%s.image: '%.64s' is not an image reference: %s; write it as "
+                                   "Docker does, for example busybox, myorg/app:1.2 or "
+                                   "registry.example.com:5000/app@sha256:<digest>",
+                                field, image, why);
+    imageref_free(&ref);
     return 0;
 }
 
