@@ -104,6 +104,8 @@ class Lifecycle(JobsCase):
         b = self.raw_job(jid)["barge"]
         self.assertEqual(b["executor"], "process")
         self.assertRegex(b["instanceId"], r"^i-[0-9a-f]{17}$")
+        self.assertEqual(b["attempts"], [{"executor": "process", "instanceId": b["instanceId"]}])
+        self.assertNotIn("barge", self.raw_job(jid)["attempts"][0])
         self.assertEqual(b["computeEnvironment"], "ce")
         self.assertTrue(b.get("memoryLimit"), "how memory limits are enforced")
         self.assertEqual(a["container"]["containerInstanceArn"],

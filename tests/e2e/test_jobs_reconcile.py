@@ -20,12 +20,14 @@ LOST_REASON = "CannotStartContainerError: the instance never received the assign
 class StandInAgent:
     """An agent that is only its protocol: every exchange says what it holds, as told."""
 
-    def __init__(self, server, ce, instance_id, vcpus=4, memory=8192):
+    def __init__(self, server, ce, instance_id, vcpus=4, memory=8192, executor=None):
         self.server = server
         self.id = instance_id
-        status, _, body = self.call("register", {
-            "computeEnvironment": ce, "instanceId": instance_id, "vcpus": vcpus,
-            "memoryMiB": memory, "cgroups": "none", "cgroupsNote": "a stand-in"})
+        reg = {"computeEnvironment": ce, "instanceId": instance_id, "vcpus": vcpus,
+               "memoryMiB": memory, "cgroups": "none", "cgroupsNote": "a stand-in"}
+        if executor:
+            reg["executor"] = executor
+        status, _, body = self.call("register", reg)
         assert status == 200, body
         self.assigned = []  # every assignment received, in order
         self.killed = []    # every kill order received, in order
@@ -46,13 +48,37 @@ class StandInAgent:
 
 
 class Reconcile(JobsCase):
-    def agent(self, name):
+    def agent(self, name, executor=None):
         """A stand-in agent, alone in compute environment NAME behind queue NAME."""
         self.batch.create_compute_environment(computeEnvironmentName=name, type="UNMANAGED",
                                               state="ENABLED")
         self.make_queue(name, [name])
         self.wait_valid()
-        return StandInAgent(self.server, arn("compute-environment", name), "i-" + name)
+        return StandInAgent(self.server, arn("compute-environment", name), "i-" + name,
+                            executor=executor)
+
+    def test_the_description_names_each_attempts_executor(self):
+        # The assignment carries the image; the description says which executor ran each
+        # attempt, as the instance registered it, in barge's member and not in AWS's attempts.
+        agent = self.agent("reconcile-exec", executor="stand-in")
+        jid = self.submit("exec", queue=agent.id[2:], command="true",
+                          retryStrategy={"attempts": 2})
+        agent.exchange([])
+        self.assertEqual(agent.assigned[0]["image"], "busybox:latest")  # the definition's
+        agent.exchange([(jid, 1)], [
+            {"jobId": jid, "attempt": 1, "event": "RUNNING"},
+            {"jobId": jid, "attempt": 1, "event": "EXITED", "exitCode": 1}])
+        self.exchange_until(agent, [], lambda: len(agent.assigned) == 2, 5, "attempt 2")
+        agent.exchange([(jid, 2)], [
+            {"jobId": jid, "attempt": 2, "event": "EXITED", "exitCode": 0}])
+        self.assertEqual(self.wait_job(jid, timeout=5)["status"], "SUCCEEDED")
+        raw = self.raw_job(jid)
+        where = {"executor": "stand-in", "instanceId": agent.id}
+        self.assertEqual(raw["barge"]["attempts"], [where, where])
+        self.assertEqual(raw["barge"]["executor"], "stand-in")
+        self.assertNotIn("note", raw["barge"])  # the host-process note is the process executor's
+        for a in raw["attempts"]:
+            self.assertNotIn("barge", a)
 
     def exchange_until(self, agent, holding, done, timeout, what):
         """Exchanges with holding every 200 ms until done() returns something true."""

@@ -6,6 +6,7 @@
 #include "server/api/jobdesc.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/mem.h"
 #include "common/util.h"
@@ -13,6 +14,7 @@
 #include "server/model/config.h"
 #include "server/model/instance.h"
 #include "server/model/state.h"
+#include "server/engine/attempt.h"
 #include "server/engine/explain.h"
 
 static void set_time(json_t *o, const char *key, int64_t t)
@@ -47,7 +49,17 @@ json_t *jobdesc_describe(state *st, job *j)
     set_time(d, "createdAt", j->created_at);
     set_time(d, "startedAt", j->started_at);
     set_time(d, "stoppedAt", j->stopped_at);
-    json_object_set_new(d, "attempts", j->attempts ? json_deep_copy(j->attempts) : json_array());
+    /* AWS's attempts[], and barge's facts about each (where and how it ran) apart from them. */
+    json_t *attempts = j->attempts ? json_deep_copy(j->attempts) : json_array();
+    json_t *ran = json_array();
+    size_t ai;
+    json_t *a;
+    json_array_foreach(attempts, ai, a) {
+        json_t *where = json_object_get(a, ATTEMPT_BARGE);
+        json_array_append(ran, where ? where : json_object());
+        json_object_del(a, ATTEMPT_BARGE);
+    }
+    json_object_set_new(d, "attempts", attempts);
     json_object_set_new(d, "isCancelled", json_boolean(j->is_cancelled));
     json_object_set_new(d, "isTerminated", json_boolean(j->is_terminated));
     if (j->children) {
@@ -82,9 +94,12 @@ json_t *jobdesc_describe(state *st, job *j)
     }
     /* barge's own additions, kept apart from the AWS fields: where and how the job ran. */
     json_t *b = json_object();
-    json_object_set_new(b, "executor", json_string("process"));
-    json_object_set_new(b, "note", json_string("the command runs as a host process; the image "
-                                               "is recorded but no container is started"));
+    if (j->executor) json_object_set_new(b, "executor", json_string(j->executor));
+    if (j->executor && strcmp(j->executor, EXECUTOR_PROCESS) == 0)
+        json_object_set_new(b, "note", json_string("the command runs as a host process; the "
+                                                   "image is recorded but no container is "
+                                                   "started"));
+    json_object_set_new(b, "attempts", ran);
     const char *inst = j->inst_id;
     if (inst) json_object_set_new(b, "instanceId", json_string(inst));
     if (j->ce_name) json_object_set_new(b, "computeEnvironment", json_string(j->ce_name));

@@ -51,12 +51,13 @@ static json_t *assignment(instance *in, job *j)
         env_add(env, "AWS_BATCH_JOB_ARRAY_SIZE", num);
     }
     json_t *cmd = json_object_get(c, "command");
-    return json_pack("{s:s, s:i, s:O, s:o, s:f, s:i, s:i, s:i, s:i, s:s}", "jobId", j->id,
+    json_t *image = json_object_get(c, "image");
+    return json_pack("{s:s, s:i, s:O, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*}", "jobId", j->id,
                      "attempt", (int)j->n_attempts, "command", cmd ? cmd : json_array(),
                      "environment", env, "vcpus", j->spec->mvcpus / 1000.0, "memoryMiB",
                      j->spec->memory_mib, "gpus", j->spec->gpus, "timeoutSeconds",
                      j->spec->timeout_s, "killGraceSeconds", barge_cfg.kill_grace_s,
-                     "logStreamName", j->log_stream);
+                     "logStreamName", j->log_stream, "image", image);
 }
 
 static void set_str(char **slot, const char *v)
@@ -83,6 +84,7 @@ void attempt_start(state *st, instance *in, job *j)
     set_str(&j->inst_id, in->id);
     set_str(&j->ce_name, in->ce);
     set_str(&j->mem_note, in->mem_note);
+    set_str(&j->executor, in->executor ? in->executor : EXECUTOR_PROCESS);
     j->n_attempts++;
     j->attempt_started_at = 0;
     j->assign_sent_at = 0;
@@ -134,6 +136,12 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
                                 (json_int_t)(j->attempt_started_at ? j->attempt_started_at : at),
                                 "stoppedAt", (json_int_t)at, "statusReason",
                                 e->status_reason ? e->status_reason : "");
+    /* Where and how this attempt ran, for the description's barge member (api/jobdesc.c keeps it
+     * out of AWS's attempts[]). */
+    json_t *where = json_object();
+    if (j->executor) json_object_set_new(where, "executor", json_string(j->executor));
+    if (j->inst_id) json_object_set_new(where, "instanceId", json_string(j->inst_id));
+    json_object_set_new(attempt, ATTEMPT_BARGE, where);
     if (!j->attempts) j->attempts = json_array();
     json_array_append_new(j->attempts, attempt);
     release(st, j);

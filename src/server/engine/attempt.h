@@ -17,6 +17,11 @@
 
 struct state;
 
+/* The executor an instance that does not say runs (agents before executors were named). */
+#define EXECUTOR_PROCESS "process"
+/* The member of a recorded attempt that holds barge's own facts about it. */
+#define ATTEMPT_BARGE "barge"
+
 /* The attempt's outcome, as the agent (or the loss of its instance) reports it. */
 typedef struct attempt_end {
     int has_exit_code;

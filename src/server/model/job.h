@@ -58,6 +58,7 @@ struct job {
     char *ce_name;
     char *log_stream;
     char *mem_note;    /* how the instance of the latest attempt enforced memory limits */
+    char *executor;    /* the executor of the latest attempt's instance ("process", ...) */
     int64_t attempt_started_at;
     int64_t assign_sent_at; /* monotonic ms the assignment left in an answer; 0 before */
     uint32_t held_seen;     /* the last reconciliation whose agent listed this attempt */

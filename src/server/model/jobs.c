@@ -53,6 +53,7 @@ void jobs__free_job(job *j)
     free(j->ce_name);
     free(j->log_stream);
     free(j->mem_note);
+    free(j->executor);
     free(j->dependents);
     free(j);
 }

@@ -47,6 +47,7 @@ static json_t *dynamic_state(job *j)
     put_int(s, "freeAttempts", j->n_free_attempts);
     if (j->attempts) json_object_set(s, "attempts", j->attempts);
     put_str(s, "memoryLimit", j->mem_note);
+    put_str(s, "executor", j->executor);
     if (j->status == JS_STARTING || j->status == JS_RUNNING) {
         put_str(s, "instanceId", j->inst_id);
         put_str(s, "ce", j->ce_name);
@@ -152,6 +153,8 @@ static void apply_state(job *j, json_t *s)
     j->log_stream = r ? xstrdup(r) : NULL;
     r = json_string_value(json_object_get(s, "memoryLimit"));
     j->mem_note = r ? xstrdup(r) : NULL;
+    r = json_string_value(json_object_get(s, "executor"));
+    j->executor = r ? xstrdup(r) : NULL;
     j->attempt_started_at = json_integer_value(json_object_get(s, "attemptStartedAt"));
 }
 
