@@ -7,8 +7,12 @@ set -eu
 # Build: compiler, make, pkg-config and the libraries barge links.
 # Tests: Python with boto3 and the AWS CLI (the machine image's own Python has them; Debian's
 # python3-boto3 and awscli are the fallback).
+# Containers: runc runs OCI bundles, skopeo copies images between registries and OCI layouts,
+# umoci unpacks a layout into a bundle.  The tests also need a registry and an image without the
+# internet: docker-registry is the distribution registry server, and busybox-static's single
+# binary becomes the test image's root filesystem (tests/e2e/registry.py).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-          libssl-dev curl $*"
+          libssl-dev curl runc skopeo umoci docker-registry busybox-static $*"
 
 missing=""
 for p in $PACKAGES; do
@@ -27,5 +31,13 @@ if [ -n "$missing" ]; then
         $SUDO apt-get update -q >/dev/null
         $SUDO apt-get install -y -q $missing
     }
+    # On a host run by systemd the package enables and starts a registry service listening on
+    # port 5000 of every interface.  The tests start their own registry on loopback, so the
+    # service that this install started is stopped and disabled.
+    case " $missing " in *" docker-registry "*)
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+        fi
+    esac
 fi
 echo "deps: all present"

@@ -1,0 +1,259 @@
+"""A local OCI registry and a busybox image built without the internet, for tests and benchmarks.
+
+LocalRegistry runs Debian's distribution registry server (package docker-registry) on a free
+loopback port with its storage in a fresh temporary directory.  build_busybox_layout() writes an
+OCI image layout whose only layer is Debian's static busybox (package busybox-static) and a few
+applet links; push_layout() copies such a layout into a registry with skopeo.  Python standard
+library only, so that bench/ can import it too.
+"""
+import gzip
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+REGISTRY_BINARY = "/usr/bin/docker-registry"
+BUSYBOX = "/bin/busybox"
+
+MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+APPLETS = ("sh", "echo", "true", "false", "cat", "ls", "sleep", "env", "id", "wc", "awk",
+           "printf", "test", "[", "mkdir", "rm", "head", "tail", "seq", "expr", "kill", "pwd",
+           "dd", "yes")
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalRegistry:
+    """The distribution registry server on 127.0.0.1, plain HTTP, no authentication."""
+
+    def __init__(self):
+        self.dir = None
+        self.port = None
+        self.proc = None
+        self._log = None
+
+    @property
+    def url(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=10):
+        self.dir = tempfile.mkdtemp(prefix="barge-registry-")
+        try:
+            # The port is chosen before the server binds it, so another process can take it in
+            # between; a second port is tried when that happens.
+            for attempt in range(3):
+                self.port = _free_port()
+                if self._start_once(timeout):
+                    return self
+            raise RuntimeError("registry could not bind a port:\n" + self.read_log())
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_once(self, timeout):
+        config = os.path.join(self.dir, "config.yml")
+        # JSON is YAML, so the configuration is written with the json module.  Access logs are
+        # off because every request would otherwise add a line to the log.
+        with open(config, "w") as f:
+            json.dump({"version": 0.1,
+                       "log": {"level": "warn", "accesslog": {"disabled": True}},
+                       "storage": {"filesystem": {"rootdirectory": os.path.join(self.dir, "data")},
+                                   "delete": {"enabled": True}},
+                       # A secret of its own keeps the registry from warning that it made one up.
+                       "http": {"addr": self.url, "secret": os.urandom(16).hex()}}, f)
+        self._log = open(os.path.join(self.dir, "registry.log"), "ab")
+        self.proc = subprocess.Popen([REGISTRY_BINARY, "serve", config],
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.proc = None
+                self._log.close()
+                if "address already in use" in self.read_log():
+                    return False
+                raise RuntimeError("registry exited at start:\n" + self.read_log())
+            try:
+                with urllib.request.urlopen("http://%s/v2/" % self.url, timeout=1) as r:
+                    if r.status == 200:
+                        return True
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.02)
+        raise RuntimeError("registry did not answer /v2/ in %ss:\n%s" % (timeout, self.read_log()))
+
+    def read_log(self):
+        try:
+            with open(os.path.join(self.dir, "registry.log"), errors="replace") as f:
+                return f.read()
+        except (OSError, TypeError):
+            return ""
+
+    def stop(self, grace=5):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def _goarch():
+    # Image configs name architectures as Go does.
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
+            "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}.get(machine, machine)
+
+
+def _rootfs_tar():
+    """The layer's uncompressed tar.  Every entry has a fixed owner, mode and time, so the same
+    busybox always gives the same digests."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        def add(name, kind, mode, data=b"", target=""):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime = kind, mode, 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            if kind == tarfile.SYMTYPE:
+                info.linkname = target
+            info.size = len(data) if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+        for d, mode in (("bin", 0o755), ("etc", 0o755), ("root", 0o700), ("tmp", 0o1777)):
+            add(d, tarfile.DIRTYPE, mode)
+        with open(BUSYBOX, "rb") as f:
+            add("bin/busybox", tarfile.REGTYPE, 0o755, f.read())
+        for applet in APPLETS:
+            add("bin/" + applet, tarfile.SYMTYPE, 0o777, target="busybox")
+        add("etc/passwd", tarfile.REGTYPE, 0o644,
+            b"root:x:0:0:root:/root:/bin/sh\n"
+            b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+        add("etc/group", tarfile.REGTYPE, 0o644, b"root:x:0:\nnobody:x:65534:\n")
+    return buf.getvalue()
+
+
+def _write_blob(layout, data):
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+        f.write(data)
+    return "sha256:" + digest
+
+
+def _json_bytes(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def build_busybox_layout(directory=None, tag="latest", entrypoint=None, cmd=("sh",),
+                         workdir=None, user=None, env=(DEFAULT_PATH,)):
+    """Writes an OCI image layout with one image, tagged `tag`, and returns its directory (a new
+    temporary one unless `directory` is given; the caller removes it).  entrypoint, cmd, workdir
+    and user go into the image config as given (None leaves them out)."""
+    layout = directory or tempfile.mkdtemp(prefix="barge-oci-")
+    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+
+    tar = _rootfs_tar()
+    # mtime=0 keeps the gzip header, and so the layer's digest, the same from run to run.
+    layer = gzip.compress(tar, compresslevel=6, mtime=0)
+    layer_digest = _write_blob(layout, layer)
+
+    run_config = {"Env": list(env)}
+    if cmd is not None:
+        run_config["Cmd"] = list(cmd)
+    if entrypoint is not None:
+        run_config["Entrypoint"] = list(entrypoint)
+    if workdir is not None:
+        run_config["WorkingDir"] = workdir
+    if user is not None:
+        run_config["User"] = user
+    config = _json_bytes({
+        "created": "1970-01-01T00:00:00Z",
+        "architecture": _goarch(),
+        "os": "linux",
+        "config": run_config,
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]},
+        "history": [{"created": "1970-01-01T00:00:00Z",
+                     "created_by": "tests/e2e/registry.py: busybox-static and applet links"}],
+    })
+    config_digest = _write_blob(layout, config)
+
+    manifest = _json_bytes({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_MANIFEST,
+        "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": len(config)},
+        "layers": [{"mediaType": MEDIA_LAYER_GZIP, "digest": layer_digest, "size": len(layer)}],
+    })
+    manifest_digest = _write_blob(layout, manifest)
+
+    index_path = os.path.join(layout, "index.json")
+    index = {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": []}
+    if os.path.exists(index_path):
+        with open(index_path) as f:
+            index = json.load(f)
+    # A tag names one manifest: an older entry with the same tag is replaced.
+    index["manifests"] = [m for m in index.get("manifests", [])
+                          if m.get("annotations", {}).get("org.opencontainers.image.ref.name") != tag]
+    index["manifests"].append({
+        "mediaType": MEDIA_MANIFEST, "digest": manifest_digest, "size": len(manifest),
+        "platform": {"architecture": _goarch(), "os": "linux"},
+        "annotations": {"org.opencontainers.image.ref.name": tag}})
+    with open(index_path, "w") as f:
+        json.dump(index, f)
+    return layout
+
+
+def run_tool(args, timeout=60):
+    """Runs a command line tool and returns its standard output; when it fails, the exception
+    carries its standard error, which says why."""
+    out = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                         stdin=subprocess.DEVNULL)
+    if out.returncode != 0:
+        raise RuntimeError("%s exited with %d:\n%s%s" % (" ".join(args), out.returncode,
+                                                         out.stdout, out.stderr))
+    return out.stdout
+
+
+def push_layout(layout, registry, name, tag="latest", timeout=60):
+    """Copies the layout's image `tag` to registry (a LocalRegistry or its url) as name:tag and
+    returns the manifest digest the registry holds, as skopeo reports it."""
+    url = registry.url if isinstance(registry, LocalRegistry) else registry
+    ref = "docker://%s/%s:%s" % (url, name, tag)
+    run_tool(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+              "oci:%s:%s" % (layout, tag), ref], timeout)
+    return run_tool(["skopeo", "inspect", "--tls-verify=false", ref, "--format", "{{.Digest}}"],
+                    timeout).strip()
