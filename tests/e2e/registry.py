@@ -257,3 +257,75 @@ def push_layout(layout, registry, name, tag="latest", timeout=60):
               "oci:%s:%s" % (layout, tag), ref], timeout)
     return run_tool(["skopeo", "inspect", "--tls-verify=false", ref, "--format", "{{.Digest}}"],
                     timeout).strip()
+
+
+def _serve_busybox(refs):
+    """`registry.py serve-busybox NAME:TAG [NAME:TAG ...]`: starts a registry, pushes one busybox
+    image per argument (the n-th, counting from 0, holds an extra file /etc/barge-variant with n
+    in it when n > 0, so that each has its own digest), prints one line "URL DIGEST..." and serves
+    until its standard input closes; then it stops the registry and removes what it made.  The
+    unit tests of the agent's image cache drive a registry this way."""
+    import sys
+    layouts = []
+    with LocalRegistry() as reg:
+        try:
+            digests = []
+            for n, ref in enumerate(refs):
+                name, _, tag = ref.rpartition(":")
+                if not name:
+                    name, tag = ref, "latest"
+                layout = build_busybox_layout(tag=tag)
+                layouts.append(layout)
+                if n > 0:
+                    _add_variant_layer(layout, tag, n)
+                digests.append(push_layout(layout, reg, name, tag))
+            print(reg.url, *digests, flush=True)
+            sys.stdin.read()
+        finally:
+            for layout in layouts:
+                shutil.rmtree(layout, ignore_errors=True)
+
+
+def _add_variant_layer(layout, tag, n):
+    """Gives the layout's image `tag` a second layer holding /etc/barge-variant."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        data = b"%d\n" % n
+        info = tarfile.TarInfo("etc/barge-variant")
+        info.mode, info.mtime, info.size = 0o644, 0, len(data)
+        tar.addfile(info, io.BytesIO(data))
+    tar_bytes = buf.getvalue()
+    layer = gzip.compress(tar_bytes, compresslevel=6, mtime=0)
+    layer_digest = _write_blob(layout, layer)
+
+    def read_blob(digest):
+        with open(os.path.join(layout, "blobs", "sha256", digest.split(":", 1)[1]), "rb") as f:
+            return json.load(f)
+
+    index_path = os.path.join(layout, "index.json")
+    with open(index_path) as f:
+        index = json.load(f)
+    entry = next(m for m in index["manifests"]
+                 if m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+    manifest = read_blob(entry["digest"])
+    config = read_blob(manifest["config"]["digest"])
+    config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(tar_bytes).hexdigest())
+    config["history"].append({"created": "1970-01-01T00:00:00Z",
+                              "created_by": "tests/e2e/registry.py: variant %d" % n})
+    config_bytes = _json_bytes(config)
+    manifest["config"] = {"mediaType": MEDIA_CONFIG, "digest": _write_blob(layout, config_bytes),
+                          "size": len(config_bytes)}
+    manifest["layers"].append({"mediaType": MEDIA_LAYER_GZIP, "digest": layer_digest,
+                               "size": len(layer)})
+    manifest_bytes = _json_bytes(manifest)
+    entry["digest"], entry["size"] = _write_blob(layout, manifest_bytes), len(manifest_bytes)
+    with open(index_path, "w") as f:
+        json.dump(index, f)
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) >= 3 and sys.argv[1] == "serve-busybox":
+        _serve_busybox(sys.argv[2:])
+    else:
+        sys.exit("usage: registry.py serve-busybox NAME:TAG [NAME:TAG ...]")
