@@ -1,0 +1,673 @@
+/* image_cache — pulls with skopeo, unpacks with umoci, keeps bundles up to a bound (see the
+ * header for the contract and the layout on disk). */
+#include "agent/image_cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/imageref.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+extern char **environ;
+
+#define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
+/* Enough of a tool's standard error to say why it failed. */
+#define TOOL_ERR_MAX 16384
+
+/* A canonical reference and the digest it last resolved to. */
+typedef struct refmap {
+    char *canonical, *digest;
+    struct refmap *next;
+} refmap;
+
+/* A pull (key "pull <canonical>") or an unpack (key "unpack <digest>") in progress, which other
+ * callers of the same key wait for instead of repeating it.  Freed by whoever sees it last. */
+typedef struct inflight {
+    char *key;
+    int busy, failed, waiters;
+    char reason[512];
+    struct inflight *next;
+} inflight;
+
+struct image_cache {
+    char *dir, *layout, *bundles, *refs_path;
+    long long max_bytes, total;
+    int timeout_s;
+    unsigned long long clock, seq;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    /* Written by a pull, read by an unpack: the layout's index.json is not locked by the tools. */
+    pthread_rwlock_t layout_lock;
+    image_cache_entry *entries;
+    refmap *refs;
+    inflight *work;
+};
+
+/* ---- Files ------------------------------------------------------------------------------- */
+
+static _Thread_local long long walk_total;
+
+static int walk_add(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    walk_total += (long long)st->st_blocks * 512;
+    return 0;
+}
+
+/* The bytes a directory tree takes on disk. */
+static long long dir_bytes(const char *path) {
+    walk_total = 0;
+    nftw(path, walk_add, 16, FTW_PHYS);
+    return walk_total;
+}
+
+static int walk_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    if (remove(path) < 0 && errno != ENOENT) log_warn("image cache: removing %s: %m", path);
+    return 0;
+}
+
+static void remove_tree(const char *path) {
+    nftw(path, walk_remove, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int is_hex64(const char *s) {
+    size_t i;
+    for (i = 0; s[i]; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    return i == 64;
+}
+
+static int valid_digest(const char *d) {
+    return d && strncmp(d, "sha256:", 7) == 0 && is_hex64(d + 7);
+}
+
+/* ---- Running a tool ---------------------------------------------------------------------- */
+
+/* Runs argv with standard error captured into *err and a deadline, waiting for that child only
+ * (the agent reaps its attempts' processes elsewhere).  Returns 0 when it exited with 0. */
+static int run_tool(char *const argv[], int timeout_s, buf *err) {
+    int p[2], rc = -1;
+    pid_t pid;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, defaults;
+
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        buf_printf(err, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+    posix_spawnattr_init(&attr);
+    /* The tool gets default signal handling, whatever the agent's threads block, and its own
+     * process group so that a deadline kills whatever it started too. */
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGCHLD);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP);
+    int e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(p[1]);
+    if (e != 0) {
+        close(p[0]);
+        buf_printf(err, "cannot run %s: %s", argv[0], strerror(e));
+        return -1;
+    }
+
+    int64_t deadline = util_mono_ms() + (int64_t)timeout_s * 1000;
+    int open_pipe = 1, status = 0, done = 0, timed_out = 0;
+    while (!done) {
+        int64_t left = deadline - util_mono_ms();
+        if (left <= 0) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            timed_out = done = 1;
+            break;
+        }
+        if (open_pipe) {
+            struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+            int n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+            if (n > 0) {
+                char chunk[4096];
+                ssize_t got = read(p[0], chunk, sizeof chunk);
+                if (got > 0 && err->len < TOOL_ERR_MAX)
+                    buf_append(err, chunk, (size_t)got);
+                else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN))
+                    open_pipe = 0;
+            }
+            continue;
+        }
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR)) {
+            done = 1;
+        } else {
+            struct timespec nap = {0, 5 * 1000 * 1000};
+            nanosleep(&nap, NULL);
+        }
+    }
+    close(p[0]);
+    if (timed_out)
+        buf_printf(err, "\n%s: no answer within %d s", argv[0], timeout_s);
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        rc = 0;
+    else if (WIFSIGNALED(status))
+        buf_printf(err, "\n%s: killed by signal %d", argv[0], WTERMSIG(status));
+    return rc;
+}
+
+/* One line of why a tool failed, from its standard error: the last logrus msg="..." (skopeo's
+ * fatal message), else the last non-empty line; "CannotPullContainerError: " before it. */
+static void tool_reason(const char *what, const char *err, char *reason, size_t len) {
+    buf line = {0};
+    const char *m = NULL, *s;
+    for (s = err; (s = strstr(s, "msg=\"")) != NULL; s += 5) m = s + 5;
+    if (m) {
+        for (; *m && *m != '"' && *m != '\n'; m++) {
+            if (*m == '\\' && m[1] && m[1] != '\n') m++;
+            buf_append(&line, m, 1);
+        }
+    } else {
+        const char *start = NULL, *end = NULL, *p = err;
+        while (*p) {
+            const char *eol = strchr(p, '\n');
+            if (!eol) eol = p + strlen(p);
+            const char *q = p;
+            /* umoci starts its lines with blanks and a mark. */
+            while (q < eol && (*q == ' ' || *q == '\t' || (unsigned char)*q >= 0x80)) q++;
+            if (q < eol) start = q, end = eol;
+            p = *eol ? eol + 1 : eol;
+        }
+        if (start) buf_append(&line, start, (size_t)(end - start));
+    }
+    snprintf(reason, len, "CannotPullContainerError: %s%s%s", what ? what : "",
+             what ? ": " : "", line.len ? line.data : "failed without saying why");
+    buf_free(&line);
+}
+
+/* ---- The persistent record --------------------------------------------------------------- */
+
+/* Writes refs.json atomically.  Called with the lock held; the file is small. */
+static void save_locked(image_cache *c) {
+    json_t *root = json_object(), *refs = json_object(), *bundles = json_object();
+    for (refmap *r = c->refs; r; r = r->next)
+        json_object_set_new(refs, r->canonical, json_string(r->digest));
+    for (image_cache_entry *e = c->entries; e; e = e->next)
+        json_object_set_new(bundles, e->digest,
+                            json_pack("{sIsI}", "bytes", (json_int_t)e->bytes, "used",
+                                      (json_int_t)e->used));
+    json_object_set_new(root, "refs", refs);
+    json_object_set_new(root, "bundles", bundles);
+    char *text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(1));
+    json_decref(root);
+    char *tmp = xasprintf("%s.tmp", c->refs_path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    size_t n = strlen(text);
+    if (fd < 0 || write(fd, text, n) != (ssize_t)n || fsync(fd) < 0 || close(fd) < 0 ||
+        rename(tmp, c->refs_path) < 0) {
+        log_warn("image cache: writing %s: %m", c->refs_path);
+        if (fd >= 0) close(fd);
+        unlink(tmp);
+    }
+    free(tmp);
+    free(text);
+}
+
+static refmap *ref_find(image_cache *c, const char *canonical) {
+    for (refmap *r = c->refs; r; r = r->next)
+        if (strcmp(r->canonical, canonical) == 0) return r;
+    return NULL;
+}
+
+static void ref_set(image_cache *c, const char *canonical, const char *digest) {
+    refmap *r = ref_find(c, canonical);
+    if (!r) {
+        r = xcalloc(1, sizeof *r);
+        r->canonical = xstrdup(canonical);
+        r->next = c->refs;
+        c->refs = r;
+    } else {
+        free(r->digest);
+    }
+    r->digest = xstrdup(digest);
+}
+
+static image_cache_entry *entry_find(image_cache *c, const char *digest) {
+    for (image_cache_entry *e = c->entries; e; e = e->next)
+        if (strcmp(e->digest, digest) == 0) return e;
+    return NULL;
+}
+
+static image_cache_entry *entry_add(image_cache *c, const char *hex, long long bytes,
+                                    unsigned long long used) {
+    image_cache_entry *e = xcalloc(1, sizeof *e);
+    e->digest = xasprintf("sha256:%s", hex);
+    e->bundle = xasprintf("%s/%s", c->bundles, hex);
+    e->bytes = bytes;
+    e->used = used;
+    e->next = c->entries;
+    c->entries = e;
+    c->total += bytes;
+    return e;
+}
+
+static void entry_free(image_cache_entry *e) {
+    if (!e) return;
+    free(e->bundle);
+    free(e->digest);
+    free(e);
+}
+
+/* Reads refs.json and the bundles directory: bundles under their final names are complete (see
+ * the header), leftovers of an unpack or a removal that a crash interrupted are removed. */
+static void load(image_cache *c) {
+    json_t *root = json_load_file(c->refs_path, 0, NULL);
+    json_t *refs = json_object_get(root, "refs"), *bundles = json_object_get(root, "bundles");
+    const char *k;
+    json_t *v;
+    json_object_foreach(refs, k, v) {
+        if (json_is_string(v) && valid_digest(json_string_value(v)))
+            ref_set(c, k, json_string_value(v));
+    }
+    DIR *d = opendir(c->bundles);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char *path = xasprintf("%s/%s", c->bundles, de->d_name);
+        if (strncmp(de->d_name, "tmp-", 4) == 0 || strncmp(de->d_name, "trash-", 6) == 0) {
+            remove_tree(path);
+        } else if (is_hex64(de->d_name)) {
+            char *digest = xasprintf("sha256:%s", de->d_name);
+            json_t *info = json_object_get(bundles, digest);
+            json_t *b = json_object_get(info, "bytes"), *u = json_object_get(info, "used");
+            long long bytes = json_is_integer(b) ? json_integer_value(b) : dir_bytes(path);
+            unsigned long long used = json_is_integer(u) ? (unsigned long long)json_integer_value(u)
+                                                         : 0;
+            entry_add(c, de->d_name, bytes, used);
+            if (used > c->clock) c->clock = used;
+            free(digest);
+        }
+        free(path);
+    }
+    if (d) closedir(d);
+    json_decref(root);
+}
+
+/* ---- Eviction ---------------------------------------------------------------------------- */
+
+/* While the bundles pass the bound, renames the least recently used unheld one out of the way
+ * and adds its new path to *trash, for the caller to remove once it has let go of the lock.
+ * The layout keeps the evicted image's blobs: they cost only the compressed size, and the next
+ * pull of the image then needs no blob from the registry. */
+static void evict_locked(image_cache *c, char ***trash, int *ntrash) {
+    while (c->total > c->max_bytes) {
+        image_cache_entry **victim = NULL;
+        for (image_cache_entry **pe = &c->entries; *pe; pe = &(*pe)->next)
+            if ((*pe)->refs == 0 && (!victim || (*pe)->used < (*victim)->used)) victim = pe;
+        if (!victim) return;
+        image_cache_entry *e = *victim;
+        *victim = e->next;
+        c->total -= e->bytes;
+        char *dest = xasprintf("%s/trash-%s-%llu", c->bundles, e->digest + 7, ++c->seq);
+        if (rename(e->bundle, dest) < 0) {
+            log_warn("image cache: evicting %s: %m", e->bundle);
+            free(dest);
+        } else {
+            *trash = xrealloc(*trash, sizeof **trash * (size_t)(*ntrash + 1));
+            (*trash)[(*ntrash)++] = dest;
+        }
+        entry_free(e);
+    }
+}
+
+static void empty_trash(char **trash, int ntrash) {
+    for (int i = 0; i < ntrash; i++) {
+        remove_tree(trash[i]);
+        free(trash[i]);
+    }
+    free(trash);
+}
+
+/* ---- Work in flight ---------------------------------------------------------------------- */
+
+/* With the lock held: makes the caller the worker for key (returns 1, *mine set), or waits for
+ * the worker already on it and returns 0 when it succeeded or -1 with its reason. */
+static int work_join(image_cache *c, const char *key, inflight **mine, char *reason,
+                     size_t reason_len) {
+    inflight *w;
+    for (w = c->work; w; w = w->next)
+        if (w->busy && strcmp(w->key, key) == 0) break;
+    if (!w) {
+        w = xcalloc(1, sizeof *w);
+        w->key = xstrdup(key);
+        w->busy = 1;
+        w->next = c->work;
+        c->work = w;
+        *mine = w;
+        return 1;
+    }
+    w->waiters++;
+    while (w->busy) pthread_cond_wait(&c->cond, &c->mu);
+    w->waiters--;
+    int rc = 0;
+    if (w->failed) {
+        snprintf(reason, reason_len, "%s", w->reason);
+        rc = -1;
+    }
+    if (w->waiters == 0) {
+        for (inflight **pw = &c->work; *pw; pw = &(*pw)->next)
+            if (*pw == w) {
+                *pw = w->next;
+                break;
+            }
+        free(w->key);
+        free(w);
+    }
+    return rc;
+}
+
+/* With the lock held: ends the caller's work, a failure when reason is not NULL. */
+static void work_finish(image_cache *c, inflight *w, const char *reason) {
+    w->busy = 0;
+    if (reason) {
+        w->failed = 1;
+        snprintf(w->reason, sizeof w->reason, "%s", reason);
+    }
+    pthread_cond_broadcast(&c->cond);
+    if (w->waiters == 0) {
+        for (inflight **pw = &c->work; *pw; pw = &(*pw)->next)
+            if (*pw == w) {
+                *pw = w->next;
+                break;
+            }
+        free(w->key);
+        free(w);
+    }
+}
+
+/* ---- Pull and unpack --------------------------------------------------------------------- */
+
+/* The layout's ref name for a canonical reference. */
+static void layout_key(const char *canonical, char out[65]) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(canonical, strlen(canonical), md, &n, EVP_sha256(), NULL);
+    util_hex(md, 32, out);
+}
+
+/* The digest the layout's index names under key, or NULL. */
+static char *layout_digest(image_cache *c, const char *key) {
+    char *path = xasprintf("%s/index.json", c->layout), *digest = NULL;
+    json_t *index = json_load_file(path, 0, NULL), *m;
+    size_t i;
+    json_array_foreach(json_object_get(index, "manifests"), i, m) {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(m, "annotations"), REF_NAME_ANNOTATION));
+        const char *d = json_string_value(json_object_get(m, "digest"));
+        if (name && strcmp(name, key) == 0 && valid_digest(d)) {
+            free(digest);
+            digest = xstrdup(d);
+        }
+    }
+    json_decref(index);
+    free(path);
+    return digest;
+}
+
+/* Copies the image into the layout under key and returns its manifest digest. */
+static char *pull(image_cache *c, const imageref *r, const char *canonical, const char *key,
+                  char *reason, size_t reason_len) {
+    char *src = xasprintf("docker://%s", canonical);
+    char *dest = xasprintf("oci:%s:%s", c->layout, key);
+    char *timeout = xasprintf("%ds", c->timeout_s);
+    char *argv[9];
+    int n = 0;
+    argv[n++] = "skopeo";
+    argv[n++] = "--command-timeout";
+    argv[n++] = timeout;
+    argv[n++] = "copy";
+    argv[n++] = "--quiet";
+    /* Docker speaks plain HTTP to a registry on loopback; so does the cache. */
+    if (imageref_loopback(r)) argv[n++] = "--src-tls-verify=false";
+    argv[n++] = src;
+    argv[n++] = dest;
+    argv[n] = NULL;
+    buf err = {0};
+    char *digest = NULL;
+    pthread_rwlock_wrlock(&c->layout_lock);
+    /* A few seconds past skopeo's own deadline, so that its message is the one reported. */
+    if (run_tool(argv, c->timeout_s + 5, &err) == 0) {
+        digest = layout_digest(c, key);
+        if (!digest) snprintf(reason, reason_len, "CannotPullContainerError: %s: no manifest "
+                              "in the layout after the copy", canonical);
+    } else {
+        tool_reason(NULL, err.data ? err.data : "", reason, reason_len);
+    }
+    pthread_rwlock_unlock(&c->layout_lock);
+    if (digest && r->digest && strcmp(digest, r->digest) != 0) {
+        snprintf(reason, reason_len, "CannotPullContainerError: %s: the registry served %s",
+                 canonical, digest);
+        free(digest);
+        digest = NULL;
+    }
+    buf_free(&err);
+    free(src);
+    free(dest);
+    free(timeout);
+    return digest;
+}
+
+/* Unpacks the layout's image key (whose digest is digest) into bundles/<hex>, through a
+ * temporary name.  Returns the bundle's size, or -1 with reason set. */
+static long long unpack(image_cache *c, const char *key, const char *digest, char *reason,
+                        size_t reason_len) {
+    pthread_mutex_lock(&c->mu);
+    unsigned long long seq = ++c->seq;
+    pthread_mutex_unlock(&c->mu);
+    char *image = xasprintf("%s:%s", c->layout, key);
+    char *tmp = xasprintf("%s/tmp-%s-%llu", c->bundles, digest + 7, seq);
+    char *final = xasprintf("%s/%s", c->bundles, digest + 7);
+    char *argv[] = {"umoci", "unpack", "--image", image, tmp, NULL};
+    buf err = {0};
+    long long bytes = -1;
+    pthread_rwlock_rdlock(&c->layout_lock);
+    int rc = run_tool(argv, c->timeout_s, &err);
+    pthread_rwlock_unlock(&c->layout_lock);
+    if (rc != 0) {
+        tool_reason(digest, err.data ? err.data : "", reason, reason_len);
+        remove_tree(tmp);
+    } else if (rename(tmp, final) < 0) {
+        snprintf(reason, reason_len, "CannotPullContainerError: %s: renaming the bundle: %s",
+                 digest, strerror(errno));
+        remove_tree(tmp);
+    } else {
+        bytes = dir_bytes(final);
+    }
+    buf_free(&err);
+    free(image);
+    free(tmp);
+    free(final);
+    return bytes;
+}
+
+/* ---- The cache --------------------------------------------------------------------------- */
+
+image_cache *image_cache_new(const char *dir, long long max_bytes, char **err) {
+    image_cache *c = xcalloc(1, sizeof *c);
+    c->dir = xstrdup(dir);
+    c->layout = xasprintf("%s/layout", dir);
+    c->bundles = xasprintf("%s/bundles", dir);
+    c->refs_path = xasprintf("%s/refs.json", dir);
+    c->max_bytes = max_bytes;
+    c->timeout_s = IMAGE_CACHE_TOOL_TIMEOUT_S;
+    const char *dirs[] = {c->dir, c->layout, c->bundles};
+    for (int i = 0; i < 3; i++) {
+        if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST) {
+            *err = xasprintf("image cache: cannot create %s: %s", dirs[i], strerror(errno));
+            free(c->dir);
+            free(c->layout);
+            free(c->bundles);
+            free(c->refs_path);
+            free(c);
+            return NULL;
+        }
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    /* A pull must not wait behind an endless line of unpacks. */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&c->layout_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    load(c);
+    return c;
+}
+
+void image_cache_set_timeout(image_cache *c, int seconds) {
+    pthread_mutex_lock(&c->mu);
+    c->timeout_s = seconds;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void image_cache_free(image_cache *c) {
+    if (!c) return;
+    while (c->entries) {
+        image_cache_entry *e = c->entries;
+        BARGE_ASSERT(e->refs == 0);
+        c->entries = e->next;
+        entry_free(e);
+    }
+    while (c->refs) {
+        refmap *r = c->refs;
+        c->refs = r->next;
+        free(r->canonical);
+        free(r->digest);
+        free(r);
+    }
+    BARGE_ASSERT(c->work == NULL);
+    pthread_rwlock_destroy(&c->layout_lock);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->mu);
+    free(c->dir);
+    free(c->layout);
+    free(c->bundles);
+    free(c->refs_path);
+    free(c);
+}
+
+/* With the lock held: the entry for digest, held, or NULL. */
+static image_cache_entry *hold_locked(image_cache *c, const char *digest) {
+    image_cache_entry *e = digest ? entry_find(c, digest) : NULL;
+    if (e) {
+        e->refs++;
+        e->used = ++c->clock;
+    }
+    return e;
+}
+
+int image_cache_get(image_cache *c, const char *reference, image_cache_entry **out, char *reason,
+                    size_t reason_len) {
+    imageref r;
+    const char *why = imageref_parse(reference, &r);
+    *out = NULL;
+    if (why) {
+        snprintf(reason, reason_len, "CannotPullContainerError: invalid reference \"%s\": %s",
+                 reference, why);
+        return -1;
+    }
+    char *canonical = imageref_canonical(&r), key[65];
+    char *pull_key = xasprintf("pull %s", canonical);
+    layout_key(canonical, key);
+    char **trash = NULL;
+    int ntrash = 0, rc = -1;
+
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        refmap *known = ref_find(c, canonical);
+        image_cache_entry *e = hold_locked(c, r.digest ? r.digest : known ? known->digest : NULL);
+        if (e) {
+            *out = e;
+            rc = 0;
+            break;
+        }
+        inflight *mine = NULL;
+        int joined = work_join(c, pull_key, &mine, reason, reason_len);
+        if (joined < 0) break;
+        if (joined == 0) continue; /* pulled by another caller: look again */
+
+        pthread_mutex_unlock(&c->mu);
+        char *digest = pull(c, &r, canonical, key, reason, reason_len);
+        pthread_mutex_lock(&c->mu);
+        if (digest) {
+            ref_set(c, canonical, digest);
+            char *unpack_key = xasprintf("unpack %s", digest);
+            for (;;) {
+                if ((*out = hold_locked(c, digest)) != NULL) break;
+                inflight *umine = NULL;
+                int ujoined = work_join(c, unpack_key, &umine, reason, reason_len);
+                if (ujoined < 0) break;
+                if (ujoined == 0) continue;
+                pthread_mutex_unlock(&c->mu);
+                long long bytes = unpack(c, key, digest, reason, reason_len);
+                pthread_mutex_lock(&c->mu);
+                if (bytes >= 0) {
+                    *out = entry_add(c, digest + 7, bytes, ++c->clock);
+                    (*out)->refs = 1;
+                    evict_locked(c, &trash, &ntrash);
+                }
+                work_finish(c, umine, bytes >= 0 ? NULL : reason);
+                break;
+            }
+            free(unpack_key);
+            save_locked(c);
+            free(digest);
+        }
+        work_finish(c, mine, *out ? NULL : reason);
+        rc = *out ? 0 : -1;
+        break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    empty_trash(trash, ntrash);
+    free(pull_key);
+    free(canonical);
+    imageref_free(&r);
+    return rc;
+}
+
+void image_cache_release(image_cache *c, image_cache_entry *e) {
+    char **trash = NULL;
+    int ntrash = 0;
+    if (!e) return;
+    pthread_mutex_lock(&c->mu);
+    BARGE_ASSERT(e->refs > 0);
+    if (--e->refs == 0 && c->total > c->max_bytes) {
+        evict_locked(c, &trash, &ntrash);
+        save_locked(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    empty_trash(trash, ntrash);
+}

@@ -1,0 +1,70 @@
+/* image_cache — the agent's pulled and unpacked container images.
+ *
+ * A container attempt needs its image as a runtime bundle: a rootfs/ and a config.json that
+ * `runc run` starts from.  This cache turns an image reference into such a bundle, pulling with
+ * skopeo and unpacking with umoci (docs/decisions.md, "Containers": chosen by measurement, and
+ * neither needs a daemon), once per digest, and keeps bundles for the next attempt until their
+ * total size passes a bound.
+ *
+ * A cached reference costs no registry round trip: each canonical reference is remembered with
+ * the manifest digest it last resolved to (in memory and on disk, so a restarted agent keeps its
+ * cache), and a reference by digest finds its bundle directly.  The price is that a tag moved in
+ * the registry is seen only once its bundle has been evicted, when the reference is pulled again
+ * (cheaply: the layout still holds the blobs).
+ *
+ * Threading: every function may be called from any thread, image_cache_get by many at once.  One
+ * pull runs per canonical reference and one unpack per digest; other callers of the same
+ * reference or digest wait for it, and a failure is reported to every one of them.  Pulls into
+ * the shared layout run one at a time (neither tool locks the layout's index.json) and never
+ * beside an unpack, which reads it; unpacks of different digests run side by side.  The tools
+ * run with a deadline, so a hanging registry fails the get instead of hanging its caller.
+ *
+ * On disk, in DIR:
+ *   layout/                  one OCI image layout that every pull copies into, so each blob is
+ *                            stored once; an image's ref name is the SHA-256 of its canonical
+ *                            reference (a ref name cannot hold every character a reference can)
+ *   bundles/<digest hex>/    an unpacked image (umoci's bundle: rootfs/, config.json); it is
+ *                            unpacked under tmp-* and renamed, and renamed to trash-* before it
+ *                            is removed, so a bundle under its final name is always complete
+ *   refs.json                canonical reference -> digest, and each bundle's size and last
+ *                            use, written atomically (a temporary file renamed over it)
+ */
+#ifndef BARGE_IMAGE_CACHE_H
+#define BARGE_IMAGE_CACHE_H
+#include <stddef.h>
+
+/* How long one skopeo copy or umoci unpack may take before it is killed. */
+#define IMAGE_CACHE_TOOL_TIMEOUT_S 300
+
+typedef struct image_cache image_cache;
+
+/* An unpacked image, held by the attempts that use it.  Read-only for callers. */
+typedef struct image_cache_entry {
+    char *bundle;    /* DIR/bundles/<hex>: rootfs/ and config.json */
+    char *digest;    /* the manifest digest, "sha256:<hex>" */
+    long long bytes; /* the bundle's size on disk */
+    /* The cache's own: */
+    int refs;            /* attempts holding it; evictable at 0 */
+    unsigned long long used; /* a clock of last use, for least-recently-used eviction */
+    struct image_cache_entry *next;
+} image_cache_entry;
+
+/* Opens (creating when needed) the cache in dir, which keeps unpacked bundles up to about
+ * max_bytes in total (bundles in use are never evicted, so it may hold more while they are).
+ * Bundles and references of an earlier run are found again.  NULL with *err (allocated) when
+ * the directory cannot be used. */
+image_cache *image_cache_new(const char *dir, long long max_bytes, char **err);
+/* Frees the cache's memory; its files stay for the next image_cache_new.  No get may be in
+ * flight and every entry must have been released. */
+void image_cache_free(image_cache *c);
+/* Sets the tools' deadline in seconds (IMAGE_CACHE_TOOL_TIMEOUT_S unless set); for tests. */
+void image_cache_set_timeout(image_cache *c, int seconds);
+
+/* Makes sure the image that reference names is pulled and unpacked and returns it in *out, held
+ * until image_cache_release.  Returns 0, or -1 with reason set to what AWS Batch says of a job
+ * whose image cannot be had: "CannotPullContainerError: <why>", one line. */
+int image_cache_get(image_cache *c, const char *reference, image_cache_entry **out, char *reason,
+                    size_t reason_len);
+/* Lets go of an entry from image_cache_get; the last release of an entry may evict it. */
+void image_cache_release(image_cache *c, image_cache_entry *e);
+#endif

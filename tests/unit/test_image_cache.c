@@ -1,0 +1,218 @@
+/* image_cache.c against a real registry: tests/e2e/registry.py serve-busybox runs one on
+ * loopback with three busybox images (a, b and c, each with its own digest) until the test
+ * closes its standard input.  Pulls and unpacks, a cached reference with the registry gone, one
+ * unpack for four callers at once, a missing image, eviction only of what no attempt holds, and
+ * a restarted cache. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "agent/image_cache.h"
+#include "check.h"
+
+static char url[128], digests[3][80];
+static pid_t helper_pid;
+static int helper_stdin = -1;
+static char dir[64];
+
+/* Starts the registry helper and reads its "URL DIGEST..." line. */
+static void registry_start(void) {
+    int in[2], out[2];
+    CHECK(pipe(in) == 0 && pipe(out) == 0);
+    helper_pid = fork();
+    CHECK(helper_pid >= 0);
+    if (helper_pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        execlp("python3", "python3", "tests/e2e/registry.py", "serve-busybox", "busybox:a",
+               "busybox:b", "busybox:c", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    helper_stdin = in[1];
+    FILE *f = fdopen(out[0], "r");
+    char line[512];
+    CHECK(f && fgets(line, sizeof line, f));
+    fclose(f);
+    CHECK_EQ_INT(sscanf(line, "%127s %79s %79s %79s", url, digests[0], digests[1], digests[2]), 4);
+}
+
+static void registry_stop(void) {
+    int status;
+    close(helper_stdin);
+    CHECK_EQ_INT(waitpid(helper_pid, &status, 0), helper_pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static char *ref(const char *tag) {
+    return xasprintf("%s/busybox:%s", url, tag);
+}
+
+static int exists(const char *path, const char *below) {
+    struct stat st;
+    char *p = xasprintf("%s/%s", path, below);
+    int ok = stat(p, &st) == 0;
+    free(p);
+    return ok;
+}
+
+/* Entries of dir/bundles. */
+static int count_bundles(const char *d) {
+    char *cmd = xasprintf("ls %s/bundles | wc -l", d);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    CHECK(f && fscanf(f, "%d", &n) == 1);
+    pclose(f);
+    free(cmd);
+    return n;
+}
+
+static image_cache *cache;
+static char reason[512];
+
+static void test_first_get(void) {
+    image_cache_entry *e;
+    char *r = ref("a");
+    CHECK_EQ_INT(image_cache_get(cache, r, &e, reason, sizeof reason), 0);
+    CHECK(exists(e->bundle, "rootfs/bin/busybox"));
+    CHECK(exists(e->bundle, "config.json"));
+    CHECK_STR(e->digest, digests[0]);
+    CHECK(e->bytes > 100000);
+    image_cache_release(cache, e);
+    free(r);
+}
+
+struct getter {
+    image_cache_entry *e;
+    int rc;
+};
+
+static void *get_b(void *arg) {
+    struct getter *g = arg;
+    char why[512], *r = ref("b");
+    g->rc = image_cache_get(cache, r, &g->e, why, sizeof why);
+    free(r);
+    return NULL;
+}
+
+static void test_concurrent(void) {
+    pthread_t t[4];
+    struct getter g[4];
+    for (int i = 0; i < 4; i++) CHECK(pthread_create(&t[i], NULL, get_b, &g[i]) == 0);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ_INT(g[i].rc, 0);
+        CHECK(g[i].e == g[0].e);
+    }
+    CHECK_STR(g[0].e->digest, digests[1]);
+    CHECK(exists(g[0].e->bundle, "rootfs/etc/barge-variant"));
+    CHECK_EQ_INT(count_bundles(dir), 2);
+    for (int i = 0; i < 4; i++) image_cache_release(cache, g[i].e);
+}
+
+static void test_missing(void) {
+    image_cache_entry *e = (image_cache_entry *)1;
+    char *r = xasprintf("%s/nosuch:latest", url);
+    CHECK_EQ_INT(image_cache_get(cache, r, &e, reason, sizeof reason), -1);
+    CHECK(e == NULL);
+    CHECK_CONTAINS(reason, "CannotPullContainerError: ");
+    CHECK_CONTAINS(reason, "manifest unknown");
+    CHECK(!strchr(reason, '\n'));
+    CHECK_EQ_INT(image_cache_get(cache, "Not A Reference", &e, reason, sizeof reason), -1);
+    CHECK_CONTAINS(reason, "CannotPullContainerError: invalid reference");
+    free(r);
+}
+
+/* A second cache bounded below two bundles: getting c while a is held keeps both; releasing a
+ * evicts it. */
+static void test_eviction(void) {
+    char *d2 = xasprintf("%s/small", dir), *err = NULL, *ra = ref("a"), *rc = ref("c");
+    image_cache *small = image_cache_new(d2, 1, &err);
+    CHECK(small);
+    image_cache_entry *a, *c;
+    CHECK_EQ_INT(image_cache_get(small, ra, &a, reason, sizeof reason), 0);
+    char *a_bundle = xstrdup(a->bundle);
+    long long one = a->bytes;
+    image_cache_release(small, a);
+    /* Over the bound but not held: gone at once. */
+    CHECK(!exists(a_bundle, "config.json"));
+    image_cache_free(small);
+
+    small = image_cache_new(d2, one + one / 2, &err);
+    CHECK_EQ_INT(image_cache_get(small, ra, &a, reason, sizeof reason), 0);
+    CHECK(exists(a->bundle, "config.json"));
+    CHECK_EQ_INT(image_cache_get(small, rc, &c, reason, sizeof reason), 0);
+    CHECK_STR(c->digest, digests[2]);
+    CHECK(exists(a_bundle, "config.json")); /* held: kept although over the bound */
+    CHECK(exists(c->bundle, "config.json"));
+    image_cache_release(small, a);
+    CHECK(!exists(a_bundle, "config.json"));
+    CHECK(exists(c->bundle, "config.json"));
+    CHECK_EQ_INT(count_bundles(d2), 1);
+    image_cache_release(small, c);
+    image_cache_free(small);
+    free(a_bundle);
+    free(d2);
+    free(ra);
+    free(rc);
+}
+
+/* With the registry stopped: references resolved before, by tag or by digest, still work, and so
+ * they do in a cache opened anew on the same directory. */
+static void test_without_registry(void) {
+    image_cache_entry *e;
+    char *ra = ref("a"), *rb = ref("b"), *by_digest = xasprintf("%s/busybox@%s", url, digests[0]);
+    CHECK_EQ_INT(image_cache_get(cache, ra, &e, reason, sizeof reason), 0);
+    CHECK_STR(e->digest, digests[0]);
+    image_cache_release(cache, e);
+    CHECK_EQ_INT(image_cache_get(cache, by_digest, &e, reason, sizeof reason), 0);
+    CHECK_STR(e->digest, digests[0]);
+    image_cache_release(cache, e);
+    /* Not cached: the registry's absence is the reason. */
+    char *rc = ref("c");
+    CHECK_EQ_INT(image_cache_get(cache, rc, &e, reason, sizeof reason), -1);
+    CHECK_CONTAINS(reason, "CannotPullContainerError: ");
+    CHECK_CONTAINS(reason, "connection refused");
+
+    image_cache_free(cache);
+    char *err = NULL;
+    cache = image_cache_new(dir, 1LL << 40, &err);
+    CHECK(cache);
+    CHECK_EQ_INT(image_cache_get(cache, rb, &e, reason, sizeof reason), 0);
+    CHECK_STR(e->digest, digests[1]);
+    CHECK(exists(e->bundle, "rootfs/etc/barge-variant"));
+    image_cache_release(cache, e);
+    CHECK_EQ_INT(count_bundles(dir), 2); /* a and b */
+    free(ra);
+    free(rb);
+    free(rc);
+    free(by_digest);
+}
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(dir, sizeof dir, "/tmp/barge-imgcache-XXXXXX");
+    CHECK(mkdtemp(dir));
+    registry_start();
+    char *err = NULL;
+    cache = image_cache_new(dir, 1LL << 40, &err);
+    CHECK(cache);
+    RUN(test_first_get);
+    RUN(test_concurrent);
+    RUN(test_missing);
+    RUN(test_eviction);
+    registry_stop();
+    RUN(test_without_registry);
+    image_cache_free(cache);
+    char *rm = xasprintf("rm -rf %s", dir);
+    CHECK(system(rm) == 0);
+    free(rm);
+    return 0;
+}
