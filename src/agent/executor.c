@@ -222,29 +222,6 @@ int executor_wait_idle(executor *ex, int timeout_ms)
     return rc;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP) rmdir(path);
-    else unlink(path);
-    return 0;
-}
-
-/* Directories the job made unwritable must be opened up before their entries can go. */
-static int open_up(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)ftw;
-    if (flag == FTW_D && (st->st_mode & S_IRWXU) != S_IRWXU) chmod(path, st->st_mode | S_IRWXU);
-    return 0;
-}
-
-static void remove_tree(const char *path)
-{
-    nftw(path, open_up, 32, FTW_PHYS | FTW_MOUNT);
-    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
-
 /* 1 if path is still a directory fit for another attempt: empty, ours and not writable by
  * others.  It is opened by name, so a directory the job renamed or replaced is judged as what
  * the name now holds. */
@@ -280,7 +257,7 @@ static char *take_dir(executor *ex)
     char *dir = xasprintf("%s/slot-%u", ex->o.work_dir, ex->next_dir++);
     if (mkdir(dir, 0755) < 0 && errno == EEXIST) {
         /* Left by an agent that used the same directory and died. */
-        remove_tree(dir);
+        util_remove_tree(dir);
         mkdir(dir, 0755);
     }
     return dir;
@@ -293,7 +270,7 @@ static void give_dir(executor *ex, char *dir, int clean)
         ex->spare[ex->nidle++] = dir;
         return;
     }
-    remove_tree(dir);
+    util_remove_tree(dir);
     free(dir);
 }
 

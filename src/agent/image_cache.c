@@ -64,35 +64,30 @@ struct image_cache {
 
 static _Thread_local long long walk_total;
 
-static int walk_add(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+static int walk_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
     walk_total += (long long)st->st_blocks * 512;
     return 0;
 }
 
 /* The bytes a directory tree takes on disk. */
-static long long dir_bytes(const char *path) {
+static long long dir_bytes(const char *path)
+{
     walk_total = 0;
     nftw(path, walk_add, 16, FTW_PHYS);
     return walk_total;
 }
 
-static int walk_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    if (remove(path) < 0 && errno != ENOENT) log_warn("image cache: removing %s: %m", path);
-    return 0;
-}
-
-static void remove_tree(const char *path) {
-    nftw(path, walk_remove, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int is_hex64(const char *s) {
+static int is_hex64(const char *s)
+{
     size_t i;
     for (i = 0; s[i]; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
     return i == 64;
 }
 
-static int valid_digest(const char *d) {
+static int valid_digest(const char *d)
+{
     return d && strncmp(d, "sha256:", 7) == 0 && is_hex64(d + 7);
 }
 
@@ -100,7 +95,8 @@ static int valid_digest(const char *d) {
 
 /* Runs argv with standard error captured into *err and a deadline, waiting for that child only
  * (the agent reaps its attempts' processes elsewhere).  Returns 0 when it exited with 0. */
-static int run_tool(char *const argv[], int timeout_s, buf *err) {
+static int run_tool(char *const argv[], int timeout_s, buf *err)
+{
     int p[2], rc = -1;
     pid_t pid;
     posix_spawn_file_actions_t fa;
@@ -182,7 +178,8 @@ static int run_tool(char *const argv[], int timeout_s, buf *err) {
 
 /* One line of why a tool failed, from its standard error: the last logrus msg="..." (skopeo's
  * fatal message), else the last non-empty line; "CannotPullContainerError: " before it. */
-static void tool_reason(const char *what, const char *err, char *reason, size_t len) {
+static void tool_reason(const char *what, const char *err, char *reason, size_t len)
+{
     buf line = {0};
     const char *m = NULL, *s;
     for (s = err; (s = strstr(s, "msg=\"")) != NULL; s += 5) m = s + 5;
@@ -212,7 +209,8 @@ static void tool_reason(const char *what, const char *err, char *reason, size_t 
 /* ---- The persistent record --------------------------------------------------------------- */
 
 /* Writes refs.json atomically.  Called with the lock held; the file is small. */
-static void save_locked(image_cache *c) {
+static void save_locked(image_cache *c)
+{
     json_t *root = json_object(), *refs = json_object(), *bundles = json_object();
     for (refmap *r = c->refs; r; r = r->next)
         json_object_set_new(refs, r->canonical, json_string(r->digest));
@@ -237,13 +235,15 @@ static void save_locked(image_cache *c) {
     free(text);
 }
 
-static refmap *ref_find(image_cache *c, const char *canonical) {
+static refmap *ref_find(image_cache *c, const char *canonical)
+{
     for (refmap *r = c->refs; r; r = r->next)
         if (strcmp(r->canonical, canonical) == 0) return r;
     return NULL;
 }
 
-static void ref_set(image_cache *c, const char *canonical, const char *digest) {
+static void ref_set(image_cache *c, const char *canonical, const char *digest)
+{
     refmap *r = ref_find(c, canonical);
     if (!r) {
         r = xcalloc(1, sizeof *r);
@@ -256,14 +256,16 @@ static void ref_set(image_cache *c, const char *canonical, const char *digest) {
     r->digest = xstrdup(digest);
 }
 
-static image_cache_entry *entry_find(image_cache *c, const char *digest) {
+static image_cache_entry *entry_find(image_cache *c, const char *digest)
+{
     for (image_cache_entry *e = c->entries; e; e = e->next)
         if (strcmp(e->digest, digest) == 0) return e;
     return NULL;
 }
 
 static image_cache_entry *entry_add(image_cache *c, const char *hex, long long bytes,
-                                    unsigned long long used) {
+                                    unsigned long long used)
+{
     image_cache_entry *e = xcalloc(1, sizeof *e);
     e->digest = xasprintf("sha256:%s", hex);
     e->bundle = xasprintf("%s/%s", c->bundles, hex);
@@ -275,7 +277,8 @@ static image_cache_entry *entry_add(image_cache *c, const char *hex, long long b
     return e;
 }
 
-static void entry_free(image_cache_entry *e) {
+static void entry_free(image_cache_entry *e)
+{
     if (!e) return;
     free(e->bundle);
     free(e->digest);
@@ -284,7 +287,8 @@ static void entry_free(image_cache_entry *e) {
 
 /* Reads refs.json and the bundles directory: bundles under their final names are complete (see
  * the header), leftovers of an unpack or a removal that a crash interrupted are removed. */
-static void load(image_cache *c) {
+static void load(image_cache *c)
+{
     json_t *root = json_load_file(c->refs_path, 0, NULL);
     json_t *refs = json_object_get(root, "refs"), *bundles = json_object_get(root, "bundles");
     const char *k;
@@ -298,7 +302,7 @@ static void load(image_cache *c) {
     while (d && (de = readdir(d)) != NULL) {
         char *path = xasprintf("%s/%s", c->bundles, de->d_name);
         if (strncmp(de->d_name, "tmp-", 4) == 0 || strncmp(de->d_name, "trash-", 6) == 0) {
-            remove_tree(path);
+            util_remove_tree(path);
         } else if (is_hex64(de->d_name)) {
             char *digest = xasprintf("sha256:%s", de->d_name);
             json_t *info = json_object_get(bundles, digest);
@@ -322,7 +326,8 @@ static void load(image_cache *c) {
  * and adds its new path to *trash, for the caller to remove once it has let go of the lock.
  * The layout keeps the evicted image's blobs: they cost only the compressed size, and the next
  * pull of the image then needs no blob from the registry. */
-static void evict_locked(image_cache *c, char ***trash, int *ntrash) {
+static void evict_locked(image_cache *c, char ***trash, int *ntrash)
+{
     while (c->total > c->max_bytes) {
         image_cache_entry **victim = NULL;
         for (image_cache_entry **pe = &c->entries; *pe; pe = &(*pe)->next)
@@ -343,9 +348,10 @@ static void evict_locked(image_cache *c, char ***trash, int *ntrash) {
     }
 }
 
-static void empty_trash(char **trash, int ntrash) {
+static void empty_trash(char **trash, int ntrash)
+{
     for (int i = 0; i < ntrash; i++) {
-        remove_tree(trash[i]);
+        util_remove_tree(trash[i]);
         free(trash[i]);
     }
     free(trash);
@@ -355,8 +361,21 @@ static void empty_trash(char **trash, int ntrash) {
 
 /* With the lock held: makes the caller the worker for key (returns 1, *mine set), or waits for
  * the worker already on it and returns 0 when it succeeded or -1 with its reason. */
+/* With the lock held: unlinks finished work that no caller waits for any more, and frees it. */
+static void work_drop(image_cache *c, inflight *w)
+{
+    for (inflight **pw = &c->work; *pw; pw = &(*pw)->next)
+        if (*pw == w) {
+            *pw = w->next;
+            break;
+        }
+    free(w->key);
+    free(w);
+}
+
 static int work_join(image_cache *c, const char *key, inflight **mine, char *reason,
-                     size_t reason_len) {
+                     size_t reason_len)
+{
     inflight *w;
     for (w = c->work; w; w = w->next)
         if (w->busy && strcmp(w->key, key) == 0) break;
@@ -377,41 +396,27 @@ static int work_join(image_cache *c, const char *key, inflight **mine, char *rea
         snprintf(reason, reason_len, "%s", w->reason);
         rc = -1;
     }
-    if (w->waiters == 0) {
-        for (inflight **pw = &c->work; *pw; pw = &(*pw)->next)
-            if (*pw == w) {
-                *pw = w->next;
-                break;
-            }
-        free(w->key);
-        free(w);
-    }
+    if (w->waiters == 0) work_drop(c, w);
     return rc;
 }
 
 /* With the lock held: ends the caller's work, a failure when reason is not NULL. */
-static void work_finish(image_cache *c, inflight *w, const char *reason) {
+static void work_finish(image_cache *c, inflight *w, const char *reason)
+{
     w->busy = 0;
     if (reason) {
         w->failed = 1;
         snprintf(w->reason, sizeof w->reason, "%s", reason);
     }
     pthread_cond_broadcast(&c->cond);
-    if (w->waiters == 0) {
-        for (inflight **pw = &c->work; *pw; pw = &(*pw)->next)
-            if (*pw == w) {
-                *pw = w->next;
-                break;
-            }
-        free(w->key);
-        free(w);
-    }
+    if (w->waiters == 0) work_drop(c, w);
 }
 
 /* ---- Pull and unpack --------------------------------------------------------------------- */
 
 /* The layout's ref name for a canonical reference. */
-static void layout_key(const char *canonical, char out[65]) {
+static void layout_key(const char *canonical, char out[65])
+{
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_Digest(canonical, strlen(canonical), md, &n, EVP_sha256(), NULL);
@@ -419,7 +424,8 @@ static void layout_key(const char *canonical, char out[65]) {
 }
 
 /* The digest the layout's index names under key, or NULL. */
-static char *layout_digest(image_cache *c, const char *key) {
+static char *layout_digest(image_cache *c, const char *key)
+{
     char *path = xasprintf("%s/index.json", c->layout), *digest = NULL;
     json_t *index = json_load_file(path, 0, NULL), *m;
     size_t i;
@@ -439,7 +445,8 @@ static char *layout_digest(image_cache *c, const char *key) {
 
 /* Copies the image into the layout under key and returns its manifest digest. */
 static char *pull(image_cache *c, const imageref *r, const char *canonical, const char *key,
-                  char *reason, size_t reason_len) {
+                  char *reason, size_t reason_len)
+{
     char *src = xasprintf("docker://%s", canonical);
     char *dest = xasprintf("oci:%s:%s", c->layout, key);
     char *timeout = xasprintf("%ds", c->timeout_s);
@@ -483,7 +490,8 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
 /* Unpacks the layout's image key (whose digest is digest) into bundles/<hex>, through a
  * temporary name.  Returns the bundle's size, or -1 with reason set. */
 static long long unpack(image_cache *c, const char *key, const char *digest, char *reason,
-                        size_t reason_len) {
+                        size_t reason_len)
+{
     pthread_mutex_lock(&c->mu);
     unsigned long long seq = ++c->seq;
     pthread_mutex_unlock(&c->mu);
@@ -498,11 +506,11 @@ static long long unpack(image_cache *c, const char *key, const char *digest, cha
     pthread_rwlock_unlock(&c->layout_lock);
     if (rc != 0) {
         tool_reason(digest, err.data ? err.data : "", reason, reason_len);
-        remove_tree(tmp);
+        util_remove_tree(tmp);
     } else if (rename(tmp, final) < 0) {
         snprintf(reason, reason_len, "CannotPullContainerError: %s: renaming the bundle: %s",
                  digest, strerror(errno));
-        remove_tree(tmp);
+        util_remove_tree(tmp);
     } else {
         bytes = dir_bytes(final);
     }
@@ -515,7 +523,8 @@ static long long unpack(image_cache *c, const char *key, const char *digest, cha
 
 /* ---- The cache --------------------------------------------------------------------------- */
 
-image_cache *image_cache_new(const char *dir, long long max_bytes, char **err) {
+image_cache *image_cache_new(const char *dir, long long max_bytes, char **err)
+{
     image_cache *c = xcalloc(1, sizeof *c);
     c->dir = xstrdup(dir);
     c->layout = xasprintf("%s/layout", dir);
@@ -547,13 +556,15 @@ image_cache *image_cache_new(const char *dir, long long max_bytes, char **err) {
     return c;
 }
 
-void image_cache_set_timeout(image_cache *c, int seconds) {
+void image_cache_set_timeout(image_cache *c, int seconds)
+{
     pthread_mutex_lock(&c->mu);
     c->timeout_s = seconds;
     pthread_mutex_unlock(&c->mu);
 }
 
-void image_cache_free(image_cache *c) {
+void image_cache_free(image_cache *c)
+{
     if (!c) return;
     while (c->entries) {
         image_cache_entry *e = c->entries;
@@ -580,7 +591,8 @@ void image_cache_free(image_cache *c) {
 }
 
 /* With the lock held: the entry for digest, held, or NULL. */
-static image_cache_entry *hold_locked(image_cache *c, const char *digest) {
+static image_cache_entry *hold_locked(image_cache *c, const char *digest)
+{
     image_cache_entry *e = digest ? entry_find(c, digest) : NULL;
     if (e) {
         e->refs++;
@@ -590,7 +602,8 @@ static image_cache_entry *hold_locked(image_cache *c, const char *digest) {
 }
 
 int image_cache_get(image_cache *c, const char *reference, image_cache_entry **out, char *reason,
-                    size_t reason_len) {
+                    size_t reason_len)
+{
     imageref r;
     const char *why = imageref_parse(reference, &r);
     *out = NULL;
@@ -658,7 +671,8 @@ int image_cache_get(image_cache *c, const char *reference, image_cache_entry **o
     return rc;
 }
 
-void image_cache_release(image_cache *c, image_cache_entry *e) {
+void image_cache_release(image_cache *c, image_cache_entry *e)
+{
     char **trash = NULL;
     int ntrash = 0;
     if (!e) return;

@@ -1,10 +1,13 @@
 #include "common/util.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/mem.h"
 
@@ -124,4 +127,27 @@ void util_utf8_scrub(char *s)
         }
         p += n;
     }
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP) rmdir(path);
+    else unlink(path);
+    return 0;
+}
+
+/* Directories a job made unwritable must be opened up before their entries can go. */
+static int open_up(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag == FTW_D && (st->st_mode & S_IRWXU) != S_IRWXU) chmod(path, st->st_mode | S_IRWXU);
+    return 0;
+}
+
+void util_remove_tree(const char *path)
+{
+    nftw(path, open_up, 32, FTW_PHYS | FTW_MOUNT);
+    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }

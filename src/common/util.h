@@ -15,4 +15,8 @@ char *util_unhex(const char *s);
  * Error messages echo request text and are cut by bounded printfs, which can leave half a
  * character; JSON strings must be valid UTF-8. */
 void util_utf8_scrub(char *s);
+/* Removes the directory tree at path, without following symbolic links or crossing into other
+ * mounts; directories made unwritable inside it are opened up first.  Best effort: what cannot
+ * be removed stays. */
+void util_remove_tree(const char *path);
 #endif

@@ -21,7 +21,8 @@ static int helper_stdin = -1;
 static char dir[64];
 
 /* Starts the registry helper and reads its "URL DIGEST..." line. */
-static void registry_start(void) {
+static void registry_start(void)
+{
     int in[2], out[2];
     CHECK(pipe(in) == 0 && pipe(out) == 0);
     helper_pid = fork();
@@ -44,18 +45,21 @@ static void registry_start(void) {
     CHECK_EQ_INT(sscanf(line, "%127s %79s %79s %79s", url, digests[0], digests[1], digests[2]), 4);
 }
 
-static void registry_stop(void) {
+static void registry_stop(void)
+{
     int status;
     close(helper_stdin);
     CHECK_EQ_INT(waitpid(helper_pid, &status, 0), helper_pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-static char *ref(const char *tag) {
+static char *ref(const char *tag)
+{
     return xasprintf("%s/busybox:%s", url, tag);
 }
 
-static int exists(const char *path, const char *below) {
+static int exists(const char *path, const char *below)
+{
     struct stat st;
     char *p = xasprintf("%s/%s", path, below);
     int ok = stat(p, &st) == 0;
@@ -64,7 +68,8 @@ static int exists(const char *path, const char *below) {
 }
 
 /* Entries of dir/bundles. */
-static int count_bundles(const char *d) {
+static int count_bundles(const char *d)
+{
     char *cmd = xasprintf("ls %s/bundles | wc -l", d);
     FILE *f = popen(cmd, "r");
     int n = -1;
@@ -77,7 +82,8 @@ static int count_bundles(const char *d) {
 static image_cache *cache;
 static char reason[512];
 
-static void test_first_get(void) {
+static void test_first_get(void)
+{
     image_cache_entry *e;
     char *r = ref("a");
     CHECK_EQ_INT(image_cache_get(cache, r, &e, reason, sizeof reason), 0);
@@ -94,7 +100,8 @@ struct getter {
     int rc;
 };
 
-static void *get_b(void *arg) {
+static void *get_b(void *arg)
+{
     struct getter *g = arg;
     char why[512], *r = ref("b");
     g->rc = image_cache_get(cache, r, &g->e, why, sizeof why);
@@ -102,7 +109,8 @@ static void *get_b(void *arg) {
     return NULL;
 }
 
-static void test_concurrent(void) {
+static void test_concurrent(void)
+{
     pthread_t t[4];
     struct getter g[4];
     for (int i = 0; i < 4; i++) CHECK(pthread_create(&t[i], NULL, get_b, &g[i]) == 0);
@@ -117,7 +125,8 @@ static void test_concurrent(void) {
     for (int i = 0; i < 4; i++) image_cache_release(cache, g[i].e);
 }
 
-static void test_missing(void) {
+static void test_missing(void)
+{
     image_cache_entry *e = (image_cache_entry *)1;
     char *r = xasprintf("%s/nosuch:latest", url);
     CHECK_EQ_INT(image_cache_get(cache, r, &e, reason, sizeof reason), -1);
@@ -132,7 +141,8 @@ static void test_missing(void) {
 
 /* A second cache bounded below two bundles: getting c while a is held keeps both; releasing a
  * evicts it. */
-static void test_eviction(void) {
+static void test_eviction(void)
+{
     char *d2 = xasprintf("%s/small", dir), *err = NULL, *ra = ref("a"), *rc = ref("c");
     image_cache *small = image_cache_new(d2, 1, &err);
     CHECK(small);
@@ -166,7 +176,8 @@ static void test_eviction(void) {
 
 /* With the registry stopped: references resolved before, by tag or by digest, still work, and so
  * they do in a cache opened anew on the same directory. */
-static void test_without_registry(void) {
+static void test_without_registry(void)
+{
     image_cache_entry *e;
     char *ra = ref("a"), *rb = ref("b"), *by_digest = xasprintf("%s/busybox@%s", url, digests[0]);
     CHECK_EQ_INT(image_cache_get(cache, ra, &e, reason, sizeof reason), 0);
@@ -196,7 +207,8 @@ static void test_without_registry(void) {
     free(by_digest);
 }
 
-int main(void) {
+int main(void)
+{
     signal(SIGPIPE, SIG_IGN);
     snprintf(dir, sizeof dir, "/tmp/barge-imgcache-XXXXXX");
     CHECK(mkdtemp(dir));

@@ -52,8 +52,9 @@ static json_t *assignment(instance *in, job *j)
     }
     json_t *cmd = json_object_get(c, "command");
     json_t *image = json_object_get(c, "image");
-    return json_pack("{s:s, s:i, s:O, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*}", "jobId", j->id,
-                     "attempt", (int)j->n_attempts, "command", cmd ? cmd : json_array(),
+    return json_pack("{s:s, s:i, s:o, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*}", "jobId", j->id,
+                     "attempt", (int)j->n_attempts, "command",
+                     cmd ? json_incref(cmd) : json_array(),
                      "environment", env, "vcpus", j->spec->mvcpus / 1000.0, "memoryMiB",
                      j->spec->memory_mib, "gpus", j->spec->gpus, "timeoutSeconds",
                      j->spec->timeout_s, "killGraceSeconds", barge_cfg.kill_grace_s,

@@ -121,6 +121,8 @@ state *model_load(store *db, char **err)
     return load(db, NULL, err);
 }
 
+static void free_members(state *st);
+
 int model_reload(state *st, char **err)
 {
     /* The transaction was rolled back, so spec records written in it are gone too; loading
@@ -134,9 +136,7 @@ int model_reload(state *st, char **err)
     free(fresh);
     /* What the old state held, its fleet excepted (it moved to the fresh one). */
     old.fleet = NULL;
-    state *gone = xmalloc(sizeof *gone);
-    *gone = old;
-    model_free(gone);
+    free_members(&old);
     return 0;
 }
 
@@ -160,9 +160,8 @@ void model_forget_clean_stop(state *st)
     st->forget_clean_stop = 0;
 }
 
-void model_free(state *st)
+static void free_members(state *st)
 {
-    if (!st) return;
     registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp};
     for (size_t i = 0; i < 4; i++) {
         json_decref(regs[i]->items);
@@ -172,5 +171,11 @@ void model_free(state *st)
     res_free(st);
     jobs_free(st->jobs);
     fleet_free(st->fleet);
+}
+
+void model_free(state *st)
+{
+    if (!st) return;
+    free_members(st);
     free(st);
 }

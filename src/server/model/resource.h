@@ -3,7 +3,8 @@
  * The registries (state.h) keep each environment and queue as its AWS description, which is what
  * Describe returns.  Everything that decides something (is this queue usable, which environments
  * does it draw on, in what order) reads these records instead: they are parsed once, when
- * reg_put stores a description or the store is loaded, and reg_del marks them deleted, so they
+ * reg_put stores a description or the store is loaded, and reg_del marks them deleted (through
+ * the registries' fill and forget hooks, which model.c sets to res_fill and res_forget), so they
  * cannot fall out of step with the registry.
  *
  * Records are never freed before model_free.  A ce_rec is allocated once per name and keeps its
@@ -83,8 +84,8 @@ void res_set_status(json_t *desc, res_status s, const char *reason);
  * alone, so a late or repeated call is harmless. */
 void res_settle(struct state *st, registry *r, const char *name);
 
-/* For the registry code in state.c only.  res_fill parses desc, the description of key in r,
- * into its record; for registries other than ce and jq it does nothing.  A description missing
+/* The ce and jq registries' hooks (model.c installs them).  res_fill parses desc, the
+ * description of key in r, into its record.  A description missing
  * a member the records need, or holding one of the wrong type, leaves the record untouched: -1,
  * with *why a fresh sentence naming the member. */
 int res_fill(struct state *st, registry *r, const char *key, json_t *desc, char **why);
