@@ -26,7 +26,9 @@
 #include "agent/agent_reports.h"
 #include "agent/agent_state.h"
 #include "agent/cgroup.h"
+#include "agent/exec_container.h"
 #include "agent/executor.h"
+#include "agent/image_cache.h"
 
 /* How long a stopping agent keeps trying to deliver its last reports and logs. */
 #define FINAL_FLUSH_MS 10000
@@ -37,8 +39,9 @@ static void usage(FILE *out)
             "usage: barge agent --server URL --compute-environment NAME [options]\n"
             "\n"
             "Runs on an instance: registers with the barge server, takes the jobs it assigns,\n"
-            "runs each attempt as a host process with its memory limit, reports and ships the\n"
-            "logs.  SIGTERM or SIGINT stops the jobs and the agent cleanly.\n"
+            "runs each attempt in its job's container image (or as a host process) with its\n"
+            "memory limit, reports and ships the logs.  SIGTERM or SIGINT stops the jobs and\n"
+            "the agent cleanly.\n"
             "\n"
             "options:\n"
             "  --server URL                 the barge server (for example http://10.0.0.5:8900)\n"
@@ -57,6 +60,19 @@ static void usage(FILE *out)
             "  --work-dir DIR               where attempts get their working directories\n"
             "                               (default: a fresh directory under $TMPDIR, removed at\n"
             "                               exit)\n"
+            "  --executor container|process how attempts run: in their image with runc (the\n"
+            "                               default when runc is installed), or as host processes\n"
+            "  --image-cache DIR            where pulled and unpacked images are kept (default:\n"
+            "                               WORK_DIR/images); one agent at a time may use it\n"
+            "  --image-cache-size MIB       unpacked images kept beyond those in use, least\n"
+            "                               recently used first out (default 10240)\n"
+            "  --registry-mirror URL        pull Docker Hub images through this registry (for\n"
+            "                               example http://127.0.0.1:5000), as Docker's\n"
+            "                               registry-mirrors does\n"
+            "  --insecure-registry HOST[:PORT]  speak plain HTTP to this registry (repeatable;\n"
+            "                               registries on loopback addresses always are)\n"
+            "  --runtime-root DIR           runc's state directory, shared by the agents of a\n"
+            "                               host (default /run/barge/runc)\n"
             "  --exit-with-parent           stop (as on SIGTERM) when the parent process dies\n"
             "  --log-level LEVEL            debug, info (default), warn or error\n"
             "  -h, --help                   show this help\n");
@@ -96,7 +112,8 @@ static long long machine_memory_mib(const cgroup_host *cg)
 static int parse_options(agent *ag, int argc, char **argv)
 {
     enum { O_SERVER = 256, O_CE, O_IID, O_TYPE, O_VCPUS, O_MEM, O_GPUS, O_TOKEN, O_WORK,
-           O_PARENT, O_LOGLEVEL };
+           O_PARENT, O_LOGLEVEL, O_EXECUTOR, O_IMGDIR, O_IMGSIZE, O_MIRROR, O_INSECURE,
+           O_RTROOT };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
         {"compute-environment", required_argument, NULL, O_CE},
@@ -108,12 +125,20 @@ static int parse_options(agent *ag, int argc, char **argv)
         {"token", required_argument, NULL, O_TOKEN},
         {"work-dir", required_argument, NULL, O_WORK},
         {"exit-with-parent", no_argument, NULL, O_PARENT},
+        {"executor", required_argument, NULL, O_EXECUTOR},
+        {"image-cache", required_argument, NULL, O_IMGDIR},
+        {"image-cache-size", required_argument, NULL, O_IMGSIZE},
+        {"registry-mirror", required_argument, NULL, O_MIRROR},
+        {"insecure-registry", required_argument, NULL, O_INSECURE},
+        {"runtime-root", required_argument, NULL, O_RTROOT},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long long vcpus = -1, memory = -1, gpus = -1;
+    size_t nplain = 0;
     int o;
+    ag->image_cache_mib = 10240;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
@@ -146,6 +171,39 @@ static int parse_options(agent *ag, int argc, char **argv)
         case O_TOKEN: ag->token = optarg; break;
         case O_WORK: ag->work_dir = xstrdup(optarg); break;
         case O_PARENT: ag->exit_with_parent = 1; break;
+        case O_EXECUTOR:
+            if (strcmp(optarg, "container") != 0 && strcmp(optarg, "process") != 0) {
+                fprintf(stderr, "barge agent: --executor must be container or process (got "
+                                "'%s')\n", optarg);
+                return 2;
+            }
+            ag->executor_opt = optarg;
+            break;
+        case O_IMGDIR: ag->image_cache_dir = optarg; break;
+        case O_IMGSIZE:
+            if (parse_count("--image-cache-size", optarg, 1, 1LL << 32, &ag->image_cache_mib) < 0)
+                return 2;
+            break;
+        case O_MIRROR:
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
+                fprintf(stderr, "barge agent: --registry-mirror must be an http:// or https:// "
+                                "URL (got '%s')\n", optarg);
+                return 2;
+            }
+            ag->registry_mirror = optarg;
+            break;
+        case O_INSECURE:
+            if (!*optarg || strchr(optarg, '/')) {
+                fprintf(stderr, "barge agent: --insecure-registry takes a registry's HOST or "
+                                "HOST:PORT, without a scheme or path (got '%s')\n", optarg);
+                return 2;
+            }
+            ag->plain_registries = xrealloc(ag->plain_registries,
+                                            (nplain + 2) * sizeof *ag->plain_registries);
+            ag->plain_registries[nplain++] = optarg;
+            ag->plain_registries[nplain] = NULL;
+            break;
+        case O_RTROOT: ag->runtime_root = optarg; break;
         case O_LOGLEVEL:
             if (strcmp(optarg, "debug") == 0) log_level = LOG_DEBUG;
             else if (strcmp(optarg, "info") == 0) log_level = LOG_INFO;
@@ -198,27 +256,10 @@ static void ensure_std_fds(void)
         }
 }
 
-/* mkdir -p; 1 if it created the last directory, 0 if it existed, -1 on failure. */
-static int make_dirs(const char *path)
-{
-    char *p = xstrdup(path);
-    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    free(p);
-    if (mkdir(path, 0755) == 0) return 1;
-    return errno == EEXIST ? 0 : -1;
-}
-
 static int prepare_work_dir(agent *ag)
 {
     if (ag->work_dir) {
-        int made = make_dirs(ag->work_dir);
+        int made = util_make_dirs(ag->work_dir, 0755);
         /* A directory the agent made is its own, and goes when the agent stops. */
         ag->own_work_dir = made == 1;
         if (made < 0) {
@@ -244,6 +285,73 @@ static int prepare_work_dir(agent *ag)
     }
     ag->work_dir = tmpl;
     ag->own_work_dir = 1;
+    return 0;
+}
+
+/* The executor backend: containers where a runtime is installed (or when asked for, which
+ * then must work), host processes otherwise or when asked for.  0, or -1 after saying why. */
+static int setup_backend(agent *ag)
+{
+    ag->backend = &exec_process_backend;
+    if (ag->executor_opt && strcmp(ag->executor_opt, "process") == 0) return 0;
+    const char *missing = container_runtime_missing();
+    if (missing) {
+        if (ag->executor_opt) {
+            fprintf(stderr, "barge agent: --executor container: %s\n", missing);
+            return -1;
+        }
+        log_warn("attempts run as host processes: %s", missing);
+        return 0;
+    }
+    char *dir = ag->image_cache_dir ? xstrdup(ag->image_cache_dir)
+                                    : xasprintf("%s/images", ag->work_dir);
+    char *err = NULL;
+    /* A cache in use by another agent: the next of DIR.1, DIR.2, ... that is free, so that
+     * agents started with the same option on one host each get one and keep it across
+     * restarts. */
+    for (int i = 0; i < 64 && !ag->images; i++) {
+        char *cand = i ? xasprintf("%s.%d", dir, i) : xstrdup(dir);
+        free(err);
+        err = NULL;
+        if (util_make_dirs(cand, 0700) >= 0)
+            ag->images = image_cache_new(cand, ag->image_cache_mib * 1024 * 1024, &err);
+        else
+            err = xasprintf("cannot create the image cache %s: %s", cand, strerror(errno));
+        free(cand);
+        if (!ag->images && err && !strstr(err, "in use")) break;
+    }
+    free(dir);
+    if (ag->images) {
+        image_cache_set_registries(ag->images, ag->registry_mirror, ag->plain_registries);
+        /* The init for initProcessEnabled is installed beside this program. */
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        char *init = NULL;
+        if (n > 0) {
+            self[n] = '\0';
+            char *slash = strrchr(self, '/');
+            if (slash) *slash = '\0';
+            init = xasprintf("%s/barge-init", self);
+            if (access(init, X_OK) != 0) {
+                log_warn("%s is missing: initProcessEnabled is not honoured", init);
+                free(init);
+                init = NULL;
+            }
+        }
+        container_options co = {ag->runtime_root ? ag->runtime_root : "/run/barge/runc",
+                                ag->images, init};
+        ag->containers = container_host_new(&co, &err);
+        free(init);
+    }
+    if (!ag->containers) {
+        fprintf(stderr, "barge agent: %s\n", err ? err : "the container executor cannot start");
+        free(err);
+        return -1;
+    }
+    int swept = container_host_sweep(ag->containers);
+    if (swept) log_info("removed %d container%s left by agents that are gone", swept,
+                        swept > 1 ? "s" : "");
+    ag->backend = &exec_container_backend;
     return 0;
 }
 
@@ -314,9 +422,16 @@ int agent_main(int argc, char **argv)
     }
     /* Orphans of jobs are reparented here and reaped by the supervisor, not left as zombies. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    if (prepare_work_dir(ag) < 0) {
+    /* Before any thread: containers' mounts then go away with the agent, however it ends. */
+    if (!(ag->executor_opt && strcmp(ag->executor_opt, "process") == 0) &&
+        container_host_isolate_mounts() < 0)
+        log_debug("mounts are made in the host's namespace: %s", strerror(errno));
+    if (prepare_work_dir(ag) < 0 || setup_backend(ag) < 0) {
+        if (ag->own_work_dir) util_remove_tree(ag->work_dir);
         free(ag->iid);
         free(ag->work_dir);
+        free(ag->plain_registries);
+        if (ag->images) image_cache_free(ag->images);
         free(ag);
         return 1;
     }
@@ -331,7 +446,7 @@ int agent_main(int argc, char **argv)
         log_warn("memory limits are not enforced: %s", cgroup_host_note(ag->cg));
     if (ag->memory_mib == 0) ag->memory_mib = machine_memory_mib(ag->cg);
     log_info("agent for compute environment %s: %d vCPUs, %lld MiB, %d GPUs, executor %s, %s",
-             ag->ce, ag->vcpus, ag->memory_mib, ag->gpus, exec_process_backend.name,
+             ag->ce, ag->vcpus, ag->memory_mib, ag->gpus, ag->backend->name,
              cgroup_host_note(ag->cg));
 
     pthread_mutex_init(&ag->mu, NULL);
@@ -361,7 +476,7 @@ int agent_main(int argc, char **argv)
     int pool = ag->vcpus < 256 ? ag->vcpus : 256;
     if (by_fds < pool) pool = by_fds > 1 ? (int)by_fds : 1;
     cgroup_host_set_pool(ag->cg, pool);
-    exec_options eo = {&exec_process_backend, ag->work_dir, ag->cg, &events, ag, pool};
+    exec_options eo = {ag->backend, ag->work_dir, ag->cg, &events, ag, pool, ag->containers};
     ag->ex = executor_new(&eo);
 
     pthread_t supervisor, poller, sender;
@@ -373,7 +488,11 @@ int agent_main(int argc, char **argv)
 
     executor_free(ag->ex);
     cgroup_host_teardown(ag->cg);
-    if (ag->own_work_dir) rmdir(ag->work_dir);
+    container_host_free(ag->containers);
+    if (ag->images) image_cache_free(ag->images);
+    free(ag->plain_registries);
+    /* A temporary work directory goes with its image cache. */
+    if (ag->own_work_dir) util_remove_tree(ag->work_dir);
     agent_reports_clear(ag);
     agent_logs_clear(ag);
     rc = ag->exit_code;

@@ -74,11 +74,18 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
         }
         s->envp[ne++] = xasprintf("%s=%s", key, json_string_value(val));
     }
-    /* Jobs expect a usable PATH and HOME, as a container image provides them. */
-    const char *path = getenv("PATH"), *home = getenv("HOME");
-    if (!env_has(s->envp, ne, "PATH"))
-        s->envp[ne++] = xasprintf("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
-    if (!env_has(s->envp, ne, "HOME")) s->envp[ne++] = xasprintf("HOME=%s", home ? home : "/");
+    const char *image = json_string_value(json_object_get(a, "image"));
+    json_t *container = json_object_get(a, "container");
+    s->image = image ? xstrdup(image) : NULL;
+    s->container = json_is_object(container) ? json_incref(container) : NULL;
+    if (ag->backend == &exec_process_backend) {
+        /* Jobs expect a usable PATH and HOME, as a container image provides them. */
+        const char *path = getenv("PATH"), *home = getenv("HOME");
+        if (!env_has(s->envp, ne, "PATH"))
+            s->envp[ne++] = xasprintf("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+        if (!env_has(s->envp, ne, "HOME"))
+            s->envp[ne++] = xasprintf("HOME=%s", home ? home : "/");
+    }
     s->memory_mib = (int64_t)json_number_value(json_object_get(a, "memoryMiB"));
     s->timeout_seconds = (int)json_number_value(json_object_get(a, "timeoutSeconds"));
     json_t *grace = json_object_get(a, "killGraceSeconds");
@@ -118,7 +125,7 @@ static json_t *register_body(agent *ag)
     json_t *b = json_pack("{s:s, s:i, s:I, s:i, s:s, s:s, s:s, s:s}", "computeEnvironment",
                           ag->ce, "vcpus", ag->vcpus, "memoryMiB", (json_int_t)ag->memory_mib,
                           "gpus", ag->gpus, "hostname", ag->hostname, "executor",
-                          exec_process_backend.name, "cgroups",
+                          ag->backend->name, "cgroups",
                           cgroup_mode_name(cgroup_host_mode(ag->cg)), "cgroupsNote",
                           cgroup_host_note(ag->cg));
     pthread_mutex_lock(&ag->mu);

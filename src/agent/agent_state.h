@@ -35,6 +35,13 @@ typedef struct agent {
     char hostname[256];
     cgroup_host *cg;
     executor *ex;
+    const exec_backend *backend;
+    /* The container executor's (agent.c): options, then what they set up. */
+    const char *executor_opt, *image_cache_dir, *registry_mirror, *runtime_root;
+    char **plain_registries; /* NULL-terminated */
+    long long image_cache_mib;
+    struct image_cache *images;
+    struct container_host *containers;
     pthread_t main_thread;
 
     pthread_mutex_t mu;

@@ -8,10 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/mem.h"
+#include "common/util.h"
 
 struct cgroup_host {
     cgroup_mode mode;
@@ -33,6 +36,12 @@ struct cgroup {
     int procs_fd;    /* cgroup.procs, written by the spawner's child */
     int oom_fd;      /* memory.events (v2) or memory.oom_control (v1), kept open; or -1 */
     int events_fd;   /* v2: cgroup.events, kept open; or -1 */
+    /* v1: an eventfd the kernel signals when this cgroup's limit drives it out of memory, or
+     * -1.  v1 counts an OOM kill in the victim's own cgroup only, and a container's processes
+     * live in a child cgroup its runtime makes and removes; the notification reaches the
+     * cgroup whose limit was hit, which is this one. */
+    int oom_efd;
+    long oom_events; /* v1: notifications read from oom_efd during the current attempt */
     int64_t limit;   /* the memory limit last set, in bytes; 0 for none */
     long oom_base;   /* the OOM counter when the current attempt began */
     int empty;       /* the last look found no process in it */
@@ -60,19 +69,6 @@ static ssize_t read_text(const char *path, char *out, size_t n)
     close(fd);
     out[got] = '\0';
     return (ssize_t)got;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    if (!f) return NULL;
-    buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(&b, chunk, n);
-    fclose(f);
-    if (!b.data) buf_puts(&b, "");
-    return b.data;
 }
 
 /* Writes s to dir/file; 0, or -1 with errno set. */
@@ -288,7 +284,7 @@ static void clear_children(const char *dir, cgroup_mode mode)
 static int pids_other_than_self(const char *dir)
 {
     char *path = xasprintf("%s/cgroup.procs", dir);
-    char *text = slurp(path);
+    char *text = util_read_file(path);
     free(path);
     if (!text) return -1;
     int others = 0;
@@ -374,7 +370,7 @@ cgroup_host *cgroup_host_setup(const char *name)
     cgroup_host *h = xcalloc(1, sizeof *h);
     h->limit = -1;
     h->pool_max = 8;
-    char *pc = slurp("/proc/self/cgroup"), *mi = slurp("/proc/self/mountinfo");
+    char *pc = util_read_file("/proc/self/cgroup"), *mi = util_read_file("/proc/self/mountinfo");
     char *why = NULL;
     if (!pc || !mi)
         why = xstrdup("cannot read /proc/self/cgroup or /proc/self/mountinfo");
@@ -533,6 +529,29 @@ static int open_ctl(const char *dir, const char *file, int flags)
     return fd;
 }
 
+/* v1: asks for an eventfd notification of OOM in this cgroup (cgroup.event_control). */
+static void watch_oom(cgroup *cg)
+{
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int ctl = efd >= 0 ? open_ctl(cg->path, "cgroup.event_control", O_WRONLY) : -1;
+    char line[32];
+    int n = snprintf(line, sizeof line, "%d %d", efd, cg->oom_fd);
+    if (ctl >= 0 && write(ctl, line, (size_t)n) == n) {
+        cg->oom_efd = efd;
+        efd = -1;
+    }
+    if (ctl >= 0) close(ctl);
+    if (efd >= 0) close(efd);
+}
+
+/* v1: adds the OOM notifications that arrived since the last look. */
+static void read_oom_events(cgroup *cg)
+{
+    uint64_t v;
+    if (cg->oom_efd >= 0 && read(cg->oom_efd, &v, sizeof v) == (ssize_t)sizeof v)
+        cg->oom_events += (long)v;
+}
+
 cgroup *cgroup_create(cgroup_host *h, const char *name, int64_t limit_bytes, char *err,
                       size_t errlen)
 {
@@ -543,7 +562,7 @@ cgroup *cgroup_create(cgroup_host *h, const char *name, int64_t limit_bytes, cha
     cgroup *cg = xcalloc(1, sizeof *cg);
     cg->mode = h->mode;
     cg->memsw = h->memsw;
-    cg->procs_fd = cg->oom_fd = cg->events_fd = -1;
+    cg->procs_fd = cg->oom_fd = cg->events_fd = cg->oom_efd = -1;
     cg->path = xasprintf("%s/%s", h->parent, name);
     const char *what = "create";
     if (mkdir(cg->path, 0755) < 0) {
@@ -564,6 +583,7 @@ cgroup *cgroup_create(cgroup_host *h, const char *name, int64_t limit_bytes, cha
     cg->oom_fd = open_ctl(cg->path, h->mode == CGROUP_V1 ? "memory.oom_control" : "memory.events",
                           O_RDONLY);
     if (h->mode == CGROUP_V2) cg->events_fd = open_ctl(cg->path, "cgroup.events", O_RDONLY);
+    if (h->mode == CGROUP_V1 && cg->oom_fd >= 0) watch_oom(cg);
     return cg;
 fail:
     snprintf(err, errlen, "cannot %s the memory cgroup %s: %s", what, cg->path, strerror(errno));
@@ -625,6 +645,8 @@ int cgroup_release(cgroup_host *h, cgroup *cg)
     long oom = cg->oom_fd >= 0 ? keyed_value_fd(cg->oom_fd, "oom_kill") : -1;
     if (h->nidle < h->pool_max && oom >= 0 && cg->procs_fd >= 0) {
         cg->oom_base = oom;
+        read_oom_events(cg);
+        cg->oom_events = 0;
         cg->next = h->idle;
         h->idle = cg;
         h->nidle++;
@@ -651,25 +673,55 @@ long cgroup_oom_kills(const cgroup *cg)
     if (n < 0)
         n = cg->mode == CGROUP_V1 ? keyed_value(cg->path, "memory.oom_control", "oom_kill")
                                   : keyed_value(cg->path, "memory.events", "oom_kill");
-    return n - cg->oom_base;
+    n -= cg->oom_base;
+    if (cg->mode == CGROUP_V1) {
+        read_oom_events((cgroup *)cg);
+        if (cg->oom_events > n) n = cg->oom_events;
+    }
+    return n;
 }
 
-int cgroup_kill_all(cgroup *cg)
+static int kill_procs(cgroup *cg);
+static int kill_child(const char *path);
+static int remove_child(const char *path);
+
+/* Calls fn on every cgroup directory below dir, deepest first; returns the sum of its answers. */
+static int for_children(const char *dir, int (*fn)(const char *path))
 {
-    /* The usual end of an attempt finds the cgroup empty already: v2 says so in one read. */
-    if (cg->mode == CGROUP_V2 && cg->events_fd >= 0 &&
-        keyed_value_fd(cg->events_fd, "populated") == 0) {
-        cg->empty = 1;
-        return 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int sum = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+        char *sub = xasprintf("%s/%s", dir, e->d_name);
+        sum += for_children(sub, fn) + fn(sub);
+        free(sub);
     }
-    cg->empty = 0;
-    /* cgroup.kill (v2, Linux 5.14) kills atomically, forks in flight included. */
-    if (cg->mode == CGROUP_V2) write_ctl(cg->path, "cgroup.kill", "1");
+    closedir(d);
+    return sum;
+}
+
+static int kill_child(const char *path)
+{
+    cgroup c = {.mode = CGROUP_V1, .path = (char *)path, .procs_fd = -1, .oom_fd = -1,
+                .events_fd = -1, .oom_efd = -1};
+    return kill_procs(&c);
+}
+
+static int remove_child(const char *path)
+{
+    return rmdir(path) == 0;
+}
+
+/* SIGKILL to each process listed in the cgroup's own cgroup.procs; how many were listed. */
+static int kill_procs(cgroup *cg)
+{
     char *path = xasprintf("%s/cgroup.procs", cg->path);
     /* Most often the list is empty or short: a buffer on the stack, without stdio. */
     char small[4096], *text = small;
     ssize_t n = read_text(path, small, sizeof small);
-    if (n >= (ssize_t)sizeof small - 1) text = slurp(path);
+    if (n >= (ssize_t)sizeof small - 1) text = util_read_file(path);
     free(path);
     if (n < 0 || !text) return 0;
     int found = 0;
@@ -685,8 +737,25 @@ int cgroup_kill_all(cgroup *cg)
         while (*p == '\n') p++;
     }
     if (text != small) free(text);
-    /* No process can enter it once none is left: only the spawner's children join it.  (On v1
-     * this covers the cgroup's own processes; cgroup_release looks at its children too.) */
+    return found;
+}
+
+int cgroup_kill_all(cgroup *cg)
+{
+    /* The usual end of an attempt finds the cgroup empty already: v2 says so in one read. */
+    if (cg->mode == CGROUP_V2 && cg->events_fd >= 0 &&
+        keyed_value_fd(cg->events_fd, "populated") == 0) {
+        cg->empty = 1;
+        return 0;
+    }
+    cg->empty = 0;
+    /* cgroup.kill (v2, Linux 5.14) kills atomically, forks in flight included. */
+    if (cg->mode == CGROUP_V2) write_ctl(cg->path, "cgroup.kill", "1");
+    int found = kill_procs(cg);
+    /* v1 has no cgroup.kill: the cgroups below this one (a container runtime makes one for
+     * its container) are emptied one by one. */
+    if (cg->mode == CGROUP_V1) found += for_children(cg->path, kill_child);
+    /* No process can enter it once none is left: only the spawner's children join it. */
     if (found == 0) cg->empty = 1;
     return found;
 }
@@ -694,6 +763,7 @@ int cgroup_kill_all(cgroup *cg)
 int cgroup_remove(cgroup *cg)
 {
     if (!cg->path) return 0;
+    if (cg->mode == CGROUP_V1) for_children(cg->path, remove_child);
     if (rmdir(cg->path) < 0 && errno != ENOENT) return -1;
     free(cg->path);
     cg->path = NULL;
@@ -706,6 +776,7 @@ void cgroup_free(cgroup *cg)
     if (cg->procs_fd >= 0) close(cg->procs_fd);
     if (cg->oom_fd >= 0) close(cg->oom_fd);
     if (cg->events_fd >= 0) close(cg->events_fd);
+    if (cg->oom_efd >= 0) close(cg->oom_efd);
     free(cg->path);
     free(cg);
 }

@@ -261,4 +261,5 @@ static void process_kill(exec_attempt *a, int sig)
     if (sig == SIGKILL && a->cg) cgroup_kill_all(a->cg);
 }
 
-const exec_backend exec_process_backend = {"process", process_start, process_kill};
+const exec_backend exec_process_backend = {
+    .name = "process", .start = process_start, .kill = process_kill};

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/reaper.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -42,6 +43,8 @@ void exec_spec_free(exec_spec *s)
     free(s->envp);
     free(s->job_id);
     free(s->log_stream);
+    free(s->image);
+    json_decref(s->container);
     free(s);
 }
 
@@ -57,6 +60,7 @@ typedef struct run {
     exec_attempt a;
     char *work_dir;
     int pidfd;
+    int preparing; /* the backend's prepare runs on its own thread; the run is not started */
     int reaped, status, oom;
     exec_stop_cause cause;
     char *reason;
@@ -65,12 +69,14 @@ typedef struct run {
     linebuf out, err;
 } run;
 
-enum { CMD_SUBMIT, CMD_KILL, CMD_KILL_ALL, CMD_STOP };
+enum { CMD_SUBMIT, CMD_KILL, CMD_KILL_ALL, CMD_STOP, CMD_PREPARED };
 
 typedef struct cmd {
     struct cmd *next;
     int kind;
     exec_spec *spec;
+    run *run;          /* CMD_PREPARED: the run whose preparation ended */
+    int failed;        /* CMD_PREPARED: it failed, and reason says why */
     char *job_id;
     int attempt;
     exec_stop_cause cause;
@@ -304,6 +310,85 @@ static int bury_cgroup(executor *ex, cgroup *cg)
     return 0;
 }
 
+/* A run that did not start: everything it took goes back, and its end is reported. */
+static void abandon_run(executor *ex, run *r, exec_result *res)
+{
+    exec_spec *s = r->spec;
+    end_attempt(ex, s, res);
+    if (ex->o.backend->cleanup) ex->o.backend->cleanup(&r->a);
+    give_dir(ex, r->work_dir, bury_cgroup(ex, r->a.cg));
+    free(r->reason);
+    free(r);
+}
+
+static void unlink_run(executor *ex, run *r)
+{
+    for (run **pp = &ex->runs; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            return;
+        }
+}
+
+/* Starts a run whose preparation (if any) is done. */
+static void launch_run(executor *ex, run *r)
+{
+    char reason[1024];
+    exec_spec *s = r->spec;
+    if (ex->o.backend->start(&r->a, reason, sizeof reason) < 0) {
+        unlink_run(ex, r);
+        exec_result res = {.reason = reason};
+        abandon_run(ex, r, &res);
+        return;
+    }
+    r->started_at = util_now_ms();
+#ifdef SYS_pidfd_open
+    r->pidfd = (int)syscall(SYS_pidfd_open, r->a.pid, 0);
+#endif
+    r->out = (linebuf){r->a.out_fd, 1, -1, {0}};
+    r->err = (linebuf){r->a.err_fd, 2, -1, {0}};
+    if (s->timeout_seconds > 0) r->deadline = util_mono_ms() + (int64_t)s->timeout_seconds * 1000;
+    ex->o.events->started(ex->o.ctx, s, r->a.pid, r->started_at);
+}
+
+typedef struct prep_job {
+    executor *ex;
+    run *r;
+} prep_job;
+
+static void *prepare_thread(void *arg)
+{
+    prep_job *pj = arg;
+    char reason[1024];
+    cmd *c = xcalloc(1, sizeof *c);
+    c->kind = CMD_PREPARED;
+    c->run = pj->r;
+    if (pj->ex->o.backend->prepare(&pj->r->a, reason, sizeof reason) < 0) {
+        c->failed = 1;
+        c->reason = xstrdup(reason);
+    }
+    push(pj->ex, c);
+    free(pj);
+    return NULL;
+}
+
+/* The backend's preparation ended: the run starts, unless it failed or was stopped meanwhile. */
+static void prepared(executor *ex, run *r, int failed, const char *reason)
+{
+    r->preparing = 0;
+    if (!failed && r->cause == EXEC_STOP_NONE && !ex->stopping) {
+        launch_run(ex, r);
+        return;
+    }
+    unlink_run(ex, r);
+    exec_result res = {0};
+    res.cause = r->cause != EXEC_STOP_NONE ? r->cause : ex->stopping ? EXEC_STOP_SHUTDOWN
+                                                                       : EXEC_STOP_NONE;
+    res.reason = failed ? reason : r->reason ? r->reason
+                                             : "the agent stopped before the attempt could start";
+    abandon_run(ex, r, &res);
+}
+
 static void start_run(executor *ex, exec_spec *s)
 {
     exec_result res = {0};
@@ -328,37 +413,49 @@ static void start_run(executor *ex, exec_spec *s)
     run *r = xcalloc(1, sizeof *r);
     r->spec = s;
     r->a.spec = s;
+    r->a.backend_ctx = ex->o.backend_ctx;
     r->pidfd = r->out.fd = r->err.fd = -1;
+    r->out.slot = r->err.slot = -1;
     int64_t limit = s->memory_mib > 0 ? s->memory_mib * 1024 * 1024 : 0;
     r->work_dir = take_dir(ex);
     r->a.work_dir = r->work_dir;
-    int ok = 0;
+    const char *fail = NULL;
     if (access(r->work_dir, F_OK) != 0) {
         snprintf(reason, sizeof reason, "CannotStartContainerError: cannot create the working "
                  "directory %s: %s", r->work_dir, strerror(errno));
+        fail = reason;
     } else if (ex->o.cgroups && cgroup_host_mode(ex->o.cgroups) != CGROUP_NONE &&
                !(r->a.cg = cgroup_acquire(ex->o.cgroups, limit, cg_err, sizeof cg_err))) {
         snprintf(reason, sizeof reason, "CannotStartContainerError: %s", cg_err);
-    } else if (ex->o.backend->start(&r->a, reason, sizeof reason) == 0) {
-        ok = 1;
+        fail = reason;
     }
-    if (!ok) {
-        res.reason = reason;
-        give_dir(ex, r->work_dir, bury_cgroup(ex, r->a.cg));
-        free(r);
-        end_attempt(ex, s, &res);
+    if (fail) {
+        res.reason = fail;
+        abandon_run(ex, r, &res);
         return;
     }
-    r->started_at = util_now_ms();
-#ifdef SYS_pidfd_open
-    r->pidfd = (int)syscall(SYS_pidfd_open, r->a.pid, 0);
-#endif
-    r->out = (linebuf){r->a.out_fd, 1, -1, {0}};
-    r->err = (linebuf){r->a.err_fd, 2, -1, {0}};
-    if (s->timeout_seconds > 0) r->deadline = util_mono_ms() + (int64_t)s->timeout_seconds * 1000;
     r->next = ex->runs;
     ex->runs = r;
-    ex->o.events->started(ex->o.ctx, s, r->a.pid, r->started_at);
+    if (!ex->o.backend->prepare) {
+        launch_run(ex, r);
+        return;
+    }
+    r->preparing = 1;
+    prep_job *pj = xcalloc(1, sizeof *pj);
+    pj->ex = ex;
+    pj->r = r;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int e = pthread_create(&t, &attr, prepare_thread, pj);
+    pthread_attr_destroy(&attr);
+    if (e != 0) {
+        free(pj);
+        snprintf(reason, sizeof reason, "CannotStartContainerError: cannot start a thread to "
+                 "prepare the attempt: %s", strerror(e));
+        prepared(ex, r, 1, reason);
+    }
 }
 
 static void stop_run(executor *ex, run *r, exec_stop_cause cause, const char *reason)
@@ -368,6 +465,7 @@ static void stop_run(executor *ex, run *r, exec_stop_cause cause, const char *re
         r->cause = cause;
         r->reason = reason ? xstrdup(reason) : NULL;
     }
+    if (r->preparing) return; /* it ends, without starting, once its preparation returns */
     if (r->kill_at) return; /* already on its way out */
     int grace = r->spec->kill_grace_seconds;
     if (grace <= 0) {
@@ -435,14 +533,13 @@ static void read_stream(executor *ex, run *r, linebuf *lb)
     }
 }
 
-static void reap(executor *ex)
+static void reaped_one(void *ctx, pid_t pid, int status)
 {
-    int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        run *r = ex->runs;
-        while (r && (r->reaped || r->a.pid != pid)) r = r->next;
-        if (!r) continue; /* an orphan the agent adopted as subreaper */
+    executor *ex = ctx;
+    run *r = ex->runs;
+    while (r && (r->reaped || r->preparing || r->a.pid != pid)) r = r->next;
+    if (!r) return; /* an orphan the agent adopted as subreaper */
+    {
         r->reaped = 1;
         r->status = status;
         r->kill_at = 0;
@@ -453,6 +550,11 @@ static void reap(executor *ex)
         ex->o.backend->kill(&r->a, SIGKILL);
         if (r->a.cg) r->oom = cgroup_oom_kills(r->a.cg) > 0;
     }
+}
+
+static void reap(executor *ex)
+{
+    reaper_collect(reaped_one, ex);
 }
 
 static void finish(executor *ex, run *r)
@@ -466,8 +568,11 @@ static void finish(executor *ex, run *r)
     res.cause = r->cause;
     res.reason = r->reason;
     res.started_at = r->started_at;
+    char why[1024];
+    if (ex->o.backend->examine) ex->o.backend->examine(&r->a, &res, why, sizeof why);
     exec_spec *s = r->spec;
     end_attempt(ex, s, &res);
+    if (ex->o.backend->cleanup) ex->o.backend->cleanup(&r->a);
     /* Without a cgroup known to be empty, something of the job may still write into the
      * directory: only then may it serve another attempt. */
     give_dir(ex, r->work_dir, bury_cgroup(ex, r->a.cg));
@@ -492,6 +597,9 @@ static void handle_commands(executor *ex)
             for (run *r = ex->runs; r; r = r->next)
                 if (r->spec->attempt == c->attempt && strcmp(r->spec->job_id, c->job_id) == 0)
                     stop_run(ex, r, c->cause, c->reason);
+            break;
+        case CMD_PREPARED:
+            prepared(ex, c->run, c->failed, c->reason);
             break;
         case CMD_STOP:
             ex->stopping = 1;
@@ -523,6 +631,7 @@ void executor_run(executor *ex)
         int backlog = ex->o.events->backlog && ex->o.events->backlog(ex->o.ctx);
         int64_t next = 0;
         for (run *r = ex->runs; r; r = r->next) {
+            if (r->preparing) continue;
             if (!r->reaped && r->deadline && now >= r->deadline) {
                 r->deadline = 0;
                 stop_run(ex, r, EXEC_STOP_TIMEOUT, NULL);

@@ -8,12 +8,13 @@
  * period), reaps the processes and reports through callbacks.  Other threads talk to it only
  * through executor_submit and executor_kill, which queue a command and wake the loop.
  *
- * The supervisor reaps every child of the process (waitpid(-1)), so a program that uses it
- * must not start children of its own elsewhere. */
+ * The supervisor reaps every child of the process (through reaper.h), so a program that uses
+ * it and starts children elsewhere must claim them there (reaper_claim). */
 #ifndef BARGE_EXECUTOR_H
 #define BARGE_EXECUTOR_H
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <sys/types.h>
 
 #include "agent/cgroup.h"
@@ -28,6 +29,9 @@ typedef struct exec_spec {
     int timeout_seconds;    /* 0 for none */
     int kill_grace_seconds; /* between SIGTERM and SIGKILL */
     char *log_stream;
+    char *image;            /* the container image's reference, or NULL */
+    json_t *container;      /* the assignment's "container" member (docs/agent-protocol.md),
+                             * or NULL: how a container backend runs the image */
 } exec_spec;
 
 void exec_spec_free(exec_spec *s);
@@ -71,6 +75,8 @@ typedef struct exec_attempt {
     cgroup *cg;           /* its memory cgroup, or NULL when cgroups are not in use */
     pid_t pid;            /* set by start: the main process, leader of its process group */
     int out_fd, err_fd;   /* set by start: read ends of its stdout and stderr (non-blocking) */
+    void *backend_ctx;    /* exec_options.backend_ctx */
+    void *priv;           /* the backend's own, from prepare to cleanup */
 } exec_attempt;
 
 typedef struct exec_backend {
@@ -80,6 +86,17 @@ typedef struct exec_backend {
     int (*start)(exec_attempt *a, char *reason, size_t reason_len);
     /* Sends sig to everything the attempt runs. */
     void (*kill)(exec_attempt *a, int sig);
+    /* Optional: what may take long before start (pulling an image), on a thread of its own so
+     * that the supervisor goes on; stop orders that arrive meanwhile take effect when it
+     * returns.  0, or -1 with a reason as start gives one.  cleanup follows either way. */
+    int (*prepare)(exec_attempt *a, char *reason, size_t reason_len);
+    /* Optional: looks at an attempt that ran before its end is reported, and may correct the
+     * result (a container whose runtime failed before the job's program ran did not start:
+     * started 0 and a reason, written into reason_buf). */
+    void (*examine)(exec_attempt *a, exec_result *r, char *reason_buf, size_t reason_len);
+    /* Optional: after the attempt has ended (or failed to prepare or start) and its end was
+     * reported, on the supervisor's thread: removes what prepare and start made. */
+    void (*cleanup)(exec_attempt *a);
 } exec_backend;
 
 /* The host-process backend. */
@@ -103,6 +120,7 @@ typedef struct exec_options {
     const exec_events *events;
     void *ctx;              /* passed to the callbacks */
     int idle_dirs;
+    void *backend_ctx;      /* handed to the backend in exec_attempt.backend_ctx */
 } exec_options;
 
 executor *executor_new(const exec_options *o);

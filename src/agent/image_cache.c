@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/tool.h"
 #include "common/imageref.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -28,8 +30,6 @@
 extern char **environ;
 
 #define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
-/* Enough of a tool's standard error to say why it failed. */
-#define TOOL_ERR_MAX 16384
 
 /* A canonical reference and the digest it last resolved to. */
 typedef struct refmap {
@@ -58,6 +58,11 @@ struct image_cache {
     image_cache_entry *entries;
     refmap *refs;
     inflight *work;
+    /* Where references are pulled from (image_cache_set_registries). */
+    char *mirror_host;  /* Docker Hub references come from here, or NULL */
+    int mirror_plain;   /* the mirror speaks plain HTTP */
+    char **plain_hosts; /* registries spoken to over plain HTTP, NULL-terminated; or NULL */
+    int lock_fd;        /* DIR/lock, held (flock) while this cache uses the directory */
 };
 
 /* ---- Files ------------------------------------------------------------------------------- */
@@ -89,121 +94,6 @@ static int is_hex64(const char *s)
 static int valid_digest(const char *d)
 {
     return d && strncmp(d, "sha256:", 7) == 0 && is_hex64(d + 7);
-}
-
-/* ---- Running a tool ---------------------------------------------------------------------- */
-
-/* Runs argv with standard error captured into *err and a deadline, waiting for that child only
- * (the agent reaps its attempts' processes elsewhere).  Returns 0 when it exited with 0. */
-static int run_tool(char *const argv[], int timeout_s, buf *err)
-{
-    int p[2], rc = -1;
-    pid_t pid;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t none, defaults;
-
-    if (pipe2(p, O_CLOEXEC) < 0) {
-        buf_printf(err, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-    posix_spawnattr_init(&attr);
-    /* The tool gets default signal handling, whatever the agent's threads block, and its own
-     * process group so that a deadline kills whatever it started too. */
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGCHLD);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETPGROUP);
-    int e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    close(p[1]);
-    if (e != 0) {
-        close(p[0]);
-        buf_printf(err, "cannot run %s: %s", argv[0], strerror(e));
-        return -1;
-    }
-
-    int64_t deadline = util_mono_ms() + (int64_t)timeout_s * 1000;
-    int open_pipe = 1, status = 0, done = 0, timed_out = 0;
-    while (!done) {
-        int64_t left = deadline - util_mono_ms();
-        if (left <= 0) {
-            kill(-pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            timed_out = done = 1;
-            break;
-        }
-        if (open_pipe) {
-            struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-            int n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
-            if (n > 0) {
-                char chunk[4096];
-                ssize_t got = read(p[0], chunk, sizeof chunk);
-                if (got > 0 && err->len < TOOL_ERR_MAX)
-                    buf_append(err, chunk, (size_t)got);
-                else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN))
-                    open_pipe = 0;
-            }
-            continue;
-        }
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid || (w < 0 && errno != EINTR)) {
-            done = 1;
-        } else {
-            struct timespec nap = {0, 5 * 1000 * 1000};
-            nanosleep(&nap, NULL);
-        }
-    }
-    close(p[0]);
-    if (timed_out)
-        buf_printf(err, "\n%s: no answer within %d s", argv[0], timeout_s);
-    else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        rc = 0;
-    else if (WIFSIGNALED(status))
-        buf_printf(err, "\n%s: killed by signal %d", argv[0], WTERMSIG(status));
-    return rc;
-}
-
-/* One line of why a tool failed, from its standard error: the last logrus msg="..." (skopeo's
- * fatal message), else the last non-empty line; "CannotPullContainerError: " before it. */
-static void tool_reason(const char *what, const char *err, char *reason, size_t len)
-{
-    buf line = {0};
-    const char *m = NULL, *s;
-    for (s = err; (s = strstr(s, "msg=\"")) != NULL; s += 5) m = s + 5;
-    if (m) {
-        for (; *m && *m != '"' && *m != '\n'; m++) {
-            if (*m == '\\' && m[1] && m[1] != '\n') m++;
-            buf_append(&line, m, 1);
-        }
-    } else {
-        const char *start = NULL, *end = NULL, *p = err;
-        while (*p) {
-            const char *eol = strchr(p, '\n');
-            if (!eol) eol = p + strlen(p);
-            const char *q = p;
-            /* umoci starts its lines with blanks and a mark. */
-            while (q < eol && (*q == ' ' || *q == '\t' || (unsigned char)*q >= 0x80)) q++;
-            if (q < eol) start = q, end = eol;
-            p = *eol ? eol + 1 : eol;
-        }
-        if (start) buf_append(&line, start, (size_t)(end - start));
-    }
-    snprintf(reason, len, "CannotPullContainerError: %s%s%s", what ? what : "",
-             what ? ": " : "", line.len ? line.data : "failed without saying why");
-    buf_free(&line);
 }
 
 /* ---- The persistent record --------------------------------------------------------------- */
@@ -443,22 +333,76 @@ static char *layout_digest(image_cache *c, const char *key)
     return digest;
 }
 
-/* Copies the image into the layout under key and returns its manifest digest. */
-static char *pull(image_cache *c, const imageref *r, const char *canonical, const char *key,
-                  char *reason, size_t reason_len)
+static int plain_host(image_cache *c, const char *domain)
 {
-    char *src = xasprintf("docker://%s", canonical);
+    for (char **h = c->plain_hosts; h && *h; h++)
+        if (strcmp(*h, domain) == 0) return 1;
+    return 0;
+}
+
+/* A Docker auth file (0600) for one registry, so that the password is not on a command line
+ * that any user can read; NULL when it cannot be written. */
+static char *write_authfile(image_cache *c, const char *host, const char *auth)
+{
+    unsigned long long seq;
+    pthread_mutex_lock(&c->mu);
+    seq = ++c->seq;
+    pthread_mutex_unlock(&c->mu);
+    char *path = xasprintf("%s/auth-%ld-%llu.json", c->dir, (long)getpid(), seq);
+    size_t n = strlen(auth);
+    unsigned char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock(b64, (const unsigned char *)auth, (int)n);
+    json_t *doc = json_pack("{s:{s:{s:s}}}", "auths", host, "auth", (char *)b64);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    char *text = json_dumps(doc, 0);
+    int ok = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    if (fd >= 0) close(fd);
+    free(text);
+    json_decref(doc);
+    free(b64);
+    if (!ok) {
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* Copies the image into the layout under key and returns its manifest digest.  auth is
+ * "user:password" or NULL. */
+static char *pull(image_cache *c, const imageref *r, const char *canonical, const char *key,
+                  const char *auth, char *reason, size_t reason_len)
+{
+    /* Docker Hub references go through the mirror when there is one, as Docker's
+     * registry-mirrors does; the digest checked below is the same either way. */
+    int mirrored = c->mirror_host && strcmp(r->domain, IMAGEREF_DEFAULT_DOMAIN) == 0;
+    const char *host = mirrored ? c->mirror_host : r->domain;
+    char *src = xasprintf("docker://%s/%s%s%s", host, r->path, r->digest ? "@" : ":",
+                          r->digest ? r->digest : r->tag);
     char *dest = xasprintf("oci:%s:%s", c->layout, key);
     char *timeout = xasprintf("%ds", c->timeout_s);
-    char *argv[9];
+    char *authfile = auth ? write_authfile(c, host, auth) : NULL;
+    char *authopt = authfile ? xasprintf("--src-authfile=%s", authfile) : NULL;
+    if (auth && !authfile) {
+        snprintf(reason, reason_len, "CannotPullContainerError: %s: cannot write the registry "
+                 "credentials to %s: %s", canonical, c->dir, strerror(errno));
+        free(src);
+        free(dest);
+        free(timeout);
+        return NULL;
+    }
+    char *argv[10];
     int n = 0;
     argv[n++] = "skopeo";
     argv[n++] = "--command-timeout";
     argv[n++] = timeout;
     argv[n++] = "copy";
     argv[n++] = "--quiet";
-    /* Docker speaks plain HTTP to a registry on loopback; so does the cache. */
-    if (imageref_loopback(r)) argv[n++] = "--src-tls-verify=false";
+    /* Docker speaks plain HTTP to a registry on loopback, and to those it is told to; so does
+     * the cache. */
+    if (mirrored ? c->mirror_plain : imageref_loopback(r) || plain_host(c, r->domain))
+        argv[n++] = "--src-tls-verify=false";
+    if (authopt) argv[n++] = authopt;
     argv[n++] = src;
     argv[n++] = dest;
     argv[n] = NULL;
@@ -466,12 +410,12 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
     char *digest = NULL;
     pthread_rwlock_wrlock(&c->layout_lock);
     /* A few seconds past skopeo's own deadline, so that its message is the one reported. */
-    if (run_tool(argv, c->timeout_s + 5, &err) == 0) {
+    if (tool_run(argv, c->timeout_s + 5, &err) == 0) {
         digest = layout_digest(c, key);
         if (!digest) snprintf(reason, reason_len, "CannotPullContainerError: %s: no manifest "
                               "in the layout after the copy", canonical);
     } else {
-        tool_reason(NULL, err.data ? err.data : "", reason, reason_len);
+        tool_reason("CannotPullContainerError: ", NULL, err.data ? err.data : "", reason, reason_len);
     }
     pthread_rwlock_unlock(&c->layout_lock);
     if (digest && r->digest && strcmp(digest, r->digest) != 0) {
@@ -480,11 +424,43 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
         free(digest);
         digest = NULL;
     }
+    if (authfile) unlink(authfile);
+    free(authfile);
+    free(authopt);
     buf_free(&err);
     free(src);
     free(dest);
     free(timeout);
     return digest;
+}
+
+/* Reads blobs/sha256/<hex> of the layout as JSON. */
+static json_t *layout_blob(image_cache *c, const char *digest)
+{
+    if (!valid_digest(digest)) return NULL;
+    char *path = xasprintf("%s/blobs/sha256/%s", c->layout, digest + 7);
+    json_t *j = json_load_file(path, 0, NULL);
+    free(path);
+    return j;
+}
+
+/* Keeps the image's own configuration (entrypoint, command, environment, user, working
+ * directory) beside the bundle as image.json: umoci's config.json has the entrypoint and the
+ * command already joined, and a job's command replaces only the second. */
+static int save_image_config(image_cache *c, const char *digest, const char *bundle)
+{
+    json_t *manifest = layout_blob(c, digest);
+    json_t *config = layout_blob(c, json_string_value(json_object_get(
+                                        json_object_get(manifest, "config"), "digest")));
+    json_t *inner = json_object_get(config, "config");
+    char *path = xasprintf("%s/image.json", bundle);
+    json_t *none = inner ? NULL : json_object(); /* no configuration: the defaults */
+    int rc = json_dump_file(inner ? inner : none, path, JSON_COMPACT);
+    json_decref(none);
+    free(path);
+    json_decref(config);
+    json_decref(manifest);
+    return rc;
 }
 
 /* Unpacks the layout's image key (whose digest is digest) into bundles/<hex>, through a
@@ -502,10 +478,14 @@ static long long unpack(image_cache *c, const char *key, const char *digest, cha
     buf err = {0};
     long long bytes = -1;
     pthread_rwlock_rdlock(&c->layout_lock);
-    int rc = run_tool(argv, c->timeout_s, &err);
+    int rc = tool_run(argv, c->timeout_s, &err);
     pthread_rwlock_unlock(&c->layout_lock);
-    if (rc != 0) {
-        tool_reason(digest, err.data ? err.data : "", reason, reason_len);
+    if (rc == 0 && save_image_config(c, digest, tmp) < 0) {
+        snprintf(reason, reason_len, "CannotPullContainerError: %s: cannot read the image's "
+                 "configuration from the layout", digest);
+        util_remove_tree(tmp);
+    } else if (rc != 0) {
+        tool_reason("CannotPullContainerError: ", digest, err.data ? err.data : "", reason, reason_len);
         util_remove_tree(tmp);
     } else if (rename(tmp, final) < 0) {
         snprintf(reason, reason_len, "CannotPullContainerError: %s: renaming the bundle: %s",
@@ -544,6 +524,22 @@ image_cache *image_cache_new(const char *dir, long long max_bytes, char **err)
             return NULL;
         }
     }
+    /* The locks below are this process's: two caches on one directory would overwrite each
+     * other's refs.json and unpack into each other's bundles. */
+    char *lock = xasprintf("%s/lock", dir);
+    c->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(lock);
+    if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        *err = xasprintf("image cache: %s is in use by another agent (give each agent its own "
+                         "--image-cache)", dir);
+        if (c->lock_fd >= 0) close(c->lock_fd);
+        free(c->dir);
+        free(c->layout);
+        free(c->bundles);
+        free(c->refs_path);
+        free(c);
+        return NULL;
+    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cond, NULL);
     pthread_rwlockattr_t ra;
@@ -554,6 +550,38 @@ image_cache *image_cache_new(const char *dir, long long max_bytes, char **err)
     pthread_rwlockattr_destroy(&ra);
     load(c);
     return c;
+}
+
+void image_cache_set_registries(image_cache *c, const char *mirror, char *const *plain_hosts)
+{
+    free(c->mirror_host);
+    c->mirror_host = NULL;
+    c->mirror_plain = 0;
+    if (mirror) {
+        const char *h = mirror;
+        if (strncmp(h, "http://", 7) == 0) {
+            c->mirror_plain = 1;
+            h += 7;
+        } else if (strncmp(h, "https://", 8) == 0) {
+            h += 8;
+        }
+        size_t n = strcspn(h, "/");
+        c->mirror_host = xstrndup(h, n);
+        /* A bare host:port on loopback is plain HTTP, as any loopback registry is. */
+        if (h == mirror) {
+            imageref probe = {.domain = c->mirror_host};
+            c->mirror_plain = imageref_loopback(&probe);
+        }
+    }
+    for (char **p = c->plain_hosts; p && *p; p++) free(*p);
+    free(c->plain_hosts);
+    c->plain_hosts = NULL;
+    size_t n = 0;
+    while (plain_hosts && plain_hosts[n]) n++;
+    if (n) {
+        c->plain_hosts = xcalloc(n + 1, sizeof *c->plain_hosts);
+        for (size_t i = 0; i < n; i++) c->plain_hosts[i] = xstrdup(plain_hosts[i]);
+    }
 }
 
 void image_cache_set_timeout(image_cache *c, int seconds)
@@ -587,6 +615,10 @@ void image_cache_free(image_cache *c)
     free(c->layout);
     free(c->bundles);
     free(c->refs_path);
+    free(c->mirror_host);
+    for (char **p = c->plain_hosts; p && *p; p++) free(*p);
+    free(c->plain_hosts);
+    close(c->lock_fd);
     free(c);
 }
 
@@ -601,8 +633,8 @@ static image_cache_entry *hold_locked(image_cache *c, const char *digest)
     return e;
 }
 
-int image_cache_get(image_cache *c, const char *reference, image_cache_entry **out, char *reason,
-                    size_t reason_len)
+int image_cache_get(image_cache *c, const char *reference, const char *auth,
+                    image_cache_entry **out, char *reason, size_t reason_len)
 {
     imageref r;
     const char *why = imageref_parse(reference, &r);
@@ -633,7 +665,7 @@ int image_cache_get(image_cache *c, const char *reference, image_cache_entry **o
         if (joined == 0) continue; /* pulled by another caller: look again */
 
         pthread_mutex_unlock(&c->mu);
-        char *digest = pull(c, &r, canonical, key, reason, reason_len);
+        char *digest = pull(c, &r, canonical, key, auth, reason, reason_len);
         pthread_mutex_lock(&c->mu);
         if (digest) {
             ref_set(c, canonical, digest);

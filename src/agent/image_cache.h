@@ -60,11 +60,21 @@ void image_cache_free(image_cache *c);
 /* Sets the tools' deadline in seconds (IMAGE_CACHE_TOOL_TIMEOUT_S unless set); for tests. */
 void image_cache_set_timeout(image_cache *c, int seconds);
 
+/* Where images come from.  mirror ("http://HOST:PORT", "https://HOST" or "HOST:PORT", plain
+ * HTTP when on loopback), or NULL: Docker Hub references are pulled from it instead, as
+ * Docker's registry-mirrors does.  plain_hosts (NULL-terminated "HOST[:PORT]" names, or NULL):
+ * registries spoken to over plain HTTP besides those on loopback.  Set before the first get. */
+void image_cache_set_registries(image_cache *c, const char *mirror, char *const *plain_hosts);
+
 /* Makes sure the image that reference names is pulled and unpacked and returns it in *out, held
- * until image_cache_release.  Returns 0, or -1 with reason set to what AWS Batch says of a job
- * whose image cannot be had: "CannotPullContainerError: <why>", one line. */
-int image_cache_get(image_cache *c, const char *reference, image_cache_entry **out, char *reason,
-                    size_t reason_len);
+ * until image_cache_release.  auth ("user:password", or NULL) is what the registry is shown,
+ * when the image must be pulled.  Returns 0, or -1 with reason set to what AWS Batch says of a
+ * job whose image cannot be had: "CannotPullContainerError: <why>", one line.
+ *
+ * Beside rootfs/ and config.json, a bundle holds image.json: the "config" object of the
+ * image's configuration (Entrypoint, Cmd, Env, User, WorkingDir), {} when it has none. */
+int image_cache_get(image_cache *c, const char *reference, const char *auth,
+                    image_cache_entry **out, char *reason, size_t reason_len);
 /* Lets go of an entry from image_cache_get; the last release of an entry may evict it. */
 void image_cache_release(image_cache *c, image_cache_entry *e);
 #endif

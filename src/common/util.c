@@ -1,5 +1,6 @@
 #include "common/util.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,4 +151,33 @@ void util_remove_tree(const char *path)
 {
     nftw(path, open_up, 32, FTW_PHYS | FTW_MOUNT);
     nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+int util_make_dirs(const char *path, unsigned mode)
+{
+    char *p = xstrdup(path);
+    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    free(p);
+    if (mkdir(path, (mode_t)mode) == 0) return 1;
+    return errno == EEXIST ? 0 : -1;
+}
+
+char *util_read_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) return NULL;
+    buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(&b, chunk, n);
+    fclose(f);
+    if (!b.data) buf_puts(&b, "");
+    return b.data;
 }

@@ -19,4 +19,9 @@ void util_utf8_scrub(char *s);
  * mounts; directories made unwritable inside it are opened up first.  Best effort: what cannot
  * be removed stays. */
 void util_remove_tree(const char *path);
+/* mkdir -p with mode for the directories it makes: 1 if it created the last one, 0 if that
+ * existed, -1 with errno on failure. */
+int util_make_dirs(const char *path, unsigned mode);
+/* A whole file as a NUL-terminated string (allocated), or NULL with errno. */
+char *util_read_file(const char *path);
 #endif

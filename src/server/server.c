@@ -57,6 +57,15 @@ static void usage(FILE *out)
             "  --kill-grace-seconds N  SIGTERM to SIGKILL delay when an attempt is stopped\n"
             "                       (default 10)\n"
             "  --http-threads N     threads serving HTTP (default 2)\n"
+            "  --executor container|process  how the local instances run attempts: in their\n"
+            "                       image with runc (the default where runc is installed) or\n"
+            "                       as host processes\n"
+            "  --registry-mirror URL  local instances pull Docker Hub images through this\n"
+            "                       registry (for example http://127.0.0.1:5000)\n"
+            "  --insecure-registry HOST[:PORT]  local instances speak plain HTTP to it\n"
+            "                       (repeatable; registries on loopback always are)\n"
+            "  --image-cache-size MIB  unpacked images each local instance keeps (default\n"
+            "                       10240)\n"
             "  --log-level LEVEL    debug, info (default), warn or error\n"
             "  -h, --help           show this help\n");
 }
@@ -203,12 +212,35 @@ static void url_handed(core_call *call)
     free((char *)call->arg);
 }
 
+/* Why an option the server hands to its local agents is not usable, or NULL.  The agent checks
+ * them again; checked here, a mistake stops the server at once instead of every agent. */
+static const char *agent_option_invalid(int opt_executor_relative, const char *v)
+{
+    switch (opt_executor_relative) {
+    case 0: /* --executor */
+        return strcmp(v, "container") == 0 || strcmp(v, "process") == 0
+                   ? NULL : "must be container or process";
+    case 1: /* --registry-mirror */
+        return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0
+                   ? NULL : "must be an http:// or https:// URL";
+    case 2: /* --insecure-registry */
+        return *v && !strchr(v, '/') ? NULL : "takes a registry's HOST or HOST:PORT";
+    default: { /* --image-cache-size */
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        return *v && !*end && n >= 1 && n <= (1LL << 32) ? NULL
+                                                         : "must be a number of MiB, 1 or more";
+    }
+    }
+}
+
 int server_main(int argc, char **argv)
 {
     barge_config *c = &barge_cfg;
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
-           OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY };
+           OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
+           OPT_INSECURE, OPT_IMGSIZE };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -223,10 +255,16 @@ int server_main(int argc, char **argv)
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
         {"max-array-size", required_argument, NULL, OPT_MAXARRAY},
+        {"executor", required_argument, NULL, OPT_EXECUTOR},
+        {"registry-mirror", required_argument, NULL, OPT_MIRROR},
+        {"insecure-registry", required_argument, NULL, OPT_INSECURE},
+        {"image-cache-size", required_argument, NULL, OPT_IMGSIZE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int o;
+    char **agent_args = NULL;
+    size_t n_agent_args = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
@@ -313,6 +351,26 @@ int server_main(int argc, char **argv)
             }
             if (o == OPT_MAXDEPS) c->max_depends_on = (int)v;
             else c->max_array_size = (int)v;
+            break;
+        }
+        case OPT_EXECUTOR:
+        case OPT_MIRROR:
+        case OPT_INSECURE:
+        case OPT_IMGSIZE: {
+            static const char *const names[] = {"executor", "registry-mirror",
+                                                "insecure-registry", "image-cache-size"};
+            const char *name = names[o - OPT_EXECUTOR];
+            const char *why = agent_option_invalid(o - OPT_EXECUTOR, optarg);
+            if (why) {
+                fprintf(stderr, "barge server: --%s %s (got '%s')\n",
+                        name, why, optarg);
+                return 2;
+            }
+            agent_args = xrealloc(agent_args, (n_agent_args + 3) * sizeof *agent_args);
+            agent_args[n_agent_args++] = xasprintf("--%s", name);
+            agent_args[n_agent_args++] = xstrdup(optarg);
+            agent_args[n_agent_args] = NULL;
+            c->agent_args = agent_args;
             break;
         }
         case 'h': usage(stdout); return 0;

@@ -86,7 +86,7 @@ static void test_first_get(void)
 {
     image_cache_entry *e;
     char *r = ref("a");
-    CHECK_EQ_INT(image_cache_get(cache, r, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, &e, reason, sizeof reason), 0);
     CHECK(exists(e->bundle, "rootfs/bin/busybox"));
     CHECK(exists(e->bundle, "config.json"));
     CHECK_STR(e->digest, digests[0]);
@@ -104,7 +104,7 @@ static void *get_b(void *arg)
 {
     struct getter *g = arg;
     char why[512], *r = ref("b");
-    g->rc = image_cache_get(cache, r, &g->e, why, sizeof why);
+    g->rc = image_cache_get(cache, r, NULL, &g->e, why, sizeof why);
     free(r);
     return NULL;
 }
@@ -129,12 +129,12 @@ static void test_missing(void)
 {
     image_cache_entry *e = (image_cache_entry *)1;
     char *r = xasprintf("%s/nosuch:latest", url);
-    CHECK_EQ_INT(image_cache_get(cache, r, &e, reason, sizeof reason), -1);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, &e, reason, sizeof reason), -1);
     CHECK(e == NULL);
     CHECK_CONTAINS(reason, "CannotPullContainerError: ");
     CHECK_CONTAINS(reason, "manifest unknown");
     CHECK(!strchr(reason, '\n'));
-    CHECK_EQ_INT(image_cache_get(cache, "Not A Reference", &e, reason, sizeof reason), -1);
+    CHECK_EQ_INT(image_cache_get(cache, "Not A Reference", NULL, &e, reason, sizeof reason), -1);
     CHECK_CONTAINS(reason, "CannotPullContainerError: invalid reference");
     free(r);
 }
@@ -147,7 +147,7 @@ static void test_eviction(void)
     image_cache *small = image_cache_new(d2, 1, &err);
     CHECK(small);
     image_cache_entry *a, *c;
-    CHECK_EQ_INT(image_cache_get(small, ra, &a, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(small, ra, NULL, &a, reason, sizeof reason), 0);
     char *a_bundle = xstrdup(a->bundle);
     long long one = a->bytes;
     image_cache_release(small, a);
@@ -156,9 +156,9 @@ static void test_eviction(void)
     image_cache_free(small);
 
     small = image_cache_new(d2, one + one / 2, &err);
-    CHECK_EQ_INT(image_cache_get(small, ra, &a, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(small, ra, NULL, &a, reason, sizeof reason), 0);
     CHECK(exists(a->bundle, "config.json"));
-    CHECK_EQ_INT(image_cache_get(small, rc, &c, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(small, rc, NULL, &c, reason, sizeof reason), 0);
     CHECK_STR(c->digest, digests[2]);
     CHECK(exists(a_bundle, "config.json")); /* held: kept although over the bound */
     CHECK(exists(c->bundle, "config.json"));
@@ -180,15 +180,15 @@ static void test_without_registry(void)
 {
     image_cache_entry *e;
     char *ra = ref("a"), *rb = ref("b"), *by_digest = xasprintf("%s/busybox@%s", url, digests[0]);
-    CHECK_EQ_INT(image_cache_get(cache, ra, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, ra, NULL, &e, reason, sizeof reason), 0);
     CHECK_STR(e->digest, digests[0]);
     image_cache_release(cache, e);
-    CHECK_EQ_INT(image_cache_get(cache, by_digest, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, by_digest, NULL, &e, reason, sizeof reason), 0);
     CHECK_STR(e->digest, digests[0]);
     image_cache_release(cache, e);
     /* Not cached: the registry's absence is the reason. */
     char *rc = ref("c");
-    CHECK_EQ_INT(image_cache_get(cache, rc, &e, reason, sizeof reason), -1);
+    CHECK_EQ_INT(image_cache_get(cache, rc, NULL, &e, reason, sizeof reason), -1);
     CHECK_CONTAINS(reason, "CannotPullContainerError: ");
     CHECK_CONTAINS(reason, "connection refused");
 
@@ -196,7 +196,7 @@ static void test_without_registry(void)
     char *err = NULL;
     cache = image_cache_new(dir, 1LL << 40, &err);
     CHECK(cache);
-    CHECK_EQ_INT(image_cache_get(cache, rb, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, rb, NULL, &e, reason, sizeof reason), 0);
     CHECK_STR(e->digest, digests[1]);
     CHECK(exists(e->bundle, "rootfs/etc/barge-variant"));
     image_cache_release(cache, e);

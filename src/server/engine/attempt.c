@@ -52,13 +52,25 @@ static json_t *assignment(instance *in, job *j)
     }
     json_t *cmd = json_object_get(c, "command");
     json_t *image = json_object_get(c, "image");
-    return json_pack("{s:s, s:i, s:o, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*}", "jobId", j->id,
+    /* How a container executor runs the image: the members of containerProperties that apply
+     * off AWS, as the definition and the overrides set them. */
+    static const char *const members[] = {"user", "privileged", "readonlyRootFilesystem",
+                                          "mountPoints", "volumes", "ulimits",
+                                          "linuxParameters", NULL};
+    json_t *container = json_object();
+    for (const char *const *m = members; *m; m++) {
+        json_t *v = json_object_get(c, *m);
+        if (v) json_object_set(container, *m, v);
+    }
+    json_object_set_new(container, "vcpus", json_real(j->spec->mvcpus / 1000.0));
+    return json_pack("{s:s, s:i, s:o, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*, s:o}",
+                     "jobId", j->id,
                      "attempt", (int)j->n_attempts, "command",
                      cmd ? json_incref(cmd) : json_array(),
                      "environment", env, "vcpus", j->spec->mvcpus / 1000.0, "memoryMiB",
                      j->spec->memory_mib, "gpus", j->spec->gpus, "timeoutSeconds",
                      j->spec->timeout_s, "killGraceSeconds", barge_cfg.kill_grace_s,
-                     "logStreamName", j->log_stream, "image", image);
+                     "logStreamName", j->log_stream, "image", image, "container", container);
 }
 
 static void set_str(char **slot, const char *v)

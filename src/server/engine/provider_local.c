@@ -100,14 +100,28 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
         log_warn("fleet: cannot create %s: %s", agents, strerror(errno));
     free(agents);
     char *workdir = xasprintf("%s/agents/%s", barge_cfg.data_dir, id);
-    char *argv[] = {"barge", "agent", "--server", st->fleet->url, "--compute-environment",
-                    (char *)ce->name, "--instance-id", id, "--vcpus", vcpus, "--memory", mem,
-                    "--gpus", gpus, "--token", barge_cfg.agent_token, "--work-dir", workdir,
-                    "--exit-with-parent", "--instance-type", (char *)t->name, NULL};
+    /* The local instances share a few image caches in DATA_DIR (an agent takes the first
+     * free one), so that images outlive the instances that pulled them. */
+    char *images = xasprintf("%s/images/cache", barge_cfg.data_dir);
+    char *fixed[] = {"barge", "agent", "--server", st->fleet->url, "--compute-environment",
+                     (char *)ce->name, "--instance-id", id, "--vcpus", vcpus, "--memory", mem,
+                     "--gpus", gpus, "--token", barge_cfg.agent_token, "--work-dir", workdir,
+                     "--image-cache", images, "--exit-with-parent"};
+    size_t nfixed = sizeof fixed / sizeof fixed[0], nextra = 0;
+    while (barge_cfg.agent_args && barge_cfg.agent_args[nextra]) nextra++;
+    char **argv = xcalloc(nfixed + nextra + 3, sizeof *argv);
+    memcpy(argv, fixed, sizeof fixed);
+    size_t n = nfixed;
+    for (size_t i = 0; i < nextra; i++) argv[n++] = barge_cfg.agent_args[i];
     /* A Fargate stand-in has no catalogue type for the agent to look up: its size is given. */
-    if (strcmp(t->name, "fargate") == 0) argv[sizeof argv / sizeof argv[0] - 3] = NULL;
+    if (strcmp(t->name, "fargate") != 0) {
+        argv[n++] = "--instance-type";
+        argv[n++] = (char *)t->name;
+    }
     pid_t pid;
     int rc = posix_spawn(&pid, barge_cfg.self_exe, NULL, NULL, argv, environ);
+    free(argv);
+    free(images);
     free(workdir);
     if (rc != 0) {
         log_error("fleet: cannot start an agent for compute environment %s: %s", ce->name,

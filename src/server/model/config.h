@@ -25,6 +25,9 @@ typedef struct barge_config {
     int idle_seconds;     /* an idle local instance is let go after this long */
     char *agent_token;    /* given to the agents this server launches */
     char *self_exe;       /* this program, to launch local agents */
+    /* Options handed to every local agent (--executor, --registry-mirror, ...), in order;
+     * NULL-terminated, or NULL. */
+    char **agent_args;
 } barge_config;
 
 extern barge_config barge_cfg;

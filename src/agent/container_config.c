@@ -1,0 +1,510 @@
+/* container_config — see container_config.h. */
+#include "agent/container_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "common/util.h"
+
+/* Docker's PATH when the image names none. */
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* Docker's /dev/shm when linuxParameters.sharedMemorySize is not given. */
+#define DEFAULT_SHM_MIB 64
+
+/* Docker's default capabilities. */
+static const char *const default_caps[] = {
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+    "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", NULL};
+
+/* Every capability, in the kernel's order (capability.h); a privileged container gets those
+ * this kernel knows (/proc/sys/kernel/cap_last_cap). */
+static const char *const all_caps[] = {
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE", NULL};
+
+/* Docker's masked and read-only paths for containers that are not privileged. */
+static const char *const masked_paths[] = {
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap", NULL};
+static const char *const readonly_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
+
+/* The ulimit names ECS takes, and their resources. */
+static const struct {
+    const char *name;
+    const char *oci;
+    int resource;
+} ulimit_names[] = {
+    {"core", "RLIMIT_CORE", RLIMIT_CORE},       {"cpu", "RLIMIT_CPU", RLIMIT_CPU},
+    {"data", "RLIMIT_DATA", RLIMIT_DATA},       {"fsize", "RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"locks", "RLIMIT_LOCKS", RLIMIT_LOCKS},    {"memlock", "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"msgqueue", "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"nice", "RLIMIT_NICE", RLIMIT_NICE},
+    {"nofile", "RLIMIT_NOFILE", RLIMIT_NOFILE}, {"nproc", "RLIMIT_NPROC", RLIMIT_NPROC},
+    {"rss", "RLIMIT_RSS", RLIMIT_RSS},          {"rtprio", "RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"rttime", "RLIMIT_RTTIME", RLIMIT_RTTIME}, {"sigpending", "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"stack", "RLIMIT_STACK", RLIMIT_STACK},
+};
+
+static json_t *strings(const char *const *list)
+{
+    json_t *a = json_array();
+    for (; *list; list++) json_array_append_new(a, json_string(*list));
+    return a;
+}
+
+/* ---- Users ------------------------------------------------------------------------------- */
+
+static int all_digits(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s)) return 0;
+    return 1;
+}
+
+/* Finds the line of an /etc/passwd or /etc/group file whose name (field 0) or, when by_id, id
+ * (field 2) is key; returns its fields split in place (up to nf), or 0. */
+static int find_entry(char *text, const char *key, int by_id, char **f, int nf)
+{
+    for (char *line = text; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        int n = 0;
+        for (char *p = line; n < nf;) {
+            f[n++] = p;
+            char *colon = strchr(p, ':');
+            if (!colon) break;
+            *colon = '\0';
+            p = colon + 1;
+        }
+        if (n >= 3 && strcmp(f[by_id ? 2 : 0], key) == 0) return n;
+        line = next;
+    }
+    return 0;
+}
+
+static char *read_etc(const char *rootfs, const char *file)
+{
+    char *path = xasprintf("%s/etc/%s", rootfs, file);
+    char *text = util_read_file(path);
+    free(path);
+    return text;
+}
+
+int container_resolve_user(const char *rootfs, const char *spec, unsigned *uid, unsigned *gid,
+                           char **home, char *reason, size_t reason_len)
+{
+    char *user = xstrdup(spec && *spec ? spec : "0");
+    char *group = strchr(user, ':');
+    if (group) *group++ = '\0';
+    char *passwd = read_etc(rootfs, "passwd");
+    char *f[7];
+    int n = passwd ? find_entry(passwd, user, all_digits(user), f, 7) : 0;
+    int rc = -1;
+    *home = NULL;
+    if (n >= 4) {
+        *uid = (unsigned)strtoul(f[2], NULL, 10);
+        *gid = (unsigned)strtoul(f[3], NULL, 10);
+        *home = xstrdup(n >= 6 && *f[5] ? f[5] : "/");
+    } else if (all_digits(user)) {
+        /* A numeric user the image does not list runs as itself, in group 0, as in Docker. */
+        *uid = (unsigned)strtoul(user, NULL, 10);
+        *gid = 0;
+        *home = xstrdup("/");
+    } else {
+        snprintf(reason, reason_len, "CannotStartContainerError: unable to find user %s: no "
+                 "matching entries in passwd file", user);
+        goto out;
+    }
+    if (group) {
+        char *groups = read_etc(rootfs, "group");
+        char *g[4];
+        if (groups && find_entry(groups, group, all_digits(group), g, 4) >= 3) {
+            *gid = (unsigned)strtoul(g[2], NULL, 10);
+        } else if (all_digits(group)) {
+            *gid = (unsigned)strtoul(group, NULL, 10);
+        } else {
+            snprintf(reason, reason_len, "CannotStartContainerError: unable to find group %s: "
+                     "no matching entries in group file", group);
+            free(groups);
+            free(*home);
+            *home = NULL;
+            goto out;
+        }
+        free(groups);
+    }
+    rc = 0;
+out:
+    free(passwd);
+    free(user);
+    return rc;
+}
+
+/* ---- Process ----------------------------------------------------------------------------- */
+
+static const char *env_value(json_t *env, const char *name)
+{
+    size_t n = strlen(name), i;
+    json_t *e;
+    json_array_foreach(env, i, e) {
+        const char *s = json_string_value(e);
+        if (s && strncmp(s, name, n) == 0 && s[n] == '=') return s + n + 1;
+    }
+    return NULL;
+}
+
+/* Sets NAME=value in env, replacing an earlier value of NAME. */
+static void env_put(json_t *env, const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    if (!eq || eq == entry) return;
+    size_t n = (size_t)(eq - entry) + 1, i;
+    json_t *e;
+    json_array_foreach(env, i, e) {
+        const char *s = json_string_value(e);
+        if (s && strncmp(s, entry, n) == 0) {
+            json_array_set_new(env, i, json_string(entry));
+            return;
+        }
+    }
+    json_array_append_new(env, json_string(entry));
+}
+
+/* Docker's rule: the entrypoint, then the job's command, or the image's Cmd without one. */
+static json_t *arguments(const container_inputs *in)
+{
+    json_t *args = json_array(), *v;
+    size_t i;
+    json_array_foreach(json_object_get(in->image, "Entrypoint"), i, v)
+        if (json_is_string(v)) json_array_append(args, v);
+    if (in->spec->argv && in->spec->argv[0]) {
+        for (char **a = in->spec->argv; *a; a++) json_array_append_new(args, json_string(*a));
+    } else {
+        json_array_foreach(json_object_get(in->image, "Cmd"), i, v)
+            if (json_is_string(v)) json_array_append(args, v);
+    }
+    return args;
+}
+
+static json_t *rlimit(const char *type, unsigned long long soft, unsigned long long hard)
+{
+    return json_pack("{s:s, s:I, s:I}", "type", type, "soft", (json_int_t)soft, "hard",
+                     (json_int_t)hard);
+}
+
+/* The job's ulimits, each within the agent's own hard limit: without CAP_SYS_RESOURCE (which
+ * root lacks on some hosts) the runtime could not raise it, and the container would not start.
+ * Without a nofile ulimit the container gets the agent's, as Docker's get the daemon's. */
+static json_t *rlimits(json_t *ulimits)
+{
+    json_t *out = json_array(), *u;
+    size_t i;
+    int have_nofile = 0;
+    json_array_foreach(ulimits, i, u) {
+        const char *name = json_string_value(json_object_get(u, "name"));
+        for (size_t k = 0; name && k < sizeof ulimit_names / sizeof ulimit_names[0]; k++) {
+            if (strcmp(name, ulimit_names[k].name) != 0) continue;
+            struct rlimit own;
+            unsigned long long soft = (unsigned long long)json_integer_value(
+                                   json_object_get(u, "softLimit")),
+                               hard = (unsigned long long)json_integer_value(
+                                   json_object_get(u, "hardLimit"));
+            if (getrlimit(ulimit_names[k].resource, &own) == 0 && own.rlim_max != RLIM_INFINITY &&
+                hard > own.rlim_max)
+                hard = own.rlim_max;
+            if (soft > hard) soft = hard;
+            json_array_append_new(out, rlimit(ulimit_names[k].oci, soft, hard));
+            have_nofile |= ulimit_names[k].resource == RLIMIT_NOFILE;
+        }
+    }
+    struct rlimit nofile;
+    if (!have_nofile && getrlimit(RLIMIT_NOFILE, &nofile) == 0)
+        json_array_append_new(out, rlimit("RLIMIT_NOFILE", nofile.rlim_cur, nofile.rlim_max));
+    return out;
+}
+
+static json_t *capabilities(int privileged)
+{
+    json_t *set;
+    if (privileged) {
+        long last = 40;
+        char *text = util_read_file("/proc/sys/kernel/cap_last_cap");
+        if (text) last = strtol(text, NULL, 10);
+        free(text);
+        set = json_array();
+        for (long i = 0; all_caps[i] && i <= last; i++)
+            json_array_append_new(set, json_string(all_caps[i]));
+    } else {
+        set = strings(default_caps);
+    }
+    return json_pack("{s:O, s:O, s:o}", "bounding", set, "permitted", set, "effective", set);
+}
+
+/* ---- Mounts ------------------------------------------------------------------------------ */
+
+static json_t *mount(const char *dest, const char *type, const char *source, json_t *options)
+{
+    return json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type", type, "source", source,
+                     "options", options);
+}
+
+static json_t *bind(const char *dest, const char *source, int ro)
+{
+    json_t *o = json_pack("[s, s]", "rbind", "rprivate");
+    if (ro) json_array_append_new(o, json_string("ro"));
+    return mount(dest, "bind", source, o);
+}
+
+static void base_mounts(json_t *m, json_t *linux_params, int privileged)
+{
+    long long shm = DEFAULT_SHM_MIB;
+    json_t *v = json_object_get(linux_params, "sharedMemorySize");
+    if (json_is_integer(v) && json_integer_value(v) > 0) shm = json_integer_value(v);
+    char shm_size[48];
+    snprintf(shm_size, sizeof shm_size, "size=%lldm", shm);
+    json_array_append_new(m, mount("/proc", "proc", "proc", json_array()));
+    json_array_append_new(m, mount("/dev", "tmpfs", "tmpfs",
+                                   json_pack("[s,s,s,s]", "nosuid", "strictatime", "mode=755",
+                                             "size=65536k")));
+    json_array_append_new(m, mount("/dev/pts", "devpts", "devpts",
+                                   json_pack("[s,s,s,s,s,s]", "nosuid", "noexec", "newinstance",
+                                             "ptmxmode=0666", "mode=0620", "gid=5")));
+    json_array_append_new(m, mount("/dev/shm", "tmpfs", "shm",
+                                   json_pack("[s,s,s,s,s]", "nosuid", "noexec", "nodev",
+                                             "mode=1777", shm_size)));
+    json_array_append_new(m, mount("/dev/mqueue", "mqueue", "mqueue",
+                                   json_pack("[s,s,s]", "nosuid", "noexec", "nodev")));
+    json_array_append_new(m, mount("/sys", "sysfs", "sysfs",
+                                   json_pack("[s,s,s,s]", "nosuid", "noexec", "nodev",
+                                             privileged ? "rw" : "ro")));
+    json_array_append_new(m, mount("/sys/fs/cgroup", "cgroup", "cgroup",
+                                   json_pack("[s,s,s,s,s]", "nosuid", "noexec", "nodev",
+                                             "relatime", privileged ? "rw" : "ro")));
+    /* The host's network, so the host's resolver and names (read-only, as the host owns
+     * them). */
+    const char *etc[] = {"/etc/resolv.conf", "/etc/hosts", NULL};
+    for (int i = 0; etc[i]; i++)
+        if (access(etc[i], R_OK) == 0) json_array_append_new(m, bind(etc[i], etc[i], 1));
+}
+
+static int absolute(const char *p)
+{
+    return p && p[0] == '/';
+}
+
+/* mountPoints with their volumes: a host volume's sourcePath (created when missing, as the
+ * Docker daemon does for ECS), or a directory of the attempt's own for a volume without one. */
+static int volume_mounts(const container_inputs *in, json_t *m, json_t *cont, char *reason,
+                         size_t reason_len)
+{
+    json_t *mp, *vol;
+    size_t i, k;
+    json_array_foreach(json_object_get(cont, "mountPoints"), i, mp) {
+        const char *name = json_string_value(json_object_get(mp, "sourceVolume"));
+        const char *dest = json_string_value(json_object_get(mp, "containerPath"));
+        json_t *found = NULL;
+        size_t index = 0;
+        json_array_foreach(json_object_get(cont, "volumes"), k, vol) {
+            const char *vn = json_string_value(json_object_get(vol, "name"));
+            if (name && vn && strcmp(name, vn) == 0) {
+                found = vol;
+                index = k;
+            }
+        }
+        if (!found || !absolute(dest)) {
+            snprintf(reason, reason_len, "CannotStartContainerError: mountPoints[%zu]: %s", i,
+                     !found ? "sourceVolume names no volume of the job definition"
+                            : "containerPath must be an absolute path");
+            return -1;
+        }
+        const char *src = json_string_value(
+            json_object_get(json_object_get(found, "host"), "sourcePath"));
+        char *scratch = NULL;
+        if (!src) {
+            scratch = xasprintf("%s/volume-%zu", in->work_dir, index);
+            src = scratch;
+        }
+        if (!absolute(src) || util_make_dirs(src, 0755) < 0) {
+            snprintf(reason, reason_len, "CannotStartContainerError: volume %s: cannot create "
+                     "its source %s: %s", name, src, absolute(src) ? strerror(errno)
+                                                                   : "not an absolute path");
+            free(scratch);
+            return -1;
+        }
+        json_array_append_new(m, bind(dest, src, json_is_true(json_object_get(mp, "readOnly"))));
+        free(scratch);
+    }
+    return 0;
+}
+
+static void tmpfs_mounts(json_t *m, json_t *linux_params)
+{
+    json_t *t, *o;
+    size_t i, k;
+    json_array_foreach(json_object_get(linux_params, "tmpfs"), i, t) {
+        const char *dest = json_string_value(json_object_get(t, "containerPath"));
+        if (!absolute(dest)) continue;
+        json_t *opts = json_array();
+        json_array_foreach(json_object_get(t, "mountOptions"), k, o)
+            if (json_is_string(o)) json_array_append(opts, o);
+        char size[48];
+        snprintf(size, sizeof size, "size=%lldm",
+                 (long long)json_integer_value(json_object_get(t, "size")));
+        json_array_append_new(opts, json_string(size));
+        json_array_append_new(m, mount(dest, "tmpfs", "tmpfs", opts));
+    }
+}
+
+/* ---- Devices ----------------------------------------------------------------------------- */
+
+static int devices(json_t *linux_params, json_t *out_devices, json_t *rules, char *reason,
+                   size_t reason_len)
+{
+    json_t *d, *p;
+    size_t i, k;
+    json_array_foreach(json_object_get(linux_params, "devices"), i, d) {
+        const char *host = json_string_value(json_object_get(d, "hostPath"));
+        const char *dest = json_string_value(json_object_get(d, "containerPath"));
+        if (!dest) dest = host;
+        struct stat st;
+        if (!host || stat(host, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
+            snprintf(reason, reason_len, "CannotStartContainerError: linuxParameters.devices[%zu]:"
+                     " %s is not a device on this host", i, host ? host : "(no hostPath)");
+            return -1;
+        }
+        const char *type = S_ISCHR(st.st_mode) ? "c" : "b";
+        char access[4] = "";
+        json_array_foreach(json_object_get(d, "permissions"), k, p) {
+            const char *perm = json_string_value(p);
+            char c = !perm ? 0 : !strcmp(perm, "READ") ? 'r' : !strcmp(perm, "WRITE") ? 'w'
+                               : !strcmp(perm, "MKNOD") ? 'm' : 0;
+            size_t used = strlen(access);
+            if (c && !strchr(access, c) && used < 3) {
+                access[used] = c;
+                access[used + 1] = '\0';
+            }
+        }
+        if (!*access) strcpy(access, "rwm"); /* ECS: all three when none are listed */
+        json_array_append_new(out_devices,
+                              json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i}", "path", dest,
+                                        "type", type, "major", (json_int_t)major(st.st_rdev),
+                                        "minor", (json_int_t)minor(st.st_rdev), "fileMode",
+                                        (int)(st.st_mode & 07777), "uid", 0, "gid", 0));
+        json_array_append_new(rules, json_pack("{s:b, s:s, s:I, s:I, s:s}", "allow", 1, "type",
+                                               type, "major", (json_int_t)major(st.st_rdev),
+                                               "minor", (json_int_t)minor(st.st_rdev), "access",
+                                               access));
+    }
+    return 0;
+}
+
+/* ---- The whole ---------------------------------------------------------------------------- */
+
+json_t *container_config(const container_inputs *in, char *reason, size_t reason_len)
+{
+    json_t *cont = in->spec->container; /* may be NULL: the image as it is */
+    json_t *lp = json_object_get(cont, "linuxParameters");
+    int privileged = json_is_true(json_object_get(cont, "privileged"));
+    const char *user_spec = json_string_value(json_object_get(cont, "user"));
+    if (!user_spec || !*user_spec) user_spec = json_string_value(json_object_get(in->image, "User"));
+    unsigned uid, gid;
+    char *home;
+    if (container_resolve_user(in->lower_rootfs, user_spec, &uid, &gid, &home, reason,
+                               reason_len) < 0)
+        return NULL;
+
+    json_t *args = arguments(in);
+    if (json_array_size(args) == 0) {
+        snprintf(reason, reason_len, "CannotStartContainerError: no command specified");
+        json_decref(args);
+        free(home);
+        return NULL;
+    }
+    if (in->init_path && json_is_true(json_object_get(lp, "initProcessEnabled"))) {
+        json_array_insert_new(args, 0, json_string("--"));
+        json_array_insert_new(args, 0, json_string("/dev/init"));
+    }
+
+    /* The image's environment, then the job's (the definition's, the overrides', AWS_BATCH_*,
+     * in the order the server sent), and HOME and PATH when neither gave them. */
+    json_t *env = json_array(), *v;
+    size_t i;
+    json_array_foreach(json_object_get(in->image, "Env"), i, v)
+        if (json_is_string(v)) env_put(env, json_string_value(v));
+    for (char **e = in->spec->envp; e && *e; e++) env_put(env, *e);
+    if (!env_value(env, "PATH")) env_put(env, "PATH=" DEFAULT_PATH);
+    if (!env_value(env, "HOME")) {
+        char *h = xasprintf("HOME=%s", home);
+        env_put(env, h);
+        free(h);
+    }
+    free(home);
+    const char *cwd = json_string_value(json_object_get(in->image, "WorkingDir"));
+
+    json_t *process = json_pack(
+        "{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:o, s:o, s:b}", "terminal", 0, "user", "uid",
+        (int)uid, "gid", (int)gid, "args", args, "env", env, "cwd", cwd && *cwd ? cwd : "/",
+        "capabilities", capabilities(privileged), "rlimits",
+        rlimits(json_object_get(cont, "ulimits")), "noNewPrivileges", 0);
+
+    json_t *mounts = json_array();
+    base_mounts(mounts, lp, privileged);
+    tmpfs_mounts(mounts, lp);
+    if (json_array_size(json_object_get(lp, "tmpfs")) == 0) { /* nothing more */ }
+    if (in->init_path && json_is_true(json_object_get(lp, "initProcessEnabled")))
+        json_array_append_new(mounts, bind("/dev/init", in->init_path, 1));
+    json_t *devs = json_array(), *rules = json_array();
+    json_array_append_new(rules, json_pack("{s:b, s:s}", "allow", privileged, "access", "rwm"));
+    if (volume_mounts(in, mounts, cont, reason, reason_len) < 0 ||
+        devices(lp, devs, rules, reason, reason_len) < 0) {
+        json_decref(process);
+        json_decref(mounts);
+        json_decref(devs);
+        json_decref(rules);
+        return NULL;
+    }
+
+    /* vCPUs are a CPU weight, as ECS gives them on EC2 (1024 shares a vCPU): a busy host shares
+     * its CPUs in proportion, an idle one lets a job use more.  Memory is limited on the
+     * attempt's own cgroup, which holds the runtime and so the container's cgroup below it. */
+    json_t *vcpus = json_object_get(cont, "vcpus");
+    json_t *resources = json_pack("{s:o}", "devices", rules);
+    if (json_is_number(vcpus) && json_number_value(vcpus) > 0) {
+        long long shares = (long long)(json_number_value(vcpus) * 1024);
+        if (shares < 2) shares = 2;
+        json_object_set_new(resources, "cpu", json_pack("{s:I}", "shares", (json_int_t)shares));
+    }
+    json_t *swappiness = json_object_get(lp, "swappiness");
+    if (json_is_integer(swappiness))
+        json_object_set_new(resources, "memory", json_pack("{s:I}", "swappiness",
+                                                           json_integer_value(swappiness)));
+    /* The host's network and hostname; a PID, IPC and mount namespace of its own. */
+    json_t *linux_ = json_pack("{s:[{s:s},{s:s},{s:s}], s:o, s:o}", "namespaces", "type", "pid",
+                               "type", "ipc", "type", "mount", "resources", resources,
+                               "devices", devs);
+    if (!privileged) {
+        json_object_set_new(linux_, "maskedPaths", strings(masked_paths));
+        json_object_set_new(linux_, "readonlyPaths", strings(readonly_paths));
+    }
+    return json_pack("{s:s, s:o, s:{s:s, s:b}, s:o, s:o}", "ociVersion", "1.0.2", "process",
+                     process, "root", "path", "rootfs", "readonly",
+                     json_is_true(json_object_get(cont, "readonlyRootFilesystem")), "mounts",
+                     mounts, "linux", linux_);
+}

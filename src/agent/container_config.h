@@ -1,0 +1,36 @@
+/* container_config — the OCI runtime configuration (config.json) of one container attempt.
+ *
+ * From three sources, as Docker and ECS combine them: the image's own configuration
+ * (Entrypoint, Cmd, Env, User, WorkingDir), the job's container properties as the server
+ * assigned them (command, environment, user, privileged, readonlyRootFilesystem, mount points
+ * and volumes, ulimits, linuxParameters, vCPUs) and the host's (its resolver files, the init
+ * binary, its resource limits).  What a container sees is written down in
+ * docs/decisions.md ("Containers"): the host's network, its own PID, IPC and mount namespaces,
+ * Docker's default capabilities and masked paths unless privileged. */
+#ifndef BARGE_CONTAINER_CONFIG_H
+#define BARGE_CONTAINER_CONFIG_H
+#include <jansson.h>
+#include <stddef.h>
+
+#include "agent/executor.h"
+
+typedef struct container_inputs {
+    const exec_spec *spec;   /* argv: the job's command (may be empty); envp: its environment */
+    json_t *image;           /* the image configuration's "config" object ({} for none) */
+    const char *lower_rootfs; /* the unpacked image, for /etc/passwd and /etc/group */
+    const char *work_dir;    /* the attempt's bundle directory: rootfs/ is its root */
+    const char *init_path;   /* a static init for initProcessEnabled, or NULL */
+} container_inputs;
+
+/* The configuration, or NULL with reason set ("CannotStartContainerError: ..."): a user the
+ * image does not know, no command at all, a device the host does not have.  Directories the
+ * container needs on the host (a volume's source, an attempt-scoped volume under work_dir) are
+ * created here. */
+json_t *container_config(const container_inputs *in, char *reason, size_t reason_len);
+
+/* Exposed for tests: resolves a Docker user spec ("name", "uid", "name:group", "uid:gid")
+ * against the passwd and group files of rootfs.  0 with *uid, *gid and *home (allocated, "/"
+ * when unknown), or -1 with reason set. */
+int container_resolve_user(const char *rootfs, const char *spec, unsigned *uid, unsigned *gid,
+                           char **home, char *reason, size_t reason_len);
+#endif

@@ -1,0 +1,331 @@
+/* exec_container — see exec_container.h. */
+#include "agent/exec_container.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/container_config.h"
+#include "agent/tool.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+#define RUNC "runc"
+/* The runtime's own environment: it needs only to find itself. */
+#define RUNTIME_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* runc's own commands (delete, kill) answer at once; a stuck one is not waited for longer. */
+#define RUNC_TOOL_TIMEOUT_S 30
+
+struct container_host {
+    char *state_root;
+    image_cache *images;
+    char *init_path;
+    atomic_uint seq;
+};
+
+/* One attempt's container, from prepare to cleanup. */
+typedef struct cattempt {
+    image_cache_entry *image;
+    char *id;        /* the runtime's name for it: barge-<agent pid>-<n> */
+    char *rootfs;    /* the overlay's mount point, the container's root */
+    int mounted;
+} cattempt;
+
+const char *container_runtime_missing(void)
+{
+    char *path = exec_resolve(RUNC, NULL);
+    if (!path) return "runc is not installed (scripts/deps.sh installs it)";
+    free(path);
+    return NULL;
+}
+
+int container_host_isolate_mounts(void)
+{
+    if (unshare(CLONE_NEWNS) < 0) return -1;
+    /* Slave: the host's mounts still appear here; those made here stay here. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) return -1;
+    return 0;
+}
+
+container_host *container_host_new(const container_options *o, char **err)
+{
+    if (util_make_dirs(o->state_root, 0700) < 0) {
+        *err = xasprintf("cannot create the container state directory %s: %s", o->state_root,
+                         strerror(errno));
+        return NULL;
+    }
+    container_host *h = xcalloc(1, sizeof *h);
+    h->state_root = xstrdup(o->state_root);
+    h->images = o->images;
+    h->init_path = o->init_path ? xstrdup(o->init_path) : NULL;
+    return h;
+}
+
+void container_host_free(container_host *h)
+{
+    if (!h) return;
+    free(h->state_root);
+    free(h->init_path);
+    free(h);
+}
+
+/* runc --root ROOT VERB [args] ID; 0 when it succeeded. */
+static int runc_tool(container_host *h, const char *verb, const char *arg, const char *id)
+{
+    char *argv[8];
+    int n = 0;
+    argv[n++] = RUNC;
+    argv[n++] = "--root";
+    argv[n++] = h->state_root;
+    argv[n++] = (char *)verb;
+    if (arg) argv[n++] = (char *)arg;
+    argv[n++] = (char *)id;
+    argv[n] = NULL;
+    buf err = {0};
+    int rc = tool_run(argv, RUNC_TOOL_TIMEOUT_S, &err);
+    if (rc != 0) log_debug("runc %s %s: %s", verb, id, err.data ? err.data : "failed");
+    buf_free(&err);
+    return rc;
+}
+
+static int state_exists(container_host *h, const char *id)
+{
+    char *path = xasprintf("%s/%s", h->state_root, id);
+    int yes = access(path, F_OK) == 0;
+    free(path);
+    return yes;
+}
+
+/* Kills and deletes container id, and, when the mount is visible here, unmounts its root and
+ * removes its bundle. */
+static void destroy(container_host *h, const char *id, int remove_bundle)
+{
+    char *state = xasprintf("%s/%s/state.json", h->state_root, id);
+    char *text = util_read_file(state);
+    json_t *st = text ? json_loads(text, 0, NULL) : NULL;
+    const char *rootfs = json_string_value(json_object_get(json_object_get(st, "config"),
+                                                           "rootfs"));
+    runc_tool(h, "kill", "KILL", id);
+    runc_tool(h, "delete", "--force", id);
+    if (rootfs && remove_bundle) {
+        umount2(rootfs, MNT_DETACH);
+        char *bundle = xstrdup(rootfs);
+        char *slash = strrchr(bundle, '/');
+        if (slash && slash != bundle) {
+            *slash = '\0';
+            util_remove_tree(bundle);
+        }
+        free(bundle);
+    }
+    json_decref(st);
+    free(text);
+    free(state);
+}
+
+int container_host_sweep(container_host *h)
+{
+    DIR *d = opendir(h->state_root);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "barge-");
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        long pid = strtol(e->d_name + strlen(prefix), NULL, 10);
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        log_info("removing container %s, left by an agent that is gone", e->d_name);
+        destroy(h, e->d_name, 1);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* ---- The backend ------------------------------------------------------------------------- */
+
+#define fail(reason, len, ...) (snprintf(reason, len, __VA_ARGS__), -1)
+
+static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
+{
+    container_host *h = a->backend_ctx;
+    const exec_spec *s = a->spec;
+    cattempt *c = xcalloc(1, sizeof *c);
+    a->priv = c;
+    c->id = xasprintf("barge-%ld-%u", (long)getpid(), atomic_fetch_add(&h->seq, 1));
+    if (!s->image || !*s->image)
+        return fail(reason, reason_len, "CannotPullContainerError: %s%s",
+                    "the job definition names no image", "");
+    const char *auth = json_string_value(json_object_get(s->container, "registryAuth"));
+    const char *auth_error = json_string_value(json_object_get(s->container,
+                                                               "registryAuthError"));
+    if (auth_error)
+        return fail(reason, reason_len, "CannotPullContainerError: %s%s", auth_error, "");
+    if (image_cache_get(h->images, s->image, auth, &c->image, reason, reason_len) < 0)
+        return -1;
+
+    /* The attempt's own writable layer over the shared image. */
+    char *upper = xasprintf("%s/upper", a->work_dir), *work = xasprintf("%s/work", a->work_dir);
+    c->rootfs = xasprintf("%s/rootfs", a->work_dir);
+    char *lower = xasprintf("%s/rootfs", c->image->bundle);
+    char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+    int rc = 0;
+    if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(c->rootfs, 0755) < 0) {
+        rc = fail(reason, reason_len, "CannotStartContainerError: cannot create the container's "
+                  "layer in %s: %s", a->work_dir, strerror(errno));
+    } else if (mount("overlay", c->rootfs, "overlay", 0, opts) < 0) {
+        rc = fail(reason, reason_len, "CannotStartContainerError: cannot mount the container's "
+                  "writable layer on %s: %s", c->rootfs, strerror(errno));
+    } else {
+        c->mounted = 1;
+    }
+    free(opts);
+    free(upper);
+    free(work);
+    if (rc < 0) {
+        free(lower);
+        return -1;
+    }
+
+    char *image_path = xasprintf("%s/image.json", c->image->bundle);
+    json_t *image = json_load_file(image_path, 0, NULL);
+    free(image_path);
+    if (!image) image = json_object();
+    container_inputs in = {s, image, lower, a->work_dir, h->init_path};
+    json_t *config = container_config(&in, reason, reason_len);
+    json_decref(image);
+    free(lower);
+    if (!config) return -1;
+    char *path = xasprintf("%s/config.json", a->work_dir);
+    if (json_dump_file(config, path, JSON_COMPACT) < 0)
+        rc = fail(reason, reason_len, "CannotStartContainerError: cannot write %s: %s", path,
+                  strerror(errno));
+    free(path);
+    json_decref(config);
+    return rc;
+}
+
+static int container_start(exec_attempt *a, char *reason, size_t reason_len)
+{
+    container_host *h = a->backend_ctx;
+    cattempt *c = a->priv;
+    char *log_path = xasprintf("%s/runc.log", a->work_dir);
+    char *argv[] = {RUNC, "--root", h->state_root, "--log", log_path, "--log-format", "json",
+                    "run", "--bundle", (char *)a->work_dir, c->id, NULL};
+    char *envp[] = {RUNTIME_PATH, NULL};
+    /* runc is started as the process backend starts a job: its own process group, the
+     * attempt's cgroup from the first instruction, killed if the agent dies. */
+    exec_spec runtime = *a->spec;
+    runtime.argv = argv;
+    runtime.envp = envp;
+    exec_attempt ra = *a;
+    ra.spec = &runtime;
+    int rc = exec_process_backend.start(&ra, reason, reason_len);
+    free(log_path);
+    if (rc < 0) return -1;
+    a->pid = ra.pid;
+    a->out_fd = ra.out_fd;
+    a->err_fd = ra.err_fd;
+    return 0;
+}
+
+static void container_kill(exec_attempt *a, int sig)
+{
+    container_host *h = a->backend_ctx;
+    cattempt *c = a->priv;
+    if (sig != SIGKILL) {
+        /* runc forwards what it receives to the container's first process. */
+        if (a->pid > 0) kill(a->pid, sig);
+        return;
+    }
+    /* Everything in the attempt's cgroup and below: runc, and the container's processes in the
+     * cgroup runc made. */
+    if (a->cg) cgroup_kill_all(a->cg);
+    else if (c && state_exists(h, c->id)) runc_tool(h, "kill", "KILL", c->id);
+    if (a->pid > 0) kill(-a->pid, SIGKILL);
+}
+
+/* runc reports a container that could not start in its log, at level error, and exits 1 (or
+ * 255 for an exec failure in some versions); the job's program never ran. */
+static void container_examine(exec_attempt *a, exec_result *r, char *buf_, size_t len)
+{
+    if (!r->exited || r->exit_code == 0 || r->cause != EXEC_STOP_NONE) return;
+    char *path = xasprintf("%s/runc.log", a->work_dir);
+    char *text = util_read_file(path);
+    free(path);
+    const char *msg = NULL;
+    json_t *last = NULL;
+    for (char *line = text; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        json_t *j = json_loads(line, 0, NULL);
+        const char *level = json_string_value(json_object_get(j, "level"));
+        if (level && (!strcmp(level, "error") || !strcmp(level, "fatal"))) {
+            json_decref(last);
+            last = j;
+        } else {
+            json_decref(j);
+        }
+        line = next;
+    }
+    msg = json_string_value(json_object_get(last, "msg"));
+    if (msg) {
+        const char *m = msg;
+        /* "runc run failed: unable to start container process: exec: ..." reads as Docker's
+         * message once runc's own words are gone. */
+        const char *cut = strstr(m, "unable to start container process: ");
+        if (cut) m = cut + strlen("unable to start container process: ");
+        snprintf(buf_, len, "CannotStartContainerError: %s", m);
+        r->started = 0;
+        r->reason = buf_;
+    }
+    json_decref(last);
+    free(text);
+}
+
+static void container_cleanup(exec_attempt *a)
+{
+    container_host *h = a->backend_ctx;
+    cattempt *c = a->priv;
+    if (!c) return;
+    /* A container whose runc was killed keeps its state: it is deleted here. */
+    if (c->id && state_exists(h, c->id)) runc_tool(h, "delete", "--force", c->id);
+    if (c->mounted && umount2(c->rootfs, MNT_DETACH) < 0)
+        log_warn("cannot unmount %s: %s", c->rootfs, strerror(errno));
+    /* The layer, the mount point and the bundle's files: the directory is left empty, fit for
+     * another attempt. */
+    DIR *d = opendir(a->work_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *p = xasprintf("%s/%s", a->work_dir, e->d_name);
+        util_remove_tree(p);
+        free(p);
+    }
+    if (d) closedir(d);
+    if (c->image) image_cache_release(h->images, c->image);
+    free(c->id);
+    free(c->rootfs);
+    free(c);
+    a->priv = NULL;
+}
+
+const exec_backend exec_container_backend = {
+    .name = "container",
+    .start = container_start,
+    .kill = container_kill,
+    .prepare = container_prepare,
+    .examine = container_examine,
+    .cleanup = container_cleanup,
+};
