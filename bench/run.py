@@ -175,7 +175,9 @@ class Server:
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
             [BARGE, "server", "--dev", "--listen", f"127.0.0.1:{self.port}", "--data-dir",
-             self.data, *self.extra], stdout=logf, stderr=subprocess.STDOUT,
+             self.data, *(self.extra if "--executor" in self.extra else
+                          ["--executor", "process", *self.extra])],
+            stdout=logf, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)
         logf.close()
         Server.live.append(self)

@@ -195,6 +195,8 @@ class Agent:
         self.args = [BARGE, "agent", "--server", server_url, "--compute-environment", "ce1",
                      "--work-dir", self.work_dir] + (["--token", token] if token else [])
         self.args += list(extra)
+        if "--executor" not in extra:
+            self.args += ["--executor", "process"]
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -537,7 +539,8 @@ class Unreachable(unittest.TestCase):
             parent = subprocess.Popen(
                 ["sh", "-c", '"$@" >/dev/null 2>&1 & echo $!; exec sleep 60', "sh", BARGE, "agent",
                  "--server", fake.url, "--compute-environment", "ce1", "--work-dir",
-                 os.path.join(tmp, "w"), "--exit-with-parent"], stdout=subprocess.PIPE, text=True)
+                 os.path.join(tmp, "w"), "--exit-with-parent", "--executor", "process"],
+                stdout=subprocess.PIPE, text=True)
             pid = int(parent.stdout.readline())
             fake.wait_for(lambda: fake.registers, what="the agent to register")
             parent.kill()

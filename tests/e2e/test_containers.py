@@ -1,0 +1,407 @@
+"""Jobs in their containers: the container executor against a real registry (Debian's
+docker-registry on a loopback port, images built and pushed by the tests) and the real runtime
+(runc).  Docker Hub references (`busybox`) come from the local registry through
+--registry-mirror, as a site without internet would serve them."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import BARGE, Server
+from registry import LocalRegistry, build_busybox_layout, push_layout
+from test_jobs_common import FAST, JobsCase, resources, sh
+
+OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+
+
+def agent_pids(data_dir):
+    """The pids of the `barge agent` processes a server with data_dir launched."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"agent" in argv and any(a.startswith(data_dir.encode()) for a in argv):
+            pids.append(int(p))
+    return pids
+
+
+def overlay_mounts(pid):
+    try:
+        with open("/proc/%d/mountinfo" % pid) as f:
+            return [line for line in f if " - overlay " in line]
+    except OSError:
+        return []
+
+
+class Containers(JobsCase):
+    max_vcpus = 4
+
+    @classmethod
+    def setUpClass(cls):
+        cls.registry = LocalRegistry().start()
+        cls.layouts = []
+        try:
+            cls.busybox_digest = cls.push("library/busybox", "latest")
+            # An image with an entrypoint, a default command, a working directory, a user and
+            # an environment of its own.
+            cls.push("team/tool", "1", entrypoint=["echo", "entry"], cmd=["default-arg"],
+                     workdir="/tmp", user="nobody",
+                     env=("PATH=/usr/bin:/bin", "FROM_IMAGE=image", "SHARED=image"))
+            cls.runtime_root = tempfile.mkdtemp(prefix="barge-runc-")
+            cls.server_args = FAST + ("--executor", "container", "--registry-mirror",
+                                      "http://" + cls.registry.url)
+            super().setUpClass()
+        except BaseException:
+            cls.cleanupRegistry()
+            raise
+
+    @classmethod
+    def push(cls, name, tag, **kw):
+        layout = build_busybox_layout(tag=tag, **kw)
+        cls.layouts.append(layout)
+        return push_layout(layout, cls.registry, name, tag)
+
+    @classmethod
+    def cleanupRegistry(cls):
+        cls.registry.stop()
+        for layout in cls.layouts:
+            shutil.rmtree(layout, ignore_errors=True)
+        shutil.rmtree(getattr(cls, "runtime_root", "/nonexistent"), ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.cleanupRegistry()
+
+    @classmethod
+    def setUpResources(cls):
+        cls.batch.register_job_definition(
+            jobDefinitionName="tool", type="container",
+            containerProperties={"image": "127.0.0.1:%d/team/tool:1" % cls.registry.port,
+                                 "resourceRequirements": resources(),
+                                 "environment": [{"name": "SHARED", "value": "definition"},
+                                                 {"name": "FROM_DEF", "value": "def"}]})
+
+    def define(self, name, **props):
+        base = {"image": "busybox", "command": ["true"], "resourceRequirements": resources()}
+        base.update(props)
+        self.batch.register_job_definition(jobDefinitionName=name, type="container",
+                                           containerProperties=base)
+        return name
+
+    def output(self, d, timeout=10):
+        """The lines the attempt wrote, from its log stream."""
+        logs = self.server.client("logs")
+        stream = d["container"]["logStreamName"]
+        deadline = time.time() + timeout
+        while True:
+            ev = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream,
+                                     startFromHead=True)["events"]
+            if ev or time.time() > deadline:
+                return [e["message"] for e in ev]
+            time.sleep(0.1)
+
+    def run_job(self, definition="jd", want="SUCCEEDED", timeout=60, **kw):
+        d = self.wait_job(self.submit(definition=definition, **kw), timeout=timeout)
+        self.assertEqual(d["status"], want, (d.get("statusReason"), d["container"].get("reason"),
+                                             self.log_tail()))
+        return d
+
+    # ---- the image runs ------------------------------------------------------------------
+
+    def test_job_runs_in_its_image(self):
+        d = self.run_job(command="test -x /bin/busybox && test ! -e %s && echo in-image; "
+                                 "cat /proc/1/cmdline | tr '\\0' ' '; echo" % BARGE)
+        out = self.output(d)
+        self.assertEqual(out[0], "in-image")
+        # The job is the first process of its own PID namespace.
+        self.assertTrue(out[1].startswith("sh -c"), out)
+        self.assertEqual(self.raw_job(d["jobId"])["barge"]["executor"], "container")
+
+    def test_entrypoint_command_and_image_defaults(self):
+        # No command: the image's entrypoint with its default command, in its working
+        # directory, as its user.
+        d = self.run_job(definition="tool")
+        self.assertEqual(self.output(d), ["entry default-arg"])
+        # A command replaces the image's default command, not its entrypoint.
+        d = self.run_job(definition="tool", command=["a", "b"])
+        self.assertEqual(self.output(d), ["entry a b"])
+
+    def test_environment_order_user_and_working_directory(self):
+        self.define("envjob", image="127.0.0.1:%d/team/tool:1" % self.registry.port,
+                    command=["x"])
+        # Replace the entrypoint's effect by a definition whose image is busybox but whose
+        # environment collides with the override's.
+        self.define("envjob2", environment=[{"name": "A", "value": "def"},
+                                            {"name": "B", "value": "def"}],
+                    command=sh('echo "A=$A B=$B"; echo "job=$AWS_BATCH_JOB_ID"; '
+                               'echo "path=$PATH"; pwd; id -u'))
+        jid = self.submit(definition="envjob2", env={"B": "override"})
+        d = self.wait_job(jid)
+        self.assertEqual(d["status"], "SUCCEEDED")
+        out = self.output(d)
+        self.assertEqual(out[0], "A=def B=override")
+        self.assertEqual(out[1], "job=" + jid)
+        self.assertEqual(out[2], "path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        self.assertEqual(out[3:], ["/", "0"])
+
+    def test_user_named_numeric_and_unknown(self):
+        self.define("as-nobody", user="nobody", command=sh("id -u; id -g"))
+        self.define("as-uid", user="1234:55", command=sh("id -u; id -g"))
+        self.define("as-ghost", user="ghost", command=["true"])
+        self.assertEqual(self.output(self.run_job(definition="as-nobody")), ["65534", "65534"])
+        self.assertEqual(self.output(self.run_job(definition="as-uid")), ["1234", "55"])
+        d = self.run_job(definition="as-ghost", want="FAILED")
+        self.assertEqual(d["container"]["reason"], "CannotStartContainerError: unable to find "
+                         "user ghost: no matching entries in passwd file")
+
+    def test_writable_layer_is_the_attempts_own(self):
+        self.define("writer", command=sh("test ! -e /marker && echo clean; echo x > /marker "
+                                          "&& echo wrote"))
+        for _ in range(2):
+            self.assertEqual(self.output(self.run_job(definition="writer")), ["clean", "wrote"])
+        self.define("ro", readonlyRootFilesystem=True,
+                    command=sh("echo x > /marker 2>/dev/null || echo refused; "
+                               "echo y > /tmp/t 2>/dev/null || echo tmp-refused"))
+        self.assertEqual(self.output(self.run_job(definition="ro")), ["refused", "tmp-refused"])
+
+    def test_host_volumes_and_scratch_volumes(self):
+        host = tempfile.mkdtemp(prefix="barge-vol-")
+        self.addCleanup(shutil.rmtree, host, True)
+        with open(os.path.join(host, "in.txt"), "w") as f:
+            f.write("from-host\n")
+        self.define("vols",
+                    volumes=[{"name": "data", "host": {"sourcePath": host}},
+                             {"name": "ro", "host": {"sourcePath": host}},
+                             {"name": "scratch"}],
+                    mountPoints=[{"sourceVolume": "data", "containerPath": "/data"},
+                                 {"sourceVolume": "ro", "containerPath": "/ro",
+                                  "readOnly": True},
+                                 {"sourceVolume": "scratch", "containerPath": "/scratch"}],
+                    command=sh("cat /data/in.txt; echo out > /data/out.txt; "
+                               "echo z > /ro/z 2>/dev/null || echo ro-refused; "
+                               "echo s > /scratch/s && echo scratch-ok"))
+        d = self.run_job(definition="vols")
+        self.assertEqual(self.output(d), ["from-host", "ro-refused", "scratch-ok"])
+        with open(os.path.join(host, "out.txt")) as f:
+            self.assertEqual(f.read(), "out\n")
+        self.assertFalse(os.path.exists(os.path.join(host, "z")))
+
+    def test_ulimits_and_linux_parameters(self):
+        self.define("limits", ulimits=[{"name": "nofile", "softLimit": 321, "hardLimit": 654}],
+                    linuxParameters={"sharedMemorySize": 32,
+                                     "tmpfs": [{"containerPath": "/fast", "size": 16,
+                                                "mountOptions": ["noexec"]}]},
+                    command=sh("ulimit -n; ulimit -Hn; df -k /dev/shm | tail -1 | "
+                               "awk '{print $2}'; grep ' /fast ' /proc/mounts | "
+                               "cut -d' ' -f3"))
+        self.assertEqual(self.output(self.run_job(definition="limits")),
+                         ["321", "654", "32768", "tmpfs"])
+
+    # ---- failures, as AWS names them --------------------------------------------------------
+
+    def test_out_of_memory(self):
+        self.define("hog", resourceRequirements=resources(memory="32"),
+                    command=sh("x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"))
+        d = self.run_job(definition="hog", want="FAILED")
+        self.assertEqual(d["container"]["reason"], OOM_REASON)
+        self.assertEqual(d["container"]["exitCode"], 137)
+
+    def test_image_that_cannot_be_pulled(self):
+        self.define("noimage", image="no/such-image:1")
+        self.define("noregistry", image="127.0.0.1:1/x/y:1")
+        for name, why in (("noimage", "manifest unknown"), ("noregistry", "connection refused")):
+            d = self.run_job(definition=name, want="FAILED")
+            reason = d["container"]["reason"]
+            self.assertTrue(reason.startswith("CannotPullContainerError: "), reason)
+            self.assertIn(why, reason)
+            self.assertEqual(d["statusReason"], "Task failed to start")
+
+    def test_pull_failure_reachable_by_evaluate_on_exit(self):
+        self.define("noimage-exit", image="no/such-image:2")
+        jid = self.submit(definition="noimage-exit", retryStrategy={
+            "attempts": 3, "evaluateOnExit": [
+                {"onReason": "CannotPullContainerError:*", "action": "EXIT"},
+                {"onReason": "*", "action": "RETRY"}]})
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(len(d["attempts"]), 1)
+
+    def test_program_that_cannot_start(self):
+        self.define("nocmd", command=["no-such-program"])
+        d = self.run_job(definition="nocmd", want="FAILED")
+        self.assertEqual(d["container"]["reason"], 'CannotStartContainerError: exec: '
+                         '"no-such-program": executable file not found in $PATH')
+
+    # ---- stopping, and what is left behind --------------------------------------------------
+
+    def assertNothingLeft(self):
+        """No container state, overlay mount or attempt directory outlives the attempts."""
+        def clean():
+            for pid in agent_pids(self.server.data_dir):
+                if overlay_mounts(pid):
+                    return False
+            states = [d for d in os.listdir("/run/barge/runc")
+                      if any(d.startswith("barge-%d-" % p)
+                             for p in agent_pids(self.server.data_dir))] \
+                if os.path.isdir("/run/barge/runc") else []
+            if states:
+                return False
+            agents = os.path.join(self.server.data_dir, "agents")
+            for inst in os.listdir(agents) if os.path.isdir(agents) else []:
+                for slot in os.listdir(os.path.join(agents, inst)):
+                    if os.listdir(os.path.join(agents, inst, slot)):
+                        return False
+            return True
+        self.wait_for(clean, 15, "the attempts' containers, mounts and directories to go")
+
+    def test_timeout_stops_the_container(self):
+        self.define("sleeper", command=sh("trap 'echo got-term; exit 3' TERM; "
+                                          "while true; do sleep 0.1; done"),
+                    )
+        jid = self.submit(definition="sleeper", timeout={"attemptDurationSeconds": 2})
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "Job attempt duration exceeded timeout")
+        self.assertIn("got-term", self.output(d))
+        self.assertEqual(d["container"]["exitCode"], 3)
+        self.assertNothingLeft()
+
+    def test_terminate_kills_a_container_that_ignores_sigterm(self):
+        self.define("stubborn", command=sh("trap '' TERM; echo up; sleep 300"))
+        jid = self.submit(definition="stubborn")
+        self.wait_job(jid, "RUNNING")
+        self.batch.terminate_job(jobId=jid, reason="enough")
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "enough")
+        self.assertEqual(d["container"]["exitCode"], 137)
+        self.assertNothingLeft()
+
+
+class ImageCache(unittest.TestCase):
+    """The registry is asked once per image: later attempts use the unpacked image."""
+
+    def test_cached_image_costs_no_registry_round_trip(self):
+        with LocalRegistry() as reg:
+            layout = build_busybox_layout()
+            self.addCleanup(shutil.rmtree, layout, True)
+            push_layout(layout, reg, "library/busybox")
+            server = Server(args=FAST + ("--executor", "container", "--registry-mirror",
+                                         "http://" + reg.url)).start()
+            self.addCleanup(server.cleanup)
+            batch = server.client()
+            batch.create_compute_environment(
+                computeEnvironmentName="ce", type="MANAGED",
+                computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2,
+                                  "subnets": ["s"]})
+            batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": "ce"}])
+            batch.register_job_definition(
+                jobDefinitionName="bb", type="container",
+                containerProperties={"image": "busybox", "command": ["true"],
+                                     "resourceRequirements": resources()})
+
+            def run():
+                jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="bb")["jobId"]
+                deadline = time.time() + 60
+                while time.time() < deadline:
+                    d = batch.describe_jobs(jobs=[jid])["jobs"][0]
+                    if d["status"] in ("SUCCEEDED", "FAILED"):
+                        return d
+                    time.sleep(0.1)
+                self.fail("the job did not finish")
+
+            time.sleep(1)  # the registry's log settles
+            self.assertEqual(run()["status"], "SUCCEEDED")
+            before = reg.read_log().count("/v2/library/busybox/manifests/")
+            self.assertGreater(before, 0)
+            for _ in range(3):
+                self.assertEqual(run()["status"], "SUCCEEDED")
+            time.sleep(0.5)
+            self.assertEqual(reg.read_log().count("/v2/library/busybox/manifests/"), before)
+
+
+class AgentLeftovers(unittest.TestCase):
+    """An agent killed with -9 leaves a running container; the next agent on the host removes
+    it (and its runtime state) before it takes work."""
+
+    def test_next_agent_removes_what_a_killed_agent_left(self):
+        with LocalRegistry() as reg:
+            layout = build_busybox_layout()
+            self.addCleanup(shutil.rmtree, layout, True)
+            push_layout(layout, reg, "library/busybox")
+            server = Server(args=FAST + ("--executor", "container", "--registry-mirror",
+                                         "http://" + reg.url)).start()
+            self.addCleanup(server.cleanup)
+            batch = server.client()
+            batch.create_compute_environment(
+                computeEnvironmentName="ce", type="MANAGED",
+                computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2,
+                                  "subnets": ["s"]})
+            batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": "ce"}])
+            batch.register_job_definition(
+                jobDefinitionName="long", type="container",
+                containerProperties={"image": "busybox", "command": ["sleep", "300"],
+                                     "resourceRequirements": resources()})
+            jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="long")["jobId"]
+            deadline = time.time() + 60
+            while batch.describe_jobs(jobs=[jid])["jobs"][0]["status"] != "RUNNING":
+                self.assertLess(time.time(), deadline, "the job did not start")
+                time.sleep(0.1)
+            [agent] = agent_pids(server.data_dir)
+            states = [d for d in os.listdir("/run/barge/runc") if d.startswith("barge-%d-" % agent)]
+            self.assertEqual(len(states), 1)
+            with open("/run/barge/runc/%s/state.json" % states[0]) as f:
+                init_pid = json.load(f)["init_process_pid"]
+            os.kill(agent, signal.SIGKILL)
+            time.sleep(0.5)
+            # The container outlived its agent...
+            os.kill(init_pid, 0)
+            # ...until another agent starts on the host.
+            work = tempfile.mkdtemp(prefix="barge-agent-")
+            self.addCleanup(shutil.rmtree, work, True)
+            p = subprocess.Popen([BARGE, "agent", "--server", server.url,
+                                  "--compute-environment", "ce", "--work-dir", work,
+                                  "--token", "wrong-token-0000"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+            deadline = time.time() + 20
+            while os.path.exists("/run/barge/runc/" + states[0]) or _alive(init_pid):
+                self.assertLess(time.time(), deadline, "the left container is still there")
+                time.sleep(0.1)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class ProcessExecutorStays(JobsCase):
+    """--executor process still runs jobs as host processes, and says so."""
+
+    def test_process_executor_is_recorded(self):
+        jid = self.submit(command="echo hi")
+        self.assertEqual(self.wait_job(jid)["status"], "SUCCEEDED")
+        self.assertEqual(self.raw_job(jid)["barge"]["executor"], "process")
+
+
+if __name__ == "__main__":
+    unittest.main()
