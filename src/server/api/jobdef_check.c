@@ -3,9 +3,9 @@
  * The rules are AWS Batch's, from its API reference and user guide: what a container must
  * name (an image, a vCPU and a memory requirement), what does not apply on Fargate, the retry
  * patterns, the timeout minimum, the node ranges of multi-node definitions.  The members that
- * reach into the instance (privileged, volumes, devices) have their rules in jobdef_host.c.
- * Every message names the member at fault by its path, so the caller can find it in a large
- * definition. */
+ * reach into the instance (privileged, user, volumes, devices) have their rules in
+ * jobdef_host.c.  Every message names the member at fault by its path, so the caller can find it
+ * in a large definition. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>

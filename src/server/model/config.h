@@ -25,6 +25,8 @@ typedef struct barge_config {
     int idle_seconds;     /* an idle local instance is let go after this long */
     char *agent_token;    /* given to the agents this server launches */
     char *self_exe;       /* this program, to launch local agents */
+    /* Containers. */
+    int allow_privileged; /* job definitions may ask for privileged containers */
 } barge_config;
 
 extern barge_config barge_cfg;
