@@ -56,6 +56,8 @@ static void usage(FILE *out)
             "  --max-array-size N   children allowed per array job (default 10000, AWS's limit)\n"
             "  --kill-grace-seconds N  SIGTERM to SIGKILL delay when an attempt is stopped\n"
             "                       (default 10)\n"
+            "  --allow-privileged   accept job definitions whose containers are privileged\n"
+            "                       (full access to the instance; refused by default)\n"
             "  --http-threads N     threads serving HTTP (default 2)\n"
             "  --executor container|process  how the local instances run attempts: in their\n"
             "                       image with runc (the default where runc is installed) or\n"
@@ -240,7 +242,7 @@ int server_main(int argc, char **argv)
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
-           OPT_INSECURE, OPT_IMGSIZE };
+           OPT_INSECURE, OPT_IMGSIZE, OPT_PRIVILEGED };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -259,6 +261,7 @@ int server_main(int argc, char **argv)
         {"registry-mirror", required_argument, NULL, OPT_MIRROR},
         {"insecure-registry", required_argument, NULL, OPT_INSECURE},
         {"image-cache-size", required_argument, NULL, OPT_IMGSIZE},
+        {"allow-privileged", no_argument, NULL, OPT_PRIVILEGED},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -292,6 +295,7 @@ int server_main(int argc, char **argv)
             c->account_id = optarg;
             break;
         case OPT_DEV: c->dev = 1; break;
+        case OPT_PRIVILEGED: c->allow_privileged = 1; break;
         case OPT_SYNC:
             if (strcmp(optarg, "full") == 0) c->sync_full = 1;
             else if (strcmp(optarg, "normal") == 0) c->sync_full = 0;
@@ -467,6 +471,9 @@ int server_main(int argc, char **argv)
     if (!c->dev)
         log_warn("request signatures are parsed but not yet verified against keys; run only "
                  "where the network is trusted");
+    if (c->allow_privileged)
+        log_warn("privileged containers are allowed (--allow-privileged): a job definition may "
+                 "give its jobs full access to the instances they run on");
     log_info("barge server listening on http://%s:%d (data in %s, region %s, account %s%s)",
              c->listen_host, http_port(), c->data_dir, c->region, c->account_id,
              c->dev ? ", developer mode" : "");

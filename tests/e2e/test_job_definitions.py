@@ -18,12 +18,11 @@ FULL_CONTAINER = {
     "jobRoleArn": "arn:aws:iam::123456789012:role/job",
     "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
     "volumes": [{"name": "data", "host": {"sourcePath": "/tmp/data"}},
-                {"name": "efs", "efsVolumeConfiguration": {
-                    "fileSystemId": "fs-1234", "rootDirectory": "/", "transitEncryption": "ENABLED",
-                    "transitEncryptionPort": 2049,
-                    "authorizationConfig": {"accessPointId": "fsap-1", "iam": "ENABLED"}}}],
+                {"name": "scratch"}, {"name": "docker-chosen", "host": {}}],
     "environment": [{"name": "MODE", "value": "fast"}, {"name": "EMPTY", "value": ""}],
-    "mountPoints": [{"containerPath": "/data", "readOnly": True, "sourceVolume": "data"}],
+    "mountPoints": [{"containerPath": "/data", "readOnly": True, "sourceVolume": "data"},
+                    {"containerPath": "/scratch", "sourceVolume": "scratch"},
+                    {"containerPath": "/other", "sourceVolume": "docker-chosen"}],
     "readonlyRootFilesystem": False,
     "privileged": False,
     "ulimits": [{"name": "nofile", "softLimit": 1024, "hardLimit": 4096}],
@@ -197,7 +196,7 @@ class JobDefinitions(ServerTestCase):
             {"type": "GPU", "value": "1"}])
         farg("containerProperties.volumes[0].host", volumes=[{"name": "v", "host": {"sourcePath": "/x"}}])
         farg("containerProperties.ulimits", ulimits=[{"name": "nofile", "softLimit": 1, "hardLimit": 1}])
-        farg("containerProperties.privileged", privileged=True)
+        farg("containerProperties.privileged", "Fargate", privileged=True)
         farg("containerProperties.logConfiguration.logDriver", "awslogs",
              logConfiguration={"logDriver": "json-file"})
         farg("containerProperties.linuxParameters.sharedMemorySize",

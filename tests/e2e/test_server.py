@@ -21,7 +21,8 @@ class ServerProcess(unittest.TestCase):
     def test_help_lists_every_option(self):
         out = subprocess.run([BARGE, "server", "--help"], capture_output=True, text=True)
         self.assertEqual(out.returncode, 0)
-        for opt in ("--listen", "--data-dir", "--region", "--account-id", "--dev", "--sync"):
+        for opt in ("--listen", "--data-dir", "--region", "--account-id", "--dev", "--sync",
+                    "--allow-privileged"):
             self.assertIn(opt, out.stdout)
 
     def test_bad_options_are_explained(self):

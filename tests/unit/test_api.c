@@ -1,4 +1,4 @@
-/* api.c: paging (api_page), names and ARNs, tags, and routing. */
+/* api.c: paging (api_page), names and ARNs, tags, and routing; jobdef_host.c: users. */
 #include <stdlib.h>
 
 #include "common/util.h"
@@ -6,6 +6,7 @@
 #include "server/model/config.h"
 #include "server/api/api.h"
 #include "server/api/jobdef.h"
+#include "server/api/jobdef_host.h"
 #include "check.h"
 
 static const char *const seven[] = {"a", "b", "c", "d", "e", "f", "g"};
@@ -218,6 +219,20 @@ static void test_route(void)
     CHECK_STR(op->name, "Healthz");
 }
 
+static void test_user_forms(void)
+{
+    static const char *const good[] = {"nobody", "0", "1000:1000", "app:wheel", "app:100",
+                                       "100:wheel", "a.b_c-d", "host$", "4294967294",
+                                       "x:4294967294", NULL};
+    static const char *const bad[] = {"", ":", "a:", ":a", "a:b:c", "a b", "a\tb", "a\n",
+                                      "-a", "a:-b", "a$b", "$", "4294967295", "99999999999",
+                                      "x:4294967295", "caf\xc3\xa9", "a/b", NULL};
+    for (const char *const *u = good; *u; u++)
+        if (!jobdef_user_valid(*u)) CHECK_FAIL_("'%s' should be a user", *u);
+    for (const char *const *u = bad; *u; u++)
+        if (jobdef_user_valid(*u)) CHECK_FAIL_("'%s' should not be a user", *u);
+}
+
 int main(void)
 {
     RUN(test_page_walk);
@@ -227,5 +242,6 @@ int main(void)
     RUN(test_names_and_arns);
     RUN(test_tags);
     RUN(test_route);
+    RUN(test_user_forms);
     return 0;
 }

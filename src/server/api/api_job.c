@@ -18,6 +18,7 @@
 #include "server/engine/attempt.h"
 #include "server/api/api.h"
 #include "server/api/jobdef.h"
+#include "server/api/jobdef_host.h"
 #include "server/api/jobdesc.h"
 
 static int job_name_valid(const char *s)
@@ -196,6 +197,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
                             "container job definitions only", ref, type ? type : "unknown");
         goto out;
     }
+    if (jobdef_check_host_allows(c, def, ref) < 0) goto out;
     if (json_object_get(req, "nodeOverrides") || json_object_get(req, "eksPropertiesOverride") ||
         json_object_get(req, "ecsPropertiesOverride")) {
         api_client_error(c, "nodeOverrides, eksPropertiesOverride and ecsPropertiesOverride do not "

@@ -60,7 +60,9 @@ static json_t *assignment(instance *in, job *j)
     json_t *container = json_object();
     for (const char *const *m = members; *m; m++) {
         json_t *v = json_object_get(c, *m);
-        if (v) json_object_set(container, *m, v);
+        /* A job queued while --allow-privileged was on runs unprivileged once it is off. */
+        if (v && !(strcmp(*m, "privileged") == 0 && !barge_cfg.allow_privileged))
+            json_object_set(container, *m, v);
     }
     json_object_set_new(container, "vcpus", json_real(j->spec->mvcpus / 1000.0));
     return json_pack("{s:s, s:i, s:o, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*, s:o}",

@@ -22,4 +22,5 @@ void config_defaults(barge_config *c)
     c->idle_seconds = 60;
     c->agent_token = "";
     c->self_exe = "/proc/self/exe";
+    c->allow_privileged = 0;
 }

@@ -28,6 +28,8 @@ typedef struct barge_config {
     /* Options handed to every local agent (--executor, --registry-mirror, ...), in order;
      * NULL-terminated, or NULL. */
     char **agent_args;
+    /* Containers. */
+    int allow_privileged; /* job definitions may ask for privileged containers */
 } barge_config;
 
 extern barge_config barge_cfg;
