@@ -44,7 +44,8 @@ def _free_port():
 class LocalRegistry:
     """The distribution registry server on 127.0.0.1, plain HTTP, no authentication."""
 
-    def __init__(self):
+    def __init__(self, access_log=False):
+        self.access_log = access_log
         self.dir = None
         self.port = None
         self.proc = None
@@ -71,10 +72,12 @@ class LocalRegistry:
     def _start_once(self, timeout):
         config = os.path.join(self.dir, "config.yml")
         # JSON is YAML, so the configuration is written with the json module.  Access logs are
-        # off because every request would otherwise add a line to the log.
+        # off unless asked for (tests that count requests), because every request would
+        # otherwise add a line to the log.
         with open(config, "w") as f:
             json.dump({"version": 0.1,
-                       "log": {"level": "warn", "accesslog": {"disabled": True}},
+                       "log": {"level": "warn",
+                               "accesslog": {"disabled": not self.access_log}},
                        "storage": {"filesystem": {"rootdirectory": os.path.join(self.dir, "data")},
                                    "delete": {"enabled": True}},
                        # A secret of its own keeps the registry from warning that it made one up.

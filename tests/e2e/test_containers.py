@@ -170,8 +170,8 @@ class Containers(JobsCase):
         for _ in range(2):
             self.assertEqual(self.output(self.run_job(definition="writer")), ["clean", "wrote"])
         self.define("ro", readonlyRootFilesystem=True,
-                    command=sh("echo x > /marker 2>/dev/null || echo refused; "
-                               "echo y > /tmp/t 2>/dev/null || echo tmp-refused"))
+                    command=sh("(echo x > /marker) 2>/dev/null || echo refused; "
+                               "(echo y > /tmp/t) 2>/dev/null || echo tmp-refused"))
         self.assertEqual(self.output(self.run_job(definition="ro")), ["refused", "tmp-refused"])
 
     def test_host_volumes_and_scratch_volumes(self):
@@ -188,7 +188,7 @@ class Containers(JobsCase):
                                   "readOnly": True},
                                  {"sourceVolume": "scratch", "containerPath": "/scratch"}],
                     command=sh("cat /data/in.txt; echo out > /data/out.txt; "
-                               "echo z > /ro/z 2>/dev/null || echo ro-refused; "
+                               "(echo z > /ro/z) 2>/dev/null || echo ro-refused; "
                                "echo s > /scratch/s && echo scratch-ok"))
         d = self.run_job(definition="vols")
         self.assertEqual(self.output(d), ["from-host", "ro-refused", "scratch-ok"])
@@ -292,7 +292,7 @@ class ImageCache(unittest.TestCase):
     """The registry is asked once per image: later attempts use the unpacked image."""
 
     def test_cached_image_costs_no_registry_round_trip(self):
-        with LocalRegistry() as reg:
+        with LocalRegistry(access_log=True) as reg:
             layout = build_busybox_layout()
             self.addCleanup(shutil.rmtree, layout, True)
             push_layout(layout, reg, "library/busybox")
