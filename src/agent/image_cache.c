@@ -644,8 +644,10 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth,
                  reference, why);
         return -1;
     }
-    char *canonical = imageref_canonical(&r), key[65];
-    char *pull_key = xasprintf("pull %s", canonical);
+    char *canonical = imageref_canonical(&r), key[65], who[65];
+    /* Callers with other credentials do not share a pull: one's refusal is not another's. */
+    layout_key(auth ? auth : "", who);
+    char *pull_key = xasprintf("pull %s %.16s", canonical, who);
     layout_key(canonical, key);
     char **trash = NULL;
     int ntrash = 0, rc = -1;

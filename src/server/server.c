@@ -30,6 +30,7 @@
 #include "server/api/api_logs.h"
 #include "server/api/jobdef.h"
 #include "server/http_server.h"
+#include "server/model/secrets.h"
 
 static void usage(FILE *out)
 {
@@ -68,6 +69,8 @@ static void usage(FILE *out)
             "                       (repeatable; registries on loopback always are)\n"
             "  --image-cache-size MIB  unpacked images each local instance keeps (default\n"
             "                       10240)\n"
+            "  --secrets FILE       secrets that job definitions name (repositoryCredentials):\n"
+            "                       a JSON object of names or ARNs and values\n"
             "  --log-level LEVEL    debug, info (default), warn or error\n"
             "  -h, --help           show this help\n");
 }
@@ -242,7 +245,7 @@ int server_main(int argc, char **argv)
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
-           OPT_INSECURE, OPT_IMGSIZE, OPT_PRIVILEGED };
+           OPT_INSECURE, OPT_IMGSIZE, OPT_PRIVILEGED, OPT_SECRETS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -262,6 +265,7 @@ int server_main(int argc, char **argv)
         {"insecure-registry", required_argument, NULL, OPT_INSECURE},
         {"image-cache-size", required_argument, NULL, OPT_IMGSIZE},
         {"allow-privileged", no_argument, NULL, OPT_PRIVILEGED},
+        {"secrets", required_argument, NULL, OPT_SECRETS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -296,6 +300,7 @@ int server_main(int argc, char **argv)
             break;
         case OPT_DEV: c->dev = 1; break;
         case OPT_PRIVILEGED: c->allow_privileged = 1; break;
+        case OPT_SECRETS: c->secrets_file = optarg; break;
         case OPT_SYNC:
             if (strcmp(optarg, "full") == 0) c->sync_full = 1;
             else if (strcmp(optarg, "normal") == 0) c->sync_full = 0;
@@ -384,6 +389,12 @@ int server_main(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "barge server: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+    char *secrets_err = NULL;
+    if (secrets_load(c->secrets_file, &secrets_err) < 0) {
+        fprintf(stderr, "barge server: --secrets: %s\n", secrets_err);
+        free(secrets_err);
         return 2;
     }
 
@@ -488,6 +499,7 @@ int server_main(int argc, char **argv)
     /* After the core and the HTTP threads, the log store's last users. */
     logstore_close(logs);
     store_close(db);
+    secrets_free();
     log_info("stopped");
     return 0;
 }

@@ -44,8 +44,10 @@ def _free_port():
 class LocalRegistry:
     """The distribution registry server on 127.0.0.1, plain HTTP, no authentication."""
 
-    def __init__(self, access_log=False):
+    def __init__(self, access_log=False, htpasswd=None):
+        """htpasswd: (user, password) to require, with basic authentication."""
         self.access_log = access_log
+        self.htpasswd = htpasswd
         self.dir = None
         self.port = None
         self.proc = None
@@ -81,7 +83,10 @@ class LocalRegistry:
                        "storage": {"filesystem": {"rootdirectory": os.path.join(self.dir, "data")},
                                    "delete": {"enabled": True}},
                        # A secret of its own keeps the registry from warning that it made one up.
-                       "http": {"addr": self.url, "secret": os.urandom(16).hex()}}, f)
+                       "http": {"addr": self.url, "secret": os.urandom(16).hex()},
+                       **({"auth": {"htpasswd": {"realm": "barge-test",
+                                                 "path": self._write_htpasswd()}}}
+                          if self.htpasswd else {})}, f)
         self._log = open(os.path.join(self.dir, "registry.log"), "ab")
         self.proc = subprocess.Popen([REGISTRY_BINARY, "serve", config],
                                      stdout=self._log, stderr=subprocess.STDOUT,
@@ -98,9 +103,25 @@ class LocalRegistry:
                 with urllib.request.urlopen("http://%s/v2/" % self.url, timeout=1) as r:
                     if r.status == 200:
                         return True
+            except urllib.error.HTTPError as e:
+                if e.code == 401:  # up, and asking for the password it was given
+                    return True
+                time.sleep(0.02)
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.02)
         raise RuntimeError("registry did not answer /v2/ in %ss:\n%s" % (timeout, self.read_log()))
+
+    def _write_htpasswd(self):
+        # The registry takes bcrypt hashes only; the C library's crypt makes them.
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+        user, password = self.htpasswd
+        path = os.path.join(self.dir, "htpasswd")
+        with open(path, "w") as f:
+            f.write("%s:%s\n" % (user, crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))))
+        return path
 
     def read_log(self):
         try:
@@ -255,11 +276,14 @@ def push_layout(layout, registry, name, tag="latest", timeout=60):
     """Copies the layout's image `tag` to registry (a LocalRegistry or its url) as name:tag and
     returns the manifest digest the registry holds, as skopeo reports it."""
     url = registry.url if isinstance(registry, LocalRegistry) else registry
+    creds = getattr(registry, "htpasswd", None)
+    auth = ["--dest-creds", "%s:%s" % creds] if creds else []
     ref = "docker://%s/%s:%s" % (url, name, tag)
-    run_tool(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+    run_tool(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *auth,
               "oci:%s:%s" % (layout, tag), ref], timeout)
-    return run_tool(["skopeo", "inspect", "--tls-verify=false", ref, "--format", "{{.Digest}}"],
-                    timeout).strip()
+    auth = ["--creds", "%s:%s" % creds] if creds else []
+    return run_tool(["skopeo", "inspect", "--tls-verify=false", *auth, ref, "--format",
+                     "{{.Digest}}"], timeout).strip()
 
 
 def _serve_busybox(refs):

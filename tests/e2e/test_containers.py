@@ -394,6 +394,76 @@ def _alive(pid):
         return False
 
 
+class PrivateRegistry(unittest.TestCase):
+    """repositoryCredentials: the secret named by credentialsParameter (from --secrets) is shown
+    to a registry that requires a password; without it, or with a wrong one, the pull fails
+    with CannotPullContainerError."""
+
+    def test_repository_credentials(self):
+        with LocalRegistry(htpasswd=("puller", "s3cret")) as reg:
+            layout = build_busybox_layout()
+            self.addCleanup(shutil.rmtree, layout, True)
+            push_layout(layout, reg, "team/private")
+            secrets = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+            self.addCleanup(os.unlink, secrets.name)
+            json.dump({"registry-creds": {"username": "puller", "password": "s3cret"},
+                       "wrong-creds": {"username": "puller", "password": "nope"}}, secrets)
+            secrets.close()
+            server = Server(args=FAST + ("--executor", "container", "--secrets",
+                                         secrets.name)).start()
+            self.addCleanup(server.cleanup)
+            batch = server.client()
+            batch.create_compute_environment(
+                computeEnvironmentName="ce", type="MANAGED",
+                computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2,
+                                  "subnets": ["s"]})
+            batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": "ce"}])
+            image = "%s/team/private:latest" % reg.url
+            cases = {
+                "good": "arn:aws:secretsmanager:us-east-1:123456789012:secret:registry-creds-AbCdEf",
+                "wrong": "wrong-creds",
+                "missing": "no-such-secret",
+                None: None,
+            }
+            ids = {}
+            # The failures first: an image pulled once is in the host's cache, and like Docker's
+            # it serves every job on that host afterwards, whatever its credentials.
+            for case, param in cases.items():
+                props = {"image": image, "command": ["true"],
+                         "resourceRequirements": resources()}
+                if param:
+                    props["repositoryCredentials"] = {"credentialsParameter": param}
+                name = "d-%s" % (case or "none")
+                batch.register_job_definition(jobDefinitionName=name, type="container",
+                                              containerProperties=props)
+
+            def finish(wanted):
+                deadline = time.time() + 60
+                while True:
+                    ds = {d["jobId"]: d
+                          for d in batch.describe_jobs(jobs=[ids[c] for c in wanted])["jobs"]}
+                    if all(d["status"] in ("SUCCEEDED", "FAILED") for d in ds.values()):
+                        return ds
+                    self.assertLess(time.time(), deadline, "the jobs did not finish")
+                    time.sleep(0.2)
+            for case in ("wrong", "missing", None, "good"):
+                name = "d-%s" % (case or "none")
+                ids[case] = batch.submit_job(jobName=name, jobQueue="q",
+                                             jobDefinition=name)["jobId"]
+                if case is None:
+                    finish(["wrong", "missing", None])
+            ds = finish(list(ids))
+            self.assertEqual(ds[ids["good"]]["status"], "SUCCEEDED",
+                             ds[ids["good"]]["container"].get("reason"))
+            for case in ("wrong", "missing", None):
+                d = ds[ids[case]]
+                self.assertEqual(d["status"], "FAILED", case)
+                self.assertTrue(d["container"]["reason"].startswith("CannotPullContainerError:"),
+                                d["container"]["reason"])
+            self.assertIn("no-such-secret", ds[ids["missing"]]["container"]["reason"])
+
+
 class ProcessExecutorStays(JobsCase):
     """--executor process still runs jobs as host processes, and says so."""
 

@@ -12,6 +12,7 @@
 #include "server/model/config.h"
 #include "server/model/jobs.h"
 #include "server/model/retry.h"
+#include "server/model/secrets.h"
 #include "server/model/state.h"
 
 void attempt_host_lost(char *out, size_t len, const char *instance_id)
@@ -24,6 +25,35 @@ void attempt_host_lost(char *out, size_t len, const char *instance_id)
 static void env_add(json_t *env, const char *k, const char *v)
 {
     json_object_set_new(env, k, json_string(v));
+}
+
+/* repositoryCredentials: the secret its credentialsParameter names, as the agent shows it to
+ * the registry ("user:password"), or why there is none, which fails the pull as ECS fails it. */
+static void registry_auth(json_t *container, json_t *creds)
+{
+    const char *param = json_string_value(json_object_get(creds, "credentialsParameter"));
+    if (!param) return;
+    const char *value = secrets_get(param);
+    json_t *doc = value ? json_loads(value, 0, NULL) : NULL;
+    const char *user = json_string_value(json_object_get(doc, "username"));
+    const char *pass = json_string_value(json_object_get(doc, "password"));
+    char *why = NULL;
+    if (!value)
+        why = xasprintf("unable to retrieve the registry credentials: ResourceNotFoundException: "
+                        "barge can't find the secret %s (start barge server with --secrets "
+                        "naming it)", param);
+    else if (!user || !pass)
+        why = xasprintf("the secret %s must be a JSON object with username and password",
+                        param);
+    if (why) {
+        json_object_set_new(container, "registryAuthError", json_string(why));
+        free(why);
+    } else {
+        char *auth = xasprintf("%s:%s", user, pass);
+        json_object_set_new(container, "registryAuth", json_string(auth));
+        free(auth);
+    }
+    json_decref(doc);
 }
 
 /* What the agent is told to run (docs/agent-protocol.md). */
@@ -65,6 +95,7 @@ static json_t *assignment(instance *in, job *j)
             json_object_set(container, *m, v);
     }
     json_object_set_new(container, "vcpus", json_real(j->spec->mvcpus / 1000.0));
+    registry_auth(container, json_object_get(c, "repositoryCredentials"));
     return json_pack("{s:s, s:i, s:o, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*, s:o}",
                      "jobId", j->id,
                      "attempt", (int)j->n_attempts, "command",

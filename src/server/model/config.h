@@ -30,6 +30,7 @@ typedef struct barge_config {
     char **agent_args;
     /* Containers. */
     int allow_privileged; /* job definitions may ask for privileged containers */
+    char *secrets_file;   /* --secrets, or NULL */
 } barge_config;
 
 extern barge_config barge_cfg;

@@ -1,0 +1,69 @@
+/* secrets — see secrets.h. */
+#include "server/model/secrets.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+
+static json_t *secrets; /* name or ARN -> string */
+
+int secrets_load(const char *path, char **err)
+{
+    if (!path) return 0;
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    if (!doc || !json_is_object(doc)) {
+        *err = doc ? xasprintf("%s must hold a JSON object of secret names and values", path)
+                   : xasprintf("%s: %s (line %d)", path, je.text, je.line);
+        json_decref(doc);
+        return -1;
+    }
+    json_t *out = json_object(), *v;
+    const char *k;
+    json_object_foreach(doc, k, v) {
+        if (json_is_string(v)) {
+            json_object_set(out, k, v);
+        } else if (json_is_object(v)) {
+            char *text = json_dumps(v, JSON_COMPACT);
+            json_object_set_new(out, k, json_string(text));
+            free(text);
+        } else {
+            *err = xasprintf("%s: the secret %s must be a string or an object", path, k);
+            json_decref(out);
+            json_decref(doc);
+            return -1;
+        }
+    }
+    json_decref(doc);
+    json_decref(secrets);
+    secrets = out;
+    return 0;
+}
+
+void secrets_free(void)
+{
+    json_decref(secrets);
+    secrets = NULL;
+}
+
+const char *secrets_get(const char *name_or_arn)
+{
+    if (!secrets || !name_or_arn) return NULL;
+    const char *v = json_string_value(json_object_get(secrets, name_or_arn));
+    if (v) return v;
+    /* An ARN whose name is a key: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME.  Secrets
+     * Manager adds a random "-XXXXXX" suffix to ARNs; the name without it also matches. */
+    const char *mark = strstr(name_or_arn, ":secret:");
+    if (strncmp(name_or_arn, "arn:", 4) != 0 || !mark) return NULL;
+    const char *name = mark + 8;
+    if ((v = json_string_value(json_object_get(secrets, name)))) return v;
+    const char *dash = strrchr(name, '-');
+    if (dash && strlen(dash) == 7) {
+        char *base = xstrndup(name, (size_t)(dash - name));
+        v = json_string_value(json_object_get(secrets, base));
+        free(base);
+    }
+    return v;
+}
