@@ -437,6 +437,13 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
         free(home);
         return NULL;
     }
+    if (json_is_true(json_object_get(lp, "initProcessEnabled")) && !in->init_path) {
+        snprintf(reason, reason_len, "CannotStartContainerError: initProcessEnabled: barge-init "
+                 "is not installed beside barge on this instance");
+        json_decref(args);
+        free(home);
+        return NULL;
+    }
     if (in->init_path && json_is_true(json_object_get(lp, "initProcessEnabled"))) {
         json_array_insert_new(args, 0, json_string("--"));
         json_array_insert_new(args, 0, json_string("/dev/init"));
@@ -467,7 +474,6 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
     json_t *mounts = json_array();
     base_mounts(mounts, lp, privileged);
     tmpfs_mounts(mounts, lp);
-    if (json_array_size(json_object_get(lp, "tmpfs")) == 0) { /* nothing more */ }
     if (in->init_path && json_is_true(json_object_get(lp, "initProcessEnabled")))
         json_array_append_new(mounts, bind("/dev/init", in->init_path, 1));
     json_t *devs = json_array(), *rules = json_array();
