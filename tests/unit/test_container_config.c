@@ -1,0 +1,237 @@
+/* container_config.c: an OCI configuration from an image's configuration, a job's container
+ * properties and an attempt's bundle, as Docker and ECS combine them; users resolved in the
+ * image's own passwd and group files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/container_config.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "check.h"
+
+static char root[64];
+
+static void write_file(const char *rel, const char *text)
+{
+    char *path = xasprintf("%s/%s", root, rel);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    free(path);
+}
+
+static json_t *config_for(const char *image_json, const char *container_json, char **argv,
+                          char **envp, char *reason, size_t len)
+{
+    exec_spec s = {0};
+    s.argv = argv;
+    s.envp = envp;
+    s.container = container_json ? json_loads(container_json, 0, NULL) : NULL;
+    json_t *image = json_loads(image_json, 0, NULL);
+    CHECK(image != NULL);
+    char *lower = xasprintf("%s/lower", root), *work = xasprintf("%s/work", root);
+    container_inputs in = {&s, image, lower, work, "/usr/libexec/barge-init"};
+    json_t *c = container_config(&in, reason, len);
+    json_decref(image);
+    json_decref(s.container);
+    free(lower);
+    free(work);
+    return c;
+}
+
+static const char *arg(json_t *c, size_t i)
+{
+    return json_string_value(json_array_get(json_object_get(json_object_get(c, "process"), "args"), i));
+}
+
+static int has_env(json_t *c, const char *entry)
+{
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(c, "process"), "env"), i, e)
+        if (strcmp(json_string_value(e), entry) == 0) return 1;
+    return 0;
+}
+
+static json_t *find_mount(json_t *c, const char *dest)
+{
+    json_t *m;
+    size_t i;
+    json_array_foreach(json_object_get(c, "mounts"), i, m)
+        if (strcmp(json_string_value(json_object_get(m, "destination")), dest) == 0) return m;
+    return NULL;
+}
+
+static void test_users(void)
+{
+    char reason[256];
+    unsigned uid, gid;
+    char *home, *lower = xasprintf("%s/lower", root);
+    CHECK_EQ_INT(container_resolve_user(lower, NULL, &uid, &gid, &home, reason, sizeof reason), 0);
+    CHECK_EQ_INT(uid, 0);
+    CHECK_STR(home, "/root");
+    free(home);
+    CHECK_EQ_INT(container_resolve_user(lower, "app", &uid, &gid, &home, reason, sizeof reason), 0);
+    CHECK_EQ_INT(uid, 1000);
+    CHECK_EQ_INT(gid, 1001);
+    CHECK_STR(home, "/home/app");
+    free(home);
+    CHECK_EQ_INT(container_resolve_user(lower, "1000:staff", &uid, &gid, &home, reason,
+                                        sizeof reason), 0);
+    CHECK_EQ_INT(uid, 1000);
+    CHECK_EQ_INT(gid, 50);
+    free(home);
+    /* A number the image does not list: itself, in group 0. */
+    CHECK_EQ_INT(container_resolve_user(lower, "4321", &uid, &gid, &home, reason, sizeof reason), 0);
+    CHECK_EQ_INT(uid, 4321);
+    CHECK_EQ_INT(gid, 0);
+    free(home);
+    CHECK_EQ_INT(container_resolve_user(lower, "ghost", &uid, &gid, &home, reason, sizeof reason),
+                 -1);
+    CHECK_STR(reason, "CannotStartContainerError: unable to find user ghost: no matching entries "
+                      "in passwd file");
+    CHECK_EQ_INT(container_resolve_user(lower, "app:nogroup", &uid, &gid, &home, reason,
+                                        sizeof reason), -1);
+    CHECK_CONTAINS(reason, "unable to find group nogroup");
+    free(lower);
+}
+
+static void test_command_and_environment(void)
+{
+    char reason[256];
+    const char *image = "{\"Entrypoint\":[\"/entry\"],\"Cmd\":[\"dflt\"],\"Env\":[\"PATH=/img\","
+                        "\"A=image\",\"B=image\"],\"User\":\"app\",\"WorkingDir\":\"/srv\"}";
+    char *none[] = {NULL};
+    char *envp[] = {"B=job", "C=job", NULL};
+    json_t *c = config_for(image, NULL, none, envp, reason, sizeof reason);
+    CHECK(c != NULL);
+    CHECK_STR(arg(c, 0), "/entry");
+    CHECK_STR(arg(c, 1), "dflt");
+    CHECK(arg(c, 2) == NULL);
+    CHECK(has_env(c, "PATH=/img") && has_env(c, "A=image") && has_env(c, "B=job") &&
+          has_env(c, "C=job") && has_env(c, "HOME=/home/app") && !has_env(c, "B=image"));
+    json_t *p = json_object_get(c, "process");
+    CHECK_STR(json_string_value(json_object_get(p, "cwd")), "/srv");
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(p, "user"), "uid")), 1000);
+    /* The host's network: no network namespace. */
+    json_t *ns;
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(c, "linux"), "namespaces"), i, ns)
+        CHECK(strcmp(json_string_value(json_object_get(ns, "type")), "network") != 0);
+    json_decref(c);
+
+    /* A command replaces Cmd, not the entrypoint; the definition's user wins over the image's. */
+    char *argv[] = {"x", "y", NULL};
+    c = config_for(image, "{\"user\":\"0\",\"linuxParameters\":{\"initProcessEnabled\":true}}",
+                   argv, envp, reason, sizeof reason);
+    CHECK(c != NULL);
+    CHECK_STR(arg(c, 0), "/dev/init");
+    CHECK_STR(arg(c, 1), "--");
+    CHECK_STR(arg(c, 2), "/entry");
+    CHECK_STR(arg(c, 3), "x");
+    CHECK_STR(arg(c, 4), "y");
+    CHECK(has_env(c, "HOME=/root"));
+    json_t *init = find_mount(c, "/dev/init");
+    CHECK(init != NULL);
+    CHECK_STR(json_string_value(json_object_get(init, "source")), "/usr/libexec/barge-init");
+    json_decref(c);
+
+    /* Nothing to run at all. */
+    c = config_for("{}", NULL, none, NULL, reason, sizeof reason);
+    CHECK(c == NULL);
+    CHECK_STR(reason, "CannotStartContainerError: no command specified");
+}
+
+static void test_properties(void)
+{
+    char reason[256];
+    char *argv[] = {"true", NULL};
+    char *host = xasprintf("%s/hostdir/new", root);
+    char *props = xasprintf(
+        "{\"readonlyRootFilesystem\":true,\"vcpus\":0.5,"
+        "\"volumes\":[{\"name\":\"h\",\"host\":{\"sourcePath\":\"%s\"}},{\"name\":\"s\"}],"
+        "\"mountPoints\":[{\"sourceVolume\":\"h\",\"containerPath\":\"/h\",\"readOnly\":true},"
+        "{\"sourceVolume\":\"s\",\"containerPath\":\"/s\"}],"
+        "\"ulimits\":[{\"name\":\"nofile\",\"softLimit\":100,\"hardLimit\":200}],"
+        "\"linuxParameters\":{\"sharedMemorySize\":128,\"swappiness\":10,"
+        "\"tmpfs\":[{\"containerPath\":\"/t\",\"size\":8,\"mountOptions\":[\"noexec\"]}],"
+        "\"devices\":[{\"hostPath\":\"/dev/null\",\"containerPath\":\"/dev/mynull\","
+        "\"permissions\":[\"READ\"]}]}}", host);
+    json_t *c = config_for("{}", props, argv, NULL, reason, sizeof reason);
+    CHECK(c != NULL);
+    CHECK(json_is_true(json_object_get(json_object_get(c, "root"), "readonly")));
+    /* The host volume's source was made; the scratch volume is the attempt's own. */
+    struct stat st;
+    CHECK(stat(host, &st) == 0 && S_ISDIR(st.st_mode));
+    json_t *h = find_mount(c, "/h"), *s = find_mount(c, "/s");
+    CHECK(h && s);
+    CHECK_STR(json_string_value(json_object_get(h, "source")), host);
+    CHECK_STR(json_string_value(json_array_get(json_object_get(h, "options"), 2)), "ro");
+    CHECK_CONTAINS(json_string_value(json_object_get(s, "source")), "/work/volume-1");
+    json_t *shm = find_mount(c, "/dev/shm"), *t = find_mount(c, "/t");
+    CHECK_STR(json_string_value(json_array_get(json_object_get(shm, "options"), 4)), "size=128m");
+    CHECK_STR(json_string_value(json_object_get(t, "type")), "tmpfs");
+    CHECK_STR(json_string_value(json_array_get(json_object_get(t, "options"), 1)), "size=8m");
+    json_t *rl = json_array_get(json_object_get(json_object_get(c, "process"), "rlimits"), 0);
+    CHECK_STR(json_string_value(json_object_get(rl, "type")), "RLIMIT_NOFILE");
+    CHECK_EQ_INT(json_integer_value(json_object_get(rl, "soft")), 100);
+    json_t *linux_ = json_object_get(c, "linux");
+    json_t *res = json_object_get(linux_, "resources");
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(res, "cpu"), "shares")), 512);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(res, "memory"), "swappiness")),
+                 10);
+    json_t *dev = json_array_get(json_object_get(linux_, "devices"), 0);
+    CHECK_STR(json_string_value(json_object_get(dev, "path")), "/dev/mynull");
+    CHECK_EQ_INT(json_integer_value(json_object_get(dev, "major")), 1);
+    json_t *rule = json_array_get(json_object_get(res, "devices"), 1);
+    CHECK_STR(json_string_value(json_object_get(rule, "access")), "r");
+    /* Not privileged: Docker's masked paths and default capabilities. */
+    CHECK(json_array_size(json_object_get(linux_, "maskedPaths")) > 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(json_object_get(c, "process"),
+                                                                 "capabilities"), "bounding")), 14);
+    json_decref(c);
+    free(props);
+
+    /* A device the host does not have, a mount point without a volume. */
+    c = config_for("{}", "{\"linuxParameters\":{\"devices\":[{\"hostPath\":\"/dev/nope\"}]}}",
+                   argv, NULL, reason, sizeof reason);
+    CHECK(c == NULL);
+    CHECK_CONTAINS(reason, "/dev/nope is not a device on this host");
+    c = config_for("{}", "{\"mountPoints\":[{\"sourceVolume\":\"x\",\"containerPath\":\"/x\"}]}",
+                   argv, NULL, reason, sizeof reason);
+    CHECK(c == NULL);
+    CHECK_CONTAINS(reason, "mountPoints[0]: sourceVolume names no volume");
+    /* Privileged: every capability this kernel knows, no masked paths. */
+    c = config_for("{}", "{\"privileged\":true}", argv, NULL, reason, sizeof reason);
+    CHECK(c != NULL);
+    CHECK(json_array_size(json_object_get(json_object_get(json_object_get(c, "process"),
+                                                          "capabilities"), "bounding")) > 30);
+    CHECK(json_object_get(json_object_get(c, "linux"), "maskedPaths") == NULL);
+    json_decref(c);
+    free(host);
+}
+
+int main(void)
+{
+    strcpy(root, "/tmp/barge-ccfg-XXXXXX");
+    CHECK(mkdtemp(root) != NULL);
+    char *etc = xasprintf("%s/lower/etc", root);
+    CHECK(util_make_dirs(etc, 0755) >= 0);
+    free(etc);
+    write_file("lower/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
+                                   "app:x:1000:1001:App:/home/app:/bin/sh\n");
+    write_file("lower/etc/group", "root:x:0:\nstaff:x:50:app\napp:x:1001:\n");
+    char *work = xasprintf("%s/work", root);
+    CHECK(mkdir(work, 0755) == 0);
+    free(work);
+    test_users();
+    test_command_and_environment();
+    test_properties();
+    util_remove_tree(root);
+    printf("container_config: ok\n");
+    return 0;
+}
