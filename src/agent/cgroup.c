@@ -742,6 +742,7 @@ static int kill_procs(cgroup *cg)
 
 int cgroup_kill_all(cgroup *cg)
 {
+    if (!cg->path) return 0; /* removed already */
     /* The usual end of an attempt finds the cgroup empty already: v2 says so in one read. */
     if (cg->mode == CGROUP_V2 && cg->events_fd >= 0 &&
         keyed_value_fd(cg->events_fd, "populated") == 0) {

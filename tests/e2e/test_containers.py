@@ -360,9 +360,17 @@ class AgentLeftovers(unittest.TestCase):
                 self.assertLess(time.time(), deadline, "the job did not start")
                 time.sleep(0.1)
             [agent] = agent_pids(server.data_dir)
-            states = [d for d in os.listdir("/run/barge/runc") if d.startswith("barge-%d-" % agent)]
+            # RUNNING is reported once runc has started; its state file follows shortly.
+            while True:
+                states = [d for d in os.listdir("/run/barge/runc")
+                          if d.startswith("barge-%d-" % agent)]
+                path = "/run/barge/runc/%s/state.json" % (states or ["-"])[0]
+                if os.path.exists(path):
+                    break
+                self.assertLess(time.time(), deadline, "runc kept no state for the container")
+                time.sleep(0.05)
             self.assertEqual(len(states), 1)
-            with open("/run/barge/runc/%s/state.json" % states[0]) as f:
+            with open(path) as f:
                 init_pid = json.load(f)["init_process_pid"]
             os.kill(agent, signal.SIGKILL)
             time.sleep(0.5)
