@@ -71,6 +71,8 @@ static void usage(FILE *out)
             "                               registry-mirrors does\n"
             "  --insecure-registry HOST[:PORT]  speak plain HTTP to this registry (repeatable;\n"
             "                               registries on loopback addresses always are)\n"
+            "  --pull-timeout SECONDS       how long one image pull or unpack may take\n"
+            "                               (default 300)\n"
             "  --runtime-root DIR           runc's state directory, shared by the agents of a\n"
             "                               host (default /run/barge/runc)\n"
             "  --exit-with-parent           stop (as on SIGTERM) when the parent process dies\n"
@@ -113,7 +115,7 @@ static int parse_options(agent *ag, int argc, char **argv)
 {
     enum { O_SERVER = 256, O_CE, O_IID, O_TYPE, O_VCPUS, O_MEM, O_GPUS, O_TOKEN, O_WORK,
            O_PARENT, O_LOGLEVEL, O_EXECUTOR, O_IMGDIR, O_IMGSIZE, O_MIRROR, O_INSECURE,
-           O_RTROOT };
+           O_RTROOT, O_PULLTIMEOUT };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
         {"compute-environment", required_argument, NULL, O_CE},
@@ -131,6 +133,7 @@ static int parse_options(agent *ag, int argc, char **argv)
         {"registry-mirror", required_argument, NULL, O_MIRROR},
         {"insecure-registry", required_argument, NULL, O_INSECURE},
         {"runtime-root", required_argument, NULL, O_RTROOT},
+        {"pull-timeout", required_argument, NULL, O_PULLTIMEOUT},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -204,6 +207,9 @@ static int parse_options(agent *ag, int argc, char **argv)
             ag->plain_registries[nplain] = NULL;
             break;
         case O_RTROOT: ag->runtime_root = optarg; break;
+        case O_PULLTIMEOUT:
+            if (parse_count("--pull-timeout", optarg, 1, 86400, &ag->pull_timeout_s) < 0) return 2;
+            break;
         case O_LOGLEVEL:
             if (strcmp(optarg, "debug") == 0) log_level = LOG_DEBUG;
             else if (strcmp(optarg, "info") == 0) log_level = LOG_INFO;
@@ -323,6 +329,7 @@ static int setup_backend(agent *ag)
     free(dir);
     if (ag->images) {
         image_cache_set_registries(ag->images, ag->registry_mirror, ag->plain_registries);
+        if (ag->pull_timeout_s > 0) image_cache_set_timeout(ag->images, (int)ag->pull_timeout_s);
         /* The init for initProcessEnabled is installed beside this program. */
         char self[4096];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);

@@ -39,7 +39,7 @@ typedef struct agent {
     /* The container executor's (agent.c): options, then what they set up. */
     const char *executor_opt, *image_cache_dir, *registry_mirror, *runtime_root;
     char **plain_registries; /* NULL-terminated */
-    long long image_cache_mib;
+    long long image_cache_mib, pull_timeout_s;
     struct image_cache *images;
     struct container_host *containers;
     pthread_t main_thread;

@@ -69,6 +69,8 @@ static void usage(FILE *out)
             "                       (repeatable; registries on loopback always are)\n"
             "  --image-cache-size MIB  unpacked images each local instance keeps (default\n"
             "                       10240)\n"
+            "  --pull-timeout SECONDS  how long an image pull may take on a local instance\n"
+            "                       (default 300)\n"
             "  --secrets FILE       secrets that job definitions name (repositoryCredentials):\n"
             "                       a JSON object of names or ARNs and values\n"
             "  --log-level LEVEL    debug, info (default), warn or error\n"
@@ -230,11 +232,17 @@ static const char *agent_option_invalid(int opt_executor_relative, const char *v
                    ? NULL : "must be an http:// or https:// URL";
     case 2: /* --insecure-registry */
         return *v && !strchr(v, '/') ? NULL : "takes a registry's HOST or HOST:PORT";
-    default: { /* --image-cache-size */
+    case 3: { /* --image-cache-size */
         char *end;
         long long n = strtoll(v, &end, 10);
         return *v && !*end && n >= 1 && n <= (1LL << 32) ? NULL
                                                          : "must be a number of MiB, 1 or more";
+    }
+    default: { /* --pull-timeout */
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        return *v && !*end && n >= 1 && n <= 86400 ? NULL
+                                                   : "must be a number of seconds, 1 to 86400";
     }
     }
 }
@@ -245,7 +253,7 @@ int server_main(int argc, char **argv)
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
-           OPT_INSECURE, OPT_IMGSIZE, OPT_PRIVILEGED, OPT_SECRETS };
+           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_PRIVILEGED, OPT_SECRETS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -264,6 +272,7 @@ int server_main(int argc, char **argv)
         {"registry-mirror", required_argument, NULL, OPT_MIRROR},
         {"insecure-registry", required_argument, NULL, OPT_INSECURE},
         {"image-cache-size", required_argument, NULL, OPT_IMGSIZE},
+        {"pull-timeout", required_argument, NULL, OPT_PULLTIMEOUT},
         {"allow-privileged", no_argument, NULL, OPT_PRIVILEGED},
         {"secrets", required_argument, NULL, OPT_SECRETS},
         {"help", no_argument, NULL, 'h'},
@@ -365,9 +374,11 @@ int server_main(int argc, char **argv)
         case OPT_EXECUTOR:
         case OPT_MIRROR:
         case OPT_INSECURE:
-        case OPT_IMGSIZE: {
+        case OPT_IMGSIZE:
+        case OPT_PULLTIMEOUT: {
             static const char *const names[] = {"executor", "registry-mirror",
-                                                "insecure-registry", "image-cache-size"};
+                                                "insecure-registry", "image-cache-size",
+                                                "pull-timeout"};
             const char *name = names[o - OPT_EXECUTOR];
             const char *why = agent_option_invalid(o - OPT_EXECUTOR, optarg);
             if (why) {

@@ -472,6 +472,84 @@ class PrivateRegistry(unittest.TestCase):
             self.assertIn("no-such-secret", ds[ids["missing"]]["container"]["reason"])
 
 
+def start_container_server(test, *extra):
+    """A server whose local instances run containers, with a compute environment "ce" and a
+    queue "q"; stopped at the test's end.  Returns (server, batch client)."""
+    server = Server(args=FAST + ("--executor", "container") + extra).start()
+    test.addCleanup(server.cleanup)
+    batch = server.client()
+    batch.create_compute_environment(
+        computeEnvironmentName="ce", type="MANAGED",
+        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "subnets": ["s"]})
+    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": "ce"}])
+    return server, batch
+
+
+def run_to_end(test, batch, definition, timeout=60):
+    jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition=definition)["jobId"]
+    deadline = time.time() + timeout
+    while True:
+        d = batch.describe_jobs(jobs=[jid])["jobs"][0]
+        if d["status"] in ("SUCCEEDED", "FAILED"):
+            return d
+        test.assertLess(time.time(), deadline, "job %s did not finish" % jid)
+        time.sleep(0.1)
+
+
+class HangingRegistry(unittest.TestCase):
+    """A registry that accepts connections and never answers: the pull gives up at its deadline
+    and says so, and the agent goes on serving."""
+
+    def test_pull_deadline(self):
+        import socket
+        import threading
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        held = []
+        stop = threading.Event()
+
+        def accept():
+            listener.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    held.append(listener.accept()[0])
+                except OSError:
+                    pass
+        t = threading.Thread(target=accept, daemon=True)
+        t.start()
+
+        def close():
+            stop.set()
+            t.join()
+            for c in held:
+                c.close()
+            listener.close()
+        self.addCleanup(close)
+        with LocalRegistry() as reg:
+            layout = build_busybox_layout()
+            self.addCleanup(shutil.rmtree, layout, True)
+            push_layout(layout, reg, "library/busybox")
+            server, batch = start_container_server(self, "--pull-timeout", "2",
+                                                   "--registry-mirror", "http://" + reg.url)
+            for name, image in (("hang", "127.0.0.1:%d/x/y:1" % port), ("ok", "busybox")):
+                batch.register_job_definition(
+                    jobDefinitionName=name, type="container",
+                    containerProperties={"image": image, "command": ["true"],
+                                         "resourceRequirements": resources()})
+            t0 = time.time()
+            d = run_to_end(self, batch, "hang")
+            self.assertEqual(d["status"], "FAILED")
+            reason = d["container"]["reason"]
+            self.assertTrue(reason.startswith("CannotPullContainerError: "), reason)
+            self.assertTrue("deadline" in reason or "no answer within" in reason
+                            or "timeout" in reason, reason)
+            self.assertLess(time.time() - t0, 30)
+            self.assertEqual(run_to_end(self, batch, "ok")["status"], "SUCCEEDED")
+
+
 class ProcessExecutorStays(JobsCase):
     """--executor process still runs jobs as host processes, and says so."""
 
