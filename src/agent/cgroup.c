@@ -446,7 +446,7 @@ int cgroup_host_sweep(cgroup_host *h, const char *prefix)
         if (pid <= 0 || end == e->d_name + plen || (*end && strcmp(end, "-agent") != 0)) continue;
         /* A live process with that id may be another agent, or an unrelated process that got the
          * id again; either way the cgroup is left alone. */
-        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (pid == (long)getpid() || util_process_alive(pid)) continue;
         char *path = xasprintf("%s/%s", h->own, e->d_name);
         clear_children(path, h->mode);
         cgroup stale = {.mode = h->mode, .path = path, .procs_fd = -1, .oom_fd = -1,

@@ -132,21 +132,6 @@ static void destroy(container_host *h, const char *id, int remove_bundle)
     free(state);
 }
 
-/* Whether pid is a live process: a zombie (an agent killed and not yet reaped by its parent)
- * is not. */
-static int alive(long pid)
-{
-    if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) return 0;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    char *text = util_read_file(path);
-    if (!text) return 0;
-    const char *paren = strrchr(text, ')');
-    int zombie = paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
-    free(text);
-    return !zombie;
-}
-
 int container_host_sweep(container_host *h)
 {
     DIR *d = opendir(h->state_root);
@@ -158,7 +143,7 @@ int container_host_sweep(container_host *h)
     while ((e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
         long pid = strtol(e->d_name + strlen(prefix), NULL, 10);
-        if (pid <= 0 || pid == (long)getpid() || alive(pid)) continue;
+        if (pid <= 0 || pid == (long)getpid() || util_process_alive(pid)) continue;
         log_info("removing container %s, left by an agent that is gone", e->d_name);
         destroy(h, e->d_name, 1);
         n++;

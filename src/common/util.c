@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,17 @@ char *util_read_file(const char *path)
     fclose(f);
     if (!b.data) buf_puts(&b, "");
     return b.data;
+}
+
+int util_process_alive(long pid)
+{
+    if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH)) return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    char *text = util_read_file(path);
+    if (!text) return 0;
+    const char *paren = strrchr(text, ')');
+    int zombie = paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+    free(text);
+    return !zombie;
 }

@@ -22,6 +22,9 @@ void util_remove_tree(const char *path);
 /* mkdir -p with mode for the directories it makes: 1 if it created the last one, 0 if that
  * existed, -1 with errno on failure. */
 int util_make_dirs(const char *path, unsigned mode);
+/* Whether pid is a live process: a zombie (a process that died and that its parent has not
+ * reaped yet) is not. */
+int util_process_alive(long pid);
 /* A whole file as a NUL-terminated string (allocated), or NULL with errno. */
 char *util_read_file(const char *path);
 #endif

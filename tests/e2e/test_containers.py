@@ -384,10 +384,18 @@ class AgentLeftovers(unittest.TestCase):
                                   "--token", "wrong-token-0000"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+            with open(path) as f:
+                bundle = os.path.dirname(json.load(f)["config"]["rootfs"])
+            self.assertTrue(os.path.isdir(bundle))
             deadline = time.time() + 20
             while os.path.exists("/run/barge/runc/" + states[0]) or _alive(init_pid):
                 self.assertLess(time.time(), deadline, "the left container is still there")
                 time.sleep(0.1)
+            # Its layer and bundle, and the killed agent's cgroups, went too.
+            self.assertFalse(os.path.exists(bundle))
+            left = [d for d, _, _ in os.walk("/sys/fs/cgroup/memory")
+                    if os.path.basename(d) == "barge-agent-%d" % agent]
+            self.assertEqual(left, [])
 
 
 def _alive(pid):
