@@ -123,7 +123,9 @@ void agent_reports_started(void *ctx, const exec_spec *s, pid_t pid, int64_t at)
 void agent_reports_ended(void *ctx, const exec_spec *s, const exec_result *r)
 {
     json_t *j;
-    if (!r->started && r->cause != EXEC_STOP_SHUTDOWN) {
+    /* An attempt stopped before it started (killed or timed out while its image was pulled)
+     * ends as a stopped one does, so that the server gives the stop order's reason. */
+    if (!r->started && r->cause == EXEC_STOP_NONE) {
         log_debug("attempt %d of job %s failed to start: %s", s->attempt, s->job_id, r->reason);
         j = json_pack("{s:s, s:i, s:s, s:I, s:s}", "jobId", s->job_id, "attempt", s->attempt,
                       "event", "FAILED_TO_START", "at", (json_int_t)r->ended_at, "reason",

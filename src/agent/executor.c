@@ -61,6 +61,7 @@ typedef struct run {
     char *work_dir;
     int pidfd;
     int preparing; /* the backend's prepare runs on its own thread; the run is not started */
+    int reported;  /* its end was reported while it was preparing (a stop order) */
     int reaped, status, oom;
     exec_stop_cause cause;
     char *reason;
@@ -281,6 +282,16 @@ static void give_dir(executor *ex, char *dir, int clean)
 }
 
 /* Ends an attempt: the callback, then the cleanup, so that the report is not kept waiting. */
+static void report_end(executor *ex, const exec_spec *s, exec_result *r)
+{
+    r->ended_at = util_now_ms();
+    ex->o.events->ended(ex->o.ctx, s, r);
+    pthread_mutex_lock(&ex->mu);
+    ex->active--;
+    pthread_cond_broadcast(&ex->idle);
+    pthread_mutex_unlock(&ex->mu);
+}
+
 static void end_attempt(executor *ex, exec_spec *s, exec_result *r)
 {
     r->ended_at = util_now_ms();
@@ -314,7 +325,8 @@ static int bury_cgroup(executor *ex, cgroup *cg)
 static void abandon_run(executor *ex, run *r, exec_result *res)
 {
     exec_spec *s = r->spec;
-    end_attempt(ex, s, res);
+    if (r->reported) exec_spec_free(s);
+    else end_attempt(ex, s, res);
     if (ex->o.backend->cleanup) ex->o.backend->cleanup(&r->a);
     give_dir(ex, r->work_dir, bury_cgroup(ex, r->a.cg));
     free(r->reason);
@@ -465,7 +477,16 @@ static void stop_run(executor *ex, run *r, exec_stop_cause cause, const char *re
         r->cause = cause;
         r->reason = reason ? xstrdup(reason) : NULL;
     }
-    if (r->preparing) return; /* it ends, without starting, once its preparation returns */
+    if (r->preparing) {
+        /* It ends now, without starting; what its preparation made is removed once that
+         * returns (a pull may take until its deadline). */
+        if (!r->reported) {
+            exec_result res = {.cause = r->cause, .reason = r->reason};
+            report_end(ex, r->spec, &res);
+            r->reported = 1;
+        }
+        return;
+    }
     if (r->kill_at) return; /* already on its way out */
     int grace = r->spec->kill_grace_seconds;
     if (grace <= 0) {

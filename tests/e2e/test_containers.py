@@ -540,13 +540,26 @@ class HangingRegistry(unittest.TestCase):
             layout = build_busybox_layout()
             self.addCleanup(shutil.rmtree, layout, True)
             push_layout(layout, reg, "library/busybox")
-            server, batch = start_container_server(self, "--pull-timeout", "2",
+            server, batch = start_container_server(self, "--pull-timeout", "5",
                                                    "--registry-mirror", "http://" + reg.url)
             for name, image in (("hang", "127.0.0.1:%d/x/y:1" % port), ("ok", "busybox")):
                 batch.register_job_definition(
                     jobDefinitionName=name, type="container",
                     containerProperties={"image": image, "command": ["true"],
                                          "resourceRequirements": resources()})
+            # A job stopped while its image is pulled ends at once, with the stop's reason.
+            jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="hang")["jobId"]
+            deadline = time.time() + 30
+            while not held:
+                self.assertLess(time.time(), deadline, "the pull never reached the registry")
+                time.sleep(0.05)
+            t0 = time.time()
+            batch.terminate_job(jobId=jid, reason="stop the pull")
+            while batch.describe_jobs(jobs=[jid])["jobs"][0]["status"] != "FAILED":
+                self.assertLess(time.time() - t0, 3, "the stopped job did not end promptly")
+                time.sleep(0.05)
+            self.assertEqual(batch.describe_jobs(jobs=[jid])["jobs"][0]["statusReason"],
+                             "stop the pull")
             t0 = time.time()
             d = run_to_end(self, batch, "hang")
             self.assertEqual(d["status"], "FAILED")
