@@ -503,6 +503,18 @@ static long long unpack(image_cache *c, const char *key, const char *digest, cha
 
 /* ---- The cache --------------------------------------------------------------------------- */
 
+/* A cache that could not be opened: its names go, and NULL comes back. */
+static image_cache *abandon(image_cache *c)
+{
+    if (c->lock_fd >= 0) close(c->lock_fd);
+    free(c->dir);
+    free(c->layout);
+    free(c->bundles);
+    free(c->refs_path);
+    free(c);
+    return NULL;
+}
+
 image_cache *image_cache_new(const char *dir, long long max_bytes, char **err)
 {
     image_cache *c = xcalloc(1, sizeof *c);
@@ -512,16 +524,12 @@ image_cache *image_cache_new(const char *dir, long long max_bytes, char **err)
     c->refs_path = xasprintf("%s/refs.json", dir);
     c->max_bytes = max_bytes;
     c->timeout_s = IMAGE_CACHE_TOOL_TIMEOUT_S;
+    c->lock_fd = -1;
     const char *dirs[] = {c->dir, c->layout, c->bundles};
     for (int i = 0; i < 3; i++) {
         if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST) {
             *err = xasprintf("image cache: cannot create %s: %s", dirs[i], strerror(errno));
-            free(c->dir);
-            free(c->layout);
-            free(c->bundles);
-            free(c->refs_path);
-            free(c);
-            return NULL;
+            return abandon(c);
         }
     }
     /* The locks below are this process's: two caches on one directory would overwrite each
@@ -532,13 +540,7 @@ image_cache *image_cache_new(const char *dir, long long max_bytes, char **err)
     if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
         *err = xasprintf("image cache: %s is in use by another agent (give each agent its own "
                          "--image-cache)", dir);
-        if (c->lock_fd >= 0) close(c->lock_fd);
-        free(c->dir);
-        free(c->layout);
-        free(c->bundles);
-        free(c->refs_path);
-        free(c);
-        return NULL;
+        return abandon(c);
     }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cond, NULL);

@@ -42,6 +42,31 @@ def overlay_mounts(pid):
         return []
 
 
+def start_container_server(test, *extra):
+    """A server whose local instances run containers, with a compute environment "ce" and a
+    queue "q"; stopped at the test's end.  Returns (server, batch client)."""
+    server = Server(args=FAST + ("--executor", "container") + extra).start()
+    test.addCleanup(server.cleanup)
+    batch = server.client()
+    batch.create_compute_environment(
+        computeEnvironmentName="ce", type="MANAGED",
+        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "subnets": ["s"]})
+    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": "ce"}])
+    return server, batch
+
+
+def run_to_end(test, batch, definition, timeout=60):
+    jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition=definition)["jobId"]
+    deadline = time.time() + timeout
+    while True:
+        d = batch.describe_jobs(jobs=[jid])["jobs"][0]
+        if d["status"] in ("SUCCEEDED", "FAILED"):
+            return d
+        test.assertLess(time.time(), deadline, "job %s did not finish" % jid)
+        time.sleep(0.1)
+
+
 class Containers(JobsCase):
     max_vcpus = 4
 
@@ -296,30 +321,15 @@ class ImageCache(unittest.TestCase):
             layout = build_busybox_layout()
             self.addCleanup(shutil.rmtree, layout, True)
             push_layout(layout, reg, "library/busybox")
-            server = Server(args=FAST + ("--executor", "container", "--registry-mirror",
-                                         "http://" + reg.url)).start()
-            self.addCleanup(server.cleanup)
-            batch = server.client()
-            batch.create_compute_environment(
-                computeEnvironmentName="ce", type="MANAGED",
-                computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2,
-                                  "subnets": ["s"]})
-            batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
-                {"order": 1, "computeEnvironment": "ce"}])
+            server, batch = start_container_server(self, "--registry-mirror",
+                                                   "http://" + reg.url)
             batch.register_job_definition(
                 jobDefinitionName="bb", type="container",
                 containerProperties={"image": "busybox", "command": ["true"],
                                      "resourceRequirements": resources()})
 
             def run():
-                jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="bb")["jobId"]
-                deadline = time.time() + 60
-                while time.time() < deadline:
-                    d = batch.describe_jobs(jobs=[jid])["jobs"][0]
-                    if d["status"] in ("SUCCEEDED", "FAILED"):
-                        return d
-                    time.sleep(0.1)
-                self.fail("the job did not finish")
+                return run_to_end(self, batch, "bb")
 
             time.sleep(1)  # the registry's log settles
             self.assertEqual(run()["status"], "SUCCEEDED")
@@ -340,16 +350,8 @@ class AgentLeftovers(unittest.TestCase):
             layout = build_busybox_layout()
             self.addCleanup(shutil.rmtree, layout, True)
             push_layout(layout, reg, "library/busybox")
-            server = Server(args=FAST + ("--executor", "container", "--registry-mirror",
-                                         "http://" + reg.url)).start()
-            self.addCleanup(server.cleanup)
-            batch = server.client()
-            batch.create_compute_environment(
-                computeEnvironmentName="ce", type="MANAGED",
-                computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2,
-                                  "subnets": ["s"]})
-            batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
-                {"order": 1, "computeEnvironment": "ce"}])
+            server, batch = start_container_server(self, "--registry-mirror",
+                                                   "http://" + reg.url)
             batch.register_job_definition(
                 jobDefinitionName="long", type="container",
                 containerProperties={"image": "busybox", "command": ["sleep", "300"],
@@ -425,16 +427,7 @@ class PrivateRegistry(unittest.TestCase):
             json.dump({"registry-creds": {"username": "puller", "password": "s3cret"},
                        "wrong-creds": {"username": "puller", "password": "nope"}}, secrets)
             secrets.close()
-            server = Server(args=FAST + ("--executor", "container", "--secrets",
-                                         secrets.name)).start()
-            self.addCleanup(server.cleanup)
-            batch = server.client()
-            batch.create_compute_environment(
-                computeEnvironmentName="ce", type="MANAGED",
-                computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2,
-                                  "subnets": ["s"]})
-            batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
-                {"order": 1, "computeEnvironment": "ce"}])
+            server, batch = start_container_server(self, "--secrets", secrets.name)
             image = "%s/team/private:latest" % reg.url
             cases = {
                 "good": "arn:aws:secretsmanager:us-east-1:123456789012:secret:registry-creds-AbCdEf",
@@ -478,31 +471,6 @@ class PrivateRegistry(unittest.TestCase):
                 self.assertTrue(d["container"]["reason"].startswith("CannotPullContainerError:"),
                                 d["container"]["reason"])
             self.assertIn("no-such-secret", ds[ids["missing"]]["container"]["reason"])
-
-
-def start_container_server(test, *extra):
-    """A server whose local instances run containers, with a compute environment "ce" and a
-    queue "q"; stopped at the test's end.  Returns (server, batch client)."""
-    server = Server(args=FAST + ("--executor", "container") + extra).start()
-    test.addCleanup(server.cleanup)
-    batch = server.client()
-    batch.create_compute_environment(
-        computeEnvironmentName="ce", type="MANAGED",
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "subnets": ["s"]})
-    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
-        {"order": 1, "computeEnvironment": "ce"}])
-    return server, batch
-
-
-def run_to_end(test, batch, definition, timeout=60):
-    jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition=definition)["jobId"]
-    deadline = time.time() + timeout
-    while True:
-        d = batch.describe_jobs(jobs=[jid])["jobs"][0]
-        if d["status"] in ("SUCCEEDED", "FAILED"):
-            return d
-        test.assertLess(time.time(), deadline, "job %s did not finish" % jid)
-        time.sleep(0.1)
 
 
 class HangingRegistry(unittest.TestCase):
