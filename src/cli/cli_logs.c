@@ -1,10 +1,11 @@
 /* cli_logs — `barge logs`: a job's log from the CloudWatch Logs API, once or followed.
  *
- * The job's description names the log stream of each attempt (group /aws/batch/job);
- * GetLogEvents reads it from the head, page after page, until nextForwardToken comes back
- * unchanged, which is how CloudWatch Logs says "no more for now".  Following repeats that,
- * polling DescribeJobs between rounds, and ends after the first full read that started once
- * the job had finished, so the job's last lines are always printed. */
+ * The job's description names the log stream of each attempt, and its container's
+ * logConfiguration the log group (awslogs-group, else /aws/batch/job); GetLogEvents reads the
+ * stream from the head, page after page, until nextForwardToken comes back unchanged, which is
+ * how CloudWatch Logs says "no more for now".  Following repeats that, polling DescribeJobs
+ * between rounds, and ends after the first full read that started once the job had finished, so
+ * the job's last lines are always printed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,15 @@
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
 
-#define LOG_GROUP "/aws/batch/job"
+#define DEFAULT_GROUP "/aws/batch/job"
 #define POLL_MS 500
 
 static const char logs_help[] =
     "usage: barge logs JOBID [-f] [--attempt N]\n"
     "\n"
-    "Prints the log lines of a job's attempt, by default the latest, from the log group\n"
-    LOG_GROUP " (the stream is the attempt's container.logStreamName).\n"
+    "Prints the log lines of a job's attempt, by default the latest, from the stream named\n"
+    "by the attempt's container.logStreamName, in the log group its definition names with\n"
+    "the awslogs-group option of logConfiguration (" DEFAULT_GROUP " when it names none).\n"
     "\n"
     "options:\n"
     "  -f, --follow     keep printing lines as they come until the job is SUCCEEDED or\n"
@@ -75,6 +77,15 @@ static const char *pick_stream(json_t *j, long n, int *beyond)
     return NULL;
 }
 
+/* The log group of job j's streams: what AWS Batch's awslogs driver writes to. */
+static const char *log_group(json_t *j)
+{
+    json_t *lc = json_object_get(json_object_get(j, "container"), "logConfiguration");
+    const char *driver = str(lc, "logDriver");
+    const char *group = str(json_object_get(lc, "options"), "awslogs-group");
+    return driver && strcmp(driver, "awslogs") == 0 && group ? group : DEFAULT_GROUP;
+}
+
 static void print_event(const cli_ctx *c, json_t *e)
 {
     if (c->json) {
@@ -91,11 +102,11 @@ static void print_event(const cli_ctx *c, json_t *e)
 /* Prints the stream's events after *token until the forward token repeats; *token advances.
  * A stream that does not exist yet (its job has not written a line) reads as empty.  Returns 0,
  * or 1 after printing an error. */
-static int drain(cli_ctx *c, const char *stream, char **token)
+static int drain(cli_ctx *c, const char *group, const char *stream, char **token)
 {
     int empty_pages = 0;
     for (;;) {
-        json_t *req = json_pack("{s:s,s:s,s:b}", "logGroupName", LOG_GROUP, "logStreamName",
+        json_t *req = json_pack("{s:s,s:s,s:b}", "logGroupName", group, "logStreamName",
                                 stream, "startFromHead", 1);
         if (*token) json_object_set_new(req, "nextToken", json_string(*token));
         json_t *resp;
@@ -180,7 +191,7 @@ int cli_logs(int argc, char **argv)
     if (rc) return rc;
 
     json_t *job = NULL;
-    char *stream = NULL, *token = NULL, *waiting = NULL;
+    char *stream = NULL, *token = NULL, *waiting = NULL, *group = NULL;
     int done_seen = 0;
     if ((rc = cli_describe_job(&c, id, &job)) != 0) goto out;
     json_t *ap = json_object_get(job, "arrayProperties");
@@ -191,6 +202,8 @@ int cli_logs(int argc, char **argv)
         goto out;
     }
     done_seen = cli_status_done(str(job, "status"));
+    /* Every attempt of a job writes to the same group: the job's definition is fixed. */
+    group = xstrdup(log_group(job));
     for (;;) {
         if (!stream) {
             int beyond;
@@ -215,7 +228,7 @@ int cli_logs(int argc, char **argv)
                 say_waiting(&c, job, &waiting);
             }
         }
-        if (stream && (rc = drain(&c, stream, &token)) != 0) goto out;
+        if (stream && (rc = drain(&c, group, stream, &token)) != 0) goto out;
         /* Finished once a full read began after the job was seen finished. */
         if (!follow || done_seen) goto out;
         sleep_ms(POLL_MS);
@@ -228,7 +241,7 @@ int cli_logs(int argc, char **argv)
             const char *s = pick_stream(job, 0, &beyond);
             if (s && strcmp(s, stream) != 0) {
                 /* A retry began: the old attempt's last lines first, then the new stream. */
-                if ((rc = drain(&c, stream, &token)) != 0) goto out;
+                if ((rc = drain(&c, group, stream, &token)) != 0) goto out;
                 fprintf(stderr, "%s: job %s is running another attempt (log stream %s)\n",
                         c.prog, id, s);
                 free(stream);
@@ -243,6 +256,7 @@ out:
     free(stream);
     free(token);
     free(waiting);
+    free(group);
     cli_ctx_close(&c);
     return rc;
 }

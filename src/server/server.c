@@ -451,6 +451,13 @@ int server_main(int argc, char **argv)
         store_close(db);
         return 1;
     }
+    /* AWS Batch's log group is there before any job writes to it, as in an AWS account. */
+    if (logstore_wait(logs, logstore_create_group(logs, LOGSTORE_BATCH_GROUP)) < 0) {
+        fprintf(stderr, "barge server: cannot write to the log store in %s\n", c->data_dir);
+        logstore_close(logs);
+        store_close(db);
+        return 1;
+    }
     api_logs_init(logs);
     jobdef_init();
     api_init();

@@ -371,6 +371,27 @@ class RunningJobs(ServerTestCase):
         self.assertEqual(sorted(json.loads(l)["message"] for l in lines),
                          ["one", "three", "two"])
 
+    def test_logs_read_the_group_the_definition_names(self):
+        self.batch.register_job_definition(
+            jobDefinitionName="named-group", type="container",
+            containerProperties={"image": "busybox", "command": ["true"],
+                                 "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                          {"type": "MEMORY", "value": "64"}],
+                                 "logConfiguration": {"logDriver": "awslogs", "options": {
+                                     "awslogs-group": "/barge/cli", "awslogs-stream-prefix": "cli"}}})
+        rc, out, err = self.cli("submit", "--queue", "run", "--definition", "named-group", "--",
+                                "sh", "-c", "echo in the named group")
+        self.assertEqual(rc, 0, err)
+        job_id = out.split()[0]
+        rc, out, err = self.cli("logs", "-f", job_id, timeout=120)
+        self.assertEqual((rc, out), (0, "in the named group\n"), err)
+        # That is where the lines are, and nowhere else.
+        stream = self.batch.describe_jobs(jobs=[job_id])["jobs"][0]["container"]["logStreamName"]
+        self.assertTrue(stream.startswith("cli/default/"), stream)
+        logs = self.server.client("logs")
+        self.assertEqual(len(logs.get_log_events(logGroupName="/barge/cli",
+                                                 logStreamName=stream)["events"]), 1)
+
     def test_jobs_and_describe_show_exit_codes_and_attempts(self):
         job_id = self.submit("echo failing; exit 3", "--attempts", "2")
         rc, _, err = self.cli("logs", "-f", job_id, timeout=120)

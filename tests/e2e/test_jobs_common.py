@@ -83,11 +83,13 @@ class JobsCase(ServerTestCase):
 
     @classmethod
     def make_definition(cls, name, command=None, vcpus="1", memory="64", environment=None,
-                        **extra):
-        """Registers a container job definition; returns its ARN."""
+                        container=None, **extra):
+        """Registers a container job definition (container: more containerProperties); returns
+        its ARN."""
         env = [{"name": "OUT", "value": cls.out_dir}] + list(environment or [])
         props = {"image": "busybox:latest", "command": command or ["true"],
                  "resourceRequirements": resources(vcpus, memory), "environment": env}
+        props.update(container or {})
         return cls.batch.register_job_definition(
             jobDefinitionName=name, type="container", containerProperties=props,
             **extra)["jobDefinitionArn"]

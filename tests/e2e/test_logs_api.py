@@ -201,6 +201,12 @@ class LogsApi(ServerTestCase):
         self.assertEqual(len(groups(logGroupNamePrefix="/aws/b")["logGroups"]), 1)
         self.assertEqual(groups(logGroupNamePrefix="/other")["logGroups"], [])
         self.assertEqual(len(groups(logGroupNamePattern="BATCH")["logGroups"]), 1)
+        self.assertEqual(len(groups(logGroupIdentifiers=[GROUP, "/no/such"])["logGroups"]), 1)
+        self.assertEqual(groups(logGroupIdentifiers=["/no/such"])["logGroups"], [])
+        self.assertClientError(groups, "nextToken", code="InvalidParameterException",
+                               nextToken="not-a-token")
+        # An agent's lines for a stream the server never made land in /aws/batch/job.
+        self.assertEqual([g["logGroupName"] for g in groups()["logGroups"]], [GROUP])
 
     def test_aws_cli(self):
         self.put({"cli/default/1": [(100 + i, "cli %d" % i) for i in range(5)],

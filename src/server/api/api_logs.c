@@ -102,31 +102,41 @@ static const char *group_arn_prefix(char *out, size_t n)
     return out;
 }
 
-/* Whether v (a log group name or ARN, with or without the ":*" suffix) names the group. */
-static int names_batch_group(const char *v)
+/* The group that v names (a log group name, or its ARN with or without the ":*" suffix) into
+ * out; -1 when v is an ARN of another region or account, or no valid group name. */
+static int group_named(const char *v, char out[LOGSTORE_NAME_MAX + 1])
 {
     char prefix[200];
-    size_t n = strlen(group_arn_prefix(prefix, sizeof prefix));
+    size_t n = strlen(group_arn_prefix(prefix, sizeof prefix)), len = strlen(v);
     if (strncmp(v, "arn:", 4) == 0) {
-        if (strncmp(v, prefix, n) != 0) return 0;
+        if (strncmp(v, prefix, n) != 0) return -1;
         v += n;
-        size_t len = strlen(v);
+        len -= n;
         if (len >= 2 && strcmp(v + len - 2, ":*") == 0) len -= 2;
-        return len == strlen(LOGSTORE_BATCH_GROUP) && strncmp(v, LOGSTORE_BATCH_GROUP, len) == 0;
     }
-    return strcmp(v, LOGSTORE_BATCH_GROUP) == 0;
+    if (len > LOGSTORE_NAME_MAX) return -1;
+    memcpy(out, v, len);
+    out[len] = '\0';
+    return logstore_group_name_valid(out) ? 0 : -1;
 }
 
-/* The group a request names must be /aws/batch/job, the only group barge keeps. */
-static int check_group(api_ctx *c, json_t *req)
+#define NO_GROUP(c) api_fail(c, 400, "ResourceNotFoundException", \
+                             "The specified log group does not exist.")
+#define STORE_UNREADABLE(c) api_fail(c, 500, "ServiceUnavailableException", \
+                                     "the log store could not be read; retry")
+
+/* The group a request names, into group; it must exist. */
+static int check_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 1])
 {
     const char *name = api_str(req, "logGroupName"), *id = api_str(req, "logGroupIdentifier");
     if (name && id)
         return INVALID(c, "LogGroupName and LogGroupIdentifier are mutually exclusive; give one");
     if (!name && !id) return INVALID(c, "Either logGroupName or logGroupIdentifier must be given");
-    if (!names_batch_group(name ? name : id))
-        return api_fail(c, 400, "ResourceNotFoundException",
-                        "The specified log group does not exist.");
+    if (group_named(name ? name : id, group) < 0) return NO_GROUP(c);
+    int64_t created, bytes;
+    int rc = logstore_group_info(store_, group, &created, &bytes);
+    if (rc == LOGSTORE_NOT_FOUND) return NO_GROUP(c);
+    if (rc != LOGSTORE_OK) return STORE_UNREADABLE(c);
     return 0;
 }
 
@@ -164,10 +174,11 @@ static int read_token(api_ctx *c, json_t *req, const char **out)
 
 static int get_log_events(api_ctx *c, json_t *req, json_t **resp)
 {
-    logstore_get_query q = {.group = LOGSTORE_BATCH_GROUP,
+    char group[LOGSTORE_NAME_MAX + 1];
+    logstore_get_query q = {.group = group,
                             .stream = api_str(req, "logStreamName"),
                             .start_from_head = json_is_true(json_object_get(req, "startFromHead"))};
-    if (check_group(c, req) < 0 || read_range(c, req, &q.range) < 0 ||
+    if (check_group(c, req, group) < 0 || read_range(c, req, &q.range) < 0 ||
         read_limit(c, req, LOGSTORE_MAX_EVENTS, &q.limit) < 0 || read_token(c, req, &q.token) < 0)
         return -1;
     logstore_page page;
@@ -191,11 +202,12 @@ static int get_log_events(api_ctx *c, json_t *req, json_t **resp)
 static int describe_log_streams(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *order = api_str(req, "orderBy");
-    logstore_streams_query q = {.group = LOGSTORE_BATCH_GROUP,
+    char group[LOGSTORE_NAME_MAX + 1];
+    logstore_streams_query q = {.group = group,
                                 .prefix = api_str(req, "logStreamNamePrefix"),
                                 .by_last_event_time = order && strcmp(order, "LastEventTime") == 0,
                                 .descending = json_is_true(json_object_get(req, "descending"))};
-    if (check_group(c, req) < 0 ||
+    if (check_group(c, req, group) < 0 ||
         read_limit(c, req, LOGSTORE_MAX_STREAMS, &q.limit) < 0 || read_token(c, req, &q.token) < 0)
         return -1;
     if (q.prefix && q.by_last_event_time)
@@ -209,7 +221,7 @@ static int describe_log_streams(api_ctx *c, json_t *req, json_t **resp)
     json_t *streams = json_array();
     for (size_t i = 0; i < list.n; i++) {
         const logstore_stream_info *s = &list.items[i];
-        char *arn = xasprintf("%s%s:log-stream:%s", prefix, LOGSTORE_BATCH_GROUP, s->name);
+        char *arn = xasprintf("%s%s:log-stream:%s", prefix, group, s->name);
         json_t *o = json_pack("{s:s, s:I, s:s, s:I}", "logStreamName", s->name, "creationTime",
                               (json_int_t)s->creation_time, "arn", arn, "storedBytes",
                               (json_int_t)s->stored_bytes);
@@ -230,10 +242,11 @@ static int describe_log_streams(api_ctx *c, json_t *req, json_t **resp)
 static int filter_log_events(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *names = json_object_get(req, "logStreamNames");
-    logstore_filter_query q = {.group = LOGSTORE_BATCH_GROUP,
+    char group[LOGSTORE_NAME_MAX + 1];
+    logstore_filter_query q = {.group = group,
                                .prefix = api_str(req, "logStreamNamePrefix"),
                                .pattern = api_str(req, "filterPattern")};
-    if (check_group(c, req) < 0 || read_range(c, req, &q.range) < 0 ||
+    if (check_group(c, req, group) < 0 || read_range(c, req, &q.range) < 0 ||
         read_limit(c, req, LOGSTORE_MAX_EVENTS, &q.limit) < 0 || read_token(c, req, &q.token) < 0)
         return -1;
     if (names && q.prefix)
@@ -272,47 +285,97 @@ static int filter_log_events(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+static json_t *group_json(const char *name, int64_t created, int64_t bytes)
+{
+    char prefix[200];
+    group_arn_prefix(prefix, sizeof prefix);
+    char *arn = xasprintf("%s%s", prefix, name);
+    char *arn_any = xasprintf("%s:*", arn);
+    json_t *g = json_pack("{s:s, s:I, s:i, s:s, s:s, s:I, s:s}", "logGroupName", name,
+                          "creationTime", (json_int_t)created, "metricFilterCount", 0, "arn",
+                          arn_any, "logGroupArn", arn, "storedBytes", (json_int_t)bytes,
+                          "logGroupClass", "STANDARD");
+    free(arn);
+    free(arn_any);
+    return g;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* DescribeLogGroups with logGroupIdentifiers: the named groups that exist, by name, in one
+ * page (there are at most 50). */
+static int describe_named_groups(api_ctx *c, json_t *ids, const char *prefix,
+                                 const char *pattern, int limit, json_t *groups)
+{
+    size_t n = json_array_size(ids);
+    if (n < 1 || n > 50)
+        return INVALID(c, "logGroupIdentifiers: give 1 to 50 identifiers (got %zu)", n);
+    char(*names)[LOGSTORE_NAME_MAX + 1] = xcalloc(n, sizeof *names);
+    const char **sorted = xcalloc(n, sizeof *sorted);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (group_named(json_string_value(json_array_get(ids, i)), names[i]) == 0)
+            sorted[m++] = names[i];
+    qsort(sorted, m, sizeof *sorted, cmp_str);
+    int rc = 0, shown = 0;
+    for (size_t i = 0; i < m && shown < limit; i++) {
+        const char *g = sorted[i];
+        if ((i > 0 && strcmp(g, sorted[i - 1]) == 0) ||
+            (prefix && strncmp(g, prefix, strlen(prefix)) != 0) ||
+            (pattern && !strcasestr(g, pattern)))
+            continue;
+        int64_t created, bytes;
+        int found = logstore_group_info(store_, g, &created, &bytes);
+        if (found == LOGSTORE_NOT_FOUND) continue;
+        if (found != LOGSTORE_OK) {
+            rc = STORE_UNREADABLE(c);
+            break;
+        }
+        json_array_append_new(groups, group_json(g, created, bytes));
+        shown++;
+    }
+    free(sorted);
+    free(names);
+    return rc;
+}
+
 static int describe_log_groups(api_ctx *c, json_t *req, json_t **resp)
 {
-    const char *prefix = api_str(req, "logGroupNamePrefix");
-    const char *pattern = api_str(req, "logGroupNamePattern");
+    logstore_groups_query q = {.prefix = api_str(req, "logGroupNamePrefix"),
+                               .pattern = api_str(req, "logGroupNamePattern")};
     json_t *ids = json_object_get(req, "logGroupIdentifiers");
-    int limit;
-    const char *token;
-    if (read_limit(c, req, 50, &limit) < 0 || read_token(c, req, &token) < 0) return -1;
-    if (prefix && pattern)
+    if (read_limit(c, req, LOGSTORE_MAX_GROUPS, &q.limit) < 0 ||
+        read_token(c, req, &q.token) < 0)
+        return -1;
+    if (q.prefix && q.pattern)
         return INVALID(c, "logGroupNamePrefix and logGroupNamePattern cannot both be given");
-    /* One group: it matches or it does not, and there is never a second page. */
-    int match = !token;
-    if (prefix) match = match && strncmp(LOGSTORE_BATCH_GROUP, prefix, strlen(prefix)) == 0;
-    if (pattern) match = match && strcasestr(LOGSTORE_BATCH_GROUP, pattern) != NULL;
-    if (ids) {
-        int named = 0;
-        for (size_t i = 0; i < json_array_size(ids); i++)
-            named |= names_batch_group(json_string_value(json_array_get(ids, i)));
-        match = match && named;
-    }
     json_t *groups = json_array();
-    if (match) {
-        int64_t created, bytes;
-        if (logstore_group_info(store_, LOGSTORE_BATCH_GROUP, &created, &bytes) < 0) {
+    if (ids) {
+        /* The named groups come in one page: a token asks for a page that does not exist. */
+        if (!q.token && describe_named_groups(c, ids, q.prefix, q.pattern, q.limit, groups) < 0) {
             json_decref(groups);
-            return api_fail(c, 500, "ServiceUnavailableException",
-                            "the log store could not be read; retry");
+            return -1;
         }
-        char arn_prefix[200];
-        group_arn_prefix(arn_prefix, sizeof arn_prefix);
-        char *arn = xasprintf("%s%s", arn_prefix, LOGSTORE_BATCH_GROUP);
-        char *arn_any = xasprintf("%s:*", arn);
-        json_array_append_new(
-            groups, json_pack("{s:s, s:I, s:i, s:s, s:s, s:I, s:s}", "logGroupName",
-                              LOGSTORE_BATCH_GROUP, "creationTime", (json_int_t)created,
-                              "metricFilterCount", 0, "arn", arn_any, "logGroupArn", arn,
-                              "storedBytes", (json_int_t)bytes, "logGroupClass", "STANDARD"));
-        free(arn);
-        free(arn_any);
+        *resp = json_pack("{s:o}", "logGroups", groups);
+        return 0;
+    }
+    logstore_group_list list;
+    char *err = NULL;
+    int rc = logstore_groups(store_, &q, &list, &err);
+    if (rc != LOGSTORE_OK) {
+        json_decref(groups);
+        return store_failed(c, rc, err);
+    }
+    for (size_t i = 0; i < list.n; i++) {
+        const logstore_group_summary *g = &list.items[i];
+        json_array_append_new(groups, group_json(g->name, g->creation_time, g->stored_bytes));
     }
     *resp = json_pack("{s:o}", "logGroups", groups);
+    if (list.next) json_object_set_new(*resp, "nextToken", json_string(list.next));
+    logstore_group_list_free(&list);
     return 0;
 }
 
@@ -329,13 +392,6 @@ static const struct {
 
 /* The agent's upload -------------------------------------------------------------------- */
 
-/* A stream name as CloudWatch allows it: 1 to 512 characters, none of them ':' or '*'. */
-static int stream_name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    return n >= 1 && n <= 512 && !strpbrk(s, ":*");
-}
-
 static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *streams = json_object_get(req, "streams");
@@ -344,7 +400,7 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
     /* Check everything before storing anything, so a bad request changes nothing. */
     json_array_foreach(streams, i, s) {
         const char *name = api_str(s, "logStreamName");
-        if (!stream_name_valid(name))
+        if (!logstore_stream_name_valid(name))
             return api_client_error(c, "streams[%zu].logStreamName: '%.100s' is not a valid "
                                        "stream name (1 to 512 characters, without ':' or '*')",
                                     i, name);
@@ -380,8 +436,10 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
                 len -= piece;
             } while (len > 0);
         }
-        tickets[i] = logstore_append(store_, LOGSTORE_BATCH_GROUP, api_str(s, "logStreamName"),
-                                     ev, n);
+        /* The agent knows the stream by its name: the server made it, in the group of the
+         * attempt's job, when the attempt started (engine/attempt.c). */
+        tickets[i] = logstore_append_by_name(store_, LOGSTORE_BATCH_GROUP,
+                                             api_str(s, "logStreamName"), ev, n);
     }
     free(ev);
     /* Answer only once the events are committed: the answer lets the agent drop them. */

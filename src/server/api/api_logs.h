@@ -2,8 +2,9 @@
  * upload (POST /barge/v1/agent/logs, docs/agent-protocol.md).
  *
  * CloudWatch Logs speaks JSON 1.1: POST / with X-Amz-Target: Logs_20140328.<Operation>.  barge
- * serves GetLogEvents, FilterLogEvents, DescribeLogStreams and DescribeLogGroups (the one group
- * /aws/batch/job); any other target is answered with UnknownOperationException.
+ * serves GetLogEvents, FilterLogEvents, DescribeLogStreams and DescribeLogGroups over the groups
+ * the log store holds (/aws/batch/job, and those job definitions name with awslogs-group); any
+ * other target is answered with UnknownOperationException.
  *
  * Both kinds of request are answered on the HTTP thread that read them: they use the log store,
  * which is safe to call from any thread, and never the core, so reading or shipping logs never

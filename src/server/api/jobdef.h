@@ -47,6 +47,9 @@ int jobdef_check_environment(api_ctx *c, json_t *env, const char *field);
  * terms (whole numbers on EC2; Fargate's vCPU steps on FARGATE). */
 int jobdef_check_requirements(api_ctx *c, json_t *reqs, int fargate, const char *field);
 
+/* A container's logConfiguration (jobdef_logs.c): with the awslogs driver, its options. */
+int jobdef_check_log_configuration(api_ctx *c, json_t *lc, const char *field);
+
 /* The whole RegisterJobDefinition request, apart from the name and revision bookkeeping. */
 int jobdef_check_register(api_ctx *c, json_t *req);
 

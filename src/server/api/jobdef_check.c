@@ -440,6 +440,8 @@ static int check_container(api_ctx *c, json_t *cp, int fargate, int node, const 
     if (fargate && driver && strcmp(driver, "awslogs") != 0 && strcmp(driver, "splunk") != 0)
         return api_client_error(c, "%s.logConfiguration.logDriver: jobs on Fargate resources "
                                    "may use only awslogs or splunk (got %s)", field, driver);
+    if (jobdef_check_log_configuration(c, json_object_get(cp, "logConfiguration"), field) < 0)
+        return -1;
     const char *itype = api_str(cp, "instanceType");
     if (itype && !node)
         return api_client_error(c, "%s.instanceType: applies only to the containers of "

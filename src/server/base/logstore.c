@@ -53,16 +53,29 @@ static const char *const migrations[] = {
     "  ingest INTEGER NOT NULL,"
     "  msg    TEXT NOT NULL);"
     "CREATE INDEX events_by_time ON events(stream, ts);",
+    /* 2: log groups as records of their own, each with its creation time, and streams found by
+     * name alone (an agent's upload names the stream, not its group).  Until now
+     * /aws/batch/job was the only group and existed from the store's creation: it keeps that
+     * time; any other group takes the creation time of its first stream. */
+    "CREATE TABLE groups (name TEXT PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO groups(name, created) SELECT '" LOGSTORE_BATCH_GROUP "', value FROM meta"
+    "  WHERE key = 'created';"
+    "INSERT OR IGNORE INTO groups(name, created) SELECT grp, min(created) FROM streams"
+    "  GROUP BY grp;"
+    "CREATE INDEX streams_by_name ON streams(name);",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
-/* One queued append: header, events, then the names and messages, in one allocation. */
+/* One queued append: header, events, then the names and messages, in one allocation.  stream
+ * is NULL when only the group is to be made; by_name says that the stream is looked up by its
+ * name in any group, group being where it is made when no group holds it. */
 typedef struct pending {
     struct pending *next;
     uint64_t ticket;
     int64_t ingest;
     size_t size;
     const char *group, *stream;
+    int by_name;
     size_t n;
     logstore_event ev[];
 } pending;
@@ -72,6 +85,8 @@ static const char *const writer_sql[W_COUNT] = {
     [W_COMMIT] = "COMMIT",
     [W_ROLLBACK] = "ROLLBACK",
     [W_FIND] = "SELECT id FROM streams WHERE grp = ?1 AND name = ?2",
+    [W_FIND_NAME] = "SELECT id FROM streams WHERE name = ?1 ORDER BY id DESC LIMIT 1",
+    [W_GROUP] = "INSERT INTO groups(name, created) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
     [W_MAKE] = "INSERT INTO streams(grp, name, created) VALUES (?1, ?2, ?3)",
     [W_EVENT] = "INSERT INTO events(stream, ts, ingest, msg) VALUES (?1, ?2, ?3, ?4)",
     [W_UPDATE] = "UPDATE streams SET"
@@ -90,16 +105,40 @@ static int run(sqlite3_stmt *st)
 
 /* The writer ---------------------------------------------------------------------------- */
 
+/* The id of the stream that find (bound already) returns, in *id; 0 when there is none. */
+static int find_id(sqlite3_stmt *find, int64_t *id)
+{
+    int rc = sqlite3_step(find);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
+    sqlite3_reset(find);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int make_group(logstore *ls, const char *group, int64_t now)
+{
+    sqlite3_stmt *st = ls->wst[W_GROUP];
+    sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    return run(st);
+}
+
 static int write_item(logstore *ls, pending *p)
 {
+    if (!p->stream) return make_group(ls, p->group, p->ingest);
     sqlite3_stmt *find = ls->wst[W_FIND], *make = ls->wst[W_MAKE];
-    sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
-    sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(find);
-    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
-    sqlite3_reset(find);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    int64_t id = 0;
+    if (p->by_name) {
+        /* Looked up here, in queue order, so a stream made by an earlier call is found. */
+        sqlite3_bind_text(ls->wst[W_FIND_NAME], 1, p->stream, -1, SQLITE_STATIC);
+        if (find_id(ls->wst[W_FIND_NAME], &id) < 0) return -1;
+    }
     if (!id) {
+        sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
+        sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
+        if (find_id(find, &id) < 0) return -1;
+    }
+    if (!id) {
+        if (make_group(ls, p->group, p->ingest) < 0) return -1;
         sqlite3_bind_text(make, 1, p->group, -1, SQLITE_STATIC);
         sqlite3_bind_text(make, 2, p->stream, -1, SQLITE_STATIC);
         sqlite3_bind_int64(make, 3, p->ingest);
@@ -178,24 +217,30 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-uint64_t logstore_append(logstore *ls, const char *group, const char *stream,
-                         const logstore_event *ev, size_t n)
+static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int by_name,
+                        const logstore_event *ev, size_t n)
 {
-    size_t glen = strlen(group) + 1, slen = strlen(stream) + 1, size = sizeof(pending) +
-                  n * sizeof(logstore_event) + glen + slen;
+    /* Callers check names where they come from outside; the listings rely on it. */
+    BARGE_ASSERT(logstore_group_name_valid(group));
+    size_t glen = strlen(group) + 1, slen = stream ? strlen(stream) + 1 : 0,
+           size = sizeof(pending) + n * sizeof(logstore_event) + glen + slen;
     for (size_t i = 0; i < n; i++) size += ev[i].len;
     pending *p = xmalloc(size);
     p->next = NULL;
     p->size = size;
     p->n = n;
+    p->by_name = by_name;
     p->ingest = util_now_ms();
     char *at = (char *)&p->ev[n];
     memcpy(at, group, glen);
     p->group = at;
     at += glen;
-    memcpy(at, stream, slen);
-    p->stream = at;
-    at += slen;
+    p->stream = NULL;
+    if (stream) {
+        memcpy(at, stream, slen);
+        p->stream = at;
+        at += slen;
+    }
     for (size_t i = 0; i < n; i++) {
         /* CloudWatch timestamps are not negative; positions print them in 16 digits. */
         int64_t ts = ev[i].timestamp;
@@ -218,6 +263,23 @@ uint64_t logstore_append(logstore *ls, const char *group, const char *stream,
     return ticket; /* not p->ticket: the writer may have freed p already */
 }
 
+uint64_t logstore_append(logstore *ls, const char *group, const char *stream,
+                         const logstore_event *ev, size_t n)
+{
+    return enqueue(ls, group, stream, 0, ev, n);
+}
+
+uint64_t logstore_append_by_name(logstore *ls, const char *fallback_group, const char *stream,
+                                 const logstore_event *ev, size_t n)
+{
+    return enqueue(ls, fallback_group, stream, 1, ev, n);
+}
+
+uint64_t logstore_create_group(logstore *ls, const char *group)
+{
+    return enqueue(ls, group, NULL, 0, NULL, 0);
+}
+
 int logstore_wait(logstore *ls, uint64_t ticket)
 {
     int rc = 0;
@@ -236,31 +298,6 @@ void logstore_create_stream(logstore *ls, const char *group, const char *stream)
 }
 
 /* Opening and closing ------------------------------------------------------------------- */
-
-/* The store's creation time, recorded once: it is the log group's creationTime. */
-static int read_created(logstore *ls, char **err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(ls->w, "INSERT INTO meta(key, value) VALUES ('created', ?1) "
-                                       "ON CONFLICT(key) DO NOTHING", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, util_now_ms());
-        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (rc == SQLITE_OK &&
-        sqlite3_prepare_v2(ls->w, "SELECT value FROM meta WHERE key = 'created'", -1, &st,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        ls->created = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        return 0;
-    }
-    sqlite3_finalize(st);
-    *err = xasprintf("cannot read the log store's creation time: %s", sqlite3_errmsg(ls->w));
-    return -1;
-}
 
 static void close_connections(logstore *ls)
 {
@@ -290,8 +327,7 @@ logstore *logstore_open(const char *dir, char **err)
                          sqlite3_errmsg(ls->w));
         goto fail;
     }
-    if (sqlite_schema_migrate(ls->w, migrations, N_MIGRATIONS, "the log store", err) < 0 ||
-        read_created(ls, err) < 0)
+    if (sqlite_schema_migrate(ls->w, migrations, N_MIGRATIONS, "the log store", err) < 0)
         goto fail;
     for (int i = 0; i < W_COUNT; i++) {
         if (sqlite3_prepare_v3(ls->w, writer_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ls->wst[i],

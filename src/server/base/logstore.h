@@ -2,13 +2,20 @@
  *
  * The log store is a SQLite file of its own, apart from the main store, so that heavy logging
  * never competes with the scheduler's commits for the main store's write lock.  Events belong to
- * a stream, named within a log group (AWS Batch writes every job's stream in /aws/batch/job).
+ * a stream, named within a log group (AWS Batch writes a job's streams in /aws/batch/job unless
+ * its definition names another group).
  *
  * Writes go through one writer thread with a queue and group commit: logstore_append copies the
  * events into the queue and returns at once; logstore_wait blocks until they are committed.
  * Reads (logstore_get, logstore_streams, logstore_filter) run on the caller's thread on a
  * read-only connection from a pool, beside the writer (WAL mode).  Every function may be called
  * from any thread.
+ *
+ * Groups are records of their own: a group exists once it is made, by logstore_create_group or
+ * by the first stream made in it, and lists with its creation time.  Writes take only group
+ * names that logstore_group_name_valid accepts (asserted): callers check names that come from
+ * outside.  The store knows nothing of jobs: which group a job writes to is its caller's
+ * business.
  *
  * Within a stream, events are ordered by (timestamp, arrival), as CloudWatch Logs orders them.
  * A position in a stream is written as 35 digits: the timestamp in 16 then the event's id in 19.
@@ -18,14 +25,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The log group AWS Batch writes job logs to. */
+/* The log group AWS Batch writes job logs to when a job definition names none. */
 #define LOGSTORE_BATCH_GROUP "/aws/batch/job"
+
+/* CloudWatch Logs' naming rules: a group name is 1 to 512 characters of [.-_/#A-Za-z0-9]; a
+ * stream name 1 to 512 characters, none of them ':' or '*'.  1 when name follows them. */
+#define LOGSTORE_NAME_MAX 512
+int logstore_group_name_valid(const char *name);
+int logstore_stream_name_valid(const char *name);
 
 /* Defaults and limits of the reads, as CloudWatch Logs has them. */
 #define LOGSTORE_MAX_EVENTS 10000
 #define LOGSTORE_MAX_BYTES (1024 * 1024) /* per answer, counting 26 bytes per event */
 #define LOGSTORE_EVENT_OVERHEAD 26
 #define LOGSTORE_MAX_STREAMS 50 /* per DescribeLogStreams page */
+#define LOGSTORE_MAX_GROUPS 50  /* per DescribeLogGroups page */
 
 /* Return codes of the reads. */
 enum { LOGSTORE_OK = 0, LOGSTORE_NOT_FOUND = -1, LOGSTORE_INVALID = -2, LOGSTORE_FAILED = -3 };
@@ -103,6 +117,26 @@ typedef struct logstore_stream_list {
     char *next; /* NULL when nothing remains */
 } logstore_stream_list;
 
+/* DescribeLogGroups: groups by name, those whose name starts with prefix and holds pattern
+ * (case-insensitive), each given once. */
+typedef struct logstore_groups_query {
+    const char *prefix;  /* NULL for every group */
+    const char *pattern; /* NULL for every group */
+    int limit;           /* 0 means LOGSTORE_MAX_GROUPS */
+    const char *token;
+} logstore_groups_query;
+
+typedef struct logstore_group_summary {
+    char *name;
+    int64_t creation_time, stored_bytes;
+} logstore_group_summary;
+
+typedef struct logstore_group_list {
+    logstore_group_summary *items;
+    size_t n;
+    char *next; /* NULL when nothing remains */
+} logstore_group_list;
+
 /* Opens (creating if needed) DIR/logs.db and starts the writer.  NULL with *err on failure. */
 logstore *logstore_open(const char *dir, char **err);
 /* Commits everything queued, stops the writer and closes every connection.  Accepts NULL. */
@@ -114,16 +148,27 @@ void logstore_close(logstore *ls);
  * rather than growing the server without bound. */
 uint64_t logstore_append(logstore *ls, const char *group, const char *stream,
                          const logstore_event *ev, size_t n);
+/* Like logstore_append, for a caller that knows a stream by its name alone (an agent, which is
+ * told the stream's name and not its group): the events go to the stream of that name made
+ * last, whichever its group; when no group holds one, it is made in fallback_group.  The
+ * stream is looked up when the events are written, after every earlier call, so a stream that
+ * an earlier logstore_create_stream made is always found. */
+uint64_t logstore_append_by_name(logstore *ls, const char *fallback_group, const char *stream,
+                                 const logstore_event *ev, size_t n);
+/* Queues the making of a group, if it does not exist yet, and returns a ticket for
+ * logstore_wait.  Its creation time is now. */
+uint64_t logstore_create_group(logstore *ls, const char *group);
 /* Waits until the append with this ticket (and every earlier one) is committed.  Returns 0, or
  * -1 when its commit failed (the events are lost; the error is in the server log). */
 int logstore_wait(logstore *ls, uint64_t ticket);
-/* Creates an empty stream if it does not exist (a job's stream exists from the moment its
- * attempt starts, so reading it before its first line is not an error). */
+/* Creates an empty stream, and its group, if they do not exist (a job's stream exists from the
+ * moment its attempt starts, so reading it before its first line is not an error). */
 void logstore_create_stream(logstore *ls, const char *group, const char *stream);
 
 /* 1 if the stream exists (committed), 0 if not, -1 on a read error. */
 int logstore_stream_exists(logstore *ls, const char *group, const char *stream);
-/* Creation time of the store (the log group's creationTime) and the bytes stored in a group. */
+/* A group's creation time and the bytes stored in it: LOGSTORE_OK, LOGSTORE_NOT_FOUND when
+ * the group does not exist, or LOGSTORE_FAILED on a read error (written to the server log). */
 int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
                         int64_t *stored_bytes);
 
@@ -145,4 +190,9 @@ void logstore_page_free(logstore_page *p);
 int logstore_streams(logstore *ls, const logstore_streams_query *q, logstore_stream_list *out,
                      char **err);
 void logstore_stream_list_free(logstore_stream_list *l);
+
+/* DescribeLogGroups.  LOGSTORE_INVALID for a token this listing did not issue. */
+int logstore_groups(logstore *ls, const logstore_groups_query *q, logstore_group_list *out,
+                    char **err);
+void logstore_group_list_free(logstore_group_list *l);
 #endif

@@ -1,6 +1,6 @@
 /* logstore_internal — what the log store's files share and nothing else: logstore.c (opening,
  * closing and the writer), logstore_read.c (the readers, positions and GetLogEvents) and
- * logstore_query.c (FilterLogEvents and the stream listings, whose SQL is built per request). */
+ * logstore_query.c (FilterLogEvents and the listings, whose SQL is built per request). */
 #ifndef BARGE_LOGSTORE_INTERNAL_H
 #define BARGE_LOGSTORE_INTERNAL_H
 #include <pthread.h>
@@ -14,7 +14,10 @@
 #define MAX_TS INT64_C(9999999999999999)
 
 /* The writer's statements (logstore.c) and each reader's (logstore_read.c). */
-enum { W_BEGIN, W_COMMIT, W_ROLLBACK, W_FIND, W_MAKE, W_EVENT, W_UPDATE, W_COUNT };
+enum {
+    W_BEGIN, W_COMMIT, W_ROLLBACK, W_FIND, W_FIND_NAME, W_GROUP, W_MAKE, W_EVENT, W_UPDATE,
+    W_COUNT
+};
 enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_COUNT };
 
 typedef struct reader {
@@ -25,7 +28,6 @@ typedef struct reader {
 
 struct logstore {
     char *path;
-    int64_t created;
     /* The writer's connection and statements belong to the writer thread once it runs. */
     sqlite3 *w;
     sqlite3_stmt *wst[W_COUNT];

@@ -1,5 +1,6 @@
 /* logstore_query — the reads whose SQL is built per request: FilterLogEvents, with its
- * pattern, and the stream listings (DescribeLogStreams).  See logstore.h. */
+ * pattern, and the listings of streams (DescribeLogStreams) and groups (DescribeLogGroups).
+ * See logstore.h. */
 #include "server/base/logstore.h"
 #include "server/base/logstore_internal.h"
 
@@ -363,5 +364,85 @@ int logstore_streams(logstore *ls, const logstore_streams_query *sq, logstore_st
     free(after);
     free(upper);
     if (rc != LOGSTORE_OK) logstore_stream_list_free(out);
+    return rc;
+}
+
+/* Group listings ------------------------------------------------------------------------ */
+
+void logstore_group_list_free(logstore_group_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->items[i].name);
+    free(l->items);
+    free(l->next);
+    memset(l, 0, sizeof *l);
+}
+
+/* Listing tokens: "g/HEX" resumes after a group's name. */
+static char *group_token(const char *name)
+{
+    size_t n = strlen(name);
+    char *t = xmalloc(2 * n + 3);
+    t[0] = 'g';
+    t[1] = '/';
+    util_hex(name, n, t + 2);
+    return t;
+}
+
+int logstore_groups(logstore *ls, const logstore_groups_query *gq, logstore_group_list *out,
+                    char **err)
+{
+    memset(out, 0, sizeof *out);
+    *err = NULL;
+    int limit = gq->limit > 0 && gq->limit <= LOGSTORE_MAX_GROUPS ? gq->limit
+                                                                  : LOGSTORE_MAX_GROUPS;
+    char *after = NULL;
+    if (gq->token && (strncmp(gq->token, "g/", 2) != 0 || !(after = util_unhex(gq->token + 2)))) {
+        *err = xasprintf("The specified nextToken is invalid: '%.60s' is not a token of this "
+                         "listing (pass the nextToken of the previous page).", gq->token);
+        return LOGSTORE_INVALID;
+    }
+    char *upper = gq->prefix ? xmalloc(strlen(gq->prefix) + 1) : NULL;
+    query q = {0};
+    /* Group names are ASCII (enqueue asserts logstore_group_name_valid), so lower() folds
+     * them whole. */
+    buf_puts(&q.sql, "SELECT name, created, (SELECT coalesce(sum(bytes), 0) FROM streams "
+                     "WHERE grp = groups.name) FROM groups WHERE 1");
+    if (gq->prefix) q_prefix(&q, gq->prefix, upper);
+    if (gq->pattern) {
+        buf_puts(&q.sql, " AND instr(lower(name), lower(");
+        q_text(&q, gq->pattern, -1);
+        buf_puts(&q.sql, ")) > 0");
+    }
+    if (after) {
+        buf_puts(&q.sql, " AND name > ");
+        q_text(&q, after, -1);
+    }
+    buf_puts(&q.sql, " ORDER BY name LIMIT ");
+    q_int(&q, limit + 1);
+
+    reader *r = logstore__reader_take(ls, err);
+    sqlite3_stmt *st = r ? q_prepare(&q, r, err) : NULL;
+    int rc = st ? LOGSTORE_OK : LOGSTORE_FAILED;
+    if (st) {
+        int step;
+        out->items = xcalloc((size_t)limit, sizeof *out->items);
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            if (out->n == (size_t)limit) {
+                out->next = group_token(out->items[out->n - 1].name);
+                break;
+            }
+            logstore_group_summary *g = &out->items[out->n++];
+            g->name = xstrdup((const char *)sqlite3_column_text(st, 0));
+            g->creation_time = sqlite3_column_int64(st, 1);
+            g->stored_bytes = sqlite3_column_int64(st, 2);
+        }
+        if (step != SQLITE_ROW && step != SQLITE_DONE) rc = logstore__read_failed(r, err);
+        sqlite3_finalize(st);
+    }
+    if (r) logstore__reader_give(ls, r);
+    q_free(&q);
+    free(after);
+    free(upper);
+    if (rc != LOGSTORE_OK) logstore_group_list_free(out);
     return rc;
 }

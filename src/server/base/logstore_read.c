@@ -20,7 +20,8 @@ static const char *const reader_sql[R_COUNT] = {
                   "ts < ?3 AND (ts > ?4 OR id > ?5) ORDER BY ts, id LIMIT ?6",
     [R_BACKWARD] = "SELECT id, ts, ingest, msg FROM events WHERE stream = ?1 AND ts >= ?2 AND "
                    "ts <= ?3 AND (ts < ?4 OR id < ?5) ORDER BY ts DESC, id DESC LIMIT ?6",
-    [R_GROUP] = "SELECT coalesce(sum(bytes), 0) FROM streams WHERE grp = ?1",
+    [R_GROUP] = "SELECT created, (SELECT coalesce(sum(bytes), 0) FROM streams WHERE grp = ?1) "
+                "FROM groups WHERE name = ?1",
 };
 
 /* Readers ------------------------------------------------------------------------------- */
@@ -118,27 +119,51 @@ int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
                         int64_t *stored_bytes)
 {
     char *err = NULL;
-    *creation_time = ls->created;
-    *stored_bytes = 0;
+    *creation_time = *stored_bytes = 0;
     reader *r = logstore__reader_take(ls, &err);
     sqlite3_stmt *st = r ? reader_stmt(r, R_GROUP, &err) : NULL;
-    int rc = -1;
+    int rc = LOGSTORE_FAILED;
     if (st) {
         sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            *stored_bytes = sqlite3_column_int64(st, 0);
-            rc = 0;
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            *creation_time = sqlite3_column_int64(st, 0);
+            *stored_bytes = sqlite3_column_int64(st, 1);
+            rc = LOGSTORE_OK;
+        } else if (step == SQLITE_DONE) {
+            rc = LOGSTORE_NOT_FOUND;
         } else {
-            err = xasprintf("reading the log store failed: %s", sqlite3_errmsg(r->db));
+            logstore__read_failed(r, &err);
         }
         sqlite3_reset(st);
     }
     if (r) logstore__reader_give(ls, r);
-    if (rc < 0) {
+    if (rc == LOGSTORE_FAILED) {
         log_error("logstore: %s", err);
         free(err);
     }
     return rc;
+}
+
+/* Names --------------------------------------------------------------------------------- */
+
+int logstore_group_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > LOGSTORE_NAME_MAX) return 0;
+    for (const char *p = name; *p; p++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 strchr(".-_/#", c) != NULL;
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+int logstore_stream_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    return n >= 1 && n <= LOGSTORE_NAME_MAX && !strpbrk(name, ":*");
 }
 
 /* Positions and tokens ------------------------------------------------------------------ */

@@ -115,18 +115,21 @@ static void set_str(char **slot, const char *v)
 void attempt_start(state *st, instance *in, job *j)
 {
     BARGE_ASSERT(j->status == JS_RUNNABLE && j->inst == NULL);
-    char task[37], stream[256];
+    char task[37], stream[LOGSTORE_NAME_MAX + 1];
     util_uuid(task);
     char hex[33];
     int n = 0;
     for (const char *p = task; *p && n < 32; p++)
         if (*p != '-') hex[n++] = *p;
     hex[n] = '\0';
-    snprintf(stream, sizeof stream, "%s/default/%s", j->spec->jd_name, hex);
+    /* PREFIX/default/TASKID in the job's log group (jobspec.h).  The agent is told only the
+     * stream's name; its uploads find the stream, and so the group, by that name. */
+    snprintf(stream, sizeof stream, "%s/default/%s", jobspec_log_prefix(j->spec), hex);
     set_str(&j->log_stream, stream);
-    /* The stream exists from the start, as the awslogs driver makes it: a job that prints
-     * nothing has an empty log, not a missing one. */
-    if (st->logs) logstore_create_stream(st->logs, LOGSTORE_BATCH_GROUP, stream);
+    /* The stream exists from the start, as the awslogs driver makes it (and its group, as
+     * awslogs-create-group would): a job that prints nothing has an empty log, not a missing
+     * one. */
+    if (st->logs) logstore_create_stream(st->logs, jobspec_log_group(j->spec), stream);
     set_str(&j->inst_id, in->id);
     set_str(&j->ce_name, in->ce);
     set_str(&j->mem_note, in->mem_note);

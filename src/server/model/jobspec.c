@@ -7,6 +7,7 @@
 
 #include "common/dict.h"
 #include "common/mem.h"
+#include "server/base/logstore.h"
 #include "server/model/arn.h"
 
 /* The members that are each job's own; every other member is shared. */
@@ -18,6 +19,7 @@ struct spec_shared {
     int refs;
     unsigned long long id; /* its record's id once stored; 0 before */
     char *queue, *jd_name;
+    char *log_group, *log_prefix;
     int mvcpus, memory_mib, gpus, attempts_max, timeout_s;
 };
 
@@ -94,6 +96,28 @@ static int resource_value(json_t *container, const char *type, double *out)
     return 0;
 }
 
+/* Where the attempts' logs go: the awslogs driver's group and stream prefix when the container
+ * names them, else AWS Batch's defaults.  RegisterJobDefinition refuses names CloudWatch would
+ * refuse; a definition stored before it did falls back on the defaults rather than write where
+ * no client could read. */
+static void derive_logs(struct spec_shared *sh, json_t *container)
+{
+    json_t *lc = json_object_get(container, "logConfiguration");
+    const char *driver = json_string_value(json_object_get(lc, "logDriver"));
+    json_t *opts = driver && strcmp(driver, "awslogs") == 0 ? json_object_get(lc, "options") : NULL;
+    const char *group = json_string_value(json_object_get(opts, JOBSPEC_AWSLOGS_GROUP));
+    const char *prefix = json_string_value(json_object_get(opts, JOBSPEC_AWSLOGS_PREFIX));
+    sh->log_group = xstrdup(group && logstore_group_name_valid(group) ? group
+                                                                       : LOGSTORE_BATCH_GROUP);
+    sh->log_prefix = xstrdup(prefix && jobspec_log_prefix_valid(prefix) ? prefix : sh->jd_name);
+}
+
+int jobspec_log_prefix_valid(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return n >= 1 && n <= JOBSPEC_LOG_PREFIX_MAX && !strpbrk(prefix, ":*");
+}
+
 static void derive(struct spec_shared *sh)
 {
     json_t *desc = sh->v;
@@ -116,6 +140,7 @@ static void derive(struct spec_shared *sh)
     char *name = jd ? arn_resource(jd, ARN_JD) : NULL;
     if (name && strrchr(name, ':')) *strrchr(name, ':') = '\0';
     sh->jd_name = name ? name : xstrdup("job");
+    derive_logs(sh, c);
 }
 
 static struct spec_shared *intern(json_t *shared)
@@ -146,6 +171,8 @@ static void unintern(struct spec_shared *sh)
     json_decref(sh->v);
     free(sh->queue);
     free(sh->jd_name);
+    free(sh->log_group);
+    free(sh->log_prefix);
     free(sh);
 }
 
@@ -240,6 +267,16 @@ json_t *jobspec_desc(const jobspec *s)
 json_t *jobspec_shared(const jobspec *s, const char *key)
 {
     return json_object_get(s->shared->v, key);
+}
+
+const char *jobspec_log_group(const jobspec *s)
+{
+    return s->shared->log_group;
+}
+
+const char *jobspec_log_prefix(const jobspec *s)
+{
+    return s->shared->log_prefix;
 }
 
 json_t *jobspec_own(const jobspec *s, const char *key)

@@ -9,6 +9,8 @@
 #define BARGE_JOBSPEC_H
 #include <jansson.h>
 
+#include "server/base/logstore.h"
+
 struct spec_shared;
 
 typedef struct jobspec {
@@ -43,6 +45,20 @@ void jobspec_release(jobspec *s);
 json_t *jobspec_desc(const jobspec *s);
 /* A member of the shared part (borrowed), e.g. "container", "jobDefinition"; NULL if absent. */
 json_t *jobspec_shared(const jobspec *s, const char *key);
+/* Where the job's attempts write their logs, as AWS Batch has it: an attempt's stream is
+ * PREFIX/default/TASKID (default is the name AWS Batch gives the job's container; TASKID is 32
+ * hex digits) in the log group.  An awslogs logConfiguration's awslogs-group and
+ * awslogs-stream-prefix options name the group and the prefix; without them the group is
+ * /aws/batch/job and the prefix the job definition's name.  Borrowed. */
+#define JOBSPEC_AWSLOGS_GROUP "awslogs-group"
+#define JOBSPEC_AWSLOGS_PREFIX "awslogs-stream-prefix"
+const char *jobspec_log_group(const jobspec *s);
+const char *jobspec_log_prefix(const jobspec *s);
+/* The longest prefix that keeps a stream name within CloudWatch's 512 characters. */
+#define JOBSPEC_LOG_PREFIX_MAX (LOGSTORE_NAME_MAX - 9 - 32) /* 9: "/default/" */
+/* 1 when a stream prefix makes valid stream names: 1 to JOBSPEC_LOG_PREFIX_MAX characters,
+ * none of them ':' or '*'. */
+int jobspec_log_prefix_valid(const char *prefix);
 /* A member of the job's own part (a new reference), e.g. "dependsOn", "tags"; NULL if absent. */
 json_t *jobspec_own(const jobspec *s, const char *key);
 /* Replaces the job's tags (takes the reference). */

@@ -1,0 +1,270 @@
+/* logstore.c's groups: making them, their summaries and listing, appends that find a stream by
+ * its name alone, CloudWatch's naming rules, and the upgrade of a store written before groups
+ * were records of their own. */
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "server/base/logstore.h"
+#include "check.h"
+
+#define G LOGSTORE_BATCH_GROUP
+
+static char root[] = "/tmp/barge-unit-logstore-groups-XXXXXX";
+
+static char *fresh_dir(void)
+{
+    static int n;
+    char *dir = malloc(strlen(root) + 16);
+    sprintf(dir, "%s/%d", root, n++);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    return dir;
+}
+
+static logstore *open_at(const char *dir)
+{
+    char *err = NULL;
+    logstore *ls = logstore_open(dir, &err);
+    if (!ls) CHECK_FAIL_("logstore_open: %s", err);
+    return ls;
+}
+
+static void put(logstore *ls, const char *group, const char *stream, const char *msg)
+{
+    logstore_event ev = {.timestamp = 1000, .message = msg, .len = strlen(msg)};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, group, stream, &ev, 1)), 0);
+}
+
+static void put_by_name(logstore *ls, const char *stream, const char *msg)
+{
+    logstore_event ev = {.timestamp = 2000, .message = msg, .len = strlen(msg)};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append_by_name(ls, G, stream, &ev, 1)), 0);
+}
+
+/* The messages of a stream joined with commas, or "missing". */
+static const char *read_all(logstore *ls, const char *group, const char *stream)
+{
+    static char out[1024];
+    logstore_get_query q = {.group = group, .stream = stream, .start_from_head = 1};
+    logstore_page p;
+    char *err = NULL;
+    int rc = logstore_get(ls, &q, &p, &err);
+    free(err);
+    if (rc == LOGSTORE_NOT_FOUND) return "missing";
+    CHECK_EQ_INT(rc, LOGSTORE_OK);
+    out[0] = '\0';
+    for (size_t i = 0; i < p.n; i++) {
+        if (i) strcat(out, ",");
+        strncat(out, p.events[i].message, sizeof out - strlen(out) - 2);
+    }
+    logstore_page_free(&p);
+    return out;
+}
+
+static void test_names(void)
+{
+    CHECK(logstore_group_name_valid("/aws/batch/job"));
+    CHECK(logstore_group_name_valid("a.b-c_d/e#f09AZ"));
+    CHECK(!logstore_group_name_valid(""));
+    CHECK(!logstore_group_name_valid(NULL));
+    CHECK(!logstore_group_name_valid("has space"));
+    CHECK(!logstore_group_name_valid("a:b"));
+    CHECK(!logstore_group_name_valid("\xc3\xa9t\xc3\xa9"));
+    char name[LOGSTORE_NAME_MAX + 2];
+    memset(name, 'g', sizeof name);
+    name[LOGSTORE_NAME_MAX] = '\0';
+    CHECK(logstore_group_name_valid(name));
+    CHECK(logstore_stream_name_valid(name));
+    name[LOGSTORE_NAME_MAX] = 'g';
+    name[LOGSTORE_NAME_MAX + 1] = '\0';
+    CHECK(!logstore_group_name_valid(name));
+    CHECK(!logstore_stream_name_valid(name));
+    CHECK(logstore_stream_name_valid("p/default/0123 with space"));
+    CHECK(!logstore_stream_name_valid("a*b"));
+    CHECK(!logstore_stream_name_valid(""));
+}
+
+static void test_groups_exist_once_made(void)
+{
+    char *dir = fresh_dir();
+    logstore *ls = open_at(dir);
+    int64_t created, bytes;
+    CHECK_EQ_INT(logstore_group_info(ls, "/made", &created, &bytes), LOGSTORE_NOT_FOUND);
+    CHECK_EQ_INT(logstore_wait(ls, logstore_create_group(ls, "/made")), 0);
+    CHECK_EQ_INT(logstore_group_info(ls, "/made", &created, &bytes), LOGSTORE_OK);
+    CHECK(created > 1700000000000LL);
+    CHECK_EQ_INT(bytes, 0);
+    /* Making it again keeps its creation time. */
+    int64_t again;
+    usleep(2000);
+    CHECK_EQ_INT(logstore_wait(ls, logstore_create_group(ls, "/made")), 0);
+    CHECK_EQ_INT(logstore_group_info(ls, "/made", &again, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(again, created);
+    /* The first stream makes its group; bytes add up per group. */
+    put(ls, "/by/stream", "s", "abc");
+    put(ls, "/by/stream", "t", "de");
+    put(ls, "/made", "s", "x");
+    CHECK_EQ_INT(logstore_group_info(ls, "/by/stream", &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(bytes, 5);
+    CHECK_EQ_INT(logstore_group_info(ls, "/made", &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(bytes, 1);
+    /* Streams of the same name in two groups are apart. */
+    CHECK_STR(read_all(ls, "/by/stream", "s"), "abc");
+    CHECK_STR(read_all(ls, "/made", "s"), "x");
+    logstore_close(ls);
+    /* Groups survive a reopen, with their creation times. */
+    ls = open_at(dir);
+    int64_t reopened;
+    CHECK_EQ_INT(logstore_group_info(ls, "/made", &reopened, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(reopened, again);
+    CHECK_EQ_INT(logstore_group_info(ls, "/by/stream", &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(bytes, 5);
+    logstore_close(ls);
+    free(dir);
+}
+
+/* The names of a listing page joined with commas. */
+static const char *listed(logstore *ls, logstore_groups_query *q, char **next)
+{
+    static char out[1024];
+    logstore_group_list l;
+    char *err = NULL;
+    int rc = logstore_groups(ls, q, &l, &err);
+    if (rc != LOGSTORE_OK) CHECK_FAIL_("logstore_groups: %s", err);
+    out[0] = '\0';
+    for (size_t i = 0; i < l.n; i++) {
+        if (i) strcat(out, ",");
+        strcat(out, l.items[i].name);
+        CHECK(l.items[i].creation_time > 1700000000000LL);
+    }
+    *next = l.next ? strdup(l.next) : NULL;
+    logstore_group_list_free(&l);
+    return out;
+}
+
+static void test_group_listing(void)
+{
+    char *dir = fresh_dir();
+    logstore *ls = open_at(dir);
+    const char *names[] = {"/b/two", "/a/one", "/b/three", "/c/Four", G};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        CHECK_EQ_INT(logstore_wait(ls, logstore_create_group(ls, names[i])), 0);
+    char *next;
+    logstore_groups_query q = {0};
+    CHECK_STR(listed(ls, &q, &next), "/a/one,/aws/batch/job,/b/three,/b/two,/c/Four");
+    CHECK(next == NULL);
+    q = (logstore_groups_query){.prefix = "/b/"};
+    CHECK_STR(listed(ls, &q, &next), "/b/three,/b/two");
+    q = (logstore_groups_query){.pattern = "FOUR"};
+    CHECK_STR(listed(ls, &q, &next), "/c/Four");
+    q = (logstore_groups_query){.pattern = "E"};
+    CHECK_STR(listed(ls, &q, &next), "/a/one,/b/three");
+    q = (logstore_groups_query){.prefix = "/b/", .pattern = "w"};
+    CHECK_STR(listed(ls, &q, &next), "/b/two");
+    /* Pages of two, each resuming after the last name of the one before. */
+    q = (logstore_groups_query){.limit = 2};
+    CHECK_STR(listed(ls, &q, &next), "/a/one,/aws/batch/job");
+    CHECK(next != NULL);
+    q.token = next;
+    char *next2;
+    CHECK_STR(listed(ls, &q, &next2), "/b/three,/b/two");
+    free(next);
+    q.token = next2;
+    CHECK_STR(listed(ls, &q, &next), "/c/Four");
+    CHECK(next == NULL);
+    free(next2);
+    /* A token this listing did not issue. */
+    logstore_group_list l;
+    char *err = NULL;
+    q = (logstore_groups_query){.token = "n/2f61"};
+    CHECK_EQ_INT(logstore_groups(ls, &q, &l, &err), LOGSTORE_INVALID);
+    CHECK_CONTAINS(err, "nextToken");
+    free(err);
+    logstore_close(ls);
+    free(dir);
+}
+
+static void test_append_by_name(void)
+{
+    char *dir = fresh_dir();
+    logstore *ls = open_at(dir);
+    /* A stream made in a group of its own is found by its name; queued after its making,
+     * without a wait in between, it is still found. */
+    logstore_create_stream(ls, "/jobs/mine", "app/default/1");
+    put_by_name(ls, "app/default/1", "one");
+    CHECK_STR(read_all(ls, "/jobs/mine", "app/default/1"), "one");
+    CHECK_STR(read_all(ls, G, "app/default/1"), "missing");
+    /* An unknown stream is made in the fallback group. */
+    put_by_name(ls, "new/default/2", "two");
+    CHECK_STR(read_all(ls, G, "new/default/2"), "two");
+    /* With the name in two groups, the stream made last takes the events. */
+    logstore_create_stream(ls, "/jobs/other", "new/default/2");
+    put_by_name(ls, "new/default/2", "three");
+    CHECK_STR(read_all(ls, "/jobs/other", "new/default/2"), "three");
+    CHECK_STR(read_all(ls, G, "new/default/2"), "two");
+    logstore_close(ls);
+    /* After a reopen, as after a restart of the server. */
+    ls = open_at(dir);
+    put_by_name(ls, "app/default/1", "four");
+    CHECK_STR(read_all(ls, "/jobs/mine", "app/default/1"), "one,four");
+    logstore_close(ls);
+    free(dir);
+}
+
+/* A store of schema version 1, as barge wrote it before groups had records: /aws/batch/job
+ * keeps the store's creation time, another group takes its first stream's, and its streams are
+ * found by name. */
+static void test_upgrade_from_version_1(void)
+{
+    char *dir = fresh_dir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/logs.db", dir);
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    const char *v1 =
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE streams (id INTEGER PRIMARY KEY, grp TEXT NOT NULL, name TEXT NOT NULL,"
+        "  created INTEGER NOT NULL, first_ts INTEGER NOT NULL DEFAULT -1,"
+        "  last_ts INTEGER NOT NULL DEFAULT -1, last_ingest INTEGER NOT NULL DEFAULT -1,"
+        "  events INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+        "  UNIQUE (grp, name));"
+        "CREATE INDEX streams_by_last ON streams(grp, last_ts);"
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, stream INTEGER NOT NULL,"
+        "  ts INTEGER NOT NULL, ingest INTEGER NOT NULL, msg TEXT NOT NULL);"
+        "CREATE INDEX events_by_time ON events(stream, ts);"
+        "INSERT INTO meta VALUES ('created', 1700000000001);"
+        "INSERT INTO streams(grp, name, created, events, bytes) VALUES"
+        "  ('/aws/batch/job', 'jd/default/1', 1700000000500, 0, 0),"
+        "  ('/old', 'x/default/1', 1700000000700, 0, 0),"
+        "  ('/old', 'x/default/2', 1700000000600, 0, 0);"
+        "PRAGMA user_version = 1;";
+    CHECK_EQ_INT(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    logstore *ls = open_at(dir);
+    int64_t created, bytes;
+    CHECK_EQ_INT(logstore_group_info(ls, G, &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(created, 1700000000001LL);
+    CHECK_EQ_INT(logstore_group_info(ls, "/old", &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(created, 1700000000600LL);
+    put_by_name(ls, "x/default/1", "late");
+    CHECK_STR(read_all(ls, "/old", "x/default/1"), "late");
+    logstore_close(ls);
+    free(dir);
+}
+
+int main(void)
+{
+    CHECK(mkdtemp(root) != NULL);
+    RUN(test_names);
+    RUN(test_groups_exist_once_made);
+    RUN(test_group_listing);
+    RUN(test_append_by_name);
+    RUN(test_upgrade_from_version_1);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK_EQ_INT(system(cmd), 0);
+    return 0;
+}
