@@ -25,8 +25,8 @@ static const char *const default_caps[] = {
     "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", NULL};
 
-/* Every capability, in the kernel's order (capability.h); a privileged container gets those
- * this kernel knows (/proc/sys/kernel/cap_last_cap). */
+/* Every capability, in the kernel's order (capability.h): bit i of a capability mask is
+ * all_caps[i]. */
 static const char *const all_caps[] = {
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
     "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
@@ -244,13 +244,16 @@ static json_t *capabilities(int privileged)
 {
     json_t *set;
     if (privileged) {
-        long last = 40;
-        char *text = util_read_file("/proc/sys/kernel/cap_last_cap");
-        if (text) last = strtol(text, NULL, 10);
+        /* Every capability the agent itself may hold (its bounding set): a runtime cannot give
+         * more, and some hosts withhold a few even from root. */
+        unsigned long long bound = 0;
+        char *text = util_read_file("/proc/self/status");
+        const char *line = text ? strstr(text, "\nCapBnd:") : NULL;
+        if (line) bound = strtoull(line + 8, NULL, 16);
         free(text);
         set = json_array();
-        for (long i = 0; all_caps[i] && i <= last; i++)
-            json_array_append_new(set, json_string(all_caps[i]));
+        for (int i = 0; all_caps[i] && i < 64; i++)
+            if (bound & (1ULL << i)) json_array_append_new(set, json_string(all_caps[i]));
     } else {
         set = strings(default_caps);
     }

@@ -232,6 +232,23 @@ class Containers(JobsCase):
         self.assertEqual(self.output(self.run_job(definition="limits")),
                          ["321", "654", "32768", "tmpfs"])
 
+    def test_devices_cpu_weight_and_the_network(self):
+        # A host device under another name; two vCPUs as twice a CPU's weight; the host's
+        # network, over which the job reaches the barge endpoint.
+        self.define("hostish", resourceRequirements=resources(vcpus="2"),
+                    linuxParameters={"devices": [{"hostPath": "/dev/zero",
+                                                  "containerPath": "/dev/myzero",
+                                                  "permissions": ["READ"]}]},
+                    command=sh("head -c 3 /dev/myzero | wc -c; "
+                               "cat /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || "
+                               "cat /sys/fs/cgroup/cpu.weight; "
+                               "wget -q -O - %s/healthz >/dev/null && echo reached" %
+                               self.server.url))
+        out = self.output(self.run_job(definition="hostish"))
+        self.assertEqual(out[0].strip(), "3")
+        self.assertIn(out[1], ("2048", "79"))  # cgroup v1 shares, or v2's weight for them
+        self.assertEqual(out[2], "reached")
+
     # ---- failures, as AWS names them --------------------------------------------------------
 
     def test_out_of_memory(self):
@@ -537,6 +554,43 @@ class HangingRegistry(unittest.TestCase):
                             or "timeout" in reason, reason)
             self.assertLess(time.time() - t0, 30)
             self.assertEqual(run_to_end(self, batch, "ok")["status"], "SUCCEEDED")
+
+
+class Privileged(unittest.TestCase):
+    """--allow-privileged: a privileged container has every capability; others have Docker's
+    default set."""
+
+    def test_privileged_capabilities(self):
+        with LocalRegistry() as reg:
+            layout = build_busybox_layout()
+            self.addCleanup(shutil.rmtree, layout, True)
+            push_layout(layout, reg, "library/busybox")
+            server, batch = start_container_server(self, "--allow-privileged",
+                                                   "--registry-mirror", "http://" + reg.url)
+            caps = {}
+            for name, privileged in (("priv", True), ("plain", False)):
+                batch.register_job_definition(
+                    jobDefinitionName=name, type="container",
+                    containerProperties={"image": "busybox", "privileged": privileged,
+                                         "command": sh("grep CapEff /proc/self/status"),
+                                         "resourceRequirements": resources()})
+                d = run_to_end(self, batch, name)
+                self.assertEqual(d["status"], "SUCCEEDED", d["container"].get("reason"))
+                logs = server.client("logs")
+                deadline = time.time() + 10
+                while True:
+                    ev = logs.get_log_events(logGroupName="/aws/batch/job",
+                                             logStreamName=d["container"]["logStreamName"])
+                    if ev["events"] or time.time() > deadline:
+                        break
+                    time.sleep(0.1)
+                caps[name] = int(ev["events"][0]["message"].split()[1], 16)
+            # Docker's default set is 14 capabilities; privileged has all the host lets root
+            # hold (its bounding set, which the agent shares with this test).
+            self.assertEqual(bin(caps["plain"]).count("1"), 14)
+            with open("/proc/self/status") as f:
+                bound = [l for l in f if l.startswith("CapBnd:")][0].split()[1]
+            self.assertEqual(caps["priv"], int(bound, 16))
 
 
 class ProcessExecutorStays(JobsCase):
