@@ -77,7 +77,7 @@ check: deps
 # The README's first command: set up a fresh machine, then run the demo.
 demo: deps
 	$(MAKE) all
-	./scripts/demo.sh
+	BARGE=$(CURDIR)/$(BUILD)/barge ./scripts/demo.sh
 
 bench: deps
 	$(MAKE) all

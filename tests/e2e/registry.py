@@ -162,32 +162,38 @@ def _goarch():
             "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}.get(machine, machine)
 
 
-def _rootfs_tar():
-    """The layer's uncompressed tar.  Every entry has a fixed owner, mode and time, so the same
-    busybox always gives the same digests."""
+def _tar_bytes(entries):
+    """An uncompressed tar of entries, each (name, kind, mode, data_or_target): kind is "dir",
+    "file" (data is bytes) or "link" (a symbolic link to target).  Every entry has a fixed
+    owner (root) and time, so the same entries always give the same digests."""
+    kinds = {"dir": tarfile.DIRTYPE, "file": tarfile.REGTYPE, "link": tarfile.SYMTYPE}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        def add(name, kind, mode, data=b"", target=""):
+        for name, kind, mode, arg in entries:
             info = tarfile.TarInfo(name)
-            info.type, info.mode, info.mtime = kind, mode, 0
+            info.type, info.mode, info.mtime = kinds[kind], mode, 0
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
-            if kind == tarfile.SYMTYPE:
-                info.linkname = target
-            info.size = len(data) if kind == tarfile.REGTYPE else 0
-            tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
-
-        for d, mode in (("bin", 0o755), ("etc", 0o755), ("root", 0o700), ("tmp", 0o1777)):
-            add(d, tarfile.DIRTYPE, mode)
-        with open(BUSYBOX, "rb") as f:
-            add("bin/busybox", tarfile.REGTYPE, 0o755, f.read())
-        for applet in APPLETS:
-            add("bin/" + applet, tarfile.SYMTYPE, 0o777, target="busybox")
-        add("etc/passwd", tarfile.REGTYPE, 0o644,
-            b"root:x:0:0:root:/root:/bin/sh\n"
-            b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
-        add("etc/group", tarfile.REGTYPE, 0o644, b"root:x:0:\nnobody:x:65534:\n")
+            data = arg if kind == "file" else b""
+            if kind == "link":
+                info.linkname = arg
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if kind == "file" else None)
     return buf.getvalue()
+
+
+def _rootfs_tar():
+    """The busybox layer's uncompressed tar."""
+    entries = [(d, "dir", mode, None)
+               for d, mode in (("bin", 0o755), ("etc", 0o755), ("root", 0o700), ("tmp", 0o1777))]
+    with open(BUSYBOX, "rb") as f:
+        entries.append(("bin/busybox", "file", 0o755, f.read()))
+    entries += [("bin/" + applet, "link", 0o777, "busybox") for applet in APPLETS]
+    entries.append(("etc/passwd", "file", 0o644,
+                    b"root:x:0:0:root:/root:/bin/sh\n"
+                    b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
+    entries.append(("etc/group", "file", 0o644, b"root:x:0:\nnobody:x:65534:\n"))
+    return _tar_bytes(entries)
 
 
 def _write_blob(layout, data):
@@ -315,13 +321,17 @@ def _serve_busybox(refs):
 
 def _add_variant_layer(layout, tag, n):
     """Gives the layout's image `tag` a second layer holding /etc/barge-variant."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        data = b"%d\n" % n
-        info = tarfile.TarInfo("etc/barge-variant")
-        info.mode, info.mtime, info.size = 0o644, 0, len(data)
-        tar.addfile(info, io.BytesIO(data))
-    tar_bytes = buf.getvalue()
+    add_layer(layout, tag, [("etc/barge-variant", "file", 0o644, b"%d\n" % n)],
+              "tests/e2e/registry.py: variant %d" % n)
+
+
+def add_layer(layout, tag, entries, created_by, config=None):
+    """Adds a layer to the layout's image `tag`: entries as _tar_bytes takes them (name, kind
+    "dir", "file" or "link", mode, data or link target), created_by for the image's history.
+    config, when given, is merged into the image's run configuration (for example
+    {"Entrypoint": [...], "Cmd": None}; None removes a member).  The tag then names the new
+    image; the old one's blobs stay in the layout."""
+    tar_bytes = _tar_bytes(entries)
     layer = gzip.compress(tar_bytes, compresslevel=6, mtime=0)
     layer_digest = _write_blob(layout, layer)
 
@@ -335,13 +345,17 @@ def _add_variant_layer(layout, tag, n):
     entry = next(m for m in index["manifests"]
                  if m["annotations"]["org.opencontainers.image.ref.name"] == tag)
     manifest = read_blob(entry["digest"])
-    config = read_blob(manifest["config"]["digest"])
-    config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(tar_bytes).hexdigest())
-    config["history"].append({"created": "1970-01-01T00:00:00Z",
-                              "created_by": "tests/e2e/registry.py: variant %d" % n})
-    config_bytes = _json_bytes(config)
-    manifest["config"] = {"mediaType": MEDIA_CONFIG, "digest": _write_blob(layout, config_bytes),
-                          "size": len(config_bytes)}
+    image = read_blob(manifest["config"]["digest"])
+    image["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(tar_bytes).hexdigest())
+    image["history"].append({"created": "1970-01-01T00:00:00Z", "created_by": created_by})
+    for key, value in (config or {}).items():
+        if value is None:
+            image["config"].pop(key, None)
+        else:
+            image["config"][key] = value
+    image_bytes = _json_bytes(image)
+    manifest["config"] = {"mediaType": MEDIA_CONFIG, "digest": _write_blob(layout, image_bytes),
+                          "size": len(image_bytes)}
     manifest["layers"].append({"mediaType": MEDIA_LAYER_GZIP, "digest": layer_digest,
                                "size": len(layer)})
     manifest_bytes = _json_bytes(manifest)
