@@ -3,8 +3,8 @@
 #
 # Downloads a script, or a zip file holding scripts, and runs it with the job's arguments:
 #
-#   BATCH_FILE_TYPE=script  BATCH_FILE_URL=http://host/myjob.sh   fetch_and_run.sh [ARG...]
-#       runs myjob.sh with ARG...
+#   BATCH_FILE_TYPE=script  BATCH_FILE_URL=http://host/myjob.sh   fetch_and_run.sh NAME [ARG...]
+#       runs myjob.sh with ARG... (NAME names the script, as in AWS's version)
 #   BATCH_FILE_TYPE=zip     BATCH_FILE_URL=http://host/myjob.zip  fetch_and_run.sh SCRIPT [ARG...]
 #       unpacks myjob.zip into a temporary directory and runs SCRIPT from it with ARG...
 #
@@ -27,7 +27,7 @@ fail() {
 usage() {
     echo "$NAME: $*" >&2
     cat >&2 <<EOF
-usage: BATCH_FILE_TYPE=script BATCH_FILE_URL=http(s)://... $NAME [ARG...]
+usage: BATCH_FILE_TYPE=script BATCH_FILE_URL=http(s)://... $NAME SCRIPT-NAME [ARG...]
        BATCH_FILE_TYPE=zip    BATCH_FILE_URL=http(s)://... $NAME SCRIPT [ARG...]
 EOF
     exit 1
@@ -74,6 +74,9 @@ fi
 
 if [ "$TYPE" = script ]; then
     SCRIPT=$FILE
+    # As in AWS's script, the first argument names the script (for the job's own reading) and
+    # the others are its arguments.
+    [ "$#" -gt 0 ] && shift
 else
     command -v unzip >/dev/null 2>&1 || fail "unzip is not installed: the image needs it for BATCH_FILE_TYPE=zip"
     { mkdir "$WORK/zip" && cd "$WORK/zip"; } || fail "cannot create a directory for the zip's contents"

@@ -147,8 +147,9 @@ class FetchAndRun(JobsCase):
     # ---- the two kinds of file ---------------------------------------------------------------
 
     def test_script_runs_with_the_jobs_arguments(self):
+        # As in AWS's example, the first argument names the script.
         d = self.run_cli(file_type="script", url=self.base + "/myjob.sh",
-                         command=["first", "second arg"])
+                         command=["myjob.sh", "first", "second arg"])
         lines = self.log_lines(d, cli=True)
         self.assertEqual(lines[0], "myjob.sh: arguments: first second arg")
         self.assertEqual(lines[1], "myjob.sh: job %s, attempt 1, queue q, compute environment "
@@ -174,7 +175,7 @@ class FetchAndRun(JobsCase):
         self.assertEqual(self.log_lines(d), ["other.sh: 1 2"])
 
     def test_http_url_in_batch_file_s3_url(self):
-        d = self.run_cli(file_type="script", command=["via", "s3-variable"],
+        d = self.run_cli(file_type="script", command=["myjob.sh", "via", "s3-variable"],
                          env={"BATCH_FILE_S3_URL": self.base + "/myjob.sh"})
         self.assertEqual(self.log_lines(d)[0], "myjob.sh: arguments: via s3-variable")
 
