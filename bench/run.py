@@ -16,7 +16,6 @@ import argparse
 import datetime
 import http.client
 import json
-import math
 import os
 import re
 import shutil
@@ -27,6 +26,9 @@ import sys
 import tempfile
 import time
 
+from benchlib import (BenchError, fmt_mib, fmt_ms, fmt_rate, log, machine_busy, parse_setting, pct,
+                      proc_cpu, ratio, target, wall_ms)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 BARGE = os.environ.get("BARGE", os.path.join(ROOT, "build", "barge"))
@@ -34,49 +36,6 @@ TOOLS = os.environ.get("BENCH_TOOLS", os.path.join(ROOT, "build", "bench-tools")
 FIGURES = ["submit", "array", "e2e", "latency", "scale"]
 JOBDEF = "bench-true"
 PENDING_STATES = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"]
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def wall_ms():
-    return time.time() * 1000.0
-
-
-def pct(values, p):
-    """The p-th percentile (0-100) by linear interpolation; None for no values."""
-    v = sorted(values)
-    if not v:
-        return None
-    k = (len(v) - 1) * p / 100.0
-    f = math.floor(k)
-    c = min(f + 1, len(v) - 1)
-    return v[f] + (v[c] - v[f]) * (k - f)
-
-
-def fmt_ms(x):
-    if x is None:
-        return "n/a"
-    return f"{x:.2f} ms" if x < 100 else f"{x:,.0f} ms"
-
-
-def fmt_rate(x):
-    return "n/a" if x is None else f"{x:,.0f}/s"
-
-
-def fmt_mib(b):
-    return f"{b / 2**20:,.0f} MiB" if b < 2**30 else f"{b / 2**30:.2f} GiB"
-
-
-def ratio(a, b, unit="×"):
-    if a is None or not b:
-        return "n/a"
-    return f"{a / b:.2f}{unit}"
 
 
 # ---- tools ----------------------------------------------------------------------------------
@@ -359,12 +318,6 @@ class Run:
             log(f"kept {self.work}")
 
 
-def target(text, met):
-    if met is None:
-        return text
-    return f"{text}: {'met' if met else 'missed'}"
-
-
 # ---- 1. submit rate -------------------------------------------------------------------------
 
 def fig_submit(run):
@@ -449,26 +402,6 @@ def list_all(srv, queue, status):
         token = r.get("nextToken")
         if not token:
             return out
-
-
-def proc_cpu(pid):
-    """(own CPU seconds, CPU seconds of its reaped children) of a process, or (0, 0)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            st = f.read()
-    except OSError:
-        return 0.0, 0.0
-    v = st[st.rindex(")") + 2:].split()
-    tck = os.sysconf("SC_CLK_TCK")
-    return (int(v[11]) + int(v[12])) / tck, (int(v[13]) + int(v[14])) / tck
-
-
-def machine_busy():
-    """(busy, total) jiffies of every CPU since boot, from /proc/stat."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + v[4]
-    return sum(v) - idle, sum(v)
 
 
 def e2e_once(run, maxv, vcpus, mem, mode, n):
@@ -887,13 +820,6 @@ def render(run, header, figures, elapsed):
         out.append("| " + " | ".join(str(x).replace("|", "/") for x in r) + " |")
     out += ["", "Notes:", ""] + [f"- {n}" for n in sorted(run.notes, key=fig_no)]
     return "\n".join(out) + "\n"
-
-
-def parse_setting(s):
-    parts = s.split(":")
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(f"'{s}' is not MAXVCPUS:VCPUS:MEMORY_MIB")
-    return int(parts[0]), parts[1], int(parts[2])
 
 
 def main():
