@@ -8,9 +8,10 @@ the header shows.
 
 usage: bench/run.py [--only FIG,...] [--scale] [options]      (bench/README.md says more)
 
-Figures: submit (1), array (2), e2e (3), latency (4), scale (5).  Every server this starts is
-`barge server --dev` on 127.0.0.1 with a fresh data directory in a temporary directory (kept with
---keep), stopped at the end even when a step fails; the single-node Slurm of figure 3 likewise.
+Figures: submit (1), array (2), e2e (3), latency (4), scale (5), containers (6, in
+bench/containers.py).  Every server this starts is `barge server --dev` on 127.0.0.1 with a fresh
+data directory in a temporary directory (kept with --keep), stopped at the end even when a step
+fails; the single-node Slurm of figure 3 and figure 6's registry likewise.
 """
 import argparse
 import datetime
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 
+import containers
 from benchlib import (BenchError, fmt_mib, fmt_ms, fmt_rate, log, machine_busy, parse_setting, pct,
                       proc_cpu, ratio, target, wall_ms)
 
@@ -33,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 BARGE = os.environ.get("BARGE", os.path.join(ROOT, "build", "barge"))
 TOOLS = os.environ.get("BENCH_TOOLS", os.path.join(ROOT, "build", "bench-tools"))
-FIGURES = ["submit", "array", "e2e", "latency", "scale"]
+FIGURES = ["submit", "array", "e2e", "latency", "scale", "containers"]
 JOBDEF = "bench-true"
 PENDING_STATES = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"]
 
@@ -853,6 +855,7 @@ def main():
     ap.add_argument("--out", help="write the table here (default: bench/results/latest.md when "
                     "every figure ran)")
     ap.add_argument("--keep", action="store_true", help="keep the servers' data and logs")
+    containers.add_options(ap)
     a = ap.parse_args()
     figures = [f.strip() for f in a.only.split(",") if f.strip()]
     for f in figures:
@@ -861,6 +864,7 @@ def main():
     a.connections = [int(x) for x in a.connections.split(",")]
     a.ceiling_inflight = [int(x) for x in a.ceiling_inflight.split(",")]
     a.e2e_settings = [parse_setting(s) for s in a.e2e_settings.split(",")]
+    containers.finish_options(a)
     if a.scale_jobs is None:
         a.scale_jobs = 1_000_000 if a.scale else 100_000
     if not os.access(BARGE, os.X_OK):
@@ -877,7 +881,7 @@ def main():
     t0 = time.monotonic()
     log(f"work directory {run.work}; figures: {', '.join(figures)}")
     fns = {"submit": fig_submit, "array": fig_array, "e2e": fig_e2e, "latency": fig_latency,
-           "scale": fig_scale}
+           "scale": fig_scale, "containers": containers.figure}
     try:
         for f in figures:
             log(f"figure {f}")
