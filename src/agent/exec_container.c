@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@
 #define RUNTIME_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* runc's own commands (delete, kill) answer at once; a stuck one is not waited for longer. */
 #define RUNC_TOOL_TIMEOUT_S 30
+/* In the bundle: written by runc once the container runs. */
+#define PID_FILE "container.pid"
 
 struct container_host {
     char *state_root;
@@ -220,8 +223,20 @@ static int container_start(exec_attempt *a, char *reason, size_t reason_len)
     container_host *h = a->backend_ctx;
     cattempt *c = a->priv;
     char *log_path = xasprintf("%s/runc.log", a->work_dir);
+    char *pid_path = xasprintf("%s/" PID_FILE, a->work_dir);
     char *argv[] = {RUNC, "--root", h->state_root, "--log", log_path, "--log-format", "json",
-                    "run", "--bundle", (char *)a->work_dir, c->id, NULL};
+                    "run", "--pid-file", pid_path, "--bundle", (char *)a->work_dir, c->id, NULL};
+    /* runc writes the pid file (by a rename) once the container exists and its program is
+     * found; the job runs from then on.  The watch is set before runc starts. */
+    int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (watch < 0 || inotify_add_watch(watch, a->work_dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+        snprintf(reason, reason_len, "CannotStartContainerError: cannot watch %s: %s",
+                 a->work_dir, strerror(errno));
+        if (watch >= 0) close(watch);
+        free(log_path);
+        free(pid_path);
+        return -1;
+    }
     char *envp[] = {RUNTIME_PATH, NULL};
     /* runc is started as the process backend starts a job: its own process group, the
      * attempt's cgroup from the first instruction, killed if the agent dies. */
@@ -232,11 +247,30 @@ static int container_start(exec_attempt *a, char *reason, size_t reason_len)
     ra.spec = &runtime;
     int rc = exec_process_backend.start(&ra, reason, reason_len);
     free(log_path);
-    if (rc < 0) return -1;
+    free(pid_path);
+    if (rc < 0) {
+        close(watch);
+        return -1;
+    }
     a->pid = ra.pid;
     a->out_fd = ra.out_fd;
     a->err_fd = ra.err_fd;
+    a->ready_fd = watch;
     return 0;
+}
+
+static int container_ready(exec_attempt *a)
+{
+    char events[4096];
+    while (read(a->ready_fd, events, sizeof events) > 0) { /* drained; the file says */ }
+    char *path = xasprintf("%s/" PID_FILE, a->work_dir);
+    int yes = access(path, F_OK) == 0;
+    free(path);
+    if (yes) {
+        close(a->ready_fd);
+        a->ready_fd = -1;
+    }
+    return yes;
 }
 
 static void container_kill(exec_attempt *a, int sig)
@@ -255,11 +289,13 @@ static void container_kill(exec_attempt *a, int sig)
     if (a->pid > 0) kill(-a->pid, SIGKILL);
 }
 
-/* runc reports a container that could not start in its log, at level error, and exits 1 (or
- * 255 for an exec failure in some versions); the job's program never ran. */
+/* A container that never ran (runc ended before it wrote the pid file): runc says why in its
+ * log, at level error. */
 static void container_examine(exec_attempt *a, exec_result *r, char *buf_, size_t len)
 {
-    if (!r->exited || r->exit_code == 0 || r->cause != EXEC_STOP_NONE) return;
+    /* Only a container that never ran needs a reason: it failed between runc's start and
+     * its own (a stop order's own reason stands). */
+    if (r->started || r->cause != EXEC_STOP_NONE) return;
     char *path = xasprintf("%s/runc.log", a->work_dir);
     char *text = util_read_file(path);
     free(path);
@@ -286,9 +322,14 @@ static void container_examine(exec_attempt *a, exec_result *r, char *buf_, size_
         const char *cut = strstr(m, "unable to start container process: ");
         if (cut) m = cut + strlen("unable to start container process: ");
         snprintf(buf_, len, "CannotStartContainerError: %s", m);
-        r->started = 0;
-        r->reason = buf_;
+    } else if (r->exited) {
+        snprintf(buf_, len, "CannotStartContainerError: runc exited with status %d before the "
+                 "container started", r->exit_code);
+    } else {
+        snprintf(buf_, len, "CannotStartContainerError: runc was killed by signal %d before the "
+                 "container started", r->signal);
     }
+    r->reason = buf_;
     json_decref(last);
     free(text);
 }
@@ -297,6 +338,10 @@ static void container_cleanup(exec_attempt *a)
 {
     container_host *h = a->backend_ctx;
     cattempt *c = a->priv;
+    if (a->ready_fd >= 0) {
+        close(a->ready_fd);
+        a->ready_fd = -1;
+    }
     if (!c) return;
     /* A container whose runc was killed keeps its state: it is deleted here. */
     if (c->id && state_exists(h, c->id)) runc_tool(h, "delete", "--force", c->id);
@@ -325,6 +370,7 @@ const exec_backend exec_container_backend = {
     .start = container_start,
     .kill = container_kill,
     .prepare = container_prepare,
+    .ready = container_ready,
     .examine = container_examine,
     .cleanup = container_cleanup,
 };

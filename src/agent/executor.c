@@ -62,6 +62,8 @@ typedef struct run {
     int pidfd;
     int preparing; /* the backend's prepare runs on its own thread; the run is not started */
     int reported;  /* its end was reported while it was preparing (a stop order) */
+    int running;   /* its start was reported (events->started) */
+    int ready_slot; /* its ready_fd's entry in the loop's pollfd array, or -1 */
     int reaped, status, oom;
     exec_stop_cause cause;
     char *reason;
@@ -342,6 +344,20 @@ static void unlink_run(executor *ex, run *r)
         }
 }
 
+static void report_running(executor *ex, run *r)
+{
+    r->running = 1;
+    r->started_at = util_now_ms();
+    ex->o.events->started(ex->o.ctx, r->spec, r->a.pid, r->started_at);
+}
+
+/* Asks the backend whether a run that started runs yet, and says so once it does. */
+static void check_ready(executor *ex, run *r)
+{
+    if (!r->running && r->a.ready_fd >= 0 && ex->o.backend->ready(&r->a) == 1)
+        report_running(ex, r);
+}
+
 /* Starts a run whose preparation (if any) is done. */
 static void launch_run(executor *ex, run *r)
 {
@@ -353,14 +369,13 @@ static void launch_run(executor *ex, run *r)
         abandon_run(ex, r, &res);
         return;
     }
-    r->started_at = util_now_ms();
 #ifdef SYS_pidfd_open
     r->pidfd = (int)syscall(SYS_pidfd_open, r->a.pid, 0);
 #endif
     r->out = (linebuf){r->a.out_fd, 1, -1, {0}};
     r->err = (linebuf){r->a.err_fd, 2, -1, {0}};
     if (s->timeout_seconds > 0) r->deadline = util_mono_ms() + (int64_t)s->timeout_seconds * 1000;
-    ex->o.events->started(ex->o.ctx, s, r->a.pid, r->started_at);
+    if (r->a.ready_fd < 0) report_running(ex, r);
 }
 
 typedef struct prep_job {
@@ -426,6 +441,7 @@ static void start_run(executor *ex, exec_spec *s)
     r->spec = s;
     r->a.spec = s;
     r->a.backend_ctx = ex->o.backend_ctx;
+    r->a.ready_fd = -1;
     r->pidfd = r->out.fd = r->err.fd = -1;
     r->out.slot = r->err.slot = -1;
     int64_t limit = s->memory_mib > 0 ? s->memory_mib * 1024 * 1024 : 0;
@@ -561,6 +577,8 @@ static void reaped_one(void *ctx, pid_t pid, int status)
     while (r && (r->reaped || r->preparing || r->a.pid != pid)) r = r->next;
     if (!r) return; /* an orphan the agent adopted as subreaper */
     {
+        /* A container that ran and ended before its readiness was looked at still ran. */
+        check_ready(ex, r);
         r->reaped = 1;
         r->status = status;
         r->kill_at = 0;
@@ -581,7 +599,7 @@ static void reap(executor *ex)
 static void finish(executor *ex, run *r)
 {
     exec_result res = {0};
-    res.started = 1;
+    res.started = r->running;
     res.exited = WIFEXITED(r->status);
     res.exit_code = res.exited ? WEXITSTATUS(r->status) : 0;
     res.signal = WIFSIGNALED(r->status) ? WTERMSIG(r->status) : 0;
@@ -696,7 +714,7 @@ void executor_run(executor *ex)
         if (ex->stopping && !ex->runs && executor_active(ex) == 0) break;
 
         size_t n = 0, need = 1;
-        for (run *r = ex->runs; r; r = r->next) need += 3;
+        for (run *r = ex->runs; r; r = r->next) need += 4;
         if (need > pfd_cap) {
             pfd_cap = need * 2;
             pfd = xrealloc(pfd, pfd_cap * sizeof *pfd);
@@ -704,6 +722,11 @@ void executor_run(executor *ex)
         pfd[n++] = (struct pollfd){ex->wake_fd, POLLIN, 0};
         for (run *r = ex->runs; r; r = r->next) {
             if (r->pidfd >= 0) pfd[n++] = (struct pollfd){r->pidfd, POLLIN, 0};
+            r->ready_slot = -1;
+            if (!r->running && !r->reaped && r->a.ready_fd >= 0) {
+                r->ready_slot = (int)n;
+                pfd[n++] = (struct pollfd){r->a.ready_fd, POLLIN, 0};
+            }
             linebuf *streams[] = {&r->out, &r->err};
             for (int i = 0; i < 2; i++) {
                 streams[i]->slot = -1;
@@ -721,6 +744,7 @@ void executor_run(executor *ex)
         uint64_t v;
         if (read(ex->wake_fd, &v, sizeof v) < 0) { /* nothing queued */ }
         for (run *r = ex->runs; r && ready > 0; r = r->next) {
+            if (r->ready_slot >= 0 && pfd[r->ready_slot].revents) check_ready(ex, r);
             if (r->out.slot >= 0 && pfd[r->out.slot].revents) read_stream(ex, r, &r->out);
             if (r->err.slot >= 0 && pfd[r->err.slot].revents) read_stream(ex, r, &r->err);
         }

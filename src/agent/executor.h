@@ -75,6 +75,11 @@ typedef struct exec_attempt {
     cgroup *cg;           /* its memory cgroup, or NULL when cgroups are not in use */
     pid_t pid;            /* set by start: the main process, leader of its process group */
     int out_fd, err_fd;   /* set by start: read ends of its stdout and stderr (non-blocking) */
+    /* Set by start: -1 when the attempt runs once start returns; else a descriptor that turns
+     * readable when the backend should be asked (ready) whether it runs yet.  A container
+     * runtime's process starts before the container does, and a job counts as RUNNING only
+     * once its container exists. */
+    int ready_fd;
     void *backend_ctx;    /* exec_options.backend_ctx */
     void *priv;           /* the backend's own, from prepare to cleanup */
 } exec_attempt;
@@ -86,6 +91,9 @@ typedef struct exec_backend {
     int (*start)(exec_attempt *a, char *reason, size_t reason_len);
     /* Sends sig to everything the attempt runs. */
     void (*kill)(exec_attempt *a, int sig);
+    /* Optional (with ready_fd): 1 once the attempt runs, 0 while not yet; closes ready_fd and
+     * sets it to -1 when it answers 1. */
+    int (*ready)(exec_attempt *a);
     /* Optional: what may take long before start (pulling an image), on a thread of its own so
      * that the supervisor goes on; stop orders that arrive meanwhile take effect when it
      * returns.  0, or -1 with a reason as start gives one.  cleanup follows either way. */
