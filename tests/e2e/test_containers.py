@@ -283,9 +283,9 @@ class Containers(JobsCase):
         d = self.run_job(definition="nocmd", want="FAILED")
         self.assertEqual(d["container"]["reason"], 'CannotStartContainerError: exec: '
                          '"no-such-program": executable file not found in $PATH')
-        # Its container never ran: the job never was RUNNING, as on AWS.
+        # Its container never ran: the task failed to start, as on AWS.
         self.assertEqual(d["statusReason"], "Task failed to start")
-        self.assertNotIn("startedAt", d)
+        self.assertEqual(d["attempts"][0]["startedAt"], d["attempts"][0]["stoppedAt"])
 
     # ---- stopping, and what is left behind --------------------------------------------------
 
