@@ -9,13 +9,15 @@ The layers, bottom to top; a file may include headers of its own layer and of th
   4 server/api     src/server/api/
   5 server         files directly in src/server/ (the HTTP front end, server.c wiring)
 src/agent/ and src/cli/ are programs of their own: each may include only common/ and itself.
+src/init/ is barge-init, linked alone and statically into an executable of its own: it may
+include only itself, not even common/, whose objects it is not linked with.
 src/main.c is the top and may include anything.
 
 Rules, each reported with the file, the rule broken and, for an include, its line and path:
   a. no include from a layer into a layer above it;
   b. no include cycle between modules (foo.c and foo.h in one folder are one module, and so is
      foo_internal.h, the private header of foo's files);
-  c. agent/ and cli/ include only common/ and their own folder;
+  c. agent/ and cli/ include only common/ and their own folder; init/ only its own folder;
   d. no .c or .h file under src/ is longer than MAX_LINES lines.
 Every quoted include must also name a file under src/ (includes name their folder from src/),
 and every source file must lie in one of the places above.  System includes (<...>) are ignored.
@@ -35,6 +37,8 @@ MAX_LINES = 800
 LAYERS = ["common", "server/base", "server/model", "server/engine", "server/api", "server"]
 # Programs beside the server: each may include common/ and itself, nothing else.
 ISOLATED = ["agent", "cli"]
+# Programs linked apart from barge: each may include only itself.
+STANDALONE = ["init"]
 MAIN = "main.c"
 
 # Past this many cycles the listing stops: beyond that the first ones are the ones to fix, and a
@@ -90,7 +94,7 @@ def place_of(rel):
     if folder in LAYERS:
         return folder
     top = folder.split("/")[0]
-    if top in ISOLATED or top == "common":
+    if top in ISOLATED or top in STANDALONE or top == "common":
         return top
     return None
 
@@ -100,6 +104,8 @@ def describe(place):
         return "%s (layer %d)" % (place, LAYERS.index(place))
     if place in ISOLATED:
         return "%s/ (a program of its own)" % place
+    if place in STANDALONE:
+        return "%s/ (an executable of its own)" % place
     return place
 
 
@@ -130,6 +136,11 @@ def include_rule(src_place, dst_place):
     """None when a file in src_place may include a file in dst_place, else the rule it breaks."""
     if src_place == MAIN:
         return None
+    if src_place in STANDALONE:
+        if dst_place == src_place:
+            return None
+        return "%s/ is linked alone and may include only %s/, not even common/" % (
+            src_place, src_place)
     if src_place in ISOLATED:
         if dst_place in ("common", src_place):
             return None
@@ -276,7 +287,8 @@ def check(root):
                                "%s or src/%s (or add its folder to LAYERS in "
                                "scripts/check_layers.py)" % (
                                    shown, ", ".join("src/%s/" % p for p in LAYERS),
-                                   ", ".join("src/%s/" % p for p in ISOLATED), MAIN)))
+                                   ", ".join("src/%s/" % p for p in ISOLATED + STANDALONE),
+                                   MAIN)))
 
         code = strip_comments(text)
         for m in INCLUDE_RE.finditer(code):

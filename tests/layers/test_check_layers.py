@@ -38,6 +38,8 @@ CLEAN = {
                           'int agent(void) { return a(); }\n'),
     "src/cli/cli.h": "#pragma once\nint cli(void);\n",
     "src/cli/cli.c": '#include "cli/cli.h"\n#include "common/a.h"\nint cli(void) { return a(); }\n',
+    "src/init/init.h": "#pragma once\nint init(void);\n",
+    "src/init/init.c": '#include "init/init.h"\n#include <signal.h>\nint main(void) { return 0; }\n',
     "src/main.c": ('#include "agent/agent.h"\n#include "cli/cli.h"\n#include "server/server.h"\n'
                    '#include "server/api/api.h"\nint main(void) { return agent() + cli(); }\n'),
 }
@@ -73,9 +75,10 @@ class SyntheticTree(unittest.TestCase):
     def test_clean_tree_passes(self):
         rc, out = run(self.tree())
         self.assertEqual(rc, 0, out)
-        # 22 includes: the one in b.c's comment and the system one in a.c do not count.
+        # 23 includes: the one in b.c's comment and the system ones in a.c and init.c do not
+        # count.
         self.assertEqual(out.strip().splitlines(),
-                         ["layers: clean; %d files, 10 modules, 22 includes checked" % len(CLEAN)])
+                         ["layers: clean; %d files, 11 modules, 23 includes checked" % len(CLEAN)])
 
     def test_upward_include_in_model(self):
         self.fails_with(
@@ -122,6 +125,22 @@ class SyntheticTree(unittest.TestCase):
         self.fails_with(
             {"src/cli/cli.c": '#include "cli/cli.h"\n#include "agent/agent.h"\nint cli(void);\n'},
             "src/cli/cli.c:2: includes agent/agent.h: cli/ may include only common/ and cli/")
+
+    def test_init_may_not_include_common(self):
+        # barge-init is linked alone, statically: common/'s objects are not part of it.
+        self.fails_with(
+            {"src/init/init.c": '#include "init/init.h"\n#include "common/a.h"\n'},
+            "src/init/init.c:2: includes common/a.h: init/ is linked alone and may include only "
+            "init/, not even common/")
+
+    def test_nothing_but_main_includes_init(self):
+        out = self.fails_with(
+            {"src/agent/agent.c": '#include "agent/agent.h"\n#include "init/init.h"\n',
+             "src/common/a.c": '#include "common/a.h"\n#include "init/init.h"\n'},
+            "src/agent/agent.c:2: includes init/init.h: agent/ may include only common/ and agent/",
+            "src/common/a.c:2: includes init/init.h: common (layer 0) may not include init/ (an "
+            "executable of its own), which is no layer below it")
+        self.assertIn("layers: 2 violations", out)
 
     def test_801_lines_fail(self):
         self.fails_with(
