@@ -1,4 +1,5 @@
-# barge — one binary, build/barge.  `make` builds it; `make check` runs every test (plain and
+# barge — one binary, build/barge, and beside it build/barge-init, the init process the agent
+# runs as PID 1 of a container that asks for one.  `make` builds both; `make check` runs every test (plain and
 # sanitizer builds); `make demo` sets up a fresh machine and runs the demo.
 
 CC       ?= cc
@@ -9,6 +10,9 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
+# barge-init's flags, taken before a sanitizer build replaces CFLAGS: the sanitizers' runtimes do
+# not link statically, and barge-init must.
+INIT_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc -MMD -MP
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -MMD -MP
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
@@ -20,19 +24,32 @@ CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-# src/ is layered by folder (docs/architecture.md); every .c below it is part of the binary.
-SRCS     := $(wildcard src/*.c src/*/*.c src/*/*/*.c)
+# src/ is layered by folder (docs/architecture.md); every .c below it is part of the binary but
+# those of src/init/, which make barge-init alone: a static executable that needs nothing from the
+# images it runs in, linked against libc and nothing else.
+INIT_SRCS := $(wildcard src/init/*.c)
+INIT_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(INIT_SRCS))
+SRCS     := $(filter-out $(INIT_SRCS),$(wildcard src/*.c src/*/*.c src/*/*/*.c))
 OBJS     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 .PHONY: all deps test unit e2e check sanitize demo bench clean layers layers-selftest
-all: $(BUILD)/barge
+all: $(BUILD)/barge $(BUILD)/barge-init
 
 $(BUILD)/barge: $(OBJS)
 	@echo "  LD    $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/barge-init: $(INIT_OBJS)
+	@echo "  LD    $@"
+	@$(CC) -static -o $@ $^
+
+$(INIT_OBJS): $(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(INIT_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -53,7 +70,7 @@ deps:
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-e2e: $(BUILD)/barge
+e2e: $(BUILD)/barge $(BUILD)/barge-init
 	BARGE=$(CURDIR)/$(BUILD)/barge python3 tests/e2e/run.py $(E2E_ARGS)
 
 test: layers layers-selftest all unit e2e
@@ -86,4 +103,4 @@ bench: deps
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(INIT_OBJS:.o=.d)
