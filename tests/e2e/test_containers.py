@@ -249,6 +249,32 @@ class Containers(JobsCase):
         self.assertIn(out[1], ("2048", "79"))  # cgroup v1 shares, or v2's weight for them
         self.assertEqual(out[2], "reached")
 
+    # ---- initProcessEnabled: barge-init as the first process ---------------------------------
+
+    def test_init_process_reaps_orphans_and_passes_the_status_on(self):
+        # busybox has no ps here: /proc/N/stat's third field is the state, Z for a zombie.
+        self.define("with-init", linuxParameters={"initProcessEnabled": True},
+                    command=sh("for i in 1 2 3; do (sleep 0.3 &); done; sleep 1; "
+                               "cat /proc/1/cmdline | tr '\\0' ' '; echo; "
+                               "awk '$3 == \"Z\"' /proc/[0-9]*/stat | wc -l; exit 3"))
+        d = self.run_job(definition="with-init", want="FAILED")
+        self.assertEqual(d["container"]["exitCode"], 3)
+        out = self.output(d)
+        self.assertTrue(out[0].startswith("/dev/init -- sh -c "), out)
+        self.assertEqual(out[1].strip(), "0", out)
+
+    def test_init_process_passes_a_stop_to_the_command(self):
+        # A command that does not handle SIGTERM would, as PID 1, not hear it and be killed
+        # after the grace period (137); under barge-init it dies of the SIGTERM itself.
+        self.define("init-sleeper", linuxParameters={"initProcessEnabled": True},
+                    command=["sleep", "300"])
+        jid = self.submit(definition="init-sleeper", timeout={"attemptDurationSeconds": 2})
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "Job attempt duration exceeded timeout")
+        self.assertEqual(d["container"]["exitCode"], 128 + signal.SIGTERM)
+        self.assertNothingLeft()
+
     # ---- failures, as AWS names them --------------------------------------------------------
 
     def test_out_of_memory(self):
