@@ -558,7 +558,7 @@ def pull(run, reg, extra, work):
              "connections), so that the image cache is empty and the instance warm when the "
              "first job is submitted; then three more jobs of the image. "
              "The agent runs the same two tools (into its one layout; the job is RUNNING once "
-             "runc has been started), so umoci is on both sides. First job to RUNNING: "
+             "runc has made the container), so umoci is on both sides. First job to RUNNING: "
              + ", ".join(f"{x:,.0f}" for x in firsts) + " ms; second: "
              + ", ".join(f"{x:,.0f}" for x in seconds) + " ms; skopeo copy: "
              + ", ".join(f"{x:,.0f}" for x in skopeos) + " ms; umoci unpack: "
