@@ -98,7 +98,7 @@ demo: deps
 
 bench: deps
 	$(MAKE) all
-	./bench/run.sh
+	BARGE=$(CURDIR)/$(BUILD)/barge ./bench/run.sh
 
 clean:
 	rm -rf build
