@@ -622,6 +622,36 @@ class Privileged(unittest.TestCase):
             self.assertEqual(caps["priv"], int(bound, 16))
 
 
+class OptionErrors(unittest.TestCase):
+    """Bad container options stop the server or agent at once, with a sentence naming them."""
+
+    def run_barge(self, *args):
+        return subprocess.run([BARGE, *args], capture_output=True, text=True, timeout=30)
+
+    def test_bad_options(self):
+        bad = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        self.addCleanup(os.unlink, bad.name)
+        bad.write("[")
+        bad.close()
+        cases = [
+            (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
+              "--executor", "docker"), "--executor must be container or process"),
+            (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
+              "--registry-mirror", "ftp://x"), "--registry-mirror must be an http:// or https://"),
+            (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
+              "--insecure-registry", "http://x/"), "--insecure-registry takes a registry's HOST"),
+            (("server", "--executor", "vm"), "--executor must be container or process"),
+            (("server", "--pull-timeout", "0"), "--pull-timeout must be a number of seconds"),
+            (("server", "--image-cache-size", "x"), "--image-cache-size must be a number of MiB"),
+            (("server", "--secrets", bad.name), "--secrets: " + bad.name),
+            (("server", "--secrets", "/nonexistent/s.json"), "--secrets: /nonexistent/s.json"),
+        ]
+        for args, message in cases:
+            out = self.run_barge(*args)
+            self.assertEqual(out.returncode, 2, (args, out.stderr))
+            self.assertIn(message, out.stderr, args)
+
+
 class ProcessExecutorStays(JobsCase):
     """--executor process still runs jobs as host processes, and says so."""
 
