@@ -245,6 +245,62 @@ static void sha256_hex(const void *p, size_t n, char out[65])
     util_hex(d, sizeof d, out);
 }
 
+char *sigv4_canonical_request(const char *method, const char *path, const char *query,
+                              const char *const *names, const char *const *values, size_t n,
+                              const char *payload_sha256)
+{
+    buf cr = {0};
+    buf_printf(&cr, "%s\n", method);
+    char *np = normalize_path(path);
+    uri_encode_path(&cr, np);
+    free(np);
+    buf_puts(&cr, "\n");
+    canonical_query(&cr, query);
+    buf_puts(&cr, "\n");
+    for (size_t i = 0; i < n; i++) {
+        char *v = trimall(values[i] ? values[i] : "");
+        buf_printf(&cr, "%s:%s\n", names[i], v);
+        free(v);
+    }
+    buf_puts(&cr, "\n");
+    for (size_t i = 0; i < n; i++) buf_printf(&cr, "%s%s", i ? ";" : "", names[i]);
+    buf_printf(&cr, "\n%s", payload_sha256);
+    return cr.data;
+}
+
+void sigv4_signing_key(const char *secret_key, const char *date, const char *region,
+                       const char *service, unsigned char out[32])
+{
+    /* The signing key is derived from the secret, narrowed by date, region and service. */
+    unsigned char k1[32], k2[32];
+    char *secret = xasprintf("AWS4%s", secret_key);
+    hmac_sha256(secret, strlen(secret), date, k1);
+    OPENSSL_cleanse(secret, strlen(secret));
+    free(secret);
+    hmac_sha256(k1, sizeof k1, region, k2);
+    hmac_sha256(k2, sizeof k2, service, k1);
+    hmac_sha256(k1, sizeof k1, "aws4_request", out);
+    OPENSSL_cleanse(k1, sizeof k1);
+    OPENSSL_cleanse(k2, sizeof k2);
+}
+
+void sigv4_signature(const unsigned char key[32], const char *amz_date, const char *scope,
+                     const char *canonical_request, char out[65])
+{
+    char cr_hash[65];
+    sha256_hex(canonical_request, strlen(canonical_request), cr_hash);
+    char *sts = xasprintf("AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, cr_hash);
+    unsigned char sig[32];
+    hmac_sha256(key, 32, sts, sig);
+    free(sts);
+    util_hex(sig, sizeof sig, out);
+}
+
+void sigv4_sha256_hex(const void *p, size_t n, char out[65])
+{
+    sha256_hex(p, n, out);
+}
+
 int sigv4_sign(const sigv4_request *req, const sigv4_credentials *cred, time_t when,
                sigv4_signed *out, char *err, size_t errlen)
 {
@@ -284,7 +340,7 @@ int sigv4_sign(const sigv4_request *req, const sigv4_credentials *cred, time_t w
         n++;
     }
     int rc = -1;
-    buf cr = {0}, signed_names = {0}, sts = {0}, auth = {0};
+    buf cr = {0}, signed_names = {0}, auth = {0};
     char *path = NULL;
     if (!have_host) {
         snprintf(err, errlen, "sigv4: the request has no Host header to sign");
@@ -292,25 +348,29 @@ int sigv4_sign(const sigv4_request *req, const sigv4_credentials *cred, time_t w
     }
     qsort(hs, n, sizeof *hs, header_cmp);
 
-    /* The canonical request: method, path, query, headers, signed names, payload hash. */
-    buf_printf(&cr, "%s\n", req->method);
-    path = normalize_path(req->path);
-    uri_encode_path(&cr, path);
-    buf_puts(&cr, "\n");
-    canonical_query(&cr, req->query);
-    buf_puts(&cr, "\n");
+    /* Repeated headers become one line, their values joined by commas in request order. */
+    const char **names = xcalloc(n ? n : 1, sizeof *names);
+    char **values = xcalloc(n ? n : 1, sizeof *values);
+    size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        /* A repeated header is one line, its values joined by commas in request order. */
-        if (i && strcmp(hs[i].name, hs[i - 1].name) == 0) {
-            buf_printf(&cr, ",%s", hs[i].value);
+        if (m && strcmp(hs[i].name, names[m - 1]) == 0) {
+            char *j = xasprintf("%s,%s", values[m - 1], hs[i].value);
+            free(values[m - 1]);
+            values[m - 1] = j;
             continue;
         }
-        buf_printf(&cr, "%s%s:%s", i ? "\n" : "", hs[i].name, hs[i].value);
-        buf_printf(&signed_names, "%s%s", i ? ";" : "", hs[i].name);
+        names[m] = hs[i].name;
+        values[m++] = xstrdup(hs[i].value);
     }
-    buf_printf(&cr, "\n\n%s\n%s", signed_names.data, out->payload_sha256);
+    for (size_t i = 0; i < m; i++) buf_printf(&signed_names, "%s%s", i ? ";" : "", names[i]);
+    path = sigv4_canonical_request(req->method, req->path, req->query, names,
+                                   (const char *const *)values, m, out->payload_sha256);
+    for (size_t i = 0; i < m; i++) free(values[i]);
+    free(names);
+    free(values);
+    buf_puts(&cr, path);
 
-    char date[9], cr_hash[65], scope[256];
+    char date[9], scope[256];
     memcpy(date, out->amz_date, 8);
     date[8] = '\0';
     if ((size_t)snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", date, cred->region,
@@ -318,23 +378,11 @@ int sigv4_sign(const sigv4_request *req, const sigv4_credentials *cred, time_t w
         snprintf(err, errlen, "sigv4: the region or service name is too long");
         goto done;
     }
-    sha256_hex(cr.data, cr.len, cr_hash);
-    buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", out->amz_date, scope, cr_hash);
-
-    /* The signing key is derived from the secret, narrowed by date, region and service. */
-    unsigned char k1[32], k2[32], sig[32];
-    char *secret = xasprintf("AWS4%s", cred->secret_key);
-    hmac_sha256(secret, strlen(secret), date, k1);
-    OPENSSL_cleanse(secret, strlen(secret));
-    free(secret);
-    hmac_sha256(k1, sizeof k1, cred->region, k2);
-    hmac_sha256(k2, sizeof k2, cred->service, k1);
-    hmac_sha256(k1, sizeof k1, "aws4_request", k2);
-    hmac_sha256(k2, sizeof k2, sts.data, sig);
-    OPENSSL_cleanse(k1, sizeof k1);
-    OPENSSL_cleanse(k2, sizeof k2);
+    unsigned char key[32];
     char sig_hex[65];
-    util_hex(sig, sizeof sig, sig_hex);
+    sigv4_signing_key(cred->secret_key, date, cred->region, cred->service, key);
+    sigv4_signature(key, out->amz_date, scope, cr.data, sig_hex);
+    OPENSSL_cleanse(key, sizeof key);
 
     buf_printf(&auth, "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
                cred->access_key, scope, signed_names.data, sig_hex);
@@ -351,7 +399,6 @@ done:
     free(path);
     buf_free(&cr);
     buf_free(&signed_names);
-    buf_free(&sts);
     buf_free(&auth);
     return rc;
 }

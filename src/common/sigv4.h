@@ -1,12 +1,10 @@
 /* sigv4 — the AWS Signature Version 4 Authorization header.
  *
  * barge parses the header on every request so that malformed credentials are refused the way AWS
- * refuses them.  Checking the signature against configured keys is not implemented yet: the
- * server accepts any well-formed header, and says so at start-up unless --dev is given.
- *
- * sigv4_sign computes the header the way AWS SDKs do (botocore's SigV4Auth is the reference the
- * unit tests compare against); the CLI signs every request with it, and a server that verifies
- * signatures can recompute one with it. */
+ * refuses them.  sigv4_sign computes the header the way AWS SDKs do (botocore's SigV4Auth is the
+ * reference the unit tests compare against); the CLI signs every request with it.  The server
+ * recomputes a client's signature from the same pieces (sigv4_canonical_request,
+ * sigv4_signing_key, sigv4_signature) in server/api/auth.c. */
 #ifndef BARGE_SIGV4_H
 #define BARGE_SIGV4_H
 #include <stddef.h>
@@ -63,4 +61,20 @@ typedef struct sigv4_signed {
 int sigv4_sign(const sigv4_request *req, const sigv4_credentials *cred, time_t when,
                sigv4_signed *out, char *err, size_t errlen);
 void sigv4_signed_free(sigv4_signed *s);
+
+/* The pieces of a signature, for a server that recomputes a client's.  The canonical request of
+ * method, path (as sent, percent-encoded), query (as sent) and the signed headers: names[i] in
+ * lower case, in the order of SignedHeaders, values[i] as received (repeated headers joined with
+ * commas); malloc'd. */
+char *sigv4_canonical_request(const char *method, const char *path, const char *query,
+                              const char *const *names, const char *const *values, size_t n,
+                              const char *payload_sha256);
+/* The key of secret_key for a day (YYYYMMDD), region and service: what a server caches. */
+void sigv4_signing_key(const char *secret_key, const char *date, const char *region,
+                       const char *service, unsigned char out[32]);
+/* The hex signature of a canonical request at amz_date (YYYYMMDDTHHMMSSZ) within scope
+ * (DATE/REGION/SERVICE/aws4_request). */
+void sigv4_signature(const unsigned char key[32], const char *amz_date, const char *scope,
+                     const char *canonical_request, char out[65]);
+void sigv4_sha256_hex(const void *p, size_t n, char out[65]);
 #endif
