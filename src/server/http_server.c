@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/errbody.h"
 #include "common/log.h"
@@ -18,6 +19,7 @@
 #include "server/model/config.h"
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
+#include "server/api/auth.h"
 
 enum { REQ_READING, REQ_WAITING, REQ_ANSWERED };
 
@@ -28,6 +30,7 @@ typedef struct http_req {
     buf body;
     size_t limit, seen;
     int phase;
+    const auth_principal *who; /* who signed the request; NULL without --credentials */
     /* The answer, from the core or from the HTTP thread itself. */
     int status;
     const char *err_type;
@@ -98,7 +101,70 @@ int http_agent_token_ok(const char *authorization)
     return barge_cfg.agent_token[0] && strcmp(authorization + 7, barge_cfg.agent_token) == 0;
 }
 
-static int check_auth(http_req *r)
+/* What a request's signature is checked over: every header, and the query re-encoded. */
+typedef struct signed_parts {
+    sigv4_header *h;
+    size_t n, cap;
+    buf query;
+} signed_parts;
+
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    signed_parts *sp = cls;
+    if (sp->n == sp->cap) {
+        sp->cap = sp->cap ? 2 * sp->cap : 16;
+        sp->h = xrealloc(sp->h, sp->cap * sizeof *sp->h);
+    }
+    sp->h[sp->n++] = (sigv4_header){key, value ? value : ""};
+    return MHD_YES;
+}
+
+static void query_encode(buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~')
+            buf_append(b, p, 1);
+        else
+            buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    }
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    signed_parts *sp = cls;
+    if (sp->query.len) buf_puts(&sp->query, "&");
+    query_encode(&sp->query, key);
+    buf_puts(&sp->query, "=");
+    query_encode(&sp->query, value ? value : "");
+    return MHD_YES;
+}
+
+/* With --credentials: the request's SigV4 signature, recomputed (auth.h). */
+static int verify_signature(http_req *r, const char *url, const char *method,
+                            const char *service)
+{
+    signed_parts sp = {0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header, &sp);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, &sp);
+    size_t n = strlen(r->op->path);
+    auth_request ar = {.method = method, .path = url,
+                       .label_at = r->op->path[n - 1] == '*' ? n - 1 : 0,
+                       .query = sp.query.data, .headers = sp.h, .nheaders = sp.n,
+                       .body = r->body.data, .body_len = r->body.len, .service = service,
+                       .now = time(NULL)};
+    auth_refusal why;
+    int rc = auth_verify(&ar, &r->who, &why);
+    if (rc < 0) set_answer(r, why.status, why.type, "%s", why.msg);
+    free(sp.h);
+    buf_free(&sp.query);
+    return rc;
+}
+
+static int check_auth(http_req *r, const char *url, const char *method, const char *service)
 {
     /* Health checks come from supervisors and load balancers, which do not sign requests. */
     if (strcmp(r->op->path, "/healthz") == 0) return 0;
@@ -110,6 +176,7 @@ static int check_auth(http_req *r)
                    "token (see the server's --agent-token option)");
         return -1;
     }
+    if (auth_enabled()) return verify_signature(r, url, method, service);
     if (!h) {
         if (barge_cfg.dev) return 0;
         set_answer(r, 403, "MissingAuthenticationTokenException",
@@ -129,7 +196,7 @@ static int check_auth(http_req *r)
 /* The whole request is in: build the call and hand it to the core. */
 static void dispatch(http_req *r, const char *url, const char *method)
 {
-    if (check_auth(r) < 0) return;
+    if (check_auth(r, url, method, "batch") < 0) return;
     json_t *req;
     if (r->body.len == 0) {
         req = json_object();
@@ -164,6 +231,12 @@ static void dispatch(http_req *r, const char *url, const char *method)
         set_answer(r, 400, "ClientException", "%s", err);
         return;
     }
+    auth_refusal why;
+    if (auth_authorize(r->who, r->op->name, req, &why) < 0) {
+        json_decref(req);
+        set_answer(r, why.status, why.type, "%s", why.msg);
+        return;
+    }
     r->call.run = api_run;
     r->call.arg = r->op;
     r->call.req = req;
@@ -176,14 +249,19 @@ static void dispatch(http_req *r, const char *url, const char *method)
 
 /* Log requests are answered on this thread from the log store, which is safe to use from any
  * thread; they never queue behind the core's work, nor add to it. */
-static void serve_logs(http_req *r)
+static void serve_logs(http_req *r, const char *url, const char *method)
 {
     /* Log reads are signed like the rest of the AWS API; the agent's upload carries the agent
      * token, as every agent request does. */
-    if (check_auth(r) < 0) return;
+    if (check_auth(r, url, method, "logs") < 0) return;
+    const char *target = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target");
+    auth_refusal why;
+    if (auth_authorize_logs(r->who, target, r->body.data, r->body.len, &why) < 0) {
+        set_answer(r, why.status, why.type, "%s", why.msg);
+        return;
+    }
     api_logs_answer a;
-    api_logs_serve(r->op, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target"),
-                   r->body.data, r->body.len, &a);
+    api_logs_serve(r->op, target, r->body.data, r->body.len, &a);
     r->status = a.status;
     r->err_type = a.err_type;
     r->resp = a.body;
@@ -240,7 +318,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                        "request body: %zu bytes is over the %zu-byte limit of %s", r->seen,
                        r->limit, r->op->name);
         else if (!r->op->fn)
-            serve_logs(r);
+            serve_logs(r, url, method);
         else
             dispatch(r, url, method);
         if (r->phase == REQ_WAITING) return MHD_YES;

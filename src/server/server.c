@@ -28,6 +28,7 @@
 #include "server/engine/scheduler.h"
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
+#include "server/api/auth.h"
 #include "server/api/jobdef.h"
 #include "server/http_server.h"
 #include "server/model/secrets.h"
@@ -47,7 +48,14 @@ static void usage(FILE *out)
             "                       missing)\n"
             "  --region R           region in ARNs (default us-east-1)\n"
             "  --account-id N       12-digit account in ARNs (default 123456789012)\n"
-            "  --dev                developer mode: accept any (or no) AWS credentials\n"
+            "  --credentials FILE   the keys requests may be signed with: an AWS shared-\n"
+            "                       credentials file, one [NAME] a principal, each with a\n"
+            "                       barge_policy line (docs/credentials.md)\n"
+            "  --policies FILE      IAM policy documents the credentials may name, a JSON\n"
+            "                       object of names and documents (built in: admin, submit,\n"
+            "                       read)\n"
+            "  --dev                developer mode: accept any (or no) AWS credentials unless\n"
+            "                       --credentials is given; one of the two is required\n"
             "  --sync MODE          full (default): fsync every commit, survives power loss;\n"
             "                       normal: survives a killed server, not a lost machine\n"
             "  --agent-token T      the token agents must present (default: read from, or\n"
@@ -253,7 +261,8 @@ int server_main(int argc, char **argv)
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
-           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_PRIVILEGED, OPT_SECRETS };
+           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_PRIVILEGED, OPT_SECRETS,
+           OPT_CREDENTIALS, OPT_POLICIES };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -275,10 +284,13 @@ int server_main(int argc, char **argv)
         {"pull-timeout", required_argument, NULL, OPT_PULLTIMEOUT},
         {"allow-privileged", no_argument, NULL, OPT_PRIVILEGED},
         {"secrets", required_argument, NULL, OPT_SECRETS},
+        {"credentials", required_argument, NULL, OPT_CREDENTIALS},
+        {"policies", required_argument, NULL, OPT_POLICIES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int o;
+    const char *credentials = NULL, *policies = NULL;
     char **agent_args = NULL;
     size_t n_agent_args = 0;
     optind = 1;
@@ -310,6 +322,8 @@ int server_main(int argc, char **argv)
         case OPT_DEV: c->dev = 1; break;
         case OPT_PRIVILEGED: c->allow_privileged = 1; break;
         case OPT_SECRETS: c->secrets_file = optarg; break;
+        case OPT_CREDENTIALS: credentials = optarg; break;
+        case OPT_POLICIES: policies = optarg; break;
         case OPT_SYNC:
             if (strcmp(optarg, "full") == 0) c->sync_full = 1;
             else if (strcmp(optarg, "normal") == 0) c->sync_full = 0;
@@ -400,6 +414,25 @@ int server_main(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "barge server: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+    if (!credentials && !c->dev) {
+        fprintf(stderr, "barge server: no keys to check requests against: start it with "
+                        "--credentials FILE (an AWS shared-credentials file whose sections each "
+                        "add 'barge_policy = admin', 'submit' or 'read'; see docs/credentials.md), "
+                        "or with --dev on a machine you trust, to accept any key\n");
+        return 2;
+    }
+    if (policies && !credentials) {
+        fprintf(stderr, "barge server: --policies needs --credentials, whose principals name "
+                        "the policies\n");
+        return 2;
+    }
+    char *auth_err = NULL;
+    if (auth_load(credentials, policies, &auth_err) < 0) {
+        fprintf(stderr, "barge server: %s\n", auth_err);
+        free(auth_err);
+        auth_free();
         return 2;
     }
     char *secrets_err = NULL;
@@ -497,9 +530,13 @@ int server_main(int argc, char **argv)
     char *url = agent_url(c);
     url_call = (core_call){.run = hand_url, .arg = url, .done = url_handed};
     core_submit(&url_call);
-    if (!c->dev)
-        log_warn("request signatures are parsed but not yet verified against keys; run only "
-                 "where the network is trusted");
+    if (auth_enabled())
+        log_info("requests must be signed with one of the %zu keys of %s (SigV4, verified) and "
+                 "are authorized by their principal's policies", auth_principal_count(),
+                 credentials);
+    else
+        log_warn("developer mode (--dev): requests signed with any key, or none, are accepted "
+                 "and may do anything; give --credentials FILE to check keys");
     if (c->allow_privileged)
         log_warn("privileged containers are allowed (--allow-privileged): a job definition may "
                  "give its jobs full access to the instances they run on");
@@ -518,6 +555,7 @@ int server_main(int argc, char **argv)
     logstore_close(logs);
     store_close(db);
     secrets_free();
+    auth_free();
     log_info("stopped");
     return 0;
 }

@@ -1,0 +1,75 @@
+/* auth — who signed a request, and whether that principal may make it.
+ *
+ * Keys come from an AWS shared-credentials file (`barge server --credentials FILE`), one
+ * section a principal: aws_access_key_id, aws_secret_access_key, an optional aws_session_token
+ * (then every request of that key must carry it, as temporary credentials do), and barge_policy,
+ * the names of the policies that apply to it (built in: admin, submit, read; others from
+ * `--policies FILE`, a JSON object of names and IAM policy documents).  docs/credentials.md says
+ * how to write both.
+ *
+ * auth_verify recomputes a request's Signature Version 4 signature as AWS does and compares it in
+ * constant time; signing keys are cached per key, day, region and service.  auth_authorize
+ * evaluates the principal's policies for the operation's IAM action and the resources AWS names
+ * for it (auth_rules.c holds that table).  Refusals are AWS's error types and messages, and
+ * never hold a secret, a token or a signature.
+ *
+ * Everything is loaded once at start-up and read-only afterwards but for the key cache, which
+ * has a lock of its own: any HTTP thread may call these. */
+#ifndef BARGE_AUTH_H
+#define BARGE_AUTH_H
+#include <jansson.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "common/sigv4.h"
+
+typedef struct auth_principal auth_principal;
+
+/* Reads the credentials file and, if not NULL, the policies file.  0, or -1 with a sentence in
+ * *err (malloc'd) that names the file, the line or section, and what to write instead. */
+int auth_load(const char *credentials_file, const char *policies_file, char **err);
+/* Whether keys are checked (a credentials file was loaded). */
+int auth_enabled(void);
+size_t auth_principal_count(void);
+void auth_free(void);
+
+/* The principal's IAM ARN, arn:aws:iam::ACCOUNT:user/NAME. */
+const char *auth_principal_arn(const auth_principal *p);
+
+/* A refusal: the HTTP status, AWS's error type and a message that is safe to show. */
+typedef struct auth_refusal {
+    int status;
+    const char *type;
+    char msg[700];
+} auth_refusal;
+
+/* One request as the HTTP front end received it. */
+typedef struct auth_request {
+    const char *method;
+    const char *path;        /* percent-decoded, as libmicrohttpd hands it */
+    size_t label_at;         /* where a URI label (/v1/tags/{resourceArn}) starts, or 0 */
+    const char *query;       /* re-encoded key=value pairs joined by '&', or NULL */
+    const sigv4_header *headers; /* every header received, in order */
+    size_t nheaders;
+    const void *body;
+    size_t body_len;
+    const char *service;     /* what the endpoint serves: "batch" or "logs" */
+    time_t now;
+} auth_request;
+
+/* Checks the request's signature: 0 with *who set, or -1 with why filled. */
+int auth_verify(const auth_request *r, const auth_principal **who, auth_refusal *why);
+
+/* Whether who may make the AWS Batch operation op_name with request req (checked against its
+ * shape already): 0, or -1 with a 403 AccessDeniedException in why. */
+int auth_authorize(const auth_principal *who, const char *op_name, json_t *req,
+                   auth_refusal *why);
+/* The same for a CloudWatch Logs request: target is its X-Amz-Target, body its JSON. */
+int auth_authorize_logs(const auth_principal *who, const char *target, const char *body,
+                        size_t len, auth_refusal *why);
+
+/* Used by auth_rules.c: whether who's policies allow action on every resource; 0, or -1 with
+ * the AccessDeniedException for the first resource refused. */
+int auth_check(const auth_principal *who, const char *action, const char *const *resources,
+               size_t n, auth_refusal *why);
+#endif
