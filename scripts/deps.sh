@@ -6,20 +6,20 @@ set -eu
 
 # Build: compiler, make, pkg-config and the libraries barge links.
 # Tests: Python with boto3 and the AWS CLI (the machine image's own Python has them; Debian's
-# python3-boto3 and awscli are the fallback).
+# python3-boto3 is the fallback), Debian's awscli (the AWS CLI v2, /usr/bin/aws: the signature
+# tests drive both CLIs), and npm for the AWS SDK for JavaScript (tests/e2e/js/install.sh).
 # Containers: runc runs OCI bundles, skopeo copies images between registries and OCI layouts,
 # umoci unpacks a layout into a bundle.  The tests also need a registry and an image without the
 # internet: docker-registry is the distribution registry server, and busybox-static's single
 # binary becomes the test image's root filesystem (tests/e2e/registry.py).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-          libssl-dev curl runc skopeo umoci docker-registry busybox-static $*"
+          libssl-dev curl runc skopeo umoci docker-registry busybox-static awscli npm $*"
 
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if ! python3 -c "import boto3" 2>/dev/null; then missing="$missing python3-boto3"; fi
-if ! command -v aws >/dev/null 2>&1; then missing="$missing awscli"; fi
 
 if [ -n "$missing" ]; then
     echo "deps: installing$missing"

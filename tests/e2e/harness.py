@@ -23,6 +23,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BARGE = os.environ.get("BARGE", os.path.join(ROOT, "build", "barge"))
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# The key every client of these tests signs with.  A server started without --dev gets a
+# credentials file holding it (with the admin policy) unless the test gives its own.
+ACCESS_KEY = "AKIDEXAMPLE"
+SECRET_KEY = "secret"
+
+
+def write_credentials(path, sections):
+    """Writes an AWS shared-credentials file: sections maps a name to a dict of its keys."""
+    with open(path, "w") as f:
+        for name, keys in sections.items():
+            f.write("[%s]\n" % name)
+            for k, v in keys.items():
+                f.write("%s = %s\n" % (k, v))
+            f.write("\n")
+    os.chmod(path, 0o600)
+    return path
 
 
 def free_port():
@@ -41,6 +57,11 @@ class Server:
         self.port = port or free_port()
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "server.log")
+        if "--dev" not in self.args and "--credentials" not in self.args:
+            creds = write_credentials(os.path.join(self.data_dir, "test-credentials"), {
+                "tester": {"aws_access_key_id": ACCESS_KEY, "aws_secret_access_key": SECRET_KEY,
+                           "barge_policy": "admin"}})
+            self.args += ["--credentials", creds]
 
     @property
     def url(self):
@@ -120,13 +141,13 @@ class Server:
     def client(self, service="batch"):
         return boto3.client(
             service, endpoint_url=self.url, region_name=REGION,
-            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",
+            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
             config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=30))
 
     def aws(self, *args, check=True):
         """Runs `aws batch ...` (or any service) against this server; returns parsed JSON output
         (None when empty).  With check=False returns (returncode, stdout, stderr)."""
-        env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="secret",
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
                    AWS_DEFAULT_REGION=REGION, AWS_PAGER="", AWS_MAX_ATTEMPTS="1")
         env.pop("AWS_PROFILE", None)
         p = subprocess.run(["aws", "--endpoint-url", self.url, "--output", "json"] + list(args),

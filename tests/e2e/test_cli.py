@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from harness import BARGE, Server, ServerTestCase, free_port
+from harness import ACCESS_KEY, BARGE, SECRET_KEY, Server, ServerTestCase, free_port
 
 
 def barge(*args, endpoint=None, timeout=60, env=None):
@@ -286,8 +286,8 @@ class Jobs(ServerTestCase):
 
 
 class SignedRequests(unittest.TestCase):
-    """A server outside developer mode refuses requests without a well-formed signature; the
-    CLI's are accepted, with the default and with given credentials."""
+    """A server outside developer mode checks signatures: the CLI's are accepted when it signs
+    with a key the server knows, and refused with AWS's errors otherwise."""
 
     @classmethod
     def setUpClass(cls):
@@ -302,13 +302,21 @@ class SignedRequests(unittest.TestCase):
         cls.server.cleanup()
 
     def test_cli_requests_are_signed(self):
-        for env in ({}, {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s",
-                         "AWS_SESSION_TOKEN": "token", "AWS_REGION": "eu-west-1"}):
+        good = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+        rc, _, err = barge("jobs", "--queue", "no-such-queue", endpoint=self.server.url,
+                           env=good)
+        self.assertEqual(rc, 1)
+        self.assertIn("no-such-queue", err)  # refused for the queue, not the signature
+        self.assertNotIn("Authorization", err)
+        for env, code in (({}, "UnrecognizedClientException"),
+                          (dict(good, AWS_SECRET_ACCESS_KEY="s"), "InvalidSignatureException"),
+                          (dict(good, AWS_SESSION_TOKEN="token"), "UnrecognizedClientException"),
+                          (dict(good, AWS_REGION="eu-west-1"), "InvalidSignatureException")):
             rc, _, err = barge("jobs", "--queue", "no-such-queue", endpoint=self.server.url,
                                env=env)
-            self.assertEqual(rc, 1)
-            self.assertIn("no-such-queue", err)  # refused for the queue, not the signature
-            self.assertNotIn("Authorization", err)
+            self.assertEqual(rc, 1, env)
+            self.assertIn(code, err)
+            self.assertNotIn("no-such-queue", err)
 
 
 def agent_missing():

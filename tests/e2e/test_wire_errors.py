@@ -400,7 +400,7 @@ class AuthRequired(unittest.TestCase):
         body = {"computeEnvironmentName": "unsigned", "type": "UNMANAGED"}
         status, headers, out = self.server.raw("POST", "/v1/createcomputeenvironment", body)
         self.assertAuthError(status, headers, out, "MissingAuthenticationTokenException",
-                             "Authorization", "--dev")
+                             "Authorization", "--credentials")
         # Health checks come from supervisors, which do not sign.
         self.assertEqual(self.server.raw("GET", "/healthz")[0], 200)
         # Nothing was created.

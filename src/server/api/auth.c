@@ -464,8 +464,9 @@ int auth_verify(const auth_request *r, const auth_principal **who, auth_refusal 
         if (strcasecmp(r->headers[i].name, "Authorization") == 0) h = r->headers[i].value;
     if (!h)
         return refuse(why, 403, "MissingAuthenticationTokenException",
-                      "Missing Authentication Token: sign requests with AWS Signature Version 4 "
-                      "and a key of the server's --credentials file");
+                      "Missing Authentication Token: the Authorization header is missing; sign "
+                      "requests with AWS Signature Version 4 and a key of the server's "
+                      "--credentials file");
     sigv4_auth a;
     char err[256];
     if (sigv4_parse(h, &a, err, sizeof err) < 0)
