@@ -1,4 +1,7 @@
--- wrk: individual SubmitJob calls, unsigned (the server runs with --dev).
+-- wrk: individual SubmitJob calls, unsigned (the server runs with --dev), or signed once (a
+-- SigV4 signature holds for 15 minutes) for a server that checks keys:
+--   BENCH_AUTHORIZATION, BENCH_AMZ_DATE  the Authorization and X-Amz-Date headers of this very
+--                     request (Host, Content-Type and body included), signed by bench/run.py
 --   BENCH_QUEUE       the job queue (default "hold")
 --   BENCH_JOBDEF      the job definition (default "bench-true")
 --   BENCH_IDS_OUT     when set, every BENCH_IDS_EVERY-th answered jobId (default 1000) is
@@ -11,6 +14,10 @@ local queue = os.getenv("BENCH_QUEUE") or "hold"
 local jobdef = os.getenv("BENCH_JOBDEF") or "bench-true"
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+if os.getenv("BENCH_AUTHORIZATION") then
+   wrk.headers["Authorization"] = os.getenv("BENCH_AUTHORIZATION")
+   wrk.headers["X-Amz-Date"] = os.getenv("BENCH_AMZ_DATE")
+end
 wrk.body = string.format('{"jobName":"bench","jobQueue":"%s","jobDefinition":"%s"}', queue, jobdef)
 
 local ids_out = os.getenv("BENCH_IDS_OUT")
