@@ -386,9 +386,11 @@ def fig_submit(run):
             f"(healthz {hz['per_second']:,.0f}/s)")
         if best is None or sub["per_second"] > best[1]["per_second"]:
             best = (c, sub, hz, ssub)
-    c, sub, hz, ssub = best
+    c, sub, hz, _ = best
+    # The signed rate is the best over the same settings, as the unsigned one is.
+    sc, ssub = max(((t[0], t[3]) for t in tried), key=lambda t: t[1]["per_second"])
     errors = int(sub["non2xx"] + sub["socket_errors"])
-    serrors = int(ssub["non2xx"] + ssub["socket_errors"])
+    serrors = int(sum(t[3]["non2xx"] + t[3]["socket_errors"] for t in tried))
     run.row(f"1. SubmitJob rate (wrk -t2 -c{c}, {a.duration} s)",
             f"{fmt_rate(sub['per_second'])}, {errors} errors",
             f"GET /healthz, same server and wrk settings: {fmt_rate(hz['per_second'])}",
@@ -398,9 +400,9 @@ def fig_submit(run):
             f"{fmt_ms(sub['p50_ms'])} / {fmt_ms(sub['p99_ms'])}",
             f"GET /healthz: {fmt_ms(hz['p50_ms'])} / {fmt_ms(hz['p99_ms'])}",
             ratio(sub["p50_ms"], hz["p50_ms"]), "—")
-    run.row(f"1. SubmitJob rate, SigV4 verified (--credentials, wrk -t2 -c{c})",
+    run.row(f"1. SubmitJob rate, SigV4 verified (--credentials, wrk -t2 -c{sc})",
             f"{fmt_rate(ssub['per_second'])}, {serrors} errors",
-            f"unsigned, --dev, same run: {fmt_rate(sub['per_second'])}",
+            f"unsigned, --dev, same run (-c{c}): {fmt_rate(sub['per_second'])}",
             ratio(ssub["per_second"], sub["per_second"]),
             target("≥ 85% of --dev, 0 errors",
                    ssub["per_second"] >= 0.85 * sub["per_second"] and serrors == 0))
