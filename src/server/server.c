@@ -416,6 +416,13 @@ int server_main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    char *secrets_err = NULL;
+    if (secrets_load(c->secrets_file, &secrets_err) < 0) {
+        fprintf(stderr, "barge server: --secrets: %s\n", secrets_err);
+        free(secrets_err);
+        return 2;
+    }
+    /* After the other options, so that a mistake in one of them is named first. */
     if (!credentials && !c->dev) {
         fprintf(stderr, "barge server: no keys to check requests against: start it with "
                         "--credentials FILE (an AWS shared-credentials file whose sections each "
@@ -433,12 +440,6 @@ int server_main(int argc, char **argv)
         fprintf(stderr, "barge server: %s\n", auth_err);
         free(auth_err);
         auth_free();
-        return 2;
-    }
-    char *secrets_err = NULL;
-    if (secrets_load(c->secrets_file, &secrets_err) < 0) {
-        fprintf(stderr, "barge server: --secrets: %s\n", secrets_err);
-        free(secrets_err);
         return 2;
     }
 
