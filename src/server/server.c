@@ -29,6 +29,7 @@
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
 #include "server/api/jobdef.h"
+#include "server/base/audit.h"
 #include "server/http_server.h"
 #include "server/model/secrets.h"
 
@@ -443,6 +444,12 @@ int server_main(int argc, char **argv)
         free(err);
         return 1;
     }
+    if (audit_open(c->data_dir, &err) < 0) {
+        fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        store_close(db);
+        return 1;
+    }
     /* Job logs live in a store of their own, so heavy logging never slows the main store. */
     logstore *logs = logstore_open(c->data_dir, &err);
     if (!logs) {
@@ -518,6 +525,7 @@ int server_main(int argc, char **argv)
     logstore_close(logs);
     store_close(db);
     secrets_free();
+    audit_close();
     log_info("stopped");
     return 0;
 }
