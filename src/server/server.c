@@ -72,6 +72,11 @@ static void usage(FILE *out)
             "                       10240)\n"
             "  --pull-timeout SECONDS  how long an image pull may take on a local instance\n"
             "                       (default 300)\n"
+            "  --job-user USER      the host user local instances run process-executor jobs as\n"
+            "                       (default nobody; root only when named)\n"
+            "  --agent-work-dir DIR where local instances keep their attempts' directories\n"
+            "                       (default $TMPDIR/barge-work; never inside DATA_DIR, which\n"
+            "                       jobs must not reach)\n"
             "  --secrets FILE       secrets that job definitions name (repositoryCredentials):\n"
             "                       a JSON object of names or ARNs and values\n"
             "  --log-level LEVEL    debug, info (default), warn or error\n"
@@ -239,6 +244,8 @@ static const char *agent_option_invalid(int opt_executor_relative, const char *v
         return *v && !*end && n >= 1 && n <= (1LL << 32) ? NULL
                                                          : "must be a number of MiB, 1 or more";
     }
+    case 5: /* --job-user */
+        return *v && !strchr(v, ':') && !strchr(v, '/') ? NULL : "takes a user's name or number";
     default: { /* --pull-timeout */
         char *end;
         long long n = strtoll(v, &end, 10);
@@ -254,7 +261,8 @@ int server_main(int argc, char **argv)
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
-           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_PRIVILEGED, OPT_SECRETS };
+           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_PRIVILEGED, OPT_SECRETS,
+           OPT_WORKROOT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -274,6 +282,8 @@ int server_main(int argc, char **argv)
         {"insecure-registry", required_argument, NULL, OPT_INSECURE},
         {"image-cache-size", required_argument, NULL, OPT_IMGSIZE},
         {"pull-timeout", required_argument, NULL, OPT_PULLTIMEOUT},
+        {"job-user", required_argument, NULL, OPT_JOBUSER},
+        {"agent-work-dir", required_argument, NULL, OPT_WORKROOT},
         {"allow-privileged", no_argument, NULL, OPT_PRIVILEGED},
         {"secrets", required_argument, NULL, OPT_SECRETS},
         {"help", no_argument, NULL, 'h'},
@@ -311,6 +321,14 @@ int server_main(int argc, char **argv)
         case OPT_DEV: c->dev = 1; break;
         case OPT_PRIVILEGED: c->allow_privileged = 1; break;
         case OPT_SECRETS: c->secrets_file = optarg; break;
+        case OPT_WORKROOT:
+            if (optarg[0] != '/') {
+                fprintf(stderr, "barge server: --agent-work-dir must be an absolute path (got "
+                                "'%s')\n", optarg);
+                return 2;
+            }
+            c->agent_work_root = optarg;
+            break;
         case OPT_SYNC:
             if (strcmp(optarg, "full") == 0) c->sync_full = 1;
             else if (strcmp(optarg, "normal") == 0) c->sync_full = 0;
@@ -376,10 +394,11 @@ int server_main(int argc, char **argv)
         case OPT_MIRROR:
         case OPT_INSECURE:
         case OPT_IMGSIZE:
-        case OPT_PULLTIMEOUT: {
+        case OPT_PULLTIMEOUT:
+        case OPT_JOBUSER: {
             static const char *const names[] = {"executor", "registry-mirror",
                                                 "insecure-registry", "image-cache-size",
-                                                "pull-timeout"};
+                                                "pull-timeout", "job-user"};
             const char *name = names[o - OPT_EXECUTOR];
             const char *why = agent_option_invalid(o - OPT_EXECUTOR, optarg);
             if (why) {
