@@ -243,6 +243,16 @@ class UnverifiedTlsServer(Server):
         return ssl._create_unverified_context()
 
 
+class Help(unittest.TestCase):
+    def test_options_are_described(self):
+        for role, opts in (("server", ("--tls-cert", "--tls-key", "--tls-ca")),
+                           ("agent", ("--ca-file",)), ("jobs", ("--ca-file", "AWS_CA_BUNDLE"))):
+            rc, out, err = barge(role, "--help")
+            self.assertEqual(rc, 0, err)
+            for o in opts:
+                self.assertIn(o, out, role)
+
+
 class StartUp(unittest.TestCase):
     """Certificates and keys that cannot serve stop the server with a sentence."""
 
@@ -281,6 +291,9 @@ class StartUp(unittest.TestCase):
         rc, err = self.start("--tls-cert", self.cert, "--tls-key", self.cert)
         self.assertEqual(rc, 2)
         self.assertIn("not a PEM private key", err)
+        rc, err = self.start("--tls-ca", self.cert)
+        self.assertEqual(rc, 2)
+        self.assertIn("--tls-ca needs --tls-cert and --tls-key", err)
         rc, err = self.start("--tls-cert", "/nonexistent", "--tls-key", self.key)
         self.assertEqual(rc, 2)
         self.assertIn("--tls-cert /nonexistent cannot be read", err)
