@@ -581,8 +581,8 @@ int server_main(int argc, char **argv)
         log_warn("privileged containers are allowed (--allow-privileged): a job definition may "
                  "give its jobs full access to the instances they run on");
     log_info("barge server listening on %s://%s:%d (data in %s, region %s, account %s%s)",
-             tls_cert ? "https" : "http", c->listen_host, http_port(), c->data_dir, c->region, c->account_id,
-             c->dev ? ", developer mode" : "");
+             tls_cert ? "https" : "http", c->listen_host, http_port(), c->data_dir, c->region,
+             c->account_id, c->dev ? ", developer mode" : "");
 
     int sig = 0;
     sigwait(&stop, &sig);
