@@ -247,7 +247,7 @@ static int setup_tls(barge_config *c, const char *cert, const char *key, const c
     }
     if (!cert) return 0;
     char *warning = NULL, *err = NULL;
-    if (tls_load(cert, key, ca ? NULL : agent_host(c), tls, &warning, &err) < 0 ||
+    if (tls_load(cert, key, agent_host(c), ca, tls, &warning, &err) < 0 ||
         http_use_tls(tls->cert_pem, tls->key_pem, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
@@ -256,6 +256,10 @@ static int setup_tls(barge_config *c, const char *cert, const char *key, const c
     }
     if (warning) log_warn("%s", warning);
     free(warning);
+    struct stat ks;
+    if (stat(key, &ks) == 0 && (ks.st_mode & 077))
+        log_warn("--tls-key %s may be read by other users (mode %03o); make it 0600", key,
+                 (unsigned)(ks.st_mode & 0777));
     const char *trust = ca ? ca : cert;
     char *abs = realpath(trust, NULL);
     if (!abs || access(abs, R_OK) != 0) {

@@ -56,8 +56,37 @@ static int names_host(X509 *x, const char *host)
     return X509_check_host(x, host, strlen(host), 0, NULL) == 1;
 }
 
-int tls_load(const char *cert_path, const char *key_path, const char *agent_host, tls_files *out,
-             char **warning, char **err)
+/* Why the certificate (with the chain after it in pem) does not verify against the CA
+ * certificates in ca_path, as libcurl would check it; NULL when it does. */
+static char *ca_refuses(X509 *x, const char *pem, const char *ca_path)
+{
+    char *why = NULL;
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *first = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL, *next;
+    while (b && (next = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+        sk_X509_push(chain, next);
+    ERR_clear_error();
+    if (!store || !ctx || !chain || X509_STORE_load_locations(store, ca_path, NULL) != 1) {
+        why = xasprintf("--tls-ca %s holds no PEM certificate", ca_path);
+    } else {
+        X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+        if (X509_STORE_CTX_init(ctx, store, x, chain) != 1 || X509_verify_cert(ctx) != 1)
+            why = xasprintf("the certificate does not verify against --tls-ca %s (%s)", ca_path,
+                            X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+    }
+    X509_free(first);
+    sk_X509_pop_free(chain, X509_free);
+    BIO_free(b);
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    return why;
+}
+
+int tls_load(const char *cert_path, const char *key_path, const char *agent_host,
+             const char *ca_path, tls_files *out, char **warning, char **err)
 {
     memset(out, 0, sizeof *out);
     *warning = NULL;
@@ -65,6 +94,7 @@ int tls_load(const char *cert_path, const char *key_path, const char *agent_host
     X509 *x = NULL;
     EVP_PKEY *k = NULL;
     BIO *b = NULL;
+    char *why = NULL;
     int rc = -1;
     if (!(out->cert_pem = read_pem("--tls-cert", cert_path, err))) goto done;
     if (!(out->key_pem = read_pem("--tls-key", key_path, err))) goto done;
@@ -98,8 +128,11 @@ int tls_load(const char *cert_path, const char *key_path, const char *agent_host
                              "this server's local agents use: they will refuse it (add "
                              "subjectAltName IP:%s or DNS:%s, or listen on an address it names)",
                              cert_path, agent_host, agent_host, agent_host);
+    else if (ca_path && (why = ca_refuses(x, out->cert_pem, ca_path)) != NULL)
+        *warning = xasprintf("%s: this server's local agents will refuse it", why);
     rc = 0;
 done:
+    free(why);
     BIO_free(b);
     X509_free(x);
     EVP_PKEY_free(k);

@@ -14,11 +14,11 @@ typedef struct tls_files {
 
 /* Reads and checks cert_path and key_path: PEM, a certificate first, a private key that matches
  * it, and readable by libmicrohttpd's GnuTLS (checked by the start itself).  Returns 0, or -1
- * with *err set to a sentence.  agent_host, when not NULL, is the address the local agents
- * reach the server at; a certificate that does not name it is reported by *warning (fresh, or
- * NULL), since those agents would refuse it. */
-int tls_load(const char *cert_path, const char *key_path, const char *agent_host, tls_files *out,
-             char **warning, char **err);
+ * with *err set to a sentence.  What would make the local agents refuse the certificate is
+ * reported by *warning (fresh, or NULL): expiry, not naming agent_host (the address they reach
+ * the server at), or not verifying against ca_path (--tls-ca, or NULL). */
+int tls_load(const char *cert_path, const char *key_path, const char *agent_host,
+             const char *ca_path, tls_files *out, char **warning, char **err);
 /* Forgets the key (zeroed) and the certificate; NULL members are ignored. */
 void tls_files_free(tls_files *t);
 #endif

@@ -263,6 +263,7 @@ class StartUp(unittest.TestCase):
         cls.cert, cls.key = make_cert(cls.dir)
         cls.cert2, cls.key2 = make_cert(cls.dir, name="second")
         cls.bad_name, cls.bad_name_key = make_cert(cls.dir, name="elsewhere", san="DNS:example.com")
+        cls.other_ca = make_ca(cls.dir, "other")
 
     @classmethod
     def tearDownClass(cls):
@@ -298,15 +299,29 @@ class StartUp(unittest.TestCase):
         self.assertEqual(rc, 2)
         self.assertIn("--tls-cert /nonexistent cannot be read", err)
 
-    def test_a_certificate_that_does_not_name_the_agents_address_is_reported(self):
-        s = UnverifiedTlsServer(args=("--dev", "--tls-cert", self.bad_name, "--tls-key",
-                                      self.bad_name_key))
+    def started_log(self, *args):
+        """The log of a server started with args, stopped at once."""
+        s = UnverifiedTlsServer(args=("--dev",) + args)
         try:
             s.start()
-            self.assertIn("does not name 127.0.0.1, the address this server's local agents use",
-                          s.read_log())
+            return s.read_log()
         finally:
             s.cleanup()
+
+    def test_what_the_local_agents_would_refuse_is_reported(self):
+        log = self.started_log("--tls-cert", self.bad_name, "--tls-key", self.bad_name_key)
+        self.assertIn("does not name 127.0.0.1, the address this server's local agents use", log)
+        log = self.started_log("--tls-cert", self.cert, "--tls-key", self.key, "--tls-ca",
+                               self.other_ca)
+        self.assertIn("the certificate does not verify against --tls-ca %s" % self.other_ca, log)
+        log = self.started_log("--tls-cert", self.cert, "--tls-key", self.key)
+        self.assertNotIn("refuse", log)
+        os.chmod(self.key, 0o644)
+        try:
+            log = self.started_log("--tls-cert", self.cert, "--tls-key", self.key)
+        finally:
+            os.chmod(self.key, 0o600)
+        self.assertIn("may be read by other users (mode 644); make it 0600", log)
 
 
 if __name__ == "__main__":
