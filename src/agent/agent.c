@@ -45,7 +45,11 @@ static void usage(FILE *out)
             "the agent cleanly.\n"
             "\n"
             "options:\n"
-            "  --server URL                 the barge server (for example http://10.0.0.5:8900)\n"
+            "  --server URL                 the barge server (for example http://10.0.0.5:8900,\n"
+            "                               or https:// for one started with --tls-cert)\n"
+            "  --ca-file FILE               PEM certificates an https:// server's certificate\n"
+            "                               is verified against: its CA's, or its own (default:\n"
+            "                               the system's CA bundle)\n"
             "  --compute-environment NAME   the compute environment this instance serves\n"
             "  --instance-id ID             this instance's id (default: the server picks one)\n"
             "  --instance-type TYPE         report this instance type (for example m5.large); its\n"
@@ -119,9 +123,10 @@ static int parse_options(agent *ag, int argc, char **argv)
 {
     enum { O_SERVER = 256, O_CE, O_IID, O_TYPE, O_VCPUS, O_MEM, O_GPUS, O_TOKEN, O_WORK,
            O_PARENT, O_LOGLEVEL, O_EXECUTOR, O_IMGDIR, O_IMGSIZE, O_MIRROR, O_INSECURE,
-           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER };
+           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_CAFILE };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
+        {"ca-file", required_argument, NULL, O_CAFILE},
         {"compute-environment", required_argument, NULL, O_CE},
         {"instance-id", required_argument, NULL, O_IID},
         {"instance-type", required_argument, NULL, O_TYPE},
@@ -151,6 +156,15 @@ static int parse_options(agent *ag, int argc, char **argv)
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case O_SERVER: ag->server = optarg; break;
+        case O_CAFILE:
+            /* Checked now: unreadable, it would only show as a failed handshake, forever. */
+            if (access(optarg, R_OK) != 0) {
+                fprintf(stderr, "barge agent: --ca-file %s cannot be read: %s\n", optarg,
+                        strerror(errno));
+                return 2;
+            }
+            ag->ca_file = optarg;
+            break;
         case O_CE: ag->ce = optarg; break;
         case O_IID:
             if (!*optarg || strlen(optarg) > 128) {
@@ -522,8 +536,8 @@ int agent_main(int argc, char **argv)
     ag->poll_s = 20;
     ag->heartbeat_s = 5;
     ag->main_thread = pthread_self();
-    agent_conn_init(&ag->poll_conn, ag, ag->server, ag->token, 1, agent_conn_should_abandon);
-    agent_conn_init(&ag->send_conn, ag, ag->server, ag->token, 0, agent_conn_should_abandon);
+    agent_conn_init(&ag->poll_conn, ag, ag->server, ag->ca_file, ag->token, 1, agent_conn_should_abandon);
+    agent_conn_init(&ag->send_conn, ag, ag->server, ag->ca_file, ag->token, 0, agent_conn_should_abandon);
     static const exec_events events = {agent_reports_started, agent_logs_line,
                                        agent_reports_ended, agent_logs_backlog};
     /* As many idle cgroups and directories as attempts can run at once (one vCPU each, at

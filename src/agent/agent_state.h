@@ -28,6 +28,7 @@
 typedef struct agent {
     /* Options, fixed after start-up. */
     const char *server, *ce, *instance_type, *token;
+    const char *ca_file; /* --ca-file, or NULL for the system's CA bundle */
     char *work_dir;
     int own_work_dir, exit_with_parent;
     int vcpus, gpus;
