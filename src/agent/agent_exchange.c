@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -39,11 +40,21 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
         log_info("attempt %d of job %s is held already; ignoring its assignment",
                  (int)json_integer_value(att), job);
     if (held_rc != 1) return;
+    /* A secret the server could not value: the attempt fails before anything runs. */
+    const char *secrets_error = json_string_value(json_object_get(json_object_get(a, "container"),
+                                                                  "secretsError"));
     exec_spec *s = xcalloc(1, sizeof *s);
     s->job_id = xstrdup(job);
     s->attempt = (int)json_integer_value(att);
     const char *stream = json_string_value(json_object_get(a, "logStreamName"));
     s->log_stream = xstrdup(stream ? stream : job);
+    if (secrets_error) {
+        agent_reports_queue(ag, json_pack("{s:s, s:i, s:s, s:I, s:s}", "jobId", job, "attempt",
+                                          s->attempt, "event", "FAILED_TO_START", "at",
+                                          (json_int_t)util_now_ms(), "reason", secrets_error), s);
+        exec_spec_free(s);
+        return;
+    }
     json_t *cmd = json_object_get(a, "command");
     size_t n = json_array_size(cmd);
     s->argv = xcalloc(n + 1, sizeof *s->argv);
@@ -83,6 +94,11 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
         const char *path = getenv("PATH"), *home = getenv("HOME");
         if (!env_has(s->envp, ne, "PATH"))
             s->envp[ne++] = xasprintf("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+        /* A job that runs as another user gets that user's home, when it has one. */
+        struct stat st;
+        if (ag->job_uid >= 0)
+            home = *ag->job_home && stat(ag->job_home, &st) == 0 && S_ISDIR(st.st_mode)
+                       ? ag->job_home : "/tmp";
         if (!env_has(s->envp, ne, "HOME"))
             s->envp[ne++] = xasprintf("HOME=%s", home ? home : "/");
     }

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/sigv4.h"
+#include "server/base/audit.h"
 #include "common/util.h"
 #include "server/base/core.h"
 #include "server/model/config.h"
@@ -36,10 +37,14 @@ typedef struct http_req {
     const char *err_type;
     char *resp;
     size_t resp_len;
+    /* The audit trail's: a call that changes something, and the members naming what. */
+    int audited;
+    json_t *audit_params;
 } http_req;
 
 static struct MHD_Daemon *daemon_;
 static int bound_port;
+static const char *tls_cert, *tls_key; /* PEM text; NULL: plain HTTP */
 
 static void set_answer(http_req *r, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -57,13 +62,51 @@ static void set_answer(http_req *r, int status, const char *type, const char *fm
     r->phase = REQ_ANSWERED;
 }
 
+/* Calls that only read are not in the audit trail, nor are agents' and health checks'. */
+static int changes_something(const api_op *op)
+{
+    return op && op->fn && strncmp(op->name, "Describe", 8) != 0 &&
+           strncmp(op->name, "List", 4) != 0 && strncmp(op->name, "Get", 3) != 0 &&
+           strncmp(op->path, "/barge/", 7) != 0 && strcmp(op->path, "/healthz") != 0;
+}
+
+static void audit(http_req *r, const char *request_id)
+{
+    char ip[INET6_ADDRSTRLEN] = "";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+    sigv4_auth auth;
+    char err[256];
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    int signed_ = h && sigv4_parse(h, &auth, err, sizeof err) == 0;
+    json_t *answer = r->status == 200 && r->resp ? json_loadb(r->resp, r->resp_len, 0, NULL)
+                                                 : NULL;
+    json_t *response = answer ? audit_params(answer) : NULL;
+    audit_event e = {
+        .source = "batch.amazonaws.com", .name = r->op->name, .region = barge_cfg.region,
+        .source_ip = *ip ? ip : NULL,
+        .user_agent = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "User-Agent"),
+        .access_key = signed_ ? auth.access_key : NULL, .params = r->audit_params,
+        .response = response, .status = r->status, .error_code = r->err_type,
+        .request_id = request_id};
+    audit_record(&e);
+    json_decref(response);
+    json_decref(answer);
+}
+
 static enum MHD_Result send_answer(http_req *r)
 {
+    char id[37];
+    util_uuid(id);
+    if (r->audited) audit(r, id);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
     r->resp = NULL; /* the response owns it now */
-    char id[37];
-    util_uuid(id);
     MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "x-amzn-RequestId", id);
     if (r->err_type) MHD_add_response_header(resp, "x-amzn-ErrorType", r->err_type);
@@ -196,6 +239,7 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
 /* The whole request is in: build the call and hand it to the core. */
 static void dispatch(http_req *r, const char *url, const char *method)
 {
+    r->audited = changes_something(r->op);
     if (check_auth(r, url, method, "batch") < 0) return;
     json_t *req;
     if (r->body.len == 0) {
@@ -225,6 +269,7 @@ static void dispatch(http_req *r, const char *url, const char *method)
             json_object_set_new(req, "tagKeys", keys);
         }
     }
+    if (r->audited) r->audit_params = audit_params(req);
     char err[600];
     if (schema_check(r->op->compiled, req, err, sizeof err) < 0) {
         json_decref(req);
@@ -334,6 +379,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r) return;
     buf_free(&r->body);
     free(r->resp);
+    json_decref(r->audit_params);
     free(r);
     *con_cls = NULL;
 }
@@ -345,6 +391,18 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(line);
     while (n && line[n - 1] == '\n') line[--n] = '\0';
     log_warn("http: %s", line);
+}
+
+int http_use_tls(const char *cert_pem, const char *key_pem, char **err)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        *err = xasprintf("--tls-cert: this libmicrohttpd (%s) was built without HTTPS support; "
+                         "install one built with GnuTLS (Debian's is)", MHD_get_version());
+        return -1;
+    }
+    tls_cert = cert_pem;
+    tls_key = key_pem;
+    return 0;
 }
 
 int http_start(const char *host, int port, int threads, char **err)
@@ -362,6 +420,9 @@ int http_start(const char *host, int port, int threads, char **err)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (tls_cert) flags |= MHD_USE_TLS;
+    /* With TLS the certificate options come first; without, the list ends there.  TLS 1.2 is
+     * the oldest version offered, as on AWS's endpoints. */
     daemon_ = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -372,10 +433,15 @@ int http_start(const char *host, int port, int threads, char **err)
          * their headers are small, and bodies stream through in pieces, so 16 KiB (instead of
          * 32) halves that cost on the submit path. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_END);
+        (unsigned)1024, tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_PRIORITIES,
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
-        *err = xasprintf("cannot listen on %s:%d (is the port in use?)", host, port);
+        *err = tls_cert ? xasprintf("cannot serve HTTPS on %s:%d: the port is in use, or GnuTLS "
+                                    "refused the certificate or key (see the line above)",
+                                    host, port)
+                        : xasprintf("cannot listen on %s:%d (is the port in use?)", host, port);
         return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);

@@ -56,6 +56,63 @@ static void registry_auth(json_t *container, json_t *creds)
     json_decref(doc);
 }
 
+/* The value a secrets[].valueFrom names, or NULL.  A Secrets Manager ARN may end in
+ * ":json-key:version-stage:version-id", as in ECS: the value is then that key of the JSON
+ * secret (versions are not kept: barge has one value per secret). */
+static char *secret_value(const char *from)
+{
+    const char *mark = strncmp(from, "arn:", 4) == 0 ? strstr(from, ":secret:") : NULL;
+    const char *key_at = mark ? strchr(mark + 8, ':') : NULL;
+    if (!key_at) {
+        const char *v = secrets_get(from);
+        return v ? xstrdup(v) : NULL;
+    }
+    char *arn = xstrndup(from, (size_t)(key_at - from));
+    const char *key_end = strchr(key_at + 1, ':');
+    char *key = key_end ? xstrndup(key_at + 1, (size_t)(key_end - key_at - 1))
+                        : xstrdup(key_at + 1);
+    const char *whole = secrets_get(arn);
+    char *out = NULL;
+    if (whole && !*key) {
+        out = xstrdup(whole);
+    } else if (whole) {
+        json_t *doc = json_loads(whole, 0, NULL), *v = json_object_get(doc, key);
+        if (json_is_string(v)) out = xstrdup(json_string_value(v));
+        else if (v) out = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        json_decref(doc);
+    }
+    free(arn);
+    free(key);
+    return out;
+}
+
+/* containerProperties.secrets: each becomes an environment variable of the job, valued here, at
+ * dispatch, so that no description or stored record holds it; a secret that cannot be had fails
+ * the attempt as ECS fails the task. */
+static void secret_env(json_t *env, json_t *container, json_t *secrets)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(secrets, i, s) {
+        const char *name = json_string_value(json_object_get(s, "name"));
+        const char *from = json_string_value(json_object_get(s, "valueFrom"));
+        if (!name || !from) continue;
+        char *value = secret_value(from);
+        if (!value) {
+            char *why = xasprintf("ResourceInitializationError: unable to pull secrets or "
+                                  "registry auth: unable to retrieve secret from asm: "
+                                  "ResourceNotFoundException: barge can't find the specified "
+                                  "secret %s (start barge server with --secrets naming it)",
+                                  from);
+            json_object_set_new(container, "secretsError", json_string(why));
+            free(why);
+            return;
+        }
+        env_add(env, name, value);
+        free(value);
+    }
+}
+
 /* What the agent is told to run (docs/agent-protocol.md). */
 static json_t *assignment(instance *in, job *j)
 {
@@ -68,6 +125,8 @@ static json_t *assignment(instance *in, job *j)
         const char *val = json_string_value(json_object_get(e, "value"));
         if (n && val) env_add(env, n, val);
     }
+    json_t *container = json_object();
+    secret_env(env, container, json_object_get(c, "secrets"));
     char num[32];
     env_add(env, "AWS_BATCH_JOB_ID", j->id);
     env_add(env, "AWS_BATCH_JQ_NAME", j->spec->queue);
@@ -87,7 +146,6 @@ static json_t *assignment(instance *in, job *j)
     static const char *const members[] = {"user", "privileged", "readonlyRootFilesystem",
                                           "mountPoints", "volumes", "ulimits",
                                           "linuxParameters", NULL};
-    json_t *container = json_object();
     for (const char *const *m = members; *m; m++) {
         json_t *v = json_object_get(c, *m);
         /* A job queued while --allow-privileged was on runs unprivileged once it is off. */

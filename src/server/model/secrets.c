@@ -4,7 +4,9 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 
 static json_t *secrets; /* name or ARN -> string */
@@ -12,6 +14,10 @@ static json_t *secrets; /* name or ARN -> string */
 int secrets_load(const char *path, char **err)
 {
     if (!path) return 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & 077))
+        log_warn("%s may be read by other users (mode %03o): chmod 600 it, it holds secrets",
+                 path, (unsigned)(st.st_mode & 0777));
     json_error_t je;
     json_t *doc = json_load_file(path, 0, &je);
     if (!doc || !json_is_object(doc)) {
@@ -55,6 +61,13 @@ const char *secrets_get(const char *name_or_arn)
     if (v) return v;
     /* An ARN whose name is a key: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME.  Secrets
      * Manager adds a random "-XXXXXX" suffix to ARNs; the name without it also matches. */
+    /* An SSM parameter: arn:aws:ssm:REGION:ACCOUNT:parameter/NAME names NAME (or /NAME). */
+    const char *param = strncmp(name_or_arn, "arn:", 4) == 0 ? strstr(name_or_arn, ":parameter/")
+                                                             : NULL;
+    if (param) {
+        if ((v = json_string_value(json_object_get(secrets, param + 11)))) return v;
+        return json_string_value(json_object_get(secrets, param + 10));
+    }
     const char *mark = strstr(name_or_arn, ":secret:");
     if (strncmp(name_or_arn, "arn:", 4) != 0 || !mark) return NULL;
     const char *name = mark + 8;
