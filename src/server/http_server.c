@@ -91,7 +91,8 @@ static void audit(http_req *r, const char *request_id)
         .source = "batch.amazonaws.com", .name = r->op->name, .region = barge_cfg.region,
         .source_ip = *ip ? ip : NULL,
         .user_agent = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "User-Agent"),
-        .access_key = signed_ ? auth.access_key : NULL, .params = r->audit_params,
+        .access_key = signed_ ? auth.access_key : NULL,
+        .principal = r->who ? auth_principal_arn(r->who) : NULL, .params = r->audit_params,
         .response = response, .status = r->status, .error_code = r->err_type,
         .request_id = request_id};
     audit_record(&e);

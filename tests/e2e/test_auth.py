@@ -221,6 +221,17 @@ class Auth(unittest.TestCase):
 
     # Policies --------------------------------------------------------------------------------
 
+    def test_audit_trail_names_the_principal(self):
+        self.refused(self.client("reader").submit_job, "AccessDeniedException", jobName="audit-me",
+                     jobQueue="q1", jobDefinition="d")
+        with open(os.path.join(self.server.data_dir, "audit.log")) as f:
+            events = [json.loads(line) for line in f]
+        e = [e for e in events if (e["requestParameters"] or {}).get("jobName") == "audit-me"][-1]
+        self.assertEqual(e["errorCode"], "AccessDeniedException")
+        self.assertEqual(e["userIdentity"]["accessKeyId"], KEYS["reader"][0])
+        self.assertTrue(e["userIdentity"]["arn"].startswith("arn:aws:iam::"), e)
+        self.assertTrue(e["userIdentity"]["arn"].endswith(":user/" + e["userIdentity"]["userName"]))
+
     def test_read_is_denied_submitjob_with_iams_message(self):
         msg = self.refused(self.client("reader").submit_job, "AccessDeniedException",
                            jobName="j", jobQueue="q1", jobDefinition="d")

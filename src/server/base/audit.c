@@ -60,7 +60,12 @@ void audit_record(const audit_event *e)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_t *who = json_pack("{s:s}", "type", e->access_key ? "IAMUser" : "Anonymous");
     if (e->access_key) json_object_set_new(who, "accessKeyId", json_string(e->access_key));
-    if (e->principal) json_object_set_new(who, "userName", json_string(e->principal));
+    if (e->principal) {
+        /* arn:aws:iam::ACCOUNT:user/NAME, as CloudTrail gives it, and the name. */
+        json_object_set_new(who, "arn", json_string(e->principal));
+        const char *slash = strrchr(e->principal, '/');
+        json_object_set_new(who, "userName", json_string(slash ? slash + 1 : e->principal));
+    }
     json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:i}", "eventVersion", "1.08",
                            "eventTime", when, "eventSource", e->source, "eventName", e->name,
                            "awsRegion", e->region, "userIdentity", who, "httpStatus",

@@ -20,7 +20,7 @@ typedef struct audit_event {
     const char *source_ip;  /* or NULL */
     const char *user_agent; /* or NULL */
     const char *access_key; /* the request's access key id, or NULL (unsigned) */
-    const char *principal;  /* the principal it belongs to, or NULL when not known */
+    const char *principal;  /* the principal's ARN (arn:aws:iam::ACCOUNT:user/NAME), or NULL */
     json_t *params;         /* the naming members of the request (borrowed), or NULL */
     json_t *response;       /* the naming members of the answer (borrowed), or NULL */
     int status;             /* the HTTP status answered */
