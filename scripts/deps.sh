@@ -5,6 +5,8 @@
 set -eu
 
 # Build: compiler, make, pkg-config and the libraries barge links.
+# Fuzzing (make fuzz): clang, and libFuzzer's runtime, which Debian 12 ships apart from clang in
+# libclang-rt-14-dev (only recommended by it).
 # Tests: Python with boto3 and the AWS CLI (the machine image's own Python has them; Debian's
 # python3-boto3 and awscli are the fallback).
 # Containers: runc runs OCI bundles, skopeo copies images between registries and OCI layouts,
@@ -12,7 +14,7 @@ set -eu
 # internet: docker-registry is the distribution registry server, and busybox-static's single
 # binary becomes the test image's root filesystem (tests/e2e/registry.py).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-          libssl-dev curl runc skopeo umoci docker-registry busybox-static $*"
+          libssl-dev clang libclang-rt-14-dev curl runc skopeo umoci docker-registry busybox-static $*"
 
 missing=""
 for p in $PACKAGES; do
