@@ -168,7 +168,7 @@ static int pattern_match(const pattern *p, const char *msg, size_t len)
  * at a time, so that no statement ever reads more than the call may examine: SQLite can merge
  * several streams into that order only by sorting every event it selects, and a window keeps
  * the sort small.  Before a window is read, its events are counted (the index alone, cheap)
- * and the window halved until they fit what the budget has left.  Pattern matching is done
+ * and the window narrowed until they fit what the budget has left.  Pattern matching is done
  * here rather than in SQL so that every event examined counts, matched or not. */
 enum { S_NEXT, S_COUNT, S_SCAN, S_N };
 
@@ -304,7 +304,9 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
                 break;
             }
             if (n <= room || b - a == 1) break;
-            width = (b - a) / 2;
+            /* Steeply, since each count may read as many index entries as the budget has
+             * left; the window grows back by doubling where events are sparse. */
+            width = (b - a) / 8 > 1 ? (b - a) / 8 : 1;
         }
         if (rc != LOGSTORE_OK) break;
         sqlite3_stmt *st = w.st[S_SCAN];
