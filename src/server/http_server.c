@@ -360,7 +360,7 @@ int http_start(const char *host, int port, int threads, char **err)
     if (!(log_reads = workq_start(LOG_READ_THREADS, "log reads", err)) ||
         !(log_uploads = workq_start(LOG_UPLOAD_THREADS, "log uploads", err))) {
         freeaddrinfo(ai);
-        workq_stop(log_reads);
+        workq_free(log_reads);
         log_reads = NULL;
         return -1;
     }
@@ -380,8 +380,8 @@ int http_start(const char *host, int port, int threads, char **err)
         (unsigned)1024, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
-        workq_stop(log_reads);
-        workq_stop(log_uploads);
+        workq_free(log_reads);
+        workq_free(log_uploads);
         log_reads = log_uploads = NULL;
         *err = xasprintf("cannot listen on %s:%d (is the port in use?)", host, port);
         return -1;
@@ -403,11 +403,14 @@ void http_quiesce(void)
 
 void http_stop(void)
 {
-    /* The log threads answer what they hold before the daemon goes: a connection is resumed
-     * only while the daemon lives. */
+    /* The log threads answer what they hold before the daemon goes, since a connection is
+     * resumed only while the daemon lives; a log request that comes in meanwhile is answered
+     * on its HTTP thread. */
     workq_stop(log_reads);
     workq_stop(log_uploads);
-    log_reads = log_uploads = NULL;
     if (daemon_) MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    workq_free(log_reads);
+    workq_free(log_uploads);
+    log_reads = log_uploads = NULL;
 }

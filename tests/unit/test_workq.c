@@ -1,4 +1,5 @@
-/* workq.c: every item runs once, on the queue's threads, and stopping runs what is queued. */
+/* workq.c: every item runs once, on the queue's threads; stopping runs what is queued, and what
+ * comes after runs on its caller's thread. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -32,7 +33,13 @@ static void test_every_item_runs_once(void)
     workq_stop(q); /* runs what is still queued before it returns */
     CHECK_EQ_INT(atomic_load(&total), 2000);
     for (int i = 0; i < 2000; i++) CHECK_EQ_INT(jobs[i].ran, 1);
+    /* Once stopped, an item runs at once on the caller's thread. */
+    static job late = {.it.run = run};
+    workq_submit(q, &late.it);
+    CHECK_EQ_INT(late.ran, 1);
+    workq_free(q);
     workq_stop(NULL);
+    workq_free(NULL);
 }
 
 int main(void)

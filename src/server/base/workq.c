@@ -45,7 +45,7 @@ workq *workq_start(int threads, const char *name, char **err)
         if (pthread_create(&q->threads[i], NULL, workq_thread, q) != 0) {
             if (q->n_threads == 0) {
                 *err = xasprintf("cannot start the %s threads", name);
-                workq_stop(q);
+                workq_free(q);
                 return NULL;
             }
             log_warn("%s: started %d of %d threads", name, q->n_threads, threads);
@@ -60,6 +60,11 @@ void workq_submit(workq *q, workq_item *it)
 {
     it->next = NULL;
     pthread_mutex_lock(&q->mu);
+    if (q->stopping) {
+        pthread_mutex_unlock(&q->mu);
+        it->run(it);
+        return;
+    }
     if (q->tail) q->tail->next = it;
     else q->head = it;
     q->tail = it;
@@ -75,6 +80,13 @@ void workq_stop(workq *q)
     pthread_cond_broadcast(&q->work);
     pthread_mutex_unlock(&q->mu);
     for (int i = 0; i < q->n_threads; i++) pthread_join(q->threads[i], NULL);
+    q->n_threads = 0;
+}
+
+void workq_free(workq *q)
+{
+    if (!q) return;
+    workq_stop(q);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);
     free(q->threads);

@@ -19,9 +19,11 @@ typedef struct workq workq;
 /* Starts `threads` threads (at least one); name is for the server log.  NULL with *err if no
  * thread could start. */
 workq *workq_start(int threads, const char *name, char **err);
-/* Queues it; never blocks. */
+/* Queues it; never blocks while the queue runs.  Once workq_stop has begun, it runs the item
+ * on the caller's thread instead, so that no item is ever left unrun. */
 void workq_submit(workq *q, workq_item *it);
-/* Runs what is queued to the end, then stops the threads and frees the queue.  Accepts NULL.
- * Nothing may be submitted once it is called. */
+/* Runs what is queued to the end and stops the threads.  Accepts NULL. */
 void workq_stop(workq *q);
+/* Frees a stopped queue, once nothing can submit to it any more.  Accepts NULL. */
+void workq_free(workq *q);
 #endif
