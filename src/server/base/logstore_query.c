@@ -248,6 +248,9 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     size_t max_bytes = fq->max_bytes ? fq->max_bytes : LOGSTORE_MAX_BYTES;
     int64_t budget = fq->scan_events > 0 ? fq->scan_events : LOGSTORE_SCAN_EVENTS;
     int64_t deadline = util_mono_ms() + (fq->scan_ms > 0 ? fq->scan_ms : LOGSTORE_SCAN_MS);
+    /* The time limit stops a call only past a first few events, so that a busy machine
+     * still answers a small search in one page. */
+    int64_t least = budget < 1024 ? budget : 1024;
     char dir = 'f';
     walk w = {.pts = 0, .pid = 0};
     if (fq->token && (logstore__parse_pos(fq->token, &dir, &w.pts, &w.pid) < 0 || dir != 'f')) {
@@ -328,7 +331,7 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
             w.pts = sqlite3_column_int64(st, 1);
             w.pid = sqlite3_column_int64(st, 0);
             examined++;
-            if (++seen % 256 == 0 && util_mono_ms() >= deadline) break;
+            if (++seen % 256 == 0 && examined >= least && util_mono_ms() >= deadline) break;
         }
         if (step != SQLITE_ROW && step != SQLITE_DONE) {
             rc = logstore__read_failed(r, err);
@@ -343,7 +346,8 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
             a = b;
             if (n < room / 4 && width < INT64_MAX / 2) width *= 2;
         }
-        if (!full && (examined >= budget || util_mono_ms() >= deadline)) break;
+        if (!full && (examined >= budget || (examined >= least && util_mono_ms() >= deadline)))
+            break;
     }
     /* A page that ends for want of budget, even an empty one, carries a token, as CloudWatch's
      * do; only the end of the events has none. */
