@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "server/api/api_logs.h"
@@ -18,14 +19,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static logstore *ls;
+static char dir[] = "/tmp/barge-fuzz-logs-XXXXXX";
+
+/* The store's directory goes when the fuzzer ends normally (a crash leaves it, with the input). */
+static void remove_store(void)
+{
+    static const char *const files[] = {"logs.db", "logs.db-wal", "logs.db-shm"};
+    char path[sizeof dir + 16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     log_level = 99;
-    char dir[] = "/tmp/barge-fuzz-logs-XXXXXX";
     char *err = NULL;
-    if (!mkdtemp(dir) || !(ls = logstore_open(dir, &err))) {
-        fprintf(stderr, "fuzz_logs: %s\n", err ? err : "mkdtemp failed");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "fuzz_logs: mkdtemp failed\n");
+        exit(1);
+    }
+    atexit(remove_store);
+    if (!(ls = logstore_open(dir, &err))) {
+        fprintf(stderr, "fuzz_logs: %s\n", err);
         exit(1);
     }
     /* A few streams in two groups, so that reads find events, pages and tokens. */
