@@ -35,7 +35,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps test unit e2e check sanitize demo bench clean layers layers-selftest
+.PHONY: all deps test unit e2e check sanitize demo bench clean layers layers-selftest fuzz fuzz-check
 all: $(BUILD)/barge $(BUILD)/barge-init
 
 $(BUILD)/barge: $(OBJS)
@@ -86,10 +86,50 @@ layers-selftest:
 sanitize:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) SAN=1 test
 
+# Fuzzing (fuzz/README.md): libFuzzer harnesses built with clang against the sources of barge,
+# compiled apart with the fuzzer's coverage and the sanitizers.  `make fuzz` runs each for
+# FUZZ_SECONDS; `make fuzz-check` (part of `make check`) runs each for FUZZ_CHECK_SECONDS.  The
+# seeds in fuzz/corpus/HARNESS/ are read, never written: what a run finds goes to
+# $(BUILD)/fuzz/corpus/HARNESS/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 3
+FUZZ_CFLAGS  = -std=gnu11 $(WARN) -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Isrc \
+               $(PKG_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=undefined
+FUZZ_SRCS    := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS    := $(patsubst src/%.c,$(BUILD)/fuzz/obj/%.o,$(filter-out src/main.c,$(SRCS)))
+.SECONDARY: $(FUZZ_OBJS)
+
+$(BUILD)/fuzz/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZLD $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS_ALL)
+
+FUZZ_RUN = set -e; for b in $(FUZZ_BINS); do h=$$(basename $$b); mkdir -p $(BUILD)/fuzz/corpus/$$h; \
+	echo "== $$h"; ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	$$b -max_total_time=$(1) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$h- \
+	$(BUILD)/fuzz/corpus/$$h fuzz/corpus/$$h >$(BUILD)/fuzz/$$h.log 2>&1 || \
+	{ tail -40 $(BUILD)/fuzz/$$h.log; echo "fuzz: $$h failed (the input is in $(BUILD)/fuzz/$$h-*)"; \
+	  exit 1; }; grep -E '^stat::number_of_executed_units|^Done' $(BUILD)/fuzz/$$h.log; done
+
+fuzz: $(FUZZ_BINS)
+	@$(call FUZZ_RUN,$(FUZZ_SECONDS))
+
+fuzz-check: $(FUZZ_BINS)
+	@$(call FUZZ_RUN,$(FUZZ_CHECK_SECONDS))
+
 # The README's test command.
 check: deps
 	$(MAKE) test
 	$(MAKE) sanitize
+	$(MAKE) fuzz-check
 
 # The README's first command: set up a fresh machine, then run the demo.
 demo: deps
@@ -103,4 +143,4 @@ bench: deps
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(INIT_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(INIT_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

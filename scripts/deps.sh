@@ -5,6 +5,8 @@
 set -eu
 
 # Build: compiler, make, pkg-config and the libraries barge links.
+# Fuzzing (make fuzz): clang, and libFuzzer's runtime, which Debian 12 ships apart from clang in
+# libclang-rt-14-dev (only recommended by it).
 # Tests: Python with boto3 and the AWS CLI (the machine image's own Python has them; Debian's
 # python3-boto3 is the fallback), Debian's awscli (the AWS CLI v2, /usr/bin/aws: the signature
 # tests drive both CLIs), and npm for the AWS SDK for JavaScript (tests/e2e/js/install.sh).
@@ -15,7 +17,8 @@ set -eu
 # HTTPS: Debian's libmicrohttpd is built with GnuTLS, so serving TLS needs nothing more; the
 # tests make their own CA and certificates with openssl.
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-          libssl-dev curl openssl runc skopeo umoci docker-registry busybox-static awscli npm $*"
+          libssl-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
+          busybox-static awscli npm $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -169,7 +169,13 @@ const char *imageref_parse(const char *s, imageref *out)
             path = slash + 1;
         }
     }
-    if (strlen(name) > IMAGEREF_NAME_MAX) {
+    /* Docker measures the name as it normalizes it, with docker.io/ and library/ added:
+     * "docker.io/library/" + 240 characters is too long although the 240 alone are not. */
+    int official = !domain && !strchr(path, '/');
+    size_t full_len = (domain ? strlen(name)
+                              : strlen(IMAGEREF_DEFAULT_DOMAIN "/") + strlen(path)) +
+                      (official ? strlen("library/") : 0);
+    if (full_len > IMAGEREF_NAME_MAX) {
         why = "a repository name with its registry may be at most 255 characters";
         free(domain);
         goto fail;
@@ -186,7 +192,7 @@ const char *imageref_parse(const char *s, imageref *out)
     }
     out->domain = domain ? domain : xstrdup(IMAGEREF_DEFAULT_DOMAIN);
     /* Docker Hub's official images live under library/. */
-    if (!domain && !strchr(path, '/')) out->path = xasprintf("library/%s", path);
+    if (official) out->path = xasprintf("library/%s", path);
     else out->path = xstrdup(path);
     out->tag = tag ? tag : at ? NULL : xstrdup(IMAGEREF_DEFAULT_TAG);
     out->digest = at ? xstrdup(at + 1) : NULL;

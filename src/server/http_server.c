@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "server/base/audit.h"
 #include "common/util.h"
 #include "server/base/core.h"
+#include "server/base/workq.h"
 #include "server/model/config.h"
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
@@ -40,10 +42,20 @@ typedef struct http_req {
     /* The audit trail's: a call that changes something, and the members naming what. */
     int audited;
     json_t *audit_params;
+    /* Log requests: served by a log thread (serve_logs), with their X-Amz-Target copied. */
+    workq_item work;
+    char *target;
 } http_req;
 
 static struct MHD_Daemon *daemon_;
 static int bound_port;
+/* The log threads (serve_logs): reads, and the agents' uploads apart, so that neither waits
+ * behind the other.  Reads are bounded (a FilterLogEvents call by its scan budget), so a few
+ * threads suffice; an upload mostly waits for its commit, so more of them let more uploads
+ * share one commit. */
+#define LOG_READ_THREADS 4
+#define LOG_UPLOAD_THREADS 8
+static workq *log_reads, *log_uploads;
 static const char *tls_cert, *tls_key; /* PEM text; NULL: plain HTTP */
 
 static void set_answer(http_req *r, int status, const char *type, const char *fmt, ...)
@@ -293,8 +305,25 @@ static void dispatch(http_req *r, const char *url, const char *method)
     core_submit(&r->call);
 }
 
-/* Log requests are answered on this thread from the log store, which is safe to use from any
- * thread; they never queue behind the core's work, nor add to it. */
+/* Runs on a log thread: the whole answer from the log store, then the connection resumes. */
+static void logs_run(workq_item *it)
+{
+    http_req *r = (http_req *)((char *)it - offsetof(http_req, work));
+    api_logs_answer a;
+    api_logs_serve(r->op, r->target, r->body.data, r->body.len, &a);
+    r->status = a.status;
+    r->err_type = a.err_type;
+    r->resp = a.body;
+    r->resp_len = a.len;
+    r->phase = REQ_ANSWERED;
+    MHD_resume_connection(r->conn);
+}
+
+/* Log requests are answered from the log store, which is safe to use from any thread; they
+ * never queue behind the core's work, nor add to it.  They are not answered on this thread
+ * either: a read may take up to its scan budget and an upload waits for its commit, and every
+ * connection this thread polls (agents' exchanges, /healthz) would wait as long.  The
+ * connection is suspended and a log thread answers. */
 static void serve_logs(http_req *r, const char *url, const char *method)
 {
     /* Log reads are signed like the rest of the AWS API; the agent's upload carries the agent
@@ -306,13 +335,12 @@ static void serve_logs(http_req *r, const char *url, const char *method)
         set_answer(r, why.status, why.type, "%s", why.msg);
         return;
     }
-    api_logs_answer a;
-    api_logs_serve(r->op, target, r->body.data, r->body.len, &a);
-    r->status = a.status;
-    r->err_type = a.err_type;
-    r->resp = a.body;
-    r->resp_len = a.len;
-    r->phase = REQ_ANSWERED;
+    r->target = target ? xstrdup(target) : NULL;
+    r->work.run = logs_run;
+    r->phase = REQ_WAITING;
+    /* Suspend before handing over: the answer may come before this callback returns. */
+    MHD_suspend_connection(r->conn);
+    workq_submit(strcmp(r->op->path, "/") == 0 ? log_reads : log_uploads, &r->work);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -380,11 +408,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r) return;
     buf_free(&r->body);
     free(r->resp);
+    free(r->target);
     json_decref(r->audit_params);
     free(r);
     *con_cls = NULL;
 }
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
@@ -418,6 +449,13 @@ int http_start(const char *host, int port, int threads, char **err)
         *err = xasprintf("--listen: cannot resolve host '%s': %s", host, gai_strerror(rc));
         return -1;
     }
+    if (!(log_reads = workq_start(LOG_READ_THREADS, "log reads", err)) ||
+        !(log_uploads = workq_start(LOG_UPLOAD_THREADS, "log uploads", err))) {
+        freeaddrinfo(ai);
+        workq_free(log_reads);
+        log_reads = NULL;
+        return -1;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -439,6 +477,9 @@ int http_start(const char *host, int port, int threads, char **err)
         "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
+        workq_free(log_reads);
+        workq_free(log_uploads);
+        log_reads = log_uploads = NULL;
         *err = tls_cert ? xasprintf("cannot serve HTTPS on %s:%d: the port is in use, or GnuTLS "
                                     "refused the certificate or key (see the line above)",
                                     host, port)
@@ -462,6 +503,14 @@ void http_quiesce(void)
 
 void http_stop(void)
 {
+    /* The log threads answer what they hold before the daemon goes, since a connection is
+     * resumed only while the daemon lives; a log request that comes in meanwhile is answered
+     * on its HTTP thread. */
+    workq_stop(log_reads);
+    workq_stop(log_uploads);
     if (daemon_) MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    workq_free(log_reads);
+    workq_free(log_uploads);
+    log_reads = log_uploads = NULL;
 }

@@ -1,7 +1,10 @@
 /* http_server — the HTTP front end (libmicrohttpd).
  *
  * HTTP threads read the body, parse and type-check it, and hand the call to the core; the
- * connection is suspended until the core has committed and answered, so no thread waits. */
+ * connection is suspended until the core has committed and answered, so no thread waits.  Log
+ * requests (CloudWatch Logs reads, agents' uploads) go to log threads of their own the same way,
+ * since they may block on the log store: an HTTP thread polls many connections, agents'
+ * exchanges and /healthz among them, and never runs anything that blocks. */
 #ifndef BARGE_HTTP_SERVER_H
 #define BARGE_HTTP_SERVER_H
 

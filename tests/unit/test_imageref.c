@@ -1,5 +1,6 @@
 /* imageref.c: image references read as Docker reads them, and refused when no registry could
  * serve them. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,16 @@ static void test_refused(void)
     char name[300];
     memset(name, 'a', sizeof name - 1);
     name[sizeof name - 1] = '\0';
+    refused(name, "at most 255");
+    /* The limit counts the name as Docker normalizes it: docker.io/library/ is 18 characters,
+     * so 237 more fit and 238 do not (found by fuzz/fuzz_imageref: the canonical form of the
+     * longer one did not parse again). */
+    char want[340];
+    name[237] = '\0';
+    snprintf(want, sizeof want, "docker.io/library/%s:latest", name);
+    resolves(name, want, 0);
+    name[237] = 'a';
+    name[238] = '\0';
     refused(name, "at most 255");
 }
 

@@ -1,4 +1,6 @@
-/* jobspec.c: where a job's attempts write their logs, from its container's logConfiguration. */
+/* jobspec.c: where a job's attempts write their logs, from its container's logConfiguration;
+ * the scalars the scheduler reads, saturated at an int's range. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,9 +66,30 @@ static void test_prefix_rule(void)
     CHECK(jobspec_log_prefix_valid("a b/c"));
 }
 
+/* Values past an int's range saturate (found by fuzz/fuzz_jobspec: a MEMORY of 1e79 MiB was
+ * converted to int, which is undefined). */
+static void test_scalars_saturate(void)
+{
+    json_error_t e;
+    json_t *desc = json_loads(
+        "{\"jobName\": \"j\", \"container\": {\"vcpus\": 3000000, \"resourceRequirements\": "
+        "[{\"type\": \"MEMORY\", \"value\": \"1277777777777777777777777777777777777777\"}, "
+        "{\"type\": \"GPU\", \"value\": \"-1e300\"}]}, \"retryStrategy\": {\"attempts\": "
+        "4294967297}, \"timeout\": {\"attemptDurationSeconds\": 4294967297}}", 0, &e);
+    if (!desc) CHECK_FAIL_("bad test JSON: %s", e.text);
+    jobspec *s = jobspec_make(desc);
+    CHECK_EQ_INT(s->mvcpus, INT_MAX);
+    CHECK_EQ_INT(s->memory_mib, INT_MAX);
+    CHECK_EQ_INT(s->gpus, INT_MIN);
+    CHECK_EQ_INT(s->attempts_max, INT_MAX);
+    CHECK_EQ_INT(s->timeout_s, INT_MAX);
+    jobspec_release(s);
+}
+
 int main(void)
 {
     RUN(test_log_group_and_prefix);
     RUN(test_prefix_rule);
+    RUN(test_scalars_saturate);
     return 0;
 }

@@ -41,6 +41,8 @@ const api_op *api_route(const char *method, const char *path)
 }
 
 static int vfail(api_ctx *c, int status, const char *type, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int vfail(api_ctx *c, int status, const char *type, const char *fmt, va_list ap)
 {
     c->status = status;
     c->err_type = type;

@@ -507,8 +507,8 @@ static int serve(api_ctx *c, const api_op *op, const char *target, const char *b
 void api_logs_serve(const api_op *op, const char *target, const char *body, size_t len,
                     api_logs_answer *out)
 {
-    /* These requests are answered on the HTTP thread that read them, not on the core thread
-     * that owns the state, so their context has none: st is NULL, and nothing here may use it. */
+    /* These requests are answered on a log thread, not on the core thread that owns the
+     * state, so their context has none: st is NULL, and nothing here may use it. */
     api_ctx c = {.st = NULL, .now_ms = util_now_ms()};
     json_t *resp = NULL;
     int rc = serve(&c, op, target, body ? body : "", len, &resp);

@@ -6,9 +6,10 @@
  * the log store holds (/aws/batch/job, and those job definitions name with awslogs-group); any
  * other target is answered with UnknownOperationException.
  *
- * Both kinds of request are answered on the HTTP thread that read them: they use the log store,
- * which is safe to call from any thread, and never the core, so reading or shipping logs never
- * delays the scheduler. */
+ * Both kinds of request are answered on a log thread of the HTTP front end (http_server.c), not
+ * on the thread that read them, nor on the core's: they use the log store, which is safe to call
+ * from any thread, and never the core, so reading or shipping logs never delays the scheduler,
+ * nor the agents' exchanges and health checks that the HTTP threads carry. */
 #ifndef BARGE_API_LOGS_H
 #define BARGE_API_LOGS_H
 #include <stddef.h>

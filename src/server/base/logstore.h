@@ -40,6 +40,11 @@ int logstore_stream_name_valid(const char *name);
 #define LOGSTORE_EVENT_OVERHEAD 26
 #define LOGSTORE_MAX_STREAMS 50 /* per DescribeLogStreams page */
 #define LOGSTORE_MAX_GROUPS 50  /* per DescribeLogGroups page */
+/* What one FilterLogEvents call may examine, matched or not: so many events, for so long.  A
+ * call that runs out answers with the events found so far (perhaps none) and a nextToken to go
+ * on, as CloudWatch does, so no pattern makes one call read the whole store. */
+#define LOGSTORE_SCAN_EVENTS 50000
+#define LOGSTORE_SCAN_MS 100
 
 /* Return codes of the reads. */
 enum { LOGSTORE_OK = 0, LOGSTORE_NOT_FOUND = -1, LOGSTORE_INVALID = -2, LOGSTORE_FAILED = -3 };
@@ -94,6 +99,8 @@ typedef struct logstore_filter_query {
     const char *token;
     int limit;
     size_t max_bytes;
+    int scan_events; /* 0 means LOGSTORE_SCAN_EVENTS */
+    int scan_ms;     /* 0 means LOGSTORE_SCAN_MS */
 } logstore_filter_query;
 
 typedef struct logstore_stream_info {
@@ -177,7 +184,9 @@ int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
  * then holds a sentence (free it).  At the end of a stream the forward token is the one passed
  * in, which is how clients know to stop. */
 int logstore_get(logstore *ls, const logstore_get_query *q, logstore_page *out, char **err);
-/* FilterLogEvents, across the streams of a group in (timestamp, arrival) order.  The pattern is
+/* FilterLogEvents, across the streams of a group in (timestamp, arrival) order, within the
+ * query's scan budget: out->next is set whenever events may remain, also on a page that holds
+ * none.  The pattern is
  * a subset of CloudWatch's: space-separated terms that must all appear, "quoted phrases", -term
  * for a term that must not appear, and ?term alternatives of which one must appear; matching is
  * case-sensitive substring matching.  JSON ({ $.x = 1 }) and space-delimited ([a, b]) patterns

@@ -153,6 +153,91 @@ static void q_prefix(query *q, const char *prefix, char upper[])
     buf_puts(&q->sql, " AS BLOB)");
 }
 
+static int pattern_match(const pattern *p, const char *msg, size_t len)
+{
+    for (size_t i = 0; i < p->n_all; i++)
+        if (!memmem(msg, len, p->all[i], strlen(p->all[i]))) return 0;
+    for (size_t i = 0; i < p->n_none; i++)
+        if (memmem(msg, len, p->none[i], strlen(p->none[i]))) return 0;
+    for (size_t i = 0; i < p->n_any; i++)
+        if (memmem(msg, len, p->any[i], strlen(p->any[i]))) return 1;
+    return p->n_any == 0;
+}
+
+/* FilterLogEvents walks the candidate streams' events in (timestamp, id) order one time window
+ * at a time, so that no statement ever reads more than the call may examine: SQLite can merge
+ * several streams into that order only by sorting every event it selects, and a window keeps
+ * the sort small.  Before a window is read, its events are counted (the index alone, cheap)
+ * and the window narrowed until they fit what the budget has left.  Pattern matching is done
+ * here rather than in SQL so that every event examined counts, matched or not. */
+enum { S_NEXT, S_COUNT, S_SCAN, S_N };
+
+typedef struct walk {
+    sqlite3_stmt *st[S_N];
+    int64_t hi;       /* the end of the requested range */
+    int64_t pts, pid; /* the position: every event at or before it has been examined */
+} walk;
+
+static void walk_bind(sqlite3_stmt *st, const char *name, int64_t v)
+{
+    int i = sqlite3_bind_parameter_index(st, name);
+    if (i) sqlite3_bind_int64(st, i, v);
+}
+
+/* Runs a one-value statement over [a, b) after the position; *out is -1 for NULL. */
+static int walk_value(walk *w, int which, int64_t a, int64_t b, int64_t cap, int64_t *out)
+{
+    sqlite3_stmt *st = w->st[which];
+    sqlite3_reset(st);
+    walk_bind(st, ":a", a);
+    walk_bind(st, ":b", b);
+    walk_bind(st, ":pts", w->pts);
+    walk_bind(st, ":pid", w->pid);
+    walk_bind(st, ":cap", cap);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) return -1;
+    *out = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* The candidate streams, as a common table expression c(sid): those of the group whose events
+ * overlap the range, so that following recent events (aws logs tail) never reads the streams
+ * of finished jobs. */
+static void candidates(query *q, const logstore_filter_query *fq, int64_t lo, int64_t hi,
+                       char *upper)
+{
+    buf_puts(&q->sql, "WITH c(sid) AS (SELECT id FROM streams WHERE grp = ");
+    q_text(q, fq->group, -1);
+    buf_puts(&q->sql, " AND events > 0 AND last_ts >= ");
+    q_int(q, lo);
+    buf_puts(&q->sql, " AND first_ts < ");
+    q_int(q, hi);
+    if (fq->streams) {
+        buf_puts(&q->sql, " AND name IN (");
+        for (size_t i = 0; i < fq->n_streams; i++) {
+            if (i) buf_puts(&q->sql, ", ");
+            q_text(q, fq->streams[i], -1);
+        }
+        buf_puts(&q->sql, ")");
+    }
+    if (fq->prefix) q_prefix(q, fq->prefix, upper);
+    buf_puts(&q->sql, ") ");
+}
+
+/* The walk's statements; the window's values are named parameters that follow the
+ * candidates' positional ones. */
+static const char *const walk_sql[S_N] = {
+    /* The first event at or after :a, one index probe per stream. */
+    [S_NEXT] = "SELECT min((SELECT ts FROM events WHERE stream = c.sid AND ts >= :a AND "
+               "ts < :b ORDER BY ts LIMIT 1)) FROM c",
+    [S_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM events WHERE stream IN (SELECT sid FROM c) "
+                "AND ts >= :a AND ts < :b AND (ts > :pts OR id > :pid) LIMIT :cap)",
+    [S_SCAN] = "SELECT e.id, e.ts, e.ingest, e.msg, s.name FROM events e JOIN streams s ON "
+               "s.id = e.stream WHERE e.stream IN (SELECT sid FROM c) AND e.ts >= :a AND "
+               "e.ts < :b AND (e.ts > :pts OR e.id > :pid) ORDER BY e.ts, e.id LIMIT :cap",
+};
+
 int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page *out,
                     char **err)
 {
@@ -161,9 +246,14 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     int limit = fq->limit > 0 && fq->limit <= LOGSTORE_MAX_EVENTS ? fq->limit
                                                                    : LOGSTORE_MAX_EVENTS;
     size_t max_bytes = fq->max_bytes ? fq->max_bytes : LOGSTORE_MAX_BYTES;
+    int64_t budget = fq->scan_events > 0 ? fq->scan_events : LOGSTORE_SCAN_EVENTS;
+    int64_t deadline = util_mono_ms() + (fq->scan_ms > 0 ? fq->scan_ms : LOGSTORE_SCAN_MS);
+    /* The time limit stops a call only past a first few events, so that a busy machine
+     * still answers a small search in one page. */
+    int64_t least = budget < 1024 ? budget : 1024;
     char dir = 'f';
-    int64_t pts = 0, pid = 0;
-    if (fq->token && (logstore__parse_pos(fq->token, &dir, &pts, &pid) < 0 || dir != 'f')) {
+    walk w = {.pts = 0, .pid = 0};
+    if (fq->token && (logstore__parse_pos(fq->token, &dir, &w.pts, &w.pid) < 0 || dir != 'f')) {
         *err = xasprintf("The specified nextToken is invalid: '%.60s' is not a token this "
                          "server issued.", fq->token);
         return LOGSTORE_INVALID;
@@ -175,90 +265,105 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     pattern pat;
     int rc = pattern_parse(fq->pattern, &pat, err);
     if (rc != LOGSTORE_OK) return rc;
-    int64_t lo, hi;
-    logstore__range_bounds(&fq->range, &lo, &hi);
-    if (lo < pts) lo = pts;
+    int64_t lo;
+    logstore__range_bounds(&fq->range, &lo, &w.hi);
+    if (lo < w.pts) lo = w.pts;
 
-    /* The streams: those of the group whose events overlap the range, so that following
-     * recent events (aws logs tail) never reads the streams of finished jobs. */
-    query q = {0};
     char *upper = fq->prefix ? xmalloc(strlen(fq->prefix) + 1) : NULL;
-    buf_puts(&q.sql, "SELECT e.id, e.ts, e.ingest, e.msg, s.name FROM events e JOIN streams s "
-                     "ON s.id = e.stream WHERE e.stream IN (SELECT id FROM streams WHERE "
-                     "grp = ");
-    q_text(&q, fq->group, -1);
-    buf_puts(&q.sql, " AND events > 0 AND last_ts >= ");
-    q_int(&q, lo);
-    buf_puts(&q.sql, " AND first_ts < ");
-    q_int(&q, hi);
-    if (fq->streams) {
-        buf_puts(&q.sql, " AND name IN (");
-        for (size_t i = 0; i < fq->n_streams; i++) {
-            if (i) buf_puts(&q.sql, ", ");
-            q_text(&q, fq->streams[i], -1);
-        }
-        buf_puts(&q.sql, ")");
-    }
-    if (fq->prefix) q_prefix(&q, fq->prefix, upper);
-    buf_puts(&q.sql, ") AND e.ts >= ");
-    q_int(&q, lo);
-    buf_puts(&q.sql, " AND e.ts < ");
-    q_int(&q, hi);
-    buf_puts(&q.sql, " AND (e.ts > ");
-    q_int(&q, pts);
-    buf_puts(&q.sql, " OR e.id > ");
-    q_int(&q, pid);
-    buf_puts(&q.sql, ")");
-    for (size_t i = 0; i < pat.n_all; i++) {
-        buf_puts(&q.sql, " AND instr(e.msg, ");
-        q_text(&q, pat.all[i], -1);
-        buf_puts(&q.sql, ") > 0");
-    }
-    for (size_t i = 0; i < pat.n_none; i++) {
-        buf_puts(&q.sql, " AND instr(e.msg, ");
-        q_text(&q, pat.none[i], -1);
-        buf_puts(&q.sql, ") = 0");
-    }
-    for (size_t i = 0; i < pat.n_any; i++) {
-        buf_puts(&q.sql, i ? " OR instr(e.msg, " : " AND (instr(e.msg, ");
-        q_text(&q, pat.any[i], -1);
-        buf_puts(&q.sql, ") > 0");
-    }
-    if (pat.n_any) buf_puts(&q.sql, ")");
-    /* One row more than the page holds tells whether another page follows. */
-    buf_puts(&q.sql, " ORDER BY e.ts, e.id LIMIT ");
-    q_int(&q, (int64_t)limit + 1);
-
     reader *r = logstore__reader_take(ls, err);
-    sqlite3_stmt *st = r ? q_prepare(&q, r, err) : NULL;
-    rc = st ? LOGSTORE_OK : LOGSTORE_FAILED;
-    int more = 0;
-    if (st) {
-        size_t cap = 0, bytes = 0;
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            if (logstore__page_add(out, &cap, &bytes, st, limit, max_bytes, 1)) {
-                more = 1;
+    rc = r ? LOGSTORE_OK : LOGSTORE_FAILED;
+    query q[S_N];
+    memset(q, 0, sizeof q);
+    for (int i = 0; i < S_N && rc == LOGSTORE_OK; i++) {
+        candidates(&q[i], fq, lo, w.hi, upper);
+        buf_puts(&q[i].sql, walk_sql[i]);
+        if (!(w.st[i] = q_prepare(&q[i], r, err))) rc = LOGSTORE_FAILED;
+    }
+
+    int64_t a = lo, width = 60 * 1000, examined = 0;
+    int done = 0, full = 0;
+    size_t cap = 0, bytes = 0;
+    while (rc == LOGSTORE_OK && !full) {
+        int64_t next = -1, n = 0, b;
+        if (a >= w.hi) {
+            done = 1;
+            break;
+        }
+        if (walk_value(&w, S_NEXT, a, w.hi, 0, &next) < 0) {
+            rc = logstore__read_failed(r, err);
+            break;
+        }
+        if (next < 0) {
+            done = 1;
+            break;
+        }
+        a = next;
+        /* The window: as wide as the budget's remainder allows, one millisecond at least. */
+        int64_t room = budget - examined;
+        for (;;) {
+            b = w.hi - a > width ? a + width : w.hi;
+            if (walk_value(&w, S_COUNT, a, b, room + 1, &n) < 0) {
+                rc = logstore__read_failed(r, err);
                 break;
             }
+            if (n <= room || b - a == 1) break;
+            /* Steeply, since each count may read as many index entries as the budget has
+             * left; the window grows back by doubling where events are sparse. */
+            width = (b - a) / 8 > 1 ? (b - a) / 8 : 1;
         }
-        if (step != SQLITE_ROW && step != SQLITE_DONE) rc = logstore__read_failed(r, err);
-        sqlite3_finalize(st);
+        if (rc != LOGSTORE_OK) break;
+        sqlite3_stmt *st = w.st[S_SCAN];
+        sqlite3_reset(st);
+        walk_bind(st, ":a", a);
+        walk_bind(st, ":b", b);
+        walk_bind(st, ":pts", w.pts);
+        walk_bind(st, ":pid", w.pid);
+        walk_bind(st, ":cap", room);
+        int step, seen = 0;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *msg = sqlite3_column_blob(st, 3);
+            size_t len = (size_t)sqlite3_column_bytes(st, 3);
+            if (pattern_match(&pat, msg ? msg : "", len) &&
+                logstore__page_add(out, &cap, &bytes, st, limit, max_bytes, 1)) {
+                full = 1; /* this event starts the next page */
+                break;
+            }
+            w.pts = sqlite3_column_int64(st, 1);
+            w.pid = sqlite3_column_int64(st, 0);
+            examined++;
+            if (++seen % 256 == 0 && examined >= least && util_mono_ms() >= deadline) break;
+        }
+        if (step != SQLITE_ROW && step != SQLITE_DONE) {
+            rc = logstore__read_failed(r, err);
+            break;
+        }
+        int whole = step == SQLITE_DONE && n <= room;
+        sqlite3_reset(st);
+        if (whole) {
+            /* The window is examined to its end. */
+            w.pts = b - 1;
+            w.pid = INT64_MAX;
+            a = b;
+            if (n < room / 4 && width < INT64_MAX / 2) width *= 2;
+        }
+        if (!full && (examined >= budget || (examined >= least && util_mono_ms() >= deadline)))
+            break;
+    }
+    /* A page that ends for want of budget, even an empty one, carries a token, as CloudWatch's
+     * do; only the end of the events has none. */
+    if (rc == LOGSTORE_OK && !done && !(a >= w.hi && !full)) {
+        out->next = xmalloc(48);
+        logstore__format_pos(out->next, 'f', w.pts, w.pid);
+    }
+    for (int i = 0; i < S_N; i++) {
+        sqlite3_finalize(w.st[i]);
+        q_free(&q[i]);
     }
     if (r) logstore__reader_give(ls, r);
-    q_free(&q);
     free(upper);
     pattern_free(&pat);
-    if (rc != LOGSTORE_OK) {
-        logstore_page_free(out);
-        return rc;
-    }
-    if (more) {
-        const logstore_record *last = &out->events[out->n - 1];
-        out->next = xmalloc(48);
-        logstore__format_pos(out->next, 'f', last->timestamp, last->id);
-    }
-    return LOGSTORE_OK;
+    if (rc != LOGSTORE_OK) logstore_page_free(out);
+    return rc;
 }
 
 /* Stream listings ----------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 #include "server/model/jobspec.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,21 +119,36 @@ int jobspec_log_prefix_valid(const char *prefix)
     return n >= 1 && n <= JOBSPEC_LOG_PREFIX_MAX && !strpbrk(prefix, ":*");
 }
 
+/* The scalars are ints; a description holds what its checks let through, and a value out of
+ * an int's range must saturate rather than wrap (or, from a double, be undefined behaviour):
+ * a job asking for more than any instance has then waits, as AWS's would, instead of asking
+ * for a negative amount. */
+static int clamp_int(double v)
+{
+    if (!(v == v)) return 0; /* NaN */
+    return v >= INT_MAX ? INT_MAX : v <= INT_MIN ? INT_MIN : (int)v;
+}
+
+static int clamp_ll(long long v)
+{
+    return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v;
+}
+
 static void derive(struct spec_shared *sh)
 {
     json_t *desc = sh->v;
     json_t *c = json_object_get(desc, "container");
     double v;
-    if (resource_value(c, "VCPU", &v)) sh->mvcpus = (int)lround(v * 1000);
-    else sh->mvcpus = (int)json_integer_value(json_object_get(c, "vcpus")) * 1000;
-    if (resource_value(c, "MEMORY", &v)) sh->memory_mib = (int)v;
-    else sh->memory_mib = (int)json_integer_value(json_object_get(c, "memory"));
-    if (resource_value(c, "GPU", &v)) sh->gpus = (int)v;
+    if (resource_value(c, "VCPU", &v)) sh->mvcpus = clamp_int(round(v * 1000));
+    else sh->mvcpus = clamp_int((double)json_integer_value(json_object_get(c, "vcpus")) * 1000);
+    if (resource_value(c, "MEMORY", &v)) sh->memory_mib = clamp_int(v);
+    else sh->memory_mib = clamp_ll(json_integer_value(json_object_get(c, "memory")));
+    if (resource_value(c, "GPU", &v)) sh->gpus = clamp_int(v);
     json_t *rs = json_object_get(desc, "retryStrategy");
-    sh->attempts_max = (int)json_integer_value(json_object_get(rs, "attempts"));
+    sh->attempts_max = clamp_ll(json_integer_value(json_object_get(rs, "attempts")));
     if (sh->attempts_max < 1) sh->attempts_max = 1;
-    sh->timeout_s = (int)json_integer_value(
-        json_object_get(json_object_get(desc, "timeout"), "attemptDurationSeconds"));
+    sh->timeout_s = clamp_ll(json_integer_value(
+        json_object_get(json_object_get(desc, "timeout"), "attemptDurationSeconds")));
     const char *q = json_string_value(json_object_get(desc, "jobQueue"));
     sh->queue = q ? arn_resource(q, ARN_JQ) : NULL;
     if (!sh->queue) sh->queue = xstrdup(q ? q : "");
