@@ -245,6 +245,9 @@ static int parse_options(agent *ag, int argc, char **argv)
         return 2;
     }
     if (!ag->token) ag->token = getenv("BARGE_AGENT_TOKEN");
+    /* Out of the environment, so that nothing the agent starts can inherit it.  The string of
+     * an inherited variable stays where it is (unsetenv only takes it out of environ). */
+    unsetenv("BARGE_AGENT_TOKEN");
     const catalog_type *t = ag->instance_type ? catalog_find(ag->instance_type) : NULL;
     ag->vcpus = (int)(vcpus > 0 ? vcpus : t ? t->vcpus : machine_vcpus());
     ag->memory_mib = memory > 0 ? memory : t ? t->memory_mib : 0; /* 0: measured later */
@@ -265,7 +268,8 @@ static void ensure_std_fds(void)
 static int prepare_work_dir(agent *ag)
 {
     if (ag->work_dir) {
-        int made = util_make_dirs(ag->work_dir, 0755);
+        /* Attempts' directories are inside: not for other users to read. */
+        int made = util_make_dirs(ag->work_dir, 0700);
         /* A directory the agent made is its own, and goes when the agent stops. */
         ag->own_work_dir = made == 1;
         if (made < 0) {
