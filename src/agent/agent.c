@@ -26,6 +26,7 @@
 #include "agent/agent_reports.h"
 #include "agent/agent_state.h"
 #include "agent/cgroup.h"
+#include "agent/cgroup_pids.h"
 #include "agent/exec_container.h"
 #include "agent/executor.h"
 #include "agent/image_cache.h"
@@ -55,6 +56,8 @@ static void usage(FILE *out)
             "                               within the agent's own cgroup limit, or the instance\n"
             "                               type's)\n"
             "  --gpus N                     GPUs to offer (default 0, or the instance type's)\n"
+            "  --max-pids N                 processes one attempt may have at once (default\n"
+            "                               4096)\n"
             "  --token T                    the token the server expects (default: the\n"
             "                               BARGE_AGENT_TOKEN environment variable)\n"
             "  --work-dir DIR               where attempts get their working directories\n"
@@ -115,7 +118,7 @@ static int parse_options(agent *ag, int argc, char **argv)
 {
     enum { O_SERVER = 256, O_CE, O_IID, O_TYPE, O_VCPUS, O_MEM, O_GPUS, O_TOKEN, O_WORK,
            O_PARENT, O_LOGLEVEL, O_EXECUTOR, O_IMGDIR, O_IMGSIZE, O_MIRROR, O_INSECURE,
-           O_RTROOT, O_PULLTIMEOUT };
+           O_RTROOT, O_PULLTIMEOUT, O_MAXPIDS };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
         {"compute-environment", required_argument, NULL, O_CE},
@@ -134,11 +137,12 @@ static int parse_options(agent *ag, int argc, char **argv)
         {"insecure-registry", required_argument, NULL, O_INSECURE},
         {"runtime-root", required_argument, NULL, O_RTROOT},
         {"pull-timeout", required_argument, NULL, O_PULLTIMEOUT},
+        {"max-pids", required_argument, NULL, O_MAXPIDS},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    long long vcpus = -1, memory = -1, gpus = -1;
+    long long vcpus = -1, memory = -1, gpus = -1, max_pids = AGENT_MAX_PIDS;
     size_t nplain = 0;
     int o;
     ag->image_cache_mib = 10240;
@@ -170,6 +174,9 @@ static int parse_options(agent *ag, int argc, char **argv)
             break;
         case O_GPUS:
             if (parse_count("--gpus", optarg, 0, 1024, &gpus) < 0) return 2;
+            break;
+        case O_MAXPIDS:
+            if (parse_count("--max-pids", optarg, 1, 4194304, &max_pids) < 0) return 2;
             break;
         case O_TOKEN: ag->token = optarg; break;
         case O_WORK: ag->work_dir = xstrdup(optarg); break;
@@ -244,6 +251,7 @@ static int parse_options(agent *ag, int argc, char **argv)
                         "compute environment this instance serves)\n");
         return 2;
     }
+    ag->max_pids = (int)max_pids;
     if (!ag->token) ag->token = getenv("BARGE_AGENT_TOKEN");
     /* Out of the environment, so that nothing the agent starts can inherit it.  The string of
      * an inherited variable stays where it is (unsetenv only takes it out of environ). */
@@ -498,6 +506,7 @@ int agent_main(int argc, char **argv)
     stop_everything(ag, supervisor, poller, sender);
 
     executor_free(ag->ex);
+    cgroup_pids_teardown();
     cgroup_host_teardown(ag->cg);
     container_host_free(ag->containers);
     if (ag->images) image_cache_free(ag->images);

@@ -72,6 +72,8 @@ static void usage(FILE *out)
             "                       10240)\n"
             "  --pull-timeout SECONDS  how long an image pull may take on a local instance\n"
             "                       (default 300)\n"
+            "  --max-pids-per-job N  processes one attempt may have at once on the local\n"
+            "                       instances (default 4096)\n"
             "  --secrets FILE       secrets that job definitions name (repositoryCredentials):\n"
             "                       a JSON object of names or ARNs and values\n"
             "  --log-level LEVEL    debug, info (default), warn or error\n"
@@ -291,7 +293,8 @@ int server_main(int argc, char **argv)
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
-           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_PRIVILEGED, OPT_SECRETS };
+           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_PRIVILEGED, OPT_SECRETS,
+           OPT_MAXPIDS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -313,6 +316,7 @@ int server_main(int argc, char **argv)
         {"pull-timeout", required_argument, NULL, OPT_PULLTIMEOUT},
         {"allow-privileged", no_argument, NULL, OPT_PRIVILEGED},
         {"secrets", required_argument, NULL, OPT_SECRETS},
+        {"max-pids-per-job", required_argument, NULL, OPT_MAXPIDS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -426,6 +430,22 @@ int server_main(int argc, char **argv)
             }
             agent_args = xrealloc(agent_args, (n_agent_args + 3) * sizeof *agent_args);
             agent_args[n_agent_args++] = xasprintf("--%s", name);
+            agent_args[n_agent_args++] = xstrdup(optarg);
+            agent_args[n_agent_args] = NULL;
+            c->agent_args = agent_args;
+            break;
+        }
+        case OPT_MAXPIDS: {
+            /* The local agents enforce it (barge agent --max-pids). */
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 4194304) {
+                fprintf(stderr, "barge server: --max-pids-per-job must be a number of "
+                                "processes, 1 to 4194304 (got '%s')\n", optarg);
+                return 2;
+            }
+            agent_args = xrealloc(agent_args, (n_agent_args + 3) * sizeof *agent_args);
+            agent_args[n_agent_args++] = xstrdup("--max-pids");
             agent_args[n_agent_args++] = xstrdup(optarg);
             agent_args[n_agent_args] = NULL;
             c->agent_args = agent_args;

@@ -110,7 +110,7 @@ class Integers(ServerTestCase):
                      self.jd(container={"resourceRequirements": [
                          {"type": "VCPU", "value": "3000000"},
                          {"type": "MEMORY", "value": "64"}]}),
-                     "resourceRequirements[0].value", "between 1 and 1000000")
+                     "resourceRequirements[0].value", "at most 1000000")
 
     def test_submit_members(self):
         status, _, out = self.post("/v1/registerjobdefinition", self.jd(jobDefinitionName="sj"))
@@ -295,3 +295,32 @@ class WideDataDir(ServerTestCase):
             if os.path.exists(p):
                 self.assertEqual(mode(p), 0o600, name)
         self.assertIn("was readable by others", self.server.read_log())
+
+
+class PidsLimit(JobsCase):
+    """Every attempt has a pids limit (--max-pids-per-job, handed to the local agents)."""
+
+    server_args = ("--dev", "--idle-seconds", "2", "--kill-grace-seconds", "1",
+                   "--max-pids-per-job", "20")
+
+    def test_fork_beyond_the_limit_fails(self):
+        script = (
+            "line=$(grep -E '^[0-9]+:([^:]*,)?pids(,[^:]*)?:' /proc/self/cgroup | cut -d: -f3); "
+            "if [ -n \"$line\" ]; then cat /sys/fs/cgroup/pids$line/pids.max "
+            "> $OUT/max-$AWS_BATCH_JOB_ID; fi; "
+            "(for i in $(seq 40); do sleep 3 & done; wait) 2> $OUT/err-$AWS_BATCH_JOB_ID; "
+            "echo done > $OUT/end-$AWS_BATCH_JOB_ID")
+        job = self.submit(command=script)
+        self.wait_job(job, timeout=60)
+        with open(os.path.join(self.out_dir, "err-" + job)) as f:
+            err = f.read()
+        self.assertIn("fork", err.lower(), err)
+        host_pids_v1 = os.path.exists("/sys/fs/cgroup/pids/cgroup.procs")
+        max_path = os.path.join(self.out_dir, "max-" + job)
+        if host_pids_v1:
+            with open(max_path) as f:
+                self.assertEqual(f.read().strip(), "20")
+        agents = self.agent_pids("ce")
+        for pid in agents:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                self.assertIn(b"--max-pids\x0020", f.read())

@@ -210,8 +210,8 @@ int jobdef_check_requirements(api_ctx *c, json_t *reqs, int fargate, const char 
                                             field, i, value);
             } else if (parse_whole(value, &whole) < 0 || whole < 1 || whole > API_MAX_VCPUS) {
                 return api_client_error(c, "%s[%zu].value: '%.32s' is not a valid VCPU value on "
-                                           "EC2; give a whole number of vCPUs between 1 and %d "
-                                           "(for example \"2\")", field, i, value,
+                                           "EC2; give a whole number of vCPUs, at least 1 and at "
+                                           "most %d (for example \"2\")", field, i, value,
                                         API_MAX_VCPUS);
             }
         } else if (strcmp(type, "MEMORY") == 0) {
