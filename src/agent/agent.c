@@ -170,7 +170,7 @@ static int parse_options(agent *ag, int argc, char **argv)
             if (parse_count("--vcpus", optarg, 1, 4096, &vcpus) < 0) return 2;
             break;
         case O_MEM:
-            if (parse_count("--memory", optarg, 1, 1LL << 32, &memory) < 0) return 2;
+            if (parse_count("--memory", optarg, 1, 2147483647, &memory) < 0) return 2;
             break;
         case O_GPUS:
             if (parse_count("--gpus", optarg, 0, 1024, &gpus) < 0) return 2;

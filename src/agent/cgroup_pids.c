@@ -48,7 +48,8 @@ int cgroup_pids_locate_v1(const char *proc_cgroup, const char *mountinfo, char *
         }
         line = nl ? nl + 1 : NULL;
     }
-    if (path && strncmp(path, "/..", 3) != 0) *dir = cgroup_mount_dir(mountinfo, "cgroup", "pids", path);
+    if (path && strncmp(path, "/..", 3) != 0)
+        *dir = cgroup_mount_dir(mountinfo, "cgroup", "pids", path);
     free(path);
     return *dir ? 0 : -1;
 }

@@ -123,7 +123,8 @@ static int secure_data_dir(const char *dir)
                  "made it 0700", dir, (unsigned)(st.st_mode & 0777));
     static const char *const private_files[] = {"barge.db", "logs.db", NULL};
     static const char *const leftovers[] = {"barge.db-wal", "barge.db-shm", "logs.db-wal",
-                                            "logs.db-shm", "agent-token", "LOCK", NULL};
+                                            "logs.db-shm", "agent-token", "LOCK", "audit.log",
+                                            NULL};
     for (const char *const *f = private_files; *f; f++) {
         char *path = xasprintf("%s/%s", dir, *f);
         int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);

@@ -71,9 +71,13 @@ class Integers(ServerTestCase):
                                computeEnvironmentName="boto", type="MANAGED",
                                computeResources={"type": "EC2", "minvCpus": 0,
                                                  "maxvCpus": 3000000, "subnets": ["s"]})
-        status, _, out = self.post("/v1/createcomputeenvironment",
-                                   self.ce(maxvCpus=1000000, desiredvCpus=1000000))
+        body = self.ce(maxvCpus=1000000, desiredvCpus=1000000)
+        status, _, out = self.post("/v1/createcomputeenvironment", body)
         self.assertEqual(status, 200, out)
+        self.refused("/v1/updatecomputeenvironment",
+                     {"computeEnvironment": body["computeEnvironmentName"],
+                      "computeResources": {"maxvCpus": 3000000}},
+                     "computeResources.maxvCpus", "between 0 and 1000000")
         self.refused("/v1/createcomputeenvironment",
                      {"computeEnvironmentName": "u", "type": "UNMANAGED",
                       "unmanagedvCpus": BIG}, "unmanagedvCpus", "between 0 and 1000000")

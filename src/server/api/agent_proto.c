@@ -309,11 +309,13 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
 
 api_op api_agent_ops[] = {
     {"AgentRegister", "POST", "/barge/v1/agent/register",
-     "{computeEnvironment:s!, instanceId:s, instanceType:s, vcpus:i(1..1000000)!, memoryMiB:i(1..2147483647)!, gpus:i(0..1000000),"
+     "{computeEnvironment:s!, instanceId:s, instanceType:s, vcpus:i(1..1000000)!,"
+     " memoryMiB:i(1..2147483647)!, gpus:i(0..1000000),"
      " hostname:s, executor:s, cgroups:s, cgroupsNote:s}",
      agent_register, 0, NULL},
     {"AgentExchange", "POST", "/barge/v1/agent/exchange",
-     "{instanceId:s!, wait:b, reports:[{jobId:s!, attempt:i(1..1000000)!, event:s!, at:l, pid:i, exitCode:i,"
+     "{instanceId:s!, wait:b, reports:[{jobId:s!, attempt:i(1..1000000)!, event:s!, at:l,"
+     " pid:i, exitCode:i,"
      " signal:i(0..128), oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}],"
      " holding:[{jobId:s!, attempt:i(1..1000000)!}]}",
      agent_exchange, 4 * 1024 * 1024, NULL},

@@ -19,9 +19,9 @@
 
 #define RESOURCE_SHAPE_COMMON                                                                 \
     "minvCpus:" API_VCPUS_SHAPE ", maxvCpus:" API_VCPUS_SHAPE ", desiredvCpus:" API_VCPUS_SHAPE \
-    ", instanceTypes:[s], imageId:s, subnets:[s],"                                         \
+    ", instanceTypes:[s], imageId:s, subnets:[s],"                                            \
     "securityGroupIds:[s], ec2KeyPair:s, instanceRole:s, tags:m<s>, placementGroup:s,"        \
-    "bidPercentage:i(0..100), spotIamFleetRole:s,"                                                    \
+    "bidPercentage:i(0..100), spotIamFleetRole:s,"                                            \
     "launchTemplate:{launchTemplateId:s, launchTemplateName:s, version:s, userdataType:s,"    \
     "  overrides:[{launchTemplateId:s, launchTemplateName:s, version:s, targetInstanceTypes:[s],"\
     "  userdataType:s}]},"                                                                    \
@@ -377,7 +377,8 @@ api_op api_ce_ops[] = {
     {"DescribeComputeEnvironments", "POST", "/v1/describecomputeenvironments",
      "{computeEnvironments:[s], maxResults:i, nextToken:s}", describe_ce, 0, NULL},
     {"UpdateComputeEnvironment", "POST", "/v1/updatecomputeenvironment",
-     "{computeEnvironment:s!, state:e(ENABLED|DISABLED), unmanagedvCpus:" API_VCPUS_SHAPE ", serviceRole:s,"
+     "{computeEnvironment:s!, state:e(ENABLED|DISABLED), unmanagedvCpus:" API_VCPUS_SHAPE ","
+     " serviceRole:s,"
      " context:s, updatePolicy:{terminateJobsOnUpdate:b, jobExecutionTimeoutMinutes:i(1..360)},"
      " computeResources:{type:" CR_TYPES ", allocationStrategy:"
      "e(BEST_FIT_PROGRESSIVE|SPOT_CAPACITY_OPTIMIZED|SPOT_PRICE_CAPACITY_OPTIMIZED), "

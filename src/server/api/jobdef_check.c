@@ -54,7 +54,8 @@ void jobdef_define_shapes(void)
                   " s3filesVolumeConfiguration:{fileSystemArn:s!, rootDirectory:s,"
                   "  transitEncryptionPort:i(0..65535), accessPointArn:s}}]");
     schema_define("MountPoints", "[{containerPath:s, readOnly:b, sourceVolume:s}]");
-    schema_define("Ulimits", "[{hardLimit:i(0..2147483647)!, name:s!, softLimit:i(0..2147483647)!}]");
+    schema_define("Ulimits",
+                  "[{hardLimit:i(0..2147483647)!, name:s!, softLimit:i(0..2147483647)!}]");
     schema_define("LinuxParameters",
                   "{devices:[{hostPath:s!, containerPath:s, permissions:[e(READ|WRITE|MKNOD)]}],"
                   " initProcessEnabled:b, sharedMemorySize:i,"
@@ -67,7 +68,8 @@ void jobdef_define_shapes(void)
     schema_define("EphemeralStorage", "{sizeInGiB:i!}");
     schema_define("RuntimePlatform", "{operatingSystemFamily:s, cpuArchitecture:s}");
     schema_define("ContainerProperties",
-                  "{image:s, vcpus:" API_VCPUS_SHAPE ", memory:i, command:[s], jobRoleArn:s, executionRoleArn:s,"
+                  "{image:s, vcpus:" API_VCPUS_SHAPE ", memory:i, command:[s], jobRoleArn:s,"
+                  " executionRoleArn:s,"
                   " volumes:@Volumes, environment:@EnvironmentVariables,"
                   " mountPoints:@MountPoints, readonlyRootFilesystem:b, privileged:b,"
                   " ulimits:@Ulimits, user:s, instanceType:s,"
