@@ -289,6 +289,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         lengths l = {0};
         MHD_get_connection_values(conn, MHD_HEADER_KIND, add_length, &l);
         if (l.conflict) {
+            free(r->resp); /* an unknown operation's answer, if any: this one goes first */
             set_answer(r, 400, "ClientException",
                        "Content-Length: the request has several that differ; send one");
             r->audited = 0;
