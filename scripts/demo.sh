@@ -55,7 +55,8 @@ echo "registry on $REGISTRY holding library/busybox:latest ($(awk 'NR == 1 { pri
 
 say "Starting a barge server (developer mode, containers, data in $WORK/data)"
 "$BARGE" server --dev --listen 127.0.0.1:0 --data-dir "$WORK/data" --idle-seconds 5 \
-    --executor container --registry-mirror "http://$REGISTRY" >"$WORK/server.log" 2>&1 3>&- &
+    --executor container --registry-mirror "http://$REGISTRY" --agent-work-dir "$WORK/agents" \
+    >"$WORK/server.log" 2>&1 3>&- &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 100); do

@@ -11,8 +11,10 @@ set -eu
 # umoci unpacks a layout into a bundle.  The tests also need a registry and an image without the
 # internet: docker-registry is the distribution registry server, and busybox-static's single
 # binary becomes the test image's root filesystem (tests/e2e/registry.py).
+# HTTPS: Debian's libmicrohttpd is built with GnuTLS, so serving TLS needs nothing more; the
+# tests make their own CA and certificates with openssl.
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-          libssl-dev curl runc skopeo umoci docker-registry busybox-static $*"
+          libssl-dev curl openssl runc skopeo umoci docker-registry busybox-static $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -45,7 +46,11 @@ static void usage(FILE *out)
             "the agent cleanly.\n"
             "\n"
             "options:\n"
-            "  --server URL                 the barge server (for example http://10.0.0.5:8900)\n"
+            "  --server URL                 the barge server (for example http://10.0.0.5:8900,\n"
+            "                               or https:// for one started with --tls-cert)\n"
+            "  --ca-file FILE               PEM certificates an https:// server's certificate\n"
+            "                               is verified against: its CA's, or its own (default:\n"
+            "                               the system's CA bundle)\n"
             "  --compute-environment NAME   the compute environment this instance serves\n"
             "  --instance-id ID             this instance's id (default: the server picks one)\n"
             "  --instance-type TYPE         report this instance type (for example m5.large); its\n"
@@ -76,6 +81,9 @@ static void usage(FILE *out)
             "                               registries on loopback addresses always are)\n"
             "  --pull-timeout SECONDS       how long one image pull or unpack may take\n"
             "                               (default 300)\n"
+            "  --job-user USER              the host user process-executor attempts run as\n"
+            "                               (default nobody when the agent is root; root only\n"
+            "                               when named here)\n"
             "  --runtime-root DIR           runc's state directory, shared by the agents of a\n"
             "                               host (default /run/barge/runc)\n"
             "  --exit-with-parent           stop (as on SIGTERM) when the parent process dies\n"
@@ -118,9 +126,10 @@ static int parse_options(agent *ag, int argc, char **argv)
 {
     enum { O_SERVER = 256, O_CE, O_IID, O_TYPE, O_VCPUS, O_MEM, O_GPUS, O_TOKEN, O_WORK,
            O_PARENT, O_LOGLEVEL, O_EXECUTOR, O_IMGDIR, O_IMGSIZE, O_MIRROR, O_INSECURE,
-           O_RTROOT, O_PULLTIMEOUT, O_MAXPIDS };
+           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_CAFILE, O_MAXPIDS };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
+        {"ca-file", required_argument, NULL, O_CAFILE},
         {"compute-environment", required_argument, NULL, O_CE},
         {"instance-id", required_argument, NULL, O_IID},
         {"instance-type", required_argument, NULL, O_TYPE},
@@ -138,6 +147,7 @@ static int parse_options(agent *ag, int argc, char **argv)
         {"runtime-root", required_argument, NULL, O_RTROOT},
         {"pull-timeout", required_argument, NULL, O_PULLTIMEOUT},
         {"max-pids", required_argument, NULL, O_MAXPIDS},
+        {"job-user", required_argument, NULL, O_JOBUSER},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -150,6 +160,15 @@ static int parse_options(agent *ag, int argc, char **argv)
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case O_SERVER: ag->server = optarg; break;
+        case O_CAFILE:
+            /* Checked now: unreadable, it would only show as a failed handshake, forever. */
+            if (access(optarg, R_OK) != 0) {
+                fprintf(stderr, "barge agent: --ca-file %s cannot be read: %s\n", optarg,
+                        strerror(errno));
+                return 2;
+            }
+            ag->ca_file = optarg;
+            break;
         case O_CE: ag->ce = optarg; break;
         case O_IID:
             if (!*optarg || strlen(optarg) > 128) {
@@ -214,6 +233,7 @@ static int parse_options(agent *ag, int argc, char **argv)
             ag->plain_registries[nplain] = NULL;
             break;
         case O_RTROOT: ag->runtime_root = optarg; break;
+        case O_JOBUSER: ag->job_user = optarg; break;
         case O_PULLTIMEOUT:
             if (parse_count("--pull-timeout", optarg, 1, 86400, &ag->pull_timeout_s) < 0) return 2;
             break;
@@ -276,8 +296,7 @@ static void ensure_std_fds(void)
 static int prepare_work_dir(agent *ag)
 {
     if (ag->work_dir) {
-        /* Attempts' directories are inside: not for other users to read. */
-        int made = util_make_dirs(ag->work_dir, 0700);
+        int made = util_make_dirs(ag->work_dir, 0755);
         /* A directory the agent made is its own, and goes when the agent stops. */
         ag->own_work_dir = made == 1;
         if (made < 0) {
@@ -374,6 +393,57 @@ static int setup_backend(agent *ag)
     return 0;
 }
 
+/* Who process-executor attempts run as: never root unless --job-user root says so, so that a
+ * job cannot read the agent's token, the server's store or another job's files.  Containers
+ * run as their image's or definition's user. */
+static int setup_job_user(agent *ag)
+{
+    ag->job_uid = ag->job_gid = -1;
+    if (ag->backend != &exec_process_backend) return 0;
+    const char *name = ag->job_user ? ag->job_user : geteuid() == 0 ? "nobody" : NULL;
+    if (!name) return 0; /* an unprivileged agent's jobs run as the agent's own user */
+    struct passwd *pw = getpwnam(name);
+    if (!pw) {
+        char *end;
+        unsigned long uid = strtoul(name, &end, 10);
+        if (*name && !*end && uid < 4294967295UL) {
+            ag->job_uid = (int)uid;
+            ag->job_gid = (int)uid;
+        } else {
+            fprintf(stderr, "barge agent: --job-user %s: no such user on this host (name one "
+                            "from /etc/passwd, or a number)\n", name);
+            return -1;
+        }
+    } else {
+        ag->job_uid = (int)pw->pw_uid;
+        ag->job_gid = (int)pw->pw_gid;
+        snprintf(ag->job_home, sizeof ag->job_home, "%s", pw->pw_dir);
+    }
+    if (ag->job_uid == (int)geteuid()) {
+        ag->job_uid = ag->job_gid = -1; /* the agent's own user: nothing to change */
+        return 0;
+    }
+    /* The attempts' directories lie below the work directory: they may pass through it, and
+     * through every directory above it, or no job could start. */
+    if (chmod(ag->work_dir, 0711) < 0)
+        log_warn("cannot open %s to job users: %s", ag->work_dir, strerror(errno));
+    char *up = xstrdup(ag->work_dir);
+    for (char *slash = strrchr(up, '/'); slash && slash != up; slash = strrchr(up, '/')) {
+        *slash = '\0';
+        struct stat st;
+        if (stat(up, &st) == 0 && !(st.st_mode & S_IXOTH) && (int)st.st_uid != ag->job_uid) {
+            fprintf(stderr, "barge agent: jobs run as uid %d (--job-user) cannot reach the work "
+                            "directory %s: %s is closed to other users (chmod o+x it, or "
+                            "choose another --work-dir)\n", ag->job_uid, ag->work_dir, up);
+            free(up);
+            return -1;
+        }
+    }
+    free(up);
+    log_info("process-executor attempts run as uid %d, gid %d", ag->job_uid, ag->job_gid);
+    return 0;
+}
+
 static void *supervisor_main(void *ex)
 {
     executor_run(ex);
@@ -445,7 +515,7 @@ int agent_main(int argc, char **argv)
     if (!(ag->executor_opt && strcmp(ag->executor_opt, "process") == 0) &&
         container_host_isolate_mounts() < 0)
         log_debug("mounts are made in the host's namespace: %s", strerror(errno));
-    if (prepare_work_dir(ag) < 0 || setup_backend(ag) < 0) {
+    if (prepare_work_dir(ag) < 0 || setup_backend(ag) < 0 || setup_job_user(ag) < 0) {
         if (ag->own_work_dir) util_remove_tree(ag->work_dir);
         free(ag->iid);
         free(ag->work_dir);
@@ -477,8 +547,8 @@ int agent_main(int argc, char **argv)
     ag->poll_s = 20;
     ag->heartbeat_s = 5;
     ag->main_thread = pthread_self();
-    agent_conn_init(&ag->poll_conn, ag, ag->server, ag->token, 1, agent_conn_should_abandon);
-    agent_conn_init(&ag->send_conn, ag, ag->server, ag->token, 0, agent_conn_should_abandon);
+    agent_conn_init(&ag->poll_conn, ag, ag->server, ag->ca_file, ag->token, 1, agent_conn_should_abandon);
+    agent_conn_init(&ag->send_conn, ag, ag->server, ag->ca_file, ag->token, 0, agent_conn_should_abandon);
     static const exec_events events = {agent_reports_started, agent_logs_line,
                                        agent_reports_ended, agent_logs_backlog};
     /* As many idle cgroups and directories as attempts can run at once (one vCPU each, at
@@ -495,7 +565,8 @@ int agent_main(int argc, char **argv)
     int pool = ag->vcpus < 256 ? ag->vcpus : 256;
     if (by_fds < pool) pool = by_fds > 1 ? (int)by_fds : 1;
     cgroup_host_set_pool(ag->cg, pool);
-    exec_options eo = {ag->backend, ag->work_dir, ag->cg, &events, ag, pool, ag->containers};
+    exec_options eo = {ag->backend, ag->work_dir, ag->cg, &events, ag, pool, ag->containers,
+                       ag->job_uid, ag->job_gid};
     ag->ex = executor_new(&eo);
 
     pthread_t supervisor, poller, sender;

@@ -7,16 +7,16 @@
 #include "common/log.h"
 #include "common/mem.h"
 
-void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *token,
-                     int poller, int (*abandon)(void *conn))
+void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *ca_file,
+                     const char *token, int poller, int (*abandon)(void *conn))
 {
     memset(h, 0, sizeof *h);
     h->ag = ag;
     h->server = server;
     h->poller = poller;
     /* Interruptible, so that a stop does not wait for a long poll to end. */
-    httpc_options o = {.connect_timeout_ms = 5000, .tcp_keepalive = 1, .abandon = abandon,
-                       .ctx = h};
+    httpc_options o = {.connect_timeout_ms = 5000, .tcp_keepalive = 1, .ca_file = ca_file,
+                       .abandon = abandon, .ctx = h};
     h->c = httpc_new(&o);
     BARGE_ASSERT(h->c != NULL);
     httpc_header(h->c, "Content-Type: application/json");
@@ -40,6 +40,14 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
     free(url);
     free(text);
     if (rc == HTTPC_ABORTED) return AGENT_CONN_ABORTED;
+    if (rc == HTTPC_UNTRUSTED) {
+        /* Said in full each time: an agent that cannot trust its server waits until an
+         * operator fixes the certificate or the agent's --ca-file. */
+        snprintf(err, errlen, "%s; give the agent the certificate of the CA that signed the "
+                              "server's (or the server's own) with --ca-file FILE",
+                 httpc_error(h->c));
+        return AGENT_CONN_UNREACHABLE;
+    }
     if (rc != HTTPC_OK) {
         snprintf(err, errlen, "%s", httpc_error(h->c));
         return AGENT_CONN_UNREACHABLE;

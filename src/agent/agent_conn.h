@@ -26,9 +26,10 @@ typedef struct agent_conn {
 } agent_conn;
 
 /* Opens the poller's connection (poller 1) or the sender's to server, and closes it.  abandon
- * (given the connection) says whether the request in flight is no longer wanted. */
-void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *token,
-                     int poller, int (*abandon)(void *conn));
+ * (given the connection) says whether the request in flight is no longer wanted.  ca_file (or
+ * NULL for the system's) holds the certificates an https:// server is verified against. */
+void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *ca_file,
+                     const char *token, int poller, int (*abandon)(void *conn));
 void agent_conn_close(agent_conn *h);
 
 enum { AGENT_CONN_UNREACHABLE = 0, AGENT_CONN_ABORTED = -1 };

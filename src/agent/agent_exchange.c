@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -93,6 +94,11 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
         const char *path = getenv("PATH"), *home = getenv("HOME");
         if (!env_has(s->envp, ne, "PATH"))
             s->envp[ne++] = xasprintf("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+        /* A job that runs as another user gets that user's home, when it has one. */
+        struct stat st;
+        if (ag->job_uid >= 0)
+            home = *ag->job_home && stat(ag->job_home, &st) == 0 && S_ISDIR(st.st_mode)
+                       ? ag->job_home : "/tmp";
         if (!env_has(s->envp, ne, "HOME"))
             s->envp[ne++] = xasprintf("HOME=%s", home ? home : "/");
     }

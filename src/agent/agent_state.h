@@ -31,6 +31,7 @@
 typedef struct agent {
     /* Options, fixed after start-up. */
     const char *server, *ce, *instance_type, *token;
+    const char *ca_file; /* --ca-file, or NULL for the system's CA bundle */
     char *work_dir;
     int own_work_dir, exit_with_parent;
     int vcpus, gpus;
@@ -44,6 +45,9 @@ typedef struct agent {
     const char *executor_opt, *image_cache_dir, *registry_mirror, *runtime_root;
     char **plain_registries; /* NULL-terminated */
     long long image_cache_mib, pull_timeout_s;
+    const char *job_user;    /* --job-user, or NULL */
+    int job_uid, job_gid;    /* process-executor attempts' user, -1 for the agent's */
+    char job_home[256];      /* that user's home, "" when unknown */
     struct image_cache *images;
     struct container_host *containers;
     pthread_t main_thread;

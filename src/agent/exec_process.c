@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,7 +64,8 @@ char *exec_resolve(const char *argv0, const char *path_var)
 
 /* ---- The spawner ------------------------------------------------------------------------- */
 
-enum { STAGE_NONE, STAGE_PGID, STAGE_PARENT, STAGE_CGROUP, STAGE_CHDIR, STAGE_FDS, STAGE_EXEC };
+enum { STAGE_NONE, STAGE_PGID, STAGE_PARENT, STAGE_CGROUP, STAGE_USER, STAGE_CHDIR, STAGE_FDS,
+       STAGE_EXEC };
 
 /* Shared between parent and child (CLONE_VM): the parent prepares everything, so the child
  * only makes system calls; a failing child leaves its stage and errno here and exits. */
@@ -74,6 +76,7 @@ typedef struct spawn_args {
     int in_fd, out_fd, err_fd, cg_fd;
     int pids_fd;        /* the attempt's pids cgroup, or -1: then nproc applies */
     struct rlimit nproc; /* rlim_cur 0: none */
+    int uid, gid; /* -1: stay the agent's user */
     int max_fd;
     pid_t parent;
     struct sigaction dfl;
@@ -107,6 +110,14 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
     if (a->pids_fd >= 0 && write(a->pids_fd, "0", 1) != 1) child_fail(a, STAGE_CGROUP);
     if (a->pids_fd < 0 && a->nproc.rlim_cur > 0 && setrlimit(RLIMIT_NPROC, &a->nproc) < 0)
         child_fail(a, STAGE_CGROUP);
+    /* The job's user, with no supplementary group of the agent's, after joining the cgroup
+     * (which takes the agent's rights). */
+    if (a->uid >= 0) {
+        gid_t g = (gid_t)a->gid;
+        if (setgroups(1, &g) < 0 || setresgid(g, g, g) < 0 ||
+            setresuid((uid_t)a->uid, (uid_t)a->uid, (uid_t)a->uid) < 0)
+            child_fail(a, STAGE_USER);
+    }
     if (chdir(a->cwd) < 0) child_fail(a, STAGE_CHDIR);
     if (dup2(a->in_fd, 0) < 0 || dup2(a->out_fd, 1) < 0 || dup2(a->err_fd, 2) < 0)
         child_fail(a, STAGE_FDS);
@@ -215,6 +226,7 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
         .path = path, .argv = s->argv, .envp = s->envp, .cwd = a->work_dir,
         .in_fd = null_fd, .out_fd = out[1], .err_fd = err[1],
         .cg_fd = a->cg ? cgroup_procs_fd(a->cg) : -1, .pids_fd = -1,
+        .uid = a->run_uid, .gid = a->run_gid,
     };
     if (s->max_pids > 0) {
         /* Every attempt gets a pids limit: the pids controller where the host has one, else
@@ -243,6 +255,10 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
         case STAGE_CHDIR:
             snprintf(reason, reason_len, "CannotStartContainerError: cannot enter the working "
                                          "directory %s: %s", a->work_dir, e);
+            break;
+        case STAGE_USER:
+            snprintf(reason, reason_len, "CannotStartContainerError: cannot become uid %d, gid "
+                                         "%d: %s", a->run_uid, a->run_gid, e);
             break;
         case STAGE_CGROUP:
             snprintf(reason, reason_len, "CannotStartContainerError: cannot join the memory "

@@ -234,12 +234,13 @@ int executor_wait_idle(executor *ex, int timeout_ms)
 /* 1 if path is still a directory fit for another attempt: empty, ours and not writable by
  * others.  It is opened by name, so a directory the job renamed or replaced is judged as what
  * the name now holds. */
-static int reusable_dir(const char *path)
+static int reusable_dir(const char *path, int job_uid)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return 0;
     struct stat st;
-    int ok = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+    int ok = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+             st.st_uid == (job_uid >= 0 ? (uid_t)job_uid : geteuid()) &&
              (st.st_mode & 07022) == 0;
     if (ok) {
         /* One getdents answers: an empty directory holds "." and ".." only. */
@@ -275,7 +276,7 @@ static char *take_dir(executor *ex)
 /* Gives an attempt's directory back: kept when clean allows and it is fit, else removed. */
 static void give_dir(executor *ex, char *dir, int clean)
 {
-    if (clean && ex->nidle < ex->o.idle_dirs && reusable_dir(dir)) {
+    if (clean && ex->nidle < ex->o.idle_dirs && reusable_dir(dir, ex->o.job_uid)) {
         ex->spare[ex->nidle++] = dir;
         return;
     }
@@ -442,12 +443,19 @@ static void start_run(executor *ex, exec_spec *s)
     r->a.spec = s;
     r->a.backend_ctx = ex->o.backend_ctx;
     r->a.ready_fd = -1;
+    r->a.run_uid = ex->o.job_uid;
+    r->a.run_gid = ex->o.job_gid;
     r->pidfd = r->out.fd = r->err.fd = -1;
     r->out.slot = r->err.slot = -1;
     int64_t limit = s->memory_mib > 0 ? s->memory_mib * 1024 * 1024 : 0;
     r->work_dir = take_dir(ex);
     r->a.work_dir = r->work_dir;
     const char *fail = NULL;
+    /* The attempt's directory is its user's alone. */
+    if (ex->o.job_uid >= 0 && (chown(r->work_dir, (uid_t)ex->o.job_uid,
+                                     (gid_t)ex->o.job_gid) < 0 ||
+                               chmod(r->work_dir, 0700) < 0))
+        log_warn("cannot give %s to uid %d: %s", r->work_dir, ex->o.job_uid, strerror(errno));
     if (access(r->work_dir, F_OK) != 0) {
         snprintf(reason, sizeof reason, "CannotStartContainerError: cannot create the working "
                  "directory %s: %s", r->work_dir, strerror(errno));

@@ -81,6 +81,8 @@ typedef struct exec_attempt {
      * runtime's process starts before the container does, and a job counts as RUNNING only
      * once its container exists. */
     int ready_fd;
+    /* The host user the attempt's processes run as (exec_options.job_uid), -1: the agent's. */
+    int run_uid, run_gid;
     void *backend_ctx;    /* exec_options.backend_ctx */
     void *priv;           /* the backend's own, from prepare to cleanup */
 } exec_attempt;
@@ -130,6 +132,9 @@ typedef struct exec_options {
     void *ctx;              /* passed to the callbacks */
     int idle_dirs;
     void *backend_ctx;      /* handed to the backend in exec_attempt.backend_ctx */
+    /* The host user and group attempts run as, -1 for the agent's own: each attempt's
+     * directory is then the user's, and the process backend drops to it before exec. */
+    int job_uid, job_gid;
 } exec_options;
 
 executor *executor_new(const exec_options *o);

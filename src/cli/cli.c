@@ -48,6 +48,7 @@ int cli_common_option(cli_ctx *c, int o, const char *arg)
     switch (o) {
     case CLI_OPT_ENDPOINT: c->endpoint = arg; return 1;
     case CLI_OPT_REGION: c->region = arg; return 1;
+    case CLI_OPT_CAFILE: c->ca_file = arg; return 1;
     case CLI_OPT_JSON: c->json = 1; return 1;
     default: return 0;
     }

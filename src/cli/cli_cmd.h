@@ -8,10 +8,11 @@
 #include "cli/cli_http.h"
 
 /* Option codes of the options every command takes; a command's own codes start at 256. */
-enum { CLI_OPT_ENDPOINT = 1000, CLI_OPT_REGION, CLI_OPT_JSON };
+enum { CLI_OPT_ENDPOINT = 1000, CLI_OPT_REGION, CLI_OPT_JSON, CLI_OPT_CAFILE };
 
 #define CLI_COMMON_OPTIONS                                                                    \
     {"endpoint", required_argument, NULL, CLI_OPT_ENDPOINT},                                  \
+        {"ca-file", required_argument, NULL, CLI_OPT_CAFILE},                                 \
         {"region", required_argument, NULL, CLI_OPT_REGION},                                  \
         {"json", no_argument, NULL, CLI_OPT_JSON}, {"help", no_argument, NULL, 'h'}
 
@@ -20,6 +21,8 @@ enum { CLI_OPT_ENDPOINT = 1000, CLI_OPT_REGION, CLI_OPT_JSON };
     "common options:\n"                                                                       \
     "  --endpoint URL   the barge server (default $BARGE_ENDPOINT, else\n"                     \
     "                   http://127.0.0.1:8900)\n"                                              \
+    "  --ca-file FILE   PEM certificates an https:// endpoint is verified against\n"          \
+    "                   (default $AWS_CA_BUNDLE, else the system's CA bundle)\n"             \
     "  --region R       signing region (default $AWS_REGION or $AWS_DEFAULT_REGION, else\n"    \
     "                   us-east-1)\n"                                                          \
     "  --json           print the API's JSON answer instead of text for people\n"             \

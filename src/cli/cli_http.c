@@ -1,10 +1,12 @@
 #include "cli/cli_http.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/httpc.h"
 #include "common/mem.h"
@@ -28,6 +30,7 @@ void cli_ctx_init(cli_ctx *c, const char *prog)
     c->access_key = env_or("AWS_ACCESS_KEY_ID", "barge");
     c->secret_key = env_or("AWS_SECRET_ACCESS_KEY", "barge");
     c->session_token = env_or("AWS_SESSION_TOKEN", NULL);
+    c->ca_file = env_or("AWS_CA_BUNDLE", NULL);
 }
 
 int cli_ctx_open(cli_ctx *c)
@@ -40,6 +43,11 @@ int cli_ctx_open(cli_ctx *c)
         strpbrk(e, " \t\r\n")) {
         fprintf(stderr, "%s: the endpoint '%s' is not a URL like %s (set by --endpoint or "
                         "$BARGE_ENDPOINT)\n", c->prog, e, DEFAULT_ENDPOINT);
+        return 2;
+    }
+    if (c->ca_file && access(c->ca_file, R_OK) != 0) {
+        fprintf(stderr, "%s: the CA file %s cannot be read (%s); it is set by --ca-file or "
+                        "$AWS_CA_BUNDLE\n", c->prog, c->ca_file, strerror(errno));
         return 2;
     }
     c->base = xstrndup(e, scheme + auth_len);
@@ -130,7 +138,8 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
     memset(err, 0, sizeof *err);
     *resp = NULL;
     if (!c->http) {
-        static const httpc_options o = {.connect_timeout_ms = 10000, .user_agent = "barge-cli"};
+        httpc_options o = {.connect_timeout_ms = 10000, .user_agent = "barge-cli",
+                           .ca_file = c->ca_file};
         c->http = httpc_new(&o);
         if (!c->http) {
             err->message = xstrdup("cannot initialise libcurl");
@@ -178,6 +187,7 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
     httpc_rc hrc = httpc_post(h, url, body, strlen(body), 60000);
     if (hrc != HTTPC_OK) {
         err->unreachable = hrc == HTTPC_UNREACHABLE;
+        err->untrusted = hrc == HTTPC_UNTRUSTED;
         err->message = xstrdup(httpc_error(h));
         goto done;
     }
@@ -210,7 +220,12 @@ done:
 
 void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e)
 {
-    if (e->unreachable) {
+    if (e->untrusted) {
+        fprintf(stderr, "%s: refusing to talk to %s: %s.\n"
+                        "Give the certificate of the CA that signed the server's (or the "
+                        "server's own) with --ca-file FILE or $AWS_CA_BUNDLE.\n",
+                c->prog, c->endpoint, e->message);
+    } else if (e->unreachable) {
         fprintf(stderr, "%s: cannot reach a barge server at %s (%s).\n"
                         "Start one with `barge server --dev`, or point --endpoint (or "
                         "$BARGE_ENDPOINT) at a running server.\n",

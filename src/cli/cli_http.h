@@ -11,6 +11,7 @@
 typedef struct cli_ctx {
     const char *prog;          /* "barge submit": the start of every message */
     const char *endpoint;      /* as given, for messages */
+    const char *ca_file;       /* --ca-file or $AWS_CA_BUNDLE; NULL: the system's CA bundle */
     const char *region;
     const char *access_key;
     const char *secret_key;
@@ -25,13 +26,15 @@ typedef struct cli_ctx {
 
 typedef struct cli_error {
     int unreachable;   /* no answer at all: refused, unresolvable, timed out */
+    int untrusted;     /* the server's TLS certificate did not verify */
     long http_status;  /* 0 when unreachable */
     char *type;        /* "ClientException", "ResourceNotFoundException", ...; may be NULL */
     char *message;     /* never NULL after a failed call */
 } cli_error;
 
 /* Fills the defaults from the environment: $BARGE_ENDPOINT, $AWS_REGION or $AWS_DEFAULT_REGION,
- * $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN. */
+ * $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, and $AWS_CA_BUNDLE (which the
+ * AWS CLI and SDKs read for the same purpose). */
 void cli_ctx_init(cli_ctx *c, const char *prog);
 /* Checks the endpoint once options are parsed; returns 0, or 2 after printing why. */
 int cli_ctx_open(cli_ctx *c);

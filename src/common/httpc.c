@@ -53,6 +53,10 @@ httpc *httpc_new(const httpc_options *o)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     if (o->tcp_keepalive) curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     if (o->user_agent) curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent);
+    /* Verification is libcurl's default; it is never turned off here.  A CA file replaces the
+     * system's bundle, and libcurl also accepts a certificate in it that is not a CA's (the
+     * server's own, self-signed or not), which is how a server's local agents trust it. */
+    if (o->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &h->body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
@@ -143,6 +147,20 @@ httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, lon
     }
     if (rc != CURLE_OK) {
         if (!h->error[0]) snprintf(h->error, sizeof h->error, "%s", curl_easy_strerror(rc));
+        if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+            char why[CURL_ERROR_SIZE];
+            snprintf(why, sizeof why, "%s", h->error);
+            snprintf(h->error, sizeof h->error, "%s (%.180s)",
+                     rc == CURLE_SSL_CACERT_BADFILE
+                         ? "the CA file cannot be read as PEM certificates"
+                         : "the server's TLS certificate is not trusted",
+                     why);
+            return HTTPC_UNTRUSTED;
+        }
+        /* A TLS server closes a connection that does not start with a TLS handshake. */
+        if (rc == CURLE_GOT_NOTHING && strncmp(url, "http://", 7) == 0)
+            snprintf(h->error, sizeof h->error, "the server closed the connection without an "
+                                                "answer; if it serves HTTPS, use an https:// URL");
         /* A timeout counts as unreachable only if no connection was made: a server that
          * accepted the request and went quiet is stuck, not absent. */
         curl_off_t connected = 0;

@@ -22,6 +22,9 @@ typedef struct httpc_options {
     long connect_timeout_ms;
     int tcp_keepalive;      /* send keep-alive probes on the connection while it is idle */
     const char *user_agent; /* NULL: no User-Agent header */
+    /* PEM file of the certificates that https:// servers are verified against (CURLOPT_CAINFO);
+     * NULL: the system's.  The server's certificate must also name the URL's host. */
+    const char *ca_file;
     /* Optional: makes the handle interruptible.  Called while a request is in flight, after
      * every httpc_wake and at least once a second; nonzero abandons the request. */
     int (*abandon)(void *ctx);
@@ -45,6 +48,8 @@ typedef enum {
                              * timed out before connecting */
     HTTPC_FAILED = -2,      /* connected, but no complete answer: reset, or timed out waiting */
     HTTPC_ABORTED = -3,     /* the abandon check gave the request up */
+    HTTPC_UNTRUSTED = -4,   /* the server's TLS certificate did not verify (or the CA file
+                             * could not be read): no request was sent */
 } httpc_rc;
 
 /* POSTs len bytes of body to url; the whole exchange must end within timeout_ms (0: no limit).

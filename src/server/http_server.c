@@ -44,6 +44,7 @@ typedef struct http_req {
 
 static struct MHD_Daemon *daemon_;
 static int bound_port;
+static const char *tls_cert, *tls_key; /* PEM text; NULL: plain HTTP */
 
 static void set_answer(http_req *r, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -348,6 +349,18 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", line);
 }
 
+int http_use_tls(const char *cert_pem, const char *key_pem, char **err)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        *err = xasprintf("--tls-cert: this libmicrohttpd (%s) was built without HTTPS support; "
+                         "install one built with GnuTLS (Debian's is)", MHD_get_version());
+        return -1;
+    }
+    tls_cert = cert_pem;
+    tls_key = key_pem;
+    return 0;
+}
+
 int http_start(const char *host, int port, int threads, char **err)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -363,6 +376,9 @@ int http_start(const char *host, int port, int threads, char **err)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (tls_cert) flags |= MHD_USE_TLS;
+    /* With TLS the certificate options come first; without, the list ends there.  TLS 1.2 is
+     * the oldest version offered, as on AWS's endpoints. */
     daemon_ = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -373,10 +389,15 @@ int http_start(const char *host, int port, int threads, char **err)
          * their headers are small, and bodies stream through in pieces, so 16 KiB (instead of
          * 32) halves that cost on the submit path. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_END);
+        (unsigned)1024, tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_PRIORITIES,
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
-        *err = xasprintf("cannot listen on %s:%d (is the port in use?)", host, port);
+        *err = tls_cert ? xasprintf("cannot serve HTTPS on %s:%d: the port is in use, or GnuTLS "
+                                    "refused the certificate or key (see the line above)",
+                                    host, port)
+                        : xasprintf("cannot listen on %s:%d (is the port in use?)", host, port);
         return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);

@@ -5,6 +5,10 @@
 #ifndef BARGE_HTTP_SERVER_H
 #define BARGE_HTTP_SERVER_H
 
+/* Serves HTTPS with this certificate (and chain) and key, PEM text that must outlive the
+ * server; call before http_start.  Returns 0, or -1 with *err set when this libmicrohttpd was
+ * built without TLS. */
+int http_use_tls(const char *cert_pem, const char *key_pem, char **err);
 /* Starts listening on host:port (port 0 picks a free one).  Returns 0, or -1 with *err set. */
 int http_start(const char *host, int port, int threads, char **err);
 /* 1 when an Authorization header carries the agent token (any token in --dev mode). */

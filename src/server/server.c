@@ -31,6 +31,7 @@
 #include "server/api/jobdef.h"
 #include "server/base/audit.h"
 #include "server/http_server.h"
+#include "server/tls.h"
 #include "server/model/secrets.h"
 
 static void usage(FILE *out)
@@ -43,11 +44,18 @@ static void usage(FILE *out)
             "\n"
             "options:\n"
             "  --listen HOST:PORT   address to serve on (default 127.0.0.1:8900; port 0 picks a\n"
-            "                       free port, printed at start-up)\n"
+            "                       free port, printed at start-up; [::1]:PORT for IPv6);\n"
+            "                       plain HTTP unless --tls-cert is given\n"
             "  --data-dir DIR       where the store lives (default ./barge-data, created if\n"
             "                       missing)\n"
             "  --region R           region in ARNs (default us-east-1)\n"
             "  --account-id N       12-digit account in ARNs (default 123456789012)\n"
+            "  --tls-cert FILE      serve HTTPS with this PEM certificate (its chain may\n"
+            "                       follow it); the local agents are handed it to verify the\n"
+            "                       server, so it must name 127.0.0.1 (or the --listen host)\n"
+            "  --tls-key FILE       the certificate's PEM private key, unencrypted\n"
+            "  --tls-ca FILE        hand the local agents this CA certificate to verify the\n"
+            "                       server with, instead of the server's own certificate\n"
             "  --dev                developer mode: accept any (or no) AWS credentials\n"
             "  --sync MODE          full (default): fsync every commit, survives power loss;\n"
             "                       normal: survives a killed server, not a lost machine\n"
@@ -74,6 +82,11 @@ static void usage(FILE *out)
             "                       (default 300)\n"
             "  --max-pids-per-job N  processes one attempt may have at once on the local\n"
             "                       instances (default 4096)\n"
+            "  --job-user USER      the host user local instances run process-executor jobs as\n"
+            "                       (default nobody; root only when named)\n"
+            "  --agent-work-dir DIR where local instances keep their attempts' directories\n"
+            "                       (default $TMPDIR/barge-work; never inside DATA_DIR, which\n"
+            "                       jobs must not reach)\n"
             "  --secrets FILE       secrets that job definitions name (repositoryCredentials):\n"
             "                       a JSON object of names or ARNs and values\n"
             "  --log-level LEVEL    debug, info (default), warn or error\n"
@@ -235,14 +248,75 @@ static void tick(void *ctx)
     fleet_tick(ctx);
 }
 
-/* The URL agents launched here are given: the bound address, with a wildcard made loopback. */
-static char *agent_url(const barge_config *c)
+/* The host agents launched here reach the server at: the bound address, with a wildcard made
+ * loopback. */
+static const char *agent_host(const barge_config *c)
 {
     const char *h = c->listen_host;
     if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "") == 0) h = "127.0.0.1";
     if (strcmp(h, "::") == 0) h = "::1";
-    if (strchr(h, ':')) return xasprintf("http://[%s]:%d", h, http_port());
-    return xasprintf("http://%s:%d", h, http_port());
+    return h;
+}
+
+/* The URL agents launched here are given. */
+static char *agent_url(const barge_config *c, int tls)
+{
+    const char *h = agent_host(c);
+    const char *scheme = tls ? "https" : "http";
+    if (strchr(h, ':')) return xasprintf("%s://[%s]:%d", scheme, h, http_port());
+    return xasprintf("%s://%s:%d", scheme, h, http_port());
+}
+
+/* Adds an option to those every local agent is started with. */
+static void add_agent_arg(barge_config *c, const char *name, const char *value)
+{
+    size_t n = 0;
+    while (c->agent_args && c->agent_args[n]) n++;
+    c->agent_args = xrealloc(c->agent_args, (n + 3) * sizeof *c->agent_args);
+    c->agent_args[n++] = xasprintf("--%s", name);
+    c->agent_args[n++] = xstrdup(value);
+    c->agent_args[n] = NULL;
+}
+
+/* --tls-cert and --tls-key: read and checked before anything else starts, and the certificate
+ * (or --tls-ca) handed to the local agents as their --ca-file, by an absolute path since they
+ * may run elsewhere.  Returns 0, or 2 after saying why. */
+static int setup_tls(barge_config *c, const char *cert, const char *key, const char *ca,
+                     tls_files *tls)
+{
+    if (!cert != !key || (ca && !cert)) {
+        fprintf(stderr, "barge server: %s\n",
+                ca && !cert ? "--tls-ca needs --tls-cert and --tls-key"
+                            : "--tls-cert and --tls-key go together: give both to serve HTTPS");
+        return 2;
+    }
+    if (!cert) return 0;
+    char *warning = NULL, *err = NULL;
+    if (tls_load(cert, key, agent_host(c), ca, tls, &warning, &err) < 0 ||
+        http_use_tls(tls->cert_pem, tls->key_pem, &err) < 0) {
+        fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        tls_files_free(tls);
+        return 2;
+    }
+    if (warning) log_warn("%s", warning);
+    free(warning);
+    struct stat ks;
+    if (stat(key, &ks) == 0 && (ks.st_mode & 077))
+        log_warn("--tls-key %s may be read by other users (mode %03o); make it 0600", key,
+                 (unsigned)(ks.st_mode & 0777));
+    const char *trust = ca ? ca : cert;
+    char *abs = realpath(trust, NULL);
+    if (!abs || access(abs, R_OK) != 0) {
+        fprintf(stderr, "barge server: --tls-%s %s cannot be read: %s\n", ca ? "ca" : "cert",
+                trust, strerror(errno));
+        free(abs);
+        tls_files_free(tls);
+        return 2;
+    }
+    add_agent_arg(c, "ca-file", abs);
+    free(abs);
+    return 0;
 }
 
 static void hand_url(core_call *call, void *ctx, int64_t now_ms)
@@ -279,6 +353,8 @@ static const char *agent_option_invalid(int opt_executor_relative, const char *v
         return *v && !*end && n >= 1 && n <= (1LL << 32) ? NULL
                                                          : "must be a number of MiB, 1 or more";
     }
+    case 5: /* --job-user */
+        return *v && !strchr(v, ':') && !strchr(v, '/') ? NULL : "takes a user's name or number";
     default: { /* --pull-timeout */
         char *end;
         long long n = strtoll(v, &end, 10);
@@ -294,8 +370,8 @@ int server_main(int argc, char **argv)
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
-           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_PRIVILEGED, OPT_SECRETS,
-           OPT_MAXPIDS };
+           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_PRIVILEGED, OPT_SECRETS,
+           OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_MAXPIDS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -315,15 +391,19 @@ int server_main(int argc, char **argv)
         {"insecure-registry", required_argument, NULL, OPT_INSECURE},
         {"image-cache-size", required_argument, NULL, OPT_IMGSIZE},
         {"pull-timeout", required_argument, NULL, OPT_PULLTIMEOUT},
+        {"job-user", required_argument, NULL, OPT_JOBUSER},
+        {"agent-work-dir", required_argument, NULL, OPT_WORKROOT},
         {"allow-privileged", no_argument, NULL, OPT_PRIVILEGED},
         {"secrets", required_argument, NULL, OPT_SECRETS},
         {"max-pids-per-job", required_argument, NULL, OPT_MAXPIDS},
+        {"tls-cert", required_argument, NULL, OPT_TLSCERT},
+        {"tls-key", required_argument, NULL, OPT_TLSKEY},
+        {"tls-ca", required_argument, NULL, OPT_TLSCA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int o;
-    char **agent_args = NULL;
-    size_t n_agent_args = 0;
+    const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
@@ -353,6 +433,17 @@ int server_main(int argc, char **argv)
         case OPT_DEV: c->dev = 1; break;
         case OPT_PRIVILEGED: c->allow_privileged = 1; break;
         case OPT_SECRETS: c->secrets_file = optarg; break;
+        case OPT_WORKROOT:
+            if (optarg[0] != '/') {
+                fprintf(stderr, "barge server: --agent-work-dir must be an absolute path (got "
+                                "'%s')\n", optarg);
+                return 2;
+            }
+            c->agent_work_root = optarg;
+            break;
+        case OPT_TLSCERT: tls_cert = optarg; break;
+        case OPT_TLSKEY: tls_key = optarg; break;
+        case OPT_TLSCA: tls_ca = optarg; break;
         case OPT_SYNC:
             if (strcmp(optarg, "full") == 0) c->sync_full = 1;
             else if (strcmp(optarg, "normal") == 0) c->sync_full = 0;
@@ -418,10 +509,11 @@ int server_main(int argc, char **argv)
         case OPT_MIRROR:
         case OPT_INSECURE:
         case OPT_IMGSIZE:
-        case OPT_PULLTIMEOUT: {
+        case OPT_PULLTIMEOUT:
+        case OPT_JOBUSER: {
             static const char *const names[] = {"executor", "registry-mirror",
                                                 "insecure-registry", "image-cache-size",
-                                                "pull-timeout"};
+                                                "pull-timeout", "job-user"};
             const char *name = names[o - OPT_EXECUTOR];
             const char *why = agent_option_invalid(o - OPT_EXECUTOR, optarg);
             if (why) {
@@ -429,11 +521,7 @@ int server_main(int argc, char **argv)
                         name, why, optarg);
                 return 2;
             }
-            agent_args = xrealloc(agent_args, (n_agent_args + 3) * sizeof *agent_args);
-            agent_args[n_agent_args++] = xasprintf("--%s", name);
-            agent_args[n_agent_args++] = xstrdup(optarg);
-            agent_args[n_agent_args] = NULL;
-            c->agent_args = agent_args;
+            add_agent_arg(c, name, optarg);
             break;
         }
         case OPT_MAXPIDS: {
@@ -445,11 +533,7 @@ int server_main(int argc, char **argv)
                                 "processes, 1 to 4194304 (got '%s')\n", optarg);
                 return 2;
             }
-            agent_args = xrealloc(agent_args, (n_agent_args + 3) * sizeof *agent_args);
-            agent_args[n_agent_args++] = xstrdup("--max-pids");
-            agent_args[n_agent_args++] = xstrdup(optarg);
-            agent_args[n_agent_args] = NULL;
-            c->agent_args = agent_args;
+            add_agent_arg(c, "max-pids", optarg);
             break;
         }
         case 'h': usage(stdout); return 0;
@@ -461,6 +545,9 @@ int server_main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    static tls_files tls; /* the daemon reads it until it stops */
+    int trc = setup_tls(c, tls_cert, tls_key, tls_ca, &tls);
+    if (trc) return trc;
     char *secrets_err = NULL;
     if (secrets_load(c->secrets_file, &secrets_err) < 0) {
         fprintf(stderr, "barge server: --secrets: %s\n", secrets_err);
@@ -560,7 +647,7 @@ int server_main(int argc, char **argv)
     /* From now on the local provider may launch agents: they know where to register.  The
      * fleet belongs to the core thread, so the URL reaches it as a call. */
     static core_call url_call;
-    char *url = agent_url(c);
+    char *url = agent_url(c, tls_cert != NULL);
     url_call = (core_call){.run = hand_url, .arg = url, .done = url_handed};
     core_submit(&url_call);
     if (!c->dev)
@@ -569,9 +656,9 @@ int server_main(int argc, char **argv)
     if (c->allow_privileged)
         log_warn("privileged containers are allowed (--allow-privileged): a job definition may "
                  "give its jobs full access to the instances they run on");
-    log_info("barge server listening on http://%s:%d (data in %s, region %s, account %s%s)",
-             c->listen_host, http_port(), c->data_dir, c->region, c->account_id,
-             c->dev ? ", developer mode" : "");
+    log_info("barge server listening on %s://%s:%d (data in %s, region %s, account %s%s)",
+             tls_cert ? "https" : "http", c->listen_host, http_port(), c->data_dir, c->region,
+             c->account_id, c->dev ? ", developer mode" : "");
 
     int sig = 0;
     sigwait(&stop, &sig);
@@ -585,6 +672,7 @@ int server_main(int argc, char **argv)
     store_close(db);
     secrets_free();
     audit_close();
+    tls_files_free(&tls);
     log_info("stopped");
     return 0;
 }

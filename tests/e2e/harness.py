@@ -57,12 +57,17 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("barge server exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1,
+                                            context=self.ssl_context()) as r:
                     if r.status == 200:
                         return self
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.02)
         raise RuntimeError("barge server did not answer /healthz in %ss:\n%s" % (timeout, self.read_log()))
+
+    def ssl_context(self):
+        """The TLS context of the harness's own HTTP requests; None for plain HTTP."""
+        return None
 
     def executor_args(self):
         """Jobs run as host processes unless a test asks for containers: most tests are about

@@ -190,6 +190,8 @@ class FakeServer:
 class Agent:
     def __init__(self, server_url, *extra, work_dir=None, token="tok-123"):
         self.tmp = tempfile.mkdtemp(prefix="barge-agent-test-")
+        # Jobs run as nobody, who must pass through to the work directory.
+        os.chmod(self.tmp, 0o711)
         self.work_dir = work_dir or os.path.join(self.tmp, "work")
         self.log_path = os.path.join(self.tmp, "agent.log")
         self.args = [BARGE, "agent", "--server", server_url, "--compute-environment", "ce1",
@@ -400,7 +402,8 @@ class Jobs(AgentTestCase):
         body = self.fake.registers[0][0]
         if body["cgroups"] == "none":
             self.skipTest("memory limits are not enforced here: " + body["cgroupsNote"])
-        self.fake.give("oom-1", ["python3", "-c", "x = b'a' * (200 << 20)"], memoryMiB=50)
+        self.fake.give("oom-1", ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a)"],
+                       memoryMiB=50)
         _, r = self.fake.report("oom-1", "EXITED", timeout=20)
         self.assertTrue(r["oom"], r)
         self.assertEqual(r["signal"], signal.SIGKILL)
@@ -534,6 +537,7 @@ class Unreachable(unittest.TestCase):
     def test_exit_with_parent(self):
         fake = FakeServer()
         tmp = tempfile.mkdtemp(prefix="barge-agent-test-")
+        os.chmod(tmp, 0o711)  # jobs run as nobody, who must pass through
         parent = None
         try:
             parent = subprocess.Popen(

@@ -82,8 +82,10 @@ class Containers(JobsCase):
                      workdir="/tmp", user="nobody",
                      env=("PATH=/usr/bin:/bin", "FROM_IMAGE=image", "SHARED=image"))
             cls.runtime_root = tempfile.mkdtemp(prefix="barge-runc-")
+            cls.work_root = tempfile.mkdtemp(prefix="barge-work-")
             cls.server_args = FAST + ("--executor", "container", "--registry-mirror",
-                                      "http://" + cls.registry.url)
+                                      "http://" + cls.registry.url,
+                                      "--agent-work-dir", cls.work_root)
             super().setUpClass()
         except BaseException:
             cls.cleanupRegistry()
@@ -101,6 +103,7 @@ class Containers(JobsCase):
         for layout in cls.layouts:
             shutil.rmtree(layout, ignore_errors=True)
         shutil.rmtree(getattr(cls, "runtime_root", "/nonexistent"), ignore_errors=True)
+        shutil.rmtree(getattr(cls, "work_root", "/nonexistent"), ignore_errors=True)
 
     @classmethod
     def tearDownClass(cls):
@@ -334,7 +337,7 @@ class Containers(JobsCase):
                 if os.path.isdir("/run/barge/runc") else []
             if states:
                 return False
-            agents = os.path.join(self.server.data_dir, "agents")
+            agents = self.work_root
             for inst in os.listdir(agents) if os.path.isdir(agents) else []:
                 for slot in os.listdir(os.path.join(agents, inst)):
                     if os.listdir(os.path.join(agents, inst, slot)):

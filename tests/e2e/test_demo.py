@@ -36,7 +36,7 @@ class Demo(unittest.TestCase):
         self.assertEqual(len(kept), 1, kept)
         self.assertTrue(kept[0].startswith("barge-demo."), kept)
         self.assertEqual(sorted(os.listdir(os.path.join(tmp, kept[0]))),
-                         ["data", "out", "registry.in", "registry.out", "server.log"])
+                         ["agents", "data", "out", "registry.in", "registry.out", "server.log"])
         with open(os.path.join(tmp, kept[0], "server.log"), errors="replace") as f:
             log = f.read()
         for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):

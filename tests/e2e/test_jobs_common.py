@@ -43,6 +43,8 @@ class JobsCase(ServerTestCase):
         super().setUpClass()
         try:
             cls.out_dir = tempfile.mkdtemp(prefix="barge-jobs-out-")
+            # Jobs run as an unprivileged user (nobody) unless a test says otherwise.
+            os.chmod(cls.out_dir, 0o777)
             cls.make_ce("ce", cls.max_vcpus)
             cls.make_ce("ce-off", 4, state="DISABLED")
             cls.make_queue("q", ["ce"])

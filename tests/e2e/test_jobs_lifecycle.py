@@ -7,7 +7,7 @@ import time
 import unittest
 
 from harness import arn
-from test_jobs_common import STATUSES, JobsCase, memory_limit, now_ms, resources
+from test_jobs_common import FAST, STATUSES, JobsCase, memory_limit, now_ms, resources
 
 HEX32 = r"[0-9a-f]{32}"
 
@@ -166,6 +166,9 @@ class Lifecycle(JobsCase):
 
 
 class MemoryLimit(JobsCase):
+    # The jobs run this machine's Python, which may live where only root can reach it.
+    server_args = FAST + ("--job-user", "root")
+
     def test_out_of_memory_kill(self):
         jid = self.submit("oom", overrides={
             "command": [sys.executable, "-c", "b = b'\\x01' * (300 << 20); print(len(b))"],

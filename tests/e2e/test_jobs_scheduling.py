@@ -3,11 +3,13 @@ in first out inside a queue, never more vCPUs in use than maxvCpus, the reason a
 job gives, DISABLED compute environments and queues, a FARGATE environment, and local instances
 launched within maxvCpus, let go when idle, and launched again after a failed launch."""
 import os
+import shutil
+import tempfile
 import re
 import time
 import unittest
 
-from test_jobs_common import JobsCase, resources
+from test_jobs_common import FAST, JobsCase, resources
 
 # Appends $NAME to $OUT/$LOG when the job starts.
 MARK = 'echo "$NAME" >> "$OUT/$LOG"; '
@@ -253,14 +255,19 @@ class LocalAgents(JobsCase):
 
 
 class LaunchFailures(JobsCase):
+    work_root = os.path.join(tempfile.gettempdir(), "barge-launch-%d" % os.getpid())
+    server_args = FAST + ("--agent-work-dir", work_root)
+
     # When the back-off after a failed launch ends, the job is given capacity again.
     def test_a_failed_launch_is_retried_after_its_back_off(self):
-        # The agents' work directories cannot be made while "agents" is a file: the agent the
-        # local provider launches exits before it registers.
-        path = os.path.join(self.server.data_dir, "agents")
+        # The agents' work directories cannot be made while their root is a file: the agent
+        # the local provider launches exits before it registers.
+        path = self.work_root
         if os.path.isdir(path):
-            os.rmdir(path)
+            shutil.rmtree(path)
         open(path, "w").close()
+        self.addCleanup(lambda: os.path.isfile(path) and os.unlink(path))
+        self.addCleanup(shutil.rmtree, path, True)
         jid = self.submit("after-trouble", command="true")
         self.wait_for(lambda: "stopped before registering" in (
             self.job(jid).get("statusReason") or ""), 10, "the failed launch to be explained")

@@ -95,12 +95,15 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     snprintf(vcpus, sizeof vcpus, "%d", t->vcpus);
     snprintf(mem, sizeof mem, "%d", t->memory_mib);
     snprintf(gpus, sizeof gpus, "%d", t->gpus);
-    char *agents = xasprintf("%s/agents", barge_cfg.data_dir);
-    /* Work directories hold jobs' files: for the server's user alone. */
-    if (mkdir(agents, 0700) < 0 && errno != EEXIST)
+    /* Outside DATA_DIR, which jobs must never reach; passable, not listable, by job users. */
+    const char *tmp = getenv("TMPDIR");
+    char *agents = barge_cfg.agent_work_root
+                       ? xstrdup(barge_cfg.agent_work_root)
+                       : xasprintf("%s/barge-work", tmp && *tmp ? tmp : "/tmp");
+    if (mkdir(agents, 0711) < 0 && errno != EEXIST)
         log_warn("fleet: cannot create %s: %s", agents, strerror(errno));
+    char *workdir = xasprintf("%s/%s", agents, id);
     free(agents);
-    char *workdir = xasprintf("%s/agents/%s", barge_cfg.data_dir, id);
     /* The local instances share a few image caches in DATA_DIR (an agent takes the first
      * free one), so that images outlive the instances that pulled them. */
     char *images = xasprintf("%s/images/cache", barge_cfg.data_dir);

@@ -31,6 +31,7 @@ typedef struct barge_config {
     /* Containers. */
     int allow_privileged; /* job definitions may ask for privileged containers */
     char *secrets_file;   /* --secrets, or NULL */
+    char *agent_work_root; /* local instances' work directories; NULL: $TMPDIR/barge-work */
 } barge_config;
 
 extern barge_config barge_cfg;
