@@ -27,6 +27,7 @@
 #include "agent/agent_reports.h"
 #include "agent/agent_state.h"
 #include "agent/cgroup.h"
+#include "agent/cgroup_pids.h"
 #include "agent/exec_container.h"
 #include "agent/executor.h"
 #include "agent/image_cache.h"
@@ -60,6 +61,8 @@ static void usage(FILE *out)
             "                               within the agent's own cgroup limit, or the instance\n"
             "                               type's)\n"
             "  --gpus N                     GPUs to offer (default 0, or the instance type's)\n"
+            "  --max-pids N                 processes one attempt may have at once (default\n"
+            "                               4096)\n"
             "  --token T                    the token the server expects (default: the\n"
             "                               BARGE_AGENT_TOKEN environment variable)\n"
             "  --work-dir DIR               where attempts get their working directories\n"
@@ -123,7 +126,7 @@ static int parse_options(agent *ag, int argc, char **argv)
 {
     enum { O_SERVER = 256, O_CE, O_IID, O_TYPE, O_VCPUS, O_MEM, O_GPUS, O_TOKEN, O_WORK,
            O_PARENT, O_LOGLEVEL, O_EXECUTOR, O_IMGDIR, O_IMGSIZE, O_MIRROR, O_INSECURE,
-           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_CAFILE };
+           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_CAFILE, O_MAXPIDS };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
         {"ca-file", required_argument, NULL, O_CAFILE},
@@ -143,12 +146,13 @@ static int parse_options(agent *ag, int argc, char **argv)
         {"insecure-registry", required_argument, NULL, O_INSECURE},
         {"runtime-root", required_argument, NULL, O_RTROOT},
         {"pull-timeout", required_argument, NULL, O_PULLTIMEOUT},
+        {"max-pids", required_argument, NULL, O_MAXPIDS},
         {"job-user", required_argument, NULL, O_JOBUSER},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    long long vcpus = -1, memory = -1, gpus = -1;
+    long long vcpus = -1, memory = -1, gpus = -1, max_pids = AGENT_MAX_PIDS;
     size_t nplain = 0;
     int o;
     ag->image_cache_mib = 10240;
@@ -185,10 +189,13 @@ static int parse_options(agent *ag, int argc, char **argv)
             if (parse_count("--vcpus", optarg, 1, 4096, &vcpus) < 0) return 2;
             break;
         case O_MEM:
-            if (parse_count("--memory", optarg, 1, 1LL << 32, &memory) < 0) return 2;
+            if (parse_count("--memory", optarg, 1, 2147483647, &memory) < 0) return 2;
             break;
         case O_GPUS:
             if (parse_count("--gpus", optarg, 0, 1024, &gpus) < 0) return 2;
+            break;
+        case O_MAXPIDS:
+            if (parse_count("--max-pids", optarg, 1, 4194304, &max_pids) < 0) return 2;
             break;
         case O_TOKEN: ag->token = optarg; break;
         case O_WORK: ag->work_dir = xstrdup(optarg); break;
@@ -264,7 +271,11 @@ static int parse_options(agent *ag, int argc, char **argv)
                         "compute environment this instance serves)\n");
         return 2;
     }
+    ag->max_pids = (int)max_pids;
     if (!ag->token) ag->token = getenv("BARGE_AGENT_TOKEN");
+    /* Out of the environment, so that nothing the agent starts can inherit it.  The string of
+     * an inherited variable stays where it is (unsetenv only takes it out of environ). */
+    unsetenv("BARGE_AGENT_TOKEN");
     const catalog_type *t = ag->instance_type ? catalog_find(ag->instance_type) : NULL;
     ag->vcpus = (int)(vcpus > 0 ? vcpus : t ? t->vcpus : machine_vcpus());
     ag->memory_mib = memory > 0 ? memory : t ? t->memory_mib : 0; /* 0: measured later */
@@ -566,6 +577,7 @@ int agent_main(int argc, char **argv)
     stop_everything(ag, supervisor, poller, sender);
 
     executor_free(ag->ex);
+    cgroup_pids_teardown();
     cgroup_host_teardown(ag->cg);
     container_host_free(ag->containers);
     if (ag->images) image_cache_free(ag->images);

@@ -104,6 +104,7 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
     }
     s->memory_mib = (int64_t)json_number_value(json_object_get(a, "memoryMiB"));
     s->timeout_seconds = (int)json_number_value(json_object_get(a, "timeoutSeconds"));
+    s->max_pids = ag->max_pids;
     json_t *grace = json_object_get(a, "killGraceSeconds");
     s->kill_grace_seconds = json_is_number(grace) ? (int)json_number_value(grace)
                                                   : DEFAULT_GRACE_SECONDS;

@@ -25,6 +25,9 @@
 #include "agent/cgroup.h"
 #include "agent/executor.h"
 
+/* Processes one attempt may have at once, unless --max-pids says otherwise. */
+#define AGENT_MAX_PIDS 4096
+
 typedef struct agent {
     /* Options, fixed after start-up. */
     const char *server, *ce, *instance_type, *token;
@@ -32,6 +35,7 @@ typedef struct agent {
     char *work_dir;
     int own_work_dir, exit_with_parent;
     int vcpus, gpus;
+    int max_pids; /* per attempt */
     long long memory_mib;
     char hostname[256];
     cgroup_host *cg;

@@ -197,6 +197,12 @@ static char *mount_dir(const char *mountinfo, const char *fstype, const char *su
     return result;
 }
 
+char *cgroup_mount_dir(const char *mountinfo, const char *fstype, const char *superopt,
+                       const char *cgpath)
+{
+    return mount_dir(mountinfo, fstype, superopt, cgpath);
+}
+
 cgroup_mode cgroup_locate(const char *proc_cgroup, const char *mountinfo, char **dir, char **why)
 {
     *dir = *why = NULL;

@@ -23,6 +23,11 @@ const char *cgroup_mode_name(cgroup_mode m);
  * layouts of other machines. */
 cgroup_mode cgroup_locate(const char *proc_cgroup, const char *mountinfo, char **dir, char **why);
 
+/* The directory of cgroup path cgpath in a mount of fstype ("cgroup" or "cgroup2") whose super
+ * options hold superopt (unless NULL), from the text of /proc/self/mountinfo; or NULL. */
+char *cgroup_mount_dir(const char *mountinfo, const char *fstype, const char *superopt,
+                       const char *cgpath);
+
 /* The agent's own place: detected once at start-up. */
 typedef struct cgroup_host cgroup_host;
 

@@ -500,6 +500,9 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
         if (shares < 2) shares = 2;
         json_object_set_new(resources, "cpu", json_pack("{s:I}", "shares", (json_int_t)shares));
     }
+    if (in->spec->max_pids > 0)
+        json_object_set_new(resources, "pids",
+                            json_pack("{s:I}", "limit", (json_int_t)in->spec->max_pids));
     json_t *swappiness = json_object_get(lp, "swappiness");
     if (json_is_integer(swappiness))
         json_object_set_new(resources, "memory", json_pack("{s:I}", "swappiness",

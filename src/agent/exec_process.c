@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/mem.h"
+#include "agent/cgroup_pids.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SPAWN_STACK (256 * 1024)
@@ -73,6 +74,8 @@ typedef struct spawn_args {
     char *const *argv, *const *envp;
     const char *cwd;
     int in_fd, out_fd, err_fd, cg_fd;
+    int pids_fd;        /* the attempt's pids cgroup, or -1: then nproc applies */
+    struct rlimit nproc; /* rlim_cur 0: none */
     int uid, gid; /* -1: stay the agent's user */
     int max_fd;
     pid_t parent;
@@ -104,6 +107,9 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != a->parent)
         child_fail(a, STAGE_PARENT);
     if (a->cg_fd >= 0 && write(a->cg_fd, "0", 1) != 1) child_fail(a, STAGE_CGROUP);
+    if (a->pids_fd >= 0 && write(a->pids_fd, "0", 1) != 1) child_fail(a, STAGE_CGROUP);
+    if (a->pids_fd < 0 && a->nproc.rlim_cur > 0 && setrlimit(RLIMIT_NPROC, &a->nproc) < 0)
+        child_fail(a, STAGE_CGROUP);
     /* The job's user, with no supplementary group of the agent's, after joining the cgroup
      * (which takes the agent's rights). */
     if (a->uid >= 0) {
@@ -219,10 +225,21 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
     spawn_args args = {
         .path = path, .argv = s->argv, .envp = s->envp, .cwd = a->work_dir,
         .in_fd = null_fd, .out_fd = out[1], .err_fd = err[1],
-        .cg_fd = a->cg ? cgroup_procs_fd(a->cg) : -1,
+        .cg_fd = a->cg ? cgroup_procs_fd(a->cg) : -1, .pids_fd = -1,
         .uid = a->run_uid, .gid = a->run_gid,
     };
+    if (s->max_pids > 0) {
+        /* Every attempt gets a pids limit: the pids controller where the host has one, else
+         * RLIMIT_NPROC (weaker: per user, and not enforced on root). */
+        char name[96];
+        snprintf(name, sizeof name, "%s-%d", s->job_id, s->attempt);
+        for (char *p = name; *p; p++)
+            if (*p == ':') *p = '_';
+        args.pids_fd = cgroup_pids_open(name, s->max_pids);
+        args.nproc.rlim_cur = args.nproc.rlim_max = (rlim_t)s->max_pids;
+    }
     pid_t pid = spawn(&args);
+    if (args.pids_fd >= 0) close(args.pids_fd);
     if (pid < 0) {
         snprintf(reason, reason_len, "CannotStartContainerError: cannot create a process: %s",
                  strerror(errno));

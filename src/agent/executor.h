@@ -28,6 +28,7 @@ typedef struct exec_spec {
     int64_t memory_mib;     /* hard limit; 0 for none */
     int timeout_seconds;    /* 0 for none */
     int kill_grace_seconds; /* between SIGTERM and SIGKILL */
+    int max_pids;           /* processes the attempt may have at once; 0 for no limit */
     char *log_stream;
     char *image;            /* the container image's reference, or NULL */
     json_t *container;      /* the assignment's "container" member (docs/agent-protocol.md),

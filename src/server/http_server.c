@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "common/errbody.h"
 #include "common/log.h"
@@ -148,13 +151,33 @@ static enum MHD_Result add_tag_key(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* Content-Length headers: the first, and whether another differs from it. */
+typedef struct {
+    const char *first;
+    int conflict;
+} lengths;
+
+static enum MHD_Result add_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    lengths *l = cls;
+    if (strcasecmp(key, "Content-Length") != 0 || !value) return MHD_YES;
+    if (!l->first) l->first = value;
+    else if (strcmp(l->first, value) != 0) l->conflict = 1;
+    return MHD_YES;
+}
+
 int http_agent_token_ok(const char *authorization)
 {
     /* Agents present the token the server gave them (or the operator configured) as a bearer
-     * token; developer mode accepts any. */
+     * token; developer mode accepts any.  The comparison takes the same time wherever the
+     * first difference is, so that timing does not reveal the token a byte at a time. */
     if (barge_cfg.dev) return 1;
     if (!authorization || strncmp(authorization, "Bearer ", 7) != 0) return 0;
-    return barge_cfg.agent_token[0] && strcmp(authorization + 7, barge_cfg.agent_token) == 0;
+    const char *given = authorization + 7;
+    size_t n = strlen(barge_cfg.agent_token);
+    if (!n || strlen(given) != n) return 0;
+    return CRYPTO_memcmp(given, barge_cfg.agent_token, n) == 0;
 }
 
 /* What a request's signature is checked over: every header, and the query re-encoded. */
@@ -369,6 +392,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                            "barge; see the README's table of API coverage", method, url);
         }
         r->limit = r->op && r->op->max_body ? r->op->max_body : barge_cfg.max_body;
+        /* libmicrohttpd reads the first of several Content-Length headers; a proxy in front
+         * may read another and see a different request, so two that differ are refused. */
+        lengths l = {0};
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, add_length, &l);
+        if (l.conflict) {
+            free(r->resp); /* an unknown operation's answer, if any: this one goes first */
+            set_answer(r, 400, "ClientException",
+                       "Content-Length: the request has several that differ; send one");
+            r->audited = 0;
+            return send_answer(r);
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (r->op && cl && strtoull(cl, NULL, 10) > r->limit) {
             set_answer(r, 400, "ClientException",

@@ -88,6 +88,8 @@ static void usage(FILE *out)
             "                       10240)\n"
             "  --pull-timeout SECONDS  how long an image pull may take on a local instance\n"
             "                       (default 300)\n"
+            "  --max-pids-per-job N  processes one attempt may have at once on the local\n"
+            "                       instances (default 4096)\n"
             "  --job-user USER      the host user local instances run process-executor jobs as\n"
             "                       (default nobody; root only when named)\n"
             "  --agent-work-dir DIR where local instances keep their attempts' directories\n"
@@ -125,11 +127,49 @@ static int account_valid(const char *s)
     return 1;
 }
 
+/* DATA_DIR holds the agent token, the secrets in job definitions (in barge.db and its WAL) and
+ * every job's output (logs.db): only the server's user may read it.  A directory that exists
+ * with wider modes is tightened, with a warning, rather than refused: barge owns it.  The
+ * databases are made 0600 before SQLite opens them, so that the WAL and shared-memory files
+ * SQLite creates beside them take the same mode; ones left by an older server are tightened. */
+static int secure_data_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "barge server: the data directory %s is not a directory\n", dir);
+        return -1;
+    }
+    if ((st.st_mode & 077) && chmod(dir, 0700) == 0)
+        log_warn("server: the data directory %s was readable by others (mode %03o); barge "
+                 "made it 0700", dir, (unsigned)(st.st_mode & 0777));
+    static const char *const private_files[] = {"barge.db", "logs.db", NULL};
+    static const char *const leftovers[] = {"barge.db-wal", "barge.db-shm", "logs.db-wal",
+                                            "logs.db-shm", "agent-token", "LOCK", "audit.log",
+                                            NULL};
+    for (const char *const *f = private_files; *f; f++) {
+        char *path = xasprintf("%s/%s", dir, *f);
+        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            if (fchmod(fd, 0600) < 0) log_warn("server: cannot make %s 0600: %s", path,
+                                               strerror(errno));
+            close(fd);
+        }
+        free(path);
+    }
+    for (const char *const *f = leftovers; *f; f++) {
+        char *path = xasprintf("%s/%s", dir, *f);
+        if (chmod(path, 0600) < 0 && errno != ENOENT)
+            log_warn("server: cannot make %s 0600: %s", path, strerror(errno));
+        free(path);
+    }
+    return 0;
+}
+
 /* One server per data directory: a second one would corrupt the scheduler's view. */
 static int lock_data_dir(const char *dir)
 {
     char *path = xasprintf("%s/LOCK", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     free(path);
     if (fd < 0) return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -340,7 +380,7 @@ int server_main(int argc, char **argv)
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
            OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
-           OPT_CREDENTIALS, OPT_POLICIES };
+           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -366,6 +406,7 @@ int server_main(int argc, char **argv)
         {"secrets", required_argument, NULL, OPT_SECRETS},
         {"credentials", required_argument, NULL, OPT_CREDENTIALS},
         {"policies", required_argument, NULL, OPT_POLICIES},
+        {"max-pids-per-job", required_argument, NULL, OPT_MAXPIDS},
         {"tls-cert", required_argument, NULL, OPT_TLSCERT},
         {"tls-key", required_argument, NULL, OPT_TLSKEY},
         {"tls-ca", required_argument, NULL, OPT_TLSCA},
@@ -497,6 +538,18 @@ int server_main(int argc, char **argv)
             add_agent_arg(c, name, optarg);
             break;
         }
+        case OPT_MAXPIDS: {
+            /* The local agents enforce it (barge agent --max-pids). */
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 4194304) {
+                fprintf(stderr, "barge server: --max-pids-per-job must be a number of "
+                                "processes, 1 to 4194304 (got '%s')\n", optarg);
+                return 2;
+            }
+            add_agent_arg(c, "max-pids", optarg);
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -544,7 +597,7 @@ int server_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (mkdir(c->data_dir, 0755) < 0 && errno != EEXIST) {
+    if (mkdir(c->data_dir, 0700) < 0 && errno != EEXIST) {
         fprintf(stderr, "barge server: cannot create the data directory %s: %s\n", c->data_dir,
                 strerror(errno));
         return 1;
@@ -555,6 +608,7 @@ int server_main(int argc, char **argv)
                 c->data_dir);
         return 1;
     }
+    if (secure_data_dir(c->data_dir) < 0) return 1;
     if (!c->agent_token[0] && load_agent_token(c) < 0) return 1;
     static char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);

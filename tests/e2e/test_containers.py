@@ -235,6 +235,13 @@ class Containers(JobsCase):
         self.assertEqual(self.output(self.run_job(definition="limits")),
                          ["321", "654", "32768", "tmpfs"])
 
+    def test_pids_limit(self):
+        # Every container has the agent's pids limit (4096 unless --max-pids-per-job says
+        # otherwise), set by runc on the container's cgroup.
+        self.define("pids", command=sh("cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || "
+                                       "cat /sys/fs/cgroup/pids.max"))
+        self.assertEqual(self.output(self.run_job(definition="pids")), ["4096"])
+
     def test_devices_cpu_weight_and_the_network(self):
         # A host device under another name; two vCPUs as twice a CPU's weight; the host's
         # network, over which the job reaches the barge endpoint.

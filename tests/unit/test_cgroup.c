@@ -9,6 +9,7 @@
 
 #include "common/mem.h"
 #include "agent/cgroup.h"
+#include "agent/cgroup_pids.h"
 #include "check.h"
 
 /* ---- Layouts -------------------------------------------------------------------------------- */
@@ -41,6 +42,34 @@ static void test_locate_v1_nested(void)
     expect("3:cpu,memory:/a\n",
            "35 31 0:32 / /sys/fs/cgroup/cpu,memory rw - cgroup cgroup rw,cpu,memory\n",
            CGROUP_V1, "/sys/fs/cgroup/cpu,memory/a", NULL);
+}
+
+/* The pids controller, in a hierarchy of its own beside the memory controller's. */
+static void test_locate_pids_v1(void)
+{
+    char *d;
+    const char *mi = "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+                     "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+                     "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n";
+    CHECK_EQ_INT(cgroup_pids_locate_v1("8:pids:/a/b\n4:memory:/m\n0::/\n", mi, &d), 0);
+    CHECK_STR(d, "/sys/fs/cgroup/pids/a/b");
+    free(d);
+    CHECK_EQ_INT(cgroup_pids_locate_v1("8:pids:/\n", mi, &d), 0);
+    CHECK_STR(d, "/sys/fs/cgroup/pids");
+    free(d);
+    /* Mounted with other controllers. */
+    CHECK_EQ_INT(cgroup_pids_locate_v1("3:cpu,pids:/x\n",
+                                       "35 31 0:32 / /c rw - cgroup cgroup rw,cpu,pids\n", &d), 0);
+    CHECK_STR(d, "/c/x");
+    free(d);
+    /* v2 only, or a pids line without a mount: none. */
+    CHECK_EQ_INT(cgroup_pids_locate_v1("0::/x\n",
+                                       "25 1 0:22 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", &d),
+                 -1);
+    CHECK(d == NULL);
+    CHECK_EQ_INT(cgroup_pids_locate_v1("8:pids:/a\n", V1_MOUNTS, &d), -1);
+    /* "pidsx" is not "pids". */
+    CHECK_EQ_INT(cgroup_pids_locate_v1("8:pidsx:/a\n", mi, &d), -1);
 }
 
 static void test_locate_v2(void)
@@ -247,6 +276,7 @@ static void test_sweep_removes_what_dead_agents_left(void)
 int main(void)
 {
     RUN(test_locate_v1_nested);
+    RUN(test_locate_pids_v1);
     RUN(test_locate_v2);
     RUN(test_locate_container_roots);
     RUN(test_locate_nothing_usable);

@@ -28,6 +28,7 @@ static json_t *config_for(const char *image_json, const char *container_json, ch
                           char **envp, char *reason, size_t len)
 {
     exec_spec s = {0};
+    s.max_pids = 321;
     s.argv = argv;
     s.envp = envp;
     s.container = container_json ? json_loads(container_json, 0, NULL) : NULL;
@@ -184,6 +185,8 @@ static void test_properties(void)
     CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(res, "cpu"), "shares")), 512);
     CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(res, "memory"), "swappiness")),
                  10);
+    /* Every attempt's pids limit, which runc sets on the container's cgroup. */
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(res, "pids"), "limit")), 321);
     json_t *dev = json_array_get(json_object_get(linux_, "devices"), 0);
     CHECK_STR(json_string_value(json_object_get(dev, "path")), "/dev/mynull");
     CHECK_EQ_INT(json_integer_value(json_object_get(dev, "major")), 1);

@@ -57,6 +57,27 @@ static void test_scalars(void)
     ACCEPTS("*", "null");
 }
 
+/* Integers are range-checked before any handler narrows them. */
+static void test_integer_ranges(void)
+{
+    ACCEPTS("i", "2147483647");
+    ACCEPTS("i", "-2147483648");
+    REFUSES("i", "2147483648",
+            "request body: must be between -2147483648 and 2147483647 (got 2147483648)");
+    REFUSES("{a:i}", "{\"a\": 4294967297}",
+            "a: must be between -2147483648 and 2147483647 (got 4294967297)");
+    ACCEPTS("l", "4294967297");
+    ACCEPTS("l", "-9223372036854775808");
+    ACCEPTS("{n:i(0..1000000)}", "{\"n\": 1000000}");
+    ACCEPTS("{n:i(0..1000000)}", "{\"n\": 0}");
+    REFUSES("{n:i(0..1000000)}", "{\"n\": 3000000}",
+            "n: must be between 0 and 1000000 (got 3000000)");
+    REFUSES("{x:[{n:i(1..10)}]}", "{\"x\": [{\"n\": 1}, {\"n\": -1}]}",
+            "x[1].n: must be between 1 and 10 (got -1)");
+    /* The type is checked before the range. */
+    REFUSES("i(1..2)", "\"1\"", "request body: expected an integer, got a string");
+}
+
 static void test_enums(void)
 {
     ACCEPTS("e(ENABLED|DISABLED)", "\"DISABLED\"");
@@ -170,6 +191,7 @@ static void test_bad_notation_aborts(void)
 int main(void)
 {
     RUN(test_scalars);
+    RUN(test_integer_ranges);
     RUN(test_enums);
     RUN(test_objects_and_required);
     RUN(test_nested_paths);

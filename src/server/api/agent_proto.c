@@ -33,6 +33,7 @@
 static instance *find_instance(api_ctx *c, json_t *req)
 {
     const char *id = api_str(req, "instanceId");
+    if (api_check_instance_id(c, id, "instanceId") < 0) return NULL;
     instance *in = instance_find(c->st->fleet, id);
     if (!in)
         api_fail(c, 404, "UnknownInstanceException",
@@ -58,6 +59,10 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
                                    "and 1 MiB");
     }
     const char *id = api_str(req, "instanceId");
+    if (api_check_instance_id(c, id, "instanceId") < 0) {
+        free(name);
+        return -1;
+    }
     instance *in = instance_find(c->st->fleet, id);
     if (in && in->registered) {
         /* The same agent again (it lost its answer): its old attempts are gone with it. */
@@ -76,6 +81,7 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
         free(in->type);
         in->type = xstrdup(type ? type : "custom");
     }
+    /* The request's shape bounds both (vcpus to API_MAX_VCPUS), so neither narrows. */
     in->mvcpus = (int)vcpus * 1000;
     in->memory_mib = (int)mem;
     in->gpus = (int)api_int(req, "gpus", 0);
@@ -303,13 +309,15 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
 
 api_op api_agent_ops[] = {
     {"AgentRegister", "POST", "/barge/v1/agent/register",
-     "{computeEnvironment:s!, instanceId:s, instanceType:s, vcpus:i!, memoryMiB:i!, gpus:i,"
+     "{computeEnvironment:s!, instanceId:s, instanceType:s, vcpus:i(1..1000000)!,"
+     " memoryMiB:i(1..2147483647)!, gpus:i(0..1000000),"
      " hostname:s, executor:s, cgroups:s, cgroupsNote:s}",
      agent_register, 0, NULL},
     {"AgentExchange", "POST", "/barge/v1/agent/exchange",
-     "{instanceId:s!, wait:b, reports:[{jobId:s!, attempt:i!, event:s!, at:i, pid:i, exitCode:i,"
-     " signal:i, oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}],"
-     " holding:[{jobId:s!, attempt:i!}]}",
+     "{instanceId:s!, wait:b, reports:[{jobId:s!, attempt:i(1..1000000)!, event:s!, at:l,"
+     " pid:i, exitCode:i,"
+     " signal:i(0..128), oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}],"
+     " holding:[{jobId:s!, attempt:i(1..1000000)!}]}",
      agent_exchange, 4 * 1024 * 1024, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

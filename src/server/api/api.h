@@ -29,6 +29,12 @@ typedef struct api_ctx {
 /* AWS's limit on the names or ARNs one Describe call takes, and on a page of its answer. */
 #define API_DESCRIBE_MAX 100
 
+/* The most vCPUs a compute environment, a job or an agent may name.  AWS documents no maximum;
+ * barge counts milli-vCPUs in an int, so a bound well below INT_MAX / 1000 keeps every product
+ * and sum of them exact. */
+#define API_MAX_VCPUS 1000000
+#define API_VCPUS_SHAPE "i(0..1000000)"
+
 typedef int (*api_handler)(api_ctx *c, json_t *req, json_t **resp);
 
 typedef struct api_op {
@@ -76,6 +82,11 @@ json_int_t api_int(json_t *req, const char *key, json_int_t dflt);
  * in resp when more remain. */
 int api_page(api_ctx *c, json_t *req, json_t *resp, const char *const *keys, size_t n,
              int (*cmp)(const char *, const char *), int limit, size_t *start, size_t *end);
+
+/* Instance ids from agents: 1 to API_INSTANCE_ID_MAX letters, digits, '-', '_' and '.'
+ * (EC2's "i-" and 17 hex digits fit); NULL passes, for members that may be absent. */
+#define API_INSTANCE_ID_MAX 128
+int api_check_instance_id(api_ctx *c, const char *id, const char *field);
 
 /* Tags: checks a tags map (count, key and value lengths, reserved "aws:" prefix). */
 int api_check_tags(api_ctx *c, json_t *tags, const char *field);

@@ -18,9 +18,10 @@
 #include "server/api/api.h"
 
 #define RESOURCE_SHAPE_COMMON                                                                 \
-    "minvCpus:i, maxvCpus:i, desiredvCpus:i, instanceTypes:[s], imageId:s, subnets:[s],"      \
+    "minvCpus:" API_VCPUS_SHAPE ", maxvCpus:" API_VCPUS_SHAPE ", desiredvCpus:" API_VCPUS_SHAPE \
+    ", instanceTypes:[s], imageId:s, subnets:[s],"                                            \
     "securityGroupIds:[s], ec2KeyPair:s, instanceRole:s, tags:m<s>, placementGroup:s,"        \
-    "bidPercentage:i, spotIamFleetRole:s,"                                                    \
+    "bidPercentage:i(0..100), spotIamFleetRole:s,"                                            \
     "launchTemplate:{launchTemplateId:s, launchTemplateName:s, version:s, userdataType:s,"    \
     "  overrides:[{launchTemplateId:s, launchTemplateName:s, version:s, targetInstanceTypes:[s],"\
     "  userdataType:s}]},"                                                                    \
@@ -367,7 +368,7 @@ static int delete_ce(api_ctx *c, json_t *req, json_t **resp)
 api_op api_ce_ops[] = {
     {"CreateComputeEnvironment", "POST", "/v1/createcomputeenvironment",
      "{computeEnvironmentName:s!, type:e(MANAGED|UNMANAGED)!, state:e(ENABLED|DISABLED),"
-     " unmanagedvCpus:i, serviceRole:s, tags:@Tags, context:s,"
+     " unmanagedvCpus:" API_VCPUS_SHAPE ", serviceRole:s, tags:@Tags, context:s,"
      " eksConfiguration:{eksClusterArn:s!, kubernetesNamespace:s!},"
      " computeResources:{type:" CR_TYPES ", allocationStrategy:"
      "e(BEST_FIT|BEST_FIT_PROGRESSIVE|SPOT_CAPACITY_OPTIMIZED|SPOT_PRICE_CAPACITY_OPTIMIZED), "
@@ -376,8 +377,9 @@ api_op api_ce_ops[] = {
     {"DescribeComputeEnvironments", "POST", "/v1/describecomputeenvironments",
      "{computeEnvironments:[s], maxResults:i, nextToken:s}", describe_ce, 0, NULL},
     {"UpdateComputeEnvironment", "POST", "/v1/updatecomputeenvironment",
-     "{computeEnvironment:s!, state:e(ENABLED|DISABLED), unmanagedvCpus:i, serviceRole:s,"
-     " context:s, updatePolicy:{terminateJobsOnUpdate:b, jobExecutionTimeoutMinutes:i},"
+     "{computeEnvironment:s!, state:e(ENABLED|DISABLED), unmanagedvCpus:" API_VCPUS_SHAPE ","
+     " serviceRole:s,"
+     " context:s, updatePolicy:{terminateJobsOnUpdate:b, jobExecutionTimeoutMinutes:i(1..360)},"
      " computeResources:{type:" CR_TYPES ", allocationStrategy:"
      "e(BEST_FIT_PROGRESSIVE|SPOT_CAPACITY_OPTIMIZED|SPOT_PRICE_CAPACITY_OPTIMIZED), "
      "updateToLatestImageVersion:b, " RESOURCE_SHAPE_COMMON "}}",

@@ -331,7 +331,7 @@ api_op api_jd_ops[] = {
     /* The table's limit is AWS's 24 KiB; jobdef_init replaces it with the configured one. */
     {"RegisterJobDefinition", "POST", "/v1/registerjobdefinition",
      "{jobDefinitionName:s!, type:e(container|multinode)!, parameters:m<s>,"
-     " schedulingPriority:i, containerProperties:@ContainerProperties,"
+     " schedulingPriority:i(0..9999), containerProperties:@ContainerProperties,"
      " nodeProperties:@NodeProperties, retryStrategy:@RetryStrategy, propagateTags:b,"
      " timeout:@JobTimeout, tags:@Tags, platformCapabilities:[e(EC2|FARGATE)],"
      " eksProperties:*, ecsProperties:*, consumableResourceProperties:*}",

@@ -577,9 +577,11 @@ void api_job_init(void)
 
 api_op api_job_ops[] = {
     {"SubmitJob", "POST", "/v1/submitjob",
-     "{jobName:s!, jobQueue:s!, jobDefinition:s!, shareIdentifier:s, schedulingPriorityOverride:i,"
+     "{jobName:s!, jobQueue:s!, jobDefinition:s!, shareIdentifier:s,"
+     " schedulingPriorityOverride:i(0..9999),"
      " arrayProperties:{size:i}, dependsOn:[{jobId:s, type:e(N_TO_N|SEQUENTIAL)}],"
-     " parameters:m<s>, containerOverrides:{vcpus:i, memory:i, command:[s], instanceType:s,"
+     " parameters:m<s>, containerOverrides:{vcpus:" API_VCPUS_SHAPE ", memory:i, command:[s],"
+     " instanceType:s,"
      " environment:@EnvironmentVariables, resourceRequirements:@ResourceRequirements},"
      " nodeOverrides:*, retryStrategy:@RetryStrategy, propagateTags:b, timeout:@JobTimeout,"
      " tags:m<s>, eksPropertiesOverride:*, ecsPropertiesOverride:*,"

@@ -32,20 +32,20 @@ void api_logs_init(logstore *ls)
 {
     store_ = ls;
     get_shape = schema_compile(
-        "{logGroupName:s, logGroupIdentifier:s, logStreamName:s!, startTime:i, endTime:i, "
+        "{logGroupName:s, logGroupIdentifier:s, logStreamName:s!, startTime:l, endTime:l, "
         "nextToken:s, limit:i, startFromHead:b, unmask:b}");
     streams_shape = schema_compile(
         "{logGroupName:s, logGroupIdentifier:s, logStreamNamePrefix:s, "
         "orderBy:e(LogStreamName|LastEventTime), descending:b, nextToken:s, limit:i}");
     filter_shape = schema_compile(
         "{logGroupName:s, logGroupIdentifier:s, logStreamNames:[s], logStreamNamePrefix:s, "
-        "startTime:i, endTime:i, filterPattern:s, nextToken:s, limit:i, interleaved:b, "
+        "startTime:l, endTime:l, filterPattern:s, nextToken:s, limit:i, interleaved:b, "
         "unmask:b}");
     groups_shape = schema_compile(
         "{logGroupNamePrefix:s, logGroupNamePattern:s, logGroupIdentifiers:[s], nextToken:s, "
         "limit:i, includeLinkedAccounts:b, logGroupClass:s, accountIdentifiers:[s]}");
     agent_shape = schema_compile(
-        "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:i!, message:s!}]!}]!}");
+        "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:l!, message:s!}]!}]!}");
 }
 
 /* An agent's batch holds up to 1 MiB of log text (CloudWatch's batch size); JSON escapes can

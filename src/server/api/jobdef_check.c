@@ -49,12 +49,13 @@ void jobdef_define_shapes(void)
     schema_define("Volumes",
                   "[{host:{sourcePath:s}, name:s,"
                   " efsVolumeConfiguration:{fileSystemId:s!, rootDirectory:s,"
-                  "  transitEncryption:e(ENABLED|DISABLED), transitEncryptionPort:i,"
+                  "  transitEncryption:e(ENABLED|DISABLED), transitEncryptionPort:i(0..65535),"
                   "  authorizationConfig:{accessPointId:s, iam:e(ENABLED|DISABLED)}},"
                   " s3filesVolumeConfiguration:{fileSystemArn:s!, rootDirectory:s,"
-                  "  transitEncryptionPort:i, accessPointArn:s}}]");
+                  "  transitEncryptionPort:i(0..65535), accessPointArn:s}}]");
     schema_define("MountPoints", "[{containerPath:s, readOnly:b, sourceVolume:s}]");
-    schema_define("Ulimits", "[{hardLimit:i!, name:s!, softLimit:i!}]");
+    schema_define("Ulimits",
+                  "[{hardLimit:i(0..2147483647)!, name:s!, softLimit:i(0..2147483647)!}]");
     schema_define("LinuxParameters",
                   "{devices:[{hostPath:s!, containerPath:s, permissions:[e(READ|WRITE|MKNOD)]}],"
                   " initProcessEnabled:b, sharedMemorySize:i,"
@@ -67,7 +68,8 @@ void jobdef_define_shapes(void)
     schema_define("EphemeralStorage", "{sizeInGiB:i!}");
     schema_define("RuntimePlatform", "{operatingSystemFamily:s, cpuArchitecture:s}");
     schema_define("ContainerProperties",
-                  "{image:s, vcpus:i, memory:i, command:[s], jobRoleArn:s, executionRoleArn:s,"
+                  "{image:s, vcpus:" API_VCPUS_SHAPE ", memory:i, command:[s], jobRoleArn:s,"
+                  " executionRoleArn:s,"
                   " volumes:@Volumes, environment:@EnvironmentVariables,"
                   " mountPoints:@MountPoints, readonlyRootFilesystem:b, privileged:b,"
                   " ulimits:@Ulimits, user:s, instanceType:s,"
@@ -80,7 +82,7 @@ void jobdef_define_shapes(void)
     /* action is a plain string here: AWS accepts it in any case, which an enumeration would
      * refuse; jobdef_check_retry checks it. */
     schema_define("RetryStrategy",
-                  "{attempts:i, evaluateOnExit:[{onStatusReason:s, onReason:s, onExitCode:s,"
+                  "{attempts:i(1..10), evaluateOnExit:[{onStatusReason:s, onReason:s, onExitCode:s,"
                   " action:s!}]}");
     schema_define("JobTimeout", "{attemptDurationSeconds:i}");
     /* ECS and EKS properties are taken as anything so that the handler can refuse them with a
@@ -208,10 +210,11 @@ int jobdef_check_requirements(api_ctx *c, json_t *reqs, int fargate, const char 
                     return api_client_error(c, "%s[%zu].value: '%.32s' is not a Fargate vCPU "
                                                "value; use one of 0.25, 0.5, 1, 2, 4, 8 or 16",
                                             field, i, value);
-            } else if (parse_whole(value, &whole) < 0 || whole < 1) {
+            } else if (parse_whole(value, &whole) < 0 || whole < 1 || whole > API_MAX_VCPUS) {
                 return api_client_error(c, "%s[%zu].value: '%.32s' is not a valid VCPU value on "
-                                           "EC2; give a whole number of vCPUs, at least 1 (for "
-                                           "example \"2\")", field, i, value);
+                                           "EC2; give a whole number of vCPUs, at least 1 and at "
+                                           "most %d (for example \"2\")", field, i, value,
+                                        API_MAX_VCPUS);
             }
         } else if (strcmp(type, "MEMORY") == 0) {
             if (parse_whole(value, &whole) < 0 || whole < 4)

@@ -4,6 +4,7 @@
  * lines next to its handler:
  *
  *   s           string              i   integer        b  boolean      f  number
+ *   i(LO..HI)   integer in a range  l   long integer
  *   e(A|B|C)    string enumeration  [x] list of x      m<x> map of string to x
  *   {a:x, b:y!} object; "!" marks a required member; members not named are ignored, as AWS does
  *   @Name       a shape defined with schema_define (may be recursive)
@@ -11,7 +12,11 @@
  *
  * The checker names the offending member by its path ("computeResources.maxvCpus: expected an
  * integer, got a string"), which becomes the ClientException message.  JSON null members are
- * treated as absent and removed, as AWS does. */
+ * treated as absent and removed, as AWS does.
+ *
+ * "i" is AWS's Integer: a value outside 32 bits is refused ("must be between -2147483648 and
+ * 2147483647 (got ...)"), so handlers may narrow an "i" member to int without a check of their
+ * own; "i(LO..HI)" narrows the range further; "l" is AWS's Long (times in milliseconds). */
 #ifndef BARGE_SCHEMA_H
 #define BARGE_SCHEMA_H
 #include <jansson.h>

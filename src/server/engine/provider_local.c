@@ -109,7 +109,7 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     char *images = xasprintf("%s/images/cache", barge_cfg.data_dir);
     char *fixed[] = {"barge", "agent", "--server", st->fleet->url, "--compute-environment",
                      (char *)ce->name, "--instance-id", id, "--vcpus", vcpus, "--memory", mem,
-                     "--gpus", gpus, "--token", barge_cfg.agent_token, "--work-dir", workdir,
+                     "--gpus", gpus, "--work-dir", workdir,
                      "--image-cache", images, "--exit-with-parent"};
     size_t nfixed = sizeof fixed / sizeof fixed[0], nextra = 0;
     while (barge_cfg.agent_args && barge_cfg.agent_args[nextra]) nextra++;
@@ -122,8 +122,21 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
         argv[n++] = "--instance-type";
         argv[n++] = (char *)t->name;
     }
+    /* The token goes in the environment, which only this user may read in /proc; a command
+     * line is readable by every local user. */
+    size_t nenv = 0;
+    while (environ[nenv]) nenv++;
+    char **env = xcalloc(nenv + 2, sizeof *env);
+    size_t e = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(environ[i], "BARGE_AGENT_TOKEN=", 18) != 0) env[e++] = environ[i];
+    char *token = xasprintf("BARGE_AGENT_TOKEN=%s", barge_cfg.agent_token);
+    env[e++] = token;
     pid_t pid;
-    int rc = posix_spawn(&pid, barge_cfg.self_exe, NULL, NULL, argv, environ);
+    int rc = posix_spawn(&pid, barge_cfg.self_exe, NULL, NULL, argv, env);
+    explicit_bzero(token, strlen(token));
+    free(token);
+    free(env);
     free(argv);
     free(images);
     free(workdir);
