@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -24,6 +25,11 @@ static int env_has(char **envp, size_t n, const char *name)
     for (size_t i = 0; i < n; i++)
         if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=') return 1;
     return 0;
+}
+
+static double clamp(double v, double lo, double hi)
+{
+    return v != v || v < lo ? lo : v > hi ? hi : v; /* NaN counts as lo */
 }
 
 static void take_assignment(agent *ag, json_t *a, unsigned gen)
@@ -102,12 +108,17 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
         if (!env_has(s->envp, ne, "HOME"))
             s->envp[ne++] = xasprintf("HOME=%s", home ? home : "/");
     }
-    s->memory_mib = (int64_t)json_number_value(json_object_get(a, "memoryMiB"));
-    s->timeout_seconds = (int)json_number_value(json_object_get(a, "timeoutSeconds"));
+    /* Numbers from the wire are clamped before they are narrowed: a value out of range is
+     * undefined behaviour in C, not merely wrong. */
+    s->memory_mib = (int64_t)clamp(json_number_value(json_object_get(a, "memoryMiB")), 0,
+                                   (double)(1LL << 40));
+    s->timeout_seconds = (int)clamp(json_number_value(json_object_get(a, "timeoutSeconds")), 0,
+                                    INT_MAX / 1000);
     s->max_pids = ag->max_pids;
     json_t *grace = json_object_get(a, "killGraceSeconds");
-    s->kill_grace_seconds = json_is_number(grace) ? (int)json_number_value(grace)
-                                                  : DEFAULT_GRACE_SECONDS;
+    s->kill_grace_seconds = json_is_number(grace)
+                                ? (int)clamp(json_number_value(grace), 0, 86400)
+                                : DEFAULT_GRACE_SECONDS;
     log_debug("assigned attempt %d of job %s", s->attempt, s->job_id);
     executor_submit(ag->ex, s);
 }
