@@ -18,12 +18,15 @@ set -eu
 # tests make their own CA and certificates with openssl.
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
           libssl-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
-          busybox-static awscli npm $*"
+          busybox-static awscli $*"
 
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# npm: Debian's package, unless another Node.js installation (such as NodeSource's nodejs, which
+# carries its own npm and conflicts with Debian's) already provides the command.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if ! python3 -c "import boto3" 2>/dev/null; then missing="$missing python3-boto3"; fi
 
 if [ -n "$missing" ]; then
