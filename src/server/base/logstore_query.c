@@ -376,17 +376,23 @@ void logstore_stream_list_free(logstore_stream_list *l)
     memset(l, 0, sizeof *l);
 }
 
+/* A listing token that resumes after a name: "K/HEX", K saying what is listed. */
+static char *name_token(char kind, const char *name)
+{
+    size_t n = strlen(name);
+    char *t = xmalloc(2 * n + 3);
+    t[0] = kind;
+    t[1] = '/';
+    util_hex(name, n, t + 2);
+    return t;
+}
+
 /* Listing tokens: "n/HEX" resumes after a name, "t/LAST/ID" after a stream in time order. */
 static char *stream_token(const logstore_streams_query *q, const char *name, int64_t last_ts,
                           int64_t id)
 {
     if (q->by_last_event_time) return xasprintf("t/%lld/%lld", (long long)last_ts, (long long)id);
-    size_t n = strlen(name);
-    char *t = xmalloc(2 * n + 3);
-    t[0] = 'n';
-    t[1] = '/';
-    util_hex(name, n, t + 2);
-    return t;
+    return name_token('n', name);
 }
 
 int logstore_streams(logstore *ls, const logstore_streams_query *sq, logstore_stream_list *out,
@@ -485,12 +491,7 @@ void logstore_group_list_free(logstore_group_list *l)
 /* Listing tokens: "g/HEX" resumes after a group's name. */
 static char *group_token(const char *name)
 {
-    size_t n = strlen(name);
-    char *t = xmalloc(2 * n + 3);
-    t[0] = 'g';
-    t[1] = '/';
-    util_hex(name, n, t + 2);
-    return t;
+    return name_token('g', name);
 }
 
 int logstore_groups(logstore *ls, const logstore_groups_query *gq, logstore_group_list *out,
