@@ -564,7 +564,7 @@ class HangingRegistry(unittest.TestCase):
             layout = build_busybox_layout()
             self.addCleanup(shutil.rmtree, layout, True)
             push_layout(layout, reg, "library/busybox")
-            server, batch = start_container_server(self, "--pull-timeout", "5",
+            server, batch = start_container_server(self, "--pull-timeout", "15",
                                                    "--registry-mirror", "http://" + reg.url)
             for name, image in (("hang", "127.0.0.1:%d/x/y:1" % port), ("ok", "busybox")):
                 batch.register_job_definition(
@@ -580,7 +580,8 @@ class HangingRegistry(unittest.TestCase):
             t0 = time.time()
             batch.terminate_job(jobId=jid, reason="stop the pull")
             while batch.describe_jobs(jobs=[jid])["jobs"][0]["status"] != "FAILED":
-                self.assertLess(time.time() - t0, 3, "the stopped job did not end promptly")
+                # Well before the pull's deadline (15 s), however loaded the machine.
+                self.assertLess(time.time() - t0, 10, "the stopped job did not end promptly")
                 time.sleep(0.05)
             self.assertEqual(batch.describe_jobs(jobs=[jid])["jobs"][0]["statusReason"],
                              "stop the pull")
@@ -591,7 +592,7 @@ class HangingRegistry(unittest.TestCase):
             self.assertTrue(reason.startswith("CannotPullContainerError: "), reason)
             self.assertTrue("deadline" in reason or "no answer within" in reason
                             or "timeout" in reason, reason)
-            self.assertLess(time.time() - t0, 30)
+            self.assertLess(time.time() - t0, 45)
             self.assertEqual(run_to_end(self, batch, "ok")["status"], "SUCCEEDED")
 
 

@@ -55,11 +55,11 @@ class LogsScanBudget(ServerTestCase):
         out, took = self.filter()
         self.assertEqual(out["events"], [])
         self.assertIn("nextToken", out)        # more to search: an empty page with a token
-        self.assertLess(took, 2.0)
+        self.assertLess(took, 8.0)  # an unbudgeted scan took tens of seconds
         events, pages, slowest = self.page_through()
         self.assertEqual(events, [])
         self.assertGreaterEqual(pages, LINES // 50000)
-        self.assertLess(slowest, 2.0)
+        self.assertLess(slowest, 8.0)
         # Paging with a pattern that matches finds every match, once, in order.
         events, _, _ = self.page_through("7777")
         want = [T0 + i for i in range(LINES) if "7777" in str(i)]
@@ -105,5 +105,6 @@ class LogsScanBudget(ServerTestCase):
                 t.join(60)
         self.assertEqual(errors, [])
         self.assertGreater(len(health), 20)
-        self.assertLess(max(health), 1.0, "slowest /healthz: %.3fs" % max(health))
-        self.assertLess(max(uploads), 1.0, "slowest upload: %.3fs" % max(uploads))
+        # Bounds far above an answer's time and far below a scan's, for loaded machines.
+        self.assertLess(max(health), 5.0, "slowest /healthz: %.3fs" % max(health))
+        self.assertLess(max(uploads), 5.0, "slowest upload: %.3fs" % max(uploads))
