@@ -9,8 +9,10 @@
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/logstore.h"
+#include "server/model/arn.h"
 #include "server/model/config.h"
 #include "server/model/jobs.h"
+#include "server/model/registry.h"
 #include "server/model/retry.h"
 #include "server/model/secrets.h"
 #include "server/model/state.h"
@@ -229,6 +231,18 @@ static json_t *container_instance_arn(const char *instance_id)
                         barge_cfg.account_id, instance_id);
 }
 
+json_t *attempt_task_arn(state *st, const job *j)
+{
+    if (!j->ce_name || !j->log_stream) return NULL;
+    const char *uuid = json_string_value(json_object_get(reg_get_any(&st->ce, j->ce_name), "uuid"));
+    const char *task = strrchr(j->log_stream, '/');
+    if (!uuid || !task) return NULL;
+    char *arn = arn_ecs_task(j->ce_name, uuid, task + 1);
+    json_t *v = json_string(arn);
+    free(arn);
+    return v;
+}
+
 void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
 {
     if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
@@ -238,6 +252,8 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     if (j->log_stream) json_object_set_new(container, "logStreamName", json_string(j->log_stream));
     if (j->inst_id)
         json_object_set_new(container, "containerInstanceArn", container_instance_arn(j->inst_id));
+    json_t *task = attempt_task_arn(st, j);
+    if (task) json_object_set_new(container, "taskArn", task);
     json_object_set_new(container, "networkInterfaces", json_array());
     json_t *attempt = json_pack("{s:o, s:I, s:I, s:s}", "container", container, "startedAt",
                                 (json_int_t)(j->attempt_started_at ? j->attempt_started_at : at),

@@ -9,6 +9,7 @@
  * Everything here runs on the core thread. */
 #ifndef BARGE_ATTEMPT_H
 #define BARGE_ATTEMPT_H
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,9 @@ typedef struct attempt_end {
     int uncharged; /* an operator's clean stop interrupted it: recorded, not counted, requeued */
 } attempt_end;
 
+/* The ARN of the ECS task AWS Batch would have run j's current (or last) attempt as (arn.h), or
+ * NULL when it has none or its environment is gone.  Fresh. */
+json_t *attempt_task_arn(struct state *st, const job *j);
 /* Starts j's next attempt on in: STARTING, and its assignment in the instance's outbox. */
 void attempt_start(struct state *st, instance *in, job *j);
 /* The agent reports the attempt running (at: the agent's clock, epoch ms). */

@@ -57,8 +57,12 @@ static void pass(state *st)
         need *no_launch = xmalloc((m ? m : 1) * sizeof *no_launch);
         for (size_t k = 0; k < m; k++) no_fit[k] = no_launch[k] = (need){INT_MAX, INT_MAX, INT_MAX};
         int misses = 0;
+        int kind = res_jq_fargate(q);
         for (job *j = rt->rq_head, *next; j && misses <= SCAN_PAST_MISSES; j = next) {
             next = j->rq_next;
+            /* A job for the other platform never runs here (explain.c says why); it is not a
+             * miss either, as no capacity would change that. */
+            if (kind >= 0 && j->spec->fargate != kind) continue;
             int placed = 0;
             /* Environments in order: the first with room takes the job; one that is starting
              * (or can start) an instance for it keeps it, so that a later environment whose

@@ -26,6 +26,7 @@ typedef struct jobspec {
     int gpus;
     int attempts_max;
     int timeout_s;            /* 0: none */
+    int fargate;              /* platformCapabilities FARGATE: runs only on FARGATE environments */
     json_t *evaluate_on_exit; /* may be NULL */
 } jobspec;
 

@@ -37,6 +37,13 @@ const char *res_state_name(res_state s)
     return s == RES_DISABLED ? state_names[1] : state_names[0];
 }
 
+int res_jq_fargate(const jq_rec *q)
+{
+    for (size_t i = 0; i < q->n_ces; i++)
+        if (q->ces[i]->live) return q->ces[i]->fargate;
+    return -1;
+}
+
 int res_is_fargate_type(const char *type)
 {
     return type && (strcmp(type, "FARGATE") == 0 || strcmp(type, "FARGATE_SPOT") == 0);
