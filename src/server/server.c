@@ -229,6 +229,7 @@ static int before_commit(void *ctx, int final)
         sched_pass(st);
     }
     jobs_flush(st);
+    jobs_flush_shares(st, final);
     if (final) {
         /* What still runs is stopped by the operator's hand, not lost: the next start gives
          * those attempts back to their jobs (docs/decisions.md). */

@@ -153,6 +153,34 @@ static int check_depends_on(api_ctx *c, json_t *deps, int array_size)
     return 0;
 }
 
+/* A fair-share queue (one with a scheduling policy) needs every job's shareIdentifier, and a
+ * first-in-first-out queue takes none, as AWS has it. */
+static int check_share(api_ctx *c, json_t *req, const jq_rec *q)
+{
+    const char *share = api_str(req, "shareIdentifier");
+    if (!q->policy) {
+        if (share)
+            return api_client_error(c, "shareIdentifier: job queue %s has no scheduling policy, "
+                                       "so its jobs take no share identifier; remove it", q->name);
+        return 0;
+    }
+    if (!share)
+        return api_client_error(c, "shareIdentifier: job queue %s has the fair-share scheduling "
+                                   "policy %s; give the share the job belongs to", q->name,
+                                q->policy);
+    size_t n = strlen(share);
+    int ok = n >= 1 && n <= 255;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = share[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '_';
+    }
+    if (!ok)
+        return api_client_error(c, "shareIdentifier: '%.64s' is not valid; use 1 to 255 "
+                                   "letters, digits and underscores", share);
+    return 0;
+}
+
 static int submit_job(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *name = api_str(req, "jobName");
@@ -180,6 +208,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         api_client_error(c, "jobQueue: '%s' is being deleted", qname);
         goto out;
     }
+    if (check_share(c, req, qr) < 0) goto out;
     const char *ref = api_str(req, "jobDefinition");
     json_t *def = jobdef_resolve(c->st, ref);
     if (!def) {

@@ -9,6 +9,7 @@
 #include "server/model/instance.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
+#include "server/engine/fairshare.h"
 #include "server/engine/provider_local.h"
 
 static void explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
@@ -108,6 +109,8 @@ char *explain_runnable(state *st, const job *j)
                          "queue of %s environments",
                          j->spec->fargate ? "FARGATE" : "EC2", j->spec->queue,
                          kind ? "FARGATE" : "EC2", j->spec->fargate ? "FARGATE" : "EC2");
+    char *held = fairshare_explain(st, q, j);
+    if (held) return held;
     buf out = {0};
     for (size_t i = 0; i < q->n_ces; i++) {
         if (!q->ces[i]->live) continue;

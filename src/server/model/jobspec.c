@@ -22,6 +22,8 @@ struct spec_shared {
     char *queue, *jd_name;
     char *log_group, *log_prefix;
     int mvcpus, memory_mib, gpus, attempts_max, timeout_s, fargate;
+    const char *share; /* shareIdentifier (in v), or NULL */
+    int priority;      /* schedulingPriority, 0 when absent */
 };
 
 /* The intern table: canonical text -> spec_shared.  Only the core thread builds specs. */
@@ -149,6 +151,8 @@ static void derive(struct spec_shared *sh)
     if (sh->attempts_max < 1) sh->attempts_max = 1;
     sh->timeout_s = clamp_ll(json_integer_value(
         json_object_get(json_object_get(desc, "timeout"), "attemptDurationSeconds")));
+    sh->share = json_string_value(json_object_get(desc, "shareIdentifier"));
+    sh->priority = clamp_ll(json_integer_value(json_object_get(desc, "schedulingPriority")));
     size_t i;
     json_t *pc;
     json_array_foreach(json_object_get(desc, "platformCapabilities"), i, pc)
@@ -288,6 +292,16 @@ json_t *jobspec_desc(const jobspec *s)
 json_t *jobspec_shared(const jobspec *s, const char *key)
 {
     return json_object_get(s->shared->v, key);
+}
+
+const char *jobspec_share(const jobspec *s)
+{
+    return s->shared->share;
+}
+
+int jobspec_priority(const jobspec *s)
+{
+    return s->shared->priority;
 }
 
 const char *jobspec_log_group(const jobspec *s)

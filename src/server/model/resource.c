@@ -331,6 +331,9 @@ int res_fill(state *st, registry *r, const char *key, json_t *desc, char **why)
     q->ces = xrealloc(q->ces, (n ? n : 1) * sizeof *q->ces);
     for (size_t i = 0; i < n; i++) q->ces[i] = resolve(ix, entries[i].ce);
     q->n_ces = n;
+    free(q->policy);
+    const char *policy = json_string_value(json_object_get(desc, "schedulingPolicyArn"));
+    q->policy = policy ? arn_resource(policy, ARN_SP) : NULL;
     if (!q->jobs) q->jobs = jobs_queue(st->jobs, q->name);
     q->live = 1;
     free(entries);
@@ -374,6 +377,7 @@ void res_free(state *st)
     while (dict_next(&ix->jqs, &i, &k, &v)) {
         jq_rec *q = v;
         free(q->ces);
+        free(q->policy);
         free((char *)q->name);
         free(q);
     }

@@ -52,6 +52,7 @@ typedef struct jq_rec {
     ce_rec **ces;
     size_t n_ces;
     struct jq_rt *jobs; /* the queue's jobs (jobs.h), found once: one queue, not two joined by name */
+    char *policy;       /* the name of its scheduling policy (fair share), or NULL */
     int live;
 } jq_rec;
 
