@@ -313,8 +313,8 @@ static void env_set(char **envp, size_t *n, const char *name, const char *value)
     envp[(*n)++] = xasprintf("%s=%s", name, value);
 }
 
-void agent_creds_add(agent_creds *cr, const char *job_id, int attempt, const char *role_arn,
-                     char **envp, size_t *n)
+const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
+                            const char *role_arn, char **envp, size_t *n)
 {
     creds_entry *e = xcalloc(1, sizeof *e);
     random_hex(e->id, 16);
@@ -333,8 +333,11 @@ void agent_creds_add(agent_creds *cr, const char *job_id, int attempt, const cha
         envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_BATCH=%s", cr->ag->server);
     if (!env_has(envp, *n, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"))
         envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=%s", cr->ag->server);
-    if (cr->ca_bundle && !env_has(envp, *n, "AWS_CA_BUNDLE"))
+    const char *bundle = NULL;
+    if (cr->ca_bundle && !env_has(envp, *n, "AWS_CA_BUNDLE")) {
         envp[(*n)++] = xasprintf("AWS_CA_BUNDLE=%s", cr->ca_bundle);
+        bundle = cr->ca_bundle;
+    }
     pthread_mutex_lock(&cr->mu);
     creds_entry *old = dict_get(&cr->by_attempt, e->key);
     if (old) { /* held already: the executor drops the second submit; so does this table */
@@ -346,6 +349,7 @@ void agent_creds_add(agent_creds *cr, const char *job_id, int attempt, const cha
     dict_put(&cr->by_attempt, e->key, e);
     pthread_mutex_unlock(&cr->mu);
     log_debug("attempt %d of job %s gets the credentials of role %s", attempt, job_id, role_arn);
+    return bundle;
 }
 
 void agent_creds_drop(agent_creds *cr, const char *job_id, int attempt)

@@ -36,9 +36,10 @@ agent_creds *agent_creds_start(struct agent *ag, char *err, size_t errlen);
 void agent_creds_stop(agent_creds *cr);
 
 /* Registers attempt (job_id, attempt) of a job with role role_arn and adds its variables to
- * envp, which has *n entries and room for AGENT_CREDS_ENV_MAX more. */
-void agent_creds_add(agent_creds *cr, const char *job_id, int attempt, const char *role_arn,
-                     char **envp, size_t *n);
+ * envp, which has *n entries and room for AGENT_CREDS_ENV_MAX more.  Returns the CA bundle that
+ * AWS_CA_BUNDLE names (a container must see it), or NULL. */
+const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
+                            const char *role_arn, char **envp, size_t *n);
 /* The attempt has ended: its token no longer opens the endpoint.  Unknown attempts are fine. */
 void agent_creds_drop(agent_creds *cr, const char *job_id, int attempt);
 #endif

@@ -128,7 +128,10 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
     s->kill_grace_seconds = json_is_number(grace)
                                 ? (int)clamp(json_number_value(grace), 0, 86400)
                                 : DEFAULT_GRACE_SECONDS;
-    if (role) agent_creds_add(ag->creds, s->job_id, s->attempt, role, s->envp, &ne);
+    if (role) {
+        const char *bundle = agent_creds_add(ag->creds, s->job_id, s->attempt, role, s->envp, &ne);
+        s->ca_bundle = bundle ? xstrdup(bundle) : NULL;
+    }
     log_debug("assigned attempt %d of job %s", s->attempt, s->job_id);
     executor_submit(ag->ex, s);
 }

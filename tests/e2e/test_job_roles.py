@@ -13,6 +13,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from unittest import mock
 
 import boto3
 import botocore.config
@@ -20,6 +21,7 @@ import botocore.exceptions
 
 from harness import ACCESS_KEY, ACCOUNT, REGION, SECRET_KEY, write_credentials
 from test_jobs_common import JobsCase
+from test_tls import TlsServer, make_ca, make_cert
 
 ROLE = "arn:aws:iam::%s:role/%s"
 CRED_VARS = ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
@@ -67,6 +69,7 @@ save(os.path.join(out, name + ".json"), res)
 
 class RolesCase(JobsCase):
     session_seconds = None
+    extra_args = ()
 
     @classmethod
     def setUpClass(cls):
@@ -83,7 +86,7 @@ class RolesCase(JobsCase):
         cls.server_args = ("--credentials", creds, "--roles", roles, "--job-user", "root",
                            "--idle-seconds", "30", "--kill-grace-seconds", "1") + (
             ("--role-session-seconds", str(cls.session_seconds))
-            if cls.session_seconds else ())
+            if cls.session_seconds else ()) + cls.extra_args
         super().setUpClass()
 
     @classmethod
@@ -108,6 +111,16 @@ class RolesCase(JobsCase):
     def tearDownClass(cls):
         super().tearDownClass()
         shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def assertSucceeded(self, job_id, timeout=30):
+        d = self.wait_job(job_id, timeout=timeout)
+        if d["status"] != "SUCCEEDED":
+            stream = d["container"].get("logStreamName")
+            events = self.server.client("logs").get_log_events(
+                logGroupName="/aws/batch/job", logStreamName=stream)["events"] if stream else []
+            self.fail("job failed: %r, attempts %r; its log:\n%s" % (
+                d.get("statusReason"), d["attempts"], "\n".join(e["message"] for e in events)))
+        return d
 
     def result(self, name):
         with open(os.path.join(self.out_dir, name + ".json")) as f:
@@ -273,3 +286,36 @@ class JobRoleExpiry(RolesCase):
         self.assertNotIn("error", res)
         self.assertNotEqual(res["later"][0], old[0])
         self.assertEqual(self.refused_code(res["later"]), "UnrecognizedClientException")
+
+
+class JobRolesTls(RolesCase):
+    """Over HTTPS: the job's SDK verifies the server with the CA bundle the agent hands it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tls_dir = tempfile.mkdtemp(prefix="barge-roles-tls-")
+        cls.ca = make_ca(cls.tls_dir)
+        cert, key = make_cert(cls.tls_dir)
+        # --tls-ca: the agents, and so the jobs, trust the CA (a leaf certificate is no trust
+        # anchor for the SDKs, which verify with OpenSSL without partial chains).
+        cls.extra_args = ("--tls-cert", cert, "--tls-key", key, "--tls-ca", cls.ca)
+        # The jobs' fixture starts a plain Server; this class's speaks HTTPS.
+        with mock.patch("harness.Server", lambda **kw: TlsServer(cls.ca, **kw)):
+            super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.tls_dir, ignore_errors=True)
+
+    def test_a_job_with_a_role_submits_over_https(self):
+        jid = self.submit("parent", definition="submitter")
+        self.assertSucceeded(jid, timeout=60)
+        res = self.result("submitter")
+        self.assertNotIn("error", res)
+        env = res["env"]
+        self.assertEqual(env["AWS_ENDPOINT_URL_BATCH"], self.server.url)
+        self.assertTrue(self.server.url.startswith("https://"))
+        with open(env["AWS_CA_BUNDLE"]) as f, open(self.ca) as g:
+            self.assertEqual(f.read(), g.read())
+        self.assertSucceeded(res["child"], timeout=60)
