@@ -319,3 +319,58 @@ class JobRolesTls(RolesCase):
         with open(env["AWS_CA_BUNDLE"]) as f, open(self.ca) as g:
             self.assertEqual(f.read(), g.read())
         self.assertSucceeded(res["child"], timeout=60)
+
+
+class JobRolesContainer(RolesCase):
+    """In a container (host network), the job reaches the agent's endpoint on loopback."""
+
+    @classmethod
+    def setUpClass(cls):
+        from registry import LocalRegistry, build_busybox_layout, push_layout
+        cls.registry = LocalRegistry().start()
+        cls.layout = build_busybox_layout()
+        cls.work_root = tempfile.mkdtemp(prefix="barge-work-")
+        try:
+            push_layout(cls.layout, cls.registry, "library/busybox", "latest")
+            cls.extra_args = ("--executor", "container", "--registry-mirror",
+                              "http://" + cls.registry.url, "--agent-work-dir", cls.work_root)
+            super().setUpClass()
+        except BaseException:
+            cls.cleanupRegistry()
+            raise
+
+    @classmethod
+    def cleanupRegistry(cls):
+        cls.registry.stop()
+        shutil.rmtree(cls.layout, ignore_errors=True)
+        shutil.rmtree(cls.work_root, ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.cleanupRegistry()
+
+    @classmethod
+    def setUpResources(cls):
+        fetch = ('wget -q -O - --header "Authorization: %s" "$AWS_CONTAINER_CREDENTIALS_FULL_URI"'
+                 ' || echo refused')
+        cls.make_definition("boxed", command=["sh", "-c", "; echo; ".join(
+            [fetch % "$AWS_CONTAINER_AUTHORIZATION_TOKEN", fetch % "wrong",
+             'echo "$AWS_ENDPOINT_URL_BATCH"'])],
+            container={"jobRoleArn": ROLE % (ACCOUNT, "submitter")})
+
+    def test_a_container_gets_its_role_credentials(self):
+        d = self.assertSucceeded(self.submit("boxed", definition="boxed"), timeout=90)
+        events = self.server.client("logs").get_log_events(
+            logGroupName="/aws/batch/job", logStreamName=d["container"]["logStreamName"],
+            startFromHead=True)["events"]
+        lines = [e["message"] for e in events if e["message"]]
+        self.assertEqual(len(lines), 4, lines)
+        creds = json.loads(lines[0])
+        self.assertRegex(creds["AccessKeyId"], r"^ASIA[A-Z2-7]{16}$")
+        self.assertEqual(creds["RoleArn"], ROLE % (ACCOUNT, "submitter"))
+        self.assertTrue(creds["SecretAccessKey"] and creds["Token"] and creds["Expiration"])
+        # Another token: refused (wget says so on stderr).
+        self.assertIn("403", lines[1])
+        self.assertEqual(lines[2], "refused")
+        self.assertEqual(lines[3], self.server.url)
