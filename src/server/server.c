@@ -715,7 +715,10 @@ int server_main(int argc, char **argv)
         log_info("requests must be signed with one of the %zu keys of %s (SigV4, verified) and "
                  "are authorized by their principal's policies", auth_principal_count(),
                  credentials);
-    else
+    if (auth_temp_role_count())
+        log_info("jobs may assume the %zu roles of %s; their credentials last %d s",
+                 auth_temp_role_count(), roles, role_seconds);
+    if (!auth_enabled())
         log_warn("developer mode (--dev): requests signed with any key, or none, are accepted "
                  "and may do anything; give --credentials FILE to check keys");
     if (c->allow_privileged)

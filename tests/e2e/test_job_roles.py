@@ -352,8 +352,8 @@ class JobRolesContainer(RolesCase):
 
     @classmethod
     def setUpResources(cls):
-        fetch = ('wget -q -O - --header "Authorization: %s" "$AWS_CONTAINER_CREDENTIALS_FULL_URI"'
-                 ' || echo refused')
+        fetch = ('wget -q -O - --header "Authorization: %s" '
+                 '"$AWS_CONTAINER_CREDENTIALS_FULL_URI" 2>&1 || echo refused')
         cls.make_definition("boxed", command=["sh", "-c", "; echo; ".join(
             [fetch % "$AWS_CONTAINER_AUTHORIZATION_TOKEN", fetch % "wrong",
              'echo "$AWS_ENDPOINT_URL_BATCH"'])],
@@ -370,7 +370,7 @@ class JobRolesContainer(RolesCase):
         self.assertRegex(creds["AccessKeyId"], r"^ASIA[A-Z2-7]{16}$")
         self.assertEqual(creds["RoleArn"], ROLE % (ACCOUNT, "submitter"))
         self.assertTrue(creds["SecretAccessKey"] and creds["Token"] and creds["Expiration"])
-        # Another token: refused (wget says so on stderr).
+        # Another token: refused.
         self.assertIn("403", lines[1])
         self.assertEqual(lines[2], "refused")
         self.assertEqual(lines[3], self.server.url)
