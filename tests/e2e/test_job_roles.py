@@ -212,8 +212,9 @@ class JobRoles(RolesCase):
         self.assertEqual(d["status"], "FAILED")
         self.assertEqual(d["statusReason"], "Task failed to start")
         reason = d["attempts"][0]["container"]["reason"]
-        self.assertIn("CannotStartContainerError: ECS was unable to assume the role '%s'"
-                      % (ROLE % (ACCOUNT, "unknown")), reason)
+        self.assertEqual(reason, "CannotStartContainerError: ECS was unable to assume the role "
+                         "'%s' that was provided for this task: the barge server's --roles "
+                         "names no such role" % (ROLE % (ACCOUNT, "unknown")))
         self.assertFalse(os.path.exists(os.path.join(self.out_dir, "unknown.json")))
 
     def test_only_the_instance_running_the_attempt_gets_credentials(self):

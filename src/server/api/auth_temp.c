@@ -261,10 +261,9 @@ void auth_temp_free(void)
 int auth_temp_role_usable(const char *role_arn, char *why, size_t len)
 {
     if (find_role(role_arn) || !auth_enabled()) return 1;
-    snprintf(why, len, "ECS was unable to assume the role '%.200s' that was provided for this "
-             "task. Please verify that the role being passed has the proper trust relationship "
-             "and permissions and that your IAM user has permissions to pass this role. (barge: "
-             "the server's --roles file has no such role)", role_arn);
+    /* ECS's words, then barge's reason, short enough to be kept whole as a container reason. */
+    snprintf(why, len, "ECS was unable to assume the role '%.150s' that was provided for this "
+             "task: the barge server's --roles names no such role", role_arn);
     return 0;
 }
 

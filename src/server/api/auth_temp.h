@@ -38,7 +38,7 @@ size_t auth_temp_role_count(void);
 
 /* Whether jobs may assume role_arn here: it is in --roles, or keys are not checked at all
  * (--dev without --credentials, where any credentials work).  Else 0 and why (ECS's words, then
- * what to configure) in why. */
+ * what is missing) in why. */
 int auth_temp_role_usable(const char *role_arn, char *why, size_t len);
 
 /* Temporary credentials, as the ECS credential endpoint answers them. */
