@@ -177,9 +177,6 @@ static int serve(agent_creds *cr, const char *id, const char *auth, char **body)
                  e->attempt, e->job_id, need ? why : "no credentials yet");
     }
     pthread_mutex_unlock(&cr->mu);
-    /* The answer held a secret: its text is wiped with it. */
-    json_t *secret = json_object_get(answer, "SecretAccessKey");
-    if (json_is_string(secret)) json_string_set(secret, "");
     json_decref(answer);
     return rc;
 }
