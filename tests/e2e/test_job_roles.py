@@ -172,6 +172,17 @@ class JobRoles(RolesCase):
         self.assertIsNotNone(child)
         self.assertEqual(child["jobName"], "child")
         self.assertSucceeded(res["child"], timeout=60)
+        # The audit trail names the role's session as the submitter.
+        with open(os.path.join(self.server.data_dir, "audit.log")) as f:
+            ev = [e for e in map(json.loads, f)
+                  if e.get("responseElements", {}).get("jobId") == res["child"]]
+        self.assertEqual(len(ev), 1, ev)
+        who = ev[0]["userIdentity"]
+        self.assertEqual(who["type"], "AssumedRole")
+        self.assertEqual(who["accessKeyId"], key)
+        self.assertRegex(who["arn"], r"^arn:aws:sts::%s:assumed-role/submitter/[0-9a-f]{32}$"
+                         % ACCOUNT)
+        self.assertEqual(who["sessionContext"]["sessionIssuer"]["userName"], "submitter")
         # The attempt has ended: its credentials no longer work, nor does its endpoint.
         self.assertEqual(self.refused_code(res["creds"]), "UnrecognizedClientException")
         req = urllib.request.Request(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"], headers={
