@@ -57,6 +57,17 @@ void attempt_cancel_queue(struct state *st, const char *queue);
  * its host lost (the server restarted; after a clean stop it costs the job no attempt). */
 void attempt_recover(struct state *st);
 
+/* Jobs' roles (job definitions' jobRoleArn): what the server wires in at start-up from the
+ * API's credentials module, which the engine does not know.  Without hooks a role is passed on
+ * and nothing is revoked. */
+typedef struct attempt_role_hooks {
+    /* Whether jobs may assume role_arn; else 0 and why, as the attempt's container reason. */
+    int (*usable)(const char *role_arn, char *why, size_t len);
+    /* The attempt (job_id, attempt) has ended: its role's credentials stop working. */
+    void (*ended)(const char *job_id, int attempt);
+} attempt_role_hooks;
+void attempt_set_role_hooks(const attempt_role_hooks *h);
+
 /* AWS's statusReason for an attempt whose host went away: "Host EC2 (instance ID) terminated." */
 void attempt_host_lost(char *out, size_t len, const char *instance_id);
 #endif
