@@ -23,6 +23,7 @@
 #include "server/model/jobs.h"
 #include "server/model/model.h"
 #include "server/model/state.h"
+#include "server/engine/timelimit.h"
 #include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
 #include "server/engine/scheduler.h"
@@ -256,6 +257,7 @@ static int reload(void *ctx, char **err)
 static void tick(void *ctx)
 {
     fleet_tick(ctx);
+    timelimit_tick(ctx);
 }
 
 /* The host agents launched here reach the server at: the bound address, with a wildcard made
