@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/catalog.h"
+#include "common/idmap.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -30,7 +31,6 @@
 #include "agent/cgroup_pids.h"
 #include "agent/exec_container.h"
 #include "agent/executor.h"
-#include "agent/idmap.h"
 #include "agent/image_cache.h"
 
 /* How long a stopping agent keeps trying to deliver its last reports and logs. */

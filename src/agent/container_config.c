@@ -389,8 +389,12 @@ static void tmpfs_mounts(json_t *m, json_t *linux_params)
 
 /* ---- Devices ----------------------------------------------------------------------------- */
 
-static int devices(json_t *linux_params, json_t *out_devices, json_t *rules, char *reason,
-                   size_t reason_len)
+/* linuxParameters.devices: each a device entry (runc makes the node), or in a user namespace,
+ * where nodes cannot be made, a bind mount of the host's node at its container path (runc's own
+ * fallback binds the host file of the container path, which is not the host path when the two
+ * differ); the device cgroup allows it either way. */
+static int devices(json_t *linux_params, int userns, json_t *mounts, json_t *out_devices,
+                   json_t *rules, char *reason, size_t reason_len)
 {
     json_t *d, *p;
     size_t i, k;
@@ -417,11 +421,14 @@ static int devices(json_t *linux_params, json_t *out_devices, json_t *rules, cha
             }
         }
         if (!*access) strcpy(access, "rwm"); /* ECS: all three when none are listed */
-        json_array_append_new(out_devices,
-                              json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i}", "path", dest,
-                                        "type", type, "major", (json_int_t)major(st.st_rdev),
-                                        "minor", (json_int_t)minor(st.st_rdev), "fileMode",
-                                        (int)(st.st_mode & 07777), "uid", 0, "gid", 0));
+        if (userns)
+            json_array_append_new(mounts, bind(dest, host, 0));
+        else
+            json_array_append_new(
+                out_devices, json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i}", "path", dest,
+                                       "type", type, "major", (json_int_t)major(st.st_rdev),
+                                       "minor", (json_int_t)minor(st.st_rdev), "fileMode",
+                                       (int)(st.st_mode & 07777), "uid", 0, "gid", 0));
         json_array_append_new(rules, json_pack("{s:b, s:s, s:I, s:I, s:s}", "allow", 1, "type",
                                                type, "major", (json_int_t)major(st.st_rdev),
                                                "minor", (json_int_t)minor(st.st_rdev), "access",
@@ -497,7 +504,7 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
     json_t *devs = json_array(), *rules = json_array();
     json_array_append_new(rules, json_pack("{s:b, s:s}", "allow", privileged, "access", "rwm"));
     if (volume_mounts(in, userns, mounts, cont, reason, reason_len) < 0 ||
-        devices(lp, devs, rules, reason, reason_len) < 0) {
+        devices(lp, userns, mounts, devs, rules, reason, reason_len) < 0) {
         json_decref(process);
         json_decref(mounts);
         json_decref(devs);

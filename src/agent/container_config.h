@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "agent/executor.h"
-#include "agent/idmap.h"
+#include "common/idmap.h"
 
 typedef struct container_inputs {
     const exec_spec *spec;   /* argv: the job's command (may be empty); envp: its environment */

@@ -36,7 +36,7 @@
 #define BARGE_IMAGE_CACHE_H
 #include <stddef.h>
 
-#include "agent/idmap.h"
+#include "common/idmap.h"
 
 /* How long one skopeo copy or umoci unpack may take before it is killed. */
 #define IMAGE_CACHE_TOOL_TIMEOUT_S 300

@@ -83,6 +83,8 @@ class Containers(JobsCase):
                      env=("PATH=/usr/bin:/bin", "FROM_IMAGE=image", "SHARED=image"))
             cls.runtime_root = tempfile.mkdtemp(prefix="barge-runc-")
             cls.work_root = tempfile.mkdtemp(prefix="barge-work-")
+            # The containers' root, an unprivileged host user, passes through it to the rootfs.
+            os.chmod(cls.work_root, 0o711)
             cls.server_args = FAST + ("--executor", "container", "--registry-mirror",
                                       "http://" + cls.registry.url,
                                       "--agent-work-dir", cls.work_root)
@@ -205,6 +207,9 @@ class Containers(JobsCase):
     def test_host_volumes_and_scratch_volumes(self):
         host = tempfile.mkdtemp(prefix="barge-vol-")
         self.addCleanup(shutil.rmtree, host, True)
+        # The container's root is an unprivileged host user: the directory is open to it, as a
+        # rootless podman's volume must be to its user.
+        os.chmod(host, 0o777)
         with open(os.path.join(host, "in.txt"), "w") as f:
             f.write("from-host\n")
         self.define("vols",

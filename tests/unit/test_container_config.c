@@ -255,7 +255,9 @@ static void test_user_namespace(void)
         "{\"name\":\"old\",\"host\":{\"sourcePath\":\"%s\"}},{\"name\":\"s\"}],"
         "\"mountPoints\":[{\"sourceVolume\":\"new\",\"containerPath\":\"/new\"},"
         "{\"sourceVolume\":\"old\",\"containerPath\":\"/old\"},"
-        "{\"sourceVolume\":\"s\",\"containerPath\":\"/s\"}]}", made, kept);
+        "{\"sourceVolume\":\"s\",\"containerPath\":\"/s\"}],"
+        "\"linuxParameters\":{\"devices\":[{\"hostPath\":\"/dev/null\","
+        "\"containerPath\":\"/dev/mynull\"}]}}", made, kept);
     ids_in_use = &ids;
     json_t *c = config_for("{}", props, argv, NULL, reason, sizeof reason);
     CHECK(c != NULL);
@@ -269,6 +271,16 @@ static void test_user_namespace(void)
     char *sys_options = json_dumps(json_object_get(sys, "options"), 0);
     CHECK_CONTAINS(sys_options, "\"ro\"");
     free(sys_options);
+    /* No device node can be made in a user namespace: the host's is bound, and the device
+     * cgroup still allows it. */
+    json_t *dev = find_mount(c, "/dev/mynull");
+    CHECK_STR(json_string_value(json_object_get(dev, "source")), "/dev/null");
+    CHECK_STR(json_string_value(json_object_get(dev, "type")), "bind");
+    CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(c, "linux"), "devices")), 0);
+    json_t *rules = json_object_get(json_object_get(json_object_get(c, "linux"), "resources"),
+                                    "devices");
+    CHECK_EQ_INT(json_array_size(rules), 2);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(rules, 1), "access")), "rwm");
     struct stat st;
     if (geteuid() == 0) {
         CHECK(stat(made, &st) == 0);

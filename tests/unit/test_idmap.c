@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "agent/idmap.h"
+#include "common/idmap.h"
 #include "common/mem.h"
 #include "check.h"
 

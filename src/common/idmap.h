@@ -1,4 +1,5 @@
-/* idmap — the host ids a container's user namespace maps its own ids to.
+/* idmap — the host ids a container's user namespace maps its own ids to (the agent maps them;
+ * the server checks the option it hands its local agents).
  *
  * A container that is not privileged runs in a user namespace of its own: its ids 0 .. size-1
  * are the host's uid_base .. uid_base+size-1 (and gid_base .. for groups), so its root is an

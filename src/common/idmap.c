@@ -1,5 +1,5 @@
 /* idmap — see idmap.h. */
-#include "agent/idmap.h"
+#include "common/idmap.h"
 
 #include <errno.h>
 #include <pwd.h>
