@@ -820,6 +820,17 @@ class OptionErrors(unittest.TestCase):
             self.assertIn(message, out.stderr, args)
 
 
+class UsernsHelp(unittest.TestCase):
+    def test_help_describes_the_user_namespace_options(self):
+        for role in ("server", "agent"):
+            out = subprocess.run([BARGE, role, "--help"], capture_output=True, text=True,
+                                 timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            for opt in ("--container-userns on|off", "--container-id-map HOSTBASE[:SIZE]",
+                        "/etc/subuid", "1000000000:65536"):
+                self.assertIn(opt, out.stdout, role)
+
+
 class ClosedWorkDirectory(unittest.TestCase):
     """The containers' root must pass through the directories above the agent's work
     directory to reach its containers' root filesystems: an agent whose work directory lies
