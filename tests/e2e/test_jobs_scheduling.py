@@ -245,6 +245,16 @@ class Capacity(JobsCase):
 class LocalAgents(JobsCase):
     max_vcpus = 4
 
+    def test_default_x86_64_launches_its_families(self):
+        self.make_ce("x86", 2, instanceTypes=["default_x86_64"])
+        self.make_queue("x86q", ["x86"])
+        self.wait_valid()
+        self.assertSucceeded(self.submit("on-x86", queue="x86q", command="true"))
+        launched = [line for line in self.server.read_log().splitlines()
+                    if "launched instance" in line and "compute environment x86" in line]
+        self.assertTrue(launched, "no launch for compute environment x86")
+        self.assertRegex(launched[0], r"\((m6i|c6i|r6i|c7i)\.[a-z0-9]+, ")
+
     def test_agents_launch_for_work_and_go_when_idle(self):
         self.assertEqual(self.agent_pids(), [], "no work, no instance")
         ids = [self.submit("w-%d" % i, command="sleep 0.5") for i in range(3)]
