@@ -91,14 +91,7 @@ class Fargate(JobsCase):
     def setUpResources(cls):
         cls.make_ce("farg", 1, crtype="FARGATE")
         cls.make_queue("fq", ["farg"])
-        cls.batch.register_job_definition(
-            jobDefinitionName="fjd", type="container", platformCapabilities=["FARGATE"],
-            containerProperties={
-                "image": "busybox", "command": ["true"],
-                "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                         {"type": "MEMORY", "value": "2048"}],
-                "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
-                "networkConfiguration": {"assignPublicIp": "ENABLED"}})
+        cls.make_fargate_definition("fjd")
 
     def test_one_at_a_time(self):
         ids = [self.submit("f-%d" % i, queue="fq", definition="fjd", command="sleep 0.3")
