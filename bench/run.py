@@ -29,7 +29,7 @@ import time
 
 import containers
 from benchlib import (BenchError, fmt_mib, fmt_ms, fmt_rate, log, machine_busy, parse_setting, pct,
-                      proc_cpu, ratio, target, wall_ms)
+                      proc_cpu, ratio, target, wait_done, wall_ms)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
@@ -495,14 +495,7 @@ def e2e_once(run, maxv, vcpus, mem, mode, n):
         if mode == "array":
             t0 = wall_ms()
             parent = srv.call("submitjob", submit_body("run", n))["jobId"]
-            while True:
-                time.sleep(0.25)
-                d = srv.describe(parent)
-                if d["status"] in ("SUCCEEDED", "FAILED"):
-                    break
-                if time.monotonic() > deadline:
-                    raise BenchError(f"not finished after {run.args.e2e_timeout} s: "
-                                     f"{d['arrayProperties'].get('statusSummary')}")
+            d = wait_done(srv.describe, parent, run.args.e2e_timeout)
             summ = d["arrayProperties"]["statusSummary"]
             ok, failed, last = summ.get("SUCCEEDED", 0), summ.get("FAILED", 0), d["stoppedAt"]
             submit_s = None
