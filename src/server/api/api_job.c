@@ -66,7 +66,7 @@ static void set_requirement(json_t *container, const char *type, const char *val
 }
 
 /* The container the job runs: the definition's, with the submit's overrides and parameters. */
-static json_t *resolve_container(api_ctx *c, json_t *def, json_t *req)
+json_t *jobdef_resolve_container(api_ctx *c, json_t *def, json_t *req)
 {
     json_t *cont = json_deep_copy(json_object_get(def, "containerProperties"));
     if (!cont) cont = json_object();
@@ -222,18 +222,22 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         goto out;
     }
     const char *type = json_string_value(json_object_get(def, "type"));
-    if (!type || strcmp(type, "container") != 0) {
+    int multinode = type && strcmp(type, "multinode") == 0, nodes = 0;
+    if (!type || (!multinode && strcmp(type, "container") != 0)) {
         api_client_error(c, "jobDefinition: '%.200s' is a %s job definition; barge runs "
-                            "container job definitions only", ref, type ? type : "unknown");
+                            "container and multinode job definitions", ref,
+                         type ? type : "unknown");
         goto out;
     }
     if (jobdef_check_host_allows(c, def, ref) < 0) goto out;
-    if (json_object_get(req, "nodeOverrides") || json_object_get(req, "eksPropertiesOverride") ||
+    if ((!multinode && json_object_get(req, "nodeOverrides")) ||
+        json_object_get(req, "eksPropertiesOverride") ||
         json_object_get(req, "ecsPropertiesOverride")) {
         api_client_error(c, "nodeOverrides, eksPropertiesOverride and ecsPropertiesOverride do not "
                             "apply to container jobs; remove them");
         goto out;
     }
+    if (multinode && jobdef_nodes_count(c, def, req, qr->policy != NULL, &nodes) < 0) goto out;
     json_int_t size = 0;
     json_t *ap = json_object_get(req, "arrayProperties");
     if (ap && json_object_get(ap, "size")) {
@@ -246,6 +250,8 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     }
     json_t *deps = json_object_get(req, "dependsOn");
     if (check_depends_on(c, deps, (int)size) < 0) goto out;
+    /* A multi-node job's nodes are children of it, as an array's are (jobs.c). */
+    if (multinode) size = nodes;
     json_t *ov = json_object_get(req, "containerOverrides");
     if (jobdef_check_environment(c, json_object_get(ov, "environment"),
                                  "containerOverrides.environment") < 0)
@@ -300,11 +306,17 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     free(in_text);
     /* Inputs seen before resolve to the same shared part: no need to resolve them again. */
     jobspec *spec = jobspec_from_recipe(recipe, json_incref(own));
+    json_t *node_props = NULL;
+    if (!spec && multinode && !(node_props = jobdef_nodes_resolve(c, def, req, nodes))) {
+        json_decref(own);
+        free(recipe);
+        goto out;
+    }
     if (!spec) {
-        json_t *container = resolve_container(c, def, req);
-        double vcpus;
-        long long mem, gpus;
-        jobdef_resources(container, &vcpus, &mem, &gpus);
+        json_t *container = multinode ? NULL : jobdef_resolve_container(c, def, req);
+        double vcpus = 1;
+        long long mem = 1, gpus;
+        if (container) jobdef_resources(container, &vcpus, &mem, &gpus);
         if (vcpus <= 0 || mem <= 0) {
             json_decref(container);
             json_decref(own);
@@ -337,7 +349,9 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         if (api_str(req, "shareIdentifier"))
             json_object_set(desc, "shareIdentifier", json_object_get(req, "shareIdentifier"));
         if (consumables) json_object_set(desc, "consumableResourceProperties", consumables);
-        json_object_set_new(desc, "container", container);
+        /* A multi-node job runs no container of its own: each node runs its range's. */
+        if (container) json_object_set_new(desc, "container", container);
+        else json_object_set_new(desc, "nodeProperties", node_props);
         spec = jobspec_make(desc);
         desc = NULL;
         jobspec_remember_recipe(recipe, spec);
@@ -462,7 +476,7 @@ static int name_matches(const char *pattern, const char *name)
 
 static int matches(const list_filter *f, job *j)
 {
-    if (f->status >= 0 && j->status != f->status) return 0;
+    if (f->status >= 0 && jobs_shown_status(j) != f->status) return 0;
     if (f->name_glob && !name_matches(f->name_glob, j->spec->name)) return 0;
     if (f->share) {
         const char *share = json_string_value(jobspec_shared(j->spec, "shareIdentifier"));
@@ -496,14 +510,13 @@ static void page_token(json_t *out, const char *kind, uint64_t pos)
 static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *queue = api_str(req, "jobQueue"), *array = api_str(req, "arrayJobId");
-    if (api_str(req, "multiNodeJobId"))
-        return api_client_error(c, "multiNodeJobId: barge does not run multi-node jobs");
-    if (!queue && !array)
-        return api_client_error(c, "jobQueue or arrayJobId: give one of them to say which jobs "
-                                   "to list");
-    if (queue && array)
-        return api_client_error(c, "jobQueue and arrayJobId: give only one of them (a queue "
-                                   "to list its jobs, or an array job to list its children)");
+    const char *mnp = api_str(req, "multiNodeJobId");
+    if (!!queue + !!array + !!mnp != 1)
+        return api_client_error(c, "jobQueue, arrayJobId and multiNodeJobId: give exactly one "
+                                   "of them (a queue to list its jobs, an array job to list its "
+                                   "children, a multi-node job to list its nodes)");
+    int by_nodes = mnp != NULL;
+    if (mnp) array = mnp;
     json_int_t max = api_int(req, "maxResults", 100);
     if (max < 1 || max > 1000)
         return api_client_error(c, "maxResults: must be between 1 and 1000 (got %lld)",
@@ -538,9 +551,12 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
     size_t n = 0;
     if (array) {
         job *p = jobs_find(c->st->jobs, array);
-        if (!p || !p->children) {
+        if (!p || !p->children || (jobspec_num_nodes(p->spec) > 0) != by_nodes) {
             free(f.def_name);
-            return api_client_error(c, "arrayJobId: '%.80s' is not an array job", array);
+            return by_nodes ? api_client_error(c, "multiNodeJobId: '%.80s' is not a multi-node "
+                                                  "parallel job", array)
+                            : api_client_error(c, "arrayJobId: '%.80s' is not an array job",
+                                               array);
         }
         items = p->children;
         n = p->array_size;

@@ -55,6 +55,20 @@ int jobdef_check_log_configuration(api_ctx *c, json_t *lc, const char *field);
  * checked. */
 int jobdef_check_consumables(api_ctx *c, json_t *props, const char *field, json_t **resolved);
 
+/* A targetNodes range ("2", "0:3", ":3", "4:") of a job of nodes nodes: 0, or -1 when it is
+ * not one. */
+int jobdef_parse_node_range(const char *s, long long nodes, long long *lo, long long *hi);
+/* The container a job runs: the definition's containerProperties with the request's
+ * containerOverrides and parameters applied (fresh).  (api_job.c) */
+json_t *jobdef_resolve_container(api_ctx *c, json_t *def, json_t *req);
+/* SubmitJob of a multinode definition (jobdef_nodes.c).  jobdef_nodes_count checks what only a
+ * multi-node job may and may not be given, and sets *nodes to its numNodes (the override's or
+ * the definition's); jobdef_nodes_resolve gives the job's nodeProperties with each range's
+ * container resolved as jobdef_resolve_container does, its nodeOverrides applied (fresh), or
+ * NULL after refusing.  Both return -1/NULL through api_client_error. */
+int jobdef_nodes_count(api_ctx *c, json_t *def, json_t *req, int fair_share, int *nodes);
+json_t *jobdef_nodes_resolve(api_ctx *c, json_t *def, json_t *req, int nodes);
+
 /* The whole RegisterJobDefinition request, apart from the name and revision bookkeeping. */
 int jobdef_check_register(api_ctx *c, json_t *req);
 

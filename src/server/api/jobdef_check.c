@@ -485,7 +485,7 @@ static int check_container(api_ctx *c, json_t *cp, int fargate, int node, const 
 /* Multi-node ----------------------------------------------------------------------------- */
 
 /* targetNodes: "N", "N:M", ":M", "N:" or ":"; an open end is the first or the last node. */
-static int parse_range(const char *s, long long nodes, long long *lo, long long *hi)
+int jobdef_parse_node_range(const char *s, long long nodes, long long *lo, long long *hi)
 {
     const char *colon = strchr(s, ':');
     char *end;
@@ -542,7 +542,7 @@ static int check_nodes(api_ctx *c, json_t *np)
     json_array_foreach(ranges, i, r) {
         char f[160];
         const char *target = api_str(r, "targetNodes");
-        if (parse_range(target, nodes, &lo[i], &hi[i]) < 0 || lo[i] > hi[i] || hi[i] >= nodes) {
+        if (jobdef_parse_node_range(target, nodes, &lo[i], &hi[i]) < 0 || lo[i] > hi[i] || hi[i] >= nodes) {
             api_client_error(c, "nodeProperties.nodeRangeProperties[%zu].targetNodes: '%.32s' "
                                 "is not a range of node indexes within 0 to %lld (write it as "
                                 "\"0:3\", \":3\", \"4:\" or \"2\")", i, target, nodes - 1);

@@ -10,6 +10,7 @@
 
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/model/jobs.h"
 #include "server/model/arn.h"
 #include "server/model/config.h"
 #include "server/model/instance.h"
@@ -40,7 +41,7 @@ json_t *jobdesc_describe(state *st, job *j)
     json_object_set_new(d, "jobArn", json_string(arn));
     free(arn);
     json_object_set_new(d, "jobId", json_string(j->id));
-    json_object_set_new(d, "status", json_string(job_status_name(j->status)));
+    json_object_set_new(d, "status", json_string(job_status_name(jobs_shown_status(j))));
     const char *reason = j->reason;
     char *why = NULL;
     if (j->status == JS_RUNNABLE && !reason) reason = why = explain_runnable(st, j);
@@ -62,7 +63,14 @@ json_t *jobdesc_describe(state *st, job *j)
     json_object_set_new(d, "attempts", attempts);
     json_object_set_new(d, "isCancelled", json_boolean(j->is_cancelled));
     json_object_set_new(d, "isTerminated", json_boolean(j->is_terminated));
-    if (j->children) {
+    int nodes = jobspec_num_nodes(j->spec) > 0 || (j->parent && jobspec_num_nodes(j->parent->spec) > 0);
+    if (nodes && j->parent) {
+        json_object_set_new(d, "nodeDetails",
+                            json_pack("{s:i, s:b}", "nodeIndex", j->index, "isMainNode",
+                                      j->index == jobspec_main_node(j->parent->spec)));
+    } else if (nodes) {
+        /* The job's nodeProperties come with its description; the nodes are its children. */
+    } else if (j->children) {
         json_object_set_new(d, "arrayProperties",
                             json_pack("{s:i, s:o, s:I}", "size", (int)j->array_size,
                                       "statusSummary", summary_object(j),
@@ -132,11 +140,18 @@ json_t *jobdesc_summary(job *j)
     set_time(s, "createdAt", j->created_at);
     json_t *share = jobspec_shared(j->spec, "shareIdentifier");
     if (share) json_object_set(s, "shareIdentifier", share);
-    json_object_set_new(s, "status", json_string(job_status_name(j->status)));
+    json_object_set_new(s, "status", json_string(job_status_name(jobs_shown_status(j))));
     if (j->reason) json_object_set_new(s, "statusReason", json_string(j->reason));
     set_time(s, "startedAt", j->started_at);
     set_time(s, "stoppedAt", j->stopped_at);
-    if (j->children)
+    if (jobspec_num_nodes(j->spec) > 0)
+        json_object_set_new(s, "nodeProperties", json_pack("{s:i}", "numNodes", (int)j->array_size));
+    else if (j->parent && jobspec_num_nodes(j->parent->spec) > 0)
+        json_object_set_new(s, "nodeProperties",
+                            json_pack("{s:b, s:i}", "isMainNode",
+                                      j->index == jobspec_main_node(j->parent->spec),
+                                      "nodeIndex", j->index));
+    else if (j->children)
         json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "size", (int)j->array_size));
     else if (j->parent)
         json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "index", j->index));

@@ -141,6 +141,13 @@ static void role_setup(json_t *a, json_t *env, json_t *container, const char *ro
 }
 
 /* What the agent is told to run (docs/agent-protocol.md). */
+/* The address other nodes reach an instance at: a local agent runs on this host, so loopback
+ * reaches it; an agent elsewhere is reached at the host name it registered with. */
+static const char *node_address(const instance *in)
+{
+    return in->local || !in->hostname || !*in->hostname ? "127.0.0.1" : in->hostname;
+}
+
 static json_t *assignment(instance *in, job *j)
 {
     json_t *c = jobspec_shared(j->spec, "container");
@@ -160,7 +167,20 @@ static json_t *assignment(instance *in, job *j)
     env_add(env, "AWS_BATCH_CE_NAME", in->ce);
     snprintf(num, sizeof num, "%u", j->n_attempts);
     env_add(env, "AWS_BATCH_JOB_ATTEMPT", num);
-    if (j->parent) {
+    if (j->parent && jobspec_num_nodes(j->parent->spec) > 0) {
+        /* A node of a multi-node parallel job: which, of how many, and where the main node
+         * runs (its nodes are placed together, the main one first: scheduler.c). */
+        int main_index = jobspec_main_node(j->parent->spec);
+        snprintf(num, sizeof num, "%d", j->index);
+        env_add(env, "AWS_BATCH_JOB_NODE_INDEX", num);
+        snprintf(num, sizeof num, "%u", j->parent->array_size);
+        env_add(env, "AWS_BATCH_JOB_NUM_NODES", num);
+        snprintf(num, sizeof num, "%d", main_index);
+        env_add(env, "AWS_BATCH_JOB_MAIN_NODE_INDEX", num);
+        const instance *main_in = j->parent->children[main_index]->inst;
+        if (j->index != main_index && main_in)
+            env_add(env, "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS", node_address(main_in));
+    } else if (j->parent) {
         snprintf(num, sizeof num, "%d", j->index);
         env_add(env, "AWS_BATCH_JOB_ARRAY_INDEX", num);
         snprintf(num, sizeof num, "%u", j->parent->array_size);
@@ -289,6 +309,30 @@ json_t *attempt_task_arn(state *st, const job *j)
     return v;
 }
 
+/* A multi-node job ends with its main node and fails with any node, as on AWS: once either
+ * happens, its other nodes are stopped (their reason says why, and is not taken for a failure
+ * of their own: jobs.c). */
+static void stop_other_nodes(state *st, job *j)
+{
+    job *p = j->parent;
+    if (!p || jobspec_num_nodes(p->spec) == 0 || !job_status_done(j->status)) return;
+    int main_index = jobspec_main_node(p->spec);
+    if (j->index != main_index && j->status != JS_FAILED) return;
+    if (j->stop_reason && strncmp(j->stop_reason, JOBS_NODE_STOPPED,
+                                  strlen(JOBS_NODE_STOPPED)) == 0)
+        return; /* stopped by another node's end: that one stopped the rest */
+    char reason[128];
+    if (j->index == main_index)
+        snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "the main node (node %d) ended",
+                 main_index);
+    else
+        snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "node %d failed", j->index);
+    for (uint32_t k = 0; k < p->array_size; k++) {
+        job *c = p->children[k];
+        if (c != j && !job_status_done(c->status)) attempt_cancel(st, c, reason, 1);
+    }
+}
+
 void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
 {
     if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
@@ -346,6 +390,7 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
         }
     }
     jobs_mark_dirty(st, j);
+    stop_other_nodes(st, j);
 }
 
 void attempt_kill(state *st, job *j, const char *reason)

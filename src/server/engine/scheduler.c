@@ -69,6 +69,64 @@ static int place(state *st, jq_rec *q, job *j, need *no_fit, need *no_launch)
     return 0;
 }
 
+/* A registered instance of ce with room for j besides what this pass has promised, the fullest
+ * such (best fit), or NULL. */
+static instance *fit_reserved(state *st, const char *ce, const job *j)
+{
+    instance *best = NULL;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (!in->registered || in->draining || strcmp(in->ce, ce) != 0) continue;
+        if (!instance_fits(in, j, 1)) continue;
+        if (!best || in->mvcpus - in->used_mvcpus - in->reserved_mvcpus <
+                         best->mvcpus - best->used_mvcpus - best->reserved_mvcpus)
+            best = in;
+    }
+    return best;
+}
+
+/* A multi-node job's nodes are placed together or not at all (gang scheduling), so that two
+ * such jobs never each hold part of what both need.  Each node gets an instance with room,
+ * nodes sharing one when it has room for several; when some find none, the room found for the
+ * others stays promised for the rest of this pass and instances are launched for the others.
+ * The main node starts first, so that the other nodes' assignments carry its address. */
+static int place_gang(state *st, jq_rec *q, job *p)
+{
+    uint32_t n = p->array_size;
+    for (uint32_t i = 0; i < n; i++)
+        if (p->children[i]->status != JS_RUNNABLE) return 0;
+    instance **where = xcalloc(n, sizeof *where);
+    uint32_t missing = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        job *c = p->children[i];
+        for (size_t k = 0; k < q->n_ces && !where[i]; k++) {
+            ce_rec *ce = q->ces[k];
+            if (!ce->live || !res_ce_usable(ce)) continue;
+            where[i] = fit_reserved(st, ce->name, c);
+            if (where[i]) instance_reserve(where[i], c);
+        }
+        if (!where[i]) missing++;
+    }
+    if (!missing) {
+        uint32_t main_index = (uint32_t)jobspec_main_node(p->spec);
+        attempt_start(st, where[main_index], p->children[main_index]);
+        for (uint32_t i = 0; i < n; i++)
+            if (i != main_index) attempt_start(st, where[i], p->children[i]);
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            if (where[i]) continue;
+            for (size_t k = 0; k < q->n_ces; k++)
+                if (q->ces[k]->live && provider_local_provide(st, q->ces[k], p->children[i]))
+                    break;
+        }
+    }
+    free(where);
+    return missing == 0;
+}
+
 /* The jobs of q's shares, the share with the smallest claim first (fairshare.h). */
 static void pass_shares(state *st, jq_rec *q, int kind, need *no_fit, need *no_launch)
 {
@@ -108,6 +166,13 @@ static void pass(state *st)
             /* A job for the other platform never runs here (explain.c says why); it is not a
              * miss either, as no capacity would change that. */
             if (kind >= 0 && j->spec->fargate != kind) continue;
+            if (j->parent && jobspec_num_nodes(j->parent->spec) > 0) {
+                /* The whole gang at once; the list goes on after its nodes, whose links change
+                 * as they are placed. */
+                while (next && next->parent == j->parent) next = next->rq_next;
+                if (!place_gang(st, q, j->parent)) misses++;
+                continue;
+            }
             if (!place(st, q, j, no_fit, no_launch)) misses++;
         }
         free(no_fit);

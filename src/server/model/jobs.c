@@ -84,7 +84,8 @@ void jobs_free(jobs *js)
 job *jobs_find(jobs *js, const char *id)
 {
     if (!id) return NULL;
-    const char *colon = strchr(id, ':');
+    /* "UUID:N" names an array's child, "UUID#N" a multi-node job's node. */
+    const char *colon = strpbrk(id, ":#");
     if (!colon) return dict_get(&js->by_id, id);
     /* Only the index as the child's id spells it: digits, without a sign, spaces or leading
      * zeros, so that one child has one id ("UUID:3", never "UUID:03" or "UUID:+3"). */
@@ -99,6 +100,7 @@ job *jobs_find(jobs *js, const char *id)
     job *p = dict_get(&js->by_id, base);
     free(base);
     if (!p || !p->children || idx >= p->array_size) return NULL;
+    if ((*colon == '#') != (jobspec_num_nodes(p->spec) > 0)) return NULL;
     return p->children[idx];
 }
 
@@ -188,6 +190,16 @@ void jobs_charge_share(jobs *js, job *j, int sign)
     if (!share) return;
     jobs_share_charge(jobs_share(jobs_queue(js, j->spec->queue), share), sign * j->spec->mvcpus,
                   util_now_ms());
+}
+
+int jobs_shown_status(const job *j)
+{
+    if (j->status != JS_PENDING || !j->children || jobspec_num_nodes(j->spec) == 0)
+        return j->status;
+    if (j->summary[JS_RUNNING]) return JS_RUNNING;
+    if (j->summary[JS_STARTING]) return JS_STARTING;
+    if (j->summary[JS_RUNNABLE]) return JS_RUNNABLE;
+    return JS_PENDING;
 }
 
 void jobs_mark_dirty(state *st, job *j)
@@ -364,11 +376,43 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
 
 /* An array parent is PENDING while its children run, and ends once all of them have: SUCCEEDED
  * if every child did, FAILED otherwise. */
+/* A multi-node job ends once all its nodes have, as its main node did: the main node's exit
+ * decides (the engine stops the other nodes when it ends, and all of them when a node fails:
+ * engine/attempt.c).  Its reason is the first failed node's own, not that of a node stopped
+ * because another ended. */
+static void nodes_done(state *st, job *p)
+{
+    job *main_node = p->children[jobspec_main_node(p->spec)];
+    if (main_node->status == JS_SUCCEEDED) {
+        jobs_set_status(st, p, JS_SUCCEEDED, main_node->reason);
+        return;
+    }
+    const char *why = NULL;
+    char reason[400];
+    for (uint32_t k = 0; k < p->array_size && !why; k++) {
+        job *c = p->children[k];
+        if (c->status == JS_FAILED && c->reason && strncmp(c->reason, JOBS_NODE_STOPPED,
+                                                           strlen(JOBS_NODE_STOPPED)) != 0) {
+            snprintf(reason, sizeof reason, "node %u: %s", k, c->reason);
+            why = reason;
+        }
+    }
+    if (p->cancel_pending) p->is_cancelled = 1;
+    jobs_set_status(st, p, JS_FAILED,
+                    p->cancel_pending && p->stop_reason ? p->stop_reason
+                    : why                               ? why
+                                                        : main_node->reason);
+}
+
 static void parent_update(state *st, job *p)
 {
     if (job_status_done(p->status)) return;
     uint32_t done = p->summary[JS_SUCCEEDED] + p->summary[JS_FAILED];
     if (done < p->array_size) return;
+    if (jobspec_num_nodes(p->spec) > 0) {
+        nodes_done(st, p);
+        return;
+    }
     if (p->summary[JS_FAILED] == 0) {
         jobs_set_status(st, p, JS_SUCCEEDED, NULL);
     } else {
@@ -478,10 +522,15 @@ void jobs__make_children(job *p, int64_t now)
 {
     p->children = xmalloc(sizeof(job *) * p->array_size);
     size_t idlen = strlen(p->id);
+    /* A multi-node parallel job's nodes are JOBID#N, each with its node range's container; an
+     * array's children are JOBID:N and share the parent's spec. */
+    int nodes = jobspec_num_nodes(p->spec) > 0;
     for (uint32_t k = 0; k < p->array_size; k++) {
         char *cid = xmalloc(idlen + 12);
-        snprintf(cid, idlen + 12, "%s:%u", p->id, k);
-        job *c = jobs__alloc(p->spec, cid, now, p->seq);
+        snprintf(cid, idlen + 12, "%s%c%u", p->id, nodes ? '#' : ':', k);
+        jobspec *spec = nodes ? jobspec_node(p->spec, (int)k) : p->spec;
+        job *c = jobs__alloc(spec, cid, now, p->seq);
+        if (nodes) jobspec_release(spec); /* jobs__alloc took its own reference */
         c->parent = p;
         c->index = (int32_t)k;
         p->children[k] = c;

@@ -109,6 +109,13 @@ job *jobs_create(struct state *st, jobspec *spec, const char *id, uint32_t array
 /* Lifecycle.  reason may be NULL.  Only the transitions AWS Batch allows are made; any other
  * breaks an invariant (jobs_transition_allowed). */
 void jobs_set_status(struct state *st, job *j, int status, const char *reason);
+/* How the statusReason of a multi-node job's node starts when the node was stopped because
+ * another node ended (engine/attempt.c), so that its job's reason names the node that failed. */
+#define JOBS_NODE_STOPPED "Stopped: "
+/* The status a job is shown with: its own, except that a multi-node job (kept PENDING while its
+ * nodes run, as an array is) is RUNNABLE while its nodes wait, STARTING while one starts and
+ * RUNNING while one runs, as AWS shows it. */
+int jobs_shown_status(const job *j);
 /* j's attempt starts (sign 1) or stops (-1) holding its vCPUs, for its share's usage; the
  * status changes do this, and loading for the attempts that were under way. */
 void jobs_charge_share(jobs *js, job *j, int sign);

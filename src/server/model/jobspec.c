@@ -25,6 +25,7 @@ struct spec_shared {
     const char *share; /* shareIdentifier (in v), or NULL */
     jobspec_need *needs; /* consumableResourceProperties, by resource name */
     size_t n_needs;
+    int num_nodes, main_node; /* nodeProperties of a multi-node parallel job; 0, 0 otherwise */
     int priority;      /* schedulingPriority, 0 when absent */
 };
 
@@ -154,6 +155,9 @@ static void derive(struct spec_shared *sh)
     sh->timeout_s = clamp_ll(json_integer_value(
         json_object_get(json_object_get(desc, "timeout"), "attemptDurationSeconds")));
     sh->share = json_string_value(json_object_get(desc, "shareIdentifier"));
+    json_t *np = json_object_get(desc, "nodeProperties");
+    sh->num_nodes = clamp_ll(json_integer_value(json_object_get(np, "numNodes")));
+    sh->main_node = clamp_ll(json_integer_value(json_object_get(np, "mainNode")));
     json_t *crl = json_object_get(json_object_get(desc, "consumableResourceProperties"),
                                   "consumableResourceList");
     if (json_array_size(crl)) {
@@ -315,6 +319,49 @@ json_t *jobspec_shared(const jobspec *s, const char *key)
 const char *jobspec_share(const jobspec *s)
 {
     return s->shared->share;
+}
+
+int jobspec_num_nodes(const jobspec *s)
+{
+    return s->shared->num_nodes;
+}
+
+int jobspec_main_node(const jobspec *s)
+{
+    return s->shared->main_node;
+}
+
+/* Whether targetNodes ("2", "0:3", ":3", "4:") takes node index of n nodes. */
+static int targets(const char *t, int index, int n)
+{
+    if (!t) return 0;
+    const char *colon = strchr(t, ':');
+    char *end;
+    if (!colon) {
+        long v = strtol(t, &end, 10);
+        return *t && !*end && v == index;
+    }
+    long lo = colon == t ? 0 : strtol(t, &end, 10);
+    long hi = colon[1] ? strtol(colon + 1, &end, 10) : n - 1;
+    return index >= lo && index <= hi;
+}
+
+jobspec *jobspec_node(const jobspec *parent, int index)
+{
+    json_t *d = jobspec_desc(parent);
+    json_t *ranges = json_object_get(json_object_get(d, "nodeProperties"), "nodeRangeProperties");
+    /* The ranges that take the node, later ones over earlier ones (the submit checked that
+     * there is one at least). */
+    json_t *container = json_object();
+    size_t i;
+    json_t *r;
+    json_array_foreach(ranges, i, r)
+        if (targets(json_string_value(json_object_get(r, "targetNodes")), index,
+                    parent->shared->num_nodes))
+            json_object_update(container, json_object_get(r, "container"));
+    json_object_set_new(d, "container", container);
+    json_object_del(d, "nodeProperties");
+    return jobspec_make(d);
 }
 
 size_t jobspec_consumables(const jobspec *s, const jobspec_need **out)

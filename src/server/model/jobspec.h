@@ -62,6 +62,12 @@ json_t *jobspec_shared(const jobspec *s, const char *key);
 /* The job's shareIdentifier (NULL without one) and schedulingPriority (the override given at
  * submit, else the definition's, else 0): what a fair-share queue orders it by.  Borrowed. */
 const char *jobspec_share(const jobspec *s);
+/* A multi-node parallel job: its numNodes and mainNode (0 and 0 for any other job), and the
+ * spec of its node index: the job's with the container of the node range that takes the node
+ * (a new reference). */
+int jobspec_num_nodes(const jobspec *s);
+int jobspec_main_node(const jobspec *s);
+jobspec *jobspec_node(const jobspec *parent, int index);
 /* The consumable resources the job needs: how many, and the list in *out (borrowed). */
 size_t jobspec_consumables(const jobspec *s, const jobspec_need **out);
 int jobspec_priority(const jobspec *s);
