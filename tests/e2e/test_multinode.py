@@ -64,14 +64,17 @@ class MultiNode(JobsCase):
 
     @classmethod
     def setUpResources(cls):
+        # Instances of 2 vCPUs: three nodes of one vCPU need two agents at least.
+        cls.make_ce("small", 6, instanceTypes=["c5.large"])
+        cls.make_queue("mq", ["small"])
         cls.batch.register_job_definition(
             jobDefinitionName="mnp", type="multinode", parameters={"fail": "none"},
             nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
                 node_range("0", MAIN), node_range("1:", NODE)]})
 
-    def run_mnp(self, **kw):
+    def run_mnp(self, queue="q", **kw):
         params = dict({"port": free_port()}, **kw.pop("parameters", {}))
-        jid = self.batch.submit_job(jobName="mnp", jobQueue="q", jobDefinition="mnp",
+        jid = self.batch.submit_job(jobName="mnp", jobQueue=queue, jobDefinition="mnp",
                                     parameters=params, **kw)["jobId"]
         return jid, self.wait_job(jid, timeout=90)
 
@@ -83,8 +86,11 @@ class MultiNode(JobsCase):
         return [e["message"] for e in out["events"]]
 
     def test_nodes_run_together_and_talk_to_the_main_node(self):
-        jid, d = self.run_mnp()
+        jid, d = self.run_mnp(queue="mq")
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        # On several agents.
+        where = {self.raw_job("%s#%d" % (jid, i))["barge"]["instanceId"] for i in range(3)}
+        self.assertGreaterEqual(len(where), 2, where)
         self.assertEqual(d["nodeProperties"]["numNodes"], 3)
         self.assertEqual(d["nodeProperties"]["mainNode"], 0)
         self.assertNotIn("arrayProperties", d)
