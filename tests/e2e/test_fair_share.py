@@ -83,6 +83,8 @@ class Reservation(FairShareCase):
             "shareIdentifier": "a", "capacityUsage": [{"capacityUnit": "VCPU", "quantity": 2.0}]}])
         self.assertEqual(snap["queueUtilization"]["totalCapacityUsage"],
                          [{"capacityUnit": "VCPU", "quantity": 2.0}])
+        cli = self.server.aws("batch", "get-job-queue-snapshot", "--job-queue", "reserved")
+        self.assertEqual(cli["queueUtilization"]["fairshareUtilization"]["activeShareCount"], 1)
         waiting = [i for i in first if i not in self.running(first)]
         self.assertEqual([j["jobArn"].rsplit("/", 1)[1] for j in snap["frontOfQueue"]["jobs"]],
                          waiting)

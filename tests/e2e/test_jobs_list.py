@@ -315,3 +315,7 @@ class QueueSnapshot(JobsCase):
         self.assertEqual(self.batch.get_job_queue_snapshot(jobQueue=arn("job-queue", "parked"))
                          ["frontOfQueue"]["jobs"], front)
         self.assertClientError(self.batch.get_job_queue_snapshot, "jobQueue", jobQueue="nope")
+        # The AWS CLI reads the same.
+        cli = self.server.aws("batch", "get-job-queue-snapshot", "--job-queue", "parked")
+        self.assertEqual([j["jobArn"] for j in cli["frontOfQueue"]["jobs"]],
+                         [j["jobArn"] for j in front])
