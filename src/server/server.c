@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/agent_ident.h"
 #include "server/base/core.h"
 #include "server/base/logstore.h"
 #include "server/base/store.h"
@@ -67,8 +68,17 @@ static void usage(FILE *out)
             "                       --credentials is given; one of the two is required\n"
             "  --sync MODE          full (default): fsync every commit, survives power loss;\n"
             "                       normal: survives a killed server, not a lost machine\n"
-            "  --agent-token T      the token agents must present (default: read from, or\n"
-            "                       created in, DATA_DIR/agent-token)\n"
+            "  --agent-token T      the join token agents register with, for every compute\n"
+            "                       environment (default: read from, or created in,\n"
+            "                       DATA_DIR/agent-token, which SIGHUP reads again)\n"
+            "  --agent-tokens FILE  more join tokens, one a line, each alone (any compute\n"
+            "                       environment) or followed by the one compute environment\n"
+            "                       it is for; SIGHUP reads the file again, so tokens are\n"
+            "                       added, rotated and revoked without a restart\n"
+            "  --instance-credential-seconds N  how long an instance's credential is used\n"
+            "                       before the server hands its agent the next (default 3600)\n"
+            "  --instance-credential-grace-seconds N  how long a replaced credential stays\n"
+            "                       valid once its successor is in use (default 300)\n"
             "  --idle-seconds N     let an idle local instance go after N seconds (default 60)\n"
             "  --max-depends-on N   dependencies allowed per job (default 20, AWS's limit)\n"
             "  --max-array-size N   children allowed per array job (default 10000, AWS's limit)\n"
@@ -179,12 +189,33 @@ static int lock_data_dir(const char *dir)
     return fd; /* held until the process exits */
 }
 
-/* The agent token lives in the data directory so that operators can hand it to the agents they
- * start, and so that it stays the same across restarts. */
-static int load_agent_token(barge_config *c)
+/* The server-wide join token lives in the data directory so that operators can hand it to the
+ * agents they start, and so that it stays the same across restarts.  reread: SIGHUP's, which
+ * takes a token written there since, and never writes one. */
+static int load_agent_token(barge_config *c, int reread)
 {
     char *path = xasprintf("%s/agent-token", c->data_dir);
     static char token[65];
+    if (reread) {
+        char fresh[65] = "";
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (!fgets(fresh, sizeof fresh, f)) fresh[0] = '\0';
+            fclose(f);
+            fresh[strcspn(fresh, "\r\n")] = '\0';
+        }
+        if (strlen(fresh) < 8) {
+            log_warn("server: %s holds no token of 8 characters or more; the agent token is "
+                     "unchanged", path);
+        } else if (strcmp(fresh, token) != 0) {
+            snprintf(token, sizeof token, "%s", fresh);
+            agent_ident_set_server_token(token);
+            log_info("server: the server-wide join token was replaced (from %s)", path);
+        }
+        explicit_bzero(fresh, sizeof fresh);
+        free(path);
+        return 0;
+    }
     FILE *f = fopen(path, "r");
     if (f) {
         if (!fgets(token, sizeof token, f)) token[0] = '\0';
@@ -380,7 +411,8 @@ int server_main(int argc, char **argv)
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
            OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
-           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS };
+           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_TOKENS, OPT_CREDSECS,
+           OPT_CREDGRACE };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -391,6 +423,9 @@ int server_main(int argc, char **argv)
         {"http-threads", required_argument, NULL, OPT_THREADS},
         {"log-level", required_argument, NULL, OPT_LOGLEVEL},
         {"agent-token", required_argument, NULL, OPT_TOKEN},
+        {"agent-tokens", required_argument, NULL, OPT_TOKENS},
+        {"instance-credential-seconds", required_argument, NULL, OPT_CREDSECS},
+        {"instance-credential-grace-seconds", required_argument, NULL, OPT_CREDGRACE},
         {"idle-seconds", required_argument, NULL, OPT_IDLE},
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
@@ -414,7 +449,9 @@ int server_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int o;
-    const char *credentials = NULL, *policies = NULL;
+    const char *credentials = NULL, *policies = NULL, *tokens_file = NULL;
+    int token_given = 0;
+    long cred_seconds = 3600, cred_grace = 300;
     const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -490,7 +527,25 @@ int server_main(int argc, char **argv)
                 return 2;
             }
             c->agent_token = optarg;
+            token_given = 1;
             break;
+        case OPT_TOKENS: tokens_file = optarg; break;
+        case OPT_CREDSECS:
+        case OPT_CREDGRACE: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            long low = o == OPT_CREDSECS ? 1 : 0;
+            if (*end || !*optarg || v < low || v > 86400 * 30) {
+                fprintf(stderr, "barge server: --%s must be a number of seconds (%ld to "
+                                "2592000)\n", o == OPT_CREDSECS ? "instance-credential-seconds"
+                                                              : "instance-credential-grace-"
+                                                                "seconds", low);
+                return 2;
+            }
+            if (o == OPT_CREDSECS) cred_seconds = v;
+            else cred_grace = v;
+            break;
+        }
         case OPT_IDLE:
         case OPT_GRACE: {
             char *end;
@@ -589,11 +644,26 @@ int server_main(int argc, char **argv)
         return 2;
     }
 
-    /* Block the stop signals in every thread; the main thread waits for them with sigwait. */
+    char *tokens_err = NULL;
+    if (agent_ident_load_tokens(tokens_file, &tokens_err) < 0) {
+        fprintf(stderr, "barge server: --agent-tokens: %s\n", tokens_err);
+        free(tokens_err);
+        auth_free();
+        return 2;
+    }
+    agent_ident_configure((int)cred_seconds, (int)cred_grace);
+    struct stat tst;
+    if (tokens_file && stat(tokens_file, &tst) == 0 && (tst.st_mode & 077))
+        log_warn("--agent-tokens %s may be read by other users (mode %03o); make it 0600",
+                 tokens_file, (unsigned)(tst.st_mode & 0777));
+
+    /* Block the stop signals, and SIGHUP, in every thread; the main thread waits for them
+     * with sigwait. */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -609,7 +679,8 @@ int server_main(int argc, char **argv)
         return 1;
     }
     if (secure_data_dir(c->data_dir) < 0) return 1;
-    if (!c->agent_token[0] && load_agent_token(c) < 0) return 1;
+    if (!c->agent_token[0] && load_agent_token(c, 0) < 0) return 1;
+    agent_ident_set_server_token(c->agent_token);
     static char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
@@ -699,7 +770,18 @@ int server_main(int argc, char **argv)
              c->account_id, c->dev ? ", developer mode" : "");
 
     int sig = 0;
-    sigwait(&stop, &sig);
+    /* SIGHUP: the join tokens again (a bad file leaves them as they were). */
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) {
+        char *why = NULL;
+        if (agent_ident_load_tokens(tokens_file, &why) < 0) {
+            log_error("SIGHUP: --agent-tokens: %s; the join tokens are unchanged", why);
+            free(why);
+        } else {
+            log_info("SIGHUP: join tokens read again%s%s", tokens_file ? " from " : "",
+                     tokens_file ? tokens_file : "");
+        }
+        if (!token_given) load_agent_token(c, 1);
+    }
     log_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce();
     core_stop();
@@ -712,6 +794,7 @@ int server_main(int argc, char **argv)
     audit_close();
     tls_files_free(&tls);
     auth_free();
+    agent_ident_free();
     log_info("stopped");
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/agent_ident.h"
 #include "server/model/config.h"
 #include "server/model/jobs.h"
 #include "server/model/state.h"
@@ -130,7 +131,11 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     size_t e = 0;
     for (size_t i = 0; i < nenv; i++)
         if (strncmp(environ[i], "BARGE_AGENT_TOKEN=", 18) != 0) env[e++] = environ[i];
-    char *token = xasprintf("BARGE_AGENT_TOKEN=%s", barge_cfg.agent_token);
+    /* The server-wide join token as it is now (SIGHUP may have replaced it). */
+    char *join = agent_ident_server_token();
+    char *token = xasprintf("BARGE_AGENT_TOKEN=%s", join);
+    explicit_bzero(join, strlen(join));
+    free(join);
     env[e++] = token;
     pid_t pid;
     int rc = posix_spawn(&pid, barge_cfg.self_exe, NULL, NULL, argv, env);
