@@ -352,12 +352,13 @@ void agent_ident_stream_close(const char *id, const char *stream)
     pthread_mutex_unlock(&mu);
 }
 
-int agent_ident_stream_owned(const char *id, const char *stream)
+agent_stream_rc agent_ident_stream_owner(const char *id, const char *stream)
 {
     pthread_mutex_lock(&mu);
     init_locked();
     stream_owner *s = stream ? dict_get(&streams, stream) : NULL;
-    int owned = s && strcmp(s->id, id) == 0;
+    agent_stream_rc rc = !s ? AGENT_STREAM_NONE
+                         : strcmp(s->id, id) == 0 ? AGENT_STREAM_MINE : AGENT_STREAM_OTHER;
     pthread_mutex_unlock(&mu);
-    return owned;
+    return rc;
 }

@@ -78,6 +78,11 @@ agent_cred_rc agent_ident_check(const char *authorization, char id[AGENT_IDENT_I
 /* The attempt writing to stream runs on instance id (from its assignment to its end). */
 void agent_ident_stream_open(const char *id, const char *stream);
 void agent_ident_stream_close(const char *id, const char *stream);
-/* Whether instance id may write to stream. */
-int agent_ident_stream_owned(const char *id, const char *stream);
+typedef enum {
+    AGENT_STREAM_MINE = 0, /* an attempt of instance id writes to it */
+    AGENT_STREAM_NONE,     /* no running attempt writes to it */
+    AGENT_STREAM_OTHER,    /* another instance's attempt writes to it */
+} agent_stream_rc;
+/* Whose running attempt writes to stream, as seen from instance id. */
+agent_stream_rc agent_ident_stream_owner(const char *id, const char *stream);
 #endif
