@@ -550,8 +550,10 @@ int agent_main(int argc, char **argv)
     ag->poll_s = 20;
     ag->heartbeat_s = 5;
     ag->main_thread = pthread_self();
-    agent_conn_init(&ag->poll_conn, ag, ag->server, ag->ca_file, 1, agent_conn_should_abandon);
-    agent_conn_init(&ag->send_conn, ag, ag->server, ag->ca_file, 0, agent_conn_should_abandon);
+    agent_conn_init(&ag->poll_conn, ag, ag->server, ag->ca_file, 1, agent_conn_should_abandon,
+                    agent_bearer);
+    agent_conn_init(&ag->send_conn, ag, ag->server, ag->ca_file, 0, agent_conn_should_abandon,
+                    agent_bearer);
     static const exec_events events = {agent_reports_started, agent_logs_line,
                                        agent_reports_ended, agent_logs_backlog};
     /* As many idle cgroups and directories as attempts can run at once (one vCPU each, at

@@ -6,15 +6,16 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "agent/agent_state.h"
 
 void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *ca_file,
-                     int poller, int (*abandon)(void *conn))
+                     int poller, int (*abandon)(void *conn),
+                     char *(*bearer)(struct agent *ag, int join))
 {
     memset(h, 0, sizeof *h);
     h->ag = ag;
     h->server = server;
     h->poller = poller;
+    h->bearer = bearer;
     /* Interruptible, so that a stop does not wait for a long poll to end. */
     httpc_options o = {.connect_timeout_ms = 5000, .tcp_keepalive = 1, .ca_file = ca_file,
                        .abandon = abandon, .ctx = h};
@@ -36,7 +37,7 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
     json_decref(body);
     char *url = xasprintf("%s%s", h->server, path);
     /* The headers of this request: the credential may have changed since the last. */
-    char *bearer = agent_bearer(h->ag, strcmp(path, AGENT_REGISTER_PATH) == 0);
+    char *bearer = h->bearer(h->ag, strcmp(path, AGENT_REGISTER_PATH) == 0);
     httpc_clear_headers(h->c);
     httpc_header(h->c, "Content-Type: application/json");
     if (bearer) {

@@ -23,13 +23,18 @@ typedef struct agent_conn {
     unsigned gen;
     int poller;    /* this connection belongs to the poller */
     int watch_gen; /* abandon the request when registration gen ends (waiting exchanges) */
+    /* What a request carries as "Authorization: Bearer ...": the join token (join) or the
+     * instance's credential; a fresh string or NULL, which the connection wipes and frees. */
+    char *(*bearer)(struct agent *ag, int join);
 } agent_conn;
 
 /* Opens the poller's connection (poller 1) or the sender's to server, and closes it.  abandon
  * (given the connection) says whether the request in flight is no longer wanted.  ca_file (or
- * NULL for the system's) holds the certificates an https:// server is verified against. */
+ * NULL for the system's) holds the certificates an https:// server is verified against.
+ * bearer gives each request's credential (agent_conn.bearer). */
 void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *ca_file,
-                     int poller, int (*abandon)(void *conn));
+                     int poller, int (*abandon)(void *conn),
+                     char *(*bearer)(struct agent *ag, int join));
 void agent_conn_close(agent_conn *h);
 
 enum { AGENT_CONN_UNREACHABLE = 0, AGENT_CONN_ABORTED = -1 };
