@@ -10,12 +10,14 @@ join tokens; join tokens rotated and revoked with SIGHUP, without a restart; an 
 an instance; credentials rotate, and a replaced one stops after its grace period, while real
 agents under fast rotation keep running jobs.
 """
+import json
 import os
 import signal
 import tempfile
 import time
 
-from harness import arn, register_agent
+from harness import ACCESS_KEY, SECRET_KEY, register_agent, write_credentials
+from test_auth import signed_headers
 from test_jobs_common import FAST, JobsCase
 
 
@@ -207,9 +209,14 @@ class JoinTokens(JobsCase):
         cls.write_tokens("# join tokens\n"
                          "ce-a-token-0123456789 ce-a\n"
                          "every-ce-token-0123456789\n")
-        # Without --dev: the harness signs with an admin key of its own.
+        # Without --dev: the harness signs with the admin key; a reader may only read.
+        creds = write_credentials(os.path.join(cls.tokens_dir, "credentials"), {
+            "tester": {"aws_access_key_id": ACCESS_KEY, "aws_secret_access_key": SECRET_KEY,
+                       "barge_policy": "admin"},
+            "reader": {"aws_access_key_id": "AKIDREADER", "aws_secret_access_key": "rsecret",
+                       "barge_policy": "read"}})
         cls.server_args = ("--idle-seconds", "2", "--kill-grace-seconds", "1",
-                           "--agent-tokens", cls.tokens)
+                           "--agent-tokens", cls.tokens, "--credentials", creds)
         super().setUpClass()
 
     @classmethod
@@ -280,7 +287,8 @@ class JoinTokens(JobsCase):
         # The server-wide token in DATA_DIR is replaced the same way; the agents the server
         # launches from then on get the new one.
         path = os.path.join(self.server.data_dir, "agent-token")
-        old = open(path).read().strip()
+        with open(path) as f:
+            old = f.read().strip()
         self.assertEqual(self.register("ce-b", old)[0], 200)
         with open(path, "w") as f:
             f.write("replaced-server-token-0123\n")
@@ -295,10 +303,32 @@ class JoinTokens(JobsCase):
         self.assertEqual(self.server.proc.pid, pid)
 
     def test_revoking_an_instance_needs_the_permission(self):
-        status, _, out = self.server.raw("POST", "/barge/v1/revokeinstance",
-                                         {"instanceId": "i-whoever"},
+        status, out = self.register("ce-a", "ce-a-token-0123456789")
+        self.assertEqual(status, 200, out)
+        body = json.dumps({"instanceId": out["instanceId"]})
+
+        def revoke(key, secret):
+            headers = signed_headers(self.server.url, "POST", "/barge/v1/revokeinstance", body,
+                                     key, secret)
+            return self.server.raw("POST", "/barge/v1/revokeinstance", body, headers)
+        status, _, got = self.server.raw("POST", "/barge/v1/revokeinstance", body,
                                          {"Content-Type": "application/json"})
-        self.assertEqual(status, 403, out)
+        self.assertEqual((status, got["__type"]), (403, "MissingAuthenticationTokenException"))
+        status, _, got = revoke("AKIDREADER", "rsecret")
+        self.assertEqual((status, got["__type"]), (403, "AccessDeniedException"))
+        self.assertIn("batch:RevokeInstance", got["message"])
+        self.assertEqual(self.server.raw("POST", "/barge/v1/agent/exchange", {}, {
+            "Authorization": "Bearer " + out["credential"]})[0], 200)
+        status, _, got = revoke(ACCESS_KEY, SECRET_KEY)
+        self.assertEqual((status, got), (200, {"instanceId": out["instanceId"]}))
+        status, _, got = self.server.raw("POST", "/barge/v1/agent/exchange", {}, {
+            "Authorization": "Bearer " + out["credential"]})
+        self.assertEqual((status, got["__type"]), (404, "UnknownInstanceException"))
+        # The revocation is in the audit trail, with who asked.
+        with open(os.path.join(self.server.data_dir, "audit.log")) as f:
+            trail = [json.loads(line) for line in f if "RevokeInstance" in line]
+        self.assertEqual([e.get("errorCode") for e in trail],
+                         ["MissingAuthenticationTokenException", "AccessDeniedException", None])
 
 
 class CredentialRotation(IdentityCase):
