@@ -285,7 +285,7 @@ class JoinTokens(JobsCase):
         self.wait_for(lambda: "line 1" in self.server.read_log(), 10, "the refusal logged")
         self.assertEqual(self.register("ce-a", "ce-a-next-token-01234")[0], 200)
         # The server-wide token in DATA_DIR is replaced the same way; the agents the server
-        # launches from then on get the new one.
+        # launches have tokens of their own and are not affected.
         path = os.path.join(self.server.data_dir, "agent-token")
         with open(path) as f:
             old = f.read().strip()
@@ -301,6 +301,26 @@ class JoinTokens(JobsCase):
                                          {"Authorization": "Bearer " + cred})
         self.assertEqual(status, 200, out)
         self.assertEqual(self.server.proc.pid, pid)
+
+    def test_local_agents_get_a_token_for_their_instance_alone(self):
+        job = self.submit("sleeper", command="sleep 3")
+        self.wait_for(lambda: self.status(job) == "RUNNING", 30, "the job to run")
+        tokens = set()
+        for pid in self.agent_pids("ce"):
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                for item in f.read().split(b"\0"):
+                    if item.startswith(b"BARGE_AGENT_TOKEN="):
+                        tokens.add(item.split(b"=", 1)[1].decode())
+        self.assertTrue(tokens)
+        with open(os.path.join(self.server.data_dir, "agent-token")) as f:
+            server_token = f.read().strip()
+        for token in tokens:
+            self.assertNotEqual(token, server_token)
+            # It registers no instance but the one it was made for, which is taken.
+            for ce in ("ce", "ce-a"):
+                status, out = self.register(ce, token)
+                self.assertEqual((status, out["__type"]), (403, "AccessDeniedException"))
+        self.assertSucceeded(job)
 
     def test_revoking_an_instance_needs_the_permission(self):
         status, out = self.register("ce-a", "ce-a-token-0123456789")

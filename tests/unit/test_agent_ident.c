@@ -26,7 +26,7 @@ static agent_join_rc join(const char *token, const char *ce)
 {
     char h[600];
     snprintf(h, sizeof h, "Bearer %s", token);
-    return agent_ident_join(h, ce, 0);
+    return agent_ident_join(h, ce, NULL, 0);
 }
 
 static agent_cred_rc check(const char *cred, char id[AGENT_IDENT_ID_MAX + 1], int *rotate)
@@ -49,9 +49,9 @@ static void test_join_tokens(void)
     CHECK_EQ_INT(join("any-ce-0123456789", "ce-b"), AGENT_JOIN_OK);
     CHECK_EQ_INT(join("for-ce-a-012345678", "ce-a"), AGENT_JOIN_UNKNOWN);
     CHECK_EQ_INT(join("for-ce-a-0123456789x", "ce-a"), AGENT_JOIN_UNKNOWN);
-    CHECK_EQ_INT(agent_ident_join(NULL, "ce-a", 0), AGENT_JOIN_MISSING);
-    CHECK_EQ_INT(agent_ident_join("Basic abc", "ce-a", 0), AGENT_JOIN_MISSING);
-    CHECK_EQ_INT(agent_ident_join(NULL, "ce-a", 1), AGENT_JOIN_OK); /* developer mode */
+    CHECK_EQ_INT(agent_ident_join(NULL, "ce-a", NULL, 0), AGENT_JOIN_MISSING);
+    CHECK_EQ_INT(agent_ident_join("Basic abc", "ce-a", NULL, 0), AGENT_JOIN_MISSING);
+    CHECK_EQ_INT(agent_ident_join(NULL, "ce-a", NULL, 1), AGENT_JOIN_OK); /* developer mode */
     /* A bad file names the line, never a token, and changes nothing. */
     path = write_file("bad", "good-token-0123456789\nshort-one ce-a\n");
     CHECK_EQ_INT(agent_ident_load_tokens(path, &err), -1);
@@ -71,11 +71,27 @@ static void test_join_tokens(void)
     /* The server-wide token, replaced. */
     agent_ident_set_server_token("server-wide-token-2");
     CHECK_EQ_INT(join("server-wide-token", "ce-a"), AGENT_JOIN_UNKNOWN);
-    char *t = agent_ident_server_token();
-    CHECK_STR(t, "server-wide-token-2");
-    free(t);
+    CHECK_EQ_INT(join("server-wide-token-2", "ce-a"), AGENT_JOIN_OK);
     CHECK_EQ_INT(agent_ident_load_tokens(NULL, &err), 0);
     CHECK_EQ_INT(join("next-for-ce-a-0123", "ce-a"), AGENT_JOIN_UNKNOWN);
+}
+
+/* A launch token registers its instance and no other, until the instance is revoked. */
+static void test_launch_tokens(void)
+{
+    char t[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1], u[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1], h[100];
+    agent_ident_launch_token("i-local", t);
+    agent_ident_launch_token("i-other", u);
+    CHECK_EQ_INT(strlen(t), AGENT_IDENT_LAUNCH_TOKEN_LEN);
+    CHECK(strcmp(t, u) != 0);
+    snprintf(h, sizeof h, "Bearer %s", t);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-local", 0), AGENT_JOIN_LAUNCH);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-other", 0), AGENT_JOIN_UNKNOWN);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", NULL, 0), AGENT_JOIN_UNKNOWN);
+    agent_ident_revoke("i-local");
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-local", 0), AGENT_JOIN_UNKNOWN);
+    snprintf(h, sizeof h, "Bearer %s", u);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-other", 0), AGENT_JOIN_LAUNCH);
 }
 
 static void test_credentials(void)
@@ -161,6 +177,7 @@ int main(void)
 {
     CHECK(mkdtemp(dir) != NULL);
     RUN(test_join_tokens);
+    RUN(test_launch_tokens);
     RUN(test_credentials);
     RUN(test_rotation);
     RUN(test_streams);

@@ -139,8 +139,9 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
     char *name = api_name_or_arn(c, ce_arg, ARN_CE, "computeEnvironment");
     if (!name) return -1;
     /* The join token first: who has none learns nothing of the compute environments. */
-    agent_join_rc jr = agent_ident_join(c->auth, name, barge_cfg.dev);
-    if (jr != AGENT_JOIN_OK) {
+    const char *id = api_str(req, "instanceId"), *client = api_str(req, "clientToken");
+    agent_join_rc jr = agent_ident_join(c->auth, name, id, barge_cfg.dev);
+    if (jr != AGENT_JOIN_OK && jr != AGENT_JOIN_LAUNCH) {
         join_refused(c, jr, name);
         free(name);
         return -1;
@@ -156,7 +157,6 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
         return api_client_error(c, "vcpus and memoryMiB: an agent must offer at least 1 vCPU "
                                    "and 1 MiB");
     }
-    const char *id = api_str(req, "instanceId"), *client = api_str(req, "clientToken");
     if (api_check_instance_id(c, id, "instanceId") < 0) {
         free(name);
         return -1;
@@ -188,6 +188,14 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
         free(name);
         return api_client_error(c, "computeEnvironment: instance %s was launched for '%s'",
                                 id, in->ce);
+    }
+    /* An instance this server launched is registered by the agent it launched, which alone
+     * has its launch token. */
+    if (in && in->local && jr != AGENT_JOIN_LAUNCH && !barge_cfg.dev) {
+        free(name);
+        return api_fail(c, 403, "AccessDeniedException",
+                        "instance %s is being launched by this server; only the agent it "
+                        "launched registers it", in->id);
     }
     if (!in) in = instance_new(c->st->fleet, id, name);
     free(name);

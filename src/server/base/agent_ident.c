@@ -41,8 +41,9 @@ typedef struct stream_owner {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int rotate_ms = 3600 * 1000, grace_ms = 300 * 1000;
-static char *server_token;
+static int has_server_token;
 static unsigned char server_hash[HASH_LEN];
+static dict launches; /* instance id -> the SHA-256 of its launch token (malloc'd key first) */
 static join_token *tokens;
 static size_t n_tokens;
 static dict idents;  /* instance id -> ident */
@@ -54,6 +55,7 @@ static void init_locked(void)
     if (ready) return;
     dict_init(&idents);
     dict_init(&streams);
+    dict_init(&launches);
     ready = 1;
 }
 
@@ -108,14 +110,15 @@ void agent_ident_free(void)
             free(s);
         }
         dict_free(&streams);
+        i = 0;
+        while (dict_next(&launches, &i, &k, &v)) free(v);
+        dict_free(&launches);
         ready = 0;
     }
     free_tokens(tokens, n_tokens);
     tokens = NULL;
     n_tokens = 0;
-    if (server_token) explicit_bzero(server_token, strlen(server_token));
-    free(server_token);
-    server_token = NULL;
+    has_server_token = 0;
     pthread_mutex_unlock(&mu);
 }
 
@@ -124,19 +127,37 @@ void agent_ident_free(void)
 void agent_ident_set_server_token(const char *token)
 {
     pthread_mutex_lock(&mu);
-    if (server_token) explicit_bzero(server_token, strlen(server_token));
-    free(server_token);
-    server_token = token && *token ? xstrdup(token) : NULL;
-    if (server_token) sha256(server_token, strlen(server_token), server_hash);
+    has_server_token = token && *token;
+    if (has_server_token) sha256(token, strlen(token), server_hash);
     pthread_mutex_unlock(&mu);
 }
 
-char *agent_ident_server_token(void)
+/* Random bytes as hexadecimal into out (2 * n + 1 bytes). */
+static void random_hex(char *out, size_t n)
 {
+    unsigned char b[SECRET_BYTES];
+    BARGE_ASSERT(n <= sizeof b);
+    if (RAND_bytes(b, (int)n) != 1) BARGE_ASSERT(!"the system's random generator failed");
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+    explicit_bzero(b, sizeof b);
+}
+
+void agent_ident_launch_token(const char *id, char out[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1])
+{
+    random_hex(out, AGENT_IDENT_LAUNCH_TOKEN_LEN / 2);
+    unsigned char *h = xmalloc(HASH_LEN + strlen(id) + 1);
+    sha256(out, strlen(out), h);
+    char *key = (char *)h + HASH_LEN;
+    strcpy(key, id);
     pthread_mutex_lock(&mu);
-    char *t = xstrdup(server_token ? server_token : "");
+    init_locked();
+    free(dict_put(&launches, key, h));
     pthread_mutex_unlock(&mu);
-    return t;
 }
 
 static int name_char(int c)
@@ -192,7 +213,8 @@ int agent_ident_load_tokens(const char *path, char **err)
     return 0;
 }
 
-agent_join_rc agent_ident_join(const char *authorization, const char *ce, int any)
+agent_join_rc agent_ident_join(const char *authorization, const char *ce, const char *id,
+                               int any)
 {
     const char *given = bearer(authorization);
     if (any) return AGENT_JOIN_OK;
@@ -202,7 +224,13 @@ agent_join_rc agent_ident_join(const char *authorization, const char *ce, int an
     /* Every token is compared, each in constant time, so that timing tells nothing. */
     int found = 0, for_ce = 0;
     pthread_mutex_lock(&mu);
-    if (server_token && CRYPTO_memcmp(h, server_hash, HASH_LEN) == 0) found = for_ce = 1;
+    init_locked();
+    const unsigned char *launch = id ? dict_get(&launches, id) : NULL;
+    if (launch && CRYPTO_memcmp(h, launch, HASH_LEN) == 0) {
+        pthread_mutex_unlock(&mu);
+        return AGENT_JOIN_LAUNCH;
+    }
+    if (has_server_token && CRYPTO_memcmp(h, server_hash, HASH_LEN) == 0) found = for_ce = 1;
     for (size_t i = 0; i < n_tokens; i++) {
         if (CRYPTO_memcmp(h, tokens[i].hash, HASH_LEN) != 0) continue;
         found = 1;
@@ -216,17 +244,9 @@ agent_join_rc agent_ident_join(const char *authorization, const char *ce, int an
 
 void agent_ident_issue(const char *id, int keep_previous, char out[AGENT_IDENT_CRED_MAX + 1])
 {
-    unsigned char secret[SECRET_BYTES];
-    if (RAND_bytes(secret, sizeof secret) != 1)
-        BARGE_ASSERT(!"the system's random generator failed");
-    static const char hex[] = "0123456789abcdef";
     int n = snprintf(out, AGENT_IDENT_CRED_MAX + 1, "%.*s:", AGENT_IDENT_ID_MAX, id);
-    for (size_t i = 0; i < sizeof secret; i++) {
-        out[n++] = hex[secret[i] >> 4];
-        out[n++] = hex[secret[i] & 15];
-    }
-    out[n] = '\0';
-    explicit_bzero(secret, sizeof secret);
+    random_hex(out + n, SECRET_BYTES);
+    n += 2 * SECRET_BYTES;
     unsigned char h[HASH_LEN];
     sha256(out, (size_t)n, h);
     pthread_mutex_lock(&mu);
@@ -278,6 +298,7 @@ void agent_ident_revoke(const char *id)
         free(in->id);
         free(in);
     }
+    free(dict_del(&launches, id));
     close_streams_locked(id);
     pthread_mutex_unlock(&mu);
 }

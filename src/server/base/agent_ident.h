@@ -3,8 +3,9 @@
  * instance may write to.
  *
  * A join token only lets an agent register: one for the whole server (--agent-token, or
- * DATA_DIR/agent-token) and any number from the tokens file (--agent-tokens), each for the
- * whole server or for one compute environment.  Registration hands the instance a credential of
+ * DATA_DIR/agent-token), any number from the tokens file (--agent-tokens), each for the whole
+ * server or for one compute environment, and one per agent the local provider launches, which
+ * registers that one instance.  Registration hands the instance a credential of
  * its own, "ID:SECRET" with 32 random bytes of secret; only its SHA-256 is kept, and it is
  * compared in constant time.  The instance id in it lets the server find what to compare with,
  * and so derive the instance from the credential alone.
@@ -32,8 +33,10 @@ void agent_ident_free(void);
 
 /* The server-wide token (today's --agent-token): set at start and again on reload. */
 void agent_ident_set_server_token(const char *token);
-/* A copy of the server-wide token, for the agents the local provider launches; free it. */
-char *agent_ident_server_token(void);
+/* A fresh join token for the launch of instance id, into out: it registers that instance and no
+ * other, until the instance is revoked. */
+#define AGENT_IDENT_LAUNCH_TOKEN_LEN 64
+void agent_ident_launch_token(const char *id, char out[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1]);
 /* Reads the tokens file: one token a line, alone (valid for the whole server) or followed by
  * the name of the one compute environment it registers agents for; blank lines and lines
  * starting with '#' are skipped.  The file's tokens replace those read before, atomically: on
@@ -43,13 +46,15 @@ int agent_ident_load_tokens(const char *path, char **err);
 
 typedef enum {
     AGENT_JOIN_OK = 0,
+    AGENT_JOIN_LAUNCH,   /* the launch token of the instance registering */
     AGENT_JOIN_MISSING,  /* no "Bearer TOKEN" */
     AGENT_JOIN_UNKNOWN,  /* no such token (or revoked) */
     AGENT_JOIN_OTHER_CE, /* a token for another compute environment */
 } agent_join_rc;
-/* Whether the Authorization header carries a join token that registers agents for compute
- * environment ce.  any: accept every token (developer mode). */
-agent_join_rc agent_ident_join(const char *authorization, const char *ce, int any);
+/* Whether the Authorization header carries a join token that registers instance id (NULL: a
+ * new one) for compute environment ce.  any: accept every token (developer mode). */
+agent_join_rc agent_ident_join(const char *authorization, const char *ce, const char *id,
+                               int any);
 
 /* ---- instance credentials ---- */
 
