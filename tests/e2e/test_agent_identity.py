@@ -13,10 +13,11 @@ agents under fast rotation keep running jobs.
 import json
 import os
 import signal
+import subprocess
 import tempfile
 import time
 
-from harness import ACCESS_KEY, SECRET_KEY, register_agent, write_credentials
+from harness import ACCESS_KEY, BARGE, SECRET_KEY, register_agent, write_credentials
 from test_auth import signed_headers
 from test_jobs_common import FAST, JobsCase
 
@@ -183,10 +184,11 @@ class OnlyItsOwnAttempts(IdentityCase):
         job = self.submit("revoked-job", queue="revoked", command="true")
         self.assertEqual(victim.take()["jobId"], job)
         self.assertEqual(victim.exchange([report(job, 1, "RUNNING", pid=1)])[0], 200)
-        status, _, out = self.server.raw("POST", "/barge/v1/revokeinstance",
-                                         {"instanceId": victim.id},
-                                         {"Content-Type": "application/json"})
-        self.assertEqual((status, out), (200, {"instanceId": victim.id}))
+        # The operator's command.
+        out = subprocess.run([BARGE, "revoke-instance", "--endpoint", self.server.url, victim.id],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual((out.returncode, out.stdout), (0, "Instance %s revoked.\n" % victim.id),
+                         out.stderr)
         # Its credential is refused at once, for every kind of request.
         self.refused(victim.exchange(), 404, "UnknownInstanceException", victim.id)
         self.refused(victim.upload("x/default/y", "z"), 404, "UnknownInstanceException")
@@ -197,6 +199,10 @@ class OnlyItsOwnAttempts(IdentityCase):
                                          {"instanceId": victim.id},
                                          {"Content-Type": "application/json"})
         self.assertEqual((status, out["__type"]), (400, "ClientException"))
+        out = subprocess.run([BARGE, "revoke-instance", "--endpoint", self.server.url, victim.id],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("no instance '%s'" % victim.id, out.stderr)
 
 
 class JoinTokens(JobsCase):
