@@ -30,9 +30,11 @@
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
 #include "server/api/auth.h"
+#include "server/api/auth_temp.h"
 #include "server/api/jobdef.h"
 #include "server/base/audit.h"
 #include "server/http_server.h"
+#include "server/join_tokens.h"
 #include "server/tls.h"
 #include "server/model/secrets.h"
 
@@ -189,60 +191,6 @@ static int lock_data_dir(const char *dir)
     return fd; /* held until the process exits */
 }
 
-/* The server-wide join token lives in the data directory so that operators can hand it to the
- * agents they start, and so that it stays the same across restarts.  reread: SIGHUP's, which
- * takes a token written there since, and never writes one. */
-static int load_agent_token(barge_config *c, int reread)
-{
-    char *path = xasprintf("%s/agent-token", c->data_dir);
-    static char token[65];
-    if (reread) {
-        char fresh[65] = "";
-        FILE *f = fopen(path, "r");
-        if (f) {
-            if (!fgets(fresh, sizeof fresh, f)) fresh[0] = '\0';
-            fclose(f);
-            fresh[strcspn(fresh, "\r\n")] = '\0';
-        }
-        if (strlen(fresh) < 8) {
-            log_warn("server: %s holds no token of 8 characters or more; the agent token is "
-                     "unchanged", path);
-        } else if (strcmp(fresh, token) != 0) {
-            snprintf(token, sizeof token, "%s", fresh);
-            agent_ident_set_server_token(token);
-            log_info("server: the server-wide join token was replaced (from %s)", path);
-        }
-        explicit_bzero(fresh, sizeof fresh);
-        free(path);
-        return 0;
-    }
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (!fgets(token, sizeof token, f)) token[0] = '\0';
-        fclose(f);
-        token[strcspn(token, "\r\n")] = '\0';
-    }
-    if (!token[0]) {
-        char a[37], b[37];
-        util_uuid(a);
-        util_uuid(b);
-        snprintf(token, sizeof token, "%.8s%.4s%.4s%.4s%.12s%.8s", a, a + 9, a + 14, a + 19,
-                 a + 24, b);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0 || write(fd, token, strlen(token)) < 0 || fsync(fd) < 0) {
-            fprintf(stderr, "barge server: cannot write the agent token to %s: %s\n", path,
-                    strerror(errno));
-            if (fd >= 0) close(fd);
-            free(path);
-            return -1;
-        }
-        close(fd);
-    }
-    free(path);
-    c->agent_token = token;
-    return 0;
-}
-
 /* ---- the core's hooks: the server decides what each turn of the core does ------------- */
 
 /* Before each commit: a scheduling pass when something may let a job run, then every job the
@@ -260,6 +208,7 @@ static int before_commit(void *ctx, int final)
         sched_pass(st);
     }
     jobs_flush(st);
+    jobs_flush_shares(st, final);
     if (final) {
         /* What still runs is stopped by the operator's hand, not lost: the next start gives
          * those attempts back to their jobs (docs/decisions.md). */
@@ -411,8 +360,8 @@ int server_main(int argc, char **argv)
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
            OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
-           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_TOKENS, OPT_CREDSECS,
-           OPT_CREDGRACE };
+           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
+           OPT_CREDSECS, OPT_CREDGRACE };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -441,6 +390,8 @@ int server_main(int argc, char **argv)
         {"secrets", required_argument, NULL, OPT_SECRETS},
         {"credentials", required_argument, NULL, OPT_CREDENTIALS},
         {"policies", required_argument, NULL, OPT_POLICIES},
+        {"roles", required_argument, NULL, OPT_ROLES},
+        {"role-session-seconds", required_argument, NULL, OPT_ROLESECONDS},
         {"max-pids-per-job", required_argument, NULL, OPT_MAXPIDS},
         {"tls-cert", required_argument, NULL, OPT_TLSCERT},
         {"tls-key", required_argument, NULL, OPT_TLSKEY},
@@ -449,8 +400,8 @@ int server_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int o;
-    const char *credentials = NULL, *policies = NULL, *tokens_file = NULL;
-    int token_given = 0;
+    const char *credentials = NULL, *policies = NULL, *roles = NULL, *tokens_file = NULL;
+    int role_seconds = AUTH_TEMP_DEFAULT_SECONDS, token_given = 0;
     long cred_seconds = 3600, cred_grace = 300;
     const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
     optind = 1;
@@ -484,6 +435,18 @@ int server_main(int argc, char **argv)
         case OPT_SECRETS: c->secrets_file = optarg; break;
         case OPT_CREDENTIALS: credentials = optarg; break;
         case OPT_POLICIES: policies = optarg; break;
+        case OPT_ROLES: roles = optarg; break;
+        case OPT_ROLESECONDS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || !*optarg || v < 1 || v > AUTH_TEMP_MAX_SECONDS) {
+                fprintf(stderr, "barge server: --role-session-seconds must be a number of "
+                                "seconds, 1 to %d (got '%s')\n", AUTH_TEMP_MAX_SECONDS, optarg);
+                return 2;
+            }
+            role_seconds = (int)v;
+            break;
+        }
         case OPT_WORKROOT:
             if (optarg[0] != '/') {
                 fprintf(stderr, "barge server: --agent-work-dir must be an absolute path (got "
@@ -636,26 +599,30 @@ int server_main(int argc, char **argv)
                         "the policies\n");
         return 2;
     }
+    if (roles && !credentials) {
+        fprintf(stderr, "barge server: --roles needs --credentials: without keys checked, a job "
+                        "of any role gets credentials that work for anything\n");
+        return 2;
+    }
     char *auth_err = NULL;
-    if (auth_load(credentials, policies, &auth_err) < 0) {
+    if (auth_load(credentials, policies, &auth_err) < 0 ||
+        auth_temp_init(roles, role_seconds, &auth_err) < 0) {
         fprintf(stderr, "barge server: %s\n", auth_err);
         free(auth_err);
+        auth_temp_free();
         auth_free();
         return 2;
     }
+    /* Jobs' roles: the engine checks them at dispatch and revokes an attempt's credentials when
+     * it ends, through hooks, since it sits below the API. */
+    static const attempt_role_hooks role_hooks = {auth_temp_role_usable, auth_temp_revoke};
+    attempt_set_role_hooks(&role_hooks);
 
-    char *tokens_err = NULL;
-    if (agent_ident_load_tokens(tokens_file, &tokens_err) < 0) {
-        fprintf(stderr, "barge server: --agent-tokens: %s\n", tokens_err);
-        free(tokens_err);
+    if (join_tokens_read_file(tokens_file)) {
         auth_free();
         return 2;
     }
     agent_ident_configure((int)cred_seconds, (int)cred_grace);
-    struct stat tst;
-    if (tokens_file && stat(tokens_file, &tst) == 0 && (tst.st_mode & 077))
-        log_warn("--agent-tokens %s may be read by other users (mode %03o); make it 0600",
-                 tokens_file, (unsigned)(tst.st_mode & 0777));
 
     /* Block the stop signals, and SIGHUP, in every thread; the main thread waits for them
      * with sigwait. */
@@ -679,8 +646,7 @@ int server_main(int argc, char **argv)
         return 1;
     }
     if (secure_data_dir(c->data_dir) < 0) return 1;
-    if (!c->agent_token[0] && load_agent_token(c, 0) < 0) return 1;
-    agent_ident_set_server_token(c->agent_token);
+    if (join_tokens_server(c->data_dir, token_given ? c->agent_token : NULL)) return 1;
     static char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
@@ -759,7 +725,10 @@ int server_main(int argc, char **argv)
         log_info("requests must be signed with one of the %zu keys of %s (SigV4, verified) and "
                  "are authorized by their principal's policies", auth_principal_count(),
                  credentials);
-    else
+    if (auth_temp_role_count())
+        log_info("jobs may assume the %zu roles of %s; their credentials last %d s",
+                 auth_temp_role_count(), roles, role_seconds);
+    if (!auth_enabled())
         log_warn("developer mode (--dev): requests signed with any key, or none, are accepted "
                  "and may do anything; give --credentials FILE to check keys");
     if (c->allow_privileged)
@@ -771,17 +740,7 @@ int server_main(int argc, char **argv)
 
     int sig = 0;
     /* SIGHUP: the join tokens again (a bad file leaves them as they were). */
-    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) {
-        char *why = NULL;
-        if (agent_ident_load_tokens(tokens_file, &why) < 0) {
-            log_error("SIGHUP: --agent-tokens: %s; the join tokens are unchanged", why);
-            free(why);
-        } else {
-            log_info("SIGHUP: join tokens read again%s%s", tokens_file ? " from " : "",
-                     tokens_file ? tokens_file : "");
-        }
-        if (!token_given) load_agent_token(c, 1);
-    }
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) join_tokens_reload();
     log_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce();
     core_stop();
@@ -793,6 +752,7 @@ int server_main(int argc, char **argv)
     secrets_free();
     audit_close();
     tls_files_free(&tls);
+    auth_temp_free();
     auth_free();
     agent_ident_free();
     log_info("stopped");

@@ -39,12 +39,16 @@ struct auth_principal {
     size_t npolicies;
     pthread_mutex_t mu;  /* guards slots */
     key_slot slots[2];   /* batch and logs: the two services a server answers */
+    void *owner;         /* made at run time (auth_principal_new): its maker's record */
 };
 
 typedef struct named_policy {
     char *name;
     policy *p;
 } named_policy;
+
+/* Keys made at run time (auth_temp.c registers where they are). */
+static auth_key_source key_source;
 
 static struct {
     int enabled;
@@ -379,6 +383,7 @@ static const char bad_signature[] =
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method. Consult the service documentation for details.";
 static const char bad_token[] = "The security token included in the request is invalid.";
+static const char expired_token[] = "The security token included in the request is expired";
 
 /* Every value of header lname (case-insensitive), joined by commas; NULL when absent. */
 static char *header_values(const auth_request *r, const char *lname)
@@ -472,6 +477,12 @@ int auth_verify(const auth_request *r, const auth_principal **who, auth_refusal 
     if (sigv4_parse(h, &a, err, sizeof err) < 0)
         return refuse(why, 403, "IncompleteSignatureException", "%s", err);
     auth_principal *p = dict_get(&A.by_key, a.access_key);
+    if (!p && key_source.find) {
+        int expired = 0;
+        p = key_source.find(a.access_key, r->now, &expired);
+        if (!p && expired)
+            return refuse(why, 403, "ExpiredTokenException", "%s", expired_token);
+    }
     if (!p) return refuse(why, 403, "UnrecognizedClientException", "%s", bad_token);
 
     int rc = -1;
@@ -581,6 +592,7 @@ int auth_verify(const auth_request *r, const auth_principal **who, auth_refusal 
     *who = p;
     rc = 0;
 done:
+    if (rc < 0) auth_principal_release(p);
     for (size_t i = 0; i < n; i++) free(values[i]);
     free(names);
     free(values);
@@ -615,4 +627,52 @@ int auth_check(const auth_principal *who, const char *action, const char *const 
                       "action", who->arn, action, resources[r], action);
     }
     return 0;
+}
+
+/* Principals made at run time ------------------------------------------------------------- */
+
+auth_principal *auth_principal_new(const char *arn, const char *access_key, const char *secret,
+                                   const char *token, const policy *const *policies,
+                                   size_t npolicies, void *owner)
+{
+    auth_principal *p = xcalloc(1, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    p->arn = xstrdup(arn);
+    /* The ARN's last part, as the session name of an assumed role is. */
+    const char *slash = strrchr(arn, '/');
+    p->name = xstrdup(slash ? slash + 1 : arn);
+    p->access_key = xstrdup(access_key);
+    p->secret = xstrdup(secret);
+    p->token = token ? xstrdup(token) : NULL;
+    p->policy_names = xstrdup("");
+    p->policies = xcalloc(npolicies ? npolicies : 1, sizeof *p->policies);
+    if (npolicies) memcpy(p->policies, policies, npolicies * sizeof *p->policies);
+    p->npolicies = npolicies;
+    p->owner = owner;
+    return p;
+}
+
+void auth_principal_free(auth_principal *p)
+{
+    principal_free(p);
+}
+
+void *auth_principal_owner(const auth_principal *p)
+{
+    return p ? p->owner : NULL;
+}
+
+const policy *auth_policy_named(const char *name)
+{
+    return find_policy(name);
+}
+
+void auth_set_key_source(const auth_key_source *s)
+{
+    key_source = s ? *s : (auth_key_source){0};
+}
+
+void auth_principal_release(const auth_principal *who)
+{
+    if (who && who->owner && key_source.release) key_source.release((auth_principal *)who);
 }

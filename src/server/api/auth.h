@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "common/sigv4.h"
+#include "server/api/policy.h"
 
 typedef struct auth_principal auth_principal;
 
@@ -72,4 +73,30 @@ int auth_authorize_logs(const auth_principal *who, const char *target, const cha
  * the AccessDeniedException for the first resource refused. */
 int auth_check(const auth_principal *who, const char *action, const char *const *resources,
                size_t n, auth_refusal *why);
+
+/* ---- Principals made at run time (auth_temp.h) ------------------------------------------ */
+
+/* A principal that is not in --credentials: its requests must carry token (temporary
+ * credentials always have one), and its ARN is arn as given.  owner is the maker's record of
+ * it, handed back by auth_principal_owner; it marks the principal as one made at run time. */
+auth_principal *auth_principal_new(const char *arn, const char *access_key, const char *secret,
+                                   const char *token, const policy *const *policies,
+                                   size_t npolicies, void *owner);
+void auth_principal_free(auth_principal *p);
+void *auth_principal_owner(const auth_principal *p);
+/* A policy by the name a barge_policy line would give it (built in, or of --policies). */
+const policy *auth_policy_named(const char *name);
+
+/* Where auth_verify looks for a key that --credentials does not hold.  find returns the
+ * principal with a reference held for the request, or NULL (with *expired set when the key
+ * exists but its credentials have expired); release drops such a reference. */
+typedef struct auth_key_source {
+    auth_principal *(*find)(const char *access_key, time_t now, int *expired);
+    void (*release)(auth_principal *p);
+} auth_key_source;
+void auth_set_key_source(const auth_key_source *s);
+/* Drops the reference that auth_verify took for a request on who, once the request is answered
+ * (its audit record written).  Any principal, NULL included: only those made at run time are
+ * counted. */
+void auth_principal_release(const auth_principal *who);
 #endif
