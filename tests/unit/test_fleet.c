@@ -630,6 +630,45 @@ static void test_clean_stop_costs_no_attempt(void)
 }
 
 /* An array child has one id: its index as written, without sign, spaces or leading zeros. */
+/* Registration outside developer mode: an instance the server is launching is registered only
+ * with its launch token, and a join token for another compute environment registers nothing. */
+static void test_join_tokens_at_registration(void)
+{
+    barge_cfg.dev = 0;
+    agent_ident_set_server_token("server-wide-token");
+    begin();
+    instance *in = instance_new(st->fleet, "i-launched", "ce1");
+    in->local = 1;
+    char launch[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1];
+    agent_ident_launch_token("i-launched", launch);
+    static const char reg[] = "{\"computeEnvironment\": \"ce1\", \"instanceId\": \"i-launched\","
+                              " \"vcpus\": 1, \"memoryMiB\": 64}";
+    char auth[100];
+    struct { const char *token; int status; } tries[] = {
+        {"server-wide-token", 403}, {"no-such-token", 403}, {NULL, 401}, {launch, 200}};
+    for (size_t i = 0; i < sizeof tries / sizeof *tries; i++) {
+        snprintf(auth, sizeof auth, "Bearer %s", tries[i].token ? tries[i].token : "");
+        api_ctx c = {.st = st, .now_ms = util_now_ms(), .auth = tries[i].token ? auth : NULL};
+        json_t *req = parse(reg), *resp = NULL;
+        int rc = AGENT_REGISTER(&c, req, &resp);
+        CHECK_EQ_INT(rc == 0 && !c.err_type ? 200 : c.status, tries[i].status);
+        json_decref(req);
+        json_decref(resp);
+    }
+    CHECK(in->registered);
+    /* A launch token registers no other instance. */
+    api_ctx c = {.st = st, .now_ms = util_now_ms(), .auth = auth};
+    json_t *req = parse("{\"computeEnvironment\": \"ce1\", \"instanceId\": \"i-stranger\","
+                        " \"vcpus\": 1, \"memoryMiB\": 64}");
+    CHECK_EQ_INT(AGENT_REGISTER(&c, req, &(json_t *){NULL}), -1);
+    CHECK_EQ_INT(c.status, 403);
+    json_decref(req);
+    in->local = 0; /* no agent process to stop when it goes */
+    fleet_lose(st, in, "the test is over");
+    commit();
+    barge_cfg.dev = 1;
+}
+
 static void test_child_ids_are_canonical(void)
 {
     begin();
@@ -673,6 +712,7 @@ int main(void)
     RUN(test_reload_keeps_the_fleet);
     RUN(test_clean_stop_costs_no_attempt);
     RUN(test_child_ids_are_canonical);
+    RUN(test_join_tokens_at_registration);
 
     model_free(st);
     store_close(db);
