@@ -116,7 +116,17 @@ static void test_credentials(void)
     snprintf(forged, sizeof forged, "%s", a);
     forged[10] = forged[10] == '0' ? '1' : '0';
     CHECK_EQ_INT(check(forged, id, NULL), AGENT_CRED_WRONG);
-    CHECK_EQ_INT(check("i-nobody:00", id, NULL), AGENT_CRED_NO_INSTANCE);
+    char nobody[AGENT_IDENT_CRED_MAX + 1];
+    snprintf(nobody, sizeof nobody, "i-nobody:%s", strchr(a, ':') + 1);
+    CHECK_EQ_INT(check(nobody, id, NULL), AGENT_CRED_NO_INSTANCE);
+    CHECK_STR(id, "i-nobody");
+    /* Only a well-formed credential is read: no part of anything else is named. */
+    CHECK_EQ_INT(check("i-nobody:00", id, NULL), AGENT_CRED_MISSING);
+    CHECK_STR(id, "");
+    snprintf(nobody, sizeof nobody, "a/b:%s", strchr(a, ':') + 1);
+    CHECK_EQ_INT(check(nobody, id, NULL), AGENT_CRED_MISSING);
+    snprintf(nobody, sizeof nobody, "%sx", a);
+    CHECK_EQ_INT(check(nobody, id, NULL), AGENT_CRED_MISSING);
     CHECK_EQ_INT(check("no-colon", id, NULL), AGENT_CRED_MISSING);
     CHECK_EQ_INT(check(":abc", id, NULL), AGENT_CRED_MISSING);
     CHECK_EQ_INT(agent_ident_check(NULL, id, NULL), AGENT_CRED_MISSING);

@@ -303,14 +303,29 @@ void agent_ident_revoke(const char *id)
     pthread_mutex_unlock(&mu);
 }
 
+/* Whether s looks like a credential: an instance id, ':', and the secret in hexadecimal.
+ * Anything else (a join token sent by mistake) is not read further, so that no part of it is
+ * ever named in an answer. */
+static int well_formed(const char *s)
+{
+    const char *colon = s ? strchr(s, ':') : NULL;
+    if (!colon || colon == s || colon - s > AGENT_IDENT_ID_MAX) return 0;
+    for (const char *p = s; p < colon; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') return 0;
+    size_t n = 0;
+    for (const char *p = colon + 1; *p; p++, n++)
+        if (!isxdigit((unsigned char)*p)) return 0;
+    return n == 2 * SECRET_BYTES;
+}
+
 agent_cred_rc agent_ident_check(const char *authorization, char id[AGENT_IDENT_ID_MAX + 1],
                                 int *rotate)
 {
     if (rotate) *rotate = 0;
     id[0] = '\0';
     const char *given = bearer(authorization);
-    const char *colon = given ? strchr(given, ':') : NULL;
-    if (!colon || colon == given || colon - given > AGENT_IDENT_ID_MAX) return AGENT_CRED_MISSING;
+    if (!well_formed(given)) return AGENT_CRED_MISSING;
+    const char *colon = strchr(given, ':');
     memcpy(id, given, (size_t)(colon - given));
     id[colon - given] = '\0';
     unsigned char h[HASH_LEN];
