@@ -12,6 +12,7 @@ agents under fast rotation keep running jobs.
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -203,6 +204,44 @@ class OnlyItsOwnAttempts(IdentityCase):
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 1)
         self.assertIn("no instance '%s'" % victim.id, out.stderr)
+
+
+class RealAgent(IdentityCase):
+    def test_a_revoked_agent_stops_its_attempt_and_registers_again(self):
+        ce = self.env("real")
+        tmp = tempfile.mkdtemp(prefix="barge-identity-agent-")
+        os.chmod(tmp, 0o711)  # jobs run as nobody, who must pass through
+        log = open(os.path.join(tmp, "agent.log"), "wb")
+        agent = subprocess.Popen([BARGE, "agent", "--server", self.server.url,
+                                  "--compute-environment", ce, "--instance-id", "i-real",
+                                  "--executor", "process", "--vcpus", "2", "--memory", "1024",
+                                  "--work-dir", os.path.join(tmp, "w"), "--token", "any"],
+                                 stdout=log, stderr=subprocess.STDOUT)
+        try:
+            job = self.submit("long", queue=ce, command="sleep 60")
+            self.wait_job(job, ("RUNNING",))
+            out = subprocess.run([BARGE, "revoke-instance", "--endpoint", self.server.url,
+                                  "i-real"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            d = self.wait_job(job, ("FAILED",))
+            self.assertIn("terminated", d["statusReason"])
+            # The agent learns it, stops the attempt, and registers again as a new instance.
+            self.wait_for(lambda: self.server.read_log().count(
+                "instance i-real registered for compute environment real") == 2, 30,
+                "the agent to register again")
+            again = self.submit("again", queue=ce, command="echo again")
+            self.assertSucceeded(again)
+            self.assertIsNone(agent.poll())
+        finally:
+            agent.terminate()
+            agent.wait(timeout=30)
+            log.close()
+            with open(os.path.join(tmp, "agent.log"), errors="replace") as f:
+                text = f.read()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertIn("registering again", text)
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            self.assertNotIn(marker, text)
 
 
 class JoinTokens(JobsCase):
