@@ -28,6 +28,7 @@ static const rule rules[] = {
     {"CreateJobQueue", ARN_JQ, "jobQueueName", NULL, NULL},
     {"UpdateJobQueue", ARN_JQ, "jobQueue", NULL, NULL},
     {"DeleteJobQueue", ARN_JQ, "jobQueue", NULL, NULL},
+    {"GetJobQueueSnapshot", ARN_JQ, "jobQueue", NULL, NULL},
     {"RegisterJobDefinition", ARN_JD, "jobDefinitionName", NULL, NULL},
     {"DeregisterJobDefinition", ARN_JD, "jobDefinition", NULL, NULL},
     {"SubmitJob", ARN_JQ, "jobQueue", ARN_JD, "jobDefinition"},

@@ -344,6 +344,7 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
         jobs_charge_share(st->jobs, j, holds_capacity(status) ? 1 : -1);
     j->status = (uint8_t)status;
     if (status == JS_RUNNABLE) {
+        j->runnable_at = util_now_ms();
         rq_insert(st->jobs, j);
         st->jobs->sched_needed = 1;
     }
