@@ -397,13 +397,13 @@ class JoinTokens(JobsCase):
 
 
 class CredentialRotation(IdentityCase):
-    server_args = FAST + ("--instance-credential-seconds", "1",
-                          "--instance-credential-grace-seconds", "2")
+    server_args = FAST + ("--instance-credential-seconds", "2",
+                          "--instance-credential-grace-seconds", "3")
 
     def test_replaced_credential_stops_after_its_grace_period(self):
         agent = StandIn(self, self.env("rotated"))
         first = agent.credential
-        time.sleep(1.1)
+        time.sleep(2.1)
         status, body = agent.exchange()
         self.assertEqual(status, 200, body)
         second = body["credential"]
@@ -421,14 +421,14 @@ class CredentialRotation(IdentityCase):
                 break
             self.assertLess(time.time(), deadline)
             time.sleep(0.1)
-        self.assertGreaterEqual(time.time() - used, 1.5)
+        self.assertGreaterEqual(time.time() - used, 2.5)
         self.refused((status, body), 401, "InvalidInstanceCredentialException", "grace period")
         self.assertNotIn(first.split(":")[1], body["message"])
         # The newest one handed out works.
         self.assertEqual(agent.exchange()[0], 200)
 
     def test_real_agents_keep_working_while_credentials_rotate(self):
-        jobs = [self.submit("rot-%d" % i, command="sleep 3; echo done %d" % i)
+        jobs = [self.submit("rot-%d" % i, command="sleep 5; echo done %d" % i)
                 for i in range(2)]
         for i, j in enumerate(jobs):
             d = self.assertSucceeded(j, timeout=60)

@@ -361,13 +361,20 @@ class Registration(AgentTestCase):
         self.fake.rotate("i-fake1:secret-next")
         self.fake.wait_for(lambda: "Bearer i-fake1:secret-next" in self.fake.authorizations(),
                            10, "a request with the next credential")
-        n = len(self.fake.seen)
-        self.fake.valid = {"i-fake1:secret-next"}  # the grace period is over
         self.fake.give("rot-1", ["sh", "-c", "echo rotated"])
         _, r = self.fake.report("rot-1", "EXITED")
         self.assertEqual(r["exitCode"], 0)
-        self.assertEqual(set(self.fake.authorizations(n)), {"Bearer i-fake1:secret-next"})
         self.assertEqual([l for _, l in self.fake.log_lines("def/default/rot-1")], ["rotated"])
+        # Every request made since carries the next credential.
+        n = len(self.fake.seen)
+        self.fake.wait_for(lambda: len(self.fake.seen) >= n + 3, 10, "more exchanges")
+        self.assertEqual(set(self.fake.authorizations(n)), {"Bearer i-fake1:secret-next"})
+        # The grace period is over: the first one stops, which the agent does not notice.
+        with self.fake.cond:
+            self.fake.valid = {"i-fake1:secret-next"}
+        n = len(self.fake.seen)
+        self.fake.wait_for(lambda: len(self.fake.seen) >= n + 2, 10, "more exchanges")
+        self.assertEqual(self.fake.refused, [])
         self.assertEqual(len(self.fake.registers), 1)
 
     def test_registration_retried_with_the_same_client_token(self):
