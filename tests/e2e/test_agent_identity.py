@@ -428,7 +428,7 @@ class CredentialRotation(IdentityCase):
         self.assertEqual(agent.exchange()[0], 200)
 
     def test_real_agents_keep_working_while_credentials_rotate(self):
-        jobs = [self.submit("rot-%d" % i, command="sleep 5; echo done %d" % i)
+        jobs = [self.submit("rot-%d" % i, command="sleep 8; echo done %d" % i)
                 for i in range(2)]
         for i, j in enumerate(jobs):
             d = self.assertSucceeded(j, timeout=60)
@@ -437,8 +437,10 @@ class CredentialRotation(IdentityCase):
             events = self.wait_for(lambda: self.server.client("logs").get_log_events(
                 logGroupName="/aws/batch/job", logStreamName=stream)["events"], 10, "a line")
             self.assertEqual([e["message"] for e in events], ["done %d" % i])
-        # No agent lost its registration to a rotation: each registered once, when launched.
+        # The agents' credentials rotated, and no agent lost its registration to a rotation:
+        # each registered once, when launched.
         log = self.server.read_log()
+        self.assertGreaterEqual(log.count("is handed its next credential"), 1, log)
         launched = log.count("fleet: launched instance")
         self.assertGreaterEqual(launched, 1)
         self.assertEqual(log.count("registered for compute environment ce ("), launched, log)

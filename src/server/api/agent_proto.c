@@ -441,6 +441,7 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
         agent_ident_issue(in->id, 1, cred);
         json_object_set_new(*resp, "credential", json_string(cred));
         explicit_bzero(cred, sizeof cred);
+        log_info("fleet: instance %s is handed its next credential", in->id);
     }
     return 0;
 }
