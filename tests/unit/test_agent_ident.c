@@ -116,7 +116,7 @@ static void test_credentials(void)
     snprintf(forged, sizeof forged, "%s", a);
     forged[10] = forged[10] == '0' ? '1' : '0';
     CHECK_EQ_INT(check(forged, id, NULL), AGENT_CRED_WRONG);
-    char nobody[AGENT_IDENT_CRED_MAX + 1];
+    char nobody[AGENT_IDENT_CRED_MAX + 8];
     snprintf(nobody, sizeof nobody, "i-nobody:%s", strchr(a, ':') + 1);
     CHECK_EQ_INT(check(nobody, id, NULL), AGENT_CRED_NO_INSTANCE);
     CHECK_STR(id, "i-nobody");
