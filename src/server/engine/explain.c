@@ -6,6 +6,7 @@
 
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/model/consumable.h"
 #include "server/model/instance.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
@@ -129,6 +130,15 @@ char *explain_runnable_code(state *st, const job *j, explain_code *code)
     }
     char *held = fairshare_explain(st, q, j);
     if (held) return held;
+    const char *res;
+    long long need, avail;
+    if (!consumable_fits(st, j, &res, &need, &avail)) {
+        if (avail < 0)
+            return xasprintf("needs %lld of consumable resource %s, which no longer exists; "
+                             "create it again or cancel the job", need, res);
+        return xasprintf("waiting for consumable resource %s: needs %lld, %lld available (%lld "
+                         "held by running jobs)", res, need, avail, consumable_in_use(st, res));
+    }
     buf out = {0};
     /* A reason code applies when every environment of the queue gives it, as AWS's do ("all
      * compute environments ..."). */
