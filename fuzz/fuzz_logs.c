@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              : api_logs_route("POST", "/", target);
     if (!op) return 0;
     api_logs_answer a;
-    api_logs_serve(op, agent ? NULL : target, nl + 1, size - nlen - 1, &a);
+    api_logs_serve(op, agent ? NULL : target, NULL, nl + 1, size - nlen - 1, &a);
     if (!a.body || a.len != strlen(a.body) || (a.status != 200 && !a.err_type)) abort();
     free(a.body);
     return 0;

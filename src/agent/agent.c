@@ -65,8 +65,11 @@ static void usage(FILE *out)
             "  --gpus N                     GPUs to offer (default 0, or the instance type's)\n"
             "  --max-pids N                 processes one attempt may have at once (default\n"
             "                               4096)\n"
-            "  --token T                    the token the server expects (default: the\n"
-            "                               BARGE_AGENT_TOKEN environment variable)\n"
+            "  --token T                    the join token to register with: the server's,\n"
+            "                               or one for this compute environment (default: the\n"
+            "                               BARGE_AGENT_TOKEN environment variable); later\n"
+            "                               requests carry the credential registration\n"
+            "                               answers with, kept in memory only\n"
             "  --work-dir DIR               where attempts get their working directories\n"
             "                               (default: a fresh directory under $TMPDIR, removed at\n"
             "                               exit)\n"
@@ -621,8 +624,10 @@ int agent_main(int argc, char **argv)
     ag->poll_s = 20;
     ag->heartbeat_s = 5;
     ag->main_thread = pthread_self();
-    agent_conn_init(&ag->poll_conn, ag, ag->server, ag->ca_file, ag->token, 1, agent_conn_should_abandon);
-    agent_conn_init(&ag->send_conn, ag, ag->server, ag->ca_file, ag->token, 0, agent_conn_should_abandon);
+    agent_conn_init(&ag->poll_conn, ag, ag->server, ag->ca_file, 1, agent_conn_should_abandon,
+                    agent_bearer);
+    agent_conn_init(&ag->send_conn, ag, ag->server, ag->ca_file, 0, agent_conn_should_abandon,
+                    agent_bearer);
     char creds_err[256];
     ag->creds = agent_creds_start(ag, creds_err, sizeof creds_err);
     if (!ag->creds) log_warn("jobs with a role will fail to start: %s", creds_err);
@@ -671,6 +676,8 @@ int agent_main(int argc, char **argv)
     pthread_mutex_destroy(&ag->mu);
     pthread_cond_destroy(&ag->cond);
     free(ag->iid);
+    if (ag->cred) explicit_bzero(ag->cred, strlen(ag->cred));
+    free(ag->cred);
     free(ag->stop_why);
     free(ag->work_dir);
     free(ag);

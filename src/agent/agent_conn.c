@@ -8,19 +8,19 @@
 #include "common/mem.h"
 
 void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *ca_file,
-                     const char *token, int poller, int (*abandon)(void *conn))
+                     int poller, int (*abandon)(void *conn),
+                     char *(*bearer)(struct agent *ag, int join))
 {
     memset(h, 0, sizeof *h);
     h->ag = ag;
     h->server = server;
     h->poller = poller;
+    h->bearer = bearer;
     /* Interruptible, so that a stop does not wait for a long poll to end. */
     httpc_options o = {.connect_timeout_ms = 5000, .tcp_keepalive = 1, .ca_file = ca_file,
                        .abandon = abandon, .ctx = h};
     h->c = httpc_new(&o);
     BARGE_ASSERT(h->c != NULL);
-    httpc_header(h->c, "Content-Type: application/json");
-    if (token) httpc_header(h->c, "Authorization: Bearer %s", token);
 }
 
 void agent_conn_close(agent_conn *h)
@@ -36,6 +36,15 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     char *url = xasprintf("%s%s", h->server, path);
+    /* The headers of this request: the credential may have changed since the last. */
+    char *bearer = h->bearer(h->ag, strcmp(path, AGENT_REGISTER_PATH) == 0);
+    httpc_clear_headers(h->c);
+    httpc_header(h->c, "Content-Type: application/json");
+    if (bearer) {
+        httpc_header(h->c, "Authorization: Bearer %s", bearer);
+        explicit_bzero(bearer, strlen(bearer));
+        free(bearer);
+    }
     httpc_rc rc = httpc_post(h->c, url, text, text ? strlen(text) : 0, timeout_s * 1000);
     free(url);
     free(text);
@@ -64,5 +73,6 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
 int agent_conn_unknown_instance(long status, json_t *answer)
 {
     const char *type = json_string_value(json_object_get(answer, "__type"));
-    return status == 404 && type && strcmp(type, "UnknownInstanceException") == 0;
+    return (status == 404 && type && strcmp(type, "UnknownInstanceException") == 0) ||
+           status == 401;
 }

@@ -23,23 +23,33 @@ typedef struct agent_conn {
     unsigned gen;
     int poller;    /* this connection belongs to the poller */
     int watch_gen; /* abandon the request when registration gen ends (waiting exchanges) */
+    /* What a request carries as "Authorization: Bearer ...": the join token (join) or the
+     * instance's credential; a fresh string or NULL, which the connection wipes and frees. */
+    char *(*bearer)(struct agent *ag, int join);
 } agent_conn;
 
 /* Opens the poller's connection (poller 1) or the sender's to server, and closes it.  abandon
  * (given the connection) says whether the request in flight is no longer wanted.  ca_file (or
- * NULL for the system's) holds the certificates an https:// server is verified against. */
+ * NULL for the system's) holds the certificates an https:// server is verified against.
+ * bearer gives each request's credential (agent_conn.bearer). */
 void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *ca_file,
-                     const char *token, int poller, int (*abandon)(void *conn));
+                     int poller, int (*abandon)(void *conn),
+                     char *(*bearer)(struct agent *ag, int join));
 void agent_conn_close(agent_conn *h);
 
 enum { AGENT_CONN_UNREACHABLE = 0, AGENT_CONN_ABORTED = -1 };
 
+#define AGENT_REGISTER_PATH "/barge/v1/agent/register"
+
 /* POSTs body (taken) to path.  Returns the HTTP status, AGENT_CONN_UNREACHABLE with err set, or
- * AGENT_CONN_ABORTED.  *answer receives the parsed JSON answer, or NULL. */
+ * AGENT_CONN_ABORTED.  *answer receives the parsed JSON answer, or NULL.  The request carries
+ * the join token (registration) or the instance's credential as it is now (the rest). */
 long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout_s,
                      json_t **answer, char *err, size_t errlen);
 
-/* Whether an answer says that the server no longer knows this instance. */
+/* Whether an answer says that the server no longer knows this instance (404
+ * UnknownInstanceException) or no longer accepts its credential (401: revoked, or replaced long
+ * ago): either way the agent registers afresh. */
 int agent_conn_unknown_instance(long status, json_t *answer);
 
 #endif

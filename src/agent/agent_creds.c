@@ -266,7 +266,7 @@ agent_creds *agent_creds_start(agent *ag, char *err, size_t errlen)
     pthread_mutex_init(&cr->fetch_mu, NULL);
     dict_init(&cr->by_id);
     dict_init(&cr->by_attempt);
-    agent_conn_init(&cr->conn, ag, ag->server, ag->ca_file, ag->token, 0, should_abandon);
+    agent_conn_init(&cr->conn, ag, ag->server, ag->ca_file, 0, should_abandon, agent_bearer);
     cr->ca_bundle = copy_ca_bundle(ag);
     log_debug("jobs with a role get their credentials from http://127.0.0.1:%d", cr->port);
     return cr;

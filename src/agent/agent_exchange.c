@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "common/log.h"
@@ -140,6 +141,8 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
  * shutdown.  Work for an ended registration is not taken: the server has forgotten it. */
 static void handle_answer(agent *ag, json_t *answer, unsigned gen)
 {
+    /* The next credential, now and then (even to a stopping agent, which still reports). */
+    if (ag->registered && ag->gen == gen) agent_take_credential(ag, answer);
     if (ag->stopping || !ag->registered || ag->gen != gen) return;
     size_t i;
     json_t *v;
@@ -171,16 +174,41 @@ static json_t *register_body(agent *ag)
                           cgroup_host_note(ag->cg));
     pthread_mutex_lock(&ag->mu);
     if (ag->iid) json_object_set_new(b, "instanceId", json_string(ag->iid));
+    json_object_set_new(b, "clientToken", json_string(ag->client_token));
     pthread_mutex_unlock(&ag->mu);
     if (ag->instance_type) json_object_set_new(b, "instanceType", json_string(ag->instance_type));
     return b;
 }
 
 /* Registers, retrying while the server cannot be reached.  0, or -1 when the agent must stop. */
+/* A random clientToken for a new registration: its retries carry the same one. */
+static void new_client_token(agent *ag)
+{
+    unsigned char rnd[32];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        /* Unique enough to tell this registration from another agent's. */
+        char uuid[37];
+        util_uuid(uuid);
+        pthread_mutex_lock(&ag->mu);
+        snprintf(ag->client_token, sizeof ag->client_token, "%s", uuid);
+        pthread_mutex_unlock(&ag->mu);
+        return;
+    }
+    static const char hex[] = "0123456789abcdef";
+    pthread_mutex_lock(&ag->mu);
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        ag->client_token[2 * i] = hex[rnd[i] >> 4];
+        ag->client_token[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    ag->client_token[2 * sizeof rnd] = '\0';
+    pthread_mutex_unlock(&ag->mu);
+}
+
 static int do_register(agent *ag, agent_conn *h)
 {
     int64_t backoff = 250, last_note = 0;
     int failures = 0;
+    new_client_token(ag);
     for (;;) {
         if (ag->stopping) return -1;
         json_t *answer;
@@ -188,7 +216,9 @@ static int do_register(agent *ag, agent_conn *h)
         long status = agent_conn_post(h, "/barge/v1/agent/register", register_body(ag), 15,
                                       &answer, err, sizeof err);
         const char *iid = json_string_value(json_object_get(answer, "instanceId"));
-        if (status == 200 && iid) {
+        const char *type = json_string_value(json_object_get(answer, "__type"));
+        if (status == 200 && iid && json_object_get(answer, "credential")) {
+            agent_take_credential(ag, answer);
             pthread_mutex_lock(&ag->mu);
             free(ag->iid);
             ag->iid = xstrdup(iid);
@@ -211,8 +241,9 @@ static int do_register(agent *ag, agent_conn *h)
             json_decref(answer);
             return 0;
         }
+        int in_use = status == 409 && type && strcmp(type, "InstanceInUseException") == 0;
         json_decref(answer);
-        if (status >= 400 && status < 500 && status != 429) {
+        if (status >= 400 && status < 500 && status != 429 && !in_use) {
             /* The server understood and refused (unknown compute environment, bad token):
              * retrying would not change its mind. */
             char *why = xasprintf("the server at %s refused to register this instance: %s",
@@ -222,7 +253,11 @@ static int do_register(agent *ag, agent_conn *h)
             free(why);
             return -1;
         }
-        if (status == 200) snprintf(err, sizeof err, "the answer has no instanceId");
+        if (status == 200) snprintf(err, sizeof err, "the answer has no instanceId or credential");
+        /* The id is still registered to an agent the server believes alive (this one, before
+         * it restarted): the server lets it go after lostAfterSeconds without an exchange. */
+        if (in_use) snprintf(err, sizeof err, "instance %s is still registered; waiting until "
+                                              "the server lets it go", ag->iid ? ag->iid : "");
         if (status != AGENT_CONN_ABORTED &&
             (failures++ == 0 || util_mono_ms() - last_note >= 30000)) {
             log_warn("cannot register with the barge server at %s (%s); retrying until it "

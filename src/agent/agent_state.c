@@ -1,6 +1,7 @@
 #include "agent/agent_state.h"
 
 #include <signal.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/httpc.h"
@@ -43,12 +44,33 @@ void agent_registration_lost(agent *ag, unsigned gen)
     if (ag->registered && ag->gen == gen) {
         ag->registered = 0;
         ag->lost = 1;
-        log_warn("the server no longer knows instance %s (it may have restarted); stopping what "
-                 "runs and registering again", ag->iid);
+        log_warn("the server no longer knows instance %s or its credential (it may have "
+                 "restarted, or the instance was revoked); stopping what runs and registering "
+                 "again", ag->iid);
     }
     pthread_cond_broadcast(&ag->cond);
     pthread_mutex_unlock(&ag->mu);
     agent_wake_connections(ag);
+}
+
+char *agent_bearer(agent *ag, int join)
+{
+    if (join) return ag->token ? xstrdup(ag->token) : NULL;
+    pthread_mutex_lock(&ag->mu);
+    char *b = ag->cred ? xstrdup(ag->cred) : NULL;
+    pthread_mutex_unlock(&ag->mu);
+    return b;
+}
+
+void agent_take_credential(agent *ag, json_t *answer)
+{
+    const char *cred = json_string_value(json_object_get(answer, "credential"));
+    if (!cred || !*cred) return;
+    pthread_mutex_lock(&ag->mu);
+    if (ag->cred) explicit_bzero(ag->cred, strlen(ag->cred));
+    free(ag->cred);
+    ag->cred = xstrdup(cred);
+    pthread_mutex_unlock(&ag->mu);
 }
 
 void agent_wake_connections(agent *ag)

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/dict.h"
 #include "agent/agent_conn.h"
 #include "agent/cgroup.h"
@@ -59,6 +61,11 @@ typedef struct agent {
     pthread_cond_t cond; /* any change below */
     /* The registration.  gen counts registrations; a report belongs to the one it was made in. */
     char *iid;
+    /* The instance's credential (docs/agent-protocol.md, "Identities"), in memory only: an
+     * agent that restarts registers afresh.  client_token marks one registration, so that a
+     * retry whose first answer was lost gets the same instance. */
+    char *cred;
+    char client_token[65];
     atomic_uint gen;
     atomic_int registered, lost;
     int poll_s, heartbeat_s;
@@ -89,6 +96,12 @@ void agent_request_stop(agent *ag, int code, const char *why);
 
 /* The server no longer knows the instance: drop the registration once, whoever noticed. */
 void agent_registration_lost(agent *ag, unsigned gen);
+
+/* What a request to the server carries as "Authorization: Bearer ...": the join token (join)
+ * or the instance's credential.  A fresh copy, or NULL; the caller wipes and frees it. */
+char *agent_bearer(agent *ag, int join);
+/* Takes the credential an answer hands out (a registration's, or the next one), if any. */
+void agent_take_credential(agent *ag, json_t *answer);
 
 /* For agent_conn_init: whether a connection's request in flight should be abandoned. */
 int agent_conn_should_abandon(void *conn);

@@ -17,6 +17,7 @@ static const struct {
 } commands[] = {
     {"submit", cli_submit},     {"jobs", cli_jobs},           {"describe", cli_describe},
     {"logs", cli_logs},         {"cancel", cli_cancel},       {"terminate", cli_terminate},
+    {"revoke-instance", cli_revoke_instance},
 };
 
 const char cli_usage_lines[] =
@@ -25,7 +26,8 @@ const char cli_usage_lines[] =
     "  describe   show jobs in detail: status, attempts, exit codes, log streams\n"
     "  logs       print a job's log; -f follows it until the job ends\n"
     "  cancel     cancel a job that has not started yet\n"
-    "  terminate  stop a job, started or not\n";
+    "  terminate  stop a job, started or not\n"
+    "  revoke-instance  end an instance's credential; its attempts end as on a lost host\n";
 
 int cli_is_command(const char *name)
 {
@@ -442,4 +444,52 @@ int cli_cancel(int argc, char **argv)
 int cli_terminate(int argc, char **argv)
 {
     return stop_jobs(argc, argv, 1);
+}
+
+static const char revoke_help[] =
+    "usage: barge revoke-instance [options] INSTANCE_ID...\n"
+    "\n"
+    "Revokes each instance's credential (docs/agent-protocol.md, \"Identities\"): its agent is\n"
+    "refused from its next request on, and its attempts end as on a terminated host and are\n"
+    "retried as their retry strategies say.  The agent registers again if its join token is\n"
+    "still valid: revoke that too (the server's --agent-tokens file, then SIGHUP) to keep the\n"
+    "machine out.  Needs the permission batch:RevokeInstance.\n"
+    "\n" CLI_COMMON_HELP;
+
+int cli_revoke_instance(int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    cli_ctx c;
+    cli_ctx_init(&c, "barge revoke-instance");
+    int o;
+    opterr = 0;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (cli_common_option(&c, o, optarg)) continue;
+        if (o == 'h') {
+            fputs(revoke_help, stdout);
+            return 0;
+        }
+        return cli_option_error(&c, o, argv);
+    }
+    if (optind == argc)
+        return cli_usage_error(&c, "give the id of the instance to revoke (the job descriptions "
+                                   "name it in container.containerInstanceArn)");
+    int rc = cli_ctx_open(&c);
+    for (int i = optind; i < argc && rc != 2; i++) {
+        json_t *req = json_pack("{s:s}", "instanceId", argv[i]), *resp = NULL;
+        cli_error e;
+        if (cli_call(&c, "barge", "RevokeInstance", req, &resp, &e) == 0) {
+            if (c.json) cli_print_json(resp);
+            else printf("Instance %s revoked.\n", argv[i]);
+        } else {
+            cli_error_print(&c, "RevokeInstance", &e);
+            cli_error_free(&e);
+            rc = 1;
+        }
+        json_decref(req);
+        json_decref(resp);
+    }
+    cli_ctx_close(&c);
+    return rc;
 }

@@ -54,4 +54,5 @@ int cli_terminate(int argc, char **argv);
 int cli_jobs(int argc, char **argv);
 int cli_describe(int argc, char **argv);
 int cli_logs(int argc, char **argv);
+int cli_revoke_instance(int argc, char **argv);
 #endif

@@ -146,7 +146,7 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
             return -1;
         }
     }
-    int logs = strcmp(service, "logs") == 0;
+    int logs = strcmp(service, "logs") == 0, barge = strcmp(service, "barge") == 0;
     char *path;
     char *target = NULL;
     if (logs) {
@@ -154,7 +154,7 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
         target = xasprintf("Logs_20140328.%s", op);
     } else {
         char *lop = lower(op);
-        path = xasprintf("%s/v1/%s", c->prefix, lop);
+        path = xasprintf("%s%s/v1/%s", c->prefix, barge ? "/barge" : "", lop);
         free(lop);
     }
     char *body = json_dumps(req, JSON_COMPACT);
@@ -163,8 +163,9 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
 
     sigv4_header hs[3] = {{"Host", c->host}, {"Content-Type", ctype}, {"X-Amz-Target", target}};
     sigv4_request sreq = {"POST", path, NULL, hs, logs ? 3 : 2, body, strlen(body)};
+    /* barge's own operations are signed as the Batch API's are. */
     sigv4_credentials cred = {c->access_key, c->secret_key, c->session_token, c->region,
-                              service};
+                              barge ? "batch" : service};
     sigv4_signed sig;
     char sigerr[200];
     int rc = -1;

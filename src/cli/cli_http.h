@@ -40,7 +40,8 @@ void cli_ctx_init(cli_ctx *c, const char *prog);
 int cli_ctx_open(cli_ctx *c);
 void cli_ctx_close(cli_ctx *c);
 
-/* Calls op of service "batch" or "logs" with the JSON body req (borrowed).  Returns 0 with a
+/* Calls op of service "batch" or "logs", or "barge" for barge's own operations under
+ * /barge/v1/ (signed as the Batch API's), with the JSON body req (borrowed).  Returns 0 with a
  * fresh *resp, or -1 with *err filled (free it with cli_error_free). */
 int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_t **resp,
              cli_error *err);

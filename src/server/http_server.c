@@ -12,8 +12,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #include "common/errbody.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -48,6 +46,7 @@ typedef struct http_req {
     /* Log requests: served by a log thread (serve_logs), with their X-Amz-Target copied. */
     workq_item work;
     char *target;
+    char *authorization; /* agents' requests: the header, for their handlers to check */
 } http_req;
 
 static struct MHD_Daemon *daemon_;
@@ -82,7 +81,7 @@ static int changes_something(const api_op *op)
 {
     return op && op->fn && strncmp(op->name, "Describe", 8) != 0 &&
            strncmp(op->name, "List", 4) != 0 && strncmp(op->name, "Get", 3) != 0 &&
-           strncmp(op->path, "/barge/", 7) != 0 && strcmp(op->path, "/healthz") != 0;
+           strncmp(op->path, "/barge/v1/agent/", 16) != 0 && strcmp(op->path, "/healthz") != 0;
 }
 
 static void audit(http_req *r, const char *request_id)
@@ -167,19 +166,6 @@ static enum MHD_Result add_length(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
-int http_agent_token_ok(const char *authorization)
-{
-    /* Agents present the token the server gave them (or the operator configured) as a bearer
-     * token; developer mode accepts any.  The comparison takes the same time wherever the
-     * first difference is, so that timing does not reveal the token a byte at a time. */
-    if (barge_cfg.dev) return 1;
-    if (!authorization || strncmp(authorization, "Bearer ", 7) != 0) return 0;
-    const char *given = authorization + 7;
-    size_t n = strlen(barge_cfg.agent_token);
-    if (!n || strlen(given) != n) return 0;
-    return CRYPTO_memcmp(given, barge_cfg.agent_token, n) == 0;
-}
-
 /* What a request's signature is checked over: every header, and the query re-encoded. */
 typedef struct signed_parts {
     sigv4_header *h;
@@ -249,11 +235,11 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
     if (strcmp(r->op->path, "/healthz") == 0) return 0;
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     if (strncmp(r->op->path, "/barge/v1/agent/", 16) == 0) {
-        if (http_agent_token_ok(h)) return 0;
-        set_answer(r, 403, "AccessDeniedException",
-                   "Authorization header: agents must send 'Bearer TOKEN' with the server's agent "
-                   "token (see the server's --agent-token option)");
-        return -1;
+        /* Agents present a join token or their instance's credential, which their handlers
+         * check (server/base/agent_ident.h): only they know what the request concerns. */
+        r->authorization = h ? xstrdup(h) : NULL;
+        r->call.auth = r->authorization;
+        return 0;
     }
     if (auth_enabled()) return verify_signature(r, url, method, service);
     if (!h) {
@@ -333,7 +319,7 @@ static void logs_run(workq_item *it)
 {
     http_req *r = (http_req *)((char *)it - offsetof(http_req, work));
     api_logs_answer a;
-    api_logs_serve(r->op, r->target, r->body.data, r->body.len, &a);
+    api_logs_serve(r->op, r->target, r->authorization, r->body.data, r->body.len, &a);
     r->status = a.status;
     r->err_type = a.err_type;
     r->resp = a.body;
@@ -349,8 +335,8 @@ static void logs_run(workq_item *it)
  * connection is suspended and a log thread answers. */
 static void serve_logs(http_req *r, const char *url, const char *method)
 {
-    /* Log reads are signed like the rest of the AWS API; the agent's upload carries the agent
-     * token, as every agent request does. */
+    /* Log reads are signed like the rest of the AWS API; the agent's upload carries its
+     * instance's credential, which the upload's handler checks. */
     if (check_auth(r, url, method, "logs") < 0) return;
     const char *target = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target");
     auth_refusal why;
@@ -444,6 +430,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     buf_free(&r->body);
     free(r->resp);
     free(r->target);
+    free(r->authorization);
     json_decref(r->audit_params);
     free(r);
     *con_cls = NULL;

@@ -14,8 +14,6 @@
 int http_use_tls(const char *cert_pem, const char *key_pem, char **err);
 /* Starts listening on host:port (port 0 picks a free one).  Returns 0, or -1 with *err set. */
 int http_start(const char *host, int port, int threads, char **err);
-/* 1 when an Authorization header carries the agent token (any token in --dev mode). */
-int http_agent_token_ok(const char *authorization);
 /* The port actually bound. */
 int http_port(void);
 /* Stops accepting new connections (answers already queued still go out). */

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/agent_ident.h"
 #include "server/base/core.h"
 #include "server/base/logstore.h"
 #include "server/base/store.h"
@@ -35,6 +36,7 @@
 #include "server/api/jobdef.h"
 #include "server/base/audit.h"
 #include "server/http_server.h"
+#include "server/join_tokens.h"
 #include "server/tls.h"
 #include "server/model/secrets.h"
 
@@ -70,8 +72,17 @@ static void usage(FILE *out)
             "                       --credentials is given; one of the two is required\n"
             "  --sync MODE          full (default): fsync every commit, survives power loss;\n"
             "                       normal: survives a killed server, not a lost machine\n"
-            "  --agent-token T      the token agents must present (default: read from, or\n"
-            "                       created in, DATA_DIR/agent-token)\n"
+            "  --agent-token T      the join token agents register with, for every compute\n"
+            "                       environment (default: read from, or created in,\n"
+            "                       DATA_DIR/agent-token, which SIGHUP reads again)\n"
+            "  --agent-tokens FILE  more join tokens, one a line, each alone (any compute\n"
+            "                       environment) or followed by the one compute environment\n"
+            "                       it is for; SIGHUP reads the file again, so tokens are\n"
+            "                       added, rotated and revoked without a restart\n"
+            "  --instance-credential-seconds N  how long an instance's credential is used\n"
+            "                       before the server hands its agent the next (default 3600)\n"
+            "  --instance-credential-grace-seconds N  how long a replaced credential stays\n"
+            "                       valid once its successor is in use (default 300)\n"
             "  --idle-seconds N     let an idle local instance go after N seconds (default 60)\n"
             "  --max-depends-on N   dependencies allowed per job (default 20, AWS's limit)\n"
             "  --max-array-size N   children allowed per array job (default 10000, AWS's limit)\n"
@@ -186,39 +197,6 @@ static int lock_data_dir(const char *dir)
         return -1;
     }
     return fd; /* held until the process exits */
-}
-
-/* The agent token lives in the data directory so that operators can hand it to the agents they
- * start, and so that it stays the same across restarts. */
-static int load_agent_token(barge_config *c)
-{
-    char *path = xasprintf("%s/agent-token", c->data_dir);
-    static char token[65];
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (!fgets(token, sizeof token, f)) token[0] = '\0';
-        fclose(f);
-        token[strcspn(token, "\r\n")] = '\0';
-    }
-    if (!token[0]) {
-        char a[37], b[37];
-        util_uuid(a);
-        util_uuid(b);
-        snprintf(token, sizeof token, "%.8s%.4s%.4s%.4s%.12s%.8s", a, a + 9, a + 14, a + 19,
-                 a + 24, b);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0 || write(fd, token, strlen(token)) < 0 || fsync(fd) < 0) {
-            fprintf(stderr, "barge server: cannot write the agent token to %s: %s\n", path,
-                    strerror(errno));
-            if (fd >= 0) close(fd);
-            free(path);
-            return -1;
-        }
-        close(fd);
-    }
-    free(path);
-    c->agent_token = token;
-    return 0;
 }
 
 /* ---- the core's hooks: the server decides what each turn of the core does ------------- */
@@ -398,7 +376,8 @@ int server_main(int argc, char **argv)
            OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_USERNS, OPT_IDMAP,
            OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
-           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS };
+           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
+           OPT_CREDSECS, OPT_CREDGRACE };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -409,6 +388,9 @@ int server_main(int argc, char **argv)
         {"http-threads", required_argument, NULL, OPT_THREADS},
         {"log-level", required_argument, NULL, OPT_LOGLEVEL},
         {"agent-token", required_argument, NULL, OPT_TOKEN},
+        {"agent-tokens", required_argument, NULL, OPT_TOKENS},
+        {"instance-credential-seconds", required_argument, NULL, OPT_CREDSECS},
+        {"instance-credential-grace-seconds", required_argument, NULL, OPT_CREDGRACE},
         {"idle-seconds", required_argument, NULL, OPT_IDLE},
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
@@ -436,8 +418,9 @@ int server_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int o;
-    const char *credentials = NULL, *policies = NULL, *roles = NULL;
-    int role_seconds = AUTH_TEMP_DEFAULT_SECONDS;
+    const char *credentials = NULL, *policies = NULL, *roles = NULL, *tokens_file = NULL;
+    int role_seconds = AUTH_TEMP_DEFAULT_SECONDS, token_given = 0;
+    long cred_seconds = 3600, cred_grace = 300;
     const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -525,7 +508,25 @@ int server_main(int argc, char **argv)
                 return 2;
             }
             c->agent_token = optarg;
+            token_given = 1;
             break;
+        case OPT_TOKENS: tokens_file = optarg; break;
+        case OPT_CREDSECS:
+        case OPT_CREDGRACE: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            long low = o == OPT_CREDSECS ? 1 : 0;
+            if (*end || !*optarg || v < low || v > 86400 * 30) {
+                fprintf(stderr, "barge server: --%s must be a number of seconds (%ld to "
+                                "2592000)\n", o == OPT_CREDSECS ? "instance-credential-seconds"
+                                                              : "instance-credential-grace-"
+                                                                "seconds", low);
+                return 2;
+            }
+            if (o == OPT_CREDSECS) cred_seconds = v;
+            else cred_grace = v;
+            break;
+        }
         case OPT_IDLE:
         case OPT_GRACE: {
             char *end;
@@ -638,11 +639,19 @@ int server_main(int argc, char **argv)
     static const attempt_role_hooks role_hooks = {auth_temp_role_usable, auth_temp_revoke};
     attempt_set_role_hooks(&role_hooks);
 
-    /* Block the stop signals in every thread; the main thread waits for them with sigwait. */
+    if (join_tokens_read_file(tokens_file)) {
+        auth_free();
+        return 2;
+    }
+    agent_ident_configure((int)cred_seconds, (int)cred_grace);
+
+    /* Block the stop signals, and SIGHUP, in every thread; the main thread waits for them
+     * with sigwait. */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -658,7 +667,7 @@ int server_main(int argc, char **argv)
         return 1;
     }
     if (secure_data_dir(c->data_dir) < 0) return 1;
-    if (!c->agent_token[0] && load_agent_token(c) < 0) return 1;
+    if (join_tokens_server(c->data_dir, token_given ? c->agent_token : NULL)) return 1;
     static char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
@@ -751,7 +760,8 @@ int server_main(int argc, char **argv)
              c->account_id, c->dev ? ", developer mode" : "");
 
     int sig = 0;
-    sigwait(&stop, &sig);
+    /* SIGHUP: the join tokens again (a bad file leaves them as they were). */
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) join_tokens_reload();
     log_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce();
     core_stop();
@@ -765,6 +775,7 @@ int server_main(int argc, char **argv)
     tls_files_free(&tls);
     auth_temp_free();
     auth_free();
+    agent_ident_free();
     log_info("stopped");
     return 0;
 }

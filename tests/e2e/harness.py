@@ -180,6 +180,28 @@ class Server:
             return status, hdrs, text
 
 
+def register_agent(server, ce="standin-ce", instance_id=None, token="any-token", vcpus=1,
+                   memory=1024, client_token=None, create_ce=True):
+    """Registers a stand-in agent the way `barge agent` does, creating the UNMANAGED compute
+    environment ce first when it is missing; returns (instanceId, credential).  Requests as that
+    instance carry {"Authorization": "Bearer " + credential}."""
+    if create_ce:
+        batch = server.client()
+        if not batch.describe_compute_environments(computeEnvironments=[ce])["computeEnvironments"]:
+            batch.create_compute_environment(computeEnvironmentName=ce, type="UNMANAGED")
+    body = {"computeEnvironment": ce, "vcpus": vcpus, "memoryMiB": memory}
+    if instance_id:
+        body["instanceId"] = instance_id
+    if client_token:
+        body["clientToken"] = client_token
+    status, _, out = server.raw("POST", "/barge/v1/agent/register", body,
+                                {"Content-Type": "application/json",
+                                 "Authorization": "Bearer " + token})
+    if status != 200:
+        raise AssertionError("registering a stand-in agent failed: %s %s" % (status, out))
+    return out["instanceId"], out["credential"]
+
+
 def arn(kind, name):
     return "arn:aws:batch:%s:%s:%s/%s" % (REGION, ACCOUNT, kind, name)
 

@@ -1,9 +1,11 @@
 """`barge agent` against a fake server that speaks docs/agent-protocol.md.
 
 The fake server (http.server on a free loopback port) records every request in arrival order
-and answers as the protocol says: it registers the agent, parks waiting exchanges until it has
-work, answers 404 UnknownInstanceException once told to forget the instance, and can ask for a
-shutdown.  The agent is the real binary; its jobs really run.
+and answers as the protocol says: it registers the agent and hands it a credential, refuses with
+401 a request without a valid one, parks waiting exchanges until it has work, answers 404
+UnknownInstanceException once told to forget the instance, can hand the agent its next credential
+(a rotation), refuse a registration (409 InstanceInUseException, or 500) a few times, and can ask
+for a shutdown.  The agent is the real binary; its jobs really run.
 """
 import json
 import os
@@ -32,6 +34,12 @@ class FakeServer:
         self.refuse_reports = False  # answer 500 to exchanges that carry reports
         self.instance = None     # the id the server knows, None when forgotten
         self.count = 0
+        self.valid = set()       # the credentials accepted now
+        self.credential = None   # the newest one handed out
+        self.next_credential = None  # handed out with the next exchange answer (a rotation)
+        self.refuse_registers = []   # statuses for the next registrations (409, 500)
+        self.refused = []        # (path, headers) of the requests refused for their credential
+        self.seen = []           # (path, headers) of the exchanges and uploads accepted
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -82,12 +90,26 @@ class FakeServer:
                 self.count += 1
                 self.registers.append((body, headers))
                 self.requests.append(("register", body))
-                self.instance = body.get("instanceId") or "i-fake%d" % self.count
                 self.cond.notify_all()
-                return 200, {"instanceId": self.instance, "pollSeconds": POLL_SECONDS,
-                             "heartbeatSeconds": 1, "lostAfterSeconds": 30}
+                if self.refuse_registers:
+                    status = self.refuse_registers.pop(0)
+                    return status, {"__type": "InstanceInUseException" if status == 409
+                                    else "ServerException", "message": "refused by the test"}
+                self.instance = body.get("instanceId") or "i-fake%d" % self.count
+                self.credential = "%s:secret-%d" % (self.instance, self.count)
+                self.valid = {self.credential}
+                return 200, {"instanceId": self.instance, "credential": self.credential,
+                             "pollSeconds": POLL_SECONDS, "heartbeatSeconds": 1,
+                             "lostAfterSeconds": 30}
             if body.get("instanceId") != self.instance or self.instance is None:
                 return self.unknown()
+            bearer = (headers.get("Authorization") or "")[len("Bearer "):]
+            if bearer not in self.valid:
+                self.refused.append((path, headers))
+                self.cond.notify_all()
+                return 401, {"__type": "InvalidInstanceCredentialException",
+                             "message": "the credential presented is not valid"}
+            self.seen.append((path, headers))
             if path == "/barge/v1/agent/logs":
                 self.requests.append(("logs", body))
                 self.cond.notify_all()
@@ -100,16 +122,20 @@ class FakeServer:
                 return 500, {"__type": "ServerException", "message": "refused by the test"}
             self.requests.append(("exchange", body))
             self.cond.notify_all()
-            me = self.instance
+            me = (self.instance, self.count)  # a registration, even of the same id
             if body.get("wait"):
                 deadline = time.time() + POLL_SECONDS
-                while (not (self.assign or self.kill or self.shutdown) and self.instance == me
-                       and time.time() < deadline):
+                while (not (self.assign or self.kill or self.shutdown)
+                       and (self.instance, self.count) == me and time.time() < deadline):
                     self.cond.wait(deadline - time.time())
-                if self.instance != me:
+                if (self.instance, self.count) != me:
                     return self.unknown()
             answer = {"assign": self.assign, "kill": self.kill, "shutdown": self.shutdown}
             self.assign, self.kill = [], []
+            if self.next_credential:
+                answer["credential"] = self.credential = self.next_credential
+                self.valid.add(self.next_credential)
+                self.next_credential = None
             return 200, answer
 
     # Driving it ----------------------------------------------------------------------------
@@ -134,6 +160,21 @@ class FakeServer:
         with self.cond:
             self.shutdown = True
             self.cond.notify_all()
+
+    def rotate(self, credential):
+        """The next exchange answer hands out credential; the one in use stays valid."""
+        with self.cond:
+            self.next_credential = credential
+
+    def revoke(self):
+        """Every credential handed out stops being accepted."""
+        with self.cond:
+            self.valid = set()
+            self.cond.notify_all()
+
+    def authorizations(self, since=0):
+        """The Authorization headers of the exchanges and uploads accepted, from since on."""
+        return [h.get("Authorization") for _, h in self.seen[since:]]
 
     def forget(self):
         """Acts like a restarted server: the instance is unknown from now on."""
@@ -310,6 +351,45 @@ class Registration(AgentTestCase):
         exchanges = [b for k, b in self.fake.requests if k == "exchange"]
         self.assertTrue(any(b["wait"] for b in exchanges))
         self.assertTrue(all(b["instanceId"] == "i-fake1" for b in exchanges))
+        # Only the registration carries the join token; the rest carry the credential it gave.
+        self.assertRegex(body["clientToken"], "^[0-9a-f]{64}$")
+        self.assertEqual(set(self.fake.authorizations()), {"Bearer i-fake1:secret-1"})
+        self.assertEqual(self.fake.refused, [])
+
+    def test_rotated_credential_is_used_from_then_on(self):
+        self.fake.wait_for(lambda: len(self.fake.seen) >= 2, 5, "exchanges")
+        self.fake.rotate("i-fake1:secret-next")
+        self.fake.wait_for(lambda: "Bearer i-fake1:secret-next" in self.fake.authorizations(),
+                           10, "a request with the next credential")
+        self.fake.give("rot-1", ["sh", "-c", "echo rotated"])
+        _, r = self.fake.report("rot-1", "EXITED")
+        self.assertEqual(r["exitCode"], 0)
+        self.assertEqual([l for _, l in self.fake.log_lines("def/default/rot-1")], ["rotated"])
+        # Every request made since carries the next credential.
+        n = len(self.fake.seen)
+        self.fake.wait_for(lambda: len(self.fake.seen) >= n + 3, 10, "more exchanges")
+        self.assertEqual(set(self.fake.authorizations(n)), {"Bearer i-fake1:secret-next"})
+        # The grace period is over: the first one stops, which the agent does not notice.
+        with self.fake.cond:
+            self.fake.valid = {"i-fake1:secret-next"}
+        n = len(self.fake.seen)
+        self.fake.wait_for(lambda: len(self.fake.seen) >= n + 2, 10, "more exchanges")
+        self.assertEqual(self.fake.refused, [])
+        self.assertEqual(len(self.fake.registers), 1)
+
+    def test_registration_retried_with_the_same_client_token(self):
+        fake = FakeServer()
+        fake.refuse_registers = [500, 409, 409]
+        a = Agent(fake.url, "--instance-id", "i-retried")
+        try:
+            fake.wait_for(lambda: fake.credential, 30, "the agent to register at last")
+            tokens = [b["clientToken"] for b, _ in fake.registers]
+            self.assertEqual(len(tokens), 4)
+            self.assertEqual(len(set(tokens)), 1, tokens)
+            self.assertIsNone(a.proc.poll())
+        finally:
+            a.stop()
+            fake.close()
 
     def test_sizes_from_instance_type_and_machine(self):
         fake = FakeServer()
@@ -492,6 +572,22 @@ class Lifecycle(AgentTestCase):
         _, r = self.fake.report("after-1", "EXITED")
         self.assertEqual(r["exitCode"], 0)
         self.assertIn("register", self.agent.read_log())
+
+    def test_revoked_credential_means_register_again(self):
+        self.fake.give("rev-1", ["sleep", "60"])
+        _, running = self.fake.report("rev-1", "RUNNING")
+        self.fake.revoke()
+        self.fake.wait_for(lambda: len(self.fake.registers) == 2, 15, "a second register")
+        wait_gone(running["pid"])
+        self.assertTrue(self.fake.refused)
+        first, second = self.fake.registers[0][0], self.fake.registers[1][0]
+        # A new registration, not a retry of the first: another clientToken.
+        self.assertNotEqual(first["clientToken"], second["clientToken"])
+        self.assertEqual(second["instanceId"], "i-fake1")
+        self.fake.give("rev-2", ["sh", "-c", "echo again"])
+        _, r = self.fake.report("rev-2", "EXITED")
+        self.assertEqual(r["exitCode"], 0)
+        self.assertIn("Bearer i-fake1:secret-2", self.fake.authorizations())
 
     def test_shutdown_stops_jobs_reports_and_exits(self):
         self.fake.give("long-1", ["sleep", "60"])

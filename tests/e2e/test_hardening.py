@@ -201,15 +201,22 @@ class AgentTokenAuth(ServerTestCase):
     server_args = ("--agent-token", "s3cret-token-for-tests")
 
     def test_only_the_exact_token(self):
-        body = {"instanceId": "i-nobody"}
+        self.batch.create_compute_environment(computeEnvironmentName="tok-ce", type="UNMANAGED")
+        body = {"computeEnvironment": "tok-ce", "vcpus": 1, "memoryMiB": 64}
         for h in ("Bearer s3cret-token-for-test", "Bearer s3cret-token-for-testsX",
                   "Bearer S3cret-token-for-tests", "Bearer ", "s3cret-token-for-tests"):
-            status, _, out = self.server.raw("POST", "/barge/v1/agent/exchange", body,
+            status, _, out = self.server.raw("POST", "/barge/v1/agent/register", body,
                                              {"Authorization": h})
-            self.assertEqual(status, 403, (h, out))
-        status, _, out = self.server.raw("POST", "/barge/v1/agent/exchange", body,
+            self.assertIn(status, (401, 403), (h, out))
+            self.assertNotIn("s3cret", out["message"])
+        status, _, out = self.server.raw("POST", "/barge/v1/agent/register", body,
                                          {"Authorization": "Bearer s3cret-token-for-tests"})
-        self.assertEqual(status, 404, out)  # let in; the instance is unknown
+        self.assertEqual(status, 200, out)
+        # The join token only registers: every other request needs the instance's credential.
+        status, _, out = self.server.raw("POST", "/barge/v1/agent/exchange",
+                                         {"instanceId": out["instanceId"]},
+                                         {"Authorization": "Bearer s3cret-token-for-tests"})
+        self.assertEqual((status, out["__type"]), (401, "MissingAuthenticationTokenException"))
 
 
 def mode(path):

@@ -19,7 +19,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from harness import ACCESS_KEY, ACCOUNT, REGION, SECRET_KEY, write_credentials
+from harness import ACCESS_KEY, ACCOUNT, REGION, SECRET_KEY, register_agent, write_credentials
 from test_jobs_common import JobsCase
 from test_tls import TlsServer, make_ca, make_cert
 
@@ -141,12 +141,15 @@ class RolesCase(JobsCase):
         except botocore.exceptions.ClientError as e:
             return e.response["Error"]["Code"]
 
-    def agent_post(self, body):
+    def join_token(self):
         with open(os.path.join(self.server.data_dir, "agent-token")) as f:
-            token = f.read().strip()
+            return f.read().strip()
+
+    def agent_post(self, credential, body):
+        """The credentials call, as the instance that credential is for."""
         return self.server.raw("POST", "/barge/v1/agent/credentials", body,
                                {"Content-Type": "application/json",
-                                "Authorization": "Bearer " + token})
+                                "Authorization": "Bearer " + credential})
 
 
 class JobRoles(RolesCase):
@@ -235,30 +238,31 @@ class JobRoles(RolesCase):
             self.wait_for(lambda: os.path.exists(first), 60, "the job's first call")
             instance = self.job(jid)["container"]["containerInstanceArn"].rsplit("/", 1)[1]
             # An unknown instance.
-            status, _, body = self.agent_post({"instanceId": "i-nosuch", "jobId": jid,
-                                               "attempt": 1})
+            status, _, body = self.agent_post("i-nosuch:" + "0" * 64,
+                                              {"jobId": jid, "attempt": 1})
             self.assertEqual((status, body["__type"]), (404, "UnknownInstanceException"), body)
-            # Another instance (registered for a compute environment of its own).
+            # Another instance (registered for a compute environment of its own), asking for
+            # itself or naming the one that runs the attempt.
             self.batch.create_compute_environment(computeEnvironmentName="other",
                                                   type="UNMANAGED")
-            status, _, body = self.server.raw(
-                "POST", "/barge/v1/agent/register",
-                {"computeEnvironment": "other", "instanceId": "i-other", "vcpus": 1,
-                 "memoryMiB": 64},
-                {"Content-Type": "application/json", "Authorization": "Bearer " + open(
-                    os.path.join(self.server.data_dir, "agent-token")).read().strip()})
-            self.assertEqual(status, 200, body)
-            status, _, body = self.agent_post({"instanceId": "i-other", "jobId": jid,
-                                               "attempt": 1})
-            self.assertEqual((status, body["__type"]), (403, "AccessDeniedException"), body)
-            self.assertNotIn("SecretAccessKey", body)
-            # The instance running it, for another attempt number.
-            status, _, body = self.agent_post({"instanceId": instance, "jobId": jid,
-                                               "attempt": 2})
-            self.assertEqual(status, 403, body)
-            # The instance running it: credentials.
-            status, _, body = self.agent_post({"instanceId": instance, "jobId": jid,
-                                               "attempt": 1})
+            _, other = register_agent(self.server, ce="other", instance_id="i-other",
+                                      token=self.join_token(), create_ce=False)
+            for body in ({"jobId": jid, "attempt": 1},
+                         {"instanceId": instance, "jobId": jid, "attempt": 1}):
+                status, _, body = self.agent_post(other, body)
+                self.assertEqual((status, body["__type"]), (403, "AccessDeniedException"), body)
+                self.assertNotIn("SecretAccessKey", body)
+            # A join token is no instance's credential.
+            status, _, body = self.agent_post(self.join_token(), {
+                "instanceId": instance, "jobId": jid, "attempt": 1})
+            self.assertEqual(status, 401, body)
+            # The instance running it, through its agent's endpoint for the job.
+            with open(first) as f:
+                env = json.load(f)["env"]
+            req = urllib.request.Request(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"], headers={
+                "Authorization": env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, body = r.status, json.loads(r.read())
             self.assertEqual(status, 200, body)
             self.assertEqual(body["RoleArn"], ROLE % (ACCOUNT, "submitter"))
             self.assertRegex(body["Expiration"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

@@ -7,6 +7,7 @@ import re
 import botocore.exceptions
 
 from test_jobs_common import JobsCase, now_ms, resources
+from harness import register_agent
 
 GROUP = "/aws/batch/job"
 
@@ -270,13 +271,16 @@ class AwslogsOptions(JobsCase):
 
 
 def agent_upload(server, stream, messages):
-    """Uploads lines to a stream by name, as an agent does; returns the HTTP status."""
-    body = {"instanceId": "i-0123456789abcdef0",
+    """Uploads lines to a stream by name, as a stand-in agent registered for the purpose does
+    (in --dev, where a stream no running attempt writes to may be fed); returns the HTTP
+    status."""
+    iid, credential = register_agent(server)
+    body = {"instanceId": iid,
             "streams": [{"logStreamName": stream,
                          "events": [{"timestamp": now_ms(), "message": m} for m in messages]}]}
     status, _, _ = server.raw("POST", "/barge/v1/agent/logs", body,
                               {"Content-Type": "application/json",
-                               "Authorization": "Bearer any-token"})
+                               "Authorization": "Bearer " + credential})
     return status
 
 

@@ -27,15 +27,17 @@ class StandInAgent:
                "memoryMiB": memory, "cgroups": "none", "cgroupsNote": "a stand-in"}
         if executor:
             reg["executor"] = executor
+        self.credential = None
         status, _, body = self.call("register", reg)
         assert status == 200, body
+        self.credential = body["credential"]
         self.assigned = []  # every assignment received, in order
         self.killed = []    # every kill order received, in order
 
     def call(self, op, body):
         return self.server.raw("POST", "/barge/v1/agent/" + op, body,
                                {"Content-Type": "application/json",
-                                "Authorization": "Bearer stand-in"})
+                                "Authorization": "Bearer " + (self.credential or "stand-in")})
 
     def exchange(self, holding, reports=()):
         status, _, body = self.call("exchange", {

@@ -1,25 +1,39 @@
 """Job logs through the CloudWatch Logs API: events pushed the way agents push them
-(POST /barge/v1/agent/logs) and read back with boto3's logs client and the AWS CLI."""
+(POST /barge/v1/agent/logs, by a stand-in agent: in --dev a stream no running attempt writes to
+may be fed) and read back with boto3's logs client and the AWS CLI."""
 import threading
 import time
 
-from harness import Server, ServerTestCase
+from harness import Server, ServerTestCase, register_agent
 
 GROUP = "/aws/batch/job"
 ARN_PREFIX = "arn:aws:logs:us-east-1:123456789012:log-group:"
 
 
-def push(server, streams, token="any-token"):
-    """Uploads {stream name: [(timestamp, message), ...]} as an agent does; returns
+_standins = {}  # server -> the credential of its stand-in agent
+
+
+def push(server, streams, credential=""):
+    """Uploads {stream name: [(timestamp, message), ...]} as an agent does, with credential
+    (None: none; "": a stand-in agent's, registered again when the server forgot it); returns
     (status, body)."""
-    body = {"instanceId": "i-0123456789abcdef0",
-            "streams": [{"logStreamName": name,
+    body = {"streams": [{"logStreamName": name,
                          "events": [{"timestamp": t, "message": m} for t, m in events]}
                         for name, events in streams.items()]}
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = "Bearer " + token
-    status, _, out = server.raw("POST", "/barge/v1/agent/logs", body, headers)
+    for _ in range(2):
+        headers = {"Content-Type": "application/json"}
+        cred = credential
+        if cred == "":
+            if server not in _standins:
+                _standins[server] = register_agent(server)[1]
+            cred = _standins[server]
+        if cred is not None:
+            headers["Authorization"] = "Bearer " + cred
+        status, _, out = server.raw("POST", "/barge/v1/agent/logs", body, headers)
+        if credential == "" and status in (401, 404):
+            _standins.pop(server, None)  # a restart, or the stand-in was let go
+            continue
+        return status, out
     return status, out
 
 
@@ -327,17 +341,23 @@ class LogsApi(ServerTestCase):
 class LogsDurabilityAndAuth(ServerTestCase):
     server_args = ("--agent-token", "log-token-123")
 
-    def test_agent_token_required_without_dev(self):
-        status, out = push(self.server, {"auth/default/1": [(1, "x")]}, token=None)
+    def test_instance_credential_required_without_dev(self):
+        status, out = push(self.server, {"auth/default/1": [(1, "x")]}, credential=None)
+        self.assertEqual((status, out["__type"]), (401, "MissingAuthenticationTokenException"))
+        # The join token only registers.
+        status, out = push(self.server, {"auth/default/1": [(1, "x")]},
+                           credential="log-token-123")
+        self.assertEqual((status, out["__type"]), (401, "MissingAuthenticationTokenException"))
+        iid, cred = register_agent(self.server, token="log-token-123")
+        status, out = push(self.server, {"auth/default/1": [(1, "x")]},
+                           credential=cred[:-1] + ("0" if cred[-1] != "0" else "1"))
+        self.assertEqual((status, out["__type"]), (401, "InvalidInstanceCredentialException"))
+        self.assertNotIn(cred.split(":")[1], out["message"])
+        # A valid credential writes only to its own running attempts' streams.
+        status, out = push(self.server, {"auth/default/1": [(1, "x")]}, credential=cred)
         self.assertEqual((status, out["__type"]), (403, "AccessDeniedException"))
-        status, out = push(self.server, {"auth/default/1": [(1, "x")]}, token="wrong-token")
-        self.assertEqual((status, out["__type"]), (403, "AccessDeniedException"))
-        status, out = push(self.server, {"auth/default/1": [(1, "x")]}, token="log-token-123")
-        self.assertEqual((status, out), (200, {}))
+        self.assertIn(iid, out["message"])
         # Reads are signed requests, as for the rest of the AWS API.
-        logs = self.server.client("logs")
-        out = logs.get_log_events(logGroupName=GROUP, logStreamName="auth/default/1")
-        self.assertEqual([e["message"] for e in out["events"]], ["x"])
         status, _, out = logs_call(self.server, "GetLogEvents",
                                    {"logGroupName": GROUP, "logStreamName": "auth/default/1"})
         self.assertEqual((status, out["__type"]), (403, "MissingAuthenticationTokenException"))

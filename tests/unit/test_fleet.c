@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "server/base/agent_ident.h"
 #include "server/base/core.h"
 #include "server/base/store.h"
 #include "server/model/config.h"
@@ -59,13 +60,21 @@ static json_t *parse(const char *text)
     return v;
 }
 
+/* The credentials registrations answered with, by instance id: the agent's Authorization. */
+static json_t *credentials;
+
 /* Calls an agent operation as the core would; returns its answer, or NULL when it parked the
- * call (then *parked is set). */
+ * call (then *parked is set).  A request naming an instance carries that instance's credential;
+ * a registration carries a join token (developer mode accepts any). */
 static json_t *agent_call(int (*fn)(api_ctx *, json_t *, json_t **), const char *req_text,
                           core_call *call, int *status)
 {
-    api_ctx c = {.st = st, .now_ms = util_now_ms(), .call = call};
     json_t *req = parse(req_text), *resp = NULL;
+    const char *cred = json_string_value(
+        json_object_get(credentials, json_string_value(json_object_get(req, "instanceId"))));
+    char auth[300];
+    snprintf(auth, sizeof auth, "Bearer %s", cred ? cred : "join-token");
+    api_ctx c = {.st = st, .now_ms = util_now_ms(), .call = call, .auth = auth};
     int rc = fn(&c, req, &resp);
     json_decref(req);
     *status = rc == 0 && !c.err_type ? (c.deferred ? 0 : 200) : c.status;
@@ -99,9 +108,11 @@ static void register_agent(const char *id, int vcpus, int mem)
              "\"memoryMiB\": %d, \"cgroups\": \"none\"}",
              id, vcpus, mem);
     int status;
+    json_object_del(credentials, id); /* a new registration carries the join token */
     json_t *resp = agent_call(AGENT_REGISTER, req, NULL, &status);
     CHECK_EQ_INT(status, 200);
     CHECK_STR(json_string_value(json_object_get(resp, "instanceId")), id);
+    json_object_set(credentials, id, json_object_get(resp, "credential"));
     json_decref(resp);
 }
 
@@ -307,11 +318,20 @@ static void test_lost_instance(void)
     CHECK_EQ_INT(e->n_attempts, 2);
     in = instance_of(e);
     check_capacity(in);
-    /* The same agent registering again loses what it ran. */
+    /* Another registration of the live instance (without its clientToken) is refused and
+     * costs it nothing. */
     begin();
-    register_agent("i-two", 4, 8192);
-    CHECK_STR(status("e"), "FAILED");
-    CHECK_STR(e->reason, "Host EC2 (instance i-two) terminated.");
+    int again;
+    json_decref(agent_call(AGENT_REGISTER, "{\"computeEnvironment\": \"ce1\", \"instanceId\": "
+                                           "\"i-two\", \"vcpus\": 4, \"memoryMiB\": 8192}",
+                           NULL, &again));
+    CHECK_EQ_INT(again, 409);
+    CHECK_STR(status("e"), "STARTING");
+    /* The instance goes on: it takes e and ends it. */
+    json_decref(exchange("{\"instanceId\": \"i-two\", \"wait\": false}", NULL));
+    json_decref(exchange("{\"instanceId\": \"i-two\", \"reports\": [{\"jobId\": \"e\", "
+                         "\"attempt\": 2, \"event\": \"EXITED\", \"exitCode\": 0}]}", NULL));
+    CHECK_STR(status("e"), "SUCCEEDED");
     commit();
 }
 
@@ -451,11 +471,11 @@ static void test_unexpected_held_attempt_is_killed(void)
     begin();
     json_decref(exchange_holding(in, "[{\"jobId\": \"held-ok\", \"attempt\": 1}]"));
     CHECK_EQ_INT(in->strays.len, 0);
-    /* "a" ended long ago; "nosuch" never existed; "lost" is at attempt 2, not 1. */
-    const char *held = "[{\"jobId\": \"a\", \"attempt\": 1}, {\"jobId\": \"nosuch\", \"attempt\": 1},"
+    /* "nosuch" never existed; "lost" is at attempt 2, not 1. */
+    const char *held = "[{\"jobId\": \"nosuch\", \"attempt\": 1},"
                        " {\"jobId\": \"lost\", \"attempt\": 1}]";
     json_t *r = exchange_holding(in, held);
-    CHECK_STR(kills_of(r), "1 a,1 nosuch,1 lost");
+    CHECK_STR(kills_of(r), "1 nosuch,1 lost");
     CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(r, "kill"), 0),
                                                 "reason")),
               "this attempt is no longer expected");
@@ -465,15 +485,22 @@ static void test_unexpected_held_attempt_is_killed(void)
     CHECK_STR(kills_of(r), "");
     json_decref(r);
     /* Those no longer listed are forgotten; one listed again later is a new stray. */
-    r = exchange_holding(in, "[{\"jobId\": \"a\", \"attempt\": 1}]");
+    r = exchange_holding(in, "[{\"jobId\": \"nosuch\", \"attempt\": 1}]");
     CHECK_STR(kills_of(r), "");
     json_decref(r);
     CHECK_EQ_INT(in->strays.len, 1);
     json_decref(exchange_holding(in, "[]"));
     CHECK_EQ_INT(in->strays.len, 0);
-    r = exchange_holding(in, "[{\"jobId\": \"a\", \"attempt\": 1}]");
-    CHECK_STR(kills_of(r), "1 a");
+    r = exchange_holding(in, "[{\"jobId\": \"nosuch\", \"attempt\": 1}]");
+    CHECK_STR(kills_of(r), "1 nosuch");
     json_decref(r);
+    /* "a" was another instance's attempt: the whole exchange is refused. */
+    char req[200];
+    snprintf(req, sizeof req, "{\"instanceId\": \"%s\", \"holding\": [{\"jobId\": \"a\", "
+                              "\"attempt\": 1}]}", in->id);
+    int code;
+    CHECK(agent_call(AGENT_EXCHANGE, req, NULL, &code) == NULL);
+    CHECK_EQ_INT(code, 403);
     CHECK_STR(status("held-ok"), "STARTING");
     commit();
 }
@@ -603,6 +630,45 @@ static void test_clean_stop_costs_no_attempt(void)
 }
 
 /* An array child has one id: its index as written, without sign, spaces or leading zeros. */
+/* Registration outside developer mode: an instance the server is launching is registered only
+ * with its launch token, and a join token for another compute environment registers nothing. */
+static void test_join_tokens_at_registration(void)
+{
+    barge_cfg.dev = 0;
+    agent_ident_set_server_token("server-wide-token");
+    begin();
+    instance *in = instance_new(st->fleet, "i-launched", "ce1");
+    in->local = 1;
+    char launch[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1];
+    agent_ident_launch_token("i-launched", launch);
+    static const char reg[] = "{\"computeEnvironment\": \"ce1\", \"instanceId\": \"i-launched\","
+                              " \"vcpus\": 1, \"memoryMiB\": 64}";
+    char auth[100];
+    struct { const char *token; int status; } tries[] = {
+        {"server-wide-token", 403}, {"no-such-token", 403}, {NULL, 401}, {launch, 200}};
+    for (size_t i = 0; i < sizeof tries / sizeof *tries; i++) {
+        snprintf(auth, sizeof auth, "Bearer %s", tries[i].token ? tries[i].token : "");
+        api_ctx c = {.st = st, .now_ms = util_now_ms(), .auth = tries[i].token ? auth : NULL};
+        json_t *req = parse(reg), *resp = NULL;
+        int rc = AGENT_REGISTER(&c, req, &resp);
+        CHECK_EQ_INT(rc == 0 && !c.err_type ? 200 : c.status, tries[i].status);
+        json_decref(req);
+        json_decref(resp);
+    }
+    CHECK(in->registered);
+    /* A launch token registers no other instance. */
+    api_ctx c = {.st = st, .now_ms = util_now_ms(), .auth = auth};
+    json_t *req = parse("{\"computeEnvironment\": \"ce1\", \"instanceId\": \"i-stranger\","
+                        " \"vcpus\": 1, \"memoryMiB\": 64}");
+    CHECK_EQ_INT(AGENT_REGISTER(&c, req, &(json_t *){NULL}), -1);
+    CHECK_EQ_INT(c.status, 403);
+    json_decref(req);
+    in->local = 0; /* no agent process to stop when it goes */
+    fleet_lose(st, in, "the test is over");
+    commit();
+    barge_cfg.dev = 1;
+}
+
 static void test_child_ids_are_canonical(void)
 {
     begin();
@@ -626,6 +692,8 @@ int main(void)
 {
     log_level = LOG_ERROR + 1;
     config_defaults(&barge_cfg);
+    barge_cfg.dev = 1;
+    credentials = json_object();
     CHECK(mkdtemp(dir) != NULL);
     char *err = NULL;
     db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
@@ -644,9 +712,12 @@ int main(void)
     RUN(test_reload_keeps_the_fleet);
     RUN(test_clean_stop_costs_no_attempt);
     RUN(test_child_ids_are_canonical);
+    RUN(test_join_tokens_at_registration);
 
     model_free(st);
     store_close(db);
+    json_decref(credentials);
+    agent_ident_free();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK_EQ_INT(system(cmd), 0);

@@ -1,7 +1,7 @@
 /* agent_creds — the agent protocol's credentials call (docs/agent-protocol.md): an agent asks
  * for temporary credentials of the role of an attempt it holds, to serve them to the attempt's
  * job (auth_temp.h issues them).  Apart from agent_proto.c: the only thing the two share is
- * how an instance is found. */
+ * how an instance is found (api_agent_instance, from the request's credential). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,21 +16,9 @@
 #include "server/api/api.h"
 #include "server/api/auth_temp.h"
 
-/* The instance the request speaks for, as agent_proto.c finds it; NULL with the answer set. */
-static instance *requesting_instance(api_ctx *c, json_t *req)
-{
-    const char *id = api_str(req, "instanceId");
-    if (api_check_instance_id(c, id, "instanceId") < 0) return NULL;
-    instance *in = instance_find(c->st->fleet, id);
-    if (!in)
-        api_fail(c, 404, "UnknownInstanceException",
-                 "instanceId: '%.64s' is not registered with this server; register again", id);
-    return in;
-}
-
 static int agent_credentials(api_ctx *c, json_t *req, json_t **resp)
 {
-    instance *in = requesting_instance(c, req);
+    instance *in = api_agent_instance(c, req, NULL);
     if (!in) return -1;
     const char *id = api_str(req, "jobId");
     int attempt = (int)api_int(req, "attempt", 0);
@@ -65,6 +53,6 @@ static int agent_credentials(api_ctx *c, json_t *req, json_t **resp)
 
 api_op api_agent_creds_ops[] = {
     {"AgentCredentials", "POST", "/barge/v1/agent/credentials",
-     "{instanceId:s!, jobId:s!, attempt:i(1..1000000)!}", agent_credentials, 0, NULL},
+     "{instanceId:s, jobId:s!, attempt:i(1..1000000)!}", agent_credentials, 0, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

@@ -9,10 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/agent_ident.h"
 #include "server/model/arn.h"
+#include "server/model/config.h"
 #include "server/model/instance.h"
 #include "server/model/jobs.h"
 #include "server/model/resource.h"
@@ -30,16 +35,102 @@
 #define STRAY_KILL_AGAIN_MS (FLEET_POLL_SECONDS * 1000)
 #define NOT_EXPECTED "this attempt is no longer expected"
 
-static instance *find_instance(api_ctx *c, json_t *req)
+/* ---- identities (docs/agent-protocol.md, "Identities") ---- */
+
+#define CREDENTIAL_HELP "register again (with the join token) for a new one"
+
+int api_agent_refuse(api_ctx *c, int rc, const char *id)
 {
-    const char *id = api_str(req, "instanceId");
-    if (api_check_instance_id(c, id, "instanceId") < 0) return NULL;
+    switch (rc) {
+    case AGENT_CRED_MISSING:
+        return api_fail(c, 401, "MissingAuthenticationTokenException",
+                        "Authorization header: agent requests carry 'Bearer CREDENTIAL', the "
+                        "instance credential that registration answered with");
+    case AGENT_CRED_NO_INSTANCE:
+        return api_fail(c, 404, "UnknownInstanceException",
+                        "instance %s is not registered with this server; register again", id);
+    case AGENT_CRED_EXPIRED:
+        return api_fail(c, 401, "InvalidInstanceCredentialException",
+                        "the credential presented for instance %s was replaced and its grace "
+                        "period is over; use the newer one, or " CREDENTIAL_HELP, id);
+    default:
+        return api_fail(c, 401, "InvalidInstanceCredentialException",
+                        "the credential presented for instance %s is not valid (revoked, or "
+                        "replaced by a newer registration); " CREDENTIAL_HELP, id);
+    }
+}
+
+instance *api_agent_instance(api_ctx *c, json_t *req, int *rotate)
+{
+    char id[AGENT_IDENT_ID_MAX + 1];
+    const char *named = api_str(req, "instanceId");
+    if (api_check_instance_id(c, named, "instanceId") < 0) return NULL;
+    agent_cred_rc rc = agent_ident_check(c->auth, id, rotate);
+    if (rc != AGENT_CRED_OK) {
+        api_agent_refuse(c, rc, id);
+        return NULL;
+    }
+    if (named && strcmp(named, id) != 0) {
+        api_fail(c, 403, "AccessDeniedException",
+                 "instance %s may act only for itself; this request names instance %s", id,
+                 named);
+        return NULL;
+    }
     instance *in = instance_find(c->st->fleet, id);
-    if (!in)
-        api_fail(c, 404, "UnknownInstanceException",
-                 "instanceId: '%.64s' is not registered with this server; register again",
-                 id ? id : "");
+    if (!in || !in->registered) {
+        api_agent_refuse(c, AGENT_CRED_NO_INSTANCE, id);
+        return NULL;
+    }
     return in;
+}
+
+/* Whether attempt (id, attempt) is, or was, another instance's: an agent reports only on its
+ * own attempts and lists only those. */
+static int foreign(state *st, const instance *in, const char *id, int attempt)
+{
+    job *j = id ? jobs_find(st->jobs, id) : NULL;
+    return j && j->inst_id && j->n_attempts == attempt && strcmp(j->inst_id, in->id) != 0;
+}
+
+/* Refuses, before anything changes, an exchange whose reports or held list concern another
+ * instance's attempts. */
+static int check_concerns(api_ctx *c, const instance *in, json_t *req)
+{
+    static const char *const lists[] = {"reports", "holding"};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(req, lists[l]), i, r) {
+            const char *id = api_str(r, "jobId");
+            int attempt = (int)api_int(r, "attempt", 0);
+            if (foreign(c->st, in, id, attempt))
+                return api_fail(c, 403, "AccessDeniedException",
+                                "instance %s may report on and hold only its own attempts; "
+                                "%s[%zu] (attempt %d of job %.100s) is not one of them",
+                                in->id, lists[l], i, attempt, id);
+        }
+    }
+    return 0;
+}
+
+static int join_refused(api_ctx *c, agent_join_rc jr, const char *ce)
+{
+    if (jr == AGENT_JOIN_MISSING)
+        return api_fail(c, 401, "MissingAuthenticationTokenException",
+                        "Authorization header: an agent registers with 'Bearer TOKEN', a join "
+                        "token of this server (its --agent-token or --agent-tokens)");
+    if (jr == AGENT_JOIN_OTHER_CE)
+        return api_fail(c, 403, "AccessDeniedException",
+                        "the join token does not register agents for compute environment '%s'",
+                        ce);
+    return api_fail(c, 403, "AccessDeniedException",
+                    "the join token is not one of this server's (it may have been revoked)");
+}
+
+static void sha256(const char *s, unsigned char out[32])
+{
+    unsigned int n = 0;
+    EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL);
 }
 
 static int agent_register(api_ctx *c, json_t *req, json_t **resp)
@@ -47,6 +138,14 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
     const char *ce_arg = api_str(req, "computeEnvironment");
     char *name = api_name_or_arn(c, ce_arg, ARN_CE, "computeEnvironment");
     if (!name) return -1;
+    /* The join token first: who has none learns nothing of the compute environments. */
+    const char *id = api_str(req, "instanceId"), *client = api_str(req, "clientToken");
+    agent_join_rc jr = agent_ident_join(c->auth, name, id, barge_cfg.dev);
+    if (jr != AGENT_JOIN_OK && jr != AGENT_JOIN_LAUNCH) {
+        join_refused(c, jr, name);
+        free(name);
+        return -1;
+    }
     if (!res_ce(c->st, name)) {
         api_client_error(c, "computeEnvironment: no compute environment named '%s'", name);
         free(name);
@@ -58,24 +157,50 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
         return api_client_error(c, "vcpus and memoryMiB: an agent must offer at least 1 vCPU "
                                    "and 1 MiB");
     }
-    const char *id = api_str(req, "instanceId");
     if (api_check_instance_id(c, id, "instanceId") < 0) {
         free(name);
         return -1;
     }
+    unsigned char client_hash[32] = {0};
+    if (client) sha256(client, client_hash);
+    char cred[AGENT_IDENT_CRED_MAX + 1];
     instance *in = instance_find(c->st->fleet, id);
     if (in && in->registered) {
-        /* The same agent again (it lost its answer): its old attempts are gone with it. */
-        fleet_lose(c->st, in, "it registered again");
-        in = NULL;
+        int retry = client && in->has_client_token && strcmp(in->ce, name) == 0 &&
+                    CRYPTO_memcmp(client_hash, in->client_token, sizeof client_hash) == 0;
+        free(name);
+        if (!retry)
+            return api_fail(c, 409, "InstanceInUseException",
+                            "instanceId: instance %s is registered and its agent is alive; a "
+                            "retry of its registration carries the same clientToken, and "
+                            "another agent may take the id once the server has declared the "
+                            "instance lost (%d seconds without an exchange)",
+                            in->id, FLEET_LOST_AFTER_SECONDS);
+        /* The same registration again (its answer was lost): the same instance, with a new
+         * credential; the one the lost answer carried stops. */
+        agent_ident_issue(in->id, 0, cred);
+        in->last_seen = util_mono_ms();
+        log_info("fleet: instance %s registered again with the same clientToken; it keeps its "
+                 "attempts", in->id);
+        goto answer;
     }
     if (in && strcmp(in->ce, name) != 0) {
         free(name);
         return api_client_error(c, "computeEnvironment: instance %s was launched for '%s'",
                                 id, in->ce);
     }
+    /* An instance this server launched is registered by the agent it launched, which alone
+     * has its launch token. */
+    if (in && in->local && jr != AGENT_JOIN_LAUNCH && !barge_cfg.dev) {
+        free(name);
+        return api_fail(c, 403, "AccessDeniedException",
+                        "instance %s is being launched by this server; only the agent it "
+                        "launched registers it", in->id);
+    }
     if (!in) in = instance_new(c->st->fleet, id, name);
     free(name);
+    in->has_client_token = client != NULL;
+    memcpy(in->client_token, client_hash, sizeof client_hash);
     const char *type = api_str(req, "instanceType");
     if (type || !in->type) {
         free(in->type);
@@ -102,9 +227,13 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
     c->st->jobs->sched_needed = 1;
     log_info("fleet: instance %s registered for compute environment %s (%s, %d vCPUs, %d MiB; "
              "memory limits %s)", in->id, in->ce, in->type, (int)vcpus, (int)mem, in->mem_note);
-    *resp = json_pack("{s:s, s:i, s:i, s:i}", "instanceId", in->id, "pollSeconds",
-                      FLEET_POLL_SECONDS, "heartbeatSeconds", FLEET_HEARTBEAT_SECONDS,
-                      "lostAfterSeconds", FLEET_LOST_AFTER_SECONDS);
+    /* A new registration: whatever credential the id had before stops. */
+    agent_ident_issue(in->id, 0, cred);
+answer:
+    *resp = json_pack("{s:s, s:s, s:i, s:i, s:i}", "instanceId", in->id, "credential", cred,
+                      "pollSeconds", FLEET_POLL_SECONDS, "heartbeatSeconds",
+                      FLEET_HEARTBEAT_SECONDS, "lostAfterSeconds", FLEET_LOST_AFTER_SECONDS);
+    explicit_bzero(cred, sizeof cred);
     return 0;
 }
 
@@ -279,8 +408,9 @@ static void reconcile(state *st, instance *in, json_t *holding, json_t *reports)
 
 static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
 {
-    instance *in = find_instance(c, req);
-    if (!in) return -1;
+    int rotate = 0;
+    instance *in = api_agent_instance(c, req, &rotate);
+    if (!in || check_concerns(c, in, req) < 0) return -1;
     in->last_seen = util_mono_ms();
     size_t i;
     json_t *r;
@@ -301,9 +431,33 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
     if (in->poll && !wait) {
         /* Reports go on their own connection; the parked poll keeps waiting for work. */
         *resp = json_pack("{s:[], s:[], s:b}", "assign", "kill", "shutdown", 0);
-        return 0;
+    } else {
+        *resp = instance_take_outbox(c->st, in);
     }
-    *resp = instance_take_outbox(c->st, in);
+    if (rotate) {
+        /* The next credential, in an answer that goes out now (a parked poll's may wait until
+         * its deadline); the one in use stays valid for a grace period once this one is used. */
+        char cred[AGENT_IDENT_CRED_MAX + 1];
+        agent_ident_issue(in->id, 1, cred);
+        json_object_set_new(*resp, "credential", json_string(cred));
+        explicit_bzero(cred, sizeof cred);
+        log_info("fleet: instance %s is handed its next credential", in->id);
+    }
+    return 0;
+}
+
+/* An operator's order (signed like the AWS API, action batch:RevokeInstance): the instance's
+ * credential stops now and the instance is lost, as a terminated host is.  Its agent learns it
+ * at its next request and registers again if its join token is still valid. */
+static int revoke_instance(api_ctx *c, json_t *req, json_t **resp)
+{
+    const char *id = api_str(req, "instanceId");
+    if (api_check_instance_id(c, id, "instanceId") < 0) return -1;
+    instance *in = instance_find(c->st->fleet, id);
+    if (!in)
+        return api_client_error(c, "instanceId: no instance '%s' in this server's fleet", id);
+    fleet_lose(c->st, in, "an operator revoked its credential");
+    *resp = json_pack("{s:s}", "instanceId", id);
     return 0;
 }
 
@@ -311,13 +465,15 @@ api_op api_agent_ops[] = {
     {"AgentRegister", "POST", "/barge/v1/agent/register",
      "{computeEnvironment:s!, instanceId:s, instanceType:s, vcpus:i(1..1000000)!,"
      " memoryMiB:i(1..2147483647)!, gpus:i(0..1000000),"
-     " hostname:s, executor:s, cgroups:s, cgroupsNote:s}",
+     " hostname:s, executor:s, cgroups:s, cgroupsNote:s, clientToken:s}",
      agent_register, 0, NULL},
     {"AgentExchange", "POST", "/barge/v1/agent/exchange",
-     "{instanceId:s!, wait:b, reports:[{jobId:s!, attempt:i(1..1000000)!, event:s!, at:l,"
+     "{instanceId:s, wait:b, reports:[{jobId:s!, attempt:i(1..1000000)!, event:s!, at:l,"
      " pid:i, exitCode:i,"
      " signal:i(0..128), oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}],"
      " holding:[{jobId:s!, attempt:i(1..1000000)!}]}",
      agent_exchange, 4 * 1024 * 1024, NULL},
+    {"RevokeInstance", "POST", "/barge/v1/revokeinstance", "{instanceId:s!}", revoke_instance, 0,
+     NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

@@ -23,6 +23,7 @@ typedef struct api_ctx {
     const char *err_type;  /* NULL on success */
     char err_msg[600];
     struct core_call *call; /* the call being answered */
+    const char *auth;       /* agents' requests: their Authorization header, or NULL */
     int deferred;           /* the handler parked the call; it is answered later */
 } api_ctx;
 
@@ -88,6 +89,19 @@ int api_page(api_ctx *c, json_t *req, json_t *resp, const char *const *keys, siz
  * (EC2's "i-" and 17 hex digits fit); NULL passes, for members that may be absent. */
 #define API_INSTANCE_ID_MAX 128
 int api_check_instance_id(api_ctx *c, const char *id, const char *field);
+
+/* Agents' requests (agent_proto.c).  api_agent_instance is the one way a handler learns which
+ * instance sent a request: the instance its credential (c->auth) names, which must also be the
+ * request's instanceId when it has one.  NULL after the refusal is set: 401 for a missing,
+ * revoked or expired credential, 403 AccessDeniedException for a request naming another
+ * instance, 404 UnknownInstanceException for an instance this server does not know.  *rotate
+ * (when not NULL) is set when the answer should carry the instance's next credential.  Core
+ * thread only. */
+struct instance;
+struct instance *api_agent_instance(api_ctx *c, json_t *req, int *rotate);
+/* api_agent_instance's refusals, for a check made elsewhere (a log upload, off the core):
+ * rc is an agent_cred_rc (server/base/agent_ident.h), id the instance the credential names. */
+int api_agent_refuse(api_ctx *c, int rc, const char *id);
 
 /* Tags: checks a tags map (count, key and value lengths, reserved "aws:" prefix). */
 int api_check_tags(api_ctx *c, json_t *tags, const char *field);

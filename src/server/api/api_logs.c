@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/agent_ident.h"
 #include "server/model/config.h"
 #include "server/api/api.h"
 #include "server/api/schema.h"
@@ -397,6 +398,18 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
     json_t *streams = json_object_get(req, "streams");
     size_t i, j;
     json_t *s, *e;
+    /* The instance is the one the credential names (agent_ident.h, checked here rather than on
+     * the core, which log requests never wait for); the request's instanceId, if any, must be
+     * the same. */
+    char id[AGENT_IDENT_ID_MAX + 1];
+    agent_cred_rc rc = agent_ident_check(c->auth, id, NULL);
+    const char *named = api_str(req, "instanceId");
+    if (api_check_instance_id(c, named, "instanceId") < 0) return -1;
+    if (rc != AGENT_CRED_OK) return api_agent_refuse(c, rc, id);
+    if (named && strcmp(named, id) != 0)
+        return api_fail(c, 403, "AccessDeniedException",
+                        "instance %s may act only for itself; this request names instance %s",
+                        id, named);
     /* Check everything before storing anything, so a bad request changes nothing. */
     json_array_foreach(streams, i, s) {
         const char *name = api_str(s, "logStreamName");
@@ -404,6 +417,16 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
             return api_client_error(c, "streams[%zu].logStreamName: '%.100s' is not a valid "
                                        "stream name (1 to 512 characters, without ':' or '*')",
                                     i, name);
+        /* Only the streams of the instance's own attempts, while they run.  Developer mode,
+         * where any caller may do anything anyway, also lets a stream no running attempt
+         * writes to be fed (tests and tools seed the log store so); another instance's
+         * running attempt's stream is refused in every mode. */
+        agent_stream_rc owner = agent_ident_stream_owner(id, name);
+        if (owner == AGENT_STREAM_OTHER || (owner == AGENT_STREAM_NONE && !barge_cfg.dev))
+            return api_fail(c, 403, "AccessDeniedException",
+                            "instance %s may write only to the log streams of its own running "
+                            "attempts; streams[%zu].logStreamName '%.100s' is not one of them",
+                            id, i, name);
         json_array_foreach(json_object_get(s, "events"), j, e) {
             if (json_integer_value(json_object_get(e, "timestamp")) < 0)
                 return api_client_error(c, "streams[%zu].events[%zu].timestamp: must be 0 or "
@@ -437,7 +460,8 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
             } while (len > 0);
         }
         /* The agent knows the stream by its name: the server made it, in the group of the
-         * attempt's job, when the attempt started (engine/attempt.c). */
+         * attempt's job, when the attempt started (engine/attempt.c); the group is found by
+         * the stream's name. */
         tickets[i] = logstore_append_by_name(store_, LOGSTORE_BATCH_GROUP,
                                              api_str(s, "logStreamName"), ev, n);
     }
@@ -455,8 +479,8 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
 /* Entry point --------------------------------------------------------------------------- */
 
 /* Finds the request's handler, checks the request against its shape and runs it. */
-static int serve(api_ctx *c, const api_op *op, const char *target, const char *body, size_t len,
-                 json_t **resp)
+static int serve(api_ctx *c, const api_op *op, const char *target, const char *body,
+                 size_t len, json_t **resp)
 {
     int agent = op == &agent_op;
     const char *bad_input = agent ? "ClientException" : "InvalidParameterException";
@@ -504,12 +528,13 @@ static int serve(api_ctx *c, const api_op *op, const char *target, const char *b
     return rc;
 }
 
-void api_logs_serve(const api_op *op, const char *target, const char *body, size_t len,
-                    api_logs_answer *out)
+void api_logs_serve(const api_op *op, const char *target, const char *authorization,
+                    const char *body, size_t len, api_logs_answer *out)
 {
     /* These requests are answered on a log thread, not on the core thread that owns the
      * state, so their context has none: st is NULL, and nothing here may use it. */
-    api_ctx c = {.st = NULL, .now_ms = util_now_ms()};
+    api_ctx c = {.st = NULL, .now_ms = util_now_ms(),
+                 .auth = op == &agent_op ? authorization : NULL};
     json_t *resp = NULL;
     int rc = serve(&c, op, target, body ? body : "", len, &resp);
     memset(out, 0, sizeof *out);

@@ -31,9 +31,10 @@ void api_logs_init(logstore *ls);
  * requests go to api_logs_serve rather than to the core.  target is the X-Amz-Target header, or
  * NULL. */
 const api_op *api_logs_route(const char *method, const char *url, const char *target);
-/* Answers a whole request of a route api_logs_route gave.  The caller has checked its
- * Authorization header as for any request to the same path (an AWS signature for the
- * CloudWatch operations, the agent token for the agent's upload). */
-void api_logs_serve(const api_op *op, const char *target, const char *body, size_t len,
-                    api_logs_answer *out);
+/* Answers a whole request of a route api_logs_route gave.  The caller has checked the AWS
+ * signature of a CloudWatch operation; the agent's upload is checked here against its
+ * instance's credential, which authorization (the request's Authorization header, or NULL)
+ * carries: an instance writes only to its own attempts' streams. */
+void api_logs_serve(const api_op *op, const char *target, const char *authorization,
+                    const char *body, size_t len, api_logs_answer *out);
 #endif

@@ -23,6 +23,9 @@ struct core_call {
     void (*run)(core_call *call, void *ctx, int64_t now_ms);
     const void *arg; /* what run needs besides req (the API operation) */
     json_t *req;     /* owned by the call; the core releases it */
+    /* The request's credential as sent (an Authorization header), for run functions that check
+     * it themselves; NULL for the rest.  Owned by the sender, valid until done() runs. */
+    const char *auth;
     /* The answer, filled before done() runs. */
     int status;
     const char *err_type; /* NULL on success */

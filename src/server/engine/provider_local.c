@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/agent_ident.h"
 #include "server/model/config.h"
 #include "server/model/jobs.h"
 #include "server/model/state.h"
@@ -132,7 +133,12 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     size_t e = 0;
     for (size_t i = 0; i < nenv; i++)
         if (strncmp(environ[i], "BARGE_AGENT_TOKEN=", 18) != 0) env[e++] = environ[i];
-    char *token = xasprintf("BARGE_AGENT_TOKEN=%s", barge_cfg.agent_token);
+    /* A join token for this launch alone: it registers this instance and no other, so the
+     * agent never holds one that could add or take over instances. */
+    char join[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1];
+    agent_ident_launch_token(id, join);
+    char *token = xasprintf("BARGE_AGENT_TOKEN=%s", join);
+    explicit_bzero(join, sizeof join);
     env[e++] = token;
     pid_t pid;
     int rc = posix_spawn(&pid, barge_cfg.self_exe, NULL, NULL, argv, env);
@@ -143,6 +149,7 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     free(images);
     free(workdir);
     if (rc != 0) {
+        agent_ident_revoke(id);
         log_error("fleet: cannot start an agent for compute environment %s: %s", ce->name,
                   strerror(rc));
         return NULL;

@@ -23,7 +23,7 @@ typedef struct barge_config {
     /* Jobs and instances. */
     int kill_grace_s;     /* SIGTERM to SIGKILL when an attempt is stopped */
     int idle_seconds;     /* an idle local instance is let go after this long */
-    char *agent_token;    /* given to the agents this server launches */
+    char *agent_token;    /* --agent-token, or "" (join_tokens.h) */
     char *self_exe;       /* this program, to launch local agents */
     /* Options handed to every local agent (--executor, --registry-mirror, ...), in order;
      * NULL-terminated, or NULL. */

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/agent_ident.h"
 #include "server/base/core.h"
 #include "server/model/jobs.h"
 #include "server/model/state.h"
@@ -109,6 +110,8 @@ instance *instance_find(fleet *f, const char *id)
 void instance_remove(fleet *f, instance *in)
 {
     BARGE_ASSERT(in->n_jobs == 0 && in->jobs == NULL);
+    /* An instance the fleet no longer has has no credential either. */
+    agent_ident_revoke(in->id);
     dict_del(&f->instances, in->id);
     instance_free(in);
 }
@@ -168,11 +171,14 @@ void instance_attach(instance *in, job *j)
     in->used_memory += j->spec->memory_mib;
     in->used_gpus += j->spec->gpus;
     in->idle_since = 0;
+    /* The attempt's agent, and it alone, may write to the attempt's log stream. */
+    agent_ident_stream_open(in->id, j->log_stream);
 }
 
 void instance_detach(instance *in, job *j)
 {
     BARGE_ASSERT(j->inst == in && in->n_jobs > 0);
+    agent_ident_stream_close(in->id, j->log_stream);
     if (j->inst_prev) j->inst_prev->inst_next = j->inst_next;
     else in->jobs = j->inst_next;
     if (j->inst_next) j->inst_next->inst_prev = j->inst_prev;

@@ -32,6 +32,10 @@ typedef struct instance {
     json_t *assign, *kill;  /* what the next answer carries */
     dict strays; /* attempts its agent holds that this server no longer expects (stray) */
     int registered, draining, local;
+    /* The SHA-256 of the clientToken its registration carried (has_client_token): a retry of
+     * that registration gets the instance again, another registration of the id is refused. */
+    unsigned char client_token[32];
+    int has_client_token;
     pid_t pid;
     /* Set when the instance is found gone (its local agent exited): the fleet's next
      * housekeeping declares it lost, saying why. */

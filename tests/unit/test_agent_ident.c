@@ -1,0 +1,199 @@
+/* agent_ident.c: join tokens (server-wide and per compute environment, a tokens file read again
+ * atomically), instance credentials (issued, checked, rotated with a grace period, revoked) and
+ * the log streams an instance may write to. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/base/agent_ident.h"
+#include "check.h"
+
+static char dir[] = "/tmp/barge-unit-ident-XXXXXX";
+
+static char *write_file(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static agent_join_rc join(const char *token, const char *ce)
+{
+    char h[600];
+    snprintf(h, sizeof h, "Bearer %s", token);
+    return agent_ident_join(h, ce, NULL, 0);
+}
+
+static agent_cred_rc check(const char *cred, char id[AGENT_IDENT_ID_MAX + 1], int *rotate)
+{
+    char h[600];
+    snprintf(h, sizeof h, "Bearer %s", cred);
+    return agent_ident_check(h, id, rotate);
+}
+
+static void test_join_tokens(void)
+{
+    agent_ident_set_server_token("server-wide-token");
+    char *err = NULL;
+    const char *path = write_file("tokens", "# comment\n\nfor-ce-a-0123456789 ce-a\n"
+                                            "  any-ce-0123456789  \n");
+    CHECK_EQ_INT(agent_ident_load_tokens(path, &err), 0);
+    CHECK_EQ_INT(join("server-wide-token", "ce-b"), AGENT_JOIN_OK);
+    CHECK_EQ_INT(join("for-ce-a-0123456789", "ce-a"), AGENT_JOIN_OK);
+    CHECK_EQ_INT(join("for-ce-a-0123456789", "ce-b"), AGENT_JOIN_OTHER_CE);
+    CHECK_EQ_INT(join("any-ce-0123456789", "ce-b"), AGENT_JOIN_OK);
+    CHECK_EQ_INT(join("for-ce-a-012345678", "ce-a"), AGENT_JOIN_UNKNOWN);
+    CHECK_EQ_INT(join("for-ce-a-0123456789x", "ce-a"), AGENT_JOIN_UNKNOWN);
+    CHECK_EQ_INT(agent_ident_join(NULL, "ce-a", NULL, 0), AGENT_JOIN_MISSING);
+    CHECK_EQ_INT(agent_ident_join("Basic abc", "ce-a", NULL, 0), AGENT_JOIN_MISSING);
+    CHECK_EQ_INT(agent_ident_join(NULL, "ce-a", NULL, 1), AGENT_JOIN_OK); /* developer mode */
+    /* A bad file names the line, never a token, and changes nothing. */
+    path = write_file("bad", "good-token-0123456789\nshort-one ce-a\n");
+    CHECK_EQ_INT(agent_ident_load_tokens(path, &err), -1);
+    CHECK_CONTAINS(err, "line 2");
+    CHECK(strstr(err, "short-one") == NULL);
+    free(err);
+    path = write_file("bad2", "a-token-0123456789 ce-a extra\n");
+    CHECK_EQ_INT(agent_ident_load_tokens(path, &err), -1);
+    free(err);
+    CHECK_EQ_INT(join("for-ce-a-0123456789", "ce-a"), AGENT_JOIN_OK);
+    /* Read again: a token taken out stops, one put in starts. */
+    path = write_file("tokens", "next-for-ce-a-0123 ce-a\n");
+    CHECK_EQ_INT(agent_ident_load_tokens(path, &err), 0);
+    CHECK_EQ_INT(join("for-ce-a-0123456789", "ce-a"), AGENT_JOIN_UNKNOWN);
+    CHECK_EQ_INT(join("any-ce-0123456789", "ce-a"), AGENT_JOIN_UNKNOWN);
+    CHECK_EQ_INT(join("next-for-ce-a-0123", "ce-a"), AGENT_JOIN_OK);
+    /* The server-wide token, replaced. */
+    agent_ident_set_server_token("server-wide-token-2");
+    CHECK_EQ_INT(join("server-wide-token", "ce-a"), AGENT_JOIN_UNKNOWN);
+    CHECK_EQ_INT(join("server-wide-token-2", "ce-a"), AGENT_JOIN_OK);
+    CHECK_EQ_INT(agent_ident_load_tokens(NULL, &err), 0);
+    CHECK_EQ_INT(join("next-for-ce-a-0123", "ce-a"), AGENT_JOIN_UNKNOWN);
+}
+
+/* A launch token registers its instance and no other, until the instance is revoked. */
+static void test_launch_tokens(void)
+{
+    char t[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1], u[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1], h[100];
+    agent_ident_launch_token("i-local", t);
+    agent_ident_launch_token("i-other", u);
+    CHECK_EQ_INT(strlen(t), AGENT_IDENT_LAUNCH_TOKEN_LEN);
+    CHECK(strcmp(t, u) != 0);
+    snprintf(h, sizeof h, "Bearer %s", t);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-local", 0), AGENT_JOIN_LAUNCH);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-other", 0), AGENT_JOIN_UNKNOWN);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", NULL, 0), AGENT_JOIN_UNKNOWN);
+    agent_ident_revoke("i-local");
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-local", 0), AGENT_JOIN_UNKNOWN);
+    snprintf(h, sizeof h, "Bearer %s", u);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-other", 0), AGENT_JOIN_LAUNCH);
+}
+
+static void test_credentials(void)
+{
+    agent_ident_configure(3600, 300);
+    char a[AGENT_IDENT_CRED_MAX + 1], b[AGENT_IDENT_CRED_MAX + 1], id[AGENT_IDENT_ID_MAX + 1];
+    agent_ident_issue("i-a", 0, a);
+    agent_ident_issue("i-b", 0, b);
+    CHECK(strncmp(a, "i-a:", 4) == 0);
+    CHECK_EQ_INT(strlen(a), 4 + 64);
+    int rotate = -1;
+    CHECK_EQ_INT(check(a, id, &rotate), AGENT_CRED_OK);
+    CHECK_STR(id, "i-a");
+    CHECK_EQ_INT(rotate, 0);
+    CHECK_EQ_INT(check(b, id, NULL), AGENT_CRED_OK);
+    CHECK_STR(id, "i-b");
+    /* b's secret under a's name, a changed secret, garbage. */
+    char forged[AGENT_IDENT_CRED_MAX + 1];
+    snprintf(forged, sizeof forged, "i-a:%s", strchr(b, ':') + 1);
+    CHECK_EQ_INT(check(forged, id, NULL), AGENT_CRED_WRONG);
+    CHECK_STR(id, "i-a");
+    snprintf(forged, sizeof forged, "%s", a);
+    forged[10] = forged[10] == '0' ? '1' : '0';
+    CHECK_EQ_INT(check(forged, id, NULL), AGENT_CRED_WRONG);
+    char nobody[AGENT_IDENT_CRED_MAX + 8];
+    snprintf(nobody, sizeof nobody, "i-nobody:%s", strchr(a, ':') + 1);
+    CHECK_EQ_INT(check(nobody, id, NULL), AGENT_CRED_NO_INSTANCE);
+    CHECK_STR(id, "i-nobody");
+    /* Only a well-formed credential is read: no part of anything else is named. */
+    CHECK_EQ_INT(check("i-nobody:00", id, NULL), AGENT_CRED_MISSING);
+    CHECK_STR(id, "");
+    snprintf(nobody, sizeof nobody, "a/b:%s", strchr(a, ':') + 1);
+    CHECK_EQ_INT(check(nobody, id, NULL), AGENT_CRED_MISSING);
+    snprintf(nobody, sizeof nobody, "%sx", a);
+    CHECK_EQ_INT(check(nobody, id, NULL), AGENT_CRED_MISSING);
+    CHECK_EQ_INT(check("no-colon", id, NULL), AGENT_CRED_MISSING);
+    CHECK_EQ_INT(check(":abc", id, NULL), AGENT_CRED_MISSING);
+    CHECK_EQ_INT(agent_ident_check(NULL, id, NULL), AGENT_CRED_MISSING);
+    /* A new registration: the earlier credential stops at once. */
+    char a2[AGENT_IDENT_CRED_MAX + 1];
+    agent_ident_issue("i-a", 0, a2);
+    CHECK_EQ_INT(check(a, id, NULL), AGENT_CRED_WRONG);
+    CHECK_EQ_INT(check(a2, id, NULL), AGENT_CRED_OK);
+    /* Revoked: gone. */
+    agent_ident_revoke("i-b");
+    CHECK_EQ_INT(check(b, id, NULL), AGENT_CRED_NO_INSTANCE);
+}
+
+static void test_rotation(void)
+{
+    /* Due at once, and a replaced one valid 1 s after its successor is first used. */
+    agent_ident_configure(0, 1);
+    char c1[AGENT_IDENT_CRED_MAX + 1], c2[AGENT_IDENT_CRED_MAX + 1],
+        c3[AGENT_IDENT_CRED_MAX + 1], id[AGENT_IDENT_ID_MAX + 1];
+    agent_ident_issue("i-r", 0, c1);
+    int rotate = 0;
+    CHECK_EQ_INT(check(c1, id, &rotate), AGENT_CRED_OK);
+    CHECK_EQ_INT(rotate, 1);
+    agent_ident_issue("i-r", 1, c2);
+    /* The answer carrying c2 was lost: c1 goes on, and asks for another rotation. */
+    CHECK_EQ_INT(check(c1, id, &rotate), AGENT_CRED_OK);
+    CHECK_EQ_INT(rotate, 1);
+    agent_ident_issue("i-r", 1, c3);
+    CHECK_EQ_INT(check(c2, id, NULL), AGENT_CRED_WRONG); /* replaced before any use */
+    CHECK_EQ_INT(check(c1, id, NULL), AGENT_CRED_OK);
+    CHECK_EQ_INT(check(c3, id, NULL), AGENT_CRED_OK); /* the grace starts now */
+    CHECK_EQ_INT(check(c1, id, NULL), AGENT_CRED_OK);
+    usleep(1100 * 1000);
+    CHECK_EQ_INT(check(c1, id, NULL), AGENT_CRED_EXPIRED);
+    CHECK_EQ_INT(check(c1, id, NULL), AGENT_CRED_WRONG); /* and forgotten */
+    CHECK_EQ_INT(check(c3, id, NULL), AGENT_CRED_OK);
+}
+
+static void test_streams(void)
+{
+    agent_ident_issue("i-s", 0, (char[AGENT_IDENT_CRED_MAX + 1]){0});
+    agent_ident_stream_open("i-s", "def/default/1");
+    agent_ident_stream_open("i-t", "def/default/2");
+    CHECK_EQ_INT(agent_ident_stream_owner("i-s", "def/default/1"), AGENT_STREAM_MINE);
+    CHECK_EQ_INT(agent_ident_stream_owner("i-s", "def/default/2"), AGENT_STREAM_OTHER);
+    CHECK_EQ_INT(agent_ident_stream_owner("i-s", "def/default/3"), AGENT_STREAM_NONE);
+    /* Only its owner closes a stream. */
+    agent_ident_stream_close("i-s", "def/default/2");
+    CHECK_EQ_INT(agent_ident_stream_owner("i-t", "def/default/2"), AGENT_STREAM_MINE);
+    agent_ident_stream_close("i-t", "def/default/2");
+    CHECK_EQ_INT(agent_ident_stream_owner("i-t", "def/default/2"), AGENT_STREAM_NONE);
+    /* Revoking an instance closes its streams. */
+    agent_ident_revoke("i-s");
+    CHECK_EQ_INT(agent_ident_stream_owner("i-s", "def/default/1"), AGENT_STREAM_NONE);
+}
+
+int main(void)
+{
+    CHECK(mkdtemp(dir) != NULL);
+    RUN(test_join_tokens);
+    RUN(test_launch_tokens);
+    RUN(test_credentials);
+    RUN(test_rotation);
+    RUN(test_streams);
+    agent_ident_free();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    return 0;
+}
