@@ -45,7 +45,8 @@ class Lifecycle(JobsCase):
         self.assertEqual(self.status(first), "SUCCEEDED")
 
     def test_running_job_is_listed_by_default_and_described_while_it_runs(self):
-        jid = self.submit("runner", command="sleep 1.5")
+        # It runs until the test lets it end, however slow the listings below are.
+        jid = self.submit("runner", command='while [ ! -e "$OUT/runner.go" ]; do sleep 0.05; done')
         d = self.wait_job(jid, "RUNNING", timeout=20)
         self.assertIn("startedAt", d)
         self.assertNotIn("stoppedAt", d)
@@ -61,6 +62,7 @@ class Lifecycle(JobsCase):
         self.assertIn(jid, listed)
         listed = self.server.aws("batch", "list-jobs", "--job-queue", "q")["jobSummaryList"]
         self.assertIn(jid, [s["jobId"] for s in listed])
+        open(os.path.join(self.out_dir, "runner.go"), "w").close()
         self.assertSucceeded(jid)
         self.assertNotIn(jid, [s["jobId"] for s in
                                self.batch.list_jobs(jobQueue="q")["jobSummaryList"]])
