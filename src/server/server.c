@@ -41,7 +41,8 @@ static void usage(FILE *out)
             "usage: barge server [options]\n"
             "\n"
             "Runs the barge control plane in the foreground: the AWS Batch API, the store and\n"
-            "the scheduler.  SIGTERM or SIGINT stops it cleanly.\n"
+            "the scheduler.  SIGTERM or SIGINT stops it cleanly; SIGHUP reads --credentials,\n"
+            "--policies and --secrets again (a file with a mistake leaves the old in force).\n"
             "\n"
             "options:\n"
             "  --listen HOST:PORT   address to serve on (default 127.0.0.1:8900; port 0 picks a\n"
@@ -77,6 +78,17 @@ static void usage(FILE *out)
             "  --allow-privileged   accept job definitions whose containers are privileged\n"
             "                       (full access to the instance; refused by default)\n"
             "  --http-threads N     threads serving HTTP (default 2)\n"
+            "  --max-connections-per-address N  connections one client address may hold at\n"
+            "                       once, of the server's 4000 (default 512; more are closed\n"
+            "                       as they come)\n"
+            "  --request-timeout SECONDS  a request must arrive whole (headers and body)\n"
+            "                       within this, or is answered 408 or its connection closed\n"
+            "                       (default 30); answers the server holds are not timed\n"
+            "  --rate-limit N[/s|/m][,BURST]  AWS API calls allowed per access key (per\n"
+            "                       client address without --credentials), answered 429\n"
+            "                       TooManyRequestsException beyond; BURST defaults to one\n"
+            "                       second's worth (default: off; barge_rate_limit in the\n"
+            "                       credentials file sets it per principal)\n"
             "  --executor container|process  how the local instances run attempts: in their\n"
             "                       image with runc (the default where runc is installed) or\n"
             "                       as host processes\n"
@@ -327,6 +339,51 @@ static int setup_tls(barge_config *c, const char *cert, const char *key, const c
     return 0;
 }
 
+/* SIGHUP: the secrets change on the core thread, which reads them; the call carries the table. */
+static void install_secrets(core_call *call, void *ctx, int64_t now_ms)
+{
+    secrets_install((json_t *)call->arg);
+    core_answer(call, json_object());
+}
+
+static void secrets_installed(core_call *call)
+{
+    free(call->body);
+    free(call);
+}
+
+/* SIGHUP: --credentials, --policies and --secrets read again.  Each is put in force whole or
+ * not at all; a mistake is logged with the file and line and the old one stays. */
+static void reload_files(const barge_config *c)
+{
+    char *err = NULL;
+    if (!auth_enabled() && !c->secrets_file) {
+        log_info("SIGHUP: nothing to read again (no --credentials, no --secrets)");
+        return;
+    }
+    if (auth_enabled()) {
+        if (auth_reload(&err) < 0) {
+            log_error("SIGHUP: %s; the keys and policies loaded before stay in force", err);
+            free(err);
+            err = NULL;
+        } else {
+            log_info("SIGHUP: keys and policies read again: %zu keys now", auth_principal_count());
+        }
+    }
+    if (c->secrets_file) {
+        json_t *table = secrets_read(c->secrets_file, &err);
+        if (!table) {
+            log_error("SIGHUP: --secrets %s; the secrets loaded before stay in force", err);
+            free(err);
+            return;
+        }
+        core_call *call = xcalloc(1, sizeof *call);
+        *call = (core_call){.run = install_secrets, .arg = table, .done = secrets_installed};
+        core_submit(call);
+        log_info("SIGHUP: secrets read again from %s", c->secrets_file);
+    }
+}
+
 static void hand_url(core_call *call, void *ctx, int64_t now_ms)
 {
     state *st = ctx;
@@ -380,7 +437,8 @@ int server_main(int argc, char **argv)
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
            OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
-           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS };
+           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_PERADDR, OPT_REQTIMEOUT,
+           OPT_RATELIMIT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -407,6 +465,9 @@ int server_main(int argc, char **argv)
         {"credentials", required_argument, NULL, OPT_CREDENTIALS},
         {"policies", required_argument, NULL, OPT_POLICIES},
         {"max-pids-per-job", required_argument, NULL, OPT_MAXPIDS},
+        {"max-connections-per-address", required_argument, NULL, OPT_PERADDR},
+        {"request-timeout", required_argument, NULL, OPT_REQTIMEOUT},
+        {"rate-limit", required_argument, NULL, OPT_RATELIMIT},
         {"tls-cert", required_argument, NULL, OPT_TLSCERT},
         {"tls-key", required_argument, NULL, OPT_TLSKEY},
         {"tls-ca", required_argument, NULL, OPT_TLSCA},
@@ -550,6 +611,29 @@ int server_main(int argc, char **argv)
             add_agent_arg(c, "max-pids", optarg);
             break;
         }
+        case OPT_PERADDR:
+        case OPT_REQTIMEOUT: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            long top = o == OPT_PERADDR ? 4000 : 3600;
+            if (!*optarg || *end || v < 1 || v > top) {
+                fprintf(stderr, "barge server: --%s must be a number from 1 to %ld (got '%s')\n",
+                        o == OPT_PERADDR ? "max-connections-per-address" : "request-timeout",
+                        top, optarg);
+                return 2;
+            }
+            if (o == OPT_PERADDR) c->max_conns_per_addr = (int)v;
+            else c->request_timeout_s = (int)v;
+            break;
+        }
+        case OPT_RATELIMIT: {
+            char why[200];
+            if (ratelimit_parse(optarg, &c->rate_limit, why, sizeof why) < 0) {
+                fprintf(stderr, "barge server: --rate-limit %s\n", why);
+                return 2;
+            }
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -589,11 +673,13 @@ int server_main(int argc, char **argv)
         return 2;
     }
 
-    /* Block the stop signals in every thread; the main thread waits for them with sigwait. */
+    /* Block the stop signals and SIGHUP in every thread; the main thread waits for them with
+     * sigwait. */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -699,7 +785,7 @@ int server_main(int argc, char **argv)
              c->account_id, c->dev ? ", developer mode" : "");
 
     int sig = 0;
-    sigwait(&stop, &sig);
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) reload_files(c);
     log_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce();
     core_stop();

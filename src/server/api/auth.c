@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "server/model/config.h"
 #include "server/api/policy.h"
+#include "server/base/ratelimit.h"
 
 /* AWS's clock window: a request dated more than this before or after the server's clock is
  * refused. */
@@ -39,6 +40,9 @@ struct auth_principal {
     size_t npolicies;
     pthread_mutex_t mu;  /* guards slots */
     key_slot slots[2];   /* batch and logs: the two services a server answers */
+    struct keyring *ring; /* the keys loaded with it, kept alive while a request holds it */
+    int has_rate;        /* barge_rate_limit given: rate overrides --rate-limit */
+    ratelimit_spec rate;
 };
 
 typedef struct named_policy {
@@ -46,14 +50,24 @@ typedef struct named_policy {
     policy *p;
 } named_policy;
 
-static struct {
-    int enabled;
+/* What one reading of --credentials and --policies gave.  A reload (SIGHUP) builds a new one
+ * and puts it in place of the old in one step; a request holds the one its principal came from
+ * (refs) until it is answered, so the old one goes only with its last request. */
+typedef struct keyring {
+    int refs; /* guarded by A.mu */
     auth_principal **ps;
     size_t n;
     dict by_key;
     named_policy *pols;
     size_t npols;
-} A;
+} keyring;
+
+static struct {
+    int enabled;
+    pthread_mutex_t mu; /* guards cur and every keyring's refs */
+    keyring *cur;
+    char *credentials_file, *policies_file; /* read again by auth_reload */
+} A = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* The built-in policies (docs/credentials.md).  submit is what a pipeline needs to run jobs on
  * queues and definitions an administrator set up, and to follow them: no creating, updating or
@@ -70,27 +84,27 @@ static const char *const builtin[][2] = {
              "\"logs:FilterLogEvents\"],\"Resource\":\"*\"}]}"},
 };
 
-static const policy *find_policy(const char *name)
+static const policy *find_policy(const keyring *k, const char *name)
 {
-    for (size_t i = 0; i < A.npols; i++)
-        if (strcmp(A.pols[i].name, name) == 0) return A.pols[i].p;
+    for (size_t i = 0; i < k->npols; i++)
+        if (strcmp(k->pols[i].name, name) == 0) return k->pols[i].p;
     return NULL;
 }
 
-static void add_policy(const char *name, policy *p)
+static void add_policy(keyring *k, const char *name, policy *p)
 {
-    A.pols = xrealloc(A.pols, (A.npols + 1) * sizeof *A.pols);
-    A.pols[A.npols].name = xstrdup(name);
-    A.pols[A.npols++].p = p;
+    k->pols = xrealloc(k->pols, (k->npols + 1) * sizeof *k->pols);
+    k->pols[k->npols].name = xstrdup(name);
+    k->pols[k->npols++].p = p;
 }
 
-static int load_policies(const char *file, char **err)
+static int load_policies(keyring *k, const char *file, char **err)
 {
     char e[400];
     for (size_t i = 0; i < sizeof builtin / sizeof *builtin; i++) {
         policy *p = policy_parse_text(builtin[i][1], e, sizeof e);
         BARGE_ASSERT(p);
-        add_policy(builtin[i][0], p);
+        add_policy(k, builtin[i][0], p);
     }
     if (!file) return 0;
     json_error_t je;
@@ -109,7 +123,7 @@ static int load_policies(const char *file, char **err)
     const char *name;
     json_t *v;
     json_object_foreach(doc, name, v) {
-        if (find_policy(name)) {
+        if (find_policy(k, name)) {
             *err = xasprintf("--policies %s: '%.60s' is a built-in policy's name (admin, "
                              "submit, read); give yours another", file, name);
             json_decref(doc);
@@ -121,7 +135,7 @@ static int load_policies(const char *file, char **err)
             json_decref(doc);
             return -1;
         }
-        add_policy(name, p);
+        add_policy(k, name, p);
     }
     json_decref(doc);
     return 0;
@@ -172,7 +186,7 @@ static void principal_free(auth_principal *p)
 }
 
 /* Checks a finished section; 0, or -1 with *err. */
-static int section_done(const char *file, auth_principal *p, char **err)
+static int section_done(keyring *k, const char *file, auth_principal *p, char **err)
 {
     if (!p->access_key || !p->secret) {
         *err = xasprintf("--credentials %s: section [%s] needs both aws_access_key_id and "
@@ -185,7 +199,7 @@ static int section_done(const char *file, auth_principal *p, char **err)
                          file, p->name);
         return -1;
     }
-    if (dict_get(&A.by_key, p->access_key)) {
+    if (dict_get(&k->by_key, p->access_key)) {
         *err = xasprintf("--credentials %s: section [%s] repeats the access key id %s of "
                          "another section; every principal needs a key of its own", file,
                          p->name, p->access_key);
@@ -195,7 +209,7 @@ static int section_done(const char *file, auth_principal *p, char **err)
     char *copy = xstrdup(p->policy_names), *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         char *name = trim(t);
-        const policy *pol = find_policy(name);
+        const policy *pol = find_policy(k, name);
         if (!pol) {
             *err = xasprintf("--credentials %s: section [%s]: barge_policy names '%.60s', which "
                              "is neither built in (admin, submit, read) nor in --policies",
@@ -212,13 +226,31 @@ static int section_done(const char *file, auth_principal *p, char **err)
         return -1;
     }
     p->arn = xasprintf("arn:aws:iam::%s:user/%s", barge_cfg.account_id, p->name);
-    dict_put(&A.by_key, p->access_key, p);
-    A.ps = xrealloc(A.ps, (A.n + 1) * sizeof *A.ps);
-    A.ps[A.n++] = p;
+    p->ring = k;
+    dict_put(&k->by_key, p->access_key, p);
+    k->ps = xrealloc(k->ps, (k->n + 1) * sizeof *k->ps);
+    k->ps[k->n++] = p;
     return 0;
 }
 
-static int load_credentials(const char *file, char **err)
+/* barge_rate_limit = N[/s|/m][,BURST] or off: this principal's limit instead of --rate-limit. */
+static int rate_line(const char *file, int lineno, auth_principal *p, const char *val, char **err)
+{
+    char why[200];
+    if (p->has_rate) {
+        *err = xasprintf("--credentials %s line %d: section [%s] sets barge_rate_limit twice",
+                         file, lineno, p->name);
+        return -1;
+    }
+    if (ratelimit_parse(val, &p->rate, why, sizeof why) < 0) {
+        *err = xasprintf("--credentials %s line %d: barge_rate_limit %s", file, lineno, why);
+        return -1;
+    }
+    p->has_rate = 1;
+    return 0;
+}
+
+static int load_credentials(keyring *k, const char *file, char **err)
 {
     FILE *f = fopen(file, "r");
     if (!f) {
@@ -251,15 +283,15 @@ static int load_credentials(const char *file, char **err)
                                  name);
                 goto done;
             }
-            for (size_t i = 0; i <= A.n; i++) {
-                const char *seen = i < A.n ? A.ps[i]->name : cur ? cur->name : "";
+            for (size_t i = 0; i <= k->n; i++) {
+                const char *seen = i < k->n ? k->ps[i]->name : cur ? cur->name : "";
                 if (strcmp(seen, name) == 0) {
                     *err = xasprintf("--credentials %s line %d: section [%s] appears twice",
                                      file, lineno, name);
                     goto done;
                 }
             }
-            if (cur && section_done(file, cur, err) < 0) goto done;
+            if (cur && section_done(k, file, cur, err) < 0) goto done;
             cur = xcalloc(1, sizeof *cur);
             pthread_mutex_init(&cur->mu, NULL);
             cur->name = xstrdup(name);
@@ -284,9 +316,12 @@ static int load_credentials(const char *file, char **err)
         else if (strcmp(key, "aws_session_token") == 0 || strcmp(key, "aws_security_token") == 0)
             slot = &cur->token;
         else if (strcmp(key, "barge_policy") == 0) slot = &cur->policy_names;
-        else if (strncmp(key, "barge_", 6) == 0) {
+        else if (strcmp(key, "barge_rate_limit") == 0) {
+            if (rate_line(file, lineno, cur, val, err) < 0) goto done;
+            continue;
+        } else if (strncmp(key, "barge_", 6) == 0) {
             *err = xasprintf("--credentials %s line %d: '%.60s' is not a setting barge knows "
-                             "(barge_policy is)", file, lineno, key);
+                             "(barge_policy and barge_rate_limit are)", file, lineno, key);
             goto done;
         } else {
             continue; /* region, output and the like belong to the clients */
@@ -307,9 +342,9 @@ static int load_credentials(const char *file, char **err)
         }
         *slot = xstrdup(val);
     }
-    if (cur && section_done(file, cur, err) < 0) goto done;
+    if (cur && section_done(k, file, cur, err) < 0) goto done;
     cur = NULL;
-    if (A.n == 0) {
+    if (k->n == 0) {
         *err = xasprintf("--credentials %s: no [NAME] section with keys in it", file);
         goto done;
     }
@@ -322,13 +357,65 @@ done:
     return rc;
 }
 
+static void keyring_free(keyring *k)
+{
+    if (!k) return;
+    for (size_t i = 0; i < k->n; i++) principal_free(k->ps[i]);
+    free(k->ps);
+    for (size_t i = 0; i < k->npols; i++) {
+        free(k->pols[i].name);
+        policy_free(k->pols[i].p);
+    }
+    free(k->pols);
+    dict_free(&k->by_key);
+    free(k);
+}
+
+/* Reads both files into a new keyring; NULL with *err when either is wrong. */
+static keyring *keyring_load(const char *credentials_file, const char *policies_file, char **err)
+{
+    keyring *k = xcalloc(1, sizeof *k);
+    k->refs = 1; /* the server's, while it is the current one */
+    dict_init(&k->by_key);
+    if (load_policies(k, policies_file, err) < 0 ||
+        (credentials_file && load_credentials(k, credentials_file, err) < 0)) {
+        keyring_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* Drops a reference; the last one frees the keyring. */
+static void keyring_unref(keyring *k)
+{
+    if (!k) return;
+    pthread_mutex_lock(&A.mu);
+    int last = --k->refs == 0;
+    pthread_mutex_unlock(&A.mu);
+    if (last) keyring_free(k);
+}
+
 int auth_load(const char *credentials_file, const char *policies_file, char **err)
 {
-    dict_init(&A.by_key);
-    if (load_policies(policies_file, err) < 0) return -1;
-    if (!credentials_file) return 0;
-    if (load_credentials(credentials_file, err) < 0) return -1;
-    A.enabled = 1;
+    keyring *k = keyring_load(credentials_file, policies_file, err);
+    if (!k) return -1;
+    A.cur = k;
+    A.enabled = credentials_file != NULL;
+    A.credentials_file = credentials_file ? xstrdup(credentials_file) : NULL;
+    A.policies_file = policies_file ? xstrdup(policies_file) : NULL;
+    return 0;
+}
+
+int auth_reload(char **err)
+{
+    if (!A.enabled) return 0;
+    keyring *k = keyring_load(A.credentials_file, A.policies_file, err);
+    if (!k) return -1;
+    pthread_mutex_lock(&A.mu);
+    keyring *old = A.cur;
+    A.cur = k;
+    pthread_mutex_unlock(&A.mu);
+    keyring_unref(old);
     return 0;
 }
 
@@ -339,20 +426,36 @@ int auth_enabled(void)
 
 size_t auth_principal_count(void)
 {
-    return A.n;
+    pthread_mutex_lock(&A.mu);
+    size_t n = A.cur ? A.cur->n : 0;
+    pthread_mutex_unlock(&A.mu);
+    return n;
 }
 
 void auth_free(void)
 {
-    for (size_t i = 0; i < A.n; i++) principal_free(A.ps[i]);
-    free(A.ps);
-    for (size_t i = 0; i < A.npols; i++) {
-        free(A.pols[i].name);
-        policy_free(A.pols[i].p);
-    }
-    free(A.pols);
-    dict_free(&A.by_key);
-    memset(&A, 0, sizeof A);
+    /* At the end nothing is in flight: the current keys go whatever requests took of them. */
+    keyring_free(A.cur);
+    A.cur = NULL;
+    free(A.credentials_file);
+    free(A.policies_file);
+    A.credentials_file = A.policies_file = NULL;
+    A.enabled = 0;
+}
+
+void auth_principal_release(const auth_principal *who)
+{
+    if (who && who->ring) keyring_unref(who->ring);
+}
+
+const char *auth_principal_key(const auth_principal *p)
+{
+    return p ? p->access_key : NULL;
+}
+
+const ratelimit_spec *auth_principal_rate(const auth_principal *p)
+{
+    return p && p->has_rate ? &p->rate : NULL;
 }
 
 const char *auth_principal_arn(const auth_principal *p)
@@ -471,7 +574,11 @@ int auth_verify(const auth_request *r, const auth_principal **who, auth_refusal 
     char err[256];
     if (sigv4_parse(h, &a, err, sizeof err) < 0)
         return refuse(why, 403, "IncompleteSignatureException", "%s", err);
-    auth_principal *p = dict_get(&A.by_key, a.access_key);
+    /* The principal comes with a hold on its keyring: a reload meanwhile frees neither. */
+    pthread_mutex_lock(&A.mu);
+    auth_principal *p = A.cur ? dict_get(&A.cur->by_key, a.access_key) : NULL;
+    if (p) p->ring->refs++;
+    pthread_mutex_unlock(&A.mu);
     if (!p) return refuse(why, 403, "UnrecognizedClientException", "%s", bad_token);
 
     int rc = -1;
@@ -581,6 +688,7 @@ int auth_verify(const auth_request *r, const auth_principal **who, auth_refusal 
     *who = p;
     rc = 0;
 done:
+    if (rc < 0) auth_principal_release(p);
     for (size_t i = 0; i < n; i++) free(values[i]);
     free(names);
     free(values);

@@ -13,8 +13,11 @@
  * for it (auth_rules.c holds that table).  Refusals are AWS's error types and messages, and
  * never hold a secret, a token or a signature.
  *
- * Everything is loaded once at start-up and read-only afterwards but for the key cache, which
- * has a lock of its own: any HTTP thread may call these. */
+ * The keys and policies are loaded at start-up and again by auth_reload (the server's SIGHUP):
+ * a reload reads both files into a new set and puts it in place in one step, or, when either
+ * file is wrong, keeps the set in force.  A principal auth_verify returns is held (with the set
+ * it came from) until auth_principal_release, so a reload never frees one in use.  Any HTTP
+ * thread may call these; the key cache has a lock of its own. */
 #ifndef BARGE_AUTH_H
 #define BARGE_AUTH_H
 #include <jansson.h>
@@ -22,12 +25,17 @@
 #include <time.h>
 
 #include "common/sigv4.h"
+#include "server/base/ratelimit.h"
 
 typedef struct auth_principal auth_principal;
 
 /* Reads the credentials file and, if not NULL, the policies file.  0, or -1 with a sentence in
  * *err (malloc'd) that names the file, the line or section, and what to write instead. */
 int auth_load(const char *credentials_file, const char *policies_file, char **err);
+/* Reads the files auth_load read again and, if both are right, puts what they say in force for
+ * every request from now on.  0 (also when no credentials file was given: nothing to reload),
+ * or -1 with a sentence in *err (malloc'd) naming the file and line, the old keys staying. */
+int auth_reload(char **err);
 /* Whether keys are checked (a credentials file was loaded). */
 int auth_enabled(void);
 size_t auth_principal_count(void);
@@ -35,6 +43,13 @@ void auth_free(void);
 
 /* The principal's IAM ARN, arn:aws:iam::ACCOUNT:user/NAME. */
 const char *auth_principal_arn(const auth_principal *p);
+/* Its access key id. */
+const char *auth_principal_key(const auth_principal *p);
+/* Its barge_rate_limit, or NULL when it has none (then --rate-limit applies). */
+const ratelimit_spec *auth_principal_rate(const auth_principal *p);
+/* Drops the hold auth_verify took for a request on who, once the request is answered (its
+ * audit record written).  NULL is allowed. */
+void auth_principal_release(const auth_principal *who);
 
 /* A refusal: the HTTP status, AWS's error type and a message that is safe to show. */
 typedef struct auth_refusal {
@@ -57,7 +72,8 @@ typedef struct auth_request {
     time_t now;
 } auth_request;
 
-/* Checks the request's signature: 0 with *who set, or -1 with why filled. */
+/* Checks the request's signature: 0 with *who set (and held: auth_principal_release), or -1
+ * with why filled. */
 int auth_verify(const auth_request *r, const auth_principal **who, auth_refusal *why);
 
 /* Whether who may make the AWS Batch operation op_name with request req (checked against its
