@@ -14,16 +14,13 @@
 
 enum { G_RECEIVING, G_HELD, G_BETWEEN, G_CLOSING };
 
-/* How often the sweeper looks, and how long after a deadline it waits for a request whose
- * headers are in: long enough for a piece of its body to come and be answered 408. */
+/* How often the sweeper looks. */
 #define SWEEP_MS 250
-#define GRACE_MS 2000
 
 typedef struct guard_conn {
     struct guard_conn *prev, *next;
     int fd;
     int phase;
-    int headers_in;
     int64_t since_ms; /* when the current phase's clock started */
 } guard_conn;
 
@@ -97,19 +94,9 @@ void *http_guard_request_line(void *cls, const char *uri, struct MHD_Connection 
             g->phase = G_RECEIVING;
             g->since_ms = util_mono_ms();
         }
-        g->headers_in = 0;
         pthread_mutex_unlock(&G.mu);
     }
     return NULL;
-}
-
-void http_guard_headers(struct MHD_Connection *c)
-{
-    guard_conn *g = conn_of(c);
-    if (!g) return;
-    pthread_mutex_lock(&G.mu);
-    g->headers_in = 1;
-    pthread_mutex_unlock(&G.mu);
 }
 
 int http_guard_late(struct MHD_Connection *c)
@@ -140,7 +127,7 @@ static int sweep(int64_t now)
     pthread_mutex_lock(&G.mu);
     for (guard_conn *g = G.head; g; g = g->next) {
         int64_t limit;
-        if (g->phase == G_RECEIVING) limit = G.request_ms + (g->headers_in ? GRACE_MS : 0);
+        if (g->phase == G_RECEIVING) limit = G.request_ms;
         else if (g->phase == G_BETWEEN) limit = G.idle_ms;
         else continue;
         if (!limit || now - g->since_ms <= limit || g->fd < 0) continue;

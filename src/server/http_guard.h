@@ -12,12 +12,13 @@
  *   between    after an answer, until the next request line: at most the idle timeout, which
  *              libmicrohttpd also applies to a connection that sends nothing at all.
  *
- * A request whose headers are in when its deadline passes is answered 408
- * RequestTimeoutException if any more of it arrives (the front end asks http_guard_late); a
- * sweeper thread closes (shutdown) the connections still over their deadline a moment later,
- * and those that never got their headers in at their deadline.  The connection records are the
- * sockets' contexts in libmicrohttpd; one mutex guards their list, taken briefly by the HTTP
- * threads at each phase change and by the sweeper. */
+ * A sweeper thread closes (shutdown) the connections over their deadline, a quarter of a second
+ * at most after it.  The front end also asks http_guard_late whenever libmicrohttpd hands it a
+ * request: headers that complete late are answered 408 RequestTimeoutException (libmicrohttpd
+ * takes an answer then, not in the middle of a body), and a piece of body that comes late closes
+ * the connection at once.  The connection records are the sockets' contexts in libmicrohttpd;
+ * one mutex guards their list, taken briefly by the HTTP threads at each phase change and by the
+ * sweeper. */
 #ifndef BARGE_HTTP_GUARD_H
 #define BARGE_HTTP_GUARD_H
 #include <microhttpd.h>
@@ -32,8 +33,6 @@ void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_contex
 /* libmicrohttpd's MHD_OPTION_URI_LOG_CALLBACK: a request line is in.  Returns NULL (the
  * request's context starts empty). */
 void *http_guard_request_line(void *cls, const char *uri, struct MHD_Connection *c);
-/* The request's headers are in (the front end's first call for it). */
-void http_guard_headers(struct MHD_Connection *c);
 /* 1 when the request now being received is past its deadline. */
 int http_guard_late(struct MHD_Connection *c);
 /* The whole request is in: the server holds it until it answers. */

@@ -420,7 +420,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = xcalloc(1, sizeof *r);
         r->conn = conn;
         *con_cls = r;
-        http_guard_headers(conn);
+        if (http_guard_late(conn)) {
+            /* Headers that took longer than the whole request may: answered, and the
+             * connection closed without reading a body. */
+            set_answer(r, 408, "RequestTimeoutException",
+                       "the request did not arrive whole within %d seconds (the server's "
+                       "--request-timeout)", barge_cfg.request_timeout_s);
+            return send_answer(r);
+        }
         r->op = api_route(method, url);
         if (!r->op) /* log reads and the agent's log upload: see serve_logs */
             r->op = api_logs_route(
@@ -458,16 +465,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    if (r->phase == REQ_READING && http_guard_late(conn)) {
-        /* A client that trickles its request is answered, and the connection closed, once
-         * the request's time is up (http_guard.h). */
-        *upload_data_size = 0;
-        set_answer(r, 408, "RequestTimeoutException",
-                   "the request did not arrive whole within %d seconds (the server's "
-                   "--request-timeout)", barge_cfg.request_timeout_s);
-        r->audited = 0;
-        return send_answer(r);
-    }
+    /* Part of a body after the request's time is up (http_guard.h): libmicrohttpd takes no
+     * answer in the middle of a body, so the connection is closed. */
+    if (r->phase == REQ_READING && http_guard_late(conn)) return MHD_NO;
     if (*upload_data_size) {
         r->seen += *upload_data_size;
         if (r->phase == REQ_READING && r->seen <= r->limit)
