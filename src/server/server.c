@@ -32,6 +32,7 @@
 #include "server/api/jobdef.h"
 #include "server/base/audit.h"
 #include "server/http_server.h"
+#include "server/server_reload.h"
 #include "server/tls.h"
 #include "server/model/secrets.h"
 
@@ -337,51 +338,6 @@ static int setup_tls(barge_config *c, const char *cert, const char *key, const c
     add_agent_arg(c, "ca-file", abs);
     free(abs);
     return 0;
-}
-
-/* SIGHUP: the secrets change on the core thread, which reads them; the call carries the table. */
-static void install_secrets(core_call *call, void *ctx, int64_t now_ms)
-{
-    secrets_install((json_t *)call->arg);
-    core_answer(call, json_object());
-}
-
-static void secrets_installed(core_call *call)
-{
-    free(call->body);
-    free(call);
-}
-
-/* SIGHUP: --credentials, --policies and --secrets read again.  Each is put in force whole or
- * not at all; a mistake is logged with the file and line and the old one stays. */
-static void reload_files(const barge_config *c)
-{
-    char *err = NULL;
-    if (!auth_enabled() && !c->secrets_file) {
-        log_info("SIGHUP: nothing to read again (no --credentials, no --secrets)");
-        return;
-    }
-    if (auth_enabled()) {
-        if (auth_reload(&err) < 0) {
-            log_error("SIGHUP: %s; the keys and policies loaded before stay in force", err);
-            free(err);
-            err = NULL;
-        } else {
-            log_info("SIGHUP: keys and policies read again: %zu keys now", auth_principal_count());
-        }
-    }
-    if (c->secrets_file) {
-        json_t *table = secrets_read(c->secrets_file, &err);
-        if (!table) {
-            log_error("SIGHUP: --secrets %s; the secrets loaded before stay in force", err);
-            free(err);
-            return;
-        }
-        core_call *call = xcalloc(1, sizeof *call);
-        *call = (core_call){.run = install_secrets, .arg = table, .done = secrets_installed};
-        core_submit(call);
-        log_info("SIGHUP: secrets read again from %s", c->secrets_file);
-    }
 }
 
 static void hand_url(core_call *call, void *ctx, int64_t now_ms)
@@ -785,7 +741,7 @@ int server_main(int argc, char **argv)
              c->account_id, c->dev ? ", developer mode" : "");
 
     int sig = 0;
-    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) reload_files(c);
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) server_reload(c);
     log_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce();
     core_stop();
