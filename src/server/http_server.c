@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -506,6 +507,31 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd says so for every connection it closes over a limit: a client opening
+ * thousands would fill the log.  They are counted, and said at most every 10 seconds. */
+static void refused_connection(void)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t said_ms;
+    static int said;
+    static long count;
+    pthread_mutex_lock(&mu);
+    count++;
+    int64_t now = util_mono_ms();
+    long n = !said || now - said_ms >= 10000 ? count : 0;
+    if (n) {
+        count = 0;
+        said_ms = now;
+        said = 1;
+    }
+    pthread_mutex_unlock(&mu);
+    if (n)
+        log_warn("http: %ld new connection%s closed at once: a client address held its "
+                 "--max-connections-per-address (%d), or the server all of its %d (counted "
+                 "again in 10 s)", n, n == 1 ? "" : "s", barge_cfg.max_conns_per_addr,
+                 HTTP_MAX_CONNECTIONS);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -514,6 +540,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     vsnprintf(line, sizeof line, fmt, ap);
     size_t n = strlen(line);
     while (n && line[n - 1] == '\n') line[--n] = '\0';
+    if (strncmp(line, "Server reached connection limit", 31) == 0) {
+        refused_connection();
+        return;
+    }
     log_warn("http: %s", line);
 }
 

@@ -142,6 +142,11 @@ class ConnectionsPerAddress(unittest.TestCase):
         _, out = closed_within(other, 10)
         other.close()
         self.assertEqual(parse_response(out)[0], 200, out[:300])
+        # The refusals are counted in the log, not written one line each.
+        lines = [l for l in self.server.read_log().splitlines() if "closed at once" in l]
+        self.assertTrue(lines)
+        self.assertLessEqual(len(lines), 2, lines)
+        self.assertIn("--max-connections-per-address (%d)" % self.CAP, lines[0])
 
 
 class DefaultCap(unittest.TestCase):
