@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "agent/agent_creds.h"
 #include "agent/agent_exchange.h"
 #include "agent/agent_logs.h"
 #include "agent/agent_reports.h"
@@ -444,6 +445,14 @@ static int setup_job_user(agent *ag)
     return 0;
 }
 
+/* An attempt's end: its credentials go (the server revokes them too), then its report. */
+static void attempt_ended(void *ctx, const exec_spec *s, const exec_result *r)
+{
+    agent *ag = ctx;
+    agent_creds_drop(ag->creds, s->job_id, s->attempt);
+    agent_reports_ended(ctx, s, r);
+}
+
 static void *supervisor_main(void *ex)
 {
     executor_run(ex);
@@ -549,8 +558,11 @@ int agent_main(int argc, char **argv)
     ag->main_thread = pthread_self();
     agent_conn_init(&ag->poll_conn, ag, ag->server, ag->ca_file, ag->token, 1, agent_conn_should_abandon);
     agent_conn_init(&ag->send_conn, ag, ag->server, ag->ca_file, ag->token, 0, agent_conn_should_abandon);
-    static const exec_events events = {agent_reports_started, agent_logs_line,
-                                       agent_reports_ended, agent_logs_backlog};
+    char creds_err[256];
+    ag->creds = agent_creds_start(ag, creds_err, sizeof creds_err);
+    if (!ag->creds) log_warn("jobs with a role will fail to start: %s", creds_err);
+    static const exec_events events = {agent_reports_started, agent_logs_line, attempt_ended,
+                                       agent_logs_backlog};
     /* As many idle cgroups and directories as attempts can run at once (one vCPU each, at
      * most), so that a steady stream of jobs creates none after the first few.  A pooled cgroup
      * keeps its control files open and a running attempt holds its pipes, so the pool is also
@@ -577,6 +589,7 @@ int agent_main(int argc, char **argv)
     stop_everything(ag, supervisor, poller, sender);
 
     executor_free(ag->ex);
+    agent_creds_stop(ag->creds);
     cgroup_pids_teardown();
     cgroup_host_teardown(ag->cg);
     container_host_free(ag->containers);

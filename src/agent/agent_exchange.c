@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "agent/agent_creds.h"
 #include "agent/agent_logs.h"
 #include "agent/agent_reports.h"
 #include "agent/agent_state.h"
@@ -49,6 +50,14 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
     /* A secret the server could not value: the attempt fails before anything runs. */
     const char *secrets_error = json_string_value(json_object_get(json_object_get(a, "container"),
                                                                   "secretsError"));
+    /* So does a role the server lets no job assume, or one this agent cannot serve. */
+    const char *role = json_string_value(json_object_get(a, "jobRoleArn"));
+    if (!secrets_error)
+        secrets_error = json_string_value(
+            json_object_get(json_object_get(a, "container"), "credentialsError"));
+    if (!secrets_error && role && !ag->creds)
+        secrets_error = "CannotStartContainerError: the agent cannot serve the job's role "
+                        "credentials (see its log)";
     exec_spec *s = xcalloc(1, sizeof *s);
     s->job_id = xstrdup(job);
     s->attempt = (int)json_integer_value(att);
@@ -78,7 +87,7 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
         s->argv[i] = xstrdup(arg);
     }
     json_t *env = json_object_get(a, "environment");
-    s->envp = xcalloc(json_object_size(env) + 3, sizeof *s->envp);
+    s->envp = xcalloc(json_object_size(env) + 3 + AGENT_CREDS_ENV_MAX, sizeof *s->envp);
     size_t ne = 0;
     const char *key;
     json_t *val;
@@ -119,6 +128,10 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
     s->kill_grace_seconds = json_is_number(grace)
                                 ? (int)clamp(json_number_value(grace), 0, 86400)
                                 : DEFAULT_GRACE_SECONDS;
+    if (role) {
+        const char *bundle = agent_creds_add(ag->creds, s->job_id, s->attempt, role, s->envp, &ne);
+        s->ca_bundle = bundle ? xstrdup(bundle) : NULL;
+    }
     log_debug("assigned attempt %d of job %s", s->attempt, s->job_id);
     executor_submit(ag->ex, s);
 }

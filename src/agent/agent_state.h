@@ -50,6 +50,7 @@ typedef struct agent {
     char job_home[256];      /* that user's home, "" when unknown */
     struct image_cache *images;
     struct container_host *containers;
+    struct agent_creds *creds; /* jobs' credential endpoint (agent_creds.h), or NULL */
     pthread_t main_thread;
 
     pthread_mutex_t mu;

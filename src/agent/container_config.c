@@ -479,6 +479,9 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
     tmpfs_mounts(mounts, lp);
     if (in->init_path && json_is_true(json_object_get(lp, "initProcessEnabled")))
         json_array_append_new(mounts, bind("/dev/init", in->init_path, 1));
+    /* The CA bundle of a job with a role (agent_creds.h): where its environment says. */
+    if (in->spec->ca_bundle)
+        json_array_append_new(mounts, bind(in->spec->ca_bundle, in->spec->ca_bundle, 1));
     json_t *devs = json_array(), *rules = json_array();
     json_array_append_new(rules, json_pack("{s:b, s:s}", "allow", privileged, "access", "rwm"));
     if (volume_mounts(in, mounts, cont, reason, reason_len) < 0 ||

@@ -44,6 +44,7 @@ void exec_spec_free(exec_spec *s)
     free(s->job_id);
     free(s->log_stream);
     free(s->image);
+    free(s->ca_bundle);
     json_decref(s->container);
     free(s);
 }

@@ -33,6 +33,8 @@ typedef struct exec_spec {
     char *image;            /* the container image's reference, or NULL */
     json_t *container;      /* the assignment's "container" member (docs/agent-protocol.md),
                              * or NULL: how a container backend runs the image */
+    char *ca_bundle;        /* a host file the job's environment names (AWS_CA_BUNDLE), which a
+                             * container sees at the same path; or NULL */
 } exec_spec;
 
 void exec_spec_free(exec_spec *s);

@@ -498,7 +498,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_guard_answered(conn);
     http_req *r = *con_cls;
     if (!r) return;
-    auth_principal_release(r->who);
+    auth_principal_release(r->who); /* temporary credentials may be revoked from now on */
     buf_free(&r->body);
     free(r->resp);
     free(r->target);

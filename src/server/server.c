@@ -29,6 +29,7 @@
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
 #include "server/api/auth.h"
+#include "server/api/auth_temp.h"
 #include "server/api/jobdef.h"
 #include "server/base/audit.h"
 #include "server/http_server.h"
@@ -242,6 +243,7 @@ static int before_commit(void *ctx, int final)
         sched_pass(st);
     }
     jobs_flush(st);
+    jobs_flush_shares(st, final);
     if (final) {
         /* What still runs is stopped by the operator's hand, not lost: the next start gives
          * those attempts back to their jobs (docs/decisions.md). */
@@ -393,8 +395,8 @@ int server_main(int argc, char **argv)
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
            OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
-           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_PERADDR, OPT_REQTIMEOUT,
-           OPT_RATELIMIT };
+           OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_PERADDR,
+           OPT_REQTIMEOUT, OPT_RATELIMIT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -420,6 +422,8 @@ int server_main(int argc, char **argv)
         {"secrets", required_argument, NULL, OPT_SECRETS},
         {"credentials", required_argument, NULL, OPT_CREDENTIALS},
         {"policies", required_argument, NULL, OPT_POLICIES},
+        {"roles", required_argument, NULL, OPT_ROLES},
+        {"role-session-seconds", required_argument, NULL, OPT_ROLESECONDS},
         {"max-pids-per-job", required_argument, NULL, OPT_MAXPIDS},
         {"max-connections-per-address", required_argument, NULL, OPT_PERADDR},
         {"request-timeout", required_argument, NULL, OPT_REQTIMEOUT},
@@ -431,7 +435,8 @@ int server_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int o;
-    const char *credentials = NULL, *policies = NULL;
+    const char *credentials = NULL, *policies = NULL, *roles = NULL;
+    int role_seconds = AUTH_TEMP_DEFAULT_SECONDS;
     const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -464,6 +469,18 @@ int server_main(int argc, char **argv)
         case OPT_SECRETS: c->secrets_file = optarg; break;
         case OPT_CREDENTIALS: credentials = optarg; break;
         case OPT_POLICIES: policies = optarg; break;
+        case OPT_ROLES: roles = optarg; break;
+        case OPT_ROLESECONDS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || !*optarg || v < 1 || v > AUTH_TEMP_MAX_SECONDS) {
+                fprintf(stderr, "barge server: --role-session-seconds must be a number of "
+                                "seconds, 1 to %d (got '%s')\n", AUTH_TEMP_MAX_SECONDS, optarg);
+                return 2;
+            }
+            role_seconds = (int)v;
+            break;
+        }
         case OPT_WORKROOT:
             if (optarg[0] != '/') {
                 fprintf(stderr, "barge server: --agent-work-dir must be an absolute path (got "
@@ -621,13 +638,24 @@ int server_main(int argc, char **argv)
                         "the policies\n");
         return 2;
     }
+    if (roles && !credentials) {
+        fprintf(stderr, "barge server: --roles needs --credentials: without keys checked, a job "
+                        "of any role gets credentials that work for anything\n");
+        return 2;
+    }
     char *auth_err = NULL;
-    if (auth_load(credentials, policies, &auth_err) < 0) {
+    if (auth_load(credentials, policies, &auth_err) < 0 ||
+        auth_temp_init(roles, role_seconds, &auth_err) < 0) {
         fprintf(stderr, "barge server: %s\n", auth_err);
         free(auth_err);
+        auth_temp_free();
         auth_free();
         return 2;
     }
+    /* Jobs' roles: the engine checks them at dispatch and revokes an attempt's credentials when
+     * it ends, through hooks, since it sits below the API. */
+    static const attempt_role_hooks role_hooks = {auth_temp_role_usable, auth_temp_revoke};
+    attempt_set_role_hooks(&role_hooks);
 
     /* Block the stop signals and SIGHUP in every thread; the main thread waits for them with
      * sigwait. */
@@ -730,7 +758,10 @@ int server_main(int argc, char **argv)
         log_info("requests must be signed with one of the %zu keys of %s (SigV4, verified) and "
                  "are authorized by their principal's policies", auth_principal_count(),
                  credentials);
-    else
+    if (auth_temp_role_count())
+        log_info("jobs may assume the %zu roles of %s; their credentials last %d s",
+                 auth_temp_role_count(), roles, role_seconds);
+    if (!auth_enabled())
         log_warn("developer mode (--dev): requests signed with any key, or none, are accepted "
                  "and may do anything; give --credentials FILE to check keys");
     if (c->allow_privileged)
@@ -753,6 +784,7 @@ int server_main(int argc, char **argv)
     secrets_free();
     audit_close();
     tls_files_free(&tls);
+    auth_temp_free();
     auth_free();
     log_info("stopped");
     return 0;

@@ -104,6 +104,11 @@ class CreateManaged(CECase):
         self.assertEqual(ce["tags"], {})
         self.assertIn(":role/aws-service-role/batch.amazonaws.com/", ce["serviceRole"])
         self.assertNotIn("bidPercentage", cr)
+        # The ECS cluster AWS Batch would have made, and the update policy's defaults.
+        self.assertEqual(ce["ecsClusterArn"], "arn:aws:ecs:us-east-1:123456789012:cluster/"
+                                              "AWSBatch-ec2-min-" + ce["uuid"])
+        self.assertEqual(ce["updatePolicy"],
+                         {"terminateJobsOnUpdate": False, "jobExecutionTimeoutMinutes": 30})
         # desiredvCpus defaults to minvCpus.
         self.create_ec2("ec2-min4", minvCpus=4)
         self.assertEqual(self.describe("ec2-min4")["computeResources"]["desiredvCpus"], 4)
@@ -155,6 +160,9 @@ class CreateManaged(CECase):
         ce = self.wait_ce("um", "VALID")
         self.assertEqual((ce["type"], ce["unmanagedvCpus"]), ("UNMANAGED", 24))
         self.assertNotIn("computeResources", ce)
+        # Agents join an unmanaged environment as instances join its ECS cluster on AWS.
+        self.assertEqual(ce["ecsClusterArn"], "arn:aws:ecs:us-east-1:123456789012:cluster/"
+                                              "AWSBatch-um-" + ce["uuid"])
         self.batch.create_compute_environment(computeEnvironmentName="um0", type="UNMANAGED")
         self.assertEqual(self.describe("um0")["unmanagedvCpus"], 0)
 

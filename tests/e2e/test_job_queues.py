@@ -88,7 +88,8 @@ class CreateAndDescribe(JobQueueCase):
         self.assertEqual(q["state"], "ENABLED")
         self.assertEqual(q["tags"], {})
         self.assertEqual(q["jobStateTimeLimitActions"], [])
-        self.assertNotIn("jobQueueType", q)
+        # Described with the type its environments give, as AWS describes every queue.
+        self.assertEqual(q["jobQueueType"], "ECS")
 
     def test_status_starts_as_creating_or_has_settled(self):
         self.create("fresh")
@@ -310,8 +311,10 @@ class UpdateAndDelete(JobQueueCase):
         self.batch.update_job_queue(
             jobQueue="upd",
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "fargate-a"}])
-        self.assertEqual(self.wait_queue("upd", "VALID")["computeEnvironmentOrder"],
+        q = self.wait_queue("upd", "VALID")
+        self.assertEqual(q["computeEnvironmentOrder"],
                          [{"order": 1, "computeEnvironment": arn(CE, "fargate-a")}])
+        self.assertEqual(q["jobQueueType"], "ECS_FARGATE")
 
     def test_update_refusals_change_nothing(self):
         self.create("strict", ces=("ec2-a",), priority=3)

@@ -51,6 +51,12 @@ class Lifecycle(JobsCase):
         self.assertNotIn("stoppedAt", d)
         self.assertEqual(d["attempts"], [])
         self.assertRegex(d["container"]["logStreamName"], r"^jd/default/" + HEX32 + "$")
+        # Where it runs, as AWS names it: the container instance and the ECS task.
+        self.assertRegex(d["container"]["containerInstanceArn"],
+                         r"^arn:aws:ecs:us-east-1:123456789012:container-instance/i-")
+        self.assertRegex(d["container"]["taskArn"],
+                         r"^arn:aws:ecs:us-east-1:123456789012:task/AWSBatch-ce-[0-9a-f-]{36}/" +
+                         d["container"]["logStreamName"].rsplit("/", 1)[1] + "$")
         listed = [s["jobId"] for s in self.batch.list_jobs(jobQueue="q")["jobSummaryList"]]
         self.assertIn(jid, listed)
         listed = self.server.aws("batch", "list-jobs", "--job-queue", "q")["jobSummaryList"]
@@ -111,6 +117,16 @@ class Lifecycle(JobsCase):
         self.assertEqual(a["container"]["containerInstanceArn"],
                          "arn:aws:ecs:us-east-1:123456789012:container-instance/" +
                          b["instanceId"])
+        # The ECS task AWS Batch would have run: in the environment's cluster, with the task id
+        # that ends the attempt's log stream name.
+        ce = self.batch.describe_compute_environments(computeEnvironments=["ce"])[
+            "computeEnvironments"][0]
+        task = a["container"]["logStreamName"].rsplit("/", 1)[1]
+        self.assertEqual(a["container"]["taskArn"],
+                         ce["ecsClusterArn"].replace(":cluster/", ":task/") + "/" + task)
+        # The job's container names where its last attempt ran.
+        self.assertEqual(c["taskArn"], a["container"]["taskArn"])
+        self.assertEqual(c["containerInstanceArn"], a["container"]["containerInstanceArn"])
         # The AWS CLI sees the same.
         cli = self.server.aws("batch", "describe-jobs", "--jobs", jid)["jobs"][0]
         self.assertEqual(cli["status"], "SUCCEEDED")

@@ -203,3 +203,97 @@ class ListJobs(JobsCase):
         out = self.server.aws("batch", "list-jobs", "--array-job-id", self.array,
                               "--job-status", "RUNNABLE")
         self.assertEqual(len(out["jobSummaryList"]), 4)
+
+    def test_job_name_filter_ignores_case(self):
+        f = lambda v: [{"name": "JOB_NAME", "values": [v]}]
+        self.assertEqual(self.names(jobQueue="listq", filters=f("BETA-1")), ["beta-1"])
+        self.assertEqual(self.names(jobQueue="listq", filters=f("Alpha-*")),
+                         ["alpha-%d" % i for i in range(5)])
+        # The job definition's name is matched as given, as the API reference says.
+        self.assertEqual(self.names(jobQueue="listq", filters=[
+            {"name": "JOB_DEFINITION", "values": ["OTHER"]}]), [])
+
+    def test_filtered_results_are_newest_first(self):
+        # With a filter, jobs come by createdAt, the most recent first (the API reference).
+        out = self.batch.list_jobs(jobQueue="listq",
+                                   filters=[{"name": "JOB_NAME", "values": ["*"]}])
+        got = [s["jobName"] for s in out["jobSummaryList"]]
+        self.assertEqual(got, ["arr", "gamma", "beta-2", "beta-1"] +
+                         ["alpha-%d" % i for i in reversed(range(5))])
+        created = [s["createdAt"] for s in out["jobSummaryList"]]
+        self.assertEqual(created, sorted(created, reverse=True))
+        # Page by page, in the same order, each job once.
+        seen, token, pages = [], None, 0
+        while True:
+            kw = {"nextToken": token} if token else {}
+            page = self.batch.list_jobs(jobQueue="listq", maxResults=2,
+                                        filters=[{"name": "JOB_NAME", "values": ["*"]}], **kw)
+            seen += [s["jobName"] for s in page["jobSummaryList"]]
+            pages += 1
+            token = page.get("nextToken")
+            if not token:
+                break
+            self.assertLess(pages, 10, "paging does not end")
+        self.assertEqual(seen, got)
+        self.assertEqual(pages, 5)
+        # A token of one listing is refused by another, rather than misread.
+        first = self.batch.list_jobs(jobQueue="listq", maxResults=2,
+                                     filters=[{"name": "JOB_NAME", "values": ["*"]}])
+        self.assertClientError(self.batch.list_jobs, "nextToken", jobQueue="listq",
+                               jobStatus="RUNNABLE", nextToken=first["nextToken"])
+        # Without a filter, a status listing keeps submit order.
+        self.assertEqual([s["jobName"] for s in self.batch.list_jobs(
+            jobQueue="listq", jobStatus="RUNNABLE")["jobSummaryList"]],
+            ["alpha-%d" % i for i in range(5)] + ["beta-1", "beta-2", "gamma"])
+
+    def test_one_source_and_one_filter(self):
+        # Only one of jobQueue, arrayJobId and multiNodeJobId; only one filter at a time.
+        self.assertClientError(self.batch.list_jobs, "arrayJobId", jobQueue="listq",
+                               arrayJobId=self.array)
+        self.assertClientError(self.batch.list_jobs, "one filter", jobQueue="listq", filters=[
+            {"name": "JOB_NAME", "values": ["a*"]},
+            {"name": "AFTER_CREATED_AT", "values": ["0"]}])
+
+
+class ListJobsByShare(JobsCase):
+    """SHARE_IDENTIFIER: the jobs of one share, with jobStatus applying too; summaries carry the
+    job's shareIdentifier."""
+
+    @classmethod
+    def setUpResources(cls):
+        policy = cls.batch.create_scheduling_policy(
+            name="shares", fairsharePolicy={"shareDistribution": [
+                {"shareIdentifier": "blue", "weightFactor": 1},
+                {"shareIdentifier": "red", "weightFactor": 1}]})["arn"]
+        cls.batch.create_job_queue(
+            jobQueueName="fair", priority=1, schedulingPolicyArn=policy,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce-off"}])
+
+    def test_share_filter(self):
+        ids = {}
+        for name, share in (("b1", "blue"), ("r1", "red"), ("b2", "blue")):
+            ids[name] = self.batch.submit_job(jobName=name, jobQueue="fair", jobDefinition="jd",
+                                              shareIdentifier=share)["jobId"]
+        self.wait_valid()
+        share = lambda v: [{"name": "SHARE_IDENTIFIER", "values": [v]}]
+        out = self.batch.list_jobs(jobQueue="fair", filters=share("blue"))["jobSummaryList"]
+        self.assertEqual([s["jobName"] for s in out], ["b2", "b1"])
+        self.assertEqual({s["shareIdentifier"] for s in out}, {"blue"})
+        self.assertEqual([s["jobName"] for s in self.batch.list_jobs(
+            jobQueue="fair", filters=share("red"))["jobSummaryList"]], ["r1"])
+        self.assertEqual(self.batch.list_jobs(jobQueue="fair", filters=share("BLUE"))
+                         ["jobSummaryList"], [])
+        # SHARE_IDENTIFIER and jobStatus go together.
+        self.assertEqual([s["jobName"] for s in self.batch.list_jobs(
+            jobQueue="fair", jobStatus="RUNNABLE", filters=share("blue"))["jobSummaryList"]],
+            ["b2", "b1"])
+        self.assertEqual(self.batch.list_jobs(jobQueue="fair", jobStatus="SUCCEEDED",
+                                              filters=share("blue"))["jobSummaryList"], [])
+        # Unfiltered summaries carry it too.
+        out = self.batch.list_jobs(jobQueue="fair", jobStatus="RUNNABLE")["jobSummaryList"]
+        self.assertEqual({s["jobName"]: s["shareIdentifier"] for s in out},
+                         {"b1": "blue", "r1": "red", "b2": "blue"})
+        # And the AWS CLI sends the filter as boto3 does.
+        out = self.server.aws("batch", "list-jobs", "--job-queue", "fair", "--filters",
+                              "name=SHARE_IDENTIFIER,values=red")
+        self.assertEqual([s["jobId"] for s in out["jobSummaryList"]], [ids["r1"]])

@@ -104,6 +104,18 @@ class Retries(JobsCase):
                                [rule("EXIT", onStatusReason="Essential container in task exited")])
         self.assertEqual(seen, ["1"])
 
+    def test_nextflow_rules(self):
+        # What Nextflow registers: a lost host retries, anything else ends the job.  A plain
+        # non-zero exit has no container reason; "*" matches it (an absent reason is empty).
+        rules = [rule("RETRY", onStatusReason="Host EC2*"), rule("EXIT", onReason="*")]
+        d, seen = self.run_job("nextflow", 1, 3, rules)
+        self.assertEqual(seen, ["1"])
+        self.assertEqual(d["status"], "FAILED")
+        self.assertNotIn("reason", d["attempts"][0]["container"])
+        # A longer pattern does not match an absent reason: the job is retried.
+        d, seen = self.run_job("no-reason", 1, 2, [rule("EXIT", onReason="Out*")])
+        self.assertEqual(seen, ["1", "2"])
+
     def test_on_reason(self):
         # A command that cannot start: its container reason says why.
         for name, action, want in (("cannot-exit", "EXIT", 1), ("cannot-retry", "RETRY", 3)):

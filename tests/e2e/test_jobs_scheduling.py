@@ -109,6 +109,24 @@ class Fargate(JobsCase):
         for (_, end), (start, _) in zip(spans, spans[1:]):
             self.assertLessEqual(end, start, "two jobs ran at once under maxvCpus 1")
 
+    def test_platform_must_match_the_queue(self):
+        # A FARGATE definition's job on an EC2 queue, and an EC2 one's on a FARGATE queue, never
+        # run: they wait with AWS's reason code and a sentence that says what to do, and the
+        # jobs behind them are not held up.
+        wrong = [self.submit("fargate-on-ec2", queue="q", definition="fjd"),
+                 self.submit("ec2-on-fargate", queue="fq", definition="jd")]
+        right = [self.submit("ec2-on-ec2", queue="q"),
+                 self.submit("fargate-on-fargate", queue="fq", definition="fjd")]
+        for d in self.wait_jobs(right, timeout=15).values():
+            self.assertEqual(d["status"], "SUCCEEDED")
+        for jid, have, queue in zip(wrong, ("FARGATE", "EC2"), ("q", "fq")):
+            d = self.job(jid)
+            self.assertEqual(d["status"], "RUNNABLE")
+            self.assertTrue(d["statusReason"].startswith(
+                "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - "), d["statusReason"])
+            self.assertIn("platformCapabilities is %s" % have, d["statusReason"])
+            self.assertIn("job queue %s" % queue, d["statusReason"])
+
 
 class Capacity(JobsCase):
     max_vcpus = 2

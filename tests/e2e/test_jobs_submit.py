@@ -19,6 +19,12 @@ class SubmitRecordsEveryField(JobsCase):
                          {"name": "SHARED", "value": "def"}],
             retryStrategy={"attempts": 2}, timeout={"attemptDurationSeconds": 100},
             propagateTags=True, schedulingPriority=3)
+        # A fair-share queue, where every job names its share.
+        policy = cls.batch.create_scheduling_policy(name="shares", fairsharePolicy={
+            "shareDistribution": [{"shareIdentifier": "blue"}, {"shareIdentifier": "green"}]})
+        cls.batch.create_job_queue(
+            jobQueueName="parked-fair", priority=1, schedulingPolicyArn=policy["arn"],
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce-off"}])
         # A definition with the legacy vcpus and memory members instead of requirements.
         cls.batch.register_job_definition(
             jobDefinitionName="legacy", type="container",
@@ -58,7 +64,7 @@ class SubmitRecordsEveryField(JobsCase):
     def test_every_request_field(self):
         dep = self.submit("dep-of-full", queue="parked")
         jid = self.submit(
-            "full", queue="parked", definition="withparams",
+            "full", queue="parked-fair", definition="withparams",
             arrayProperties={"size": 3},
             dependsOn=[{"jobId": dep}],
             parameters={"who": "barge"},
@@ -132,7 +138,7 @@ class SubmitRecordsEveryField(JobsCase):
 
     def test_aws_cli_submit_job(self):
         out = self.server.aws(
-            "batch", "submit-job", "--job-name", "from-cli", "--job-queue", "parked",
+            "batch", "submit-job", "--job-name", "from-cli", "--job-queue", "parked-fair",
             "--job-definition", "withparams", "--parameters", "who=cli",
             "--container-overrides", json.dumps(
                 {"environment": [{"name": "FROM_CLI", "value": "1"}],
@@ -159,6 +165,10 @@ class SubmitRefusals(JobsCase):
     @classmethod
     def setUpResources(cls):
         cls.make_queue("off", ["ce-off"], state="DISABLED")
+        policy = cls.batch.create_scheduling_policy(name="fair", fairsharePolicy={})
+        cls.batch.create_job_queue(
+            jobQueueName="fairq", priority=1, schedulingPolicyArn=policy["arn"],
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce-off"}])
         cls.make_definition("gone")
         cls.batch.deregister_job_definition(jobDefinition="gone:1")
 
@@ -182,6 +192,14 @@ class SubmitRefusals(JobsCase):
         self.refused("jobQueue", "nope", queue="nope")
         self.refused("jobQueue", "DISABLED", queue="off")
         self.refused("jobQueue", queue=arn("compute-environment", "ce"))
+
+    def test_share_identifier(self):
+        # Required on a fair-share queue, refused on a first-in-first-out one (AWS's rule).
+        self.refused("shareIdentifier", "fairq", "scheduling policy", queue="fairq")
+        self.refused("shareIdentifier", "parked", "remove it", shareIdentifier="blue")
+        for bad in ("a-b", "x" * 256, "sp ace", "star*"):
+            self.refused("shareIdentifier", queue="fairq", shareIdentifier=bad)
+        self.assertRegex(self.submit("shared", queue="fairq", shareIdentifier="a_B9"), UUID_RE)
 
     def test_definition(self):
         self.refused("jobDefinition", "gone", "INACTIVE", definition="gone:1")

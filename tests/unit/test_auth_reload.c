@@ -1,6 +1,7 @@
 /* auth_reload: keys added and removed, a policy changed, a broken file refused with its name
  * and line while the old keys stay, a principal held by a request surviving the reload that
- * removed it, barge_rate_limit, and verifications on other threads during reloads. */
+ * removed it, barge_rate_limit, a job role's session following a reload of its policies, and
+ * verifications on other threads during reloads. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "common/sigv4.h"
 #include "server/model/config.h"
 #include "server/api/auth.h"
+#include "server/api/auth_temp.h"
 #include "check.h"
 
 static char creds[] = "/tmp/barge-test-reload-XXXXXX";
@@ -37,27 +39,35 @@ static void policies(const char *effect)
     write_file(pols, text);
 }
 
-/* Verifies a request signed with key and secret now; who is held on success. */
-static int verify(const char *key, const char *secret, const auth_principal **who,
-                  auth_refusal *why)
+/* Verifies a request signed with key, secret and token (NULL: none) now; who is held on
+ * success. */
+static int verify_token(const char *key, const char *secret, const char *token,
+                        const auth_principal **who, auth_refusal *why)
 {
     sigv4_header h[] = {{"Host", "127.0.0.1:8900"}, {"Content-Type", "application/json"}};
     sigv4_request req = {.method = "POST", .path = "/v1/describejobqueues", .headers = h,
                          .nheaders = 2, .body = "{}", .body_len = 2};
-    sigv4_credentials cred = {.access_key = key, .secret_key = secret, .region = "us-east-1",
-                              .service = "batch"};
+    sigv4_credentials cred = {.access_key = key, .secret_key = secret, .session_token = token,
+                              .region = "us-east-1", .service = "batch"};
     sigv4_signed s;
     char err[200];
     time_t now = time(NULL);
     CHECK_EQ_INT(sigv4_sign(&req, &cred, now, &s, err, sizeof err), 0);
-    sigv4_header got[4] = {{"Host", "127.0.0.1:8900"}, {"Content-Type", "application/json"},
-                           {"X-Amz-Date", s.amz_date}, {"Authorization", s.authorization}};
+    sigv4_header got[5] = {{"Host", "127.0.0.1:8900"}, {"Content-Type", "application/json"},
+                           {"X-Amz-Date", s.amz_date}, {"Authorization", s.authorization},
+                           {"X-Amz-Security-Token", token}};
     auth_request r = {.method = "POST", .path = "/v1/describejobqueues", .headers = got,
-                      .nheaders = 4, .body = "{}", .body_len = 2, .service = "batch",
+                      .nheaders = token ? 5 : 4, .body = "{}", .body_len = 2, .service = "batch",
                       .now = now};
     int rc = auth_verify(&r, who, why);
     sigv4_signed_free(&s);
     return rc;
+}
+
+static int verify(const char *key, const char *secret, const auth_principal **who,
+                  auth_refusal *why)
+{
+    return verify_token(key, secret, NULL, who, why);
 }
 
 static int allowed(const auth_principal *who)
@@ -148,6 +158,43 @@ static void test_broken_files_keep_the_old(void)
     auth_principal_release(a);
 }
 
+/* A job role's session begun before a reload: authorized by its role's policies as the reload
+ * left them, at its next call. */
+static void test_role_sessions_follow_reloads(void)
+{
+    char text[1000];
+    snprintf(text, sizeof text, "%s\n%s", alice, bob);
+    write_file(creds, text);
+    policies("Allow");
+    char *err = NULL;
+    if (auth_reload(&err) < 0) CHECK_FAIL_("auth_reload: %s", err);
+    static char roles[] = "/tmp/barge-test-reload-roles-XXXXXX";
+    int fd = mkstemp(roles);
+    CHECK(fd >= 0);
+    close(fd);
+    write_file(roles, "{\"arn:aws:iam::123456789012:role/lister\": \"queues\"}");
+    if (auth_temp_init(roles, 0, &err) < 0) CHECK_FAIL_("auth_temp_init: %s", err);
+    auth_temp_creds c;
+    char why_text[300];
+    CHECK_EQ_INT(auth_temp_issue("arn:aws:iam::123456789012:role/lister", "task-1", "job-1", 1,
+                                 time(NULL), &c, why_text, sizeof why_text), 0);
+    const auth_principal *who;
+    auth_refusal why;
+    CHECK_EQ_INT(verify_token(c.access_key, c.secret, c.token, &who, &why), 0);
+    CHECK(allowed(who));
+    policies("Deny");
+    CHECK_EQ_INT(auth_reload(&err), 0);
+    CHECK(!allowed(who)); /* the same session, held across the reload */
+    auth_principal_release(who);
+    policies("Allow");
+    CHECK_EQ_INT(auth_reload(&err), 0);
+    CHECK_EQ_INT(verify_token(c.access_key, c.secret, c.token, &who, &why), 0);
+    CHECK(allowed(who));
+    auth_principal_release(who);
+    auth_temp_free();
+    unlink(roles);
+}
+
 static volatile int stop;
 
 static void *verifier(void *arg)
@@ -198,6 +245,7 @@ int main(void)
     if (auth_load(creds, pols, &err) < 0) CHECK_FAIL_("auth_load: %s", err);
     test_add_remove_change();
     test_broken_files_keep_the_old();
+    test_role_sessions_follow_reloads();
     test_reloads_while_verifying();
     auth_free();
     unlink(creds);

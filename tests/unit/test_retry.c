@@ -73,10 +73,25 @@ static void test_decide(void)
     CHECK_EQ_INT(retry_decide(c, "Host EC2 (instance i-1) terminated.", NULL, "137"), 1);
     json_decref(c);
 
-    /* onReason tests the container's reason, which an attempt may not have. */
+    /* onReason tests the container's reason, which an attempt may not have: an absent one is
+     * empty, so "*" matches it and a longer pattern does not. */
     c = conditions("[{\"onReason\": \"*\", \"action\": \"EXIT\"}]");
-    CHECK_EQ_INT(retry_decide(c, "Essential container in task exited", NULL, "1"), 1);
+    CHECK_EQ_INT(retry_decide(c, "Essential container in task exited", NULL, "1"), 0);
     CHECK_EQ_INT(retry_decide(c, "Essential container in task exited", "", "1"), 0);
+    json_decref(c);
+    c = conditions("[{\"onReason\": \"Out*\", \"action\": \"EXIT\"}]");
+    CHECK_EQ_INT(retry_decide(c, "Essential container in task exited", NULL, "1"), 1);
+    json_decref(c);
+
+    /* Nextflow's rules: a lost host retries, anything else (a plain non-zero exit has no
+     * container reason) exits. */
+    c = conditions("[{\"onStatusReason\": \"Host EC2*\", \"action\": \"RETRY\"},"
+                   " {\"onReason\": \"*\", \"action\": \"EXIT\"}]");
+    CHECK_EQ_INT(retry_decide(c, "Host EC2 (instance i-1) terminated.", NULL, NULL), 1);
+    CHECK_EQ_INT(retry_decide(c, "Essential container in task exited", NULL, "1"), 0);
+    CHECK_EQ_INT(retry_decide(c, "Essential container in task exited",
+                              "OutOfMemoryError: Container killed due to memory usage", NULL),
+                 0);
     json_decref(c);
 
     /* The action is read without regard to case. */

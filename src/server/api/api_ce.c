@@ -143,7 +143,7 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
 
     char uuid[37];
     util_uuid(uuid);
-    char *arn = arn_make(ARN_CE, name);
+    char *arn = arn_make(ARN_CE, name), *cluster = arn_ecs_cluster(name, uuid);
     const char *state_ = api_str(req, "state") ? api_str(req, "state")
                                                : res_state_name(RES_ENABLED);
     json_t *ce = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "computeEnvironmentName",
@@ -151,6 +151,8 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
                            "status", res_status_name(RES_CREATING), "statusReason",
                            "Creating the compute environment", "containerOrchestrationType",
                            "ECS", "uuid", uuid);
+    json_object_set_new(ce, "ecsClusterArn", json_string_nocheck(cluster));
+    free(cluster);
     json_object_set_new(ce, "tags", json_deep_copy(json_object_get(req, "tags")) ?: json_object());
     const char *role = api_str(req, "serviceRole");
     json_object_set_new(ce, "serviceRole",
@@ -181,6 +183,9 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
     }
     if (json_object_get(req, "context"))
         json_object_set(ce, "context", json_object_get(req, "context"));
+    /* AWS describes every environment with its update policy, the defaults until one is set. */
+    json_object_set_new(ce, "updatePolicy", json_pack("{s:b, s:i}", "terminateJobsOnUpdate", 0,
+                                                      "jobExecutionTimeoutMinutes", 30));
     reg_put(c->st, &c->st->ce, name, ce);
     core_after(0, settle, xstrdup(name));
     *resp = json_pack("{s:s, s:s}", "computeEnvironmentName", name, "computeEnvironmentArn", arn);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/mem.h"
 #include "common/util.h"
@@ -152,6 +153,34 @@ static int check_depends_on(api_ctx *c, json_t *deps, int array_size)
     return 0;
 }
 
+/* A fair-share queue (one with a scheduling policy) needs every job's shareIdentifier, and a
+ * first-in-first-out queue takes none, as AWS has it. */
+static int check_share(api_ctx *c, json_t *req, const jq_rec *q)
+{
+    const char *share = api_str(req, "shareIdentifier");
+    if (!q->policy) {
+        if (share)
+            return api_client_error(c, "shareIdentifier: job queue %s has no scheduling policy, "
+                                       "so its jobs take no share identifier; remove it", q->name);
+        return 0;
+    }
+    if (!share)
+        return api_client_error(c, "shareIdentifier: job queue %s has the fair-share scheduling "
+                                   "policy %s; give the share the job belongs to", q->name,
+                                q->policy);
+    size_t n = strlen(share);
+    int ok = n >= 1 && n <= 255;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = share[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '_';
+    }
+    if (!ok)
+        return api_client_error(c, "shareIdentifier: '%.64s' is not valid; use 1 to 255 "
+                                   "letters, digits and underscores", share);
+    return 0;
+}
+
 static int submit_job(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *name = api_str(req, "jobName");
@@ -179,6 +208,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         api_client_error(c, "jobQueue: '%s' is being deleted", qname);
         goto out;
     }
+    if (check_share(c, req, qr) < 0) goto out;
     const char *ref = api_str(req, "jobDefinition");
     json_t *def = jobdef_resolve(c->st, ref);
     if (!def) {
@@ -344,6 +374,7 @@ static int describe_jobs(api_ctx *c, json_t *req, json_t **resp)
 
 typedef struct {
     const char *name_glob;
+    const char *share; /* SHARE_IDENTIFIER: exact */
     char *def_name;
     long def_rev;
     int def_glob;
@@ -356,7 +387,10 @@ static int parse_filters(api_ctx *c, json_t *req, list_filter *f)
 {
     f->status = -1;
     f->before = f->after = 0;
-    size_t i;
+    size_t i, nf = json_array_size(json_object_get(req, "filters"));
+    if (nf > 1)
+        return api_client_error(c, "filters: give one filter; AWS Batch applies one at a time "
+                                   "(got %zu)", nf);
     json_t *flt;
     json_array_foreach(json_object_get(req, "filters"), i, flt) {
         const char *name = api_str(flt, "name");
@@ -367,6 +401,8 @@ static int parse_filters(api_ctx *c, json_t *req, list_filter *f)
         f->any_filter = 1;
         if (strcmp(name, "JOB_NAME") == 0) {
             f->name_glob = value;
+        } else if (strcmp(name, "SHARE_IDENTIFIER") == 0) {
+            f->share = value;
         } else if (strcmp(name, "JOB_DEFINITION") == 0) {
             size_t n = strlen(value);
             char *v = xstrdup(value);
@@ -390,24 +426,38 @@ static int parse_filters(api_ctx *c, json_t *req, list_filter *f)
             else f->after = t;
         } else {
             return api_client_error(c, "filters[%zu].name: '%.40s' is not one of JOB_NAME, "
-                                       "JOB_DEFINITION, BEFORE_CREATED_AT, AFTER_CREATED_AT", i,
-                                    name);
+                                       "JOB_DEFINITION, SHARE_IDENTIFIER, BEFORE_CREATED_AT, "
+                                       "AFTER_CREATED_AT", i, name);
         }
     }
     const char *status = api_str(req, "jobStatus");
     if (!f->any_filter) {
         /* As AWS does: without filters and without a status, only RUNNING jobs are listed. */
         f->status = status ? job_status_parse(status) : JS_RUNNING;
+    } else if (f->share && status) {
+        /* A filter lists every status, except that SHARE_IDENTIFIER goes with jobStatus. */
+        f->status = job_status_parse(status);
     }
     return 0;
+}
+
+/* JOB_NAME: without regard to case, as the API reference has it; a trailing '*' matches any
+ * rest. */
+static int name_matches(const char *pattern, const char *name)
+{
+    size_t n = strlen(pattern);
+    if (n && pattern[n - 1] == '*') return strncasecmp(pattern, name, n - 1) == 0;
+    return strcasecmp(pattern, name) == 0;
 }
 
 static int matches(const list_filter *f, job *j)
 {
     if (f->status >= 0 && j->status != f->status) return 0;
-    if (f->name_glob &&
-        !retry_glob(f->name_glob, j->spec->name))
-        return 0;
+    if (f->name_glob && !name_matches(f->name_glob, j->spec->name)) return 0;
+    if (f->share) {
+        const char *share = json_string_value(jobspec_shared(j->spec, "shareIdentifier"));
+        if (!share || strcmp(share, f->share) != 0) return 0;
+    }
     if (f->def_name) {
         const char *arn = json_string_value(jobspec_shared(j->spec, "jobDefinition"));
         char *nr = arn_resource(arn, ARN_JD);
@@ -425,6 +475,14 @@ static int matches(const list_filter *f, job *j)
     return 1;
 }
 
+static void page_token(json_t *out, const char *kind, uint64_t pos)
+{
+    char plain[48], hex[97];
+    snprintf(plain, sizeof plain, "%s%llu", kind, (unsigned long long)pos);
+    util_hex(plain, strlen(plain), hex);
+    json_object_set_new(out, "nextToken", json_string(hex));
+}
+
 static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *queue = api_str(req, "jobQueue"), *array = api_str(req, "arrayJobId");
@@ -433,6 +491,9 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
     if (!queue && !array)
         return api_client_error(c, "jobQueue or arrayJobId: give one of them to say which jobs "
                                    "to list");
+    if (queue && array)
+        return api_client_error(c, "jobQueue and arrayJobId: give only one of them (a queue "
+                                   "to list its jobs, or an array job to list its children)");
     json_int_t max = api_int(req, "maxResults", 100);
     if (max < 1 || max > 1000)
         return api_client_error(c, "maxResults: must be between 1 and 1000 (got %lld)",
@@ -442,18 +503,25 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
         free(f.def_name);
         return -1;
     }
-    /* Tokens carry the position after which the next page starts. */
+    /* With a filter, a queue's jobs come newest first, as the API reference says; otherwise (and
+     * an array's children always) in submit order. */
+    int newest_first = f.any_filter && !array;
+    /* Tokens carry the position after which the next page starts ("pos:"), or, newest first,
+     * the submit sequence below which it starts ("below:"). */
     uint64_t after = 0;
     const char *token = api_str(req, "nextToken");
     if (token && *token) {
         char *plain = util_unhex(token);
-        if (!plain || strncmp(plain, "pos:", 4) != 0) {
+        const char *kind = newest_first ? "below:" : "pos:";
+        size_t kn = strlen(kind);
+        if (!plain || strncmp(plain, kind, kn) != 0) {
             free(plain);
             free(f.def_name);
-            return api_client_error(c, "nextToken: '%.64s' is not a token this server issued; "
-                                       "pass the nextToken of the previous page unchanged", token);
+            return api_client_error(c, "nextToken: '%.64s' is not a token this server issued "
+                                       "for this listing; pass the nextToken of the previous "
+                                       "page, with the same filters, unchanged", token);
         }
-        after = strtoull(plain + 4, NULL, 10);
+        after = strtoull(plain + kn, NULL, 10);
         free(plain);
     }
     job **items = NULL;
@@ -489,7 +557,7 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
     json_t *out = json_pack("{s:o}", "jobSummaryList", list);
     /* Positions are 1-based: the index in the array, or the submit sequence in a queue. */
     size_t start = 0;
-    if (after) {
+    if (after && !newest_first) {
         if (array) {
             start = (size_t)after;
         } else {
@@ -502,17 +570,37 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
             start = lo;
         }
     }
+    if (newest_first) {
+        /* Down from the newest job, or from the last one below the token's sequence. */
+        size_t top = n;
+        if (after) {
+            size_t lo = 0, hi = n;
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (items[mid]->seq < after) lo = mid + 1;
+                else hi = mid;
+            }
+            top = lo;
+        }
+        for (size_t i = top; i-- > 0;) {
+            job *j = items[i];
+            if (!matches(&f, j)) continue;
+            if (json_array_size(list) == (size_t)max) {
+                /* The page ends at j's successor: the next one resumes below it. */
+                page_token(out, "below:", items[i + 1]->seq);
+                break;
+            }
+            json_array_append_new(list, jobdesc_summary(j));
+        }
+        start = n; /* done */
+    }
     for (size_t i = start; i < n; i++) {
         job *j = items[i];
         if (!matches(&f, j)) continue;
         if (json_array_size(list) == (size_t)max) {
             /* The page ends before j: the next one resumes at it (at its index in an array; in a
              * queue, after the submit sequence of the job before it). */
-            uint64_t pos = array ? (uint64_t)i : items[i - 1]->seq;
-            char plain[40], hex[81];
-            snprintf(plain, sizeof plain, "pos:%llu", (unsigned long long)pos);
-            util_hex(plain, strlen(plain), hex);
-            json_object_set_new(out, "nextToken", json_string(hex));
+            page_token(out, "pos:", array ? (uint64_t)i : items[i - 1]->seq);
             break;
         }
         json_array_append_new(list, jobdesc_summary(j));

@@ -285,6 +285,20 @@ static int create_jq(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+/* A queue as Describe gives it (a new reference).  AWS describes every queue with its type; one
+ * created without a jobQueueType is not pinned to a kind of compute (it may move to the other
+ * kind), so its type is the one its environments give now. */
+static json_t *described(api_ctx *c, json_t *jq)
+{
+    if (json_object_get(jq, "jobQueueType")) return json_incref(jq);
+    jq_rec *q = res_jq(c->st, json_string_value(json_object_get(jq, "jobQueueName")));
+    int kind = q ? res_jq_fargate(q) : -1;
+    json_t *d = json_copy(jq);
+    json_object_set_new(d, "jobQueueType",
+                        json_string(kind_queue_type(kind == 1 ? KIND_FARGATE : KIND_EC2)));
+    return d;
+}
+
 static int describe_jq(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *names = json_object_get(req, "jobQueues");
@@ -301,7 +315,7 @@ static int describe_jq(api_ctx *c, json_t *req, json_t **resp)
         json_array_foreach(names, i, v) {
             char *name = api_key_of(json_string_value(v), ARN_JQ);
             json_t *jq = name ? reg_get_any(&c->st->jq, name) : NULL;
-            if (jq) json_array_append(list, jq);
+            if (jq) json_array_append_new(list, described(c, jq));
             free(name);
         }
         return 0;
@@ -310,7 +324,7 @@ static int describe_jq(api_ctx *c, json_t *req, json_t **resp)
     const char **keys = reg_sorted_keys(&c->st->jq, strcmp, &n);
     int rc = api_page(c, req, out, keys, n, strcmp, API_DESCRIBE_MAX, &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
-        json_array_append(list, reg_get(&c->st->jq, keys[i]));
+        json_array_append_new(list, described(c, reg_get(&c->st->jq, keys[i])));
     free(keys);
     return rc;
 }

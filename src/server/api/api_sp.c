@@ -77,7 +77,8 @@ static int share_id_valid(const char *s)
     if (n < 1 || n > MAX_SHARE_ID) return 0;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_'))
             return 0;
     }
     return 1;
@@ -126,7 +127,8 @@ static json_t *fairshare_of(api_ctx *c, json_t *fp)
         const char *id = api_str(e, "shareIdentifier");
         if (!share_id_valid(id)) {
             api_client_error(c, "fairsharePolicy.shareDistribution[%zu].shareIdentifier: "
-                                "'%.64s' is not valid; use 1 to %d letters and digits, "
+                                "'%.64s' is not valid; use 1 to %d letters, digits and "
+                                "underscores, "
                                 "optionally followed by '*' to match every identifier that "
                                 "starts with them", i, id, MAX_SHARE_ID);
             goto fail;

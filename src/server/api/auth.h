@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "common/sigv4.h"
+#include "server/api/policy.h"
 #include "server/base/ratelimit.h"
 
 typedef struct auth_principal auth_principal;
@@ -48,7 +49,8 @@ const char *auth_principal_key(const auth_principal *p);
 /* Its barge_rate_limit, or NULL when it has none (then --rate-limit applies). */
 const ratelimit_spec *auth_principal_rate(const auth_principal *p);
 /* Drops the hold auth_verify took for a request on who, once the request is answered (its
- * audit record written).  NULL is allowed. */
+ * audit record written): on the keys it came from, or, for a principal made at run time, the
+ * hold its maker counts.  NULL is allowed. */
 void auth_principal_release(const auth_principal *who);
 
 /* A refusal: the HTTP status, AWS's error type and a message that is safe to show. */
@@ -88,4 +90,28 @@ int auth_authorize_logs(const auth_principal *who, const char *target, const cha
  * the AccessDeniedException for the first resource refused. */
 int auth_check(const auth_principal *who, const char *action, const char *const *resources,
                size_t n, auth_refusal *why);
+
+/* ---- Principals made at run time (auth_temp.h) ------------------------------------------ */
+
+/* A principal that is not in --credentials: its requests must carry token (temporary
+ * credentials always have one), and its ARN is arn as given.  owner is the maker's record of
+ * it, handed back by auth_principal_owner; it marks the principal as one made at run time.  Its
+ * policies are those named, as the keys in force at each call define them (after a reload that
+ * took a name away, that name allows nothing). */
+auth_principal *auth_principal_new(const char *arn, const char *access_key, const char *secret,
+                                   const char *token, const char *const *policy_names,
+                                   size_t npolicies, void *owner);
+void auth_principal_free(auth_principal *p);
+void *auth_principal_owner(const auth_principal *p);
+/* Whether a barge_policy line could name this policy now (built in, or of --policies). */
+int auth_policy_known(const char *name);
+
+/* Where auth_verify looks for a key that --credentials does not hold.  find returns the
+ * principal with a reference held for the request, or NULL (with *expired set when the key
+ * exists but its credentials have expired); release drops such a reference. */
+typedef struct auth_key_source {
+    auth_principal *(*find)(const char *access_key, time_t now, int *expired);
+    void (*release)(auth_principal *p);
+} auth_key_source;
+void auth_set_key_source(const auth_key_source *s);
 #endif

@@ -86,10 +86,19 @@ json_t *jobdesc_describe(state *st, job *j)
             json_object_set(c, "reason", json_object_get(lc, "reason"));
         const char *stream = current ? j->log_stream : json_string_value(json_object_get(lc, "logStreamName"));
         if (stream) json_object_set_new(c, "logStreamName", json_string(stream));
-        if (current && j->inst_id)
+        if (current && j->inst_id) {
             json_object_set_new(c, "containerInstanceArn",
                                 json_sprintf("arn:aws:ecs:%s:%s:container-instance/%s",
                                              barge_cfg.region, barge_cfg.account_id, j->inst_id));
+            json_t *task = attempt_task_arn(st, j);
+            if (task) json_object_set_new(c, "taskArn", task);
+        } else {
+            /* A finished job's container names where its last attempt ran, as AWS's does. */
+            static const char *const where[] = {"containerInstanceArn", "taskArn"};
+            for (size_t k = 0; k < 2; k++)
+                if (json_object_get(lc, where[k]))
+                    json_object_set(c, where[k], json_object_get(lc, where[k]));
+        }
         json_object_set_new(d, "container", c);
     }
     /* barge's own additions, kept apart from the AWS fields: where and how the job ran. */
@@ -121,6 +130,8 @@ json_t *jobdesc_summary(job *j)
     json_object_set_new(s, "jobName", json_string(j->spec->name));
     json_object_set(s, "jobDefinition", jobspec_shared(j->spec, "jobDefinition"));
     set_time(s, "createdAt", j->created_at);
+    json_t *share = jobspec_shared(j->spec, "shareIdentifier");
+    if (share) json_object_set(s, "shareIdentifier", share);
     json_object_set_new(s, "status", json_string(job_status_name(j->status)));
     if (j->reason) json_object_set_new(s, "statusReason", json_string(j->reason));
     set_time(s, "startedAt", j->started_at);

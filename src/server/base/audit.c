@@ -60,7 +60,18 @@ void audit_record(const audit_event *e)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_t *who = json_pack("{s:s}", "type", e->access_key ? "IAMUser" : "Anonymous");
     if (e->access_key) json_object_set_new(who, "accessKeyId", json_string(e->access_key));
-    if (e->principal) {
+    const char *assumed = e->principal ? strstr(e->principal, ":assumed-role/") : NULL;
+    if (assumed) {
+        /* A job's role: arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, and the role that issued
+         * the session, as CloudTrail gives them. */
+        json_object_set_new(who, "type", json_string("AssumedRole"));
+        json_object_set_new(who, "arn", json_string(e->principal));
+        const char *role = assumed + 14, *slash = strchr(role, '/');
+        json_object_set_new(who, "sessionContext", json_pack("{s:{s:s, s:s#}}", "sessionIssuer",
+                                                             "type", "Role", "userName", role,
+                                                             (int)(slash ? slash - role
+                                                                         : (long)strlen(role))));
+    } else if (e->principal) {
         /* arn:aws:iam::ACCOUNT:user/NAME, as CloudTrail gives it, and the name. */
         json_object_set_new(who, "arn", json_string(e->principal));
         const char *slash = strrchr(e->principal, '/');

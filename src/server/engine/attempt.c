@@ -9,8 +9,10 @@
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/logstore.h"
+#include "server/model/arn.h"
 #include "server/model/config.h"
 #include "server/model/jobs.h"
+#include "server/model/registry.h"
 #include "server/model/retry.h"
 #include "server/model/secrets.h"
 #include "server/model/state.h"
@@ -18,6 +20,13 @@
 void attempt_host_lost(char *out, size_t len, const char *instance_id)
 {
     snprintf(out, len, "Host EC2 (instance %s) terminated.", instance_id ? instance_id : "unknown");
+}
+
+static attempt_role_hooks role_hooks;
+
+void attempt_set_role_hooks(const attempt_role_hooks *h)
+{
+    role_hooks = h ? *h : (attempt_role_hooks){0};
 }
 
 /* ---- starting -------------------------------------------------------------------------- */
@@ -113,6 +122,23 @@ static void secret_env(json_t *env, json_t *container, json_t *secrets)
     }
 }
 
+/* jobRoleArn: the agent gets the role's credentials for the attempt (agent_creds.c) and points
+ * the job's SDKs at them, and this server, in the job's region.  A role jobs may not assume
+ * fails the attempt before anything runs, as ECS fails a task whose role it cannot assume. */
+static void role_setup(json_t *a, json_t *env, json_t *container, const char *role)
+{
+    json_object_set_new(a, "jobRoleArn", json_string(role));
+    if (!json_object_get(env, "AWS_REGION")) env_add(env, "AWS_REGION", barge_cfg.region);
+    if (!json_object_get(env, "AWS_DEFAULT_REGION"))
+        env_add(env, "AWS_DEFAULT_REGION", barge_cfg.region);
+    char why[600];
+    if (role_hooks.usable && !role_hooks.usable(role, why, sizeof why)) {
+        char *reason = xasprintf("CannotStartContainerError: %s", why);
+        json_object_set_new(container, "credentialsError", json_string(reason));
+        free(reason);
+    }
+}
+
 /* What the agent is told to run (docs/agent-protocol.md). */
 static json_t *assignment(instance *in, job *j)
 {
@@ -154,7 +180,7 @@ static json_t *assignment(instance *in, job *j)
     }
     json_object_set_new(container, "vcpus", json_real(j->spec->mvcpus / 1000.0));
     registry_auth(container, json_object_get(c, "repositoryCredentials"));
-    return json_pack("{s:s, s:i, s:o, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*, s:o}",
+    json_t *a = json_pack("{s:s, s:i, s:o, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*, s:o}",
                      "jobId", j->id,
                      "attempt", (int)j->n_attempts, "command",
                      cmd ? json_incref(cmd) : json_array(),
@@ -162,6 +188,9 @@ static json_t *assignment(instance *in, job *j)
                      j->spec->memory_mib, "gpus", j->spec->gpus, "timeoutSeconds",
                      j->spec->timeout_s, "killGraceSeconds", barge_cfg.kill_grace_s,
                      "logStreamName", j->log_stream, "image", image, "container", container);
+    const char *role = json_string_value(json_object_get(c, "jobRoleArn"));
+    if (role) role_setup(a, env, container, role);
+    return a;
 }
 
 static void set_str(char **slot, const char *v)
@@ -229,15 +258,30 @@ static json_t *container_instance_arn(const char *instance_id)
                         barge_cfg.account_id, instance_id);
 }
 
+json_t *attempt_task_arn(state *st, const job *j)
+{
+    if (!j->ce_name || !j->log_stream) return NULL;
+    const char *uuid = json_string_value(json_object_get(reg_get_any(&st->ce, j->ce_name), "uuid"));
+    const char *task = strrchr(j->log_stream, '/');
+    if (!uuid || !task) return NULL;
+    char *arn = arn_ecs_task(j->ce_name, uuid, task + 1);
+    json_t *v = json_string(arn);
+    free(arn);
+    return v;
+}
+
 void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
 {
     if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
+    if (role_hooks.ended) role_hooks.ended(j->id, (int)j->n_attempts);
     json_t *container = json_object();
     if (e->has_exit_code) json_object_set_new(container, "exitCode", json_integer(e->exit_code));
     if (e->reason) json_object_set_new(container, "reason", json_string(e->reason));
     if (j->log_stream) json_object_set_new(container, "logStreamName", json_string(j->log_stream));
     if (j->inst_id)
         json_object_set_new(container, "containerInstanceArn", container_instance_arn(j->inst_id));
+    json_t *task = attempt_task_arn(st, j);
+    if (task) json_object_set_new(container, "taskArn", task);
     json_object_set_new(container, "networkInterfaces", json_array());
     json_t *attempt = json_pack("{s:o, s:I, s:I, s:s}", "container", container, "startedAt",
                                 (json_int_t)(j->attempt_started_at ? j->attempt_started_at : at),

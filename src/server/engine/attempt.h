@@ -9,6 +9,7 @@
  * Everything here runs on the core thread. */
 #ifndef BARGE_ATTEMPT_H
 #define BARGE_ATTEMPT_H
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,9 @@ typedef struct attempt_end {
     int uncharged; /* an operator's clean stop interrupted it: recorded, not counted, requeued */
 } attempt_end;
 
+/* The ARN of the ECS task AWS Batch would have run j's current (or last) attempt as (arn.h), or
+ * NULL when it has none or its environment is gone.  Fresh. */
+json_t *attempt_task_arn(struct state *st, const job *j);
 /* Starts j's next attempt on in: STARTING, and its assignment in the instance's outbox. */
 void attempt_start(struct state *st, instance *in, job *j);
 /* The agent reports the attempt running (at: the agent's clock, epoch ms). */
@@ -52,6 +56,17 @@ void attempt_cancel_queue(struct state *st, const char *queue);
  * instance when the fleet still has it (a reload after a failed commit), or its attempt ends as
  * its host lost (the server restarted; after a clean stop it costs the job no attempt). */
 void attempt_recover(struct state *st);
+
+/* Jobs' roles (job definitions' jobRoleArn): what the server wires in at start-up from the
+ * API's credentials module, which the engine does not know.  Without hooks a role is passed on
+ * and nothing is revoked. */
+typedef struct attempt_role_hooks {
+    /* Whether jobs may assume role_arn; else 0 and why, as the attempt's container reason. */
+    int (*usable)(const char *role_arn, char *why, size_t len);
+    /* The attempt (job_id, attempt) has ended: its role's credentials stop working. */
+    void (*ended)(const char *job_id, int attempt);
+} attempt_role_hooks;
+void attempt_set_role_hooks(const attempt_role_hooks *h);
 
 /* AWS's statusReason for an attempt whose host went away: "Host EC2 (instance ID) terminated." */
 void attempt_host_lost(char *out, size_t len, const char *instance_id);

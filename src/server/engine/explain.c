@@ -9,6 +9,7 @@
 #include "server/model/instance.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
+#include "server/engine/fairshare.h"
 #include "server/engine/provider_local.h"
 
 static void explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
@@ -100,6 +101,16 @@ char *explain_runnable(state *st, const job *j)
     if (q->state != RES_ENABLED)
         return xasprintf("job queue %s is DISABLED; its jobs wait until it is ENABLED",
                          j->spec->queue);
+    int kind = res_jq_fargate(q);
+    if (kind >= 0 && j->spec->fargate != kind)
+        /* AWS's code for a job no environment of its queue can run, then why. */
+        return xasprintf("MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - the job's platformCapabilities "
+                         "is %s but job queue %s has %s compute environments; submit it to a "
+                         "queue of %s environments",
+                         j->spec->fargate ? "FARGATE" : "EC2", j->spec->queue,
+                         kind ? "FARGATE" : "EC2", j->spec->fargate ? "FARGATE" : "EC2");
+    char *held = fairshare_explain(st, q, j);
+    if (held) return held;
     buf out = {0};
     for (size_t i = 0; i < q->n_ces; i++) {
         if (!q->ces[i]->live) continue;

@@ -1,5 +1,6 @@
 /* scheduler — queue priority across queues, computeEnvironmentOrder inside a queue, first in first
- * out inside a queue, and a job only where its vCPUs, memory and GPUs fit. */
+ * out inside a queue (or its shares' order in a fair-share queue: fairshare.h), and a job only
+ * where its vCPUs, memory and GPUs fit. */
 #include "server/engine/scheduler.h"
 
 #include <limits.h>
@@ -10,7 +11,9 @@
 #include "server/model/jobs.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
+#include "common/util.h"
 #include "server/engine/attempt.h"
+#include "server/engine/fairshare.h"
 #include "server/engine/fleet.h"
 #include "server/engine/provider_local.h"
 
@@ -38,6 +41,44 @@ static void shrink(need *n, const job *j)
         *n = (need){j->spec->mvcpus, j->spec->memory_mib, j->spec->gpus};
 }
 
+/* Tries j in q's environments in order: the first with room takes the job; one that is
+ * starting (or can start) an instance for it keeps it, so that a later environment whose
+ * instance happens to come up first does not jump the order.  A DISABLED environment takes no
+ * new jobs; what already runs there goes on.  1 when placed. */
+static int place(state *st, jq_rec *q, job *j, need *no_fit, need *no_launch)
+{
+    for (size_t k = 0; k < q->n_ces; k++) {
+        ce_rec *ce = q->ces[k];
+        if (!ce->live || !res_ce_usable(ce)) continue;
+        if (!at_least(j, &no_fit[k])) {
+            instance *in = fleet_fit(st, ce->name, j);
+            if (in) {
+                attempt_start(st, in, j);
+                return 1;
+            }
+            shrink(&no_fit[k], j);
+        }
+        if (!at_least(j, &no_launch[k])) {
+            if (provider_local_provide(st, ce, j)) return 0;
+            shrink(&no_launch[k], j);
+        }
+    }
+    return 0;
+}
+
+/* The jobs of q's shares, the share with the smallest claim first (fairshare.h). */
+static void pass_shares(state *st, jq_rec *q, int kind, need *no_fit, need *no_launch)
+{
+    fs_pass *p = fairshare_begin(st, q, util_now_ms());
+    if (!p) return;
+    job *j;
+    while ((j = fairshare_next(p))) {
+        int ok = (kind < 0 || j->spec->fargate == kind) && fairshare_room(p, j);
+        fairshare_result(p, ok && place(st, q, j, no_fit, no_launch));
+    }
+    fairshare_end(p);
+}
+
 static void pass(state *st)
 {
     jobs *js = st->jobs;
@@ -48,7 +89,7 @@ static void pass(state *st)
     for (size_t i = 0; i < nq; i++) {
         jq_rec *q = qs[i];
         jq_rt *rt = q->jobs;
-        if (!rt || !rt->rq_head || !res_jq_usable(q)) continue;
+        if (!rt || !rt->n_runnable || !res_jq_usable(q)) continue;
         size_t m = q->n_ces;
         /* Within a pass capacity only shrinks, so once a job found no room (or no launch) in an
          * environment, no job at least as large will: it need not be tried again.  This keeps a
@@ -57,31 +98,14 @@ static void pass(state *st)
         need *no_launch = xmalloc((m ? m : 1) * sizeof *no_launch);
         for (size_t k = 0; k < m; k++) no_fit[k] = no_launch[k] = (need){INT_MAX, INT_MAX, INT_MAX};
         int misses = 0;
+        int kind = res_jq_fargate(q);
+        pass_shares(st, q, kind, no_fit, no_launch);
         for (job *j = rt->rq_head, *next; j && misses <= SCAN_PAST_MISSES; j = next) {
             next = j->rq_next;
-            int placed = 0;
-            /* Environments in order: the first with room takes the job; one that is starting
-             * (or can start) an instance for it keeps it, so that a later environment whose
-             * instance happens to come up first does not jump the order.  A DISABLED
-             * environment takes no new jobs; what already runs there goes on. */
-            for (size_t k = 0; k < m; k++) {
-                ce_rec *ce = q->ces[k];
-                if (!ce->live || !res_ce_usable(ce)) continue;
-                if (!at_least(j, &no_fit[k])) {
-                    instance *in = fleet_fit(st, ce->name, j);
-                    if (in) {
-                        attempt_start(st, in, j);
-                        placed = 1;
-                        break;
-                    }
-                    shrink(&no_fit[k], j);
-                }
-                if (!at_least(j, &no_launch[k])) {
-                    if (provider_local_provide(st, ce, j)) break;
-                    shrink(&no_launch[k], j);
-                }
-            }
-            if (!placed) misses++;
+            /* A job for the other platform never runs here (explain.c says why); it is not a
+             * miss either, as no capacity would change that. */
+            if (kind >= 0 && j->spec->fargate != kind) continue;
+            if (!place(st, q, j, no_fit, no_launch)) misses++;
         }
         free(no_fit);
         free(no_launch);

@@ -13,6 +13,18 @@ char *arn_make(const char *kind, const char *name)
                      name);
 }
 
+char *arn_ecs_cluster(const char *ce_name, const char *ce_uuid)
+{
+    return xasprintf("arn:aws:ecs:%s:%s:cluster/AWSBatch-%s-%s", barge_cfg.region,
+                     barge_cfg.account_id, ce_name, ce_uuid);
+}
+
+char *arn_ecs_task(const char *ce_name, const char *ce_uuid, const char *task_id)
+{
+    return xasprintf("arn:aws:ecs:%s:%s:task/AWSBatch-%s-%s/%s", barge_cfg.region,
+                     barge_cfg.account_id, ce_name, ce_uuid, task_id);
+}
+
 int arn_split(const char *s, char **kind, char **resource)
 {
     /* arn:PARTITION:batch:REGION:ACCOUNT:KIND/RESOURCE */

@@ -11,6 +11,13 @@
 /* A fresh ARN for a resource of this server's region and account. */
 char *arn_make(const char *kind, const char *name);
 
+/* The ECS cluster behind a compute environment, as AWS Batch names it (AWSBatch-NAME-UUID), and
+ * the ARN of a task in it: AWS Batch runs each attempt as an ECS task, and clients read these
+ * from DescribeComputeEnvironments and DescribeJobs.  barge has no ECS, but keeps the names so
+ * that an attempt's task id (the last part of its log stream's name) reads the same in both. */
+char *arn_ecs_cluster(const char *ce_name, const char *ce_uuid);
+char *arn_ecs_task(const char *ce_name, const char *ce_uuid, const char *task_id);
+
 /* If s is an ARN of the given kind (any region and account), returns a fresh copy of the part
  * after "KIND/"; otherwise NULL. */
 char *arn_resource(const char *s, const char *kind);

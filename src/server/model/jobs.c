@@ -69,6 +69,7 @@ void jobs_free(jobs *js)
     i = 0;
     while (dict_next(&js->queues, &i, &k, &v)) {
         jq_rt *q = v;
+        jobs__free_shares(q);
         free(q->all);
         free(q->name);
         free(q);
@@ -120,31 +121,72 @@ void jobs__list(jq_rt *q, job *j)
     q->all[q->n_all++] = j;
 }
 
-/* The RUNNABLE list keeps submit order, so the scheduler serves a queue first in, first out.
- * A retried attempt goes back in its original place. */
+/* j comes after `after` in a RUNNABLE list: in a queue's list by submit order, so the
+ * scheduler serves it first in, first out; in a share's, by schedulingPriority (highest first)
+ * and then submit order.  A retried attempt goes back in its original place. */
+static int goes_after(const job *after, const job *j, int by_priority)
+{
+    if (by_priority) {
+        int pa = jobspec_priority(after->spec), pj = jobspec_priority(j->spec);
+        if (pa != pj) return pa > pj;
+    }
+    return after->seq <= j->seq;
+}
+
+/* The list j waits in: its share's, or its queue's. */
+static void rq_of(jobs *js, const job *j, jq_rt **q, jq_share **s, job ***head, job ***tail)
+{
+    *q = jobs_queue(js, j->spec->queue);
+    const char *share = jobspec_share(j->spec);
+    *s = share ? jobs_share(*q, share) : NULL;
+    *head = *s ? &(*s)->rq_head : &(*q)->rq_head;
+    *tail = *s ? &(*s)->rq_tail : &(*q)->rq_tail;
+}
+
 static void rq_insert(jobs *js, job *j)
 {
-    jq_rt *q = jobs_queue(js, j->spec->queue);
-    job *after = q->rq_tail;
-    while (after && after->seq > j->seq) after = after->rq_prev;
+    jq_rt *q;
+    jq_share *s;
+    job **head, **tail;
+    rq_of(js, j, &q, &s, &head, &tail);
+    job *after = *tail;
+    while (after && !goes_after(after, j, s != NULL)) after = after->rq_prev;
     j->rq_prev = after;
-    j->rq_next = after ? after->rq_next : q->rq_head;
+    j->rq_next = after ? after->rq_next : *head;
     if (j->rq_next) j->rq_next->rq_prev = j;
-    else q->rq_tail = j;
+    else *tail = j;
     if (after) after->rq_next = j;
-    else q->rq_head = j;
+    else *head = j;
     q->n_runnable++;
+    if (s) s->n_runnable++;
 }
 
 static void rq_remove(jobs *js, job *j)
 {
-    jq_rt *q = jobs_queue(js, j->spec->queue);
+    jq_rt *q;
+    jq_share *s;
+    job **head, **tail;
+    rq_of(js, j, &q, &s, &head, &tail);
     if (j->rq_prev) j->rq_prev->rq_next = j->rq_next;
-    else q->rq_head = j->rq_next;
+    else *head = j->rq_next;
     if (j->rq_next) j->rq_next->rq_prev = j->rq_prev;
-    else q->rq_tail = j->rq_prev;
+    else *tail = j->rq_prev;
     j->rq_prev = j->rq_next = NULL;
     q->n_runnable--;
+    if (s) s->n_runnable--;
+}
+
+static int holds_capacity(int status)
+{
+    return status == JS_STARTING || status == JS_RUNNING;
+}
+
+void jobs_charge_share(jobs *js, job *j, int sign)
+{
+    const char *share = jobspec_share(j->spec);
+    if (!share) return;
+    jobs_share_charge(jobs_share(jobs_queue(js, j->spec->queue), share), sign * j->spec->mvcpus,
+                  util_now_ms());
 }
 
 void jobs_mark_dirty(state *st, job *j)
@@ -297,6 +339,9 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
     BARGE_ASSERT(status != JS_STARTING || j->inst != NULL);
     BARGE_ASSERT(status == JS_STARTING || status == JS_RUNNING || j->inst == NULL);
     if (old == JS_RUNNABLE) rq_remove(st->jobs, j);
+    /* A share's usage counts the vCPUs its attempts hold. */
+    if (holds_capacity(old) != holds_capacity(status))
+        jobs_charge_share(st->jobs, j, holds_capacity(status) ? 1 : -1);
     j->status = (uint8_t)status;
     if (status == JS_RUNNABLE) {
         rq_insert(st->jobs, j);

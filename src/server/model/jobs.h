@@ -14,13 +14,18 @@
 
 struct state;
 
-/* A queue's jobs: the RUNNABLE ones in order, and all parents and plain jobs for ListJobs. */
+/* A queue's jobs: the RUNNABLE ones in order, and all parents and plain jobs for ListJobs.
+ * Jobs with a shareIdentifier wait in their share's list instead (shares.h). */
 typedef struct jq_rt {
     char *name;
     job *rq_head, *rq_tail;
-    uint32_t n_runnable;
+    uint32_t n_runnable; /* in rq and in every share */
     job **all;
     size_t n_all, cap_all;
+    dict shares; /* shareIdentifier -> jq_share */
+    struct jq_share **share_v;
+    size_t n_shares, cap_shares;
+    int running_mvcpus; /* of the attempts of its shares' jobs */
 } jq_rt;
 
 typedef struct jobs {
@@ -39,6 +44,48 @@ typedef struct jobs {
     size_t n_loaded_started;
 } jobs;
 
+/* Shares of fair-share queues (jobs_shares.c): each share's RUNNABLE jobs and its usage.
+ *
+ * A job submitted with a shareIdentifier waits in its share's list (schedulingPriority highest
+ * first, then submit order) instead of its queue's first-in-first-out list; the scheduler
+ * (engine/fairshare.c) picks the share to serve next by usage and weight.  A share's usage is
+ * the vCPU-seconds its attempts have held, decayed exponentially with the policy's
+ * shareDecaySeconds as time constant, so that recent use counts more than old use; it survives
+ * restarts in "share" records, written at most every JOBS_SHARE_WRITE_MS while it changes (and
+ * at a clean stop), so a crash forgets a few seconds of usage at most. */
+#define JOBS_SHARE_WRITE_MS 5000
+/* AWS: a shareDecaySeconds of 0 is the default window, 600 seconds. */
+#define JOBS_SHARE_DEFAULT_DECAY_S 600
+
+typedef struct jq_share {
+    char *id;
+    jq_rt *queue;
+    job *rq_head, *rq_tail; /* RUNNABLE: schedulingPriority highest first, then submit order */
+    uint32_t n_runnable;
+    int running_mvcpus; /* of its STARTING and RUNNING attempts */
+    double usage;       /* vCPU-seconds, decayed, as of usage_at */
+    int64_t usage_at;   /* epoch ms; 0 before any use */
+    double decay_s;     /* the time constant the usage decays with (the policy's, as last seen) */
+    int dirty;          /* usage changed since it was written */
+    int64_t written_at; /* epoch ms */
+} jq_share;
+
+/* The share of queue q named id, made on first use. */
+jq_share *jobs_share(jq_rt *q, const char *id);
+/* Its usage at now: what it had at usage_at, decayed, plus what its running attempts have
+ * added since. */
+double jobs_share_usage(const jq_share *s, int64_t now_ms);
+/* Attempts of the share started (delta > 0) or ended (< 0) holding |delta| milli-vCPUs. */
+void jobs_share_charge(jq_share *s, int delta_mvcpus, int64_t now_ms);
+/* Sets the time constant (the policy's shareDecaySeconds; 0 is the default window), first
+ * bringing the usage up to now under the old one. */
+void jobs_share_set_decay(jq_share *s, double decay_s, int64_t now_ms);
+
+/* Writes changed usage (all of it when final) inside the core's transaction. */
+void jobs_flush_shares(struct state *st, int final);
+/* Reads the usage records; 0, or -1 with *err. */
+int jobs_load_shares(struct state *st, char **err);
+
 jobs *jobs_new(void);
 void jobs_free(jobs *js);
 
@@ -54,6 +101,9 @@ job *jobs_create(struct state *st, jobspec *spec, const char *id, uint32_t array
 /* Lifecycle.  reason may be NULL.  Only the transitions AWS Batch allows are made; any other
  * breaks an invariant (jobs_transition_allowed). */
 void jobs_set_status(struct state *st, job *j, int status, const char *reason);
+/* j's attempt starts (sign 1) or stops (-1) holding its vCPUs, for its share's usage; the
+ * status changes do this, and loading for the attempts that were under way. */
+void jobs_charge_share(jobs *js, job *j, int sign);
 int jobs_transition_allowed(int from, int to);
 /* CancelJob and TerminateJob as far as the lifecycle goes: waiting jobs fail (a PENDING one once
  * its dependencies complete); with terminate, a started job is marked terminated, and stopping

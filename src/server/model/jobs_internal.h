@@ -1,4 +1,4 @@
-/* jobs_internal — what jobs.c shares with jobs_store.c and nothing else. */
+/* jobs_internal — what jobs.c shares with jobs_store.c and jobs_shares.c and nothing else. */
 #ifndef BARGE_JOBS_INTERNAL_H
 #define BARGE_JOBS_INTERNAL_H
 #include "server/model/jobs.h"
@@ -8,4 +8,5 @@ void jobs__make_children(job *p, int64_t now);
 void jobs__list(jq_rt *q, job *j);
 void jobs__enter_lifecycle(struct state *st, job *j, json_t *deps);
 void jobs__free_job(job *j);
+void jobs__free_shares(jq_rt *q); /* jobs_shares.c */
 #endif

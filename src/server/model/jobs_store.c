@@ -311,6 +311,7 @@ int jobs_load(state *st, char **err)
         for (uint32_t k = 0; k < n; k++) {
             job *a = j->children ? j->children[k] : j;
             if (a->status != JS_STARTING && a->status != JS_RUNNING) continue;
+            jobs_charge_share(js, a, 1);
             if (js->n_loaded_started == cap) {
                 cap = cap ? cap * 2 : 16;
                 js->loaded_started = xrealloc(js->loaded_started, cap * sizeof *js->loaded_started);

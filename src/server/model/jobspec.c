@@ -21,7 +21,9 @@ struct spec_shared {
     unsigned long long id; /* its record's id once stored; 0 before */
     char *queue, *jd_name;
     char *log_group, *log_prefix;
-    int mvcpus, memory_mib, gpus, attempts_max, timeout_s;
+    int mvcpus, memory_mib, gpus, attempts_max, timeout_s, fargate;
+    const char *share; /* shareIdentifier (in v), or NULL */
+    int priority;      /* schedulingPriority, 0 when absent */
 };
 
 /* The intern table: canonical text -> spec_shared.  Only the core thread builds specs. */
@@ -149,6 +151,12 @@ static void derive(struct spec_shared *sh)
     if (sh->attempts_max < 1) sh->attempts_max = 1;
     sh->timeout_s = clamp_ll(json_integer_value(
         json_object_get(json_object_get(desc, "timeout"), "attemptDurationSeconds")));
+    sh->share = json_string_value(json_object_get(desc, "shareIdentifier"));
+    sh->priority = clamp_ll(json_integer_value(json_object_get(desc, "schedulingPriority")));
+    size_t i;
+    json_t *pc;
+    json_array_foreach(json_object_get(desc, "platformCapabilities"), i, pc)
+        sh->fargate |= json_is_string(pc) && strcmp(json_string_value(pc), "FARGATE") == 0;
     const char *q = json_string_value(json_object_get(desc, "jobQueue"));
     sh->queue = q ? arn_resource(q, ARN_JQ) : NULL;
     if (!sh->queue) sh->queue = xstrdup(q ? q : "");
@@ -208,6 +216,7 @@ static jobspec *make(struct spec_shared *sh, json_t *own)
     s->gpus = sh->gpus;
     s->attempts_max = sh->attempts_max;
     s->timeout_s = sh->timeout_s;
+    s->fargate = sh->fargate;
     s->evaluate_on_exit = json_object_get(json_object_get(sh->v, "retryStrategy"), "evaluateOnExit");
     return s;
 }
@@ -283,6 +292,16 @@ json_t *jobspec_desc(const jobspec *s)
 json_t *jobspec_shared(const jobspec *s, const char *key)
 {
     return json_object_get(s->shared->v, key);
+}
+
+const char *jobspec_share(const jobspec *s)
+{
+    return s->shared->share;
+}
+
+int jobspec_priority(const jobspec *s)
+{
+    return s->shared->priority;
 }
 
 const char *jobspec_log_group(const jobspec *s)

@@ -26,6 +26,7 @@ typedef struct jobspec {
     int gpus;
     int attempts_max;
     int timeout_s;            /* 0: none */
+    int fargate;              /* platformCapabilities FARGATE: runs only on FARGATE environments */
     json_t *evaluate_on_exit; /* may be NULL */
 } jobspec;
 
@@ -52,6 +53,10 @@ json_t *jobspec_shared(const jobspec *s, const char *key);
  * /aws/batch/job and the prefix the job definition's name.  Borrowed. */
 #define JOBSPEC_AWSLOGS_GROUP "awslogs-group"
 #define JOBSPEC_AWSLOGS_PREFIX "awslogs-stream-prefix"
+/* The job's shareIdentifier (NULL without one) and schedulingPriority (the override given at
+ * submit, else the definition's, else 0): what a fair-share queue orders it by.  Borrowed. */
+const char *jobspec_share(const jobspec *s);
+int jobspec_priority(const jobspec *s);
 const char *jobspec_log_group(const jobspec *s);
 const char *jobspec_log_prefix(const jobspec *s);
 /* The longest prefix that keeps a stream name within CloudWatch's 512 characters. */

@@ -109,7 +109,8 @@ static state *load(store *db, fleet *kept, char **err)
         return NULL;
     }
     st->forget_clean_stop = st->clean_stop;
-    if (jobs_load(st, err) != 0) {
+    /* Shares first: the attempts jobs_load finds under way add to their usage from now on. */
+    if (jobs_load_shares(st, err) != 0 || jobs_load(st, err) != 0) {
         model_free(st);
         return NULL;
     }

@@ -37,6 +37,13 @@ const char *res_state_name(res_state s)
     return s == RES_DISABLED ? state_names[1] : state_names[0];
 }
 
+int res_jq_fargate(const jq_rec *q)
+{
+    for (size_t i = 0; i < q->n_ces; i++)
+        if (q->ces[i]->live) return q->ces[i]->fargate;
+    return -1;
+}
+
 int res_is_fargate_type(const char *type)
 {
     return type && (strcmp(type, "FARGATE") == 0 || strcmp(type, "FARGATE_SPOT") == 0);
@@ -324,6 +331,9 @@ int res_fill(state *st, registry *r, const char *key, json_t *desc, char **why)
     q->ces = xrealloc(q->ces, (n ? n : 1) * sizeof *q->ces);
     for (size_t i = 0; i < n; i++) q->ces[i] = resolve(ix, entries[i].ce);
     q->n_ces = n;
+    free(q->policy);
+    const char *policy = json_string_value(json_object_get(desc, "schedulingPolicyArn"));
+    q->policy = policy ? arn_resource(policy, ARN_SP) : NULL;
     if (!q->jobs) q->jobs = jobs_queue(st->jobs, q->name);
     q->live = 1;
     free(entries);
@@ -367,6 +377,7 @@ void res_free(state *st)
     while (dict_next(&ix->jqs, &i, &k, &v)) {
         jq_rec *q = v;
         free(q->ces);
+        free(q->policy);
         free((char *)q->name);
         free(q);
     }

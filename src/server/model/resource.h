@@ -52,6 +52,7 @@ typedef struct jq_rec {
     ce_rec **ces;
     size_t n_ces;
     struct jq_rt *jobs; /* the queue's jobs (jobs.h), found once: one queue, not two joined by name */
+    char *policy;       /* the name of its scheduling policy (fair share), or NULL */
     int live;
 } jq_rec;
 
@@ -67,6 +68,9 @@ typedef struct jq_rec {
 int res_is_fargate_type(const char *type); /* "FARGATE" / "FARGATE_SPOT" */
 int res_ce_usable(const ce_rec *ce);        /* ENABLED and (VALID or UPDATING) */
 int res_jq_usable(const jq_rec *q);         /* ENABLED and neither DELETING nor DELETED */
+/* The platform a queue's environments give (a queue holds one kind): 1 FARGATE, 0 EC2, -1 none
+ * live. */
+int res_jq_fargate(const jq_rec *q);
 ce_rec *res_ce(struct state *st, const char *name); /* live record, or NULL */
 jq_rec *res_jq(struct state *st, const char *name); /* live record, or NULL */
 /* Live queues by priority, highest first, then by name; re-sorted only when a queue changed.

@@ -1,0 +1,362 @@
+/* agent_creds — see agent_creds.h. */
+#include "agent/agent_creds.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/dict.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "agent/agent_conn.h"
+#include "agent/agent_state.h"
+
+#define PATH_PREFIX "/v1/credentials/"
+/* A job's SDK waits a few seconds for the endpoint; the server's answer must come sooner. */
+#define FETCH_TIMEOUT_S 10
+
+/* One attempt with a role. */
+typedef struct creds_entry {
+    char id[33];    /* the URL's last part: which attempt (random, so not guessable) */
+    char token[65]; /* what the job must send as its Authorization */
+    char key[256];  /* "ATTEMPT JOBID" */
+    char *job_id;
+    int attempt;
+    char *answer;   /* the credentials last fetched, as the server answered them; or NULL */
+    int64_t fetched_ms, expires_ms; /* wall clock */
+} creds_entry;
+
+struct agent_creds {
+    agent *ag;
+    struct MHD_Daemon *d;
+    int port;
+    char *ca_bundle; /* a copy of --ca-file every job user can read, or NULL */
+    pthread_mutex_t mu; /* guards the tables and the entries */
+    dict by_id, by_attempt;
+    pthread_mutex_t fetch_mu; /* one request to the server at a time, on conn */
+    agent_conn conn;
+};
+
+static void entry_free(creds_entry *e)
+{
+    if (!e) return;
+    free(e->job_id);
+    if (e->answer) OPENSSL_cleanse(e->answer, strlen(e->answer));
+    free(e->answer);
+    OPENSSL_cleanse(e, sizeof *e);
+    free(e);
+}
+
+static void random_hex(char *out, size_t bytes)
+{
+    unsigned char raw[32];
+    BARGE_ASSERT(bytes <= sizeof raw && RAND_bytes(raw, (int)bytes) == 1);
+    util_hex(raw, bytes, out);
+    OPENSSL_cleanse(raw, sizeof raw);
+}
+
+static int should_abandon(void *conn)
+{
+    agent_conn *h = conn;
+    return h->ag->stopping;
+}
+
+/* The server's credentials for the attempt: 200 with *answer, or the status (0: unreachable)
+ * with why. */
+static long fetch(agent_creds *cr, const char *job_id, int attempt, json_t **answer, char *why,
+                  size_t len)
+{
+    agent *ag = cr->ag;
+    pthread_mutex_lock(&ag->mu);
+    char *iid = ag->iid ? xstrdup(ag->iid) : NULL;
+    pthread_mutex_unlock(&ag->mu);
+    if (!iid) {
+        snprintf(why, len, "the agent is not registered with its server");
+        return 0;
+    }
+    long status = agent_conn_post(&cr->conn, "/barge/v1/agent/credentials",
+                                  json_pack("{s:s, s:s, s:i}", "instanceId", iid, "jobId",
+                                            job_id, "attempt", attempt),
+                                  FETCH_TIMEOUT_S, answer, why, len);
+    free(iid);
+    return status;
+}
+
+static time_t parse_iso(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+    return end && !*end ? timegm(&tm) : (time_t)-1;
+}
+
+/* Whether e's credentials may still be served as they are: they have half their life ahead. */
+static int fresh(const creds_entry *e, int64_t now)
+{
+    return e->answer && now < e->fetched_ms + (e->expires_ms - e->fetched_ms) / 2;
+}
+
+/* What the job gets for entry id: 200 and the credentials, or an error status and message. */
+static int serve(agent_creds *cr, const char *id, const char *auth, char **body)
+{
+    pthread_mutex_lock(&cr->mu);
+    creds_entry *e = dict_get(&cr->by_id, id);
+    size_t n = e ? strlen(e->token) : 0;
+    if (!e || !auth || strlen(auth) != n || CRYPTO_memcmp(auth, e->token, n) != 0) {
+        pthread_mutex_unlock(&cr->mu);
+        *body = xstrdup("{\"code\":\"AccessDenied\",\"message\":\"no credentials for this "
+                        "URL and Authorization header (the attempt may have ended)\"}");
+        return 403;
+    }
+    if (fresh(e, util_now_ms())) {
+        *body = xstrdup(e->answer);
+        pthread_mutex_unlock(&cr->mu);
+        return 200;
+    }
+    char *job_id = xstrdup(e->job_id);
+    int attempt = e->attempt;
+    pthread_mutex_unlock(&cr->mu);
+
+    pthread_mutex_lock(&cr->fetch_mu);
+    json_t *answer = NULL;
+    char why[512];
+    long status = 0;
+    /* Another request may have fetched them meanwhile. */
+    pthread_mutex_lock(&cr->mu);
+    e = dict_get(&cr->by_id, id);
+    int need = e && !fresh(e, util_now_ms());
+    pthread_mutex_unlock(&cr->mu);
+    if (need) status = fetch(cr, job_id, attempt, &answer, why, sizeof why);
+    pthread_mutex_unlock(&cr->fetch_mu);
+    free(job_id);
+
+    const char *exp = json_string_value(json_object_get(answer, "Expiration"));
+    time_t expires = parse_iso(exp);
+    int rc;
+    pthread_mutex_lock(&cr->mu);
+    e = dict_get(&cr->by_id, id);
+    if (!e) {
+        *body = xstrdup("{\"code\":\"AccessDenied\",\"message\":\"the attempt has ended\"}");
+        rc = 403;
+    } else if (need && status == 200 && expires != (time_t)-1 &&
+               json_string_value(json_object_get(answer, "AccessKeyId"))) {
+        if (e->answer) OPENSSL_cleanse(e->answer, strlen(e->answer));
+        free(e->answer);
+        e->answer = json_dumps(answer, JSON_COMPACT);
+        e->fetched_ms = util_now_ms();
+        e->expires_ms = (int64_t)expires * 1000;
+        *body = xstrdup(e->answer);
+        rc = 200;
+    } else if (e->answer && util_now_ms() < e->expires_ms) {
+        /* Not renewed (the server is out of reach): the ones held are still good. */
+        if (need) log_warn("cannot renew the credentials of attempt %d of job %s (%s); serving "
+                           "the current ones until they expire", e->attempt, e->job_id, why);
+        *body = xstrdup(e->answer);
+        rc = 200;
+    } else {
+        if (need && status == 200) snprintf(why, sizeof why, "the server's answer is malformed");
+        json_t *msg = json_pack("{s:s, s:s}", "code", status == 403 ? "AccessDenied"
+                                                                    : "ServerUnavailable",
+                                "message", need ? why : "no credentials yet");
+        *body = json_dumps(msg, JSON_COMPACT);
+        json_decref(msg);
+        rc = status == 403 ? 403 : 503;
+        log_warn("attempt %d of job %s asked for its role's credentials and got none: %s",
+                 e->attempt, e->job_id, need ? why : "no credentials yet");
+    }
+    pthread_mutex_unlock(&cr->mu);
+    json_decref(answer);
+    return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    static int seen;
+    if (!*con_cls) { /* the headers are in: wait for the (empty) body */
+        *con_cls = &seen;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    char *body;
+    int status;
+    if (strcmp(method, "GET") != 0) {
+        body = xstrdup("{\"code\":\"MethodNotAllowed\",\"message\":\"use GET\"}");
+        status = 405;
+    } else if (strncmp(url, PATH_PREFIX, strlen(PATH_PREFIX)) != 0) {
+        body = xstrdup("{\"code\":\"NotFound\",\"message\":\"no such path\"}");
+        status = 404;
+    } else {
+        status = serve(cls, url + strlen(PATH_PREFIX),
+                       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
+                       &body);
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* The CA bundle the job's SDKs verify an https server with: --ca-file, copied where the job's
+ * user can read it (the original may be in a directory only the agent's user may enter). */
+static char *copy_ca_bundle(agent *ag)
+{
+    if (!ag->ca_file || strncmp(ag->server, "https://", 8) != 0) return NULL;
+    char *text = util_read_file(ag->ca_file);
+    if (!text) {
+        log_warn("jobs with a role get no AWS_CA_BUNDLE: cannot read --ca-file %s: %s",
+                 ag->ca_file, strerror(errno));
+        return NULL;
+    }
+    char *path = xasprintf("%s/aws-ca-bundle.pem", ag->work_dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    size_t n = strlen(text);
+    if (fd < 0 || write(fd, text, n) != (ssize_t)n || fchmod(fd, 0644) < 0) {
+        log_warn("jobs with a role get no AWS_CA_BUNDLE: cannot write %s: %s", path,
+                 strerror(errno));
+        free(path);
+        path = NULL;
+    }
+    if (fd >= 0) close(fd);
+    free(text);
+    return path;
+}
+
+agent_creds *agent_creds_start(agent *ag, char *err, size_t errlen)
+{
+    agent_creds *cr = xcalloc(1, sizeof *cr);
+    cr->ag = ag;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    /* A thread per connection: a request may wait for the server's answer, and jobs ask
+     * rarely (their SDKs cache what they get). */
+    cr->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                 MHD_USE_ERROR_LOG,
+                             0, NULL, NULL, on_request, cr, MHD_OPTION_SOCK_ADDR, &sa,
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    const union MHD_DaemonInfo *info =
+        cr->d ? MHD_get_daemon_info(cr->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    if (!info || !info->port) {
+        snprintf(err, errlen, "cannot serve jobs' credentials on 127.0.0.1");
+        if (cr->d) MHD_stop_daemon(cr->d);
+        free(cr);
+        return NULL;
+    }
+    cr->port = info->port;
+    pthread_mutex_init(&cr->mu, NULL);
+    pthread_mutex_init(&cr->fetch_mu, NULL);
+    dict_init(&cr->by_id);
+    dict_init(&cr->by_attempt);
+    agent_conn_init(&cr->conn, ag, ag->server, ag->ca_file, ag->token, 0, should_abandon);
+    cr->ca_bundle = copy_ca_bundle(ag);
+    log_debug("jobs with a role get their credentials from http://127.0.0.1:%d", cr->port);
+    return cr;
+}
+
+void agent_creds_stop(agent_creds *cr)
+{
+    if (!cr) return;
+    MHD_stop_daemon(cr->d);
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&cr->by_id, &i, &k, &v)) entry_free(v);
+    dict_free(&cr->by_id);
+    dict_free(&cr->by_attempt);
+    agent_conn_close(&cr->conn);
+    pthread_mutex_destroy(&cr->mu);
+    pthread_mutex_destroy(&cr->fetch_mu);
+    free(cr->ca_bundle);
+    free(cr);
+}
+
+static int env_has(char **envp, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=') return 1;
+    return 0;
+}
+
+/* Sets name, replacing a value the job's environment gave it. */
+static void env_set(char **envp, size_t *n, const char *name, const char *value)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < *n; i++)
+        if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=') {
+            free(envp[i]);
+            envp[i] = xasprintf("%s=%s", name, value);
+            return;
+        }
+    envp[(*n)++] = xasprintf("%s=%s", name, value);
+}
+
+const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
+                            const char *role_arn, char **envp, size_t *n)
+{
+    creds_entry *e = xcalloc(1, sizeof *e);
+    random_hex(e->id, 16);
+    random_hex(e->token, 32);
+    snprintf(e->key, sizeof e->key, "%d %.200s", attempt, job_id);
+    e->job_id = xstrdup(job_id);
+    e->attempt = attempt;
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d" PATH_PREFIX "%s", cr->port, e->id);
+    /* The credential variables are the agent's to set, whatever the definition says: they
+     * decide whose credentials the job holds. */
+    env_set(envp, n, "AWS_CONTAINER_CREDENTIALS_FULL_URI", url);
+    env_set(envp, n, "AWS_CONTAINER_AUTHORIZATION_TOKEN", e->token);
+    /* Where to reach AWS Batch and CloudWatch Logs is the job's to change. */
+    if (!env_has(envp, *n, "AWS_ENDPOINT_URL_BATCH"))
+        envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_BATCH=%s", cr->ag->server);
+    if (!env_has(envp, *n, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"))
+        envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=%s", cr->ag->server);
+    const char *bundle = NULL;
+    if (cr->ca_bundle && !env_has(envp, *n, "AWS_CA_BUNDLE")) {
+        envp[(*n)++] = xasprintf("AWS_CA_BUNDLE=%s", cr->ca_bundle);
+        bundle = cr->ca_bundle;
+    }
+    pthread_mutex_lock(&cr->mu);
+    creds_entry *old = dict_get(&cr->by_attempt, e->key);
+    if (old) { /* held already: the executor drops the second submit; so does this table */
+        dict_del(&cr->by_id, old->id);
+        dict_del(&cr->by_attempt, old->key);
+        entry_free(old);
+    }
+    dict_put(&cr->by_id, e->id, e);
+    dict_put(&cr->by_attempt, e->key, e);
+    pthread_mutex_unlock(&cr->mu);
+    log_debug("attempt %d of job %s gets the credentials of role %s", attempt, job_id, role_arn);
+    return bundle;
+}
+
+void agent_creds_drop(agent_creds *cr, const char *job_id, int attempt)
+{
+    if (!cr) return;
+    char key[256];
+    snprintf(key, sizeof key, "%d %.200s", attempt, job_id);
+    pthread_mutex_lock(&cr->mu);
+    creds_entry *e = dict_del(&cr->by_attempt, key);
+    if (e) dict_del(&cr->by_id, e->id);
+    pthread_mutex_unlock(&cr->mu);
+    entry_free(e);
+}

@@ -1,0 +1,70 @@
+/* agent_creds — the agent protocol's credentials call (docs/agent-protocol.md): an agent asks
+ * for temporary credentials of the role of an attempt it holds, to serve them to the attempt's
+ * job (auth_temp.h issues them).  Apart from agent_proto.c: the only thing the two share is
+ * how an instance is found. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "common/mem.h"
+#include "server/model/instance.h"
+#include "server/model/jobs.h"
+#include "server/model/jobspec.h"
+#include "server/model/state.h"
+#include "server/api/api.h"
+#include "server/api/auth_temp.h"
+
+/* The instance the request speaks for, as agent_proto.c finds it; NULL with the answer set. */
+static instance *requesting_instance(api_ctx *c, json_t *req)
+{
+    const char *id = api_str(req, "instanceId");
+    if (api_check_instance_id(c, id, "instanceId") < 0) return NULL;
+    instance *in = instance_find(c->st->fleet, id);
+    if (!in)
+        api_fail(c, 404, "UnknownInstanceException",
+                 "instanceId: '%.64s' is not registered with this server; register again", id);
+    return in;
+}
+
+static int agent_credentials(api_ctx *c, json_t *req, json_t **resp)
+{
+    instance *in = requesting_instance(c, req);
+    if (!in) return -1;
+    const char *id = api_str(req, "jobId");
+    int attempt = (int)api_int(req, "attempt", 0);
+    job *j = jobs_find(c->st->jobs, id);
+    /* Only the instance running the attempt, and only while it runs: credentials go to the job
+     * that needs them, never to another agent. */
+    if (!j || j->inst != in || j->n_attempts != attempt ||
+        (j->status != JS_STARTING && j->status != JS_RUNNING))
+        return api_fail(c, 403, "AccessDeniedException",
+                        "attempt %d of job %.100s is not running on instance %s", attempt, id,
+                        in->id);
+    const char *role = json_string_value(
+        json_object_get(jobspec_shared(j->spec, "container"), "jobRoleArn"));
+    if (!role)
+        return api_fail(c, 403, "AccessDeniedException",
+                        "job %.100s has no jobRoleArn: its attempts get no credentials", id);
+    /* The role session is named after the attempt's task, as ECS names it; the log stream ends
+     * with the task's id. */
+    const char *slash = j->log_stream ? strrchr(j->log_stream, '/') : NULL;
+    const char *session = slash ? slash + 1 : j->id;
+    auth_temp_creds cr;
+    char why[600];
+    if (auth_temp_issue(role, session, j->id, attempt, time(NULL), &cr, why, sizeof why) < 0)
+        return api_fail(c, 403, "AccessDeniedException", "%s", why);
+    /* The ECS credential endpoint's answer, which the agent hands to the job as it is. */
+    *resp = json_pack("{s:s, s:s, s:s, s:s, s:s}", "AccessKeyId", cr.access_key,
+                      "SecretAccessKey", cr.secret, "Token", cr.token, "Expiration",
+                      cr.expiration, "RoleArn", role);
+    OPENSSL_cleanse(&cr, sizeof cr);
+    return 0;
+}
+
+api_op api_agent_creds_ops[] = {
+    {"AgentCredentials", "POST", "/barge/v1/agent/credentials",
+     "{instanceId:s!, jobId:s!, attempt:i(1..1000000)!}", agent_credentials, 0, NULL},
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,193 @@
+/* fairshare — see fairshare.h. */
+#include "server/engine/fairshare.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/dict.h"
+#include "common/mem.h"
+#include "server/model/instance.h"
+#include "server/model/jobs.h"
+#include "server/model/registry.h"
+#include "server/model/state.h"
+
+/* How many jobs of one share a pass may try past those that did not fit: a share whose first
+ * jobs are too large for the room left still lets smaller ones behind them run, at a bounded
+ * cost. */
+#define SHARE_SCAN_PAST_MISSES 16
+
+typedef struct fs_entry {
+    jq_share *s;
+    double weight;
+    job *cursor; /* the next job to try */
+    job *after;  /* the one after the job handed out (the list changes when it is placed) */
+    int misses;
+} fs_entry;
+
+struct fs_pass {
+    jq_rt *rt;
+    int64_t now;
+    fs_entry *e;
+    size_t n;
+    fs_entry *current;
+    int64_t cap_mvcpus; /* what the queue may hold now under computeReservation */
+};
+
+double fairshare_weight(json_t *policy, const char *share)
+{
+    json_t *dist = json_object_get(json_object_get(policy, "fairsharePolicy"), "shareDistribution");
+    size_t i, best_len = 0;
+    json_t *e;
+    double w = 1.0;
+    int found = 0;
+    json_array_foreach(dist, i, e) {
+        const char *id = json_string_value(json_object_get(e, "shareIdentifier"));
+        json_t *wf = json_object_get(e, "weightFactor");
+        if (!id) continue;
+        size_t n = strlen(id);
+        int match;
+        if (n && id[n - 1] == '*') match = strncmp(id, share, n - 1) == 0;
+        else match = strcmp(id, share) == 0;
+        if (!match) continue;
+        size_t len = id[n - 1] == '*' ? n - 1 : SIZE_MAX; /* an exact entry beats any prefix */
+        if (found && len <= best_len) continue;
+        found = 1;
+        best_len = len;
+        w = wf ? json_number_value(wf) : 1.0;
+    }
+    return w > 0 ? w : 1.0;
+}
+
+/* The most vCPUs the queue's environments can hold: a managed one's maxvCpus, an unmanaged
+ * one's registered instances. */
+static int64_t queue_max_mvcpus(state *st, const jq_rec *q)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < q->n_ces; i++) {
+        const ce_rec *ce = q->ces[i];
+        if (!ce->live) continue;
+        if (ce->managed) {
+            total += ce->max_mvcpus;
+            continue;
+        }
+        size_t k = 0;
+        const char *key;
+        void *v;
+        while (dict_next(&st->fleet->instances, &k, &key, &v)) {
+            const instance *in = v;
+            if (in->registered && strcmp(in->ce, ce->name) == 0) total += in->mvcpus;
+        }
+    }
+    return total;
+}
+
+static double claim(const fs_pass *p, const fs_entry *e)
+{
+    const jq_share *s = e->s;
+    return e->weight * (jobs_share_usage(s, p->now) + s->running_mvcpus / 1000.0 * s->decay_s);
+}
+
+/* (reservation/100)^active of the queue's maximum is held back; what remains, in milli-vCPUs. */
+static int64_t reservation_cap(state *st, jq_rec *q, json_int_t reserve, int active,
+                               int64_t *max_out)
+{
+    int64_t max = queue_max_mvcpus(st, q);
+    if (max_out) *max_out = max;
+    if (reserve <= 0) return INT64_MAX;
+    return (int64_t)((double)max * (1.0 - pow((double)reserve / 100.0, active)));
+}
+
+static int active_shares(const jq_rt *rt)
+{
+    int active = 0;
+    for (size_t i = 0; i < rt->n_shares; i++)
+        if (rt->share_v[i]->n_runnable || rt->share_v[i]->running_mvcpus) active++;
+    return active;
+}
+
+char *fairshare_explain(state *st, jq_rec *q, const job *j)
+{
+    jq_rt *rt = q->jobs;
+    json_t *policy = q->policy ? reg_get(&st->sp, q->policy) : NULL;
+    json_int_t reserve = json_integer_value(
+        json_object_get(json_object_get(policy, "fairsharePolicy"), "computeReservation"));
+    if (!rt || !jobspec_share(j->spec) || reserve <= 0) return NULL;
+    int active = active_shares(rt);
+    int64_t max, cap = reservation_cap(st, q, reserve, active, &max);
+    if ((int64_t)rt->running_mvcpus + j->spec->mvcpus <= cap) return NULL;
+    return xasprintf("waiting for capacity in job queue %s: its scheduling policy %s holds %g of "
+                     "its %g vCPUs back for shares not yet active (computeReservation %d with %d "
+                     "active share%s), and its shares use %g",
+                     q->name, q->policy, (double)(max - cap) / 1000.0, (double)max / 1000.0,
+                     (int)reserve, active, active == 1 ? "" : "s", rt->running_mvcpus / 1000.0);
+}
+
+fs_pass *fairshare_begin(state *st, jq_rec *q, int64_t now_ms)
+{
+    jq_rt *rt = q->jobs;
+    if (!rt || rt->n_shares == 0) return NULL;
+    json_t *policy = q->policy ? reg_get(&st->sp, q->policy) : NULL;
+    json_t *fp = json_object_get(policy, "fairsharePolicy");
+    double decay = (double)json_integer_value(json_object_get(fp, "shareDecaySeconds"));
+    json_int_t reserve = json_integer_value(json_object_get(fp, "computeReservation"));
+    fs_pass *p = xcalloc(1, sizeof *p);
+    p->rt = rt;
+    p->now = now_ms;
+    p->e = xmalloc(rt->n_shares * sizeof *p->e);
+    for (size_t i = 0; i < rt->n_shares; i++) {
+        jq_share *s = rt->share_v[i];
+        jobs_share_set_decay(s, decay, now_ms);
+        if (!s->rq_head) continue;
+        p->e[p->n++] = (fs_entry){.s = s, .weight = fairshare_weight(policy, s->id),
+                                  .cursor = s->rq_head};
+    }
+    if (p->n == 0) {
+        fairshare_end(p);
+        return NULL;
+    }
+    p->cap_mvcpus = reservation_cap(st, q, reserve, active_shares(rt), NULL);
+    return p;
+}
+
+job *fairshare_next(fs_pass *p)
+{
+    fs_entry *best = NULL;
+    double best_claim = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        fs_entry *e = &p->e[i];
+        if (!e->cursor) continue;
+        double c = claim(p, e);
+        /* Equal claims: the share whose next job was submitted first. */
+        if (!best || c < best_claim || (c == best_claim && e->cursor->seq < best->cursor->seq)) {
+            best = e;
+            best_claim = c;
+        }
+    }
+    p->current = best;
+    if (!best) return NULL;
+    best->after = best->cursor->rq_next;
+    return best->cursor;
+}
+
+void fairshare_result(fs_pass *p, int placed)
+{
+    fs_entry *e = p->current;
+    if (!e) return;
+    e->cursor = e->after;
+    if (!placed && ++e->misses > SHARE_SCAN_PAST_MISSES) e->cursor = NULL;
+    p->current = NULL;
+}
+
+int fairshare_room(const fs_pass *p, const job *j)
+{
+    return (int64_t)p->rt->running_mvcpus + j->spec->mvcpus <= p->cap_mvcpus;
+}
+
+void fairshare_end(fs_pass *p)
+{
+    if (!p) return;
+    free(p->e);
+    free(p);
+}

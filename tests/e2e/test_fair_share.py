@@ -1,0 +1,150 @@
+"""Fair-share scheduling as AWS Batch's scheduling policies describe it: capacity divided by
+weightFactor (lower weight, more capacity), computeReservation held back for shares not yet
+active, schedulingPriority within a share, UpdateSchedulingPolicy applying to queued jobs, and
+usage kept across a restart."""
+import time
+
+from test_jobs_common import JobsCase
+
+
+def summaries(batch, array_id):
+    out, token = [], None
+    while True:
+        kw = {"nextToken": token} if token else {}
+        page = batch.list_jobs(arrayJobId=array_id, filters=[
+            {"name": "JOB_NAME", "values": ["*"]}], **kw)
+        out += page["jobSummaryList"]
+        token = page.get("nextToken")
+        if not token:
+            return out
+
+
+def overlap(span, window):
+    return max(0, min(span[1], window[1]) - max(span[0], window[0]))
+
+
+class FairShareCase(JobsCase):
+    def policy(self, name, shares, decay=0, reservation=0):
+        return self.batch.create_scheduling_policy(name=name, fairsharePolicy={
+            "shareDecaySeconds": decay, "computeReservation": reservation,
+            "shareDistribution": [{"shareIdentifier": s, "weightFactor": w}
+                                  for s, w in shares.items()]})["arn"]
+
+    def fair_queue(self, name, policy_arn, ce):
+        self.batch.create_job_queue(jobQueueName=name, priority=5, schedulingPolicyArn=policy_arn,
+                                    computeEnvironmentOrder=[{"order": 1,
+                                                              "computeEnvironment": ce}])
+        self.wait_valid()
+
+
+class Weights(FairShareCase):
+    max_vcpus = 4
+
+    def test_weights_one_and_three_share_three_to_one(self):
+        self.fair_queue("weighted", self.policy("w13", {"light": 1, "heavy": 3}, decay=60), "ce")
+        arrays = {share: self.submit("fs-" + share, queue="weighted", command="sleep 0.5",
+                                     shareIdentifier=share, arrayProperties={"size": 40})
+                  for share in ("light", "heavy")}
+        self.wait_jobs(arrays.values(), timeout=120)
+        spans = {share: [(s["startedAt"], s["stoppedAt"]) for s in summaries(self.batch, a)]
+                 for share, a in arrays.items()}
+        # While both shares have jobs waiting: from the first start to the last start of the
+        # share that ran out first.
+        window = (min(a for v in spans.values() for a, _ in v),
+                  min(max(a for a, _ in v) for v in spans.values()))
+        used = {share: sum(overlap(s, window) for s in v) for share, v in spans.items()}
+        self.assertGreater(window[1] - window[0], 3000, "the shares overlapped too briefly")
+        ratio = used["light"] / used["heavy"]
+        self.assertAlmostEqual(ratio, 3.0, delta=0.3,
+                               msg="vCPU-time light:heavy was %.2f (%s over %d ms)" % (
+                                   ratio, used, window[1] - window[0]))
+
+
+class Reservation(FairShareCase):
+    max_vcpus = 4
+
+    def running(self, ids):
+        return [i for i, d in self.describe(*ids).items() if d["status"] in ("STARTING", "RUNNING")]
+
+    def test_reserved_capacity_waits_for_new_shares(self):
+        # computeReservation 50: one active share may use half of the 4 vCPUs, two 75%.
+        self.fair_queue("reserved", self.policy("r50", {}, reservation=50), "ce")
+        first = [self.submit("a-%d" % i, queue="reserved", command="sleep 4", shareIdentifier="a")
+                 for i in range(4)]
+        self.wait_for(lambda: len(self.running(first)) == 2, timeout=30,
+                      what="two of share a's jobs to start")
+        time.sleep(1)
+        self.assertEqual(len(self.running(first)), 2, "share a took the reserved capacity")
+        d = self.job(first[3])
+        self.assertEqual(d["status"], "RUNNABLE")
+        self.assertIn("computeReservation", d["statusReason"])
+        # A second share takes a vCPU of the reserve at once, before share a's jobs end.
+        other = self.submit("b-0", queue="reserved", command="sleep 1", shareIdentifier="b")
+        b = self.wait_job(other, timeout=30)
+        ends = sorted(d.get("stoppedAt", 1 << 62) for d in self.describe(*first).values())
+        self.assertLess(b["startedAt"], ends[0])
+        done = self.wait_jobs(first, timeout=60)
+        spans = sorted((d["startedAt"], d["stoppedAt"]) for d in done.values())
+        # Share a alone never held more than 2 of the 4 vCPUs.
+        for t, _ in spans:
+            self.assertLessEqual(sum(1 for s, e in spans if s <= t < e), 2)
+
+
+class PriorityAndUpdates(FairShareCase):
+    """One job at a time: the environment's 2 vCPUs, and jobs of 2 vCPUs."""
+    max_vcpus = 2
+
+    @classmethod
+    def setUpResources(cls):
+        cls.make_definition("two", vcpus="2")
+
+    def submit(self, *args, **kw):
+        kw.setdefault("definition", "two")
+        return super().submit(*args, **kw)
+
+    def order_of(self, ids):
+        ds = self.wait_jobs(ids, timeout=60)
+        return [i for i in sorted(ids, key=lambda i: ds[i]["startedAt"])]
+
+    def test_scheduling_priority_orders_a_share(self):
+        self.fair_queue("prio", self.policy("p", {}), "ce")
+        blocker = self.submit("blocker", queue="prio", command="sleep 1.5", shareIdentifier="s")
+        self.wait_job(blocker, "RUNNING")
+        low = self.submit("low", queue="prio", command="true", shareIdentifier="s",
+                          schedulingPriorityOverride=1)
+        high = self.submit("high", queue="prio", command="true", shareIdentifier="s",
+                           schedulingPriorityOverride=90)
+        mid = self.submit("mid", queue="prio", command="true", shareIdentifier="s",
+                          schedulingPriorityOverride=50)
+        self.assertEqual(self.order_of([low, high, mid]), [high, mid, low])
+
+    def test_policy_update_applies_to_queued_jobs(self):
+        arn = self.policy("upd", {"blue": 1, "red": 1})
+        self.fair_queue("upd", arn, "ce")
+        # History: blue used less than red.
+        for share, secs in (("blue", "0.3"), ("red", "1.5")):
+            self.wait_job(self.submit("hist-" + share, queue="upd", command="sleep " + secs,
+                                      shareIdentifier=share))
+        blocker = self.submit("blocker", queue="upd", command="sleep 1.5", shareIdentifier="gray")
+        self.wait_job(blocker, "RUNNING")
+        b = self.submit("b", queue="upd", command="true", shareIdentifier="blue")
+        r = self.submit("r", queue="upd", command="true", shareIdentifier="red")
+        # With equal weights blue's smaller usage would come first; red's weight now makes its
+        # claim the smaller one.
+        self.batch.update_scheduling_policy(arn=arn, fairsharePolicy={"shareDistribution": [
+            {"shareIdentifier": "blue", "weightFactor": 100},
+            {"shareIdentifier": "red", "weightFactor": 0.01}]})
+        self.assertEqual(self.order_of([b, r]), [r, b])
+
+    def test_usage_survives_a_restart(self):
+        self.fair_queue("kept", self.policy("kept", {}), "ce")
+        # Blue uses the environment for a while; red not at all.
+        self.wait_job(self.submit("hist", queue="kept", command="sleep 1", shareIdentifier="blue"))
+        self.server.restart()
+        blocker = self.submit("blocker", queue="kept", command="sleep 1.5", shareIdentifier="gray")
+        self.wait_job(blocker, "RUNNING")
+        b = self.submit("b", queue="kept", command="true", shareIdentifier="blue")
+        r = self.submit("r", queue="kept", command="true", shareIdentifier="red")
+        # Had the restart forgotten blue's usage, the two would tie and blue's job, submitted
+        # first, would start first.
+        self.assertEqual(self.order_of([b, r]), [r, b])
