@@ -2,6 +2,7 @@
 #include "server/http_guard.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,14 @@ enum { G_RECEIVING, G_HELD, G_BETWEEN, G_CLOSING };
 /* How often the sweeper looks. */
 #define SWEEP_MS 250
 
+/* A connection's record.  Its phase and clock are written by the HTTP thread that serves it and
+ * read by the sweeper, which alone may move it to G_CLOSING: atomics, so that the per-request
+ * path takes no lock; the list's mutex guards only membership and the descriptor. */
 typedef struct guard_conn {
     struct guard_conn *prev, *next;
     int fd;
-    int phase;
-    int64_t since_ms; /* when the current phase's clock started */
+    _Atomic int phase;
+    _Atomic int64_t since_ms; /* when the current phase's clock started */
 } guard_conn;
 
 static struct {
@@ -48,8 +52,8 @@ void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_contex
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         g->fd = ci ? ci->connect_fd : -1;
-        g->phase = G_RECEIVING;
-        g->since_ms = util_mono_ms();
+        atomic_init(&g->since_ms, util_mono_ms());
+        atomic_init(&g->phase, G_RECEIVING);
         pthread_mutex_lock(&G.mu);
         g->next = G.head;
         if (G.head) G.head->prev = g;
@@ -71,16 +75,17 @@ void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_contex
     *socket_context = NULL;
 }
 
+/* The clock is set before the phase, so that the sweeper never sees a new phase with an old
+ * clock. */
 static void set_phase(struct MHD_Connection *c, int phase, int restart)
 {
     guard_conn *g = conn_of(c);
     if (!g) return;
-    pthread_mutex_lock(&G.mu);
-    if (g->phase != G_CLOSING) {
-        if (restart || g->phase != phase) g->since_ms = util_mono_ms();
-        g->phase = phase;
-    }
-    pthread_mutex_unlock(&G.mu);
+    int now = atomic_load(&g->phase);
+    if (now == G_CLOSING) return;
+    if (restart || now != phase) atomic_store(&g->since_ms, util_mono_ms());
+    /* Only the sweeper moves it meanwhile, to G_CLOSING, which stays. */
+    atomic_compare_exchange_strong(&g->phase, &now, phase);
 }
 
 void *http_guard_request_line(void *cls, const char *uri, struct MHD_Connection *c)
@@ -88,14 +93,8 @@ void *http_guard_request_line(void *cls, const char *uri, struct MHD_Connection 
     /* A connection's first request is timed from the moment it opened; a later one from its
      * request line. */
     guard_conn *g = conn_of(c);
-    if (g) {
-        pthread_mutex_lock(&G.mu);
-        if (g->phase == G_BETWEEN || g->phase == G_HELD) {
-            g->phase = G_RECEIVING;
-            g->since_ms = util_mono_ms();
-        }
-        pthread_mutex_unlock(&G.mu);
-    }
+    int now = g ? atomic_load(&g->phase) : G_CLOSING;
+    if (now == G_BETWEEN || now == G_HELD) set_phase(c, G_RECEIVING, 1);
     return NULL;
 }
 
@@ -103,10 +102,9 @@ int http_guard_late(struct MHD_Connection *c)
 {
     guard_conn *g = conn_of(c);
     if (!g || !G.request_ms) return 0;
-    pthread_mutex_lock(&G.mu);
-    int late = g->phase == G_RECEIVING && util_mono_ms() - g->since_ms > G.request_ms;
-    pthread_mutex_unlock(&G.mu);
-    return late;
+    int phase = atomic_load(&g->phase);
+    return (phase == G_RECEIVING || phase == G_CLOSING) &&
+           util_mono_ms() - atomic_load(&g->since_ms) > G.request_ms;
 }
 
 void http_guard_received(struct MHD_Connection *c)
@@ -126,13 +124,15 @@ static int sweep(int64_t now)
     int closed = 0;
     pthread_mutex_lock(&G.mu);
     for (guard_conn *g = G.head; g; g = g->next) {
+        int phase = atomic_load(&g->phase);
         int64_t limit;
-        if (g->phase == G_RECEIVING) limit = G.request_ms;
-        else if (g->phase == G_BETWEEN) limit = G.idle_ms;
+        if (phase == G_RECEIVING) limit = G.request_ms;
+        else if (phase == G_BETWEEN) limit = G.idle_ms;
         else continue;
-        if (!limit || now - g->since_ms <= limit || g->fd < 0) continue;
-        if (g->phase == G_RECEIVING) closed++;
-        g->phase = G_CLOSING;
+        if (!limit || now - atomic_load(&g->since_ms) <= limit || g->fd < 0) continue;
+        /* Not if its thread has moved it on meanwhile (its request came in whole). */
+        if (!atomic_compare_exchange_strong(&g->phase, &phase, G_CLOSING)) continue;
+        if (phase == G_RECEIVING) closed++;
         shutdown(g->fd, SHUT_RDWR);
     }
     pthread_mutex_unlock(&G.mu);

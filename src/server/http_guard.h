@@ -17,8 +17,8 @@
  * request: headers that complete late are answered 408 RequestTimeoutException (libmicrohttpd
  * takes an answer then, not in the middle of a body), and a piece of body that comes late closes
  * the connection at once.  The connection records are the sockets' contexts in libmicrohttpd;
- * one mutex guards their list, taken briefly by the HTTP threads at each phase change and by the
- * sweeper. */
+ * one mutex guards their list, taken by the HTTP threads when a connection opens or closes and by
+ * the sweeper; a request's phase changes are atomics, with no lock. */
 #ifndef BARGE_HTTP_GUARD_H
 #define BARGE_HTTP_GUARD_H
 #include <microhttpd.h>
