@@ -15,6 +15,9 @@ set -eu
 cd "$(dirname "$0")/.."
 BARGE=${BARGE:-$PWD/build/barge}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/barge-demo.XXXXXX")
+# The containers' root is an unprivileged host user (a user namespace maps it), which must pass
+# through this directory to the agents' work directories below it.
+chmod 711 "$WORK"
 SERVER_PID=""
 REGISTRY_PID=""
 
@@ -84,6 +87,7 @@ api createjobqueue '{"jobQueueName": "demo", "priority": 1,
   "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "demo"}]}'
 # The parts go to a directory of the host, which both definitions mount at /out.
 mkdir -p "$WORK/out"
+chmod 777 "$WORK/out" # written by the containers' root, an unprivileged host user
 OUT_VOLUME='"volumes": [{"name": "out", "host": {"sourcePath": "'"$WORK/out"'"}}],
     "mountPoints": [{"sourceVolume": "out", "containerPath": "/out"}]'
 api registerjobdefinition '{"jobDefinitionName": "square", "type": "container",

@@ -48,4 +48,23 @@ if [ -n "$missing" ]; then
         fi
     esac
 fi
+
+# Containers run in user namespaces whose root is an unprivileged host user: the agent maps
+# their ids to user barge's subordinate ids in /etc/subuid and /etc/subgid, recorded here with
+# the agent's own default range (docs/decisions.md, "Containers"), so that tools that hand out
+# subordinate ids see them as taken and an operator who wants another range edits it in one
+# place.  barge is a system user that owns nothing and cannot log in.
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if ! getent passwd barge >/dev/null; then
+    echo "deps: creating the system user barge, whose subordinate ids containers use"
+    $SUDO useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin barge
+fi
+for f in subuid subgid; do
+    if ! grep -q '^barge:' "/etc/$f" 2>/dev/null; then
+        echo "deps: giving barge the ids 1000000000-1000065535 in /etc/$f"
+        if [ "$f" = subuid ]; then opt=--add-subuids; else opt=--add-subgids; fi
+        $SUDO usermod "$opt" 1000000000-1000065535 barge
+    fi
+done
 echo "deps: all present"

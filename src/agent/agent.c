@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/catalog.h"
+#include "common/idmap.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -85,6 +86,14 @@ static void usage(FILE *out)
             "  --job-user USER              the host user process-executor attempts run as\n"
             "                               (default nobody when the agent is root; root only\n"
             "                               when named here)\n"
+            "  --container-userns on|off    on (the default): every container that is not\n"
+            "                               privileged runs in a user namespace, its root an\n"
+            "                               unprivileged host user; off: a container's root is\n"
+            "                               the host's root\n"
+            "  --container-id-map HOSTBASE[:SIZE]  the host ids of the containers' ids 0 to\n"
+            "                               SIZE-1 (default SIZE 65536; default range: user\n"
+            "                               " IDMAP_SUBID_USER "'s in /etc/subuid and /etc/subgid, else\n"
+            "                               1000000000:65536)\n"
             "  --runtime-root DIR           runc's state directory, shared by the agents of a\n"
             "                               host (default /run/barge/runc)\n"
             "  --exit-with-parent           stop (as on SIGTERM) when the parent process dies\n"
@@ -127,7 +136,7 @@ static int parse_options(agent *ag, int argc, char **argv)
 {
     enum { O_SERVER = 256, O_CE, O_IID, O_TYPE, O_VCPUS, O_MEM, O_GPUS, O_TOKEN, O_WORK,
            O_PARENT, O_LOGLEVEL, O_EXECUTOR, O_IMGDIR, O_IMGSIZE, O_MIRROR, O_INSECURE,
-           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_CAFILE, O_MAXPIDS };
+           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_CAFILE, O_MAXPIDS, O_USERNS, O_IDMAP };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
         {"ca-file", required_argument, NULL, O_CAFILE},
@@ -149,6 +158,8 @@ static int parse_options(agent *ag, int argc, char **argv)
         {"pull-timeout", required_argument, NULL, O_PULLTIMEOUT},
         {"max-pids", required_argument, NULL, O_MAXPIDS},
         {"job-user", required_argument, NULL, O_JOBUSER},
+        {"container-userns", required_argument, NULL, O_USERNS},
+        {"container-id-map", required_argument, NULL, O_IDMAP},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -235,6 +246,24 @@ static int parse_options(agent *ag, int argc, char **argv)
             break;
         case O_RTROOT: ag->runtime_root = optarg; break;
         case O_JOBUSER: ag->job_user = optarg; break;
+        case O_USERNS:
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+                fprintf(stderr, "barge agent: --container-userns must be on or off (got '%s')\n",
+                        optarg);
+                return 2;
+            }
+            ag->container_userns_off = strcmp(optarg, "off") == 0;
+            break;
+        case O_IDMAP: {
+            idmap m;
+            const char *why = idmap_parse(optarg, &m);
+            if (why) {
+                fprintf(stderr, "barge agent: --container-id-map %s (got '%s')\n", why, optarg);
+                return 2;
+            }
+            ag->container_id_map = optarg;
+            break;
+        }
         case O_PULLTIMEOUT:
             if (parse_count("--pull-timeout", optarg, 1, 86400, &ag->pull_timeout_s) < 0) return 2;
             break;
@@ -326,6 +355,52 @@ static int prepare_work_dir(agent *ag)
     return 0;
 }
 
+/* Opens the work directory to host user uid (0711: passable, not listable), whose processes
+ * must reach the attempts' directories below it.  -1, after saying why, when a directory above
+ * it is closed to that user; who names the user for the sentence. */
+static int open_work_dir(agent *ag, unsigned uid, const char *who)
+{
+    if (chmod(ag->work_dir, 0711) < 0)
+        log_warn("cannot open %s to other users: %s", ag->work_dir, strerror(errno));
+    char *up = xstrdup(ag->work_dir);
+    int rc = 0;
+    for (char *slash = strrchr(up, '/'); slash && slash != up && rc == 0;
+         slash = strrchr(up, '/')) {
+        *slash = '\0';
+        struct stat st;
+        if (stat(up, &st) == 0 && !(st.st_mode & S_IXOTH) && st.st_uid != uid) {
+            fprintf(stderr, "barge agent: %s cannot reach the work directory %s: %s is closed "
+                            "to other users (chmod o+x it, or choose another --work-dir)\n",
+                    who, ag->work_dir, up);
+            rc = -1;
+        }
+    }
+    free(up);
+    return rc;
+}
+
+/* The user namespace of containers: none with --container-userns off, else the mapping of
+ * --container-id-map or the default one.  0, or -1 after saying why. */
+static int setup_userns(agent *ag, idmap *ids)
+{
+    memset(ids, 0, sizeof *ids);
+    if (ag->container_userns_off) {
+        log_warn("containers' root is the host's root (--container-userns off)");
+        return 0;
+    }
+    const char *source = "--container-id-map";
+    if (ag->container_id_map) idmap_parse(ag->container_id_map, ids);
+    else idmap_default("/etc/subuid", "/etc/subgid", ids, &source);
+    char who[160];
+    snprintf(who, sizeof who, "the containers' root, host uid %u (--container-id-map; "
+             "--container-userns off for none),", ids->uid_base);
+    if (open_work_dir(ag, ids->uid_base, who) < 0) return -1;
+    log_info("containers run in user namespaces: their ids 0 to %u are host uids %u to %u and "
+             "gids %u to %u (%s)", ids->size - 1, ids->uid_base, ids->uid_base + ids->size - 1,
+             ids->gid_base, ids->gid_base + ids->size - 1, source);
+    return 0;
+}
+
 /* The executor backend: containers where a runtime is installed (or when asked for, which
  * then must work), host processes otherwise or when asked for.  0, or -1 after saying why. */
 static int setup_backend(agent *ag)
@@ -341,6 +416,8 @@ static int setup_backend(agent *ag)
         log_warn("attempts run as host processes: %s", missing);
         return 0;
     }
+    idmap ids;
+    if (setup_userns(ag, &ids) < 0) return -1;
     char *dir = ag->image_cache_dir ? xstrdup(ag->image_cache_dir)
                                     : xasprintf("%s/images", ag->work_dir);
     char *err = NULL;
@@ -378,7 +455,7 @@ static int setup_backend(agent *ag)
             }
         }
         container_options co = {ag->runtime_root ? ag->runtime_root : "/run/barge/runc",
-                                ag->images, init};
+                                ag->images, init, ids};
         ag->containers = container_host_new(&co, &err);
         free(init);
     }
@@ -396,7 +473,7 @@ static int setup_backend(agent *ag)
 
 /* Who process-executor attempts run as: never root unless --job-user root says so, so that a
  * job cannot read the agent's token, the server's store or another job's files.  Containers
- * run as their image's or definition's user. */
+ * run as their image's or definition's user, in a user namespace (setup_userns). */
 static int setup_job_user(agent *ag)
 {
     ag->job_uid = ag->job_gid = -1;
@@ -426,21 +503,9 @@ static int setup_job_user(agent *ag)
     }
     /* The attempts' directories lie below the work directory: they may pass through it, and
      * through every directory above it, or no job could start. */
-    if (chmod(ag->work_dir, 0711) < 0)
-        log_warn("cannot open %s to job users: %s", ag->work_dir, strerror(errno));
-    char *up = xstrdup(ag->work_dir);
-    for (char *slash = strrchr(up, '/'); slash && slash != up; slash = strrchr(up, '/')) {
-        *slash = '\0';
-        struct stat st;
-        if (stat(up, &st) == 0 && !(st.st_mode & S_IXOTH) && (int)st.st_uid != ag->job_uid) {
-            fprintf(stderr, "barge agent: jobs run as uid %d (--job-user) cannot reach the work "
-                            "directory %s: %s is closed to other users (chmod o+x it, or "
-                            "choose another --work-dir)\n", ag->job_uid, ag->work_dir, up);
-            free(up);
-            return -1;
-        }
-    }
-    free(up);
+    char who[64];
+    snprintf(who, sizeof who, "jobs run as uid %d (--job-user)", ag->job_uid);
+    if (open_work_dir(ag, (unsigned)ag->job_uid, who) < 0) return -1;
     log_info("process-executor attempts run as uid %d, gid %d", ag->job_uid, ag->job_gid);
     return 0;
 }

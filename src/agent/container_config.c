@@ -275,7 +275,7 @@ static json_t *bind(const char *dest, const char *source, int ro)
     return mount(dest, "bind", source, o);
 }
 
-static void base_mounts(json_t *m, json_t *linux_params, int privileged)
+static void base_mounts(json_t *m, json_t *linux_params, int privileged, int userns)
 {
     long long shm = DEFAULT_SHM_MIB;
     json_t *v = json_object_get(linux_params, "sharedMemorySize");
@@ -294,9 +294,16 @@ static void base_mounts(json_t *m, json_t *linux_params, int privileged)
                                              "mode=1777", shm_size)));
     json_array_append_new(m, mount("/dev/mqueue", "mqueue", "mqueue",
                                    json_pack("[s,s,s]", "nosuid", "noexec", "nodev")));
-    json_array_append_new(m, mount("/sys", "sysfs", "sysfs",
-                                   json_pack("[s,s,s,s]", "nosuid", "noexec", "nodev",
-                                             privileged ? "rw" : "ro")));
+    /* The kernel lets a user namespace mount sysfs only with a network namespace of its own;
+     * on the host's network the host's /sys is bound instead, as rootless podman does. */
+    if (userns)
+        json_array_append_new(m, mount("/sys", "bind", "/sys",
+                                       json_pack("[s,s,s,s,s,s]", "rbind", "rprivate", "nosuid",
+                                                 "noexec", "nodev", "ro")));
+    else
+        json_array_append_new(m, mount("/sys", "sysfs", "sysfs",
+                                       json_pack("[s,s,s,s]", "nosuid", "noexec", "nodev",
+                                                 privileged ? "rw" : "ro")));
     json_array_append_new(m, mount("/sys/fs/cgroup", "cgroup", "cgroup",
                                    json_pack("[s,s,s,s,s]", "nosuid", "noexec", "nodev",
                                              "relatime", privileged ? "rw" : "ro")));
@@ -314,8 +321,8 @@ static int absolute(const char *p)
 
 /* mountPoints with their volumes: a host volume's sourcePath (created when missing, as the
  * Docker daemon does for ECS), or a directory of the attempt's own for a volume without one. */
-static int volume_mounts(const container_inputs *in, json_t *m, json_t *cont, char *reason,
-                         size_t reason_len)
+static int volume_mounts(const container_inputs *in, int userns, json_t *m, json_t *cont,
+                         char *reason, size_t reason_len)
 {
     json_t *mp, *vol;
     size_t i, k;
@@ -344,7 +351,12 @@ static int volume_mounts(const container_inputs *in, json_t *m, json_t *cont, ch
             scratch = xasprintf("%s/volume-%zu", in->work_dir, index);
             src = scratch;
         }
-        if (!absolute(src) || util_make_dirs(src, 0755) < 0) {
+        int made = absolute(src) ? util_make_dirs(src, 0755) : -1;
+        /* A directory made for the container is its root's, wherever that root is. */
+        if (made == 1 && userns &&
+            chown(src, (uid_t)in->ids->uid_base, (gid_t)in->ids->gid_base) < 0)
+            made = -1;
+        if (made < 0) {
             snprintf(reason, reason_len, "CannotStartContainerError: volume %s: cannot create "
                      "its source %s: %s", name, src, absolute(src) ? strerror(errno)
                                                                    : "not an absolute path");
@@ -377,8 +389,12 @@ static void tmpfs_mounts(json_t *m, json_t *linux_params)
 
 /* ---- Devices ----------------------------------------------------------------------------- */
 
-static int devices(json_t *linux_params, json_t *out_devices, json_t *rules, char *reason,
-                   size_t reason_len)
+/* linuxParameters.devices: each a device entry (runc makes the node), or in a user namespace,
+ * where nodes cannot be made, a bind mount of the host's node at its container path (runc's own
+ * fallback binds the host file of the container path, which is not the host path when the two
+ * differ); the device cgroup allows it either way. */
+static int devices(json_t *linux_params, int userns, json_t *mounts, json_t *out_devices,
+                   json_t *rules, char *reason, size_t reason_len)
 {
     json_t *d, *p;
     size_t i, k;
@@ -405,11 +421,14 @@ static int devices(json_t *linux_params, json_t *out_devices, json_t *rules, cha
             }
         }
         if (!*access) strcpy(access, "rwm"); /* ECS: all three when none are listed */
-        json_array_append_new(out_devices,
-                              json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i}", "path", dest,
-                                        "type", type, "major", (json_int_t)major(st.st_rdev),
-                                        "minor", (json_int_t)minor(st.st_rdev), "fileMode",
-                                        (int)(st.st_mode & 07777), "uid", 0, "gid", 0));
+        if (userns)
+            json_array_append_new(mounts, bind(dest, host, 0));
+        else
+            json_array_append_new(
+                out_devices, json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i}", "path", dest,
+                                       "type", type, "major", (json_int_t)major(st.st_rdev),
+                                       "minor", (json_int_t)minor(st.st_rdev), "fileMode",
+                                       (int)(st.st_mode & 07777), "uid", 0, "gid", 0));
         json_array_append_new(rules, json_pack("{s:b, s:s, s:I, s:I, s:s}", "allow", 1, "type",
                                                type, "major", (json_int_t)major(st.st_rdev),
                                                "minor", (json_int_t)minor(st.st_rdev), "access",
@@ -474,8 +493,11 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
         "capabilities", capabilities(privileged), "rlimits",
         rlimits(json_object_get(cont, "ulimits")), "noNewPrivileges", 0);
 
+    /* A privileged container is the host's root, as its definition asked and the server
+     * allowed: it gets no user namespace. */
+    int userns = !privileged && in->ids && in->ids->size > 0;
     json_t *mounts = json_array();
-    base_mounts(mounts, lp, privileged);
+    base_mounts(mounts, lp, privileged, userns);
     tmpfs_mounts(mounts, lp);
     if (in->init_path && json_is_true(json_object_get(lp, "initProcessEnabled")))
         json_array_append_new(mounts, bind("/dev/init", in->init_path, 1));
@@ -484,8 +506,8 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
         json_array_append_new(mounts, bind(in->spec->ca_bundle, in->spec->ca_bundle, 1));
     json_t *devs = json_array(), *rules = json_array();
     json_array_append_new(rules, json_pack("{s:b, s:s}", "allow", privileged, "access", "rwm"));
-    if (volume_mounts(in, mounts, cont, reason, reason_len) < 0 ||
-        devices(lp, devs, rules, reason, reason_len) < 0) {
+    if (volume_mounts(in, userns, mounts, cont, reason, reason_len) < 0 ||
+        devices(lp, userns, mounts, devs, rules, reason, reason_len) < 0) {
         json_decref(process);
         json_decref(mounts);
         json_decref(devs);
@@ -510,10 +532,25 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
     if (json_is_integer(swappiness))
         json_object_set_new(resources, "memory", json_pack("{s:I}", "swappiness",
                                                            json_integer_value(swappiness)));
-    /* The host's network and hostname; a PID, IPC and mount namespace of its own. */
+    /* The host's network and hostname; a PID, IPC and mount namespace of its own (and a user
+     * namespace, below, unless it is privileged or the agent was told not to). */
     json_t *linux_ = json_pack("{s:[{s:s},{s:s},{s:s}], s:o, s:o}", "namespaces", "type", "pid",
                                "type", "ipc", "type", "mount", "resources", resources,
                                "devices", devs);
+    if (userns) {
+        /* Container ids 0 .. size-1 are host ids base .. base+size-1: its root is nobody
+         * special on the host. */
+        json_array_append_new(json_object_get(linux_, "namespaces"),
+                              json_pack("{s:s}", "type", "user"));
+        json_object_set_new(linux_, "uidMappings",
+                            json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID",
+                                      (json_int_t)in->ids->uid_base, "size",
+                                      (json_int_t)in->ids->size));
+        json_object_set_new(linux_, "gidMappings",
+                            json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID",
+                                      (json_int_t)in->ids->gid_base, "size",
+                                      (json_int_t)in->ids->size));
+    }
     if (!privileged) {
         json_object_set_new(linux_, "maskedPaths", strings(masked_paths));
         json_object_set_new(linux_, "readonlyPaths", strings(readonly_paths));

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "agent/executor.h"
+#include "common/idmap.h"
 
 typedef struct container_inputs {
     const exec_spec *spec;   /* argv: the job's command (may be empty); envp: its environment */
@@ -20,12 +21,17 @@ typedef struct container_inputs {
     const char *lower_rootfs; /* the unpacked image, for /etc/passwd and /etc/group */
     const char *work_dir;    /* the attempt's bundle directory: rootfs/ is its root */
     const char *init_path;   /* a static init for initProcessEnabled, or NULL */
+    /* NULL (or size 0): no user namespace, the container's ids are the host's.  Else the
+     * container runs in a user namespace with this mapping, its root an unprivileged host
+     * user; the caller has unpacked the image with the same mapping. */
+    const idmap *ids;
 } container_inputs;
 
 /* The configuration, or NULL with reason set ("CannotStartContainerError: ..."): a user the
  * image does not know, no command at all, a device the host does not have.  Directories the
  * container needs on the host (a volume's source, an attempt-scoped volume under work_dir) are
- * created here. */
+ * created here; in a user namespace, those made here are given to the container's root, as
+ * Docker's userns-remap does (a host directory that exists keeps its owner). */
 json_t *container_config(const container_inputs *in, char *reason, size_t reason_len);
 
 /* Exposed for tests: resolves a Docker user spec ("name", "uid", "name:group", "uid:gid")

@@ -33,6 +33,7 @@ struct container_host {
     char *state_root;
     image_cache *images;
     char *init_path;
+    idmap ids; /* size 0: containers share the host's ids */
     atomic_uint seq;
 };
 
@@ -71,6 +72,7 @@ container_host *container_host_new(const container_options *o, char **err)
     h->state_root = xstrdup(o->state_root);
     h->images = o->images;
     h->init_path = o->init_path ? xstrdup(o->init_path) : NULL;
+    h->ids = o->ids;
     return h;
 }
 
@@ -174,16 +176,27 @@ static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
                                                                "registryAuthError"));
     if (auth_error)
         return fail(reason, reason_len, "CannotPullContainerError: %s%s", auth_error, "");
-    if (image_cache_get(h->images, s->image, auth, &c->image, reason, reason_len) < 0)
+    /* Every container but a privileged one has a user namespace unless the agent was told
+     * otherwise, and its image unpacked with the namespace's ids. */
+    const idmap *ids = h->ids.size && !json_is_true(json_object_get(s->container, "privileged"))
+                           ? &h->ids : NULL;
+    if (image_cache_get(h->images, s->image, auth, ids, &c->image, reason, reason_len) < 0)
         return -1;
 
-    /* The attempt's own writable layer over the shared image. */
+    /* The attempt's own writable layer over the shared image.  Its upper directory is the
+     * merged root's inode, so it takes the image root's owner and mode. */
     char *upper = xasprintf("%s/upper", a->work_dir), *work = xasprintf("%s/work", a->work_dir);
     c->rootfs = xasprintf("%s/rootfs", a->work_dir);
     char *lower = xasprintf("%s/rootfs", c->image->bundle);
     char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+    struct stat root;
     int rc = 0;
-    if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(c->rootfs, 0755) < 0) {
+    if (stat(lower, &root) < 0 || mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
+        mkdir(c->rootfs, 0755) < 0 || chown(upper, root.st_uid, root.st_gid) < 0 ||
+        chmod(upper, root.st_mode & 07777) < 0 ||
+        /* runc's init, already the container's root in its user namespace, must pass through
+         * the bundle to reach the rootfs; the directory stays unlistable. */
+        chmod(a->work_dir, 0711) < 0) {
         rc = fail(reason, reason_len, "CannotStartContainerError: cannot create the container's "
                   "layer in %s: %s", a->work_dir, strerror(errno));
     } else if (mount("overlay", c->rootfs, "overlay", 0, opts) < 0) {
@@ -204,13 +217,18 @@ static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
     json_t *image = json_load_file(image_path, 0, NULL);
     free(image_path);
     if (!image) image = json_object();
-    container_inputs in = {s, image, lower, a->work_dir, h->init_path};
+    container_inputs in = {s, image, lower, a->work_dir, h->init_path, ids};
     json_t *config = container_config(&in, reason, reason_len);
     json_decref(image);
     free(lower);
     if (!config) return -1;
+    /* The agent's alone: it holds the job's environment, secrets included. */
     char *path = xasprintf("%s/config.json", a->work_dir);
-    if (json_dump_file(config, path, JSON_COMPACT) < 0)
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || json_dumpfd(config, fd, JSON_COMPACT) < 0)
+        rc = fail(reason, reason_len, "CannotStartContainerError: cannot write %s: %s", path,
+                  strerror(errno));
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
         rc = fail(reason, reason_len, "CannotStartContainerError: cannot write %s: %s", path,
                   strerror(errno));
     free(path);

@@ -2,11 +2,12 @@
  * with runc.
  *
  * Preparation (on its own thread): the image from the cache (image_cache.h: pulled once per
- * digest, unpacked once), an overlay mount that gives the attempt its own writable layer over
- * the shared unpacked image, and config.json (container_config.h), all in the attempt's
- * working directory, which is the runtime bundle.  Start: `runc run` in the attempt's memory
- * cgroup, so that the limit covers the container's cgroup, which runc makes below its own; the
- * container's output is runc's.  A stop order's SIGTERM goes to runc, which forwards it to the
+ * digest, unpacked once for each mapping of ids: a container that is not privileged runs in a
+ * user namespace whose root is an unprivileged host user, common/idmap.h), an overlay mount
+ * that gives the attempt its own writable layer over the shared unpacked image, and
+ * config.json (container_config.h), all in the attempt's working directory, which is the
+ * runtime bundle.  Start: `runc run` in the attempt's memory cgroup, so that the limit covers
+ * the container's cgroup, which runc makes below its own; the container's output is runc's.  A stop order's SIGTERM goes to runc, which forwards it to the
  * container's first process; SIGKILL goes to every process in the cgroup.  Cleanup removes
  * the runtime's state, the mount and the layer.
  *
@@ -17,6 +18,7 @@
 #ifndef BARGE_EXEC_CONTAINER_H
 #define BARGE_EXEC_CONTAINER_H
 #include "agent/executor.h"
+#include "common/idmap.h"
 #include "agent/image_cache.h"
 
 extern const exec_backend exec_container_backend;
@@ -27,6 +29,9 @@ typedef struct container_options {
     const char *state_root;   /* runc --root; shared by the agents of a host */
     image_cache *images;      /* not owned */
     const char *init_path;    /* a static init for initProcessEnabled, or NULL */
+    /* The user namespace of every container that is not privileged (size 0: none, the
+     * container's root is the host's). */
+    idmap ids;
 } container_options;
 
 /* NULL when a usable OCI runtime is on PATH, else why not (a static sentence). */

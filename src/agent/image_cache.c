@@ -96,6 +96,33 @@ static int valid_digest(const char *d)
     return d && strncmp(d, "sha256:", 7) == 0 && is_hex64(d + 7);
 }
 
+/* A bundle's name: the digest's hex, and for an image unpacked with its ids mapped, the
+ * mapping after it (hex-uUID-gGID-nSIZE), since its files' owners differ from the plain one's. */
+static char *bundle_name(const char *hex, const idmap *map)
+{
+    if (!map || map->size == 0) return xstrndup(hex, 64);
+    return xasprintf("%.64s-u%u-g%u-n%u", hex, map->uid_base, map->gid_base, map->size);
+}
+
+/* Whether name is one that bundle_name gives. */
+static int valid_bundle_name(const char *name)
+{
+    if (strlen(name) < 64) return 0;
+    char hex[65];
+    memcpy(hex, name, 64);
+    hex[64] = '\0';
+    if (!is_hex64(hex)) return 0;
+    if (name[64] == '\0') return 1;
+    idmap m;
+    int used = 0;
+    if (sscanf(name + 64, "-u%u-g%u-n%u%n", &m.uid_base, &m.gid_base, &m.size, &used) != 3)
+        return 0;
+    char *again = bundle_name(hex, &m);
+    int same = strcmp(again, name) == 0 && m.size > 0;
+    free(again);
+    return same;
+}
+
 /* ---- The persistent record --------------------------------------------------------------- */
 
 /* Writes refs.json atomically.  Called with the lock held; the file is small. */
@@ -105,7 +132,7 @@ static void save_locked(image_cache *c)
     for (refmap *r = c->refs; r; r = r->next)
         json_object_set_new(refs, r->canonical, json_string(r->digest));
     for (image_cache_entry *e = c->entries; e; e = e->next)
-        json_object_set_new(bundles, e->digest,
+        json_object_set_new(bundles, e->key,
                             json_pack("{sIsI}", "bytes", (json_int_t)e->bytes, "used",
                                       (json_int_t)e->used));
     json_object_set_new(root, "refs", refs);
@@ -146,19 +173,21 @@ static void ref_set(image_cache *c, const char *canonical, const char *digest)
     r->digest = xstrdup(digest);
 }
 
-static image_cache_entry *entry_find(image_cache *c, const char *digest)
+/* The entry of bundle name (bundle_name), or NULL. */
+static image_cache_entry *entry_find(image_cache *c, const char *name)
 {
     for (image_cache_entry *e = c->entries; e; e = e->next)
-        if (strcmp(e->digest, digest) == 0) return e;
+        if (strcmp(e->key + 7, name) == 0) return e;
     return NULL;
 }
 
-static image_cache_entry *entry_add(image_cache *c, const char *hex, long long bytes,
+static image_cache_entry *entry_add(image_cache *c, const char *name, long long bytes,
                                     unsigned long long used)
 {
     image_cache_entry *e = xcalloc(1, sizeof *e);
-    e->digest = xasprintf("sha256:%s", hex);
-    e->bundle = xasprintf("%s/%s", c->bundles, hex);
+    e->digest = xasprintf("sha256:%.64s", name);
+    e->key = xasprintf("sha256:%s", name);
+    e->bundle = xasprintf("%s/%s", c->bundles, name);
     e->bytes = bytes;
     e->used = used;
     e->next = c->entries;
@@ -172,6 +201,7 @@ static void entry_free(image_cache_entry *e)
     if (!e) return;
     free(e->bundle);
     free(e->digest);
+    free(e->key);
     free(e);
 }
 
@@ -193,16 +223,16 @@ static void load(image_cache *c)
         char *path = xasprintf("%s/%s", c->bundles, de->d_name);
         if (strncmp(de->d_name, "tmp-", 4) == 0 || strncmp(de->d_name, "trash-", 6) == 0) {
             util_remove_tree(path);
-        } else if (is_hex64(de->d_name)) {
-            char *digest = xasprintf("sha256:%s", de->d_name);
-            json_t *info = json_object_get(bundles, digest);
+        } else if (valid_bundle_name(de->d_name)) {
+            char *key = xasprintf("sha256:%s", de->d_name);
+            json_t *info = json_object_get(bundles, key);
             json_t *b = json_object_get(info, "bytes"), *u = json_object_get(info, "used");
             long long bytes = json_is_integer(b) ? json_integer_value(b) : dir_bytes(path);
             unsigned long long used = json_is_integer(u) ? (unsigned long long)json_integer_value(u)
                                                          : 0;
             entry_add(c, de->d_name, bytes, used);
             if (used > c->clock) c->clock = used;
-            free(digest);
+            free(key);
         }
         free(path);
     }
@@ -226,7 +256,7 @@ static void evict_locked(image_cache *c, char ***trash, int *ntrash)
         image_cache_entry *e = *victim;
         *victim = e->next;
         c->total -= e->bytes;
-        char *dest = xasprintf("%s/trash-%s-%llu", c->bundles, e->digest + 7, ++c->seq);
+        char *dest = xasprintf("%s/trash-%s-%llu", c->bundles, e->key + 7, ++c->seq);
         if (rename(e->bundle, dest) < 0) {
             log_warn("image cache: evicting %s: %m", e->bundle);
             free(dest);
@@ -463,18 +493,36 @@ static int save_image_config(image_cache *c, const char *digest, const char *bun
     return rc;
 }
 
-/* Unpacks the layout's image key (whose digest is digest) into bundles/<hex>, through a
- * temporary name.  Returns the bundle's size, or -1 with reason set. */
-static long long unpack(image_cache *c, const char *key, const char *digest, char *reason,
-                        size_t reason_len)
+/* Unpacks the layout's image key (whose digest is digest) into bundles/<name>, through a
+ * temporary name, with its files' owners mapped by map (NULL: as the image has them).  Returns
+ * the bundle's size, or -1 with reason set. */
+static long long unpack(image_cache *c, const char *key, const char *digest, const idmap *map,
+                        const char *name, char *reason, size_t reason_len)
 {
     pthread_mutex_lock(&c->mu);
     unsigned long long seq = ++c->seq;
     pthread_mutex_unlock(&c->mu);
     char *image = xasprintf("%s:%s", c->layout, key);
-    char *tmp = xasprintf("%s/tmp-%s-%llu", c->bundles, digest + 7, seq);
-    char *final = xasprintf("%s/%s", c->bundles, digest + 7);
-    char *argv[] = {"umoci", "unpack", "--image", image, tmp, NULL};
+    char *tmp = xasprintf("%s/tmp-%s-%llu", c->bundles, name, seq);
+    char *final = xasprintf("%s/%s", c->bundles, name);
+    char uids[48], gids[48];
+    char *argv[10];
+    int n = 0;
+    argv[n++] = "umoci";
+    argv[n++] = "unpack";
+    if (map && map->size) {
+        /* umoci, run as root, gives each file the host id its owner maps to. */
+        snprintf(uids, sizeof uids, "0:%u:%u", map->uid_base, map->size);
+        snprintf(gids, sizeof gids, "0:%u:%u", map->gid_base, map->size);
+        argv[n++] = "--uid-map";
+        argv[n++] = uids;
+        argv[n++] = "--gid-map";
+        argv[n++] = gids;
+    }
+    argv[n++] = "--image";
+    argv[n++] = image;
+    argv[n++] = tmp;
+    argv[n] = NULL;
     buf err = {0};
     long long bytes = -1;
     pthread_rwlock_rdlock(&c->layout_lock);
@@ -624,10 +672,12 @@ void image_cache_free(image_cache *c)
     free(c);
 }
 
-/* With the lock held: the entry for digest, held, or NULL. */
-static image_cache_entry *hold_locked(image_cache *c, const char *digest)
+/* With the lock held: the entry for digest unpacked with map, held, or NULL. */
+static image_cache_entry *hold_locked(image_cache *c, const char *digest, const idmap *map)
 {
-    image_cache_entry *e = digest ? entry_find(c, digest) : NULL;
+    char *name = digest ? bundle_name(digest + 7, map) : NULL;
+    image_cache_entry *e = name ? entry_find(c, name) : NULL;
+    free(name);
     if (e) {
         e->refs++;
         e->used = ++c->clock;
@@ -635,7 +685,7 @@ static image_cache_entry *hold_locked(image_cache *c, const char *digest)
     return e;
 }
 
-int image_cache_get(image_cache *c, const char *reference, const char *auth,
+int image_cache_get(image_cache *c, const char *reference, const char *auth, const idmap *map,
                     image_cache_entry **out, char *reason, size_t reason_len)
 {
     imageref r;
@@ -657,7 +707,8 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth,
     pthread_mutex_lock(&c->mu);
     for (;;) {
         refmap *known = ref_find(c, canonical);
-        image_cache_entry *e = hold_locked(c, r.digest ? r.digest : known ? known->digest : NULL);
+        image_cache_entry *e = hold_locked(c, r.digest ? r.digest : known ? known->digest : NULL,
+                                           map);
         if (e) {
             *out = e;
             rc = 0;
@@ -673,18 +724,19 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth,
         pthread_mutex_lock(&c->mu);
         if (digest) {
             ref_set(c, canonical, digest);
-            char *unpack_key = xasprintf("unpack %s", digest);
+            char *name = bundle_name(digest + 7, map);
+            char *unpack_key = xasprintf("unpack %s", name);
             for (;;) {
-                if ((*out = hold_locked(c, digest)) != NULL) break;
+                if ((*out = hold_locked(c, digest, map)) != NULL) break;
                 inflight *umine = NULL;
                 int ujoined = work_join(c, unpack_key, &umine, reason, reason_len);
                 if (ujoined < 0) break;
                 if (ujoined == 0) continue;
                 pthread_mutex_unlock(&c->mu);
-                long long bytes = unpack(c, key, digest, reason, reason_len);
+                long long bytes = unpack(c, key, digest, map, name, reason, reason_len);
                 pthread_mutex_lock(&c->mu);
                 if (bytes >= 0) {
-                    *out = entry_add(c, digest + 7, bytes, ++c->clock);
+                    *out = entry_add(c, name, bytes, ++c->clock);
                     (*out)->refs = 1;
                     evict_locked(c, &trash, &ntrash);
                 }
@@ -692,6 +744,7 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth,
                 break;
             }
             free(unpack_key);
+            free(name);
             save_locked(c);
             free(digest);
         }

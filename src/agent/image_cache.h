@@ -26,12 +26,17 @@
  *   bundles/<digest hex>/    an unpacked image (umoci's bundle: rootfs/, config.json); it is
  *                            unpacked under tmp-* and renamed, and renamed to trash-* before it
  *                            is removed, so a bundle under its final name is always complete
+ *   bundles/<hex>-uU-gG-nN/  the same image unpacked for a user namespace (idmap.h): each file
+ *                            owned by the host id its owner maps to (container id i is host id
+ *                            U+i, group i is G+i, for i below N)
  *   refs.json                canonical reference -> digest, and each bundle's size and last
  *                            use, written atomically (a temporary file renamed over it)
  */
 #ifndef BARGE_IMAGE_CACHE_H
 #define BARGE_IMAGE_CACHE_H
 #include <stddef.h>
+
+#include "common/idmap.h"
 
 /* How long one skopeo copy or umoci unpack may take before it is killed. */
 #define IMAGE_CACHE_TOOL_TIMEOUT_S 300
@@ -42,6 +47,7 @@ typedef struct image_cache image_cache;
 typedef struct image_cache_entry {
     char *bundle;    /* DIR/bundles/<hex>: rootfs/ and config.json */
     char *digest;    /* the manifest digest, "sha256:<hex>" */
+    char *key;       /* "sha256:" and the bundle's directory name (refs.json's key) */
     long long bytes; /* the bundle's size on disk */
     /* The cache's own: */
     int refs;            /* attempts holding it; evictable at 0 */
@@ -68,12 +74,13 @@ void image_cache_set_registries(image_cache *c, const char *mirror, char *const 
 
 /* Makes sure the image that reference names is pulled and unpacked and returns it in *out, held
  * until image_cache_release.  auth ("user:password", or NULL) is what the registry is shown,
- * when the image must be pulled.  Returns 0, or -1 with reason set to what AWS Batch says of a
+ * when the image must be pulled.  map (NULL, or size 0: the image's own ids) is the user
+ * namespace the bundle is for: one image has a bundle for each mapping asked for.  Returns 0, or -1 with reason set to what AWS Batch says of a
  * job whose image cannot be had: "CannotPullContainerError: <why>", one line.
  *
  * Beside rootfs/ and config.json, a bundle holds image.json: the "config" object of the
  * image's configuration (Entrypoint, Cmd, Env, User, WorkingDir), {} when it has none. */
-int image_cache_get(image_cache *c, const char *reference, const char *auth,
+int image_cache_get(image_cache *c, const char *reference, const char *auth, const idmap *map,
                     image_cache_entry **out, char *reason, size_t reason_len);
 /* Lets go of an entry from image_cache_get; the last release of an entry may evict it. */
 void image_cache_release(image_cache *c, image_cache_entry *e);

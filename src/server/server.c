@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/idmap.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -23,6 +24,7 @@
 #include "server/model/jobs.h"
 #include "server/model/model.h"
 #include "server/model/state.h"
+#include "server/engine/timelimit.h"
 #include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
 #include "server/engine/scheduler.h"
@@ -33,6 +35,7 @@
 #include "server/api/jobdef.h"
 #include "server/base/audit.h"
 #include "server/http_server.h"
+#include "server/server_limits.h"
 #include "server/server_reload.h"
 #include "server/tls.h"
 #include "server/model/secrets.h"
@@ -106,6 +109,12 @@ static void usage(FILE *out)
             "                       instances (default 4096)\n"
             "  --job-user USER      the host user local instances run process-executor jobs as\n"
             "                       (default nobody; root only when named)\n"
+            "  --container-userns on|off  on (the default): the local instances run every\n"
+            "                       container that is not privileged in a user namespace, its\n"
+            "                       root an unprivileged host user; off: as the host's root\n"
+            "  --container-id-map HOSTBASE[:SIZE]  the host ids of those containers' ids 0 to\n"
+            "                       SIZE-1 (default: the barge user's in /etc/subuid and\n"
+            "                       /etc/subgid, else 1000000000:65536)\n"
             "  --agent-work-dir DIR where local instances keep their attempts' directories\n"
             "                       (default $TMPDIR/barge-work; never inside DATA_DIR, which\n"
             "                       jobs must not reach)\n"
@@ -269,6 +278,7 @@ static int reload(void *ctx, char **err)
 static void tick(void *ctx)
 {
     fleet_tick(ctx);
+    timelimit_tick(ctx);
 }
 
 /* The host agents launched here reach the server at: the bound address, with a wildcard made
@@ -378,6 +388,12 @@ static const char *agent_option_invalid(int opt_executor_relative, const char *v
     }
     case 5: /* --job-user */
         return *v && !strchr(v, ':') && !strchr(v, '/') ? NULL : "takes a user's name or number";
+    case 6: /* --container-userns */
+        return strcmp(v, "on") == 0 || strcmp(v, "off") == 0 ? NULL : "must be on or off";
+    case 7: { /* --container-id-map */
+        idmap m;
+        return idmap_parse(v, &m);
+    }
     default: { /* --pull-timeout */
         char *end;
         long long n = strtoll(v, &end, 10);
@@ -393,7 +409,8 @@ int server_main(int argc, char **argv)
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
-           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_PRIVILEGED, OPT_SECRETS,
+           OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_USERNS, OPT_IDMAP,
+           OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_PERADDR,
            OPT_REQTIMEOUT, OPT_RATELIMIT };
@@ -417,6 +434,8 @@ int server_main(int argc, char **argv)
         {"image-cache-size", required_argument, NULL, OPT_IMGSIZE},
         {"pull-timeout", required_argument, NULL, OPT_PULLTIMEOUT},
         {"job-user", required_argument, NULL, OPT_JOBUSER},
+        {"container-userns", required_argument, NULL, OPT_USERNS},
+        {"container-id-map", required_argument, NULL, OPT_IDMAP},
         {"agent-work-dir", required_argument, NULL, OPT_WORKROOT},
         {"allow-privileged", no_argument, NULL, OPT_PRIVILEGED},
         {"secrets", required_argument, NULL, OPT_SECRETS},
@@ -558,10 +577,13 @@ int server_main(int argc, char **argv)
         case OPT_INSECURE:
         case OPT_IMGSIZE:
         case OPT_PULLTIMEOUT:
-        case OPT_JOBUSER: {
+        case OPT_JOBUSER:
+        case OPT_USERNS:
+        case OPT_IDMAP: {
             static const char *const names[] = {"executor", "registry-mirror",
                                                 "insecure-registry", "image-cache-size",
-                                                "pull-timeout", "job-user"};
+                                                "pull-timeout", "job-user", "container-userns",
+                                                "container-id-map"};
             const char *name = names[o - OPT_EXECUTOR];
             const char *why = agent_option_invalid(o - OPT_EXECUTOR, optarg);
             if (why) {
@@ -585,28 +607,13 @@ int server_main(int argc, char **argv)
             break;
         }
         case OPT_PERADDR:
-        case OPT_REQTIMEOUT: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            long top = o == OPT_PERADDR ? 4000 : 3600;
-            if (!*optarg || *end || v < 1 || v > top) {
-                fprintf(stderr, "barge server: --%s must be a number from 1 to %ld (got '%s')\n",
-                        o == OPT_PERADDR ? "max-connections-per-address" : "request-timeout",
-                        top, optarg);
+        case OPT_REQTIMEOUT:
+        case OPT_RATELIMIT:
+            if (server_limit_option(o == OPT_PERADDR     ? "max-connections-per-address"
+                                    : o == OPT_RATELIMIT ? "rate-limit" : "request-timeout",
+                                    optarg, c) < 0)
                 return 2;
-            }
-            if (o == OPT_PERADDR) c->max_conns_per_addr = (int)v;
-            else c->request_timeout_s = (int)v;
             break;
-        }
-        case OPT_RATELIMIT: {
-            char why[200];
-            if (ratelimit_parse(optarg, &c->rate_limit, why, sizeof why) < 0) {
-                fprintf(stderr, "barge server: --rate-limit %s\n", why);
-                return 2;
-            }
-            break;
-        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -42,6 +42,60 @@ def overlay_mounts(pid):
         return []
 
 
+def default_id_map():
+    """The host uid and gid of a container's root under the agent's default mapping: the first
+    ranges of user barge in /etc/subuid and /etc/subgid, else 1000000000 (docs/decisions.md)."""
+    bases = []
+    for path in ("/etc/subuid", "/etc/subgid"):
+        try:
+            with open(path) as f:
+                found = [line.split(":") for line in f if line.startswith("barge:")]
+        except OSError:
+            found = []
+        bases.append(int(found[0][1]) if found else None)
+    return tuple(bases) if None not in bases else (1000000000, 1000000000)
+
+
+def private_dir(test, mode):
+    """A new host directory of root's with mode, removed at the test's end."""
+    d = tempfile.mkdtemp(prefix="barge-vol-")
+    test.addCleanup(shutil.rmtree, d, True)
+    os.chmod(d, mode)
+    return d
+
+
+def job_output(server, d, timeout=10):
+    """The lines a finished job's attempt wrote, from its log stream."""
+    logs = server.client("logs")
+    deadline = time.time() + timeout
+    while True:
+        ev = logs.get_log_events(logGroupName="/aws/batch/job",
+                                 logStreamName=d["container"]["logStreamName"],
+                                 startFromHead=True)["events"]
+        if ev or time.time() > deadline:
+            return [e["message"] for e in ev]
+        time.sleep(0.1)
+
+
+# What a container reports of itself: its uid and uid_map, and whether its root can write to
+# a host directory that only the host's root may write to (/locked).
+WHO_AM_I = ("id -u; tr -s ' ' < /proc/self/uid_map | sed 's/^ //'; "
+            "echo x > /open/by-root && echo wrote-open; "
+            "(echo x > /locked/by-root) 2>&1 | sed 's/.*: //'; test -e /locked/by-root && "
+            "echo wrote-locked; echo y > /etc/mine && echo wrote-rootfs")
+
+
+def who_am_i_props(open_dir, locked_dir, **props):
+    base = {"image": "busybox", "command": ["sh", "-c", WHO_AM_I],
+            "resourceRequirements": resources(),
+            "volumes": [{"name": "open", "host": {"sourcePath": open_dir}},
+                        {"name": "locked", "host": {"sourcePath": locked_dir}}],
+            "mountPoints": [{"sourceVolume": "open", "containerPath": "/open"},
+                            {"sourceVolume": "locked", "containerPath": "/locked"}]}
+    base.update(props)
+    return base
+
+
 def start_container_server(test, *extra):
     """A server whose local instances run containers, with a compute environment "ce" and a
     queue "q"; stopped at the test's end.  Returns (server, batch client)."""
@@ -81,8 +135,12 @@ class Containers(JobsCase):
             cls.push("team/tool", "1", entrypoint=["echo", "entry"], cmd=["default-arg"],
                      workdir="/tmp", user="nobody",
                      env=("PATH=/usr/bin:/bin", "FROM_IMAGE=image", "SHARED=image"))
+            # An image whose user is not root, and which runs what it is given.
+            cls.push("team/nobody", "1", user="nobody")
             cls.runtime_root = tempfile.mkdtemp(prefix="barge-runc-")
             cls.work_root = tempfile.mkdtemp(prefix="barge-work-")
+            # The containers' root, an unprivileged host user, passes through it to the rootfs.
+            os.chmod(cls.work_root, 0o711)
             cls.server_args = FAST + ("--executor", "container", "--registry-mirror",
                                       "http://" + cls.registry.url,
                                       "--agent-work-dir", cls.work_root)
@@ -205,6 +263,9 @@ class Containers(JobsCase):
     def test_host_volumes_and_scratch_volumes(self):
         host = tempfile.mkdtemp(prefix="barge-vol-")
         self.addCleanup(shutil.rmtree, host, True)
+        # The container's root is an unprivileged host user: the directory is open to it, as a
+        # rootless podman's volume must be to its user.
+        os.chmod(host, 0o777)
         with open(os.path.join(host, "in.txt"), "w") as f:
             f.write("from-host\n")
         self.define("vols",
@@ -258,6 +319,53 @@ class Containers(JobsCase):
         self.assertEqual(out[0].strip(), "3")
         self.assertIn(out[1], ("2048", "79"))  # cgroup v1 shares, or v2's weight for them
         self.assertEqual(out[2], "reached")
+
+    # ---- the container's root is not the host's -------------------------------------------
+
+    def test_container_root_is_an_unprivileged_host_user(self):
+        uid, gid = default_id_map()
+        open_dir, locked = private_dir(self, 0o777), private_dir(self, 0o755)
+        self.batch.register_job_definition(jobDefinitionName="whoami", type="container",
+                                           containerProperties=who_am_i_props(open_dir, locked))
+        out = self.output(self.run_job(definition="whoami"))
+        # Root inside, in a user namespace whose ids 0..65535 are the mapped host ids; it
+        # writes its own root filesystem and a directory open to all...
+        self.assertEqual(out[0], "0")
+        self.assertEqual(out[1], "0 %d 65536" % uid)
+        self.assertEqual(out[2], "wrote-open")
+        # ...but not one only the host's root may write to.
+        self.assertEqual(out[3], "Permission denied")
+        self.assertEqual(out[4:], ["wrote-rootfs"])
+        self.assertFalse(os.path.exists(os.path.join(locked, "by-root")))
+        # On the host, what it wrote belongs to the mapped user, not to root.
+        st = os.stat(os.path.join(open_dir, "by-root"))
+        self.assertEqual((st.st_uid, st.st_gid), (uid, gid))
+        self.assertNotEqual(st.st_uid, 0)
+
+    def test_image_user_and_directories_made_for_the_container(self):
+        # The image's user (nobody, 65534) runs as the mapped host uid for 65534; a host
+        # directory the agent makes for a volume, and a scratch volume, are the container
+        # root's, as under Docker's userns-remap.
+        uid, gid = default_id_map()
+        parent = private_dir(self, 0o755)
+        made = os.path.join(parent, "made", "here")
+        open_dir = private_dir(self, 0o777)
+        self.define("as-image-user", image="127.0.0.1:%d/team/nobody:1" % self.registry.port,
+                    volumes=[{"name": "open", "host": {"sourcePath": open_dir}}],
+                    mountPoints=[{"sourceVolume": "open", "containerPath": "/open"}],
+                    command=sh("id -u; touch /open/by-nobody && echo wrote"))
+        self.assertEqual(self.output(self.run_job(definition="as-image-user")),
+                         ["65534", "wrote"])
+        st = os.stat(os.path.join(open_dir, "by-nobody"))
+        self.assertEqual((st.st_uid, st.st_gid), (uid + 65534, gid + 65534))
+        self.define("made-volume",
+                    volumes=[{"name": "made", "host": {"sourcePath": made}}, {"name": "s"}],
+                    mountPoints=[{"sourceVolume": "made", "containerPath": "/made"},
+                                 {"sourceVolume": "s", "containerPath": "/scratch"}],
+                    command=sh("echo m > /made/f && echo s > /scratch/f && echo both"))
+        self.assertEqual(self.output(self.run_job(definition="made-volume")), ["both"])
+        self.assertEqual(os.stat(made).st_uid, uid)
+        self.assertEqual(os.stat(os.path.join(made, "f")).st_uid, uid)
 
     # ---- initProcessEnabled: barge-init as the first process ---------------------------------
 
@@ -598,7 +706,8 @@ class HangingRegistry(unittest.TestCase):
 
 class Privileged(unittest.TestCase):
     """--allow-privileged: a privileged container has every capability; others have Docker's
-    default set."""
+    default set.  A privileged container has no user namespace: its root is the host's; the
+    others' ids are mapped as --container-id-map says."""
 
     def test_privileged_capabilities(self):
         with LocalRegistry() as reg:
@@ -606,7 +715,26 @@ class Privileged(unittest.TestCase):
             self.addCleanup(shutil.rmtree, layout, True)
             push_layout(layout, reg, "library/busybox")
             server, batch = start_container_server(self, "--allow-privileged",
+                                                   "--container-id-map", "1500000000:70000",
                                                    "--registry-mirror", "http://" + reg.url)
+            open_dir, locked = private_dir(self, 0o777), private_dir(self, 0o755)
+            outs = {}
+            # The unprivileged one first: the privileged one's file in /locked would be there.
+            for name, privileged in (("plain-who", False), ("priv-who", True)):
+                batch.register_job_definition(
+                    jobDefinitionName=name, type="container",
+                    containerProperties=who_am_i_props(open_dir, locked, privileged=privileged))
+                d = run_to_end(self, batch, name)
+                self.assertEqual(d["status"], "SUCCEEDED", d["container"].get("reason"))
+                outs[name] = job_output(server, d)
+                os.rename(os.path.join(open_dir, "by-root"), os.path.join(open_dir, name))
+            self.assertEqual(outs["plain-who"], ["0", "0 1500000000 70000", "wrote-open",
+                                                 "Permission denied", "wrote-rootfs"])
+            self.assertEqual(os.stat(os.path.join(open_dir, "plain-who")).st_uid, 1500000000)
+            self.assertEqual(outs["priv-who"], ["0", "0 0 4294967295", "wrote-open",
+                                                "wrote-locked", "wrote-rootfs"])
+            self.assertEqual(os.stat(os.path.join(open_dir, "priv-who")).st_uid, 0)
+            self.assertEqual(os.stat(os.path.join(locked, "by-root")).st_uid, 0)
             caps = {}
             for name, privileged in (("priv", True), ("plain", False)):
                 batch.register_job_definition(
@@ -633,6 +761,27 @@ class Privileged(unittest.TestCase):
             self.assertEqual(caps["priv"], int(bound, 16))
 
 
+class UsernsOff(unittest.TestCase):
+    """--container-userns off: the old behaviour, a container's root is the host's."""
+
+    def test_container_root_is_host_root(self):
+        with LocalRegistry() as reg:
+            layout = build_busybox_layout()
+            self.addCleanup(shutil.rmtree, layout, True)
+            push_layout(layout, reg, "library/busybox")
+            server, batch = start_container_server(self, "--container-userns", "off",
+                                                   "--registry-mirror", "http://" + reg.url)
+            open_dir, locked = private_dir(self, 0o777), private_dir(self, 0o755)
+            batch.register_job_definition(jobDefinitionName="who", type="container",
+                                          containerProperties=who_am_i_props(open_dir, locked))
+            d = run_to_end(self, batch, "who")
+            self.assertEqual(d["status"], "SUCCEEDED", d["container"].get("reason"))
+            self.assertEqual(job_output(server, d), ["0", "0 0 4294967295", "wrote-open",
+                                                     "wrote-locked", "wrote-rootfs"])
+            self.assertEqual(os.stat(os.path.join(open_dir, "by-root")).st_uid, 0)
+            self.assertEqual(os.stat(os.path.join(locked, "by-root")).st_uid, 0)
+
+
 class OptionErrors(unittest.TestCase):
     """Bad container options stop the server or agent at once, with a sentence naming them."""
 
@@ -651,6 +800,14 @@ class OptionErrors(unittest.TestCase):
               "--registry-mirror", "ftp://x"), "--registry-mirror must be an http:// or https://"),
             (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
               "--insecure-registry", "http://x/"), "--insecure-registry takes a registry's HOST"),
+            (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
+              "--container-userns", "maybe"), "--container-userns must be on or off"),
+            (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
+              "--container-id-map", "0:65536"), "--container-id-map must not start at 0"),
+            (("server", "--container-id-map", "1000:x"),
+             "--container-id-map must be HOSTBASE or HOSTBASE:SIZE"),
+            (("server", "--container-id-map", "4294967000:65536"), "--container-id-map must map"),
+            (("server", "--container-userns", "no"), "--container-userns must be on or off"),
             (("server", "--executor", "vm"), "--executor must be container or process"),
             (("server", "--pull-timeout", "0"), "--pull-timeout must be a number of seconds"),
             (("server", "--image-cache-size", "x"), "--image-cache-size must be a number of MiB"),
@@ -661,6 +818,48 @@ class OptionErrors(unittest.TestCase):
             out = self.run_barge(*args)
             self.assertEqual(out.returncode, 2, (args, out.stderr))
             self.assertIn(message, out.stderr, args)
+
+
+class UsernsHelp(unittest.TestCase):
+    def test_help_describes_the_user_namespace_options(self):
+        for role in ("server", "agent"):
+            out = subprocess.run([BARGE, role, "--help"], capture_output=True, text=True,
+                                 timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            for opt in ("--container-userns on|off", "--container-id-map HOSTBASE[:SIZE]",
+                        "/etc/subuid", "1000000000:65536"):
+                self.assertIn(opt, out.stdout, role)
+
+
+class ClosedWorkDirectory(unittest.TestCase):
+    """The containers' root must pass through the directories above the agent's work
+    directory to reach its containers' root filesystems: an agent whose work directory lies
+    in a closed one says so and stops, unless --container-userns off."""
+
+    def test_closed_parent(self):
+        closed = private_dir(self, 0o700)
+        work = os.path.join(closed, "agent")
+        args = [BARGE, "agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
+                "--executor", "container", "--work-dir", work,
+                "--image-cache", os.path.join(closed, "images")]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("the containers' root, host uid %d" % default_id_map()[0], out.stderr)
+        self.assertIn("cannot reach the work directory %s: %s is closed to other users"
+                      % (work, closed), out.stderr)
+        # With --container-userns off the same directory serves (the agent then waits for its
+        # server, which is not there: it is stopped).
+        p = subprocess.Popen(args + ["--container-userns", "off"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            seen = ""
+            while "agent for compute environment c" not in seen:
+                line = p.stderr.readline()
+                self.assertTrue(line, "the agent stopped: " + seen)
+                seen += line
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
 
 
 class ProcessExecutorStays(JobsCase):

@@ -13,6 +13,8 @@ class Demo(unittest.TestCase):
     def test_demo_runs_its_jobs_and_cleans_up(self):
         tmp = tempfile.mkdtemp(prefix="barge-demo-test-")
         self.addCleanup(shutil.rmtree, tmp, True)
+        # The containers' root, an unprivileged host user, passes through it (docs/decisions.md).
+        os.chmod(tmp, 0o711)
         # Everything the demo and its registry make goes under TMPDIR; the demo keeps its own
         # directory (server log included) when asked, and nothing else may stay.
         env = dict(os.environ, BARGE=BARGE, TMPDIR=tmp, BARGE_DEMO_KEEP="1")

@@ -75,6 +75,17 @@ class Reservation(FairShareCase):
                       what="two of share a's jobs to start")
         time.sleep(1)
         self.assertEqual(len(self.running(first)), 2, "share a took the reserved capacity")
+        # The queue's snapshot shows the share and what it uses, and the front of the queue.
+        snap = self.batch.get_job_queue_snapshot(jobQueue="reserved")
+        fair = snap["queueUtilization"]["fairshareUtilization"]
+        self.assertEqual(fair["activeShareCount"], 1)
+        self.assertEqual(fair["topCapacityUtilization"], [{
+            "shareIdentifier": "a", "capacityUsage": [{"capacityUnit": "VCPU", "quantity": 2.0}]}])
+        self.assertEqual(snap["queueUtilization"]["totalCapacityUsage"],
+                         [{"capacityUnit": "VCPU", "quantity": 2.0}])
+        waiting = [i for i in first if i not in self.running(first)]
+        self.assertEqual([j["jobArn"].rsplit("/", 1)[1] for j in snap["frontOfQueue"]["jobs"]],
+                         waiting)
         d = self.job(first[3])
         self.assertEqual(d["status"], "RUNNABLE")
         self.assertIn("computeReservation", d["statusReason"])
@@ -140,7 +151,19 @@ class PriorityAndUpdates(FairShareCase):
         self.fair_queue("kept", self.policy("kept", {}), "ce")
         # Blue uses the environment for a while; red not at all.
         self.wait_job(self.submit("hist", queue="kept", command="sleep 1", shareIdentifier="blue"))
+
+        def usage():
+            status, _, body = self.server.raw("POST", "/v1/getjobqueuesnapshot",
+                                              {"jobQueue": "kept"},
+                                              {"Content-Type": "application/json"})
+            self.assertEqual(status, 200, body)
+            return {s["shareIdentifier"]: s["usageVcpuSeconds"] for s in body["barge"]["shares"]}
+        before = usage()
+        self.assertGreater(before["blue"], 1.5)  # 2 vCPUs for about a second
         self.server.restart()
+        after = usage()
+        # Kept, less what a few seconds of decay (600 s time constant) take.
+        self.assertAlmostEqual(after["blue"], before["blue"], delta=0.05 * before["blue"])
         blocker = self.submit("blocker", queue="kept", command="sleep 1.5", shareIdentifier="gray")
         self.wait_job(blocker, "RUNNING")
         b = self.submit("b", queue="kept", command="true", shareIdentifier="blue")

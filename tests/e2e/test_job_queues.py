@@ -193,7 +193,8 @@ class CreateRefusals(JobQueueCase):
 
     def test_time_limit_actions(self):
         cases = [
-            (dict(LIMIT, maxTimeSeconds=599), "jobStateTimeLimitActions[1].maxTimeSeconds"),
+            # AWS's minimum is 600 s; --dev (these servers) lowers it to 1 (JobQueuesWithoutDevMode).
+            (dict(LIMIT, maxTimeSeconds=0), "jobStateTimeLimitActions[1].maxTimeSeconds"),
             (dict(LIMIT, maxTimeSeconds=86401), "jobStateTimeLimitActions[1].maxTimeSeconds"),
             (dict(LIMIT, action="TERMINATE"), "jobStateTimeLimitActions[1].action"),
             (dict(LIMIT, reason=""), "jobStateTimeLimitActions[1].reason"),
@@ -339,7 +340,7 @@ class UpdateAndDelete(JobQueueCase):
             (dict(computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ghost"}]),
              "no compute environment named 'ghost'"),
             (dict(schedulingPolicyArn=arn(SP, "ghost")), "schedulingPolicyArn"),
-            (dict(jobStateTimeLimitActions=[dict(LIMIT, maxTimeSeconds=10)]),
+            (dict(jobStateTimeLimitActions=[dict(LIMIT, maxTimeSeconds=0)]),
              "jobStateTimeLimitActions[0].maxTimeSeconds"),
             (dict(jobStateTimeLimitActions=[dict(LIMIT, action="TERMINATE")]),
              "jobStateTimeLimitActions[0].action"),
@@ -543,6 +544,26 @@ class Persistence(JobQueueCase):
                            computeEnvironment="spot-b")
         b.update_job_queue(jobQueue="kept", priority=14)
         self.assertEqual(self.wait_queue("kept", "VALID")["priority"], 14)
+
+
+class JobQueuesWithoutDevMode(ServerTestCase):
+    """Without --dev, AWS's 600-second minimum of jobStateTimeLimitActions applies."""
+
+    server_args = ()
+
+    def test_time_limit_minimum(self):
+        self.batch.create_compute_environment(computeEnvironmentName="um", type="UNMANAGED")
+        order = [{"order": 1, "computeEnvironment": "um"}]
+        with self.assertRaises(Exception) as cm:
+            self.batch.create_job_queue(jobQueueName="q", priority=1,
+                                        computeEnvironmentOrder=order,
+                                        jobStateTimeLimitActions=[dict(LIMIT, maxTimeSeconds=599)])
+        msg = cm.exception.response["Error"]["Message"]
+        self.assertIn("jobStateTimeLimitActions[0].maxTimeSeconds", msg)
+        self.assertIn("between 600", msg)
+        self.assertIn("--dev", msg)
+        self.batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=order,
+                                    jobStateTimeLimitActions=[dict(LIMIT, maxTimeSeconds=600)])
 
 
 if __name__ == "__main__":

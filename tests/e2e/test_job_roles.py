@@ -342,6 +342,8 @@ class JobRolesContainer(RolesCase):
         cls.registry = LocalRegistry().start()
         cls.layout = build_busybox_layout()
         cls.work_root = tempfile.mkdtemp(prefix="barge-work-")
+        # The containers' mapped root passes through it to reach its bundle.
+        os.chmod(cls.work_root, 0o711)
         try:
             push_layout(cls.layout, cls.registry, "library/busybox", "latest")
             cls.extra_args = ("--executor", "container", "--registry-mirror",

@@ -297,3 +297,21 @@ class ListJobsByShare(JobsCase):
         out = self.server.aws("batch", "list-jobs", "--job-queue", "fair", "--filters",
                               "name=SHARE_IDENTIFIER,values=red")
         self.assertEqual([s["jobId"] for s in out["jobSummaryList"]], [ids["r1"]])
+
+
+class QueueSnapshot(JobsCase):
+    def test_front_of_a_first_in_first_out_queue(self):
+        ids = [self.submit("snap-%d" % i, queue="parked") for i in range(3)]
+        self.wait_for(lambda: all(self.status(i) == "RUNNABLE" for i in ids), what="RUNNABLE")
+        snap = self.batch.get_job_queue_snapshot(jobQueue="parked")
+        front = snap["frontOfQueue"]["jobs"]
+        self.assertEqual([j["jobArn"] for j in front], [arn("job", i) for i in ids])
+        for j, i in zip(front, ids):
+            self.assertGreaterEqual(j["earliestTimeAtPosition"], self.job(i)["createdAt"])
+        self.assertEqual(snap["queueUtilization"]["totalCapacityUsage"],
+                         [{"capacityUnit": "VCPU", "quantity": 0.0}])
+        self.assertNotIn("fairshareUtilization", snap["queueUtilization"])
+        # By ARN too; an unknown queue is a ClientException.
+        self.assertEqual(self.batch.get_job_queue_snapshot(jobQueue=arn("job-queue", "parked"))
+                         ["frontOfQueue"]["jobs"], front)
+        self.assertClientError(self.batch.get_job_queue_snapshot, "jobQueue", jobQueue="nope")

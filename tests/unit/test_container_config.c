@@ -24,6 +24,9 @@ static void write_file(const char *rel, const char *text)
     free(path);
 }
 
+/* The user namespace the next configurations are for (NULL: none). */
+static const idmap *ids_in_use;
+
 static json_t *config_for(const char *image_json, const char *container_json, char **argv,
                           char **envp, char *reason, size_t len)
 {
@@ -35,7 +38,7 @@ static json_t *config_for(const char *image_json, const char *container_json, ch
     json_t *image = json_loads(image_json, 0, NULL);
     CHECK(image != NULL);
     char *lower = xasprintf("%s/lower", root), *work = xasprintf("%s/work", root);
-    container_inputs in = {&s, image, lower, work, "/usr/libexec/barge-init"};
+    container_inputs in = {&s, image, lower, work, "/usr/libexec/barge-init", ids_in_use};
     json_t *c = container_config(&in, reason, len);
     json_decref(image);
     json_decref(s.container);
@@ -218,6 +221,95 @@ static void test_properties(void)
     free(host);
 }
 
+static int has_namespace(json_t *c, const char *type)
+{
+    json_t *n;
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(c, "linux"), "namespaces"), i, n)
+        if (strcmp(json_string_value(json_object_get(n, "type")), type) == 0) return 1;
+    return 0;
+}
+
+static void check_mapping(json_t *c, const char *key, long long host, long long size)
+{
+    json_t *maps = json_object_get(json_object_get(c, "linux"), key);
+    CHECK_EQ_INT(json_array_size(maps), 1);
+    json_t *m = json_array_get(maps, 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(m, "containerID")), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(m, "hostID")), host);
+    CHECK_EQ_INT(json_integer_value(json_object_get(m, "size")), size);
+}
+
+/* With a mapping: a user namespace with it, the host's /sys bound (sysfs cannot be mounted
+ * without a network namespace of its own), directories made for volumes given to the
+ * container's root and one that existed left as it was; privileged: none of it. */
+static void test_user_namespace(void)
+{
+    char reason[256];
+    char *argv[] = {"true", NULL};
+    static const idmap ids = {1000000000u, 1500000000u, 65536};
+    char *made = xasprintf("%s/userns/new", root), *kept = xasprintf("%s/userns", root);
+    CHECK(util_make_dirs(kept, 0755) == 1);
+    char *props = xasprintf(
+        "{\"volumes\":[{\"name\":\"new\",\"host\":{\"sourcePath\":\"%s\"}},"
+        "{\"name\":\"old\",\"host\":{\"sourcePath\":\"%s\"}},{\"name\":\"s\"}],"
+        "\"mountPoints\":[{\"sourceVolume\":\"new\",\"containerPath\":\"/new\"},"
+        "{\"sourceVolume\":\"old\",\"containerPath\":\"/old\"},"
+        "{\"sourceVolume\":\"s\",\"containerPath\":\"/s\"}],"
+        "\"linuxParameters\":{\"devices\":[{\"hostPath\":\"/dev/null\","
+        "\"containerPath\":\"/dev/mynull\"}]}}", made, kept);
+    ids_in_use = &ids;
+    json_t *c = config_for("{}", props, argv, NULL, reason, sizeof reason);
+    CHECK(c != NULL);
+    CHECK(has_namespace(c, "user") && has_namespace(c, "pid") && has_namespace(c, "mount"));
+    CHECK(!has_namespace(c, "network"));
+    check_mapping(c, "uidMappings", 1000000000LL, 65536);
+    check_mapping(c, "gidMappings", 1500000000LL, 65536);
+    json_t *sys = find_mount(c, "/sys");
+    CHECK_STR(json_string_value(json_object_get(sys, "type")), "bind");
+    CHECK_STR(json_string_value(json_object_get(sys, "source")), "/sys");
+    char *sys_options = json_dumps(json_object_get(sys, "options"), 0);
+    CHECK_CONTAINS(sys_options, "\"ro\"");
+    free(sys_options);
+    /* No device node can be made in a user namespace: the host's is bound, and the device
+     * cgroup still allows it. */
+    json_t *dev = find_mount(c, "/dev/mynull");
+    CHECK_STR(json_string_value(json_object_get(dev, "source")), "/dev/null");
+    CHECK_STR(json_string_value(json_object_get(dev, "type")), "bind");
+    CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(c, "linux"), "devices")), 0);
+    json_t *rules = json_object_get(json_object_get(json_object_get(c, "linux"), "resources"),
+                                    "devices");
+    CHECK_EQ_INT(json_array_size(rules), 2);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(rules, 1), "access")), "rwm");
+    struct stat st;
+    if (geteuid() == 0) {
+        CHECK(stat(made, &st) == 0);
+        CHECK_EQ_INT((long long)st.st_uid, 1000000000LL);
+        CHECK_EQ_INT((long long)st.st_gid, 1500000000LL);
+        const char *scratch = json_string_value(json_object_get(find_mount(c, "/s"), "source"));
+        CHECK(stat(scratch, &st) == 0);
+        CHECK_EQ_INT((long long)st.st_uid, 1000000000LL);
+        CHECK(stat(kept, &st) == 0);
+        CHECK_EQ_INT((long long)st.st_uid, (long long)geteuid());
+    }
+    json_decref(c);
+    c = config_for("{}", "{\"privileged\":true}", argv, NULL, reason, sizeof reason);
+    CHECK(c != NULL);
+    CHECK(!has_namespace(c, "user"));
+    CHECK(json_object_get(json_object_get(c, "linux"), "uidMappings") == NULL);
+    CHECK_STR(json_string_value(json_object_get(find_mount(c, "/sys"), "type")), "sysfs");
+    json_decref(c);
+    ids_in_use = NULL;
+    c = config_for("{}", NULL, argv, NULL, reason, sizeof reason);
+    CHECK(c != NULL);
+    CHECK(!has_namespace(c, "user"));
+    CHECK_STR(json_string_value(json_object_get(find_mount(c, "/sys"), "type")), "sysfs");
+    json_decref(c);
+    free(props);
+    free(made);
+    free(kept);
+}
+
 int main(void)
 {
     strcpy(root, "/tmp/barge-ccfg-XXXXXX");
@@ -234,6 +326,7 @@ int main(void)
     test_users();
     test_command_and_environment();
     test_properties();
+    test_user_namespace();
     util_remove_tree(root);
     printf("container_config: ok\n");
     return 0;

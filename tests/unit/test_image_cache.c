@@ -86,7 +86,7 @@ static void test_first_get(void)
 {
     image_cache_entry *e;
     char *r = ref("a");
-    CHECK_EQ_INT(image_cache_get(cache, r, NULL, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, NULL, &e, reason, sizeof reason), 0);
     CHECK(exists(e->bundle, "rootfs/bin/busybox"));
     CHECK(exists(e->bundle, "config.json"));
     CHECK_STR(e->digest, digests[0]);
@@ -104,7 +104,7 @@ static void *get_b(void *arg)
 {
     struct getter *g = arg;
     char why[512], *r = ref("b");
-    g->rc = image_cache_get(cache, r, NULL, &g->e, why, sizeof why);
+    g->rc = image_cache_get(cache, r, NULL, NULL, &g->e, why, sizeof why);
     free(r);
     return NULL;
 }
@@ -125,16 +125,56 @@ static void test_concurrent(void)
     for (int i = 0; i < 4; i++) image_cache_release(cache, g[i].e);
 }
 
+static const idmap mapped = {200000, 300000, 65536};
+
+static uid_t owner(const char *bundle, const char *below, gid_t *gid)
+{
+    struct stat st;
+    char *p = xasprintf("%s/%s", bundle, below);
+    CHECK(lstat(p, &st) == 0);
+    free(p);
+    *gid = st.st_gid;
+    return st.st_uid;
+}
+
+/* An image for a user namespace is a bundle of its own, its files owned by the mapped host ids;
+ * the plain bundle of the same digest stays as it was, and each is unpacked once. */
+static void test_mapped(void)
+{
+    image_cache_entry *plain, *m, *again;
+    gid_t gid;
+    char *r = ref("a");
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, NULL, &plain, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, &mapped, &m, reason, sizeof reason), 0);
+    CHECK(m != plain);
+    CHECK_STR(m->digest, plain->digest);
+    CHECK(strcmp(m->bundle, plain->bundle) != 0);
+    CHECK_CONTAINS(m->bundle, "-u200000-g300000-n65536");
+    CHECK_EQ_INT((int)owner(m->bundle, "rootfs/bin/busybox", &gid), 200000);
+    CHECK_EQ_INT((int)gid, 300000);
+    CHECK_EQ_INT((int)owner(m->bundle, "rootfs", &gid), 200000);
+    CHECK_EQ_INT((int)owner(plain->bundle, "rootfs/bin/busybox", &gid), 0);
+    CHECK_EQ_INT((int)gid, 0);
+    CHECK_EQ_INT(count_bundles(dir), 3);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, &mapped, &again, reason, sizeof reason), 0);
+    CHECK(again == m);
+    CHECK_EQ_INT(count_bundles(dir), 3);
+    image_cache_release(cache, again);
+    image_cache_release(cache, m);
+    image_cache_release(cache, plain);
+    free(r);
+}
+
 static void test_missing(void)
 {
     image_cache_entry *e = (image_cache_entry *)1;
     char *r = xasprintf("%s/nosuch:latest", url);
-    CHECK_EQ_INT(image_cache_get(cache, r, NULL, &e, reason, sizeof reason), -1);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, NULL, &e, reason, sizeof reason), -1);
     CHECK(e == NULL);
     CHECK_CONTAINS(reason, "CannotPullContainerError: ");
     CHECK_CONTAINS(reason, "manifest unknown");
     CHECK(!strchr(reason, '\n'));
-    CHECK_EQ_INT(image_cache_get(cache, "Not A Reference", NULL, &e, reason, sizeof reason), -1);
+    CHECK_EQ_INT(image_cache_get(cache, "Not A Reference", NULL, NULL, &e, reason, sizeof reason), -1);
     CHECK_CONTAINS(reason, "CannotPullContainerError: invalid reference");
     free(r);
 }
@@ -147,7 +187,7 @@ static void test_eviction(void)
     image_cache *small = image_cache_new(d2, 1, &err);
     CHECK(small);
     image_cache_entry *a, *c;
-    CHECK_EQ_INT(image_cache_get(small, ra, NULL, &a, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(small, ra, NULL, NULL, &a, reason, sizeof reason), 0);
     char *a_bundle = xstrdup(a->bundle);
     long long one = a->bytes;
     image_cache_release(small, a);
@@ -156,9 +196,9 @@ static void test_eviction(void)
     image_cache_free(small);
 
     small = image_cache_new(d2, one + one / 2, &err);
-    CHECK_EQ_INT(image_cache_get(small, ra, NULL, &a, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(small, ra, NULL, NULL, &a, reason, sizeof reason), 0);
     CHECK(exists(a->bundle, "config.json"));
-    CHECK_EQ_INT(image_cache_get(small, rc, NULL, &c, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(small, rc, NULL, NULL, &c, reason, sizeof reason), 0);
     CHECK_STR(c->digest, digests[2]);
     CHECK(exists(a_bundle, "config.json")); /* held: kept although over the bound */
     CHECK(exists(c->bundle, "config.json"));
@@ -180,15 +220,15 @@ static void test_without_registry(void)
 {
     image_cache_entry *e;
     char *ra = ref("a"), *rb = ref("b"), *by_digest = xasprintf("%s/busybox@%s", url, digests[0]);
-    CHECK_EQ_INT(image_cache_get(cache, ra, NULL, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, ra, NULL, NULL, &e, reason, sizeof reason), 0);
     CHECK_STR(e->digest, digests[0]);
     image_cache_release(cache, e);
-    CHECK_EQ_INT(image_cache_get(cache, by_digest, NULL, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, by_digest, NULL, NULL, &e, reason, sizeof reason), 0);
     CHECK_STR(e->digest, digests[0]);
     image_cache_release(cache, e);
     /* Not cached: the registry's absence is the reason. */
     char *rc = ref("c");
-    CHECK_EQ_INT(image_cache_get(cache, rc, NULL, &e, reason, sizeof reason), -1);
+    CHECK_EQ_INT(image_cache_get(cache, rc, NULL, NULL, &e, reason, sizeof reason), -1);
     CHECK_CONTAINS(reason, "CannotPullContainerError: ");
     CHECK_CONTAINS(reason, "connection refused");
 
@@ -196,11 +236,17 @@ static void test_without_registry(void)
     char *err = NULL;
     cache = image_cache_new(dir, 1LL << 40, &err);
     CHECK(cache);
-    CHECK_EQ_INT(image_cache_get(cache, rb, NULL, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, rb, NULL, NULL, &e, reason, sizeof reason), 0);
     CHECK_STR(e->digest, digests[1]);
     CHECK(exists(e->bundle, "rootfs/etc/barge-variant"));
     image_cache_release(cache, e);
-    CHECK_EQ_INT(count_bundles(dir), 2); /* a and b */
+    if (geteuid() == 0) {
+        /* The mapped bundle is found again too. */
+        CHECK_EQ_INT(image_cache_get(cache, ra, NULL, &mapped, &e, reason, sizeof reason), 0);
+        CHECK_CONTAINS(e->bundle, "-u200000-g300000-n65536");
+        image_cache_release(cache, e);
+    }
+    CHECK_EQ_INT(count_bundles(dir), geteuid() == 0 ? 3 : 2); /* a, b (and a mapped) */
     free(ra);
     free(rb);
     free(rc);
@@ -218,6 +264,7 @@ int main(void)
     CHECK(cache);
     RUN(test_first_get);
     RUN(test_concurrent);
+    if (geteuid() == 0) RUN(test_mapped); /* only root may give files to other users */
     RUN(test_missing);
     RUN(test_eviction);
     registry_stop();

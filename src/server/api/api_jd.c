@@ -166,6 +166,8 @@ static int register_jd(api_ctx *c, json_t *req, json_t **resp)
     json_object_set_new(jd, "platformCapabilities",
                         json_pack("[s]", fargate ? "FARGATE" : "EC2"));
     json_object_set_new(jd, "containerOrchestrationType", json_string("ECS"));
+    if ((v = json_object_get(req, "consumableResourceProperties")))
+        json_object_set_new(jd, "consumableResourceProperties", json_deep_copy(v));
 
     reg_put(st, &st->jd, key, jd);
     json_object_set_new(st->jd_latest, name, json_integer(rev));

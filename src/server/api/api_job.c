@@ -193,7 +193,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     json_t *q = reg_get(&c->st->jq, qname);
     jq_rec *qr = res_jq(c->st, qname);
     int rc = -1;
-    json_t *desc = NULL;
+    json_t *desc = NULL, *consumables = NULL;
     if (!q || !qr) {
         api_client_error(c, "jobQueue: no job queue named '%s'; create it with CreateJobQueue",
                          qname);
@@ -265,6 +265,14 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         jobdef_check_timeout(c, json_object_get(req, "timeout"), "timeout") < 0)
         goto out;
     if (api_check_tags(c, json_object_get(req, "tags"), "tags") < 0) goto out;
+    /* The resources the job needs: the override's, else the definition's; they must exist
+     * now, whatever a remembered recipe says. */
+    json_t *crp = json_object_get(req, "consumableResourcePropertiesOverride");
+    if (jobdef_check_consumables(c, crp ? crp : json_object_get(def, "consumableResourceProperties"),
+                                 crp ? "consumableResourcePropertiesOverride"
+                                     : "consumableResourceProperties",
+                                 &consumables) < 0)
+        goto out;
     json_int_t prio = api_int(req, "schedulingPriorityOverride", 0);
     if (prio < 0 || prio > 9999) {
         api_client_error(c, "schedulingPriorityOverride: must be between 0 and 9999");
@@ -328,6 +336,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         if (sched_prio) json_object_set(desc, "schedulingPriority", sched_prio);
         if (api_str(req, "shareIdentifier"))
             json_object_set(desc, "shareIdentifier", json_object_get(req, "shareIdentifier"));
+        if (consumables) json_object_set(desc, "consumableResourceProperties", consumables);
         json_object_set_new(desc, "container", container);
         spec = jobspec_make(desc);
         desc = NULL;
@@ -345,6 +354,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     rc = 0;
 out:
     json_decref(desc);
+    json_decref(consumables);
     free(qname);
     return rc;
 }

@@ -79,6 +79,7 @@ static int resolve(api_ctx *c, const char *arn, target *t)
         {ARN_JQ, "job queue", offsetof(state, jq)},
         {ARN_JD, "job definition revision", offsetof(state, jd)},
         {ARN_SP, "scheduling policy", offsetof(state, sp)},
+        {ARN_CR, "consumable resource", offsetof(state, cr)},
     };
     memset(t, 0, sizeof *t);
     char *kind = NULL, *res = NULL;
@@ -122,8 +123,8 @@ static int resolve(api_ctx *c, const char *arn, target *t)
         goto out;
     }
     api_client_error(c, "resourceArn: '%.200s' is a '%.40s' ARN; AWS Batch tags only compute "
-                        "environments, job queues, job definitions, scheduling policies and "
-                        "jobs", arn, kind);
+                        "environments, job queues, job definitions, scheduling policies, "
+                        "consumable resources and jobs", arn, kind);
 out:
     free(kind);
     free(res);

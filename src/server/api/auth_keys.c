@@ -24,10 +24,12 @@ static const char *const builtin[][2] = {
               "\"Resource\":\"*\"}]}"},
     {"submit", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":["
                "\"batch:SubmitJob\",\"batch:CancelJob\",\"batch:TerminateJob\","
-               "\"batch:TagResource\",\"batch:Describe*\",\"batch:List*\",\"logs:Get*\","
+               "\"batch:TagResource\",\"batch:Describe*\",\"batch:List*\","
+               "\"batch:GetJobQueueSnapshot\",\"logs:Get*\","
                "\"logs:Describe*\",\"logs:FilterLogEvents\"],\"Resource\":\"*\"}]}"},
     {"read", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":["
-             "\"batch:Describe*\",\"batch:List*\",\"logs:Get*\",\"logs:Describe*\","
+             "\"batch:Describe*\",\"batch:List*\",\"batch:GetJobQueueSnapshot\","
+             "\"logs:Get*\",\"logs:Describe*\","
              "\"logs:FilterLogEvents\"],\"Resource\":\"*\"}]}"},
 };
 

@@ -50,6 +50,11 @@ int jobdef_check_requirements(api_ctx *c, json_t *reqs, int fargate, const char 
 /* A container's logConfiguration (jobdef_logs.c): with the awslogs driver, its options. */
 int jobdef_check_log_configuration(api_ctx *c, json_t *lc, const char *field);
 
+/* consumableResourceProperties (jobdef_consumables.c).  With resolved, every resource must
+ * exist and *resolved receives the properties with ARNs (fresh); without, only the form is
+ * checked. */
+int jobdef_check_consumables(api_ctx *c, json_t *props, const char *field, json_t **resolved);
+
 /* The whole RegisterJobDefinition request, apart from the name and revision bookkeeping. */
 int jobdef_check_register(api_ctx *c, json_t *req);
 

@@ -643,9 +643,9 @@ int jobdef_check_register(api_ctx *c, json_t *req)
     if (json_object_get(req, "eksProperties"))
         return api_client_error(c, "eksProperties: barge does not run jobs on Amazon EKS; "
                                    "describe the container in containerProperties instead");
-    if (json_object_get(req, "consumableResourceProperties"))
-        return api_client_error(c, "consumableResourceProperties: barge has no consumable "
-                                   "resources; remove it");
+    if (jobdef_check_consumables(c, json_object_get(req, "consumableResourceProperties"),
+                                 "consumableResourceProperties", NULL) < 0)
+        return -1;
     json_t *caps = json_object_get(req, "platformCapabilities");
     if (json_array_size(caps) > 1)
         return api_client_error(c, "platformCapabilities: give one of EC2 or FARGATE (got %zu "

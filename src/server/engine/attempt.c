@@ -11,6 +11,7 @@
 #include "server/base/logstore.h"
 #include "server/model/arn.h"
 #include "server/model/config.h"
+#include "server/model/consumable.h"
 #include "server/model/jobs.h"
 #include "server/model/registry.h"
 #include "server/model/retry.h"
@@ -242,6 +243,24 @@ void attempt_running(state *st, job *j, int64_t at)
 
 /* ---- ending ---------------------------------------------------------------------------- */
 
+/* A NON_REPLENISHABLE consumable resource's quantity is used up by the attempt that held it
+ * (model/consumable.h): its total goes down as the attempt ends, however it ends. */
+static void use_up_consumables(state *st, const job *j)
+{
+    const jobspec_need *needs;
+    size_t n = jobspec_consumables(j->spec, &needs);
+    for (size_t i = 0; i < n; i++) {
+        json_t *desc = reg_get(&st->cr, needs[i].name);
+        const char *type = json_string_value(json_object_get(desc, "resourceType"));
+        if (!type || strcmp(type, CONSUMABLE_NON_REPLENISHABLE) != 0) continue;
+        json_t *next = json_deep_copy(desc);
+        long long total = json_integer_value(json_object_get(next, "totalQuantity"));
+        total -= needs[i].quantity;
+        json_object_set_new(next, "totalQuantity", json_integer(total < 0 ? 0 : total));
+        reg_put(st, &st->cr, needs[i].name, next);
+    }
+}
+
 /* The attempt leaves its instance: its capacity is free for the next pass. */
 static void release(state *st, job *j)
 {
@@ -296,6 +315,8 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     if (!j->attempts) j->attempts = json_array();
     json_array_append_new(j->attempts, attempt);
     release(st, j);
+    /* An attempt a clean stop of the server interrupted has used nothing up: it runs again. */
+    if (!e->uncharged) use_up_consumables(st, j);
     if (!j->started_at) j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
     jobs_note_started(st, j);
 

@@ -6,22 +6,25 @@
 
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/model/consumable.h"
 #include "server/model/instance.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
 #include "server/engine/fairshare.h"
 #include "server/engine/provider_local.h"
 
-static void explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
+/* Why j cannot run in ce, appended to out; the AWS reason code it amounts to, or
+ * EXPLAIN_NONE when the job just waits its turn. */
+static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
 {
     const char *name = ce->name;
     if (ce->state != RES_ENABLED) {
         buf_printf(out, "compute environment %s is DISABLED", name);
-        return;
+        return EXPLAIN_NONE;
     }
     if (!res_ce_usable(ce)) {
         buf_printf(out, "compute environment %s is %s", name, res_status_name(ce->status));
-        return;
+        return EXPLAIN_NONE;
     }
     double need = j->spec->mvcpus / 1000.0;
     int maxv = 0, maxm = 0, maxg = 0, registered = 0, starting = 0;
@@ -30,17 +33,19 @@ static void explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
         if (j->spec->mvcpus > maxv * 1000) {
             buf_printf(out, "needs %g vCPUs, the largest instance compute environment %s can run "
                             "has %d (maxvCpus %d)", need, name, maxv, ce->max_mvcpus / 1000);
-            return;
+            /* Over maxvCpus itself, or over every instance type the environment allows. */
+            return j->spec->mvcpus > ce->max_mvcpus ? EXPLAIN_CE_MAX_RESOURCE
+                                                    : EXPLAIN_JOB_REQUIREMENT;
         }
         if (j->spec->memory_mib > maxm) {
             buf_printf(out, "needs %d MiB of memory, the largest instance compute environment %s "
                             "can run has %d MiB", j->spec->memory_mib, name, maxm);
-            return;
+            return EXPLAIN_JOB_REQUIREMENT;
         }
         if (j->spec->gpus > maxg) {
             buf_printf(out, "needs %d GPUs, the largest instance compute environment %s can run "
                             "has %d", j->spec->gpus, name, maxg);
-            return;
+            return EXPLAIN_JOB_REQUIREMENT;
         }
     }
     int used = 0, total = 0;
@@ -67,13 +72,13 @@ static void explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
             buf_printf(out, "compute environment %s is UNMANAGED and no agent has registered; "
                             "start one with `barge agent --server %s --compute-environment %s`",
                        name, st->fleet->url ? st->fleet->url : "URL", name);
-            return;
+            return EXPLAIN_NONE;
         }
         if (j->spec->mvcpus > maxv * 1000 || j->spec->memory_mib > maxm) {
             buf_printf(out, "needs %g vCPUs and %d MiB, the largest agent registered in compute "
                             "environment %s has %d vCPUs and %d MiB", need, j->spec->memory_mib,
                        name, maxv, maxm);
-            return;
+            return EXPLAIN_JOB_REQUIREMENT;
         }
     }
     launch_trouble *t = dict_get(&st->fleet->trouble, name);
@@ -83,7 +88,8 @@ static void explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
                         "registering (the server's log says why); next launch in %lld s",
                    t->failures, t->failures > 1 ? "s" : "", name,
                    (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
-        return;
+        /* Instances that cannot be had: what EC2's capacity errors are on AWS. */
+        return EXPLAIN_INSUFFICIENT_CAPACITY;
     }
     if (starting)
         buf_printf(out, "waiting for %d instance%s of compute environment %s to start", starting,
@@ -92,31 +98,68 @@ static void explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
         buf_printf(out, "waiting for capacity in compute environment %s: %g of %g vCPUs in use%s",
                    name, used / 1000.0, total / 1000.0,
                    ce->managed ? " (maxvCpus reached or no instance fits)" : "");
+    return EXPLAIN_NONE;
 }
 
-char *explain_runnable(state *st, const job *j)
+const char *explain_code_name(explain_code code)
 {
+    switch (code) {
+    case EXPLAIN_CE_MAX_RESOURCE: return "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE";
+    case EXPLAIN_JOB_REQUIREMENT: return "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT";
+    case EXPLAIN_INSUFFICIENT_CAPACITY: return "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY";
+    default: return NULL;
+    }
+}
+
+char *explain_runnable_code(state *st, const job *j, explain_code *code)
+{
+    *code = EXPLAIN_NONE;
     jq_rec *q = res_jq(st, j->spec->queue);
     if (!q) return xasprintf("job queue %s no longer exists", j->spec->queue);
     if (q->state != RES_ENABLED)
         return xasprintf("job queue %s is DISABLED; its jobs wait until it is ENABLED",
                          j->spec->queue);
     int kind = res_jq_fargate(q);
-    if (kind >= 0 && j->spec->fargate != kind)
-        /* AWS's code for a job no environment of its queue can run, then why. */
-        return xasprintf("MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - the job's platformCapabilities "
-                         "is %s but job queue %s has %s compute environments; submit it to a "
-                         "queue of %s environments",
-                         j->spec->fargate ? "FARGATE" : "EC2", j->spec->queue,
-                         kind ? "FARGATE" : "EC2", j->spec->fargate ? "FARGATE" : "EC2");
+    if (kind >= 0 && j->spec->fargate != kind) {
+        *code = EXPLAIN_JOB_REQUIREMENT;
+        return xasprintf("%s - the job's platformCapabilities is %s but job queue %s has %s "
+                         "compute environments; submit it to a queue of %s environments",
+                         explain_code_name(*code), j->spec->fargate ? "FARGATE" : "EC2",
+                         j->spec->queue, kind ? "FARGATE" : "EC2",
+                         j->spec->fargate ? "FARGATE" : "EC2");
+    }
     char *held = fairshare_explain(st, q, j);
     if (held) return held;
+    const char *res;
+    long long need, avail;
+    if (!consumable_fits(st, j, &res, &need, &avail)) {
+        if (avail < 0)
+            return xasprintf("needs %lld of consumable resource %s, which no longer exists; "
+                             "create it again or cancel the job", need, res);
+        return xasprintf("waiting for consumable resource %s: needs %lld, %lld available (%lld "
+                         "held by running jobs)", res, need, avail, consumable_in_use(st, res));
+    }
     buf out = {0};
+    /* A reason code applies when every environment of the queue gives it, as AWS's do ("all
+     * compute environments ..."). */
+    int first = 1;
     for (size_t i = 0; i < q->n_ces; i++) {
         if (!q->ces[i]->live) continue;
         if (out.len) buf_puts(&out, "; ");
-        explain_ce(st, q->ces[i], j, &out);
+        explain_code c = explain_ce(st, q->ces[i], j, &out);
+        if (first) *code = c;
+        else if (c != *code) *code = EXPLAIN_NONE;
+        first = 0;
     }
     if (!out.len) buf_printf(&out, "job queue %s has no usable compute environment", j->spec->queue);
-    return out.data;
+    if (*code == EXPLAIN_NONE) return out.data;
+    char *s = xasprintf("%s - %s", explain_code_name(*code), out.data);
+    free(out.data);
+    return s;
+}
+
+char *explain_runnable(state *st, const job *j)
+{
+    explain_code code;
+    return explain_runnable_code(st, j, &code);
 }

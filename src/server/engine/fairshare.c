@@ -24,6 +24,7 @@ typedef struct fs_entry {
     job *cursor; /* the next job to try */
     job *after;  /* the one after the job handed out (the list changes when it is placed) */
     int misses;
+    double assumed; /* claim of the jobs fairshare_front counted as placed */
 } fs_entry;
 
 struct fs_pass {
@@ -86,7 +87,8 @@ static int64_t queue_max_mvcpus(state *st, const jq_rec *q)
 static double claim(const fs_pass *p, const fs_entry *e)
 {
     const jq_share *s = e->s;
-    return e->weight * (jobs_share_usage(s, p->now) + s->running_mvcpus / 1000.0 * s->decay_s);
+    return e->weight * (jobs_share_usage(s, p->now) + s->running_mvcpus / 1000.0 * s->decay_s) +
+           e->assumed;
 }
 
 /* (reservation/100)^active of the queue's maximum is held back; what remains, in milli-vCPUs. */
@@ -183,6 +185,22 @@ void fairshare_result(fs_pass *p, int placed)
 int fairshare_room(const fs_pass *p, const job *j)
 {
     return (int64_t)p->rt->running_mvcpus + j->spec->mvcpus <= p->cap_mvcpus;
+}
+
+size_t fairshare_front(state *st, jq_rec *q, const job **out, size_t max, int64_t now_ms)
+{
+    fs_pass *p = fairshare_begin(st, q, now_ms);
+    size_t n = 0;
+    job *j;
+    while (p && n < max && (j = fairshare_next(p))) {
+        out[n++] = j;
+        /* As if it were placed: its share's claim grows by what its vCPUs add. */
+        fs_entry *e = p->current;
+        e->assumed += e->weight * j->spec->mvcpus / 1000.0 * e->s->decay_s;
+        fairshare_result(p, 1);
+    }
+    fairshare_end(p);
+    return n;
 }
 
 void fairshare_end(fs_pass *p)

@@ -29,6 +29,11 @@ void fairshare_result(fs_pass *p, int placed);
 int fairshare_room(const fs_pass *p, const job *j);
 void fairshare_end(fs_pass *p);
 
+/* The order q's shares' jobs would be tried in if each were placed in turn (the front of the
+ * queue GetJobQueueSnapshot shows): up to max of them into out; returns how many. */
+size_t fairshare_front(struct state *st, jq_rec *q, const job **out, size_t max,
+                       int64_t now_ms);
+
 /* Why j waits, when q's computeReservation is what holds it back (a fresh sentence), else NULL. */
 char *fairshare_explain(struct state *st, jq_rec *q, const job *j);
 

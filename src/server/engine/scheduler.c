@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "server/model/consumable.h"
 #include "server/model/jobs.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
@@ -47,6 +48,8 @@ static void shrink(need *n, const job *j)
  * new jobs; what already runs there goes on.  1 when placed. */
 static int place(state *st, jq_rec *q, job *j, need *no_fit, need *no_launch)
 {
+    /* A consumable resource it needs is all held: it waits (explain.c says for what). */
+    if (!consumable_fits(st, j, NULL, NULL, NULL)) return 0;
     for (size_t k = 0; k < q->n_ces; k++) {
         ce_rec *ce = q->ces[k];
         if (!ce->live || !res_ce_usable(ce)) continue;

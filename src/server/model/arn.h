@@ -7,6 +7,7 @@
 #define ARN_JD "job-definition"
 #define ARN_SP "scheduling-policy"
 #define ARN_JOB "job"
+#define ARN_CR "consumable-resource"
 
 /* A fresh ARN for a resource of this server's region and account. */
 char *arn_make(const char *kind, const char *name);

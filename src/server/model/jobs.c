@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "server/model/arn.h"
 #include "server/model/config.h"
+#include "server/model/consumable.h"
 #include "server/model/state.h"
 
 static const char *const status_names[JS_COUNT] = {
@@ -340,10 +341,13 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
     BARGE_ASSERT(status == JS_STARTING || status == JS_RUNNING || j->inst == NULL);
     if (old == JS_RUNNABLE) rq_remove(st->jobs, j);
     /* A share's usage counts the vCPUs its attempts hold. */
-    if (holds_capacity(old) != holds_capacity(status))
+    if (holds_capacity(old) != holds_capacity(status)) {
         jobs_charge_share(st->jobs, j, holds_capacity(status) ? 1 : -1);
+        consumable_charge(st, j, holds_capacity(status) ? 1 : -1);
+    }
     j->status = (uint8_t)status;
     if (status == JS_RUNNABLE) {
+        j->runnable_at = util_now_ms();
         rq_insert(st->jobs, j);
         st->jobs->sched_needed = 1;
     }

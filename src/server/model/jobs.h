@@ -26,6 +26,11 @@ typedef struct jq_rt {
     struct jq_share **share_v;
     size_t n_shares, cap_shares;
     int running_mvcpus; /* of the attempts of its shares' jobs */
+    /* The head of rq as last seen by the time-limit check (engine/timelimit.c): since when it
+     * has been the head with its reason code. */
+    const job *head_seen;
+    int64_t head_since;
+    int head_code;
 } jq_rt;
 
 typedef struct jobs {
@@ -68,6 +73,9 @@ typedef struct jq_share {
     double decay_s;     /* the time constant the usage decays with (the policy's, as last seen) */
     int dirty;          /* usage changed since it was written */
     int64_t written_at; /* epoch ms */
+    const job *head_seen; /* as jq_rt's, for this share's list */
+    int64_t head_since;
+    int head_code;
 } jq_share;
 
 /* The share of queue q named id, made on first use. */

@@ -13,6 +13,7 @@
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/store.h"
+#include "server/model/consumable.h"
 #include "server/model/arn.h"
 #include "server/model/jobs.h"
 #include "server/model/jobs_internal.h"
@@ -312,6 +313,7 @@ int jobs_load(state *st, char **err)
             job *a = j->children ? j->children[k] : j;
             if (a->status != JS_STARTING && a->status != JS_RUNNING) continue;
             jobs_charge_share(js, a, 1);
+            consumable_charge(st, a, 1);
             if (js->n_loaded_started == cap) {
                 cap = cap ? cap * 2 : 16;
                 js->loaded_started = xrealloc(js->loaded_started, cap * sizeof *js->loaded_started);

@@ -23,6 +23,8 @@ struct spec_shared {
     char *log_group, *log_prefix;
     int mvcpus, memory_mib, gpus, attempts_max, timeout_s, fargate;
     const char *share; /* shareIdentifier (in v), or NULL */
+    jobspec_need *needs; /* consumableResourceProperties, by resource name */
+    size_t n_needs;
     int priority;      /* schedulingPriority, 0 when absent */
 };
 
@@ -152,6 +154,20 @@ static void derive(struct spec_shared *sh)
     sh->timeout_s = clamp_ll(json_integer_value(
         json_object_get(json_object_get(desc, "timeout"), "attemptDurationSeconds")));
     sh->share = json_string_value(json_object_get(desc, "shareIdentifier"));
+    json_t *crl = json_object_get(json_object_get(desc, "consumableResourceProperties"),
+                                  "consumableResourceList");
+    if (json_array_size(crl)) {
+        sh->needs = xcalloc(json_array_size(crl), sizeof *sh->needs);
+        size_t k;
+        json_t *e;
+        json_array_foreach(crl, k, e) {
+            const char *r = json_string_value(json_object_get(e, "consumableResource"));
+            if (!r) continue;
+            char *name = strncmp(r, "arn:", 4) == 0 ? arn_resource(r, ARN_CR) : NULL;
+            sh->needs[sh->n_needs].name = name ? name : xstrdup(r);
+            sh->needs[sh->n_needs++].quantity = json_integer_value(json_object_get(e, "quantity"));
+        }
+    }
     sh->priority = clamp_ll(json_integer_value(json_object_get(desc, "schedulingPriority")));
     size_t i;
     json_t *pc;
@@ -197,6 +213,8 @@ static void unintern(struct spec_shared *sh)
     free(sh->jd_name);
     free(sh->log_group);
     free(sh->log_prefix);
+    for (size_t i = 0; i < sh->n_needs; i++) free(sh->needs[i].name);
+    free(sh->needs);
     free(sh);
 }
 
@@ -297,6 +315,12 @@ json_t *jobspec_shared(const jobspec *s, const char *key)
 const char *jobspec_share(const jobspec *s)
 {
     return s->shared->share;
+}
+
+size_t jobspec_consumables(const jobspec *s, const jobspec_need **out)
+{
+    *out = s->shared->needs;
+    return s->shared->n_needs;
 }
 
 int jobspec_priority(const jobspec *s)

@@ -30,6 +30,12 @@ typedef struct jobspec {
     json_t *evaluate_on_exit; /* may be NULL */
 } jobspec;
 
+/* A consumable resource the job needs (consumableResourceProperties), by name. */
+typedef struct jobspec_need {
+    char *name;
+    long long quantity;
+} jobspec_need;
+
 /* Builds a spec from a whole description (taking the reference to desc). */
 jobspec *jobspec_make(json_t *desc);
 
@@ -56,6 +62,8 @@ json_t *jobspec_shared(const jobspec *s, const char *key);
 /* The job's shareIdentifier (NULL without one) and schedulingPriority (the override given at
  * submit, else the definition's, else 0): what a fair-share queue orders it by.  Borrowed. */
 const char *jobspec_share(const jobspec *s);
+/* The consumable resources the job needs: how many, and the list in *out (borrowed). */
+size_t jobspec_consumables(const jobspec *s, const jobspec_need **out);
 int jobspec_priority(const jobspec *s);
 const char *jobspec_log_group(const jobspec *s);
 const char *jobspec_log_prefix(const jobspec *s);

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/model/consumable.h"
 #include "server/model/instance.h"
 #include "server/model/jobs.h"
 #include "server/model/jobspec.h"
@@ -77,13 +78,13 @@ static state *load(store *db, fleet *kept, char **err)
     state *st = xcalloc(1, sizeof *st);
     st->db = db;
     st->fleet = kept ? kept : fleet_new(); /* freed with st if loading fails */
-    registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp};
-    const char *kinds[] = {"ce", "jq", "jd", "sp"};
+    registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp, &st->cr};
+    const char *kinds[] = {"ce", "jq", "jd", "sp", "cr"};
     st->jd_latest = json_object();
     /* Before the registries: a queue's typed record holds its jobs' index. */
     st->jobs = jobs_new();
     *err = NULL;
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         regs[i]->kind = kinds[i];
         regs[i]->items = json_object();
         regs[i]->deleted = json_object();
@@ -93,7 +94,7 @@ static state *load(store *db, fleet *kept, char **err)
         regs[i]->fill = res_fill;
         regs[i]->forget = res_forget;
     }
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         load_arg la = {st, regs[i], err};
         if (store_scan(db, kinds[i], load_one, &la) != 0) {
             if (!*err)
@@ -163,12 +164,13 @@ void model_forget_clean_stop(state *st)
 
 static void free_members(state *st)
 {
-    registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp};
-    for (size_t i = 0; i < 4; i++) {
+    registry *regs[] = {&st->ce, &st->jq, &st->jd, &st->sp, &st->cr};
+    for (size_t i = 0; i < 5; i++) {
         json_decref(regs[i]->items);
         json_decref(regs[i]->deleted);
     }
     json_decref(st->jd_latest);
+    consumable_free(st);
     res_free(st);
     jobs_free(st->jobs);
     fleet_free(st->fleet);

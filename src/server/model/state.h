@@ -27,6 +27,8 @@ typedef struct state {
     store *db;
     int store_failed; /* a write of the current batch failed; the core rolls back */
     registry ce, jq, jd, sp;
+    registry cr;       /* consumable resources (consumable.h) */
+    struct consumable_index *consumables; /* what their jobs hold (consumable.h) */
     json_t *jd_latest; /* job definition name -> highest revision ever registered */
     struct jobs *jobs;   /* every job (jobs.h) */
     struct fleet *fleet; /* every instance (instance.h) */

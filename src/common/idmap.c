@@ -1,0 +1,94 @@
+/* idmap — see idmap.h. */
+#include "common/idmap.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+/* The highest id a range may reach: (uid_t)-1 means "no id" to the kernel's calls. */
+#define ID_MAX 4294967294ULL
+
+static int parse_number(const char *s, size_t n, unsigned long long *out)
+{
+    if (n == 0 || n > 10) return -1;
+    unsigned long long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (unsigned long long)(s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* A range that leaves host root out and stays within the ids the kernel knows. */
+static int range_ok(unsigned long long base, unsigned long long size)
+{
+    return base >= 1 && size >= 1 && base + size - 1 <= ID_MAX;
+}
+
+const char *idmap_parse(const char *text, idmap *out)
+{
+    const char *colon = strchr(text, ':');
+    size_t nbase = colon ? (size_t)(colon - text) : strlen(text);
+    unsigned long long base, size = IDMAP_DEFAULT_SIZE;
+    if (parse_number(text, nbase, &base) < 0 ||
+        (colon && parse_number(colon + 1, strlen(colon + 1), &size) < 0))
+        return "must be HOSTBASE or HOSTBASE:SIZE, whole numbers (for example 1000000000:65536)";
+    if (base == 0) return "must not start at 0: the container's root would be the host's";
+    if (!range_ok(base, size)) return "must map 1 to 4294967294 ids, ending at 4294967294 at most";
+    out->uid_base = out->gid_base = (unsigned)base;
+    out->size = (unsigned)size;
+    return NULL;
+}
+
+int idmap_subid_range(const char *path, const char *user, unsigned *base, unsigned *size)
+{
+    char *text = util_read_file(path);
+    if (!text) return -1;
+    char uid[24] = "";
+    struct passwd pw, *found = NULL;
+    char pwbuf[1024];
+    if (getpwnam_r(user, &pw, pwbuf, sizeof pwbuf, &found) == 0 && found)
+        snprintf(uid, sizeof uid, "%u", (unsigned)found->pw_uid);
+    int rc = -1;
+    for (char *line = text; line && *line && rc < 0;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        unsigned long long b, n;
+        if (c2) {
+            *c1 = '\0';
+            if ((strcmp(line, user) == 0 || (*uid && strcmp(line, uid) == 0)) &&
+                parse_number(c1 + 1, (size_t)(c2 - c1 - 1), &b) == 0 &&
+                parse_number(c2 + 1, strcspn(c2 + 1, " \t\r"), &n) == 0 && range_ok(b, n)) {
+                *base = (unsigned)b;
+                *size = (unsigned)n;
+                rc = 0;
+            }
+        }
+        line = next;
+    }
+    free(text);
+    return rc;
+}
+
+void idmap_default(const char *subuid_path, const char *subgid_path, idmap *out,
+                   const char **source)
+{
+    unsigned ub, us, gb, gs;
+    if (idmap_subid_range(subuid_path, IDMAP_SUBID_USER, &ub, &us) == 0 &&
+        idmap_subid_range(subgid_path, IDMAP_SUBID_USER, &gb, &gs) == 0) {
+        out->uid_base = ub;
+        out->gid_base = gb;
+        out->size = us < gs ? us : gs;
+        *source = "the " IDMAP_SUBID_USER " user's subordinate ids";
+        return;
+    }
+    out->uid_base = out->gid_base = IDMAP_DEFAULT_BASE;
+    out->size = IDMAP_DEFAULT_SIZE;
+    *source = "the default range";
+}
