@@ -7,8 +7,10 @@ import concurrent.futures
 import json
 import os
 import select
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -322,6 +324,58 @@ class RequestDeadline(ServerTestCase):
         held = time.monotonic() - t0
         self.assertEqual(status, 200, out)
         self.assertGreater(held, self.TIMEOUT + 3)
+
+
+class RequestDeadlineOverTls(unittest.TestCase):
+    """The same deadline with HTTPS: a client that never finishes its TLS handshake, or
+    trickles its headers inside TLS, is cut off like one in plain HTTP."""
+
+    TIMEOUT = 2
+
+    @classmethod
+    def setUpClass(cls):
+        from test_tls import TlsServer, make_ca, make_cert
+        cls.dir = tempfile.mkdtemp(prefix="barge-limits-tls-")
+        cls.ca = make_ca(cls.dir)
+        cert, key = make_cert(cls.dir)
+        cls.server = TlsServer(cls.ca, args=("--dev", "--request-timeout", str(cls.TIMEOUT),
+                                             "--tls-cert", cert, "--tls-key", key)).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_no_handshake(self):
+        s = connect(self.server.port)
+        s.sendall(b"\x16\x03\x01")  # the start of a ClientHello, never finished
+        t, _ = closed_within(s, 20)
+        s.close()
+        self.assertIsNotNone(t, "a half-sent TLS handshake held its connection for 20 s")
+
+    def test_trickled_headers_in_tls(self):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        s = ctx.wrap_socket(connect(self.server.port), server_hostname="127.0.0.1")
+        s.sendall(b"POST /v1/describejobqueues HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        t0 = time.monotonic()
+        closed = None
+        s.settimeout(0.2)
+        while time.monotonic() - t0 < 20:
+            try:
+                s.sendall(b"X")
+                if s.recv(4096) == b"":
+                    closed = time.monotonic() - t0
+                    break
+            except socket.timeout:
+                continue
+            except (ssl.SSLError, OSError):
+                closed = time.monotonic() - t0
+                break
+        s.close()
+        self.assertIsNotNone(closed, "a client trickling its headers over TLS was not cut off")
+        self.assertLess(closed, self.TIMEOUT + 6)
+        # A whole request in time is served.
+        self.assertEqual(self.server.client().describe_job_queues()["jobQueues"], [])
 
 
 # Rate limits ---------------------------------------------------------------------------------
