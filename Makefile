@@ -13,7 +13,7 @@ CFLAGS   ?= -O2 -g
 # barge-init's flags, taken before a sanitizer build replaces CFLAGS: the sanitizers' runtimes do
 # not link statically, and barge-init must.
 INIT_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc -MMD -MP
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
 # BUILD may be overridden (make BUILD=build/mine) to keep several builds apart.
@@ -46,7 +46,16 @@ $(BUILD)/barge-init: $(INIT_OBJS)
 	@echo "  LD    $@"
 	@$(CC) -static -o $@ $^
 
-$(INIT_OBJS): $(BUILD)/obj/%.o: src/%.c
+$(INIT_OBJS): # The instance type catalogue is data (data/instance-types.tsv), built into the binary as C
+# initializers that src/common/catalog.c includes.
+$(BUILD)/gen/catalog_types.inc: data/instance-types.tsv
+	@mkdir -p $(dir $@)
+	@echo "  GEN   $@"
+	@awk -F'\t' '!/^#/ && NF >= 5 { printf "    {\"%s\", %d, %d, %d, \"%s\"},\n", $$1, $$2, $$3, $$4, $$5 }' $< > $@.tmp
+	@mv $@.tmp $@
+$(BUILD)/obj/common/catalog.o $(BUILD)/fuzz/obj/common/catalog.o: $(BUILD)/gen/catalog_types.inc
+
+$(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(INIT_CFLAGS) -c -o $@ $<
@@ -94,7 +103,7 @@ sanitize:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CHECK_SECONDS ?= 3
-FUZZ_CFLAGS  = -std=gnu11 $(WARN) -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Isrc \
+FUZZ_CFLAGS  = -std=gnu11 $(WARN) -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Isrc -I$(BUILD)/gen \
                $(PKG_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined
 FUZZ_SRCS    := $(wildcard fuzz/fuzz_*.c)

@@ -19,6 +19,20 @@ def wall_ms():
     return time.time() * 1000.0
 
 
+def wait_done(describe, job_id, timeout):
+    """Polls describe(job_id) every quarter second until the job has ended; returns its last
+    description, or raises BenchError (with an array's status summary) after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        time.sleep(0.25)
+        d = describe(job_id)
+        if d["status"] in ("SUCCEEDED", "FAILED"):
+            return d
+        if time.monotonic() > deadline:
+            raise BenchError(f"not finished after {timeout} s: "
+                             f"{d.get('arrayProperties', {}).get('statusSummary')}")
+
+
 def pct(values, p):
     """The p-th percentile (0-100) by linear interpolation; None for no values."""
     v = sorted(values)

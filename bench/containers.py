@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 
-from benchlib import (BenchError, fmt_ms, log, machine_busy, parse_setting, pct, proc_cpu, ratio,
+from benchlib import (BenchError, wait_done, fmt_ms, log, machine_busy, parse_setting, pct, proc_cpu, ratio,
                       target, wall_ms)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -272,15 +272,7 @@ def throughput_once(run, extra, maxv, vcpus, mem, n):
         cpu0, busy0 = server_cpu(srv), machine_busy()
         t0 = wall_ms()
         parent = submit(srv, size=n)
-        deadline = time.monotonic() + max(600, n)
-        while True:
-            time.sleep(0.25)
-            d = srv.describe(parent)
-            if d["status"] in ("SUCCEEDED", "FAILED"):
-                break
-            if time.monotonic() > deadline:
-                raise BenchError(f"not finished after {max(600, n)} s: "
-                                 f"{d['arrayProperties'].get('statusSummary')}")
+        d = wait_done(srv.describe, parent, max(600, n))
         summary = d["arrayProperties"]["statusSummary"]
         secs = (d["stoppedAt"] - t0) / 1000.0
         cpu1, busy1 = server_cpu(srv), machine_busy()

@@ -29,7 +29,7 @@ import time
 
 import containers
 from benchlib import (BenchError, fmt_mib, fmt_ms, fmt_rate, log, machine_busy, parse_setting, pct,
-                      proc_cpu, ratio, target, wall_ms)
+                      proc_cpu, ratio, target, wait_done, wall_ms)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
@@ -279,6 +279,21 @@ def setup_hold(srv):
     register_jobdef(srv, 1, 16)
 
 
+FAIR_SHARES = 8
+
+
+def setup_hold_fair(srv):
+    """A fair-share queue beside "hold", on the same environment that runs nothing: its jobs
+    wait in FAIR_SHARES shares of different weights, so every scheduling pass weighs them."""
+    policy = srv.call("createschedulingpolicy", {"name": "bench-fair", "fairsharePolicy": {
+        "shareDecaySeconds": 600, "computeReservation": 10, "shareDistribution": [
+            {"shareIdentifier": f"share{i}", "weightFactor": 1 + i} for i in range(FAIR_SHARES)]}})
+    srv.call("createjobqueue", {"jobQueueName": "hold-fair", "priority": 1,
+                                "schedulingPolicyArn": policy["arn"],
+                                "computeEnvironmentOrder": [{"order": 1,
+                                                             "computeEnvironment": "bench-hold"}]})
+
+
 def setup_run(srv, maxv, vcpus, mem, minv=0):
     """A queue served by a MANAGED environment: the local provider launches agents on this host."""
     srv.call("createcomputeenvironment", {
@@ -480,14 +495,7 @@ def e2e_once(run, maxv, vcpus, mem, mode, n):
         if mode == "array":
             t0 = wall_ms()
             parent = srv.call("submitjob", submit_body("run", n))["jobId"]
-            while True:
-                time.sleep(0.25)
-                d = srv.describe(parent)
-                if d["status"] in ("SUCCEEDED", "FAILED"):
-                    break
-                if time.monotonic() > deadline:
-                    raise BenchError(f"not finished after {run.args.e2e_timeout} s: "
-                                     f"{d['arrayProperties'].get('statusSummary')}")
+            d = wait_done(srv.describe, parent, run.args.e2e_timeout)
             summ = d["arrayProperties"]["statusSummary"]
             ok, failed, last = summ.get("SUCCEEDED", 0), summ.get("FAILED", 0), d["stoppedAt"]
             submit_s = None
@@ -710,6 +718,8 @@ def fig_scale(run):
     srv = run.server("scale")
     srv.start()
     setup_hold(srv)
+    setup_hold_fair(srv)
+    fair_body = dict(submit_body("hold-fair"), shareIdentifier="share0")
     url = srv.url + "/v1/submitjob"
     work = os.path.join(run.work, "scale")
     os.makedirs(work, exist_ok=True)
@@ -726,8 +736,10 @@ def fig_scale(run):
         queued += int(r["requests"] - r["non2xx"])
         return r
 
+    rounds = 0
+
     def fill_to(count, rate):
-        nonlocal queued
+        nonlocal queued, rounds
         while queued < count:
             left = count - queued
             # wrk runs a little longer than asked: leave the last two seconds' worth to an exact
@@ -736,8 +748,14 @@ def fig_scale(run):
                 submit_exact(left)
                 break
             secs = max(1, min(30, int(0.8 * left / rate)))
-            w = wrk("submit.lua", url, conns, secs,
-                    env={"BENCH_IDS_OUT": sample_prefix, "BENCH_IDS_EVERY": "1000"})
+            # Rounds alternate between the first-in-first-out queue and the fair-share one, so
+            # both grow together (wrk's threads submit to different shares).
+            env = {"BENCH_IDS_OUT": sample_prefix, "BENCH_IDS_EVERY": "1000"}
+            fair = rounds % 2 == 1
+            rounds += 1
+            if fair:
+                env.update(BENCH_QUEUE="hold-fair", BENCH_SHARES=str(FAIR_SHARES))
+            w = wrk("submit.lua", url, conns, secs, threads=FAIR_SHARES if fair else 2, env=env)
             curve.append((queued, w["per_second"]))
             queued += int(w["requests"] - w["non2xx"])
             rate = max(w["per_second"], 100.0)
@@ -761,6 +779,9 @@ def fig_scale(run):
         p["describe_p50"], p["describe_p99"] = d["p50_ms"], d["p99_ms"]
         s = httpload(url, a.submit_probe, method="POST", body=submit_body("hold"), lat=True)
         p["submit_p50"], p["submit_p99"] = pct(s["lat"], 50), pct(s["lat"], 99)
+        s = httpload(url, a.submit_probe, method="POST", body=fair_body, lat=True)
+        p["fair_p50"], p["fair_p99"] = pct(s["lat"], 50), pct(s["lat"], 99)
+        queued += a.submit_probe
         stop_s = srv.stop()
         p["stop_s"] = stop_s
         p["restart_s"] = srv.start()
@@ -817,8 +838,16 @@ def fig_scale(run):
             f"with {small['queued']:,} queued: {fmt_ms(small['submit_p50'])}",
             ratio(big["submit_p50"], small["submit_p50"]),
             target("flat (within 20%)", big["submit_p50"] <= 1.2 * small["submit_p50"]))
-    run.note("5. Scale: the queue is filled with individual SubmitJobs from wrk (bench/submit.lua) "
-             f"into a queue that runs nothing. At each level: VmRSS; {a.describe_calls:,} "
+    run.row(f"5. SubmitJob latency p50 into the fair-share queue ({FAIR_SHARES} shares), "
+            f"{n_label} queued",
+            f"{fmt_ms(big['fair_p50'])} (p99 {fmt_ms(big['fair_p99'])})",
+            f"with {small['queued']:,} queued: {fmt_ms(small['fair_p50'])}",
+            ratio(big["fair_p50"], small["fair_p50"]),
+            target("flat (within 20%)", big["fair_p50"] <= 1.2 * small["fair_p50"]))
+    run.note("5. Scale: the queues are filled with individual SubmitJobs from wrk (bench/submit.lua) "
+             "into two queues that run nothing, alternately: a first-in-first-out one and a "
+             f"fair-share one whose jobs wait in {FAIR_SHARES} shares of weights 1 to "
+             f"{FAIR_SHARES} (computeReservation 10), so every pass weighs the shares. At each level: VmRSS; {a.describe_calls:,} "
              "DescribeJobs of random known ids, one at a time (bench/httpload); "
              f"{a.submit_probe} SubmitJobs one at a time (the server reports no scheduling pass "
              "times, so the latency of a submit, whose batch ends with a pass, stands for it); "

@@ -198,6 +198,23 @@ class CreateRefused(CECase):
         self.create_ec2("it4", instanceTypes=["c5", "r5.large", "g4dn.xlarge", "optimal"])
         self.assertEqual(self.describe("it4")["computeResources"]["instanceTypes"],
                          ["c5", "r5.large", "g4dn.xlarge", "optimal"])
+        # The names AWS documents: its defaults and current families and sizes.
+        self.create_ec2("it5", instanceTypes=["default_x86_64", "c4", "m4.large", "c6a", "c7i",
+                                              "g5.xlarge", "p4d.24xlarge"])
+        self.assertEqual(self.wait_ce("it5", "VALID")["statusReason"], HEALTHY)
+
+    def test_an_architecture_this_host_cannot_run(self):
+        # The local provider runs agents of its host's architecture (x86_64 here): an
+        # environment of arm64 types only can launch nothing, and says so as AWS would.
+        self.create_ec2("arm", instanceTypes=["default_arm64", "m7g"])
+        ce = self.wait_ce("arm", "INVALID")
+        self.assertTrue(ce["statusReason"].startswith("CLIENT_ERROR - "), ce["statusReason"])
+        self.assertIn("default_arm64, m7g", ce["statusReason"])
+        self.assertIn("x86_64", ce["statusReason"])
+        # One x86_64 family among them is enough.
+        self.batch.update_compute_environment(
+            computeEnvironment="arm", computeResources={"instanceTypes": ["m7g", "c6i"]})
+        self.assertEqual(self.wait_ce("arm", "VALID")["statusReason"], HEALTHY)
 
     def test_spot_only_settings(self):
         base = {"type": "EC2", "maxvCpus": 4, "subnets": []}

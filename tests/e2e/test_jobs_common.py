@@ -97,6 +97,19 @@ class JobsCase(ServerTestCase):
             **extra)["jobDefinitionArn"]
 
     @classmethod
+    def make_fargate_definition(cls, name):
+        """Registers a FARGATE container job definition of 1 vCPU and 2 GiB (what Fargate
+        requires of it: an execution role, resource requirements)."""
+        return cls.batch.register_job_definition(
+            jobDefinitionName=name, type="container", platformCapabilities=["FARGATE"],
+            containerProperties={
+                "image": "busybox", "command": ["true"],
+                "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                         {"type": "MEMORY", "value": "2048"}],
+                "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+                "networkConfiguration": {"assignPublicIp": "ENABLED"}})["jobDefinitionArn"]
+
+    @classmethod
     def wait_valid(cls, timeout=10):
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -203,3 +203,25 @@ class Crash(JobsCase):
         self.assertEqual((d["status"], d["statusReason"]),
                          ("FAILED", "Host EC2 (instance %s) terminated." % instance))
         self.assertEqual(len(d["attempts"]), 2)
+
+
+class Stall(JobsCase):
+    """A server stopped (SIGSTOP) for longer than an agent's heartbeat deadline did not see the
+    agent's silence happen: once it runs again, the agent that answers keeps its instance and
+    its job runs on."""
+
+    def test_a_stopped_server_does_not_lose_healthy_agents(self):
+        import signal
+        import time
+        jid = self.submit("through-a-stall", command="sleep 45")
+        first = self.wait_job(jid, "RUNNING", timeout=30)
+        self.server.proc.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(35)  # longer than the 30 s after which a silent agent is lost
+        finally:
+            self.server.proc.send_signal(signal.SIGCONT)
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 1)
+        self.assertEqual(d["attempts"][0]["startedAt"], first["startedAt"])
+        self.assertIn("did not run for", self.server.read_log())

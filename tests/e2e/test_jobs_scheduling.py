@@ -91,14 +91,7 @@ class Fargate(JobsCase):
     def setUpResources(cls):
         cls.make_ce("farg", 1, crtype="FARGATE")
         cls.make_queue("fq", ["farg"])
-        cls.batch.register_job_definition(
-            jobDefinitionName="fjd", type="container", platformCapabilities=["FARGATE"],
-            containerProperties={
-                "image": "busybox", "command": ["true"],
-                "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                         {"type": "MEMORY", "value": "2048"}],
-                "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
-                "networkConfiguration": {"assignPublicIp": "ENABLED"}})
+        cls.make_fargate_definition("fjd")
 
     def test_one_at_a_time(self):
         ids = [self.submit("f-%d" % i, queue="fq", definition="fjd", command="sleep 0.3")
@@ -244,6 +237,16 @@ class Capacity(JobsCase):
 
 class LocalAgents(JobsCase):
     max_vcpus = 4
+
+    def test_default_x86_64_launches_its_families(self):
+        self.make_ce("x86", 2, instanceTypes=["default_x86_64"])
+        self.make_queue("x86q", ["x86"])
+        self.wait_valid()
+        self.assertSucceeded(self.submit("on-x86", queue="x86q", command="true"))
+        launched = [line for line in self.server.read_log().splitlines()
+                    if "launched instance" in line and "compute environment x86" in line]
+        self.assertTrue(launched, "no launch for compute environment x86")
+        self.assertRegex(launched[0], r"\((m6i|c6i|r6i|c7i)\.[a-z0-9]+, ")
 
     def test_agents_launch_for_work_and_go_when_idle(self):
         self.assertEqual(self.agent_pids(), [], "no work, no instance")

@@ -65,13 +65,7 @@ class TimeLimitActions(JobsCase):
         self.assertEqual(out["statusReason"], d1["statusReason"])
 
     def test_platform_mismatch_is_a_job_requirement(self):
-        self.batch.register_job_definition(
-            jobDefinitionName="fjd", type="container", platformCapabilities=["FARGATE"],
-            containerProperties={
-                "image": "busybox", "command": ["true"],
-                "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                         {"type": "MEMORY", "value": "2048"}],
-                "executionRoleArn": "arn:aws:iam::123456789012:role/exec"})
+        self.make_fargate_definition("fjd")
         jid = self.submit("wrong-platform", queue="limited", definition="fjd")
         d = self.wait_job(jid, timeout=20)
         self.assertEqual(d["statusReason"],

@@ -70,11 +70,45 @@ static void test_allows(void)
     CHECK(!catalog_spec_allows("m5.large", m5));
 }
 
+static void test_aws_families_and_defaults(void)
+{
+    /* The families AWS documents, sized as AWS sizes them. */
+    const catalog_type *t = catalog_find("c4.8xlarge");
+    CHECK(t && t->vcpus == 36 && t->memory_mib == 61440);
+    t = catalog_find("p4d.24xlarge");
+    CHECK(t && t->vcpus == 96 && t->gpus == 8);
+    t = catalog_find("g5.48xlarge");
+    CHECK(t && t->vcpus == 192 && t->gpus == 8);
+    t = catalog_find("c6a.large");
+    CHECK(t && t->vcpus == 2 && t->memory_mib == 4096);
+    static const char *const fams[] = {"c4", "m4", "r4", "c6a", "c7i", "m7g", "g5", "p4d",
+                                       "default_x86_64", "default_arm64", NULL};
+    for (const char *const *f = fams; *f; f++)
+        if (!catalog_spec_valid(*f)) CHECK_FAIL_("'%s' should be a valid spec", *f);
+    /* Architectures. */
+    CHECK_STR(catalog_find("m7g.large")->arch, "arm64");
+    CHECK_STR(catalog_find("m5.large")->arch, "x86_64");
+    for (int i = 0; catalog_at(i); i++) {
+        const catalog_type *c = catalog_at(i);
+        CHECK(strcmp(c->arch, "x86_64") == 0 || strcmp(c->arch, "arm64") == 0);
+        /* The defaults keep to their architecture. */
+        if (catalog_spec_allows("default_arm64", c)) CHECK_STR(c->arch, "arm64");
+        if (catalog_spec_allows("default_x86_64", c)) CHECK_STR(c->arch, "x86_64");
+    }
+    CHECK(catalog_spec_allows("default_x86_64", catalog_find("c7i.large")));
+    CHECK(catalog_spec_allows("default_arm64", catalog_find("m6g.medium")));
+    CHECK(!catalog_spec_allows("default_arm64", catalog_find("m5.large")));
+    CHECK(!catalog_spec_allows("default_x86_64", catalog_find("m5.large")));
+    /* This host's architecture in the catalogue's words. */
+    CHECK(strlen(catalog_host_arch()) > 0);
+}
+
 int main(void)
 {
     RUN(test_find);
     RUN(test_iteration_is_sound);
     RUN(test_specs);
     RUN(test_allows);
+    RUN(test_aws_families_and_defaults);
     return 0;
 }

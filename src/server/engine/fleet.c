@@ -42,9 +42,36 @@ void fleet_lose(state *st, instance *in, const char *why)
     st->jobs->sched_needed = 1;
 }
 
+/* Time the server did not see pass (it was stopped with SIGSTOP, its host froze, a batch ran
+ * long) is not time an agent was silent: its requests waited for the server, not the other way
+ * round.  A tick that comes this much later than the previous one moves every deadline on by the
+ * time the server missed, so an agent that answers in time after the server resumes keeps its
+ * instance. */
+#define FLEET_STALL_MS 3000
+
+static void forgive_stall(state *st, int64_t now)
+{
+    fleet *f = st->fleet;
+    int64_t gap = f->last_tick ? now - f->last_tick : 0;
+    f->last_tick = now;
+    if (gap <= FLEET_STALL_MS) return;
+    int64_t unseen = gap - 1000; /* the tick's own second was seen */
+    log_warn("fleet: the server did not run for %lld ms; agents' deadlines move on by as much",
+             (long long)unseen);
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&f->instances, &i, &k, &v)) {
+        instance *in = v;
+        in->last_seen += unseen;
+        in->launched_at += unseen;
+    }
+}
+
 void fleet_tick(state *st)
 {
     int64_t now = util_mono_ms();
+    forgive_stall(st, now);
     provider_local_tick(st);
     instance **doomed = NULL;
     size_t n_doomed = 0;

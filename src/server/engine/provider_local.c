@@ -29,8 +29,10 @@ extern char **environ;
  * 2^BACKOFF_MAX_SHIFT. */
 #define BACKOFF_MAX_SHIFT 6
 
+/* The types the environment names that an agent on this host can be: its architecture's. */
 static int allows(const ce_rec *ce, const catalog_type *t)
 {
+    if (strcmp(t->arch, catalog_host_arch()) != 0) return 0;
     for (size_t n = 0; n < ce->n_instance_types; n++)
         if (catalog_spec_allows(ce->instance_types[n], t)) return 1;
     return 0;

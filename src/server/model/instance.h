@@ -63,6 +63,7 @@ typedef struct fleet {
     size_t n_reap;
     /* Where agents reach this server; NULL until the listener has bound (fleet_set_url). */
     char *url;
+    int64_t last_tick; /* monotonic ms of the fleet's last tick (engine/fleet.c), 0 before */
 } fleet;
 
 fleet *fleet_new(void);

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/catalog.h"
 #include "common/dict.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/model/arn.h"
 #include "server/model/jobs.h"
 #include "server/model/registry.h"
@@ -425,6 +427,29 @@ void res_set_status(json_t *desc, res_status s, const char *reason)
     json_object_set_new(desc, RES_M_STATUS_REASON, json_string(reason));
 }
 
+/* Why a managed environment can launch no instance here, as AWS words a CLIENT_ERROR, or NULL:
+ * the local provider runs agents of this host's architecture only, so instance types all of
+ * another one can never be launched.  (Fresh.) */
+static char *ce_cannot_run(const ce_rec *ce)
+{
+    if (!ce || !ce->managed || ce->fargate || ce->n_instance_types == 0) return NULL;
+    const char *host = catalog_host_arch();
+    for (int i = 0; catalog_at(i); i++) {
+        const catalog_type *t = catalog_at(i);
+        if (strcmp(t->arch, host) != 0) continue;
+        for (size_t n = 0; n < ce->n_instance_types; n++)
+            if (catalog_spec_allows(ce->instance_types[n], t)) return NULL;
+    }
+    buf b = {0};
+    buf_printf(&b, "CLIENT_ERROR - none of the instanceTypes (");
+    for (size_t n = 0; n < ce->n_instance_types; n++)
+        buf_printf(&b, "%s%s", n ? ", " : "", ce->instance_types[n]);
+    buf_printf(&b, ") is a %s type, and this server launches its agents on this %s host; name "
+                   "%s types (default_%s, optimal or a family such as m6i)",
+               host, host, host, host);
+    return b.data;
+}
+
 void res_settle(state *st, registry *r, const char *name)
 {
     res_status status;
@@ -456,7 +481,10 @@ void res_settle(state *st, registry *r, const char *name)
         reg_del(st, r, key);
     } else if (status == RES_CREATING || status == RES_UPDATING) {
         json_t *next = json_deep_copy(desc);
-        res_set_status(next, RES_VALID, healthy);
+        char *why = r == &st->ce ? ce_cannot_run(res_ce(st, key)) : NULL;
+        if (why) res_set_status(next, RES_INVALID, why);
+        else res_set_status(next, RES_VALID, healthy);
+        free(why);
         reg_put(st, r, key, next);
     }
 }
