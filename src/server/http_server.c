@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,13 @@
 #include "server/base/audit.h"
 #include "common/util.h"
 #include "server/base/core.h"
+#include "server/base/ratelimit.h"
 #include "server/base/workq.h"
 #include "server/model/config.h"
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
 #include "server/api/auth.h"
+#include "server/http_guard.h"
 
 enum { REQ_READING, REQ_WAITING, REQ_ANSWERED };
 
@@ -49,6 +52,10 @@ typedef struct http_req {
     char *authorization; /* agents' requests: the header, for their handlers to check */
 } http_req;
 
+/* Connections in all, and how long a kept-alive connection may wait for its next request. */
+#define HTTP_MAX_CONNECTIONS 4000
+#define HTTP_IDLE_TIMEOUT_S 120
+
 static struct MHD_Daemon *daemon_;
 static int bound_port;
 /* The log threads (serve_logs): reads, and the agents' uploads apart, so that neither waits
@@ -58,6 +65,7 @@ static int bound_port;
 #define LOG_READ_THREADS 4
 #define LOG_UPLOAD_THREADS 8
 static workq *log_reads, *log_uploads;
+static ratelimit *rates; /* --rate-limit's buckets */
 static const char *tls_cert, *tls_key; /* PEM text; NULL: plain HTTP */
 
 static void set_answer(http_req *r, int status, const char *type, const char *fmt, ...)
@@ -84,16 +92,23 @@ static int changes_something(const api_op *op)
            strncmp(op->path, "/barge/v1/agent/", 16) != 0 && strcmp(op->path, "/healthz") != 0;
 }
 
-static void audit(http_req *r, const char *request_id)
+/* The client's address as text, or "" when unknown. */
+static void client_ip(struct MHD_Connection *conn, char ip[INET6_ADDRSTRLEN])
 {
-    char ip[INET6_ADDRSTRLEN] = "";
+    ip[0] = '\0';
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, INET6_ADDRSTRLEN);
     else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, INET6_ADDRSTRLEN);
+}
+
+static void audit(http_req *r, const char *request_id)
+{
+    char ip[INET6_ADDRSTRLEN];
+    client_ip(r->conn, ip);
     sigv4_auth auth;
     char err[256];
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
@@ -229,6 +244,35 @@ static int verify_signature(http_req *r, const char *url, const char *method,
     return rc;
 }
 
+/* --rate-limit and barge_rate_limit: one token of the caller's bucket, after the signature is
+ * verified (so that nobody drains another's bucket with requests signed by a key they do not
+ * hold).  The caller is the access key; without --credentials, where any key is taken, the
+ * client's address.  Answered as AWS Batch throttles (429 TooManyRequestsException) and as
+ * CloudWatch Logs does (400 ThrottlingException); the SDKs retry both after a backoff. */
+static int check_rate(http_req *r, const char *service)
+{
+    const ratelimit_spec *spec = r->who ? auth_principal_rate(r->who) : NULL;
+    if (!spec) spec = &barge_cfg.rate_limit;
+    if (spec->rate <= 0) return 0;
+    char key[INET6_ADDRSTRLEN + 140];
+    if (r->who) {
+        snprintf(key, sizeof key, "key %s", auth_principal_key(r->who));
+    } else {
+        char ip[INET6_ADDRSTRLEN];
+        client_ip(r->conn, ip);
+        snprintf(key, sizeof key, "address %s", ip);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (ratelimit_take(rates, key, spec, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec))
+        return 0;
+    if (strcmp(service, "logs") == 0)
+        set_answer(r, 400, "ThrottlingException", "Rate exceeded");
+    else
+        set_answer(r, 429, "TooManyRequestsException", "Too Many Requests");
+    return -1;
+}
+
 static int check_auth(http_req *r, const char *url, const char *method, const char *service)
 {
     /* Health checks come from supervisors and load balancers, which do not sign requests. */
@@ -241,9 +285,10 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
         r->call.auth = r->authorization;
         return 0;
     }
-    if (auth_enabled()) return verify_signature(r, url, method, service);
+    if (auth_enabled())
+        return verify_signature(r, url, method, service) < 0 ? -1 : check_rate(r, service);
     if (!h) {
-        if (barge_cfg.dev) return 0;
+        if (barge_cfg.dev) return check_rate(r, service);
         set_answer(r, 403, "MissingAuthenticationTokenException",
                    "Authorization header: requests must be signed with AWS Signature Version 4 "
                    "(start the server with --dev to accept unsigned requests)");
@@ -255,7 +300,7 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
         set_answer(r, 403, "IncompleteSignatureException", "%s", err);
         return -1;
     }
-    return 0;
+    return check_rate(r, service);
 }
 
 /* The whole request is in: build the call and hand it to the core. */
@@ -362,6 +407,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = xcalloc(1, sizeof *r);
         r->conn = conn;
         *con_cls = r;
+        if (http_guard_late(conn)) {
+            /* Headers that took longer than the whole request may: answered, and the
+             * connection closed without reading a body. */
+            set_answer(r, 408, "RequestTimeoutException",
+                       "the request did not arrive whole within %d seconds (the server's "
+                       "--request-timeout)", barge_cfg.request_timeout_s);
+            return send_answer(r);
+        }
         r->op = api_route(method, url);
         if (!r->op) /* log reads and the agent's log upload: see serve_logs */
             r->op = api_logs_route(
@@ -399,6 +452,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
+    /* Part of a body after the request's time is up (http_guard.h): libmicrohttpd takes no
+     * answer in the middle of a body, so the connection is closed. */
+    if (r->phase == REQ_READING && http_guard_late(conn)) return MHD_NO;
     if (*upload_data_size) {
         r->seen += *upload_data_size;
         if (r->phase == REQ_READING && r->seen <= r->limit)
@@ -407,6 +463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (r->phase == REQ_READING) {
+        http_guard_received(conn);
         if (r->seen > r->limit)
             set_answer(r, 400, "ClientException",
                        "request body: %zu bytes is over the %zu-byte limit of %s", r->seen,
@@ -424,6 +481,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    http_guard_answered(conn);
     http_req *r = *con_cls;
     if (!r) return;
     auth_principal_release(r->who); /* temporary credentials may be revoked from now on */
@@ -436,6 +494,31 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd says so for every connection it closes over a limit: a client opening
+ * thousands would fill the log.  They are counted, and said at most every 10 seconds. */
+static void refused_connection(void)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t said_ms;
+    static int said;
+    static long count;
+    pthread_mutex_lock(&mu);
+    count++;
+    int64_t now = util_mono_ms();
+    long n = !said || now - said_ms >= 10000 ? count : 0;
+    if (n) {
+        count = 0;
+        said_ms = now;
+        said = 1;
+    }
+    pthread_mutex_unlock(&mu);
+    if (n)
+        log_warn("http: %ld new connection%s closed at once: a client address held its "
+                 "--max-connections-per-address (%d), or the server all of its %d (counted "
+                 "again in 10 s)", n, n == 1 ? "" : "s", barge_cfg.max_conns_per_addr,
+                 HTTP_MAX_CONNECTIONS);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -444,6 +527,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     vsnprintf(line, sizeof line, fmt, ap);
     size_t n = strlen(line);
     while (n && line[n - 1] == '\n') line[--n] = '\0';
+    if (strncmp(line, "Server reached connection limit", 31) == 0) {
+        refused_connection();
+        return;
+    }
     log_warn("http: %s", line);
 }
 
@@ -471,11 +558,17 @@ int http_start(const char *host, int port, int threads, char **err)
         *err = xasprintf("--listen: cannot resolve host '%s': %s", host, gai_strerror(rc));
         return -1;
     }
+    if (!rates) rates = ratelimit_new(0);
+    if (http_guard_start(barge_cfg.request_timeout_s, HTTP_IDLE_TIMEOUT_S, err) < 0) {
+        freeaddrinfo(ai);
+        return -1;
+    }
     if (!(log_reads = workq_start(LOG_READ_THREADS, "log reads", err)) ||
         !(log_uploads = workq_start(LOG_UPLOAD_THREADS, "log uploads", err))) {
         freeaddrinfo(ai);
         workq_free(log_reads);
         log_reads = NULL;
+        http_guard_stop();
         return -1;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
@@ -488,8 +581,12 @@ int http_start(const char *host, int port, int threads, char **err)
         flags, (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(threads > 1 ? threads : 1), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+        (unsigned)(threads > 1 ? threads : 1), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+        /* One address may not take all of them (docs/operations.md). */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)barge_cfg.max_conns_per_addr,
+        MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, NULL, MHD_OPTION_URI_LOG_CALLBACK,
+        http_guard_request_line, NULL,
         /* libmicrohttpd clears a connection's memory pool for every request; AWS requests and
          * their headers are small, and bodies stream through in pieces, so 16 KiB (instead of
          * 32) halves that cost on the submit path. */
@@ -499,6 +596,7 @@ int http_start(const char *host, int port, int threads, char **err)
         "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
+        http_guard_stop();
         workq_free(log_reads);
         workq_free(log_uploads);
         log_reads = log_uploads = NULL;
@@ -532,7 +630,10 @@ void http_stop(void)
     workq_stop(log_uploads);
     if (daemon_) MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    http_guard_stop();
     workq_free(log_reads);
     workq_free(log_uploads);
     log_reads = log_uploads = NULL;
+    ratelimit_free(rates);
+    rates = NULL;
 }

@@ -37,6 +37,8 @@
 #include "server/base/audit.h"
 #include "server/http_server.h"
 #include "server/join_tokens.h"
+#include "server/server_limits.h"
+#include "server/server_reload.h"
 #include "server/tls.h"
 #include "server/model/secrets.h"
 
@@ -46,7 +48,8 @@ static void usage(FILE *out)
             "usage: barge server [options]\n"
             "\n"
             "Runs the barge control plane in the foreground: the AWS Batch API, the store and\n"
-            "the scheduler.  SIGTERM or SIGINT stops it cleanly.\n"
+            "the scheduler.  SIGTERM or SIGINT stops it cleanly; SIGHUP reads --credentials,\n"
+            "--policies and --secrets again (a file with a mistake leaves the old in force).\n"
             "\n"
             "options:\n"
             "  --listen HOST:PORT   address to serve on (default 127.0.0.1:8900; port 0 picks a\n"
@@ -91,6 +94,17 @@ static void usage(FILE *out)
             "  --allow-privileged   accept job definitions whose containers are privileged\n"
             "                       (full access to the instance; refused by default)\n"
             "  --http-threads N     threads serving HTTP (default 2)\n"
+            "  --max-connections-per-address N  connections one client address may hold at\n"
+            "                       once, of the server's 4000 (default 512; more are closed\n"
+            "                       as they come)\n"
+            "  --request-timeout SECONDS  a request must arrive whole (headers and body)\n"
+            "                       within this, or is answered 408 or its connection closed\n"
+            "                       (default 30); answers the server holds are not timed\n"
+            "  --rate-limit N[/s|/m][,BURST]  AWS API calls allowed per access key (per\n"
+            "                       client address without --credentials), answered 429\n"
+            "                       TooManyRequestsException beyond; BURST defaults to one\n"
+            "                       second's worth (default: off; barge_rate_limit in the\n"
+            "                       credentials file sets it per principal)\n"
             "  --executor container|process  how the local instances run attempts: in their\n"
             "                       image with runc (the default where runc is installed) or\n"
             "                       as host processes\n"
@@ -377,7 +391,7 @@ int server_main(int argc, char **argv)
            OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
-           OPT_CREDSECS, OPT_CREDGRACE };
+           OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -411,6 +425,9 @@ int server_main(int argc, char **argv)
         {"roles", required_argument, NULL, OPT_ROLES},
         {"role-session-seconds", required_argument, NULL, OPT_ROLESECONDS},
         {"max-pids-per-job", required_argument, NULL, OPT_MAXPIDS},
+        {"max-connections-per-address", required_argument, NULL, OPT_PERADDR},
+        {"request-timeout", required_argument, NULL, OPT_REQTIMEOUT},
+        {"rate-limit", required_argument, NULL, OPT_RATELIMIT},
         {"tls-cert", required_argument, NULL, OPT_TLSCERT},
         {"tls-key", required_argument, NULL, OPT_TLSKEY},
         {"tls-ca", required_argument, NULL, OPT_TLSCA},
@@ -512,45 +529,32 @@ int server_main(int argc, char **argv)
             break;
         case OPT_TOKENS: tokens_file = optarg; break;
         case OPT_CREDSECS:
-        case OPT_CREDGRACE: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            long low = o == OPT_CREDSECS ? 1 : 0;
-            if (*end || !*optarg || v < low || v > 86400 * 30) {
-                fprintf(stderr, "barge server: --%s must be a number of seconds (%ld to "
-                                "2592000)\n", o == OPT_CREDSECS ? "instance-credential-seconds"
-                                                              : "instance-credential-grace-"
-                                                                "seconds", low);
+            if (server_number_option("instance-credential-seconds", optarg, 1, 2592000,
+                                     &cred_seconds) < 0)
                 return 2;
-            }
-            if (o == OPT_CREDSECS) cred_seconds = v;
-            else cred_grace = v;
             break;
-        }
+        case OPT_CREDGRACE:
+            if (server_number_option("instance-credential-grace-seconds", optarg, 0, 2592000,
+                                     &cred_grace) < 0)
+                return 2;
+            break;
         case OPT_IDLE:
         case OPT_GRACE: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || !*optarg || v < 0 || v > 86400) {
-                fprintf(stderr, "barge server: --%s must be a number of seconds (0 to 86400)\n",
-                        o == OPT_IDLE ? "idle-seconds" : "kill-grace-seconds");
+            long v;
+            if (server_number_option(o == OPT_IDLE ? "idle-seconds" : "kill-grace-seconds",
+                                     optarg, 0, 86400, &v) < 0)
                 return 2;
-            }
             if (o == OPT_IDLE) c->idle_seconds = (int)v;
             else c->kill_grace_s = (int)v;
             break;
         }
         case OPT_MAXDEPS:
         case OPT_MAXARRAY: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            long top = o == OPT_MAXDEPS ? 1000 : 1000000;
-            if (*end || !*optarg || v < (o == OPT_MAXDEPS ? 0 : 2) || v > top) {
-                fprintf(stderr, "barge server: --%s must be a number from %d to %ld\n",
-                        o == OPT_MAXDEPS ? "max-depends-on" : "max-array-size",
-                        o == OPT_MAXDEPS ? 0 : 2, top);
+            long v;
+            if (server_number_option(o == OPT_MAXDEPS ? "max-depends-on" : "max-array-size",
+                                     optarg, o == OPT_MAXDEPS ? 0 : 2,
+                                     o == OPT_MAXDEPS ? 1000 : 1000000, &v) < 0)
                 return 2;
-            }
             if (o == OPT_MAXDEPS) c->max_depends_on = (int)v;
             else c->max_array_size = (int)v;
             break;
@@ -589,6 +593,14 @@ int server_main(int argc, char **argv)
             add_agent_arg(c, "max-pids", optarg);
             break;
         }
+        case OPT_PERADDR:
+        case OPT_REQTIMEOUT:
+        case OPT_RATELIMIT:
+            if (server_limit_option(o == OPT_PERADDR     ? "max-connections-per-address"
+                                    : o == OPT_RATELIMIT ? "rate-limit" : "request-timeout",
+                                    optarg, c) < 0)
+                return 2;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -645,8 +657,8 @@ int server_main(int argc, char **argv)
     }
     agent_ident_configure((int)cred_seconds, (int)cred_grace);
 
-    /* Block the stop signals, and SIGHUP, in every thread; the main thread waits for them
-     * with sigwait. */
+    /* Block the stop signals and SIGHUP in every thread; the main thread waits for them with
+     * sigwait. */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
@@ -760,8 +772,12 @@ int server_main(int argc, char **argv)
              c->account_id, c->dev ? ", developer mode" : "");
 
     int sig = 0;
-    /* SIGHUP: the join tokens again (a bad file leaves them as they were). */
-    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) join_tokens_reload();
+    /* SIGHUP: the join tokens, keys, policies and secrets again (a bad file leaves what it
+     * would have replaced as it was). */
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) {
+        join_tokens_reload();
+        server_reload(c);
+    }
     log_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce();
     core_stop();

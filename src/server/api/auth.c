@@ -1,340 +1,64 @@
 #include "server/api/auth.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/dict.h"
-#include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/model/config.h"
-#include "server/api/policy.h"
+#include "server/api/auth_internal.h"
 
 /* AWS's clock window: a request dated more than this before or after the server's clock is
  * refused. */
 #define AUTH_SKEW_S (15 * 60)
 
-/* A derived signing key, good for one day, region and service. */
-typedef struct key_slot {
-    char date[9];
-    char region[64];
-    char service[64];
-    unsigned char key[32];
-} key_slot;
-
-struct auth_principal {
-    char *name;
-    char *arn;
-    char *access_key;
-    char *secret;
-    char *token;         /* NULL without temporary credentials */
-    char *policy_names;  /* as written, for messages */
-    const policy **policies;
-    size_t npolicies;
-    pthread_mutex_t mu;  /* guards slots */
-    key_slot slots[2];   /* batch and logs: the two services a server answers */
-    void *owner;         /* made at run time (auth_principal_new): its maker's record */
-};
-
-typedef struct named_policy {
-    char *name;
-    policy *p;
-} named_policy;
-
 /* Keys made at run time (auth_temp.c registers where they are). */
 static auth_key_source key_source;
 
+/* The keys in force (auth_internal.h's keyring). */
 static struct {
     int enabled;
-    auth_principal **ps;
-    size_t n;
-    dict by_key;
-    named_policy *pols;
-    size_t npols;
-} A;
+    pthread_mutex_t mu; /* guards cur and every keyring's refs */
+    keyring *cur;
+    char *credentials_file, *policies_file; /* read again by auth_reload */
+} A = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-/* The built-in policies (docs/credentials.md).  submit is what a pipeline needs to run jobs on
- * queues and definitions an administrator set up, and to follow them: no creating, updating or
- * deleting of environments, queues, definitions or scheduling policies. */
-static const char *const builtin[][2] = {
-    {"admin", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\","
-              "\"Resource\":\"*\"}]}"},
-    {"submit", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":["
-               "\"batch:SubmitJob\",\"batch:CancelJob\",\"batch:TerminateJob\","
-               "\"batch:TagResource\",\"batch:Describe*\",\"batch:List*\","
-               "\"batch:GetJobQueueSnapshot\",\"logs:Get*\","
-               "\"logs:Describe*\",\"logs:FilterLogEvents\"],\"Resource\":\"*\"}]}"},
-    {"read", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":["
-             "\"batch:Describe*\",\"batch:List*\",\"batch:GetJobQueueSnapshot\","
-             "\"logs:Get*\",\"logs:Describe*\","
-             "\"logs:FilterLogEvents\"],\"Resource\":\"*\"}]}"},
-};
-
-static const policy *find_policy(const char *name)
+/* Drops a reference; the last one frees the keyring. */
+void auth_keyring_unref(keyring *k)
 {
-    for (size_t i = 0; i < A.npols; i++)
-        if (strcmp(A.pols[i].name, name) == 0) return A.pols[i].p;
-    return NULL;
-}
-
-static void add_policy(const char *name, policy *p)
-{
-    A.pols = xrealloc(A.pols, (A.npols + 1) * sizeof *A.pols);
-    A.pols[A.npols].name = xstrdup(name);
-    A.pols[A.npols++].p = p;
-}
-
-static int load_policies(const char *file, char **err)
-{
-    char e[400];
-    for (size_t i = 0; i < sizeof builtin / sizeof *builtin; i++) {
-        policy *p = policy_parse_text(builtin[i][1], e, sizeof e);
-        BARGE_ASSERT(p);
-        add_policy(builtin[i][0], p);
-    }
-    if (!file) return 0;
-    json_error_t je;
-    json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
-    if (!doc) {
-        *err = xasprintf("--policies %s: %s (line %d)", file, je.text, je.line);
-        return -1;
-    }
-    if (!json_is_object(doc)) {
-        *err = xasprintf("--policies %s: must be a JSON object of policy names and IAM policy "
-                         "documents, like {\"one-queue\": {\"Version\": \"2012-10-17\", "
-                         "\"Statement\": [...]}}", file);
-        json_decref(doc);
-        return -1;
-    }
-    const char *name;
-    json_t *v;
-    json_object_foreach(doc, name, v) {
-        if (find_policy(name)) {
-            *err = xasprintf("--policies %s: '%.60s' is a built-in policy's name (admin, "
-                             "submit, read); give yours another", file, name);
-            json_decref(doc);
-            return -1;
-        }
-        policy *p = policy_parse(v, e, sizeof e);
-        if (!p) {
-            *err = xasprintf("--policies %s: policy '%.60s': %s", file, name, e);
-            json_decref(doc);
-            return -1;
-        }
-        add_policy(name, p);
-    }
-    json_decref(doc);
-    return 0;
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s)) s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
-    return s;
-}
-
-/* IAM user names: 1 to 64 of letters, digits and +=,.@_- */
-static int user_name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 64) return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("+=,.@_-", *s)) return 0;
-    return 1;
-}
-
-static int access_key_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 128) return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
-    return 1;
-}
-
-static void principal_free(auth_principal *p)
-{
-    if (!p) return;
-    free(p->name);
-    free(p->arn);
-    free(p->access_key);
-    if (p->secret) OPENSSL_cleanse(p->secret, strlen(p->secret));
-    free(p->secret);
-    if (p->token) OPENSSL_cleanse(p->token, strlen(p->token));
-    free(p->token);
-    free(p->policy_names);
-    free(p->policies);
-    pthread_mutex_destroy(&p->mu);
-    OPENSSL_cleanse(p->slots, sizeof p->slots);
-    free(p);
-}
-
-/* Checks a finished section; 0, or -1 with *err. */
-static int section_done(const char *file, auth_principal *p, char **err)
-{
-    if (!p->access_key || !p->secret) {
-        *err = xasprintf("--credentials %s: section [%s] needs both aws_access_key_id and "
-                         "aws_secret_access_key", file, p->name);
-        return -1;
-    }
-    if (!p->policy_names) {
-        *err = xasprintf("--credentials %s: section [%s] names no policy; add a line "
-                         "'barge_policy = admin' (or submit, read, or a policy of --policies)",
-                         file, p->name);
-        return -1;
-    }
-    if (dict_get(&A.by_key, p->access_key)) {
-        *err = xasprintf("--credentials %s: section [%s] repeats the access key id %s of "
-                         "another section; every principal needs a key of its own", file,
-                         p->name, p->access_key);
-        return -1;
-    }
-    /* barge_policy = a, b: every name must be known. */
-    char *copy = xstrdup(p->policy_names), *save = NULL;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        char *name = trim(t);
-        const policy *pol = find_policy(name);
-        if (!pol) {
-            *err = xasprintf("--credentials %s: section [%s]: barge_policy names '%.60s', which "
-                             "is neither built in (admin, submit, read) nor in --policies",
-                             file, p->name, name);
-            free(copy);
-            return -1;
-        }
-        p->policies = xrealloc(p->policies, (p->npolicies + 1) * sizeof *p->policies);
-        p->policies[p->npolicies++] = pol;
-    }
-    free(copy);
-    if (!p->npolicies) {
-        *err = xasprintf("--credentials %s: section [%s]: barge_policy is empty", file, p->name);
-        return -1;
-    }
-    p->arn = xasprintf("arn:aws:iam::%s:user/%s", barge_cfg.account_id, p->name);
-    dict_put(&A.by_key, p->access_key, p);
-    A.ps = xrealloc(A.ps, (A.n + 1) * sizeof *A.ps);
-    A.ps[A.n++] = p;
-    return 0;
-}
-
-static int load_credentials(const char *file, char **err)
-{
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        *err = xasprintf("--credentials %s: cannot read it: %s", file, strerror(errno));
-        return -1;
-    }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077))
-        log_warn("--credentials %s can be read by other users (mode %03o); chmod 600 it", file,
-                 (unsigned)(sb.st_mode & 0777));
-    char line[4096];
-    int lineno = 0, rc = -1;
-    auth_principal *cur = NULL;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        char *s = trim(line);
-        if (!*s || *s == '#' || *s == ';') continue;
-        if (*s == '[') {
-            char *end = strchr(s, ']');
-            if (!end || trim(end + 1)[0]) {
-                *err = xasprintf("--credentials %s line %d: a section header is [NAME]", file,
-                                 lineno);
-                goto done;
-            }
-            *end = '\0';
-            char *name = trim(s + 1);
-            if (!user_name_valid(name)) {
-                *err = xasprintf("--credentials %s line %d: [%.80s] is not a valid principal "
-                                 "name (1 to 64 letters, digits and +=,.@_-)", file, lineno,
-                                 name);
-                goto done;
-            }
-            for (size_t i = 0; i <= A.n; i++) {
-                const char *seen = i < A.n ? A.ps[i]->name : cur ? cur->name : "";
-                if (strcmp(seen, name) == 0) {
-                    *err = xasprintf("--credentials %s line %d: section [%s] appears twice",
-                                     file, lineno, name);
-                    goto done;
-                }
-            }
-            if (cur && section_done(file, cur, err) < 0) goto done;
-            cur = xcalloc(1, sizeof *cur);
-            pthread_mutex_init(&cur->mu, NULL);
-            cur->name = xstrdup(name);
-            continue;
-        }
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            *err = xasprintf("--credentials %s line %d: expected 'key = value' or [NAME]", file,
-                             lineno);
-            goto done;
-        }
-        *eq = '\0';
-        char *key = trim(s), *val = trim(eq + 1);
-        if (!cur) {
-            *err = xasprintf("--credentials %s line %d: '%.60s' comes before any [NAME] section",
-                             file, lineno, key);
-            goto done;
-        }
-        char **slot = NULL;
-        if (strcmp(key, "aws_access_key_id") == 0) slot = &cur->access_key;
-        else if (strcmp(key, "aws_secret_access_key") == 0) slot = &cur->secret;
-        else if (strcmp(key, "aws_session_token") == 0 || strcmp(key, "aws_security_token") == 0)
-            slot = &cur->token;
-        else if (strcmp(key, "barge_policy") == 0) slot = &cur->policy_names;
-        else if (strncmp(key, "barge_", 6) == 0) {
-            *err = xasprintf("--credentials %s line %d: '%.60s' is not a setting barge knows "
-                             "(barge_policy is)", file, lineno, key);
-            goto done;
-        } else {
-            continue; /* region, output and the like belong to the clients */
-        }
-        if (*slot) {
-            *err = xasprintf("--credentials %s line %d: section [%s] sets %s twice", file,
-                             lineno, cur->name, key);
-            goto done;
-        }
-        if (!*val) {
-            *err = xasprintf("--credentials %s line %d: %s is empty", file, lineno, key);
-            goto done;
-        }
-        if (slot == &cur->access_key && !access_key_valid(val)) {
-            *err = xasprintf("--credentials %s line %d: the access key id must be 1 to 128 "
-                             "letters, digits, hyphens and underscores", file, lineno);
-            goto done;
-        }
-        *slot = xstrdup(val);
-    }
-    if (cur && section_done(file, cur, err) < 0) goto done;
-    cur = NULL;
-    if (A.n == 0) {
-        *err = xasprintf("--credentials %s: no [NAME] section with keys in it", file);
-        goto done;
-    }
-    rc = 0;
-done:
-    OPENSSL_cleanse(line, sizeof line);
-    /* cur is a section not yet added to the table (section_done adds it last). */
-    principal_free(cur);
-    fclose(f);
-    return rc;
+    if (!k) return;
+    pthread_mutex_lock(&A.mu);
+    int last = --k->refs == 0;
+    pthread_mutex_unlock(&A.mu);
+    if (last) auth_keyring_free(k);
 }
 
 int auth_load(const char *credentials_file, const char *policies_file, char **err)
 {
-    dict_init(&A.by_key);
-    if (load_policies(policies_file, err) < 0) return -1;
-    if (!credentials_file) return 0;
-    if (load_credentials(credentials_file, err) < 0) return -1;
-    A.enabled = 1;
+    keyring *k = auth_keyring_load(credentials_file, policies_file, err);
+    if (!k) return -1;
+    A.cur = k;
+    A.enabled = credentials_file != NULL;
+    A.credentials_file = credentials_file ? xstrdup(credentials_file) : NULL;
+    A.policies_file = policies_file ? xstrdup(policies_file) : NULL;
+    return 0;
+}
+
+int auth_reload(char **err)
+{
+    if (!A.enabled) return 0;
+    keyring *k = auth_keyring_load(A.credentials_file, A.policies_file, err);
+    if (!k) return -1;
+    pthread_mutex_lock(&A.mu);
+    keyring *old = A.cur;
+    A.cur = k;
+    pthread_mutex_unlock(&A.mu);
+    auth_keyring_unref(old);
     return 0;
 }
 
@@ -345,20 +69,41 @@ int auth_enabled(void)
 
 size_t auth_principal_count(void)
 {
-    return A.n;
+    pthread_mutex_lock(&A.mu);
+    size_t n = A.cur ? A.cur->n : 0;
+    pthread_mutex_unlock(&A.mu);
+    return n;
 }
 
 void auth_free(void)
 {
-    for (size_t i = 0; i < A.n; i++) principal_free(A.ps[i]);
-    free(A.ps);
-    for (size_t i = 0; i < A.npols; i++) {
-        free(A.pols[i].name);
-        policy_free(A.pols[i].p);
+    /* At the end nothing is in flight: the current keys go whatever requests took of them. */
+    auth_keyring_free(A.cur);
+    A.cur = NULL;
+    free(A.credentials_file);
+    free(A.policies_file);
+    A.credentials_file = A.policies_file = NULL;
+    A.enabled = 0;
+}
+
+void auth_principal_release(const auth_principal *who)
+{
+    if (!who) return;
+    if (who->owner) {
+        if (key_source.release) key_source.release((auth_principal *)who);
+    } else {
+        auth_keyring_unref(who->ring);
     }
-    free(A.pols);
-    dict_free(&A.by_key);
-    memset(&A, 0, sizeof A);
+}
+
+const char *auth_principal_key(const auth_principal *p)
+{
+    return p ? p->access_key : NULL;
+}
+
+const ratelimit_spec *auth_principal_rate(const auth_principal *p)
+{
+    return p && p->has_rate ? &p->rate : NULL;
 }
 
 const char *auth_principal_arn(const auth_principal *p)
@@ -478,7 +223,11 @@ int auth_verify(const auth_request *r, const auth_principal **who, auth_refusal 
     char err[256];
     if (sigv4_parse(h, &a, err, sizeof err) < 0)
         return refuse(why, 403, "IncompleteSignatureException", "%s", err);
-    auth_principal *p = dict_get(&A.by_key, a.access_key);
+    /* A principal of the keyring comes with a hold on it: a reload meanwhile frees neither. */
+    pthread_mutex_lock(&A.mu);
+    auth_principal *p = A.cur ? dict_get(&A.cur->by_key, a.access_key) : NULL;
+    if (p) p->ring->refs++;
+    pthread_mutex_unlock(&A.mu);
     if (!p && key_source.find) {
         int expired = 0;
         p = key_source.find(a.access_key, r->now, &expired);
@@ -609,32 +358,59 @@ done:
 
 /* Authorization ---------------------------------------------------------------------------- */
 
+/* A role session's policies: its role's, by name, as the keys in force define them now (IAM
+ * too evaluates a role's current policies for sessions begun before a change).  Returns the
+ * keyring they belong to, held until auth_keyring_unref; a name no longer defined allows
+ * nothing. */
+static keyring *session_policies(const auth_principal *who, const policy ***out, size_t *n)
+{
+    pthread_mutex_lock(&A.mu);
+    keyring *k = A.cur;
+    if (k) k->refs++;
+    pthread_mutex_unlock(&A.mu);
+    *out = xcalloc(who->npolicies + 1, sizeof **out);
+    *n = 0;
+    for (size_t i = 0; k && i < who->npolicies; i++) {
+        const policy *pol = auth_keyring_policy(k, who->role_policies[i]);
+        if (pol) (*out)[(*n)++] = pol;
+    }
+    return k;
+}
+
 int auth_check(const auth_principal *who, const char *action, const char *const *resources,
                size_t n, auth_refusal *why)
 {
     if (!who) return 0; /* developer mode: no keys, no policies */
-    for (size_t r = 0; r < n; r++) {
+    const policy **pols = who->policies, **own = NULL;
+    size_t npols = who->npolicies;
+    keyring *k = who->owner ? session_policies(who, &own, &npols) : NULL;
+    if (own) pols = own;
+    int rc = 0;
+    for (size_t r = 0; r < n && rc == 0; r++) {
         int verdict = POLICY_NO_MATCH;
-        for (size_t i = 0; i < who->npolicies && verdict != POLICY_DENY; i++) {
-            int v = policy_eval(who->policies[i], action, resources[r]);
+        for (size_t i = 0; i < npols && verdict != POLICY_DENY; i++) {
+            int v = policy_eval(pols[i], action, resources[r]);
             if (v > verdict) verdict = v;
         }
         if (verdict == POLICY_ALLOW) continue;
         if (verdict == POLICY_DENY)
-            return refuse(why, 403, "AccessDeniedException", "User: %s is not authorized to "
-                          "perform: %s on resource: %.300s with an explicit deny in an "
-                          "identity-based policy", who->arn, action, resources[r]);
-        return refuse(why, 403, "AccessDeniedException", "User: %s is not authorized to perform: "
-                      "%s on resource: %.300s because no identity-based policy allows the %s "
-                      "action", who->arn, action, resources[r], action);
+            rc = refuse(why, 403, "AccessDeniedException", "User: %s is not authorized to "
+                        "perform: %s on resource: %.300s with an explicit deny in an "
+                        "identity-based policy", who->arn, action, resources[r]);
+        else
+            rc = refuse(why, 403, "AccessDeniedException", "User: %s is not authorized to "
+                        "perform: %s on resource: %.300s because no identity-based policy "
+                        "allows the %s action", who->arn, action, resources[r], action);
     }
-    return 0;
+    free(own);
+    auth_keyring_unref(k);
+    return rc;
 }
 
 /* Principals made at run time ------------------------------------------------------------- */
 
 auth_principal *auth_principal_new(const char *arn, const char *access_key, const char *secret,
-                                   const char *token, const policy *const *policies,
+                                   const char *token, const char *const *policy_names,
                                    size_t npolicies, void *owner)
 {
     auth_principal *p = xcalloc(1, sizeof *p);
@@ -647,8 +423,10 @@ auth_principal *auth_principal_new(const char *arn, const char *access_key, cons
     p->secret = xstrdup(secret);
     p->token = token ? xstrdup(token) : NULL;
     p->policy_names = xstrdup("");
-    p->policies = xcalloc(npolicies ? npolicies : 1, sizeof *p->policies);
-    if (npolicies) memcpy(p->policies, policies, npolicies * sizeof *p->policies);
+    /* Names, looked up at each call (session_policies): a reload of --policies applies to the
+     * sessions already begun. */
+    p->role_policies = xcalloc(npolicies + 1, sizeof *p->role_policies);
+    for (size_t i = 0; i < npolicies; i++) p->role_policies[i] = xstrdup(policy_names[i]);
     p->npolicies = npolicies;
     p->owner = owner;
     return p;
@@ -656,7 +434,7 @@ auth_principal *auth_principal_new(const char *arn, const char *access_key, cons
 
 void auth_principal_free(auth_principal *p)
 {
-    principal_free(p);
+    auth_principal_destroy(p);
 }
 
 void *auth_principal_owner(const auth_principal *p)
@@ -664,9 +442,12 @@ void *auth_principal_owner(const auth_principal *p)
     return p ? p->owner : NULL;
 }
 
-const policy *auth_policy_named(const char *name)
+int auth_policy_known(const char *name)
 {
-    return find_policy(name);
+    pthread_mutex_lock(&A.mu);
+    int known = A.cur && auth_keyring_policy(A.cur, name) != NULL;
+    pthread_mutex_unlock(&A.mu);
+    return known;
 }
 
 void auth_set_key_source(const auth_key_source *s)
@@ -674,7 +455,3 @@ void auth_set_key_source(const auth_key_source *s)
     key_source = s ? *s : (auth_key_source){0};
 }
 
-void auth_principal_release(const auth_principal *who)
-{
-    if (who && who->owner && key_source.release) key_source.release((auth_principal *)who);
-}

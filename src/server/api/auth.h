@@ -13,8 +13,11 @@
  * for it (auth_rules.c holds that table).  Refusals are AWS's error types and messages, and
  * never hold a secret, a token or a signature.
  *
- * Everything is loaded once at start-up and read-only afterwards but for the key cache, which
- * has a lock of its own: any HTTP thread may call these. */
+ * The keys and policies are loaded at start-up and again by auth_reload (the server's SIGHUP):
+ * a reload reads both files into a new set and puts it in place in one step, or, when either
+ * file is wrong, keeps the set in force.  A principal auth_verify returns is held (with the set
+ * it came from) until auth_principal_release, so a reload never frees one in use.  Any HTTP
+ * thread may call these; the key cache has a lock of its own. */
 #ifndef BARGE_AUTH_H
 #define BARGE_AUTH_H
 #include <jansson.h>
@@ -23,12 +26,17 @@
 
 #include "common/sigv4.h"
 #include "server/api/policy.h"
+#include "server/base/ratelimit.h"
 
 typedef struct auth_principal auth_principal;
 
 /* Reads the credentials file and, if not NULL, the policies file.  0, or -1 with a sentence in
  * *err (malloc'd) that names the file, the line or section, and what to write instead. */
 int auth_load(const char *credentials_file, const char *policies_file, char **err);
+/* Reads the files auth_load read again and, if both are right, puts what they say in force for
+ * every request from now on.  0 (also when no credentials file was given: nothing to reload),
+ * or -1 with a sentence in *err (malloc'd) naming the file and line, the old keys staying. */
+int auth_reload(char **err);
 /* Whether keys are checked (a credentials file was loaded). */
 int auth_enabled(void);
 size_t auth_principal_count(void);
@@ -36,6 +44,14 @@ void auth_free(void);
 
 /* The principal's IAM ARN, arn:aws:iam::ACCOUNT:user/NAME. */
 const char *auth_principal_arn(const auth_principal *p);
+/* Its access key id. */
+const char *auth_principal_key(const auth_principal *p);
+/* Its barge_rate_limit, or NULL when it has none (then --rate-limit applies). */
+const ratelimit_spec *auth_principal_rate(const auth_principal *p);
+/* Drops the hold auth_verify took for a request on who, once the request is answered (its
+ * audit record written): on the keys it came from, or, for a principal made at run time, the
+ * hold its maker counts.  NULL is allowed. */
+void auth_principal_release(const auth_principal *who);
 
 /* A refusal: the HTTP status, AWS's error type and a message that is safe to show. */
 typedef struct auth_refusal {
@@ -58,7 +74,8 @@ typedef struct auth_request {
     time_t now;
 } auth_request;
 
-/* Checks the request's signature: 0 with *who set, or -1 with why filled. */
+/* Checks the request's signature: 0 with *who set (and held: auth_principal_release), or -1
+ * with why filled. */
 int auth_verify(const auth_request *r, const auth_principal **who, auth_refusal *why);
 
 /* Whether who may make the AWS Batch operation op_name with request req (checked against its
@@ -78,14 +95,16 @@ int auth_check(const auth_principal *who, const char *action, const char *const 
 
 /* A principal that is not in --credentials: its requests must carry token (temporary
  * credentials always have one), and its ARN is arn as given.  owner is the maker's record of
- * it, handed back by auth_principal_owner; it marks the principal as one made at run time. */
+ * it, handed back by auth_principal_owner; it marks the principal as one made at run time.  Its
+ * policies are those named, as the keys in force at each call define them (after a reload that
+ * took a name away, that name allows nothing). */
 auth_principal *auth_principal_new(const char *arn, const char *access_key, const char *secret,
-                                   const char *token, const policy *const *policies,
+                                   const char *token, const char *const *policy_names,
                                    size_t npolicies, void *owner);
 void auth_principal_free(auth_principal *p);
 void *auth_principal_owner(const auth_principal *p);
-/* A policy by the name a barge_policy line would give it (built in, or of --policies). */
-const policy *auth_policy_named(const char *name);
+/* Whether a barge_policy line could name this policy now (built in, or of --policies). */
+int auth_policy_known(const char *name);
 
 /* Where auth_verify looks for a key that --credentials does not hold.  find returns the
  * principal with a reference held for the request, or NULL (with *expired set when the key
@@ -95,8 +114,4 @@ typedef struct auth_key_source {
     void (*release)(auth_principal *p);
 } auth_key_source;
 void auth_set_key_source(const auth_key_source *s);
-/* Drops the reference that auth_verify took for a request on who, once the request is answered
- * (its audit record written).  Any principal, NULL included: only those made at run time are
- * counted. */
-void auth_principal_release(const auth_principal *who);
 #endif

@@ -16,11 +16,13 @@
 #include "server/model/config.h"
 #include "server/api/auth.h"
 
-/* A role of --roles: its ARN and the policies its sessions are authorized by. */
+/* A role of --roles: its ARN and the names of the policies its sessions are authorized by,
+ * looked up when credentials are issued, so that a reload of --policies applies to the
+ * sessions begun after it. */
 typedef struct role {
     char *arn;
     char *name; /* the ARN's last part, as an assumed role's ARN names it */
-    const policy **policies;
+    char **policies;
     size_t npolicies;
 } role;
 
@@ -98,7 +100,8 @@ static int add_role(const char *file, const char *arn, json_t *v, char **err)
     }
     json_array_foreach(list, i, e) {
         if (rc < 0) break;
-        const policy *p = json_is_string(e) ? auth_policy_named(json_string_value(e)) : NULL;
+        const char *p = json_is_string(e) && auth_policy_known(json_string_value(e))
+                            ? json_string_value(e) : NULL;
         if (!p) {
             *err = xasprintf("--roles %s: role %s names %s%.60s%s, which is neither built in "
                              "(admin, submit, read) nor in --policies", file, arn,
@@ -109,12 +112,13 @@ static int add_role(const char *file, const char *arn, json_t *v, char **err)
             break;
         }
         r.policies = xrealloc(r.policies, (r.npolicies + 1) * sizeof *r.policies);
-        r.policies[r.npolicies++] = p;
+        r.policies[r.npolicies++] = xstrdup(p);
     }
     json_decref(list);
     if (rc < 0) {
         free(r.arn);
         free(r.name);
+        for (size_t k = 0; k < r.npolicies; k++) free(r.policies[k]);
         free(r.policies);
         return -1;
     }
@@ -250,6 +254,7 @@ void auth_temp_free(void)
     for (size_t r = 0; r < T.nroles; r++) {
         free(T.roles[r].arn);
         free(T.roles[r].name);
+        for (size_t j = 0; j < T.roles[r].npolicies; j++) free(T.roles[r].policies[j]);
         free(T.roles[r].policies);
     }
     free(T.roles);
@@ -295,7 +300,8 @@ int auth_temp_issue(const char *role_arn, const char *session, const char *job_i
     e->expires_ms = out->expires_ms;
     e->refs = 1; /* the table's */
     e->p = auth_principal_new(arn, out->access_key, out->secret, out->token,
-                              r ? r->policies : NULL, r ? r->npolicies : 0, e);
+                              r ? (const char *const *)r->policies : NULL,
+                              r ? r->npolicies : 0, e);
     free(arn);
 
     char key[256];

@@ -12,6 +12,8 @@ void config_defaults(barge_config *c)
     c->dev = 0;
     c->sync_full = 1;
     c->http_threads = 2;
+    c->max_conns_per_addr = 512;
+    c->request_timeout_s = 30;
     c->max_body = 1024 * 1024;
     c->max_submit_body = 30 * 1024;
     c->max_jobdef_body = 24 * 1024;

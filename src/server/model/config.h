@@ -4,6 +4,8 @@
 #define BARGE_CONFIG_H
 #include <stddef.h>
 
+#include "server/base/ratelimit.h"
+
 typedef struct barge_config {
     char *listen_host;
     int listen_port;
@@ -13,6 +15,10 @@ typedef struct barge_config {
     int dev;               /* single-machine developer mode */
     int sync_full;         /* fsync every commit (default) */
     int http_threads;
+    /* Hostile clients (docs/operations.md). */
+    int max_conns_per_addr;   /* connections one client address may hold at once */
+    int request_timeout_s;    /* a request must arrive whole within this */
+    ratelimit_spec rate_limit; /* per access key (per source address without --credentials) */
     /* Limits AWS documents, kept as settings. */
     size_t max_body;       /* any request */
     size_t max_submit_body; /* SubmitJob */

@@ -11,9 +11,8 @@
 
 static json_t *secrets; /* name or ARN -> string */
 
-int secrets_load(const char *path, char **err)
+json_t *secrets_read(const char *path, char **err)
 {
-    if (!path) return 0;
     struct stat st;
     if (stat(path, &st) == 0 && (st.st_mode & 077))
         log_warn("%s may be read by other users (mode %03o): chmod 600 it, it holds secrets",
@@ -24,7 +23,7 @@ int secrets_load(const char *path, char **err)
         *err = doc ? xasprintf("%s must hold a JSON object of secret names and values", path)
                    : xasprintf("%s: %s (line %d)", path, je.text, je.line);
         json_decref(doc);
-        return -1;
+        return NULL;
     }
     json_t *out = json_object(), *v;
     const char *k;
@@ -39,12 +38,25 @@ int secrets_load(const char *path, char **err)
             *err = xasprintf("%s: the secret %s must be a string or an object", path, k);
             json_decref(out);
             json_decref(doc);
-            return -1;
+            return NULL;
         }
     }
     json_decref(doc);
+    return out;
+}
+
+void secrets_install(json_t *table)
+{
     json_decref(secrets);
-    secrets = out;
+    secrets = table;
+}
+
+int secrets_load(const char *path, char **err)
+{
+    if (!path) return 0;
+    json_t *t = secrets_read(path, err);
+    if (!t) return -1;
+    secrets_install(t);
     return 0;
 }
 

@@ -1,0 +1,190 @@
+/* http_guard — see http_guard.h. */
+#include "server/http_guard.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+enum { G_RECEIVING, G_HELD, G_BETWEEN, G_CLOSING };
+
+/* How often the sweeper looks. */
+#define SWEEP_MS 250
+
+/* A connection's record.  Its phase and clock are written by the HTTP thread that serves it and
+ * read by the sweeper, which alone may move it to G_CLOSING: atomics, so that the per-request
+ * path takes no lock; the list's mutex guards only membership and the descriptor. */
+typedef struct guard_conn {
+    struct guard_conn *prev, *next;
+    int fd;
+    _Atomic int phase;
+    _Atomic int64_t since_ms; /* when the current phase's clock started */
+} guard_conn;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    guard_conn *head;
+    int64_t request_ms, idle_ms;
+    int running, stopping;
+    pthread_t thread;
+} G = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static guard_conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                       enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        guard_conn *g = xcalloc(1, sizeof *g);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        g->fd = ci ? ci->connect_fd : -1;
+        atomic_init(&g->since_ms, util_mono_ms());
+        atomic_init(&g->phase, G_RECEIVING);
+        pthread_mutex_lock(&G.mu);
+        g->next = G.head;
+        if (G.head) G.head->prev = g;
+        G.head = g;
+        pthread_mutex_unlock(&G.mu);
+        *socket_context = g;
+        return;
+    }
+    guard_conn *g = *socket_context;
+    if (!g) return;
+    /* libmicrohttpd closes the socket after this returns: once the record is off the list,
+     * the sweeper cannot reach a descriptor that may be reused. */
+    pthread_mutex_lock(&G.mu);
+    if (g->prev) g->prev->next = g->next;
+    else G.head = g->next;
+    if (g->next) g->next->prev = g->prev;
+    pthread_mutex_unlock(&G.mu);
+    free(g);
+    *socket_context = NULL;
+}
+
+/* The clock is set before the phase, so that the sweeper never sees a new phase with an old
+ * clock. */
+static void set_phase(struct MHD_Connection *c, int phase, int restart)
+{
+    guard_conn *g = conn_of(c);
+    if (!g) return;
+    int now = atomic_load(&g->phase);
+    if (now == G_CLOSING) return;
+    if (restart || now != phase) atomic_store(&g->since_ms, util_mono_ms());
+    /* Only the sweeper moves it meanwhile, to G_CLOSING, which stays. */
+    atomic_compare_exchange_strong(&g->phase, &now, phase);
+}
+
+void *http_guard_request_line(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    /* A connection's first request is timed from the moment it opened; a later one from its
+     * request line. */
+    guard_conn *g = conn_of(c);
+    int now = g ? atomic_load(&g->phase) : G_CLOSING;
+    if (now == G_BETWEEN || now == G_HELD) set_phase(c, G_RECEIVING, 1);
+    return NULL;
+}
+
+int http_guard_late(struct MHD_Connection *c)
+{
+    guard_conn *g = conn_of(c);
+    if (!g || !G.request_ms) return 0;
+    int phase = atomic_load(&g->phase);
+    return (phase == G_RECEIVING || phase == G_CLOSING) &&
+           util_mono_ms() - atomic_load(&g->since_ms) > G.request_ms;
+}
+
+void http_guard_received(struct MHD_Connection *c)
+{
+    set_phase(c, G_HELD, 0);
+}
+
+void http_guard_answered(struct MHD_Connection *c)
+{
+    set_phase(c, G_BETWEEN, 1);
+}
+
+/* Closes the connections over their deadline.  shutdown, not close: the descriptor stays
+ * libmicrohttpd's, which sees the end of the stream and cleans up as for any client that left. */
+static int sweep(int64_t now)
+{
+    int closed = 0;
+    pthread_mutex_lock(&G.mu);
+    for (guard_conn *g = G.head; g; g = g->next) {
+        int phase = atomic_load(&g->phase);
+        int64_t limit;
+        if (phase == G_RECEIVING) limit = G.request_ms;
+        else if (phase == G_BETWEEN) limit = G.idle_ms;
+        else continue;
+        if (!limit || now - atomic_load(&g->since_ms) <= limit || g->fd < 0) continue;
+        /* Not if its thread has moved it on meanwhile (its request came in whole). */
+        if (!atomic_compare_exchange_strong(&g->phase, &phase, G_CLOSING)) continue;
+        if (phase == G_RECEIVING) closed++;
+        shutdown(g->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&G.mu);
+    return closed;
+}
+
+static void *sweeper(void *arg)
+{
+    pthread_mutex_lock(&G.mu);
+    while (!G.stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += SWEEP_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&G.cv, &G.mu, &ts);
+        if (G.stopping) break;
+        pthread_mutex_unlock(&G.mu);
+        int n = sweep(util_mono_ms());
+        if (n)
+            log_info("http: closed %d connection%s whose request did not arrive whole within "
+                     "%lld s (--request-timeout)", n, n == 1 ? "" : "s",
+                     (long long)(G.request_ms / 1000));
+        pthread_mutex_lock(&G.mu);
+    }
+    pthread_mutex_unlock(&G.mu);
+    return NULL;
+}
+
+int http_guard_start(int request_timeout_s, int idle_timeout_s, char **err)
+{
+    G.request_ms = (int64_t)request_timeout_s * 1000;
+    G.idle_ms = (int64_t)idle_timeout_s * 1000;
+    G.stopping = 0;
+    int rc = pthread_create(&G.thread, NULL, sweeper, NULL);
+    if (rc != 0) {
+        *err = xasprintf("cannot start the HTTP deadline thread: %s", strerror(rc));
+        return -1;
+    }
+    G.running = 1;
+    return 0;
+}
+
+void http_guard_stop(void)
+{
+    if (!G.running) return;
+    pthread_mutex_lock(&G.mu);
+    G.stopping = 1;
+    pthread_cond_signal(&G.cv);
+    pthread_mutex_unlock(&G.mu);
+    pthread_join(G.thread, NULL);
+    G.running = 0;
+}

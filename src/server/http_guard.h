@@ -1,0 +1,42 @@
+/* http_guard — time limits on what clients send, so that a slow or silent client cannot hold a
+ * connection (and, with enough of them, the server) for long.
+ *
+ * libmicrohttpd's own timeout is an idle one: any byte resets it, so a client that trickles a
+ * byte now and then keeps a connection forever.  Here every connection is timed by phase:
+ *
+ *   receiving  from the moment it opens (its first request) or its request line arrives (a
+ *              later one) until the whole request (headers and body) is in: at most
+ *              --request-timeout seconds;
+ *   held       from then until the answer is sent: not timed here, since the server, not the
+ *              client, holds it (an agent's long poll, a call waiting for its commit);
+ *   between    after an answer, until the next request line: at most the idle timeout, which
+ *              libmicrohttpd also applies to a connection that sends nothing at all.
+ *
+ * A sweeper thread closes (shutdown) the connections over their deadline, a quarter of a second
+ * at most after it.  The front end also asks http_guard_late whenever libmicrohttpd hands it a
+ * request: headers that complete late are answered 408 RequestTimeoutException (libmicrohttpd
+ * takes an answer then, not in the middle of a body), and a piece of body that comes late closes
+ * the connection at once.  The connection records are the sockets' contexts in libmicrohttpd;
+ * one mutex guards their list, taken by the HTTP threads when a connection opens or closes and by
+ * the sweeper; a request's phase changes are atomics, with no lock. */
+#ifndef BARGE_HTTP_GUARD_H
+#define BARGE_HTTP_GUARD_H
+#include <microhttpd.h>
+
+/* Seconds a request may take to arrive whole, and a kept-alive connection to start its next. */
+int http_guard_start(int request_timeout_s, int idle_timeout_s, char **err);
+void http_guard_stop(void);
+
+/* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callback. */
+void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                       enum MHD_ConnectionNotificationCode code);
+/* libmicrohttpd's MHD_OPTION_URI_LOG_CALLBACK: a request line is in.  Returns NULL (the
+ * request's context starts empty). */
+void *http_guard_request_line(void *cls, const char *uri, struct MHD_Connection *c);
+/* 1 when the request now being received is past its deadline. */
+int http_guard_late(struct MHD_Connection *c);
+/* The whole request is in: the server holds it until it answers. */
+void http_guard_received(struct MHD_Connection *c);
+/* The answer is sent (or the request abandoned): the connection waits for its next request. */
+void http_guard_answered(struct MHD_Connection *c);
+#endif

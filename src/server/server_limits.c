@@ -1,0 +1,38 @@
+/* server_limits — see server_limits.h. */
+#include "server/server_limits.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/base/ratelimit.h"
+
+int server_limit_option(const char *name, const char *arg, barge_config *c)
+{
+    if (strcmp(name, "rate-limit") == 0) {
+        char why[200];
+        if (ratelimit_parse(arg, &c->rate_limit, why, sizeof why) == 0) return 0;
+        fprintf(stderr, "barge server: --rate-limit %s\n", why);
+        return -1;
+    }
+    /* Connections of the server's 4,000 (http_server.c); seconds up to an hour. */
+    int per_address = strcmp(name, "max-connections-per-address") == 0;
+    long v;
+    if (server_number_option(name, arg, 1, per_address ? 4000 : 3600, &v) < 0) return -1;
+    if (per_address) c->max_conns_per_addr = (int)v;
+    else c->request_timeout_s = (int)v;
+    return 0;
+}
+
+int server_number_option(const char *name, const char *arg, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (!*arg || *end || v < min || v > max) {
+        fprintf(stderr, "barge server: --%s must be a number from %ld to %ld (got '%s')\n", name,
+                min, max, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,13 @@
+/* server_limits — `barge server`'s options against hostile clients: --max-connections-per-address,
+ * --request-timeout and --rate-limit (docs/decisions.md says what each does). */
+#ifndef BARGE_SERVER_LIMITS_H
+#define BARGE_SERVER_LIMITS_H
+#include "server/model/config.h"
+
+/* Sets the option named (without its dashes) from arg in c.  0, or -1 after a sentence on
+ * standard error naming the option and what it takes. */
+int server_limit_option(const char *name, const char *arg, barge_config *c);
+/* A whole number option from min to max into *out: 0, or -1 after a sentence on standard
+ * error naming the option (without its dashes) and its range. */
+int server_number_option(const char *name, const char *arg, long min, long max, long *out);
+#endif

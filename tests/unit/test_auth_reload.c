@@ -1,0 +1,255 @@
+/* auth_reload: keys added and removed, a policy changed, a broken file refused with its name
+ * and line while the old keys stay, a principal held by a request surviving the reload that
+ * removed it, barge_rate_limit, a job role's session following a reload of its policies, and
+ * verifications on other threads during reloads. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/sigv4.h"
+#include "server/model/config.h"
+#include "server/api/auth.h"
+#include "server/api/auth_temp.h"
+#include "check.h"
+
+static char creds[] = "/tmp/barge-test-reload-XXXXXX";
+static char pols[] = "/tmp/barge-test-reload-pol-XXXXXX";
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char alice[] = "[alice]\naws_access_key_id = AKIAALICE\n"
+                            "aws_secret_access_key = alicesecret\nbarge_policy = queues\n";
+static const char bob[] = "[bob]\naws_access_key_id = AKIABOB\n"
+                          "aws_secret_access_key = bobsecret\nbarge_policy = admin\n"
+                          "barge_rate_limit = 5/s,10\n";
+
+static void policies(const char *effect)
+{
+    char text[300];
+    snprintf(text, sizeof text, "{\"queues\": {\"Statement\": {\"Effect\": \"%s\", \"Action\": "
+                                "\"batch:DescribeJobQueues\", \"Resource\": \"*\"}}}", effect);
+    write_file(pols, text);
+}
+
+/* Verifies a request signed with key, secret and token (NULL: none) now; who is held on
+ * success. */
+static int verify_token(const char *key, const char *secret, const char *token,
+                        const auth_principal **who, auth_refusal *why)
+{
+    sigv4_header h[] = {{"Host", "127.0.0.1:8900"}, {"Content-Type", "application/json"}};
+    sigv4_request req = {.method = "POST", .path = "/v1/describejobqueues", .headers = h,
+                         .nheaders = 2, .body = "{}", .body_len = 2};
+    sigv4_credentials cred = {.access_key = key, .secret_key = secret, .session_token = token,
+                              .region = "us-east-1", .service = "batch"};
+    sigv4_signed s;
+    char err[200];
+    time_t now = time(NULL);
+    CHECK_EQ_INT(sigv4_sign(&req, &cred, now, &s, err, sizeof err), 0);
+    sigv4_header got[5] = {{"Host", "127.0.0.1:8900"}, {"Content-Type", "application/json"},
+                           {"X-Amz-Date", s.amz_date}, {"Authorization", s.authorization},
+                           {"X-Amz-Security-Token", token}};
+    auth_request r = {.method = "POST", .path = "/v1/describejobqueues", .headers = got,
+                      .nheaders = token ? 5 : 4, .body = "{}", .body_len = 2, .service = "batch",
+                      .now = now};
+    int rc = auth_verify(&r, who, why);
+    sigv4_signed_free(&s);
+    return rc;
+}
+
+static int verify(const char *key, const char *secret, const auth_principal **who,
+                  auth_refusal *why)
+{
+    return verify_token(key, secret, NULL, who, why);
+}
+
+static int allowed(const auth_principal *who)
+{
+    const char *res[] = {"*"};
+    auth_refusal why;
+    return auth_check(who, "batch:DescribeJobQueues", res, 1, &why) == 0;
+}
+
+static void test_add_remove_change(void)
+{
+    const auth_principal *a, *b;
+    auth_refusal why;
+    char *err = NULL;
+    CHECK_EQ_INT(verify("AKIAALICE", "alicesecret", &a, &why), 0);
+    CHECK(allowed(a));
+    CHECK(auth_principal_rate(a) == NULL);
+    CHECK_EQ_INT(verify("AKIABOB", "bobsecret", &b, &why), -1);
+    CHECK_STR(why.type, "UnrecognizedClientException");
+
+    /* bob added, alice removed, and the queues policy now denies: alice's request, held
+     * across the reload, still reads its principal (freed only when released). */
+    char text[1000];
+    snprintf(text, sizeof text, "%s", bob);
+    write_file(creds, text);
+    policies("Deny");
+    if (auth_reload(&err) < 0) CHECK_FAIL_("auth_reload: %s", err);
+    CHECK_EQ_INT(auth_principal_count(), 1);
+    CHECK_STR(auth_principal_arn(a), "arn:aws:iam::123456789012:user/alice");
+    CHECK(allowed(a)); /* the policies it came with */
+    auth_principal_release(a);
+    CHECK_EQ_INT(verify("AKIAALICE", "alicesecret", &a, &why), -1);
+    CHECK_STR(why.type, "UnrecognizedClientException");
+    CHECK_EQ_INT(verify("AKIABOB", "bobsecret", &b, &why), 0);
+    const ratelimit_spec *rate = auth_principal_rate(b);
+    CHECK(rate && rate->rate == 5 && rate->burst == 10);
+    CHECK_STR(auth_principal_key(b), "AKIABOB");
+    auth_principal_release(b);
+
+    /* alice back, with the policy that now denies. */
+    snprintf(text, sizeof text, "%s\n%s", alice, bob);
+    write_file(creds, text);
+    CHECK_EQ_INT(auth_reload(&err), 0);
+    CHECK_EQ_INT(verify("AKIAALICE", "alicesecret", &a, &why), 0);
+    CHECK(!allowed(a));
+    auth_principal_release(a);
+}
+
+static void test_broken_files_keep_the_old(void)
+{
+    const auth_principal *a;
+    auth_refusal why;
+    char *err = NULL;
+    char text[1000];
+    /* Line 12 has no '='. */
+    snprintf(text, sizeof text, "%s\n%s[carol]\nthis line is wrong\n", alice, bob);
+    write_file(creds, text);
+    CHECK_EQ_INT(auth_reload(&err), -1);
+    CHECK_CONTAINS(err, creds);
+    CHECK_CONTAINS(err, "line 12");
+    free(err);
+    err = NULL;
+    CHECK_EQ_INT(auth_principal_count(), 2);
+    CHECK_EQ_INT(verify("AKIAALICE", "alicesecret", &a, &why), 0);
+    auth_principal_release(a);
+
+    snprintf(text, sizeof text, "%s\n%s", alice, bob);
+    write_file(creds, text);
+    write_file(pols, "{\"queues\": {\"Statement\": [}\n");
+    CHECK_EQ_INT(auth_reload(&err), -1);
+    CHECK_CONTAINS(err, pols);
+    free(err);
+    err = NULL;
+
+    snprintf(text, sizeof text, "%s\n%s[carol]\naws_access_key_id = AKIACAROL\n"
+             "aws_secret_access_key = c\nbarge_policy = read\nbarge_rate_limit = lots\n",
+             alice, bob);
+    write_file(creds, text);
+    policies("Allow");
+    CHECK_EQ_INT(auth_reload(&err), -1);
+    CHECK_CONTAINS(err, "barge_rate_limit");
+    CHECK_CONTAINS(err, "line 15");
+    free(err);
+    err = NULL;
+    /* The set in force is still the one before all three. */
+    CHECK_EQ_INT(verify("AKIAALICE", "alicesecret", &a, &why), 0);
+    CHECK(!allowed(a));
+    auth_principal_release(a);
+}
+
+/* A job role's session begun before a reload: authorized by its role's policies as the reload
+ * left them, at its next call. */
+static void test_role_sessions_follow_reloads(void)
+{
+    char text[1000];
+    snprintf(text, sizeof text, "%s\n%s", alice, bob);
+    write_file(creds, text);
+    policies("Allow");
+    char *err = NULL;
+    if (auth_reload(&err) < 0) CHECK_FAIL_("auth_reload: %s", err);
+    static char roles[] = "/tmp/barge-test-reload-roles-XXXXXX";
+    int fd = mkstemp(roles);
+    CHECK(fd >= 0);
+    close(fd);
+    write_file(roles, "{\"arn:aws:iam::123456789012:role/lister\": \"queues\"}");
+    if (auth_temp_init(roles, 0, &err) < 0) CHECK_FAIL_("auth_temp_init: %s", err);
+    auth_temp_creds c;
+    char why_text[300];
+    CHECK_EQ_INT(auth_temp_issue("arn:aws:iam::123456789012:role/lister", "task-1", "job-1", 1,
+                                 time(NULL), &c, why_text, sizeof why_text), 0);
+    const auth_principal *who;
+    auth_refusal why;
+    CHECK_EQ_INT(verify_token(c.access_key, c.secret, c.token, &who, &why), 0);
+    CHECK(allowed(who));
+    policies("Deny");
+    CHECK_EQ_INT(auth_reload(&err), 0);
+    CHECK(!allowed(who)); /* the same session, held across the reload */
+    auth_principal_release(who);
+    policies("Allow");
+    CHECK_EQ_INT(auth_reload(&err), 0);
+    CHECK_EQ_INT(verify_token(c.access_key, c.secret, c.token, &who, &why), 0);
+    CHECK(allowed(who));
+    auth_principal_release(who);
+    auth_temp_free();
+    unlink(roles);
+}
+
+static volatile int stop;
+
+static void *verifier(void *arg)
+{
+    long n = 0;
+    while (!stop) {
+        const auth_principal *who;
+        auth_refusal why;
+        if (verify("AKIABOB", "bobsecret", &who, &why) != 0)
+            CHECK_FAIL_("%s: %s", why.type, why.msg);
+        CHECK_STR(auth_principal_arn(who), "arn:aws:iam::123456789012:user/bob");
+        auth_principal_release(who);
+        n++;
+    }
+    return (void *)n;
+}
+
+static void test_reloads_while_verifying(void)
+{
+    char text[1000];
+    snprintf(text, sizeof text, "%s\n%s", alice, bob);
+    write_file(creds, text);
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) CHECK_EQ_INT(pthread_create(&t[i], NULL, verifier, NULL), 0);
+    char *err = NULL;
+    for (int i = 0; i < 200; i++)
+        if (auth_reload(&err) < 0) CHECK_FAIL_("auth_reload: %s", err);
+    stop = 1;
+    for (int i = 0; i < 3; i++) {
+        void *n;
+        pthread_join(t[i], &n);
+        CHECK((long)n > 0);
+    }
+}
+
+int main(void)
+{
+    config_defaults(&barge_cfg);
+    int fd = mkstemp(creds);
+    CHECK(fd >= 0);
+    close(fd);
+    fd = mkstemp(pols);
+    CHECK(fd >= 0);
+    close(fd);
+    write_file(creds, alice);
+    policies("Allow");
+    char *err = NULL;
+    if (auth_load(creds, pols, &err) < 0) CHECK_FAIL_("auth_load: %s", err);
+    test_add_remove_change();
+    test_broken_files_keep_the_old();
+    test_role_sessions_follow_reloads();
+    test_reloads_while_verifying();
+    auth_free();
+    unlink(creds);
+    unlink(pols);
+    printf("auth_reload: ok\n");
+    return 0;
+}
