@@ -283,6 +283,9 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
          * check (server/base/agent_ident.h): only they know what the request concerns. */
         r->authorization = h ? xstrdup(h) : NULL;
         r->call.auth = r->authorization;
+        char ip[INET6_ADDRSTRLEN];
+        client_ip(r->conn, ip);
+        snprintf(r->call.peer, sizeof r->call.peer, "%s", ip);
         return 0;
     }
     if (auth_enabled())

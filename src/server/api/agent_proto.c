@@ -5,6 +5,7 @@
  * Reports become attempt events (engine/attempt.h); the held list is reconciled against what
  * this server expects on the instance.  Handlers run on the core thread like every API
  * handler. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,11 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
     in->gpus = (int)api_int(req, "gpus", 0);
     free(in->hostname);
     in->hostname = xstrdup(api_str(req, "hostname") ? api_str(req, "hostname") : "");
+    /* Where other instances reach it (a multi-node job's main node): the IPv4 address its
+     * registration came from. */
+    free(in->address);
+    struct in_addr v4;
+    in->address = c->peer && inet_pton(AF_INET, c->peer, &v4) == 1 ? xstrdup(c->peer) : NULL;
     free(in->executor);
     in->executor = xstrdup(api_str(req, "executor") ? api_str(req, "executor") : "process");
     const char *cg = api_str(req, "cgroups"), *note = api_str(req, "cgroupsNote");

@@ -65,7 +65,8 @@ int api_fail(api_ctx *c, int status, const char *type, const char *fmt, ...)
 void api_run(core_call *call, void *ctx, int64_t now_ms)
 {
     const api_op *op = call->arg;
-    api_ctx c = {.st = ctx, .now_ms = now_ms, .call = call, .auth = call->auth};
+    api_ctx c = {.st = ctx, .now_ms = now_ms, .call = call, .auth = call->auth,
+                 .peer = call->peer};
     json_t *resp = NULL;
     int rc = op->fn(&c, call->req, &resp);
     if (rc == 0 && !c.err_type && c.deferred) {

@@ -24,6 +24,7 @@ typedef struct api_ctx {
     char err_msg[600];
     struct core_call *call; /* the call being answered */
     const char *auth;       /* agents' requests: their Authorization header, or NULL */
+    const char *peer;       /* agents' requests: the address they came from, or "" */
     int deferred;           /* the handler parked the call; it is answered later */
 } api_ctx;
 

@@ -26,6 +26,8 @@ struct core_call {
     /* The request's credential as sent (an Authorization header), for run functions that check
      * it themselves; NULL for the rest.  Owned by the sender, valid until done() runs. */
     const char *auth;
+    /* The client's address as text (agents' requests), or "": where an agent is reached. */
+    char peer[48];
     /* The answer, filled before done() runs. */
     int status;
     const char *err_type; /* NULL on success */

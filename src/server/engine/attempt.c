@@ -141,10 +141,12 @@ static void role_setup(json_t *a, json_t *env, json_t *container, const char *ro
 }
 
 /* What the agent is told to run (docs/agent-protocol.md). */
-/* The address other nodes reach an instance at: a local agent runs on this host, so loopback
- * reaches it; an agent elsewhere is reached at the host name it registered with. */
+/* The address other nodes reach an instance at: the IPv4 address its agent registered from
+ * (a local agent's is loopback, as it runs on this host); failing that, loopback for a local
+ * agent and the host name any other registered with. */
 static const char *node_address(const instance *in)
 {
+    if (in->address) return in->address;
     return in->local || !in->hostname || !*in->hostname ? "127.0.0.1" : in->hostname;
 }
 

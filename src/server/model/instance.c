@@ -42,6 +42,7 @@ static void instance_free(instance *in)
     free(in->ce);
     free(in->type);
     free(in->hostname);
+    free(in->address);
     free(in->executor);
     free(in->mem_note);
     free(in->gone_why);

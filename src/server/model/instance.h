@@ -20,6 +20,7 @@ struct core_call;
 
 typedef struct instance {
     char *id, *ce, *type, *hostname, *executor;
+    char *address; /* the IPv4 address its agent registered from, or NULL (api/agent_proto.c) */
     char *mem_note; /* how memory limits are enforced, or why they are not */
     int mvcpus, memory_mib, gpus;
     int used_mvcpus, used_memory, used_gpus;
