@@ -17,7 +17,7 @@ static const struct {
 } commands[] = {
     {"submit", cli_submit},     {"jobs", cli_jobs},           {"describe", cli_describe},
     {"logs", cli_logs},         {"cancel", cli_cancel},       {"terminate", cli_terminate},
-    {"revoke-instance", cli_revoke_instance},
+    {"revoke-instance", cli_revoke_instance}, {"fleet", cli_fleet},
 };
 
 const char cli_usage_lines[] =
@@ -27,7 +27,8 @@ const char cli_usage_lines[] =
     "  logs       print a job's log; -f follows it until the job ends\n"
     "  cancel     cancel a job that has not started yet\n"
     "  terminate  stop a job, started or not\n"
-    "  revoke-instance  end an instance's credential; its attempts end as on a lost host\n";
+    "  revoke-instance  end an instance's credential; its attempts end as on a lost host\n"
+    "  fleet      list the instances; drain, terminate or (Spot) reclaim one\n";
 
 int cli_is_command(const char *name)
 {

@@ -55,4 +55,5 @@ int cli_jobs(int argc, char **argv);
 int cli_describe(int argc, char **argv);
 int cli_logs(int argc, char **argv);
 int cli_revoke_instance(int argc, char **argv);
+int cli_fleet(int argc, char **argv); /* cli_fleet.c */
 #endif

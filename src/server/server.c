@@ -38,102 +38,11 @@
 #include "server/http_server.h"
 #include "server/join_tokens.h"
 #include "server/server_limits.h"
+#include "server/server_usage.h"
 #include "server/server_reload.h"
 #include "server/tls.h"
 #include "server/model/secrets.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: barge server [options]\n"
-            "\n"
-            "Runs the barge control plane in the foreground: the AWS Batch API, the store and\n"
-            "the scheduler.  SIGTERM or SIGINT stops it cleanly; SIGHUP reads --credentials,\n"
-            "--policies and --secrets again (a file with a mistake leaves the old in force).\n"
-            "\n"
-            "options:\n"
-            "  --listen HOST:PORT   address to serve on (default 127.0.0.1:8900; port 0 picks a\n"
-            "                       free port, printed at start-up; [::1]:PORT for IPv6);\n"
-            "                       plain HTTP unless --tls-cert is given\n"
-            "  --data-dir DIR       where the store lives (default ./barge-data, created if\n"
-            "                       missing)\n"
-            "  --region R           region in ARNs (default us-east-1)\n"
-            "  --account-id N       12-digit account in ARNs (default 123456789012)\n"
-            "  --credentials FILE   the keys requests may be signed with: an AWS shared-\n"
-            "                       credentials file, one [NAME] a principal, each with a\n"
-            "                       barge_policy line (docs/credentials.md)\n"
-            "  --policies FILE      IAM policy documents the credentials may name, a JSON\n"
-            "                       object of names and documents (built in: admin, submit,\n"
-            "                       read)\n"
-            "  --tls-cert FILE      serve HTTPS with this PEM certificate (its chain may\n"
-            "                       follow it); the local agents are handed it to verify the\n"
-            "                       server, so it must name 127.0.0.1 (or the --listen host)\n"
-            "  --tls-key FILE       the certificate's PEM private key, unencrypted\n"
-            "  --tls-ca FILE        hand the local agents this CA certificate to verify the\n"
-            "                       server with, instead of the server's own certificate\n"
-            "  --dev                developer mode: accept any (or no) AWS credentials unless\n"
-            "                       --credentials is given; one of the two is required\n"
-            "  --sync MODE          full (default): fsync every commit, survives power loss;\n"
-            "                       normal: survives a killed server, not a lost machine\n"
-            "  --agent-token T      the join token agents register with, for every compute\n"
-            "                       environment (default: read from, or created in,\n"
-            "                       DATA_DIR/agent-token, which SIGHUP reads again)\n"
-            "  --agent-tokens FILE  more join tokens, one a line, each alone (any compute\n"
-            "                       environment) or followed by the one compute environment\n"
-            "                       it is for; SIGHUP reads the file again, so tokens are\n"
-            "                       added, rotated and revoked without a restart\n"
-            "  --instance-credential-seconds N  how long an instance's credential is used\n"
-            "                       before the server hands its agent the next (default 3600)\n"
-            "  --instance-credential-grace-seconds N  how long a replaced credential stays\n"
-            "                       valid once its successor is in use (default 300)\n"
-            "  --idle-seconds N     let an idle local instance go after N seconds (default 60)\n"
-            "  --max-depends-on N   dependencies allowed per job (default 20, AWS's limit)\n"
-            "  --max-array-size N   children allowed per array job (default 10000, AWS's limit)\n"
-            "  --kill-grace-seconds N  SIGTERM to SIGKILL delay when an attempt is stopped\n"
-            "                       (default 10)\n"
-            "  --allow-privileged   accept job definitions whose containers are privileged\n"
-            "                       (full access to the instance; refused by default)\n"
-            "  --http-threads N     threads serving HTTP (default 2)\n"
-            "  --max-connections-per-address N  connections one client address may hold at\n"
-            "                       once, of the server's 4000 (default 512; more are closed\n"
-            "                       as they come)\n"
-            "  --request-timeout SECONDS  a request must arrive whole (headers and body)\n"
-            "                       within this, or is answered 408 or its connection closed\n"
-            "                       (default 30); answers the server holds are not timed\n"
-            "  --rate-limit N[/s|/m][,BURST]  AWS API calls allowed per access key (per\n"
-            "                       client address without --credentials), answered 429\n"
-            "                       TooManyRequestsException beyond; BURST defaults to one\n"
-            "                       second's worth (default: off; barge_rate_limit in the\n"
-            "                       credentials file sets it per principal)\n"
-            "  --executor container|process  how the local instances run attempts: in their\n"
-            "                       image with runc (the default where runc is installed) or\n"
-            "                       as host processes\n"
-            "  --registry-mirror URL  local instances pull Docker Hub images through this\n"
-            "                       registry (for example http://127.0.0.1:5000)\n"
-            "  --insecure-registry HOST[:PORT]  local instances speak plain HTTP to it\n"
-            "                       (repeatable; registries on loopback always are)\n"
-            "  --image-cache-size MIB  unpacked images each local instance keeps (default\n"
-            "                       10240)\n"
-            "  --pull-timeout SECONDS  how long an image pull may take on a local instance\n"
-            "                       (default 300)\n"
-            "  --max-pids-per-job N  processes one attempt may have at once on the local\n"
-            "                       instances (default 4096)\n"
-            "  --job-user USER      the host user local instances run process-executor jobs as\n"
-            "                       (default nobody; root only when named)\n"
-            "  --container-userns on|off  on (the default): the local instances run every\n"
-            "                       container that is not privileged in a user namespace, its\n"
-            "                       root an unprivileged host user; off: as the host's root\n"
-            "  --container-id-map HOSTBASE[:SIZE]  the host ids of those containers' ids 0 to\n"
-            "                       SIZE-1 (default: the barge user's in /etc/subuid and\n"
-            "                       /etc/subgid, else 1000000000:65536)\n"
-            "  --agent-work-dir DIR where local instances keep their attempts' directories\n"
-            "                       (default $TMPDIR/barge-work; never inside DATA_DIR, which\n"
-            "                       jobs must not reach)\n"
-            "  --secrets FILE       secrets that job definitions name (repositoryCredentials):\n"
-            "                       a JSON object of names or ARNs and values\n"
-            "  --log-level LEVEL    debug, info (default), warn or error\n"
-            "  -h, --help           show this help\n");
-}
 
 static int parse_listen(const char *s, barge_config *c)
 {
@@ -391,7 +300,7 @@ int server_main(int argc, char **argv)
            OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
-           OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT };
+           OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -428,6 +337,7 @@ int server_main(int argc, char **argv)
         {"max-connections-per-address", required_argument, NULL, OPT_PERADDR},
         {"request-timeout", required_argument, NULL, OPT_REQTIMEOUT},
         {"rate-limit", required_argument, NULL, OPT_RATELIMIT},
+        {"spot-reclaim-per-hour", required_argument, NULL, OPT_SPOT},
         {"tls-cert", required_argument, NULL, OPT_TLSCERT},
         {"tls-key", required_argument, NULL, OPT_TLSKEY},
         {"tls-ca", required_argument, NULL, OPT_TLSCA},
@@ -601,13 +511,24 @@ int server_main(int argc, char **argv)
                                     optarg, c) < 0)
                 return 2;
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case OPT_SPOT: {
+            char *end;
+            c->spot_reclaim_per_hour = strtod(optarg, &end);
+            if (*end || !*optarg || !(c->spot_reclaim_per_hour >= 0) ||
+                c->spot_reclaim_per_hour > 3600) {
+                fprintf(stderr, "barge server: --spot-reclaim-per-hour must be a number from 0 to "
+                                "3600 (got '%s')\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'h': server_usage(stdout); return 0;
+        default: server_usage(stderr); return 2;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "barge server: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
+        server_usage(stderr);
         return 2;
     }
     static tls_files tls; /* the daemon reads it until it stops */

@@ -20,7 +20,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from harness import REGION, Server, ServerTestCase, write_credentials
+from harness import REGION, Server, ServerTestCase, register_agent, write_credentials
 from test_jobs_common import FAST, JobsCase, resources, sh
 from test_wire_errors import parse_response
 
@@ -308,19 +308,11 @@ class RequestDeadline(ServerTestCase):
     def test_long_poll_is_not_cut(self):
         # An agent's waiting exchange is held by the server for up to pollSeconds (20): far
         # longer than the request timeout, and answered whole.
-        status, _, out = self.server.raw("POST", "/v1/createcomputeenvironment",
-                                         {"computeEnvironmentName": "agents",
-                                          "type": "UNMANAGED"})
-        self.assertEqual(status, 200, out)
-        status, _, reg = self.server.raw("POST", "/barge/v1/agent/register",
-                                         {"computeEnvironment": "agents", "vcpus": 1,
-                                          "memoryMiB": 256},
-                                         headers={"Authorization": "Bearer t0ken-any"})
-        self.assertEqual(status, 200, reg)
+        iid, credential = register_agent(self.server, ce="agents", memory=256)
         t0 = time.monotonic()
         status, _, out = self.server.raw("POST", "/barge/v1/agent/exchange",
-                                         {"instanceId": reg["instanceId"], "wait": True},
-                                         headers={"Authorization": "Bearer t0ken-any"})
+                                         {"instanceId": iid, "wait": True},
+                                         headers={"Authorization": "Bearer " + credential})
         held = time.monotonic() - t0
         self.assertEqual(status, 200, out)
         self.assertGreater(held, self.TIMEOUT + 3)

@@ -3,12 +3,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/core.h"
+#include "server/model/config.h"
 #include "server/model/jobs.h"
+#include "server/model/resource.h"
 #include "server/model/state.h"
 #include "server/engine/attempt.h"
 #include "server/engine/provider_local.h"
@@ -68,10 +71,47 @@ static void forgive_stall(state *st, int64_t now)
     }
 }
 
+int fleet_reclaim(state *st, instance *in)
+{
+    ce_rec *ce = res_ce(st, in->ce);
+    if (!ce || !ce->spot) return -1;
+    /* EC2 ends a reclaimed Spot instance's tasks as a terminated host's. */
+    fleet_lose(st, in, "its Spot capacity was reclaimed");
+    return 0;
+}
+
+/* --spot-reclaim-per-hour: each registered Spot instance is taken back at random, at that rate
+ * on average (a tick is a second), so that retry rules for reclaimed hosts get exercised. */
+static void spot_drill(state *st)
+{
+    if (barge_cfg.spot_reclaim_per_hour <= 0) return;
+    static int seeded;
+    if (!seeded) {
+        srandom((unsigned)(util_now_ms() ^ getpid()));
+        seeded = 1;
+    }
+    double p = barge_cfg.spot_reclaim_per_hour / 3600.0;
+    instance **taken = NULL;
+    size_t n = 0, i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        ce_rec *ce = res_ce(st, in->ce);
+        if (!in->registered || !ce || !ce->spot) continue;
+        if ((double)random() / ((double)RAND_MAX + 1.0) >= p) continue;
+        taken = xrealloc(taken, (n + 1) * sizeof *taken);
+        taken[n++] = in;
+    }
+    for (size_t t = 0; t < n; t++) fleet_reclaim(st, taken[t]);
+    free(taken);
+}
+
 void fleet_tick(state *st)
 {
     int64_t now = util_mono_ms();
     forgive_stall(st, now);
+    spot_drill(st);
     provider_local_tick(st);
     instance **doomed = NULL;
     size_t n_doomed = 0;

@@ -22,6 +22,9 @@ instance *fleet_fit(struct state *st, const char *ce, const job *j);
 /* An instance that is gone: its attempts end as AWS reports a terminated host, its parked poll
  * is refused, a local agent is stopped. */
 void fleet_lose(struct state *st, instance *in, const char *why);
+/* Takes a Spot instance back, as EC2 reclaims Spot capacity: its attempts end as a lost host's
+ * ("Host EC2 (instance ID) terminated.").  -1 when its environment is not SPOT. */
+int fleet_reclaim(struct state *st, instance *in);
 /* Runs every second: lost instances, expired polls, the local provider's housekeeping. */
 void fleet_tick(struct state *st);
 /* At server stop: answers parked polls and stops the agents this server launched. */

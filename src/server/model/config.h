@@ -27,6 +27,7 @@ typedef struct barge_config {
     int max_depends_on;
     int max_array_size;
     /* Jobs and instances. */
+    double spot_reclaim_per_hour; /* a drill: the chance per hour that a Spot instance is taken */
     int kill_grace_s;     /* SIGTERM to SIGKILL when an attempt is stopped */
     int idle_seconds;     /* an idle local instance is let go after this long */
     char *agent_token;    /* --agent-token, or "" (join_tokens.h) */

@@ -35,6 +35,7 @@ typedef struct ce_rec {
     res_status status;
     int managed;                /* type MANAGED; 0 for UNMANAGED */
     int fargate;                /* computeResources.type FARGATE or FARGATE_SPOT */
+    int spot;                   /* computeResources.type SPOT or FARGATE_SPOT */
     int min_mvcpus, max_mvcpus; /* computeResources.minvCpus/maxvCpus x 1000 (milli-vCPUs); 0
                                  * when absent; INT_MAX when larger */
     const char **instance_types; /* computeResources.instanceTypes */
