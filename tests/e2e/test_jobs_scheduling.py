@@ -295,3 +295,34 @@ class LaunchFailures(JobsCase):
         os.unlink(path)
         # The back-off after one failure is a few seconds; then a launch succeeds.
         self.assertSucceeded(jid, timeout=10)
+
+
+class AllocationStrategies(JobsCase):
+    """maxvCpus 3 and instances of 2 vCPUs: BEST_FIT never goes over maxvCpus (one instance, so
+    one 2-vCPU job at a time); BEST_FIT_PROGRESSIVE may go over by one instance, as AWS
+    documents (two instances, two jobs at once)."""
+
+    @classmethod
+    def setUpResources(cls):
+        for name, strategy in (("bf", "BEST_FIT"), ("bfp", "BEST_FIT_PROGRESSIVE")):
+            cls.make_ce(name, 3, instanceTypes=["c5.large"], allocationStrategy=strategy)
+            cls.make_queue(name + "q", [name])
+        cls.make_definition("two", vcpus="2")
+
+    def spans(self, queue):
+        ids = [self.submit("%s-%d" % (queue, i), queue=queue, definition="two",
+                           command="sleep 1.5") for i in range(2)]
+        done = self.wait_jobs(ids, timeout=60)
+        self.assertEqual({d["status"] for d in done.values()}, {"SUCCEEDED"})
+        return sorted((d["startedAt"], d["stoppedAt"]) for d in done.values())
+
+    def test_best_fit_stays_within_max_vcpus(self):
+        (s1, e1), (s2, e2) = self.spans("bfq")
+        self.assertGreaterEqual(s2, e1, "two 2-vCPU jobs ran at once under maxvCpus 3")
+
+    def test_best_fit_progressive_may_exceed_by_one_instance(self):
+        (s1, e1), (s2, e2) = self.spans("bfpq")
+        self.assertLess(s2, e1, "the second instance was not launched")
+        launched = [line for line in self.server.read_log().splitlines()
+                    if "launched instance" in line and "compute environment bfp" in line]
+        self.assertEqual(len(launched), 2, launched)

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,9 +40,17 @@ static int allows(const ce_rec *ce, const catalog_type *t)
     return 0;
 }
 
-/* The instance type the local provider would launch for j within budget_mvcpus, or NULL. */
+/* The instance type the local provider would launch for j within budget_mvcpus, or NULL:
+ * the largest that fits (fewer agent processes, room to pack more jobs), or with smallest the
+ * smallest (an instance that takes the environment over maxvCpus is kept as small as it can
+ * be). */
+static int best_vcpus(const catalog_type *t)
+{
+    return t ? t->vcpus : INT_MAX;
+}
+
 static const catalog_type *choose_type(const ce_rec *ce, const job *j, int budget_mvcpus,
-                                       catalog_type *fargate)
+                                       catalog_type *fargate, int smallest)
 {
     if (ce->fargate) {
         int vcpus = (j->spec->mvcpus + 999) / 1000;
@@ -63,10 +72,12 @@ static const catalog_type *choose_type(const ce_rec *ce, const job *j, int budge
         if (t->vcpus * 1000 < j->spec->mvcpus || t->memory_mib < j->spec->memory_mib ||
             t->gpus < j->spec->gpus)
             continue;
-        /* The largest fitting type: fewer agent processes, and room to pack more jobs. */
-        if (!best || t->vcpus > best->vcpus ||
-            (t->vcpus == best->vcpus && t->memory_mib > best->memory_mib))
-            best = t;
+        int better = smallest ? t->vcpus < best_vcpus(best) ||
+                                    (best && t->vcpus == best->vcpus &&
+                                     t->memory_mib < best->memory_mib)
+                              : !best || t->vcpus > best->vcpus ||
+                                    (t->vcpus == best->vcpus && t->memory_mib > best->memory_mib);
+        if (better) best = t;
     }
     return best;
 }
@@ -189,7 +200,11 @@ int provider_local_provide(state *st, ce_rec *ce, const job *j)
     }
     int budget = ce->max_mvcpus - fleet_ce_mvcpus(st->fleet, ce->name);
     catalog_type fargate;
-    const catalog_type *t = choose_type(ce, j, budget, &fargate);
+    const catalog_type *t = choose_type(ce, j, budget, &fargate, 0);
+    /* BEST_FIT_PROGRESSIVE and the SPOT strategies may go over maxvCpus by one instance, as on
+     * AWS: while the environment is below it, the smallest type that fits the job. */
+    if (!t && ce->overshoot && budget > 0 && !ce->fargate)
+        t = choose_type(ce, j, INT_MAX, &fargate, 1);
     if (!t) return 0;
     instance *in = launch(st, ce, t);
     if (!in) return 0;

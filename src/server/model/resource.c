@@ -217,6 +217,8 @@ static int parse_ce(json_t *desc, ce_rec *out, char **why)
     }
     out->fargate = res_is_fargate_type(json_string_value(t));
     out->spot = json_string_value(t) && strstr(json_string_value(t), "SPOT") != NULL;
+    const char *strategy = json_string_value(json_object_get(cr, "allocationStrategy"));
+    out->overshoot = strategy && strcmp(strategy, "BEST_FIT") != 0;
     out->min_mvcpus = to_mvcpus(minv);
     out->max_mvcpus = to_mvcpus(maxv);
     out->instance_types = xmalloc((n ? n : 1) * sizeof *out->instance_types);

@@ -36,6 +36,8 @@ typedef struct ce_rec {
     int managed;                /* type MANAGED; 0 for UNMANAGED */
     int fargate;                /* computeResources.type FARGATE or FARGATE_SPOT */
     int spot;                   /* computeResources.type SPOT or FARGATE_SPOT */
+    int overshoot; /* allocationStrategy BEST_FIT_PROGRESSIVE or a SPOT one: maxvCpus may be
+                    * exceeded by one instance, as AWS allows them */
     int min_mvcpus, max_mvcpus; /* computeResources.minvCpus/maxvCpus x 1000 (milli-vCPUs); 0
                                  * when absent; INT_MAX when larger */
     const char **instance_types; /* computeResources.instanceTypes */
