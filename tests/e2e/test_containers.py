@@ -121,6 +121,20 @@ def run_to_end(test, batch, definition, timeout=60):
         time.sleep(0.1)
 
 
+
+def busybox_server(case, *server_args, access_log=False):
+    """A registry holding busybox as library/busybox, and a container server that pulls Docker
+    Hub names through it; both stop when the test ends.  Returns (registry, server, batch)."""
+    reg = LocalRegistry(access_log=access_log).start()
+    case.addCleanup(reg.stop)
+    layout = build_busybox_layout()
+    case.addCleanup(shutil.rmtree, layout, True)
+    push_layout(layout, reg, "library/busybox")
+    server, batch = start_container_server(case, "--registry-mirror", "http://" + reg.url,
+                                           *server_args)
+    return reg, server, batch
+
+
 class Containers(JobsCase):
     max_vcpus = 4
 
@@ -481,28 +495,35 @@ class ImageCache(unittest.TestCase):
     """The registry is asked once per image: later attempts use the unpacked image."""
 
     def test_cached_image_costs_no_registry_round_trip(self):
-        with LocalRegistry(access_log=True) as reg:
-            layout = build_busybox_layout()
-            self.addCleanup(shutil.rmtree, layout, True)
-            push_layout(layout, reg, "library/busybox")
-            server, batch = start_container_server(self, "--registry-mirror",
-                                                   "http://" + reg.url)
-            batch.register_job_definition(
-                jobDefinitionName="bb", type="container",
-                containerProperties={"image": "busybox", "command": ["true"],
-                                     "resourceRequirements": resources()})
+        reg, server, batch = busybox_server(self, access_log=True)
+        batch.register_job_definition(
+            jobDefinitionName="bb", type="container",
+            containerProperties={"image": "busybox", "command": ["true"],
+                                 "resourceRequirements": resources()})
 
-            def run():
-                return run_to_end(self, batch, "bb")
+        def run():
+            return run_to_end(self, batch, "bb")
 
-            time.sleep(1)  # the registry's log settles
+        def manifests():
+            """Manifest requests in the registry's log once it has stopped growing (the
+            registry writes its log a little after it answers)."""
+            last, since, deadline = None, time.time(), time.time() + 10
+            while time.time() < deadline:
+                now = reg.read_log()
+                if now != last:
+                    last, since = now, time.time()
+                elif time.time() - since >= 0.3:
+                    break
+                time.sleep(0.05)
+            return last.count("/v2/library/busybox/manifests/")
+
+        manifests()
+        self.assertEqual(run()["status"], "SUCCEEDED")
+        before = manifests()
+        self.assertGreater(before, 0)
+        for _ in range(3):
             self.assertEqual(run()["status"], "SUCCEEDED")
-            before = reg.read_log().count("/v2/library/busybox/manifests/")
-            self.assertGreater(before, 0)
-            for _ in range(3):
-                self.assertEqual(run()["status"], "SUCCEEDED")
-            time.sleep(0.5)
-            self.assertEqual(reg.read_log().count("/v2/library/busybox/manifests/"), before)
+        self.assertEqual(manifests(), before)
 
 
 class AgentLeftovers(unittest.TestCase):
@@ -510,58 +531,53 @@ class AgentLeftovers(unittest.TestCase):
     it (and its runtime state) before it takes work."""
 
     def test_next_agent_removes_what_a_killed_agent_left(self):
-        with LocalRegistry() as reg:
-            layout = build_busybox_layout()
-            self.addCleanup(shutil.rmtree, layout, True)
-            push_layout(layout, reg, "library/busybox")
-            server, batch = start_container_server(self, "--registry-mirror",
-                                                   "http://" + reg.url)
-            batch.register_job_definition(
-                jobDefinitionName="long", type="container",
-                containerProperties={"image": "busybox", "command": ["sleep", "300"],
-                                     "resourceRequirements": resources()})
-            jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="long")["jobId"]
-            deadline = time.time() + 60
-            while batch.describe_jobs(jobs=[jid])["jobs"][0]["status"] != "RUNNING":
-                self.assertLess(time.time(), deadline, "the job did not start")
-                time.sleep(0.1)
-            [agent] = agent_pids(server.data_dir)
-            # RUNNING is reported once runc has started; its state file follows shortly.
-            while True:
-                states = [d for d in os.listdir("/run/barge/runc")
-                          if d.startswith("barge-%d-" % agent)]
-                path = "/run/barge/runc/%s/state.json" % (states or ["-"])[0]
-                if os.path.exists(path):
-                    break
-                self.assertLess(time.time(), deadline, "runc kept no state for the container")
-                time.sleep(0.05)
-            self.assertEqual(len(states), 1)
-            with open(path) as f:
-                init_pid = json.load(f)["init_process_pid"]
-            os.kill(agent, signal.SIGKILL)
-            time.sleep(0.5)
-            # The container outlived its agent...
-            os.kill(init_pid, 0)
-            # ...until another agent starts on the host.
-            work = tempfile.mkdtemp(prefix="barge-agent-")
-            self.addCleanup(shutil.rmtree, work, True)
-            p = subprocess.Popen([BARGE, "agent", "--server", server.url,
-                                  "--compute-environment", "ce", "--work-dir", work,
-                                  "--token", "wrong-token-0000"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
-            with open(path) as f:
-                bundle = os.path.dirname(json.load(f)["config"]["rootfs"])
-            self.assertTrue(os.path.isdir(bundle))
-            deadline = time.time() + 20
-            while os.path.exists("/run/barge/runc/" + states[0]) or _alive(init_pid):
-                self.assertLess(time.time(), deadline, "the left container is still there")
-                time.sleep(0.1)
-            # Its layer and bundle, and the killed agent's cgroups, went too.
-            self.assertFalse(os.path.exists(bundle))
-            left = [d for d, _, _ in os.walk("/sys/fs/cgroup/memory")
-                    if os.path.basename(d) == "barge-agent-%d" % agent]
-            self.assertEqual(left, [])
+        reg, server, batch = busybox_server(self)
+        batch.register_job_definition(
+            jobDefinitionName="long", type="container",
+            containerProperties={"image": "busybox", "command": ["sleep", "300"],
+                                 "resourceRequirements": resources()})
+        jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="long")["jobId"]
+        deadline = time.time() + 60
+        while batch.describe_jobs(jobs=[jid])["jobs"][0]["status"] != "RUNNING":
+            self.assertLess(time.time(), deadline, "the job did not start")
+            time.sleep(0.1)
+        [agent] = agent_pids(server.data_dir)
+        # RUNNING is reported once runc has started; its state file follows shortly.
+        while True:
+            states = [d for d in os.listdir("/run/barge/runc")
+                      if d.startswith("barge-%d-" % agent)]
+            path = "/run/barge/runc/%s/state.json" % (states or ["-"])[0]
+            if os.path.exists(path):
+                break
+            self.assertLess(time.time(), deadline, "runc kept no state for the container")
+            time.sleep(0.05)
+        self.assertEqual(len(states), 1)
+        with open(path) as f:
+            init_pid = json.load(f)["init_process_pid"]
+        os.kill(agent, signal.SIGKILL)
+        time.sleep(0.5)
+        # The container outlived its agent...
+        os.kill(init_pid, 0)
+        # ...until another agent starts on the host.
+        work = tempfile.mkdtemp(prefix="barge-agent-")
+        self.addCleanup(shutil.rmtree, work, True)
+        p = subprocess.Popen([BARGE, "agent", "--server", server.url,
+                              "--compute-environment", "ce", "--work-dir", work,
+                              "--token", "wrong-token-0000"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        with open(path) as f:
+            bundle = os.path.dirname(json.load(f)["config"]["rootfs"])
+        self.assertTrue(os.path.isdir(bundle))
+        deadline = time.time() + 20
+        while os.path.exists("/run/barge/runc/" + states[0]) or _alive(init_pid):
+            self.assertLess(time.time(), deadline, "the left container is still there")
+            time.sleep(0.1)
+        # Its layer and bundle, and the killed agent's cgroups, went too.
+        self.assertFalse(os.path.exists(bundle))
+        left = [d for d, _, _ in os.walk("/sys/fs/cgroup/memory")
+                if os.path.basename(d) == "barge-agent-%d" % agent]
+        self.assertEqual(left, [])
 
 
 def _alive(pid):
@@ -668,40 +684,35 @@ class HangingRegistry(unittest.TestCase):
                 c.close()
             listener.close()
         self.addCleanup(close)
-        with LocalRegistry() as reg:
-            layout = build_busybox_layout()
-            self.addCleanup(shutil.rmtree, layout, True)
-            push_layout(layout, reg, "library/busybox")
-            server, batch = start_container_server(self, "--pull-timeout", "15",
-                                                   "--registry-mirror", "http://" + reg.url)
-            for name, image in (("hang", "127.0.0.1:%d/x/y:1" % port), ("ok", "busybox")):
-                batch.register_job_definition(
-                    jobDefinitionName=name, type="container",
-                    containerProperties={"image": image, "command": ["true"],
-                                         "resourceRequirements": resources()})
-            # A job stopped while its image is pulled ends at once, with the stop's reason.
-            jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="hang")["jobId"]
-            deadline = time.time() + 30
-            while not held:
-                self.assertLess(time.time(), deadline, "the pull never reached the registry")
-                time.sleep(0.05)
-            t0 = time.time()
-            batch.terminate_job(jobId=jid, reason="stop the pull")
-            while batch.describe_jobs(jobs=[jid])["jobs"][0]["status"] != "FAILED":
-                # Well before the pull's deadline (15 s), however loaded the machine.
-                self.assertLess(time.time() - t0, 10, "the stopped job did not end promptly")
-                time.sleep(0.05)
-            self.assertEqual(batch.describe_jobs(jobs=[jid])["jobs"][0]["statusReason"],
-                             "stop the pull")
-            t0 = time.time()
-            d = run_to_end(self, batch, "hang")
-            self.assertEqual(d["status"], "FAILED")
-            reason = d["container"]["reason"]
-            self.assertTrue(reason.startswith("CannotPullContainerError: "), reason)
-            self.assertTrue("deadline" in reason or "no answer within" in reason
-                            or "timeout" in reason, reason)
-            self.assertLess(time.time() - t0, 45)
-            self.assertEqual(run_to_end(self, batch, "ok")["status"], "SUCCEEDED")
+        reg, server, batch = busybox_server(self, "--pull-timeout", "15")
+        for name, image in (("hang", "127.0.0.1:%d/x/y:1" % port), ("ok", "busybox")):
+            batch.register_job_definition(
+                jobDefinitionName=name, type="container",
+                containerProperties={"image": image, "command": ["true"],
+                                     "resourceRequirements": resources()})
+        # A job stopped while its image is pulled ends at once, with the stop's reason.
+        jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="hang")["jobId"]
+        deadline = time.time() + 30
+        while not held:
+            self.assertLess(time.time(), deadline, "the pull never reached the registry")
+            time.sleep(0.05)
+        t0 = time.time()
+        batch.terminate_job(jobId=jid, reason="stop the pull")
+        while batch.describe_jobs(jobs=[jid])["jobs"][0]["status"] != "FAILED":
+            # Well before the pull's deadline (15 s), however loaded the machine.
+            self.assertLess(time.time() - t0, 10, "the stopped job did not end promptly")
+            time.sleep(0.05)
+        self.assertEqual(batch.describe_jobs(jobs=[jid])["jobs"][0]["statusReason"],
+                         "stop the pull")
+        t0 = time.time()
+        d = run_to_end(self, batch, "hang")
+        self.assertEqual(d["status"], "FAILED")
+        reason = d["container"]["reason"]
+        self.assertTrue(reason.startswith("CannotPullContainerError: "), reason)
+        self.assertTrue("deadline" in reason or "no answer within" in reason
+                        or "timeout" in reason, reason)
+        self.assertLess(time.time() - t0, 45)
+        self.assertEqual(run_to_end(self, batch, "ok")["status"], "SUCCEEDED")
 
 
 class Privileged(unittest.TestCase):
@@ -710,76 +721,66 @@ class Privileged(unittest.TestCase):
     others' ids are mapped as --container-id-map says."""
 
     def test_privileged_capabilities(self):
-        with LocalRegistry() as reg:
-            layout = build_busybox_layout()
-            self.addCleanup(shutil.rmtree, layout, True)
-            push_layout(layout, reg, "library/busybox")
-            server, batch = start_container_server(self, "--allow-privileged",
-                                                   "--container-id-map", "1500000000:70000",
-                                                   "--registry-mirror", "http://" + reg.url)
-            open_dir, locked = private_dir(self, 0o777), private_dir(self, 0o755)
-            outs = {}
-            # The unprivileged one first: the privileged one's file in /locked would be there.
-            for name, privileged in (("plain-who", False), ("priv-who", True)):
-                batch.register_job_definition(
-                    jobDefinitionName=name, type="container",
-                    containerProperties=who_am_i_props(open_dir, locked, privileged=privileged))
-                d = run_to_end(self, batch, name)
-                self.assertEqual(d["status"], "SUCCEEDED", d["container"].get("reason"))
-                outs[name] = job_output(server, d)
-                os.rename(os.path.join(open_dir, "by-root"), os.path.join(open_dir, name))
-            self.assertEqual(outs["plain-who"], ["0", "0 1500000000 70000", "wrote-open",
-                                                 "Permission denied", "wrote-rootfs"])
-            self.assertEqual(os.stat(os.path.join(open_dir, "plain-who")).st_uid, 1500000000)
-            self.assertEqual(outs["priv-who"], ["0", "0 0 4294967295", "wrote-open",
-                                                "wrote-locked", "wrote-rootfs"])
-            self.assertEqual(os.stat(os.path.join(open_dir, "priv-who")).st_uid, 0)
-            self.assertEqual(os.stat(os.path.join(locked, "by-root")).st_uid, 0)
-            caps = {}
-            for name, privileged in (("priv", True), ("plain", False)):
-                batch.register_job_definition(
-                    jobDefinitionName=name, type="container",
-                    containerProperties={"image": "busybox", "privileged": privileged,
-                                         "command": sh("grep CapEff /proc/self/status"),
-                                         "resourceRequirements": resources()})
-                d = run_to_end(self, batch, name)
-                self.assertEqual(d["status"], "SUCCEEDED", d["container"].get("reason"))
-                logs = server.client("logs")
-                deadline = time.time() + 10
-                while True:
-                    ev = logs.get_log_events(logGroupName="/aws/batch/job",
-                                             logStreamName=d["container"]["logStreamName"])
-                    if ev["events"] or time.time() > deadline:
-                        break
-                    time.sleep(0.1)
-                caps[name] = int(ev["events"][0]["message"].split()[1], 16)
-            # Docker's default set is 14 capabilities; privileged has all the host lets root
-            # hold (its bounding set, which the agent shares with this test).
-            self.assertEqual(bin(caps["plain"]).count("1"), 14)
-            with open("/proc/self/status") as f:
-                bound = [l for l in f if l.startswith("CapBnd:")][0].split()[1]
-            self.assertEqual(caps["priv"], int(bound, 16))
+        reg, server, batch = busybox_server(
+            self, "--allow-privileged", "--container-id-map", "1500000000:70000")
+        open_dir, locked = private_dir(self, 0o777), private_dir(self, 0o755)
+        outs = {}
+        # The unprivileged one first: the privileged one's file in /locked would be there.
+        for name, privileged in (("plain-who", False), ("priv-who", True)):
+            batch.register_job_definition(
+                jobDefinitionName=name, type="container",
+                containerProperties=who_am_i_props(open_dir, locked, privileged=privileged))
+            d = run_to_end(self, batch, name)
+            self.assertEqual(d["status"], "SUCCEEDED", d["container"].get("reason"))
+            outs[name] = job_output(server, d)
+            os.rename(os.path.join(open_dir, "by-root"), os.path.join(open_dir, name))
+        self.assertEqual(outs["plain-who"], ["0", "0 1500000000 70000", "wrote-open",
+                                             "Permission denied", "wrote-rootfs"])
+        self.assertEqual(os.stat(os.path.join(open_dir, "plain-who")).st_uid, 1500000000)
+        self.assertEqual(outs["priv-who"], ["0", "0 0 4294967295", "wrote-open",
+                                            "wrote-locked", "wrote-rootfs"])
+        self.assertEqual(os.stat(os.path.join(open_dir, "priv-who")).st_uid, 0)
+        self.assertEqual(os.stat(os.path.join(locked, "by-root")).st_uid, 0)
+        caps = {}
+        for name, privileged in (("priv", True), ("plain", False)):
+            batch.register_job_definition(
+                jobDefinitionName=name, type="container",
+                containerProperties={"image": "busybox", "privileged": privileged,
+                                     "command": sh("grep CapEff /proc/self/status"),
+                                     "resourceRequirements": resources()})
+            d = run_to_end(self, batch, name)
+            self.assertEqual(d["status"], "SUCCEEDED", d["container"].get("reason"))
+            logs = server.client("logs")
+            deadline = time.time() + 10
+            while True:
+                ev = logs.get_log_events(logGroupName="/aws/batch/job",
+                                         logStreamName=d["container"]["logStreamName"])
+                if ev["events"] or time.time() > deadline:
+                    break
+                time.sleep(0.1)
+            caps[name] = int(ev["events"][0]["message"].split()[1], 16)
+        # Docker's default set is 14 capabilities; privileged has all the host lets root
+        # hold (its bounding set, which the agent shares with this test).
+        self.assertEqual(bin(caps["plain"]).count("1"), 14)
+        with open("/proc/self/status") as f:
+            bound = [l for l in f if l.startswith("CapBnd:")][0].split()[1]
+        self.assertEqual(caps["priv"], int(bound, 16))
 
 
 class UsernsOff(unittest.TestCase):
     """--container-userns off: the old behaviour, a container's root is the host's."""
 
     def test_container_root_is_host_root(self):
-        with LocalRegistry() as reg:
-            layout = build_busybox_layout()
-            self.addCleanup(shutil.rmtree, layout, True)
-            push_layout(layout, reg, "library/busybox")
-            server, batch = start_container_server(self, "--container-userns", "off",
-                                                   "--registry-mirror", "http://" + reg.url)
-            open_dir, locked = private_dir(self, 0o777), private_dir(self, 0o755)
-            batch.register_job_definition(jobDefinitionName="who", type="container",
-                                          containerProperties=who_am_i_props(open_dir, locked))
-            d = run_to_end(self, batch, "who")
-            self.assertEqual(d["status"], "SUCCEEDED", d["container"].get("reason"))
-            self.assertEqual(job_output(server, d), ["0", "0 0 4294967295", "wrote-open",
-                                                     "wrote-locked", "wrote-rootfs"])
-            self.assertEqual(os.stat(os.path.join(open_dir, "by-root")).st_uid, 0)
-            self.assertEqual(os.stat(os.path.join(locked, "by-root")).st_uid, 0)
+        reg, server, batch = busybox_server(self, "--container-userns", "off")
+        open_dir, locked = private_dir(self, 0o777), private_dir(self, 0o755)
+        batch.register_job_definition(jobDefinitionName="who", type="container",
+                                      containerProperties=who_am_i_props(open_dir, locked))
+        d = run_to_end(self, batch, "who")
+        self.assertEqual(d["status"], "SUCCEEDED", d["container"].get("reason"))
+        self.assertEqual(job_output(server, d), ["0", "0 0 4294967295", "wrote-open",
+                                                 "wrote-locked", "wrote-rootfs"])
+        self.assertEqual(os.stat(os.path.join(open_dir, "by-root")).st_uid, 0)
+        self.assertEqual(os.stat(os.path.join(locked, "by-root")).st_uid, 0)
 
 
 class OptionErrors(unittest.TestCase):
