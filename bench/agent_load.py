@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Many agents against one server: simulated agents speak the agent protocol
+(docs/agent-protocol.md) as `barge agent` does, but run nothing: an assignment is reported
+RUNNING and EXITED 0 in the agent's next exchange.  What is measured is the server's side of a
+large fleet.
+
+Starts `barge server --dev` (its connection cap per address raised, as all agents come from
+127.0.0.1) on a fresh data directory with an UNMANAGED compute environment, then:
+  1. registers --agents agents at once (each a thread with its own connection) and reports the
+     registration burst's rate;
+  2. lets them long-poll idle for --idle-seconds and reports the server's CPU and RSS;
+  3. submits one array of --jobs children of 1 vCPU and reports the dispatch rate (submit to
+     the parent's SUCCEEDED) and the latency of the exchanges that carried reports (p50, p99).
+
+    bench/agent_load.py [--barge build/barge] [--agents 1000] [--jobs 100000] [--vcpus 4]
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import fmt_mib, log, pct, proc_cpu  # noqa: E402
+
+
+def post(conn, path, body, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    conn.request("POST", path, json.dumps(body), headers)
+    r = conn.getresponse()
+    data = r.read()
+    return r.status, json.loads(data) if data else {}
+
+
+class Agent(threading.Thread):
+    def __init__(self, port, n, vcpus, lat, lock, stop):
+        super().__init__(daemon=True)
+        self.port, self.n, self.vcpus = port, n, vcpus
+        self.lat, self.lock, self.stop = lat, lock, stop
+        self.registered = threading.Event()
+        self.done = 0
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        status, reg = post(conn, "/barge/v1/agent/register", {
+            "computeEnvironment": "fleet", "vcpus": self.vcpus, "memoryMiB": 16384,
+            "hostname": "sim-%d" % self.n, "executor": "process", "cgroups": "none",
+            "cgroupsNote": "a simulated agent", "clientToken": "sim-%d" % self.n}, "any-token")
+        if status != 200:
+            raise RuntimeError("register: %s %s" % (status, reg))
+        iid, cred = reg["instanceId"], reg["credential"]
+        self.registered.set()
+        held, reports, ending = {}, [], []
+        while not self.stop.is_set():
+            body = {"instanceId": iid, "wait": not reports, "reports": reports,
+                    "holding": [{"jobId": j, "attempt": a} for (j, a) in held]}
+            t0 = time.monotonic()
+            try:
+                status, ans = post(conn, "/barge/v1/agent/exchange", body, cred)
+            except (OSError, http.client.HTTPException):
+                if self.stop.is_set():
+                    return
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                continue
+            if reports:
+                with self.lock:
+                    self.lat.append((time.monotonic() - t0) * 1000)
+            if status != 200:
+                raise RuntimeError("exchange: %s %s" % (status, ans))
+            cred = ans.get("nextCredential", cred)
+            # Attempts whose end this answer acknowledged are no longer held.
+            for key in ending:
+                held.pop(key, None)
+            self.done += len(ending)
+            reports, ending = [], []
+            now = int(time.time() * 1000)
+            for a in ans.get("assign", []):
+                key = (a["jobId"], a["attempt"])
+                held[key] = True
+                reports.append({"jobId": key[0], "attempt": key[1], "event": "RUNNING",
+                                "at": now})
+                reports.append({"jobId": key[0], "attempt": key[1], "event": "EXITED",
+                                "at": now, "exitCode": 0})
+                ending.append(key)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--barge", default=os.environ.get("BARGE", "build/barge"))
+    ap.add_argument("--agents", type=int, default=1000)
+    ap.add_argument("--jobs", type=int, default=100000)
+    ap.add_argument("--vcpus", type=int, default=4, help="vCPUs each simulated agent offers")
+    ap.add_argument("--idle-seconds", type=int, default=10)
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="barge-agent-load-")
+    port = 20000 + os.getpid() % 20000
+    logf = open(os.path.join(work, "server.log"), "wb")
+    srv = subprocess.Popen([a.barge, "server", "--dev", "--listen", "127.0.0.1:%d" % port,
+                            "--data-dir", os.path.join(work, "data"),
+                            "--max-connections-per-address", "4000",
+                            "--max-array-size", str(max(a.jobs, 2))],
+                           stdout=logf, stderr=subprocess.STDOUT)
+    stop = threading.Event()
+    try:
+        for _ in range(100):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        api = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        post(api, "/v1/createcomputeenvironment",
+             {"computeEnvironmentName": "fleet", "type": "UNMANAGED"})
+        time.sleep(0.5)
+        post(api, "/v1/createjobqueue", {"jobQueueName": "q", "priority": 1,
+                                         "computeEnvironmentOrder": [
+                                             {"order": 1, "computeEnvironment": "fleet"}]})
+        post(api, "/v1/registerjobdefinition", {
+            "jobDefinitionName": "sim", "type": "container", "containerProperties": {
+                "image": "busybox", "command": ["true"],
+                "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                         {"type": "MEMORY", "value": "16"}]}})
+        lat, lock = [], threading.Lock()
+        agents = [Agent(port, n, a.vcpus, lat, lock, stop) for n in range(a.agents)]
+        t0 = time.monotonic()
+        for ag in agents:
+            ag.start()
+        for ag in agents:
+            if not ag.registered.wait(120):
+                raise RuntimeError("an agent did not register within 120 s")
+        reg_s = time.monotonic() - t0
+        log(f"{a.agents} agents registered in {reg_s:.2f} s ({a.agents / reg_s:,.0f}/s)")
+        time.sleep(2)
+        cpu0, w0 = proc_cpu(srv.pid)[0], time.monotonic()
+        time.sleep(a.idle_seconds)
+        idle_cpu = (proc_cpu(srv.pid)[0] - cpu0) / (time.monotonic() - w0)
+        with open("/proc/%d/status" % srv.pid) as f:
+            rss = next(int(x.split()[1]) * 1024 for x in f if x.startswith("VmRSS:"))
+        log(f"idle with {a.agents} agents long-polling: server CPU {100 * idle_cpu:.1f}% of a "
+            f"core, RSS {fmt_mib(rss)}")
+        t1 = time.monotonic()
+        _, out = post(api, "/v1/submitjob", {"jobName": "load", "jobQueue": "q",
+                                             "jobDefinition": "sim",
+                                             "arrayProperties": {"size": a.jobs}})
+        parent = out["jobId"]
+        while True:
+            time.sleep(0.25)
+            _, d = post(api, "/v1/describejobs", {"jobs": [parent]})
+            s = d["jobs"][0]["status"]
+            if s in ("SUCCEEDED", "FAILED"):
+                break
+            if time.monotonic() - t1 > 1800:
+                raise RuntimeError("the array did not finish in 30 minutes")
+        secs = time.monotonic() - t1
+        with lock:
+            p50, p99 = pct(lat, 50), pct(lat, 99)
+        log(f"{a.jobs:,} jobs over {a.agents} agents: {s} in {secs:.1f} s, "
+            f"{a.jobs / secs:,.0f} jobs/s; exchanges with reports p50 {p50:.1f} ms, "
+            f"p99 {p99:.1f} ms ({len(lat):,} exchanges)")
+        print(f"agents={a.agents} register_per_s={a.agents / reg_s:.0f} "
+              f"idle_cpu_pct={100 * idle_cpu:.1f} idle_rss_mib={rss / 2**20:.0f} "
+              f"jobs={a.jobs} status={s} dispatch_per_s={a.jobs / secs:.0f} "
+              f"exchange_p50_ms={p50:.1f} exchange_p99_ms={p99:.1f} "
+              f"targets: dispatch>=10000/s {'met' if a.jobs / secs >= 10000 else 'missed'}, "
+              f"p99<=50ms {'met' if p99 <= 50 else 'missed'}, "
+              f"idle<5% {'met' if idle_cpu < 0.05 else 'missed'}")
+    finally:
+        stop.set()
+        srv.terminate()
+        try:
+            srv.wait(30)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+        logf.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
