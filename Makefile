@@ -46,7 +46,12 @@ $(BUILD)/barge-init: $(INIT_OBJS)
 	@echo "  LD    $@"
 	@$(CC) -static -o $@ $^
 
-$(INIT_OBJS): # The instance type catalogue is data (data/instance-types.tsv), built into the binary as C
+$(INIT_OBJS): $(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(INIT_CFLAGS) -c -o $@ $<
+
+# The instance type catalogue is data (data/instance-types.tsv), built into the binary as C
 # initializers that src/common/catalog.c includes.
 $(BUILD)/gen/catalog_types.inc: data/instance-types.tsv
 	@mkdir -p $(dir $@)
@@ -54,11 +59,6 @@ $(BUILD)/gen/catalog_types.inc: data/instance-types.tsv
 	@awk -F'\t' '!/^#/ && NF >= 5 { printf "    {\"%s\", %d, %d, %d, \"%s\"},\n", $$1, $$2, $$3, $$4, $$5 }' $< > $@.tmp
 	@mv $@.tmp $@
 $(BUILD)/obj/common/catalog.o $(BUILD)/fuzz/obj/common/catalog.o: $(BUILD)/gen/catalog_types.inc
-
-$(BUILD)/obj/%.o: src/%.c
-	@mkdir -p $(dir $@)
-	@echo "  CC    $<"
-	@$(CC) $(INIT_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
