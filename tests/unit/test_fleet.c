@@ -258,7 +258,7 @@ static void test_disabled_environment(void)
     commit();
     CHECK_STR(status("d"), "RUNNABLE");
     /* The room is there; the environment is not usable, so the scheduler did not place it. */
-    CHECK(fleet_fit(st, "ce1", jobs_find(st->jobs, "d")) != NULL);
+    CHECK(fleet_fit(st, "ce1", jobs_find(st->jobs, "d"), 0) != NULL);
     CHECK(!res_ce_usable(res_ce(st, "ce1")));
     json_t *desc = jobdesc_describe(st, jobs_find(st->jobs, "d"));
     CHECK_CONTAINS(json_string_value(json_object_get(desc, "statusReason")), "DISABLED");

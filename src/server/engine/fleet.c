@@ -16,7 +16,7 @@
 #include "server/engine/attempt.h"
 #include "server/engine/provider_local.h"
 
-instance *fleet_fit(state *st, const char *ce, const job *j)
+instance *fleet_fit(state *st, const char *ce, const job *j, int with_reserved)
 {
     instance *best = NULL;
     size_t i = 0;
@@ -25,8 +25,11 @@ instance *fleet_fit(state *st, const char *ce, const job *j)
     while (dict_next(&st->fleet->instances, &i, &k, &v)) {
         instance *in = v;
         if (!in->registered || in->draining || strcmp(in->ce, ce) != 0) continue;
-        if (!instance_fits(in, j, 0)) continue;
-        if (!best || in->mvcpus - in->used_mvcpus < best->mvcpus - best->used_mvcpus) best = in;
+        if (!instance_fits(in, j, with_reserved)) continue;
+        int r = with_reserved ? in->reserved_mvcpus : 0;
+        int rb = best && with_reserved ? best->reserved_mvcpus : 0;
+        if (!best || in->mvcpus - in->used_mvcpus - r < best->mvcpus - best->used_mvcpus - rb)
+            best = in;
     }
     return best;
 }

@@ -17,8 +17,9 @@ struct state;
 #define FLEET_REGISTER_WITHIN_SECONDS 30
 
 /* The registered instance of compute environment ce that j fits best (the busiest that still
- * has room, so that idle ones can be let go), or NULL. */
-instance *fleet_fit(struct state *st, const char *ce, const job *j);
+ * has room, so that idle ones can be let go), or NULL.  With with_reserved, room promised to
+ * other jobs in this pass (instance_reserve) counts as taken. */
+instance *fleet_fit(struct state *st, const char *ce, const job *j, int with_reserved);
 /* An instance that is gone: its attempts end as AWS reports a terminated host, its parked poll
  * is refused, a local agent is stopped. */
 void fleet_lose(struct state *st, instance *in, const char *why);

@@ -54,7 +54,7 @@ static int place(state *st, jq_rec *q, job *j, need *no_fit, need *no_launch)
         ce_rec *ce = q->ces[k];
         if (!ce->live || !res_ce_usable(ce)) continue;
         if (!at_least(j, &no_fit[k])) {
-            instance *in = fleet_fit(st, ce->name, j);
+            instance *in = fleet_fit(st, ce->name, j, 0);
             if (in) {
                 attempt_start(st, in, j);
                 return 1;
@@ -67,25 +67,6 @@ static int place(state *st, jq_rec *q, job *j, need *no_fit, need *no_launch)
         }
     }
     return 0;
-}
-
-/* A registered instance of ce with room for j besides what this pass has promised, the fullest
- * such (best fit), or NULL. */
-static instance *fit_reserved(state *st, const char *ce, const job *j)
-{
-    instance *best = NULL;
-    size_t i = 0;
-    const char *k;
-    void *v;
-    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
-        instance *in = v;
-        if (!in->registered || in->draining || strcmp(in->ce, ce) != 0) continue;
-        if (!instance_fits(in, j, 1)) continue;
-        if (!best || in->mvcpus - in->used_mvcpus - in->reserved_mvcpus <
-                         best->mvcpus - best->used_mvcpus - best->reserved_mvcpus)
-            best = in;
-    }
-    return best;
 }
 
 /* A multi-node job's nodes are placed together or not at all (gang scheduling), so that two
@@ -105,7 +86,7 @@ static int place_gang(state *st, jq_rec *q, job *p)
         for (size_t k = 0; k < q->n_ces && !where[i]; k++) {
             ce_rec *ce = q->ces[k];
             if (!ce->live || !res_ce_usable(ce)) continue;
-            where[i] = fit_reserved(st, ce->name, c);
+            where[i] = fleet_fit(st, ce->name, c, 1);
             if (where[i]) instance_reserve(where[i], c);
         }
         if (!where[i]) missing++;
