@@ -2,6 +2,7 @@
  * its threads share the work. */
 #include "agent/agent.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,6 +27,7 @@
 #include "agent/agent_creds.h"
 #include "agent/agent_exchange.h"
 #include "agent/agent_logs.h"
+#include "agent/agent_orphan.h"
 #include "agent/agent_reports.h"
 #include "agent/agent_state.h"
 #include "agent/cgroup.h"
@@ -100,6 +102,10 @@ static void usage(FILE *out)
             "  --runtime-root DIR           runc's state directory, shared by the agents of a\n"
             "                               host (default /run/barge/runc)\n"
             "  --exit-with-parent           stop (as on SIGTERM) when the parent process dies\n"
+            "  --server-lost-seconds N      once the server has not answered for N seconds,\n"
+            "                               let the attempts here finish, keep what cannot be\n"
+            "                               delivered in WORK_DIR/undelivered, and exit\n"
+            "                               (default 900; 0: wait for the server forever)\n"
             "  --log-level LEVEL            debug, info (default), warn or error\n"
             "  -h, --help                   show this help\n");
 }
@@ -139,7 +145,8 @@ static int parse_options(agent *ag, int argc, char **argv)
 {
     enum { O_SERVER = 256, O_CE, O_IID, O_TYPE, O_VCPUS, O_MEM, O_GPUS, O_TOKEN, O_WORK,
            O_PARENT, O_LOGLEVEL, O_EXECUTOR, O_IMGDIR, O_IMGSIZE, O_MIRROR, O_INSECURE,
-           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_CAFILE, O_MAXPIDS, O_USERNS, O_IDMAP };
+           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_CAFILE, O_MAXPIDS, O_USERNS, O_IDMAP,
+           O_ORPHAN };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
         {"ca-file", required_argument, NULL, O_CAFILE},
@@ -152,6 +159,7 @@ static int parse_options(agent *ag, int argc, char **argv)
         {"token", required_argument, NULL, O_TOKEN},
         {"work-dir", required_argument, NULL, O_WORK},
         {"exit-with-parent", no_argument, NULL, O_PARENT},
+        {"server-lost-seconds", required_argument, NULL, O_ORPHAN},
         {"executor", required_argument, NULL, O_EXECUTOR},
         {"image-cache", required_argument, NULL, O_IMGDIR},
         {"image-cache-size", required_argument, NULL, O_IMGSIZE},
@@ -168,6 +176,7 @@ static int parse_options(agent *ag, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     long long vcpus = -1, memory = -1, gpus = -1, max_pids = AGENT_MAX_PIDS;
+    ag->orphan_s = AGENT_ORPHAN_DEFAULT_SECONDS;
     size_t nplain = 0;
     int o;
     ag->image_cache_mib = 10240;
@@ -215,6 +224,12 @@ static int parse_options(agent *ag, int argc, char **argv)
         case O_TOKEN: ag->token = optarg; break;
         case O_WORK: ag->work_dir = xstrdup(optarg); break;
         case O_PARENT: ag->exit_with_parent = 1; break;
+        case O_ORPHAN: {
+            long long v;
+            if (parse_count("--server-lost-seconds", optarg, 0, 31536000, &v) < 0) return 2;
+            ag->orphan_s = (int)v;
+            break;
+        }
         case O_EXECUTOR:
             if (strcmp(optarg, "container") != 0 && strcmp(optarg, "process") != 0) {
                 fprintf(stderr, "barge agent: --executor must be container or process (got "
@@ -530,9 +545,11 @@ static void *supervisor_main(void *ex)
 /* Waits for SIGTERM, SIGINT or the internal SIGUSR1 of agent_request_stop. */
 static void wait_for_stop(agent *ag, const sigset_t *set)
 {
+    struct timespec second = {1, 0};
     while (!ag->stopping) {
-        int sig;
-        if (sigwait(set, &sig) != 0) continue;
+        agent_orphan_check(ag);
+        int sig = sigtimedwait(set, NULL, &second);
+        if (sig < 0) continue;
         if (sig == SIGTERM || sig == SIGINT) {
             char why[64];
             snprintf(why, sizeof why, "the agent received %s",
@@ -560,6 +577,27 @@ static void stop_everything(agent *ag, pthread_t supervisor, pthread_t poller, p
     agent_wake_connections(ag);
     pthread_join(sender, NULL);
     pthread_join(poller, NULL);
+}
+
+/* The work directory this agent made goes, but for WORK_DIR/undelivered when something was
+ * kept there (agent_orphan.h). */
+static void remove_work_dir(agent *ag)
+{
+    DIR *d = ag->kept ? opendir(ag->work_dir) : NULL;
+    if (!d) {
+        util_remove_tree(ag->work_dir);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            !strcmp(e->d_name, "undelivered"))
+            continue;
+        char *path = xasprintf("%s/%s", ag->work_dir, e->d_name);
+        util_remove_tree(path);
+        free(path);
+    }
+    closedir(d);
 }
 
 int agent_main(int argc, char **argv)
@@ -665,8 +703,9 @@ int agent_main(int argc, char **argv)
     container_host_free(ag->containers);
     if (ag->images) image_cache_free(ag->images);
     free(ag->plain_registries);
-    /* A temporary work directory goes with its image cache. */
-    if (ag->own_work_dir) util_remove_tree(ag->work_dir);
+    agent_orphan_keep(ag);
+    /* A temporary work directory goes with its image cache, but for what was not delivered. */
+    if (ag->own_work_dir) remove_work_dir(ag);
     agent_reports_clear(ag);
     agent_logs_clear(ag);
     rc = ag->exit_code;

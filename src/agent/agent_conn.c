@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/agent_orphan.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -62,6 +63,7 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
         return AGENT_CONN_UNREACHABLE;
     }
     long status = httpc_status(h->c);
+    agent_orphan_answered(h->ag);
     size_t len;
     const char *resp = httpc_body(h->c, &len);
     if (len) *answer = json_loadb(resp, len, 0, NULL);

@@ -395,8 +395,11 @@ void *agent_exchange_sender(void *arg)
                 agent_reports_delivered(ag, mine);
                 mine = NULL;
             } else {
-                if (status != AGENT_CONN_ABORTED)
+                static int64_t last_note;
+                if (status != AGENT_CONN_ABORTED && util_mono_ms() - last_note >= 30000) {
                     log_warn("cannot send reports to %s (%s); retrying", ag->server, err);
+                    last_note = util_mono_ms();
+                }
                 ok = 0;
             }
             json_decref(answer);

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "agent/agent_orphan.h"
 #include "agent/agent_state.h"
 
 /* Logs are shipped when FLUSH_LINES lines or BATCH_BYTES are waiting, or when the oldest has
@@ -31,6 +32,7 @@ void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, cons
                      size_t len)
 {
     agent *ag = ctx;
+    if (agent_orphan_spool(ag, s->log_stream ? s->log_stream : s->job_id, at, text, len)) return;
     logev *e = xcalloc(1, sizeof *e);
     e->stream = xstrdup(s->log_stream ? s->log_stream : s->job_id);
     e->text = xstrndup(text, len);
@@ -116,8 +118,12 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
     }
     if (status == AGENT_CONN_UNREACHABLE || status == AGENT_CONN_ABORTED || status >= 500 ||
         status == 429) {
-        if (status != AGENT_CONN_ABORTED)
+        /* Once in a while, not at every retry: the server may be away for long. */
+        static int64_t last_note;
+        if (status != AGENT_CONN_ABORTED && util_mono_ms() - last_note >= 30000) {
             log_warn("cannot ship logs to %s (%s); retrying", ag->server, err);
+            last_note = util_mono_ms();
+        }
         return 0;
     }
     if (status != 200)
@@ -137,6 +143,19 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
     pthread_mutex_unlock(&ag->mu);
     *sent = n;
     return 1;
+}
+
+size_t agent_logs_dump(agent *ag, FILE *f)
+{
+    size_t n = 0;
+    for (logev *e = ag->lhead; e; e = e->next, n++) {
+        json_t *line = json_pack("{s:s, s:I, s:s%}", "logStreamName", e->stream, "timestamp",
+                                 (json_int_t)e->at, "message", e->text, e->len);
+        json_dumpf(line, f, JSON_COMPACT);
+        fputc('\n', f);
+        json_decref(line);
+    }
+    return n;
 }
 
 void agent_logs_clear(agent *ag)

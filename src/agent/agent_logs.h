@@ -6,6 +6,7 @@
 #define BARGE_AGENT_LOGS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "agent/agent_conn.h"
 #include "agent/executor.h"
@@ -30,6 +31,10 @@ int64_t agent_logs_flush_at(struct agent *ag);
  * in *sent, 0 when the server could not take them (try again later), -1 when the registration
  * is gone. */
 int agent_logs_ship(struct agent *ag, agent_conn *h, const char *iid, size_t *sent);
+
+/* Writes the lines still queued to f, one JSON object a line; their count (the agent has
+ * stopped). */
+size_t agent_logs_dump(struct agent *ag, FILE *f);
 
 /* Drops the lines still queued (the agent has stopped). */
 void agent_logs_clear(struct agent *ag);

@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -80,6 +81,14 @@ typedef struct agent {
     struct agent_logev *lhead, *ltail;
     size_t nlogs, log_bytes;
     int64_t last_exchange;
+    /* The server's absence (agent_orphan.c): --server-lost-seconds, when it last answered
+     * (monotonic ms, 0 before it ever did), whether the agent has given up waiting for it, and
+     * where output goes meanwhile (mu). */
+    int orphan_s;
+    atomic_llong last_answer;
+    atomic_int orphaned;
+    FILE *spool;
+    int kept; /* WORK_DIR/undelivered holds something */
     dict held; /* key -> the attempt held (agent_reports.c) */
 } agent;
 

@@ -195,3 +195,25 @@ int util_process_alive(long pid)
     free(text);
     return !zombie;
 }
+
+unsigned long long util_process_start(long pid)
+{
+    if (pid <= 0) return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    char *text = util_read_file(path);
+    if (!text) return 0;
+    /* After the command's closing parenthesis: state (field 3), then fields 4 to 22. */
+    const char *p = strrchr(text, ')');
+    unsigned long long start = 0;
+    if (p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X') {
+        p += 2;
+        for (int field = 3; field < 22 && p; field++) {
+            p = strchr(p, ' ');
+            if (p) p++;
+        }
+        if (p) start = strtoull(p, NULL, 10);
+    }
+    free(text);
+    return start;
+}

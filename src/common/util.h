@@ -25,6 +25,10 @@ int util_make_dirs(const char *path, unsigned mode);
 /* Whether pid is a live process: a zombie (a process that died and that its parent has not
  * reaped yet) is not. */
 int util_process_alive(long pid);
+/* The start time of process pid (field 22 of /proc/PID/stat, clock ticks since boot), which
+ * tells a process from a later one that got the same pid; 0 when it is not running (a zombie
+ * is not). */
+unsigned long long util_process_start(long pid);
 /* A whole file as a NUL-terminated string (allocated), or NULL with errno. */
 char *util_read_file(const char *path);
 #endif

@@ -22,12 +22,14 @@
 #include "server/base/store.h"
 #include "server/model/config.h"
 #include "server/model/instance.h"
+#include "server/model/instance_store.h"
 #include "server/model/jobs.h"
 #include "server/model/model.h"
 #include "server/model/state.h"
 #include "server/engine/timelimit.h"
 #include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
+#include "server/engine/provider_local.h"
 #include "server/engine/scheduler.h"
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
@@ -132,17 +134,18 @@ static int before_commit(void *ctx, int final)
     state *st = ctx;
     if (final) {
         fleet_stop(st);
-        /* The agents are stopping: a job placed now would only lose an attempt at the
-         * restart. */
+        /* No new placement in the last batch: its answer may never reach the agent. */
         st->jobs->sched_needed = 0;
     } else {
         sched_pass(st);
     }
     jobs_flush(st);
     jobs_flush_shares(st, final);
+    instance_store_flush(st);
     if (final) {
-        /* What still runs is stopped by the operator's hand, not lost: the next start gives
-         * those attempts back to their jobs (docs/decisions.md). */
+        /* What still runs carries on for the next start; an attempt whose agent does not come
+         * back was stopped by the operator's hand, not lost, and costs its job nothing
+         * (docs/decisions.md, "Restarts"). */
         model_note_clean_stop(st);
     } else if (st->forget_clean_stop) {
         model_forget_clean_stop(st);
@@ -300,7 +303,8 @@ int server_main(int argc, char **argv)
            OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
-           OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT };
+           OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
+           OPT_STOPAGENTS, OPT_AGENTLOST };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -315,6 +319,8 @@ int server_main(int argc, char **argv)
         {"instance-credential-seconds", required_argument, NULL, OPT_CREDSECS},
         {"instance-credential-grace-seconds", required_argument, NULL, OPT_CREDGRACE},
         {"idle-seconds", required_argument, NULL, OPT_IDLE},
+        {"stop-local-agents", no_argument, NULL, OPT_STOPAGENTS},
+        {"agent-server-lost-seconds", required_argument, NULL, OPT_AGENTLOST},
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
         {"max-array-size", required_argument, NULL, OPT_MAXARRAY},
@@ -438,6 +444,15 @@ int server_main(int argc, char **argv)
             token_given = 1;
             break;
         case OPT_TOKENS: tokens_file = optarg; break;
+        case OPT_STOPAGENTS: c->stop_local_agents = 1; break;
+        case OPT_AGENTLOST: {
+            /* The local agents' --server-lost-seconds. */
+            long v;
+            if (server_number_option("agent-server-lost-seconds", optarg, 0, 31536000, &v) < 0)
+                return 2;
+            add_agent_arg(c, "server-lost-seconds", optarg);
+            break;
+        }
         case OPT_CREDSECS:
             if (server_number_option("instance-credential-seconds", optarg, 1, 2592000,
                                      &cred_seconds) < 0)
@@ -650,6 +665,7 @@ int server_main(int argc, char **argv)
     }
     st->logs = logs;
     attempt_recover(st);
+    provider_local_adopt(st);
     core_hooks hooks = {.ctx = st, .before_commit = before_commit, .reload = reload,
                         .tick = tick, .tick_ms = 1000};
     if (core_start(db, &hooks, &err) < 0) {

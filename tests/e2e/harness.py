@@ -4,6 +4,7 @@ Every test module starts the real server (the binary named by $BARGE, default bu
 free loopback port with a fresh data directory, drives it with real clients (boto3 and the AWS
 CLI), and stops what it started.
 """
+import atexit
 import json
 import os
 import shutil
@@ -47,10 +48,30 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Every server made here: at exit, the agents any of them left running are stopped.
+_servers = []
+
+
+@atexit.register
+def _stop_leftover_agents():
+    for s in _servers:
+        s.stop_agents(timeout=5)
+
+
+def _zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
 class Server:
     """A barge server process on a free loopback port."""
 
     def __init__(self, data_dir=None, args=("--dev",), port=None):
+        _servers.append(self)
+        self.binary = None  # another barge binary to run (an upgrade), else BARGE
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="barge-test-")
         self.args = list(args)
@@ -70,7 +91,7 @@ class Server:
     def start(self, timeout=10):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [BARGE, "server", "--listen", "127.0.0.1:%d" % self.port,
+            [self.binary or BARGE, "server", "--listen", "127.0.0.1:%d" % self.port,
              "--data-dir", self.data_dir] + self.executor_args() + self.args,
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
@@ -135,9 +156,46 @@ class Server:
         self.stop()
         return self.start()
 
+    def agent_pids(self):
+        """The local agents this data directory's servers launched that still run: they outlive
+        their server (docs/decisions.md, "Restarts"); their command line names the data
+        directory's image cache."""
+        mark = ("--image-cache\0%s/images/cache\0" % self.data_dir).encode()
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    if mark in f.read():
+                        pids.append(int(d))
+            except OSError:
+                pass
+        return pids
+
+    def stop_agents(self, timeout=15):
+        """Stops the local agents left running (SIGTERM, then SIGKILL)."""
+        pids = self.agent_pids()
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGTERM)
+            except OSError:
+                pass
+        deadline = time.time() + timeout
+        while pids and time.time() < deadline:
+            pids = [p for p in pids if os.path.exists("/proc/%d" % p) and not _zombie(p)]
+            time.sleep(0.05)
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+
     def cleanup(self):
         if self.proc:
             self.stop(signal.SIGTERM)
+        self.stop_agents()
+        self.check_sanitizers()
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 

@@ -1,14 +1,20 @@
-"""Jobs across a crash: every job SubmitJob acknowledged survives kill -9 of the server, waiting
-jobs wait again after the restart, and attempts that were running on agents that went away end
-with "Host EC2 (instance i-...) terminated." and are retried as their strategy says; no job
-stays RUNNING forever.  A clean stop (SIGTERM) ends them the same way but costs them no
-attempt."""
+"""Jobs across a crash, a clean stop and an upgrade: every job SubmitJob acknowledged survives
+kill -9 of the server, waiting jobs wait again after the restart, and running attempts outlive
+the server (their agents carry on and the next server takes them back), ending once with their
+own exit code and log.  Attempts whose agents went away too end with "Host EC2 (instance i-...)
+terminated." and are retried as their strategy says (costing nothing after a clean stop); no
+job stays RUNNING forever."""
 import http.client
 import json
 import os
+import shutil
+import signal
+import tempfile
 import threading
+import time
 
-from test_jobs_common import JobsCase, pid_alive
+from harness import BARGE
+from test_jobs_common import FAST, JobsCase, pid_alive
 
 
 class Submitter(threading.Thread):
@@ -41,6 +47,14 @@ class Submitter(threading.Thread):
             pass  # the server was killed
         finally:
             conn.close()
+
+
+def log_messages(case, jid):
+    """The messages of the log of jid's (last) attempt."""
+    stream = case.job(jid)["container"]["logStreamName"]
+    out = case.server.client("logs").get_log_events(
+        logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True)
+    return [e["message"] for e in out["events"]]
 
 
 class Crash(JobsCase):
@@ -93,7 +107,37 @@ class Crash(JobsCase):
         self.batch.cancel_job(jobId=plain, reason="after restart")
         self.assertEqual(self.wait_job(dep, timeout=5)["statusReason"], "Dependent Job failed")
 
-    def test_running_attempts_end_as_host_terminated_and_retry(self):
+    def test_running_attempts_outlive_a_crash(self):
+        # Two jobs run when the server is killed: one ends while the server is away, the other
+        # after it is back.  Each ends once, with its own exit code and its whole log, on its
+        # first and only attempt.
+        script = ('echo "attempt $AWS_BATCH_JOB_ATTEMPT" >> "$OUT/runs-$NAME"; echo begin; '
+                  'sleep $NAP; echo end; exit $CODE')
+        early = self.submit("early", command=script, retryStrategy={"attempts": 3},
+                            env={"NAME": "early", "NAP": "2", "CODE": "0"})
+        # Exit code 3 ends it; anything else (a lost host) would retry it.
+        late = self.submit("late", command=script, env={"NAME": "late", "NAP": "6", "CODE": "3"},
+                           retryStrategy={"attempts": 3, "evaluateOnExit": [
+                               {"onExitCode": "3", "action": "EXIT"},
+                               {"onReason": "*", "action": "RETRY"}]})
+        before = self.wait_jobs([early, late], "RUNNING", timeout=20)
+        self.server.kill9()
+        self.assertTrue(self.server.agent_pids(), "the local agent died with the server")
+        time.sleep(3)  # early ends meanwhile
+        self.server.start()
+        ds = self.wait_jobs([early, late], timeout=30)
+        for jid, status, code in ((early, "SUCCEEDED", 0), (late, "FAILED", 3)):
+            d = ds[jid]
+            self.assertEqual(d["status"], status, d.get("statusReason"))
+            self.assertEqual(len(d["attempts"]), 1, d["attempts"])
+            self.assertEqual(d["attempts"][0]["container"]["exitCode"], code)
+            self.assertEqual(d["startedAt"], before[jid]["startedAt"])
+            self.assertEqual(log_messages(self, jid), ["begin", "end"])
+        for name in ("early", "late"):
+            self.assertEqual(self.read_lines(os.path.join(self.out_dir, "runs-" + name)),
+                             ["attempt 1"])
+
+    def test_attempts_whose_agent_died_too_end_as_host_terminated_and_retry(self):
         script = ('echo $$ > "$OUT/pid-$NAME-$AWS_BATCH_JOB_ATTEMPT"; '
                   '[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && exec sleep 60; exit 0')
         for name in ("retried", "once"):
@@ -107,7 +151,11 @@ class Crash(JobsCase):
         pids = [int(self.wait_for(lambda: self.read_lines(os.path.join(
             self.out_dir, "pid-%s-1" % n)), 5, "pid file")[0]) for n in ("retried", "once")]
         instance = self.raw_job(retried)["barge"]["instanceId"]
-        self.restart_after_kill9()
+        # The host goes down with the server: its agent is killed as well.
+        self.server.kill9()
+        for p in self.server.agent_pids():
+            os.kill(p, signal.SIGKILL)
+        self.server.start()
         reason = "Host EC2 (instance %s) terminated." % instance
         d = self.wait_job(once, timeout=20)
         self.assertEqual((d["status"], d["statusReason"]), ("FAILED", reason))
@@ -124,12 +172,12 @@ class Crash(JobsCase):
         for pid in pids:
             self.wait_for(lambda: not pid_alive(pid), 10,
                           "process %d of an attempt whose agent is gone to end" % pid)
+        self.assertIn("did not outlive the last server", self.server.read_log())
 
-    def test_running_array_children_after_a_crash(self):
-        # Child 0 is done before the crash; children 1 and 2 are running and are lost with
-        # their agent: child 1 may retry, child 2 may not.
+    def test_running_array_children_outlive_a_crash(self):
+        # Child 0 is done before the crash; children 1 and 2 run through it.
         script = ('[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 0 ] && exit 0; '
-                  '[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && exec sleep 60; exit 0')
+                  '[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && exec sleep 4; exit 1')
         arr = self.submit("crash-arr", arrayProperties={"size": 3}, command=script,
                           retryStrategy={"attempts": 2})
         kids = ["%s:%d" % (arr, i) for i in range(3)]
@@ -138,13 +186,19 @@ class Crash(JobsCase):
         self.restart_after_kill9()
         ds = self.wait_jobs(kids + [arr], timeout=30)
         self.assertEqual([ds[k]["status"] for k in kids], ["SUCCEEDED"] * 3)
-        for k in kids[1:]:
-            self.assertEqual(len(ds[k]["attempts"]), 2)
-            self.assertRegex(ds[k]["attempts"][0]["statusReason"],
-                             r"^Host EC2 \(instance i-[0-9a-f]+\) terminated\.$")
-        self.assertEqual(len(ds[kids[0]]["attempts"]), 1)
+        for k in kids:
+            self.assertEqual(len(ds[k]["attempts"]), 1, ds[k]["attempts"])
         self.assertEqual(ds[arr]["status"], "SUCCEEDED")
         self.assertEqual(ds[arr]["arrayProperties"]["statusSummary"]["SUCCEEDED"], 3)
+
+    def test_a_job_terminated_while_the_server_was_away_is_stopped(self):
+        jid = self.submit("stop-me", command="exec sleep 60")
+        self.wait_jobs([jid], "RUNNING", timeout=20)
+        self.restart_after_kill9()
+        self.batch.terminate_job(jobId=jid, reason="no longer wanted")
+        d = self.wait_job(jid, timeout=20)
+        self.assertEqual((d["status"], d["statusReason"]), ("FAILED", "no longer wanted"))
+        self.assertEqual(len(d["attempts"]), 1)
 
     def test_a_cancel_waiting_for_dependencies_survives_a_crash(self):
         first = self.submit("first", queue="parked")
@@ -169,9 +223,31 @@ class Crash(JobsCase):
         # And the restarted server runs jobs.
         self.assertSucceeded(self.submit("after-start", command="true"))
 
-    def test_a_clean_stop_costs_no_attempt(self):
-        # One attempt only: the attempt a clean stop interrupts is recorded, not counted, so the
-        # job runs again and can succeed.
+    def test_running_attempts_outlive_a_clean_stop_and_an_upgrade(self):
+        # The next server is another binary on the same data directory, as an upgrade is.
+        script = ('echo "attempt $AWS_BATCH_JOB_ATTEMPT" >> "$OUT/runs-upgrade"; echo begin; '
+                  'sleep 4; echo end; exit 0')
+        jid = self.submit("upgrade", command=script)
+        before = self.wait_job(jid, "RUNNING", timeout=20)
+        self.server.stop()
+        upgraded = os.path.join(self.server.data_dir, "barge-next")
+        shutil.copy(BARGE, upgraded)
+        self.server.binary = upgraded
+        try:
+            self.server.start()
+            d = self.wait_job(jid, timeout=30)
+        finally:
+            self.server.binary = None
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 1)
+        self.assertEqual(d["startedAt"], before["startedAt"])
+        self.assertEqual(log_messages(self, jid), ["begin", "end"])
+        self.assertEqual(self.read_lines(os.path.join(self.out_dir, "runs-upgrade")),
+                         ["attempt 1"])
+
+    def test_an_agent_gone_after_a_clean_stop_costs_no_attempt(self):
+        # One attempt only: an attempt that a clean stop interrupted (its agent did not outlive
+        # the stop) is recorded, not counted, so the job runs again and can succeed.
         script = ('echo $$ > "$OUT/pid-clean-$AWS_BATCH_JOB_ATTEMPT"; '
                   '[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && exec sleep 60; exit 0')
         self.out("pid-clean-1")
@@ -180,7 +256,9 @@ class Crash(JobsCase):
         pid = int(self.wait_for(lambda: self.read_lines(os.path.join(
             self.out_dir, "pid-clean-1")), 5, "pid file")[0])
         instance = self.raw_job(jid)["barge"]["instanceId"]
-        self.server.restart()
+        self.server.stop()
+        self.server.stop_agents()
+        self.server.start()
         d = self.wait_job(jid, timeout=30)
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
         self.assertEqual([a["statusReason"] for a in d["attempts"]],
@@ -190,19 +268,87 @@ class Crash(JobsCase):
         self.wait_for(lambda: not pid_alive(pid), 10, "the first attempt's process to end")
 
     def test_after_a_clean_restart_a_crash_counts_again(self):
-        # The record of the clean stop goes with the first commit after the start: the second
-        # attempt, the job's only counted one, is lost to the crash.
+        # The record of the clean stop goes with the first commit after the start: an attempt
+        # lost to a crash after that counts.
         jid = self.submit("clean-then-crash", command="exec sleep 60")
         self.wait_jobs([jid], "RUNNING", timeout=20)
         self.server.restart()
-        self.wait_for(lambda: len(self.job(jid)["attempts"]) == 1 and
-                      self.status(jid) == "RUNNING", 30, "the job to run again")
+        time.sleep(1.5)
+        self.assertEqual(self.status(jid), "RUNNING")
         instance = self.raw_job(jid)["barge"]["instanceId"]
-        self.restart_after_kill9()
+        self.server.kill9()
+        for p in self.server.agent_pids():
+            os.kill(p, signal.SIGKILL)
+        self.server.start()
         d = self.wait_job(jid, timeout=30)
         self.assertEqual((d["status"], d["statusReason"]),
                          ("FAILED", "Host EC2 (instance %s) terminated." % instance))
-        self.assertEqual(len(d["attempts"]), 2)
+        self.assertEqual(len(d["attempts"]), 1)
+
+
+class StopLocalAgents(JobsCase):
+    """--stop-local-agents: a clean stop ends the local agents' attempts, which cost their jobs
+    nothing."""
+    server_args = FAST + ("--stop-local-agents",)
+
+    def test_a_clean_stop_ends_attempts_uncounted(self):
+        script = '[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && exec sleep 60; exit 0'
+        jid = self.submit("stopped", command=script)
+        self.wait_jobs([jid], "RUNNING", timeout=20)
+        instance = self.raw_job(jid)["barge"]["instanceId"]
+        self.server.stop()
+        self.wait_for(lambda: not self.server.agent_pids(), 10, "the local agent to stop")
+        self.server.start()
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual([a["statusReason"] for a in d["attempts"]],
+                         ["Host EC2 (instance %s) terminated." % instance,
+                          "Essential container in task exited"])
+
+
+class ServerAway(JobsCase):
+    """A local agent whose server stays away longer than --server-lost-seconds lets its attempts
+    finish, keeps what it could not deliver in WORK_DIR/undelivered, and exits."""
+    server_args = FAST + ("--agent-server-lost-seconds", "2")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work_root = tempfile.mkdtemp(prefix="barge-away-")
+        os.chmod(cls.work_root, 0o711)  # jobs' users pass through it
+        cls.server_args = cls.server_args + ("--agent-work-dir", cls.work_root)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.work_root, ignore_errors=True)
+
+    def test_an_orphaned_agent_finishes_keeps_and_exits(self):
+        script = 'echo begin; sleep 4; echo end; exit 7'
+        jid = self.submit("orphan", command=script)
+        self.wait_job(jid, "RUNNING", timeout=20)
+        instance = self.raw_job(jid)["barge"]["instanceId"]
+        self.server.kill9()
+        agents = self.server.agent_pids()
+        self.assertTrue(agents)
+        self.wait_for(lambda: not any(pid_alive(p) for p in agents), 20,
+                      "the agent to exit once its attempt ended")
+        kept = os.path.join(self.work_root, instance, "undelivered")
+        reports = [json.loads(line) for line in self.read_lines(
+            os.path.join(kept, "reports.jsonl"))]
+        ends = [r for r in reports if r.get("jobId") == jid and r.get("event") == "EXITED"]
+        self.assertEqual(len(ends), 1, reports)
+        self.assertEqual(ends[0].get("exitCode"), 7, ends[0])
+        lines = [json.loads(line)["message"] for line in self.read_lines(
+            os.path.join(kept, "logs.jsonl"))]
+        self.assertIn("end", lines)
+        log = self.server.read_log()
+        self.assertIn("--server-lost-seconds", log)
+        # The server that comes back has lost the instance, as a host gone away.
+        self.server.start()
+        d = self.wait_job(jid, timeout=45)
+        self.assertEqual((d["status"], d["statusReason"]),
+                         ("FAILED", "Host EC2 (instance %s) terminated." % instance))
 
 
 class Stall(JobsCase):

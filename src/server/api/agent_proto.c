@@ -180,6 +180,7 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
         /* The same registration again (its answer was lost): the same instance, with a new
          * credential; the one the lost answer carried stops. */
         agent_ident_issue(in->id, 0, cred);
+        in->dirty = 1;
         in->last_seen = util_mono_ms();
         log_info("fleet: instance %s registered again with the same clientToken; it keeps its "
                  "attempts", in->id);
@@ -235,6 +236,7 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
              "memory limits %s)", in->id, in->ce, in->type, (int)vcpus, (int)mem, in->mem_note);
     /* A new registration: whatever credential the id had before stops. */
     agent_ident_issue(in->id, 0, cred);
+    in->dirty = 1;
 answer:
     *resp = json_pack("{s:s, s:s, s:i, s:i, s:i}", "instanceId", in->id, "credential", cred,
                       "pollSeconds", FLEET_POLL_SECONDS, "heartbeatSeconds",
@@ -418,6 +420,7 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
     instance *in = api_agent_instance(c, req, &rotate);
     if (!in || check_concerns(c, in, req) < 0) return -1;
     in->last_seen = util_mono_ms();
+    in->recovered = 0; /* its agent carried on through a restart */
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r);
@@ -445,6 +448,7 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
          * its deadline); the one in use stays valid for a grace period once this one is used. */
         char cred[AGENT_IDENT_CRED_MAX + 1];
         agent_ident_issue(in->id, 1, cred);
+        in->dirty = 1;
         json_object_set_new(*resp, "credential", json_string(cred));
         explicit_bzero(cred, sizeof cred);
         log_info("fleet: instance %s is handed its next credential", in->id);

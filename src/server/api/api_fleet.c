@@ -87,6 +87,7 @@ static int drain_instance(api_ctx *c, json_t *req, json_t **resp)
     instance *in = find(c, req);
     if (!in) return -1;
     in->draining = 1;
+    in->dirty = 1;
     /* Its agent learns it at once when idle (and shuts down); else when its attempts end. */
     instance_wake(c->st, in);
     c->st->jobs->sched_needed = 1;

@@ -303,6 +303,69 @@ void agent_ident_revoke(const char *id)
     pthread_mutex_unlock(&mu);
 }
 
+static void to_hex(const unsigned char h[HASH_LEN], char out[AGENT_IDENT_DIGEST_HEX])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < HASH_LEN; i++) {
+        out[2 * i] = digits[h[i] >> 4];
+        out[2 * i + 1] = digits[h[i] & 15];
+    }
+    out[2 * HASH_LEN] = '\0';
+}
+
+static int from_hex(const char *s, unsigned char h[HASH_LEN])
+{
+    if (!s || strlen(s) != 2 * HASH_LEN) return -1;
+    for (size_t i = 0; i < HASH_LEN; i++) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            int c = (unsigned char)s[2 * i + k];
+            if (!isxdigit(c)) return -1;
+            v = v * 16 + (unsigned)(isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
+        }
+        h[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+int agent_ident_export(const char *id, char cur[AGENT_IDENT_DIGEST_HEX],
+                       char prev[AGENT_IDENT_DIGEST_HEX])
+{
+    cur[0] = prev[0] = '\0';
+    pthread_mutex_lock(&mu);
+    init_locked();
+    ident *in = dict_get(&idents, id);
+    if (in) {
+        to_hex(in->cur, cur);
+        if (in->has_prev) to_hex(in->prev, prev);
+    }
+    pthread_mutex_unlock(&mu);
+    return in ? 0 : -1;
+}
+
+int agent_ident_restore(const char *id, const char *cur, const char *prev)
+{
+    unsigned char c[HASH_LEN], p[HASH_LEN];
+    if (from_hex(cur, c) != 0) return -1;
+    int has_prev = prev && *prev && from_hex(prev, p) == 0;
+    pthread_mutex_lock(&mu);
+    init_locked();
+    ident *in = dict_get(&idents, id);
+    if (!in) {
+        in = xcalloc(1, sizeof *in);
+        in->id = xstrdup(id);
+        dict_put(&idents, in->id, in);
+    }
+    memcpy(in->cur, c, HASH_LEN);
+    in->has_prev = has_prev;
+    if (has_prev) memcpy(in->prev, p, HASH_LEN);
+    in->cur_used = 0;
+    in->prev_until = 0;
+    in->cur_issued = util_mono_ms();
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
 /* Whether s looks like a credential: an instance id, ':', and the secret in hexadecimal.
  * Anything else (a join token sent by mistake) is not read further, so that no part of it is
  * ever named in an answer. */

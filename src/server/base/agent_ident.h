@@ -64,6 +64,16 @@ agent_join_rc agent_ident_join(const char *authorization, const char *ce, const 
 void agent_ident_issue(const char *id, int keep_previous, char out[AGENT_IDENT_CRED_MAX + 1]);
 /* Every credential of instance id stops now, and its streams are closed. */
 void agent_ident_revoke(const char *id);
+/* What the store keeps of instance id's credentials, so that a restarted server still knows
+ * its instances' agents: the digests of the current one and (during a rotation) the one before,
+ * in hexadecimal ("" when there is none).  0, or -1 when the instance has no credential. */
+#define AGENT_IDENT_DIGEST_HEX 65
+int agent_ident_export(const char *id, char cur[AGENT_IDENT_DIGEST_HEX],
+                       char prev[AGENT_IDENT_DIGEST_HEX]);
+/* Gives instance id the credentials agent_ident_export wrote (prev may be "" or NULL); the
+ * rotation clock starts again now, and a previous one stays valid until the current one is
+ * used.  -1 when cur is not a digest. */
+int agent_ident_restore(const char *id, const char *cur, const char *prev);
 
 typedef enum {
     AGENT_CRED_OK = 0,

@@ -412,9 +412,13 @@ void attempt_end_all_lost(state *st, instance *in)
 {
     char reason[160];
     attempt_host_lost(reason, sizeof reason, in->id);
+    /* An instance whose agent did not come back after a clean stop of the server (it was
+     * stopped with it, or its host went meanwhile) lost its attempts to the operator's stop,
+     * not to the jobs: recorded, not counted, as below. */
+    int uncharged = in->recovered && st->clean_stop;
     while (in->jobs) {
         job *j = in->jobs;
-        attempt_end e = {.status_reason = reason};
+        attempt_end e = {.status_reason = reason, .uncharged = uncharged};
         attempt_finish(st, j, &e, util_now_ms());
         /* Ending the attempt released it; a job that was not in an attempt's status would
          * stay linked and loop here forever. */

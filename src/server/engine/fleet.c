@@ -153,7 +153,8 @@ void fleet_stop(state *st)
     while (dict_next(&st->fleet->instances, &i, &k, &v)) {
         instance *in = v;
         if (in->poll) {
-            json_t *r = json_pack("{s:[], s:[], s:b}", "assign", "kill", "shutdown", in->local);
+            json_t *r = json_pack("{s:[], s:[], s:b}", "assign", "kill", "shutdown",
+                                  in->local && barge_cfg.stop_local_agents);
             core_reply(in->poll, r);
             in->poll = NULL;
         }

@@ -28,6 +28,7 @@ void fleet_lose(struct state *st, instance *in, const char *why);
 int fleet_reclaim(struct state *st, instance *in);
 /* Runs every second: lost instances, expired polls, the local provider's housekeeping. */
 void fleet_tick(struct state *st);
-/* At server stop: answers parked polls and stops the agents this server launched. */
+/* At server stop: answers parked polls; with --stop-local-agents, stops the agents this server
+ * launched (by default they carry on, and the next start adopts them). */
 void fleet_stop(struct state *st);
 #endif

@@ -124,7 +124,7 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     char *fixed[] = {"barge", "agent", "--server", st->fleet->url, "--compute-environment",
                      (char *)ce->name, "--instance-id", id, "--vcpus", vcpus, "--memory", mem,
                      "--gpus", gpus, "--work-dir", workdir,
-                     "--image-cache", images, "--exit-with-parent"};
+                     "--image-cache", images};
     size_t nfixed = sizeof fixed / sizeof fixed[0], nextra = 0;
     while (barge_cfg.agent_args && barge_cfg.agent_args[nextra]) nextra++;
     char **argv = xcalloc(nfixed + nextra + 3, sizeof *argv);
@@ -151,8 +151,15 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     char *token = xasprintf("BARGE_AGENT_TOKEN=%s", join);
     explicit_bzero(join, sizeof join);
     env[e++] = token;
+    /* The agent outlives this server (docs/decisions.md, "Restarts"): a session of its own,
+     * so that neither a signal to the server's process group nor the end of its terminal
+     * reaches it, and no death signal tied to the server. */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
     pid_t pid;
-    int rc = posix_spawn(&pid, barge_cfg.self_exe, NULL, NULL, argv, env);
+    int rc = posix_spawn(&pid, barge_cfg.self_exe, NULL, &attr, argv, env);
+    posix_spawnattr_destroy(&attr);
     explicit_bzero(token, strlen(token));
     free(token);
     free(env);
@@ -172,6 +179,7 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     in->gpus = t->gpus;
     in->local = 1;
     in->pid = pid;
+    in->pid_start = util_process_start(pid);
     log_info("fleet: launched instance %s (%s, %d vCPUs, %d MiB) for compute environment %s, "
              "agent pid %d", in->id, in->type, t->vcpus, t->memory_mib, in->ce, (int)pid);
     return in;
@@ -270,6 +278,16 @@ void provider_local_tick(state *st)
     while (dict_next(&f->instances, &i, &k, &v)) {
         instance *in = v;
         if (!in->local || in->pid <= 0) continue;
+        if (in->adopted) {
+            /* Not this server's child: its exit is seen in /proc, its status is not. */
+            if (util_process_start(in->pid) == in->pid_start) continue;
+            in->pid = 0;
+            exited = xrealloc(exited, (n_exited + 1) * sizeof *exited);
+            statuses = xrealloc(statuses, (n_exited + 1) * sizeof *statuses);
+            statuses[n_exited] = -1;
+            exited[n_exited++] = in;
+            continue;
+        }
         pid_t w = waitpid(in->pid, &status, WNOHANG);
         if (w == 0 || (w < 0 && errno != ECHILD)) continue;
         if (w < 0) status = -1; /* reaped by someone else: gone, its status unknown */
@@ -302,13 +320,37 @@ void provider_local_tick(state *st)
         if (!gone_ce && now - in->idle_since < barge_cfg.idle_seconds * 1000) continue;
         if (!gone_ce && fleet_ce_mvcpus(f, in->ce) - in->mvcpus < ce->min_mvcpus) continue;
         in->draining = 1;
+        in->dirty = 1;
         log_info("fleet: instance %s of %s is idle; letting it go", in->id, in->ce);
         instance_wake(st, in);
     }
 }
 
+void provider_local_adopt(state *st)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (!in->local || !in->recovered) continue;
+        if (in->pid > 0 && in->pid_start && util_process_start(in->pid) == in->pid_start) {
+            in->adopted = 1;
+            log_info("fleet: instance %s's agent (pid %d) outlived the last server; it is this "
+                     "one's now", in->id, (int)in->pid);
+        } else {
+            if (!in->gone_why)
+                in->gone_why = xasprintf("its agent (pid %d) did not outlive the last server",
+                                         (int)in->pid);
+            in->pid = 0;
+        }
+    }
+}
+
 void provider_local_stop(state *st)
 {
+    /* By default the agents carry on, and the next start adopts them. */
+    if (!barge_cfg.stop_local_agents) return;
     size_t i = 0;
     const char *k;
     void *v;

@@ -26,6 +26,10 @@ void provider_local_registered(struct state *st, instance *in);
 /* Every second: launch back-offs that ran out, idle instances, exited agents (an instance that
  * was let go is removed; one whose agent died gets gone_why, for the fleet to declare it lost). */
 void provider_local_tick(struct state *st);
-/* At server stop: the agents this server launched are stopped. */
+/* At start, after loading: the local instances of the last server whose agents still run are
+ * adopted (same pid, same start time); the others are found gone, for the fleet to declare them
+ * lost. */
+void provider_local_adopt(struct state *st);
+/* At server stop, with --stop-local-agents: the agents this server launched are stopped. */
 void provider_local_stop(struct state *st);
 #endif

@@ -30,6 +30,9 @@ typedef struct barge_config {
     double spot_reclaim_per_hour; /* a drill: the chance per hour that a Spot instance is taken */
     int kill_grace_s;     /* SIGTERM to SIGKILL when an attempt is stopped */
     int idle_seconds;     /* an idle local instance is let go after this long */
+    /* --stop-local-agents: a clean stop also stops the local agents (by default they, and
+     * their attempts, carry on for the next start to take back). */
+    int stop_local_agents;
     char *agent_token;    /* --agent-token, or "" (join_tokens.h) */
     char *self_exe;       /* this program, to launch local agents */
     /* Options handed to every local agent (--executor, --registry-mirror, ...), in order;

@@ -66,6 +66,8 @@ void fleet_free(fleet *f)
         free(t);
     }
     dict_free(&f->trouble);
+    for (size_t r = 0; r < f->n_removed; r++) free(f->removed[r]);
+    free(f->removed);
     free(f->reap);
     free(f->url);
     free(f);
@@ -113,6 +115,10 @@ void instance_remove(fleet *f, instance *in)
     BARGE_ASSERT(in->n_jobs == 0 && in->jobs == NULL);
     /* An instance the fleet no longer has has no credential either. */
     agent_ident_revoke(in->id);
+    if (in->stored) {
+        f->removed = xrealloc(f->removed, (f->n_removed + 1) * sizeof *f->removed);
+        f->removed[f->n_removed++] = xstrdup(in->id);
+    }
     dict_del(&f->instances, in->id);
     instance_free(in);
 }
@@ -266,6 +272,8 @@ fleet *fleet_detach(state *st)
         json_decref(in->kill);
         in->assign = in->kill = NULL;
         instance_clear_strays(in);
+        /* The failed commit took the records written in it along. */
+        in->dirty = 1;
         if (!in->idle_since) in->idle_since = util_mono_ms();
     }
     return f;

@@ -38,6 +38,15 @@ typedef struct instance {
     unsigned char client_token[32];
     int has_client_token;
     pid_t pid;
+    /* The local agent's start time (/proc/PID/stat), which tells it from a later process that
+     * got the same pid; adopted: found running at start, a child of an earlier server (its
+     * exit is watched through /proc, not waitpid). */
+    unsigned long long pid_start;
+    int adopted;
+    /* The store's record of it (model/instance_store.c): stored once written, dirty when it
+     * no longer says what the record does.  recovered: read from the store at start, and its
+     * agent has not been heard from since. */
+    int stored, dirty, recovered;
     /* Set when the instance is found gone (its local agent exited): the fleet's next
      * housekeeping declares it lost, saying why. */
     char *gone_why;
@@ -69,6 +78,9 @@ typedef struct fleet {
     /* Where agents reach this server; NULL until the listener has bound (fleet_set_url). */
     char *url;
     int64_t last_tick; /* monotonic ms of the fleet's last tick (engine/fleet.c), 0 before */
+    /* Stored instances that left the fleet, whose records the next commit deletes. */
+    char **removed;
+    size_t n_removed;
 } fleet;
 
 fleet *fleet_new(void);

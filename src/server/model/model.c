@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "server/model/consumable.h"
 #include "server/model/instance.h"
+#include "server/model/instance_store.h"
 #include "server/model/jobs.h"
 #include "server/model/jobspec.h"
 #include "server/model/registry.h"
@@ -110,6 +111,12 @@ static state *load(store *db, fleet *kept, char **err)
         return NULL;
     }
     st->forget_clean_stop = st->clean_stop;
+    /* The instances before the jobs: the attempts under way go back on them (attempt_recover).
+     * After a failed commit the fleet is the one kept, not the store's. */
+    if (!kept && instance_store_load(st, err) != 0) {
+        model_free(st);
+        return NULL;
+    }
     /* Shares first: the attempts jobs_load finds under way add to their usage from now on. */
     if (jobs_load_shares(st, err) != 0 || jobs_load(st, err) != 0) {
         model_free(st);

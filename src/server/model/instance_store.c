@@ -1,0 +1,147 @@
+/* instance_store — see instance_store.h. */
+#include "server/model/instance_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/base/agent_ident.h"
+#include "server/base/store.h"
+#include "server/model/instance.h"
+#include "server/model/state.h"
+
+#define INSTANCE_KIND "inst"
+
+static const char hexdigits[] = "0123456789abcdef";
+
+static json_t *record(const instance *in)
+{
+    char cur[AGENT_IDENT_DIGEST_HEX], prev[AGENT_IDENT_DIGEST_HEX];
+    if (agent_ident_export(in->id, cur, prev) != 0) return NULL;
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s}", "ce", in->ce,
+                          "type", in->type ? in->type : "custom", "hostname",
+                          in->hostname ? in->hostname : "", "executor",
+                          in->executor ? in->executor : "process", "mvcpus", in->mvcpus,
+                          "memoryMiB", in->memory_mib, "gpus", in->gpus, "local", in->local,
+                          "draining", in->draining, "credential", cur);
+    if (*prev) json_object_set_new(r, "previousCredential", json_string(prev));
+    if (in->address) json_object_set_new(r, "address", json_string(in->address));
+    if (in->mem_note) json_object_set_new(r, "memNote", json_string(in->mem_note));
+    if (in->local && in->pid > 0) {
+        json_object_set_new(r, "pid", json_integer(in->pid));
+        json_object_set_new(r, "pidStart", json_integer((json_int_t)in->pid_start));
+    }
+    if (in->has_client_token) {
+        char tok[65];
+        for (size_t i = 0; i < 32; i++) {
+            tok[2 * i] = hexdigits[in->client_token[i] >> 4];
+            tok[2 * i + 1] = hexdigits[in->client_token[i] & 15];
+        }
+        tok[64] = '\0';
+        json_object_set_new(r, "clientToken", json_string(tok));
+    }
+    return r;
+}
+
+void instance_store_flush(state *st)
+{
+    fleet *f = st->fleet;
+    for (size_t r = 0; r < f->n_removed; r++) {
+        if (store_del(st->db, INSTANCE_KIND, f->removed[r]) != 0) {
+            log_error("store: deleting instance %s failed: %s", f->removed[r],
+                      store_errmsg(st->db));
+            st->store_failed = 1;
+        }
+        free(f->removed[r]);
+    }
+    f->n_removed = 0;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&f->instances, &i, &k, &v)) {
+        instance *in = v;
+        /* Only a registered instance has an agent that can come back to it. */
+        if (!in->dirty || !in->registered) continue;
+        in->dirty = 0;
+        json_t *r = record(in);
+        if (!r) continue;
+        char *doc = json_dumps(r, JSON_COMPACT);
+        json_decref(r);
+        if (store_put(st->db, INSTANCE_KIND, in->id, doc, strlen(doc)) != 0) {
+            log_error("store: writing instance %s failed: %s", in->id, store_errmsg(st->db));
+            st->store_failed = 1;
+        } else {
+            in->stored = 1;
+        }
+        free(doc);
+    }
+}
+
+static char *dup_member(json_t *r, const char *name, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(r, name));
+    return s ? xstrdup(s) : dflt ? xstrdup(dflt) : NULL;
+}
+
+static int unhex32(const char *s, unsigned char out[32])
+{
+    if (!s || strlen(s) != 64) return -1;
+    for (size_t i = 0; i < 32; i++) {
+        const char *hi = strchr(hexdigits, s[2 * i]), *lo = strchr(hexdigits, s[2 * i + 1]);
+        if (!hi || !lo || !*hi || !*lo) return -1;
+        out[i] = (unsigned char)((hi - hexdigits) * 16 + (lo - hexdigits));
+    }
+    return 0;
+}
+
+static int load_one(void *arg, const char *key, const char *doc, size_t len)
+{
+    state *st = arg;
+    json_t *r = json_loadb(doc, len, 0, NULL);
+    const char *ce = json_string_value(json_object_get(r, "ce"));
+    json_int_t mvcpus = json_integer_value(json_object_get(r, "mvcpus"));
+    json_int_t mem = json_integer_value(json_object_get(r, "memoryMiB"));
+    if (!ce || mvcpus < 1 || mem < 1 || instance_find(st->fleet, key)) {
+        log_error("store: skipping the instance record '%s': it is not one this server wrote",
+                  key);
+        json_decref(r);
+        return 0;
+    }
+    /* Without its credential its agent cannot be told from an intruder: the instance is lost
+     * at the heartbeat deadline (and its record deleted), and its agent registers again. */
+    if (agent_ident_restore(key, json_string_value(json_object_get(r, "credential")),
+                            json_string_value(json_object_get(r, "previousCredential"))) != 0)
+        log_error("store: instance %s has no credential on record; its agent must register "
+                  "again", key);
+    instance *in = instance_new(st->fleet, key, ce);
+    in->type = dup_member(r, "type", "custom");
+    in->hostname = dup_member(r, "hostname", "");
+    in->executor = dup_member(r, "executor", "process");
+    in->address = dup_member(r, "address", NULL);
+    in->mem_note = dup_member(r, "memNote", NULL);
+    in->mvcpus = (int)mvcpus;
+    in->memory_mib = (int)mem;
+    in->gpus = (int)json_integer_value(json_object_get(r, "gpus"));
+    in->local = json_is_true(json_object_get(r, "local"));
+    in->draining = json_is_true(json_object_get(r, "draining"));
+    in->pid = (pid_t)json_integer_value(json_object_get(r, "pid"));
+    in->pid_start = (unsigned long long)json_integer_value(json_object_get(r, "pidStart"));
+    in->has_client_token =
+        unhex32(json_string_value(json_object_get(r, "clientToken")), in->client_token) == 0;
+    in->registered = 1;
+    in->stored = 1;
+    in->recovered = 1;
+    json_decref(r);
+    return 0;
+}
+
+int instance_store_load(state *st, char **err)
+{
+    if (store_scan(st->db, INSTANCE_KIND, load_one, st) != 0) {
+        *err = xasprintf("reading the store failed: %s", store_errmsg(st->db));
+        return -1;
+    }
+    return 0;
+}
