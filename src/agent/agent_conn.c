@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent_orphan.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 
 void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *ca_file,
                      int poller, int (*abandon)(void *conn),
@@ -63,7 +63,7 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
         return AGENT_CONN_UNREACHABLE;
     }
     long status = httpc_status(h->c);
-    agent_orphan_answered(h->ag);
+    h->last_answer = util_mono_ms();
     size_t len;
     const char *resp = httpc_body(h->c, &len);
     if (len) *answer = json_loadb(resp, len, 0, NULL);

@@ -9,6 +9,7 @@
 #define BARGE_AGENT_CONN_H
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/httpc.h"
 
@@ -26,6 +27,9 @@ typedef struct agent_conn {
     /* What a request carries as "Authorization: Bearer ...": the join token (join) or the
      * instance's credential; a fresh string or NULL, which the connection wipes and frees. */
     char *(*bearer)(struct agent *ag, int join);
+    /* When the server last answered a request on it, with any status (monotonic ms, 0 before
+     * it ever did): whether the server is there at all (agent_orphan.h). */
+    _Atomic int64_t last_answer;
 } agent_conn;
 
 /* Opens the poller's connection (poller 1) or the sender's to server, and closes it.  abandon

@@ -8,7 +8,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
-#include "agent/agent_orphan.h"
 #include "agent/agent_state.h"
 
 /* Logs are shipped when FLUSH_LINES lines or BATCH_BYTES are waiting, or when the oldest has
@@ -28,11 +27,34 @@ typedef struct agent_logev {
     int64_t at, queued; /* epoch ms (the event's time); monotonic ms */
 } logev;
 
+/* One line as the undelivered log keeps it: a JSON object a line. */
+static void write_kept(FILE *f, const char *stream, int64_t at, const char *text, size_t len)
+{
+    json_t *line = json_pack("{s:s, s:I, s:s%}", "logStreamName", stream, "timestamp",
+                             (json_int_t)at, "message", text, len);
+    json_dumpf(line, f, JSON_COMPACT);
+    fputc('\n', f);
+    json_decref(line);
+}
+
+/* While the agent has given up on its server (agent_orphan.h), output goes to a file rather than
+ * the queue, so that an attempt that writes much is never held up by a full queue. */
+static int spool(agent *ag, const char *stream, int64_t at, const char *text, size_t len)
+{
+    if (!atomic_load(&ag->orphaned)) return 0;
+    pthread_mutex_lock(&ag->mu);
+    if (!ag->spool) ag->spool = agent_open_kept(ag, "logs.jsonl");
+    if (ag->spool) write_kept(ag->spool, stream, at, text, len);
+    int kept = ag->spool != NULL;
+    pthread_mutex_unlock(&ag->mu);
+    return kept;
+}
+
 void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, const char *text,
                      size_t len)
 {
     agent *ag = ctx;
-    if (agent_orphan_spool(ag, s->log_stream ? s->log_stream : s->job_id, at, text, len)) return;
+    if (spool(ag, s->log_stream ? s->log_stream : s->job_id, at, text, len)) return;
     logev *e = xcalloc(1, sizeof *e);
     e->stream = xstrdup(s->log_stream ? s->log_stream : s->job_id);
     e->text = xstrndup(text, len);
@@ -145,16 +167,14 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
     return 1;
 }
 
-size_t agent_logs_dump(agent *ag, FILE *f)
+size_t agent_logs_keep(agent *ag)
 {
     size_t n = 0;
-    for (logev *e = ag->lhead; e; e = e->next, n++) {
-        json_t *line = json_pack("{s:s, s:I, s:s%}", "logStreamName", e->stream, "timestamp",
-                                 (json_int_t)e->at, "message", e->text, e->len);
-        json_dumpf(line, f, JSON_COMPACT);
-        fputc('\n', f);
-        json_decref(line);
-    }
+    if (ag->lhead && !ag->spool) ag->spool = agent_open_kept(ag, "logs.jsonl");
+    for (logev *e = ag->lhead; e && ag->spool; e = e->next, n++)
+        write_kept(ag->spool, e->stream, e->at, e->text, e->len);
+    if (ag->spool) fclose(ag->spool);
+    ag->spool = NULL;
     return n;
 }
 

@@ -32,9 +32,9 @@ int64_t agent_logs_flush_at(struct agent *ag);
  * is gone. */
 int agent_logs_ship(struct agent *ag, agent_conn *h, const char *iid, size_t *sent);
 
-/* Writes the lines still queued to f, one JSON object a line; their count (the agent has
- * stopped). */
-size_t agent_logs_dump(struct agent *ag, FILE *f);
+/* Writes the lines still queued to WORK_DIR/undelivered/logs.jsonl, one JSON object a line, and
+ * closes that file; their count (the agent has stopped). */
+size_t agent_logs_keep(struct agent *ag);
 
 /* Drops the lines still queued (the agent has stopped). */
 void agent_logs_clear(struct agent *ag);

@@ -18,14 +18,9 @@ struct agent;
 /* The default of --server-lost-seconds. */
 #define AGENT_ORPHAN_DEFAULT_SECONDS 900
 
-/* The server answered a request (any HTTP status: it is there). */
-void agent_orphan_answered(struct agent *ag);
 /* Every second, on the main thread: starts the orphan's course once the server has been away
  * too long, and asks for the stop once its attempts are done. */
 void agent_orphan_check(struct agent *ag);
-/* Whether an output line went to the spool file instead of the queue (only while orphaned). */
-int agent_orphan_spool(struct agent *ag, const char *stream, int64_t at, const char *text,
-                       size_t len);
 /* After the agent's threads have stopped: what was not delivered is written down. */
 void agent_orphan_keep(struct agent *ag);
 #endif

@@ -1,7 +1,10 @@
 #include "agent/agent_state.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/httpc.h"
@@ -88,4 +91,21 @@ int agent_conn_should_abandon(void *conn)
     if (ag->sender_quit) return 1;
     if (h->poller && ag->stopping) return 1;
     return h->watch_gen && (!ag->registered || ag->gen != h->gen);
+}
+
+FILE *agent_open_kept(agent *ag, const char *name)
+{
+    ag->kept = 1; /* the work directory keeps this part when it goes (agent.c) */
+    char *dir = xasprintf("%s/undelivered", ag->work_dir);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        log_error("cannot create %s: %s", dir, strerror(errno));
+        free(dir);
+        return NULL;
+    }
+    char *path = xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "ae");
+    if (!f) log_error("cannot open %s: %s", path, strerror(errno));
+    free(path);
+    free(dir);
+    return f;
 }

@@ -85,12 +85,16 @@ typedef struct agent {
      * (monotonic ms, 0 before it ever did), whether the agent has given up waiting for it, and
      * where output goes meanwhile (mu). */
     int orphan_s;
-    atomic_llong last_answer;
     atomic_int orphaned;
+    int64_t orphaned_at; /* monotonic ms; main thread */
     FILE *spool;
     int kept; /* WORK_DIR/undelivered holds something */
     dict held; /* key -> the attempt held (agent_reports.c) */
 } agent;
+
+/* WORK_DIR/undelivered/NAME opened to append, for what could not be delivered to the server
+ * (agent_orphan.h); NULL (logged) when it cannot be. */
+FILE *agent_open_kept(agent *ag, const char *name);
 
 /* Waits on the agent's condition until deadline (monotonic ms); mu must be held. */
 void agent_wait_until(agent *ag, int64_t deadline);
