@@ -35,7 +35,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps test unit e2e check sanitize demo bench clean layers layers-selftest fuzz fuzz-check
+.PHONY: all deps test unit e2e check sanitize demo bench bench-smoke clean layers layers-selftest fuzz fuzz-check
 all: $(BUILD)/barge $(BUILD)/barge-init
 
 $(BUILD)/barge: $(OBJS)
@@ -139,6 +139,14 @@ check: deps
 	$(MAKE) test
 	$(MAKE) sanitize
 	$(MAKE) fuzz-check
+	$(MAKE) bench-smoke
+
+# A short run of the fleet benchmarks (bench/README.md), to show they still work; the figures
+# they print here are not the benchmark's.
+bench-smoke: $(BUILD)/barge
+	python3 bench/restart_survival.py --barge $(CURDIR)/$(BUILD)/barge --jobs 30 --sleep 6
+	python3 bench/agent_load.py --barge $(CURDIR)/$(BUILD)/barge --agents 50 --jobs 5000 \
+		--idle-seconds 2
 
 # The README's first command: set up a fresh machine, then run the demo.
 demo: deps

@@ -74,7 +74,7 @@ class Agent(threading.Thread):
                     self.lat.append((time.monotonic() - t0) * 1000)
             if status != 200:
                 raise RuntimeError("exchange: %s %s" % (status, ans))
-            cred = ans.get("nextCredential", cred)
+            cred = ans.get("credential", cred)
             # Attempts whose end this answer acknowledged are no longer held.
             for key in ending:
                 held.pop(key, None)

@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 BARGE = os.environ.get("BARGE", os.path.join(ROOT, "build", "barge"))
 TOOLS = os.environ.get("BENCH_TOOLS", os.path.join(ROOT, "build", "bench-tools"))
-FIGURES = ["submit", "array", "e2e", "latency", "scale", "containers"]
+FIGURES = ["submit", "array", "e2e", "latency", "scale", "containers", "fleet"]
 JOBDEF = "bench-true"
 PENDING_STATES = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"]
 
@@ -578,6 +578,39 @@ def slurm_run(run, n):
         run.slurm_dirs.remove(d)
 
 
+def fleet_script(name, *args):
+    """Runs bench/NAME with args; the key=value pairs of the last line it prints."""
+    out = subprocess.run([sys.executable, os.path.join(BENCH, name), "--barge", BARGE] +
+                         list(args), capture_output=True, text=True, timeout=3600)
+    sys.stderr.write(out.stderr)
+    last = out.stdout.strip().splitlines()[-1:] or [""]
+    vals = dict(kv.split("=", 1) for kv in last[0].split() if "=" in kv)
+    if not vals:
+        raise BenchError(f"{name} printed no figures (exit {out.returncode})")
+    return vals
+
+
+def fig_fleet(run):
+    a = run.args
+    v = fleet_script("agent_load.py", "--agents", str(a.fleet_agents), "--jobs",
+                     str(a.fleet_jobs))
+    run.row("7. Fleet: dispatch over simulated agents (bench/agent_load.py)",
+            f"{int(v['dispatch_per_s']):,} jobs/s over {v['agents']} agents "
+            f"({int(v['jobs']):,} jobs)", "—", "—", "≥ 10,000 jobs/s")
+    run.row("7. Fleet: exchange latency with reports",
+            f"p50 {v['exchange_p50_ms']} ms, p99 {v['exchange_p99_ms']} ms", "—", "—",
+            "p99 ≤ 50 ms")
+    run.row("7. Fleet: server with the agents idle (long polls held)",
+            f"{v['idle_cpu_pct']}% of a core, RSS {v['idle_rss_mib']} MiB", "—", "—",
+            "< 5% of a core")
+    v = fleet_script("restart_survival.py", "--jobs", str(a.restart_attempts))
+    run.row("7. Fleet: running attempts through kill -9 of the server "
+            "(bench/restart_survival.py)",
+            f"{v['attempts']} attempts: {v['lost']} lost, {v['started_again']} started again; "
+            f"all ended {v['all_ended_s']} s after the restart", "—", "—",
+            "0 lost, 0 started again")
+
+
 def fig_e2e(run):
     a = run.args
     n = a.e2e_jobs
@@ -921,6 +954,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default=",".join(FIGURES),
                     help="figures to run, comma-separated: " + ", ".join(FIGURES))
+    ap.add_argument("--fleet-agents", type=int, default=1000, help="figure 7's simulated agents")
+    ap.add_argument("--fleet-jobs", type=int, default=100000, help="figure 7's jobs over them")
+    ap.add_argument("--restart-attempts", type=int, default=500,
+                    help="figure 7's attempts running through a kill -9 of the server")
     ap.add_argument("--scale", action="store_true", help="figure 5 with 1,000,000 jobs queued "
                     "(default 100,000)")
     ap.add_argument("--scale-jobs", type=int, help="figure 5's queue size (overrides --scale)")
@@ -976,7 +1013,7 @@ def main():
     t0 = time.monotonic()
     log(f"work directory {run.work}; figures: {', '.join(figures)}")
     fns = {"submit": fig_submit, "array": fig_array, "e2e": fig_e2e, "latency": fig_latency,
-           "scale": fig_scale, "containers": containers.figure}
+           "scale": fig_scale, "containers": containers.figure, "fleet": fig_fleet}
     try:
         for f in figures:
             log(f"figure {f}")
