@@ -183,6 +183,33 @@ static void test_streams(void)
     CHECK_EQ_INT(agent_ident_stream_owner("i-s", "def/default/1"), AGENT_STREAM_NONE);
 }
 
+/* What the store keeps (the digests) gives a restarted server its instances' credentials back;
+ * the credentials themselves are in no record. */
+static void test_export_restore(void)
+{
+    char id[AGENT_IDENT_ID_MAX + 1], cur[AGENT_IDENT_DIGEST_HEX], prev[AGENT_IDENT_DIGEST_HEX];
+    char first[AGENT_IDENT_CRED_MAX + 1], second[AGENT_IDENT_CRED_MAX + 1];
+    CHECK_EQ_INT(agent_ident_export("i-none", cur, prev), -1);
+    agent_ident_issue("i-kept", 0, first);
+    agent_ident_issue("i-kept", 1, second); /* a rotation: both valid for now */
+    CHECK_EQ_INT(agent_ident_export("i-kept", cur, prev), 0);
+    CHECK_EQ_INT((int)strlen(cur), 64);
+    CHECK_EQ_INT((int)strlen(prev), 64);
+    CHECK(strstr(first, cur) == NULL && strstr(second, cur) == NULL);
+    agent_ident_free(); /* the server stops */
+    CHECK_EQ_INT(check(second, id, NULL), AGENT_CRED_NO_INSTANCE);
+    CHECK_EQ_INT(agent_ident_restore("i-kept", cur, prev), 0);
+    CHECK_EQ_INT(check(first, id, NULL), AGENT_CRED_OK);
+    CHECK_EQ_INT(check(second, id, NULL), AGENT_CRED_OK);
+    CHECK_STR(id, "i-kept");
+    char forged[AGENT_IDENT_CRED_MAX + 1];
+    snprintf(forged, sizeof forged, "i-kept:%s", cur); /* the digest is not the credential */
+    CHECK_EQ_INT(check(forged, id, NULL), AGENT_CRED_WRONG);
+    CHECK_EQ_INT(agent_ident_restore("i-bad", "not hex", NULL), -1);
+    CHECK_EQ_INT(agent_ident_export("i-bad", cur, prev), -1);
+    agent_ident_revoke("i-kept");
+}
+
 int main(void)
 {
     CHECK(mkdtemp(dir) != NULL);
@@ -191,6 +218,7 @@ int main(void)
     RUN(test_credentials);
     RUN(test_rotation);
     RUN(test_streams);
+    RUN(test_export_restore);
     agent_ident_free();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -1,6 +1,9 @@
-/* util.c: clocks, UUIDs, hex (the paging tokens' encoding) and UTF-8 scrubbing. */
+/* util.c: clocks, UUIDs, hex (the paging tokens' encoding), UTF-8 scrubbing and processes'
+ * start times. */
 #include <ctype.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "check.h"
@@ -95,9 +98,28 @@ static void test_utf8_scrub(void)
     scrubbed("\xed\x9f\xbf\xee\x80\x80", "\xed\x9f\xbf\xee\x80\x80");
 }
 
+/* A process's start time tells it from a later one with its pid; a zombie or no process has
+ * none. */
+static void test_process_start(void)
+{
+    unsigned long long me = util_process_start((long)getpid());
+    CHECK(me > 0);
+    CHECK(util_process_start((long)getpid()) == me);
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    CHECK(child > 0);
+    /* Exited but not yet waited for: a zombie. */
+    for (int n = 0; n < 200 && util_process_start((long)child) != 0; n++) usleep(10000);
+    CHECK(util_process_start((long)child) == 0);
+    CHECK(waitpid(child, NULL, 0) == child);
+    CHECK(util_process_start((long)child) == 0);
+    CHECK(util_process_start(0) == 0);
+}
+
 int main(void)
 {
     RUN(test_uuid_format);
+    RUN(test_process_start);
     RUN(test_hex_round_trip);
     RUN(test_unhex_refuses);
     RUN(test_clocks);
