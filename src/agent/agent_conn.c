@@ -34,6 +34,9 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
                      json_t **answer, char *err, size_t errlen)
 {
     *answer = NULL;
+    /* The agent's clock as the request leaves: the server tells from it how far this host's
+     * clock is from its own, and moves the times the agent reports by as much. */
+    if (json_is_object(body)) json_object_set_new(body, "sentAt", json_integer(util_now_ms()));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     char *url = xasprintf("%s%s", h->server, path);

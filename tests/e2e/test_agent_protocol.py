@@ -351,6 +351,9 @@ class Registration(AgentTestCase):
         exchanges = [b for k, b in self.fake.requests if k == "exchange"]
         self.assertTrue(any(b["wait"] for b in exchanges))
         self.assertTrue(all(b["instanceId"] == "i-fake1" for b in exchanges))
+        # Each request says when it left, by the agent's clock (the server's own may differ).
+        for b in exchanges + [body]:
+            self.assertLess(abs(b["sentAt"] - time.time() * 1000), 60000)
         # Only the registration carries the join token; the rest carry the credential it gave.
         self.assertRegex(body["clientToken"], "^[0-9a-f]{64}$")
         self.assertEqual(set(self.fake.authorizations()), {"Bearer i-fake1:secret-1"})

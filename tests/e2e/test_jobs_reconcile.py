@@ -39,10 +39,12 @@ class StandInAgent:
                                {"Content-Type": "application/json",
                                 "Authorization": "Bearer " + (self.credential or "stand-in")})
 
-    def exchange(self, holding, reports=()):
-        status, _, body = self.call("exchange", {
-            "instanceId": self.id, "wait": False, "reports": list(reports),
-            "holding": [{"jobId": j, "attempt": a} for j, a in holding]})
+    def exchange(self, holding, reports=(), sent_at=None):
+        body = {"instanceId": self.id, "wait": False, "reports": list(reports),
+                "holding": [{"jobId": j, "attempt": a} for j, a in holding]}
+        if sent_at is not None:
+            body["sentAt"] = sent_at
+        status, _, body = self.call("exchange", body)
         assert status == 200, body
         self.assigned += body["assign"]
         self.killed += body["kill"]
@@ -81,6 +83,45 @@ class Reconcile(JobsCase):
         self.assertNotIn("note", raw["barge"])  # the host-process note is the process executor's
         for a in raw["attempts"]:
             self.assertNotIn("barge", a)
+
+    def test_an_agents_clock_is_its_own(self):
+        # The agent's host is two hours behind: the times it reports, and its log lines', are
+        # moved onto the server's clock by what its requests' sentAt says.
+        agent = self.agent("reconcile-clock")
+        jid = self.submit("clock", queue=agent.id[2:], command="true")
+        agent.exchange([])
+        skew = 2 * 3600 * 1000
+        t = int(time.time() * 1000) - skew
+        agent.exchange([(jid, 1)], [{"jobId": jid, "attempt": 1, "event": "RUNNING",
+                                     "at": t}], sent_at=t)
+        stream = self.job(jid)["container"]["logStreamName"]
+        status, _, body = agent.call("logs", {"instanceId": agent.id, "sentAt": t + 50, "streams": [
+            {"logStreamName": stream, "events": [{"timestamp": t + 40, "message": "hello"}]}]})
+        self.assertEqual(status, 200, body)
+        agent.exchange([], [{"jobId": jid, "attempt": 1, "event": "EXITED", "exitCode": 0,
+                             "at": t + 100}], sent_at=t + 100)
+        d = self.wait_job(jid, timeout=5)
+        now = int(time.time() * 1000)
+        self.assertEqual(d["status"], "SUCCEEDED")
+        self.assertGreaterEqual(d["startedAt"], d["createdAt"])
+        self.assertLessEqual(d["stoppedAt"], now)
+        self.assertLess(now - d["startedAt"], 60000)
+        self.assertGreaterEqual(d["stoppedAt"], d["startedAt"])
+        ev = self.server.client("logs").get_log_events(
+            logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True)["events"]
+        self.assertEqual([e["message"] for e in ev], ["hello"])
+        self.assertLess(abs(ev[0]["timestamp"] - d["startedAt"]), 60000)
+        # Without sentAt (an agent from before it), the times are taken as they come, but
+        # never in the server's future.
+        jid2 = self.submit("clock-old", queue=agent.id[2:], command="true")
+        self.exchange_until(agent, [], lambda: any(a["jobId"] == jid2 for a in agent.assigned),
+                            5, "the second assignment")
+        future = int(time.time() * 1000) + skew
+        agent.exchange([], [{"jobId": jid2, "attempt": 1, "event": "RUNNING", "at": future},
+                            {"jobId": jid2, "attempt": 1, "event": "EXITED", "exitCode": 0,
+                             "at": future}])
+        d = self.wait_job(jid2, timeout=5)
+        self.assertLessEqual(d["stoppedAt"], int(time.time() * 1000))
 
     def exchange_until(self, agent, holding, done, timeout, what):
         """Exchanges with holding every 200 ms until done() returns something true."""

@@ -40,6 +40,17 @@
 
 #define CREDENTIAL_HELP "register again (with the join token) for a new one"
 
+/* Within this, the two clocks are taken to agree: the request's own time on the way is in it. */
+#define CLOCK_SKEW_IGNORED_MS 1000
+
+int64_t api_agent_clock_skew(json_t *req)
+{
+    json_t *sent = json_object_get(req, "sentAt");
+    if (!json_is_integer(sent) || json_integer_value(sent) <= 0) return 0;
+    int64_t skew = util_now_ms() - (int64_t)json_integer_value(sent);
+    return skew > CLOCK_SKEW_IGNORED_MS || skew < -CLOCK_SKEW_IGNORED_MS ? skew : 0;
+}
+
 int api_agent_refuse(api_ctx *c, int rc, const char *id)
 {
     switch (rc) {
@@ -245,12 +256,13 @@ answer:
     return 0;
 }
 
-static void handle_report(state *st, instance *in, json_t *r)
+static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
 {
     const char *id = api_str(r, "jobId"), *event = api_str(r, "event");
     int attempt = (int)api_int(r, "attempt", 0);
-    int64_t at = api_int(r, "at", 0);
-    if (at <= 0) at = util_now_ms();
+    int64_t at = api_int(r, "at", 0), now = util_now_ms();
+    at = at <= 0 ? now : at + skew;
+    if (at > now) at = now;
     job *j = jobs_find(st->jobs, id);
     if (!j || j->inst != in || j->n_attempts != attempt) {
         /* An attempt this server no longer expects: make sure it stops. */
@@ -423,7 +435,8 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
     in->recovered = 0; /* its agent carried on through a restart */
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r);
+    int64_t skew = api_agent_clock_skew(req);
+    json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r, skew);
     /* After the reports: an attempt whose end this exchange reports is no longer expected. */
     reconcile(c->st, in, json_object_get(req, "holding"), json_object_get(req, "reports"));
     /* A report may have left an order (a kill for an attempt no longer expected): the parked
@@ -481,7 +494,7 @@ api_op api_agent_ops[] = {
      "{instanceId:s, wait:b, reports:[{jobId:s!, attempt:i(1..1000000)!, event:s!, at:l,"
      " pid:i, exitCode:i,"
      " signal:i(0..128), oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}],"
-     " holding:[{jobId:s!, attempt:i(1..1000000)!}]}",
+     " holding:[{jobId:s!, attempt:i(1..1000000)!}], sentAt:l}",
      agent_exchange, 4 * 1024 * 1024, NULL},
     {"RevokeInstance", "POST", "/barge/v1/revokeinstance", "{instanceId:s!}", revoke_instance, 0,
      NULL},

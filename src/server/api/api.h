@@ -103,6 +103,10 @@ struct instance *api_agent_instance(api_ctx *c, json_t *req, int *rotate);
 /* api_agent_instance's refusals, for a check made elsewhere (a log upload, off the core):
  * rc is an agent_cred_rc (server/base/agent_ident.h), id the instance the credential names. */
 int api_agent_refuse(api_ctx *c, int rc, const char *id);
+/* How far the agent's clock is behind this server's (ms; negative: ahead), from the sentAt its
+ * request carries; 0 when it has none or the two agree within a second.  The times an agent
+ * reports are moved by as much: its host's clock is its own (docs/agent-protocol.md). */
+int64_t api_agent_clock_skew(json_t *req);
 
 /* Tags: checks a tags map (count, key and value lengths, reserved "aws:" prefix). */
 int api_check_tags(api_ctx *c, json_t *tags, const char *field);

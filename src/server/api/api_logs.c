@@ -46,7 +46,8 @@ void api_logs_init(logstore *ls)
         "{logGroupNamePrefix:s, logGroupNamePattern:s, logGroupIdentifiers:[s], nextToken:s, "
         "limit:i, includeLinkedAccounts:b, logGroupClass:s, accountIdentifiers:[s]}");
     agent_shape = schema_compile(
-        "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:l!, message:s!}]!}]!}");
+        "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:l!, message:s!}]!}]!,"
+        " sentAt:l}");
 }
 
 /* An agent's batch holds up to 1 MiB of log text (CloudWatch's batch size); JSON escapes can
@@ -433,6 +434,7 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
                                            "more (milliseconds since the epoch)", i, j);
         }
     }
+    int64_t skew = api_agent_clock_skew(req);
     uint64_t *tickets = xcalloc(json_array_size(streams), sizeof *tickets);
     logstore_event *ev = NULL;
     size_t cap = 0;
@@ -442,7 +444,8 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
             json_t *m = json_object_get(e, "message");
             const char *msg = json_string_value(m);
             size_t len = json_string_length(m);
-            int64_t ts = json_integer_value(json_object_get(e, "timestamp"));
+            int64_t ts = json_integer_value(json_object_get(e, "timestamp")) + skew;
+            if (ts < 0) ts = 0;
             do {
                 size_t piece = len;
                 if (piece > MAX_MESSAGE) {
