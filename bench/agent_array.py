@@ -38,8 +38,8 @@ def one_run(args):
     work = tempfile.mkdtemp(prefix="barge-agent-array-")
     logpath = os.path.join(work, "server.log")
     logf = open(logpath, "wb")
-    proc = subprocess.Popen([args.barge, "server", "--dev", "--listen", "127.0.0.1:0",
-                             "--data-dir", os.path.join(work, "data")],
+    proc = subprocess.Popen([args.barge, "server", "--dev", "--stop-local-agents", "--listen",
+                             "127.0.0.1:0", "--data-dir", os.path.join(work, "data")],
                             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     logf.close()
     try:

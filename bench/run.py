@@ -144,8 +144,8 @@ class Server:
         logf = open(self.logpath, "ab")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            [BARGE, "server", "--dev", "--listen", f"127.0.0.1:{self.port}", "--data-dir",
-             self.data, *(self.extra if "--executor" in self.extra else
+            [BARGE, "server", "--dev", "--stop-local-agents", "--listen",
+             f"127.0.0.1:{self.port}", "--data-dir", self.data, *(self.extra if "--executor" in self.extra else
                           ["--executor", "process", *self.extra])],
             stdout=logf, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)

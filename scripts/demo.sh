@@ -57,8 +57,10 @@ done
 echo "registry on $REGISTRY holding library/busybox:latest ($(awk 'NR == 1 { print $2 }' "$WORK/registry.out"))"
 
 say "Starting a barge server (developer mode, containers, data in $WORK/data)"
+# --stop-local-agents: the demo leaves nothing running (a server's agents otherwise outlive it,
+# for the next server on the data directory to take back).
 "$BARGE" server --dev --listen 127.0.0.1:0 --data-dir "$WORK/data" --idle-seconds 5 \
-    --executor container --registry-mirror "http://$REGISTRY" --agent-work-dir "$WORK/agents" \
+    --stop-local-agents --executor container --registry-mirror "http://$REGISTRY" --agent-work-dir "$WORK/agents" \
     >"$WORK/server.log" 2>&1 3>&- &
 SERVER_PID=$!
 URL=""
