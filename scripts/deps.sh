@@ -16,9 +16,10 @@ set -eu
 # binary becomes the test image's root filesystem (tests/e2e/registry.py).
 # HTTPS: Debian's libmicrohttpd is built with GnuTLS, so serving TLS needs nothing more; the
 # tests make their own CA and certificates with openssl.
+# Metrics: prometheus brings promtool, which checks GET /metrics's text in the tests.
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
           libssl-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
-          busybox-static awscli $*"
+          busybox-static awscli prometheus $*"
 
 missing=""
 for p in $PACKAGES; do
@@ -45,6 +46,12 @@ if [ -n "$missing" ]; then
     case " $missing " in *" docker-registry "*)
         if [ -d /run/systemd/system ]; then
             $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+        fi
+    esac
+    # Likewise the Prometheus server (port 9090): the tests need only its promtool.
+    case " $missing " in *" prometheus "*)
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
         fi
     esac
 fi

@@ -6,6 +6,7 @@
 
 int64_t util_now_ms(void);      /* wall clock, epoch milliseconds */
 int64_t util_mono_ms(void);     /* monotonic clock, for timers */
+int64_t util_mono_us(void);     /* the same in microseconds, for measuring short work */
 void util_uuid(char out[37]);   /* random version-4 UUID */
 /* Lower-case hex of n bytes into out (2n+1 bytes).  */
 void util_hex(const void *p, size_t n, char *out);

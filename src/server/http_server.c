@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "common/errbody.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -20,6 +22,7 @@
 #include "server/base/audit.h"
 #include "common/util.h"
 #include "server/base/core.h"
+#include "server/base/metrics.h"
 #include "server/base/ratelimit.h"
 #include "server/base/workq.h"
 #include "server/model/config.h"
@@ -89,7 +92,8 @@ static int changes_something(const api_op *op)
 {
     return op && op->fn && strncmp(op->name, "Describe", 8) != 0 &&
            strncmp(op->name, "List", 4) != 0 && strncmp(op->name, "Get", 3) != 0 &&
-           strncmp(op->path, "/barge/v1/agent/", 16) != 0 && strcmp(op->path, "/healthz") != 0;
+           strncmp(op->path, "/barge/v1/agent/", 16) != 0 && strcmp(op->path, "/healthz") != 0 &&
+           strcmp(op->path, "/metrics") != 0;
 }
 
 /* The client's address as text, or "" when unknown. */
@@ -137,7 +141,11 @@ static enum MHD_Result send_answer(http_req *r)
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
     r->resp = NULL; /* the response owns it now */
-    MHD_add_response_header(resp, "Content-Type", "application/json");
+    int text = r->op && r->status == 200 && strcmp(r->op->path, "/metrics") == 0;
+    MHD_add_response_header(resp, "Content-Type",
+                            text ? "text/plain; version=0.0.4; charset=utf-8"
+                                 : "application/json");
+    metrics_http(r->op ? r->op->name : "unknown", r->status);
     MHD_add_response_header(resp, "x-amzn-RequestId", id);
     if (r->err_type) MHD_add_response_header(resp, "x-amzn-ErrorType", r->err_type);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
@@ -277,6 +285,18 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
 {
     /* Health checks come from supervisors and load balancers, which do not sign requests. */
     if (strcmp(r->op->path, "/healthz") == 0) return 0;
+    /* Nor does Prometheus: a scrape carries --metrics-token, when the server has one. */
+    if (strcmp(r->op->path, "/metrics") == 0) {
+        const char *t = barge_cfg.metrics_token, *h =
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+        if (!t || (h && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) == strlen(t) &&
+                   CRYPTO_memcmp(h + 7, t, strlen(t)) == 0))
+            return 0;
+        set_answer(r, 401, "MissingAuthenticationTokenException",
+                   "GET /metrics: this server wants \"Authorization: Bearer TOKEN\" with the "
+                   "token it was given with --metrics-token");
+        return -1;
+    }
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     if (strncmp(r->op->path, "/barge/v1/agent/", 16) == 0) {
         /* Agents present a join token or their instance's credential, which their handlers

@@ -304,7 +304,7 @@ int server_main(int argc, char **argv)
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
-           OPT_STOPAGENTS, OPT_AGENTLOST };
+           OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -320,6 +320,7 @@ int server_main(int argc, char **argv)
         {"instance-credential-grace-seconds", required_argument, NULL, OPT_CREDGRACE},
         {"idle-seconds", required_argument, NULL, OPT_IDLE},
         {"stop-local-agents", no_argument, NULL, OPT_STOPAGENTS},
+        {"metrics-token", required_argument, NULL, OPT_METRICSTOKEN},
         {"agent-server-lost-seconds", required_argument, NULL, OPT_AGENTLOST},
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
@@ -445,6 +446,15 @@ int server_main(int argc, char **argv)
             break;
         case OPT_TOKENS: tokens_file = optarg; break;
         case OPT_STOPAGENTS: c->stop_local_agents = 1; break;
+        case OPT_METRICSTOKEN:
+            if (strlen(optarg) < 16) {
+                fprintf(stderr, "barge server: --metrics-token must be at least 16 characters "
+                                "(got %zu)\n", strlen(optarg));
+                return 2;
+            }
+            free(c->metrics_token);
+            c->metrics_token = xstrdup(optarg);
+            break;
         case OPT_AGENTLOST: {
             /* The local agents' --server-lost-seconds. */
             long v;

@@ -49,6 +49,8 @@ void server_usage(FILE *out)
             "  --stop-local-agents  a clean stop also stops the agents this server launched\n"
             "                       (by default they keep running their attempts, and the\n"
             "                       next start on this data directory takes them back)\n"
+            "  --metrics-token T    GET /metrics (Prometheus) must carry \"Authorization: Bearer T\"\n"
+            "                       (without it, /metrics is open, as /healthz is)\n"
             "  --agent-server-lost-seconds N  a local agent whose server has not answered for\n"
             "                       N seconds lets its attempts finish and exits (default 900)\n"
             "  --max-depends-on N   dependencies allowed per job (default 20, AWS's limit)\n"

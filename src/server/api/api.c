@@ -14,7 +14,8 @@
 static api_op *const tables[] = {api_ce_ops,  api_jq_ops,    api_jd_ops,
                                  api_sp_ops,  api_tag_ops,   api_job_ops,
                                  api_agent_ops, api_agent_creds_ops, api_misc_ops,
-                                 api_snapshot_ops, api_cr_ops, api_fleet_ops};
+                                 api_snapshot_ops, api_cr_ops, api_fleet_ops,
+                                 api_metrics_ops};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
 void api_init(void)
@@ -75,6 +76,12 @@ void api_run(core_call *call, void *ctx, int64_t now_ms)
         core_park(call);
         return;
     }
+    if (rc == 0 && !c.err_type && c.text) {
+        json_decref(resp);
+        core_answer_text(call, c.text, c.text_len);
+        return;
+    }
+    free(c.text);
     if (rc == 0 && !c.err_type) {
         core_answer(call, resp ? resp : json_object());
         return;

@@ -26,6 +26,9 @@ typedef struct api_ctx {
     const char *auth;       /* agents' requests: their Authorization header, or NULL */
     const char *peer;       /* agents' requests: the address they came from, or "" */
     int deferred;           /* the handler parked the call; it is answered later */
+    /* An answer that is not JSON (GET /metrics): malloc'd text the call takes as its body. */
+    char *text;
+    size_t text_len;
 } api_ctx;
 
 /* AWS's limit on the names or ARNs one Describe call takes, and on a page of its answer. */
@@ -53,7 +56,7 @@ typedef struct api_op {
 /* Each module's table, ended by an entry with a NULL name. */
 extern api_op api_ce_ops[], api_jq_ops[], api_jd_ops[], api_sp_ops[], api_tag_ops[],
     api_job_ops[], api_agent_ops[], api_agent_creds_ops[], api_misc_ops[], api_snapshot_ops[],
-    api_cr_ops[], api_fleet_ops[];
+    api_cr_ops[], api_fleet_ops[], api_metrics_ops[];
 
 /* Installs the jobs module's hooks (job tags).  Call once before the core starts. */
 void api_job_init(void);

@@ -7,6 +7,7 @@
 
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/metrics.h"
 #include "server/model/arn.h"
 #include "server/model/config.h"
 #include "server/model/jobs.h"
@@ -362,6 +363,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     char id[37];
     util_uuid(id);
     jobs_create(c->st, spec, id, (uint32_t)size, deps, c->now_ms);
+    metrics_count(METRIC_SUBMITS, 1);
     char *arn = arn_make(ARN_JOB, id);
     *resp = json_pack("{s:s, s:s, s:s}", "jobArn", arn, "jobName", name, "jobId", id);
     free(arn);

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/metrics.h"
 
 typedef struct timer {
     int64_t due; /* monotonic ms */
@@ -81,6 +82,15 @@ void core_answer(core_call *call, json_t *resp)
     call->body_len = strlen(call->body);
     call->answered = 1;
     json_decref(resp);
+}
+
+void core_answer_text(core_call *call, char *text, size_t len)
+{
+    call->status = 200;
+    call->err_type = NULL;
+    call->body = text ? text : xstrdup("");
+    call->body_len = text ? len : 0;
+    call->answered = 1;
 }
 
 void core_answer_error(core_call *call, int status, const char *type, const char *msg)
@@ -213,9 +223,16 @@ static void *core_main(void *unused)
         run_timers();
         for (core_call *c = batch; c; c = c->next) execute(c, now);
         if (core.hooks.before_commit(core.hooks.ctx, final) != 0) core.failed = 1;
+        size_t calls = 0;
+        for (core_call *c = batch; c; c = c->next) calls++;
+        int64_t t0 = util_mono_us();
         if (!core.failed && store_commit(core.db) != 0) {
             log_error("core: commit failed: %s", store_errmsg(core.db));
             core.failed = 1;
+        }
+        if (!core.failed && calls) {
+            metrics_observe(METRIC_BATCH_SIZE, (double)calls);
+            metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - t0) / 1e6);
         }
         if (core.failed) {
             store_rollback(core.db);

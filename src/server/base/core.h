@@ -66,6 +66,9 @@ void core_stop(void);
 /* For run functions: the call's answer, sent once the batch is durable.  core_answer takes the
  * reference to resp. */
 void core_answer(core_call *call, json_t *resp);
+/* A 200 whose body is text (malloc'd; the call takes it), for the few answers that are not
+ * JSON. */
+void core_answer_text(core_call *call, char *text, size_t len);
 void core_answer_error(core_call *call, int status, const char *type, const char *msg);
 /* For run functions: the call is kept (a long poll); it is answered later with core_reply. */
 void core_park(core_call *call);

@@ -1,4 +1,5 @@
 /* attempt — see attempt.h. */
+#include "server/base/metrics.h"
 #include "server/engine/attempt.h"
 
 #include <stdio.h>
@@ -249,6 +250,7 @@ void attempt_start(state *st, instance *in, job *j)
     j->assign_sent_at = 0;
     instance_attach(in, j);
     jobs_set_status(st, j, JS_STARTING, NULL);
+    metrics_count(METRIC_DISPATCHES, 1);
     instance_push_assign(in, assignment(in, j));
     instance_wake(st, in);
 }
@@ -259,6 +261,7 @@ void attempt_running(state *st, job *j, int64_t at)
     /* startedAt is when the job first ran; each attempt keeps its own start in attempts[]. */
     if (!j->started_at) j->started_at = at;
     j->attempt_started_at = at;
+    metrics_observe(METRIC_SUBMIT_TO_START, (double)(at - j->created_at) / 1000.0);
     jobs_note_started(st, j);
     jobs_set_status(st, j, JS_RUNNING, NULL);
 }
@@ -339,6 +342,9 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
 {
     if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
     if (role_hooks.ended) role_hooks.ended(j->id, (int)j->n_attempts);
+    metrics_attempt_ended(e->status_reason);
+    if (j->attempt_started_at && at >= j->attempt_started_at)
+        metrics_observe(METRIC_RUN_TIME, (double)(at - j->attempt_started_at) / 1000.0);
     json_t *container = json_object();
     if (e->has_exit_code) json_object_set_new(container, "exitCode", json_integer(e->exit_code));
     if (e->reason) json_object_set_new(container, "reason", json_string(e->reason));

@@ -1,6 +1,7 @@
 /* scheduler — queue priority across queues, computeEnvironmentOrder inside a queue, first in first
  * out inside a queue (or its shares' order in a fair-share queue: fairshare.h), and a job only
  * where its vCPUs, memory and GPUs fit. */
+#include "server/base/metrics.h"
 #include "server/engine/scheduler.h"
 
 #include <limits.h>
@@ -163,5 +164,8 @@ static void pass(state *st)
 
 void sched_pass(state *st)
 {
-    if (st->jobs->sched_needed) pass(st);
+    if (!st->jobs->sched_needed) return;
+    int64_t t0 = util_mono_us();
+    pass(st);
+    metrics_observe(METRIC_SCHED_PASS, (double)(util_mono_us() - t0) / 1e6);
 }

@@ -33,6 +33,7 @@ typedef struct barge_config {
     /* --stop-local-agents: a clean stop also stops the local agents (by default they, and
      * their attempts, carry on for the next start to take back). */
     int stop_local_agents;
+    char *metrics_token; /* --metrics-token: what a scrape of /metrics must carry, or NULL */
     char *agent_token;    /* --agent-token, or "" (join_tokens.h) */
     char *self_exe;       /* this program, to launch local agents */
     /* Options handed to every local agent (--executor, --registry-mirror, ...), in order;

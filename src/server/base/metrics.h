@@ -1,0 +1,42 @@
+/* metrics — what the server counts for Prometheus (GET /metrics, api/api_metrics.c): counters
+ * and histograms any thread may add to (atomics, or one mutex for the per-operation table), and
+ * their text in the exposition format.  The gauges (jobs, instances, vCPUs) are not kept here:
+ * they are read from the state when a scrape comes, on the core. */
+#ifndef BARGE_METRICS_H
+#define BARGE_METRICS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* The histograms, each with its own buckets (metrics.c). */
+typedef enum {
+    METRIC_SUBMIT_TO_START, /* seconds from SubmitJob to an attempt's start */
+    METRIC_RUN_TIME,        /* seconds an attempt ran */
+    METRIC_SCHED_PASS,      /* seconds of a scheduling pass */
+    METRIC_BATCH_SIZE,      /* calls in one group commit */
+    METRIC_COMMIT_TIME,     /* seconds of one commit (the fsync) */
+    METRIC_N_HISTOGRAMS
+} metric_hist;
+void metrics_observe(metric_hist h, double value);
+
+/* The counters. */
+typedef enum {
+    METRIC_SUBMITS,    /* SubmitJob calls that made a job (an array counts once) */
+    METRIC_DISPATCHES, /* attempts placed on an instance */
+    METRIC_N_COUNTERS
+} metric_counter;
+void metrics_count(metric_counter c, uint64_t n);
+/* An attempt ended; why is one of a few words (metrics.c, metrics_end_reason). */
+void metrics_attempt_ended(const char *status_reason);
+/* An HTTP request answered: its operation (or "unknown") and status code. */
+void metrics_http(const char *operation, int status);
+
+/* The text of every counter and histogram, appended to *buf (malloc'd, grown as needed). */
+typedef struct metrics_buf {
+    char *data;
+    size_t len, cap;
+} metrics_buf;
+void metrics_printf(metrics_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A label value as the format wants it (backslash, quote and newline escaped). */
+void metrics_label(metrics_buf *b, const char *value);
+void metrics_render(metrics_buf *b);
+#endif
