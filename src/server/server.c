@@ -169,6 +169,7 @@ static void tick(void *ctx)
 {
     fleet_tick(ctx);
     timelimit_tick(ctx);
+    api_metrics_tick(ctx);
 }
 
 /* The host agents launched here reach the server at: the bound address, with a wildcard made

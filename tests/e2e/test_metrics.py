@@ -37,6 +37,16 @@ class Metrics(JobsCase):
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, r.headers.get("Content-Type"), r.read().decode()
 
+    def check_counts_match_list_jobs(self):
+        s = parse(self.scrape()[2])
+        for q in ("q", "parked"):
+            for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING",
+                           "SUCCEEDED", "FAILED"):
+                listed = sum(len(p["jobSummaryList"]) for p in self.batch.get_paginator(
+                    "list_jobs").paginate(jobQueue=q, jobStatus=status))
+                self.assertEqual(value(s, "barge_jobs", queue=q, status=status), listed,
+                                 "%s %s" % (q, status))
+
     def test_metrics_say_what_happened(self):
         ok = self.submit("m-ok", command="true")
         bad = self.submit("m-bad", command="exit 3")
@@ -78,6 +88,15 @@ class Metrics(JobsCase):
                                kind="max"), self.max_vcpus)
         self.assertEqual(value(s, "barge_instances", compute_environment="ce-off",
                                state="registered"), 0)
+        # The counts are ListJobs's, status by status (array children apart), and stay so
+        # through a restart, which loads them afresh.
+        arr = self.submit("m-arr", arrayProperties={"size": 4}, command="true")
+        self.wait_jobs([arr])
+        self.check_counts_match_list_jobs()
+        self.server.restart()
+        self.check_counts_match_list_jobs()
+        s = parse(self.scrape()[2])
+        self.assertEqual(value(s, "barge_array_child_jobs", queue="q", status="SUCCEEDED"), 4)
         # A scrape counts as a request in the next one.
         s2 = parse(self.scrape()[2])
         self.assertGreaterEqual(value(s2, "barge_http_requests_total", operation="Metrics",

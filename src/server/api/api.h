@@ -111,6 +111,10 @@ int api_agent_refuse(api_ctx *c, int rc, const char *id);
  * reports are moved by as much: its host's clock is its own (docs/agent-protocol.md). */
 int64_t api_agent_clock_skew(json_t *req);
 
+/* GET /metrics's breakdown of RUNNABLE jobs is made here, every few seconds while scrapes come
+ * (api_metrics.c).  Core thread. */
+void api_metrics_tick(struct state *st);
+
 /* Tags: checks a tags map (count, key and value lengths, reserved "aws:" prefix). */
 int api_check_tags(api_ctx *c, json_t *tags, const char *field);
 

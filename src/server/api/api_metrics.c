@@ -9,51 +9,72 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/api/api.h"
 #include "server/base/metrics.h"
+#include "server/engine/explain.h"
 #include "server/model/instance.h"
 #include "server/model/jobs.h"
+#include "server/model/jobspec.h"
 #include "server/model/registry.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
 
-/* What a RUNNABLE job waits for, as a label: the code its statusReason starts with
- * ("CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"...,
- * engine/explain.c), or "none" before the scheduler has said. */
-static size_t reason_code(const char *reason, char *out, size_t cap)
-{
-    size_t n = 0;
-    if (reason)
-        while (n + 1 < cap && ((reason[n] >= 'A' && reason[n] <= 'Z') || reason[n] == '_' ||
-                               reason[n] == ':'))
-            n++;
-    while (n > 0 && out && reason[n - 1] == ':') n--;
-    if (n < 3) {
-        snprintf(out, cap, "none");
-        return 4;
-    }
-    memcpy(out, reason, n);
-    out[n] = '\0';
-    return n;
-}
+/* ---- RUNNABLE jobs by what they wait for ----------------------------------------------
+ *
+ * A RUNNABLE job's reason is worked out when asked (engine/explain.c), from its requirements and
+ * its queue's environments.  Going through a million waiting jobs takes tens of milliseconds, too
+ * long for every scrape: the breakdown is made on the core's tick at most every
+ * WAITS_EVERY_MS while scrapes keep coming (a first scrape makes it at once), and a scrape gives
+ * the last one.  Jobs submitted alike share their requirements (jobspec's shared part), so each
+ * kind is explained once. */
+#define WAITS_EVERY_MS 10000
+#define WAITS_IDLE_MS 300000
 
 typedef struct wait_count {
-    char code[80];
+    char queue[136]; /* a copy: the queue may be deleted before the next breakdown */
+    char code[64];
     uint64_t n;
 } wait_count;
 
-static void count_wait(wait_count **w, size_t *n, const char *reason)
+static wait_count *waits;
+static size_t n_waits;
+static int64_t waits_at, scraped_at; /* monotonic ms; 0: never */
+
+typedef struct kind {
+    const void *shared;
+    const char *share;
+    const char *code;
+} kind;
+
+static const char *code_of(state *st, const job *j, kind *seen, size_t *n_seen)
 {
-    char code[80];
-    reason_code(reason, code, sizeof code);
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*w)[i].code, code) == 0) {
-            (*w)[i].n++;
+    const char *share = jobspec_share(j->spec);
+    const jobspec_need *needs;
+    int alone = jobspec_consumables(j->spec, &needs) > 0; /* depends on the job's own needs */
+    for (size_t i = 0; !alone && i < *n_seen; i++)
+        if (seen[i].shared == j->spec->shared &&
+            (seen[i].share == share || (share && seen[i].share && !strcmp(share, seen[i].share))))
+            return seen[i].code;
+    explain_code code;
+    free(explain_runnable_code(st, j, &code));
+    const char *name = explain_code_name(code) ? explain_code_name(code) : "none";
+    if (!alone && *n_seen < 32) seen[(*n_seen)++] = (kind){j->spec->shared, share, name};
+    return name;
+}
+
+static void add_wait(const char *queue, const char *code)
+{
+    for (size_t i = n_waits; i-- > 0 && !strcmp(waits[i].queue, queue);)
+        if (!strcmp(waits[i].code, code)) {
+            waits[i].n++;
             return;
         }
-    *w = xrealloc(*w, (*n + 1) * sizeof **w);
-    snprintf((*w)[*n].code, sizeof (*w)[*n].code, "%s", code);
-    (*w)[(*n)++].n = 1;
+    waits = xrealloc(waits, (n_waits + 1) * sizeof *waits);
+    waits[n_waits] = (wait_count){.n = 1};
+    snprintf(waits[n_waits].queue, sizeof waits[n_waits].queue, "%s", queue);
+    snprintf(waits[n_waits].code, sizeof waits[n_waits].code, "%s", code);
+    n_waits++;
 }
 
 static int cmp_names(const char *a, const char *b)
@@ -61,57 +82,89 @@ static int cmp_names(const char *a, const char *b)
     return strcmp(a, b);
 }
 
-static void render_jobs(state *st, metrics_buf *b)
+static void count_waits(state *st)
 {
-    metrics_printf(b, "# HELP barge_jobs Jobs by queue and status (plain jobs, array jobs and "
-                      "multi-node jobs; array children apart).\n# TYPE barge_jobs gauge\n");
-    metrics_buf kids = {0}, waits = {0};
-    metrics_printf(&kids, "# HELP barge_array_child_jobs Array jobs' children by queue and "
-                          "status.\n# TYPE barge_array_child_jobs gauge\n");
-    metrics_printf(&waits, "# HELP barge_runnable_jobs RUNNABLE jobs by queue and by what they "
-                           "wait for (the code their statusReason starts with).\n"
-                           "# TYPE barge_runnable_jobs gauge\n");
+    free(waits);
+    waits = NULL;
+    n_waits = 0;
     size_t nq;
     const char **names = reg_sorted_keys(&st->jq, cmp_names, &nq);
     for (size_t q = 0; q < nq; q++) {
         jq_rt *rt = dict_get(&st->jobs->queues, names[q]);
-        uint64_t own[JS_COUNT] = {0}, children[JS_COUNT] = {0};
-        wait_count *w = NULL;
-        size_t nw = 0;
-        for (size_t i = 0; rt && i < rt->n_all; i++) {
-            const job *j = rt->all[i];
-            int s = jobs_shown_status(j);
-            own[s]++;
-            if (s == JS_RUNNABLE) count_wait(&w, &nw, j->reason);
-            if (j->children)
-                for (int k = 0; k < JS_COUNT; k++) children[k] += j->summary[k];
-        }
-        /* RUNNABLE children wait in the queue's lists; each says why with its reason. */
-        for (const job *j = rt ? rt->rq_head : NULL; j; j = j->rq_next)
-            if (j->parent) count_wait(&w, &nw, j->reason);
+        if (!rt || !rt->n_status[JS_RUNNABLE]) continue;
+        kind seen[32];
+        size_t n_seen = 0;
+        /* The queue's RUNNABLE jobs are in its list, or in its shares' (fair share). */
+        for (const job *j = rt->rq_head; j; j = j->rq_next)
+            add_wait(names[q], code_of(st, j, seen, &n_seen));
+        for (size_t s = 0; s < rt->n_shares; s++)
+            for (const job *j = rt->share_v[s]->rq_head; j; j = j->rq_next)
+                add_wait(names[q], code_of(st, j, seen, &n_seen));
+    }
+    free(names);
+    waits_at = util_mono_ms();
+}
+
+void api_metrics_tick(state *st)
+{
+    int64_t now = util_mono_ms();
+    if (scraped_at && now - scraped_at < WAITS_IDLE_MS && now - waits_at >= WAITS_EVERY_MS)
+        count_waits(st);
+}
+
+static void render_jobs(state *st, metrics_buf *b)
+{
+    metrics_printf(b, "# HELP barge_jobs Jobs by queue and status (plain jobs, array jobs and "
+                      "multi-node jobs; array children apart).\n# TYPE barge_jobs gauge\n");
+    metrics_buf kids = {0};
+    metrics_printf(&kids, "# HELP barge_array_child_jobs Children of array and multi-node jobs by queue and "
+                          "status.\n# TYPE barge_array_child_jobs gauge\n");
+    size_t nq;
+    const char **names = reg_sorted_keys(&st->jq, cmp_names, &nq);
+    for (size_t q = 0; q < nq; q++) {
+        jq_rt *rt = dict_get(&st->jobs->queues, names[q]);
         for (int k = 0; k < JS_COUNT; k++) {
             metrics_printf(b, "barge_jobs{queue=\"");
             metrics_label(b, names[q]);
-            metrics_printf(b, "\",status=\"%s\"} %llu\n", job_status_name(k),
-                           (unsigned long long)own[k]);
-            metrics_printf(&kids, "barge_array_child_jobs{queue=\"");
-            metrics_label(&kids, names[q]);
-            metrics_printf(&kids, "\",status=\"%s\"} %llu\n", job_status_name(k),
-                           (unsigned long long)children[k]);
+            metrics_printf(b, "\",status=\"%s\"} %u\n", job_status_name(k),
+                           rt ? rt->n_status[k] : 0);
         }
-        for (size_t i = 0; i < nw; i++) {
-            metrics_printf(&waits, "barge_runnable_jobs{queue=\"");
-            metrics_label(&waits, names[q]);
-            metrics_printf(&waits, "\",reason=\"%s\"} %llu\n", w[i].code,
-                           (unsigned long long)w[i].n);
-        }
-        free(w);
     }
     free(names);
-    metrics_printf(b, "%.*s%.*s", (int)kids.len, kids.data ? kids.data : "", (int)waits.len,
-                   waits.data ? waits.data : "");
+    /* The children, from their parents' summaries: one look per array, not per child. */
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->jobs->queues, &i, &k, &v)) {
+        jq_rt *rt = v;
+        uint64_t children[JS_COUNT] = {0};
+        int any = 0;
+        for (size_t a = 0; a < rt->n_arrays; a++) {
+            const job *p = rt->arrays[a];
+            for (int s = 0; s < JS_COUNT; s++) children[s] += p->summary[s];
+            any = 1;
+        }
+        if (!any) continue;
+        for (int s = 0; s < JS_COUNT; s++) {
+            metrics_printf(&kids, "barge_array_child_jobs{queue=\"");
+            metrics_label(&kids, rt->name);
+            metrics_printf(&kids, "\",status=\"%s\"} %llu\n", job_status_name(s),
+                           (unsigned long long)children[s]);
+        }
+    }
+    metrics_printf(b, "%.*s", (int)kids.len, kids.data);
     free(kids.data);
-    free(waits.data);
+    metrics_printf(b, "# HELP barge_runnable_jobs RUNNABLE jobs by queue and by the AWS reason "
+                      "code they wait with (\"none\": waiting their turn, or for an operator), "
+                      "as of at most %d seconds ago.\n# TYPE barge_runnable_jobs gauge\n",
+                   WAITS_EVERY_MS / 1000);
+    if (!waits_at) count_waits(st);
+    for (size_t w = 0; w < n_waits; w++) {
+        metrics_printf(b, "barge_runnable_jobs{queue=\"");
+        metrics_label(b, waits[w].queue);
+        metrics_printf(b, "\",reason=\"%s\"} %llu\n", waits[w].code,
+                       (unsigned long long)waits[w].n);
+    }
 }
 
 static void render_fleet(state *st, metrics_buf *b)
@@ -173,6 +226,7 @@ static void render_fleet(state *st, metrics_buf *b)
 
 static int metrics(api_ctx *c, json_t *req, json_t **resp)
 {
+    scraped_at = util_mono_ms();
     metrics_buf b = {0};
     render_jobs(c->st, &b);
     render_fleet(c->st, &b);

@@ -72,6 +72,7 @@ void jobs_free(jobs *js)
         jq_rt *q = v;
         jobs__free_shares(q);
         free(q->all);
+        free(q->arrays);
         free(q->name);
         free(q);
     }
@@ -122,6 +123,24 @@ void jobs__list(jq_rt *q, job *j)
         q->all = xrealloc(q->all, q->cap_all * sizeof *q->all);
     }
     q->all[q->n_all++] = j;
+    q->n_status[j->status]++;
+    if (j->children) {
+        if (q->n_arrays == q->cap_arrays) {
+            q->cap_arrays = q->cap_arrays ? q->cap_arrays * 2 : 16;
+            q->arrays = xrealloc(q->arrays, q->cap_arrays * sizeof *q->arrays);
+        }
+        q->arrays[q->n_arrays++] = j;
+    }
+}
+
+void jobs__status(jobs *js, job *j, int status)
+{
+    if (!j->parent) {
+        jq_rt *q = jobs_queue(js, j->spec->queue);
+        q->n_status[j->status]--;
+        q->n_status[status]++;
+    }
+    j->status = (uint8_t)status;
 }
 
 /* j comes after `after` in a RUNNABLE list: in a queue's list by submit order, so the
@@ -357,7 +376,7 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
         jobs_charge_share(st->jobs, j, holds_capacity(status) ? 1 : -1);
         consumable_charge(st, j, holds_capacity(status) ? 1 : -1);
     }
-    j->status = (uint8_t)status;
+    jobs__status(st->jobs, j, status);
     if (status == JS_RUNNABLE) {
         j->runnable_at = util_now_ms();
         rq_insert(st->jobs, j);
@@ -493,7 +512,7 @@ void jobs__enter_lifecycle(state *st, job *j, json_t *deps)
         } else if (j->deps_pending > 0) {
             jobs_set_status(st, j, JS_PENDING, NULL);
         } else {
-            j->status = JS_PENDING;
+            jobs__status(st->jobs, j, JS_PENDING);
             ready(st, j);
         }
         return;
@@ -545,11 +564,11 @@ job *jobs_create(state *st, jobspec *spec, const char *id, uint32_t array_size, 
     job *j = jobs__alloc(spec, xstrdup(id), now, js->next_seq++);
     jobspec_release(spec); /* job_alloc took its own reference */
     dict_put(&js->by_id, j->id, j);
-    jobs__list(jobs_queue(js, spec->queue), j);
     if (array_size) {
         j->array_size = array_size;
         jobs__make_children(j, now);
     }
+    jobs__list(jobs_queue(js, spec->queue), j); /* after its children: it is listed as an array */
     jobs_mark_dirty(st, j); /* the submit itself is always written */
     jobs__enter_lifecycle(st, j, deps);
     return j;

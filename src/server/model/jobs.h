@@ -26,6 +26,11 @@ typedef struct jq_rt {
     struct jq_share **share_v;
     size_t n_shares, cap_shares;
     int running_mvcpus; /* of the attempts of its shares' jobs */
+    /* Its jobs in all (array children apart) by status, kept as they change, so that GET
+     * /metrics costs nothing per job (jobs__status). */
+    uint32_t n_status[JS_COUNT];
+    job **arrays; /* the array jobs among them, whose summaries count their children */
+    size_t n_arrays, cap_arrays;
     /* The head of rq as last seen by the time-limit check (engine/timelimit.c): since when it
      * has been the head with its reason code. */
     const job *head_seen;

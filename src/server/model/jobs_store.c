@@ -296,7 +296,7 @@ int jobs_load(state *st, char **err)
         if (!j->children && j->status >= JS_STARTING) continue;
         if (j->children) {
             /* Children that had not started go back to waiting with the parent. */
-            j->status = JS_SUBMITTED;
+            jobs__status(js, j, JS_SUBMITTED);
         }
         /* Most jobs have no dependencies; their own part need not be parsed to know it. */
         json_t *deps = strstr(j->spec->own, "\"dependsOn\":[]") ? NULL
