@@ -129,16 +129,7 @@ static const char submit_help[] =
     "  --definition D       the job definition: NAME (its latest revision), NAME:REVISION\n"
     "                       or ARN\n"
     "  --name N             the job's name (default: the definition's name)\n"
-    "  --array-size N       an array job of N children, indexes 0 to N-1\n"
-    "  --depends-on DEP     wait for another job first: JOBID, JOBID:N_TO_N (child i waits\n"
-    "                       for child i) or SEQUENTIAL (each child waits for the one before);\n"
-    "                       repeat for several\n"
-    "  --param K=V          the value of Ref::K in the definition's command; repeatable\n"
-    "  --env K=V            an environment variable for the job; repeatable\n"
-    "  --vcpus N            vCPUs, instead of the definition's\n"
-    "  --memory MIB         memory in MiB, instead of the definition's\n"
-    "  --attempts N         attempts in all, the first included (retries = N - 1)\n"
-    "  --timeout SECONDS    stop each attempt after this long\n"
+    CLI_SUBMIT_HELP
     "  -- COMMAND ARGS...   run this command instead of the definition's\n"
     "\n" CLI_COMMON_HELP;
 
@@ -171,22 +162,101 @@ static json_t *member_array(json_t *obj, const char *key)
     return a;
 }
 
+int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
+{
+    long n;
+    switch (o) {
+    case CLI_SUB_ARRAY:
+        if (cli_parse_count(arg, &n) < 0) {
+            cli_usage_error(c, "--array-size must be a whole number of children (got "
+                                "'%s')", arg);
+            return -1;
+        }
+        json_object_set_new(req, "arrayProperties", json_pack("{s:I}", "size", (json_int_t)n));
+        break;
+    case CLI_SUB_DEP: {
+        char *id;
+        const char *type;
+        if (cli_parse_dependency(arg, &id, &type) < 0) {
+            cli_usage_error(c, "--depends-on '%s' is not JOBID, JOBID:N_TO_N, "
+                                "JOBID:SEQUENTIAL or SEQUENTIAL", arg);
+            return -1;
+        }
+        json_t *d = json_object();
+        if (id) json_object_set_new(d, "jobId", json_string(id));
+        if (type) json_object_set_new(d, "type", json_string(type));
+        json_array_append_new(member_array(req, "dependsOn"), d);
+        free(id);
+        break;
+    }
+    case CLI_SUB_PARAM:
+    case CLI_SUB_ENV: {
+        char *k, *v;
+        if (cli_parse_kv(arg, &k, &v) < 0) {
+            cli_usage_error(c, "%s '%s' is not KEY=VALUE", o == CLI_SUB_PARAM ? "--param" : "--env",
+                            arg);
+            return -1;
+        }
+        if (o == CLI_SUB_PARAM) {
+            json_t *p = json_object_get(req, "parameters");
+            if (!p) json_object_set_new(req, "parameters", p = json_object());
+            json_object_set_new(p, k, json_string(v));
+        } else {
+            json_array_append_new(member_array(overrides(req), "environment"),
+                                  json_pack("{s:s,s:s}", "name", k, "value", v));
+        }
+        free(k);
+        free(v);
+        break;
+    }
+    case CLI_SUB_VCPUS:
+        if (cli_parse_decimal(arg) < 0) {
+            cli_usage_error(c, "--vcpus must be a positive number such as 2 or 0.5 (got "
+                                "'%s')", arg);
+            return -1;
+        }
+        json_array_append_new(member_array(overrides(req), "resourceRequirements"),
+                              json_pack("{s:s,s:s}", "type", "VCPU", "value", arg));
+        break;
+    case CLI_SUB_MEMORY:
+        if (cli_parse_count(arg, &n) < 0) {
+            cli_usage_error(c, "--memory must be a whole number of MiB (got '%s')", arg);
+            return -1;
+        }
+        json_array_append_new(member_array(overrides(req), "resourceRequirements"),
+                              json_pack("{s:s,s:s}", "type", "MEMORY", "value", arg));
+        break;
+    case CLI_SUB_ATTEMPTS:
+        if (cli_parse_count(arg, &n) < 0) {
+            cli_usage_error(c, "--attempts must be a whole number, 1 or more (got '%s')",
+                            arg);
+            return -1;
+        }
+        json_object_set_new(req, "retryStrategy", json_pack("{s:I}", "attempts",
+                                                            (json_int_t)n));
+        break;
+    case CLI_SUB_TIMEOUT:
+        if (cli_parse_count(arg, &n) < 0) {
+            cli_usage_error(c, "--timeout must be a whole number of seconds (got '%s')",
+                            arg);
+            return -1;
+        }
+        json_object_set_new(req, "timeout", json_pack("{s:I}", "attemptDurationSeconds",
+                                                      (json_int_t)n));
+        break;
+    default: return 0;
+    }
+    return 1;
+}
+
 int cli_submit(int argc, char **argv)
 {
-    enum { O_QUEUE = 256, O_DEF, O_NAME, O_ARRAY, O_DEP, O_PARAM, O_ENV, O_VCPUS, O_MEMORY,
-           O_ATTEMPTS, O_TIMEOUT };
+    enum { O_QUEUE = 256, O_DEF, O_NAME };
     static const struct option opts[] = {
         {"queue", required_argument, NULL, O_QUEUE},
         {"definition", required_argument, NULL, O_DEF},
         {"name", required_argument, NULL, O_NAME},
-        {"array-size", required_argument, NULL, O_ARRAY},
-        {"depends-on", required_argument, NULL, O_DEP},
-        {"param", required_argument, NULL, O_PARAM},
-        {"env", required_argument, NULL, O_ENV},
-        {"vcpus", required_argument, NULL, O_VCPUS},
-        {"memory", required_argument, NULL, O_MEMORY},
-        {"attempts", required_argument, NULL, O_ATTEMPTS},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
+        CLI_SUBMIT_OPTIONS,
         CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -204,7 +274,6 @@ int cli_submit(int argc, char **argv)
     const char *queue = NULL, *def = NULL, *name = NULL;
     json_t *req = json_object();
     int rc = 2;
-    long n;
     int o;
     opterr = 0;
     optind = 1;
@@ -218,85 +287,14 @@ int cli_submit(int argc, char **argv)
         case O_QUEUE: queue = optarg; break;
         case O_DEF: def = optarg; break;
         case O_NAME: name = optarg; break;
-        case O_ARRAY:
-            if (cli_parse_count(optarg, &n) < 0) {
-                cli_usage_error(&c, "--array-size must be a whole number of children (got "
-                                    "'%s')", optarg);
+        default: {
+            int used = cli_submit_option(&c, o, optarg, req);
+            if (used < 0) goto done;
+            if (!used) {
+                rc = cli_option_error(&c, o, argv);
                 goto done;
             }
-            json_object_set_new(req, "arrayProperties", json_pack("{s:I}", "size", (json_int_t)n));
-            break;
-        case O_DEP: {
-            char *id;
-            const char *type;
-            if (cli_parse_dependency(optarg, &id, &type) < 0) {
-                cli_usage_error(&c, "--depends-on '%s' is not JOBID, JOBID:N_TO_N, "
-                                    "JOBID:SEQUENTIAL or SEQUENTIAL", optarg);
-                goto done;
-            }
-            json_t *d = json_object();
-            if (id) json_object_set_new(d, "jobId", json_string(id));
-            if (type) json_object_set_new(d, "type", json_string(type));
-            json_array_append_new(member_array(req, "dependsOn"), d);
-            free(id);
-            break;
         }
-        case O_PARAM:
-        case O_ENV: {
-            char *k, *v;
-            if (cli_parse_kv(optarg, &k, &v) < 0) {
-                cli_usage_error(&c, "%s '%s' is not KEY=VALUE", o == O_PARAM ? "--param" : "--env",
-                                optarg);
-                goto done;
-            }
-            if (o == O_PARAM) {
-                json_t *p = json_object_get(req, "parameters");
-                if (!p) json_object_set_new(req, "parameters", p = json_object());
-                json_object_set_new(p, k, json_string(v));
-            } else {
-                json_array_append_new(member_array(overrides(req), "environment"),
-                                      json_pack("{s:s,s:s}", "name", k, "value", v));
-            }
-            free(k);
-            free(v);
-            break;
-        }
-        case O_VCPUS:
-            if (cli_parse_decimal(optarg) < 0) {
-                cli_usage_error(&c, "--vcpus must be a positive number such as 2 or 0.5 (got "
-                                    "'%s')", optarg);
-                goto done;
-            }
-            json_array_append_new(member_array(overrides(req), "resourceRequirements"),
-                                  json_pack("{s:s,s:s}", "type", "VCPU", "value", optarg));
-            break;
-        case O_MEMORY:
-            if (cli_parse_count(optarg, &n) < 0) {
-                cli_usage_error(&c, "--memory must be a whole number of MiB (got '%s')", optarg);
-                goto done;
-            }
-            json_array_append_new(member_array(overrides(req), "resourceRequirements"),
-                                  json_pack("{s:s,s:s}", "type", "MEMORY", "value", optarg));
-            break;
-        case O_ATTEMPTS:
-            if (cli_parse_count(optarg, &n) < 0) {
-                cli_usage_error(&c, "--attempts must be a whole number, 1 or more (got '%s')",
-                                optarg);
-                goto done;
-            }
-            json_object_set_new(req, "retryStrategy", json_pack("{s:I}", "attempts",
-                                                                (json_int_t)n));
-            break;
-        case O_TIMEOUT:
-            if (cli_parse_count(optarg, &n) < 0) {
-                cli_usage_error(&c, "--timeout must be a whole number of seconds (got '%s')",
-                                optarg);
-                goto done;
-            }
-            json_object_set_new(req, "timeout", json_pack("{s:I}", "attemptDurationSeconds",
-                                                          (json_int_t)n));
-            break;
-        default: rc = cli_option_error(&c, o, argv); goto done;
         }
     }
     if (optind < nopt) {

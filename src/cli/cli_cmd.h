@@ -16,6 +16,34 @@ enum { CLI_OPT_ENDPOINT = 1000, CLI_OPT_REGION, CLI_OPT_JSON, CLI_OPT_CAFILE };
         {"region", required_argument, NULL, CLI_OPT_REGION},                                  \
         {"json", no_argument, NULL, CLI_OPT_JSON}, {"help", no_argument, NULL, 'h'}
 
+/* The options that shape a submitted job, shared by `barge submit` and `barge run`. */
+enum { CLI_SUB_ARRAY = 1100, CLI_SUB_DEP, CLI_SUB_PARAM, CLI_SUB_ENV, CLI_SUB_VCPUS,
+       CLI_SUB_MEMORY, CLI_SUB_ATTEMPTS, CLI_SUB_TIMEOUT };
+#define CLI_SUBMIT_OPTIONS                                                                    \
+    {"array-size", required_argument, NULL, CLI_SUB_ARRAY},                                   \
+        {"depends-on", required_argument, NULL, CLI_SUB_DEP},                                 \
+        {"param", required_argument, NULL, CLI_SUB_PARAM},                                    \
+        {"env", required_argument, NULL, CLI_SUB_ENV},                                        \
+        {"vcpus", required_argument, NULL, CLI_SUB_VCPUS},                                    \
+        {"memory", required_argument, NULL, CLI_SUB_MEMORY},                                  \
+        {"attempts", required_argument, NULL, CLI_SUB_ATTEMPTS},                              \
+        {"timeout", required_argument, NULL, CLI_SUB_TIMEOUT}
+/* Applies one of them to the SubmitJob request req: 1 when o was one, 0 when not, -1 after
+ * printing what is wrong with its value. */
+int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
+/* The help lines for them. */
+#define CLI_SUBMIT_HELP                                                                       \
+    "  --array-size N       an array job of N children, indexes 0 to N-1\n"                   \
+    "  --depends-on DEP     wait for another job first: JOBID, JOBID:N_TO_N (child i waits\n"  \
+    "                       for child i) or SEQUENTIAL (each child waits for the one before);\n" \
+    "                       repeat for several\n"                                              \
+    "  --param K=V          the value of Ref::K in the definition's command; repeatable\n"      \
+    "  --env K=V            an environment variable for the job; repeatable\n"               \
+    "  --vcpus N            vCPUs, instead of the definition's\n"                             \
+    "  --memory MIB         memory in MiB, instead of the definition's\n"                     \
+    "  --attempts N         attempts in all, the first included (retries = N - 1)\n"          \
+    "  --timeout SECONDS    stop each attempt after this long\n"
+
 /* The help lines for the common options, appended to every command's help. */
 #define CLI_COMMON_HELP                                                                       \
     "common options:\n"                                                                       \
@@ -47,6 +75,11 @@ int cli_status_done(const char *status);
 /* A member of j as an integer, 0 when absent. */
 long long cli_int(json_t *j, const char *key);
 
+/* Prints job id's log (attempt 0: the latest, following retries); with follow, until the job
+ * has ended.  *final (when not NULL) gets the job's last description.  0, or the exit code
+ * after printing why. */
+int cli_follow_log(cli_ctx *c, const char *id, long attempt, int follow, json_t **final);
+
 /* The commands; argv[0] is the command's name. */
 int cli_submit(int argc, char **argv);
 int cli_cancel(int argc, char **argv);
@@ -56,4 +89,6 @@ int cli_describe(int argc, char **argv);
 int cli_logs(int argc, char **argv);
 int cli_revoke_instance(int argc, char **argv);
 int cli_fleet(int argc, char **argv); /* cli_fleet.c */
+int cli_run(int argc, char **argv);     /* cli_run.c */
+int cli_explain(int argc, char **argv); /* cli_explain.c */
 #endif

@@ -152,6 +152,80 @@ static void say_waiting(const cli_ctx *c, json_t *job, char **last)
     }
 }
 
+int cli_follow_log(cli_ctx *c, const char *id, long attempt, int follow, json_t **final)
+{
+    int rc;
+    json_t *job = NULL;
+    char *stream = NULL, *token = NULL, *waiting = NULL, *group = NULL;
+    int done_seen = 0;
+    if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
+    json_t *ap = json_object_get(job, "arrayProperties");
+    if (json_is_integer(json_object_get(ap, "size")) &&
+        !json_is_integer(json_object_get(ap, "index"))) {
+        rc = cli_usage_error(c, "job %s is an array job, which never runs itself; each child "
+                                 "has its own log (`barge logs %s:0` is the first)", id, id);
+        goto out;
+    }
+    done_seen = cli_status_done(str(job, "status"));
+    /* Every attempt of a job writes to the same group: the job's definition is fixed. */
+    group = xstrdup(log_group(job));
+    for (;;) {
+        if (!stream) {
+            int beyond;
+            const char *s = pick_stream(job, attempt, &beyond);
+            if (beyond) {
+                fprintf(stderr, "%s: job %s has %zu attempt%s, so there is no attempt %ld\n",
+                        c->prog, id, json_array_size(json_object_get(job, "attempts")),
+                        json_array_size(json_object_get(job, "attempts")) == 1 ? "" : "s",
+                        attempt);
+                rc = 1;
+                goto out;
+            }
+            if (s) {
+                stream = xstrdup(s);
+            } else if (!follow || done_seen) {
+                const char *status = str(job, "status") ?: "?";
+                const char *reason = str(job, "statusReason");
+                fprintf(stderr, "%s: job %s has no logs%s (status %s%s%s)\n", c->prog, id,
+                        done_seen ? "" : " yet", status, reason ? ": " : "", reason ? reason : "");
+                goto out;
+            } else {
+                say_waiting(c, job, &waiting);
+            }
+        }
+        if (stream && (rc = drain(c, group, stream, &token)) != 0) goto out;
+        /* Finished once a full read began after the job was seen finished. */
+        if (!follow || done_seen) goto out;
+        sleep_ms(POLL_MS);
+        json_decref(job);
+        job = NULL;
+        if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
+        done_seen = cli_status_done(str(job, "status"));
+        if (stream && attempt == 0) {
+            int beyond;
+            const char *s = pick_stream(job, 0, &beyond);
+            if (s && strcmp(s, stream) != 0) {
+                /* A retry began: the old attempt's last lines first, then the new stream. */
+                if ((rc = drain(c, group, stream, &token)) != 0) goto out;
+                fprintf(stderr, "%s: job %s is running another attempt (log stream %s)\n",
+                        c->prog, id, s);
+                free(stream);
+                free(token);
+                stream = xstrdup(s);
+                token = NULL;
+            }
+        }
+    }
+out:
+    if (final && rc == 0) *final = json_incref(job);
+    json_decref(job);
+    free(stream);
+    free(token);
+    free(waiting);
+    free(group);
+    return rc;
+}
+
 int cli_logs(int argc, char **argv)
 {
     enum { O_ATTEMPT = 256 };
@@ -189,74 +263,7 @@ int cli_logs(int argc, char **argv)
     const char *id = argv[optind];
     int rc = cli_ctx_open(&c);
     if (rc) return rc;
-
-    json_t *job = NULL;
-    char *stream = NULL, *token = NULL, *waiting = NULL, *group = NULL;
-    int done_seen = 0;
-    if ((rc = cli_describe_job(&c, id, &job)) != 0) goto out;
-    json_t *ap = json_object_get(job, "arrayProperties");
-    if (json_is_integer(json_object_get(ap, "size")) &&
-        !json_is_integer(json_object_get(ap, "index"))) {
-        rc = cli_usage_error(&c, "job %s is an array job, which never runs itself; each child "
-                                 "has its own log (`barge logs %s:0` is the first)", id, id);
-        goto out;
-    }
-    done_seen = cli_status_done(str(job, "status"));
-    /* Every attempt of a job writes to the same group: the job's definition is fixed. */
-    group = xstrdup(log_group(job));
-    for (;;) {
-        if (!stream) {
-            int beyond;
-            const char *s = pick_stream(job, attempt, &beyond);
-            if (beyond) {
-                fprintf(stderr, "%s: job %s has %zu attempt%s, so there is no attempt %ld\n",
-                        c.prog, id, json_array_size(json_object_get(job, "attempts")),
-                        json_array_size(json_object_get(job, "attempts")) == 1 ? "" : "s",
-                        attempt);
-                rc = 1;
-                goto out;
-            }
-            if (s) {
-                stream = xstrdup(s);
-            } else if (!follow || done_seen) {
-                const char *status = str(job, "status") ?: "?";
-                const char *reason = str(job, "statusReason");
-                fprintf(stderr, "%s: job %s has no logs%s (status %s%s%s)\n", c.prog, id,
-                        done_seen ? "" : " yet", status, reason ? ": " : "", reason ? reason : "");
-                goto out;
-            } else {
-                say_waiting(&c, job, &waiting);
-            }
-        }
-        if (stream && (rc = drain(&c, group, stream, &token)) != 0) goto out;
-        /* Finished once a full read began after the job was seen finished. */
-        if (!follow || done_seen) goto out;
-        sleep_ms(POLL_MS);
-        json_decref(job);
-        job = NULL;
-        if ((rc = cli_describe_job(&c, id, &job)) != 0) goto out;
-        done_seen = cli_status_done(str(job, "status"));
-        if (stream && attempt == 0) {
-            int beyond;
-            const char *s = pick_stream(job, 0, &beyond);
-            if (s && strcmp(s, stream) != 0) {
-                /* A retry began: the old attempt's last lines first, then the new stream. */
-                if ((rc = drain(&c, group, stream, &token)) != 0) goto out;
-                fprintf(stderr, "%s: job %s is running another attempt (log stream %s)\n",
-                        c.prog, id, s);
-                free(stream);
-                free(token);
-                stream = xstrdup(s);
-                token = NULL;
-            }
-        }
-    }
-out:
-    json_decref(job);
-    free(stream);
-    free(token);
-    free(waiting);
-    free(group);
+    rc = cli_follow_log(&c, id, attempt, follow, NULL);
     cli_ctx_close(&c);
     return rc;
 }

@@ -40,6 +40,7 @@
 #include "server/http_server.h"
 #include "server/join_tokens.h"
 #include "server/server_limits.h"
+#include "server/server_defaults.h"
 #include "server/server_usage.h"
 #include "server/server_reload.h"
 #include "server/tls.h"
@@ -305,7 +306,7 @@ int server_main(int argc, char **argv)
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
-           OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN };
+           OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -322,6 +323,7 @@ int server_main(int argc, char **argv)
         {"idle-seconds", required_argument, NULL, OPT_IDLE},
         {"stop-local-agents", no_argument, NULL, OPT_STOPAGENTS},
         {"metrics-token", required_argument, NULL, OPT_METRICSTOKEN},
+        {"no-default-queue", no_argument, NULL, OPT_NODEFAULTS},
         {"agent-server-lost-seconds", required_argument, NULL, OPT_AGENTLOST},
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
@@ -353,6 +355,7 @@ int server_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int o;
+    int no_defaults = 0;
     const char *credentials = NULL, *policies = NULL, *roles = NULL, *tokens_file = NULL;
     int role_seconds = AUTH_TEMP_DEFAULT_SECONDS, token_given = 0;
     long cred_seconds = 3600, cred_grace = 300;
@@ -447,6 +450,7 @@ int server_main(int argc, char **argv)
             break;
         case OPT_TOKENS: tokens_file = optarg; break;
         case OPT_STOPAGENTS: c->stop_local_agents = 1; break;
+        case OPT_NODEFAULTS: no_defaults = 1; break;
         case OPT_METRICSTOKEN:
             if (strlen(optarg) < 16) {
                 fprintf(stderr, "barge server: --metrics-token must be at least 16 characters "
@@ -682,6 +686,13 @@ int server_main(int argc, char **argv)
     if (core_start(db, &hooks, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
+        model_free(st);
+        logstore_close(logs);
+        store_close(db);
+        return 1;
+    }
+    if (!no_defaults && server_defaults(st) != 0) {
+        core_stop();
         model_free(st);
         logstore_close(logs);
         store_close(db);

@@ -46,6 +46,8 @@ void server_usage(FILE *out)
             "  --instance-credential-grace-seconds N  how long a replaced credential stays\n"
             "                       valid once its successor is in use (default 300)\n"
             "  --idle-seconds N     let an idle local instance go after N seconds (default 60)\n"
+            "  --no-default-queue   on a first start, make no compute environment \"local\" and no\n"
+            "                       job queue \"default\" (made by default, for barge run)\n"
             "  --stop-local-agents  a clean stop also stops the agents this server launched\n"
             "                       (by default they keep running their attempts, and the\n"
             "                       next start on this data directory takes them back)\n"

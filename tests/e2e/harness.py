@@ -72,6 +72,9 @@ class Server:
     def __init__(self, data_dir=None, args=("--dev",), port=None):
         _servers.append(self)
         self.binary = None  # another barge binary to run (an upgrade), else BARGE
+        # A first start makes compute environment "local" and queue "default"; tests make their
+        # own unless they test those.
+        self.defaults = False
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="barge-test-")
         self.args = list(args)
@@ -92,7 +95,8 @@ class Server:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [self.binary or BARGE, "server", "--listen", "127.0.0.1:%d" % self.port,
-             "--data-dir", self.data_dir] + self.executor_args() + self.args,
+             "--data-dir", self.data_dir] + self.executor_args() +
+            ([] if self.defaults else ["--no-default-queue"]) + self.args,
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
