@@ -28,6 +28,7 @@
 #include "server/engine/timelimit.h"
 #include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
+#include "server/engine/provider_exec.h"
 #include "server/engine/scheduler.h"
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
@@ -300,7 +301,7 @@ int server_main(int argc, char **argv)
            OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
-           OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT };
+           OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT, OPT_PROVIDER };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -338,6 +339,7 @@ int server_main(int argc, char **argv)
         {"request-timeout", required_argument, NULL, OPT_REQTIMEOUT},
         {"rate-limit", required_argument, NULL, OPT_RATELIMIT},
         {"spot-reclaim-per-hour", required_argument, NULL, OPT_SPOT},
+        {"provider-commands", required_argument, NULL, OPT_PROVIDER},
         {"tls-cert", required_argument, NULL, OPT_TLSCERT},
         {"tls-key", required_argument, NULL, OPT_TLSKEY},
         {"tls-ca", required_argument, NULL, OPT_TLSCA},
@@ -378,6 +380,7 @@ int server_main(int argc, char **argv)
         case OPT_DEV: c->dev = 1; break;
         case OPT_PRIVILEGED: c->allow_privileged = 1; break;
         case OPT_SECRETS: c->secrets_file = optarg; break;
+        case OPT_PROVIDER: c->provider_commands = optarg; break;
         case OPT_CREDENTIALS: credentials = optarg; break;
         case OPT_POLICIES: policies = optarg; break;
         case OPT_ROLES: roles = optarg; break;
@@ -539,6 +542,16 @@ int server_main(int argc, char **argv)
         fprintf(stderr, "barge server: --secrets: %s\n", secrets_err);
         free(secrets_err);
         return 2;
+    }
+    if (c->provider_commands) {
+        char *perr = NULL;
+        json_t *cmds = provider_exec_read(c->provider_commands, &perr);
+        if (!cmds) {
+            fprintf(stderr, "barge server: --provider-commands: %s\n", perr);
+            free(perr);
+            return 2;
+        }
+        provider_exec_install(cmds);
     }
     /* After the other options, so that a mistake in one of them is named first. */
     if (!credentials && !c->dev) {
