@@ -50,7 +50,8 @@ def free_port():
 class Server:
     """A barge server process on a free loopback port."""
 
-    def __init__(self, data_dir=None, args=("--dev",), port=None):
+    def __init__(self, data_dir=None, args=("--dev",), port=None, host="127.0.0.1"):
+        self.host = host
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="barge-test-")
         self.args = list(args)
@@ -65,12 +66,12 @@ class Server:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "http://%s:%d" % (self.host, self.port)
 
     def start(self, timeout=10):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [BARGE, "server", "--listen", "127.0.0.1:%d" % self.port,
+            [BARGE, "server", "--listen", "%s:%d" % (self.host, self.port),
              "--data-dir", self.data_dir] + self.executor_args() + self.args,
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
@@ -210,10 +211,11 @@ class ServerTestCase(unittest.TestCase):
     """One server per test class; self.batch is a boto3 client."""
 
     server_args = ("--dev",)
+    server_host = "127.0.0.1"  # the address it listens on
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(args=cls.server_args).start()
+        cls.server = Server(args=cls.server_args, host=cls.server_host).start()
         cls.batch = cls.server.client()
 
     @classmethod
