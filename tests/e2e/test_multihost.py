@@ -311,9 +311,11 @@ class ExecProvider(LanCase):
         self.wait_for(lambda: set(self.terminated()) >= launched, 30,
                       "the idle instances to be terminated")
         self.wait_for(lambda: not self.fleet("pool"), 10, "the fleet to let them go")
+        self.wait_for(lambda: all("instance %s terminated by its terminate command" % iid
+                                  in self.server.read_log() for iid in launched), 10,
+                      "the server to see the terminate commands end")
         log = self.server.read_log()
         for iid in launched:
-            self.assertIn("instance %s terminated by its terminate command" % iid, log)
             self.assertNotIn("instance %s of compute environment pool is lost" % iid, log)
 
     def test_a_failing_launch_command_backs_off_and_says_why(self):
@@ -338,3 +340,6 @@ class ExecProvider(LanCase):
         d = self.wait_job(jid, DONE, timeout=90)
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
         self.assertIn("fixed", self.logs_of(d))
+        # Its instance goes once idle, and gives its host back to the pool.
+        self.wait_for(lambda: instance_of(d["attempts"][0]) in self.terminated(), 30,
+                      "the instance to be terminated")
