@@ -200,7 +200,9 @@ static int run(state *st, const char *cmd, const instance *in, const char *token
     vars[nv++] = xasprintf("BARGE_MEMORY_MIB=%d", in->memory_mib);
     vars[nv++] = xasprintf("BARGE_GPUS=%d", in->gpus);
     vars[nv++] = xasprintf("BARGE_COMPUTE_ENVIRONMENT=%s", in->ce);
-    vars[nv++] = xasprintf("BARGE_SERVER_URL=%s", st->fleet->url ? st->fleet->url : "");
+    /* Where agents on other machines reach this server, when the operator said. */
+    const char *url = barge_cfg.remote_url ? barge_cfg.remote_url : st->fleet->url;
+    vars[nv++] = xasprintf("BARGE_SERVER_URL=%s", url ? url : "");
     if (token) vars[nv++] = xasprintf("BARGE_AGENT_TOKEN=%s", token);
     size_t nenv = 0;
     while (environ[nenv]) nenv++;
