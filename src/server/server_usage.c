@@ -57,7 +57,7 @@ void server_usage(FILE *out)
             "                       BARGE_GPUS, BARGE_COMPUTE_ENVIRONMENT, BARGE_SERVER_URL\n"
             "                       and (launch) BARGE_AGENT_TOKEN; launch starts `barge\n"
             "                       agent --instance-id $BARGE_INSTANCE_ID ...` somewhere\n"
-            "                       (docs/operations.md); SIGHUP reads the file again\n"
+            "                       (docs/fleet.md); SIGHUP reads the file again\n"
             "  --agent-url URL      this server's URL as agents on other machines reach it,\n"
             "                       handed to launch commands as BARGE_SERVER_URL (default:\n"
             "                       the --listen address)\n"

@@ -343,3 +343,22 @@ class ExecProvider(LanCase):
         # Its instance goes once idle, and gives its host back to the pool.
         self.wait_for(lambda: instance_of(d["attempts"][0]) in self.terminated(), 30,
                       "the instance to be terminated")
+
+    def test_an_instance_an_operator_terminates_is_terminated_by_its_command(self):
+        jid = self.submit("terminated", queue="poolq", retryStrategy={"attempts": 2},
+                          command='[ "$AWS_BATCH_JOB_ATTEMPT" -ge 2 ] || sleep 600')
+        self.wait_job(jid, "RUNNING", timeout=30)
+        [first] = [i["instanceId"] for i in self.fleet("pool") if i["jobs"] == [jid]]
+        rc, out, err = barge("fleet", "terminate", first, endpoint=self.server.url,
+                             env={"AWS_ACCESS_KEY_ID": ACCESS_KEY,
+                                  "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_REGION": REGION})
+        self.assertEqual(rc, 0, err)
+        # Its attempt ends as a terminated host's, the machine goes by the terminate command,
+        # and the job is retried on an instance launched for it.
+        self.wait_for(lambda: first in self.terminated(), 20, "the terminate command to run")
+        d = self.wait_job(jid, DONE, timeout=60)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertRegex(d["attempts"][0]["statusReason"], HOST_EC2)
+        self.assertEqual(instance_of(d["attempts"][0]), first)
+        self.assertNotEqual(instance_of(d["attempts"][1]), first)
+        self.wait_for(lambda: not self.fleet("pool"), 30, "the idle instance to go")
