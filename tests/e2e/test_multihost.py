@@ -12,8 +12,10 @@ gone, stops the stale attempt and registers again.
 ExecProvider: a MANAGED compute environment served by the exec provider (--provider-commands):
 the launch command starts `barge agent` on a free host of the pool, the terminate command stops
 it; instances are launched for the jobs, register with their launch tokens (the server checks
-join tokens: no --dev), run the jobs and are terminated once idle; a failing launch command
-backs off, and its jobs say why they wait; SIGHUP reads the commands again."""
+join tokens: no --dev), run the jobs and are terminated once idle or when an operator
+terminates them; a failing launch command backs off, and its jobs say why they wait; SIGHUP
+reads the commands again; an instance that never registers is lost at the registration deadline
+(FLEET_REGISTER_WITHIN_SECONDS, 30 s: the other slow test) and terminated."""
 import json
 import os
 import re
@@ -249,8 +251,11 @@ class ExecProvider(LanCase):
         good = {"launch": os.path.join(cls.scratch, "launch.sh"),
                 "terminate": os.path.join(cls.scratch, "terminate.sh")}
         bad = {"launch": "echo starting; echo the pool is out of machines >&2; exit 3"}
+        # Launches "successfully" but starts no agent: a machine that never comes up.
+        silent = {"launch": "echo asked for a machine",
+                  "terminate": 'echo "$BARGE_INSTANCE_ID" >> %s/silent-terminated' % cls.state}
         with open(cls.commands, "w") as f:
-            json.dump({"*": good, "broken": bad if broken else good}, f)
+            json.dump({"*": good, "broken": bad if broken else good, "silent": silent}, f)
 
     @classmethod
     def stop_launched(cls):
@@ -267,6 +272,8 @@ class ExecProvider(LanCase):
         cls.make_queue("poolq", ["pool"])
         cls.make_ce("broken", 2, instanceTypes=["c5.large"])
         cls.make_queue("brokenq", ["broken"])
+        cls.make_ce("silent", 2, instanceTypes=["c5.large"])
+        cls.make_queue("silentq", ["silent"])
 
     def fleet(self, ce):
         rc, out, err = barge("fleet", "--json", "--compute-environment", ce,
@@ -362,3 +369,24 @@ class ExecProvider(LanCase):
         self.assertEqual(instance_of(d["attempts"][0]), first)
         self.assertNotEqual(instance_of(d["attempts"][1]), first)
         self.wait_for(lambda: not self.fleet("pool"), 30, "the idle instance to go")
+
+    def test_an_instance_that_never_registers_is_lost_and_terminated(self):
+        # Slow: the registration deadline is FLEET_REGISTER_WITHIN_SECONDS (30 s).
+        jid = self.submit("never", queue="silentq", command="true")
+        [iid] = self.wait_for(lambda: [i["instanceId"] for i in self.fleet("silent")], 10,
+                              "an instance to be launched")
+        self.assertEqual(self.fleet("silent")[0]["state"], "STARTING")
+        # Lost at the deadline: its jobs say why (until the next launch, a back-off later)...
+        def reason():
+            r = self.job(jid).get("statusReason") or ""
+            return r if "did not register in time" in r else None
+        r = self.wait_for(reason, 45, "the job to say why it waits")
+        self.assertIn(iid, r)
+        self.assertIn("next launch in", r)
+        # ...and its terminate command runs, so that a machine that came up half way goes.
+        path = os.path.join(self.state, "silent-terminated")
+        self.wait_for(lambda: os.path.exists(path) and iid in open(path).read(), 10,
+                      "the instance's terminate command to run")
+        self.assertIn("instance %s of compute environment silent is lost: its agent never "
+                      "registered" % iid, self.server.read_log())
+        self.batch.terminate_job(jobId=jid, reason="test over")
