@@ -28,7 +28,8 @@ const catalog_type *provider_local_choose(struct state *st, const ce_rec *ce, co
 void provider_local_largest(const ce_rec *ce, int *vcpus, int *memory_mib, int *gpus);
 /* A local instance was lost: back off if it never registered, stop its agent. */
 void provider_local_lost(struct state *st, instance *in);
-/* An instance registered: launches for its environment work again. */
+/* An instance registered: launches for its environment work again (the back-off is the fleet's,
+ * shared with the exec provider, so this serves instances of both). */
 void provider_local_registered(struct state *st, instance *in);
 /* Every second: launch back-offs that ran out, exited agents (an instance that
  * was let go is removed; one whose agent died gets gone_why, for the fleet to declare it lost). */
