@@ -24,6 +24,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import unittest
 
 from harness import ACCESS_KEY, BARGE, REGION, SECRET_KEY
 from netns import Lan
@@ -340,6 +341,13 @@ class ExecProvider(LanCase):
         time.sleep(4)
         failures = self.server.read_log().count("failed (exit status 3)")
         self.assertLessEqual(failures, 6)
+        # A file with a mistake leaves the commands as they were.
+        with open(self.commands, "w") as f:
+            f.write('{"broken": {"launch": "true", "stop": "x"}}')
+        self.server.proc.send_signal(signal.SIGHUP)
+        self.wait_for(lambda: "the commands read before stay in force" in self.server.read_log(),
+                      10, "the server to refuse the file")
+        self.assertIn('"broken" may hold only "launch" and "terminate"', self.server.read_log())
         # SIGHUP reads the commands again: the next launch works.
         self.write_commands(broken=False)
         self.addCleanup(self.write_commands, True)
@@ -390,3 +398,21 @@ class ExecProvider(LanCase):
         self.assertIn("instance %s of compute environment silent is lost: its agent never "
                       "registered" % iid, self.server.read_log())
         self.batch.terminate_job(jobId=jid, reason="test over")
+
+
+class ProviderCommandsFile(unittest.TestCase):
+    def test_a_file_with_a_mistake_stops_the_server_at_start(self):
+        d = tempfile.mkdtemp(prefix="barge-pcmd-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "commands.json")
+        with open(path, "w") as f:
+            f.write('{"*": {"terminate": "true"}}')
+        p = subprocess.run([BARGE, "server", "--dev", "--listen", "127.0.0.1:0", "--data-dir",
+                            os.path.join(d, "data"), "--provider-commands", path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--provider-commands: %s: \"*\" needs \"launch\"" % path, p.stderr)
+        p = subprocess.run([BARGE, "server", "--dev", "--agent-url", "10.0.0.1:8900"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--agent-url must be an http:// or https:// URL", p.stderr)
