@@ -160,6 +160,12 @@ class UnmanagedHosts(LanCase):
             # The line the job printed on its host, read back from the server.
             self.assertIn("ran on %s" % address, self.logs_of(d))
         self.assertEqual(used, {h.address for h in self.hosts})
+        # `barge fleet` tells the hosts apart by the address each agent registered from.
+        rc, out, err = barge("fleet", "--compute-environment", "lan", endpoint=self.server.url)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ADDRESS", out.splitlines()[0])
+        for h in self.hosts:
+            self.assertIn(h.address, out)
 
     def test_a_host_cut_off_is_lost_and_comes_back_as_a_new_registration(self):
         marker = "lost-host-marker-%d" % os.getpid()
