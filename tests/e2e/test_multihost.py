@@ -3,7 +3,8 @@ address of its own; the server listens on the LAN's address in the root namespac
 host.  Every agent has a work directory of its own, apart from the server's DATA_DIR: nothing
 relies on a shared file system (the tests themselves look at files only to watch processes).
 
-UnmanagedHosts: agents an operator starts on two hosts serve an UNMANAGED compute environment;
+UnmanagedHosts: agents an operator starts on two hosts, with the server's join token, serve an
+UNMANAGED compute environment;
 jobs run on both and their logs reach the server; a host whose link is cut is declared lost
 (FLEET_LOST_AFTER_SECONDS, 30 s: the one slow test), its attempt ends as a terminated host's and
 is retried on the other host, and when the link comes back its agent learns the instance is
@@ -101,6 +102,18 @@ class LanCase(JobsCase):
         os.chmod(d, 0o711)
         return d
 
+    def barge(self, *args):
+        """The barge CLI, signing with the tests' key."""
+        return barge(*args, endpoint=self.server.url,
+                     env={"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                          "AWS_REGION": REGION})
+
+    def fleet(self, ce):
+        """The instances of compute environment ce, as `barge fleet --json` lists them."""
+        rc, out, err = self.barge("fleet", "--json", "--compute-environment", ce)
+        self.assertEqual(rc, 0, err)
+        return json.loads(out)["instances"]
+
     def logs_of(self, d):
         logs = self.server.client("logs")
         out = logs.get_log_events(logGroupName="/aws/batch/job",
@@ -110,8 +123,8 @@ class LanCase(JobsCase):
 
 
 class UnmanagedHosts(LanCase):
-    server_args = ("--dev", "--idle-seconds", "2", "--kill-grace-seconds", "1",
-                   "--agent-token", TOKEN)
+    # Requests are signed and checked, and agents register with the server's join token.
+    server_args = ("--idle-seconds", "2", "--kill-grace-seconds", "1", "--agent-token", TOKEN)
 
     @classmethod
     def setUpResources(cls):
@@ -137,11 +150,7 @@ class UnmanagedHosts(LanCase):
 
     def ready(self):
         """address -> instance id of the READY instances of "lan"."""
-        status, _, body = self.server.raw("POST", "/barge/v1/listinstances",
-                                          {"computeEnvironment": "lan"},
-                                          {"Content-Type": "application/json"})
-        self.assertEqual(status, 200, body)
-        return {i.get("address"): i["instanceId"] for i in body["instances"]
+        return {i.get("address"): i["instanceId"] for i in self.fleet("lan")
                 if i["state"] == "READY"}
 
     def test_jobs_run_on_both_hosts_and_their_logs_reach_the_server(self):
@@ -161,7 +170,7 @@ class UnmanagedHosts(LanCase):
             self.assertIn("ran on %s" % address, self.logs_of(d))
         self.assertEqual(used, {h.address for h in self.hosts})
         # `barge fleet` tells the hosts apart by the address each agent registered from.
-        rc, out, err = barge("fleet", "--compute-environment", "lan", endpoint=self.server.url)
+        rc, out, err = self.barge("fleet", "--compute-environment", "lan")
         self.assertEqual(rc, 0, err)
         self.assertIn("ADDRESS", out.splitlines()[0])
         for h in self.hosts:
@@ -173,7 +182,7 @@ class UnmanagedHosts(LanCase):
                           command='if [ "$AWS_BATCH_JOB_ATTEMPT" -ge 2 ]; then '
                                   'echo second on $(hostname -I); else sleep 600; fi # ' + marker)
         self.wait_job(jid, "RUNNING")
-        iid = self.raw_job(jid)["barge"]["instanceId"]
+        iid = instance_of(self.job(jid))
         [host] = [h for h in self.hosts if self.ready().get(h.address) == iid]
         [other] = [h for h in self.hosts if h is not host]
         self.assertTrue(pgrep(marker))
@@ -282,14 +291,6 @@ class ExecProvider(LanCase):
         cls.make_ce("silent", 2, instanceTypes=["c5.large"])
         cls.make_queue("silentq", ["silent"])
 
-    def fleet(self, ce):
-        rc, out, err = barge("fleet", "--json", "--compute-environment", ce,
-                             endpoint=self.server.url,
-                             env={"AWS_ACCESS_KEY_ID": ACCESS_KEY,
-                                  "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_REGION": REGION})
-        self.assertEqual(rc, 0, err)
-        return json.loads(out)["instances"]
-
     def terminated(self):
         try:
             with open(os.path.join(self.state, "terminated")) as f:
@@ -370,9 +371,7 @@ class ExecProvider(LanCase):
                           command='[ "$AWS_BATCH_JOB_ATTEMPT" -ge 2 ] || sleep 600')
         self.wait_job(jid, "RUNNING", timeout=30)
         [first] = [i["instanceId"] for i in self.fleet("pool") if i["jobs"] == [jid]]
-        rc, out, err = barge("fleet", "terminate", first, endpoint=self.server.url,
-                             env={"AWS_ACCESS_KEY_ID": ACCESS_KEY,
-                                  "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_REGION": REGION})
+        rc, out, err = self.barge("fleet", "terminate", first)
         self.assertEqual(rc, 0, err)
         # Its attempt ends as a terminated host's, the machine goes by the terminate command,
         # and the job is retried on an instance launched for it.
