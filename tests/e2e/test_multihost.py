@@ -4,11 +4,10 @@ host.  Every agent has a work directory of its own, apart from the server's DATA
 relies on a shared file system (the tests themselves look at files only to watch processes).
 
 UnmanagedHosts: agents an operator starts on two hosts, with the server's join token, serve an
-UNMANAGED compute environment;
-jobs run on both and their logs reach the server; a host whose link is cut is declared lost
-(FLEET_LOST_AFTER_SECONDS, 30 s: the one slow test), its attempt ends as a terminated host's and
-is retried on the other host, and when the link comes back its agent learns the instance is
-gone, stops the stale attempt and registers again.
+UNMANAGED compute environment; jobs run on both and their logs reach the server; a host whose
+link is cut is declared lost (FLEET_LOST_AFTER_SECONDS, 30 s: one of the two slow tests), its
+attempt ends as a terminated host's and is retried on the other host, and when the link comes
+back its agent learns the instance is gone, stops the stale attempt and registers again.
 
 ExecProvider: a MANAGED compute environment served by the exec provider (--provider-commands):
 the launch command starts `barge agent` on a free host of the pool, the terminate command stops
