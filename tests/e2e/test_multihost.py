@@ -388,6 +388,16 @@ class ExecProvider(LanCase):
         [iid] = self.wait_for(lambda: [i["instanceId"] for i in self.fleet("silent")], 10,
                               "an instance to be launched")
         self.assertEqual(self.fleet("silent")[0]["state"], "STARTING")
+        # Only the agent the launch command started (it alone has the launch token) registers
+        # the instance: not even the server-wide join token does.
+        with open(os.path.join(self.server.data_dir, "agent-token")) as f:
+            server_token = f.read().strip()
+        status, _, body = self.server.raw(
+            "POST", "/barge/v1/agent/register",
+            {"computeEnvironment": "silent", "instanceId": iid, "vcpus": 2, "memoryMiB": 4096},
+            {"Content-Type": "application/json", "Authorization": "Bearer " + server_token})
+        self.assertEqual(status, 403, body)
+        self.assertIn("being launched by this server", body["message"])
         # Lost at the deadline: its jobs say why (until the next launch, a back-off later)...
         def reason():
             r = self.job(jid).get("statusReason") or ""
