@@ -179,11 +179,15 @@ static char *last_line(const char *path)
     return xstrdup(*line ? line : "(it wrote nothing)");
 }
 
+/* STATUS_UNKNOWN: the command was reaped by someone else. */
+#define STATUS_UNKNOWN (-1)
+
 static char *status_text(int status)
 {
+    if (status == STATUS_UNKNOWN) return xstrdup("its status is unknown");
     if (WIFEXITED(status)) return xasprintf("exit status %d", WEXITSTATUS(status));
     if (WIFSIGNALED(status)) return xasprintf("killed by signal %d", WTERMSIG(status));
-    return xstrdup("status unknown");
+    return xasprintf("status %d", status);
 }
 
 /* Runs cmd with /bin/sh -c in a session of its own, with in's variables (and token, for a
@@ -389,7 +393,7 @@ void provider_exec_gone(state *st, instance *in)
 /* A command ended with status. */
 static void ended(state *st, child *c, int status)
 {
-    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    int ok = status != STATUS_UNKNOWN && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     char *how = status_text(status);
     char *line = ok ? NULL : last_line(c->out);
     if (c->launch) {
@@ -436,7 +440,7 @@ void provider_exec_tick(state *st)
             r++;
             continue;
         }
-        if (w < 0) status = -1; /* reaped by someone else: gone, its status unknown */
+        if (w < 0) status = STATUS_UNKNOWN;
         ended(st, c, status);
         free(c->id);
         free(c->out);
