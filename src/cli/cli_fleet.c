@@ -27,10 +27,11 @@ static const char fleet_help[] =
 
 static void print_instances(json_t *list)
 {
-    static const char *const headers[] = {"INSTANCE", "ENVIRONMENT", "TYPE", "STATE",
+    /* ADDRESS: where its agent registered from, which tells hosts apart. */
+    static const char *const headers[] = {"INSTANCE", "ENVIRONMENT", "TYPE", "STATE", "ADDRESS",
                                           "VCPUS", "MEMORY MIB", "ATTEMPTS", "HEARD"};
     cli_table t;
-    cli_table_init(&t, 8, headers);
+    cli_table_init(&t, 9, headers);
     size_t i;
     json_t *in;
     json_array_foreach(list, i, in) {
@@ -43,11 +44,12 @@ static void print_instances(json_t *list)
         snprintf(attempts, sizeof attempts, "%zu", json_array_size(json_object_get(in, "jobs")));
         json_t *ago = json_object_get(in, "lastHeartbeatSecondsAgo");
         if (ago) snprintf(heard, sizeof heard, "%.0fs ago", json_number_value(ago));
+        const char *address = json_string_value(json_object_get(in, "address"));
         const char *row[] = {json_string_value(json_object_get(in, "instanceId")),
                              json_string_value(json_object_get(in, "computeEnvironment")),
                              json_string_value(json_object_get(in, "instanceType")),
                              json_string_value(json_object_get(in, "state")),
-                             vcpus, mem, attempts, heard};
+                             address ? address : "-", vcpus, mem, attempts, heard};
         cli_table_add(&t, row);
     }
     buf out = {0};

@@ -30,6 +30,7 @@
 #include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
 #include "server/engine/provider_local.h"
+#include "server/engine/provider_exec.h"
 #include "server/engine/scheduler.h"
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
@@ -306,7 +307,8 @@ int server_main(int argc, char **argv)
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
-           OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS };
+           OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS, OPT_PROVIDER,
+           OPT_AGENTURL };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -348,6 +350,8 @@ int server_main(int argc, char **argv)
         {"request-timeout", required_argument, NULL, OPT_REQTIMEOUT},
         {"rate-limit", required_argument, NULL, OPT_RATELIMIT},
         {"spot-reclaim-per-hour", required_argument, NULL, OPT_SPOT},
+        {"provider-commands", required_argument, NULL, OPT_PROVIDER},
+        {"agent-url", required_argument, NULL, OPT_AGENTURL},
         {"tls-cert", required_argument, NULL, OPT_TLSCERT},
         {"tls-key", required_argument, NULL, OPT_TLSKEY},
         {"tls-ca", required_argument, NULL, OPT_TLSCA},
@@ -389,6 +393,15 @@ int server_main(int argc, char **argv)
         case OPT_DEV: c->dev = 1; break;
         case OPT_PRIVILEGED: c->allow_privileged = 1; break;
         case OPT_SECRETS: c->secrets_file = optarg; break;
+        case OPT_PROVIDER: c->provider_commands = optarg; break;
+        case OPT_AGENTURL:
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
+                fprintf(stderr, "barge server: --agent-url must be an http:// or https:// URL "
+                                "(got '%s')\n", optarg);
+                return 2;
+            }
+            c->remote_url = optarg;
+            break;
         case OPT_CREDENTIALS: credentials = optarg; break;
         case OPT_POLICIES: policies = optarg; break;
         case OPT_ROLES: roles = optarg; break;
@@ -570,6 +583,16 @@ int server_main(int argc, char **argv)
         free(secrets_err);
         return 2;
     }
+    if (c->provider_commands) {
+        char *perr = NULL;
+        json_t *cmds = provider_exec_read(c->provider_commands, &perr);
+        if (!cmds) {
+            fprintf(stderr, "barge server: --provider-commands: %s\n", perr);
+            free(perr);
+            return 2;
+        }
+        provider_exec_install(cmds);
+    }
     /* After the other options, so that a mistake in one of them is named first. */
     if (!credentials && !c->dev) {
         fprintf(stderr, "barge server: no keys to check requests against: start it with "
@@ -681,6 +704,7 @@ int server_main(int argc, char **argv)
     st->logs = logs;
     attempt_recover(st);
     provider_local_adopt(st);
+    provider_exec_adopt(st);
     core_hooks hooks = {.ctx = st, .before_commit = before_commit, .reload = reload,
                         .tick = tick, .tick_ms = 1000};
     if (core_start(db, &hooks, &err) < 0) {
@@ -730,6 +754,13 @@ int server_main(int argc, char **argv)
              tls_cert ? "https" : "http", c->listen_host, http_port(), c->data_dir, c->region,
              c->account_id, c->dev ? ", developer mode" : "");
 
+    if (c->provider_commands && !c->remote_url &&
+        (strncmp(agent_host(c), "127.", 4) == 0 || strcmp(agent_host(c), "::1") == 0)) {
+        char *u = agent_url(c, tls_cert != NULL); /* the core owns url by now */
+        log_warn("--provider-commands: launch commands hand their agents %s, a loopback "
+                 "address that agents on other machines cannot reach; give --agent-url", u);
+        free(u);
+    }
     int sig = 0;
     /* SIGHUP: the join tokens, keys, policies and secrets again (a bad file leaves what it
      * would have replaced as it was). */

@@ -69,8 +69,9 @@ def _zombie(pid):
 class Server:
     """A barge server process on a free loopback port."""
 
-    def __init__(self, data_dir=None, args=("--dev",), port=None):
+    def __init__(self, data_dir=None, args=("--dev",), port=None, host="127.0.0.1"):
         _servers.append(self)
+        self.host = host
         self.binary = None  # another barge binary to run (an upgrade), else BARGE
         # A first start makes compute environment "local" and queue "default"; tests make their
         # own unless they test those.
@@ -89,12 +90,12 @@ class Server:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "http://%s:%d" % (self.host, self.port)
 
     def start(self, timeout=10):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [self.binary or BARGE, "server", "--listen", "127.0.0.1:%d" % self.port,
+            [self.binary or BARGE, "server", "--listen", "%s:%d" % (self.host, self.port),
              "--data-dir", self.data_dir] + self.executor_args() +
             ([] if self.defaults else ["--no-default-queue"]) + self.args,
             stdout=self.log, stderr=subprocess.STDOUT)
@@ -272,10 +273,11 @@ class ServerTestCase(unittest.TestCase):
     """One server per test class; self.batch is a boto3 client."""
 
     server_args = ("--dev",)
+    server_host = "127.0.0.1"  # the address it listens on
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(args=cls.server_args).start()
+        cls.server = Server(args=cls.server_args, host=cls.server_host).start()
         cls.batch = cls.server.client()
 
     @classmethod

@@ -204,7 +204,7 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
     }
     /* An instance this server launched is registered by the agent it launched, which alone
      * has its launch token. */
-    if (in && in->local && jr != AGENT_JOIN_LAUNCH && !barge_cfg.dev) {
+    if (in && (in->local || in->exec) && jr != AGENT_JOIN_LAUNCH && !barge_cfg.dev) {
         free(name);
         return api_fail(c, 403, "AccessDeniedException",
                         "instance %s is being launched by this server; only the agent it "

@@ -39,6 +39,9 @@ static json_t *describe_instance(const instance *in, int64_t now)
         in->local, "hostname", in->hostname ? in->hostname : "", "executor",
         in->executor ? in->executor : "");
     if (in->address) json_object_set_new(d, "address", json_string(in->address));
+    /* Which provider launched it (none: an operator started its agent). */
+    if (in->local || in->exec)
+        json_object_set_new(d, "provider", json_string(in->local ? "local" : "exec"));
     if (in->registered)
         json_object_set_new(d, "lastHeartbeatSecondsAgo",
                             json_real((double)(now - in->last_seen) / 1000.0));

@@ -11,6 +11,7 @@
 #include "server/model/resource.h"
 #include "server/model/state.h"
 #include "server/engine/fairshare.h"
+#include "server/engine/provider_exec.h"
 #include "server/engine/provider_local.h"
 
 /* Why j cannot run in ce, appended to out; the AWS reason code it amounts to, or
@@ -84,10 +85,16 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
     launch_trouble *t = dict_get(&st->fleet->trouble, name);
     if (t && !registered && !starting) {
         int64_t wait_ms = t->retry_at - util_mono_ms();
-        buf_printf(out, "the last %d agent%s launched for compute environment %s stopped before "
-                        "registering (the server's log says why); next launch in %lld s",
-                   t->failures, t->failures > 1 ? "s" : "", name,
-                   (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
+        const char *why = provider_exec_serves(ce) ? provider_exec_trouble(name) : NULL;
+        if (why)
+            buf_printf(out, "the last %d launch%s for compute environment %s failed (%s); next "
+                            "launch in %lld s", t->failures, t->failures > 1 ? "es" : "", name,
+                       why, (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
+        else
+            buf_printf(out, "the last %d agent%s launched for compute environment %s stopped "
+                            "before registering (the server's log says why); next launch in "
+                            "%lld s", t->failures, t->failures > 1 ? "s" : "", name,
+                       (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
         /* Instances that cannot be had: what EC2's capacity errors are on AWS. */
         return EXPLAIN_INSUFFICIENT_CAPACITY;
     }

@@ -14,7 +14,15 @@
 #include "server/model/resource.h"
 #include "server/model/state.h"
 #include "server/engine/attempt.h"
+#include "server/engine/provider_exec.h"
 #include "server/engine/provider_local.h"
+
+int fleet_provide(state *st, ce_rec *ce, const job *j)
+{
+    /* The operator's commands serve the environments they name; the local provider the rest. */
+    if (provider_exec_serves(ce)) return provider_exec_provide(st, ce, j);
+    return provider_local_provide(st, ce, j);
+}
 
 instance *fleet_fit(state *st, const char *ce, const job *j, int with_reserved)
 {
@@ -38,6 +46,7 @@ void fleet_lose(state *st, instance *in, const char *why)
 {
     log_warn("fleet: instance %s of compute environment %s is lost: %s", in->id, in->ce, why);
     if (in->local) provider_local_lost(st, in);
+    if (in->exec) provider_exec_gone(st, in);
     attempt_end_all_lost(st, in);
     if (in->poll) {
         core_reply_error(in->poll, 404, "UnknownInstanceException",
@@ -110,12 +119,35 @@ static void spot_drill(state *st)
     free(taken);
 }
 
+/* Scale in: an idle instance a provider launched goes once the environment keeps minvCpus.  It
+ * drains: its agent is told to stop, and the provider that launched it lets it go. */
+static void scale_in(state *st, int64_t now)
+{
+    fleet *f = st->fleet;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&f->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (!(in->local || in->exec) || !in->registered || in->draining || in->n_jobs) continue;
+        ce_rec *ce = res_ce(st, in->ce);
+        int gone_ce = !ce || ce->status == RES_DELETING;
+        if (!gone_ce && now - in->idle_since < barge_cfg.idle_seconds * 1000) continue;
+        if (!gone_ce && fleet_ce_mvcpus(f, in->ce) - in->mvcpus < ce->min_mvcpus) continue;
+        in->draining = 1;
+        log_info("fleet: instance %s of %s is idle; letting it go", in->id, in->ce);
+        instance_wake(st, in);
+    }
+}
+
 void fleet_tick(state *st)
 {
     int64_t now = util_mono_ms();
     forgive_stall(st, now);
     spot_drill(st);
     provider_local_tick(st);
+    scale_in(st, now);
+    provider_exec_tick(st);
     instance **doomed = NULL;
     size_t n_doomed = 0;
     size_t i = 0;

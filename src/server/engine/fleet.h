@@ -1,12 +1,13 @@
 /* fleet — what happens to instances: placement on them, their loss, their housekeeping.
  *
- * The records are the model's (model/instance.h); launching is the local provider's
- * (provider_local.h); the agent protocol is the API's (api/agent_proto.c).  Everything here runs
+ * The records are the model's (model/instance.h); launching is the providers' (provider_local.h,
+ * provider_exec.h); the agent protocol is the API's (api/agent_proto.c).  Everything here runs
  * on the core thread. */
 #ifndef BARGE_FLEET_H
 #define BARGE_FLEET_H
 #include "server/model/instance.h"
 #include "server/model/job.h"
+#include "server/model/resource.h"
 
 struct state;
 
@@ -16,6 +17,9 @@ struct state;
 #define FLEET_LOST_AFTER_SECONDS 30
 #define FLEET_REGISTER_WITHIN_SECONDS 30
 
+/* Arranges capacity for j in ce, a MANAGED environment, through the provider that serves it (the
+ * exec provider's commands, or the local provider); 1 when capacity is on its way. */
+int fleet_provide(struct state *st, ce_rec *ce, const job *j);
 /* The registered instance of compute environment ce that j fits best (the busiest that still
  * has room, so that idle ones can be let go), or NULL.  With with_reserved, room promised to
  * other jobs in this pass (instance_reserve) counts as taken. */

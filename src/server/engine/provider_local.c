@@ -185,6 +185,18 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     return in;
 }
 
+const catalog_type *provider_local_choose(state *st, const ce_rec *ce, const job *j,
+                                          catalog_type *fargate)
+{
+    int budget = ce->max_mvcpus - fleet_ce_mvcpus(st->fleet, ce->name);
+    const catalog_type *t = choose_type(ce, j, budget, fargate, 0);
+    /* BEST_FIT_PROGRESSIVE and the SPOT strategies may go over maxvCpus by one instance, as on
+     * AWS: while the environment is below it, the smallest type that fits the job. */
+    if (!t && ce->overshoot && budget > 0 && !ce->fargate)
+        t = choose_type(ce, j, INT_MAX, fargate, 1);
+    return t;
+}
+
 int provider_local_provide(state *st, ce_rec *ce, const job *j)
 {
     if (!res_ce_usable(ce) || !ce->managed) return 0;
@@ -206,13 +218,8 @@ int provider_local_provide(state *st, ce_rec *ce, const job *j)
         st->jobs->sched_needed = 1;
         return 0;
     }
-    int budget = ce->max_mvcpus - fleet_ce_mvcpus(st->fleet, ce->name);
     catalog_type fargate;
-    const catalog_type *t = choose_type(ce, j, budget, &fargate, 0);
-    /* BEST_FIT_PROGRESSIVE and the SPOT strategies may go over maxvCpus by one instance, as on
-     * AWS: while the environment is below it, the smallest type that fits the job. */
-    if (!t && ce->overshoot && budget > 0 && !ce->fargate)
-        t = choose_type(ce, j, INT_MAX, &fargate, 1);
+    const catalog_type *t = provider_local_choose(st, ce, j, &fargate);
     if (!t) return 0;
     instance *in = launch(st, ce, t);
     if (!in) return 0;
@@ -310,20 +317,6 @@ void provider_local_tick(state *st)
     }
     free(exited);
     free(statuses);
-    /* Scale down: an idle local instance goes once the environment keeps minvCpus. */
-    i = 0;
-    while (dict_next(&f->instances, &i, &k, &v)) {
-        instance *in = v;
-        if (!in->local || !in->registered || in->draining || in->n_jobs) continue;
-        ce_rec *ce = res_ce(st, in->ce);
-        int gone_ce = !ce || ce->status == RES_DELETING;
-        if (!gone_ce && now - in->idle_since < barge_cfg.idle_seconds * 1000) continue;
-        if (!gone_ce && fleet_ce_mvcpus(f, in->ce) - in->mvcpus < ce->min_mvcpus) continue;
-        in->draining = 1;
-        in->dirty = 1;
-        log_info("fleet: instance %s of %s is idle; letting it go", in->id, in->ce);
-        instance_wake(st, in);
-    }
 }
 
 void provider_local_adopt(state *st)

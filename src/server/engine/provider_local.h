@@ -3,11 +3,12 @@
  *
  * It launches an agent as the scheduler asks for capacity, within maxvCpus, sized from the
  * instance catalogue (a Fargate environment gets a stand-in just big enough), backs off when
- * launched agents die before registering, lets idle instances go (keeping minvCpus), and reaps
- * the agents' exits.  The agents reach the server through the fleet's URL (fleet_set_url),
- * exactly as agents on other machines do.  Everything here runs on the core thread. */
+ * launched agents die before registering, and reaps the agents' exits (when an idle instance
+ * goes is the fleet's decision: fleet.c).  The agents reach the server through the fleet's URL
+ * (fleet_set_url), exactly as agents on other machines do.  Everything here runs on the core thread. */
 #ifndef BARGE_PROVIDER_LOCAL_H
 #define BARGE_PROVIDER_LOCAL_H
+#include "common/catalog.h"
 #include "server/model/instance.h"
 #include "server/model/job.h"
 #include "server/model/resource.h"
@@ -17,13 +18,20 @@ struct state;
 /* Arranges capacity for j in ce (a launching instance that will fit it, or a new launch);
  * returns 1 when capacity is on its way. */
 int provider_local_provide(struct state *st, ce_rec *ce, const job *j);
+/* The instance type a launch for j in ce gets: the largest the catalogue has within what is
+ * left of maxvCpus, or (BEST_FIT_PROGRESSIVE, SPOT) the smallest that fits j when none does; a
+ * Fargate environment's stand-in is written into *fargate.  NULL when none can be launched.
+ * The exec provider sizes its instances with it too (provider_exec.h). */
+const catalog_type *provider_local_choose(struct state *st, const ce_rec *ce, const job *j,
+                                          catalog_type *fargate);
 /* The largest instance the provider could launch for ce (for explanations). */
 void provider_local_largest(const ce_rec *ce, int *vcpus, int *memory_mib, int *gpus);
 /* A local instance was lost: back off if it never registered, stop its agent. */
 void provider_local_lost(struct state *st, instance *in);
-/* An instance registered: launches for its environment work again. */
+/* An instance registered: launches for its environment work again (the back-off is the fleet's,
+ * shared with the exec provider, so this serves instances of both). */
 void provider_local_registered(struct state *st, instance *in);
-/* Every second: launch back-offs that ran out, idle instances, exited agents (an instance that
+/* Every second: launch back-offs that ran out, exited agents (an instance that
  * was let go is removed; one whose agent died gets gone_why, for the fleet to declare it lost). */
 void provider_local_tick(struct state *st);
 /* At start, after loading: the local instances of the last server whose agents still run are

@@ -17,7 +17,6 @@
 #include "server/engine/attempt.h"
 #include "server/engine/fairshare.h"
 #include "server/engine/fleet.h"
-#include "server/engine/provider_local.h"
 
 /* How many jobs a pass may look at past the first one that could not be placed, per queue:
  * bounds the cost of a pass on a long queue whose head is waiting for capacity. */
@@ -63,7 +62,7 @@ static int place(state *st, jq_rec *q, job *j, need *no_fit, need *no_launch)
             shrink(&no_fit[k], j);
         }
         if (!at_least(j, &no_launch[k])) {
-            if (provider_local_provide(st, ce, j)) return 0;
+            if (fleet_provide(st, ce, j)) return 0;
             shrink(&no_launch[k], j);
         }
     }
@@ -101,7 +100,7 @@ static int place_gang(state *st, jq_rec *q, job *p)
         for (uint32_t i = 0; i < n; i++) {
             if (where[i]) continue;
             for (size_t k = 0; k < q->n_ces; k++)
-                if (q->ces[k]->live && provider_local_provide(st, q->ces[k], p->children[i]))
+                if (q->ces[k]->live && fleet_provide(st, q->ces[k], p->children[i]))
                     break;
         }
     }

@@ -43,6 +43,8 @@ typedef struct barge_config {
     int allow_privileged; /* job definitions may ask for privileged containers */
     char *secrets_file;   /* --secrets, or NULL */
     char *agent_work_root; /* local instances' work directories; NULL: $TMPDIR/barge-work */
+    char *provider_commands; /* --provider-commands, or NULL (engine/provider_exec.h) */
+    char *remote_url; /* --agent-url: the URL agents on other machines are given, or NULL */
 } barge_config;
 
 extern barge_config barge_cfg;

@@ -46,6 +46,7 @@ static void instance_free(instance *in)
     free(in->executor);
     free(in->mem_note);
     free(in->gone_why);
+    free(in->terminate_cmd);
     json_decref(in->assign);
     json_decref(in->kill);
     free(in);

@@ -33,6 +33,12 @@ typedef struct instance {
     json_t *assign, *kill;  /* what the next answer carries */
     dict strays; /* attempts its agent holds that this server no longer expects (stray) */
     int registered, draining, local;
+    /* Launched (and terminated) by the operator's commands: engine/provider_exec.c.  Like a
+     * local one it is registered only by the agent it launched; unlike one it has no pid. */
+    int exec;
+    /* An exec instance's terminate command as configured at its launch (NULL: none), kept in
+     * its record so that a restarted server still runs it when the instance goes. */
+    char *terminate_cmd;
     /* The SHA-256 of the clientToken its registration carried (has_client_token): a retry of
      * that registration gets the instance again, another registration of the id is refused. */
     unsigned char client_token[32];

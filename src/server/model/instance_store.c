@@ -28,6 +28,11 @@ static json_t *record(const instance *in)
                           "draining", in->draining, "credential", cur);
     if (*prev) json_object_set_new(r, "previousCredential", json_string(prev));
     if (in->address) json_object_set_new(r, "address", json_string(in->address));
+    if (in->exec) {
+        json_object_set_new(r, "exec", json_true());
+        if (in->terminate_cmd)
+            json_object_set_new(r, "terminate", json_string(in->terminate_cmd));
+    }
     if (in->mem_note) json_object_set_new(r, "memNote", json_string(in->mem_note));
     if (in->local && in->pid > 0) {
         json_object_set_new(r, "pid", json_integer(in->pid));
@@ -125,6 +130,8 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
     in->memory_mib = (int)mem;
     in->gpus = (int)json_integer_value(json_object_get(r, "gpus"));
     in->local = json_is_true(json_object_get(r, "local"));
+    in->exec = json_is_true(json_object_get(r, "exec"));
+    in->terminate_cmd = dup_member(r, "terminate", NULL);
     in->draining = json_is_true(json_object_get(r, "draining"));
     in->pid = (pid_t)json_integer_value(json_object_get(r, "pid"));
     in->pid_start = (unsigned long long)json_integer_value(json_object_get(r, "pidStart"));
