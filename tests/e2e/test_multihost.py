@@ -332,6 +332,23 @@ class ExecProvider(LanCase):
         for iid in launched:
             self.assertNotIn("instance %s of compute environment pool is lost" % iid, log)
 
+    def test_an_instance_outlives_a_server_crash_and_is_still_terminated(self):
+        # The server is killed while a job runs on a launched machine: the next server takes
+        # the agent back (the job ends once, normally) and, the instance idle, runs the
+        # terminate command the first server launched it with.
+        jid = self.submit("through-crash", queue="poolq",
+                          command='echo "run $AWS_BATCH_JOB_ATTEMPT"; sleep 4; exit 0')
+        self.wait_job(jid, "RUNNING", timeout=60)
+        self.server.kill9()
+        self.server.start()
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 1)
+        self.assertEqual(self.logs_of(d), ["run 1"])
+        iid = instance_of(d["attempts"][0])
+        self.wait_for(lambda: iid in self.terminated(), 30,
+                      "the restarted server to terminate the instance with its command")
+
     def test_a_failing_launch_command_backs_off_and_says_why(self):
         jid = self.submit("waits", queue="brokenq", command="echo fixed")
 
