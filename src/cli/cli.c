@@ -18,12 +18,15 @@ static const struct {
     {"submit", cli_submit},     {"jobs", cli_jobs},           {"describe", cli_describe},
     {"logs", cli_logs},         {"cancel", cli_cancel},       {"terminate", cli_terminate},
     {"revoke-instance", cli_revoke_instance}, {"fleet", cli_fleet},
+    {"run", cli_run},           {"explain", cli_explain},
 };
 
 const char cli_usage_lines[] =
+    "  run        run a job in one command: submit, follow its log, exit with its exit code\n"
     "  submit     submit a job and print its id\n"
     "  jobs       list a queue's jobs\n"
     "  describe   show jobs in detail: status, attempts, exit codes, log streams\n"
+    "  explain    say why a job is where it is, following what it waits for\n"
     "  logs       print a job's log; -f follows it until the job ends\n"
     "  cancel     cancel a job that has not started yet\n"
     "  terminate  stop a job, started or not\n"

@@ -37,7 +37,7 @@ def jobs_api_missing(server):
     return None
 
 
-COMMANDS = ("submit", "jobs", "describe", "logs", "cancel", "terminate")
+COMMANDS = ("submit", "jobs", "describe", "logs", "cancel", "terminate", "run", "explain")
 
 
 class Usage(unittest.TestCase):

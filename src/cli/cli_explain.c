@@ -1,0 +1,161 @@
+/* cli_explain — `barge explain JOB`: why a job is where it is, in sentences, following what it
+ * waits for: its dependencies (each explained in turn), the capacity it needs (its statusReason
+ * says which), its array's children, or how its attempts ended. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/dict.h"
+#include "common/mem.h"
+#include "cli/cli_cmd.h"
+#include "cli/cli_text.h"
+
+static const char explain_help[] =
+    "usage: barge explain JOBID\n"
+    "\n"
+    "Says why a job is where it is: what a PENDING job's dependencies are doing (and, in turn,\n"
+    "theirs), what a RUNNABLE job waits for, where a started job runs, and how a finished\n"
+    "job's attempts ended.\n"
+    "\n" CLI_COMMON_HELP;
+
+/* How deep dependencies are followed: a chain longer than this is summed up. */
+#define MAX_DEPTH 6
+
+static const char *str(json_t *j, const char *key)
+{
+    return json_string_value(json_object_get(j, key));
+}
+
+static void indent(int depth)
+{
+    for (int i = 0; i < depth; i++) fputs("    ", stdout);
+}
+
+static void say_attempts(json_t *job, int depth)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(job, "attempts"), i, a) {
+        json_t *code = json_object_get(json_object_get(a, "container"), "exitCode");
+        const char *reason = str(json_object_get(a, "container"), "reason");
+        indent(depth + 1);
+        printf("attempt %zu: %s", i + 1, str(a, "statusReason") ?: "ended");
+        if (json_is_integer(code)) printf(", exit code %lld", (long long)json_integer_value(code));
+        if (reason) printf(" (%s)", reason);
+        putchar('\n');
+    }
+}
+
+static int explain(cli_ctx *c, const char *id, int depth, dict *seen);
+
+static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen)
+{
+    json_t *deps = json_object_get(job, "dependsOn");
+    size_t n = json_array_size(deps), i;
+    json_t *d;
+    if (!n) return;
+    indent(depth + 1);
+    printf("it waits for %zu dependenc%s to succeed:\n", n, n == 1 ? "y" : "ies");
+    json_array_foreach(deps, i, d) {
+        const char *dep = str(d, "jobId"), *type = str(d, "type");
+        if (!dep) continue;
+        if (type) {
+            indent(depth + 2);
+            printf("(%s: each child waits for %s)\n", type,
+                   strcmp(type, "SEQUENTIAL") == 0 ? "the child before it"
+                                                   : "the child of the same index");
+        }
+        explain(c, dep, depth + 2, seen);
+    }
+}
+
+static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
+{
+    if (dict_get(seen, id)) {
+        indent(depth);
+        printf("job %s (said above)\n", id);
+        return 0;
+    }
+    json_t *job;
+    int rc = cli_describe_job(c, id, &job);
+    if (rc) return rc;
+    dict_put(seen, xstrdup(id), (void *)1);
+    const char *status = str(job, "status") ?: "?", *reason = str(job, "statusReason");
+    const char *queue = cli_arn_name(str(job, "jobQueue") ?: "?");
+    indent(depth);
+    printf("job %s (%s) is %s in queue %s", id, str(job, "jobName") ?: "?", status, queue);
+    if (reason) printf(": %s", reason);
+    putchar('\n');
+    json_t *ap = json_object_get(job, "arrayProperties");
+    if (json_object_get(ap, "statusSummary")) {
+        json_t *sum = json_object_get(ap, "statusSummary");
+        indent(depth + 1);
+        printf("an array of %lld children:", cli_int(ap, "size"));
+        const char *key;
+        json_t *v;
+        json_object_foreach(sum, key, v)
+            if (json_integer_value(v)) printf(" %s %lld", key, (long long)json_integer_value(v));
+        putchar('\n');
+    }
+    if (strcmp(status, "SUBMITTED") == 0 || strcmp(status, "PENDING") == 0) {
+        if (depth / 2 >= MAX_DEPTH) {
+            indent(depth + 1);
+            printf("(and what it waits for: `barge explain %s`)\n", id);
+        } else {
+            say_dependencies(c, job, depth, seen);
+        }
+    } else if (strcmp(status, "STARTING") == 0 || strcmp(status, "RUNNING") == 0) {
+        json_t *ct = json_object_get(job, "container");
+        const char *where = str(ct, "containerInstanceArn");
+        indent(depth + 1);
+        printf("on instance %s", where ? cli_arn_name(where) : "?");
+        if (cli_int(job, "startedAt")) {
+            char t[32];
+            cli_fmt_time(cli_int(job, "startedAt"), t);
+            printf(", running since %s", t);
+        }
+        printf(", attempt %zu\n", json_array_size(json_object_get(job, "attempts")) + 1);
+        if (str(ct, "logStreamName")) {
+            indent(depth + 1);
+            printf("its log: barge logs -f %s\n", id);
+        }
+    } else if (strcmp(status, "RUNNABLE") == 0 && !reason) {
+        indent(depth + 1);
+        printf("it is next once capacity is free in the queue's compute environments\n");
+    }
+    say_attempts(job, depth);
+    json_decref(job);
+    return 0;
+}
+
+int cli_explain(int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    cli_ctx c;
+    cli_ctx_init(&c, "barge explain");
+    int o;
+    opterr = 0;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (cli_common_option(&c, o, optarg)) continue;
+        if (o == 'h') {
+            fputs(explain_help, stdout);
+            return 0;
+        }
+        return cli_option_error(&c, o, argv);
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error(&c, "give one job id (`barge jobs --queue Q` lists them)");
+    int rc = cli_ctx_open(&c);
+    if (rc) return rc;
+    dict seen;
+    dict_init(&seen);
+    rc = explain(&c, argv[optind], 0, &seen);
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&seen, &i, &k, &v)) free((char *)k);
+    dict_free(&seen);
+    cli_ctx_close(&c);
+    return rc;
+}

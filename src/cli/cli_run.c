@@ -1,0 +1,263 @@
+/* cli_run — `barge run`: a job in one command.  It submits (to the queue `default` unless told
+ * otherwise), with a job definition made for the image when none is named, follows the log and
+ * exits with the job's exit code; an array job shows its children's progress instead. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "cli/cli_cmd.h"
+#include "cli/cli_text.h"
+
+static const char run_help[] =
+    "usage: barge run (--image IMAGE | --definition D) [options] [-- COMMAND ARGS...]\n"
+    "\n"
+    "Submits a job, prints its log as it runs and exits with its exit code (1 when it failed\n"
+    "without one, such as a job that could not start).  With --image, the job definition is\n"
+    "run-IMAGE (characters a name cannot hold become '-'), registered the first time and again\n"
+    "only when its image or size would change.  An array job (--array-size) shows how many of\n"
+    "its children are in each status until all have ended, and exits 0 when all succeeded.\n"
+    "\n"
+    "options:\n"
+    "  --image IMAGE        the container image to run (a definition is made for it)\n"
+    "  --definition D       an existing job definition instead: NAME, NAME:REVISION or ARN\n"
+    "  --queue Q            the job queue (default: default, which a first start makes)\n"
+    "  --name N             the job's name (default: the definition's name)\n"
+    CLI_SUBMIT_HELP
+    "  -- COMMAND ARGS...   the command to run (default: the image's or definition's)\n"
+    "\n" CLI_COMMON_HELP;
+
+#define POLL_MS 1000
+
+/* "run-" and the image, in the characters a definition's name may hold. */
+static char *definition_for(const char *image)
+{
+    char *name = xasprintf("run-%.120s", image);
+    for (char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') *p = '-';
+    return name;
+}
+
+/* The resource requirement type's value in a definition's containerProperties, or NULL. */
+static const char *requirement(json_t *props, const char *type)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(props, "resourceRequirements"), i, r)
+        if (strcmp(json_string_value(json_object_get(r, "type")) ?: "", type) == 0)
+            return json_string_value(json_object_get(r, "value"));
+    return NULL;
+}
+
+/* The definition to run image with: the latest ACTIVE revision of run-IMAGE when it has the
+ * image and the size, else a new revision.  The size given with --vcpus and --memory becomes
+ * the definition's, so that the next run of the same size reuses it.  *arn is fresh. */
+static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
+                             const char *memory, char **arn)
+{
+    char *name = definition_for(image);
+    json_t *req = json_pack("{s:s, s:s}", "jobDefinitionName", name, "status", "ACTIVE");
+    json_t *resp = NULL;
+    int rc = cli_batch(c, "DescribeJobDefinitions", req, &resp);
+    json_decref(req);
+    if (rc) {
+        free(name);
+        return rc;
+    }
+    json_t *best = NULL, *d;
+    size_t i;
+    json_array_foreach(json_object_get(resp, "jobDefinitions"), i, d)
+        if (!best || cli_int(d, "revision") > cli_int(best, "revision")) best = d;
+    json_t *props = json_object_get(best, "containerProperties");
+    if (best && strcmp(json_string_value(json_object_get(props, "image")) ?: "", image) == 0 &&
+        strcmp(requirement(props, "VCPU") ?: "", vcpus) == 0 &&
+        strcmp(requirement(props, "MEMORY") ?: "", memory) == 0) {
+        *arn = xstrdup(json_string_value(json_object_get(best, "jobDefinitionArn")) ?: name);
+        json_decref(resp);
+        free(name);
+        return 0;
+    }
+    json_decref(resp);
+    req = json_pack("{s:s, s:s, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "jobDefinitionName", name,
+                    "type", "container", "containerProperties", "image", image,
+                    "resourceRequirements", "type", "VCPU", "value", vcpus, "type", "MEMORY",
+                    "value", memory);
+    rc = cli_batch(c, "RegisterJobDefinition", req, &resp);
+    json_decref(req);
+    free(name);
+    if (rc) return rc;
+    *arn = xstrdup(json_string_value(json_object_get(resp, "jobDefinitionArn")) ?: "");
+    fprintf(stderr, "%s: registered job definition %s for %s\n", c->prog, cli_arn_name(*arn),
+            image);
+    json_decref(resp);
+    return 0;
+}
+
+/* The exit code of a finished job: its container's, 0 for SUCCEEDED, else 1. */
+static int exit_code_of(json_t *job)
+{
+    const char *status = json_string_value(json_object_get(job, "status")) ?: "";
+    json_t *code = json_object_get(json_object_get(job, "container"), "exitCode");
+    if (strcmp(status, "SUCCEEDED") == 0) return 0;
+    if (json_is_integer(code) && json_integer_value(code) > 0 && json_integer_value(code) < 256)
+        return (int)json_integer_value(code);
+    return 1;
+}
+
+/* An array's progress until it has ended: a line of its children's counts, rewritten in place
+ * on a terminal, printed when it changes otherwise. */
+static int follow_array(cli_ctx *c, const char *id, json_t **final)
+{
+    static const char *const order[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
+                                        "RUNNING", "SUCCEEDED", "FAILED"};
+    int tty = isatty(STDERR_FILENO);
+    char last[512] = "";
+    for (;;) {
+        json_t *job;
+        int rc = cli_describe_job(c, id, &job);
+        if (rc) return rc;
+        json_t *ap = json_object_get(job, "arrayProperties");
+        json_t *sum = json_object_get(ap, "statusSummary");
+        long long size = cli_int(ap, "size"), done = cli_int(sum, "SUCCEEDED") +
+                                                      cli_int(sum, "FAILED");
+        char bar[41];
+        int filled = size > 0 ? (int)(done * 40 / size) : 40;
+        for (int k = 0; k < 40; k++) bar[k] = k < filled ? '#' : '.';
+        bar[40] = '\0';
+        char line[512];
+        int n = snprintf(line, sizeof line, "[%s] %lld/%lld", bar, done, size);
+        for (size_t k = 0; k < sizeof order / sizeof *order && n < (int)sizeof line; k++)
+            if (cli_int(sum, order[k]))
+                n += snprintf(line + n, sizeof line - (size_t)n, " %s %lld", order[k],
+                              cli_int(sum, order[k]));
+        if (strcmp(line, last) != 0) {
+            fprintf(stderr, tty ? "\r%s\033[K" : "%s\n", line);
+            fflush(stderr);
+            snprintf(last, sizeof last, "%s", line);
+        }
+        if (cli_status_done(json_string_value(json_object_get(job, "status")))) {
+            if (tty) fputc('\n', stderr);
+            *final = job;
+            return 0;
+        }
+        json_decref(job);
+        struct timespec ts = {POLL_MS / 1000, (POLL_MS % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int cli_run(int argc, char **argv)
+{
+    enum { O_IMAGE = 256, O_DEF, O_QUEUE, O_NAME };
+    static const struct option opts[] = {
+        {"image", required_argument, NULL, O_IMAGE},
+        {"definition", required_argument, NULL, O_DEF},
+        {"queue", required_argument, NULL, O_QUEUE},
+        {"name", required_argument, NULL, O_NAME},
+        CLI_SUBMIT_OPTIONS,
+        CLI_COMMON_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    cli_ctx c;
+    cli_ctx_init(&c, "barge run");
+    int nopt = argc;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            nopt = i;
+            break;
+        }
+    const char *image = NULL, *def = NULL, *queue = "default", *name = NULL;
+    const char *vcpus = "1", *memory = "2048";
+    json_t *req = json_object(), *job = NULL;
+    char *arn = NULL;
+    int rc = 2, o;
+    opterr = 0;
+    optind = 1;
+    while ((o = getopt_long(nopt, argv, ":h", opts, NULL)) != -1) {
+        if (cli_common_option(&c, o, optarg)) continue;
+        switch (o) {
+        case 'h':
+            fputs(run_help, stdout);
+            rc = 0;
+            goto done;
+        case O_IMAGE: image = optarg; break;
+        case O_DEF: def = optarg; break;
+        case O_QUEUE: queue = optarg; break;
+        case O_NAME: name = optarg; break;
+        default: {
+            int used = cli_submit_option(&c, o, optarg, req);
+            if (used < 0) goto done;
+            if (!used) {
+                rc = cli_option_error(&c, o, argv);
+                goto done;
+            }
+            /* A size given for an image becomes its definition's (ensure_definition). */
+            if (o == CLI_SUB_VCPUS) vcpus = optarg;
+            if (o == CLI_SUB_MEMORY) memory = optarg;
+        }
+        }
+    }
+    if (optind < nopt) {
+        cli_usage_error(&c, "unexpected argument '%s'; put the job's command after `--`, as in "
+                            "`barge run --image busybox -- echo hello`", argv[optind]);
+        goto done;
+    }
+    if (!image == !def) {
+        cli_usage_error(&c, "give --image IMAGE (a definition is made for it) or --definition D "
+                            "(an existing one), not %s", image ? "both" : "neither");
+        goto done;
+    }
+    if (nopt < argc) {
+        if (nopt + 1 == argc) {
+            cli_usage_error(&c, "`--` must be followed by the job's command");
+            goto done;
+        }
+        json_t *cmd = json_array();
+        for (int i = nopt + 1; i < argc; i++) json_array_append_new(cmd, json_string(argv[i]));
+        json_t *ov = json_object_get(req, "containerOverrides");
+        if (!ov) json_object_set_new(req, "containerOverrides", ov = json_object());
+        json_object_set_new(ov, "command", cmd);
+    }
+    if ((rc = cli_ctx_open(&c)) != 0) goto done;
+    if (image) {
+        if ((rc = ensure_definition(&c, image, vcpus, memory, &arn)) != 0) goto done;
+        def = arn;
+        /* The size is the definition's now: no override needed. */
+        json_t *ov = json_object_get(req, "containerOverrides");
+        json_object_del(ov, "resourceRequirements");
+    }
+    const char *short_name = cli_arn_name(def);
+    char *dflt = xstrndup(short_name, strcspn(short_name, ":"));
+    json_object_set_new(req, "jobName", json_string(name ? name : dflt));
+    free(dflt);
+    json_object_set_new(req, "jobQueue", json_string(queue));
+    json_object_set_new(req, "jobDefinition", json_string(def));
+    json_t *resp;
+    if ((rc = cli_batch(&c, "SubmitJob", req, &resp)) != 0) goto done;
+    char *id = xstrdup(json_string_value(json_object_get(resp, "jobId")) ?: "");
+    json_decref(resp);
+    fprintf(stderr, "%s: job %s submitted to queue %s\n", c.prog, id, queue);
+    if (json_object_get(req, "arrayProperties")) rc = follow_array(&c, id, &job);
+    else rc = cli_follow_log(&c, id, 0, 1, &job);
+    if (rc == 0) {
+        const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
+        const char *reason = json_string_value(json_object_get(job, "statusReason"));
+        rc = json_object_get(req, "arrayProperties")
+                 ? (strcmp(status, "SUCCEEDED") == 0 ? 0 : 1)
+                 : exit_code_of(job);
+        if (c.json) cli_print_json(job);
+        else
+            fprintf(stderr, "%s: job %s %s%s%s (exit code %d)\n", c.prog, id, status,
+                    reason ? ": " : "", reason ? reason : "", rc);
+    }
+    free(id);
+done:
+    json_decref(req);
+    json_decref(job);
+    free(arn);
+    cli_ctx_close(&c);
+    return rc;
+}

@@ -1,0 +1,102 @@
+"""A newcomer's first job is one command after `barge server`: a first start makes compute
+environment `local` (sized to the machine) and queue `default`; `barge run --image IMAGE --
+COMMAND` makes or reuses a job definition, submits, prints the log and exits with the job's exit
+code (an array shows its children's progress); `barge explain JOB` says why a job is where it
+is, following its dependencies."""
+import os
+
+from harness import Server
+from test_cli import barge
+from test_jobs_common import JobsCase
+
+
+class FirstStart(JobsCase):
+    """The server as a newcomer starts it: no --no-default-queue."""
+    server_args = ("--dev", "--idle-seconds", "2")
+    server_defaults = True
+
+    def cli(self, *args, **kw):
+        return barge(*args, endpoint=self.server.url, **kw)
+
+    def test_the_defaults_and_that_they_are_made_once(self):
+        ce = self.batch.describe_compute_environments(computeEnvironments=["local"])
+        ce = ce["computeEnvironments"][0]
+        self.assertEqual((ce["type"], ce["state"], ce["status"]), ("MANAGED", "ENABLED", "VALID"))
+        self.assertEqual(ce["computeResources"]["maxvCpus"], max(2, os.cpu_count()))
+        q = self.batch.describe_job_queues(jobQueues=["default"])["jobQueues"][0]
+        self.assertEqual(q["status"], "VALID")
+        self.assertTrue(q["computeEnvironmentOrder"][0]["computeEnvironment"].endswith("/local"))
+        self.server.restart()
+        names = [c["computeEnvironmentName"] for c in
+                 self.batch.describe_compute_environments()["computeEnvironments"]]
+        self.assertEqual(names.count("local"), 1)
+        # A server started with --no-default-queue makes none.
+        s = Server().start()
+        try:
+            self.assertEqual(s.client().describe_job_queues()["jobQueues"], [])
+        finally:
+            s.cleanup()
+
+    def test_run_prints_the_log_and_exits_with_the_jobs_code(self):
+        rc, out, err = self.cli("run", "--image", "busybox:latest", "--", "sh", "-c",
+                                "echo first; echo second >&2; exit 7")
+        self.assertEqual(rc, 7, err)
+        self.assertEqual([line for line in out.splitlines() if line], ["first", "second"])
+        self.assertIn("FAILED", err)
+        # The definition is made once for an image and a size, and used again after.
+        rc, out, err2 = self.cli("run", "--image", "busybox:latest", "--", "true")
+        self.assertEqual(rc, 0, err2)
+        self.assertNotIn("registered job definition", err2)
+        defs = self.batch.describe_job_definitions(jobDefinitionName="run-busybox-latest",
+                                                   status="ACTIVE")["jobDefinitions"]
+        self.assertEqual(len(defs), 1)
+        rc, _, err3 = self.cli("run", "--image", "busybox:latest", "--memory", "256", "--",
+                               "true")
+        self.assertEqual(rc, 0, err3)
+        self.assertIn("registered job definition run-busybox-latest:2", err3)
+
+    def test_run_an_array_shows_progress(self):
+        rc, _, err = self.cli("run", "--image", "busybox", "--array-size", "3", "--", "sh", "-c",
+                              "sleep 0.5")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("3/3 SUCCEEDED 3", err)
+        rc, _, err = self.cli("run", "--image", "busybox", "--array-size", "2", "--", "sh", "-c",
+                              '[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 0 ]')
+        self.assertEqual(rc, 1, err)
+        self.assertIn("FAILED 1", err)
+
+    def test_run_with_a_definition_and_usage_errors(self):
+        rc, out, err = self.cli("run", "--queue", "q", "--definition", "jd", "--", "sh", "-c",
+                                "echo from jd")
+        self.assertEqual((rc, out.strip()), (0, "from jd"), err)
+        rc, _, err = self.cli("run", "--", "true")
+        self.assertEqual(rc, 2)
+        self.assertIn("give --image IMAGE", err)
+        rc, _, err = self.cli("run", "--image", "busybox", "--definition", "jd")
+        self.assertEqual(rc, 2)
+        self.assertIn("not both", err)
+        rc, _, err = self.cli("run", "--image", "busybox", "--queue", "no-such-queue", "--",
+                              "true")
+        self.assertEqual(rc, 1)
+        self.assertIn("no-such-queue", err)
+
+    def test_explain_follows_dependencies(self):
+        first = self.submit("explained-first", command="sleep 3")
+        second = self.submit("explained-second", dependsOn=[{"jobId": first}])
+        self.wait_job(first, "RUNNING", timeout=30)
+        rc, out, err = self.cli("explain", second)
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertRegex(lines[0], r"^job %s \(explained-second\) is PENDING in queue q" % second)
+        self.assertIn("it waits for 1 dependency to succeed:", lines[1])
+        self.assertRegex(lines[2], r"^\s+job %s \(explained-first\) is RUNNING" % first)
+        self.assertIn("on instance i-", out)
+        failed = self.submit("explained-failed", command="exit 4")
+        self.wait_job(failed)
+        rc, out, err = self.cli("explain", failed)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("is FAILED", out)
+        self.assertIn("attempt 1: Essential container in task exited, exit code 4", out)
+        rc, _, err = self.cli("explain", "no-such-job")
+        self.assertEqual(rc, 1)
+        self.assertIn("no job has the id", err)
