@@ -80,6 +80,10 @@ long long cli_int(json_t *j, const char *key);
  * after printing why. */
 int cli_follow_log(cli_ctx *c, const char *id, long attempt, int follow, json_t **final);
 
+/* Shows array job id's children by status, a line rewritten in place on a terminal, until all
+ * have ended; *final gets its last description.  0, or the exit code after printing why. */
+int cli_follow_array(cli_ctx *c, const char *id, json_t **final);
+
 /* The commands; argv[0] is the command's name. */
 int cli_submit(int argc, char **argv);
 int cli_cancel(int argc, char **argv);
@@ -91,4 +95,5 @@ int cli_revoke_instance(int argc, char **argv);
 int cli_fleet(int argc, char **argv); /* cli_fleet.c */
 int cli_run(int argc, char **argv);     /* cli_run.c */
 int cli_explain(int argc, char **argv); /* cli_explain.c */
+int cli_watch(int argc, char **argv);   /* cli_watch.c */
 #endif

@@ -109,7 +109,7 @@ static int exit_code_of(json_t *job)
 
 /* An array's progress until it has ended: a line of its children's counts, rewritten in place
  * on a terminal, printed when it changes otherwise. */
-static int follow_array(cli_ctx *c, const char *id, json_t **final)
+int cli_follow_array(cli_ctx *c, const char *id, json_t **final)
 {
     static const char *const order[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
                                         "RUNNING", "SUCCEEDED", "FAILED"};
@@ -240,7 +240,7 @@ int cli_run(int argc, char **argv)
     char *id = xstrdup(json_string_value(json_object_get(resp, "jobId")) ?: "");
     json_decref(resp);
     fprintf(stderr, "%s: job %s submitted to queue %s\n", c.prog, id, queue);
-    if (json_object_get(req, "arrayProperties")) rc = follow_array(&c, id, &job);
+    if (json_object_get(req, "arrayProperties")) rc = cli_follow_array(&c, id, &job);
     else rc = cli_follow_log(&c, id, 0, 1, &job);
     if (rc == 0) {
         const char *status = json_string_value(json_object_get(job, "status")) ?: "?";

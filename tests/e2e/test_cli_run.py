@@ -100,3 +100,25 @@ class FirstStart(JobsCase):
         rc, _, err = self.cli("explain", "no-such-job")
         self.assertEqual(rc, 1)
         self.assertIn("no job has the id", err)
+
+
+class Watch(JobsCase):
+    def cli(self, *args, **kw):
+        return barge(*args, endpoint=self.server.url, **kw)
+
+    def test_watch_a_queue_once_and_an_array(self):
+        waiting = [self.submit("watched-%d" % i, queue="parked") for i in range(3)]
+        rc, out, err = self.cli("watch", "parked", "--once")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("queue parked at ", out)
+        self.assertRegex(out, r"\n  RUNNABLE +3\n")
+        self.assertIn("next to be placed:", out)
+        for jid in waiting:
+            self.assertIn(jid, out)
+        arr = self.submit("watched-array", arrayProperties={"size": 3}, command="true")
+        rc, _, err = self.cli("watch", "--array", arr, timeout=60)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("3/3 SUCCEEDED 3", err)
+        rc, _, err = self.cli("watch")
+        self.assertEqual(rc, 2)
+        self.assertIn("give one job queue", err)

@@ -87,6 +87,13 @@ static int get_snapshot(api_ctx *c, json_t *req, json_t **resp)
                              (json_int_t)now);
     json_t *out = json_pack("{s:{s:o, s:I}, s:o}", "frontOfQueue", "jobs", front,
                             "lastUpdatedAt", (json_int_t)now, "queueUtilization", util);
+    /* barge's own: the queue's jobs by status (array children apart), which the queue keeps as
+     * they change, so this costs nothing per job (`barge watch` shows them). */
+    json_t *counts = json_object();
+    for (int s = 0; s < JS_COUNT; s++)
+        json_object_set_new(counts, job_status_name(s), json_integer(rt ? rt->n_status[s] : 0));
+    json_t *mine_b = json_pack("{s:o}", "jobsByStatus", counts);
+    json_object_set_new(out, "barge", mine_b);
     if (q->policy) {
         json_t *policy = reg_get(&c->st->sp, q->policy);
         size_t ns = rt ? rt->n_shares : 0;
@@ -113,7 +120,7 @@ static int get_snapshot(api_ctx *c, json_t *req, json_t **resp)
         json_object_set_new(util, "fairshareUtilization",
                             json_pack("{s:i, s:o}", "activeShareCount", active,
                                       "topCapacityUtilization", top));
-        json_object_set_new(out, "barge", json_pack("{s:o}", "shares", mine));
+        json_object_set_new(mine_b, "shares", mine);
     }
     *resp = out;
     return 0;

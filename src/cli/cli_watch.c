@@ -1,0 +1,122 @@
+/* cli_watch — `barge watch`: a live view of a queue (its jobs by status and the front of the
+ * queue, from GetJobQueueSnapshot) or of an array job (its children by status). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "cli/cli_cmd.h"
+#include "cli/cli_text.h"
+
+static const char watch_help[] =
+    "usage: barge watch QUEUE [--every SECONDS] [--once]\n"
+    "       barge watch --array JOBID\n"
+    "\n"
+    "A live view, redrawn every few seconds until interrupted: a queue's jobs by status\n"
+    "(array children apart) and the first jobs in the order they will be placed; or an\n"
+    "array job's children by status until all have ended.\n"
+    "\n"
+    "options:\n"
+    "  --array JOBID      watch an array job's children instead of a queue\n"
+    "  --every SECONDS    how often to redraw (default 2)\n"
+    "  --once             draw once and exit (for scripts)\n"
+    "\n" CLI_COMMON_HELP;
+
+#define FRONT_SHOWN 10
+
+static const char *const statuses[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
+                                       "RUNNING", "SUCCEEDED", "FAILED"};
+
+static int draw_queue(cli_ctx *c, const char *queue, int clear)
+{
+    json_t *req = json_pack("{s:s}", "jobQueue", queue), *resp;
+    int rc = cli_batch(c, "GetJobQueueSnapshot", req, &resp);
+    json_decref(req);
+    if (rc) return rc;
+    if (c->json) {
+        cli_print_json(resp);
+        json_decref(resp);
+        return 0;
+    }
+    if (clear) fputs("\033[H\033[J", stdout);
+    char t[32];
+    cli_fmt_time(cli_int(json_object_get(resp, "frontOfQueue"), "lastUpdatedAt"), t);
+    json_t *util = json_object_get(resp, "queueUtilization");
+    json_t *usage = json_array_get(json_object_get(util, "totalCapacityUsage"), 0);
+    printf("queue %s at %s, %g vCPUs in use\n", cli_arn_name(queue), t,
+           json_number_value(json_object_get(usage, "quantity")));
+    json_t *counts = json_object_get(json_object_get(resp, "barge"), "jobsByStatus");
+    for (size_t k = 0; k < sizeof statuses / sizeof *statuses; k++)
+        printf("  %-10s %lld\n", statuses[k], cli_int(counts, statuses[k]));
+    json_t *front = json_object_get(json_object_get(resp, "frontOfQueue"), "jobs"), *j;
+    size_t i;
+    if (json_array_size(front)) printf("next to be placed:\n");
+    json_array_foreach(front, i, j) {
+        if (i == FRONT_SHOWN) {
+            printf("  ... and %zu more\n", json_array_size(front) - FRONT_SHOWN);
+            break;
+        }
+        char since[32];
+        cli_fmt_time(cli_int(j, "earliestTimeAtPosition"), since);
+        printf("  %s  (in line since %s)\n",
+               cli_arn_name(json_string_value(json_object_get(j, "jobArn")) ?: "?"), since);
+    }
+    fflush(stdout);
+    json_decref(resp);
+    return 0;
+}
+
+int cli_watch(int argc, char **argv)
+{
+    enum { O_ARRAY = 256, O_EVERY, O_ONCE };
+    static const struct option opts[] = {
+        {"array", required_argument, NULL, O_ARRAY},
+        {"every", required_argument, NULL, O_EVERY},
+        {"once", no_argument, NULL, O_ONCE},
+        CLI_COMMON_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    cli_ctx c;
+    cli_ctx_init(&c, "barge watch");
+    const char *array = NULL;
+    long every = 2;
+    int once = 0, o;
+    opterr = 0;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (cli_common_option(&c, o, optarg)) continue;
+        switch (o) {
+        case 'h': fputs(watch_help, stdout); return 0;
+        case O_ARRAY: array = optarg; break;
+        case O_EVERY:
+            if (cli_parse_count(optarg, &every) < 0)
+                return cli_usage_error(&c, "--every must be a whole number of seconds, 1 or "
+                                           "more (got '%s')", optarg);
+            break;
+        case O_ONCE: once = 1; break;
+        default: return cli_option_error(&c, o, argv);
+        }
+    }
+    if (!array && optind + 1 != argc)
+        return cli_usage_error(&c, "give one job queue to watch (or --array JOBID)");
+    if (array && optind != argc)
+        return cli_usage_error(&c, "give either a queue or --array JOBID, not both");
+    int rc = cli_ctx_open(&c);
+    if (rc) return rc;
+    if (array) {
+        json_t *job = NULL;
+        rc = cli_follow_array(&c, array, &job);
+        json_decref(job);
+    } else {
+        int clear = !once && !c.json && isatty(STDOUT_FILENO);
+        for (;;) {
+            if ((rc = draw_queue(&c, argv[optind], clear)) != 0 || once) break;
+            struct timespec ts = {every, 0};
+            nanosleep(&ts, NULL);
+        }
+    }
+    cli_ctx_close(&c);
+    return rc;
+}
