@@ -136,6 +136,11 @@ void agent_reports_ended(void *ctx, const exec_spec *s, const exec_result *r)
                       r->signal, "oom", r->oom, "timedOut", r->cause == EXEC_STOP_TIMEOUT,
                       "killed", r->cause == EXEC_STOP_KILLED);
         if (r->started && r->exited) json_object_set_new(j, "exitCode", json_integer(r->exit_code));
+        if (r->has_usage) {
+            json_object_set_new(j, "cpuSeconds", json_real(r->cpu_seconds));
+            if (r->max_memory_bytes > 0)
+                json_object_set_new(j, "maxMemoryBytes", json_integer(r->max_memory_bytes));
+        }
         if (r->cause == EXEC_STOP_SHUTDOWN) json_object_set_new(j, "agentStopped", json_true());
         const char *reason = r->oom ? OOM_REASON : r->reason;
         if (reason) json_object_set_new(j, "reason", json_string(reason));

@@ -45,6 +45,7 @@ struct cgroup {
     int64_t limit;   /* the memory limit last set, in bytes; 0 for none */
     long oom_base;   /* the OOM counter when the current attempt began */
     int empty;       /* the last look found no process in it */
+    int reused;      /* it served an attempt before this one (v2's memory.peak spans both) */
     cgroup *next;    /* in the host's pool */
 };
 
@@ -651,6 +652,16 @@ int cgroup_release(cgroup_host *h, cgroup *cg)
     long oom = cg->oom_fd >= 0 ? keyed_value_fd(cg->oom_fd, "oom_kill") : -1;
     if (h->nidle < h->pool_max && oom >= 0 && cg->procs_fd >= 0) {
         cg->oom_base = oom;
+        /* v1's peak starts again from what is charged now; v2's cannot be reset everywhere. */
+        if (cg->mode == CGROUP_V1) {
+            int fd = open_ctl(cg->path, "memory.max_usage_in_bytes", O_WRONLY);
+            if (fd >= 0) {
+                if (write(fd, "0", 1) < 0) cg->reused = 1;
+                close(fd);
+            }
+        } else {
+            cg->reused = 1;
+        }
         read_oom_events(cg);
         cg->oom_events = 0;
         cg->next = h->idle;
@@ -661,6 +672,22 @@ int cgroup_release(cgroup_host *h, cgroup *cg)
     if (cgroup_remove(cg) < 0) return -1;
     cgroup_free(cg);
     return 0;
+}
+
+long long cgroup_memory_peak(const cgroup *cg)
+{
+    if (cg->mode == CGROUP_V2 && cg->reused) return -1;
+    int fd = open_ctl(cg->path, cg->mode == CGROUP_V1 ? "memory.max_usage_in_bytes"
+                                                      : "memory.peak", O_RDONLY);
+    if (fd < 0) return -1;
+    char text[32];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    text[n] = '\0';
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    return end == text || v < 0 ? -1 : v;
 }
 
 int cgroup_procs_fd(const cgroup *cg)

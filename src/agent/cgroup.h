@@ -74,6 +74,9 @@ const char *cgroup_path(const cgroup *cg);
 /* How many processes the kernel's OOM killer ended in this cgroup since its current attempt
  * began. */
 long cgroup_oom_kills(const cgroup *cg);
+/* The most memory the cgroup's processes have used since it was acquired, in bytes; -1 when
+ * the kernel does not say (cgroup v2 before memory.peak). */
+long long cgroup_memory_peak(const cgroup *cg);
 /* Sends SIGKILL to every process in the cgroup, including those that left the attempt's
  * process group.  Returns how many it found. */
 int cgroup_kill_all(cgroup *cg);

@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +67,8 @@ typedef struct run {
     int running;   /* its start was reported (events->started) */
     int ready_slot; /* its ready_fd's entry in the loop's pollfd array, or -1 */
     int reaped, status, oom;
+    double cpu_seconds;      /* from its main process's rusage, once reaped */
+    long long max_rss_bytes; /* the same */
     exec_stop_cause cause;
     char *reason;
     int64_t started_at;                 /* epoch ms */
@@ -579,7 +582,7 @@ static void read_stream(executor *ex, run *r, linebuf *lb)
     }
 }
 
-static void reaped_one(void *ctx, pid_t pid, int status)
+static void reaped_one(void *ctx, pid_t pid, int status, const struct rusage *ru)
 {
     executor *ex = ctx;
     run *r = ex->runs;
@@ -590,6 +593,9 @@ static void reaped_one(void *ctx, pid_t pid, int status)
         check_ready(ex, r);
         r->reaped = 1;
         r->status = status;
+        r->cpu_seconds = (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
+                         (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+        r->max_rss_bytes = (long long)ru->ru_maxrss * 1024;
         r->kill_at = 0;
         r->drain_until = util_mono_ms() + DRAIN_MS;
         if (r->pidfd >= 0) close(r->pidfd);
@@ -616,6 +622,12 @@ static void finish(executor *ex, run *r)
     res.cause = r->cause;
     res.reason = r->reason;
     res.started_at = r->started_at;
+    if (r->running && r->reaped) {
+        res.has_usage = 1;
+        res.cpu_seconds = r->cpu_seconds;
+        long long peak = r->a.cg ? cgroup_memory_peak(r->a.cg) : -1;
+        res.max_memory_bytes = peak > 0 ? peak : r->max_rss_bytes;
+    }
     char why[1024];
     if (ex->o.backend->examine) ex->o.backend->examine(&r->a, &res, why, sizeof why);
     exec_spec *s = r->spec;

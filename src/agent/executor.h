@@ -56,6 +56,12 @@ typedef struct exec_result {
     exec_stop_cause cause;
     const char *reason;    /* why it did not start, or the stop order's reason; may be NULL */
     int64_t started_at, ended_at; /* epoch milliseconds */
+    /* What it used (has_usage: it ran): CPU time of its main process and of the descendants
+     * that process waited for, and the peak of its memory (its cgroup's, else its main
+     * process's largest resident set; 0 when not known). */
+    int has_usage;
+    double cpu_seconds;
+    long long max_memory_bytes;
 } exec_result;
 
 /* Callbacks, all made from the supervisor's thread, in order for each attempt: started (unless

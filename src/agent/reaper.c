@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -69,12 +70,14 @@ pid_t reaper_wait(pid_t pid, int *status, int flags)
     }
 }
 
-void reaper_collect(void (*fn)(void *ctx, pid_t pid, int status), void *ctx)
+void reaper_collect(void (*fn)(void *ctx, pid_t pid, int status, const struct rusage *ru),
+                    void *ctx)
 {
     for (;;) {
         int status;
+        struct rusage ru;
         pthread_mutex_lock(&mu);
-        pid_t pid = waitpid(-1, &status, WNOHANG);
+        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
         claim *c = pid > 0 ? *find(pid) : NULL;
         if (c) {
             c->done = 1;
@@ -82,6 +85,6 @@ void reaper_collect(void (*fn)(void *ctx, pid_t pid, int status), void *ctx)
         }
         pthread_mutex_unlock(&mu);
         if (pid <= 0) return;
-        if (!c) fn(ctx, pid, status);
+        if (!c) fn(ctx, pid, status, &ru);
     }
 }

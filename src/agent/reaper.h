@@ -20,6 +20,8 @@ void reaper_claim(pid_t pid);
  * the claim is gone), 0 with WNOHANG while it runs, -1 on error. */
 pid_t reaper_wait(pid_t pid, int *status, int flags);
 /* For the supervisor: reaps every ended child; claimed ones are kept for their claimants, the
- * others are handed to fn. */
-void reaper_collect(void (*fn)(void *ctx, pid_t pid, int status), void *ctx);
+ * others are handed to fn with what they used (their own and their waited-for descendants'). */
+struct rusage;
+void reaper_collect(void (*fn)(void *ctx, pid_t pid, int status, const struct rusage *ru),
+                    void *ctx);
 #endif

@@ -80,6 +80,11 @@ long long cli_int(json_t *j, const char *key);
  * after printing why. */
 int cli_follow_log(cli_ctx *c, const char *id, long attempt, int follow, json_t **final);
 
+/* Follows ListJobs' pages for request req to the end, appending to out each summary whose status
+ * is wanted (indexed as cli_job_statuses) and whose id is not in seen (which it joins).  0, or
+ * the exit code after printing why. */
+int cli_list_jobs(cli_ctx *c, json_t *req, const int *wanted, json_t *seen, json_t *out);
+
 /* Shows array job id's children by status, a line rewritten in place on a terminal, until all
  * have ended; *final gets its last description.  0, or the exit code after printing why. */
 int cli_follow_array(cli_ctx *c, const char *id, json_t **final);
@@ -96,4 +101,5 @@ int cli_fleet(int argc, char **argv); /* cli_fleet.c */
 int cli_run(int argc, char **argv);     /* cli_run.c */
 int cli_explain(int argc, char **argv); /* cli_explain.c */
 int cli_watch(int argc, char **argv);   /* cli_watch.c */
+int cli_usage(int argc, char **argv);   /* cli_usage.c */
 #endif

@@ -36,7 +36,7 @@ static int summary_cmp(const void *a, const void *b)
 
 /* Follows ListJobs' pages for one request shape to the end, adding each summary whose status is
  * wanted and which is not already in seen. */
-static int list_all(cli_ctx *c, json_t *req, const int *wanted, json_t *seen, json_t *out)
+int cli_list_jobs(cli_ctx *c, json_t *req, const int *wanted, json_t *seen, json_t *out)
 {
     for (;;) {
         json_t *resp;
@@ -159,14 +159,14 @@ int cli_jobs(int argc, char **argv)
         /* With a filter ListJobs answers for every status at once; the wanted ones are kept. */
         json_object_set_new(req, "filters", json_pack("[{s:s,s:[s]}]", "name", "JOB_NAME",
                                                       "values", pattern));
-        rc = list_all(&c, req, wanted, seen, list);
+        rc = cli_list_jobs(&c, req, wanted, seen, list);
     } else {
         /* Without one it takes a single status per call. */
         for (int k = 0; k < 7 && !rc; k++) {
             if (!wanted[k]) continue;
             json_object_set_new(req, "jobStatus", json_string(cli_job_statuses[k]));
             json_object_del(req, "nextToken");
-            rc = list_all(&c, req, wanted, seen, list);
+            rc = cli_list_jobs(&c, req, wanted, seen, list);
         }
     }
     if (!rc) {

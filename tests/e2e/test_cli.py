@@ -37,7 +37,7 @@ def jobs_api_missing(server):
     return None
 
 
-COMMANDS = ("submit", "jobs", "describe", "logs", "cancel", "terminate", "run", "explain", "watch")
+COMMANDS = ("submit", "jobs", "describe", "logs", "cancel", "terminate", "run", "explain", "watch", "usage")
 
 
 class Usage(unittest.TestCase):

@@ -122,3 +122,43 @@ class Watch(JobsCase):
         rc, _, err = self.cli("watch")
         self.assertEqual(rc, 2)
         self.assertIn("give one job queue", err)
+
+
+class Usage(JobsCase):
+    """What each attempt held (vCPU-seconds, memory GiB-seconds) and used (CPU seconds, peak
+    memory, measured by its agent), in the description's barge member, summed by `barge usage`."""
+
+    def cli(self, *args, **kw):
+        return barge(*args, endpoint=self.server.url, **kw)
+
+    def test_usage_per_attempt_and_summed(self):
+        burn = ('i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; '
+                'dd if=/dev/zero of=/dev/null bs=48M count=1 2>/dev/null')
+        jid = self.submit("burner", command=burn, tags={"team": "red"})
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        raw = self.raw_job(jid)
+        u = raw["barge"]["usage"]
+        secs = (d["stoppedAt"] - d["startedAt"]) / 1000.0
+        self.assertAlmostEqual(u["vcpuSeconds"], secs, delta=0.01 + secs * 0.01)
+        self.assertAlmostEqual(u["memoryGiBSeconds"], 64 / 1024 * secs, delta=0.01)
+        self.assertGreater(u["cpuSeconds"], 0.05)
+        self.assertGreater(u["maxMemoryBytes"], 48 * 2**20)
+        self.assertEqual(raw["barge"]["attempts"][0]["usage"], u)
+        for a in raw["attempts"]:
+            self.assertNotIn("usage", a)
+        other = self.submit("quiet", command="true", tags={"team": "blue"})
+        self.wait_job(other)
+        rc, out, err = self.cli("usage", "--queue", "q", "--by", "tag:team", "--json")
+        self.assertEqual(rc, 0, err)
+        groups = {g["group"]: g for g in __import__("json").loads(out)}
+        self.assertEqual(groups["red"]["jobs"], 1)
+        self.assertAlmostEqual(groups["red"]["cpuSeconds"], u["cpuSeconds"], places=3)
+        self.assertEqual(groups["blue"]["jobs"], 1)
+        rc, out, err = self.cli("usage", "--queue", "q")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("GROUP", out)
+        self.assertIn("jd", out)
+        rc, _, err = self.cli("usage", "--queue", "q", "--by", "colour")
+        self.assertEqual(rc, 2)
+        self.assertIn("--by must be", err)

@@ -282,6 +282,12 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
         e.reason = reason;
         e.status_reason = "Task failed to start";
     } else if (strcmp(event, "EXITED") == 0) {
+        json_t *cpu = json_object_get(r, "cpuSeconds");
+        if (json_is_number(cpu) && json_number_value(cpu) >= 0) {
+            e.has_usage = 1;
+            e.cpu_seconds = json_number_value(cpu);
+            e.max_memory_bytes = (long long)api_int(r, "maxMemoryBytes", 0);
+        }
         json_t *code = json_object_get(r, "exitCode");
         if (json_is_integer(code)) {
             e.has_exit_code = 1;
@@ -493,7 +499,8 @@ api_op api_agent_ops[] = {
     {"AgentExchange", "POST", "/barge/v1/agent/exchange",
      "{instanceId:s, wait:b, reports:[{jobId:s!, attempt:i(1..1000000)!, event:s!, at:l,"
      " pid:i, exitCode:i,"
-     " signal:i(0..128), oom:b, timedOut:b, killed:b, agentStopped:b, reason:s}],"
+     " signal:i(0..128), oom:b, timedOut:b, killed:b, agentStopped:b, reason:s,"
+     " cpuSeconds:f, maxMemoryBytes:l}],"
      " holding:[{jobId:s!, attempt:i(1..1000000)!}], sentAt:l}",
      agent_exchange, 4 * 1024 * 1024, NULL},
     {"RevokeInstance", "POST", "/barge/v1/revokeinstance", "{instanceId:s!}", revoke_instance, 0,

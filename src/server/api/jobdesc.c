@@ -55,11 +55,27 @@ json_t *jobdesc_describe(state *st, job *j)
     json_t *ran = json_array();
     size_t ai;
     json_t *a;
+    /* The job's usage: its attempts' summed (the peak of memory is the largest). */
+    double vcpu_s = 0, gib_s = 0, cpu_s = 0;
+    long long peak = 0;
+    int measured = 0;
     json_array_foreach(attempts, ai, a) {
         json_t *where = json_object_get(a, ATTEMPT_BARGE);
+        json_t *u = json_object_get(where, "usage");
+        vcpu_s += json_number_value(json_object_get(u, "vcpuSeconds"));
+        gib_s += json_number_value(json_object_get(u, "memoryGiBSeconds"));
+        if (json_object_get(u, "cpuSeconds")) {
+            measured = 1;
+            cpu_s += json_number_value(json_object_get(u, "cpuSeconds"));
+        }
+        long long m = (long long)json_integer_value(json_object_get(u, "maxMemoryBytes"));
+        if (m > peak) peak = m;
         json_array_append(ran, where ? where : json_object());
         json_object_del(a, ATTEMPT_BARGE);
     }
+    json_t *usage = json_pack("{s:f, s:f}", "vcpuSeconds", vcpu_s, "memoryGiBSeconds", gib_s);
+    if (measured) json_object_set_new(usage, "cpuSeconds", json_real(cpu_s));
+    if (peak) json_object_set_new(usage, "maxMemoryBytes", json_integer(peak));
     json_object_set_new(d, "attempts", attempts);
     json_object_set_new(d, "isCancelled", json_boolean(j->is_cancelled));
     json_object_set_new(d, "isTerminated", json_boolean(j->is_terminated));
@@ -117,6 +133,7 @@ json_t *jobdesc_describe(state *st, job *j)
                                                    "image is recorded but no container is "
                                                    "started"));
     json_object_set_new(b, "attempts", ran);
+    json_object_set_new(b, "usage", usage);
     const char *inst = j->inst_id;
     if (inst) json_object_set_new(b, "instanceId", json_string(inst));
     if (j->ce_name) json_object_set_new(b, "computeEnvironment", json_string(j->ce_name));

@@ -338,6 +338,22 @@ static void stop_other_nodes(state *st, job *j)
     }
 }
 
+/* What an attempt held and used: the vCPUs and memory it reserved for as long as it ran (what
+ * capacity it cost), and what its agent measured it used. */
+static json_t *attempt_usage(const job *j, const attempt_end *e, int64_t at)
+{
+    int64_t from = j->attempt_started_at ? j->attempt_started_at : at;
+    double secs = at > from ? (double)(at - from) / 1000.0 : 0;
+    json_t *u = json_pack("{s:f, s:f}", "vcpuSeconds", j->spec->mvcpus / 1000.0 * secs,
+                          "memoryGiBSeconds", j->spec->memory_mib / 1024.0 * secs);
+    if (e->has_usage) {
+        json_object_set_new(u, "cpuSeconds", json_real(e->cpu_seconds));
+        if (e->max_memory_bytes > 0)
+            json_object_set_new(u, "maxMemoryBytes", json_integer(e->max_memory_bytes));
+    }
+    return u;
+}
+
 void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
 {
     if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
@@ -363,6 +379,7 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     json_t *where = json_object();
     if (j->executor) json_object_set_new(where, "executor", json_string(j->executor));
     if (j->inst_id) json_object_set_new(where, "instanceId", json_string(j->inst_id));
+    json_object_set_new(where, "usage", attempt_usage(j, e, at));
     json_object_set_new(attempt, ATTEMPT_BARGE, where);
     if (!j->attempts) j->attempts = json_array();
     json_array_append_new(j->attempts, attempt);

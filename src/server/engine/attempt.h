@@ -30,6 +30,11 @@ typedef struct attempt_end {
     const char *status_reason; /* e.g. "Essential container in task exited" */
     const char *reason;        /* container reason, e.g. the OOM message; may be NULL */
     int uncharged; /* an operator's clean stop interrupted it: recorded, not counted, requeued */
+    /* What the attempt used, as its agent measured it (has_usage): CPU time, and the peak of
+     * its memory (0: not known). */
+    int has_usage;
+    double cpu_seconds;
+    long long max_memory_bytes;
 } attempt_end;
 
 /* The ARN of the ECS task AWS Batch would have run j's current (or last) attempt as (arn.h), or
