@@ -366,6 +366,22 @@ void *agent_exchange_sender(void *arg)
             lines = lines > sent ? lines - sent : 0;
             if (ok == 1 && sent == 0) break;
         }
+        /* The server answers but cannot store lines (its log store cannot write).  The instance
+         * must not fall silent for that: heartbeats and the reports that wait for no line go
+         * on.  An end report still waits for its attempt's lines, so that a job is seen
+         * finished with its log complete; the attempt stays held meanwhile, so the server
+         * keeps it running.  A stopping agent sends every report: the lines it cannot ship go
+         * with it anyway, and the reports must not. */
+        int logs_stuck = ok == 0 && ag->logs_refused;
+        agent_report *behind = NULL;
+        if (logs_stuck) {
+            if (!ag->final_flush) {
+                pthread_mutex_lock(&ag->mu);
+                behind = agent_reports_behind_lines(ag, &mine);
+                pthread_mutex_unlock(&ag->mu);
+            }
+            ok = 1;
+        }
         if (ok == 1 && (mine || hb_due)) {
             json_t *list = agent_reports_bodies(mine);
             /* What the instance holds, as of now: an assignment taken while logs were shipped
@@ -401,9 +417,11 @@ void *agent_exchange_sender(void *arg)
             }
             json_decref(answer);
         }
+        /* Requeued at the head, the earlier ones last: the queue keeps its order. */
+        agent_reports_requeue(ag, behind);
         agent_reports_requeue(ag, mine);
         free(iid);
-        if (ok == 0) {
+        if (ok == 0 || (ok == 1 && logs_stuck)) {
             /* A stopping agent does not wait long for a server that is gone. */
             if (ag->final_flush) {
                 pthread_mutex_lock(&ag->mu);

@@ -116,10 +116,13 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
     }
     if (status == AGENT_CONN_UNREACHABLE || status == AGENT_CONN_ABORTED || status >= 500 ||
         status == 429) {
+        /* Answered, but not stored: the server is there and reports can still reach it. */
+        ag->logs_refused = status >= 500 || status == 429;
         if (status != AGENT_CONN_ABORTED)
             log_warn("cannot ship logs to %s (%s); retrying", ag->server, err);
         return 0;
     }
+    ag->logs_refused = 0;
     if (status != 200)
         log_warn("the server refused %zu log lines (%s); they are dropped", n, err);
     pthread_mutex_lock(&ag->mu);
@@ -137,6 +140,13 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
     pthread_mutex_unlock(&ag->mu);
     *sent = n;
     return 1;
+}
+
+int agent_logs_queued_for(agent *ag, const char *stream)
+{
+    for (const logev *e = ag->lhead; e; e = e->next)
+        if (strcmp(e->stream, stream) == 0) return 1;
+    return 0;
 }
 
 void agent_logs_clear(agent *ag)

@@ -31,6 +31,9 @@ int64_t agent_logs_flush_at(struct agent *ag);
  * is gone. */
 int agent_logs_ship(struct agent *ag, agent_conn *h, const char *iid, size_t *sent);
 
+/* Whether a line of stream still waits in the queue.  mu held. */
+int agent_logs_queued_for(struct agent *ag, const char *stream);
+
 /* Drops the lines still queued (the agent has stopped). */
 void agent_logs_clear(struct agent *ag);
 

@@ -79,6 +79,9 @@ typedef struct agent {
     struct agent_report *rhead, *rtail;
     struct agent_logev *lhead, *ltail;
     size_t nlogs, log_bytes;
+    /* The server answered the last log upload but could not store it (its log store cannot
+     * write): reports and heartbeats then go without waiting for the lines.  The sender's. */
+    int logs_refused;
     int64_t last_exchange;
     dict held; /* key -> the attempt held (agent_reports.c) */
 } agent;

@@ -210,10 +210,11 @@ class ServerTestCase(unittest.TestCase):
     """One server per test class; self.batch is a boto3 client."""
 
     server_args = ("--dev",)
+    server_data_dir = None  # a fresh temporary directory unless a class names one
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(args=cls.server_args).start()
+        cls.server = Server(data_dir=cls.server_data_dir, args=cls.server_args).start()
         cls.batch = cls.server.client()
 
     @classmethod
