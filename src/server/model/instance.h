@@ -33,6 +33,7 @@ typedef struct instance {
     json_t *assign, *kill;  /* what the next answer carries */
     dict strays; /* attempts its agent holds that this server no longer expects (stray) */
     int registered, draining, local;
+    const char *drain_why; /* why it drains (a static string, engine/drain.h), or NULL */
     /* The SHA-256 of the clientToken its registration carried (has_client_token): a retry of
      * that registration gets the instance again, another registration of the id is refused. */
     unsigned char client_token[32];
