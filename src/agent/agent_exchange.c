@@ -422,9 +422,11 @@ void *agent_exchange_sender(void *arg)
         agent_reports_requeue(ag, mine);
         free(iid);
         if (ok == 0 || (ok == 1 && logs_stuck)) {
-            /* A stopping agent does not wait long for a server that is gone. */
+            /* A stopping agent does not wait long for a server that is gone; one that answers
+             * still gets the reports queued since (the attempts it stopped), lines or not. */
             if (ag->final_flush) {
                 pthread_mutex_lock(&ag->mu);
+                if (ok == 1 && ag->rhead) continue;
                 break;
             }
             agent_nap(ag, backoff, &ag->sender_quit);

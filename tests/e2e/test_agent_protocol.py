@@ -640,7 +640,10 @@ class Lifecycle(AgentTestCase):
                            "a refused upload")
         self.agent.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.agent.wait_exit(), 0)
-        _, r = self.fake.report("gone-1", "EXITED", timeout=1)
+        try:
+            _, r = self.fake.report("gone-1", "EXITED", timeout=1)
+        except AssertionError as e:
+            raise AssertionError("%s\nthe agent's log:\n%s" % (e, self.agent.read_log()))
         self.assertTrue(r["agentStopped"])
         wait_gone(running["pid"])
 
