@@ -27,6 +27,7 @@
 #include "server/model/state.h"
 #include "server/engine/timelimit.h"
 #include "server/engine/attempt.h"
+#include "server/engine/drain.h"
 #include "server/engine/fleet.h"
 #include "server/engine/scheduler.h"
 #include "server/api/api.h"
@@ -164,6 +165,7 @@ static int reload(void *ctx, char **err)
 
 static void tick(void *ctx)
 {
+    drain_tick(ctx);
     fleet_tick(ctx);
     timelimit_tick(ctx);
 }

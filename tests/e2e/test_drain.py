@@ -5,6 +5,7 @@ every instance and stays DELETING until they have gone."""
 import os
 import time
 
+from harness import register_agent
 from test_cli import barge
 from test_jobs_common import JobsCase
 
@@ -125,3 +126,49 @@ class Drain(JobsCase):
         self.make_ce("gone", 2)
         self.wait_valid()
         self.assertEqual(self.ce("gone")["status"], "VALID")
+
+    # Remote agents ---------------------------------------------------------------------------
+
+    def exchange(self, iid, cred):
+        status, _, body = self.server.raw("POST", "/barge/v1/agent/exchange",
+                                          {"instanceId": iid, "wait": False, "reports": [],
+                                           "holding": []},
+                                          {"Content-Type": "application/json",
+                                           "Authorization": "Bearer " + cred})
+        self.assertEqual(status, 200, body)
+        return body
+
+    def test_a_drained_remote_instance_leaves_without_being_lost(self):
+        iid, cred = register_agent(self.server, ce="remote", instance_id="i-remote1")
+        self.assertFalse(self.exchange(iid, cred)["shutdown"])
+        status, _, body = self.server.raw("POST", "/barge/v1/draininstance", {"instanceId": iid},
+                                          {"Content-Type": "application/json"})
+        self.assertEqual((status, body["state"]), (200, "DRAINING"), body)
+        self.assertTrue(self.exchange(iid, cred)["shutdown"])
+        # Its agent shuts down and falls silent: it leaves before it would count as lost.
+        start = time.time()
+        self.wait_for(lambda: not self.instances("remote"), 25, "the instance to leave")
+        self.assertLess(time.time() - start, 20)
+        self.assertNotIn("instance %s of compute environment remote is lost" % iid,
+                         self.server.read_log())
+
+    def test_deleting_an_unmanaged_environment_waits_for_its_agents(self):
+        iid, cred = register_agent(self.server, ce="remote-gone", instance_id="i-remote2")
+        self.batch.update_compute_environment(computeEnvironment="remote-gone",
+                                              state="DISABLED")
+        self.wait_valid()
+        self.batch.delete_compute_environment(computeEnvironment="remote-gone")
+        time.sleep(1.5)
+        self.assertEqual(self.ce("remote-gone")["status"], "DELETING")
+        # No new agent joins an environment being deleted.
+        status, _, body = self.server.raw("POST", "/barge/v1/agent/register",
+                                          {"computeEnvironment": "remote-gone", "vcpus": 1,
+                                           "memoryMiB": 1024},
+                                          {"Content-Type": "application/json",
+                                           "Authorization": "Bearer any-token"})
+        self.assertEqual(status, 400, body)
+        self.assertIn("being deleted", body["message"])
+        # The one it has is told to shut down, and once it has gone, so has the environment.
+        self.assertTrue(self.exchange(iid, cred)["shutdown"])
+        self.wait_for(lambda: self.ce("remote-gone")["status"] == "DELETED", 25,
+                      "the environment to be deleted")

@@ -6,9 +6,11 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/model/instance.h"
 #include "server/model/jobs.h"
 #include "server/model/state.h"
+#include "server/engine/fleet.h"
 
 static void drain_one(state *st, instance *in, const char *why)
 {
@@ -86,6 +88,35 @@ int drain_ce_has_instances(state *st, const char *ce)
     return 0;
 }
 
+/* A remote agent told to shut down falls silent; it left rather than was lost, and its
+ * environment need not wait lostAfterSeconds for it.  A live one exchanges every
+ * heartbeatSeconds, and one that missed the order gets it again at its next exchange. */
+#define DRAIN_LEFT_AFTER_MS (2 * FLEET_HEARTBEAT_SECONDS * 1000)
+
+static void let_go_silent(state *st)
+{
+    int64_t now = util_mono_ms();
+    instance **gone = NULL;
+    size_t n = 0, i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (in->local || !in->registered || !in->draining || in->n_jobs || in->poll ||
+            now - in->last_seen <= DRAIN_LEFT_AFTER_MS)
+            continue;
+        gone = xrealloc(gone, (n + 1) * sizeof *gone);
+        gone[n++] = in;
+    }
+    for (size_t g = 0; g < n; g++) {
+        log_info("fleet: instance %s of %s was drained and has shut down", gone[g]->id,
+                 gone[g]->ce);
+        instance_remove(st->fleet, gone[g]);
+    }
+    if (n) st->jobs->sched_needed = 1; /* their vCPUs count against maxvCpus no more */
+    free(gone);
+}
+
 void drain_tick(state *st)
 {
     /* Instances of an environment that is no longer there (deleted before this server
@@ -97,6 +128,7 @@ void drain_tick(state *st)
         instance *in = v;
         if (!in->draining && !res_ce(st, in->ce)) drain_one(st, in, DRAIN_WHY_DELETED);
     }
+    let_go_silent(st);
     /* Names first: settling a deleted environment changes the registry being walked. */
     size_t n = 0;
     char **deleted = NULL;

@@ -14,7 +14,6 @@
 #include "server/model/resource.h"
 #include "server/model/state.h"
 #include "server/engine/attempt.h"
-#include "server/engine/drain.h"
 #include "server/engine/provider_local.h"
 
 instance *fleet_fit(state *st, const char *ce, const job *j, int with_reserved)
@@ -116,7 +115,6 @@ void fleet_tick(state *st)
     int64_t now = util_mono_ms();
     forgive_stall(st, now);
     spot_drill(st);
-    drain_tick(st);
     provider_local_tick(st);
     instance **doomed = NULL;
     size_t n_doomed = 0;
