@@ -417,7 +417,7 @@ void *agent_exchange_sender(void *arg)
             }
             json_decref(answer);
         }
-        /* Requeued at the head, the earlier ones last: the queue keeps its order. */
+        /* Back at the head of the queue, before what was queued meanwhile. */
         agent_reports_requeue(ag, behind);
         agent_reports_requeue(ag, mine);
         free(iid);
