@@ -77,6 +77,8 @@ class Drain(JobsCase):
                             command=self.waiter("shrink-b")) for i in range(3)]
         time.sleep(2)
         self.assertEqual({self.status(j) for j in more}, {"RUNNABLE"})
+        self.wait_for(lambda: "1 instance draining" in (self.job(more[0]).get("statusReason")
+                                                        or ""), 10, "a reason naming the drain")
         # The attempts under way all finish normally.
         self.go("shrink-a")
         for j in first:

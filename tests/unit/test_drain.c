@@ -120,10 +120,17 @@ static void test_deleted_environment(void)
     CHECK(draining("i-d1") && draining("i-d2"));
     CHECK_STR(instance_find(st->fleet, "i-d1")->drain_why, DRAIN_WHY_DELETED);
     CHECK(drain_ce_has_instances(st, "del"));
-    /* While an instance remains, the environment stays DELETING. */
+    /* While an instance remains, the environment stays DELETING, and a reload of the state
+     * (after a failed commit; the fleet is kept) does not complete the deletion either. */
     drain_tick(st);
     CHECK(res_ce(st, "del") != NULL);
     CHECK_EQ_INT(res_ce(st, "del")->status, RES_DELETING);
+    CHECK_EQ_INT(store_commit(db), 0);
+    char *err = NULL;
+    if (model_reload(st, &err) != 0) CHECK_FAIL_("model_reload: %s", err);
+    CHECK(res_ce(st, "del") != NULL);
+    CHECK_EQ_INT(res_ce(st, "del")->status, RES_DELETING);
+    CHECK_EQ_INT(store_begin(db), 0);
     clear_fleet();
     CHECK(!drain_ce_has_instances(st, "del"));
     drain_tick(st);
