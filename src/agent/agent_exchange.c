@@ -429,7 +429,15 @@ void *agent_exchange_sender(void *arg)
                 if (ok == 1 && ag->rhead) continue;
                 break;
             }
-            agent_nap(ag, backoff, &ag->sender_quit);
+            /* Lines that cannot be stored hold no heartbeat back: the nap ends when one is due. */
+            int64_t nap = backoff;
+            if (logs_stuck && ok == 1) {
+                pthread_mutex_lock(&ag->mu);
+                int64_t due = ag->last_exchange + (int64_t)ag->heartbeat_s * 1000 - util_mono_ms();
+                pthread_mutex_unlock(&ag->mu);
+                if (due < nap) nap = due > 50 ? due : 50;
+            }
+            agent_nap(ag, nap, &ag->sender_quit);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
         } else
             backoff = 250;
