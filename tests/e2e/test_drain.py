@@ -112,7 +112,9 @@ class Drain(JobsCase):
         self.batch.delete_compute_environment(computeEnvironment="gone")
         # DELETING while its instance finishes the attempt under way, and it takes no other.
         time.sleep(1.5)
-        self.assertEqual(self.ce("gone")["status"], "DELETING")
+        d = self.ce("gone")
+        self.assertEqual(d["status"], "DELETING")
+        self.assertIn("once its instances have finished", d["statusReason"])
         [me] = self.instances("gone")
         self.assertEqual((me["instanceId"], me["state"]), (inst["instanceId"], "DRAINING"))
         self.assertIn("deleted", me["drainReason"])

@@ -369,7 +369,11 @@ static int delete_ce(api_ctx *c, json_t *req, json_t **resp)
     }
     if (ce->status != RES_DELETING) {
         json_t *next = json_deep_copy(reg_get(&c->st->ce, ce->name));
-        res_set_status(next, RES_DELETING, "Deleting the compute environment");
+        res_set_status(next, RES_DELETING,
+                       drain_ce_has_instances(c->st, ce->name)
+                           ? "Deleting the compute environment once its instances have finished "
+                             "the jobs they run"
+                           : "Deleting the compute environment");
         reg_put(c->st, &c->st->ce, ce->name, next);
         /* Its instances take no new attempt; those under way finish first (engine/drain.h). */
         drain_ce(c->st, ce);
