@@ -53,6 +53,15 @@ class Drain(JobsCase):
         self.assertEqual(self.status(later), "RUNNABLE")
         self.batch.terminate_job(jobId=later, reason="test over")
 
+    def test_disabled_keeps_min_vcpus(self):
+        # As AWS scales a disabled environment in to minvCpus, not below.
+        self.make_env("dis-min", 4, minvCpus=2, instanceTypes=["c5.large"])
+        jid = self.submit("dis-min-1", queue="dis-min-q", command="true")
+        self.assertEqual(self.wait_job(jid)["status"], "SUCCEEDED")
+        self.batch.update_compute_environment(computeEnvironment="dis-min", state="DISABLED")
+        time.sleep(5)  # well past --idle-seconds
+        self.assertEqual([i["vcpus"] for i in self.instances("dis-min")], [2])
+
     def test_lower_max_drains_without_stopping_attempts(self):
         # Instances of 2 vCPUs: four 1-vCPU jobs take two of them.
         self.make_env("shrink", 4, instanceTypes=["c5.large"])
