@@ -1,7 +1,7 @@
 /* drain — compute environments that shrink or go.  The instances an environment no longer needs
  * are drained: they take no new attempt, the attempts under way finish where they are, and then
- * the instances go (a local agent exits; a remote one is told to shut down).  No attempt is ever
- * stopped to make an environment smaller.
+ * the instances go (a local agent exits; a remote one is told to shut down and leaves the fleet
+ * once it has fallen silent).  No attempt is ever stopped to make an environment smaller.
  *
  * - maxvCpus lowered below what the environment's instances have: instances are drained, those
  *   still starting, then the idle, then the least busy, until the ones left fit within the new
@@ -29,7 +29,8 @@ struct state;
 void drain_ce(struct state *st, ce_rec *ce);
 /* Whether any instance, starting, running or draining, still belongs to the environment. */
 int drain_ce_has_instances(struct state *st, const char *ce);
-/* Every second: the rules for every environment; a DELETING environment whose instances have
- * all gone becomes DELETED; an instance whose environment is gone is drained. */
+/* Every second (the server's tick): the rules for every environment; a DELETING environment
+ * whose instances have all gone becomes DELETED; an instance whose environment is gone is
+ * drained; a drained remote instance silent for two heartbeat periods leaves the fleet. */
 void drain_tick(struct state *st);
 #endif
