@@ -366,6 +366,22 @@ void *agent_exchange_sender(void *arg)
             lines = lines > sent ? lines - sent : 0;
             if (ok == 1 && sent == 0) break;
         }
+        /* The server answers but cannot store lines (its log store cannot write).  The instance
+         * must not fall silent for that: heartbeats and the reports that wait for no line go
+         * on.  An end report still waits for its attempt's lines, so that a job is seen
+         * finished with its log complete; the attempt stays held meanwhile, so the server
+         * keeps it running.  A stopping agent sends every report: the lines it cannot ship go
+         * with it anyway, and the reports must not. */
+        int logs_stuck = ok == 0 && ag->logs_refused;
+        agent_report *behind = NULL;
+        if (logs_stuck) {
+            if (!ag->final_flush) {
+                pthread_mutex_lock(&ag->mu);
+                behind = agent_reports_behind_lines(ag, &mine);
+                pthread_mutex_unlock(&ag->mu);
+            }
+            ok = 1;
+        }
         if (ok == 1 && (mine || hb_due)) {
             json_t *list = agent_reports_bodies(mine);
             /* What the instance holds, as of now: an assignment taken while logs were shipped
@@ -404,15 +420,27 @@ void *agent_exchange_sender(void *arg)
             }
             json_decref(answer);
         }
+        /* Back at the head of the queue, before what was queued meanwhile. */
+        agent_reports_requeue(ag, behind);
         agent_reports_requeue(ag, mine);
         free(iid);
-        if (ok == 0) {
-            /* A stopping agent does not wait long for a server that is gone. */
+        if (ok == 0 || (ok == 1 && logs_stuck)) {
+            /* A stopping agent does not wait long for a server that is gone; one that answers
+             * still gets the reports queued since (the attempts it stopped), lines or not. */
             if (ag->final_flush) {
                 pthread_mutex_lock(&ag->mu);
+                if (ok == 1 && ag->rhead) continue;
                 break;
             }
-            agent_nap(ag, backoff, &ag->sender_quit);
+            /* Lines that cannot be stored hold no heartbeat back: the nap ends when one is due. */
+            int64_t nap = backoff;
+            if (logs_stuck && ok == 1) {
+                pthread_mutex_lock(&ag->mu);
+                int64_t due = ag->last_exchange + (int64_t)ag->heartbeat_s * 1000 - util_mono_ms();
+                pthread_mutex_unlock(&ag->mu);
+                if (due < nap) nap = due > 50 ? due : 50;
+            }
+            agent_nap(ag, nap, &ag->sender_quit);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
         } else
             backoff = 250;

@@ -140,6 +140,8 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
     }
     if (status == AGENT_CONN_UNREACHABLE || status == AGENT_CONN_ABORTED || status >= 500 ||
         status == 429) {
+        /* Answered, but not stored: the server is there and reports can still reach it. */
+        ag->logs_refused = status >= 500 || status == 429;
         /* Once in a while, not at every retry: the server may be away for long. */
         static int64_t last_note;
         if (status != AGENT_CONN_ABORTED && util_mono_ms() - last_note >= 30000) {
@@ -148,6 +150,7 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
         }
         return 0;
     }
+    ag->logs_refused = 0;
     if (status != 200)
         log_warn("the server refused %zu log lines (%s); they are dropped", n, err);
     pthread_mutex_lock(&ag->mu);
@@ -176,6 +179,13 @@ size_t agent_logs_keep(agent *ag)
     if (ag->spool) fclose(ag->spool);
     ag->spool = NULL;
     return n;
+}
+
+int agent_logs_queued_for(agent *ag, const char *stream)
+{
+    for (const logev *e = ag->lhead; e; e = e->next)
+        if (strcmp(e->stream, stream) == 0) return 1;
+    return 0;
 }
 
 void agent_logs_clear(agent *ag)

@@ -36,6 +36,9 @@ int agent_logs_ship(struct agent *ag, agent_conn *h, const char *iid, size_t *se
  * closes that file; their count (the agent has stopped). */
 size_t agent_logs_keep(struct agent *ag);
 
+/* Whether a line of stream still waits in the queue.  mu held. */
+int agent_logs_queued_for(struct agent *ag, const char *stream);
+
 /* Drops the lines still queued (the agent has stopped). */
 void agent_logs_clear(struct agent *ag);
 

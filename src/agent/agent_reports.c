@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "agent/agent_logs.h"
 #include "agent/agent_state.h"
 
 #define OOM_REASON "OutOfMemoryError: Container killed due to memory usage"
@@ -16,6 +17,7 @@ struct agent_report {
     json_t *body;
     unsigned gen;  /* the registration it belongs to */
     char *end_key; /* a report that an attempt ended: the attempt's held key */
+    char *stream;  /* and the log stream its lines go to */
 };
 
 /* An attempt this instance holds (see agent_reports.h).  Every exchange lists them
@@ -100,6 +102,7 @@ void agent_reports_queue(agent *ag, json_t *body, const exec_spec *end)
     agent_report *r = xcalloc(1, sizeof *r);
     r->body = body;
     r->end_key = end ? held_key(end->job_id, end->attempt) : NULL;
+    r->stream = end ? xstrdup(end->log_stream ? end->log_stream : end->job_id) : NULL;
     pthread_mutex_lock(&ag->mu);
     r->gen = ag->gen;
     if (ag->rtail) ag->rtail->next = r;
@@ -181,6 +184,23 @@ json_t *agent_reports_bodies(const agent_report *list)
     return bodies;
 }
 
+agent_report *agent_reports_behind_lines(agent *ag, agent_report **list)
+{
+    agent_report *behind = NULL, **btail = &behind, **at = list;
+    while (*at) {
+        agent_report *r = *at;
+        if (r->stream && agent_logs_queued_for(ag, r->stream)) {
+            *at = r->next;
+            r->next = NULL;
+            *btail = r;
+            btail = &r->next;
+        } else {
+            at = &r->next;
+        }
+    }
+    return behind;
+}
+
 void agent_reports_requeue(agent *ag, agent_report *list)
 {
     if (!list) return;
@@ -199,6 +219,7 @@ void agent_reports_free(agent_report *r)
         agent_report *next = r->next;
         json_decref(r->body);
         free(r->end_key);
+        free(r->stream);
         free(r);
         r = next;
     }

@@ -45,6 +45,10 @@ agent_report *agent_reports_take(struct agent *ag, unsigned gen, agent_report **
 /* The bodies of a list of reports, for an exchange's "reports" member. */
 json_t *agent_reports_bodies(const agent_report *list);
 
+/* Takes out of *list the end reports whose attempt's lines still wait in the log queue, in
+ * order, and returns them.  mu held. */
+agent_report *agent_reports_behind_lines(struct agent *ag, agent_report **list);
+
 /* Puts reports the server did not take back at the head of the queue. */
 void agent_reports_requeue(struct agent *ag, agent_report *list);
 

@@ -80,6 +80,9 @@ typedef struct agent {
     struct agent_report *rhead, *rtail;
     struct agent_logev *lhead, *ltail;
     size_t nlogs, log_bytes;
+    /* The server answered the last log upload but could not store it (its log store cannot
+     * write): reports and heartbeats then go without waiting for the lines.  The sender's. */
+    int logs_refused;
     int64_t last_exchange;
     /* The server's absence (agent_orphan.c): --server-lost-seconds, when it last answered
      * (monotonic ms, 0 before it ever did), whether the agent has given up waiting for it, and

@@ -19,6 +19,8 @@ static const char fleet_help[] =
     "no new ones; it then goes.  terminate ends an instance now: its attempts end as on a lost\n"
     "host ('Host EC2 (instance ID) terminated.') and retry as their strategies say.  reclaim\n"
     "takes back an instance of a SPOT environment as EC2 takes back Spot capacity (a drill).\n"
+    "Under the table, each draining instance is listed with why it drains (an operator, a\n"
+    "lowered maxvCpus, its compute environment being deleted).\n"
     "Needs batch:ListInstances, batch:DrainInstance, batch:TerminateInstance or\n"
     "batch:ReclaimInstance.\n"
     "\n"
@@ -57,6 +59,12 @@ static void print_instances(json_t *list)
     fputs(out.data, stdout);
     buf_free(&out);
     cli_table_free(&t);
+    /* Why each draining instance drains: too long for a column. */
+    json_array_foreach(list, i, in) {
+        const char *why = json_string_value(json_object_get(in, "drainReason"));
+        if (why)
+            printf("%s drains: %s\n", json_string_value(json_object_get(in, "instanceId")), why);
+    }
 }
 
 int cli_fleet(int argc, char **argv)

@@ -28,6 +28,7 @@
 #include "server/model/state.h"
 #include "server/engine/timelimit.h"
 #include "server/engine/attempt.h"
+#include "server/engine/drain.h"
 #include "server/engine/fleet.h"
 #include "server/engine/provider_local.h"
 #include "server/engine/provider_exec.h"
@@ -169,6 +170,7 @@ static int reload(void *ctx, char **err)
 
 static void tick(void *ctx)
 {
+    drain_tick(ctx);
     fleet_tick(ctx);
     timelimit_tick(ctx);
     api_metrics_tick(ctx);

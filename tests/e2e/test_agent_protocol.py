@@ -32,6 +32,7 @@ class FakeServer:
         self.assign, self.kill = [], []
         self.shutdown = False
         self.refuse_reports = False  # answer 500 to exchanges that carry reports
+        self.refuse_logs = False     # answer 500 to log uploads (a log store that cannot write)
         self.instance = None     # the id the server knows, None when forgotten
         self.count = 0
         self.valid = set()       # the credentials accepted now
@@ -111,6 +112,11 @@ class FakeServer:
                              "message": "the credential presented is not valid"}
             self.seen.append((path, headers))
             if path == "/barge/v1/agent/logs":
+                if self.refuse_logs:
+                    self.requests.append(("logs-refused", body))
+                    self.cond.notify_all()
+                    return 500, {"__type": "ServerException",
+                                 "message": "the server could not store these log events"}
                 self.requests.append(("logs", body))
                 self.cond.notify_all()
                 return 200, {}
@@ -602,6 +608,47 @@ class Lifecycle(AgentTestCase):
         self.assertEqual(r["signal"], signal.SIGTERM)
         wait_gone(running["pid"])
         self.assertFalse(os.path.exists(self.agent.work_dir))
+
+    def test_logs_that_cannot_be_stored_hold_no_heartbeat_back(self):
+        # The server answers uploads with 500 (its log store cannot write): the instance keeps
+        # exchanging, reports its attempt running, and holds the end report until the lines
+        # are stored, so that the job's log is complete when the job is seen finished.
+        self.fake.refuse_logs = True
+        self.fake.give("stuck-1", ["sh", "-c", "echo one; sleep 0.5; echo two"])
+        self.fake.report("stuck-1", "RUNNING")
+        self.fake.wait_for(lambda: any(k == "logs-refused" for k, _ in self.fake.requests), 5,
+                           "a refused upload")
+        start = len(self.fake.requests)
+        time.sleep(4)
+        beats = [b for k, b in self.fake.requests[start:] if k == "exchange" and not b["wait"]]
+        self.assertGreaterEqual(len(beats), 2, self.fake.requests[start:])
+        # Every heartbeat lists the attempt as held: it ended, but its end is not reported.
+        self.assertTrue(all(("stuck-1", 1) in [(h["jobId"], h["attempt"]) for h in b["holding"]]
+                            for b in beats), beats)
+        self.assertFalse([r for _, r in self.fake.reports()
+                          if r["jobId"] == "stuck-1" and r["event"] == "EXITED"])
+        # The store writes again: the lines, then the end report.
+        self.fake.refuse_logs = False
+        i_exit, exited = self.fake.report("stuck-1", "EXITED", timeout=15)
+        self.assertEqual(exited["exitCode"], 0)
+        lines = self.fake.log_lines("def/default/stuck-1")
+        self.assertEqual([m for _, m in lines], ["one", "two"])
+        self.assertTrue(all(i < i_exit for i, _ in lines), (lines, i_exit))
+
+    def test_a_stopping_agent_reports_although_its_logs_cannot_be_stored(self):
+        self.fake.refuse_logs = True
+        self.fake.give("gone-1", ["sh", "-c", "echo started; exec sleep 60"])
+        _, running = self.fake.report("gone-1", "RUNNING")
+        self.fake.wait_for(lambda: any(k == "logs-refused" for k, _ in self.fake.requests), 5,
+                           "a refused upload")
+        self.agent.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.agent.wait_exit(), 0)
+        try:
+            _, r = self.fake.report("gone-1", "EXITED", timeout=1)
+        except AssertionError as e:
+            raise AssertionError("%s\nthe agent's log:\n%s" % (e, self.agent.read_log()))
+        self.assertTrue(r["agentStopped"])
+        wait_gone(running["pid"])
 
     def test_sigterm_stops_cleanly(self):
         self.fake.give("term-1", ["sh", "-c", "echo started; exec sleep 60"])

@@ -210,6 +210,14 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
                         "instance %s is being launched by this server; only the agent it "
                         "launched registers it", in->id);
     }
+    /* An environment being deleted takes no new instance: its own finish what they run and go
+     * (engine/drain.h). */
+    if (!in && res_ce(c->st, name)->status == RES_DELETING) {
+        api_client_error(c, "computeEnvironment: '%s' is being deleted and takes no new "
+                            "instance", name);
+        free(name);
+        return -1;
+    }
     if (!in) in = instance_new(c->st->fleet, id, name);
     free(name);
     in->has_client_token = client != NULL;

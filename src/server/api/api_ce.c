@@ -15,6 +15,7 @@
 #include "server/model/registry.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
+#include "server/engine/drain.h"
 #include "server/api/api.h"
 
 #define RESOURCE_SHAPE_COMMON                                                                 \
@@ -105,6 +106,10 @@ static int check_resources(api_ctx *c, json_t *cr, const char *type, int creatin
 static void settle(void *ctx, void *arg)
 {
     state *st = ctx;
+    /* A deleted environment stays DELETING until its instances have gone: the fleet's
+     * housekeeping settles it then (engine/drain.c). */
+    ce_rec *ce = res_ce(st, arg);
+    if (ce && ce->status == RES_DELETING && drain_ce_has_instances(st, ce->name)) return;
     res_settle(st, &st->ce, arg);
 }
 
@@ -325,6 +330,8 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
                       json_object_get(next, "computeEnvironmentArn"));
     reg_put(c->st, &c->st->ce, name, next);
     next = NULL;
+    /* A lower maxvCpus drains what no longer fits before the next placement. */
+    drain_ce(c->st, rec);
     core_after(0, settle, xstrdup(name));
     rc = 0;
 out:
@@ -362,8 +369,14 @@ static int delete_ce(api_ctx *c, json_t *req, json_t **resp)
     }
     if (ce->status != RES_DELETING) {
         json_t *next = json_deep_copy(reg_get(&c->st->ce, ce->name));
-        res_set_status(next, RES_DELETING, "Deleting the compute environment");
+        res_set_status(next, RES_DELETING,
+                       drain_ce_has_instances(c->st, ce->name)
+                           ? "Deleting the compute environment once its instances have finished "
+                             "the jobs they run"
+                           : "Deleting the compute environment");
         reg_put(c->st, &c->st->ce, ce->name, next);
+        /* Its instances take no new attempt; those under way finish first (engine/drain.h). */
+        drain_ce(c->st, ce);
         core_after(0, settle, xstrdup(ce->name));
     }
     *resp = json_object();

@@ -16,6 +16,7 @@
 #include "server/model/instance.h"
 #include "server/model/jobs.h"
 #include "server/model/state.h"
+#include "server/engine/drain.h"
 #include "server/engine/fleet.h"
 #include "server/api/api.h"
 
@@ -42,6 +43,8 @@ static json_t *describe_instance(const instance *in, int64_t now)
     /* Which provider launched it (none: an operator started its agent). */
     if (in->local || in->exec)
         json_object_set_new(d, "provider", json_string(in->local ? "local" : "exec"));
+    if (in->draining && in->drain_why)
+        json_object_set_new(d, "drainReason", json_string(in->drain_why));
     if (in->registered)
         json_object_set_new(d, "lastHeartbeatSecondsAgo",
                             json_real((double)(now - in->last_seen) / 1000.0));
@@ -89,6 +92,7 @@ static int drain_instance(api_ctx *c, json_t *req, json_t **resp)
 {
     instance *in = find(c, req);
     if (!in) return -1;
+    if (!in->draining) in->drain_why = DRAIN_WHY_OPERATOR;
     in->draining = 1;
     in->dirty = 1;
     /* Its agent learns it at once when idle (and shuts down); else when its attempts end. */

@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -180,6 +181,14 @@ fail:
     return -1;
 }
 
+/* Fault injection, as SQLite's own tests fail their VFS: while the file named by
+ * $BARGE_FAULT_LOGSTORE exists, every commit fails as on a full disk, so that tests can hold the
+ * log store down for a while and let it recover without filling a real disk. */
+static int fault_now(const logstore *ls)
+{
+    return ls->fault_path && access(ls->fault_path, F_OK) == 0;
+}
+
 static void *writer_main(void *arg)
 {
     logstore *ls = arg;
@@ -191,10 +200,11 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&ls->mu);
         if (!batch) break; /* stopping, and everything is written */
 
-        int rc = write_batch(ls, batch);
+        int fault = fault_now(ls);
+        int rc = fault ? -1 : write_batch(ls, batch);
         if (rc < 0)
             log_error("logstore: writing log events to %s failed: %s; they are lost", ls->path,
-                      sqlite3_errmsg(ls->w));
+                      fault ? "an injected fault ($BARGE_FAULT_LOGSTORE)" : sqlite3_errmsg(ls->w));
         uint64_t first = batch->ticket, last = first;
         size_t size = 0;
         for (pending *p = batch, *next; p; p = next) {
@@ -311,6 +321,8 @@ logstore *logstore_open(const char *dir, char **err)
     logstore *ls = xcalloc(1, sizeof *ls);
     *err = NULL;
     ls->path = xasprintf("%s/logs.db", dir);
+    const char *fault = getenv("BARGE_FAULT_LOGSTORE");
+    ls->fault_path = fault && *fault ? xstrdup(fault) : NULL;
     /* Only the writer thread uses this connection once the store is open. */
     int rc = sqlite3_open_v2(ls->path, &ls->w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                                    SQLITE_OPEN_NOMUTEX, NULL);
@@ -352,6 +364,7 @@ logstore *logstore_open(const char *dir, char **err)
     return ls;
 fail:
     close_connections(ls);
+    free(ls->fault_path);
     free(ls->path);
     free(ls);
     return NULL;
@@ -370,6 +383,7 @@ void logstore_close(logstore *ls)
     pthread_mutex_destroy(&ls->rmu);
     pthread_cond_destroy(&ls->work);
     pthread_cond_destroy(&ls->done);
+    free(ls->fault_path);
     free(ls->path);
     free(ls);
 }

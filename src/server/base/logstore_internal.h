@@ -41,6 +41,9 @@ struct logstore {
     struct { uint64_t lo, hi; } failed[FAILED_RING];
     unsigned n_failed;
     int stopping;
+    /* A test hook: while the file named by $BARGE_FAULT_LOGSTORE exists, commits fail (NULL
+     * without it).  Read by the writer thread only. */
+    char *fault_path;
     /* Read-only connections, lent to one caller at a time. */
     pthread_mutex_t rmu;
     reader *free_readers, *all_readers;

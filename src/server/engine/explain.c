@@ -28,7 +28,7 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
         return EXPLAIN_NONE;
     }
     double need = j->spec->mvcpus / 1000.0;
-    int maxv = 0, maxm = 0, maxg = 0, registered = 0, starting = 0;
+    int maxv = 0, maxm = 0, maxg = 0, registered = 0, starting = 0, draining = 0;
     if (ce->managed) {
         provider_local_largest(ce, &maxv, &maxm, &maxg);
         if (j->spec->mvcpus > maxv * 1000) {
@@ -58,6 +58,7 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
         if (strcmp(in->ce, name) != 0) continue;
         total += in->mvcpus;
         used += in->used_mvcpus;
+        draining += in->draining;
         if (in->registered) {
             registered++;
             if (!ce->managed) {
@@ -105,6 +106,10 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
         buf_printf(out, "waiting for capacity in compute environment %s: %g of %g vCPUs in use%s",
                    name, used / 1000.0, total / 1000.0,
                    ce->managed ? " (maxvCpus reached or no instance fits)" : "");
+    /* Draining instances still count against maxvCpus until their attempts end. */
+    if (draining)
+        buf_printf(out, "; %d instance%s draining, the attempts there finishing first",
+                   draining, draining > 1 ? "s" : "");
     return EXPLAIN_NONE;
 }
 

@@ -206,7 +206,9 @@ int provider_local_provide(state *st, ce_rec *ce, const job *j)
     /* An instance still starting that will have room for j once it registers. */
     while (dict_next(&st->fleet->instances, &i, &k, &v)) {
         instance *in = v;
-        if (in->registered || strcmp(in->ce, ce->name) != 0 || !instance_fits(in, j, 1)) continue;
+        if (in->registered || in->draining || strcmp(in->ce, ce->name) != 0 ||
+            !instance_fits(in, j, 1))
+            continue;
         instance_reserve(in, j);
         return 1;
     }

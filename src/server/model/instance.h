@@ -39,6 +39,7 @@ typedef struct instance {
     /* An exec instance's terminate command as configured at its launch (NULL: none), kept in
      * its record so that a restarted server still runs it when the instance goes. */
     char *terminate_cmd;
+    const char *drain_why; /* why it drains (a static string, engine/drain.h), or NULL */
     /* The SHA-256 of the clientToken its registration carried (has_client_token): a retry of
      * that registration gets the instance again, another registration of the id is refused. */
     unsigned char client_token[32];

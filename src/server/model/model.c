@@ -63,7 +63,15 @@ static void settle_transitional(state *st)
     for (size_t r = 0; r < 2; r++) {
         size_t n;
         const char **keys = reg_sorted_keys(regs[r], strcmp, &n);
-        for (size_t i = 0; i < n; i++) res_settle(st, regs[r], keys[i]);
+        for (size_t i = 0; i < n; i++) {
+            /* A deleted environment whose instances the fleet still has (a reload after a
+             * failed commit keeps the fleet) stays DELETING until they have gone
+             * (engine/drain.c). */
+            ce_rec *ce = r == 0 ? res_ce(st, keys[i]) : NULL;
+            if (ce && ce->status == RES_DELETING && fleet_ce_mvcpus(st->fleet, ce->name) > 0)
+                continue;
+            res_settle(st, regs[r], keys[i]);
+        }
         free(keys);
     }
 }

@@ -1,0 +1,187 @@
+"""Compute environments that shrink or go let the attempts under way finish: a DISABLED one
+places nothing new and scales down to minvCpus once idle; one whose maxvCpus is lowered drains
+the instances that no longer fit and starts nothing past the new maximum; a deleted one drains
+every instance and stays DELETING until they have gone."""
+import os
+import time
+
+from harness import register_agent
+from test_cli import barge
+from test_jobs_common import JobsCase
+
+
+class Drain(JobsCase):
+    def instances(self, ce):
+        status, _, body = self.server.raw("POST", "/barge/v1/listinstances",
+                                          {"computeEnvironment": ce},
+                                          {"Content-Type": "application/json"})
+        self.assertEqual(status, 200, body)
+        return body["instances"]
+
+    def ce(self, name):
+        [d] = self.batch.describe_compute_environments(computeEnvironments=[name])[
+            "computeEnvironments"]
+        return d
+
+    def waiter(self, name):
+        """A script that prints, waits for OUT/name.go and prints again."""
+        return 'echo start; while [ ! -e "$OUT/%s.go" ]; do sleep 0.05; done; echo end' % name
+
+    def go(self, name):
+        open(os.path.join(self.out_dir, name + ".go"), "w").close()
+
+    def make_env(self, name, max_vcpus, **cr):
+        self.make_ce(name, max_vcpus, **cr)
+        self.make_queue(name + "-q", [name])
+        self.wait_valid()
+
+    def test_disabled_finishes_what_runs_and_places_nothing(self):
+        self.make_env("dis", 4)
+        jid = self.submit("dis-1", queue="dis-q", command=self.waiter("dis-1"))
+        self.wait_job(jid, "RUNNING")
+        self.batch.update_compute_environment(computeEnvironment="dis", state="DISABLED")
+        self.wait_for(lambda: self.ce("dis")["status"] == "VALID", 5, "the update to settle")
+        later = self.submit("dis-2", queue="dis-q", command="true")
+        time.sleep(2)
+        self.assertEqual(self.status(later), "RUNNABLE")
+        self.assertEqual(self.status(jid), "RUNNING")
+        self.go("dis-1")
+        d = self.wait_job(jid)
+        self.assertEqual((d["status"], d["container"]["exitCode"]), ("SUCCEEDED", 0))
+        # Idle, it goes (minvCpus is 0); the job submitted meanwhile still waits.
+        self.wait_for(lambda: not self.instances("dis"), 15, "the idle instance to go")
+        self.assertEqual(self.status(later), "RUNNABLE")
+        self.batch.terminate_job(jobId=later, reason="test over")
+
+    def test_disabled_keeps_min_vcpus(self):
+        # As AWS scales a disabled environment in to minvCpus, not below.
+        self.make_env("dis-min", 4, minvCpus=2, instanceTypes=["c5.large"])
+        jid = self.submit("dis-min-1", queue="dis-min-q", command="true")
+        self.assertEqual(self.wait_job(jid)["status"], "SUCCEEDED")
+        self.batch.update_compute_environment(computeEnvironment="dis-min", state="DISABLED")
+        time.sleep(5)  # well past --idle-seconds
+        self.assertEqual([i["vcpus"] for i in self.instances("dis-min")], [2])
+
+    def test_lower_max_drains_without_stopping_attempts(self):
+        # Instances of 2 vCPUs: four 1-vCPU jobs take two of them.
+        self.make_env("shrink", 4, instanceTypes=["c5.large"])
+        first = [self.submit("shrink-%d" % i, queue="shrink-q", command=self.waiter("shrink-a"))
+                 for i in range(4)]
+        self.wait_jobs(first, "RUNNING")
+        self.assertEqual(len(self.instances("shrink")), 2)
+        self.batch.update_compute_environment(computeEnvironment="shrink",
+                                              computeResources={"maxvCpus": 2})
+        # One instance drains, with the reason; the other fits within the new maximum.
+        insts = self.instances("shrink")
+        self.assertEqual(sorted(i["state"] for i in insts), ["DRAINING", "READY"], insts)
+        [drained] = [i for i in insts if i["state"] == "DRAINING"]
+        self.assertIn("maxvCpus", drained["drainReason"])
+        rc, out, err = barge("fleet", "--compute-environment", "shrink",
+                             endpoint=self.server.url)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("DRAINING", out)
+        self.assertIn("%s drains: " % drained["instanceId"], out)
+        # Nothing new starts while the environment is over its maximum.
+        more = [self.submit("shrink-more-%d" % i, queue="shrink-q",
+                            command=self.waiter("shrink-b")) for i in range(3)]
+        time.sleep(2)
+        self.assertEqual({self.status(j) for j in more}, {"RUNNABLE"})
+        self.wait_for(lambda: "1 instance draining" in (self.job(more[0]).get("statusReason")
+                                                        or ""), 10, "a reason naming the drain")
+        # The attempts under way all finish normally.
+        self.go("shrink-a")
+        for j in first:
+            d = self.wait_job(j)
+            self.assertEqual((d["status"], d["container"]["exitCode"]), ("SUCCEEDED", 0),
+                             d.get("statusReason"))
+        self.wait_for(lambda: all(i["instanceId"] != drained["instanceId"]
+                                  for i in self.instances("shrink")), 15,
+                      "the drained instance to go")
+        # From then on, at most 2 vCPUs: two of the three run, the third waits.
+        self.wait_for(lambda: sum(self.status(j) == "RUNNING" for j in more) == 2, 15,
+                      "two jobs to run")
+        for _ in range(10):
+            self.assertLessEqual(sum(self.status(j) == "RUNNING" for j in more), 2)
+            self.assertLessEqual(sum(i["vcpus"] for i in self.instances("shrink")), 2)
+            time.sleep(0.1)
+        self.go("shrink-b")
+        for j in more:
+            self.assertEqual(self.wait_job(j)["status"], "SUCCEEDED")
+
+    def test_delete_waits_for_running_attempts(self):
+        self.make_env("gone", 4)
+        jid = self.submit("gone-1", queue="gone-q", command=self.waiter("gone-1"))
+        self.wait_job(jid, "RUNNING")
+        [inst] = self.instances("gone")
+        self.batch.update_compute_environment(computeEnvironment="gone", state="DISABLED")
+        self.batch.update_job_queue(jobQueue="gone-q",
+                                    computeEnvironmentOrder=[{"order": 1,
+                                                              "computeEnvironment": "ce"}])
+        self.wait_valid()
+        self.batch.delete_compute_environment(computeEnvironment="gone")
+        # DELETING while its instance finishes the attempt under way, and it takes no other.
+        time.sleep(1.5)
+        d = self.ce("gone")
+        self.assertEqual(d["status"], "DELETING")
+        self.assertIn("once its instances have finished", d["statusReason"])
+        [me] = self.instances("gone")
+        self.assertEqual((me["instanceId"], me["state"]), (inst["instanceId"], "DRAINING"))
+        self.assertIn("deleted", me["drainReason"])
+        self.assertEqual(self.status(jid), "RUNNING")
+        self.go("gone-1")
+        d = self.wait_job(jid)
+        self.assertEqual((d["status"], d["container"]["exitCode"]), ("SUCCEEDED", 0),
+                         d.get("statusReason"))
+        self.wait_for(lambda: self.ce("gone")["status"] == "DELETED", 15,
+                      "the environment to be deleted once its instance has gone")
+        self.assertEqual(self.instances("gone"), [])
+        # The name is free again.
+        self.make_ce("gone", 2)
+        self.wait_valid()
+        self.assertEqual(self.ce("gone")["status"], "VALID")
+
+    # Remote agents ---------------------------------------------------------------------------
+
+    def exchange(self, iid, cred):
+        status, _, body = self.server.raw("POST", "/barge/v1/agent/exchange",
+                                          {"instanceId": iid, "wait": False, "reports": [],
+                                           "holding": []},
+                                          {"Content-Type": "application/json",
+                                           "Authorization": "Bearer " + cred})
+        self.assertEqual(status, 200, body)
+        return body
+
+    def test_a_drained_remote_instance_leaves_without_being_lost(self):
+        iid, cred = register_agent(self.server, ce="remote", instance_id="i-remote1")
+        self.assertFalse(self.exchange(iid, cred)["shutdown"])
+        status, _, body = self.server.raw("POST", "/barge/v1/draininstance", {"instanceId": iid},
+                                          {"Content-Type": "application/json"})
+        self.assertEqual((status, body["state"]), (200, "DRAINING"), body)
+        self.assertTrue(self.exchange(iid, cred)["shutdown"])
+        # Its agent shuts down and falls silent: it leaves before it would count as lost.
+        start = time.time()
+        self.wait_for(lambda: not self.instances("remote"), 25, "the instance to leave")
+        self.assertLess(time.time() - start, 20)
+        self.assertNotIn("instance %s of compute environment remote is lost" % iid,
+                         self.server.read_log())
+
+    def test_deleting_an_unmanaged_environment_waits_for_its_agents(self):
+        iid, cred = register_agent(self.server, ce="remote-gone", instance_id="i-remote2")
+        self.batch.update_compute_environment(computeEnvironment="remote-gone",
+                                              state="DISABLED")
+        self.wait_valid()
+        self.batch.delete_compute_environment(computeEnvironment="remote-gone")
+        time.sleep(1.5)
+        self.assertEqual(self.ce("remote-gone")["status"], "DELETING")
+        # No new agent joins an environment being deleted.
+        status, _, body = self.server.raw("POST", "/barge/v1/agent/register",
+                                          {"computeEnvironment": "remote-gone", "vcpus": 1,
+                                           "memoryMiB": 1024},
+                                          {"Content-Type": "application/json",
+                                           "Authorization": "Bearer any-token"})
+        self.assertEqual(status, 400, body)
+        self.assertIn("being deleted", body["message"])
+        # The one it has is told to shut down, and once it has gone, so has the environment.
+        self.assertTrue(self.exchange(iid, cred)["shutdown"])
+        self.wait_for(lambda: self.ce("remote-gone")["status"] == "DELETED", 25,
+                      "the environment to be deleted")

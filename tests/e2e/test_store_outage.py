@@ -1,0 +1,148 @@
+"""A log store that cannot write for a while (a full disk) must not cost a job its end: the
+agent keeps its instance alive with heartbeats, the end report reaches the server, and the
+job's lines are stored once the store writes again.  The outage is injected with
+$BARGE_FAULT_LOGSTORE: while the file it names exists, the log store's commits fail."""
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+
+from test_jobs_common import JobsCase
+
+GROUP = "/aws/batch/job"
+
+
+class LogStoreOutage(JobsCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fault_dir = tempfile.mkdtemp(prefix="barge-fault-")
+        cls.fault = os.path.join(cls.fault_dir, "logstore-down")
+        os.environ["BARGE_FAULT_LOGSTORE"] = cls.fault
+        try:
+            super().setUpClass()
+        finally:
+            del os.environ["BARGE_FAULT_LOGSTORE"]
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        if os.path.exists(cls.fault):
+            os.unlink(cls.fault)
+        os.rmdir(cls.fault_dir)
+
+    def tearDown(self):
+        if os.path.exists(self.fault):
+            os.unlink(self.fault)
+
+    def messages(self, stream):
+        out = self.server.client("logs").get_log_events(logGroupName=GROUP,
+                                                        logStreamName=stream,
+                                                        startFromHead=True)
+        return [e["message"] for e in out["events"]]
+
+    def test_a_job_that_ends_during_an_outage_succeeds(self):
+        go = os.path.join(self.out_dir, "outage.go")
+        jid = self.submit("outage", command='echo before; while [ ! -e "%s" ]; do sleep 0.05; '
+                                            'done; echo after; echo done >&2' % go)
+        self.wait_job(jid, "RUNNING")
+        stream = self.job(jid)["container"]["logStreamName"]
+        self.wait_for(lambda: self.messages(stream) == ["before"], 10, "the first line")
+        # The store stops writing; the job prints and exits 0 meanwhile.
+        open(self.fault, "w").close()
+        open(go, "w").close()
+        # Longer than an instance may stay silent (lostAfterSeconds, 30 s).
+        time.sleep(40)
+        # Its end report waits for its lines; the instance stays alive meanwhile.
+        d = self.job(jid)
+        self.assertEqual(d["status"], "RUNNING", d.get("statusReason"))
+        self.assertNotIn("is lost", self.server.read_log())
+        # The store writes again: the job is recorded as it ended, with all of its lines.
+        os.unlink(self.fault)
+        d = self.wait_job(jid, timeout=20)
+        self.assertEqual((d["status"], d["container"].get("exitCode")), ("SUCCEEDED", 0),
+                         d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 1)
+        self.wait_for(lambda: self.messages(stream) == ["before", "after", "done"], 20,
+                      "the lines printed during the outage")
+        self.assertNotIn("is lost", self.server.read_log())
+
+
+def fill(path):
+    """Writes path until the file system is full."""
+    chunk = b"\0" * (1 << 20)
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError:
+            pass
+    # What a megabyte did not fill.
+    with open(path, "ab", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+
+
+class DiskFull(JobsCase):
+    """The whole data directory on a small file system that fills up: the main store and the
+    log store both fail to write.  Needs the right to mount a tmpfs (root); skipped without."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mnt = tempfile.mkdtemp(prefix="barge-full-")
+        rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", cls.mnt],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        if rc != 0:
+            os.rmdir(cls.mnt)
+            raise unittest.SkipTest("cannot mount a tmpfs here")
+        cls.server_data_dir = os.path.join(cls.mnt, "data")
+        os.mkdir(cls.server_data_dir)
+        cls.filler = os.path.join(cls.mnt, "filler")
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.unmount()
+            raise
+
+    @classmethod
+    def unmount(cls):
+        subprocess.run(["umount", "-l", cls.mnt])
+        os.rmdir(cls.mnt)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.unmount()
+
+    def tearDown(self):
+        if os.path.exists(self.filler):
+            os.unlink(self.filler)
+
+    def test_a_job_that_ends_while_the_disk_is_full_succeeds(self):
+        go = os.path.join(self.out_dir, "full.go")
+        jid = self.submit("full", command='echo before; while [ ! -e "%s" ]; do sleep 0.05; '
+                                          'done; echo after' % go)
+        self.wait_job(jid, "RUNNING")
+        stream = self.job(jid)["container"]["logStreamName"]
+        logs = self.server.client("logs")
+        self.wait_for(lambda: [e["message"] for e in logs.get_log_events(
+            logGroupName=GROUP, logStreamName=stream, startFromHead=True)["events"]] == ["before"],
+            10, "the first line")
+        fill(self.filler)
+        open(go, "w").close()
+        time.sleep(40)
+        d = self.job(jid)
+        self.assertNotEqual(d["status"], "FAILED", d.get("statusReason"))
+        os.unlink(self.filler)
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual((d["status"], d["container"].get("exitCode")), ("SUCCEEDED", 0),
+                         d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 1)
+        self.wait_for(lambda: [e["message"] for e in logs.get_log_events(
+            logGroupName=GROUP, logStreamName=stream, startFromHead=True)["events"]] ==
+            ["before", "after"], 20, "the line printed while the disk was full")
