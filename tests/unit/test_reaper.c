@@ -1,6 +1,7 @@
 /* reaper.c: a claimed child's exit status reaches its claimant even when the supervisor's
  * collection reaps it first; unclaimed children (orphans) go to the collector's callback. */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
 static atomic_int stop, orphans;
 static pid_t orphan_pid;
 
-static void on_orphan(void *ctx, pid_t pid, int status)
+static void on_orphan(void *ctx, pid_t pid, int status, const struct rusage *ru)
 {
     (void)ctx;
     if (pid == orphan_pid && WIFEXITED(status) && WEXITSTATUS(status) == 9) atomic_fetch_add(&orphans, 1);
