@@ -112,7 +112,10 @@ class Lifecycle(JobsCase):
         b = self.raw_job(jid)["barge"]
         self.assertEqual(b["executor"], "process")
         self.assertRegex(b["instanceId"], r"^i-[0-9a-f]{17}$")
+        usage = b["attempts"][0].pop("usage")
         self.assertEqual(b["attempts"], [{"executor": "process", "instanceId": b["instanceId"]}])
+        self.assertEqual(usage, b["usage"])  # one attempt: the job's usage is its
+        self.assertGreater(usage["vcpuSeconds"], 0)
         self.assertNotIn("barge", self.raw_job(jid)["attempts"][0])
         self.assertEqual(b["computeEnvironment"], "ce")
         self.assertTrue(b.get("memoryLimit"), "how memory limits are enforced")

@@ -78,6 +78,9 @@ class Reconcile(JobsCase):
         self.assertEqual(self.wait_job(jid, timeout=5)["status"], "SUCCEEDED")
         raw = self.raw_job(jid)
         where = {"executor": "stand-in", "instanceId": agent.id}
+        # Each attempt's usage: what it reserved (a stand-in measures nothing it used).
+        for a in raw["barge"]["attempts"]:
+            self.assertEqual(set(a.pop("usage")), {"vcpuSeconds", "memoryGiBSeconds"})
         self.assertEqual(raw["barge"]["attempts"], [where, where])
         self.assertEqual(raw["barge"]["executor"], "stand-in")
         self.assertNotIn("note", raw["barge"])  # the host-process note is the process executor's
