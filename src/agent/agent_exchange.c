@@ -333,7 +333,10 @@ static int sender_wait(agent *ag, int *logs_due, int *hb_due)
         int64_t now = util_mono_ms(), wake = ag->last_exchange + (int64_t)ag->heartbeat_s * 1000;
         *logs_due = agent_logs_due(ag, now, final || ag->rhead != NULL);
         *hb_due = !final && now >= wake;
-        if (ag->rhead || *logs_due || *hb_due) return 1;
+        /* Reports wait while output goes to the spool (agent_orphan.h): a report must not
+         * overtake its job's lines, which are there, not in the queue. */
+        int reports = ag->rhead && (!atomic_load(&ag->orphaned) || final);
+        if (reports || *logs_due || *hb_due) return 1;
         if (final) return 0; /* everything is delivered */
         int64_t flush_at = agent_logs_flush_at(ag);
         if (flush_at && flush_at < wake) wake = flush_at;
@@ -353,7 +356,9 @@ void *agent_exchange_sender(void *arg)
         /* Take the reports first, then ship every line queued before them. */
         unsigned gen = ag->gen;
         char *iid = xstrdup(ag->iid);
-        agent_report *stale, *mine = agent_reports_take(ag, gen, &stale);
+        agent_report *stale = NULL, *mine = NULL;
+        if (!atomic_load(&ag->orphaned) || ag->final_flush)
+            mine = agent_reports_take(ag, gen, &stale);
         size_t lines = mine || logs_due ? ag->nlogs : 0;
         pthread_mutex_unlock(&ag->mu);
         /* Reports of an earlier registration mean nothing to the server. */

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -37,33 +39,15 @@ static void write_kept(FILE *f, const char *stream, int64_t at, const char *text
     json_decref(line);
 }
 
-/* While the agent has given up on its server (agent_orphan.h), output goes to a file rather than
- * the queue, so that an attempt that writes much is never held up by a full queue. */
-static int spool(agent *ag, const char *stream, int64_t at, const char *text, size_t len)
+/* Puts a line (its text fresh, already UTF-8) at the end of the queue.  mu held. */
+static void queue_locked(agent *ag, char *stream, char *text, size_t len, int64_t at)
 {
-    if (!atomic_load(&ag->orphaned)) return 0;
-    pthread_mutex_lock(&ag->mu);
-    if (!ag->spool) ag->spool = agent_open_kept(ag, "logs.jsonl");
-    if (ag->spool) write_kept(ag->spool, stream, at, text, len);
-    int kept = ag->spool != NULL;
-    pthread_mutex_unlock(&ag->mu);
-    return kept;
-}
-
-void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, const char *text,
-                     size_t len)
-{
-    agent *ag = ctx;
-    if (spool(ag, s->log_stream ? s->log_stream : s->job_id, at, text, len)) return;
     logev *e = xcalloc(1, sizeof *e);
-    e->stream = xstrdup(s->log_stream ? s->log_stream : s->job_id);
-    e->text = xstrndup(text, len);
+    e->stream = stream;
+    e->text = text;
     e->len = len;
-    /* JSON strings must be UTF-8: scrub each NUL-separated piece (NULs themselves are kept). */
-    for (size_t i = 0; i < len; i += strlen(e->text + i) + 1) util_utf8_scrub(e->text + i);
     e->at = at;
     e->queued = util_mono_ms();
-    pthread_mutex_lock(&ag->mu);
     if (ag->ltail) ag->ltail->next = e;
     else ag->lhead = e;
     ag->ltail = e;
@@ -72,7 +56,79 @@ void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, cons
     /* The sender needs waking only for a first line (to start the flush timer) or a full batch. */
     if (ag->nlogs == 1 || ag->nlogs == LOG_FLUSH_LINES || ag->log_bytes >= LOG_BATCH_BYTES)
         pthread_cond_broadcast(&ag->cond);
+}
+
+void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, const char *text,
+                     size_t len)
+{
+    agent *ag = ctx;
+    char *copy = xstrndup(text, len);
+    /* JSON strings must be UTF-8: scrub each NUL-separated piece (NULs themselves are kept). */
+    for (size_t i = 0; i < len; i += strlen(copy + i) + 1) util_utf8_scrub(copy + i);
+    const char *stream = s->log_stream ? s->log_stream : s->job_id;
+    pthread_mutex_lock(&ag->mu);
+    /* While the agent has given up on its server (agent_orphan.h), output goes to a file rather
+     * than the queue, so that an attempt that writes much is never held up by a full queue.
+     * Decided under mu, so that a line is in the file or in the queue before a return of the
+     * server moves the file's lines into the queue (agent_logs_unspool). */
+    if (atomic_load(&ag->orphaned)) {
+        if (!ag->spool) ag->spool = agent_open_kept(ag, "logs.jsonl");
+        if (ag->spool) {
+            write_kept(ag->spool, stream, at, copy, len);
+            pthread_mutex_unlock(&ag->mu);
+            free(copy);
+            return;
+        }
+    }
+    queue_locked(ag, xstrdup(stream), copy, len, at);
     pthread_mutex_unlock(&ag->mu);
+}
+
+/* The spool may hold this much before a returning server takes it back into memory. */
+#define UNSPOOL_MAX (64 * 1024 * 1024)
+
+size_t agent_logs_unspool(agent *ag, int *left)
+{
+    size_t n = 0;
+    *left = 0;
+    pthread_mutex_lock(&ag->mu);
+    atomic_store(&ag->orphaned, 0);
+    if (ag->spool) {
+        fclose(ag->spool);
+        ag->spool = NULL;
+        char *path = xasprintf("%s/undelivered/logs.jsonl", ag->work_dir);
+        struct stat st;
+        FILE *f = stat(path, &st) == 0 && st.st_size <= UNSPOOL_MAX ? fopen(path, "re") : NULL;
+        if (f) {
+            char *line = NULL;
+            size_t cap = 0;
+            ssize_t got;
+            while ((got = getline(&line, &cap, f)) > 0) {
+                json_t *e = json_loadb(line, (size_t)got, JSON_ALLOW_NUL, NULL);
+                const char *stream = json_string_value(json_object_get(e, "logStreamName"));
+                json_t *m = json_object_get(e, "message");
+                if (stream && json_is_string(m)) {
+                    size_t len = json_string_length(m);
+                    char *text = xmalloc(len + 1);
+                    memcpy(text, json_string_value(m), len);
+                    text[len] = '\0';
+                    queue_locked(ag, xstrdup(stream), text, len,
+                                 json_integer_value(json_object_get(e, "timestamp")));
+                    n++;
+                }
+                json_decref(e);
+            }
+            free(line);
+            fclose(f);
+            unlink(path);
+        } else {
+            *left = 1;
+        }
+        free(path);
+    }
+    pthread_cond_broadcast(&ag->cond);
+    pthread_mutex_unlock(&ag->mu);
+    return n;
 }
 
 int agent_logs_backlog(void *ctx)

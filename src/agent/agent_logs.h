@@ -36,6 +36,11 @@ int agent_logs_ship(struct agent *ag, agent_conn *h, const char *iid, size_t *se
  * closes that file; their count (the agent has stopped). */
 size_t agent_logs_keep(struct agent *ag);
 
+/* The server answers again after the agent gave up on it: the lines written to the spool
+ * meanwhile go back into the queue, after those already there, and the spool goes.  Their
+ * count; *left is set when the spool was too big to take back (it stays, and says so). */
+size_t agent_logs_unspool(struct agent *ag, int *left);
+
 /* Whether a line of stream still waits in the queue.  mu held. */
 int agent_logs_queued_for(struct agent *ag, const char *stream);
 

@@ -18,9 +18,15 @@ void agent_orphan_check(agent *ag)
     if (ag->orphan_s <= 0 || ag->stopping || !last) return;
     if (atomic_load(&ag->orphaned)) {
         if (last > ag->orphaned_at) {
-            atomic_store(&ag->orphaned, 0);
-            log_warn("the server at %s answers again; output written to %s/undelivered "
-                     "meanwhile stays there", ag->server, ag->work_dir);
+            int left;
+            size_t n = agent_logs_unspool(ag, &left);
+            if (left)
+                log_warn("the server at %s answers again; the output written to "
+                         "%s/undelivered/logs.jsonl meanwhile is too big to ship and stays "
+                         "there", ag->server, ag->work_dir);
+            else
+                log_warn("the server at %s answers again; the %zu lines written meanwhile "
+                         "are shipped now", ag->server, n);
             return;
         }
     } else {

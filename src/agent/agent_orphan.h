@@ -7,7 +7,8 @@
  * run to their end, but their output from then on is written to WORK_DIR/undelivered/logs.jsonl
  * instead of memory (a chatty job must not block on a full queue), and once nothing runs the
  * agent exits, writing what it could not deliver (end reports, queued lines) to
- * WORK_DIR/undelivered/ for the operator. */
+ * WORK_DIR/undelivered/ for the operator.  A server that answers before then gets the spooled
+ * lines after all: they go back into the queue, in order. */
 #ifndef BARGE_AGENT_ORPHAN_H
 #define BARGE_AGENT_ORPHAN_H
 #include <stddef.h>

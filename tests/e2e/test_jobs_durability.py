@@ -371,3 +371,31 @@ class Stall(JobsCase):
         self.assertEqual(len(d["attempts"]), 1)
         self.assertEqual(d["attempts"][0]["startedAt"], first["startedAt"])
         self.assertIn("did not run for", self.server.read_log())
+
+
+class ServerAwaySigned(JobsCase):
+    """As ServerAway, on a server that checks signatures: outside --dev an instance may write
+    only to the streams of its running attempts, so a line that comes after its attempt's end
+    report is refused, and the order matters."""
+    server_args = ("--idle-seconds", "2", "--kill-grace-seconds", "1",
+                   "--agent-server-lost-seconds", "2")
+
+    def test_a_server_back_in_time_gets_the_spooled_lines(self):
+        # The agent gives up on its server after 2 s and spools the jobs' output to a file;
+        # "short" ends meanwhile, "long" is still running when the server is back.  Each ends
+        # once, and its log is whole and in order: a held end report never overtakes its
+        # job's spooled lines.
+        script = 'for i in $(seq 1 $N); do echo "line $i"; sleep 0.5; done'
+        short = self.submit("spooled-short", command=script, env={"N": "10"})
+        long_ = self.submit("spooled-long", command=script, env={"N": "20"})
+        self.wait_jobs([short, long_], "RUNNING", timeout=20)
+        self.server.kill9()
+        time.sleep(6.5)
+        self.server.start()
+        ds = self.wait_jobs([short, long_], timeout=30)
+        for jid, n in ((short, 10), (long_, 20)):
+            d = ds[jid]
+            self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+            self.assertEqual(len(d["attempts"]), 1)
+            self.assertEqual(log_messages(self, jid), ["line %d" % i for i in range(1, n + 1)])
+        self.assertIn("are shipped now", self.server.read_log())
