@@ -814,6 +814,17 @@ def fig_scale(run):
         p["submit_p50"], p["submit_p99"] = pct(s["lat"], 50), pct(s["lat"], 99)
         s = httpload(url, a.submit_probe, method="POST", body=fair_body, lat=True)
         p["fair_p50"], p["fair_p99"] = pct(s["lat"], 50), pct(s["lat"], 99)
+        # Prometheus's scrape: the first makes the breakdown of RUNNABLE jobs (every waiting
+        # job looked at); the next ones are what a scrape every few seconds costs.
+        scrapes = []
+        for _ in range(6):
+            t0 = time.monotonic()
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
+            conn.request("GET", "/metrics")
+            conn.getresponse().read()
+            conn.close()
+            scrapes.append((time.monotonic() - t0) * 1000)
+        p["scrape_first"], p["scrape_ms"] = scrapes[0], statistics.median(scrapes[1:])
         queued += a.submit_probe
         stop_s = srv.stop()
         p["stop_s"] = stop_s
@@ -871,6 +882,10 @@ def fig_scale(run):
             f"with {small['queued']:,} queued: {fmt_ms(small['submit_p50'])}",
             ratio(big["submit_p50"], small["submit_p50"]),
             target("flat (within 20%)", big["submit_p50"] <= 1.2 * small["submit_p50"]))
+    run.row(f"5. GET /metrics with {n_label} queued (median of 5 scrapes after the first)",
+            f"{fmt_ms(big['scrape_ms'])} (first {fmt_ms(big['scrape_first'])})",
+            f"with {small['queued']:,} queued: {fmt_ms(small['scrape_ms'])}",
+            ratio(big["scrape_ms"], small["scrape_ms"]), target("< 10 ms", big["scrape_ms"] < 10))
     run.row(f"5. SubmitJob latency p50 into the fair-share queue ({FAIR_SHARES} shares), "
             f"{n_label} queued",
             f"{fmt_ms(big['fair_p50'])} (p99 {fmt_ms(big['fair_p99'])})",
