@@ -19,7 +19,7 @@ static const struct {
     {"logs", cli_logs},         {"cancel", cli_cancel},       {"terminate", cli_terminate},
     {"revoke-instance", cli_revoke_instance}, {"fleet", cli_fleet},
     {"run", cli_run},           {"explain", cli_explain},     {"watch", cli_watch},
-    {"usage", cli_usage},
+    {"usage", cli_usage},       {"events", cli_events},
 };
 
 const char cli_usage_lines[] =
@@ -30,6 +30,7 @@ const char cli_usage_lines[] =
     "  explain    say why a job is where it is, following what it waits for\n"
     "  watch      a live view of a queue (jobs by status, the front of the queue) or an array\n"
     "  usage      what finished jobs reserved and used, summed by definition, tag or queue\n"
+    "  events     job state change events as EventBridge gets AWS Batch's; -f follows them\n"
     "  logs       print a job's log; -f follows it until the job ends\n"
     "  cancel     cancel a job that has not started yet\n"
     "  terminate  stop a job, started or not\n"

@@ -102,4 +102,5 @@ int cli_run(int argc, char **argv);     /* cli_run.c */
 int cli_explain(int argc, char **argv); /* cli_explain.c */
 int cli_watch(int argc, char **argv);   /* cli_watch.c */
 int cli_usage(int argc, char **argv);   /* cli_usage.c */
+int cli_events(int argc, char **argv);  /* cli_events.c */
 #endif

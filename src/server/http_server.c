@@ -30,8 +30,9 @@
 #include "server/api/api_logs.h"
 #include "server/api/auth.h"
 #include "server/http_guard.h"
+#include "server/http_sse.h"
 
-enum { REQ_READING, REQ_WAITING, REQ_ANSWERED };
+enum { REQ_READING, REQ_WAITING, REQ_ANSWERED, REQ_STREAMING };
 
 typedef struct http_req {
     core_call call; /* first member: the core hands it back to done() */
@@ -53,6 +54,7 @@ typedef struct http_req {
     workq_item work;
     char *target;
     char *authorization; /* agents' requests: the header, for their handlers to check */
+    json_t *stream_req;  /* GET /barge/v1/events: the stream's request, once its first poll is in */
 } http_req;
 
 /* Connections in all, and how long a kept-alive connection may wait for its next request. */
@@ -332,7 +334,15 @@ static void dispatch(http_req *r, const char *url, const char *method)
     r->audited = changes_something(r->op);
     if (check_auth(r, url, method, "batch") < 0) return;
     json_t *req;
-    if (r->body.len == 0) {
+    int stream = strcmp(r->op->path, "/barge/v1/events") == 0;
+    if (stream) {
+        const char *bad = http_sse_request(r->conn, &req);
+        if (bad) {
+            json_decref(req);
+            set_answer(r, 400, "ClientException", "GET /barge/v1/events: %s", bad);
+            return;
+        }
+    } else if (r->body.len == 0) {
         req = json_object();
     } else {
         json_error_t e;
@@ -371,6 +381,12 @@ static void dispatch(http_req *r, const char *url, const char *method)
         json_decref(req);
         set_answer(r, why.status, why.type, "%s", why.msg);
         return;
+    }
+    if (stream) {
+        /* The first poll answers at once; the stream starts from it (on_request). */
+        r->stream_req = req;
+        req = json_deep_copy(req);
+        json_object_set_new(req, "wait", json_integer(0));
     }
     r->call.run = api_run;
     r->call.arg = r->op;
@@ -497,6 +513,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             dispatch(r, url, method);
         if (r->phase == REQ_WAITING) return MHD_YES;
     }
+    if (r->phase == REQ_ANSWERED && r->resp && r->stream_req && r->status == 200) {
+        r->phase = REQ_STREAMING;
+        metrics_http(r->op->name, 200);
+        json_t *req = r->stream_req;
+        r->stream_req = NULL;
+        return http_sse_start(conn, r->op, req, r->resp, r->resp_len);
+    }
     if (r->phase == REQ_ANSWERED && r->resp) return send_answer(r);
     return MHD_YES;
 }
@@ -513,6 +536,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->target);
     free(r->authorization);
     json_decref(r->audit_params);
+    json_decref(r->stream_req);
     free(r);
     *con_cls = NULL;
 }

@@ -22,6 +22,7 @@
 #include "server/base/store.h"
 #include "server/model/config.h"
 #include "server/model/instance.h"
+#include "server/model/events.h"
 #include "server/model/instance_store.h"
 #include "server/model/jobs.h"
 #include "server/model/model.h"
@@ -43,6 +44,7 @@
 #include "server/join_tokens.h"
 #include "server/server_limits.h"
 #include "server/server_defaults.h"
+#include "server/webhooks.h"
 #include "server/server_usage.h"
 #include "server/server_reload.h"
 #include "server/tls.h"
@@ -145,6 +147,10 @@ static int before_commit(void *ctx, int final)
     jobs_flush(st);
     jobs_flush_shares(st, final);
     instance_store_flush(st);
+    /* The events of the batch, in its transaction; at the last batch every reader that waits
+     * is answered. */
+    if (final) events_expire(st, 1);
+    events_flush(st);
     if (final) {
         /* What still runs carries on for the next start; an attempt whose agent does not come
          * back was stopped by the operator's hand, not lost, and costs its job nothing
@@ -174,6 +180,7 @@ static void tick(void *ctx)
     fleet_tick(ctx);
     timelimit_tick(ctx);
     api_metrics_tick(ctx);
+    events_expire(ctx, 0);
 }
 
 /* The host agents launched here reach the server at: the bound address, with a wildcard made
@@ -310,7 +317,7 @@ int server_main(int argc, char **argv)
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
            OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS, OPT_PROVIDER,
-           OPT_AGENTURL };
+           OPT_AGENTURL, OPT_WEBHOOKS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -328,6 +335,7 @@ int server_main(int argc, char **argv)
         {"stop-local-agents", no_argument, NULL, OPT_STOPAGENTS},
         {"metrics-token", required_argument, NULL, OPT_METRICSTOKEN},
         {"no-default-queue", no_argument, NULL, OPT_NODEFAULTS},
+        {"webhooks", required_argument, NULL, OPT_WEBHOOKS},
         {"agent-server-lost-seconds", required_argument, NULL, OPT_AGENTLOST},
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
@@ -466,14 +474,11 @@ int server_main(int argc, char **argv)
         case OPT_TOKENS: tokens_file = optarg; break;
         case OPT_STOPAGENTS: c->stop_local_agents = 1; break;
         case OPT_NODEFAULTS: no_defaults = 1; break;
+        case OPT_WEBHOOKS:
+            if (webhooks_read(optarg) < 0) return 2;
+            break;
         case OPT_METRICSTOKEN:
-            if (strlen(optarg) < 16) {
-                fprintf(stderr, "barge server: --metrics-token must be at least 16 characters "
-                                "(got %zu)\n", strlen(optarg));
-                return 2;
-            }
-            free(c->metrics_token);
-            c->metrics_token = xstrdup(optarg);
+            if (server_token_option("metrics-token", optarg, &c->metrics_token) < 0) return 2;
             break;
         case OPT_AGENTLOST: {
             /* The local agents' --server-lost-seconds. */
@@ -724,6 +729,7 @@ int server_main(int argc, char **argv)
         store_close(db);
         return 1;
     }
+    webhooks_start(c->data_dir, api_route("POST", "/barge/v1/getevents"));
     if (http_start(c->listen_host, c->listen_port, c->http_threads, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
@@ -772,7 +778,9 @@ int server_main(int argc, char **argv)
     }
     log_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce();
+    webhooks_stop();
     core_stop();
+    webhooks_join();
     http_stop();
     model_free(st);
     /* After the core and the HTTP threads, the log store's last users. */

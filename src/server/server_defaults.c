@@ -1,7 +1,6 @@
 /* server_defaults — see server_defaults.h. */
 #include "server/server_defaults.h"
 
-#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,39 +15,16 @@
 #define META_KIND "meta"
 #define DEFAULTS_KEY "defaults-made"
 
-typedef struct waiter {
-    core_call call;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-} waiter;
-
-static void woken(core_call *call)
-{
-    waiter *w = (waiter *)call;
-    pthread_mutex_lock(&w->mu);
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 /* Runs run(arg, req) on the core as a client's call would, and waits for its (durable) answer:
  * 0 on success, else -1 with the error logged. */
 static int call_core(void (*run)(core_call *, void *, int64_t), const void *arg, json_t *req)
 {
-    waiter w = {.call = {.run = run, .arg = arg, .req = req, .done = woken}};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    core_submit(&w.call);
-    pthread_mutex_lock(&w.mu);
-    while (!w.done) pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    int rc = w.call.status == 200 ? 0 : -1;
+    core_call call = {.run = run, .arg = arg, .req = req};
+    core_call_wait(&call);
+    int rc = call.status == 200 ? 0 : -1;
     if (rc) log_error("server: making the first start's defaults failed: %s",
-                      w.call.body ? w.call.body : "no answer");
-    free(w.call.body);
+                      call.body ? call.body : "no answer");
+    free(call.body);
     return rc;
 }
 

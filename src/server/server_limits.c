@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mem.h"
 #include "server/base/ratelimit.h"
 
 int server_limit_option(const char *name, const char *arg, barge_config *c)
@@ -34,5 +35,17 @@ int server_number_option(const char *name, const char *arg, long min, long max, 
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+int server_token_option(const char *name, const char *arg, char **out)
+{
+    if (strlen(arg) < 16) {
+        fprintf(stderr, "barge server: --%s must be at least 16 characters (got %zu)\n", name,
+                strlen(arg));
+        return -1;
+    }
+    free(*out);
+    *out = xstrdup(arg);
     return 0;
 }

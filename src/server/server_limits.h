@@ -10,4 +10,7 @@ int server_limit_option(const char *name, const char *arg, barge_config *c);
 /* A whole number option from min to max into *out: 0, or -1 after a sentence on standard
  * error naming the option (without its dashes) and its range. */
 int server_number_option(const char *name, const char *arg, long min, long max, long *out);
+/* A secret token option (16 characters at least) into *out (replacing it); 0, or -1 after
+ * printing why. */
+int server_token_option(const char *name, const char *arg, char **out);
 #endif

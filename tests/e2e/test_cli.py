@@ -37,7 +37,7 @@ def jobs_api_missing(server):
     return None
 
 
-COMMANDS = ("submit", "jobs", "describe", "logs", "cancel", "terminate", "run", "explain", "watch", "usage")
+COMMANDS = ("submit", "jobs", "describe", "logs", "cancel", "terminate", "run", "explain", "watch", "usage", "events")
 
 
 class Usage(unittest.TestCase):

@@ -46,6 +46,28 @@ void core_after(int64_t delay_ms, void (*fn)(void *ctx, void *arg), void *arg)
 
 static void answer_error(core_call *call, int status, const char *type, const char *msg);
 
+/* core_call_wait's: one lock and one condition for every waiting thread (they are few). */
+static pthread_mutex_t wait_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wait_cv = PTHREAD_COND_INITIALIZER;
+
+static void waited(core_call *call)
+{
+    pthread_mutex_lock(&wait_mu);
+    call->finished = 1;
+    pthread_cond_broadcast(&wait_cv);
+    pthread_mutex_unlock(&wait_mu);
+}
+
+void core_call_wait(core_call *call)
+{
+    call->done = waited;
+    call->finished = 0;
+    core_submit(call);
+    pthread_mutex_lock(&wait_mu);
+    while (!call->finished) pthread_cond_wait(&wait_cv, &wait_mu);
+    pthread_mutex_unlock(&wait_mu);
+}
+
 void core_submit(core_call *call)
 {
     call->next = NULL;

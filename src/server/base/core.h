@@ -35,6 +35,7 @@ struct core_call {
     size_t body_len;
     void (*done)(core_call *call); /* runs on the core thread; must not block */
     int parked;      /* kept by its run function, answered later with core_reply */
+    int finished;    /* core_call_wait's: the answer is in */
     int answered;    /* run gave an answer */
     core_call *next; /* the submit queue and the batch */
     /* The answers waiting for the batch to commit.  A link of its own: a call parked and answered
@@ -60,6 +61,9 @@ typedef struct core_hooks {
 /* Starts the core thread.  The hooks are copied.  On failure returns -1 and sets *err. */
 int core_start(store *db, const core_hooks *hooks, char **err);
 void core_submit(core_call *call);
+/* Submits call and waits for its answer, from a thread that is not the core (its done is the
+ * waiter's own): call->status and call->body (the receiver frees it) are set when it returns. */
+void core_call_wait(core_call *call);
 /* Answers everything queued, then stops the thread. */
 void core_stop(void);
 

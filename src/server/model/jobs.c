@@ -2,6 +2,7 @@
  * SUCCEEDED | FAILED, with dependencies, arrays, retries, cancel and terminate, as the AWS Batch
  * user guide describes them. */
 #include "server/model/jobs.h"
+#include "server/model/events.h"
 #include "server/model/jobs_internal.h"
 
 #include <stdio.h>
@@ -135,6 +136,7 @@ void jobs__list(jq_rt *q, job *j)
 
 void jobs__status(jobs *js, job *j, int status)
 {
+    if (js->events && j->status != status) events_note(js->events, j, status);
     if (!j->parent) {
         jq_rt *q = jobs_queue(js, j->spec->queue);
         q->n_status[j->status]--;

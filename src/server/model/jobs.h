@@ -39,6 +39,8 @@ typedef struct jq_rt {
 } jq_rt;
 
 typedef struct jobs {
+    /* Where status changes are told (events.h); NULL while loading, whose changes are none. */
+    struct events *events;
     dict by_id;  /* plain jobs and array parents */
     dict queues; /* queue name -> jq_rt */
     uint64_t next_seq;

@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "server/model/consumable.h"
 #include "server/model/instance.h"
+#include "server/model/events.h"
 #include "server/model/instance_store.h"
 #include "server/model/jobs.h"
 #include "server/model/jobspec.h"
@@ -82,6 +83,11 @@ static int find_clean_stop(void *arg, const char *key, const char *doc, size_t l
     return 0;
 }
 
+static job *find_job(state *st, const char *id)
+{
+    return jobs_find(st->jobs, id);
+}
+
 static state *load(store *db, fleet *kept, char **err)
 {
     state *st = xcalloc(1, sizeof *st);
@@ -130,6 +136,13 @@ static state *load(store *db, fleet *kept, char **err)
         model_free(st);
         return NULL;
     }
+    /* The events after the jobs they name; from now on every change of status makes one. */
+    st->events = events_new();
+    if (events_load(st, find_job, err) != 0) {
+        model_free(st);
+        return NULL;
+    }
+    st->jobs->events = st->events;
     return st;
 }
 
@@ -149,6 +162,7 @@ int model_reload(state *st, char **err)
     if (!fresh) return -1;
     fresh->logs = st->logs;
     state old = *st;
+    events_take_waiters(fresh->events, old.events);
     *st = *fresh;
     free(fresh);
     /* What the old state held, its fleet excepted (it moved to the fresh one). */
@@ -185,6 +199,7 @@ static void free_members(state *st)
         json_decref(regs[i]->deleted);
     }
     json_decref(st->jd_latest);
+    events_free(st->events);
     consumable_free(st);
     res_free(st);
     jobs_free(st->jobs);

@@ -32,6 +32,7 @@ typedef struct state {
     json_t *jd_latest; /* job definition name -> highest revision ever registered */
     struct jobs *jobs;   /* every job (jobs.h) */
     struct fleet *fleet; /* every instance (instance.h) */
+    struct events *events; /* job state change events (events.h) */
     struct logstore *logs; /* job logs; the server hands it over (NULL in some unit tests) */
     struct res_index *res; /* typed records of ce and jq (resource.h), kept by reg_put/reg_del */
     int clean_stop;        /* the server was stopped cleanly before this start */

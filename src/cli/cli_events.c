@@ -1,0 +1,131 @@
+/* cli_events — `barge events`: job state change events, as AWS Batch sends them to EventBridge,
+ * read from the server's event log (GetEvents, a long poll), once or followed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+#include "cli/cli_cmd.h"
+#include "cli/cli_text.h"
+
+static const char events_help[] =
+    "usage: barge events [-f] [--queue Q] [--status S[,S...]] [--after SEQ]\n"
+    "\n"
+    "Prints job state change events, one line each: its number, when, the job, its name and the\n"
+    "status it changed to (with --json, each event whole, as EventBridge delivers AWS Batch's,\n"
+    "one per line).  Without -f, the events the server keeps after --after (default: all of\n"
+    "them), then it exits; with -f, then every new one as it comes, until interrupted.\n"
+    "\n"
+    "options:\n"
+    "  -f, --follow       keep printing new events\n"
+    "  --queue Q          only this queue's jobs\n"
+    "  --status S,...     only changes to these statuses (PENDING, RUNNABLE, STARTING,\n"
+    "                     RUNNING, SUCCEEDED, FAILED)\n"
+    "  --after SEQ        start after this event (`barge events` prints each one's number)\n"
+    "\n" CLI_COMMON_HELP;
+
+static void print_event(const cli_ctx *c, long long seq, json_t *ev)
+{
+    if (c->json) {
+        char *text = json_dumps(ev, JSON_COMPACT);
+        printf("%s\n", text);
+        free(text);
+        return;
+    }
+    json_t *d = json_object_get(ev, "detail");
+    const char *reason = json_string_value(json_object_get(d, "statusReason"));
+    printf("%-6lld %s  %s  %-20s %-9s%s%s\n", seq,
+           json_string_value(json_object_get(ev, "time")) ?: "?",
+           json_string_value(json_object_get(d, "jobId")) ?: "?",
+           json_string_value(json_object_get(d, "jobName")) ?: "?",
+           json_string_value(json_object_get(d, "status")) ?: "?", reason ? "  " : "",
+           reason ? reason : "");
+}
+
+int cli_events(int argc, char **argv)
+{
+    enum { O_QUEUE = 256, O_STATUS, O_AFTER };
+    static const struct option opts[] = {
+        {"follow", no_argument, NULL, 'f'},
+        {"queue", required_argument, NULL, O_QUEUE},
+        {"status", required_argument, NULL, O_STATUS},
+        {"after", required_argument, NULL, O_AFTER},
+        CLI_COMMON_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    cli_ctx c;
+    cli_ctx_init(&c, "barge events");
+    int follow = 0, o;
+    long after = 0;
+    json_t *req = json_object();
+    int rc = 2;
+    opterr = 0;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, ":hf", opts, NULL)) != -1) {
+        if (cli_common_option(&c, o, optarg)) continue;
+        switch (o) {
+        case 'h':
+            fputs(events_help, stdout);
+            rc = 0;
+            goto done;
+        case 'f': follow = 1; break;
+        case O_QUEUE: json_object_set_new(req, "queue", json_string(optarg)); break;
+        case O_STATUS: {
+            json_t *list = json_array();
+            char *copy = xstrdup(optarg), *save = NULL;
+            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                json_array_append_new(list, json_string(t));
+            free(copy);
+            json_object_set_new(req, "status", list);
+            break;
+        }
+        case O_AFTER:
+            if (cli_parse_count(optarg, &after) < 0 && strcmp(optarg, "0") != 0) {
+                cli_usage_error(&c, "--after must be an event's number (got '%s')", optarg);
+                goto done;
+            }
+            break;
+        default: rc = cli_option_error(&c, o, argv); goto done;
+        }
+    }
+    if (optind != argc) {
+        cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+        goto done;
+    }
+    if ((rc = cli_ctx_open(&c)) != 0) goto done;
+    json_object_set_new(req, "after", json_integer(after));
+    json_object_set_new(req, "max", json_integer(500));
+    for (;;) {
+        json_t *resp;
+        cli_error err;
+        if (cli_call(&c, "barge", "GetEvents", req, &resp, &err) != 0) {
+            cli_error_print(&c, "GetEvents", &err);
+            cli_error_free(&err);
+            rc = 1;
+            break;
+        }
+        json_t *gap = json_object_get(resp, "gap");
+        if (gap)
+            fprintf(stderr, "%s: the events after %lld are no longer kept; going on from %lld\n",
+                    c.prog, (long long)json_integer_value(json_object_get(req, "after")),
+                    (long long)json_integer_value(json_object_get(gap, "oldestSeq")));
+        size_t i;
+        json_t *e;
+        json_t *list = json_object_get(resp, "events");
+        json_array_foreach(list, i, e)
+            print_event(&c, (long long)json_integer_value(json_object_get(e, "seq")),
+                        json_object_get(e, "event"));
+        fflush(stdout);
+        json_object_set(req, "after", json_object_get(resp, "lastSeq"));
+        size_t n = json_array_size(list);
+        json_decref(resp);
+        if (!n && !gap) {
+            if (!follow) break;
+            json_object_set_new(req, "wait", json_integer(20));
+        }
+    }
+done:
+    json_decref(req);
+    cli_ctx_close(&c);
+    return rc;
+}

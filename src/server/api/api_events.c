@@ -1,0 +1,182 @@
+/* api_events — reading the job state change events (model/events.h): GetEvents, a long poll
+ * (POST /barge/v1/getevents, what `barge events` and the webhooks use), and the same as a stream
+ * of Server-Sent Events (GET /barge/v1/events, http_sse.c).
+ *
+ * A request names where to start (after: the last seq seen; absent: from now on), and may keep
+ * to one queue and some statuses.  The answer carries the events in order, each as EventBridge
+ * delivers AWS Batch's (the job's description as its detail, with the status the event is
+ * about), and lastSeq, where the next request starts (past events the filters skipped).  With
+ * wait, a request that finds nothing waits that many seconds for an event it wants.  A request
+ * that starts before the oldest event kept is told so (gap) and starts there. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/api/api.h"
+#include "server/api/jobdesc.h"
+#include "server/base/core.h"
+#include "server/model/arn.h"
+#include "server/model/config.h"
+#include "server/model/events.h"
+#include "server/model/jobs.h"
+#include "server/model/jobspec.h"
+#include "server/model/resource.h"
+#include "server/model/state.h"
+
+#define MAX_DEFAULT 100
+
+typedef struct filter {
+    char *queue;       /* NULL: every queue */
+    unsigned statuses; /* bit per status; 0: every status */
+    int max;
+} filter;
+
+static int matches(const filter *f, const event_rec *e)
+{
+    if (!e->j) return 0; /* a job that no longer exists */
+    if (f->statuses && !(f->statuses >> e->status & 1u)) return 0;
+    return !f->queue || strcmp(e->j->spec->queue, f->queue) == 0;
+}
+
+/* A stable id for event seq, shaped as EventBridge's (a UUID). */
+static void event_id(uint64_t seq, char out[37])
+{
+    snprintf(out, 37, "00000000-0000-4000-8000-%012llx", (unsigned long long)seq);
+}
+
+json_t *api_event_json(state *st, const event_rec *e)
+{
+    json_t *detail = jobdesc_describe(st, e->j);
+    /* The job as it is now, with the status the event is about; a reason that came with a
+     * later status is not this event's. */
+    if (jobs_shown_status(e->j) != e->status) json_object_del(detail, "statusReason");
+    json_object_set_new(detail, "status", json_string(job_status_name(e->status)));
+    char id[37], when[32];
+    event_id(e->seq, id);
+    time_t secs = (time_t)(e->at / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *arn = arn_make(ARN_JOB, e->j->id);
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:o}", "version", "0",
+                           "id", id, "detail-type", "Batch Job State Change", "source",
+                           "aws.batch", "account", barge_cfg.account_id, "time", when,
+                           "region", barge_cfg.region, "resources", arn, "detail", detail);
+    free(arn);
+    return ev;
+}
+
+/* The events after `after` that f wants, up to f->max; lastSeq says how far it looked. */
+static json_t *collect(state *st, const filter *f, uint64_t after)
+{
+    events *ev = st->events;
+    json_t *list = json_array();
+    int gap = after + 1 < events_first(ev) && events_last(ev) >= events_first(ev);
+    uint64_t seq = gap ? events_first(ev) : after + 1, last = after;
+    for (; seq <= events_last(ev) && (int)json_array_size(list) < f->max; seq++) {
+        const event_rec *e = events_get(ev, seq);
+        last = seq;
+        if (!e || !matches(f, e)) continue;
+        json_array_append_new(list, json_pack("{s:I, s:o}", "seq", (json_int_t)seq, "event",
+                                               api_event_json(st, e)));
+    }
+    if (!json_array_size(list) && last < events_last(ev)) last = events_last(ev);
+    json_t *out = json_pack("{s:o, s:I}", "events", list, "lastSeq", (json_int_t)last);
+    if (gap) json_object_set_new(out, "gap", json_pack("{s:I}", "oldestSeq",
+                                                       (json_int_t)events_first(ev)));
+    return out;
+}
+
+static int wants(state *st, event_waiter *w)
+{
+    const filter *f = w->filter;
+    for (uint64_t seq = w->after + 1; seq <= events_last(st->events); seq++) {
+        const event_rec *e = events_get(st->events, seq);
+        if (e && matches(f, e)) return 1;
+    }
+    return 0;
+}
+
+static void free_filter(filter *f)
+{
+    if (!f) return;
+    free(f->queue);
+    free(f);
+}
+
+static void answer(state *st, event_waiter *w)
+{
+    filter *f = w->filter;
+    core_reply(w->call, collect(st, f, w->after));
+    free_filter(f);
+    free(w);
+}
+
+static int get_events(api_ctx *c, json_t *req, json_t **resp)
+{
+    filter *f = xcalloc(1, sizeof *f);
+    const char *q = api_str(req, "queue");
+    if (q) {
+        f->queue = api_name_or_arn(c, q, ARN_JQ, "queue");
+        if (!f->queue) {
+            free_filter(f);
+            return -1;
+        }
+        if (!res_jq(c->st, f->queue)) {
+            api_client_error(c, "queue: no job queue named '%s'", f->queue);
+            free_filter(f);
+            return -1;
+        }
+    }
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(req, "status"), i, s) {
+        int st = job_status_parse(json_string_value(s));
+        if (st < 0 || st == JS_SUBMITTED) {
+            free_filter(f);
+            return api_client_error(c, "status[%zu]: '%.40s' is not a status events are made "
+                                       "for (PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED "
+                                       "or FAILED; none is made for a submission)", i,
+                                    json_string_value(s));
+        }
+        f->statuses |= 1u << st;
+    }
+    f->max = (int)api_int(req, "max", MAX_DEFAULT);
+    /* Absent: from now on. */
+    json_t *a = json_object_get(req, "after");
+    uint64_t after = json_is_integer(a) ? (uint64_t)json_integer_value(a)
+                                        : events_last(c->st->events);
+    json_int_t wait = api_int(req, "wait", 0);
+    json_t *out = collect(c->st, f, after);
+    if (json_array_size(json_object_get(out, "events")) || wait <= 0 ||
+        json_object_get(out, "gap")) {
+        free_filter(f);
+        *resp = out;
+        return 0;
+    }
+    /* Nothing yet: wait for an event it wants. */
+    event_waiter *w = xcalloc(1, sizeof *w);
+    w->call = c->call;
+    w->after = (uint64_t)json_integer_value(json_object_get(out, "lastSeq"));
+    w->deadline = util_mono_ms() + wait * 1000;
+    w->wants = wants;
+    w->answer = answer;
+    w->filter = f;
+    json_decref(out);
+    events_wait(c->st->events, w);
+    c->deferred = 1;
+    return 0;
+}
+
+#define EVENTS_SHAPE \
+    "{after:l, queue:s, status:[s], max:i(1..1000), wait:i(0..60)}"
+
+api_op api_events_ops[] = {
+    {"GetEvents", "POST", "/barge/v1/getevents", EVENTS_SHAPE, get_events, 0, NULL},
+    /* The stream (http_sse.c): the same request, made from the query string. */
+    {"GetEvents", "GET", "/barge/v1/events", EVENTS_SHAPE, get_events, 0, NULL},
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,205 @@
+/* http_sse — see http_sse.h. */
+#include "server/http_sse.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/base/core.h"
+
+/* How long one poll of the stream waits for an event before writing a keep-alive comment. */
+#define SSE_WAIT_S 15
+#define SSE_BATCH 100
+
+typedef struct sse {
+    core_call call; /* first member: the core hands it back to done() */
+    struct MHD_Connection *conn;
+    const api_op *op;
+    json_t *req; /* the request each poll starts from; "after" moves on */
+    pthread_mutex_t mu;
+    buf out; /* written, not yet read by libmicrohttpd */
+    size_t off;
+    int polling;   /* a poll is with the core */
+    int suspended; /* the connection waits for it */
+    int closed;    /* libmicrohttpd is done with the stream: the last one out frees it */
+} sse;
+
+static void sse_free_now(sse *s)
+{
+    json_decref(s->req);
+    buf_free(&s->out);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* What a poll brought, as event-stream text.  mu held. */
+static void write_answer(sse *s, json_t *answer)
+{
+    json_t *gap = json_object_get(answer, "gap");
+    if (gap) {
+        buf_printf(&s->out, "event: gap\ndata: {\"oldestSeq\":%lld}\n\n",
+                   (long long)json_integer_value(json_object_get(gap, "oldestSeq")));
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(answer, "events"), i, e) {
+        char *data = json_dumps(json_object_get(e, "event"), JSON_COMPACT);
+        buf_printf(&s->out, "id: %lld\nevent: Batch Job State Change\ndata: %s\n\n",
+                   (long long)json_integer_value(json_object_get(e, "seq")), data);
+        free(data);
+    }
+    if (!json_array_size(json_object_get(answer, "events")) && !gap)
+        buf_printf(&s->out, ": keep-alive\n\n");
+    json_t *last = json_object_get(answer, "lastSeq");
+    if (json_is_integer(last)) json_object_set(s->req, "after", last);
+    json_object_set_new(s->req, "wait", json_integer(SSE_WAIT_S));
+}
+
+/* Runs on the core thread once the poll's answer is durable. */
+static void poll_done(core_call *call)
+{
+    sse *s = (sse *)call;
+    pthread_mutex_lock(&s->mu);
+    s->polling = 0;
+    if (s->call.status == 200 && s->call.body) {
+        json_t *answer = json_loadb(s->call.body, s->call.body_len, 0, NULL);
+        write_answer(s, answer);
+        json_decref(answer);
+    } else {
+        /* The server is stopping (or could not answer): the stream ends here. */
+        s->closed |= 2;
+    }
+    free(s->call.body);
+    s->call.body = NULL;
+    if (s->closed & 1) {
+        pthread_mutex_unlock(&s->mu);
+        sse_free_now(s);
+        return;
+    }
+    if (s->suspended) {
+        s->suspended = 0;
+        MHD_resume_connection(s->conn);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* libmicrohttpd asks for the next bytes of the stream. */
+static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    sse *s = cls;
+    pthread_mutex_lock(&s->mu);
+    if (s->off < s->out.len) {
+        size_t n = s->out.len - s->off < max ? s->out.len - s->off : max;
+        memcpy(out, s->out.data + s->off, n);
+        s->off += n;
+        if (s->off == s->out.len) s->off = s->out.len = 0;
+        pthread_mutex_unlock(&s->mu);
+        return (ssize_t)n;
+    }
+    if (s->closed & 2) {
+        pthread_mutex_unlock(&s->mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (!s->polling) {
+        s->polling = 1;
+        s->call = (core_call){.run = api_run, .arg = s->op, .req = json_deep_copy(s->req),
+                              .done = poll_done};
+        /* Suspended first: the answer may come before this returns. */
+        s->suspended = 1;
+        MHD_suspend_connection(s->conn);
+        pthread_mutex_unlock(&s->mu);
+        core_submit(&s->call);
+        return 0;
+    }
+    s->suspended = 1;
+    MHD_suspend_connection(s->conn);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+/* libmicrohttpd is done with the stream (the client left, or the server stops). */
+static void sse_done(void *cls)
+{
+    sse *s = cls;
+    pthread_mutex_lock(&s->mu);
+    s->closed |= 1;
+    int polling = s->polling;
+    pthread_mutex_unlock(&s->mu);
+    if (!polling) sse_free_now(s);
+}
+
+typedef struct query {
+    json_t *status;
+    const char *queue, *after, *bad;
+} query;
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    query *q = cls;
+    if (!value) value = "";
+    if (strcmp(key, "queue") == 0) q->queue = value;
+    else if (strcmp(key, "after") == 0) q->after = value;
+    else if (strcmp(key, "status") == 0) {
+        char *copy = xstrdup(value), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(q->status, json_string(t));
+        free(copy);
+    } else if (!q->bad) {
+        q->bad = "unknown query parameter: the stream takes queue, status and after";
+    }
+    return MHD_YES;
+}
+
+static int parse_seq(const char *s, json_int_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || v > (unsigned long long)INT64_MAX) return -1;
+    *out = (json_int_t)v;
+    return 0;
+}
+
+const char *http_sse_request(struct MHD_Connection *conn, json_t **req)
+{
+    query q = {.status = json_array()};
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    *req = json_pack("{s:i, s:i}", "wait", SSE_WAIT_S, "max", SSE_BATCH);
+    if (json_array_size(q.status)) json_object_set(*req, "status", q.status);
+    json_decref(q.status);
+    if (q.queue) json_object_set_new(*req, "queue", json_string(q.queue));
+    const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
+    const char *after = last ? last : q.after;
+    json_int_t seq;
+    if (after && parse_seq(after, &seq) < 0)
+        return last ? "Last-Event-ID: not an event's id (a number)"
+                    : "after: not an event's id (a number)";
+    /* Without either, the stream starts with the next event. */
+    if (after) json_object_set_new(*req, "after", json_integer(seq));
+    return q.bad;
+}
+
+enum MHD_Result http_sse_start(struct MHD_Connection *conn, const api_op *op, json_t *req,
+                                const char *first, size_t first_len)
+{
+    sse *s = xcalloc(1, sizeof *s);
+    s->conn = conn;
+    s->op = op;
+    s->req = req;
+    pthread_mutex_init(&s->mu, NULL);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, s, sse_done);
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    /* The first poll's answer (made before the stream started, so that a bad request could
+     * still be refused) fixes where the stream stands; the waits after it are long. */
+    buf_printf(&s->out, "retry: 3000\n\n");
+    json_t *answer = json_loadb(first, first_len, 0, NULL);
+    write_answer(s, answer);
+    json_decref(answer);
+    enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}

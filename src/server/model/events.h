@@ -1,0 +1,71 @@
+/* events — job state change events, as AWS Batch sends them to EventBridge (`source: aws.batch`,
+ * `detail-type: Batch Job State Change`, `detail`: the job's description), kept in order and
+ * durably, for streams (GET /barge/v1/events, Server-Sent Events), long polls and webhooks to
+ * read from (api/api_events.c).
+ *
+ * Every change of a job's status makes one, but the submission itself (AWS makes none for it).
+ * Each has a sequence number, one after the other for the whole server: a reader resumes after
+ * the last one it saw (SSE's Last-Event-ID), across disconnects and restarts.  The events of a
+ * batch are written in one store record ("evt", keyed by the first one's number) inside the
+ * batch's transaction, so they are as durable as the changes they tell of and cost one write per
+ * group commit, not one per event.  The last EVENTS_KEPT are kept, in memory and in the store;
+ * older ones are let go (a reader that fell that far behind is told so).
+ *
+ * An event records the job, its status and when; its detail is the job's description made when
+ * it is read, with that status (what else changed in the same batch shows with it).  Runs on the
+ * core thread. */
+#ifndef BARGE_EVENTS_H
+#define BARGE_EVENTS_H
+#include <jansson.h>
+#include <stdint.h>
+
+#include "server/model/job.h"
+
+struct state;
+struct core_call;
+
+#define EVENTS_KEPT 100000
+
+typedef struct event_rec {
+    uint64_t seq;
+    int64_t at; /* epoch ms */
+    job *j;
+    uint8_t status;
+} event_rec;
+
+typedef struct events events;
+
+events *events_new(void);
+void events_free(events *ev);
+
+/* A job's status changed (to status). */
+void events_note(events *ev, job *j, int status);
+/* Writes this batch's events, and deletes records all of whose events were let go; then answers
+ * the waiting readers that have something new (their answers leave after the commit). */
+void events_flush(struct state *st);
+/* Reads the stored events (at start, after the jobs, which find gives by id). */
+int events_load(struct state *st, job *(*find)(struct state *st, const char *id), char **err);
+
+/* The seq of the newest event (0: none yet), and of the oldest kept. */
+uint64_t events_last(const events *ev);
+uint64_t events_first(const events *ev);
+/* The kept event with seq, or NULL. */
+const event_rec *events_get(const events *ev, uint64_t seq);
+
+/* A reader waiting for events after a seq: answered by events_flush (through fn) when one
+ * comes, or by the caller's own timeout. */
+typedef struct event_waiter {
+    struct core_call *call;
+    uint64_t after;
+    int64_t deadline; /* monotonic ms */
+    /* Whether the events since after hold one it wants; and its answer. */
+    int (*wants)(struct state *st, struct event_waiter *w);
+    void (*answer)(struct state *st, struct event_waiter *w);
+    void *filter;
+} event_waiter;
+void events_wait(events *ev, event_waiter *w);
+/* Loading again after a failed commit: the readers waiting on the old events wait on the new. */
+void events_take_waiters(events *to, events *from);
+/* Answers the waiters whose deadline passed, and (at stop) all of them. */
+void events_expire(struct state *st, int all);
+#endif

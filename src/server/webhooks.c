@@ -1,0 +1,306 @@
+/* webhooks — see webhooks.h. */
+#include "server/webhooks.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "common/httpc.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/base/core.h"
+
+#define DELIVERY_TIMEOUT_MS 10000
+#define BACKOFF_MAX_S 60
+#define POLL_WAIT_S 15
+
+typedef struct target {
+    char *name, *url, *secret;
+    json_t *filter; /* GetEvents' request members: queue, status */
+    char *cursor_path;
+    uint64_t cursor; /* the last seq delivered or passed */
+    int has_cursor;
+    httpc *http;
+    pthread_t thread;
+    int started;
+} target;
+
+static target *targets;
+static size_t n_targets;
+static atomic_int stopping;
+static const api_op *poll_op;
+static pthread_mutex_t nap_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t nap_cv = PTHREAD_COND_INITIALIZER;
+
+static int name_ok(const char *s)
+{
+    if (!s || !*s || strlen(s) > 64) return 0;
+    for (; *s; s++)
+        if (!(*s == '-' || *s == '_' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= 'A' && *s <= 'Z')))
+            return 0;
+    return 1;
+}
+
+int webhooks_read(const char *path)
+{
+    json_error_t e;
+    json_t *doc = json_load_file(path, 0, &e);
+    json_t *list = json_object_get(doc, "targets");
+    if (!json_is_array(list)) {
+        fprintf(stderr, "barge server: --webhooks %s: %s\n", path,
+                doc ? "expected {\"targets\": [...]}" : e.text);
+        json_decref(doc);
+        return -1;
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach(list, i, t) {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        const char *url = json_string_value(json_object_get(t, "url"));
+        const char *secret = json_string_value(json_object_get(t, "secret"));
+        const char *why = !name_ok(name) ? "name must be 1 to 64 letters, digits, '-' or '_'"
+                          : !url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+                              ? "url must be an http:// or https:// URL"
+                          : !secret || strlen(secret) < 16 ? "secret must be 16 characters or more"
+                          : NULL;
+        for (size_t k = 0; !why && k < i; k++)
+            if (!strcmp(targets[k].name, name)) why = "name is used by another target";
+        json_t *status = json_object_get(t, "status");
+        if (!why && status && !json_is_array(status)) why = "status must be a list of statuses";
+        if (why) {
+            fprintf(stderr, "barge server: --webhooks %s: targets[%zu]: %s\n", path, i, why);
+            json_decref(doc);
+            return -1;
+        }
+        targets = xrealloc(targets, (n_targets + 1) * sizeof *targets);
+        target *x = &targets[n_targets++];
+        memset(x, 0, sizeof *x);
+        x->name = xstrdup(name);
+        x->url = xstrdup(url);
+        x->secret = xstrdup(secret);
+        x->filter = json_object();
+        if (json_object_get(t, "queue"))
+            json_object_set(x->filter, "queue", json_object_get(t, "queue"));
+        if (status) json_object_set(x->filter, "status", status);
+    }
+    json_decref(doc);
+    return 0;
+}
+
+/* Sleeps s seconds unless the server stops; 1 when it does. */
+static int nap(int s)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += s;
+    pthread_mutex_lock(&nap_mu);
+    while (!atomic_load(&stopping) &&
+           pthread_cond_timedwait(&nap_cv, &nap_mu, &until) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&nap_mu);
+    return atomic_load(&stopping);
+}
+
+static void save_cursor(target *x)
+{
+    char *tmp = xasprintf("%s.tmp", x->cursor_path);
+    FILE *f = fopen(tmp, "we");
+    if (f) {
+        fprintf(f, "%llu\n", (unsigned long long)x->cursor);
+        if (fclose(f) == 0 && rename(tmp, x->cursor_path) == 0) {
+            free(tmp);
+            return;
+        }
+    }
+    log_error("webhooks: %s: cannot record where delivery stands in %s: %s", x->name,
+              x->cursor_path, strerror(errno));
+    free(tmp);
+}
+
+/* POSTs one event until it is delivered; 0, or -1 when the server stops first. */
+static int deliver(target *x, uint64_t seq, json_t *event)
+{
+    char *body = json_dumps(event, JSON_COMPACT);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    HMAC(EVP_sha256(), x->secret, (int)strlen(x->secret), (const unsigned char *)body,
+         strlen(body), mac, &mac_len);
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned int i = 0; i < mac_len; i++) snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    int backoff = 1, failures = 0;
+    while (!atomic_load(&stopping)) {
+        httpc_clear_headers(x->http);
+        httpc_header(x->http, "Content-Type: application/json");
+        httpc_header(x->http, "X-Barge-Event-Id: %llu", (unsigned long long)seq);
+        httpc_header(x->http, "X-Barge-Signature: sha256=%s", hex);
+        httpc_rc rc = httpc_post(x->http, x->url, body, strlen(body), DELIVERY_TIMEOUT_MS);
+        long status = rc == HTTPC_OK ? httpc_status(x->http) : 0;
+        if (status >= 200 && status < 300) {
+            if (failures)
+                log_info("webhooks: %s: event %llu delivered after %d failed tries", x->name,
+                         (unsigned long long)seq, failures);
+            free(body);
+            return 0;
+        }
+        if (failures++ == 0 || backoff == BACKOFF_MAX_S)
+            log_warn("webhooks: %s: delivering event %llu to %s failed (%s); retrying in %d s",
+                     x->name, (unsigned long long)seq, x->url,
+                     rc == HTTPC_OK ? "a non-2xx answer" : httpc_error(x->http), backoff);
+        if (nap(backoff)) break;
+        backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+    }
+    free(body);
+    return -1;
+}
+
+/* A new target starts with the events after the newest there is now: asked without a filter,
+ * so that a filter the server cannot take yet (a queue still to be made) loses nothing. */
+static void start_now(target *x)
+{
+    while (!x->has_cursor && !atomic_load(&stopping)) {
+        core_call call = {.run = api_run, .arg = poll_op, .req = json_object()};
+        core_call_wait(&call);
+        json_t *answer = call.status == 200 && call.body
+                             ? json_loadb(call.body, call.body_len, 0, NULL)
+                             : NULL;
+        free(call.body);
+        if (answer) {
+            x->cursor = (uint64_t)json_integer_value(json_object_get(answer, "lastSeq"));
+            x->has_cursor = 1;
+            save_cursor(x);
+            json_decref(answer);
+        } else if (nap(1)) {
+            return;
+        }
+    }
+}
+
+static void *run(void *arg)
+{
+    target *x = arg;
+    start_now(x);
+    int refused = 0;
+    while (!atomic_load(&stopping)) {
+        json_t *req = json_deep_copy(x->filter);
+        json_object_set_new(req, "wait", json_integer(POLL_WAIT_S));
+        json_object_set_new(req, "max", json_integer(50));
+        if (x->has_cursor) json_object_set_new(req, "after", json_integer((json_int_t)x->cursor));
+        core_call call = {.run = api_run, .arg = poll_op, .req = req};
+        core_call_wait(&call);
+        json_t *answer = call.status == 200 && call.body
+                             ? json_loadb(call.body, call.body_len, 0, NULL)
+                             : NULL;
+        if (!answer && call.status >= 400 && call.status < 500 && !refused++)
+            log_error("webhooks: %s: the server refuses its filter (%s); trying again every "
+                      "second", x->name, call.body ? call.body : "");
+        free(call.body);
+        if (!answer) {
+            if (nap(1)) break;
+            continue;
+        }
+        refused = 0;
+        json_t *gap = json_object_get(answer, "gap");
+        if (gap)
+            log_warn("webhooks: %s: events after %llu were let go before they were delivered; "
+                     "going on from %lld", x->name, (unsigned long long)x->cursor,
+                     (long long)json_integer_value(json_object_get(gap, "oldestSeq")));
+        size_t i;
+        json_t *e;
+        int stopped = 0;
+        json_array_foreach(json_object_get(answer, "events"), i, e) {
+            uint64_t seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
+            if (deliver(x, seq, json_object_get(e, "event")) < 0) {
+                stopped = 1;
+                break;
+            }
+            x->cursor = seq;
+            x->has_cursor = 1;
+            save_cursor(x);
+        }
+        if (!stopped) {
+            uint64_t last = (uint64_t)json_integer_value(json_object_get(answer, "lastSeq"));
+            if (!x->has_cursor || last != x->cursor) {
+                x->cursor = last;
+                x->has_cursor = 1;
+                save_cursor(x);
+            }
+        }
+        json_decref(answer);
+    }
+    return NULL;
+}
+
+static int abandon(void *ctx)
+{
+    return atomic_load(&stopping);
+}
+
+void webhooks_start(const char *data_dir, const api_op *op)
+{
+    poll_op = op;
+    if (!n_targets) return;
+    char *dir = xasprintf("%s/webhooks", data_dir);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        log_error("webhooks: cannot create %s: %s", dir, strerror(errno));
+    for (size_t i = 0; i < n_targets; i++) {
+        target *x = &targets[i];
+        x->cursor_path = xasprintf("%s/%s", dir, x->name);
+        FILE *f = fopen(x->cursor_path, "re");
+        unsigned long long c;
+        if (f && fscanf(f, "%llu", &c) == 1) {
+            x->cursor = c;
+            x->has_cursor = 1;
+        }
+        if (f) fclose(f);
+        /* Made before any thread runs: libcurl's global set-up is not thread-safe. */
+        httpc_options o = {.connect_timeout_ms = 5000, .user_agent = "barge-webhooks",
+                           .abandon = abandon};
+        x->http = httpc_new(&o);
+    }
+    for (size_t i = 0; i < n_targets; i++) {
+        target *x = &targets[i];
+        if (!x->http) continue;
+        x->started = pthread_create(&x->thread, NULL, run, x) == 0;
+        log_info("webhooks: delivering events to %s (%s)%s", x->name, x->url,
+                 x->has_cursor ? ", going on where delivery stopped" : ", from now on");
+    }
+    free(dir);
+}
+
+void webhooks_stop(void)
+{
+    pthread_mutex_lock(&nap_mu);
+    atomic_store(&stopping, 1);
+    pthread_cond_broadcast(&nap_cv);
+    pthread_mutex_unlock(&nap_mu);
+    for (size_t i = 0; i < n_targets; i++)
+        if (targets[i].http) httpc_wake(targets[i].http);
+}
+
+void webhooks_join(void)
+{
+    for (size_t i = 0; i < n_targets; i++) {
+        target *x = &targets[i];
+        if (x->started) pthread_join(x->thread, NULL);
+        httpc_free(x->http);
+        free(x->name);
+        free(x->url);
+        free(x->secret);
+        free(x->cursor_path);
+        json_decref(x->filter);
+    }
+    free(targets);
+    targets = NULL;
+    n_targets = 0;
+}

@@ -1,0 +1,26 @@
+/* webhooks — job state change events delivered to HTTP endpoints the operator names
+ * (`barge server --webhooks FILE`).
+ *
+ * The file is JSON: {"targets": [{"name": N, "url": "http(s)://...", "secret": S, "queue": Q,
+ * "status": [...]}]}, queue and status optional filters as GetEvents takes them.  Each target has
+ * a thread of its own that reads the events as a long-polling client would (GetEvents, through
+ * the core) and POSTs each one, in order, as its JSON body, with `X-Barge-Event-Id: SEQ` and
+ * `X-Barge-Signature: sha256=HEX`, the HMAC-SHA256 of the body with the target's secret, so the
+ * receiver can tell barge's deliveries from anyone's.  A 2xx answer delivers an event; anything
+ * else (an error, no answer within 10 s) is retried with back-off (1 s doubling to 60 s) until
+ * it is delivered: at least once, in order.  A target that is down or hangs delays its own
+ * deliveries and nothing else.  Where each target stands is kept in DATA_DIR/webhooks/NAME, so
+ * a restart goes on from there (a target that fell behind the events kept starts at the oldest
+ * kept, and is told of the gap in the log). */
+#ifndef BARGE_WEBHOOKS_H
+#define BARGE_WEBHOOKS_H
+#include "server/api/api.h"
+
+/* Reads and checks the file; 0, or -1 after printing what is wrong. */
+int webhooks_read(const char *path);
+/* Starts a thread per target (with the core running); op is GetEvents' long poll. */
+void webhooks_start(const char *data_dir, const api_op *op);
+/* Tells the threads to stop (before the core stops), then joins them (after). */
+void webhooks_stop(void);
+void webhooks_join(void);
+#endif

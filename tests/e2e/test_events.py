@@ -1,0 +1,256 @@
+"""Job state change events, as AWS Batch sends them to EventBridge: durable and in order, read as
+Server-Sent Events (GET /barge/v1/events, resumable with Last-Event-ID across disconnects and
+restarts, filtered by queue and status), as a long poll (POST /barge/v1/getevents, `barge
+events`), and delivered to webhooks signed with HMAC-SHA256, retried until delivered, a target
+that hangs delaying nothing else."""
+import hashlib
+import hmac
+import http.client
+import http.server
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+
+from harness import free_port
+from test_cli import barge
+from test_jobs_common import FAST, JobsCase
+
+
+class Stream:
+    """A Server-Sent Events client on its own thread: every event it reads, in order."""
+
+    def __init__(self, port, path="/barge/v1/events", last_id=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
+        self.conn.request("GET", path, headers=headers)
+        self.resp = self.conn.getresponse()
+        self.events, self.comments = [], 0
+        self.lock = threading.Lock()
+        if self.resp.status == 200:
+            threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        fields = {}
+        try:
+            for raw in self.resp:
+                line = raw.decode().rstrip("\n")
+                if line.startswith(":"):
+                    self.comments += 1
+                elif line == "":
+                    if "data" in fields:
+                        with self.lock:
+                            self.events.append((fields.get("id"), fields.get("event"),
+                                                json.loads(fields["data"])))
+                    fields = {}
+                else:
+                    k, _, v = line.partition(": ")
+                    fields[k] = v
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            pass  # closed by the test (http.client's own close races the read)
+
+    def close(self):
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()
+
+    def statuses(self, job_id):
+        with self.lock:
+            return [d["detail"]["status"] for _, _, d in self.events
+                    if d["detail"]["jobId"] == job_id]
+
+
+class Events(JobsCase):
+    def wait_statuses(self, stream, jid, last="SUCCEEDED", timeout=30):
+        return self.wait_for(lambda: (lambda s: s if s and s[-1] == last else None)(
+            stream.statuses(jid)), timeout, "job %s's events up to %s" % (jid, last))
+
+    def test_a_stream_tells_each_change_as_eventbridge_would(self):
+        s = Stream(self.server.port, "/barge/v1/events?queue=q")
+        try:
+            self.assertEqual(s.resp.getheader("Content-Type"), "text/event-stream")
+            time.sleep(0.3)
+            jid = self.submit("evented", command="true")
+            seen = self.wait_statuses(s, jid)
+            self.assertNotIn("SUBMITTED", seen)  # AWS makes none for the submission
+            self.assertEqual(seen[-3:], ["STARTING", "RUNNING", "SUCCEEDED"])
+            self.assertIn("RUNNABLE", seen)
+            ids = [int(i) for i, _, _ in s.events]
+            self.assertEqual(ids, sorted(ids))
+            _, name, ev = s.events[-1]
+            self.assertEqual(name, "Batch Job State Change")
+            self.assertEqual((ev["source"], ev["detail-type"], ev["version"]),
+                             ("aws.batch", "Batch Job State Change", "0"))
+            self.assertEqual(ev["resources"], [ev["detail"]["jobArn"]])
+            self.assertEqual(ev["detail"]["container"]["exitCode"], 0)
+            self.assertRegex(ev["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            self.assertEqual(ev["account"], "123456789012")
+        finally:
+            s.close()
+
+    def test_resumed_after_a_disconnect_and_restarts(self):
+        s = Stream(self.server.port, "/barge/v1/events?queue=q")
+        time.sleep(0.3)
+        first = self.submit("before", command="true")
+        self.wait_statuses(s, first)
+        last = int(s.events[-1][0])
+        s.close()
+        second = self.submit("while-away", command="true")
+        self.wait_job(second)
+        for restart in (self.server.restart, lambda: (self.server.kill9(), self.server.start())):
+            restart()
+            s = Stream(self.server.port, "/barge/v1/events?queue=q", last_id=last)
+            try:
+                seen = self.wait_statuses(s, second)
+                self.assertEqual(seen[-1], "SUCCEEDED")
+                ids = [int(i) for i, _, _ in s.events]
+                self.assertEqual(ids[0], last + 1, "the stream goes on after Last-Event-ID")
+                self.assertEqual(s.statuses(first), [], "nothing before Last-Event-ID again")
+            finally:
+                s.close()
+
+    def test_filters_and_bad_requests(self):
+        s = Stream(self.server.port, "/barge/v1/events?status=FAILED,SUCCEEDED&queue=q")
+        try:
+            time.sleep(0.3)
+            ok = self.submit("f-ok", command="true")
+            bad = self.submit("f-bad", command="exit 2")
+            self.wait_statuses(s, bad, "FAILED")
+            self.wait_statuses(s, ok, "SUCCEEDED")
+            self.assertEqual(s.statuses(ok), ["SUCCEEDED"])
+            self.assertEqual(s.statuses(bad), ["FAILED"])
+        finally:
+            s.close()
+        for path, headers, fragment in (
+                ("/barge/v1/events?status=BOGUS", {}, "status[0]"),
+                ("/barge/v1/events?status=SUBMITTED", {}, "none is made for a submission"),
+                ("/barge/v1/events?colour=red", {}, "unknown query parameter"),
+                ("/barge/v1/events", {"Last-Event-ID": "abc"}, "Last-Event-ID"),
+                ("/barge/v1/events?queue=nope", {}, "nope")):
+            status, _, body = self.server.raw("GET", path, headers=headers)
+            self.assertEqual(status, 400, (path, body))
+            self.assertIn(fragment, body["message"])
+
+    def test_long_poll_and_the_cli(self):
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents", {"queue": "q"})
+        self.assertEqual(status, 200, body)
+        start = body["lastSeq"]
+        got = {}
+
+        def poll():
+            got["answer"] = self.server.raw("POST", "/barge/v1/getevents", {
+                "queue": "q", "after": start, "wait": 20})
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.5)
+        self.assertTrue(t.is_alive(), "the poll waits for an event")
+        jid = self.submit("polled", command="true")
+        t.join(20)
+        status, _, body = got["answer"]
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["events"][0]["event"]["detail"]["jobId"], jid)
+        self.wait_job(jid)
+        rc, out, err = barge("events", "--queue", "q", "--after", str(start),
+                             endpoint=self.server.url)
+        self.assertEqual(rc, 0, err)
+        lines = [line for line in out.splitlines() if jid in line]
+        self.assertEqual(lines[-1].split()[4], "SUCCEEDED", lines)
+        rc, out, err = barge("events", "--queue", "q", "--after", str(start), "--json",
+                             "--status", "SUCCEEDED", endpoint=self.server.url)
+        self.assertEqual(rc, 0, err)
+        evs = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual([e["detail"]["status"] for e in evs if e["detail"]["jobId"] == jid],
+                         ["SUCCEEDED"])
+
+
+class Receiver:
+    """An HTTP endpoint that records what is POSTed to it; behaviour(n) decides the answer to
+    the n-th request: a status, or "hang"."""
+
+    def __init__(self, behaviour=lambda n: 200):
+        self.got, self.requests = [], 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.requests += 1
+                what = behaviour(outer.requests)
+                if what == "hang":
+                    time.sleep(30)
+                    return
+                if what == 200:
+                    outer.got.append((self.headers["X-Barge-Event-Id"],
+                                      self.headers["X-Barge-Signature"], body))
+                self.send_response(what)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d/hook" % self.httpd.server_address[1]
+
+    def statuses(self, jid):
+        return [json.loads(b)["detail"]["status"] for _, _, b in self.got
+                if json.loads(b)["detail"]["jobId"] == jid]
+
+
+SECRET = "webhook-secret-0123456789"
+
+
+class Webhooks(JobsCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.good = Receiver()
+        cls.flaky = Receiver(lambda n: 500 if n <= 2 else 200)
+        cls.hung = Receiver(lambda n: "hang")
+        cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
+        path = os.path.join(cls.conf_dir, "hooks.json")
+        with open(path, "w") as f:
+            json.dump({"targets": [
+                {"name": "good", "url": cls.good.url, "secret": SECRET, "queue": "q"},
+                {"name": "flaky", "url": cls.flaky.url, "secret": SECRET, "queue": "q",
+                 "status": ["SUCCEEDED", "FAILED"]},
+                {"name": "hung", "url": cls.hung.url, "secret": SECRET}]}, f)
+        cls.server_args = FAST + ("--webhooks", path)
+        super().setUpClass()
+
+    def test_deliveries_signed_in_order_retried_and_resumed(self):
+        jid = self.submit("hooked", command="true")
+        self.wait_for(lambda: self.good.statuses(jid)[-1:] == ["SUCCEEDED"], 15,
+                      "the good target to get every event of the job")
+        seqs = [int(i) for i, _, _ in self.good.got]
+        self.assertEqual(seqs, sorted(seqs))
+        for seq, sig, body in self.good.got:
+            want = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            self.assertEqual(sig, "sha256=" + want)
+            self.assertEqual(json.loads(body)["id"][-12:], "%012x" % int(seq))
+        # The flaky target got it after its failures; the hanging one held up nothing.
+        self.wait_for(lambda: self.flaky.statuses(jid) == ["SUCCEEDED"], 20,
+                      "the flaky target's retried delivery")
+        self.assertGreaterEqual(self.flaky.requests, 3)
+        # After a restart delivery goes on where it stood: nothing twice, nothing missed.
+        before = len(self.good.got)
+        self.server.restart()
+        second = self.submit("hooked-after", command="true")
+        self.wait_for(lambda: self.good.statuses(second)[-1:] == ["SUCCEEDED"], 15,
+                      "delivery after the restart")
+        seqs = [int(i) for i, _, _ in self.good.got]
+        self.assertEqual(len(seqs), len(set(seqs)), "an event delivered twice")
+        self.assertEqual(self.good.statuses(jid), self.good.statuses(jid)[:len(seqs)])
+        self.assertGreater(len(self.good.got), before)
+
+    def test_a_bad_webhooks_file_is_refused_at_start(self):
+        path = os.path.join(self.conf_dir, "bad.json")
+        with open(path, "w") as f:
+            json.dump({"targets": [{"name": "x", "url": "ftp://nowhere", "secret": SECRET}]}, f)
+        rc, _, err = barge("server", "--webhooks", path)
+        self.assertEqual(rc, 2)
+        self.assertIn("url must be an http:// or https:// URL", err)
