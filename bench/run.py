@@ -373,11 +373,65 @@ def signed_env(srv):
             "BENCH_JOBDEF": JOBDEF}
 
 
+class EventSink:
+    """What follows a server's events in figure 1: a webhook target that takes every POST, and
+    two Server-Sent Events streams read to the end, each on a thread of its own."""
+
+    def __init__(self, work):
+        import http.server
+        import threading
+
+        class Sink(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(204)
+                self.end_headers()
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.file = os.path.join(work, "webhooks.json")
+        with open(self.file, "w") as f:
+            json.dump({"targets": [{"name": "sink", "secret": "bench-webhook-secret-0123",
+                                    "url": f"http://127.0.0.1:{self.httpd.server_address[1]}/"}]},
+                      f)
+        self.streams = []
+
+    def follow(self, srv):
+        import threading
+        for _ in range(2):
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
+            conn.request("GET", "/barge/v1/events")
+            resp = conn.getresponse()
+            self.streams.append(conn)
+            threading.Thread(target=self.drain, args=(resp,), daemon=True).start()
+
+    @staticmethod
+    def drain(resp):
+        try:
+            while resp.read1(65536):
+                pass
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            pass  # the stream was closed
+
+    def close(self):
+        for c in self.streams:
+            c.close()
+        self.httpd.shutdown()
+
+
 def fig_submit(run):
     a = run.args
     srv = run.server("submit")
     srv.start()
     setup_hold(srv)
+    # The same server followed: a webhook target and two event streams take every event.
+    sink = EventSink(run.work)
+    ev = run.server("submit-events", ("--webhooks", sink.file))
+    ev.start()
+    setup_hold(ev)
+    sink.follow(ev)
     # The same server with keys checked: every SubmitJob is SigV4-signed and verified.
     sig = run.server("submit-signed", signed=True)
     sig.start()
@@ -391,12 +445,13 @@ def fig_submit(run):
         hz = wrk("healthz.lua", srv.url + "/healthz", c, a.duration)
         # Unsigned and signed runs alternate, the best of each kept: on a shared machine a
         # burst of other work would otherwise land on one side of the comparison.
-        sub = ssub = None
+        sub = ssub = esub = None
         for _ in range(a.submit_reps):
             sub = faster(sub, wrk("submit.lua", srv.url + "/v1/submitjob", c, a.duration))
             ssub = faster(ssub, wrk("submit.lua", sig.url + "/v1/submitjob", c, a.duration,
                                     env=signed_env(sig)))
-        tried.append((c, sub, hz, ssub))
+            esub = faster(esub, wrk("submit.lua", ev.url + "/v1/submitjob", c, a.duration))
+        tried.append((c, sub, hz, ssub, esub))
         log(f"submit c={c}: {sub['per_second']:,.0f}/s, signed {ssub['per_second']:,.0f}/s "
             f"(healthz {hz['per_second']:,.0f}/s)")
         if best is None or sub["per_second"] > best[1]["per_second"]:
@@ -404,6 +459,7 @@ def fig_submit(run):
     c, sub, hz, _ = best
     # The signed rate is the best over the same settings, as the unsigned one is.
     sc, ssub = max(((t[0], t[3]) for t in tried), key=lambda t: t[1]["per_second"])
+    ec, esub = max(((t[0], t[4]) for t in tried), key=lambda t: t[1]["per_second"])
     errors = int(sub["non2xx"] + sub["socket_errors"])
     serrors = int(sum(t[3]["non2xx"] + t[3]["socket_errors"] for t in tried))
     run.row(f"1. SubmitJob rate (wrk -t2 -c{c}, {a.duration} s)",
@@ -421,6 +477,11 @@ def fig_submit(run):
             ratio(ssub["per_second"], sub["per_second"]),
             target("≥ 85% of --dev, 0 errors",
                    ssub["per_second"] >= 0.85 * sub["per_second"] and serrors == 0))
+    run.row(f"1. SubmitJob rate with its events followed (a webhook, two SSE streams; -c{ec})",
+            fmt_rate(esub["per_second"]),
+            f"unfollowed, same run (-c{c}): {fmt_rate(sub['per_second'])}",
+            ratio(esub["per_second"], sub["per_second"]),
+            target("≥ 95% of unfollowed", esub["per_second"] >= 0.95 * sub["per_second"]))
     run.note("1. Submit rate: wrk (bench/submit.lua, unsigned, --dev, --sync full: every answer "
              "follows its fsync'd commit) into a queue whose only compute environment is "
              "UNMANAGED with no agent, so nothing runs. The signed run sends the same request "
@@ -430,10 +491,12 @@ def fig_submit(run):
              f"{a.submit_reps} runs each, the best of each kept. Every setting tried: " +
              "; ".join(f"-c{c}: submit {s['per_second']:,.0f}/s p99 {s['p99_ms']:.1f} ms, "
                        f"signed {g['per_second']:,.0f}/s p99 {g['p99_ms']:.1f} ms, "
-                       f"/healthz {h['per_second']:,.0f}/s" for c, s, h, g in tried) +
+                       f"/healthz {h['per_second']:,.0f}/s" for c, s, h, g, _ in tried) +
              f". wrk shares the machine's {os.cpu_count()} CPUs with the servers.")
     srv.stop()
     sig.stop()
+    ev.stop()
+    sink.close()
 
 
 # ---- 2. array submit ------------------------------------------------------------------------

@@ -78,11 +78,13 @@ static void poll_done(core_call *call)
         sse_free_now(s);
         return;
     }
-    if (s->suspended) {
-        s->suspended = 0;
-        MHD_resume_connection(s->conn);
-    }
+    /* Resumed outside the lock: libmicrohttpd may take locks of its own to do it, and the
+     * stream is not freed while its connection is suspended. */
+    int resume = s->suspended;
+    s->suspended = 0;
+    struct MHD_Connection *conn = s->conn;
     pthread_mutex_unlock(&s->mu);
+    if (resume) MHD_resume_connection(conn);
 }
 
 /* libmicrohttpd asks for the next bytes of the stream. */
