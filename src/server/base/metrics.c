@@ -23,27 +23,37 @@ typedef struct hist {
 } hist;
 
 static hist hists[METRIC_N_HISTOGRAMS] = {
-    [METRIC_SUBMIT_TO_START] = {"barge_job_submit_to_start_seconds",
-                                "Time from SubmitJob to an attempt's start.", 12,
-                                {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600}},
-    [METRIC_RUN_TIME] = {"barge_attempt_run_seconds", "How long attempts ran.", 12,
-                         {0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600, 21600}},
-    [METRIC_SCHED_PASS] = {"barge_scheduling_pass_seconds",
-                           "How long a scheduling pass took.", 10,
-                           {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5}},
-    [METRIC_BATCH_SIZE] = {"barge_group_commit_batch_calls",
-                           "Calls committed together in one transaction.", 10,
-                           {1, 2, 4, 8, 16, 32, 64, 128, 256, 1024}},
-    [METRIC_COMMIT_TIME] = {"barge_group_commit_seconds",
-                            "How long a commit (its fsync) took.", 10,
-                            {0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1}},
+    [METRIC_SUBMIT_TO_START] = {.name = "barge_job_submit_to_start_seconds",
+                                .help = "Time from SubmitJob to an attempt's start.",
+                                .n = 12,
+                                .bounds = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800,
+                                           3600}},
+    [METRIC_RUN_TIME] = {.name = "barge_attempt_run_seconds",
+                         .help = "How long attempts ran.",
+                         .n = 12,
+                         .bounds = {0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600, 21600}},
+    [METRIC_SCHED_PASS] = {.name = "barge_scheduling_pass_seconds",
+                           .help = "How long a scheduling pass took.",
+                           .n = 10,
+                           .bounds = {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5}},
+    [METRIC_BATCH_SIZE] = {.name = "barge_group_commit_batch_calls",
+                           .help = "Calls committed together in one transaction.",
+                           .n = 10,
+                           .bounds = {1, 2, 4, 8, 16, 32, 64, 128, 256, 1024}},
+    [METRIC_COMMIT_TIME] = {.name = "barge_group_commit_seconds",
+                            .help = "How long a commit (its fsync) took.",
+                            .n = 10,
+                            .bounds = {0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5,
+                                       1}},
 };
 
 static const struct {
     const char *name, *help;
 } counter_info[METRIC_N_COUNTERS] = {
-    [METRIC_SUBMITS] = {"barge_jobs_submitted_total", "Jobs submitted (an array counts once)."},
-    [METRIC_DISPATCHES] = {"barge_attempts_dispatched_total", "Attempts placed on instances."},
+    [METRIC_SUBMITS] = {.name = "barge_jobs_submitted_total",
+                        .help = "Jobs submitted (an array counts once)."},
+    [METRIC_DISPATCHES] = {.name = "barge_attempts_dispatched_total",
+                           .help = "Attempts placed on instances."},
 };
 static _Atomic uint64_t counters[METRIC_N_COUNTERS];
 
