@@ -34,26 +34,15 @@ static void sse_free_now(sse *s)
     free(s);
 }
 
-/* What a poll brought, as event-stream text.  mu held. */
-static void write_answer(sse *s, json_t *answer)
+/* What a poll brought: the stream's text already (api_events.c), which ends with a comment
+ * saying where the next poll starts (": at SEQ").  mu held. */
+static void write_answer(sse *s, const char *text, size_t len)
 {
-    json_t *gap = json_object_get(answer, "gap");
-    if (gap) {
-        buf_printf(&s->out, "event: gap\ndata: {\"oldestSeq\":%lld}\n\n",
-                   (long long)json_integer_value(json_object_get(gap, "oldestSeq")));
-    }
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(answer, "events"), i, e) {
-        char *data = json_dumps(json_object_get(e, "event"), JSON_COMPACT);
-        buf_printf(&s->out, "id: %lld\nevent: Batch Job State Change\ndata: %s\n\n",
-                   (long long)json_integer_value(json_object_get(e, "seq")), data);
-        free(data);
-    }
-    if (!json_array_size(json_object_get(answer, "events")) && !gap)
-        buf_printf(&s->out, ": keep-alive\n\n");
-    json_t *last = json_object_get(answer, "lastSeq");
-    if (json_is_integer(last)) json_object_set(s->req, "after", last);
+    buf_append(&s->out, text, len);
+    const char *at = NULL;
+    for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), ": at ", 5)); p += 5)
+        at = p;
+    if (at) json_object_set_new(s->req, "after", json_integer(strtoll(at + 5, NULL, 10)));
     json_object_set_new(s->req, "wait", json_integer(SSE_WAIT_S));
 }
 
@@ -64,9 +53,7 @@ static void poll_done(core_call *call)
     pthread_mutex_lock(&s->mu);
     s->polling = 0;
     if (s->call.status == 200 && s->call.body) {
-        json_t *answer = json_loadb(s->call.body, s->call.body_len, 0, NULL);
-        write_answer(s, answer);
-        json_decref(answer);
+        write_answer(s, s->call.body, s->call.body_len);
     } else {
         /* The server is stopping (or could not answer): the stream ends here. */
         s->closed |= 2;
@@ -168,7 +155,7 @@ const char *http_sse_request(struct MHD_Connection *conn, json_t **req)
 {
     query q = {.status = json_array()};
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-    *req = json_pack("{s:i, s:i}", "wait", SSE_WAIT_S, "max", SSE_BATCH);
+    *req = json_pack("{s:i, s:i, s:b}", "wait", SSE_WAIT_S, "max", SSE_BATCH, "sse", 1);
     if (json_array_size(q.status)) json_object_set(*req, "status", q.status);
     json_decref(q.status);
     if (q.queue) json_object_set_new(*req, "queue", json_string(q.queue));
@@ -198,9 +185,7 @@ enum MHD_Result http_sse_start(struct MHD_Connection *conn, const api_op *op, js
     /* The first poll's answer (made before the stream started, so that a bad request could
      * still be refused) fixes where the stream stands; the waits after it are long. */
     buf_printf(&s->out, "retry: 3000\n\n");
-    json_t *answer = json_loadb(first, first_len, 0, NULL);
-    write_answer(s, answer);
-    json_decref(answer);
+    write_answer(s, first, first_len);
     enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -32,6 +32,7 @@ typedef struct filter {
     char *queue;       /* NULL: every queue */
     unsigned statuses; /* bit per status; 0: every status */
     int max;
+    int sse; /* the answer is the stream's text (http_sse.c), not JSON */
 } filter;
 
 static int matches(const filter *f, const event_rec *e)
@@ -69,25 +70,64 @@ json_t *api_event_json(state *st, const event_rec *e)
     return ev;
 }
 
-/* The events after `after` that f wants, up to f->max; lastSeq says how far it looked. */
-static json_t *collect(state *st, const filter *f, uint64_t after)
+/* The event's JSON text, made by its first reader (events.h). */
+static const char *event_text(state *st, event_rec *e, size_t *len)
+{
+    if (!e->text) {
+        json_t *j = api_event_json(st, e);
+        e->text = json_dumps(j, JSON_COMPACT);
+        e->text_len = strlen(e->text);
+        json_decref(j);
+    }
+    *len = e->text_len;
+    return e->text;
+}
+
+/* The events after `after` that f wants, up to f->max, as the answer's text: GetEvents' JSON
+ * ({"events": [{"seq", "event"}], "lastSeq", "gap"}), or with sse the stream's own lines, which
+ * end with a comment saying how far it looked (": at SEQ"), where the next poll starts. */
+static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t *len)
 {
     events *ev = st->events;
-    json_t *list = json_array();
+    buf out = {0};
     int gap = after + 1 < events_first(ev) && events_last(ev) >= events_first(ev);
     uint64_t seq = gap ? events_first(ev) : after + 1, last = after;
-    for (; seq <= events_last(ev) && (int)json_array_size(list) < f->max; seq++) {
-        const event_rec *e = events_get(ev, seq);
+    int n = 0;
+    if (gap && sse)
+        buf_printf(&out, "event: gap\ndata: {\"oldestSeq\":%llu}\n\n",
+                   (unsigned long long)events_first(ev));
+    if (!sse) buf_puts(&out, "{\"events\":[");
+    for (; seq <= events_last(ev) && n < f->max; seq++) {
+        event_rec *e = events_get(ev, seq);
         last = seq;
         if (!e || !matches(f, e)) continue;
-        json_array_append_new(list, json_pack("{s:I, s:o}", "seq", (json_int_t)seq, "event",
-                                               api_event_json(st, e)));
+        size_t tl;
+        const char *text = event_text(st, e, &tl);
+        if (sse) {
+            buf_printf(&out, "id: %llu\nevent: Batch Job State Change\ndata: ",
+                       (unsigned long long)seq);
+            buf_append(&out, text, tl);
+            buf_puts(&out, "\n\n");
+        } else {
+            buf_printf(&out, "%s{\"seq\":%llu,\"event\":", n ? "," : "",
+                       (unsigned long long)seq);
+            buf_append(&out, text, tl);
+            buf_puts(&out, "}");
+        }
+        n++;
     }
-    if (!json_array_size(list) && last < events_last(ev)) last = events_last(ev);
-    json_t *out = json_pack("{s:o, s:I}", "events", list, "lastSeq", (json_int_t)last);
-    if (gap) json_object_set_new(out, "gap", json_pack("{s:I}", "oldestSeq",
-                                                       (json_int_t)events_first(ev)));
-    return out;
+    if (!n && last < events_last(ev)) last = events_last(ev);
+    if (sse) {
+        buf_printf(&out, ": at %llu\n\n", (unsigned long long)last);
+    } else {
+        buf_printf(&out, "],\"lastSeq\":%llu", (unsigned long long)last);
+        if (gap)
+            buf_printf(&out, ",\"gap\":{\"oldestSeq\":%llu}",
+                       (unsigned long long)events_first(ev));
+        buf_puts(&out, "}");
+    }
+    *len = out.len;
+    return out.data;
 }
 
 static int wants(state *st, event_waiter *w)
@@ -110,7 +150,9 @@ static void free_filter(filter *f)
 static void answer(state *st, event_waiter *w)
 {
     filter *f = w->filter;
-    core_reply(w->call, collect(st, f, w->after));
+    size_t len;
+    char *text = collect(st, f, w->after, f->sse, &len);
+    core_reply_text(w->call, text, len);
     free_filter(f);
     free(w);
 }
@@ -145,34 +187,36 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp)
         f->statuses |= 1u << st;
     }
     f->max = (int)api_int(req, "max", MAX_DEFAULT);
+    f->sse = json_is_true(json_object_get(req, "sse"));
     /* Absent: from now on. */
     json_t *a = json_object_get(req, "after");
     uint64_t after = json_is_integer(a) ? (uint64_t)json_integer_value(a)
                                         : events_last(c->st->events);
     json_int_t wait = api_int(req, "wait", 0);
-    json_t *out = collect(c->st, f, after);
-    if (json_array_size(json_object_get(out, "events")) || wait <= 0 ||
-        json_object_get(out, "gap")) {
+    /* Whether anything is there for it now: what it wants, or a gap to be told of. */
+    int gap = after + 1 < events_first(c->st->events) &&
+              events_last(c->st->events) >= events_first(c->st->events);
+    event_waiter probe = {.after = after, .filter = f};
+    if (wait <= 0 || gap || wants(c->st, &probe)) {
+        c->text = collect(c->st, f, after, f->sse, &c->text_len);
         free_filter(f);
-        *resp = out;
         return 0;
     }
-    /* Nothing yet: wait for an event it wants. */
+    /* Nothing yet: wait for an event it wants, past the ones it does not. */
     event_waiter *w = xcalloc(1, sizeof *w);
     w->call = c->call;
-    w->after = (uint64_t)json_integer_value(json_object_get(out, "lastSeq"));
+    w->after = events_last(c->st->events);
     w->deadline = util_mono_ms() + wait * 1000;
     w->wants = wants;
     w->answer = answer;
     w->filter = f;
-    json_decref(out);
     events_wait(c->st->events, w);
     c->deferred = 1;
     return 0;
 }
 
 #define EVENTS_SHAPE \
-    "{after:l, queue:s, status:[s], max:i(1..1000), wait:i(0..60)}"
+    "{after:l, queue:s, status:[s], max:i(1..1000), wait:i(0..60), sse:b}"
 
 api_op api_events_ops[] = {
     {"GetEvents", "POST", "/barge/v1/getevents", EVENTS_SHAPE, get_events, 0, NULL},

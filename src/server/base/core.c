@@ -153,6 +153,15 @@ void core_reply(core_call *call, json_t *resp)
     queue_late(call);
 }
 
+void core_reply_text(core_call *call, char *text, size_t len)
+{
+    call->status = 200;
+    call->err_type = NULL;
+    call->body = text;
+    call->body_len = len;
+    queue_late(call);
+}
+
 void core_reply_error(core_call *call, int status, const char *type, const char *msg)
 {
     answer_error(call, status, type, msg);

@@ -81,6 +81,8 @@ void core_park(core_call *call);
  * core_reply takes the reference to resp. */
 void core_reply(core_call *call, json_t *resp);
 void core_reply_error(core_call *call, int status, const char *type, const char *msg);
+/* core_reply with a body that is text already (malloc'd; the call takes it). */
+void core_reply_text(core_call *call, char *text, size_t len);
 
 /* For code running on the core thread: run fn(ctx, arg) after delay_ms, inside a batch.  arg is
  * malloc'd (or NULL) and is freed by the core after fn runs. */

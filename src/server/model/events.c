@@ -41,6 +41,7 @@ events *events_new(void)
 void events_free(events *ev)
 {
     if (!ev) return;
+    for (size_t i = 0; i < EVENTS_KEPT; i++) free(ev->ring[i].text);
     free(ev->ring);
     free(ev->recs);
     free(ev->waiters);
@@ -51,6 +52,7 @@ void events_note(events *ev, job *j, int status)
 {
     if (ev->next - ev->first == EVENTS_KEPT) ev->first++; /* the oldest goes */
     event_rec *e = &ev->ring[ev->next % EVENTS_KEPT];
+    free(e->text);
     *e = (event_rec){.seq = ev->next, .at = util_now_ms(), .j = j, .status = (uint8_t)status};
     ev->next++;
 }
@@ -65,7 +67,7 @@ uint64_t events_first(const events *ev)
     return ev->first;
 }
 
-const event_rec *events_get(const events *ev, uint64_t seq)
+event_rec *events_get(const events *ev, uint64_t seq)
 {
     if (seq < ev->first || seq >= ev->next) return NULL;
     return &ev->ring[seq % EVENTS_KEPT];
@@ -180,10 +182,12 @@ static int load_record(void *arg, const char *key, const char *doc, size_t len)
         /* The numbers go on where they stopped, gaps (a job that no longer exists) and all. */
         while (ev->next < seq) {
             if (ev->next - ev->first == EVENTS_KEPT) ev->first++;
+            free(ev->ring[ev->next % EVENTS_KEPT].text);
             ev->ring[ev->next % EVENTS_KEPT] = (event_rec){.seq = ev->next};
             ev->next++;
         }
         if (ev->next - ev->first == EVENTS_KEPT) ev->first++;
+        free(ev->ring[ev->next % EVENTS_KEPT].text);
         ev->ring[ev->next % EVENTS_KEPT] =
             (event_rec){.seq = seq, .at = json_integer_value(json_array_get(e, 1)), .j = j,
                         .status = (uint8_t)status};

@@ -31,6 +31,10 @@ typedef struct event_rec {
     int64_t at; /* epoch ms */
     job *j;
     uint8_t status;
+    /* The event as JSON text, made by its first reader and kept for the others
+     * (api/api_events.c): however many follow, an event is described once. */
+    char *text;
+    size_t text_len;
 } event_rec;
 
 typedef struct events events;
@@ -50,7 +54,7 @@ int events_load(struct state *st, job *(*find)(struct state *st, const char *id)
 uint64_t events_last(const events *ev);
 uint64_t events_first(const events *ev);
 /* The kept event with seq, or NULL. */
-const event_rec *events_get(const events *ev, uint64_t seq);
+event_rec *events_get(const events *ev, uint64_t seq);
 
 /* A reader waiting for events after a seq: answered by events_flush (through fn) when one
  * comes, or by the caller's own timeout. */
