@@ -29,7 +29,7 @@ static int count_records(void *arg, const char *key, const char *doc, size_t len
 static int records(store *db)
 {
     int n = 0;
-    CHECK_EQ_INT(store_scan(db, "evt", count_records, &n), 0);
+    CHECK_EQ_INT(store_scan(db, "zevt", count_records, &n), 0);
     return n;
 }
 
@@ -77,7 +77,7 @@ int main(void)
     CHECK_EQ_INT(store_commit(db), 0);
     CHECK_EQ_INT((int)events_first(st.events), 4);
     CHECK(events_get(st.events, 3) == NULL);
-    CHECK_EQ_INT(records(db), 1);
+    CHECK_EQ_INT(records(db), (EVENTS_KEPT + 127) / 128);
     CHECK_EQ_INT((int)events_last(st.events), EVENTS_KEPT + 3);
     /* Loaded again: the same numbers, the same jobs. */
     state again = {.db = db};

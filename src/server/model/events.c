@@ -13,7 +13,11 @@
 #include "server/base/store.h"
 #include "server/model/state.h"
 
-#define EVENT_KIND "evt"
+/* The records' kind sorts after every other: SQLite copies a record that does not fit in its
+ * page whole to compare keys with it, so a large record beside the jobs' would cost every job
+ * written near it a copy.  And a record holds EVENTS_PER_RECORD events at most. */
+#define EVENT_KIND "zevt"
+#define EVENTS_PER_RECORD 128
 
 /* A stored record: its key's number (its first event) and its last event. */
 typedef struct record {
@@ -82,28 +86,31 @@ void events_flush(state *st)
 {
     events *ev = st->events;
     if (ev->flushed < ev->first) ev->flushed = ev->first; /* a burst past the ring's size */
-    if (ev->flushed < ev->next) {
-        json_t *list = json_array();
-        for (uint64_t s = ev->flushed; s < ev->next; s++) {
+    while (ev->flushed < ev->next) {
+        uint64_t end = ev->next - ev->flushed > EVENTS_PER_RECORD ? ev->flushed + EVENTS_PER_RECORD
+                                                                 : ev->next;
+        buf doc = {0};
+        buf_puts(&doc, "[");
+        for (uint64_t s = ev->flushed; s < end; s++) {
             const event_rec *e = events_get(ev, s);
-            json_array_append_new(list, json_pack("[I, I, s, i]", (json_int_t)e->seq,
-                                                  (json_int_t)e->at, e->j->id, (int)e->status));
+            /* Job ids are UUIDs, with ":N" or "#N": nothing in them needs escaping. */
+            buf_printf(&doc, "%s[%" PRIu64 ",%lld,\"%s\",%d]", s > ev->flushed ? "," : "",
+                       e->seq, (long long)e->at, e->j->id, (int)e->status);
         }
+        buf_puts(&doc, "]");
         char key[24];
         key_of(ev->flushed, key);
-        char *doc = json_dumps(list, JSON_COMPACT);
-        json_decref(list);
-        if (store_put(st->db, EVENT_KIND, key, doc, strlen(doc)) != 0) {
+        if (store_put(st->db, EVENT_KIND, key, doc.data, doc.len) != 0) {
             log_error("store: writing events failed: %s", store_errmsg(st->db));
             st->store_failed = 1;
         }
-        free(doc);
+        buf_free(&doc);
         if (ev->n_recs == ev->cap_recs) {
             ev->cap_recs = ev->cap_recs ? 2 * ev->cap_recs : 64;
             ev->recs = xrealloc(ev->recs, ev->cap_recs * sizeof *ev->recs);
         }
-        ev->recs[ev->n_recs++] = (record){ev->flushed, ev->next - 1};
-        ev->flushed = ev->next;
+        ev->recs[ev->n_recs++] = (record){ev->flushed, end - 1};
+        ev->flushed = end;
     }
     /* Records whose every event was let go. */
     size_t gone = 0;

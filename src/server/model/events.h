@@ -6,9 +6,9 @@
  * Every change of a job's status makes one, but the submission itself (AWS makes none for it).
  * Each has a sequence number, one after the other for the whole server: a reader resumes after
  * the last one it saw (SSE's Last-Event-ID), across disconnects and restarts.  The events of a
- * batch are written in one store record ("evt", keyed by the first one's number) inside the
- * batch's transaction, so they are as durable as the changes they tell of and cost one write per
- * group commit, not one per event.  The last EVENTS_KEPT are kept, in memory and in the store;
+ * batch are written in store records ("zevt", up to 128 events each, keyed by the first one's
+ * number) inside the batch's transaction, so they are as durable as the changes they tell of and
+ * cost a write per group commit (or per 128 events), not one per event.  The last EVENTS_KEPT are kept, in memory and in the store;
  * older ones are let go (a reader that fell that far behind is told so).
  *
  * An event records the job, its status and when; its detail is the job's description made when
