@@ -169,6 +169,26 @@ static json_t *member_array(json_t *obj, const char *key)
     return a;
 }
 
+int cli_command_at(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) return i;
+    return argc;
+}
+
+int cli_set_command(const cli_ctx *c, json_t *req, int at, int argc, char **argv)
+{
+    if (at == argc) return 0;
+    if (at + 1 == argc) {
+        cli_usage_error(c, "`--` must be followed by the job's command");
+        return -1;
+    }
+    json_t *cmd = json_array();
+    for (int i = at + 1; i < argc; i++) json_array_append_new(cmd, json_string(argv[i]));
+    json_object_set_new(overrides(req), "command", cmd);
+    return 0;
+}
+
 int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
 {
     long n;
@@ -269,15 +289,7 @@ int cli_submit(int argc, char **argv)
     };
     cli_ctx c;
     cli_ctx_init(&c, "barge submit");
-    /* Everything after "--" is the job's command, options included, so the options are parsed
-     * only up to it. */
-    int nopt = argc;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            nopt = i;
-            break;
-        }
-    }
+    int nopt = cli_command_at(argc, argv);
     const char *queue = NULL, *def = NULL, *name = NULL;
     json_t *req = json_object();
     int rc = 2;
@@ -320,15 +332,7 @@ int cli_submit(int argc, char **argv)
                             "NAME:REVISION; see `aws batch describe-job-definitions`)");
         goto done;
     }
-    if (nopt < argc) {
-        if (nopt + 1 == argc) {
-            cli_usage_error(&c, "`--` must be followed by the job's command");
-            goto done;
-        }
-        json_t *cmd = json_array();
-        for (int i = nopt + 1; i < argc; i++) json_array_append_new(cmd, json_string(argv[i]));
-        json_object_set_new(overrides(req), "command", cmd);
-    }
+    if (cli_set_command(&c, req, nopt, argc, argv) < 0) goto done;
     char *dflt = name ? NULL : definition_name(def);
     json_object_set_new(req, "jobName", json_string(name ? name : dflt));
     free(dflt);

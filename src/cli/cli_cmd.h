@@ -28,6 +28,11 @@ enum { CLI_SUB_ARRAY = 1100, CLI_SUB_DEP, CLI_SUB_PARAM, CLI_SUB_ENV, CLI_SUB_VC
         {"memory", required_argument, NULL, CLI_SUB_MEMORY},                                  \
         {"attempts", required_argument, NULL, CLI_SUB_ATTEMPTS},                              \
         {"timeout", required_argument, NULL, CLI_SUB_TIMEOUT}
+/* Everything after "--" is the job's command, options included, so options are parsed only up
+ * to it: its index (argc without one).  cli_set_command puts the words after it in req's
+ * containerOverrides.command; -1 after printing that "--" ends the line. */
+int cli_command_at(int argc, char **argv);
+int cli_set_command(const cli_ctx *c, json_t *req, int at, int argc, char **argv);
 /* Applies one of them to the SubmitJob request req: 1 when o was one, 0 when not, -1 after
  * printing what is wrong with its value. */
 int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);

@@ -163,12 +163,7 @@ int cli_run(int argc, char **argv)
     };
     cli_ctx c;
     cli_ctx_init(&c, "barge run");
-    int nopt = argc;
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--") == 0) {
-            nopt = i;
-            break;
-        }
+    int nopt = cli_command_at(argc, argv);
     const char *image = NULL, *def = NULL, *queue = "default", *name = NULL;
     const char *vcpus = "1", *memory = "2048";
     json_t *req = json_object(), *job = NULL;
@@ -210,17 +205,7 @@ int cli_run(int argc, char **argv)
                             "(an existing one), not %s", image ? "both" : "neither");
         goto done;
     }
-    if (nopt < argc) {
-        if (nopt + 1 == argc) {
-            cli_usage_error(&c, "`--` must be followed by the job's command");
-            goto done;
-        }
-        json_t *cmd = json_array();
-        for (int i = nopt + 1; i < argc; i++) json_array_append_new(cmd, json_string(argv[i]));
-        json_t *ov = json_object_get(req, "containerOverrides");
-        if (!ov) json_object_set_new(req, "containerOverrides", ov = json_object());
-        json_object_set_new(ov, "command", cmd);
-    }
+    if (cli_set_command(&c, req, nopt, argc, argv) < 0) goto done;
     if ((rc = cli_ctx_open(&c)) != 0) goto done;
     if (image) {
         if ((rc = ensure_definition(&c, image, vcpus, memory, &arn)) != 0) goto done;

@@ -73,7 +73,7 @@ class Events(JobsCase):
         s = Stream(self.server.port, "/barge/v1/events?queue=q")
         try:
             self.assertEqual(s.resp.getheader("Content-Type"), "text/event-stream")
-            time.sleep(0.3)
+            # No wait needed: the stream's start was fixed before its headers came.
             jid = self.submit("evented", command="true")
             seen = self.wait_statuses(s, jid)
             self.assertNotIn("SUBMITTED", seen)  # AWS makes none for the submission
@@ -94,7 +94,6 @@ class Events(JobsCase):
 
     def test_resumed_after_a_disconnect_and_restarts(self):
         s = Stream(self.server.port, "/barge/v1/events?queue=q")
-        time.sleep(0.3)
         first = self.submit("before", command="true")
         self.wait_statuses(s, first)
         last = int(s.events[-1][0])
@@ -116,7 +115,6 @@ class Events(JobsCase):
     def test_filters_and_bad_requests(self):
         s = Stream(self.server.port, "/barge/v1/events?status=FAILED,SUCCEEDED&queue=q")
         try:
-            time.sleep(0.3)
             ok = self.submit("f-ok", command="true")
             bad = self.submit("f-bad", command="exit 2")
             self.wait_statuses(s, bad, "FAILED")
@@ -146,10 +144,11 @@ class Events(JobsCase):
                 "queue": "q", "after": start, "wait": 20})
         t = threading.Thread(target=poll)
         t.start()
-        time.sleep(0.5)
-        self.assertTrue(t.is_alive(), "the poll waits for an event")
+        # Whenever the poll reaches the server, it starts after `start`: it waits for this job
+        # or finds it there.
         jid = self.submit("polled", command="true")
-        t.join(20)
+        t.join(25)
+        self.assertFalse(t.is_alive(), "the poll did not end with the job's event")
         status, _, body = got["answer"]
         self.assertEqual(status, 200, body)
         self.assertEqual(body["events"][0]["event"]["detail"]["jobId"], jid)

@@ -57,9 +57,6 @@ typedef struct api_op {
 extern api_op api_ce_ops[], api_jq_ops[], api_jd_ops[], api_sp_ops[], api_tag_ops[],
     api_job_ops[], api_agent_ops[], api_agent_creds_ops[], api_misc_ops[], api_snapshot_ops[],
     api_cr_ops[], api_fleet_ops[], api_metrics_ops[], api_events_ops[];
-/* One event as EventBridge delivers AWS Batch's (api_events.c); fresh. */
-struct event_rec;
-json_t *api_event_json(struct state *st, const struct event_rec *e);
 
 /* Installs the jobs module's hooks (job tags).  Call once before the core starts. */
 void api_job_init(void);

@@ -48,7 +48,8 @@ static void event_id(uint64_t seq, char out[37])
     snprintf(out, 37, "00000000-0000-4000-8000-%012llx", (unsigned long long)seq);
 }
 
-json_t *api_event_json(state *st, const event_rec *e)
+/* One event as EventBridge delivers AWS Batch's; fresh. */
+static json_t *event_json(state *st, const event_rec *e)
 {
     json_t *detail = jobdesc_describe(st, e->j);
     /* The job as it is now, with the status the event is about; a reason that came with a
@@ -74,7 +75,7 @@ json_t *api_event_json(state *st, const event_rec *e)
 static const char *event_text(state *st, event_rec *e, size_t *len)
 {
     if (!e->text) {
-        json_t *j = api_event_json(st, e);
+        json_t *j = event_json(st, e);
         e->text = json_dumps(j, JSON_COMPACT);
         e->text_len = strlen(e->text);
         json_decref(j);

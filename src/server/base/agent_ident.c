@@ -242,6 +242,27 @@ agent_join_rc agent_ident_join(const char *authorization, const char *ce, const 
 
 /* ---- instance credentials ------------------------------------------------------------- */
 
+/* A digest from its hexadecimal, as agent_ident_export writes it. */
+static int from_hex(const char *s, unsigned char h[HASH_LEN])
+{
+    char *raw = s && strlen(s) == 2 * HASH_LEN ? util_unhex(s) : NULL;
+    if (raw) memcpy(h, raw, HASH_LEN);
+    free(raw);
+    return raw ? 0 : -1;
+}
+
+/* Instance id's record, made on first use.  mu held. */
+static ident *ident_of_locked(const char *id)
+{
+    ident *in = dict_get(&idents, id);
+    if (!in) {
+        in = xcalloc(1, sizeof *in);
+        in->id = xstrdup(id);
+        dict_put(&idents, in->id, in);
+    }
+    return in;
+}
+
 void agent_ident_issue(const char *id, int keep_previous, char out[AGENT_IDENT_CRED_MAX + 1])
 {
     int n = snprintf(out, AGENT_IDENT_CRED_MAX + 1, "%.*s:", AGENT_IDENT_ID_MAX, id);
@@ -253,9 +274,7 @@ void agent_ident_issue(const char *id, int keep_previous, char out[AGENT_IDENT_C
     init_locked();
     ident *in = dict_get(&idents, id);
     if (!in) {
-        in = xcalloc(1, sizeof *in);
-        in->id = xstrdup(id);
-        dict_put(&idents, in->id, in);
+        in = ident_of_locked(id);
     } else if (keep_previous && in->has_prev && !in->cur_used) {
         /* The agent never used the last one handed out (its answer was lost): the one it
          * still uses stays the previous one. */
@@ -303,31 +322,6 @@ void agent_ident_revoke(const char *id)
     pthread_mutex_unlock(&mu);
 }
 
-static void to_hex(const unsigned char h[HASH_LEN], char out[AGENT_IDENT_DIGEST_HEX])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < HASH_LEN; i++) {
-        out[2 * i] = digits[h[i] >> 4];
-        out[2 * i + 1] = digits[h[i] & 15];
-    }
-    out[2 * HASH_LEN] = '\0';
-}
-
-static int from_hex(const char *s, unsigned char h[HASH_LEN])
-{
-    if (!s || strlen(s) != 2 * HASH_LEN) return -1;
-    for (size_t i = 0; i < HASH_LEN; i++) {
-        unsigned v = 0;
-        for (int k = 0; k < 2; k++) {
-            int c = (unsigned char)s[2 * i + k];
-            if (!isxdigit(c)) return -1;
-            v = v * 16 + (unsigned)(isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
-        }
-        h[i] = (unsigned char)v;
-    }
-    return 0;
-}
-
 int agent_ident_export(const char *id, char cur[AGENT_IDENT_DIGEST_HEX],
                        char prev[AGENT_IDENT_DIGEST_HEX])
 {
@@ -336,8 +330,8 @@ int agent_ident_export(const char *id, char cur[AGENT_IDENT_DIGEST_HEX],
     init_locked();
     ident *in = dict_get(&idents, id);
     if (in) {
-        to_hex(in->cur, cur);
-        if (in->has_prev) to_hex(in->prev, prev);
+        util_hex(in->cur, HASH_LEN, cur);
+        if (in->has_prev) util_hex(in->prev, HASH_LEN, prev);
     }
     pthread_mutex_unlock(&mu);
     return in ? 0 : -1;
@@ -350,12 +344,7 @@ int agent_ident_restore(const char *id, const char *cur, const char *prev)
     int has_prev = prev && *prev && from_hex(prev, p) == 0;
     pthread_mutex_lock(&mu);
     init_locked();
-    ident *in = dict_get(&idents, id);
-    if (!in) {
-        in = xcalloc(1, sizeof *in);
-        in->id = xstrdup(id);
-        dict_put(&idents, in->id, in);
-    }
+    ident *in = ident_of_locked(id);
     memcpy(in->cur, c, HASH_LEN);
     in->has_prev = has_prev;
     if (has_prev) memcpy(in->prev, p, HASH_LEN);

@@ -327,23 +327,8 @@ int provider_exec_provide(state *st, ce_rec *ce, const job *j)
     init();
     json_t *cmds = commands_for(ce->name);
     if (!cmds || !res_ce_usable(ce) || !ce->managed) return 0;
-    size_t i = 0;
-    const char *k;
-    void *v;
-    /* An instance still starting that will have room for j once it registers. */
-    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
-        instance *in = v;
-        if (in->registered || strcmp(in->ce, ce->name) != 0 || !instance_fits(in, j, 1)) continue;
-        instance_reserve(in, j);
-        return 1;
-    }
-    launch_trouble *trouble = dict_get(&st->fleet->trouble, ce->name);
-    if (trouble && util_mono_ms() < trouble->retry_at) return 0;
-    /* The agent must be told where to register: wait for the listener (another pass). */
-    if (!st->fleet->url) {
-        st->jobs->sched_needed = 1;
-        return 0;
-    }
+    int before = provider_before_launch(st, ce, j);
+    if (before) return before > 0;
     catalog_type fargate;
     const catalog_type *t = provider_local_choose(st, ce, j, &fargate);
     if (!t) return 0;

@@ -197,9 +197,8 @@ const catalog_type *provider_local_choose(state *st, const ce_rec *ce, const job
     return t;
 }
 
-int provider_local_provide(state *st, ce_rec *ce, const job *j)
+int provider_before_launch(state *st, const ce_rec *ce, const job *j)
 {
-    if (!res_ce_usable(ce) || !ce->managed) return 0;
     size_t i = 0;
     const char *k;
     void *v;
@@ -213,13 +212,21 @@ int provider_local_provide(state *st, ce_rec *ce, const job *j)
         return 1;
     }
     launch_trouble *trouble = dict_get(&st->fleet->trouble, ce->name);
-    if (trouble && util_mono_ms() < trouble->retry_at) return 0;
+    if (trouble && util_mono_ms() < trouble->retry_at) return -1;
     /* Until the listener has bound (the first passes after a start run before it), an agent
      * would not know where to register: ask for another pass instead. */
     if (!st->fleet->url) {
         st->jobs->sched_needed = 1;
-        return 0;
+        return -1;
     }
+    return 0;
+}
+
+int provider_local_provide(state *st, ce_rec *ce, const job *j)
+{
+    if (!res_ce_usable(ce) || !ce->managed) return 0;
+    int before = provider_before_launch(st, ce, j);
+    if (before) return before > 0;
     catalog_type fargate;
     const catalog_type *t = provider_local_choose(st, ce, j, &fargate);
     if (!t) return 0;

@@ -24,6 +24,10 @@ int provider_local_provide(struct state *st, ce_rec *ce, const job *j);
  * The exec provider sizes its instances with it too (provider_exec.h). */
 const catalog_type *provider_local_choose(struct state *st, const ce_rec *ce, const job *j,
                                           catalog_type *fargate);
+/* What both providers do before launching for j in ce: 1 when an instance still starting will
+ * take it (reserved there), -1 when no launch may be made now (a back-off after failed launches,
+ * or agents would not yet know where to register), 0 when one may. */
+int provider_before_launch(struct state *st, const ce_rec *ce, const job *j);
 /* The largest instance the provider could launch for ce (for explanations). */
 void provider_local_largest(const ce_rec *ce, int *vcpus, int *memory_mib, int *gpus);
 /* A local instance was lost: back off if it never registered, stop its agent. */

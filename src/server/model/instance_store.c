@@ -14,8 +14,6 @@
 
 #define INSTANCE_KIND "inst"
 
-static const char hexdigits[] = "0123456789abcdef";
-
 static json_t *record(const instance *in)
 {
     char cur[AGENT_IDENT_DIGEST_HEX], prev[AGENT_IDENT_DIGEST_HEX];
@@ -39,12 +37,8 @@ static json_t *record(const instance *in)
         json_object_set_new(r, "pidStart", json_integer((json_int_t)in->pid_start));
     }
     if (in->has_client_token) {
-        char tok[65];
-        for (size_t i = 0; i < 32; i++) {
-            tok[2 * i] = hexdigits[in->client_token[i] >> 4];
-            tok[2 * i + 1] = hexdigits[in->client_token[i] & 15];
-        }
-        tok[64] = '\0';
+        char tok[2 * sizeof in->client_token + 1];
+        util_hex(in->client_token, sizeof in->client_token, tok);
         json_object_set_new(r, "clientToken", json_string(tok));
     }
     return r;
@@ -90,15 +84,13 @@ static char *dup_member(json_t *r, const char *name, const char *dflt)
     return s ? xstrdup(s) : dflt ? xstrdup(dflt) : NULL;
 }
 
+/* The 32 bytes whose hexadecimal s is; -1 when it is not. */
 static int unhex32(const char *s, unsigned char out[32])
 {
-    if (!s || strlen(s) != 64) return -1;
-    for (size_t i = 0; i < 32; i++) {
-        const char *hi = strchr(hexdigits, s[2 * i]), *lo = strchr(hexdigits, s[2 * i + 1]);
-        if (!hi || !lo || !*hi || !*lo) return -1;
-        out[i] = (unsigned char)((hi - hexdigits) * 16 + (lo - hexdigits));
-    }
-    return 0;
+    char *raw = s && strlen(s) == 64 ? util_unhex(s) : NULL;
+    if (raw) memcpy(out, raw, 32);
+    free(raw);
+    return raw ? 0 : -1;
 }
 
 static int load_one(void *arg, const char *key, const char *doc, size_t len)
