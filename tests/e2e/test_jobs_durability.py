@@ -387,13 +387,15 @@ class ServerAwaySigned(JobsCase):
         # job's spooled lines.
         script = 'for i in $(seq 1 $N); do echo "line $i"; sleep 0.5; done'
         short = self.submit("spooled-short", command=script, env={"N": "10"})
-        long_ = self.submit("spooled-long", command=script, env={"N": "20"})
+        # "long" outlasts the absence by far: an agent that has given up on its server exits as
+        # soon as nothing runs, and after a restart it may take its back-off (5 s) to call.
+        long_ = self.submit("spooled-long", command=script, env={"N": "40"})
         self.wait_jobs([short, long_], "RUNNING", timeout=20)
         self.server.kill9()
         time.sleep(6.5)
         self.server.start()
-        ds = self.wait_jobs([short, long_], timeout=30)
-        for jid, n in ((short, 10), (long_, 20)):
+        ds = self.wait_jobs([short, long_], timeout=60)
+        for jid, n in ((short, 10), (long_, 40)):
             d = ds[jid]
             self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
             self.assertEqual(len(d["attempts"]), 1)
