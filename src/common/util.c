@@ -83,18 +83,27 @@ static int hexval(char c)
     return -1;
 }
 
+int util_unhex_bytes(const char *s, void *out, size_t n)
+{
+    if (!s || strlen(s) != 2 * n) return -1;
+    unsigned char *o = out;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) return -1;
+        o[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
 char *util_unhex(const char *s)
 {
     size_t n = strlen(s);
     if (n % 2) return NULL;
     char *out = xmalloc(n / 2 + 1);
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(out);
-            return NULL;
-        }
-        out[i] = (char)(hi << 4 | lo);
+    /* A string: a zero byte inside would cut it short without a word. */
+    if (util_unhex_bytes(s, out, n / 2) != 0 || memchr(out, '\0', n / 2)) {
+        free(out);
+        return NULL;
     }
     out[n / 2] = '\0';
     return out;

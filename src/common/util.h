@@ -10,8 +10,10 @@ int64_t util_mono_us(void);     /* the same in microseconds, for measuring short
 void util_uuid(char out[37]);   /* random version-4 UUID */
 /* Lower-case hex of n bytes into out (2n+1 bytes).  */
 void util_hex(const void *p, size_t n, char *out);
-/* Decodes hex into a fresh string; NULL if s is not even-length hex. */
+/* Decodes hex into a fresh string; NULL if s is not even-length hex or holds a zero byte. */
 char *util_unhex(const char *s);
+/* Decodes exactly n bytes (any value, digests included) from 2n hex digits; -1 otherwise. */
+int util_unhex_bytes(const char *s, void *out, size_t n);
 /* Replaces, in place, every byte of s that is not part of a well-formed UTF-8 sequence with '?'.
  * Error messages echo request text and are cut by bounded printfs, which can leave half a
  * character; JSON strings must be valid UTF-8. */

@@ -206,6 +206,14 @@ static void test_export_restore(void)
     snprintf(forged, sizeof forged, "i-kept:%s", cur); /* the digest is not the credential */
     CHECK_EQ_INT(check(forged, id, NULL), AGENT_CRED_WRONG);
     CHECK_EQ_INT(agent_ident_restore("i-bad", "not hex", NULL), -1);
+    /* Any digest comes back, those holding a zero byte too. */
+    char zeros[AGENT_IDENT_DIGEST_HEX];
+    snprintf(zeros, sizeof zeros, "00%062d", 0);
+    CHECK_EQ_INT(agent_ident_restore("i-zero", zeros, zeros), 0);
+    CHECK_EQ_INT(agent_ident_export("i-zero", cur, prev), 0);
+    CHECK_STR(cur, zeros);
+    CHECK_STR(prev, zeros);
+    agent_ident_revoke("i-zero");
     CHECK_EQ_INT(agent_ident_export("i-bad", cur, prev), -1);
     agent_ident_revoke("i-kept");
 }

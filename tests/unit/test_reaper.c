@@ -13,7 +13,7 @@
 #include "check.h"
 
 static atomic_int stop, orphans;
-static pid_t orphan_pid;
+static pid_t orphan_pid = -1;
 
 static void on_orphan(void *ctx, pid_t pid, int status, const struct rusage *ru)
 {
@@ -67,8 +67,10 @@ int main(void)
     CHECK_EQ_INT(reaper_wait(slow, &status, 0), slow);
     CHECK_EQ_INT(WEXITSTATUS(status), 4);
     /* An unclaimed child goes to the callback. */
+    reaper_hold(); /* not collected before its pid is known here */
     orphan_pid = fork();
     if (orphan_pid == 0) _exit(9);
+    reaper_let_go();
     for (int i = 0; i < 500 && atomic_load(&orphans) == 0; i++) usleep(2000);
     CHECK_EQ_INT(atomic_load(&orphans), 1);
     atomic_store(&stop, 1);

@@ -62,6 +62,23 @@ static void test_unhex_refuses(void)
     }
 }
 
+/* Digests are bytes, zeros included (one SHA-256 digest in eight holds one). */
+static void test_unhex_bytes(void)
+{
+    unsigned char all[256], back[256];
+    for (int i = 0; i < 256; i++) all[i] = (unsigned char)i;
+    char hex[2 * 256 + 1];
+    util_hex(all, sizeof all, hex);
+    CHECK_EQ_INT(util_unhex_bytes(hex, back, sizeof back), 0);
+    CHECK(memcmp(all, back, sizeof all) == 0);
+    CHECK_EQ_INT(util_unhex_bytes("0000", back, 2), 0);
+    CHECK(back[0] == 0 && back[1] == 0);
+    CHECK_EQ_INT(util_unhex_bytes("00", back, 2), -1);   /* too short */
+    CHECK_EQ_INT(util_unhex_bytes("000000", back, 2), -1); /* too long */
+    CHECK_EQ_INT(util_unhex_bytes("0g00", back, 2), -1);
+    CHECK_EQ_INT(util_unhex_bytes(NULL, back, 2), -1);
+}
+
 static void test_clocks(void)
 {
     /* 2020-01-01 in epoch milliseconds: a wall clock in seconds would be far below it. */
@@ -122,6 +139,7 @@ int main(void)
     RUN(test_process_start);
     RUN(test_hex_round_trip);
     RUN(test_unhex_refuses);
+    RUN(test_unhex_bytes);
     RUN(test_clocks);
     RUN(test_utf8_scrub);
     return 0;

@@ -245,10 +245,7 @@ agent_join_rc agent_ident_join(const char *authorization, const char *ce, const 
 /* A digest from its hexadecimal, as agent_ident_export writes it. */
 static int from_hex(const char *s, unsigned char h[HASH_LEN])
 {
-    char *raw = s && strlen(s) == 2 * HASH_LEN ? util_unhex(s) : NULL;
-    if (raw) memcpy(h, raw, HASH_LEN);
-    free(raw);
-    return raw ? 0 : -1;
+    return util_unhex_bytes(s, h, HASH_LEN);
 }
 
 /* Instance id's record, made on first use.  mu held. */

@@ -87,10 +87,7 @@ static char *dup_member(json_t *r, const char *name, const char *dflt)
 /* The 32 bytes whose hexadecimal s is; -1 when it is not. */
 static int unhex32(const char *s, unsigned char out[32])
 {
-    char *raw = s && strlen(s) == 64 ? util_unhex(s) : NULL;
-    if (raw) memcpy(out, raw, 32);
-    free(raw);
-    return raw ? 0 : -1;
+    return util_unhex_bytes(s, out, 32);
 }
 
 static int load_one(void *arg, const char *key, const char *doc, size_t len)
