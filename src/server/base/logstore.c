@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,6 +78,8 @@ typedef struct pending {
     size_t size;
     const char *group, *stream;
     int by_name;
+    int drop; /* delete the stream and its events instead (logstore_delete_stream) */
+    int again; /* a drop with events left: queued again after the batch */
     size_t n;
     logstore_event ev[];
 } pending;
@@ -94,7 +97,18 @@ static const char *const writer_sql[W_COUNT] = {
                  "  first_ts = CASE WHEN events = 0 THEN ?2 ELSE min(first_ts, ?2) END,"
                  "  last_ts = max(last_ts, ?3), last_ingest = ?4,"
                  "  events = events + ?5, bytes = bytes + ?6 WHERE id = ?1",
+    [W_DROP_EVENTS] = "DELETE FROM events WHERE id IN"
+                      "  (SELECT id FROM events WHERE stream = ?1 LIMIT ?2)",
+    [W_DROP_STREAM] = "DELETE FROM streams WHERE id = ?1",
 };
+
+/* A deleted stream's events go at most this many per writer batch, so that deleting a stream
+ * of millions of lines never holds up the appends queued behind it for long. */
+#define DROP_BATCH 5000
+/* Pages freed by deletes are given back to the file system once more than this many are free,
+ * keeping half of them for the appends to come (the file is made with auto_vacuum=INCREMENTAL;
+ * a file made by an older barge reuses its free pages instead). */
+#define FREE_PAGES_KEPT 2048
 
 /* Steps a statement that returns no rows we need and resets it. */
 static int run(sqlite3_stmt *st)
@@ -123,8 +137,33 @@ static int make_group(logstore *ls, const char *group, int64_t now)
     return run(st);
 }
 
+/* Deletes up to DROP_BATCH of the stream's events, and the stream once none are left.  Returns
+ * 0 when the stream is gone, 1 when events remain (the item is queued again), -1 on error. */
+static int drop_stream(logstore *ls, pending *p)
+{
+    int64_t id = 0;
+    sqlite3_stmt *find = ls->wst[W_FIND];
+    sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
+    if (find_id(find, &id) < 0) return -1;
+    if (!id) return 0;
+    sqlite3_stmt *del = ls->wst[W_DROP_EVENTS];
+    sqlite3_bind_int64(del, 1, id);
+    sqlite3_bind_int(del, 2, DROP_BATCH);
+    if (run(del) < 0) return -1;
+    ls->dropped += (uint64_t)sqlite3_changes(ls->w);
+    if (sqlite3_changes(ls->w) >= DROP_BATCH) return 1;
+    sqlite3_bind_int64(ls->wst[W_DROP_STREAM], 1, id);
+    return run(ls->wst[W_DROP_STREAM]);
+}
+
 static int write_item(logstore *ls, pending *p)
 {
+    if (p->drop) {
+        int rc = drop_stream(ls, p);
+        p->again = rc == 1;
+        return rc < 0 ? -1 : 0;
+    }
     if (!p->stream) return make_group(ls, p->group, p->ingest);
     sqlite3_stmt *find = ls->wst[W_FIND], *make = ls->wst[W_MAKE];
     int64_t id = 0;
@@ -189,6 +228,27 @@ static int fault_now(const logstore *ls)
     return ls->fault_path && access(ls->fault_path, F_OK) == 0;
 }
 
+/* Gives the pages that deletes freed back to the file system, beyond FREE_PAGES_KEPT, so that
+ * the file's size follows what it holds (PRAGMA incremental_vacuum; a no-op for a file made
+ * without auto_vacuum, whose free pages the next appends reuse). */
+static void give_back_pages(logstore *ls)
+{
+    sqlite3_stmt *st;
+    int64_t free_pages = 0;
+    if (sqlite3_prepare_v2(ls->w, "PRAGMA freelist_count", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        free_pages = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    ls->dropped = 0;
+    if (free_pages <= FREE_PAGES_KEPT) return;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%lld)",
+             (long long)(free_pages - FREE_PAGES_KEPT / 2));
+    if (sqlite3_exec(ls->w, sql, NULL, NULL, NULL) != SQLITE_OK)
+        log_warn("logstore: giving free pages of %s back failed: %s", ls->path,
+                 sqlite3_errmsg(ls->w));
+}
+
 static void *writer_main(void *arg)
 {
     logstore *ls = arg;
@@ -205,17 +265,36 @@ static void *writer_main(void *arg)
         if (rc < 0)
             log_error("logstore: writing log events to %s failed: %s; they are lost", ls->path,
                       fault ? "an injected fault ($BARGE_FAULT_LOGSTORE)" : sqlite3_errmsg(ls->w));
+        if (rc == 0 && ls->dropped) give_back_pages(ls);
         uint64_t first = batch->ticket, last = first;
         size_t size = 0;
+        pending *again = NULL, **again_tail = &again;
         for (pending *p = batch, *next; p; p = next) {
             next = p->next;
             last = p->ticket;
             size += p->size;
-            free(p);
+            if (rc == 0 && p->again) {
+                p->next = NULL;
+                *again_tail = p;
+                again_tail = &p->next;
+            } else {
+                free(p);
+            }
         }
         pthread_mutex_lock(&ls->mu);
         ls->queued -= size;
         ls->committed = last;
+        /* Deletes with events left go on in the next batch, behind what queued meanwhile. */
+        for (pending *p = again, *next; p; p = next) {
+            next = p->next;
+            p->next = NULL;
+            p->again = 0;
+            p->ticket = ++ls->issued;
+            if (ls->tail) ls->tail->next = p;
+            else ls->head = p;
+            ls->tail = p;
+            ls->queued += p->size;
+        }
         if (rc < 0) {
             unsigned slot = ls->n_failed++ % FAILED_RING;
             ls->failed[slot].lo = first;
@@ -228,7 +307,7 @@ static void *writer_main(void *arg)
 }
 
 static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int by_name,
-                        const logstore_event *ev, size_t n)
+                        const logstore_event *ev, size_t n, int drop)
 {
     /* Callers check names where they come from outside; the listings rely on it. */
     BARGE_ASSERT(logstore_group_name_valid(group));
@@ -240,6 +319,8 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
     p->size = size;
     p->n = n;
     p->by_name = by_name;
+    p->drop = drop;
+    p->again = 0;
     p->ingest = util_now_ms();
     char *at = (char *)&p->ev[n];
     memcpy(at, group, glen);
@@ -276,18 +357,23 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
 uint64_t logstore_append(logstore *ls, const char *group, const char *stream,
                          const logstore_event *ev, size_t n)
 {
-    return enqueue(ls, group, stream, 0, ev, n);
+    return enqueue(ls, group, stream, 0, ev, n, 0);
 }
 
 uint64_t logstore_append_by_name(logstore *ls, const char *fallback_group, const char *stream,
                                  const logstore_event *ev, size_t n)
 {
-    return enqueue(ls, fallback_group, stream, 1, ev, n);
+    return enqueue(ls, fallback_group, stream, 1, ev, n, 0);
 }
 
 uint64_t logstore_create_group(logstore *ls, const char *group)
 {
-    return enqueue(ls, group, NULL, 0, NULL, 0);
+    return enqueue(ls, group, NULL, 0, NULL, 0, 0);
+}
+
+uint64_t logstore_delete_stream(logstore *ls, const char *group, const char *stream)
+{
+    return enqueue(ls, group, stream, 0, NULL, 0, 1);
 }
 
 int logstore_wait(logstore *ls, uint64_t ticket)
@@ -332,7 +418,9 @@ logstore *logstore_open(const char *dir, char **err)
         goto fail;
     }
     /* journal_size_limit gives back the disk a burst of logs took in the WAL. */
-    if (sqlite3_exec(ls->w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+    /* auto_vacuum first: it takes effect only in a file that holds no table yet. */
+    if (sqlite3_exec(ls->w, "PRAGMA auto_vacuum=INCREMENTAL; "
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                             "PRAGMA busy_timeout=5000; PRAGMA journal_size_limit=67108864;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         *err = xasprintf("cannot configure the log store %s: %s", ls->path,

@@ -172,6 +172,13 @@ int logstore_wait(logstore *ls, uint64_t ticket);
  * moment its attempt starts, so reading it before its first line is not an error). */
 void logstore_create_stream(logstore *ls, const char *group, const char *stream);
 
+/* Queues the deletion of a stream and all its events (a job's log once the job is let go,
+ * model/retention.h); nothing happens when it does not exist.  The writer deletes its events a
+ * few thousand per batch, so that appends queued behind a large deletion wait one batch, not
+ * the whole deletion; the pages they held are given back to the file system.  The ticket is
+ * committed with the first batch: the stream may still be seen, shrinking, for a moment. */
+uint64_t logstore_delete_stream(logstore *ls, const char *group, const char *stream);
+
 /* 1 if the stream exists (committed), 0 if not, -1 on a read error. */
 int logstore_stream_exists(logstore *ls, const char *group, const char *stream);
 /* A group's creation time and the bytes stored in it: LOGSTORE_OK, LOGSTORE_NOT_FOUND when

@@ -25,7 +25,32 @@ typedef struct {
     store base;
     sqlite3 *db;
     sqlite3_stmt *put, *del, *scan, *begin, *commit, *rollback;
+    long deleted; /* records deleted since the free pages were last given back */
 } sqlite_store;
+
+/* Records deleted (finished jobs let go, old events) free pages inside the file; once more than
+ * FREE_PAGES_KEPT are free they are given back to the file system, keeping half for the writes
+ * to come, so that the file's size follows what it holds.  A file made by a barge older than
+ * auto_vacuum=INCREMENTAL reuses its free pages instead: it stays at its largest size. */
+#define FREE_PAGES_KEPT 4096
+#define DELETES_PER_CHECK 1000
+
+static void give_back_pages(sqlite_store *s)
+{
+    sqlite3_stmt *st;
+    long long free_pages = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA freelist_count", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        free_pages = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    s->deleted = 0;
+    if (free_pages <= FREE_PAGES_KEPT) return;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%lld)",
+             free_pages - FREE_PAGES_KEPT / 2);
+    /* Its own transaction, after the batch's commit: a failure here loses nothing. */
+    sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+}
 
 static int exec_step(sqlite_store *s, sqlite3_stmt *st)
 {
@@ -43,7 +68,9 @@ static int sq_begin(store *b)
 static int sq_commit(store *b)
 {
     sqlite_store *s = (sqlite_store *)b;
-    return exec_step(s, s->commit);
+    int rc = exec_step(s, s->commit);
+    if (rc == 0 && s->deleted >= DELETES_PER_CHECK) give_back_pages(s);
+    return rc;
 }
 
 static void sq_rollback(store *b)
@@ -70,6 +97,7 @@ static int sq_del(store *b, const char *kind, const char *key)
     sqlite3_bind_text(s->del, 2, key, -1, SQLITE_STATIC);
     int rc = exec_step(s, s->del);
     sqlite3_clear_bindings(s->del);
+    s->deleted++;
     return rc;
 }
 
@@ -122,10 +150,13 @@ store *store_sqlite_open(const char *dir, enum store_sync sync, char **err)
         *err = xasprintf("cannot open the store %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
         goto fail;
     }
+    /* auto_vacuum first: it takes effect only in a file that holds no table yet. */
     const char *pragmas = sync == STORE_SYNC_FULL
-                              ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                              ? "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; "
+                                "PRAGMA synchronous=FULL; "
                                 "PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;"
-                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                              : "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; "
+                                "PRAGMA synchronous=NORMAL; "
                                 "PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;";
     /* A page cache large enough for the hot end of the tables (64 MiB), and checkpoints of
      * the WAL every 4,000 pages instead of 1,000: the commit path then writes mostly to the
