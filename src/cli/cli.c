@@ -119,8 +119,10 @@ int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job)
         }
     }
     json_decref(resp);
-    fprintf(stderr, "%s: no job has the id '%s' (`barge jobs --queue Q --all` lists a queue's "
-                    "jobs)\n", c->prog, job_id);
+    fprintf(stderr, "%s: no job has the id '%s': it is unknown, or it finished longer ago than "
+                    "the server keeps finished jobs (barge server --retention-hours) and was "
+                    "removed with its logs (`barge jobs --queue Q --all` lists a queue's jobs)\n",
+            c->prog, job_id);
     return 1;
 }
 

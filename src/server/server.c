@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/idmap.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -26,6 +25,7 @@
 #include "server/model/instance_store.h"
 #include "server/model/jobs.h"
 #include "server/model/model.h"
+#include "server/model/retention.h"
 #include "server/model/state.h"
 #include "server/engine/timelimit.h"
 #include "server/engine/attempt.h"
@@ -181,6 +181,7 @@ static void tick(void *ctx)
     timelimit_tick(ctx);
     api_metrics_tick(ctx);
     events_expire(ctx, 0);
+    retention_tick(ctx);
 }
 
 /* The host agents launched here reach the server at: the bound address, with a wildcard made
@@ -269,42 +270,6 @@ static void url_handed(core_call *call)
     free((char *)call->arg);
 }
 
-/* Why an option the server hands to its local agents is not usable, or NULL.  The agent checks
- * them again; checked here, a mistake stops the server at once instead of every agent. */
-static const char *agent_option_invalid(int opt_executor_relative, const char *v)
-{
-    switch (opt_executor_relative) {
-    case 0: /* --executor */
-        return strcmp(v, "container") == 0 || strcmp(v, "process") == 0
-                   ? NULL : "must be container or process";
-    case 1: /* --registry-mirror */
-        return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0
-                   ? NULL : "must be an http:// or https:// URL";
-    case 2: /* --insecure-registry */
-        return *v && !strchr(v, '/') ? NULL : "takes a registry's HOST or HOST:PORT";
-    case 3: { /* --image-cache-size */
-        char *end;
-        long long n = strtoll(v, &end, 10);
-        return *v && !*end && n >= 1 && n <= (1LL << 32) ? NULL
-                                                         : "must be a number of MiB, 1 or more";
-    }
-    case 5: /* --job-user */
-        return *v && !strchr(v, ':') && !strchr(v, '/') ? NULL : "takes a user's name or number";
-    case 6: /* --container-userns */
-        return strcmp(v, "on") == 0 || strcmp(v, "off") == 0 ? NULL : "must be on or off";
-    case 7: { /* --container-id-map */
-        idmap m;
-        return idmap_parse(v, &m);
-    }
-    default: { /* --pull-timeout */
-        char *end;
-        long long n = strtoll(v, &end, 10);
-        return *v && !*end && n >= 1 && n <= 86400 ? NULL
-                                                   : "must be a number of seconds, 1 to 86400";
-    }
-    }
-}
-
 int server_main(int argc, char **argv)
 {
     barge_config *c = &barge_cfg;
@@ -317,7 +282,7 @@ int server_main(int argc, char **argv)
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
            OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS, OPT_PROVIDER,
-           OPT_AGENTURL, OPT_WEBHOOKS };
+           OPT_AGENTURL, OPT_WEBHOOKS, OPT_RETENTION };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -336,6 +301,7 @@ int server_main(int argc, char **argv)
         {"metrics-token", required_argument, NULL, OPT_METRICSTOKEN},
         {"no-default-queue", no_argument, NULL, OPT_NODEFAULTS},
         {"webhooks", required_argument, NULL, OPT_WEBHOOKS},
+        {"retention-hours", required_argument, NULL, OPT_RETENTION},
         {"agent-server-lost-seconds", required_argument, NULL, OPT_AGENTLOST},
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
@@ -477,6 +443,9 @@ int server_main(int argc, char **argv)
         case OPT_WEBHOOKS:
             if (webhooks_read(optarg) < 0) return 2;
             break;
+        case OPT_RETENTION:
+            if (server_retention_option(optarg, c) < 0) return 2;
+            break;
         case OPT_METRICSTOKEN:
             if (server_token_option("metrics-token", optarg, &c->metrics_token) < 0) return 2;
             break;
@@ -532,7 +501,7 @@ int server_main(int argc, char **argv)
                                                 "pull-timeout", "job-user", "container-userns",
                                                 "container-id-map"};
             const char *name = names[o - OPT_EXECUTOR];
-            const char *why = agent_option_invalid(o - OPT_EXECUTOR, optarg);
+            const char *why = server_agent_option_invalid(o - OPT_EXECUTOR, optarg);
             if (why) {
                 fprintf(stderr, "barge server: --%s %s (got '%s')\n",
                         name, why, optarg);

@@ -1,4 +1,5 @@
 #include "server/model/config.h"
+#include "server/model/retention.h"
 
 barge_config barge_cfg;
 
@@ -22,6 +23,7 @@ void config_defaults(barge_config *c)
     c->max_array_size = 10000;
     c->kill_grace_s = 10;
     c->idle_seconds = 60;
+    c->retention_ms = RETENTION_DEFAULT_HOURS * 3600LL * 1000;
     c->agent_token = "";
     c->self_exe = "/proc/self/exe";
     c->allow_privileged = 0;

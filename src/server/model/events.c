@@ -58,7 +58,19 @@ void events_note(events *ev, job *j, int status)
     event_rec *e = &ev->ring[ev->next % EVENTS_KEPT];
     free(e->text);
     *e = (event_rec){.seq = ev->next, .at = util_now_ms(), .j = j, .status = (uint8_t)status};
+    j->last_event = ev->next;
     ev->next++;
+}
+
+void events_forget_gone(events *ev, uint64_t upto)
+{
+    for (uint64_t s = ev->first; s <= upto && s < ev->next; s++) {
+        event_rec *e = &ev->ring[s % EVENTS_KEPT];
+        if (!e->j || !(e->j->parent ? e->j->parent : e->j)->gone) continue;
+        e->j = NULL;
+        free(e->text);
+        e->text = NULL;
+    }
 }
 
 uint64_t events_last(const events *ev)
@@ -198,6 +210,7 @@ static int load_record(void *arg, const char *key, const char *doc, size_t len)
         ev->ring[ev->next % EVENTS_KEPT] =
             (event_rec){.seq = seq, .at = json_integer_value(json_array_get(e, 1)), .j = j,
                         .status = (uint8_t)status};
+        if (j) j->last_event = seq;
         ev->next++;
         last = seq;
     }

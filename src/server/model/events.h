@@ -44,6 +44,9 @@ void events_free(events *ev);
 
 /* A job's status changed (to status). */
 void events_note(events *ev, job *j, int status);
+/* Jobs marked gone (job.h) are about to be freed: their kept events up to seq upto lose their
+ * job, and readers skip them as those of a job that no longer exists. */
+void events_forget_gone(events *ev, uint64_t upto);
 /* Writes this batch's events, and deletes records all of whose events were let go; then answers
  * the waiting readers that have something new (their answers leave after the commit). */
 void events_flush(struct state *st);

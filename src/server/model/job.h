@@ -41,11 +41,13 @@ struct job {
     uint32_t summary[JS_COUNT]; /* array parent: children per status */
     jobspec *spec;
     uint64_t seq;      /* submit order, for first in, first out */
+    uint64_t last_event; /* the seq of its latest state change event (events.h); 0: none */
     uint8_t status;
     uint8_t cancel_pending; /* cancelled while PENDING: fails once its dependencies complete */
     uint8_t is_cancelled, is_terminated;
     uint8_t dirty;
     uint8_t stored;    /* array child: the store has a record of its own */
+    uint8_t gone;      /* being let go by the retention (retention.h), with its children */
     uint16_t n_attempts;
     uint16_t n_free_attempts; /* attempts a clean server stop interrupted: not counted */
     char *reason;      /* statusReason */

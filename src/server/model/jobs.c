@@ -79,6 +79,7 @@ void jobs_free(jobs *js)
     }
     dict_free(&js->queues);
     free(js->ended);
+    free(js->finished);
     free(js->loaded_started);
     free(js);
 }
@@ -392,7 +393,85 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
         p->summary[status]++;
         parent_update(st, p);
     }
-    if (job_status_done(status)) ended(st, j);
+    if (job_status_done(status)) {
+        if (!j->parent) jobs_note_finished(st->jobs, j);
+        ended(st, j);
+    }
+}
+
+void jobs_note_finished(jobs *js, job *j)
+{
+    if (js->n_finished == js->cap_finished) {
+        /* The front has been let go: move the rest down before growing. */
+        if (js->fin_head > js->n_finished / 2) {
+            memmove(js->finished, js->finished + js->fin_head,
+                    (js->n_finished - js->fin_head) * sizeof *js->finished);
+            js->n_finished -= js->fin_head;
+            js->fin_head = 0;
+        } else {
+            js->cap_finished = js->cap_finished ? js->cap_finished * 2 : 256;
+            js->finished = xrealloc(js->finished, js->cap_finished * sizeof *js->finished);
+        }
+    }
+    js->finished[js->n_finished++] = j;
+}
+
+/* Where j is in a list kept in submit order (q->all, q->arrays): a binary search by seq. */
+static size_t list_index(job **v, size_t n, const job *j)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v[mid] && v[mid]->seq < j->seq) lo = mid + 1;
+        else if (v[mid] && v[mid]->seq > j->seq) hi = mid;
+        else {
+            /* A gap (NULL) left earlier in this pass: look around it for j. */
+            for (size_t k = mid; k < n && (!v[k] || v[k]->seq <= j->seq); k++)
+                if (v[k] == j) return k;
+            for (size_t k = mid; k-- > 0 && (!v[k] || v[k]->seq >= j->seq);)
+                if (v[k] == j) return k;
+            return n;
+        }
+    }
+    return n;
+}
+
+static void forget_head(const job **seen, const job *j)
+{
+    if (*seen && (*seen == j || (*seen)->parent == j)) *seen = NULL;
+}
+
+void jobs_unlink_gone(jobs *js, job *j)
+{
+    BARGE_ASSERT(j->gone && !j->parent && job_status_done(j->status) && !j->dirty);
+    dict_del(&js->by_id, j->id);
+    jq_rt *q = jobs_queue(js, j->spec->queue);
+    size_t i = list_index(q->all, q->n_all, j);
+    if (i < q->n_all) q->all[i] = NULL;
+    if (j->children) {
+        i = list_index(q->arrays, q->n_arrays, j);
+        if (i < q->n_arrays) q->arrays[i] = NULL;
+    }
+    q->n_status[j->status]--;
+    /* The time-limit check remembers the head it saw last by address (engine/timelimit.c);
+     * a job made later at the same address must not pass for it. */
+    forget_head(&q->head_seen, j);
+    for (size_t k = 0; k < q->n_shares; k++) forget_head(&q->share_v[k]->head_seen, j);
+    jobs__free_job(j);
+}
+
+static size_t compact(job **v, size_t n)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < n; r++)
+        if (v[r]) v[w++] = v[r];
+    return w;
+}
+
+void jobs_compact_lists(jq_rt *q)
+{
+    q->n_all = compact(q->all, q->n_all);
+    q->n_arrays = compact(q->arrays, q->n_arrays);
 }
 
 /* An array parent is PENDING while its children run, and ends once all of them have: SUCCEEDED

@@ -50,6 +50,11 @@ typedef struct jobs {
     job **ended;
     size_t n_ended, cap_ended;
     int resolving;
+    /* Plain jobs and array parents that have finished, in the order they finished (those
+     * loaded finished first, by their end), for the retention to let go of (retention.h):
+     * finished[fin_head] to finished[n_finished - 1]. */
+    job **finished;
+    size_t fin_head, n_finished, cap_finished;
     /* STARTING and RUNNING jobs as loaded, in submit order, until the engine has put them back
      * on their instances or ended their attempts (engine/attempt.c, attempt_recover). */
     job **loaded_started;
@@ -135,6 +140,18 @@ void jobs_cancel(struct state *st, job *j, const char *reason, int terminate);
 void jobs_note_started(struct state *st, job *j);
 
 void jobs_mark_dirty(struct state *st, job *j);
+/* Appends a finished plain job or array parent to the finished list (jobs_set_status does it
+ * as they end; loading, for those loaded finished). */
+void jobs_note_finished(jobs *js, job *j);
+/* Lets go of j, a finished plain job or array parent marked gone, and its children: takes them
+ * out of the index and their queue's lists (q->all, q->arrays, but the lists are compacted by
+ * jobs_compact_lists) and frees them.  The caller has deleted their records and logs and told
+ * the events (retention.c). */
+void jobs_unlink_gone(jobs *js, job *j);
+/* Closes the gaps jobs_unlink_gone left in a queue's lists. */
+void jobs_compact_lists(jq_rt *q);
+/* Deletes the store's records of j and its children, inside the core's transaction. */
+void jobs_forget_stored(struct state *st, job *j);
 /* Writes every dirty job to the store. */
 void jobs_flush(struct state *st);
 /* Rebuilds every job from the store.  Jobs that were STARTING or RUNNING are listed in

@@ -122,6 +122,18 @@ void jobs_flush(state *st)
     }
 }
 
+void jobs_forget_stored(state *st, job *j)
+{
+    char key[40];
+    for (uint32_t k = 0; j->children && k < j->array_size; k++) {
+        if (!j->children[k]->stored) continue;
+        record_key(j->children[k], key);
+        if (store_del(st->db, "job", key) != 0) st->store_failed = 1;
+    }
+    record_key(j, key);
+    if (store_del(st->db, "job", key) != 0) st->store_failed = 1;
+}
+
 /* ---- loading --------------------------------------------------------------------------- */
 
 static int status_of(json_t *s)
@@ -262,6 +274,18 @@ static int by_seq(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A job's end; one without (written before ends were kept) counts as made when submitted. */
+static int64_t end_of(const job *j)
+{
+    return j->stopped_at ? j->stopped_at : j->created_at;
+}
+
+static int by_end(const void *a, const void *b)
+{
+    int64_t x = end_of(*(const job *const *)a), y = end_of(*(const job *const *)b);
+    return x < y ? -1 : x > y;
+}
+
 int jobs_load(state *st, char **err)
 {
     load_ctx lc = {.st = st, .err = err, .shared = json_object()};
@@ -279,6 +303,15 @@ int jobs_load(state *st, char **err)
     /* An empty store leaves tops NULL, which qsort must not be given. */
     if (lc.n) qsort(lc.tops, lc.n, sizeof *lc.tops, by_seq);
     jobs *js = st->jobs;
+    /* The jobs loaded finished, by their end, go first in the finished list; those that end
+     * while their dependencies are wired below follow. */
+    job **done = xmalloc((lc.n ? lc.n : 1) * sizeof *done);
+    size_t n_done = 0;
+    for (size_t i = 0; i < lc.n; i++)
+        if (job_status_done(lc.tops[i]->status)) done[n_done++] = lc.tops[i];
+    if (n_done) qsort(done, n_done, sizeof *done, by_end);
+    for (size_t i = 0; i < n_done; i++) jobs_note_finished(js, done[i]);
+    free(done);
     for (size_t i = 0; i < lc.n; i++) {
         job *j = lc.tops[i];
         if (j->seq >= js->next_seq) js->next_seq = j->seq + 1;

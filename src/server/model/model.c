@@ -1,5 +1,6 @@
 /* model — see model.h. */
 #include "server/model/model.h"
+#include "server/model/retention.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,7 +133,8 @@ static state *load(store *db, fleet *kept, char **err)
         return NULL;
     }
     /* Shares first: the attempts jobs_load finds under way add to their usage from now on. */
-    if (jobs_load_shares(st, err) != 0 || jobs_load(st, err) != 0) {
+    if (jobs_load_shares(st, err) != 0 || jobs_load(st, err) != 0 ||
+        retention_load(st, err) != 0) {
         model_free(st);
         return NULL;
     }

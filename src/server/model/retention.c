@@ -1,0 +1,194 @@
+/* retention — see retention.h. */
+#include "server/model/retention.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/base/core.h"
+#include "server/base/logstore.h"
+#include "server/base/store.h"
+#include "server/model/config.h"
+#include "server/model/events.h"
+#include "server/model/jobs.h"
+#include "server/model/state.h"
+
+/* The record that carries the submit order on (model.c's kind for records about the server). */
+#define META_KIND "meta"
+#define NEXT_SEQ_KEY "next-seq"
+
+static int64_t end_of(const job *j)
+{
+    return j->stopped_at ? j->stopped_at : j->created_at;
+}
+
+/* Whether a job j names in its dependsOn is still unfinished: j may then still be on its list
+ * of dependents (it failed because another dependency did), and must outlive it. */
+static int waits_on_unfinished(state *st, const job *j)
+{
+    const char *own = j->spec->own;
+    if (!strstr(own, "\"dependsOn\"") || strstr(own, "\"dependsOn\":[]")) return 0;
+    json_t *deps = jobspec_own(j->spec, "dependsOn");
+    int found = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(deps, i, d) {
+        job *on = jobs_find(st->jobs, json_string_value(json_object_get(d, "jobId")));
+        if (on && !job_status_done(on->status)) found = 1;
+    }
+    json_decref(deps);
+    return found;
+}
+
+static int removable(state *st, const job *j)
+{
+    if (!job_status_done(j->status) || j->dirty) return 0;
+    for (uint32_t k = 0; j->children && k < j->array_size; k++)
+        if (!job_status_done(j->children[k]->status) || j->children[k]->dirty) return 0;
+    return !waits_on_unfinished(st, j);
+}
+
+/* Queues the deletion of the log streams of j's attempts; returns how many. */
+static size_t drop_logs(state *st, const job *j)
+{
+    if (!st->logs) return 0;
+    const char *group = jobspec_log_group(j->spec);
+    const char *last = NULL;
+    size_t n = 0, i;
+    json_t *a;
+    json_array_foreach(j->attempts, i, a) {
+        const char *stream = json_string_value(
+            json_object_get(json_object_get(a, "container"), "logStreamName"));
+        if (!stream) continue;
+        logstore_delete_stream(st->logs, group, stream);
+        last = stream;
+        n++;
+    }
+    /* The latest attempt's stream is also the job's own until the next attempt starts. */
+    if (j->log_stream && (!last || strcmp(last, j->log_stream) != 0)) {
+        logstore_delete_stream(st->logs, group, j->log_stream);
+        n++;
+    }
+    return n;
+}
+
+static void note_next_seq(state *st)
+{
+    char doc[48];
+    int len = snprintf(doc, sizeof doc, "{\"next\":%llu}",
+                       (unsigned long long)st->jobs->next_seq);
+    if (store_put(st->db, META_KIND, NEXT_SEQ_KEY, doc, (size_t)len) != 0) {
+        log_error("store: writing the next submit number failed: %s", store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+}
+
+retention_stats retention_pass(state *st, int64_t now_ms, int64_t keep_ms, size_t max_jobs)
+{
+    jobs *js = st->jobs;
+    retention_stats rs = {0};
+    job **batch = NULL;
+    size_t n_batch = 0, cap_batch = 0;
+    uint64_t last_event = 0;
+    /* Each finished job is looked at once per slice at most: one that must stay goes to the
+     * back of the list. */
+    size_t left = js->n_finished - js->fin_head;
+    while (left && js->fin_head < js->n_finished) {
+        job *j = js->finished[js->fin_head];
+        if (end_of(j) > now_ms - keep_ms) break;
+        size_t weight = 1 + (j->children ? j->array_size : 0);
+        if (n_batch && rs.records + weight > max_jobs) {
+            rs.more = 1;
+            break;
+        }
+        js->fin_head++;
+        left--;
+        if (!removable(st, j)) {
+            jobs_note_finished(js, j);
+            continue;
+        }
+        j->gone = 1;
+        if (j->last_event > last_event) last_event = j->last_event;
+        for (uint32_t k = 0; j->children && k < j->array_size; k++)
+            if (j->children[k]->last_event > last_event) last_event = j->children[k]->last_event;
+        if (n_batch == cap_batch) {
+            cap_batch = cap_batch ? cap_batch * 2 : 64;
+            batch = xrealloc(batch, cap_batch * sizeof *batch);
+        }
+        batch[n_batch++] = j;
+        rs.records += weight;
+    }
+    if (!n_batch) return rs;
+    if (st->events) events_forget_gone(st->events, last_event);
+    jq_rt **queues = NULL;
+    size_t n_queues = 0;
+    for (size_t i = 0; i < n_batch; i++) {
+        job *j = batch[i];
+        rs.streams += drop_logs(st, j);
+        for (uint32_t k = 0; j->children && k < j->array_size; k++)
+            rs.streams += drop_logs(st, j->children[k]);
+        jobs_forget_stored(st, j);
+        jq_rt *q = jobs_queue(js, j->spec->queue);
+        size_t k = 0;
+        while (k < n_queues && queues[k] != q) k++;
+        if (k == n_queues) {
+            queues = xrealloc(queues, (n_queues + 1) * sizeof *queues);
+            queues[n_queues++] = q;
+        }
+        jobs_unlink_gone(js, j);
+    }
+    for (size_t k = 0; k < n_queues; k++) jobs_compact_lists(queues[k]);
+    free(queues);
+    free(batch);
+    note_next_seq(st);
+    rs.jobs = n_batch;
+    log_debug("retention: let go of %zu jobs (%zu with their children) and %zu log streams",
+              rs.jobs, rs.records, rs.streams);
+    return rs;
+}
+
+/* A slice that stopped at its limit goes on in the next turn of the core, after the requests
+ * that arrived meanwhile, rather than a tick later: a backlog (a long stop, a shortened
+ * retention) clears at the speed of the slices without ever holding a request for more than
+ * one of them. */
+static int continuing;
+
+static void go_on(void *ctx, void *arg)
+{
+    continuing = 0;
+    retention_tick(ctx);
+}
+
+void retention_tick(state *st)
+{
+    if (barge_cfg.retention_ms <= 0 || continuing) return;
+    retention_stats rs =
+        retention_pass(st, util_now_ms(), barge_cfg.retention_ms, RETENTION_PASS_JOBS);
+    if (rs.more) {
+        continuing = 1;
+        core_after(0, go_on, NULL);
+    }
+}
+
+static int read_next_seq(void *arg, const char *key, const char *doc, size_t len)
+{
+    if (strcmp(key, NEXT_SEQ_KEY) != 0) return 0;
+    jobs *js = arg;
+    json_t *v = json_loadb(doc, len, 0, NULL);
+    json_int_t next = json_integer_value(json_object_get(v, "next"));
+    json_decref(v);
+    if (next > 0 && (uint64_t)next > js->next_seq) js->next_seq = (uint64_t)next;
+    return 0;
+}
+
+int retention_load(state *st, char **err)
+{
+    if (store_scan(st->db, META_KIND, read_next_seq, st->jobs) != 0) {
+        *err = xasprintf("reading the store failed: %s", store_errmsg(st->db));
+        return -1;
+    }
+    return 0;
+}
