@@ -1,5 +1,4 @@
 #include "server/model/config.h"
-#include "server/model/retention.h"
 
 barge_config barge_cfg;
 
@@ -23,7 +22,7 @@ void config_defaults(barge_config *c)
     c->max_array_size = 10000;
     c->kill_grace_s = 10;
     c->idle_seconds = 60;
-    c->retention_ms = RETENTION_DEFAULT_HOURS * 3600LL * 1000;
+    c->retention_ms = CONFIG_RETENTION_DEFAULT_HOURS * 3600LL * 1000;
     c->agent_token = "";
     c->self_exe = "/proc/self/exe";
     c->allow_privileged = 0;

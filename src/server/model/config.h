@@ -30,8 +30,8 @@ typedef struct barge_config {
     double spot_reclaim_per_hour; /* a drill: the chance per hour that a Spot instance is taken */
     int kill_grace_s;     /* SIGTERM to SIGKILL when an attempt is stopped */
     int idle_seconds;     /* an idle local instance is let go after this long */
-    /* --retention-hours: a finished job and its logs are let go this long after it ended; 0
-     * keeps them forever (retention.h). */
+    /* --retention-hours: a finished job and its logs are let go this long after it ended
+     * (CONFIG_RETENTION_DEFAULT_HOURS unless given); 0 keeps them forever (retention.h). */
     long long retention_ms;
     /* --stop-local-agents: a clean stop also stops the local agents (by default they, and
      * their attempts, carry on for the next start to take back). */
@@ -49,6 +49,9 @@ typedef struct barge_config {
     char *provider_commands; /* --provider-commands, or NULL (engine/provider_exec.h) */
     char *remote_url; /* --agent-url: the URL agents on other machines are given, or NULL */
 } barge_config;
+
+/* A week, as AWS Batch keeps finished jobs (docs/decisions.md, "Retention"). */
+#define CONFIG_RETENTION_DEFAULT_HOURS 168
 
 extern barge_config barge_cfg;
 

@@ -1,8 +1,8 @@
 /* retention — finished jobs, and their logs, are kept for a while and then let go.
  *
  * AWS Batch keeps a finished job about a week and then forgets it: DescribeJobs no longer
- * returns it.  barge does the same after --retention-hours (RETENTION_DEFAULT_HOURS unless
- * given; 0 keeps jobs forever; docs/decisions.md says why a week), so that a server that runs
+ * returns it.  barge does the same after --retention-hours (CONFIG_RETENTION_DEFAULT_HOURS
+ * unless given; 0 keeps jobs forever; docs/decisions.md says why a week), so that a server that runs
  * jobs for months holds in memory and on disk what the last week ran, not all it ever ran.
  *
  * Letting go runs on the core thread, in its tick, in slices of at most RETENTION_PASS_JOBS
@@ -29,7 +29,6 @@
 
 struct state;
 
-#define RETENTION_DEFAULT_HOURS 168
 #define RETENTION_PASS_JOBS 5000
 
 typedef struct retention_stats {
