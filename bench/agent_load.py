@@ -40,10 +40,14 @@ def post(conn, path, body, token=None):
 
 
 class Agent(threading.Thread):
-    def __init__(self, port, n, vcpus, lat, lock, stop):
+    """log_lines: each attempt also writes that many lines to its log stream (uploaded as
+    `barge agent` does, before the attempt's end is reported)."""
+
+    def __init__(self, port, n, vcpus, lat, lock, stop, log_lines=0):
         super().__init__(daemon=True)
         self.port, self.n, self.vcpus = port, n, vcpus
         self.lat, self.lock, self.stop = lat, lock, stop
+        self.log_lines = log_lines
         self.registered = threading.Event()
         self.done = 0
 
@@ -81,6 +85,13 @@ class Agent(threading.Thread):
             self.done += len(ending)
             reports, ending = [], []
             now = int(time.time() * 1000)
+            if self.log_lines and ans.get("assign"):
+                streams = [{"logStreamName": a["logStreamName"], "events": [
+                    {"timestamp": now, "message": "line %d of %s" % (i, a["jobId"])}
+                    for i in range(self.log_lines)]} for a in ans["assign"]]
+                status, out = post(conn, "/barge/v1/agent/logs", {"streams": streams}, cred)
+                if status != 200:
+                    raise RuntimeError("logs: %s %s" % (status, out))
             for a in ans.get("assign", []):
                 key = (a["jobId"], a["attempt"])
                 held[key] = True
