@@ -210,6 +210,12 @@ static void test_slices_stop_at_their_limit(void)
     CHECK(jobs_find(st->jobs, "big") == NULL);
 }
 
+static int count_record(void *arg, const char *key, const char *doc, size_t len)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
 static void test_submit_order_goes_on(void)
 {
     begin();
@@ -218,7 +224,11 @@ static void test_submit_order_goes_on(void)
     run_to_end(j, 0);
     commit();
     pass(LATER, 100);
-    /* No job is left in the store; the next one still comes after every earlier one. */
+    /* No job is left in the store, nor the record of the spec they shared; the next one still
+     * comes after every earlier one. */
+    int specs = 0;
+    CHECK_EQ_INT(store_scan(db, "spec", count_record, &specs), 0);
+    CHECK_EQ_INT(specs, 0);
     reload();
     CHECK_EQ_INT(q1()->n_all, 0);
     CHECK(st->jobs->next_seq > seq);

@@ -120,6 +120,13 @@ void jobs_flush(state *st)
         write_job(st, j);
         j = next;
     }
+    /* Shared parts whose last job went (retention.h): their records go too. */
+    unsigned long long unused;
+    while (jobspec_take_unused(&unused)) {
+        char key[24];
+        snprintf(key, sizeof key, "%016llx", unused);
+        if (store_del(st->db, "spec", key) != 0) st->store_failed = 1;
+    }
 }
 
 void jobs_forget_stored(state *st, job *j)

@@ -67,6 +67,40 @@ static void ref_forget(struct spec_shared *sh)
     }
 }
 
+/* Record ids of stored shared parts that no job uses any more (hex key -> the same key,
+ * malloc'd), for jobs_flush to delete (jobspec_take_unused): without it, jobs submitted each with
+ * overrides of their own would leave a record each behind once they are let go (retention.h).
+ * An id loaded again (a reload after a failed commit, a unit test's) is taken off. */
+static dict unused;
+
+static void unused_note(unsigned long long id)
+{
+    char key[24];
+    ref_key(id, key);
+    if (dict_get(&unused, key)) return;
+    char *k = xstrdup(key);
+    dict_put(&unused, k, k);
+}
+
+static void unused_drop(unsigned long long id)
+{
+    char key[24];
+    ref_key(id, key);
+    free(dict_del(&unused, key));
+}
+
+int jobspec_take_unused(unsigned long long *id)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    if (!dict_next(&unused, &i, &k, &v)) return 0;
+    *id = strtoull(k, NULL, 16);
+    dict_del(&unused, k);
+    free(v);
+    return 1;
+}
+
 static void ref_note(struct spec_shared *sh)
 {
     char key[24];
@@ -209,6 +243,7 @@ static struct spec_shared *intern(json_t *shared)
 static void unintern(struct spec_shared *sh)
 {
     if (--sh->refs > 0) return;
+    if (sh->id) unused_note(sh->id);
     ref_forget(sh);
     dict_del(&interned, sh->text);
     free(sh->text);
@@ -419,6 +454,7 @@ void jobspec_adopt_ref(jobspec *s, unsigned long long id)
 {
     ref_forget(s->shared);
     s->shared->id = id;
+    unused_drop(id);
     ref_note(s->shared);
     if (id >= next_id) next_id = id + 1;
 }

@@ -47,6 +47,9 @@ jobspec *jobspec_make(json_t *desc);
 jobspec *jobspec_from_recipe(const char *recipe, json_t *own);
 void jobspec_remember_recipe(const char *recipe, const jobspec *s);
 void jobspec_release(jobspec *s);
+/* The record id of a stored shared part that no job uses any more (1), or 0 when there is none;
+ * each is given once, for its record to be deleted (jobs_flush). */
+int jobspec_take_unused(unsigned long long *id);
 
 /* The whole description (fresh). */
 json_t *jobspec_desc(const jobspec *s);
