@@ -102,23 +102,30 @@ int cli_status_done(const char *status)
     return status && (strcmp(status, "SUCCEEDED") == 0 || strcmp(status, "FAILED") == 0);
 }
 
-int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job)
+int cli_find_job(cli_ctx *c, const char *job_id, json_t **job)
 {
     json_t *req = json_pack("{s:[s]}", "jobs", job_id);
     json_t *resp = NULL;
     int rc = cli_batch(c, "DescribeJobs", req, &resp);
     json_decref(req);
-    if (rc) return rc;
+    if (rc) return -1;
     json_t *j;
     size_t i;
+    *job = NULL;
     json_array_foreach(json_object_get(resp, "jobs"), i, j) {
         if (strcmp(json_string_value(json_object_get(j, "jobId")) ?: "", job_id) == 0) {
             *job = json_incref(j);
-            json_decref(resp);
-            return 0;
+            break;
         }
     }
     json_decref(resp);
+    return *job ? 0 : 1;
+}
+
+int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job)
+{
+    int rc = cli_find_job(c, job_id, job);
+    if (rc <= 0) return -rc;
     fprintf(stderr, "%s: no job has the id '%s': it is unknown, or it finished longer ago than "
                     "the server keeps finished jobs (barge server --retention-hours) and was "
                     "removed with its logs (`barge jobs --queue Q --all` lists a queue's jobs)\n",

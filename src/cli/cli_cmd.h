@@ -75,6 +75,9 @@ void cli_print_json(json_t *j);
 /* The description of one job into *job (fresh); returns 0, or 1 after printing why (including
  * "no such job"). */
 int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job);
+/* The same without a word when the server knows no such job: 0 (found), 1 (not known: never,
+ * or no longer, after the server's retention), or -1 after printing why the request failed. */
+int cli_find_job(cli_ctx *c, const char *job_id, json_t **job);
 /* Whether a status is final: SUCCEEDED or FAILED. */
 int cli_status_done(const char *status);
 /* A member of j as an integer, 0 when absent. */

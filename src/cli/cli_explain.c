@@ -77,8 +77,16 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
         return 0;
     }
     json_t *job;
-    int rc = cli_describe_job(c, id, &job);
-    if (rc) return rc;
+    /* A dependency the server no longer knows finished before the retention let it go (or the
+     * job it waits for was never there): either way it holds nothing up. */
+    int rc = depth ? cli_find_job(c, id, &job) : cli_describe_job(c, id, &job);
+    if (rc == 1 && depth) {
+        indent(depth);
+        printf("job %s is no longer known (finished and removed after the server's retention): "
+               "nothing to wait for\n", id);
+        return 0;
+    }
+    if (rc) return rc < 0 ? 1 : rc;
     dict_put(seen, xstrdup(id), (void *)1);
     const char *status = str(job, "status") ?: "?", *reason = str(job, "statusReason");
     const char *queue = cli_arn_name(str(job, "jobQueue") ?: "?");

@@ -119,13 +119,14 @@ class Retention(RetentionCase):
         self.wait_job(first)
         self.wait_gone(first)
         self.assertEqual(self.status(then), "PENDING")
+        # barge explain follows its dependencies, one of them removed.
+        rc, out, err = barge("explain", then, endpoint=self.server.url)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("job %s is no longer known" % first, out)
+        self.assertIn("job %s (slow) is RUNNING" % slow, out)
         open(gate, "w").close()
         d = self.assertSucceeded(then)
         self.assertEqual([x["jobId"] for x in d["dependsOn"]], [first, slow])
-        # barge explain of it follows its dependencies, one of them removed.
-        rc, out, err = barge("explain", then, endpoint=self.server.url)
-        self.assertEqual(rc, 0, err)
-        self.assertIn("SUCCEEDED", out)
 
     def test_a_failed_job_stays_while_its_other_dependency_runs(self):
         # `waiter` fails as soon as `bad` does, but stays on the list of jobs `slow` tells when it
