@@ -2,8 +2,8 @@
  *
  * AWS Batch keeps a finished job about a week and then forgets it: DescribeJobs no longer
  * returns it.  barge does the same after --retention-hours (CONFIG_RETENTION_DEFAULT_HOURS
- * unless given; 0 keeps jobs forever; docs/decisions.md says why a week), so that a server that runs
- * jobs for months holds in memory and on disk what the last week ran, not all it ever ran.
+ * unless given; 0 keeps jobs forever; docs/decisions.md says why a week), so that a server that
+ * runs jobs for months holds in memory and on disk what the last week ran, not all it ever ran.
  *
  * Letting go runs on the core thread, in its tick, in slices of at most RETENTION_PASS_JOBS
  * jobs (an array's children counted), so that a request that arrives meanwhile waits for one
