@@ -97,8 +97,8 @@ static const char *const writer_sql[W_COUNT] = {
                  "  first_ts = CASE WHEN events = 0 THEN ?2 ELSE min(first_ts, ?2) END,"
                  "  last_ts = max(last_ts, ?3), last_ingest = ?4,"
                  "  events = events + ?5, bytes = bytes + ?6 WHERE id = ?1",
-    [W_DROP_EVENTS] = "DELETE FROM events WHERE id IN"
-                      "  (SELECT id FROM events WHERE stream = ?1 LIMIT ?2)",
+    [W_DROP_EVENTS] = ("DELETE FROM events WHERE id IN"
+                       " (SELECT id FROM events WHERE stream = ?1 LIMIT ?2)"),
     [W_DROP_STREAM] = "DELETE FROM streams WHERE id = ?1",
 };
 
