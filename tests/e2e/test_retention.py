@@ -81,7 +81,7 @@ class Retention(RetentionCase):
             self.log_lines(stream)
         self.assertEqual(cm.exception.response["Error"]["Code"], "ResourceNotFoundException")
         # The CLI says what may have happened to it.
-        for cmd in (("explain", done), ("logs", done)):
+        for cmd in (("explain", done), ("logs", done), ("describe", done)):
             rc, _, err = barge(*cmd, endpoint=self.server.url)
             self.assertNotEqual(rc, 0)
             self.assertIn("no job has the id '%s'" % done, err)
