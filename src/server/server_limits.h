@@ -1,6 +1,6 @@
 /* server_limits — `barge server`'s options against hostile clients: --max-connections-per-address,
- * --request-timeout and --rate-limit (docs/decisions.md says what each does), and the checks of
- * its other options that take more than a range. */
+ * --request-timeout and --rate-limit (docs/decisions.md says what each does), and the check of
+ * --retention-hours. */
 #ifndef BARGE_SERVER_LIMITS_H
 #define BARGE_SERVER_LIMITS_H
 #include "server/model/config.h"
@@ -16,9 +16,4 @@ int server_number_option(const char *name, const char *arg, long min, long max, 
 int server_token_option(const char *name, const char *arg, char **out);
 /* --retention-hours (retention.h): 0, or -1 after printing why. */
 int server_retention_option(const char *arg, barge_config *c);
-/* Why an option the server hands to its local agents is not usable, or NULL: --executor (0),
- * --registry-mirror, --insecure-registry, --image-cache-size, --pull-timeout (4), --job-user,
- * --container-userns, --container-id-map (7), in the order of server.c's options.  The agent
- * checks them again; checked here, a mistake stops the server at once instead of every agent. */
-const char *server_agent_option_invalid(int opt_executor_relative, const char *v);
 #endif
