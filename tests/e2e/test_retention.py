@@ -86,6 +86,12 @@ class Retention(RetentionCase):
             self.assertNotEqual(rc, 0)
             self.assertIn("no job has the id '%s'" % done, err)
             self.assertIn("--retention-hours", err)
+        # Prometheus counts the removals (a counter: it never goes down).
+        status, _, text = self.server.raw("GET", "/metrics")
+        removed = [float(line.split()[1]) for line in text.decode().splitlines()
+                   if line.startswith("barge_jobs_removed_total ")]
+        self.assertEqual(status, 200)
+        self.assertTrue(removed and removed[0] >= 2, removed)
         # Long enough after their retention would have passed, the others are still there.
         time.sleep(RETENTION_S)
         self.assertEqual(self.status(running), "RUNNING")

@@ -54,6 +54,9 @@ static const struct {
                         .help = "Jobs submitted (an array counts once)."},
     [METRIC_DISPATCHES] = {.name = "barge_attempts_dispatched_total",
                            .help = "Attempts placed on instances."},
+    [METRIC_REMOVED] = {.name = "barge_jobs_removed_total",
+                        .help = "Finished jobs removed after the retention (an array counts "
+                                "once)."},
 };
 static _Atomic uint64_t counters[METRIC_N_COUNTERS];
 

@@ -22,6 +22,7 @@ void metrics_observe(metric_hist h, double value);
 typedef enum {
     METRIC_SUBMITS,    /* SubmitJob calls that made a job (an array counts once) */
     METRIC_DISPATCHES, /* attempts placed on an instance */
+    METRIC_REMOVED,    /* finished jobs let go after the retention (an array counts once) */
     METRIC_N_COUNTERS
 } metric_counter;
 void metrics_count(metric_counter c, uint64_t n);

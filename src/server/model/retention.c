@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "server/base/core.h"
 #include "server/base/logstore.h"
+#include "server/base/metrics.h"
 #include "server/base/store.h"
 #include "server/model/config.h"
 #include "server/model/events.h"
@@ -145,6 +146,7 @@ retention_stats retention_pass(state *st, int64_t now_ms, int64_t keep_ms, size_
     free(batch);
     note_next_seq(st);
     rs.jobs = n_batch;
+    metrics_count(METRIC_REMOVED, n_batch);
     log_debug("retention: let go of %zu jobs (%zu with their children) and %zu log streams",
               rs.jobs, rs.records, rs.streams);
     return rs;
