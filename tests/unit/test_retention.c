@@ -107,12 +107,30 @@ static void check_events_valid(void)
     }
 }
 
+/* The queue's lists hold the jobs still known, in submit order, as many as its counts say. */
+static void check_lists(void)
+{
+    jq_rt *q = q1();
+    uint32_t counted = 0;
+    for (int s = 0; s < JS_COUNT; s++) counted += q->n_status[s];
+    CHECK_EQ_INT(q->n_all, counted);
+    for (size_t i = 0; i < q->n_all; i++) {
+        CHECK(jobs_find(st->jobs, q->all[i]->id) == q->all[i]);
+        if (i) CHECK(q->all[i - 1]->seq < q->all[i]->seq);
+    }
+    for (size_t i = 0; i < q->n_arrays; i++) {
+        CHECK(jobs_find(st->jobs, q->arrays[i]->id) == q->arrays[i]);
+        if (i) CHECK(q->arrays[i - 1]->seq < q->arrays[i]->seq);
+    }
+}
+
 static retention_stats pass(int64_t now, size_t max)
 {
     begin();
     retention_stats rs = retention_pass(st, now, KEEP, max);
     commit();
     check_events_valid();
+    check_lists();
     return rs;
 }
 
@@ -189,9 +207,14 @@ static void test_slices_stop_at_their_limit(void)
 {
     begin();
     const char *ids[] = {"s0", "s1", "s2"};
+    job *stays[3];
     for (int i = 0; i < 3; i++) {
         job *p = submit(ids[i], 4, NULL);
         for (int k = 0; k < 4; k++) run_to_end(p->children[k], 0);
+        /* Between the arrays, jobs that stay: the lists close up around what goes. */
+        char id[8];
+        snprintf(id, sizeof id, "keep%d", i);
+        stays[i] = submit(id, i == 1 ? 2 : 0, NULL);
     }
     commit();
     retention_stats rs = pass(LATER, 6);
@@ -200,6 +223,13 @@ static void test_slices_stop_at_their_limit(void)
     rs = pass(LATER, 11);
     CHECK_EQ_INT(rs.jobs, 2);
     CHECK(!rs.more);
+    for (int i = 0; i < 3; i++) CHECK(jobs_find(st->jobs, stays[i]->id) == stays[i]);
+    CHECK_EQ_INT(q1()->n_arrays, 1);
+    begin();
+    for (int i = 0; i < 3; i++) jobs_cancel(st, stays[i], "done with it", 0);
+    commit();
+    CHECK_EQ_INT(pass(LATER, 100).jobs, 3);
+    CHECK_EQ_INT(q1()->n_all, 0);
     /* An array larger than a slice goes alone. */
     begin();
     job *big = submit("big", 8, NULL);

@@ -416,24 +416,55 @@ void jobs_note_finished(jobs *js, job *j)
     js->finished[js->n_finished++] = j;
 }
 
-/* Where j is in a list kept in submit order (q->all, q->arrays): a binary search by seq. */
-static size_t list_index(job **v, size_t n, const job *j)
+/* Where j is in a list kept in submit order (q->all, q->arrays): a binary search by seq; n when
+ * it is not there. */
+static size_t list_index(job *const *v, size_t n, const job *j)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (v[mid] && v[mid]->seq < j->seq) lo = mid + 1;
-        else if (v[mid] && v[mid]->seq > j->seq) hi = mid;
-        else {
-            /* A gap (NULL) left earlier in this pass: look around it for j. */
-            for (size_t k = mid; k < n && (!v[k] || v[k]->seq <= j->seq); k++)
-                if (v[k] == j) return k;
-            for (size_t k = mid; k-- > 0 && (!v[k] || v[k]->seq >= j->seq);)
-                if (v[k] == j) return k;
-            return n;
-        }
+        if (v[mid]->seq < j->seq) lo = mid + 1;
+        else hi = mid;
     }
-    return n;
+    return lo < n && v[lo] == j ? lo : n;
+}
+
+static int by_index(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Takes the jobs out of a list kept in submit order: each found by a binary search in the list
+ * as it is, then the list closed up around them in one pass of moves, without reading a job
+ * that stays (a queue of a million costs a few milliseconds, not a million cache misses). */
+static size_t list_remove(job **v, size_t n, job *const *gone, size_t n_gone)
+{
+    size_t *at = xmalloc((n_gone ? n_gone : 1) * sizeof *at), k = 0;
+    for (size_t i = 0; i < n_gone; i++) {
+        size_t x = list_index(v, n, gone[i]);
+        if (x < n) at[k++] = x;
+    }
+    if (k) qsort(at, k, sizeof *at, by_index);
+    size_t w = k ? at[0] : n;
+    for (size_t i = 0; i < k; i++) {
+        size_t from = at[i] + 1, to = i + 1 < k ? at[i + 1] : n;
+        memmove(v + w, v + from, (to - from) * sizeof *v);
+        w += to - from;
+    }
+    free(at);
+    return k ? w : n;
+}
+
+void jobs_unlist_gone(jq_rt *q, job *const *gone, size_t n)
+{
+    q->n_all = list_remove(q->all, q->n_all, gone, n);
+    size_t n_arrays = 0;
+    job **arrays = xmalloc((n ? n : 1) * sizeof *arrays);
+    for (size_t i = 0; i < n; i++)
+        if (gone[i]->children) arrays[n_arrays++] = gone[i];
+    q->n_arrays = list_remove(q->arrays, q->n_arrays, arrays, n_arrays);
+    free(arrays);
 }
 
 static void forget_head(const job **seen, const job *j)
@@ -446,32 +477,12 @@ void jobs_unlink_gone(jobs *js, job *j)
     BARGE_ASSERT(j->gone && !j->parent && job_status_done(j->status) && !j->dirty);
     dict_del(&js->by_id, j->id);
     jq_rt *q = jobs_queue(js, j->spec->queue);
-    size_t i = list_index(q->all, q->n_all, j);
-    if (i < q->n_all) q->all[i] = NULL;
-    if (j->children) {
-        i = list_index(q->arrays, q->n_arrays, j);
-        if (i < q->n_arrays) q->arrays[i] = NULL;
-    }
     q->n_status[j->status]--;
     /* The time-limit check remembers the head it saw last by address (engine/timelimit.c);
      * a job made later at the same address must not pass for it. */
     forget_head(&q->head_seen, j);
     for (size_t k = 0; k < q->n_shares; k++) forget_head(&q->share_v[k]->head_seen, j);
     jobs__free_job(j);
-}
-
-static size_t compact(job **v, size_t n)
-{
-    size_t w = 0;
-    for (size_t r = 0; r < n; r++)
-        if (v[r]) v[w++] = v[r];
-    return w;
-}
-
-void jobs_compact_lists(jq_rt *q)
-{
-    q->n_all = compact(q->all, q->n_all);
-    q->n_arrays = compact(q->arrays, q->n_arrays);
 }
 
 /* An array parent is PENDING while its children run, and ends once all of them have: SUCCEEDED

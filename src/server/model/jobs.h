@@ -143,13 +143,12 @@ void jobs_mark_dirty(struct state *st, job *j);
 /* Appends a finished plain job or array parent to the finished list (jobs_set_status does it
  * as they end; loading, for those loaded finished). */
 void jobs_note_finished(jobs *js, job *j);
-/* Lets go of j, a finished plain job or array parent marked gone, and its children: takes them
- * out of the index and their queue's lists (q->all, q->arrays, but the lists are compacted by
- * jobs_compact_lists) and frees them.  The caller has deleted their records and logs and told
- * the events (retention.c). */
+/* The retention's (retention.c), which has deleted the jobs' records and logs and told the
+ * events: jobs_unlist_gone takes finished plain jobs and array parents of queue q out of its
+ * lists (q->all, q->arrays); jobs_unlink_gone then takes one, marked gone, out of the index and
+ * its queue's counts, and frees it with its children. */
+void jobs_unlist_gone(jq_rt *q, job *const *gone, size_t n);
 void jobs_unlink_gone(jobs *js, job *j);
-/* Closes the gaps jobs_unlink_gone left in a queue's lists. */
-void jobs_compact_lists(jq_rt *q);
 /* Deletes the store's records of j and its children, inside the core's transaction. */
 void jobs_forget_stored(struct state *st, job *j);
 /* Writes every dirty job to the store. */

@@ -124,25 +124,30 @@ retention_stats retention_pass(state *st, int64_t now_ms, int64_t keep_ms, size_
     }
     if (!n_batch) return rs;
     if (st->events) events_forget_gone(st->events, last_event);
-    jq_rt **queues = NULL;
-    size_t n_queues = 0;
     for (size_t i = 0; i < n_batch; i++) {
         job *j = batch[i];
         rs.streams += drop_logs(st, j);
         for (uint32_t k = 0; j->children && k < j->array_size; k++)
             rs.streams += drop_logs(st, j->children[k]);
         jobs_forget_stored(st, j);
-        jq_rt *q = jobs_queue(js, j->spec->queue);
-        size_t k = 0;
-        while (k < n_queues && queues[k] != q) k++;
-        if (k == n_queues) {
-            queues = xrealloc(queues, (n_queues + 1) * sizeof *queues);
-            queues[n_queues++] = q;
-        }
-        jobs_unlink_gone(js, j);
     }
-    for (size_t k = 0; k < n_queues; k++) jobs_compact_lists(queues[k]);
-    free(queues);
+    /* Out of their queues' lists, a queue at a time (a slice's jobs are most often of one). */
+    job **of_queue = xmalloc(n_batch * sizeof *of_queue);
+    unsigned char *unlisted = xcalloc(n_batch, 1);
+    for (size_t i = 0; i < n_batch; i++) {
+        if (unlisted[i]) continue;
+        const char *queue = batch[i]->spec->queue;
+        size_t n = 0;
+        for (size_t k = i; k < n_batch; k++) {
+            if (unlisted[k] || strcmp(batch[k]->spec->queue, queue) != 0) continue;
+            of_queue[n++] = batch[k];
+            unlisted[k] = 1;
+        }
+        jobs_unlist_gone(jobs_queue(js, queue), of_queue, n);
+    }
+    free(unlisted);
+    free(of_queue);
+    for (size_t i = 0; i < n_batch; i++) jobs_unlink_gone(js, batch[i]);
     free(batch);
     note_next_seq(st);
     rs.jobs = n_batch;
