@@ -212,7 +212,7 @@ static void test_slices_stop_at_their_limit(void)
         job *p = submit(ids[i], 4, NULL);
         for (int k = 0; k < 4; k++) run_to_end(p->children[k], 0);
         /* Between the arrays, jobs that stay: the lists close up around what goes. */
-        char id[8];
+        char id[24];
         snprintf(id, sizeof id, "keep%d", i);
         stays[i] = submit(id, i == 1 ? 2 : 0, NULL);
     }
