@@ -147,8 +147,8 @@ bench-smoke: $(BUILD)/barge
 	python3 bench/restart_survival.py --barge $(CURDIR)/$(BUILD)/barge --jobs 30 --sleep 6
 	python3 bench/agent_load.py --barge $(CURDIR)/$(BUILD)/barge --agents 50 --jobs 5000 \
 		--idle-seconds 2
-	python3 bench/retention.py --barge $(CURDIR)/$(BUILD)/barge --jobs 20000 --array 5000 \
-		--plain 50 --retention-seconds 3 --agents 10 --sample-seconds 1
+	python3 bench/retention.py --barge $(CURDIR)/$(BUILD)/barge --jobs 30000 --array 5000 \
+		--plain 50 --retention-seconds 1 --agents 10 --sample-seconds 0.5
 
 # The README's first command: set up a fresh machine, then run the demo.
 demo: deps

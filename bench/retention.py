@@ -191,7 +191,7 @@ def main():
             f"{final[5] / MIB:.0f} MiB)")
         print(f"jobs={submitted} seconds={secs:.0f} jobs_per_s={submitted / secs:.0f} "
               f"retention_s={a.retention_seconds:g} dir_mib_peak_first_half={p1 / MIB:.1f} "
-              f"dir_mib_peak_second_half={p2 / MIB:.1f} size={verdict.split()[0]} "
+              f"dir_mib_peak_second_half={p2 / MIB:.1f} size={verdict if p1 else 'unknown'} "
               f"dir_mib_peak={peak / MIB:.1f} dir_mib_final={final[2] / MIB:.1f} "
               f"rss_mib_final={final[5] / MIB:.0f}")
         if srv.poll() is not None:
