@@ -9,6 +9,7 @@ import os
 import statistics
 import threading
 import time
+import unittest
 
 import botocore.exceptions
 
@@ -195,6 +196,17 @@ class Retention(RetentionCase):
         self.assertGreater(body["lastSeq"], start)
 
 
+class RetentionOption(unittest.TestCase):
+    def test_a_bad_retention_is_refused_with_a_sentence(self):
+        for value, fragment in (("abc", "number of hours"), ("-1", "from 0"), ("nan", "from 0"),
+                                ("1e9", "87600"), ("0.00000001", "under a second")):
+            rc, _, err = barge("server", "--dev", "--data-dir", "/nonexistent/never-made",
+                               "--retention-hours", value)
+            self.assertEqual(rc, 2, (value, err))
+            self.assertIn("--retention-hours", err)
+            self.assertIn(fragment, err)
+
+
 class RetentionRestart(RetentionCase):
     def runnable_seq(self):
         """The submit number of the oldest RUNNABLE job of queue parked, from a paging token."""
@@ -279,5 +291,4 @@ class RetentionUnderLoad(RetentionCase):
 
 
 if __name__ == "__main__":
-    import unittest
     unittest.main()
