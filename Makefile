@@ -3,7 +3,7 @@
 # sanitizer builds); `make demo` sets up a fresh machine and runs the demo.
 
 CC       ?= cc
-PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto
+PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto libpq
 # Recursive (=) so that pkg-config runs only when a compile needs it, after scripts/deps.sh.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))

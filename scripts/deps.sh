@@ -19,7 +19,7 @@ set -eu
 # Metrics: prometheus brings promtool, which checks GET /metrics's text in the tests.
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
           libssl-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
-          busybox-static awscli prometheus $*"
+          busybox-static awscli prometheus libpq-dev postgresql $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/idmap.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -47,6 +46,7 @@
 #include "server/webhooks.h"
 #include "server/server_usage.h"
 #include "server/server_reload.h"
+#include "server/server_store.h"
 #include "server/tls.h"
 #include "server/model/secrets.h"
 
@@ -269,42 +269,6 @@ static void url_handed(core_call *call)
     free((char *)call->arg);
 }
 
-/* Why an option the server hands to its local agents is not usable, or NULL.  The agent checks
- * them again; checked here, a mistake stops the server at once instead of every agent. */
-static const char *agent_option_invalid(int opt_executor_relative, const char *v)
-{
-    switch (opt_executor_relative) {
-    case 0: /* --executor */
-        return strcmp(v, "container") == 0 || strcmp(v, "process") == 0
-                   ? NULL : "must be container or process";
-    case 1: /* --registry-mirror */
-        return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0
-                   ? NULL : "must be an http:// or https:// URL";
-    case 2: /* --insecure-registry */
-        return *v && !strchr(v, '/') ? NULL : "takes a registry's HOST or HOST:PORT";
-    case 3: { /* --image-cache-size */
-        char *end;
-        long long n = strtoll(v, &end, 10);
-        return *v && !*end && n >= 1 && n <= (1LL << 32) ? NULL
-                                                         : "must be a number of MiB, 1 or more";
-    }
-    case 5: /* --job-user */
-        return *v && !strchr(v, ':') && !strchr(v, '/') ? NULL : "takes a user's name or number";
-    case 6: /* --container-userns */
-        return strcmp(v, "on") == 0 || strcmp(v, "off") == 0 ? NULL : "must be on or off";
-    case 7: { /* --container-id-map */
-        idmap m;
-        return idmap_parse(v, &m);
-    }
-    default: { /* --pull-timeout */
-        char *end;
-        long long n = strtoll(v, &end, 10);
-        return *v && !*end && n >= 1 && n <= 86400 ? NULL
-                                                   : "must be a number of seconds, 1 to 86400";
-    }
-    }
-}
-
 int server_main(int argc, char **argv)
 {
     barge_config *c = &barge_cfg;
@@ -317,10 +281,13 @@ int server_main(int argc, char **argv)
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
            OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS, OPT_PROVIDER,
-           OPT_AGENTURL, OPT_WEBHOOKS };
+           OPT_AGENTURL, OPT_WEBHOOKS, OPT_STORE, OPT_LEASE, OPT_RENEW };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
+        {"store", required_argument, NULL, OPT_STORE},
+        {"lease-ms", required_argument, NULL, OPT_LEASE},
+        {"lease-renew-ms", required_argument, NULL, OPT_RENEW},
         {"region", required_argument, NULL, OPT_REGION},
         {"account-id", required_argument, NULL, OPT_ACCOUNT},
         {"dev", no_argument, NULL, OPT_DEV},
@@ -385,6 +352,11 @@ int server_main(int argc, char **argv)
             }
             break;
         case OPT_DATADIR: c->data_dir = optarg; break;
+        case OPT_STORE: case OPT_LEASE: case OPT_RENEW: {
+            static const char *const names[] = {"store", "lease-ms", "lease-renew-ms"};
+            if (server_store_option(names[o - OPT_STORE], optarg, c) < 0) return 2;
+            break;
+        }
         case OPT_REGION:
             if (!*optarg || strlen(optarg) > 50) {
                 fprintf(stderr, "barge server: --region must be 1 to 50 characters\n");
@@ -532,7 +504,7 @@ int server_main(int argc, char **argv)
                                                 "pull-timeout", "job-user", "container-userns",
                                                 "container-id-map"};
             const char *name = names[o - OPT_EXECUTOR];
-            const char *why = agent_option_invalid(o - OPT_EXECUTOR, optarg);
+            const char *why = server_agent_option_invalid(o - OPT_EXECUTOR, optarg);
             if (why) {
                 fprintf(stderr, "barge server: --%s %s (got '%s')\n",
                         name, why, optarg);
@@ -668,11 +640,14 @@ int server_main(int argc, char **argv)
         c->self_exe = self;
     }
     char *err = NULL;
-    store *db = store_sqlite_open(c->data_dir, c->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL,
-                                  &err);
+    store *db = server_store_open(c, &err);
     if (!db) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
+        return 1;
+    }
+    if (c->store_uri && join_tokens_share(db)) {
+        store_close(db);
         return 1;
     }
     if (audit_open(c->data_dir, &err) < 0) {
@@ -700,6 +675,30 @@ int server_main(int argc, char **argv)
     jobdef_init();
     api_init();
     api_job_init();
+    /* On a shared store HTTP starts first, as a standby, and the state is loaded once this
+     * server leads. */
+    char *holder = NULL;
+    int lead = 1;
+    if (c->store_uri) {
+        http_standby(1, NULL);
+        if (http_start(c->listen_host, c->listen_port, c->http_threads, &err) == 0) {
+            holder = c->remote_url ? xstrdup(c->remote_url) : agent_url(c, tls_cert != NULL);
+            lead = server_store_lead(c, db, holder, &stop, &err);
+            http_standby(1, holder); /* while loading */
+        } else {
+            lead = -1;
+        }
+        free(holder);
+    }
+    if (lead <= 0) {
+        if (lead < 0) fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        http_stop();
+        server_store_release();
+        logstore_close(logs);
+        store_close(db);
+        return lead < 0;
+    }
     state *st = model_load(db, &err);
     if (!st) {
         fprintf(stderr, "barge server: %s\n", err);
@@ -730,7 +729,8 @@ int server_main(int argc, char **argv)
         return 1;
     }
     webhooks_start(c->data_dir, api_route("POST", "/barge/v1/getevents"));
-    if (http_start(c->listen_host, c->listen_port, c->http_threads, &err) < 0) {
+    http_standby(0, NULL);
+    if (!c->store_uri && http_start(c->listen_host, c->listen_port, c->http_threads, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
         core_stop();
@@ -780,6 +780,7 @@ int server_main(int argc, char **argv)
     http_quiesce();
     webhooks_stop();
     core_stop();
+    server_store_release();
     webhooks_join();
     http_stop();
     model_free(st);

@@ -1,0 +1,86 @@
+#include "server/server_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "server/base/pg_lease.h"
+#include "server/http_server.h"
+#include "server/join_tokens.h"
+
+static pg_lease *lease;
+
+store *server_store_open(const barge_config *c, char **err)
+{
+    if (c->store_uri && c->lease_renew_ms * 2 > c->lease_ms) {
+        *err = xasprintf("--lease-renew-ms (%d) must be at most half of --lease-ms (%d), so "
+                         "that one late renewal does not cost the lead", c->lease_renew_ms,
+                         c->lease_ms);
+        return NULL;
+    }
+    if (c->store_uri) return store_pg_open(c->store_uri, err);
+    return store_sqlite_open(c->data_dir, c->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL,
+                             err);
+}
+
+/* Another server took the lease over: whatever this one was about to write is refused by the
+ * database, and it must not answer from a state that is no longer the stored one.  _exit: the
+ * other threads hold nothing that a clean exit would save, and must not run on. */
+static void fenced(void)
+{
+    log_error("lease: another barge server leads the store now (this server's epoch was taken "
+              "over while it was paused or cut off); the database refused this server's last "
+              "write, and it stops (exit status %d) - started again, it stands by",
+              SERVER_STORE_FENCED);
+    _exit(SERVER_STORE_FENCED);
+}
+
+int server_store_lead(barge_config *c, store *db, const char *holder, const sigset_t *stop,
+                      char **err)
+{
+    if (!c->store_uri) return 1;
+    lease = pg_lease_open(c->store_uri, holder, c->lease_ms, c->lease_renew_ms, err);
+    if (!lease) return -1;
+    char leader[256], said[256] = "";
+    int unreachable = 0;
+    for (;;) {
+        int64_t epoch = pg_lease_try(lease, leader, sizeof leader);
+        if (epoch > 0) {
+            store_pg_lead(db, epoch, c->lease_ms, fenced);
+            pg_lease_keep(lease, fenced);
+            c->role = "leader";
+            log_info("lease: this server leads the store (epoch %lld, a lease of %d ms renewed "
+                     "every %d ms)", (long long)epoch, c->lease_ms, c->lease_renew_ms);
+            return 1;
+        }
+        http_standby(1, leader);
+        if (epoch < 0 && !unreachable)
+            log_warn("lease: the PostgreSQL store is unreachable; standing by until it answers");
+        unreachable = epoch < 0;
+        if (epoch == 0 && strcmp(said, leader) != 0) {
+            log_info("standing by: %s leads the store; this server takes over when its lease "
+                     "expires", leader[0] ? leader : "another server");
+            snprintf(said, sizeof said, "%s", leader);
+        }
+        /* A quarter of the renewal period: a standby notices an expired lease soon after. */
+        long wait_ms = c->lease_renew_ms / 4 > 0 ? c->lease_renew_ms / 4 : 1;
+        struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+        int sig = sigtimedwait(stop, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_info("received %s while standing by; stopping",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return 0;
+        }
+        if (sig == SIGHUP) join_tokens_reload();
+    }
+}
+
+void server_store_release(void)
+{
+    pg_lease_release(lease);
+    lease = NULL;
+}
