@@ -1,0 +1,271 @@
+"""Several servers on one PostgreSQL store (tests/e2e/pg.py): one leads, the others stand by and
+answer 503 as docs/agent-protocol.md ("Standby servers") says.  The leader killed with -9 under
+submit load: a standby leads within seconds and every acknowledged SubmitJob is there.  The
+leader paused with SIGSTOP past its lease: a standby takes over, and the old one, resumed, is
+fenced: the SubmitJob it was handed while paused is never written, and it stops (exit status
+3).  Never two leaders at once."""
+import http.client
+import json
+import signal
+import socket
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from harness import Server, free_port
+from pg import PostgreSQL
+
+
+def healthz(server):
+    """(status, body) of GET /healthz; (None, None) when it does not answer."""
+    try:
+        with urllib.request.urlopen(server.url + "/healthz", timeout=0.5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+    except (OSError, ValueError):
+        return None, None
+
+
+class Submitter(threading.Thread):
+    """Submits to queue "parked" through whichever server leads: on a connection error or a
+    standby's 503 it moves to the next URL, as a client behind a load balancer would."""
+
+    def __init__(self, servers):
+        super().__init__(daemon=True)
+        self.servers = servers
+        self.acked, self.standby_refusals = [], 0
+        self.stopping = False
+        self.error = None
+
+    def run(self):
+        i = n = 0
+        conn = None
+        while not self.stopping:
+            s = self.servers[i % len(self.servers)]
+            try:
+                conn = conn or http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+                n += 1
+                conn.request("POST", "/v1/submitjob", json.dumps(
+                    {"jobName": "load-%d" % n, "jobQueue": "parked", "jobDefinition": "jd"}),
+                    {"Content-Type": "application/json"})
+                r = conn.getresponse()
+                body = json.loads(r.read())
+                if r.status == 200:
+                    self.acked.append(body["jobId"])
+                    continue
+                if r.status != 503:
+                    self.error = (r.status, body)
+                    return
+                if r.getheader("X-Barge-Role") == "standby":
+                    self.standby_refusals += 1
+            except (OSError, http.client.HTTPException, ValueError):
+                pass
+            if conn:
+                conn.close()
+            conn = None
+            i += 1
+            time.sleep(0.01)
+
+
+class Failover(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PostgreSQL()
+        cls.url = cls.pg.createdb("failover")
+        cls.servers = []
+        for i in range(3):
+            s = Server(args=("--dev", "--store", cls.url))
+            s.defaults = True  # only the database's first start makes them
+            cls.servers.append(s)
+        cls.servers[0].start(timeout=20)
+        for s in cls.servers[1:]:
+            s.start(timeout=20, standby="any")
+        batch = cls.servers[0].client()
+        batch.create_compute_environment(computeEnvironmentName="off", type="MANAGED",
+                                         state="DISABLED",
+                                         computeResources={"type": "EC2", "maxvCpus": 4,
+                                                           "minvCpus": 0,
+                                                           "subnets": ["subnet-1"]})
+        batch.create_job_queue(jobQueueName="parked", priority=1, computeEnvironmentOrder=[
+            {"order": 1, "computeEnvironment": "off"}])
+        batch.register_job_definition(jobDefinitionName="jd", type="container",
+                                      containerProperties={"image": "busybox", "command": ["true"],
+                                                           "resourceRequirements": [
+                                                               {"type": "VCPU", "value": "1"},
+                                                               {"type": "MEMORY",
+                                                                "value": "64"}]})
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.servers:
+            s.cleanup()
+        cls.pg.destroy()
+
+    def leaders(self):
+        return [s for s in self.servers if s.proc and healthz(s)[0] == 200]
+
+    def wait_leader(self, among, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [s for s in among if healthz(s)[0] == 200]
+            if found:
+                return found
+            time.sleep(0.02)
+        self.fail("no server led within %ss" % timeout)
+
+    def restart_as_standby(self, s):
+        if s.proc:
+            s.stop(signal.SIGKILL)
+        s.start(timeout=20, standby="any")
+
+    def test_1_standbys_answer_503_and_name_the_leader(self):
+        leader = self.leaders()
+        self.assertEqual(len(leader), 1)
+        leader = leader[0]
+        self.assertEqual(healthz(leader), (200, {"status": "ok", "role": "leader"}))
+        for s in self.servers:
+            if s is leader:
+                continue
+            self.assertEqual(healthz(s), (503, {"status": "standby", "leader": leader.url}))
+            status, headers, body = s.raw("POST", "/v1/submitjob", {
+                "jobName": "x", "jobQueue": "parked", "jobDefinition": "jd"})
+            self.assertEqual(status, 503)
+            self.assertEqual(headers.get("X-Barge-Role"), "standby")
+            self.assertEqual(body["__type"], "ServerException")
+            self.assertIn("this barge server is a standby", body["message"])
+            self.assertIn("retry (the leader is %s)" % leader.url, body["message"])
+            # The agent protocol too.
+            status, headers, body = s.raw("POST", "/barge/v1/agent/register", {})
+            self.assertEqual((status, headers.get("X-Barge-Role")), (503, "standby"))
+        # The defaults were made once, by the database's first start.
+        queues = leader.client().describe_job_queues()["jobQueues"]
+        self.assertEqual(sorted(q["jobQueueName"] for q in queues), ["default", "parked"])
+
+    def test_2_kill9_under_load_a_standby_leads_and_nothing_acknowledged_is_lost(self):
+        leader = self.leaders()[0]
+        # A deleted default queue stays deleted whoever leads next.
+        b = leader.client()
+        b.update_job_queue(jobQueue="default", state="DISABLED")
+        self.wait_for(lambda: b.describe_job_queues(jobQueues=["default"])["jobQueues"][0][
+            "status"] == "VALID")
+        b.delete_job_queue(jobQueue="default")
+        self.wait_for(lambda: not b.describe_job_queues(jobQueues=["default"])["jobQueues"])
+        w = Submitter(self.servers)
+        w.start()
+        try:
+            self.wait_for(lambda: len(w.acked) >= 200, what="200 acknowledged submits")
+            before = len(w.acked)
+            t0 = time.time()
+            leader.kill9()
+            others = [s for s in self.servers if s is not leader]
+            new = self.wait_leader(others, 15)
+            took = time.time() - t0
+            self.wait_for(lambda: len(w.acked) > before + 50, what="submits to the new leader")
+            first_ack = time.time() - t0
+        finally:
+            w.stopping = True
+            w.join(20)
+        print("\nfailover: a standby led %.2f s after kill -9; submits acknowledged again "
+              "within %.2f s" % (took, first_ack))
+        self.assertIsNone(w.error)
+        self.assertLess(took, 5.0, "the lease is 3 s; a standby polls it 4 times a second")
+        self.assertEqual(len(new), 1)
+        new = new[0]
+        batch = new.client()
+        missing = []
+        for i in range(0, len(w.acked), 100):
+            chunk = w.acked[i:i + 100]
+            found = {j["jobId"] for j in batch.describe_jobs(jobs=chunk)["jobs"]}
+            missing += [j for j in chunk if j not in found]
+        self.assertEqual(missing, [], "%d of %d acknowledged jobs lost" % (len(missing),
+                                                                            len(w.acked)))
+        self.assertNotIn("default", [q["jobQueueName"] for q in
+                                     batch.describe_job_queues()["jobQueues"]])
+        self.restart_as_standby(leader)
+        self.assertEqual(self.leaders(), [new])
+
+    def test_3_a_paused_leader_is_fenced_when_it_resumes(self):
+        leader = self.leaders()[0]
+        others = [s for s in self.servers if s is not leader]
+        epoch = int(self.pg.psql("failover", "SELECT epoch FROM barge_lease"))
+        leader.proc.send_signal(signal.SIGSTOP)
+        resumed = False
+        try:
+            # Handed a SubmitJob while paused: the kernel takes it, the server does not run.
+            sock = socket.create_connection(("127.0.0.1", leader.port), timeout=30)
+            body = json.dumps({"jobName": "fenced-submit", "jobQueue": "parked",
+                               "jobDefinition": "jd"}).encode()
+            sock.sendall(b"POST /v1/submitjob HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            new = self.wait_leader(others, 15)
+            self.assertEqual(len(new), 1)
+            new = new[0]
+            self.assertEqual(int(self.pg.psql("failover", "SELECT epoch FROM barge_lease")),
+                             epoch + 1)
+            jid = new.client().submit_job(jobName="after-takeover", jobQueue="parked",
+                                          jobDefinition="jd")["jobId"]
+            leader.proc.send_signal(signal.SIGCONT)
+            resumed = True
+            rc = leader.proc.wait(timeout=20)
+            answer = b""
+            try:
+                answer = sock.recv(4096)
+            except OSError:
+                pass
+            sock.close()
+        finally:
+            if not resumed:
+                leader.proc.send_signal(signal.SIGCONT)
+        self.assertEqual(rc, 3, leader.read_log()[-3000:])
+        self.assertNotIn(b" 200 ", answer.split(b"\r\n")[0] if answer else b"")
+        self.assertIn("another barge server leads the store now", leader.read_log())
+        # Its SubmitJob was never written; the new leader's was.
+        names = self.pg.psql("failover", "SELECT doc::json->'own'->>'jobName' FROM "
+                                         "barge_records WHERE kind = 'job'").split("\n")
+        self.assertNotIn("fenced-submit", names)
+        self.assertIn("after-takeover", names)
+        self.assertEqual(new.client().describe_jobs(jobs=[jid])["jobs"][0]["jobName"],
+                         "after-takeover")
+        self.assertEqual(self.leaders(), [new])
+        leader.proc = None
+        leader.log.close()
+        self.restart_as_standby(leader)
+        self.assertEqual(self.leaders(), [new])
+
+    def wait_for(self, fn, timeout=30, what="the condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if fn():
+                return
+            time.sleep(0.05)
+        self.fail("waited %ss for %s" % (timeout, what))
+
+
+class Never2Leaders(unittest.TestCase):
+    def test_two_servers_started_together_make_one_leader(self):
+        pg = PostgreSQL()
+        servers = []
+        try:
+            url = pg.createdb("together")
+            servers = [Server(args=("--dev", "--store", url, "--lease-ms", "1000",
+                                    "--lease-renew-ms", "250")) for _ in range(2)]
+            threads = [threading.Thread(target=self.start_any, args=(s,)) for s in servers]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            seen = []
+            for _ in range(40):
+                seen.append(sum(1 for s in servers if healthz(s)[0] == 200))
+                time.sleep(0.05)
+            self.assertEqual(set(seen), {1}, seen)
+        finally:
+            for s in servers:
+                s.cleanup()
+            pg.destroy()
+
+    def start_any(self, s):
+        s.start(timeout=20, standby="any")
