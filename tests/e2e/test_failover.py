@@ -152,7 +152,8 @@ class Failover(unittest.TestCase):
         self.wait_for(lambda: b.describe_job_queues(jobQueues=["default"])["jobQueues"][0][
             "status"] == "VALID")
         b.delete_job_queue(jobQueue="default")
-        self.wait_for(lambda: not b.describe_job_queues(jobQueues=["default"])["jobQueues"])
+        self.wait_for(lambda: [q["status"] for q in b.describe_job_queues(
+            jobQueues=["default"])["jobQueues"]] in ([], ["DELETED"]))
         w = Submitter(self.servers)
         w.start()
         try:
@@ -182,8 +183,8 @@ class Failover(unittest.TestCase):
             missing += [j for j in chunk if j not in found]
         self.assertEqual(missing, [], "%d of %d acknowledged jobs lost" % (len(missing),
                                                                             len(w.acked)))
-        self.assertNotIn("default", [q["jobQueueName"] for q in
-                                     batch.describe_job_queues()["jobQueues"]])
+        self.assertIn([q["status"] for q in batch.describe_job_queues(
+            jobQueues=["default"])["jobQueues"]], ([], ["DELETED"]))
         self.restart_as_standby(leader)
         self.assertEqual(self.leaders(), [new])
 
