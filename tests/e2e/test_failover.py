@@ -236,6 +236,20 @@ class Failover(unittest.TestCase):
         self.restart_as_standby(leader)
         self.assertEqual(self.leaders(), [new])
 
+    def test_4_a_clean_stop_hands_over_without_waiting_for_the_lease(self):
+        leader = self.leaders()[0]
+        others = [s for s in self.servers if s is not leader]
+        t0 = time.time()
+        self.assertEqual(leader.stop(), 0)
+        new = self.wait_leader(others, 15)
+        took = time.time() - t0
+        self.assertEqual(len(new), 1)
+        # The lease was ended, not left to expire (3 s): a standby's next poll takes it.
+        self.assertLess(took, 2.5)
+        self.assertIn("received SIGTERM", leader.read_log())
+        self.restart_as_standby(leader)
+        self.assertEqual(self.leaders(), new)
+
     def wait_for(self, fn, timeout=30, what="the condition"):
         deadline = time.time() + timeout
         while time.time() < deadline:
