@@ -3,18 +3,23 @@ answer 503 as docs/agent-protocol.md ("Standby servers") says.  The leader kille
 submit load: a standby leads within seconds and every acknowledged SubmitJob is there.  The
 leader paused with SIGSTOP past its lease: a standby takes over, and the old one, resumed, is
 fenced: the SubmitJob it was handed while paused is never written, and it stops (exit status
-3).  Never two leaders at once."""
+3).  A clean stop hands over at once.  Never two leaders at once.  An attempt that runs through
+two changes of leader ends once."""
 import http.client
 import json
+import os
+import shutil
 import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 import urllib.error
 import urllib.request
 
-from harness import Server, free_port
+from harness import BARGE, Server
 from pg import PostgreSQL
 
 
@@ -284,3 +289,88 @@ class Never2Leaders(unittest.TestCase):
 
     def start_any(self, s):
         s.start(timeout=20, standby="any")
+
+
+class RunningAttempt(unittest.TestCase):
+    """An attempt that runs through two changes of leader ends once.  Its agent talks to one
+    server's URL: the leader is killed, the other server leads (it loads the instance and the
+    attempt from the store), the first comes back as a standby, the second is killed, and the
+    first leads again; the agent, which retried meanwhile, carries on with its credential."""
+
+    def test_an_attempt_runs_through_two_failovers_once(self):
+        pg = PostgreSQL()
+        a = b = agent = None
+        tmp = tempfile.mkdtemp(prefix="barge-failover-agent-")
+        os.chmod(tmp, 0o777)  # jobs run as nobody
+        try:
+            url = pg.createdb("attempts")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            batch = a.client()
+            batch.create_compute_environment(computeEnvironmentName="ha", type="UNMANAGED")
+            batch.create_job_queue(jobQueueName="haq", priority=1, computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": "ha"}])
+            gate, runs = os.path.join(tmp, "gate"), os.path.join(tmp, "runs")
+            script = ('echo "run $AWS_BATCH_JOB_ATTEMPT" >> %s; while [ ! -e %s ]; do sleep 0.1; '
+                      'done; echo done' % (runs, gate))
+            batch.register_job_definition(jobDefinitionName="jd", type="container",
+                                          containerProperties={
+                                              "image": "busybox", "command": ["sh", "-c", script],
+                                              "resourceRequirements": [
+                                                  {"type": "VCPU", "value": "1"},
+                                                  {"type": "MEMORY", "value": "64"}]})
+            # The standby's copy of the agent token is the leader's: one token for all.
+            with open(os.path.join(b.data_dir, "agent-token")) as f:
+                token = f.read().strip()
+            with open(os.path.join(a.data_dir, "agent-token")) as f:
+                self.assertEqual(f.read().strip(), token)
+            log = open(os.path.join(tmp, "agent.log"), "wb")
+            agent = subprocess.Popen([BARGE, "agent", "--server", a.url, "--compute-environment",
+                                      "ha", "--executor", "process", "--vcpus", "2", "--memory",
+                                      "1024", "--work-dir", os.path.join(tmp, "w"), "--token",
+                                      token], stdout=log, stderr=subprocess.STDOUT)
+            jid = batch.submit_job(jobName="through", jobQueue="haq",
+                                   jobDefinition="jd")["jobId"]
+            self.wait_status(a, jid, "RUNNING")
+            a.kill9()
+            self.assertEqual(len(self.wait_leaders([b])), 1)
+            self.assertEqual(b.client().describe_jobs(jobs=[jid])["jobs"][0]["status"], "RUNNING")
+            a.start(timeout=20, standby=True)
+            b.kill9()
+            self.assertEqual(len(self.wait_leaders([a])), 1)
+            open(gate, "w").close()
+            d = self.wait_status(a, jid, "SUCCEEDED", timeout=60)
+            self.assertEqual(len(d["attempts"]), 1, d["attempts"])
+            with open(runs) as f:
+                self.assertEqual(f.read().split("\n"), ["run 1", ""])
+            self.assertIsNone(agent.poll())
+        finally:
+            if agent:
+                agent.terminate()
+                agent.wait(timeout=30)
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def wait_leaders(self, among, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [s for s in among if healthz(s)[0] == 200]
+            if found:
+                return found
+            time.sleep(0.02)
+        self.fail("no server led within %ss" % timeout)
+
+    def wait_status(self, server, jid, want, timeout=30):
+        deadline = time.time() + timeout
+        d = None
+        while time.time() < deadline:
+            d = server.client().describe_jobs(jobs=[jid])["jobs"][0]
+            if d["status"] == want:
+                return d
+            time.sleep(0.1)
+        self.fail("job %s: waited %ss for %s, last %s" % (jid, timeout, want, d and d["status"]))
