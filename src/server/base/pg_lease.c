@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/base/store_pg_schema.h"
 
 struct pg_lease {
     PGconn *conn;
@@ -26,7 +27,7 @@ struct pg_lease {
 pg_lease *pg_lease_open(const char *conninfo, const char *holder, int lease_ms, int renew_ms,
                         char **err)
 {
-    PGconn *conn = PQconnectdb(conninfo);
+    PGconn *conn = store_pg_connect(conninfo);
     if (PQstatus(conn) != CONNECTION_OK) {
         *err = xasprintf("cannot connect to the PostgreSQL store for the lease: %s",
                          PQerrorMessage(conn));

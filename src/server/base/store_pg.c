@@ -277,7 +277,7 @@ int store_is_pg(const char *spec)
 store *store_pg_open(const char *conninfo, char **err)
 {
     *err = NULL;
-    PGconn *conn = PQconnectdb(conninfo);
+    PGconn *conn = store_pg_connect(conninfo);
     if (PQstatus(conn) != CONNECTION_OK) {
         *err = xasprintf("cannot connect to the PostgreSQL store: %s", PQerrorMessage(conn));
         for (size_t n = strlen(*err); n && (*err)[n - 1] == '\n';) (*err)[--n] = '\0';

@@ -43,6 +43,16 @@ static const char *const migrations[] = {
 /* A key of barge's own for pg_advisory_xact_lock ("barge" in ASCII). */
 #define MIGRATION_LOCK "426172676501"
 
+PGconn *store_pg_connect(const char *uri)
+{
+    /* With expand_dbname, the URI's own settings override these earlier ones. */
+    const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "keepalives_idle",
+                                "keepalives_interval", "keepalives_count", "application_name",
+                                "dbname", NULL};
+    const char *const values[] = {"5", "10000", "5", "2", "3", "barge", uri, NULL};
+    return PQconnectdbParams(keys, values, 1);
+}
+
 static int run(PGconn *conn, const char *sql, PGresult **keep)
 {
     PGresult *r = PQexec(conn, sql);
