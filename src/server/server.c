@@ -683,7 +683,7 @@ int server_main(int argc, char **argv)
         http_standby(1, NULL);
         if (http_start(c->listen_host, c->listen_port, c->http_threads, &err) == 0) {
             holder = c->remote_url ? xstrdup(c->remote_url) : agent_url(c, tls_cert != NULL);
-            lead = server_store_lead(c, db, holder, &stop, &err);
+            lead = server_store_lead(c, db, logs, holder, &stop, &err);
             http_standby(1, holder); /* while loading */
         } else {
             lead = -1;

@@ -9,10 +9,13 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "server/base/pg_lease.h"
+#include "server/base/pg_logcopy.h"
 #include "server/http_server.h"
 #include "server/join_tokens.h"
 
 static pg_lease *lease;
+static pg_logcopy *logcopy;
+static logstore *logs_;
 
 store *server_store_open(const barge_config *c, char **err)
 {
@@ -39,17 +42,31 @@ static void fenced(void)
     _exit(SERVER_STORE_FENCED);
 }
 
-int server_store_lead(barge_config *c, store *db, const char *holder, const sigset_t *stop,
-                      char **err)
+int server_store_lead(barge_config *c, store *db, logstore *logs, const char *holder,
+                      const sigset_t *stop, char **err)
 {
     if (!c->store_uri) return 1;
     lease = pg_lease_open(c->store_uri, holder, c->lease_ms, c->lease_renew_ms, err);
     if (!lease) return -1;
+    logcopy = pg_logcopy_open(c->store_uri, err);
+    if (!logcopy) return -1;
+    logs_ = logs;
     char leader[256], said[256] = "";
     int unreachable = 0;
     for (;;) {
+        /* A standby's log store follows the copy, so that a takeover has little to read. */
+        pg_logcopy_catch_up(logcopy, logs, 20000);
         int64_t epoch = pg_lease_try(lease, leader, sizeof leader);
         if (epoch > 0) {
+            /* The lines the old leader kept, to the last: nobody else writes them now. */
+            long n = pg_logcopy_catch_up(logcopy, logs, 0);
+            if (n < 0) {
+                *err = xstrdup("cannot read the job logs the last leader kept in the PostgreSQL "
+                               "store; this server will not lead without them");
+                return -1;
+            }
+            pg_logcopy_lead(logcopy, epoch, c->lease_ms, fenced);
+            logstore_set_copy(logs, pg_logcopy_keep, logcopy);
             store_pg_lead(db, epoch, c->lease_ms, fenced);
             pg_lease_keep(lease, fenced);
             c->role = "leader";
@@ -81,6 +98,11 @@ int server_store_lead(barge_config *c, store *db, const char *holder, const sigs
 
 void server_store_release(void)
 {
+    /* Lines that arrive after this are kept here only; HTTP is about to stop anyway. */
+    if (logs_) logstore_set_copy(logs_, NULL, NULL);
+    pg_logcopy_close(logcopy);
+    logcopy = NULL;
+    logs_ = NULL;
     pg_lease_release(lease);
     lease = NULL;
 }

@@ -10,6 +10,7 @@
 #define BARGE_SERVER_STORE_H
 #include <signal.h>
 
+#include "server/base/logstore.h"
 #include "server/base/store.h"
 #include "server/model/config.h"
 
@@ -17,12 +18,13 @@
 
 /* The store c names.  NULL with *err set (caller frees). */
 store *server_store_open(const barge_config *c, char **err);
-/* On a shared store: stands by, polling the lease, until this server leads (1) or a signal of
- * stop arrives first (0); -1 with *err set when the lease cannot be read at all.  holder names
- * this server to the others (its URL).  HTTP must be serving already, as a standby.  On
- * DATA_DIR's store: 1 at once. */
-int server_store_lead(barge_config *c, store *db, const char *holder, const sigset_t *stop,
-                      char **err);
+/* On a shared store: stands by, polling the lease and reading the job logs the leader copies
+ * into logs (pg_logcopy.h), until this server leads (1) or a signal of stop arrives first (0);
+ * -1 with *err set when the lease or the logs cannot be read at all.  holder names this server
+ * to the others (its URL).  HTTP must be serving already, as a standby.  On DATA_DIR's store: 1
+ * at once. */
+int server_store_lead(barge_config *c, store *db, logstore *logs, const char *holder,
+                      const sigset_t *stop, char **err);
 /* On a clean stop, after the last commit: the lease ends so that a standby takes over at once. */
 void server_store_release(void);
 #endif

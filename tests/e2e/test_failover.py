@@ -315,8 +315,8 @@ class RunningAttempt(unittest.TestCase):
             batch.create_job_queue(jobQueueName="haq", priority=1, computeEnvironmentOrder=[
                 {"order": 1, "computeEnvironment": "ha"}])
             gate, runs = os.path.join(tmp, "gate"), os.path.join(tmp, "runs")
-            script = ('echo "run $AWS_BATCH_JOB_ATTEMPT" >> %s; while [ ! -e %s ]; do sleep 0.1; '
-                      'done; echo done' % (runs, gate))
+            script = ('echo "run $AWS_BATCH_JOB_ATTEMPT" >> %s; echo begin; while [ ! -e %s ]; '
+                      'do sleep 0.1; done; echo done' % (runs, gate))
             batch.register_job_definition(jobDefinitionName="jd", type="container",
                                           containerProperties={
                                               "image": "busybox", "command": ["sh", "-c", script],
@@ -335,10 +335,13 @@ class RunningAttempt(unittest.TestCase):
                                       token], stdout=log, stderr=subprocess.STDOUT)
             jid = batch.submit_job(jobName="through", jobQueue="haq",
                                    jobDefinition="jd")["jobId"]
-            self.wait_status(a, jid, "RUNNING")
+            stream = self.wait_status(a, jid, "RUNNING")["container"]["logStreamName"]
+            self.wait_for_lines(a, stream, ["begin"])
             a.kill9()
             self.assertEqual(len(self.wait_leaders([b])), 1)
             self.assertEqual(b.client().describe_jobs(jobs=[jid])["jobs"][0]["status"], "RUNNING")
+            # The new leader serves the line the old one received (the shared log copy).
+            self.assertEqual(self.lines(b, stream), ["begin"])
             a.start(timeout=20, standby=True)
             b.kill9()
             self.assertEqual(len(self.wait_leaders([a])), 1)
@@ -347,6 +350,8 @@ class RunningAttempt(unittest.TestCase):
             self.assertEqual(len(d["attempts"]), 1, d["attempts"])
             with open(runs) as f:
                 self.assertEqual(f.read().split("\n"), ["run 1", ""])
+            # Every line once, on the leader that saw the job start and end.
+            self.wait_for_lines(a, stream, ["begin", "done"])
             self.assertIsNone(agent.poll())
         finally:
             if agent:
@@ -357,6 +362,21 @@ class RunningAttempt(unittest.TestCase):
                     s.cleanup()
             pg.destroy()
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def lines(self, server, stream):
+        out = server.client("logs").get_log_events(logGroupName="/aws/batch/job",
+                                                   logStreamName=stream, startFromHead=True)
+        return [e["message"] for e in out["events"]]
+
+    def wait_for_lines(self, server, stream, want, timeout=20):
+        deadline = time.time() + timeout
+        got = None
+        while time.time() < deadline:
+            got = self.lines(server, stream)
+            if got == want:
+                return
+            time.sleep(0.1)
+        self.fail("log stream %s: waited for %s, got %s" % (stream, want, got))
 
     def wait_leaders(self, among, timeout=15):
         deadline = time.time() + timeout

@@ -16,7 +16,7 @@
 /* The writer's statements (logstore.c) and each reader's (logstore_read.c). */
 enum {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_FIND, W_FIND_NAME, W_GROUP, W_MAKE, W_EVENT, W_UPDATE,
-    W_COUNT
+    W_MARK, W_COUNT
 };
 enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_COUNT };
 
@@ -41,6 +41,10 @@ struct logstore {
     struct { uint64_t lo, hi; } failed[FAILED_RING];
     unsigned n_failed;
     int stopping;
+    /* logstore_set_copy's, under mu; the writer takes them with each batch. */
+    logstore_copy_fn copy;
+    void *copy_ctx;
+    int writing; /* a batch is being written (under mu) */
     /* A test hook: while the file named by $BARGE_FAULT_LOGSTORE exists, commits fail (NULL
      * without it).  Read by the writer thread only. */
     char *fault_path;

@@ -37,6 +37,16 @@ static const char *const migrations[] = {
     "  END IF;"
     "  RETURN mine;"
     "END $$;",
+    /* 2: job logs, copied by the leader as it stores them, so that the next leader reads back
+     * what the old one received (pg_logcopy.h): one row a group made ('g'), a stream made ('s')
+     * or an event ('e'), numbered in the order they were kept. */
+    "CREATE TABLE barge_logs ("
+    "  seq    BIGSERIAL PRIMARY KEY,"
+    "  kind   \"char\" NOT NULL,"
+    "  grp    TEXT NOT NULL,"
+    "  stream TEXT,"
+    "  ts     BIGINT,"
+    "  msg    BYTEA);",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
