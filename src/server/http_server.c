@@ -29,6 +29,7 @@
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
 #include "server/api/auth.h"
+#include "server/http_console.h"
 #include "server/http_guard.h"
 #include "server/http_sse.h"
 
@@ -453,6 +454,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                        "the request did not arrive whole within %d seconds (the server's "
                        "--request-timeout)", barge_cfg.request_timeout_s);
             return send_answer(r);
+        }
+        /* The console's files: static, unsigned, answered here (http_console.h). */
+        if (http_console_wants(method, url)) {
+            r->phase = REQ_ANSWERED;
+            return http_console_answer(conn, url);
         }
         r->op = api_route(method, url);
         if (!r->op) /* log reads and the agent's log upload: see serve_logs */
