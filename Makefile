@@ -157,6 +157,7 @@ bench-smoke: $(BUILD)/barge
 	python3 bench/restart_survival.py --barge $(CURDIR)/$(BUILD)/barge --jobs 30 --sleep 6
 	python3 bench/agent_load.py --barge $(CURDIR)/$(BUILD)/barge --agents 50 --jobs 5000 \
 		--idle-seconds 2
+	python3 bench/console_pages.py --barge $(CURDIR)/$(BUILD)/barge --jobs 2000 --repeat 2
 
 # The README's first command: set up a fresh machine, then run the demo.
 demo: deps

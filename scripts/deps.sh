@@ -17,9 +17,11 @@ set -eu
 # HTTPS: Debian's libmicrohttpd is built with GnuTLS, so serving TLS needs nothing more; the
 # tests make their own CA and certificates with openssl.
 # Metrics: prometheus brings promtool, which checks GET /metrics's text in the tests.
+# Console: npm builds it (console/build.sh: esbuild and the AWS signer, pinned by its lock file);
+# the tests click through it in Debian's chromium, driven by Playwright (tests/e2e/js).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
           libssl-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
-          busybox-static awscli prometheus $*"
+          busybox-static awscli prometheus chromium $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -20,7 +20,7 @@ typedef struct console_asset {
 } console_asset;
 
 /* console_assets[], written by console/build.mjs. */
-#include "console_assets.inc"
+#include <console_assets.inc>
 
 int http_console_wants(const char *method, const char *url)
 {
