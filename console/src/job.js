@@ -135,7 +135,9 @@ export async function jobPage(id, ctx) {
   const readLog = async () => {
     const s = (j.container || {}).logStreamName;
     if (!s) {
-      logNote.textContent = "No log yet: the job has not started.";
+      logNote.textContent = j.arrayProperties && j.arrayProperties.statusSummary
+        ? "An array job has no log of its own: its children have theirs."
+        : DONE.has(j.status) ? "No log: the job never ran." : "No log yet: the job has not started.";
       return;
     }
     if (s !== stream) {

@@ -52,12 +52,19 @@ async function fetchPage(p) {
   return { jobs, next: token, scanned: true };
 }
 
+function pageParams(params, queue) {
+  return { queue, status: params.get("status") || "", name: params.get("name") || "",
+           after: params.get("after") || "", before: params.get("before") || "",
+           token: params.get("token") || "" };
+}
+
 export async function jobsPage(params) {
+  // The queues (for the form) and the page at once, when the address names the queue.
+  const named = params.get("queue");
+  const early = named ? fetchPage(pageParams(params, named)) : null;
+  if (early) early.catch(() => {}); // awaited below; a refusal is reported from there
   const queues = await all(batch, "DescribeJobQueues", {}, "jobQueues");
-  const p = { queue: params.get("queue") || (queues[0] && queues[0].jobQueueName) || "",
-              status: params.get("status") || "", name: params.get("name") || "",
-              after: params.get("after") || "", before: params.get("before") || "",
-              token: params.get("token") || "" };
+  const p = pageParams(params, named || (queues[0] && queues[0].jobQueueName) || "");
   const form = el("form", { id: "job-filters", class: "filters",
     onsubmit: (ev) => {
       ev.preventDefault();
@@ -79,7 +86,7 @@ export async function jobsPage(params) {
                                              value: p.before })),
     el("button", { type: "submit" }, "Show"));
   if (!p.queue) return el("section", {}, el("h1", {}, "Jobs"), el("p", {}, "No job queues yet."));
-  const page = await fetchPage(p);
+  const page = await (early || fetchPage(p));
   const rows = page.jobs.map((j) => el("tr", { dataset: { job: j.jobId } },
     el("td", {}, el("a", { href: `#/job/${j.jobId}` }, j.jobName)),
     el("td", { class: "mono small" }, j.jobId),
