@@ -17,11 +17,13 @@ set -eu
 # HTTPS: Debian's libmicrohttpd is built with GnuTLS, so serving TLS needs nothing more; the
 # tests make their own CA and certificates with openssl.
 # Metrics: prometheus brings promtool, which checks GET /metrics's text in the tests.
+# Several servers: haproxy is the load balancer the tests put in front of them
+# (tests/e2e/haproxy.py, docs/operations.md).
 # Console: npm builds it (console/build.sh: esbuild and the AWS signer, pinned by its lock file);
 # the tests click through it in Debian's chromium, driven by Playwright (tests/e2e/js).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
           libssl-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
-          busybox-static awscli prometheus chromium $*"
+          busybox-static awscli prometheus haproxy chromium $*"
 
 missing=""
 for p in $PACKAGES; do
@@ -50,10 +52,16 @@ if [ -n "$missing" ]; then
             $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
         fi
     esac
-    # Likewise the Prometheus server (port 9090): the tests need only its promtool.
+    # Likewise the Prometheus server (port 9090): the tests need only its promtool; and the
+    # packaged HAProxy service: the tests start their own.
     case " $missing " in *" prometheus "*)
         if [ -d /run/systemd/system ]; then
             $SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+        fi
+    esac
+    case " $missing " in *" haproxy "*)
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now haproxy >/dev/null 2>&1 || true
         fi
     esac
 fi
