@@ -84,7 +84,7 @@ async function graph(j) {
   const ap = j.arrayProperties;
   if (ap && ap.statusSummary) {
     const s = ap.statusSummary;
-    const busiest = STATUSES.filter((k) => s[k]).map((k) => `${k[0]}${k.slice(1, 3).toLowerCase()} ${s[k]}`);
+    const busiest = STATUSES.filter((k) => s[k]).map((k) => `${k} ${s[k]}`);
     right.push({ role: "children", title: `${ap.size} children`, sub: busiest.join(" · "),
                  status: s.FAILED ? "FAILED" : s.SUCCEEDED === ap.size ? "SUCCEEDED" : "RUNNING",
                  label: "array" });
@@ -114,6 +114,7 @@ export async function jobPage(id, ctx) {
     }
   };
   const logPre = el("pre", { id: "log", dataset: { lines: 0 } });
+  logPre.hidden = true; // until there is a stream to show
   const logNote = el("p", { class: "small", id: "log-note" });
   const render = async () => {
     parts.head.replaceChildren(head(j));
@@ -140,6 +141,7 @@ export async function jobPage(id, ctx) {
         : DONE.has(j.status) ? "No log: the job never ran." : "No log yet: the job has not started.";
       return;
     }
+    logPre.hidden = false;
     if (s !== stream) {
       stream = s;
       token = null;
