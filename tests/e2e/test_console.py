@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import unittest
 
 from harness import ACCESS_KEY, BARGE, ROOT, SECRET_KEY
@@ -145,6 +146,9 @@ class ConsoleBrowserTest(JobsCase):
     def test_pages(self):
         browser_ready(self)
         parked = [self.submit("park-%03d" % i, queue="parked") for i in range(120)]
+        # The needles come after a whole second that the older jobs precede: the time filter's.
+        boundary = int(time.time()) + 1
+        time.sleep(boundary - time.time() + 0.2)
         needles = [self.submit("needle-%d" % i, queue="parked") for i in range(3)]
         first = self.submit("first", command="echo first was here")
         second = self.submit("second", command="echo second", dependsOn=[{"jobId": first}])
@@ -166,6 +170,7 @@ class ConsoleBrowserTest(JobsCase):
             "list_queue": "parked", "done_queue": "q", "name_filter": "needle*",
             "failed_job": failing, "dependent_job": second, "array_job": array,
             "running_job": running, "line_prefix": "tick ", "cancel_job": parked[0],
+            "created_after": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(boundary)),
             "reason": "stopped from test_console"})
 
         # GET / led to the console's queues page.
@@ -189,6 +194,9 @@ class ConsoleBrowserTest(JobsCase):
         self.assertEqual(seen["paging_back"], seen["paging"][1])
         # The name filter (any status), newest first.
         self.assertEqual(seen["by_name"], ["needle-2", "needle-1", "needle-0"])
+        # Created after the boundary (any status): the needles alone.
+        self.assertEqual(seen["by_time"], ["needle-2", "needle-1", "needle-0"])
+        self.assertIn("after=", seen["by_time_hash"])
         self.assertEqual(sorted(seen["failed_list"]), sorted([failing, after_failing]))
         # The failed job: its exit code, its attempt, and the job that waited for it.
         fj = seen["failed_job"]

@@ -101,7 +101,17 @@ async function dev() {
   seen.by_name = await texts("#jobs tbody tr td:nth-child(1)");
   await shot("jobs-by-name");
 
+  step = "jobs list, filtered by creation time through the form";
+  b = await page.evaluate(() => Number(document.body.dataset.nav));
+  await page.fill('#job-filters input[name="name"]', "");
+  await page.fill('#job-filters input[name="after"]', input.created_after);
+  await page.click('#job-filters button[type="submit"]');
+  await waitDrawn(b);
+  seen.by_time = await texts("#jobs tbody tr td:nth-child(1)");
+  seen.by_time_hash = await page.evaluate(() => location.hash);
+
   step = "jobs list, status and queue through the form";
+  await go(`#/jobs?queue=${input.list_queue}&status=RUNNABLE`);
   b = await page.evaluate(() => Number(document.body.dataset.nav));
   await page.selectOption('#job-filters select[name="queue"]', input.done_queue);
   await page.fill('#job-filters input[name="name"]', "");
