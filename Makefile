@@ -46,17 +46,7 @@ $(BUILD)/barge-init: $(INIT_OBJS)
 	@echo "  LD    $@"
 	@$(CC) -static -o $@ $^
 
-$(INIT_OBJS): # The web console (docs/console.md): console/src bundled by esbuild from the npm packages that
-# console/package-lock.json pins, and embedded as C initializers that src/server/http_console.c
-# includes.
-CONSOLE_INPUTS := $(wildcard console/src/*) console/build.sh console/build.mjs console/package.json \
-                  console/package-lock.json
-$(BUILD)/gen/console_assets.inc: $(CONSOLE_INPUTS)
-	@echo "  GEN   $@"
-	@sh console/build.sh $(BUILD)/console $@
-$(BUILD)/obj/server/http_console.o $(BUILD)/fuzz/obj/server/http_console.o: $(BUILD)/gen/console_assets.inc
-
-$(BUILD)/obj/%.o: src/%.c
+$(INIT_OBJS): $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(INIT_CFLAGS) -c -o $@ $<
@@ -69,6 +59,16 @@ $(BUILD)/gen/catalog_types.inc: data/instance-types.tsv
 	@awk -F'\t' '!/^#/ && NF >= 5 { printf "    {\"%s\", %d, %d, %d, \"%s\"},\n", $$1, $$2, $$3, $$4, $$5 }' $< > $@.tmp
 	@mv $@.tmp $@
 $(BUILD)/obj/common/catalog.o $(BUILD)/fuzz/obj/common/catalog.o: $(BUILD)/gen/catalog_types.inc
+
+# The web console (docs/console.md): console/src bundled by esbuild from the npm packages that
+# console/package-lock.json pins, and embedded as C initializers that src/server/http_console.c
+# includes.
+CONSOLE_INPUTS := $(wildcard console/src/*) console/build.sh console/build.mjs console/package.json \
+                  console/package-lock.json
+$(BUILD)/gen/console_assets.inc: $(CONSOLE_INPUTS)
+	@echo "  GEN   $@"
+	@sh console/build.sh $(BUILD)/console $@
+$(BUILD)/obj/server/http_console.o $(BUILD)/fuzz/obj/server/http_console.o: $(BUILD)/gen/console_assets.inc
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
