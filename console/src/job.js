@@ -93,7 +93,8 @@ async function graph(j) {
   return el("div", {},
     drawGraph(self, left, right),
     ap && ap.statusSummary ? el("p", { class: "small", id: "children" }, "Children: ",
-      STATUSES.map((k) => `${k} ${ap.statusSummary[k] || 0}`).join(", ")) : null);
+      STATUSES.map((k) => `${k} ${ap.statusSummary[k] || 0}`).join(", "), " · ",
+      el("a", { href: `#/jobs?array=${encodeURIComponent(j.jobId)}`, id: "children-link" }, "list them")) : null);
 }
 
 export async function jobPage(id, ctx) {

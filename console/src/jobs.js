@@ -1,4 +1,5 @@
-// The jobs of a queue: ListJobs with its status, name and time filters, a page at a time.
+// The jobs of a queue, or the children of an array job (array=ID): ListJobs with its status,
+// name and time filters, a page at a time.
 //
 // ListJobs takes either a status or filters, not both (a filter lists every status, as AWS's
 // does).  With both chosen, the console asks for filtered pages and keeps the jobs of that
@@ -28,7 +29,7 @@ async function fetchPage(p) {
   if (after !== null) filters.push({ name: "AFTER_CREATED_AT", values: [String(after)] });
   if (before !== null) filters.push({ name: "BEFORE_CREATED_AT", values: [String(before)] });
   if (!filters.length && !p.status) filters.push({ name: "AFTER_CREATED_AT", values: ["0"] });
-  const input = { jobQueue: p.queue, maxResults: PAGE };
+  const input = { ...(p.array ? { arrayJobId: p.array } : { jobQueue: p.queue }), maxResults: PAGE };
   if (!filters.length) {
     input.jobStatus = p.status;
     const out = await batch("ListJobs", { ...input, ...(p.token ? { nextToken: p.token } : {}) });
@@ -55,13 +56,13 @@ async function fetchPage(p) {
 function pageParams(params, queue) {
   return { queue, status: params.get("status") || "", name: params.get("name") || "",
            after: params.get("after") || "", before: params.get("before") || "",
-           token: params.get("token") || "" };
+           token: params.get("token") || "", array: params.get("array") || "" };
 }
 
 export async function jobsPage(params) {
   // The queues (for the form) and the page at once, when the address names the queue.
   const named = params.get("queue");
-  const early = named ? fetchPage(pageParams(params, named)) : null;
+  const early = named || params.get("array") ? fetchPage(pageParams(params, named || "")) : null;
   if (early) early.catch(() => {}); // awaited below; a refusal is reported from there
   const queues = await all(batch, "DescribeJobQueues", {}, "jobQueues");
   const p = pageParams(params, named || (queues[0] && queues[0].jobQueueName) || "");
@@ -70,9 +71,10 @@ export async function jobsPage(params) {
       ev.preventDefault();
       const f = new FormData(ev.target);
       location.hash = jobsHref({ queue: f.get("queue"), status: f.get("status"), name: f.get("name"),
-                                 after: f.get("after"), before: f.get("before") });
+                                 after: f.get("after"), before: f.get("before"), array: f.get("array") });
     } },
-    el("label", {}, "Queue ", el("select", { name: "queue" },
+    p.array ? el("input", { type: "hidden", name: "array", value: p.array }) : null,
+    el("label", { hidden: !!p.array }, "Queue ", el("select", { name: "queue" },
       queues.map((q) => el("option", { value: q.jobQueueName, selected: q.jobQueueName === p.queue },
                            q.jobQueueName)))),
     el("label", {}, "Status ", el("select", { name: "status" },
@@ -105,7 +107,8 @@ export async function jobsPage(params) {
                  "‹ Previous") : null,
     page.next ? el("a", { href: jobsHref({ ...p, token: page.next }), id: "next-page" }, "Next page ›") : null);
   return el("section", {},
-    el("h1", {}, "Jobs"), form,
+    el("h1", {}, p.array ? ["Children of array job ", el("a", { href: `#/job/${p.array}` }, p.array)] : "Jobs"),
+    form,
     page.scanned ? el("p", { class: "small" }, "A status with a name or time filter: the status is ",
                       "picked out of the filtered listing, so a page may hold fewer jobs.") : null,
     rows.length === 0 ? el("p", { id: "no-jobs" }, "No jobs match.") :

@@ -213,6 +213,7 @@ class ConsoleBrowserTest(JobsCase):
         self.assertEqual(seen["dependency_page"], first)
         self.assertIn("SUCCEEDED 3", seen["array_job"]["children"])
         self.assertIn("3 children", seen["array_job"]["node"])
+        self.assertEqual(seen["array_children"], ["%s:%d" % (array, i) for i in range(3)])
         # The live log followed: lines came in after the page first showed some.
         log = seen["live_log"]
         firsts = [int(n) for n in re.findall(r"tick (\d+)", log["first_text"])]

@@ -149,6 +149,10 @@ async function dev() {
     seen.array_job = { children: await page.textContent("#children"),
                        node: await page.$$eval('#graph g[data-role="children"] text', (ts) => ts.map((t) => t.textContent)) };
     await shot("job-array");
+    b = await page.evaluate(() => Number(document.body.dataset.nav));
+    await page.click("#children-link");
+    await waitDrawn(b);
+    seen.array_children = await texts("#jobs tbody tr td:nth-child(2)");
   }
 
   step = "the live log of a running job";
