@@ -118,6 +118,7 @@ def main():
               f"API = its calls alone, unsigned, from Python")
         print(f"{'page':50} {'load':>7} {'in-app':>7} {'drawn':>7} {'API':>8} {'rows':>5}")
         worst = worst_in_app = 0
+        failed = []
         for name, _, calls in pages:
             runs = seen[name]
             errors = [r["error"] for r in runs if r["error"]]
@@ -126,10 +127,15 @@ def main():
             drawn = statistics.median(r["drawn"] for r in runs)
             api = sum(api_ms(c[0], c[1], *(c[2:] or ["/v1/"])) for c in calls)
             worst, worst_in_app = max(worst, total), max(worst_in_app, in_app)
+            if errors:
+                failed.append(name)
             print(f"{name:50} {total:5.0f}ms {in_app:5.0f}ms {drawn:5.0f}ms {api:6.1f}ms "
                   f"{runs[-1]['rows']:5d}" + (f"  ERROR {errors[0]}" if errors else ""))
         print(f"slowest page: {worst:.0f} ms loaded, {worst_in_app:.0f} ms in-app "
               f"(target: under 200 ms); load average %.1f %.1f %.1f" % os.getloadavg())
+        # A figure never fails the run; a page that showed an error instead of its data does.
+        if failed:
+            sys.exit("console_pages: pages showed an error: " + ", ".join(failed))
     finally:
         srv.stop()
         if not os.environ.get("BENCH_KEEP"):
