@@ -60,6 +60,16 @@ $(BUILD)/gen/catalog_types.inc: data/instance-types.tsv
 	@mv $@.tmp $@
 $(BUILD)/obj/common/catalog.o $(BUILD)/fuzz/obj/common/catalog.o: $(BUILD)/gen/catalog_types.inc
 
+# The web console (docs/console.md): console/src bundled by esbuild from the npm packages that
+# console/package-lock.json pins, and embedded as C initializers that src/server/http_console.c
+# includes.
+CONSOLE_INPUTS := $(wildcard console/src/*) console/build.sh console/build.mjs console/package.json \
+                  console/package-lock.json
+$(BUILD)/gen/console_assets.inc: $(CONSOLE_INPUTS)
+	@echo "  GEN   $@"
+	@sh console/build.sh $(BUILD)/console $@
+$(BUILD)/obj/server/http_console.o $(BUILD)/fuzz/obj/server/http_console.o: $(BUILD)/gen/console_assets.inc
+
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
@@ -147,6 +157,7 @@ bench-smoke: $(BUILD)/barge
 	python3 bench/restart_survival.py --barge $(CURDIR)/$(BUILD)/barge --jobs 30 --sleep 6
 	python3 bench/agent_load.py --barge $(CURDIR)/$(BUILD)/barge --agents 50 --jobs 5000 \
 		--idle-seconds 2
+	python3 bench/console_pages.py --barge $(CURDIR)/$(BUILD)/barge --jobs 2000 --repeat 2
 
 # The README's first command: set up a fresh machine, then run the demo.
 demo: deps

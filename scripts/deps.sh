@@ -19,9 +19,13 @@ set -eu
 # Metrics: prometheus brings promtool, which checks GET /metrics's text in the tests.
 # PostgreSQL: libpq-dev for the shared store (--store postgresql://...); postgresql for its
 # server binaries (initdb, pg_ctl), which the tests and benchmarks start in temporary directories.
+# Several servers: haproxy is the load balancer the tests put in front of them
+# (tests/e2e/haproxy.py, docs/operations.md).
+# Console: npm builds it (console/build.sh: esbuild and the AWS signer, pinned by its lock file);
+# the tests click through it in Debian's chromium, driven by Playwright (tests/e2e/js).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
           libssl-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
-          busybox-static awscli prometheus libpq-dev postgresql $*"
+          busybox-static awscli prometheus haproxy chromium libpq-dev postgresql $*"
 
 missing=""
 for p in $PACKAGES; do
@@ -57,10 +61,16 @@ if [ -n "$missing" ]; then
             $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
         fi
     esac
-    # Likewise the Prometheus server (port 9090): the tests need only its promtool.
+    # Likewise the Prometheus server (port 9090): the tests need only its promtool; and the
+    # packaged HAProxy service: the tests start their own.
     case " $missing " in *" prometheus "*)
         if [ -d /run/systemd/system ]; then
             $SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+        fi
+    esac
+    case " $missing " in *" haproxy "*)
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now haproxy >/dev/null 2>&1 || true
         fi
     esac
 fi

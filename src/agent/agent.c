@@ -50,8 +50,10 @@ static void usage(FILE *out)
             "the agent cleanly.\n"
             "\n"
             "options:\n"
-            "  --server URL                 the barge server (for example http://10.0.0.5:8900,\n"
-            "                               or https:// for one started with --tls-cert)\n"
+            "  --server URL[,URL...]        the barge server (for example http://10.0.0.5:8900,\n"
+            "                               or https:// for one started with --tls-cert); several\n"
+            "                               servers on one database: their URLs, and the agent\n"
+            "                               follows whichever leads\n"
             "  --ca-file FILE               PEM certificates an https:// server's certificate\n"
             "                               is verified against: its CA's, or its own (default:\n"
             "                               the system's CA bundle)\n"
@@ -309,14 +311,14 @@ static int parse_options(agent *ag, int argc, char **argv)
                         "http://127.0.0.1:8900)\n");
         return 2;
     }
-    if (strncmp(ag->server, "http://", 7) != 0 && strncmp(ag->server, "https://", 8) != 0) {
-        fprintf(stderr, "barge agent: --server must be an http:// or https:// URL (got '%s')\n",
-                ag->server);
-        return 2;
-    }
     if (!ag->ce || !*ag->ce) {
         fprintf(stderr, "barge agent: --compute-environment is required (the name of the "
                         "compute environment this instance serves)\n");
+        return 2;
+    }
+    char serr[512];
+    if (agent_servers_parse(&ag->servers, ag->server, serr, sizeof serr) < 0) {
+        fprintf(stderr, "barge agent: %s\n", serr);
         return 2;
     }
     ag->max_pids = (int)max_pids;
@@ -570,7 +572,9 @@ static void stop_everything(agent *ag, pthread_t supervisor, pthread_t poller, p
     ag->final_flush = 1;
     pthread_cond_broadcast(&ag->cond);
     while (!ag->sender_done && util_mono_ms() < deadline) agent_wait_until(ag, deadline);
-    if (!ag->sender_done) log_warn("giving up on delivering the last reports to %s", ag->server);
+    if (!ag->sender_done)
+        log_warn("giving up on delivering the last reports to %s",
+                 agent_servers_current(&ag->servers));
     ag->sender_quit = 1;
     pthread_cond_broadcast(&ag->cond);
     pthread_mutex_unlock(&ag->mu);
@@ -606,6 +610,7 @@ int agent_main(int argc, char **argv)
     agent *ag = xcalloc(1, sizeof *ag);
     int rc = parse_options(ag, argc, argv);
     if (rc >= 0) {
+        agent_servers_free(&ag->servers);
         free(ag->iid);
         free(ag->work_dir);
         free(ag);
@@ -632,6 +637,7 @@ int agent_main(int argc, char **argv)
         log_debug("mounts are made in the host's namespace: %s", strerror(errno));
     if (prepare_work_dir(ag) < 0 || setup_backend(ag) < 0 || setup_job_user(ag) < 0) {
         if (ag->own_work_dir) util_remove_tree(ag->work_dir);
+        agent_servers_free(&ag->servers);
         free(ag->iid);
         free(ag->work_dir);
         free(ag->plain_registries);
@@ -662,9 +668,9 @@ int agent_main(int argc, char **argv)
     ag->poll_s = 20;
     ag->heartbeat_s = 5;
     ag->main_thread = pthread_self();
-    agent_conn_init(&ag->poll_conn, ag, ag->server, ag->ca_file, 1, agent_conn_should_abandon,
+    agent_conn_init(&ag->poll_conn, ag, &ag->servers, ag->ca_file, 1, agent_conn_should_abandon,
                     agent_bearer);
-    agent_conn_init(&ag->send_conn, ag, ag->server, ag->ca_file, 0, agent_conn_should_abandon,
+    agent_conn_init(&ag->send_conn, ag, &ag->servers, ag->ca_file, 0, agent_conn_should_abandon,
                     agent_bearer);
     char creds_err[256];
     ag->creds = agent_creds_start(ag, creds_err, sizeof creds_err);
@@ -712,6 +718,7 @@ int agent_main(int argc, char **argv)
     log_info("agent stopped");
     agent_conn_close(&ag->poll_conn);
     agent_conn_close(&ag->send_conn);
+    agent_servers_free(&ag->servers);
     pthread_mutex_destroy(&ag->mu);
     pthread_cond_destroy(&ag->cond);
     free(ag->iid);

@@ -1,5 +1,6 @@
 #include "agent/agent_conn.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +9,47 @@
 #include "common/mem.h"
 #include "common/util.h"
 
-void agent_conn_init(agent_conn *h, struct agent *ag, const char *server, const char *ca_file,
+int agent_servers_parse(agent_servers *s, const char *list, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    for (const char *u = list;; u++) {
+        size_t len = strcspn(u, ",");
+        if (!(len > 7 && strncmp(u, "http://", 7) == 0) &&
+            !(len > 8 && strncmp(u, "https://", 8) == 0)) {
+            snprintf(err, errlen, "--server must be an http:// or https:// URL, or several "
+                                  "separated by commas (got '%s')", list);
+            agent_servers_free(s);
+            return -1;
+        }
+        size_t keep = len;
+        while (keep > 0 && u[keep - 1] == '/') keep--; /* paths are appended */
+        s->url = xrealloc(s->url, (s->n + 1) * sizeof *s->url);
+        s->url[s->n++] = xstrndup(u, keep);
+        u += len;
+        if (!*u) return 0;
+    }
+}
+
+void agent_servers_free(agent_servers *s)
+{
+    for (size_t i = 0; i < s->n; i++) free(s->url[i]);
+    free(s->url);
+    s->url = NULL;
+    s->n = 0;
+}
+
+const char *agent_servers_current(agent_servers *s)
+{
+    return s->url[atomic_load(&s->at) % s->n];
+}
+
+void agent_conn_init(agent_conn *h, struct agent *ag, agent_servers *servers, const char *ca_file,
                      int poller, int (*abandon)(void *conn),
                      char *(*bearer)(struct agent *ag, int join))
 {
     memset(h, 0, sizeof *h);
     h->ag = ag;
-    h->server = server;
+    h->servers = servers;
     h->poller = poller;
     h->bearer = bearer;
     /* Interruptible, so that a stop does not wait for a long poll to end. */
@@ -39,18 +74,39 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
     if (json_is_object(body)) json_object_set_new(body, "sentAt", json_integer(util_now_ms()));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    char *url = xasprintf("%s%s", h->server, path);
-    /* The headers of this request: the credential may have changed since the last. */
-    char *bearer = h->bearer(h->ag, strcmp(path, AGENT_REGISTER_PATH) == 0);
-    httpc_clear_headers(h->c);
-    httpc_header(h->c, "Content-Type: application/json");
-    if (bearer) {
-        httpc_header(h->c, "Authorization: Bearer %s", bearer);
-        explicit_bzero(bearer, strlen(bearer));
-        free(bearer);
+    agent_servers *sv = h->servers;
+    httpc_rc rc;
+    size_t first = atomic_load(&sv->at) % sv->n, at = first;
+    int standby = 0;
+    for (size_t tried = 0;; tried++) {
+        at = atomic_load(&sv->at) % sv->n;
+        char *url = xasprintf("%s%s", sv->url[at], path);
+        /* The headers of this request: the credential may have changed since the last. */
+        char *bearer = h->bearer(h->ag, strcmp(path, AGENT_REGISTER_PATH) == 0);
+        httpc_clear_headers(h->c);
+        httpc_header(h->c, "Content-Type: application/json");
+        if (bearer) {
+            httpc_header(h->c, "Authorization: Bearer %s", bearer);
+            explicit_bzero(bearer, strlen(bearer));
+            free(bearer);
+        }
+        rc = httpc_post(h->c, url, text, text ? strlen(text) : 0, timeout_s * 1000);
+        free(url);
+        standby = 0;
+        if (rc == HTTPC_OK && httpc_status(h->c) == 503) {
+            char *role = httpc_header_value(h->c, "X-Barge-Role");
+            standby = role && strcmp(role, "standby") == 0;
+            free(role);
+        }
+        if (rc == HTTPC_ABORTED || (rc == HTTPC_OK && !standby) || tried + 1 >= sv->n) break;
+        /* Not the leader, or not there: the next one may lead now.  Another thread may have
+         * moved on already, from the same server; then its choice stands. */
+        size_t expect = at;
+        atomic_compare_exchange_strong(&sv->at, &expect, (at + 1) % sv->n);
     }
-    httpc_rc rc = httpc_post(h->c, url, text, text ? strlen(text) : 0, timeout_s * 1000);
-    free(url);
+    if (rc == HTTPC_OK && !standby && at != first)
+        log_info("%s answers as the leader: requests go there now (%s did not)", sv->url[at],
+                 sv->url[first]);
     free(text);
     if (rc == HTTPC_ABORTED) return AGENT_CONN_ABORTED;
     if (rc == HTTPC_UNTRUSTED) {
@@ -66,7 +122,8 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
         return AGENT_CONN_UNREACHABLE;
     }
     long status = httpc_status(h->c);
-    h->last_answer = util_mono_ms();
+    /* A standby's answer does not count: the server the agent needs is the leader. */
+    if (!standby) h->last_answer = util_mono_ms();
     size_t len;
     const char *resp = httpc_body(h->c, &len);
     if (len) *answer = json_loadb(resp, len, 0, NULL);

@@ -220,7 +220,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
  * user can read it (the original may be in a directory only the agent's user may enter). */
 static char *copy_ca_bundle(agent *ag)
 {
-    if (!ag->ca_file || strncmp(ag->server, "https://", 8) != 0) return NULL;
+    if (!ag->ca_file || strncmp(agent_servers_current(&ag->servers), "https://", 8) != 0) return NULL;
     char *text = util_read_file(ag->ca_file);
     if (!text) {
         log_warn("jobs with a role get no AWS_CA_BUNDLE: cannot read --ca-file %s: %s",
@@ -266,7 +266,7 @@ agent_creds *agent_creds_start(agent *ag, char *err, size_t errlen)
     pthread_mutex_init(&cr->fetch_mu, NULL);
     dict_init(&cr->by_id);
     dict_init(&cr->by_attempt);
-    agent_conn_init(&cr->conn, ag, ag->server, ag->ca_file, 0, should_abandon, agent_bearer);
+    agent_conn_init(&cr->conn, ag, &ag->servers, ag->ca_file, 0, should_abandon, agent_bearer);
     cr->ca_bundle = copy_ca_bundle(ag);
     log_debug("jobs with a role get their credentials from http://127.0.0.1:%d", cr->port);
     return cr;
@@ -327,9 +327,11 @@ const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
     env_set(envp, n, "AWS_CONTAINER_AUTHORIZATION_TOKEN", e->token);
     /* Where to reach AWS Batch and CloudWatch Logs is the job's to change. */
     if (!env_has(envp, *n, "AWS_ENDPOINT_URL_BATCH"))
-        envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_BATCH=%s", cr->ag->server);
+        envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_BATCH=%s",
+                                 agent_servers_current(&cr->ag->servers));
     if (!env_has(envp, *n, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"))
-        envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=%s", cr->ag->server);
+        envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=%s",
+                                 agent_servers_current(&cr->ag->servers));
     const char *bundle = NULL;
     if (cr->ca_bundle && !env_has(envp, *n, "AWS_CA_BUNDLE")) {
         envp[(*n)++] = xasprintf("AWS_CA_BUNDLE=%s", cr->ca_bundle);

@@ -236,8 +236,7 @@ static int do_register(agent *ag, agent_conn *h)
             ag->last_exchange = util_mono_ms();
             pthread_cond_broadcast(&ag->cond);
             pthread_mutex_unlock(&ag->mu);
-            log_info("registered with %s as instance %s of compute environment %s", ag->server,
-                     iid, ag->ce);
+            log_info("registered with %s as instance %s of compute environment %s", agent_servers_current(&ag->servers), iid, ag->ce);
             json_decref(answer);
             return 0;
         }
@@ -247,7 +246,7 @@ static int do_register(agent *ag, agent_conn *h)
             /* The server understood and refused (unknown compute environment, bad token):
              * retrying would not change its mind. */
             char *why = xasprintf("the server at %s refused to register this instance: %s",
-                                  ag->server, err);
+                                  agent_servers_current(&ag->servers), err);
             log_error("%s", why);
             agent_request_stop(ag, 1, why);
             free(why);
@@ -261,7 +260,7 @@ static int do_register(agent *ag, agent_conn *h)
         if (status != AGENT_CONN_ABORTED &&
             (failures++ == 0 || util_mono_ms() - last_note >= 30000)) {
             log_warn("cannot register with the barge server at %s (%s); retrying until it "
-                     "answers", ag->server, err);
+                     "answers", agent_servers_current(&ag->servers), err);
             last_note = util_mono_ms();
         }
         if (agent_nap(ag, backoff, &ag->stopping)) return -1;
@@ -306,7 +305,7 @@ void *agent_exchange_poller(void *arg)
             agent_registration_lost(ag, h->gen);
         } else if (status != AGENT_CONN_ABORTED) {
             if (util_mono_ms() - last_note >= 30000) {
-                log_warn("waiting for work from %s failed (%s); retrying", ag->server, err);
+                log_warn("waiting for work from %s failed (%s); retrying", agent_servers_current(&ag->servers), err);
                 last_note = util_mono_ms();
             }
             agent_nap(ag, backoff, &ag->stopping);
@@ -418,7 +417,7 @@ void *agent_exchange_sender(void *arg)
             } else {
                 static int64_t last_note;
                 if (status != AGENT_CONN_ABORTED && util_mono_ms() - last_note >= 30000) {
-                    log_warn("cannot send reports to %s (%s); retrying", ag->server, err);
+                    log_warn("cannot send reports to %s (%s); retrying", agent_servers_current(&ag->servers), err);
                     last_note = util_mono_ms();
                 }
                 ok = 0;

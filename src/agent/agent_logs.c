@@ -201,7 +201,7 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
         /* Once in a while, not at every retry: the server may be away for long. */
         static int64_t last_note;
         if (status != AGENT_CONN_ABORTED && util_mono_ms() - last_note >= 30000) {
-            log_warn("cannot ship logs to %s (%s); retrying", ag->server, err);
+            log_warn("cannot ship logs to %s (%s); retrying", agent_servers_current(&ag->servers), err);
             last_note = util_mono_ms();
         }
         return 0;

@@ -23,10 +23,10 @@ void agent_orphan_check(agent *ag)
             if (left)
                 log_warn("the server at %s answers again; the output written to "
                          "%s/undelivered/logs.jsonl meanwhile is too big to ship and stays "
-                         "there", ag->server, ag->work_dir);
+                         "there", agent_servers_current(&ag->servers), ag->work_dir);
             else
                 log_warn("the server at %s answers again; the %zu lines written meanwhile "
-                         "are shipped now", ag->server, n);
+                         "are shipped now", agent_servers_current(&ag->servers), n);
             return;
         }
     } else {
@@ -35,7 +35,7 @@ void agent_orphan_check(agent *ag)
         atomic_store(&ag->orphaned, 1);
         log_warn("the server at %s has not answered for %d seconds (--server-lost-seconds): "
                  "the %d attempts running here go on to their end, then the agent exits, "
-                 "keeping what it could not deliver in %s/undelivered", ag->server,
+                 "keeping what it could not deliver in %s/undelivered", agent_servers_current(&ag->servers),
                  ag->orphan_s, executor_active(ag->ex), ag->work_dir);
     }
     if (executor_active(ag->ex) > 0) return;

@@ -33,7 +33,8 @@
 
 typedef struct agent {
     /* Options, fixed after start-up. */
-    const char *server, *ce, *instance_type, *token;
+    const char *server, *ce, *instance_type, *token; /* server: --server as given */
+    agent_servers servers; /* --server's URLs (agent_conn.h) */
     const char *ca_file; /* --ca-file, or NULL for the system's CA bundle */
     char *work_dir;
     int own_work_dir, exit_with_parent;

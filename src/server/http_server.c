@@ -29,6 +29,7 @@
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
 #include "server/api/auth.h"
+#include "server/http_console.h"
 #include "server/http_guard.h"
 #include "server/http_sse.h"
 
@@ -498,6 +499,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         /* A standby reads no body: the answer goes now and the connection closes after it. */
         if (standby_answer(r, url)) return send_answer(r);
+        /* The console's files: static, unsigned, answered here (http_console.h). */
+        if (http_console_wants(method, url)) {
+            r->phase = REQ_ANSWERED;
+            return http_console_answer(conn, url);
+        }
         r->op = api_route(method, url);
         if (!r->op) /* log reads and the agent's log upload: see serve_logs */
             r->op = api_logs_route(

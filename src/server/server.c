@@ -42,6 +42,7 @@
 #include "server/http_server.h"
 #include "server/join_tokens.h"
 #include "server/server_limits.h"
+#include "server/server_agents.h"
 #include "server/server_defaults.h"
 #include "server/webhooks.h"
 #include "server/server_usage.h"
@@ -183,36 +184,6 @@ static void tick(void *ctx)
     events_expire(ctx, 0);
 }
 
-/* The host agents launched here reach the server at: the bound address, with a wildcard made
- * loopback. */
-static const char *agent_host(const barge_config *c)
-{
-    const char *h = c->listen_host;
-    if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "") == 0) h = "127.0.0.1";
-    if (strcmp(h, "::") == 0) h = "::1";
-    return h;
-}
-
-/* The URL agents launched here are given. */
-static char *agent_url(const barge_config *c, int tls)
-{
-    const char *h = agent_host(c);
-    const char *scheme = tls ? "https" : "http";
-    if (strchr(h, ':')) return xasprintf("%s://[%s]:%d", scheme, h, http_port());
-    return xasprintf("%s://%s:%d", scheme, h, http_port());
-}
-
-/* Adds an option to those every local agent is started with. */
-static void add_agent_arg(barge_config *c, const char *name, const char *value)
-{
-    size_t n = 0;
-    while (c->agent_args && c->agent_args[n]) n++;
-    c->agent_args = xrealloc(c->agent_args, (n + 3) * sizeof *c->agent_args);
-    c->agent_args[n++] = xasprintf("--%s", name);
-    c->agent_args[n++] = xstrdup(value);
-    c->agent_args[n] = NULL;
-}
-
 /* --tls-cert and --tls-key: read and checked before anything else starts, and the certificate
  * (or --tls-ca) handed to the local agents as their --ca-file, by an absolute path since they
  * may run elsewhere.  Returns 0, or 2 after saying why. */
@@ -227,7 +198,7 @@ static int setup_tls(barge_config *c, const char *cert, const char *key, const c
     }
     if (!cert) return 0;
     char *warning = NULL, *err = NULL;
-    if (tls_load(cert, key, agent_host(c), ca, tls, &warning, &err) < 0 ||
+    if (tls_load(cert, key, server_agent_host(c), ca, tls, &warning, &err) < 0 ||
         http_use_tls(tls->cert_pem, tls->key_pem, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
@@ -249,7 +220,7 @@ static int setup_tls(barge_config *c, const char *cert, const char *key, const c
         tls_files_free(tls);
         return 2;
     }
-    add_agent_arg(c, "ca-file", abs);
+    server_add_agent_arg(c, "ca-file", abs);
     free(abs);
     return 0;
 }
@@ -377,11 +348,7 @@ int server_main(int argc, char **argv)
         case OPT_SECRETS: c->secrets_file = optarg; break;
         case OPT_PROVIDER: c->provider_commands = optarg; break;
         case OPT_AGENTURL:
-            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
-                fprintf(stderr, "barge server: --agent-url must be an http:// or https:// URL "
-                                "(got '%s')\n", optarg);
-                return 2;
-            }
+            if (server_check_agent_urls(optarg) < 0) return 2;
             c->remote_url = optarg;
             break;
         case OPT_CREDENTIALS: credentials = optarg; break;
@@ -457,7 +424,7 @@ int server_main(int argc, char **argv)
             long v;
             if (server_number_option("agent-server-lost-seconds", optarg, 0, 31536000, &v) < 0)
                 return 2;
-            add_agent_arg(c, "server-lost-seconds", optarg);
+            server_add_agent_arg(c, "server-lost-seconds", optarg);
             break;
         }
         case OPT_CREDSECS:
@@ -510,7 +477,7 @@ int server_main(int argc, char **argv)
                         name, why, optarg);
                 return 2;
             }
-            add_agent_arg(c, name, optarg);
+            server_add_agent_arg(c, name, optarg);
             break;
         }
         case OPT_MAXPIDS: {
@@ -522,7 +489,7 @@ int server_main(int argc, char **argv)
                                 "processes, 1 to 4194304 (got '%s')\n", optarg);
                 return 2;
             }
-            add_agent_arg(c, "max-pids", optarg);
+            server_add_agent_arg(c, "max-pids", optarg);
             break;
         }
         case OPT_PERADDR:
@@ -682,7 +649,7 @@ int server_main(int argc, char **argv)
     if (c->store_uri) {
         http_standby(1, NULL);
         if (http_start(c->listen_host, c->listen_port, c->http_threads, &err) == 0) {
-            holder = c->remote_url ? xstrdup(c->remote_url) : agent_url(c, tls_cert != NULL);
+            holder = server_store_holder(c, tls_cert != NULL);
             lead = server_store_lead(c, db, logs, holder, &stop, &err);
             http_standby(1, holder); /* while loading */
         } else {
@@ -742,7 +709,7 @@ int server_main(int argc, char **argv)
     /* From now on the local provider may launch agents: they know where to register.  The
      * fleet belongs to the core thread, so the URL reaches it as a call. */
     static core_call url_call;
-    char *url = agent_url(c, tls_cert != NULL);
+    char *url = server_agent_url(c, tls_cert != NULL);
     url_call = (core_call){.run = hand_url, .arg = url, .done = url_handed};
     core_submit(&url_call);
     if (auth_enabled())
@@ -763,8 +730,8 @@ int server_main(int argc, char **argv)
              c->account_id, c->dev ? ", developer mode" : "");
 
     if (c->provider_commands && !c->remote_url &&
-        (strncmp(agent_host(c), "127.", 4) == 0 || strcmp(agent_host(c), "::1") == 0)) {
-        char *u = agent_url(c, tls_cert != NULL); /* the core owns url by now */
+        (strncmp(server_agent_host(c), "127.", 4) == 0 || strcmp(server_agent_host(c), "::1") == 0)) {
+        char *u = server_agent_url(c, tls_cert != NULL); /* the core owns url by now */
         log_warn("--provider-commands: launch commands hand their agents %s, a loopback "
                  "address that agents on other machines cannot reach; give --agent-url", u);
         free(u);

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "common/mem.h"
-#include "common/idmap.h"
 #include "server/base/ratelimit.h"
 #include "server/base/store.h"
 
@@ -50,42 +49,6 @@ int server_token_option(const char *name, const char *arg, char **out)
     free(*out);
     *out = xstrdup(arg);
     return 0;
-}
-
-/* Why an option the server hands to its local agents is not usable, or NULL.  The agent checks
- * them again; checked here, a mistake stops the server at once instead of every agent. */
-const char *server_agent_option_invalid(int opt_executor_relative, const char *v)
-{
-    switch (opt_executor_relative) {
-    case 0: /* --executor */
-        return strcmp(v, "container") == 0 || strcmp(v, "process") == 0
-                   ? NULL : "must be container or process";
-    case 1: /* --registry-mirror */
-        return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0
-                   ? NULL : "must be an http:// or https:// URL";
-    case 2: /* --insecure-registry */
-        return *v && !strchr(v, '/') ? NULL : "takes a registry's HOST or HOST:PORT";
-    case 3: { /* --image-cache-size */
-        char *end;
-        long long n = strtoll(v, &end, 10);
-        return *v && !*end && n >= 1 && n <= (1LL << 32) ? NULL
-                                                         : "must be a number of MiB, 1 or more";
-    }
-    case 5: /* --job-user */
-        return *v && !strchr(v, ':') && !strchr(v, '/') ? NULL : "takes a user's name or number";
-    case 6: /* --container-userns */
-        return strcmp(v, "on") == 0 || strcmp(v, "off") == 0 ? NULL : "must be on or off";
-    case 7: { /* --container-id-map */
-        idmap m;
-        return idmap_parse(v, &m);
-    }
-    default: { /* --pull-timeout */
-        char *end;
-        long long n = strtoll(v, &end, 10);
-        return *v && !*end && n >= 1 && n <= 86400 ? NULL
-                                                   : "must be a number of seconds, 1 to 86400";
-    }
-    }
 }
 
 int server_store_option(const char *name, const char *arg, barge_config *c)

@@ -13,9 +13,6 @@ int server_number_option(const char *name, const char *arg, long min, long max, 
 /* A secret token option (16 characters at least) into *out (replacing it); 0, or -1 after
  * printing why. */
 int server_token_option(const char *name, const char *arg, char **out);
-/* Why a value of an option the server hands to its local agents (--executor ... --pull-timeout,
- * numbered in that order) is not usable, or NULL. */
-const char *server_agent_option_invalid(int opt_executor_relative, const char *v);
 /* --store, --lease-ms and --lease-renew-ms (name without dashes) into c; 0, or -1 after a
  * sentence on standard error. */
 int server_store_option(const char *name, const char *arg, barge_config *c);

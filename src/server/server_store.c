@@ -96,6 +96,21 @@ int server_store_lead(barge_config *c, store *db, logstore *logs, const char *ho
     }
 }
 
+char *server_store_holder(const barge_config *c, int tls)
+{
+    if (c->remote_url && !strchr(c->remote_url, ',')) return xstrdup(c->remote_url);
+    const char *h = c->listen_host;
+    char name[256];
+    if ((!*h || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0) &&
+        gethostname(name, sizeof name) == 0) {
+        name[sizeof name - 1] = '\0';
+        h = name;
+    }
+    const char *scheme = tls ? "https" : "http";
+    if (strchr(h, ':')) return xasprintf("%s://[%s]:%d", scheme, h, http_port());
+    return xasprintf("%s://%s:%d", scheme, h, http_port());
+}
+
 void server_store_release(void)
 {
     /* Lines that arrive after this are kept here only; HTTP is about to stop anyway. */

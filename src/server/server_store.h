@@ -25,6 +25,10 @@ store *server_store_open(const barge_config *c, char **err);
  * at once. */
 int server_store_lead(barge_config *c, store *db, logstore *logs, const char *holder,
                       const sigset_t *stop, char **err);
+/* How this server names itself to the others (in the lease row, and so in standbys' answers):
+ * --agent-url when it is one URL, else the address it listens on, with this host's name for a
+ * wildcard address.  Caller frees. */
+char *server_store_holder(const barge_config *c, int tls);
 /* On a clean stop, after the last commit: the lease ends so that a standby takes over at once. */
 void server_store_release(void);
 #endif

@@ -128,14 +128,14 @@ static void save_cursor(target *x)
     free(tmp);
 }
 
-/* POSTs one event until it is delivered; 0, or -1 when the server stops first. */
-static int deliver(target *x, uint64_t seq, json_t *event)
+/* POSTs one event (its JSON text, len bytes) until it is delivered; 0, or -1 when the server
+ * stops first. */
+static int deliver(target *x, uint64_t seq, const char *body, size_t len)
 {
-    char *body = json_dumps(event, JSON_COMPACT);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
-    HMAC(EVP_sha256(), x->secret, (int)strlen(x->secret), (const unsigned char *)body,
-         strlen(body), mac, &mac_len);
+    HMAC(EVP_sha256(), x->secret, (int)strlen(x->secret), (const unsigned char *)body, len, mac,
+         &mac_len);
     char hex[2 * EVP_MAX_MD_SIZE + 1];
     for (unsigned int i = 0; i < mac_len; i++) snprintf(hex + 2 * i, 3, "%02x", mac[i]);
     int backoff = 1, failures = 0;
@@ -144,13 +144,12 @@ static int deliver(target *x, uint64_t seq, json_t *event)
         httpc_header(x->http, "Content-Type: application/json");
         httpc_header(x->http, "X-Barge-Event-Id: %llu", (unsigned long long)seq);
         httpc_header(x->http, "X-Barge-Signature: sha256=%s", hex);
-        httpc_rc rc = httpc_post(x->http, x->url, body, strlen(body), DELIVERY_TIMEOUT_MS);
+        httpc_rc rc = httpc_post(x->http, x->url, body, len, DELIVERY_TIMEOUT_MS);
         long status = rc == HTTPC_OK ? httpc_status(x->http) : 0;
         if (status >= 200 && status < 300) {
             if (failures)
                 log_info("webhooks: %s: event %llu delivered after %d failed tries", x->name,
                          (unsigned long long)seq, failures);
-            free(body);
             return 0;
         }
         if (failures++ == 0 || backoff == BACKOFF_MAX_S)
@@ -160,7 +159,6 @@ static int deliver(target *x, uint64_t seq, json_t *event)
         if (nap(backoff)) break;
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
     }
-    free(body);
     return -1;
 }
 
@@ -186,57 +184,82 @@ static void start_now(target *x)
     }
 }
 
+/* The poll's answer in the stream's form (GetEvents with "sse": the events' text as the server
+ * keeps it, so that nothing is parsed and written again): blocks of "id: SEQ", "event: ...",
+ * "data: JSON" lines, a gap as "event: gap", and last ": at SEQ", how far the poll looked.
+ * Delivers each event; -1 when the server stops first. */
+static int deliver_all(target *x, char *text, int *gap)
+{
+    uint64_t seq = 0;
+    const char *data = NULL;
+    size_t data_len = 0;
+    int is_gap = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (n == 0) { /* the end of a block */
+            if (data && is_gap) {
+                *gap = 1;
+            } else if (data) {
+                if (deliver(x, seq, data, data_len) < 0) return -1;
+                x->cursor = seq;
+                x->has_cursor = 1;
+            }
+            data = NULL;
+            is_gap = 0;
+        } else if (strncmp(line, "id: ", 4) == 0) {
+            seq = strtoull(line + 4, NULL, 10);
+        } else if (strncmp(line, "event: gap", 10) == 0) {
+            is_gap = 1;
+        } else if (strncmp(line, "data: ", 6) == 0) {
+            data = line + 6;
+            data_len = n - 6;
+        } else if (strncmp(line, ": at ", 5) == 0) {
+            x->cursor = strtoull(line + 5, NULL, 10);
+            x->has_cursor = 1;
+        }
+    }
+    return 0;
+}
+
 static void *run(void *arg)
 {
     target *x = arg;
     start_now(x);
     int refused = 0;
+    uint64_t saved = x->cursor;
     while (!atomic_load(&stopping)) {
         json_t *req = json_deep_copy(x->filter);
         json_object_set_new(req, "wait", json_integer(POLL_WAIT_S));
         json_object_set_new(req, "max", json_integer(50));
+        json_object_set_new(req, "sse", json_true());
         if (x->has_cursor) json_object_set_new(req, "after", json_integer((json_int_t)x->cursor));
         core_call call = {.run = api_run, .arg = poll_op, .req = req};
         core_call_wait(&call);
-        json_t *answer = call.status == 200 && call.body
-                             ? json_loadb(call.body, call.body_len, 0, NULL)
-                             : NULL;
-        if (!answer && call.status >= 400 && call.status < 500 && !refused++)
-            log_error("webhooks: %s: the server refuses its filter (%s); trying again every "
-                      "second", x->name, call.body ? call.body : "");
-        free(call.body);
-        if (!answer) {
+        if (call.status != 200 || !call.body) {
+            if (call.status >= 400 && call.status < 500 && !refused++)
+                log_error("webhooks: %s: the server refuses its filter (%s); trying again every "
+                          "second", x->name, call.body ? call.body : "");
+            free(call.body);
             if (nap(1)) break;
             continue;
         }
         refused = 0;
-        json_t *gap = json_object_get(answer, "gap");
+        uint64_t before = x->cursor;
+        int gap = 0;
+        int stopped = deliver_all(x, call.body, &gap) < 0;
+        free(call.body);
         if (gap)
-            log_warn("webhooks: %s: events after %llu were let go before they were delivered; "
-                     "going on from %lld", x->name, (unsigned long long)x->cursor,
-                     (long long)json_integer_value(json_object_get(gap, "oldestSeq")));
-        size_t i;
-        json_t *e;
-        int stopped = 0;
-        json_array_foreach(json_object_get(answer, "events"), i, e) {
-            uint64_t seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
-            if (deliver(x, seq, json_object_get(e, "event")) < 0) {
-                stopped = 1;
-                break;
-            }
-            x->cursor = seq;
-            x->has_cursor = 1;
+            log_warn("webhooks: %s: events after %llu were let go before they were delivered",
+                     x->name, (unsigned long long)before);
+        /* Once a batch (up to 50 events), not once an event: a server killed in the middle
+         * delivers the rest of the batch again, which the receiver tells by X-Barge-Event-Id. */
+        if (x->cursor != saved) {
             save_cursor(x);
+            saved = x->cursor;
         }
-        if (!stopped) {
-            uint64_t last = (uint64_t)json_integer_value(json_object_get(answer, "lastSeq"));
-            if (!x->has_cursor || last != x->cursor) {
-                x->cursor = last;
-                x->has_cursor = 1;
-                save_cursor(x);
-            }
-        }
-        json_decref(answer);
+        if (stopped) break;
     }
     return NULL;
 }

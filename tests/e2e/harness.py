@@ -283,11 +283,12 @@ class ServerTestCase(unittest.TestCase):
     server_host = "127.0.0.1"  # the address it listens on
     server_defaults = False    # let a first start make compute environment local, queue default
     server_data_dir = None     # a fresh temporary directory unless a class names one
+    server_port = None         # a free port unless a class names one
 
     @classmethod
     def setUpClass(cls):
         cls.server = Server(data_dir=cls.server_data_dir, args=cls.server_args,
-                            host=cls.server_host)
+                            host=cls.server_host, port=cls.server_port)
         cls.server.defaults = cls.server_defaults
         cls.server.start()
         cls.batch = cls.server.client()

@@ -41,6 +41,8 @@ class FakeServer:
         self.refuse_registers = []   # statuses for the next registrations (409, 500)
         self.refused = []        # (path, headers) of the requests refused for their credential
         self.seen = []           # (path, headers) of the exchanges and uploads accepted
+        self.standby = False     # answer everything as a standby server does (503)
+        self.standby_answers = 0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,10 +54,21 @@ class FakeServer:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(n) or b"{}")
-                status, answer = fake.handle(self.path, body, dict(self.headers))
+                with fake.cond:
+                    standby = fake.standby
+                    if standby:
+                        fake.standby_answers += 1
+                        fake.cond.notify_all()
+                if standby:
+                    status, answer = 503, {"__type": "ServerException",
+                                           "message": "this barge server is a standby; retry"}
+                else:
+                    status, answer = fake.handle(self.path, body, dict(self.headers))
                 data = json.dumps(answer).encode()
                 try:
                     self.send_response(status)
+                    if standby:
+                        self.send_header("X-Barge-Role", "standby")
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -662,6 +675,43 @@ class Lifecycle(AgentTestCase):
         self.assertIn("SIGTERM", self.agent.read_log())
 
 
+class Leaders(unittest.TestCase):
+    """Several servers on one database: the agent follows whichever leads, and passes over
+    those that answer as standbys (503 with X-Barge-Role: standby), its credential and its
+    running attempts intact."""
+
+    def test_the_agent_follows_the_leader(self):
+        first, second = FakeServer(), FakeServer()
+        first.standby = True
+        agent = Agent("%s,%s" % (first.url, second.url))
+        try:
+            second.wait_for(lambda: second.registers, 15, "the agent to register with the leader")
+            self.assertEqual(first.registers, [])
+            self.assertGreater(first.standby_answers, 0)
+            second.give("j-long", ["sh", "-c", "echo begin; sleep 3; echo end; exit 4"])
+            second.report("j-long", "RUNNING")
+            # The leader changes: the first takes over the database (the instance and its
+            # credential are there), the second stands by.
+            with first.cond:
+                first.instance, first.count = second.instance, second.count
+                first.credential, first.valid = second.credential, set(second.valid)
+                first.standby = False
+            with second.cond:
+                second.standby = True
+                second.cond.notify_all()
+            _, exited = first.report("j-long", "EXITED", timeout=20)
+            self.assertEqual(exited["exitCode"], 4, exited)
+            self.assertEqual(first.registers, [], "the agent registered again")
+            lines = [m for _, m in second.log_lines("def/default/j-long")] + \
+                [m for _, m in first.log_lines("def/default/j-long")]
+            self.assertEqual(lines, ["begin", "end"])
+            self.assertIn("answers as the leader", agent.read_log())
+        finally:
+            agent.stop()
+            first.close()
+            second.close()
+
+
 class Unreachable(unittest.TestCase):
     def test_retries_until_the_server_answers(self):
         port = free_port()
@@ -679,6 +729,25 @@ class Unreachable(unittest.TestCase):
             agent.stop()
             if fake:
                 fake.close()
+
+    def test_a_server_that_cannot_be_reached_is_passed_over(self):
+        fake = FakeServer()
+        agent = Agent("http://127.0.0.1:%d,%s" % (free_port(), fake.url))
+        try:
+            fake.wait_for(lambda: fake.registers, 15, "the agent to register with the second server")
+            fake.give("j-over", ["sh", "-c", "echo over"])
+            _, exited = fake.report("j-over", "EXITED")
+            self.assertEqual(exited["exitCode"], 0)
+        finally:
+            agent.stop()
+            fake.close()
+
+    def test_bad_server_lists_are_refused(self):
+        for servers in ("http://a,ftp://b", ",", "http://a,,http://b"):
+            p = subprocess.run([BARGE, "agent", "--server", servers, "--compute-environment", "c"],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 2, servers)
+            self.assertIn("--server", p.stderr)
 
     def test_exit_with_parent(self):
         fake = FakeServer()

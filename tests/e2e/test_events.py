@@ -19,6 +19,16 @@ from test_cli import barge
 from test_jobs_common import FAST, JobsCase
 
 
+def strict_json(text):
+    """json.loads, refusing an object with a member twice (Python would keep the last)."""
+    def pairs(items):
+        keys = [k for k, _ in items]
+        if len(keys) != len(set(keys)):
+            raise AssertionError("a member twice in %s" % keys)
+        return dict(items)
+    return json.loads(text, object_pairs_hook=pairs)
+
+
 class Stream:
     """A Server-Sent Events client on its own thread: every event it reads, in order."""
 
@@ -41,9 +51,12 @@ class Stream:
                     self.comments += 1
                 elif line == "":
                     if "data" in fields:
+                        try:
+                            data = strict_json(fields["data"])
+                        except AssertionError as e:
+                            data = {"detail": {"jobId": None, "status": None}, "error": str(e)}
                         with self.lock:
-                            self.events.append((fields.get("id"), fields.get("event"),
-                                                json.loads(fields["data"])))
+                            self.events.append((fields.get("id"), fields.get("event"), data))
                     fields = {}
                 else:
                     k, _, v = line.partition(": ")
@@ -89,6 +102,40 @@ class Events(JobsCase):
             self.assertEqual(ev["detail"]["container"]["exitCode"], 0)
             self.assertRegex(ev["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
             self.assertEqual(ev["account"], "123456789012")
+        finally:
+            s.close()
+
+    def test_the_detail_is_the_job_as_describejobs_has_it(self):
+        # Jobs of every shape: with parameters, tags and a dependency, an array and its
+        # children, a failure with its exit code; the detail of each job's last event is what
+        # DescribeJobs says of the job, member for member.
+        s = Stream(self.server.port, "/barge/v1/events?queue=q")
+        try:
+            first = self.submit("plain", command="echo hi", tags={"team": "a b", "k": "\u00e9"},
+                                parameters={"p": "v"}, timeout={"attemptDurationSeconds": 600})
+            arr = self.submit("arr", command="exit $((AWS_BATCH_JOB_ARRAY_INDEX % 2))",
+                              arrayProperties={"size": 3}, dependsOn=[{"jobId": first}])
+            failed = self.submit("failed", command="exit 7", env={"E": "quote\"d"},
+                                 retryStrategy={"attempts": 2})
+            ids = [first, arr, arr + ":0", arr + ":1", failed]
+            self.wait_jobs(ids, timeout=60)
+            described = {jid: self.raw_job(jid) for jid in ids}
+
+            def last_event(jid):
+                with s.lock:
+                    mine = [d for _, _, d in s.events if d["detail"]["jobId"] == jid]
+                return mine[-1]["detail"] if mine and \
+                    mine[-1]["detail"]["status"] in ("SUCCEEDED", "FAILED") else None
+            for jid in ids:
+                detail = self.wait_for(lambda: last_event(jid), 20, "the last event of " + jid)
+                want = described[jid]
+                for d in (detail, want):  # the time of the summary is that of the reading
+                    d.get("arrayProperties", {}).pop("statusSummaryLastUpdatedAt", None)
+                self.assertEqual(detail, want, jid)
+            with s.lock:
+                self.assertEqual([d["error"] for _, _, d in s.events if "error" in d], [])
+            self.assertEqual(described[failed]["container"]["exitCode"], 7)
+            self.assertEqual(len(described[failed]["attempts"]), 2)
         finally:
             s.close()
 

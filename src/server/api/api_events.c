@@ -48,37 +48,37 @@ static void event_id(uint64_t seq, char out[37])
     snprintf(out, 37, "00000000-0000-4000-8000-%012llx", (unsigned long long)seq);
 }
 
-/* One event as EventBridge delivers AWS Batch's; fresh. */
-static json_t *event_json(state *st, const event_rec *e)
-{
-    json_t *detail = jobdesc_describe(st, e->j);
-    /* The job as it is now, with the status the event is about; a reason that came with a
-     * later status is not this event's. */
-    if (jobs_shown_status(e->j) != e->status) json_object_del(detail, "statusReason");
-    json_object_set_new(detail, "status", json_string(job_status_name(e->status)));
-    char id[37], when[32];
-    event_id(e->seq, id);
-    time_t secs = (time_t)(e->at / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    char *arn = arn_make(ARN_JOB, e->j->id);
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:o}", "version", "0",
-                           "id", id, "detail-type", "Batch Job State Change", "source",
-                           "aws.batch", "account", barge_cfg.account_id, "time", when,
-                           "region", barge_cfg.region, "resources", arn, "detail", detail);
-    free(arn);
-    return ev;
-}
-
-/* The event's JSON text, made by its first reader (events.h). */
+/* The event's JSON text, made by its first reader and kept for the others (events.h): one event
+ * as EventBridge delivers AWS Batch's, its detail the job's description (jobdesc.h). */
 static const char *event_text(state *st, event_rec *e, size_t *len)
 {
     if (!e->text) {
-        json_t *j = event_json(st, e);
-        e->text = json_dumps(j, JSON_COMPACT);
-        e->text_len = strlen(e->text);
-        json_decref(j);
+        /* What every event says alike, written once: account and region as JSON strings. */
+        static char *account, *region;
+        if (!account) {
+            json_t *a = json_string(barge_cfg.account_id), *r = json_string(barge_cfg.region);
+            account = json_dumps(a, JSON_ENCODE_ANY);
+            region = json_dumps(r, JSON_ENCODE_ANY);
+            json_decref(a);
+            json_decref(r);
+        }
+        char id[37], when[32];
+        event_id(e->seq, id);
+        time_t secs = (time_t)(e->at / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char *arn = arn_make(ARN_JOB, e->j->id); /* letters, digits and ":/-" only */
+        buf b = {0};
+        buf_printf(&b, "{\"version\":\"0\",\"id\":\"%s\",\"detail-type\":\"Batch Job State "
+                       "Change\",\"source\":\"aws.batch\",\"account\":%s,\"time\":\"%s\","
+                       "\"region\":%s,\"resources\":[\"%s\"],\"detail\":",
+                   id, account, when, region, arn);
+        free(arn);
+        jobdesc_event_detail(st, e->j, e->status, &b);
+        buf_puts(&b, "}");
+        e->text = b.data;
+        e->text_len = b.len;
     }
     *len = e->text_len;
     return e->text;

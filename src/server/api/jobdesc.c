@@ -31,12 +31,12 @@ static json_t *summary_object(const job *p)
     return s;
 }
 
-json_t *jobdesc_describe(state *st, job *j)
+/* What a description computes from the job's state, as members that replace the spec's of the
+ * same names (fresh); and in *ctr the members computed for the container (fresh), or NULL when
+ * the spec has no container. */
+static json_t *computed_part(state *st, job *j, json_t **ctr)
 {
     json_t *d = json_object();
-    json_t *spec_desc = jobspec_desc(j->spec);
-    json_object_update(d, spec_desc);
-    json_decref(spec_desc);
     char *arn = arn_make(ARN_JOB, j->id);
     json_object_set_new(d, "jobArn", json_string(arn));
     free(arn);
@@ -98,8 +98,9 @@ json_t *jobdesc_describe(state *st, job *j)
                                       (int)j->parent->array_size));
     }
     /* The container: the resolved spec, plus what the latest attempt left. */
-    json_t *c = json_deep_copy(jobspec_shared(j->spec, "container"));
-    if (c) {
+    *ctr = NULL;
+    if (jobspec_shared(j->spec, "container")) {
+        json_t *c = *ctr = json_object();
         json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1)
                                    : NULL;
         json_t *lc = json_object_get(last, "container");
@@ -123,7 +124,6 @@ json_t *jobdesc_describe(state *st, job *j)
                 if (json_object_get(lc, where[k]))
                     json_object_set(c, where[k], json_object_get(lc, where[k]));
         }
-        json_object_set_new(d, "container", c);
     }
     /* barge's own additions, kept apart from the AWS fields: where and how the job ran. */
     json_t *b = json_object();
@@ -134,6 +134,15 @@ json_t *jobdesc_describe(state *st, job *j)
                                                    "started"));
     json_object_set_new(b, "attempts", ran);
     json_object_set_new(b, "usage", usage);
+    /* The jobs that wait for this one (dependsOn names the other way), as far as this server
+     * knows them: for the console's graph.  The first 100, and how many in all. */
+    if (j->n_dependents) {
+        json_t *deps = json_array();
+        for (uint32_t i = 0; i < j->n_dependents && i < 100; i++)
+            json_array_append_new(deps, json_string(j->dependents[i]->id));
+        json_object_set_new(b, "dependents", deps);
+        json_object_set_new(b, "dependentCount", json_integer(j->n_dependents));
+    }
     const char *inst = j->inst_id;
     if (inst) json_object_set_new(b, "instanceId", json_string(inst));
     if (j->ce_name) json_object_set_new(b, "computeEnvironment", json_string(j->ce_name));
@@ -143,6 +152,142 @@ json_t *jobdesc_describe(state *st, job *j)
     if (cg) json_object_set_new(b, "memoryLimit", json_string(cg));
     json_object_set_new(d, "barge", b);
     return d;
+}
+
+json_t *jobdesc_describe(state *st, job *j)
+{
+    json_t *ctr;
+    json_t *computed = computed_part(st, j, &ctr);
+    json_t *d = jobspec_desc(j->spec);
+    json_object_update(d, computed);
+    json_decref(computed);
+    if (ctr) {
+        json_t *c = json_deep_copy(jobspec_shared(j->spec, "container"));
+        json_object_update(c, ctr);
+        json_decref(ctr);
+        json_object_set_new(d, "container", c);
+    }
+    return d;
+}
+
+/* ---- the same description as text, for events ------------------------------------------------
+ * An event describes its job as DescribeJobs would, and a busy server makes several a job: the
+ * part that comes from the shared spec is kept as text with the shared part (its members one by
+ * one, so that a computed member of the same name replaces it), and only what is computed from
+ * the job's state is built and written each time. */
+
+typedef struct member {
+    char *key;
+    char *text; /* "KEY":VALUE */
+} member;
+
+typedef struct spec_text {
+    member *top, *ctr; /* the shared members but the container; the container's */
+    size_t n_top, n_ctr;
+} spec_text;
+
+static void spec_text_free(void *p)
+{
+    spec_text *t = p;
+    for (size_t i = 0; i < t->n_top; i++) {
+        free(t->top[i].key);
+        free(t->top[i].text);
+    }
+    for (size_t i = 0; i < t->n_ctr; i++) {
+        free(t->ctr[i].key);
+        free(t->ctr[i].text);
+    }
+    free(t->top);
+    free(t->ctr);
+    free(t);
+}
+
+static void members_of(json_t *o, const char *skip, member **out, size_t *n)
+{
+    const char *k;
+    json_t *v;
+    *out = xcalloc(json_object_size(o) + 1, sizeof **out);
+    *n = 0;
+    json_object_foreach(o, k, v) {
+        if (skip && strcmp(k, skip) == 0) continue;
+        json_t *one = json_pack("{s:O}", k, v);
+        char *text = json_dumps(one, JSON_COMPACT);
+        json_decref(one);
+        size_t len = strlen(text);
+        memmove(text, text + 1, len - 2); /* without the braces */
+        text[len - 2] = '\0';
+        (*out)[*n].key = xstrdup(k);
+        (*out)[(*n)++].text = text;
+    }
+}
+
+static const spec_text *spec_text_of(const jobspec *s)
+{
+    void **slot = jobspec_shared_slot(s);
+    if (!*slot) {
+        static int registered;
+        if (!registered++) jobspec_set_slot_free(spec_text_free);
+        spec_text *t = xcalloc(1, sizeof *t);
+        members_of(jobspec_shared_all(s), "container", &t->top, &t->n_top);
+        json_t *c = jobspec_shared(s, "container");
+        if (c) members_of(c, NULL, &t->ctr, &t->n_ctr);
+        *slot = t;
+    }
+    return *slot;
+}
+
+/* Appends o's members (without its braces), after a comma when *first is 0. */
+static void put_object_members(buf *out, json_t *o, int *first)
+{
+    if (!json_object_size(o)) return;
+    char *text = json_dumps(o, JSON_COMPACT);
+    size_t len = strlen(text);
+    if (!*first) buf_puts(out, ",");
+    buf_append(out, text + 1, len - 2);
+    free(text);
+    *first = 0;
+}
+
+static void put_members(buf *out, const member *m, size_t n, json_t *computed, int *first)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (json_object_get(computed, m[i].key)) continue;
+        if (!*first) buf_puts(out, ",");
+        buf_puts(out, m[i].text);
+        *first = 0;
+    }
+}
+
+void jobdesc_event_detail(state *st, job *j, int status, buf *out)
+{
+    const spec_text *t = spec_text_of(j->spec);
+    json_t *ctr;
+    json_t *computed = computed_part(st, j, &ctr);
+    /* The job as it is now, with the status the event is about; a reason that came with a
+     * later status is not this event's. */
+    if (jobs_shown_status(j) != status) json_object_del(computed, "statusReason");
+    json_object_set_new(computed, "status", json_string(job_status_name(status)));
+    int first = 1;
+    buf_puts(out, "{");
+    put_members(out, t->top, t->n_top, computed, &first);
+    const char *own = j->spec->own;
+    size_t own_len = own ? strlen(own) : 0;
+    if (own_len > 2) {
+        if (!first) buf_puts(out, ",");
+        buf_append(out, own + 1, own_len - 2);
+        first = 0;
+    }
+    put_object_members(out, computed, &first);
+    if (ctr) {
+        buf_puts(out, first ? "\"container\":{" : ",\"container\":{");
+        int cfirst = 1;
+        put_members(out, t->ctr, t->n_ctr, ctr, &cfirst);
+        put_object_members(out, ctr, &cfirst);
+        buf_puts(out, "}");
+        json_decref(ctr);
+    }
+    buf_puts(out, "}");
+    json_decref(computed);
 }
 
 json_t *jobdesc_summary(job *j)

@@ -27,7 +27,10 @@ struct spec_shared {
     size_t n_needs;
     int num_nodes, main_node; /* nodeProperties of a multi-node parallel job; 0, 0 otherwise */
     int priority;      /* schedulingPriority, 0 when absent */
+    void *slot;        /* a reader's (jobspec_shared_slot) */
 };
+
+static void (*slot_free)(void *);
 
 /* The intern table: canonical text -> spec_shared.  Only the core thread builds specs. */
 static dict interned;
@@ -211,6 +214,7 @@ static void unintern(struct spec_shared *sh)
     if (--sh->refs > 0) return;
     ref_forget(sh);
     dict_del(&interned, sh->text);
+    if (sh->slot && slot_free) slot_free(sh->slot);
     free(sh->text);
     json_decref(sh->v);
     free(sh->queue);
@@ -309,6 +313,21 @@ json_t *jobspec_desc(const jobspec *s)
     json_object_update(d, o);
     json_decref(o);
     return d;
+}
+
+json_t *jobspec_shared_all(const jobspec *s)
+{
+    return s->shared->v;
+}
+
+void **jobspec_shared_slot(const jobspec *s)
+{
+    return &s->shared->slot;
+}
+
+void jobspec_set_slot_free(void (*fn)(void *))
+{
+    slot_free = fn;
 }
 
 json_t *jobspec_shared(const jobspec *s, const char *key)

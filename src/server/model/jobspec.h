@@ -50,6 +50,13 @@ void jobspec_release(jobspec *s);
 
 /* The whole description (fresh). */
 json_t *jobspec_desc(const jobspec *s);
+/* The shared part's members (borrowed). */
+json_t *jobspec_shared_all(const jobspec *s);
+/* A slot for what a reader derives from the shared part alone (its description as text, say),
+ * kept with the shared part and freed with it by the function given once at start: jobs
+ * submitted alike derive it once.  NULL until the reader fills it; core thread only. */
+void **jobspec_shared_slot(const jobspec *s);
+void jobspec_set_slot_free(void (*fn)(void *));
 /* A member of the shared part (borrowed), e.g. "container", "jobDefinition"; NULL if absent. */
 json_t *jobspec_shared(const jobspec *s, const char *key);
 /* Where the job's attempts write their logs, as AWS Batch has it: an attempt's stream is

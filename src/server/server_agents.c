@@ -1,0 +1,99 @@
+/* server_agents — what the server hands the agents it launches: where they reach it (its own
+ * address, and every server's when several share one database) and the options it passes on,
+ * checked at start so that a mistake stops the server at once instead of every agent. */
+#include "server/server_agents.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/idmap.h"
+#include "common/mem.h"
+#include "server/http_server.h"
+#include "server/model/config.h"
+
+/* The host agents launched here reach the server at: the bound address, with a wildcard made
+ * loopback. */
+const char *server_agent_host(const barge_config *c)
+{
+    const char *h = c->listen_host;
+    if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "") == 0) h = "127.0.0.1";
+    if (strcmp(h, "::") == 0) h = "::1";
+    return h;
+}
+
+/* --agent-url: "URL[,URL...]", each http:// or https://. */
+int server_check_agent_urls(const char *list)
+{
+    for (const char *p = list;; p++) {
+        if (strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0) {
+            fprintf(stderr, "barge server: --agent-url must be an http:// or https:// URL, or "
+                            "several separated by commas (got '%s')\n", list);
+            return -1;
+        }
+        if (!(p = strchr(p, ','))) return 0;
+    }
+}
+
+/* The URL agents launched here are given: this server's own, then, when --agent-url names
+ * several servers (servers sharing one database, docs/operations.md), all of those, so that
+ * the agents follow whichever leads. */
+char *server_agent_url(const barge_config *c, int tls)
+{
+    const char *h = server_agent_host(c);
+    const char *scheme = tls ? "https" : "http";
+    const char *peers = c->remote_url && strchr(c->remote_url, ',') ? c->remote_url : NULL;
+    if (strchr(h, ':'))
+        return xasprintf("%s://[%s]:%d%s%s", scheme, h, http_port(), peers ? "," : "",
+                         peers ? peers : "");
+    return xasprintf("%s://%s:%d%s%s", scheme, h, http_port(), peers ? "," : "",
+                     peers ? peers : "");
+}
+
+/* Adds an option to those every local agent is started with. */
+void server_add_agent_arg(barge_config *c, const char *name, const char *value)
+{
+    size_t n = 0;
+    while (c->agent_args && c->agent_args[n]) n++;
+    c->agent_args = xrealloc(c->agent_args, (n + 3) * sizeof *c->agent_args);
+    c->agent_args[n++] = xasprintf("--%s", name);
+    c->agent_args[n++] = xstrdup(value);
+    c->agent_args[n] = NULL;
+}
+
+/* Why an option the server hands to its local agents is not usable, or NULL.  The agent checks
+ * them again; checked here, a mistake stops the server at once instead of every agent. */
+const char *server_agent_option_invalid(int opt_executor_relative, const char *v)
+{
+    switch (opt_executor_relative) {
+    case 0: /* --executor */
+        return strcmp(v, "container") == 0 || strcmp(v, "process") == 0
+                   ? NULL : "must be container or process";
+    case 1: /* --registry-mirror */
+        return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0
+                   ? NULL : "must be an http:// or https:// URL";
+    case 2: /* --insecure-registry */
+        return *v && !strchr(v, '/') ? NULL : "takes a registry's HOST or HOST:PORT";
+    case 3: { /* --image-cache-size */
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        return *v && !*end && n >= 1 && n <= (1LL << 32) ? NULL
+                                                         : "must be a number of MiB, 1 or more";
+    }
+    case 5: /* --job-user */
+        return *v && !strchr(v, ':') && !strchr(v, '/') ? NULL : "takes a user's name or number";
+    case 6: /* --container-userns */
+        return strcmp(v, "on") == 0 || strcmp(v, "off") == 0 ? NULL : "must be on or off";
+    case 7: { /* --container-id-map */
+        idmap m;
+        return idmap_parse(v, &m);
+    }
+    default: { /* --pull-timeout */
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        return *v && !*end && n >= 1 && n <= 86400 ? NULL
+                                                   : "must be a number of seconds, 1 to 86400";
+    }
+    }
+}
+

@@ -1,0 +1,18 @@
+/* server_agents — what the server hands the agents it launches (server_agents.c). */
+#ifndef BARGE_SERVER_AGENTS_H
+#define BARGE_SERVER_AGENTS_H
+
+struct barge_config;
+
+/* The host agents launched here reach the server at: the bound address, with a wildcard made
+ * loopback. */
+const char *server_agent_host(const struct barge_config *c);
+/* --agent-url: "URL[,URL...]", each http:// or https://.  0, or -1 after saying why. */
+int server_check_agent_urls(const char *list);
+/* The --server value agents launched here are given (caller frees). */
+char *server_agent_url(const struct barge_config *c, int tls);
+/* Adds an option to those every local agent is started with. */
+void server_add_agent_arg(struct barge_config *c, const char *name, const char *value);
+/* Why an option handed to local agents is not usable, or NULL (which: see server.c's table). */
+const char *server_agent_option_invalid(int opt_executor_relative, const char *v);
+#endif
