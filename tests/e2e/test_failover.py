@@ -4,7 +4,8 @@ submit load: a standby leads within seconds and every acknowledged SubmitJob is 
 leader paused with SIGSTOP past its lease: a standby takes over, and the old one, resumed, is
 fenced: the SubmitJob it was handed while paused is never written, and it stops (exit status
 3).  A clean stop hands over at once.  Never two leaders at once.  An attempt that runs through
-two changes of leader ends once."""
+two changes of leader ends once, its log served by each leader.  And the whole set-up behind
+HAProxy, with an agent given both servers' URLs: kill -9 under load while jobs run."""
 import http.client
 import json
 import os
@@ -18,6 +19,9 @@ import time
 import unittest
 import urllib.error
 import urllib.request
+
+import boto3
+import botocore.config
 
 from harness import BARGE, Server
 from pg import PostgreSQL
@@ -38,9 +42,9 @@ class Submitter(threading.Thread):
     """Submits to queue "parked" through whichever server leads: on a connection error or a
     standby's 503 it moves to the next URL, as a client behind a load balancer would."""
 
-    def __init__(self, servers):
+    def __init__(self, ports):
         super().__init__(daemon=True)
-        self.servers = servers
+        self.ports = ports
         self.acked, self.standby_refusals = [], 0
         self.stopping = False
         self.error = None
@@ -49,9 +53,9 @@ class Submitter(threading.Thread):
         i = n = 0
         conn = None
         while not self.stopping:
-            s = self.servers[i % len(self.servers)]
+            port = self.ports[i % len(self.ports)]
             try:
-                conn = conn or http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+                conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 n += 1
                 conn.request("POST", "/v1/submitjob", json.dumps(
                     {"jobName": "load-%d" % n, "jobQueue": "parked", "jobDefinition": "jd"}),
@@ -159,7 +163,7 @@ class Failover(unittest.TestCase):
         b.delete_job_queue(jobQueue="default")
         self.wait_for(lambda: [q["status"] for q in b.describe_job_queues(
             jobQueues=["default"])["jobQueues"]] in ([], ["DELETED"]))
-        w = Submitter(self.servers)
+        w = Submitter([s.port for s in self.servers])
         w.start()
         try:
             self.wait_for(lambda: len(w.acked) >= 200, what="200 acknowledged submits")
@@ -396,3 +400,100 @@ class RunningAttempt(unittest.TestCase):
                 return d
             time.sleep(0.1)
         self.fail("job %s: waited %ss for %s, last %s" % (jid, timeout, want, d and d["status"]))
+
+
+class BehindHAProxy(unittest.TestCase):
+    """The whole set-up of docs/operations.md: two servers on one PostgreSQL, HAProxy in front
+    for API clients, an agent given both servers' URLs.  The leader is killed with -9 under
+    submit load while jobs run: every acknowledged SubmitJob is there, the running jobs finish,
+    each on its one attempt (none ran twice)."""
+
+    def test_kill9_under_load_with_running_jobs(self):
+        from haproxy import HAProxy
+        pg = PostgreSQL()
+        servers, agent, lb = [], None, None
+        tmp = tempfile.mkdtemp(prefix="barge-failover-lb-")
+        os.chmod(tmp, 0o777)  # jobs run as nobody
+        try:
+            url = pg.createdb("lb")
+            servers = [Server(args=("--dev", "--store", url)) for _ in range(2)]
+            servers[0].start(timeout=20)
+            servers[1].start(timeout=20, standby=True)
+            lb = HAProxy([s.url for s in servers]).start()
+            batch = boto3.client("batch", endpoint_url=lb.url, region_name="us-east-1",
+                                 aws_access_key_id="k", aws_secret_access_key="s",
+                                 config=botocore.config.Config(
+                                     retries={"mode": "standard", "max_attempts": 20}))
+            batch.create_compute_environment(computeEnvironmentName="ha", type="UNMANAGED")
+            batch.create_compute_environment(computeEnvironmentName="off", type="UNMANAGED",
+                                             state="DISABLED")
+            for q, ce in (("run", "ha"), ("parked", "off")):
+                batch.create_job_queue(jobQueueName=q, priority=1, computeEnvironmentOrder=[
+                    {"order": 1, "computeEnvironment": ce}])
+            script = 'echo "$AWS_BATCH_JOB_ATTEMPT" >> %s/runs-$AWS_BATCH_JOB_ID; sleep 6' % tmp
+            batch.register_job_definition(jobDefinitionName="jd", type="container",
+                                          containerProperties={
+                                              "image": "busybox", "command": ["sh", "-c", script],
+                                              "resourceRequirements": [
+                                                  {"type": "VCPU", "value": "1"},
+                                                  {"type": "MEMORY", "value": "64"}]})
+            with open(os.path.join(servers[0].data_dir, "agent-token")) as f:
+                token = f.read().strip()
+            log = open(os.path.join(tmp, "agent.log"), "wb")
+            agent = subprocess.Popen([BARGE, "agent", "--server",
+                                      ",".join(s.url for s in servers), "--compute-environment",
+                                      "ha", "--executor", "process", "--vcpus", "4", "--memory",
+                                      "4096", "--work-dir", os.path.join(tmp, "w"), "--token",
+                                      token], stdout=log, stderr=subprocess.STDOUT)
+            running = [batch.submit_job(jobName="r%d" % i, jobQueue="run",
+                                        jobDefinition="jd")["jobId"] for i in range(3)]
+            deadline = time.time() + 30
+            while time.time() < deadline and {j["status"] for j in batch.describe_jobs(
+                    jobs=running)["jobs"]} != {"RUNNING"}:
+                time.sleep(0.1)
+            w = Submitter([lb.port])
+            w.start()
+            try:
+                deadline = time.time() + 20
+                while len(w.acked) < 100 and time.time() < deadline:
+                    time.sleep(0.05)
+                servers[0].kill9()
+                before = len(w.acked)
+                deadline = time.time() + 30
+                while len(w.acked) < before + 100 and time.time() < deadline:
+                    time.sleep(0.05)
+            finally:
+                w.stopping = True
+                w.join(20)
+            self.assertIsNone(w.error)
+            self.assertGreater(len(w.acked), before, "no submit acknowledged after the kill")
+            missing = []
+            for i in range(0, len(w.acked), 100):
+                chunk = w.acked[i:i + 100]
+                found = {j["jobId"] for j in batch.describe_jobs(jobs=chunk)["jobs"]}
+                missing += [j for j in chunk if j not in found]
+            self.assertEqual(missing, [], "%d of %d acknowledged jobs lost" % (len(missing),
+                                                                                len(w.acked)))
+            deadline = time.time() + 60
+            ds = []
+            while time.time() < deadline:
+                ds = batch.describe_jobs(jobs=running)["jobs"]
+                if all(d["status"] in ("SUCCEEDED", "FAILED") for d in ds):
+                    break
+                time.sleep(0.2)
+            for d in ds:
+                self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+                self.assertEqual(len(d["attempts"]), 1, d["attempts"])
+                with open(os.path.join(tmp, "runs-" + d["jobId"])) as f:
+                    self.assertEqual(f.read(), "1\n")
+            self.assertIsNone(agent.poll())
+        finally:
+            if agent:
+                agent.terminate()
+                agent.wait(timeout=30)
+            if lb:
+                lb.stop()
+            for s in servers:
+                s.cleanup()
+            pg.destroy()
+            shutil.rmtree(tmp, ignore_errors=True)
