@@ -98,8 +98,8 @@ static const char *const writer_sql[W_COUNT] = {
                  "  first_ts = CASE WHEN events = 0 THEN ?2 ELSE min(first_ts, ?2) END,"
                  "  last_ts = max(last_ts, ?3), last_ingest = ?4,"
                  "  events = events + ?5, bytes = bytes + ?6 WHERE id = ?1",
-    [W_MARK] = "INSERT INTO meta(key, value) VALUES ('copied', ?1)"
-               " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [W_MARK] = ("INSERT INTO meta(key, value) VALUES ('copied', ?1)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
 };
 
 /* Steps a statement that returns no rows we need and resets it. */
