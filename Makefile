@@ -3,7 +3,7 @@
 # sanitizer builds); `make demo` sets up a fresh machine and runs the demo.
 
 CC       ?= cc
-PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto
+PKGS     := libmicrohttpd jansson sqlite3 libcurl libcrypto libpq
 # Recursive (=) so that pkg-config runs only when a compile needs it, after scripts/deps.sh.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -59,6 +59,16 @@ $(BUILD)/gen/catalog_types.inc: data/instance-types.tsv
 	@awk -F'\t' '!/^#/ && NF >= 5 { printf "    {\"%s\", %d, %d, %d, \"%s\"},\n", $$1, $$2, $$3, $$4, $$5 }' $< > $@.tmp
 	@mv $@.tmp $@
 $(BUILD)/obj/common/catalog.o $(BUILD)/fuzz/obj/common/catalog.o: $(BUILD)/gen/catalog_types.inc
+
+# The web console (docs/console.md): console/src bundled by esbuild from the npm packages that
+# console/package-lock.json pins, and embedded as C initializers that src/server/http_console.c
+# includes.
+CONSOLE_INPUTS := $(wildcard console/src/*) console/build.sh console/build.mjs console/package.json \
+                  console/package-lock.json
+$(BUILD)/gen/console_assets.inc: $(CONSOLE_INPUTS)
+	@echo "  GEN   $@"
+	@sh console/build.sh $(BUILD)/console $@
+$(BUILD)/obj/server/http_console.o $(BUILD)/fuzz/obj/server/http_console.o: $(BUILD)/gen/console_assets.inc
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -149,6 +159,7 @@ bench-smoke: $(BUILD)/barge
 		--idle-seconds 2
 	python3 bench/retention.py --barge $(CURDIR)/$(BUILD)/barge --jobs 30000 --array 5000 \
 		--plain 50 --retention-seconds 1 --agents 10 --sample-seconds 0.5
+	python3 bench/console_pages.py --barge $(CURDIR)/$(BUILD)/barge --jobs 2000 --repeat 2
 
 # The README's first command: set up a fresh machine, then run the demo.
 demo: deps

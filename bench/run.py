@@ -9,7 +9,7 @@ the header shows.
 usage: bench/run.py [--only FIG,...] [--scale] [options]      (bench/README.md says more)
 
 Figures: submit (1), array (2), e2e (3), latency (4), scale (5), containers (6, in
-bench/containers.py).  Every server this starts is `barge server --dev` on 127.0.0.1 with a fresh
+bench/containers.py), fleet (7), pg (8, the PostgreSQL store and failover: bench/pg_store.py).  Every server this starts is `barge server --dev` on 127.0.0.1 with a fresh
 data directory in a temporary directory (kept with --keep), stopped at the end even when a step
 fails; the single-node Slurm of figure 3 and figure 6's registry likewise.
 """
@@ -28,6 +28,7 @@ import tempfile
 import time
 
 import containers
+import pg_store
 from benchlib import (BenchError, fmt_mib, fmt_ms, fmt_rate, log, machine_busy, parse_setting, pct,
                       proc_cpu, ratio, target, wait_done, wall_ms)
 
@@ -35,7 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 BARGE = os.environ.get("BARGE", os.path.join(ROOT, "build", "barge"))
 TOOLS = os.environ.get("BENCH_TOOLS", os.path.join(ROOT, "build", "bench-tools"))
-FIGURES = ["submit", "array", "e2e", "latency", "scale", "containers", "fleet"]
+FIGURES = ["submit", "array", "e2e", "latency", "scale", "containers", "fleet", "pg"]
 JOBDEF = "bench-true"
 PENDING_STATES = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"]
 
@@ -1066,6 +1067,7 @@ def main():
                     "every figure ran)")
     ap.add_argument("--keep", action="store_true", help="keep the servers' data and logs")
     containers.add_options(ap)
+    pg_store.add_options(ap)
     a = ap.parse_args()
     figures = [f.strip() for f in a.only.split(",") if f.strip()]
     for f in figures:
@@ -1091,7 +1093,8 @@ def main():
     t0 = time.monotonic()
     log(f"work directory {run.work}; figures: {', '.join(figures)}")
     fns = {"submit": fig_submit, "array": fig_array, "e2e": fig_e2e, "latency": fig_latency,
-           "scale": fig_scale, "containers": containers.figure, "fleet": fig_fleet}
+           "scale": fig_scale, "containers": containers.figure, "fleet": fig_fleet,
+           "pg": lambda r: pg_store.figure(r, wrk, setup_hold, BARGE)}
     try:
         for f in figures:
             log(f"figure {f}")

@@ -17,11 +17,15 @@ set -eu
 # HTTPS: Debian's libmicrohttpd is built with GnuTLS, so serving TLS needs nothing more; the
 # tests make their own CA and certificates with openssl.
 # Metrics: prometheus brings promtool, which checks GET /metrics's text in the tests.
+# PostgreSQL: libpq-dev for the shared store (--store postgresql://...); postgresql for its
+# server binaries (initdb, pg_ctl), which the tests and benchmarks start in temporary directories.
 # Several servers: haproxy is the load balancer the tests put in front of them
 # (tests/e2e/haproxy.py, docs/operations.md).
+# Console: npm builds it (console/build.sh: esbuild and the AWS signer, pinned by its lock file);
+# the tests click through it in Debian's chromium, driven by Playwright (tests/e2e/js).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
           libssl-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
-          busybox-static awscli prometheus haproxy $*"
+          busybox-static awscli prometheus haproxy chromium libpq-dev postgresql $*"
 
 missing=""
 for p in $PACKAGES; do
@@ -48,6 +52,13 @@ if [ -n "$missing" ]; then
     case " $missing " in *" docker-registry "*)
         if [ -d /run/systemd/system ]; then
             $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+        fi
+    esac
+    # Likewise the cluster the postgresql package makes and starts (port 5432): the tests start
+    # their own.
+    case " $missing " in *" postgresql "*)
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
         fi
     esac
     # Likewise the Prometheus server (port 9090): the tests need only its promtool; and the

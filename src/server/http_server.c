@@ -29,6 +29,7 @@
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
 #include "server/api/auth.h"
+#include "server/http_console.h"
 #include "server/http_guard.h"
 #include "server/http_sse.h"
 
@@ -55,6 +56,7 @@ typedef struct http_req {
     char *target;
     char *authorization; /* agents' requests: the header, for their handlers to check */
     json_t *stream_req;  /* GET /barge/v1/events: the stream's request, once its first poll is in */
+    int standby;         /* answered as a standby (X-Barge-Role: standby) */
 } http_req;
 
 /* Connections in all, and how long a kept-alive connection may wait for its next request. */
@@ -87,6 +89,46 @@ static void set_answer(http_req *r, int status, const char *type, const char *fm
     r->resp = errbody_new(type, msg);
     r->resp_len = strlen(r->resp);
     r->phase = REQ_ANSWERED;
+}
+
+/* While the server stands by (http_standby): every request is answered here, before routing,
+ * with the contract of docs/agent-protocol.md ("Standby servers"). */
+static pthread_mutex_t standby_mu = PTHREAD_MUTEX_INITIALIZER;
+static int standby_on;
+static char standby_leader[256];
+
+void http_standby(int on, const char *leader)
+{
+    pthread_mutex_lock(&standby_mu);
+    standby_on = on;
+    snprintf(standby_leader, sizeof standby_leader, "%s", leader ? leader : "");
+    pthread_mutex_unlock(&standby_mu);
+}
+
+/* 1 when the request was answered as a standby's. */
+static int standby_answer(http_req *r, const char *url)
+{
+    pthread_mutex_lock(&standby_mu);
+    int on = standby_on;
+    char leader[sizeof standby_leader];
+    memcpy(leader, standby_leader, sizeof leader);
+    pthread_mutex_unlock(&standby_mu);
+    if (!on) return 0;
+    r->standby = 1;
+    if (strcmp(url, "/healthz") == 0) {
+        json_t *body = json_pack("{s:s, s:s}", "status", "standby", "leader",
+                                 leader[0] ? leader : "unknown");
+        r->status = 503;
+        r->resp = json_dumps(body, JSON_COMPACT);
+        r->resp_len = strlen(r->resp);
+        r->phase = REQ_ANSWERED;
+        json_decref(body);
+        return 1;
+    }
+    set_answer(r, 503, "ServerException",
+               "this barge server is a standby and does not serve requests; retry (the leader "
+               "is %s)", leader[0] ? leader : "not known yet");
+    return 1;
 }
 
 /* Calls that only read are not in the audit trail, nor are agents' and health checks'. */
@@ -150,6 +192,7 @@ static enum MHD_Result send_answer(http_req *r)
     metrics_http(r->op ? r->op->name : "unknown", r->status);
     MHD_add_response_header(resp, "x-amzn-RequestId", id);
     if (r->err_type) MHD_add_response_header(resp, "x-amzn-ErrorType", r->err_type);
+    if (r->standby) MHD_add_response_header(resp, "X-Barge-Role", "standby");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -453,6 +496,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                        "the request did not arrive whole within %d seconds (the server's "
                        "--request-timeout)", barge_cfg.request_timeout_s);
             return send_answer(r);
+        }
+        /* A standby reads no body: the answer goes now and the connection closes after it. */
+        if (standby_answer(r, url)) return send_answer(r);
+        /* The console's files: static, unsigned, answered here (http_console.h). */
+        if (http_console_wants(method, url)) {
+            r->phase = REQ_ANSWERED;
+            return http_console_answer(conn, url);
         }
         r->op = api_route(method, url);
         if (!r->op) /* log reads and the agent's log upload: see serve_logs */

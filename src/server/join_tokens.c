@@ -74,6 +74,30 @@ int join_tokens_server(const char *data_dir, const char *token)
     return 0;
 }
 
+int join_tokens_share(store *db)
+{
+    if (!token_path_) return 0; /* --agent-token: the operator gives every server the same */
+    char *shared = NULL;
+    if (store_pg_shared_value(db, "agent-token", server_token, &shared) < 0) {
+        fprintf(stderr, "barge server: cannot read the shared agent token: %s\n",
+                store_errmsg(db));
+        return 1;
+    }
+    if (strcmp(shared, server_token) != 0) {
+        snprintf(server_token, sizeof server_token, "%s", shared);
+        agent_ident_set_server_token(server_token);
+        int fd = open(token_path_, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, server_token, strlen(server_token)) < 0 || fsync(fd) < 0)
+            log_warn("cannot write the shared agent token to %s: %s", token_path_,
+                     strerror(errno));
+        if (fd >= 0) close(fd);
+        log_info("the agent token is the shared store's (written to %s)", token_path_);
+    }
+    explicit_bzero(shared, strlen(shared));
+    free(shared);
+    return 0;
+}
+
 void join_tokens_reload(void)
 {
     char *why = NULL;

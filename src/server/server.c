@@ -48,6 +48,7 @@
 #include "server/webhooks.h"
 #include "server/server_usage.h"
 #include "server/server_reload.h"
+#include "server/server_store.h"
 #include "server/tls.h"
 #include "server/model/secrets.h"
 
@@ -253,10 +254,13 @@ int server_main(int argc, char **argv)
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
            OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS, OPT_PROVIDER,
-           OPT_AGENTURL, OPT_WEBHOOKS, OPT_RETENTION };
+           OPT_AGENTURL, OPT_WEBHOOKS, OPT_STORE, OPT_LEASE, OPT_RENEW, OPT_RETENTION };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
+        {"store", required_argument, NULL, OPT_STORE},
+        {"lease-ms", required_argument, NULL, OPT_LEASE},
+        {"lease-renew-ms", required_argument, NULL, OPT_RENEW},
         {"region", required_argument, NULL, OPT_REGION},
         {"account-id", required_argument, NULL, OPT_ACCOUNT},
         {"dev", no_argument, NULL, OPT_DEV},
@@ -322,6 +326,11 @@ int server_main(int argc, char **argv)
             }
             break;
         case OPT_DATADIR: c->data_dir = optarg; break;
+        case OPT_STORE: case OPT_LEASE: case OPT_RENEW: {
+            static const char *const names[] = {"store", "lease-ms", "lease-renew-ms"};
+            if (server_store_option(names[o - OPT_STORE], optarg, c) < 0) return 2;
+            break;
+        }
         case OPT_REGION:
             if (!*optarg || strlen(optarg) > 50) {
                 fprintf(stderr, "barge server: --region must be 1 to 50 characters\n");
@@ -604,11 +613,14 @@ int server_main(int argc, char **argv)
         c->self_exe = self;
     }
     char *err = NULL;
-    store *db = store_sqlite_open(c->data_dir, c->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL,
-                                  &err);
+    store *db = server_store_open(c, &err);
     if (!db) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
+        return 1;
+    }
+    if (c->store_uri && join_tokens_share(db)) {
+        store_close(db);
         return 1;
     }
     if (audit_open(c->data_dir, &err) < 0) {
@@ -636,6 +648,30 @@ int server_main(int argc, char **argv)
     jobdef_init();
     api_init();
     api_job_init();
+    /* On a shared store HTTP starts first, as a standby, and the state is loaded once this
+     * server leads. */
+    char *holder = NULL;
+    int lead = 1;
+    if (c->store_uri) {
+        http_standby(1, NULL);
+        if (http_start(c->listen_host, c->listen_port, c->http_threads, &err) == 0) {
+            holder = server_store_holder(c, tls_cert != NULL);
+            lead = server_store_lead(c, db, logs, holder, &stop, &err);
+            http_standby(1, holder); /* while loading */
+        } else {
+            lead = -1;
+        }
+        free(holder);
+    }
+    if (lead <= 0) {
+        if (lead < 0) fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        http_stop();
+        server_store_release();
+        logstore_close(logs);
+        store_close(db);
+        return lead < 0;
+    }
     state *st = model_load(db, &err);
     if (!st) {
         fprintf(stderr, "barge server: %s\n", err);
@@ -666,7 +702,8 @@ int server_main(int argc, char **argv)
         return 1;
     }
     webhooks_start(c->data_dir, api_route("POST", "/barge/v1/getevents"));
-    if (http_start(c->listen_host, c->listen_port, c->http_threads, &err) < 0) {
+    http_standby(0, NULL);
+    if (!c->store_uri && http_start(c->listen_host, c->listen_port, c->http_threads, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
         core_stop();
@@ -716,6 +753,7 @@ int server_main(int argc, char **argv)
     http_quiesce();
     webhooks_stop();
     core_stop();
+    server_store_release();
     webhooks_join();
     http_stop();
     model_free(st);

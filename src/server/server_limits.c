@@ -7,6 +7,7 @@
 
 #include "common/mem.h"
 #include "server/base/ratelimit.h"
+#include "server/base/store.h"
 
 int server_limit_option(const char *name, const char *arg, barge_config *c)
 {
@@ -47,6 +48,27 @@ int server_token_option(const char *name, const char *arg, char **out)
     }
     free(*out);
     *out = xstrdup(arg);
+    return 0;
+}
+
+int server_store_option(const char *name, const char *arg, barge_config *c)
+{
+    if (strcmp(name, "store") == 0) {
+        if (!store_is_pg(arg)) {
+            fprintf(stderr, "barge server: --store takes a PostgreSQL URI, postgresql://... or "
+                            "postgres://... (got '%s'); without it the store is "
+                            "DATA_DIR/barge.db\n", arg);
+            return -1;
+        }
+        c->store_uri = arg;
+        return 0;
+    }
+    long v;
+    int lease = strcmp(name, "lease-ms") == 0;
+    if (server_number_option(name, arg, lease ? 200 : 50, lease ? 600000 : 300000, &v) < 0)
+        return -1;
+    if (lease) c->lease_ms = (int)v;
+    else c->lease_renew_ms = (int)v;
     return 0;
 }
 

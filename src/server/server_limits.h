@@ -16,4 +16,7 @@ int server_number_option(const char *name, const char *arg, long min, long max, 
 int server_token_option(const char *name, const char *arg, char **out);
 /* --retention-hours (retention.h): 0, or -1 after printing why. */
 int server_retention_option(const char *arg, barge_config *c);
+/* --store, --lease-ms and --lease-renew-ms (name without dashes) into c; 0, or -1 after a
+ * sentence on standard error. */
+int server_store_option(const char *name, const char *arg, barge_config *c);
 #endif

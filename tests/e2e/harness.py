@@ -92,7 +92,10 @@ class Server:
     def url(self):
         return "http://%s:%d" % (self.host, self.port)
 
-    def start(self, timeout=10):
+    def start(self, timeout=10, standby=False):
+        """Starts the server and waits until /healthz answers 200, or with standby=True the
+        503 of a standby (servers sharing a PostgreSQL store: tests/e2e/pg.py), or with
+        standby="any" either."""
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [self.binary or BARGE, "server", "--listen", "%s:%d" % (self.host, self.port),
@@ -106,8 +109,12 @@ class Server:
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1,
                                             context=self.ssl_context()) as r:
-                    if r.status == 200:
+                    if r.status == 200 and standby in (False, "any"):
                         return self
+            except urllib.error.HTTPError as e:
+                if e.code == 503 and standby in (True, "any"):
+                    return self
+                time.sleep(0.02)
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.02)
         raise RuntimeError("barge server did not answer /healthz in %ss:\n%s" % (timeout, self.read_log()))

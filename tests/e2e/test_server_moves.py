@@ -4,7 +4,7 @@ clients go through HAProxy (Debian's), which health-checks /healthz (docs/operat
 the server is killed with -9 and started again on the other address with the same data: a
 running attempt carries on, ends once with its own exit code and whole log, and clients that
 only know HAProxy's address see it all.  (Several servers on one PostgreSQL database, with
-standbys, are tested in test_store_pg's failover tests; these tests need no database.)"""
+standbys, are tested in test_failover; these tests need no database.)"""
 import time
 
 import boto3

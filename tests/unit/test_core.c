@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,7 +37,7 @@ static void op_plain(core_call *call, void *ctx, int64_t now)
 }
 
 /* The core is generic: these hooks stand in for the server's. */
-static int commits, finals, reloads, fail_commit, wrote;
+static int commits, finals, reloads, fail_commit, wrote, fail_reloads;
 static atomic_int ticks; /* written by the core thread, watched by the test */
 static int before_commit(void *ctx, int final)
 {
@@ -51,6 +52,12 @@ static int before_commit(void *ctx, int final)
 static int reload(void *ctx, char **err)
 {
     reloads++;
+    if (fail_reloads > 0) {
+        /* A store that cannot be read (a database gone away) */
+        fail_reloads--;
+        *err = strdup("the store cannot be read");
+        return -1;
+    }
     fail_commit = 0;
     return 0;
 }
@@ -187,7 +194,7 @@ static void test_failed_batch_rolls_back_and_reloads(void)
     pthread_mutex_lock(&mu);
     while (!answered[5] && pthread_cond_timedwait(&cv, &mu, &ts) == 0) {}
     CHECK_EQ_INT(answered[5], 1);
-    CHECK_EQ_INT(statuses[5], 500);
+    CHECK_EQ_INT(statuses[5], 503);
     pthread_mutex_unlock(&mu);
     /* The tick hook keeps running on its period (waited for, not timed: machines are busy). */
     for (int i = 0; i < 1000 && ticks < 3; i++) usleep(10 * 1000);
@@ -205,10 +212,62 @@ static void test_failed_batch_rolls_back_and_reloads(void)
     CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* A failed commit whose state cannot be read back leaves the core broken: calls are answered
+ * 503 without running, until a reload succeeds (tried every half second); then they run. */
+static void test_unreadable_store_answers_503_until_it_reads(void)
+{
+    char dir[] = "/tmp/barge-unit-core-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char *err = NULL;
+    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
+    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
+    memset(answered, 0, sizeof answered);
+    commits = finals = reloads = ticks = wrote = 0;
+    fail_commit = 1;
+    fail_reloads = 2;
+    core_hooks hooks = {.ctx = db, .before_commit = before_commit, .reload = reload};
+    CHECK_EQ_INT(core_start(db, &hooks, &err), 0);
+    prepare(0, op_write, done);
+    core_submit(&calls[0]);
+    CHECK(wait_answered(1, 10));
+    CHECK_EQ_INT(statuses[0], 503);
+    /* Broken now: a write is refused without running. */
+    prepare(1, op_write, done);
+    core_submit(&calls[1]);
+    CHECK(wait_answered(2, 10));
+    CHECK_EQ_INT(statuses[1], 503);
+    int n = 0;
+    CHECK_EQ_INT(store_scan(db, "test", count_one, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    /* The reloads succeed after two failures (one every half second); a write then commits. */
+    int ok = 0;
+    for (int i = 0; i < 100 && !ok; i++) {
+        answered[2] = 0;
+        prepare(2, op_write, done);
+        core_submit(&calls[2]);
+        pthread_mutex_lock(&mu);
+        while (!answered[2]) pthread_cond_wait(&cv, &mu);
+        ok = statuses[2] == 200;
+        pthread_mutex_unlock(&mu);
+        if (!ok) usleep(100 * 1000);
+    }
+    CHECK(ok);
+    CHECK_EQ_INT(reloads, 3);
+    core_stop();
+    n = 0;
+    CHECK_EQ_INT(store_scan(db, "test", count_one, &n), 0);
+    CHECK_EQ_INT(n, 1);
+    store_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
 int main(void)
 {
     log_level = LOG_ERROR + 1;
     RUN(test_parked_and_answered_in_one_batch);
     RUN(test_failed_batch_rolls_back_and_reloads);
+    RUN(test_unreadable_store_answers_503_until_it_reads);
     return 0;
 }

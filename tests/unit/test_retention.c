@@ -193,12 +193,19 @@ static void test_a_job_an_unfinished_one_may_tell_stays(void)
     pass(LATER, 100);
     CHECK(jobs_find(st->jobs, "bad") == NULL);
     CHECK(jobs_find(st->jobs, "w") == w);
-    /* slow ends and tells w (finished: nothing happens to it); then w may go. */
+    /* slow ends (an hour from now, by its agent's clock) and tells w (finished: nothing
+     * happens to it); then w may go, and goes off slow's list of dependents, which stays. */
     begin();
-    end(slow, 0);
+    int64_t hour = util_now_ms() + 3600 * 1000;
+    attempt_end e = {.has_exit_code = 1, .exit_code = 0, .status_reason = "exited"};
+    attempt_finish(st, slow, &e, hour);
     commit();
-    pass(LATER, 100);
+    CHECK_EQ_INT(slow->n_dependents, 1);
+    pass(util_now_ms() + 2 * KEEP, 100);
     CHECK(jobs_find(st->jobs, "w") == NULL);
+    CHECK(jobs_find(st->jobs, "slow") == slow);
+    CHECK_EQ_INT(slow->n_dependents, 0);
+    pass(hour + KEEP, 100);
     CHECK(jobs_find(st->jobs, "slow") == NULL);
     /* A job that still waits for its dependencies of course stays: it is not finished. */
 }

@@ -290,17 +290,38 @@ static int create_jq(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
-/* A queue as Describe gives it (a new reference).  AWS describes every queue with its type; one
+/* barge's own member of a queue's description: its jobs counted by status, kept as they change
+ * (jq_rt's n_status), and its arrays' children from their parents' summaries: one look per
+ * queue and per array, never per job, so that the console's queues page costs the same with a
+ * million jobs as with ten. */
+static json_t *queue_counts(api_ctx *c, const char *name)
+{
+    jq_rt *rt = dict_get(&c->st->jobs->queues, name);
+    uint64_t kids[JS_COUNT] = {0};
+    json_t *counts = json_object(), *children = json_object();
+    for (size_t a = 0; rt && a < rt->n_arrays; a++)
+        for (int s = 0; s < JS_COUNT; s++) kids[s] += rt->arrays[a]->summary[s];
+    for (int s = 0; s < JS_COUNT; s++) {
+        json_object_set_new(counts, job_status_name(s), json_integer(rt ? rt->n_status[s] : 0));
+        json_object_set_new(children, job_status_name(s), json_integer((json_int_t)kids[s]));
+    }
+    return json_pack("{s:o, s:o}", "jobsByStatus", counts, "arrayChildrenByStatus", children);
+}
+
+/* A queue as Describe gives it (a new object).  AWS describes every queue with its type; one
  * created without a jobQueueType is not pinned to a kind of compute (it may move to the other
  * kind), so its type is the one its environments give now. */
 static json_t *described(api_ctx *c, json_t *jq)
 {
-    if (json_object_get(jq, "jobQueueType")) return json_incref(jq);
-    jq_rec *q = res_jq(c->st, json_string_value(json_object_get(jq, "jobQueueName")));
-    int kind = q ? res_jq_fargate(q) : -1;
     json_t *d = json_copy(jq);
-    json_object_set_new(d, "jobQueueType",
-                        json_string(kind_queue_type(kind == 1 ? KIND_FARGATE : KIND_EC2)));
+    const char *name = json_string_value(json_object_get(jq, "jobQueueName"));
+    if (!json_object_get(jq, "jobQueueType")) {
+        jq_rec *q = res_jq(c->st, name);
+        int kind = q ? res_jq_fargate(q) : -1;
+        json_object_set_new(d, "jobQueueType",
+                            json_string(kind_queue_type(kind == 1 ? KIND_FARGATE : KIND_EC2)));
+    }
+    json_object_set_new(d, "barge", queue_counts(c, name ? name : ""));
     return d;
 }
 

@@ -134,6 +134,15 @@ static json_t *computed_part(state *st, job *j, json_t **ctr)
                                                    "started"));
     json_object_set_new(b, "attempts", ran);
     json_object_set_new(b, "usage", usage);
+    /* The jobs that wait for this one (dependsOn names the other way), as far as this server
+     * knows them: for the console's graph.  The first 100, and how many in all. */
+    if (j->n_dependents) {
+        json_t *deps = json_array();
+        for (uint32_t i = 0; i < j->n_dependents && i < 100; i++)
+            json_array_append_new(deps, json_string(j->dependents[i]->id));
+        json_object_set_new(b, "dependents", deps);
+        json_object_set_new(b, "dependentCount", json_integer(j->n_dependents));
+    }
     const char *inst = j->inst_id;
     if (inst) json_object_set_new(b, "instanceId", json_string(inst));
     if (j->ce_name) json_object_set_new(b, "computeEnvironment", json_string(j->ce_name));

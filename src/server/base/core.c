@@ -28,6 +28,9 @@ static struct {
     store *db;
     core_hooks hooks;
     int failed; /* the current batch cannot be committed */
+    int broken; /* the state could not be read back after a failed commit: every call gets a
+                 * 503 until a reload succeeds (a store that went away and comes back) */
+    int64_t next_reload; /* monotonic ms of the next try while broken */
     timer *timers; /* sorted by due; touched only by the core thread */
     core_call *late, *late_tail; /* parked calls answered after the current batch commits */
 } core = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -192,12 +195,35 @@ static void run_timers(void)
     }
 }
 
+/* After a rollback, or while broken: the state read back from the store.  A store that cannot
+ * be read (a database that went away) leaves the core broken, answering 503s and trying again
+ * every half second, instead of serving a state that is not the stored one. */
 static void reload_after_failure(void)
 {
     char *err = NULL;
     if (core.hooks.reload(core.hooks.ctx, &err) != 0) {
-        log_error("core: cannot reload the state after a failed commit: %s; stopping", err);
-        abort();
+        if (!core.broken)
+            log_error("core: cannot reload the state after a failed commit: %s; answering 503 "
+                      "until the store answers again", err);
+        free(err);
+        core.broken = 1;
+        core.next_reload = util_mono_ms() + 500;
+        return;
+    }
+    if (core.broken) log_info("core: the state is read back from the store; serving again");
+    core.broken = 0;
+}
+
+/* A batch that arrives while the core is broken: nothing runs, every call is answered. */
+static void refuse_batch(core_call *batch)
+{
+    for (core_call *c = batch, *next; c; c = next) {
+        next = c->next;
+        json_decref(c->req);
+        c->req = NULL;
+        answer_error(c, 503, "ServerException",
+                     "the server cannot reach its store; nothing was changed, retry the request");
+        c->done(c);
     }
 }
 
@@ -214,7 +240,7 @@ static void fail_late_answers(void)
     for (core_call *c = core.late; c; c = c->late_next) {
         if (c->status != 200) continue;
         free(c->body);
-        answer_error(c, 500, "ServerException",
+        answer_error(c, 503, "ServerException",
                      "the server could not make this change durable; ask again");
     }
 }
@@ -224,8 +250,9 @@ static void *core_main(void *unused)
     for (;;) {
         pthread_mutex_lock(&core.mu);
         while (!core.head && !core.stopping) {
-            if (core.timers) {
-                int64_t wait = core.timers->due - util_mono_ms();
+            if (core.timers || core.broken) {
+                int64_t due = core.broken ? core.next_reload : core.timers->due;
+                int64_t wait = due - util_mono_ms();
                 if (wait <= 0) break;
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
@@ -243,6 +270,14 @@ static void *core_main(void *unused)
         pthread_mutex_unlock(&core.mu);
 
         int final = stopping && !batch;
+        if (core.broken) {
+            if (util_mono_ms() >= core.next_reload) reload_after_failure();
+            if (core.broken) {
+                refuse_batch(batch);
+                if (stopping) break;
+                continue;
+            }
+        }
 
         /* One transaction for the whole batch and the timers that are due. */
         core.failed = 0;
@@ -270,7 +305,8 @@ static void *core_main(void *unused)
             for (core_call *c = batch; c; c = c->next) {
                 if (c->parked) continue;
                 free(c->body);
-                answer_error(c, 500, "ServerException",
+                /* 503: the AWS SDKs retry it, and nothing of it happened. */
+                answer_error(c, 503, "ServerException",
                              "the server could not make this change durable; nothing was "
                              "changed, retry the request");
             }

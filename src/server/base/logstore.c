@@ -80,6 +80,10 @@ typedef struct pending {
     int by_name;
     int drop; /* delete the stream and its events instead (logstore_delete_stream) */
     int again; /* a drop with events left: queued again after the batch */
+    /* Read back from the copy, so not copied again: > 0 for the last item of an import (the
+     * copy's position it brings this store to), -1 for the others; 0 for the rest. */
+    int64_t import_pos;
+    char *resolved;     /* by_name: the group the stream was found in (malloc'd), else NULL */
     size_t n;
     logstore_event ev[];
 } pending;
@@ -89,7 +93,7 @@ static const char *const writer_sql[W_COUNT] = {
     [W_COMMIT] = "COMMIT",
     [W_ROLLBACK] = "ROLLBACK",
     [W_FIND] = "SELECT id FROM streams WHERE grp = ?1 AND name = ?2",
-    [W_FIND_NAME] = "SELECT id FROM streams WHERE name = ?1 ORDER BY id DESC LIMIT 1",
+    [W_FIND_NAME] = "SELECT id, grp FROM streams WHERE name = ?1 ORDER BY id DESC LIMIT 1",
     [W_GROUP] = "INSERT INTO groups(name, created) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
     [W_MAKE] = "INSERT INTO streams(grp, name, created) VALUES (?1, ?2, ?3)",
     [W_EVENT] = "INSERT INTO events(stream, ts, ingest, msg) VALUES (?1, ?2, ?3, ?4)",
@@ -97,6 +101,8 @@ static const char *const writer_sql[W_COUNT] = {
                  "  first_ts = CASE WHEN events = 0 THEN ?2 ELSE min(first_ts, ?2) END,"
                  "  last_ts = max(last_ts, ?3), last_ingest = ?4,"
                  "  events = events + ?5, bytes = bytes + ?6 WHERE id = ?1",
+    [W_MARK] = ("INSERT INTO meta(key, value) VALUES ('copied', ?1)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
     [W_DROP_EVENTS] = ("DELETE FROM events WHERE id IN"
                        " (SELECT id FROM events WHERE stream = ?1 LIMIT ?2)"),
     [W_DROP_STREAM] = "DELETE FROM streams WHERE id = ?1",
@@ -120,11 +126,13 @@ static int run(sqlite3_stmt *st)
 
 /* The writer ---------------------------------------------------------------------------- */
 
-/* The id of the stream that find (bound already) returns, in *id; 0 when there is none. */
-static int find_id(sqlite3_stmt *find, int64_t *id)
+/* The id of the stream that find (bound already) returns, in *id; 0 when there is none.  When
+ * group is given, the stream's group (find's second column) goes there, malloc'd. */
+static int find_id(sqlite3_stmt *find, int64_t *id, char **group)
 {
     int rc = sqlite3_step(find);
     *id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
+    if (group && rc == SQLITE_ROW) *group = xstrdup((const char *)sqlite3_column_text(find, 1));
     sqlite3_reset(find);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
@@ -145,7 +153,7 @@ static int drop_stream(logstore *ls, pending *p)
     sqlite3_stmt *find = ls->wst[W_FIND];
     sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
     sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
-    if (find_id(find, &id) < 0) return -1;
+    if (find_id(find, &id, NULL) < 0) return -1;
     if (!id) return 0;
     sqlite3_stmt *del = ls->wst[W_DROP_EVENTS];
     sqlite3_bind_int64(del, 1, id);
@@ -170,12 +178,14 @@ static int write_item(logstore *ls, pending *p)
     if (p->by_name) {
         /* Looked up here, in queue order, so a stream made by an earlier call is found. */
         sqlite3_bind_text(ls->wst[W_FIND_NAME], 1, p->stream, -1, SQLITE_STATIC);
-        if (find_id(ls->wst[W_FIND_NAME], &id) < 0) return -1;
+        free(p->resolved);
+        p->resolved = NULL;
+        if (find_id(ls->wst[W_FIND_NAME], &id, &p->resolved) < 0) return -1;
     }
     if (!id) {
         sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
         sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
-        if (find_id(find, &id) < 0) return -1;
+        if (find_id(find, &id, NULL) < 0) return -1;
     }
     if (!id) {
         if (make_group(ls, p->group, p->ingest) < 0) return -1;
@@ -208,11 +218,45 @@ static int write_item(logstore *ls, pending *p)
     return run(upd);
 }
 
-static int write_batch(logstore *ls, pending *batch)
+/* The batch's items that were not read back from the copy, for the copy. */
+static int64_t copy_batch(logstore_copy_fn copy, void *ctx, pending *batch)
+{
+    size_t n = 0;
+    /* Deletions are this store's own (the retention's): the copy keeps what it was given. */
+    for (pending *p = batch; p; p = p->next) n += !p->import_pos && !p->drop;
+    if (!n) return 0;
+    logstore_copy_item *items = xcalloc(n, sizeof *items);
+    size_t i = 0;
+    for (pending *p = batch; p; p = p->next) {
+        if (p->import_pos || p->drop) continue;
+        items[i++] = (logstore_copy_item){p->resolved ? p->resolved : p->group, p->stream,
+                                          p->ev, p->n};
+    }
+    int64_t pos = copy(ctx, items, n);
+    free(items);
+    return pos;
+}
+
+/* The items first, so that by-name streams are resolved; then the copy, inside the local
+ * transaction: a batch the copy refused is not written here either, and one written here
+ * records the copy's position with it, so reading the copy back later skips exactly it. */
+static int write_batch(logstore *ls, pending *batch, logstore_copy_fn copy, void *ctx)
 {
     if (run(ls->wst[W_BEGIN]) < 0) return -1;
-    for (pending *p = batch; p; p = p->next)
+    int64_t mark = 0;
+    for (pending *p = batch; p; p = p->next) {
         if (write_item(ls, p) < 0) goto fail;
+        if (p->import_pos > mark) mark = p->import_pos;
+    }
+    if (copy) {
+        int64_t pos = copy_batch(copy, ctx, batch);
+        if (pos < 0) goto fail;
+        if (pos > mark) mark = pos;
+    }
+    if (mark > 0) {
+        sqlite3_bind_int64(ls->wst[W_MARK], 1, mark);
+        if (run(ls->wst[W_MARK]) < 0) goto fail;
+    }
     if (run(ls->wst[W_COMMIT]) < 0) goto fail;
     return 0;
 fail:
@@ -257,11 +301,14 @@ static void *writer_main(void *arg)
         while (!ls->head && !ls->stopping) pthread_cond_wait(&ls->work, &ls->mu);
         pending *batch = ls->head;
         ls->head = ls->tail = NULL;
+        logstore_copy_fn copy = ls->copy;
+        void *copy_ctx = ls->copy_ctx;
+        ls->writing = batch != NULL;
         pthread_mutex_unlock(&ls->mu);
         if (!batch) break; /* stopping, and everything is written */
 
         int fault = fault_now(ls);
-        int rc = fault ? -1 : write_batch(ls, batch);
+        int rc = fault ? -1 : write_batch(ls, batch, copy, copy_ctx);
         if (rc < 0)
             log_error("logstore: writing log events to %s failed: %s; they are lost", ls->path,
                       fault ? "an injected fault ($BARGE_FAULT_LOGSTORE)" : sqlite3_errmsg(ls->w));
@@ -278,10 +325,12 @@ static void *writer_main(void *arg)
                 *again_tail = p;
                 again_tail = &p->next;
             } else {
+                free(p->resolved);
                 free(p);
             }
         }
         pthread_mutex_lock(&ls->mu);
+        ls->writing = 0;
         ls->queued -= size;
         ls->committed = last;
         /* Deletes with events left go on in the next batch, behind what queued meanwhile. */
@@ -307,7 +356,7 @@ static void *writer_main(void *arg)
 }
 
 static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int by_name,
-                        const logstore_event *ev, size_t n, int drop)
+                        const logstore_event *ev, size_t n, int64_t import_pos, int drop)
 {
     /* Callers check names where they come from outside; the listings rely on it. */
     BARGE_ASSERT(logstore_group_name_valid(group));
@@ -319,6 +368,8 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
     p->size = size;
     p->n = n;
     p->by_name = by_name;
+    p->import_pos = import_pos;
+    p->resolved = NULL;
     p->drop = drop;
     p->again = 0;
     p->ingest = util_now_ms();
@@ -357,23 +408,23 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
 uint64_t logstore_append(logstore *ls, const char *group, const char *stream,
                          const logstore_event *ev, size_t n)
 {
-    return enqueue(ls, group, stream, 0, ev, n, 0);
+    return enqueue(ls, group, stream, 0, ev, n, 0, 0);
 }
 
 uint64_t logstore_append_by_name(logstore *ls, const char *fallback_group, const char *stream,
                                  const logstore_event *ev, size_t n)
 {
-    return enqueue(ls, fallback_group, stream, 1, ev, n, 0);
+    return enqueue(ls, fallback_group, stream, 1, ev, n, 0, 0);
 }
 
 uint64_t logstore_create_group(logstore *ls, const char *group)
 {
-    return enqueue(ls, group, NULL, 0, NULL, 0, 0);
+    return enqueue(ls, group, NULL, 0, NULL, 0, 0, 0);
 }
 
 uint64_t logstore_delete_stream(logstore *ls, const char *group, const char *stream)
 {
-    return enqueue(ls, group, stream, 0, NULL, 0, 1);
+    return enqueue(ls, group, stream, 0, NULL, 0, 0, 1);
 }
 
 int logstore_wait(logstore *ls, uint64_t ticket)
@@ -391,6 +442,46 @@ int logstore_wait(logstore *ls, uint64_t ticket)
 void logstore_create_stream(logstore *ls, const char *group, const char *stream)
 {
     logstore_append(ls, group, stream, NULL, 0);
+}
+
+void logstore_set_copy(logstore *ls, logstore_copy_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&ls->mu);
+    ls->copy = fn;
+    ls->copy_ctx = ctx;
+    /* A batch taken before this call may still use the old copy. */
+    while (ls->writing) pthread_cond_wait(&ls->done, &ls->mu);
+    pthread_mutex_unlock(&ls->mu);
+}
+
+uint64_t logstore_import(logstore *ls, const logstore_copy_item *items, size_t n, int64_t pos)
+{
+    uint64_t ticket = 0;
+    for (size_t i = 0; i < n; i++)
+        ticket = enqueue(ls, items[i].group, items[i].stream, 0, items[i].ev, items[i].n,
+                         i + 1 == n ? pos : -1, 0);
+    return ticket;
+}
+
+int64_t logstore_copied(logstore *ls)
+{
+    char *err = NULL;
+    reader *r = logstore__reader_take(ls, &err);
+    if (!r) {
+        log_error("logstore: %s", err);
+        free(err);
+        return -1;
+    }
+    sqlite3_stmt *st;
+    int64_t out = -1;
+    if (sqlite3_prepare_v2(r->db, "SELECT value FROM meta WHERE key = 'copied'", -1, &st,
+                           NULL) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    logstore__reader_give(ls, r);
+    return out;
 }
 
 /* Opening and closing ------------------------------------------------------------------- */

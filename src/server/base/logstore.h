@@ -144,6 +144,29 @@ typedef struct logstore_group_list {
     char *next; /* NULL when nothing remains */
 } logstore_group_list;
 
+/* A copy of what the store writes, kept elsewhere: the shared PostgreSQL store, so that the
+ * next server to lead has the lines this one received (docs/operations.md).  An item is a group
+ * made (stream NULL), a stream made (n 0), or events of a stream; group is the stream's own
+ * group also for logstore_append_by_name's events. */
+typedef struct logstore_copy_item {
+    const char *group, *stream;
+    const logstore_event *ev;
+    size_t n;
+} logstore_copy_item;
+/* Keeps items in the copy, in one transaction; returns the copy's position after them (> 0), or
+ * -1 when they could not be kept there (the batch then fails here too, and its callers are told
+ * so).  Runs on the writer thread. */
+typedef int64_t (*logstore_copy_fn)(void *ctx, const logstore_copy_item *items, size_t n);
+/* From the next batch on, every batch is copied first, and the position it returns recorded
+ * with the batch (fn NULL: no more).  Returns once a batch in progress has ended. */
+void logstore_set_copy(logstore *ls, logstore_copy_fn fn, void *ctx);
+/* The copy's position up to which this store holds what was copied (its own copies and
+ * imports): 0 when none; -1 on a read error. */
+int64_t logstore_copied(logstore *ls);
+/* Writes items read back from the copy, up to its position pos, without copying them again;
+ * returns a ticket for logstore_wait. */
+uint64_t logstore_import(logstore *ls, const logstore_copy_item *items, size_t n, int64_t pos);
+
 /* Opens (creating if needed) DIR/logs.db and starts the writer.  NULL with *err on failure. */
 logstore *logstore_open(const char *dir, char **err);
 /* Commits everything queued, stops the writer and closes every connection.  Accepts NULL. */

@@ -16,7 +16,7 @@
 /* The writer's statements (logstore.c) and each reader's (logstore_read.c). */
 enum {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_FIND, W_FIND_NAME, W_GROUP, W_MAKE, W_EVENT, W_UPDATE,
-    W_DROP_EVENTS, W_DROP_STREAM, W_COUNT
+    W_MARK, W_DROP_EVENTS, W_DROP_STREAM, W_COUNT
 };
 enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_COUNT };
 
@@ -43,6 +43,10 @@ struct logstore {
     int stopping;
     /* Events deleted since the free pages were last given back (the writer's). */
     uint64_t dropped;
+    /* logstore_set_copy's, under mu; the writer takes them with each batch. */
+    logstore_copy_fn copy;
+    void *copy_ctx;
+    int writing; /* a batch is being written (under mu) */
     /* A test hook: while the file named by $BARGE_FAULT_LOGSTORE exists, commits fail (NULL
      * without it).  Read by the writer thread only. */
     char *fault_path;

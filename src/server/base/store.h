@@ -3,10 +3,12 @@
  * The core thread is the only caller.  It opens a transaction, applies the writes of a whole
  * batch of requests, and commits once: one fsync acknowledges many requests (group commit).
  * Records are JSON documents addressed by (kind, key); the in-memory state is rebuilt from them
- * at start-up.  SQLite is the embedded implementation; PostgreSQL can implement the same table. */
+ * at start-up.  SQLite is the embedded implementation (store_sqlite.c); PostgreSQL the shared one
+ * (store_pg.c), which several servers reach and only the leader writes to. */
 #ifndef BARGE_STORE_H
 #define BARGE_STORE_H
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct store store;
 typedef int (*store_scan_fn)(void *arg, const char *key, const char *doc, size_t len);
@@ -34,6 +36,20 @@ enum store_sync { STORE_SYNC_FULL, STORE_SYNC_NORMAL };
 /* Opens (creating and migrating as needed) DIR/barge.db.  On failure returns NULL and sets *err
  * to a sentence for the operator (caller frees). */
 store *store_sqlite_open(const char *dir, enum store_sync sync, char **err);
+
+/* Whether --store names a PostgreSQL database (postgresql:// or postgres://). */
+int store_is_pg(const char *spec);
+/* Connects to the database conninfo names (a libpq URI), creating and migrating its tables as
+ * needed.  A schema newer than this binary knows is refused.  On failure returns NULL and sets
+ * *err to a sentence (caller frees). */
+store *store_pg_open(const char *conninfo, char **err);
+/* From now on every commit renews, in its own transaction, the lease of this epoch (lease_ms
+ * more), and is refused when another server has taken the lease over: then fenced() runs (it
+ * must not return). */
+void store_pg_lead(store *s, int64_t epoch, int lease_ms, void (*fenced)(void));
+/* A setting every server must share, such as the agent token: the stored value of key, or
+ * proposed stored now when there is none.  Returns 0 and *out (caller frees), or -1. */
+int store_pg_shared_value(store *s, const char *key, const char *proposed, char **out);
 
 static inline int store_begin(store *s) { return s->ops->begin(s); }
 static inline int store_commit(store *s) { return s->ops->commit(s); }

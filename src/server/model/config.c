@@ -11,6 +11,8 @@ void config_defaults(barge_config *c)
     c->account_id = "123456789012";
     c->dev = 0;
     c->sync_full = 1;
+    c->lease_ms = 3000;
+    c->lease_renew_ms = 1000;
     c->http_threads = 2;
     c->max_conns_per_addr = 512;
     c->request_timeout_s = 30;

@@ -14,6 +14,10 @@ typedef struct barge_config {
     char *account_id;
     int dev;               /* single-machine developer mode */
     int sync_full;         /* fsync every commit (default) */
+    /* --store: a PostgreSQL URI shared by several servers, or NULL for DATA_DIR/barge.db. */
+    const char *store_uri;
+    int lease_ms, lease_renew_ms; /* the leader's lease on a shared store (pg_lease.h) */
+    const char *role;             /* "leader" on a shared store once leading; NULL alone */
     int http_threads;
     /* Hostile clients (docs/operations.md). */
     int max_conns_per_addr;   /* connections one client address may hold at once */

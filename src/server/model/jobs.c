@@ -467,6 +467,23 @@ void jobs_unlist_gone(jq_rt *q, job *const *gone, size_t n)
     free(arrays);
 }
 
+static void drop_gone_dependents(job *on)
+{
+    uint32_t w = 0;
+    for (uint32_t r = 0; r < on->n_dependents; r++) {
+        job *d = on->dependents[r];
+        if (!(d->parent ? d->parent : d)->gone) on->dependents[w++] = d;
+    }
+    on->n_dependents = w;
+}
+
+void jobs_forget_gone_dependents(job *on)
+{
+    drop_gone_dependents(on);
+    for (uint32_t k = 0; on->children && k < on->array_size; k++)
+        drop_gone_dependents(on->children[k]);
+}
+
 static void forget_head(const job **seen, const job *j)
 {
     if (*seen && (*seen == j || (*seen)->parent == j)) *seen = NULL;

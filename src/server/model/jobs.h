@@ -148,6 +148,9 @@ void jobs_note_finished(jobs *js, job *j);
  * lists (q->all, q->arrays); jobs_unlink_gone then takes one, marked gone, out of the index and
  * its queue's counts, and frees it with its children. */
 void jobs_unlist_gone(jq_rt *q, job *const *gone, size_t n);
+/* Takes the jobs marked gone (and their children) off the lists of dependents of on and of its
+ * children: a finished job keeps its list, which DescribeJobs shows (api/jobdesc.c). */
+void jobs_forget_gone_dependents(job *on);
 void jobs_unlink_gone(jobs *js, job *j);
 /* Deletes the store's records of j and its children, inside the core's transaction. */
 void jobs_forget_stored(struct state *st, job *j);

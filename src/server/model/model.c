@@ -89,6 +89,13 @@ static job *find_job(state *st, const char *id)
     return jobs_find(st->jobs, id);
 }
 
+static void model_free_keeping(state *st, fleet *kept)
+{
+    /* A failed reload gives the kept fleet back to the state it came from. */
+    if (kept) st->fleet = NULL;
+    model_free(st);
+}
+
 static state *load(store *db, fleet *kept, char **err)
 {
     state *st = xcalloc(1, sizeof *st);
@@ -115,33 +122,33 @@ static state *load(store *db, fleet *kept, char **err)
         if (store_scan(db, kinds[i], load_one, &la) != 0) {
             if (!*err)
                 *err = xasprintf("reading the store failed: %s", store_errmsg(db));
-            model_free(st);
+            model_free_keeping(st, kept);
             return NULL;
         }
     }
     settle_transitional(st);
     if (store_scan(db, META_KIND, find_clean_stop, &st->clean_stop) != 0) {
         *err = xasprintf("reading the store failed: %s", store_errmsg(db));
-        model_free(st);
+        model_free_keeping(st, kept);
         return NULL;
     }
     st->forget_clean_stop = st->clean_stop;
     /* The instances before the jobs: the attempts under way go back on them (attempt_recover).
      * After a failed commit the fleet is the one kept, not the store's. */
     if (!kept && instance_store_load(st, err) != 0) {
-        model_free(st);
+        model_free_keeping(st, kept);
         return NULL;
     }
     /* Shares first: the attempts jobs_load finds under way add to their usage from now on. */
     if (jobs_load_shares(st, err) != 0 || jobs_load(st, err) != 0 ||
         retention_load(st, err) != 0) {
-        model_free(st);
+        model_free_keeping(st, kept);
         return NULL;
     }
     /* The events after the jobs they name; from now on every change of status makes one. */
     st->events = events_new();
     if (events_load(st, find_job, err) != 0) {
-        model_free(st);
+        model_free_keeping(st, kept);
         return NULL;
     }
     st->jobs->events = st->events;
@@ -160,8 +167,14 @@ int model_reload(state *st, char **err)
     /* The transaction was rolled back, so spec records written in it are gone too; loading
      * marks again those that are stored. */
     jobspec_forget_stored();
-    state *fresh = load(st->db, fleet_detach(st), err);
-    if (!fresh) return -1;
+    fleet *kept = fleet_detach(st);
+    state *fresh = load(st->db, kept, err);
+    if (!fresh) {
+        /* The store could not be read (a database gone away): the core stands still and tries
+         * again; the fleet stays with the old state, which is freed or replaced later. */
+        st->fleet = kept;
+        return -1;
+    }
     fresh->logs = st->logs;
     state old = *st;
     events_take_waiters(fresh->events, old.events);

@@ -44,6 +44,22 @@ static int waits_on_unfinished(state *st, const job *j)
     return found;
 }
 
+/* Takes j, marked gone, off the lists of dependents of the jobs it named in its dependsOn that
+ * stay, so that no list points at freed memory. */
+static void unhook(state *st, const job *j)
+{
+    const char *own = j->spec->own;
+    if (!strstr(own, "\"dependsOn\"") || strstr(own, "\"dependsOn\":[]")) return;
+    json_t *deps = jobspec_own(j->spec, "dependsOn");
+    size_t i;
+    json_t *d;
+    json_array_foreach(deps, i, d) {
+        job *on = jobs_find(st->jobs, json_string_value(json_object_get(d, "jobId")));
+        if (on && !(on->parent ? on->parent : on)->gone) jobs_forget_gone_dependents(on);
+    }
+    json_decref(deps);
+}
+
 static int removable(state *st, const job *j)
 {
     if (!job_status_done(j->status) || j->dirty) return 0;
@@ -130,6 +146,7 @@ retention_stats retention_pass(state *st, int64_t now_ms, int64_t keep_ms, size_
         for (uint32_t k = 0; j->children && k < j->array_size; k++)
             rs.streams += drop_logs(st, j->children[k]);
         jobs_forget_stored(st, j);
+        unhook(st, j);
     }
     /* Out of their queues' lists, a queue at a time (a slice's jobs are most often of one). */
     job **of_queue = xmalloc(n_batch * sizeof *of_queue);

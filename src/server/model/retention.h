@@ -13,11 +13,12 @@
  * A job is let go when it has been SUCCEEDED or FAILED for the retention: a plain job or an
  * array or multi-node parent, with all its children (which are never let go alone).  What points
  * at a job is taken care of first: its events lose it (readers skip them, as those of a job
- * that no longer exists: events.h), its queue's lists and the index forget it.  A job that waits
- * for nothing any more holds no pointer to what it depended on, and a finished dependency has
- * told its dependents already; only a job that failed while a dependency of its own still runs
- * (another one failed) may still be on that dependency's list of dependents, and it is kept
- * until that dependency has finished too.
+ * that no longer exists: events.h), its queue's lists and the index forget it, and so do the
+ * lists of dependents of the jobs it depended on that stay (DescribeJobs names them).  A job
+ * that waits holds no pointer to what it depends on, and a finished dependency has told its
+ * dependents already; but a job that failed while a dependency of its own still runs (another
+ * one failed) is still on that dependency's list of dependents, which will be walked when it
+ * ends, so it is kept until that dependency has finished too.
  *
  * Submit order numbers (job.h, seq) go on across removals and restarts: the next one is kept
  * in the store with each removal, so that a removed job's number is never given again (paging

@@ -1,0 +1,168 @@
+#include "server/base/pg_lease.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "server/base/store_pg_schema.h"
+
+struct pg_lease {
+    PGconn *conn;
+    char *holder;
+    int lease_ms, renew_ms;
+    int64_t epoch;
+    void (*lost)(void);
+    pthread_t thread;
+    int running;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stopping;
+};
+
+pg_lease *pg_lease_open(const char *conninfo, const char *holder, int lease_ms, int renew_ms,
+                        char **err)
+{
+    PGconn *conn = store_pg_connect(conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        *err = xasprintf("cannot connect to the PostgreSQL store for the lease: %s",
+                         PQerrorMessage(conn));
+        for (size_t n = strlen(*err); n && (*err)[n - 1] == '\n';) (*err)[--n] = '\0';
+        PQfinish(conn);
+        return NULL;
+    }
+    pg_lease *l = xcalloc(1, sizeof *l);
+    l->conn = conn;
+    l->holder = xstrdup(holder);
+    l->lease_ms = lease_ms;
+    l->renew_ms = renew_ms;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    return l;
+}
+
+int pg_lease_ms(const pg_lease *l)
+{
+    return l->lease_ms;
+}
+
+static int reachable(pg_lease *l)
+{
+    if (PQstatus(l->conn) == CONNECTION_OK) return 1;
+    PQreset(l->conn);
+    return PQstatus(l->conn) == CONNECTION_OK;
+}
+
+int64_t pg_lease_try(pg_lease *l, char *leader, size_t n)
+{
+    if (n) leader[0] = '\0';
+    if (!reachable(l)) return -1;
+    char lease[16];
+    snprintf(lease, sizeof lease, "%d", l->lease_ms);
+    const char *params[2] = {l->holder, lease};
+    /* Taken only once expired by the database's clock; the epoch moves on, which fences out
+     * whoever held it before. */
+    PGresult *r = PQexecParams(
+        l->conn,
+        "UPDATE barge_lease SET holder = $1, epoch = epoch + 1,"
+        " expires = clock_timestamp() + $2::int * interval '1 millisecond'"
+        " WHERE id = 1 AND expires < clock_timestamp() RETURNING epoch",
+        2, NULL, params, NULL, NULL, 0);
+    int64_t out = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        out = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+        if (out > 0) l->epoch = out;
+    }
+    PQclear(r);
+    if (out != 0) return out;
+    r = PQexec(l->conn, "SELECT holder FROM barge_lease WHERE id = 1");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && n)
+        snprintf(leader, n, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+/* 1 renewed, 0 the epoch is gone, -1 the database did not answer. */
+static int renew(pg_lease *l)
+{
+    if (!reachable(l)) return -1;
+    char epoch[24], lease[16];
+    snprintf(epoch, sizeof epoch, "%lld", (long long)l->epoch);
+    snprintf(lease, sizeof lease, "%d", l->lease_ms);
+    const char *params[2] = {epoch, lease};
+    PGresult *r = PQexecParams(
+        l->conn,
+        "UPDATE barge_lease SET expires = clock_timestamp() + $2::int * interval '1 millisecond'"
+        " WHERE id = 1 AND epoch = $1::bigint",
+        2, NULL, params, NULL, NULL, 0);
+    int out = -1;
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) out = strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    return out;
+}
+
+static void *keeper(void *arg)
+{
+    pg_lease *l = arg;
+    int failing = 0;
+    pthread_mutex_lock(&l->mu);
+    while (!l->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += l->renew_ms / 1000;
+        ts.tv_nsec += (long)(l->renew_ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+        if (l->stopping) break;
+        pthread_mutex_unlock(&l->mu);
+        int rc = renew(l);
+        if (rc == 0) l->lost(); /* does not return */
+        if (rc < 0 && !failing)
+            log_warn("lease: cannot renew the leader's lease: %s; trying every %d ms (a standby "
+                     "may take over once it expires, and this server then stops)",
+                     PQerrorMessage(l->conn), l->renew_ms);
+        if (rc > 0 && failing) log_info("lease: renewed again");
+        failing = rc < 0;
+        pthread_mutex_lock(&l->mu);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+void pg_lease_keep(pg_lease *l, void (*lost)(void))
+{
+    l->lost = lost;
+    l->running = pthread_create(&l->thread, NULL, keeper, l) == 0;
+    if (!l->running) log_error("lease: cannot start the thread that renews the lease");
+}
+
+void pg_lease_release(pg_lease *l)
+{
+    if (!l) return;
+    if (l->running) {
+        pthread_mutex_lock(&l->mu);
+        l->stopping = 1;
+        pthread_cond_signal(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->thread, NULL);
+    }
+    if (l->epoch > 0 && reachable(l)) {
+        char epoch[24];
+        snprintf(epoch, sizeof epoch, "%lld", (long long)l->epoch);
+        const char *params[1] = {epoch};
+        PGresult *r = PQexecParams(l->conn,
+                                   "UPDATE barge_lease SET expires = '-infinity'"
+                                   " WHERE id = 1 AND epoch = $1::bigint",
+                                   1, NULL, params, NULL, NULL, 0);
+        PQclear(r);
+    }
+    PQfinish(l->conn);
+    free(l->holder);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l);
+}

@@ -1,0 +1,30 @@
+/* pg_lease — leadership among servers that share one PostgreSQL store.
+ *
+ * One row of the database (barge_lease) names the leader, its epoch (the fencing number) and
+ * when the lease expires, by the DATABASE's clock, so the servers' own clocks never matter.  A
+ * server takes the lease only once it has expired, and taking it adds one to the epoch.  The
+ * leader renews it from a thread of its own (every renew_ms, lease_ms more each time), and every
+ * commit of its store checks the epoch in the same transaction (store_pg_lead): a leader that
+ * was paused past its lease finds its epoch gone at its next commit or renewal and stops. */
+#ifndef BARGE_PG_LEASE_H
+#define BARGE_PG_LEASE_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pg_lease pg_lease;
+
+/* A connection of its own to conninfo; holder names this server in the row (its URL). */
+pg_lease *pg_lease_open(const char *conninfo, const char *holder, int lease_ms, int renew_ms,
+                        char **err);
+/* One try: returns the new epoch when this server now holds the lease, 0 when another server
+ * holds it (its name is then copied to leader, "" when it is not known), -1 when the database
+ * cannot be reached. */
+int64_t pg_lease_try(pg_lease *l, char *leader, size_t n);
+/* Starts renewing the lease taken by pg_lease_try; lost() runs (and must not return) when the
+ * epoch is no longer this server's. */
+void pg_lease_keep(pg_lease *l, void (*lost)(void));
+/* Stops renewing and, when the lease is still this server's, ends it at once so that a standby
+ * takes over without waiting for it to expire.  Frees l. */
+void pg_lease_release(pg_lease *l);
+int pg_lease_ms(const pg_lease *l);
+#endif

@@ -1,0 +1,253 @@
+#include "server/base/pg_logcopy.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "server/base/store_pg_schema.h"
+
+struct pg_logcopy {
+    PGconn *conn;
+    int64_t epoch;
+    int lease_ms;
+    void (*fenced)(void);
+    int failing; /* the last catch-up failed: said once */
+};
+
+pg_logcopy *pg_logcopy_open(const char *uri, char **err)
+{
+    PGconn *conn = store_pg_connect(uri);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        *err = xasprintf("cannot connect to the PostgreSQL store for the logs: %s",
+                         PQerrorMessage(conn));
+        for (size_t n = strlen(*err); n && (*err)[n - 1] == '\n';) (*err)[--n] = '\0';
+        PQfinish(conn);
+        return NULL;
+    }
+    pg_logcopy *c = xcalloc(1, sizeof *c);
+    c->conn = conn;
+    return c;
+}
+
+void pg_logcopy_close(pg_logcopy *c)
+{
+    if (!c) return;
+    PQfinish(c->conn);
+    free(c);
+}
+
+void pg_logcopy_lead(pg_logcopy *c, int64_t epoch, int lease_ms, void (*fenced)(void))
+{
+    c->epoch = epoch;
+    c->lease_ms = lease_ms;
+    c->fenced = fenced;
+}
+
+static int reachable(pg_logcopy *c)
+{
+    if (PQstatus(c->conn) == CONNECTION_OK) return 1;
+    PQreset(c->conn);
+    return PQstatus(c->conn) == CONNECTION_OK;
+}
+
+/* An element of a text array literal, quoted; NULL as NULL. */
+static void element(buf *a, const char *s, size_t len)
+{
+    if (a->len > 1) buf_append(a, ",", 1);
+    if (!s) {
+        buf_append(a, "NULL", 4);
+        return;
+    }
+    buf_append(a, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"' || s[i] == '\\') {
+            buf_append(a, s + run, i - run);
+            buf_append(a, "\\", 1);
+            run = i;
+        }
+    }
+    buf_append(a, s + run, len - run);
+    buf_append(a, "\"", 1);
+}
+
+/* A message as a bytea element: "\\x" and its hex (messages may hold any byte). */
+static void bytes_element(buf *a, const char *s, size_t len)
+{
+    if (a->len > 1) buf_append(a, ",", 1);
+    buf_append(a, "\"\\\\x", 4);
+    char hex[2 * 256 + 1];
+    for (size_t at = 0; at < len; at += 256) {
+        size_t n = len - at < 256 ? len - at : 256;
+        util_hex(s + at, n, hex);
+        buf_append(a, hex, 2 * n);
+    }
+    buf_append(a, "\"", 1);
+}
+
+int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
+{
+    pg_logcopy *c = ctx;
+    buf arr[5] = {{0}};
+    for (int i = 0; i < 5; i++) buf_append(&arr[i], "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        const logstore_copy_item *it = &items[i];
+        size_t rows = it->stream && it->n ? it->n : 1;
+        for (size_t e = 0; e < rows; e++) {
+            const char *kind = !it->stream ? "g" : it->n ? "e" : "s";
+            element(&arr[0], kind, 1);
+            element(&arr[1], it->group, strlen(it->group));
+            element(&arr[2], it->stream, it->stream ? strlen(it->stream) : 0);
+            if (it->stream && it->n) {
+                char ts[24];
+                snprintf(ts, sizeof ts, "%lld", (long long)it->ev[e].timestamp);
+                element(&arr[3], ts, strlen(ts));
+                bytes_element(&arr[4], it->ev[e].message, it->ev[e].len);
+            } else {
+                element(&arr[3], NULL, 0);
+                element(&arr[4], NULL, 0);
+            }
+        }
+    }
+    for (int i = 0; i < 5; i++) buf_append(&arr[i], "}", 2);
+    char epoch[24], lease[16];
+    snprintf(epoch, sizeof epoch, "%lld", (long long)c->epoch);
+    snprintf(lease, sizeof lease, "%d", c->lease_ms);
+    const char *params[7] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
+                             arr[4].data};
+    /* Numbered in the batch's order (ORDER BY the arrays' ordinality). */
+    static const char sql[] =
+        "WITH i AS (INSERT INTO barge_logs(kind, grp, stream, ts, msg)"
+        "  SELECT k, g, s, t, m FROM unnest($3::\"char\"[], $4::text[], $5::text[],"
+        "                                   $6::bigint[], $7::bytea[])"
+        "    WITH ORDINALITY AS x(k, g, s, t, m, o) ORDER BY o RETURNING seq)"
+        " SELECT (SELECT max(seq) FROM i), barge_fence($1::bigint, $2::int)";
+    int64_t out = -1;
+    if (reachable(c)) {
+        PGresult *r = PQexecParams(c->conn, sql, 7, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+            out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        } else {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            if (state && strcmp(state, STORE_PG_FENCED) == 0 && c->fenced) c->fenced();
+            log_error("logstore: copying log events to PostgreSQL failed: %s",
+                      PQresultErrorMessage(r));
+        }
+        PQclear(r);
+    } else {
+        log_error("logstore: PostgreSQL is unreachable for the log copy: %s",
+                  PQerrorMessage(c->conn));
+    }
+    for (int i = 0; i < 5; i++) buf_free(&arr[i]);
+    return out;
+}
+
+/* Rows read back from the table: items of consecutive events of one stream. */
+typedef struct {
+    logstore_copy_item *items;
+    logstore_event *ev;
+    size_t n_items, n_ev;
+} readback;
+
+static int bytea_value(const char *v, char **out, size_t *len)
+{
+    /* Hex format: \x then two digits a byte. */
+    size_t n = strlen(v);
+    if (n < 2 || v[0] != '\\' || v[1] != 'x' || (n - 2) % 2) return -1;
+    *len = (n - 2) / 2;
+    *out = xmalloc(*len + 1);
+    if (*len && util_unhex_bytes(v + 2, *out, *len) < 0) {
+        free(*out);
+        return -1;
+    }
+    return 0;
+}
+
+long pg_logcopy_catch_up(pg_logcopy *c, logstore *ls, long max_rows)
+{
+    long total = 0;
+    for (;;) {
+        if (max_rows > 0 && total >= max_rows) return total;
+        int64_t from = logstore_copied(ls);
+        if (from < 0) return -1;
+        if (!reachable(c)) {
+            if (!c->failing) log_warn("logstore: PostgreSQL is unreachable for the log copy");
+            c->failing = 1;
+            return -1;
+        }
+        char pos[24];
+        snprintf(pos, sizeof pos, "%lld", (long long)from);
+        const char *params[1] = {pos};
+        PGresult *r = PQexecParams(c->conn,
+                                   "SELECT seq, kind, grp, stream, ts, msg FROM barge_logs"
+                                   " WHERE seq > $1::bigint ORDER BY seq LIMIT 5000",
+                                   1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            if (!c->failing)
+                log_warn("logstore: reading the log copy failed: %s", PQresultErrorMessage(r));
+            c->failing = 1;
+            PQclear(r);
+            return -1;
+        }
+        c->failing = 0;
+        int rows = PQntuples(r);
+        if (rows == 0) {
+            PQclear(r);
+            return total;
+        }
+        readback rb = {xcalloc((size_t)rows, sizeof *rb.items),
+                       xcalloc((size_t)rows, sizeof *rb.ev), 0, 0};
+        int64_t last = from;
+        int bad = 0;
+        for (int i = 0; i < rows && !bad; i++) {
+            last = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+            char kind = PQgetvalue(r, i, 1)[0];
+            const char *grp = PQgetvalue(r, i, 2);
+            const char *stream = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
+            if (!logstore_group_name_valid(grp) || (kind != 'g' && !stream)) {
+                bad = 1;
+                break;
+            }
+            logstore_copy_item *prev = rb.n_items ? &rb.items[rb.n_items - 1] : NULL;
+            if (kind == 'e') {
+                logstore_event *e = &rb.ev[rb.n_ev++];
+                e->timestamp = strtoll(PQgetvalue(r, i, 4), NULL, 10);
+                char *msg;
+                if (bytea_value(PQgetvalue(r, i, 5), &msg, &e->len) < 0) {
+                    rb.n_ev--;
+                    bad = 1;
+                    break;
+                }
+                e->message = msg;
+                /* Events follow each other in one item while they are of one stream. */
+                if (prev && prev->n && prev->ev + prev->n == e && strcmp(prev->group, grp) == 0 &&
+                    strcmp(prev->stream, stream) == 0) {
+                    prev->n++;
+                    continue;
+                }
+                rb.items[rb.n_items++] = (logstore_copy_item){grp, stream, e, 1};
+            } else {
+                rb.items[rb.n_items++] = (logstore_copy_item){grp, kind == 'g' ? NULL : stream,
+                                                              NULL, 0};
+            }
+        }
+        long got = 0;
+        if (!bad) {
+            got = (long)rows;
+            if (logstore_wait(ls, logstore_import(ls, rb.items, rb.n_items, last)) < 0) got = -1;
+        } else {
+            log_error("logstore: the log copy holds a row this barge cannot read (after "
+                      "position %lld)", (long long)from);
+        }
+        for (size_t i = 0; i < rb.n_ev; i++) free((char *)rb.ev[i].message);
+        free(rb.items);
+        free(rb.ev);
+        PQclear(r);
+        if (got < 0 || bad) return -1;
+        total += got;
+    }
+}

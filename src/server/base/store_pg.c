@@ -1,0 +1,339 @@
+/* store_pg — the shared store: the records in a PostgreSQL database, reached with libpq.
+ *
+ * Several servers may point at one database; only the one holding the lease writes
+ * (pg_lease.h).  A batch's writes are kept in memory, the last write of each record winning,
+ * and store_commit sends them all as ONE statement: its deletes and upserts as arrays, and a
+ * call of barge_fence(epoch), which renews the lease and raises an error when another server
+ * took it over.  One statement is one implicit transaction and one round trip: a server paused
+ * past its lease can never write after another one leads, and a batch costs the database one
+ * commit (one WAL flush) however many records it changed. */
+#include "server/base/store.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "server/base/store_pg_schema.h"
+
+/* One pending write: doc NULL is a delete. */
+typedef struct {
+    char *kind, *key, *doc;
+    size_t len;
+} pending;
+
+typedef struct {
+    store base;
+    PGconn *conn;
+    char *conninfo;
+    /* The core thread commits while the main thread may scan (start-up): one user at a time. */
+    pthread_mutex_t mu;
+    pending *w;
+    size_t n, cap;
+    size_t *slot; /* open addressing over w: index + 1, 0 empty */
+    size_t nslot;
+    char err[512];
+    int64_t epoch; /* the lease's fencing number this server holds; 0: not leading */
+    int lease_ms;
+    void (*fenced)(void);
+} pg_store;
+
+static void set_err(pg_store *s, const char *what, const char *detail)
+{
+    snprintf(s->err, sizeof s->err, "%s: %s", what, detail && *detail ? detail : "unknown error");
+    size_t n = strlen(s->err);
+    while (n && (s->err[n - 1] == '\n' || s->err[n - 1] == ' ')) s->err[--n] = '\0';
+}
+
+/* A lost connection (the database restarted, a network cut) is opened again before the next
+ * use; until it opens, every use fails and the core answers 503s. */
+static int connected(pg_store *s)
+{
+    if (PQstatus(s->conn) == CONNECTION_OK) return 0;
+    PQreset(s->conn);
+    if (PQstatus(s->conn) == CONNECTION_OK) {
+        log_info("store: connected to PostgreSQL again");
+        return 0;
+    }
+    set_err(s, "PostgreSQL is unreachable", PQerrorMessage(s->conn));
+    return -1;
+}
+
+static uint64_t hash2(const char *a, const char *b)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *a; a++) h = (h ^ (unsigned char)*a) * 1099511628211ULL;
+    h = (h ^ 0x1f) * 1099511628211ULL;
+    for (; *b; b++) h = (h ^ (unsigned char)*b) * 1099511628211ULL;
+    return h;
+}
+
+static void clear_pending(pg_store *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->w[i].kind);
+        free(s->w[i].key);
+        free(s->w[i].doc);
+    }
+    s->n = 0;
+    if (s->nslot) memset(s->slot, 0, s->nslot * sizeof *s->slot);
+}
+
+static void rehash(pg_store *s)
+{
+    size_t n = s->nslot ? s->nslot * 2 : 1024;
+    free(s->slot);
+    s->slot = xcalloc(n, sizeof *s->slot);
+    s->nslot = n;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t h = (size_t)hash2(s->w[i].kind, s->w[i].key) & (n - 1);
+        while (s->slot[h]) h = (h + 1) & (n - 1);
+        s->slot[h] = i + 1;
+    }
+}
+
+/* The batch's write of (kind, key): the same record written twice in a batch is sent once. */
+static void record_write(pg_store *s, const char *kind, const char *key, const char *doc,
+                         size_t len)
+{
+    if ((s->n + 1) * 2 > s->nslot) rehash(s);
+    size_t h = (size_t)hash2(kind, key) & (s->nslot - 1);
+    for (; s->slot[h]; h = (h + 1) & (s->nslot - 1)) {
+        pending *p = &s->w[s->slot[h] - 1];
+        if (strcmp(p->kind, kind) == 0 && strcmp(p->key, key) == 0) {
+            free(p->doc);
+            p->doc = doc ? xstrndup(doc, len) : NULL;
+            p->len = len;
+            return;
+        }
+    }
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        s->w = xrealloc(s->w, s->cap * sizeof *s->w);
+    }
+    s->w[s->n] = (pending){xstrdup(kind), xstrdup(key), doc ? xstrndup(doc, len) : NULL, len};
+    s->slot[h] = ++s->n;
+}
+
+static int pg_begin(store *b)
+{
+    clear_pending((pg_store *)b);
+    return 0;
+}
+
+static int pg_put(store *b, const char *kind, const char *key, const char *doc, size_t len)
+{
+    record_write((pg_store *)b, kind, key, doc, len);
+    return 0;
+}
+
+static int pg_del(store *b, const char *kind, const char *key)
+{
+    record_write((pg_store *)b, kind, key, NULL, 0);
+    return 0;
+}
+
+static void pg_rollback(store *b)
+{
+    clear_pending((pg_store *)b);
+}
+
+/* An element of a text array literal: quoted, with " and \ escaped. */
+static void array_add(buf *a, const char *s, size_t len)
+{
+    buf_append(a, a->len > 1 ? ",\"" : "\"", a->len > 1 ? 2 : 1);
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"' || s[i] == '\\') {
+            buf_append(a, s + run, i - run);
+            buf_append(a, "\\", 1);
+            run = i;
+        }
+    }
+    buf_append(a, s + run, len - run);
+    buf_append(a, "\"", 1);
+}
+
+/* Sends the batch: deletes, upserts and the lease's check in one statement. */
+static int pg_commit(store *b)
+{
+    pg_store *s = (pg_store *)b;
+    buf arr[5] = {{0}};
+    for (int i = 0; i < 5; i++) buf_append(&arr[i], "{", 1);
+    for (size_t i = 0; i < s->n; i++) {
+        pending *p = &s->w[i];
+        int put = p->doc != NULL;
+        array_add(&arr[put ? 2 : 0], p->kind, strlen(p->kind));
+        array_add(&arr[put ? 3 : 1], p->key, strlen(p->key));
+        if (put) array_add(&arr[4], p->doc, p->len);
+    }
+    for (int i = 0; i < 5; i++) buf_append(&arr[i], "}", 2); /* with the NUL */
+    char epoch[24], lease[16];
+    snprintf(epoch, sizeof epoch, "%lld", (long long)s->epoch);
+    snprintf(lease, sizeof lease, "%d", s->lease_ms);
+    const char *params[7] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
+                             arr[4].data};
+    /* The CTEs that change data run whether or not the outer query reads them; a record is
+     * in one of the two lists only, so their order does not matter. */
+    static const char sql[] =
+        "WITH d AS (DELETE FROM barge_records r USING unnest($3::text[], $4::text[]) AS x(k, y)"
+        "           WHERE r.kind = x.k AND r.key = x.y),"
+        " i AS (INSERT INTO barge_records(kind, key, doc)"
+        "       SELECT * FROM unnest($5::text[], $6::text[], $7::text[])"
+        "       ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc)"
+        " SELECT barge_fence($1::bigint, $2::int)";
+    /* A batch that wrote nothing still checks the epoch (its answers are reads of a state
+     * that must still be the stored one), but need not wait for a WAL flush: the lease's new
+     * expiry may be lost with the database without harm. */
+    static const char fence_only[] =
+        "SELECT set_config('synchronous_commit', 'off', true), barge_fence($1::bigint, $2::int)";
+    int rc = -1;
+    pthread_mutex_lock(&s->mu);
+    if (connected(s) == 0) {
+        PGresult *r = PQexecParams(s->conn, s->n ? sql : fence_only, s->n ? 7 : 2, NULL,
+                                   params, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            rc = 0;
+        } else {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            set_err(s, "PostgreSQL refused the commit", PQresultErrorMessage(r));
+            if (state && strcmp(state, STORE_PG_FENCED) == 0 && s->fenced) {
+                PQclear(r);
+                pthread_mutex_unlock(&s->mu);
+                for (int i = 0; i < 5; i++) buf_free(&arr[i]);
+                s->fenced(); /* does not return */
+                return -1;
+            }
+        }
+        PQclear(r);
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < 5; i++) buf_free(&arr[i]);
+    clear_pending(s);
+    return rc;
+}
+
+/* Rows arrive one at a time (single-row mode): a store of millions of records is never held
+ * whole in libpq's memory. */
+static int pg_scan(store *b, const char *kind, store_scan_fn fn, void *arg)
+{
+    pg_store *s = (pg_store *)b;
+    int out = -1;
+    pthread_mutex_lock(&s->mu);
+    if (connected(s) == 0) {
+        const char *params[1] = {kind};
+        if (!PQsendQueryParams(s->conn,
+                               "SELECT key, doc FROM barge_records WHERE kind = $1 ORDER BY key",
+                               1, NULL, params, NULL, NULL, 0) ||
+            !PQsetSingleRowMode(s->conn)) {
+            set_err(s, "reading the store failed", PQerrorMessage(s->conn));
+        } else {
+            PGresult *r;
+            int stop = 0, failed = 0;
+            while ((r = PQgetResult(s->conn))) {
+                ExecStatusType st = PQresultStatus(r);
+                if (st == PGRES_SINGLE_TUPLE && !stop) {
+                    stop = fn(arg, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+                              (size_t)PQgetlength(r, 0, 1));
+                } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
+                    set_err(s, "reading the store failed", PQresultErrorMessage(r));
+                    failed = 1;
+                }
+                PQclear(r);
+            }
+            out = failed ? -1 : stop;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return out;
+}
+
+static const char *pg_errmsg(store *b)
+{
+    return ((pg_store *)b)->err;
+}
+
+static void pg_close(store *b)
+{
+    pg_store *s = (pg_store *)b;
+    clear_pending(s);
+    free(s->w);
+    free(s->slot);
+    PQfinish(s->conn);
+    free(s->conninfo);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static const struct store_ops pg_ops = {
+    pg_begin, pg_commit, pg_rollback, pg_put, pg_del, pg_scan, pg_errmsg, pg_close,
+};
+
+int store_is_pg(const char *spec)
+{
+    return spec && (strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0);
+}
+
+store *store_pg_open(const char *conninfo, char **err)
+{
+    *err = NULL;
+    PGconn *conn = store_pg_connect(conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        *err = xasprintf("cannot connect to the PostgreSQL store: %s", PQerrorMessage(conn));
+        for (size_t n = strlen(*err); n && (*err)[n - 1] == '\n';) (*err)[--n] = '\0';
+        PQfinish(conn);
+        return NULL;
+    }
+    if (store_pg_migrate(conn, err) < 0) {
+        PQfinish(conn);
+        return NULL;
+    }
+    pg_store *s = xcalloc(1, sizeof *s);
+    s->base.ops = &pg_ops;
+    s->conn = conn;
+    s->conninfo = xstrdup(conninfo);
+    s->lease_ms = 3000;
+    pthread_mutex_init(&s->mu, NULL);
+    return &s->base;
+}
+
+void store_pg_lead(store *b, int64_t epoch, int lease_ms, void (*fenced)(void))
+{
+    pg_store *s = (pg_store *)b;
+    pthread_mutex_lock(&s->mu);
+    s->epoch = epoch;
+    s->lease_ms = lease_ms;
+    s->fenced = fenced;
+    pthread_mutex_unlock(&s->mu);
+}
+
+int store_pg_shared_value(store *b, const char *key, const char *proposed, char **out)
+{
+    pg_store *s = (pg_store *)b;
+    int rc = -1;
+    *out = NULL;
+    const char *params[2] = {key, proposed};
+    pthread_mutex_lock(&s->mu);
+    if (connected(s) == 0) {
+        /* The first server to propose one sets it; every later one reads it. */
+        PGresult *r = PQexecParams(
+            s->conn,
+            "WITH i AS (INSERT INTO barge_shared(key, value) VALUES ($1, $2) "
+            "           ON CONFLICT (key) DO NOTHING RETURNING value) "
+            "SELECT value FROM i UNION ALL SELECT value FROM barge_shared WHERE key = $1",
+            2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) >= 1) {
+            *out = xstrdup(PQgetvalue(r, 0, 0));
+            rc = 0;
+        } else {
+            set_err(s, "reading a shared setting failed", PQresultErrorMessage(r));
+        }
+        PQclear(r);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}

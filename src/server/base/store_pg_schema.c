@@ -1,0 +1,123 @@
+#include "server/base/store_pg_schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+
+/* Each entry moves the schema from version i to i+1.  Never edit a released entry: append. */
+static const char *const migrations[] = {
+    /* 1: the records (as SQLite's table: keys compare as bytes, hence COLLATE "C"); the
+     * leader's lease, whose epoch fences every write; settings every server shares. */
+    "CREATE TABLE barge_records ("
+    "  kind TEXT COLLATE \"C\" NOT NULL,"
+    "  key  TEXT COLLATE \"C\" NOT NULL,"
+    "  doc  TEXT NOT NULL,"
+    "  PRIMARY KEY (kind, key));"
+    "CREATE TABLE barge_lease ("
+    "  id      INT PRIMARY KEY CHECK (id = 1),"
+    "  holder  TEXT NOT NULL,"
+    "  epoch   BIGINT NOT NULL,"
+    "  expires TIMESTAMPTZ NOT NULL);"
+    "INSERT INTO barge_lease VALUES (1, '', 0, '-infinity');"
+    "CREATE TABLE barge_shared ("
+    "  key   TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL);"
+    /* Renews the lease of epoch mine, or raises BRG01 when another server holds it: called in
+     * the statement that commits each batch, so the check and the writes are one transaction
+     * (the row lock it takes makes a takeover wait for the commit). */
+    "CREATE FUNCTION barge_fence(mine BIGINT, lease_ms INT) RETURNS BIGINT "
+    "LANGUAGE plpgsql AS $$ BEGIN"
+    "  UPDATE barge_lease SET expires = clock_timestamp() + lease_ms * interval '1 millisecond'"
+    "   WHERE id = 1 AND epoch = mine;"
+    "  IF NOT FOUND THEN"
+    "    RAISE EXCEPTION 'the lease of epoch % was taken over by another server', mine"
+    "      USING ERRCODE = '" STORE_PG_FENCED "';"
+    "  END IF;"
+    "  RETURN mine;"
+    "END $$;",
+    /* 2: job logs, copied by the leader as it stores them, so that the next leader reads back
+     * what the old one received (pg_logcopy.h): one row a group made ('g'), a stream made ('s')
+     * or an event ('e'), numbered in the order they were kept. */
+    "CREATE TABLE barge_logs ("
+    "  seq    BIGSERIAL PRIMARY KEY,"
+    "  kind   \"char\" NOT NULL,"
+    "  grp    TEXT NOT NULL,"
+    "  stream TEXT,"
+    "  ts     BIGINT,"
+    "  msg    BYTEA);",
+};
+#define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
+
+/* A key of barge's own for pg_advisory_xact_lock ("barge" in ASCII). */
+#define MIGRATION_LOCK "426172676501"
+
+PGconn *store_pg_connect(const char *uri)
+{
+    /* With expand_dbname, the URI's own settings override these earlier ones. */
+    const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "keepalives_idle",
+                                "keepalives_interval", "keepalives_count", "application_name",
+                                "dbname", NULL};
+    const char *const values[] = {"5", "10000", "5", "2", "3", "barge", uri, NULL};
+    return PQconnectdbParams(keys, values, 1);
+}
+
+static int run(PGconn *conn, const char *sql, PGresult **keep)
+{
+    PGresult *r = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (keep && st == PGRES_TUPLES_OK) {
+        *keep = r;
+        return 0;
+    }
+    PQclear(r);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+}
+
+static char *error_of(PGconn *conn)
+{
+    char *e = xstrdup(PQerrorMessage(conn));
+    for (size_t n = strlen(e); n && e[n - 1] == '\n';) e[--n] = '\0';
+    return e;
+}
+
+int store_pg_migrate(PGconn *conn, char **err)
+{
+    PGresult *r = NULL;
+    /* CREATE ... IF NOT EXISTS's notices would reach standard error. */
+    if (run(conn, "SET client_min_messages = warning", NULL) < 0 ||
+        run(conn, "BEGIN", NULL) < 0 ||
+        run(conn, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", NULL) < 0 ||
+        run(conn, "CREATE TABLE IF NOT EXISTS barge_schema (version INT NOT NULL)", NULL) < 0 ||
+        run(conn, "SELECT version FROM barge_schema", &r) < 0) {
+        char *e = error_of(conn);
+        *err = xasprintf("cannot read the PostgreSQL store's schema version: %s", e);
+        free(e);
+        run(conn, "ROLLBACK", NULL);
+        return -1;
+    }
+    int version = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    if (version < 0 && run(conn, "INSERT INTO barge_schema VALUES (0)", NULL) < 0) goto failed;
+    if (version < 0) version = 0;
+    if (version > N_MIGRATIONS) {
+        *err = xasprintf("the PostgreSQL store holds schema version %d, newer than this barge "
+                         "understands (%d); run a newer barge", version, N_MIGRATIONS);
+        run(conn, "ROLLBACK", NULL);
+        return -1;
+    }
+    for (int v = version; v < N_MIGRATIONS; v++)
+        if (run(conn, migrations[v], NULL) < 0) goto failed;
+    char set[64];
+    snprintf(set, sizeof set, "UPDATE barge_schema SET version = %d", N_MIGRATIONS);
+    if (run(conn, set, NULL) < 0 || run(conn, "COMMIT", NULL) < 0) goto failed;
+    return 0;
+failed:;
+    char *e = error_of(conn);
+    *err = xasprintf("migrating the PostgreSQL store to schema version %d failed: %s",
+                     N_MIGRATIONS, e);
+    free(e);
+    run(conn, "ROLLBACK", NULL);
+    return -1;
+}

@@ -1,0 +1,18 @@
+/* store_pg_schema — the PostgreSQL store's tables, versioned as the SQLite files are. */
+#ifndef BARGE_STORE_PG_SCHEMA_H
+#define BARGE_STORE_PG_SCHEMA_H
+#include <libpq-fe.h>
+
+/* The SQLSTATE barge_fence raises when the lease's epoch is no longer the caller's. */
+#define STORE_PG_FENCED "BRG01"
+
+/* Connects to uri (a libpq URI) with barge's defaults for what the URI does not set: a connection
+ * attempt gives up after 5 s (connect_timeout) and a connection whose sent data goes
+ * unacknowledged for 10 s is closed (tcp_user_timeout), so a database cut off by the network
+ * costs a few seconds of 503s rather than the kernel's minutes of retransmissions. */
+PGconn *store_pg_connect(const char *uri);
+/* Brings the database's schema up to this binary's version, in one transaction under an
+ * advisory lock (servers starting together migrate once).  A schema newer than this binary
+ * knows is refused.  Returns 0, or -1 with *err set to a sentence (caller frees). */
+int store_pg_migrate(PGconn *conn, char **err);
+#endif

@@ -1,0 +1,123 @@
+#include "server/server_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "server/base/pg_lease.h"
+#include "server/base/pg_logcopy.h"
+#include "server/http_server.h"
+#include "server/join_tokens.h"
+
+static pg_lease *lease;
+static pg_logcopy *logcopy;
+static logstore *logs_;
+
+store *server_store_open(const barge_config *c, char **err)
+{
+    if (c->store_uri && c->lease_renew_ms * 2 > c->lease_ms) {
+        *err = xasprintf("--lease-renew-ms (%d) must be at most half of --lease-ms (%d), so "
+                         "that one late renewal does not cost the lead", c->lease_renew_ms,
+                         c->lease_ms);
+        return NULL;
+    }
+    if (c->store_uri) return store_pg_open(c->store_uri, err);
+    return store_sqlite_open(c->data_dir, c->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL,
+                             err);
+}
+
+/* Another server took the lease over: whatever this one was about to write is refused by the
+ * database, and it must not answer from a state that is no longer the stored one.  _exit: the
+ * other threads hold nothing that a clean exit would save, and must not run on. */
+static void fenced(void)
+{
+    log_error("lease: another barge server leads the store now (this server's epoch was taken "
+              "over while it was paused or cut off); the database refused this server's last "
+              "write, and it stops (exit status %d) - started again, it stands by",
+              SERVER_STORE_FENCED);
+    _exit(SERVER_STORE_FENCED);
+}
+
+int server_store_lead(barge_config *c, store *db, logstore *logs, const char *holder,
+                      const sigset_t *stop, char **err)
+{
+    if (!c->store_uri) return 1;
+    lease = pg_lease_open(c->store_uri, holder, c->lease_ms, c->lease_renew_ms, err);
+    if (!lease) return -1;
+    logcopy = pg_logcopy_open(c->store_uri, err);
+    if (!logcopy) return -1;
+    logs_ = logs;
+    char leader[256], said[256] = "";
+    int unreachable = 0;
+    for (;;) {
+        /* A standby's log store follows the copy, so that a takeover has little to read. */
+        pg_logcopy_catch_up(logcopy, logs, 20000);
+        int64_t epoch = pg_lease_try(lease, leader, sizeof leader);
+        if (epoch > 0) {
+            /* The lines the old leader kept, to the last: nobody else writes them now. */
+            long n = pg_logcopy_catch_up(logcopy, logs, 0);
+            if (n < 0) {
+                *err = xstrdup("cannot read the job logs the last leader kept in the PostgreSQL "
+                               "store; this server will not lead without them");
+                return -1;
+            }
+            pg_logcopy_lead(logcopy, epoch, c->lease_ms, fenced);
+            logstore_set_copy(logs, pg_logcopy_keep, logcopy);
+            store_pg_lead(db, epoch, c->lease_ms, fenced);
+            pg_lease_keep(lease, fenced);
+            c->role = "leader";
+            log_info("lease: this server leads the store (epoch %lld, a lease of %d ms renewed "
+                     "every %d ms)", (long long)epoch, c->lease_ms, c->lease_renew_ms);
+            return 1;
+        }
+        http_standby(1, leader);
+        if (epoch < 0 && !unreachable)
+            log_warn("lease: the PostgreSQL store is unreachable; standing by until it answers");
+        unreachable = epoch < 0;
+        if (epoch == 0 && strcmp(said, leader) != 0) {
+            log_info("standing by: %s leads the store; this server takes over when its lease "
+                     "expires", leader[0] ? leader : "another server");
+            snprintf(said, sizeof said, "%s", leader);
+        }
+        /* A quarter of the renewal period: a standby notices an expired lease soon after. */
+        long wait_ms = c->lease_renew_ms / 4 > 0 ? c->lease_renew_ms / 4 : 1;
+        struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+        int sig = sigtimedwait(stop, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_info("received %s while standing by; stopping",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return 0;
+        }
+        if (sig == SIGHUP) join_tokens_reload();
+    }
+}
+
+char *server_store_holder(const barge_config *c, int tls)
+{
+    if (c->remote_url && !strchr(c->remote_url, ',')) return xstrdup(c->remote_url);
+    const char *h = c->listen_host;
+    char name[256];
+    if ((!*h || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0) &&
+        gethostname(name, sizeof name) == 0) {
+        name[sizeof name - 1] = '\0';
+        h = name;
+    }
+    const char *scheme = tls ? "https" : "http";
+    if (strchr(h, ':')) return xasprintf("%s://[%s]:%d", scheme, h, http_port());
+    return xasprintf("%s://%s:%d", scheme, h, http_port());
+}
+
+void server_store_release(void)
+{
+    /* Lines that arrive after this are kept here only; HTTP is about to stop anyway. */
+    if (logs_) logstore_set_copy(logs_, NULL, NULL);
+    pg_logcopy_close(logcopy);
+    logcopy = NULL;
+    logs_ = NULL;
+    pg_lease_release(lease);
+    lease = NULL;
+}

@@ -1,0 +1,499 @@
+"""Several servers on one PostgreSQL store (tests/e2e/pg.py): one leads, the others stand by and
+answer 503 as docs/agent-protocol.md ("Standby servers") says.  The leader killed with -9 under
+submit load: a standby leads within seconds and every acknowledged SubmitJob is there.  The
+leader paused with SIGSTOP past its lease: a standby takes over, and the old one, resumed, is
+fenced: the SubmitJob it was handed while paused is never written, and it stops (exit status
+3).  A clean stop hands over at once.  Never two leaders at once.  An attempt that runs through
+two changes of leader ends once, its log served by each leader.  And the whole set-up behind
+HAProxy, with an agent given both servers' URLs: kill -9 under load while jobs run."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore.config
+
+from harness import BARGE, Server
+from pg import PostgreSQL
+
+
+def healthz(server):
+    """(status, body) of GET /healthz; (None, None) when it does not answer."""
+    try:
+        with urllib.request.urlopen(server.url + "/healthz", timeout=0.5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+    except (OSError, ValueError):
+        return None, None
+
+
+class Submitter(threading.Thread):
+    """Submits to queue "parked" through whichever server leads: on a connection error or a
+    standby's 503 it moves to the next URL, as a client behind a load balancer would."""
+
+    def __init__(self, ports):
+        super().__init__(daemon=True)
+        self.ports = ports
+        self.acked, self.standby_refusals = [], 0
+        self.stopping = False
+        self.error = None
+
+    def run(self):
+        i = n = 0
+        conn = None
+        while not self.stopping:
+            port = self.ports[i % len(self.ports)]
+            try:
+                conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                n += 1
+                conn.request("POST", "/v1/submitjob", json.dumps(
+                    {"jobName": "load-%d" % n, "jobQueue": "parked", "jobDefinition": "jd"}),
+                    {"Content-Type": "application/json"})
+                r = conn.getresponse()
+                body = json.loads(r.read())
+                if r.status == 200:
+                    self.acked.append(body["jobId"])
+                    continue
+                if r.status != 503:
+                    self.error = (r.status, body)
+                    return
+                if r.getheader("X-Barge-Role") == "standby":
+                    self.standby_refusals += 1
+            except (OSError, http.client.HTTPException, ValueError):
+                pass
+            if conn:
+                conn.close()
+            conn = None
+            i += 1
+            time.sleep(0.01)
+
+
+class Failover(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PostgreSQL()
+        cls.url = cls.pg.createdb("failover")
+        cls.servers = []
+        for i in range(3):
+            s = Server(args=("--dev", "--store", cls.url))
+            s.defaults = True  # only the database's first start makes them
+            cls.servers.append(s)
+        cls.servers[0].start(timeout=20)
+        for s in cls.servers[1:]:
+            s.start(timeout=20, standby="any")
+        batch = cls.servers[0].client()
+        batch.create_compute_environment(computeEnvironmentName="off", type="MANAGED",
+                                         state="DISABLED",
+                                         computeResources={"type": "EC2", "maxvCpus": 4,
+                                                           "minvCpus": 0,
+                                                           "subnets": ["subnet-1"]})
+        batch.create_job_queue(jobQueueName="parked", priority=1, computeEnvironmentOrder=[
+            {"order": 1, "computeEnvironment": "off"}])
+        batch.register_job_definition(jobDefinitionName="jd", type="container",
+                                      containerProperties={"image": "busybox", "command": ["true"],
+                                                           "resourceRequirements": [
+                                                               {"type": "VCPU", "value": "1"},
+                                                               {"type": "MEMORY",
+                                                                "value": "64"}]})
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.servers:
+            s.cleanup()
+        cls.pg.destroy()
+
+    def leaders(self):
+        return [s for s in self.servers if s.proc and healthz(s)[0] == 200]
+
+    def wait_leader(self, among, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [s for s in among if healthz(s)[0] == 200]
+            if found:
+                return found
+            time.sleep(0.02)
+        self.fail("no server led within %ss" % timeout)
+
+    def restart_as_standby(self, s):
+        if s.proc:
+            s.stop(signal.SIGKILL)
+        s.start(timeout=20, standby="any")
+
+    def test_1_standbys_answer_503_and_name_the_leader(self):
+        leader = self.leaders()
+        self.assertEqual(len(leader), 1)
+        leader = leader[0]
+        self.assertEqual(healthz(leader), (200, {"status": "ok", "role": "leader"}))
+        for s in self.servers:
+            if s is leader:
+                continue
+            self.assertEqual(healthz(s), (503, {"status": "standby", "leader": leader.url}))
+            status, headers, body = s.raw("POST", "/v1/submitjob", {
+                "jobName": "x", "jobQueue": "parked", "jobDefinition": "jd"})
+            self.assertEqual(status, 503)
+            self.assertEqual(headers.get("X-Barge-Role"), "standby")
+            self.assertEqual(body["__type"], "ServerException")
+            self.assertIn("this barge server is a standby", body["message"])
+            self.assertIn("retry (the leader is %s)" % leader.url, body["message"])
+            # The agent protocol too.
+            status, headers, body = s.raw("POST", "/barge/v1/agent/register", {})
+            self.assertEqual((status, headers.get("X-Barge-Role")), (503, "standby"))
+        # The defaults were made once, by the database's first start.
+        queues = leader.client().describe_job_queues()["jobQueues"]
+        self.assertEqual(sorted(q["jobQueueName"] for q in queues), ["default", "parked"])
+
+    def test_2_kill9_under_load_a_standby_leads_and_nothing_acknowledged_is_lost(self):
+        leader = self.leaders()[0]
+        # A deleted default queue stays deleted whoever leads next.
+        b = leader.client()
+        b.update_job_queue(jobQueue="default", state="DISABLED")
+        self.wait_for(lambda: b.describe_job_queues(jobQueues=["default"])["jobQueues"][0][
+            "status"] == "VALID")
+        b.delete_job_queue(jobQueue="default")
+        self.wait_for(lambda: [q["status"] for q in b.describe_job_queues(
+            jobQueues=["default"])["jobQueues"]] in ([], ["DELETED"]))
+        w = Submitter([s.port for s in self.servers])
+        w.start()
+        try:
+            self.wait_for(lambda: len(w.acked) >= 200, what="200 acknowledged submits")
+            before = len(w.acked)
+            t0 = time.time()
+            leader.kill9()
+            others = [s for s in self.servers if s is not leader]
+            new = self.wait_leader(others, 15)
+            took = time.time() - t0
+            self.wait_for(lambda: len(w.acked) > before + 50, what="submits to the new leader")
+            first_ack = time.time() - t0
+        finally:
+            w.stopping = True
+            w.join(20)
+        print("\nfailover: a standby led %.2f s after kill -9; submits acknowledged again "
+              "within %.2f s" % (took, first_ack))
+        self.assertIsNone(w.error)
+        self.assertLess(took, 5.0, "the lease is 3 s; a standby polls it 4 times a second")
+        self.assertEqual(len(new), 1)
+        new = new[0]
+        batch = new.client()
+        missing = []
+        for i in range(0, len(w.acked), 100):
+            chunk = w.acked[i:i + 100]
+            found = {j["jobId"] for j in batch.describe_jobs(jobs=chunk)["jobs"]}
+            missing += [j for j in chunk if j not in found]
+        self.assertEqual(missing, [], "%d of %d acknowledged jobs lost" % (len(missing),
+                                                                            len(w.acked)))
+        self.assertIn([q["status"] for q in batch.describe_job_queues(
+            jobQueues=["default"])["jobQueues"]], ([], ["DELETED"]))
+        self.restart_as_standby(leader)
+        self.assertEqual(self.leaders(), [new])
+
+    def test_3_a_paused_leader_is_fenced_when_it_resumes(self):
+        leader = self.leaders()[0]
+        others = [s for s in self.servers if s is not leader]
+        epoch = int(self.pg.psql("failover", "SELECT epoch FROM barge_lease"))
+        leader.proc.send_signal(signal.SIGSTOP)
+        resumed = False
+        try:
+            # Handed a SubmitJob while paused: the kernel takes it, the server does not run.
+            sock = socket.create_connection(("127.0.0.1", leader.port), timeout=30)
+            body = json.dumps({"jobName": "fenced-submit", "jobQueue": "parked",
+                               "jobDefinition": "jd"}).encode()
+            sock.sendall(b"POST /v1/submitjob HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            new = self.wait_leader(others, 15)
+            self.assertEqual(len(new), 1)
+            new = new[0]
+            self.assertEqual(int(self.pg.psql("failover", "SELECT epoch FROM barge_lease")),
+                             epoch + 1)
+            jid = new.client().submit_job(jobName="after-takeover", jobQueue="parked",
+                                          jobDefinition="jd")["jobId"]
+            leader.proc.send_signal(signal.SIGCONT)
+            resumed = True
+            rc = leader.proc.wait(timeout=20)
+            answer = b""
+            try:
+                answer = sock.recv(4096)
+            except OSError:
+                pass
+            sock.close()
+        finally:
+            if not resumed:
+                leader.proc.send_signal(signal.SIGCONT)
+        self.assertEqual(rc, 3, leader.read_log()[-3000:])
+        self.assertNotIn(b" 200 ", answer.split(b"\r\n")[0] if answer else b"")
+        self.assertIn("another barge server leads the store now", leader.read_log())
+        # Its SubmitJob was never written; the new leader's was.
+        names = self.pg.psql("failover", "SELECT doc::json->'own'->>'jobName' FROM "
+                                         "barge_records WHERE kind = 'job'").split("\n")
+        self.assertNotIn("fenced-submit", names)
+        self.assertIn("after-takeover", names)
+        self.assertEqual(new.client().describe_jobs(jobs=[jid])["jobs"][0]["jobName"],
+                         "after-takeover")
+        self.assertEqual(self.leaders(), [new])
+        leader.proc = None
+        leader.log.close()
+        self.restart_as_standby(leader)
+        self.assertEqual(self.leaders(), [new])
+
+    def test_4_a_clean_stop_hands_over_without_waiting_for_the_lease(self):
+        leader = self.leaders()[0]
+        others = [s for s in self.servers if s is not leader]
+        t0 = time.time()
+        self.assertEqual(leader.stop(), 0)
+        new = self.wait_leader(others, 15)
+        took = time.time() - t0
+        self.assertEqual(len(new), 1)
+        # The lease was ended, not left to expire (3 s): a standby's next poll takes it.
+        self.assertLess(took, 2.5)
+        self.assertIn("received SIGTERM", leader.read_log())
+        self.restart_as_standby(leader)
+        self.assertEqual(self.leaders(), new)
+
+    def wait_for(self, fn, timeout=30, what="the condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if fn():
+                return
+            time.sleep(0.05)
+        self.fail("waited %ss for %s" % (timeout, what))
+
+
+class Never2Leaders(unittest.TestCase):
+    def test_two_servers_started_together_make_one_leader(self):
+        pg = PostgreSQL()
+        servers = []
+        try:
+            url = pg.createdb("together")
+            servers = [Server(args=("--dev", "--store", url, "--lease-ms", "1000",
+                                    "--lease-renew-ms", "250")) for _ in range(2)]
+            threads = [threading.Thread(target=self.start_any, args=(s,)) for s in servers]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            # Never more than one; one once it has loaded the state.
+            seen = []
+            for _ in range(60):
+                seen.append(sum(1 for s in servers if healthz(s)[0] == 200))
+                time.sleep(0.05)
+            self.assertLessEqual(max(seen), 1, seen)
+            self.assertEqual(seen[-20:], [1] * 20, seen)
+        finally:
+            for s in servers:
+                s.cleanup()
+            pg.destroy()
+
+    def start_any(self, s):
+        s.start(timeout=20, standby="any")
+
+
+class RunningAttempt(unittest.TestCase):
+    """An attempt that runs through two changes of leader ends once.  Its agent talks to one
+    server's URL: the leader is killed, the other server leads (it loads the instance and the
+    attempt from the store), the first comes back as a standby, the second is killed, and the
+    first leads again; the agent, which retried meanwhile, carries on with its credential."""
+
+    def test_an_attempt_runs_through_two_failovers_once(self):
+        pg = PostgreSQL()
+        a = b = agent = None
+        tmp = tempfile.mkdtemp(prefix="barge-failover-agent-")
+        os.chmod(tmp, 0o777)  # jobs run as nobody
+        try:
+            url = pg.createdb("attempts")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            batch = a.client()
+            batch.create_compute_environment(computeEnvironmentName="ha", type="UNMANAGED")
+            batch.create_job_queue(jobQueueName="haq", priority=1, computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": "ha"}])
+            gate, runs = os.path.join(tmp, "gate"), os.path.join(tmp, "runs")
+            script = ('echo "run $AWS_BATCH_JOB_ATTEMPT" >> %s; echo begin; while [ ! -e %s ]; '
+                      'do sleep 0.1; done; echo done' % (runs, gate))
+            batch.register_job_definition(jobDefinitionName="jd", type="container",
+                                          containerProperties={
+                                              "image": "busybox", "command": ["sh", "-c", script],
+                                              "resourceRequirements": [
+                                                  {"type": "VCPU", "value": "1"},
+                                                  {"type": "MEMORY", "value": "64"}]})
+            # The standby's copy of the agent token is the leader's: one token for all.
+            with open(os.path.join(b.data_dir, "agent-token")) as f:
+                token = f.read().strip()
+            with open(os.path.join(a.data_dir, "agent-token")) as f:
+                self.assertEqual(f.read().strip(), token)
+            log = open(os.path.join(tmp, "agent.log"), "wb")
+            agent = subprocess.Popen([BARGE, "agent", "--server", a.url, "--compute-environment",
+                                      "ha", "--executor", "process", "--vcpus", "2", "--memory",
+                                      "1024", "--work-dir", os.path.join(tmp, "w"), "--token",
+                                      token], stdout=log, stderr=subprocess.STDOUT)
+            jid = batch.submit_job(jobName="through", jobQueue="haq",
+                                   jobDefinition="jd")["jobId"]
+            stream = self.wait_status(a, jid, "RUNNING")["container"]["logStreamName"]
+            self.wait_for_lines(a, stream, ["begin"])
+            a.kill9()
+            self.assertEqual(len(self.wait_leaders([b])), 1)
+            self.assertEqual(b.client().describe_jobs(jobs=[jid])["jobs"][0]["status"], "RUNNING")
+            # The new leader serves the line the old one received (the shared log copy).
+            self.assertEqual(self.lines(b, stream), ["begin"])
+            a.start(timeout=20, standby=True)
+            b.kill9()
+            self.assertEqual(len(self.wait_leaders([a])), 1)
+            open(gate, "w").close()
+            d = self.wait_status(a, jid, "SUCCEEDED", timeout=60)
+            self.assertEqual(len(d["attempts"]), 1, d["attempts"])
+            with open(runs) as f:
+                self.assertEqual(f.read().split("\n"), ["run 1", ""])
+            # Every line once, on the leader that saw the job start and end.
+            self.wait_for_lines(a, stream, ["begin", "done"])
+            self.assertIsNone(agent.poll())
+        finally:
+            if agent:
+                agent.terminate()
+                agent.wait(timeout=30)
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def lines(self, server, stream):
+        out = server.client("logs").get_log_events(logGroupName="/aws/batch/job",
+                                                   logStreamName=stream, startFromHead=True)
+        return [e["message"] for e in out["events"]]
+
+    def wait_for_lines(self, server, stream, want, timeout=20):
+        deadline = time.time() + timeout
+        got = None
+        while time.time() < deadline:
+            got = self.lines(server, stream)
+            if got == want:
+                return
+            time.sleep(0.1)
+        self.fail("log stream %s: waited for %s, got %s" % (stream, want, got))
+
+    def wait_leaders(self, among, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [s for s in among if healthz(s)[0] == 200]
+            if found:
+                return found
+            time.sleep(0.02)
+        self.fail("no server led within %ss" % timeout)
+
+    def wait_status(self, server, jid, want, timeout=30):
+        deadline = time.time() + timeout
+        d = None
+        while time.time() < deadline:
+            d = server.client().describe_jobs(jobs=[jid])["jobs"][0]
+            if d["status"] == want:
+                return d
+            time.sleep(0.1)
+        self.fail("job %s: waited %ss for %s, last %s" % (jid, timeout, want, d and d["status"]))
+
+
+class BehindHAProxy(unittest.TestCase):
+    """The whole set-up of docs/operations.md: two servers on one PostgreSQL, HAProxy in front
+    for API clients, an agent given both servers' URLs.  The leader is killed with -9 under
+    submit load while jobs run: every acknowledged SubmitJob is there, the running jobs finish,
+    each on its one attempt (none ran twice)."""
+
+    def test_kill9_under_load_with_running_jobs(self):
+        from haproxy import HAProxy
+        pg = PostgreSQL()
+        servers, agent, lb = [], None, None
+        tmp = tempfile.mkdtemp(prefix="barge-failover-lb-")
+        os.chmod(tmp, 0o777)  # jobs run as nobody
+        try:
+            url = pg.createdb("lb")
+            servers = [Server(args=("--dev", "--store", url)) for _ in range(2)]
+            servers[0].start(timeout=20)
+            servers[1].start(timeout=20, standby=True)
+            lb = HAProxy([s.url for s in servers]).start()
+            batch = boto3.client("batch", endpoint_url=lb.url, region_name="us-east-1",
+                                 aws_access_key_id="k", aws_secret_access_key="s",
+                                 config=botocore.config.Config(
+                                     retries={"mode": "standard", "max_attempts": 20}))
+            batch.create_compute_environment(computeEnvironmentName="ha", type="UNMANAGED")
+            batch.create_compute_environment(computeEnvironmentName="off", type="UNMANAGED",
+                                             state="DISABLED")
+            for q, ce in (("run", "ha"), ("parked", "off")):
+                batch.create_job_queue(jobQueueName=q, priority=1, computeEnvironmentOrder=[
+                    {"order": 1, "computeEnvironment": ce}])
+            script = 'echo "$AWS_BATCH_JOB_ATTEMPT" >> %s/runs-$AWS_BATCH_JOB_ID; sleep 6' % tmp
+            batch.register_job_definition(jobDefinitionName="jd", type="container",
+                                          containerProperties={
+                                              "image": "busybox", "command": ["sh", "-c", script],
+                                              "resourceRequirements": [
+                                                  {"type": "VCPU", "value": "1"},
+                                                  {"type": "MEMORY", "value": "64"}]})
+            with open(os.path.join(servers[0].data_dir, "agent-token")) as f:
+                token = f.read().strip()
+            log = open(os.path.join(tmp, "agent.log"), "wb")
+            agent = subprocess.Popen([BARGE, "agent", "--server",
+                                      ",".join(s.url for s in servers), "--compute-environment",
+                                      "ha", "--executor", "process", "--vcpus", "4", "--memory",
+                                      "4096", "--work-dir", os.path.join(tmp, "w"), "--token",
+                                      token], stdout=log, stderr=subprocess.STDOUT)
+            running = [batch.submit_job(jobName="r%d" % i, jobQueue="run",
+                                        jobDefinition="jd")["jobId"] for i in range(3)]
+            deadline = time.time() + 30
+            while time.time() < deadline and {j["status"] for j in batch.describe_jobs(
+                    jobs=running)["jobs"]} != {"RUNNING"}:
+                time.sleep(0.1)
+            w = Submitter([lb.port])
+            w.start()
+            try:
+                deadline = time.time() + 20
+                while len(w.acked) < 100 and time.time() < deadline:
+                    time.sleep(0.05)
+                servers[0].kill9()
+                before = len(w.acked)
+                deadline = time.time() + 30
+                while len(w.acked) < before + 100 and time.time() < deadline:
+                    time.sleep(0.05)
+            finally:
+                w.stopping = True
+                w.join(20)
+            self.assertIsNone(w.error)
+            self.assertGreater(len(w.acked), before, "no submit acknowledged after the kill")
+            missing = []
+            for i in range(0, len(w.acked), 100):
+                chunk = w.acked[i:i + 100]
+                found = {j["jobId"] for j in batch.describe_jobs(jobs=chunk)["jobs"]}
+                missing += [j for j in chunk if j not in found]
+            self.assertEqual(missing, [], "%d of %d acknowledged jobs lost" % (len(missing),
+                                                                                len(w.acked)))
+            deadline = time.time() + 60
+            ds = []
+            while time.time() < deadline:
+                ds = batch.describe_jobs(jobs=running)["jobs"]
+                if all(d["status"] in ("SUCCEEDED", "FAILED") for d in ds):
+                    break
+                time.sleep(0.2)
+            for d in ds:
+                self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+                self.assertEqual(len(d["attempts"]), 1, d["attempts"])
+                with open(os.path.join(tmp, "runs-" + d["jobId"])) as f:
+                    self.assertEqual(f.read(), "1\n")
+            self.assertIsNone(agent.poll())
+        finally:
+            if agent:
+                agent.terminate()
+                agent.wait(timeout=30)
+            if lb:
+                lb.stop()
+            for s in servers:
+                s.cleanup()
+            pg.destroy()
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,198 @@
+"""The PostgreSQL store (barge server --store postgresql://...), on a real PostgreSQL that
+tests/e2e/pg.py starts from Debian's binaries: jobs run and are described through it, a restart
+(clean or kill -9) keeps everything, including attempts that run through it; a schema from a
+newer barge is refused with a sentence; and PostgreSQL stopped under load answers retriable
+503s, loses nothing acknowledged, and the server serves again once it is back."""
+import http.client
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import test_jobs_durability as durability
+from harness import BARGE, free_port
+from pg import PostgreSQL
+from test_jobs_common import FAST, JobsCase
+
+_cluster = None
+
+
+def cluster():
+    """One PostgreSQL for the module; each class has a database of its own."""
+    global _cluster
+    if _cluster is None:
+        _cluster = PostgreSQL()
+    return _cluster
+
+
+def tearDownModule():
+    global _cluster
+    if _cluster:
+        _cluster.destroy()
+        _cluster = None
+
+
+class PgCase(JobsCase):
+    database = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = cluster()
+        cls.database = "c%d" % free_port()
+        cls.store_url = cls.pg.createdb(cls.database)
+        cls.server_args = tuple(cls.server_args) + ("--store", cls.store_url)
+        super().setUpClass()
+
+
+class PgCrash(PgCase, durability.Crash):
+    """Every crash, stop and upgrade case of test_jobs_durability, on PostgreSQL."""
+
+
+class Submitter(threading.Thread):
+    """Submits to queue "parked" on keep-alive connections for a while; records what was
+    acknowledged and every answer that was not a 200."""
+
+    def __init__(self, port, seconds):
+        super().__init__(daemon=True)
+        self.port, self.seconds = port, seconds
+        self.acked, self.refusals, self.errors = [], [], []
+
+    def run(self):
+        end = time.time() + self.seconds
+        conn = None
+        i = 0
+        while time.time() < end:
+            i += 1
+            try:
+                conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+                conn.request("POST", "/v1/submitjob", json.dumps(
+                    {"jobName": "load-%d" % i, "jobQueue": "parked", "jobDefinition": "jd"}),
+                    {"Content-Type": "application/json"})
+                r = conn.getresponse()
+                body = json.loads(r.read())
+                if r.status == 200:
+                    self.acked.append(body["jobId"])
+                else:
+                    self.refusals.append((r.status, body))
+                    time.sleep(0.02)
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                self.errors.append(repr(e))
+                if conn:
+                    conn.close()
+                conn = None
+                time.sleep(0.05)
+
+
+class PgStore(PgCase):
+    def test_jobs_run_and_everything_survives_a_restart(self):
+        done = self.submit("done", command="echo hello")
+        self.assertSucceeded(done)
+        waiting = self.submit("waiting", queue="parked", tags={"k": "v"})
+        gate = os.path.join(self.out_dir, "gate")
+        running = self.submit("running", command='while [ ! -e "%s" ]; do sleep 0.05; done' % gate)
+        self.wait_job(running, "RUNNING", timeout=20)
+        # The records are PostgreSQL's: barge's table holds the jobs.
+        rows = self.pg.psql(self.database,
+                            "SELECT doc::json->>'id' FROM barge_records WHERE kind = 'job'")
+        for jid in (done, waiting, running):
+            self.assertIn(jid, rows.split("\n"))
+        before = self.describe(done, waiting, running)
+        self.server.kill9()
+        self.server.start()
+        after = self.describe(done, waiting, running)
+        self.assertEqual(after[done]["status"], "SUCCEEDED")
+        self.assertEqual(after[done]["attempts"], before[done]["attempts"])
+        self.assertEqual(after[waiting]["status"], "RUNNABLE")
+        self.assertEqual(after[waiting]["tags"], {"k": "v"})
+        self.assertEqual(after[running]["status"], "RUNNING")
+        self.assertEqual(after[running]["startedAt"], before[running]["startedAt"])
+        # Definitions, queues and environments came back from the database too.
+        self.assertEqual([q["jobQueueName"] for q in self.batch.describe_job_queues(
+            jobQueues=["q", "parked"])["jobQueues"]], ["q", "parked"])
+        self.assertEqual(len(self.batch.describe_job_definitions(
+            jobDefinitionName="jd", status="ACTIVE")["jobDefinitions"]), 1)
+        self.assertEqual(self.batch.describe_compute_environments(
+            computeEnvironments=["ce"])["computeEnvironments"][0]["status"], "VALID")
+        # The attempt that ran through the restart ends once.
+        open(gate, "w").close()
+        d = self.wait_job(running, timeout=30)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 1)
+
+    def test_the_leader_says_so_on_healthz(self):
+        status, headers, body = self.server.raw("GET", "/healthz")
+        self.assertEqual((status, body), (200, {"status": "ok", "role": "leader"}))
+        self.assertEqual(self.pg.psql(self.database, "SELECT holder FROM barge_lease"),
+                         self.server.url)
+
+    def test_a_database_outage_answers_503_and_loses_nothing(self):
+        w = Submitter(self.server.port, 25)
+        w.start()
+        self.wait_for(lambda: len(w.acked) >= 50, 20, "50 acknowledged submits")
+        self.pg.stop()
+        try:
+            self.wait_for(lambda: w.refusals, 10, "a refused submit while PostgreSQL is down")
+            time.sleep(2)
+            # Every refusal is a retriable AWS error: 503 ServerException.
+            for status, body in w.refusals:
+                self.assertEqual(status, 503, body)
+                self.assertEqual(body["__type"], "ServerException", body)
+            # Reads too: the server answers nothing from a state it cannot check.
+            status, _, body = self.server.raw("POST", "/v1/describejobqueues", {})
+            self.assertEqual(status, 503, body)
+            acked_during = len(w.acked)
+        finally:
+            self.pg.start()
+        self.wait_for(lambda: len(w.acked) > acked_during + 20, 20,
+                      "submits acknowledged again once PostgreSQL is back")
+        w.join(30)
+        self.assertIn("answering 503 until the store answers again", self.server.read_log())
+        # Every acknowledged job is in the database, and described.
+        stored = set(self.pg.psql(self.database,
+                                  "SELECT doc::json->>'id' FROM barge_records WHERE kind = 'job'").split("\n"))
+        missing = [j for j in w.acked if j not in stored]
+        self.assertEqual(missing, [], "%d of %d acknowledged jobs lost" % (len(missing),
+                                                                            len(w.acked)))
+        found = self.describe(*w.acked[-100:])
+        self.assertEqual(len(found), len(w.acked[-100:]))
+
+
+class Schema(unittest.TestCase):
+    """A database whose schema a newer barge wrote is refused at start, with a sentence."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = cluster()
+
+    def run_server(self, url):
+        with tempfile.TemporaryDirectory(prefix="barge-pg-schema-") as d:
+            return subprocess.run([BARGE, "server", "--dev", "--listen",
+                                   "127.0.0.1:%d" % free_port(), "--data-dir", d, "--store", url],
+                                  capture_output=True, text=True, timeout=30)
+
+    def test_a_newer_schema_is_refused(self):
+        name = "s%d" % free_port()
+        url = self.pg.createdb(name)
+        self.pg.psql(name, "CREATE TABLE barge_schema (version INT NOT NULL); "
+                           "INSERT INTO barge_schema VALUES (99)")
+        p = self.run_server(url)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("the PostgreSQL store holds schema version 99, newer than this barge "
+                      "understands (2); run a newer barge", p.stderr)
+        # Nothing was changed.
+        self.assertEqual(self.pg.psql(name, "SELECT version FROM barge_schema"), "99")
+        self.assertEqual(self.pg.psql(name, "SELECT to_regclass('barge_records') IS NULL"), "t")
+
+    def test_an_unreachable_database_is_named(self):
+        url = "postgresql://barge@127.0.0.1:%d/none?connect_timeout=2" % free_port()
+        p = self.run_server(url)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("cannot connect to the PostgreSQL store", p.stderr)
+
+    def test_store_takes_only_postgresql_uris(self):
+        p = self.run_server("mysql://x")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--store takes a PostgreSQL URI", p.stderr)
