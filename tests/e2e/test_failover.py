@@ -497,3 +497,69 @@ class BehindHAProxy(unittest.TestCase):
                 s.cleanup()
             pg.destroy()
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class RetainedLogs(unittest.TestCase):
+    """A job let go after the retention takes its log with it everywhere: from the leader's
+    logs.db, from the copy in the database (a row saying the stream was deleted stays, for
+    standbys), and from a standby's logs.db, so that the next leader does not serve it."""
+
+    def test_a_removed_jobs_log_leaves_the_copy_and_the_standby(self):
+        pg = PostgreSQL()
+        a = b = None
+        try:
+            url = pg.createdb("retained")
+            args = ("--dev", "--store", url, "--retention-hours", "0.0005", "--idle-seconds", "2")
+            a = Server(args=args)
+            b = Server(args=args)
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            batch = a.client()
+            batch.create_compute_environment(
+                computeEnvironmentName="ce", type="MANAGED",
+                computeResources={"type": "EC2", "maxvCpus": 2, "minvCpus": 0,
+                                  "subnets": ["subnet-1"]})
+            batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": "ce"}])
+            batch.register_job_definition(jobDefinitionName="jd", type="container",
+                                          containerProperties={
+                                              "image": "busybox",
+                                              "command": ["sh", "-c", "echo one; echo two"],
+                                              "resourceRequirements": [
+                                                  {"type": "VCPU", "value": "1"},
+                                                  {"type": "MEMORY", "value": "64"}]})
+            gone = batch.submit_job(jobName="gone", jobQueue="q", jobDefinition="jd")["jobId"]
+            deadline = time.time() + 60
+            while True:
+                jobs = batch.describe_jobs(jobs=[gone])["jobs"]
+                if jobs and jobs[0]["status"] in ("SUCCEEDED", "FAILED"):
+                    break
+                self.assertLess(time.time(), deadline, "the job did not finish")
+                time.sleep(0.1)
+            self.assertEqual(jobs[0]["status"], "SUCCEEDED")
+            stream = jobs[0]["container"]["logStreamName"]
+            rows = "SELECT kind, count(*) FROM barge_logs WHERE stream = '%s' GROUP BY kind " \
+                   "ORDER BY kind" % stream
+            self.assertIn("e|2", pg.psql("retained", rows))
+            # Let go after the retention (1.8 s): the job, then its lines everywhere.
+            while batch.describe_jobs(jobs=[gone])["jobs"]:
+                self.assertLess(time.time(), deadline, "the job was not let go")
+                time.sleep(0.2)
+            while "e|" in pg.psql("retained", rows):
+                self.assertLess(time.time(), deadline, "the copy kept the job's lines")
+                time.sleep(0.2)
+            self.assertEqual(pg.psql("retained", rows).split(), ["d|1"])
+            # The standby, now leading, has read the deletion back and serves no such log.
+            a.kill9()
+            deadline = time.time() + 20
+            while healthz(b)[0] != 200:
+                self.assertLess(time.time(), deadline, "the standby did not take over")
+                time.sleep(0.05)
+            logs = b.client("logs")
+            with self.assertRaises(logs.exceptions.ResourceNotFoundException):
+                logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)
+        finally:
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()

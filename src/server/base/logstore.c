@@ -80,6 +80,7 @@ typedef struct pending {
     int by_name;
     int drop; /* delete the stream and its events instead (logstore_delete_stream) */
     int again; /* a drop with events left: queued again after the batch */
+    int dropping; /* a drop queued again: its first batch is written (and copied) */
     /* Read back from the copy, so not copied again: > 0 for the last item of an import (the
      * copy's position it brings this store to), -1 for the others; 0 for the rest. */
     int64_t import_pos;
@@ -222,15 +223,16 @@ static int write_item(logstore *ls, pending *p)
 static int64_t copy_batch(logstore_copy_fn copy, void *ctx, pending *batch)
 {
     size_t n = 0;
-    /* Deletions are this store's own (the retention's): the copy keeps what it was given. */
-    for (pending *p = batch; p; p = p->next) n += !p->import_pos && !p->drop;
+    /* A deletion goes to the copy once, with its first batch (a large one takes several here),
+     * so that the copy lets the stream go too and the next leader does not read it back. */
+    for (pending *p = batch; p; p = p->next) n += !p->import_pos && !(p->drop && p->dropping);
     if (!n) return 0;
     logstore_copy_item *items = xcalloc(n, sizeof *items);
     size_t i = 0;
     for (pending *p = batch; p; p = p->next) {
-        if (p->import_pos || p->drop) continue;
+        if (p->import_pos || (p->drop && p->dropping)) continue;
         items[i++] = (logstore_copy_item){p->resolved ? p->resolved : p->group, p->stream,
-                                          p->ev, p->n};
+                                          p->ev, p->n, p->drop};
     }
     int64_t pos = copy(ctx, items, n);
     free(items);
@@ -338,6 +340,7 @@ static void *writer_main(void *arg)
             next = p->next;
             p->next = NULL;
             p->again = 0;
+            p->dropping = 1;
             p->ticket = ++ls->issued;
             if (ls->tail) ls->tail->next = p;
             else ls->head = p;
@@ -372,6 +375,7 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
     p->resolved = NULL;
     p->drop = drop;
     p->again = 0;
+    p->dropping = 0;
     p->ingest = util_now_ms();
     char *at = (char *)&p->ev[n];
     memcpy(at, group, glen);
@@ -459,7 +463,7 @@ uint64_t logstore_import(logstore *ls, const logstore_copy_item *items, size_t n
     uint64_t ticket = 0;
     for (size_t i = 0; i < n; i++)
         ticket = enqueue(ls, items[i].group, items[i].stream, 0, items[i].ev, items[i].n,
-                         i + 1 == n ? pos : -1, 0);
+                         i + 1 == n ? pos : -1, items[i].drop);
     return ticket;
 }
 

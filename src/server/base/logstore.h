@@ -146,12 +146,13 @@ typedef struct logstore_group_list {
 
 /* A copy of what the store writes, kept elsewhere: the shared PostgreSQL store, so that the
  * next server to lead has the lines this one received (docs/operations.md).  An item is a group
- * made (stream NULL), a stream made (n 0), or events of a stream; group is the stream's own
- * group also for logstore_append_by_name's events. */
+ * made (stream NULL), a stream made (n 0), events of a stream, or (drop) a stream deleted with
+ * its events; group is the stream's own group also for logstore_append_by_name's events. */
 typedef struct logstore_copy_item {
     const char *group, *stream;
     const logstore_event *ev;
     size_t n;
+    int drop;
 } logstore_copy_item;
 /* Keeps items in the copy, in one transaction; returns the copy's position after them (> 0), or
  * -1 when they could not be kept there (the batch then fails here too, and its callers are told

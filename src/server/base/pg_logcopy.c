@@ -10,6 +10,9 @@
 #include "common/util.h"
 #include "server/base/store_pg_schema.h"
 
+/* How long the copy keeps the record of a stream's deletion, for standbys to read back. */
+#define DROPS_KEPT_MS (7LL * 24 * 3600 * 1000)
+
 struct pg_logcopy {
     PGconn *conn;
     int64_t epoch;
@@ -98,11 +101,17 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         const logstore_copy_item *it = &items[i];
         size_t rows = it->stream && it->n ? it->n : 1;
         for (size_t e = 0; e < rows; e++) {
-            const char *kind = !it->stream ? "g" : it->n ? "e" : "s";
+            const char *kind = !it->stream ? "g" : it->drop ? "d" : it->n ? "e" : "s";
             element(&arr[0], kind, 1);
             element(&arr[1], it->group, strlen(it->group));
             element(&arr[2], it->stream, it->stream ? strlen(it->stream) : 0);
-            if (it->stream && it->n) {
+            if (it->drop) {
+                /* When it was deleted: deletions are let go of after DROPS_KEPT_MS. */
+                char ts[24];
+                snprintf(ts, sizeof ts, "%lld", (long long)util_now_ms());
+                element(&arr[3], ts, strlen(ts));
+                element(&arr[4], NULL, 0);
+            } else if (it->stream && it->n) {
                 char ts[24];
                 snprintf(ts, sizeof ts, "%lld", (long long)it->ev[e].timestamp);
                 element(&arr[3], ts, strlen(ts));
@@ -117,18 +126,29 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
     char epoch[24], lease[16];
     snprintf(epoch, sizeof epoch, "%lld", (long long)c->epoch);
     snprintf(lease, sizeof lease, "%d", c->lease_ms);
-    const char *params[7] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
-                             arr[4].data};
-    /* Numbered in the batch's order (ORDER BY the arrays' ordinality). */
+    char old[24];
+    snprintf(old, sizeof old, "%lld", (long long)(util_now_ms() - DROPS_KEPT_MS));
+    const char *params[8] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
+                             arr[4].data, old};
+    /* Numbered in the batch's order (ORDER BY the arrays' ordinality).  A deletion ('d') takes
+     * the stream's earlier rows with it (rows of this same batch are not seen by the DELETE: a
+     * standby that reads them back deletes them again with the 'd' after them), and deletions
+     * older than DROPS_KEPT_MS go: a standby away that long keeps the lines it had of a stream
+     * deleted meanwhile. */
     static const char sql[] =
         "WITH i AS (INSERT INTO barge_logs(kind, grp, stream, ts, msg)"
         "  SELECT k, g, s, t, m FROM unnest($3::\"char\"[], $4::text[], $5::text[],"
         "                                   $6::bigint[], $7::bytea[])"
-        "    WITH ORDINALITY AS x(k, g, s, t, m, o) ORDER BY o RETURNING seq)"
+        "    WITH ORDINALITY AS x(k, g, s, t, m, o) ORDER BY o RETURNING seq),"
+        " d AS (DELETE FROM barge_logs l USING unnest($3::\"char\"[], $4::text[], $5::text[])"
+        "         AS x(k, g, s)"
+        "       WHERE x.k = 'd' AND l.grp = x.g AND l.stream = x.s AND l.kind <> 'd'),"
+        " old AS (DELETE FROM barge_logs WHERE kind = 'd' AND ts < $8::bigint"
+        "         AND 'd' = ANY($3::\"char\"[]))"
         " SELECT (SELECT max(seq) FROM i), barge_fence($1::bigint, $2::int)";
     int64_t out = -1;
     if (reachable(c)) {
-        PGresult *r = PQexecParams(c->conn, sql, 7, NULL, params, NULL, NULL, 0);
+        PGresult *r = PQexecParams(c->conn, sql, 8, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
             out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         } else {
@@ -229,10 +249,10 @@ long pg_logcopy_catch_up(pg_logcopy *c, logstore *ls, long max_rows)
                     prev->n++;
                     continue;
                 }
-                rb.items[rb.n_items++] = (logstore_copy_item){grp, stream, e, 1};
+                rb.items[rb.n_items++] = (logstore_copy_item){grp, stream, e, 1, 0};
             } else {
                 rb.items[rb.n_items++] = (logstore_copy_item){grp, kind == 'g' ? NULL : stream,
-                                                              NULL, 0};
+                                                              NULL, 0, kind == 'd'};
             }
         }
         long got = 0;
