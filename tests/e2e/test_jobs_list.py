@@ -209,6 +209,12 @@ class ListJobs(JobsCase):
         self.assertEqual(self.names(jobQueue="listq", filters=f("BETA-1")), ["beta-1"])
         self.assertEqual(self.names(jobQueue="listq", filters=f("Alpha-*")),
                          ["alpha-%d" % i for i in range(5)])
+        # Around the first four letters, which the server compares first (job.h's name_head).
+        for value, want in (("ARR", ["arr"]), ("ar", []), ("aR*", ["arr"]), ("arr*", ["arr"]),
+                            ("arrr*", []), ("gamm", []), ("GAMMA", ["gamma"]), ("gammaa", []),
+                            ("Gamma*", ["gamma"]), ("gammA-*", []), ("a*", sorted(
+                                ["arr"] + ["alpha-%d" % i for i in range(5)])), ("", [])):
+            self.assertEqual(self.names(jobQueue="listq", filters=f(value)), want, value)
         # The job definition's name is matched as given, as the API reference says.
         self.assertEqual(self.names(jobQueue="listq", filters=[
             {"name": "JOB_DEFINITION", "values": ["OTHER"]}]), [])

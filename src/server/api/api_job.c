@@ -400,6 +400,9 @@ static int describe_jobs(api_ctx *c, json_t *req, json_t **resp)
 
 typedef struct {
     const char *name_glob;
+    /* What the first bytes of a matching name must be (job.h's name_head): head_len of them. */
+    char name_head[JOB_NAME_HEAD];
+    size_t head_len;
     const char *share; /* SHARE_IDENTIFIER: exact */
     char *def_name;
     long def_rev;
@@ -427,6 +430,12 @@ static int parse_filters(api_ctx *c, json_t *req, list_filter *f)
         f->any_filter = 1;
         if (strcmp(name, "JOB_NAME") == 0) {
             f->name_glob = value;
+            /* A prefix ("abc*") fixes its letters; an exact name its letters and the NUL that
+             * ends it (a longer name does not match). */
+            size_t len = strlen(value), lit = len && value[len - 1] == '*' ? len - 1 : len + 1;
+            f->head_len = lit < JOB_NAME_HEAD ? lit : JOB_NAME_HEAD;
+            for (size_t k = 0; k < f->head_len; k++)
+                f->name_head[k] = (char)tolower((unsigned char)value[k]);
         } else if (strcmp(name, "SHARE_IDENTIFIER") == 0) {
             f->share = value;
         } else if (strcmp(name, "JOB_DEFINITION") == 0) {
@@ -479,7 +488,9 @@ static int name_matches(const char *pattern, const char *name)
 static int matches(const list_filter *f, job *j)
 {
     if (f->status >= 0 && jobs_shown_status(j) != f->status) return 0;
-    if (f->name_glob && !name_matches(f->name_glob, j->spec->name)) return 0;
+    if (f->name_glob && (memcmp(j->name_head, f->name_head, f->head_len) != 0 ||
+                         !name_matches(f->name_glob, j->spec->name)))
+        return 0;
     if (f->share) {
         const char *share = json_string_value(jobspec_shared(j->spec, "shareIdentifier"));
         if (!share || strcmp(share, f->share) != 0) return 0;

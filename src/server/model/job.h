@@ -31,6 +31,7 @@ static inline int job_status_done(int s)
 
 
 struct instance;
+#define JOB_NAME_HEAD 4
 typedef struct job job;
 struct job {
     char *id;
@@ -50,6 +51,10 @@ struct job {
     uint8_t gone;      /* being let go by the retention (retention.h), with its children */
     uint16_t n_attempts;
     uint16_t n_free_attempts; /* attempts a clean server stop interrupted: not counted */
+    /* jobName's first bytes lower-cased, NUL-padded (JOB_NAME_HEAD), kept where the scan of a
+     * queue reads anyway: ListJobs's JOB_NAME filter turns most jobs down without reading their
+     * spec (in what would be padding). */
+    char name_head[JOB_NAME_HEAD];
     char *reason;      /* statusReason */
     char *stop_reason; /* reason given to CancelJob/TerminateJob */
     int64_t created_at, started_at, stopped_at;

@@ -6,6 +6,7 @@
 #include "server/model/jobs_internal.h"
 
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -560,6 +561,8 @@ job *jobs__alloc(jobspec *spec, char *id, int64_t now, uint64_t seq)
     j->index = -1;
     j->spec = spec;
     spec->refs++;
+    for (size_t i = 0; i < JOB_NAME_HEAD && spec->name && spec->name[i]; i++)
+        j->name_head[i] = (char)tolower((unsigned char)spec->name[i]);
     j->seq = seq;
     j->created_at = now;
     j->status = JS_SUBMITTED;
