@@ -1,5 +1,5 @@
 // barge's console: a page per hash route (#/queues, #/environments, #/jobs?..., #/job/ID,
-// #/signin), each drawn from the AWS API's answers.  When a page's data is in and drawn, the
+// #/usage?..., #/signin), each drawn from the AWS API's answers.  When a page's data is in and drawn, the
 // body gets data-page and data-ready (the milliseconds it took), which the tests and
 // bench/console_pages.py wait for.
 import { ApiError, credentials, signOut } from "./api.js";
@@ -8,6 +8,7 @@ import { queuesPage } from "./queues.js";
 import { envsPage } from "./envs.js";
 import { jobsPage } from "./jobs.js";
 import { jobPage } from "./job.js";
+import { usagePage } from "./usage.js";
 import { signinPage } from "./signin.js";
 
 const main = document.getElementById("main");
@@ -44,6 +45,7 @@ async function route() {
     else if (page === "environments") view = await envsPage();
     else if (page === "jobs") view = await jobsPage(params);
     else if (page === "job") view = await jobPage(decodeURIComponent(parts.slice(1).join("/")), ctx);
+    else if (page === "usage") view = await usagePage(params);
     else if (page === "signin") view = signinPage(null, params.get("then"));
     else view = errorBox(`No page '${page}' in the console.`);
   } catch (e) {

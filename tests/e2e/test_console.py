@@ -150,9 +150,10 @@ class ConsoleBrowserTest(JobsCase):
         boundary = int(time.time()) + 1
         time.sleep(boundary - time.time() + 0.2)
         needles = [self.submit("needle-%d" % i, queue="parked") for i in range(3)]
-        first = self.submit("first", command="echo first was here")
+        first = self.submit("first", command="echo first was here", tags={"team": "red"})
         second = self.submit("second", command="echo second", dependsOn=[{"jobId": first}])
-        failing = self.submit("failing", command="echo about to fail; exit 3")
+        failing = self.submit("failing", command="echo about to fail; exit 3",
+                              tags={"team": "blue"})
         after_failing = self.submit("after-failing", dependsOn=[{"jobId": failing}])
         array = self.submit("array", command="echo child $AWS_BATCH_JOB_ARRAY_INDEX",
                             arrayProperties={"size": 3})
@@ -171,7 +172,7 @@ class ConsoleBrowserTest(JobsCase):
             "failed_job": failing, "dependent_job": second, "array_job": array,
             "running_job": running, "line_prefix": "tick ", "cancel_job": parked[0],
             "created_after": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(boundary)),
-            "reason": "stopped from test_console"})
+            "reason": "stopped from test_console", "usage_tag": "team"})
 
         # GET / led to the console's queues page.
         self.assertTrue(seen["root"]["url"].endswith("/console/"), seen["root"])
@@ -214,6 +215,14 @@ class ConsoleBrowserTest(JobsCase):
         self.assertIn("SUCCEEDED 3", seen["array_job"]["children"])
         self.assertIn("3 children", seen["array_job"]["node"])
         self.assertEqual(seen["array_children"], ["%s:%d" % (array, i) for i in range(3)])
+        # Usage in queue q: first, second, failing, after-failing, the array's three children
+        # and the ticker, all of definition jd; by tag team, red and blue one each.
+        self.assertEqual([(u["key"], u["jobs"]) for u in seen["usage_by_definition"]], [("jd", 8)])
+        self.assertGreater(seen["usage_by_definition"][0]["vcpu"], 0)
+        self.assertEqual(seen["usage_by_shown"], "definition")
+        by_tag = {u["key"]: u for u in seen["usage_by_tag"]}
+        self.assertEqual({k: u["jobs"] for k, u in by_tag.items()}, {"red": 1, "blue": 1, "-": 6})
+        self.assertIn("by=tag%3Ateam", seen["usage_hash"])
         # The live log followed: lines came in after the page first showed some.
         log = seen["live_log"]
         firsts = [int(n) for n in re.findall(r"tick (\d+)", log["first_text"])]
@@ -233,7 +242,7 @@ class ConsoleBrowserTest(JobsCase):
         d = self.job(seen["cancelled"]["job"])
         self.assertEqual(d["status"], "FAILED")
         self.assertTrue(d["isCancelled"])
-        self.assertEqual(len(seen["screenshots"]), 10)
+        self.assertEqual(len(seen["screenshots"]), 11)
 
 
 class ConsoleSignedTest(JobsCase):

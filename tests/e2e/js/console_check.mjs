@@ -155,6 +155,24 @@ async function dev() {
     seen.array_children = await texts("#jobs tbody tr td:nth-child(2)");
   }
 
+  step = "usage, summed by job definition, then by a tag through the form";
+  await page.click('nav a[data-nav="usage"]');
+  await page.waitForSelector('body[data-page="usage"][data-ready]');
+  await go(`#/usage?queue=${input.done_queue}`);
+  const sums = () => page.$$eval("#usage-sums tbody tr", (rs) => rs.map((r) => ({
+    key: r.dataset.key, jobs: Number(r.children[1].textContent.replace(/,/g, "")),
+    vcpu: Number(r.querySelector('[data-col="vcpu"]').textContent.replace(/,/g, "")) })));
+  seen.usage_by_definition = await sums();
+  seen.usage_by_shown = await page.$eval("#usage-by", (e) => e.value);
+  await shot("usage");
+  const beforeTag = await page.evaluate(() => Number(document.body.dataset.nav || 0));
+  await page.selectOption("#usage-by", "tag");
+  await page.fill("#usage-tag", input.usage_tag);
+  await page.click('#usage-form button[type="submit"]');
+  await waitDrawn(beforeTag);
+  seen.usage_by_tag = await sums();
+  seen.usage_hash = await page.evaluate(() => location.hash);
+
   step = "the live log of a running job";
   await go(`#/job/${input.running_job}`);
   // Lines "PREFIX N", numbered from 1: the page shows some, then the ones printed after.
