@@ -50,8 +50,8 @@ static const char *const migrations[] = {
     /* 3: a stream's rows found by its name, for its deletion (a job let go after the
      * retention, model/retention.h): the deletion is a row of its own ('d'), for standbys to
      * read back, and the stream's earlier rows go. */
-    "CREATE INDEX barge_logs_stream ON barge_logs (grp, stream);"
-    "CREATE INDEX barge_logs_drops ON barge_logs (ts) WHERE kind = 'd';",
+    ("CREATE INDEX barge_logs_stream ON barge_logs (grp, stream);"
+     "CREATE INDEX barge_logs_drops ON barge_logs (ts) WHERE kind = 'd';"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
