@@ -57,27 +57,6 @@ static int reachable(pg_logcopy *c)
     return PQstatus(c->conn) == CONNECTION_OK;
 }
 
-/* An element of a text array literal, quoted; NULL as NULL. */
-static void element(buf *a, const char *s, size_t len)
-{
-    if (a->len > 1) buf_append(a, ",", 1);
-    if (!s) {
-        buf_append(a, "NULL", 4);
-        return;
-    }
-    buf_append(a, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '"' || s[i] == '\\') {
-            buf_append(a, s + run, i - run);
-            buf_append(a, "\\", 1);
-            run = i;
-        }
-    }
-    buf_append(a, s + run, len - run);
-    buf_append(a, "\"", 1);
-}
-
 /* A message as a bytea element: "\\x" and its hex (messages may hold any byte). */
 static void bytes_element(buf *a, const char *s, size_t len)
 {
@@ -102,23 +81,23 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         size_t rows = it->stream && it->n ? it->n : 1;
         for (size_t e = 0; e < rows; e++) {
             const char *kind = !it->stream ? "g" : it->drop ? "d" : it->n ? "e" : "s";
-            element(&arr[0], kind, 1);
-            element(&arr[1], it->group, strlen(it->group));
-            element(&arr[2], it->stream, it->stream ? strlen(it->stream) : 0);
+            store_pg_array_add(&arr[0], kind, 1);
+            store_pg_array_add(&arr[1], it->group, strlen(it->group));
+            store_pg_array_add(&arr[2], it->stream, it->stream ? strlen(it->stream) : 0);
             if (it->drop) {
                 /* When it was deleted: deletions are let go of after DROPS_KEPT_MS. */
                 char ts[24];
                 snprintf(ts, sizeof ts, "%lld", (long long)util_now_ms());
-                element(&arr[3], ts, strlen(ts));
-                element(&arr[4], NULL, 0);
+                store_pg_array_add(&arr[3], ts, strlen(ts));
+                store_pg_array_add(&arr[4], NULL, 0);
             } else if (it->stream && it->n) {
                 char ts[24];
                 snprintf(ts, sizeof ts, "%lld", (long long)it->ev[e].timestamp);
-                element(&arr[3], ts, strlen(ts));
+                store_pg_array_add(&arr[3], ts, strlen(ts));
                 bytes_element(&arr[4], it->ev[e].message, it->ev[e].len);
             } else {
-                element(&arr[3], NULL, 0);
-                element(&arr[4], NULL, 0);
+                store_pg_array_add(&arr[3], NULL, 0);
+                store_pg_array_add(&arr[4], NULL, 0);
             }
         }
     }

@@ -142,22 +142,6 @@ static void pg_rollback(store *b)
     clear_pending((pg_store *)b);
 }
 
-/* An element of a text array literal: quoted, with " and \ escaped. */
-static void array_add(buf *a, const char *s, size_t len)
-{
-    buf_append(a, a->len > 1 ? ",\"" : "\"", a->len > 1 ? 2 : 1);
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '"' || s[i] == '\\') {
-            buf_append(a, s + run, i - run);
-            buf_append(a, "\\", 1);
-            run = i;
-        }
-    }
-    buf_append(a, s + run, len - run);
-    buf_append(a, "\"", 1);
-}
-
 /* Sends the batch: deletes, upserts and the lease's check in one statement. */
 static int pg_commit(store *b)
 {
@@ -167,9 +151,9 @@ static int pg_commit(store *b)
     for (size_t i = 0; i < s->n; i++) {
         pending *p = &s->w[i];
         int put = p->doc != NULL;
-        array_add(&arr[put ? 2 : 0], p->kind, strlen(p->kind));
-        array_add(&arr[put ? 3 : 1], p->key, strlen(p->key));
-        if (put) array_add(&arr[4], p->doc, p->len);
+        store_pg_array_add(&arr[put ? 2 : 0], p->kind, strlen(p->kind));
+        store_pg_array_add(&arr[put ? 3 : 1], p->key, strlen(p->key));
+        if (put) store_pg_array_add(&arr[4], p->doc, p->len);
     }
     for (int i = 0; i < 5; i++) buf_append(&arr[i], "}", 2); /* with the NUL */
     char epoch[24], lease[16];

@@ -126,3 +126,23 @@ failed:;
     run(conn, "ROLLBACK", NULL);
     return -1;
 }
+
+void store_pg_array_add(buf *a, const char *s, size_t len)
+{
+    if (a->len > 1) buf_append(a, ",", 1);
+    if (!s) {
+        buf_append(a, "NULL", 4);
+        return;
+    }
+    buf_append(a, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"' || s[i] == '\\') {
+            buf_append(a, s + run, i - run);
+            buf_append(a, "\\", 1);
+            run = i;
+        }
+    }
+    buf_append(a, s + run, len - run);
+    buf_append(a, "\"", 1);
+}

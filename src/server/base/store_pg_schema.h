@@ -2,6 +2,9 @@
 #ifndef BARGE_STORE_PG_SCHEMA_H
 #define BARGE_STORE_PG_SCHEMA_H
 #include <libpq-fe.h>
+#include <stddef.h>
+
+#include "common/mem.h"
 
 /* The SQLSTATE barge_fence raises when the lease's epoch is no longer the caller's. */
 #define STORE_PG_FENCED "BRG01"
@@ -15,4 +18,8 @@ PGconn *store_pg_connect(const char *uri);
  * advisory lock (servers starting together migrate once).  A schema newer than this binary
  * knows is refused.  Returns 0, or -1 with *err set to a sentence (caller frees). */
 int store_pg_migrate(PGconn *conn, char **err);
+/* Appends an element to a PostgreSQL array literal being built in a (which starts with "{"):
+ * s quoted with " and \ escaped, or NULL (s NULL).  Batches travel as arrays: one statement
+ * whatever their size. */
+void store_pg_array_add(buf *a, const char *s, size_t len);
 #endif
