@@ -102,6 +102,33 @@ class Agent(threading.Thread):
                 ending.append(key)
 
 
+def set_up_fleet(port):
+    """Waits for the server on port, then makes what the simulated agents serve: an UNMANAGED
+    compute environment "fleet", queue "q" in front of it and job definition "sim" (1 vCPU).
+    Returns a connection for the API calls."""
+    for _ in range(100):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    api = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    post(api, "/v1/createcomputeenvironment",
+         {"computeEnvironmentName": "fleet", "type": "UNMANAGED"})
+    time.sleep(0.5)
+    post(api, "/v1/createjobqueue", {"jobQueueName": "q", "priority": 1,
+                                     "computeEnvironmentOrder": [
+                                         {"order": 1, "computeEnvironment": "fleet"}]})
+    post(api, "/v1/registerjobdefinition", {
+        "jobDefinitionName": "sim", "type": "container", "containerProperties": {
+            "image": "busybox", "command": ["true"],
+            "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                     {"type": "MEMORY", "value": "16"}]}})
+    return api
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -121,26 +148,7 @@ def main():
                            stdout=logf, stderr=subprocess.STDOUT)
     stop = threading.Event()
     try:
-        for _ in range(100):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        api = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        post(api, "/v1/createcomputeenvironment",
-             {"computeEnvironmentName": "fleet", "type": "UNMANAGED"})
-        time.sleep(0.5)
-        post(api, "/v1/createjobqueue", {"jobQueueName": "q", "priority": 1,
-                                         "computeEnvironmentOrder": [
-                                             {"order": 1, "computeEnvironment": "fleet"}]})
-        post(api, "/v1/registerjobdefinition", {
-            "jobDefinitionName": "sim", "type": "container", "containerProperties": {
-                "image": "busybox", "command": ["true"],
-                "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                         {"type": "MEMORY", "value": "16"}]}})
+        api = set_up_fleet(port)
         lat, lock = [], threading.Lock()
         agents = [Agent(port, n, a.vcpus, lat, lock, stop) for n in range(a.agents)]
         t0 = time.monotonic()

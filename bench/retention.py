@@ -23,7 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_load import Agent, post  # noqa: E402
+from agent_load import Agent, post, set_up_fleet  # noqa: E402
 from benchlib import BenchError, log  # noqa: E402
 
 MIB = 2 ** 20
@@ -99,26 +99,7 @@ def main():
     finished = [0]
     sampler = None
     try:
-        for _ in range(100):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        api = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        post(api, "/v1/createcomputeenvironment",
-             {"computeEnvironmentName": "fleet", "type": "UNMANAGED"})
-        time.sleep(0.5)
-        post(api, "/v1/createjobqueue", {"jobQueueName": "q", "priority": 1,
-                                         "computeEnvironmentOrder": [
-                                             {"order": 1, "computeEnvironment": "fleet"}]})
-        post(api, "/v1/registerjobdefinition", {
-            "jobDefinitionName": "sim", "type": "container", "containerProperties": {
-                "image": "busybox", "command": ["true"],
-                "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                         {"type": "MEMORY", "value": "16"}]}})
+        api = set_up_fleet(port)
         lat, lock = [], threading.Lock()
         agents = [Agent(port, n, a.vcpus, lat, lock, stop, log_lines=a.lines)
                   for n in range(a.agents)]
