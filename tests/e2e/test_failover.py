@@ -79,6 +79,19 @@ class Submitter(threading.Thread):
             time.sleep(0.01)
 
 
+def stopped(pid):
+    """Every thread of the process is in the stopped state (T) in /proc."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+        for tid in tids:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "T":
+                    return False
+    except OSError:
+        return False
+    return True
+
+
 class Failover(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -206,6 +219,10 @@ class Failover(unittest.TestCase):
         leader.proc.send_signal(signal.SIGSTOP)
         resumed = False
         try:
+            # kill() returns once the stop is queued; a thread already running on the other
+            # core may still take a request and commit it under the lease it then still held.
+            # The SubmitJob below must reach a server that is really stopped.
+            self.wait_for(lambda: stopped(leader.proc.pid), what="every thread stopped")
             # Handed a SubmitJob while paused: the kernel takes it, the server does not run.
             sock = socket.create_connection(("127.0.0.1", leader.port), timeout=30)
             body = json.dumps({"jobName": "fenced-submit", "jobQueue": "parked",
