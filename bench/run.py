@@ -47,7 +47,7 @@ def build_tools():
     """Compiles the benchmark's own C tools into TOOLS (when their source is newer)."""
     os.makedirs(TOOLS, exist_ok=True)
     cc = os.environ.get("CC", "cc")
-    for name, libs in (("httpload", ["-lpthread"]), ("spawn_ceiling", [])):
+    for name, libs in (("httpload", ["-lpthread"]), ("spawn_ceiling", []), ("evsink", ["-lpthread"])):
         src = os.path.join(BENCH, name + ".c")
         out = os.path.join(TOOLS, name)
         if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
@@ -375,51 +375,61 @@ def signed_env(srv):
 
 
 class EventSink:
-    """What follows a server's events in figure 1: a webhook target that takes every POST, and
-    two Server-Sent Events streams read to the end, each on a thread of its own."""
+    """What follows a server's events in figure 1 (bench/evsink.c): a webhook target that takes
+    every POST over keep-alive connections, and two Server-Sent Events streams read to the end;
+    and how far each had got."""
 
-    def __init__(self, work):
-        import http.server
-        import threading
-
-        class Sink(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self.send_response(204)
-                self.end_headers()
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def __init__(self, work, batch=1):
+        self.work = work
+        self.batch = batch
+        self.proc = None
         self.file = os.path.join(work, "webhooks.json")
+        self.port = None
+
+    def start(self):
+        """Starts the sink before the server, which reads the webhook's URL at start."""
+        self.proc = subprocess.Popen([os.path.join(TOOLS, "evsink")], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline().split()[1])
         with open(self.file, "w") as f:
             json.dump({"targets": [{"name": "sink", "secret": "bench-webhook-secret-0123",
-                                    "url": f"http://127.0.0.1:{self.httpd.server_address[1]}/"}]},
-                      f)
-        self.streams = []
+                                    "url": f"http://127.0.0.1:{self.port}/",
+                                    "batch": self.batch}]}, f)
 
     def follow(self, srv):
-        import threading
+        """Two streams of srv's events, from its next event."""
         for _ in range(2):
-            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
-            conn.request("GET", "/barge/v1/events")
-            resp = conn.getresponse()
-            self.streams.append(conn)
-            threading.Thread(target=self.drain, args=(resp,), daemon=True).start()
+            self.proc.stdin.write(f"follow 127.0.0.1:{srv.port}\n")
+            self.proc.stdin.flush()
+            self.proc.stdout.readline()
 
-    @staticmethod
-    def drain(resp):
-        try:
-            while resp.read1(65536):
-                pass
-        except (OSError, ValueError, AttributeError, http.client.HTTPException):
-            pass  # the stream was closed
+    def counts(self):
+        self.proc.stdin.write("stat\n")
+        self.proc.stdin.flush()
+        return parse_kv(self.proc.stdout.readline())
 
     def close(self):
-        for c in self.streams:
-            c.close()
-        self.httpd.shutdown()
+        if self.proc:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+
+def follower_lag(srv, sink, timeout=120):
+    """({follower: events behind the server's newest} as now, seconds until all caught up)."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+    conn.request("POST", "/barge/v1/getevents", "{}", {"Content-Type": "application/json"})
+    newest = int(json.loads(conn.getresponse().read())["lastSeq"])
+    conn.close()
+    got = sink.counts()
+    lag = {k: max(0, newest - int(v)) for k, v in got.items() if k.endswith("_last")}
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        got = sink.counts()
+        if all(int(v) >= newest for k, v in got.items() if k.endswith("_last")):
+            break
+        time.sleep(0.05)
+    return {k[:-5]: v for k, v in lag.items()}, time.monotonic() - t0
 
 
 def fig_submit(run):
@@ -429,6 +439,7 @@ def fig_submit(run):
     setup_hold(srv)
     # The same server followed: a webhook target and two event streams take every event.
     sink = EventSink(run.work)
+    sink.start()
     ev = run.server("submit-events", ("--webhooks", sink.file))
     ev.start()
     setup_hold(ev)
@@ -451,7 +462,11 @@ def fig_submit(run):
             sub = faster(sub, wrk("submit.lua", srv.url + "/v1/submitjob", c, a.duration))
             ssub = faster(ssub, wrk("submit.lua", sig.url + "/v1/submitjob", c, a.duration,
                                     env=signed_env(sig)))
-            esub = faster(esub, wrk("submit.lua", ev.url + "/v1/submitjob", c, a.duration))
+            e = wrk("submit.lua", ev.url + "/v1/submitjob", c, a.duration)
+            # Whether the followers kept up: how far behind the newest event each was as wrk
+            # stopped, and how long each took to catch up after.
+            e["lag"], e["catch_up"] = follower_lag(ev, sink)
+            esub = faster(esub, e)
         tried.append((c, sub, hz, ssub, esub))
         log(f"submit c={c}: {sub['per_second']:,.0f}/s, signed {ssub['per_second']:,.0f}/s "
             f"(healthz {hz['per_second']:,.0f}/s)")
@@ -483,6 +498,14 @@ def fig_submit(run):
             f"unfollowed, same run (-c{c}): {fmt_rate(sub['per_second'])}",
             ratio(esub["per_second"], sub["per_second"]),
             target("≥ 95% of unfollowed", esub["per_second"] >= 0.95 * sub["per_second"]))
+    run.note("1. Events followed: the server makes two events a job (PENDING, RUNNABLE; none for "
+             "the submission, as AWS), and bench/evsink (C) takes them as a webhook target "
+             "(one POST an event, keep-alive) and reads two event streams, on this machine. "
+             "How far behind the newest event each follower was when wrk stopped, and the "
+             "seconds it then took to catch up, in each followed run: " +
+             "; ".join(f"-c{t[0]}: " + ", ".join(f"{k} {v:,} behind"
+                                                  for k, v in t[4]["lag"].items()) +
+                       f", caught up in {t[4]['catch_up']:.1f} s" for t in tried) + ".")
     run.note("1. Submit rate: wrk (bench/submit.lua, unsigned, --dev, --sync full: every answer "
              "follows its fsync'd commit) into a queue whose only compute environment is "
              "UNMANAGED with no agent, so nothing runs. The signed run sends the same request "

@@ -55,7 +55,7 @@ char *xasprintf(const char *fmt, ...)
     return out;
 }
 
-void buf_append(buf *b, const void *p, size_t n)
+void buf_reserve(buf *b, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
@@ -63,6 +63,11 @@ void buf_append(buf *b, const void *p, size_t n)
         b->data = xrealloc(b->data, cap);
         b->cap = cap;
     }
+}
+
+void buf_append(buf *b, const void *p, size_t n)
+{
+    buf_reserve(b, n);
     memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
@@ -75,14 +80,20 @@ void buf_puts(buf *b, const char *s)
 
 void buf_printf(buf *b, const char *fmt, ...)
 {
+    /* Written in place when it fits (most do), else again once the buffer has room. */
     va_list ap;
-    char *s;
+    buf_reserve(b, 64);
     va_start(ap, fmt);
-    int n = vasprintf(&s, fmt, ap);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
     if (n < 0) oom(0);
-    buf_append(b, s, (size_t)n);
-    free(s);
+    if ((size_t)n >= b->cap - b->len) {
+        buf_reserve(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
 }
 
 void buf_free(buf *b)

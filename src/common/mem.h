@@ -18,6 +18,8 @@ typedef struct buf {
     size_t len, cap;
 } buf;
 void buf_append(buf *b, const void *p, size_t n);
+/* Room for n more bytes (and the NUL) without growing again. */
+void buf_reserve(buf *b, size_t n);
 void buf_puts(buf *b, const char *s);
 void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_free(buf *b);

@@ -11,7 +11,7 @@
 
 /* How long one poll of the stream waits for an event before writing a keep-alive comment. */
 #define SSE_WAIT_S 15
-#define SSE_BATCH 100
+#define SSE_BATCH 500
 
 typedef struct sse {
     core_call call; /* first member: the core hands it back to done() */
@@ -39,9 +39,15 @@ static void sse_free_now(sse *s)
 static void write_answer(sse *s, const char *text, size_t len)
 {
     buf_append(&s->out, text, len);
+    /* The comment is the answer's last line: looked for from the end, not through the events. */
     const char *at = NULL;
-    for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), ": at ", 5)); p += 5)
-        at = p;
+    for (size_t i = len >= 5 ? len - 5 : 0; len >= 5; i--) {
+        if (memcmp(text + i, ": at ", 5) == 0 && (i == 0 || text[i - 1] == '\n')) {
+            at = text + i;
+            break;
+        }
+        if (i == 0) break;
+    }
     if (at) json_object_set_new(s->req, "after", json_integer(strtoll(at + 5, NULL, 10)));
     json_object_set_new(s->req, "wait", json_integer(SSE_WAIT_S));
 }
@@ -179,7 +185,7 @@ enum MHD_Result http_sse_start(struct MHD_Connection *conn, const api_op *op, js
     s->req = req;
     pthread_mutex_init(&s->mu, NULL);
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, s, sse_done);
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, sse_read, s, sse_done);
     MHD_add_response_header(resp, "Content-Type", "text/event-stream");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     /* The first poll's answer (made before the stream started, so that a bad request could

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,10 +24,12 @@
 #define DELIVERY_TIMEOUT_MS 10000
 #define BACKOFF_MAX_S 60
 #define POLL_WAIT_S 15
+#define WEBHOOK_BATCH_MAX 100
 
 typedef struct target {
     char *name, *url, *secret;
     json_t *filter; /* GetEvents' request members: queue, status */
+    int batch;      /* events a POST: 1 (the event as the body), or up to this many in an array */
     char *cursor_path;
     uint64_t cursor; /* the last seq delivered or passed */
     int has_cursor;
@@ -78,6 +81,11 @@ int webhooks_read(const char *path)
             if (!strcmp(targets[k].name, name)) why = "name is used by another target";
         json_t *status = json_object_get(t, "status");
         if (!why && status && !json_is_array(status)) why = "status must be a list of statuses";
+        json_t *batch = json_object_get(t, "batch");
+        if (!why && batch &&
+            (!json_is_integer(batch) || json_integer_value(batch) < 1 ||
+             json_integer_value(batch) > WEBHOOK_BATCH_MAX))
+            why = "batch must be a whole number of events a POST, from 1 to 100";
         if (why) {
             fprintf(stderr, "barge server: --webhooks %s: targets[%zu]: %s\n", path, i, why);
             json_decref(doc);
@@ -89,6 +97,7 @@ int webhooks_read(const char *path)
         x->name = xstrdup(name);
         x->url = xstrdup(url);
         x->secret = xstrdup(secret);
+        x->batch = batch ? (int)json_integer_value(batch) : 1;
         x->filter = json_object();
         if (json_object_get(t, "queue"))
             json_object_set(x->filter, "queue", json_object_get(t, "queue"));
@@ -128,9 +137,9 @@ static void save_cursor(target *x)
     free(tmp);
 }
 
-/* POSTs one event (its JSON text, len bytes) until it is delivered; 0, or -1 when the server
- * stops first. */
-static int deliver(target *x, uint64_t seq, const char *body, size_t len)
+/* POSTs one event (its JSON text, len bytes), or with a batch an array of count events, the last
+ * numbered seq, until it is delivered; 0, or -1 when the server stops first. */
+static int deliver(target *x, uint64_t seq, int count, const char *body, size_t len)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
@@ -143,6 +152,7 @@ static int deliver(target *x, uint64_t seq, const char *body, size_t len)
         httpc_clear_headers(x->http);
         httpc_header(x->http, "Content-Type: application/json");
         httpc_header(x->http, "X-Barge-Event-Id: %llu", (unsigned long long)seq);
+        if (x->batch > 1) httpc_header(x->http, "X-Barge-Event-Count: %d", count);
         httpc_header(x->http, "X-Barge-Signature: sha256=%s", hex);
         httpc_rc rc = httpc_post(x->http, x->url, body, len, DELIVERY_TIMEOUT_MS);
         long status = rc == HTTPC_OK ? httpc_status(x->http) : 0;
@@ -184,6 +194,20 @@ static void start_now(target *x)
     }
 }
 
+/* Delivers a batch's array (n events, the last numbered last) and empties it. */
+static int flush_batch(target *x, buf *arr, int *n, uint64_t last)
+{
+    buf_append(arr, "]", 1);
+    int rc = deliver(x, last, *n, arr->data, arr->len);
+    arr->len = 0;
+    *n = 0;
+    if (rc == 0) {
+        x->cursor = last;
+        x->has_cursor = 1;
+    }
+    return rc;
+}
+
 /* The poll's answer in the stream's form (GetEvents with "sse": the events' text as the server
  * keeps it, so that nothing is parsed and written again): blocks of "id: SEQ", "event: ...",
  * "data: JSON" lines, a gap as "event: gap", and last ": at SEQ", how far the poll looked.
@@ -194,6 +218,11 @@ static int deliver_all(target *x, char *text, int *gap)
     const char *data = NULL;
     size_t data_len = 0;
     int is_gap = 0;
+    /* With a batch: the array being filled, of held events, the last numbered last. */
+    buf arr = {0};
+    int held = 0;
+    uint64_t last = 0;
+    int rc = 0;
     for (char *line = text, *next; line && *line; line = next) {
         char *nl = strchr(line, '\n');
         next = nl ? nl + 1 : NULL;
@@ -201,10 +230,15 @@ static int deliver_all(target *x, char *text, int *gap)
         if (n == 0) { /* the end of a block */
             if (data && is_gap) {
                 *gap = 1;
-            } else if (data) {
-                if (deliver(x, seq, data, data_len) < 0) return -1;
+            } else if (data && x->batch == 1) {
+                if (deliver(x, seq, 1, data, data_len) < 0) return -1;
                 x->cursor = seq;
                 x->has_cursor = 1;
+            } else if (data) {
+                buf_append(&arr, held ? "," : "[", 1);
+                buf_append(&arr, data, data_len);
+                last = seq;
+                if (++held == x->batch && (rc = flush_batch(x, &arr, &held, last)) < 0) break;
             }
             data = NULL;
             is_gap = 0;
@@ -216,23 +250,31 @@ static int deliver_all(target *x, char *text, int *gap)
             data = line + 6;
             data_len = n - 6;
         } else if (strncmp(line, ": at ", 5) == 0) {
+            /* The end of the answer: what is in the batch goes before the cursor moves. */
+            if (held && (rc = flush_batch(x, &arr, &held, last)) < 0) break;
             x->cursor = strtoull(line + 5, NULL, 10);
             x->has_cursor = 1;
         }
     }
-    return 0;
+    buf_free(&arr);
+    return rc;
 }
 
 static void *run(void *arg)
 {
     target *x = arg;
+    /* Delivery is background work: under a load that takes every core, the API's threads come
+     * first and a target falls behind (its events are kept), catching up once there is room. */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) < 0)
+        log_warn("webhooks: %s: cannot lower the delivery thread's priority: %s", x->name,
+                 strerror(errno));
     start_now(x);
     int refused = 0;
     uint64_t saved = x->cursor;
     while (!atomic_load(&stopping)) {
         json_t *req = json_deep_copy(x->filter);
         json_object_set_new(req, "wait", json_integer(POLL_WAIT_S));
-        json_object_set_new(req, "max", json_integer(50));
+        json_object_set_new(req, "max", json_integer(x->batch > 50 ? x->batch : 50));
         json_object_set_new(req, "sse", json_true());
         if (x->has_cursor) json_object_set_new(req, "after", json_integer((json_int_t)x->cursor));
         core_call call = {.run = api_run, .arg = poll_op, .req = req};
@@ -253,8 +295,9 @@ static void *run(void *arg)
         if (gap)
             log_warn("webhooks: %s: events after %llu were let go before they were delivered",
                      x->name, (unsigned long long)before);
-        /* Once a batch (up to 50 events), not once an event: a server killed in the middle
-         * delivers the rest of the batch again, which the receiver tells by X-Barge-Event-Id. */
+        /* Once a poll (up to 50 events, or a batch), not once an event: a server killed in the
+         * middle delivers the rest of the poll's events again, which the receiver tells by
+         * their numbers. */
         if (x->cursor != saved) {
             save_cursor(x);
             saved = x->cursor;

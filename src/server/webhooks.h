@@ -2,11 +2,16 @@
  * (`barge server --webhooks FILE`).
  *
  * The file is JSON: {"targets": [{"name": N, "url": "http(s)://...", "secret": S, "queue": Q,
- * "status": [...]}]}, queue and status optional filters as GetEvents takes them.  Each target has
- * a thread of its own that reads the events as a long-polling client would (GetEvents, through
- * the core) and POSTs each one, in order, as its JSON body, with `X-Barge-Event-Id: SEQ` and
- * `X-Barge-Signature: sha256=HEX`, the HMAC-SHA256 of the body with the target's secret, so the
- * receiver can tell barge's deliveries from anyone's.  A 2xx answer delivers an event; anything
+ * "status": [...], "batch": B}]}, queue and status optional filters as GetEvents takes them.
+ * Each target has a thread of its own, at a lower CPU priority than the API's (delivery is
+ * background work), that reads the events as a long-polling client would (GetEvents, through
+ * the core) and POSTs each one, in order, as its JSON body (as EventBridge delivers to an API
+ * destination), with `X-Barge-Event-Id: SEQ` and `X-Barge-Signature: sha256=HEX`, the
+ * HMAC-SHA256 of the body with the target's secret, so the receiver can tell barge's deliveries
+ * from anyone's.  With batch B (1 to 100; 1 by default) a POST carries up to B events as a JSON
+ * array, `X-Barge-Event-Id` the last one's number and `X-Barge-Event-Count` how many: for
+ * receivers that take thousands of events a second, where a POST an event would cost more than
+ * the event.  A 2xx answer delivers an event; anything
  * else (an error, no answer within 10 s) is retried with back-off (1 s doubling to 60 s) until
  * it is delivered: at least once, in order.  A target that is down or hangs delays its own
  * deliveries and nothing else.  Where each target stands is kept in DATA_DIR/webhooks/NAME, so

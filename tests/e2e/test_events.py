@@ -218,7 +218,7 @@ class Receiver:
     the n-th request: a status, or "hang"."""
 
     def __init__(self, behaviour=lambda n: 200):
-        self.got, self.requests = [], 0
+        self.got, self.requests, self.counts = [], 0, []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -235,6 +235,7 @@ class Receiver:
                 if what == 200:
                     outer.got.append((self.headers["X-Barge-Event-Id"],
                                       self.headers["X-Barge-Signature"], body))
+                    outer.counts.append(self.headers["X-Barge-Event-Count"])
                 self.send_response(what)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -243,9 +244,16 @@ class Receiver:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         self.url = "http://127.0.0.1:%d/hook" % self.httpd.server_address[1]
 
+    def events(self):
+        """Every event received, in order: a batch's array counts as its events."""
+        out = []
+        for _, _, b in self.got:
+            doc = json.loads(b)
+            out += doc if isinstance(doc, list) else [doc]
+        return out
+
     def statuses(self, jid):
-        return [json.loads(b)["detail"]["status"] for _, _, b in self.got
-                if json.loads(b)["detail"]["jobId"] == jid]
+        return [e["detail"]["status"] for e in self.events() if e["detail"]["jobId"] == jid]
 
 
 SECRET = "webhook-secret-0123456789"
@@ -257,6 +265,7 @@ class Webhooks(JobsCase):
         cls.good = Receiver()
         cls.flaky = Receiver(lambda n: 500 if n <= 2 else 200)
         cls.hung = Receiver(lambda n: "hang")
+        cls.batched = Receiver()
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
@@ -264,7 +273,9 @@ class Webhooks(JobsCase):
                 {"name": "good", "url": cls.good.url, "secret": SECRET, "queue": "q"},
                 {"name": "flaky", "url": cls.flaky.url, "secret": SECRET, "queue": "q",
                  "status": ["SUCCEEDED", "FAILED"]},
-                {"name": "hung", "url": cls.hung.url, "secret": SECRET}]}, f)
+                {"name": "hung", "url": cls.hung.url, "secret": SECRET},
+                {"name": "batched", "url": cls.batched.url, "secret": SECRET, "queue": "q",
+                 "batch": 20}]}, f)
         cls.server_args = FAST + ("--webhooks", path)
         super().setUpClass()
 
@@ -293,6 +304,28 @@ class Webhooks(JobsCase):
         self.assertEqual(self.good.statuses(jid), self.good.statuses(jid)[:len(seqs)])
         self.assertGreater(len(self.good.got), before)
 
+    def test_a_batch_target_gets_arrays_in_order(self):
+        jids = [self.submit("batched-%d" % i, command="true") for i in range(30)]
+        self.wait_for(lambda: all(self.batched.statuses(j)[-1:] == ["SUCCEEDED"] for j in jids),
+                      30, "every job's events in the batched target's arrays")
+        for seq, sig, body in self.batched.got:
+            want = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            self.assertEqual(sig, "sha256=" + want)
+            doc = json.loads(body)
+            self.assertIsInstance(doc, list)
+            self.assertTrue(1 <= len(doc) <= 20, len(doc))
+            # The header names the last event of the array, and how many it holds.
+            self.assertEqual(doc[-1]["id"][-12:], "%012x" % int(seq))
+        self.assertEqual([int(c) for c in self.batched.counts],
+                         [len(json.loads(b)) for _, _, b in self.batched.got])
+        # In order, each once, and some POSTs carried several: 30 jobs make 150 events here.
+        ids = [int(e["id"][-12:], 16) for e in self.batched.events()]
+        self.assertEqual(ids, sorted(set(ids)))
+        self.assertLess(len(self.batched.got), len(ids))
+        for j in jids:
+            self.assertEqual(self.batched.statuses(j),
+                             ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
+
     def test_a_bad_webhooks_file_is_refused_at_start(self):
         path = os.path.join(self.conf_dir, "bad.json")
         with open(path, "w") as f:
@@ -300,3 +333,10 @@ class Webhooks(JobsCase):
         rc, _, err = barge("server", "--webhooks", path)
         self.assertEqual(rc, 2)
         self.assertIn("url must be an http:// or https:// URL", err)
+        with open(path, "w") as f:
+            json.dump({"targets": [{"name": "x", "url": "http://127.0.0.1:1/", "secret": SECRET,
+                                    "batch": 500}]}, f)
+        rc, _, err = barge("server", "--webhooks", path)
+        self.assertEqual(rc, 2)
+        self.assertIn("targets[0]: batch must be a whole number of events a POST, from 1 to 100",
+                      err)

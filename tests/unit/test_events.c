@@ -70,9 +70,17 @@ int main(void)
     CHECK(events_get(st.events, 2)->j == &jobs_[0]);
     CHECK_EQ_INT(events_get(st.events, 3)->status, JS_RUNNABLE);
     CHECK(events_get(st.events, 4) == NULL);
+    /* A text a reader made is kept while the event is among the newest EVENTS_TEXT_KEPT, and
+     * let go after (a text each of 100,000 events would hold hundreds of MiB). */
+    events_get(st.events, 3)->text = strdup("{}");
+    for (int i = 0; i < EVENTS_TEXT_KEPT - 1; i++) events_note(st.events, &jobs_[2], JS_RUNNING);
+    CHECK(events_get(st.events, 3)->text != NULL);
+    events_note(st.events, &jobs_[2], JS_RUNNING);
+    CHECK(events_get(st.events, 3)->text == NULL);
     /* More than the ring holds: the oldest go, and so do records all of whose events went. */
     CHECK_EQ_INT(store_begin(db), 0);
-    for (int i = 0; i < EVENTS_KEPT; i++) events_note(st.events, &jobs_[2], JS_RUNNING);
+    for (int i = 0; i < EVENTS_KEPT - EVENTS_TEXT_KEPT; i++)
+        events_note(st.events, &jobs_[2], JS_RUNNING);
     events_flush(&st);
     CHECK_EQ_INT(store_commit(db), 0);
     CHECK_EQ_INT((int)events_first(st.events), 4);

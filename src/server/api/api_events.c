@@ -48,9 +48,16 @@ static void event_id(uint64_t seq, char out[37])
     snprintf(out, 37, "00000000-0000-4000-8000-%012llx", (unsigned long long)seq);
 }
 
+/* The last job whose description's rest (jobdesc.h) was made while collecting: a job's events
+ * come one after the other (PENDING then RUNNABLE at submit), and are read in the same turn. */
+typedef struct rest_cache {
+    job *j;
+    buf rest;
+} rest_cache;
+
 /* The event's JSON text, made by its first reader and kept for the others (events.h): one event
  * as EventBridge delivers AWS Batch's, its detail the job's description (jobdesc.h). */
-static const char *event_text(state *st, event_rec *e, size_t *len)
+static const char *event_text(state *st, event_rec *e, rest_cache *rc, size_t *len)
 {
     if (!e->text) {
         /* What every event says alike, written once: account and region as JSON strings. */
@@ -69,13 +76,19 @@ static const char *event_text(state *st, event_rec *e, size_t *len)
         gmtime_r(&secs, &tm);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
         char *arn = arn_make(ARN_JOB, e->j->id); /* letters, digits and ":/-" only */
+        if (rc->j != e->j) {
+            rc->rest.len = 0;
+            jobdesc_event_rest(st, e->j, &rc->rest);
+            rc->j = e->j;
+        }
         buf b = {0};
+        buf_reserve(&b, rc->rest.len + 512);
         buf_printf(&b, "{\"version\":\"0\",\"id\":\"%s\",\"detail-type\":\"Batch Job State "
                        "Change\",\"source\":\"aws.batch\",\"account\":%s,\"time\":\"%s\","
                        "\"region\":%s,\"resources\":[\"%s\"],\"detail\":",
                    id, account, when, region, arn);
         free(arn);
-        jobdesc_event_detail(st, e->j, e->status, &b);
+        jobdesc_event_detail(st, e->j, e->status, rc->rest.data, rc->rest.len, &b);
         buf_puts(&b, "}");
         e->text = b.data;
         e->text_len = b.len;
@@ -94,6 +107,7 @@ static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t
     int gap = after + 1 < events_first(ev) && events_last(ev) >= events_first(ev);
     uint64_t seq = gap ? events_first(ev) : after + 1, last = after;
     int n = 0;
+    rest_cache rc = {0};
     if (gap && sse)
         buf_printf(&out, "event: gap\ndata: {\"oldestSeq\":%llu}\n\n",
                    (unsigned long long)events_first(ev));
@@ -103,7 +117,7 @@ static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t
         last = seq;
         if (!e || !matches(f, e)) continue;
         size_t tl;
-        const char *text = event_text(st, e, &tl);
+        const char *text = event_text(st, e, &rc, &tl);
         if (sse) {
             buf_printf(&out, "id: %llu\nevent: Batch Job State Change\ndata: ",
                        (unsigned long long)seq);
@@ -117,6 +131,7 @@ static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t
         }
         n++;
     }
+    buf_free(&rc.rest);
     if (!n && last < events_last(ev)) last = events_last(ev);
     if (sse) {
         buf_printf(&out, ": at %llu\n\n", (unsigned long long)last);

@@ -31,22 +31,30 @@ static json_t *summary_object(const job *p)
     return s;
 }
 
+/* The job's statusReason as a description shows it (fresh), or NULL: a RUNNABLE job without a
+ * reason of its own gets the engine's explanation. */
+static char *status_reason(state *st, job *j)
+{
+    if (j->reason) return xstrdup(j->reason);
+    return j->status == JS_RUNNABLE ? explain_runnable(st, j) : NULL;
+}
+
 /* What a description computes from the job's state, as members that replace the spec's of the
- * same names (fresh); and in *ctr the members computed for the container (fresh), or NULL when
- * the spec has no container. */
-static json_t *computed_part(state *st, job *j, json_t **ctr)
+ * same names (fresh), status and statusReason among them when with_status; and in *ctr the
+ * members computed for the container (fresh), or NULL when the spec has no container. */
+static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
 {
     json_t *d = json_object();
     char *arn = arn_make(ARN_JOB, j->id);
     json_object_set_new(d, "jobArn", json_string(arn));
     free(arn);
     json_object_set_new(d, "jobId", json_string(j->id));
-    json_object_set_new(d, "status", json_string(job_status_name(jobs_shown_status(j))));
-    const char *reason = j->reason;
-    char *why = NULL;
-    if (j->status == JS_RUNNABLE && !reason) reason = why = explain_runnable(st, j);
-    if (reason) json_object_set_new(d, "statusReason", json_string(reason));
-    free(why);
+    if (with_status) {
+        json_object_set_new(d, "status", json_string(job_status_name(jobs_shown_status(j))));
+        char *why = status_reason(st, j);
+        if (why) json_object_set_new(d, "statusReason", json_string(why));
+        free(why);
+    }
     set_time(d, "createdAt", j->created_at);
     set_time(d, "startedAt", j->started_at);
     set_time(d, "stoppedAt", j->stopped_at);
@@ -157,7 +165,7 @@ static json_t *computed_part(state *st, job *j, json_t **ctr)
 json_t *jobdesc_describe(state *st, job *j)
 {
     json_t *ctr;
-    json_t *computed = computed_part(st, j, &ctr);
+    json_t *computed = computed_part(st, j, 1, &ctr);
     json_t *d = jobspec_desc(j->spec);
     json_object_update(d, computed);
     json_decref(computed);
@@ -248,27 +256,25 @@ static void put_object_members(buf *out, json_t *o, int *first)
     *first = 0;
 }
 
+/* The spec's members but those computed (and the event's own status and statusReason). */
 static void put_members(buf *out, const member *m, size_t n, json_t *computed, int *first)
 {
     for (size_t i = 0; i < n; i++) {
-        if (json_object_get(computed, m[i].key)) continue;
+        if (json_object_get(computed, m[i].key) || strcmp(m[i].key, "status") == 0 ||
+            strcmp(m[i].key, "statusReason") == 0)
+            continue;
         if (!*first) buf_puts(out, ",");
         buf_puts(out, m[i].text);
         *first = 0;
     }
 }
 
-void jobdesc_event_detail(state *st, job *j, int status, buf *out)
+void jobdesc_event_rest(state *st, job *j, buf *out)
 {
     const spec_text *t = spec_text_of(j->spec);
     json_t *ctr;
-    json_t *computed = computed_part(st, j, &ctr);
-    /* The job as it is now, with the status the event is about; a reason that came with a
-     * later status is not this event's. */
-    if (jobs_shown_status(j) != status) json_object_del(computed, "statusReason");
-    json_object_set_new(computed, "status", json_string(job_status_name(status)));
+    json_t *computed = computed_part(st, j, 0, &ctr);
     int first = 1;
-    buf_puts(out, "{");
     put_members(out, t->top, t->n_top, computed, &first);
     const char *own = j->spec->own;
     size_t own_len = own ? strlen(own) : 0;
@@ -286,8 +292,28 @@ void jobdesc_event_detail(state *st, job *j, int status, buf *out)
         buf_puts(out, "}");
         json_decref(ctr);
     }
-    buf_puts(out, "}");
     json_decref(computed);
+}
+
+void jobdesc_event_detail(state *st, job *j, int status, const char *rest, size_t rest_len,
+                          buf *out)
+{
+    /* The job as it is now, with the status the event is about; a reason that came with a
+     * later status is not this event's. */
+    buf_printf(out, "{\"status\":\"%s\"", job_status_name(status));
+    char *why = jobs_shown_status(j) == status ? status_reason(st, j) : NULL;
+    if (why) {
+        json_t *r = json_string(why);
+        char *text = json_dumps(r, JSON_ENCODE_ANY);
+        buf_puts(out, ",\"statusReason\":");
+        buf_puts(out, text);
+        free(text);
+        json_decref(r);
+        free(why);
+    }
+    if (rest_len) buf_puts(out, ",");
+    buf_append(out, rest, rest_len);
+    buf_puts(out, "}");
 }
 
 json_t *jobdesc_summary(job *j)

@@ -10,9 +10,15 @@ struct state;
 
 /* The DescribeJobs description (fresh). */
 json_t *jobdesc_describe(struct state *st, job *j);
-/* The same description as JSON text appended to out, with status in place of the job's own
- * (and no statusReason unless the job's shown status is that status): an event's detail. */
-void jobdesc_event_detail(struct state *st, job *j, int status, buf *out);
+/* The same description as JSON text, for events: what it says whatever the event's status
+ * (every member but status and statusReason, without the braces) appended to out by
+ * jobdesc_event_rest; and the detail appended by jobdesc_event_detail from that rest, with
+ * status in place of the job's own (and no statusReason unless the job's shown status is that
+ * status).  Events describe the job as it is when they are read, so a job's events read in one
+ * core turn (PENDING then RUNNABLE at submit) can share one rest. */
+void jobdesc_event_rest(struct state *st, job *j, buf *out);
+void jobdesc_event_detail(struct state *st, job *j, int status, const char *rest,
+                          size_t rest_len, buf *out);
 /* The ListJobs summary (fresh). */
 json_t *jobdesc_summary(job *j);
 #endif

@@ -55,6 +55,12 @@ void events_free(events *ev)
 void events_note(events *ev, job *j, int status)
 {
     if (ev->next - ev->first == EVENTS_KEPT) ev->first++; /* the oldest goes */
+    /* Texts are kept for the newest EVENTS_TEXT_KEPT only (events.h). */
+    if (ev->next - ev->first >= EVENTS_TEXT_KEPT) {
+        event_rec *old = &ev->ring[(ev->next - EVENTS_TEXT_KEPT) % EVENTS_KEPT];
+        free(old->text);
+        old->text = NULL;
+    }
     event_rec *e = &ev->ring[ev->next % EVENTS_KEPT];
     free(e->text);
     *e = (event_rec){.seq = ev->next, .at = util_now_ms(), .j = j, .status = (uint8_t)status};

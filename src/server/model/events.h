@@ -25,6 +25,10 @@ struct state;
 struct core_call;
 
 #define EVENTS_KEPT 100000
+/* An event's text is kept for the newest this many: readers that follow read them there, and
+ * the texts of every kept event would hold a few hundred MiB.  A reader further behind gets the
+ * older ones described again, as the job is when it reads them. */
+#define EVENTS_TEXT_KEPT 10000
 
 typedef struct event_rec {
     uint64_t seq;
@@ -32,7 +36,7 @@ typedef struct event_rec {
     job *j;
     uint8_t status;
     /* The event as JSON text, made by its first reader and kept for the others
-     * (api/api_events.c): however many follow, an event is described once. */
+     * (api/api_events.c): however many follow closely, an event is described once. */
     char *text;
     size_t text_len;
 } event_rec;
