@@ -35,10 +35,18 @@ static void sse_free_now(sse *s)
 }
 
 /* What a poll brought: the stream's text already (api_events.c), which ends with a comment
- * saying where the next poll starts (": at SEQ").  mu held. */
-static void write_answer(sse *s, const char *text, size_t len)
+ * saying where the next poll starts (": at SEQ").  With *owned (a NUL-terminated allocation of
+ * its own) and nothing else waiting to be written, the text becomes the stream's buffer rather
+ * than a copy of it, and *owned is taken.  mu held. */
+static void write_answer(sse *s, const char *text, size_t len, char **owned)
 {
-    buf_append(&s->out, text, len);
+    if (owned && *owned && s->off == 0 && s->out.len == 0) {
+        buf_free(&s->out);
+        s->out = (buf){.data = *owned, .len = len, .cap = len + 1};
+        *owned = NULL;
+    } else {
+        buf_append(&s->out, text, len);
+    }
     /* The comment is the answer's last line: looked for from the end, not through the events. */
     const char *at = NULL;
     for (size_t i = len >= 5 ? len - 5 : 0; len >= 5; i--) {
@@ -59,7 +67,7 @@ static void poll_done(core_call *call)
     pthread_mutex_lock(&s->mu);
     s->polling = 0;
     if (s->call.status == 200 && s->call.body) {
-        write_answer(s, s->call.body, s->call.body_len);
+        write_answer(s, s->call.body, s->call.body_len, &s->call.body);
     } else {
         /* The server is stopping (or could not answer): the stream ends here. */
         s->closed |= 2;
@@ -191,7 +199,7 @@ enum MHD_Result http_sse_start(struct MHD_Connection *conn, const api_op *op, js
     /* The first poll's answer (made before the stream started, so that a bad request could
      * still be refused) fixes where the stream stands; the waits after it are long. */
     buf_printf(&s->out, "retry: 3000\n\n");
-    write_answer(s, first, first_len);
+    write_answer(s, first, first_len, NULL);
     enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
     MHD_destroy_response(resp);
     return ret;
