@@ -120,6 +120,7 @@ class PythonAgents:
 
     def __init__(self, port, agents, vcpus, log_lines=0):
         self.lat, self.lock, self.stop = [], threading.Lock(), threading.Event()
+        self.pid = os.getpid()  # whose CPU time the agents' is
         self.agents = [Agent(port, n, vcpus, self.lat, self.lock, self.stop, log_lines)
                        for n in range(agents)]
 
@@ -157,10 +158,11 @@ class AgentSim:
     """The fleet as one bench/agentsim process (see its head comment)."""
 
     def __init__(self, port, agents, vcpus, log_lines=0):
-        build_tools()
+        build_tools(["agentsim"])
         self.proc = subprocess.Popen([os.path.join(TOOLS, "agentsim"), "-p", str(port),
                                       "-n", str(agents), "-v", str(vcpus), "-l", str(log_lines)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
         self.lines = queue.Queue()
         self.lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
@@ -174,11 +176,11 @@ class AgentSim:
         try:
             line = self.lines.get(timeout=timeout)
         except queue.Empty:
-            line = None
+            raise BenchError(f"agentsim said nothing within {timeout} s") from None
         if line is None:
-            self.proc.poll()
-            raise BenchError(f"agentsim said nothing within {timeout} s (exit status "
-                             f"{self.proc.returncode}; its error, if any, is above)")
+            self.proc.wait()
+            raise BenchError(f"agentsim exited with status {self.proc.returncode} (its error "
+                             f"is above)")
         return line
 
     def start(self, timeout=120):
@@ -285,7 +287,7 @@ def main():
             f"core, RSS {fmt_mib(rss)}")
         sim.stat()  # latencies from here on
         t1 = time.monotonic()
-        cpu1 = proc_cpu(srv.pid)[0]
+        cpu1, agents_cpu1 = proc_cpu(srv.pid)[0], proc_cpu(sim.pid)[0]
         _, out = post(api, "/v1/submitjob", {"jobName": "load", "jobQueue": "q",
                                              "jobDefinition": "sim",
                                              "arrayProperties": {"size": a.jobs}})
@@ -305,12 +307,14 @@ def main():
         # The server's own CPU per job dispatched: the agents share the machine, so this says
         # what the server alone would sustain.
         job_us = (proc_cpu(srv.pid)[0] - cpu1) / a.jobs * 1e6
+        agents_job_us = (proc_cpu(sim.pid)[0] - agents_cpu1) / a.jobs * 1e6
         st = sim.stat()
         p50, p99 = st["p50_ms"] or 0.0, st["p99_ms"] or 0.0
         log(f"{a.jobs:,} jobs over {a.agents} agents: {s} in {secs:.1f} s, "
             f"{a.jobs / secs:,.0f} jobs/s; exchanges with reports p50 {p50:.1f} ms, "
             f"p99 {p99:.1f} ms ({st['lat_n']:,} exchanges); server CPU {job_us:.0f} µs a job "
-            f"(one core would sustain {1e6 / job_us:,.0f} jobs/s)")
+            f"(one core would sustain {1e6 / job_us:,.0f} jobs/s); the agents' CPU "
+            f"{agents_job_us:.0f} µs a job")
         print(f"agents={a.agents} register_per_s={a.agents / reg_s:.0f} "
               f"idle_cpu_pct={100 * idle_cpu:.1f} idle_rss_mib={rss / 2**20:.0f} "
               f"jobs={a.jobs} status={s} dispatch_per_s={a.jobs / secs:.0f} "
