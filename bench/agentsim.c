@@ -472,8 +472,9 @@ static void on_event(agent *a, unsigned events)
         if (a->fd < 0 || a->connecting) return;
     }
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
-    if (a->in_cap - a->in_len < 16384) {
-        a->in_cap = a->in_cap ? 2 * a->in_cap : 65536;
+    /* Most answers are a few KiB: a thousand agents keep small buffers, grown as needed. */
+    if (a->in_cap - a->in_len < 4096) {
+        a->in_cap = a->in_cap ? 2 * a->in_cap : 16384;
         a->in = xrealloc(a->in, a->in_cap + 1);
     }
     ssize_t r = recv(a->fd, a->in + a->in_len, a->in_cap - a->in_len, 0);
