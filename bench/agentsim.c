@@ -504,7 +504,7 @@ static double pct(const double *v, size_t n, double p)
 static void command(const char *line)
 {
     if (strcmp(line, "stat") == 0) {
-        qsort(lat, lat_n, sizeof *lat, cmp_double);
+        if (lat_n) qsort(lat, lat_n, sizeof *lat, cmp_double);
         printf("exchanges=%lu report_exchanges=%lu done=%lu lat_n=%zu p50_ms=%.1f p99_ms=%.1f "
                "reconnects=%lu\n", exchanges, report_exchanges, done, lat_n,
                pct(lat, lat_n, 50), pct(lat, lat_n, 99), reconnects);
