@@ -198,8 +198,12 @@ class AgentSim:
     def stat(self):
         with self.lock:
             self.check()
-            self.proc.stdin.write("stat\n")
-            self.proc.stdin.flush()
+            try:
+                self.proc.stdin.write("stat\n")
+                self.proc.stdin.flush()
+            except OSError:  # it ended meanwhile
+                self.proc.wait()
+                self.check()
             v = {}
             for kv in self._line(30).split():
                 k, _, x = kv.partition("=")
