@@ -2,22 +2,27 @@
 """Many agents against one server: simulated agents speak the agent protocol
 (docs/agent-protocol.md) as `barge agent` does, but run nothing: an assignment is reported
 RUNNING and EXITED 0 in the agent's next exchange.  What is measured is the server's side of a
-large fleet.
+large fleet.  The agents are bench/agentsim (C, one thread on epoll, a connection per agent;
+built into build/bench-tools when its source is newer), so that they take little of the CPU
+the server is measured with; --python-agents runs them as Python threads instead (the class
+Agent below, which agentsim follows), whose figures say more about Python than the server.
 
 Starts `barge server --dev` (its connection cap per address raised, as all agents come from
 127.0.0.1) on a fresh data directory with an UNMANAGED compute environment, then:
-  1. registers --agents agents at once (each a thread with its own connection) and reports the
+  1. registers --agents agents at once (each with its own connection) and reports the
      registration burst's rate;
   2. lets them long-poll idle for --idle-seconds and reports the server's CPU and RSS;
   3. submits one array of --jobs children of 1 vCPU and reports the dispatch rate (submit to
      the parent's SUCCEEDED) and the latency of the exchanges that carried reports (p50, p99).
 
     bench/agent_load.py [--barge build/barge] [--agents 1000] [--jobs 100000] [--vcpus 4]
+                        [--python-agents]
 """
 import argparse
 import http.client
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -26,7 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import fmt_mib, log, pct, proc_cpu  # noqa: E402
+from benchlib import TOOLS, BenchError, build_tools, fmt_mib, log, pct, proc_cpu  # noqa: E402
 
 
 def post(conn, path, body, token=None):
@@ -50,8 +55,16 @@ class Agent(threading.Thread):
         self.log_lines = log_lines
         self.registered = threading.Event()
         self.done = 0
+        self.error = None
 
     def run(self):
+        try:
+            self.serve()
+        except Exception as e:  # noqa: BLE001 (said by PythonAgents.check)
+            self.error = "agent %d: %s" % (self.n, e)
+            self.registered.set()
+
+    def serve(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         status, reg = post(conn, "/barge/v1/agent/register", {
             "computeEnvironment": "fleet", "vcpus": self.vcpus, "memoryMiB": 16384,
@@ -102,6 +115,120 @@ class Agent(threading.Thread):
                 ending.append(key)
 
 
+class PythonAgents:
+    """The fleet as Python threads, one Agent each (--python-agents)."""
+
+    def __init__(self, port, agents, vcpus, log_lines=0):
+        self.lat, self.lock, self.stop = [], threading.Lock(), threading.Event()
+        self.pid = os.getpid()  # whose CPU time the agents' is
+        self.agents = [Agent(port, n, vcpus, self.lat, self.lock, self.stop, log_lines)
+                       for n in range(agents)]
+
+    def start(self, timeout=120):
+        """Starts them and waits until all have registered; returns how long that took (s)."""
+        t0 = time.monotonic()
+        for ag in self.agents:
+            ag.start()
+        for ag in self.agents:
+            if not ag.registered.wait(max(0.1, t0 + timeout - time.monotonic())):
+                raise BenchError(f"an agent did not register within {timeout} s")
+        self.check()
+        return time.monotonic() - t0
+
+    def check(self):
+        for ag in self.agents:
+            if ag.error:
+                raise BenchError(ag.error)
+
+    def stat(self):
+        """Counts since the start, and the latencies (ms) of the exchanges that carried reports
+        since the last stat: what agentsim's stat says."""
+        self.check()
+        with self.lock:
+            lat = self.lat[:]
+            del self.lat[:]
+        return {"done": sum(ag.done for ag in self.agents), "lat_n": len(lat),
+                "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
+
+    def close(self):
+        self.stop.set()
+
+
+class AgentSim:
+    """The fleet as one bench/agentsim process (see its head comment)."""
+
+    def __init__(self, port, agents, vcpus, log_lines=0):
+        build_tools(["agentsim"])
+        self.proc = subprocess.Popen([os.path.join(TOOLS, "agentsim"), "-p", str(port),
+                                      "-n", str(agents), "-v", str(vcpus), "-l", str(log_lines)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
+        self.lines = queue.Queue()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put(None)
+
+    def _line(self, timeout):
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise BenchError(f"agentsim said nothing within {timeout} s") from None
+        if line is None:
+            self.proc.wait()
+            raise BenchError(f"agentsim exited with status {self.proc.returncode} (its error "
+                             f"is above)")
+        return line
+
+    def start(self, timeout=120):
+        """Waits until every agent has registered; returns how long that took (s)."""
+        line = self._line(timeout)
+        if not line.startswith("registered "):
+            raise BenchError(f"agentsim: {line}")
+        return float(line.split()[3])
+
+    def check(self):
+        if self.proc.poll() is not None:
+            raise BenchError(f"agentsim exited with status {self.proc.returncode} (its error "
+                             f"is above)")
+
+    def stat(self):
+        with self.lock:
+            self.check()
+            try:
+                self.proc.stdin.write("stat\n")
+                self.proc.stdin.flush()
+            except OSError:  # it ended meanwhile
+                self.proc.wait()
+                self.check()
+            v = {}
+            for kv in self._line(30).split():
+                k, _, x = kv.partition("=")
+                v[k] = float(x)
+        v = {k: (None if x != x else x) for k, x in v.items()}  # nan: no latencies
+        v["done"] = int(v["done"])
+        v["lat_n"] = int(v["lat_n"])
+        return v
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def fleet(python_agents, port, agents, vcpus, log_lines=0):
+    return (PythonAgents if python_agents else AgentSim)(port, agents, vcpus, log_lines)
+
+
 def set_up_fleet(port):
     """Waits for the server on port, then makes what the simulated agents serve: an UNMANAGED
     compute environment "fleet", queue "q" in front of it and job definition "sim" (1 vCPU).
@@ -137,6 +264,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=100000)
     ap.add_argument("--vcpus", type=int, default=4, help="vCPUs each simulated agent offers")
     ap.add_argument("--idle-seconds", type=int, default=10)
+    ap.add_argument("--python-agents", action="store_true",
+                    help="the agents as Python threads rather than bench/agentsim")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="barge-agent-load-")
     port = 20000 + os.getpid() % 20000
@@ -146,18 +275,11 @@ def main():
                             "--max-connections-per-address", "4000",
                             "--max-array-size", str(max(a.jobs, 2))],
                            stdout=logf, stderr=subprocess.STDOUT)
-    stop = threading.Event()
+    sim = None
     try:
         api = set_up_fleet(port)
-        lat, lock = [], threading.Lock()
-        agents = [Agent(port, n, a.vcpus, lat, lock, stop) for n in range(a.agents)]
-        t0 = time.monotonic()
-        for ag in agents:
-            ag.start()
-        for ag in agents:
-            if not ag.registered.wait(120):
-                raise RuntimeError("an agent did not register within 120 s")
-        reg_s = time.monotonic() - t0
+        sim = fleet(a.python_agents, port, a.agents, a.vcpus)
+        reg_s = sim.start()
         log(f"{a.agents} agents registered in {reg_s:.2f} s ({a.agents / reg_s:,.0f}/s)")
         time.sleep(2)
         cpu0, w0 = proc_cpu(srv.pid)[0], time.monotonic()
@@ -167,30 +289,36 @@ def main():
             rss = next(int(x.split()[1]) * 1024 for x in f if x.startswith("VmRSS:"))
         log(f"idle with {a.agents} agents long-polling: server CPU {100 * idle_cpu:.1f}% of a "
             f"core, RSS {fmt_mib(rss)}")
+        sim.stat()  # latencies from here on
         t1 = time.monotonic()
-        cpu1 = proc_cpu(srv.pid)[0]
+        cpu1, agents_cpu1 = proc_cpu(srv.pid)[0], proc_cpu(sim.pid)[0]
         _, out = post(api, "/v1/submitjob", {"jobName": "load", "jobQueue": "q",
                                              "jobDefinition": "sim",
                                              "arrayProperties": {"size": a.jobs}})
         parent = out["jobId"]
         while True:
             time.sleep(0.25)
+            sim.check()
+            if srv.poll() is not None:
+                raise BenchError(f"the server exited with status {srv.returncode}")
             _, d = post(api, "/v1/describejobs", {"jobs": [parent]})
             s = d["jobs"][0]["status"]
             if s in ("SUCCEEDED", "FAILED"):
                 break
             if time.monotonic() - t1 > 1800:
-                raise RuntimeError("the array did not finish in 30 minutes")
+                raise BenchError("the array did not finish in 30 minutes")
         secs = time.monotonic() - t1
-        # The server's own CPU per job dispatched: the load tool's agents share the machine
-        # (and Python's lock), so this says what the server alone would sustain.
+        # The server's own CPU per job dispatched: the agents share the machine, so this says
+        # what the server alone would sustain.
         job_us = (proc_cpu(srv.pid)[0] - cpu1) / a.jobs * 1e6
-        with lock:
-            p50, p99 = pct(lat, 50), pct(lat, 99)
+        agents_job_us = (proc_cpu(sim.pid)[0] - agents_cpu1) / a.jobs * 1e6
+        st = sim.stat()
+        p50, p99 = st["p50_ms"] or 0.0, st["p99_ms"] or 0.0
         log(f"{a.jobs:,} jobs over {a.agents} agents: {s} in {secs:.1f} s, "
             f"{a.jobs / secs:,.0f} jobs/s; exchanges with reports p50 {p50:.1f} ms, "
-            f"p99 {p99:.1f} ms ({len(lat):,} exchanges); server CPU {job_us:.0f} µs a job "
-            f"(one core would sustain {1e6 / job_us:,.0f} jobs/s)")
+            f"p99 {p99:.1f} ms ({st['lat_n']:,} exchanges); server CPU {job_us:.0f} µs a job "
+            f"(one core would sustain {1e6 / job_us:,.0f} jobs/s); the agents' CPU "
+            f"{agents_job_us:.0f} µs a job")
         print(f"agents={a.agents} register_per_s={a.agents / reg_s:.0f} "
               f"idle_cpu_pct={100 * idle_cpu:.1f} idle_rss_mib={rss / 2**20:.0f} "
               f"jobs={a.jobs} status={s} dispatch_per_s={a.jobs / secs:.0f} "
@@ -199,8 +327,12 @@ def main():
               f"targets: dispatch>=10000/s {'met' if a.jobs / secs >= 10000 else 'missed'}, "
               f"p99<=50ms {'met' if p99 <= 50 else 'missed'}, "
               f"idle<5% {'met' if idle_cpu < 0.05 else 'missed'}")
+    except BenchError as e:
+        log(f"agent_load: {e}")
+        sys.exit(1)
     finally:
-        stop.set()
+        if sim:
+            sim.close()
         srv.terminate()
         try:
             srv.wait(30)

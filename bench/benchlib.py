@@ -1,14 +1,40 @@
 """What the benchmark modules share: their error, their log line, percentiles, the table's
-number formats, and where a process's and the machine's CPU time went.  Standard library only."""
+number formats, where a process's and the machine's CPU time went, and the benchmark's own C
+tools.  Standard library only."""
 import argparse
 import math
 import os
+import subprocess
 import sys
 import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.environ.get("BENCH_TOOLS",
+                       os.path.join(os.path.dirname(BENCH), "build", "bench-tools"))
 
 
 class BenchError(Exception):
     pass
+
+
+def build_tools(only=None):
+    """Compiles the benchmark's own C tools (or those named in only) into TOOLS, when their
+    source is newer."""
+    os.makedirs(TOOLS, exist_ok=True)
+    cc = os.environ.get("CC", "cc")
+    for name, libs in (("httpload", ["-lpthread"]), ("spawn_ceiling", []),
+                       ("evsink", ["-lpthread"]), ("agentsim", ["-ljansson"])):
+        if only and name not in only:
+            continue
+        src = os.path.join(BENCH, name + ".c")
+        out = os.path.join(TOOLS, name)
+        if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+            continue
+        # Built aside and renamed, so that two benchmarks starting together never run half a file.
+        tmp = f"{out}.{os.getpid()}"
+        subprocess.run([cc, "-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+                        "-D_GNU_SOURCE", "-o", tmp, src, *libs], check=True)
+        os.replace(tmp, out)
 
 
 def log(msg):

@@ -6,8 +6,9 @@ the size stops growing: the figure to look at is the size at one retention into 
 the largest size after it, and the size once everything has been removed.
 
 Starts `barge server --dev` on a fresh data directory with an UNMANAGED compute environment
-served by simulated agents (bench/agent_load.py's: an assignment is reported RUNNING and EXITED 0
-in the agent's next exchange, after its log lines are uploaded), then submits batches, each one
+served by simulated agents (bench/agent_load.py's, bench/agentsim unless --python-agents: an
+assignment is reported RUNNING and EXITED 0 in the agent's next exchange, after its log lines are
+uploaded), then submits batches, each one
 array of --array children and --plain plain jobs, keeping two batches in flight.
 
     bench/retention.py [--barge build/barge] [--jobs 1000000] [--retention-seconds 30]
@@ -23,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_load import Agent, post, set_up_fleet  # noqa: E402
+from agent_load import fleet, post, set_up_fleet  # noqa: E402
 from benchlib import BenchError, log  # noqa: E402
 
 MIB = 2 ** 20
@@ -84,6 +85,8 @@ def main():
     ap.add_argument("--lines", type=int, default=2, help="log lines each job writes")
     ap.add_argument("--sample-seconds", type=float, default=5)
     ap.add_argument("--keep", action="store_true", help="keep the data directory, and say where")
+    ap.add_argument("--python-agents", action="store_true",
+                    help="the agents as Python threads rather than bench/agentsim")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="barge-retention-")
     data = os.path.join(work, "data")
@@ -95,21 +98,12 @@ def main():
                             "--max-array-size", str(max(a.array, 2)),
                             "--retention-hours", "%.9f" % (a.retention_seconds / 3600)],
                            stdout=logf, stderr=subprocess.STDOUT)
-    stop = threading.Event()
-    finished = [0]
-    sampler = None
+    sampler = sim = None
     try:
         api = set_up_fleet(port)
-        lat, lock = [], threading.Lock()
-        agents = [Agent(port, n, a.vcpus, lat, lock, stop, log_lines=a.lines)
-                  for n in range(a.agents)]
-        for ag in agents:
-            ag.start()
-        for ag in agents:
-            if not ag.registered.wait(120):
-                raise BenchError("an agent did not register within 120 s")
-        sampler = Sampler(data, srv.pid, a.sample_seconds,
-                          lambda: sum(ag.done for ag in agents))
+        sim = fleet(a.python_agents, port, a.agents, a.vcpus, a.lines)
+        sim.start()
+        sampler = Sampler(data, srv.pid, a.sample_seconds, lambda: sim.stat()["done"])
         sampler.start()
         log(f"{a.jobs:,} jobs in batches of an array of {a.array:,} and {a.plain} plain jobs, "
             f"{a.agents} agents of {a.vcpus} vCPUs, retention {a.retention_seconds:g} s")
@@ -124,6 +118,7 @@ def main():
         def wait_ended(ids):
             """Until every job has ended (or, ended long enough, has been removed)."""
             while ids:
+                sim.check()
                 status, d = post(api, "/v1/describejobs", {"jobs": ids[:100]})
                 if status != 200:
                     raise BenchError("DescribeJobs: %s %s" % (status, d))
@@ -178,9 +173,10 @@ def main():
         if srv.poll() is not None:
             raise BenchError("the server exited with %s" % srv.returncode)
     finally:
-        stop.set()
         if sampler:
             sampler.stop.set()
+        if sim:
+            sim.close()
         srv.terminate()
         try:
             srv.wait(30)

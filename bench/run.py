@@ -29,32 +29,18 @@ import time
 
 import containers
 import pg_store
-from benchlib import (BenchError, fmt_mib, fmt_ms, fmt_rate, log, machine_busy, parse_setting, pct,
-                      proc_cpu, ratio, target, wait_done, wall_ms)
+from benchlib import (TOOLS, BenchError, build_tools, fmt_mib, fmt_ms, fmt_rate, log, machine_busy,
+                      parse_setting, pct, proc_cpu, ratio, target, wait_done, wall_ms)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 BARGE = os.environ.get("BARGE", os.path.join(ROOT, "build", "barge"))
-TOOLS = os.environ.get("BENCH_TOOLS", os.path.join(ROOT, "build", "bench-tools"))
 FIGURES = ["submit", "array", "e2e", "latency", "scale", "containers", "fleet", "pg"]
 JOBDEF = "bench-true"
 PENDING_STATES = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"]
 
 
 # ---- tools ----------------------------------------------------------------------------------
-
-def build_tools():
-    """Compiles the benchmark's own C tools into TOOLS (when their source is newer)."""
-    os.makedirs(TOOLS, exist_ok=True)
-    cc = os.environ.get("CC", "cc")
-    for name, libs in (("httpload", ["-lpthread"]), ("spawn_ceiling", []), ("evsink", ["-lpthread"])):
-        src = os.path.join(BENCH, name + ".c")
-        out = os.path.join(TOOLS, name)
-        if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
-            continue
-        subprocess.run([cc, "-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
-                        "-o", out, src, *libs], check=True)
-
 
 def parse_kv(line):
     out = {}
