@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,8 +210,8 @@ static int flush_batch(target *x, buf *arr, int *n, uint64_t last)
 /* The poll's answer in the stream's form (GetEvents with "sse": the events' text as the server
  * keeps it, so that nothing is parsed and written again): blocks of "id: SEQ", "event: ...",
  * "data: JSON" lines, a gap as "event: gap", and last ": at SEQ", how far the poll looked.
- * Delivers each event; -1 when the server stops first. */
-static int deliver_all(target *x, char *text, int *gap)
+ * Delivers each event, counted in *events; -1 when the server stops first. */
+static int deliver_all(target *x, char *text, int *gap, int *events)
 {
     uint64_t seq = 0;
     const char *data = NULL;
@@ -228,6 +227,7 @@ static int deliver_all(target *x, char *text, int *gap)
         next = nl ? nl + 1 : NULL;
         size_t n = nl ? (size_t)(nl - line) : strlen(line);
         if (n == 0) { /* the end of a block */
+            if (data && !is_gap) (*events)++;
             if (data && is_gap) {
                 *gap = 1;
             } else if (data && x->batch == 1) {
@@ -263,18 +263,15 @@ static int deliver_all(target *x, char *text, int *gap)
 static void *run(void *arg)
 {
     target *x = arg;
-    /* Delivery is background work: under a load that takes every core, the API's threads come
-     * first and a target falls behind (its events are kept), catching up once there is room. */
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) < 0)
-        log_warn("webhooks: %s: cannot lower the delivery thread's priority: %s", x->name,
-                 strerror(errno));
     start_now(x);
     int refused = 0;
     uint64_t saved = x->cursor;
+    int64_t saved_at = util_mono_ms();
+    const int max = x->batch > 50 ? x->batch : 50; /* events a poll */
     while (!atomic_load(&stopping)) {
         json_t *req = json_deep_copy(x->filter);
         json_object_set_new(req, "wait", json_integer(POLL_WAIT_S));
-        json_object_set_new(req, "max", json_integer(x->batch > 50 ? x->batch : 50));
+        json_object_set_new(req, "max", json_integer(max));
         json_object_set_new(req, "sse", json_true());
         if (x->has_cursor) json_object_set_new(req, "after", json_integer((json_int_t)x->cursor));
         core_call call = {.run = api_run, .arg = poll_op, .req = req};
@@ -289,21 +286,25 @@ static void *run(void *arg)
         }
         refused = 0;
         uint64_t before = x->cursor;
-        int gap = 0;
-        int stopped = deliver_all(x, call.body, &gap) < 0;
+        int gap = 0, events = 0;
+        int stopped = deliver_all(x, call.body, &gap, &events) < 0;
         free(call.body);
         if (gap)
             log_warn("webhooks: %s: events after %llu were let go before they were delivered",
                      x->name, (unsigned long long)before);
-        /* Once a poll (up to 50 events, or a batch), not once an event: a server killed in the
-         * middle delivers the rest of the poll's events again, which the receiver tells by
-         * their numbers. */
-        if (x->cursor != saved) {
+        /* Not once an event, nor once a poll while the target is busy: at most once a second
+         * then, and whenever it has caught up.  A server killed in the middle delivers what
+         * came after the saved position again, which the receiver tells by the numbers. */
+        int64_t now = util_mono_ms();
+        int caught_up = events < max;
+        if (x->cursor != saved && (stopped || caught_up || now - saved_at >= 1000)) {
             save_cursor(x);
             saved = x->cursor;
+            saved_at = now;
         }
         if (stopped) break;
     }
+    if (x->cursor != saved) save_cursor(x);
     return NULL;
 }
 

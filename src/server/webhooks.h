@@ -3,8 +3,7 @@
  *
  * The file is JSON: {"targets": [{"name": N, "url": "http(s)://...", "secret": S, "queue": Q,
  * "status": [...], "batch": B}]}, queue and status optional filters as GetEvents takes them.
- * Each target has a thread of its own, at a lower CPU priority than the API's (delivery is
- * background work), that reads the events as a long-polling client would (GetEvents, through
+ * Each target has a thread of its own that reads the events as a long-polling client would (GetEvents, through
  * the core) and POSTs each one, in order, as its JSON body (as EventBridge delivers to an API
  * destination), with `X-Barge-Event-Id: SEQ` and `X-Barge-Signature: sha256=HEX`, the
  * HMAC-SHA256 of the body with the target's secret, so the receiver can tell barge's deliveries

@@ -244,23 +244,232 @@ static const spec_text *spec_text_of(const jobspec *s)
     return *slot;
 }
 
-/* Appends o's members (without its braces), after a comma when *first is 0. */
-static void put_object_members(buf *out, json_t *o, int *first)
+/* ---- the computed members as text --------------------------------------------------------
+ * What computed_part builds, written straight into the text: an event is described for every
+ * change of every job, and building the members as a tree only to write it out cost the core
+ * several times what writing them does.  test_events checks the two against each other. */
+
+/* An object's members being written, and the names written (a spec member of the same name is
+ * left out: the computed one replaces it). */
+typedef struct tw {
+    buf *out;
+    int first;
+    const char *names[16];
+    int n;
+} tw;
+
+static void tw_key(tw *w, const char *k)
 {
-    if (!json_object_size(o)) return;
-    char *text = json_dumps(o, JSON_COMPACT);
-    size_t len = strlen(text);
-    if (!*first) buf_puts(out, ",");
-    buf_append(out, text + 1, len - 2);
-    free(text);
-    *first = 0;
+    buf_puts(w->out, w->first ? "\"" : ",\"");
+    buf_puts(w->out, k);
+    buf_puts(w->out, "\":");
+    w->first = 0;
+    if (w->n < (int)(sizeof w->names / sizeof *w->names)) w->names[w->n++] = k;
 }
 
-/* The spec's members but those computed (and the event's own status and statusReason). */
-static void put_members(buf *out, const member *m, size_t n, json_t *computed, int *first)
+static int tw_wrote(const tw *w, const char *k)
+{
+    for (int i = 0; i < w->n; i++)
+        if (strcmp(w->names[i], k) == 0) return 1;
+    return 0;
+}
+
+/* A JSON string, escaped as JSON requires (UTF-8 passes as it is). */
+static void put_string(buf *out, const char *s)
+{
+    buf_puts(out, "\"");
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        buf_append(out, run, (size_t)(s - run));
+        if (c == '"' || c == '\\') buf_printf(out, "\\%c", c);
+        else if (c == '\n') buf_puts(out, "\\n");
+        else if (c == '\t') buf_puts(out, "\\t");
+        else buf_printf(out, "\\u%04x", c);
+        run = s + 1;
+    }
+    buf_append(out, run, (size_t)(s - run));
+    buf_puts(out, "\"");
+}
+
+static void tw_str(tw *w, const char *k, const char *v)
+{
+    tw_key(w, k);
+    put_string(w->out, v);
+}
+
+static void tw_int(tw *w, const char *k, long long v)
+{
+    tw_key(w, k);
+    buf_printf(w->out, "%lld", v);
+}
+
+/* A real as jansson writes one: always with a fraction or an exponent. */
+static void put_real(buf *out, double v)
+{
+    char num[40];
+    snprintf(num, sizeof num, "%.17g", v);
+    buf_puts(out, num);
+    if (!strpbrk(num, ".eEni")) buf_puts(out, ".0");
+}
+
+static void put_json(buf *out, json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    buf_puts(out, text);
+    free(text);
+}
+
+static void tw_json(tw *w, const char *k, json_t *v)
+{
+    tw_key(w, k);
+    put_json(w->out, v);
+}
+
+/* The container's computed members (computed_part's *ctr). */
+static void container_text(state *st, job *j, tw *w)
+{
+    json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1)
+                               : NULL;
+    json_t *lc = json_object_get(last, "container");
+    int current = j->status == JS_STARTING || j->status == JS_RUNNING;
+    if (!current && json_object_get(lc, "exitCode"))
+        tw_json(w, "exitCode", json_object_get(lc, "exitCode"));
+    if (!current && json_object_get(lc, "reason"))
+        tw_json(w, "reason", json_object_get(lc, "reason"));
+    const char *stream = current ? j->log_stream
+                                 : json_string_value(json_object_get(lc, "logStreamName"));
+    if (stream) tw_str(w, "logStreamName", stream);
+    if (current && j->inst_id) {
+        tw_key(w, "containerInstanceArn");
+        buf_puts(w->out, "\"arn:aws:ecs:");
+        buf_puts(w->out, barge_cfg.region);
+        buf_puts(w->out, ":");
+        buf_puts(w->out, barge_cfg.account_id);
+        buf_puts(w->out, ":container-instance/");
+        buf_puts(w->out, j->inst_id);
+        buf_puts(w->out, "\"");
+        json_t *task = attempt_task_arn(st, j);
+        if (task) tw_json(w, "taskArn", task);
+        json_decref(task);
+    } else {
+        static const char *const where[] = {"containerInstanceArn", "taskArn"};
+        for (size_t k = 0; k < 2; k++)
+            if (json_object_get(lc, where[k])) tw_json(w, where[k], json_object_get(lc, where[k]));
+    }
+}
+
+/* The members computed_part computes but status and statusReason. */
+static void computed_text(state *st, job *j, tw *w)
+{
+    buf *out = w->out;
+    char *arn = arn_make(ARN_JOB, j->id);
+    tw_str(w, "jobArn", arn);
+    free(arn);
+    tw_str(w, "jobId", j->id);
+    if (j->created_at) tw_int(w, "createdAt", j->created_at);
+    if (j->started_at) tw_int(w, "startedAt", j->started_at);
+    if (j->stopped_at) tw_int(w, "stoppedAt", j->stopped_at);
+    /* AWS's attempts[] without barge's member of each, which goes to barge.attempts[]. */
+    double vcpu_s = 0, gib_s = 0, cpu_s = 0;
+    long long peak = 0;
+    int measured = 0;
+    size_t ai;
+    json_t *a;
+    tw_key(w, "attempts");
+    buf_puts(out, "[");
+    json_array_foreach(j->attempts, ai, a) {
+        json_t *where = json_object_get(a, ATTEMPT_BARGE);
+        json_t *u = json_object_get(where, "usage");
+        vcpu_s += json_number_value(json_object_get(u, "vcpuSeconds"));
+        gib_s += json_number_value(json_object_get(u, "memoryGiBSeconds"));
+        if (json_object_get(u, "cpuSeconds")) {
+            measured = 1;
+            cpu_s += json_number_value(json_object_get(u, "cpuSeconds"));
+        }
+        long long m = (long long)json_integer_value(json_object_get(u, "maxMemoryBytes"));
+        if (m > peak) peak = m;
+        json_t *copy = json_copy(a);
+        json_object_del(copy, ATTEMPT_BARGE);
+        if (ai) buf_puts(out, ",");
+        put_json(out, copy);
+        json_decref(copy);
+    }
+    buf_puts(out, "]");
+    tw_key(w, "isCancelled");
+    buf_puts(out, j->is_cancelled ? "true" : "false");
+    tw_key(w, "isTerminated");
+    buf_puts(out, j->is_terminated ? "true" : "false");
+    int nodes = jobspec_num_nodes(j->spec) > 0 ||
+                (j->parent && jobspec_num_nodes(j->parent->spec) > 0);
+    if (nodes && j->parent) {
+        tw_key(w, "nodeDetails");
+        buf_printf(out, "{\"nodeIndex\":%u,\"isMainNode\":%s}", j->index,
+                   (int)j->index == jobspec_main_node(j->parent->spec) ? "true" : "false");
+    } else if (nodes) {
+        /* The job's nodeProperties come with its description; the nodes are its children. */
+    } else if (j->children) {
+        tw_key(w, "arrayProperties");
+        buf_printf(out, "{\"size\":%u,\"statusSummary\":{", j->array_size);
+        for (int i = 0; i < JS_COUNT; i++)
+            buf_printf(out, "%s\"%s\":%lld", i ? "," : "", job_status_name(i),
+                       (long long)j->summary[i]);
+        buf_printf(out, "},\"statusSummaryLastUpdatedAt\":%lld}", (long long)util_now_ms());
+    } else if (j->parent) {
+        tw_key(w, "arrayProperties");
+        buf_printf(out, "{\"index\":%u,\"size\":%u}", j->index, j->parent->array_size);
+    }
+    /* barge's own member: where and how the job ran. */
+    tw_key(w, "barge");
+    tw b = {.out = out, .first = 1};
+    buf_puts(out, "{");
+    if (j->executor) tw_str(&b, "executor", j->executor);
+    if (j->executor && strcmp(j->executor, EXECUTOR_PROCESS) == 0)
+        tw_str(&b, "note", "the command runs as a host process; the image is recorded but no "
+                           "container is started");
+    tw_key(&b, "attempts");
+    buf_puts(out, "[");
+    json_array_foreach(j->attempts, ai, a) {
+        json_t *where = json_object_get(a, ATTEMPT_BARGE);
+        if (ai) buf_puts(out, ",");
+        if (where) put_json(out, where);
+        else buf_puts(out, "{}");
+    }
+    buf_puts(out, "]");
+    tw_key(&b, "usage");
+    buf_puts(out, "{\"vcpuSeconds\":");
+    put_real(out, vcpu_s);
+    buf_puts(out, ",\"memoryGiBSeconds\":");
+    put_real(out, gib_s);
+    if (measured) {
+        buf_puts(out, ",\"cpuSeconds\":");
+        put_real(out, cpu_s);
+    }
+    if (peak) buf_printf(out, ",\"maxMemoryBytes\":%lld", peak);
+    buf_puts(out, "}");
+    if (j->n_dependents) {
+        tw_key(&b, "dependents");
+        buf_puts(out, "[");
+        for (uint32_t i = 0; i < j->n_dependents && i < 100; i++)
+            buf_printf(out, "%s\"%s\"", i ? "," : "", j->dependents[i]->id);
+        buf_puts(out, "]");
+        tw_int(&b, "dependentCount", j->n_dependents);
+    }
+    if (j->inst_id) tw_str(&b, "instanceId", j->inst_id);
+    if (j->ce_name) tw_str(&b, "computeEnvironment", j->ce_name);
+    instance *in = j->mem_note ? NULL : instance_find(st->fleet, j->inst_id);
+    const char *cg = j->mem_note ? j->mem_note : in ? in->mem_note : NULL;
+    if (cg) tw_str(&b, "memoryLimit", cg);
+    buf_puts(out, "}");
+}
+
+/* The spec's members (as text, spec_text) but those written in w, and the event's own status
+ * and statusReason. */
+static void put_members(buf *out, const member *m, size_t n, const tw *w, int *first)
 {
     for (size_t i = 0; i < n; i++) {
-        if (json_object_get(computed, m[i].key) || strcmp(m[i].key, "status") == 0 ||
+        if (tw_wrote(w, m[i].key) || strcmp(m[i].key, "status") == 0 ||
             strcmp(m[i].key, "statusReason") == 0)
             continue;
         if (!*first) buf_puts(out, ",");
@@ -272,10 +481,11 @@ static void put_members(buf *out, const member *m, size_t n, json_t *computed, i
 void jobdesc_event_rest(state *st, job *j, buf *out)
 {
     const spec_text *t = spec_text_of(j->spec);
-    json_t *ctr;
-    json_t *computed = computed_part(st, j, 0, &ctr);
-    int first = 1;
-    put_members(out, t->top, t->n_top, computed, &first);
+    /* The computed members go first, so that the spec's of the same names can be left out. */
+    tw w = {.out = out, .first = 1};
+    computed_text(st, j, &w);
+    int first = w.first;
+    put_members(out, t->top, t->n_top, &w, &first);
     const char *own = j->spec->own;
     size_t own_len = own ? strlen(own) : 0;
     if (own_len > 2) {
@@ -283,16 +493,14 @@ void jobdesc_event_rest(state *st, job *j, buf *out)
         buf_append(out, own + 1, own_len - 2);
         first = 0;
     }
-    put_object_members(out, computed, &first);
-    if (ctr) {
+    if (jobspec_shared(j->spec, "container")) {
         buf_puts(out, first ? "\"container\":{" : ",\"container\":{");
-        int cfirst = 1;
-        put_members(out, t->ctr, t->n_ctr, ctr, &cfirst);
-        put_object_members(out, ctr, &cfirst);
+        tw c = {.out = out, .first = 1};
+        container_text(st, j, &c);
+        int cfirst = c.first;
+        put_members(out, t->ctr, t->n_ctr, &c, &cfirst);
         buf_puts(out, "}");
-        json_decref(ctr);
     }
-    json_decref(computed);
 }
 
 void jobdesc_event_detail(state *st, job *j, int status, const char *rest, size_t rest_len,
