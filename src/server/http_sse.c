@@ -11,7 +11,7 @@
 
 /* How long one poll of the stream waits for an event before writing a keep-alive comment. */
 #define SSE_WAIT_S 15
-#define SSE_BATCH 500
+#define SSE_BATCH 1000
 
 typedef struct sse {
     core_call call; /* first member: the core hands it back to done() */

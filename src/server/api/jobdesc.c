@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jtext.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/model/jobs.h"
@@ -274,29 +275,10 @@ static int tw_wrote(const tw *w, const char *k)
     return 0;
 }
 
-/* A JSON string, escaped as JSON requires (UTF-8 passes as it is). */
-static void put_string(buf *out, const char *s)
-{
-    buf_puts(out, "\"");
-    const char *run = s;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        buf_append(out, run, (size_t)(s - run));
-        if (c == '"' || c == '\\') buf_printf(out, "\\%c", c);
-        else if (c == '\n') buf_puts(out, "\\n");
-        else if (c == '\t') buf_puts(out, "\\t");
-        else buf_printf(out, "\\u%04x", c);
-        run = s + 1;
-    }
-    buf_append(out, run, (size_t)(s - run));
-    buf_puts(out, "\"");
-}
-
 static void tw_str(tw *w, const char *k, const char *v)
 {
     tw_key(w, k);
-    put_string(w->out, v);
+    jtext_string(w->out, v);
 }
 
 static void tw_int(tw *w, const char *k, long long v)
@@ -305,26 +287,10 @@ static void tw_int(tw *w, const char *k, long long v)
     buf_printf(w->out, "%lld", v);
 }
 
-/* A real as jansson writes one: always with a fraction or an exponent. */
-static void put_real(buf *out, double v)
-{
-    char num[40];
-    snprintf(num, sizeof num, "%.17g", v);
-    buf_puts(out, num);
-    if (!strpbrk(num, ".eEni")) buf_puts(out, ".0");
-}
-
-static void put_json(buf *out, json_t *v)
-{
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    buf_puts(out, text);
-    free(text);
-}
-
 static void tw_json(tw *w, const char *k, json_t *v)
 {
     tw_key(w, k);
-    put_json(w->out, v);
+    jtext_json(w->out, v);
 }
 
 /* The container's computed members (computed_part's *ctr). */
@@ -393,7 +359,7 @@ static void computed_text(state *st, job *j, tw *w)
         json_t *copy = json_copy(a);
         json_object_del(copy, ATTEMPT_BARGE);
         if (ai) buf_puts(out, ",");
-        put_json(out, copy);
+        jtext_json(out, copy);
         json_decref(copy);
     }
     buf_puts(out, "]");
@@ -433,18 +399,18 @@ static void computed_text(state *st, job *j, tw *w)
     json_array_foreach(j->attempts, ai, a) {
         json_t *where = json_object_get(a, ATTEMPT_BARGE);
         if (ai) buf_puts(out, ",");
-        if (where) put_json(out, where);
+        if (where) jtext_json(out, where);
         else buf_puts(out, "{}");
     }
     buf_puts(out, "]");
     tw_key(&b, "usage");
     buf_puts(out, "{\"vcpuSeconds\":");
-    put_real(out, vcpu_s);
+    jtext_real(out, vcpu_s);
     buf_puts(out, ",\"memoryGiBSeconds\":");
-    put_real(out, gib_s);
+    jtext_real(out, gib_s);
     if (measured) {
         buf_puts(out, ",\"cpuSeconds\":");
-        put_real(out, cpu_s);
+        jtext_real(out, cpu_s);
     }
     if (peak) buf_printf(out, ",\"maxMemoryBytes\":%lld", peak);
     buf_puts(out, "}");

@@ -30,9 +30,10 @@ instance *fleet_fit(state *st, const char *ce, const job *j, int with_reserved)
     size_t i = 0;
     const char *k;
     void *v;
+    const char *name = instance_ce_name(ce);
     while (dict_next(&st->fleet->instances, &i, &k, &v)) {
         instance *in = v;
-        if (!in->registered || in->draining || strcmp(in->ce, ce) != 0) continue;
+        if (in->ce != name || !in->registered || in->draining) continue;
         if (!instance_fits(in, j, with_reserved)) continue;
         int r = with_reserved ? in->reserved_mvcpus : 0;
         int rb = best && with_reserved ? best->reserved_mvcpus : 0;

@@ -39,7 +39,6 @@ static void instance_free(instance *in)
     instance_clear_strays(in);
     dict_free(&in->strays);
     free(in->id);
-    free(in->ce);
     free(in->type);
     free(in->hostname);
     free(in->address);
@@ -93,13 +92,25 @@ void instance_new_id(char out[20])
     out[n] = '\0';
 }
 
+const char *instance_ce_name(const char *ce)
+{
+    static dict names; /* zeroed: an empty dict (dict.h); the core thread's alone */
+    const char *name = dict_get(&names, ce);
+    if (!name) {
+        char *copy = xstrdup(ce);
+        dict_put(&names, copy, copy);
+        name = copy;
+    }
+    return name;
+}
+
 instance *instance_new(fleet *f, const char *id, const char *ce)
 {
     instance *in = xcalloc(1, sizeof *in);
     char gen[20];
     if (!id) instance_new_id(gen);
     in->id = xstrdup(id ? id : gen);
-    in->ce = xstrdup(ce);
+    in->ce = instance_ce_name(ce);
     in->launched_at = in->last_seen = in->idle_since = util_mono_ms();
     dict_init(&in->strays);
     dict_put(&f->instances, in->id, in);

@@ -19,7 +19,8 @@ struct state;
 struct core_call;
 
 typedef struct instance {
-    char *id, *ce, *type, *hostname, *executor;
+    char *id, *type, *hostname, *executor;
+    const char *ce; /* interned (instance_ce_name): compared by pointer */
     char *address; /* the IPv4 address its agent registered from, or NULL (api/agent_proto.c) */
     char *mem_note; /* how memory limits are enforced, or why they are not */
     int mvcpus, memory_mib, gpus;
@@ -97,6 +98,10 @@ void fleet_set_url(fleet *f, const char *url);
 
 /* A new record with a fresh id (or the given one), entered in the fleet. */
 instance *instance_new(fleet *f, const char *id, const char *ce);
+/* The one copy of a compute environment's name that instances hold, so that a placement that
+ * looks through a thousand instances compares pointers, not names.  Kept for the life of the
+ * process (a name each environment ever made). */
+const char *instance_ce_name(const char *ce);
 instance *instance_find(fleet *f, const char *id);
 /* Removes the instance from the fleet and frees it.  It must hold no job. */
 void instance_remove(fleet *f, instance *in);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jtext.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -21,41 +22,47 @@
 
 /* ---- writing --------------------------------------------------------------------------- */
 
-static void put_str(json_t *o, const char *k, const char *v)
+/* The job's changing state, as the members of the record's "s" object, written as text
+ * (common/jtext.h): every change of every job writes it. */
+static void put_str(buf *b, const char *k, const char *v)
 {
-    if (v) json_object_set_new(o, k, json_string(v));
+    if (!v) return;
+    buf_printf(b, ",\"%s\":", k);
+    jtext_string(b, v);
 }
 
-static void put_int(json_t *o, const char *k, int64_t v)
+static void put_int(buf *b, const char *k, int64_t v)
 {
-    if (v) json_object_set_new(o, k, json_integer(v));
+    if (v) buf_printf(b, ",\"%s\":%lld", k, (long long)v);
 }
 
-static json_t *dynamic_state(job *j)
+static void dynamic_state(job *j, buf *b)
 {
-    json_t *s = json_object();
     /* Waiting states are recomputed at start-up; only the others are meaningful on disk. */
     int status = j->status >= JS_STARTING ? j->status : JS_SUBMITTED;
-    json_object_set_new(s, "status", json_string(job_status_name(status)));
-    if (j->status >= JS_STARTING) put_str(s, "reason", j->reason);
-    put_str(s, "stopReason", j->stop_reason);
-    put_int(s, "cancelPending", j->cancel_pending);
-    put_int(s, "isCancelled", j->is_cancelled);
-    put_int(s, "isTerminated", j->is_terminated);
-    put_int(s, "startedAt", j->started_at);
-    put_int(s, "stoppedAt", j->stopped_at);
-    put_int(s, "nAttempts", j->n_attempts);
-    put_int(s, "freeAttempts", j->n_free_attempts);
-    if (j->attempts) json_object_set(s, "attempts", j->attempts);
-    put_str(s, "memoryLimit", j->mem_note);
-    put_str(s, "executor", j->executor);
-    if (j->status == JS_STARTING || j->status == JS_RUNNING) {
-        put_str(s, "instanceId", j->inst_id);
-        put_str(s, "ce", j->ce_name);
-        put_str(s, "logStream", j->log_stream);
-        put_int(s, "attemptStartedAt", j->attempt_started_at);
+    buf_printf(b, "{\"status\":\"%s\"", job_status_name(status));
+    if (j->status >= JS_STARTING) put_str(b, "reason", j->reason);
+    put_str(b, "stopReason", j->stop_reason);
+    put_int(b, "cancelPending", j->cancel_pending);
+    put_int(b, "isCancelled", j->is_cancelled);
+    put_int(b, "isTerminated", j->is_terminated);
+    put_int(b, "startedAt", j->started_at);
+    put_int(b, "stoppedAt", j->stopped_at);
+    put_int(b, "nAttempts", j->n_attempts);
+    put_int(b, "freeAttempts", j->n_free_attempts);
+    if (j->attempts) {
+        buf_puts(b, ",\"attempts\":");
+        jtext_json(b, j->attempts);
     }
-    return s;
+    put_str(b, "memoryLimit", j->mem_note);
+    put_str(b, "executor", j->executor);
+    if (j->status == JS_STARTING || j->status == JS_RUNNING) {
+        put_str(b, "instanceId", j->inst_id);
+        put_str(b, "ce", j->ce_name);
+        put_str(b, "logStream", j->log_stream);
+        put_int(b, "attemptStartedAt", j->attempt_started_at);
+    }
+    buf_puts(b, "}");
 }
 
 /* Records are keyed by submit order, not by id: a new job's record goes at the end of the
@@ -98,11 +105,9 @@ static void write_job(state *st, job *j)
         j->stored = 1;
         buf_puts(&b, "{");
     }
-    json_t *dyn = dynamic_state(j);
-    char *s = json_dumps(dyn, JSON_COMPACT);
-    buf_printf(&b, "\"s\":%s}", s);
-    free(s);
-    json_decref(dyn);
+    buf_puts(&b, "\"s\":");
+    dynamic_state(j, &b);
+    buf_puts(&b, "}");
     char key[40];
     record_key(j, key);
     put_record(st, "job", key, b.data, b.len);

@@ -1,0 +1,40 @@
+/* jtext — see jtext.h. */
+#include "common/jtext.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jtext_string(buf *out, const char *s)
+{
+    buf_append(out, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        buf_append(out, run, (size_t)(s - run));
+        if (c == '"' || c == '\\') buf_printf(out, "\\%c", c);
+        else if (c == '\n') buf_puts(out, "\\n");
+        else if (c == '\t') buf_puts(out, "\\t");
+        else buf_printf(out, "\\u%04x", c);
+        run = s + 1;
+    }
+    buf_append(out, run, (size_t)(s - run));
+    buf_append(out, "\"", 1);
+}
+
+void jtext_real(buf *out, double v)
+{
+    char num[40];
+    snprintf(num, sizeof num, "%.17g", v);
+    buf_puts(out, num);
+    if (!strpbrk(num, ".eEni")) buf_puts(out, ".0");
+}
+
+void jtext_json(buf *out, json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text) buf_puts(out, text);
+    else buf_puts(out, "null");
+    free(text);
+}

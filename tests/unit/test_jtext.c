@@ -1,0 +1,68 @@
+/* jtext: what it writes is JSON that reads back as the value written, as jansson's would. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/jtext.h"
+#include "check.h"
+
+/* s written as a JSON string and read back by jansson. */
+static void string_round_trip(const char *s)
+{
+    buf b = {0};
+    jtext_string(&b, s);
+    json_error_t e;
+    json_t *v = json_loads(b.data, JSON_DECODE_ANY, &e);
+    if (!v) fprintf(stderr, "not JSON: %s (%s)\n", b.data, e.text);
+    CHECK(json_is_string(v));
+    CHECK_STR(json_string_value(v), s);
+    json_decref(v);
+    buf_free(&b);
+}
+
+static void test_strings(void)
+{
+    string_round_trip("");
+    string_round_trip("plain");
+    string_round_trip("quote\" and back\\slash");
+    string_round_trip("line\nbreak\ttab\r\x01\x1f end");
+    string_round_trip("caf\xc3\xa9 \xe2\x9c\x93");
+    /* Nothing but what JSON requires is escaped: the text stays short and readable. */
+    buf b = {0};
+    jtext_string(&b, "a/b c\xc3\xa9");
+    CHECK_STR(b.data, "\"a/b c\xc3\xa9\"");
+    buf_free(&b);
+}
+
+static void test_reals(void)
+{
+    const double vs[] = {0, 1, -2, 1.5, 0.1, 1e300, 123456789.125, 3.0e-7};
+    for (size_t i = 0; i < sizeof vs / sizeof *vs; i++) {
+        buf b = {0};
+        jtext_real(&b, vs[i]);
+        json_t *v = json_loads(b.data, JSON_DECODE_ANY, NULL);
+        /* A real, never an integer, as jansson's own reals read back. */
+        CHECK(json_is_real(v));
+        CHECK(json_real_value(v) == vs[i]);
+        json_decref(v);
+        buf_free(&b);
+    }
+}
+
+static void test_values(void)
+{
+    json_t *v = json_pack("{s:[i, s, n]}", "k", 1, "x\"y", NULL);
+    buf b = {0};
+    jtext_json(&b, v);
+    CHECK_STR(b.data, "{\"k\":[1,\"x\\\"y\",null]}");
+    buf_free(&b);
+    json_decref(v);
+}
+
+int main(void)
+{
+    test_strings();
+    test_reals();
+    test_values();
+    return 0;
+}
