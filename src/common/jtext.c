@@ -5,12 +5,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+
 void jtext_string(buf *out, const char *s)
 {
     buf_append(out, "\"", 1);
     const char *run = s;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
+        if (c >= 0x80) {
+            /* A byte that is not well-formed UTF-8 becomes '?', as util_utf8_scrub makes it:
+             * a record jansson cannot read back would lose the job at the next start. */
+            size_t n = util_utf8_len((const unsigned char *)s);
+            if (n) {
+                s += n - 1;
+                continue;
+            }
+            buf_append(out, run, (size_t)(s - run));
+            buf_append(out, "?", 1);
+            run = s + 1;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         buf_append(out, run, (size_t)(s - run));
         if (c == '"' || c == '\\') buf_printf(out, "\\%c", c);

@@ -8,7 +8,8 @@
 
 #include "common/mem.h"
 
-/* A string, escaped as JSON requires (UTF-8 passes as it is). */
+/* A string, escaped as JSON requires (UTF-8 passes as it is; a byte that is not well-formed
+ * UTF-8 is written as '?'). */
 void jtext_string(buf *out, const char *s);
 /* A real as jansson writes one: always with a fraction or an exponent. */
 void jtext_real(buf *out, double v);

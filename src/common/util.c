@@ -111,7 +111,7 @@ char *util_unhex(const char *s)
 
 /* The length of the well-formed UTF-8 sequence at p (1 to 4), or 0.  Overlong forms, surrogates
  * and code points past U+10FFFF are refused, as JSON parsers (jansson included) refuse them. */
-static size_t utf8_len(const unsigned char *p)
+size_t util_utf8_len(const unsigned char *p)
 {
     unsigned char c = p[0];
     if (c < 0x80) return 1;
@@ -138,7 +138,7 @@ void util_utf8_scrub(char *s)
 {
     unsigned char *p = (unsigned char *)s;
     while (*p) {
-        size_t n = utf8_len(p);
+        size_t n = util_utf8_len(p);
         if (n == 0) {
             *p++ = '?';
             continue;

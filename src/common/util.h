@@ -18,6 +18,8 @@ int util_unhex_bytes(const char *s, void *out, size_t n);
  * Error messages echo request text and are cut by bounded printfs, which can leave half a
  * character; JSON strings must be valid UTF-8. */
 void util_utf8_scrub(char *s);
+/* The length of the well-formed UTF-8 sequence at p (1 to 4), or 0 (what jansson refuses). */
+size_t util_utf8_len(const unsigned char *p);
 /* Removes the directory tree at path, without following symbolic links or crossing into other
  * mounts; directories made unwritable inside it are opened up first.  Best effort: what cannot
  * be removed stays. */

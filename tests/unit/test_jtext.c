@@ -32,6 +32,14 @@ static void test_strings(void)
     jtext_string(&b, "a/b c\xc3\xa9");
     CHECK_STR(b.data, "\"a/b c\xc3\xa9\"");
     buf_free(&b);
+    /* Bytes that are not UTF-8 (a stray continuation byte, a cut sequence, an overlong '/')
+     * become '?': what is written always reads back. */
+    jtext_string(&b, "a\x80" "b\xe2\x9c" " c\xc0\xaf" " \xc3\xa9");
+    CHECK_STR(b.data, "\"a?b?? c?? \xc3\xa9\"");
+    json_t *v = json_loads(b.data, JSON_DECODE_ANY, NULL);
+    CHECK(json_is_string(v));
+    json_decref(v);
+    buf_free(&b);
 }
 
 static void test_reals(void)
