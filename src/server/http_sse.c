@@ -49,13 +49,9 @@ static void write_answer(sse *s, const char *text, size_t len, char **owned)
     }
     /* The comment is the answer's last line: looked for from the end, not through the events. */
     const char *at = NULL;
-    for (size_t i = len >= 5 ? len - 5 : 0; len >= 5; i--) {
-        if (memcmp(text + i, ": at ", 5) == 0 && (i == 0 || text[i - 1] == '\n')) {
+    for (size_t i = len; i-- > 0 && !at;)
+        if ((i == 0 || text[i - 1] == '\n') && len - i >= 5 && memcmp(text + i, ": at ", 5) == 0)
             at = text + i;
-            break;
-        }
-        if (i == 0) break;
-    }
     if (at) json_object_set_new(s->req, "after", json_integer(strtoll(at + 5, NULL, 10)));
     json_object_set_new(s->req, "wait", json_integer(SSE_WAIT_S));
 }

@@ -32,6 +32,32 @@ static json_t *summary_object(const job *p)
     return s;
 }
 
+/* The job's usage: its attempts' summed (the peak of memory is the largest). */
+typedef struct job_usage {
+    double vcpu_s, gib_s, cpu_s;
+    long long peak;
+    int measured; /* an attempt had its CPU time measured (cgroups) */
+} job_usage;
+
+static job_usage usage_of(const job *j)
+{
+    job_usage out = {0};
+    size_t ai;
+    json_t *a;
+    json_array_foreach(j->attempts, ai, a) {
+        json_t *u = json_object_get(json_object_get(a, ATTEMPT_BARGE), "usage");
+        out.vcpu_s += json_number_value(json_object_get(u, "vcpuSeconds"));
+        out.gib_s += json_number_value(json_object_get(u, "memoryGiBSeconds"));
+        if (json_object_get(u, "cpuSeconds")) {
+            out.measured = 1;
+            out.cpu_s += json_number_value(json_object_get(u, "cpuSeconds"));
+        }
+        long long m = (long long)json_integer_value(json_object_get(u, "maxMemoryBytes"));
+        if (m > out.peak) out.peak = m;
+    }
+    return out;
+}
+
 /* The job's statusReason as a description shows it (fresh), or NULL: a RUNNABLE job without a
  * reason of its own gets the engine's explanation. */
 static char *status_reason(state *st, job *j)
@@ -64,27 +90,15 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
     json_t *ran = json_array();
     size_t ai;
     json_t *a;
-    /* The job's usage: its attempts' summed (the peak of memory is the largest). */
-    double vcpu_s = 0, gib_s = 0, cpu_s = 0;
-    long long peak = 0;
-    int measured = 0;
+    job_usage u = usage_of(j);
     json_array_foreach(attempts, ai, a) {
         json_t *where = json_object_get(a, ATTEMPT_BARGE);
-        json_t *u = json_object_get(where, "usage");
-        vcpu_s += json_number_value(json_object_get(u, "vcpuSeconds"));
-        gib_s += json_number_value(json_object_get(u, "memoryGiBSeconds"));
-        if (json_object_get(u, "cpuSeconds")) {
-            measured = 1;
-            cpu_s += json_number_value(json_object_get(u, "cpuSeconds"));
-        }
-        long long m = (long long)json_integer_value(json_object_get(u, "maxMemoryBytes"));
-        if (m > peak) peak = m;
         json_array_append(ran, where ? where : json_object());
         json_object_del(a, ATTEMPT_BARGE);
     }
-    json_t *usage = json_pack("{s:f, s:f}", "vcpuSeconds", vcpu_s, "memoryGiBSeconds", gib_s);
-    if (measured) json_object_set_new(usage, "cpuSeconds", json_real(cpu_s));
-    if (peak) json_object_set_new(usage, "maxMemoryBytes", json_integer(peak));
+    json_t *usage = json_pack("{s:f, s:f}", "vcpuSeconds", u.vcpu_s, "memoryGiBSeconds", u.gib_s);
+    if (u.measured) json_object_set_new(usage, "cpuSeconds", json_real(u.cpu_s));
+    if (u.peak) json_object_set_new(usage, "maxMemoryBytes", json_integer(u.peak));
     json_object_set_new(d, "attempts", attempts);
     json_object_set_new(d, "isCancelled", json_boolean(j->is_cancelled));
     json_object_set_new(d, "isTerminated", json_boolean(j->is_terminated));
@@ -338,24 +352,11 @@ static void computed_text(state *st, job *j, tw *w)
     if (j->started_at) tw_int(w, "startedAt", j->started_at);
     if (j->stopped_at) tw_int(w, "stoppedAt", j->stopped_at);
     /* AWS's attempts[] without barge's member of each, which goes to barge.attempts[]. */
-    double vcpu_s = 0, gib_s = 0, cpu_s = 0;
-    long long peak = 0;
-    int measured = 0;
     size_t ai;
     json_t *a;
     tw_key(w, "attempts");
     buf_puts(out, "[");
     json_array_foreach(j->attempts, ai, a) {
-        json_t *where = json_object_get(a, ATTEMPT_BARGE);
-        json_t *u = json_object_get(where, "usage");
-        vcpu_s += json_number_value(json_object_get(u, "vcpuSeconds"));
-        gib_s += json_number_value(json_object_get(u, "memoryGiBSeconds"));
-        if (json_object_get(u, "cpuSeconds")) {
-            measured = 1;
-            cpu_s += json_number_value(json_object_get(u, "cpuSeconds"));
-        }
-        long long m = (long long)json_integer_value(json_object_get(u, "maxMemoryBytes"));
-        if (m > peak) peak = m;
         json_t *copy = json_copy(a);
         json_object_del(copy, ATTEMPT_BARGE);
         if (ai) buf_puts(out, ",");
@@ -403,16 +404,17 @@ static void computed_text(state *st, job *j, tw *w)
         else buf_puts(out, "{}");
     }
     buf_puts(out, "]");
+    job_usage u = usage_of(j);
     tw_key(&b, "usage");
     buf_puts(out, "{\"vcpuSeconds\":");
-    jtext_real(out, vcpu_s);
+    jtext_real(out, u.vcpu_s);
     buf_puts(out, ",\"memoryGiBSeconds\":");
-    jtext_real(out, gib_s);
-    if (measured) {
+    jtext_real(out, u.gib_s);
+    if (u.measured) {
         buf_puts(out, ",\"cpuSeconds\":");
-        jtext_real(out, cpu_s);
+        jtext_real(out, u.cpu_s);
     }
-    if (peak) buf_printf(out, ",\"maxMemoryBytes\":%lld", peak);
+    if (u.peak) buf_printf(out, ",\"maxMemoryBytes\":%lld", u.peak);
     buf_puts(out, "}");
     if (j->n_dependents) {
         tw_key(&b, "dependents");
@@ -477,12 +479,8 @@ void jobdesc_event_detail(state *st, job *j, int status, const char *rest, size_
     buf_printf(out, "{\"status\":\"%s\"", job_status_name(status));
     char *why = jobs_shown_status(j) == status ? status_reason(st, j) : NULL;
     if (why) {
-        json_t *r = json_string(why);
-        char *text = json_dumps(r, JSON_ENCODE_ANY);
         buf_puts(out, ",\"statusReason\":");
-        buf_puts(out, text);
-        free(text);
-        json_decref(r);
+        jtext_string(out, why);
         free(why);
     }
     if (rest_len) buf_puts(out, ",");
