@@ -14,9 +14,15 @@ Starts `barge server --dev` (its connection cap per address raised, as all agent
   2. lets them long-poll idle for --idle-seconds and reports the server's CPU and RSS;
   3. submits one array of --jobs children of 1 vCPU and reports the dispatch rate (submit to
      the parent's SUCCEEDED) and the latency of the exchanges that carried reports (p50, p99).
+     Every agent always has an exchange waiting here, so that latency is the length of the
+     queue of agents (agents / exchanges answered a second, Little's law), not the server's;
+  4. (agentsim only, --run-ms above 0) the same with jobs that run --run-ms each, so that the
+     fleet's pace is set by its jobs: the dispatch rate the fleet then keeps, and the latency
+     of the exchanges that carried reports (RUNNING at once, EXITED when the job ends) at that
+     rate.  The default (400 ms, 4 vCPUs an agent) offers about 10,000 jobs/s to the server.
 
     bench/agent_load.py [--barge build/barge] [--agents 1000] [--jobs 100000] [--vcpus 4]
-                        [--python-agents]
+                        [--run-ms 400] [--python-agents]
 """
 import argparse
 import http.client
@@ -213,6 +219,13 @@ class AgentSim:
         v["lat_n"] = int(v["lat_n"])
         return v
 
+    def run_ms(self, ms):
+        """Attempts assigned from now on run ms milliseconds (agentsim's "run")."""
+        with self.lock:
+            self.check()
+            self.proc.stdin.write("run %d\n" % ms)
+            self.proc.stdin.flush()
+
     def close(self):
         try:
             self.proc.stdin.close()
@@ -256,6 +269,36 @@ def set_up_fleet(port):
     return api
 
 
+def run_array(api, srv, sim, jobs):
+    """Submits an array of jobs children and waits for it to end; returns its status, the
+    seconds it took, the server's and the agents' CPU µs a job, and the agents' stat (the
+    latencies of that run)."""
+    sim.stat()  # latencies from here on
+    t1 = time.monotonic()
+    cpu1, agents_cpu1 = proc_cpu(srv.pid)[0], proc_cpu(sim.pid)[0]
+    _, out = post(api, "/v1/submitjob", {"jobName": "load", "jobQueue": "q",
+                                         "jobDefinition": "sim",
+                                         "arrayProperties": {"size": jobs}})
+    parent = out["jobId"]
+    while True:
+        time.sleep(0.25)
+        sim.check()
+        if srv.poll() is not None:
+            raise BenchError(f"the server exited with status {srv.returncode}")
+        _, d = post(api, "/v1/describejobs", {"jobs": [parent]})
+        s = d["jobs"][0]["status"]
+        if s in ("SUCCEEDED", "FAILED"):
+            break
+        if time.monotonic() - t1 > 1800:
+            raise BenchError("the array did not finish in 30 minutes")
+    secs = time.monotonic() - t1
+    # The server's own CPU per job dispatched: the agents share the machine, so this says
+    # what the server alone would sustain.
+    job_us = (proc_cpu(srv.pid)[0] - cpu1) / jobs * 1e6
+    agents_job_us = (proc_cpu(sim.pid)[0] - agents_cpu1) / jobs * 1e6
+    return s, secs, job_us, agents_job_us, sim.stat()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -264,6 +307,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=100000)
     ap.add_argument("--vcpus", type=int, default=4, help="vCPUs each simulated agent offers")
     ap.add_argument("--idle-seconds", type=int, default=10)
+    ap.add_argument("--run-ms", type=int, default=400,
+                    help="how long each job of the paced run (4) runs; 0: no paced run")
     ap.add_argument("--python-agents", action="store_true",
                     help="the agents as Python threads rather than bench/agentsim")
     a = ap.parse_args()
@@ -289,43 +334,32 @@ def main():
             rss = next(int(x.split()[1]) * 1024 for x in f if x.startswith("VmRSS:"))
         log(f"idle with {a.agents} agents long-polling: server CPU {100 * idle_cpu:.1f}% of a "
             f"core, RSS {fmt_mib(rss)}")
-        sim.stat()  # latencies from here on
-        t1 = time.monotonic()
-        cpu1, agents_cpu1 = proc_cpu(srv.pid)[0], proc_cpu(sim.pid)[0]
-        _, out = post(api, "/v1/submitjob", {"jobName": "load", "jobQueue": "q",
-                                             "jobDefinition": "sim",
-                                             "arrayProperties": {"size": a.jobs}})
-        parent = out["jobId"]
-        while True:
-            time.sleep(0.25)
-            sim.check()
-            if srv.poll() is not None:
-                raise BenchError(f"the server exited with status {srv.returncode}")
-            _, d = post(api, "/v1/describejobs", {"jobs": [parent]})
-            s = d["jobs"][0]["status"]
-            if s in ("SUCCEEDED", "FAILED"):
-                break
-            if time.monotonic() - t1 > 1800:
-                raise BenchError("the array did not finish in 30 minutes")
-        secs = time.monotonic() - t1
-        # The server's own CPU per job dispatched: the agents share the machine, so this says
-        # what the server alone would sustain.
-        job_us = (proc_cpu(srv.pid)[0] - cpu1) / a.jobs * 1e6
-        agents_job_us = (proc_cpu(sim.pid)[0] - agents_cpu1) / a.jobs * 1e6
-        st = sim.stat()
+        s, secs, job_us, agents_job_us, st = run_array(api, srv, sim, a.jobs)
         p50, p99 = st["p50_ms"] or 0.0, st["p99_ms"] or 0.0
         log(f"{a.jobs:,} jobs over {a.agents} agents: {s} in {secs:.1f} s, "
             f"{a.jobs / secs:,.0f} jobs/s; exchanges with reports p50 {p50:.1f} ms, "
-            f"p99 {p99:.1f} ms ({st['lat_n']:,} exchanges); server CPU {job_us:.0f} µs a job "
-            f"(one core would sustain {1e6 / job_us:,.0f} jobs/s); the agents' CPU "
-            f"{agents_job_us:.0f} µs a job")
+            f"p99 {p99:.1f} ms ({st['lat_n']:,} exchanges; each agent always has one waiting, "
+            f"so this is {a.agents} agents / exchanges answered a second); server CPU "
+            f"{job_us:.0f} µs a job (one core would sustain {1e6 / job_us:,.0f} jobs/s); the "
+            f"agents' CPU {agents_job_us:.0f} µs a job")
+        paced = ""
+        if a.run_ms > 0 and not a.python_agents:
+            sim.run_ms(a.run_ms)
+            ps, psecs, _, _, pst = run_array(api, srv, sim, a.jobs)
+            pp50, pp99 = pst["p50_ms"] or 0.0, pst["p99_ms"] or 0.0
+            log(f"{a.jobs:,} jobs of {a.run_ms} ms over {a.agents} agents: {ps} in "
+                f"{psecs:.1f} s, {a.jobs / psecs:,.0f} jobs/s; exchanges with reports p50 "
+                f"{pp50:.1f} ms, p99 {pp99:.1f} ms ({pst['lat_n']:,} exchanges)")
+            paced = (f"paced_run_ms={a.run_ms} paced_dispatch_per_s={a.jobs / psecs:.0f} "
+                     f"paced_exchange_p50_ms={pp50:.1f} paced_exchange_p99_ms={pp99:.1f} ")
         print(f"agents={a.agents} register_per_s={a.agents / reg_s:.0f} "
               f"idle_cpu_pct={100 * idle_cpu:.1f} idle_rss_mib={rss / 2**20:.0f} "
               f"jobs={a.jobs} status={s} dispatch_per_s={a.jobs / secs:.0f} "
               f"exchange_p50_ms={p50:.1f} exchange_p99_ms={p99:.1f} "
-              f"server_cpu_us_per_job={job_us:.0f} "
+              f"server_cpu_us_per_job={job_us:.0f} {paced}"
               f"targets: dispatch>=10000/s {'met' if a.jobs / secs >= 10000 else 'missed'}, "
-              f"p99<=50ms {'met' if p99 <= 50 else 'missed'}, "
+              f"p99<=50ms {'met' if (pp99 if paced else p99) <= 50 else 'missed'}"
+              f"{' (paced)' if paced else ''}, "
               f"idle<5% {'met' if idle_cpu < 0.05 else 'missed'}")
     except BenchError as e:
         log(f"agent_load: {e}")

@@ -1,7 +1,8 @@
 /* agentsim — many simulated agents against one server, for bench/agent_load.py and
  * bench/retention.py.  Each agent speaks the agent protocol (docs/agent-protocol.md) on its own
  * keep-alive HTTP/1.1 connection, as `barge agent` does, but runs nothing: every attempt it is
- * assigned is reported RUNNING and then EXITED 0 in its next exchange.  Written in C, one thread
+ * assigned is reported RUNNING and then EXITED 0 in its next exchange (or, after a "run"
+ * command, RUNNING at once and EXITED that long after).  Written in C, one thread
  * on epoll, so that on a machine of two cores the agents take little of the CPU the server is
  * measured with (a thread per agent in Python measured Python more than the server).
  *
@@ -21,6 +22,15 @@
  *          (done: attempts whose end an answer acknowledged; the latencies are those of the
  *          exchanges that carried reports, from the request's first byte written to the
  *          answer's last byte read; "nan" when there were none)
+ *   run MS attempts assigned from then on run about MS milliseconds (from half to one and a half
+ *          times, uniformly at random): RUNNING is reported at once (an
+ *          exchange with "wait": false), EXITED when the time is up.  So the fleet's pace is
+ *          set by how long jobs run, not by how fast the server answers, and an exchange's
+ *          latency is the server's, not the length of a queue of agents all waiting on it.
+ *          An agent that holds running attempts sends its next exchange when the first of
+ *          them ends rather than keeping a poll open meanwhile (`barge agent` keeps one open,
+ *          for work for free vCPUs; here every answer fills them while jobs are queued).
+ *          "run 0" goes back to ending attempts at once.
  * and exits 0 when stdin ends.  An answer other than 200, a server that cannot be reached for
  * 10 s, or a request unanswered for 120 s, is said on stderr and ends the tool with status 1. */
 #include <arpa/inet.h>
@@ -65,10 +75,12 @@ typedef struct agent {
     json_t *held;     /* [{"jobId", "attempt"}] */
     json_t *reports;  /* to carry in the next exchange */
     json_t *ending;   /* the held attempts whose end the exchange in flight reports */
+    json_t *running;  /* with "run": [{"jobId", "attempt", "due": monotonic s}] not yet ended */
+    double next_due;  /* the earliest due of running; 0 when none */
 } agent;
 
 static agent *agents;
-static int n_agents, port, vcpus, log_lines;
+static int n_agents, port, vcpus, log_lines, run_ms;
 static const char *ce = "fleet";
 static int ep;
 static int registered, waiting_retry;
@@ -251,6 +263,47 @@ static void lat_add(double ms)
     lat[lat_n++] = ms;
 }
 
+/* The attempt (key, taken) ended: its EXITED goes in the next exchange, which ends its holding. */
+static void end_attempt(agent *a, json_t *key, json_int_t at)
+{
+    json_array_append_new(a->reports, json_pack("{s:O, s:O, s:s, s:I, s:i}", "jobId",
+                                                json_object_get(key, "jobId"), "attempt",
+                                                json_object_get(key, "attempt"), "event",
+                                                "EXITED", "at", at, "exitCode", 0));
+    json_array_append_new(a->ending, key);
+}
+
+/* After an answer: reports go at once; an agent whose attempts all still run waits for the
+ * first to end (timers); one that holds none waits for work in a poll. */
+static void next_exchange(agent *a)
+{
+    if (json_array_size(a->reports) == 0 && a->next_due) return;
+    send_exchange(a);
+}
+
+/* Running attempts whose time is up end, and their agent exchanges (if none is in flight). */
+static void end_due(agent *a, double now)
+{
+    if (!a->next_due || a->next_due > now || a->sent_at) return;
+    json_int_t at = epoch_ms();
+    double next = 0;
+    size_t i = 0;
+    while (i < json_array_size(a->running)) {
+        json_t *r = json_array_get(a->running, i);
+        double due = json_real_value(json_object_get(r, "due"));
+        if (due <= now) {
+            end_attempt(a, json_pack("{s:O, s:O}", "jobId", json_object_get(r, "jobId"),
+                                     "attempt", json_object_get(r, "attempt")), at);
+            json_array_remove(a->running, i);
+        } else {
+            if (!next || due < next) next = due;
+            i++;
+        }
+    }
+    a->next_due = next;
+    send_exchange(a);
+}
+
 static const char *phase_path(enum phase p)
 {
     return p == PH_REGISTER ? "register" : p == PH_EXCHANGE ? "exchange" : "logs";
@@ -286,7 +339,7 @@ static void answered(agent *a, int status, const char *body, size_t len)
     }
     if (a->phase == PH_LOGS) {
         json_decref(ans);
-        send_exchange(a);
+        next_exchange(a);
         return;
     }
     exchanges++;
@@ -325,10 +378,17 @@ static void answered(agent *a, int status, const char *body, size_t len)
         json_array_append_new(a->reports, json_pack("{s:O, s:O, s:s, s:I}", "jobId", job,
                                                     "attempt", att, "event", "RUNNING",
                                                     "at", now));
-        json_array_append_new(a->reports, json_pack("{s:O, s:O, s:s, s:I, s:i}", "jobId", job,
-                                                    "attempt", att, "event", "EXITED",
-                                                    "at", now, "exitCode", 0));
-        json_array_append_new(a->ending, key);
+        if (run_ms > 0) {
+            /* Jobs' lengths vary (here uniformly from half to one and a half times MS): a
+             * fleet whose jobs all end at once would measure a thundering herd, not a server. */
+            double due = now_s() + run_ms / 1000.0 * (0.5 + drand48());
+            json_array_append_new(a->running, json_pack("{s:O, s:O, s:f}", "jobId", job,
+                                                        "attempt", att, "due", due));
+            if (!a->next_due || due < a->next_due) a->next_due = due;
+            json_decref(key);
+        } else {
+            end_attempt(a, key, now);
+        }
         if (log_lines > 0) {
             json_t *events = json_array();
             for (int k = 0; k < log_lines; k++) {
@@ -349,7 +409,7 @@ static void answered(agent *a, int status, const char *body, size_t len)
                      a->cred);
     } else {
         json_decref(streams);
-        send_exchange(a);
+        next_exchange(a);
     }
 }
 
@@ -510,8 +570,10 @@ static void command(const char *line)
                pct(lat, lat_n, 50), pct(lat, lat_n, 99), reconnects);
         fflush(stdout);
         lat_n = 0;
+    } else if (strncmp(line, "run ", 4) == 0 && atoi(line + 4) >= 0) {
+        run_ms = atoi(line + 4);
     } else if (*line) {
-        fprintf(stderr, "agentsim: unknown command \"%s\" (stat is the only one)\n", line);
+        fprintf(stderr, "agentsim: unknown command \"%s\" (stat and run MS are)\n", line);
     }
 }
 
@@ -540,6 +602,7 @@ static void timers(void)
     double now = now_s();
     for (int i = 0; i < n_agents; i++) {
         agent *a = &agents[i];
+        end_due(a, now);
         if (a->retry_at && a->retry_at <= now) {
             a->retry_at = 0;
             waiting_retry--;
@@ -597,12 +660,13 @@ usage:
         a->held = json_array();
         a->reports = json_array();
         a->ending = json_array();
+        a->running = json_array();
         send_register(a);
     }
     struct epoll_event evs[256];
     double last_scan = now_s();
     for (;;) {
-        int n = epoll_wait(ep, evs, 256, waiting_retry ? 20 : 1000);
+        int n = epoll_wait(ep, evs, 256, run_ms ? 1 : waiting_retry ? 20 : 1000);
         if (n < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
         for (int i = 0; i < n; i++) {
             if (!evs[i].data.ptr)
@@ -611,7 +675,7 @@ usage:
                 on_event(evs[i].data.ptr, evs[i].events);
         }
         double now = now_s();
-        if (waiting_retry || now - last_scan > 1) {
+        if (waiting_retry || now - last_scan > (run_ms ? 0.001 : 1)) {
             timers();
             last_scan = now;
         }

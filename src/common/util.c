@@ -64,6 +64,15 @@ void util_uuid(char out[37])
              b[13], b[14], b[15]);
 }
 
+void util_sorted_id(char out[33])
+{
+    unsigned char b[16];
+    uint64_t ms = (uint64_t)util_now_ms();
+    for (int i = 0; i < 6; i++) b[i] = (unsigned char)(ms >> (8 * (5 - i)));
+    random_bytes(b + 6, 10);
+    util_hex(b, sizeof b, out);
+}
+
 void util_hex(const void *p, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";

@@ -8,6 +8,9 @@ int64_t util_now_ms(void);      /* wall clock, epoch milliseconds */
 int64_t util_mono_ms(void);     /* monotonic clock, for timers */
 int64_t util_mono_us(void);     /* the same in microseconds, for measuring short work */
 void util_uuid(char out[37]);   /* random version-4 UUID */
+/* 32 hex digits: the time in ms, then 80 random bits.  Ids made one after another sort one after
+ * another, so that as keys of an index they go in at its end rather than at random places. */
+void util_sorted_id(char out[33]);
 /* Lower-case hex of n bytes into out (2n+1 bytes).  */
 void util_hex(const void *p, size_t n, char *out);
 /* Decodes hex into a fresh string; NULL if s is not even-length hex or holds a zero byte. */

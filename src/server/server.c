@@ -19,6 +19,7 @@
 #include "server/base/core.h"
 #include "server/base/logstore.h"
 #include "server/base/store.h"
+#include "server/base/store_pipe.h"
 #include "server/model/config.h"
 #include "server/model/instance.h"
 #include "server/model/events.h"
@@ -671,6 +672,13 @@ int server_main(int argc, char **argv)
         logstore_close(logs);
         store_close(db);
         return lead < 0;
+    }
+    /* Commits run on a thread of their own while the core runs the next batch (store_pipe.h). */
+    db = store_pipe_new(db);
+    if (!db) {
+        fprintf(stderr, "barge server: cannot start the store's writer thread\n");
+        logstore_close(logs);
+        return 1;
     }
     state *st = model_load(db, &err);
     if (!st) {

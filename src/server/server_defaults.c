@@ -28,12 +28,21 @@ static int call_core(void (*run)(core_call *, void *, int64_t), const void *arg,
     return rc;
 }
 
+static int recorded(void *arg, const char *key, const char *doc, size_t len)
+{
+    if (strcmp(key, DEFAULTS_KEY) == 0) *(int *)arg = 1;
+    return 0;
+}
+
 /* Whether to make them: nothing made yet and nothing recorded.  On the core, in its batch. */
 static void check(core_call *call, void *ctx, int64_t now)
 {
     state *st = ctx;
     int *fresh = (int *)call->arg;
-    *fresh = json_object_size(st->ce.items) == 0 && json_object_size(st->jq.items) == 0;
+    /* Read here, on the core: only the core thread may use the store once it runs. */
+    int made = 0;
+    if (store_scan(st->db, META_KIND, recorded, &made) != 0) made = 1;
+    *fresh = !made && json_object_size(st->ce.items) == 0 && json_object_size(st->jq.items) == 0;
     if (*fresh) {
         /* Recorded in the same batch: a second start makes nothing even if these fail. */
         char doc[64];
@@ -44,16 +53,9 @@ static void check(core_call *call, void *ctx, int64_t now)
     core_answer(call, json_object());
 }
 
-static int recorded(void *arg, const char *key, const char *doc, size_t len)
-{
-    if (strcmp(key, DEFAULTS_KEY) == 0) *(int *)arg = 1;
-    return 0;
-}
-
 int server_defaults(state *st)
 {
-    int made = 0, fresh = 0;
-    if (store_scan(st->db, META_KIND, recorded, &made) != 0 || made) return 0;
+    int fresh = 0;
     if (call_core(check, &fresh, json_object()) != 0 || !fresh) return 0;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     /* The smallest instance types are of 2 vCPUs. */

@@ -11,6 +11,7 @@
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/metrics.h"
+#include "server/base/store_pipe.h"
 
 typedef struct timer {
     int64_t due; /* monotonic ms */
@@ -24,6 +25,7 @@ static struct {
     pthread_cond_t cv;
     core_call *head, *tail;
     int stopping, stopped;
+    int wake; /* a commit handed to the store's writer failed: run a turn to read the state back */
     pthread_t thread;
     store *db;
     core_hooks hooks;
@@ -245,11 +247,87 @@ static void fail_late_answers(void)
     }
 }
 
+/* A batch handed to the store's writer (store_pipe): its answers leave once it is committed,
+ * from the writer's thread, while the core runs the next batch. */
+typedef struct flight {
+    core_call *calls; /* the batch's answered calls, linked by next */
+    core_call *late;  /* parked calls answered in the batch, linked by late_next */
+    size_t n;         /* calls in the batch */
+    int64_t t0;       /* monotonic us when handed over */
+} flight;
+
+/* On the writer's thread: the batch is committed (ok) or not. */
+static void flight_done(void *arg, int ok)
+{
+    flight *f = arg;
+    if (ok && f->n) {
+        metrics_observe(METRIC_BATCH_SIZE, (double)f->n);
+        metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - f->t0) / 1e6);
+    }
+    if (!ok) {
+        for (core_call *c = f->calls; c; c = c->next) {
+            free(c->body);
+            answer_error(c, 503, "ServerException",
+                         "the server could not make this change durable; nothing was changed, "
+                         "retry the request");
+        }
+        for (core_call *c = f->late; c; c = c->late_next) {
+            if (c->status != 200) continue;
+            free(c->body);
+            answer_error(c, 503, "ServerException",
+                         "the server could not make this change durable; ask again");
+        }
+        /* Memory is ahead of the store: the core reads it back at its next turn. */
+        pthread_mutex_lock(&core.mu);
+        core.wake = 1;
+        pthread_cond_signal(&core.cv);
+        pthread_mutex_unlock(&core.mu);
+    }
+    for (core_call *c = f->calls, *next; c; c = next) {
+        next = c->next;
+        c->done(c);
+    }
+    for (core_call *c = f->late, *next; c; c = next) {
+        next = c->late_next;
+        c->done(c);
+    }
+    free(f);
+}
+
+/* Hands the batch's writes and answers to the store's writer. */
+static void send_flight(core_call *batch, size_t calls)
+{
+    flight *f = xcalloc(1, sizeof *f);
+    core_call **tail = &f->calls;
+    for (core_call *c = batch, *next; c; c = next) {
+        next = c->next;
+        if (c->parked) continue;
+        json_decref(c->req);
+        c->req = NULL;
+        c->next = NULL;
+        *tail = c;
+        tail = &c->next;
+    }
+    for (core_call *c = core.late; c; c = c->late_next) {
+        json_decref(c->req);
+        c->req = NULL;
+    }
+    f->late = core.late;
+    core.late = core.late_tail = NULL;
+    f->n = calls;
+    f->t0 = util_mono_us();
+    /* The commit before this one is done (store_pipe_wait), so this cannot be refused. */
+    if (store_pipe_send(core.db, flight_done, f) != 0) BARGE_ASSERT(!"store_pipe_send refused");
+}
+
 static void *core_main(void *unused)
 {
+    /* With a pipe the commit runs on the store's writer thread while the next batch runs here;
+     * with another store the core commits and answers itself. */
+    int pipe = store_is_pipe(core.db);
     for (;;) {
         pthread_mutex_lock(&core.mu);
-        while (!core.head && !core.stopping) {
+        while (!core.head && !core.stopping && !core.wake) {
             if (core.timers || core.broken) {
                 int64_t due = core.broken ? core.next_reload : core.timers->due;
                 int64_t wait = due - util_mono_ms();
@@ -266,6 +344,7 @@ static void *core_main(void *unused)
         }
         core_call *batch = core.head;
         core.head = core.tail = NULL;
+        core.wake = 0;
         int stopping = core.stopping;
         pthread_mutex_unlock(&core.mu);
 
@@ -291,6 +370,18 @@ static void *core_main(void *unused)
         if (core.hooks.before_commit(core.hooks.ctx, final) != 0) core.failed = 1;
         size_t calls = 0;
         for (core_call *c = batch; c; c = c->next) calls++;
+        if (pipe) {
+            /* The commit in flight must have held: this batch was built on it. */
+            if (store_pipe_wait(core.db) != 0) core.failed = 1;
+            if (!core.failed) {
+                send_flight(batch, calls);
+                if (final) {
+                    store_pipe_wait(core.db);
+                    break;
+                }
+                continue;
+            }
+        }
         int64_t t0 = util_mono_us();
         if (!core.failed && store_commit(core.db) != 0) {
             log_error("core: commit failed: %s", store_errmsg(core.db));
@@ -311,6 +402,8 @@ static void *core_main(void *unused)
                              "changed, retry the request");
             }
             fail_late_answers();
+            /* A commit in flight that failed too is read back by this same reload. */
+            if (pipe) store_pipe_wait(core.db);
             reload_after_failure();
         }
         for (core_call *c = batch, *next; c; c = next) {

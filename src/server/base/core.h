@@ -33,7 +33,9 @@ struct core_call {
     const char *err_type; /* NULL on success */
     char *body;           /* JSON text, malloc'd; the receiver frees it */
     size_t body_len;
-    void (*done)(core_call *call); /* runs on the core thread; must not block */
+    /* Runs on the core thread, or on the store's writer thread when the store is a pipe
+     * (store_pipe.h); must not block. */
+    void (*done)(core_call *call);
     int parked;      /* kept by its run function, answered later with core_reply */
     int finished;    /* core_call_wait's: the answer is in */
     int answered;    /* run gave an answer */

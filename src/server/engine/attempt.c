@@ -226,13 +226,10 @@ static void set_str(char **slot, const char *v)
 void attempt_start(state *st, instance *in, job *j)
 {
     BARGE_ASSERT(j->status == JS_RUNNABLE && j->inst == NULL);
-    char task[37], stream[LOGSTORE_NAME_MAX + 1];
-    util_uuid(task);
-    char hex[33];
-    int n = 0;
-    for (const char *p = task; *p && n < 32; p++)
-        if (*p != '-') hex[n++] = *p;
-    hex[n] = '\0';
+    char hex[33], stream[LOGSTORE_NAME_MAX + 1];
+    /* 32 hex digits as AWS's task ids, but in the order they were made: a stream's name goes in
+     * the log store's indexes by name, where random names would each dirty a page of their own. */
+    util_sorted_id(hex);
     /* PREFIX/default/TASKID in the job's log group (jobspec.h).  The agent is told only the
      * stream's name; its uploads find the stream, and so the group, by that name. */
     snprintf(stream, sizeof stream, "%s/default/%s", jobspec_log_prefix(j->spec), hex);

@@ -1,0 +1,31 @@
+/* store_pipe — a store whose commits run on a thread of their own.
+ *
+ * The core thread writes a batch (put, del) into memory and hands it over with store_pipe_send;
+ * a writer thread replays it on the real store in one transaction and commits it (the fsync, the
+ * WAL's pages, a PostgreSQL round trip) while the core thread already runs the next batch.  A
+ * batch is handed over only once the one before it is committed, so at most one commit is in
+ * flight and batches commit in order; the core learns whether the previous commit held when it
+ * hands over the next (store_pipe_send's answer) or waits (store_pipe_wait).
+ *
+ * Through the store interface it is the wrapped store: begin does nothing (writes are always
+ * recorded), put and del record, rollback drops what is recorded, commit hands over and waits,
+ * and scan waits until no commit is in flight and reads the wrapped store.  Only one thread (the
+ * core) may use it, besides the writer it starts. */
+#ifndef BARGE_STORE_PIPE_H
+#define BARGE_STORE_PIPE_H
+#include "server/base/store.h"
+
+/* Wraps inner (closing the pipe closes it) and starts the writer thread; NULL if the thread
+ * cannot start (inner is then closed too). */
+store *store_pipe_new(store *inner);
+/* Whether s is a pipe. */
+int store_is_pipe(const store *s);
+/* Waits for the commit in flight: 0 when every commit handed over so far held, -1 when one
+ * failed since the last time this said so (the writes recorded since are built on it: the caller
+ * drops them with store_rollback and reads the state back). */
+int store_pipe_wait(store *s);
+/* Hands the recorded writes over, once the commit in flight is done.  Returns -1 without
+ * handing anything when that commit failed (as store_pipe_wait); else 0, and done(arg, ok) runs
+ * on the writer thread when this batch is committed (ok 1) or failed (ok 0). */
+int store_pipe_send(store *s, void (*done)(void *arg, int ok), void *arg);
+#endif
