@@ -156,7 +156,7 @@ check: deps
 bench-smoke: $(BUILD)/barge
 	python3 bench/restart_survival.py --barge $(CURDIR)/$(BUILD)/barge --jobs 30 --sleep 6
 	python3 bench/agent_load.py --barge $(CURDIR)/$(BUILD)/barge --agents 50 --jobs 5000 \
-		--idle-seconds 2
+		--idle-seconds 2 --run-ms 200
 	python3 bench/retention.py --barge $(CURDIR)/$(BUILD)/barge --jobs 30000 --array 5000 \
 		--plain 50 --retention-seconds 1 --agents 10 --sample-seconds 0.5
 	python3 bench/console_pages.py --barge $(CURDIR)/$(BUILD)/barge --jobs 2000 --repeat 2
