@@ -147,6 +147,7 @@ static int before_commit(void *ctx, int final)
     } else {
         sched_pass(st);
     }
+    fleet_answer_now(st);
     jobs_flush(st);
     jobs_flush_shares(st, final);
     instance_store_flush(st);

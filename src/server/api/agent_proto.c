@@ -460,7 +460,19 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
     if (wait && instance_outbox_empty(in)) {
         if (in->poll) core_reply(in->poll, instance_take_outbox(c->st, in));
         in->poll = c->call;
+        in->poll_now = 0;
         in->poll_deadline = util_mono_ms() + FLEET_POLL_SECONDS * 1000;
+        c->deferred = 1;
+        return 0;
+    }
+    if (!wait && !in->poll && !rotate && instance_outbox_empty(in)) {
+        /* Answered after this batch's scheduling pass, which runs before the same commit: the
+         * vCPUs its reports freed come back with work in this very answer, not at the next
+         * exchange (an agent with no poll open would otherwise not hear of it until then). */
+        in->poll = c->call;
+        in->poll_now = 1;
+        in->poll_deadline = util_mono_ms();
+        c->st->fleet->n_poll_now++;
         c->deferred = 1;
         return 0;
     }

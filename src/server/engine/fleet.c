@@ -39,8 +39,27 @@ instance *fleet_fit(state *st, const char *ce, const job *j, int with_reserved)
         int rb = best && with_reserved ? best->reserved_mvcpus : 0;
         if (!best || in->mvcpus - in->used_mvcpus - r < best->mvcpus - best->used_mvcpus - rb)
             best = in;
+        /* Nothing fits tighter than an instance the job fills: the first is the one the scan
+         * would keep, so a busy fleet's placement need not look at every instance. */
+        if (in->mvcpus - in->used_mvcpus - r == j->spec->mvcpus) break;
     }
     return best;
+}
+
+void fleet_answer_now(state *st)
+{
+    fleet *f = st->fleet;
+    if (!f->n_poll_now) return;
+    f->n_poll_now = 0;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&f->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (!in->poll_now) continue;
+        in->poll_now = 0;
+        instance_wake(st, in);
+    }
 }
 
 void fleet_lose(state *st, instance *in, const char *why)

@@ -30,6 +30,9 @@ void fleet_lose(struct state *st, instance *in, const char *why);
 /* Takes a Spot instance back, as EC2 reclaims Spot capacity: its attempts end as a lost host's
  * ("Host EC2 (instance ID) terminated.").  -1 when its environment is not SPOT. */
 int fleet_reclaim(struct state *st, instance *in);
+/* After the batch's scheduling pass: answers the exchanges that asked not to wait (poll_now),
+ * each with what the pass placed on its instance. */
+void fleet_answer_now(struct state *st);
 /* Runs every second: lost instances, expired polls, the local provider's housekeeping. */
 void fleet_tick(struct state *st);
 /* At server stop: answers parked polls; with --stop-local-agents, stops the agents this server

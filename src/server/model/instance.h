@@ -31,6 +31,9 @@ typedef struct instance {
     int64_t launched_at, last_seen, idle_since; /* monotonic ms */
     struct core_call *poll; /* a parked long poll */
     int64_t poll_deadline;
+    /* poll is an exchange that asked not to wait: answered after the batch's scheduling pass
+     * (fleet_answer_now), with what the pass placed there. */
+    int poll_now;
     json_t *assign, *kill;  /* what the next answer carries */
     dict strays; /* attempts its agent holds that this server no longer expects (stray) */
     int registered, draining, local;
@@ -89,6 +92,8 @@ typedef struct fleet {
     /* Stored instances that left the fleet, whose records the next commit deletes. */
     char **removed;
     size_t n_removed;
+    /* Instances whose exchange is answered after this batch's scheduling pass (poll_now). */
+    size_t n_poll_now;
 } fleet;
 
 fleet *fleet_new(void);
