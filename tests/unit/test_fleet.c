@@ -91,12 +91,31 @@ static api_handler agent_op(const char *path)
 #define AGENT_EXCHANGE agent_op("/barge/v1/agent/exchange")
 #define AGENT_REGISTER agent_op("/barge/v1/agent/register")
 
+/* With call, an exchange that parks on it; without, one answered now: an exchange that does
+ * not wait may be kept for the batch's scheduling pass, and is then answered by
+ * fleet_answer_now, as the server's before_commit runs it. */
 static json_t *exchange(const char *req_text, core_call *call)
 {
     int status;
-    json_t *resp = agent_call(AGENT_EXCHANGE, req_text, call, &status);
-    if (call) CHECK_EQ_INT(status, 0);
-    else CHECK_EQ_INT(status, 200);
+    if (call) {
+        json_t *resp = agent_call(AGENT_EXCHANGE, req_text, call, &status);
+        CHECK_EQ_INT(status, 0);
+        return resp;
+    }
+    static core_call kept;
+    kept.status = 0;
+    json_t *resp = agent_call(AGENT_EXCHANGE, req_text, &kept, &status);
+    if (status == 0) {
+        CHECK(resp == NULL);
+        fleet_answer_now(st);
+        CHECK_EQ_INT(kept.status, 200);
+        resp = json_loadb(kept.body, kept.body_len, 0, NULL);
+        CHECK(resp != NULL);
+        free(kept.body);
+        kept.body = NULL;
+        return resp;
+    }
+    CHECK_EQ_INT(status, 200);
     return resp;
 }
 
