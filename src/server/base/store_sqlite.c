@@ -26,14 +26,19 @@ typedef struct {
     sqlite3 *db;
     sqlite3_stmt *put, *del, *scan, *begin, *commit, *rollback;
     long deleted; /* records deleted since the free pages were last given back */
+    int vacuuming; /* free pages are being given back, a slice after each commit */
 } sqlite_store;
 
 /* Records deleted (finished jobs let go, old events) free pages inside the file; once more than
- * FREE_PAGES_KEPT are free they are given back to the file system, keeping half for the writes
- * to come, so that the file's size follows what it holds.  A file made by a barge older than
- * auto_vacuum=INCREMENTAL reuses its free pages instead: it stays at its largest size. */
+ * FREE_PAGES_KEPT are free they are given back to the file system, down to half of that (kept
+ * for the writes to come), so that the file's size follows what it holds.  They go back at most
+ * VACUUM_SLICE pages after each commit: an incremental vacuum moves every page it gives back,
+ * and tens of thousands at once held a commit, and the answers waiting for it, for up to a
+ * second.  A file made by a barge older than auto_vacuum=INCREMENTAL reuses its free pages
+ * instead: it stays at its largest size. */
 #define FREE_PAGES_KEPT 4096
 #define DELETES_PER_CHECK 1000
+#define VACUUM_SLICE 256
 
 static void give_back_pages(sqlite_store *s)
 {
@@ -44,10 +49,13 @@ static void give_back_pages(sqlite_store *s)
         free_pages = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     s->deleted = 0;
-    if (free_pages <= FREE_PAGES_KEPT) return;
+    if (!s->vacuuming && free_pages <= FREE_PAGES_KEPT) return;
+    long long n = free_pages - FREE_PAGES_KEPT / 2;
+    if (n > VACUUM_SLICE) n = VACUUM_SLICE;
+    s->vacuuming = free_pages - n > FREE_PAGES_KEPT / 2;
+    if (n <= 0) return;
     char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%lld)",
-             free_pages - FREE_PAGES_KEPT / 2);
+    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%lld)", n);
     /* Its own transaction, after the batch's commit: a failure here loses nothing. */
     sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 }
@@ -69,7 +77,7 @@ static int sq_commit(store *b)
 {
     sqlite_store *s = (sqlite_store *)b;
     int rc = exec_step(s, s->commit);
-    if (rc == 0 && s->deleted >= DELETES_PER_CHECK) give_back_pages(s);
+    if (rc == 0 && (s->deleted >= DELETES_PER_CHECK || s->vacuuming)) give_back_pages(s);
     return rc;
 }
 
