@@ -15,6 +15,12 @@ CFLAGS   ?= -O2 -g
 INIT_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc -MMD -MP
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
+# The allocator of barge and its unit tests: jemalloc, which takes malloc's place in the whole
+# process.  The core thread makes and frees many small JSON values and texts a second, and glibc's
+# malloc spent a good part of its time merging free chunks (bench/agent_load.py: exchange p99
+# 45-57 ms with it, 28-37 ms with jemalloc).  Sanitizer and fuzzing builds keep their runtime's
+# own allocator, which they need.
+MALLOC_LIBS = $(shell pkg-config --libs jemalloc)
 
 # BUILD may be overridden (make BUILD=build/mine) to keep several builds apart.
 BUILD    ?= build
@@ -22,6 +28,7 @@ ifeq ($(SAN),1)
 override BUILD := $(BUILD)/san
 CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
+MALLOC_LIBS :=
 endif
 
 # src/ is layered by folder (docs/architecture.md); every .c below it is part of the binary but
@@ -40,7 +47,7 @@ all: $(BUILD)/barge $(BUILD)/barge-init
 
 $(BUILD)/barge: $(OBJS)
 	@echo "  LD    $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) $(MALLOC_LIBS)
 
 $(BUILD)/barge-init: $(INIT_OBJS)
 	@echo "  LD    $@"
@@ -77,7 +84,7 @@ $(BUILD)/obj/%.o: src/%.c
 
 $(BUILD)/unit/%: tests/unit/%.c $(LIBOBJS) | $(BUILD)/unit
 	@echo "  CC    $<"
-	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS_ALL)
+	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS_ALL) $(MALLOC_LIBS)
 
 $(BUILD)/unit:
 	mkdir -p $@

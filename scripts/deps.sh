@@ -4,7 +4,8 @@
 # installed too (bench/deps.sh adds the benchmarks' own).
 set -eu
 
-# Build: compiler, make, pkg-config and the libraries barge links.
+# Build: compiler, make, pkg-config and the libraries barge links (jemalloc is its allocator;
+# Makefile says why).
 # Fuzzing (make fuzz): clang, and libFuzzer's runtime, which Debian 12 ships apart from clang in
 # libclang-rt-14-dev (only recommended by it).
 # Tests: Python with boto3 and the AWS CLI (the machine image's own Python has them; Debian's
@@ -24,7 +25,7 @@ set -eu
 # Console: npm builds it (console/build.sh: esbuild and the AWS signer, pinned by its lock file);
 # the tests click through it in Debian's chromium, driven by Playwright (tests/e2e/js).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-          libssl-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
+          libssl-dev libjemalloc-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
           busybox-static awscli prometheus haproxy chromium libpq-dev postgresql $*"
 
 missing=""
