@@ -1,7 +1,8 @@
 /* store — the durable half of barge's state, behind a small interface.
  *
- * The core thread is the only caller.  It opens a transaction, applies the writes of a whole
- * batch of requests, and commits once: one fsync acknowledges many requests (group commit).
+ * One thread uses a store at a time: the core thread, or for the store it wraps store_pipe's
+ * writer thread, which commits the core's batches while the core runs the next.  A batch's writes
+ * go in one transaction, committed once: one fsync acknowledges many requests (group commit).
  * Records are JSON documents addressed by (kind, key); the in-memory state is rebuilt from them
  * at start-up.  SQLite is the embedded implementation (store_sqlite.c); PostgreSQL the shared one
  * (store_pg.c), which several servers reach and only the leader writes to. */
