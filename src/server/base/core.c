@@ -235,11 +235,20 @@ static void tick(void *ctx, void *arg)
     core_after(core.hooks.tick_ms, tick, NULL);
 }
 
-/* Long polls answered in a turn whose commit failed carried what was rolled back (assignments,
- * kill orders): they get the error instead, and the agents ask again. */
-static void fail_late_answers(void)
+/* A batch whose commit failed: its calls get a 503 (nothing of them happened), and so do the
+ * long polls answered in it, which carried what was rolled back (assignments, kill orders): the
+ * agents ask again. */
+static void fail_answers(core_call *batch, core_call *late)
 {
-    for (core_call *c = core.late; c; c = c->late_next) {
+    for (core_call *c = batch; c; c = c->next) {
+        if (c->parked) continue;
+        free(c->body);
+        /* 503: the AWS SDKs retry it, and nothing of it happened. */
+        answer_error(c, 503, "ServerException",
+                     "the server could not make this change durable; nothing was changed, "
+                     "retry the request");
+    }
+    for (core_call *c = late; c; c = c->late_next) {
         if (c->status != 200) continue;
         free(c->body);
         answer_error(c, 503, "ServerException",
@@ -265,18 +274,7 @@ static void flight_done(void *arg, int ok)
         metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - f->t0) / 1e6);
     }
     if (!ok) {
-        for (core_call *c = f->calls; c; c = c->next) {
-            free(c->body);
-            answer_error(c, 503, "ServerException",
-                         "the server could not make this change durable; nothing was changed, "
-                         "retry the request");
-        }
-        for (core_call *c = f->late; c; c = c->late_next) {
-            if (c->status != 200) continue;
-            free(c->body);
-            answer_error(c, 503, "ServerException",
-                         "the server could not make this change durable; ask again");
-        }
+        fail_answers(f->calls, f->late);
         /* Memory is ahead of the store: the core reads it back at its next turn. */
         pthread_mutex_lock(&core.mu);
         core.wake = 1;
@@ -393,15 +391,7 @@ static void *core_main(void *unused)
         }
         if (core.failed) {
             store_rollback(core.db);
-            for (core_call *c = batch; c; c = c->next) {
-                if (c->parked) continue;
-                free(c->body);
-                /* 503: the AWS SDKs retry it, and nothing of it happened. */
-                answer_error(c, 503, "ServerException",
-                             "the server could not make this change durable; nothing was "
-                             "changed, retry the request");
-            }
-            fail_late_answers();
+            fail_answers(batch, core.late);
             /* A commit in flight that failed too is read back by this same reload. */
             if (pipe) store_pipe_wait(core.db);
             reload_after_failure();
