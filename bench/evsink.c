@@ -79,16 +79,22 @@ typedef struct lines {
 
 static void take(lines *l, follower *f, const char *p, size_t len)
 {
-    for (size_t k = 0; k < len; k++) {
-        if (p[k] == '\n') {
-            l->line[l->n < sizeof l->line ? l->n : sizeof l->line - 1] = '\0';
-            if (strncmp(l->line, "id: ", 4) == 0) bump(f, strtoull(l->line + 4, NULL, 10), 1);
-            l->n = 0;
-        } else if (l->n < sizeof l->line - 1) {
-            l->line[l->n++] = p[k];
-        } else {
-            l->n = sizeof l->line; /* too long to matter */
+    /* A consumer's own work is not what is measured: lines are found with memchr and only
+     * their first bytes copied, so the sink costs the machine little beside the server. */
+    while (len) {
+        const char *nl = memchr(p, '\n', len);
+        size_t n = nl ? (size_t)(nl - p) : len;
+        if (l->n < sizeof l->line - 1) {
+            size_t room = sizeof l->line - 1 - l->n, c = n < room ? n : room;
+            memcpy(l->line + l->n, p, c);
+            l->n += c;
         }
+        if (!nl) return;
+        l->line[l->n] = '\0';
+        if (strncmp(l->line, "id: ", 4) == 0) bump(f, strtoull(l->line + 4, NULL, 10), 1);
+        l->n = 0;
+        p = nl + 1;
+        len -= n + 1;
     }
 }
 

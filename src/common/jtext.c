@@ -1,6 +1,7 @@
 /* jtext — see jtext.h. */
 #include "common/jtext.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,12 @@ void jtext_string(buf *out, const char *s)
 
 void jtext_real(buf *out, double v)
 {
+    /* Whole numbers (usage's seconds are often 0) as %.17g writes them, without printf. */
+    if (v > -1e15 && v < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v))) {
+        buf_int(out, (long long)v);
+        buf_puts(out, ".0");
+        return;
+    }
     char num[40];
     snprintf(num, sizeof num, "%.17g", v);
     buf_puts(out, num);

@@ -96,6 +96,19 @@ void buf_printf(buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void buf_int(buf *b, long long v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    /* Through unsigned, so that LLONG_MIN negates. */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 void buf_free(buf *b)
 {
     free(b->data);

@@ -22,5 +22,8 @@ void buf_append(buf *b, const void *p, size_t n);
 void buf_reserve(buf *b, size_t n);
 void buf_puts(buf *b, const char *s);
 void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A whole number in decimal: what buf_printf("%lld") writes, at a fraction of its cost (event
+ * and record texts write several each). */
+void buf_int(buf *b, long long v);
 void buf_free(buf *b);
 #endif

@@ -141,6 +141,7 @@ static int sweep(int64_t now)
 
 static void *sweeper(void *arg)
 {
+    pthread_setname_np(pthread_self(), "barge-guard");
     pthread_mutex_lock(&G.mu);
     while (!G.stopping) {
         struct timespec ts;

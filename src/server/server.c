@@ -72,6 +72,17 @@ static int parse_listen(const char *s, barge_config *c)
     return 0;
 }
 
+/* As AWS names its regions (us-east-1, eu-central-2): lowercase letters, digits and '-'.  Every
+ * ARN carries the region, and ARNs are written into JSON texts as they are. */
+static int region_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 50) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-')) return 0;
+    return 1;
+}
+
 static int account_valid(const char *s)
 {
     if (strlen(s) != 12) return 0;
@@ -334,8 +345,9 @@ int server_main(int argc, char **argv)
             break;
         }
         case OPT_REGION:
-            if (!*optarg || strlen(optarg) > 50) {
-                fprintf(stderr, "barge server: --region must be 1 to 50 characters\n");
+            if (!region_valid(optarg)) {
+                fprintf(stderr, "barge server: --region must be 1 to 50 lowercase letters, digits "
+                                "or '-', as AWS names regions (got '%s')\n", optarg);
                 return 2;
             }
             c->region = optarg;

@@ -262,6 +262,7 @@ static int deliver_all(target *x, char *text, int *gap, int *events)
 
 static void *run(void *arg)
 {
+    pthread_setname_np(pthread_self(), "barge-webhook");
     target *x = arg;
     start_now(x);
     int refused = 0;
@@ -270,7 +271,8 @@ static void *run(void *arg)
     const int max = x->batch > 50 ? x->batch : 50; /* events a poll */
     while (!atomic_load(&stopping)) {
         json_t *req = json_deep_copy(x->filter);
-        json_object_set_new(req, "wait", json_integer(POLL_WAIT_S));
+        /* With a position not yet recorded, a quiet second is enough to record it. */
+        json_object_set_new(req, "wait", json_integer(x->cursor != saved ? 1 : POLL_WAIT_S));
         json_object_set_new(req, "max", json_integer(max));
         json_object_set_new(req, "sse", json_true());
         if (x->has_cursor) json_object_set_new(req, "after", json_integer((json_int_t)x->cursor));
@@ -292,12 +294,14 @@ static void *run(void *arg)
         if (gap)
             log_warn("webhooks: %s: events after %llu were let go before they were delivered",
                      x->name, (unsigned long long)before);
-        /* Not once an event, nor once a poll while the target is busy: at most once a second
-         * then, and whenever it has caught up.  A server killed in the middle delivers what
-         * came after the saved position again, which the receiver tells by the numbers. */
+        /* Not once an event, nor once a poll: a target that keeps up gets a POST or two a poll,
+         * and a file replaced each time cost more than the POSTs.  At most once a second, then,
+         * and once a poll has found nothing new (within a second of the last delivery: the
+         * poll's wait is short while the position is unrecorded).  A server killed in the
+         * middle delivers what came after the saved position again, which the receiver tells
+         * by the numbers; a server stopped records where it stood. */
         int64_t now = util_mono_ms();
-        int caught_up = events < max;
-        if (x->cursor != saved && (stopped || caught_up || now - saved_at >= 1000)) {
+        if (x->cursor != saved && (stopped || events == 0 || now - saved_at >= 1000)) {
             save_cursor(x);
             saved = x->cursor;
             saved_at = now;

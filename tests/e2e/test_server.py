@@ -28,6 +28,9 @@ class ServerProcess(unittest.TestCase):
     def test_bad_options_are_explained(self):
         for args, fragment in ((["--listen", "nonsense"], "HOST:PORT"),
                                (["--account-id", "12"], "12 digits"),
+                               # Every ARN and event carries the region, written as it is.
+                               (["--region", 'us"east-1'], "as AWS names regions"),
+                               (["--region", "US-EAST-1"], "lowercase"),
                                (["--sync", "sometimes"], "full"),
                                (["--bogus"], "usage")):
             out = subprocess.run([BARGE, "server"] + args, capture_output=True, text=True)

@@ -16,6 +16,12 @@ static void test_make_uses_region_and_account(void)
     a = arn_make(ARN_JD, "def:3");
     CHECK_STR(a, "arn:aws:batch:eu-west-3:111122223333:job-definition/def:3");
     free(a);
+    /* Appended, the same text. */
+    buf b = {0};
+    buf_puts(&b, "[");
+    arn_put(&b, ARN_JOB, "j-1:2");
+    CHECK_STR(b.data, "[arn:aws:batch:eu-west-3:111122223333:job/j-1:2");
+    buf_free(&b);
     config_defaults(&barge_cfg);
 }
 

@@ -1,5 +1,6 @@
 /* jtext: what it writes is JSON that reads back as the value written, as jansson's would. */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,10 +45,16 @@ static void test_strings(void)
 
 static void test_reals(void)
 {
-    const double vs[] = {0, 1, -2, 1.5, 0.1, 1e300, 123456789.125, 3.0e-7};
+    const double vs[] = {0,   1,    -2,  1.5, 0.1, 1e300, 123456789.125, 3.0e-7, -0.0,
+                         1e15, 999999999999999.0, -999999999999999.0, 1e16};
     for (size_t i = 0; i < sizeof vs / sizeof *vs; i++) {
         buf b = {0};
         jtext_real(&b, vs[i]);
+        /* Whole numbers take a path of their own; it writes what printf's %.17g does. */
+        char want[48];
+        snprintf(want, sizeof want, "%.17g", vs[i]);
+        if (!strpbrk(want, ".eEni")) strcat(want, ".0");
+        CHECK_STR(b.data, want);
         json_t *v = json_loads(b.data, JSON_DECODE_ANY, NULL);
         /* A real, never an integer, as jansson's own reals read back. */
         CHECK(json_is_real(v));
@@ -67,8 +74,23 @@ static void test_values(void)
     json_decref(v);
 }
 
+static void test_ints(void)
+{
+    const long long vs[] = {0, 7, -7, 10, 1234567890123LL, LLONG_MAX, LLONG_MIN};
+    buf b = {0};
+    for (size_t i = 0; i < sizeof vs / sizeof *vs; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", vs[i]);
+        b.len = 0;
+        buf_int(&b, vs[i]);
+        CHECK_STR(b.data, want);
+    }
+    buf_free(&b);
+}
+
 int main(void)
 {
+    test_ints();
     test_strings();
     test_reals();
     test_values();

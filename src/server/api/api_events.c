@@ -42,10 +42,12 @@ static int matches(const filter *f, const event_rec *e)
     return !f->queue || strcmp(e->j->spec->queue, f->queue) == 0;
 }
 
-/* A stable id for event seq, shaped as EventBridge's (a UUID). */
-static void event_id(uint64_t seq, char out[37])
+/* Appends v as 12 lowercase hex digits: the end of an event's id, a UUID as EventBridge's are. */
+static void put_hex12(buf *b, uint64_t v)
 {
-    snprintf(out, 37, "00000000-0000-4000-8000-%012llx", (unsigned long long)seq);
+    char h[12];
+    for (int i = 11; i >= 0; i--, v >>= 4) h[i] = "0123456789abcdef"[v & 15];
+    buf_append(b, h, sizeof h);
 }
 
 /* The last job whose description's rest (jobdesc.h) was made while collecting: a job's events
@@ -53,93 +55,148 @@ static void event_id(uint64_t seq, char out[37])
 typedef struct rest_cache {
     job *j;
     buf rest;
+    /* The last event's time as written, to the second: events come thousands a second. */
+    time_t secs;
+    char when[32];
 } rest_cache;
 
-/* The event's JSON text, made by its first reader and kept for the others (events.h): one event
- * as EventBridge delivers AWS Batch's, its detail the job's description (jobdesc.h). */
-static const char *event_text(state *st, event_rec *e, rest_cache *rc, size_t *len)
+/* The event's JSON text: one event as EventBridge delivers AWS Batch's, its detail the job's
+ * description (jobdesc.h).  Written without printf: followers read every event, and this is
+ * most of what following costs the core. */
+static void event_make(state *st, const event_rec *e, rest_cache *rc, buf *b)
 {
-    if (!e->text) {
-        /* What every event says alike, written once: account and region as JSON strings. */
-        static char *account, *region;
-        if (!account) {
-            json_t *a = json_string(barge_cfg.account_id), *r = json_string(barge_cfg.region);
-            account = json_dumps(a, JSON_ENCODE_ANY);
-            region = json_dumps(r, JSON_ENCODE_ANY);
-            json_decref(a);
-            json_decref(r);
-        }
-        char id[37], when[32];
-        event_id(e->seq, id);
-        time_t secs = (time_t)(e->at / 1000);
+    /* What every event says alike, written once: account and region as JSON strings. */
+    static char *account, *region;
+    if (!account) {
+        json_t *a = json_string(barge_cfg.account_id), *r = json_string(barge_cfg.region);
+        account = json_dumps(a, JSON_ENCODE_ANY);
+        region = json_dumps(r, JSON_ENCODE_ANY);
+        json_decref(a);
+        json_decref(r);
+    }
+    time_t secs = (time_t)(e->at / 1000);
+    if (secs != rc->secs || !rc->when[0]) {
         struct tm tm;
         gmtime_r(&secs, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        char *arn = arn_make(ARN_JOB, e->j->id); /* letters, digits and ":/-" only */
-        if (rc->j != e->j) {
-            rc->rest.len = 0;
-            jobdesc_event_rest(st, e->j, &rc->rest);
-            rc->j = e->j;
-        }
-        buf b = {0};
-        buf_reserve(&b, rc->rest.len + 512);
-        buf_printf(&b, "{\"version\":\"0\",\"id\":\"%s\",\"detail-type\":\"Batch Job State "
-                       "Change\",\"source\":\"aws.batch\",\"account\":%s,\"time\":\"%s\","
-                       "\"region\":%s,\"resources\":[\"%s\"],\"detail\":",
-                   id, account, when, region, arn);
-        free(arn);
-        jobdesc_event_detail(st, e->j, e->status, rc->rest.data, rc->rest.len, &b);
-        buf_puts(&b, "}");
-        e->text = b.data;
-        e->text_len = b.len;
+        strftime(rc->when, sizeof rc->when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        rc->secs = secs;
     }
-    *len = e->text_len;
-    return e->text;
+    if (rc->j != e->j) {
+        rc->rest.len = 0;
+        jobdesc_event_rest(st, e->j, &rc->rest);
+        rc->j = e->j;
+    }
+    buf_reserve(b, rc->rest.len + 512);
+    buf_puts(b, "{\"version\":\"0\",\"id\":\"00000000-0000-4000-8000-");
+    put_hex12(b, e->seq);
+    buf_puts(b, "\",\"detail-type\":\"Batch Job State Change\",\"source\":\"aws.batch\",\"account\":");
+    buf_puts(b, account);
+    buf_puts(b, ",\"time\":\"");
+    buf_puts(b, rc->when);
+    buf_puts(b, "\",\"region\":");
+    buf_puts(b, region);
+    /* Job ids need no escaping, nor the rest of an ARN (arn.h). */
+    buf_puts(b, ",\"resources\":[\"");
+    arn_put(b, ARN_JOB, e->j->id);
+    buf_puts(b, "\"],\"detail\":");
+    jobdesc_event_detail(st, e->j, e->status, rc->rest.data, rc->rest.len, b);
+    buf_puts(b, "}");
 }
+
+/* An event picked for an answer: its text, kept by the event (a close reader's) or owned here. */
+typedef struct picked {
+    uint64_t seq;
+    const char *text;
+    size_t len;
+    char *owned;
+} picked;
 
 /* The events after `after` that f wants, up to f->max, as the answer's text: GetEvents' JSON
  * ({"events": [{"seq", "event"}], "lastSeq", "gap"}), or with sse the stream's own lines, which
- * end with a comment saying how far it looked (": at SEQ"), where the next poll starts. */
+ * end with a comment saying how far it looked (": at SEQ"), where the next poll starts.
+ *
+ * An event's text is made by its first reader and kept for the others (events.h), for the
+ * newest EVENTS_TEXT_KEPT events: a reader further behind has older ones made for it alone, so
+ * that one slow reader cannot make the server hold the text of every event kept.  The answer is
+ * sized before it is written: it is tens of kilobytes to megabytes, grown by doubling it would
+ * be copied over and over. */
 static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t *len)
 {
     events *ev = st->events;
-    buf out = {0};
     int gap = after + 1 < events_first(ev) && events_last(ev) >= events_first(ev);
     uint64_t seq = gap ? events_first(ev) : after + 1, last = after;
+    uint64_t kept_from = events_last(ev) > EVENTS_TEXT_KEPT ? events_last(ev) - EVENTS_TEXT_KEPT : 0;
+    picked *pick = xmalloc((size_t)f->max * sizeof *pick);
     int n = 0;
+    size_t bytes = 0;
     rest_cache rc = {0};
-    if (gap && sse)
-        buf_printf(&out, "event: gap\ndata: {\"oldestSeq\":%llu}\n\n",
-                   (unsigned long long)events_first(ev));
-    if (!sse) buf_puts(&out, "{\"events\":[");
+    buf scratch = {0};
     for (; seq <= events_last(ev) && n < f->max; seq++) {
         event_rec *e = events_get(ev, seq);
         last = seq;
         if (!e || !matches(f, e)) continue;
-        size_t tl;
-        const char *text = event_text(st, e, &rc, &tl);
-        if (sse) {
-            buf_printf(&out, "id: %llu\nevent: Batch Job State Change\ndata: ",
-                       (unsigned long long)seq);
-            buf_append(&out, text, tl);
-            buf_puts(&out, "\n\n");
+        picked *p = &pick[n++];
+        p->seq = seq;
+        p->owned = NULL;
+        if (e->text) {
+            p->text = e->text;
+            p->len = e->text_len;
         } else {
-            buf_printf(&out, "%s{\"seq\":%llu,\"event\":", n ? "," : "",
-                       (unsigned long long)seq);
-            buf_append(&out, text, tl);
-            buf_puts(&out, "}");
+            scratch = (buf){0};
+            event_make(st, e, &rc, &scratch);
+            if (seq > kept_from) {
+                e->text = scratch.data;
+                e->text_len = scratch.len;
+            } else {
+                p->owned = scratch.data;
+            }
+            p->text = scratch.data;
+            p->len = scratch.len;
         }
-        n++;
+        bytes += p->len;
     }
     buf_free(&rc.rest);
     if (!n && last < events_last(ev)) last = events_last(ev);
+    buf out = {0};
+    /* Each event's framing ("id: N\nevent: ...\ndata: " or {"seq":N,"event":...}) is under 64
+     * bytes; the head and the tail under 128. */
+    buf_reserve(&out, bytes + 64 * (size_t)n + 128);
+    if (gap && sse) {
+        buf_puts(&out, "event: gap\ndata: {\"oldestSeq\":");
+        buf_int(&out, (long long)events_first(ev));
+        buf_puts(&out, "}\n\n");
+    }
+    if (!sse) buf_puts(&out, "{\"events\":[");
+    for (int i = 0; i < n; i++) {
+        picked *p = &pick[i];
+        if (sse) {
+            buf_puts(&out, "id: ");
+            buf_int(&out, (long long)p->seq);
+            buf_puts(&out, "\nevent: Batch Job State Change\ndata: ");
+            buf_append(&out, p->text, p->len);
+            buf_puts(&out, "\n\n");
+        } else {
+            buf_puts(&out, i ? ",{\"seq\":" : "{\"seq\":");
+            buf_int(&out, (long long)p->seq);
+            buf_puts(&out, ",\"event\":");
+            buf_append(&out, p->text, p->len);
+            buf_puts(&out, "}");
+        }
+        free(p->owned);
+    }
+    free(pick);
     if (sse) {
-        buf_printf(&out, ": at %llu\n\n", (unsigned long long)last);
+        buf_puts(&out, ": at ");
+        buf_int(&out, (long long)last);
+        buf_puts(&out, "\n\n");
     } else {
-        buf_printf(&out, "],\"lastSeq\":%llu", (unsigned long long)last);
-        if (gap)
-            buf_printf(&out, ",\"gap\":{\"oldestSeq\":%llu}",
-                       (unsigned long long)events_first(ev));
+        buf_puts(&out, "],\"lastSeq\":");
+        buf_int(&out, (long long)last);
+        if (gap) {
+            buf_puts(&out, ",\"gap\":{\"oldestSeq\":");
+            buf_int(&out, (long long)events_first(ev));
+            buf_puts(&out, "}");
+        }
         buf_puts(&out, "}");
     }
     *len = out.len;

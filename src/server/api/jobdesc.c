@@ -298,7 +298,7 @@ static void tw_str(tw *w, const char *k, const char *v)
 static void tw_int(tw *w, const char *k, long long v)
 {
     tw_key(w, k);
-    buf_printf(w->out, "%lld", v);
+    buf_int(w->out, v);
 }
 
 static void tw_json(tw *w, const char *k, json_t *v)
@@ -344,9 +344,11 @@ static void container_text(state *st, job *j, tw *w)
 static void computed_text(state *st, job *j, tw *w)
 {
     buf *out = w->out;
-    char *arn = arn_make(ARN_JOB, j->id);
-    tw_str(w, "jobArn", arn);
-    free(arn);
+    /* Job ids (a UUID, ":N" or "#N") need no escaping, nor does the rest of an ARN (arn.h). */
+    tw_key(w, "jobArn");
+    buf_puts(out, "\"");
+    arn_put(out, ARN_JOB, j->id);
+    buf_puts(out, "\"");
     tw_str(w, "jobId", j->id);
     if (j->created_at) tw_int(w, "createdAt", j->created_at);
     if (j->started_at) tw_int(w, "startedAt", j->started_at);

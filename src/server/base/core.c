@@ -320,6 +320,7 @@ static void send_flight(core_call *batch, size_t calls)
 
 static void *core_main(void *unused)
 {
+    pthread_setname_np(pthread_self(), "barge-core");
     /* With a pipe the commit runs on the store's writer thread while the next batch runs here;
      * with another store the core commits and answers itself. */
     int pipe = store_is_pipe(core.db);

@@ -297,6 +297,7 @@ static void give_back_pages(logstore *ls)
 
 static void *writer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "barge-logs");
     logstore *ls = arg;
     for (;;) {
         pthread_mutex_lock(&ls->mu);

@@ -107,6 +107,7 @@ static int renew(pg_lease *l)
 
 static void *keeper(void *arg)
 {
+    pthread_setname_np(pthread_self(), "barge-lease");
     pg_lease *l = arg;
     int failing = 0;
     pthread_mutex_lock(&l->mu);

@@ -79,6 +79,7 @@ static int replay(pipe_store *p)
 
 static void *writer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "barge-commit");
     pipe_store *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {

@@ -18,6 +18,7 @@ struct workq {
 
 static void *workq_thread(void *arg)
 {
+    pthread_setname_np(pthread_self(), "barge-work");
     workq *q = arg;
     pthread_mutex_lock(&q->mu);
     for (;;) {

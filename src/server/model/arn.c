@@ -13,6 +13,18 @@ char *arn_make(const char *kind, const char *name)
                      name);
 }
 
+void arn_put(buf *b, const char *kind, const char *name)
+{
+    buf_puts(b, "arn:aws:batch:");
+    buf_puts(b, barge_cfg.region);
+    buf_puts(b, ":");
+    buf_puts(b, barge_cfg.account_id);
+    buf_puts(b, ":");
+    buf_puts(b, kind);
+    buf_puts(b, "/");
+    buf_puts(b, name);
+}
+
 char *arn_ecs_cluster(const char *ce_name, const char *ce_uuid)
 {
     return xasprintf("arn:aws:ecs:%s:%s:cluster/AWSBatch-%s-%s", barge_cfg.region,

@@ -1,6 +1,7 @@
 /* arn — AWS-shaped resource names: arn:aws:batch:REGION:ACCOUNT:KIND/NAME[:REVISION]. */
 #ifndef BARGE_ARN_H
 #define BARGE_ARN_H
+#include "common/mem.h"
 
 #define ARN_CE "compute-environment"
 #define ARN_JQ "job-queue"
@@ -11,6 +12,10 @@
 
 /* A fresh ARN for a resource of this server's region and account. */
 char *arn_make(const char *kind, const char *name);
+/* The same appended to b: for texts made many times a second (events, descriptions).  Region
+ * and account need no JSON escaping (server.c checks them), so neither does an ARN of a name
+ * that needs none. */
+void arn_put(buf *b, const char *kind, const char *name);
 
 /* The ECS cluster behind a compute environment, as AWS Batch names it (AWSBatch-NAME-UUID), and
  * the ARN of a task in it: AWS Batch runs each attempt as an ECS task, and clients read these
