@@ -418,6 +418,13 @@ def follower_lag(srv, sink, timeout=120):
     return {k[:-5]: v for k, v in lag.items()}, time.monotonic() - t0
 
 
+def cpu_per_request(result, pids, before):
+    """Adds to a wrk result the CPU each process in pids (name: pid) spent a request since
+    before (name: CPU seconds), in microseconds: "<name>_us"."""
+    for name, pid in pids.items():
+        result[f"{name}_us"] = (proc_cpu(pid)[0] - before[name]) * 1e6 / max(1, result["requests"])
+
+
 def fig_submit(run):
     a = run.args
     srv = run.server("submit")
@@ -452,14 +459,21 @@ def fig_submit(run):
         sub = ssub = None
         esub = {batch: None for batch, _, _ in followed}
         for _ in range(a.submit_reps):
-            sub = faster(sub, wrk("submit.lua", srv.url + "/v1/submitjob", c, a.duration))
+            before = {"server": proc_cpu(srv.proc.pid)[0]}
+            s = wrk("submit.lua", srv.url + "/v1/submitjob", c, a.duration)
+            cpu_per_request(s, {"server": srv.proc.pid}, before)
+            sub = faster(sub, s)
             ssub = faster(ssub, wrk("submit.lua", sig.url + "/v1/submitjob", c, a.duration,
                                     env=signed_env(sig)))
             for batch, ev, sink in followed:
+                pids = {"server": ev.proc.pid, "sink": sink.proc.pid}
+                before = {k: proc_cpu(p)[0] for k, p in pids.items()}
                 e = wrk("submit.lua", ev.url + "/v1/submitjob", c, a.duration)
                 # Whether the followers kept up: how far behind the newest event each was as
                 # wrk stopped, and how long they took to catch up after.
                 e["lag"], e["catch_up"] = follower_lag(ev, sink)
+                # What following cost, catching up included.
+                cpu_per_request(e, pids, before)
                 esub[batch] = faster(esub[batch], e)
         tried.append((c, sub, hz, ssub, esub))
         log(f"submit c={c}: {sub['per_second']:,.0f}/s, signed {ssub['per_second']:,.0f}/s "
@@ -495,6 +509,16 @@ def fig_submit(run):
                 f"unfollowed, same run (-c{c}): {fmt_rate(sub['per_second'])}",
                 ratio(esub["per_second"], sub["per_second"]),
                 target("≥ 95% of unfollowed", esub["per_second"] >= 0.95 * sub["per_second"]))
+        # The same runs by CPU: what the server spends a SubmitJob with and without followers
+        # (the followers' delivery threads and catching up included), and what the sink spent
+        # beside it on the same CPUs.  A server on a machine of its own, its followers
+        # elsewhere, is bounded by the first figure, not by the shared CPUs.
+        run.row(f"1. Server CPU a SubmitJob with its events followed ({how}; best run's, "
+                "catching up included)",
+                f"{esub['server_us']:.0f} µs (the followers' sink beside it: "
+                f"{esub['sink_us']:.0f} µs)",
+                f"unfollowed, same run: {sub['server_us']:.0f} µs",
+                ratio(sub["server_us"], esub["server_us"]), "—")
         run.note(f"1. Events followed ({how}): the server makes two events a job (PENDING, "
                  "RUNNABLE; none for the submission, as AWS), and bench/evsink (C, on this "
                  "machine) takes them as the webhook's target (keep-alive) and reads two event "
