@@ -25,20 +25,60 @@
 #define BACKOFF_MAX_S 60
 #define POLL_WAIT_S 15
 #define WEBHOOK_BATCH_MAX 100
+#define WEBHOOK_PARALLEL_MAX 16
+
+/* What POSTs: a connection kept alive, and the target's HMAC-SHA256 keyed with its secret, made
+ * once (the one-shot call fetches the algorithm and sets the key each time, several times the
+ * cost of signing an event).  One a thread. */
+typedef struct sender {
+    httpc *http;
+    EVP_MAC_CTX *mac;
+} sender;
+
+/* An event of the poll being delivered: its number and its JSON text (inside the poll's
+ * answer), and the lane it goes by. */
+typedef struct event_ref {
+    uint64_t seq;
+    const char *data;
+    size_t len;
+    int lane;
+} event_ref;
+
+struct target;
+
+/* With "parallel": N, one of N threads that deliver a poll's events together: each job's events
+ * go by one lane (by a hash of the job), so a job's events arrive in order while N POSTs are in
+ * flight at once. */
+typedef struct lane {
+    struct target *x;
+    sender s;
+    pthread_t thread;
+    int started;
+    size_t *idx; /* this poll's events for it, in order: indexes into the target's evs */
+    size_t n, cap;
+    size_t done; /* delivered so far (written by the lane, read once it is idle again) */
+    int busy;    /* has this poll's events to deliver (mu) */
+} lane;
 
 typedef struct target {
     char *name, *url, *secret;
     json_t *filter; /* GetEvents' request members: queue, status */
     int batch;      /* events a POST: 1 (the event as the body), or up to this many in an array */
+    int parallel;   /* POSTs in flight at once (batch 1 only); 1: one after the other */
     char *cursor_path;
     uint64_t cursor; /* the last seq delivered or passed */
     int has_cursor;
-    httpc *http;
-    /* HMAC-SHA256 keyed with secret, made once: the one-shot call fetches the algorithm and sets
-     * the key each time, several times the cost of signing an event. */
-    EVP_MAC_CTX *mac;
+    sender s;
     pthread_t thread;
     int started;
+    /* With parallel > 1: the lanes, the poll's events, and how many lanes are still busy. */
+    lane *lanes;
+    event_ref *evs;
+    size_t n_evs, cap_evs;
+    int lanes_busy;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, done_cv;
+    int synced; /* mu and the conditions are made (webhooks_start) */
 } target;
 
 static target *targets;
@@ -89,6 +129,15 @@ int webhooks_read(const char *path)
             (!json_is_integer(batch) || json_integer_value(batch) < 1 ||
              json_integer_value(batch) > WEBHOOK_BATCH_MAX))
             why = "batch must be a whole number of events a POST, from 1 to 100";
+        json_t *parallel = json_object_get(t, "parallel");
+        if (!why && parallel &&
+            (!json_is_integer(parallel) || json_integer_value(parallel) < 1 ||
+             json_integer_value(parallel) > WEBHOOK_PARALLEL_MAX))
+            why = "parallel must be a whole number of POSTs in flight at once, from 1 to 16";
+        if (!why && parallel && json_integer_value(parallel) > 1 && batch &&
+            json_integer_value(batch) > 1)
+            why = "parallel goes with one event a POST (batch 1): a batch's arrays go in order, "
+                  "one at a time";
         if (why) {
             fprintf(stderr, "barge server: --webhooks %s: targets[%zu]: %s\n", path, i, why);
             json_decref(doc);
@@ -101,6 +150,7 @@ int webhooks_read(const char *path)
         x->url = xstrdup(url);
         x->secret = xstrdup(secret);
         x->batch = batch ? (int)json_integer_value(batch) : 1;
+        x->parallel = parallel ? (int)json_integer_value(parallel) : 1;
         x->filter = json_object();
         if (json_object_get(t, "queue"))
             json_object_set(x->filter, "queue", json_object_get(t, "queue"));
@@ -140,9 +190,12 @@ static void save_cursor(target *x)
     free(tmp);
 }
 
-/* POSTs one event (its JSON text, len bytes), or with a batch an array of count events, the last
- * numbered seq, until it is delivered; 0, or -1 when the server stops first. */
-/* The target's keyed HMAC-SHA256, made once; NULL when OpenSSL cannot make it. */
+static int abandon(void *ctx)
+{
+    return atomic_load(&stopping);
+}
+
+/* The target's keyed HMAC-SHA256; NULL when OpenSSL cannot make it. */
 static EVP_MAC_CTX *mac_new(const char *secret)
 {
     EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -157,12 +210,35 @@ static EVP_MAC_CTX *mac_new(const char *secret)
     return ctx;
 }
 
+/* A sender for the target (made before any thread runs: libcurl's global set-up is not
+ * thread-safe); 0, or -1 after saying why. */
+static int sender_init(target *x, sender *s)
+{
+    httpc_options o = {.connect_timeout_ms = 5000, .user_agent = "barge-webhooks",
+                       .abandon = abandon};
+    s->http = httpc_new(&o);
+    s->mac = s->http ? mac_new(x->secret) : NULL;
+    if (s->http && !s->mac)
+        log_error("webhooks: %s: OpenSSL cannot make HMAC-SHA256; nothing is delivered to it",
+                  x->name);
+    if (s->mac) return 0;
+    httpc_free(s->http);
+    s->http = NULL;
+    return -1;
+}
+
+static void sender_free(sender *s)
+{
+    httpc_free(s->http);
+    EVP_MAC_CTX_free(s->mac);
+}
+
 /* body's signature as lowercase hex into hex (65 bytes); 0, or -1 when OpenSSL failed. */
-static int sign(target *x, const char *body, size_t len, char *hex)
+static int sign(sender *s, const char *body, size_t len, char *hex)
 {
     unsigned char mac[32];
     size_t mac_len = 0;
-    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(x->mac);
+    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(s->mac);
     int ok = c && EVP_MAC_update(c, (const unsigned char *)body, len) == 1 &&
              EVP_MAC_final(c, mac, &mac_len, sizeof mac) == 1 && mac_len == sizeof mac;
     EVP_MAC_CTX_free(c);
@@ -175,10 +251,12 @@ static int sign(target *x, const char *body, size_t len, char *hex)
     return 0;
 }
 
-static int deliver(target *x, uint64_t seq, int count, const char *body, size_t len)
+/* POSTs one event (its JSON text, len bytes), or with a batch an array of count events, the last
+ * numbered seq, through s until it is delivered; 0, or -1 when the server stops first. */
+static int deliver(target *x, sender *s, uint64_t seq, int count, const char *body, size_t len)
 {
     char hex[65];
-    while (sign(x, body, len, hex) < 0) {
+    while (sign(s, body, len, hex) < 0) {
         /* Nothing unsigned goes out; the target waits as for one that is down. */
         log_error("webhooks: %s: signing event %llu failed; retrying in %d s", x->name,
                   (unsigned long long)seq, BACKOFF_MAX_S);
@@ -186,13 +264,13 @@ static int deliver(target *x, uint64_t seq, int count, const char *body, size_t 
     }
     int backoff = 1, failures = 0;
     while (!atomic_load(&stopping)) {
-        httpc_clear_headers(x->http);
-        httpc_header(x->http, "Content-Type: application/json");
-        httpc_header(x->http, "X-Barge-Event-Id: %llu", (unsigned long long)seq);
-        if (x->batch > 1) httpc_header(x->http, "X-Barge-Event-Count: %d", count);
-        httpc_header(x->http, "X-Barge-Signature: sha256=%s", hex);
-        httpc_rc rc = httpc_post(x->http, x->url, body, len, DELIVERY_TIMEOUT_MS);
-        long status = rc == HTTPC_OK ? httpc_status(x->http) : 0;
+        httpc_clear_headers(s->http);
+        httpc_header(s->http, "Content-Type: application/json");
+        httpc_header(s->http, "X-Barge-Event-Id: %llu", (unsigned long long)seq);
+        if (x->batch > 1) httpc_header(s->http, "X-Barge-Event-Count: %d", count);
+        httpc_header(s->http, "X-Barge-Signature: sha256=%s", hex);
+        httpc_rc rc = httpc_post(s->http, x->url, body, len, DELIVERY_TIMEOUT_MS);
+        long status = rc == HTTPC_OK ? httpc_status(s->http) : 0;
         if (status >= 200 && status < 300) {
             if (failures)
                 log_info("webhooks: %s: event %llu delivered after %d failed tries", x->name,
@@ -202,7 +280,7 @@ static int deliver(target *x, uint64_t seq, int count, const char *body, size_t 
         if (failures++ == 0 || backoff == BACKOFF_MAX_S)
             log_warn("webhooks: %s: delivering event %llu to %s failed (%s); retrying in %d s",
                      x->name, (unsigned long long)seq, x->url,
-                     rc == HTTPC_OK ? "a non-2xx answer" : httpc_error(x->http), backoff);
+                     rc == HTTPC_OK ? "a non-2xx answer" : httpc_error(s->http), backoff);
         if (nap(backoff)) break;
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
     }
@@ -235,7 +313,7 @@ static void start_now(target *x)
 static int flush_batch(target *x, buf *arr, int *n, uint64_t last)
 {
     buf_append(arr, "]", 1);
-    int rc = deliver(x, last, *n, arr->data, arr->len);
+    int rc = deliver(x, &x->s, last, *n, arr->data, arr->len);
     arr->len = 0;
     *n = 0;
     if (rc == 0) {
@@ -245,10 +323,84 @@ static int flush_batch(target *x, buf *arr, int *n, uint64_t last)
     return rc;
 }
 
+/* The lane of an event: by a hash of its job (the "resources" ARN, which event texts carry near
+ * their start), so that one job's events always go by the same lane. */
+static int lane_of(const target *x, const char *data, size_t len)
+{
+    static const char key[] = "\"resources\":[\"";
+    const char *p = memmem(data, len, key, sizeof key - 1);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    if (p)
+        for (p += sizeof key - 1; p < data + len && *p != '"'; p++)
+            h = (h ^ (unsigned char)*p) * 16777619u;
+    return (int)(h % (uint32_t)x->parallel);
+}
+
+static void *lane_main(void *arg)
+{
+    pthread_setname_np(pthread_self(), "barge-webhook");
+    lane *l = arg;
+    target *x = l->x;
+    pthread_mutex_lock(&x->mu);
+    for (;;) {
+        while (!l->busy && !atomic_load(&stopping)) pthread_cond_wait(&x->work_cv, &x->mu);
+        if (!l->busy) break;
+        pthread_mutex_unlock(&x->mu);
+        while (l->done < l->n) {
+            const event_ref *e = &x->evs[l->idx[l->done]];
+            if (deliver(x, &l->s, e->seq, 1, e->data, e->len) < 0) break;
+            l->done++;
+        }
+        pthread_mutex_lock(&x->mu);
+        l->busy = 0;
+        if (--x->lanes_busy == 0) pthread_cond_signal(&x->done_cv);
+    }
+    pthread_mutex_unlock(&x->mu);
+    return NULL;
+}
+
+/* Delivers the poll's events (x->evs) by the lanes, all at once, and waits for them; then the
+ * position is the last of them.  A lane that could not finish (the server stops) leaves the
+ * position before the first event it did not deliver: every event before it went, since each
+ * lane delivers its own in order.  0, or -1 when the server stops first. */
+static int deliver_lanes(target *x)
+{
+    for (int k = 0; k < x->parallel; k++) x->lanes[k].n = x->lanes[k].done = 0;
+    for (size_t i = 0; i < x->n_evs; i++) {
+        lane *l = &x->lanes[x->evs[i].lane];
+        if (l->n == l->cap) {
+            l->cap = l->cap ? 2 * l->cap : 64;
+            l->idx = xrealloc(l->idx, l->cap * sizeof *l->idx);
+        }
+        l->idx[l->n++] = i;
+    }
+    pthread_mutex_lock(&x->mu);
+    for (int k = 0; k < x->parallel; k++) {
+        if (!x->lanes[k].n) continue;
+        x->lanes[k].busy = 1;
+        x->lanes_busy++;
+    }
+    pthread_cond_broadcast(&x->work_cv);
+    while (x->lanes_busy) pthread_cond_wait(&x->done_cv, &x->mu);
+    pthread_mutex_unlock(&x->mu);
+    uint64_t first_left = UINT64_MAX;
+    for (int k = 0; k < x->parallel; k++) {
+        const lane *l = &x->lanes[k];
+        if (l->done < l->n && x->evs[l->idx[l->done]].seq < first_left)
+            first_left = x->evs[l->idx[l->done]].seq;
+    }
+    uint64_t last = x->n_evs ? x->evs[x->n_evs - 1].seq : x->cursor;
+    x->n_evs = 0;
+    x->cursor = first_left == UINT64_MAX ? last : first_left - 1;
+    x->has_cursor = 1;
+    return first_left == UINT64_MAX ? 0 : -1;
+}
+
 /* The poll's answer in the stream's form (GetEvents with "sse": the events' text as the server
  * keeps it, so that nothing is parsed and written again): blocks of "id: SEQ", "event: ...",
  * "data: JSON" lines, a gap as "event: gap", and last ": at SEQ", how far the poll looked.
- * Delivers each event, counted in *events; -1 when the server stops first. */
+ * Delivers each event, counted in *events (with parallel, all of them together once the answer
+ * is read); -1 when the server stops first. */
 static int deliver_all(target *x, char *text, int *gap, int *events)
 {
     uint64_t seq = 0;
@@ -268,8 +420,15 @@ static int deliver_all(target *x, char *text, int *gap, int *events)
             if (data && !is_gap) (*events)++;
             if (data && is_gap) {
                 *gap = 1;
+            } else if (data && x->parallel > 1) {
+                if (x->n_evs == x->cap_evs) {
+                    x->cap_evs = x->cap_evs ? 2 * x->cap_evs : 256;
+                    x->evs = xrealloc(x->evs, x->cap_evs * sizeof *x->evs);
+                }
+                x->evs[x->n_evs++] = (event_ref){.seq = seq, .data = data, .len = data_len,
+                                                 .lane = lane_of(x, data, data_len)};
             } else if (data && x->batch == 1) {
-                if (deliver(x, seq, 1, data, data_len) < 0) return -1;
+                if (deliver(x, &x->s, seq, 1, data, data_len) < 0) return -1;
                 x->cursor = seq;
                 x->has_cursor = 1;
             } else if (data) {
@@ -288,8 +447,10 @@ static int deliver_all(target *x, char *text, int *gap, int *events)
             data = line + 6;
             data_len = n - 6;
         } else if (strncmp(line, ": at ", 5) == 0) {
-            /* The end of the answer: what is in the batch goes before the cursor moves. */
+            /* The end of the answer: what is in the batch (or held for the lanes) goes before
+             * the cursor moves. */
             if (held && (rc = flush_batch(x, &arr, &held, last)) < 0) break;
+            if (x->n_evs && (rc = deliver_lanes(x)) < 0) break;
             x->cursor = strtoull(line + 5, NULL, 10);
             x->has_cursor = 1;
         }
@@ -306,7 +467,8 @@ static void *run(void *arg)
     int refused = 0;
     uint64_t saved = x->cursor;
     int64_t saved_at = util_mono_ms();
-    const int max = x->batch > 50 ? x->batch : 50; /* events a poll */
+    /* Events a poll: with lanes, enough for each to have several. */
+    const int max = x->parallel > 1 ? 64 * x->parallel : x->batch > 50 ? x->batch : 50;
     while (!atomic_load(&stopping)) {
         json_t *req = json_deep_copy(x->filter);
         /* With a position not yet recorded, a quiet second is enough to record it. */
@@ -350,11 +512,6 @@ static void *run(void *arg)
     return NULL;
 }
 
-static int abandon(void *ctx)
-{
-    return atomic_load(&stopping);
-}
-
 void webhooks_start(const char *data_dir, const api_op *op)
 {
     poll_op = op;
@@ -372,21 +529,30 @@ void webhooks_start(const char *data_dir, const api_op *op)
             x->has_cursor = 1;
         }
         if (f) fclose(f);
+        pthread_mutex_init(&x->mu, NULL);
+        pthread_cond_init(&x->work_cv, NULL);
+        pthread_cond_init(&x->done_cv, NULL);
+        x->synced = 1;
         /* Made before any thread runs: libcurl's global set-up is not thread-safe. */
-        httpc_options o = {.connect_timeout_ms = 5000, .user_agent = "barge-webhooks",
-                           .abandon = abandon};
-        x->http = httpc_new(&o);
-        x->mac = mac_new(x->secret);
-        if (!x->mac) {
-            log_error("webhooks: %s: OpenSSL cannot make HMAC-SHA256; nothing is delivered to it",
-                      x->name);
-            httpc_free(x->http);
-            x->http = NULL;
+        int ok = sender_init(x, &x->s) == 0;
+        if (x->parallel > 1) {
+            x->lanes = xcalloc((size_t)x->parallel, sizeof *x->lanes);
+            for (int k = 0; k < x->parallel; k++) {
+                x->lanes[k].x = x;
+                if (ok && sender_init(x, &x->lanes[k].s) < 0) ok = 0;
+            }
+        }
+        if (!ok) {
+            sender_free(&x->s);
+            x->s.http = NULL;
         }
     }
     for (size_t i = 0; i < n_targets; i++) {
         target *x = &targets[i];
-        if (!x->http) continue;
+        if (!x->s.http) continue;
+        for (int k = 0; k < x->parallel && x->lanes; k++)
+            x->lanes[k].started =
+                pthread_create(&x->lanes[k].thread, NULL, lane_main, &x->lanes[k]) == 0;
         x->started = pthread_create(&x->thread, NULL, run, x) == 0;
         log_info("webhooks: delivering events to %s (%s)%s", x->name, x->url,
                  x->has_cursor ? ", going on where delivery stopped" : ", from now on");
@@ -400,8 +566,17 @@ void webhooks_stop(void)
     atomic_store(&stopping, 1);
     pthread_cond_broadcast(&nap_cv);
     pthread_mutex_unlock(&nap_mu);
-    for (size_t i = 0; i < n_targets; i++)
-        if (targets[i].http) httpc_wake(targets[i].http);
+    for (size_t i = 0; i < n_targets; i++) {
+        target *x = &targets[i];
+        if (x->s.http) httpc_wake(x->s.http);
+        for (int k = 0; k < x->parallel && x->lanes; k++)
+            if (x->lanes[k].s.http) httpc_wake(x->lanes[k].s.http);
+        if (!x->synced) continue;
+        /* Lanes waiting for work look at stopping under mu. */
+        pthread_mutex_lock(&x->mu);
+        pthread_cond_broadcast(&x->work_cv);
+        pthread_mutex_unlock(&x->mu);
+    }
 }
 
 void webhooks_join(void)
@@ -409,8 +584,19 @@ void webhooks_join(void)
     for (size_t i = 0; i < n_targets; i++) {
         target *x = &targets[i];
         if (x->started) pthread_join(x->thread, NULL);
-        httpc_free(x->http);
-        EVP_MAC_CTX_free(x->mac);
+        for (int k = 0; k < x->parallel && x->lanes; k++) {
+            if (x->lanes[k].started) pthread_join(x->lanes[k].thread, NULL);
+            sender_free(&x->lanes[k].s);
+            free(x->lanes[k].idx);
+        }
+        free(x->lanes);
+        free(x->evs);
+        sender_free(&x->s);
+        if (x->synced) {
+            pthread_mutex_destroy(&x->mu);
+            pthread_cond_destroy(&x->work_cv);
+            pthread_cond_destroy(&x->done_cv);
+        }
         free(x->name);
         free(x->url);
         free(x->secret);

@@ -217,8 +217,11 @@ class Receiver:
     """An HTTP endpoint that records what is POSTed to it; behaviour(n) decides the answer to
     the n-th request: a status, or "hang"."""
 
-    def __init__(self, behaviour=lambda n: 200):
+    def __init__(self, behaviour=lambda n: 200, delay=0):
         self.got, self.requests, self.counts = [], 0, []
+        # Requests being answered at once, and the most there were (delay: seconds each takes).
+        self.in_flight = self.most_in_flight = 0
+        lock = threading.Lock()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -227,15 +230,22 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.requests += 1
-                what = behaviour(outer.requests)
+                with lock:
+                    outer.requests += 1
+                    what = behaviour(outer.requests)
+                    outer.in_flight += 1
+                    outer.most_in_flight = max(outer.most_in_flight, outer.in_flight)
+                time.sleep(delay)
+                with lock:
+                    outer.in_flight -= 1
                 if what == "hang":
                     time.sleep(30)
                     return
                 if what == 200:
-                    outer.got.append((self.headers["X-Barge-Event-Id"],
-                                      self.headers["X-Barge-Signature"], body))
-                    outer.counts.append(self.headers["X-Barge-Event-Count"])
+                    with lock:
+                        outer.got.append((self.headers["X-Barge-Event-Id"],
+                                          self.headers["X-Barge-Signature"], body))
+                        outer.counts.append(self.headers["X-Barge-Event-Count"])
                 self.send_response(what)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -266,6 +276,7 @@ class Webhooks(JobsCase):
         cls.flaky = Receiver(lambda n: 500 if n <= 2 else 200)
         cls.hung = Receiver(lambda n: "hang")
         cls.batched = Receiver()
+        cls.lanes = Receiver(delay=0.05)
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
@@ -275,7 +286,9 @@ class Webhooks(JobsCase):
                  "status": ["SUCCEEDED", "FAILED"]},
                 {"name": "hung", "url": cls.hung.url, "secret": SECRET},
                 {"name": "batched", "url": cls.batched.url, "secret": SECRET, "queue": "q",
-                 "batch": 20}]}, f)
+                 "batch": 20},
+                {"name": "lanes", "url": cls.lanes.url, "secret": SECRET, "queue": "q",
+                 "parallel": 4}]}, f)
         cls.server_args = FAST + ("--webhooks", path)
         super().setUpClass()
 
@@ -326,6 +339,25 @@ class Webhooks(JobsCase):
             self.assertEqual(self.batched.statuses(j),
                              ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
 
+    def test_a_parallel_target_keeps_each_jobs_events_in_order(self):
+        # A receiver that takes 50 ms a POST: with four in flight, 20 jobs' 100 events take
+        # about 1.3 s rather than 5.
+        jids = [self.submit("lanes-%d" % i, command="true") for i in range(20)]
+        self.wait_for(lambda: all(self.lanes.statuses(j)[-1:] == ["SUCCEEDED"] for j in jids),
+                      30, "every job's events at the parallel target")
+        self.assertGreaterEqual(self.lanes.most_in_flight, 2)
+        self.assertLessEqual(self.lanes.most_in_flight, 4)
+        for seq, sig, body in self.lanes.got:
+            want = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            self.assertEqual(sig, "sha256=" + want)
+            self.assertEqual(json.loads(body)["id"][-12:], "%012x" % int(seq))
+        # Each event once; each job's in the order they happened.
+        ids = [int(s) for s, _, _ in self.lanes.got]
+        self.assertEqual(len(ids), len(set(ids)))
+        for j in jids:
+            self.assertEqual(self.lanes.statuses(j),
+                             ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
+
     def test_a_bad_webhooks_file_is_refused_at_start(self):
         path = os.path.join(self.conf_dir, "bad.json")
         with open(path, "w") as f:
@@ -340,3 +372,11 @@ class Webhooks(JobsCase):
         self.assertEqual(rc, 2)
         self.assertIn("targets[0]: batch must be a whole number of events a POST, from 1 to 100",
                       err)
+        for bad, why in (({"parallel": 0}, "parallel must be a whole number of POSTs in flight"),
+                         ({"parallel": 4, "batch": 10}, "parallel goes with one event a POST")):
+            with open(path, "w") as f:
+                json.dump({"targets": [dict({"name": "x", "url": "http://127.0.0.1:1/",
+                                             "secret": SECRET}, **bad)]}, f)
+            rc, _, err = barge("server", "--webhooks", path)
+            self.assertEqual(rc, 2)
+            self.assertIn(why, err)
