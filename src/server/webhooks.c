@@ -26,6 +26,7 @@
 #define POLL_WAIT_S 15
 #define WEBHOOK_BATCH_MAX 100
 #define WEBHOOK_PARALLEL_MAX 16
+#define WEBHOOK_POLL_MAX 1000
 
 /* What POSTs: a connection kept alive, and the target's HMAC-SHA256 keyed with its secret, made
  * once (the one-shot call fetches the algorithm and sets the key each time, several times the
@@ -467,8 +468,10 @@ static void *run(void *arg)
     int refused = 0;
     uint64_t saved = x->cursor;
     int64_t saved_at = util_mono_ms();
-    /* Events a poll: with lanes, enough for each to have several. */
-    const int max = x->parallel > 1 ? 64 * x->parallel : x->batch > 50 ? x->batch : 50;
+    /* Events a poll: as many as GetEvents gives.  Under load a poll waits its turn behind the
+     * submits of a batch and its commit (milliseconds): at 50 or 100 events a poll a target
+     * fell behind a server making 30,000 events a second while its receiver idled. */
+    const int max = WEBHOOK_POLL_MAX;
     while (!atomic_load(&stopping)) {
         json_t *req = json_deep_copy(x->filter);
         /* With a position not yet recorded, a quiet second is enough to record it. */
