@@ -27,7 +27,8 @@ struct core_call;
 #define EVENTS_KEPT 100000
 /* An event's text is kept for the newest this many: readers that follow read them there, and
  * the texts of every kept event would hold a few hundred MiB.  A reader further behind gets the
- * older ones described again, as the job is when it reads them. */
+ * older ones described again, as the job is when it reads them, made for it alone and not kept
+ * (so one slow reader does not make the server hold them all). */
 #define EVENTS_TEXT_KEPT 10000
 
 typedef struct event_rec {
