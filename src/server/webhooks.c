@@ -232,6 +232,8 @@ static void sender_free(sender *s)
 {
     httpc_free(s->http);
     EVP_MAC_CTX_free(s->mac);
+    s->http = NULL;
+    s->mac = NULL;
 }
 
 /* body's signature as lowercase hex into hex (65 bytes); 0, or -1 when OpenSSL failed. */
@@ -376,6 +378,13 @@ static int deliver_lanes(target *x)
         l->idx[l->n++] = i;
     }
     pthread_mutex_lock(&x->mu);
+    /* A lane leaves once it sees the server stop while it has nothing to do (under mu): work
+     * handed out after that would wait for a lane that is gone. */
+    if (atomic_load(&stopping)) {
+        pthread_mutex_unlock(&x->mu);
+        x->n_evs = 0;
+        return -1;
+    }
     for (int k = 0; k < x->parallel; k++) {
         if (!x->lanes[k].n) continue;
         x->lanes[k].busy = 1;
@@ -545,17 +554,23 @@ void webhooks_start(const char *data_dir, const api_op *op)
                 if (ok && sender_init(x, &x->lanes[k].s) < 0) ok = 0;
             }
         }
-        if (!ok) {
-            sender_free(&x->s);
-            x->s.http = NULL;
-        }
+        if (!ok) sender_free(&x->s);
     }
     for (size_t i = 0; i < n_targets; i++) {
         target *x = &targets[i];
         if (!x->s.http) continue;
-        for (int k = 0; k < x->parallel && x->lanes; k++)
+        int lanes_ok = 1;
+        for (int k = 0; k < x->parallel && x->lanes; k++) {
             x->lanes[k].started =
                 pthread_create(&x->lanes[k].thread, NULL, lane_main, &x->lanes[k]) == 0;
+            lanes_ok &= x->lanes[k].started;
+        }
+        if (!lanes_ok) {
+            /* Its events would wait for a lane that does not run. */
+            log_error("webhooks: %s: cannot start its %d delivery threads; nothing is delivered "
+                      "to it", x->name, x->parallel);
+            continue;
+        }
         x->started = pthread_create(&x->thread, NULL, run, x) == 0;
         log_info("webhooks: delivering events to %s (%s)%s", x->name, x->url,
                  x->has_cursor ? ", going on where delivery stopped" : ", from now on");

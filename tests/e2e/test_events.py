@@ -277,6 +277,7 @@ class Webhooks(JobsCase):
         cls.hung = Receiver(lambda n: "hang")
         cls.batched = Receiver()
         cls.lanes = Receiver(delay=0.05)
+        cls.parked_lanes = Receiver()
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
@@ -288,7 +289,9 @@ class Webhooks(JobsCase):
                 {"name": "batched", "url": cls.batched.url, "secret": SECRET, "queue": "q",
                  "batch": 20},
                 {"name": "lanes", "url": cls.lanes.url, "secret": SECRET, "queue": "q",
-                 "parallel": 4}]}, f)
+                 "parallel": 4},
+                {"name": "parked-lanes", "url": cls.parked_lanes.url, "secret": SECRET,
+                 "queue": "parked", "parallel": 4}]}, f)
         cls.server_args = FAST + ("--webhooks", path)
         super().setUpClass()
 
@@ -357,6 +360,33 @@ class Webhooks(JobsCase):
         for j in jids:
             self.assertEqual(self.lanes.statuses(j),
                              ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
+
+    def test_a_parallel_target_stops_under_load(self):
+        # Jobs keep coming (to the queue whose jobs never run) while the server is stopped and
+        # started again: a poll that brings events after the lanes have left must not be
+        # handed to them, or the stop waits for ever (restart bounds it at 10 s).
+        done = threading.Event()
+
+        def load():
+            client = self.server.client()
+            while not done.is_set():
+                try:
+                    client.submit_job(jobName="load", jobQueue="parked", jobDefinition="jd")
+                except Exception:  # noqa: BLE001 - the server is between stop and start
+                    time.sleep(0.02)
+
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(3):
+                time.sleep(0.5)
+                self.server.restart()
+        finally:
+            done.set()
+            for t in threads:
+                t.join()
+        self.assertGreater(len(self.parked_lanes.got), 0)
 
     def test_a_bad_webhooks_file_is_refused_at_start(self):
         path = os.path.join(self.conf_dir, "bad.json")
