@@ -246,11 +246,7 @@ static int sign(sender *s, const char *body, size_t len, char *hex)
              EVP_MAC_final(c, mac, &mac_len, sizeof mac) == 1 && mac_len == sizeof mac;
     EVP_MAC_CTX_free(c);
     if (!ok) return -1;
-    for (size_t i = 0; i < mac_len; i++) {
-        hex[2 * i] = "0123456789abcdef"[mac[i] >> 4];
-        hex[2 * i + 1] = "0123456789abcdef"[mac[i] & 15];
-    }
-    hex[2 * mac_len] = '\0';
+    util_hex(mac, mac_len, hex);
     return 0;
 }
 

@@ -3,8 +3,8 @@
  * HTTP threads hand it calls; it takes every call waiting, runs them in order inside one store
  * transaction, commits once (one fsync for the whole batch: group commit) and only then answers
  * them.  Over a store_pipe the commit and the answers are the pipe's writer thread's, while the
- * core runs the next batch.  So an acknowledged write is always durable, and a read never sees a write that could
- * still be lost.  Timers run in the same loop and the same transactions.
+ * core runs the next batch.  So an acknowledged write is always durable, and a read never sees
+ * a write that could still be lost.  Timers run in the same loop and the same transactions.
  *
  * The core knows nothing of AWS Batch: what a call does is its run function, and what must
  * happen before each commit, after a failed one and every tick is registered by the server as

@@ -9,8 +9,9 @@
 
 char *arn_make(const char *kind, const char *name)
 {
-    return xasprintf("arn:aws:batch:%s:%s:%s/%s", barge_cfg.region, barge_cfg.account_id, kind,
-                     name);
+    buf b = {0};
+    arn_put(&b, kind, name);
+    return b.data;
 }
 
 void arn_put(buf *b, const char *kind, const char *name)
