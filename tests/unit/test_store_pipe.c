@@ -211,6 +211,51 @@ static void test_a_failed_commit_is_told_once(void)
     store_close(p);
 }
 
+static void test_a_batch_with_nothing_to_commit_waits_on_the_commit_in_flight(void)
+{
+    mem_store *m = mem_new();
+    store *p = store_pipe_new(&m->base);
+    dones = 0;
+    /* None in flight: it runs at once, here. */
+    CHECK(!store_pipe_recorded(p));
+    CHECK_EQ_INT(store_pipe_after(p, on_done, NULL), 0);
+    CHECK_EQ_INT(dones, 1);
+    CHECK_EQ_INT(done_ok, 1);
+    CHECK(pthread_equal(done_thread, pthread_self()));
+    /* One in flight: the caller is not held, and done runs after that commit, on the writer. */
+    gate(m, 1);
+    store_put(p, "k", "a", "{}", 2);
+    CHECK(store_pipe_recorded(p));
+    CHECK_EQ_INT(store_pipe_send(p, on_done, NULL), 0);
+    CHECK(!store_pipe_recorded(p));
+    wait_in_commit(m);
+    CHECK_EQ_INT(store_pipe_after(p, on_done, NULL), 0);
+    CHECK_EQ_INT(store_pipe_after(p, on_done, NULL), 0);
+    usleep(20 * 1000);
+    CHECK_EQ_INT(dones, 1);
+    gate(m, 0);
+    CHECK_EQ_INT(store_pipe_wait(p), 0);
+    CHECK_EQ_INT(dones, 4);
+    CHECK_EQ_INT(done_ok, 1);
+    CHECK(!pthread_equal(done_thread, pthread_self()));
+    /* Behind a commit that fails: done is told so, and so is the caller's next hand-over. */
+    gate(m, 1);
+    m->fail_next = 1;
+    store_put(p, "k", "b", "{}", 2);
+    CHECK_EQ_INT(store_pipe_send(p, on_done, NULL), 0);
+    wait_in_commit(m);
+    CHECK_EQ_INT(store_pipe_after(p, on_done, NULL), 0);
+    gate(m, 0);
+    for (int i = 0; i < 2000 && dones < 6; i++) usleep(1000);
+    CHECK_EQ_INT(dones, 6);
+    CHECK_EQ_INT(done_ok, 0);
+    CHECK_EQ_INT(store_pipe_after(p, on_done, NULL), -1);
+    CHECK_EQ_INT(dones, 6);
+    CHECK_EQ_INT(store_pipe_after(p, on_done, NULL), 0);
+    CHECK_EQ_INT(dones, 7);
+    store_close(p);
+}
+
 /* The core over a pipe. */
 static core_call calls[4];
 static atomic_int answered[4], statuses[4], runs, reloads;
@@ -221,6 +266,12 @@ static void op_write(core_call *call, void *ctx, int64_t now)
     char key[8];
     snprintf(key, sizeof key, "w%d", (int)(call - calls));
     store_put(core_db, "k", key, "{}", 2);
+    runs++;
+    core_answer(call, json_object());
+}
+
+static void op_read(core_call *call, void *ctx, int64_t now)
+{
     runs++;
     core_answer(call, json_object());
 }
@@ -300,6 +351,27 @@ static void test_the_core_runs_the_next_batch_while_one_commits(void)
     submit(0);
     wait_for(&answered[0], 1);
     CHECK_EQ_INT(statuses[0], 200);
+
+    /* A call that writes nothing, run while a commit is held: it is answered only after that
+     * commit, but the core does not wait for it, and the next call that writes runs at once. */
+    memset(answered, 0, sizeof answered);
+    runs = 0;
+    gate(m, 1);
+    submit(0);
+    wait_in_commit(m);
+    calls[1] = (core_call){.run = op_read, .req = json_object(), .done = call_done};
+    core_submit(&calls[1]);
+    wait_for(&runs, 2);
+    submit(2);
+    wait_for(&runs, 3);
+    usleep(20 * 1000);
+    CHECK_EQ_INT(answered[0] + answered[1] + answered[2], 0);
+    gate(m, 0);
+    wait_for(&answered[2], 1);
+    CHECK_EQ_INT(answered[0], 1);
+    CHECK_EQ_INT(answered[1], 1);
+    CHECK_EQ_INT(statuses[1], 200);
+    CHECK(has(m, "w0") && has(m, "w2"));
     core_stop();
     CHECK_EQ_INT(reloads, 1);
     store_close(core_db);
@@ -310,6 +382,7 @@ int main(void)
     log_level = LOG_ERROR + 1;
     RUN(test_writes_commit_in_order_on_the_writer);
     RUN(test_a_failed_commit_is_told_once);
+    RUN(test_a_batch_with_nothing_to_commit_waits_on_the_commit_in_flight);
     RUN(test_the_core_runs_the_next_batch_while_one_commits);
     return 0;
 }

@@ -263,13 +263,14 @@ typedef struct flight {
     core_call *late;  /* parked calls answered in the batch, linked by late_next */
     size_t n;         /* calls in the batch */
     int64_t t0;       /* monotonic us when handed over */
+    int commits;      /* 0: the batch wrote nothing and waited on the commit before it */
 } flight;
 
 /* On the writer's thread: the batch is committed (ok) or not. */
 static void flight_done(void *arg, int ok)
 {
     flight *f = arg;
-    if (ok && f->n) {
+    if (ok && f->n && f->commits) {
         metrics_observe(METRIC_BATCH_SIZE, (double)f->n);
         metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - f->t0) / 1e6);
     }
@@ -292,8 +293,14 @@ static void flight_done(void *arg, int ok)
     free(f);
 }
 
-/* Hands the batch's writes and answers to the store's writer. */
-static void send_flight(core_call *batch, size_t calls)
+/* Hands the batch's writes and answers to the store's writer.  A batch that wrote nothing (a
+ * reader's poll answered, a describe) has nothing to commit: its answers wait on the commit in
+ * flight, which they may tell of, but the core does not, and runs the next batch meanwhile.
+ * Waiting there would leave the writer idle for a whole batch: the next batch of submits would
+ * run only after that commit, not beside it.  A batch that wrote (commits) is sent once the
+ * commit before it is done (store_pipe_wait).  -1: a batch that wrote nothing was built on a
+ * commit that failed; its calls are answered (503s). */
+static int send_flight(core_call *batch, size_t calls, int commits)
 {
     flight *f = xcalloc(1, sizeof *f);
     core_call **tail = &f->calls;
@@ -314,8 +321,17 @@ static void send_flight(core_call *batch, size_t calls)
     core.late = core.late_tail = NULL;
     f->n = calls;
     f->t0 = util_mono_us();
-    /* The commit before this one is done (store_pipe_wait), so this cannot be refused. */
-    if (store_pipe_send(core.db, flight_done, f) != 0) BARGE_ASSERT(!"store_pipe_send refused");
+    f->commits = commits;
+    if (commits) {
+        /* The commit before this one is done, so this cannot be refused. */
+        if (store_pipe_send(core.db, flight_done, f) != 0) BARGE_ASSERT(!"store_pipe_send refused");
+    } else if (store_pipe_after(core.db, flight_done, f) != 0) {
+        /* The batch read what a failed commit had written: its answers are 503s, and the core
+         * reads the state back (flight_done wakes it). */
+        flight_done(f, 0);
+        return -1;
+    }
+    return 0;
 }
 
 static void *core_main(void *unused)
@@ -369,11 +385,13 @@ static void *core_main(void *unused)
         if (core.hooks.before_commit(core.hooks.ctx, final) != 0) core.failed = 1;
         size_t calls = 0;
         for (core_call *c = batch; c; c = c->next) calls++;
-        if (pipe) {
-            /* The commit in flight must have held: this batch was built on it. */
-            if (store_pipe_wait(core.db) != 0) core.failed = 1;
-            if (!core.failed) {
-                send_flight(batch, calls);
+        if (pipe && !core.failed) {
+            int wrote = store_pipe_recorded(core.db);
+            /* The commit in flight must have held if this batch, built on it, wrote. */
+            if (wrote && store_pipe_wait(core.db) != 0) {
+                core.failed = 1;
+            } else {
+                if (send_flight(batch, calls, wrote) != 0) reload_after_failure();
                 if (final) {
                     store_pipe_wait(core.db);
                     break;

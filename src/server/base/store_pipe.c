@@ -16,6 +16,13 @@ typedef struct {
     uint32_t op, kind_len, key_len, doc_len;
 } rec_head;
 
+/* A batch with nothing to commit, answered when the commit in flight is done. */
+typedef struct after {
+    void (*done)(void *arg, int ok);
+    void *arg;
+    struct after *next;
+} after;
+
 typedef struct {
     store base;
     store *inner;
@@ -29,6 +36,7 @@ typedef struct {
     int stopping;
     void (*done)(void *arg, int ok);
     void *done_arg;
+    after *afters, **afters_tail; /* waiting on the commit in flight, in order */
     char *err;    /* the last failure's message */
 } pipe_store;
 
@@ -97,6 +105,20 @@ static void *writer_main(void *arg)
             p->err = err;
             p->failed = 1;
         }
+        /* The batches that waited on this commit, and any queued while they run (the flight
+         * stays busy meanwhile, so no later batch's answers leave before theirs). */
+        while (p->afters) {
+            after *a = p->afters;
+            p->afters = NULL;
+            p->afters_tail = &p->afters;
+            pthread_mutex_unlock(&p->mu);
+            for (after *next; a; a = next) {
+                next = a->next;
+                a->done(a->arg, ok);
+                free(a);
+            }
+            pthread_mutex_lock(&p->mu);
+        }
         p->busy = 0;
         pthread_cond_broadcast(&p->cv);
     }
@@ -140,6 +162,33 @@ int store_pipe_send(store *s, void (*done)(void *arg, int ok), void *arg)
     p->busy = 1;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+int store_pipe_recorded(const store *s)
+{
+    return ((const pipe_store *)s)->rec.len > 0;
+}
+
+int store_pipe_after(store *s, void (*done)(void *arg, int ok), void *arg)
+{
+    pipe_store *p = (pipe_store *)s;
+    pthread_mutex_lock(&p->mu);
+    if (p->failed) {
+        p->failed = 0;
+        pthread_mutex_unlock(&p->mu);
+        return -1;
+    }
+    if (p->busy) {
+        after *a = xmalloc(sizeof *a);
+        *a = (after){done, arg, NULL};
+        *p->afters_tail = a;
+        p->afters_tail = &a->next;
+        pthread_mutex_unlock(&p->mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    done(arg, 1);
     return 0;
 }
 
@@ -217,6 +266,7 @@ store *store_pipe_new(store *inner)
     pipe_store *p = xcalloc(1, sizeof *p);
     p->base.ops = &pipe_ops;
     p->inner = inner;
+    p->afters_tail = &p->afters;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     if (pthread_create(&p->thread, NULL, writer_main, p) != 0) {

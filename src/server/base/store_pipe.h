@@ -28,4 +28,12 @@ int store_pipe_wait(store *s);
  * handing anything when that commit failed (as store_pipe_wait); else 0, and done(arg, ok) runs
  * on the writer thread when this batch is committed (ok 1) or failed (ok 0). */
 int store_pipe_send(store *s, void (*done)(void *arg, int ok), void *arg);
+/* Whether writes were recorded since the last hand-over. */
+int store_pipe_recorded(const store *s);
+/* For a batch that recorded nothing: its answers may not leave before the commit in flight (they
+ * may tell of what it writes), but there is nothing to commit, so the core need not wait for it.
+ * done(arg, ok) runs on the writer thread once that commit is done, with its outcome; or at once,
+ * on this thread, when none is in flight.  Returns -1 without running done when a commit failed
+ * and the caller was not told yet (as store_pipe_wait); else 0. */
+int store_pipe_after(store *s, void (*done)(void *arg, int ok), void *arg);
 #endif
