@@ -263,7 +263,7 @@ typedef struct flight {
     core_call *late;  /* parked calls answered in the batch, linked by late_next */
     size_t n;         /* calls in the batch */
     int64_t t0;       /* monotonic us when handed over */
-    int commits;      /* 0: the batch wrote nothing and waited on the commit before it */
+    int commits;      /* 0: nothing to commit; the batch waited on the commit before it */
 } flight;
 
 /* On the writer's thread: the batch is committed (ok) or not. */
@@ -293,13 +293,14 @@ static void flight_done(void *arg, int ok)
     free(f);
 }
 
-/* Hands the batch's writes and answers to the store's writer.  A batch that wrote nothing (a
- * reader's poll answered, a describe) has nothing to commit: its answers wait on the commit in
- * flight, which they may tell of, but the core does not, and runs the next batch meanwhile.
- * Waiting there would leave the writer idle for a whole batch: the next batch of submits would
- * run only after that commit, not beside it.  A batch that wrote (commits) is sent once the
- * commit before it is done (store_pipe_wait).  -1: a batch that wrote nothing was built on a
- * commit that failed; its calls are answered (503s). */
+/* Hands the batch's writes and answers to the store's writer.  A batch with nothing to commit
+ * (it wrote nothing: a reader's poll answered, a describe; over a store whose reads need no
+ * commit, store.h) is not a commit: its answers wait on the commit in flight, which they may
+ * tell of, but the core does not, and runs the next batch meanwhile.  Waiting there would leave
+ * the writer idle for a whole batch: the next batch of submits would run only after that
+ * commit, not beside it.  A batch that commits is sent once the commit before it is done
+ * (store_pipe_wait).  -1: a batch with nothing to commit was built on a commit that failed; its
+ * calls are answered (503s). */
 static int send_flight(core_call *batch, size_t calls, int commits)
 {
     flight *f = xcalloc(1, sizeof *f);
@@ -386,12 +387,12 @@ static void *core_main(void *unused)
         size_t calls = 0;
         for (core_call *c = batch; c; c = c->next) calls++;
         if (pipe && !core.failed) {
-            int wrote = store_pipe_recorded(core.db);
-            /* The commit in flight must have held if this batch, built on it, wrote. */
-            if (wrote && store_pipe_wait(core.db) != 0) {
+            int commits = store_pipe_must_commit(core.db);
+            /* The commit in flight must have held if this batch, built on it, commits. */
+            if (commits && store_pipe_wait(core.db) != 0) {
                 core.failed = 1;
             } else {
-                if (send_flight(batch, calls, wrote) != 0) reload_after_failure();
+                if (send_flight(batch, calls, commits) != 0) reload_after_failure();
                 if (final) {
                     store_pipe_wait(core.db);
                     break;

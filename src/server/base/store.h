@@ -28,6 +28,10 @@ struct store_ops {
 
 struct store {
     const struct store_ops *ops;
+    /* A commit with nothing written still checks something the answers depend on (PostgreSQL:
+     * that this server still holds the lease, so that a leader cut off answers no stale reads):
+     * every batch commits, reads too. */
+    int reads_commit;
 };
 
 /* Durability of a commit: FULL fsyncs every commit (survives power loss); NORMAL survives a

@@ -278,6 +278,7 @@ store *store_pg_open(const char *conninfo, char **err)
     }
     pg_store *s = xcalloc(1, sizeof *s);
     s->base.ops = &pg_ops;
+    s->base.reads_commit = 1; /* the fence (commit, below) */
     s->conn = conn;
     s->conninfo = xstrdup(conninfo);
     s->lease_ms = 3000;

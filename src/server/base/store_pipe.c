@@ -165,20 +165,19 @@ int store_pipe_send(store *s, void (*done)(void *arg, int ok), void *arg)
     return 0;
 }
 
-int store_pipe_recorded(const store *s)
+int store_pipe_must_commit(const store *s)
 {
-    return ((const pipe_store *)s)->rec.len > 0;
+    const pipe_store *p = (const pipe_store *)s;
+    return p->rec.len > 0 || p->inner->reads_commit;
 }
 
 int store_pipe_after(store *s, void (*done)(void *arg, int ok), void *arg)
 {
     pipe_store *p = (pipe_store *)s;
     pthread_mutex_lock(&p->mu);
-    if (p->failed) {
-        p->failed = 0;
-        pthread_mutex_unlock(&p->mu);
-        return -1;
-    }
+    /* While the flight is busy (its commit, or the batches that waited on it, being answered)
+     * this one queues behind them and learns that commit's outcome: answers leave in order,
+     * 503s too. */
     if (p->busy) {
         after *a = xmalloc(sizeof *a);
         *a = (after){done, arg, NULL};
@@ -186,6 +185,11 @@ int store_pipe_after(store *s, void (*done)(void *arg, int ok), void *arg)
         p->afters_tail = &a->next;
         pthread_mutex_unlock(&p->mu);
         return 0;
+    }
+    if (p->failed) {
+        p->failed = 0;
+        pthread_mutex_unlock(&p->mu);
+        return -1;
     }
     pthread_mutex_unlock(&p->mu);
     done(arg, 1);

@@ -3,6 +3,8 @@
  * The core thread writes a batch (put, del) into memory and hands it over with store_pipe_send;
  * a writer thread replays it on the real store in one transaction and commits it (the fsync, the
  * WAL's pages, a PostgreSQL round trip) while the core thread already runs the next batch.  A
+ * batch with nothing to commit is not handed over: its answers wait on the commit in flight
+ * (store_pipe_after).  A
  * batch is handed over only once the one before it is committed, so at most one commit is in
  * flight and batches commit in order; the core learns whether the previous commit held when it
  * hands over the next (store_pipe_send's answer) or waits (store_pipe_wait).
@@ -28,9 +30,10 @@ int store_pipe_wait(store *s);
  * handing anything when that commit failed (as store_pipe_wait); else 0, and done(arg, ok) runs
  * on the writer thread when this batch is committed (ok 1) or failed (ok 0). */
 int store_pipe_send(store *s, void (*done)(void *arg, int ok), void *arg);
-/* Whether writes were recorded since the last hand-over. */
-int store_pipe_recorded(const store *s);
-/* For a batch that recorded nothing: its answers may not leave before the commit in flight (they
+/* Whether the batch must be handed over as a commit: writes were recorded since the last
+ * hand-over, or the wrapped store checks every batch, reads too (store.h: reads_commit). */
+int store_pipe_must_commit(const store *s);
+/* For any other batch: its answers may not leave before the commit in flight (they
  * may tell of what it writes), but there is nothing to commit, so the core need not wait for it.
  * done(arg, ok) runs on the writer thread once that commit is done, with its outcome; or at once,
  * on this thread, when none is in flight.  Returns -1 without running done when a commit failed
