@@ -102,6 +102,10 @@ def main():
              [("listjobs", {"jobQueue": "hold", "maxResults": 50,
                             "filters": [{"name": "JOB_NAME", "values": ["needle-oldest"]}]})]),
             ("job page", f"#/job/{newest}", [("describejobs", {"jobs": [newest]})]),
+            # Every job of the queue summed by the server, a page of them a call (the API
+            # column: the first call).
+            ("usage by definition (every job summed)", "#/usage?queue=hold",
+             [("describejobqueues", {}), ("getusage", {"jobQueue": "hold"}, "/barge/v1/")]),
         ]
         env = dict(os.environ, BARGE_JS_DIR=jsdir, CHROMIUM=a.chromium)
         if a.shots:

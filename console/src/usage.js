@@ -1,24 +1,29 @@
 // Usage: what a queue's jobs reserved and used (their descriptions' barge.usage), summed by job
-// definition, by the value of a tag, or for the whole queue, as `barge usage` sums them: the
-// jobs listed (every status: ListJobs with JOB_NAME "*"), described 100 at a time, an array
-// job through its children.
-import { all, batch } from "./api.js";
+// definition, by the value of a tag, or for the whole queue, as `barge usage` sums them: every
+// job the queue holds, an array job through its children.  The server sums (GetUsage, barge's
+// own operation, authorized as batch:GetUsage), a page of jobs a call: a million jobs are a
+// few calls rather than a description of each.
+import { all, batch, fleet } from "./api.js";
 import { el, fmtNum } from "./dom.js";
 
-// Jobs summed at most, newest first; the page says when a queue holds more.
-const LIMIT = 10000;
-
-async function describe(ids) {
-  const out = [];
-  for (let i = 0; i < ids.length; i += 100)
-    out.push(...(await batch("DescribeJobs", { jobs: ids.slice(i, i + 100) })).jobs || []);
-  return out;
-}
-
-function keyOf(job, by) {
-  if (by === "queue") return (job.jobQueue || "-").split("/").pop();
-  if (by.startsWith("tag:")) return (job.tags || {})[by.slice(4)] ?? "-";
-  return (job.jobDefinition || "-").split("/").pop().split(":")[0];
+// Every page's groups, added up (the peak is the largest).
+async function sums(queue, by) {
+  const groups = new Map();
+  let token;
+  do {
+    const out = await fleet("GetUsage", { jobQueue: queue, by, ...(token ? { nextToken: token } : {}) });
+    for (const p of out.groups || []) {
+      const g = groups.get(p.key) || { jobs: 0, vcpu: 0, gib: 0, cpu: 0, peak: 0 };
+      g.jobs += p.jobs || 0;
+      g.vcpu += p.vcpuSeconds || 0;
+      g.gib += p.memoryGiBSeconds || 0;
+      g.cpu += p.cpuSeconds || 0;
+      g.peak = Math.max(g.peak, p.maxMemoryBytes || 0);
+      groups.set(p.key, g);
+    }
+    token = out.nextToken;
+  } while (token);
+  return groups;
 }
 
 export async function usagePage(params) {
@@ -41,32 +46,9 @@ export async function usagePage(params) {
      el("button", { type: "submit" }, "Sum"));
   if (!queue) return el("section", {}, el("h1", {}, "Usage"), el("p", {}, "No job queues yet."));
 
-  const listed = await all(batch, "ListJobs", { jobQueue: queue, filters: [{ name: "JOB_NAME", values: ["*"] }] },
-                           "jobSummaryList", LIMIT);
-  const jobs = [];
-  for (const j of await describe(listed.map((s) => s.jobId))) {
-    const ap = j.arrayProperties || {};
-    if (ap.statusSummary && ap.size > 0) {
-      // An array job ran nothing itself: its children did.
-      const kids = [];
-      for (let i = 0; i < ap.size; i++) kids.push(`${j.jobId}:${i}`);
-      jobs.push(...(await describe(kids)));
-    } else {
-      jobs.push(j);
-    }
-  }
-  const groups = new Map();
-  for (const j of jobs) {
-    const k = keyOf(j, by);
-    const g = groups.get(k) || { jobs: 0, vcpu: 0, gib: 0, cpu: 0, peak: 0 };
-    const u = (j.barge || {}).usage || {};
-    g.jobs++;
-    g.vcpu += u.vcpuSeconds || 0;
-    g.gib += u.memoryGiBSeconds || 0;
-    g.cpu += u.cpuSeconds || 0;
-    g.peak = Math.max(g.peak, u.maxMemoryBytes || 0);
-    groups.set(k, g);
-  }
+  const groups = await sums(queue, by);
+  let total = 0;
+  for (const g of groups.values()) total += g.jobs;
   const rows = [...groups.entries()].sort((a, b) => b[1].vcpu - a[1].vcpu || (a[0] < b[0] ? -1 : 1));
   const head = by === "definition" ? "Job definition" : by === "queue" ? "Queue" : `Tag ${tagKey}`;
   return el("section", {},
@@ -81,8 +63,5 @@ export async function usagePage(params) {
         el("td", { class: "num" }, fmtNum(g.gib, 3)),
         el("td", { class: "num", dataset: { col: "cpu" } }, fmtNum(g.cpu, 3)),
         el("td", { class: "num" }, g.peak ? `${fmtNum(g.peak / 1048576, 1)} MiB` : "—"))))),
-    listed.length >= LIMIT
-      ? el("p", { class: "error", id: "usage-limited" }, `Summed over the newest ${fmtNum(LIMIT, 0)} jobs of the queue `,
-           "only; `barge usage` sums them all.")
-      : el("p", { class: "small" }, `${fmtNum(jobs.length, 0)} jobs summed (array jobs through their children).`));
+    el("p", { class: "small" }, `${fmtNum(total, 0)} jobs summed (array jobs through their children).`));
 }

@@ -12,11 +12,13 @@
 static const char usage_help[] =
     "usage: barge usage --queue Q [--by definition|queue|tag:KEY]\n"
     "\n"
-    "Sums what the queue's jobs held and used over all their attempts: vCPU-seconds and memory\n"
-    "GiB-seconds reserved (what they cost the compute environments), CPU seconds used and the\n"
-    "largest peak of memory, as their agents measured them.  Array jobs count through their\n"
-    "children.  Grouped by job definition (the default), by the value of a tag (jobs without\n"
-    "it are under \"-\"), or not at all (queue).\n"
+    "Sums what the queue's jobs held and used over all their attempts so far: vCPU-seconds and\n"
+    "memory GiB-seconds reserved (what they cost the compute environments), CPU seconds used and\n"
+    "the largest peak of memory, as their agents measured them.  Every job the queue holds\n"
+    "counts, whatever its status; array jobs count through their children.  The server sums\n"
+    "(GetUsage, batch:GetUsage), so a queue of a million jobs takes a few calls.  Grouped by\n"
+    "job definition (the default), by the value of a tag (jobs without it are under \"-\"), or\n"
+    "not at all (queue).\n"
     "\n"
     "options:\n"
     "  --queue Q              the job queue (name or ARN)\n"
@@ -39,62 +41,20 @@ static group *group_of(group **gs, size_t *n, const char *key)
     return &(*gs)[(*n)++];
 }
 
-static char *key_of(json_t *job, const char *by)
+/* Adds one page of GetUsage's groups (the server sums; a queue of many jobs comes in pages). */
+static void add_page(json_t *resp, group **gs, size_t *n)
 {
-    if (strcmp(by, "queue") == 0)
-        return xstrdup(cli_arn_name(json_string_value(json_object_get(job, "jobQueue")) ?: "-"));
-    if (strncmp(by, "tag:", 4) == 0) {
-        const char *v = json_string_value(json_object_get(json_object_get(job, "tags"), by + 4));
-        return xstrdup(v ? v : "-");
-    }
-    const char *def =
-        cli_arn_name(json_string_value(json_object_get(job, "jobDefinition")) ?: "-");
-    return xstrndup(def, strcspn(def, ":"));
-}
-
-static void add(group *g, json_t *job)
-{
-    json_t *u = json_object_get(json_object_get(job, "barge"), "usage");
-    g->jobs++;
-    g->vcpu_s += json_number_value(json_object_get(u, "vcpuSeconds"));
-    g->gib_s += json_number_value(json_object_get(u, "memoryGiBSeconds"));
-    g->cpu_s += json_number_value(json_object_get(u, "cpuSeconds"));
-    long long m = (long long)json_integer_value(json_object_get(u, "maxMemoryBytes"));
-    if (m > g->peak) g->peak = m;
-}
-
-/* Describes ids (up to 100 at once) and adds each job, or each array job's children, to its
- * group. */
-static int describe_into(cli_ctx *c, json_t *ids, const char *by, group **gs, size_t *n)
-{
-    json_t *resp;
-    json_t *req = json_pack("{s:O}", "jobs", ids);
-    int rc = cli_batch(c, "DescribeJobs", req, &resp);
-    json_decref(req);
-    if (rc) return rc;
-    json_t *job;
+    json_t *g;
     size_t i;
-    json_array_foreach(json_object_get(resp, "jobs"), i, job) {
-        json_t *ap = json_object_get(job, "arrayProperties");
-        long long size = cli_int(ap, "size");
-        if (json_object_get(ap, "statusSummary") && size > 0) {
-            /* An array job ran nothing itself: its children did, 100 described at a time. */
-            const char *id = json_string_value(json_object_get(job, "jobId")) ?: "";
-            for (long long k = 0; k < size && !rc; k += 100) {
-                json_t *kids = json_array();
-                for (long long x = k; x < size && x < k + 100; x++)
-                    json_array_append_new(kids, json_sprintf("%s:%lld", id, x));
-                rc = describe_into(c, kids, by, gs, n);
-                json_decref(kids);
-            }
-            continue;
-        }
-        char *key = key_of(job, by);
-        add(group_of(gs, n, key), job);
-        free(key);
+    json_array_foreach(json_object_get(resp, "groups"), i, g) {
+        group *to = group_of(gs, n, json_string_value(json_object_get(g, "key")) ?: "-");
+        to->jobs += cli_int(g, "jobs");
+        to->vcpu_s += json_number_value(json_object_get(g, "vcpuSeconds"));
+        to->gib_s += json_number_value(json_object_get(g, "memoryGiBSeconds"));
+        to->cpu_s += json_number_value(json_object_get(g, "cpuSeconds"));
+        long long m = cli_int(g, "maxMemoryBytes");
+        if (m > to->peak) to->peak = m;
     }
-    json_decref(resp);
-    return rc;
 }
 
 int cli_usage(int argc, char **argv)
@@ -128,27 +88,28 @@ int cli_usage(int argc, char **argv)
     if (optind != argc) return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
     int rc = cli_ctx_open(&c);
     if (rc) return rc;
-    /* Finished jobs: their attempts are all counted. */
-    int wanted[7] = {0, 0, 0, 0, 0, 1, 1};
-    json_t *list = json_array(), *seen = json_object();
-    json_t *req = json_pack("{s:s}", "jobQueue", queue);
-    for (int k = 5; k < 7 && !rc; k++) {
-        json_object_set_new(req, "jobStatus", json_string(cli_job_statuses[k]));
-        json_object_del(req, "nextToken");
-        rc = cli_list_jobs(&c, req, wanted, seen, list);
-    }
-    json_decref(req);
-    json_decref(seen);
     group *gs = NULL;
     size_t n = 0;
-    for (size_t k = 0; k < json_array_size(list) && !rc; k += 100) {
-        json_t *ids = json_array();
-        for (size_t x = k; x < json_array_size(list) && x < k + 100; x++)
-            json_array_append(ids, json_object_get(json_array_get(list, x), "jobId"));
-        rc = describe_into(&c, ids, by, &gs, &n);
-        json_decref(ids);
+    json_t *req = json_pack("{s:s, s:s}", "jobQueue", queue, "by", by);
+    for (;;) {
+        json_t *resp;
+        cli_error e;
+        if (cli_call(&c, "barge", "GetUsage", req, &resp, &e) != 0) {
+            cli_error_print(&c, "GetUsage", &e);
+            cli_error_free(&e);
+            rc = 1;
+            break;
+        }
+        add_page(resp, &gs, &n);
+        json_t *next = json_object_get(resp, "nextToken");
+        if (!json_is_string(next)) {
+            json_decref(resp);
+            break;
+        }
+        json_object_set(req, "nextToken", next);
+        json_decref(resp);
     }
-    json_decref(list);
+    json_decref(req);
     if (!rc) {
         json_t *out = json_array();
         for (size_t i = 0; i < n; i++)

@@ -15,7 +15,7 @@ static api_op *const tables[] = {api_ce_ops,  api_jq_ops,    api_jd_ops,
                                  api_sp_ops,  api_tag_ops,   api_job_ops,
                                  api_agent_ops, api_agent_creds_ops, api_misc_ops,
                                  api_snapshot_ops, api_cr_ops, api_fleet_ops,
-                                 api_metrics_ops, api_events_ops};
+                                 api_metrics_ops, api_events_ops, api_usage_ops};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
 void api_init(void)

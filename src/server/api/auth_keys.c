@@ -25,11 +25,12 @@ static const char *const builtin[][2] = {
     {"submit", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":["
                "\"batch:SubmitJob\",\"batch:CancelJob\",\"batch:TerminateJob\","
                "\"batch:TagResource\",\"batch:Describe*\",\"batch:List*\","
-               "\"batch:GetJobQueueSnapshot\",\"batch:GetEvents\",\"logs:Get*\","
-               "\"logs:Describe*\",\"logs:FilterLogEvents\"],\"Resource\":\"*\"}]}"},
+               "\"batch:GetJobQueueSnapshot\",\"batch:GetEvents\",\"batch:GetUsage\","
+               "\"logs:Get*\",\"logs:Describe*\",\"logs:FilterLogEvents\"],"
+               "\"Resource\":\"*\"}]}"},
     {"read", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":["
              "\"batch:Describe*\",\"batch:List*\",\"batch:GetJobQueueSnapshot\",\"batch:GetEvents\","
-             "\"logs:Get*\",\"logs:Describe*\","
+             "\"batch:GetUsage\",\"logs:Get*\",\"logs:Describe*\","
              "\"logs:FilterLogEvents\"],\"Resource\":\"*\"}]}"},
 };
 

@@ -29,6 +29,7 @@ static const rule rules[] = {
     {"UpdateJobQueue", ARN_JQ, "jobQueue", NULL, NULL},
     {"DeleteJobQueue", ARN_JQ, "jobQueue", NULL, NULL},
     {"GetJobQueueSnapshot", ARN_JQ, "jobQueue", NULL, NULL},
+    {"GetUsage", ARN_JQ, "jobQueue", NULL, NULL},
     {"RegisterJobDefinition", ARN_JD, "jobDefinitionName", NULL, NULL},
     {"DeregisterJobDefinition", ARN_JD, "jobDefinition", NULL, NULL},
     {"SubmitJob", ARN_JQ, "jobQueue", ARN_JD, "jobDefinition"},

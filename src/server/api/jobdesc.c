@@ -32,14 +32,7 @@ static json_t *summary_object(const job *p)
     return s;
 }
 
-/* The job's usage: its attempts' summed (the peak of memory is the largest). */
-typedef struct job_usage {
-    double vcpu_s, gib_s, cpu_s;
-    long long peak;
-    int measured; /* an attempt had its CPU time measured (cgroups) */
-} job_usage;
-
-static job_usage usage_of(const job *j)
+job_usage jobdesc_usage(const job *j)
 {
     job_usage out = {0};
     size_t ai;
@@ -90,7 +83,7 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
     json_t *ran = json_array();
     size_t ai;
     json_t *a;
-    job_usage u = usage_of(j);
+    job_usage u = jobdesc_usage(j);
     json_array_foreach(attempts, ai, a) {
         json_t *where = json_object_get(a, ATTEMPT_BARGE);
         json_array_append(ran, where ? where : json_object());
@@ -406,7 +399,7 @@ static void computed_text(state *st, job *j, tw *w)
         else buf_puts(out, "{}");
     }
     buf_puts(out, "]");
-    job_usage u = usage_of(j);
+    job_usage u = jobdesc_usage(j);
     tw_key(&b, "usage");
     buf_puts(out, "{\"vcpuSeconds\":");
     jtext_real(out, u.vcpu_s);

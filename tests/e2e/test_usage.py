@@ -1,0 +1,119 @@
+"""GetUsage (POST /barge/v1/getusage): a queue's usage summed by the server, by job definition,
+by a tag's value or for the whole queue, a page of jobs a call; the pages add up to what the
+jobs' own descriptions say (barge.usage), array jobs through their children.  `barge usage`
+adds the pages the same way."""
+import json
+
+from test_cli import barge
+from test_jobs_common import JobsCase
+
+JSON = {"Content-Type": "application/json"}
+
+
+class GetUsage(JobsCase):
+    @classmethod
+    def setUpResources(cls):
+        cls.make_definition("jd-other")
+
+    def usage(self, **req):
+        return self.server.raw("POST", "/barge/v1/getusage", req, JSON)
+
+    def pages(self, **req):
+        """Every page's groups added up, as a client does: {key: group}, and the page count."""
+        out, pages, token = {}, 0, None
+        while True:
+            body = dict(req, **({"nextToken": token} if token else {}))
+            status, _, page = self.usage(**body)
+            self.assertEqual(status, 200, page)
+            pages += 1
+            for g in page["groups"]:
+                o = out.setdefault(g["key"], {"jobs": 0, "vcpuSeconds": 0.0,
+                                              "memoryGiBSeconds": 0.0, "cpuSeconds": 0.0,
+                                              "maxMemoryBytes": 0})
+                for k in ("jobs", "vcpuSeconds", "memoryGiBSeconds", "cpuSeconds"):
+                    o[k] += g[k]
+                o["maxMemoryBytes"] = max(o["maxMemoryBytes"], g["maxMemoryBytes"])
+            token = page.get("nextToken")
+            if not token:
+                return out, pages
+
+    def expected(self, ids, key):
+        """The sums the jobs' own descriptions give, by key(description)."""
+        out = {}
+        for jid in ids:
+            d = self.raw_job(jid)
+            kids = [d]
+            size = (d.get("arrayProperties") or {}).get("size", 0)
+            if size:
+                kids = [self.raw_job("%s:%d" % (jid, i)) for i in range(size)]
+            for k in kids:
+                u = k["barge"]["usage"]
+                o = out.setdefault(key(d), {"jobs": 0, "vcpuSeconds": 0.0,
+                                            "memoryGiBSeconds": 0.0, "cpuSeconds": 0.0,
+                                            "maxMemoryBytes": 0})
+                o["jobs"] += 1
+                o["vcpuSeconds"] += u["vcpuSeconds"]
+                o["memoryGiBSeconds"] += u["memoryGiBSeconds"]
+                o["cpuSeconds"] += u.get("cpuSeconds", 0.0)
+                o["maxMemoryBytes"] = max(o["maxMemoryBytes"], u.get("maxMemoryBytes", 0))
+        return out
+
+    def assertSums(self, got, want):
+        self.assertEqual(sorted(got), sorted(want))
+        for k in want:
+            self.assertEqual(got[k]["jobs"], want[k]["jobs"], k)
+            self.assertEqual(got[k]["maxMemoryBytes"], want[k]["maxMemoryBytes"], k)
+            for m in ("vcpuSeconds", "memoryGiBSeconds", "cpuSeconds"):
+                self.assertAlmostEqual(got[k][m], want[k][m], places=6, msg=(k, m))
+
+    def test_pages_add_up_to_the_jobs_descriptions(self):
+        ids = [self.submit("u%d" % i, definition="jd" if i % 2 else "jd-other",
+                           command="dd if=/dev/zero of=/dev/null bs=1M count=8 2>/dev/null",
+                           tags={"team": "red" if i % 3 else "blue"} if i < 5 else {})
+               for i in range(6)]
+        ids.append(self.submit("arr", command="true", arrayProperties={"size": 3},
+                               tags={"team": "red"}))
+        self.wait_jobs(ids, timeout=60)
+        # Every job held something: a sum of zeros would prove nothing.
+        self.assertTrue(all(self.raw_job(j)["barge"]["usage"]["vcpuSeconds"] > 0
+                            for j in ids[:6]))
+        by_def = self.expected(ids, lambda d: d["jobDefinition"].split("/")[-1].split(":")[0])
+        by_tag = self.expected(ids, lambda d: (d.get("tags") or {}).get("team", "-"))
+        self.assertEqual(by_def["jd"]["jobs"] + by_def["jd-other"]["jobs"], 9)
+        # One call; then one queue job a page (the array whole in one): the same sums.
+        one, pages = self.pages(jobQueue="q")
+        self.assertEqual(pages, 1)
+        self.assertSums(one, by_def)
+        paged, pages = self.pages(jobQueue="q", maxJobs=1)
+        self.assertEqual(pages, 7)
+        self.assertSums(paged, by_def)
+        tagged, _ = self.pages(jobQueue="q", by="tag:team", maxJobs=2)
+        self.assertSums(tagged, by_tag)
+        self.assertEqual(tagged["red"]["jobs"], 3 + 3)  # u1, u2, u4 and the array's 3
+        self.assertEqual(tagged["-"]["jobs"], 1)
+        arn = self.batch.describe_job_queues(jobQueues=["q"])["jobQueues"][0]["jobQueueArn"]
+        whole, _ = self.pages(jobQueue=arn, by="queue")
+        self.assertEqual(whole["q"]["jobs"], 9)
+        # A queue with no jobs: no groups.
+        empty, _ = self.pages(jobQueue="parked")
+        self.assertEqual(empty, {})
+        # The CLI adds the same pages.
+        rc, out, err = barge("usage", "--queue", "q", "--by", "tag:team", "--json",
+                             endpoint=self.server.url)
+        self.assertEqual(rc, 0, err)
+        cli = {g["group"]: g for g in json.loads(out)}
+        self.assertEqual({k: g["jobs"] for k, g in cli.items()},
+                         {k: g["jobs"] for k, g in by_tag.items()})
+
+    def test_bad_requests_name_the_member(self):
+        for req, words in (({"jobQueue": "q", "by": "colour"}, "by: 'colour'"),
+                           ({"jobQueue": "q", "by": "tag:"}, "by: 'tag:'"),
+                           ({"jobQueue": "nope"}, "no job queue named 'nope'"),
+                           ({"jobQueue": "q", "nextToken": "zz"}, "nextToken"),
+                           ({"jobQueue": "q", "nextToken": "706f733a31"}, "nextToken"),
+                           ({"jobQueue": "q", "maxJobs": 0}, "maxJobs"),
+                           ({}, "jobQueue")):
+            status, _, body = self.usage(**req)
+            self.assertEqual(status, 400, (req, body))
+            self.assertEqual(body["__type"], "ClientException", body)
+            self.assertIn(words, body["message"], (req, body))
