@@ -45,7 +45,7 @@ async function route() {
     else if (page === "environments") view = await envsPage();
     else if (page === "jobs") view = await jobsPage(params);
     else if (page === "job") view = await jobPage(decodeURIComponent(parts.slice(1).join("/")), ctx);
-    else if (page === "usage") view = await usagePage(params);
+    else if (page === "usage") view = await usagePage(params, ctx);
     else if (page === "signin") view = signinPage(null, params.get("then"));
     else view = errorBox(`No page '${page}' in the console.`);
   } catch (e) {

@@ -6,8 +6,9 @@
 import { all, batch, fleet } from "./api.js";
 import { el, fmtNum } from "./dom.js";
 
-// Every page's groups, added up (the peak is the largest).
-async function sums(queue, by) {
+// Every page's groups, added up (the peak is the largest); null once the user has left the page
+// (a million jobs are a few calls, not to be made for no one).
+async function sums(queue, by, ctx) {
   const groups = new Map();
   let token;
   do {
@@ -22,11 +23,12 @@ async function sums(queue, by) {
       groups.set(p.key, g);
     }
     token = out.nextToken;
+    if (token && !ctx.alive()) return null;
   } while (token);
   return groups;
 }
 
-export async function usagePage(params) {
+export async function usagePage(params, ctx) {
   const queues = await all(batch, "DescribeJobQueues", {}, "jobQueues");
   const queue = params.get("queue") || (queues[0] || {}).jobQueueName || "";
   const by = params.get("by") || "definition";
@@ -46,7 +48,8 @@ export async function usagePage(params) {
      el("button", { type: "submit" }, "Sum"));
   if (!queue) return el("section", {}, el("h1", {}, "Usage"), el("p", {}, "No job queues yet."));
 
-  const groups = await sums(queue, by);
+  const groups = await sums(queue, by, ctx);
+  if (!groups) return el("section", {}); // left meanwhile: the router draws nothing
   let total = 0;
   for (const g of groups.values()) total += g.jobs;
   const rows = [...groups.entries()].sort((a, b) => b[1].vcpu - a[1].vcpu || (a[0] < b[0] ? -1 : 1));

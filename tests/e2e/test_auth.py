@@ -55,7 +55,8 @@ POLICIES = {
     "one-queue": {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "batch:SubmitJob",
          "Resource": [arn("job-queue", "q1"), "arn:aws:batch:*:*:job-definition/*"]},
-        {"Effect": "Allow", "Action": ["batch:Describe*", "batch:List*"], "Resource": "*"}]},
+        {"Effect": "Allow", "Action": ["batch:Describe*", "batch:List*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "batch:GetUsage", "Resource": arn("job-queue", "q1")}]},
     "no-terminate": {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "batch:*", "Resource": "*"},
         {"Effect": "Deny", "Action": "batch:Terminate*", "Resource": "*"}]},
@@ -263,6 +264,22 @@ class Auth(unittest.TestCase):
         self.assertIn("user/onequeue is not authorized to perform: batch:SubmitJob on "
                       "resource: %s" % arn("job-queue", "q2"), msg)
         self.refused(c.cancel_job, "AccessDeniedException", jobId="x", reason="r")
+
+    def test_get_usage_is_authorized_on_its_queue(self):
+        def usage(who, queue):
+            k, s, _, _ = KEYS[who]
+            body = json.dumps({"jobQueue": queue}).encode()
+            h = signed_headers(self.server.url, "POST", "/barge/v1/getusage", body, k, s)
+            return self.server.raw("POST", "/barge/v1/getusage", body, headers=h)
+        # The built-in read policy has it; a policy can give it for one queue.
+        for who, queue in (("reader", "q2"), ("onequeue", "q1"),
+                           ("onequeue", arn("job-queue", "q1"))):
+            status, _, out = usage(who, queue)
+            self.assertEqual(status, 200, (who, queue, out))
+            self.assertIn("groups", out)
+        status, _, out = usage("onequeue", "q2")
+        self.assertEqual((status, out["__type"]), (403, "AccessDeniedException"), out)
+        self.assertIn("batch:GetUsage on resource: %s" % arn("job-queue", "q2"), out["message"])
 
     def test_explicit_deny_wins(self):
         c = self.client("noterm")

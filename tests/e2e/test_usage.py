@@ -14,6 +14,19 @@ class GetUsage(JobsCase):
     @classmethod
     def setUpResources(cls):
         cls.make_definition("jd-other")
+        # A queue each, so that the tests' sums do not meet.
+        cls.make_queue("sums", ["ce"])
+        cls.make_queue("nodes", ["ce"])
+        cls.make_queue("empty", ["ce-off"])
+        cls.make_queue("tokens", ["ce-off"])
+        node = {"image": "busybox", "command": ["sh", "-c", "dd if=/dev/zero of=/dev/null "
+                                                "bs=1M count=8 2>/dev/null"],
+                "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                         {"type": "MEMORY", "value": "64"}]}
+        cls.batch.register_job_definition(
+            jobDefinitionName="mnp", type="multinode", nodeProperties={
+                "numNodes": 2, "mainNode": 0,
+                "nodeRangeProperties": [{"targetNodes": "0:", "container": node}]})
 
     def usage(self, **req):
         return self.server.raw("POST", "/barge/v1/getusage", req, JSON)
@@ -67,11 +80,11 @@ class GetUsage(JobsCase):
                 self.assertAlmostEqual(got[k][m], want[k][m], places=6, msg=(k, m))
 
     def test_pages_add_up_to_the_jobs_descriptions(self):
-        ids = [self.submit("u%d" % i, definition="jd" if i % 2 else "jd-other",
+        ids = [self.submit("u%d" % i, queue="sums", definition="jd" if i % 2 else "jd-other",
                            command="dd if=/dev/zero of=/dev/null bs=1M count=8 2>/dev/null",
                            tags={"team": "red" if i % 3 else "blue"} if i < 5 else {})
                for i in range(6)]
-        ids.append(self.submit("arr", command="true", arrayProperties={"size": 3},
+        ids.append(self.submit("arr", queue="sums", command="true", arrayProperties={"size": 3},
                                tags={"team": "red"}))
         self.wait_jobs(ids, timeout=60)
         # Every job held something: a sum of zeros would prove nothing.
@@ -81,29 +94,55 @@ class GetUsage(JobsCase):
         by_tag = self.expected(ids, lambda d: (d.get("tags") or {}).get("team", "-"))
         self.assertEqual(by_def["jd"]["jobs"] + by_def["jd-other"]["jobs"], 9)
         # One call; then one queue job a page (the array whole in one): the same sums.
-        one, pages = self.pages(jobQueue="q")
+        one, pages = self.pages(jobQueue="sums")
         self.assertEqual(pages, 1)
         self.assertSums(one, by_def)
-        paged, pages = self.pages(jobQueue="q", maxJobs=1)
+        paged, pages = self.pages(jobQueue="sums", maxJobs=1)
         self.assertEqual(pages, 7)
         self.assertSums(paged, by_def)
-        tagged, _ = self.pages(jobQueue="q", by="tag:team", maxJobs=2)
+        tagged, _ = self.pages(jobQueue="sums", by="tag:team", maxJobs=2)
         self.assertSums(tagged, by_tag)
         self.assertEqual(tagged["red"]["jobs"], 3 + 3)  # u1, u2, u4 and the array's 3
         self.assertEqual(tagged["-"]["jobs"], 1)
-        arn = self.batch.describe_job_queues(jobQueues=["q"])["jobQueues"][0]["jobQueueArn"]
+        arn = self.batch.describe_job_queues(jobQueues=["sums"])["jobQueues"][0]["jobQueueArn"]
         whole, _ = self.pages(jobQueue=arn, by="queue")
-        self.assertEqual(whole["q"]["jobs"], 9)
+        self.assertEqual(whole["sums"]["jobs"], 9)
         # A queue with no jobs: no groups.
-        empty, _ = self.pages(jobQueue="parked")
+        empty, _ = self.pages(jobQueue="empty")
         self.assertEqual(empty, {})
         # The CLI adds the same pages.
-        rc, out, err = barge("usage", "--queue", "q", "--by", "tag:team", "--json",
+        rc, out, err = barge("usage", "--queue", "sums", "--by", "tag:team", "--json",
                              endpoint=self.server.url)
         self.assertEqual(rc, 0, err)
         cli = {g["group"]: g for g in json.loads(out)}
         self.assertEqual({k: g["jobs"] for k, g in cli.items()},
                          {k: g["jobs"] for k, g in by_tag.items()})
+
+    def test_a_multi_node_job_is_one_job_with_what_its_nodes_held(self):
+        jid = self.batch.submit_job(jobName="mnp", jobQueue="nodes", jobDefinition="mnp")["jobId"]
+        self.assertEqual(self.wait_job(jid, timeout=60)["status"], "SUCCEEDED")
+        nodes = [self.raw_job("%s#%d" % (jid, i))["barge"]["usage"] for i in range(2)]
+        self.assertTrue(all(u["vcpuSeconds"] > 0 for u in nodes), nodes)
+        got, _ = self.pages(jobQueue="nodes")
+        self.assertEqual(list(got), ["mnp"])
+        self.assertEqual(got["mnp"]["jobs"], 1)
+        self.assertAlmostEqual(got["mnp"]["vcpuSeconds"], sum(u["vcpuSeconds"] for u in nodes),
+                               places=6)
+        self.assertAlmostEqual(got["mnp"]["memoryGiBSeconds"],
+                               sum(u["memoryGiBSeconds"] for u in nodes), places=6)
+
+    def test_a_token_is_for_its_queue(self):
+        for i in range(2):
+            self.submit("t%d" % i, queue="tokens")
+        status, _, page = self.usage(jobQueue="tokens", maxJobs=1)
+        self.assertEqual(status, 200, page)
+        self.assertIn("nextToken", page)
+        status, _, body = self.usage(jobQueue="empty", nextToken=page["nextToken"])
+        self.assertEqual(status, 400, body)
+        self.assertIn("same jobQueue", body["message"])
+        status, _, rest = self.usage(jobQueue="tokens", nextToken=page["nextToken"])
+        self.assertEqual(status, 200, rest)
+        self.assertEqual(sum(g["jobs"] for g in page["groups"] + rest["groups"]), 2)
 
     def test_bad_requests_name_the_member(self):
         for req, words in (({"jobQueue": "q", "by": "colour"}, "by: 'colour'"),

@@ -7,7 +7,8 @@
  * a million jobs).  A queue may hold that many, so a call sums what it can in USAGE_BUDGET_US of
  * the core's time, in submit order, and answers those jobs' sums with a nextToken where the next
  * call goes on: the caller adds the pages up (jobs and seconds added, the peak the largest).
- * maxJobs makes pages smaller (queue jobs a page at most; an array is one).
+ * maxJobs makes pages smaller (queue jobs a page at most; an array is one).  A multi-node
+ * job is one job, with what its nodes held (its attempts are theirs).
  * Jobs let go by the retention between two pages are not counted, nor are jobs submitted after
  * the last page began. */
 #include <stdio.h>
@@ -28,7 +29,7 @@
 /* About a page's worth of the core's time: other calls wait meanwhile. */
 #define USAGE_BUDGET_US 20000
 #define USAGE_CLOCK_EVERY 256 /* jobs between looks at the clock */
-#define TOKEN_KIND "usage:"
+#define TOKEN_KIND "usage:" /* then the submit sequence, ':' and the queue */
 
 typedef struct ugroup {
     char *key;
@@ -58,9 +59,9 @@ static ugroup *group_of(sums *s, const char *key)
     return g;
 }
 
-static void add(ugroup *g, const job *j)
+/* What j's attempts held and used, added to g (not counted as a job). */
+static void add_usage(ugroup *g, const job *j)
 {
-    g->jobs++;
     /* A job that never started holds nothing (and its attempts are a cache line away). */
     if (!j->n_attempts) return;
     job_usage u = jobdesc_usage(j);
@@ -102,18 +103,20 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
         free(qname);
         return -1;
     }
-    free(qname);
     uint64_t after = 0;
     const char *token = api_str(req, "nextToken");
     if (token && *token) {
         char *plain = util_unhex(token);
-        if (!plain || strncmp(plain, TOKEN_KIND, strlen(TOKEN_KIND)) != 0) {
+        char *end = NULL;
+        if (plain && strncmp(plain, TOKEN_KIND, strlen(TOKEN_KIND)) == 0)
+            after = strtoull(plain + strlen(TOKEN_KIND), &end, 10);
+        if (!end || *end != ':' || strcmp(end + 1, qname) != 0) {
             free(plain);
+            free(qname);
             return api_client_error(c, "nextToken: '%.64s' is not a token this server issued "
-                                       "for GetUsage; pass the previous page's nextToken "
-                                       "unchanged", token);
+                                       "for GetUsage of this queue; pass the previous page's "
+                                       "nextToken unchanged, with the same jobQueue", token);
         }
-        after = strtoull(plain + strlen(TOKEN_KIND), NULL, 10);
         free(plain);
     }
     job **items = rt ? rt->all : NULL;
@@ -128,7 +131,7 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
     sums s = {0};
     dict_init(&s.by_key);
     int64_t t0 = util_mono_us();
-    size_t i = lo, done = 0;
+    size_t i = lo, taken = 0, work = 0, checked = 0;
     json_int_t max_jobs = api_int(req, "maxJobs", 0);
     char tagval[1100]; /* a tag value: 256 characters of UTF-8 */
     const char *last_key = NULL;
@@ -142,10 +145,15 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
             __builtin_prefetch(&items[i + 16]->n_attempts);
         }
         if (i + 8 < n) __builtin_prefetch(items[i + 8]->spec);
-        if (max_jobs && done == (size_t)max_jobs) break;
-        if (done++ % USAGE_CLOCK_EVERY == USAGE_CLOCK_EVERY - 1 &&
-            util_mono_us() - t0 > USAGE_BUDGET_US)
-            break;
+        if (max_jobs && taken == (size_t)max_jobs) break;
+        /* The clock is read every USAGE_CLOCK_EVERY jobs, children counted: an array of
+         * 10,000 is 10,000 jobs' work. */
+        if (work - checked >= USAGE_CLOCK_EVERY) {
+            checked = work;
+            if (util_mono_us() - t0 > USAGE_BUDGET_US) break;
+        }
+        taken++;
+        work++;
         if (j->gone) continue;
         /* Jobs submitted alike share their spec's strings: the last group found serves the
          * next job with the same key without a look-up (a tag's value is in tagval, never). */
@@ -153,12 +161,19 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
         ugroup *g = key == last_key && key != tagval ? last : group_of(&s, key);
         last_key = key;
         last = g;
-        /* An array's children share its spec, so its group; its parent ran nothing itself. */
-        if (j->children && jobspec_num_nodes(j->spec) == 0) {
-            for (uint32_t k = 0; k < j->array_size; k++) add(g, j->children[k]);
+        if (!j->children) {
+            g->jobs++;
+            add_usage(g, j);
+        } else if (jobspec_num_nodes(j->spec) == 0) {
+            /* An array's children share its spec, so its group; its parent ran nothing. */
+            g->jobs += j->array_size;
+            for (uint32_t k = 0; k < j->array_size; k++) add_usage(g, j->children[k]);
         } else {
-            add(g, j);
+            /* A multi-node job is one job; its nodes ran its attempts. */
+            g->jobs++;
+            for (uint32_t k = 0; k < j->array_size; k++) add_usage(g, j->children[k]);
         }
+        if (j->children) work += j->array_size;
     }
     json_t *groups = json_array();
     for (size_t k = 0; k < s.n; k++) {
@@ -176,11 +191,15 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
     json_t *out = json_pack("{s:o}", "groups", groups);
     if (i < n) {
         /* The next page starts after the last job summed here. */
-        char plain[48], hex[97];
-        snprintf(plain, sizeof plain, TOKEN_KIND "%llu", (unsigned long long)items[i - 1]->seq);
+        char *plain = xasprintf(TOKEN_KIND "%llu:%s", (unsigned long long)items[i - 1]->seq,
+                                qname);
+        char *hex = xmalloc(2 * strlen(plain) + 1);
         util_hex(plain, strlen(plain), hex);
         json_object_set_new(out, "nextToken", json_string(hex));
+        free(hex);
+        free(plain);
     }
+    free(qname);
     *resp = out;
     return 0;
 }
