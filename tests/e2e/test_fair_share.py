@@ -48,9 +48,11 @@ class Weights(FairShareCase):
         self.wait_jobs(arrays.values(), timeout=120)
         spans = {share: [(s["startedAt"], s["stoppedAt"]) for s in summaries(self.batch, a)]
                  for share, a in arrays.items()}
-        # While both shares have jobs waiting: from the first start to the last start of the
-        # share that ran out first.
-        window = (min(a for v in spans.values() for a, _ in v),
+        # While both shares have jobs waiting: from the first start of the share that started
+        # last (the arrays are submitted one after the other, and on a loaded machine the first
+        # one's children fill every vCPU before the second array exists) to the last start of
+        # the share that ran out first.
+        window = (max(min(a for a, _ in v) for v in spans.values()),
                   min(max(a for a, _ in v) for v in spans.values()))
         used = {share: sum(overlap(s, window) for s in v) for share, v in spans.items()}
         self.assertGreater(window[1] - window[0], 3000, "the shares overlapped too briefly")
