@@ -7,6 +7,10 @@
 int64_t util_now_ms(void);      /* wall clock, epoch milliseconds */
 int64_t util_mono_ms(void);     /* monotonic clock, for timers */
 int64_t util_mono_us(void);     /* the same in microseconds, for measuring short work */
+/* secs (epoch seconds) as ISO 8601 in UTC to the second, "2026-12-02T03:08:38Z": the form of
+ * AWS's event times, audit records and credential expirations. */
+#define UTIL_ISO_TIME_LEN 21
+void util_iso_time(int64_t secs, char out[UTIL_ISO_TIME_LEN]);
 void util_uuid(char out[37]);   /* random version-4 UUID */
 /* 32 hex digits: the time in ms, then 80 random bits.  Ids made one after another sort one after
  * another, so that as keys of an index they go in at its end rather than at random places. */

@@ -51,6 +51,7 @@ typedef struct http_req {
     /* The audit trail's: a call that changes something, and the members naming what. */
     int audited;
     json_t *audit_params;
+    json_t *resp_tree; /* the core's answer as JSON, when audited (core.h keep_tree) */
     /* Log requests: served by a log thread (serve_logs), with their X-Amz-Target copied. */
     workq_item work;
     char *target;
@@ -161,8 +162,11 @@ static void audit(http_req *r, const char *request_id)
     char err[256];
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     int signed_ = h && sigv4_parse(h, &auth, err, sizeof err) == 0;
-    json_t *answer = r->status == 200 && r->resp ? json_loadb(r->resp, r->resp_len, 0, NULL)
-                                                 : NULL;
+    /* The names in the answer, from the core's tree where it made one (every audited call's
+     * 200 is), else from the text. */
+    json_t *answer = r->status != 200 || !r->resp ? NULL
+                     : r->resp_tree              ? json_incref(r->resp_tree)
+                                                 : json_loadb(r->resp, r->resp_len, 0, NULL);
     json_t *response = answer ? audit_params(answer) : NULL;
     audit_event e = {
         .source = "batch.amazonaws.com", .name = r->op->name, .region = barge_cfg.region,
@@ -207,6 +211,8 @@ static void core_done(core_call *call)
     r->resp = call->body;
     r->resp_len = call->body_len;
     call->body = NULL;
+    r->resp_tree = call->tree;
+    call->tree = NULL;
     r->phase = REQ_ANSWERED;
     MHD_resume_connection(r->conn);
 }
@@ -435,6 +441,7 @@ static void dispatch(http_req *r, const char *url, const char *method)
     r->call.arg = r->op;
     r->call.req = req;
     r->call.done = core_done;
+    r->call.keep_tree = r->audited;
     r->phase = REQ_WAITING;
     /* Suspend before handing over: the core may answer before this callback returns. */
     MHD_suspend_connection(r->conn);
@@ -586,6 +593,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->target);
     free(r->authorization);
     json_decref(r->audit_params);
+    json_decref(r->resp_tree);
     json_decref(r->stream_req);
     free(r);
     *con_cls = NULL;

@@ -87,6 +87,18 @@ static void test_clocks(void)
     CHECK(b >= a);
 }
 
+/* AWS's second-precision UTC form, at the epoch, a leap day and the last second of a year. */
+static void test_iso_time(void)
+{
+    char t[UTIL_ISO_TIME_LEN];
+    util_iso_time(0, t);
+    CHECK_STR(t, "1970-01-01T00:00:00Z");
+    util_iso_time(1709164800, t);
+    CHECK_STR(t, "2024-02-29T00:00:00Z");
+    util_iso_time(1798761599, t);
+    CHECK_STR(t, "2026-12-31T23:59:59Z");
+}
+
 static void scrubbed(const char *in, const char *want)
 {
     char s[64];
@@ -136,6 +148,7 @@ static void test_process_start(void)
 int main(void)
 {
     RUN(test_uuid_format);
+    RUN(test_iso_time);
     RUN(test_process_start);
     RUN(test_hex_round_trip);
     RUN(test_unhex_refuses);

@@ -57,7 +57,7 @@ typedef struct rest_cache {
     buf rest;
     /* The last event's time as written, to the second: events come thousands a second. */
     time_t secs;
-    char when[32];
+    char when[UTIL_ISO_TIME_LEN];
 } rest_cache;
 
 /* The event's JSON text: one event as EventBridge delivers AWS Batch's, its detail the job's
@@ -76,9 +76,7 @@ static void event_make(state *st, const event_rec *e, rest_cache *rc, buf *b)
     }
     time_t secs = (time_t)(e->at / 1000);
     if (secs != rc->secs || !rc->when[0]) {
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        strftime(rc->when, sizeof rc->when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        util_iso_time(secs, rc->when);
         rc->secs = secs;
     }
     if (rc->j != e->j) {

@@ -288,10 +288,7 @@ int auth_temp_issue(const char *role_arn, const char *session, const char *job_i
     random_text(out->secret, 40, b64, 63);
     random_text(out->token, 128, b64, 63);
     out->expires_ms = ((int64_t)now + T.seconds) * 1000;
-    time_t exp = now + T.seconds;
-    struct tm tm;
-    gmtime_r(&exp, &tm);
-    strftime(out->expiration, sizeof out->expiration, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    util_iso_time((int64_t)now + T.seconds, out->expiration);
     char *arn = xasprintf("arn:aws:sts::%s:assumed-role/%s/%.64s", barge_cfg.account_id, name,
                           session);
 

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/util.h"
+
 /* AWS's bounds on a role session's duration, but for the lower one: a short session is what a
  * test of expiry needs. */
 #define AUTH_TEMP_DEFAULT_SECONDS 3600
@@ -46,7 +48,7 @@ typedef struct auth_temp_creds {
     char access_key[21];
     char secret[41];
     char token[129];
-    char expiration[21]; /* ISO 8601, UTC: 2026-12-01T06:00:00Z */
+    char expiration[UTIL_ISO_TIME_LEN]; /* ISO 8601, UTC: 2026-12-01T06:00:00Z */
     int64_t expires_ms;
 } auth_temp_creds;
 

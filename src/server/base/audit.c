@@ -67,12 +67,10 @@ void audit_record(const audit_event *e)
     if (fd < 0) return;
     /* The time, formatted once a second per thread. */
     static __thread time_t last_secs = -1;
-    static __thread char when[32];
+    static __thread char when[UTIL_ISO_TIME_LEN];
     time_t secs = (time_t)(util_now_ms() / 1000);
     if (secs != last_secs) {
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        util_iso_time(secs, when);
         last_secs = secs;
     }
     buf b = {0};

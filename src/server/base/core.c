@@ -108,7 +108,10 @@ void core_answer(core_call *call, json_t *resp)
     call->body = json_dumps(resp, JSON_COMPACT);
     call->body_len = strlen(call->body);
     call->answered = 1;
-    json_decref(resp);
+    if (call->keep_tree)
+        call->tree = resp;
+    else
+        json_decref(resp);
 }
 
 void core_answer_text(core_call *call, char *text, size_t len)

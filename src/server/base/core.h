@@ -34,6 +34,13 @@ struct core_call {
     const char *err_type; /* NULL on success */
     char *body;           /* JSON text, malloc'd; the receiver frees it */
     size_t body_len;
+    /* Set by the sender when it wants the answer's JSON as well as its text (the HTTP server's
+     * audit record names what a call made): then a 200 made from JSON (core_answer) leaves its
+     * tree in tree, which the receiver releases, instead of the receiver parsing the text again.
+     * The tree is read on the receiver's thread: its scalars are the call's own, and jansson's
+     * reference counts are atomic. */
+    int keep_tree;
+    json_t *tree;
     /* Runs on the core thread, or on the store's writer thread when the store is a pipe
      * (store_pipe.h); must not block. */
     void (*done)(core_call *call);
