@@ -45,6 +45,7 @@
 #include "server/join_tokens.h"
 #include "server/server_limits.h"
 #include "server/server_agents.h"
+#include "server/server_creds.h"
 #include "server/server_defaults.h"
 #include "server/webhooks.h"
 #include "server/server_usage.h"
@@ -185,6 +186,7 @@ static int reload(void *ctx, char **err)
     state *st = ctx;
     if (model_reload(st, err) != 0) return -1;
     attempt_recover(st);
+    server_creds_restore(st);
     fleet_resume(st);
     return 0;
 }
@@ -588,8 +590,7 @@ int server_main(int argc, char **argv)
     }
     /* Jobs' roles: the engine checks them at dispatch and revokes an attempt's credentials when
      * it ends, through hooks, since it sits below the API. */
-    static const attempt_role_hooks role_hooks = {auth_temp_role_usable, auth_temp_revoke};
-    attempt_set_role_hooks(&role_hooks);
+    server_creds_wire();
 
     if (join_tokens_read_file(tokens_file)) {
         auth_free();
@@ -703,6 +704,7 @@ int server_main(int argc, char **argv)
     }
     st->logs = logs;
     attempt_recover(st);
+    server_creds_restore(st);
     provider_local_adopt(st);
     provider_exec_adopt(st);
     core_hooks hooks = {.ctx = st, .before_commit = before_commit, .reload = reload,

@@ -101,7 +101,8 @@ class RolesCase(JobsCase):
                                  ("reader", "reader", "submit"),
                                  ("norole", None, "none"),
                                  ("unknown", "unknown", "submit"),
-                                 ("waiter", "submitter", "wait")):
+                                 ("waiter", "submitter", "wait"),
+                                 ("keeper", "submitter", "wait")):
             extra = {"jobRoleArn": ROLE % (ACCOUNT, role)} if role else {}
             cls.make_definition(name, command=[sys.executable, script, cls.out_dir, name, mode],
                                 environment=env, container=extra)
@@ -230,6 +231,33 @@ class JobRoles(RolesCase):
                          "'%s' that was provided for this task: the barge server's --roles "
                          "names no such role" % (ROLE % (ACCOUNT, "unknown")))
         self.assertFalse(os.path.exists(os.path.join(self.out_dir, "unknown.json")))
+
+    def test_credentials_outlive_a_server_crash_with_their_attempt(self):
+        jid = self.submit("keeper", definition="keeper")
+        first = os.path.join(self.out_dir, "keeper.first.json")
+        try:
+            self.wait_for(lambda: os.path.exists(first), 60, "the job's first call")
+            with open(first) as f:
+                res = json.load(f)
+            self.assertNotIn("error", res)
+            old = res["creds"]
+            # The server dies and comes back; the attempt runs on through it (its agent outlives
+            # the server), and so do its credentials, which its SDK keeps until they expire.
+            self.server.kill9()
+            self.server.start()
+            self.assertEqual(self.status(jid), "RUNNING")
+            self.assertIsNone(self.refused_code(old))
+        finally:
+            open(os.path.join(self.out_dir, "keeper.release"), "w").close()
+        self.assertSucceeded(jid, timeout=60)
+        res = self.result("keeper")
+        self.assertNotIn("error", res)
+        self.assertEqual(res["later"][0], old[0])
+        # The attempt over, they stop working; a restart does not bring them back (their record
+        # went with the attempt).
+        self.assertEqual(self.refused_code(old), "UnrecognizedClientException")
+        self.server.restart()
+        self.assertEqual(self.refused_code(old), "UnrecognizedClientException")
 
     def test_only_the_instance_running_the_attempt_gets_credentials(self):
         jid = self.submit("holder", definition="waiter")

@@ -119,9 +119,9 @@ static void test_issue_verify_authorize(void)
     CHECK_EQ_INT(verify(&c, c.token, t + 3599, t + 3599, &who, &why), 0);
 
     /* Revoked while a request holds the principal: it stays readable until released. */
-    auth_temp_revoke("job-a", 2); /* another attempt: nothing happens */
+    auth_temp_revoke("job-a", 2, NULL, NULL); /* another attempt: nothing happens */
     CHECK_EQ_INT(auth_temp_live(), 1);
-    auth_temp_revoke("job-a", 1);
+    auth_temp_revoke("job-a", 1, NULL, NULL);
     CHECK_EQ_INT(auth_temp_live(), 0);
     CHECK_STR(auth_principal_arn(who), "arn:aws:sts::123456789012:assumed-role/reader/task1");
     auth_principal_release(who);
@@ -136,8 +136,17 @@ static void test_cap_per_attempt(void)
     char why_text[600];
     const char *role = "arn:aws:iam::123456789012:role/submitter";
     CHECK_EQ_INT(auth_temp_issue(role, "s", "job-b", 3, t, &first, why_text, sizeof why_text), 0);
-    for (int i = 1; i < AUTH_TEMP_PER_ATTEMPT + 2; i++)
+    CHECK_STR(first.dropped, "");
+    auth_temp_creds second;
+    CHECK_EQ_INT(auth_temp_issue(role, "s", "job-b", 3, t, &second, why_text, sizeof why_text),
+                 0);
+    for (int i = 2; i < AUTH_TEMP_PER_ATTEMPT + 2; i++) {
         CHECK_EQ_INT(auth_temp_issue(role, "s", "job-b", 3, t, &c, why_text, sizeof why_text), 0);
+        /* The issue past the cap names the oldest, for the caller to drop from the store. */
+        CHECK_STR(c.dropped, i < AUTH_TEMP_PER_ATTEMPT       ? ""
+                             : i == AUTH_TEMP_PER_ATTEMPT ? first.access_key
+                                                          : second.access_key);
+    }
     CHECK(strcmp(first.access_key, c.access_key) != 0);
     CHECK_EQ_INT(auth_temp_live(), AUTH_TEMP_PER_ATTEMPT);
     const auth_principal *who;
@@ -147,7 +156,70 @@ static void test_cap_per_attempt(void)
     const char *res[] = {"arn:aws:batch:us-east-1:123456789012:job-queue/q"};
     CHECK_EQ_INT(auth_check(who, "batch:SubmitJob", res, 1, &why), 0);
     auth_principal_release(who);
-    auth_temp_revoke("job-b", 3);
+    auth_temp_revoke("job-b", 3, NULL, NULL);
+    CHECK_EQ_INT(auth_temp_live(), 0);
+}
+
+typedef struct told {
+    char keys[4][21];
+    int n;
+} told;
+
+static void tell(void *arg, const char *access_key)
+{
+    told *t = arg;
+    CHECK(t->n < 4);
+    snprintf(t->keys[t->n++], sizeof t->keys[0], "%s", access_key);
+}
+
+/* What the store keeps: read back, the credentials work again as the same assumed role after
+ * the table lost them (a new server), until they expire or their attempt ends; revoking tells
+ * the caller each access key, so that it can drop the records. */
+static void test_record_restores_the_credentials(void)
+{
+    time_t t = 1796096686;
+    const char *role = "arn:aws:iam::123456789012:role/path/reader";
+    auth_temp_creds c;
+    char why_text[600];
+    CHECK_EQ_INT(auth_temp_issue(role, "task7", "job-r", 2, t, &c, why_text, sizeof why_text), 0);
+    char *text = auth_temp_record_text(role, "task7", "job-r", 2, &c);
+    CHECK(text != NULL);
+    auth_temp_forget_all();
+    CHECK_EQ_INT(auth_temp_live(), 0);
+    const auth_principal *who;
+    auth_refusal why;
+    CHECK_EQ_INT(verify(&c, c.token, t, t, &who, &why), -1);
+    CHECK_STR(why.type, "UnrecognizedClientException");
+
+    auth_temp_record rec;
+    CHECK_EQ_INT(auth_temp_record_read(c.access_key, text, strlen(text), &rec), 0);
+    CHECK_STR(rec.role, role);
+    CHECK_STR(rec.job_id, "job-r");
+    CHECK_EQ_INT(rec.attempt, 2);
+    CHECK_STR(rec.creds.expiration, c.expiration);
+    CHECK_EQ_INT(auth_temp_restore(&rec), 0);
+    CHECK_EQ_INT(verify(&c, c.token, t, t, &who, &why), 0);
+    CHECK_STR(auth_principal_arn(who), "arn:aws:sts::123456789012:assumed-role/reader/task7");
+    auth_principal_release(who);
+    CHECK_EQ_INT(verify(&c, c.token, t + 3600, t + 3600, &who, &why), -1);
+    CHECK_STR(why.type, "ExpiredTokenException");
+
+    told gone = {0};
+    auth_temp_revoke("job-r", 2, tell, &gone);
+    CHECK_EQ_INT(gone.n, 1);
+    CHECK_STR(gone.keys[0], c.access_key);
+    CHECK_EQ_INT(verify(&c, c.token, t, t, &who, &why), -1);
+
+    /* Not a record, or one missing a member: refused, nothing restored. */
+    CHECK_EQ_INT(auth_temp_record_read(c.access_key, "[]", 2, &rec), -1);
+    text[strlen(text) / 2] = '\0';
+    CHECK_EQ_INT(auth_temp_record_read(c.access_key, text, strlen(text), &rec), -1);
+    free(text);
+    /* A role --roles no longer names is not restored. */
+    rec = (auth_temp_record){.attempt = 1};
+    snprintf(rec.role, sizeof rec.role, "arn:aws:iam::123456789012:role/gone");
+    snprintf(rec.job_id, sizeof rec.job_id, "job-s");
+    CHECK_EQ_INT(auth_temp_restore(&rec), -1);
     CHECK_EQ_INT(auth_temp_live(), 0);
 }
 
@@ -167,6 +239,7 @@ int main(void)
     CHECK_EQ_INT(auth_temp_role_count(), 2);
     RUN(test_issue_verify_authorize);
     RUN(test_cap_per_attempt);
+    RUN(test_record_restores_the_credentials);
     auth_temp_free();
     auth_free();
     unlink(creds_path);

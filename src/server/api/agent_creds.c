@@ -3,6 +3,7 @@
  * job (auth_temp.h issues them).  Apart from agent_proto.c: the only thing the two share is
  * how an instance is found (api_agent_instance, from the request's credential). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,6 +13,7 @@
 #include "server/model/instance.h"
 #include "server/model/jobs.h"
 #include "server/model/jobspec.h"
+#include "server/model/role_creds.h"
 #include "server/model/state.h"
 #include "server/api/api.h"
 #include "server/api/auth_temp.h"
@@ -43,6 +45,15 @@ static int agent_credentials(api_ctx *c, json_t *req, json_t **resp)
     char why[600];
     if (auth_temp_issue(role, session, j->id, attempt, time(NULL), &cr, why, sizeof why) < 0)
         return api_fail(c, 403, "AccessDeniedException", "%s", why);
+    /* Kept in the store, in this batch (the answer leaves once it is committed): the attempt
+     * may outlive this server, and its job's SDK keeps these until they expire. */
+    char *doc = auth_temp_record_text(role, session, j->id, attempt, &cr);
+    if (doc) {
+        role_creds_put(c->st, cr.access_key, doc, strlen(doc));
+        OPENSSL_cleanse(doc, strlen(doc));
+        free(doc);
+    }
+    if (cr.dropped[0]) role_creds_del(c->st, cr.dropped);
     /* The ECS credential endpoint's answer, which the agent hands to the job as it is. */
     *resp = json_pack("{s:s, s:s, s:s, s:s, s:s}", "AccessKeyId", cr.access_key,
                       "SecretAccessKey", cr.secret, "Token", cr.token, "Expiration",

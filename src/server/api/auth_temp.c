@@ -234,21 +234,16 @@ size_t auth_temp_live(void)
     return n;
 }
 
+static void attempt_retire(attempt_creds *a, void (*each)(void *arg, const char *access_key),
+                           void *arg);
+
 void auth_temp_free(void)
 {
     auth_set_key_source(NULL);
     size_t i = 0;
     const char *k;
     void *v;
-    while (dict_next(&T.by_attempt, &i, &k, &v)) {
-        attempt_creds *a = v;
-        for (temp_entry *e = a->newest, *older; e; e = older) {
-            older = e->older;
-            entry_retire(e);
-        }
-        free(a->key);
-        free(a);
-    }
+    while (dict_next(&T.by_attempt, &i, &k, &v)) attempt_retire(v, NULL, NULL);
     dict_free(&T.by_attempt);
     dict_free(&T.by_key);
     for (size_t r = 0; r < T.nroles; r++) {
@@ -272,37 +267,35 @@ int auth_temp_role_usable(const char *role_arn, char *why, size_t len)
     return 0;
 }
 
-int auth_temp_issue(const char *role_arn, const char *session, const char *job_id, int attempt,
-                    time_t now, auth_temp_creds *out, char *why, size_t len)
+/* The name an assumed role's ARN gives the role: --roles' own, or (keys not checked) the
+ * ARN's last part. */
+static const char *session_role_name(const role *r, const char *role_arn)
 {
-    if (!auth_temp_role_usable(role_arn, why, len)) return -1;
-    const role *r = find_role(role_arn);
-    /* Without keys checked (--dev), credentials of any role work, since any do; they are
-     * issued alike so that the job's SDK finds them where it looks. */
-    const char *name = r ? r->name : strrchr(role_arn, '/') ? strrchr(role_arn, '/') + 1
-                                                            : role_arn;
-    static const char upper[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    memcpy(out->access_key, "ASIA", 4);
-    random_text(out->access_key + 4, 16, upper, 31);
-    random_text(out->secret, 40, b64, 63);
-    random_text(out->token, 128, b64, 63);
-    out->expires_ms = ((int64_t)now + T.seconds) * 1000;
-    util_iso_time((int64_t)now + T.seconds, out->expiration);
-    char *arn = xasprintf("arn:aws:sts::%s:assumed-role/%s/%.64s", barge_cfg.account_id, name,
-                          session);
+    if (r) return r->name;
+    const char *slash = strrchr(role_arn, '/');
+    return slash ? slash + 1 : role_arn;
+}
 
+/* Puts credentials in the table as the attempt's newest; the attempt's oldest go when it holds
+ * more than AUTH_TEMP_PER_ATTEMPT, their access key into dropped ("" when none). */
+static void table_add(const role *r, const char *role_arn, const char *session,
+                      const char *job_id, int attempt, const auth_temp_creds *c,
+                      char dropped[21])
+{
+    char *arn = xasprintf("arn:aws:sts::%s:assumed-role/%s/%.64s", barge_cfg.account_id,
+                          session_role_name(r, role_arn), session);
     temp_entry *e = xcalloc(1, sizeof *e);
-    memcpy(e->access_key, out->access_key, sizeof e->access_key);
-    e->expires_ms = out->expires_ms;
+    memcpy(e->access_key, c->access_key, sizeof e->access_key);
+    e->expires_ms = c->expires_ms;
     e->refs = 1; /* the table's */
-    e->p = auth_principal_new(arn, out->access_key, out->secret, out->token,
+    e->p = auth_principal_new(arn, c->access_key, c->secret, c->token,
                               r ? (const char *const *)r->policies : NULL,
                               r ? r->npolicies : 0, e);
     free(arn);
 
     char key[256];
     attempt_key(key, sizeof key, job_id, attempt);
+    dropped[0] = '\0';
     pthread_mutex_lock(&T.mu);
     attempt_creds *a = dict_get(&T.by_attempt, key);
     if (!a) {
@@ -318,27 +311,117 @@ int auth_temp_issue(const char *role_arn, const char *session, const char *job_i
     if (a->n > AUTH_TEMP_PER_ATTEMPT) {
         temp_entry **pp = &a->newest;
         while ((*pp)->older) pp = &(*pp)->older;
+        memcpy(dropped, (*pp)->access_key, sizeof e->access_key);
         entry_retire(*pp);
         *pp = NULL;
         a->n--;
     }
     pthread_mutex_unlock(&T.mu);
+}
+
+int auth_temp_issue(const char *role_arn, const char *session, const char *job_id, int attempt,
+                    time_t now, auth_temp_creds *out, char *why, size_t len)
+{
+    /* Without keys checked (--dev), credentials of any role work, since any do; they are
+     * issued alike so that the job's SDK finds them where it looks. */
+    if (!auth_temp_role_usable(role_arn, why, len)) return -1;
+    static const char upper[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memcpy(out->access_key, "ASIA", 4);
+    random_text(out->access_key + 4, 16, upper, 31);
+    random_text(out->secret, 40, b64, 63);
+    random_text(out->token, 128, b64, 63);
+    out->expires_ms = ((int64_t)now + T.seconds) * 1000;
+    util_iso_time((int64_t)now + T.seconds, out->expiration);
+    table_add(find_role(role_arn), role_arn, session, job_id, attempt, out, out->dropped);
     return 0;
 }
 
-void auth_temp_revoke(const char *job_id, int attempt)
+char *auth_temp_record_text(const char *role_arn, const char *session, const char *job_id,
+                       int attempt, const auth_temp_creds *c)
+{
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:I}", "role", role_arn, "session",
+                            session, "job", job_id, "attempt", attempt, "secret", c->secret,
+                            "token", c->token, "expires", (json_int_t)c->expires_ms);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc); /* its strings are freed, not cleansed: the store keeps the same text */
+    return text;
+}
+
+int auth_temp_record_read(const char *access_key, const char *doc, size_t len,
+                          auth_temp_record *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *d = json_loadb(doc, len, 0, NULL);
+    const char *role_arn = json_string_value(json_object_get(d, "role"));
+    const char *session = json_string_value(json_object_get(d, "session"));
+    const char *job = json_string_value(json_object_get(d, "job"));
+    const char *secret = json_string_value(json_object_get(d, "secret"));
+    const char *token = json_string_value(json_object_get(d, "token"));
+    json_t *attempt = json_object_get(d, "attempt"), *expires = json_object_get(d, "expires");
+    int ok = role_arn && session && job && secret && token && json_is_integer(attempt) &&
+             json_is_integer(expires) && strlen(access_key) < sizeof out->creds.access_key &&
+             strlen(secret) < sizeof out->creds.secret &&
+             strlen(token) < sizeof out->creds.token &&
+             strlen(role_arn) < sizeof out->role && strlen(session) < sizeof out->session &&
+             strlen(job) < sizeof out->job_id;
+    if (ok) {
+        strcpy(out->role, role_arn);
+        strcpy(out->session, session);
+        strcpy(out->job_id, job);
+        out->attempt = (int)json_integer_value(attempt);
+        strcpy(out->creds.access_key, access_key);
+        strcpy(out->creds.secret, secret);
+        strcpy(out->creds.token, token);
+        out->creds.expires_ms = json_integer_value(expires);
+        util_iso_time(out->creds.expires_ms / 1000, out->creds.expiration);
+    }
+    json_decref(d);
+    return ok ? 0 : -1;
+}
+
+int auth_temp_restore(const auth_temp_record *rec)
+{
+    char why[400];
+    if (!auth_temp_role_usable(rec->role, why, sizeof why)) return -1;
+    char dropped[21];
+    table_add(find_role(rec->role), rec->role, rec->session, rec->job_id, rec->attempt,
+              &rec->creds, dropped);
+    return 0;
+}
+
+/* Retires an attempt's credentials (mu held), telling each's access key to each. */
+static void attempt_retire(attempt_creds *a, void (*each)(void *arg, const char *access_key),
+                           void *arg)
+{
+    for (temp_entry *e = a->newest, *older; e; e = older) {
+        older = e->older;
+        if (each) each(arg, e->access_key);
+        entry_retire(e);
+    }
+    free(a->key);
+    free(a);
+}
+
+void auth_temp_revoke(const char *job_id, int attempt,
+                      void (*each)(void *arg, const char *access_key), void *arg)
 {
     char key[256];
     attempt_key(key, sizeof key, job_id, attempt);
     pthread_mutex_lock(&T.mu);
     attempt_creds *a = dict_del(&T.by_attempt, key);
-    if (a) {
-        for (temp_entry *e = a->newest, *older; e; e = older) {
-            older = e->older;
-            entry_retire(e);
-        }
-        free(a->key);
-        free(a);
-    }
+    if (a) attempt_retire(a, each, arg);
+    pthread_mutex_unlock(&T.mu);
+}
+
+void auth_temp_forget_all(void)
+{
+    pthread_mutex_lock(&T.mu);
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&T.by_attempt, &i, &k, &v)) attempt_retire(v, NULL, NULL);
+    dict_free(&T.by_attempt);
+    dict_init(&T.by_attempt);
     pthread_mutex_unlock(&T.mu);
 }

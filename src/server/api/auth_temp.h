@@ -9,8 +9,11 @@
  * the role's policies.  They stop working when they expire (ExpiredTokenException) and as soon
  * as the attempt ends (then, unknown, UnrecognizedClientException).  docs/credentials.md.
  *
- * The table lives in memory only: credentials do not outlive the server, as attempts do not.
- * auth_verify finds a key here through the lookup this module registers with auth.h
+ * Attempts outlive their server (a restart, a failover to another server), and so must their
+ * credentials: a job's SDK keeps them until they expire.  The caller keeps each set in the
+ * store as auth_temp_record_text writes it, in the batch that issues it, and drops it with the
+ * attempt (server_creds.h); a server starting puts back those of the attempts still running
+ * (auth_temp_restore).  auth_verify finds a key here through the lookup this module registers with auth.h
  * (auth_temp_init), and a request holds a reference on its principal until it is answered
  * (auth_principal_release), so that revoking credentials never frees a principal in use.
  * Issuing and revoking happen on the core thread, lookups on HTTP threads; one mutex guards the
@@ -50,14 +53,40 @@ typedef struct auth_temp_creds {
     char token[129];
     char expiration[UTIL_ISO_TIME_LEN]; /* ISO 8601, UTC: 2026-12-01T06:00:00Z */
     int64_t expires_ms;
+    /* Issuing: the access key of the attempt's oldest credentials, retired to keep it within
+     * AUTH_TEMP_PER_ATTEMPT ("" when none), for the caller to drop from the store. */
+    char dropped[21];
 } auth_temp_creds;
 
 /* Issues credentials of role_arn to attempt (job_id, attempt); session names the role session.
  * now is the wall clock.  0, or -1 with why (the role is not usable). */
 int auth_temp_issue(const char *role_arn, const char *session, const char *job_id, int attempt,
                     time_t now, auth_temp_creds *out, char *why, size_t len);
-/* The attempt has ended: its credentials stop working now. */
-void auth_temp_revoke(const char *job_id, int attempt);
+/* The attempt has ended: its credentials stop working now; each (when not NULL) is told each
+ * one's access key. */
+void auth_temp_revoke(const char *job_id, int attempt,
+                      void (*each)(void *arg, const char *access_key), void *arg);
+
+/* Issued credentials as the store keeps them (keyed by their access key): a JSON text holding
+ * the secret and the token, malloc'd. */
+char *auth_temp_record_text(const char *role_arn, const char *session, const char *job_id,
+                       int attempt, const auth_temp_creds *c);
+typedef struct auth_temp_record {
+    char role[2048];
+    char session[256];
+    char job_id[256];
+    int attempt;
+    auth_temp_creds creds;
+} auth_temp_record;
+/* Reads a stored record back; 0, or -1 when it is not one. */
+int auth_temp_record_read(const char *access_key, const char *doc, size_t len,
+                          auth_temp_record *out);
+/* Puts stored credentials back in the table, working as when they were issued (until they
+ * expire, or the attempt ends); 0, or -1 when the role is no longer one jobs may assume. */
+int auth_temp_restore(const auth_temp_record *rec);
+/* Every issued credential stops working (a reload of the state, which restores them from the
+ * store again). */
+void auth_temp_forget_all(void);
 /* Credentials live (issued, not yet revoked nor purged after expiry): for tests and stats. */
 size_t auth_temp_live(void);
 #endif

@@ -354,7 +354,7 @@ static json_t *attempt_usage(const job *j, const attempt_end *e, int64_t at)
 void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
 {
     if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
-    if (role_hooks.ended) role_hooks.ended(j->id, (int)j->n_attempts);
+    if (role_hooks.ended) role_hooks.ended(st, j->id, (int)j->n_attempts);
     metrics_attempt_ended(e->status_reason);
     if (j->attempt_started_at && at >= j->attempt_started_at)
         metrics_observe(METRIC_RUN_TIME, (double)(at - j->attempt_started_at) / 1000.0);

@@ -68,8 +68,9 @@ void attempt_recover(struct state *st);
 typedef struct attempt_role_hooks {
     /* Whether jobs may assume role_arn; else 0 and why, as the attempt's container reason. */
     int (*usable)(const char *role_arn, char *why, size_t len);
-    /* The attempt (job_id, attempt) has ended: its role's credentials stop working. */
-    void (*ended)(const char *job_id, int attempt);
+    /* The attempt (job_id, attempt) has ended: its role's credentials stop working (and leave
+     * the store, in the batch that ends it). */
+    void (*ended)(struct state *st, const char *job_id, int attempt);
 } attempt_role_hooks;
 void attempt_set_role_hooks(const attempt_role_hooks *h);
 
