@@ -116,6 +116,10 @@ static const char *const writer_sql[W_COUNT] = {
  * keeping half of them for the appends to come (the file is made with auto_vacuum=INCREMENTAL;
  * a file made by an older barge reuses its free pages instead). */
 #define FREE_PAGES_KEPT 2048
+/* Pages given back at a time (8 MiB of 4 KiB pages): an incremental vacuum moves every page it
+ * gives back, and the appends queued meanwhile wait for it, so a large deletion's pages go in
+ * slices between batches (and while the writer is idle) rather than in one go. */
+#define VACUUM_SLICE 2048
 
 /* Steps a statement that returns no rows we need and resets it. */
 static int run(sqlite3_stmt *st)
@@ -276,8 +280,9 @@ static int fault_now(const logstore *ls)
 
 /* Gives the pages that deletes freed back to the file system, beyond FREE_PAGES_KEPT, so that
  * the file's size follows what it holds (PRAGMA incremental_vacuum; a no-op for a file made
- * without auto_vacuum, whose free pages the next appends reuse). */
-static void give_back_pages(logstore *ls)
+ * without auto_vacuum, whose free pages the next appends reuse): at most slice pages now, and
+ * ls->vacuuming says whether more are to go. */
+static void give_back_pages(logstore *ls, int64_t slice)
 {
     sqlite3_stmt *st;
     int64_t free_pages = 0;
@@ -286,10 +291,13 @@ static void give_back_pages(logstore *ls)
         free_pages = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     ls->dropped = 0;
-    if (free_pages <= FREE_PAGES_KEPT) return;
+    if (!ls->vacuuming && free_pages <= FREE_PAGES_KEPT) return;
+    int64_t n = free_pages - FREE_PAGES_KEPT / 2;
+    if (n > slice) n = slice;
+    ls->vacuuming = free_pages - n > FREE_PAGES_KEPT / 2;
+    if (n <= 0) return;
     char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%lld)",
-             (long long)(free_pages - FREE_PAGES_KEPT / 2));
+    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%lld)", (long long)n);
     if (sqlite3_exec(ls->w, sql, NULL, NULL, NULL) != SQLITE_OK)
         log_warn("logstore: giving free pages of %s back failed: %s", ls->path,
                  sqlite3_errmsg(ls->w));
@@ -301,13 +309,20 @@ static void *writer_main(void *arg)
     logstore *ls = arg;
     for (;;) {
         pthread_mutex_lock(&ls->mu);
-        while (!ls->head && !ls->stopping) pthread_cond_wait(&ls->work, &ls->mu);
+        while (!ls->head && !ls->stopping && !ls->vacuuming)
+            pthread_cond_wait(&ls->work, &ls->mu);
         pending *batch = ls->head;
         ls->head = ls->tail = NULL;
         logstore_copy_fn copy = ls->copy;
         void *copy_ctx = ls->copy_ctx;
         ls->writing = batch != NULL;
+        int stopping = ls->stopping;
         pthread_mutex_unlock(&ls->mu);
+        if (!batch && ls->vacuuming) {
+            /* Idle: the next slice; at stop, what is left in one go. */
+            give_back_pages(ls, stopping ? INT64_MAX : VACUUM_SLICE);
+            continue;
+        }
         if (!batch) break; /* stopping, and everything is written */
 
         int fault = fault_now(ls);
@@ -315,7 +330,6 @@ static void *writer_main(void *arg)
         if (rc < 0)
             log_error("logstore: writing log events to %s failed: %s; they are lost", ls->path,
                       fault ? "an injected fault ($BARGE_FAULT_LOGSTORE)" : sqlite3_errmsg(ls->w));
-        if (rc == 0 && ls->dropped) give_back_pages(ls);
         uint64_t first = batch->ticket, last = first;
         size_t size = 0;
         pending *again = NULL, **again_tail = &again;
@@ -355,6 +369,8 @@ static void *writer_main(void *arg)
         }
         pthread_cond_broadcast(&ls->done);
         pthread_mutex_unlock(&ls->mu);
+        /* After the batch's writers are told: they do not wait for it. */
+        if (rc == 0 && (ls->dropped || ls->vacuuming)) give_back_pages(ls, VACUUM_SLICE);
     }
     return NULL;
 }

@@ -43,6 +43,8 @@ struct logstore {
     int stopping;
     /* Events deleted since the free pages were last given back (the writer's). */
     uint64_t dropped;
+    /* Free pages are being given back, a slice at a time (give_back_pages); writer only. */
+    int vacuuming;
     /* logstore_set_copy's, under mu; the writer takes them with each batch. */
     logstore_copy_fn copy;
     void *copy_ctx;
