@@ -191,7 +191,7 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
         /* The same registration again (its answer was lost): the same instance, with a new
          * credential; the one the lost answer carried stops. */
         agent_ident_issue(in->id, 0, cred);
-        in->dirty = 1;
+        instance_mark_dirty(c->st->fleet, in);
         in->last_seen = util_mono_ms();
         log_info("fleet: instance %s registered again with the same clientToken; it keeps its "
                  "attempts", in->id);
@@ -255,7 +255,7 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
              "memory limits %s)", in->id, in->ce, in->type, (int)vcpus, (int)mem, in->mem_note);
     /* A new registration: whatever credential the id had before stops. */
     agent_ident_issue(in->id, 0, cred);
-    in->dirty = 1;
+    instance_mark_dirty(c->st->fleet, in);
 answer:
     *resp = json_pack("{s:s, s:s, s:i, s:i, s:i}", "instanceId", in->id, "credential", cred,
                       "pollSeconds", FLEET_POLL_SECONDS, "heartbeatSeconds",
@@ -487,7 +487,7 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
          * its deadline); the one in use stays valid for a grace period once this one is used. */
         char cred[AGENT_IDENT_CRED_MAX + 1];
         agent_ident_issue(in->id, 1, cred);
-        in->dirty = 1;
+        instance_mark_dirty(c->st->fleet, in);
         json_object_set_new(*resp, "credential", json_string(cred));
         explicit_bzero(cred, sizeof cred);
         log_info("fleet: instance %s is handed its next credential", in->id);

@@ -94,7 +94,7 @@ static int drain_instance(api_ctx *c, json_t *req, json_t **resp)
     if (!in) return -1;
     if (!in->draining) in->drain_why = DRAIN_WHY_OPERATOR;
     in->draining = 1;
-    in->dirty = 1;
+    instance_mark_dirty(c->st->fleet, in);
     /* Its agent learns it at once when idle (and shuts down); else when its attempts end. */
     instance_wake(c->st, in);
     c->st->jobs->sched_needed = 1;

@@ -131,8 +131,16 @@ void instance_remove(fleet *f, instance *in)
         f->removed = xrealloc(f->removed, (f->n_removed + 1) * sizeof *f->removed);
         f->removed[f->n_removed++] = xstrdup(in->id);
     }
+    if (in->dirty) f->n_dirty--;
     dict_del(&f->instances, in->id);
     instance_free(in);
+}
+
+void instance_mark_dirty(fleet *f, instance *in)
+{
+    if (in->dirty) return;
+    in->dirty = 1;
+    f->n_dirty++;
 }
 
 int fleet_ce_mvcpus(fleet *f, const char *ce)
@@ -285,7 +293,7 @@ fleet *fleet_detach(state *st)
         in->assign = in->kill = NULL;
         instance_clear_strays(in);
         /* The failed commit took the records written in it along. */
-        in->dirty = 1;
+        instance_mark_dirty(f, in);
         if (!in->idle_since) in->idle_since = util_mono_ms();
     }
     return f;

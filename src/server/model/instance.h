@@ -94,6 +94,9 @@ typedef struct fleet {
     size_t n_removed;
     /* Instances whose exchange is answered after this batch's scheduling pass (poll_now). */
     size_t n_poll_now;
+    /* Instances marked dirty (instance_mark_dirty): a commit with none writes no instance and
+     * need not look at the fleet. */
+    size_t n_dirty;
 } fleet;
 
 fleet *fleet_new(void);
@@ -110,6 +113,8 @@ const char *instance_ce_name(const char *ce);
 instance *instance_find(fleet *f, const char *id);
 /* Removes the instance from the fleet and frees it.  It must hold no job. */
 void instance_remove(fleet *f, instance *in);
+/* The instance's stored record is out of date: the next commit writes it. */
+void instance_mark_dirty(fleet *f, instance *in);
 /* An EC2-style instance id ("i-" and 17 hexadecimal digits), fresh. */
 void instance_new_id(char out[20]);
 /* The milli-vCPUs of every instance of a compute environment. */

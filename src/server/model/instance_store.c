@@ -59,11 +59,14 @@ void instance_store_flush(state *st)
     size_t i = 0;
     const char *k;
     void *v;
-    while (dict_next(&f->instances, &i, &k, &v)) {
+    while (f->n_dirty && dict_next(&f->instances, &i, &k, &v)) {
         instance *in = v;
-        /* Only a registered instance has an agent that can come back to it. */
-        if (!in->dirty || !in->registered) continue;
+        if (!in->dirty) continue;
         in->dirty = 0;
+        f->n_dirty--;
+        /* Only a registered instance has an agent that can come back to it (registering marks
+         * it dirty again). */
+        if (!in->registered) continue;
         json_t *r = record(in);
         if (!r) continue;
         char *doc = json_dumps(r, JSON_COMPACT);
