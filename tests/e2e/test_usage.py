@@ -19,8 +19,10 @@ class GetUsage(JobsCase):
         cls.make_queue("nodes", ["ce"])
         cls.make_queue("empty", ["ce-off"])
         cls.make_queue("tokens", ["ce-off"])
+        # Each node runs a fifth of a second at least: a node that ends within the millisecond
+        # it started in has held nothing, and the sums below would prove nothing.
         node = {"image": "busybox", "command": ["sh", "-c", "dd if=/dev/zero of=/dev/null "
-                                                "bs=1M count=8 2>/dev/null"],
+                                                "bs=1M count=8 2>/dev/null; sleep 0.2"],
                 "resourceRequirements": [{"type": "VCPU", "value": "1"},
                                          {"type": "MEMORY", "value": "64"}]}
         cls.batch.register_job_definition(
