@@ -89,7 +89,7 @@ static void test_append_and_read_from_head(void)
     CHECK(p.events[0].ingestion_time > 1700000000000LL);
     CHECK_EQ_INT(strncmp(p.forward, "f/", 2), 0);
     CHECK_EQ_INT(strncmp(p.backward, "b/", 2), 0);
-    CHECK_EQ_INT(strlen(p.forward), 37);
+    CHECK_EQ_INT(strlen(p.forward), 38);
     logstore_page_free(&p);
     /* Without startFromHead the newest events come back (all three here), in time order. */
     q.start_from_head = 0;
@@ -188,7 +188,10 @@ static void test_tokens_and_unknown_streams(void)
     const char *bad[] = {"x", "f/", "f/123", "q/00000000000010010000000000000000002",
                          "f/0000000000001001000000000000000000x",
                          "f/00000000000010019999999999999999999", /* id past INT64_MAX */
-                         "f/000000000000100100000000000000000021"};
+                         "f/000000000000100100000000000000000021",
+                         "f/0000000000001001.x000000000000000000",
+                         "f/0000000000001001.9999999999999999999", /* rank past INT64_MAX */
+                         "f/0000000000001001-0000000000000000001"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         q.token = bad[i];
         char *err = NULL;
@@ -480,6 +483,90 @@ static const char *filtered(logstore *ls, logstore_filter_query *q, char **next)
     return out;
 }
 
+/* The same events in two stores under other ids (as a standby's log store holds the leader's
+ * lines): B's events of "s" and "t" are interleaved with another stream's, written between
+ * them.  Many share one millisecond, so tokens must say which of them a page ended at. */
+static void fill_twin(logstore *ls, int with_noise)
+{
+    logstore_event ev[1];
+    char msg[32];
+    for (int i = 0; i < 40; i++) {
+        const char *stream = i % 3 == 0 ? "t" : "s";
+        snprintf(msg, sizeof msg, "%s-%02d", stream, i);
+        ev[0] = (logstore_event){.timestamp = 1000 + i / 10, .message = msg, .len = strlen(msg)};
+        if (with_noise) {
+            for (int k = 0; k < 1 + i % 4; k++)
+                CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, G, "noise", ev, 1)), 0);
+        }
+        CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, G, stream, ev, 1)), 0);
+    }
+}
+
+static const char *messages(const logstore_page *p)
+{
+    static char out[4096];
+    out[0] = '\0';
+    for (size_t i = 0; i < p->n; i++) {
+        if (i) strcat(out, ",");
+        strcat(out, p->events[i].message);
+    }
+    return out;
+}
+
+/* A token from one store reads on in the other exactly where it would have in the first:
+ * forward, backward, and through a search of two streams. */
+static void test_tokens_outlive_the_store_that_issued_them(void)
+{
+    logstore *a = fresh(NULL), *b = fresh(NULL);
+    fill_twin(a, 0);
+    fill_twin(b, 1);
+    char *err = NULL;
+    for (int dir = 0; dir < 2; dir++) {
+        logstore_get_query q = {.group = G, .stream = "s", .start_from_head = !dir, .limit = 4};
+        char tok[48] = "";
+        for (int page = 0; page < 10; page++) {
+            q.token = page ? tok : NULL;
+            logstore_page pa, pb;
+            CHECK_EQ_INT(logstore_get(a, &q, &pa, &err), LOGSTORE_OK);
+            CHECK_EQ_INT(logstore_get(b, &q, &pb, &err), LOGSTORE_OK);
+            CHECK_STR(messages(&pb), messages(&pa));
+            CHECK_STR(pb.forward, pa.forward);
+            CHECK_STR(pb.backward, pa.backward);
+            /* From here on, each store reads on from the other's token. */
+            strcpy(tok, dir ? (page % 2 ? pb.backward : pa.backward)
+                            : (page % 2 ? pb.forward : pa.forward));
+            logstore_page_free(&pa);
+            logstore_page_free(&pb);
+        }
+    }
+    const char *both[] = {"s", "t"};
+    logstore_filter_query fq = {.group = G, .streams = both, .n_streams = 2, .limit = 7};
+    char *next = NULL, seen_a[4096] = "", seen_b[4096] = "";
+    int pages = 0;
+    do {
+        /* Pages alternate between the stores, each going on from the other's token. */
+        fq.token = next;
+        const char *page = filtered(pages % 2 ? b : a, &fq, &next);
+        strcat(seen_a, page);
+        strcat(seen_a, "|");
+        free((char *)fq.token);
+        pages++;
+    } while (next && pages < 20);
+    fq.token = NULL;
+    pages = 0;
+    do {
+        fq.token = next;
+        strcat(seen_b, filtered(b, &fq, &next));
+        strcat(seen_b, "|");
+        free((char *)fq.token);
+        pages++;
+    } while (next && pages < 20);
+    CHECK_STR(seen_a, seen_b);
+    CHECK_CONTAINS(seen_a, "t:t-00,s:s-01,s:s-02,t:t-03,s:s-04,s:s-05,t:t-06|s:s-07,s:s-08,");
+    logstore_close(a);
+    logstore_close(b);
+}
+
 static void test_filter(void)
 {
     logstore *ls = fresh(NULL);
@@ -726,6 +813,7 @@ int main(void)
     RUN(test_stream_listing);
     RUN(test_filter);
     RUN(test_filter_budget);
+    RUN(test_tokens_outlive_the_store_that_issued_them);
     RUN(test_reopen);
     RUN(test_threads);
     char cmd[128];

@@ -512,6 +512,9 @@ static int matches(const list_filter *f, job *j)
     return 1;
 }
 
+/* How many jobs ahead a listing's scan asks for the next one's memory. */
+#define LIST_PREFETCH 16
+
 static void page_token(json_t *out, const char *kind, uint64_t pos)
 {
     char plain[48], hex[97];
@@ -623,6 +626,10 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
         }
         for (size_t i = top; i-- > 0;) {
             job *j = items[i];
+            /* A filter turns most jobs down on what they hold in one cache line (status,
+             * name_head): asked for jobs ahead, a million jobs' lines come in parallel rather
+             * than one miss at a time. */
+            if (i >= LIST_PREFETCH) __builtin_prefetch(&items[i - LIST_PREFETCH]->status);
             if (!matches(&f, j)) continue;
             if (json_array_size(list) == (size_t)max) {
                 /* The page ends at j's successor: the next one resumes below it. */
@@ -635,6 +642,7 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
     }
     for (size_t i = start; i < n; i++) {
         job *j = items[i];
+        if (i + LIST_PREFETCH < n) __builtin_prefetch(&items[i + LIST_PREFETCH]->status);
         if (!matches(&f, j)) continue;
         if (json_array_size(list) == (size_t)max) {
             /* The page ends before j: the next one resumes at it (at its index in an array; in a

@@ -18,8 +18,10 @@
  * business.
  *
  * Within a stream, events are ordered by (timestamp, arrival), as CloudWatch Logs orders them.
- * A position in a stream is written as 35 digits: the timestamp in 16 then the event's id in 19.
- * Paging tokens are "f/POSITION" (events after POSITION) and "b/POSITION" (events before it). */
+ * Paging tokens are "f/POSITION" (events after POSITION) and "b/POSITION" (events before it),
+ * a position being the timestamp and the event's rank among those of its millisecond, so that
+ * another store holding the same events (a standby's) reads a token alike
+ * (logstore_internal.h). */
 #ifndef BARGE_LOGSTORE_H
 #define BARGE_LOGSTORE_H
 #include <stddef.h>

@@ -18,7 +18,7 @@ enum {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_FIND, W_FIND_NAME, W_GROUP, W_MAKE, W_EVENT, W_UPDATE,
     W_MARK, W_DROP_EVENTS, W_DROP_STREAM, W_COUNT
 };
-enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_COUNT };
+enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_RANK, R_NTH, R_COUNT };
 
 typedef struct reader {
     sqlite3 *db;
@@ -66,12 +66,29 @@ void logstore__readers_close(logstore *ls);
 /* Sets *err from the reader's last error; returns LOGSTORE_FAILED. */
 int logstore__read_failed(reader *r, char **err);
 
-/* Positions and ranges (logstore_read.c).  A position is "f/POSITION" or "b/POSITION";
- * logstore__parse_pos gives *dir 'f' or 'b' and returns -1 for anything else.
+/* Positions and ranges (logstore_read.c).
+ *
+ * Inside, a position is (ts, id): 'f' after it, every event at ts with an id above; 'b' before
+ * it, every event at ts with an id below (0 and INT64_MAX stand before and after them all).
+ * Ids are this file's own, though: a standby's log store holds the same events, in the same
+ * order, under other ids.  So a token gives the event's rank among the events at ts instead:
+ * "f/TS.RANK", 16 digits, a dot, 19 digits.  'f': after the RANK-th (0 before the first);
+ * 'b': before it; LOGSTORE_RANK_ALL past the last either way.  A token of the older form
+ * "f/TSID" (35 digits, an id of this file) is still read.
+ *
+ * The rank statements count (count: :ts, :pid; "SELECT count(*) ... ts = :ts AND id <= :pid")
+ * and pick (nth: :ts, :n; "SELECT id ... ts = :ts ORDER BY id LIMIT 1 OFFSET :n") among the
+ * events a read reads (its stream, or a search's streams), other parameters bound by the
+ * caller.  logstore__token turns a position into a token (0, or -1 when the read failed);
+ * logstore__parse_pos reads a token's direction, time and number (*is_rank: a rank or an
+ * older id), -1 for anything else, and logstore__rank_to_id turns a rank into a position's id.
+ *
  * logstore__range_bounds gives [lo, hi) of a range; timestamps are never negative, so neither
  * are the bounds. */
-void logstore__format_pos(char out[48], char dir, int64_t ts, int64_t id);
-int logstore__parse_pos(const char *s, char *dir, int64_t *ts, int64_t *id);
+#define LOGSTORE_RANK_ALL INT64_MAX
+int logstore__token(sqlite3_stmt *count, char out[48], char dir, int64_t ts, int64_t id);
+int logstore__parse_pos(const char *s, char *dir, int64_t *ts, int64_t *n, int *is_rank);
+int logstore__rank_to_id(sqlite3_stmt *nth, int64_t ts, int64_t rank, int64_t *id);
 void logstore__range_bounds(const logstore_range *r, int64_t *lo, int64_t *hi);
 /* Adds the statement's current row (id, ts, ingest, msg[, stream]) to the page unless the
  * page is full; returns 0 if added, 1 if full.  The first event always fits. */

@@ -170,7 +170,7 @@ static int pattern_match(const pattern *p, const char *msg, size_t len)
  * the sort small.  Before a window is read, its events are counted (the index alone, cheap)
  * and the window narrowed until they fit what the budget has left.  Pattern matching is done
  * here rather than in SQL so that every event examined counts, matched or not. */
-enum { S_NEXT, S_COUNT, S_SCAN, S_N };
+enum { S_NEXT, S_COUNT, S_SCAN, S_RANK, S_NTH, S_N };
 
 typedef struct walk {
     sqlite3_stmt *st[S_N];
@@ -236,6 +236,11 @@ static const char *const walk_sql[S_N] = {
     [S_SCAN] = "SELECT e.id, e.ts, e.ingest, e.msg, s.name FROM events e JOIN streams s ON "
                "s.id = e.stream WHERE e.stream IN (SELECT sid FROM c) AND e.ts >= :a AND "
                "e.ts < :b AND (e.ts > :pts OR e.id > :pid) ORDER BY e.ts, e.id LIMIT :cap",
+    /* Ranks among the candidates' events at one time, for tokens (logstore_internal.h). */
+    [S_RANK] = "SELECT count(*) FROM events WHERE stream IN (SELECT sid FROM c) AND ts = :ts "
+               "AND id <= :pid",
+    [S_NTH] = "SELECT id FROM events WHERE stream IN (SELECT sid FROM c) AND ts = :ts ORDER BY "
+              "id LIMIT 1 OFFSET :n",
 };
 
 int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page *out,
@@ -253,7 +258,9 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     int64_t least = budget < 1024 ? budget : 1024;
     char dir = 'f';
     walk w = {.pts = 0, .pid = 0};
-    if (fq->token && (logstore__parse_pos(fq->token, &dir, &w.pts, &w.pid) < 0 || dir != 'f')) {
+    int by_rank = 0;
+    if (fq->token &&
+        (logstore__parse_pos(fq->token, &dir, &w.pts, &w.pid, &by_rank) < 0 || dir != 'f')) {
         *err = xasprintf("The specified nextToken is invalid: '%.60s' is not a token this "
                          "server issued.", fq->token);
         return LOGSTORE_INVALID;
@@ -279,6 +286,9 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
         buf_puts(&q[i].sql, walk_sql[i]);
         if (!(w.st[i] = q_prepare(&q[i], r, err))) rc = LOGSTORE_FAILED;
     }
+    /* The token's rank among the candidates' events at its time, as this store numbers them. */
+    if (rc == LOGSTORE_OK && by_rank && logstore__rank_to_id(w.st[S_NTH], w.pts, w.pid, &w.pid) < 0)
+        rc = logstore__read_failed(r, err);
 
     int64_t a = lo, width = 60 * 1000, examined = 0;
     int done = 0, full = 0;
@@ -353,7 +363,8 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
      * do; only the end of the events has none. */
     if (rc == LOGSTORE_OK && !done && !(a >= w.hi && !full)) {
         out->next = xmalloc(48);
-        logstore__format_pos(out->next, 'f', w.pts, w.pid);
+        if (logstore__token(w.st[S_RANK], out->next, 'f', w.pts, w.pid) < 0)
+            rc = logstore__read_failed(r, err);
     }
     for (int i = 0; i < S_N; i++) {
         sqlite3_finalize(w.st[i]);

@@ -22,6 +22,10 @@ static const char *const reader_sql[R_COUNT] = {
                    "ts <= ?3 AND (ts < ?4 OR id < ?5) ORDER BY ts DESC, id DESC LIMIT ?6",
     [R_GROUP] = "SELECT created, (SELECT coalesce(sum(bytes), 0) FROM streams WHERE grp = ?1) "
                 "FROM groups WHERE name = ?1",
+    /* Ranks among a stream's events at one time, for tokens (logstore_internal.h). */
+    [R_RANK] = "SELECT count(*) FROM events WHERE stream = :s AND ts = :ts AND id <= :pid",
+    [R_NTH] = "SELECT id FROM events WHERE stream = :s AND ts = :ts ORDER BY id LIMIT 1 "
+              "OFFSET :n",
 };
 
 /* Readers ------------------------------------------------------------------------------- */
@@ -168,10 +172,52 @@ int logstore_stream_name_valid(const char *name)
 
 /* Positions and tokens ------------------------------------------------------------------ */
 
-void logstore__format_pos(char out[48], char dir, int64_t ts, int64_t id)
+static void bind_named(sqlite3_stmt *st, const char *name, int64_t v)
+{
+    int i = sqlite3_bind_parameter_index(st, name);
+    if (i) sqlite3_bind_int64(st, i, v);
+}
+
+/* The statement's one integer after binding :ts, :pid and :n: 1 with *out, 0 for no row, -1 on
+ * a read error. */
+static int one_value(sqlite3_stmt *st, int64_t ts, int64_t pid, int64_t n, int64_t *out)
+{
+    sqlite3_reset(st);
+    bind_named(st, ":ts", ts);
+    bind_named(st, ":pid", pid);
+    bind_named(st, ":n", n);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int logstore__token(sqlite3_stmt *count, char out[48], char dir, int64_t ts, int64_t id)
 {
     ts = ts < 0 ? 0 : ts > MAX_TS ? MAX_TS : ts;
-    snprintf(out, 48, "%c/%016lld%019lld", dir, (long long)ts, (long long)(id < 0 ? 0 : id));
+    int64_t rank = 0;
+    if (id == INT64_MAX) {
+        rank = LOGSTORE_RANK_ALL;
+    } else if (dir == 'f' ? id > 0 : id > 1) {
+        /* 'f': the events up to id are behind; 'b': those below id are ahead, and id's own rank
+         * is one more. */
+        if (one_value(count, ts, dir == 'f' ? id : id - 1, 0, &rank) < 0) return -1;
+    }
+    if (dir == 'b' && rank != LOGSTORE_RANK_ALL) rank++;
+    snprintf(out, 48, "%c/%016lld.%019lld", dir, (long long)ts, (long long)rank);
+    return 0;
+}
+
+int logstore__rank_to_id(sqlite3_stmt *nth, int64_t ts, int64_t rank, int64_t *id)
+{
+    if (rank <= 0 || rank == LOGSTORE_RANK_ALL) {
+        *id = rank <= 0 ? 0 : INT64_MAX;
+        return 0;
+    }
+    int rc = one_value(nth, ts, 0, rank - 1, id);
+    /* Fewer events at ts than the rank: past them all. */
+    if (rc == 0) *id = INT64_MAX;
+    return rc < 0 ? -1 : 0;
 }
 
 static int parse_digits(const char *s, int n, int64_t *out)
@@ -186,11 +232,18 @@ static int parse_digits(const char *s, int n, int64_t *out)
     return 0;
 }
 
-int logstore__parse_pos(const char *s, char *dir, int64_t *ts, int64_t *id)
+int logstore__parse_pos(const char *s, char *dir, int64_t *ts, int64_t *n, int *is_rank)
 {
-    if ((s[0] != 'f' && s[0] != 'b') || s[1] != '/' || strlen(s) != 2 + 16 + 19) return -1;
+    if ((s[0] != 'f' && s[0] != 'b') || s[1] != '/') return -1;
+    size_t len = strlen(s);
     *dir = s[0];
-    return parse_digits(s + 2, 16, ts) < 0 || parse_digits(s + 18, 19, id) < 0 ? -1 : 0;
+    if (len == 2 + 16 + 1 + 19 && s[18] == '.') {
+        *is_rank = 1;
+        return parse_digits(s + 2, 16, ts) < 0 || parse_digits(s + 19, 19, n) < 0 ? -1 : 0;
+    }
+    if (len != 2 + 16 + 19) return -1;
+    *is_rank = 0;
+    return parse_digits(s + 2, 16, ts) < 0 || parse_digits(s + 18, 19, n) < 0 ? -1 : 0;
 }
 
 void logstore__range_bounds(const logstore_range *r, int64_t *lo, int64_t *hi)
@@ -248,8 +301,9 @@ int logstore_get(logstore *ls, const logstore_get_query *q, logstore_page *out, 
     char dir = q->start_from_head ? 'f' : 'b';
     int64_t pts = q->range.has_start && q->range.start > 0 ? q->range.start : 0, pid = 0;
     int64_t head_ts = pts;
+    int by_rank = 0;
     if (q->token) {
-        if (logstore__parse_pos(q->token, &dir, &pts, &pid) < 0) {
+        if (logstore__parse_pos(q->token, &dir, &pts, &pid, &by_rank) < 0) {
             *err = xasprintf("The specified nextToken is invalid: '%.60s' is not a token this "
                              "server issued.", q->token);
             return LOGSTORE_INVALID;
@@ -266,10 +320,19 @@ int logstore_get(logstore *ls, const logstore_get_query *q, logstore_page *out, 
         *err = xstrdup("The specified log stream does not exist.");
         rc = LOGSTORE_NOT_FOUND;
     }
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = NULL, *rank = NULL, *nth = NULL;
     if (rc == LOGSTORE_OK) {
         st = reader_stmt(r, dir == 'f' ? R_FORWARD : R_BACKWARD, err);
-        if (!st) rc = LOGSTORE_FAILED;
+        rank = st ? reader_stmt(r, R_RANK, err) : NULL;
+        nth = rank ? reader_stmt(r, R_NTH, err) : NULL;
+        if (!nth) rc = LOGSTORE_FAILED;
+    }
+    if (rc == LOGSTORE_OK) {
+        bind_named(rank, ":s", sid);
+        bind_named(nth, ":s", sid);
+        /* The token's rank among the stream's events at its time, as this store numbers them. */
+        if (by_rank && logstore__rank_to_id(nth, pts, pid, &pid) < 0)
+            rc = logstore__read_failed(r, err);
     }
     if (rc != LOGSTORE_OK) {
         logstore__reader_give(ls, r);
@@ -292,8 +355,8 @@ int logstore_get(logstore *ls, const logstore_get_query *q, logstore_page *out, 
         if (logstore__page_add(out, &cap, &bytes, st, limit, max_bytes, 0)) break;
     if (step != SQLITE_ROW && step != SQLITE_DONE) rc = logstore__read_failed(r, err);
     sqlite3_reset(st);
-    logstore__reader_give(ls, r);
     if (rc != LOGSTORE_OK) {
+        logstore__reader_give(ls, r);
         logstore_page_free(out);
         return rc;
     }
@@ -305,20 +368,26 @@ int logstore_get(logstore *ls, const logstore_get_query *q, logstore_page *out, 
             out->events[j] = t;
         }
     }
+    int bad;
     if (out->n) {
         const logstore_record *first = &out->events[0], *last = &out->events[out->n - 1];
-        logstore__format_pos(out->forward, 'f', last->timestamp, last->id);
-        logstore__format_pos(out->backward, 'b', first->timestamp, first->id);
+        bad = logstore__token(rank, out->forward, 'f', last->timestamp, last->id) < 0 ||
+              logstore__token(rank, out->backward, 'b', first->timestamp, first->id) < 0;
     } else if (!q->token) {
-        logstore__format_pos(out->forward, 'f', head_ts, 0);
-        logstore__format_pos(out->backward, 'b', head_ts, 0);
+        bad = logstore__token(rank, out->forward, 'f', head_ts, 0) < 0 ||
+              logstore__token(rank, out->backward, 'b', head_ts, 0) < 0;
     } else if (dir == 'f') {
         /* The end of the stream: the same forward token tells the client to stop. */
-        logstore__format_pos(out->forward, 'f', pts, pid);
-        logstore__format_pos(out->backward, 'b', pts, pid < INT64_MAX ? pid + 1 : pid);
+        snprintf(out->forward, sizeof out->forward, "%s", q->token);
+        bad = logstore__token(rank, out->backward, 'b', pts, pid < INT64_MAX ? pid + 1 : pid) < 0;
     } else {
-        logstore__format_pos(out->backward, 'b', pts, pid);
-        logstore__format_pos(out->forward, 'f', pts, pid > 0 ? pid - 1 : 0);
+        snprintf(out->backward, sizeof out->backward, "%s", q->token);
+        bad = logstore__token(rank, out->forward, 'f', pts, pid > 0 ? pid - 1 : 0) < 0;
     }
-    return LOGSTORE_OK;
+    if (bad) {
+        rc = logstore__read_failed(r, err);
+        logstore_page_free(out);
+    }
+    logstore__reader_give(ls, r);
+    return rc;
 }
