@@ -123,6 +123,15 @@ class RolesCase(JobsCase):
                 d.get("statusReason"), d["attempts"], "\n".join(e["message"] for e in events)))
         return d
 
+    def first_call(self, name):
+        """What a job in "wait" mode saw on its first call (it then waits for its release)."""
+        first = os.path.join(self.out_dir, name + ".first.json")
+        self.wait_for(lambda: os.path.exists(first), 60, "the job's first call")
+        with open(first) as f:
+            res = json.load(f)
+        self.assertNotIn("error", res)
+        return res
+
     def result(self, name):
         with open(os.path.join(self.out_dir, name + ".json")) as f:
             return json.load(f)
@@ -234,13 +243,8 @@ class JobRoles(RolesCase):
 
     def test_credentials_outlive_a_server_crash_with_their_attempt(self):
         jid = self.submit("keeper", definition="keeper")
-        first = os.path.join(self.out_dir, "keeper.first.json")
         try:
-            self.wait_for(lambda: os.path.exists(first), 60, "the job's first call")
-            with open(first) as f:
-                res = json.load(f)
-            self.assertNotIn("error", res)
-            old = res["creds"]
+            old = self.first_call("keeper")["creds"]
             # The server dies and comes back; the attempt runs on through it (its agent outlives
             # the server), and so do its credentials, which its SDK keeps until they expire.
             self.server.kill9()
@@ -312,13 +316,8 @@ class JobRoleExpiry(RolesCase):
 
     def test_credentials_expire_and_are_renewed(self):
         jid = self.submit("waiter", definition="waiter")
-        first = os.path.join(self.out_dir, "waiter.first.json")
         try:
-            self.wait_for(lambda: os.path.exists(first), 60, "the job's first call")
-            with open(first) as f:
-                res = json.load(f)
-            self.assertNotIn("error", res)
-            old = res["creds"]
+            old = self.first_call("waiter")["creds"]
             # While the attempt runs, the credentials expire.
             code = self.wait_for(lambda: self.refused_code(old), 30, "the credentials to expire",
                                  interval=0.2)

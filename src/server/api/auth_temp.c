@@ -234,16 +234,10 @@ size_t auth_temp_live(void)
     return n;
 }
 
-static void attempt_retire(attempt_creds *a, void (*each)(void *arg, const char *access_key),
-                           void *arg);
-
 void auth_temp_free(void)
 {
     auth_set_key_source(NULL);
-    size_t i = 0;
-    const char *k;
-    void *v;
-    while (dict_next(&T.by_attempt, &i, &k, &v)) attempt_retire(v, NULL, NULL);
+    auth_temp_forget_all();
     dict_free(&T.by_attempt);
     dict_free(&T.by_key);
     for (size_t r = 0; r < T.nroles; r++) {

@@ -298,9 +298,12 @@ static void give_back_pages(logstore *ls, int64_t slice)
     if (n <= 0) return;
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%lld)", (long long)n);
-    if (sqlite3_exec(ls->w, sql, NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(ls->w, sql, NULL, NULL, NULL) != SQLITE_OK) {
         log_warn("logstore: giving free pages of %s back failed: %s", ls->path,
                  sqlite3_errmsg(ls->w));
+        /* Not again until the next deletion: an idle writer would retry it without end. */
+        ls->vacuuming = 0;
+    }
 }
 
 static void *writer_main(void *arg)
