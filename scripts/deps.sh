@@ -8,6 +8,8 @@ set -eu
 # Makefile says why).
 # Fuzzing (make fuzz): clang, and libFuzzer's runtime, which Debian 12 ships apart from clang in
 # libclang-rt-14-dev (only recommended by it).
+# Memory checking (make valgrind): valgrind's memcheck, which sees what the sanitizers cannot,
+# reads and writes inside the uninstrumented libraries (jansson, SQLite, libcurl).
 # Tests: Python with boto3 and the AWS CLI (the machine image's own Python has them; Debian's
 # python3-boto3 is the fallback), Debian's awscli (the AWS CLI v2, /usr/bin/aws: the signature
 # tests drive both CLIs), and npm for the AWS SDK for JavaScript (tests/e2e/js/install.sh).
@@ -25,7 +27,7 @@ set -eu
 # Console: npm builds it (console/build.sh: esbuild and the AWS signer, pinned by its lock file);
 # the tests click through it in Debian's chromium, driven by Playwright (tests/e2e/js).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-          libssl-dev libjemalloc-dev clang libclang-rt-14-dev curl openssl runc skopeo umoci docker-registry
+          libssl-dev libjemalloc-dev clang libclang-rt-14-dev valgrind curl openssl runc skopeo umoci docker-registry
           busybox-static awscli prometheus haproxy chromium libpq-dev postgresql $*"
 
 missing=""

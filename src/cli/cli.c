@@ -2,10 +2,14 @@
  * job: submit, cancel, terminate.  Listing and reading live in cli_show.c and cli_logs.c. */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/mem.h"
 #include "cli/cli_cmd.h"
@@ -44,10 +48,57 @@ int cli_is_command(const char *name)
     return 0;
 }
 
+/* Why stdout failed, once it has: 0 until then. */
+static int out_errno;
+
+int cli_flush(int waiting)
+{
+    if (out_errno) return -1;
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        out_errno = errno ? errno : EIO;
+        return -1;
+    }
+    /* A pipe whose reader has gone says so (POLLERR) before anything is written to it: a loop
+     * about to wait for more to print learns it now rather than at its next line, which may
+     * never come.  Not asked at the end of a command, whose output was all delivered. */
+    struct pollfd p = {.fd = STDOUT_FILENO};
+    if (waiting && poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) {
+        out_errno = EPIPE;
+        return -1;
+    }
+    return 0;
+}
+
+/* A standard descriptor closed when barge started would go to the first socket opened, and
+ * output meant for the terminal to the server.  Holding it on /dev/null, read-only, keeps the
+ * slot taken, and a write to it fails (EBADF), which is then reported as any failed write. */
+static void hold_closed_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        int held = open("/dev/null", O_RDONLY);
+        if (held >= 0 && held != fd) {
+            dup2(held, fd);
+            close(held);
+        }
+    }
+}
+
 int cli_main(int argc, char **argv)
 {
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(argv[0], commands[i].name) == 0) return commands[i].fn(argc, argv);
+    hold_closed_std_fds();
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[0], commands[i].name) != 0) continue;
+        int rc = commands[i].fn(argc, argv);
+        /* Output that did not arrive (a full disk, a closed pipe) is a failure: a script must
+         * not take an empty answer, or a job id it never got, for success. */
+        if (cli_flush(0) < 0) {
+            fprintf(stderr, "barge: writing the output failed: %s\n", strerror(out_errno));
+            if (rc == 0) rc = 1;
+        }
+        return rc;
+    }
     return 2;
 }
 
@@ -57,22 +108,62 @@ int cli_common_option(cli_ctx *c, int o, const char *arg)
 {
     switch (o) {
     case CLI_OPT_ENDPOINT: c->endpoint = arg; return 1;
-    case CLI_OPT_REGION: c->region = arg; return 1;
+    case CLI_OPT_REGION:
+        c->region = arg;
+        c->region_from = "--region";
+        return 1;
     case CLI_OPT_CAFILE: c->ca_file = arg; return 1;
     case CLI_OPT_JSON: c->json = 1; return 1;
     default: return 0;
     }
 }
 
-int cli_option_error(const cli_ctx *c, int o, char **argv)
+/* The long option whose code is o, or NULL. */
+static const struct option *option_of(const struct option *opts, int o)
 {
-    /* getopt leaves the offending word just before optind (for "--opt=value" too). */
-    const char *word = optind > 0 ? argv[optind - 1] : "?";
-    if (o == ':')
-        fprintf(stderr, "%s: %s needs a value; see `%s --help`\n", c->prog, word, c->prog);
+    for (; opts->name; opts++)
+        if (opts->val == o && !opts->flag) return opts;
+    return NULL;
+}
+
+/* A long option getopt could not pick: unknown, or a prefix of several. */
+static int long_option_error(const cli_ctx *c, const char *word, const struct option *opts)
+{
+    size_t n = strcspn(word, "=");
+    buf may = {0};
+    int matches = 0;
+    if (strncmp(word, "--", 2) == 0) {
+        for (const struct option *p = opts; p->name; p++) {
+            if (strncmp(p->name, word + 2, n - 2) != 0) continue;
+            buf_printf(&may, "%s--%s", matches++ ? ", " : "", p->name);
+        }
+    }
+    if (matches > 1)
+        cli_usage_error(c, "'%.*s' is ambiguous: it matches %s; write more of it", (int)n,
+                        word, may.data);
     else
-        fprintf(stderr, "%s: unknown option '%s'; see `%s --help`\n", c->prog, word, c->prog);
+        cli_usage_error(c, "unknown option '%.*s'; see `%s --help`", (int)n, word, c->prog);
+    buf_free(&may);
     return 2;
+}
+
+int cli_option_error(const cli_ctx *c, int o, char **argv, const struct option *opts)
+{
+    /* getopt names the failed option in optopt: a short option's letter (its word may hold
+     * others, as "-xf" does), a long option's code, or 0 for a long option it could not
+     * pick, whose word it leaves just before optind.  A short option's letter is never a long
+     * option's code: the letters that are ("-h", "-f") are short options too. */
+    const struct option *lo = optopt ? option_of(opts, optopt) : NULL;
+    if (o == ':') {
+        if (lo) return cli_usage_error(c, "--%s needs a value; see `%s --help`", lo->name, c->prog);
+        return cli_usage_error(c, "-%c needs a value; see `%s --help`", optopt, c->prog);
+    }
+    if (lo)
+        return cli_usage_error(c, "--%s takes no value (got '%s')", lo->name,
+                               optind > 0 ? argv[optind - 1] : "?");
+    if (optopt > 0 && optopt < 256)
+        return cli_usage_error(c, "unknown option '-%c'; see `%s --help`", optopt, c->prog);
+    return long_option_error(c, optind > 0 ? argv[optind - 1] : "?", opts);
 }
 
 int cli_usage_error(const cli_ctx *c, const char *fmt, ...)
@@ -213,9 +304,16 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
     case CLI_SUB_DEP: {
         char *id;
         const char *type;
-        if (cli_parse_dependency(arg, &id, &type) < 0) {
-            cli_usage_error(c, "--depends-on '%s' is not JOBID, JOBID:N_TO_N, "
-                                "JOBID:SEQUENTIAL or SEQUENTIAL", arg);
+        int parsed = cli_parse_dependency(arg, &id, &type);
+        if (parsed == -2) {
+            cli_usage_error(c, "--depends-on '%s': a SEQUENTIAL dependency names no job (an "
+                                "array's children wait for each other); give `--depends-on "
+                                "SEQUENTIAL` with --array-size", arg);
+            return -1;
+        }
+        if (parsed < 0) {
+            cli_usage_error(c, "--depends-on '%s' is not JOBID, JOBID:N_TO_N or SEQUENTIAL",
+                            arg);
             return -1;
         }
         json_t *d = json_object();
@@ -319,7 +417,7 @@ int cli_submit(int argc, char **argv)
             int used = cli_submit_option(&c, o, optarg, req);
             if (used < 0) goto done;
             if (!used) {
-                rc = cli_option_error(&c, o, argv);
+                rc = cli_option_error(&c, o, argv, opts);
                 goto done;
             }
         }
@@ -357,6 +455,10 @@ int cli_submit(int argc, char **argv)
         printf("%s  %s\n", json_string_value(json_object_get(resp, "jobId")) ?: "?",
                json_string_value(json_object_get(resp, "jobName")) ?: "?");
     }
+    /* The job exists now: if its id cannot be printed, it must at least not be lost. */
+    if (cli_flush(0) < 0)
+        fprintf(stderr, "%s: job %s was submitted, but its id could not be written out\n",
+                c.prog, json_string_value(json_object_get(resp, "jobId")) ?: "?");
     json_decref(resp);
 done:
     json_decref(req);
@@ -413,14 +515,16 @@ static int stop_jobs(int argc, char **argv, int terminate)
             reason = optarg;
             continue;
         }
-        return cli_option_error(&c, o, argv);
+        return cli_option_error(&c, o, argv, opts);
     }
     if (optind == argc)
         return cli_usage_error(&c, "give the id of the job to %s (`barge jobs --queue Q` "
                                    "lists them)", terminate ? "terminate" : "cancel");
     if (!*reason) return cli_usage_error(&c, "--reason must not be empty");
     int rc = cli_ctx_open(&c);
-    for (int i = optind; i < argc && rc != 2; i++) {
+    /* A server that could not be reached (or did not answer in time) will not be for the next
+     * id either: one sentence, not one per id. */
+    for (int i = optind; i < argc && rc != 2 && !c.gone; i++) {
         const char *id = argv[i];
         /* The job's state first: it lets us say what the call will (or will not) do. */
         json_t *job = NULL, *resp = NULL;
@@ -489,13 +593,13 @@ int cli_revoke_instance(int argc, char **argv)
             fputs(revoke_help, stdout);
             return 0;
         }
-        return cli_option_error(&c, o, argv);
+        return cli_option_error(&c, o, argv, opts);
     }
     if (optind == argc)
         return cli_usage_error(&c, "give the id of the instance to revoke (the job descriptions "
                                    "name it in container.containerInstanceArn)");
     int rc = cli_ctx_open(&c);
-    for (int i = optind; i < argc && rc != 2; i++) {
+    for (int i = optind; i < argc && rc != 2 && !c.gone; i++) {
         json_t *req = json_pack("{s:s}", "instanceId", argv[i]), *resp = NULL;
         cli_error e;
         if (cli_call(&c, "barge", "RevokeInstance", req, &resp, &e) == 0) {

@@ -39,9 +39,9 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
 /* The help lines for them. */
 #define CLI_SUBMIT_HELP                                                                       \
     "  --array-size N       an array job of N children, indexes 0 to N-1\n"                   \
-    "  --depends-on DEP     wait for another job first: JOBID, JOBID:N_TO_N (child i waits\n"  \
-    "                       for child i) or SEQUENTIAL (each child waits for the one before);\n" \
-    "                       repeat for several\n"                                              \
+    "  --depends-on DEP     wait for another job first: JOBID, or JOBID:N_TO_N for arrays\n"  \
+    "                       of one size (child i waits for child i); or SEQUENTIAL, for an\n"  \
+    "                       array, whose children then run one after another; repeatable\n"   \
     "  --param K=V          the value of Ref::K in the definition's command; repeatable\n"      \
     "  --env K=V            an environment variable for the job; repeatable\n"               \
     "  --vcpus N            vCPUs, instead of the definition's\n"                             \
@@ -65,12 +65,16 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
 
 /* Applies a common option; returns 1 if o was one, else 0. */
 int cli_common_option(cli_ctx *c, int o, const char *arg);
-/* Explains a getopt failure ('?' or ':') for the option at argv[optind - 1]; returns 2. */
-int cli_option_error(const cli_ctx *c, int o, char **argv);
+/* Explains a getopt failure ('?' or ':') of the command whose options are opts: the option's
+ * name, and whether it is unknown, ambiguous, lacks a value or was given one; returns 2. */
+int cli_option_error(const cli_ctx *c, int o, char **argv, const struct option *opts);
 /* A usage error: prints "PROG: <sentence>" and returns 2. */
 int cli_usage_error(const cli_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints j for scripts: indented JSON and a newline. */
 void cli_print_json(json_t *j);
+/* Flushes stdout; -1 once a write to it has failed (cli_main then says so and exits 1).  With
+ * waiting (a loop about to wait for more to print), a pipe whose reader has gone fails too. */
+int cli_flush(int waiting);
 
 /* The description of one job into *job (fresh); returns 0, or 1 after printing why (including
  * "no such job"). */
@@ -83,10 +87,20 @@ int cli_status_done(const char *status);
 /* A member of j as an integer, 0 when absent. */
 long long cli_int(json_t *j, const char *key);
 
-/* Prints job id's log (attempt 0: the latest, following retries); with follow, until the job
- * has ended.  *final (when not NULL) gets the job's last description.  0, or the exit code
- * after printing why. */
-int cli_follow_log(cli_ctx *c, const char *id, long attempt, int follow, json_t **final);
+/* How cli_follow_log goes on. */
+enum {
+    CLI_LOG_FOLLOW = 1,    /* until the job has ended, every attempt in turn */
+    CLI_LOG_TO_STDERR = 2, /* the lines go to stderr, as text, leaving stdout to the caller */
+    CLI_LOG_UNTIL_STUCK = 4, /* also stop at a RUNNABLE job that never can start (its reason
+                              * starts "MISCONFIGURATION:"): *final shows it still RUNNABLE */
+};
+/* Prints job id's log (attempt 0: the latest and, following, each one after it); flags as
+ * above.  *final (when not NULL) gets the job's last description.  0, or the exit code after
+ * printing why. */
+int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t **final);
+/* Whether job j waits for something that will never come: RUNNABLE for a MISCONFIGURATION
+ * reason (it needs more than its queue's compute environments can ever have). */
+int cli_job_stuck(json_t *j);
 
 /* Follows ListJobs' pages for request req to the end, appending to out each summary whose status
  * is wanted (indexed as cli_job_statuses) and whose id is not in seen (which it joins).  0, or
@@ -94,8 +108,9 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int follow, json_t 
 int cli_list_jobs(cli_ctx *c, json_t *req, const int *wanted, json_t *seen, json_t *out);
 
 /* Shows array job id's children by status, a line rewritten in place on a terminal, until all
- * have ended; *final gets its last description.  0, or the exit code after printing why. */
-int cli_follow_array(cli_ctx *c, const char *id, json_t **final);
+ * have ended (with once, one line); *final gets its last description.  0, or the exit code
+ * after printing why (2 when id is not an array job). */
+int cli_follow_array(cli_ctx *c, const char *id, int once, json_t **final);
 
 /* The commands; argv[0] is the command's name. */
 int cli_submit(int argc, char **argv);

@@ -20,7 +20,7 @@ static const char events_help[] =
     "  -f, --follow       keep printing new events\n"
     "  --queue Q          only this queue's jobs\n"
     "  --status S,...     only changes to these statuses (PENDING, RUNNABLE, STARTING,\n"
-    "                     RUNNING, SUCCEEDED, FAILED)\n"
+    "                     RUNNING, SUCCEEDED, FAILED; in any case)\n"
     "  --after SEQ        start after this event (`barge events` prints each one's number)\n"
     "\n" CLI_COMMON_HELP;
 
@@ -42,6 +42,33 @@ static void print_event(const cli_ctx *c, long long seq, json_t *ev)
            reason ? reason : "");
 }
 
+/* --status S,...: the statuses in AWS's spelling, whatever the case given.  An empty list
+ * would send no filter at all, every event, which is not what was asked for.  NULL after
+ * printing why. */
+static json_t *parse_statuses(const cli_ctx *c, const char *arg)
+{
+    json_t *list = json_array();
+    const char *p = arg;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        char *word = xstrndup(p, n);
+        const char *status = cli_job_status(word);
+        if (!status) {
+            if (n) cli_usage_error(c, "--status: '%s' is not a job status; use PENDING, "
+                                      "RUNNABLE, STARTING, RUNNING, SUCCEEDED or FAILED", word);
+            else cli_usage_error(c, "--status takes statuses separated by commas, such as "
+                                    "RUNNING,FAILED (got '%s')", arg);
+            free(word);
+            json_decref(list);
+            return NULL;
+        }
+        free(word);
+        json_array_append_new(list, json_string(status));
+        if (!p[n]) return list;
+        p += n + 1;
+    }
+}
+
 int cli_events(int argc, char **argv)
 {
     enum { O_QUEUE = 256, O_STATUS, O_AFTER };
@@ -56,7 +83,7 @@ int cli_events(int argc, char **argv)
     cli_ctx c;
     cli_ctx_init(&c, "barge events");
     int follow = 0, o;
-    long after = 0;
+    long long after = 0;
     json_t *req = json_object();
     int rc = 2;
     opterr = 0;
@@ -71,21 +98,18 @@ int cli_events(int argc, char **argv)
         case 'f': follow = 1; break;
         case O_QUEUE: json_object_set_new(req, "queue", json_string(optarg)); break;
         case O_STATUS: {
-            json_t *list = json_array();
-            char *copy = xstrdup(optarg), *save = NULL;
-            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-                json_array_append_new(list, json_string(t));
-            free(copy);
+            json_t *list = parse_statuses(&c, optarg);
+            if (!list) goto done;
             json_object_set_new(req, "status", list);
             break;
         }
         case O_AFTER:
-            if (cli_parse_count(optarg, &after) < 0 && strcmp(optarg, "0") != 0) {
+            if (cli_parse_seq(optarg, &after) < 0) {
                 cli_usage_error(&c, "--after must be an event's number (got '%s')", optarg);
                 goto done;
             }
             break;
-        default: rc = cli_option_error(&c, o, argv); goto done;
+        default: rc = cli_option_error(&c, o, argv, opts); goto done;
         }
     }
     if (optind != argc) {
@@ -115,7 +139,13 @@ int cli_events(int argc, char **argv)
         json_array_foreach(list, i, e)
             print_event(&c, (long long)json_integer_value(json_object_get(e, "seq")),
                         json_object_get(e, "event"));
-        fflush(stdout);
+        /* Nobody reads any more (a closed pipe, a full disk): stop rather than follow for no
+         * one; cli_main says why. */
+        if (cli_flush(follow) < 0) {
+            json_decref(resp);
+            rc = 1;
+            break;
+        }
         json_object_set(req, "after", json_object_get(resp, "lastSeq"));
         size_t n = json_array_size(list);
         json_decref(resp);

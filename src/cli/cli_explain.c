@@ -48,24 +48,66 @@ static void say_attempts(json_t *job, int depth)
 
 static int explain(cli_ctx *c, const char *id, int depth, dict *seen);
 
+/* The job one dependsOn entry d of job makes it wait for, as a fresh id, or NULL when it names
+ * none for this job; *how gets a note on the kind, or NULL.  A child's entries are its array's
+ * (DescribeJobs shows them on each child): SEQUENTIAL means the child before it (the first
+ * child waits for none), N_TO_N on X means X's child of the same index. */
+static char *dependency_of(json_t *job, json_t *d, const char **how)
+{
+    const char *dep = str(d, "jobId"), *type = str(d, "type"), *id = str(job, "jobId");
+    json_t *index = json_object_get(json_object_get(job, "arrayProperties"), "index");
+    int seq = type && strcmp(type, "SEQUENTIAL") == 0;
+    int n_to_n = type && strcmp(type, "N_TO_N") == 0;
+    const char *colon = id ? strrchr(id, ':') : NULL;
+    *how = NULL;
+    if (!json_is_integer(index) || !colon) {
+        if (n_to_n) *how = "(N_TO_N: each child waits for the child of the same index)";
+        return dep && !seq ? xstrdup(dep) : NULL;
+    }
+    long long i = json_integer_value(index);
+    if (seq) {
+        if (i == 0) return NULL;
+        *how = "(SEQUENTIAL: it waits for the child before it)";
+        return xasprintf("%.*s:%lld", (int)(colon - id), id, i - 1);
+    }
+    if (!dep) return NULL;
+    if (n_to_n) {
+        *how = "(N_TO_N: it waits for the child of the same index)";
+        return xasprintf("%s:%lld", dep, i);
+    }
+    return xstrdup(dep);
+}
+
 static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen)
 {
-    json_t *deps = json_object_get(job, "dependsOn");
-    size_t n = json_array_size(deps), i;
-    json_t *d;
+    json_t *deps = json_object_get(job, "dependsOn"), *d;
+    size_t n = 0, i;
+    const char *how;
+    int parent = !json_is_integer(json_object_get(json_object_get(job, "arrayProperties"),
+                                                  "index"));
+    json_array_foreach(deps, i, d) {
+        char *dep = dependency_of(job, d, &how);
+        n += dep != NULL;
+        free(dep);
+        /* An array's SEQUENTIAL entry names no job: its children wait for each other. */
+        if (parent && strcmp(str(d, "type") ?: "", "SEQUENTIAL") == 0) {
+            indent(depth + 1);
+            printf("its children run one after another (SEQUENTIAL): each waits for the one "
+                   "before it\n");
+        }
+    }
     if (!n) return;
     indent(depth + 1);
     printf("it waits for %zu dependenc%s to succeed:\n", n, n == 1 ? "y" : "ies");
     json_array_foreach(deps, i, d) {
-        const char *dep = str(d, "jobId"), *type = str(d, "type");
+        char *dep = dependency_of(job, d, &how);
         if (!dep) continue;
-        if (type) {
+        if (how) {
             indent(depth + 2);
-            printf("(%s: each child waits for %s)\n", type,
-                   strcmp(type, "SEQUENTIAL") == 0 ? "the child before it"
-                                                   : "the child of the same index");
+            printf("%s\n", how);
         }
         explain(c, dep, depth + 2, seen);
+        free(dep);
     }
 }
 
@@ -150,7 +192,7 @@ int cli_explain(int argc, char **argv)
             fputs(explain_help, stdout);
             return 0;
         }
-        return cli_option_error(&c, o, argv);
+        return cli_option_error(&c, o, argv, opts);
     }
     if (optind + 1 != argc)
         return cli_usage_error(&c, "give one job id (`barge jobs --queue Q` lists them)");

@@ -25,7 +25,8 @@ static const char fleet_help[] =
     "batch:ReclaimInstance.\n"
     "\n"
     "options:\n"
-    "  --compute-environment NAME   list only this environment's instances\n" CLI_COMMON_HELP;
+    "  --compute-environment NAME   list only this environment's instances (list only)\n"
+    CLI_COMMON_HELP;
 
 static void print_instances(json_t *list)
 {
@@ -89,7 +90,7 @@ int cli_fleet(int argc, char **argv)
             fputs(fleet_help, stdout);
             return 0;
         }
-        return cli_option_error(&c, o, argv);
+        return cli_option_error(&c, o, argv, opts);
     }
     const char *verb = optind < argc ? argv[optind++] : "list";
     static const char *const verbs[][3] = {{"drain", "DrainInstance", "is draining"},
@@ -103,8 +104,15 @@ int cli_fleet(int argc, char **argv)
     if (which >= 0 && optind == argc)
         return cli_usage_error(&c, "give the id of the instance to %s (barge fleet lists them)",
                                verb);
+    if (which < 0 && optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s'; `barge fleet list` takes no "
+                                   "instance ids (--compute-environment NAME narrows it)",
+                               argv[optind]);
+    if (which >= 0 && ce)
+        return cli_usage_error(&c, "--compute-environment only narrows `barge fleet list`; "
+                                   "`barge fleet %s` takes instance ids alone", verb);
     int rc = cli_ctx_open(&c);
-    if (rc == 2) return rc;
+    if (rc) return rc;
     if (which < 0) {
         json_t *req = ce ? json_pack("{s:s}", "computeEnvironment", ce) : json_object(), *resp;
         cli_error e;
@@ -119,7 +127,7 @@ int cli_fleet(int argc, char **argv)
         }
         json_decref(req);
     }
-    for (int i = optind; which >= 0 && i < argc; i++) {
+    for (int i = optind; which >= 0 && i < argc && !c.gone; i++) {
         json_t *req = json_pack("{s:s}", "instanceId", argv[i]), *resp = NULL;
         cli_error e;
         if (cli_call(&c, "barge", verbs[which][1], req, &resp, &e) == 0) {

@@ -26,11 +26,81 @@ void cli_ctx_init(cli_ctx *c, const char *prog)
     c->prog = prog;
     c->endpoint = env_or("BARGE_ENDPOINT", DEFAULT_ENDPOINT);
     c->region = env_or("AWS_REGION", env_or("AWS_DEFAULT_REGION", "us-east-1"));
+    c->region_from = env_or("AWS_REGION", NULL) ? "$AWS_REGION" : "$AWS_DEFAULT_REGION";
     /* A server in --dev accepts any key, so the CLI works out of the box without AWS setup. */
     c->access_key = env_or("AWS_ACCESS_KEY_ID", "barge");
     c->secret_key = env_or("AWS_SECRET_ACCESS_KEY", "barge");
     c->session_token = env_or("AWS_SESSION_TOKEN", NULL);
     c->ca_file = env_or("AWS_CA_BUNDLE", NULL);
+}
+
+/* Whether s holds a control character (or DEL): a CR or LF in a header's value would end the
+ * header and start another. */
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 1;
+    return 0;
+}
+
+/* A port: 1 to 65535, digits only. */
+static int port_ok(const char *p, size_t n)
+{
+    if (n == 0 || n > 5) return 0;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)p[i])) return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v >= 1 && v <= 65535;
+}
+
+/* HOST, HOST:PORT, [IPV6] or [IPV6]:PORT (after any USER@): what curl would otherwise refuse
+ * with its own words, or take for something else. */
+static int authority_ok(const char *a, size_t n)
+{
+    const char *at = memrchr(a, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - a);
+        a = at + 1;
+    }
+    if (n == 0) return 0;
+    const char *end = a + n, *host_end;
+    if (*a == '[') {
+        host_end = memchr(a, ']', n);
+        if (!host_end || host_end == a + 1) return 0;
+        host_end++;
+    } else {
+        host_end = memchr(a, ':', n);
+        if (!host_end) host_end = end;
+        if (host_end == a || memchr(a, ']', n)) return 0;
+    }
+    if (host_end == end) return 1;
+    return *host_end == ':' && port_ok(host_end + 1, (size_t)(end - host_end - 1));
+}
+
+/* The region and the credentials go into every request's headers (the Authorization's scope,
+ * X-Amz-Security-Token): one that could not be sent as they are is refused before any is. */
+static int credentials_ok(const cli_ctx *c)
+{
+    const char *bad = NULL, *what = NULL;
+    if (!*c->region || has_control(c->region) || strpbrk(c->region, " /")) {
+        bad = c->region_from;
+        what = "a region such as us-east-1";
+    } else if (has_control(c->access_key) || strpbrk(c->access_key, " /,")) {
+        bad = "$AWS_ACCESS_KEY_ID";
+        what = "an access key id, without spaces, slashes, commas or control characters";
+    } else if (has_control(c->secret_key)) {
+        bad = "$AWS_SECRET_ACCESS_KEY";
+        what = "a secret key, without control characters";
+    } else if (c->session_token && has_control(c->session_token)) {
+        bad = "$AWS_SESSION_TOKEN";
+        what = "a session token, without control characters";
+    }
+    if (!bad) return 1;
+    fprintf(stderr, "%s: %s must be %s%s\n", c->prog, bad, what,
+            bad == c->region_from && !*c->region ? " (it is empty)" : "");
+    return 0;
 }
 
 int cli_ctx_open(cli_ctx *c)
@@ -39,12 +109,13 @@ int cli_ctx_open(cli_ctx *c)
     size_t scheme = strncmp(e, "http://", 7) == 0 ? 7 : strncmp(e, "https://", 8) == 0 ? 8 : 0;
     size_t auth_len = scheme ? strcspn(e + scheme, "/?#") : 0;
     const char *rest = e + scheme + auth_len;
-    if (!scheme || auth_len == 0 || strchr(rest, '?') || strchr(rest, '#') ||
-        strpbrk(e, " \t\r\n")) {
+    if (!scheme || !authority_ok(e + scheme, auth_len) || strchr(rest, '?') ||
+        strchr(rest, '#') || strpbrk(e, " ") || has_control(e)) {
         fprintf(stderr, "%s: the endpoint '%s' is not a URL like %s (set by --endpoint or "
                         "$BARGE_ENDPOINT)\n", c->prog, e, DEFAULT_ENDPOINT);
         return 2;
     }
+    if (!credentials_ok(c)) return 2;
     if (c->ca_file && access(c->ca_file, R_OK) != 0) {
         fprintf(stderr, "%s: the CA file %s cannot be read (%s); it is set by --ca-file or "
                         "$AWS_CA_BUNDLE\n", c->prog, c->ca_file, strerror(errno));
@@ -186,6 +257,7 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
     /* The server answers every call promptly (it never long-polls the CLI); a minute means it
      * is stuck, and the user should hear about it rather than wait forever. */
     httpc_rc hrc = httpc_post(h, url, body, strlen(body), 60000);
+    c->gone = hrc != HTTPC_OK;
     if (hrc != HTTPC_OK) {
         err->unreachable = hrc == HTTPC_UNREACHABLE;
         err->untrusted = hrc == HTTPC_UNTRUSTED;

@@ -13,6 +13,7 @@ typedef struct cli_ctx {
     const char *endpoint;      /* as given, for messages */
     const char *ca_file;       /* --ca-file or $AWS_CA_BUNDLE; NULL: the system's CA bundle */
     const char *region;
+    const char *region_from;   /* "--region", "$AWS_REGION"...: where the region came from */
     const char *access_key;
     const char *secret_key;
     const char *session_token; /* NULL without temporary credentials */
@@ -22,6 +23,8 @@ typedef struct cli_ctx {
     char *host;                /* authority, sent and signed as Host */
     char *prefix;              /* path before /v1/..., "" unless the server sits under a path */
     struct httpc *http;        /* one connection reused by every call */
+    int gone;                  /* the last call got no answer at all (unreachable, untrusted,
+                                * timed out): the next would not either */
 } cli_ctx;
 
 typedef struct cli_error {
@@ -36,7 +39,9 @@ typedef struct cli_error {
  * $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, and $AWS_CA_BUNDLE (which the
  * AWS CLI and SDKs read for the same purpose). */
 void cli_ctx_init(cli_ctx *c, const char *prog);
-/* Checks the endpoint once options are parsed; returns 0, or 2 after printing why. */
+/* Checks the endpoint, the region and the credentials once options are parsed (what goes into
+ * a request's headers must not hold a control character); returns 0, or 2 after printing
+ * why. */
 int cli_ctx_open(cli_ctx *c);
 void cli_ctx_close(cli_ctx *c);
 

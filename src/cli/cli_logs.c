@@ -46,8 +46,8 @@ static const char *str(json_t *j, const char *key)
     return s && *s ? s : NULL;
 }
 
-/* The log stream of attempt n (1-based; 0 for the latest) of job j, or NULL when that attempt
- * has none yet.  Sets *beyond when attempt n does not exist and never will. */
+/* The log stream of attempt n (1-based) of job j, or NULL when that attempt has none (yet).
+ * Sets *beyond when attempt n does not exist and never will. */
 static const char *pick_stream(json_t *j, long n, int *beyond)
 {
     json_t *attempts = json_object_get(j, "attempts");
@@ -56,12 +56,6 @@ static const char *pick_stream(json_t *j, long n, int *beyond)
      * AWS Batch adds to attempts[] only when it ends. */
     const char *current = str(json_object_get(j, "container"), "logStreamName");
     *beyond = 0;
-    if (n == 0) {
-        if (current) return current;
-        return na ? str(json_object_get(json_array_get(attempts, na - 1), "container"),
-                        "logStreamName")
-                  : NULL;
-    }
     if ((size_t)n <= na)
         return str(json_object_get(json_array_get(attempts, (size_t)n - 1), "container"),
                    "logStreamName");
@@ -86,23 +80,32 @@ static const char *log_group(json_t *j)
     return driver && strcmp(driver, "awslogs") == 0 && group ? group : DEFAULT_GROUP;
 }
 
-static void print_event(const cli_ctx *c, json_t *e)
+/* Where and how the lines go: JSON lines for --json, else text; to stderr for `barge run
+ * --json`, whose stdout is the job's description. */
+typedef struct log_out {
+    FILE *to;
+    int json;
+    int follow; /* more will come: a reader that has gone is a failure now */
+} log_out;
+
+static void print_event(const log_out *out, json_t *e)
 {
-    if (c->json) {
-        json_dumpf(e, stdout, JSON_COMPACT);
-        fputc('\n', stdout);
+    if (out->json) {
+        json_dumpf(e, out->to, JSON_COMPACT);
+        fputc('\n', out->to);
         return;
     }
     const char *m = json_string_value(json_object_get(e, "message")) ?: "";
     size_t n = strlen(m);
-    fwrite(m, 1, n, stdout);
-    if (n == 0 || m[n - 1] != '\n') fputc('\n', stdout);
+    fwrite(m, 1, n, out->to);
+    if (n == 0 || m[n - 1] != '\n') fputc('\n', out->to);
 }
 
 /* Prints the stream's events after *token until the forward token repeats; *token advances.
  * A stream that does not exist yet (its job has not written a line) reads as empty.  Returns 0,
- * or 1 after printing an error. */
-static int drain(cli_ctx *c, const char *group, const char *stream, char **token)
+ * or 1 after printing an error (or once stdout takes no more: cli_main says so). */
+static int drain(cli_ctx *c, const log_out *out, const char *group, const char *stream,
+                 char **token)
 {
     int empty_pages = 0;
     for (;;) {
@@ -121,8 +124,14 @@ static int drain(cli_ctx *c, const char *group, const char *stream, char **token
         }
         json_t *events = json_object_get(resp, "events"), *e;
         size_t i;
-        json_array_foreach(events, i, e) print_event(c, e);
-        fflush(stdout);
+        json_array_foreach(events, i, e) print_event(out, e);
+        if (out->to != stdout) {
+            fflush(out->to);
+        } else if (cli_flush(out->follow) < 0) {
+            /* Following for a reader that has gone would go on until the job ends. */
+            json_decref(resp);
+            return 1;
+        }
         const char *next = str(resp, "nextForwardToken");
         int end = !next || (*token && strcmp(next, *token) == 0);
         /* A server that hands out fresh tokens for empty pages forever must not hang us. */
@@ -152,12 +161,83 @@ static void say_waiting(const cli_ctx *c, json_t *job, char **last)
     }
 }
 
-int cli_follow_log(cli_ctx *c, const char *id, long attempt, int follow, json_t **final)
+int cli_job_stuck(json_t *j)
 {
-    int rc;
+    const char *reason = str(j, "statusReason");
+    return strcmp(str(j, "status") ?: "", "RUNNABLE") == 0 && reason &&
+           strncmp(reason, "MISCONFIGURATION:", 17) == 0;
+}
+
+/* The attempt `barge logs` shows by default: the one in progress once it has a stream of its
+ * own, else the last that ended (1 when none has). */
+static long latest_attempt(json_t *job)
+{
+    long na = (long)json_array_size(json_object_get(job, "attempts"));
+    int beyond;
+    return pick_stream(job, na + 1, &beyond) || na == 0 ? na + 1 : na;
+}
+
+/* What follows a job's log: the attempt being read (1-based) and where in its stream. */
+typedef struct follower {
+    cli_ctx *c;
+    const char *id, *group;
+    log_out out;
+    long attempt;          /* the attempt being read */
+    int fixed;             /* --attempt N: that one only */
+    char *stream, *token;  /* the attempt's stream once it has one; the read's position */
+    int printed;           /* some attempt had a stream */
+} follower;
+
+static void next_attempt(follower *f)
+{
+    f->attempt++;
+    free(f->stream);
+    free(f->token);
+    f->stream = f->token = NULL;
+}
+
+/* One round over description job (fetched just before): reads the attempt being followed and,
+ * for each that has ended by then, the read being complete, every later one in turn, so that
+ * an attempt that began and ended between two polls is printed too.  1 when there is nothing
+ * more to wait for, 0 when the job must be polled again, or -rc after printing why. */
+static int follow_round(follower *f, json_t *job, int follow)
+{
+    for (;;) {
+        long ended = (long)json_array_size(json_object_get(job, "attempts"));
+        if (!f->stream) {
+            int beyond;
+            const char *s = pick_stream(job, f->attempt, &beyond);
+            if (beyond && f->fixed) {
+                fprintf(stderr, "%s: job %s has %ld attempt%s, so there is no attempt %ld\n",
+                        f->c->prog, f->id, ended, ended == 1 ? "" : "s", f->attempt);
+                return -1;
+            }
+            if (s) {
+                f->stream = xstrdup(s);
+                if (f->printed++)
+                    fprintf(stderr, "%s: job %s is running another attempt (log stream %s)\n",
+                            f->c->prog, f->id, s);
+            }
+        }
+        if (f->stream) {
+            int rc = drain(f->c, &f->out, f->group, f->stream, &f->token);
+            if (rc) return -rc;
+        }
+        /* Without -f, the one attempt; with it, an attempt still running is read again. */
+        if (!follow || f->attempt > ended) return !follow || cli_status_done(str(job, "status"));
+        /* Attempt f->attempt had ended when job was fetched, and the read began after: it is
+         * complete.  The next attempt, if there is one, now. */
+        if (f->fixed) return 1;
+        next_attempt(f);
+    }
+}
+
+int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t **final)
+{
+    int rc, follow = flags & CLI_LOG_FOLLOW;
     json_t *job = NULL;
-    char *stream = NULL, *token = NULL, *waiting = NULL, *group = NULL;
-    int done_seen = 0;
+    char *waiting = NULL, *group = NULL;
+    follower f = {.c = c, .id = id};
     if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
     json_t *ap = json_object_get(job, "arrayProperties");
     if (json_is_integer(json_object_get(ap, "size")) &&
@@ -166,61 +246,39 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int follow, json_t 
                                  "has its own log (`barge logs %s:0` is the first)", id, id);
         goto out;
     }
-    done_seen = cli_status_done(str(job, "status"));
     /* Every attempt of a job writes to the same group: the job's definition is fixed. */
     group = xstrdup(log_group(job));
+    f.group = group;
+    f.out = (log_out){flags & CLI_LOG_TO_STDERR ? stderr : stdout,
+                      c->json && !(flags & CLI_LOG_TO_STDERR), follow};
+    f.fixed = attempt > 0;
+    f.attempt = attempt > 0 ? attempt : latest_attempt(job);
     for (;;) {
-        if (!stream) {
-            int beyond;
-            const char *s = pick_stream(job, attempt, &beyond);
-            if (beyond) {
-                fprintf(stderr, "%s: job %s has %zu attempt%s, so there is no attempt %ld\n",
-                        c->prog, id, json_array_size(json_object_get(job, "attempts")),
-                        json_array_size(json_object_get(job, "attempts")) == 1 ? "" : "s",
-                        attempt);
-                rc = 1;
-                goto out;
-            }
-            if (s) {
-                stream = xstrdup(s);
-            } else if (!follow || done_seen) {
-                const char *status = str(job, "status") ?: "?";
-                const char *reason = str(job, "statusReason");
-                fprintf(stderr, "%s: job %s has no logs%s (status %s%s%s)\n", c->prog, id,
-                        done_seen ? "" : " yet", status, reason ? ": " : "", reason ? reason : "");
-                goto out;
-            } else {
-                say_waiting(c, job, &waiting);
-            }
+        int r = follow_round(&f, job, follow);
+        if (r < 0) {
+            rc = -r;
+            goto out;
         }
-        if (stream && (rc = drain(c, group, stream, &token)) != 0) goto out;
-        /* Finished once a full read began after the job was seen finished. */
-        if (!follow || done_seen) goto out;
+        if (r > 0) break;
+        if ((flags & CLI_LOG_UNTIL_STUCK) && cli_job_stuck(job)) goto out;
+        if (!f.stream) say_waiting(c, job, &waiting);
         sleep_ms(POLL_MS);
         json_decref(job);
         job = NULL;
         if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
-        done_seen = cli_status_done(str(job, "status"));
-        if (stream && attempt == 0) {
-            int beyond;
-            const char *s = pick_stream(job, 0, &beyond);
-            if (s && strcmp(s, stream) != 0) {
-                /* A retry began: the old attempt's last lines first, then the new stream. */
-                if ((rc = drain(c, group, stream, &token)) != 0) goto out;
-                fprintf(stderr, "%s: job %s is running another attempt (log stream %s)\n",
-                        c->prog, id, s);
-                free(stream);
-                free(token);
-                stream = xstrdup(s);
-                token = NULL;
-            }
-        }
+    }
+    if (!f.printed) {
+        const char *status = str(job, "status") ?: "?";
+        const char *reason = str(job, "statusReason");
+        int done = cli_status_done(status);
+        fprintf(stderr, "%s: job %s has no logs%s (status %s%s%s)\n", c->prog, id,
+                done ? "" : " yet", status, reason ? ": " : "", reason ? reason : "");
     }
 out:
     if (final && rc == 0) *final = json_incref(job);
     json_decref(job);
-    free(stream);
-    free(token);
+    free(f.stream);
+    free(f.token);
     free(waiting);
     free(group);
     return rc;
@@ -251,7 +309,7 @@ int cli_logs(int argc, char **argv)
                 return cli_usage_error(&c, "--attempt must be 1 or more (1 is the first "
                                            "attempt; got '%s')", optarg);
             break;
-        default: return cli_option_error(&c, o, argv);
+        default: return cli_option_error(&c, o, argv, opts);
         }
     }
     if (optind == argc)
@@ -263,7 +321,7 @@ int cli_logs(int argc, char **argv)
     const char *id = argv[optind];
     int rc = cli_ctx_open(&c);
     if (rc) return rc;
-    rc = cli_follow_log(&c, id, attempt, follow, NULL);
+    rc = cli_follow_log(&c, id, attempt, follow ? CLI_LOG_FOLLOW : 0, NULL);
     cli_ctx_close(&c);
     return rc;
 }

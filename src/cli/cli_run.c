@@ -15,11 +15,15 @@
 static const char run_help[] =
     "usage: barge run (--image IMAGE | --definition D) [options] [-- COMMAND ARGS...]\n"
     "\n"
-    "Submits a job, prints its log as it runs and exits with its exit code (1 when it failed\n"
-    "without one, such as a job that could not start).  With --image, the job definition is\n"
-    "run-IMAGE (characters a name cannot hold become '-'), registered the first time and again\n"
-    "only when its image or size would change.  An array job (--array-size) shows how many of\n"
-    "its children are in each status until all have ended, and exits 0 when all succeeded.\n"
+    "Submits a job, prints its log as it runs (every attempt's, in turn) and exits with its\n"
+    "exit code (1 when it failed without one, such as a job that could not start).  With\n"
+    "--image, the job definition is run-IMAGE (characters a name cannot hold become '-'),\n"
+    "registered the first time and again only when its image or size would change.  An array\n"
+    "job (--array-size) shows how many of its children are in each status until all have\n"
+    "ended, and exits 0 when all succeeded.  A job that can never start (RUNNABLE for a\n"
+    "MISCONFIGURATION reason: it needs more than the compute environments can have) is\n"
+    "terminated, and barge run exits 1.  With --json, stdout is the job's last description\n"
+    "alone; the log goes to stderr, as text.\n"
     "\n"
     "options:\n"
     "  --image IMAGE        the container image to run (a definition is made for it)\n"
@@ -107,9 +111,58 @@ static int exit_code_of(json_t *job)
     return 1;
 }
 
+/* Why a job's container ended, as its agent said (CannotStartContainerError: ...): the job's
+ * container, else its last attempt's. */
+static const char *container_reason(json_t *job)
+{
+    const char *r = json_string_value(json_object_get(json_object_get(job, "container"),
+                                                      "reason"));
+    json_t *attempts = json_object_get(job, "attempts");
+    json_t *last = json_array_get(attempts, json_array_size(attempts) - 1);
+    if (!r && last) r = json_string_value(json_object_get(json_object_get(last, "container"),
+                                                          "reason"));
+    return r && *r ? r : NULL;
+}
+
+/* The line that ends `barge run`: the status, its reason and the container's, and the exit
+ * code only when the job's container had one (a job that never started has none, nor has an
+ * array; barge run then exits 1, which is its own code, not the job's). */
+static void say_end(const cli_ctx *c, const char *id, json_t *job, int array)
+{
+    const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
+    const char *reason = json_string_value(json_object_get(job, "statusReason"));
+    const char *creason = container_reason(job);
+    json_t *code = json_object_get(json_object_get(job, "container"), "exitCode");
+    buf b = {0};
+    buf_printf(&b, "job %s %s", id, status);
+    if (reason && *reason) buf_printf(&b, ": %s", reason);
+    if (creason && !(reason && strstr(reason, creason))) buf_printf(&b, " (%s)", creason);
+    if (json_is_integer(code)) buf_printf(&b, " (exit code %lld)", (long long)json_integer_value(code));
+    else if (!array && strcmp(status, "SUCCEEDED") != 0) buf_puts(&b, "; it has no exit code");
+    fprintf(stderr, "%s: %s\n", c->prog, b.data);
+    buf_free(&b);
+}
+
+/* A job that can never start (it asks for more than its compute environments can ever have)
+ * would wait forever: it was submitted by this command, so this command ends it.  Returns 1. */
+static int give_up(cli_ctx *c, const char *id, json_t *job)
+{
+    const char *reason = json_string_value(json_object_get(job, "statusReason")) ?: "?";
+    fprintf(stderr, "%s: job %s cannot start: %s\n", c->prog, id, reason);
+    json_t *req = json_pack("{s:s,s:s}", "jobId", id, "reason",
+                            "barge run: the job cannot start (MISCONFIGURATION)"), *resp = NULL;
+    if (cli_batch(c, "TerminateJob", req, &resp) == 0)
+        fprintf(stderr, "%s: terminated job %s, which this command submitted; ask for less "
+                        "(--vcpus, --memory) or give its queue's compute environments more\n",
+                c->prog, id);
+    json_decref(req);
+    json_decref(resp);
+    return 1;
+}
+
 /* An array's progress until it has ended: a line of its children's counts, rewritten in place
  * on a terminal, printed when it changes otherwise. */
-int cli_follow_array(cli_ctx *c, const char *id, json_t **final)
+int cli_follow_array(cli_ctx *c, const char *id, int once, json_t **final)
 {
     static const char *const order[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
                                         "RUNNING", "SUCCEEDED", "FAILED"};
@@ -120,6 +173,16 @@ int cli_follow_array(cli_ctx *c, const char *id, json_t **final)
         int rc = cli_describe_job(c, id, &job);
         if (rc) return rc;
         json_t *ap = json_object_get(job, "arrayProperties");
+        if (!json_is_integer(json_object_get(ap, "size")) ||
+            json_is_integer(json_object_get(ap, "index"))) {
+            /* A plain job or an array's child has no children to count: its bar would be
+             * full, or wait for ever. */
+            int child = json_is_integer(json_object_get(ap, "index"));
+            json_decref(job);
+            return cli_usage_error(c, "job %s is %s; give an array job's id (`barge logs -f "
+                                      "%s` follows a job)", id, child ? "a child of an array "
+                                      "job, not the array" : "not an array job", id);
+        }
         json_t *sum = json_object_get(ap, "statusSummary");
         long long size = cli_int(ap, "size"), done = cli_int(sum, "SUCCEEDED") +
                                                       cli_int(sum, "FAILED");
@@ -134,12 +197,12 @@ int cli_follow_array(cli_ctx *c, const char *id, json_t **final)
                 n += snprintf(line + n, sizeof line - (size_t)n, " %s %lld", order[k],
                               cli_int(sum, order[k]));
         if (strcmp(line, last) != 0) {
-            fprintf(stderr, tty ? "\r%s\033[K" : "%s\n", line);
+            fprintf(stderr, tty && !once ? "\r%s\033[K" : "%s\n", line);
             fflush(stderr);
             snprintf(last, sizeof last, "%s", line);
         }
-        if (cli_status_done(json_string_value(json_object_get(job, "status")))) {
-            if (tty) fputc('\n', stderr);
+        if (once || cli_status_done(json_string_value(json_object_get(job, "status")))) {
+            if (tty && !once) fputc('\n', stderr);
             *final = job;
             return 0;
         }
@@ -186,7 +249,7 @@ int cli_run(int argc, char **argv)
             int used = cli_submit_option(&c, o, optarg, req);
             if (used < 0) goto done;
             if (!used) {
-                rc = cli_option_error(&c, o, argv);
+                rc = cli_option_error(&c, o, argv, opts);
                 goto done;
             }
             /* A size given for an image becomes its definition's (ensure_definition). */
@@ -225,18 +288,18 @@ int cli_run(int argc, char **argv)
     char *id = xstrdup(json_string_value(json_object_get(resp, "jobId")) ?: "");
     json_decref(resp);
     fprintf(stderr, "%s: job %s submitted to queue %s\n", c.prog, id, queue);
-    if (json_object_get(req, "arrayProperties")) rc = cli_follow_array(&c, id, &job);
-    else rc = cli_follow_log(&c, id, 0, 1, &job);
+    int array = json_object_get(req, "arrayProperties") != NULL;
+    /* With --json, stdout is the job's description alone: the log goes to stderr, as text. */
+    if (array) rc = cli_follow_array(&c, id, 0, &job);
+    else rc = cli_follow_log(&c, id, 0, CLI_LOG_FOLLOW | CLI_LOG_UNTIL_STUCK |
+                                          (c.json ? CLI_LOG_TO_STDERR : 0), &job);
     if (rc == 0) {
         const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
-        const char *reason = json_string_value(json_object_get(job, "statusReason"));
-        rc = json_object_get(req, "arrayProperties")
-                 ? (strcmp(status, "SUCCEEDED") == 0 ? 0 : 1)
-                 : exit_code_of(job);
+        if (!cli_status_done(status)) rc = give_up(&c, id, job);
+        else if (array) rc = strcmp(status, "SUCCEEDED") == 0 ? 0 : 1;
+        else rc = exit_code_of(job);
         if (c.json) cli_print_json(job);
-        else
-            fprintf(stderr, "%s: job %s %s%s%s (exit code %d)\n", c.prog, id, status,
-                    reason ? ": " : "", reason ? reason : "", rc);
+        else if (cli_status_done(status)) say_end(&c, id, job, array);
     }
     free(id);
 done:

@@ -133,7 +133,7 @@ int cli_jobs(int argc, char **argv)
         case O_ALL: all = 1; break;
         case O_ARRAY: array = optarg; break;
         case O_NAME: pattern = optarg; break;
-        default: return cli_option_error(&c, o, argv);
+        default: return cli_option_error(&c, o, argv, opts);
         }
     }
     if (optind < argc)
@@ -343,7 +343,7 @@ int cli_describe(int argc, char **argv)
             fputs(describe_help, stdout);
             return 0;
         }
-        return cli_option_error(&c, o, argv);
+        return cli_option_error(&c, o, argv, opts);
     }
     if (optind == argc)
         return cli_usage_error(&c, "give at least one job id (`barge jobs --queue Q` lists "

@@ -23,6 +23,17 @@ int cli_parse_count(const char *s, long *out)
     return 0;
 }
 
+int cli_parse_seq(const char *s, long long *out)
+{
+    if (!s || !isdigit((unsigned char)*s)) return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 0) return -1;
+    *out = v;
+    return 0;
+}
+
 int cli_parse_decimal(const char *s)
 {
     if (!s || !isdigit((unsigned char)*s)) return -1;
@@ -61,8 +72,8 @@ int cli_parse_dependency(const char *s, char **job_id, const char **type)
         *type = "N_TO_N";
         n = (size_t)(colon - s);
     } else if (colon && strcasecmp(colon + 1, "SEQUENTIAL") == 0) {
-        *type = "SEQUENTIAL";
-        n = (size_t)(colon - s);
+        /* AWS's SEQUENTIAL is {"type": "SEQUENTIAL"} alone: an array's children in turn. */
+        return -2;
     } else if (colon && (colon[1] == '\0' || !isdigit((unsigned char)colon[1]))) {
         /* Only an array index or a known type may follow the last colon: "ID:n_to_m" is a typo
          * that would otherwise be sent as a job id nobody has. */

@@ -9,14 +9,17 @@
 
 /* A decimal integer from 1 to INT_MAX with nothing around it; returns 0, or -1. */
 int cli_parse_count(const char *s, long *out);
+/* A decimal integer from 0 to the largest 64-bit one (an event's number); returns 0, or -1. */
+int cli_parse_seq(const char *s, long long *out);
 /* A positive decimal number such as "2" or "0.5" (vCPUs may be fractional); returns 0, or -1. */
 int cli_parse_decimal(const char *s);
 /* "KEY=VALUE" with a non-empty key; the value may be empty and may hold '='.  Fresh strings in
  * *key and *value; returns 0, or -1. */
 int cli_parse_kv(const char *s, char **key, char **value);
-/* A --depends-on value: "JOBID", "JOBID:N_TO_N", "JOBID:SEQUENTIAL" or "SEQUENTIAL" alone (the
+/* A --depends-on value: "JOBID", "JOBID:N_TO_N" or "SEQUENTIAL" alone, as AWS takes them (the
  * type is case-insensitive).  An array child's id ("PARENT:3") keeps its colon.  *job_id is a
- * fresh string or NULL, *type a constant or NULL; returns 0, or -1. */
+ * fresh string or NULL, *type a constant or NULL; returns 0, -2 for "JOBID:SEQUENTIAL" (a
+ * SEQUENTIAL dependency names no job), or -1. */
 int cli_parse_dependency(const char *s, char **job_id, const char **type);
 /* The job status named by s in any case ("running"), as AWS spells it; NULL if none. */
 const char *cli_job_status(const char *s);

@@ -78,7 +78,7 @@ int cli_usage(int argc, char **argv)
         case 'h': fputs(usage_help, stdout); return 0;
         case O_QUEUE: queue = optarg; break;
         case O_BY: by = optarg; break;
-        default: return cli_option_error(&c, o, argv);
+        default: return cli_option_error(&c, o, argv, opts);
         }
     }
     if (strcmp(by, "definition") != 0 && strcmp(by, "queue") != 0 &&

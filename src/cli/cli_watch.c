@@ -12,14 +12,15 @@
 
 static const char watch_help[] =
     "usage: barge watch QUEUE [--every SECONDS] [--once]\n"
-    "       barge watch --array JOBID\n"
+    "       barge watch --array JOBID [--once]\n"
     "\n"
     "A live view, redrawn every few seconds until interrupted: a queue's jobs by status\n"
     "(array children apart) and the first jobs in the order they will be placed; or an\n"
-    "array job's children by status until all have ended.\n"
+    "array job's children by status until all have ended, a line on stderr.\n"
     "\n"
     "options:\n"
-    "  --array JOBID      watch an array job's children instead of a queue\n"
+    "  --array JOBID      watch an array job's children instead of a queue; with --json,\n"
+    "                     its description is printed when it has ended (with --once, now)\n"
     "  --every SECONDS    how often to redraw (default 2)\n"
     "  --once             draw once and exit (for scripts)\n"
     "\n" CLI_COMMON_HELP;
@@ -63,7 +64,6 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
         printf("  %s  (in line since %s)\n",
                cli_arn_name(json_string_value(json_object_get(j, "jobArn")) ?: "?"), since);
     }
-    fflush(stdout);
     json_decref(resp);
     return 0;
 }
@@ -96,7 +96,7 @@ int cli_watch(int argc, char **argv)
                                            "more (got '%s')", optarg);
             break;
         case O_ONCE: once = 1; break;
-        default: return cli_option_error(&c, o, argv);
+        default: return cli_option_error(&c, o, argv, opts);
         }
     }
     if (!array && optind + 1 != argc)
@@ -107,12 +107,18 @@ int cli_watch(int argc, char **argv)
     if (rc) return rc;
     if (array) {
         json_t *job = NULL;
-        rc = cli_follow_array(&c, array, &job);
+        rc = cli_follow_array(&c, array, once, &job);
+        if (rc == 0 && c.json) cli_print_json(job);
         json_decref(job);
     } else {
         int clear = !once && !c.json && isatty(STDOUT_FILENO);
         for (;;) {
             if ((rc = draw_queue(&c, argv[optind], clear)) != 0 || once) break;
+            /* Nobody reads any more (a closed pipe): stop; cli_main says why. */
+            if (cli_flush(1) < 0) {
+                rc = 1;
+                break;
+            }
             struct timespec ts = {every, 0};
             nanosleep(&ts, NULL);
         }

@@ -30,8 +30,8 @@ void http_guard_stop(void);
 /* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callback. */
 void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                        enum MHD_ConnectionNotificationCode code);
-/* libmicrohttpd's MHD_OPTION_URI_LOG_CALLBACK: a request line is in.  Returns NULL (the
- * request's context starts empty). */
+/* For libmicrohttpd's MHD_OPTION_URI_LOG_CALLBACK (through the front end's own): a request line
+ * is in.  Returns NULL. */
 void *http_guard_request_line(void *cls, const char *uri, struct MHD_Connection *c);
 /* 1 when the request now being received is past its deadline. */
 int http_guard_late(struct MHD_Connection *c);

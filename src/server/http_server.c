@@ -486,16 +486,34 @@ static void serve_logs(http_req *r, const char *url, const char *method)
     workq_submit(strcmp(r->op->path, "/") == 0 ? log_reads : log_uploads, &r->work);
 }
 
+/* A request target holding an encoded NUL ("%00"): libmicrohttpd decodes it, and the path that
+ * reaches on_request ends there ("/v1/submitjob%00zzz" would be served as SubmitJob).  The request
+ * line's callback marks such a request with this context, which on_request refuses. */
+static char nul_in_target;
+
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    http_guard_request_line(cls, uri, conn);
+    return strcasestr(uri, "%00") ? &nul_in_target : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
     http_req *r = *con_cls;
-    if (!r) {
+    if (!r || *con_cls == &nul_in_target) {
+        int nul = *con_cls == &nul_in_target;
         r = xcalloc(1, sizeof *r);
         r->conn = conn;
         *con_cls = r;
+        if (nul) {
+            set_answer(r, 400, "ClientException",
+                       "%.10s: the request's path or query holds an encoded NUL (%%00), which no "
+                       "name or parameter may contain", method);
+            return send_answer(r);
+        }
         if (http_guard_late(conn)) {
             /* Headers that took longer than the whole request may: answered, and the
              * connection closed without reading a body. */
@@ -512,6 +530,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return http_console_answer(conn, url);
         }
         r->op = api_route(method, url);
+        /* Load balancers probe with HEAD too; libmicrohttpd sends the answer's headers alone. */
+        if (!r->op && strcmp(method, "HEAD") == 0 && strcmp(url, "/healthz") == 0)
+            r->op = api_route("GET", url);
         if (!r->op) /* log reads and the agent's log upload: see serve_logs */
             r->op = api_logs_route(
                 method, url, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"));
@@ -586,7 +607,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     http_guard_answered(conn);
     http_req *r = *con_cls;
-    if (!r) return;
+    if (!r || *con_cls == &nul_in_target) return;
     auth_principal_release(r->who); /* temporary credentials may be revoked from now on */
     buf_free(&r->body);
     free(r->resp);
@@ -691,7 +712,7 @@ int http_start(const char *host, int port, int threads, char **err)
         /* One address may not take all of them (docs/operations.md). */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)barge_cfg.max_conns_per_addr,
         MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, NULL, MHD_OPTION_URI_LOG_CALLBACK,
-        http_guard_request_line, NULL,
+        on_request_line, NULL,
         /* libmicrohttpd clears a connection's memory pool for every request; AWS requests and
          * their headers are small, and bodies stream through in pieces, so 16 KiB (instead of
          * 32) halves that cost on the submit path. */

@@ -11,7 +11,9 @@
 
 /* How long one poll of the stream waits for an event before writing a keep-alive comment. */
 #define SSE_WAIT_S 15
-#define SSE_BATCH 1000
+/* Events a poll: a stream's answer stays in memory until its client reads it, so a client that
+ * stops reading holds one poll's worth (api_events.c also bounds it by bytes). */
+#define SSE_BATCH 100
 
 typedef struct sse {
     core_call call; /* first member: the core hands it back to done() */

@@ -8,6 +8,7 @@ skips.
 """
 import json
 import os
+import shlex
 import subprocess
 import time
 import unittest
@@ -27,6 +28,24 @@ def barge(*args, endpoint=None, timeout=60, env=None):
     p = subprocess.run([BARGE] + list(args), capture_output=True, text=True, env=e,
                        timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+def barge_sh(shell_tail, *args, endpoint=None, timeout=60):
+    """Runs barge through sh, its stdout sent as shell_tail says ("| head -1", ">/dev/full",
+    ">&-"), with SIGPIPE ignored as some shells and services leave it; returns (exit code of
+    barge, stdout, stderr)."""
+    e = dict(os.environ)
+    for k in ("BARGE_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+              "AWS_REGION", "AWS_DEFAULT_REGION"):
+        e.pop(k, None)
+    if endpoint:
+        e["BARGE_ENDPOINT"] = endpoint
+    cmd = " ".join(shlex.quote(a) for a in [BARGE] + list(args))
+    script = "trap '' PIPE; %s %s; echo \"barge-rc=${PIPESTATUS[0]}\" >&2" % (cmd, shell_tail)
+    p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=e,
+                       timeout=timeout)
+    err, _, rc = p.stderr.rpartition("barge-rc=")
+    return int(rc), p.stdout, err
 
 
 def jobs_api_missing(server):
@@ -90,6 +109,25 @@ class Usage(unittest.TestCase):
             (["terminate"], "give the id of the job to terminate"),
             (["cancel", "x", "--reason", ""], "--reason"),
             (["jobs", "--queue", "q", "--endpoint", "localhost:8900"], "not a URL"),
+            (["jobs", "--queue", "q", "--endpoint", "http://127.0.0.1:99999"], "not a URL"),
+            (["jobs", "--queue", "q", "--endpoint", "http://[::1"], "not a URL"),
+            (["jobs", "--queue", "q", "--endpoint", "http://h:"], "not a URL"),
+            (["jobs", "--queue", "q", "--region", ""], "--region must be a region"),
+            # A short option in a group is named, not the word before it.
+            (["logs", "-xf", "JOB"], "unknown option '-x'"),
+            (["run", "-qh"], "unknown option '-q'"),
+            (["jobs", "--json=1"], "--json takes no value"),
+            (["logs", "--follow=yes", "x"], "--follow takes no value"),
+            (["jobs", "--a"], "'--a' is ambiguous: it matches --all, --array"),
+            (["events", "--status", ""], "--status takes statuses"),
+            (["events", "--status", ",,,"], "--status takes statuses"),
+            (["events", "--status", "running,done"], "'done' is not a job status"),
+            (["events", "--after", "-1"], "--after"),
+            (["submit", "--queue", "q", "--definition", "d", "--depends-on", "x:SEQUENTIAL"],
+             "a SEQUENTIAL dependency names no job"),
+            (["fleet", "list", "extra"], "unexpected argument 'extra'"),
+            (["fleet", "drain", "--compute-environment", "ce", "i-1"],
+             "--compute-environment only narrows `barge fleet list`"),
         ]
         for args, fragment in cases:
             rc, out, err = barge(*args)
@@ -107,11 +145,33 @@ class Usage(unittest.TestCase):
             self.assertEqual(out, "")
             self.assertIn(url, err)
             self.assertIn("barge server --dev", err)
+        # Several ids, one server that cannot be reached: said once, not once per id.
+        rc, out, err = barge("cancel", "a", "b", "c", endpoint=url)
+        self.assertEqual((rc, out), (1, ""))
+        self.assertEqual(err.count("cannot reach"), 1, err)
         # --endpoint wins over $BARGE_ENDPOINT.
         rc, _, err = barge("jobs", "--queue", "q", "--endpoint", url + "/",
                            endpoint="http://127.0.0.1:1")
         self.assertEqual(rc, 1)
         self.assertIn(url, err)
+
+
+    def test_control_characters_never_reach_the_headers(self):
+        """The region and the credentials go into every request's headers: a CR or LF in one
+        would add a header of its own, so they are refused before any request is made."""
+        url = "http://127.0.0.1:%d" % free_port()
+        for env, name in (({"AWS_REGION": "us-east-1\r\nX-Injected: 1"}, "$AWS_REGION"),
+                          ({"AWS_DEFAULT_REGION": "eu\n"}, "$AWS_DEFAULT_REGION"),
+                          ({"AWS_ACCESS_KEY_ID": "AKID\r\nX: y"}, "$AWS_ACCESS_KEY_ID"),
+                          ({"AWS_SECRET_ACCESS_KEY": "s\x01"}, "$AWS_SECRET_ACCESS_KEY"),
+                          ({"AWS_SESSION_TOKEN": "tok\nen"}, "$AWS_SESSION_TOKEN")):
+            rc, out, err = barge("jobs", "--queue", "q", endpoint=url, env=env)
+            self.assertEqual((rc, out), (2, ""), env)
+            self.assertIn(name, err)
+            self.assertNotIn("cannot reach", err)
+        rc, _, err = barge("jobs", "--queue", "q", "--region", "a\r\nb", endpoint=url)
+        self.assertEqual(rc, 2)
+        self.assertIn("--region must be", err)
 
 
 class Jobs(ServerTestCase):
@@ -278,6 +338,51 @@ class Jobs(ServerTestCase):
         self.assertEqual(self.describe(a)["statusReason"], "Terminated by barge CLI")
         self.assertIn("status        FAILED: Terminated by barge CLI", self.ok("describe", a))
 
+    def test_output_that_cannot_be_written_is_a_failure(self):
+        """A full disk or a closed stdout: the command says so and exits 1, and a job submitted
+        whose id could not be printed is named on stderr."""
+        rc, out, err = barge_sh(">/dev/full", "submit", "--queue", "idle", "--definition",
+                                "hello", endpoint=self.server.url)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("barge: writing the output failed: No space left on device", err)
+        job_id = err.split("job ", 1)[1].split()[0]
+        self.assertEqual(self.describe(job_id)["jobName"], "hello")
+        for args in (["jobs", "--queue", "idle", "--all"], ["describe", job_id, "--json"],
+                     ["events"]):
+            for tail in (">/dev/full", ">&-"):
+                rc, _, err = barge_sh(tail, *args, endpoint=self.server.url)
+                self.assertEqual(rc, 1, (args, tail, err))
+                self.assertIn("writing the output failed", err)
+
+    def test_followers_stop_when_nobody_reads(self):
+        """With SIGPIPE ignored, a write to a pipe whose reader has gone fails (EPIPE) rather
+        than killing barge: `events -f` and `watch` stop then instead of following for no
+        one."""
+        self.submit("--name", "followed")
+        for args in (["events", "-f"], ["watch", "idle", "--every", "1"]):
+            rc, out, err = barge_sh("| head -1", *args, endpoint=self.server.url)
+            self.assertEqual(rc, 1, (args, err))
+            self.assertEqual(len(out.splitlines()), 1, out)
+            self.assertIn("writing the output failed: Broken pipe", err)
+
+    def test_events_filter_by_status_in_any_case_after_any_number(self):
+        job_id, _ = self.submit("--name", "evented")
+        self.wait_status(lambda: self.describe(job_id)["status"], "RUNNABLE")
+        out = self.ok("events", "--status", "runnable,Pending", "--json")
+        statuses = {json.loads(l)["detail"]["status"] for l in out.splitlines()}
+        self.assertEqual(statuses, {"RUNNABLE", "PENDING"})
+        # Event numbers are 64-bit.
+        rc, out, err = self.cli("events", "--after", "4294967296")
+        self.assertEqual((rc, out), (0, ""), err)
+
+    def test_depends_on_sequential_names_no_job(self):
+        job_id, _ = self.submit("--array-size", "3", "--depends-on", "sequential")
+        self.assertEqual(self.describe(job_id)["dependsOn"], [{"type": "SEQUENTIAL"}])
+        rc, out, err = self.cli("submit", "--queue", "idle", "--definition", "hello",
+                                "--array-size", "3", "--depends-on", job_id + ":SEQUENTIAL")
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("--depends-on SEQUENTIAL", err)
+
     def test_logs_of_a_job_that_has_not_started(self):
         a, _ = self.submit()
         rc, out, err = self.cli("logs", a)
@@ -415,6 +520,15 @@ class RunningJobs(ServerTestCase):
         row = [l for l in out.splitlines() if l.startswith(job_id)][0]
         self.assertEqual(row.split()[-1], "3")
         self.assertRegex(row.split()[-2], r"^\d")
+
+    def test_logs_follow_stops_when_nobody_reads(self):
+        job_id = self.submit("echo first; sleep 300")
+        try:
+            rc, out, err = barge_sh("| head -1", "logs", "-f", job_id, endpoint=self.server.url)
+            self.assertEqual((rc, out), (1, "first\n"), err)
+            self.assertIn("writing the output failed: Broken pipe", err)
+        finally:
+            self.cli("terminate", job_id)
 
     def test_terminate_stops_a_running_job_and_cancel_explains_why_it_does_not(self):
         job_id = self.submit("echo started; sleep 300")

@@ -3,6 +3,7 @@ environment `local` (sized to the machine) and queue `default`; `barge run --ima
 COMMAND` makes or reuses a job definition, submits, prints the log and exits with the job's exit
 code (an array shows its children's progress); `barge explain JOB` says why a job is where it
 is, following its dependencies."""
+import json
 import os
 
 from harness import Server
@@ -65,6 +66,65 @@ class FirstStart(JobsCase):
         self.assertEqual(rc, 1, err)
         self.assertIn("FAILED 1", err)
 
+    def test_run_prints_every_attempt_in_order(self):
+        """Attempts that start and end between two polls of the job are printed too."""
+        rc, out, err = self.cli("run", "--image", "busybox", "--attempts", "4", "--", "sh",
+                                "-c", "echo try-$AWS_BATCH_JOB_ATTEMPT; exit 7")
+        self.assertEqual(rc, 7, err)
+        self.assertEqual(out.splitlines(), ["try-1", "try-2", "try-3", "try-4"])
+
+    def test_run_json_prints_one_document(self):
+        rc, out, err = self.cli("run", "--image", "busybox", "--json", "--", "sh", "-c",
+                                "echo to stderr; exit 3")
+        self.assertEqual(rc, 3, err)
+        job = json.loads(out)
+        self.assertEqual((job["status"], job["container"]["exitCode"]), ("FAILED", 3))
+        self.assertIn("to stderr\n", err)
+
+    def test_run_stops_a_job_that_can_never_start(self):
+        """More vCPUs than any compute environment can have: the job waits RUNNABLE for ever
+        (MISCONFIGURATION:...), so barge run says why, ends the job it made, and exits 1."""
+        too_many = str(4 * max(2, os.cpu_count()))
+        rc, out, err = self.cli("run", "--image", "busybox", "--vcpus", too_many, "--", "true")
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("cannot start: MISCONFIGURATION:", err)
+        self.assertIn("terminated job", err)
+        job_id = err.split("terminated job ", 1)[1].split(",")[0]
+        self.assertEqual(self.wait_job(job_id)["status"], "FAILED")
+
+    def test_run_of_a_job_that_could_not_start_says_why(self):
+        rc, _, err = self.cli("run", "--image", "busybox", "--", "/nonexistent/cmd")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("FAILED: Task failed to start (CannotStartContainerError: ", err)
+        self.assertIn("/nonexistent/cmd", err)
+        self.assertIn("it has no exit code", err)
+        self.assertNotIn("exit code 1", err)
+
+    def test_explain_sequential_and_n_to_n_children(self):
+        """An array's SEQUENTIAL entry names no job; its child i waits for child i-1, and a
+        child of an N_TO_N array for the child of the same index."""
+        first = self.submit("explained-blocker", queue="parked")
+        seq = self.submit("explained-seq", queue="parked", arrayProperties={"size": 3},
+                          dependsOn=[{"type": "SEQUENTIAL"}, {"jobId": first}])
+        rc, out, err = self.cli("explain", seq)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("its children run one after another (SEQUENTIAL)", out)
+        self.assertIn("it waits for 1 dependency to succeed:", out)
+        self.assertRegex(out, r"\n\s+job %s \(explained-blocker\)" % first)
+        rc, out, err = self.cli("explain", seq + ":2")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("it waits for 2 dependencies to succeed:", out.splitlines()[1])
+        self.assertIn("(SEQUENTIAL: it waits for the child before it)", out)
+        self.assertRegex(out, r"\n\s+job %s:1 \(explained-seq\)" % seq)
+        self.assertRegex(out, r"\n\s+job %s:0 \(explained-seq\)" % seq)
+        arr = self.submit("explained-arr", queue="parked", arrayProperties={"size": 2})
+        arr2 = self.submit("explained-arr2", queue="parked", arrayProperties={"size": 2},
+                           dependsOn=[{"jobId": arr, "type": "N_TO_N"}])
+        rc, out, err = self.cli("explain", arr2 + ":1")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("(N_TO_N: it waits for the child of the same index)", out)
+        self.assertRegex(out, r"\n\s+job %s:1 \(explained-arr\) is RUNNABLE" % arr)
+
     def test_run_with_a_definition_and_usage_errors(self):
         rc, out, err = self.cli("run", "--queue", "q", "--definition", "jd", "--", "sh", "-c",
                                 "echo from jd")
@@ -122,6 +182,23 @@ class Watch(JobsCase):
         rc, _, err = self.cli("watch")
         self.assertEqual(rc, 2)
         self.assertIn("give one job queue", err)
+
+    def test_watch_array_refuses_other_jobs_and_honours_once_and_json(self):
+        plain = self.submit("watched-plain", queue="parked")
+        rc, _, err = self.cli("watch", "--array", plain, timeout=30)
+        self.assertEqual(rc, 2)
+        self.assertIn("is not an array job", err)
+        arr = self.submit("watched-waiting", queue="parked", arrayProperties={"size": 2})
+        rc, _, err = self.cli("watch", "--array", arr + ":0", timeout=30)
+        self.assertEqual(rc, 2)
+        self.assertIn("a child of an array job", err)
+        self.wait_status(lambda: self.job(arr + ":1")["status"], "RUNNABLE")
+        rc, out, err = self.cli("watch", "--array", arr, "--once", timeout=30)
+        self.assertEqual((rc, out), (0, ""), err)
+        self.assertEqual(err, "[........................................] 0/2 RUNNABLE 2\n")
+        rc, out, err = self.cli("watch", "--array", arr, "--once", "--json", timeout=30)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["arrayProperties"]["statusSummary"]["RUNNABLE"], 2)
 
 
 class Usage(JobsCase):

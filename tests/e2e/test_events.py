@@ -212,6 +212,59 @@ class Events(JobsCase):
         self.assertEqual([e["detail"]["status"] for e in evs if e["detail"]["jobId"] == jid],
                          ["SUCCEEDED"])
 
+    def test_positions_out_of_range_and_answers_bounded_in_bytes(self):
+        # A negative position is refused, by the poll and by the stream.
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents", {"after": -5})
+        self.assertEqual(status, 400, body)
+        self.assertIn("after", body["message"])
+        status, _, body = self.server.raw("GET", "/barge/v1/events?after=-1")
+        self.assertEqual(status, 400, body)
+        # A position past the newest event (kept from before the data directory was made anew)
+        # starts from now on: the next event comes, none before it is skipped.
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents", {"queue": "q"})
+        newest = body["lastSeq"]
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents",
+                                          {"queue": "q", "after": 10 ** 12})
+        self.assertEqual((status, body["events"], body["lastSeq"]), (200, [], newest), body)
+        got = {}
+        t = threading.Thread(target=lambda: got.setdefault("a", self.server.raw(
+            "POST", "/barge/v1/getevents", {"queue": "q", "after": 10 ** 12, "wait": 20})))
+        t.start()
+        jid = self.submit("after-the-future", command="true")
+        t.join(25)
+        self.assertFalse(t.is_alive(), "a poll from past the newest event waited past its job")
+        self.assertEqual(got["a"][2]["events"][0]["event"]["detail"]["jobId"], jid)
+        self.wait_job(jid)
+        # Large events: an answer holds about 2 KiB a wanted event however large they are, and
+        # paging on from its lastSeq loses none.
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents", {"queue": "q"})
+        start = body["lastSeq"]
+        big = {"E%d" % i: "x" * 1000 for i in range(20)}
+        jids = [self.submit("large-%d" % i, command="true", env=big) for i in range(12)]
+        self.wait_jobs(jids, timeout=60)
+        after, pages, seqs = start, [], []
+        while True:
+            status, _, body = self.server.raw("POST", "/barge/v1/getevents",
+                                                {"queue": "q", "after": after, "max": 10})
+            self.assertEqual(status, 200, body)
+            if not body["events"]:
+                break
+            pages.append((len(body["events"]), len(json.dumps(body))))
+            seqs += [e["seq"] for e in body["events"]]
+            self.assertEqual(body["lastSeq"], body["events"][-1]["seq"])
+            after = body["lastSeq"]
+        self.assertTrue(all(n < 10 for n, _ in pages[:-1]), pages)
+        self.assertTrue(all(size < 10 * 2048 + 40000 for _, size in pages), pages)
+        self.assertEqual(seqs, sorted(set(seqs)))
+        mine = {}
+        # Every event of every job, PENDING to SUCCEEDED, came through the pages.
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents",
+                                          {"queue": "q", "after": start, "max": 1000})
+        for e in body["events"]:
+            mine.setdefault(e["event"]["detail"]["jobId"], []).append(e["seq"])
+        self.assertEqual(sorted(s for v in mine.values() for s in v), seqs)
+        self.assertEqual(set(mine), set(jids))
+
 
 class Receiver:
     """An HTTP endpoint that records what is POSTed to it; behaviour(n) decides the answer to

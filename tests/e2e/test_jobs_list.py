@@ -145,6 +145,11 @@ class ListJobs(JobsCase):
                          ["arr", "beta-1", "beta-2", "gamma"])
         self.assertEqual(self.names(jobQueue="listq", filters=[
             {"name": "AFTER_CREATED_AT", "values": [str(self.end + 1000)]}]), [])
+        # 0 is a time like any other: nothing was made before the epoch, everything after.
+        self.assertEqual(self.names(jobQueue="listq", filters=[
+            {"name": "BEFORE_CREATED_AT", "values": ["0"]}]), [])
+        self.assertEqual(len(self.names(jobQueue="listq", filters=[
+            {"name": "AFTER_CREATED_AT", "values": ["0"]}])), 9)
 
     def test_filter_refusals(self):
         for flt, frag in (([{"name": "JOB_COLOR", "values": ["x"]}], "filters[0].name"),

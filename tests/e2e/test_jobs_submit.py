@@ -192,6 +192,9 @@ class SubmitRefusals(JobsCase):
         self.refused("jobQueue", "nope", queue="nope")
         self.refused("jobQueue", "DISABLED", queue="off")
         self.refused("jobQueue", queue=arn("compute-environment", "ce"))
+        # An ARN names the queue whatever its region and account (docs/decisions.md, "ARNs").
+        self.assertRegex(self.submit("here", queue="arn:aws:batch:eu-west-1:999999999999:"
+                                                   "job-queue/parked"), UUID_RE)
 
     def test_share_identifier(self):
         # Required on a fair-share queue, refused on a first-in-first-out one (AWS's rule).

@@ -198,6 +198,14 @@ class LogsApi(ServerTestCase):
         self.assertClientError(self.logs.filter_log_events, "filterPattern",
                                code="InvalidParameterException", logGroupName=GROUP,
                                filterPattern="{ $.level = 1 }")
+        # A quoted phrase left open is refused, not taken as a pattern that matches every line.
+        for pattern in ('"', 'ERROR "disk', '"disk full'):
+            self.assertClientError(self.logs.filter_log_events, "not closed",
+                                   code="InvalidParameterException", logGroupName=GROUP,
+                                   filterPattern=pattern)
+        out = self.logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="filt/",
+                                          filterPattern='"disk full"')
+        self.assertEqual([e["message"] for e in out["events"]], ["ERROR disk full"])
         self.assertClientError(self.logs.filter_log_events, code="InvalidParameterException",
                                logGroupName=GROUP, logStreamNames=["a"],
                                logStreamNamePrefix="a")

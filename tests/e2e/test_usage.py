@@ -83,7 +83,10 @@ class GetUsage(JobsCase):
 
     def test_pages_add_up_to_the_jobs_descriptions(self):
         ids = [self.submit("u%d" % i, queue="sums", definition="jd" if i % 2 else "jd-other",
-                           command="dd if=/dev/zero of=/dev/null bs=1M count=8 2>/dev/null",
+                           # Held at least 0.1 s: a job that ends within the millisecond
+                           # it started has held 0 vCPU-seconds.
+                           command="dd if=/dev/zero of=/dev/null bs=1M count=8 2>/dev/null; "
+                                   "sleep 0.1",
                            tags={"team": "red" if i % 3 else "blue"} if i < 5 else {})
                for i in range(6)]
         ids.append(self.submit("arr", queue="sums", command="true", arrayProperties={"size": 3},

@@ -231,9 +231,41 @@ class BadBodies(WireCase):
         body = b'{"computeEnvironments": ' + b"[" * 1000 + b"]" * 1000 + b"}"
         self.post("describecomputeenvironments", body,
                   "computeEnvironments[0]: expected a string, got a list")
-        # Under a member no shape names, it is ignored like any unknown member.
+        # Under a member no shape names, it is dropped like any unknown member.
         body = b'{"extra": ' + b"[" * 1000 + b"]" * 1000 + b"}"
         self.ok("describecomputeenvironments", body)
+
+    def test_unknown_members_are_dropped_at_every_level(self):
+        # As AWS drops what its model does not define: nothing made up is stored and described
+        # back.  A member nested 1,500 deep, kept, once made every DescribeJobDefinitions fail
+        # in Python's JSON reader (RecursionError), for every client of the server.
+        deep = "[" * 1500 + "]" * 1500
+        body = ('{"computeEnvironmentName": "poison", "type": "MANAGED", "computeResources": '
+                '{"type": "EC2", "maxvCpus": 2, "instanceTypes": ["optimal"], "subnets": [], '
+                '"securityGroupIds": [], "x": %s}}' % deep)
+        self.ok("createcomputeenvironment", body.encode())
+        body = ('{"jobDefinitionName": "poison", "type": "container", "containerProperties": '
+                '{"image": "busybox", "command": ["true"], "zzz": %s, "resourceRequirements": '
+                '[{"type": "VCPU", "value": "1", "extra": 1}, {"type": "MEMORY", "value": "64"}],'
+                ' "environment": [{"name": "A", "value": "b", "odd": {"deep": %s}}]}, '
+                '"retryStrategy": {"attempts": 2, "what": %s}, "timeout": '
+                '{"attemptDurationSeconds": 100, "huh": 1}}' % (deep, deep, deep))
+        self.ok("registerjobdefinition", body.encode())
+        batch = self.server.client()
+        ce = batch.describe_compute_environments(computeEnvironments=["poison"])
+        self.assertNotIn("x", ce["computeEnvironments"][0]["computeResources"])
+        jd = batch.describe_job_definitions(jobDefinitionName="poison")["jobDefinitions"][0]
+        self.assertNotIn("zzz", jd["containerProperties"])
+        self.assertEqual(jd["containerProperties"]["environment"], [{"name": "A", "value": "b"}])
+        self.assertEqual(jd["containerProperties"]["resourceRequirements"][0],
+                         {"type": "VCPU", "value": "1"})
+        self.assertEqual(jd["retryStrategy"], {"attempts": 2})
+        self.assertEqual(jd["timeout"], {"attemptDurationSeconds": 100})
+        # What a shape takes as anything (a handler reads it or refuses it itself) is bounded.
+        body = ('{"jobDefinitionName": "poison2", "type": "container", "containerProperties": '
+                '{"image": "busybox"}, "ecsProperties": %s}' % ("[" * 40 + "]" * 40))
+        self.post("registerjobdefinition", body.encode(), "ecsProperties",
+                  "nested more than 32 levels deep")
 
 
 class Routing(WireCase):
@@ -251,6 +283,33 @@ class Routing(WireCase):
             self.assertError(status, headers, body, method, "/v1/describecomputeenvironments")
         status, headers, body = self.server.raw("POST", "/healthz", {})
         self.assertError(status, headers, body, "no such operation")
+
+    def test_an_encoded_nul_in_the_target_is_refused(self):
+        # libmicrohttpd decodes %00 and the path would end there: "/v1/submitjob%00zzz" was
+        # served as SubmitJob.
+        for path in ("/v1/submitjob%00zzz", "/v1/describejobqueues%00",
+                     "/barge/v1/events?queue=%00x", "/v1/tags/arn%3Aaws%3Abatch%3Aus-east-1%3A"
+                     "123456789012%3Ajob-queue%2Fq%00GARBAGE"):
+            status, headers, body = self.server.raw("POST" if "events" not in path else "GET",
+                                                    path, b"{}" if "events" not in path else None)
+            self.assertError(status, headers, body, "encoded NUL")
+
+    def test_head_of_healthz(self):
+        # Load balancers probe with HEAD: the headers of GET's answer, no body.
+        conn = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+        try:
+            conn.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            got = b""
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        finally:
+            conn.close()
+        head, _, rest = got.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"), got)
+        self.assertEqual(rest, b"")
 
     def test_unknown_json_target(self):
         # CloudWatch Logs style requests name their operation in a header.

@@ -67,10 +67,11 @@ static void test_dependencies(void)
     CHECK_STR(id, "abc");
     CHECK_STR(type, "N_TO_N");
     free(id);
-    CHECK_EQ_INT(cli_parse_dependency("abc:SEQUENTIAL", &id, &type), 0);
-    CHECK_STR(id, "abc");
-    CHECK_STR(type, "SEQUENTIAL");
-    free(id);
+    /* AWS's SEQUENTIAL names no job: the server refuses one that does, so the CLI says so. */
+    CHECK_EQ_INT(cli_parse_dependency("abc:SEQUENTIAL", &id, &type), -2);
+    CHECK(id == NULL);
+    CHECK_EQ_INT(cli_parse_dependency("abc:7:sequential", &id, &type), -2);
+    CHECK(id == NULL);
     /* An array child's id keeps its index. */
     CHECK_EQ_INT(cli_parse_dependency("abc:7", &id, &type), 0);
     CHECK_STR(id, "abc:7");
@@ -87,6 +88,23 @@ static void test_dependencies(void)
     CHECK_EQ_INT(cli_parse_dependency("abc:", &id, &type), -1);
     CHECK_EQ_INT(cli_parse_dependency(":N_TO_N", &id, &type), -1);
     CHECK_EQ_INT(cli_parse_dependency("", &id, &type), -1);
+}
+
+static void test_event_numbers(void)
+{
+    long long n;
+    CHECK_EQ_INT(cli_parse_seq("0", &n), 0);
+    CHECK(n == 0);
+    /* Event numbers are 64-bit: past INT_MAX is fine. */
+    CHECK_EQ_INT(cli_parse_seq("4294967296", &n), 0);
+    CHECK(n == 4294967296LL);
+    CHECK_EQ_INT(cli_parse_seq("9223372036854775807", &n), 0);
+    CHECK(n == 9223372036854775807LL);
+    CHECK_EQ_INT(cli_parse_seq("9223372036854775808", &n), -1);
+    CHECK_EQ_INT(cli_parse_seq("-1", &n), -1);
+    CHECK_EQ_INT(cli_parse_seq(" 1", &n), -1);
+    CHECK_EQ_INT(cli_parse_seq("1x", &n), -1);
+    CHECK_EQ_INT(cli_parse_seq("", &n), -1);
 }
 
 static void test_statuses(void)
@@ -189,6 +207,7 @@ int main(void)
     RUN(test_decimals);
     RUN(test_key_values);
     RUN(test_dependencies);
+    RUN(test_event_numbers);
     RUN(test_statuses);
     RUN(test_times_and_durations);
     RUN(test_arn_names);

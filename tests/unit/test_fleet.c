@@ -146,7 +146,11 @@ static job *submit(const char *id, int vcpus, const char *retry_json)
                              "container", "command", "true", "resourceRequirements", "type",
                              "VCPU", "value", v, "type", "MEMORY", "value", "1024", "dependsOn");
     if (retry_json) json_object_set_new(desc, "retryStrategy", parse(retry_json));
-    return jobs_create(st, jobspec_make(desc), id, 0, json_object_get(desc, "dependsOn"), 1000);
+    /* jobspec_make takes desc: the dependencies are held apart from it. */
+    json_t *deps = json_incref(json_object_get(desc, "dependsOn"));
+    job *j = jobs_create(st, jobspec_make(desc), id, 0, deps, 1000);
+    json_decref(deps);
+    return j;
 }
 
 static const char *status(const char *id)

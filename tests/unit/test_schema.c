@@ -10,8 +10,9 @@
 static char err[600];
 
 /* schema has no free function (shapes live as long as the server); keeping every compiled
- * shape reachable tells the leak checker they are meant to stay. */
-static schema *kept[128];
+ * shape reachable tells the leak checker they are meant to stay (volatile: an array written and
+ * never read is otherwise optimised away, and the shapes with it). */
+static schema *volatile kept[128];
 static int n_kept;
 
 static schema *compile(const char *shape)
@@ -151,6 +152,55 @@ static void test_null_is_absent(void)
     REFUSES("{xs:[{a:i}]}", "{\"xs\": [null]}", "xs[0]: expected an object, got null");
 }
 
+/* Checks text against shape, which must accept it, and returns what is left of it. */
+static json_t *checked(const char *shape, const char *text)
+{
+    json_t *v = json_loads(text, 0, NULL);
+    CHECK(v != NULL);
+    CHECK_EQ_INT(schema_check(compile(shape), v, err, sizeof err), 0);
+    return v;
+}
+
+static char *dumped(json_t *v)
+{
+    static char text[512];
+    char *d = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(text, sizeof text, "%s", d);
+    free(d);
+    json_decref(v);
+    return text;
+}
+
+static void test_unknown_members_are_dropped(void)
+{
+    /* At every level, in lists and behind named shapes, as AWS drops what its model does not
+     * define: a made-up member is never stored nor described back. */
+    schema_define("Env", "[{name:s, value:s}]");
+    CHECK_STR(dumped(checked("{a:s, b:{c:i}, e:@Env}",
+                             "{\"a\": \"x\", \"zz\": [[[1]]], \"b\": {\"c\": 1, \"d\": {}},"
+                             " \"e\": [{\"name\": \"n\", \"value\": \"v\", \"q\": 2}]}")),
+              "{\"a\":\"x\",\"b\":{\"c\":1},\"e\":[{\"name\":\"n\",\"value\":\"v\"}]}");
+    /* An object with nothing named (every member is unknown) is left empty. */
+    CHECK_STR(dumped(checked("{a:{b:s}}", "{\"a\": {\"x\": 1, \"y\": 2}}")), "{\"a\":{}}");
+    /* "{}" is any object, kept as it is; so is a map's every key. */
+    CHECK_STR(dumped(checked("{}", "{\"x\": {\"y\": [1]}}")), "{\"x\":{\"y\":[1]}}");
+    CHECK_STR(dumped(checked("{m:m<s>}", "{\"m\": {\"k\": \"v\", \"j\": \"w\"}}")),
+              "{\"m\":{\"j\":\"w\",\"k\":\"v\"}}");
+}
+
+static void test_anything_is_bounded(void)
+{
+    /* "*" takes any value, up to 32 levels deep. */
+    char deep[200], too_deep[200];
+    snprintf(deep, sizeof deep, "{\"x\": %.*s1%.*s}", 31, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 31,
+             "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+    ACCEPTS("{x:*}", deep);
+    snprintf(too_deep, sizeof too_deep, "{\"x\": %.*s1%.*s}", 32,
+             "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 32, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+    REFUSES("{x:*}", too_deep, "x: nested more than 32 levels deep");
+    ACCEPTS("{x:*}", "{\"x\": {\"a\": [1, {\"b\": \"c\"}]}}");
+}
+
 static void test_named_shapes(void)
 {
     schema_define("Node", "{name:s!, children:[@Node]}");
@@ -196,6 +246,8 @@ int main(void)
     RUN(test_objects_and_required);
     RUN(test_nested_paths);
     RUN(test_null_is_absent);
+    RUN(test_unknown_members_are_dropped);
+    RUN(test_anything_is_bounded);
     RUN(test_named_shapes);
     RUN(test_bad_notation_aborts);
     return 0;

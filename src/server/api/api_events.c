@@ -27,6 +27,8 @@
 #include "server/model/state.h"
 
 #define MAX_DEFAULT 100
+/* What an answer may hold a wanted event, in bytes (collect). */
+#define ANSWER_BYTES_PER_EVENT 2048
 
 typedef struct filter {
     char *queue;       /* NULL: every queue */
@@ -129,7 +131,12 @@ static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t
     size_t bytes = 0;
     rest_cache rc = {0};
     buf scratch = {0};
-    for (; seq <= events_last(ev) && n < f->max; seq++) {
+    /* An answer waits whole in memory until its reader takes it, and old events are described
+     * for their reader alone: about ANSWER_BYTES_PER_EVENT a wanted event, however large the
+     * events are (at least one), bounds both what a reader that never reads holds and what
+     * one that catches up costs the core a poll. */
+    size_t budget = (size_t)f->max * ANSWER_BYTES_PER_EVENT;
+    for (; seq <= events_last(ev) && n < f->max && (!n || bytes < budget); seq++) {
         event_rec *e = events_get(ev, seq);
         last = seq;
         if (!e || !matches(f, e)) continue;
@@ -259,10 +266,16 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp)
     }
     f->max = (int)api_int(req, "max", MAX_DEFAULT);
     f->sse = json_is_true(json_object_get(req, "sse"));
-    /* Absent: from now on. */
+    /* Absent: from now on; and so for a number past the newest event (one kept from before
+     * the data directory was made anew), rather than skipping every event up to it. */
     json_t *a = json_object_get(req, "after");
-    uint64_t after = json_is_integer(a) ? (uint64_t)json_integer_value(a)
-                                        : events_last(c->st->events);
+    if (a && json_integer_value(a) < 0) {
+        free_filter(f);
+        return api_client_error(c, "after: must be an event's id (0 or more), got %lld",
+                                (long long)json_integer_value(a));
+    }
+    uint64_t after = events_last(c->st->events);
+    if (a && (uint64_t)json_integer_value(a) < after) after = (uint64_t)json_integer_value(a);
     json_int_t wait = api_int(req, "wait", 0);
     /* Whether anything is there for it now: what it wants, or a gap to be told of. */
     int gap = after + 1 < events_first(c->st->events) &&

@@ -415,7 +415,9 @@ typedef struct {
 static int parse_filters(api_ctx *c, json_t *req, list_filter *f)
 {
     f->status = -1;
-    f->before = f->after = 0;
+    /* No bound: every time is before INT64_MAX and after INT64_MIN (0 is a time like any). */
+    f->before = INT64_MAX;
+    f->after = INT64_MIN;
     size_t i, nf = json_array_size(json_object_get(req, "filters"));
     if (nf > 1)
         return api_client_error(c, "filters: give one filter; AWS Batch applies one at a time "
@@ -507,8 +509,7 @@ static int matches(const list_filter *f, job *j)
         free(nr);
         if (!ok) return 0;
     }
-    if (f->before && j->created_at >= f->before) return 0;
-    if (f->after && j->created_at <= f->after) return 0;
+    if (j->created_at >= f->before || j->created_at <= f->after) return 0;
     return 1;
 }
 

@@ -6,9 +6,10 @@
  *   s           string              i   integer        b  boolean      f  number
  *   i(LO..HI)   integer in a range  l   long integer
  *   e(A|B|C)    string enumeration  [x] list of x      m<x> map of string to x
- *   {a:x, b:y!} object; "!" marks a required member; members not named are ignored, as AWS does
+ *   {a:x, b:y!} object; "!" marks a required member; members not named are removed, as AWS
+ *               drops what its model does not define ("{}": any object, kept as it is)
  *   @Name       a shape defined with schema_define (may be recursive)
- *   *           anything
+ *   *           anything nested at most 32 levels deep
  *
  * The checker names the offending member by its path ("computeResources.maxvCpus: expected an
  * integer, got a string"), which becomes the ClientException message.  JSON null members are

@@ -58,7 +58,14 @@ static int pattern_parse(const char *s, pattern *p, char **err)
             start = ++s;
             while (*s && *s != '"') s++;
             len = (size_t)(s - start);
-            if (*s == '"') s++;
+            if (*s != '"') {
+                /* CloudWatch Logs refuses such a pattern; matching every line instead would
+                 * answer a typo with the whole log. */
+                pattern_free(p);
+                *err = xstrdup("filterPattern: a quoted phrase is not closed; end it with \"");
+                return LOGSTORE_INVALID;
+            }
+            s++;
         } else {
             while (*s && *s != ' ' && *s != '\t') s++;
             len = (size_t)(s - start);
