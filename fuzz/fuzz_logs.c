@@ -13,12 +13,16 @@
 
 #include "common/log.h"
 #include "server/api/api_logs.h"
+#include "server/base/agent_ident.h"
 #include "server/base/logstore.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static logstore *ls;
+/* The upload is the agent's: it carries the credential of an instance whose running attempts
+ * write to jd/default/a and jd/default/b (other/x and new streams are refused as no attempt's). */
+static char agent_auth[AGENT_IDENT_CRED_MAX + 16];
 static char dir[] = "/tmp/barge-fuzz-logs-XXXXXX";
 
 /* The store's directory goes when the fuzzer ends normally (a crash leaves it, with the input). */
@@ -60,6 +64,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                                              streams[s], ev, 40));
     }
     api_logs_init(ls);
+    char cred[AGENT_IDENT_CRED_MAX + 1];
+    agent_ident_issue("i-fuzz", 0, cred);
+    snprintf(agent_auth, sizeof agent_auth, "Bearer %s", cred);
+    agent_ident_stream_open("i-fuzz", "jd/default/a");
+    agent_ident_stream_open("i-fuzz", "jd/default/b");
     return 0;
 }
 
@@ -76,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              : api_logs_route("POST", "/", target);
     if (!op) return 0;
     api_logs_answer a;
-    api_logs_serve(op, agent ? NULL : target, NULL, nl + 1, size - nlen - 1, &a);
+    api_logs_serve(op, agent ? NULL : target, agent ? agent_auth : NULL, nl + 1, size - nlen - 1,
+                   &a);
     if (!a.body || a.len != strlen(a.body) || (a.status != 200 && !a.err_type)) abort();
     free(a.body);
     return 0;

@@ -10,7 +10,8 @@
 #include "common/mem.h"
 #include "common/util.h"
 
-/* Copies the value of "Name=" up to the next comma or end into out. */
+/* Copies the value of "Name=" up to the next comma or end into out: -1 when there is none,
+ * -2 when it does not fit. */
 static int field(const char *h, const char *name, char *out, size_t outlen)
 {
     size_t nl = strlen(name);
@@ -23,7 +24,8 @@ static int field(const char *h, const char *name, char *out, size_t outlen)
     if (!p) return -1;
     p += nl + 1;
     size_t n = strcspn(p, ", ");
-    if (n == 0 || n >= outlen) return -1;
+    if (n == 0) return -1;
+    if (n >= outlen) return -2;
     memcpy(out, p, n);
     out[n] = '\0';
     return 0;
@@ -44,8 +46,13 @@ int sigv4_parse(const char *header, sigv4_auth *out, char *err, size_t errlen)
         snprintf(err, errlen, "Authorization header: the Credential parameter is missing");
         return -1;
     }
-    if (field(params, "SignedHeaders", out->signed_headers, sizeof out->signed_headers) < 0) {
-        snprintf(err, errlen, "Authorization header: the SignedHeaders parameter is missing");
+    int rc = field(params, "SignedHeaders", out->signed_headers, sizeof out->signed_headers);
+    if (rc < 0) {
+        if (rc == -2)
+            snprintf(err, errlen, "Authorization header: SignedHeaders is longer than %zu "
+                                  "characters", sizeof out->signed_headers - 1);
+        else
+            snprintf(err, errlen, "Authorization header: the SignedHeaders parameter is missing");
         return -1;
     }
     if (field(params, "Signature", out->signature, sizeof out->signature) < 0) {
@@ -363,6 +370,15 @@ int sigv4_sign(const sigv4_request *req, const sigv4_credentials *cred, time_t w
         values[m++] = xstrdup(hs[i].value);
     }
     for (size_t i = 0; i < m; i++) buf_printf(&signed_names, "%s%s", i ? ";" : "", names[i]);
+    /* What a verifier reads back (sigv4_parse) must hold the names. */
+    if (signed_names.len >= sizeof ((sigv4_auth *)0)->signed_headers) {
+        for (size_t i = 0; i < m; i++) free(values[i]);
+        free(names);
+        free(values);
+        snprintf(err, errlen, "sigv4: the signed header names are longer than %zu characters",
+                 sizeof ((sigv4_auth *)0)->signed_headers - 1);
+        goto done;
+    }
     path = sigv4_canonical_request(req->method, req->path, req->query, names,
                                    (const char *const *)values, m, out->payload_sha256);
     for (size_t i = 0; i < m; i++) free(values[i]);

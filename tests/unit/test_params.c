@@ -1,5 +1,8 @@
 /* params.c: `Ref::name` substitution in a job's command. */
 #include "server/model/params.h"
+#include <stdlib.h>
+#include <string.h>
+
 #include "check.h"
 
 static json_t *parse(const char *text)
@@ -69,8 +72,42 @@ static void test_substitution(void)
     check_subst("[\"[Ref::a]\"]", "{\"a\": \"\"}", NULL, "[\"[]\"]");
 }
 
+/* A placeholder as long as a submit may carry (30 KiB): only the lengths of names that have a
+ * value are tried (trying every prefix hashed it once a prefix: seconds of the core's time for
+ * one SubmitJob), and the longest with a value still wins. */
+static void test_long_placeholders(void)
+{
+    size_t len = 30000;
+    char *name = malloc(len + 1);
+    for (size_t i = 0; i < len; i++) name[i] = (char)('a' + i % 26);
+    name[len] = '\0';
+    json_t *cmd = json_pack("[s+, s+]", "Ref::", name, "x=Ref::", name);
+    json_t *sub = json_object();
+    /* "abc" has a value and is a prefix of the long name; so is the long name's first 29,999. */
+    json_object_set_new(sub, "abc", json_string("short"));
+    name[len - 1] = '\0';
+    json_object_set_new(sub, name, json_string("long"));
+    json_t *out = params_substitute(cmd, sub, NULL);
+    char want[8];
+    snprintf(want, sizeof want, "long%c", (char)('a' + (len - 1) % 26));
+    CHECK_STR(json_string_value(json_array_get(out, 0)), want);
+    CHECK_STR(json_string_value(json_array_get(out, 1) ) + 2, want);
+    json_decref(out);
+    /* Without the long one, the short name takes its part and the rest stays as written. */
+    json_object_del(sub, name);
+    out = params_substitute(cmd, sub, NULL);
+    CHECK(strncmp(json_string_value(json_array_get(out, 0)), "shortdefgh", 10) == 0);
+    CHECK_EQ_INT((long long)strlen(json_string_value(json_array_get(out, 0))),
+                 (long long)(len - 3 + 5));
+    json_decref(out);
+    json_decref(sub);
+    json_decref(cmd);
+    free(name);
+}
+
 int main(void)
 {
     RUN(test_substitution);
+    RUN(test_long_placeholders);
     return 0;
 }

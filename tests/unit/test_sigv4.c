@@ -108,6 +108,14 @@ static void test_overlong_parts(void)
     snprintf(h, sizeof h, "AWS4-HMAC-SHA256 Credential=AK/20240101/%s/batch/aws4_request, "
                           "SignedHeaders=host, Signature=ab", region);
     refuses(h, "Credential");
+    /* SignedHeaders past its field is said to be too long, not missing. */
+    char names[1100];
+    memset(names, 'x', sizeof names - 1);
+    names[sizeof names - 1] = '\0';
+    char big[1400];
+    snprintf(big, sizeof big, "AWS4-HMAC-SHA256 Credential=AK/20240101/r/batch/aws4_request, "
+                              "SignedHeaders=%s, Signature=ab", names);
+    refuses(big, "SignedHeaders is longer than 1023 characters");
 }
 
 int main(void)

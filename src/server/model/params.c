@@ -1,6 +1,7 @@
 #include "server/model/params.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/mem.h"
@@ -10,9 +11,39 @@ static int name_char(char c)
     return isalnum((unsigned char)c) || c == '_' || c == '-';
 }
 
+static int by_length_desc(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The distinct lengths of the names with a string value, longest first. */
+static size_t name_lengths(json_t *a, json_t *b, size_t **out)
+{
+    size_t n = 0, cap = json_object_size(a) + json_object_size(b);
+    size_t *lens = xcalloc(cap ? cap : 1, sizeof *lens);
+    json_t *objs[2] = {a, b};
+    for (int o = 0; o < 2; o++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(objs[o], k, v)
+            if (json_is_string(v)) lens[n++] = strlen(k);
+    }
+    qsort(lens, n, sizeof *lens, by_length_desc);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!m || lens[m - 1] != lens[i]) lens[m++] = lens[i];
+    *out = lens;
+    return m;
+}
+
 json_t *params_substitute(json_t *command, json_t *submit_params, json_t *def_params)
 {
     json_t *out = json_array();
+    /* Only the lengths of names that have a value are tried: trying every prefix of a long
+     * placeholder hashes it once per prefix, quadratic in the command's length. */
+    size_t *lens;
+    size_t n_lens = name_lengths(submit_params, def_params, &lens);
     size_t i;
     json_t *arg;
     json_array_foreach(command, i, arg) {
@@ -36,11 +67,15 @@ json_t *params_substitute(json_t *command, json_t *submit_params, json_t *def_pa
              * "Ref::out-1" uses "out" when only "out" is defined, as a plain replacement of each
              * parameter's placeholder would. */
             json_t *v = NULL;
-            size_t n = (size_t)(end - name);
-            for (; n > 0; n--) {
-                v = json_object_getn(submit_params, name, n);
-                if (!json_is_string(v)) v = json_object_getn(def_params, name, n);
-                if (json_is_string(v)) break;
+            size_t run = (size_t)(end - name), n = 0;
+            for (size_t k = 0; k < n_lens; k++) {
+                if (lens[k] > run || lens[k] == 0) continue;
+                v = json_object_getn(submit_params, name, lens[k]);
+                if (!json_is_string(v)) v = json_object_getn(def_params, name, lens[k]);
+                if (json_is_string(v)) {
+                    n = lens[k];
+                    break;
+                }
             }
             if (n > 0) {
                 buf_puts(&b, json_string_value(v));
@@ -53,5 +88,6 @@ json_t *params_substitute(json_t *command, json_t *submit_params, json_t *def_pa
         json_array_append_new(out, json_string(b.data));
         buf_free(&b);
     }
+    free(lens);
     return out;
 }
