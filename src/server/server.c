@@ -201,6 +201,12 @@ static void tick(void *ctx)
     retention_tick(ctx);
 }
 
+core_hooks server_core_hooks(state *st)
+{
+    return (core_hooks){.ctx = st, .before_commit = before_commit, .reload = reload,
+                        .tick = tick, .tick_ms = 1000};
+}
+
 /* --tls-cert and --tls-key: read and checked before anything else starts, and the certificate
  * (or --tls-ca) handed to the local agents as their --ca-file, by an absolute path since they
  * may run elsewhere.  Returns 0, or 2 after saying why. */
@@ -707,8 +713,7 @@ int server_main(int argc, char **argv)
     server_creds_restore(st);
     provider_local_adopt(st);
     provider_exec_adopt(st);
-    core_hooks hooks = {.ctx = st, .before_commit = before_commit, .reload = reload,
-                        .tick = tick, .tick_ms = 1000};
+    core_hooks hooks = server_core_hooks(st);
     if (core_start(db, &hooks, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);
