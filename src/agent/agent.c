@@ -201,6 +201,7 @@ static int parse_options(agent *ag, int argc, char **argv)
                 fprintf(stderr, "barge agent: --instance-id must be 1 to 128 characters\n");
                 return 2;
             }
+            free(ag->iid); /* the last one given counts */
             ag->iid = xstrdup(optarg);
             break;
         case O_TYPE:
@@ -224,7 +225,10 @@ static int parse_options(agent *ag, int argc, char **argv)
             if (parse_count("--max-pids", optarg, 1, 4194304, &max_pids) < 0) return 2;
             break;
         case O_TOKEN: ag->token = optarg; break;
-        case O_WORK: ag->work_dir = xstrdup(optarg); break;
+        case O_WORK:
+            free(ag->work_dir); /* the last one given counts */
+            ag->work_dir = xstrdup(optarg);
+            break;
         case O_PARENT: ag->exit_with_parent = 1; break;
         case O_ORPHAN: {
             long long v;

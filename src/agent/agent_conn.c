@@ -14,10 +14,12 @@ int agent_servers_parse(agent_servers *s, const char *list, char *err, size_t er
     memset(s, 0, sizeof *s);
     for (const char *u = list;; u++) {
         size_t len = strcspn(u, ",");
-        if (!(len > 7 && strncmp(u, "http://", 7) == 0) &&
-            !(len > 8 && strncmp(u, "https://", 8) == 0)) {
-            snprintf(err, errlen, "--server must be an http:// or https:// URL, or several "
-                                  "separated by commas (got '%s')", list);
+        /* Refused here, not retried without end: libcurl could never reach such a URL. */
+        const char *why = util_http_url_problem(u, len);
+        if (why) {
+            snprintf(err, errlen, "--server '%.*s' %s: give an http:// or https:// URL, or "
+                                  "several separated by commas (got '%s')", (int)len, u, why,
+                     list);
             agent_servers_free(s);
             return -1;
         }

@@ -60,3 +60,18 @@ void jtext_json(buf *out, json_t *v)
     else buf_puts(out, "null");
     free(text);
 }
+
+json_t *jtext_load_file(const char *option, const char *path, char **err)
+{
+    const char *why;
+    FILE *f = util_open_regular(path, &why);
+    if (!f) {
+        *err = xasprintf("%s %s %s", option, path, why);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *doc = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (!doc) *err = xasprintf("%s %s: %s (line %d)", option, path, je.text, je.line);
+    return doc;
+}

@@ -1,6 +1,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -214,6 +215,71 @@ char *util_read_file(const char *path)
     fclose(f);
     if (!b.data) buf_puts(&b, "");
     return b.data;
+}
+
+FILE *util_open_regular(const char *path, const char **why)
+{
+    /* O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one. */
+    static __thread char text[160];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(text, sizeof text, "cannot be read: %s", strerror(errno));
+        *why = text;
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        *why = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)
+                   ? "is a directory, not a file"
+                   : "is not a regular file (it is a device, a pipe or a socket): give a file";
+        close(fd);
+        return NULL;
+    }
+    /* Back to blocking reads, as fopen's. */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        snprintf(text, sizeof text, "cannot be read: %s", strerror(errno));
+        *why = text;
+        close(fd);
+    }
+    return f;
+}
+
+const char *util_http_url_problem(const char *url, size_t len)
+{
+    size_t skip = len >= 7 && strncmp(url, "http://", 7) == 0    ? 7
+                  : len >= 8 && strncmp(url, "https://", 8) == 0 ? 8
+                                                                  : 0;
+    if (!skip) return "is not an http:// or https:// URL";
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f)
+            return "holds a space or a control character";
+    const char *a = url + skip, *end = url + len;
+    const char *stop = a;
+    while (stop < end && !strchr("/?#", *stop)) stop++;
+    for (const char *p = a; p < stop; p++)
+        if (*p == '@') a = p + 1; /* user:password@ */
+    const char *port = NULL;
+    if (a < stop && *a == '[') {
+        const char *close = memchr(a, ']', (size_t)(stop - a));
+        if (!close) return "has an IPv6 address without its closing ']'";
+        if (close == a + 1) return "names no host";
+        if (close + 1 < stop && close[1] != ':') return "has something between ']' and the port";
+        if (close + 1 < stop) port = close + 2;
+    } else {
+        const char *colon = memchr(a, ':', (size_t)(stop - a));
+        if (colon == a || a == stop) return "names no host";
+        if (colon) port = colon + 1;
+    }
+    if (port) {
+        long n = 0;
+        const char *p = port;
+        for (; p < stop && *p >= '0' && *p <= '9' && n <= 65535; p++) n = n * 10 + (*p - '0');
+        if (p != stop || p == port || n < 1 || n > 65535)
+            return "has a port that is not 1 to 65535";
+    }
+    return NULL;
 }
 
 int util_process_alive(long pid)

@@ -3,6 +3,7 @@
 #define BARGE_UTIL_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 int64_t util_now_ms(void);      /* wall clock, epoch milliseconds */
 int64_t util_mono_ms(void);     /* monotonic clock, for timers */
@@ -43,4 +44,14 @@ int util_process_alive(long pid);
 unsigned long long util_process_start(long pid);
 /* A whole file as a NUL-terminated string (allocated), or NULL with errno. */
 char *util_read_file(const char *path);
+/* Opens path for reading if it is a regular file.  A directory opens but reads nothing (it would
+ * pass for an empty file), and a device, pipe or socket (/dev/zero) can be read without end:
+ * both are refused.  NULL with *why a phrase for "OPTION PATH WHY" ("is a directory, not a
+ * file", "cannot be read: No such file or directory"; static or thread-local text) when it
+ * cannot be opened or is not a regular file. */
+FILE *util_open_regular(const char *path, const char **why);
+/* Why the first len bytes of url are not an http:// or https:// URL that libcurl can reach, or
+ * NULL: a host (an IPv6 address in closed brackets), a port (if any) of 1 to 65535, and no space
+ * or control character anywhere.  A phrase for "URL WHY". */
+const char *util_http_url_problem(const char *url, size_t len);
 #endif

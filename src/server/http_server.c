@@ -647,6 +647,10 @@ static void refused_connection(void)
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* The last thing libmicrohttpd said on this thread: when it cannot start, why (the socket it
+ * could not make or bind, "Too many open files" or "Address already in use"). */
+static __thread char last_mhd_said[512];
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
@@ -657,6 +661,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         refused_connection();
         return;
     }
+    snprintf(last_mhd_said, sizeof last_mhd_said, "%s", line);
     log_warn("http: %s", line);
 }
 
@@ -703,6 +708,7 @@ int http_start(const char *host, int port, int threads, char **err)
     if (tls_cert) flags |= MHD_USE_TLS;
     /* With TLS the certificate options come first; without, the list ends there.  TLS 1.2 is
      * the oldest version offered, as on AWS's endpoints. */
+    last_mhd_said[0] = '\0';
     daemon_ = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -729,7 +735,9 @@ int http_start(const char *host, int port, int threads, char **err)
         *err = tls_cert ? xasprintf("cannot serve HTTPS on %s:%d: the port is in use, or GnuTLS "
                                     "refused the certificate or key (see the line above)",
                                     host, port)
-                        : xasprintf("cannot listen on %s:%d (is the port in use?)", host, port);
+                        : last_mhd_said[0]
+                            ? xasprintf("cannot listen on %s:%d: %s", host, port, last_mhd_said)
+                            : xasprintf("cannot listen on %s:%d (is the port in use?)", host, port);
         return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);

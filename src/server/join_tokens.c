@@ -45,6 +45,18 @@ static void read_token(const char *path, char *out, size_t n)
     out[strcspn(out, "\r\n")] = '\0';
 }
 
+/* A server-wide token as SIGHUP and --agent-token take it: 8 characters or more, and none a
+ * space or a control character (agents send it in an Authorization header, which cannot carry
+ * those as given).  The buffer holds 64: a longer one would be cut. */
+static const char *token_problem(const char *t)
+{
+    if (strlen(t) < 8) return "holds fewer than 8 characters";
+    if (strlen(t) >= sizeof server_token - 1) return "holds 64 characters or more";
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+        if (*p <= ' ' || *p == 0x7f) return "holds a space or a control character";
+    return NULL;
+}
+
 /* The server-wide join token lives in the data directory so that operators can hand it to the
  * agents they start, and so that it stays the same across restarts. */
 int join_tokens_server(const char *data_dir, const char *token)
@@ -55,6 +67,15 @@ int join_tokens_server(const char *data_dir, const char *token)
     }
     token_path_ = xasprintf("%s/agent-token", data_dir);
     read_token(token_path_, server_token, sizeof server_token);
+    /* An empty file is one whose writing was cut short: a new token is made, as for none. */
+    const char *bad = server_token[0] ? token_problem(server_token) : NULL;
+    if (bad) {
+        fprintf(stderr, "barge server: %s %s; a join token is 8 to 63 characters without spaces: "
+                        "write one there, or remove the file to have a new one made\n",
+                token_path_, bad);
+        explicit_bzero(server_token, sizeof server_token);
+        return 1;
+    }
     if (!server_token[0]) {
         char a[37], b[37];
         util_uuid(a);
@@ -110,9 +131,9 @@ void join_tokens_reload(void)
     if (!token_path_) return;
     char fresh[sizeof server_token];
     read_token(token_path_, fresh, sizeof fresh);
-    if (strlen(fresh) < 8) {
-        log_warn("SIGHUP: %s holds no token of 8 characters or more; the server-wide join token "
-                 "is unchanged", token_path_);
+    const char *bad = token_problem(fresh);
+    if (bad) {
+        log_warn("SIGHUP: %s %s; the server-wide join token is unchanged", token_path_, bad);
     } else if (strcmp(fresh, server_token) != 0) {
         memcpy(server_token, fresh, sizeof server_token);
         agent_ident_set_server_token(server_token);

@@ -68,7 +68,10 @@ static int parse_listen(const char *s, barge_config *c)
         memmove(host, host + 1, strlen(host));
         host[strlen(host) - 1] = '\0';
     }
-    c->listen_host = host;
+    /* The last --listen counts; an earlier one's host is freed (the default is not ours). */
+    static char *given;
+    free(given);
+    c->listen_host = given = host;
     c->listen_port = (int)port;
     return 0;
 }
@@ -90,58 +93,6 @@ static int account_valid(const char *s)
     for (; *s; s++)
         if (*s < '0' || *s > '9') return 0;
     return 1;
-}
-
-/* DATA_DIR holds the agent token, the secrets in job definitions (in barge.db and its WAL) and
- * every job's output (logs.db): only the server's user may read it.  A directory that exists
- * with wider modes is tightened, with a warning, rather than refused: barge owns it.  The
- * databases are made 0600 before SQLite opens them, so that the WAL and shared-memory files
- * SQLite creates beside them take the same mode; ones left by an older server are tightened. */
-static int secure_data_dir(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "barge server: the data directory %s is not a directory\n", dir);
-        return -1;
-    }
-    if ((st.st_mode & 077) && chmod(dir, 0700) == 0)
-        log_warn("server: the data directory %s was readable by others (mode %03o); barge "
-                 "made it 0700", dir, (unsigned)(st.st_mode & 0777));
-    static const char *const private_files[] = {"barge.db", "logs.db", NULL};
-    static const char *const leftovers[] = {"barge.db-wal", "barge.db-shm", "logs.db-wal",
-                                            "logs.db-shm", "agent-token", "LOCK", "audit.log",
-                                            NULL};
-    for (const char *const *f = private_files; *f; f++) {
-        char *path = xasprintf("%s/%s", dir, *f);
-        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            if (fchmod(fd, 0600) < 0) log_warn("server: cannot make %s 0600: %s", path,
-                                               strerror(errno));
-            close(fd);
-        }
-        free(path);
-    }
-    for (const char *const *f = leftovers; *f; f++) {
-        char *path = xasprintf("%s/%s", dir, *f);
-        if (chmod(path, 0600) < 0 && errno != ENOENT)
-            log_warn("server: cannot make %s 0600: %s", path, strerror(errno));
-        free(path);
-    }
-    return 0;
-}
-
-/* One server per data directory: a second one would corrupt the scheduler's view. */
-static int lock_data_dir(const char *dir)
-{
-    char *path = xasprintf("%s/LOCK", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    free(path);
-    if (fd < 0) return -1;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd; /* held until the process exits */
 }
 
 /* ---- the core's hooks: the server decides what each turn of the core does ------------- */
@@ -335,7 +286,7 @@ int server_main(int argc, char **argv)
     const char *credentials = NULL, *policies = NULL, *roles = NULL, *tokens_file = NULL;
     int role_seconds = AUTH_TEMP_DEFAULT_SECONDS, token_given = 0;
     long cred_seconds = 3600, cred_grace = 300;
-    const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL, *webhooks = NULL;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
@@ -410,13 +361,12 @@ int server_main(int argc, char **argv)
                 return 2;
             }
             break;
-        case OPT_THREADS:
-            c->http_threads = atoi(optarg);
-            if (c->http_threads < 1 || c->http_threads > 64) {
-                fprintf(stderr, "barge server: --http-threads must be 1 to 64\n");
-                return 2;
-            }
+        case OPT_THREADS: {
+            long v;
+            if (server_number_option("http-threads", optarg, 1, 64, &v) < 0) return 2;
+            c->http_threads = (int)v;
             break;
+        }
         case OPT_LOGLEVEL:
             if (strcmp(optarg, "debug") == 0) log_level = LOG_DEBUG;
             else if (strcmp(optarg, "info") == 0) log_level = LOG_INFO;
@@ -438,9 +388,7 @@ int server_main(int argc, char **argv)
         case OPT_TOKENS: tokens_file = optarg; break;
         case OPT_STOPAGENTS: c->stop_local_agents = 1; break;
         case OPT_NODEFAULTS: no_defaults = 1; break;
-        case OPT_WEBHOOKS:
-            if (webhooks_read(optarg) < 0) return 2;
-            break;
+        case OPT_WEBHOOKS: webhooks = optarg; break;
         case OPT_RETENTION:
             if (server_retention_option(optarg, c) < 0) return 2;
             break;
@@ -548,6 +496,9 @@ int server_main(int argc, char **argv)
         server_usage(stderr);
         return 2;
     }
+    /* As every file option: the last --webhooks given counts (a target in two files would be
+     * delivered every event twice). */
+    if (webhooks && webhooks_read(webhooks) < 0) return 2;
     static tls_files tls; /* the daemon reads it until it stops */
     int trc = setup_tls(c, tls_cert, tls_key, tls_ca, &tls);
     if (trc) return trc;
@@ -619,13 +570,8 @@ int server_main(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    if (lock_data_dir(c->data_dir) < 0) {
-        fprintf(stderr, "barge server: the data directory %s is in use by another barge server "
-                        "(or cannot be locked); stop it or choose another --data-dir\n",
-                c->data_dir);
+    if (server_lock_data_dir(c->data_dir) < 0 || server_secure_data_dir(c->data_dir) < 0)
         return 1;
-    }
-    if (secure_data_dir(c->data_dir) < 0) return 1;
     if (join_tokens_server(c->data_dir, token_given ? c->agent_token : NULL)) return 1;
     static char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);

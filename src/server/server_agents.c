@@ -3,12 +3,15 @@
  * checked at start so that a mistake stops the server at once instead of every agent. */
 #include "server/server_agents.h"
 
+#include <ctype.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/idmap.h"
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/http_server.h"
 #include "server/model/config.h"
 
@@ -25,8 +28,10 @@ const char *server_agent_host(const barge_config *c)
 /* --agent-url: "URL[,URL...]", each http:// or https://. */
 int server_check_agent_urls(const char *list)
 {
+    /* As the agents check their --server, so that a bad URL stops the server, not every
+     * agent it launches. */
     for (const char *p = list;; p++) {
-        if (strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0) {
+        if (util_http_url_problem(p, strcspn(p, ","))) {
             fprintf(stderr, "barge server: --agent-url must be an http:// or https:// URL, or "
                             "several separated by commas (got '%s')\n", list);
             return -1;
@@ -80,8 +85,14 @@ const char *server_agent_option_invalid(int opt_executor_relative, const char *v
         return *v && !*end && n >= 1 && n <= (1LL << 32) ? NULL
                                                          : "must be a number of MiB, 1 or more";
     }
-    case 5: /* --job-user */
-        return *v && !strchr(v, ':') && !strchr(v, '/') ? NULL : "takes a user's name or number";
+    case 5: { /* --job-user: a user of this host, or a number, as the agent takes it */
+        if (!*v || strchr(v, ':') || strchr(v, '/')) return "takes a user's name or number";
+        char *end;
+        unsigned long uid = strtoul(v, &end, 10);
+        if (getpwnam(v) || (!*end && isdigit((unsigned char)*v) && uid < 4294967295UL))
+            return NULL;
+        return "names no user on this host (name one from /etc/passwd, or give a number)";
+    }
     case 6: /* --container-userns */
         return strcmp(v, "on") == 0 || strcmp(v, "off") == 0 ? NULL : "must be on or off";
     case 7: { /* --container-id-map */

@@ -1,8 +1,12 @@
 #include "server/server_store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,4 +124,73 @@ void server_store_release(void)
     logs_ = NULL;
     pg_lease_release(lease);
     lease = NULL;
+}
+
+/* DATA_DIR holds the agent token, the secrets in job definitions (in barge.db and its WAL) and
+ * every job's output (logs.db): only the server's user may read it.  A directory that exists
+ * with wider modes is tightened, with a warning, rather than refused: barge owns it.  The
+ * databases are made 0600 before SQLite opens them, so that the WAL and shared-memory files
+ * SQLite creates beside them take the same mode; ones left by an older server are tightened. */
+int server_secure_data_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "barge server: the data directory %s is not a directory\n", dir);
+        return -1;
+    }
+    if ((st.st_mode & 077) && chmod(dir, 0700) == 0)
+        log_warn("server: the data directory %s was readable by others (mode %03o); barge "
+                 "made it 0700", dir, (unsigned)(st.st_mode & 0777));
+    static const char *const private_files[] = {"barge.db", "logs.db", NULL};
+    static const char *const leftovers[] = {"barge.db-wal", "barge.db-shm", "logs.db-wal",
+                                            "logs.db-shm", "agent-token", "LOCK", "audit.log",
+                                            NULL};
+    for (const char *const *f = private_files; *f; f++) {
+        char *path = xasprintf("%s/%s", dir, *f);
+        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            if (fchmod(fd, 0600) < 0) log_warn("server: cannot make %s 0600: %s", path,
+                                               strerror(errno));
+            close(fd);
+        }
+        free(path);
+    }
+    for (const char *const *f = leftovers; *f; f++) {
+        char *path = xasprintf("%s/%s", dir, *f);
+        if (chmod(path, 0600) < 0 && errno != ENOENT)
+            log_warn("server: cannot make %s 0600: %s", path, strerror(errno));
+        free(path);
+    }
+    return 0;
+}
+
+/* One server per data directory: a second one would corrupt the scheduler's view.  Another
+ * server is named only when the lock is held: a data directory that is a file, or that this
+ * user may not write to, is told as such. */
+int server_lock_data_dir(const char *dir)
+{
+    char *path = xasprintf("%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(path);
+    if (fd < 0) {
+        if (errno == ENOTDIR)
+            fprintf(stderr, "barge server: the data directory %s is not a directory: give "
+                            "--data-dir a directory (or a path where barge may make one)\n", dir);
+        else
+            fprintf(stderr, "barge server: the data directory %s cannot be written: %s; give "
+                            "--data-dir a directory this user may write to\n", dir,
+                    strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            fprintf(stderr, "barge server: the data directory %s is in use by another barge "
+                            "server; stop it or choose another --data-dir\n", dir);
+        else
+            fprintf(stderr, "barge server: the data directory %s cannot be locked: %s\n", dir,
+                    strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd; /* held until the process exits */
 }

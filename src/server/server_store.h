@@ -1,4 +1,5 @@
-/* server_store — which store `barge server` runs on, and leadership when it is shared.
+/* server_store — which store `barge server` runs on, and leadership when it is shared; the
+ * data directory's lock and modes.
  *
  * Without --store the records live in DATA_DIR/barge.db and the server is alone.  With --store
  * postgresql://... several servers share one database: each starts HTTP as a standby
@@ -31,4 +32,11 @@ int server_store_lead(barge_config *c, store *db, logstore *logs, const char *ho
 char *server_store_holder(const barge_config *c, int tls);
 /* On a clean stop, after the last commit: the lease ends so that a standby takes over at once. */
 void server_store_release(void);
+/* DATA_DIR made private to the server's user (server_store.c says how); 0, or -1 after a
+ * sentence on standard error. */
+int server_secure_data_dir(const char *dir);
+/* The lock that keeps a second server off DATA_DIR: its descriptor (held until the process
+ * exits), or -1 after a sentence on standard error saying why (another server, not a
+ * directory, not writable). */
+int server_lock_data_dir(const char *dir);
 #endif

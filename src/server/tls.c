@@ -13,13 +13,15 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/util.h"
 
 /* A PEM file's text, at most 1 MiB (a certificate chain is a few KiB). */
 static char *read_pem(const char *opt, const char *path, char **err)
 {
-    FILE *f = fopen(path, "r");
+    const char *why;
+    FILE *f = util_open_regular(path, &why);
     if (!f) {
-        *err = xasprintf("%s %s cannot be read: %s", opt, path, strerror(errno));
+        *err = xasprintf("%s %s %s", opt, path, why);
         return NULL;
     }
     buf b = {0};

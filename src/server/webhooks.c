@@ -16,10 +16,12 @@
 #include <openssl/params.h>
 
 #include "common/httpc.h"
+#include "common/jtext.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/core.h"
+#include "server/model/job.h"
 
 #define DELIVERY_TIMEOUT_MS 10000
 #define BACKOFF_MAX_S 60
@@ -27,6 +29,7 @@
 #define WEBHOOK_BATCH_MAX 100
 #define WEBHOOK_PARALLEL_MAX 16
 #define WEBHOOK_POLL_MAX 1000
+#define WEBHOOK_TARGETS_MAX 100
 
 /* What POSTs: a connection kept alive, and the target's HMAC-SHA256 keyed with its secret, made
  * once (the one-shot call fetches the algorithm and sets the key each time: about twice what
@@ -99,14 +102,92 @@ static int name_ok(const char *s)
     return 1;
 }
 
+static const char unknown_member[] =
+    "is not a member a target has (name, url, secret, queue, status, batch, parallel)";
+
+/* Why member k of target t is wrong, or NULL.  Every member is checked, a stray one too: a
+ * typo ("secrte") or a member of the wrong type would otherwise be dropped without a word, and
+ * the target deliver other events than the operator meant. */
+static const char *member_problem(const char *k, json_t *v, json_t *t)
+{
+    if (!strcmp(k, "name"))
+        return name_ok(json_string_value(v)) ? NULL
+                                              : "name must be 1 to 64 letters, digits, '-' or '_'";
+    if (!strcmp(k, "url")) {
+        const char *url = json_string_value(v);
+        return url && !util_http_url_problem(url, strlen(url))
+                   ? NULL
+                   : "url must be an http:// or https:// URL with a host, a port (if any) of 1 "
+                     "to 65535, and no space or control character";
+    }
+    if (!strcmp(k, "secret"))
+        return json_is_string(v) && strlen(json_string_value(v)) >= 16
+                   ? NULL : "secret must be 16 characters or more";
+    if (!strcmp(k, "queue"))
+        return json_is_string(v) && *json_string_value(v)
+                   ? NULL : "queue must be a job queue's name or ARN";
+    if (!strcmp(k, "status")) {
+        size_t i;
+        json_t *x;
+        if (!json_is_array(v)) return "status must be a list of statuses";
+        json_array_foreach(v, i, x) {
+            int st = job_status_parse(json_string_value(x));
+            if (st < 0 || st == JS_SUBMITTED)
+                return "status must list statuses events are made for: PENDING, RUNNABLE, "
+                       "STARTING, RUNNING, SUCCEEDED or FAILED";
+        }
+        return NULL;
+    }
+    if (!strcmp(k, "batch"))
+        return json_is_integer(v) && json_integer_value(v) >= 1 &&
+                       json_integer_value(v) <= WEBHOOK_BATCH_MAX
+                   ? NULL : "batch must be a whole number of events a POST, from 1 to 100";
+    if (!strcmp(k, "parallel")) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > WEBHOOK_PARALLEL_MAX)
+            return "parallel must be a whole number of POSTs in flight at once, from 1 to 16";
+        json_t *batch = json_object_get(t, "batch");
+        if (json_integer_value(v) > 1 && json_is_integer(batch) && json_integer_value(batch) > 1)
+            return "parallel goes with one event a POST (batch 1): a batch's arrays go in "
+                   "order, one at a time";
+        return NULL;
+    }
+    return unknown_member;
+}
+
 int webhooks_read(const char *path)
 {
-    json_error_t e;
-    json_t *doc = json_load_file(path, 0, &e);
+    /* Duplicate keys refused: {"targets": [...], "targets": []} would keep the last. */
+    char *err = NULL;
+    json_t *doc = jtext_load_file("--webhooks", path, &err);
+    if (!doc) {
+        fprintf(stderr, "barge server: %s\n", err);
+        free(err);
+        return -1;
+    }
     json_t *list = json_object_get(doc, "targets");
+    const char *top;
+    json_t *v;
+    json_object_foreach(doc, top, v) {
+        if (strcmp(top, "targets") != 0) {
+            fprintf(stderr, "barge server: --webhooks %s: '%.40s' is not a member barge knows "
+                            "(the file is {\"targets\": [...]})\n", path, top);
+            json_decref(doc);
+            return -1;
+        }
+    }
     if (!json_is_array(list)) {
-        fprintf(stderr, "barge server: --webhooks %s: %s\n", path,
-                doc ? "expected {\"targets\": [...]}" : e.text);
+        fprintf(stderr, "barge server: --webhooks %s: expected {\"targets\": [...]}\n", path);
+        json_decref(doc);
+        return -1;
+    }
+    /* Each target is a thread and a connection of its own (two file descriptors at least):
+     * thousands would run the server out of descriptors and threads.  A hundred receivers is
+     * far past what one server feeds; a receiver that needs more fans out itself. */
+    if (json_array_size(list) > WEBHOOK_TARGETS_MAX) {
+        fprintf(stderr, "barge server: --webhooks %s: %zu targets; at most %d are allowed (each "
+                        "is a thread and a connection of the server's)\n", path,
+                json_array_size(list), WEBHOOK_TARGETS_MAX);
         json_decref(doc);
         return -1;
     }
@@ -114,48 +195,43 @@ int webhooks_read(const char *path)
     json_t *t;
     json_array_foreach(list, i, t) {
         const char *name = json_string_value(json_object_get(t, "name"));
-        const char *url = json_string_value(json_object_get(t, "url"));
-        const char *secret = json_string_value(json_object_get(t, "secret"));
-        const char *why = !name_ok(name) ? "name must be 1 to 64 letters, digits, '-' or '_'"
-                          : !url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-                              ? "url must be an http:// or https:// URL"
-                          : !secret || strlen(secret) < 16 ? "secret must be 16 characters or more"
-                          : NULL;
-        for (size_t k = 0; !why && k < i; k++)
-            if (!strcmp(targets[k].name, name)) why = "name is used by another target";
-        json_t *status = json_object_get(t, "status");
-        if (!why && status && !json_is_array(status)) why = "status must be a list of statuses";
-        json_t *batch = json_object_get(t, "batch");
-        if (!why && batch &&
-            (!json_is_integer(batch) || json_integer_value(batch) < 1 ||
-             json_integer_value(batch) > WEBHOOK_BATCH_MAX))
-            why = "batch must be a whole number of events a POST, from 1 to 100";
-        json_t *parallel = json_object_get(t, "parallel");
-        if (!why && parallel &&
-            (!json_is_integer(parallel) || json_integer_value(parallel) < 1 ||
-             json_integer_value(parallel) > WEBHOOK_PARALLEL_MAX))
-            why = "parallel must be a whole number of POSTs in flight at once, from 1 to 16";
-        if (!why && parallel && json_integer_value(parallel) > 1 && batch &&
-            json_integer_value(batch) > 1)
-            why = "parallel goes with one event a POST (batch 1): a batch's arrays go in order, "
-                  "one at a time";
+        const char *k;
+        const char *why = !json_is_object(t) ? "must be an object: {\"name\", \"url\", \"secret\", ...}"
+              : !name          ? "name must be 1 to 64 letters, digits, '-' or '_'"
+              : !json_object_get(t, "url")    ? "url must be an http:// or https:// URL"
+              : !json_object_get(t, "secret") ? "secret must be 16 characters or more"
+                                              : NULL;
+        const char *member = NULL;
+        if (!why) json_object_foreach(t, k, v) {
+            if ((why = member_problem(k, v, t))) {
+                member = k;
+                break;
+            }
+        }
+        for (size_t j = 0; !why && j < n_targets; j++)
+            if (!strcmp(targets[j].name, name)) why = "name is used by another target";
         if (why) {
-            fprintf(stderr, "barge server: --webhooks %s: targets[%zu]: %s\n", path, i, why);
+            int known = name_ok(name), unknown = why == unknown_member;
+            fprintf(stderr, "barge server: --webhooks %s: targets[%zu]%s%s%s: %s%.40s%s%s\n",
+                    path, i, known ? " (" : "", known ? name : "", known ? ")" : "",
+                    unknown ? "'" : "", unknown ? member : "", unknown ? "' " : "", why);
             json_decref(doc);
             return -1;
         }
+        json_t *batch = json_object_get(t, "batch"), *parallel = json_object_get(t, "parallel");
         targets = xrealloc(targets, (n_targets + 1) * sizeof *targets);
         target *x = &targets[n_targets++];
         memset(x, 0, sizeof *x);
         x->name = xstrdup(name);
-        x->url = xstrdup(url);
-        x->secret = xstrdup(secret);
+        x->url = xstrdup(json_string_value(json_object_get(t, "url")));
+        x->secret = xstrdup(json_string_value(json_object_get(t, "secret")));
         x->batch = batch ? (int)json_integer_value(batch) : 1;
         x->parallel = parallel ? (int)json_integer_value(parallel) : 1;
         x->filter = json_object();
         if (json_object_get(t, "queue"))
             json_object_set(x->filter, "queue", json_object_get(t, "queue"));
-        if (status) json_object_set(x->filter, "status", status);
+        if (json_object_get(t, "status"))
+            json_object_set(x->filter, "status", json_object_get(t, "status"));
     }
     json_decref(doc);
     return 0;

@@ -20,7 +20,8 @@
 #define BARGE_WEBHOOKS_H
 #include "server/api/api.h"
 
-/* Reads and checks the file; 0, or -1 after printing what is wrong. */
+/* Reads and checks the file (every member, at most 100 targets, names unique); 0, or -1 after
+ * printing what is wrong.  Called once: the last --webhooks given counts. */
 int webhooks_read(const char *path);
 /* Starts a thread per target (with the core running); op is GetEvents' long poll. */
 void webhooks_start(const char *data_dir, const api_op *op);

@@ -39,6 +39,10 @@ KEYS = {
     "nologs": ("AKIANOLOGS00000001", "nologsSecret0000000000000000000001", "batch-only", None),
     "temp": ("ASIATEMP0000000001", "tempSecret00000000000000000000000001", "admin",
              "FwoGZXIvYXdzEXAMPLEtoken/with+chars=="),
+    # Longer than the 4,096-byte line the credentials file was once read in: its tail, with its
+    # '=', was read as a key of its own and the token cut short.
+    "longtoken": ("ASIALONG0000000001", "longSecret00000000000000000000000001", "read",
+                  "IQoJb3JpZ2luX2VjE" + "Ab+/c=" * 830 + "=="),
 }
 
 BAD_SIGNATURE = ("The request signature we calculated does not match the signature you provided. "

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 
-from harness import free_port
+from harness import Server, free_port
 from test_cli import barge
 from test_jobs_common import FAST, JobsCase
 
@@ -453,8 +453,8 @@ class Webhooks(JobsCase):
                                     "batch": 500}]}, f)
         rc, _, err = barge("server", "--webhooks", path)
         self.assertEqual(rc, 2)
-        self.assertIn("targets[0]: batch must be a whole number of events a POST, from 1 to 100",
-                      err)
+        self.assertIn("targets[0] (x): batch must be a whole number of events a POST, from 1 to "
+                      "100", err)
         for bad, why in (({"parallel": 0}, "parallel must be a whole number of POSTs in flight"),
                          ({"parallel": 4, "batch": 10}, "parallel goes with one event a POST")):
             with open(path, "w") as f:
@@ -463,3 +463,56 @@ class Webhooks(JobsCase):
             rc, _, err = barge("server", "--webhooks", path)
             self.assertEqual(rc, 2)
             self.assertIn(why, err)
+
+    def test_every_member_of_a_webhooks_file_is_checked(self):
+        # Each was taken before: a typo or a wrong type dropped without a word, a second
+        # "targets" kept (zero targets), a URL libcurl could never reach retried forever.
+        path = os.path.join(self.conf_dir, "checked.json")
+        good = {"name": "x", "url": "http://127.0.0.1:1/", "secret": SECRET}
+        for doc, why in (
+                ({"targets": [dict(good, secrte="s")]}, "targets[0] (x): 'secrte' is not a member"),
+                ({"targets": [dict(good, batchsize=5)]}, "'batchsize' is not a member"),
+                ({"targets": [good], "extra": 1}, "'extra' is not a member barge knows"),
+                ({"targets": [dict(good, queue=5)]}, "targets[0] (x): queue must be"),
+                ({"targets": [dict(good, status=[1, "NOPE"])]}, "targets[0] (x): status must"),
+                ({"targets": [dict(good, status=["SUBMITTED"])]}, "status must list statuses"),
+                ({"targets": [dict(good, url="http://")]}, "targets[0] (x): url must be"),
+                ({"targets": [dict(good, url="http://a b/")]}, "url must be"),
+                ({"targets": [dict(good, url="http://h/\n")]}, "url must be"),
+                ({"targets": [dict(good, url="http://h:99999/")]}, "url must be"),
+                ({"targets": ["x"]}, "targets[0]: must be an object"),
+                ({"targets": [good, good]}, "targets[1] (x): name is used by another target"),
+                ({"targets": [dict(good, name="t%d" % i) for i in range(101)]},
+                 "101 targets; at most 100")):
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            rc, _, err = barge("server", "--webhooks", path)
+            self.assertEqual(rc, 2, (doc, err))
+            self.assertIn(why, err, doc)
+        with open(path, "w") as f:
+            f.write('{"targets": [%s], "targets": []}' % json.dumps(good))
+        rc, _, err = barge("server", "--webhooks", path)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("duplicate object key", err)
+        # A directory was read as an empty file; it is named for what it is.
+        rc, _, err = barge("server", "--webhooks", self.conf_dir)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--webhooks %s is a directory, not a file" % self.conf_dir, err)
+
+    def test_the_last_webhooks_file_given_counts(self):
+        # As --credentials and every other file option: two files read together delivered
+        # every event twice to a target named in both.  The first, bad, file is not read.
+        bad = os.path.join(self.conf_dir, "first.json")
+        with open(bad, "w") as f:
+            json.dump({"targets": [{"name": "x", "url": "ftp://nowhere", "secret": SECRET}]}, f)
+        good = os.path.join(self.conf_dir, "last.json")
+        with open(good, "w") as f:
+            json.dump({"targets": [{"name": "x", "url": self.good.url, "secret": SECRET}]}, f)
+        s = Server(args=("--dev", "--webhooks", bad, "--webhooks", good))
+        try:
+            s.start()
+        finally:
+            s.cleanup()
+        rc, _, err = barge("server", "--webhooks", good, "--webhooks", bad)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--webhooks %s: targets[0] (x): url must be" % bad, err)

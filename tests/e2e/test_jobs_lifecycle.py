@@ -2,6 +2,7 @@
 AWS_BATCH_* environment, exit codes, a command that cannot start, the memory limit and the
 attempt timeout (SIGTERM, then SIGKILL after the grace period)."""
 import os
+import signal
 import sys
 import time
 import unittest
@@ -226,6 +227,27 @@ class MemoryLimit(JobsCase):
             "command": [sys.executable, "-c", "b = b'\\x01' * (20 << 20)"],
             "resourceRequirements": resources(1, 256)})
         self.assertSucceeded(jid, timeout=40)
+
+
+class AgentDeath(JobsCase):
+    def test_an_agent_killed_is_told_by_its_signal(self):
+        # Told as a raw wait status ("status 9", "status 256" for exit code 1) before.
+        pid_file = self.out("long-pid")
+        self.submit("long", command='echo $$ > "$OUT/long-pid"; exec sleep 300')
+        self.wait_for(lambda: os.path.exists(pid_file) and open(pid_file).read().strip(), 30,
+                      "the job to start")
+        try:
+            for p in self.agent_pids("ce"):
+                os.kill(p, signal.SIGKILL)
+            self.wait_for(lambda: "its agent process was killed by signal 9 (Killed)"
+                          in self.server.read_log(), 30, "the lost instance's reason")
+            self.assertNotIn("agent process exited (status", self.server.read_log())
+        finally:
+            # The attempt outlives its killed agent: it is this test's to end.
+            try:
+                os.kill(int(open(pid_file).read()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
 
 
 class Timeouts(JobsCase):

@@ -1,9 +1,21 @@
 """The server process itself: health, help, clean stop, refusing a second server."""
+import os
+import pwd
+import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import unittest
 
-from harness import BARGE, Server
+from harness import BARGE, ROOT, Server
+
+
+def run_barge(*args):
+    """Runs barge; (exit code, stderr).  The timeout only catches a hang (/dev/zero read
+    without end), it is no bound on how long a refusal may take."""
+    p = subprocess.run([BARGE] + list(args), capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stderr
 
 
 class ServerProcess(unittest.TestCase):
@@ -21,9 +33,12 @@ class ServerProcess(unittest.TestCase):
     def test_help_lists_every_option(self):
         out = subprocess.run([BARGE, "server", "--help"], capture_output=True, text=True)
         self.assertEqual(out.returncode, 0)
-        for opt in ("--listen", "--data-dir", "--region", "--account-id", "--dev", "--sync",
-                    "--allow-privileged"):
-            self.assertIn(opt, out.stdout)
+        # Every option in server.c's table (--roles and --role-session-seconds were missing).
+        with open(os.path.join(ROOT, "src", "server", "server.c")) as f:
+            table = re.findall(r'\{"([a-z-]+)", (?:required|no)_argument', f.read())
+        self.assertIn("roles", table)
+        for opt in table:
+            self.assertRegex(out.stdout, r"--%s\b" % re.escape(opt))
 
     def test_bad_options_are_explained(self):
         for args, fragment in ((["--listen", "nonsense"], "HOST:PORT"),
@@ -84,6 +99,89 @@ class ServerProcess(unittest.TestCase):
                          dependsOn=[{"jobId": one}])
         finally:
             s.cleanup()
+
+
+class RefusedAtStart(unittest.TestCase):
+    """Options and files the server or agent cannot use stop it at once with a sentence."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="barge-refused-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def server(self, *args):
+        return run_barge("server", "--dev", "--listen", "127.0.0.1:0", "--data-dir",
+                         os.path.join(self.dir, "data"), *args)
+
+    def test_files_that_are_not_files(self):
+        # /dev/zero was read without end at 100% CPU; a directory read as an empty file.
+        for args, said in (
+                (("--credentials", "/dev/zero"), "--credentials /dev/zero is not a regular file"),
+                (("--credentials", self.dir), "--credentials %s is a directory" % self.dir),
+                (("--agent-tokens", "/dev/zero"), "/dev/zero is not a regular file"),
+                (("--agent-tokens", self.dir), "--agent-tokens: %s is a directory" % self.dir),
+                (("--tls-cert", self.dir, "--tls-key", self.dir),
+                 "--tls-cert %s is a directory" % self.dir)):
+            rc, err = self.server(*args)
+            self.assertEqual(rc, 2, (args, err))
+            self.assertIn(said, err, args)
+
+    def test_a_data_dir_that_cannot_be_one(self):
+        path = os.path.join(self.dir, "a-file")
+        open(path, "w").close()
+        for d in (path, "/etc/passwd"):
+            rc, err = run_barge("server", "--dev", "--listen", "127.0.0.1:0", "--data-dir", d)
+            self.assertEqual(rc, 1, err)
+            self.assertIn("the data directory %s is not a directory" % d, err)
+            self.assertNotIn("in use by another barge server", err)
+        if os.geteuid() != 0:  # root writes anywhere
+            locked = os.path.join(self.dir, "locked")
+            os.mkdir(locked, 0o500)
+            rc, err = run_barge("server", "--dev", "--listen", "127.0.0.1:0", "--data-dir",
+                                locked)
+            self.assertEqual(rc, 1, err)
+            self.assertIn("cannot be written: Permission denied", err)
+
+    def test_a_short_agent_token_in_the_data_dir(self):
+        # SIGHUP and --agent-token refused it; the start took it.
+        data = os.path.join(self.dir, "data")
+        os.mkdir(data, 0o700)
+        for token in ("ab", "        ", "has a space"):
+            with open(os.path.join(data, "agent-token"), "w") as f:
+                f.write(token + "\n")
+            rc, err = self.server()
+            self.assertEqual(rc, 1, (token, err))
+            self.assertIn("%s/agent-token holds" % data, err)
+
+    def test_options_checked_in_full(self):
+        user = pwd.getpwuid(os.getuid()).pw_name
+        for args, said in (
+                (("--job-user", "nosuchuser"), "--job-user names no user on this host"),
+                (("--http-threads", "2abc"), "--http-threads must be a number from 1 to 64 "
+                                            "(got '2abc')"),
+                (("--http-threads", "1.5"), "(got '1.5')"),
+                # The first --listen's host was lost (LeakSanitizer); the last one counts.
+                (("--listen", "127.0.0.1:1", "--listen", "127.0.0.2:2", "--http-threads", "0"),
+                 "(got '0')")):
+            rc, err = self.server(*args)
+            self.assertEqual(rc, 2, (args, err))
+            self.assertIn(said, err, args)
+        for ok in (user, "4242"):
+            rc, err = self.server("--job-user", ok, "--http-threads", "x")
+            self.assertNotIn("--job-user", err)
+
+    def test_agent_server_urls_it_could_never_reach(self):
+        # Each was retried without end.  --instance-id and --work-dir given twice leaked the
+        # first (LeakSanitizer, under make sanitize).
+        for url, said in (("http://127.0.0.1:99999", "port that is not 1 to 65535"),
+                          ("http://[::1", "without its closing ']'"),
+                          ("http://a b/", "a space or a control character"),
+                          ("http://127.0.0.1:1,http://", "names no host")):
+            rc, err = run_barge("agent", "--compute-environment", "c", "--instance-id", "i-1",
+                                "--instance-id", "i-2", "--work-dir", self.dir, "--work-dir",
+                                self.dir, "--server", url)
+            self.assertEqual(rc, 2, (url, err))
+            self.assertIn("--server '", err)
+            self.assertIn(said, err, url)
 
 
 if __name__ == "__main__":

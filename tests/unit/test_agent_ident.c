@@ -76,6 +76,36 @@ static void test_join_tokens(void)
     CHECK_EQ_INT(join("next-for-ce-a-0123", "ce-a"), AGENT_JOIN_UNKNOWN);
 }
 
+/* A line is read whole, however long: a token of 512 characters after 600 spaces was cut in
+ * pieces, the second read as a line of its own, and a later line's number came out wrong. */
+static void test_long_lines_and_files_that_are_not(void)
+{
+    char *err = NULL;
+    char text[2400];
+    char tok[513];
+    memset(tok, 't', 512);
+    tok[512] = '\0';
+    snprintf(text, sizeof text, "%*s%s ce-a\n", 600, "", tok);
+    const char *path = write_file("long", text);
+    CHECK_EQ_INT(agent_ident_load_tokens(path, &err), 0);
+    CHECK_EQ_INT(join(tok, "ce-a"), AGENT_JOIN_OK);
+    /* The line after a 1,100-character one is line 2. */
+    snprintf(text, sizeof text, "%*s%s\nshort-one\n", 600, "", tok);
+    path = write_file("long-bad", text);
+    CHECK_EQ_INT(agent_ident_load_tokens(path, &err), -1);
+    CHECK_CONTAINS(err, "line 2:");
+    free(err);
+    /* A directory read as no tokens at all, and /dev/zero without end. */
+    CHECK_EQ_INT(agent_ident_load_tokens(dir, &err), -1);
+    CHECK_CONTAINS(err, "is a directory, not a file");
+    free(err);
+    CHECK_EQ_INT(agent_ident_load_tokens("/dev/zero", &err), -1);
+    CHECK_CONTAINS(err, "is not a regular file");
+    free(err);
+    CHECK_EQ_INT(join(tok, "ce-a"), AGENT_JOIN_OK); /* a refused file changes nothing */
+    CHECK_EQ_INT(agent_ident_load_tokens(NULL, &err), 0);
+}
+
 /* A launch token registers its instance and no other, until the instance is revoked. */
 static void test_launch_tokens(void)
 {
@@ -222,6 +252,7 @@ int main(void)
 {
     CHECK(mkdtemp(dir) != NULL);
     RUN(test_join_tokens);
+    RUN(test_long_lines_and_files_that_are_not);
     RUN(test_launch_tokens);
     RUN(test_credentials);
     RUN(test_rotation);

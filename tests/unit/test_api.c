@@ -233,6 +233,20 @@ static void test_user_forms(void)
         if (jobdef_user_valid(*u)) CHECK_FAIL_("'%s' should not be a user", *u);
 }
 
+/* A webhook's filter reaches GetEvents without the request's shape check: a status that is not
+ * a string went to a %s as NULL. */
+static void test_get_events_status_not_a_string(void)
+{
+    const api_op *op = api_route("POST", "/barge/v1/getevents");
+    CHECK(op != NULL);
+    api_ctx c = {0};
+    json_t *req = json_pack("{s:[i]}", "status", 5), *resp = NULL;
+    CHECK_EQ_INT(op->fn(&c, req, &resp), -1);
+    CHECK_CONTAINS(c.err_msg, "status[0]: a non-string is not a status");
+    json_decref(req);
+    json_decref(resp);
+}
+
 int main(void)
 {
     RUN(test_page_walk);
@@ -243,5 +257,6 @@ int main(void)
     RUN(test_tags);
     RUN(test_route);
     RUN(test_user_forms);
+    RUN(test_get_events_status_not_a_string);
     return 0;
 }

@@ -145,6 +145,46 @@ static void test_process_start(void)
     CHECK(util_process_start(0) == 0);
 }
 
+/* What libcurl could never reach is told at start, not retried without end (barge agent
+ * --server, --agent-url, webhook targets). */
+static void test_http_url_problem(void)
+{
+    static const char *const good[] = {"http://h", "https://h:1/p?q#f", "http://[::1]:8900",
+                                       "http://u:p@h:65535/", "http://127.0.0.1:8900/x"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        CHECK(util_http_url_problem(good[i], strlen(good[i])) == NULL);
+    static const char *const bad[][2] = {
+        {"ftp://h", "not an http"},       {"http://", "no host"},
+        {"http://:80", "no host"},        {"http:///p", "no host"},
+        {"http://h:99999", "port"},       {"http://h:0/", "port"},
+        {"http://h:/", "port"},           {"http://h:8x", "port"},
+        {"http://[::1", "closing ']'"},   {"http://[::1]x:1", "between ']'"},
+        {"http://a b/", "space"},         {"http://h/\n", "control"},
+        {"http://[]:1", "no host"},       {"http://h:123456789012345678901", "port"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *why = util_http_url_problem(bad[i][0], strlen(bad[i][0]));
+        CHECK(why != NULL);
+        CHECK_CONTAINS(why, bad[i][1]);
+    }
+    /* Only the first len bytes count: one URL of a comma-separated list. */
+    CHECK(util_http_url_problem("http://h:1,junk", 10) == NULL);
+}
+
+/* A directory would read as an empty file, and /dev/zero without end. */
+static void test_open_regular(void)
+{
+    const char *why = NULL;
+    FILE *f = util_open_regular("/etc/hostname", &why);
+    if (f) fclose(f);
+    CHECK(util_open_regular("/tmp", &why) == NULL);
+    CHECK_STR(why, "is a directory, not a file");
+    CHECK(util_open_regular("/dev/zero", &why) == NULL);
+    CHECK_CONTAINS(why, "is not a regular file");
+    CHECK(util_open_regular("/nonexistent/x", &why) == NULL);
+    CHECK_STR(why, "cannot be read: No such file or directory");
+}
+
 int main(void)
 {
     RUN(test_uuid_format);
@@ -155,5 +195,7 @@ int main(void)
     RUN(test_unhex_bytes);
     RUN(test_clocks);
     RUN(test_utf8_scrub);
+    RUN(test_http_url_problem);
+    RUN(test_open_regular);
     return 0;
 }

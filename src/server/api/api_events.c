@@ -257,10 +257,14 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp)
         int st = job_status_parse(json_string_value(s));
         if (st < 0 || st == JS_SUBMITTED) {
             free_filter(f);
-            return api_client_error(c, "status[%zu]: '%.40s' is not a status events are made "
+            /* Not only requests reach here (their shape is checked first): a webhook's filter
+             * does too, and its status may hold a number. */
+            const char *given = json_string_value(s);
+            return api_client_error(c, "status[%zu]: %s%.40s%s is not a status events are made "
                                        "for (PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED "
                                        "or FAILED; none is made for a submission)", i,
-                                    json_string_value(s));
+                                    given ? "'" : "", given ? given : "a non-string",
+                                    given ? "'" : "");
         }
         f->statuses |= 1u << st;
     }

@@ -11,8 +11,10 @@
 #include <sys/stat.h>
 
 #include "common/dict.h"
+#include "common/jtext.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/model/config.h"
 #include "server/api/auth_internal.h"
 
@@ -57,12 +59,8 @@ static int load_policies(keyring *k, const char *file, char **err)
         add_policy(k, builtin[i][0], p);
     }
     if (!file) return 0;
-    json_error_t je;
-    json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
-    if (!doc) {
-        *err = xasprintf("--policies %s: %s (line %d)", file, je.text, je.line);
-        return -1;
-    }
+    json_t *doc = jtext_load_file("--policies", file, err);
+    if (!doc) return -1;
     if (!json_is_object(doc)) {
         *err = xasprintf("--policies %s: must be a JSON object of policy names and IAM policy "
                          "documents, like {\"one-queue\": {\"Version\": \"2012-10-17\", "
@@ -204,20 +202,30 @@ static int rate_line(const char *file, int lineno, auth_principal *p, const char
 
 static int load_credentials(keyring *k, const char *file, char **err)
 {
-    FILE *f = fopen(file, "r");
+    const char *why;
+    FILE *f = util_open_regular(file, &why);
     if (!f) {
-        *err = xasprintf("--credentials %s: cannot read it: %s", file, strerror(errno));
+        *err = xasprintf("--credentials %s %s", file, why);
         return -1;
     }
     struct stat sb;
     if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077))
         log_warn("--credentials %s can be read by other users (mode %03o); chmod 600 it", file,
                  (unsigned)(sb.st_mode & 0777));
-    char line[4096];
+    /* Whole lines, however long: a session token runs to thousands of characters, and a line
+     * cut in two would be read as two. */
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     int lineno = 0, rc = -1;
     auth_principal *cur = NULL;
-    while (fgets(line, sizeof line, f)) {
+    while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if (strlen(line) != (size_t)len) {
+            *err = xasprintf("--credentials %s line %d: holds a NUL byte; it is a text file",
+                             file, lineno);
+            goto done;
+        }
         char *s = trim(line);
         if (!*s || *s == '#' || *s == ';') continue;
         if (*s == '[') {
@@ -302,7 +310,8 @@ static int load_credentials(keyring *k, const char *file, char **err)
     }
     rc = 0;
 done:
-    OPENSSL_cleanse(line, sizeof line);
+    if (line) OPENSSL_cleanse(line, cap);
+    free(line);
     /* cur is a section not yet added to the table (section_done adds it last). */
     auth_principal_destroy(cur);
     fclose(f);

@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "common/dict.h"
+#include "common/jtext.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/model/config.h"
 #include "server/api/auth.h"
 
@@ -129,12 +131,8 @@ static int add_role(const char *file, const char *arn, json_t *v, char **err)
 
 static int load_roles(const char *file, char **err)
 {
-    json_error_t je;
-    json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
-    if (!doc) {
-        *err = xasprintf("--roles %s: %s (line %d)", file, je.text, je.line);
-        return -1;
-    }
+    json_t *doc = jtext_load_file("--roles", file, err);
+    if (!doc) return -1;
     if (!json_is_object(doc)) {
         *err = xasprintf("--roles %s: must be a JSON object of role ARNs and the policies their "
                          "jobs get, like {\"arn:aws:iam::%s:role/pipeline\": \"submit\"}", file,

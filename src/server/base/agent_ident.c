@@ -170,26 +170,36 @@ int agent_ident_load_tokens(const char *path, char **err)
     join_token *t = NULL;
     size_t n = 0;
     if (path) {
-        FILE *f = fopen(path, "r");
+        const char *open_why;
+        FILE *f = util_open_regular(path, &open_why);
         if (!f) {
-            *err = xasprintf("cannot read %s: %s", path, strerror(errno));
+            *err = xasprintf("%s %s", path, open_why);
             return -1;
         }
-        char line[1024];
+        /* Whole lines, however long: a piece of a cut line would be read as a line of its own
+         * (and the line numbers in messages would drift). */
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
         int lineno = 0;
-        while (fgets(line, sizeof line, f)) {
+        while ((len = getline(&line, &cap, f)) >= 0) {
             lineno++;
+            /* A NUL byte would end the token early: what was meant is not what is read. */
+            const char *why = strlen(line) != (size_t)len ? "the line holds a NUL byte" : NULL;
             char *save = NULL, *tok = strtok_r(line, " \t\r\n", &save);
-            if (!tok || *tok == '#') continue;
-            char *ce = strtok_r(NULL, " \t\r\n", &save), *extra = strtok_r(NULL, " \t\r\n", &save);
-            const char *why = NULL;
-            if (strlen(tok) < 16 || strlen(tok) > 512) why = "a token is 16 to 512 characters";
-            else if (extra) why = "a line holds a token and at most one compute environment name";
+            if (!why && (!tok || *tok == '#')) continue;
+            char *ce = strtok_r(NULL, " \t\r\n", &save);
+            char *extra = strtok_r(NULL, " \t\r\n", &save);
+            if (!why && (strlen(tok) < 16 || strlen(tok) > 512))
+                why = "a token is 16 to 512 characters";
+            if (!why && extra)
+                why = "a line holds a token and at most one compute environment name";
             for (const char *p = ce; !why && p && *p; p++)
                 if (!name_char((unsigned char)*p))
                     why = "a compute environment name is letters, digits, '-' and '_'";
             if (why) {
-                explicit_bzero(line, sizeof line);
+                explicit_bzero(line, cap);
+                free(line);
                 fclose(f);
                 free_tokens(t, n);
                 *err = xasprintf("%s line %d: %s", path, lineno, why);
@@ -199,8 +209,9 @@ int agent_ident_load_tokens(const char *path, char **err)
             sha256(tok, strlen(tok), t[n].hash);
             t[n].ce = ce ? xstrdup(ce) : NULL;
             n++;
-            explicit_bzero(line, sizeof line);
+            explicit_bzero(line, cap);
         }
+        free(line);
         fclose(f);
     }
     pthread_mutex_lock(&mu);

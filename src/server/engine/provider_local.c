@@ -317,7 +317,17 @@ void provider_local_tick(state *st)
         instance *in = exited[e];
         if (!(in->draining && in->n_jobs == 0)) {
             /* Declared lost by the fleet's housekeeping, which runs next. */
-            in->gone_why = xasprintf("its agent process exited (status %d)", statuses[e]);
+            int ws = statuses[e];
+            /* What a reader can act on: the agent's exit code (its message is in the server's
+             * output), or the signal that ended it; not the raw wait status (256 for code 1). */
+            if (ws == -1)
+                in->gone_why = xstrdup("its agent process exited (how is not known)");
+            else if (WIFSIGNALED(ws))
+                in->gone_why = xasprintf("its agent process was killed by signal %d (%s)",
+                                         WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+            else
+                in->gone_why = xasprintf("its agent process exited with code %d",
+                                         WEXITSTATUS(ws));
         } else {
             log_info("fleet: instance %s stopped", in->id);
             instance_remove(f, in);
