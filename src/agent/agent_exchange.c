@@ -241,12 +241,17 @@ static int do_register(agent *ag, agent_conn *h)
             return 0;
         }
         int in_use = status == 409 && type && strcmp(type, "InstanceInUseException") == 0;
+        /* barge answers every error as JSON: an answer that is not came from something else at
+         * that address (another web server, a proxy with nothing behind it). */
+        int not_barge = status >= 300 && !json_is_object(answer);
         json_decref(answer);
         if (status >= 400 && status < 500 && status != 429 && !in_use) {
             /* The server understood and refused (unknown compute environment, bad token):
              * retrying would not change its mind. */
-            char *why = xasprintf("the server at %s refused to register this instance: %s",
-                                  agent_servers_current(&ag->servers), err);
+            char *why = xasprintf("the server at %s refused to register this instance: %s%s",
+                                  agent_servers_current(&ag->servers), err,
+                                  not_barge ? " (the answer is not a barge server's: is --server "
+                                              "the address of `barge server`?)" : "");
             log_error("%s", why);
             agent_request_stop(ag, 1, why);
             free(why);
@@ -259,8 +264,10 @@ static int do_register(agent *ag, agent_conn *h)
                                               "the server lets it go", ag->iid ? ag->iid : "");
         if (status != AGENT_CONN_ABORTED &&
             (failures++ == 0 || util_mono_ms() - last_note >= 30000)) {
-            log_warn("cannot register with the barge server at %s (%s); retrying until it "
-                     "answers", agent_servers_current(&ag->servers), err);
+            log_warn("cannot register with the barge server at %s (%s%s); retrying until it "
+                     "answers", agent_servers_current(&ag->servers), err,
+                     not_barge ? "; the answer is not a barge server's: is --server the "
+                                 "address of `barge server`?" : "");
             last_note = util_mono_ms();
         }
         if (agent_nap(ag, backoff, &ag->stopping)) return -1;

@@ -65,13 +65,15 @@ json_t *jtext_load_file(const char *option, const char *path, char **err)
 {
     const char *why;
     FILE *f = util_open_regular(path, &why);
+    const char *sep = option ? " " : "";
+    if (!option) option = "";
     if (!f) {
-        *err = xasprintf("%s %s %s", option, path, why);
+        *err = xasprintf("%s%s%s %s", option, sep, path, why);
         return NULL;
     }
     json_error_t je;
     json_t *doc = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
-    if (!doc) *err = xasprintf("%s %s: %s (line %d)", option, path, je.text, je.line);
+    if (!doc) *err = xasprintf("%s%s%s: %s (line %d)", option, sep, path, je.text, je.line);
     return doc;
 }

@@ -16,7 +16,8 @@ void jtext_real(buf *out, double v);
 /* Any value, through jansson (compact). */
 void jtext_json(buf *out, json_t *v);
 /* The JSON document in the regular file path, read as a file option's: duplicate keys refused
- * ({"a": 1, "a": 2} would keep the last silently).  NULL with *err ("OPTION PATH: why",
- * allocated) when it cannot be read, is not a regular file or is not JSON. */
+ * ({"a": 1, "a": 2} would keep the last silently).  NULL with *err ("OPTION PATH: why", or
+ * "PATH: why" when option is NULL; allocated) when it cannot be read, is not a regular file or
+ * is not JSON. */
 json_t *jtext_load_file(const char *option, const char *path, char **err);
 #endif

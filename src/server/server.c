@@ -46,6 +46,7 @@
 #include "server/server_limits.h"
 #include "server/server_agents.h"
 #include "server/server_creds.h"
+#include "server/server_signals.h"
 #include "server/server_defaults.h"
 #include "server/webhooks.h"
 #include "server/server_usage.h"
@@ -564,6 +565,8 @@ int server_main(int argc, char **argv)
     sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Until the main thread waits for them, a watcher does (server_signals.h). */
+    server_signals_starting(&stop);
 
     if (mkdir(c->data_dir, 0700) < 0 && errno != EEXIST) {
         fprintf(stderr, "barge server: cannot create the data directory %s: %s\n", c->data_dir,
@@ -623,7 +626,10 @@ int server_main(int argc, char **argv)
         http_standby(1, NULL);
         if (http_start(c->listen_host, c->listen_port, c->http_threads, &err) == 0) {
             holder = server_store_holder(c, tls_cert != NULL);
+            /* Standing by takes the signals itself. */
+            server_signals_starting_done();
             lead = server_store_lead(c, db, logs, holder, &stop, &err);
+            server_signals_starting(&stop);
             http_standby(1, holder); /* while loading */
         } else {
             lead = -1;
@@ -659,6 +665,9 @@ int server_main(int argc, char **argv)
     server_creds_restore(st);
     provider_local_adopt(st);
     provider_exec_adopt(st);
+    /* From the core's start on a stop must be a clean one (the core's last batch, the
+     * clean-stop record): the main thread's sigwait takes the signals, pending meanwhile. */
+    server_signals_starting_done();
     core_hooks hooks = server_core_hooks(st);
     if (core_start(db, &hooks, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);

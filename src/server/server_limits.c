@@ -55,9 +55,13 @@ int server_store_option(const char *name, const char *arg, barge_config *c)
 {
     if (strcmp(name, "store") == 0) {
         if (!store_is_pg(arg)) {
+            /* Only the scheme is echoed: the rest may hold a password. */
+            const char *colon = strchr(arg, ':');
+            int n = colon ? (int)(colon - arg) : 0;
             fprintf(stderr, "barge server: --store takes a PostgreSQL URI, postgresql://... or "
-                            "postgres://... (got '%s'); without it the store is "
-                            "DATA_DIR/barge.db\n", arg);
+                            "postgres://... (got %s%.*s%s); without it the store is "
+                            "DATA_DIR/barge.db\n", n ? "the scheme '" : "no scheme",
+                    n > 40 ? 40 : n, arg, n ? "'" : "");
             return -1;
         }
         c->store_uri = arg;

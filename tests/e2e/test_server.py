@@ -1,4 +1,5 @@
 """The server process itself: health, help, clean stop, refusing a second server."""
+import http.server
 import os
 import pwd
 import re
@@ -6,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import unittest
 
 from harness import BARGE, ROOT, Server
@@ -125,6 +127,16 @@ class RefusedAtStart(unittest.TestCase):
             self.assertEqual(rc, 2, (args, err))
             self.assertIn(said, err, args)
 
+    def test_a_secrets_file_with_a_name_twice(self):
+        # The last value was taken silently.
+        path = os.path.join(self.dir, "secrets.json")
+        with open(path, "w") as f:
+            f.write('{"db": "one", "db": "two"}')
+        os.chmod(path, 0o600)
+        rc, err = self.server("--secrets", path)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--secrets: %s: duplicate object key" % path, err)
+
     def test_a_data_dir_that_cannot_be_one(self):
         path = os.path.join(self.dir, "a-file")
         open(path, "w").close()
@@ -182,6 +194,29 @@ class RefusedAtStart(unittest.TestCase):
             self.assertEqual(rc, 2, (url, err))
             self.assertIn("--server '", err)
             self.assertIn(said, err, url)
+
+    def test_an_agent_pointed_at_something_that_is_not_barge(self):
+        # It said "HTTP 501" and retried without a hint of what was wrong.
+        class NotBarge(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+        httpd = http.server.HTTPServer(("127.0.0.1", 0), NotBarge)  # 501 to POST, in HTML
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.addCleanup(httpd.server_close)
+        self.addCleanup(httpd.shutdown)
+        p = subprocess.Popen([BARGE, "agent", "--compute-environment", "c", "--executor",
+                              "process", "--work-dir", self.dir, "--token", "abcdefgh12",
+                              "--server", "http://127.0.0.1:%d" % httpd.server_address[1]],
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            line = ""
+            while "cannot register" not in line:
+                line = p.stderr.readline()
+                self.assertTrue(line, "the agent ended without saying why it cannot register")
+            self.assertIn("the answer is not a barge server's", line)
+        finally:
+            p.kill()
+            p.wait()
 
 
 if __name__ == "__main__":

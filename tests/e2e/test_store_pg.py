@@ -186,6 +186,58 @@ class Schema(unittest.TestCase):
         self.assertEqual(self.pg.psql(name, "SELECT version FROM barge_schema"), "99")
         self.assertEqual(self.pg.psql(name, "SELECT to_regclass('barge_records') IS NULL"), "t")
 
+    def test_a_stop_while_start_up_waits_on_the_database(self):
+        # Another session holds the records' table locked: the first read waits for it.  The
+        # stop signals were blocked and not yet waited for, so SIGTERM did nothing until the
+        # lock went (a `systemctl stop` hung until the kill).
+        name = "w%d" % free_port()
+        url = self.pg.createdb(name)
+        with tempfile.TemporaryDirectory(prefix="barge-pg-wait-") as d:
+            log = os.path.join(d, "server.log")
+
+            def start():
+                with open(log, "w") as out:
+                    return subprocess.Popen([BARGE, "server", "--dev", "--listen",
+                                             "127.0.0.1:%d" % free_port(), "--data-dir",
+                                             os.path.join(d, "data"), "--store", url],
+                                            stdout=out, stderr=subprocess.STDOUT)
+
+            def wait_log(p, text):
+                for _ in range(600):
+                    if text in open(log).read():
+                        return
+                    self.assertIsNone(p.poll(), open(log).read())
+                    time.sleep(0.1)
+                self.fail("the server never said %r: %s" % (text, open(log).read()))
+            first = start()  # makes the schema, and stops cleanly once serving
+            wait_log(first, "listening on")
+            first.terminate()
+            self.assertEqual(first.wait(60), 0)
+            cmd = [os.path.join(self.pg.bindir, "psql"), "-h", "127.0.0.1", "-p",
+                   str(self.pg.port), "-U", "barge", "-d", name, "-c",
+                   "BEGIN; LOCK TABLE barge_records IN ACCESS EXCLUSIVE MODE; "
+                   "SELECT pg_sleep(300);"]
+            if self.pg.user:
+                cmd = ["runuser", "-u", self.pg.user.pw_name, "--"] + cmd
+            holder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      cwd=self.pg.dir)
+            try:
+                for _ in range(300):
+                    if self.pg.psql(name, "SELECT count(*) FROM pg_locks WHERE mode = "
+                                          "'AccessExclusiveLock' AND relation = "
+                                          "'barge_records'::regclass") == "1":
+                        break
+                    time.sleep(0.1)
+                p = start()
+                wait_log(p, "leads the store")
+                p.terminate()
+                # The timeout only catches the hang; the stop is at once.
+                self.assertEqual(p.wait(120), 1, open(log).read())
+                self.assertIn("received SIGTERM while starting", open(log).read())
+            finally:
+                holder.kill()
+                holder.wait()
+
     def test_an_unreachable_database_is_named(self):
         url = "postgresql://barge@127.0.0.1:%d/none?connect_timeout=2" % free_port()
         p = self.run_server(url)
@@ -196,3 +248,8 @@ class Schema(unittest.TestCase):
         p = self.run_server("mysql://x")
         self.assertEqual(p.returncode, 2)
         self.assertIn("--store takes a PostgreSQL URI", p.stderr)
+        # A mistyped scheme is named; the rest, which may hold a password, is not echoed.
+        p = self.run_server("postgresq://barge:s3cret-pw@127.0.0.1/barge")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("the scheme 'postgresq'", p.stderr)
+        self.assertNotIn("s3cret-pw", p.stderr)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/jtext.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -17,11 +18,11 @@ json_t *secrets_read(const char *path, char **err)
     if (stat(path, &st) == 0 && (st.st_mode & 077))
         log_warn("%s may be read by other users (mode %03o): chmod 600 it, it holds secrets",
                  path, (unsigned)(st.st_mode & 0777));
-    json_error_t je;
-    json_t *doc = json_load_file(path, 0, &je);
-    if (!doc || !json_is_object(doc)) {
-        *err = doc ? xasprintf("%s must hold a JSON object of secret names and values", path)
-                   : xasprintf("%s: %s (line %d)", path, je.text, je.line);
+    /* A name given twice would silently take its last value. */
+    json_t *doc = jtext_load_file(NULL, path, err);
+    if (!doc) return NULL;
+    if (!json_is_object(doc)) {
+        *err = xasprintf("%s must hold a JSON object of secret names and values", path);
         json_decref(doc);
         return NULL;
     }
