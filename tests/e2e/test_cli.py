@@ -16,14 +16,20 @@ import unittest
 from harness import ACCESS_KEY, BARGE, SECRET_KEY, Server, ServerTestCase, free_port
 
 
-def barge(*args, endpoint=None, timeout=60, env=None):
-    """Runs the barge binary; returns (exit code, stdout, stderr)."""
+def cli_env(endpoint=None):
+    """The environment the CLI runs in: none of the caller's endpoint or AWS settings."""
     e = dict(os.environ)
     for k in ("BARGE_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
               "AWS_REGION", "AWS_DEFAULT_REGION"):
         e.pop(k, None)
     if endpoint:
         e["BARGE_ENDPOINT"] = endpoint
+    return e
+
+
+def barge(*args, endpoint=None, timeout=60, env=None):
+    """Runs the barge binary; returns (exit code, stdout, stderr)."""
+    e = cli_env(endpoint)
     e.update(env or {})
     p = subprocess.run([BARGE] + list(args), capture_output=True, text=True, env=e,
                        timeout=timeout)
@@ -34,12 +40,7 @@ def barge_sh(shell_tail, *args, endpoint=None, timeout=60):
     """Runs barge through sh, its stdout sent as shell_tail says ("| head -1", ">/dev/full",
     ">&-"), with SIGPIPE ignored as some shells and services leave it; returns (exit code of
     barge, stdout, stderr)."""
-    e = dict(os.environ)
-    for k in ("BARGE_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-              "AWS_REGION", "AWS_DEFAULT_REGION"):
-        e.pop(k, None)
-    if endpoint:
-        e["BARGE_ENDPOINT"] = endpoint
+    e = cli_env(endpoint)
     cmd = " ".join(shlex.quote(a) for a in [BARGE] + list(args))
     script = "trap '' PIPE; %s %s; echo \"barge-rc=${PIPESTATUS[0]}\" >&2" % (cmd, shell_tail)
     p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=e,

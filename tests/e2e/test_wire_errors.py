@@ -296,20 +296,10 @@ class Routing(WireCase):
 
     def test_head_of_healthz(self):
         # Load balancers probe with HEAD: the headers of GET's answer, no body.
-        conn = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
-        try:
-            conn.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            got = b""
-            while True:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
-        finally:
-            conn.close()
-        head, _, rest = got.partition(b"\r\n\r\n")
-        self.assertTrue(head.startswith(b"HTTP/1.1 200"), got)
-        self.assertEqual(rest, b"")
+        status, headers, body = http(self.server.port, request_bytes("HEAD", "/healthz"))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(headers.get("content-type"), "application/json")
+        self.assertEqual(body, b"")
 
     def test_unknown_json_target(self):
         # CloudWatch Logs style requests name their operation in a header.
