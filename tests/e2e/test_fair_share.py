@@ -151,6 +151,32 @@ class PriorityAndUpdates(FairShareCase):
             {"shareIdentifier": "red", "weightFactor": 0.01}]})
         self.assertEqual(self.order_of([b, r]), [r, b])
 
+    def test_a_queue_made_again_starts_without_usage(self):
+        policy = self.policy("again", {})
+        self.fair_queue("again", policy, "ce")
+        self.wait_job(self.submit("hist", queue="again", command="sleep 0.5",
+                                  shareIdentifier="blue"))
+
+        def usage():
+            status, _, body = self.server.raw("POST", "/v1/getjobqueuesnapshot",
+                                              {"jobQueue": "again"},
+                                              {"Content-Type": "application/json"})
+            self.assertEqual(status, 200, body)
+            return {s["shareIdentifier"]: s["usageVcpuSeconds"] for s in body["barge"]["shares"]}
+        self.assertGreater(usage()["blue"], 0.5)
+        # Written to the store (at a clean stop at the latest), then the queue made again.
+        self.server.restart()
+        self.assertGreater(usage()["blue"], 0.5)
+        b = self.batch = self.server.client()
+        b.update_job_queue(jobQueue="again", state="DISABLED")
+        b.delete_job_queue(jobQueue="again")
+        self.wait_for(lambda: [q["status"] for q in b.describe_job_queues(
+            jobQueues=["again"])["jobQueues"]] in ([], ["DELETED"]), 10, "the queue to go")
+        self.fair_queue("again", policy, "ce")
+        self.assertEqual(usage(), {})
+        self.server.restart()
+        self.assertEqual(usage(), {})
+
     def test_usage_survives_a_restart(self):
         self.fair_queue("kept", self.policy("kept", {}), "ce")
         # Blue uses the environment for a while; red not at all.

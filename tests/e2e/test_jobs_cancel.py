@@ -6,6 +6,7 @@ import os
 import time
 
 from test_jobs_common import JobsCase, pid_alive
+from test_metrics import parse, value
 
 
 class Cancel(JobsCase):
@@ -185,3 +186,83 @@ class Cancel(JobsCase):
                                      check=False)
         self.assertNotEqual(rc, 0)
         self.assertIn("jobId", err)
+
+
+class DeletedQueue(JobsCase):
+    """A queue deleted and made again under its name is a new queue: the jobs of the one before
+    are still described by id but are not in the new queue's lists, counts or metrics, before
+    and after a restart."""
+
+    def listed(self, queue):
+        b = self.batch
+        return sorted(j["jobId"] for s in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
+                                           "RUNNING", "SUCCEEDED", "FAILED")
+                      for j in b.list_jobs(jobQueue=queue, jobStatus=s)["jobSummaryList"])
+
+    def counts(self, queue):
+        # boto3 drops the member its model does not name: read the answer itself.
+        status, _, body = self.server.raw("POST", "/v1/describejobqueues",
+                                          {"jobQueues": [queue]})
+        self.assertEqual(status, 200)
+        d = body["jobQueues"][0]["barge"]
+        return ({k: v for k, v in d["jobsByStatus"].items() if v},
+                {k: v for k, v in d["arrayChildrenByStatus"].items() if v})
+
+    def metric(self, queue, status):
+        status_, _, text = self.server.raw("GET", "/metrics")
+        self.assertEqual(status_, 200)
+        return value(parse(text.decode()), "barge_jobs", queue=queue, status=status)
+
+    def recreate(self, queue):
+        b = self.batch
+        b.update_job_queue(jobQueue=queue, state="DISABLED")
+        b.delete_job_queue(jobQueue=queue)
+        self.wait_for(lambda: not b.describe_job_queues(jobQueues=[queue])["jobQueues"] or
+                      b.describe_job_queues(jobQueues=[queue])["jobQueues"][0]["status"]
+                      == "DELETED", 10, "the queue to be deleted")
+        self.make_queue(queue, ["ce"])
+        self.wait_valid()
+
+    def test_a_queue_made_again_starts_empty(self):
+        self.make_queue("redo", ["ce"])
+        self.wait_valid()
+        done = self.submit("old-done", queue="redo", command="true")
+        array = self.submit("old-array", queue="redo", command="true", arrayProperties={"size": 2})
+        self.wait_jobs([done, array])
+        running = self.submit("old-running", queue="redo", command="exec sleep 60")
+        self.wait_job(running, "RUNNING", timeout=20)
+        self.assertEqual(self.counts("redo")[0], {"SUCCEEDED": 2, "RUNNING": 1})
+
+        self.recreate("redo")
+        d = self.wait_job(running, timeout=10)
+        self.assertEqual((d["status"], d["statusReason"]),
+                         ("FAILED", "The job queue was deleted"))
+        # The former queue's jobs are described by id, and nowhere in the new queue.
+        self.assertEqual(self.status(done), "SUCCEEDED")
+        self.assertEqual(self.listed("redo"), [])
+        self.assertEqual(self.counts("redo"), ({}, {}))
+        self.assertEqual(self.metric("redo", "SUCCEEDED"), 0)
+        self.assertEqual(self.metric("redo", "FAILED"), 0)
+
+        fresh = self.submit("new-done", queue="redo", command="true")
+        self.assertSucceeded(fresh)
+        self.assertEqual(self.listed("redo"), [fresh])
+        self.assertEqual(self.counts("redo"), ({"SUCCEEDED": 1}, {}))
+
+        self.server.restart()
+        type(self).batch = self.server.client()
+        self.assertEqual(self.listed("redo"), [fresh])
+        self.assertEqual(self.counts("redo"), ({"SUCCEEDED": 1}, {}))
+        self.assertEqual(self.metric("redo", "SUCCEEDED"), 1)
+        self.assertEqual(self.status(running), "FAILED")
+        self.assertEqual(self.status(array), "SUCCEEDED")
+
+        # Made again a second time, with the server's restart between: still each its own.
+        self.recreate("redo")
+        self.assertEqual(self.listed("redo"), [])
+        newest = self.submit("newest", queue="redo", command="true")
+        self.assertSucceeded(newest)
+        self.server.restart()
+        type(self).batch = self.server.client()
+        self.assertEqual(self.listed("redo"), [newest])
+        self.assertEqual(self.counts("redo"), ({"SUCCEEDED": 1}, {}))

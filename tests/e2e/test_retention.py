@@ -116,6 +116,31 @@ class Retention(RetentionCase):
         with self.assertRaises(botocore.exceptions.ClientError):
             self.log_lines(stream)
 
+    def test_a_deleted_queues_jobs_go_and_its_successor_keeps_its_own(self):
+        b = self.batch
+        self.make_queue("again", ["ce2"])
+        self.wait_valid()
+        old = [self.submit("old", queue="again", command="true"),
+               self.submit("old-arr", queue="again", command="true",
+                           arrayProperties={"size": 2})]
+        self.wait_jobs(old)
+        b.update_job_queue(jobQueue="again", state="DISABLED")
+        b.delete_job_queue(jobQueue="again")
+        self.wait_for(lambda: [q["status"] for q in b.describe_job_queues(
+            jobQueues=["again"])["jobQueues"]] in ([], ["DELETED"]), 10, "the queue to be deleted")
+        self.make_queue("again", ["ce2"])
+        self.wait_valid()
+        new = self.submit("new", queue="again", command="true")
+        self.assertSucceeded(new)
+        self.wait_gone(*old)
+        # The new queue's job went its own way, by its own end; it is listed until it goes.
+        self.wait_gone(new)
+        later = self.submit("later", queue="again", command="true")
+        self.assertSucceeded(later)
+        listed = [s["jobId"] for s in b.list_jobs(jobQueue="again",
+                                                  jobStatus="SUCCEEDED")["jobSummaryList"]]
+        self.assertEqual(listed, [later])
+
     def test_a_dependent_of_a_removed_job_still_runs(self):
         gate = self.out("gate")
         first = self.submit("first", command="true")

@@ -247,6 +247,26 @@ static int by_seq(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+typedef struct gather {
+    const char *cr;
+    job **jobs;
+    size_t n, cap;
+} gather;
+
+static void gather_needing(jq_rt *q, void *arg)
+{
+    gather *g = arg;
+    for (size_t i = 0; i < q->n_all; i++) {
+        long long qty;
+        if (!needs(q->all[i], g->cr, &qty)) continue;
+        if (g->n == g->cap) {
+            g->cap = g->cap ? g->cap * 2 : 64;
+            g->jobs = xrealloc(g->jobs, g->cap * sizeof *g->jobs);
+        }
+        g->jobs[g->n++] = q->all[i];
+    }
+}
+
 static int list_jobs_by_cr(api_ctx *c, json_t *req, json_t **resp)
 {
     static const char *const names[] = {"JOB_STATUS", "JOB_NAME", NULL};
@@ -270,21 +290,11 @@ static int list_jobs_by_cr(api_ctx *c, json_t *req, json_t **resp)
         free(name);
         return api_client_error(c, "nextToken: '%.64s' is not a token this server issued", token);
     }
-    /* Every queue's jobs, in submit order across queues. */
-    size_t total = 0, qi = 0;
-    const char *k;
-    void *v;
-    while (dict_next(&c->st->jobs->queues, &qi, &k, &v)) total += ((jq_rt *)v)->n_all;
-    job **all = xmalloc((total ? total : 1) * sizeof *all);
-    size_t n = 0;
-    qi = 0;
-    while (dict_next(&c->st->jobs->queues, &qi, &k, &v)) {
-        jq_rt *q = v;
-        for (size_t i = 0; i < q->n_all; i++) {
-            long long qty;
-            if (needs(q->all[i], name, &qty)) all[n++] = q->all[i];
-        }
-    }
+    /* Every queue's jobs (a deleted queue's too), in submit order across queues. */
+    gather g = {name, NULL, 0, 0};
+    jobs_each_queue(c->st->jobs, gather_needing, &g);
+    job **all = g.jobs;
+    size_t n = g.n;
     qsort(all, n, sizeof *all, by_seq);
     json_t *list = json_array(), *out = json_pack("{s:o}", "jobs", list);
     for (size_t i = 0; i < n; i++) {

@@ -282,6 +282,10 @@ static int create_jq(api_ctx *c, json_t *req, json_t **resp)
     if (type) json_object_set_new(jq, "jobQueueType", json_string(type));
     json_object_set_new(jq, "tags", json_deep_copy(json_object_get(req, "tags")) ?: json_object());
     json_object_set_new(jq, "jobStateTimeLimitActions", json_deep_copy(tla) ?: json_array());
+    /* Jobs submitted from here on are this queue's; a former queue of the same name keeps its
+     * own (jobs.h). */
+    json_object_set_new(jq, RES_M_BARGE,
+                        json_pack("{s:I}", RES_M_FIRST_SEQ, (json_int_t)c->st->jobs->next_seq));
     reg_put(c->st, &c->st->jq, name, jq);
     core_after(0, settle, xstrdup(name));
     *resp = json_pack("{s:s, s:s}", "jobQueueName", name, "jobQueueArn", arn);

@@ -38,7 +38,7 @@ static void add_front(json_t *list, const job *j)
 }
 
 /* The vCPUs the queue's attempts hold now, across its instances. */
-static double queue_usage(state *st, const char *queue)
+static double queue_usage(state *st, const jq_rt *queue)
 {
     long long used = 0;
     size_t i = 0;
@@ -47,7 +47,7 @@ static double queue_usage(state *st, const char *queue)
     while (dict_next(&st->fleet->instances, &i, &k, &v)) {
         const instance *in = v;
         for (const job *j = in->jobs; j; j = j->inst_next)
-            if (strcmp(j->spec->queue, queue) == 0) used += j->spec->mvcpus;
+            if (jobs_queue_of(st->jobs, j) == queue) used += j->spec->mvcpus;
     }
     return used / 1000.0;
 }
@@ -83,7 +83,7 @@ static int get_snapshot(api_ctx *c, json_t *req, json_t **resp)
     for (const job *j = rt ? rt->rq_head : NULL; j && n < FRONT_MAX; j = j->rq_next, n++)
         add_front(front, j);
     json_t *util = json_pack("{s:o, s:I}", "totalCapacityUsage",
-                             vcpus(queue_usage(c->st, q->name)), "lastUpdatedAt",
+                             vcpus(rt ? queue_usage(c->st, rt) : 0), "lastUpdatedAt",
                              (json_int_t)now);
     json_t *out = json_pack("{s:{s:o, s:I}, s:o}", "frontOfQueue", "jobs", front,
                             "lastUpdatedAt", (json_int_t)now, "queueUtilization", util);

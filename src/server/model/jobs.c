@@ -71,12 +71,10 @@ void jobs_free(jobs *js)
     dict_free(&js->by_id);
     i = 0;
     while (dict_next(&js->queues, &i, &k, &v)) {
-        jq_rt *q = v;
-        jobs__free_shares(q);
-        free(q->all);
-        free(q->arrays);
-        free(q->name);
-        free(q);
+        for (jq_rt *q = v, *former; q; q = former) {
+            former = q->former;
+            jobs__free_queue(q);
+        }
     }
     dict_free(&js->queues);
     free(js->ended);
@@ -108,39 +106,13 @@ job *jobs_find(jobs *js, const char *id)
     return p->children[idx];
 }
 
-jq_rt *jobs_queue(jobs *js, const char *name)
-{
-    jq_rt *q = dict_get(&js->queues, name);
-    if (!q) {
-        q = xcalloc(1, sizeof *q);
-        q->name = xstrdup(name);
-        dict_put(&js->queues, q->name, q);
-    }
-    return q;
-}
 
-void jobs__list(jq_rt *q, job *j)
-{
-    if (q->n_all == q->cap_all) {
-        q->cap_all = q->cap_all ? q->cap_all * 2 : 64;
-        q->all = xrealloc(q->all, q->cap_all * sizeof *q->all);
-    }
-    q->all[q->n_all++] = j;
-    q->n_status[j->status]++;
-    if (j->children) {
-        if (q->n_arrays == q->cap_arrays) {
-            q->cap_arrays = q->cap_arrays ? q->cap_arrays * 2 : 16;
-            q->arrays = xrealloc(q->arrays, q->cap_arrays * sizeof *q->arrays);
-        }
-        q->arrays[q->n_arrays++] = j;
-    }
-}
 
 void jobs__status(jobs *js, job *j, int status)
 {
     if (js->events && j->status != status) events_note(js->events, j, status);
     if (!j->parent) {
-        jq_rt *q = jobs_queue(js, j->spec->queue);
+        jq_rt *q = jobs_queue_of(js, j);
         q->n_status[j->status]--;
         q->n_status[status]++;
     }
@@ -162,7 +134,7 @@ static int goes_after(const job *after, const job *j, int by_priority)
 /* The list j waits in: its share's, or its queue's. */
 static void rq_of(jobs *js, const job *j, jq_rt **q, jq_share **s, job ***head, job ***tail)
 {
-    *q = jobs_queue(js, j->spec->queue);
+    *q = jobs_queue_of(js, j);
     const char *share = jobspec_share(j->spec);
     *s = share ? jobs_share(*q, share) : NULL;
     *head = *s ? &(*s)->rq_head : &(*q)->rq_head;
@@ -211,7 +183,7 @@ void jobs_charge_share(jobs *js, job *j, int sign)
 {
     const char *share = jobspec_share(j->spec);
     if (!share) return;
-    jobs_share_charge(jobs_share(jobs_queue(js, j->spec->queue), share), sign * j->spec->mvcpus,
+    jobs_share_charge(jobs_share(jobs_queue_of(js, j), share), sign * j->spec->mvcpus,
                   util_now_ms());
 }
 
@@ -494,7 +466,7 @@ void jobs_unlink_gone(jobs *js, job *j)
 {
     BARGE_ASSERT(j->gone && !j->parent && job_status_done(j->status) && !j->dirty);
     dict_del(&js->by_id, j->id);
-    jq_rt *q = jobs_queue(js, j->spec->queue);
+    jq_rt *q = jobs_queue_of(js, j);
     q->n_status[j->status]--;
     /* The time-limit check remembers the head it saw last by address (engine/timelimit.c);
      * a job made later at the same address must not pass for it. */
@@ -680,7 +652,7 @@ job *jobs_create(state *st, jobspec *spec, const char *id, uint32_t array_size, 
         j->array_size = array_size;
         jobs__make_children(j, now);
     }
-    jobs__list(jobs_queue(js, spec->queue), j); /* after its children: it is listed as an array */
+    jobs__list(jobs_queue_of(js, j), j); /* after its children: it is listed as an array */
     jobs_mark_dirty(st, j); /* the submit itself is always written */
     jobs__enter_lifecycle(st, j, deps);
     return j;

@@ -36,6 +36,13 @@ typedef struct jq_rt {
     const job *head_seen;
     int64_t head_since;
     int head_code;
+    /* A queue deleted and then created again under its name is a new queue, as in AWS: the
+     * jobs of the one before (those submitted before first_seq, the submit number the new one
+     * began at; its record keeps it) stay in the lists of the former, found through `former`
+     * by their submit number, so they neither show in the new queue's lists and counts nor
+     * take part in its scheduling. */
+    uint64_t first_seq;
+    struct jq_rt *former;
 } jq_rt;
 
 typedef struct jobs {
@@ -103,6 +110,9 @@ void jobs_share_set_decay(jq_share *s, double decay_s, int64_t now_ms);
 
 /* Writes changed usage (all of it when final) inside the core's transaction. */
 void jobs_flush_shares(struct state *st, int final);
+/* Removes the usage records of a queue's shares: a queue made again under its name starts with
+ * no usage, as a new queue does (its former's shares stay in memory, unwritten). */
+void jobs_forget_shares(struct state *st, jq_rt *q);
 /* Reads the usage records; 0, or -1 with *err. */
 int jobs_load_shares(struct state *st, char **err);
 
@@ -111,7 +121,17 @@ void jobs_free(jobs *js);
 
 /* A job by id: "UUID" or "UUID:INDEX"; NULL if unknown. */
 job *jobs_find(jobs *js, const char *id);
-jq_rt *jobs_queue(jobs *js, const char *name); /* created on first use */
+/* The queue of that name now (its newest generation), created on first use. */
+jq_rt *jobs_queue(jobs *js, const char *name);
+/* The queue named name that began at submit number first_seq (a queue's record: resource.c):
+ * the current one, or a new one that the current becomes the former of. */
+jq_rt *jobs_queue_from(jobs *js, const char *name, uint64_t first_seq);
+/* The queue j was submitted to: the current one of its name or a former one. */
+jq_rt *jobs_queue_of(jobs *js, const job *j);
+/* Calls fn for every queue, former ones included (ListJobsByConsumableResource). */
+void jobs_each_queue(jobs *js, void (*fn)(jq_rt *q, void *arg), void *arg);
+/* Frees the former queues that no longer list a job (the retention let them go). */
+void jobs_drop_empty_formers(jobs *js);
 
 /* Creates a plain job or an array (children included) from a spec (whose reference it takes)
  * and enters it into the lifecycle.  deps is the request's dependsOn (validated). */

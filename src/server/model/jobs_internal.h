@@ -11,4 +11,5 @@ void jobs__status(jobs *js, job *j, int status);
 void jobs__enter_lifecycle(struct state *st, job *j, json_t *deps);
 void jobs__free_job(job *j);
 void jobs__free_shares(jq_rt *q); /* jobs_shares.c */
+void jobs__free_queue(jq_rt *q);  /* jobs_queues.c */
 #endif

@@ -65,6 +65,27 @@ void jobs_share_set_decay(jq_share *s, double decay_s, int64_t now_ms)
     s->decay_s = decay_s;
 }
 
+/* A share's record is named by its queue's name and its own. */
+static void share_key(char *key, size_t size, const jq_rt *q, const jq_share *s)
+{
+    snprintf(key, size, "%s\t%s", q->name, s->id);
+}
+
+void jobs_forget_shares(state *st, jq_rt *q)
+{
+    for (size_t n = 0; n < q->n_shares; n++) {
+        char key[600];
+        share_key(key, sizeof key, q, q->share_v[n]);
+        q->share_v[n]->dirty = 0;
+        if (store_del(st->db, SHARE_KIND, key) != 0) {
+            log_error("store: removing the usage of share %s failed: %s", key,
+                      store_errmsg(st->db));
+            st->store_failed = 1;
+            return;
+        }
+    }
+}
+
 void jobs_flush_shares(state *st, int final)
 {
     int64_t now = util_now_ms();
@@ -78,7 +99,7 @@ void jobs_flush_shares(state *st, int final)
             if (!s->dirty || (!final && now - s->written_at < JOBS_SHARE_WRITE_MS)) continue;
             advance(s, now);
             char key[600], doc[96];
-            snprintf(key, sizeof key, "%s\t%s", q->name, s->id);
+            share_key(key, sizeof key, q, s);
             snprintf(doc, sizeof doc, "{\"usage\":%.3f,\"at\":%lld}", s->usage,
                      (long long)s->usage_at);
             if (store_put(st->db, SHARE_KIND, key, doc, strlen(doc)) != 0) {

@@ -327,7 +327,7 @@ int jobs_load(state *st, char **err)
     for (size_t i = 0; i < lc.n; i++) {
         job *j = lc.tops[i];
         if (j->seq >= js->next_seq) js->next_seq = j->seq + 1;
-        jobs__list(jobs_queue(js, j->spec->queue), j);
+        jobs__list(jobs_queue_of(js, j), j);
         if (j->children) {
             /* The summary is rebuilt from the children's own states. */
             memset(j->summary, 0, sizeof j->summary);

@@ -110,6 +110,13 @@ static jq_rec *jq_slot(res_index *ix, const char *name)
     return q;
 }
 
+uint64_t res_jq_first_seq(json_t *desc)
+{
+    json_int_t n = json_integer_value(
+        json_object_get(json_object_get(desc, RES_M_BARGE), RES_M_FIRST_SEQ));
+    return n > 0 ? (uint64_t)n : 0;
+}
+
 /* ---- parsing ---------------------------------------------------------------------------- */
 
 /* Each getter returns 0, or -1 with *why naming the member (path is its place, as
@@ -339,7 +346,13 @@ int res_fill(state *st, registry *r, const char *key, json_t *desc, char **why)
     free(q->policy);
     const char *policy = json_string_value(json_object_get(desc, "schedulingPolicyArn"));
     q->policy = policy ? arn_resource(policy, ARN_SP) : NULL;
-    if (!q->jobs) q->jobs = jobs_queue(st->jobs, q->name);
+    uint64_t first_seq = res_jq_first_seq(desc);
+    /* A record is written before any job is submitted to it, so the submit numbers go on from
+     * its first one whatever the store kept of the jobs before it. */
+    if (first_seq > st->jobs->next_seq) st->jobs->next_seq = first_seq;
+    jq_rt *before = q->jobs;
+    q->jobs = jobs_queue_from(st->jobs, q->name, first_seq);
+    if (before && before != q->jobs) jobs_forget_shares(st, before);
     q->live = 1;
     free(entries);
     ix->sorted = 0;

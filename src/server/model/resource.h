@@ -15,6 +15,7 @@
 #define BARGE_RESOURCE_H
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server/model/registry.h"
 #include "server/model/state.h"
@@ -63,6 +64,11 @@ typedef struct jq_rec {
 #define RES_M_STATE "state"
 #define RES_M_STATUS "status"
 #define RES_M_STATUS_REASON "statusReason"
+/* A queue's record keeps, under its own member, the submit number its jobs begin at (jobs.h,
+ * jq_rt's first_seq); DescribeJobQueues puts the queue's counts in that member instead. */
+#define RES_M_BARGE "barge"
+#define RES_M_FIRST_SEQ "firstSeq"
+uint64_t res_jq_first_seq(json_t *desc); /* 0 for records written before it was kept */
 /* The statusReasons a settle writes, as AWS words them. */
 #define RES_CE_HEALTHY "ComputeEnvironment Healthy"
 #define RES_JQ_HEALTHY "JobQueue Healthy"

@@ -153,18 +153,19 @@ retention_stats retention_pass(state *st, int64_t now_ms, int64_t keep_ms, size_
     unsigned char *unlisted = xcalloc(n_batch, 1);
     for (size_t i = 0; i < n_batch; i++) {
         if (unlisted[i]) continue;
-        const char *queue = batch[i]->spec->queue;
+        jq_rt *q = jobs_queue_of(js, batch[i]);
         size_t n = 0;
         for (size_t k = i; k < n_batch; k++) {
-            if (unlisted[k] || strcmp(batch[k]->spec->queue, queue) != 0) continue;
+            if (unlisted[k] || jobs_queue_of(js, batch[k]) != q) continue;
             of_queue[n++] = batch[k];
             unlisted[k] = 1;
         }
-        jobs_unlist_gone(jobs_queue(js, queue), of_queue, n);
+        jobs_unlist_gone(q, of_queue, n);
     }
     free(unlisted);
     free(of_queue);
     for (size_t i = 0; i < n_batch; i++) jobs_unlink_gone(js, batch[i]);
+    jobs_drop_empty_formers(js);
     free(batch);
     note_next_seq(st);
     rs.jobs = n_batch;
