@@ -282,7 +282,8 @@ int server_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int o;
+    int o, sync_given = 0;
+    const char *lease_given = NULL;
     int no_defaults = 0;
     const char *credentials = NULL, *policies = NULL, *roles = NULL, *tokens_file = NULL;
     int role_seconds = AUTH_TEMP_DEFAULT_SECONDS, token_given = 0;
@@ -302,6 +303,7 @@ int server_main(int argc, char **argv)
         case OPT_STORE: case OPT_LEASE: case OPT_RENEW: {
             static const char *const names[] = {"store", "lease-ms", "lease-renew-ms"};
             if (server_store_option(names[o - OPT_STORE], optarg, c) < 0) return 2;
+            if (o != OPT_STORE) lease_given = names[o - OPT_STORE];
             break;
         }
         case OPT_REGION:
@@ -354,6 +356,7 @@ int server_main(int argc, char **argv)
         case OPT_TLSKEY: tls_key = optarg; break;
         case OPT_TLSCA: tls_ca = optarg; break;
         case OPT_SYNC:
+            sync_given = 1;
             if (strcmp(optarg, "full") == 0) c->sync_full = 1;
             else if (strcmp(optarg, "normal") == 0) c->sync_full = 0;
             else {
@@ -497,6 +500,7 @@ int server_main(int argc, char **argv)
         server_usage(stderr);
         return 2;
     }
+    if (server_store_options_apply(c, sync_given, lease_given) < 0) return 2;
     /* As every file option: the last --webhooks given counts (a target in two files would be
      * delivered every event twice). */
     if (webhooks && webhooks_read(webhooks) < 0) return 2;

@@ -76,6 +76,23 @@ int server_store_option(const char *name, const char *arg, barge_config *c)
     return 0;
 }
 
+int server_store_options_apply(const barge_config *c, int sync_given, const char *lease_given)
+{
+    if (c->store_uri && sync_given) {
+        fprintf(stderr, "barge server: --sync applies to the SQLite store in the data directory; "
+                        "with --store, commits are as durable as the PostgreSQL server's "
+                        "synchronous_commit makes them: leave --sync out\n");
+        return -1;
+    }
+    if (!c->store_uri && lease_given) {
+        fprintf(stderr, "barge server: --%s applies with --store postgresql://..., where "
+                        "servers share a store and one leads; leave it out for the data "
+                        "directory's own store\n", lease_given);
+        return -1;
+    }
+    return 0;
+}
+
 int server_retention_option(const char *arg, barge_config *c)
 {
     /* Hours, with a fraction (0.001 is 3.6 seconds: tests use short retentions), up to ten

@@ -19,4 +19,9 @@ int server_retention_option(const char *arg, barge_config *c);
 /* --store, --lease-ms and --lease-renew-ms (name without dashes) into c; 0, or -1 after a
  * sentence on standard error. */
 int server_store_option(const char *name, const char *arg, barge_config *c);
+/* Options of one store given with the other: --sync (the SQLite store in the data directory)
+ * with --store, or a lease option (lease_given names it; NULL: none) without it.  Refused
+ * rather than ignored: whoever gave one expects it to do something.  0, or -1 said on
+ * stderr. */
+int server_store_options_apply(const barge_config *c, int sync_given, const char *lease_given);
 #endif

@@ -49,6 +49,11 @@ class ServerProcess(unittest.TestCase):
                                (["--region", 'us"east-1'], "as AWS names regions"),
                                (["--region", "US-EAST-1"], "lowercase"),
                                (["--sync", "sometimes"], "full"),
+                               # Options of the other store do nothing: they are refused.
+                               (["--store", "postgresql://127.0.0.1:1/x", "--sync", "normal"],
+                                "--sync applies to the SQLite store"),
+                               (["--lease-ms", "5000"], "--lease-ms applies with --store"),
+                               (["--lease-renew-ms", "100"], "--lease-renew-ms applies"),
                                (["--bogus"], "usage")):
             out = subprocess.run([BARGE, "server"] + args, capture_output=True, text=True)
             self.assertEqual(out.returncode, 2, args)
