@@ -96,7 +96,7 @@ enum {
 };
 /* Prints job id's log (attempt 0: the latest and, following, each one after it); flags as
  * above.  *final (when not NULL) gets the job's last description.  0, or the exit code after
- * printing why. */
+ * printing why (1 without a word when c->abandon gave up: the hook's owner says why). */
 int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t **final);
 /* Whether job j waits for something that will never come: RUNNABLE for a MISCONFIGURATION
  * reason (it needs more than its queue's compute environments can ever have). */
@@ -107,10 +107,17 @@ int cli_job_stuck(json_t *j);
  * the exit code after printing why. */
 int cli_list_jobs(cli_ctx *c, json_t *req, const int *wanted, json_t *seen, json_t *out);
 
+/* How cli_follow_array goes on. */
+enum {
+    CLI_ARRAY_ONCE = 1,        /* one line, then return */
+    CLI_ARRAY_UNTIL_STUCK = 2, /* also stop when its children can never start (a RUNNABLE child
+                                * stuck as cli_job_stuck says): *stuck gets that child's
+                                * description, and *final shows the array not ended */
+};
 /* Shows array job id's children by status, a line rewritten in place on a terminal, until all
- * have ended (with once, one line); *final gets its last description.  0, or the exit code
- * after printing why (2 when id is not an array job). */
-int cli_follow_array(cli_ctx *c, const char *id, int once, json_t **final);
+ * have ended; flags as above.  *final gets its last description.  0, or the exit code after
+ * printing why (2 when id is not an array job). */
+int cli_follow_array(cli_ctx *c, const char *id, int flags, json_t **final, json_t **stuck);
 
 /* The commands; argv[0] is the command's name. */
 int cli_submit(int argc, char **argv);

@@ -119,6 +119,8 @@ int cli_events(int argc, char **argv)
     if ((rc = cli_ctx_open(&c)) != 0) goto done;
     json_object_set_new(req, "after", json_integer(after));
     json_object_set_new(req, "max", json_integer(500));
+    /* Following outlives a server that restarts; the events it missed meanwhile are kept. */
+    c.patient = follow;
     for (;;) {
         json_t *resp;
         cli_error err;

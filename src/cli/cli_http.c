@@ -11,6 +11,7 @@
 #include "common/httpc.h"
 #include "common/mem.h"
 #include "common/sigv4.h"
+#include "common/util.h"
 
 #define DEFAULT_ENDPOINT "http://127.0.0.1:8900"
 
@@ -203,14 +204,35 @@ static char *lower(const char *s)
     return out;
 }
 
-int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_t **resp,
-             cli_error *err)
+/* The command's abandon hook, as httpc calls it while a request is in flight. */
+static int call_abandoned(void *ctx)
+{
+    cli_ctx *c = ctx;
+    return c->abandon && c->abandon(c);
+}
+
+static void set_abandoned(cli_error *err)
+{
+    memset(err, 0, sizeof *err);
+    err->abandoned = 1;
+    err->message = xstrdup("the call was given up");
+}
+
+/* One try of cli_call. */
+static int call_once(cli_ctx *c, const char *service, const char *op, json_t *req,
+                     json_t **resp, cli_error *err)
 {
     memset(err, 0, sizeof *err);
     *resp = NULL;
+    if (call_abandoned(c)) {
+        set_abandoned(err);
+        return -1;
+    }
     if (!c->http) {
+        /* A command with an abandon hook gets a handle whose wait the hook can cut short. */
         httpc_options o = {.connect_timeout_ms = 10000, .user_agent = "barge-cli",
-                           .ca_file = c->ca_file};
+                           .ca_file = c->ca_file,
+                           .abandon = c->abandon ? call_abandoned : NULL, .ctx = c};
         c->http = httpc_new(&o);
         if (!c->http) {
             err->message = xstrdup("cannot initialise libcurl");
@@ -258,15 +280,25 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
      * is stuck, and the user should hear about it rather than wait forever. */
     httpc_rc hrc = httpc_post(h, url, body, strlen(body), 60000);
     c->gone = hrc != HTTPC_OK;
+    if (hrc == HTTPC_ABORTED) {
+        set_abandoned(err);
+        goto done;
+    }
     if (hrc != HTTPC_OK) {
         err->unreachable = hrc == HTTPC_UNREACHABLE;
         err->untrusted = hrc == HTTPC_UNTRUSTED;
+        /* No answer, or half of one: a server restarting, or one that went quiet. */
+        err->transient = !err->untrusted;
         err->message = xstrdup(httpc_error(h));
         goto done;
     }
     long status = httpc_status(h);
     if (status < 200 || status > 299) {
         parse_error(h, err);
+        /* A fault of the server's, a standby's 503, or a rate limit (AWS Batch's 429,
+         * CloudWatch Logs' 400 ThrottlingException): what the AWS SDKs try again. */
+        err->transient = status >= 500 || status == 429 ||
+                         (err->type && strcmp(err->type, "ThrottlingException") == 0);
         goto done;
     }
     size_t len;
@@ -291,9 +323,74 @@ done:
     return rc;
 }
 
+int cli_wait(cli_ctx *c, long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    do {
+        if (c->before_wait && !c->in_hook) {
+            c->in_hook = 1;
+            c->before_wait(c);
+            c->in_hook = 0;
+        }
+        if (call_abandoned(c)) return -1;
+        /* nanosleep is never restarted after a signal's handler, whatever SA_RESTART says: it
+         * fails with EINTR and leaves what was left of the wait in ts. */
+    } while (nanosleep(&ts, &ts) != 0 && errno == EINTR);
+    return 0;
+}
+
+/* The first wait before a patient call tries again, and the longest: a restart is usually
+ * over within a second, and a server that takes longer is asked every few seconds. */
+#define RETRY_FIRST_MS 250
+#define RETRY_MOST_MS 4000
+
+int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_t **resp,
+             cli_error *err)
+{
+    long wait_ms = RETRY_FIRST_MS;
+    for (;;) {
+        int rc = call_once(c, service, op, req, resp, err);
+        if (err->abandoned) return rc;
+        long long now = util_mono_ms();
+        if (rc == 0 || !err->transient) {
+            /* An answer, even a refusal: the server is there. */
+            if (c->away) fprintf(stderr, "%s: the server at %s answers again\n", c->prog,
+                                 c->endpoint);
+            c->away = 0;
+            c->answered_ms = now;
+            return rc;
+        }
+        /* A call made by the before_wait hook is tried once: it runs inside a wait, where a
+         * patience of its own would nest in another's.  The hook makes it again if it must. */
+        if (!c->patient || c->in_hook || !c->answered_ms) return rc;
+        long long left = c->answered_ms + CLI_PATIENCE_S * 1000LL - now;
+        if (left <= 0) {
+            err->given_up = 1;
+            return rc;
+        }
+        if (!c->away)
+            fprintf(stderr, "%s: the server at %s is unavailable (%s%s%s); trying again for up "
+                            "to %d seconds\n", c->prog, c->endpoint, err->type ? err->type : "",
+                    err->type ? ": " : "", err->message, CLI_PATIENCE_S);
+        c->away = 1;
+        cli_error_free(err);
+        if (cli_wait(c, wait_ms < left ? wait_ms : (long)left) < 0) {
+            set_abandoned(err);
+            return -1;
+        }
+        wait_ms = wait_ms * 2 < RETRY_MOST_MS ? wait_ms * 2 : RETRY_MOST_MS;
+    }
+}
+
 void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e)
 {
-    if (e->untrusted) {
+    /* Whoever gave the call up says why. */
+    if (e->abandoned) return;
+    if (e->given_up) {
+        fprintf(stderr, "%s: the server at %s has been unavailable for %d seconds (%s%s%s); "
+                        "giving up\n", c->prog, c->endpoint, CLI_PATIENCE_S,
+                e->type ? e->type : "", e->type ? ": " : "", e->message);
+    } else if (e->untrusted) {
         fprintf(stderr, "%s: refusing to talk to %s: %s.\n"
                         "Give the certificate of the CA that signed the server's (or the "
                         "server's own) with --ca-file FILE or $AWS_CA_BUNDLE.\n",

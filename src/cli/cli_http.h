@@ -25,6 +25,19 @@ typedef struct cli_ctx {
     struct httpc *http;        /* one connection reused by every call */
     int gone;                  /* the last call got no answer at all (unreachable, untrusted,
                                 * timed out): the next would not either */
+    /* Following (logs -f, run, events -f, watch): calls ride out a server that is away for a
+     * while, as cli_call says.  Set by the follow loops. */
+    int patient;
+    int away;                  /* said to be away, and has not answered since */
+    long long answered_ms;     /* when the server last answered (monotonic); 0 before */
+    /* Optional hooks of a command that acts on interrupts (barge run).  before_wait runs
+     * before every wait (cli_wait) and again whenever a signal cuts one short; a call it makes
+     * is tried once.  abandon says whether to give up at once what is under way: a request
+     * in flight, a wait, a call about to start. */
+    void (*before_wait)(struct cli_ctx *c);
+    int (*abandon)(struct cli_ctx *c);
+    void *hook_arg;
+    int in_hook;               /* before_wait is running */
 } cli_ctx;
 
 typedef struct cli_error {
@@ -33,6 +46,9 @@ typedef struct cli_error {
     long http_status;  /* 0 when unreachable */
     char *type;        /* "ClientException", "ResourceNotFoundException", ...; may be NULL */
     char *message;     /* never NULL after a failed call */
+    int transient;     /* the server is away for now: no answer, a 5xx, or throttled */
+    int given_up;      /* a patient call stopped riding out the server's absence */
+    int abandoned;     /* the command's abandon hook gave the call up: nothing to print */
 } cli_error;
 
 /* Fills the defaults from the environment: $BARGE_ENDPOINT, $AWS_REGION or $AWS_DEFAULT_REGION,
@@ -47,13 +63,28 @@ void cli_ctx_close(cli_ctx *c);
 
 /* Calls op of service "batch" or "logs", or "barge" for barge's own operations under
  * /barge/v1/ (signed as the Batch API's), with the JSON body req (borrowed).  Returns 0 with a
- * fresh *resp, or -1 with *err filled (free it with cli_error_free). */
+ * fresh *resp, or -1 with *err filled (free it with cli_error_free).
+ *
+ * With c->patient, once the server has answered, a transient failure is tried again after a
+ * growing wait (cli_wait), for up to CLI_PATIENCE_S seconds after its last answer: a following
+ * command outlives a restart.  It says on stderr, once, that the server is away, and once that
+ * it is back.  Only reads and calls that may be repeated (TerminateJob) are made patiently. */
 int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_t **resp,
              cli_error *err);
 void cli_error_free(cli_error *e);
 /* Prints e for people: the server's message for API errors; for an unreachable server, which
  * endpoint was tried and how to start one. */
 void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e);
+
+/* How long a patient call waits for a server that is away.  A restart or an upgrade takes
+ * seconds, and a standby takes the lead within a few leases (3 s each by default); a minute
+ * rides both out with room to spare, yet a server that is gone for good is said within one. */
+#define CLI_PATIENCE_S 60
+
+/* Waits ms milliseconds between two polls of a follow loop, running c->before_wait first.  A
+ * signal cuts the wait short so that the hook sees it at once, then the wait goes on.  -1 when
+ * c->abandon gives up, else 0. */
+int cli_wait(cli_ctx *c, long ms);
 
 /* cli_call for the Batch API that prints any error; returns 0, or 1 (the exit code). */
 int cli_batch(cli_ctx *c, const char *op, json_t *req, json_t **resp);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/mem.h"
 #include "cli/cli_cmd.h"
@@ -28,17 +27,11 @@ static const char logs_help[] =
     "options:\n"
     "  -f, --follow     keep printing lines as they come until the job is SUCCEEDED or\n"
     "                   FAILED; waits for a job that has not started, and moves on to the\n"
-    "                   next attempt when the job is retried\n"
+    "                   next attempt when the job is retried; a server that restarts\n"
+    "                   meanwhile is waited for, up to a minute\n"
     "  --attempt N      the Nth attempt (1 is the first) instead of the latest\n"
     "  --json           one JSON object per event: timestamp, message, ingestionTime\n"
     "\n" CLI_COMMON_HELP;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
 
 static const char *str(json_t *j, const char *key)
 {
@@ -239,6 +232,8 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t *
     char *waiting = NULL, *group = NULL;
     follower f = {.c = c, .id = id};
     if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
+    /* A follow outlives a server that restarts: its job goes on meanwhile. */
+    if (follow) c->patient = 1;
     json_t *ap = json_object_get(job, "arrayProperties");
     if (json_is_integer(json_object_get(ap, "size")) &&
         !json_is_integer(json_object_get(ap, "index"))) {
@@ -262,7 +257,10 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t *
         if (r > 0) break;
         if ((flags & CLI_LOG_UNTIL_STUCK) && cli_job_stuck(job)) goto out;
         if (!f.stream) say_waiting(c, job, &waiting);
-        sleep_ms(POLL_MS);
+        if (cli_wait(c, POLL_MS) < 0) {
+            rc = 1;
+            goto out;
+        }
         json_decref(job);
         job = NULL;
         if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;

@@ -2,13 +2,14 @@
  * otherwise), with a job definition made for the image when none is named, follows the log and
  * exits with the job's exit code; an array job shows its children's progress instead. */
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/mem.h"
+#include "common/util.h"
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
 
@@ -21,9 +22,14 @@ static const char run_help[] =
     "registered the first time and again only when its image or size would change.  An array\n"
     "job (--array-size) shows how many of its children are in each status until all have\n"
     "ended, and exits 0 when all succeeded.  A job that can never start (RUNNABLE for a\n"
-    "MISCONFIGURATION reason: it needs more than the compute environments can have) is\n"
-    "terminated, and barge run exits 1.  With --json, stdout is the job's last description\n"
-    "alone; the log goes to stderr, as text.\n"
+    "MISCONFIGURATION reason, or an array whose children are: it needs more than the\n"
+    "compute environments can have) is terminated, and barge run exits 1.  With --json,\n"
+    "stdout is the job's last description alone; the log goes to stderr, as text.\n"
+    "\n"
+    "A server that restarts meanwhile is waited for, up to a minute.  Ctrl-C (SIGINT, or\n"
+    "SIGTERM) terminates the job a second later, prints its log to the end and exits 130\n"
+    "(143); a second Ctrl-C within that second leaves the job running, and one later stops\n"
+    "waiting for it to end.\n"
     "\n"
     "options:\n"
     "  --image IMAGE        the container image to run (a definition is made for it)\n"
@@ -160,14 +166,63 @@ static int give_up(cli_ctx *c, const char *id, json_t *job)
     return 1;
 }
 
-/* An array's progress until it has ended: a line of its children's counts, rewritten in place
- * on a terminal, printed when it changes otherwise. */
-int cli_follow_array(cli_ctx *c, const char *id, int once, json_t **final)
+/* The line of an array's progress, drawn when it differs from last: rewritten in place on a
+ * terminal, printed when it changes otherwise. */
+static void draw_progress(json_t *ap, int in_place, char *last, size_t last_size)
 {
     static const char *const order[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
                                         "RUNNING", "SUCCEEDED", "FAILED"};
-    int tty = isatty(STDERR_FILENO);
+    json_t *sum = json_object_get(ap, "statusSummary");
+    long long size = cli_int(ap, "size"), done = cli_int(sum, "SUCCEEDED") +
+                                                  cli_int(sum, "FAILED");
+    char bar[41];
+    int filled = size > 0 ? (int)(done * 40 / size) : 40;
+    for (int k = 0; k < 40; k++) bar[k] = k < filled ? '#' : '.';
+    bar[40] = '\0';
+    char line[512];
+    int n = snprintf(line, sizeof line, "[%s] %lld/%lld", bar, done, size);
+    for (size_t k = 0; k < sizeof order / sizeof *order && n < (int)sizeof line; k++)
+        if (cli_int(sum, order[k]))
+            n += snprintf(line + n, sizeof line - (size_t)n, " %s %lld", order[k],
+                          cli_int(sum, order[k]));
+    if (strcmp(line, last) == 0) return;
+    fprintf(stderr, in_place ? "\r%s\033[K" : "%s\n", line);
+    fflush(stderr);
+    snprintf(last, last_size, "%s", line);
+}
+
+/* A child of array id that can never start, into *child (fresh), else NULL.  The children ask
+ * for the same resources, so one RUNNABLE child answers for all.  It is asked only while no
+ * child is starting or running, the one time the array may be stuck, so that an array at
+ * work costs its own description a poll and no more.  0, or 1 after printing why. */
+static int stuck_child(cli_ctx *c, const char *id, json_t *summary, json_t **child)
+{
+    *child = NULL;
+    if (!cli_int(summary, "RUNNABLE") || cli_int(summary, "STARTING") ||
+        cli_int(summary, "RUNNING"))
+        return 0;
+    /* The array's own description has no reason: its children's are theirs. */
+    json_t *req = json_pack("{s:s, s:s, s:i}", "arrayJobId", id, "jobStatus", "RUNNABLE",
+                            "maxResults", 1), *resp = NULL;
+    int rc = cli_batch(c, "ListJobs", req, &resp);
+    json_decref(req);
+    if (rc) return 1;
+    json_t *first = json_array_get(json_object_get(resp, "jobSummaryList"), 0);
+    const char *first_id = json_string_value(json_object_get(first, "jobId"));
+    json_t *j = NULL;
+    /* A child that has moved on since, or is gone, is asked again at the next poll. */
+    if (first_id && cli_find_job(c, first_id, &j) < 0) rc = 1;
+    json_decref(resp);
+    if (j && cli_job_stuck(j)) *child = j;
+    else json_decref(j);
+    return rc;
+}
+
+int cli_follow_array(cli_ctx *c, const char *id, int flags, json_t **final, json_t **stuck)
+{
+    int once = flags & CLI_ARRAY_ONCE, in_place = isatty(STDERR_FILENO) && !once;
     char last[512] = "";
+    if (!once) c->patient = 1;
     for (;;) {
         json_t *job;
         int rc = cli_describe_job(c, id, &job);
@@ -183,33 +238,127 @@ int cli_follow_array(cli_ctx *c, const char *id, int once, json_t **final)
                                       "%s` follows a job)", id, child ? "a child of an array "
                                       "job, not the array" : "not an array job", id);
         }
-        json_t *sum = json_object_get(ap, "statusSummary");
-        long long size = cli_int(ap, "size"), done = cli_int(sum, "SUCCEEDED") +
-                                                      cli_int(sum, "FAILED");
-        char bar[41];
-        int filled = size > 0 ? (int)(done * 40 / size) : 40;
-        for (int k = 0; k < 40; k++) bar[k] = k < filled ? '#' : '.';
-        bar[40] = '\0';
-        char line[512];
-        int n = snprintf(line, sizeof line, "[%s] %lld/%lld", bar, done, size);
-        for (size_t k = 0; k < sizeof order / sizeof *order && n < (int)sizeof line; k++)
-            if (cli_int(sum, order[k]))
-                n += snprintf(line + n, sizeof line - (size_t)n, " %s %lld", order[k],
-                              cli_int(sum, order[k]));
-        if (strcmp(line, last) != 0) {
-            fprintf(stderr, tty && !once ? "\r%s\033[K" : "%s\n", line);
-            fflush(stderr);
-            snprintf(last, sizeof last, "%s", line);
+        draw_progress(ap, in_place, last, sizeof last);
+        json_t *child = NULL;
+        int ended = once || cli_status_done(json_string_value(json_object_get(job, "status")));
+        if (!ended && (flags & CLI_ARRAY_UNTIL_STUCK) &&
+            stuck_child(c, id, json_object_get(ap, "statusSummary"), &child) != 0) {
+            json_decref(job);
+            return 1;
         }
-        if (once || cli_status_done(json_string_value(json_object_get(job, "status")))) {
-            if (tty && !once) fputc('\n', stderr);
+        if (ended || child) {
+            if (in_place) fputc('\n', stderr);
             *final = job;
+            if (stuck) *stuck = child;
+            else json_decref(child);
             return 0;
         }
         json_decref(job);
-        struct timespec ts = {POLL_MS / 1000, (POLL_MS % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        if (cli_wait(c, POLL_MS) < 0) return 1;
     }
+}
+
+/* Interrupts ------------------------------------------------------------------------------
+ *
+ * The first SIGINT or SIGTERM terminates the job this command submitted, as ending srun ends
+ * its job: a job left running unseen would hold its resources for nobody.  It is terminated a
+ * second after the interrupt, not at once, so that a second interrupt within that second can
+ * leave it running instead (the way to let go of a long job); after the TerminateJob, the log
+ * is followed until the job has ended, for at most END_WAIT_MS, and a second interrupt stops
+ * waiting.  barge run then exits 128 plus the first signal's number, as a shell reports a
+ * command that a signal ended. */
+
+/* How long a second interrupt may take to leave the job running: a double Ctrl-C. */
+#define LEAVE_WINDOW_MS 1000
+/* The server's --kill-grace-seconds (10 by default) and the agent's report fit well within. */
+#define END_WAIT_MS 30000
+#define TERMINATE_REASON "barge run was interrupted"
+
+static volatile sig_atomic_t interrupts, first_signal;
+
+/* Counts; everything else is done by run_before_wait, outside the handler. */
+static void on_interrupt(int sig)
+{
+    if (!interrupts) first_signal = sig;
+    if (interrupts < 2) interrupts++;
+}
+
+/* SA_RESTART lets a write to stdout that a signal interrupts go on rather than fail; the
+ * waits that must wake (nanosleep, libcurl's poll) are never restarted, whatever it says. */
+static void catch_interrupts(void)
+{
+    struct sigaction sa = {.sa_handler = on_interrupt, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Where barge run is with an interrupt. */
+typedef struct run_stop {
+    const char *id;        /* the job this command submitted; NULL before */
+    int submitting;        /* SubmitJob is under way: it must end, or the job is lost */
+    long long noticed_ms;  /* the first interrupt was said (monotonic); 0 before */
+    long long asked_ms;    /* TerminateJob was answered; 0 before */
+    int failed;            /* TerminateJob was refused */
+} run_stop;
+
+static void run_before_wait(cli_ctx *c)
+{
+    run_stop *s = c->hook_arg;
+    if (!interrupts || !s->id || s->asked_ms || s->failed) return;
+    long long now = util_mono_ms();
+    if (!s->noticed_ms) {
+        s->noticed_ms = now;
+        if (interrupts == 1)
+            fprintf(stderr, "%s: interrupted: job %s will be terminated in a second; interrupt "
+                            "again (Ctrl-C) to leave it running\n", c->prog, s->id);
+    }
+    if (interrupts > 1 || now - s->noticed_ms < LEAVE_WINDOW_MS) return;
+    json_t *req = json_pack("{s:s, s:s}", "jobId", s->id, "reason", TERMINATE_REASON);
+    json_t *resp = NULL;
+    cli_error e;
+    if (cli_call(c, "batch", "TerminateJob", req, &resp, &e) == 0) {
+        s->asked_ms = util_mono_ms();
+        fprintf(stderr, "%s: terminating job %s, which this command submitted; waiting up to %d "
+                        "seconds for it to end (interrupt again to stop waiting)\n", c->prog,
+                s->id, END_WAIT_MS / 1000);
+    } else if (!e.transient && !e.abandoned) {
+        cli_error_print(c, "TerminateJob", &e);
+        s->failed = 1;
+    }
+    /* A server that is away is asked again at the next wait. */
+    cli_error_free(&e);
+    json_decref(req);
+    json_decref(resp);
+}
+
+/* Whether to give up what is under way.  Before the job exists there is nothing to clean up;
+ * once it does, a second interrupt, a TerminateJob refused or a job that has not ended in time
+ * ends the follow. */
+static int run_abandon(cli_ctx *c)
+{
+    const run_stop *s = c->hook_arg;
+    if (!interrupts || s->submitting) return 0;
+    if (!s->id) return 1;
+    return interrupts > 1 || s->failed ||
+           (s->asked_ms && util_mono_ms() - s->asked_ms > END_WAIT_MS);
+}
+
+/* What an interrupted barge run says last, of a job it stopped following before the end;
+ * returns its exit code. */
+static int say_interrupted(const cli_ctx *c, const run_stop *s)
+{
+    if (!s->id)
+        fprintf(stderr, "%s: interrupted; no job was submitted\n", c->prog);
+    else if (!s->asked_ms)
+        fprintf(stderr, "%s: left job %s as it is; `barge terminate %s` stops it, `barge logs "
+                        "-f %s` follows it\n", c->prog, s->id, s->id, s->id);
+    else
+        fprintf(stderr, "%s: job %s was told to stop but has not ended yet; `barge describe %s` "
+                        "shows how it ends\n", c->prog, s->id, s->id);
+    return 128 + first_signal;
 }
 
 int cli_run(int argc, char **argv)
@@ -230,8 +379,9 @@ int cli_run(int argc, char **argv)
     const char *image = NULL, *def = NULL, *queue = "default", *name = NULL;
     const char *vcpus = "1", *memory = "2048";
     json_t *req = json_object(), *job = NULL;
-    char *arn = NULL;
-    int rc = 2, o;
+    char *arn = NULL, *id = NULL;
+    run_stop stop = {0};
+    int rc = 2, o, followed = 0;
     opterr = 0;
     optind = 1;
     while ((o = getopt_long(nopt, argv, ":h", opts, NULL)) != -1) {
@@ -270,6 +420,10 @@ int cli_run(int argc, char **argv)
     }
     if (cli_set_command(&c, req, nopt, argc, argv) < 0) goto done;
     if ((rc = cli_ctx_open(&c)) != 0) goto done;
+    c.before_wait = run_before_wait;
+    c.abandon = run_abandon;
+    c.hook_arg = &stop;
+    catch_interrupts();
     if (image) {
         if ((rc = ensure_definition(&c, image, vcpus, memory, &arn)) != 0) goto done;
         def = arn;
@@ -284,25 +438,39 @@ int cli_run(int argc, char **argv)
     json_object_set_new(req, "jobQueue", json_string(queue));
     json_object_set_new(req, "jobDefinition", json_string(def));
     json_t *resp;
-    if ((rc = cli_batch(&c, "SubmitJob", req, &resp)) != 0) goto done;
-    char *id = xstrdup(json_string_value(json_object_get(resp, "jobId")) ?: "");
+    if (interrupts) goto done;
+    stop.submitting = 1;
+    rc = cli_batch(&c, "SubmitJob", req, &resp);
+    stop.submitting = 0;
+    if (rc) goto done;
+    id = xstrdup(json_string_value(json_object_get(resp, "jobId")) ?: "");
     json_decref(resp);
+    stop.id = id;
     fprintf(stderr, "%s: job %s submitted to queue %s\n", c.prog, id, queue);
     int array = json_object_get(req, "arrayProperties") != NULL;
+    json_t *stuck = NULL;
     /* With --json, stdout is the job's description alone: the log goes to stderr, as text. */
-    if (array) rc = cli_follow_array(&c, id, 0, &job);
+    if (array) rc = cli_follow_array(&c, id, CLI_ARRAY_UNTIL_STUCK, &job, &stuck);
     else rc = cli_follow_log(&c, id, 0, CLI_LOG_FOLLOW | CLI_LOG_UNTIL_STUCK |
                                           (c.json ? CLI_LOG_TO_STDERR : 0), &job);
+    followed = rc == 0;
     if (rc == 0) {
         const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
-        if (!cli_status_done(status)) rc = give_up(&c, id, job);
+        /* An array's children carry the reason it cannot start; the array has none. */
+        if (!cli_status_done(status)) rc = give_up(&c, id, stuck ? stuck : job);
         else if (array) rc = strcmp(status, "SUCCEEDED") == 0 ? 0 : 1;
         else rc = exit_code_of(job);
         if (c.json) cli_print_json(job);
         else if (cli_status_done(status)) say_end(&c, id, job, array);
+    } else if (c.away && !interrupts) {
+        fprintf(stderr, "%s: job %s goes on without this command; `barge logs -f %s` follows it "
+                        "again once the server is back\n", c.prog, id, id);
     }
-    free(id);
+    json_decref(stuck);
 done:
+    /* How the follow ended was said above; a follow cut short says what became of the job. */
+    if (interrupts) rc = followed ? 128 + first_signal : say_interrupted(&c, &stop);
+    free(id);
     json_decref(req);
     json_decref(job);
     free(arn);

@@ -105,9 +105,11 @@ int cli_watch(int argc, char **argv)
         return cli_usage_error(&c, "give either a queue or --array JOBID, not both");
     int rc = cli_ctx_open(&c);
     if (rc) return rc;
+    /* A live view outlives a server that restarts. */
+    c.patient = !once;
     if (array) {
         json_t *job = NULL;
-        rc = cli_follow_array(&c, array, once, &job);
+        rc = cli_follow_array(&c, array, once ? CLI_ARRAY_ONCE : 0, &job, NULL);
         if (rc == 0 && c.json) cli_print_json(job);
         json_decref(job);
     } else {

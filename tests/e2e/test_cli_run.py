@@ -5,19 +5,50 @@ code (an array shows its children's progress); `barge explain JOB` says why a jo
 is, following its dependencies."""
 import json
 import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
 
-from harness import Server
-from test_cli import barge
+from harness import BARGE, Server
+from test_cli import barge, cli_env
 from test_jobs_common import JobsCase
 
 
 class FirstStart(JobsCase):
     """The server as a newcomer starts it: no --no-default-queue."""
-    server_args = ("--dev", "--idle-seconds", "2")
+    server_args = ("--dev", "--idle-seconds", "2", "--kill-grace-seconds", "1")
     server_defaults = True
 
     def cli(self, *args, **kw):
         return barge(*args, endpoint=self.server.url, **kw)
+
+    def start_run(self, *args):
+        """Starts `barge run ARGS` in the background, its output in files; returns the process,
+        a function that reads (stdout, stderr) so far, and the submitted job's id."""
+        out = tempfile.TemporaryFile("w+")
+        err = tempfile.TemporaryFile("w+")
+        self.addCleanup(out.close)
+        self.addCleanup(err.close)
+        proc = subprocess.Popen([BARGE, "run"] + list(args), stdout=out, stderr=err,
+                                env=cli_env(self.server.url), text=True)
+
+        def cleanup():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.addCleanup(cleanup)
+
+        def read():
+            out.seek(0)
+            err.seek(0)
+            return out.read(), err.read()
+        submitted = self.wait_for(lambda: re.search(r"job (\S+) submitted", read()[1]),
+                                  what="barge run to submit its job")
+        job_id = submitted.group(1)
+        self.addCleanup(lambda: self.batch.terminate_job(jobId=job_id, reason="test over"))
+        return proc, read, job_id
 
     def test_the_defaults_and_that_they_are_made_once(self):
         ce = self.batch.describe_compute_environments(computeEnvironments=["local"])
@@ -91,6 +122,71 @@ class FirstStart(JobsCase):
         self.assertIn("terminated job", err)
         job_id = err.split("terminated job ", 1)[1].split(",")[0]
         self.assertEqual(self.wait_job(job_id)["status"], "FAILED")
+
+    def test_run_stops_an_array_whose_children_can_never_start(self):
+        """The reason is on the children, not on the array: barge run finds it there, ends the
+        array it made and exits 1."""
+        too_many = str(4 * max(2, os.cpu_count()))
+        rc, out, err = self.cli("run", "--image", "busybox", "--array-size", "3", "--vcpus",
+                                too_many, "--", "true", timeout=30)
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("cannot start: MISCONFIGURATION:", err)
+        job_id = err.split("terminated job ", 1)[1].split(",")[0]
+        self.assertEqual(self.wait_job(job_id)["status"], "FAILED")
+        self.assertNotIn(":", job_id)
+
+    def test_run_rides_out_a_server_restart(self):
+        """Jobs go on running while the server restarts; so does the barge run following one:
+        it says the server is away, and back, and ends with the job's log and exit code."""
+        proc, read, job_id = self.start_run("--image", "busybox", "--", "sh", "-c",
+                                            "echo before; sleep 4; echo after; exit 5")
+        self.wait_for(lambda: read()[0] == "before\n", what="the first line")
+        # Away long enough for a few polls to find no server.
+        self.server.stop()
+        time.sleep(2)
+        self.server.start()
+        self.assertEqual(proc.wait(timeout=60), 5, read()[1])
+        out, err = read()
+        self.assertEqual(out, "before\nafter\n", err)
+        self.assertIn("the server at %s is unavailable" % self.server.url, err)
+        self.assertEqual(err.count("is unavailable"), 1, err)
+        self.assertIn("answers again", err)
+        self.assertIn("job %s FAILED" % job_id, err)
+
+    def test_interrupted_run_terminates_its_job(self):
+        """SIGINT or SIGTERM: barge run terminates the job it submitted, says so, prints the
+        log to the end and exits 128 plus the signal's number."""
+        for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            proc, read, job_id = self.start_run("--image", "busybox", "--", "sh", "-c",
+                                                "echo started; sleep 30")
+            self.wait_for(lambda: read()[0] == "started\n", what="the job to start")
+            self.assertEqual(self.status(job_id), "RUNNING")
+            proc.send_signal(sig)
+            self.assertEqual(proc.wait(timeout=30), code, read()[1])
+            out, err = read()
+            self.assertEqual(out, "started\n")
+            self.assertIn("interrupted: job %s will be terminated in a second; interrupt again "
+                          "(Ctrl-C) to leave it running" % job_id, err)
+            self.assertIn("terminating job %s" % job_id, err)
+            self.assertIn("job %s FAILED: barge run was interrupted" % job_id, err)
+            job = self.job(job_id)
+            self.assertEqual((job["status"], job["statusReason"]),
+                             ("FAILED", "barge run was interrupted"))
+
+    def test_interrupted_twice_run_leaves_its_job_running(self):
+        proc, read, job_id = self.start_run("--image", "busybox", "--", "sh", "-c",
+                                            "echo started; sleep 30")
+        self.wait_for(lambda: read()[0] == "started\n", what="the job to start")
+        proc.send_signal(signal.SIGINT)
+        self.wait_for(lambda: "interrupted: job" in read()[1], what="the first interrupt said")
+        proc.send_signal(signal.SIGINT)
+        self.assertEqual(proc.wait(timeout=10), 130, read()[1])
+        err = read()[1]
+        self.assertIn("left job %s as it is; `barge terminate %s` stops it" % (job_id, job_id),
+                      err)
+        self.assertNotIn("terminating job", err)
+        time.sleep(1.5)
+        self.assertEqual(self.status(job_id), "RUNNING")
 
     def test_run_of_a_job_that_could_not_start_says_why(self):
         rc, _, err = self.cli("run", "--image", "busybox", "--", "/nonexistent/cmd")
