@@ -58,8 +58,7 @@ int server_store_lead(barge_config *c, store *db, logstore *logs, const char *ho
     char leader[256], said[256] = "";
     int unreachable = 0;
     for (;;) {
-        /* A standby's log store follows the copy, so that a takeover has little to read. */
-        pg_logcopy_catch_up(logcopy, logs, 20000);
+        /* The lease first: until a standby has read it, /healthz cannot name the leader. */
         int64_t epoch = pg_lease_try(lease, leader, sizeof leader);
         if (epoch > 0) {
             /* The lines the old leader kept, to the last: nobody else writes them now. */
@@ -79,6 +78,8 @@ int server_store_lead(barge_config *c, store *db, logstore *logs, const char *ho
             return 1;
         }
         http_standby(1, leader);
+        /* A standby's log store follows the copy, so that a takeover has little to read. */
+        pg_logcopy_catch_up(logcopy, logs, 20000);
         if (epoch < 0 && !unreachable)
             log_warn("lease: the PostgreSQL store is unreachable; standing by until it answers");
         unreachable = epoch < 0;

@@ -151,6 +151,10 @@ class Failover(unittest.TestCase):
         for s in self.servers:
             if s is leader:
                 continue
+            # A standby names the leader from its first read of the lease on.
+            deadline = time.time() + 5
+            while healthz(s)[1].get("leader") == "unknown" and time.time() < deadline:
+                time.sleep(0.02)
             self.assertEqual(healthz(s), (503, {"status": "standby", "leader": leader.url}))
             status, headers, body = s.raw("POST", "/v1/submitjob", {
                 "jobName": "x", "jobQueue": "parked", "jobDefinition": "jd"})
