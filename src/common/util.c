@@ -217,15 +217,15 @@ char *util_read_file(const char *path)
     return b.data;
 }
 
-FILE *util_open_regular(const char *path, const char **why)
+/* open(2) of a regular file, or -1 with *why (util_open_regular's phrases). */
+static int open_regular(const char *path, const char **why, char *text, size_t size)
 {
     /* O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one. */
-    static __thread char text[160];
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
-        snprintf(text, sizeof text, "cannot be read: %s", strerror(errno));
+        snprintf(text, size, "cannot be read: %s", strerror(errno));
         *why = text;
-        return NULL;
+        return -1;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -233,10 +233,18 @@ FILE *util_open_regular(const char *path, const char **why)
                    ? "is a directory, not a file"
                    : "is not a regular file (it is a device, a pipe or a socket): give a file";
         close(fd);
-        return NULL;
+        return -1;
     }
     /* Back to blocking reads, as fopen's. */
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+FILE *util_open_regular(const char *path, const char **why)
+{
+    static __thread char text[160];
+    int fd = open_regular(path, why, text, sizeof text);
+    if (fd < 0) return NULL;
     FILE *f = fdopen(fd, "r");
     if (!f) {
         snprintf(text, sizeof text, "cannot be read: %s", strerror(errno));
@@ -244,6 +252,74 @@ FILE *util_open_regular(const char *path, const char **why)
         close(fd);
     }
     return f;
+}
+
+char *util_read_secret_file(const char *path, size_t max, size_t *len, unsigned *mode,
+                            const char **why)
+{
+    static __thread char text[160];
+    int fd = open_regular(path, why, text, sizeof text);
+    if (fd < 0) return NULL;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        snprintf(text, sizeof text, "cannot be read: %s", strerror(errno));
+        *why = text;
+        close(fd);
+        return NULL;
+    }
+    if ((uint64_t)st.st_size > max) {
+        snprintf(text, sizeof text, "is over %zu %s, far more than such a file holds: give the "
+                 "right file", max >= (1u << 20) ? max >> 20 : max,
+                 max >= (1u << 20) ? "MiB" : "bytes");
+        *why = text;
+        close(fd);
+        return NULL;
+    }
+    /* One byte more than the size, to tell a file that grew since fstat; one for the NUL. */
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *b = xmalloc(cap + 1);
+    const char *failed = NULL;
+    while (!failed) {
+        ssize_t got = read(fd, b + n, cap - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            snprintf(text, sizeof text, "cannot be read: %s", strerror(errno));
+            failed = text;
+        } else if (got == 0) {
+            break;
+        } else if ((n += (size_t)got) == cap) {
+            failed = "changed while it was read: try again once it is written";
+        }
+    }
+    close(fd);
+    if (failed) {
+        util_secret_free(b, n);
+        *why = failed;
+        return NULL;
+    }
+    b[n] = '\0';
+    *len = n;
+    if (mode) *mode = (unsigned)(st.st_mode & 07777);
+    return b;
+}
+
+void util_secret_free(char *p, size_t len)
+{
+    if (!p) return;
+    explicit_bzero(p, len);
+    free(p);
+}
+
+char *util_next_line(char **at, char *end, size_t *len)
+{
+    char *line = *at;
+    if (line >= end) return NULL;
+    char *nl = memchr(line, '\n', (size_t)(end - line));
+    char *stop = nl ? nl : end;
+    *stop = '\0'; /* end itself is the text's own NUL */
+    *len = (size_t)(stop - line);
+    *at = nl ? nl + 1 : end;
+    return line;
 }
 
 const char *util_http_url_problem(const char *url, size_t len)

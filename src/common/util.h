@@ -50,6 +50,25 @@ char *util_read_file(const char *path);
  * file", "cannot be read: No such file or directory"; static or thread-local text) when it
  * cannot be opened or is not a regular file. */
 FILE *util_open_regular(const char *path, const char **why);
+/* A file of secrets (keys, tokens) read whole: a regular file (as util_open_regular) of at most
+ * max bytes, read with read(2) into one buffer sized from its fstat.  Neither a stdio buffer nor
+ * a buffer that grows (getline, realloc, each freeing the copy it outgrew) ever holds any of it,
+ * so util_secret_free's wipe leaves no copy behind.  Returns the text, NUL-terminated, its length
+ * in *len and its permission bits in *mode (mode may be NULL); or NULL with *why a phrase for
+ * "OPTION PATH WHY" (util_open_regular's, "is over 16 MiB, ...", "changed while it was read:
+ * ..."). */
+char *util_read_secret_file(const char *path, size_t max, size_t *len, unsigned *mode,
+                            const char **why);
+/* A bound for a file of keys or tokens: thousands of principals, session tokens included, fit
+ * in a fraction of it. */
+#define UTIL_SECRET_FILE_MAX ((size_t)16 << 20)
+/* Wipes the len bytes at p, then frees it.  NULL does nothing. */
+void util_secret_free(char *p, size_t len);
+/* The next line of the text from *at to end (where the text's NUL is), in place: its newline
+ * becomes a NUL, *len is its length (a NUL byte inside it makes strlen shorter), and *at moves
+ * past it.  NULL once the text is read.  A last line without a newline is a line; a newline at
+ * the very end starts none. */
+char *util_next_line(char **at, char *end, size_t *len);
 /* Why the first len bytes of url are not an http:// or https:// URL that libcurl can reach, or
  * NULL: a host (an IPv6 address in closed brackets), a port (if any) of 1 to 65535, and no space
  * or control character anywhere.  A phrase for "URL WHY". */

@@ -577,7 +577,9 @@ int server_main(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    if (server_lock_data_dir(c->data_dir) < 0 || server_secure_data_dir(c->data_dir) < 0)
+    if (server_lock_data_dir(c->data_dir) < 0 ||
+        (!c->store_uri && server_check_emptied_db(c->data_dir) < 0) ||
+        server_secure_data_dir(c->data_dir) < 0)
         return 1;
     if (join_tokens_server(c->data_dir, token_given ? c->agent_token : NULL)) return 1;
     static char self[4096];

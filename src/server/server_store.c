@@ -14,6 +14,7 @@
 #include "common/mem.h"
 #include "server/base/pg_lease.h"
 #include "server/base/pg_logcopy.h"
+#include "server/base/pg_wait.h"
 #include "server/http_server.h"
 #include "server/join_tokens.h"
 
@@ -46,6 +47,18 @@ static void fenced(void)
     _exit(SERVER_STORE_FENCED);
 }
 
+/* SIGTERM or SIGINT sent while standing by: blocked in every thread, they stay pending until
+ * the loop below takes them. */
+static int stop_asked(void)
+{
+    sigset_t pending;
+    return sigpending(&pending) == 0 &&
+           (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
+static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop,
+                     char **err);
+
 int server_store_lead(barge_config *c, store *db, logstore *logs, const char *holder,
                       const sigset_t *stop, char **err)
 {
@@ -55,6 +68,17 @@ int server_store_lead(barge_config *c, store *db, logstore *logs, const char *ho
     logcopy = pg_logcopy_open(c->store_uri, err);
     if (!logcopy) return -1;
     logs_ = logs;
+    /* The loop takes the stop signals itself, between statements: a statement that waits on a
+     * lock another session holds is given up for them (pg_wait.h). */
+    pg_wait_set_stop(stop_asked);
+    int rc = lead_loop(c, db, logs, stop, err);
+    pg_wait_set_stop(NULL);
+    return rc;
+}
+
+static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop,
+                     char **err)
+{
     char leader[256], said[256] = "";
     int unreachable = 0;
     for (;;) {
@@ -63,11 +87,13 @@ int server_store_lead(barge_config *c, store *db, logstore *logs, const char *ho
         if (epoch > 0) {
             /* The lines the old leader kept, to the last: nobody else writes them now. */
             long n = pg_logcopy_catch_up(logcopy, logs, 0);
-            if (n < 0) {
+            if (n < 0 && !stop_asked()) {
                 *err = xstrdup("cannot read the job logs the last leader kept in the PostgreSQL "
                                "store; this server will not lead without them");
                 return -1;
             }
+        }
+        if (epoch > 0 && !stop_asked()) {
             pg_logcopy_lead(logcopy, epoch, c->lease_ms, fenced);
             logstore_set_copy(logs, pg_logcopy_keep, logcopy);
             store_pg_lead(db, epoch, c->lease_ms, fenced);
@@ -80,7 +106,7 @@ int server_store_lead(barge_config *c, store *db, logstore *logs, const char *ho
         http_standby(1, leader);
         /* A standby's log store follows the copy, so that a takeover has little to read. */
         pg_logcopy_catch_up(logcopy, logs, 20000);
-        if (epoch < 0 && !unreachable)
+        if (epoch < 0 && !unreachable && !stop_asked())
             log_warn("lease: the PostgreSQL store is unreachable; standing by until it answers");
         unreachable = epoch < 0;
         if (epoch == 0 && strcmp(said, leader) != 0) {
@@ -161,6 +187,39 @@ int server_secure_data_dir(const char *dir)
         if (chmod(path, 0600) < 0 && errno != ENOENT)
             log_warn("server: cannot make %s 0600: %s", path, strerror(errno));
         free(path);
+    }
+    return 0;
+}
+
+/* A barge.db of 0 bytes (cut short by a failed copy, or by a disk) would be made anew as at a
+ * first start: the default environment and queue, and a new server beside the old one's job
+ * logs, audit trail and agent token, saying nothing.  It is refused when the data directory holds
+ * what a server leaves only once barge.db was written: the first start makes barge.db and
+ * logs.db empty (server_secure_data_dir, so that their modes are right) and the agent token,
+ * then writes barge.db, and only then logs.db's first page and audit.log; webhook cursors,
+ * image caches and command outputs come later still.  A first start that stopped early, before
+ * any of them, leaves a barge.db of 0 bytes that still starts, as a new data directory does. */
+int server_check_emptied_db(const char *dir)
+{
+    static const struct {
+        const char *name;
+        int nonempty; /* made empty at first, and written only after barge.db */
+    } used[] = {{"logs.db", 1}, {"audit.log", 0}, {"webhooks", 0}, {"images", 0},
+                {"provider-exec", 0}};
+    char *path = xasprintf("%s/barge.db", dir);
+    struct stat st;
+    int empty = stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
+    free(path);
+    if (!empty) return 0;
+    for (size_t i = 0; i < sizeof used / sizeof *used; i++) {
+        path = xasprintf("%s/%s", dir, used[i].name);
+        int found = lstat(path, &st) == 0 && (!used[i].nonempty || st.st_size > 0);
+        free(path);
+        if (!found) continue;
+        fprintf(stderr, "barge server: %s/barge.db is empty (0 bytes), but the data directory "
+                        "was used before (it holds %s): restore barge.db from a backup, or "
+                        "remove it to start anew\n", dir, used[i].name);
+        return -1;
     }
     return 0;
 }

@@ -35,6 +35,10 @@ void server_store_release(void);
 /* DATA_DIR made private to the server's user (server_store.c says how); 0, or -1 after a
  * sentence on standard error. */
 int server_secure_data_dir(const char *dir);
+/* Before anything is written to DATA_DIR (after its lock): refuses a barge.db of 0 bytes in a
+ * data directory that a server ran in, which a first start would take as new (server_store.c
+ * says how it tells).  0, or -1 after a sentence on standard error. */
+int server_check_emptied_db(const char *dir);
 /* The lock that keeps a second server off DATA_DIR: its descriptor (held until the process
  * exits), or -1 after a sentence on standard error saying why (another server, not a
  * directory, not writable). */

@@ -15,30 +15,24 @@
 #include "common/mem.h"
 #include "common/util.h"
 
-/* A PEM file's text, at most 1 MiB (a certificate chain is a few KiB). */
+/* A PEM file's text, at most 1 MiB (a certificate chain is a few KiB), read as a file of
+ * secrets (util_read_secret_file): reading the key leaves no copy of it but the one
+ * tls_files_free wipes.  libmicrohttpd takes it NUL-terminated. */
 static char *read_pem(const char *opt, const char *path, char **err)
 {
     const char *why;
-    FILE *f = util_open_regular(path, &why);
-    if (!f) {
+    size_t len;
+    char *text = util_read_secret_file(path, (size_t)1 << 20, &len, NULL, &why);
+    if (!text) {
         *err = xasprintf("%s %s %s", opt, path, why);
         return NULL;
     }
-    buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= (1u << 20))
-        buf_append(&b, chunk, n);
-    int bad = ferror(f) || b.len > (1u << 20);
-    fclose(f);
-    if (bad || b.len == 0) {
-        *err = xasprintf("%s %s: %s", opt, path,
-                         b.len == 0 ? "the file is empty" : "cannot read it (or over 1 MiB)");
-        buf_free(&b);
+    if (len == 0) {
+        *err = xasprintf("%s %s: the file is empty", opt, path);
+        free(text);
         return NULL;
     }
-    buf_append(&b, "", 1); /* libmicrohttpd takes NUL-terminated text */
-    return b.data;
+    return text;
 }
 
 static const char *ssl_reason(void)

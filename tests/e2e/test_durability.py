@@ -197,6 +197,59 @@ class Durability(unittest.TestCase):
         self.server.start()
         self.assertIn("kept", self.all_envs())
 
+    def test_an_emptied_barge_db_is_refused(self):
+        # A barge.db cut to 0 bytes (a failed copy, a disk) was taken for a first start: a new
+        # server beside the old one's logs, audit trail and agent token, without a word.
+        self.server.start()
+        self.server.client().create_compute_environment(computeEnvironmentName="kept",
+                                                        type="UNMANAGED")
+        self.assertEqual(self.server.stop(), 0)
+        d = self.server.data_dir
+        db = os.path.join(d, "barge.db")
+        os.truncate(db, 0)
+        before = snapshot(d)
+        with self.assertRaises(RuntimeError) as cm:
+            self.server.start(timeout=5)
+        self.assertIn("exited with 1", str(cm.exception))
+        self.assertIn("barge server: %s is empty (0 bytes), but the data directory was used "
+                      "before (it holds logs.db): restore barge.db from a backup, or remove it "
+                      "to start anew\n" % db, str(cm.exception))
+        self.assertEqual(self.server.stop(), 1)
+        self.assertEqual(snapshot(d), before, "the refused start changed the data directory")
+        # Removed, it starts anew.
+        os.remove(db)
+        self.server.start()
+        self.assertNotIn("kept", self.all_envs())
+
+    def test_an_empty_barge_db_alone_is_a_first_start(self):
+        # What a first start that stopped at once leaves (barge.db and logs.db made empty, the
+        # agent token) starts as a new data directory does.
+        self.server.start()
+        self.assertEqual(self.server.stop(), 0)
+        d = self.server.data_dir
+        for name in os.listdir(d):
+            if name not in ("server.log", "agent-token"):
+                os.remove(os.path.join(d, name))
+        for name in ("barge.db", "logs.db"):
+            open(os.path.join(d, name), "w").close()
+        self.server.start()
+        self.server.client().create_compute_environment(computeEnvironmentName="new",
+                                                        type="UNMANAGED")
+        self.assertIn("new", self.all_envs())
+
+
+def snapshot(d):
+    """Every entry of directory d but the harness's server.log: its size, times and content."""
+    out = {}
+    for name in sorted(os.listdir(d)):
+        path = os.path.join(d, name)
+        if name == "server.log":
+            continue
+        st = os.lstat(path)
+        body = open(path, "rb").read() if os.path.isfile(path) else None
+        out[name] = (st.st_mode, st.st_size, st.st_mtime_ns, body)
+    return out
+
 
 if __name__ == "__main__":
     unittest.main()

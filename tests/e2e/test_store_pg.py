@@ -186,57 +186,101 @@ class Schema(unittest.TestCase):
         self.assertEqual(self.pg.psql(name, "SELECT version FROM barge_schema"), "99")
         self.assertEqual(self.pg.psql(name, "SELECT to_regclass('barge_records') IS NULL"), "t")
 
+    def start_server(self, url, d):
+        """A server on url, its data in d/data and its output in d/server.log."""
+        with open(os.path.join(d, "server.log"), "a") as out:
+            p = subprocess.Popen([BARGE, "server", "--dev", "--listen",
+                                  "127.0.0.1:%d" % free_port(), "--data-dir",
+                                  os.path.join(d, "data"), "--store", url],
+                                 stdout=out, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        return p
+
+    def wait_log(self, p, d, text):
+        log = os.path.join(d, "server.log")
+        for _ in range(600):
+            if text in open(log).read():
+                return open(log).read()
+            self.assertIsNone(p.poll(), open(log).read())
+            time.sleep(0.1)
+        self.fail("the server never said %r: %s" % (text, open(log).read()))
+
+    def locked(self, d, table):
+        """A database whose schema a first server made (it stops cleanly once serving), and a
+        psql session that holds table locked: (url, the psql process, its backend's pid)."""
+        name = "w%d" % free_port()
+        url = self.pg.createdb(name)
+        first = self.start_server(url, d)
+        self.wait_log(first, d, "listening on")
+        first.terminate()
+        self.assertEqual(first.wait(60), 0)
+        open(os.path.join(d, "server.log"), "w").close()
+        cmd = [os.path.join(self.pg.bindir, "psql"), "-h", "127.0.0.1", "-p",
+               str(self.pg.port), "-U", "barge", "-d", name, "-c",
+               "BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300);" % table]
+        if self.pg.user:
+            cmd = ["runuser", "-u", self.pg.user.pw_name, "--"] + cmd
+        holder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  cwd=self.pg.dir)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        for _ in range(300):
+            pid = self.pg.psql(name, "SELECT pid FROM pg_locks WHERE mode = "
+                                     "'AccessExclusiveLock' AND relation = "
+                                     "'%s'::regclass" % table)
+            if pid:
+                return url, holder, int(pid)
+            time.sleep(0.1)
+        self.fail("psql never locked %s" % table)
+
     def test_a_stop_while_start_up_waits_on_the_database(self):
         # Another session holds the records' table locked: the first read waits for it.  The
         # stop signals were blocked and not yet waited for, so SIGTERM did nothing until the
         # lock went (a `systemctl stop` hung until the kill).
-        name = "w%d" % free_port()
-        url = self.pg.createdb(name)
         with tempfile.TemporaryDirectory(prefix="barge-pg-wait-") as d:
-            log = os.path.join(d, "server.log")
+            url, _, _ = self.locked(d, "barge_records")
+            p = self.start_server(url, d)
+            self.wait_log(p, d, "leads the store")
+            p.terminate()
+            # The timeout only catches the hang; the stop is at once.
+            self.assertEqual(p.wait(120), 1, open(os.path.join(d, "server.log")).read())
+            self.assertIn("received SIGTERM while starting",
+                          open(os.path.join(d, "server.log")).read())
 
-            def start():
-                with open(log, "w") as out:
-                    return subprocess.Popen([BARGE, "server", "--dev", "--listen",
-                                             "127.0.0.1:%d" % free_port(), "--data-dir",
-                                             os.path.join(d, "data"), "--store", url],
-                                            stdout=out, stderr=subprocess.STDOUT)
+    def test_a_start_waiting_on_a_lock_names_who_holds_it(self):
+        # The start waited without a word for as long as the lock was held.  Now the log names
+        # the table and the session that holds it, and the start goes on once it lets go.
+        with tempfile.TemporaryDirectory(prefix="barge-pg-wait-") as d:
+            url, holder, pid = self.locked(d, "barge_records")
+            p = self.start_server(url, d)
+            log = self.wait_log(p, d, "for a lock that another session of the database holds")
+            line = [l for l in log.splitlines() if "another session" in l][0]
+            self.assertIn("reading the records (table barge_records) has waited", line)
+            self.assertIn("session %d (psql from 127.0.0.1, active, in a transaction since "
+                          % pid, line)
+            self.assertIn("pg_terminate_backend", line)
+            self.assertNotIn("listening on", log)
+            self.pg.psql("postgres", "SELECT pg_terminate_backend(%d)" % pid)
+            holder.wait(30)
+            log = self.wait_log(p, d, "listening on")
+            self.assertIn("reading the records (table barge_records) goes on", log)
+            p.terminate()
+            self.assertEqual(p.wait(60), 0, open(os.path.join(d, "server.log")).read())
 
-            def wait_log(p, text):
-                for _ in range(600):
-                    if text in open(log).read():
-                        return
-                    self.assertIsNone(p.poll(), open(log).read())
-                    time.sleep(0.1)
-                self.fail("the server never said %r: %s" % (text, open(log).read()))
-            first = start()  # makes the schema, and stops cleanly once serving
-            wait_log(first, "listening on")
-            first.terminate()
-            self.assertEqual(first.wait(60), 0)
-            cmd = [os.path.join(self.pg.bindir, "psql"), "-h", "127.0.0.1", "-p",
-                   str(self.pg.port), "-U", "barge", "-d", name, "-c",
-                   "BEGIN; LOCK TABLE barge_records IN ACCESS EXCLUSIVE MODE; "
-                   "SELECT pg_sleep(300);"]
-            if self.pg.user:
-                cmd = ["runuser", "-u", self.pg.user.pw_name, "--"] + cmd
-            holder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      cwd=self.pg.dir)
-            try:
-                for _ in range(300):
-                    if self.pg.psql(name, "SELECT count(*) FROM pg_locks WHERE mode = "
-                                          "'AccessExclusiveLock' AND relation = "
-                                          "'barge_records'::regclass") == "1":
-                        break
-                    time.sleep(0.1)
-                p = start()
-                wait_log(p, "leads the store")
-                p.terminate()
-                # The timeout only catches the hang; the stop is at once.
-                self.assertEqual(p.wait(120), 1, open(log).read())
-                self.assertIn("received SIGTERM while starting", open(log).read())
-            finally:
-                holder.kill()
-                holder.wait()
+    def test_a_standby_waiting_on_the_lease_names_who_holds_it_and_stops(self):
+        # The lease's row is taken in the loop that stands by, which takes the stop signals
+        # itself: a SIGTERM while it waits on the lock gives the wait up and stops cleanly.
+        with tempfile.TemporaryDirectory(prefix="barge-pg-wait-") as d:
+            url, _, pid = self.locked(d, "barge_lease")
+            p = self.start_server(url, d)
+            log = self.wait_log(p, d, "for a lock that another session of the database holds")
+            self.assertIn("taking the lease (table barge_lease) has waited", log)
+            self.assertIn("session %d (psql" % pid, log)
+            p.terminate()
+            self.assertEqual(p.wait(60), 0, open(os.path.join(d, "server.log")).read())
+            log = open(os.path.join(d, "server.log")).read()
+            self.assertIn("received SIGTERM while standing by", log)
+            self.assertNotIn("unreachable", log)
 
     def test_an_unreachable_database_is_named(self):
         url = "postgresql://barge@127.0.0.1:%d/none?connect_timeout=2" % free_port()

@@ -158,6 +158,77 @@ static void test_broken_files_keep_the_old(void)
     auth_principal_release(a);
 }
 
+static void write_bytes(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    CHECK(fwrite(text, 1, len, f) == len);
+    fclose(f);
+}
+
+/* The file is read whole into one buffer (wiped once parsed): a line is whole however long, the
+ * lines after it keep their numbers, a NUL byte is refused with its line, and a file past
+ * 16 MiB is refused before it is read. */
+static void test_long_lines_and_big_files(void)
+{
+    const auth_principal *a;
+    auth_refusal why;
+    char *err = NULL;
+    size_t cap = 20000, n;
+    char *text = malloc(cap), token[9001];
+    memset(token, 'T', sizeof token - 1);
+    token[sizeof token - 1] = '\0';
+    /* Line 14 is a session token of 9,000 characters; line 16 has no '='. */
+    n = (size_t)snprintf(text, cap, "%s\n%s[carol]\naws_access_key_id = ASIACAROL\n"
+                         "aws_secret_access_key = carolsecret\naws_session_token = %s\n"
+                         "barge_policy = admin\nthis line is wrong\n", alice, bob, token);
+    write_bytes(creds, text, n);
+    CHECK_EQ_INT(auth_reload(&err), -1);
+    CHECK_CONTAINS(err, "line 16:");
+    free(err);
+    err = NULL;
+    n = (size_t)snprintf(text, cap, "%s\n%s[carol]\naws_access_key_id = ASIACAROL\n"
+                         "aws_secret_access_key = carolsecret\naws_session_token = %s\n"
+                         "barge_policy = admin", alice, bob, token);
+    write_bytes(creds, text, n); /* no newline at the end */
+    if (auth_reload(&err) < 0) CHECK_FAIL_("auth_reload: %s", err);
+    CHECK_EQ_INT(auth_principal_count(), 3);
+    CHECK_EQ_INT(verify_token("ASIACAROL", "carolsecret", token, &a, &why), 0);
+    auth_principal_release(a);
+    token[8999] = 'X';
+    CHECK_EQ_INT(verify_token("ASIACAROL", "carolsecret", token, &a, &why), -1);
+
+    /* A NUL byte in line 3 (after a long line 2). */
+    n = (size_t)snprintf(text, cap, "# %s\n[dave]\naws_access_key_id = AKIADAVE", token);
+    text[n++] = '\0';
+    n += (size_t)snprintf(text + n, cap - n, "\naws_secret_access_key = d\n");
+    write_bytes(creds, text, n);
+    CHECK_EQ_INT(auth_reload(&err), -1);
+    CHECK_CONTAINS(err, "line 3: holds a NUL byte");
+    free(err);
+    err = NULL;
+    free(text);
+
+    /* 16 MiB and one byte, of comments after a good section. */
+    size_t big = ((size_t)16 << 20) + 1;
+    text = malloc(big);
+    memset(text, '#', big);
+    n = strlen(alice);
+    memcpy(text, alice, n);
+    for (size_t i = n + 100; i < big; i += 100) text[i] = '\n';
+    write_bytes(creds, text, big);
+    CHECK_EQ_INT(auth_reload(&err), -1);
+    CHECK_CONTAINS(err, "is over 16 MiB");
+    free(err);
+    err = NULL;
+    write_bytes(creds, text, big - 1); /* the bound itself is read */
+    if (auth_reload(&err) < 0) CHECK_FAIL_("auth_reload: %s", err);
+    CHECK_EQ_INT(auth_principal_count(), 1);
+    free(text);
+    write_file(creds, alice);
+    CHECK_EQ_INT(auth_reload(&err), 0);
+}
+
 /* A job role's session begun before a reload: authorized by its role's policies as the reload
  * left them, at its next call. */
 static void test_role_sessions_follow_reloads(void)
@@ -245,6 +316,7 @@ int main(void)
     if (auth_load(creds, pols, &err) < 0) CHECK_FAIL_("auth_load: %s", err);
     test_add_remove_change();
     test_broken_files_keep_the_old();
+    test_long_lines_and_big_files();
     test_role_sessions_follow_reloads();
     test_reloads_while_verifying();
     auth_free();

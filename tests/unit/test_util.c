@@ -1,7 +1,10 @@
 /* util.c: clocks, UUIDs, hex (the paging tokens' encoding), UTF-8 scrubbing and processes'
  * start times. */
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,6 +188,70 @@ static void test_open_regular(void)
     CHECK_STR(why, "cannot be read: No such file or directory");
 }
 
+/* A file of secrets is read whole into one buffer, its length and mode told; too big, not a
+ * regular file or missing is refused with a phrase. */
+static void test_read_secret_file(void)
+{
+    char path[] = "/tmp/barge-unit-secret-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    static const char text[] = "a\n\nb\0c\r\nlast";
+    CHECK(write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1));
+    fchmod(fd, 0640);
+    close(fd);
+    const char *why = NULL;
+    size_t len = 0;
+    unsigned mode = 0;
+    char *got = util_read_secret_file(path, 1024, &len, &mode, &why);
+    CHECK(got != NULL);
+    CHECK_EQ_INT(len, sizeof text - 1);
+    CHECK(memcmp(got, text, len) == 0 && got[len] == '\0');
+    CHECK_EQ_INT(mode, 0640);
+    /* Lines in place: the empty one counts, a NUL shows in the length, and the last one needs
+     * no newline. */
+    char *at = got, *line;
+    size_t n;
+    CHECK_STR(util_next_line(&at, got + len, &n), "a");
+    CHECK_EQ_INT(n, 1);
+    CHECK_STR(util_next_line(&at, got + len, &n), "");
+    line = util_next_line(&at, got + len, &n);
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(strlen(line), 1);
+    CHECK(memcmp(line, "b\0c\r", 4) == 0);
+    CHECK_STR(util_next_line(&at, got + len, &n), "last");
+    CHECK(util_next_line(&at, got + len, &n) == NULL);
+    util_secret_free(got, len);
+    /* Over the bound: refused before anything is read. */
+    CHECK(util_read_secret_file(path, 8, &len, NULL, &why) == NULL);
+    CHECK_CONTAINS(why, "is over 8 bytes");
+    got = util_read_secret_file(path, sizeof text - 1, &len, NULL, &why);
+    CHECK(got != NULL); /* the bound itself is fine */
+    util_secret_free(got, len);
+    /* A newline at the end starts no line; an empty file has none. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    CHECK(write(fd, "x\n", 2) == 2);
+    close(fd);
+    got = util_read_secret_file(path, 1024, &len, NULL, &why);
+    at = got;
+    CHECK_STR(util_next_line(&at, got + len, &n), "x");
+    CHECK(util_next_line(&at, got + len, &n) == NULL);
+    util_secret_free(got, len);
+    CHECK(truncate(path, 0) == 0);
+    got = util_read_secret_file(path, 1024, &len, NULL, &why);
+    CHECK(got != NULL && len == 0 && got[0] == '\0');
+    at = got;
+    CHECK(util_next_line(&at, got + len, &n) == NULL);
+    util_secret_free(got, len);
+    unlink(path);
+    util_secret_free(NULL, 0);
+    CHECK(util_read_secret_file("/tmp", 1024, &len, NULL, &why) == NULL);
+    CHECK_STR(why, "is a directory, not a file");
+    CHECK(util_read_secret_file("/dev/zero", 1024, &len, NULL, &why) == NULL);
+    CHECK_CONTAINS(why, "is not a regular file");
+    CHECK(util_read_secret_file("/nonexistent/x", 1024, &len, NULL, &why) == NULL);
+    CHECK_STR(why, "cannot be read: No such file or directory");
+}
+
 int main(void)
 {
     RUN(test_uuid_format);
@@ -197,5 +264,6 @@ int main(void)
     RUN(test_utf8_scrub);
     RUN(test_http_url_problem);
     RUN(test_open_regular);
+    RUN(test_read_secret_file);
     return 0;
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/dict.h"
 #include "common/jtext.h"
@@ -203,25 +202,25 @@ static int rate_line(const char *file, int lineno, auth_principal *p, const char
 static int load_credentials(keyring *k, const char *file, char **err)
 {
     const char *why;
-    FILE *f = util_open_regular(file, &why);
-    if (!f) {
+    size_t size, len;
+    unsigned mode;
+    /* Read whole into one buffer, wiped at the end: the keys are in no other copy. */
+    char *text = util_read_secret_file(file, UTIL_SECRET_FILE_MAX, &size, &mode, &why);
+    if (!text) {
         *err = xasprintf("--credentials %s %s", file, why);
         return -1;
     }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077))
+    if (mode & 077)
         log_warn("--credentials %s can be read by other users (mode %03o); chmod 600 it", file,
-                 (unsigned)(sb.st_mode & 0777));
+                 mode & 0777);
     /* Whole lines, however long: a session token runs to thousands of characters, and a line
      * cut in two would be read as two. */
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
+    char *at = text, *line;
     int lineno = 0, rc = -1;
     auth_principal *cur = NULL;
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while ((line = util_next_line(&at, text + size, &len))) {
         lineno++;
-        if (strlen(line) != (size_t)len) {
+        if (strlen(line) != len) {
             *err = xasprintf("--credentials %s line %d: holds a NUL byte; it is a text file",
                              file, lineno);
             goto done;
@@ -310,11 +309,9 @@ static int load_credentials(keyring *k, const char *file, char **err)
     }
     rc = 0;
 done:
-    if (line) OPENSSL_cleanse(line, cap);
-    free(line);
+    util_secret_free(text, size);
     /* cur is a section not yet added to the table (section_done adds it last). */
     auth_principal_destroy(cur);
-    fclose(f);
     return rc;
 }
 

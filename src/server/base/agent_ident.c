@@ -171,21 +171,21 @@ int agent_ident_load_tokens(const char *path, char **err)
     size_t n = 0;
     if (path) {
         const char *open_why;
-        FILE *f = util_open_regular(path, &open_why);
-        if (!f) {
+        size_t size, len;
+        /* Read whole into one buffer, wiped at the end: the tokens are in no other copy. */
+        char *text = util_read_secret_file(path, UTIL_SECRET_FILE_MAX, &size, NULL, &open_why);
+        if (!text) {
             *err = xasprintf("%s %s", path, open_why);
             return -1;
         }
         /* Whole lines, however long: a piece of a cut line would be read as a line of its own
          * (and the line numbers in messages would drift). */
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len;
+        char *at = text, *line;
         int lineno = 0;
-        while ((len = getline(&line, &cap, f)) >= 0) {
+        while ((line = util_next_line(&at, text + size, &len))) {
             lineno++;
             /* A NUL byte would end the token early: what was meant is not what is read. */
-            const char *why = strlen(line) != (size_t)len ? "the line holds a NUL byte" : NULL;
+            const char *why = strlen(line) != len ? "the line holds a NUL byte" : NULL;
             char *save = NULL, *tok = strtok_r(line, " \t\r\n", &save);
             if (!why && (!tok || *tok == '#')) continue;
             char *ce = strtok_r(NULL, " \t\r\n", &save);
@@ -198,9 +198,7 @@ int agent_ident_load_tokens(const char *path, char **err)
                 if (!name_char((unsigned char)*p))
                     why = "a compute environment name is letters, digits, '-' and '_'";
             if (why) {
-                explicit_bzero(line, cap);
-                free(line);
-                fclose(f);
+                util_secret_free(text, size);
                 free_tokens(t, n);
                 *err = xasprintf("%s line %d: %s", path, lineno, why);
                 return -1;
@@ -209,10 +207,8 @@ int agent_ident_load_tokens(const char *path, char **err)
             sha256(tok, strlen(tok), t[n].hash);
             t[n].ce = ce ? xstrdup(ce) : NULL;
             n++;
-            explicit_bzero(line, cap);
         }
-        free(line);
-        fclose(f);
+        util_secret_free(text, size);
     }
     pthread_mutex_lock(&mu);
     join_token *old = tokens;

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/base/pg_wait.h"
 #include "server/base/store_pg_schema.h"
 
 struct pg_lease {
@@ -66,12 +67,13 @@ int64_t pg_lease_try(pg_lease *l, char *leader, size_t n)
     const char *params[2] = {l->holder, lease};
     /* Taken only once expired by the database's clock; the epoch moves on, which fences out
      * whoever held it before. */
-    PGresult *r = PQexecParams(
-        l->conn,
+    static const char what[] = "taking the lease (table barge_lease)";
+    PGresult *r = pg_wait_exec(
+        l->conn, what,
         "UPDATE barge_lease SET holder = $1, epoch = epoch + 1,"
         " expires = clock_timestamp() + $2::int * interval '1 millisecond'"
         " WHERE id = 1 AND expires < clock_timestamp() RETURNING epoch",
-        2, NULL, params, NULL, NULL, 0);
+        2, params);
     int64_t out = -1;
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         out = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
@@ -79,7 +81,7 @@ int64_t pg_lease_try(pg_lease *l, char *leader, size_t n)
     }
     PQclear(r);
     if (out != 0) return out;
-    r = PQexec(l->conn, "SELECT holder FROM barge_lease WHERE id = 1");
+    r = pg_wait_exec(l->conn, what, "SELECT holder FROM barge_lease WHERE id = 1", 0, NULL);
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && n)
         snprintf(leader, n, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/pg_wait.h"
 #include "server/base/store_pg_schema.h"
 
 /* How long the copy keeps the record of a stream's deletion, for standbys to read back. */
@@ -181,10 +182,10 @@ long pg_logcopy_catch_up(pg_logcopy *c, logstore *ls, long max_rows)
         char pos[24];
         snprintf(pos, sizeof pos, "%lld", (long long)from);
         const char *params[1] = {pos};
-        PGresult *r = PQexecParams(c->conn,
+        PGresult *r = pg_wait_exec(c->conn, "reading the log copy (table barge_logs)",
                                    "SELECT seq, kind, grp, stream, ts, msg FROM barge_logs"
                                    " WHERE seq > $1::bigint ORDER BY seq LIMIT 5000",
-                                   1, NULL, params, NULL, NULL, 0);
+                                   1, params);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             if (!c->failing)
                 log_warn("logstore: reading the log copy failed: %s", PQresultErrorMessage(r));

@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/base/pg_wait.h"
 #include "server/base/store_pg_schema.h"
 
 /* One pending write: doc NULL is a delete. */
@@ -218,7 +219,8 @@ static int pg_scan(store *b, const char *kind, store_scan_fn fn, void *arg)
         } else {
             PGresult *r;
             int stop = 0, failed = 0;
-            while ((r = PQgetResult(s->conn))) {
+            /* The first row waits for whoever holds the table locked (pg_wait.h). */
+            while ((r = pg_wait_result(s->conn, "reading the records (table barge_records)"))) {
                 ExecStatusType st = PQresultStatus(r);
                 if (st == PGRES_SINGLE_TUPLE && !stop) {
                     stop = fn(arg, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
@@ -305,12 +307,12 @@ int store_pg_shared_value(store *b, const char *key, const char *proposed, char 
     pthread_mutex_lock(&s->mu);
     if (connected(s) == 0) {
         /* The first server to propose one sets it; every later one reads it. */
-        PGresult *r = PQexecParams(
-            s->conn,
+        PGresult *r = pg_wait_exec(
+            s->conn, "reading the shared settings (table barge_shared)",
             "WITH i AS (INSERT INTO barge_shared(key, value) VALUES ($1, $2) "
             "           ON CONFLICT (key) DO NOTHING RETURNING value) "
             "SELECT value FROM i UNION ALL SELECT value FROM barge_shared WHERE key = $1",
-            2, NULL, params, NULL, NULL, 0);
+            2, params);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) >= 1) {
             *out = xstrdup(PQgetvalue(r, 0, 0));
             rc = 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "server/base/pg_wait.h"
 
 /* Each entry moves the schema from version i to i+1.  Never edit a released entry: append. */
 static const char *const migrations[] = {
@@ -68,9 +69,12 @@ PGconn *store_pg_connect(const char *uri)
     return PQconnectdbParams(keys, values, 1);
 }
 
+/* Every statement of the migration may wait on a lock: another server migrating holds the
+ * advisory one, and any session may hold a table (pg_wait.h). */
 static int run(PGconn *conn, const char *sql, PGresult **keep)
 {
-    PGresult *r = PQexec(conn, sql);
+    PGresult *r = pg_wait_exec(conn, "migrating the store's schema (table barge_schema)", sql, 0,
+                               NULL);
     ExecStatusType st = PQresultStatus(r);
     if (keep && st == PGRES_TUPLES_OK) {
         *keep = r;
