@@ -56,7 +56,7 @@ void agent_conn_init(agent_conn *h, struct agent *ag, agent_servers *servers, co
     h->bearer = bearer;
     /* Interruptible, so that a stop does not wait for a long poll to end. */
     httpc_options o = {.connect_timeout_ms = 5000, .tcp_keepalive = 1, .ca_file = ca_file,
-                       .abandon = abandon, .ctx = h};
+                       .abandon = abandon, .ctx = h, .max_body = AGENT_CONN_ANSWER_MAX};
     h->c = httpc_new(&o);
     BARGE_ASSERT(h->c != NULL);
 }

@@ -59,6 +59,12 @@ void agent_conn_close(agent_conn *h);
 
 enum { AGENT_CONN_UNREACHABLE = 0, AGENT_CONN_ABORTED = -1 };
 
+/* The longest answer the agent takes from its server: an exchange that assigns 256 attempts
+ * of the largest job the server takes (a request of 1 MiB, unless --max-body says otherwise)
+ * fits, and no answer can take all the host's memory.  What sends more is not a barge server
+ * as it should be, and the request fails. */
+#define AGENT_CONN_ANSWER_MAX (256 * 1024 * 1024)
+
 #define AGENT_REGISTER_PATH "/barge/v1/agent/register"
 
 /* POSTs body (taken) to path.  Returns the HTTP status, AGENT_CONN_UNREACHABLE with err set, or

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "agent/agent_assign.h"
 #include "agent/agent_conn.h"
 #include "agent/agent_state.h"
 
@@ -289,14 +290,6 @@ void agent_creds_stop(agent_creds *cr)
     free(cr);
 }
 
-static int env_has(char **envp, size_t n, const char *name)
-{
-    size_t len = strlen(name);
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=') return 1;
-    return 0;
-}
-
 /* Sets name, replacing a value the job's environment gave it. */
 static void env_set(char **envp, size_t *n, const char *name, const char *value)
 {
@@ -326,14 +319,14 @@ const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
     env_set(envp, n, "AWS_CONTAINER_CREDENTIALS_FULL_URI", url);
     env_set(envp, n, "AWS_CONTAINER_AUTHORIZATION_TOKEN", e->token);
     /* Where to reach AWS Batch and CloudWatch Logs is the job's to change. */
-    if (!env_has(envp, *n, "AWS_ENDPOINT_URL_BATCH"))
+    if (!agent_assign_env_has(envp, *n, "AWS_ENDPOINT_URL_BATCH"))
         envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_BATCH=%s",
                                  agent_servers_current(&cr->ag->servers));
-    if (!env_has(envp, *n, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"))
+    if (!agent_assign_env_has(envp, *n, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"))
         envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=%s",
                                  agent_servers_current(&cr->ag->servers));
     const char *bundle = NULL;
-    if (cr->ca_bundle && !env_has(envp, *n, "AWS_CA_BUNDLE")) {
+    if (cr->ca_bundle && !agent_assign_env_has(envp, *n, "AWS_CA_BUNDLE")) {
         envp[(*n)++] = xasprintf("AWS_CA_BUNDLE=%s", cr->ca_bundle);
         bundle = cr->ca_bundle;
     }

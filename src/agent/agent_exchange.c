@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <limits.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -12,123 +11,53 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "agent/agent_assign.h"
 #include "agent/agent_creds.h"
 #include "agent/agent_logs.h"
 #include "agent/agent_reports.h"
 #include "agent/agent_state.h"
 
-#define DEFAULT_GRACE_SECONDS 10
-
 /* ---- Assignments -------------------------------------------------------------------------- */
-
-static int env_has(char **envp, size_t n, const char *name)
-{
-    size_t len = strlen(name);
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=') return 1;
-    return 0;
-}
-
-static double clamp(double v, double lo, double hi)
-{
-    return v != v || v < lo ? lo : v > hi ? hi : v; /* NaN counts as lo */
-}
 
 static void take_assignment(agent *ag, json_t *a, unsigned gen)
 {
-    const char *job = json_string_value(json_object_get(a, "jobId"));
-    json_t *att = json_object_get(a, "attempt");
-    if (!job || !json_is_integer(att) || json_integer_value(att) < 1 ||
-        json_integer_value(att) > 1000000) {
+    const char *job;
+    int attempt;
+    if (agent_assign_ids(a, &job, &attempt) < 0) {
         log_warn("ignoring an assignment without a jobId and an attempt number");
         return;
     }
-    int held_rc = agent_reports_hold(ag, job, (int)json_integer_value(att), gen);
+    int held_rc = agent_reports_hold(ag, job, attempt, gen);
     if (held_rc == 0)
-        log_info("attempt %d of job %s is held already; ignoring its assignment",
-                 (int)json_integer_value(att), job);
+        log_info("attempt %d of job %s is held already; ignoring its assignment", attempt, job);
     if (held_rc != 1) return;
-    /* A secret the server could not value: the attempt fails before anything runs. */
-    const char *secrets_error = json_string_value(json_object_get(json_object_get(a, "container"),
-                                                                  "secretsError"));
-    /* So does a role the server lets no job assume, or one this agent cannot serve. */
-    const char *role = json_string_value(json_object_get(a, "jobRoleArn"));
-    if (!secrets_error)
-        secrets_error = json_string_value(
-            json_object_get(json_object_get(a, "container"), "credentialsError"));
-    if (!secrets_error && role && !ag->creds)
-        secrets_error = "CannotStartContainerError: the agent cannot serve the job's role "
-                        "credentials (see its log)";
-    exec_spec *s = xcalloc(1, sizeof *s);
-    s->job_id = xstrdup(job);
-    s->attempt = (int)json_integer_value(att);
-    const char *stream = json_string_value(json_object_get(a, "logStreamName"));
-    s->log_stream = xstrdup(stream ? stream : job);
-    if (secrets_error) {
+    /* Room for PATH and HOME, and for the variables of a role's credentials. */
+    size_t ne;
+    const char *failure;
+    exec_spec *s = agent_assign_read(a, ag->creds != NULL, 2 + AGENT_CREDS_ENV_MAX, &ne,
+                                     &failure);
+    if (failure) {
         agent_reports_queue(ag, json_pack("{s:s, s:i, s:s, s:I, s:s}", "jobId", job, "attempt",
-                                          s->attempt, "event", "FAILED_TO_START", "at",
-                                          (json_int_t)util_now_ms(), "reason", secrets_error), s);
+                                          attempt, "event", "FAILED_TO_START", "at",
+                                          (json_int_t)util_now_ms(), "reason", failure), s);
         exec_spec_free(s);
         return;
     }
-    json_t *cmd = json_object_get(a, "command");
-    size_t n = json_array_size(cmd);
-    s->argv = xcalloc(n + 1, sizeof *s->argv);
-    for (size_t i = 0; i < n; i++) {
-        const char *arg = json_string_value(json_array_get(cmd, i));
-        if (!arg) {
-            agent_reports_queue(ag, json_pack("{s:s, s:i, s:s, s:I, s:s}", "jobId", job,
-                                              "attempt", s->attempt, "event", "FAILED_TO_START",
-                                              "at", (json_int_t)util_now_ms(), "reason",
-                                              "CannotStartContainerError: the command is not "
-                                              "a list of strings"), s);
-            exec_spec_free(s);
-            return;
-        }
-        s->argv[i] = xstrdup(arg);
-    }
-    json_t *env = json_object_get(a, "environment");
-    s->envp = xcalloc(json_object_size(env) + 3 + AGENT_CREDS_ENV_MAX, sizeof *s->envp);
-    size_t ne = 0;
-    const char *key;
-    json_t *val;
-    json_object_foreach(env, key, val)
-    {
-        if (!json_is_string(val) || !*key || strchr(key, '=')) {
-            log_warn("job %s: ignoring the environment variable '%s' (its name or value is not "
-                     "usable)", job, key);
-            continue;
-        }
-        s->envp[ne++] = xasprintf("%s=%s", key, json_string_value(val));
-    }
-    const char *image = json_string_value(json_object_get(a, "image"));
-    json_t *container = json_object_get(a, "container");
-    s->image = image ? xstrdup(image) : NULL;
-    s->container = json_is_object(container) ? json_incref(container) : NULL;
     if (ag->backend == &exec_process_backend) {
         /* Jobs expect a usable PATH and HOME, as a container image provides them. */
         const char *path = getenv("PATH"), *home = getenv("HOME");
-        if (!env_has(s->envp, ne, "PATH"))
+        if (!agent_assign_env_has(s->envp, ne, "PATH"))
             s->envp[ne++] = xasprintf("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
         /* A job that runs as another user gets that user's home, when it has one. */
         struct stat st;
         if (ag->job_uid >= 0)
             home = *ag->job_home && stat(ag->job_home, &st) == 0 && S_ISDIR(st.st_mode)
                        ? ag->job_home : "/tmp";
-        if (!env_has(s->envp, ne, "HOME"))
+        if (!agent_assign_env_has(s->envp, ne, "HOME"))
             s->envp[ne++] = xasprintf("HOME=%s", home ? home : "/");
     }
-    /* Numbers from the wire are clamped before they are narrowed: a value out of range is
-     * undefined behaviour in C, not merely wrong. */
-    s->memory_mib = (int64_t)clamp(json_number_value(json_object_get(a, "memoryMiB")), 0,
-                                   (double)(1LL << 40));
-    s->timeout_seconds = (int)clamp(json_number_value(json_object_get(a, "timeoutSeconds")), 0,
-                                    INT_MAX / 1000);
     s->max_pids = ag->max_pids;
-    json_t *grace = json_object_get(a, "killGraceSeconds");
-    s->kill_grace_seconds = json_is_number(grace)
-                                ? (int)clamp(json_number_value(grace), 0, 86400)
-                                : DEFAULT_GRACE_SECONDS;
+    const char *role = json_string_value(json_object_get(a, "jobRoleArn"));
     if (role) {
         const char *bundle = agent_creds_add(ag->creds, s->job_id, s->attempt, role, s->envp, &ne);
         s->ca_bundle = bundle ? xstrdup(bundle) : NULL;
@@ -137,9 +66,7 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
     executor_submit(ag->ex, s);
 }
 
-/* What an exchange of registration gen brings back: assignments, kill orders, and perhaps a
- * shutdown.  Work for an ended registration is not taken: the server has forgotten it. */
-static void handle_answer(agent *ag, json_t *answer, unsigned gen)
+void agent_exchange_answer(agent *ag, json_t *answer, unsigned gen)
 {
     /* The next credential, now and then (even to a stopping agent, which still reports). */
     if (ag->registered && ag->gen == gen) agent_take_credential(ag, answer);
@@ -149,13 +76,13 @@ static void handle_answer(agent *ag, json_t *answer, unsigned gen)
     json_array_foreach(json_object_get(answer, "assign"), i, v) take_assignment(ag, v, gen);
     json_array_foreach(json_object_get(answer, "kill"), i, v)
     {
-        const char *job = json_string_value(json_object_get(v, "jobId"));
-        json_t *att = json_object_get(v, "attempt");
-        if (!job || !json_is_integer(att)) continue;
+        const char *job;
+        int attempt;
+        if (agent_assign_ids(v, &job, &attempt) < 0) continue;
         const char *reason = json_string_value(json_object_get(v, "reason"));
-        log_info("the server asks to stop attempt %d of job %s%s%s",
-                 (int)json_integer_value(att), job, reason ? ": " : "", reason ? reason : "");
-        executor_kill(ag->ex, job, (int)json_integer_value(att), EXEC_STOP_KILLED,
+        log_info("the server asks to stop attempt %d of job %s%s%s", attempt, job,
+                 reason ? ": " : "", reason ? reason : "");
+        executor_kill(ag->ex, job, attempt, EXEC_STOP_KILLED,
                       reason ? reason : "stopped at the server's request");
     }
     if (json_is_true(json_object_get(answer, "shutdown")))
@@ -204,6 +131,36 @@ static void new_client_token(agent *ag)
     pthread_mutex_unlock(&ag->mu);
 }
 
+/* A period the server gives, in seconds: def when it gives none or one below 1, and at most
+ * AGENT_PERIOD_MAX_SECONDS, so that the deadlines made of it stay far from overflowing. */
+static int period(json_t *answer, const char *name, int def)
+{
+    json_t *v = json_object_get(answer, name);
+    json_int_t s = json_is_integer(v) ? json_integer_value(v) : def;
+    return s < 1 ? def : s > AGENT_PERIOD_MAX_SECONDS ? AGENT_PERIOD_MAX_SECONDS : (int)s;
+}
+
+int agent_exchange_registered(agent *ag, json_t *answer)
+{
+    const char *iid = json_string_value(json_object_get(answer, "instanceId"));
+    const char *cred = json_string_value(json_object_get(answer, "credential"));
+    if (!iid || !*iid || !cred || !*cred) return -1;
+    agent_take_credential(ag, answer);
+    pthread_mutex_lock(&ag->mu);
+    free(ag->iid);
+    ag->iid = xstrdup(iid);
+    ag->poll_s = period(answer, "pollSeconds", 20);
+    ag->heartbeat_s = period(answer, "heartbeatSeconds", 5);
+    agent_reports_release_all(ag);
+    ag->gen++;
+    ag->registered = 1;
+    ag->lost = 0;
+    ag->last_exchange = util_mono_ms();
+    pthread_cond_broadcast(&ag->cond);
+    pthread_mutex_unlock(&ag->mu);
+    return 0;
+}
+
 static int do_register(agent *ag, agent_conn *h)
 {
     int64_t backoff = 250, last_note = 0;
@@ -217,26 +174,9 @@ static int do_register(agent *ag, agent_conn *h)
                                       &answer, err, sizeof err);
         const char *iid = json_string_value(json_object_get(answer, "instanceId"));
         const char *type = json_string_value(json_object_get(answer, "__type"));
-        if (status == 200 && iid && json_object_get(answer, "credential")) {
-            agent_take_credential(ag, answer);
-            pthread_mutex_lock(&ag->mu);
-            free(ag->iid);
-            ag->iid = xstrdup(iid);
-            json_t *v;
-            if (json_is_integer(v = json_object_get(answer, "pollSeconds")))
-                ag->poll_s = (int)json_integer_value(v);
-            if (json_is_integer(v = json_object_get(answer, "heartbeatSeconds")))
-                ag->heartbeat_s = (int)json_integer_value(v);
-            if (ag->poll_s < 1) ag->poll_s = 20;
-            if (ag->heartbeat_s < 1) ag->heartbeat_s = 5;
-            agent_reports_release_all(ag);
-            ag->gen++;
-            ag->registered = 1;
-            ag->lost = 0;
-            ag->last_exchange = util_mono_ms();
-            pthread_cond_broadcast(&ag->cond);
-            pthread_mutex_unlock(&ag->mu);
-            log_info("registered with %s as instance %s of compute environment %s", agent_servers_current(&ag->servers), iid, ag->ce);
+        if (status == 200 && agent_exchange_registered(ag, answer) == 0) {
+            log_info("registered with %s as instance %s of compute environment %s",
+                     agent_servers_current(&ag->servers), iid, ag->ce);
             json_decref(answer);
             return 0;
         }
@@ -307,7 +247,7 @@ void *agent_exchange_poller(void *arg)
         h->watch_gen = 0;
         if (status == 200) {
             backoff = 250;
-            handle_answer(ag, answer, h->gen);
+            agent_exchange_answer(ag, answer, h->gen);
         } else if (agent_conn_unknown_instance(status, answer)) {
             agent_registration_lost(ag, h->gen);
         } else if (status != AGENT_CONN_ABORTED) {
@@ -413,7 +353,7 @@ void *agent_exchange_sender(void *arg)
                 pthread_mutex_lock(&ag->mu);
                 ag->last_exchange = util_mono_ms();
                 pthread_mutex_unlock(&ag->mu);
-                handle_answer(ag, answer, gen);
+                agent_exchange_answer(ag, answer, gen);
             } else if (agent_conn_unknown_instance(status, answer)) {
                 agent_registration_lost(ag, gen);
                 ok = -1;

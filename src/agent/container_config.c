@@ -3,11 +3,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -16,8 +19,13 @@
 
 /* Docker's PATH when the image names none. */
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* The largest /etc/passwd or /etc/group of an image that is read; a larger one counts as
+ * missing (an image's author could make it any size). */
+#define ETC_FILE_MAX (4 * 1024 * 1024)
 /* Docker's /dev/shm when linuxParameters.sharedMemorySize is not given. */
 #define DEFAULT_SHM_MIB 64
+/* The most CPU shares a cgroup takes (the kernel's MAX_SHARES). */
+#define CPU_SHARES_MAX 262144
 
 /* Docker's default capabilities. */
 static const char *const default_caps[] = {
@@ -100,11 +108,53 @@ static int find_entry(char *text, const char *key, int by_id, char **f, int nf)
     return 0;
 }
 
+/* Opens etc/FILE of the image at root (a directory descriptor) without reading it (O_PATH): its
+ * links resolve inside the image's root, as the container will see them, never to the host's
+ * files.  Kernels before 5.6 lack openat2: there, no link is followed at all. */
+static int open_etc(int root, const char *file)
+{
+    char rel[32];
+    snprintf(rel, sizeof rel, "etc/%s", file);
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS) return fd;
+    int etc = openat(root, "etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = etc < 0 ? -1 : openat(etc, file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (etc >= 0) close(etc);
+    return fd;
+}
+
+/* The image's /etc/FILE (passwd, group), or NULL when it has none that can be read: missing,
+ * not a regular file (opening a FIFO would wait for a writer, a device may never end, and
+ * opening some has effects of its own) or larger than ETC_FILE_MAX. */
 static char *read_etc(const char *rootfs, const char *file)
 {
-    char *path = xasprintf("%s/etc/%s", rootfs, file);
-    char *text = util_read_file(path);
-    free(path);
+    int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int at = root < 0 ? -1 : open_etc(root, file);
+    if (root >= 0) close(root);
+    struct stat st;
+    char *text = NULL;
+    if (at >= 0 && fstat(at, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= ETC_FILE_MAX) {
+        /* Reopened for reading through its descriptor: the very file just looked at. */
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", at);
+        int fd = open(self, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        text = fd < 0 ? NULL : xmalloc((size_t)st.st_size + 1);
+        size_t n = 0;
+        ssize_t got = 0;
+        while (text && n < (size_t)st.st_size &&
+               (got = read(fd, text + n, (size_t)st.st_size - n)) > 0)
+            n += (size_t)got;
+        if (text && got < 0) {
+            free(text);
+            text = NULL;
+        } else if (text) {
+            text[n] = '\0'; /* a file that shrank meanwhile is read as it is now */
+        }
+        if (fd >= 0) close(fd);
+    }
+    if (at >= 0) close(at);
     return text;
 }
 
@@ -159,32 +209,42 @@ out:
 
 /* ---- Process ----------------------------------------------------------------------------- */
 
-static const char *env_value(json_t *env, const char *name)
-{
-    size_t n = strlen(name), i;
-    json_t *e;
-    json_array_foreach(env, i, e) {
-        const char *s = json_string_value(e);
-        if (s && strncmp(s, name, n) == 0 && s[n] == '=') return s + n + 1;
-    }
-    return NULL;
-}
-
-/* Sets NAME=value in env, replacing an earlier value of NAME. */
-static void env_put(json_t *env, const char *entry)
+/* Sets NAME=value in env, replacing an earlier value of NAME; at maps each name to its index
+ * in env, so that each entry is merged at once (an image's Env is as long as its author
+ * likes). */
+static void env_put(json_t *env, json_t *at, const char *entry)
 {
     const char *eq = strchr(entry, '=');
-    if (!eq || eq == entry) return;
-    size_t n = (size_t)(eq - entry) + 1, i;
-    json_t *e;
-    json_array_foreach(env, i, e) {
-        const char *s = json_string_value(e);
-        if (s && strncmp(s, entry, n) == 0) {
-            json_array_set_new(env, i, json_string(entry));
-            return;
-        }
+    json_t *value = eq && eq != entry ? json_string(entry) : NULL;
+    if (!value) return;
+    char *name = xstrndup(entry, (size_t)(eq - entry));
+    json_t *i = json_object_get(at, name);
+    if (i) {
+        json_array_set_new(env, (size_t)json_integer_value(i), value);
+    } else {
+        json_object_set_new(at, name, json_integer((json_int_t)json_array_size(env)));
+        json_array_append_new(env, value);
     }
-    json_array_append_new(env, json_string(entry));
+    free(name);
+}
+
+/* The image's environment, then the job's (the definition's, the overrides', AWS_BATCH_*, in
+ * the order the server sent), and HOME and PATH when neither gave them. */
+static json_t *environment(const container_inputs *in, const char *home)
+{
+    json_t *env = json_array(), *at = json_object(), *v;
+    size_t i;
+    json_array_foreach(json_object_get(in->image, "Env"), i, v)
+        if (json_is_string(v)) env_put(env, at, json_string_value(v));
+    for (char **e = in->spec->envp; e && *e; e++) env_put(env, at, *e);
+    if (!json_object_get(at, "PATH")) env_put(env, at, "PATH=" DEFAULT_PATH);
+    if (!json_object_get(at, "HOME")) {
+        char *h = xasprintf("HOME=%s", home);
+        env_put(env, at, h);
+        free(h);
+    }
+    json_decref(at);
+    return env;
 }
 
 /* Docker's rule: the entrypoint, then the job's command, or the image's Cmd without one. */
@@ -444,6 +504,14 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
     json_t *cont = in->spec->container; /* may be NULL: the image as it is */
     json_t *lp = json_object_get(cont, "linuxParameters");
     int privileged = json_is_true(json_object_get(cont, "privileged"));
+    /* The runtime resolves the working directory inside the container's root; Docker refuses
+     * one that is not absolute, and so does barge, in Docker's words. */
+    const char *cwd = json_string_value(json_object_get(in->image, "WorkingDir"));
+    if (cwd && *cwd && cwd[0] != '/') {
+        snprintf(reason, reason_len, "CannotStartContainerError: the working directory '%s' is "
+                 "invalid, it needs to be an absolute path", cwd);
+        return NULL;
+    }
     const char *user_spec = json_string_value(json_object_get(cont, "user"));
     if (!user_spec || !*user_spec) user_spec = json_string_value(json_object_get(in->image, "User"));
     unsigned uid, gid;
@@ -471,21 +539,8 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
         json_array_insert_new(args, 0, json_string("/dev/init"));
     }
 
-    /* The image's environment, then the job's (the definition's, the overrides', AWS_BATCH_*,
-     * in the order the server sent), and HOME and PATH when neither gave them. */
-    json_t *env = json_array(), *v;
-    size_t i;
-    json_array_foreach(json_object_get(in->image, "Env"), i, v)
-        if (json_is_string(v)) env_put(env, json_string_value(v));
-    for (char **e = in->spec->envp; e && *e; e++) env_put(env, *e);
-    if (!env_value(env, "PATH")) env_put(env, "PATH=" DEFAULT_PATH);
-    if (!env_value(env, "HOME")) {
-        char *h = xasprintf("HOME=%s", home);
-        env_put(env, h);
-        free(h);
-    }
+    json_t *env = environment(in, home);
     free(home);
-    const char *cwd = json_string_value(json_object_get(in->image, "WorkingDir"));
 
     json_t *process = json_pack(
         "{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:o, s:o, s:b}", "terminal", 0, "user", "uid",
@@ -521,8 +576,9 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
     json_t *vcpus = json_object_get(cont, "vcpus");
     json_t *resources = json_pack("{s:o}", "devices", rules);
     if (json_is_number(vcpus) && json_number_value(vcpus) > 0) {
-        long long shares = (long long)(json_number_value(vcpus) * 1024);
-        if (shares < 2) shares = 2;
+        /* Within the shares a cgroup takes, and so within a long long before it is one. */
+        double want = json_number_value(vcpus) * 1024;
+        long long shares = want >= CPU_SHARES_MAX ? CPU_SHARES_MAX : want < 2 ? 2 : (long long)want;
         json_object_set_new(resources, "cpu", json_pack("{s:I}", "shares", (json_int_t)shares));
     }
     if (in->spec->max_pids > 0)

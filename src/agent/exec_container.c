@@ -1,6 +1,7 @@
 /* exec_container — see exec_container.h. */
 #include "agent/exec_container.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -111,6 +112,26 @@ static int state_exists(container_host *h, const char *id)
     return yes;
 }
 
+/* The bundle of a container whose root is rootfs, as runc's state records it: an attempt's
+ * directory (WORK_DIR/slot-N/rootfs, executor.h), or NULL.  That record is a file the agent
+ * reads back after a crash, and what it names is removed as root: nothing else goes. */
+static char *bundle_of(const char *rootfs)
+{
+    size_t n = strlen(rootfs);
+    if (n < 8 || rootfs[0] != '/' || strcmp(rootfs + n - 7, "/rootfs") != 0 ||
+        strstr(rootfs, "/../") || strstr(rootfs, "/./"))
+        return NULL;
+    char *bundle = xstrndup(rootfs, n - 7);
+    const char *name = strrchr(bundle, '/') + 1;
+    char *end;
+    if (name == bundle + 1 || strncmp(name, "slot-", 5) != 0 || !isdigit((unsigned char)name[5]) ||
+        (strtoul(name + 5, &end, 10), *end)) {
+        free(bundle);
+        return NULL;
+    }
+    return bundle;
+}
+
 /* Kills and deletes container id, and, when the mount is visible here, unmounts its root and
  * removes its bundle. */
 static void destroy(container_host *h, const char *id, int remove_bundle)
@@ -122,14 +143,10 @@ static void destroy(container_host *h, const char *id, int remove_bundle)
                                                            "rootfs"));
     runc_tool(h, "kill", "KILL", id);
     runc_tool(h, "delete", "--force", id);
-    if (rootfs && remove_bundle) {
+    char *bundle = rootfs && remove_bundle ? bundle_of(rootfs) : NULL;
+    if (bundle) {
         umount2(rootfs, MNT_DETACH);
-        char *bundle = xstrdup(rootfs);
-        char *slash = strrchr(bundle, '/');
-        if (slash && slash != bundle) {
-            *slash = '\0';
-            util_remove_tree(bundle);
-        }
+        util_remove_tree(bundle);
         free(bundle);
     }
     json_decref(st);

@@ -30,6 +30,8 @@
 extern char **environ;
 
 #define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
+/* No unpacked image is larger (a tebibyte). */
+#define BUNDLE_BYTES_MAX (1LL << 40)
 
 /* A canonical reference and the digest it last resolved to. */
 typedef struct refmap {
@@ -227,7 +229,11 @@ static void load(image_cache *c)
             char *key = xasprintf("sha256:%s", de->d_name);
             json_t *info = json_object_get(bundles, key);
             json_t *b = json_object_get(info, "bytes"), *u = json_object_get(info, "used");
-            long long bytes = json_is_integer(b) ? json_integer_value(b) : dir_bytes(path);
+            /* A size no bundle has (the record is the agent's, but a crash or a hand may have
+             * spoilt it) is measured again: summed, such sizes would overflow the total. */
+            long long bytes = json_is_integer(b) && json_integer_value(b) >= 0 &&
+                                      json_integer_value(b) <= BUNDLE_BYTES_MAX
+                                  ? json_integer_value(b) : dir_bytes(path);
             unsigned long long used = json_is_integer(u) ? (unsigned long long)json_integer_value(u)
                                                          : 0;
             entry_add(c, de->d_name, bytes, used);

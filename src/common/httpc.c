@@ -21,6 +21,7 @@ struct httpc {
     struct curl_slist *headers;
     buf body, resp_headers;
     long status;
+    int too_long; /* the answer's body passed max_body */
     char error[CURL_ERROR_SIZE];
 };
 
@@ -28,6 +29,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 {
     buf_append(ud, p, size * n);
     return size * n;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    httpc *h = ud;
+    size_t len = size * n;
+    if (h->o.discard_body) return len;
+    if (h->o.max_body && len > h->o.max_body - h->body.len) {
+        h->too_long = 1;
+        return 0; /* libcurl ends the transfer */
+    }
+    buf_append(&h->body, p, len);
+    return len;
 }
 
 /* An empty Expect: header keeps libcurl from sending one of its own. */
@@ -57,8 +71,8 @@ httpc *httpc_new(const httpc_options *o)
      * system's bundle, and libcurl also accepts a certificate in it that is not a CA's (the
      * server's own, self-signed or not), which is how a server's local agents trust it. */
     if (o->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &h->body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h->resp_headers);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->error);
@@ -133,6 +147,7 @@ httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, lon
     h->body.len = h->resp_headers.len = 0;
     if (h->body.data) h->body.data[0] = '\0';
     h->status = 0;
+    h->too_long = 0;
     h->error[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
@@ -146,6 +161,9 @@ httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, lon
         return HTTPC_ABORTED;
     }
     if (rc != CURLE_OK) {
+        if (h->too_long)
+            snprintf(h->error, sizeof h->error, "the answer is longer than %zu bytes",
+                     h->o.max_body);
         if (!h->error[0]) snprintf(h->error, sizeof h->error, "%s", curl_easy_strerror(rc));
         if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
             char why[CURL_ERROR_SIZE];

@@ -29,6 +29,11 @@ typedef struct httpc_options {
      * every httpc_wake and at least once a second; nonzero abandons the request. */
     int (*abandon)(void *ctx);
     void *ctx;
+    /* The longest answer body taken (0: any), so that a peer cannot fill the memory: a longer
+     * answer fails the request (HTTPC_FAILED, and httpc_error says so).  With discard_body the
+     * body is not kept at all (httpc_body gives ""), for a peer whose status alone counts. */
+    size_t max_body;
+    int discard_body;
 } httpc_options;
 
 /* A new handle, or NULL when libcurl cannot make one.  The options are copied. */

@@ -291,8 +291,10 @@ static EVP_MAC_CTX *mac_new(const char *secret)
  * thread-safe); 0, or -1 after saying why. */
 static int sender_init(target *x, sender *s)
 {
+    /* Only the status of a receiver's answer counts: its body, which could be of any length,
+     * is not kept. */
     httpc_options o = {.connect_timeout_ms = 5000, .user_agent = "barge-webhooks",
-                       .abandon = abandon};
+                       .abandon = abandon, .discard_body = 1};
     s->http = httpc_new(&o);
     s->mac = s->http ? mac_new(x->secret) : NULL;
     if (s->http && !s->mac)

@@ -39,6 +39,7 @@ class FakeServer:
         self.credential = None   # the newest one handed out
         self.next_credential = None  # handed out with the next exchange answer (a rotation)
         self.refuse_registers = []   # statuses for the next registrations (409, 500)
+        self.pad_registers = []      # blanks before the JSON of the next registrations' answers
         self.refused = []        # (path, headers) of the requests refused for their credential
         self.seen = []           # (path, headers) of the exchanges and uploads accepted
         self.standby = False     # answer everything as a standby server does (503)
@@ -65,13 +66,19 @@ class FakeServer:
                 else:
                     status, answer = fake.handle(self.path, body, dict(self.headers))
                 data = json.dumps(answer).encode()
+                with fake.cond:
+                    pad = (fake.pad_registers.pop(0) if fake.pad_registers
+                           and self.path == "/barge/v1/agent/register" else 0)
                 try:
                     self.send_response(status)
                     if standby:
                         self.send_header("X-Barge-Role", "standby")
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Content-Length", str(pad + len(data)))
                     self.end_headers()
+                    blanks = b" " * (1 << 20)
+                    for at in range(0, pad, len(blanks)):
+                        self.wfile.write(blanks[:min(len(blanks), pad - at)])
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the agent abandoned a long poll (it is stopping)
@@ -408,6 +415,21 @@ class Registration(AgentTestCase):
             tokens = [b["clientToken"] for b, _ in fake.registers]
             self.assertEqual(len(tokens), 4)
             self.assertEqual(len(set(tokens)), 1, tokens)
+            self.assertIsNone(a.proc.poll())
+        finally:
+            a.stop()
+            fake.close()
+
+    def test_an_answer_too_long_is_refused(self):
+        # 300 MiB of blanks before a good answer: past the most the agent takes (256 MiB), so
+        # it fails the request rather than fill its host's memory, and registers again.
+        fake = FakeServer()
+        fake.pad_registers = [300 << 20]
+        a = Agent(fake.url)
+        try:
+            fake.wait_for(lambda: len(fake.registers) >= 2, 60, "a second registration")
+            fake.wait_for(lambda: fake.seen, 15, "an exchange after it")
+            self.assertIn("the answer is longer than 268435456 bytes", a.read_log())
             self.assertIsNone(a.proc.poll())
         finally:
             a.stop()

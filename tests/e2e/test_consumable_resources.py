@@ -67,6 +67,12 @@ class ConsumableResources(JobsCase):
         self.assertClientError(b.describe_consumable_resource, "tokens",
                                consumableResource="tokens")
 
+    def test_a_resource_no_job_needs_lists_no_job(self):
+        self.batch.create_consumable_resource(consumableResourceName="unused", totalQuantity=1)
+        out = self.batch.list_jobs_by_consumable_resource(consumableResource="unused")
+        self.batch.delete_consumable_resource(consumableResource="unused")
+        self.assertEqual(out["jobs"], [])
+
     def test_jobs_wait_for_the_quantity_they_need(self):
         b = self.batch
         b.create_consumable_resource(consumableResourceName="seats", totalQuantity=2)

@@ -270,8 +270,8 @@ class Receiver:
     """An HTTP endpoint that records what is POSTed to it; behaviour(n) decides the answer to
     the n-th request: a status, or "hang"."""
 
-    def __init__(self, behaviour=lambda n: 200, delay=0):
-        self.got, self.requests, self.counts = [], 0, []
+    def __init__(self, behaviour=lambda n: 200, delay=0, answer_bytes=0):
+        self.got, self.requests, self.counts, self.answered = [], 0, [], 0
         # Requests being answered at once, and the most there were (delay: seconds each takes).
         self.in_flight = self.most_in_flight = 0
         lock = threading.Lock()
@@ -300,8 +300,16 @@ class Receiver:
                                           self.headers["X-Barge-Signature"], body))
                         outer.counts.append(self.headers["X-Barge-Event-Count"])
                 self.send_response(what)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(answer_bytes))
                 self.end_headers()
+                blanks = b" " * (1 << 20)
+                try:
+                    for at in range(0, answer_bytes, len(blanks)):
+                        self.wfile.write(blanks[:min(len(blanks), answer_bytes - at)])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                with lock:
+                    outer.answered += 1
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -331,6 +339,7 @@ class Webhooks(JobsCase):
         cls.batched = Receiver()
         cls.lanes = Receiver(delay=0.05)
         cls.parked_lanes = Receiver()
+        cls.chatty = Receiver(answer_bytes=512 << 20)
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
@@ -344,7 +353,9 @@ class Webhooks(JobsCase):
                 {"name": "lanes", "url": cls.lanes.url, "secret": SECRET, "queue": "q",
                  "parallel": 4},
                 {"name": "parked-lanes", "url": cls.parked_lanes.url, "secret": SECRET,
-                 "queue": "parked", "parallel": 4}]}, f)
+                 "queue": "parked", "parallel": 4},
+                {"name": "chatty", "url": cls.chatty.url, "secret": SECRET, "queue": "chatty",
+                 "status": ["SUCCEEDED"]}]}, f)
         cls.server_args = FAST + ("--webhooks", path)
         super().setUpClass()
 
@@ -372,6 +383,19 @@ class Webhooks(JobsCase):
         self.assertEqual(len(seqs), len(set(seqs)), "an event delivered twice")
         self.assertEqual(self.good.statuses(jid), self.good.statuses(jid)[:len(seqs)])
         self.assertGreater(len(self.good.got), before)
+
+    def test_a_receivers_long_answer_is_not_kept(self):
+        # Half a gibibyte answers the delivery: the server reads past it without keeping it.
+        self.make_queue("chatty", ["ce"])
+        jid = self.submit("chatty", queue="chatty", command="true")
+        self.wait_for(lambda: self.chatty.answered and "SUCCEEDED" in self.chatty.statuses(jid),
+                      30, "the delivery to the chatty target, answered whole")
+        deadline = time.time() + 2
+        while time.time() < deadline:
+            with open("/proc/%d/status" % self.server.proc.pid) as f:
+                peak = [int(l.split()[1]) for l in f if l.startswith("VmHWM:")][0] << 10
+            self.assertLess(peak, 384 << 20, "the server kept the receiver's answer")
+            time.sleep(0.1)
 
     def test_a_batch_target_gets_arrays_in_order(self):
         jids = [self.submit("batched-%d" % i, command="true") for i in range(30)]

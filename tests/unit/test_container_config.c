@@ -310,6 +310,93 @@ static void test_user_namespace(void)
     free(kept);
 }
 
+/* The image's /etc/passwd and /etc/group are read as the container would see them: a link
+ * resolves inside the image's root, never to the host's files, and what is not a regular file
+ * (a FIFO would hold the read for good, a device could be read without end) or is too large is
+ * as good as missing. */
+static void test_hostile_etc(void)
+{
+    char reason[256];
+    unsigned uid, gid;
+    char *home;
+    char *img = xasprintf("%s/hostile", root), *etc = xasprintf("%s/hostile/etc", root);
+    char *passwd = xasprintf("%s/passwd", etc), *outside = xasprintf("%s/evil-passwd", root);
+    CHECK(util_make_dirs(etc, 0755) >= 0);
+    write_file("evil-passwd", "evil:x:4242:4242::/evil:/bin/sh\n");
+    /* Out of the image, by an absolute link and by a relative one. */
+    CHECK(symlink(outside, passwd) == 0);
+    CHECK_EQ_INT(container_resolve_user(img, "evil", &uid, &gid, &home, reason, sizeof reason),
+                 -1);
+    CHECK_CONTAINS(reason, "unable to find user evil");
+    CHECK(unlink(passwd) == 0 && symlink("../../evil-passwd", passwd) == 0);
+    CHECK_EQ_INT(container_resolve_user(img, "evil", &uid, &gid, &home, reason, sizeof reason),
+                 -1);
+    /* Inside the image, a link is followed as in the container. */
+    write_file("hostile/etc/passwd.real", "app:x:1000:1000::/home/app:/bin/sh\n");
+    CHECK(unlink(passwd) == 0 && symlink("/etc/passwd.real", passwd) == 0);
+    CHECK_EQ_INT(container_resolve_user(img, "app", &uid, &gid, &home, reason, sizeof reason), 0);
+    CHECK_EQ_INT(uid, 1000);
+    free(home);
+    /* A FIFO: no one writes it, and the read must not wait (the alarm ends a test that does). */
+    CHECK(unlink(passwd) == 0 && mkfifo(passwd, 0644) == 0);
+    alarm(20);
+    CHECK_EQ_INT(container_resolve_user(img, "app", &uid, &gid, &home, reason, sizeof reason), -1);
+    CHECK_EQ_INT(container_resolve_user(img, "7", &uid, &gid, &home, reason, sizeof reason), 0);
+    CHECK_EQ_INT(uid, 7);
+    free(home);
+    alarm(0);
+    /* A gibibyte (sparse) that names the user on its first line: not read into memory. */
+    CHECK(unlink(passwd) == 0);
+    write_file("hostile/etc/passwd", "app:x:1000:1000::/home/app:/bin/sh\n");
+    CHECK(truncate(passwd, 1LL << 30) == 0);
+    CHECK_EQ_INT(container_resolve_user(img, "app", &uid, &gid, &home, reason, sizeof reason), -1);
+    free(img);
+    free(etc);
+    free(passwd);
+    free(outside);
+}
+
+/* An image may list as many variables as its author likes: each is merged at once, not after a
+ * search of those before it (which took minutes for a few hundred thousand). */
+static void test_many_variables(void)
+{
+    enum { N = 300000 };
+    buf b = {0};
+    buf_puts(&b, "{\"Cmd\":[\"true\"],\"Env\":[");
+    for (int i = 0; i < N; i++) buf_printf(&b, "%s\"V%d=%d\"", i ? "," : "", i, i);
+    buf_puts(&b, "]}");
+    char *envp[] = {"V7=job", "W=job", NULL};
+    char reason[256];
+    alarm(60);
+    json_t *c = config_for(b.data, NULL, NULL, envp, reason, sizeof reason);
+    alarm(0);
+    CHECK(c != NULL);
+    json_t *env = json_object_get(json_object_get(c, "process"), "env");
+    CHECK_EQ_INT(json_array_size(env), N + 3); /* and W, PATH, HOME */
+    CHECK_STR(json_string_value(json_array_get(env, 7)), "V7=job");
+    CHECK_STR(json_string_value(json_array_get(env, N)), "W=job");
+    json_decref(c);
+    buf_free(&b);
+}
+
+/* What the image and the definition say is checked before it is narrowed or handed on. */
+static void test_odd_values(void)
+{
+    char reason[256];
+    char *argv[] = {"true", NULL};
+    /* A vCPU count past what CPU shares can hold: the most shares there are. */
+    json_t *c = config_for("{}", "{\"vcpus\":1e300}", argv, NULL, reason, sizeof reason);
+    CHECK(c != NULL);
+    json_t *cpu = json_object_get(json_object_get(json_object_get(c, "linux"), "resources"),
+                                  "cpu");
+    CHECK_EQ_INT(json_integer_value(json_object_get(cpu, "shares")), 262144);
+    json_decref(c);
+    /* A working directory that is not absolute is refused, as Docker refuses it. */
+    c = config_for("{\"WorkingDir\":\"srv\"}", NULL, argv, NULL, reason, sizeof reason);
+    CHECK(c == NULL);
+    CHECK_CONTAINS(reason, "CannotStartContainerError: the working directory 'srv' is invalid");
+}
+
 int main(void)
 {
     strcpy(root, "/tmp/barge-ccfg-XXXXXX");
@@ -323,10 +410,13 @@ int main(void)
     char *work = xasprintf("%s/work", root);
     CHECK(mkdir(work, 0755) == 0);
     free(work);
-    test_users();
-    test_command_and_environment();
-    test_properties();
-    test_user_namespace();
+    RUN(test_users);
+    RUN(test_command_and_environment);
+    RUN(test_properties);
+    RUN(test_user_namespace);
+    RUN(test_hostile_etc);
+    RUN(test_many_variables);
+    RUN(test_odd_values);
     util_remove_tree(root);
     printf("container_config: ok\n");
     return 0;

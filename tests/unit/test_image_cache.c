@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/mem.h"
+#include "common/util.h"
 #include "agent/image_cache.h"
 #include "check.h"
 
@@ -253,6 +254,44 @@ static void test_without_registry(void)
     free(by_digest);
 }
 
+/* A refs.json that a crash or a hand left wrong: sizes no bundle can have are measured again,
+ * so that the total stays true (two near the largest number overflowed it, and the cache, which
+ * thought itself empty, never evicted).  No registry is needed: the reference is known. */
+static void test_bad_record(void)
+{
+    static const char *const hex[] = {
+        "1111111111111111111111111111111111111111111111111111111111111111",
+        "2222222222222222222222222222222222222222222222222222222222222222"};
+    char *d = xasprintf("%s/record", dir), *err = NULL;
+    buf b = {0};
+    buf_printf(&b, "{\"refs\":{\"docker.io/library/busybox:old\":\"sha256:%s\"},\"bundles\":{",
+               hex[0]);
+    for (int i = 0; i < 2; i++) {
+        char *rootfs = xasprintf("%s/bundles/%s/rootfs", d, hex[i]);
+        CHECK(util_make_dirs(rootfs, 0755) >= 0);
+        free(rootfs);
+        buf_printf(&b, "%s\"sha256:%s\":{\"bytes\":%lld,\"used\":%d}", i ? "," : "", hex[i],
+                   (long long)INT64_MAX - 1, i + 1);
+    }
+    buf_puts(&b, "}}");
+    char *path = xasprintf("%s/refs.json", d);
+    FILE *f = fopen(path, "w");
+    CHECK(f && fputs(b.data, f) >= 0 && fclose(f) == 0);
+    image_cache *c = image_cache_new(d, 1, &err);
+    CHECK(c);
+    image_cache_entry *e;
+    CHECK_EQ_INT(image_cache_get(c, "busybox:old", NULL, NULL, &e, reason, sizeof reason), 0);
+    CHECK(e->bytes > 0 && e->bytes < 1000000);
+    char *bundle = xstrdup(e->bundle);
+    image_cache_release(c, e);
+    CHECK(!exists(bundle, "rootfs")); /* over the bound of one byte: evicted */
+    image_cache_free(c);
+    buf_free(&b);
+    free(bundle);
+    free(path);
+    free(d);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -262,6 +301,7 @@ int main(void)
     char *err = NULL;
     cache = image_cache_new(dir, 1LL << 40, &err);
     CHECK(cache);
+    RUN(test_bad_record);
     RUN(test_first_get);
     RUN(test_concurrent);
     if (geteuid() == 0) RUN(test_mapped); /* only root may give files to other users */

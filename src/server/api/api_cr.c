@@ -295,7 +295,7 @@ static int list_jobs_by_cr(api_ctx *c, json_t *req, json_t **resp)
     jobs_each_queue(c->st->jobs, gather_needing, &g);
     job **all = g.jobs;
     size_t n = g.n;
-    qsort(all, n, sizeof *all, by_seq);
+    if (n > 1) qsort(all, n, sizeof *all, by_seq); /* all is NULL when no job needs it */
     json_t *list = json_array(), *out = json_pack("{s:o}", "jobs", list);
     for (size_t i = 0; i < n; i++) {
         job *top = all[i];
