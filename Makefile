@@ -149,7 +149,10 @@ $(BUILD)/fuzz/obj/%.o: src/%.c
 $(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZLD $@"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS_ALL)
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter fuzz/%.c,$^) $(FUZZ_OBJS) $(LDLIBS_ALL)
+
+# A harness's files of its own, beside fuzz/NAME.c.
+$(BUILD)/fuzz/fuzz_api: fuzz/api_client.c fuzz/api_client.h
 
 FUZZ_RUN = set -e; for b in $(FUZZ_BINS); do h=$$(basename $$b); mkdir -p $(BUILD)/fuzz/corpus/$$h; \
 	echo "== $$h"; ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

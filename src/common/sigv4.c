@@ -183,16 +183,16 @@ static char *normalize_path(const char *path)
     return b.data;
 }
 
-/* Percent-encodes every byte but the unreserved ones and '/'.  The path arrives already encoded
- * for the wire, so '%' itself is encoded again: AWS signs non-S3 paths doubly encoded. */
-static void uri_encode_path(buf *b, const char *s)
+void sigv4_uri_encode(buf *b, const char *s, size_t n, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/') {
-            buf_append(b, p, 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && keep_slash)) {
+            buf_append(b, &c, 1);
         } else {
-            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
             buf_append(b, e, 3);
         }
     }
@@ -258,8 +258,10 @@ char *sigv4_canonical_request(const char *method, const char *path, const char *
 {
     buf cr = {0};
     buf_printf(&cr, "%s\n", method);
+    /* The path arrives already encoded for the wire, so '%' itself is encoded again: AWS signs
+     * non-S3 paths doubly encoded. */
     char *np = normalize_path(path);
-    uri_encode_path(&cr, np);
+    sigv4_uri_encode(&cr, np, strlen(np), 1);
     free(np);
     buf_puts(&cr, "\n");
     canonical_query(&cr, query);

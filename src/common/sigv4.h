@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "common/mem.h"
+
 typedef struct sigv4_auth {
     char access_key[129];
     char date[9];      /* YYYYMMDD */
@@ -77,4 +79,9 @@ void sigv4_signing_key(const char *secret_key, const char *date, const char *reg
 void sigv4_signature(const unsigned char key[32], const char *amz_date, const char *scope,
                      const char *canonical_request, char out[65]);
 void sigv4_sha256_hex(const void *p, size_t n, char out[65]);
+/* Appends n bytes of s percent-encoded as SigV4 encodes a URI's parts: RFC 3986's unreserved
+ * characters as they are, '/' too when keep_slash (a path's separators), every other byte as
+ * %XX in upper case.  How SDKs put a path and a query's keys and values on the wire, and how the
+ * canonical request encodes the path once more. */
+void sigv4_uri_encode(buf *b, const char *s, size_t n, int keep_slash);
 #endif

@@ -259,26 +259,15 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
-static void query_encode(buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~')
-            buf_append(b, p, 1);
-        else
-            buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-    }
-}
-
 static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                const char *value)
 {
     signed_parts *sp = cls;
     if (sp->query.len) buf_puts(&sp->query, "&");
-    query_encode(&sp->query, key);
+    if (!value) value = "";
+    sigv4_uri_encode(&sp->query, key, strlen(key), 0);
     buf_puts(&sp->query, "=");
-    query_encode(&sp->query, value ? value : "");
+    sigv4_uri_encode(&sp->query, value, strlen(value), 0);
     return MHD_YES;
 }
 

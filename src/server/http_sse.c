@@ -36,6 +36,15 @@ static void sse_free_now(sse *s)
     free(s);
 }
 
+long long http_sse_resume_at(const char *text, size_t len)
+{
+    /* The comment is the answer's last line: looked for from the end, not through the events. */
+    for (size_t i = len; i-- > 0;)
+        if ((i == 0 || text[i - 1] == '\n') && len - i >= 5 && memcmp(text + i, ": at ", 5) == 0)
+            return strtoll(text + i + 5, NULL, 10);
+    return -1;
+}
+
 /* What a poll brought: the stream's text already (api_events.c), which ends with a comment
  * saying where the next poll starts (": at SEQ").  With *owned (a NUL-terminated allocation of
  * its own) and nothing else waiting to be written, the text becomes the stream's buffer rather
@@ -49,12 +58,8 @@ static void write_answer(sse *s, const char *text, size_t len, char **owned)
     } else {
         buf_append(&s->out, text, len);
     }
-    /* The comment is the answer's last line: looked for from the end, not through the events. */
-    const char *at = NULL;
-    for (size_t i = len; i-- > 0 && !at;)
-        if ((i == 0 || text[i - 1] == '\n') && len - i >= 5 && memcmp(text + i, ": at ", 5) == 0)
-            at = text + i;
-    if (at) json_object_set_new(s->req, "after", json_integer(strtoll(at + 5, NULL, 10)));
+    long long at = http_sse_resume_at(text, len);
+    if (at >= 0) json_object_set_new(s->req, "after", json_integer(at));
     json_object_set_new(s->req, "wait", json_integer(SSE_WAIT_S));
 }
 
@@ -131,27 +136,25 @@ static void sse_done(void *cls)
     if (!polling) sse_free_now(s);
 }
 
-typedef struct query {
-    json_t *status;
-    const char *queue, *after, *bad;
-} query;
-
-static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *value)
+void http_sse_arg(http_sse_query *q, const char *key, const char *value)
 {
-    query *q = cls;
+    if (!q->status) q->status = json_array();
     if (!value) value = "";
     if (strcmp(key, "queue") == 0) q->queue = value;
     else if (strcmp(key, "after") == 0) q->after = value;
     else if (strcmp(key, "status") == 0) {
         char *copy = xstrdup(value), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            json_array_append_new(q->status, json_string(t));
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            /* A status JSON cannot hold would be left out of the filter, and the stream would
+             * serve every status. */
+            json_t *v = json_string(t);
+            if (v) json_array_append_new(q->status, v);
+            else if (!q->bad) q->bad = "status: not UTF-8 text, so no status";
+        }
         free(copy);
     } else if (!q->bad) {
         q->bad = "unknown query parameter: the stream takes queue, status and after";
     }
-    return MHD_YES;
 }
 
 static int parse_seq(const char *s, json_int_t *out)
@@ -163,23 +166,39 @@ static int parse_seq(const char *s, json_int_t *out)
     return 0;
 }
 
-const char *http_sse_request(struct MHD_Connection *conn, json_t **req)
+const char *http_sse_query_request(http_sse_query *q, const char *last_event_id, json_t **req)
 {
-    query q = {.status = json_array()};
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
     *req = json_pack("{s:i, s:i, s:b}", "wait", SSE_WAIT_S, "max", SSE_BATCH, "sse", 1);
-    if (json_array_size(q.status)) json_object_set(*req, "status", q.status);
-    json_decref(q.status);
-    if (q.queue) json_object_set_new(*req, "queue", json_string(q.queue));
-    const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
-    const char *after = last ? last : q.after;
+    if (json_array_size(q->status)) json_object_set(*req, "status", q->status);
+    json_decref(q->status);
+    q->status = NULL;
+    json_t *queue = q->queue ? json_string(q->queue) : NULL;
+    /* As for a status: a queue left out would widen the stream to every queue. */
+    if (q->queue && !queue) return "queue: not UTF-8 text, so no queue's name";
+    if (queue) json_object_set_new(*req, "queue", queue);
+    const char *after = last_event_id ? last_event_id : q->after;
     json_int_t seq;
     if (after && parse_seq(after, &seq) < 0)
-        return last ? "Last-Event-ID: not an event's id (a number)"
-                    : "after: not an event's id (a number)";
+        return last_event_id ? "Last-Event-ID: not an event's id (a number)"
+                             : "after: not an event's id (a number)";
     /* Without either, the stream starts with the next event. */
     if (after) json_object_set_new(*req, "after", json_integer(seq));
-    return q.bad;
+    return q->bad;
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    http_sse_arg(cls, key, value);
+    return MHD_YES;
+}
+
+const char *http_sse_request(struct MHD_Connection *conn, json_t **req)
+{
+    http_sse_query q = {0};
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    return http_sse_query_request(
+        &q, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID"), req);
 }
 
 enum MHD_Result http_sse_start(struct MHD_Connection *conn, const api_op *op, json_t *req,

@@ -18,6 +18,19 @@
 /* GetEvents' request from the stream's query string and headers, into *req (fresh); NULL, or a
  * sentence saying what is wrong (static). */
 const char *http_sse_request(struct MHD_Connection *conn, json_t **req);
+/* The same in two steps, for a caller that holds the query's parameters itself: each parameter
+ * as libmicrohttpd hands them (decoded; value NULL for a key without '='), whose strings must
+ * outlive the query, then the request with the Last-Event-ID header (NULL when absent), which
+ * wins over after.  A query starts zeroed; http_sse_query_request ends it. */
+typedef struct http_sse_query {
+    json_t *status;
+    const char *queue, *after, *bad;
+} http_sse_query;
+void http_sse_arg(http_sse_query *q, const char *key, const char *value);
+const char *http_sse_query_request(http_sse_query *q, const char *last_event_id, json_t **req);
+/* Where the poll after an answer of the stream (text, len) starts: the seq of its last line,
+ * the comment ": at SEQ" (api_events.c), or -1 when it has none. */
+long long http_sse_resume_at(const char *text, size_t len);
 /* Starts the stream on conn for request req (taken), whose first poll (made with "wait": 0, so
  * that a bad request is refused before the stream starts) answered first: the answer's
  * headers, those events, then the others as they come.  MHD_queue_response's result; call it

@@ -179,6 +179,17 @@ class Events(JobsCase):
             status, _, body = self.server.raw("GET", path, headers=headers)
             self.assertEqual(status, 400, (path, body))
             self.assertIn(fragment, body["message"])
+        # A filter that is not UTF-8 names no status nor queue: refused, not left out of a
+        # stream that would then serve every status or queue.
+        for path, fragment in (("/barge/v1/events?status=%FF", "status: not UTF-8"),
+                               ("/barge/v1/events?status=RUNNING,%C3", "status: not UTF-8"),
+                               ("/barge/v1/events?queue=q%C3", "queue: not UTF-8")):
+            s = Stream(self.server.port, path)
+            try:
+                self.assertEqual(s.resp.status, 400, path)
+                self.assertIn(fragment, json.loads(s.resp.read())["message"])
+            finally:
+                s.close()
 
     def test_long_poll_and_the_cli(self):
         status, _, body = self.server.raw("POST", "/barge/v1/getevents", {"queue": "q"})

@@ -120,6 +120,34 @@ static void test_verify_what_sigv4_sign_signs(void)
     CHECK_STR(why.msg, "The security token included in the request is invalid.");
 }
 
+/* A header sent twice is signed as its values each trimmed, then joined with commas (botocore,
+ * sigv4_sign); libmicrohttpd keeps the blanks that end a value, which the verifier must trim
+ * from each value before joining them as well. */
+static void test_repeated_header_trailing_blanks(void)
+{
+    time_t t = 1796096686;
+    sigv4_header h[] = {{"Host", "127.0.0.1:8900"}, {"X-Tag", "a  b \t "}, {"x-tag", "c"}};
+    sigv4_request req = {.method = "POST", .path = "/v1/listjobs", .headers = h, .nheaders = 3,
+                         .body = "{}", .body_len = 2};
+    sigv4_credentials cred = {.access_key = "AKIAREADER", .secret_key = "readersecret",
+                              .region = "us-east-1", .service = "batch"};
+    sigv4_signed s;
+    char err[200];
+    CHECK_EQ_INT(sigv4_sign(&req, &cred, t, &s, err, sizeof err), 0);
+    CHECK_CONTAINS(s.canonical_request, "x-tag:a b,c\n");
+    sigv4_header got[] = {h[0], h[1], h[2], {"X-Amz-Date", s.amz_date},
+                          {"Authorization", s.authorization}};
+    auth_request r = {.method = "POST", .path = "/v1/listjobs", .headers = got, .nheaders = 5,
+                      .body = "{}", .body_len = 2, .service = "batch", .now = t};
+    const auth_principal *who;
+    auth_refusal why;
+    int rc = auth_verify(&r, &who, &why);
+    if (rc < 0) fprintf(stderr, "%s: %s\n", why.type, why.msg);
+    CHECK_EQ_INT(rc, 0);
+    auth_principal_release(who);
+    sigv4_signed_free(&s);
+}
+
 static void test_clock_window(void)
 {
     const char *b = "{}";
@@ -192,6 +220,7 @@ int main(void)
     load();
     RUN(test_aws_test_suite_get_vanilla);
     RUN(test_verify_what_sigv4_sign_signs);
+    RUN(test_repeated_header_trailing_blanks);
     RUN(test_clock_window);
     RUN(test_session_token);
     RUN(test_authorize);

@@ -132,35 +132,25 @@ static const char bad_signature[] =
 static const char bad_token[] = "The security token included in the request is invalid.";
 static const char expired_token[] = "The security token included in the request is expired";
 
-/* Every value of header lname (case-insensitive), joined by commas; NULL when absent. */
+/* Every value of header lname (case-insensitive), each without the blanks around it, joined by
+ * commas; NULL when absent.  Each value is trimmed before the join, as SDKs sign a repeated
+ * header (libmicrohttpd keeps the blanks that end a value: "a ,b" would not be "a,b"). */
 static char *header_values(const auth_request *r, const char *lname)
 {
     buf b = {0};
     int found = 0;
     for (size_t i = 0; i < r->nheaders; i++) {
         if (strcasecmp(r->headers[i].name, lname) != 0) continue;
+        const char *v = r->headers[i].value ? r->headers[i].value : "";
+        size_t n = strlen(v);
+        while (n && isspace((unsigned char)v[n - 1])) n--;
+        while (n && isspace((unsigned char)*v)) v++, n--;
         if (found) buf_puts(&b, ",");
-        buf_puts(&b, r->headers[i].value ? r->headers[i].value : "");
+        buf_append(&b, v, n);
         if (!b.data) buf_puts(&b, "");
         found = 1;
     }
     return found ? b.data : NULL;
-}
-
-/* Percent-encodes all but RFC 3986's unreserved characters, and '/' unless strict: how SDKs put
- * a path on the wire (a URI label, strict, has its slashes encoded). */
-static void wire_encode(buf *b, const char *s, size_t n, int strict)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && !strict))
-            buf_append(b, &c, 1);
-        else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            buf_append(b, e, 3);
-        }
-    }
 }
 
 static void format_amz(time_t t, char out[17])
@@ -324,8 +314,10 @@ int auth_verify(const auth_request *r, const auth_principal **who, auth_refusal 
         refuse(why, 403, "InvalidSignatureException", "%s", bad_signature);
         goto done;
     }
-    wire_encode(&path, r->path, r->label_at ? r->label_at : strlen(r->path), 0);
-    if (r->label_at) wire_encode(&path, r->path + r->label_at, strlen(r->path + r->label_at), 1);
+    /* The path as SDKs put it on the wire: a URI label has its slashes encoded too. */
+    sigv4_uri_encode(&path, r->path, r->label_at ? r->label_at : strlen(r->path), 1);
+    if (r->label_at)
+        sigv4_uri_encode(&path, r->path + r->label_at, strlen(r->path + r->label_at), 0);
     if (!path.data) buf_puts(&path, "/");
     cr = sigv4_canonical_request(r->method, path.data, r->query, names,
                                  (const char *const *)values, n, sha ? sha : body_sha);
