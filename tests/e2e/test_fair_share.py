@@ -30,6 +30,13 @@ class FairShareCase(JobsCase):
             "shareDistribution": [{"shareIdentifier": s, "weightFactor": w}
                                   for s, w in shares.items()]})["arn"]
 
+    def usage(self, queue):
+        """{shareIdentifier: decayed usage in vCPU-seconds} of queue, from its snapshot."""
+        status, _, body = self.server.raw("POST", "/v1/getjobqueuesnapshot", {"jobQueue": queue},
+                                          {"Content-Type": "application/json"})
+        self.assertEqual(status, 200, body)
+        return {s["shareIdentifier"]: s["usageVcpuSeconds"] for s in body["barge"]["shares"]}
+
     def fair_queue(self, name, policy_arn, ce):
         self.batch.create_job_queue(jobQueueName=name, priority=5, schedulingPolicyArn=policy_arn,
                                     computeEnvironmentOrder=[{"order": 1,
@@ -157,41 +164,29 @@ class PriorityAndUpdates(FairShareCase):
         self.wait_job(self.submit("hist", queue="again", command="sleep 0.5",
                                   shareIdentifier="blue"))
 
-        def usage():
-            status, _, body = self.server.raw("POST", "/v1/getjobqueuesnapshot",
-                                              {"jobQueue": "again"},
-                                              {"Content-Type": "application/json"})
-            self.assertEqual(status, 200, body)
-            return {s["shareIdentifier"]: s["usageVcpuSeconds"] for s in body["barge"]["shares"]}
-        self.assertGreater(usage()["blue"], 0.5)
+        self.assertGreater(self.usage("again")["blue"], 0.5)
         # Written to the store (at a clean stop at the latest), then the queue made again.
         self.server.restart()
-        self.assertGreater(usage()["blue"], 0.5)
+        self.assertGreater(self.usage("again")["blue"], 0.5)
         b = self.batch = self.server.client()
         b.update_job_queue(jobQueue="again", state="DISABLED")
         b.delete_job_queue(jobQueue="again")
         self.wait_for(lambda: [q["status"] for q in b.describe_job_queues(
             jobQueues=["again"])["jobQueues"]] in ([], ["DELETED"]), 10, "the queue to go")
         self.fair_queue("again", policy, "ce")
-        self.assertEqual(usage(), {})
+        self.assertEqual(self.usage("again"), {})
         self.server.restart()
-        self.assertEqual(usage(), {})
+        self.assertEqual(self.usage("again"), {})
 
     def test_usage_survives_a_restart(self):
         self.fair_queue("kept", self.policy("kept", {}), "ce")
         # Blue uses the environment for a while; red not at all.
         self.wait_job(self.submit("hist", queue="kept", command="sleep 1", shareIdentifier="blue"))
 
-        def usage():
-            status, _, body = self.server.raw("POST", "/v1/getjobqueuesnapshot",
-                                              {"jobQueue": "kept"},
-                                              {"Content-Type": "application/json"})
-            self.assertEqual(status, 200, body)
-            return {s["shareIdentifier"]: s["usageVcpuSeconds"] for s in body["barge"]["shares"]}
-        before = usage()
+        before = self.usage("kept")
         self.assertGreater(before["blue"], 1.5)  # 2 vCPUs for about a second
         self.server.restart()
-        after = usage()
+        after = self.usage("kept")
         # Kept, less what a few seconds of decay (600 s time constant) take.
         self.assertAlmostEqual(after["blue"], before["blue"], delta=0.05 * before["blue"])
         blocker = self.submit("blocker", queue="kept", command="sleep 1.5", shareIdentifier="gray")
