@@ -1,10 +1,14 @@
 /* container_config.c: an OCI configuration from an image's configuration, a job's container
  * properties and an attempt's bundle, as Docker and ECS combine them; users resolved in the
  * image's own passwd and group files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent/container_config.h"
@@ -314,6 +318,16 @@ static void test_user_namespace(void)
  * resolves inside the image's root, never to the host's files, and what is not a regular file
  * (a FIFO would hold the read for good, a device could be read without end) or is too large is
  * as good as missing. */
+/* Kernels before 5.6 lack openat2, and so does valgrind, which the unit tests also run under:
+ * there an image's /etc files are opened without following any link (container_config.c). */
+static int have_openat2(void)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC};
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how);
+    if (fd >= 0) close(fd);
+    return fd >= 0 || errno != ENOSYS;
+}
+
 static void test_hostile_etc(void)
 {
     char reason[256];
@@ -334,9 +348,15 @@ static void test_hostile_etc(void)
     /* Inside the image, a link is followed as in the container. */
     write_file("hostile/etc/passwd.real", "app:x:1000:1000::/home/app:/bin/sh\n");
     CHECK(unlink(passwd) == 0 && symlink("/etc/passwd.real", passwd) == 0);
-    CHECK_EQ_INT(container_resolve_user(img, "app", &uid, &gid, &home, reason, sizeof reason), 0);
-    CHECK_EQ_INT(uid, 1000);
-    free(home);
+    if (have_openat2()) {
+        CHECK_EQ_INT(container_resolve_user(img, "app", &uid, &gid, &home, reason,
+                                            sizeof reason), 0);
+        CHECK_EQ_INT(uid, 1000);
+        free(home);
+    } else {
+        CHECK_EQ_INT(container_resolve_user(img, "app", &uid, &gid, &home, reason,
+                                            sizeof reason), -1);
+    }
     /* A FIFO: no one writes it, and the read must not wait (the alarm ends a test that does). */
     CHECK(unlink(passwd) == 0 && mkfifo(passwd, 0644) == 0);
     alarm(20);
