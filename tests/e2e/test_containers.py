@@ -569,15 +569,22 @@ class AgentLeftovers(unittest.TestCase):
         with open(path) as f:
             bundle = os.path.dirname(json.load(f)["config"]["rootfs"])
         self.assertTrue(os.path.isdir(bundle))
+        def left_cgroups():
+            return [d for d, _, _ in os.walk("/sys/fs/cgroup/memory")
+                    if os.path.basename(d) == "barge-agent-%d" % agent]
+        # The sweep deletes the container (runc's state goes), then its layer and bundle, then
+        # the killed agent's cgroups: all of it must go, in that order, so wait for the last.
         deadline = time.time() + 20
-        while os.path.exists("/run/barge/runc/" + states[0]) or _alive(init_pid):
-            self.assertLess(time.time(), deadline, "the left container is still there")
+        while (os.path.exists("/run/barge/runc/" + states[0]) or _alive(init_pid)
+               or os.path.exists(bundle) or left_cgroups()):
+            self.assertLess(time.time(), deadline,
+                            "left after 20 s: %s" % ", ".join(
+                                what for what, there in (
+                                    ("runc state", os.path.exists("/run/barge/runc/" + states[0])),
+                                    ("container process", _alive(init_pid)),
+                                    ("bundle " + bundle, os.path.exists(bundle)),
+                                    ("cgroups", bool(left_cgroups()))) if there))
             time.sleep(0.1)
-        # Its layer and bundle, and the killed agent's cgroups, went too.
-        self.assertFalse(os.path.exists(bundle))
-        left = [d for d, _, _ in os.walk("/sys/fs/cgroup/memory")
-                if os.path.basename(d) == "barge-agent-%d" % agent]
-        self.assertEqual(left, [])
 
 
 def _alive(pid):
