@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 
@@ -158,6 +159,21 @@ static char *read_etc(const char *rootfs, const char *file)
     return text;
 }
 
+/* An id from the definition or the image: decimal, at most 4294967294 ((uid_t)-1 means "no
+ * change" to the kernel).  Anything else is refused rather than wrapped into another id. */
+static int parse_id(const char *text, unsigned *id)
+{
+    if (!*text || !all_digits(text) || strlen(text) > 10) return -1;
+    unsigned long long v = strtoull(text, NULL, 10);
+    if (v > 4294967294ULL) return -1;
+    *id = (unsigned)v;
+    return 0;
+}
+
+#define bad_id(what, name, value)                                                             \
+    snprintf(reason, reason_len, "CannotStartContainerError: %s %s has the id '%.32s', which "  \
+             "is not a number from 0 to 4294967294", what, name, value)
+
 int container_resolve_user(const char *rootfs, const char *spec, unsigned *uid, unsigned *gid,
                            char **home, char *reason, size_t reason_len)
 {
@@ -170,12 +186,20 @@ int container_resolve_user(const char *rootfs, const char *spec, unsigned *uid, 
     int rc = -1;
     *home = NULL;
     if (n >= 4) {
-        *uid = (unsigned)strtoul(f[2], NULL, 10);
-        *gid = (unsigned)strtoul(f[3], NULL, 10);
+        if (parse_id(f[2], uid) < 0 || parse_id(f[3], gid) < 0) {
+            int which = parse_id(f[2], uid) < 0 ? 2 : 3;
+            bad_id(which == 2 ? "the image's /etc/passwd: user" : "the image's /etc/passwd: "
+                   "the group of user", user, f[which]);
+            goto out;
+        }
         *home = xstrdup(n >= 6 && *f[5] ? f[5] : "/");
     } else if (all_digits(user)) {
         /* A numeric user the image does not list runs as itself, in group 0, as in Docker. */
-        *uid = (unsigned)strtoul(user, NULL, 10);
+        if (parse_id(user, uid) < 0) {
+            snprintf(reason, reason_len, "CannotStartContainerError: user %.32s is not an id "
+                     "from 0 to 4294967294", user);
+            goto out;
+        }
         *gid = 0;
         *home = xstrdup("/");
     } else {
@@ -186,19 +210,26 @@ int container_resolve_user(const char *rootfs, const char *spec, unsigned *uid, 
     if (group) {
         char *groups = read_etc(rootfs, "group");
         char *g[4];
-        if (groups && find_entry(groups, group, all_digits(group), g, 4) >= 3) {
-            *gid = (unsigned)strtoul(g[2], NULL, 10);
-        } else if (all_digits(group)) {
-            *gid = (unsigned)strtoul(group, NULL, 10);
-        } else {
+        const char *id = NULL;
+        if (groups && find_entry(groups, group, all_digits(group), g, 4) >= 3) id = g[2];
+        else if (all_digits(group)) id = group;
+        if (!id) {
             snprintf(reason, reason_len, "CannotStartContainerError: unable to find group %s: "
                      "no matching entries in group file", group);
-            free(groups);
+        } else if (parse_id(id, gid) < 0) {
+            if (id == group)
+                snprintf(reason, reason_len, "CannotStartContainerError: group %.32s is not an "
+                         "id from 0 to 4294967294", group);
+            else
+                bad_id("the image's /etc/group: group", group, id);
+            id = NULL;
+        }
+        free(groups);
+        if (!id) {
             free(*home);
             *home = NULL;
             goto out;
         }
-        free(groups);
     }
     rc = 0;
 out:
@@ -282,10 +313,16 @@ static json_t *rlimits(json_t *ulimits)
         for (size_t k = 0; name && k < sizeof ulimit_names / sizeof ulimit_names[0]; k++) {
             if (strcmp(name, ulimit_names[k].name) != 0) continue;
             struct rlimit own;
-            unsigned long long soft = (unsigned long long)json_integer_value(
-                                   json_object_get(u, "softLimit")),
-                               hard = (unsigned long long)json_integer_value(
-                                   json_object_get(u, "hardLimit"));
+            json_int_t s = json_integer_value(json_object_get(u, "softLimit")),
+                       h = json_integer_value(json_object_get(u, "hardLimit"));
+            /* The server takes 0 and up; a value below (from a server that did not check)
+             * would reach runc as -1, which it refuses, so the container keeps its default. */
+            if (s < 0 || h < 0) {
+                log_warn("ulimit %s: %lld/%lld is below 0; the container keeps its default",
+                         name, (long long)s, (long long)h);
+                break;
+            }
+            unsigned long long soft = (unsigned long long)s, hard = (unsigned long long)h;
             if (getrlimit(ulimit_names[k].resource, &own) == 0 && own.rlim_max != RLIM_INFINITY &&
                 hard > own.rlim_max)
                 hard = own.rlim_max;
@@ -543,8 +580,8 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
     free(home);
 
     json_t *process = json_pack(
-        "{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:o, s:o, s:b}", "terminal", 0, "user", "uid",
-        (int)uid, "gid", (int)gid, "args", args, "env", env, "cwd", cwd && *cwd ? cwd : "/",
+        "{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:o, s:o, s:b}", "terminal", 0, "user", "uid",
+        (json_int_t)uid, "gid", (json_int_t)gid, "args", args, "env", env, "cwd", cwd && *cwd ? cwd : "/",
         "capabilities", capabilities(privileged), "rlimits",
         rlimits(json_object_get(cont, "ulimits")), "noNewPrivileges", 0);
 

@@ -415,6 +415,67 @@ static void test_odd_values(void)
     c = config_for("{\"WorkingDir\":\"srv\"}", NULL, argv, NULL, reason, sizeof reason);
     CHECK(c == NULL);
     CHECK_CONTAINS(reason, "CannotStartContainerError: the working directory 'srv' is invalid");
+
+    /* Ids past what a uid holds, in the definition or the image, are refused, not wrapped
+     * into another user's (4294967296 was 0, root). */
+    unsigned uid, gid;
+    char *home;
+    char *img = xasprintf("%s/odd", root), *etc = xasprintf("%s/odd/etc", root);
+    CHECK(util_make_dirs(etc, 0755) >= 0);
+    write_file("odd/etc/passwd", "wrap:x:4294967296:0::/:/bin/sh\n"
+                                 "neg:x:-1:0::/:/bin/sh\n"
+                                 "big:x:4294967294:4294967295::/:/bin/sh\n"
+                                 "ok:x:4294967294:7::/:/bin/sh\n");
+    write_file("odd/etc/group", "huge:x:99999999999999999999:\n");
+    CHECK_EQ_INT(container_resolve_user(img, "4294967297", &uid, &gid, &home, reason,
+                                        sizeof reason), -1);
+    CHECK_STR(reason, "CannotStartContainerError: user 4294967297 is not an id from 0 to "
+                      "4294967294");
+    CHECK_EQ_INT(container_resolve_user(img, "wrap", &uid, &gid, &home, reason, sizeof reason),
+                 -1);
+    CHECK_CONTAINS(reason, "the image's /etc/passwd: user wrap has the id '4294967296'");
+    CHECK_EQ_INT(container_resolve_user(img, "neg", &uid, &gid, &home, reason, sizeof reason),
+                 -1);
+    CHECK_CONTAINS(reason, "user neg has the id '-1'");
+    CHECK_EQ_INT(container_resolve_user(img, "big", &uid, &gid, &home, reason, sizeof reason),
+                 -1);
+    CHECK_CONTAINS(reason, "the group of user big has the id '4294967295'");
+    CHECK_EQ_INT(container_resolve_user(img, "ok:huge", &uid, &gid, &home, reason,
+                                        sizeof reason), -1);
+    CHECK_CONTAINS(reason, "the image's /etc/group: group huge has the id '99999999999999999999'");
+    CHECK_EQ_INT(container_resolve_user(img, "ok:12345678901", &uid, &gid, &home, reason,
+                                        sizeof reason), -1);
+    CHECK_STR(reason, "CannotStartContainerError: group 12345678901 is not an id from 0 to "
+                      "4294967294");
+    CHECK_EQ_INT(container_resolve_user(img, "ok", &uid, &gid, &home, reason, sizeof reason), 0);
+    CHECK(uid == 4294967294U && gid == 7);
+    free(home);
+    free(img);
+    free(etc);
+    /* The largest uid reaches runc's configuration as itself, not as -2. */
+    c = config_for("{\"User\":\"4294967294\"}", NULL, argv, NULL, reason, sizeof reason);
+    CHECK(c != NULL);
+    CHECK(json_integer_value(json_object_get(json_object_get(json_object_get(c, "process"),
+                                                             "user"), "uid")) == 4294967294LL);
+    json_decref(c);
+
+    /* A ulimit below 0 (the server refuses one; an agent may still be sent it) would reach
+     * runc as -1, which runc refuses: it is left out and the container keeps its default. */
+    c = config_for("{}", "{\"ulimits\":[{\"name\":\"core\",\"softLimit\":-1,"
+                   "\"hardLimit\":-5},{\"name\":\"nproc\",\"softLimit\":10,"
+                   "\"hardLimit\":20}]}", argv, NULL, reason, sizeof reason);
+    CHECK(c != NULL);
+    json_t *rl, *all = json_object_get(json_object_get(c, "process"), "rlimits");
+    size_t i;
+    int nproc = 0;
+    json_array_foreach(all, i, rl) {
+        CHECK(json_integer_value(json_object_get(rl, "soft")) >= 0);
+        CHECK(json_integer_value(json_object_get(rl, "hard")) >= 0);
+        CHECK(strcmp(json_string_value(json_object_get(rl, "type")), "RLIMIT_CORE") != 0);
+        nproc += strcmp(json_string_value(json_object_get(rl, "type")), "RLIMIT_NPROC") == 0;
+    }
+    CHECK_EQ_INT(nproc, 1);
+    json_decref(c);
 }
 
 int main(void)
