@@ -14,6 +14,9 @@
 #include "common/util.h"
 
 #define DEFAULT_ENDPOINT "http://127.0.0.1:8900"
+/* The longest answer taken: far past any the server gives (a page of 1,000 jobs, 100 described,
+ * a megabyte of log events), so that something else at the endpoint cannot fill the memory. */
+#define CLI_ANSWER_MAX ((size_t)256 << 20)
 
 static const char *env_or(const char *name, const char *dflt)
 {
@@ -232,7 +235,8 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
         /* A command with an abandon hook gets a handle whose wait the hook can cut short. */
         httpc_options o = {.connect_timeout_ms = 10000, .user_agent = "barge-cli",
                            .ca_file = c->ca_file,
-                           .abandon = c->abandon ? call_abandoned : NULL, .ctx = c};
+                           .abandon = c->abandon ? call_abandoned : NULL, .ctx = c,
+                           .max_body = CLI_ANSWER_MAX};
         c->http = httpc_new(&o);
         if (!c->http) {
             err->message = xstrdup("cannot initialise libcurl");
@@ -288,7 +292,7 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
         err->unreachable = hrc == HTTPC_UNREACHABLE;
         err->untrusted = hrc == HTTPC_UNTRUSTED;
         /* No answer, or half of one: a server restarting, or one that went quiet. */
-        err->transient = !err->untrusted;
+        err->transient = !err->untrusted && hrc != HTTPC_TOO_LONG;
         err->message = xstrdup(httpc_error(h));
         goto done;
     }

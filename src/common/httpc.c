@@ -71,6 +71,9 @@ httpc *httpc_new(const httpc_options *o)
      * system's bundle, and libcurl also accepts a certificate in it that is not a CA's (the
      * server's own, self-signed or not), which is how a server's local agents trust it. */
     if (o->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+    /* A Content-Length past the limit ends the request before any of the body is read. */
+    if (o->max_body && !o->discard_body)
+        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
@@ -161,9 +164,11 @@ httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, lon
         return HTTPC_ABORTED;
     }
     if (rc != CURLE_OK) {
-        if (h->too_long)
+        if (h->too_long || rc == CURLE_FILESIZE_EXCEEDED) {
             snprintf(h->error, sizeof h->error, "the answer is longer than %zu bytes",
                      h->o.max_body);
+            return HTTPC_TOO_LONG;
+        }
         if (!h->error[0]) snprintf(h->error, sizeof h->error, "%s", curl_easy_strerror(rc));
         if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
             char why[CURL_ERROR_SIZE];

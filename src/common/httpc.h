@@ -30,7 +30,8 @@ typedef struct httpc_options {
     int (*abandon)(void *ctx);
     void *ctx;
     /* The longest answer body taken (0: any), so that a peer cannot fill the memory: a longer
-     * answer fails the request (HTTPC_FAILED, and httpc_error says so).  With discard_body the
+     * answer fails the request (HTTPC_TOO_LONG, and httpc_error says so), as soon as its
+     * Content-Length announces it or its body passes the limit.  With discard_body the
      * body is not kept at all (httpc_body gives ""), for a peer whose status alone counts. */
     size_t max_body;
     int discard_body;
@@ -55,6 +56,8 @@ typedef enum {
     HTTPC_ABORTED = -3,     /* the abandon check gave the request up */
     HTTPC_UNTRUSTED = -4,   /* the server's TLS certificate did not verify (or the CA file
                              * could not be read): no request was sent */
+    HTTPC_TOO_LONG = -5,    /* the answer's body is longer than max_body: asking again would
+                             * bring the same */
 } httpc_rc;
 
 /* POSTs len bytes of body to url; the whole exchange must end within timeout_ms (0: no limit).

@@ -157,6 +157,67 @@ class Usage(unittest.TestCase):
         self.assertIn(url, err)
 
 
+    def test_an_endless_answer_is_refused(self):
+        """Something at the endpoint that answers without end (an announced gigabyte, or a
+        chunked body that never stops) is refused once the answer passes 256 MiB, at once when
+        its length is announced; the CLI neither waits for the end nor holds it all."""
+        import socket
+        import threading
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(4)
+        self.addCleanup(lsock.close)
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+        chunk = b"x" * (1 << 20)
+
+        def answer(conn, chunked):
+            with conn:
+                conn.settimeout(30)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    got = conn.recv(65536)
+                    if not got:
+                        return
+                    head += got
+                try:
+                    if chunked:
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                     b"Transfer-Encoding: chunked\r\n\r\n")
+                        piece = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+                        for _ in range(320):
+                            conn.sendall(piece)
+                    else:
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                     b"Content-Length: %d\r\n\r\n{" % (1 << 30))
+                    stop.wait(60)  # then silence, the connection left open
+                except OSError:
+                    pass
+
+        def serve(chunked):
+            while not stop.is_set():
+                try:
+                    conn, _ = lsock.accept()
+                except OSError:
+                    return
+                threading.Thread(target=answer, args=(conn, chunked), daemon=True).start()
+
+        url = "http://127.0.0.1:%d" % lsock.getsockname()[1]
+        for chunked in (False, True):
+            if chunked:
+                lsock.close()
+                lsock = socket.socket()
+                lsock.bind(("127.0.0.1", 0))
+                lsock.listen(4)
+                self.addCleanup(lsock.close)
+                url = "http://127.0.0.1:%d" % lsock.getsockname()[1]
+            threading.Thread(target=serve, args=(chunked,), daemon=True).start()
+            start = time.time()
+            rc, out, err = barge("jobs", "--queue", "q", endpoint=url, timeout=40)
+            self.assertEqual((rc, out), (1, ""), err)
+            self.assertIn("the answer is longer than 268435456 bytes", err)
+            self.assertLess(time.time() - start, 30, "the CLI waited for the end of the answer")
+
     def test_control_characters_never_reach_the_headers(self):
         """The region and the credentials go into every request's headers: a CR or LF in one
         would add a header of its own, so they are refused before any request is made."""
