@@ -28,7 +28,6 @@
 #define POLL_WAIT_S 15
 #define WEBHOOK_BATCH_MAX 100
 #define WEBHOOK_PARALLEL_MAX 16
-#define WEBHOOK_POLL_MAX 1000
 #define WEBHOOK_TARGETS_MAX 100
 
 /* What POSTs: a connection kept alive, and the target's HMAC-SHA256 keyed with its secret, made
@@ -554,7 +553,7 @@ static void *run(void *arg)
     /* Events a poll: as many as GetEvents gives.  Under load a poll waits its turn behind the
      * submits of a batch and its commit (milliseconds): at 50 or 100 events a poll a target
      * fell behind a server making 30,000 events a second while its receiver idled. */
-    const int max = WEBHOOK_POLL_MAX;
+    const int max = API_EVENTS_MAX;
     while (!atomic_load(&stopping)) {
         json_t *req = json_deep_copy(x->filter);
         /* With a position not yet recorded, a quiet second is enough to record it. */

@@ -58,6 +58,11 @@ extern api_op api_ce_ops[], api_jq_ops[], api_jd_ops[], api_sp_ops[], api_tag_op
     api_job_ops[], api_agent_ops[], api_agent_creds_ops[], api_misc_ops[], api_snapshot_ops[],
     api_cr_ops[], api_fleet_ops[], api_metrics_ops[], api_events_ops[], api_usage_ops[];
 
+/* The most events one GetEvents answers (its "max"), which a webhook asks for at every poll. */
+#define API_EVENTS_MAX 1000
+#define API_STR_(x) #x
+#define API_STR(x) API_STR_(x)
+
 /* Installs the jobs module's hooks (job tags).  Call once before the core starts. */
 void api_job_init(void);
 

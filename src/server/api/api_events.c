@@ -304,7 +304,7 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp)
 }
 
 #define EVENTS_SHAPE \
-    "{after:l, queue:s, status:[s], max:i(1..1000), wait:i(0..60), sse:b}"
+    "{after:l, queue:s, status:[s], max:i(1.." API_STR(API_EVENTS_MAX) "), wait:i(0..60), sse:b}"
 
 api_op api_events_ops[] = {
     {"GetEvents", "POST", "/barge/v1/getevents", EVENTS_SHAPE, get_events, 0, NULL},

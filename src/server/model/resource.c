@@ -110,7 +110,8 @@ static jq_rec *jq_slot(res_index *ix, const char *name)
     return q;
 }
 
-uint64_t res_jq_first_seq(json_t *desc)
+/* 0 for records written before it was kept. */
+static uint64_t res_jq_first_seq(json_t *desc)
 {
     json_int_t n = json_integer_value(
         json_object_get(json_object_get(desc, RES_M_BARGE), RES_M_FIRST_SEQ));

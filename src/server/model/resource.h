@@ -68,7 +68,6 @@ typedef struct jq_rec {
  * jq_rt's first_seq); DescribeJobQueues puts the queue's counts in that member instead. */
 #define RES_M_BARGE "barge"
 #define RES_M_FIRST_SEQ "firstSeq"
-uint64_t res_jq_first_seq(json_t *desc); /* 0 for records written before it was kept */
 /* The statusReasons a settle writes, as AWS words them. */
 #define RES_CE_HEALTHY "ComputeEnvironment Healthy"
 #define RES_JQ_HEALTHY "JobQueue Healthy"
