@@ -372,13 +372,29 @@ int sigv4_sign(const sigv4_request *req, const sigv4_credentials *cred, time_t w
         values[m++] = xstrdup(hs[i].value);
     }
     for (size_t i = 0; i < m; i++) buf_printf(&signed_names, "%s%s", i ? ";" : "", names[i]);
+    /* A caller's own X-Amz-Content-Sha256 is what the canonical request ends with, as a
+     * verifier reads it (in its case, or a value that is not the body's hash at all). */
+    const char *given = NULL;
+    for (size_t i = 0; i < m; i++)
+        if (strcmp(names[i], "x-amz-content-sha256") == 0) given = values[i];
+    int bad = 0;
+    if (given && strlen(given) >= sizeof out->payload_sha256) {
+        snprintf(err, errlen, "sigv4: X-Amz-Content-Sha256 is longer than %zu characters",
+                 sizeof out->payload_sha256 - 1);
+        bad = 1;
+    } else if (given) {
+        snprintf(out->payload_sha256, sizeof out->payload_sha256, "%s", given);
+    }
     /* What a verifier reads back (sigv4_parse) must hold the names. */
-    if (signed_names.len >= sizeof ((sigv4_auth *)0)->signed_headers) {
+    if (!bad && signed_names.len >= sizeof ((sigv4_auth *)0)->signed_headers) {
+        snprintf(err, errlen, "sigv4: the signed header names are longer than %zu characters",
+                 sizeof ((sigv4_auth *)0)->signed_headers - 1);
+        bad = 1;
+    }
+    if (bad) {
         for (size_t i = 0; i < m; i++) free(values[i]);
         free(names);
         free(values);
-        snprintf(err, errlen, "sigv4: the signed header names are longer than %zu characters",
-                 sizeof ((sigv4_auth *)0)->signed_headers - 1);
         goto done;
     }
     path = sigv4_canonical_request(req->method, req->path, req->query, names,

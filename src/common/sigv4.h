@@ -51,7 +51,7 @@ typedef struct sigv4_credentials {
 
 typedef struct sigv4_signed {
     char amz_date[17];         /* send as X-Amz-Date: YYYYMMDDTHHMMSSZ */
-    char payload_sha256[65];   /* hex SHA-256 of the body (x-amz-content-sha256 if wanted) */
+    char payload_sha256[65];   /* hex SHA-256 of the body, or the caller's X-Amz-Content-Sha256 */
     char *authorization;       /* send as Authorization */
     char *canonical_request;   /* what was signed, for debugging and tests */
 } sigv4_signed;
@@ -59,6 +59,7 @@ typedef struct sigv4_signed {
 /* Signs req at time `when`.  The caller sends out->amz_date as X-Amz-Date and, with a session
  * token, the token as X-Amz-Security-Token: both are signed.  Headers that proxies rewrite
  * (User-Agent, Expect, Connection, ...) are left out of the signature, as AWS SDKs leave them.
+ * A caller's X-Amz-Content-Sha256 header stands for the body's hash, as a verifier takes it. 
  * Returns 0, or -1 with a sentence in err; free the result with sigv4_signed_free. */
 int sigv4_sign(const sigv4_request *req, const sigv4_credentials *cred, time_t when,
                sigv4_signed *out, char *err, size_t errlen);

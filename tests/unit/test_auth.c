@@ -1,5 +1,6 @@
 /* auth.c: the credentials file, the verifier (against AWS's own SigV4 test-suite example and
  * against sigv4_sign), the clock window, session tokens, and authorization by policy. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,58 @@ static void test_verify_what_sigv4_sign_signs(void)
     CHECK_STR(why.msg, "The security token included in the request is invalid.");
 }
 
+/* A caller's own X-Amz-Content-Sha256 (in capitals here, which the server takes) is what the
+ * signature covers, as the server reads it; a value that is not the body's hash is refused by
+ * the server, not signed over with the signer's own. */
+static void test_caller_content_sha256(void)
+{
+    time_t t = 1796096686;
+    char hash[65], upper[65];
+    sigv4_sha256_hex("{}", 2, hash);
+    for (int i = 0; i < 65; i++) upper[i] = (char)toupper((unsigned char)hash[i]);
+    const char *cases[] = {upper, "UNSIGNED-PAYLOAD"};
+    for (int k = 0; k < 2; k++) {
+        sigv4_header h[] = {{"Host", "127.0.0.1:8900"}, {"X-Amz-Content-Sha256", cases[k]}};
+        sigv4_request req = {.method = "POST", .path = "/v1/listjobs", .headers = h,
+                             .nheaders = 2, .body = "{}", .body_len = 2};
+        sigv4_credentials cred = {.access_key = "AKIAREADER", .secret_key = "readersecret",
+                                  .region = "us-east-1", .service = "batch"};
+        sigv4_signed s;
+        char err[200];
+        CHECK_EQ_INT(sigv4_sign(&req, &cred, t, &s, err, sizeof err), 0);
+        CHECK_STR(s.payload_sha256, cases[k]);
+        sigv4_header got[] = {h[0], h[1], {"X-Amz-Date", s.amz_date},
+                              {"Authorization", s.authorization}};
+        auth_request r = {.method = "POST", .path = "/v1/listjobs", .headers = got,
+                          .nheaders = 4, .body = "{}", .body_len = 2, .service = "batch",
+                          .now = t};
+        const auth_principal *who;
+        auth_refusal why;
+        int rc = auth_verify(&r, &who, &why);
+        if (k == 0) {
+            CHECK_EQ_INT(rc, 0);
+            auth_principal_release(who);
+        } else {
+            CHECK_EQ_INT(rc, -1);
+            CHECK_STR(why.type, "InvalidSignatureException");
+        }
+        sigv4_signed_free(&s);
+    }
+    /* Longer than any hash: refused by the signer with a sentence. */
+    char big[100];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    sigv4_header h[] = {{"Host", "h"}, {"X-Amz-Content-Sha256", big}};
+    sigv4_request req = {.method = "POST", .path = "/", .headers = h, .nheaders = 2};
+    sigv4_credentials cred = {.access_key = "A", .secret_key = "s", .region = "r",
+                              .service = "batch"};
+    sigv4_signed s;
+    char err[200];
+    CHECK_EQ_INT(sigv4_sign(&req, &cred, t, &s, err, sizeof err), -1);
+    CHECK_STR(err, "sigv4: X-Amz-Content-Sha256 is longer than 64 characters");
+    sigv4_signed_free(&s);
+}
+
 /* A header sent twice is signed as its values each trimmed, then joined with commas (botocore,
  * sigv4_sign); libmicrohttpd keeps the blanks that end a value, which the verifier must trim
  * from each value before joining them as well. */
@@ -221,6 +274,7 @@ int main(void)
     RUN(test_aws_test_suite_get_vanilla);
     RUN(test_verify_what_sigv4_sign_signs);
     RUN(test_repeated_header_trailing_blanks);
+    RUN(test_caller_content_sha256);
     RUN(test_clock_window);
     RUN(test_session_token);
     RUN(test_authorize);
