@@ -23,6 +23,7 @@
 #include "common/idmap.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/opts.h"
 #include "common/util.h"
 #include "agent/agent_creds.h"
 #include "agent/agent_exchange.h"
@@ -183,7 +184,8 @@ static int parse_options(agent *ag, int argc, char **argv)
     int o;
     ag->image_cache_mib = 10240;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (o) {
         case O_SERVER: ag->server = optarg; break;
         case O_CAFILE:
@@ -302,12 +304,14 @@ static int parse_options(agent *ag, int argc, char **argv)
             }
             break;
         case 'h': usage(stdout); return 0;
+        case '?':
+        case ':': return opts_error("barge agent", o, argv, opts);
         default: usage(stderr); return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "barge agent: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
+        fprintf(stderr, "barge agent: unexpected argument '%s' (every option starts with --); see "
+                        "`barge agent --help`\n", argv[optind]);
         return 2;
     }
     if (!ag->server) {

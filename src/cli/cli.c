@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/mem.h"
+#include "common/opts.h"
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
 
@@ -118,52 +119,9 @@ int cli_common_option(cli_ctx *c, int o, const char *arg)
     }
 }
 
-/* The long option whose code is o, or NULL. */
-static const struct option *option_of(const struct option *opts, int o)
-{
-    for (; opts->name; opts++)
-        if (opts->val == o && !opts->flag) return opts;
-    return NULL;
-}
-
-/* A long option getopt could not pick: unknown, or a prefix of several. */
-static int long_option_error(const cli_ctx *c, const char *word, const struct option *opts)
-{
-    size_t n = strcspn(word, "=");
-    buf may = {0};
-    int matches = 0;
-    if (strncmp(word, "--", 2) == 0) {
-        for (const struct option *p = opts; p->name; p++) {
-            if (strncmp(p->name, word + 2, n - 2) != 0) continue;
-            buf_printf(&may, "%s--%s", matches++ ? ", " : "", p->name);
-        }
-    }
-    if (matches > 1)
-        cli_usage_error(c, "'%.*s' is ambiguous: it matches %s; write more of it", (int)n,
-                        word, may.data);
-    else
-        cli_usage_error(c, "unknown option '%.*s'; see `%s --help`", (int)n, word, c->prog);
-    buf_free(&may);
-    return 2;
-}
-
 int cli_option_error(const cli_ctx *c, int o, char **argv, const struct option *opts)
 {
-    /* getopt names the failed option in optopt: a short option's letter (its word may hold
-     * others, as "-xf" does), a long option's code, or 0 for a long option it could not
-     * pick, whose word it leaves just before optind.  A short option's letter is never a long
-     * option's code: the letters that are ("-h", "-f") are short options too. */
-    const struct option *lo = optopt ? option_of(opts, optopt) : NULL;
-    if (o == ':') {
-        if (lo) return cli_usage_error(c, "--%s needs a value; see `%s --help`", lo->name, c->prog);
-        return cli_usage_error(c, "-%c needs a value; see `%s --help`", optopt, c->prog);
-    }
-    if (lo)
-        return cli_usage_error(c, "--%s takes no value (got '%s')", lo->name,
-                               optind > 0 ? argv[optind - 1] : "?");
-    if (optopt > 0 && optopt < 256)
-        return cli_usage_error(c, "unknown option '-%c'; see `%s --help`", optopt, c->prog);
-    return long_option_error(c, optind > 0 ? argv[optind - 1] : "?", opts);
+    return opts_error(c->prog, o, argv, opts);
 }
 
 int cli_usage_error(const cli_ctx *c, const char *fmt, ...)

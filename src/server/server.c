@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/opts.h"
 #include "common/util.h"
 #include "server/base/agent_ident.h"
 #include "server/base/core.h"
@@ -290,7 +291,8 @@ int server_main(int argc, char **argv)
     long cred_seconds = 3600, cred_grace = 300;
     const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL, *webhooks = NULL;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (o) {
         case OPT_LISTEN:
             if (parse_listen(optarg, c) < 0) {
@@ -492,12 +494,14 @@ int server_main(int argc, char **argv)
             break;
         }
         case 'h': server_usage(stdout); return 0;
+        case '?':
+        case ':': return opts_error("barge server", o, argv, opts);
         default: server_usage(stderr); return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "barge server: unexpected argument '%s'\n", argv[optind]);
-        server_usage(stderr);
+        fprintf(stderr, "barge server: unexpected argument '%s' (every option starts with --); see "
+                        "`barge server --help`\n", argv[optind]);
         return 2;
     }
     if (server_store_options_apply(c, sync_given, lease_given) < 0) return 2;

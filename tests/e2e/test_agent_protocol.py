@@ -352,11 +352,21 @@ class Options(unittest.TestCase):
                                (base + ["--gpus", "-1"], "--gpus"),
                                (base + ["--instance-type", "m9.huge"], "--instance-type"),
                                (base + ["--log-level", "loud"], "--log-level"),
-                               (base + ["stray"], "unexpected argument"),
-                               (base + ["--bogus"], "usage")):
+                               (base + ["stray"], "barge agent: unexpected argument 'stray' "
+                                                  "(every option starts with --); see `barge "
+                                                  "agent --help`"),
+                               (base + ["--bogus"], "barge agent: unknown option '--bogus'; see "
+                                                    "`barge agent --help`"),
+                               (base + ["--vcpus"], "barge agent: --vcpus needs a value"),
+                               (base + ["--exit-with-parent=1"],
+                                "--exit-with-parent takes no value (got '--exit-with-parent=1')"),
+                               (base + ["--ins"], "'--ins' is ambiguous: it matches "
+                                                  "--instance-id, --instance-type, --insecure-registry")):
             out = self.run_agent(*args)
             self.assertEqual(out.returncode, 2, (args, out.stderr))
             self.assertIn(fragment, out.stderr, args)
+            # One sentence, not the whole usage after it.
+            self.assertLessEqual(len(out.stderr.splitlines()), 2, (args, out.stderr))
 
 
 class Registration(AgentTestCase):

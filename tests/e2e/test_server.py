@@ -54,10 +54,21 @@ class ServerProcess(unittest.TestCase):
                                 "--sync applies to the SQLite store"),
                                (["--lease-ms", "5000"], "--lease-ms applies with --store"),
                                (["--lease-renew-ms", "100"], "--lease-renew-ms applies"),
-                               (["--bogus"], "usage")):
+                               (["--bogus"], "barge server: unknown option '--bogus'; see "
+                                             "`barge server --help`"),
+                               (["--port", "8900"], "unknown option '--port'"),
+                               (["--listen"], "barge server: --listen needs a value; see "
+                                              "`barge server --help`"),
+                               (["--dev=yes"], "--dev takes no value (got '--dev=yes')"),
+                               (["--tls"], "'--tls' is ambiguous: it matches --tls-cert, "
+                                           "--tls-key, --tls-ca"),
+                               (["stray"], "barge server: unexpected argument 'stray' (every "
+                                           "option starts with --)")):
             out = subprocess.run([BARGE, "server"] + args, capture_output=True, text=True)
             self.assertEqual(out.returncode, 2, args)
             self.assertIn(fragment, out.stderr)
+            # One sentence, not the whole usage after it.
+            self.assertLessEqual(len(out.stderr.splitlines()), 2, (args, out.stderr))
 
     def test_second_server_on_same_data_dir_is_refused(self):
         s = Server().start()
