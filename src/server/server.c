@@ -83,7 +83,9 @@ static int parse_listen(const char *s, barge_config *c)
 static int region_valid(const char *s)
 {
     size_t n = strlen(s);
-    if (n < 1 || n > 50) return 0;
+    /* A host name's label, as SDKs check a region before they sign with it (botocore refuses
+     * "-1" and "east-" before sending anything). */
+    if (n < 1 || n > 50 || s[0] == '-' || s[n - 1] == '-') return 0;
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-')) return 0;
     return 1;
@@ -311,7 +313,7 @@ int server_main(int argc, char **argv)
         case OPT_REGION:
             if (!region_valid(optarg)) {
                 fprintf(stderr, "barge server: --region must be 1 to 50 lowercase letters, digits "
-                                "or '-', as AWS names regions (got '%s')\n", optarg);
+                                "or '-' (not first or last), as AWS names regions (got '%s')\n", optarg);
                 return 2;
             }
             c->region = optarg;

@@ -48,6 +48,8 @@ class ServerProcess(unittest.TestCase):
                                # Every ARN and event carries the region, written as it is.
                                (["--region", 'us"east-1'], "as AWS names regions"),
                                (["--region", "US-EAST-1"], "lowercase"),
+                               (["--region", "-1"], "(not first or last)"),
+                               (["--region", "east-"], "(not first or last)"),
                                (["--sync", "sometimes"], "full"),
                                # Options of the other store do nothing: they are refused.
                                (["--store", "postgresql://127.0.0.1:1/x", "--sync", "normal"],
