@@ -27,8 +27,10 @@ static const char events_help[] =
 static void print_event(const cli_ctx *c, long long seq, json_t *ev)
 {
     if (c->json) {
-        char *text = json_dumps(ev, JSON_COMPACT);
-        printf("%s\n", text);
+        /* Whatever the server put there, one line each: an event that is not an object (or is
+         * missing) is printed as the JSON it is (null), not taken for a string. */
+        char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        printf("%s\n", text ? text : "null");
         free(text);
         return;
     }
@@ -124,6 +126,7 @@ int cli_events(int argc, char **argv)
     for (;;) {
         json_t *resp;
         cli_error err;
+        long long asked_ms = cli_now_ms();
         if (cli_call(&c, "barge", "GetEvents", req, &resp, &err) != 0) {
             cli_error_print(&c, "GetEvents", &err);
             cli_error_free(&err);
@@ -148,11 +151,29 @@ int cli_events(int argc, char **argv)
             rc = 1;
             break;
         }
-        json_object_set(req, "after", json_object_get(resp, "lastSeq"));
         size_t n = json_array_size(list);
+        json_t *last = json_object_get(resp, "lastSeq");
+        long long sent = (long long)json_integer_value(json_object_get(req, "after"));
+        /* Events, or a gap, always move lastSeq past where the request started; a server whose
+         * lastSeq stays would be asked the same forever, and its events printed again each
+         * time. */
+        if ((n || gap) && !(json_is_integer(last) && json_integer_value(last) > sent)) {
+            fprintf(stderr, "%s: the server's answer to GetEvents does not go past event %lld "
+                            "(its lastSeq does not); stopping\n", c.prog, sent);
+            json_decref(resp);
+            rc = 1;
+            break;
+        }
+        if (json_is_integer(last) && json_integer_value(last) >= 0)
+            json_object_set(req, "after", last);
         json_decref(resp);
         if (!n && !gap) {
             if (!follow) break;
+            /* A server that answers at once when there is nothing new (one that does not wait
+             * as asked) is asked again a second later, not at once over and over. */
+            if (json_object_get(req, "wait") && cli_now_ms() - asked_ms < 1000 &&
+                cli_wait(&c, 1000) < 0)
+                break;
             json_object_set_new(req, "wait", json_integer(20));
         }
     }

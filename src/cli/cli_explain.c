@@ -60,7 +60,9 @@ static char *dependency_of(json_t *job, json_t *d, const char **how)
     int n_to_n = type && strcmp(type, "N_TO_N") == 0;
     const char *colon = id ? strrchr(id, ':') : NULL;
     *how = NULL;
-    if (!json_is_integer(index) || !colon) {
+    /* A negative index is no child's: the server's answer is wrong, and the child before
+     * child i is not worked out from it. */
+    if (!json_is_integer(index) || json_integer_value(index) < 0 || !colon) {
         if (n_to_n) *how = "(N_TO_N: each child waits for the child of the same index)";
         return dep && !seq ? xstrdup(dep) : NULL;
     }

@@ -18,6 +18,20 @@
  * a megabyte of log events), so that something else at the endpoint cannot fill the memory. */
 #define CLI_ANSWER_MAX ((size_t)256 << 20)
 
+static cli_wire wire;
+static int wired;
+
+void cli_set_wire(const cli_wire *w)
+{
+    wired = w != NULL;
+    if (w) wire = *w;
+}
+
+long long cli_now_ms(void)
+{
+    return wired ? wire.now_ms(wire.arg) : util_mono_ms();
+}
+
 static const char *env_or(const char *name, const char *dflt)
 {
     const char *v = getenv(name);
@@ -154,25 +168,19 @@ void cli_error_free(cli_error *e)
 /* The type an error answer names in its x-amzn-ErrorType header: AWS puts the error's type
  * there, and some errors have no body to carry it.  "ClientException:http://internal.amazon.com/
  * coral/..." names the type first. */
-static char *header_type(const httpc *h)
+static char *header_type(const char *v)
 {
-    char *v = httpc_header_value(h, "x-amzn-ErrorType");
     if (!v) return NULL;
     size_t vl = strcspn(v, ": \t\r\n\v\f");
-    char *type = vl ? xstrndup(v, vl) : NULL;
-    free(v);
-    return type;
+    return vl ? xstrndup(v, vl) : NULL;
 }
 
-/* Reads an error answer: the type from the header or the body's __type (which may be
- * "namespace#Type"), the message from "message" or "Message". */
-static void parse_error(const httpc *h, cli_error *err)
+/* Reads an error answer: the type from the header (htype, fresh or NULL, taken) or the body's
+ * __type (which may be "namespace#Type"), the message from "message" or "Message". */
+static void parse_error(long status, char *htype, const char *body, size_t len, cli_error *err)
 {
-    long status = httpc_status(h);
-    size_t len;
-    const char *body = httpc_body(h, &len);
     err->http_status = status;
-    err->type = header_type(h);
+    err->type = htype;
     json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
     if (json_is_object(j)) {
         const char *t = json_string_value(json_object_get(j, "__type"));
@@ -231,7 +239,7 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
         set_abandoned(err);
         return -1;
     }
-    if (!c->http) {
+    if (!c->http && !wired) {
         /* A command with an abandon hook gets a handle whose wait the hook can cut short. */
         httpc_options o = {.connect_timeout_ms = 10000, .user_agent = "barge-cli",
                            .ca_file = c->ca_file,
@@ -272,41 +280,59 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
         goto done;
     }
 
-    httpc *h = c->http;
-    httpc_clear_headers(h);
-    httpc_header(h, "Host: %s", c->host);
-    httpc_header(h, "Content-Type: %s", ctype);
-    if (target) httpc_header(h, "X-Amz-Target: %s", target);
-    httpc_header(h, "X-Amz-Date: %s", sig.amz_date);
-    if (c->session_token) httpc_header(h, "X-Amz-Security-Token: %s", c->session_token);
-    httpc_header(h, "Authorization: %s", sig.authorization);
-    /* The server answers every call promptly (it never long-polls the CLI); a minute means it
-     * is stuck, and the user should hear about it rather than wait forever. */
-    httpc_rc hrc = httpc_post(h, url, body, strlen(body), 60000);
-    c->gone = hrc != HTTPC_OK;
-    if (hrc == HTTPC_ABORTED) {
-        set_abandoned(err);
-        goto done;
+    long status;
+    const char *answer;
+    size_t len;
+    char *htype;
+    if (wired) {
+        const char *t = NULL;
+        c->gone = wire.exchange(wire.arg, service, op, body, &status, &t, &answer, &len) < 0;
+        if (c->gone) {
+            err->unreachable = err->transient = 1;
+            err->message = xstrdup("no answer");
+            goto done;
+        }
+        htype = header_type(t);
+    } else {
+        httpc *h = c->http;
+        httpc_clear_headers(h);
+        httpc_header(h, "Host: %s", c->host);
+        httpc_header(h, "Content-Type: %s", ctype);
+        if (target) httpc_header(h, "X-Amz-Target: %s", target);
+        httpc_header(h, "X-Amz-Date: %s", sig.amz_date);
+        if (c->session_token) httpc_header(h, "X-Amz-Security-Token: %s", c->session_token);
+        httpc_header(h, "Authorization: %s", sig.authorization);
+        /* The server answers every call promptly (it never long-polls the CLI); a minute means
+         * it is stuck, and the user should hear about it rather than wait forever. */
+        httpc_rc hrc = httpc_post(h, url, body, strlen(body), 60000);
+        c->gone = hrc != HTTPC_OK;
+        if (hrc == HTTPC_ABORTED) {
+            set_abandoned(err);
+            goto done;
+        }
+        if (hrc != HTTPC_OK) {
+            err->unreachable = hrc == HTTPC_UNREACHABLE;
+            err->untrusted = hrc == HTTPC_UNTRUSTED;
+            /* No answer, or half of one: a server restarting, or one that went quiet. */
+            err->transient = !err->untrusted && hrc != HTTPC_TOO_LONG;
+            err->message = xstrdup(httpc_error(h));
+            goto done;
+        }
+        status = httpc_status(h);
+        answer = httpc_body(h, &len);
+        char *v = httpc_header_value(h, "x-amzn-ErrorType");
+        htype = header_type(v);
+        free(v);
     }
-    if (hrc != HTTPC_OK) {
-        err->unreachable = hrc == HTTPC_UNREACHABLE;
-        err->untrusted = hrc == HTTPC_UNTRUSTED;
-        /* No answer, or half of one: a server restarting, or one that went quiet. */
-        err->transient = !err->untrusted && hrc != HTTPC_TOO_LONG;
-        err->message = xstrdup(httpc_error(h));
-        goto done;
-    }
-    long status = httpc_status(h);
     if (status < 200 || status > 299) {
-        parse_error(h, err);
+        parse_error(status, htype, answer, len, err);
         /* A fault of the server's, a standby's 503, or a rate limit (AWS Batch's 429,
          * CloudWatch Logs' 400 ThrottlingException): what the AWS SDKs try again. */
         err->transient = status >= 500 || status == 429 ||
                          (err->type && strcmp(err->type, "ThrottlingException") == 0);
         goto done;
     }
-    size_t len;
-    const char *answer = httpc_body(h, &len);
+    free(htype);
     json_error_t jerr;
     json_t *j = len ? json_loadb(answer, len, 0, &jerr) : json_object();
     if (!json_is_object(j)) {
@@ -337,6 +363,11 @@ int cli_wait(cli_ctx *c, long ms)
             c->in_hook = 0;
         }
         if (call_abandoned(c)) return -1;
+        if (wired) {
+            /* The stand-in's wait moves its clock; no time passes. */
+            wire.sleep_ms(wire.arg, ms);
+            break;
+        }
         /* nanosleep is never restarted after a signal's handler, whatever SA_RESTART says: it
          * fails with EINTR and leaves what was left of the wait in ts. */
     } while (nanosleep(&ts, &ts) != 0 && errno == EINTR);
@@ -355,7 +386,7 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
     for (;;) {
         int rc = call_once(c, service, op, req, resp, err);
         if (err->abandoned) return rc;
-        long long now = util_mono_ms();
+        long long now = cli_now_ms();
         if (rc == 0 || !err->transient) {
             /* An answer, even a refusal: the server is there. */
             if (c->away) fprintf(stderr, "%s: the server at %s answers again\n", c->prog,

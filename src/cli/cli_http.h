@@ -86,6 +86,28 @@ void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e);
  * c->abandon gives up, else 0. */
 int cli_wait(cli_ctx *c, long ms);
 
+/* A stand-in for the network and the clock, for a program that drives the commands against
+ * answers of its own making (fuzz/fuzz_cli.c, tests/unit/test_cli_answers.c): everything above
+ * the HTTP exchange (signing, error answers, patience, the commands) runs as against a server.
+ * Process-wide, since every command sets its context up itself. */
+typedef struct cli_wire {
+    /* One exchange in place of the HTTP request: the request's service ("batch", "logs" or
+     * "barge"), operation and JSON body.  0 with the answer's *status, *type (its
+     * x-amzn-ErrorType header, or NULL) and *body of *len bytes, all kept until the next
+     * exchange; or -1 for no answer at all, as from a server that cannot be reached. */
+    int (*exchange)(void *arg, const char *service, const char *op, const char *req,
+                    long *status, const char **type, const char **body, size_t *len);
+    /* The monotonic clock (milliseconds, above 0) and the waits of cli_wait: a stand-in whose
+     * wait moves its own clock lets a patient call run its minute out at once. */
+    long long (*now_ms)(void *arg);
+    void (*sleep_ms)(void *arg, long ms);
+    void *arg;
+} cli_wire;
+/* Sets the stand-in (copied) for every call from now on; NULL goes back to the network. */
+void cli_set_wire(const cli_wire *w);
+/* The clock of patience and of the follow loops: the stand-in's, else util_mono_ms. */
+long long cli_now_ms(void);
+
 /* cli_call for the Batch API that prints any error; returns 0, or 1 (the exit code). */
 int cli_batch(cli_ctx *c, const char *op, json_t *req, json_t **resp);
 #endif

@@ -84,7 +84,7 @@ typedef struct log_out {
 static void print_event(const log_out *out, json_t *e)
 {
     if (out->json) {
-        json_dumpf(e, out->to, JSON_COMPACT);
+        json_dumpf(e, out->to, JSON_COMPACT | JSON_ENCODE_ANY);
         fputc('\n', out->to);
         return;
     }

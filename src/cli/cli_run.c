@@ -2,6 +2,7 @@
  * otherwise), with a job definition made for the image when none is named, follows the log and
  * exits with the job's exit code; an array job shows its children's progress instead. */
 #include <ctype.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,6 @@
 #include <unistd.h>
 
 #include "common/mem.h"
-#include "common/util.h"
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
 
@@ -173,10 +173,12 @@ static void draw_progress(json_t *ap, int in_place, char *last, size_t last_size
     static const char *const order[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
                                         "RUNNING", "SUCCEEDED", "FAILED"};
     json_t *sum = json_object_get(ap, "statusSummary");
-    long long size = cli_int(ap, "size"), done = cli_int(sum, "SUCCEEDED") +
-                                                  cli_int(sum, "FAILED");
+    long long size = cli_int(ap, "size"), done;
+    /* Counts are the server's: a sum past the largest integer stays there, rather than wrap. */
+    if (__builtin_add_overflow(cli_int(sum, "SUCCEEDED"), cli_int(sum, "FAILED"), &done))
+        done = cli_int(sum, "SUCCEEDED") < 0 ? LLONG_MIN : LLONG_MAX;
     char bar[41];
-    int filled = size > 0 ? (int)(done * 40 / size) : 40;
+    int filled = size <= 0 || done >= size ? 40 : done <= 0 ? 0 : (int)((double)done * 40 / size);
     for (int k = 0; k < 40; k++) bar[k] = k < filled ? '#' : '.';
     bar[40] = '\0';
     char line[512];
@@ -308,7 +310,7 @@ static void run_before_wait(cli_ctx *c)
 {
     run_stop *s = c->hook_arg;
     if (!interrupts || !s->id || s->asked_ms || s->failed) return;
-    long long now = util_mono_ms();
+    long long now = cli_now_ms();
     if (!s->noticed_ms) {
         s->noticed_ms = now;
         if (interrupts == 1)
@@ -320,7 +322,7 @@ static void run_before_wait(cli_ctx *c)
     json_t *resp = NULL;
     cli_error e;
     if (cli_call(c, "batch", "TerminateJob", req, &resp, &e) == 0) {
-        s->asked_ms = util_mono_ms();
+        s->asked_ms = cli_now_ms();
         fprintf(stderr, "%s: terminating job %s, which this command submitted; waiting up to %d "
                         "seconds for it to end (interrupt again to stop waiting)\n", c->prog,
                 s->id, END_WAIT_MS / 1000);
@@ -343,7 +345,7 @@ static int run_abandon(cli_ctx *c)
     if (!interrupts || s->submitting) return 0;
     if (!s->id) return 1;
     return interrupts > 1 || s->failed ||
-           (s->asked_ms && util_mono_ms() - s->asked_ms > END_WAIT_MS);
+           (s->asked_ms && cli_now_ms() - s->asked_ms > END_WAIT_MS);
 }
 
 /* What an interrupted barge run says last, of a job it stopped following before the end;

@@ -59,6 +59,14 @@ int cli_list_jobs(cli_ctx *c, json_t *req, const int *wanted, json_t *seen, json
             json_decref(resp);
             return 0;
         }
+        /* The token just sent, given back: the same page would come again, for ever. */
+        const char *sent = json_string_value(json_object_get(req, "nextToken"));
+        if (sent && strcmp(sent, next) == 0) {
+            fprintf(stderr, "%s: the server's ListJobs gives back the nextToken it was sent; "
+                            "its pages would never end\n", c->prog);
+            json_decref(resp);
+            return 1;
+        }
         json_object_set_new(req, "nextToken", json_string(next));
         json_decref(resp);
     }

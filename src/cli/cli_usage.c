@@ -1,6 +1,7 @@
 /* cli_usage — `barge usage`: what a queue's jobs reserved and used (their descriptions' barge.usage:
  * vCPU-seconds and memory GiB-seconds held, CPU seconds used, the peak of memory), summed by job
  * definition, by the value of a tag, or for the whole queue. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,11 @@ static void add_page(json_t *resp, group **gs, size_t *n)
     size_t i;
     json_array_foreach(json_object_get(resp, "groups"), i, g) {
         group *to = group_of(gs, n, json_string_value(json_object_get(g, "key")) ?: "-");
-        to->jobs += cli_int(g, "jobs");
+        /* The server's counts, added up over pages: a sum past the largest integer stays
+         * there, rather than wrap. */
+        long long jobs = cli_int(g, "jobs");
+        if (__builtin_add_overflow(to->jobs, jobs, &to->jobs))
+            to->jobs = jobs < 0 ? LLONG_MIN : LLONG_MAX;
         to->vcpu_s += json_number_value(json_object_get(g, "vcpuSeconds"));
         to->gib_s += json_number_value(json_object_get(g, "memoryGiBSeconds"));
         to->cpu_s += json_number_value(json_object_get(g, "cpuSeconds"));
@@ -104,6 +109,14 @@ int cli_usage(int argc, char **argv)
         json_t *next = json_object_get(resp, "nextToken");
         if (!json_is_string(next)) {
             json_decref(resp);
+            break;
+        }
+        /* The token just sent, given back: the same page would come again, for ever. */
+        if (json_equal(next, json_object_get(req, "nextToken"))) {
+            fprintf(stderr, "%s: the server's GetUsage gives back the nextToken it was sent; "
+                            "its pages would never end\n", c.prog);
+            json_decref(resp);
+            rc = 1;
             break;
         }
         json_object_set(req, "nextToken", next);

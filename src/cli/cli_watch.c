@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/mem.h"
@@ -121,8 +120,7 @@ int cli_watch(int argc, char **argv)
                 rc = 1;
                 break;
             }
-            struct timespec ts = {every, 0};
-            nanosleep(&ts, NULL);
+            cli_wait(&c, every * 1000);
         }
     }
     cli_ctx_close(&c);
