@@ -505,7 +505,12 @@ static int setup_backend(agent *ag)
 static int setup_job_user(agent *ag)
 {
     ag->job_uid = ag->job_gid = -1;
-    if (ag->backend != &exec_process_backend) return 0;
+    if (ag->backend != &exec_process_backend) {
+        if (ag->job_user)
+            log_warn("--job-user %s does nothing with the container executor: a container runs "
+                     "as its image's user, or the job definition's 'user'", ag->job_user);
+        return 0;
+    }
     const char *name = ag->job_user ? ag->job_user : geteuid() == 0 ? "nobody" : NULL;
     if (!name) return 0; /* an unprivileged agent's jobs run as the agent's own user */
     struct passwd *pw = getpwnam(name);

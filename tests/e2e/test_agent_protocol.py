@@ -416,6 +416,28 @@ class Registration(AgentTestCase):
         self.assertEqual(self.fake.refused, [])
         self.assertEqual(len(self.fake.registers), 1)
 
+    def test_job_user_with_containers_says_it_does_nothing(self):
+        # Containers run as their image's or definition's user: a --job-user given with them
+        # would be dropped silently; the agent says so at start and goes on.
+        fake = FakeServer()
+        a = Agent(fake.url, "--executor", "container", "--job-user", "nobody")
+        try:
+            fake.wait_for(lambda: fake.registers, 30, "the agent to register")
+            self.assertIn("--job-user nobody does nothing with the container executor",
+                          a.read_log())
+            self.assertIsNone(a.proc.poll())
+        finally:
+            a.stop()
+            fake.close()
+        fake = FakeServer()
+        a = Agent(fake.url, "--job-user", "nobody")
+        try:
+            fake.wait_for(lambda: fake.registers, 30, "the agent to register")
+            self.assertNotIn("does nothing", a.read_log())
+        finally:
+            a.stop()
+            fake.close()
+
     def test_registration_retried_with_the_same_client_token(self):
         fake = FakeServer()
         fake.refuse_registers = [500, 409, 409]
