@@ -244,6 +244,33 @@ class RealAgent(IdentityCase):
             self.assertNotIn(marker, text)
 
 
+class RelativeWorkDir(IdentityCase):
+    def test_a_relative_work_dir_runs_jobs(self):
+        # --work-dir given relative to where the agent starts: attempts run in their own
+        # directories, so the agent takes it as an absolute path first.
+        ce = self.env("rel")
+        tmp = tempfile.mkdtemp(prefix="barge-identity-agent-")
+        os.chmod(tmp, 0o711)  # jobs run as nobody, who must pass through
+        log = open(os.path.join(tmp, "agent.log"), "wb")
+        agent = subprocess.Popen([BARGE, "agent", "--server", self.server.url,
+                                  "--compute-environment", ce, "--executor", "process",
+                                  "--vcpus", "2", "--memory", "1024", "--work-dir", "w",
+                                  "--token", "any"],
+                                 stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+        try:
+            job = self.submit("rel", queue=ce, command="echo relative")
+            self.assertSucceeded(job)
+        finally:
+            agent.terminate()
+            agent.wait(timeout=30)
+            log.close()
+            with open(os.path.join(tmp, "agent.log"), errors="replace") as f:
+                text = f.read()
+            shutil.rmtree(tmp, ignore_errors=True)
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            self.assertNotIn(marker, text)
+
+
 class JoinTokens(JobsCase):
     """Join tokens from --agent-tokens and DATA_DIR/agent-token, re-read on SIGHUP."""
 
