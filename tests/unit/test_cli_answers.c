@@ -151,6 +151,44 @@ static void test_events_follow_waits(void)
     CHECK_CONTAINS(srv.reqs[1], "\"wait\":20");
 }
 
+/* A following command rides out a server that is away (a standby's 503 here) for 60 seconds
+ * after its last answer, trying again after 0.25 s, then twice as long up to 4 s, says so once
+ * each way, and then gives up. */
+static void test_patience_of_followers(void)
+{
+    static const char *const away[] = {
+        "200 {\"events\":[],\"lastSeq\":4}",
+        "503 {\"__type\":\"ServiceUnavailableException\",\"message\":\"a standby\"}", NULL};
+    ran r;
+    run(&r, away, (const char *const[]){"events", "-f", NULL});
+    CHECK_EQ_INT(r.rc, 1);
+    long long waited = srv.clock_at_cap - 1000000;
+    CHECK(waited == 60000);
+    /* The answer, the first refusal, then tries after 0.25, 0.5, 1 and 2 s, fourteen after 4 s
+     * each and a last one when the minute is out. */
+    CHECK_EQ_INT(srv.calls, 21);
+    CHECK_CONTAINS(r.err, "is unavailable (ServiceUnavailableException: a standby); trying "
+                          "again for up to 60 seconds");
+    CHECK_CONTAINS(r.err, "has been unavailable for 60 seconds (ServiceUnavailableException: a "
+                          "standby); giving up");
+    const char *first = strstr(r.err, "is unavailable (");
+    CHECK(first && !strstr(first + 1, "is unavailable ("));
+
+    /* Back within the minute: said once, and what it gives is printed. */
+    static const char *const back[] = {
+        "200 {\"events\":[],\"lastSeq\":4}", "500 {\"message\":\"restarting\"}",
+        "500 {\"message\":\"restarting\"}",
+        "200 {\"events\":[{\"seq\":5,\"event\":{\"detail\":{\"jobId\":\"j5\"}}}],"
+        "\"lastSeq\":5}",
+        "400 {\"__type\":\"ClientException\",\"message\":\"enough\"}", NULL};
+    run(&r, back, (const char *const[]){"events", "-f", "--json", NULL});
+    CHECK_EQ_INT(r.rc, 1);
+    CHECK_EQ_INT(srv.calls, 5);
+    CHECK_CONTAINS(r.out, "\"j5\"");
+    CHECK_CONTAINS(r.err, "answers again");
+    CHECK_CONTAINS(r.err, "enough");
+}
+
 /* ListJobs and GetUsage that give back the nextToken they were sent would page for ever. */
 static void test_next_token_loops(void)
 {
@@ -214,6 +252,7 @@ int main(void)
     RUN(test_events_odd_members);
     RUN(test_events_stuck_last_seq);
     RUN(test_events_follow_waits);
+    RUN(test_patience_of_followers);
     RUN(test_next_token_loops);
     RUN(test_huge_counts);
     RUN(test_explain_negative_index);
