@@ -20,7 +20,8 @@
  * request is signed as an SDK signs it with the key of WHO (admin, submit, read, ops, temp: the
  * credentials file's sections below; role: the keys AgentCredentials last issued; stranger: a
  * key the server does not know), at the server's time plus SECONDS for "@WHO+SECONDS" or
- * "@WHO-SECONDS", verified (auth_verify) and authorized by WHO's policies (auth_authorize, or
+ * "@WHO-SECONDS", on a server whose clock reads LATER seconds from now with "~LATER" after
+ * either (the role's credentials expire), verified (auth_verify) and authorized by WHO's policies (auth_authorize, or
  * auth_authorize_logs for a CloudWatch Logs request, POST / with X-Amz-Target, which goes no
  * further: fuzz_logs runs those).  HEADER lines: "+Name: value" a header the client sends and
  * signs, "=Name: value" one put in place of those of its name once the request is signed,
@@ -551,12 +552,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
  * request a client can send.  Only the role's credentials may have gone since they were
  * issued (their attempt ended). */
 static const auth_principal *sign_verify(client_input *in, const struct principal *p,
-                                         long offset, const api_op *op, const char *service,
+                                         long offset, long later, const api_op *op,
+                                         const char *service,
                                          const char *method, const char *url, const char *query,
                                          client_headers *sent, sigv4_signed *sig)
 {
     size_t n = strlen(op->path), label_at = op->path[n - 1] == '*' ? n - 1 : 0;
-    time_t now = time(NULL);
+    /* The server's clock, LATER seconds on: credentials issued before may have expired. */
+    time_t now = time(NULL) + later;
     sigv4_credentials cred = {.access_key = p->key, .secret_key = p->secret,
                               .session_token = p->token, .region = barge_cfg.region,
                               .service = service};
@@ -603,10 +606,20 @@ static void run_stream(const api_op *op, json_t *req)
     json_decref(again);
 }
 
-/* The principal named WHO[+-SECONDS], and the seconds; NULL when there is none. */
-static const struct principal *signer_of(char *who, long *offset)
+/* The principal named WHO[+-SECONDS][~LATER], the seconds and the later; NULL when there is
+ * none. */
+static const struct principal *signer_of(char *who, long *offset, long *later)
 {
     static struct principal as_role;
+    char *tilde = strchr(who, '~');
+    *later = 0;
+    if (tilde) {
+        char *e;
+        *later = strtol(tilde + 1, &e, 10);
+        if (*e || tilde[1] == '-' || tilde[1] == '+' || *later < 0 || *later > 400L * 86400)
+            return NULL;
+        *tilde = '\0';
+    }
     size_t n = strcspn(who, "+-");
     char *e = who + n;
     *offset = who[n] ? strtol(who + n, &e, 10) : 0;
@@ -707,8 +720,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         close_state();
         open_state();
     }
-    long offset = 0;
-    const struct principal *signer = in.who ? signer_of(in.who, &offset) : NULL;
+    long offset = 0, later = 0;
+    const struct principal *signer = in.who ? signer_of(in.who, &offset, &later) : NULL;
     if (in.who && !signer) goto out;
     barge_cfg.dev = !in.who;
 
@@ -749,8 +762,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int unsigned_op = agent || !strcmp(op->path, "/healthz") || !strcmp(op->path, "/metrics");
     char err[600];
     if (signer && !unsigned_op) {
-        who = sign_verify(&in, signer, offset, op, logs_op ? "logs" : "batch", method, url,
-                          qtext, &sent, &sig);
+        who = sign_verify(&in, signer, offset, later, op, logs_op ? "logs" : "batch", method,
+                          url, qtext, &sent, &sig);
         if (!who) goto out;
     } else if (!signer && !unsigned_op && client_header(&sent, "Authorization")) {
         /* A --dev server takes any key, but reads the header of a request that has one. */
