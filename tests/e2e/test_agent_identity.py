@@ -207,16 +207,35 @@ class OnlyItsOwnAttempts(IdentityCase):
 
 
 class RealAgent(IdentityCase):
-    def test_a_revoked_agent_stops_its_attempt_and_registers_again(self):
-        ce = self.env("real")
+    """A real `barge agent` (process executor) beside the server."""
+
+    def start_agent(self, ce, *extra, work_dir=None):
+        """Starts an agent for ce in a fresh directory (its cwd); returns (process, stop), stop
+        ending it and giving its log, checked for sanitizer reports."""
         tmp = tempfile.mkdtemp(prefix="barge-identity-agent-")
         os.chmod(tmp, 0o711)  # jobs run as nobody, who must pass through
         log = open(os.path.join(tmp, "agent.log"), "wb")
         agent = subprocess.Popen([BARGE, "agent", "--server", self.server.url,
-                                  "--compute-environment", ce, "--instance-id", "i-real",
-                                  "--executor", "process", "--vcpus", "2", "--memory", "1024",
-                                  "--work-dir", os.path.join(tmp, "w"), "--token", "any"],
-                                 stdout=log, stderr=subprocess.STDOUT)
+                                  "--compute-environment", ce, "--executor", "process",
+                                  "--vcpus", "2", "--memory", "1024", "--token", "any",
+                                  "--work-dir", work_dir or os.path.join(tmp, "w")] + list(extra),
+                                 stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+
+        def stop():
+            agent.terminate()
+            agent.wait(timeout=30)
+            log.close()
+            with open(os.path.join(tmp, "agent.log"), errors="replace") as f:
+                text = f.read()
+            shutil.rmtree(tmp, ignore_errors=True)
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                self.assertNotIn(marker, text)
+            return text
+        return agent, stop
+
+    def test_a_revoked_agent_stops_its_attempt_and_registers_again(self):
+        ce = self.env("real")
+        agent, stop = self.start_agent(ce, "--instance-id", "i-real")
         try:
             job = self.submit("long", queue=ce, command="sleep 60")
             self.wait_job(job, ("RUNNING",))
@@ -233,42 +252,17 @@ class RealAgent(IdentityCase):
             self.assertSucceeded(again)
             self.assertIsNone(agent.poll())
         finally:
-            agent.terminate()
-            agent.wait(timeout=30)
-            log.close()
-            with open(os.path.join(tmp, "agent.log"), errors="replace") as f:
-                text = f.read()
-            shutil.rmtree(tmp, ignore_errors=True)
+            text = stop()
         self.assertIn("registering again", text)
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            self.assertNotIn(marker, text)
 
-
-class RelativeWorkDir(IdentityCase):
     def test_a_relative_work_dir_runs_jobs(self):
-        # --work-dir given relative to where the agent starts: attempts run in their own
-        # directories, so the agent takes it as an absolute path first.
-        ce = self.env("rel")
-        tmp = tempfile.mkdtemp(prefix="barge-identity-agent-")
-        os.chmod(tmp, 0o711)  # jobs run as nobody, who must pass through
-        log = open(os.path.join(tmp, "agent.log"), "wb")
-        agent = subprocess.Popen([BARGE, "agent", "--server", self.server.url,
-                                  "--compute-environment", ce, "--executor", "process",
-                                  "--vcpus", "2", "--memory", "1024", "--work-dir", "w",
-                                  "--token", "any"],
-                                 stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+        # --work-dir given relative to the directory the agent starts in, which its attempts
+        # leave for their own.
+        _, stop = self.start_agent(self.env("rel"), work_dir="w")
         try:
-            job = self.submit("rel", queue=ce, command="echo relative")
-            self.assertSucceeded(job)
+            self.assertSucceeded(self.submit("rel", queue="rel", command="echo relative"))
         finally:
-            agent.terminate()
-            agent.wait(timeout=30)
-            log.close()
-            with open(os.path.join(tmp, "agent.log"), errors="replace") as f:
-                text = f.read()
-            shutil.rmtree(tmp, ignore_errors=True)
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            self.assertNotIn(marker, text)
+            stop()
 
 
 class JoinTokens(JobsCase):
