@@ -2,8 +2,12 @@
 each with AWS_BATCH_JOB_NODE_INDEX, AWS_BATCH_JOB_NUM_NODES, AWS_BATCH_JOB_MAIN_NODE_INDEX and,
 off the main node, AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS; they talk to the main node over
 TCP; the main node's exit decides the job and a failed node takes the others down; nodes are
-JOBID#N, listed with multiNodeJobId; nodeOverrides change numNodes and a range's container."""
+JOBID#N, listed with multiNodeJobId; nodeOverrides change numNodes and a range's container; a
+retryStrategy attempts the whole job again, all its nodes together."""
+import os
+import shutil
 import socket
+import tempfile
 
 from test_jobs_common import JobsCase
 
@@ -43,6 +47,14 @@ c.close()
 time.sleep(120)
 '''
 
+# A node of the retried definition: as NODE, but it fails only in the attempts its job's third
+# parameter lists ("1,2"), and once the file its fourth names exists ("-": at once).
+NODE_IN_ATTEMPTS = NODE.replace(
+    'if sys.argv[2] == me:',
+    'if sys.argv[2] == me and os.environ["AWS_BATCH_JOB_ATTEMPT"] in sys.argv[3].split(","):\n'
+    '    while sys.argv[4] != "-" and not os.path.exists(sys.argv[4]):\n'
+    '        time.sleep(0.05)')
+
 
 def free_port():
     s = socket.socket()
@@ -52,9 +64,9 @@ def free_port():
     return str(port)
 
 
-def node_range(target, script, vcpus="1"):
+def node_range(target, script, vcpus="1", args=("Ref::port", "Ref::fail")):
     return {"targetNodes": target, "container": {
-        "image": "busybox", "command": ["/usr/bin/python3", "-c", script, "Ref::port", "Ref::fail"],
+        "image": "busybox", "command": ["/usr/bin/python3", "-c", script] + list(args),
         "resourceRequirements": [{"type": "VCPU", "value": vcpus}, {"type": "MEMORY",
                                                                    "value": "64"}]}}
 
@@ -71,6 +83,15 @@ class MultiNode(JobsCase):
             jobDefinitionName="mnp", type="multinode", parameters={"fail": "none"},
             nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
                 node_range("0", MAIN), node_range("1:", NODE)]})
+        retried = ("Ref::port", "Ref::fail", "Ref::attempts", "Ref::gate")
+        cls.make_queue("rq", ["ce"])
+        cls.batch.register_job_definition(
+            jobDefinitionName="mnpr", type="multinode",
+            parameters={"fail": "none", "attempts": "1", "gate": "-"},
+            retryStrategy={"attempts": 2},
+            nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
+                node_range("0", MAIN, args=retried),
+                node_range("1:", NODE_IN_ATTEMPTS, args=retried)]})
 
     def run_mnp(self, queue="q", **kw):
         params = dict({"port": free_port()}, **kw.pop("parameters", {}))
@@ -151,13 +172,105 @@ class MultiNode(JobsCase):
         self.assertClientError(s, "arrayProperties", arrayProperties={"size": 2}, **kw)
         self.assertClientError(s, "containerOverrides", "nodeOverrides",
                                containerOverrides={"command": ["true"]}, **kw)
-        self.assertClientError(s, "retryStrategy.attempts", retryStrategy={"attempts": 2}, **kw)
         self.assertClientError(s, "targetNodes", "'2:'", nodeOverrides={
             "nodePropertyOverrides": [{"targetNodes": "2:", "containerOverrides": {}}]}, **kw)
         self.assertClientError(s, "numNodes", nodeOverrides={"numNodes": 0}, **kw)
         # A plain container job takes no nodeOverrides.
         self.assertClientError(s, "nodeOverrides", jobName="c", jobQueue="q",
                                jobDefinition="jd", nodeOverrides={"numNodes": 2})
+
+    def run_retried(self, fail_in, **kw):
+        jid = self.batch.submit_job(
+            jobName="mnpr", jobQueue="q", jobDefinition="mnpr",
+            parameters={"port": free_port(), "fail": "2", "attempts": fail_in}, **kw)["jobId"]
+        d = self.wait_job(jid, timeout=120)
+        return jid, d, self.describe(*["%s#%d" % (jid, i) for i in range(3)])
+
+    def test_a_failed_attempt_runs_every_node_again(self):
+        # Node 2 fails in the first attempt: the job is attempted again, every node with it (the
+        # main node too, though it was only stopped), and the second attempt succeeds.
+        jid, d, nodes = self.run_retried("1")
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        for i in range(3):
+            n = nodes["%s#%d" % (jid, i)]
+            self.assertEqual(len(n["attempts"]), 2, (i, n["attempts"]))
+        first = [nodes["%s#%d" % (jid, i)]["attempts"][0] for i in range(3)]
+        self.assertEqual(first[2]["container"]["exitCode"], 3)
+        self.assertEqual(first[0]["statusReason"], "Stopped: node 2 failed")
+        self.assertEqual(nodes[jid + "#0"]["status"], "SUCCEEDED")
+        # The second attempt's main node heard from both others, in a log of its own.
+        self.assertEqual(self.log_of(jid + "#0"), ["main node 0 of 3 saw nodes [1, 2]"])
+        self.assertNotEqual(first[0]["container"]["logStreamName"],
+                            nodes[jid + "#0"]["container"]["logStreamName"])
+
+    def test_the_attempts_run_out(self):
+        jid, d, nodes = self.run_retried("1,2")
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "node 2: Essential container in task exited")
+        self.assertEqual([len(nodes["%s#%d" % (jid, i)]["attempts"]) for i in range(3)],
+                         [2, 2, 2])
+
+    def test_evaluate_on_exit_is_matched_against_the_failed_node(self):
+        # The failed node's exit code matches the EXIT rule: one attempt, though three were
+        # allowed; a rule that matches nothing retries, as for any job.
+        jid, d, nodes = self.run_retried("1,2,3", retryStrategy={
+            "attempts": 3, "evaluateOnExit": [{"onExitCode": "3", "action": "EXIT"}]})
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual([len(nodes["%s#%d" % (jid, i)]["attempts"]) for i in range(3)],
+                         [1, 1, 1])
+        jid, d, nodes = self.run_retried("1", retryStrategy={
+            "attempts": 3, "evaluateOnExit": [{"onExitCode": "4", "action": "EXIT"}]})
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual(len(nodes[jid + "#2"]["attempts"]), 2)
+
+    def test_a_terminated_job_is_not_attempted_again(self):
+        jid = self.batch.submit_job(
+            jobName="mnpt", jobQueue="q", jobDefinition="mnpr",
+            parameters={"port": free_port(), "attempts": "1"})["jobId"]
+        self.wait_for(lambda: self.job(jid + "#1")["status"] == "RUNNING", what="node 1 RUNNING",
+                      timeout=60)
+        self.batch.terminate_job(jobId=jid, reason="enough")
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "enough")
+        self.assertEqual(len(self.job(jid + "#1")["attempts"]), 1)
+
+    def test_a_job_between_attempts_survives_a_restart(self):
+        # Where node 2 waits to fail: a directory its user (nobody) may look into.
+        gate_dir = tempfile.mkdtemp(prefix="barge-gate-")
+        self.addCleanup(shutil.rmtree, gate_dir, True)
+        os.chmod(gate_dir, 0o755)
+        gate = os.path.join(gate_dir, "fail-now")
+        jid = self.batch.submit_job(
+            jobName="mnpg", jobQueue="rq", jobDefinition="mnpr",
+            parameters={"port": free_port(), "fail": "2", "gate": gate})["jobId"]
+        # Whatever happens here, the job does not hold the environment the next tests use.
+        self.addCleanup(self.batch.update_job_queue, jobQueue="rq", state="ENABLED")
+        self.addCleanup(self.batch.terminate_job, jobId=jid, reason="test over")
+        self.wait_for(lambda: self.job(jid + "#1")["status"] == "RUNNING", what="node 1 RUNNING",
+                      timeout=60)
+        # The queue disabled, the nodes stay RUNNABLE once node 2 has failed and the job is to be
+        # attempted again.
+        self.batch.update_job_queue(jobQueue="rq", state="DISABLED")
+        open(gate, "w").close()
+        ids = ["%s#%d" % (jid, i) for i in range(3)]
+
+        def between():
+            nodes = self.describe(*ids)
+            return all(n["status"] == "RUNNABLE" for n in nodes.values())
+        self.wait_for(between, what="every node RUNNABLE again", timeout=60)
+        for restarted in (False, True):
+            if restarted:
+                self.server.restart()
+            self.assertEqual(self.job(jid)["status"], "RUNNABLE")
+            for i, n in sorted(self.describe(*ids).items()):
+                self.assertEqual(n["status"], "RUNNABLE", (restarted, i))
+                self.assertEqual(len(n["attempts"]), 1, (restarted, i))
+                self.assertNotIn("stoppedAt", n, (restarted, i))
+        self.batch.update_job_queue(jobQueue="rq", state="ENABLED")
+        d = self.wait_job(jid, timeout=90)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual([len(n["attempts"]) for n in self.describe(*ids).values()], [2, 2, 2])
 
     def test_nodes_survive_a_restart(self):
         jid = self.batch.submit_job(jobName="kept", jobQueue="parked", jobDefinition="mnp",

@@ -5,8 +5,9 @@
  * applies to the definition's node range whose targetNodes it spells the same way (an override
  * that names no range is refused, as an override that would split ranges could not be said
  * plainly); a multi-node job is not an array job (AWS refuses arrayProperties with it) and takes
- * nodeOverrides instead of containerOverrides.  What barge does not run yet is refused with a
- * sentence: a retry strategy of more than one attempt, a fair-share queue, FARGATE. */
+ * nodeOverrides instead of containerOverrides; a retryStrategy attempts the whole job again, all
+ * its nodes together (model/jobs.c).  What barge does not run yet is refused with a sentence: a
+ * fair-share queue; and FARGATE, as AWS does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +28,6 @@ int jobdef_nodes_count(api_ctx *c, json_t *def, json_t *req, int fair_share, int
         return api_client_error(c, "containerOverrides: a multi-node parallel job's containers "
                                    "are overridden per node range with "
                                    "nodeOverrides.nodePropertyOverrides");
-    json_t *retry = json_object_get(req, "retryStrategy");
-    if (!retry) retry = json_object_get(def, "retryStrategy");
-    if (json_integer_value(json_object_get(retry, "attempts")) > 1)
-        return api_client_error(c, "retryStrategy.attempts: barge runs a multi-node parallel job "
-                                   "once; give 1 attempt (retrying all its nodes together is not "
-                                   "supported yet)");
     if (fair_share)
         return api_client_error(c, "jobQueue: barge does not place multi-node parallel jobs on "
                                    "fair-share queues yet; submit it to a queue without a "

@@ -329,7 +329,9 @@ static void stop_other_nodes(state *st, job *j)
                  main_index);
     else
         snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "node %d failed", j->index);
-    for (uint32_t k = 0; k < p->array_size; k++) {
+    for (uint32_t k = 0; k < p->array_size && job_status_done(j->status); k++) {
+        /* (A node that ends here may be the job's last: if the job is then attempted again,
+         * j is RUNNABLE with the others, which are not to be stopped.) */
         job *c = p->children[k];
         if (c != j && !job_status_done(c->status)) attempt_cancel(st, c, reason, 1);
     }
@@ -401,7 +403,10 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     } else {
         char code[16];
         if (e->has_exit_code) snprintf(code, sizeof code, "%d", e->exit_code);
-        int retry = j->n_attempts - j->n_free_attempts < j->spec->attempts_max &&
+        /* A node of a multi-node job is not attempted again alone: the whole job is, once all
+         * its nodes have ended (model/jobs.c). */
+        int node = j->parent && jobspec_num_nodes(j->parent->spec) > 0;
+        int retry = !node && j->n_attempts - j->n_free_attempts < j->spec->attempts_max &&
                     retry_decide(j->spec->evaluate_on_exit, e->status_reason, e->reason,
                                  e->has_exit_code ? code : NULL);
         if (retry) {

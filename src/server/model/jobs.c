@@ -16,6 +16,7 @@
 #include "server/model/arn.h"
 #include "server/model/config.h"
 #include "server/model/consumable.h"
+#include "server/model/retry.h"
 #include "server/model/state.h"
 
 static const char *const status_names[JS_COUNT] = {
@@ -323,7 +324,8 @@ static int persistent_status(int s)
 /* The AWS Batch job state machine, SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING ->
  * SUCCEEDED | FAILED, with the ways back and out that it allows: a waiting job fails (a failed
  * dependency, a cancel), an attempt that ends may go back to RUNNABLE (a retry), an array parent
- * ends from PENDING with its children.  Nothing leaves SUCCEEDED or FAILED. */
+ * ends from PENDING with its children.  Nothing leaves SUCCEEDED or FAILED, but the nodes of a
+ * multi-node job that is attempted again (node_rerun). */
 int jobs_transition_allowed(int from, int to)
 {
     static const uint8_t allowed[JS_COUNT] = {
@@ -481,11 +483,79 @@ void jobs_unlink_gone(jobs *js, job *j)
  * decides (the engine stops the other nodes when it ends, and all of them when a node fails:
  * engine/attempt.c).  Its reason is the first failed node's own, not that of a node stopped
  * because another ended. */
+/* The node whose attempt decides a failed attempt of a multi-node job: the first that failed of
+ * its own accord (not stopped because another node ended), else the main node. */
+static job *deciding_node(job *p)
+{
+    for (uint32_t k = 0; k < p->array_size; k++) {
+        job *c = p->children[k];
+        if (c->status == JS_FAILED && c->reason &&
+            strncmp(c->reason, JOBS_NODE_STOPPED, strlen(JOBS_NODE_STOPPED)) != 0)
+            return c;
+    }
+    return p->children[jobspec_main_node(p->spec)];
+}
+
+/* Whether a multi-node job whose attempt failed is attempted again, as a plain job would be:
+ * while its retryStrategy has attempts left, when its evaluateOnExit (matched against the
+ * deciding node's attempt) says so, and unless it was cancelled or terminated, or the deciding
+ * node was.  The attempts are the whole job's: every node runs once in each, so the node that
+ * ran most counts them (an attempt a clean stop of the server interrupted not counted). */
+static int nodes_retry(const job *p, const job *d)
+{
+    if (p->cancel_pending || p->is_terminated || d->is_cancelled ||
+        (d->is_terminated && !(d->stop_reason && strncmp(d->stop_reason, JOBS_NODE_STOPPED,
+                                                          strlen(JOBS_NODE_STOPPED)) == 0)))
+        return 0;
+    int used = 0;
+    for (uint32_t k = 0; k < p->array_size; k++) {
+        const job *c = p->children[k];
+        if (c->n_attempts - c->n_free_attempts > used) used = c->n_attempts - c->n_free_attempts;
+    }
+    if (used >= p->spec->attempts_max) return 0;
+    json_t *last = json_array_get(d->attempts, json_array_size(d->attempts) - 1);
+    json_t *container = json_object_get(last, "container");
+    json_t *exit_code = json_object_get(container, "exitCode");
+    char code[24];
+    if (exit_code) snprintf(code, sizeof code, "%lld", (long long)json_integer_value(exit_code));
+    return retry_decide(p->spec->evaluate_on_exit,
+                        last ? json_string_value(json_object_get(last, "statusReason")) : d->reason,
+                        json_string_value(json_object_get(container, "reason")),
+                        exit_code ? code : NULL);
+}
+
+/* A node back to RUNNABLE for its job's next attempt, from SUCCEEDED or FAILED: the one way
+ * out of those (jobs_transition_allowed), taken only here, once every node of the job has
+ * ended, so that the nodes are placed together again (engine/scheduler.c).  What the last
+ * attempt left (its stop, its reason, its end) goes; its attempts stay listed. */
+static void node_rerun(state *st, job *c)
+{
+    job *p = c->parent;
+    int old = c->status;
+    BARGE_ASSERT(job_status_done(old) && c->inst == NULL);
+    free(c->stop_reason);
+    c->stop_reason = NULL;
+    c->is_cancelled = c->is_terminated = c->cancel_pending = 0;
+    c->stopped_at = 0;
+    set_reason(&c->reason, NULL);
+    jobs__status(st->jobs, c, JS_RUNNABLE);
+    c->runnable_at = util_now_ms();
+    rq_insert(st->jobs, c);
+    st->jobs->sched_needed = 1;
+    jobs_mark_dirty(st, c);
+    p->summary[old]--;
+    p->summary[JS_RUNNABLE]++;
+}
+
 static void nodes_done(state *st, job *p)
 {
     job *main_node = p->children[jobspec_main_node(p->spec)];
     if (main_node->status == JS_SUCCEEDED) {
         jobs_set_status(st, p, JS_SUCCEEDED, main_node->reason);
+        return;
+    }
+    if (nodes_retry(p, deciding_node(p))) {
+        for (uint32_t k = 0; k < p->array_size; k++) node_rerun(st, p->children[k]);
         return;
     }
     const char *why = NULL;
