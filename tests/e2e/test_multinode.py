@@ -272,6 +272,22 @@ class MultiNode(JobsCase):
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
         self.assertEqual([len(n["attempts"]) for n in self.describe(*ids).values()], [2, 2, 2])
 
+    def test_a_node_cancelled_before_it_starts_takes_the_job_down(self):
+        # Its other nodes, which are only placed together with it, would wait for ever.
+        jid = self.batch.submit_job(jobName="c", jobQueue="parked", jobDefinition="mnpr",
+                                    parameters={"port": "1"})["jobId"]
+        self.wait_for(lambda: self.job(jid)["status"] == "RUNNABLE", what="RUNNABLE")
+        self.batch.cancel_job(jobId=jid + "#1", reason="one node")
+        d = self.wait_job(jid)
+        self.assertEqual((d["status"], d["statusReason"]), ("FAILED", "node 1: one node"))
+        nodes = self.describe(*["%s#%d" % (jid, i) for i in range(3)])
+        self.assertEqual({i: (n["status"], n["statusReason"]) for i, n in nodes.items()}, {
+            jid + "#0": ("FAILED", "Stopped: node 1 failed"),
+            jid + "#1": ("FAILED", "one node"),
+            jid + "#2": ("FAILED", "Stopped: node 1 failed")})
+        # Not attempted again, though its definition allows two attempts: it was cancelled.
+        self.assertEqual([len(n.get("attempts", [])) for n in nodes.values()], [0, 0, 0])
+
     def test_nodes_survive_a_restart(self):
         jid = self.batch.submit_job(jobName="kept", jobQueue="parked", jobDefinition="mnp",
                                     parameters={"port": "1"})["jobId"]

@@ -461,6 +461,9 @@ static int started(const job *j)
 void attempt_cancel(state *st, job *j, const char *reason, int terminate)
 {
     jobs_cancel(st, j, reason, terminate);
+    /* A node cancelled before it started fails, and takes its job down as a node whose attempt
+     * failed does: its other nodes, waiting to be placed with it, would wait for ever. */
+    stop_other_nodes(st, j);
     if (!terminate) return; /* CancelJob leaves started jobs alone, as AWS does */
     if (j->children) {
         for (uint32_t k = 0; k < j->array_size; k++)
