@@ -439,8 +439,16 @@ static void open_state(void)
          "\"image\":\"busybox\",\"command\":[\"true\"],\"jobRoleArn\":"
          "\"arn:aws:iam::123456789012:role/fuzz\",\"resourceRequirements\":[{\"type\":\"VCPU\","
          "\"value\":\"1\"},{\"type\":\"MEMORY\",\"value\":\"128\"}]}}", NULL);
-    /* Jobs for "%N": one with a role, placed on i-fuzz, whose attempt gets credentials; one
-     * placed; one that waits for it; an array. */
+    must("/v1/registerjobdefinition",
+         "{\"jobDefinitionName\":\"mn\",\"type\":\"multinode\",\"retryStrategy\":{"
+         "\"attempts\":2},\"nodeProperties\":{\"numNodes\":2,\"mainNode\":0,"
+         "\"nodeRangeProperties\":[{\"targetNodes\":\"0:1\",\"container\":{\"image\":"
+         "\"busybox\",\"command\":[\"true\"],\"vcpus\":1,\"memory\":64}}]}}", NULL);
+    /* Jobs for "%N": a multi-node job of two nodes and two attempts, placed on i-fuzz (%4#0,
+     * %4#1); one with a role, placed on i-fuzz, whose attempt gets credentials; one placed;
+     * one that waits for it; an array. */
+    must("/v1/submitjob", "{\"jobName\":\"m\",\"jobQueue\":\"q1\",\"jobDefinition\":\"mn\"}",
+         NULL);
     must("/v1/submitjob", "{\"jobName\":\"d\",\"jobQueue\":\"q1\",\"jobDefinition\":\"jd2\"}",
          NULL);
     char body[256];
