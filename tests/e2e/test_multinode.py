@@ -85,6 +85,13 @@ class MultiNode(JobsCase):
                 node_range("0", MAIN), node_range("1:", NODE)]})
         retried = ("Ref::port", "Ref::fail", "Ref::attempts", "Ref::gate")
         cls.make_queue("rq", ["ce"])
+        arn = cls.batch.create_scheduling_policy(name="mnfs", fairsharePolicy={
+            "shareDecaySeconds": 60, "shareDistribution": [
+                {"shareIdentifier": "a", "weightFactor": 1},
+                {"shareIdentifier": "b", "weightFactor": 1}]})["arn"]
+        cls.batch.create_job_queue(jobQueueName="fq", priority=1, schedulingPolicyArn=arn,
+                                   computeEnvironmentOrder=[{"order": 1,
+                                                             "computeEnvironment": "ce"}])
         cls.batch.register_job_definition(
             jobDefinitionName="mnpr", type="multinode",
             parameters={"fail": "none", "attempts": "1", "gate": "-"},
@@ -287,6 +294,24 @@ class MultiNode(JobsCase):
             jid + "#2": ("FAILED", "Stopped: node 1 failed")})
         # Not attempted again, though its definition allows two attempts: it was cancelled.
         self.assertEqual([len(n.get("attempts", [])) for n in nodes.values()], [0, 0, 0])
+
+    def test_fair_share_queues_place_the_nodes_together(self):
+        # Two jobs of 3 one-vCPU nodes in two shares, and a plain job, on 4 vCPUs: each gang
+        # runs whole (its nodes tried as one, the share going on after them), none deadlocks.
+        ids = [self.batch.submit_job(jobName="f" + share, jobQueue="fq", jobDefinition="mnp",
+                                     shareIdentifier=share,
+                                     parameters={"port": free_port()})["jobId"]
+               for share in ("a", "b")]
+        plain = self.batch.submit_job(jobName="fp", jobQueue="fq", jobDefinition="jd",
+                                      shareIdentifier="a")["jobId"]
+        done = self.wait_jobs(ids + [plain], timeout=120)
+        self.assertEqual({k: v["status"] for k, v in done.items()},
+                         {k: "SUCCEEDED" for k in ids + [plain]})
+        for jid in ids:
+            self.assertEqual(self.log_of(jid + "#0"), ["main node 0 of 3 saw nodes [1, 2]"])
+        # A share identifier is still required there, as for any job.
+        self.assertClientError(self.batch.submit_job, "shareIdentifier", jobName="f",
+                               jobQueue="fq", jobDefinition="mnp")
 
     def test_nodes_survive_a_restart(self):
         jid = self.batch.submit_job(jobName="kept", jobQueue="parked", jobDefinition="mnp",

@@ -238,7 +238,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
                             "apply to container jobs; remove them");
         goto out;
     }
-    if (multinode && jobdef_nodes_count(c, def, req, qr->policy != NULL, &nodes) < 0) goto out;
+    if (multinode && jobdef_nodes_count(c, def, req, &nodes) < 0) goto out;
     json_int_t size = 0;
     json_t *ap = json_object_get(req, "arrayProperties");
     if (ap && json_object_get(ap, "size")) {

@@ -66,7 +66,7 @@ json_t *jobdef_resolve_container(api_ctx *c, json_t *def, json_t *req);
  * the definition's); jobdef_nodes_resolve gives the job's nodeProperties with each range's
  * container resolved as jobdef_resolve_container does, its nodeOverrides applied (fresh), or
  * NULL after refusing.  Both return -1/NULL through api_client_error. */
-int jobdef_nodes_count(api_ctx *c, json_t *def, json_t *req, int fair_share, int *nodes);
+int jobdef_nodes_count(api_ctx *c, json_t *def, json_t *req, int *nodes);
 json_t *jobdef_nodes_resolve(api_ctx *c, json_t *def, json_t *req, int nodes);
 
 /* The whole RegisterJobDefinition request, apart from the name and revision bookkeeping. */

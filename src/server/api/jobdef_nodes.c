@@ -6,8 +6,7 @@
  * that names no range is refused, as an override that would split ranges could not be said
  * plainly); a multi-node job is not an array job (AWS refuses arrayProperties with it) and takes
  * nodeOverrides instead of containerOverrides; a retryStrategy attempts the whole job again, all
- * its nodes together (model/jobs.c).  What barge does not run yet is refused with a sentence: a
- * fair-share queue; and FARGATE, as AWS does. */
+ * its nodes together (model/jobs.c).  FARGATE is refused, as AWS does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,7 @@
 #include "server/api/api.h"
 #include "server/api/jobdef.h"
 
-int jobdef_nodes_count(api_ctx *c, json_t *def, json_t *req, int fair_share, int *nodes)
+int jobdef_nodes_count(api_ctx *c, json_t *def, json_t *req, int *nodes)
 {
     json_t *np = json_object_get(def, "nodeProperties");
     json_t *no = json_object_get(req, "nodeOverrides");
@@ -28,10 +27,6 @@ int jobdef_nodes_count(api_ctx *c, json_t *def, json_t *req, int fair_share, int
         return api_client_error(c, "containerOverrides: a multi-node parallel job's containers "
                                    "are overridden per node range with "
                                    "nodeOverrides.nodePropertyOverrides");
-    if (fair_share)
-        return api_client_error(c, "jobQueue: barge does not place multi-node parallel jobs on "
-                                   "fair-share queues yet; submit it to a queue without a "
-                                   "scheduling policy");
     json_t *caps = json_object_get(def, "platformCapabilities");
     for (size_t i = 0; i < json_array_size(caps); i++)
         if (strcmp(json_string_value(json_array_get(caps, i)), "FARGATE") == 0)

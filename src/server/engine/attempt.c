@@ -316,8 +316,8 @@ json_t *attempt_task_arn(state *st, const job *j)
  * of their own: jobs.c). */
 static void stop_other_nodes(state *st, job *j)
 {
+    if (!jobs_is_node(j) || !job_status_done(j->status)) return;
     job *p = j->parent;
-    if (!p || jobspec_num_nodes(p->spec) == 0 || !job_status_done(j->status)) return;
     int main_index = jobspec_main_node(p->spec);
     if (j->index != main_index && j->status != JS_FAILED) return;
     if (j->stop_reason && strncmp(j->stop_reason, JOBS_NODE_STOPPED,
@@ -405,8 +405,8 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
         if (e->has_exit_code) snprintf(code, sizeof code, "%d", e->exit_code);
         /* A node of a multi-node job is not attempted again alone: the whole job is, once all
          * its nodes have ended (model/jobs.c). */
-        int node = j->parent && jobspec_num_nodes(j->parent->spec) > 0;
-        int retry = !node && j->n_attempts - j->n_free_attempts < j->spec->attempts_max &&
+        int retry = !jobs_is_node(j) &&
+                    j->n_attempts - j->n_free_attempts < j->spec->attempts_max &&
                     retry_decide(j->spec->evaluate_on_exit, e->status_reason, e->reason,
                                  e->has_exit_code ? code : NULL);
         if (retry) {

@@ -169,8 +169,13 @@ job *fairshare_next(fs_pass *p)
     }
     p->current = best;
     if (!best) return NULL;
-    best->after = best->cursor->rq_next;
-    return best->cursor;
+    /* A multi-node job's nodes wait side by side and are tried as one (the scheduler places
+     * them together): the share goes on after the last of them. */
+    job *j = best->cursor, *after = j->rq_next;
+    if (jobs_is_node(j))
+        while (after && after->parent == j->parent) after = after->rq_next;
+    best->after = after;
+    return j;
 }
 
 void fairshare_result(fs_pass *p, int placed)
@@ -182,9 +187,19 @@ void fairshare_result(fs_pass *p, int placed)
     p->current = NULL;
 }
 
+/* The vCPUs a job placed now takes: a multi-node job's nodes all at once. */
+static int64_t placed_mvcpus(const job *j)
+{
+    if (!jobs_is_node(j)) return j->spec->mvcpus;
+    int64_t sum = 0;
+    for (uint32_t k = 0; k < j->parent->array_size; k++)
+        sum += j->parent->children[k]->spec->mvcpus;
+    return sum;
+}
+
 int fairshare_room(const fs_pass *p, const job *j)
 {
-    return (int64_t)p->rt->running_mvcpus + j->spec->mvcpus <= p->cap_mvcpus;
+    return (int64_t)p->rt->running_mvcpus + placed_mvcpus(j) <= p->cap_mvcpus;
 }
 
 size_t fairshare_front(state *st, jq_rec *q, const job **out, size_t max, int64_t now_ms)
@@ -196,7 +211,7 @@ size_t fairshare_front(state *st, jq_rec *q, const job **out, size_t max, int64_
         out[n++] = j;
         /* As if it were placed: its share's claim grows by what its vCPUs add. */
         fs_entry *e = p->current;
-        e->assumed += e->weight * j->spec->mvcpus / 1000.0 * e->s->decay_s;
+        e->assumed += e->weight * (double)placed_mvcpus(j) / 1000.0 * e->s->decay_s;
         fairshare_result(p, 1);
     }
     fairshare_end(p);

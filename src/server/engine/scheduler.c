@@ -116,7 +116,11 @@ static void pass_shares(state *st, jq_rec *q, int kind, need *no_fit, need *no_l
     job *j;
     while ((j = fairshare_next(p))) {
         int ok = (kind < 0 || j->spec->fargate == kind) && fairshare_room(p, j);
-        fairshare_result(p, ok && place(st, q, j, no_fit, no_launch));
+        /* A multi-node job's first node stands for the whole gang (fairshare_next). */
+        if (ok)
+            ok = jobs_is_node(j) ? place_gang(st, q, j->parent)
+                                 : place(st, q, j, no_fit, no_launch);
+        fairshare_result(p, ok);
     }
     fairshare_end(p);
 }
@@ -147,7 +151,7 @@ static void pass(state *st)
             /* A job for the other platform never runs here (explain.c says why); it is not a
              * miss either, as no capacity would change that. */
             if (kind >= 0 && j->spec->fargate != kind) continue;
-            if (j->parent && jobspec_num_nodes(j->parent->spec) > 0) {
+            if (jobs_is_node(j)) {
                 /* The whole gang at once; the list goes on after its nodes, whose links change
                  * as they are placed. */
                 while (next && next->parent == j->parent) next = next->rq_next;

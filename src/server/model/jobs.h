@@ -148,6 +148,9 @@ void jobs_set_status(struct state *st, job *j, int status, const char *reason);
  * nodes run, as an array is) is RUNNABLE while its nodes wait, STARTING while one starts and
  * RUNNING while one runs, as AWS shows it. */
 int jobs_shown_status(const job *j);
+/* Whether j is a node of a multi-node job: placed with the other nodes, never attempted again
+ * alone. */
+int jobs_is_node(const job *j);
 /* j's attempt starts (sign 1) or stops (-1) holding its vCPUs, for its share's usage; the
  * status changes do this, and loading for the attempts that were under way. */
 void jobs_charge_share(jobs *js, job *j, int sign);
