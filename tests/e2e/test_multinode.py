@@ -6,6 +6,7 @@ JOBID#N, listed with multiNodeJobId; nodeOverrides change numNodes and a range's
 retryStrategy attempts the whole job again, all its nodes together."""
 import os
 import shutil
+import signal
 import socket
 import tempfile
 
@@ -47,6 +48,13 @@ c.close()
 time.sleep(120)
 '''
 
+# The main node of a job whose first attempt is interrupted: as MAIN, but in the first attempt it
+# stays once it heard from every node.
+MAIN_STAYS = MAIN + r'''
+if os.environ["AWS_BATCH_JOB_ATTEMPT"] == "1":
+    import time
+    time.sleep(120)
+'''
 # A node of the retried definition: as NODE, but it fails only in the attempts its job's third
 # parameter lists ("1,2"), and once the file its fourth names exists ("-": at once).
 NODE_IN_ATTEMPTS = NODE.replace(
@@ -83,6 +91,10 @@ class MultiNode(JobsCase):
             jobDefinitionName="mnp", type="multinode", parameters={"fail": "none"},
             nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
                 node_range("0", MAIN), node_range("1:", NODE)]})
+        cls.batch.register_job_definition(
+            jobDefinitionName="mnps", type="multinode", parameters={"fail": "none"},
+            nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
+                node_range("0", MAIN_STAYS), node_range("1:", NODE)]})
         retried = ("Ref::port", "Ref::fail", "Ref::attempts", "Ref::gate")
         cls.make_queue("rq", ["ce"])
         arn = cls.batch.create_scheduling_policy(name="mnfs", fairsharePolicy={
@@ -312,6 +324,43 @@ class MultiNode(JobsCase):
         # A share identifier is still required there, as for any job.
         self.assertClientError(self.batch.submit_job, "shareIdentifier", jobName="f",
                                jobQueue="fq", jobDefinition="mnp")
+
+    def test_an_attempt_a_clean_stop_interrupted_runs_again_whole(self):
+        # One node's agent does not come back after a clean stop of the server: its attempt
+        # costs nothing, and the whole job runs again (its other nodes, placed only together
+        # with it, would otherwise go on without it, or wait for it, for ever).
+        jid = self.batch.submit_job(jobName="mnps", jobQueue="mq", jobDefinition="mnps",
+                                    parameters={"port": free_port()})["jobId"]
+        ids = ["%s#%d" % (jid, i) for i in range(3)]
+        self.wait_for(lambda: self.job(ids[0])["status"] == "RUNNING" and self.log_of(ids[0])
+                      == ["main node 0 of 3 saw nodes [1, 2]"],
+                      what="every node to reach the main node", timeout=60)
+        where = [self.raw_job(i)["barge"]["instanceId"] for i in ids]
+        # Two vCPUs an instance: one of the other nodes runs away from the main node.
+        lost = where[2] if where[2] != where[0] else where[1]
+        self.assertNotEqual(lost, where[0])
+        self.server.stop()
+        for pid in self.server.agent_pids():
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if lost.encode() + b"\0" in f.read():
+                    os.kill(pid, signal.SIGTERM)
+        self.wait_for(lambda: all(lost.encode() + b"\0" not in open(
+            "/proc/%d/cmdline" % p, "rb").read() for p in self.server.agent_pids()),
+            what="the agent of %s to stop" % lost, timeout=15)
+        self.server.start()
+        d = self.wait_job(jid, timeout=90)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        nodes = self.describe(*ids)
+        reasons = {i: [a["statusReason"] for a in nodes[i]["attempts"]] for i in ids}
+        for i, node in enumerate(ids):
+            self.assertEqual(len(reasons[node]), 2, reasons)
+            if where[i] == lost:
+                self.assertEqual(reasons[node][0], "Host EC2 (instance %s) terminated." % lost)
+            else:
+                self.assertRegex(reasons[node][0], r"^Stopped: node \d's attempt was interrupted")
+        self.assertEqual(self.log_of(ids[0]), ["main node 0 of 3 saw nodes [1, 2]"])
+        self.assertNotEqual(nodes[ids[0]]["attempts"][0]["container"]["logStreamName"],
+                            nodes[ids[0]]["container"]["logStreamName"])
 
     def test_nodes_survive_a_restart(self):
         jid = self.batch.submit_job(jobName="kept", jobQueue="parked", jobDefinition="mnp",

@@ -337,6 +337,33 @@ static void stop_other_nodes(state *st, job *j)
     }
 }
 
+/* A node's attempt that a clean stop of the server interrupted (its agent did not come back)
+ * costs nothing and goes back to RUNNABLE; but its job's other nodes are placed only together
+ * with it, and would go on without it (or wait for it) for ever.  So the whole attempt runs
+ * again, at no cost: the nodes still running are stopped and go back to RUNNABLE when their
+ * attempts end, and those that already ended (a node other than the main one may end first)
+ * are put back. */
+static void interrupt_other_nodes(state *st, job *j)
+{
+    if (!jobs_is_node(j)) return;
+    job *p = j->parent;
+    char reason[128];
+    snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "node %d's attempt was interrupted",
+             j->index);
+    for (uint32_t k = 0; k < p->array_size; k++) {
+        job *c = p->children[k];
+        if (c == j) continue;
+        if (c->status == JS_STARTING || c->status == JS_RUNNING) {
+            if (c->node_interrupted || c->is_terminated) continue;
+            c->node_interrupted = 1;
+            set_str(&c->stop_reason, reason); /* what its attempt ended with (attempt_finish) */
+            attempt_kill(st, c, reason);
+        } else if (job_status_done(c->status)) {
+            jobs_node_rerun(st, c);
+        }
+    }
+}
+
 /* What an attempt held and used: the vCPUs and memory it reserved for as long as it ran (what
  * capacity it cost), and what its agent measured it used. */
 static json_t *attempt_usage(const job *j, const attempt_end *e, int64_t at)
@@ -356,6 +383,11 @@ static json_t *attempt_usage(const job *j, const attempt_end *e, int64_t at)
 void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
 {
     if (j->status != JS_STARTING && j->status != JS_RUNNING) return;
+    /* Stopped because another node's attempt was interrupted (interrupt_other_nodes): runs
+     * again, whatever its end, and its attempt says why it ended. */
+    int interrupted = j->node_interrupted;
+    j->node_interrupted = 0;
+    const char *why = interrupted && j->stop_reason ? j->stop_reason : e->status_reason;
     if (role_hooks.ended) role_hooks.ended(st, j->id, (int)j->n_attempts);
     metrics_attempt_ended(e->status_reason);
     if (j->attempt_started_at && at >= j->attempt_started_at)
@@ -371,8 +403,7 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     json_object_set_new(container, "networkInterfaces", json_array());
     json_t *attempt = json_pack("{s:o, s:I, s:I, s:s}", "container", container, "startedAt",
                                 (json_int_t)(j->attempt_started_at ? j->attempt_started_at : at),
-                                "stoppedAt", (json_int_t)at, "statusReason",
-                                e->status_reason ? e->status_reason : "");
+                                "stoppedAt", (json_int_t)at, "statusReason", why ? why : "");
     /* Where and how this attempt ran, for the description's barge member (api/jobdesc.c keeps it
      * out of AWS's attempts[]). */
     json_t *where = json_object();
@@ -388,18 +419,20 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     if (!j->started_at) j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
     jobs_note_started(st, j);
 
-    int success = e->has_exit_code && e->exit_code == 0 && !j->is_terminated;
+    int success = e->has_exit_code && e->exit_code == 0 && !j->is_terminated && !interrupted;
     if (success) {
         j->stopped_at = at;
         jobs_set_status(st, j, JS_SUCCEEDED, e->status_reason);
     } else if (j->is_terminated) {
         j->stopped_at = at;
         jobs_set_status(st, j, JS_FAILED, j->stop_reason ? j->stop_reason : e->status_reason);
-    } else if (e->uncharged) {
+    } else if (e->uncharged || interrupted) {
         /* The operator stopped the server: not the job's doing, so it costs no attempt and
          * the job runs again whatever its retry strategy says. */
         j->n_free_attempts++;
+        if (interrupted) set_str(&j->stop_reason, NULL);
         jobs_set_status(st, j, JS_RUNNABLE, NULL);
+        if (e->uncharged) interrupt_other_nodes(st, j);
     } else {
         char code[16];
         if (e->has_exit_code) snprintf(code, sizeof code, "%d", e->exit_code);

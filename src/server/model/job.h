@@ -49,6 +49,9 @@ struct job {
     uint8_t dirty;
     uint8_t stored;    /* array child: the store has a record of its own */
     uint8_t gone;      /* being let go by the retention (retention.h), with its children */
+    /* A node of a multi-node job stopped because another node's attempt was interrupted
+     * (engine/attempt.c): its own attempt ends at no cost, back to RUNNABLE.  Memory only. */
+    uint8_t node_interrupted;
     uint16_t n_attempts;
     uint16_t n_free_attempts; /* attempts a clean server stop interrupted: not counted */
     /* jobName's first bytes lower-cased, NUL-padded (JOB_NAME_HEAD), kept where the scan of a

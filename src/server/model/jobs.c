@@ -330,7 +330,7 @@ static int persistent_status(int s)
  * SUCCEEDED | FAILED, with the ways back and out that it allows: a waiting job fails (a failed
  * dependency, a cancel), an attempt that ends may go back to RUNNABLE (a retry), an array parent
  * ends from PENDING with its children.  Nothing leaves SUCCEEDED or FAILED, but the nodes of a
- * multi-node job that is attempted again (node_rerun). */
+ * multi-node job that is attempted again (jobs_node_rerun). */
 int jobs_transition_allowed(int from, int to)
 {
     static const uint8_t allowed[JS_COUNT] = {
@@ -529,11 +529,9 @@ static int nodes_retry(const job *p, const job *d)
                         exit_code ? code : NULL);
 }
 
-/* A node back to RUNNABLE for its job's next attempt, from SUCCEEDED or FAILED: the one way
- * out of those (jobs_transition_allowed), taken only here, once every node of the job has
- * ended, so that the nodes are placed together again (engine/scheduler.c).  What the last
- * attempt left (its stop, its reason, its end) goes; its attempts stay listed. */
-static void node_rerun(state *st, job *c)
+/* jobs.h.  What the last attempt left (its stop, its reason, its end) goes; its attempts stay
+ * listed. */
+void jobs_node_rerun(state *st, job *c)
 {
     job *p = c->parent;
     int old = c->status;
@@ -560,7 +558,7 @@ static void nodes_done(state *st, job *p)
         return;
     }
     if (nodes_retry(p, deciding_node(p))) {
-        for (uint32_t k = 0; k < p->array_size; k++) node_rerun(st, p->children[k]);
+        for (uint32_t k = 0; k < p->array_size; k++) jobs_node_rerun(st, p->children[k]);
         return;
     }
     const char *why = NULL;

@@ -151,6 +151,11 @@ int jobs_shown_status(const job *j);
 /* Whether j is a node of a multi-node job: placed with the other nodes, never attempted again
  * alone. */
 int jobs_is_node(const job *j);
+/* A node of a multi-node job back to RUNNABLE from SUCCEEDED or FAILED: the one way out of those
+ * (jobs_transition_allowed), for a job that is attempted again once every node has ended, or
+ * whose attempt was interrupted (engine/attempt.c), so that its nodes are placed together
+ * again (engine/scheduler.c). */
+void jobs_node_rerun(struct state *st, job *c);
 /* j's attempt starts (sign 1) or stops (-1) holding its vCPUs, for its share's usage; the
  * status changes do this, and loading for the attempts that were under way. */
 void jobs_charge_share(jobs *js, job *j, int sign);
