@@ -482,12 +482,6 @@ void jobs_unlink_gone(jobs *js, job *j)
     jobs__free_job(j);
 }
 
-/* An array parent is PENDING while its children run, and ends once all of them have: SUCCEEDED
- * if every child did, FAILED otherwise. */
-/* A multi-node job ends once all its nodes have, as its main node did: the main node's exit
- * decides (the engine stops the other nodes when it ends, and all of them when a node fails:
- * engine/attempt.c).  Its reason is the first failed node's own, not that of a node stopped
- * because another ended. */
 /* The node whose attempt decides a failed attempt of a multi-node job: the first that failed of
  * its own accord (not stopped because another node ended), else the main node. */
 static job *deciding_node(job *p)
@@ -550,6 +544,10 @@ void jobs_node_rerun(state *st, job *c)
     p->summary[JS_RUNNABLE]++;
 }
 
+/* A multi-node job ends once all its nodes have, as its main node did: the main node's exit
+ * decides (the engine stops the other nodes when it ends, and all of them when a node fails:
+ * engine/attempt.c).  Its reason is the first failed node's own, not that of a node stopped
+ * because another ended; unless its retryStrategy attempts it again, all its nodes together. */
 static void nodes_done(state *st, job *p)
 {
     job *main_node = p->children[jobspec_main_node(p->spec)];
@@ -578,6 +576,8 @@ static void nodes_done(state *st, job *p)
                                                         : main_node->reason);
 }
 
+/* An array parent is PENDING while its children run, and ends once all of them have: SUCCEEDED
+ * if every child did, FAILED otherwise. */
 static void parent_update(state *st, job *p)
 {
     if (job_status_done(p->status)) return;
