@@ -101,9 +101,10 @@ class MultiNode(JobsCase):
             "shareDecaySeconds": 60, "shareDistribution": [
                 {"shareIdentifier": "a", "weightFactor": 1},
                 {"shareIdentifier": "b", "weightFactor": 1}]})["arn"]
-        cls.batch.create_job_queue(jobQueueName="fq", priority=1, schedulingPolicyArn=arn,
-                                   computeEnvironmentOrder=[{"order": 1,
-                                                             "computeEnvironment": "ce"}])
+        for name, ce in (("fq", "ce"), ("fq-parked", "ce-off")):
+            cls.batch.create_job_queue(jobQueueName=name, priority=1, schedulingPolicyArn=arn,
+                                       computeEnvironmentOrder=[{"order": 1,
+                                                                 "computeEnvironment": ce}])
         cls.batch.register_job_definition(
             jobDefinitionName="mnpr", type="multinode",
             parameters={"fail": "none", "attempts": "1", "gate": "-"},
@@ -321,6 +322,20 @@ class MultiNode(JobsCase):
                          {k: "SUCCEEDED" for k in ids + [plain]})
         for jid in ids:
             self.assertEqual(self.log_of(jid + "#0"), ["main node 0 of 3 saw nodes [1, 2]"])
+        # The front of such a queue: a gang's nodes together, in its share's turn; then the
+        # other share, whose claim is now the smaller.
+        gang = self.batch.submit_job(jobName="pa", jobQueue="fq-parked", jobDefinition="mnp",
+                                     shareIdentifier="a", parameters={"port": "1"})["jobId"]
+        ids = [self.batch.submit_job(jobName="p" + share, jobQueue="fq-parked",
+                                     jobDefinition="jd", shareIdentifier=share)["jobId"]
+               for share in ("a", "b")]
+        self.wait_for(lambda: self.job(ids[1])["status"] == "RUNNABLE", what="RUNNABLE")
+        front = self.batch.get_job_queue_snapshot(jobQueue="fq-parked")["frontOfQueue"]["jobs"]
+        self.assertEqual([j["jobArn"].rsplit("/", 1)[1] for j in front],
+                         ["%s#%d" % (gang, i) for i in range(3)] + [ids[1], ids[0]])
+        self.batch.terminate_job(jobId=gang, reason="test over")
+        for jid in ids:
+            self.batch.terminate_job(jobId=jid, reason="test over")
         # A share identifier is still required there, as for any job.
         self.assertClientError(self.batch.submit_job, "shareIdentifier", jobName="f",
                                jobQueue="fq", jobDefinition="mnp")

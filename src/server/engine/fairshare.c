@@ -209,6 +209,10 @@ size_t fairshare_front(state *st, jq_rec *q, const job **out, size_t max, int64_
     job *j;
     while (p && n < max && (j = fairshare_next(p))) {
         out[n++] = j;
+        /* A multi-node job's other nodes with it, as the queue's list shows them. */
+        for (const job *c = j->rq_next; jobs_is_node(j) && c && c->parent == j->parent && n < max;
+             c = c->rq_next)
+            out[n++] = c;
         /* As if it were placed: its share's claim grows by what its vCPUs add. */
         fs_entry *e = p->current;
         e->assumed += e->weight * (double)placed_mvcpus(j) / 1000.0 * e->s->decay_s;
