@@ -355,13 +355,21 @@ class MultiNode(JobsCase):
         lost = where[2] if where[2] != where[0] else where[1]
         self.assertNotEqual(lost, where[0])
         self.server.stop()
-        for pid in self.server.agent_pids():
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                if lost.encode() + b"\0" in f.read():
-                    os.kill(pid, signal.SIGTERM)
-        self.wait_for(lambda: all(lost.encode() + b"\0" not in open(
-            "/proc/%d/cmdline" % p, "rb").read() for p in self.server.agent_pids()),
-            what="the agent of %s to stop" % lost, timeout=15)
+
+        def agents_of_lost():
+            found = []
+            for pid in self.server.agent_pids():
+                try:  # an agent may end while it is looked at
+                    with open("/proc/%d/cmdline" % pid, "rb") as f:
+                        if lost.encode() + b"\0" in f.read():
+                            found.append(pid)
+                except OSError:
+                    pass
+            return found
+        for pid in agents_of_lost():
+            os.kill(pid, signal.SIGTERM)
+        self.wait_for(lambda: not agents_of_lost(), what="the agent of %s to stop" % lost,
+                      timeout=15)
         self.server.start()
         d = self.wait_job(jid, timeout=90)
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
