@@ -142,6 +142,17 @@ class MultiNode(JobsCase):
             self.assertEqual(n["nodeDetails"], {"nodeIndex": i, "isMainNode": i == 0})
             self.assertIn("container", n)
         self.assertEqual(nodes[jid + "#0"]["status"], "SUCCEEDED")
+        # The job's attempts and exit are its main node's, as AWS fills them; what it used is
+        # its nodes' together.
+        self.assertEqual(d["attempts"], nodes[jid + "#0"]["attempts"])
+        self.assertEqual(len(d["attempts"]), 1)
+        self.assertEqual(d["attempts"][0]["container"]["exitCode"], 0)
+        raw = self.raw_job(jid)["barge"]
+        self.assertEqual(raw["attempts"], self.raw_job(jid + "#0")["barge"]["attempts"])
+        used = sum(self.raw_job("%s#%d" % (jid, i))["barge"]["usage"]["vcpuSeconds"]
+                   for i in range(3))
+        self.assertGreater(raw["usage"]["vcpuSeconds"], 0)
+        self.assertAlmostEqual(raw["usage"]["vcpuSeconds"], used, places=3)
         # The other nodes were still running when the main node ended: they were stopped.
         for i in (1, 2):
             self.assertEqual(nodes["%s#%d" % (jid, i)]["statusReason"],
@@ -217,6 +228,9 @@ class MultiNode(JobsCase):
         first = [nodes["%s#%d" % (jid, i)]["attempts"][0] for i in range(3)]
         self.assertEqual(first[2]["container"]["exitCode"], 3)
         self.assertEqual(first[0]["statusReason"], "Stopped: node 2 failed")
+        # The job lists its two attempts (its main node's).
+        self.assertEqual(d["attempts"], nodes[jid + "#0"]["attempts"])
+        self.assertEqual(len(d["attempts"]), 2)
         self.assertEqual(nodes[jid + "#0"]["status"], "SUCCEEDED")
         # The second attempt's main node heard from both others, in a log of its own.
         self.assertEqual(self.log_of(jid + "#0"), ["main node 0 of 3 saw nodes [1, 2]"])

@@ -51,6 +51,33 @@ job_usage jobdesc_usage(const job *j)
     return out;
 }
 
+/* The job whose attempts a description lists: a multi-node job's are its main node's (AWS fills
+ * a multi-node job's attempts and exit from its main node; every attempt runs all the nodes, so
+ * the main node has one entry an attempt), any other job's its own. */
+static const job *attempts_of(const job *j)
+{
+    if (!j->children || jobspec_num_nodes(j->spec) <= 0) return j;
+    uint32_t m = (uint32_t)jobspec_main_node(j->spec);
+    return m < j->array_size && j->children[m] ? j->children[m] : j;
+}
+
+/* What a description says the job used: a multi-node job's nodes together. */
+static job_usage usage_of(const job *j)
+{
+    if (!j->children || jobspec_num_nodes(j->spec) <= 0) return jobdesc_usage(j);
+    job_usage sum = {0};
+    for (uint32_t k = 0; k < j->array_size; k++) {
+        if (!j->children[k]) continue;
+        job_usage u = jobdesc_usage(j->children[k]);
+        sum.vcpu_s += u.vcpu_s;
+        sum.gib_s += u.gib_s;
+        sum.cpu_s += u.cpu_s;
+        sum.measured |= u.measured;
+        if (u.peak > sum.peak) sum.peak = u.peak;
+    }
+    return sum;
+}
+
 /* The job's statusReason as a description shows it (fresh), or NULL: a RUNNABLE job without a
  * reason of its own gets the engine's explanation. */
 static char *status_reason(state *st, job *j)
@@ -79,11 +106,12 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
     set_time(d, "startedAt", j->started_at);
     set_time(d, "stoppedAt", j->stopped_at);
     /* AWS's attempts[], and barge's facts about each (where and how it ran) apart from them. */
-    json_t *attempts = j->attempts ? json_deep_copy(j->attempts) : json_array();
+    const job *held = attempts_of(j);
+    json_t *attempts = held->attempts ? json_deep_copy(held->attempts) : json_array();
     json_t *ran = json_array();
     size_t ai;
     json_t *a;
-    job_usage u = jobdesc_usage(j);
+    job_usage u = usage_of(j);
     json_array_foreach(attempts, ai, a) {
         json_t *where = json_object_get(a, ATTEMPT_BARGE);
         json_array_append(ran, where ? where : json_object());
@@ -349,9 +377,10 @@ static void computed_text(state *st, job *j, tw *w)
     /* AWS's attempts[] without barge's member of each, which goes to barge.attempts[]. */
     size_t ai;
     json_t *a;
+    const job *held = attempts_of(j);
     tw_key(w, "attempts");
     buf_puts(out, "[");
-    json_array_foreach(j->attempts, ai, a) {
+    json_array_foreach(held->attempts, ai, a) {
         json_t *copy = json_copy(a);
         json_object_del(copy, ATTEMPT_BARGE);
         if (ai) buf_puts(out, ",");
@@ -392,14 +421,14 @@ static void computed_text(state *st, job *j, tw *w)
                            "container is started");
     tw_key(&b, "attempts");
     buf_puts(out, "[");
-    json_array_foreach(j->attempts, ai, a) {
+    json_array_foreach(held->attempts, ai, a) {
         json_t *where = json_object_get(a, ATTEMPT_BARGE);
         if (ai) buf_puts(out, ",");
         if (where) jtext_json(out, where);
         else buf_puts(out, "{}");
     }
     buf_puts(out, "]");
-    job_usage u = jobdesc_usage(j);
+    job_usage u = usage_of(j);
     tw_key(&b, "usage");
     buf_puts(out, "{\"vcpuSeconds\":");
     jtext_real(out, u.vcpu_s);
