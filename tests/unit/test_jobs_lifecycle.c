@@ -727,6 +727,72 @@ static void test_reload(void)
     model_free(prev);
 }
 
+/* A multi-node job of two one-vCPU nodes in q1. */
+static job *submit_nodes(const char *id)
+{
+    json_t *desc = json_pack(
+        "{s:s, s:s, s:s, s:{s:i, s:i, s:[{s:s, s:{s:[s], s:[{s:s, s:s}, {s:s, s:s}]}}]}}",
+        "jobName", id, "jobQueue", "arn:aws:batch:us-east-1:123456789012:job-queue/q1",
+        "jobDefinition", "arn:aws:batch:us-east-1:123456789012:job-definition/mn:1",
+        "nodeProperties", "numNodes", 2, "mainNode", 0, "nodeRangeProperties", "targetNodes",
+        "0:", "container", "command", "true", "resourceRequirements", "type", "VCPU", "value",
+        "1", "type", "MEMORY", "value", "1024");
+    json_t *deps = json_array();
+    json_object_set(desc, "dependsOn", deps);
+    job *j = jobs_create(st, jobspec_make(desc), id, 2, deps, 1000);
+    json_decref(deps);
+    return j;
+}
+
+/* A clean stop interrupted node 1's attempt, and node 0 was being stopped so that both run
+ * again together at no cost; then the server died before node 0's attempt ended.  Node 0 is
+ * still one to run again at no cost (not a failed node that takes its job down). */
+static void test_interrupted_node_across_a_restart(void)
+{
+    begin();
+    job *p = submit_nodes("mn-int");
+    commit();
+    begin();
+    run(find("mn-int#0"));
+    run(find("mn-int#1"));
+    attempt_end e = {.status_reason = "Host EC2 (instance i-test) terminated.", .uncharged = 1};
+    attempt_finish(st, find("mn-int#1"), &e, 3000);
+    CHECK_STR(status("mn-int#1"), "RUNNABLE");
+    CHECK_STR(status("mn-int#0"), "RUNNING");
+    CHECK(find("mn-int#0")->node_interrupted);
+    commit();
+    (void)p;
+
+    json_decref(inst.assign);
+    inst.assign = NULL;
+    json_decref(inst.kill);
+    inst.kill = NULL;
+    inst.jobs = NULL;
+    inst.n_jobs = inst.used_mvcpus = inst.used_memory = inst.used_gpus = 0;
+    state *prev = st;
+    st = load();
+    model_free(prev);
+    job *main_node = find("mn-int#0");
+    CHECK_STR(status("mn-int#0"), "RUNNABLE");
+    CHECK_STR(status("mn-int#1"), "RUNNABLE");
+    CHECK_STR(last_attempt_reason(main_node), "Stopped: node 1's attempt was interrupted");
+    CHECK_EQ_INT(main_node->n_free_attempts, 1);
+    CHECK(!main_node->node_interrupted);
+    CHECK(find("mn-int")->status != JS_FAILED);
+
+    /* Both run again together and the job succeeds. */
+    begin();
+    run(find("mn-int#0"));
+    run(find("mn-int#1"));
+    end(find("mn-int#0"), 0);
+    /* Node 1 is stopped with its main node's end, and the job ends as the main node did. */
+    CHECK_STR(status("mn-int#1"), "RUNNING");
+    end(find("mn-int#1"), 137);
+    CHECK_STR(status("mn-int"), "SUCCEEDED");
+    commit();
+    check_instance_idle();
+}
+
 /* The state machine allows AWS's transitions and no other: jobs_set_status asserts it, so a
  * change that moved a job another way would stop the server rather than store it. */
 static void test_transitions(void)
@@ -824,6 +890,7 @@ int main(void)
     state *before = st;
     RUN(test_reload);
     model_free(before);
+    RUN(test_interrupted_node_across_a_restart);
 
     model_free(st);
     json_decref(inst.assign);

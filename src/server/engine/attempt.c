@@ -357,6 +357,7 @@ static void interrupt_other_nodes(state *st, job *j)
             if (c->node_interrupted || c->is_terminated) continue;
             c->node_interrupted = 1;
             set_str(&c->stop_reason, reason); /* what its attempt ended with (attempt_finish) */
+            jobs_mark_dirty(st, c); /* kept, should the server stop before the attempt ends */
             attempt_kill(st, c, reason);
         } else if (job_status_done(c->status)) {
             jobs_node_rerun(st, c);
@@ -531,7 +532,7 @@ static int reattach(state *st, job *j)
     } else {
         j->assign_sent_at = util_mono_ms();
     }
-    if (j->is_terminated)
+    if (j->is_terminated || j->node_interrupted)
         instance_push_kill(in, j->id, (int)j->n_attempts,
                            j->stop_reason ? j->stop_reason : "Terminated");
     return 1;

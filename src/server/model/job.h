@@ -50,7 +50,8 @@ struct job {
     uint8_t stored;    /* array child: the store has a record of its own */
     uint8_t gone;      /* being let go by the retention (retention.h), with its children */
     /* A node of a multi-node job stopped because another node's attempt was interrupted
-     * (engine/attempt.c): its own attempt ends at no cost, back to RUNNABLE.  Memory only. */
+     * (engine/attempt.c): its own attempt ends at no cost, back to RUNNABLE.  Stored with its
+     * state, for a server that stops again before that attempt ends. */
     uint8_t node_interrupted;
     uint16_t n_attempts;
     uint16_t n_free_attempts; /* attempts a clean server stop interrupted: not counted */

@@ -61,6 +61,8 @@ static void dynamic_state(job *j, buf *b)
         put_str(b, "ce", j->ce_name);
         put_str(b, "logStream", j->log_stream);
         put_int(b, "attemptStartedAt", j->attempt_started_at);
+        /* Stopped for another node's interrupted attempt: whatever its end, it runs again. */
+        put_int(b, "nodeInterrupted", j->node_interrupted);
     }
     buf_puts(b, "}");
 }
@@ -181,6 +183,7 @@ static void apply_state(job *j, json_t *s)
     r = json_string_value(json_object_get(s, "executor"));
     j->executor = r ? xstrdup(r) : NULL;
     j->attempt_started_at = json_integer_value(json_object_get(s, "attemptStartedAt"));
+    j->node_interrupted = json_integer_value(json_object_get(s, "nodeInterrupted")) != 0;
 }
 
 typedef struct {
