@@ -1,9 +1,10 @@
 """Multi-node parallel jobs: a `multinode` definition's nodes run together (all placed or none),
 each with AWS_BATCH_JOB_NODE_INDEX, AWS_BATCH_JOB_NUM_NODES, AWS_BATCH_JOB_MAIN_NODE_INDEX and,
 off the main node, AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS; they talk to the main node over
-TCP; the main node's exit decides the job and a failed node takes the others down; nodes are
-JOBID#N, listed with multiNodeJobId; nodeOverrides change numNodes and a range's container; a
-retryStrategy attempts the whole job again, all its nodes together."""
+TCP; the main node's exit decides the job and its end stops the others, while another node's end
+changes nothing for the rest (as on AWS); nodes are JOBID#N, listed with multiNodeJobId;
+nodeOverrides change numNodes and a range's container; a retryStrategy attempts the whole job
+again, all its nodes together, when its main node failed."""
 import os
 import shutil
 import signal
@@ -12,10 +13,24 @@ import tempfile
 
 from test_jobs_common import JobsCase
 
-# The main node: accepts one connection from every other node, each sending its index, and
-# prints what it got.  PORT is the job's parameter.
-MAIN = r'''
-import os, socket, sys
+# Whether this node fails, and how: arguments PORT FAIL [ATTEMPTS [GATE]] (the job's
+# parameters).  The node whose index is FAIL exits 3, in the attempts ATTEMPTS lists ("1,2"; all
+# when not given) and once the file GATE names exists ("-": at once).
+FAILS = r'''
+import os, sys, time
+def fail_if_told():
+    if sys.argv[2] != os.environ["AWS_BATCH_JOB_NODE_INDEX"]:
+        return
+    if len(sys.argv) > 3 and os.environ["AWS_BATCH_JOB_ATTEMPT"] not in sys.argv[3].split(","):
+        return
+    while len(sys.argv) > 4 and sys.argv[4] != "-" and not os.path.exists(sys.argv[4]):
+        time.sleep(0.05)
+    sys.exit(3)
+'''
+# The main node: accepts one connection from every other node, each sending its index, prints
+# what it got, and ends (failing if told to).
+MAIN = FAILS + r'''
+import socket
 n = int(os.environ["AWS_BATCH_JOB_NUM_NODES"])
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -28,15 +43,14 @@ for _ in range(n - 1):
     c.close()
 print("main node %s of %s saw nodes %s" % (os.environ["AWS_BATCH_JOB_NODE_INDEX"], n,
                                           sorted(got)), flush=True)
+fail_if_told()
 '''
-# The other nodes: connect to the main node, send their index, then stay until stopped (or exit
-# with the code the job's FAIL parameter gives this node).
-NODE = r'''
-import os, socket, sys, time
+# The other nodes: connect to the main node and send their index, then exit 3 if told to, else
+# stay until stopped.
+NODE = FAILS + r'''
+import socket
 addr = os.environ["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"]
 me = os.environ["AWS_BATCH_JOB_NODE_INDEX"]
-if sys.argv[2] == me:
-    sys.exit(3)
 for _ in range(400):
     try:
         c = socket.create_connection((addr, int(sys.argv[1])))
@@ -45,6 +59,7 @@ for _ in range(400):
         time.sleep(0.05)
 c.send(me.encode())
 c.close()
+fail_if_told()
 time.sleep(120)
 '''
 
@@ -52,16 +67,8 @@ time.sleep(120)
 # stays once it heard from every node.
 MAIN_STAYS = MAIN + r'''
 if os.environ["AWS_BATCH_JOB_ATTEMPT"] == "1":
-    import time
     time.sleep(120)
 '''
-# A node of the retried definition: as NODE, but it fails only in the attempts its job's third
-# parameter lists ("1,2"), and once the file its fourth names exists ("-": at once).
-NODE_IN_ATTEMPTS = NODE.replace(
-    'if sys.argv[2] == me:',
-    'if sys.argv[2] == me and os.environ["AWS_BATCH_JOB_ATTEMPT"] in sys.argv[3].split(","):\n'
-    '    while sys.argv[4] != "-" and not os.path.exists(sys.argv[4]):\n'
-    '        time.sleep(0.05)')
 
 
 def free_port():
@@ -110,8 +117,7 @@ class MultiNode(JobsCase):
             parameters={"fail": "none", "attempts": "1", "gate": "-"},
             retryStrategy={"attempts": 2},
             nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
-                node_range("0", MAIN, args=retried),
-                node_range("1:", NODE_IN_ATTEMPTS, args=retried)]})
+                node_range("0", MAIN, args=retried), node_range("1:", NODE, args=retried)]})
 
     def run_mnp(self, queue="q", **kw):
         params = dict({"port": free_port()}, **kw.pop("parameters", {}))
@@ -167,14 +173,28 @@ class MultiNode(JobsCase):
         out = self.server.aws("batch", "describe-jobs", "--jobs", jid + "#2")["jobs"][0]
         self.assertEqual(out["nodeDetails"]["nodeIndex"], 2)
 
-    def test_a_failed_node_takes_the_job_down(self):
+    def test_another_node_that_fails_leaves_the_rest_running(self):
+        # As on AWS: node 2's failure is its own; the main node goes on and decides the job.
         jid, d = self.run_mnp(parameters={"fail": "2"})
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        nodes = self.describe(*["%s#%d" % (jid, i) for i in range(3)])
+        self.assertEqual(nodes[jid + "#2"]["status"], "FAILED")
+        self.assertEqual(nodes[jid + "#2"]["statusReason"], "Essential container in task exited")
+        self.assertEqual(nodes[jid + "#2"]["container"]["exitCode"], 3)
+        self.assertEqual(nodes[jid + "#0"]["status"], "SUCCEEDED")
+        self.assertEqual(nodes[jid + "#1"]["statusReason"], "Stopped: the main node (node 0) ended")
+        self.assertEqual(self.log_of(jid + "#0"), ["main node 0 of 3 saw nodes [1, 2]"])
+
+    def test_the_main_node_that_fails_takes_the_job_down(self):
+        jid, d = self.run_mnp(parameters={"fail": "0"})
         self.assertEqual(d["status"], "FAILED")
-        self.assertEqual(d["statusReason"], "node 2: Essential container in task exited")
-        main = self.job(jid + "#0")
-        self.assertEqual(main["status"], "FAILED")
-        self.assertEqual(main["statusReason"], "Stopped: node 2 failed")
-        self.assertEqual(self.job(jid + "#2")["container"]["exitCode"], 3)
+        # The job's reason and exit are its main node's.
+        self.assertEqual(d["statusReason"], "Essential container in task exited")
+        self.assertEqual(d["attempts"][0]["container"]["exitCode"], 3)
+        for i in (1, 2):
+            n = self.job("%s#%d" % (jid, i))
+            self.assertEqual((n["status"], n["statusReason"]),
+                             ("FAILED", "Stopped: the main node (node 0) ended"))
 
     def test_node_overrides(self):
         # Two nodes instead of three, and an environment variable on the other range.
@@ -210,24 +230,25 @@ class MultiNode(JobsCase):
         self.assertClientError(s, "nodeOverrides", jobName="c", jobQueue="q",
                                jobDefinition="jd", nodeOverrides={"numNodes": 2})
 
-    def run_retried(self, fail_in, **kw):
+    def run_retried(self, fail_in, node="0", **kw):
         jid = self.batch.submit_job(
             jobName="mnpr", jobQueue="q", jobDefinition="mnpr",
-            parameters={"port": free_port(), "fail": "2", "attempts": fail_in}, **kw)["jobId"]
+            parameters={"port": free_port(), "fail": node, "attempts": fail_in}, **kw)["jobId"]
         d = self.wait_job(jid, timeout=120)
         return jid, d, self.describe(*["%s#%d" % (jid, i) for i in range(3)])
 
     def test_a_failed_attempt_runs_every_node_again(self):
-        # Node 2 fails in the first attempt: the job is attempted again, every node with it (the
-        # main node too, though it was only stopped), and the second attempt succeeds.
+        # The main node fails in the first attempt: the job is attempted again, every node with
+        # it (the others were only stopped), and the second attempt succeeds.
         jid, d, nodes = self.run_retried("1")
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
         for i in range(3):
             n = nodes["%s#%d" % (jid, i)]
             self.assertEqual(len(n["attempts"]), 2, (i, n["attempts"]))
         first = [nodes["%s#%d" % (jid, i)]["attempts"][0] for i in range(3)]
-        self.assertEqual(first[2]["container"]["exitCode"], 3)
-        self.assertEqual(first[0]["statusReason"], "Stopped: node 2 failed")
+        self.assertEqual(first[0]["container"]["exitCode"], 3)
+        self.assertEqual(first[0]["statusReason"], "Essential container in task exited")
+        self.assertEqual(first[2]["statusReason"], "Stopped: the main node (node 0) ended")
         # The job lists its two attempts (its main node's).
         self.assertEqual(d["attempts"], nodes[jid + "#0"]["attempts"])
         self.assertEqual(len(d["attempts"]), 2)
@@ -240,12 +261,20 @@ class MultiNode(JobsCase):
     def test_the_attempts_run_out(self):
         jid, d, nodes = self.run_retried("1,2")
         self.assertEqual(d["status"], "FAILED")
-        self.assertEqual(d["statusReason"], "node 2: Essential container in task exited")
+        self.assertEqual(d["statusReason"], "Essential container in task exited")
         self.assertEqual([len(nodes["%s#%d" % (jid, i)]["attempts"]) for i in range(3)],
                          [2, 2, 2])
 
-    def test_evaluate_on_exit_is_matched_against_the_failed_node(self):
-        # The failed node's exit code matches the EXIT rule: one attempt, though three were
+    def test_another_node_that_fails_is_not_attempted_again(self):
+        # As on AWS, only the main node's failure makes another attempt.
+        jid, d, nodes = self.run_retried("1", node="2")
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual([len(nodes["%s#%d" % (jid, i)]["attempts"]) for i in range(3)],
+                         [1, 1, 1])
+        self.assertEqual(nodes[jid + "#2"]["status"], "FAILED")
+
+    def test_evaluate_on_exit_is_matched_against_the_main_node(self):
+        # The main node's exit code matches the EXIT rule: one attempt, though three were
         # allowed; a rule that matches nothing retries, as for any job.
         jid, d, nodes = self.run_retried("1,2,3", retryStrategy={
             "attempts": 3, "evaluateOnExit": [{"onExitCode": "3", "action": "EXIT"}]})
@@ -255,12 +284,13 @@ class MultiNode(JobsCase):
         jid, d, nodes = self.run_retried("1", retryStrategy={
             "attempts": 3, "evaluateOnExit": [{"onExitCode": "4", "action": "EXIT"}]})
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
-        self.assertEqual(len(nodes[jid + "#2"]["attempts"]), 2)
+        self.assertEqual(len(nodes[jid + "#0"]["attempts"]), 2)
 
     def test_a_terminated_job_is_not_attempted_again(self):
         jid = self.batch.submit_job(
             jobName="mnpt", jobQueue="q", jobDefinition="mnpr",
-            parameters={"port": free_port(), "attempts": "1"})["jobId"]
+            parameters={"port": free_port(), "fail": "0", "attempts": "1",
+                        "gate": "/nonexistent/gate"})["jobId"]
         self.wait_for(lambda: self.job(jid + "#1")["status"] == "RUNNING", what="node 1 RUNNING",
                       timeout=60)
         self.batch.terminate_job(jobId=jid, reason="enough")
@@ -270,21 +300,21 @@ class MultiNode(JobsCase):
         self.assertEqual(len(self.job(jid + "#1")["attempts"]), 1)
 
     def test_a_job_between_attempts_survives_a_restart(self):
-        # Where node 2 waits to fail: a directory its user (nobody) may look into.
+        # Where the main node waits to fail: a directory its user (nobody) may look into.
         gate_dir = tempfile.mkdtemp(prefix="barge-gate-")
         self.addCleanup(shutil.rmtree, gate_dir, True)
         os.chmod(gate_dir, 0o755)
         gate = os.path.join(gate_dir, "fail-now")
         jid = self.batch.submit_job(
             jobName="mnpg", jobQueue="rq", jobDefinition="mnpr",
-            parameters={"port": free_port(), "fail": "2", "gate": gate})["jobId"]
+            parameters={"port": free_port(), "fail": "0", "gate": gate})["jobId"]
         # Whatever happens here, the job does not hold the environment the next tests use.
         self.addCleanup(self.batch.update_job_queue, jobQueue="rq", state="ENABLED")
         self.addCleanup(self.batch.terminate_job, jobId=jid, reason="test over")
         self.wait_for(lambda: self.job(jid + "#1")["status"] == "RUNNING", what="node 1 RUNNING",
                       timeout=60)
-        # The queue disabled, the nodes stay RUNNABLE once node 2 has failed and the job is to be
-        # attempted again.
+        # The queue disabled, the nodes stay RUNNABLE once the main node has failed and the job
+        # is to be attempted again.
         self.batch.update_job_queue(jobQueue="rq", state="DISABLED")
         open(gate, "w").close()
         ids = ["%s#%d" % (jid, i) for i in range(3)]
@@ -316,9 +346,9 @@ class MultiNode(JobsCase):
         self.assertEqual((d["status"], d["statusReason"]), ("FAILED", "node 1: one node"))
         nodes = self.describe(*["%s#%d" % (jid, i) for i in range(3)])
         self.assertEqual({i: (n["status"], n["statusReason"]) for i, n in nodes.items()}, {
-            jid + "#0": ("FAILED", "Stopped: node 1 failed"),
+            jid + "#0": ("FAILED", "Stopped: node 1 was cancelled"),
             jid + "#1": ("FAILED", "one node"),
-            jid + "#2": ("FAILED", "Stopped: node 1 failed")})
+            jid + "#2": ("FAILED", "Stopped: node 1 was cancelled")})
         # Not attempted again, though its definition allows two attempts: it was cancelled.
         self.assertEqual([len(n.get("attempts", [])) for n in nodes.values()], [0, 0, 0])
 

@@ -311,15 +311,18 @@ json_t *attempt_task_arn(state *st, const job *j)
     return v;
 }
 
-/* A multi-node job ends with its main node and fails with any node, as on AWS: once either
- * happens, its other nodes are stopped (their reason says why, and is not taken for a failure
- * of their own: jobs.c). */
-static void stop_other_nodes(state *st, job *j)
+/* A multi-node job ends with its main node, as on AWS: once it has ended, the other nodes are
+ * stopped (their reason says why, and is not taken for a failure of their own: jobs.c).  Any
+ * other node that ends changes nothing for the rest: AWS leaves a job that lost a node to its
+ * application, which may go on with fewer nodes.  One exception: a node cancelled before it
+ * started (cancelled) takes the job down, as its other nodes, placed only together with it,
+ * would wait for it for ever. */
+static void stop_other_nodes(state *st, job *j, int cancelled)
 {
     if (!jobs_is_node(j) || !job_status_done(j->status)) return;
     job *p = j->parent;
     int main_index = jobspec_main_node(p->spec);
-    if (j->index != main_index && j->status != JS_FAILED) return;
+    if (j->index != main_index && !cancelled) return;
     if (j->stop_reason && strncmp(j->stop_reason, JOBS_NODE_STOPPED,
                                   strlen(JOBS_NODE_STOPPED)) == 0)
         return; /* stopped by another node's end: that one stopped the rest */
@@ -328,7 +331,7 @@ static void stop_other_nodes(state *st, job *j)
         snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "the main node (node %d) ended",
                  main_index);
     else
-        snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "node %d failed", j->index);
+        snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "node %d was cancelled", j->index);
     for (uint32_t k = 0; k < p->array_size && job_status_done(j->status); k++) {
         /* (A node that ends here may be the job's last: if the job is then attempted again,
          * j is RUNNABLE with the others, which are not to be stopped.) */
@@ -451,7 +454,7 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
         }
     }
     jobs_mark_dirty(st, j);
-    stop_other_nodes(st, j);
+    stop_other_nodes(st, j, 0);
 }
 
 void attempt_kill(state *st, job *j, const char *reason)
@@ -495,9 +498,9 @@ static int started(const job *j)
 void attempt_cancel(state *st, job *j, const char *reason, int terminate)
 {
     jobs_cancel(st, j, reason, terminate);
-    /* A node cancelled before it started fails, and takes its job down as a node whose attempt
-     * failed does: its other nodes, waiting to be placed with it, would wait for ever. */
-    stop_other_nodes(st, j);
+    /* A node cancelled before it started fails, and takes its job down: its other nodes,
+     * waiting to be placed with it, would wait for ever. */
+    if (!started(j)) stop_other_nodes(st, j, 1);
     if (!terminate) return; /* CancelJob leaves started jobs alone, as AWS does */
     if (j->children) {
         for (uint32_t k = 0; k < j->array_size; k++)

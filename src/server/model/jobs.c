@@ -482,17 +482,22 @@ void jobs_unlink_gone(jobs *js, job *j)
     jobs__free_job(j);
 }
 
-/* The node whose attempt decides a failed attempt of a multi-node job: the first that failed of
- * its own accord (not stopped because another node ended), else the main node. */
+/* The node whose attempt decides a failed attempt of a multi-node job: its main node, as on
+ * AWS; unless the main node was stopped because another node was cancelled before it started
+ * (engine/attempt.c), which then decides. */
 static job *deciding_node(job *p)
 {
+    job *main_node = p->children[jobspec_main_node(p->spec)];
+    if (!main_node->reason ||
+        strncmp(main_node->reason, JOBS_NODE_STOPPED, strlen(JOBS_NODE_STOPPED)) != 0)
+        return main_node;
     for (uint32_t k = 0; k < p->array_size; k++) {
         job *c = p->children[k];
-        if (c->status == JS_FAILED && c->reason &&
+        if (c != main_node && c->status == JS_FAILED && c->is_cancelled && c->reason &&
             strncmp(c->reason, JOBS_NODE_STOPPED, strlen(JOBS_NODE_STOPPED)) != 0)
             return c;
     }
-    return p->children[jobspec_main_node(p->spec)];
+    return main_node;
 }
 
 /* Whether a multi-node job whose attempt failed is attempted again, as a plain job would be:
@@ -545,9 +550,9 @@ void jobs_node_rerun(state *st, job *c)
 }
 
 /* A multi-node job ends once all its nodes have, as its main node did: the main node's exit
- * decides (the engine stops the other nodes when it ends, and all of them when a node fails:
- * engine/attempt.c).  Its reason is the first failed node's own, not that of a node stopped
- * because another ended; unless its retryStrategy attempts it again, all its nodes together. */
+ * decides, and its reason is the job's (the engine stops the other nodes when it ends:
+ * engine/attempt.c); unless its retryStrategy attempts it again, all its nodes together.  A
+ * job another node's cancel took down fails with that node's reason. */
 static void nodes_done(state *st, job *p)
 {
     job *main_node = p->children[jobspec_main_node(p->spec)];
@@ -555,24 +560,17 @@ static void nodes_done(state *st, job *p)
         jobs_set_status(st, p, JS_SUCCEEDED, main_node->reason);
         return;
     }
-    if (nodes_retry(p, deciding_node(p))) {
+    job *d = deciding_node(p);
+    if (nodes_retry(p, d)) {
         for (uint32_t k = 0; k < p->array_size; k++) jobs_node_rerun(st, p->children[k]);
         return;
     }
-    const char *why = NULL;
     char reason[400];
-    for (uint32_t k = 0; k < p->array_size && !why; k++) {
-        job *c = p->children[k];
-        if (c->status == JS_FAILED && c->reason && strncmp(c->reason, JOBS_NODE_STOPPED,
-                                                           strlen(JOBS_NODE_STOPPED)) != 0) {
-            snprintf(reason, sizeof reason, "node %u: %s", k, c->reason);
-            why = reason;
-        }
-    }
+    if (d != main_node) snprintf(reason, sizeof reason, "node %d: %s", d->index, d->reason);
     if (p->cancel_pending) p->is_cancelled = 1;
     jobs_set_status(st, p, JS_FAILED,
                     p->cancel_pending && p->stop_reason ? p->stop_reason
-                    : why                               ? why
+                    : d != main_node                    ? reason
                                                         : main_node->reason);
 }
 

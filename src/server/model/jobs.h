@@ -142,7 +142,8 @@ job *jobs_create(struct state *st, jobspec *spec, const char *id, uint32_t array
  * breaks an invariant (jobs_transition_allowed). */
 void jobs_set_status(struct state *st, job *j, int status, const char *reason);
 /* How the statusReason of a multi-node job's node starts when the node was stopped because
- * another node ended (engine/attempt.c), so that its job's reason names the node that failed. */
+ * another node ended (engine/attempt.c), so that such a stop is not taken for the node's own
+ * failure when its job's outcome is decided. */
 #define JOBS_NODE_STOPPED "Stopped: "
 /* The status a job is shown with: its own, except that a multi-node job (kept PENDING while its
  * nodes run, as an array is) is RUNNABLE while its nodes wait, STARTING while one starts and
