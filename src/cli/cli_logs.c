@@ -225,15 +225,51 @@ static int follow_round(follower *f, json_t *job, int follow)
     }
 }
 
+/* A multi-node job runs no container of its own: its log is its main node's, JOBID#N (what
+ * decides the job, as its attempts and exit are).  The main node's id (fresh), or NULL when job
+ * is not such a job. */
+static char *main_node_of(const cli_ctx *c, const char *id, json_t *job)
+{
+    json_t *np = json_object_get(job, "nodeProperties");
+    if (!json_is_integer(json_object_get(np, "numNodes")) || json_object_get(job, "container"))
+        return NULL;
+    char *node = xasprintf("%s#%lld", id,
+                           (long long)json_integer_value(json_object_get(np, "mainNode")));
+    fprintf(stderr, "%s: job %s is a multi-node job: its log is its main node's, %s (`barge "
+                    "logs %s#N` prints node N's)\n", c->prog, id, node, id);
+    return node;
+}
+
+/* Once a multi-node job's main node has ended, the job ends when its other nodes have stopped:
+ * its description then, waited for when following.  0, or 1 after printing an error. */
+static int whole_job(cli_ctx *c, const char *id, int follow, json_t **job)
+{
+    for (;;) {
+        json_decref(*job);
+        *job = NULL;
+        int rc = cli_describe_job(c, id, job);
+        if (rc || !follow || cli_status_done(str(*job, "status"))) return rc;
+        if (cli_wait(c, POLL_MS) < 0) return 1;
+    }
+}
+
 int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t **final)
 {
     int rc, follow = flags & CLI_LOG_FOLLOW;
     json_t *job = NULL;
-    char *waiting = NULL, *group = NULL;
+    char *waiting = NULL, *group = NULL, *node = NULL;
+    const char *whole = NULL;
     follower f = {.c = c, .id = id};
     if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
     /* A follow outlives a server that restarts: its job goes on meanwhile. */
     if (follow) c->patient = 1;
+    if ((node = main_node_of(c, id, job)) != NULL) {
+        whole = id;
+        f.id = id = node;
+        json_decref(job);
+        job = NULL;
+        if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
+    }
     json_t *ap = json_object_get(job, "arrayProperties");
     if (json_is_integer(json_object_get(ap, "size")) &&
         !json_is_integer(json_object_get(ap, "index"))) {
@@ -272,6 +308,7 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t *
         fprintf(stderr, "%s: job %s has no logs%s (status %s%s%s)\n", c->prog, id,
                 done ? "" : " yet", status, reason ? ": " : "", reason ? reason : "");
     }
+    if (whole && final) rc = whole_job(c, whole, follow, &job);
 out:
     if (final && rc == 0) *final = json_incref(job);
     json_decref(job);
@@ -279,6 +316,7 @@ out:
     free(f.token);
     free(waiting);
     free(group);
+    free(node);
     return rc;
 }
 

@@ -106,11 +106,22 @@ static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
     return 0;
 }
 
+/* The exit code a finished job's description gives, or NULL: its container's; a multi-node
+ * job's (which has no container) its last attempt's, which is its main node's. */
+static json_t *exit_code_in(json_t *job)
+{
+    json_t *ct = json_object_get(job, "container");
+    if (ct) return json_object_get(ct, "exitCode");
+    json_t *attempts = json_object_get(job, "attempts");
+    json_t *last = json_array_get(attempts, json_array_size(attempts) - 1);
+    return json_object_get(json_object_get(last, "container"), "exitCode");
+}
+
 /* The exit code of a finished job: its container's, 0 for SUCCEEDED, else 1. */
 static int exit_code_of(json_t *job)
 {
     const char *status = json_string_value(json_object_get(job, "status")) ?: "";
-    json_t *code = json_object_get(json_object_get(job, "container"), "exitCode");
+    json_t *code = exit_code_in(job);
     if (strcmp(status, "SUCCEEDED") == 0) return 0;
     if (json_is_integer(code) && json_integer_value(code) > 0 && json_integer_value(code) < 256)
         return (int)json_integer_value(code);
@@ -138,7 +149,7 @@ static void say_end(const cli_ctx *c, const char *id, json_t *job, int array)
     const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
     const char *reason = json_string_value(json_object_get(job, "statusReason"));
     const char *creason = container_reason(job);
-    json_t *code = json_object_get(json_object_get(job, "container"), "exitCode");
+    json_t *code = exit_code_in(job);
     buf b = {0};
     buf_printf(&b, "job %s %s", id, status);
     if (reason && *reason) buf_printf(&b, ": %s", reason);

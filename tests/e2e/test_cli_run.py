@@ -97,6 +97,29 @@ class FirstStart(JobsCase):
         self.assertEqual(rc, 1, err)
         self.assertIn("FAILED 1", err)
 
+    def test_run_a_multi_node_job_follows_its_main_node(self):
+        def node(target, script):
+            return {"targetNodes": target, "container": {
+                "image": "busybox", "command": ["sh", "-c", script], "resourceRequirements": [
+                    {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}}
+        self.batch.register_job_definition(
+            jobDefinitionName="mn-run", type="multinode", nodeProperties={
+                "numNodes": 2, "mainNode": 0, "nodeRangeProperties": [
+                    node("0", "echo main $AWS_BATCH_JOB_NODE_INDEX; exit 4"),
+                    node("1", "echo other; sleep 60")]})
+        rc, out, err = self.cli("run", "--definition", "mn-run", timeout=90)
+        # The main node's log and exit, and the job's end once its other node was stopped.
+        self.assertEqual(rc, 4, err)
+        self.assertEqual([line for line in out.splitlines() if line], ["main 0"])
+        self.assertIn("its log is its main node's", err)
+        self.assertRegex(err, r"job \S+ FAILED: Essential container in task exited "
+                              r"\(exit code 4\)")
+        job_id = re.search(r"job (\S+) submitted", err).group(1)
+        self.assertEqual(self.job(job_id)["status"], "FAILED")
+        # `barge logs` of the job prints its main node's log too.
+        rc, out, err = self.cli("logs", job_id)
+        self.assertEqual((rc, out.strip()), (0, "main 0"), err)
+
     def test_run_prints_every_attempt_in_order(self):
         """Attempts that start and end between two polls of the job are printed too."""
         rc, out, err = self.cli("run", "--image", "busybox", "--attempts", "4", "--", "sh",
