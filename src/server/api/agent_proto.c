@@ -34,6 +34,9 @@
 /* A kill order for an attempt the server no longer expects goes again if the agent still lists
  * the attempt this much later (the order may have been lost too). */
 #define STRAY_KILL_AGAIN_MS (FLEET_POLL_SECONDS * 1000)
+/* How long an agent lists an attempt this server does not expect before it is told to stop it
+ * (stray_held): far longer than a round trip of its exchanges. */
+#define STRAY_GRACE_MS 2000
 #define NOT_EXPECTED "this attempt is no longer expected"
 
 /* ---- identities (docs/agent-protocol.md, "Identities") ---- */
@@ -333,8 +336,12 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
     attempt_finish(st, j, &e, at);
 }
 
-/* A held attempt this server does not expect: the agent is told to kill it, once, and again
- * only if it still lists the attempt STRAY_KILL_AGAIN_MS later. */
+/* A held attempt this server does not expect: the agent is told to kill it once it has been
+ * listed for STRAY_GRACE_MS, and again only if it still lists the attempt STRAY_KILL_AGAIN_MS
+ * later.  Not at once: an agent's long poll carries the list it held when the poll began, and
+ * may reach the core after the exchange that reported the attempt's end (on the agent's other
+ * connection), and the agent lets the attempt go only when that exchange's answer is back.
+ * Such a list is followed within a round trip by one without the attempt, which forgets it. */
 static void stray_held(instance *in, const char *id, int attempt, uint32_t pass, int64_t now)
 {
     char *key = xasprintf("%d %s", attempt, id);
@@ -342,11 +349,13 @@ static void stray_held(instance *in, const char *id, int attempt, uint32_t pass,
     if (!s) {
         s = xcalloc(1, sizeof *s);
         s->key = key;
+        s->first_seen = now;
         dict_put(&in->strays, s->key, s);
     } else {
         free(key);
     }
     s->seen = pass;
+    if (now - s->first_seen < STRAY_GRACE_MS) return;
     if (s->kill_sent && now - s->kill_sent < STRAY_KILL_AGAIN_MS) return;
     s->kill_sent = now;
     log_info("fleet: instance %s holds attempt %d of job %s, which this server does not expect; "

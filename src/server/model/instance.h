@@ -67,6 +67,7 @@ typedef struct instance {
  * kill it (api/agent_proto.c). */
 typedef struct stray {
     char *key; /* "ATTEMPT JOBID" */
+    int64_t first_seen; /* util_mono_ms() of the first listing */
     int64_t kill_sent;
     uint32_t seen; /* the reconciliation that last found it listed */
 } stray;
