@@ -1,6 +1,8 @@
 /* http_sse — see http_sse.h. */
 #include "server/http_sse.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,35 +142,58 @@ void http_sse_arg(http_sse_query *q, const char *key, const char *value)
 {
     if (!q->status) q->status = json_array();
     if (!value) value = "";
-    if (strcmp(key, "queue") == 0) q->queue = value;
-    else if (strcmp(key, "after") == 0) q->after = value;
-    else if (strcmp(key, "status") == 0) {
-        char *copy = xstrdup(value), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            /* A status JSON cannot hold would be left out of the filter, and the stream would
-             * serve every status. */
-            json_t *v = json_string(t);
-            if (v) json_array_append_new(q->status, v);
-            else if (!q->bad) q->bad = "status: not UTF-8 text, so no status";
+    if (q->bad) return;
+    if (strcmp(key, "queue") == 0 || strcmp(key, "after") == 0) {
+        /* Given twice, one would be dropped unseen: which is the client's mistake to mend. */
+        const char **slot = key[0] == 'q' ? &q->queue : &q->after;
+        if (*slot)
+            q->bad = key[0] == 'q' ? "queue: given twice; the stream follows one queue (leave it "
+                                     "out for every queue)"
+                                   : "after: given twice; give one event's id";
+        *slot = value;
+    } else if (strcmp(key, "status") == 0) {
+        /* status=A,B (or status=A&status=B): any of them.  An empty name would be left out of
+         * the filter, and an empty filter widens the stream to every status. */
+        const char *p = value;
+        for (;;) {
+            size_t n = strcspn(p, ",");
+            if (n == 0) {
+                q->bad = "status: an empty status; name one or more of PENDING, RUNNABLE, "
+                         "STARTING, RUNNING, SUCCEEDED and FAILED, separated by commas (leave "
+                         "status out for every status)";
+                return;
+            }
+            /* A status JSON cannot hold would be left out of the filter, as would an empty
+             * one. */
+            json_t *v = json_stringn(p, n);
+            if (!v) {
+                q->bad = "status: not UTF-8 text, so no status";
+                return;
+            }
+            json_array_append_new(q->status, v);
+            if (!p[n]) break;
+            p += n + 1;
         }
-        free(copy);
-    } else if (!q->bad) {
+    } else {
         q->bad = "unknown query parameter: the stream takes queue, status and after";
     }
 }
 
+/* An event's id: decimal digits only (strtoull would also take blanks and a sign before). */
 static int parse_seq(const char *s, json_int_t *out)
 {
+    if (!isdigit((unsigned char)s[0])) return -1;
     char *end;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || v > (unsigned long long)INT64_MAX) return -1;
+    if (*end || errno || v > (unsigned long long)INT64_MAX) return -1;
     *out = (json_int_t)v;
     return 0;
 }
 
 const char *http_sse_query_request(http_sse_query *q, const char *last_event_id, json_t **req)
 {
-    *req = json_pack("{s:i, s:i, s:b}", "wait", SSE_WAIT_S, "max", SSE_BATCH, "sse", 1);
+    *req = json_pack("{s:i, s:i}", "wait", SSE_WAIT_S, "max", SSE_BATCH);
     if (json_array_size(q->status)) json_object_set(*req, "status", q->status);
     json_decref(q->status);
     q->status = NULL;
@@ -176,6 +201,17 @@ const char *http_sse_query_request(http_sse_query *q, const char *last_event_id,
     /* As for a status: a queue left out would widen the stream to every queue. */
     if (q->queue && !queue) return "queue: not UTF-8 text, so no queue's name";
     if (queue) json_object_set_new(*req, "queue", queue);
+    /* Blanks around a header's value are not part of it (RFC 9110, 5.5). */
+    char id[32] = "";
+    if (last_event_id) {
+        last_event_id += strspn(last_event_id, " \t");
+        size_t n = strlen(last_event_id);
+        while (n && (last_event_id[n - 1] == ' ' || last_event_id[n - 1] == '\t')) n--;
+        if (n >= sizeof id) return "Last-Event-ID: not an event's id (a number)";
+        memcpy(id, last_event_id, n);
+        id[n] = '\0';
+        last_event_id = id;
+    }
     const char *after = last_event_id ? last_event_id : q->after;
     json_int_t seq;
     if (after && parse_seq(after, &seq) < 0)

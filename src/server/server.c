@@ -696,7 +696,7 @@ int server_main(int argc, char **argv)
         store_close(db);
         return 1;
     }
-    webhooks_start(c->data_dir, api_route("POST", "/barge/v1/getevents"));
+    webhooks_start(c->data_dir, api_route("GET", "/barge/v1/events")); /* the stream's text */
     http_standby(0, NULL);
     if (!c->store_uri && http_start(c->listen_host, c->listen_port, c->http_threads, &err) < 0) {
         fprintf(stderr, "barge server: %s\n", err);

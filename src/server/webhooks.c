@@ -21,6 +21,7 @@
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/core.h"
+#include "server/model/arn.h"
 #include "server/model/job.h"
 
 #define DELIVERY_TIMEOUT_MS 10000
@@ -29,6 +30,7 @@
 #define WEBHOOK_BATCH_MAX 100
 #define WEBHOOK_PARALLEL_MAX 16
 #define WEBHOOK_TARGETS_MAX 100
+#define SAVE_EVERY_MS 1000
 
 /* What POSTs: a connection kept alive, and the target's HMAC-SHA256 keyed with its secret, made
  * once (the one-shot call fetches the algorithm and sets the key each time: about twice what
@@ -65,12 +67,18 @@ typedef struct lane {
 
 typedef struct target {
     char *name, *url, *secret;
+    char *log_url; /* url as the log shows it: its password masked */
     json_t *filter; /* GetEvents' request members: queue, status */
     int batch;      /* events a POST: 1 (the event as the body), or up to this many in an array */
     int parallel;   /* POSTs in flight at once (batch 1 only); 1: one after the other */
     char *cursor_path;
     uint64_t cursor; /* the last seq delivered or passed */
     int has_cursor;
+    /* What the file holds and when it was written; when delivery started, and whether a
+     * delivery's position has been written since.  The delivery thread's alone. */
+    uint64_t saved;
+    int64_t saved_at, started_at;
+    int delivery_saved;
     sender s;
     pthread_t thread;
     int started;
@@ -101,6 +109,25 @@ static int name_ok(const char *s)
     return 1;
 }
 
+/* url as the log shows it, in a fresh string: a password in it (user:password@host) as "***",
+ * since the log is read by more people than the webhooks file, and any control character as
+ * '?', since a Location comes from the target and a line of the log is one line.  The request
+ * itself still carries the password. */
+static char *url_for_log(const char *url)
+{
+    /* The authority: after "scheme://", or a leading "//" (a Location may be a path alone). */
+    size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    const char *auth = !strncmp(url, "//", 2)               ? url + 2
+                       : n && !strncmp(url + n, "://", 3) ? url + n + 3
+                                                          : NULL;
+    const char *at = auth ? memrchr(auth, '@', strcspn(auth, "/?#")) : NULL;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    char *out = colon ? xasprintf("%.*s***%s", (int)(colon + 1 - url), url, at) : xstrdup(url);
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    return out;
+}
+
 static const char unknown_member[] =
     "is not a member a target has (name, url, secret, queue, status, batch, parallel)";
 
@@ -122,13 +149,25 @@ static const char *member_problem(const char *k, json_t *v, json_t *t)
     if (!strcmp(k, "secret"))
         return json_is_string(v) && strlen(json_string_value(v)) >= 16
                    ? NULL : "secret must be 16 characters or more";
-    if (!strcmp(k, "queue"))
-        return json_is_string(v) && *json_string_value(v)
-                   ? NULL : "queue must be a job queue's name or ARN";
+    if (!strcmp(k, "queue")) {
+        /* As GetEvents will take it: a name that can be no queue's would otherwise start the
+         * server and be refused a poll a second for ever. */
+        char *key = api_key_of(json_string_value(v), ARN_JQ);
+        int ok = key != NULL;
+        free(key);
+        return ok ? NULL
+                   : "queue must be a job queue's name (up to 128 letters, numbers, hyphens and "
+                     "underscores) or a job queue ARN";
+    }
     if (!strcmp(k, "status")) {
         size_t i;
         json_t *x;
         if (!json_is_array(v)) return "status must be a list of statuses";
+        /* GetEvents takes no statuses as every status: an empty filter would send more than
+         * any filter does, as the CLI's --status and the stream's refuse it for. */
+        if (!json_array_size(v))
+            return "status must list at least one status (an empty list would let every "
+                   "event through); leave it out for every status";
         json_array_foreach(v, i, x) {
             int st = job_status_parse(json_string_value(x));
             if (st < 0 || st == JS_SUBMITTED)
@@ -223,6 +262,7 @@ int webhooks_read(const char *path)
         memset(x, 0, sizeof *x);
         x->name = xstrdup(name);
         x->url = xstrdup(json_string_value(json_object_get(t, "url")));
+        x->log_url = url_for_log(x->url);
         x->secret = xstrdup(json_string_value(json_object_get(t, "secret")));
         x->batch = batch ? (int)json_integer_value(batch) : 1;
         x->parallel = parallel ? (int)json_integer_value(parallel) : 1;
@@ -250,20 +290,37 @@ static int nap(int s)
     return atomic_load(&stopping);
 }
 
+/* Writes the position; the time of the try is kept either way, so that a file that cannot be
+ * written is tried (and its error logged) at most once a second. */
 static void save_cursor(target *x)
 {
+    x->saved_at = util_mono_ms();
     char *tmp = xasprintf("%s.tmp", x->cursor_path);
     FILE *f = fopen(tmp, "we");
     if (f) {
         fprintf(f, "%llu\n", (unsigned long long)x->cursor);
         if (fclose(f) == 0 && rename(tmp, x->cursor_path) == 0) {
             free(tmp);
+            x->saved = x->cursor;
             return;
         }
     }
     log_error("webhooks: %s: cannot record where delivery stands in %s: %s", x->name,
               x->cursor_path, strerror(errno));
     free(tmp);
+}
+
+/* After a delivery: writes the position at once the first time after a start (until then the
+ * file holds where the last start began: a server killed soon after each start sent everything
+ * since the first start again, every time), then at most once a second (the file's replacement
+ * cost more than a POST: most of the delivery thread's time, docs/performance.md). */
+static void delivered(target *x)
+{
+    if (x->cursor == x->saved ||
+        (x->delivery_saved && util_mono_ms() - x->saved_at < SAVE_EVERY_MS))
+        return;
+    save_cursor(x);
+    x->delivery_saved = 1;
 }
 
 static int abandon(void *ctx)
@@ -327,6 +384,24 @@ static int sign(sender *s, const char *body, size_t len, char *hex)
     return 0;
 }
 
+/* Why a POST did not deliver, for the log, in a fresh string: the answer's status when one
+ * came (a 302 and a 500 call for different fixes), and for a redirect where it pointed. */
+static char *failure_of(sender *s, httpc_rc rc)
+{
+    if (rc != HTTPC_OK) return xstrdup(httpc_error(s->http));
+    long status = httpc_status(s->http);
+    if (status < 300 || status >= 400) return xasprintf("it answered HTTP %ld", status);
+    /* Not followed: the signed event would go to a URL the operator never named. */
+    char *location = httpc_header_value(s->http, "Location");
+    char *shown = location ? url_for_log(location) : NULL;
+    char *why = xasprintf("it answered HTTP %ld, a redirect%s%.200s, which is not followed: "
+                          "signed events go to the url configured only", status,
+                          shown ? " to " : " without a Location", shown ? shown : "");
+    free(shown);
+    free(location);
+    return why;
+}
+
 /* POSTs one event (its JSON text, len bytes), or with a batch an array of count events, the last
  * numbered seq, through s until it is delivered; 0, or -1 when the server stops first. */
 static int deliver(target *x, sender *s, uint64_t seq, int count, const char *body, size_t len)
@@ -353,32 +428,45 @@ static int deliver(target *x, sender *s, uint64_t seq, int count, const char *bo
                          (unsigned long long)seq, failures);
             return 0;
         }
-        if (failures++ == 0 || backoff == BACKOFF_MAX_S)
+        if (failures++ == 0 || backoff == BACKOFF_MAX_S) {
+            char *why = failure_of(s, rc);
             log_warn("webhooks: %s: delivering event %llu to %s failed (%s); retrying in %d s",
-                     x->name, (unsigned long long)seq, x->url,
-                     rc == HTTPC_OK ? "a non-2xx answer" : httpc_error(s->http), backoff);
+                     x->name, (unsigned long long)seq, x->log_url, why, backoff);
+            free(why);
+        }
         if (nap(backoff)) break;
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
     }
     return -1;
 }
 
+/* Where a poll's answer in the stream's form (deliver_all) says it looked up to: its ": at SEQ"
+ * line; 0, or -1 when it has none. */
+static int answer_end(const char *text, uint64_t *seq)
+{
+    for (const char *line = text; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+        if (strncmp(line, ": at ", 5) == 0) {
+            *seq = strtoull(line + 5, NULL, 10);
+            return 0;
+        }
+    return -1;
+}
+
 /* A new target starts with the events after the newest there is now: asked without a filter,
- * so that a filter the server cannot take yet (a queue still to be made) loses nothing. */
+ * so that a filter the server cannot take yet (a queue still to be made) loses nothing.  Asked
+ * in the stream's form, as every later poll is, whichever GetEvents route poll_op is. */
 static void start_now(target *x)
 {
     while (!x->has_cursor && !atomic_load(&stopping)) {
-        core_call call = {.run = api_run, .arg = poll_op, .req = json_object()};
+        core_call call = {.run = api_run, .arg = poll_op, .req = json_pack("{s:b}", "sse", 1)};
         core_call_wait(&call);
-        json_t *answer = call.status == 200 && call.body
-                             ? json_loadb(call.body, call.body_len, 0, NULL)
-                             : NULL;
+        uint64_t last;
+        int ok = call.status == 200 && call.body && answer_end(call.body, &last) == 0;
         free(call.body);
-        if (answer) {
-            x->cursor = (uint64_t)json_integer_value(json_object_get(answer, "lastSeq"));
+        if (ok) {
+            x->cursor = last;
             x->has_cursor = 1;
             save_cursor(x);
-            json_decref(answer);
         } else if (nap(1)) {
             return;
         }
@@ -395,6 +483,7 @@ static int flush_batch(target *x, buf *arr, int *n, uint64_t last)
     if (rc == 0) {
         x->cursor = last;
         x->has_cursor = 1;
+        delivered(x);
     }
     return rc;
 }
@@ -514,6 +603,7 @@ static int deliver_all(target *x, char *text, int *gap, int *events)
                 if (deliver(x, &x->s, seq, 1, data, data_len) < 0) return -1;
                 x->cursor = seq;
                 x->has_cursor = 1;
+                delivered(x);
             } else if (data) {
                 buf_append(&arr, held ? "," : "[", 1);
                 buf_append(&arr, data, data_len);
@@ -533,7 +623,10 @@ static int deliver_all(target *x, char *text, int *gap, int *events)
             /* The end of the answer: what is in the batch (or held for the lanes) goes before
              * the cursor moves. */
             if (held && (rc = flush_batch(x, &arr, &held, last)) < 0) break;
-            if (x->n_evs && (rc = deliver_lanes(x)) < 0) break;
+            if (x->n_evs) {
+                if ((rc = deliver_lanes(x)) < 0) break;
+                delivered(x);
+            }
             x->cursor = strtoull(line + 5, NULL, 10);
             x->has_cursor = 1;
         }
@@ -548,8 +641,8 @@ static void *run(void *arg)
     target *x = arg;
     start_now(x);
     int refused = 0;
-    uint64_t saved = x->cursor;
-    int64_t saved_at = util_mono_ms();
+    x->saved = x->cursor; /* read from the file, or written there by start_now */
+    x->started_at = util_mono_ms();
     /* Events a poll: as many as GetEvents gives.  Under load a poll waits its turn behind the
      * submits of a batch and its commit (milliseconds): at 50 or 100 events a poll a target
      * fell behind a server making 30,000 events a second while its receiver idled. */
@@ -557,7 +650,7 @@ static void *run(void *arg)
     while (!atomic_load(&stopping)) {
         json_t *req = json_deep_copy(x->filter);
         /* With a position not yet recorded, a quiet second is enough to record it. */
-        json_object_set_new(req, "wait", json_integer(x->cursor != saved ? 1 : POLL_WAIT_S));
+        json_object_set_new(req, "wait", json_integer(x->cursor != x->saved ? 1 : POLL_WAIT_S));
         json_object_set_new(req, "max", json_integer(max));
         json_object_set_new(req, "sse", json_true());
         if (x->has_cursor) json_object_set_new(req, "after", json_integer((json_int_t)x->cursor));
@@ -580,20 +673,20 @@ static void *run(void *arg)
             log_warn("webhooks: %s: events after %llu were let go before they were delivered",
                      x->name, (unsigned long long)before);
         /* Not once an event, nor once a poll: a target that keeps up gets a POST or two a poll,
-         * and a file replaced each time cost more than the POSTs.  At most once a second, then,
-         * and once a poll has found nothing new (within a second of the last delivery: the
-         * poll's wait is short while the position is unrecorded).  A server killed in the
-         * middle delivers what came after the saved position again, which the receiver tells
-         * by the numbers; a server stopped records where it stood. */
+         * and a file replaced each time cost more than the POSTs.  As delivered() says, and
+         * once a poll has found nothing new (within a second of the last delivery: the poll's
+         * wait is short while the position is unrecorded), and after every poll of the first
+         * second after a start, so that a server killed again and again within a second of
+         * starting sends again only the poll it was killed in.  A server killed in the middle
+         * delivers what came after the saved position again, which the receiver tells by the
+         * numbers; a server stopped records where it stood. */
         int64_t now = util_mono_ms();
-        if (x->cursor != saved && (stopped || events == 0 || now - saved_at >= 1000)) {
-            save_cursor(x);
-            saved = x->cursor;
-            saved_at = now;
-        }
+        int due = stopped || events == 0 || now - x->started_at < SAVE_EVERY_MS ||
+                  now - x->saved_at >= SAVE_EVERY_MS;
+        if (x->cursor != x->saved && due) save_cursor(x);
         if (stopped) break;
     }
-    if (x->cursor != saved) save_cursor(x);
+    if (x->cursor != x->saved) save_cursor(x);
     return NULL;
 }
 
@@ -645,7 +738,7 @@ void webhooks_start(const char *data_dir, const api_op *op)
             continue;
         }
         x->started = pthread_create(&x->thread, NULL, run, x) == 0;
-        log_info("webhooks: delivering events to %s (%s)%s", x->name, x->url,
+        log_info("webhooks: delivering events to %s (%s)%s", x->name, x->log_url,
                  x->has_cursor ? ", going on where delivery stopped" : ", from now on");
     }
     free(dir);
@@ -690,6 +783,7 @@ void webhooks_join(void)
         }
         free(x->name);
         free(x->url);
+        free(x->log_url);
         free(x->secret);
         free(x->cursor_path);
         json_decref(x->filter);

@@ -3,18 +3,20 @@ Server-Sent Events (GET /barge/v1/events, resumable with Last-Event-ID across di
 restarts, filtered by queue and status), as a long poll (POST /barge/v1/getevents, `barge
 events`), and delivered to webhooks signed with HMAC-SHA256, retried until delivered, a target
 that hangs delaying nothing else."""
+import base64
 import hashlib
 import hmac
 import http.client
 import http.server
 import json
 import os
+import re
 import socket
 import tempfile
 import threading
 import time
 
-from harness import Server, free_port
+from harness import Server, arn, free_port
 from test_cli import barge
 from test_jobs_common import FAST, JobsCase
 
@@ -279,10 +281,12 @@ class Events(JobsCase):
 
 class Receiver:
     """An HTTP endpoint that records what is POSTed to it; behaviour(n) decides the answer to
-    the n-th request: a status, or "hang"."""
+    the n-th request: a status, or "hang".  location: a Location header every answer carries
+    (for a receiver that redirects)."""
 
-    def __init__(self, behaviour=lambda n: 200, delay=0, answer_bytes=0):
+    def __init__(self, behaviour=lambda n: 200, delay=0, answer_bytes=0, location=None):
         self.got, self.requests, self.counts, self.answered = [], 0, [], 0
+        self.authorizations = []  # each request's Authorization header, None when it had none
         # Requests being answered at once, and the most there were (delay: seconds each takes).
         self.in_flight = self.most_in_flight = 0
         lock = threading.Lock()
@@ -296,6 +300,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with lock:
                     outer.requests += 1
+                    outer.authorizations.append(self.headers["Authorization"])
                     what = behaviour(outer.requests)
                     outer.in_flight += 1
                     outer.most_in_flight = max(outer.most_in_flight, outer.in_flight)
@@ -311,6 +316,8 @@ class Receiver:
                                           self.headers["X-Barge-Signature"], body))
                         outer.counts.append(self.headers["X-Barge-Event-Count"])
                 self.send_response(what)
+                if location:
+                    self.send_header("Location", location)
                 self.send_header("Content-Length", str(answer_bytes))
                 self.end_headers()
                 blanks = b" " * (1 << 20)
@@ -351,6 +358,10 @@ class Webhooks(JobsCase):
         cls.lanes = Receiver(delay=0.05)
         cls.parked_lanes = Receiver()
         cls.chatty = Receiver(answer_bytes=512 << 20)
+        # A target that moved, named with a password: the redirect is not followed.
+        cls.elsewhere = Receiver()
+        cls.moved = Receiver(lambda n: 302, location=cls.elsewhere.url.replace(
+            "http://", "http://bob:swordfish@"))
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
@@ -359,14 +370,16 @@ class Webhooks(JobsCase):
                 {"name": "flaky", "url": cls.flaky.url, "secret": SECRET, "queue": "q",
                  "status": ["SUCCEEDED", "FAILED"]},
                 {"name": "hung", "url": cls.hung.url, "secret": SECRET},
-                {"name": "batched", "url": cls.batched.url, "secret": SECRET, "queue": "q",
-                 "batch": 20},
+                {"name": "batched", "url": cls.batched.url, "secret": SECRET,
+                 "queue": arn("job-queue", "q"), "batch": 20},
                 {"name": "lanes", "url": cls.lanes.url, "secret": SECRET, "queue": "q",
                  "parallel": 4},
                 {"name": "parked-lanes", "url": cls.parked_lanes.url, "secret": SECRET,
                  "queue": "parked", "parallel": 4},
                 {"name": "chatty", "url": cls.chatty.url, "secret": SECRET, "queue": "chatty",
-                 "status": ["SUCCEEDED"]}]}, f)
+                 "status": ["SUCCEEDED"]},
+                {"name": "moved", "url": cls.moved.url.replace("http://", "http://alice:hunter2@"),
+                 "secret": SECRET, "queue": "q", "status": ["SUCCEEDED"]}]}, f)
         cls.server_args = FAST + ("--webhooks", path)
         super().setUpClass()
 
@@ -394,6 +407,30 @@ class Webhooks(JobsCase):
         self.assertEqual(len(seqs), len(set(seqs)), "an event delivered twice")
         self.assertEqual(self.good.statuses(jid), self.good.statuses(jid)[:len(seqs)])
         self.assertGreater(len(self.good.got), before)
+
+    def test_failures_are_logged_with_the_answer_and_without_passwords(self):
+        # The log said "a non-2xx answer" for a redirect and a 500 alike, and showed the
+        # password of a URL that had one, in its first line and in every failure's.
+        jid = self.submit("logged", command="true")
+        self.wait_job(jid)
+        log = self.wait_for(lambda: (lambda text: text if "moved: delivering event" in text and
+                                     "flaky: delivering event" in text else None)(
+                                         self.server.read_log()),
+                            20, "the failures of the moved and the flaky targets in the log")
+        moved = self.moved.url.replace("http://", "http://alice:***@")
+        elsewhere = self.elsewhere.url.replace("http://", "http://bob:***@")
+        self.assertIn("webhooks: delivering events to moved (%s)" % moved, log)
+        self.assertRegex(log, r"webhooks: moved: delivering event \d+ to %s failed \(it answered "
+                              r"HTTP 302, a redirect to %s, which is not followed" % (
+                                  re.escape(moved), re.escape(elsewhere)))
+        self.assertRegex(log, r"webhooks: flaky: delivering event \d+ to %s failed \(it answered "
+                              r"HTTP 500\); retrying in 1 s" % re.escape(self.flaky.url))
+        self.assertNotIn("hunter2", log)
+        self.assertNotIn("swordfish", log)
+        # The password still goes to the target; the signed event goes nowhere else.
+        self.assertEqual(self.moved.authorizations[0],
+                         "Basic " + base64.b64encode(b"alice:hunter2").decode())
+        self.assertEqual(self.elsewhere.requests, 0)
 
     def test_a_receivers_long_answer_is_not_kept(self):
         # Half a gibibyte answers the delivery: the server reads past it without keeping it.
@@ -509,6 +546,15 @@ class Webhooks(JobsCase):
                 ({"targets": [dict(good, batchsize=5)]}, "'batchsize' is not a member"),
                 ({"targets": [good], "extra": 1}, "'extra' is not a member barge knows"),
                 ({"targets": [dict(good, queue=5)]}, "targets[0] (x): queue must be"),
+                # Names no queue can have were taken, and refused a poll a second for ever.
+                ({"targets": [dict(good, queue="no spaces allowed")]},
+                 "targets[0] (x): queue must be a job queue's name (up to 128 letters"),
+                ({"targets": [dict(good, queue="q" * 129)]}, "queue must be"),
+                ({"targets": [dict(good, queue=arn("compute-environment", "ce"))]},
+                 "queue must be"),
+                # An empty list was taken as every status.
+                ({"targets": [dict(good, status=[])]},
+                 "targets[0] (x): status must list at least one status"),
                 ({"targets": [dict(good, status=[1, "NOPE"])]}, "targets[0] (x): status must"),
                 ({"targets": [dict(good, status=["SUBMITTED"])]}, "status must list statuses"),
                 ({"targets": [dict(good, url="http://")]}, "targets[0] (x): url must be"),
@@ -551,3 +597,52 @@ class Webhooks(JobsCase):
         rc, _, err = barge("server", "--webhooks", good, "--webhooks", bad)
         self.assertEqual(rc, 2, err)
         self.assertIn("--webhooks %s: targets[0] (x): url must be" % bad, err)
+
+
+class WebhookPositions(JobsCase):
+    """Where a target stands, written to DATA_DIR/webhooks/NAME, across servers killed soon after
+    they start (a class of its own: the kills would make the other targets deliver again)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.answer = staticmethod(lambda n: 200)
+        cls.hook = Receiver(lambda n: cls.answer(n))
+        cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
+        path = os.path.join(cls.conf_dir, "hooks.json")
+        with open(path, "w") as f:
+            json.dump({"targets": [{"name": "kept", "url": cls.hook.url, "secret": SECRET,
+                                    "queue": "q"}]}, f)
+        cls.server_args = FAST + ("--webhooks", path)
+        super().setUpClass()
+
+    def test_the_first_delivery_after_a_start_is_recorded_at_once(self):
+        # The position was written no sooner than a second after a start: a server killed
+        # within a second of each start sent every event since the first start again, every
+        # time.  Here the first delivery after a start is the only one: the next is refused
+        # until the server is killed, so no later write can record it instead.
+        cursor = os.path.join(self.server.data_dir, "webhooks", "kept")
+        type(self).answer = staticmethod(lambda n: 500)
+        jid = self.submit("kept", command="true")
+        self.wait_job(jid)
+        self.wait_for(lambda: self.hook.requests >= 1, 15, "a delivery to the refusing target")
+        self.server.kill9()
+        with open(cursor) as f:
+            before = int(f.read())
+        tried = self.hook.requests
+        type(self).answer = staticmethod(lambda n: 200 if n == tried + 1 else 500)
+        self.server.start()
+        self.wait_for(lambda: self.hook.requests >= tried + 2, 15,
+                      "the first delivery after the start, and the next one refused")
+        self.server.kill9()
+        self.assertEqual(len(self.hook.got), 1)
+        first = int(self.hook.got[0][0])
+        self.assertGreater(first, before)
+        with open(cursor) as f:
+            self.assertEqual(int(f.read()), first, "the first delivery's position not written")
+        # Delivery goes on after it: each of the job's events once.
+        type(self).answer = staticmethod(lambda n: 200)
+        self.server.start()
+        self.wait_for(lambda: self.hook.statuses(jid)[-1:] == ["SUCCEEDED"], 20,
+                      "the rest of the job's events after the restart")
+        self.assertEqual(self.hook.statuses(jid),
+                         ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])

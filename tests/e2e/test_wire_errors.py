@@ -294,6 +294,45 @@ class Routing(WireCase):
                                                     path, b"{}" if "events" not in path else None)
             self.assertError(status, headers, body, "encoded NUL")
 
+    def test_event_filters_that_would_widen_or_drop_are_refused(self):
+        # An empty status would be left out of the filter and the stream would serve every
+        # status; a parameter given twice would have one of its values dropped unseen; an id
+        # with blanks or a sign is not an event's id.
+        for path, headers, fragment in (
+                ("/barge/v1/events?status=", {}, "status: an empty status"),
+                ("/barge/v1/events?status", {}, "status: an empty status"),
+                ("/barge/v1/events?status=,", {}, "status: an empty status"),
+                ("/barge/v1/events?status=RUNNING,", {}, "status: an empty status"),
+                ("/barge/v1/events?queue=nope&queue=q", {}, "queue: given twice"),
+                ("/barge/v1/events?after=1&after=2", {}, "after: given twice"),
+                ("/barge/v1/events?after=+5", {}, "after: not an event's id"),
+                ("/barge/v1/events", {"Last-Event-ID": "+5"}, "Last-Event-ID"),
+                ("/barge/v1/events", {"Last-Event-ID": "-1"}, "Last-Event-ID")):
+            # (A stream the server started would not end: the read's timeout ends the test.)
+            status, hdrs, body = http(self.server.port, request_bytes("GET", path,
+                                                                      headers=headers))
+            self.assertError(status, hdrs, body, fragment)
+        # Blanks around a header's value are not part of it (RFC 9110): the stream starts.
+        for value in ("\t0", "0 "):
+            s = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+            try:
+                s.sendall(request_bytes("GET", "/barge/v1/events",
+                                        headers={"Last-Event-ID": value}))
+                head = s.recv(4096).decode("latin-1")
+            finally:
+                s.close()
+            self.assertTrue(head.startswith("HTTP/1.1 200"), (value, head))
+
+    def test_getevents_answers_json_whatever_the_body_says(self):
+        # The stream's text is for the stream and the webhooks; a POST asking for it with a
+        # member of their request gets GetEvents' JSON answer, the member dropped.
+        status, _, out = self.server.raw("POST", "/barge/v1/getevents",
+                                         {"sse": True, "after": 0, "wait": 0})
+        self.assertEqual(status, 200, out)
+        self.assertIsInstance(out, dict, out)
+        self.assertIn("events", out)
+        self.assertIn("lastSeq", out)
+
     def test_head_of_healthz(self):
         # Load balancers probe with HEAD: the headers of GET's answer, no body.
         status, headers, body = http(self.server.port, request_bytes("HEAD", "/healthz"))

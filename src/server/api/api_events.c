@@ -235,7 +235,7 @@ static void answer(state *st, event_waiter *w)
     free(w);
 }
 
-static int get_events(api_ctx *c, json_t *req, json_t **resp)
+static int get_events(api_ctx *c, json_t *req, json_t **resp, int sse)
 {
     filter *f = xcalloc(1, sizeof *f);
     const char *q = api_str(req, "queue");
@@ -269,7 +269,7 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp)
         f->statuses |= 1u << st;
     }
     f->max = (int)api_int(req, "max", MAX_DEFAULT);
-    f->sse = json_is_true(json_object_get(req, "sse"));
+    f->sse = sse;
     /* Absent: from now on; and so for a number past the newest event (one kept from before
      * the data directory was made anew), rather than skipping every event up to it. */
     json_t *a = json_object_get(req, "after");
@@ -303,12 +303,26 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+/* GetEvents' JSON answer. */
+static int get_events_json(api_ctx *c, json_t *req, json_t **resp)
+{
+    return get_events(c, req, resp, 0);
+}
+
+/* The stream's text: what GET /barge/v1/events (http_sse.c) and the webhooks read.  A request
+ * that reaches it is made by the server from a query string or a webhook's filter, never sent
+ * whole by a client, so no client gets the stream's text from a POST. */
+static int get_events_stream(api_ctx *c, json_t *req, json_t **resp)
+{
+    return get_events(c, req, resp, 1);
+}
+
 #define EVENTS_SHAPE \
-    "{after:l, queue:s, status:[s], max:i(1.." API_STR(API_EVENTS_MAX) "), wait:i(0..60), sse:b}"
+    "{after:l, queue:s, status:[s], max:i(1.." API_STR(API_EVENTS_MAX) "), wait:i(0..60)}"
 
 api_op api_events_ops[] = {
-    {"GetEvents", "POST", "/barge/v1/getevents", EVENTS_SHAPE, get_events, 0, NULL},
+    {"GetEvents", "POST", "/barge/v1/getevents", EVENTS_SHAPE, get_events_json, 0, NULL},
     /* The stream (http_sse.c): the same request, made from the query string. */
-    {"GetEvents", "GET", "/barge/v1/events", EVENTS_SHAPE, get_events, 0, NULL},
+    {"GetEvents", "GET", "/barge/v1/events", EVENTS_SHAPE, get_events_stream, 0, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
