@@ -10,21 +10,24 @@ import shutil
 import signal
 import socket
 import tempfile
+import time
 
 from test_jobs_common import JobsCase
 
-# Whether this node fails, and how: arguments PORT FAIL [ATTEMPTS [GATE]] (the job's
+# Whether this node fails, and when: arguments PORT FAIL [ATTEMPTS [GATE]] (the job's
 # parameters).  The node whose index is FAIL exits 3, in the attempts ATTEMPTS lists ("1,2"; all
-# when not given) and once the file GATE names exists ("-": at once).
+# when not given); the main node ends (failing or not) once the file GATE names exists ("-": at
+# once).
 FAILS = r'''
 import os, sys, time
+def wait_for_gate():
+    while len(sys.argv) > 4 and sys.argv[4] != "-" and not os.path.exists(sys.argv[4]):
+        time.sleep(0.05)
 def fail_if_told():
     if sys.argv[2] != os.environ["AWS_BATCH_JOB_NODE_INDEX"]:
         return
     if len(sys.argv) > 3 and os.environ["AWS_BATCH_JOB_ATTEMPT"] not in sys.argv[3].split(","):
         return
-    while len(sys.argv) > 4 and sys.argv[4] != "-" and not os.path.exists(sys.argv[4]):
-        time.sleep(0.05)
     sys.exit(3)
 '''
 # The main node: accepts one connection from every other node, each sending its index, prints
@@ -43,6 +46,7 @@ for _ in range(n - 1):
     c.close()
 print("main node %s of %s saw nodes %s" % (os.environ["AWS_BATCH_JOB_NODE_INDEX"], n,
                                           sorted(got)), flush=True)
+wait_for_gate()
 fail_if_told()
 '''
 # The other nodes: connect to the main node and send their index, then exit 3 if told to, else
@@ -69,6 +73,9 @@ MAIN_STAYS = MAIN + r'''
 if os.environ["AWS_BATCH_JOB_ATTEMPT"] == "1":
     time.sleep(120)
 '''
+
+
+CE_MAX = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
 
 
 def free_port():
@@ -104,6 +111,11 @@ class MultiNode(JobsCase):
                 node_range("0", MAIN_STAYS), node_range("1:", NODE)]})
         retried = ("Ref::port", "Ref::fail", "Ref::attempts", "Ref::gate")
         cls.make_queue("rq", ["ce"])
+        cls.batch.create_job_queue(
+            jobQueueName="limited", priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}],
+            jobStateTimeLimitActions=[{"reason": CE_MAX, "state": "RUNNABLE",
+                                       "maxTimeSeconds": 2, "action": "CANCEL"}])
         arn = cls.batch.create_scheduling_policy(name="mnfs", fairsharePolicy={
             "shareDecaySeconds": 60, "shareDistribution": [
                 {"shareIdentifier": "a", "weightFactor": 1},
@@ -175,9 +187,20 @@ class MultiNode(JobsCase):
 
     def test_another_node_that_fails_leaves_the_rest_running(self):
         # As on AWS: node 2's failure is its own; the main node goes on and decides the job.
-        jid, d = self.run_mnp(parameters={"fail": "2"})
+        gate = self.gate()
+        jid = self.batch.submit_job(
+            jobName="mnpf", jobQueue="q", jobDefinition="mnpr",
+            parameters={"port": free_port(), "fail": "2", "gate": gate})["jobId"]
+        self.addCleanup(self.batch.terminate_job, jobId=jid, reason="test over")
+        ids = ["%s#%d" % (jid, i) for i in range(3)]
+        self.wait_for(lambda: self.job(ids[2])["status"] == "FAILED", what="node 2 FAILED",
+                      timeout=60)
+        self.assertEqual([self.job(i)["status"] for i in ids[:2]], ["RUNNING", "RUNNING"])
+        self.assertEqual(self.job(jid)["status"], "RUNNING")
+        open(gate, "w").close()
+        d = self.wait_job(jid, timeout=60)
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
-        nodes = self.describe(*["%s#%d" % (jid, i) for i in range(3)])
+        nodes = self.describe(*ids)
         self.assertEqual(nodes[jid + "#2"]["status"], "FAILED")
         self.assertEqual(nodes[jid + "#2"]["statusReason"], "Essential container in task exited")
         self.assertEqual(nodes[jid + "#2"]["container"]["exitCode"], 3)
@@ -299,12 +322,16 @@ class MultiNode(JobsCase):
         self.assertEqual(d["statusReason"], "enough")
         self.assertEqual(len(self.job(jid + "#1")["attempts"]), 1)
 
-    def test_a_job_between_attempts_survives_a_restart(self):
-        # Where the main node waits to fail: a directory its user (nobody) may look into.
+    def gate(self):
+        """A file's path, in a directory the nodes' user (nobody) may look into, that is not
+        there yet: the main node waits for it before it ends."""
         gate_dir = tempfile.mkdtemp(prefix="barge-gate-")
         self.addCleanup(shutil.rmtree, gate_dir, True)
         os.chmod(gate_dir, 0o755)
-        gate = os.path.join(gate_dir, "fail-now")
+        return os.path.join(gate_dir, "end-now")
+
+    def test_a_job_between_attempts_survives_a_restart(self):
+        gate = self.gate()
         jid = self.batch.submit_job(
             jobName="mnpg", jobQueue="rq", jobDefinition="mnpr",
             parameters={"port": free_port(), "fail": "0", "gate": gate})["jobId"]
@@ -351,6 +378,106 @@ class MultiNode(JobsCase):
             jid + "#2": ("FAILED", "Stopped: node 1 was cancelled")})
         # Not attempted again, though its definition allows two attempts: it was cancelled.
         self.assertEqual([len(n.get("attempts", [])) for n in nodes.values()], [0, 0, 0])
+
+    def test_a_failed_dependency_fails_the_job_unrun(self):
+        # As any job: FAILED, "Dependent Job failed", not attempted (nor retried: it made no
+        # attempt).
+        bad = self.submit("dep-fails", command="exit 1")
+        jid = self.batch.submit_job(jobName="mnd", jobQueue="q", jobDefinition="mnpr",
+                                    dependsOn=[{"jobId": bad}],
+                                    parameters={"port": free_port()})["jobId"]
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual((d["status"], d.get("statusReason")), ("FAILED", "Dependent Job failed"))
+        nodes = self.describe(*["%s#%d" % (jid, i) for i in range(3)])
+        self.assertEqual([(n["status"], n.get("attempts")) for n in nodes.values()],
+                         [("FAILED", [])] * 3)
+        # Submitted after the dependency failed, the same.
+        jid = self.batch.submit_job(jobName="mnd2", jobQueue="q", jobDefinition="mnpr",
+                                    dependsOn=[{"jobId": bad}],
+                                    parameters={"port": free_port()})["jobId"]
+        self.assertEqual(self.wait_job(jid, timeout=30)["status"], "FAILED")
+        self.assertEqual(self.job(jid + "#0").get("attempts"), [])
+
+    def test_a_node_cancelled_while_its_job_waits_takes_the_job_down(self):
+        gate = self.gate()
+        first = self.submit("waited-for", command='while [ ! -e "%s" ]; do sleep 0.05; done'
+                            % gate)
+        jid = self.batch.submit_job(jobName="mnc", jobQueue="q", jobDefinition="mnpr",
+                                    dependsOn=[{"jobId": first}],
+                                    parameters={"port": free_port()})["jobId"]
+        self.wait_for(lambda: self.job(jid + "#1")["status"] == "PENDING", what="PENDING")
+        self.batch.cancel_job(jobId=jid + "#1", reason="one node")
+        open(gate, "w").close()
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual((d["status"], d["statusReason"]), ("FAILED", "node 1: one node"))
+        nodes = self.describe(*["%s#%d" % (jid, i) for i in range(3)])
+        self.assertEqual([(n["status"], n["statusReason"]) for n in nodes.values()], [
+            ("FAILED", "Stopped: node 1 was cancelled"), ("FAILED", "one node"),
+            ("FAILED", "Stopped: node 1 was cancelled")])
+
+    def test_cancel_leaves_a_running_job_alone(self):
+        # CancelJob does not stop a job that runs, as AWS has it: its main node fails, and it
+        # is attempted again as its retryStrategy says, with its own reasons.
+        gate = self.gate()
+        jid = self.batch.submit_job(
+            jobName="mncr", jobQueue="q", jobDefinition="mnpr",
+            parameters={"port": free_port(), "fail": "0", "gate": gate})["jobId"]
+        self.addCleanup(self.batch.terminate_job, jobId=jid, reason="test over")
+        self.wait_for(lambda: self.job(jid + "#1")["status"] == "RUNNING", what="RUNNING",
+                      timeout=60)
+        self.batch.cancel_job(jobId=jid, reason="cancel while running")
+        open(gate, "w").close()
+        d = self.wait_job(jid, timeout=90)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 2)
+        self.assertFalse(d["isCancelled"])
+
+    def test_a_job_waiting_for_a_node_waits_for_the_whole_job(self):
+        # The main node fails in the first attempt, which is then made again: a job that waits
+        # for the main node learns how it ended once the job has, not in between.
+        jid = self.batch.submit_job(
+            jobName="mnw", jobQueue="q", jobDefinition="mnpr",
+            parameters={"port": free_port(), "fail": "0", "attempts": "1"})["jobId"]
+        after = self.submit("after-node", dependsOn=[{"jobId": jid + "#0"}], command="true")
+        d = self.wait_job(jid, timeout=120)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 2)
+        self.assertEqual(self.wait_job(after, timeout=60)["status"], "SUCCEEDED")
+
+    def test_consumable_resources_are_held_by_every_node(self):
+        # Each node holds what it asks: three nodes of one licence wait while two are free,
+        # rather than all three holding the two.
+        self.batch.create_consumable_resource(consumableResourceName="mn-lic", totalQuantity=2,
+                                              resourceType="REPLENISHABLE")
+        jid = self.batch.submit_job(
+            jobName="mnl", jobQueue="q", jobDefinition="mnp",
+            parameters={"port": free_port()},
+            consumableResourcePropertiesOverride={"consumableResourceList": [
+                {"consumableResource": "mn-lic", "quantity": 1}]})["jobId"]
+        self.addCleanup(self.batch.terminate_job, jobId=jid, reason="test over")
+        self.wait_for(lambda: self.job(jid)["status"] == "RUNNABLE", what="RUNNABLE")
+        time.sleep(1)  # scheduling passes go by
+        self.assertEqual([self.job("%s#%d" % (jid, i))["status"] for i in range(3)],
+                         ["RUNNABLE"] * 3)
+        r = self.batch.describe_consumable_resource(consumableResource="mn-lic")
+        self.assertEqual(r["inUseQuantity"], 0)
+        self.batch.update_consumable_resource(consumableResource="mn-lic", operation="SET",
+                                              quantity=3)
+        self.assertEqual(self.wait_job(jid, timeout=60)["status"], "SUCCEEDED")
+
+    def test_a_job_that_can_never_fit_says_so_and_is_cancelled_by_the_queue(self):
+        # Five nodes of one vCPU on an environment of four: each node fits, all of them never
+        # will.  The reason carries AWS's code, and the queue's time limit cancels the job.
+        jid = self.batch.submit_job(jobName="mnbig", jobQueue="limited", jobDefinition="mnp",
+                                    parameters={"port": free_port()},
+                                    nodeOverrides={"numNodes": 5})["jobId"]
+        self.wait_for(lambda: CE_MAX in (self.job(jid + "#0").get("statusReason") or ""),
+                      what="the reason code", timeout=30)
+        self.assertIn("its 5 nodes need 5 vCPUs together", self.job(jid + "#0")["statusReason"])
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "Canceled by JobStateTimeLimit action due to "
+                                            "reason: " + CE_MAX)
 
     def test_fair_share_queues_place_the_nodes_together(self):
         # Two jobs of 3 one-vCPU nodes in two shares, and a plain job, on 4 vCPUs: each gang

@@ -319,7 +319,11 @@ json_t *attempt_task_arn(state *st, const job *j)
  * would wait for it for ever. */
 static void stop_other_nodes(state *st, job *j, int cancelled)
 {
-    if (!jobs_is_node(j) || !job_status_done(j->status)) return;
+    if (!jobs_is_node(j)) return;
+    /* A node cancelled while its job waits for its dependencies fails once they are met (as a
+     * waiting job does): its other nodes, waiting with it, are cancelled with it now. */
+    int done = job_status_done(j->status);
+    if (!done && !(cancelled && j->cancel_pending)) return;
     job *p = j->parent;
     int main_index = jobspec_main_node(p->spec);
     if (j->index != main_index && !cancelled) return;
@@ -332,7 +336,7 @@ static void stop_other_nodes(state *st, job *j, int cancelled)
                  main_index);
     else
         snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "node %d was cancelled", j->index);
-    for (uint32_t k = 0; k < p->array_size && job_status_done(j->status); k++) {
+    for (uint32_t k = 0; k < p->array_size && job_status_done(j->status) == done; k++) {
         /* (A node that ends here may be the job's last: if the job is then attempted again,
          * j is RUNNABLE with the others, which are not to be stopped.) */
         job *c = p->children[k];

@@ -8,17 +8,54 @@
 #include "common/util.h"
 #include "server/model/consumable.h"
 #include "server/model/instance.h"
+#include "server/model/jobs.h"
 #include "server/model/resource.h"
 #include "server/model/state.h"
 #include "server/engine/fairshare.h"
 #include "server/engine/provider_exec.h"
 #include "server/engine/provider_local.h"
 
+/* What a job needs to be placed: a multi-node job's nodes are placed together, so a node
+ * needs what its job's largest node needs (each), and the vCPUs of all of them at once. */
+typedef struct gang_need {
+    int mvcpus, memory_mib, gpus; /* the largest node's (a plain job's own) */
+    int big_v, big_m, big_g;      /* which node has them; -1 for a plain job */
+    long long sum_mvcpus;
+    uint32_t n;
+} gang_need;
+
+static gang_need need_of(const job *j)
+{
+    gang_need g = {j->spec->mvcpus, j->spec->memory_mib, j->spec->gpus, -1, -1, -1,
+                   j->spec->mvcpus, 1};
+    if (!jobs_is_node(j)) return g;
+    const job *p = j->parent;
+    g = (gang_need){0, 0, 0, 0, 0, 0, 0, p->array_size};
+    for (uint32_t k = 0; k < p->array_size; k++) {
+        const jobspec *s = p->children[k]->spec;
+        g.sum_mvcpus += s->mvcpus;
+        if (s->mvcpus > g.mvcpus) g.mvcpus = s->mvcpus, g.big_v = (int)k;
+        if (s->memory_mib > g.memory_mib) g.memory_mib = s->memory_mib, g.big_m = (int)k;
+        if (s->gpus > g.gpus) g.gpus = s->gpus, g.big_g = (int)k;
+    }
+    return g;
+}
+
+/* "node N " when the need is a node's, else "". */
+static const char *who(int node, char *b, size_t n)
+{
+    if (node < 0) return "";
+    snprintf(b, n, "node %d ", node);
+    return b;
+}
+
 /* Why j cannot run in ce, appended to out; the AWS reason code it amounts to, or
  * EXPLAIN_NONE when the job just waits its turn. */
 static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
 {
     const char *name = ce->name;
+    gang_need g = need_of(j);
+    char wb[32];
     if (ce->state != RES_ENABLED) {
         buf_printf(out, "compute environment %s is DISABLED", name);
         return EXPLAIN_NONE;
@@ -27,26 +64,33 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
         buf_printf(out, "compute environment %s is %s", name, res_status_name(ce->status));
         return EXPLAIN_NONE;
     }
-    double need = j->spec->mvcpus / 1000.0;
+    double need = g.mvcpus / 1000.0;
     int maxv = 0, maxm = 0, maxg = 0, registered = 0, starting = 0, draining = 0;
     if (ce->managed) {
         provider_local_largest(ce, &maxv, &maxm, &maxg);
-        if (j->spec->mvcpus > maxv * 1000) {
-            buf_printf(out, "needs %g vCPUs, the largest instance compute environment %s can run "
-                            "has %d (maxvCpus %d)", need, name, maxv, ce->max_mvcpus / 1000);
+        if (g.mvcpus > maxv * 1000) {
+            buf_printf(out, "%sneeds %g vCPUs, the largest instance compute environment %s can "
+                            "run has %d (maxvCpus %d)", who(g.big_v, wb, sizeof wb), need, name,
+                       maxv, ce->max_mvcpus / 1000);
             /* Over maxvCpus itself, or over every instance type the environment allows. */
-            return j->spec->mvcpus > ce->max_mvcpus ? EXPLAIN_CE_MAX_RESOURCE
-                                                    : EXPLAIN_JOB_REQUIREMENT;
+            return g.mvcpus > ce->max_mvcpus ? EXPLAIN_CE_MAX_RESOURCE : EXPLAIN_JOB_REQUIREMENT;
         }
-        if (j->spec->memory_mib > maxm) {
-            buf_printf(out, "needs %d MiB of memory, the largest instance compute environment %s "
-                            "can run has %d MiB", j->spec->memory_mib, name, maxm);
+        if (g.memory_mib > maxm) {
+            buf_printf(out, "%sneeds %d MiB of memory, the largest instance compute environment "
+                            "%s can run has %d MiB", who(g.big_m, wb, sizeof wb), g.memory_mib,
+                       name, maxm);
             return EXPLAIN_JOB_REQUIREMENT;
         }
-        if (j->spec->gpus > maxg) {
-            buf_printf(out, "needs %d GPUs, the largest instance compute environment %s can run "
-                            "has %d", j->spec->gpus, name, maxg);
+        if (g.gpus > maxg) {
+            buf_printf(out, "%sneeds %d GPUs, the largest instance compute environment %s can "
+                            "run has %d", who(g.big_g, wb, sizeof wb), g.gpus, name, maxg);
             return EXPLAIN_JOB_REQUIREMENT;
+        }
+        if (g.sum_mvcpus > ce->max_mvcpus) {
+            buf_printf(out, "its %u nodes need %g vCPUs together, more than compute environment "
+                            "%s's maxvCpus %d", g.n, g.sum_mvcpus / 1000.0, name,
+                       ce->max_mvcpus / 1000);
+            return EXPLAIN_CE_MAX_RESOURCE;
         }
     }
     int used = 0, total = 0;
@@ -76,10 +120,11 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
                        name, st->fleet->url ? st->fleet->url : "URL", name);
             return EXPLAIN_NONE;
         }
-        if (j->spec->mvcpus > maxv * 1000 || j->spec->memory_mib > maxm) {
-            buf_printf(out, "needs %g vCPUs and %d MiB, the largest agent registered in compute "
-                            "environment %s has %d vCPUs and %d MiB", need, j->spec->memory_mib,
-                       name, maxv, maxm);
+        if (g.mvcpus > maxv * 1000 || g.memory_mib > maxm) {
+            buf_printf(out, "%sneeds %g vCPUs and %d MiB, the largest agent registered in "
+                            "compute environment %s has %d vCPUs and %d MiB",
+                       who(g.mvcpus > maxv * 1000 ? g.big_v : g.big_m, wb, sizeof wb), need,
+                       g.memory_mib, name, maxv, maxm);
             return EXPLAIN_JOB_REQUIREMENT;
         }
     }

@@ -61,7 +61,8 @@ static int check_head(state *st, json_t *actions, job *head, const job **seen, i
     log_info("job %s: %s (the head of job queue %s for %lld s)", head->id, reason,
              head->spec->queue, (long long)((now - *since) / 1000));
     *seen = NULL;
-    attempt_cancel(st, head, reason, 0);
+    /* A multi-node job's node heads the queue for its whole job, which is what is cancelled. */
+    attempt_cancel(st, jobs_is_node(head) ? head->parent : head, reason, 0);
     return 1;
 }
 

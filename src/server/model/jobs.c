@@ -142,7 +142,7 @@ static void rq_of(jobs *js, const job *j, jq_rt **q, jq_share **s, job ***head, 
     *tail = *s ? &(*s)->rq_tail : &(*q)->rq_tail;
 }
 
-static void rq_insert(jobs *js, job *j)
+void jobs__rq_insert(jobs *js, job *j)
 {
     jq_rt *q;
     jq_share *s;
@@ -211,7 +211,7 @@ void jobs_mark_dirty(state *st, job *j)
     st->jobs->dirty_head = j;
 }
 
-static void set_reason(char **slot, const char *reason)
+void jobs__set_reason(char **slot, const char *reason)
 {
     if (*slot && reason && strcmp(*slot, reason) == 0) return;
     free(*slot);
@@ -275,7 +275,7 @@ static void dep_failed(state *st, job *d)
         }
         /* The array failed because of its own dependency: it says so, as a plain job does,
          * rather than counting the children that failed with it. */
-        if (d->status == JS_FAILED && !d->cancel_pending) set_reason(&d->reason, reason);
+        if (d->status == JS_FAILED && !d->cancel_pending) jobs__set_reason(&d->reason, reason);
         return;
     }
     if (d->status > JS_RUNNABLE) return;
@@ -304,6 +304,15 @@ static void resolve_dependents(state *st, job *j)
  * 10,000-child SEQUENTIAL array, a long pipeline), so the cascade runs from a work list, not by
  * recursion, which overflowed the stack.  The outermost call drains the list, so the cascade is
  * complete when the status change that started it returns. */
+static void ended(state *st, job *j);
+
+/* A multi-node job has ended: the jobs that wait for its nodes learn how each ended. */
+static void nodes_ended(state *st, job *p)
+{
+    for (uint32_t k = 0; k < p->array_size; k++)
+        if (p->children[k]->n_dependents) ended(st, p->children[k]);
+}
+
 static void ended(state *st, job *j)
 {
     jobs *js = st->jobs;
@@ -347,7 +356,7 @@ int jobs_transition_allowed(int from, int to)
 void jobs_set_status(state *st, job *j, int status, const char *reason)
 {
     int old = j->status;
-    set_reason(&j->reason, reason);
+    jobs__set_reason(&j->reason, reason);
     if (old == status) return;
     BARGE_ASSERT(jobs_transition_allowed(old, status));
     /* An attempt starts on its instance and leaves it before it ends (engine/attempt.c). */
@@ -362,7 +371,7 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
     jobs__status(st->jobs, j, status);
     if (status == JS_RUNNABLE) {
         j->runnable_at = util_now_ms();
-        rq_insert(st->jobs, j);
+        jobs__rq_insert(st->jobs, j);
         st->jobs->sched_needed = 1;
     }
     if (job_status_done(status) && !j->stopped_at) j->stopped_at = util_now_ms();
@@ -373,9 +382,13 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
         p->summary[status]++;
         parent_update(st, p);
     }
-    if (job_status_done(status)) {
+    /* (parent_update may have put j back: a multi-node job attempted again.) */
+    if (job_status_done(status) && job_status_done(j->status)) {
         if (!j->parent) jobs_note_finished(st->jobs, j);
-        ended(st, j);
+        if (!jobs_is_node(j)) ended(st, j);
+        /* A node's end is final only with its job's: the whole job may be attempted again.
+         * Jobs that wait for a node learn of its end then. */
+        else if (job_status_done(j->parent->status)) nodes_ended(st, j->parent);
     }
 }
 
@@ -482,98 +495,6 @@ void jobs_unlink_gone(jobs *js, job *j)
     jobs__free_job(j);
 }
 
-/* The node whose attempt decides a failed attempt of a multi-node job: its main node, as on
- * AWS; unless the main node was stopped because another node was cancelled before it started
- * (engine/attempt.c), which then decides. */
-static job *deciding_node(job *p)
-{
-    job *main_node = p->children[jobspec_main_node(p->spec)];
-    if (!main_node->reason ||
-        strncmp(main_node->reason, JOBS_NODE_STOPPED, strlen(JOBS_NODE_STOPPED)) != 0)
-        return main_node;
-    for (uint32_t k = 0; k < p->array_size; k++) {
-        job *c = p->children[k];
-        if (c != main_node && c->status == JS_FAILED && c->is_cancelled && c->reason &&
-            strncmp(c->reason, JOBS_NODE_STOPPED, strlen(JOBS_NODE_STOPPED)) != 0)
-            return c;
-    }
-    return main_node;
-}
-
-/* Whether a multi-node job whose attempt failed is attempted again, as a plain job would be:
- * while its retryStrategy has attempts left, when its evaluateOnExit (matched against the
- * deciding node's attempt) says so, and unless it was cancelled or terminated, or the deciding
- * node was.  The attempts are the whole job's: every node runs once in each, so the node that
- * ran most counts them (an attempt a clean stop of the server interrupted not counted). */
-static int nodes_retry(const job *p, const job *d)
-{
-    if (p->cancel_pending || p->is_terminated || d->is_cancelled ||
-        (d->is_terminated && !(d->stop_reason && strncmp(d->stop_reason, JOBS_NODE_STOPPED,
-                                                          strlen(JOBS_NODE_STOPPED)) == 0)))
-        return 0;
-    int used = 0;
-    for (uint32_t k = 0; k < p->array_size; k++) {
-        const job *c = p->children[k];
-        if (c->n_attempts - c->n_free_attempts > used) used = c->n_attempts - c->n_free_attempts;
-    }
-    if (used >= p->spec->attempts_max) return 0;
-    json_t *last = json_array_get(d->attempts, json_array_size(d->attempts) - 1);
-    json_t *container = json_object_get(last, "container");
-    json_t *exit_code = json_object_get(container, "exitCode");
-    char code[24];
-    if (exit_code) snprintf(code, sizeof code, "%lld", (long long)json_integer_value(exit_code));
-    return retry_decide(p->spec->evaluate_on_exit,
-                        last ? json_string_value(json_object_get(last, "statusReason")) : d->reason,
-                        json_string_value(json_object_get(container, "reason")),
-                        exit_code ? code : NULL);
-}
-
-/* jobs.h.  What the last attempt left (its stop, its reason, its end) goes; its attempts stay
- * listed. */
-void jobs_node_rerun(state *st, job *c)
-{
-    job *p = c->parent;
-    int old = c->status;
-    BARGE_ASSERT(job_status_done(old) && c->inst == NULL);
-    free(c->stop_reason);
-    c->stop_reason = NULL;
-    c->is_cancelled = c->is_terminated = c->cancel_pending = 0;
-    c->stopped_at = 0;
-    set_reason(&c->reason, NULL);
-    jobs__status(st->jobs, c, JS_RUNNABLE);
-    c->runnable_at = util_now_ms();
-    rq_insert(st->jobs, c);
-    st->jobs->sched_needed = 1;
-    jobs_mark_dirty(st, c);
-    p->summary[old]--;
-    p->summary[JS_RUNNABLE]++;
-}
-
-/* A multi-node job ends once all its nodes have, as its main node did: the main node's exit
- * decides, and its reason is the job's (the engine stops the other nodes when it ends:
- * engine/attempt.c); unless its retryStrategy attempts it again, all its nodes together.  A
- * job another node's cancel took down fails with that node's reason. */
-static void nodes_done(state *st, job *p)
-{
-    job *main_node = p->children[jobspec_main_node(p->spec)];
-    if (main_node->status == JS_SUCCEEDED) {
-        jobs_set_status(st, p, JS_SUCCEEDED, main_node->reason);
-        return;
-    }
-    job *d = deciding_node(p);
-    if (nodes_retry(p, d)) {
-        for (uint32_t k = 0; k < p->array_size; k++) jobs_node_rerun(st, p->children[k]);
-        return;
-    }
-    char reason[400];
-    if (d != main_node) snprintf(reason, sizeof reason, "node %d: %s", d->index, d->reason);
-    if (p->cancel_pending) p->is_cancelled = 1;
-    jobs_set_status(st, p, JS_FAILED,
-                    p->cancel_pending && p->stop_reason ? p->stop_reason
-                    : d != main_node                    ? reason
-                                                        : main_node->reason);
-}
-
 /* An array parent is PENDING while its children run, and ends once all of them have: SUCCEEDED
  * if every child did, FAILED otherwise. */
 static void parent_update(state *st, job *p)
@@ -582,7 +503,7 @@ static void parent_update(state *st, job *p)
     uint32_t done = p->summary[JS_SUCCEEDED] + p->summary[JS_FAILED];
     if (done < p->array_size) return;
     if (jobspec_num_nodes(p->spec) > 0) {
-        nodes_done(st, p);
+        jobs__nodes_done(st, p);
         return;
     }
     if (p->summary[JS_FAILED] == 0) {
@@ -646,8 +567,11 @@ static int wire_deps(state *st, job *j, json_t *deps)
             }
             continue;
         }
-        if (on->status == JS_SUCCEEDED) continue;
-        if (on->status == JS_FAILED) {
+        /* A node's end counts once its job's has (it may be attempted again). */
+        int over = job_status_done(on->status) &&
+                   (!jobs_is_node(on) || job_status_done(on->parent->status));
+        if (over && on->status == JS_SUCCEEDED) continue;
+        if (over) {
             failed = 1;
             continue;
         }
@@ -689,7 +613,7 @@ void jobs__enter_lifecycle(state *st, job *j, json_t *deps)
         }
     }
     if (failed && j->status == JS_FAILED && !j->cancel_pending)
-        set_reason(&j->reason, "Dependent Job failed");
+        jobs__set_reason(&j->reason, "Dependent Job failed");
 }
 
 void jobs__make_children(job *p, int64_t now)
@@ -732,8 +656,11 @@ job *jobs_create(state *st, jobspec *spec, const char *id, uint32_t array_size, 
 void jobs_cancel(state *st, job *j, const char *reason, int terminate)
 {
     if (job_status_done(j->status)) return;
+    /* A multi-node job whose nodes run is a running job, which CancelJob leaves alone, as AWS
+     * does (its attempt ends as its main node decides, and may be retried). */
+    if (j->children && !terminate && jobspec_num_nodes(j->spec) > 0 && jobs__nodes_started(j)) return;
     if (j->children) {
-        set_reason(&j->stop_reason, reason);
+        jobs__set_reason(&j->stop_reason, reason);
         j->cancel_pending = 1;
         if (terminate) j->is_terminated = 1;
         jobs_mark_dirty(st, j);
@@ -744,7 +671,7 @@ void jobs_cancel(state *st, job *j, const char *reason, int terminate)
     switch (j->status) {
     case JS_SUBMITTED:
     case JS_RUNNABLE:
-        set_reason(&j->stop_reason, reason);
+        jobs__set_reason(&j->stop_reason, reason);
         j->is_cancelled = 1;
         if (terminate) j->is_terminated = 1;
         jobs_set_status(st, j, JS_FAILED, reason);
@@ -752,7 +679,7 @@ void jobs_cancel(state *st, job *j, const char *reason, int terminate)
         break;
     case JS_PENDING:
         /* AWS cancels a PENDING job once its dependencies complete. */
-        set_reason(&j->stop_reason, reason);
+        jobs__set_reason(&j->stop_reason, reason);
         j->cancel_pending = 1;
         if (terminate) j->is_terminated = 1;
         jobs_mark_dirty(st, j);
@@ -760,7 +687,7 @@ void jobs_cancel(state *st, job *j, const char *reason, int terminate)
     case JS_STARTING:
     case JS_RUNNING:
         if (!terminate) break; /* CancelJob leaves started jobs alone, as AWS does */
-        set_reason(&j->stop_reason, reason);
+        jobs__set_reason(&j->stop_reason, reason);
         j->is_terminated = 1;
         jobs_mark_dirty(st, j);
         break;

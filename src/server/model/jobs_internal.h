@@ -1,4 +1,5 @@
-/* jobs_internal — what jobs.c shares with jobs_store.c and jobs_shares.c and nothing else. */
+/* jobs_internal — what jobs.c shares with jobs_store.c, jobs_shares.c and jobs_nodes.c and
+ * nothing else. */
 #ifndef BARGE_JOBS_INTERNAL_H
 #define BARGE_JOBS_INTERNAL_H
 #include "server/model/jobs.h"
@@ -12,4 +13,12 @@ void jobs__enter_lifecycle(struct state *st, job *j, json_t *deps);
 void jobs__free_job(job *j);
 void jobs__free_shares(jq_rt *q); /* jobs_shares.c */
 void jobs__free_queue(jq_rt *q);  /* jobs_queues.c */
+/* A RUNNABLE job into its queue's (or share's) list, in order. */
+void jobs__rq_insert(jobs *js, job *j);
+/* Sets a reason (a fresh copy, or NULL), unchanged when it is the same text. */
+void jobs__set_reason(char **slot, const char *reason);
+/* jobs_nodes.c: whether a node of multi-node job p is starting or running; and what p becomes
+ * once all its nodes have ended. */
+int jobs__nodes_started(const job *p);
+void jobs__nodes_done(struct state *st, job *p);
 #endif
