@@ -10,6 +10,10 @@
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
 
+/* How the table shows the group of the jobs without the tag (GetUsage's key null): no value a tag
+ * may have, "-" included, is taken for it in --json, where the key is null. */
+#define UNTAGGED "(untagged)"
+
 static const char usage_help[] =
     "usage: barge usage --queue Q [--by definition|queue|tag:KEY]\n"
     "\n"
@@ -19,7 +23,7 @@ static const char usage_help[] =
     "counts, whatever its status; array jobs count through their children, a multi-node job\n"
     "as one.  The server sums (GetUsage, batch:GetUsage), so a queue of a million jobs takes a\n"
     "few calls.  Grouped by job definition (the default), by the value of a tag (jobs without\n"
-    "it are under \"-\"), or not at all (queue).\n"
+    "it in a group of their own: " UNTAGGED ", null with --json), or not at all (queue).\n"
     "\n"
     "options:\n"
     "  --queue Q              the job queue (name or ARN)\n"
@@ -27,7 +31,7 @@ static const char usage_help[] =
     "\n" CLI_COMMON_HELP;
 
 typedef struct group {
-    char *key;
+    char *key; /* NULL: the jobs without the tag */
     long long jobs;
     double vcpu_s, gib_s, cpu_s;
     long long peak;
@@ -35,10 +39,12 @@ typedef struct group {
 
 static group *group_of(group **gs, size_t *n, const char *key)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*gs)[i].key, key) == 0) return &(*gs)[i];
+    for (size_t i = 0; i < *n; i++) {
+        const char *k = (*gs)[i].key;
+        if (k == key || (k && key && strcmp(k, key) == 0)) return &(*gs)[i];
+    }
     *gs = xrealloc(*gs, (*n + 1) * sizeof **gs);
-    (*gs)[*n] = (group){.key = xstrdup(key)};
+    (*gs)[*n] = (group){.key = key ? xstrdup(key) : NULL};
     return &(*gs)[(*n)++];
 }
 
@@ -48,7 +54,7 @@ static void add_page(json_t *resp, group **gs, size_t *n)
     json_t *g;
     size_t i;
     json_array_foreach(json_object_get(resp, "groups"), i, g) {
-        group *to = group_of(gs, n, json_string_value(json_object_get(g, "key")) ?: "-");
+        group *to = group_of(gs, n, json_string_value(json_object_get(g, "key")));
         /* The server's counts, added up over pages: a sum past the largest integer stays
          * there, rather than wrap. */
         long long jobs = cli_int(g, "jobs");
@@ -126,7 +132,7 @@ int cli_usage(int argc, char **argv)
     if (!rc) {
         json_t *out = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(out, json_pack("{s:s, s:I, s:f, s:f, s:f, s:I}", "group",
+            json_array_append_new(out, json_pack("{s:s?, s:I, s:f, s:f, s:f, s:I}", "group",
                                                  gs[i].key, "jobs", (json_int_t)gs[i].jobs,
                                                  "vcpuSeconds", gs[i].vcpu_s,
                                                  "memoryGiBSeconds", gs[i].gib_s, "cpuSeconds",
@@ -146,7 +152,7 @@ int cli_usage(int argc, char **argv)
                 snprintf(m, sizeof m, "%.1f", gs[i].gib_s);
                 snprintf(cpu, sizeof cpu, "%.1f", gs[i].cpu_s);
                 snprintf(peak, sizeof peak, "%.1f", gs[i].peak / 1048576.0);
-                const char *row[] = {gs[i].key, jobs, v, m, cpu, peak};
+                const char *row[] = {gs[i].key ? gs[i].key : UNTAGGED, jobs, v, m, cpu, peak};
                 cli_table_add(&t, row);
             }
             buf b = {0};

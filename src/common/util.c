@@ -152,6 +152,18 @@ size_t util_utf8_len(const unsigned char *p)
     return n;
 }
 
+size_t util_utf8_chars(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+    while (*p) {
+        size_t len = util_utf8_len(p);
+        p += len ? len : 1;
+        n++;
+    }
+    return n;
+}
+
 void util_utf8_scrub(char *s)
 {
     unsigned char *p = (unsigned char *)s;

@@ -28,6 +28,9 @@ int util_unhex_bytes(const char *s, void *out, size_t n);
 void util_utf8_scrub(char *s);
 /* The length of the well-formed UTF-8 sequence at p (1 to 4), or 0 (what jansson refuses). */
 size_t util_utf8_len(const unsigned char *p);
+/* The number of characters (code points) in s, as AWS counts the lengths of tag keys and values;
+ * a byte that is not part of a well-formed sequence counts as one. */
+size_t util_utf8_chars(const char *s);
 /* Removes the directory tree at path, without following symbolic links or crossing into other
  * mounts; directories made unwritable inside it are opened up first.  Best effort: what cannot
  * be removed stays. */

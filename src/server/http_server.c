@@ -58,6 +58,7 @@ typedef struct http_req {
     char *authorization; /* agents' requests: the header, for their handlers to check */
     json_t *stream_req;  /* GET /barge/v1/events: the stream's request, once its first poll is in */
     int standby;         /* answered as a standby (X-Barge-Role: standby) */
+    const char *challenge; /* a 401's WWW-Authenticate (RFC 9110 11.6.1), or NULL */
 } http_req;
 
 /* Connections in all, and how long a kept-alive connection may wait for its next request. */
@@ -197,6 +198,7 @@ static enum MHD_Result send_answer(http_req *r)
     MHD_add_response_header(resp, "x-amzn-RequestId", id);
     if (r->err_type) MHD_add_response_header(resp, "x-amzn-ErrorType", r->err_type);
     if (r->standby) MHD_add_response_header(resp, "X-Barge-Role", "standby");
+    if (r->challenge) MHD_add_response_header(resp, "WWW-Authenticate", r->challenge);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -329,12 +331,18 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
     if (strcmp(r->op->path, "/metrics") == 0) {
         const char *t = barge_cfg.metrics_token, *h =
             MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-        if (!t || (h && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) == strlen(t) &&
-                   CRYPTO_memcmp(h + 7, t, strlen(t)) == 0))
+        if (!t) return 0;
+        /* The scheme's name is case-insensitive and may be followed by several spaces (RFC
+         * 9110 11.4): "bearer TOKEN" is the same credential. */
+        const char *given = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+        while (given && *given == ' ') given++;
+        if (given && strlen(given) == strlen(t) && CRYPTO_memcmp(given, t, strlen(t)) == 0)
             return 0;
         set_answer(r, 401, "MissingAuthenticationTokenException",
                    "GET /metrics: this server wants \"Authorization: Bearer TOKEN\" with the "
                    "token it was given with --metrics-token");
+        /* RFC 6750 3: a token that was sent and is wrong is said to be invalid. */
+        r->challenge = given ? "Bearer error=\"invalid_token\"" : "Bearer";
         return -1;
     }
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
@@ -519,8 +527,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return http_console_answer(conn, url);
         }
         r->op = api_route(method, url);
-        /* Load balancers probe with HEAD too; libmicrohttpd sends the answer's headers alone. */
-        if (!r->op && strcmp(method, "HEAD") == 0 && strcmp(url, "/healthz") == 0)
+        /* Load balancers probe with HEAD too, and so may a scraper before it scrapes:
+         * libmicrohttpd sends the answer's headers alone. */
+        if (!r->op && strcmp(method, "HEAD") == 0 &&
+            (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0))
             r->op = api_route("GET", url);
         if (!r->op) /* log reads and the agent's log upload: see serve_logs */
             r->op = api_logs_route(

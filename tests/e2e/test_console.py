@@ -221,7 +221,7 @@ class ConsoleBrowserTest(JobsCase):
         self.assertGreater(seen["usage_by_definition"][0]["vcpu"], 0)
         self.assertEqual(seen["usage_by_shown"], "definition")
         by_tag = {u["key"]: u for u in seen["usage_by_tag"]}
-        self.assertEqual({k: u["jobs"] for k, u in by_tag.items()}, {"red": 1, "blue": 1, "-": 6})
+        self.assertEqual({k: u["jobs"] for k, u in by_tag.items()}, {"red": 1, "blue": 1, "": 6})  # "" : the untagged
         self.assertIn("by=tag%3Ateam", seen["usage_hash"])
         # The live log followed: lines came in after the page first showed some.
         log = seen["live_log"]

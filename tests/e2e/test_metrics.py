@@ -123,6 +123,30 @@ class Token(JobsCase):
             self.assertEqual(r.status, 200)
             self.assertIn("barge_jobs{", r.read().decode())
 
+    def test_the_scheme_is_any_case_and_a_refusal_says_bearer(self):
+        # RFC 9110 11.1: the scheme's name is case-insensitive.
+        for scheme in ("bearer", "BEARER", "Bearer "):
+            status, _, body = self.server.raw("GET", "/metrics", headers={
+                "Authorization": scheme + " scrape-token-0123456789"})
+            self.assertEqual(status, 200, (scheme, body))
+        # RFC 6750 3: a 401 names the scheme, and a token sent but wrong is invalid.
+        status, headers, _ = self.server.raw("GET", "/metrics")
+        self.assertEqual((status, headers.get("WWW-Authenticate")), (401, "Bearer"))
+        status, headers, _ = self.server.raw("GET", "/metrics", headers={
+            "Authorization": "bearer scrape-token-012345678X"})
+        self.assertEqual((status, headers.get("WWW-Authenticate")),
+                         (401, 'Bearer error="invalid_token"'))
+
+    def test_head_is_answered_as_get_without_a_body(self):
+        status, headers, body = self.server.raw("HEAD", "/metrics")
+        self.assertEqual((status, headers.get("WWW-Authenticate"), body), (401, "Bearer", b""))
+        status, headers, body = self.server.raw("HEAD", "/metrics", headers={
+            "Authorization": "Bearer scrape-token-0123456789"})
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/plain; version=0.0.4"), headers)
+        self.assertGreater(int(headers["Content-Length"]), 0)
+        self.assertEqual(body, b"")
+
     def test_a_short_token_is_refused(self):
         p = subprocess.run([self.server.binary or __import__("harness").BARGE, "server",
                             "--metrics-token", "short"], capture_output=True, text=True,

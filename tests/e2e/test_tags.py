@@ -142,6 +142,27 @@ class Tags(ServerTestCase):
         self.batch.tag_resource(resourceArn=target, tags={"empty": ""})
         self.assertEqual(self.tags_of(target)["empty"], "")
 
+    def test_lengths_are_in_characters(self):
+        # AWS counts a key's 128 and a value's 256 in characters: two-byte and four-byte
+        # characters count one each, on every call that takes tags.
+        key, value = "\u00e9" * 128, "\U0001f6a2" * 256
+        self.batch.create_compute_environment(computeEnvironmentName="chars-ce", type="UNMANAGED",
+                                              tags={key: value})
+        target = arn("compute-environment", "chars-ce")
+        self.assertEqual(self.tags_of(target), {key: value})
+        self.batch.tag_resource(resourceArn=target, tags={"k": "\u00e9" * 256})
+        self.batch.untag_resource(resourceArn=target, tagKeys=[key])
+        self.assertEqual(self.tags_of(target), {"k": "\u00e9" * 256})
+        self.assertClientError(self.batch.tag_resource, "tags:", "1 to 128 characters",
+                               resourceArn=target, tags={"\u00e9" * 129: "x"})
+        self.assertClientError(self.batch.tag_resource, "tags:", "256 characters",
+                               resourceArn=target, tags={"k": "\u00e9" * 257})
+        self.assertClientError(self.batch.untag_resource, "tagKeys[0]", "1 to 128 characters",
+                               resourceArn=target, tagKeys=["\u00e9" * 129])
+        self.assertClientError(self.batch.create_compute_environment, "tags:", "256 characters",
+                               computeEnvironmentName="chars-ce2", type="UNMANAGED",
+                               tags={"k": "\U0001f6a2" * 257})
+
     def test_bad_arns_are_named(self):
         bad = [
             ("nonsense", "not an AWS Batch ARN"),

@@ -1,7 +1,7 @@
 """GetUsage (POST /barge/v1/getusage): a queue's usage summed by the server, by job definition,
-by a tag's value or for the whole queue, a page of jobs a call; the pages add up to what the
-jobs' own descriptions say (barge.usage), array jobs through their children.  `barge usage`
-adds the pages the same way."""
+by a tag's value (the jobs without the tag in a group whose key is null) or for the whole queue,
+a page of jobs a call; the pages add up to what the jobs' own descriptions say (barge.usage),
+array jobs through their children.  `barge usage` adds the pages the same way."""
 import json
 
 from test_cli import barge
@@ -19,6 +19,8 @@ class GetUsage(JobsCase):
         cls.make_queue("nodes", ["ce"])
         cls.make_queue("empty", ["ce-off"])
         cls.make_queue("tokens", ["ce-off"])
+        cls.make_queue("untagged", ["ce-off"])
+        cls.make_queue("again", ["ce-off"])
         # Each node runs a fifth of a second at least: a node that ends within the millisecond
         # it started in has held nothing, and the sums below would prove nothing.
         node = {"image": "busybox", "command": ["sh", "-c", "dd if=/dev/zero of=/dev/null "
@@ -74,7 +76,7 @@ class GetUsage(JobsCase):
         return out
 
     def assertSums(self, got, want):
-        self.assertEqual(sorted(got), sorted(want))
+        self.assertEqual(sorted(got, key=str), sorted(want, key=str))
         for k in want:
             self.assertEqual(got[k]["jobs"], want[k]["jobs"], k)
             self.assertEqual(got[k]["maxMemoryBytes"], want[k]["maxMemoryBytes"], k)
@@ -96,7 +98,7 @@ class GetUsage(JobsCase):
         self.assertTrue(all(self.raw_job(j)["barge"]["usage"]["vcpuSeconds"] > 0
                             for j in ids[:6]))
         by_def = self.expected(ids, lambda d: d["jobDefinition"].split("/")[-1].split(":")[0])
-        by_tag = self.expected(ids, lambda d: (d.get("tags") or {}).get("team", "-"))
+        by_tag = self.expected(ids, lambda d: (d.get("tags") or {}).get("team"))
         self.assertEqual(by_def["jd"]["jobs"] + by_def["jd-other"]["jobs"], 9)
         # One call; then one queue job a page (the array whole in one): the same sums.
         one, pages = self.pages(jobQueue="sums")
@@ -108,7 +110,7 @@ class GetUsage(JobsCase):
         tagged, _ = self.pages(jobQueue="sums", by="tag:team", maxJobs=2)
         self.assertSums(tagged, by_tag)
         self.assertEqual(tagged["red"]["jobs"], 3 + 3)  # u1, u2, u4 and the array's 3
-        self.assertEqual(tagged["-"]["jobs"], 1)
+        self.assertEqual(tagged[None]["jobs"], 1)
         arn = self.batch.describe_job_queues(jobQueues=["sums"])["jobQueues"][0]["jobQueueArn"]
         whole, _ = self.pages(jobQueue=arn, by="queue")
         self.assertEqual(whole["sums"]["jobs"], 9)
@@ -136,6 +138,26 @@ class GetUsage(JobsCase):
         self.assertAlmostEqual(got["mnp"]["memoryGiBSeconds"],
                                sum(u["memoryGiBSeconds"] for u in nodes), places=6)
 
+    def test_jobs_without_the_tag_are_apart_from_any_value(self):
+        # "-" is a value a job may be tagged with, as any string is: the jobs without the tag
+        # are a group of their own, whose key is null.
+        self.submit("none", queue="untagged")
+        self.submit("other", queue="untagged", tags={"colour": "red"})
+        self.submit("dash", queue="untagged", tags={"team": "-"})
+        self.submit("red", queue="untagged", tags={"team": "red"})
+        got, _ = self.pages(jobQueue="untagged", by="tag:team", maxJobs=1)
+        self.assertEqual({k: g["jobs"] for k, g in got.items()}, {None: 2, "-": 1, "red": 1})
+        rc, out, err = barge("usage", "--queue", "untagged", "--by", "tag:team", "--json",
+                             endpoint=self.server.url)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual({g["group"]: g["jobs"] for g in json.loads(out)},
+                         {None: 2, "-": 1, "red": 1})
+        rc, out, err = barge("usage", "--queue", "untagged", "--by", "tag:team",
+                             endpoint=self.server.url)
+        self.assertEqual(rc, 0, err)
+        rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+        self.assertEqual(rows, {"(untagged)": "2", "-": "1", "red": "1"})
+
     def test_a_token_is_for_its_queue(self):
         for i in range(2):
             self.submit("t%d" % i, queue="tokens")
@@ -149,12 +171,35 @@ class GetUsage(JobsCase):
         self.assertEqual(status, 200, rest)
         self.assertEqual(sum(g["jobs"] for g in page["groups"] + rest["groups"]), 2)
 
+    def test_a_token_of_a_queue_made_again_is_refused(self):
+        for i in range(2):
+            self.submit("a%d" % i, queue="again")
+        status, _, page = self.usage(jobQueue="again", maxJobs=1)
+        self.assertEqual(status, 200, page)
+        self.assertIn("nextToken", page)
+        self.batch.update_job_queue(jobQueue="again", state="DISABLED")
+        self.wait_for(lambda: self.batch.describe_job_queues(jobQueues=["again"])[
+            "jobQueues"][0]["status"] == "VALID", what="the queue disabled")
+        self.batch.delete_job_queue(jobQueue="again")
+        self.wait_for(lambda: self.batch.describe_job_queues(jobQueues=["again"])[
+            "jobQueues"][0]["status"] == "DELETED", what="the queue deleted")
+        self.make_queue("again", ["ce-off"])
+        status, _, body = self.usage(jobQueue="again", nextToken=page["nextToken"])
+        self.assertEqual(status, 400, body)
+        self.assertIn("nextToken", body["message"])
+
     def test_bad_requests_name_the_member(self):
         for req, words in (({"jobQueue": "q", "by": "colour"}, "by: 'colour'"),
                            ({"jobQueue": "q", "by": "tag:"}, "by: 'tag:'"),
                            ({"jobQueue": "nope"}, "no job queue named 'nope'"),
                            ({"jobQueue": "q", "nextToken": "zz"}, "nextToken"),
                            ({"jobQueue": "q", "nextToken": "706f733a31"}, "nextToken"),
+                           # Tokens of the right shape at no position this server gives: a
+                           # page of nothing without a nextToken would look like the end.
+                           *(({"jobQueue": "q", "nextToken": ("usage:%s:q" % seq).encode().hex()},
+                              "nextToken")
+                             for seq in ("-1", "+1", "", "0", "01", " 1", "1 ", "18446744073709551615",
+                                         "18446744073709551616", "99999999999999999999999")),
                            ({"jobQueue": "q", "maxJobs": 0}, "maxJobs"),
                            ({}, "jobQueue")):
             status, _, body = self.usage(**req)

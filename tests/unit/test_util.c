@@ -130,6 +130,18 @@ static void test_utf8_scrub(void)
     scrubbed("\xed\x9f\xbf\xee\x80\x80", "\xed\x9f\xbf\xee\x80\x80");
 }
 
+/* Tag lengths are counted in characters, as AWS counts them, not in bytes. */
+static void test_utf8_chars(void)
+{
+    CHECK_EQ_INT(util_utf8_chars(""), 0);
+    CHECK_EQ_INT(util_utf8_chars("team"), 4);
+    CHECK_EQ_INT(util_utf8_chars("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\xa2"), 8);
+    /* A byte that is not UTF-8 is one character, and half a character at the end is read no
+     * further than its string. */
+    CHECK_EQ_INT(util_utf8_chars("\xff\xfe"), 2);
+    CHECK_EQ_INT(util_utf8_chars("ab\xe2\x82"), 4);
+}
+
 /* A process's start time tells it from a later one with its pid; a zombie or no process has
  * none. */
 static void test_process_start(void)
@@ -262,6 +274,7 @@ int main(void)
     RUN(test_unhex_bytes);
     RUN(test_clocks);
     RUN(test_utf8_scrub);
+    RUN(test_utf8_chars);
     RUN(test_http_url_problem);
     RUN(test_open_regular);
     RUN(test_read_secret_file);

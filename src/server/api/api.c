@@ -180,7 +180,8 @@ int api_check_tags(api_ctx *c, json_t *tags, const char *field)
     const char *k;
     json_t *v;
     json_object_foreach(tags, k, v) {
-        size_t kl = strlen(k), vl = strlen(json_string_value(v));
+        /* AWS counts characters, not bytes: 256 of é are 512 bytes and allowed. */
+        size_t kl = util_utf8_chars(k), vl = util_utf8_chars(json_string_value(v));
         if (kl < 1 || kl > 128)
             return api_client_error(c, "%s: tag key '%.40s' must be 1 to 128 characters long",
                                     field, k);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/model/arn.h"
 #include "server/model/registry.h"
 #include "server/model/state.h"
@@ -194,7 +195,7 @@ static int untag_resource(api_ctx *c, json_t *req, json_t **resp)
     json_t *k;
     json_array_foreach(keys, i, k) {
         const char *key = json_string_value(k);
-        size_t len = strlen(key);
+        size_t len = util_utf8_chars(key); /* characters, as AWS counts them */
         if (len < 1 || len > 128) {
             api_client_error(c, "tagKeys[%zu]: a tag key is 1 to 128 characters long", i);
             goto out;

@@ -1,5 +1,6 @@
 /* api_usage — GetUsage (POST /barge/v1/getusage): what a queue's jobs reserved and used, summed
- * by job definition, by the value of a tag, or for the whole queue.  A job counts with its
+ * by job definition, by the value of a tag (the jobs without the tag in a group of their own,
+ * whose key is null), or for the whole queue.  A job counts with its
  * description's barge.usage (jobdesc.h); an array job through its children, each one job, as
  * `barge usage` and the console's Usage page show it.
  *
@@ -40,17 +41,23 @@ typedef struct ugroup {
 
 typedef struct sums {
     dict by_key;
-    ugroup **list; /* in the order first seen */
+    ugroup *untagged; /* jobs without the tag grouped by: apart from any value's */
+    ugroup **list;    /* in the order first seen */
     size_t n, cap;
 } sums;
 
+/* The group of key; NULL is the group of the jobs without the tag, answered with the key null. */
 static ugroup *group_of(sums *s, const char *key)
 {
-    ugroup *g = dict_get(&s->by_key, key);
+    ugroup *g = key ? dict_get(&s->by_key, key) : s->untagged;
     if (g) return g;
     g = xcalloc(1, sizeof *g);
-    g->key = xstrdup(key);
-    dict_put(&s->by_key, g->key, g);
+    if (key) {
+        g->key = xstrdup(key);
+        dict_put(&s->by_key, g->key, g);
+    } else {
+        s->untagged = g;
+    }
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 16;
         s->list = xrealloc(s->list, s->cap * sizeof *s->list);
@@ -72,19 +79,46 @@ static void add_usage(ugroup *g, const job *j)
 }
 
 /* The job's group: "definition" (its job definition's name), "queue", or "tag:KEY" (the tag's
- * value; "-" without it).  key is a buffer of size n, or the result points into the spec. */
+ * value; NULL without it, as any string is a value a job may be tagged with).  key is a buffer
+ * of size n, or the result points into the spec. */
 static const char *key_of(const job *j, const char *by, char *key, size_t n)
 {
     if (strcmp(by, "queue") == 0) return j->spec->queue;
     if (strncmp(by, "tag:", 4) != 0) return j->spec->jd_name ? j->spec->jd_name : "-";
     /* The tags are in the job's own JSON text: parsed only when it has some. */
-    snprintf(key, n, "-");
-    if (!j->spec->own || !strstr(j->spec->own, "\"tags\"")) return key;
+    if (!j->spec->own || !strstr(j->spec->own, "\"tags\"")) return NULL;
     json_t *tags = jobspec_own(j->spec, "tags");
     const char *v = json_string_value(json_object_get(tags, by + 4));
     if (v) snprintf(key, n, "%s", v);
     json_decref(tags);
-    return key;
+    return v ? key : NULL;
+}
+
+/* The submit number a nextToken goes on after, or 0 if the token is not one this server could
+ * have given for the queue.  A token is "usage:SEQ:QUEUE" in hex, SEQ the submit number of the
+ * last job a page summed: decimal without sign or leading zero, one of this queue's (from its
+ * first_seq, a queue made again under its name being a new one) and below the next to be given.
+ * Anything else would answer a page of nothing without a nextToken, which a client takes for
+ * the end of its sums. */
+static uint64_t token_seq(const char *token, const char *qname, const jq_rt *rt,
+                          uint64_t next_seq)
+{
+    char *plain = util_unhex(token);
+    uint64_t seq = 0;
+    const char *p = plain;
+    if (!p || strncmp(p, TOKEN_KIND, strlen(TOKEN_KIND)) != 0) goto out;
+    p += strlen(TOKEN_KIND);
+    if (*p < '1' || *p > '9') goto out;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if (__builtin_mul_overflow(seq, 10, &seq) || __builtin_add_overflow(seq, *p - '0', &seq)) {
+            seq = 0;
+            goto out;
+        }
+    if (*p != ':' || strcmp(p + 1, qname) != 0 || seq >= next_seq || (rt && seq < rt->first_seq))
+        seq = 0;
+out:
+    free(plain);
+    return seq;
 }
 
 static int get_usage(api_ctx *c, json_t *req, json_t **resp)
@@ -106,18 +140,13 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
     uint64_t after = 0;
     const char *token = api_str(req, "nextToken");
     if (token && *token) {
-        char *plain = util_unhex(token);
-        char *end = NULL;
-        if (plain && strncmp(plain, TOKEN_KIND, strlen(TOKEN_KIND)) == 0)
-            after = strtoull(plain + strlen(TOKEN_KIND), &end, 10);
-        if (!end || *end != ':' || strcmp(end + 1, qname) != 0) {
-            free(plain);
+        after = token_seq(token, qname, rt, c->st->jobs->next_seq);
+        if (!after) {
             free(qname);
             return api_client_error(c, "nextToken: '%.64s' is not a token this server issued "
                                        "for GetUsage of this queue; pass the previous page's "
                                        "nextToken unchanged, with the same jobQueue", token);
         }
-        free(plain);
     }
     job **items = rt ? rt->all : NULL;
     size_t n = rt ? rt->n_all : 0;
@@ -158,7 +187,7 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
         /* Jobs submitted alike share their spec's strings: the last group found serves the
          * next job with the same key without a look-up (a tag's value is in tagval, never). */
         const char *key = key_of(j, by, tagval, sizeof tagval);
-        ugroup *g = key == last_key && key != tagval ? last : group_of(&s, key);
+        ugroup *g = key && key == last_key && key != tagval ? last : group_of(&s, key);
         last_key = key;
         last = g;
         if (!j->children) {
@@ -178,7 +207,7 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
     json_t *groups = json_array();
     for (size_t k = 0; k < s.n; k++) {
         ugroup *g = s.list[k];
-        json_array_append_new(groups, json_pack("{s:s, s:I, s:f, s:f, s:f, s:I}", "key", g->key,
+        json_array_append_new(groups, json_pack("{s:s?, s:I, s:f, s:f, s:f, s:I}", "key", g->key,
                                                 "jobs", (json_int_t)g->jobs, "vcpuSeconds",
                                                 g->vcpu_s, "memoryGiBSeconds", g->gib_s,
                                                 "cpuSeconds", g->cpu_s, "maxMemoryBytes",
