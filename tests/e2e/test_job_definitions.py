@@ -656,6 +656,8 @@ class JobDefinitions(ServerTestCase):
         bad(mnp(ranges=[{"targetNodes": "0", "container": container(instanceType="m5.large")},
                         {"targetNodes": "1:", "container": container(instanceType="m5.xlarge")}]),
             "nodeProperties.nodeRangeProperties[1].container.instanceType", "same instance type")
+        bad(mnp(num=10001, ranges=[{"targetNodes": ":", "container": container()}]),
+            "nodeProperties.numNodes", "at most 10000")
         bad(mnp(ranges=[{"targetNodes": ":"}]),
             "nodeProperties.nodeRangeProperties[0].container", "required")
         bad(mnp(ranges=[{"targetNodes": ":", "container": container(),

@@ -249,6 +249,26 @@ class MultiNode(JobsCase):
         self.assertClientError(s, "targetNodes", "'2:'", nodeOverrides={
             "nodePropertyOverrides": [{"targetNodes": "2:", "containerOverrides": {}}]}, **kw)
         self.assertClientError(s, "numNodes", nodeOverrides={"numNodes": 0}, **kw)
+        # One override per range; instance types known, and the same for every node group.
+        one = {"targetNodes": "1:", "containerOverrides": {}}
+        self.assertClientError(s, "nodePropertyOverrides[1].targetNodes", "twice",
+                               nodeOverrides={"nodePropertyOverrides": [one, one]}, **kw)
+        self.assertClientError(s, "containerOverrides.instanceType", "'m5.huge'", nodeOverrides={
+            "nodePropertyOverrides": [{"targetNodes": "1:", "containerOverrides": {
+                "instanceType": "m5.huge"}}]}, **kw)
+        self.assertClientError(s, "same instance type", "m5.large", "c5.large", nodeOverrides={
+            "nodePropertyOverrides": [
+                {"targetNodes": "0", "containerOverrides": {"instanceType": "m5.large"}},
+                {"targetNodes": "1:", "containerOverrides": {"instanceType": "c5.large"}}]},
+            **kw)
+        self.assertClientError(s, "nodePropertyOverrides[0].containerOverrides."
+                               "resourceRequirements", nodeOverrides={
+            "nodePropertyOverrides": [{"targetNodes": "0", "containerOverrides": {
+                "resourceRequirements": [{"type": "VCPU", "value": "lots"}]}}]}, **kw)
+        # A plain container job takes no instanceType (AWS: for multi-node jobs only).
+        self.assertClientError(s, "containerOverrides.instanceType", "multi-node",
+                               jobName="c", jobQueue="q", jobDefinition="jd",
+                               containerOverrides={"instanceType": "m5.large"})
         # A plain container job takes no nodeOverrides.
         self.assertClientError(s, "nodeOverrides", jobName="c", jobQueue="q",
                                jobDefinition="jd", nodeOverrides={"numNodes": 2})
@@ -308,6 +328,30 @@ class MultiNode(JobsCase):
             "attempts": 3, "evaluateOnExit": [{"onExitCode": "4", "action": "EXIT"}]})
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
         self.assertEqual(len(nodes[jid + "#0"]["attempts"]), 2)
+
+    def test_the_timeout_is_the_whole_jobs(self):
+        # AWS: a multi-node job's timeout applies to the whole job, not to each node.  The main
+        # node ignores SIGTERM, so that it ends only at the kill a grace second later: had the
+        # others a timeout of their own, theirs would end them first, timed out.
+        self.batch.register_job_definition(
+            jobDefinitionName="mnpto", type="multinode",
+            parameters={"fail": "none", "attempts": "1", "gate": "/nonexistent"},
+            timeout={"attemptDurationSeconds": 2},
+            nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
+                node_range("0", "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                           + MAIN, args=("Ref::port", "Ref::fail", "Ref::attempts",
+                                         "Ref::gate")),
+                node_range("1:", NODE)]})
+        jid = self.batch.submit_job(jobName="mnpto", jobQueue="q", jobDefinition="mnpto",
+                                    parameters={"port": free_port()})["jobId"]
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual((d["status"], d["statusReason"]),
+                         ("FAILED", "Job attempt duration exceeded timeout"))
+        nodes = self.describe(*["%s#%d" % (jid, i) for i in range(3)])
+        self.assertEqual(nodes[jid + "#0"]["statusReason"], "Job attempt duration exceeded timeout")
+        for i in (1, 2):
+            self.assertEqual(nodes["%s#%d" % (jid, i)]["statusReason"],
+                             "Stopped: the main node (node 0) ended")
 
     def test_a_terminated_job_is_not_attempted_again(self):
         jid = self.batch.submit_job(
@@ -461,6 +505,10 @@ class MultiNode(JobsCase):
                          ["RUNNABLE"] * 3)
         r = self.batch.describe_consumable_resource(consumableResource="mn-lic")
         self.assertEqual(r["inUseQuantity"], 0)
+        # Each node alone would fit: the reason is the three together.
+        self.assertEqual(self.job(jid + "#1")["statusReason"],
+                         "waiting for consumable resource mn-lic: needs 3 (its 3 nodes "
+                         "together), 2 available (0 held by running jobs)")
         self.batch.update_consumable_resource(consumableResource="mn-lic", operation="SET",
                                               quantity=3)
         self.assertEqual(self.wait_job(jid, timeout=60)["status"], "SUCCEEDED")

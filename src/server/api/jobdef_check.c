@@ -526,6 +526,9 @@ static int check_nodes(api_ctx *c, json_t *np)
     if (nodes < 1)
         return api_client_error(c, "nodeProperties.numNodes: must be at least 1 (got %lld)",
                                 nodes);
+    if (nodes > barge_cfg.max_array_size)
+        return api_client_error(c, "nodeProperties.numNodes: at most %d nodes (got %lld)",
+                                barge_cfg.max_array_size, nodes);
     if (main_node < 0 || main_node >= nodes)
         return api_client_error(c, "nodeProperties.mainNode: must be a node index from 0 to "
                                    "numNodes-1 (%lld) (got %lld)", nodes - 1, main_node);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/catalog.h"
 #include "common/mem.h"
 #include "server/model/config.h"
 #include "server/api/api.h"
@@ -79,10 +80,24 @@ json_t *jobdef_nodes_resolve(api_ctx *c, json_t *def, json_t *req, int nodes)
                                 "the definition does", i, t ? t : "");
             return NULL;
         }
-        char f[96];
+        if (override_of(overrides, t) != o) {
+            api_client_error(c, "nodeOverrides.nodePropertyOverrides[%zu].targetNodes: '%.32s' "
+                                "is overridden twice; give one override per node range", i, t);
+            return NULL;
+        }
+        char f[96], g[128];
         snprintf(f, sizeof f, "nodeOverrides.nodePropertyOverrides[%zu].containerOverrides", i);
         json_t *ov = json_object_get(o, "containerOverrides");
         if (jobdef_check_environment(c, json_object_get(ov, "environment"), f) < 0) return NULL;
+        snprintf(g, sizeof g, "%s.resourceRequirements", f);
+        if (jobdef_check_requirements(c, json_object_get(ov, "resourceRequirements"), 0, g) < 0)
+            return NULL;
+        const char *itype = json_string_value(json_object_get(ov, "instanceType"));
+        if (itype && !catalog_find(itype)) {
+            api_client_error(c, "%s.instanceType: '%.64s' is not an instance type barge knows "
+                                "(for example m5.large)", f, itype);
+            return NULL;
+        }
     }
     json_t *out = json_array();
     json_array_foreach(ranges, i, r) {
@@ -112,6 +127,23 @@ json_t *jobdef_nodes_resolve(api_ctx *c, json_t *def, json_t *req, int nodes)
             api_client_error(c, "nodeProperties.nodeRangeProperties[%zu]: the nodes %s need a "
                                 "VCPU and a MEMORY requirement above 0", i, t);
             goto fail;
+        }
+        /* AWS: all node groups of a job use the same instance type; an override may not
+         * make them differ. */
+        const char *ct = json_string_value(json_object_get(cont, "instanceType"));
+        json_t *x;
+        size_t k;
+        json_array_foreach(out, k, x) {
+            const char *xt = json_string_value(
+                json_object_get(json_object_get(x, "container"), "instanceType"));
+            if (ct && xt && strcmp(ct, xt) != 0) {
+                api_client_error(c, "nodeOverrides.nodePropertyOverrides: the nodes %s would run "
+                                    "on %s and the nodes %s on %s; all node groups must use the "
+                                    "same instance type", t, ct,
+                                 json_string_value(json_object_get(x, "targetNodes")), xt);
+                json_decref(cont);
+                goto fail;
+            }
         }
         json_array_append_new(out, json_pack("{s:s, s:o}", "targetNodes", t, "container", cont));
     }

@@ -204,13 +204,18 @@ static json_t *assignment(instance *in, job *j)
     }
     json_object_set_new(container, "vcpus", json_real(j->spec->mvcpus / 1000.0));
     registry_auth(container, json_object_get(c, "repositoryCredentials"));
+    /* A multi-node job's timeout is the whole job's (AWS), not each node's: the main node's
+     * attempt carries it, and its end stops the others (stop_other_nodes). */
+    int timeout_s = j->spec->timeout_s;
+    if (jobs_is_node(j) && j->index != jobspec_main_node(j->parent->spec))
+        timeout_s = 0;
     json_t *a = json_pack("{s:s, s:i, s:o, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*, s:o}",
                      "jobId", j->id,
                      "attempt", (int)j->n_attempts, "command",
                      cmd ? json_incref(cmd) : json_array(),
                      "environment", env, "vcpus", j->spec->mvcpus / 1000.0, "memoryMiB",
                      j->spec->memory_mib, "gpus", j->spec->gpus, "timeoutSeconds",
-                     j->spec->timeout_s, "killGraceSeconds", barge_cfg.kill_grace_s,
+                     timeout_s, "killGraceSeconds", barge_cfg.kill_grace_s,
                      "logStreamName", j->log_stream, "image", image, "container", container);
     const char *role = json_string_value(json_object_get(c, "jobRoleArn"));
     if (role) role_setup(a, env, container, role);

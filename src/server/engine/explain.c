@@ -189,12 +189,18 @@ char *explain_runnable_code(state *st, const job *j, explain_code *code)
     if (held) return held;
     const char *res;
     long long need, avail;
-    if (!consumable_fits(st, j, &res, &need, &avail)) {
+    /* A multi-node job's nodes hold their quantities together (scheduler.c place_gang). */
+    int gang = jobs_is_node(j);
+    if (gang ? !consumable_gang_fits(st, j->parent, &res, &need, &avail)
+             : !consumable_fits(st, j, &res, &need, &avail)) {
+        char nodes[48] = "";
+        if (gang) snprintf(nodes, sizeof nodes, " (its %u nodes together)", j->parent->array_size);
         if (avail < 0)
-            return xasprintf("needs %lld of consumable resource %s, which no longer exists; "
-                             "create it again or cancel the job", need, res);
-        return xasprintf("waiting for consumable resource %s: needs %lld, %lld available (%lld "
-                         "held by running jobs)", res, need, avail, consumable_in_use(st, res));
+            return xasprintf("needs %lld of consumable resource %s%s, which no longer exists; "
+                             "create it again or cancel the job", need, res, nodes);
+        return xasprintf("waiting for consumable resource %s: needs %lld%s, %lld available "
+                         "(%lld held by running jobs)", res, need, nodes, avail,
+                         consumable_in_use(st, res));
     }
     buf out = {0};
     /* A reason code applies when every environment of the queue gives it, as AWS's do ("all

@@ -74,24 +74,13 @@ static int place(state *st, jq_rec *q, job *j, need *no_fit, need *no_launch)
  * nodes sharing one when it has room for several; when some find none, the room found for the
  * others stays promised for the rest of this pass and instances are launched for the others.
  * The main node starts first, so that the other nodes' assignments carry its address. */
-/* Whether the consumable resources the nodes of p need are all free together: each node holds
- * its own quantities, so they are counted as held node by node while the next is checked. */
-static int gang_consumables_fit(state *st, job *p)
-{
-    uint32_t n = p->array_size, fit = 0;
-    while (fit < n && consumable_fits(st, p->children[fit], NULL, NULL, NULL))
-        consumable_charge(st, p->children[fit++], 1);
-    for (uint32_t i = 0; i < fit; i++) consumable_charge(st, p->children[i], -1);
-    return fit == n;
-}
-
 static int place_gang(state *st, jq_rec *q, job *p)
 {
     uint32_t n = p->array_size;
     for (uint32_t i = 0; i < n; i++)
         if (p->children[i]->status != JS_RUNNABLE) return 0;
     /* Waits, as a job does, while what the resources hold leaves too little for all nodes. */
-    if (!gang_consumables_fit(st, p)) return 0;
+    if (!consumable_gang_fits(st, p, NULL, NULL, NULL)) return 0;
     instance **where = xcalloc(n, sizeof *where);
     uint32_t missing = 0;
     for (uint32_t i = 0; i < n; i++) {

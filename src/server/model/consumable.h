@@ -24,6 +24,11 @@ long long consumable_in_use(state *st, const char *name);
  * no longer exists). */
 int consumable_fits(state *st, const job *j, const char **blocking, long long *need,
                     long long *available);
+/* consumable_fits for the nodes of a multi-node job p, placed together: each node holds its own
+ * quantities, so all must be free at once.  When they are not, *need is what all nodes need of
+ * the first resource short (available and blocking as above). */
+int consumable_gang_fits(state *st, job *p, const char **blocking, long long *need,
+                         long long *available);
 /* j's attempt starts (sign 1) or stops (-1) holding its quantities.  (Using up a
  * NON_REPLENISHABLE quantity is the engine's, when the attempt ends: engine/attempt.c.) */
 void consumable_charge(state *st, job *j, int sign);
