@@ -265,10 +265,6 @@ class MultiNode(JobsCase):
                                "resourceRequirements", nodeOverrides={
             "nodePropertyOverrides": [{"targetNodes": "0", "containerOverrides": {
                 "resourceRequirements": [{"type": "VCPU", "value": "lots"}]}}]}, **kw)
-        # A plain container job takes no instanceType (AWS: for multi-node jobs only).
-        self.assertClientError(s, "containerOverrides.instanceType", "multi-node",
-                               jobName="c", jobQueue="q", jobDefinition="jd",
-                               containerOverrides={"instanceType": "m5.large"})
         # A plain container job takes no nodeOverrides.
         self.assertClientError(s, "nodeOverrides", jobName="c", jobQueue="q",
                                jobDefinition="jd", nodeOverrides={"numNodes": 2})

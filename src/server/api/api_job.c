@@ -254,12 +254,6 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     /* A multi-node job's nodes are children of it, as an array's are (jobs.c). */
     if (multinode) size = nodes;
     json_t *ov = json_object_get(req, "containerOverrides");
-    if (api_str(ov, "instanceType")) {
-        /* AWS: not for single-node jobs; a multi-node job's go in nodeOverrides. */
-        api_client_error(c, "containerOverrides.instanceType: applies only to the nodes of "
-                            "multi-node parallel jobs (nodeOverrides); remove it");
-        goto out;
-    }
     if (jobdef_check_environment(c, json_object_get(ov, "environment"),
                                  "containerOverrides.environment") < 0)
         goto out;
