@@ -656,6 +656,9 @@ class JobDefinitions(ServerTestCase):
         bad(mnp(ranges=[{"targetNodes": "0", "container": container(instanceType="m5.large")},
                         {"targetNodes": "1:", "container": container(instanceType="m5.xlarge")}]),
             "nodeProperties.nodeRangeProperties[1].container.instanceType", "same instance type")
+        bad(mnp(num=6, ranges=[{"targetNodes": str(i), "container": container()}
+                               for i in range(6)]),
+            "nodeProperties.nodeRangeProperties", "at most 5")
         bad(mnp(num=10001, ranges=[{"targetNodes": ":", "container": container()}]),
             "nodeProperties.numNodes", "at most 10000")
         bad(mnp(ranges=[{"targetNodes": ":"}]),

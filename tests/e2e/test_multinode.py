@@ -101,6 +101,11 @@ class MultiNode(JobsCase):
         # Instances of 2 vCPUs: three nodes of one vCPU need two agents at least.
         cls.make_ce("small", 6, instanceTypes=["c5.large"])
         cls.make_queue("mq", ["small"])
+        # Two environments of 2 vCPUs, and one of 4: a job's nodes stay in one environment.
+        for name, most in (("two-a", 2), ("two-b", 2), ("four", 4)):
+            cls.make_ce(name, most)
+        cls.make_queue("split", ["two-a", "two-b"])
+        cls.make_queue("spill", ["two-a", "four"])
         cls.batch.register_job_definition(
             jobDefinitionName="mnp", type="multinode", parameters={"fail": "none"},
             nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
@@ -324,6 +329,23 @@ class MultiNode(JobsCase):
             "attempts": 3, "evaluateOnExit": [{"onExitCode": "4", "action": "EXIT"}]})
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
         self.assertEqual(len(nodes[jid + "#0"]["attempts"]), 2)
+
+    def test_the_nodes_run_in_one_compute_environment(self):
+        # AWS keeps a job's nodes in one environment: three one-vCPU nodes go to "four" whole,
+        # rather than two to two-a, first in the queue, and the third to "four".
+        jid, d = self.run_mnp(queue="spill")
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual([self.raw_job("%s#%d" % (jid, i))["barge"]["computeEnvironment"]
+                          for i in range(3)], ["four"] * 3)
+        # Two environments of 2 vCPUs never hold 3 nodes together, though they have 4 vCPUs
+        # between them: the job waits, and says why with AWS's code.
+        jid = self.batch.submit_job(jobName="mnsplit", jobQueue="split", jobDefinition="mnp",
+                                    parameters={"port": free_port()})["jobId"]
+        self.addCleanup(self.batch.terminate_job, jobId=jid, reason="test over")
+        self.wait_for(lambda: self.job(jid)["status"] == "RUNNABLE", what="RUNNABLE")
+        time.sleep(2)  # scheduling passes go by
+        self.assertEqual(self.job(jid + "#0")["status"], "RUNNABLE")
+        self.assertIn(CE_MAX, self.job(jid + "#0")["statusReason"])
 
     def test_the_timeout_is_the_whole_jobs(self):
         # AWS: a multi-node job's timeout applies to the whole job, not to each node.  The main

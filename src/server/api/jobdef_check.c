@@ -535,6 +535,9 @@ static int check_nodes(api_ctx *c, json_t *np)
     if (n == 0)
         return api_client_error(c, "nodeProperties.nodeRangeProperties: give at least one node "
                                    "range");
+    if (n > 5) /* AWS: "up to five distinct node groups for each job" */
+        return api_client_error(c, "nodeProperties.nodeRangeProperties: at most 5 node ranges "
+                                   "(got %zu)", n);
     long long *lo = xmalloc(sizeof(long long) * n), *hi = xmalloc(sizeof(long long) * n);
     long long *cuts = xmalloc(sizeof(long long) * (2 * n + 2));
     size_t ncuts = 0;

@@ -70,10 +70,12 @@ static int place(state *st, jq_rec *q, job *j, need *no_fit, need *no_launch)
 }
 
 /* A multi-node job's nodes are placed together or not at all (gang scheduling), so that two
- * such jobs never each hold part of what both need.  Each node gets an instance with room,
- * nodes sharing one when it has room for several; when some find none, the room found for the
- * others stays promised for the rest of this pass and instances are launched for the others.
- * The main node starts first, so that the other nodes' assignments carry its address. */
+ * such jobs never each hold part of what both need, and in one compute environment (AWS keeps
+ * a job's nodes in one, its cluster placement group), the first of the queue's where all have
+ * room.  Each node gets an instance with room, nodes sharing one when it has room for several;
+ * when some find none, the room found for the others stays promised for the rest of this pass
+ * and instances are launched for the others in the first environment that can ever hold them
+ * all.  The main node starts first, so that the other nodes' assignments carry its address. */
 static int place_gang(state *st, jq_rec *q, job *p)
 {
     uint32_t n = p->array_size;
@@ -81,33 +83,43 @@ static int place_gang(state *st, jq_rec *q, job *p)
         if (p->children[i]->status != JS_RUNNABLE) return 0;
     /* Waits, as a job does, while what the resources hold leaves too little for all nodes. */
     if (!consumable_gang_fits(st, p, NULL, NULL, NULL)) return 0;
+    long long all_mvcpus = 0;
+    for (uint32_t i = 0; i < n; i++) all_mvcpus += p->children[i]->spec->mvcpus;
     instance **where = xcalloc(n, sizeof *where);
-    uint32_t missing = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        job *c = p->children[i];
-        for (size_t k = 0; k < q->n_ces && !where[i]; k++) {
-            ce_rec *ce = q->ces[k];
-            if (!ce->live || !res_ce_usable(ce)) continue;
-            where[i] = fleet_fit(st, ce->name, c, 1);
-            if (where[i]) instance_reserve(where[i], c);
+    uint8_t *missed = NULL; /* which nodes found no room in the environment to grow */
+    ce_rec *grow = NULL;
+    int placed = 0;
+    for (size_t k = 0; k < q->n_ces && !placed; k++) {
+        ce_rec *ce = q->ces[k];
+        if (!ce->live || !res_ce_usable(ce)) continue;
+        /* More vCPUs together than maxvCpus: never here (explain.c says so), and no node is
+         * tried, however many there are. */
+        if (ce->managed && all_mvcpus > ce->max_mvcpus) continue;
+        uint32_t missing = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            where[i] = fleet_fit(st, ce->name, p->children[i], 1);
+            if (where[i]) instance_reserve(where[i], p->children[i]);
+            else missing++;
         }
-        if (!where[i]) missing++;
+        placed = missing == 0;
+        if (!placed && !grow && ce->managed) {
+            grow = ce;
+            missed = xcalloc(n, 1);
+            for (uint32_t i = 0; i < n; i++) missed[i] = !where[i];
+        }
     }
-    if (!missing) {
+    if (placed) {
         uint32_t main_index = (uint32_t)jobspec_main_node(p->spec);
         attempt_start(st, where[main_index], p->children[main_index]);
         for (uint32_t i = 0; i < n; i++)
             if (i != main_index) attempt_start(st, where[i], p->children[i]);
-    } else {
-        for (uint32_t i = 0; i < n; i++) {
-            if (where[i]) continue;
-            for (size_t k = 0; k < q->n_ces; k++)
-                if (q->ces[k]->live && fleet_provide(st, q->ces[k], p->children[i]))
-                    break;
-        }
+    } else if (grow) {
+        for (uint32_t i = 0; i < n; i++)
+            if (missed[i]) fleet_provide(st, grow, p->children[i]);
     }
     free(where);
-    return missing == 0;
+    free(missed);
+    return placed;
 }
 
 /* The jobs of q's shares, the share with the smallest claim first (fairshare.h). */
