@@ -1,5 +1,6 @@
 /* webhooks — see webhooks.h. */
 #include "server/webhooks.h"
+#include "server/webhooks_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,46 +17,30 @@
 #include <openssl/params.h>
 
 #include "common/httpc.h"
-#include "common/jtext.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/core.h"
-#include "server/model/arn.h"
-#include "server/model/job.h"
 
 #define DELIVERY_TIMEOUT_MS 10000
 #define BACKOFF_MAX_S 60
 #define POLL_WAIT_S 15
-#define WEBHOOK_BATCH_MAX 100
-#define WEBHOOK_PARALLEL_MAX 16
-#define WEBHOOK_TARGETS_MAX 100
 #define SAVE_EVERY_MS 1000
-
-/* What POSTs: a connection kept alive, and the target's HMAC-SHA256 keyed with its secret, made
- * once (the one-shot call fetches the algorithm and sets the key each time: about twice what
- * copying a keyed context costs).  One a thread. */
-typedef struct sender {
-    httpc *http;
-    EVP_MAC_CTX *mac;
-} sender;
 
 /* An event of the poll being delivered: its number and its JSON text (inside the poll's
  * answer), and the lane it goes by. */
-typedef struct event_ref {
+struct event_ref {
     uint64_t seq;
     const char *data;
     size_t len;
     int lane;
-} event_ref;
-
-struct target;
+};
 
 /* With "parallel": N, one of N threads that deliver a poll's events together: each job's events
  * go by one lane (by a hash of the job), so a job's events arrive in order while N POSTs are in
  * flight at once. */
-typedef struct lane {
-    struct target *x;
+struct lane {
+    target *x;
     sender s;
     pthread_t thread;
     int started;
@@ -63,34 +48,7 @@ typedef struct lane {
     size_t n, cap;
     size_t done; /* delivered so far (written by the lane, read once it is idle again) */
     int busy;    /* has this poll's events to deliver (mu) */
-} lane;
-
-typedef struct target {
-    char *name, *url, *secret;
-    char *log_url; /* url as the log shows it: its password masked */
-    json_t *filter; /* GetEvents' request members: queue, status */
-    int batch;      /* events a POST: 1 (the event as the body), or up to this many in an array */
-    int parallel;   /* POSTs in flight at once (batch 1 only); 1: one after the other */
-    char *cursor_path;
-    uint64_t cursor; /* the last seq delivered or passed */
-    int has_cursor;
-    /* What the file holds and when it was written; when delivery started, and whether a
-     * delivery's position has been written since.  The delivery thread's alone. */
-    uint64_t saved;
-    int64_t saved_at, started_at;
-    int delivery_saved;
-    sender s;
-    pthread_t thread;
-    int started;
-    /* With parallel > 1: the lanes, the poll's events, and how many lanes are still busy. */
-    lane *lanes;
-    event_ref *evs;
-    size_t n_evs, cap_evs;
-    int lanes_busy;
-    pthread_mutex_t mu;
-    pthread_cond_t work_cv, done_cv;
-    int synced; /* mu and the conditions are made (webhooks_start) */
-} target;
+};
 
 static target *targets;
 static size_t n_targets;
@@ -99,181 +57,9 @@ static const api_op *poll_op;
 static pthread_mutex_t nap_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t nap_cv = PTHREAD_COND_INITIALIZER;
 
-static int name_ok(const char *s)
-{
-    if (!s || !*s || strlen(s) > 64) return 0;
-    for (; *s; s++)
-        if (!(*s == '-' || *s == '_' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-              (*s >= 'A' && *s <= 'Z')))
-            return 0;
-    return 1;
-}
-
-/* url as the log shows it, in a fresh string: a password in it (user:password@host) as "***",
- * since the log is read by more people than the webhooks file, and any control character as
- * '?', since a Location comes from the target and a line of the log is one line.  The request
- * itself still carries the password. */
-static char *url_for_log(const char *url)
-{
-    /* The authority: after "scheme://", or a leading "//" (a Location may be a path alone). */
-    size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
-    const char *auth = !strncmp(url, "//", 2)               ? url + 2
-                       : n && !strncmp(url + n, "://", 3) ? url + n + 3
-                                                          : NULL;
-    const char *at = auth ? memrchr(auth, '@', strcspn(auth, "/?#")) : NULL;
-    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    char *out = colon ? xasprintf("%.*s***%s", (int)(colon + 1 - url), url, at) : xstrdup(url);
-    for (char *p = out; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-    return out;
-}
-
-static const char unknown_member[] =
-    "is not a member a target has (name, url, secret, queue, status, batch, parallel)";
-
-/* Why member k of target t is wrong, or NULL.  Every member is checked, a stray one too: a
- * typo ("secrte") or a member of the wrong type would otherwise be dropped without a word, and
- * the target deliver other events than the operator meant. */
-static const char *member_problem(const char *k, json_t *v, json_t *t)
-{
-    if (!strcmp(k, "name"))
-        return name_ok(json_string_value(v)) ? NULL
-                                              : "name must be 1 to 64 letters, digits, '-' or '_'";
-    if (!strcmp(k, "url")) {
-        const char *url = json_string_value(v);
-        return url && !util_http_url_problem(url, strlen(url))
-                   ? NULL
-                   : "url must be an http:// or https:// URL with a host, a port (if any) of 1 "
-                     "to 65535, and no space or control character";
-    }
-    if (!strcmp(k, "secret"))
-        return json_is_string(v) && strlen(json_string_value(v)) >= 16
-                   ? NULL : "secret must be 16 characters or more";
-    if (!strcmp(k, "queue")) {
-        /* As GetEvents will take it: a name that can be no queue's would otherwise start the
-         * server and be refused a poll a second for ever. */
-        char *key = api_key_of(json_string_value(v), ARN_JQ);
-        int ok = key != NULL;
-        free(key);
-        return ok ? NULL
-                   : "queue must be a job queue's name (up to 128 letters, numbers, hyphens and "
-                     "underscores) or a job queue ARN";
-    }
-    if (!strcmp(k, "status")) {
-        size_t i;
-        json_t *x;
-        if (!json_is_array(v)) return "status must be a list of statuses";
-        /* GetEvents takes no statuses as every status: an empty filter would send more than
-         * any filter does, as the CLI's --status and the stream's refuse it for. */
-        if (!json_array_size(v))
-            return "status must list at least one status (an empty list would let every "
-                   "event through); leave it out for every status";
-        json_array_foreach(v, i, x) {
-            int st = job_status_parse(json_string_value(x));
-            if (st < 0 || st == JS_SUBMITTED)
-                return "status must list statuses events are made for: PENDING, RUNNABLE, "
-                       "STARTING, RUNNING, SUCCEEDED or FAILED";
-        }
-        return NULL;
-    }
-    if (!strcmp(k, "batch"))
-        return json_is_integer(v) && json_integer_value(v) >= 1 &&
-                       json_integer_value(v) <= WEBHOOK_BATCH_MAX
-                   ? NULL : "batch must be a whole number of events a POST, from 1 to 100";
-    if (!strcmp(k, "parallel")) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > WEBHOOK_PARALLEL_MAX)
-            return "parallel must be a whole number of POSTs in flight at once, from 1 to 16";
-        json_t *batch = json_object_get(t, "batch");
-        if (json_integer_value(v) > 1 && json_is_integer(batch) && json_integer_value(batch) > 1)
-            return "parallel goes with one event a POST (batch 1): a batch's arrays go in "
-                   "order, one at a time";
-        return NULL;
-    }
-    return unknown_member;
-}
-
 int webhooks_read(const char *path)
 {
-    /* Duplicate keys refused: {"targets": [...], "targets": []} would keep the last. */
-    char *err = NULL;
-    json_t *doc = jtext_load_file("--webhooks", path, &err);
-    if (!doc) {
-        fprintf(stderr, "barge server: %s\n", err);
-        free(err);
-        return -1;
-    }
-    json_t *list = json_object_get(doc, "targets");
-    const char *top;
-    json_t *v;
-    json_object_foreach(doc, top, v) {
-        if (strcmp(top, "targets") != 0) {
-            fprintf(stderr, "barge server: --webhooks %s: '%.40s' is not a member barge knows "
-                            "(the file is {\"targets\": [...]})\n", path, top);
-            json_decref(doc);
-            return -1;
-        }
-    }
-    if (!json_is_array(list)) {
-        fprintf(stderr, "barge server: --webhooks %s: expected {\"targets\": [...]}\n", path);
-        json_decref(doc);
-        return -1;
-    }
-    /* Each target is a thread and a connection of its own (two file descriptors at least):
-     * thousands would run the server out of descriptors and threads.  A hundred receivers is
-     * far past what one server feeds; a receiver that needs more fans out itself. */
-    if (json_array_size(list) > WEBHOOK_TARGETS_MAX) {
-        fprintf(stderr, "barge server: --webhooks %s: %zu targets; at most %d are allowed (each "
-                        "is a thread and a connection of the server's)\n", path,
-                json_array_size(list), WEBHOOK_TARGETS_MAX);
-        json_decref(doc);
-        return -1;
-    }
-    size_t i;
-    json_t *t;
-    json_array_foreach(list, i, t) {
-        const char *name = json_string_value(json_object_get(t, "name"));
-        const char *k;
-        const char *why = !json_is_object(t) ? "must be an object: {\"name\", \"url\", \"secret\", ...}"
-              : !name          ? "name must be 1 to 64 letters, digits, '-' or '_'"
-              : !json_object_get(t, "url")    ? "url must be an http:// or https:// URL"
-              : !json_object_get(t, "secret") ? "secret must be 16 characters or more"
-                                              : NULL;
-        const char *member = NULL;
-        if (!why) json_object_foreach(t, k, v) {
-            if ((why = member_problem(k, v, t))) {
-                member = k;
-                break;
-            }
-        }
-        for (size_t j = 0; !why && j < n_targets; j++)
-            if (!strcmp(targets[j].name, name)) why = "name is used by another target";
-        if (why) {
-            int known = name_ok(name), unknown = why == unknown_member;
-            fprintf(stderr, "barge server: --webhooks %s: targets[%zu]%s%s%s: %s%.40s%s%s\n",
-                    path, i, known ? " (" : "", known ? name : "", known ? ")" : "",
-                    unknown ? "'" : "", unknown ? member : "", unknown ? "' " : "", why);
-            json_decref(doc);
-            return -1;
-        }
-        json_t *batch = json_object_get(t, "batch"), *parallel = json_object_get(t, "parallel");
-        targets = xrealloc(targets, (n_targets + 1) * sizeof *targets);
-        target *x = &targets[n_targets++];
-        memset(x, 0, sizeof *x);
-        x->name = xstrdup(name);
-        x->url = xstrdup(json_string_value(json_object_get(t, "url")));
-        x->log_url = url_for_log(x->url);
-        x->secret = xstrdup(json_string_value(json_object_get(t, "secret")));
-        x->batch = batch ? (int)json_integer_value(batch) : 1;
-        x->parallel = parallel ? (int)json_integer_value(parallel) : 1;
-        x->filter = json_object();
-        if (json_object_get(t, "queue"))
-            json_object_set(x->filter, "queue", json_object_get(t, "queue"));
-        if (json_object_get(t, "status"))
-            json_object_set(x->filter, "status", json_object_get(t, "status"));
-    }
-    json_decref(doc);
-    return 0;
+    return webhooks__load(path, &targets, &n_targets);
 }
 
 /* Sleeps s seconds unless the server stops; 1 when it does. */
@@ -393,7 +179,7 @@ static char *failure_of(sender *s, httpc_rc rc)
     if (status < 300 || status >= 400) return xasprintf("it answered HTTP %ld", status);
     /* Not followed: the signed event would go to a URL the operator never named. */
     char *location = httpc_header_value(s->http, "Location");
-    char *shown = location ? url_for_log(location) : NULL;
+    char *shown = location ? webhooks__url_for_log(location) : NULL;
     char *why = xasprintf("it answered HTTP %ld, a redirect%s%.200s, which is not followed: "
                           "signed events go to the url configured only", status,
                           shown ? " to " : " without a Location", shown ? shown : "");
@@ -453,12 +239,13 @@ static int answer_end(const char *text, uint64_t *seq)
 }
 
 /* A new target starts with the events after the newest there is now: asked without a filter,
- * so that a filter the server cannot take yet (a queue still to be made) loses nothing.  Asked
- * in the stream's form, as every later poll is, whichever GetEvents route poll_op is. */
+ * so that a filter the server cannot take yet (a queue still to be made) loses nothing.  The
+ * answer is in the stream's form, as every later poll's is: poll_op is the stream's GetEvents
+ * (GET /barge/v1/events), whose answers always are. */
 static void start_now(target *x)
 {
     while (!x->has_cursor && !atomic_load(&stopping)) {
-        core_call call = {.run = api_run, .arg = poll_op, .req = json_pack("{s:b}", "sse", 1)};
+        core_call call = {.run = api_run, .arg = poll_op, .req = json_object()};
         core_call_wait(&call);
         uint64_t last;
         int ok = call.status == 200 && call.body && answer_end(call.body, &last) == 0;
@@ -568,7 +355,7 @@ static int deliver_lanes(target *x)
     return first_left == UINT64_MAX ? 0 : -1;
 }
 
-/* The poll's answer in the stream's form (GetEvents with "sse": the events' text as the server
+/* The poll's answer in the stream's form (the stream's GetEvents: the events' text as the server
  * keeps it, so that nothing is parsed and written again): blocks of "id: SEQ", "event: ...",
  * "data: JSON" lines, a gap as "event: gap", and last ": at SEQ", how far the poll looked.
  * Delivers each event, counted in *events (with parallel, all of them together once the answer
@@ -652,7 +439,6 @@ static void *run(void *arg)
         /* With a position not yet recorded, a quiet second is enough to record it. */
         json_object_set_new(req, "wait", json_integer(x->cursor != x->saved ? 1 : POLL_WAIT_S));
         json_object_set_new(req, "max", json_integer(max));
-        json_object_set_new(req, "sse", json_true());
         if (x->has_cursor) json_object_set_new(req, "after", json_integer((json_int_t)x->cursor));
         core_call call = {.run = api_run, .arg = poll_op, .req = req};
         core_call_wait(&call);
@@ -737,9 +523,13 @@ void webhooks_start(const char *data_dir, const api_op *op)
                       "to it", x->name, x->parallel);
             continue;
         }
-        x->started = pthread_create(&x->thread, NULL, run, x) == 0;
+        /* Said before the thread starts: it sets has_cursor from its first poll. */
         log_info("webhooks: delivering events to %s (%s)%s", x->name, x->log_url,
                  x->has_cursor ? ", going on where delivery stopped" : ", from now on");
+        x->started = pthread_create(&x->thread, NULL, run, x) == 0;
+        if (!x->started)
+            log_error("webhooks: %s: cannot start its delivery thread; nothing is delivered to "
+                      "it", x->name);
     }
     free(dir);
 }

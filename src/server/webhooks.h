@@ -13,7 +13,7 @@
  * event.  A 2xx answer delivers an event; anything else (an error, no answer within 10 s, a
  * redirect, which is not followed) is retried with back-off (1 s doubling to 60 s) until it is
  * delivered: at least once, in order.  The log names what failed (the status, where a redirect
- * pointed), a password in a URL masked.  A target that is down or hangs delays its own deliveries
+ * pointed), credentials in a URL masked.  A target that is down or hangs delays its own deliveries
  * and nothing else.  Where each target stands is kept in DATA_DIR/webhooks/NAME, so a restart goes
  * on from there (a target that fell behind the events kept starts at the oldest kept, and is told
  * of the gap in the log). */

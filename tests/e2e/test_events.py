@@ -346,6 +346,7 @@ class Receiver:
 
 
 SECRET = "webhook-secret-0123456789"
+TOKEN = "ghp_t0kenAsTheUserName"
 
 
 class Webhooks(JobsCase):
@@ -362,6 +363,8 @@ class Webhooks(JobsCase):
         cls.elsewhere = Receiver()
         cls.moved = Receiver(lambda n: 302, location=cls.elsewhere.url.replace(
             "http://", "http://bob:swordfish@"))
+        # A target named with a token as its user name, that fails once.
+        cls.tokened = Receiver(lambda n: 500 if n == 1 else 200)
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
@@ -379,6 +382,8 @@ class Webhooks(JobsCase):
                 {"name": "chatty", "url": cls.chatty.url, "secret": SECRET, "queue": "chatty",
                  "status": ["SUCCEEDED"]},
                 {"name": "moved", "url": cls.moved.url.replace("http://", "http://alice:hunter2@"),
+                 "secret": SECRET, "queue": "q", "status": ["SUCCEEDED"]},
+                {"name": "tokened", "url": cls.tokened.url.replace("http://", "http://%s@" % TOKEN),
                  "secret": SECRET, "queue": "q", "status": ["SUCCEEDED"]}]}, f)
         cls.server_args = FAST + ("--webhooks", path)
         super().setUpClass()
@@ -431,6 +436,24 @@ class Webhooks(JobsCase):
         self.assertEqual(self.moved.authorizations[0],
                          "Basic " + base64.b64encode(b"alice:hunter2").decode())
         self.assertEqual(self.elsewhere.requests, 0)
+
+    def test_a_token_given_as_the_user_name_is_masked_too(self):
+        # https://TOKEN@host/... was logged whole: only a password (user:password@) was masked.
+        jid = self.submit("token-logged", command="true")
+        self.wait_job(jid)
+        log = self.wait_for(lambda: (lambda text: text if "tokened: delivering event" in text
+                                     else None)(self.server.read_log()),
+                            20, "the tokened target's failure in the log")
+        shown = self.tokened.url.replace("http://", "http://***@")
+        self.assertIn("webhooks: delivering events to tokened (%s)" % shown, log)
+        self.assertRegex(log, r"webhooks: tokened: delivering event \d+ to %s failed \(it "
+                              r"answered HTTP 500\)" % re.escape(shown))
+        self.assertNotIn(TOKEN, log)
+        # The token still goes to the target.
+        self.wait_for(lambda: "SUCCEEDED" in self.tokened.statuses(jid), 20,
+                      "the tokened target's retried delivery")
+        self.assertEqual(self.tokened.authorizations[0],
+                         "Basic " + base64.b64encode(TOKEN.encode() + b":").decode())
 
     def test_a_receivers_long_answer_is_not_kept(self):
         # Half a gibibyte answers the delivery: the server reads past it without keeping it.

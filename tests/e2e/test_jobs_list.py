@@ -112,7 +112,14 @@ class ListJobs(JobsCase):
         self.assertEqual([s["jobId"] for s in out], ["%s:%d" % (self.array, i) for i in range(4)])
         self.assertEqual([s["arrayProperties"]["index"] for s in out], [0, 1, 2, 3])
         self.assertEqual(self.batch.list_jobs(arrayJobId=self.array)["jobSummaryList"], [])
-        self.assertClientError(self.batch.list_jobs, "arrayJobId", arrayJobId=self.ids["gamma"])
+        self.assertClientError(self.batch.list_jobs, "arrayJobId", "is not an array job",
+                               arrayJobId=self.ids["gamma"])
+        # A job that is not there is said to be missing, not to be no array (a removed one:
+        # test_retention.py).
+        for member in ("arrayJobId", "multiNodeJobId"):
+            msg = self.assertClientError(self.batch.list_jobs, "%s: no job with id 'nope'" % member,
+                                         **{member: "nope"})
+            self.assertNotIn("is not a", msg)
 
     def test_job_name_filter(self):
         f = lambda v: [{"name": "JOB_NAME", "values": [v]}]

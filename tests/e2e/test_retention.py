@@ -112,7 +112,10 @@ class Retention(RetentionCase):
         self.assertEqual(self.log_lines(stream), ["child 1"])
         self.wait_gone(arr)
         self.assertEqual(self.describe(arr + ":0", arr + ":1", arr + ":2"), {})
-        self.assertClientError(self.batch.list_jobs, "is not an array job", arrayJobId=arr)
+        # Said to be gone, not to be no array job ("is not an array job" it said).
+        msg = self.assertClientError(self.batch.list_jobs, "arrayJobId: no job with id '%s'" % arr,
+                                     "--retention-hours", arrayJobId=arr)
+        self.assertNotIn("not an array job", msg)
         with self.assertRaises(botocore.exceptions.ClientError):
             self.log_lines(stream)
 

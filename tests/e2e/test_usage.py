@@ -188,6 +188,18 @@ class GetUsage(JobsCase):
         self.assertEqual(status, 400, body)
         self.assertIn("nextToken", body["message"])
 
+    def test_a_tag_key_is_checked_as_aws_checks_one(self):
+        # Any KEY was taken: one no tag can have put every job among the untagged, without a
+        # word.  AWS counts a tag key's characters, not its bytes: 128 of "é" are 256 bytes.
+        status, _, body = self.usage(jobQueue="empty", by="tag:" + "\u00e9" * 128)
+        self.assertEqual(status, 200, body)
+        for key in ("k" * 129, "\u00e9" * 129):
+            status, _, body = self.usage(jobQueue="empty", by="tag:" + key)
+            self.assertEqual(status, 400, body)
+            self.assertEqual(body["__type"], "ClientException", body)
+            self.assertIn("by: the KEY of tag:KEY is a tag key, 1 to 128 characters long (got "
+                          "129 characters", body["message"])
+
     def test_bad_requests_name_the_member(self):
         for req, words in (({"jobQueue": "q", "by": "colour"}, "by: 'colour'"),
                            ({"jobQueue": "q", "by": "tag:"}, "by: 'tag:'"),

@@ -568,7 +568,15 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
     size_t n = 0;
     if (array) {
         job *p = jobs_find(c->st->jobs, array);
-        if (!p || !p->children || (jobspec_num_nodes(p->spec) > 0) != by_nodes) {
+        if (!p || p->gone) {
+            /* Never made, or let go by the retention: not "not an array job", which would
+             * send the caller looking for what is wrong with a job that is not there. */
+            free(f.def_name);
+            return api_client_error(c, "%s: no job with id '%.80s' (it never existed, or it "
+                                       "ended and was removed after --retention-hours)",
+                                    by_nodes ? "multiNodeJobId" : "arrayJobId", array);
+        }
+        if (!p->children || (jobspec_num_nodes(p->spec) > 0) != by_nodes) {
             free(f.def_name);
             return by_nodes ? api_client_error(c, "multiNodeJobId: '%.80s' is not a multi-node "
                                                   "parallel job", array)

@@ -129,6 +129,13 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
         (strncmp(by, "tag:", 4) != 0 || !by[4]))
         return api_client_error(c, "by: '%.80s' is not a grouping; use definition, queue or "
                                    "tag:KEY (KEY a tag's key)", by);
+    /* KEY as AWS checks a tag key, in characters: no job has a longer one, so its groups would
+     * all be the jobs without the tag, with nothing said of the mistake. */
+    size_t key_chars = strncmp(by, "tag:", 4) == 0 ? util_utf8_chars(by + 4) : 0;
+    if (key_chars > 128)
+        return api_client_error(c, "by: the KEY of tag:KEY is a tag key, 1 to 128 characters "
+                                   "long (got %zu characters: 'tag:%.40s...')", key_chars,
+                                by + 4);
     char *qname = api_name_or_arn(c, api_str(req, "jobQueue"), ARN_JQ, "jobQueue");
     if (!qname) return -1;
     jq_rt *rt = dict_get(&c->st->jobs->queues, qname);
