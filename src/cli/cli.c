@@ -71,6 +71,18 @@ int cli_flush(int waiting)
     return 0;
 }
 
+int cli_redraws(int fd)
+{
+    const char *term = getenv("TERM");
+    return isatty(fd) && !(term && strcmp(term, "dumb") == 0);
+}
+
+int cli_reader_gone(cli_ctx *c)
+{
+    (void)c;
+    return cli_flush(1) < 0;
+}
+
 /* A standard descriptor closed when barge started would go to the first socket opened, and
  * output meant for the terminal to the server.  Holding it on /dev/null, read-only, keeps the
  * slot taken, and a write to it fails (EBADF), which is then reported as any failed write. */
@@ -149,6 +161,22 @@ long long cli_int(json_t *j, const char *key)
 int cli_status_done(const char *status)
 {
     return status && (strcmp(status, "SUCCEEDED") == 0 || strcmp(status, "FAILED") == 0);
+}
+
+int cli_next_page(const cli_ctx *c, const char *op, json_t *seen, const char *next)
+{
+    if (json_object_get(seen, next)) {
+        fprintf(stderr, "%s: the server's %s gives back a nextToken it was sent before, so its "
+                        "pages would never end; stopping\n", c->prog, op);
+        return -1;
+    }
+    if (json_object_size(seen) >= CLI_PAGES_MAX) {
+        fprintf(stderr, "%s: the server's %s has given %d pages and says more follow; stopping "
+                        "(the listing is incomplete)\n", c->prog, op, CLI_PAGES_MAX);
+        return -1;
+    }
+    json_object_set_new(seen, next, json_true());
+    return 0;
 }
 
 int cli_find_job(cli_ctx *c, const char *job_id, json_t **job)
@@ -390,6 +418,11 @@ int cli_submit(int argc, char **argv)
     if (!queue) {
         cli_usage_error(&c, "--queue is required (the job queue to submit to; see `aws batch "
                             "describe-job-queues`)");
+        goto done;
+    }
+    if (def && !*def) {
+        cli_usage_error(&c, "--definition must not be empty: give a job definition, as NAME, "
+                            "NAME:REVISION or ARN");
         goto done;
     }
     if (!def) {

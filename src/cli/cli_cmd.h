@@ -75,6 +75,14 @@ void cli_print_json(json_t *j);
 /* Flushes stdout; -1 once a write to it has failed (cli_main then says so and exits 1).  With
  * waiting (a loop about to wait for more to print), a pipe whose reader has gone fails too. */
 int cli_flush(int waiting);
+/* Whether fd is a terminal that takes the escape codes of a line redrawn in place or a screen
+ * redrawn: not a file or a pipe, nor a terminal whose $TERM is "dumb" (Emacs' shell buffers),
+ * which would show them as they are. */
+int cli_redraws(int fd);
+/* An abandon hook (cli_ctx.abandon) for a command that follows for the reader of its stdout
+ * (events -f, watch): gives up once that reader has gone, even in a long poll or a long wait
+ * with nothing to print (cli_flush(1) then fails, and cli_main says so). */
+int cli_reader_gone(cli_ctx *c);
 
 /* The description of one job into *job (fresh); returns 0, or 1 after printing why (including
  * "no such job"). */
@@ -102,6 +110,15 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t *
  * reason (it needs more than its queue's compute environments can ever have). */
 int cli_job_stuck(json_t *j);
 
+/* Pages of a listing (ListJobs, GetUsage, GetLogEvents) come one after another for as long as
+ * the server gives a token for the next; one that gives them for ever would keep a command
+ * asking for ever.  Before asking for the page of token next, after the pages whose tokens are
+ * in seen (a JSON object of the caller's, which next joins): 0, or -1 after printing why not,
+ * when next was given before (the pages go round in a circle) or after CLI_PAGES_MAX pages,
+ * far more than any listing of a barge server takes (a million jobs are 10,000 pages). */
+#define CLI_PAGES_MAX 100000
+int cli_next_page(const cli_ctx *c, const char *op, json_t *seen, const char *next);
+
 /* Follows ListJobs' pages for request req to the end, appending to out each summary whose status
  * is wanted (indexed as cli_job_statuses) and whose id is not in seen (which it joins).  0, or
  * the exit code after printing why. */
@@ -114,10 +131,12 @@ enum {
                                 * stuck as cli_job_stuck says): *stuck gets that child's
                                 * description, and *final shows the array not ended */
 };
-/* Shows array job id's children by status, a line rewritten in place on a terminal, until all
- * have ended; flags as above.  *final gets its last description.  0, or the exit code after
- * printing why (2 when id is not an array job). */
-int cli_follow_array(cli_ctx *c, const char *id, int flags, json_t **final, json_t **stuck);
+/* Shows array job id's children by status, a line rewritten in place on a terminal (and cut
+ * to its width), until all have ended, asking every every_ms milliseconds (0: every second);
+ * flags as above.  *final gets its last description.  0, or the exit code after printing why
+ * (2 when id is not an array job). */
+int cli_follow_array(cli_ctx *c, const char *id, int flags, long every_ms, json_t **final,
+                     json_t **stuck);
 
 /* The commands; argv[0] is the command's name. */
 int cli_submit(int argc, char **argv);

@@ -121,13 +121,16 @@ int cli_events(int argc, char **argv)
     if ((rc = cli_ctx_open(&c)) != 0) goto done;
     json_object_set_new(req, "after", json_integer(after));
     json_object_set_new(req, "max", json_integer(500));
-    /* Following outlives a server that restarts; the events it missed meanwhile are kept. */
+    /* Following outlives a server that restarts; the events it missed meanwhile are kept.  It
+     * ends once nobody reads, even in a long poll that brings nothing (`| head -1`). */
     c.patient = follow;
+    if (follow) c.abandon = cli_reader_gone;
     for (;;) {
         json_t *resp;
         cli_error err;
         long long asked_ms = cli_now_ms();
         if (cli_call(&c, "barge", "GetEvents", req, &resp, &err) != 0) {
+            /* Given up for a reader that has gone: cli_main says so. */
             cli_error_print(&c, "GetEvents", &err);
             cli_error_free(&err);
             rc = 1;
@@ -172,8 +175,10 @@ int cli_events(int argc, char **argv)
             /* A server that answers at once when there is nothing new (one that does not wait
              * as asked) is asked again a second later, not at once over and over. */
             if (json_object_get(req, "wait") && cli_now_ms() - asked_ms < 1000 &&
-                cli_wait(&c, 1000) < 0)
+                cli_wait(&c, 1000) < 0) {
+                rc = 1;
                 break;
+            }
             json_object_set_new(req, "wait", json_integer(20));
         }
     }

@@ -353,10 +353,14 @@ done:
     return rc;
 }
 
+/* A wait with an abandon hook ends at least this often, so that the hook sees what no signal
+ * announces (the reader of stdout gone, a deadline passed): as httpc does for a request. */
+#define WAIT_SLICE_MS 1000
+
 int cli_wait(cli_ctx *c, long ms)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    do {
+    long long end = util_mono_ms() + ms;
+    for (;;) {
         if (c->before_wait && !c->in_hook) {
             c->in_hook = 1;
             c->before_wait(c);
@@ -366,12 +370,16 @@ int cli_wait(cli_ctx *c, long ms)
         if (wired) {
             /* The stand-in's wait moves its clock; no time passes. */
             wire.sleep_ms(wire.arg, ms);
-            break;
+            return 0;
         }
-        /* nanosleep is never restarted after a signal's handler, whatever SA_RESTART says: it
-         * fails with EINTR and leaves what was left of the wait in ts. */
-    } while (nanosleep(&ts, &ts) != 0 && errno == EINTR);
-    return 0;
+        long long left = end - util_mono_ms();
+        if (left <= 0) return 0;
+        if (c->abandon && left > WAIT_SLICE_MS) left = WAIT_SLICE_MS;
+        /* nanosleep is never restarted after a signal's handler, whatever SA_RESTART says: a
+         * signal ends it early, and the hooks see the signal at once. */
+        struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* The first wait before a patient call tries again, and the longest: a restart is usually

@@ -30,10 +30,12 @@ typedef struct cli_ctx {
     int patient;
     int away;                  /* said to be away, and has not answered since */
     long long answered_ms;     /* when the server last answered (monotonic); 0 before */
-    /* Optional hooks of a command that acts on interrupts (barge run).  before_wait runs
-     * before every wait (cli_wait) and again whenever a signal cuts one short; a call it makes
-     * is tried once.  abandon says whether to give up at once what is under way: a request
-     * in flight, a wait, a call about to start. */
+    /* Optional hooks of a command that acts on interrupts (barge run) or on a reader that
+     * has gone (events -f, watch: cli_reader_gone).  before_wait runs before every wait
+     * (cli_wait), again whenever a signal cuts one short, and every second of a long one; a
+     * call it makes is tried once.  abandon says whether to give up at once what is under
+     * way: a request in flight or a wait (asked at least once a second), a call about to
+     * start. */
     void (*before_wait)(struct cli_ctx *c);
     int (*abandon)(struct cli_ctx *c);
     void *hook_arg;
@@ -82,8 +84,9 @@ void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e);
 #define CLI_PATIENCE_S 60
 
 /* Waits ms milliseconds between two polls of a follow loop, running c->before_wait first.  A
- * signal cuts the wait short so that the hook sees it at once, then the wait goes on.  -1 when
- * c->abandon gives up, else 0. */
+ * signal cuts the wait short so that the hook sees it at once, then the wait goes on; with an
+ * abandon hook, the hooks are also run every second of the wait.  -1 when c->abandon gives
+ * up, else 0. */
 int cli_wait(cli_ctx *c, long ms);
 
 /* A stand-in for the network and the clock, for a program that drives the commands against

@@ -100,20 +100,22 @@ static void print_event(const log_out *out, json_t *e)
 static int drain(cli_ctx *c, const log_out *out, const char *group, const char *stream,
                  char **token)
 {
-    int empty_pages = 0;
+    int empty_pages = 0, rc = 0;
+    json_t *tokens = json_object();
     for (;;) {
         json_t *req = json_pack("{s:s,s:s,s:b}", "logGroupName", group, "logStreamName",
                                 stream, "startFromHead", 1);
         if (*token) json_object_set_new(req, "nextToken", json_string(*token));
         json_t *resp;
         cli_error err;
-        int rc = cli_call(c, "logs", "GetLogEvents", req, &resp, &err);
+        int called = cli_call(c, "logs", "GetLogEvents", req, &resp, &err);
         json_decref(req);
-        if (rc) {
+        if (called != 0) {
             int missing = err.type && strcmp(err.type, "ResourceNotFoundException") == 0;
             if (!missing) cli_error_print(c, "GetLogEvents", &err);
             cli_error_free(&err);
-            return missing ? 0 : 1;
+            rc = !missing;
+            break;
         }
         json_t *events = json_object_get(resp, "events"), *e;
         size_t i;
@@ -123,19 +125,24 @@ static int drain(cli_ctx *c, const log_out *out, const char *group, const char *
         } else if (cli_flush(out->follow) < 0) {
             /* Following for a reader that has gone would go on until the job ends. */
             json_decref(resp);
-            return 1;
+            rc = 1;
+            break;
         }
         const char *next = str(resp, "nextForwardToken");
         int end = !next || (*token && strcmp(next, *token) == 0);
-        /* A server that hands out fresh tokens for empty pages forever must not hang us. */
+        /* A server that hands out fresh tokens for empty pages forever must not hang us, nor
+         * one whose tokens go round in a circle. */
         empty_pages = json_array_size(events) ? 0 : empty_pages + 1;
-        if (!end) {
+        if (!end && cli_next_page(c, "GetLogEvents", tokens, next) < 0) rc = 1;
+        if (!end && !rc) {
             free(*token);
             *token = xstrdup(next);
         }
         json_decref(resp);
-        if (end || empty_pages >= 100) return 0;
+        if (end || rc || empty_pages >= 100) break;
     }
+    json_decref(tokens);
+    return rc;
 }
 
 /* Tells the person watching what the job is waiting for, when that changes. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "common/mem.h"
@@ -29,7 +30,8 @@ static const char run_help[] =
     "A server that restarts meanwhile is waited for, up to a minute.  Ctrl-C (SIGINT, or\n"
     "SIGTERM) terminates the job a second later, prints its log to the end and exits 130\n"
     "(143); a second Ctrl-C within that second leaves the job running, and one later stops\n"
-    "waiting for it to end.\n"
+    "waiting for it to end.  When nothing reads its output any more (`| head -1`), it says\n"
+    "that the job goes on, and exits 1.\n"
     "\n"
     "options:\n"
     "  --image IMAGE        the container image to run (a definition is made for it)\n"
@@ -177,8 +179,23 @@ static int give_up(cli_ctx *c, const char *id, json_t *job)
     return 1;
 }
 
+/* The width of the terminal on stderr: its window's, else $COLUMNS, else 80 (a terminal that
+ * says none, as some consoles and CI runners do). */
+static int terminal_width(void)
+{
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    const char *cols = getenv("COLUMNS");
+    long n;
+    if (cols && cli_parse_count(cols, &n) == 0 && n < 10000) return (int)n;
+    return 80;
+}
+
 /* The line of an array's progress, drawn when it differs from last: rewritten in place on a
- * terminal, printed when it changes otherwise. */
+ * terminal, printed when it changes otherwise.  In place, the line must fit the terminal's
+ * width: one that wraps is rewritten from its last row only, and leaves a copy of its first
+ * rows at each redraw.  So the bar shrinks (and goes, under 10 characters), and the counts are
+ * cut at the width. */
 static void draw_progress(json_t *ap, int in_place, char *last, size_t last_size)
 {
     static const char *const order[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
@@ -188,16 +205,30 @@ static void draw_progress(json_t *ap, int in_place, char *last, size_t last_size
     /* Counts are the server's: a sum past the largest integer stays there, rather than wrap. */
     if (__builtin_add_overflow(cli_int(sum, "SUCCEEDED"), cli_int(sum, "FAILED"), &done))
         done = cli_int(sum, "SUCCEEDED") < 0 ? LLONG_MIN : LLONG_MAX;
-    char bar[41];
-    int filled = size <= 0 || done >= size ? 40 : done <= 0 ? 0 : (int)((double)done * 40 / size);
-    for (int k = 0; k < 40; k++) bar[k] = k < filled ? '#' : '.';
-    bar[40] = '\0';
-    char line[512];
-    int n = snprintf(line, sizeof line, "[%s] %lld/%lld", bar, done, size);
-    for (size_t k = 0; k < sizeof order / sizeof *order && n < (int)sizeof line; k++)
+    char counts[400];
+    int n = snprintf(counts, sizeof counts, "%lld/%lld", done, size);
+    for (size_t k = 0; k < sizeof order / sizeof *order && n < (int)sizeof counts; k++)
         if (cli_int(sum, order[k]))
-            n += snprintf(line + n, sizeof line - (size_t)n, " %s %lld", order[k],
+            n += snprintf(counts + n, sizeof counts - (size_t)n, " %s %lld", order[k],
                           cli_int(sum, order[k]));
+    /* The last column is left free: a terminal may wrap a line that fills it. */
+    int room = in_place ? terminal_width() - 1 : INT_MAX;
+    if (room < 1) room = 1;
+    int width = 40, len = (int)strlen(counts);
+    if (width > room - 3 - len) width = room - 3 - len;
+    char line[512] = "";
+    if (width >= 10) {
+        char bar[41];
+        int filled = size <= 0 || done >= size ? width
+                     : done <= 0                ? 0
+                                                : (int)((double)done * width / size);
+        for (int k = 0; k < width; k++) bar[k] = k < filled ? '#' : '.';
+        bar[width] = '\0';
+        snprintf(line, sizeof line, "[%s] ", bar);
+    }
+    size_t at = strlen(line);
+    snprintf(line + at, sizeof line - at, "%s", counts);
+    if ((int)strlen(line) > room) line[room] = '\0';
     if (strcmp(line, last) == 0) return;
     fprintf(stderr, in_place ? "\r%s\033[K" : "%s\n", line);
     fflush(stderr);
@@ -231,9 +262,10 @@ static int stuck_child(cli_ctx *c, const char *id, json_t *summary, json_t **chi
     return rc;
 }
 
-int cli_follow_array(cli_ctx *c, const char *id, int flags, json_t **final, json_t **stuck)
+int cli_follow_array(cli_ctx *c, const char *id, int flags, long every_ms, json_t **final,
+                     json_t **stuck)
 {
-    int once = flags & CLI_ARRAY_ONCE, in_place = isatty(STDERR_FILENO) && !once;
+    int once = flags & CLI_ARRAY_ONCE, in_place = cli_redraws(STDERR_FILENO) && !once;
     char last[512] = "";
     if (!once) c->patient = 1;
     for (;;) {
@@ -267,7 +299,7 @@ int cli_follow_array(cli_ctx *c, const char *id, int flags, json_t **final, json
             return 0;
         }
         json_decref(job);
-        if (cli_wait(c, POLL_MS) < 0) return 1;
+        if (cli_wait(c, every_ms > 0 ? every_ms : POLL_MS) < 0) return 1;
     }
 }
 
@@ -306,6 +338,9 @@ static void catch_interrupts(void)
     sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A reader of the log that goes (`barge run ... | head -1`) would kill barge run without a
+     * word about its job, which goes on: the write fails instead, and cli_run says so. */
+    signal(SIGPIPE, SIG_IGN);
 }
 
 /* Where barge run is with an interrupt. */
@@ -426,6 +461,12 @@ int cli_run(int argc, char **argv)
                             "`barge run --image busybox -- echo hello`", argv[optind]);
         goto done;
     }
+    if ((image && !*image) || (def && !*def)) {
+        cli_usage_error(&c, "%s must not be empty: give %s", image && !*image ? "--image" :
+                        "--definition", image && !*image ? "an image, such as busybox" :
+                        "a job definition, as NAME, NAME:REVISION or ARN");
+        goto done;
+    }
     if (!image == !def) {
         cli_usage_error(&c, "give --image IMAGE (a definition is made for it) or --definition D "
                             "(an existing one), not %s", image ? "both" : "neither");
@@ -463,7 +504,7 @@ int cli_run(int argc, char **argv)
     int array = json_object_get(req, "arrayProperties") != NULL;
     json_t *stuck = NULL;
     /* With --json, stdout is the job's description alone: the log goes to stderr, as text. */
-    if (array) rc = cli_follow_array(&c, id, CLI_ARRAY_UNTIL_STUCK, &job, &stuck);
+    if (array) rc = cli_follow_array(&c, id, CLI_ARRAY_UNTIL_STUCK, 0, &job, &stuck);
     else rc = cli_follow_log(&c, id, 0, CLI_LOG_FOLLOW | CLI_LOG_UNTIL_STUCK |
                                           (c.json ? CLI_LOG_TO_STDERR : 0), &job);
     followed = rc == 0;
@@ -478,6 +519,11 @@ int cli_run(int argc, char **argv)
     } else if (c.away && !interrupts) {
         fprintf(stderr, "%s: job %s goes on without this command; `barge logs -f %s` follows it "
                         "again once the server is back\n", c.prog, id, id);
+    } else if (!interrupts && cli_flush(0) < 0) {
+        /* Nobody reads the log any more; cli_main says why after this. */
+        fprintf(stderr, "%s: job %s goes on without this command, whose output cannot be "
+                        "written; `barge logs -f %s` follows it, `barge terminate %s` stops it\n",
+                c.prog, id, id, id);
     }
     json_decref(stuck);
 done:

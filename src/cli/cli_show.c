@@ -38,10 +38,14 @@ static int summary_cmp(const void *a, const void *b)
  * wanted and which is not already in seen. */
 int cli_list_jobs(cli_ctx *c, json_t *req, const int *wanted, json_t *seen, json_t *out)
 {
+    json_t *tokens = json_object();
     for (;;) {
         json_t *resp;
         int rc = cli_batch(c, "ListJobs", req, &resp);
-        if (rc) return rc;
+        if (rc) {
+            json_decref(tokens);
+            return rc;
+        }
         json_t *s;
         size_t i;
         json_array_foreach(json_object_get(resp, "jobSummaryList"), i, s) {
@@ -55,17 +59,11 @@ int cli_list_jobs(cli_ctx *c, json_t *req, const int *wanted, json_t *seen, json
             json_array_append(out, s);
         }
         const char *next = json_string_value(json_object_get(resp, "nextToken"));
-        if (!next || !*next) {
+        if (!next || !*next || cli_next_page(c, "ListJobs", tokens, next) < 0) {
+            rc = next && *next;
             json_decref(resp);
-            return 0;
-        }
-        /* The token just sent, given back: the same page would come again, for ever. */
-        const char *sent = json_string_value(json_object_get(req, "nextToken"));
-        if (sent && strcmp(sent, next) == 0) {
-            fprintf(stderr, "%s: the server's ListJobs gives back the nextToken it was sent; "
-                            "its pages would never end\n", c->prog);
-            json_decref(resp);
-            return 1;
+            json_decref(tokens);
+            return rc;
         }
         json_object_set_new(req, "nextToken", json_string(next));
         json_decref(resp);

@@ -102,6 +102,7 @@ int cli_usage(int argc, char **argv)
     group *gs = NULL;
     size_t n = 0;
     json_t *req = json_pack("{s:s, s:s}", "jobQueue", queue, "by", by);
+    json_t *tokens = json_object();
     for (;;) {
         json_t *resp;
         cli_error e;
@@ -117,10 +118,7 @@ int cli_usage(int argc, char **argv)
             json_decref(resp);
             break;
         }
-        /* The token just sent, given back: the same page would come again, for ever. */
-        if (json_equal(next, json_object_get(req, "nextToken"))) {
-            fprintf(stderr, "%s: the server's GetUsage gives back the nextToken it was sent; "
-                            "its pages would never end\n", c.prog);
+        if (cli_next_page(&c, "GetUsage", tokens, json_string_value(next)) < 0) {
             json_decref(resp);
             rc = 1;
             break;
@@ -128,6 +126,7 @@ int cli_usage(int argc, char **argv)
         json_object_set(req, "nextToken", next);
         json_decref(resp);
     }
+    json_decref(tokens);
     json_decref(req);
     if (!rc) {
         json_t *out = json_array();

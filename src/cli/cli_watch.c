@@ -11,7 +11,7 @@
 
 static const char watch_help[] =
     "usage: barge watch QUEUE [--every SECONDS] [--once]\n"
-    "       barge watch --array JOBID [--once]\n"
+    "       barge watch --array JOBID [--every SECONDS] [--once]\n"
     "\n"
     "A live view, redrawn every few seconds until interrupted: a queue's jobs by status\n"
     "(array children apart) and the first jobs in the order they will be placed; or an\n"
@@ -20,7 +20,7 @@ static const char watch_help[] =
     "options:\n"
     "  --array JOBID      watch an array job's children instead of a queue; with --json,\n"
     "                     its description is printed when it has ended (with --once, now)\n"
-    "  --every SECONDS    how often to redraw (default 2)\n"
+    "  --every SECONDS    how often to redraw (default 2; 1 for --array)\n"
     "  --once             draw once and exit (for scripts)\n"
     "\n" CLI_COMMON_HELP;
 
@@ -81,7 +81,7 @@ int cli_watch(int argc, char **argv)
     cli_ctx_init(&c, "barge watch");
     const char *array = NULL;
     long every = 2;
-    int once = 0, o;
+    int once = 0, every_given = 0, o;
     opterr = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -93,6 +93,7 @@ int cli_watch(int argc, char **argv)
             if (cli_parse_count(optarg, &every) < 0)
                 return cli_usage_error(&c, "--every must be a whole number of seconds, 1 or "
                                            "more (got '%s')", optarg);
+            every_given = 1;
             break;
         case O_ONCE: once = 1; break;
         default: return cli_option_error(&c, o, argv, opts);
@@ -108,19 +109,21 @@ int cli_watch(int argc, char **argv)
     c.patient = !once;
     if (array) {
         json_t *job = NULL;
-        rc = cli_follow_array(&c, array, once ? CLI_ARRAY_ONCE : 0, &job, NULL);
+        rc = cli_follow_array(&c, array, once ? CLI_ARRAY_ONCE : 0,
+                              every_given ? every * 1000 : 0, &job, NULL);
         if (rc == 0 && c.json) cli_print_json(job);
         json_decref(job);
     } else {
-        int clear = !once && !c.json && isatty(STDOUT_FILENO);
+        int clear = !once && !c.json && cli_redraws(STDOUT_FILENO);
+        /* Nobody reads any more (a closed pipe): stop, even in the middle of a long --every;
+         * cli_main says why. */
+        if (!once) c.abandon = cli_reader_gone;
         for (;;) {
             if ((rc = draw_queue(&c, argv[optind], clear)) != 0 || once) break;
-            /* Nobody reads any more (a closed pipe): stop; cli_main says why. */
-            if (cli_flush(1) < 0) {
+            if (cli_flush(1) < 0 || cli_wait(&c, every * 1000) < 0) {
                 rc = 1;
                 break;
             }
-            cli_wait(&c, every * 1000);
         }
     }
     cli_ctx_close(&c);

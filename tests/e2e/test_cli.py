@@ -126,6 +126,9 @@ class Usage(unittest.TestCase):
             (["events", "--after", "-1"], "--after"),
             (["submit", "--queue", "q", "--definition", "d", "--depends-on", "x:SEQUENTIAL"],
              "a SEQUENTIAL dependency names no job"),
+            (["submit", "--queue", "q", "--definition", ""], "--definition must not be empty"),
+            (["run", "--definition", ""], "--definition must not be empty"),
+            (["run", "--image", "", "--", "true"], "--image must not be empty"),
             (["fleet", "list", "extra"], "unexpected argument 'extra'"),
             (["fleet", "drain", "--compute-environment", "ce", "i-1"],
              "--compute-environment only narrows `barge fleet list`"),
@@ -217,6 +220,76 @@ class Usage(unittest.TestCase):
             self.assertEqual((rc, out), (1, ""), err)
             self.assertIn("the answer is longer than 268435456 bytes", err)
             self.assertLess(time.time() - start, 30, "the CLI waited for the end of the answer")
+
+    def fake_server(self, answer):
+        """A server of the test's making: answer(operation, request) gives the JSON answer of
+        each call (the operation in lower case, or the CloudWatch Logs target's); returns its
+        URL and the list of operations called."""
+        import http.server
+        import threading
+        calls = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                target = self.headers.get("X-Amz-Target")
+                op = target.split(".")[-1] if target else self.path.rsplit("/", 1)[-1]
+                calls.append(op)
+                out = json.dumps(answer(op, json.loads(body or b"{}"))).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        return "http://127.0.0.1:%d" % srv.server_address[1], calls
+
+    def test_pages_that_go_round_in_a_circle_end(self):
+        """A server whose tokens go a, b, a, b... gives a fresh token each time, never the one
+        just sent: ListJobs, GetUsage and GetLogEvents end with a sentence rather than page for
+        ever."""
+        turn = {None: "a", "a": "b", "b": "a"}
+        job = {"jobId": "j", "jobName": "n", "status": "SUCCEEDED",
+               "container": {"logStreamName": "s"},
+               "attempts": [{"container": {"logStreamName": "s"}}]}
+
+        def answer(op, req):
+            token = turn[req.get("nextToken")]
+            if op == "listjobs":
+                return {"jobSummaryList": [{"jobId": "j" + token, "status": "RUNNING"}],
+                        "nextToken": token}
+            if op == "getusage":
+                return {"groups": [{"key": "d", "jobs": 1}], "nextToken": token}
+            if op == "describejobs":
+                return {"jobs": [job]}
+            return {"events": [{"timestamp": 1, "message": "line"}],
+                    "nextForwardToken": token}
+        url, _ = self.fake_server(answer)
+        for args, op in ((["jobs", "--queue", "q"], "ListJobs"),
+                         (["usage", "--queue", "q"], "GetUsage"), (["logs", "j"], "GetLogEvents")):
+            rc, out, err = barge(*args, endpoint=url, timeout=30)
+            self.assertEqual(rc, 1, (args, err))
+            self.assertIn("the server's %s gives back a nextToken it was sent before" % op, err)
+
+    def test_watch_array_asks_as_often_as_every_says(self):
+        """--every applies to --array too (it was taken, and the array asked every second)."""
+        arr = {"jobId": "arr", "jobName": "n", "status": "PENDING",
+               "arrayProperties": {"size": 2, "statusSummary": {"RUNNABLE": 2}}}
+        url, calls = self.fake_server(lambda op, req: {"jobs": [arr]})
+        p = subprocess.Popen([BARGE, "watch", "--array", "arr", "--every", "3"],
+                             env=cli_env(url), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(4)
+        p.kill()
+        p.wait()
+        self.assertEqual(calls.count("describejobs"), 2, calls)
 
     def test_control_characters_never_reach_the_headers(self):
         """The region and the credentials go into every request's headers: a CR or LF in one
@@ -426,6 +499,30 @@ class Jobs(ServerTestCase):
             self.assertEqual(rc, 1, (args, err))
             self.assertEqual(len(out.splitlines()), 1, out)
             self.assertIn("writing the output failed: Broken pipe", err)
+
+    def test_followers_stop_at_once_when_nobody_reads_while_nothing_comes(self):
+        """A reader that goes while nothing is printed (events -f in a long poll for a status
+        that does not come again, watch waiting out a long --every) is noticed within a second
+        or two, not at the next answer or redraw, 20 or 60 seconds later."""
+        import threading
+        reader = "| (read line; sleep 0.5; echo \"$line\")"
+        seen = self.ok("events").splitlines()
+        last = seen[-1].split()[0] if seen else "0"
+        job_id, _ = self.submit("--name", "reader-gone")
+        threading.Timer(1, lambda: self.ok("cancel", job_id)).start()
+        start = time.time()
+        rc, out, err = barge_sh(reader, "events", "-f", "--status", "FAILED", "--after", last,
+                                endpoint=self.server.url)
+        self.assertEqual(rc, 1, err)
+        self.assertIn(job_id, out)
+        self.assertIn("writing the output failed: Broken pipe", err)
+        self.assertLess(time.time() - start, 10)
+        start = time.time()
+        rc, out, err = barge_sh(reader, "watch", "idle", "--every", "60",
+                                endpoint=self.server.url)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("queue idle at", out)
+        self.assertLess(time.time() - start, 10)
 
     def test_events_filter_by_status_in_any_case_after_any_number(self):
         job_id, _ = self.submit("--name", "evented")

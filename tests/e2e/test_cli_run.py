@@ -97,6 +97,69 @@ class FirstStart(JobsCase):
         self.assertEqual(rc, 1, err)
         self.assertIn("FAILED 1", err)
 
+    def run_on_terminal(self, columns, term, *args):
+        """Runs `barge run ARGS` on a terminal of that many columns (0: one that says none)
+        and that $TERM; returns its exit code and what it wrote there."""
+        import fcntl
+        import pty
+        import select
+        import struct
+        import termios
+        pid, fd = pty.fork()
+        if pid == 0:
+            env = cli_env(self.server.url)
+            env.pop("COLUMNS", None)
+            env["TERM"] = term
+            os.execve(BARGE, [BARGE, "run"] + list(args), env)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        seen = b""
+        while select.select([fd], [], [], 60)[0]:
+            try:
+                got = os.read(fd, 65536)
+            except OSError:
+                break
+            if not got:
+                break
+            seen += got
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status), seen.decode()
+
+    def test_run_an_array_fits_its_progress_to_the_terminal(self):
+        """A progress line wider than the terminal wraps, and each redraw (from its last row)
+        leaves its first rows behind: the bar shrinks, or goes, and the line is cut."""
+        for columns, widest in ((40, 39), (0, 79)):
+            rc, seen = self.run_on_terminal(columns, "xterm", "--image", "busybox",
+                                            "--array-size", "4", "--", "sh", "-c", "sleep 0.5")
+            self.assertEqual(rc, 0, seen)
+            lines = [l for l in re.split(r"[\r\n]+", seen.replace("\x1b[K", "")) if l]
+            progress = [l for l in lines if not l.startswith("barge run:")]
+            self.assertTrue(progress, seen)
+            self.assertLessEqual(max(len(l) for l in progress), widest, progress)
+            self.assertIn("4/4 SUCCEEDED 4", progress[-1])
+        # A terminal that takes no escape codes (Emacs' shell) gets a line per change instead.
+        rc, seen = self.run_on_terminal(80, "dumb", "--image", "busybox", "--array-size", "2",
+                                        "--", "true")
+        self.assertEqual(rc, 0, seen)
+        self.assertNotIn("\x1b", seen)
+        self.assertNotIn("\r[", seen)
+        self.assertIn("] 2/2 SUCCEEDED 2\r\n", seen)
+
+    def test_run_whose_reader_goes_says_its_job_goes_on(self):
+        """`barge run ... | head -1` ended barge run by SIGPIPE, without a word about its job,
+        which runs on: it says so, and how to follow or stop it."""
+        cmd = "%s run --image busybox -- sh -c 'seq 100000; sleep 30' | head -1" % BARGE
+        p = subprocess.run(["bash", "-c", cmd + "; echo rc=${PIPESTATUS[0]} >&2"],
+                           capture_output=True, text=True, env=cli_env(self.server.url),
+                           timeout=60)
+        self.assertEqual(p.stdout, "1\n")
+        self.assertIn("rc=1", p.stderr)
+        job_id = re.search(r"job (\S+) submitted", p.stderr).group(1)
+        self.addCleanup(lambda: self.batch.terminate_job(jobId=job_id, reason="test over"))
+        self.assertIn("job %s goes on without this command" % job_id, p.stderr)
+        self.assertIn("`barge terminate %s` stops it" % job_id, p.stderr)
+        self.assertIn("writing the output failed: Broken pipe", p.stderr)
+        self.assertEqual(self.status(job_id), "RUNNING")
+
     def test_run_a_multi_node_job_follows_its_main_node(self):
         def node(target, script):
             return {"targetNodes": target, "container": {
