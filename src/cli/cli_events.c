@@ -137,6 +137,13 @@ int cli_events(int argc, char **argv)
             break;
         }
         json_t *gap = json_object_get(resp, "gap");
+        json_t *ahead = json_object_get(resp, "ahead");
+        if (ahead)
+            fprintf(stderr, "%s: the server's newest event is %lld, before %lld (its events were "
+                            "made anew, or it is another server); going on from %lld\n",
+                    c.prog, (long long)json_integer_value(json_object_get(ahead, "newestSeq")),
+                    (long long)json_integer_value(json_object_get(req, "after")),
+                    (long long)json_integer_value(json_object_get(ahead, "newestSeq")));
         if (gap)
             fprintf(stderr, "%s: the events after %lld are no longer kept; going on from %lld\n",
                     c.prog, (long long)json_integer_value(json_object_get(req, "after")),
@@ -160,7 +167,7 @@ int cli_events(int argc, char **argv)
         /* Events, or a gap, always move lastSeq past where the request started; a server whose
          * lastSeq stays would be asked the same forever, and its events printed again each
          * time. */
-        if ((n || gap) && !(json_is_integer(last) && json_integer_value(last) > sent)) {
+        if ((n || gap) && !ahead && !(json_is_integer(last) && json_integer_value(last) > sent)) {
             fprintf(stderr, "%s: the server's answer to GetEvents does not go past event %lld "
                             "(its lastSeq does not); stopping\n", c.prog, sent);
             json_decref(resp);

@@ -533,6 +533,9 @@ class Jobs(ServerTestCase):
         # Event numbers are 64-bit.
         rc, out, err = self.cli("events", "--after", "4294967296")
         self.assertEqual((rc, out), (0, ""), err)
+        # Past the newest event: said, not waited out in silence.
+        self.assertIn("before 4294967296 (its events were made anew, or it is another server); "
+                      "going on from", err)
 
     def test_depends_on_sequential_names_no_job(self):
         job_id, _ = self.submit("--array-size", "3", "--depends-on", "sequential")

@@ -76,7 +76,7 @@ class Stream:
     def statuses(self, job_id):
         with self.lock:
             return [d["detail"]["status"] for _, _, d in self.events
-                    if d["detail"]["jobId"] == job_id]
+                    if d.get("detail", {}).get("jobId") == job_id]
 
 
 class Events(JobsCase):
@@ -233,20 +233,32 @@ class Events(JobsCase):
         status, _, body = self.server.raw("GET", "/barge/v1/events?after=-1")
         self.assertEqual(status, 400, body)
         # A position past the newest event (kept from before the data directory was made anew)
-        # starts from now on: the next event comes, none before it is skipped.
+        # starts from now on, and is told so at once, even by a poll that would wait: the next
+        # event comes after it, none before it is skipped.
         status, _, body = self.server.raw("POST", "/barge/v1/getevents", {"queue": "q"})
         newest = body["lastSeq"]
-        status, _, body = self.server.raw("POST", "/barge/v1/getevents",
-                                          {"queue": "q", "after": 10 ** 12})
-        self.assertEqual((status, body["events"], body["lastSeq"]), (200, [], newest), body)
+        for wait in (0, 20):
+            start = time.time()
+            status, _, body = self.server.raw("POST", "/barge/v1/getevents",
+                                              {"queue": "q", "after": 10 ** 12, "wait": wait})
+            self.assertLess(time.time() - start, 10)
+            self.assertEqual((status, body["events"], body["lastSeq"], body.get("ahead")),
+                             (200, [], newest, {"after": 10 ** 12, "newestSeq": newest}), body)
+        stream = Stream(self.server.port, last_id=10 ** 12)
+        self.addCleanup(stream.close)
         got = {}
         t = threading.Thread(target=lambda: got.setdefault("a", self.server.raw(
-            "POST", "/barge/v1/getevents", {"queue": "q", "after": 10 ** 12, "wait": 20})))
+            "POST", "/barge/v1/getevents", {"queue": "q", "after": newest, "wait": 20})))
         t.start()
         jid = self.submit("after-the-future", command="true")
         t.join(25)
-        self.assertFalse(t.is_alive(), "a poll from past the newest event waited past its job")
+        self.assertFalse(t.is_alive(), "a poll from the newest event waited past its job")
         self.assertEqual(got["a"][2]["events"][0]["event"]["detail"]["jobId"], jid)
+        self.assertNotIn("ahead", got["a"][2])
+        self.wait_for(lambda: stream.statuses(jid), what="the stream's events")
+        with stream.lock:
+            first = stream.events[0]
+        self.assertEqual((first[1], first[2]), ("ahead", {"after": 10 ** 12, "newestSeq": newest}))
         self.wait_job(jid)
         # Large events: an answer holds about 2 KiB a wanted event however large they are, and
         # paging on from its lastSeq loses none.

@@ -7,7 +7,9 @@
  * delivers AWS Batch's (the job's description as its detail, with the status the event is
  * about), and lastSeq, where the next request starts (past events the filters skipped).  With
  * wait, a request that finds nothing waits that many seconds for an event it wants.  A request
- * that starts before the oldest event kept is told so (gap) and starts there. */
+ * that starts before the oldest event kept is told so (gap) and starts there; one that starts
+ * past the newest event (ahead: the reader's numbers are from before the data directory was
+ * made anew, or from another server) is told so and starts from now on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,8 @@ typedef struct filter {
     unsigned statuses; /* bit per status; 0: every status */
     int max;
     int sse; /* the answer is the stream's text (http_sse.c), not JSON */
+    /* An after past the newest event, as asked (0: none such); the answer says so, once. */
+    uint64_t ahead;
 } filter;
 
 static int matches(const filter *f, const event_rec *e)
@@ -171,6 +175,13 @@ static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t
         buf_int(&out, (long long)events_first(ev));
         buf_puts(&out, "}\n\n");
     }
+    if (f->ahead && sse) {
+        buf_puts(&out, "event: ahead\ndata: {\"after\":");
+        buf_int(&out, (long long)f->ahead);
+        buf_puts(&out, ",\"newestSeq\":");
+        buf_int(&out, (long long)after);
+        buf_puts(&out, "}\n\n");
+    }
     if (!sse) buf_puts(&out, "{\"events\":[");
     for (int i = 0; i < n; i++) {
         picked *p = &pick[i];
@@ -200,6 +211,13 @@ static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t
         if (gap) {
             buf_puts(&out, ",\"gap\":{\"oldestSeq\":");
             buf_int(&out, (long long)events_first(ev));
+            buf_puts(&out, "}");
+        }
+        if (f->ahead) {
+            buf_puts(&out, ",\"ahead\":{\"after\":");
+            buf_int(&out, (long long)f->ahead);
+            buf_puts(&out, ",\"newestSeq\":");
+            buf_int(&out, (long long)after);
             buf_puts(&out, "}");
         }
         buf_puts(&out, "}");
@@ -280,12 +298,16 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp, int sse)
     }
     uint64_t after = events_last(c->st->events);
     if (a && (uint64_t)json_integer_value(a) < after) after = (uint64_t)json_integer_value(a);
+    /* Past the newest: a reader of this server's events before its data directory was made
+     * anew, or of another server's.  Told so at once (ahead), as a gap is, rather than left to
+     * wait, or to skip the events until the number it gave. */
+    if (a && (uint64_t)json_integer_value(a) > after) f->ahead = (uint64_t)json_integer_value(a);
     json_int_t wait = api_int(req, "wait", 0);
     /* Whether anything is there for it now: what it wants, or a gap to be told of. */
     int gap = after + 1 < events_first(c->st->events) &&
               events_last(c->st->events) >= events_first(c->st->events);
     event_waiter probe = {.after = after, .filter = f};
-    if (wait <= 0 || gap || wants(c->st, &probe)) {
+    if (wait <= 0 || gap || f->ahead || wants(c->st, &probe)) {
         c->text = collect(c->st, f, after, f->sse, &c->text_len);
         free_filter(f);
         return 0;
