@@ -179,6 +179,22 @@ int cli_next_page(const cli_ctx *c, const char *op, json_t *seen, const char *ne
     return 0;
 }
 
+void cli_json_plain(json_t *j)
+{
+    const char *k;
+    size_t i;
+    json_t *v;
+    if (json_is_object(j)) {
+        json_object_foreach(j, k, v) cli_json_plain(v);
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v) cli_json_plain(v);
+    } else if (json_is_string(j)) {
+        char *s = xstrdup(json_string_value(j));
+        if (cli_text_plain(s)) json_string_set(j, s);
+        free(s);
+    }
+}
+
 int cli_find_job(cli_ctx *c, const char *job_id, json_t **job)
 {
     json_t *req = json_pack("{s:[s]}", "jobs", job_id);

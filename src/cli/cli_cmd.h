@@ -84,6 +84,10 @@ int cli_redraws(int fd);
  * with nothing to print (cli_flush(1) then fails, and cli_main says so). */
 int cli_reader_gone(cli_ctx *c);
 
+/* Every string in j made safe to show on a terminal (cli_text_plain), in place: for what is
+ * printed for people, never for --json (whose encoding escapes control characters). */
+void cli_json_plain(json_t *j);
+
 /* The description of one job into *job (fresh); returns 0, or 1 after printing why (including
  * "no such job"). */
 int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job);

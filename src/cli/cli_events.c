@@ -34,6 +34,7 @@ static void print_event(const cli_ctx *c, long long seq, json_t *ev)
         free(text);
         return;
     }
+    cli_json_plain(ev);
     json_t *d = json_object_get(ev, "detail");
     const char *reason = json_string_value(json_object_get(d, "statusReason"));
     printf("%-6lld %s  %s  %-20s %-9s%s%s\n", seq,

@@ -131,6 +131,7 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
         return 0;
     }
     if (rc) return rc < 0 ? 1 : rc;
+    cli_json_plain(job);
     dict_put(seen, xstrdup(id), (void *)1);
     const char *status = str(job, "status") ?: "?", *reason = str(job, "statusReason");
     const char *queue = cli_arn_name(str(job, "jobQueue") ?: "?");

@@ -148,6 +148,7 @@ static int drain(cli_ctx *c, const log_out *out, const char *group, const char *
 /* Tells the person watching what the job is waiting for, when that changes. */
 static void say_waiting(const cli_ctx *c, json_t *job, char **last)
 {
+    cli_json_plain(job);
     const char *status = str(job, "status") ?: "?";
     const char *reason = str(job, "statusReason");
     char *now = xasprintf("%s%s%s", status, reason ? ": " : "", reason ? reason : "");
@@ -309,6 +310,7 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t *
         if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
     }
     if (!f.printed) {
+        cli_json_plain(job);
         const char *status = str(job, "status") ?: "?";
         const char *reason = str(job, "statusReason");
         int done = cli_status_done(status);

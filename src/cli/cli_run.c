@@ -148,6 +148,7 @@ static const char *container_reason(json_t *job)
  * array; barge run then exits 1, which is its own code, not the job's). */
 static void say_end(const cli_ctx *c, const char *id, json_t *job, int array)
 {
+    cli_json_plain(job);
     const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
     const char *reason = json_string_value(json_object_get(job, "statusReason"));
     const char *creason = container_reason(job);
@@ -166,6 +167,7 @@ static void say_end(const cli_ctx *c, const char *id, json_t *job, int array)
  * would wait forever: it was submitted by this command, so this command ends it.  Returns 1. */
 static int give_up(cli_ctx *c, const char *id, json_t *job)
 {
+    cli_json_plain(job);
     const char *reason = json_string_value(json_object_get(job, "statusReason")) ?: "?";
     fprintf(stderr, "%s: job %s cannot start: %s\n", c->prog, id, reason);
     json_t *req = json_pack("{s:s,s:s}", "jobId", id, "reason",

@@ -252,6 +252,7 @@ static void print_attempt(size_t i, json_t *a)
 
 static void print_job(json_t *j)
 {
+    cli_json_plain(j);
     const char *status = json_string_value(json_object_get(j, "status")) ?: "?";
     const char *reason = json_string_value(json_object_get(j, "statusReason"));
     json_t *ct = json_object_get(j, "container");

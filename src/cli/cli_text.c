@@ -209,3 +209,23 @@ void cli_table_free(cli_table *t)
     free(t->cells);
     memset(t, 0, sizeof *t);
 }
+
+size_t cli_text_plain(char *s)
+{
+    size_t n = 0;
+    char *to = s;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *to++ = '?';
+            n++;
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            *to++ = '?'; /* U+0080..U+009F: CSI (U+009B) and the other C1 controls */
+            p++;
+            n++;
+        } else {
+            *to++ = (char)*p;
+        }
+    }
+    *to = '\0';
+    return n;
+}

@@ -37,6 +37,12 @@ const char *cli_arn_name(const char *s);
  * can be pasted back. */
 void cli_shell_quote(buf *b, const char *s);
 
+/* Makes s, in place, safe to show on a terminal: a control character (C0, DEL, or C1 in UTF-8)
+ * becomes '?', so that free text another user set (a reason given to TerminateJob) cannot move
+ * the cursor, retitle the window or hide what is printed after it.  Returns how many it
+ * replaced. */
+size_t cli_text_plain(char *s);
+
 /* A table for people: a header row, columns two spaces apart and as wide as their widest cell
  * (counted in characters, not bytes); the last column is not padded. */
 typedef struct cli_table {

@@ -7,6 +7,7 @@ compute environment: each class checks for what it needs in setUpClass and says 
 skips.
 """
 import json
+import re
 import os
 import shlex
 import subprocess
@@ -536,6 +537,22 @@ class Jobs(ServerTestCase):
         # Past the newest event: said, not waited out in silence.
         self.assertIn("before 4294967296 (its events were made anew, or it is another server); "
                       "going on from", err)
+
+    def test_free_text_cannot_drive_the_terminal(self):
+        # A reason anyone with TerminateJob may give, shown to whoever looks: its control
+        # characters (a window title, a screen cleared, CSI as C1) are shown as '?'.
+        job_id, _ = self.submit()
+        reason = "stop\x1b]0;owned\x07\x1b[2J \u009b31m here"
+        self.ok("terminate", job_id, "--reason", reason)
+        self.wait_status(lambda: self.describe(job_id)["status"], "FAILED")
+        for args in (("describe", job_id), ("explain", job_id), ("events",)):
+            rc, out, err = self.cli(*args)
+            self.assertEqual(rc, 0, (args, err))
+            self.assertIn("stop?]0;owned??[2J ?31m here", out, args)
+            self.assertFalse(re.search("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]", out + err), args)
+        # --json is the server's text, escaped as JSON escapes it.
+        out = self.ok("describe", job_id, "--json")
+        self.assertEqual(json.loads(out)["jobs"][0]["statusReason"], reason)
 
     def test_depends_on_sequential_names_no_job(self):
         job_id, _ = self.submit("--array-size", "3", "--depends-on", "sequential")

@@ -3,6 +3,7 @@
  * removed it, barge_rate_limit, a job role's session following a reload of its policies, and
  * verifications on other threads during reloads. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,9 +268,13 @@ static void test_role_sessions_follow_reloads(void)
 }
 
 static volatile int stop;
+/* How many verifications each verifier has made: the reloads go on until every one has made
+ * some, however late a loaded machine runs it. */
+static atomic_long verified[3];
 
 static void *verifier(void *arg)
 {
+    atomic_long *count = arg;
     long n = 0;
     while (!stop) {
         const auth_principal *who;
@@ -279,6 +284,7 @@ static void *verifier(void *arg)
         CHECK_STR(auth_principal_arn(who), "arn:aws:iam::123456789012:user/bob");
         auth_principal_release(who);
         n++;
+        atomic_store(count, n);
     }
     return (void *)n;
 }
@@ -289,10 +295,15 @@ static void test_reloads_while_verifying(void)
     snprintf(text, sizeof text, "%s\n%s", alice, bob);
     write_file(creds, text);
     pthread_t t[3];
-    for (int i = 0; i < 3; i++) CHECK_EQ_INT(pthread_create(&t[i], NULL, verifier, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(pthread_create(&t[i], NULL, verifier, &verified[i]), 0);
     char *err = NULL;
-    for (int i = 0; i < 200; i++)
+    for (long i = 0; i < 200 || !atomic_load(&verified[0]) || !atomic_load(&verified[1]) ||
+                     !atomic_load(&verified[2]);
+         i++) {
         if (auth_reload(&err) < 0) CHECK_FAIL_("auth_reload: %s", err);
+        if (i > 200) usleep(1000); /* a verifier not yet run: leave it the CPU */
+    }
     stop = 1;
     for (int i = 0; i < 3; i++) {
         void *n;

@@ -173,6 +173,18 @@ static void test_shell_quoting(void)
     buf_free(&b);
 }
 
+static void test_plain_text(void)
+{
+    char a[] = "ended: \x1b]0;owned\x07 \x1b[2Jgone\tand\nmore\x7f", b[] = "caf\xc3\xa9 \xc2\x9b" "31m x";
+    char c[] = "nothing to do: \xc2\xa0 no-break space stays";
+    CHECK_EQ_INT((int)cli_text_plain(a), 6);
+    CHECK_STR(a, "ended: ?]0;owned? ?[2Jgone?and?more?");
+    CHECK_EQ_INT((int)cli_text_plain(b), 1);
+    CHECK_STR(b, "caf\xc3\xa9 ?31m x");
+    CHECK_EQ_INT((int)cli_text_plain(c), 0);
+    CHECK_STR(c, "nothing to do: \xc2\xa0 no-break space stays");
+}
+
 static void test_table(void)
 {
     static const char *const headers[] = {"JOB ID", "NAME", "EXIT"};
@@ -211,6 +223,7 @@ int main(void)
     RUN(test_statuses);
     RUN(test_times_and_durations);
     RUN(test_arn_names);
+    RUN(test_plain_text);
     RUN(test_shell_quoting);
     RUN(test_table);
     return 0;
