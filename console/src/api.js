@@ -45,6 +45,13 @@ export class ApiError extends Error {
   }
 }
 
+// No answer at all: fetch refused (the server down or restarting, the network gone).
+export class Unreachable extends Error {
+  toString() {
+    return `The server does not answer (${this.message}): it may be restarting.`;
+  }
+}
+
 async function send(service, path, headers, body, retried) {
   const c = credentials() || ANONYMOUS;
   const url = new URL(path, location.origin);
@@ -70,7 +77,12 @@ async function send(service, path, headers, body, retried) {
   });
   const sent = { ...signed.headers };
   delete sent.host; // the browser sends it, as signed
-  const resp = await fetch(url, { method: "POST", headers: sent, body, cache: "no-store" });
+  let resp;
+  try {
+    resp = await fetch(url, { method: "POST", headers: sent, body, cache: "no-store" });
+  } catch (e) {
+    throw new Unreachable(e.message);
+  }
   const text = await resp.text();
   let data;
   try {

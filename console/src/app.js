@@ -22,6 +22,16 @@ function drawWho() {
                         : el("a", { href: "#/signin", id: "signin-link" }, "Sign in"));
 }
 
+// A job id from the address: percent-decoded (jobHref encodes a node's '#'), or as it is when it
+// is not valid percent-encoding (typed or cut short by hand).
+function decoded(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 async function route() {
   const g = ++gen;
   const ctx = { alive: () => g === gen,
@@ -44,7 +54,7 @@ async function route() {
     if (page === "queues") view = await queuesPage();
     else if (page === "environments") view = await envsPage();
     else if (page === "jobs") view = await jobsPage(params);
-    else if (page === "job") view = await jobPage(decodeURIComponent(parts.slice(1).join("/")), ctx);
+    else if (page === "job") view = await jobPage(decoded(parts.slice(1).join("/")), ctx);
     else if (page === "usage") view = await usagePage(params, ctx);
     else if (page === "signin") view = signinPage(null, params.get("then"));
     else view = errorBox(`No page '${page}' in the console.`);

@@ -27,6 +27,10 @@ export function svg(tag, attrs, ...children) {
   return e;
 }
 
+// A job's page.  A node's id (JOBID#N) holds a '#' and an array child's a ':': encoded, so that
+// the whole id comes back from the address.
+export const jobHref = (id) => `#/job/${encodeURIComponent(id)}`;
+
 export function fmtTime(ms) {
   if (!ms) return "";
   const d = new Date(ms);

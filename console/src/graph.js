@@ -1,6 +1,6 @@
 // The job's dependency graph, drawn: what it depends on (and its array parent) on the left, the
 // job in the middle, the jobs that wait for it (and an array's children) on the right.
-import { svg } from "./dom.js";
+import { svg, jobHref } from "./dom.js";
 
 const W = 230, H = 48, GAP = 80, ROW = 62;
 
@@ -12,7 +12,7 @@ function node(n, x, y) {
   ];
   const g = svg("g", { class: "gnode", "data-role": n.role, "data-job": n.id });
   if (n.id && n.role !== "self") {
-    const a = svg("a", { href: `#/job/${n.id}` }, ...body);
+    const a = svg("a", { href: jobHref(n.id) }, ...body);
     g.append(a);
   } else {
     g.append(...body);

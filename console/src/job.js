@@ -1,7 +1,7 @@
 // One job: what it is and why, its attempts, its dependency graph, its usage, its log as it is
 // written, and the buttons that cancel or terminate it.
-import { batch, logs } from "./api.js";
-import { el, badge, fmtTime, fmtNum, errorBox, DONE, STATUSES } from "./dom.js";
+import { all, batch, logs, Unreachable } from "./api.js";
+import { el, badge, fmtTime, fmtNum, errorBox, jobHref, DONE, STATUSES } from "./dom.js";
 import { drawGraph } from "./graph.js";
 
 async function describe(ids) {
@@ -10,6 +10,13 @@ async function describe(ids) {
     out.push(...((await batch("DescribeJobs", { jobs: ids.slice(i, i + 100) })).jobs || []));
   return out;
 }
+
+// The multi-node job a node (JOBID#N, with nodeDetails) belongs to.
+function nodeParentId(j) {
+  return j.nodeDetails && j.jobId.includes("#") ? j.jobId.slice(0, j.jobId.lastIndexOf("#")) : null;
+}
+
+const isMultiNode = (j) => !!j.nodeProperties && !j.nodeDetails;
 
 function arrayParentId(j) {
   const p = j.arrayProperties;
@@ -33,6 +40,10 @@ function head(j) {
       row("Container reason", c.reason),
       row("Command", c.command ? el("span", { class: "mono" }, c.command.join(" ")) : null),
       row("Runs on", (j.barge || {}).instanceId),
+      j.nodeDetails ? row("Node", el("span", { id: "node-of" }, `node ${j.nodeDetails.nodeIndex}`,
+        j.nodeDetails.isMainNode ? " (the main node)" : "", " of multi-node job ",
+        el("a", { href: jobHref(nodeParentId(j)), class: "mono", id: "node-parent" }, nodeParentId(j)))) : null,
+      isMultiNode(j) ? row("Nodes", `${j.nodeProperties.numNodes}, main node ${j.nodeProperties.mainNode}`) : null,
       row("Cancelled / terminated", j.isCancelled || j.isTerminated ?
           `${j.isCancelled ? "cancelled" : ""}${j.isTerminated ? " terminated" : ""}` : null))));
 }
@@ -50,7 +61,7 @@ function attempts(j) {
         el("td", { class: "num" }, i + 1), el("td", { class: "small" }, fmtTime(a.startedAt)),
         el("td", { class: "small" }, fmtTime(a.stoppedAt)),
         el("td", { class: "num exit" }, c.exitCode !== undefined ? c.exitCode : ""),
-        el("td", { class: "small" }, [a.statusReason, c.reason].filter(Boolean).join(" · ")),
+        el("td", { class: "small text" }, [a.statusReason, c.reason].filter(Boolean).join(" · ")),
         el("td", { class: "small" }, (ran[i] || {}).instanceId || ""),
         el("td", { class: "small mono" }, c.logStreamName || ""));
     })));
@@ -67,11 +78,56 @@ function usage(j) {
     u.maxMemoryBytes !== undefined ? row("Peak memory", `${fmtNum(u.maxMemoryBytes / 1048576, 1)} MiB`) : null));
 }
 
-async function graph(j) {
+// A multi-node job's nodes (ListJobs multiNodeJobId, every status), by index.
+async function listNodes(j) {
+  const nodes = await all(batch, "ListJobs", { multiNodeJobId: j.jobId, maxResults: 1000,
+    filters: [{ name: "AFTER_CREATED_AT", values: ["0"] }] }, "jobSummaryList", 100000);
+  const index = (n) => ((n.nodeProperties || {}).nodeIndex ?? Number(n.jobId.split("#").pop()));
+  return nodes.sort((a, b) => index(a) - index(b)).map((n) => ({ ...n, index: index(n) }));
+}
+
+function nodesTable(nodes) {
+  if (!nodes.length) return el("p", { class: "small" }, "No node is listed yet.");
+  return el("table", { id: "nodes" },
+    el("thead", {}, el("tr", {}, ["Node", "Job ID", "Status", "Started", "Stopped", "Exit code", "Reason"]
+      .map((h) => el("th", {}, h)))),
+    el("tbody", {}, nodes.map((n) => el("tr", { dataset: { job: n.jobId } },
+      el("td", {}, el("a", { href: jobHref(n.jobId) }, `node ${n.index}`),
+         (n.nodeProperties || {}).isMainNode ? el("span", { class: "small" }, " main") : null),
+      el("td", { class: "mono small" }, n.jobId),
+      el("td", {}, badge(n.status)),
+      el("td", { class: "small" }, fmtTime(n.startedAt)),
+      el("td", { class: "small" }, fmtTime(n.stoppedAt)),
+      el("td", { class: "num" }, n.container && n.container.exitCode !== undefined ? n.container.exitCode : ""),
+      el("td", { class: "small text" }, n.statusReason || "")))));
+}
+
+// At most this many jobs drawn on a side of the graph; the rest are one "N more" node, and every
+// one of them is listed under the graph.  A job may have thousands of dependents: a graph of them
+// all would be pages tall, with the job itself lost in its middle.
+const DRAWN = 12;
+
+function capped(list, what, total = list.length) {
+  if (list.length <= DRAWN) return list;
+  return [...list.slice(0, DRAWN - 1), { role: "more", title: `${total - (DRAWN - 1)} more ${what}`,
+                                         sub: "all listed below the graph", status: "" }];
+}
+
+function jobList(id, summary, items, more) {
+  return el("details", { class: "graph-list", id },
+    el("summary", {}, summary),
+    el("ul", {}, items.map((x) => el("li", { dataset: { job: x.id } }, el("a", { href: jobHref(x.id) }, x.title),
+      " ", el("span", { class: "small" }, x.sub, x.label ? ` · ${x.label}` : "")))),
+    more ? el("p", { class: "small" }, more) : null);
+}
+
+async function graph(j, nodes) {
   const deps = (j.dependsOn || []).map((d) => ({ id: d.jobId, label: d.type || "" }));
-  const dependents = ((j.barge || {}).dependents || []).map((id) => ({ id }));
-  const parent = arrayParentId(j);
-  const ids = [...deps.map((d) => d.id), ...dependents.map((d) => d.id), ...(parent ? [parent] : [])];
+  const b = j.barge || {};
+  const dependents = (b.dependents || []).map((id) => ({ id }));
+  const parent = arrayParentId(j), mnParent = nodeParentId(j);
+  const ids = [...deps.map((d) => d.id), ...dependents.map((d) => d.id), ...(parent ? [parent] : []),
+               ...(mnParent ? [mnParent] : [])];
   const known = new Map((ids.length ? await describe([...new Set(ids)]) : []).map((x) => [x.jobId, x]));
   const info = (d, role) => {
     const x = known.get(d.id);
@@ -80,6 +136,7 @@ async function graph(j) {
   };
   const left = deps.map((d) => info(d, "dependency"));
   if (parent) left.push({ ...info({ id: parent, label: "array" }, "parent") });
+  if (mnParent) left.push({ ...info({ id: mnParent, label: `node ${j.nodeDetails.nodeIndex}` }, "parent") });
   const right = dependents.map((d) => info(d, "dependent"));
   const ap = j.arrayProperties;
   if (ap && ap.statusSummary) {
@@ -89,43 +146,117 @@ async function graph(j) {
                  status: s.FAILED ? "FAILED" : s.SUCCEEDED === ap.size ? "SUCCEEDED" : "RUNNING",
                  label: "array" });
   }
-  const self = { id: j.jobId, title: j.jobName, sub: `${j.status} · ${j.jobId.slice(0, 8)}`, status: j.status };
+  for (const n of nodes || [])
+    right.push({ id: n.jobId, role: "node", status: n.status, label: (n.nodeProperties || {}).isMainNode ? "main" : "",
+                 title: `node ${n.index}`, sub: `${n.status} · ${j.jobName}` });
+  const self = { id: j.jobId, title: j.nodeDetails ? `${j.jobName} · node ${j.nodeDetails.nodeIndex}` : j.jobName,
+                 sub: `${j.status} · ${j.jobId.slice(0, 8)}`, status: j.status };
+  const unlisted = (b.dependentCount || 0) - dependents.length;
   return el("div", {},
-    drawGraph(self, left, right),
+    drawGraph(self, capped(left, "dependencies"), capped(right, "jobs", right.length + Math.max(unlisted, 0))),
+    left.length > DRAWN ? jobList("all-dependencies", `All ${left.length} dependencies`, left) : null,
+    right.length > DRAWN ? jobList("all-dependents", "All " + [
+        dependents.length ? `${b.dependentCount || dependents.length} jobs that wait for it` : null,
+        nodes && nodes.length ? `${nodes.length} nodes` : null].filter(Boolean).join(" and "),
+      right.filter((x) => x.id),
+      unlisted > 0 ? `The server lists the first ${dependents.length} of the ${b.dependentCount} jobs that wait for this one.` : null) :
+    unlisted > 0 ? el("p", { class: "small" }, `${b.dependentCount} jobs wait for this one; the first ${dependents.length} are drawn.`) : null,
     ap && ap.statusSummary ? el("p", { class: "small", id: "children" }, "Children: ",
       STATUSES.map((k) => `${k} ${ap.statusSummary[k] || 0}`).join(", "), " · ",
       el("a", { href: `#/jobs?array=${encodeURIComponent(j.jobId)}`, id: "children-link" }, "list them")) : null);
 }
 
+const STARTED = new Set(["STARTING", "RUNNING"]);
+const GONE_LOG = "The job and its log are gone from the server: no more lines will come.";
+
+// While the page follows the job, a server that does not answer (restarting, say) is tried again
+// every second, and the page says so.
+function unreachable(e) {
+  return e instanceof Unreachable ? `${e} Trying again every second.` : e;
+}
+
+// What an action did, from the description read after it: AWS answers CancelJob and TerminateJob
+// with success even when they change nothing (CancelJob of a job that has started, either of a
+// job that has ended), so "sent" alone would say nothing true.
+function outcome(op, was, j) {
+  if (!j) return `${op} sent; the job is no longer known to the server.`;
+  if (DONE.has(was)) return `${op} changed nothing: the job had already ended ${was}.`;
+  if (DONE.has(j.status)) return `${op} sent: the job is ${j.status}.`;
+  if (op === "TerminateJob" && j.isTerminated)
+    return `${op} sent: the job is ${STARTED.has(j.status) ? "being stopped" : "marked terminated"}.`;
+  if (op === "CancelJob" && j.isCancelled) return `${op} sent: the job is marked cancelled; it fails when it would have started.`;
+  if (op === "CancelJob" && STARTED.has(j.status))
+    return `${op} changed nothing: the job is ${j.status}, and CancelJob leaves a job that has started ` +
+           "running (as AWS does). Terminate stops it.";
+  return `${op} sent: the job is ${j.status}.`;
+}
+
 export async function jobPage(id, ctx) {
   let [j] = await describe([id]);
-  if (!j) return el("section", {}, el("h1", {}, "Job"), errorBox(`No job with id '${id}'.`));
+  if (!j) return el("section", {}, el("h1", {}, "Job"), errorBox(`No job with id '${id}': it never existed, ` +
+    "or it ended and was removed after the server's --retention-hours."));
+  let gone = false; // removed by the server (its retention) while this page was open
+  let nodes = isMultiNode(j) ? await listNodes(j) : null;
   const parts = { head: el("div", { id: "job-head" }), graph: el("div", { id: "job-graph" }),
+                  nodes: el("div", { id: "job-nodes" }),
                   attempts: el("div", { id: "job-attempts" }), usage: el("div", { id: "job-usage" }) };
   const msg = el("div", { id: "action-result", role: "status" });
   const reason = el("input", { id: "reason", value: "stopped from the console", size: 40 });
   const act = (op) => async () => {
     msg.replaceChildren();
+    const was = j.status;
     try {
       await batch(op, { jobId: j.jobId, reason: reason.value || "stopped from the console" });
-      msg.replaceChildren(el("span", { class: "ok" }, `${op} sent.`));
-      await refresh();
     } catch (e) {
       msg.replaceChildren(errorBox(e));
+      return;
+    }
+    msg.replaceChildren(el("span", { class: "ok" }, `${op} sent.`));
+    try {
+      await refresh();
+      msg.replaceChildren(el("span", { class: "ok" }, outcome(op, was, gone ? null : j)));
+    } catch (e) {
+      msg.replaceChildren(el("span", { class: "ok" }, `${op} sent.`), errorBox(e));
     }
   };
+  const cancelBtn = el("button", { id: "cancel", onclick: act("CancelJob") }, "Cancel");
+  const terminateBtn = el("button", { id: "terminate", class: "danger", onclick: act("TerminateJob") }, "Terminate");
+  const actionNote = el("span", { class: "small", id: "action-note" });
   const logPre = el("pre", { id: "log", dataset: { lines: 0 } });
   logPre.hidden = true; // until there is a stream to show
   const logNote = el("p", { class: "small", id: "log-note" });
+  // The buttons say what they would do to the job as it is now.
+  const buttons = () => {
+    const ended = gone || DONE.has(j.status), started = STARTED.has(j.status);
+    cancelBtn.disabled = ended || started;
+    terminateBtn.disabled = ended;
+    cancelBtn.title = ended ? "The job has ended" : started
+      ? "The job has started: CancelJob would leave it running (as on AWS); Terminate stops it"
+      : "Cancel a job that has not started";
+    terminateBtn.title = ended ? "The job has ended" : "Terminate the job, stopping it if it runs";
+    actionNote.textContent = gone ? "" : ended ? "The job has ended: there is nothing to cancel or terminate."
+      : started ? "The job has started: Terminate stops it (Cancel acts only on a job that has not started)." : "";
+  };
   const render = async () => {
-    parts.head.replaceChildren(head(j));
+    if (gone) {
+      parts.head.replaceChildren(head(j), errorBox(`The job is no longer known to the server: it was removed ` +
+        "(after the server's --retention-hours) while this page was open. What is shown is as it was last read."));
+      parts.head.querySelector(".error").id = "job-gone";
+      logNote.textContent = GONE_LOG;
+    } else {
+      parts.head.replaceChildren(head(j));
+    }
+    buttons();
     parts.attempts.replaceChildren(attempts(j));
     parts.usage.replaceChildren(usage(j));
-    parts.graph.replaceChildren(await graph(j));
+    if (nodes) parts.nodes.replaceChildren(nodesTable(nodes));
+    parts.graph.replaceChildren(await graph(j, nodes));
   };
   const refresh = async () => {
     const [n] = await describe([id]);
     if (n) j = n;
+    else gone = true;
+    if (n && nodes) nodes = await listNodes(j);
     await render();
   };
   await render();
@@ -139,6 +270,7 @@ export async function jobPage(id, ctx) {
     if (!s) {
       logNote.textContent = j.arrayProperties && j.arrayProperties.statusSummary
         ? "An array job has no log of its own: its children have theirs."
+        : isMultiNode(j) ? "A multi-node job has no log of its own: each of its nodes has one (Nodes, above)."
         : DONE.has(j.status) ? "No log: the job never ran." : "No log yet: the job has not started.";
       return;
     }
@@ -171,32 +303,35 @@ export async function jobPage(id, ctx) {
   try {
     await readLog();
   } catch (e) {
-    logNote.replaceChildren(errorBox(e));
+    logNote.replaceChildren(errorBox(unreachable(e)));
   }
   // While the job is not done: its description every 2 s, its log every second.
   let ticks = 0, ended = DONE.has(j.status);
   const follow = async () => {
-    if (ended) return;
+    if (ended || gone) return; // gone: render() said so
     try {
       if (ticks++ % 2 === 0) {
         await refresh();
-        ended = DONE.has(j.status);
+        ended = gone || DONE.has(j.status);
       }
-      await readLog(); // once more after the end: the last lines
+      if (!gone) await readLog(); // once more after the end: the last lines
     } catch (e) {
-      logNote.replaceChildren(errorBox(e));
+      logNote.replaceChildren(errorBox(unreachable(e)));
+    }
+    if (gone) {
+      logNote.textContent = GONE_LOG;
+      ended = true;
     }
     if (!ended) ctx.later(follow, 1000);
-    else logNote.textContent = `${group()} · ${stream || ""}`;
+    else if (stream && !gone) logNote.textContent = `${group()} · ${stream}`;
   };
   ctx.later(follow, 1000);
 
   return el("section", { class: "job" },
     parts.head,
-    el("div", { class: "actions" }, el("label", {}, "Reason ", reason), " ",
-       el("button", { id: "cancel", onclick: act("CancelJob"), title: "Cancel a job that has not started" }, "Cancel"), " ",
-       el("button", { id: "terminate", class: "danger", onclick: act("TerminateJob"),
-                      title: "Terminate the job, stopping it if it runs" }, "Terminate"), msg),
+    el("div", { class: "actions" }, el("label", {}, "Reason ", reason), " ", cancelBtn, " ", terminateBtn, " ",
+       actionNote, msg),
+    nodes ? [el("h2", {}, "Nodes"), parts.nodes] : null,
     el("h2", {}, "Dependencies"), parts.graph,
     el("h2", {}, "Attempts"), parts.attempts,
     el("h2", {}, "Usage"), parts.usage,

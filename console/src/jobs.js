@@ -6,7 +6,7 @@
 // status, reading on until it has a page's worth or the listing ends.  "Any status" without a
 // filter is the filter AFTER_CREATED_AT 0: every job, newest first.
 import { all, batch } from "./api.js";
-import { el, badge, fmtTime, STATUSES } from "./dom.js";
+import { el, badge, fmtTime, jobHref, STATUSES } from "./dom.js";
 
 const PAGE = 50;
 
@@ -53,6 +53,17 @@ async function fetchPage(p) {
   return { jobs, next: token, scanned: true };
 }
 
+// A reason of a page's length (CancelJob's is free text) cut short in a row; the job's page has it whole.
+const clip = (s, n) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
+
+// An array or its child, a multi-node job or its node.
+function kind(j) {
+  const a = j.arrayProperties, n = j.nodeProperties;
+  if (a) return a.size !== undefined ? `array of ${a.size}` : `child ${a.index}`;
+  if (n) return n.numNodes !== undefined ? `${n.numNodes} nodes` : `node ${n.nodeIndex}${n.isMainNode ? " (main)" : ""}`;
+  return "";
+}
+
 function pageParams(params, queue) {
   return { queue, status: params.get("status") || "", name: params.get("name") || "",
            after: params.get("after") || "", before: params.get("before") || "",
@@ -90,30 +101,29 @@ export async function jobsPage(params) {
   if (!p.queue) return el("section", {}, el("h1", {}, "Jobs"), el("p", {}, "No job queues yet."));
   const page = await (early || fetchPage(p));
   const rows = page.jobs.map((j) => el("tr", { dataset: { job: j.jobId } },
-    el("td", {}, el("a", { href: `#/job/${j.jobId}` }, j.jobName)),
+    el("td", {}, el("a", { href: jobHref(j.jobId) }, j.jobName)),
     el("td", { class: "mono small" }, j.jobId),
     el("td", {}, badge(j.status)),
-    el("td", { class: "small" }, j.arrayProperties ?
-       (j.arrayProperties.size !== undefined ? `array of ${j.arrayProperties.size}` :
-        `child ${j.arrayProperties.index}`) : ""),
+    el("td", { class: "small" }, kind(j)),
     el("td", { class: "small" }, fmtTime(j.createdAt)),
     el("td", { class: "small" }, fmtTime(j.startedAt)),
     el("td", { class: "small" }, fmtTime(j.stoppedAt)),
     el("td", { class: "num" }, j.container && j.container.exitCode !== undefined ? j.container.exitCode : ""),
-    el("td", { class: "small" }, j.statusReason || "")));
+    el("td", { class: "small text", title: j.statusReason && j.statusReason.length > 200 ? j.statusReason : null },
+       clip(j.statusReason || "", 200))));
   const nav = el("div", { class: "pager" },
     p.token ? el("a", { href: jobsHref({ ...p, token: "" }), id: "first-page" }, "« First page") : null,
     p.token ? el("a", { href: "#", id: "prev-page", onclick: (e) => { e.preventDefault(); history.back(); } },
                  "‹ Previous") : null,
     page.next ? el("a", { href: jobsHref({ ...p, token: page.next }), id: "next-page" }, "Next page ›") : null);
   return el("section", {},
-    el("h1", {}, p.array ? ["Children of array job ", el("a", { href: `#/job/${p.array}` }, p.array)] : "Jobs"),
+    el("h1", {}, p.array ? ["Children of array job ", el("a", { href: jobHref(p.array) }, p.array)] : "Jobs"),
     form,
     page.scanned ? el("p", { class: "small" }, "A status with a name or time filter: the status is ",
                       "picked out of the filtered listing, so a page may hold fewer jobs.") : null,
     rows.length === 0 ? el("p", { id: "no-jobs" }, "No jobs match.") :
     el("table", { id: "jobs" },
-      el("thead", {}, el("tr", {}, ["Name", "Job ID", "Status", "Array", "Created", "Started",
+      el("thead", {}, el("tr", {}, ["Name", "Job ID", "Status", "Array / nodes", "Created", "Started",
         "Stopped", "Exit code", "Reason"].map((h) => el("th", {}, h)))),
       el("tbody", {}, rows)),
     nav);

@@ -61,7 +61,7 @@ export async function usagePage(params, ctx) {
         el("th", { class: "num" }, "vCPU-seconds reserved"), el("th", { class: "num" }, "Memory GiB-seconds reserved"),
         el("th", { class: "num" }, "CPU seconds used"), el("th", { class: "num" }, "Largest peak of memory"))),
       el("tbody", {}, rows.map(([k, g]) => el("tr", { dataset: { key: k === null ? "" : k } },
-        el("td", {}, k === null ? "(untagged)" : k), el("td", { class: "num" }, fmtNum(g.jobs, 0)),
+        el("td", { class: "text" }, k === null ? "(untagged)" : k), el("td", { class: "num" }, fmtNum(g.jobs, 0)),
         el("td", { class: "num", dataset: { col: "vcpu" } }, fmtNum(g.vcpu, 2)),
         el("td", { class: "num" }, fmtNum(g.gib, 3)),
         el("td", { class: "num", dataset: { col: "cpu" } }, fmtNum(g.cpu, 3)),

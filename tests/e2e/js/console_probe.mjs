@@ -1,0 +1,239 @@
+// Drives barge's console in headless Chromium, for tests/e2e/test_console_probe.py: the pages
+// where a user's data or the server's state is unusual (markup in free text, words longer than
+// the window, multi-node jobs, jobs with very many dependents, a job removed or a server
+// restarted while its page is open).  Prints what it saw as one line of JSON.
+// usage: node console_probe.mjs SCENARIO 'JSON INPUT'
+// Reads BARGE_URL, BARGE_JS_DIR, BARGE_SCREENSHOTS and CHROMIUM, as console_check.mjs does.
+// The scenario "follow" also talks to the test on its stdin and stdout: it prints a line
+// "restart" and waits for a line "restarted" (the test restarts the server meanwhile).
+import { createRequire } from "node:module";
+import path from "node:path";
+import readline from "node:readline";
+
+const require = createRequire(path.join(process.env.BARGE_JS_DIR, "package.json"));
+const { chromium } = require("playwright-core");
+
+const [scenario, inputText] = process.argv.slice(2);
+const input = JSON.parse(inputText || "{}");
+const base = process.env.BARGE_URL;
+const shots = process.env.BARGE_SCREENSHOTS;
+const seen = { scenario, screenshots: [], console_errors: [] };
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+// Refusals the scenarios ask for (an unknown job, a server that is down) are expected; the
+// page's own errors are not.
+page.on("console", (m) => {
+  if (m.type() !== "error" || /^Failed to load resource/.test(m.text())) return;
+  seen.console_errors.push(m.text());
+});
+page.on("pageerror", (e) => seen.console_errors.push(String(e)));
+
+let step = "start";
+async function shot(name) {
+  const file = path.join(shots, `probe-${scenario}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  seen.screenshots.push(file);
+}
+// Opens a console address afresh (a bookmark, a shared link) and waits for its data.
+async function open(hash) {
+  await page.goto(`${base}/console/${hash}`);
+  await page.waitForSelector("body[data-ready]", { timeout: 15000 });
+}
+async function go(hash) {
+  const before = await page.evaluate(() => Number(document.body.dataset.nav || 0));
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await waitDrawn(before);
+}
+async function waitDrawn(before) {
+  await page.waitForFunction((b) => Number(document.body.dataset.nav || 0) > b &&
+                                    document.body.dataset.ready !== undefined, before,
+                             { timeout: 15000 });
+}
+const texts = (sel) => page.$$eval(sel, (es) => es.map((e) => e.textContent.trim()));
+const text = (sel) => page.textContent(sel, { timeout: 2000 }).catch(() => null);
+const width = () => page.evaluate(() => ({ scroll: document.documentElement.scrollWidth,
+                                           client: document.documentElement.clientWidth }));
+const pwned = () => page.evaluate(() => window.__pwned || null);
+const hrefs = (sel) => page.$$eval(sel, (as) => as.map((a) => a.getAttribute("href")));
+const buttons = () => page.evaluate(() => ({ cancel: document.querySelector("#cancel").disabled,
+                                             terminate: document.querySelector("#terminate").disabled,
+                                             note: document.querySelector("#action-note")?.textContent || "" }));
+
+// Free text with markup in it, everywhere the console shows it, and words longer than the window.
+async function text_() {
+  step = "the job whose every field holds markup";
+  await open(`#/job/${input.marked}`);
+  await page.waitForFunction((m) => document.querySelector("#log").textContent.includes(m), input.markup,
+                             { timeout: 15000 });
+  seen.marked = { reason: await text("#status-reason"), log: await text("#log"),
+                  command: await page.$eval("#job-head", (e) => e.textContent),
+                  attempts: await text("#attempts"), pwned: await pwned(),
+                  injected: await page.$$eval("#main img, #main b, #main script", (es) => es.length) };
+  await shot("marked");
+  step = "the list of failed jobs, with the reason";
+  await go(`#/jobs?queue=${input.queue}&status=FAILED`);
+  seen.list = { reasons: await texts("#jobs tbody td:last-child"), pwned: await pwned(),
+                injected: await page.$$eval("#main img, #main b", (es) => es.length) };
+  step = "usage by a tag whose value holds markup";
+  await go(`#/usage?queue=${input.queue}&by=${encodeURIComponent("tag:" + input.tag)}`);
+  seen.usage = { keys: await page.$$eval("#usage-sums tbody tr", (rs) => rs.map((r) => r.dataset.key)),
+                 cells: await texts("#usage-sums tbody td:first-child"), pwned: await pwned() };
+  step = "a job with a long log line, a long command and a long reason";
+  await go(`#/job/${input.long}`);
+  await page.waitForFunction(() => Number(document.querySelector("#log").dataset.lines) >= 2, null,
+                             { timeout: 15000 });
+  seen.long_job = await width();
+  await shot("long");
+  await go(`#/jobs?queue=${input.queue}&status=FAILED`);
+  seen.long_list = await width();
+}
+
+// A multi-node job's page lists its nodes and links to each; a node's page (JOBID#N) links back.
+async function multinode() {
+  step = "the multi-node job's page";
+  await open(`#/job/${input.job}`);
+  seen.nodes = await page.$$eval("#nodes tbody tr", (rs) => rs.map((r) => ({
+    job: r.dataset.job, status: r.querySelector(".status").textContent, text: r.textContent,
+    href: r.querySelector("a").getAttribute("href") })));
+  seen.graph_nodes = await page.$$eval('#graph g[data-role="node"]', (gs) => gs.map((g) => g.dataset.job));
+  seen.log_note = await text("#log-note");
+  await shot("job");
+  step = "a node, followed from the table";
+  const b = await page.evaluate(() => Number(document.body.dataset.nav));
+  await page.click(`#nodes tr[data-job="${input.job}#1"] a`);
+  await waitDrawn(b);
+  seen.node = { id: await text("#job-id"), hash: await page.evaluate(() => location.hash),
+                node_of: await text("#node-of"), parent_href: await page.getAttribute("#node-parent", "href"),
+                graph_parent: await page.$$eval('#graph g[data-role="parent"]', (gs) => gs.map((g) => g.dataset.job)) };
+  await shot("node");
+  step = "a node's address typed with its '#'";
+  await open(`#/job/${input.job}#2`);
+  seen.typed = await text("#job-id");
+  step = "the queue's list of jobs";
+  await go(`#/jobs?queue=${input.queue}&status=${input.status}`);
+  seen.listed = await page.$$eval(`#jobs tr[data-job="${input.job}"] td`, (tds) => tds.map((t) => t.textContent));
+}
+
+// Cancel and Terminate as the job's state makes them: nothing to do for a job that has ended,
+// and CancelJob leaves a started job running (as AWS's does).
+async function actions() {
+  step = "a job that has ended";
+  await open(`#/job/${input.done}`);
+  seen.done = await buttons();
+  step = "a running job";
+  await open(`#/job/${input.running}`);
+  seen.running = await buttons();
+  step = "a waiting job, cancelled";
+  await open(`#/job/${input.waiting}`);
+  seen.waiting = await buttons();
+  await page.click("#cancel");
+  await page.waitForFunction(() => document.querySelector("#job-head h1 .status").textContent === "FAILED",
+                             null, { timeout: 20000 });
+  await page.waitForFunction(() => !/sent\.$/.test(document.querySelector("#action-result").textContent),
+                             null, { timeout: 5000 });
+  seen.cancelled = { result: await text("#action-result"), after: await buttons() };
+  await shot("cancelled");
+}
+
+// A job with many jobs waiting for it, one with the most dependencies, an array of 10,000.
+async function graph() {
+  for (const [k, id] of Object.entries(input.jobs)) {
+    step = `the graph of ${k}`;
+    await open(`#/job/${id}`);
+    seen[k] = {
+      drawn: await page.$$eval("#graph g.gnode", (gs) => gs.map((g) => g.dataset.role)),
+      more: await page.$$eval('#graph g[data-role="more"] text', (ts) => ts.map((t) => t.textContent)),
+      listed: await page.$$eval(".graph-list li", (ls) => ls.map((l) => l.dataset.job)),
+      summary: await page.$$eval(".graph-list summary", (ss) => ss.map((s) => s.textContent)),
+      said: await page.$$eval("#job-graph p.small", (ps) => ps.map((p) => p.textContent)),
+      height: await page.evaluate(() => document.documentElement.scrollHeight),
+      graph_height: Number(await page.getAttribute("#graph", "height")),
+      log_top: await page.evaluate(() => document.querySelector("#log-note").getBoundingClientRect().top),
+    };
+    await shot(k);
+  }
+}
+
+// Addresses that name no job, or cannot be decoded.
+async function unknown() {
+  for (const [k, hash] of Object.entries(input.hashes)) {
+    step = `the address ${hash}`;
+    await open(hash);
+    seen[k] = await page.evaluate(() => document.querySelector("#main").innerText);
+  }
+}
+
+// A job followed while the server restarts (the page says it does not answer, then goes on
+// from where it was), then removed by the retention while its page is open.
+async function follow() {
+  step = "the running job's log";
+  const lines = () => page.evaluate(() => Number(document.querySelector("#log").dataset.lines));
+  await open(`#/job/${input.running}`);
+  await page.waitForFunction(() => Number(document.querySelector("#log").dataset.lines) >= 2, null,
+                             { timeout: 20000 });
+  step = "the server restarts";
+  const rl = readline.createInterface({ input: process.stdin });
+  const restarted = new Promise((resolve) => rl.on("line", (l) => { if (l === "restarted") resolve(); }));
+  process.stdout.write("restart\n");
+  await page.waitForFunction(() => /does not answer/.test(document.querySelector("#log-note").textContent), null,
+                             { timeout: 20000 });
+  seen.down_note = await text("#log-note");
+  await shot("server-down");
+  await restarted;
+  rl.close();
+  const before = await lines();
+  await page.waitForFunction((n) => Number(document.querySelector("#log").dataset.lines) >= n + 3 &&
+                                    /following/.test(document.querySelector("#log-note").textContent),
+                             before, { timeout: 20000 });
+  seen.resumed = { note: await text("#log-note"), log: await text("#log") };
+
+  step = "the job ends and is removed while the page waits for the server";
+  // The page's reads of the job are held until the server has let the job go (the retention is
+  // a few seconds): as a tab in the background, or a laptop asleep, would find it.
+  let held = true;
+  const holding = [];
+  await page.route(() => true, async (route) => {
+    const r = route.request();
+    const isRead = r.url().endsWith("/v1/describejobs") || /GetLogEvents/.test(r.headers()["x-amz-target"] || "");
+    if (!held || !isRead) return route.continue();
+    holding.push(route);
+  });
+  await page.click("#terminate");
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    const r = await fetch(`${base}/v1/describejobs`, { method: "POST", headers: { "content-type": "application/json" },
+                                                      body: JSON.stringify({ jobs: [input.running] }) });
+    if (((await r.json()).jobs || []).length === 0) break;
+    if (Date.now() > deadline) throw new Error("the job was not removed within 30 s");
+    await new Promise((res) => setTimeout(res, 300));
+  }
+  held = false;
+  for (const r of holding) await r.continue();
+  await page.waitForSelector("#job-gone", { timeout: 10000 });
+  seen.gone = { head: await text("#job-gone"), note: await text("#log-note"), buttons: await buttons(),
+                result: await text("#action-result") };
+  // And the page stops asking for it.
+  let asked = 0;
+  page.on("request", () => asked++);
+  await page.waitForTimeout(3000);
+  seen.gone.requests_after = asked;
+  await shot("gone");
+}
+
+const scenarios = { text: text_, multinode, actions, graph, unknown, follow };
+let failed = null;
+try {
+  await scenarios[scenario]();
+} catch (e) {
+  failed = `${step}: ${e.message}`;
+  try { await shot("failure"); } catch { /* the browser may be gone */ }
+  seen.page_text = await page.evaluate(() => document.body.innerText).catch(() => "");
+}
+await browser.close();
+seen.failed = failed;
+console.log(JSON.stringify(seen));
+process.exit(0); // stdin, which "follow" reads, would keep node running
