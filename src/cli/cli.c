@@ -166,8 +166,9 @@ int cli_status_done(const char *status)
 int cli_next_page(const cli_ctx *c, const char *op, json_t *seen, const char *next)
 {
     if (json_object_get(seen, next)) {
-        fprintf(stderr, "%s: the server's %s gives back a nextToken it was sent before, so its "
-                        "pages would never end; stopping\n", c->prog, op);
+        fprintf(stderr, "%s: the server's %s gives back a %s it was sent before, so its "
+                        "pages would never end; stopping\n", c->prog, op,
+                strcmp(op, "GetLogEvents") == 0 ? "nextForwardToken" : "nextToken");
         return -1;
     }
     if (json_object_size(seen) >= CLI_PAGES_MAX) {
@@ -193,6 +194,15 @@ void cli_json_plain(json_t *j)
         if (cli_text_plain(s)) json_string_set(j, s);
         free(s);
     }
+}
+
+int cli_ids_given(const cli_ctx *c, char **argv, int from, int to)
+{
+    for (int i = from; i < to; i++)
+        if (!*argv[i])
+            return cli_usage_error(c, "a job id must not be empty (an unset shell variable?); "
+                                      "`barge jobs --queue Q` lists them");
+    return 0;
 }
 
 int cli_find_job(cli_ctx *c, const char *job_id, json_t **job)
@@ -528,7 +538,8 @@ static int stop_jobs(int argc, char **argv, int terminate)
         return cli_usage_error(&c, "give the id of the job to %s (`barge jobs --queue Q` "
                                    "lists them)", terminate ? "terminate" : "cancel");
     if (!*reason) return cli_usage_error(&c, "--reason must not be empty");
-    int rc = cli_ctx_open(&c);
+    int rc = cli_ids_given(&c, argv, optind, argc);
+    if (!rc) rc = cli_ctx_open(&c);
     /* A server that could not be reached (or did not answer in time) will not be for the next
      * id either: one sentence, not one per id. */
     for (int i = optind; i < argc && rc != 2 && !c.gone; i++) {

@@ -88,6 +88,11 @@ int cli_reader_gone(cli_ctx *c);
  * printed for people, never for --json (whose encoding escapes control characters). */
 void cli_json_plain(json_t *j);
 
+/* A usage error (2) when one of the ids argv[from..to) is empty (`barge explain ""`, a shell
+ * variable that was not set), which would otherwise be looked up and reported as no such job;
+ * else 0. */
+int cli_ids_given(const cli_ctx *c, char **argv, int from, int to);
+
 /* The description of one job into *job (fresh); returns 0, or 1 after printing why (including
  * "no such job"). */
 int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job);

@@ -199,7 +199,8 @@ int cli_explain(int argc, char **argv)
     }
     if (optind + 1 != argc)
         return cli_usage_error(&c, "give one job id (`barge jobs --queue Q` lists them)");
-    int rc = cli_ctx_open(&c);
+    int rc = cli_ids_given(&c, argv, optind, argc);
+    if (!rc) rc = cli_ctx_open(&c);
     if (rc) return rc;
     dict seen;
     dict_init(&seen);

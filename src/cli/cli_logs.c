@@ -364,7 +364,8 @@ int cli_logs(int argc, char **argv)
         return cli_usage_error(&c, "give one job id (got '%s' and '%s')", argv[optind],
                                argv[optind + 1]);
     const char *id = argv[optind];
-    int rc = cli_ctx_open(&c);
+    int rc = cli_ids_given(&c, argv, optind, argc);
+    if (!rc) rc = cli_ctx_open(&c);
     if (rc) return rc;
     rc = cli_follow_log(&c, id, attempt, follow ? CLI_LOG_FOLLOW : 0, NULL);
     cli_ctx_close(&c);

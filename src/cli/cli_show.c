@@ -355,7 +355,8 @@ int cli_describe(int argc, char **argv)
     if (optind == argc)
         return cli_usage_error(&c, "give at least one job id (`barge jobs --queue Q` lists "
                                    "them)");
-    int rc = cli_ctx_open(&c);
+    int rc = cli_ids_given(&c, argv, optind, argc);
+    if (!rc) rc = cli_ctx_open(&c);
     if (rc) return rc;
     /* DescribeJobs takes at most 100 ids a call. */
     json_t *found = json_object(), *all = json_array();

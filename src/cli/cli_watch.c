@@ -103,6 +103,8 @@ int cli_watch(int argc, char **argv)
         return cli_usage_error(&c, "give one job queue to watch (or --array JOBID)");
     if (array && optind != argc)
         return cli_usage_error(&c, "give either a queue or --array JOBID, not both");
+    if (array && !*array)
+        return cli_usage_error(&c, "--array must not be empty: give an array job's id");
     int rc = cli_ctx_open(&c);
     if (rc) return rc;
     /* A live view outlives a server that restarts. */

@@ -110,6 +110,12 @@ class Usage(unittest.TestCase):
             (["cancel"], "give the id of the job to cancel"),
             (["terminate"], "give the id of the job to terminate"),
             (["cancel", "x", "--reason", ""], "--reason"),
+            # An empty id (an unset shell variable) is a usage error, not "no such job".
+            (["explain", ""], "a job id must not be empty"),
+            (["logs", ""], "a job id must not be empty"),
+            (["describe", "a", ""], "a job id must not be empty"),
+            (["terminate", ""], "a job id must not be empty"),
+            (["watch", "--array", ""], "--array must not be empty"),
             (["jobs", "--queue", "q", "--endpoint", "localhost:8900"], "not a URL"),
             (["jobs", "--queue", "q", "--endpoint", "http://127.0.0.1:99999"], "not a URL"),
             (["jobs", "--queue", "q", "--endpoint", "http://[::1"], "not a URL"),
@@ -277,7 +283,8 @@ class Usage(unittest.TestCase):
                          (["usage", "--queue", "q"], "GetUsage"), (["logs", "j"], "GetLogEvents")):
             rc, out, err = barge(*args, endpoint=url, timeout=30)
             self.assertEqual(rc, 1, (args, err))
-            self.assertIn("the server's %s gives back a nextToken it was sent before" % op, err)
+            token = "nextForwardToken" if op == "GetLogEvents" else "nextToken"
+            self.assertIn("the server's %s gives back a %s it was sent before" % (op, token), err)
 
     def test_watch_array_asks_as_often_as_every_says(self):
         """--every applies to --array too (it was taken, and the array asked every second)."""
