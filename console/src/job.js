@@ -1,8 +1,10 @@
-// One job: what it is and why, its attempts, its dependency graph, its usage, its log as it is
-// written, and the buttons that cancel or terminate it.
+// One job: what it is and why, what it was submitted with, its attempts, its dependency graph,
+// its usage, its log as it is written, and the buttons that cancel or terminate it.
 import { all, batch, logs, Unreachable } from "./api.js";
 import { el, badge, fmtTime, fmtNum, errorBox, jobHref, DONE, STATUSES } from "./dom.js";
 import { drawGraph } from "./graph.js";
+import { logView } from "./logview.js";
+import { submitted } from "./submitted.js";
 
 async function describe(ids) {
   const out = [];
@@ -197,7 +199,7 @@ export async function jobPage(id, ctx) {
     "or it ended and was removed after the server's --retention-hours."));
   let gone = false; // removed by the server (its retention) while this page was open
   let nodes = isMultiNode(j) ? await listNodes(j) : null;
-  const parts = { head: el("div", { id: "job-head" }), graph: el("div", { id: "job-graph" }),
+  const parts = { head: el("div", { id: "job-head" }), inputs: el("div"), graph: el("div", { id: "job-graph" }),
                   nodes: el("div", { id: "job-nodes" }),
                   attempts: el("div", { id: "job-attempts" }), usage: el("div", { id: "job-usage" }) };
   const msg = el("div", { id: "action-result", role: "status" });
@@ -222,8 +224,7 @@ export async function jobPage(id, ctx) {
   const cancelBtn = el("button", { id: "cancel", onclick: act("CancelJob") }, "Cancel");
   const terminateBtn = el("button", { id: "terminate", class: "danger", onclick: act("TerminateJob") }, "Terminate");
   const actionNote = el("span", { class: "small", id: "action-note" });
-  const logPre = el("pre", { id: "log", dataset: { lines: 0 } });
-  logPre.hidden = true; // until there is a stream to show
+  const log = logView(j.jobId);
   const logNote = el("p", { class: "small", id: "log-note" });
   // The buttons say what they would do to the job as it is now.
   const buttons = () => {
@@ -247,6 +248,9 @@ export async function jobPage(id, ctx) {
       parts.head.replaceChildren(head(j));
     }
     buttons();
+    const shown = parts.inputs.firstChild;
+    const inputs = submitted(j, shown);
+    if (inputs !== shown) parts.inputs.replaceChildren(inputs);
     parts.attempts.replaceChildren(attempts(j));
     parts.usage.replaceChildren(usage(j));
     if (nodes) parts.nodes.replaceChildren(nodesTable(nodes));
@@ -274,24 +278,18 @@ export async function jobPage(id, ctx) {
         : DONE.has(j.status) ? "No log: the job never ran." : "No log yet: the job has not started.";
       return;
     }
-    logPre.hidden = false;
+    log.pre.hidden = false;
     if (s !== stream) {
       stream = s;
       token = null;
-      logPre.replaceChildren();
-      logPre.dataset.lines = 0;
+      log.reset(group(), s);
     }
     logNote.textContent = `${group()} · ${s}` + (DONE.has(j.status) ? "" : " · following");
     for (let i = 0; i < 50 && ctx.alive(); i++) {
       const out = await logs("GetLogEvents", { logGroupName: group(), logStreamName: s, startFromHead: true,
                                                ...(token ? { nextToken: token } : {}) });
       const evs = out.events || [];
-      if (evs.length) {
-        const stick = logPre.scrollTop + logPre.clientHeight >= logPre.scrollHeight - 4;
-        logPre.append(evs.map((e) => e.message.replace(/\n$/, "") + "\n").join(""));
-        logPre.dataset.lines = Number(logPre.dataset.lines) + evs.length;
-        if (stick) logPre.scrollTop = logPre.scrollHeight;
-      }
+      log.add(evs.map((e) => e.message));
       const next = out.nextForwardToken;
       if (!evs.length || !next || next === token) {
         token = next || token;
@@ -331,9 +329,10 @@ export async function jobPage(id, ctx) {
     parts.head,
     el("div", { class: "actions" }, el("label", {}, "Reason ", reason), " ", cancelBtn, " ", terminateBtn, " ",
        actionNote, msg),
+    el("h2", {}, "Submitted with"), parts.inputs,
     nodes ? [el("h2", {}, "Nodes"), parts.nodes] : null,
     el("h2", {}, "Dependencies"), parts.graph,
     el("h2", {}, "Attempts"), parts.attempts,
     el("h2", {}, "Usage"), parts.usage,
-    el("h2", {}, "Log"), logNote, logPre);
+    el("h2", {}, "Log"), logNote, log.note, log.pre);
 }

@@ -5,8 +5,8 @@
 // does).  With both chosen, the console asks for filtered pages and keeps the jobs of that
 // status, reading on until it has a page's worth or the listing ends.  "Any status" without a
 // filter is the filter AFTER_CREATED_AT 0: every job, newest first.
-import { all, batch } from "./api.js";
-import { el, badge, fmtTime, jobHref, STATUSES } from "./dom.js";
+import { all, batch, ApiError } from "./api.js";
+import { el, badge, errorBox, fmtTime, jobHref, STATUSES } from "./dom.js";
 
 const PAGE = 50;
 
@@ -77,6 +77,17 @@ export async function jobsPage(params) {
   if (early) early.catch(() => {}); // awaited below; a refusal is reported from there
   const queues = await all(batch, "DescribeJobQueues", {}, "jobQueues");
   const p = pageParams(params, named || (queues[0] && queues[0].jobQueueName) || "");
+  if (!p.queue && !p.array) return el("section", {}, el("h1", {}, "Jobs"), el("p", {}, "No job queues yet."));
+  // A listing refused (a queue or an array job that does not exist, a stale token) is said above
+  // the form, which stays to choose another: a queue, as an array that is not one has no children.
+  let page, refused = null;
+  try {
+    page = await (early || fetchPage(p));
+  } catch (e) {
+    if (e instanceof ApiError && e.aboutCredentials) throw e; // the sign-in form's to show
+    refused = e;
+  }
+  const inArray = p.array && !refused;
   const form = el("form", { id: "job-filters", class: "filters",
     onsubmit: (ev) => {
       ev.preventDefault();
@@ -84,8 +95,8 @@ export async function jobsPage(params) {
       location.hash = jobsHref({ queue: f.get("queue"), status: f.get("status"), name: f.get("name"),
                                  after: f.get("after"), before: f.get("before"), array: f.get("array") });
     } },
-    p.array ? el("input", { type: "hidden", name: "array", value: p.array }) : null,
-    el("label", { hidden: !!p.array }, "Queue ", el("select", { name: "queue" },
+    inArray ? el("input", { type: "hidden", name: "array", value: p.array }) : null,
+    el("label", { hidden: inArray }, "Queue ", el("select", { name: "queue" },
       queues.map((q) => el("option", { value: q.jobQueueName, selected: q.jobQueueName === p.queue },
                            q.jobQueueName)))),
     el("label", {}, "Status ", el("select", { name: "status" },
@@ -98,8 +109,8 @@ export async function jobsPage(params) {
     el("label", {}, "before ", el("input", { name: "before", type: "datetime-local", step: 1,
                                              value: p.before })),
     el("button", { type: "submit" }, "Show"));
-  if (!p.queue) return el("section", {}, el("h1", {}, "Jobs"), el("p", {}, "No job queues yet."));
-  const page = await (early || fetchPage(p));
+  const title = el("h1", {}, p.array ? ["Children of array job ", el("a", { href: jobHref(p.array) }, p.array)] : "Jobs");
+  if (refused) return el("section", {}, title, errorBox(refused), form);
   const rows = page.jobs.map((j) => el("tr", { dataset: { job: j.jobId } },
     el("td", {}, el("a", { href: jobHref(j.jobId) }, j.jobName)),
     el("td", { class: "mono small" }, j.jobId),
@@ -117,7 +128,7 @@ export async function jobsPage(params) {
                  "‹ Previous") : null,
     page.next ? el("a", { href: jobsHref({ ...p, token: page.next }), id: "next-page" }, "Next page ›") : null);
   return el("section", {},
-    el("h1", {}, p.array ? ["Children of array job ", el("a", { href: jobHref(p.array) }, p.array)] : "Jobs"),
+    title,
     form,
     page.scanned ? el("p", { class: "small" }, "A status with a name or time filter: the status is ",
                       "picked out of the filtered listing, so a page may hold fewer jobs.") : null,

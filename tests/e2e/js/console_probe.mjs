@@ -1,7 +1,9 @@
 // Drives barge's console in headless Chromium, for tests/e2e/test_console_probe.py: the pages
 // where a user's data or the server's state is unusual (markup in free text, words longer than
 // the window, multi-node jobs, jobs with very many dependents, a job removed or a server
-// restarted while its page is open).  Prints what it saw as one line of JSON.
+// restarted while its page is open), and for tests/e2e/test_console_details.py what a job was
+// submitted with, a log longer than the page keeps, and a list of a queue or an array that does
+// not exist.  Prints what it saw as one line of JSON.
 // usage: node console_probe.mjs SCENARIO 'JSON INPUT'
 // Reads BARGE_URL, BARGE_JS_DIR, BARGE_SCREENSHOTS and CHROMIUM, as console_check.mjs does.
 // The scenario "follow" also talks to the test on its stdin and stdout: it prints a line
@@ -224,7 +226,79 @@ async function follow() {
   await shot("gone");
 }
 
-const scenarios = { text: text_, multinode, actions, graph, unknown, follow };
+// What a job was submitted with: its settings, and its tags, parameters and environment, a long
+// list folded, and a list the reader opened still open after the page reads the job again.
+async function inputs() {
+  step = "the job's page";
+  await open(`#/job/${input.job}`);
+  const lists = () => page.$$eval("#job-inputs details", (ds) => Object.fromEntries(ds.map((d) => [d.id, {
+    open: d.open, summary: d.querySelector("summary").textContent,
+    rows: [...d.querySelectorAll("tr")].map((r) => [...r.children].map((c) => c.textContent)) }])));
+  seen.settings = await page.$$eval("#job-settings tr", (rs) => rs.map((r) => [...r.children].map((c) => c.textContent)));
+  seen.lists = await lists();
+  seen.pwned = await pwned();
+  seen.injected = await page.$$eval("#main img, #main b, #main script", (es) => es.length);
+  await shot("page");
+  if (!seen.lists["job-env"]) return;
+  step = "the folded environment, opened, then the job read again";
+  await page.click("#job-env summary");
+  const drawn = await page.$("#job-inputs");
+  const reads = [];
+  page.on("request", (r) => { if (r.url().endsWith("/v1/describejobs")) reads.push(r.url()); });
+  await page.waitForTimeout(4500);
+  seen.reread = reads.length;
+  seen.after = { lists: await lists(), same_node: await drawn.evaluate((e) => e.isConnected) };
+  await shot("env-open");
+}
+
+// A log longer than the page keeps, followed as its last lines come: the job prints the numbers
+// from 1 to input.last, one a line, the last ones slowly.
+async function longlog() {
+  step = "the log, read to its last line";
+  await open(`#/job/${input.job}`);
+  await page.waitForFunction((w) => document.querySelector("#log").textContent.endsWith(`\n${w}\n`),
+                             String(input.last), { timeout: 90000 });
+  // A second later, nothing more: a line read twice would show now.
+  await page.waitForTimeout(2500);
+  seen.log = await page.evaluate(() => {
+    const pre = document.querySelector("#log");
+    const lines = pre.textContent.split("\n").slice(0, -1);
+    return { count: lines.length, first: lines[0], last: lines[lines.length - 1],
+             consecutive: lines.every((l, i) => i === 0 || Number(l) === Number(lines[i - 1]) + 1),
+             read: pre.dataset.lines, shown: pre.dataset.shown, dropped: pre.dataset.dropped,
+             at_bottom: pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4 };
+  });
+  seen.trimmed = await text("#log-trimmed");
+  seen.trimmed_above = await page.evaluate(() => {
+    const n = document.querySelector("#log-trimmed");
+    return !!n && !n.hidden && !!(n.compareDocumentPosition(document.querySelector("#log")) &
+                                  Node.DOCUMENT_POSITION_FOLLOWING);
+  });
+  seen.note = await text("#log-note");
+  await shot("end");
+}
+
+// A list of a queue, or of an array's children, that the server refuses: the form stays, and
+// choosing a queue in it lists that queue.
+async function badlist() {
+  for (const [k, hash] of Object.entries(input.hashes)) {
+    step = `the address ${hash}`;
+    await open(hash);
+    seen[k] = { error: await text("#main .error"), form: !!(await page.$("#job-filters")) };
+    await shot(k);
+    if (!seen[k].form) continue;
+    seen[k].queue_shown = await page.$eval('#job-filters select[name="queue"]', (s) => s.offsetParent !== null);
+    step = `another queue chosen after ${hash}`;
+    await page.selectOption('#job-filters select[name="queue"]', input.queue);
+    const b = await page.evaluate(() => Number(document.body.dataset.nav));
+    await page.click('#job-filters button[type="submit"]');
+    await waitDrawn(b);
+    seen[k].then = { hash: await page.evaluate(() => location.hash), error: await text("#main .error"),
+                     jobs: await texts("#jobs tbody tr td:nth-child(2)") };
+  }
+}
+
+const scenarios = { text: text_, multinode, actions, graph, unknown, follow, inputs, longlog, badlist };
 let failed = null;
 try {
   await scenarios[scenario]();
