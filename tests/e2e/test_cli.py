@@ -294,7 +294,12 @@ class Usage(unittest.TestCase):
         p = subprocess.Popen([BARGE, "watch", "--array", "arr", "--every", "3"],
                              env=cli_env(url), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-        time.sleep(4)
+        # Timed from its first call, however late a loaded machine starts it: in the next 5 s
+        # one more comes (at 3 s), not five (every second).
+        deadline = time.time() + 30
+        while "describejobs" not in calls and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(5)
         p.kill()
         p.wait()
         self.assertEqual(calls.count("describejobs"), 2, calls)
