@@ -4,23 +4,15 @@
 // usage: node console_check.mjs SCENARIO 'JSON INPUT'
 //   SCENARIO: dev (the pages, against a --dev server) or signin (a --credentials server)
 // Reads BARGE_URL, BARGE_JS_DIR, BARGE_SCREENSHOTS (a directory) and CHROMIUM (the browser).
-import { createRequire } from "node:module";
-import path from "node:path";
 
-const require = createRequire(path.join(process.env.BARGE_JS_DIR, "package.json"));
-const { chromium } = require("playwright-core");
+import { helpers, launch } from "./browser.mjs";
 
 const [scenario, inputText] = process.argv.slice(2);
 const input = JSON.parse(inputText || "{}");
 const base = process.env.BARGE_URL;
-const shots = process.env.BARGE_SCREENSHOTS;
 const seen = { scenario, screenshots: [], console_errors: [] };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-});
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const { browser, page } = await launch();
 // Chromium reports each refused request; the sign-in scenario expects the server's refusals.
 page.on("console", (m) => {
   if (m.type() !== "error") return;
@@ -30,23 +22,8 @@ page.on("console", (m) => {
 page.on("pageerror", (e) => seen.console_errors.push(String(e)));
 
 let step = "start";
-async function shot(name) {
-  const file = path.join(shots, `${scenario}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  seen.screenshots.push(file);
-}
-// Navigates within the console and waits for the page's data to be drawn.
-async function go(hash) {
-  const before = await page.evaluate(() => Number(document.body.dataset.nav || 0));
-  await page.evaluate((h) => { location.hash = h; }, hash);
-  await waitDrawn(before);
-}
-async function waitDrawn(before) {
-  await page.waitForFunction((b) => Number(document.body.dataset.nav || 0) > b &&
-                                    document.body.dataset.ready !== undefined, before,
-                             { timeout: 15000 });
-}
-const texts = (sel) => page.$$eval(sel, (es) => es.map((e) => e.textContent.trim()));
+// Screenshots, moving within the console, reading texts (browser.mjs).
+const { shot, go, waitDrawn, texts } = helpers(page, seen, `${scenario}`);
 
 async function dev() {
   step = "root redirects";

@@ -8,24 +8,16 @@
 // Reads BARGE_URL, BARGE_JS_DIR, BARGE_SCREENSHOTS and CHROMIUM, as console_check.mjs does.
 // The scenario "follow" also talks to the test on its stdin and stdout: it prints a line
 // "restart" and waits for a line "restarted" (the test restarts the server meanwhile).
-import { createRequire } from "node:module";
-import path from "node:path";
 import readline from "node:readline";
 
-const require = createRequire(path.join(process.env.BARGE_JS_DIR, "package.json"));
-const { chromium } = require("playwright-core");
+import { helpers, launch } from "./browser.mjs";
 
 const [scenario, inputText] = process.argv.slice(2);
 const input = JSON.parse(inputText || "{}");
 const base = process.env.BARGE_URL;
-const shots = process.env.BARGE_SCREENSHOTS;
 const seen = { scenario, screenshots: [], console_errors: [] };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-});
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const { browser, page } = await launch();
 // Refusals the scenarios ask for (an unknown job, a server that is down) are expected; the
 // page's own errors are not.
 page.on("console", (m) => {
@@ -35,27 +27,12 @@ page.on("console", (m) => {
 page.on("pageerror", (e) => seen.console_errors.push(String(e)));
 
 let step = "start";
-async function shot(name) {
-  const file = path.join(shots, `probe-${scenario}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  seen.screenshots.push(file);
-}
 // Opens a console address afresh (a bookmark, a shared link) and waits for its data.
 async function open(hash) {
   await page.goto(`${base}/console/${hash}`);
   await page.waitForSelector("body[data-ready]", { timeout: 15000 });
 }
-async function go(hash) {
-  const before = await page.evaluate(() => Number(document.body.dataset.nav || 0));
-  await page.evaluate((h) => { location.hash = h; }, hash);
-  await waitDrawn(before);
-}
-async function waitDrawn(before) {
-  await page.waitForFunction((b) => Number(document.body.dataset.nav || 0) > b &&
-                                    document.body.dataset.ready !== undefined, before,
-                             { timeout: 15000 });
-}
-const texts = (sel) => page.$$eval(sel, (es) => es.map((e) => e.textContent.trim()));
+const { shot, go, waitDrawn, texts } = helpers(page, seen, `probe-${scenario}`);
 const text = (sel) => page.textContent(sel, { timeout: 2000 }).catch(() => null);
 const width = () => page.evaluate(() => ({ scroll: document.documentElement.scrollWidth,
                                            client: document.documentElement.clientWidth }));
