@@ -11,9 +11,10 @@
  *   follow HOST:PORT   follows the stream of that server (GET /barge/v1/events) from its next
  *                      event, and answers "ok" once the request is sent (twice: two streams)
  *   stat               answers with one line:
- *                      webhook=N webhook_last=SEQ sse0=N sse0_last=SEQ ...
+ *                      webhook=N webhook_last=SEQ sse0=N sse0_last=SEQ sse0_gaps=G ...
  * (events received, and the highest event id seen: X-Barge-Event-Id (and -Count, for a batch)
- * for the webhook, the "id:" lines of a stream).  Ends when stdin ends. */
+ * for the webhook, the "id:" lines of a stream; and a stream's gaps, each a run of events it
+ * fell too far behind to read).  Ends when stdin ends. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -33,6 +34,7 @@
 typedef struct follower {
     atomic_long count;
     atomic_ullong last;
+    atomic_long gaps; /* a stream's "event: gap": events it fell too far behind to read */
 } follower;
 
 static follower hook;
@@ -92,6 +94,7 @@ static void take(lines *l, follower *f, const char *p, size_t len)
         if (!nl) return;
         l->line[l->n] = '\0';
         if (strncmp(l->line, "id: ", 4) == 0) bump(f, strtoull(l->line + 4, NULL, 10), 1);
+        else if (strcmp(l->line, "event: gap") == 0) atomic_fetch_add(&f->gaps, 1);
         l->n = 0;
         p = nl + 1;
         len -= n + 1;
@@ -271,8 +274,9 @@ int main(void)
         printf("webhook=%ld webhook_last=%llu", atomic_load(&hook.count),
                (unsigned long long)atomic_load(&hook.last));
         for (int i = 0; i < n_streams; i++)
-            printf(" sse%d=%ld sse%d_last=%llu", i, atomic_load(&streams[i].count), i,
-                   (unsigned long long)atomic_load(&streams[i].last));
+            printf(" sse%d=%ld sse%d_last=%llu sse%d_gaps=%ld", i, atomic_load(&streams[i].count),
+                   i, (unsigned long long)atomic_load(&streams[i].last), i,
+                   atomic_load(&streams[i].gaps));
         printf("\n");
         fflush(stdout);
     }

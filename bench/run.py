@@ -409,7 +409,8 @@ class EventSink:
 
 
 def follower_lag(srv, sink, timeout=120):
-    """({follower: events behind the server's newest} as now, seconds until all caught up)."""
+    """({follower: events behind the server's newest} as now, seconds until all caught up,
+    {stream: gaps it was told of so far, each a run of events lost to it})."""
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
     conn.request("POST", "/barge/v1/getevents", "{}", {"Content-Type": "application/json"})
     newest = int(json.loads(conn.getresponse().read())["lastSeq"])
@@ -422,7 +423,8 @@ def follower_lag(srv, sink, timeout=120):
         if all(int(v) >= newest for k, v in got.items() if k.endswith("_last")):
             break
         time.sleep(0.05)
-    return {k[:-5]: v for k, v in lag.items()}, time.monotonic() - t0
+    gaps = {k[:-5]: int(v) for k, v in got.items() if k.endswith("_gaps")}
+    return {k[:-5]: v for k, v in lag.items()}, time.monotonic() - t0, gaps
 
 
 def cpu_per_request(result, pids, before):
@@ -478,7 +480,7 @@ def fig_submit(run):
                 e = wrk("submit.lua", ev.url + "/v1/submitjob", c, a.duration)
                 # Whether the followers kept up: how far behind the newest event each was as
                 # wrk stopped, and how long they took to catch up after.
-                e["lag"], e["catch_up"] = follower_lag(ev, sink)
+                e["lag"], e["catch_up"], e["gaps"] = follower_lag(ev, sink)
                 # What following cost, catching up included.
                 cpu_per_request(e, pids, before)
                 esub[batch] = faster(esub[batch], e)
@@ -534,8 +536,10 @@ def fig_submit(run):
                  "and the seconds until all had caught up, in the best run of each setting: " +
                  "; ".join(f"-c{t[0]}: " + ", ".join(f"{k} {v:,} behind"
                                                       for k, v in t[4][batch]["lag"].items()) +
-                           f", caught up in {t[4][batch]['catch_up']:.1f} s" for t in tried) +
-                 ".")
+                           f", caught up in {t[4][batch]['catch_up']:.1f} s" +
+                           "".join(f", {k} told of {v:,} gaps (events lost to it) since it "
+                                   "started" for k, v in t[4][batch]["gaps"].items() if v)
+                           for t in tried) + ".")
     run.note("1. Submit rate: wrk (bench/submit.lua, unsigned, --dev, --sync full: every answer "
              "follows its fsync'd commit) into a queue whose only compute environment is "
              "UNMANAGED with no agent, so nothing runs. The signed run sends the same request "

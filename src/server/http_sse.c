@@ -13,9 +13,12 @@
 
 /* How long one poll of the stream waits for an event before writing a keep-alive comment. */
 #define SSE_WAIT_S 15
-/* Events a poll: a stream's answer stays in memory until its client reads it, so a client that
- * stops reading holds one poll's worth (api_events.c also bounds it by bytes). */
-#define SSE_BATCH 100
+/* Events a poll, as many as GetEvents gives: under load each poll waits for a batch's commit,
+ * and at 100 a poll a stream fell behind the server's events and lost them to the gap.  A
+ * stream's answer stays in memory until its client reads it, so a client that stops reading
+ * holds one poll's worth, which api_events.c bounds by bytes (and by the events it describes
+ * for this reader alone). */
+#define SSE_BATCH API_EVENTS_MAX
 
 typedef struct sse {
     core_call call; /* first member: the core hands it back to done() */

@@ -290,6 +290,45 @@ class Events(JobsCase):
         self.assertEqual(sorted(s for v in mine.values() for s in v), seqs)
         self.assertEqual(set(mine), set(jids))
 
+    def test_a_stream_keeps_up_in_answers_of_many_events(self):
+        """A stream's polls take up to 1,000 events (about 1 MiB): at 100 a poll, each waiting
+        for a batch's commit, a stream fell behind a busy server's events and lost them to the
+        gap.  Events older than the kept texts, described for the stream alone, come at most 100
+        a poll, so that readers catching up cannot stall the server."""
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents", {})
+        start = body["lastSeq"]
+        out = self.batch.submit_job(jobName="many", jobQueue="parked", jobDefinition="jd",
+                                    arrayProperties={"size": 6000})
+        self.addCleanup(self.batch.terminate_job, jobId=out["jobId"], reason="test over")
+        newest = self.wait_for(lambda: (lambda n: n if n >= start + 12000 else None)(
+            self.server.raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]), 60,
+            "the array's events")
+        # The stream's text as it comes (HTTP/1.0: not chunked): each poll's answer ends with
+        # ": at SEQ".
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+        self.addCleanup(sock.close)
+        sock.sendall(b"GET /barge/v1/events HTTP/1.0\r\nHost: x\r\nLast-Event-ID: %d\r\n\r\n"
+                     % start)
+        text = b""
+        while not re.search(rb"\n: at (\d+)\n", text[-200:]) or \
+                int(re.findall(rb"\n: at (\d+)\n", text)[-1]) < newest:
+            chunk = sock.recv(1 << 20)
+            self.assertTrue(chunk, "the stream ended")
+            text += chunk
+        body = text.split(b"\r\n\r\n", 1)[1]
+        answers = []  # (events, bytes, first seq) of each poll's answer
+        for part in re.split(rb"\n: at \d+\n", body)[:-1]:
+            ids = [int(i) for i in re.findall(rb"(?m)^id: (\d+)$", part)]
+            answers.append((len(ids), len(part), ids[0] if ids else None))
+        seqs = [int(i) for i in re.findall(rb"(?m)^id: (\d+)$", body)]
+        self.assertNotIn(b"event: gap", body)
+        self.assertEqual(seqs[:newest - start], list(range(start + 1, newest + 1)))
+        # Answers of events all older than the newest 10,000 (whose texts are kept).
+        old = [a for a in answers if a[2] is not None and a[2] + a[0] - 1 <= newest - 10000]
+        self.assertTrue(old and all(n <= 100 for n, _, _ in old), answers)
+        self.assertGreater(max(n for n, _, _ in answers), 300, answers)
+        self.assertTrue(all(size < (1 << 20) + 100 * 1024 for _, size, _ in answers), answers)
+
 
 class Receiver:
     """An HTTP endpoint that records what is POSTed to it; behaviour(n) decides the answer to

@@ -29,8 +29,11 @@
 #include "server/model/state.h"
 
 #define MAX_DEFAULT 100
-/* What an answer may hold a wanted event, in bytes (collect). */
+/* What an answer may hold a wanted event, in bytes, and a stream's at most in all (collect). */
 #define ANSWER_BYTES_PER_EVENT 2048
+#define ANSWER_BYTES_MAX (1024 * 1024)
+/* Events an answer describes for its reader alone (older than the kept texts), at most. */
+#define ALONE_MAX 100
 
 typedef struct filter {
     char *queue;       /* NULL: every queue */
@@ -135,13 +138,21 @@ static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t
     size_t bytes = 0;
     rest_cache rc = {0};
     buf scratch = {0};
-    /* An answer waits whole in memory until its reader takes it, and old events are described
-     * for their reader alone: about ANSWER_BYTES_PER_EVENT a wanted event, however large the
-     * events are (at least one), bounds both what a reader that never reads holds and what
-     * one that catches up costs the core a poll. */
+    /* An answer waits whole in memory until its reader takes it: about ANSWER_BYTES_PER_EVENT
+     * a wanted event, and for a stream (whose polls are made for it, as many as there can be
+     * streams) ANSWER_BYTES_MAX in all, however large the events are (at least one), bound
+     * what a reader that never reads holds.  Old events are described for their reader
+     * alone: ALONE_MAX of them bound what one that catches up costs the core a poll (400
+     * streams from event 0 asking 1,000 each stalled the core for seconds), while a reader
+     * that follows closely, whose events are copied, gets up to max: at 100 a poll a stream
+     * fell behind a server making 40,000 events a second (each poll waits a batch's commit)
+     * and lost most of them to the gap. */
     size_t budget = (size_t)f->max * ANSWER_BYTES_PER_EVENT;
+    if (sse && budget > ANSWER_BYTES_MAX) budget = ANSWER_BYTES_MAX;
+    int alone = 0;
     for (; seq <= events_last(ev) && n < f->max && (!n || bytes < budget); seq++) {
         event_rec *e = events_get(ev, seq);
+        if (e && !e->text && seq <= kept_from && alone == ALONE_MAX && matches(f, e)) break;
         last = seq;
         if (!e || !matches(f, e)) continue;
         picked *p = &pick[n++];
@@ -153,6 +164,7 @@ static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t
         } else {
             scratch = (buf){0};
             event_make(st, e, &rc, &scratch);
+            alone += seq <= kept_from;
             if (seq > kept_from) {
                 e->text = scratch.data;
                 e->text_len = scratch.len;
