@@ -2,8 +2,8 @@
 // where a user's data or the server's state is unusual (markup in free text, words longer than
 // the window, multi-node jobs, jobs with very many dependents, a job removed or a server
 // restarted while its page is open), and for tests/e2e/test_console_details.py what a job was
-// submitted with, a log longer than the page keeps, and a list of a queue or an array that does
-// not exist.  Prints what it saw as one line of JSON.
+// submitted with (a multi-node job's node ranges, a container's secrets), a log longer than the
+// page keeps, and a list of a queue or an array that does not exist.  Prints what it saw as one line of JSON.
 // usage: node console_probe.mjs SCENARIO 'JSON INPUT'
 // Reads BARGE_URL, BARGE_JS_DIR, BARGE_SCREENSHOTS and CHROMIUM, as console_check.mjs does.
 // The scenario "follow" also talks to the test on its stdin and stdout: it prints a line
@@ -228,6 +228,46 @@ async function inputs() {
   await shot("env-open");
 }
 
+// What a job was submitted with, the job reached from its queue's list: its settings, its lists
+// (tags, parameters, environment, secrets) and a multi-node job's node ranges, each with its
+// container's facts and lists; a folded range the reader opens stays open when the job is read again.
+async function submitted() {
+  step = "the queue's list, then the job's page";
+  await open(`#/jobs?queue=${input.queue}&status=${input.status}`);
+  const b = await page.evaluate(() => Number(document.body.dataset.nav));
+  await page.click(`#jobs tr[data-job="${input.job}"] td:first-child a`);
+  await waitDrawn(b);
+  const read = () => page.$eval("#job-inputs", (part) => {
+    const rows = (t) => (t ? [...t.querySelectorAll("tr")].map((r) => [...r.children].map((c) => c.textContent)) : []);
+    const lists = (root) => Object.fromEntries([...root.querySelectorAll(":scope > .kv-lists > details.kv")].map((d) =>
+      [d.id, { open: d.open, summary: d.querySelector("summary").textContent, rows: rows(d.querySelector("table")) }]));
+    return {
+      settings: rows(part.querySelector("#job-settings")), lists: lists(part),
+      empty: [...part.querySelectorAll(":scope > p.small")].map((p) => p.textContent),
+      ranges_title: part.querySelector("#job-node-ranges h3")?.textContent ?? null,
+      ranges: [...part.querySelectorAll("#job-node-ranges details.node-range")].map((d) => ({
+        id: d.id, target: d.dataset.target, open: d.open, summary: d.querySelector("summary").textContent,
+        facts: rows(d.querySelector("table.node-container")), lists: lists(d),
+        empty: [...d.querySelectorAll(":scope > p.small")].map((p) => p.textContent) })),
+    };
+  });
+  Object.assign(seen, { id: await text("#job-id"), ...(await read()) });
+  seen.pwned = await pwned();
+  seen.injected = await page.$$eval("#main img, #main b, #main script", (es) => es.length);
+  await shot(input.name);
+  const folded = seen.ranges.find((r) => !r.open);
+  if (!folded) return;
+  step = "a folded node range, opened, then the job read again";
+  await page.click(`#${folded.id} > summary`);
+  const drawn = await page.$("#job-inputs");
+  const reads = [];
+  page.on("request", (r) => { if (r.url().endsWith("/v1/describejobs")) reads.push(r.url()); });
+  await page.waitForTimeout(4500);
+  seen.reread = reads.length;
+  seen.after = { opened: folded.id, ranges: (await read()).ranges, same_node: await drawn.evaluate((e) => e.isConnected) };
+  await shot(`${input.name}-range-open`);
+}
+
 // A log longer than the page keeps, followed as its last lines come: the job prints the numbers
 // from 1 to input.last, one a line, the last ones slowly.
 async function longlog() {
@@ -275,7 +315,8 @@ async function badlist() {
   }
 }
 
-const scenarios = { text: text_, multinode, actions, graph, unknown, follow, inputs, longlog, badlist };
+const scenarios = { text: text_, multinode, actions, graph, unknown, follow, inputs, submitted, longlog,
+                    badlist };
 let failed = null;
 try {
   await scenarios[scenario]();
