@@ -230,7 +230,7 @@ int server_main(int argc, char **argv)
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
            OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS, OPT_PROVIDER,
-           OPT_AGENTURL, OPT_WEBHOOKS, OPT_STORE, OPT_LEASE, OPT_RENEW, OPT_RETENTION };
+           OPT_AGENTURL, OPT_WEBHOOKS, OPT_STORE, OPT_LEASE, OPT_RENEW, OPT_RETENTION, OPT_EVKEPT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -253,6 +253,7 @@ int server_main(int argc, char **argv)
         {"no-default-queue", no_argument, NULL, OPT_NODEFAULTS},
         {"webhooks", required_argument, NULL, OPT_WEBHOOKS},
         {"retention-hours", required_argument, NULL, OPT_RETENTION},
+        {"events-kept", required_argument, NULL, OPT_EVKEPT},
         {"agent-server-lost-seconds", required_argument, NULL, OPT_AGENTLOST},
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
@@ -399,6 +400,11 @@ int server_main(int argc, char **argv)
         case OPT_WEBHOOKS: webhooks = optarg; break;
         case OPT_RETENTION:
             if (server_retention_option(optarg, c) < 0) return 2;
+            break;
+        case OPT_EVKEPT:
+            /* About 50 bytes each in memory once made, and their share of the store. */
+            if (server_number_option("events-kept", optarg, 10000, 20000000, &c->events_kept) < 0)
+                return 2;
             break;
         case OPT_METRICSTOKEN:
             if (server_token_option("metrics-token", optarg, &c->metrics_token) < 0) return 2;

@@ -12,11 +12,12 @@ import json
 import os
 import re
 import socket
+import subprocess
 import tempfile
 import threading
 import time
 
-from harness import Server, arn, free_port
+from harness import BARGE, Server, arn, free_port
 from test_cli import barge
 from test_jobs_common import FAST, JobsCase
 
@@ -671,6 +672,72 @@ class Webhooks(JobsCase):
         rc, _, err = barge("server", "--webhooks", good, "--webhooks", bad)
         self.assertEqual(rc, 2, err)
         self.assertIn("--webhooks %s: targets[0] (x): url must be" % bad, err)
+
+
+class EventsKept(JobsCase):
+    """The events kept for readers: a million by default (--events-kept), so that a burst of
+    arrays does not outrun a reader that takes a few seconds to catch up."""
+
+    def last_seq(self, server=None):
+        return (server or self.server).raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]
+
+    def burst(self, server, arrays):
+        """Submits arrays of 10,000 children to a queue that never runs them (two events each);
+        returns (the last event before them, the last after)."""
+        start = self.last_seq(server)
+        for _ in range(arrays):
+            status, _, body = server.raw("POST", "/v1/submitjob", {
+                "jobName": "burst", "jobQueue": "parked", "jobDefinition": "jd",
+                "arrayProperties": {"size": 10000}})
+            self.assertEqual(status, 200, body)
+        want = start + arrays * 20000
+        return start, self.wait_for(lambda: (lambda n: n if n >= want else None)(
+            self.last_seq(server)), 120, "the arrays' events")
+
+    def test_a_burst_of_arrays_is_kept_for_readers_behind_it(self):
+        # 220,000 events at once: more than the 100,000 kept before, and readers that were
+        # behind lost the oldest to the gap (a webhook taking one event a POST needs half a
+        # minute for them).
+        start, newest = self.burst(self.server, 11)
+        for restarted in (False, True):
+            status, _, body = self.server.raw("POST", "/barge/v1/getevents",
+                                              {"after": start, "max": 5})
+            self.assertEqual(status, 200, body)
+            self.assertNotIn("gap", body, "restarted" if restarted else "")
+            self.assertEqual([e["seq"] for e in body["events"]], list(range(start + 1, start + 6)))
+            self.assertEqual(body["events"][0]["event"]["detail"]["arrayProperties"]["size"], 10000)
+            if not restarted:
+                # Read back from the store at start, numbers and jobs alike.
+                self.server.restart()
+                self.assertEqual(self.last_seq(), newest)
+
+    def test_how_many_are_kept_is_a_setting(self):
+        small = Server(args=tuple(FAST) + ("--events-kept", "10000"))
+        small.start()
+        try:
+            b = small.client()
+            b.create_compute_environment(
+                computeEnvironmentName="off", type="MANAGED", state="DISABLED",
+                computeResources={"type": "EC2", "maxvCpus": 4, "minvCpus": 0,
+                                  "subnets": ["subnet-1"]})
+            b.create_job_queue(
+                jobQueueName="parked", priority=1,
+                computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "off"}])
+            b.register_job_definition(
+                jobDefinitionName="jd", type="container",
+                containerProperties={"image": "busybox", "command": ["true"],
+                                     "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                              {"type": "MEMORY", "value": "64"}]})
+            start, newest = self.burst(small, 1)
+            status, _, body = small.raw("POST", "/barge/v1/getevents", {"after": start, "max": 1})
+            self.assertEqual(body.get("gap"), {"oldestSeq": newest - 10000 + 1}, body)
+        finally:
+            small.stop()
+        for bad in ("9999", "many", "20000001"):
+            r = subprocess.run([BARGE, "server", "--events-kept", bad], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("--events-kept must be a number from 10000 to 20000000", r.stderr)
 
 
 class WebhookPositions(JobsCase):

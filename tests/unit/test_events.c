@@ -43,8 +43,42 @@ static void answer(state *st, event_waiter *w)
     answered++;
 }
 
+/* The ring's size here: the server's default is larger (--events-kept). */
+#define EVENTS_KEPT 100000
+
+/* A job let go loses its kept events, found through their links, and no other job's: in a ring
+ * that wraps, a chain ends where a slot holds another job's event. */
+static void forgetting(void)
+{
+    job a = {.id = "a"}, b = {.id = "b"}, c = {.id = "c"};
+    events *ev = events_new(8);
+    events_note(ev, &a, JS_PENDING);   /* 1 */
+    events_note(ev, &b, JS_PENDING);   /* 2 */
+    events_note(ev, &a, JS_RUNNABLE);  /* 3 */
+    events_note(ev, &c, JS_PENDING);   /* 4 */
+    events_note(ev, &a, JS_STARTING);  /* 5 */
+    events_note(ev, &b, JS_RUNNABLE);  /* 6 */
+    events_get(ev, 3)->text = strdup("{}");
+    events_forget(ev, &a);
+    CHECK(events_get(ev, 1)->j == NULL && events_get(ev, 3)->j == NULL &&
+          events_get(ev, 5)->j == NULL);
+    CHECK(events_get(ev, 3)->text == NULL);
+    CHECK(events_get(ev, 2)->j == &b && events_get(ev, 4)->j == &c && events_get(ev, 6)->j == &b);
+    /* b's first event (2) leaves the ring and its slot goes to c: b's chain stops there. */
+    for (int i = 0; i < 4; i++) events_note(ev, &c, JS_RUNNING); /* 7 to 10 */
+    CHECK_EQ_INT((int)events_first(ev), 3);
+    events_forget(ev, &b);
+    CHECK(events_get(ev, 6)->j == NULL);
+    CHECK(events_get(ev, 10)->j == &c && events_get(ev, 4)->j == &c);
+    /* Events further apart than the ring holds are not linked: c's chain is whole. */
+    events_forget(ev, &c);
+    for (uint64_t s = events_first(ev); s <= events_last(ev); s++) CHECK(events_get(ev, s)->j == NULL);
+    events_free(ev);
+}
+
 int main(void)
 {
+    forgetting();
     CHECK(mkdtemp(dir) != NULL);
     char *err = NULL;
     store *db = store_sqlite_open(dir, STORE_SYNC_FULL, &err);
@@ -53,7 +87,7 @@ int main(void)
     jobs_[1].id = "job-b";
     jobs_[2].id = "job-c";
     state st = {.db = db};
-    st.events = events_new();
+    st.events = events_new(EVENTS_KEPT);
     CHECK_EQ_INT((int)events_last(st.events), 0);
     /* A batch of three changes: one record, numbers 1 to 3. */
     CHECK_EQ_INT(store_begin(db), 0);
@@ -87,21 +121,38 @@ int main(void)
     CHECK(events_get(st.events, 3) == NULL);
     CHECK_EQ_INT(records(db), (EVENTS_KEPT + 127) / 128);
     CHECK_EQ_INT((int)events_last(st.events), EVENTS_KEPT + 3);
+    /* A record not written as events_flush writes them (blanks, an event whose job is gone,
+     * a string with an escape) is read all the same, as JSON. */
+    CHECK_EQ_INT(store_begin(db), 0);
+    char key[24], doc[160];
+    snprintf(key, sizeof key, "%020d", EVENTS_KEPT + 4);
+    snprintf(doc, sizeof doc, "[ [%d, 5, \"job-b\", %d], [%d,6,\"gone\\u0041\",%d] ]",
+             EVENTS_KEPT + 4, JS_RUNNING, EVENTS_KEPT + 5, JS_FAILED);
+    CHECK_EQ_INT(store_put(db, "zevt", key, doc, strlen(doc)), 0);
+    CHECK_EQ_INT(store_commit(db), 0);
     /* Loaded again: the same numbers, the same jobs. */
     state again = {.db = db};
-    again.events = events_new();
+    again.events = events_new(EVENTS_KEPT);
     CHECK_EQ_INT(events_load(&again, find, &err), 0);
-    CHECK_EQ_INT((int)events_last(again.events), EVENTS_KEPT + 3);
-    CHECK_EQ_INT((int)events_first(again.events), 4);
+    CHECK_EQ_INT((int)events_last(again.events), EVENTS_KEPT + 5);
+    CHECK_EQ_INT((int)events_first(again.events), 6);
     CHECK(events_get(again.events, EVENTS_KEPT + 3)->j == &jobs_[2]);
+    CHECK(events_get(again.events, EVENTS_KEPT + 4)->j == &jobs_[1]);
+    CHECK_EQ_INT(events_get(again.events, EVENTS_KEPT + 4)->status, JS_RUNNING);
+    CHECK_EQ_INT((int)events_get(again.events, EVENTS_KEPT + 4)->at, 5);
+    CHECK(events_get(again.events, EVENTS_KEPT + 5)->j == NULL);
+    /* Loaded events are linked as made ones are: a job let go loses every one of them. */
+    events_forget(again.events, &jobs_[2]);
+    for (uint64_t s = events_first(again.events); s <= events_last(again.events); s++)
+        CHECK(events_get(again.events, s)->j == (s == EVENTS_KEPT + 4 ? &jobs_[1] : NULL));
     /* A waiter whose time is up is answered; the next event goes on from the last. */
-    event_waiter late = {.after = EVENTS_KEPT + 3, .deadline = 0, .wants = wants_any,
+    event_waiter late = {.after = EVENTS_KEPT + 5, .deadline = 0, .wants = wants_any,
                          .answer = answer};
     events_wait(again.events, &late);
     events_expire(&again, 0);
     CHECK_EQ_INT(answered, 2);
     events_note(again.events, &jobs_[1], JS_SUCCEEDED);
-    CHECK_EQ_INT((int)events_last(again.events), EVENTS_KEPT + 4);
+    CHECK_EQ_INT((int)events_last(again.events), EVENTS_KEPT + 6);
     events_free(st.events);
     events_free(again.events);
     store_close(db);

@@ -25,6 +25,7 @@ void config_defaults(barge_config *c)
     c->kill_grace_s = 10;
     c->idle_seconds = 60;
     c->retention_ms = CONFIG_RETENTION_DEFAULT_HOURS * 3600LL * 1000;
+    c->events_kept = CONFIG_EVENTS_KEPT_DEFAULT;
     c->agent_token = "";
     c->self_exe = "/proc/self/exe";
     c->allow_privileged = 0;

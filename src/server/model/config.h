@@ -37,6 +37,9 @@ typedef struct barge_config {
     /* --retention-hours: a finished job and its logs are let go this long after it ended
      * (CONFIG_RETENTION_DEFAULT_HOURS unless given); 0 keeps them forever (retention.h). */
     long long retention_ms;
+    /* --events-kept: job state change events kept for readers, in memory and in the store
+     * (CONFIG_EVENTS_KEPT_DEFAULT unless given; model/events.h). */
+    long events_kept;
     /* --stop-local-agents: a clean stop also stops the local agents (by default they, and
      * their attempts, carry on for the next start to take back). */
     int stop_local_agents;
@@ -56,6 +59,10 @@ typedef struct barge_config {
 
 /* A week, as AWS Batch keeps finished jobs (docs/decisions.md, "Retention"). */
 #define CONFIG_RETENTION_DEFAULT_HOURS 168
+
+/* A burst of ten 10,000-child arrays makes 200,000 events at once; a webhook that takes one a
+ * POST needs half a minute for them (docs/decisions.md, "Events"). */
+#define CONFIG_EVENTS_KEPT_DEFAULT 1000000
 
 extern barge_config barge_cfg;
 

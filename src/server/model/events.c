@@ -25,7 +25,8 @@ typedef struct record {
 } record;
 
 struct events {
-    event_rec *ring; /* EVENTS_KEPT slots; ring[seq % EVENTS_KEPT] */
+    uint64_t kept;   /* events kept (events_new) */
+    event_rec *ring; /* kept slots; ring[seq % kept] */
     uint64_t first, next; /* the oldest kept and the next to be made; first == next: none */
     uint64_t flushed;     /* events before this are written */
     record *recs;         /* stored records, oldest first */
@@ -34,10 +35,13 @@ struct events {
     size_t n_waiters, cap_waiters;
 };
 
-events *events_new(void)
+events *events_new(uint64_t kept)
 {
     events *ev = xcalloc(1, sizeof *ev);
-    ev->ring = xcalloc(EVENTS_KEPT, sizeof *ev->ring);
+    ev->kept = kept ? kept : 1;
+    /* Zeroed pages the kernel gives as they are first written: a server that makes few events
+     * does not hold the ring's whole size. */
+    ev->ring = xcalloc(ev->kept, sizeof *ev->ring);
     ev->first = ev->next = ev->flushed = 1;
     return ev;
 }
@@ -45,37 +49,49 @@ events *events_new(void)
 void events_free(events *ev)
 {
     if (!ev) return;
-    for (size_t i = 0; i < EVENTS_KEPT; i++) free(ev->ring[i].text);
+    for (uint64_t i = 0; i < ev->kept; i++) free(ev->ring[i].text);
     free(ev->ring);
     free(ev->recs);
     free(ev->waiters);
     free(ev);
 }
 
+/* The link from event seq back to the same job's previous one (prev): 0 when there is none,
+ * or when it is too far back to be kept. */
+static uint32_t link_to(const events *ev, uint64_t prev, uint64_t seq)
+{
+    if (!prev || prev >= seq || seq - prev >= ev->kept || seq - prev > UINT32_MAX) return 0;
+    return (uint32_t)(seq - prev);
+}
+
 void events_note(events *ev, job *j, int status)
 {
-    if (ev->next - ev->first == EVENTS_KEPT) ev->first++; /* the oldest goes */
+    if (ev->next - ev->first == ev->kept) ev->first++; /* the oldest goes */
     /* Texts are kept for the newest EVENTS_TEXT_KEPT only (events.h). */
     if (ev->next - ev->first >= EVENTS_TEXT_KEPT) {
-        event_rec *old = &ev->ring[(ev->next - EVENTS_TEXT_KEPT) % EVENTS_KEPT];
+        event_rec *old = &ev->ring[(ev->next - EVENTS_TEXT_KEPT) % ev->kept];
         free(old->text);
         old->text = NULL;
     }
-    event_rec *e = &ev->ring[ev->next % EVENTS_KEPT];
+    event_rec *e = &ev->ring[ev->next % ev->kept];
     free(e->text);
-    *e = (event_rec){.seq = ev->next, .at = util_now_ms(), .j = j, .status = (uint8_t)status};
+    *e = (event_rec){.seq = ev->next, .at = util_now_ms(), .j = j, .status = (uint8_t)status,
+                     .prev = link_to(ev, j->last_event, ev->next)};
     j->last_event = ev->next;
     ev->next++;
 }
 
-void events_forget_gone(events *ev, uint64_t upto)
+void events_forget(events *ev, job *j)
 {
-    for (uint64_t s = ev->first; s <= upto && s < ev->next; s++) {
-        event_rec *e = &ev->ring[s % EVENTS_KEPT];
-        if (!e->j || !(e->j->parent ? e->j->parent : e->j)->gone) continue;
+    uint64_t s = j->last_event;
+    while (s && s >= ev->first && s < ev->next) {
+        event_rec *e = &ev->ring[s % ev->kept];
+        /* A slot that holds another job's event now: the chain went out of the ring. */
+        if (e->j != j || e->seq != s) break;
         e->j = NULL;
         free(e->text);
         e->text = NULL;
+        s = e->prev ? s - e->prev : 0;
     }
 }
 
@@ -92,7 +108,7 @@ uint64_t events_first(const events *ev)
 event_rec *events_get(const events *ev, uint64_t seq)
 {
     if (seq < ev->first || seq >= ev->next) return NULL;
-    return &ev->ring[seq % EVENTS_KEPT];
+    return &ev->ring[seq % ev->kept];
 }
 
 static void key_of(uint64_t seq, char out[24])
@@ -186,41 +202,133 @@ void events_expire(state *st, int all)
 
 /* ---- loading --------------------------------------------------------------------------- */
 
+struct stored;
 typedef struct load_arg {
     state *st;
     job *(*find)(struct state *st, const char *id);
+    struct stored *buf; /* a record's events, as read */
+    size_t cap;
 } load_arg;
+
+/* One stored event, as events_flush writes it. */
+typedef struct stored {
+    uint64_t seq;
+    int64_t at;
+    int status;
+    char id[96];
+} stored;
+
+/* A whole number at *c (digits only, within end), or -1 when there is none or it is too large
+ * for 63 bits. */
+static int read_num(const char **c, const char *end, uint64_t *v)
+{
+    const char *p = *c;
+    uint64_t n = 0;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        if (n > (UINT64_MAX / 2 - 9) / 10) return -1;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    if (p == *c) return -1;
+    *c = p;
+    *v = n;
+    return 0;
+}
+
+/* Reads [SEQ,AT,"ID",STATUS] at *p (up to end) into *o, past the comma before it when more;
+ * 0, or -1 when the text is not exactly what events_flush writes (the record is then read
+ * with jansson).  By hand: a server with a million events kept spent a second of its start
+ * reading them with jansson. */
+static int read_stored(const char **p, const char *end, int more, stored *o)
+{
+    const char *c = *p;
+    uint64_t seq, at, status;
+    if (more && (c >= end || *c++ != ',')) return -1;
+    if (c >= end || *c++ != '[' || read_num(&c, end, &seq) < 0) return -1;
+    if (c >= end || *c++ != ',' || read_num(&c, end, &at) < 0) return -1;
+    if (end - c < 2 || *c++ != ',' || *c++ != '"') return -1;
+    const char *q = memchr(c, '"', (size_t)(end - c));
+    if (!q || (size_t)(q - c) >= sizeof o->id || memchr(c, '\\', (size_t)(q - c))) return -1;
+    memcpy(o->id, c, (size_t)(q - c));
+    o->id[q - c] = '\0';
+    c = q + 1;
+    if (c >= end || *c++ != ',' || read_num(&c, end, &status) < 0 || status > 255) return -1;
+    if (c >= end || *c++ != ']') return -1;
+    o->seq = seq;
+    o->at = (int64_t)at;
+    o->status = (int)status;
+    *p = c;
+    return 0;
+}
+
+static stored *room(stored **out, size_t *cap, long n)
+{
+    if ((size_t)n == *cap) {
+        *cap = *cap ? 2 * *cap : EVENTS_PER_RECORD;
+        *out = xrealloc(*out, *cap * sizeof **out);
+    }
+    return &(*out)[n];
+}
+
+/* A record's events into *out (grown as needed); their count, or -1 when it holds none that
+ * can be read (it is skipped, as an unreadable record always was). */
+static long read_record(const char *doc, size_t len, stored **out, size_t *cap)
+{
+    long n = 0;
+    const char *p = doc, *end = doc + len;
+    if (p < end && *p == '[') {
+        p++;
+        while (p < end && *p != ']' && read_stored(&p, end, n > 0, room(out, cap, n)) == 0) n++;
+        if (p + 1 == end && *p == ']') return n;
+    }
+    /* Not as events_flush writes it: read as JSON, whatever it holds. */
+    json_t *list = json_loadb(doc, len, 0, NULL);
+    if (!json_is_array(list)) {
+        json_decref(list);
+        return -1;
+    }
+    n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        stored *o = room(out, cap, n++);
+        o->seq = (uint64_t)json_integer_value(json_array_get(e, 0));
+        o->at = json_integer_value(json_array_get(e, 1));
+        o->status = (int)json_integer_value(json_array_get(e, 3));
+        const char *id = json_string_value(json_array_get(e, 2));
+        snprintf(o->id, sizeof o->id, "%s", id ? id : "");
+    }
+    json_decref(list);
+    return n;
+}
 
 static int load_record(void *arg, const char *key, const char *doc, size_t len)
 {
     load_arg *la = arg;
     events *ev = la->st->events;
-    json_t *list = json_loadb(doc, len, 0, NULL);
     uint64_t first = strtoull(key, NULL, 10), last = first;
-    size_t i;
-    json_t *e;
-    json_array_foreach(list, i, e) {
-        uint64_t seq = (uint64_t)json_integer_value(json_array_get(e, 0));
-        job *j = la->find(la->st, json_string_value(json_array_get(e, 2)));
-        int status = (int)json_integer_value(json_array_get(e, 3));
+    long n = read_record(doc, len, &la->buf, &la->cap);
+    for (long i = 0; i < n; i++) {
+        const stored *e = &la->buf[i];
+        uint64_t seq = e->seq;
+        int status = e->status;
         if (seq < ev->next || status < 0 || status >= JS_COUNT) continue; /* out of order */
+        job *j = la->find(la->st, e->id);
         /* The numbers go on where they stopped, gaps (a job that no longer exists) and all. */
         while (ev->next < seq) {
-            if (ev->next - ev->first == EVENTS_KEPT) ev->first++;
-            free(ev->ring[ev->next % EVENTS_KEPT].text);
-            ev->ring[ev->next % EVENTS_KEPT] = (event_rec){.seq = ev->next};
+            if (ev->next - ev->first == ev->kept) ev->first++;
+            free(ev->ring[ev->next % ev->kept].text);
+            ev->ring[ev->next % ev->kept] = (event_rec){.seq = ev->next};
             ev->next++;
         }
-        if (ev->next - ev->first == EVENTS_KEPT) ev->first++;
-        free(ev->ring[ev->next % EVENTS_KEPT].text);
-        ev->ring[ev->next % EVENTS_KEPT] =
-            (event_rec){.seq = seq, .at = json_integer_value(json_array_get(e, 1)), .j = j,
-                        .status = (uint8_t)status};
+        if (ev->next - ev->first == ev->kept) ev->first++;
+        free(ev->ring[ev->next % ev->kept].text);
+        ev->ring[ev->next % ev->kept] =
+            (event_rec){.seq = seq, .at = e->at, .j = j, .status = (uint8_t)status,
+                        .prev = j ? link_to(ev, j->last_event, seq) : 0};
         if (j) j->last_event = seq;
         ev->next++;
         last = seq;
     }
-    json_decref(list);
     if (ev->n_recs == ev->cap_recs) {
         ev->cap_recs = ev->cap_recs ? 2 * ev->cap_recs : 64;
         ev->recs = xrealloc(ev->recs, ev->cap_recs * sizeof *ev->recs);
@@ -231,8 +339,10 @@ static int load_record(void *arg, const char *key, const char *doc, size_t len)
 
 int events_load(state *st, job *(*find)(struct state *st, const char *id), char **err)
 {
-    load_arg la = {st, find};
-    if (store_scan(st->db, EVENT_KIND, load_record, &la) != 0) {
+    load_arg la = {st, find, NULL, 0};
+    int rc = store_scan(st->db, EVENT_KIND, load_record, &la);
+    free(la.buf);
+    if (rc != 0) {
         *err = xasprintf("reading events from the store failed: %s", store_errmsg(st->db));
         return -1;
     }

@@ -8,8 +8,9 @@
  * the last one it saw (SSE's Last-Event-ID), across disconnects and restarts.  The events of a
  * batch are written in store records ("zevt", up to 128 events each, keyed by the first one's
  * number) inside the batch's transaction, so they are as durable as the changes they tell of and
- * cost a write per group commit (or per 128 events), not one per event.  The last EVENTS_KEPT are kept, in memory and in the store;
- * older ones are let go (a reader that fell that far behind is told so).
+ * cost a write per group commit (or per 128 events), not one per event.  The last `kept` (the
+ * server's --events-kept) are kept, in memory and in the store; older ones are let go (a reader
+ * that fell that far behind is told so).
  *
  * An event records the job, its status and when; its detail is the job's description made when
  * it is read, with that status (what else changed in the same batch shows with it).  Runs on the
@@ -24,7 +25,6 @@
 struct state;
 struct core_call;
 
-#define EVENTS_KEPT 100000
 /* An event's text is kept for the newest this many: readers that follow read them there, and
  * the texts of every kept event would hold a few hundred MiB.  A reader further behind gets the
  * older ones described again, as the job is when it reads them, made for it alone and not kept
@@ -36,6 +36,9 @@ typedef struct event_rec {
     int64_t at; /* epoch ms */
     job *j;
     uint8_t status;
+    /* How far back the same job's previous kept event is (0: none kept), so that a job's events
+     * are found from its last_event without a scan (events_forget); in what is padding. */
+    uint32_t prev;
     /* The event as JSON text, made by its first reader and kept for the others
      * (api/api_events.c): however many follow closely, an event is described once. */
     char *text;
@@ -44,14 +47,15 @@ typedef struct event_rec {
 
 typedef struct events events;
 
-events *events_new(void);
+/* A log that keeps the last `kept` events (at least 1). */
+events *events_new(uint64_t kept);
 void events_free(events *ev);
 
 /* A job's status changed (to status). */
 void events_note(events *ev, job *j, int status);
-/* Jobs marked gone (job.h) are about to be freed: their kept events up to seq upto lose their
- * job, and readers skip them as those of a job that no longer exists. */
-void events_forget_gone(events *ev, uint64_t upto);
+/* j is about to be freed: its kept events lose their job, and readers skip them as those of a
+ * job that no longer exists.  Costs the job's own events, found through their links. */
+void events_forget(events *ev, job *j);
 /* Writes this batch's events, and deletes records all of whose events were let go; then answers
  * the waiting readers that have something new (their answers leave after the commit). */
 void events_flush(struct state *st);

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/model/config.h"
 #include "server/model/consumable.h"
 #include "server/model/instance.h"
 #include "server/model/events.h"
@@ -146,7 +147,7 @@ static state *load(store *db, fleet *kept, char **err)
         return NULL;
     }
     /* The events after the jobs they name; from now on every change of status makes one. */
-    st->events = events_new();
+    st->events = events_new((uint64_t)barge_cfg.events_kept);
     if (events_load(st, find_job, err) != 0) {
         model_free_keeping(st, kept);
         return NULL;

@@ -109,7 +109,6 @@ retention_stats retention_pass(state *st, int64_t now_ms, int64_t keep_ms, size_
     retention_stats rs = {0};
     job **batch = NULL;
     size_t n_batch = 0, cap_batch = 0;
-    uint64_t last_event = 0;
     /* Each finished job is looked at once per slice at most: one that must stay goes to the
      * back of the list. */
     size_t left = js->n_finished - js->fin_head;
@@ -128,9 +127,6 @@ retention_stats retention_pass(state *st, int64_t now_ms, int64_t keep_ms, size_
             continue;
         }
         j->gone = 1;
-        if (j->last_event > last_event) last_event = j->last_event;
-        for (uint32_t k = 0; j->children && k < j->array_size; k++)
-            if (j->children[k]->last_event > last_event) last_event = j->children[k]->last_event;
         if (n_batch == cap_batch) {
             cap_batch = cap_batch ? cap_batch * 2 : 64;
             batch = xrealloc(batch, cap_batch * sizeof *batch);
@@ -139,7 +135,14 @@ retention_stats retention_pass(state *st, int64_t now_ms, int64_t keep_ms, size_
         rs.records += weight;
     }
     if (!n_batch) return rs;
-    if (st->events) events_forget_gone(st->events, last_event);
+    /* Their events lose them (the job's own, found through their links: no scan of the
+     * kept events, which may be millions). */
+    for (size_t i = 0; st->events && i < n_batch; i++) {
+        job *j = batch[i];
+        events_forget(st->events, j);
+        for (uint32_t k = 0; j->children && k < j->array_size; k++)
+            events_forget(st->events, j->children[k]);
+    }
     for (size_t i = 0; i < n_batch; i++) {
         job *j = batch[i];
         rs.streams += drop_logs(st, j);
