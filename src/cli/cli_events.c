@@ -8,6 +8,11 @@
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
 
+/* The wait of -f's long polls.  A server that has stopped answering cannot be told from one
+ * with nothing new before the wait is over: a short wait lets that be said within seconds
+ * (cli_ctx.expect_ms), for an idle poll every few seconds. */
+#define FOLLOW_WAIT_S 5
+
 static const char events_help[] =
     "usage: barge events [-f] [--queue Q] [--status S[,S...]] [--after SEQ]\n"
     "\n"
@@ -130,6 +135,8 @@ int cli_events(int argc, char **argv)
         json_t *resp;
         cli_error err;
         long long asked_ms = cli_now_ms();
+        /* A long poll rightly brings nothing for its wait: only a longer silence is said. */
+        c.expect_ms = (long)json_integer_value(json_object_get(req, "wait")) * 1000;
         if (cli_call(&c, "barge", "GetEvents", req, &resp, &err) != 0) {
             /* Given up for a reader that has gone: cli_main says so. */
             cli_error_print(&c, "GetEvents", &err);
@@ -187,7 +194,7 @@ int cli_events(int argc, char **argv)
                 rc = 1;
                 break;
             }
-            json_object_set_new(req, "wait", json_integer(20));
+            json_object_set_new(req, "wait", json_integer(FOLLOW_WAIT_S));
         }
     }
 done:

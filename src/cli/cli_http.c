@@ -222,6 +222,28 @@ static int call_abandoned(void *ctx)
     return c->abandon && c->abandon(c);
 }
 
+/* Says that the call in flight has had no answer for a while, beyond the wait it asked for
+ * (c->expect_ms): first after CLI_SILENT_FIRST_MS, then every CLI_SILENT_AGAIN_MS. */
+static void say_silent(cli_ctx *c)
+{
+    long long now = cli_now_ms(), quiet = now - c->sent_ms;
+    if (!c->sent_ms || quiet - c->expect_ms < CLI_SILENT_FIRST_MS) return;
+    if (c->silent_said_ms && now - c->silent_said_ms < CLI_SILENT_AGAIN_MS) return;
+    fprintf(stderr, "%s: the server at %s has not answered for %lld seconds; still waiting for "
+                    "it (up to %d seconds)\n", c->prog, c->endpoint, quiet / 1000,
+            CLI_CALL_TIMEOUT_MS / 1000);
+    c->silent_said_ms = now;
+    c->silent = 1;
+}
+
+/* The check httpc makes at least once a second while a request is in flight: the silence
+ * of the server, then the command's abandon hook. */
+static int in_flight(void *ctx)
+{
+    say_silent(ctx);
+    return call_abandoned(ctx);
+}
+
 static void set_abandoned(cli_error *err)
 {
     memset(err, 0, sizeof *err);
@@ -240,10 +262,10 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
         return -1;
     }
     if (!c->http && !wired) {
-        /* A command with an abandon hook gets a handle whose wait the hook can cut short. */
+        /* An interruptible handle, checked every second while a request is in flight: for a
+         * server that has gone silent (say_silent), and for the command's abandon hook. */
         httpc_options o = {.connect_timeout_ms = 10000, .user_agent = "barge-cli",
-                           .ca_file = c->ca_file,
-                           .abandon = c->abandon ? call_abandoned : NULL, .ctx = c,
+                           .ca_file = c->ca_file, .abandon = in_flight, .ctx = c,
                            .max_body = CLI_ANSWER_MAX};
         c->http = httpc_new(&o);
         if (!c->http) {
@@ -302,9 +324,12 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
         httpc_header(h, "X-Amz-Date: %s", sig.amz_date);
         if (c->session_token) httpc_header(h, "X-Amz-Security-Token: %s", c->session_token);
         httpc_header(h, "Authorization: %s", sig.authorization);
-        /* The server answers every call promptly (it never long-polls the CLI); a minute means
-         * it is stuck, and the user should hear about it rather than wait forever. */
-        httpc_rc hrc = httpc_post(h, url, body, strlen(body), 60000);
+        /* A minute means the server is stuck, and the user should hear about it rather than
+         * wait forever; it hears sooner that the server is silent (say_silent). */
+        c->sent_ms = cli_now_ms();
+        c->silent_said_ms = 0;
+        httpc_rc hrc = httpc_post(h, url, body, strlen(body), CLI_CALL_TIMEOUT_MS);
+        c->sent_ms = 0;
         c->gone = hrc != HTTPC_OK;
         if (hrc == HTTPC_ABORTED) {
             set_abandoned(err);
@@ -397,9 +422,9 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
         long long now = cli_now_ms();
         if (rc == 0 || !err->transient) {
             /* An answer, even a refusal: the server is there. */
-            if (c->away) fprintf(stderr, "%s: the server at %s answers again\n", c->prog,
-                                 c->endpoint);
-            c->away = 0;
+            if (c->away || c->silent)
+                fprintf(stderr, "%s: the server at %s answers again\n", c->prog, c->endpoint);
+            c->away = c->silent = 0;
             c->answered_ms = now;
             return rc;
         }

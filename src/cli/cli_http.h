@@ -30,6 +30,14 @@ typedef struct cli_ctx {
     int patient;
     int away;                  /* said to be away, and has not answered since */
     long long answered_ms;     /* when the server last answered (monotonic); 0 before */
+    /* A server that stops answering in the middle of a call (stopped, or a network that drops
+     * packets) is said to be silent after CLI_SILENT_FIRST_MS beyond the wait it was asked
+     * for, again every CLI_SILENT_AGAIN_MS, and once that it answers again.  Any command. */
+    long expect_ms;            /* how long the next calls may rightly take: a long poll's wait;
+                                * set by the command, 0 for calls answered at once */
+    long long sent_ms;         /* when the call in flight was sent (monotonic) */
+    long long silent_said_ms;  /* when its silence was last said; 0 when it was not */
+    int silent;                /* said to be silent, and has not answered since */
     /* Optional hooks of a command that acts on interrupts (barge run) or on a reader that
      * has gone (events -f, watch: cli_reader_gone).  before_wait runs before every wait
      * (cli_wait), again whenever a signal cuts one short, and every second of a long one; a
@@ -77,6 +85,16 @@ void cli_error_free(cli_error *e);
 /* Prints e for people: the server's message for API errors; for an unreachable server, which
  * endpoint was tried and how to start one. */
 void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e);
+
+/* A call that has had no answer for CLI_SILENT_FIRST_MS beyond the wait it asked for
+ * (cli_ctx.expect_ms) says so on stderr, and again every CLI_SILENT_AGAIN_MS until it is
+ * answered or given up (CLI_CALL_TIMEOUT_MS): a server that stopped is not waited for in
+ * silence. */
+#define CLI_SILENT_FIRST_MS 10000
+#define CLI_SILENT_AGAIN_MS 20000
+/* The longest a call waits for its answer: the server answers every call promptly (a long
+ * poll within the wait it is asked for), so a minute means that it is stuck. */
+#define CLI_CALL_TIMEOUT_MS 60000
 
 /* How long a patient call waits for a server that is away.  A restart or an upgrade takes
  * seconds, and a standby takes the lead within a few leases (3 s each by default); a minute

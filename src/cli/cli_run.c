@@ -518,7 +518,7 @@ int cli_run(int argc, char **argv)
         else rc = exit_code_of(job);
         if (c.json) cli_print_json(job);
         else if (cli_status_done(status)) say_end(&c, id, job, array);
-    } else if (c.away && !interrupts) {
+    } else if ((c.away || c.silent) && !interrupts) {
         fprintf(stderr, "%s: job %s goes on without this command; `barge logs -f %s` follows it "
                         "again once the server is back\n", c.prog, id, id);
     } else if (!interrupts && cli_flush(0) < 0) {
