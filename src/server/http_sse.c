@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,9 +17,24 @@
 /* Events a poll, as many as GetEvents gives: under load each poll waits for a batch's commit,
  * and at 100 a poll a stream fell behind the server's events and lost them to the gap.  A
  * stream's answer stays in memory until its client reads it, so a client that stops reading
- * holds one poll's worth, which api_events.c bounds by bytes (and by the events it describes
- * for this reader alone). */
+ * holds one poll's worth, which api_events.c bounds by bytes (about 2 KiB an event, 1 MiB in
+ * all).  With many streams open a poll asks for fewer, SSE_EVENTS_SHARED among them all but
+ * never fewer than SSE_BATCH_MIN: what streams that never read hold together stays within
+ * what it was at 100 a poll (4,000 connections of 200 KiB) while a few streams get 1,000. */
 #define SSE_BATCH API_EVENTS_MAX
+#define SSE_BATCH_MIN 100
+#define SSE_EVENTS_SHARED 256000
+
+/* Streams open now (any thread). */
+static atomic_int open_streams;
+
+/* What a poll asks for, with `more` streams about to open besides those open (a stream's
+ * first poll is made before it starts). */
+static int poll_max(int more)
+{
+    int n = atomic_load(&open_streams) + more, max = n > 0 ? SSE_EVENTS_SHARED / n : SSE_BATCH;
+    return max > SSE_BATCH ? SSE_BATCH : max < SSE_BATCH_MIN ? SSE_BATCH_MIN : max;
+}
 
 typedef struct sse {
     core_call call; /* first member: the core hands it back to done() */
@@ -35,6 +51,7 @@ typedef struct sse {
 
 static void sse_free_now(sse *s)
 {
+    atomic_fetch_sub(&open_streams, 1);
     json_decref(s->req);
     buf_free(&s->out);
     pthread_mutex_destroy(&s->mu);
@@ -117,6 +134,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
         s->polling = 1;
         s->call = (core_call){.run = api_run, .arg = s->op, .req = json_deep_copy(s->req),
                               .done = poll_done};
+        json_object_set_new(s->call.req, "max", json_integer(poll_max(0)));
         /* Suspended first: the answer may come before this returns. */
         s->suspended = 1;
         MHD_suspend_connection(s->conn);
@@ -196,7 +214,7 @@ static int parse_seq(const char *s, json_int_t *out)
 
 const char *http_sse_query_request(http_sse_query *q, const char *last_event_id, json_t **req)
 {
-    *req = json_pack("{s:i, s:i}", "wait", SSE_WAIT_S, "max", SSE_BATCH);
+    *req = json_pack("{s:i, s:i}", "wait", SSE_WAIT_S, "max", poll_max(1));
     if (json_array_size(q->status)) json_object_set(*req, "status", q->status);
     json_decref(q->status);
     q->status = NULL;
@@ -244,6 +262,7 @@ enum MHD_Result http_sse_start(struct MHD_Connection *conn, const api_op *op, js
                                 const char *first, size_t first_len)
 {
     sse *s = xcalloc(1, sizeof *s);
+    atomic_fetch_add(&open_streams, 1);
     s->conn = conn;
     s->op = op;
     s->req = req;

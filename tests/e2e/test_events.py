@@ -330,6 +330,51 @@ class Events(JobsCase):
         self.assertGreater(max(n for n, _, _ in answers), 300, answers)
         self.assertTrue(all(size < (1 << 20) + 100 * 1024 for _, size, _ in answers), answers)
 
+    def stream_answers(self, after, until):
+        """The stream's answers from after until event until: (events, bytes, first seq) of each
+        poll's answer, read raw (HTTP/1.0: not chunked; each answer ends with ": at SEQ")."""
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+        self.addCleanup(sock.close)
+        sock.sendall(b"GET /barge/v1/events HTTP/1.0\r\nLast-Event-ID: %d\r\n\r\n" % after)
+        text = b""
+        while not re.search(rb"\n: at (\d+)\n", text[-200:]) or \
+                int(re.findall(rb"\n: at (\d+)\n", text)[-1]) < until:
+            chunk = sock.recv(1 << 20)
+            self.assertTrue(chunk, "the stream ended")
+            text += chunk
+        body = text.split(b"\r\n\r\n", 1)[1]
+        answers = []
+        for part in re.split(rb"\n: at \d+\n", body)[:-1]:
+            ids = [int(i) for i in re.findall(rb"(?m)^id: (\d+)$", part)]
+            answers.append((len(ids), len(part), ids[0] if ids else None))
+        return body, answers
+
+    def test_with_many_streams_open_each_poll_asks_for_fewer(self):
+        """What streams that stop reading hold stays bounded however many are open: their polls
+        share 256,000 events (at least 100 each, at most 1,000)."""
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents", {})
+        start = body["lastSeq"]
+        out = self.batch.submit_job(jobName="some", jobQueue="parked", jobDefinition="jd",
+                                    arrayProperties={"size": 2000})
+        self.addCleanup(self.batch.terminate_job, jobId=out["jobId"], reason="test over")
+        newest = self.wait_for(lambda: (lambda n: n if n >= start + 4000 else None)(
+            self.server.raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]), 60,
+            "the array's events")
+        idle = []
+        try:
+            for _ in range(399):  # and the one below: 400 streams, 640 events a poll
+                s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+                idle.append(s)
+                s.sendall(b"GET /barge/v1/events HTTP/1.0\r\n\r\n")
+            for s in idle:  # each one's headers: it is open
+                self.assertIn(b"200", s.recv(64))
+            _, answers = self.stream_answers(start, newest)
+        finally:
+            for s in idle:
+                s.close()
+        self.assertLessEqual(max(n for n, _, _ in answers), 640, answers)
+        self.assertGreater(max(n for n, _, _ in answers), 500, answers)
+
 
 class Receiver:
     """An HTTP endpoint that records what is POSTed to it; behaviour(n) decides the answer to
