@@ -32,6 +32,7 @@
 #include "server/http_console.h"
 #include "server/http_guard.h"
 #include "server/http_sse.h"
+#include "server/http_uploads.h"
 
 enum { REQ_READING, REQ_WAITING, REQ_ANSWERED, REQ_STREAMING };
 
@@ -56,6 +57,7 @@ typedef struct http_req {
     workq_item work;
     char *target;
     char *authorization; /* agents' requests: the header, for their handlers to check */
+    int upload;          /* an agent's log upload, counted in uploads_unanswered */
     json_t *stream_req;  /* GET /barge/v1/events: the stream's request, once its first poll is in */
     int standby;         /* answered as a standby (X-Barge-Role: standby) */
     const char *challenge; /* a 401's WWW-Authenticate (RFC 9110 11.6.1), or NULL */
@@ -74,6 +76,8 @@ static int bound_port;
 #define LOG_READ_THREADS 4
 #define LOG_UPLOAD_THREADS 8
 static workq *log_reads, *log_uploads;
+/* How long http_stop waits for the answers of the log uploads it took (http_uploads.h). */
+#define UPLOADS_DRAIN_MS 5000
 static ratelimit *rates; /* --rate-limit's buckets */
 static const char *tls_cert, *tls_key; /* PEM text; NULL: plain HTTP */
 
@@ -475,12 +479,21 @@ static void serve_logs(http_req *r, const char *url, const char *method)
         set_answer(r, why.status, why.type, "%s", why.msg);
         return;
     }
+    int upload = strcmp(r->op->path, "/") != 0;
+    if (upload) {
+        r->upload = http_uploads_take();
+        if (!r->upload) {
+            set_answer(r, 503, "ServiceUnavailableException",
+                       "the server is shutting down; send these log events again");
+            return;
+        }
+    }
     r->target = target ? xstrdup(target) : NULL;
     r->work.run = logs_run;
     r->phase = REQ_WAITING;
     /* Suspend before handing over: the answer may come before this callback returns. */
     MHD_suspend_connection(r->conn);
-    workq_submit(strcmp(r->op->path, "/") == 0 ? log_reads : log_uploads, &r->work);
+    workq_submit(upload ? log_uploads : log_reads, &r->work);
 }
 
 /* A request target holding an encoded NUL ("%00"): libmicrohttpd decodes it, and the path that
@@ -607,6 +620,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_guard_answered(conn);
     http_req *r = *con_cls;
     if (!r || *con_cls == &nul_in_target) return;
+    /* Its answer went out, or its connection is gone: either way http_stop need not wait. */
+    if (r->upload) http_uploads_answered();
     auth_principal_release(r->who); /* temporary credentials may be revoked from now on */
     buf_free(&r->body);
     free(r->resp);
@@ -682,6 +697,7 @@ int http_start(const char *host, int port, int threads, char **err)
                              .ai_flags = AI_PASSIVE};
     struct addrinfo *ai = NULL;
     char portstr[16];
+    http_uploads_open(); /* a daemon started again after http_stop takes uploads again */
     snprintf(portstr, sizeof portstr, "%d", port);
     int rc = getaddrinfo(host, portstr, &hints, &ai);
     if (rc != 0 || !ai) {
@@ -757,10 +773,17 @@ void http_quiesce(void)
 void http_stop(void)
 {
     /* The log threads answer what they hold before the daemon goes, since a connection is
-     * resumed only while the daemon lives; a log request that comes in meanwhile is answered
-     * on its HTTP thread. */
+     * resumed only while the daemon lives; a log read that comes in meanwhile is answered on
+     * its HTTP thread, and an upload refused (uploads_closed). */
+    http_uploads_close();
     workq_stop(log_reads);
     workq_stop(log_uploads);
+    /* Every upload taken is stored (or failed) by now, and its connection resumed: the daemon
+     * sends the answers while this waits. */
+    int left = daemon_ ? http_uploads_drain(UPLOADS_DRAIN_MS) : 0;
+    if (left)
+        log_warn("stopping with %d stored log upload%s unanswered: their agents may send them "
+                 "again", left, left == 1 ? "" : "s");
     if (daemon_) MHD_stop_daemon(daemon_);
     daemon_ = NULL;
     http_guard_stop();
