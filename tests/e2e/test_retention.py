@@ -21,9 +21,10 @@ RETENTION = ("--retention-hours", "%.9f" % (RETENTION_S / 3600))
 
 
 def token_seq(token):
-    """The submit number a ListJobs token of a queue's listing names ("pos:SEQ", hex-coded)."""
+    """The submit number a ListJobs token of a queue's listing names ("pos:SEQ:KEY", hex-coded;
+    KEY tells the listing it belongs to)."""
     plain = binascii.unhexlify(token).decode()
-    kind, _, seq = plain.partition(":")
+    kind, seq, _ = plain.split(":")
     assert kind == "pos", plain
     return int(seq)
 

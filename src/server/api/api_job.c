@@ -410,6 +410,8 @@ typedef struct {
     int64_t before, after;
     int any_filter;
     int status; /* -1: any */
+    /* The filter as given, for the listing's key (list_key). */
+    const char *flt_name, *flt_value;
 } list_filter;
 
 static int parse_filters(api_ctx *c, json_t *req, list_filter *f)
@@ -430,6 +432,8 @@ static int parse_filters(api_ctx *c, json_t *req, list_filter *f)
         if (!name || !value || json_array_size(values) != 1)
             return api_client_error(c, "filters[%zu]: give a name and exactly one value", i);
         f->any_filter = 1;
+        f->flt_name = name;
+        f->flt_value = value;
         if (strcmp(name, "JOB_NAME") == 0) {
             f->name_glob = value;
             /* A prefix ("abc*") fixes its letters; an exact name its letters and the NUL that
@@ -516,12 +520,63 @@ static int matches(const list_filter *f, job *j)
 /* How many jobs ahead a listing's scan asks for the next one's memory. */
 #define LIST_PREFETCH 16
 
-static void page_token(json_t *out, const char *kind, uint64_t pos)
+/* What a listing is: its source (a queue's name, an array's or a multi-node job's id), the
+ * status it lists (as parse_filters settled it) and its filter, hashed (FNV-1a, 64 bits) into
+ * the key its tokens carry.  A position alone does not say which listing it belongs to: a queue's
+ * "pos:" is a submit number and an array's an index, so a token of one listing handed to another
+ * was read as a position there and answered a page that silently skipped jobs, or an empty page
+ * without a nextToken, which a client takes for the end.  The key is not a secret (a client can
+ * forge any position anyway); it tells listings apart so that such a token is refused. */
+static void key_add(uint64_t *h, const char *s)
 {
-    char plain[48], hex[97];
-    snprintf(plain, sizeof plain, "%s%llu", kind, (unsigned long long)pos);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); ; p++) {
+        *h = (*h ^ *p) * 1099511628211ull;
+        if (!*p) break; /* the NUL too: ("ab", "c") and ("a", "bc") differ */
+    }
+}
+
+static void list_key(char kind, const char *source, const list_filter *f, char out[17])
+{
+    char status[16], k[2] = {kind, 0};
+    snprintf(status, sizeof status, "%d", f->status);
+    uint64_t h = 14695981039346656037ull;
+    key_add(&h, k);
+    key_add(&h, source);
+    key_add(&h, status);
+    key_add(&h, f->flt_name);
+    key_add(&h, f->flt_value);
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static void page_token(json_t *out, const char *kind, uint64_t pos, const char *key)
+{
+    char plain[64], hex[129];
+    snprintf(plain, sizeof plain, "%s%llu:%s", kind, (unsigned long long)pos, key);
     util_hex(plain, strlen(plain), hex);
     json_object_set_new(out, "nextToken", json_string(hex));
+}
+
+/* The position a nextToken names, or 0 if it is not one this listing could have given: KIND, a
+ * number without sign or leading zero below limit (the next submit number, or an array's size),
+ * ':' and this listing's key. */
+static uint64_t token_pos(const char *token, const char *kind, const char *key, uint64_t limit)
+{
+    char *plain = util_unhex(token);
+    uint64_t pos = 0;
+    const char *p = plain;
+    size_t kn = strlen(kind);
+    if (!p || strncmp(p, kind, kn) != 0) goto out;
+    p += kn;
+    if (*p < '1' || *p > '9') goto out;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if (__builtin_mul_overflow(pos, 10, &pos) || __builtin_add_overflow(pos, *p - '0', &pos)) {
+            pos = 0;
+            goto out;
+        }
+    if (*p != ':' || strcmp(p + 1, key) != 0 || pos >= limit) pos = 0;
+out:
+    free(plain);
+    return pos;
 }
 
 static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
@@ -546,26 +601,10 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
     /* With a filter, a queue's jobs come newest first, as the API reference says; otherwise (and
      * an array's children always) in submit order. */
     int newest_first = f.any_filter && !array;
-    /* Tokens carry the position after which the next page starts ("pos:"), or, newest first,
-     * the submit sequence below which it starts ("below:"). */
-    uint64_t after = 0;
-    const char *token = api_str(req, "nextToken");
-    if (token && *token) {
-        char *plain = util_unhex(token);
-        const char *kind = newest_first ? "below:" : "pos:";
-        size_t kn = strlen(kind);
-        if (!plain || strncmp(plain, kind, kn) != 0) {
-            free(plain);
-            free(f.def_name);
-            return api_client_error(c, "nextToken: '%.64s' is not a token this server issued "
-                                       "for this listing; pass the nextToken of the previous "
-                                       "page, with the same filters, unchanged", token);
-        }
-        after = strtoull(plain + kn, NULL, 10);
-        free(plain);
-    }
     job **items = NULL;
     size_t n = 0;
+    char key[17];
+    uint64_t limit;
     if (array) {
         job *p = jobs_find(c->st->jobs, array);
         if (!p || p->gone) {
@@ -585,6 +624,8 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
         }
         items = p->children;
         n = p->array_size;
+        list_key(by_nodes ? 'n' : 'a', p->id, &f, key);
+        limit = n;
     } else {
         char *qname = api_name_or_arn(c, queue, ARN_JQ, "jobQueue");
         if (!qname) {
@@ -598,11 +639,26 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
             free(qname);
             return -1;
         }
+        list_key('q', qname, &f, key);
         free(qname);
         if (rt) {
             items = rt->all;
             n = rt->n_all;
         }
+        limit = c->st->jobs->next_seq;
+    }
+    /* Tokens carry the position after which the next page starts ("pos:", an index in an
+     * array, a submit sequence in a queue), or, newest first, the submit sequence below which
+     * it starts ("below:"), and the listing's key. */
+    const char *kind = newest_first ? "below:" : "pos:";
+    uint64_t after = 0;
+    const char *token = api_str(req, "nextToken");
+    if (token && *token && !(after = token_pos(token, kind, key, limit))) {
+        free(f.def_name);
+        return api_client_error(c, "nextToken: '%.64s' is not a token this server issued "
+                                   "for this listing; pass the nextToken of the previous "
+                                   "page, with the same source, status and filters, "
+                                   "unchanged", token);
     }
     json_t *list = json_array();
     json_t *out = json_pack("{s:o}", "jobSummaryList", list);
@@ -642,7 +698,7 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
             if (!matches(&f, j)) continue;
             if (json_array_size(list) == (size_t)max) {
                 /* The page ends at j's successor: the next one resumes below it. */
-                page_token(out, "below:", items[i + 1]->seq);
+                page_token(out, "below:", items[i + 1]->seq, key);
                 break;
             }
             json_array_append_new(list, jobdesc_summary(j));
@@ -656,7 +712,7 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
         if (json_array_size(list) == (size_t)max) {
             /* The page ends before j: the next one resumes at it (at its index in an array; in a
              * queue, after the submit sequence of the job before it). */
-            page_token(out, "pos:", array ? (uint64_t)i : items[i - 1]->seq);
+            page_token(out, "pos:", array ? (uint64_t)i : items[i - 1]->seq, key);
             break;
         }
         json_array_append_new(list, jobdesc_summary(j));

@@ -112,12 +112,16 @@ job *jobs_find(jobs *js, const char *id)
 void jobs__status(jobs *js, job *j, int status)
 {
     if (js->events && j->status != status) events_note(js->events, j, status);
-    if (!j->parent) {
-        jq_rt *q = jobs_queue_of(js, j);
-        q->n_status[j->status]--;
-        q->n_status[status]++;
+    if (j->parent) {
+        j->status = (uint8_t)status;
+        return;
     }
+    /* Counted as ListJobs shows the job (jobs_shown_status), which for a multi-node job that
+     * is PENDING is its nodes' progress rather than j->status. */
+    jq_rt *q = jobs_queue_of(js, j);
+    q->n_status[jobs_shown_status(j)]--;
     j->status = (uint8_t)status;
+    q->n_status[jobs_shown_status(j)]++;
 }
 
 /* j comes after `after` in a RUNNABLE list: in a queue's list by submit order, so the
@@ -378,8 +382,7 @@ void jobs_set_status(state *st, job *j, int status, const char *reason)
     if (persistent_status(status) || persistent_status(old)) jobs_mark_dirty(st, j);
     if (j->parent) {
         job *p = j->parent;
-        p->summary[old]--;
-        p->summary[status]++;
+        jobs__summary_move(st->jobs, p, old, status);
         parent_update(st, p);
     }
     /* (parent_update may have put j back: a multi-node job attempted again.) */
@@ -487,7 +490,7 @@ void jobs_unlink_gone(jobs *js, job *j)
     BARGE_ASSERT(j->gone && !j->parent && job_status_done(j->status) && !j->dirty);
     dict_del(&js->by_id, j->id);
     jq_rt *q = jobs_queue_of(js, j);
-    q->n_status[j->status]--;
+    q->n_status[jobs_shown_status(j)]--;
     /* The time-limit check remembers the head it saw last by address (engine/timelimit.c);
      * a job made later at the same address must not pass for it. */
     forget_head(&q->head_seen, j);

@@ -26,8 +26,9 @@ typedef struct jq_rt {
     struct jq_share **share_v;
     size_t n_shares, cap_shares;
     int running_mvcpus; /* of the attempts of its shares' jobs */
-    /* Its jobs in all (array children apart) by status, kept as they change, so that GET
-     * /metrics costs nothing per job (jobs__status). */
+    /* Its jobs in all (array children apart) by the status ListJobs shows them with
+     * (jobs_shown_status: a multi-node job's nodes' progress while it is PENDING), kept as they
+     * change, so that GET /metrics costs nothing per job (jobs__status, jobs__summary_move). */
     uint32_t n_status[JS_COUNT];
     job **arrays; /* the array jobs among them, whose summaries count their children */
     size_t n_arrays, cap_arrays;

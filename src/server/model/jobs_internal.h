@@ -9,6 +9,10 @@ void jobs__make_children(job *p, int64_t now);
 void jobs__list(jq_rt *q, job *j);
 /* Every change of a listed job's status goes through here, which keeps its queue's n_status. */
 void jobs__status(jobs *js, job *j, int status);
+/* A child of p moves from one status to another in p's summary.  A multi-node job is shown
+ * with its nodes' progress while it is PENDING (jobs_shown_status), so its queue's n_status,
+ * which counts jobs as ListJobs shows them, moves with it (jobs_queues.c). */
+void jobs__summary_move(jobs *js, job *p, int from, int to);
 void jobs__enter_lifecycle(struct state *st, job *j, json_t *deps);
 void jobs__free_job(job *j);
 void jobs__free_shares(jq_rt *q); /* jobs_shares.c */

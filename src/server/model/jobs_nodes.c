@@ -85,8 +85,7 @@ void jobs_node_rerun(state *st, job *c)
     jobs__rq_insert(st->jobs, c);
     st->jobs->sched_needed = 1;
     jobs_mark_dirty(st, c);
-    p->summary[old]--;
-    p->summary[JS_RUNNABLE]++;
+    jobs__summary_move(st->jobs, p, old, JS_RUNNABLE);
 }
 
 /* A multi-node job ends once all its nodes have, as its main node did: the main node's exit

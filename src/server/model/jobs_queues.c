@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "common/mem.h"
+#include "server/model/jobspec.h"
 #include "server/model/jobs_internal.h"
 
 void jobs__free_queue(jq_rt *q)
@@ -99,7 +100,8 @@ void jobs__list(jq_rt *q, job *j)
         q->all = xrealloc(q->all, q->cap_all * sizeof *q->all);
     }
     q->all[q->n_all++] = j;
-    q->n_status[j->status]++;
+    /* As ListJobs shows it (a multi-node job's summary is in place by now). */
+    q->n_status[jobs_shown_status(j)]++;
     if (j->children) {
         if (q->n_arrays == q->cap_arrays) {
             q->cap_arrays = q->cap_arrays ? q->cap_arrays * 2 : 16;
@@ -107,4 +109,15 @@ void jobs__list(jq_rt *q, job *j)
         }
         q->arrays[q->n_arrays++] = j;
     }
+}
+
+void jobs__summary_move(jobs *js, job *p, int from, int to)
+{
+    /* An array's status does not follow its children's: only a multi-node job's count can
+     * move, and only its pays for finding its queue. */
+    jq_rt *q = jobspec_num_nodes(p->spec) > 0 ? jobs_queue_of(js, p) : NULL;
+    if (q) q->n_status[jobs_shown_status(p)]--;
+    p->summary[from]--;
+    p->summary[to]++;
+    if (q) q->n_status[jobs_shown_status(p)]++;
 }

@@ -330,12 +330,13 @@ int jobs_load(state *st, char **err)
     for (size_t i = 0; i < lc.n; i++) {
         job *j = lc.tops[i];
         if (j->seq >= js->next_seq) js->next_seq = j->seq + 1;
-        jobs__list(jobs_queue_of(js, j), j);
         if (j->children) {
-            /* The summary is rebuilt from the children's own states. */
+            /* The summary is rebuilt from the children's own states, before the job is listed:
+             * a multi-node job is counted by its nodes' progress (jobs_shown_status). */
             memset(j->summary, 0, sizeof j->summary);
             for (uint32_t k = 0; k < j->array_size; k++) j->summary[j->children[k]->status]++;
         }
+        jobs__list(jobs_queue_of(js, j), j);
     }
     /* Oldest first, so every dependency is already in place when its dependents are wired. */
     for (size_t i = 0; i < lc.n; i++) {
