@@ -582,11 +582,9 @@ class Jobs(ServerTestCase):
             time.sleep(1)
             self.server.proc.send_signal(signal.SIGSTOP)
             stopped = True
-            start = time.time()
             # The 5 s wait of events -f and 10 s of silence beyond it, with room for a loaded
             # machine: well before the minute after which a call is given up.
             wait_for("has not answered for", timeout=25)
-            self.assertLess(time.time() - start, 25)
             for name in followers:
                 err = read(name, "err")
                 self.assertEqual(err.count("has not answered for"), 1, (name, err))

@@ -291,48 +291,22 @@ class Events(JobsCase):
         self.assertEqual(sorted(s for v in mine.values() for s in v), seqs)
         self.assertEqual(set(mine), set(jids))
 
-    def test_a_stream_keeps_up_in_answers_of_many_events(self):
-        """A stream's polls take up to 1,000 events (about 1 MiB): at 100 a poll, each waiting
-        for a batch's commit, a stream fell behind a busy server's events and lost them to the
-        gap.  Events older than the kept texts, described for the stream alone, come at most 100
-        a poll, so that readers catching up cannot stall the server."""
-        status, _, body = self.server.raw("POST", "/barge/v1/getevents", {})
-        start = body["lastSeq"]
+    def parked_array(self, size):
+        """Submits an array of size children to a queue that never runs them (two events each,
+        terminated when the test ends); returns (the last event before it, the last after)."""
+        start = self.server.raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]
         out = self.batch.submit_job(jobName="many", jobQueue="parked", jobDefinition="jd",
-                                    arrayProperties={"size": 6000})
+                                    arrayProperties={"size": size})
         self.addCleanup(self.batch.terminate_job, jobId=out["jobId"], reason="test over")
-        newest = self.wait_for(lambda: (lambda n: n if n >= start + 12000 else None)(
+        newest = self.wait_for(lambda: (lambda n: n if n >= start + 2 * size else None)(
             self.server.raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]), 60,
             "the array's events")
-        # The stream's text as it comes (HTTP/1.0: not chunked): each poll's answer ends with
-        # ": at SEQ".
-        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
-        self.addCleanup(sock.close)
-        sock.sendall(b"GET /barge/v1/events HTTP/1.0\r\nHost: x\r\nLast-Event-ID: %d\r\n\r\n"
-                     % start)
-        text = b""
-        while not re.search(rb"\n: at (\d+)\n", text[-200:]) or \
-                int(re.findall(rb"\n: at (\d+)\n", text)[-1]) < newest:
-            chunk = sock.recv(1 << 20)
-            self.assertTrue(chunk, "the stream ended")
-            text += chunk
-        body = text.split(b"\r\n\r\n", 1)[1]
-        answers = []  # (events, bytes, first seq) of each poll's answer
-        for part in re.split(rb"\n: at \d+\n", body)[:-1]:
-            ids = [int(i) for i in re.findall(rb"(?m)^id: (\d+)$", part)]
-            answers.append((len(ids), len(part), ids[0] if ids else None))
-        seqs = [int(i) for i in re.findall(rb"(?m)^id: (\d+)$", body)]
-        self.assertNotIn(b"event: gap", body)
-        self.assertEqual(seqs[:newest - start], list(range(start + 1, newest + 1)))
-        # Answers of events all older than the newest 10,000 (whose texts are kept).
-        old = [a for a in answers if a[2] is not None and a[2] + a[0] - 1 <= newest - 10000]
-        self.assertTrue(old and all(n <= 100 for n, _, _ in old), answers)
-        self.assertGreater(max(n for n, _, _ in answers), 300, answers)
-        self.assertTrue(all(size < (1 << 20) + 100 * 1024 for _, size, _ in answers), answers)
+        return start, newest
 
     def stream_answers(self, after, until):
-        """The stream's answers from after until event until: (events, bytes, first seq) of each
-        poll's answer, read raw (HTTP/1.0: not chunked; each answer ends with ": at SEQ")."""
+        """The stream's text from after until event until, and its answers: (events, bytes,
+        first seq) of each poll's, read raw (HTTP/1.0: not chunked; each answer ends with
+        ": at SEQ")."""
         sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
         self.addCleanup(sock.close)
         sock.sendall(b"GET /barge/v1/events HTTP/1.0\r\nLast-Event-ID: %d\r\n\r\n" % after)
@@ -349,17 +323,26 @@ class Events(JobsCase):
             answers.append((len(ids), len(part), ids[0] if ids else None))
         return body, answers
 
+    def test_a_stream_keeps_up_in_answers_of_many_events(self):
+        """A stream's polls take up to 1,000 events (about 1 MiB): at 100 a poll, each waiting
+        for a batch's commit, a stream fell behind a busy server's events and lost them to the
+        gap.  Events older than the kept texts, described for the stream alone, come at most 100
+        a poll, so that readers catching up cannot stall the server."""
+        start, newest = self.parked_array(6000)
+        body, answers = self.stream_answers(start, newest)
+        seqs = [int(i) for i in re.findall(rb"(?m)^id: (\d+)$", body)]
+        self.assertNotIn(b"event: gap", body)
+        self.assertEqual(seqs[:newest - start], list(range(start + 1, newest + 1)))
+        # Answers of events all older than the newest 10,000 (whose texts are kept).
+        old = [a for a in answers if a[2] is not None and a[2] + a[0] - 1 <= newest - 10000]
+        self.assertTrue(old and all(n <= 100 for n, _, _ in old), answers)
+        self.assertGreater(max(n for n, _, _ in answers), 300, answers)
+        self.assertTrue(all(size < (1 << 20) + 100 * 1024 for _, size, _ in answers), answers)
+
     def test_with_many_streams_open_each_poll_asks_for_fewer(self):
         """What streams that stop reading hold stays bounded however many are open: their polls
         share 256,000 events (at least 100 each, at most 1,000)."""
-        status, _, body = self.server.raw("POST", "/barge/v1/getevents", {})
-        start = body["lastSeq"]
-        out = self.batch.submit_job(jobName="some", jobQueue="parked", jobDefinition="jd",
-                                    arrayProperties={"size": 2000})
-        self.addCleanup(self.batch.terminate_job, jobId=out["jobId"], reason="test over")
-        newest = self.wait_for(lambda: (lambda n: n if n >= start + 4000 else None)(
-            self.server.raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]), 60,
-            "the array's events")
+        start, newest = self.parked_array(2000)
         idle = []
         try:
             for _ in range(399):  # and the one below: 400 streams, 640 events a poll
@@ -719,31 +702,35 @@ class Webhooks(JobsCase):
         self.assertIn("--webhooks %s: targets[0] (x): url must be" % bad, err)
 
 
-class EventsKept(JobsCase):
-    """The events kept for readers: a million by default (--events-kept), so that a burst of
-    arrays does not outrun a reader that takes a few seconds to catch up."""
+class Bursts(JobsCase):
+    """Bursts of events, for the tests of how many are kept."""
 
-    def last_seq(self, server=None):
-        return (server or self.server).raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]
+    def last_seq(self):
+        return self.server.raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]
 
-    def burst(self, server, arrays):
+    def burst(self, arrays):
         """Submits arrays of 10,000 children to a queue that never runs them (two events each);
         returns (the last event before them, the last after)."""
-        start = self.last_seq(server)
+        start = self.last_seq()
         for _ in range(arrays):
-            status, _, body = server.raw("POST", "/v1/submitjob", {
+            status, _, body = self.server.raw("POST", "/v1/submitjob", {
                 "jobName": "burst", "jobQueue": "parked", "jobDefinition": "jd",
                 "arrayProperties": {"size": 10000}})
             self.assertEqual(status, 200, body)
         want = start + arrays * 20000
         return start, self.wait_for(lambda: (lambda n: n if n >= want else None)(
-            self.last_seq(server)), 120, "the arrays' events")
+            self.last_seq()), 120, "the arrays' events")
+
+
+class EventsKept(Bursts):
+    """The events kept for readers: a million by default (--events-kept), so that a burst of
+    arrays does not outrun a reader that takes a few seconds to catch up."""
 
     def test_a_burst_of_arrays_is_kept_for_readers_behind_it(self):
         # 220,000 events at once: more than the 100,000 kept before, and readers that were
         # behind lost the oldest to the gap (a webhook taking one event a POST needs half a
         # minute for them).
-        start, newest = self.burst(self.server, 11)
+        start, newest = self.burst(11)
         for restarted in (False, True):
             status, _, body = self.server.raw("POST", "/barge/v1/getevents",
                                               {"after": start, "max": 5})
@@ -756,33 +743,23 @@ class EventsKept(JobsCase):
                 self.server.restart()
                 self.assertEqual(self.last_seq(), newest)
 
-    def test_how_many_are_kept_is_a_setting(self):
-        small = Server(args=tuple(FAST) + ("--events-kept", "10000"))
-        small.start()
-        try:
-            b = small.client()
-            b.create_compute_environment(
-                computeEnvironmentName="off", type="MANAGED", state="DISABLED",
-                computeResources={"type": "EC2", "maxvCpus": 4, "minvCpus": 0,
-                                  "subnets": ["subnet-1"]})
-            b.create_job_queue(
-                jobQueueName="parked", priority=1,
-                computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "off"}])
-            b.register_job_definition(
-                jobDefinitionName="jd", type="container",
-                containerProperties={"image": "busybox", "command": ["true"],
-                                     "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                                              {"type": "MEMORY", "value": "64"}]})
-            start, newest = self.burst(small, 1)
-            status, _, body = small.raw("POST", "/barge/v1/getevents", {"after": start, "max": 1})
-            self.assertEqual(body.get("gap"), {"oldestSeq": newest - 10000 + 1}, body)
-        finally:
-            small.stop()
+    def test_bad_numbers_kept_are_refused(self):
         for bad in ("9999", "many", "20000001"):
             r = subprocess.run([BARGE, "server", "--events-kept", bad], capture_output=True,
                                text=True, timeout=30)
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn("--events-kept must be a number from 10000 to 20000000", r.stderr)
+
+
+class EventsKeptSetting(Bursts):
+    """--events-kept 10000: a reader further behind is told of the gap."""
+    server_args = tuple(FAST) + ("--events-kept", "10000")
+
+    def test_older_events_than_the_number_kept_are_a_gap(self):
+        start, newest = self.burst(1)
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents",
+                                          {"after": start, "max": 1})
+        self.assertEqual(body.get("gap"), {"oldestSeq": newest - 10000 + 1}, body)
 
 
 class WebhookPositions(JobsCase):
