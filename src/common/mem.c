@@ -65,19 +65,6 @@ void buf_reserve(buf *b, size_t n)
     }
 }
 
-void buf_append(buf *b, const void *p, size_t n)
-{
-    buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void buf_puts(buf *b, const char *s)
-{
-    buf_append(b, s, strlen(s));
-}
-
 void buf_printf(buf *b, const char *fmt, ...)
 {
     /* Written in place when it fits (most do), else again once the buffer has room. */

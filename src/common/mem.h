@@ -3,6 +3,7 @@
 #ifndef BARGE_MEM_H
 #define BARGE_MEM_H
 #include <stddef.h>
+#include <string.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t n);
@@ -17,10 +18,21 @@ typedef struct buf {
     char *data;
     size_t len, cap;
 } buf;
-void buf_append(buf *b, const void *p, size_t n);
 /* Room for n more bytes (and the NUL) without growing again. */
 void buf_reserve(buf *b, size_t n);
-void buf_puts(buf *b, const char *s);
+/* Inline: JSON texts (answers, records, events) are written a few bytes at a time, and a
+ * literal's length is then known where it is written rather than counted each time. */
+static inline void buf_append(buf *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+static inline void buf_puts(buf *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
 void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A whole number in decimal: what buf_printf("%lld") writes, at a fraction of its cost (event
  * and record texts write several each). */

@@ -212,6 +212,8 @@ static enum MHD_Result send_answer(http_req *r)
 static void core_done(core_call *call)
 {
     http_req *r = (http_req *)call;
+    /* The first answer of an event stream (http_sse.c reads the later ones as objects). */
+    core_call_flatten(call);
     r->status = call->status;
     r->err_type = call->err_type;
     r->resp = call->body;

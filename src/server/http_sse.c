@@ -10,6 +10,7 @@
 
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/api/event_answer.h"
 #include "server/base/core.h"
 
 /* How long one poll of the stream waits for an event before writing a keep-alive comment. */
@@ -44,6 +45,9 @@ typedef struct sse {
     pthread_mutex_t mu;
     buf out; /* written, not yet read by libmicrohttpd */
     size_t off;
+    /* A poll's answer, read after out: written straight from the events' texts into
+     * libmicrohttpd's buffer (event_answer.h). */
+    event_answer *ans;
     int polling;   /* a poll is with the core */
     int suspended; /* the connection waits for it */
     int closed;    /* libmicrohttpd is done with the stream: the last one out frees it */
@@ -54,6 +58,7 @@ static void sse_free_now(sse *s)
     atomic_fetch_sub(&open_streams, 1);
     json_decref(s->req);
     buf_free(&s->out);
+    event_answer_free(s->ans);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -85,13 +90,26 @@ static void write_answer(sse *s, const char *text, size_t len, char **owned)
     json_object_set_new(s->req, "wait", json_integer(SSE_WAIT_S));
 }
 
+/* What a later poll brought: its answer, read as it is written out (polls are made only once
+ * the last answer is all written, so there is none before it).  mu held. */
+static void take_answer(sse *s, event_answer *a)
+{
+    event_answer_free(s->ans);
+    s->ans = a;
+    json_object_set_new(s->req, "after", json_integer((json_int_t)a->last));
+    json_object_set_new(s->req, "wait", json_integer(SSE_WAIT_S));
+}
+
 /* Runs on the core thread once the poll's answer is durable. */
 static void poll_done(core_call *call)
 {
     sse *s = (sse *)call;
     pthread_mutex_lock(&s->mu);
     s->polling = 0;
-    if (s->call.status == 200 && s->call.body) {
+    if (s->call.status == 200 && s->call.obj) {
+        take_answer(s, s->call.obj);
+        s->call.obj = NULL;
+    } else if (s->call.status == 200 && s->call.body) {
         write_answer(s, s->call.body, s->call.body_len, &s->call.body);
     } else {
         /* The server is stopping (or could not answer): the stream ends here. */
@@ -125,6 +143,15 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
         if (s->off == s->out.len) s->off = s->out.len = 0;
         pthread_mutex_unlock(&s->mu);
         return (ssize_t)n;
+    }
+    if (s->ans) {
+        size_t n = event_answer_read(s->ans, out, max);
+        if (n) {
+            pthread_mutex_unlock(&s->mu);
+            return (ssize_t)n;
+        }
+        event_answer_free(s->ans);
+        s->ans = NULL;
     }
     if (s->closed & 2) {
         pthread_mutex_unlock(&s->mu);

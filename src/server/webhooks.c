@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/api/event_answer.h"
 #include "server/base/core.h"
 
 #define DELIVERY_TIMEOUT_MS 10000
@@ -226,37 +227,23 @@ static int deliver(target *x, sender *s, uint64_t seq, int count, const char *bo
     return -1;
 }
 
-/* Where a poll's answer in the stream's form (deliver_all) says it looked up to: its ": at SEQ"
- * line; 0, or -1 when it has none. */
-static int answer_end(const char *text, uint64_t *seq)
-{
-    for (const char *line = text; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
-        if (strncmp(line, ": at ", 5) == 0) {
-            *seq = strtoull(line + 5, NULL, 10);
-            return 0;
-        }
-    return -1;
-}
-
 /* A new target starts with the events after the newest there is now: asked without a filter,
- * so that a filter the server cannot take yet (a queue still to be made) loses nothing.  The
- * answer is in the stream's form, as every later poll's is: poll_op is the stream's GetEvents
- * (GET /barge/v1/events), whose answers always are. */
+ * so that a filter the server cannot take yet (a queue still to be made) loses nothing.  poll_op
+ * is the stream's GetEvents (GET /barge/v1/events), whose answers are event_answer objects. */
 static void start_now(target *x)
 {
     while (!x->has_cursor && !atomic_load(&stopping)) {
         core_call call = {.run = api_run, .arg = poll_op, .req = json_object()};
         core_call_wait(&call);
-        uint64_t last;
-        int ok = call.status == 200 && call.body && answer_end(call.body, &last) == 0;
-        free(call.body);
-        if (ok) {
-            x->cursor = last;
+        event_answer *a = call.status == 200 ? call.obj : NULL;
+        if (a) {
+            x->cursor = a->last;
             x->has_cursor = 1;
             save_cursor(x);
-        } else if (nap(1)) {
-            return;
         }
+        event_answer_free(call.obj);
+        free(call.body);
+        if (!a && nap(1)) return;
     }
 }
 
@@ -355,68 +342,53 @@ static int deliver_lanes(target *x)
     return first_left == UINT64_MAX ? 0 : -1;
 }
 
-/* The poll's answer in the stream's form (the stream's GetEvents: the events' text as the server
- * keeps it, so that nothing is parsed and written again): blocks of "id: SEQ", "event: ...",
- * "data: JSON" lines, a gap as "event: gap", and last ": at SEQ", how far the poll looked.
- * Delivers each event, counted in *events (with parallel, all of them together once the answer
- * is read); -1 when the server stops first. */
-static int deliver_all(target *x, char *text, int *gap, int *events)
+/* Delivers the poll's events (an event_answer: the events' texts as the server keeps them, so
+ * that nothing is parsed and written again), each counted in *n_events (with parallel, all of them
+ * together once the answer is read), and then moves the position to where the poll looked up
+ * to.  -1 when the server stops first. */
+static int deliver_all(target *x, const event_answer *a, int *n_events)
 {
-    uint64_t seq = 0;
-    const char *data = NULL;
-    size_t data_len = 0;
-    int is_gap = 0;
     /* With a batch: the array being filled, of held events, the last numbered last. */
     buf arr = {0};
     int held = 0;
     uint64_t last = 0;
     int rc = 0;
-    for (char *line = text, *next; line && *line; line = next) {
-        char *nl = strchr(line, '\n');
-        next = nl ? nl + 1 : NULL;
-        size_t n = nl ? (size_t)(nl - line) : strlen(line);
-        if (n == 0) { /* the end of a block */
-            if (data && !is_gap) (*events)++;
-            if (data && is_gap) {
-                *gap = 1;
-            } else if (data && x->parallel > 1) {
-                if (x->n_evs == x->cap_evs) {
-                    x->cap_evs = x->cap_evs ? 2 * x->cap_evs : 256;
-                    x->evs = xrealloc(x->evs, x->cap_evs * sizeof *x->evs);
-                }
-                x->evs[x->n_evs++] = (event_ref){.seq = seq, .data = data, .len = data_len,
-                                                 .lane = lane_of(x, data, data_len)};
-            } else if (data && x->batch == 1) {
-                if (deliver(x, &x->s, seq, 1, data, data_len) < 0) return -1;
-                x->cursor = seq;
-                x->has_cursor = 1;
-                delivered(x);
-            } else if (data) {
-                buf_append(&arr, held ? "," : "[", 1);
-                buf_append(&arr, data, data_len);
-                last = seq;
-                if (++held == x->batch && (rc = flush_batch(x, &arr, &held, last)) < 0) break;
+    for (size_t i = 0; i < a->n && rc == 0; i++) {
+        uint64_t seq = a->items[i].seq;
+        const char *data = a->items[i].text->data;
+        size_t data_len = a->items[i].text->len;
+        (*n_events)++;
+        if (x->parallel > 1) {
+            if (x->n_evs == x->cap_evs) {
+                x->cap_evs = x->cap_evs ? 2 * x->cap_evs : 256;
+                x->evs = xrealloc(x->evs, x->cap_evs * sizeof *x->evs);
             }
-            data = NULL;
-            is_gap = 0;
-        } else if (strncmp(line, "id: ", 4) == 0) {
-            seq = strtoull(line + 4, NULL, 10);
-        } else if (strncmp(line, "event: gap", 10) == 0) {
-            is_gap = 1;
-        } else if (strncmp(line, "data: ", 6) == 0) {
-            data = line + 6;
-            data_len = n - 6;
-        } else if (strncmp(line, ": at ", 5) == 0) {
-            /* The end of the answer: what is in the batch (or held for the lanes) goes before
-             * the cursor moves. */
-            if (held && (rc = flush_batch(x, &arr, &held, last)) < 0) break;
-            if (x->n_evs) {
-                if ((rc = deliver_lanes(x)) < 0) break;
-                delivered(x);
-            }
-            x->cursor = strtoull(line + 5, NULL, 10);
+            x->evs[x->n_evs++] = (event_ref){.seq = seq, .data = data, .len = data_len,
+                                             .lane = lane_of(x, data, data_len)};
+        } else if (x->batch == 1) {
+            if (deliver(x, &x->s, seq, 1, data, data_len) < 0) return -1;
+            x->cursor = seq;
             x->has_cursor = 1;
+            delivered(x);
+        } else {
+            /* Sized once for the whole batch: each event is a kilobyte or more. */
+            if (!held) buf_reserve(&arr, (size_t)x->batch * (data_len + 1) + 2);
+            buf_append(&arr, held ? "," : "[", 1);
+            buf_append(&arr, data, data_len);
+            last = seq;
+            if (++held == x->batch) rc = flush_batch(x, &arr, &held, last);
         }
+    }
+    /* The end of the answer: what is in the batch (or held for the lanes) goes before the
+     * position moves. */
+    if (rc == 0 && held) rc = flush_batch(x, &arr, &held, last);
+    if (rc == 0 && x->n_evs) {
+        rc = deliver_lanes(x);
+        if (rc == 0) delivered(x);
+    }
+    if (rc == 0) {
+        x->cursor = a->last;
+        x->has_cursor = 1;
     }
     buf_free(&arr);
     return rc;
@@ -442,7 +414,7 @@ static void *run(void *arg)
         if (x->has_cursor) json_object_set_new(req, "after", json_integer((json_int_t)x->cursor));
         core_call call = {.run = api_run, .arg = poll_op, .req = req};
         core_call_wait(&call);
-        if (call.status != 200 || !call.body) {
+        if (call.status != 200 || !call.obj) {
             if (call.status >= 400 && call.status < 500 && !refused++)
                 log_error("webhooks: %s: the server refuses its filter (%s); trying again every "
                           "second", x->name, call.body ? call.body : "");
@@ -452,9 +424,10 @@ static void *run(void *arg)
         }
         refused = 0;
         uint64_t before = x->cursor;
-        int gap = 0, events = 0;
-        int stopped = deliver_all(x, call.body, &gap, &events) < 0;
-        free(call.body);
+        event_answer *a = call.obj;
+        int gap = a->gap, n_events = 0;
+        int stopped = deliver_all(x, a, &n_events) < 0;
+        event_answer_free(a);
         if (gap)
             log_warn("webhooks: %s: events after %llu were let go before they were delivered",
                      x->name, (unsigned long long)before);
@@ -467,7 +440,7 @@ static void *run(void *arg)
          * delivers what came after the saved position again, which the receiver tells by the
          * numbers; a server stopped records where it stood. */
         int64_t now = util_mono_ms();
-        int due = stopped || events == 0 || now - x->started_at < SAVE_EVERY_MS ||
+        int due = stopped || n_events == 0 || now - x->started_at < SAVE_EVERY_MS ||
                   now - x->saved_at >= SAVE_EVERY_MS;
         if (x->cursor != x->saved && due) save_cursor(x);
         if (stopped) break;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/api/event_answer.h"
 #include "server/base/core.h"
 #include "server/base/store.h"
 #include "server/model/events.h"
@@ -12,6 +13,15 @@
 static char dir[] = "/tmp/barge-unit-events-XXXXXX";
 
 static job jobs_[3];
+
+/* An event's text as a reader makes it. */
+static event_text *text_of(const char *json)
+{
+    buf b;
+    event_text_begin(&b);
+    buf_puts(&b, json);
+    return event_text_end(&b);
+}
 
 static job *find(state *st, const char *id)
 {
@@ -48,6 +58,55 @@ static void answer(state *st, event_waiter *w)
 
 /* A job let go loses its kept events, found through their links, and no other job's: in a ring
  * that wraps, a chain ends where a slot holds another job's event. */
+/* An answer's text: the same written whole or a few bytes at a time, in either form. */
+static void answers(void)
+{
+    for (int sse = 0; sse < 2; sse++) {
+        event_answer *a = event_answer_new(sse, 3);
+        buf_puts(&a->head, sse ? "event: gap\ndata: {}\n\n" : "{\"events\":[");
+        event_answer_add(a, 7, text_of("{\"a\":1}"));
+        event_answer_add(a, 18446744073709551615ULL, text_of("{\"b\":[2,3]}"));
+        buf_puts(&a->tail, sse ? ": at 9\n\n" : "],\"lastSeq\":9}");
+        const char *want =
+            sse ? "event: gap\ndata: {}\n\nid: 7\nevent: Batch Job State Change\ndata: {\"a\":1}"
+                  "\n\nid: 18446744073709551615\nevent: Batch Job State Change\ndata: "
+                  "{\"b\":[2,3]}\n\n: at 9\n\n"
+                : "{\"events\":[{\"seq\":7,\"event\":{\"a\":1}},{\"seq\":18446744073709551615,"
+                  "\"event\":{\"b\":[2,3]}}],\"lastSeq\":9}";
+        size_t len;
+        char *whole = event_answer_text(a, &len);
+        CHECK_STR(whole, want);
+        CHECK_EQ_INT((int)len, (int)strlen(want));
+        free(whole);
+        /* Read again from the start, 5 bytes at a time (libmicrohttpd's buffer may be small). */
+        event_answer *b = event_answer_new(sse, 2);
+        buf_append(&b->head, a->head.data, a->head.len);
+        buf_append(&b->tail, a->tail.data, a->tail.len);
+        for (size_t i = 0; i < a->n; i++)
+            event_answer_add(b, a->items[i].seq, event_text_hold(a->items[i].text));
+        buf got = {0};
+        char piece[5];
+        size_t n;
+        while ((n = event_answer_read(b, piece, sizeof piece)) > 0) {
+            CHECK(n <= sizeof piece);
+            buf_append(&got, piece, n);
+        }
+        CHECK_STR(got.data, want);
+        CHECK_EQ_INT((int)event_answer_read(b, piece, sizeof piece), 0);
+        buf_free(&got);
+        event_answer_free(b);
+        event_answer_free(a);
+    }
+    /* None at all: head and tail. */
+    event_answer *e = event_answer_new(1, 0);
+    buf_puts(&e->tail, ": at 0\n\n");
+    size_t len;
+    char *t = event_answer_text(e, &len);
+    CHECK_STR(t, ": at 0\n\n");
+    free(t);
+    event_answer_free(e);
+}
+
 static void forgetting(void)
 {
     job a = {.id = "a"}, b = {.id = "b"}, c = {.id = "c"};
@@ -58,7 +117,7 @@ static void forgetting(void)
     events_note(ev, &c, JS_PENDING);   /* 4 */
     events_note(ev, &a, JS_STARTING);  /* 5 */
     events_note(ev, &b, JS_RUNNABLE);  /* 6 */
-    events_get(ev, 3)->text = strdup("{}");
+    events_get(ev, 3)->text = text_of("{}");
     events_forget(ev, &a);
     CHECK(events_get(ev, 1)->j == NULL && events_get(ev, 3)->j == NULL &&
           events_get(ev, 5)->j == NULL);
@@ -79,6 +138,7 @@ static void forgetting(void)
 int main(void)
 {
     forgetting();
+    answers();
     CHECK(mkdtemp(dir) != NULL);
     char *err = NULL;
     store *db = store_sqlite_open(dir, STORE_SYNC_FULL, &err);
@@ -106,11 +166,19 @@ int main(void)
     CHECK(events_get(st.events, 4) == NULL);
     /* A text a reader made is kept while the event is among the newest EVENTS_TEXT_KEPT, and
      * let go after (a text each of 100,000 events would hold hundreds of MiB). */
-    events_get(st.events, 3)->text = strdup("{}");
+    events_get(st.events, 3)->text = text_of("{}");
+    /* An answer that holds it keeps it after the ring lets it go. */
+    event_answer *held = event_answer_new(1, 1);
+    event_answer_add(held, 3, event_text_hold(events_get(st.events, 3)->text));
     for (int i = 0; i < EVENTS_TEXT_KEPT - 1; i++) events_note(st.events, &jobs_[2], JS_RUNNING);
     CHECK(events_get(st.events, 3)->text != NULL);
     events_note(st.events, &jobs_[2], JS_RUNNING);
     CHECK(events_get(st.events, 3)->text == NULL);
+    size_t held_len;
+    char *held_text = event_answer_text(held, &held_len);
+    CHECK_STR(held_text, "id: 3\nevent: Batch Job State Change\ndata: {}\n\n");
+    free(held_text);
+    event_answer_free(held);
     /* More than the ring holds: the oldest go, and so do records all of whose events went. */
     CHECK_EQ_INT(store_begin(db), 0);
     for (int i = 0; i < EVENTS_KEPT - EVENTS_TEXT_KEPT; i++)

@@ -76,6 +76,13 @@ void api_run(core_call *call, void *ctx, int64_t now_ms)
         core_park(call);
         return;
     }
+    if (rc == 0 && !c.err_type && c.obj) {
+        json_decref(resp);
+        free(c.text);
+        core_answer_obj(call, c.obj, c.obj_ops);
+        return;
+    }
+    if (c.obj) c.obj_ops->free(c.obj);
     if (rc == 0 && !c.err_type && c.text) {
         json_decref(resp);
         core_answer_text(call, c.text, c.text_len);

@@ -29,6 +29,9 @@ typedef struct api_ctx {
     /* An answer that is not JSON (GET /metrics): malloc'd text the call takes as its body. */
     char *text;
     size_t text_len;
+    /* Or an answer object (core.h's core_obj_ops) the call takes: the events a stream polled. */
+    void *obj;
+    const struct core_obj_ops *obj_ops;
 } api_ctx;
 
 /* AWS's limit on the names or ARNs one Describe call takes, and on a page of its answer. */

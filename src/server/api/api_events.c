@@ -18,6 +18,7 @@
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/api/api.h"
+#include "server/api/event_answer.h"
 #include "server/api/jobdesc.h"
 #include "server/base/core.h"
 #include "server/model/arn.h"
@@ -110,132 +111,125 @@ static void event_make(state *st, const event_rec *e, rest_cache *rc, buf *b)
     buf_puts(b, "}");
 }
 
-/* An event picked for an answer: its text, kept by the event (a close reader's) or owned here. */
-typedef struct picked {
-    uint64_t seq;
-    const char *text;
-    size_t len;
-    char *owned;
-} picked;
-
-/* The events after `after` that f wants, up to f->max, as the answer's text: GetEvents' JSON
- * ({"events": [{"seq", "event"}], "lastSeq", "gap"}), or with sse the stream's own lines, which
- * end with a comment saying how far it looked (": at SEQ"), where the next poll starts.
+/* The events after `after` that f wants, up to f->max, as an answer (event_answer.h): in
+ * GetEvents' JSON ({"events": [{"seq", "event"}], "lastSeq", "gap"}), or with sse the stream's
+ * own lines, which end with a comment saying how far it looked (": at SEQ"), where the next poll
+ * starts.  The answer holds the events' texts; it copies none.
  *
  * An event's text is made by its first reader and kept for the others (events.h), for the
  * newest EVENTS_TEXT_KEPT events: a reader further behind has older ones made for it alone, so
- * that one slow reader cannot make the server hold the text of every event kept.  The answer is
- * sized before it is written: it is tens of kilobytes to megabytes, grown by doubling it would
- * be copied over and over. */
-static char *collect(state *st, const filter *f, uint64_t after, int sse, size_t *len)
+ * that one slow reader cannot make the server hold the text of every event kept. */
+static event_answer *collect(state *st, const filter *f, uint64_t after, int sse)
 {
     events *ev = st->events;
     int gap = after + 1 < events_first(ev) && events_last(ev) >= events_first(ev);
     uint64_t seq = gap ? events_first(ev) : after + 1, last = after;
     uint64_t kept_from = events_last(ev) > EVENTS_TEXT_KEPT ? events_last(ev) - EVENTS_TEXT_KEPT : 0;
-    picked *pick = xmalloc((size_t)f->max * sizeof *pick);
-    int n = 0;
+    event_answer *a = event_answer_new(sse, (size_t)f->max);
     size_t bytes = 0;
     rest_cache rc = {0};
-    buf scratch = {0};
     /* An answer waits whole in memory until its reader takes it: about ANSWER_BYTES_PER_EVENT
      * a wanted event, and for a stream (whose polls are made for it, as many as there can be
      * streams) ANSWER_BYTES_MAX in all, however large the events are (at least one), bound
      * what a reader that never reads holds.  Old events are described for their reader
      * alone: ALONE_MAX of them bound what one that catches up costs the core a poll (400
      * streams from event 0 asking 1,000 each stalled the core for seconds), while a reader
-     * that follows closely, whose events are copied, gets up to max: at 100 a poll a stream
+     * that follows closely, whose events are shared, gets up to max: at 100 a poll a stream
      * fell behind a server making 40,000 events a second (each poll waits a batch's commit)
      * and lost most of them to the gap. */
     size_t budget = (size_t)f->max * ANSWER_BYTES_PER_EVENT;
     if (sse && budget > ANSWER_BYTES_MAX) budget = ANSWER_BYTES_MAX;
     int alone = 0;
-    for (; seq <= events_last(ev) && n < f->max && (!n || bytes < budget); seq++) {
+    for (; seq <= events_last(ev) && a->n < (size_t)f->max && (!a->n || bytes < budget); seq++) {
         event_rec *e = events_get(ev, seq);
         if (e && !e->text && seq <= kept_from && alone == ALONE_MAX && matches(f, e)) break;
         last = seq;
         if (!e || !matches(f, e)) continue;
-        picked *p = &pick[n++];
-        p->seq = seq;
-        p->owned = NULL;
-        if (e->text) {
-            p->text = e->text;
-            p->len = e->text_len;
+        event_text *t = e->text;
+        if (t) {
+            event_text_hold(t);
         } else {
-            scratch = (buf){0};
+            buf scratch;
+            event_text_begin(&scratch);
             event_make(st, e, &rc, &scratch);
+            t = event_text_end(&scratch);
             alone += seq <= kept_from;
-            if (seq > kept_from) {
-                e->text = scratch.data;
-                e->text_len = scratch.len;
-            } else {
-                p->owned = scratch.data;
-            }
-            p->text = scratch.data;
-            p->len = scratch.len;
+            if (seq > kept_from) e->text = event_text_hold(t);
         }
-        bytes += p->len;
+        event_answer_add(a, seq, t);
+        bytes += t->len;
     }
     buf_free(&rc.rest);
-    if (!n && last < events_last(ev)) last = events_last(ev);
-    buf out = {0};
-    /* Each event's framing ("id: N\nevent: ...\ndata: " or {"seq":N,"event":...}) is under 64
-     * bytes; the head and the tail under 128. */
-    buf_reserve(&out, bytes + 64 * (size_t)n + 128);
+    if (!a->n && last < events_last(ev)) last = events_last(ev);
+    a->last = last;
+    a->gap = gap;
     if (gap && sse) {
-        buf_puts(&out, "event: gap\ndata: {\"oldestSeq\":");
-        buf_int(&out, (long long)events_first(ev));
-        buf_puts(&out, "}\n\n");
+        buf_puts(&a->head, "event: gap\ndata: {\"oldestSeq\":");
+        buf_int(&a->head, (long long)events_first(ev));
+        buf_puts(&a->head, "}\n\n");
     }
     if (f->ahead && sse) {
-        buf_puts(&out, "event: ahead\ndata: {\"after\":");
-        buf_int(&out, (long long)f->ahead);
-        buf_puts(&out, ",\"newestSeq\":");
-        buf_int(&out, (long long)after);
-        buf_puts(&out, "}\n\n");
+        buf_puts(&a->head, "event: ahead\ndata: {\"after\":");
+        buf_int(&a->head, (long long)f->ahead);
+        buf_puts(&a->head, ",\"newestSeq\":");
+        buf_int(&a->head, (long long)after);
+        buf_puts(&a->head, "}\n\n");
     }
-    if (!sse) buf_puts(&out, "{\"events\":[");
-    for (int i = 0; i < n; i++) {
-        picked *p = &pick[i];
-        if (sse) {
-            buf_puts(&out, "id: ");
-            buf_int(&out, (long long)p->seq);
-            buf_puts(&out, "\nevent: Batch Job State Change\ndata: ");
-            buf_append(&out, p->text, p->len);
-            buf_puts(&out, "\n\n");
-        } else {
-            buf_puts(&out, i ? ",{\"seq\":" : "{\"seq\":");
-            buf_int(&out, (long long)p->seq);
-            buf_puts(&out, ",\"event\":");
-            buf_append(&out, p->text, p->len);
-            buf_puts(&out, "}");
-        }
-        free(p->owned);
-    }
-    free(pick);
     if (sse) {
-        buf_puts(&out, ": at ");
-        buf_int(&out, (long long)last);
-        buf_puts(&out, "\n\n");
-    } else {
-        buf_puts(&out, "],\"lastSeq\":");
-        buf_int(&out, (long long)last);
-        if (gap) {
-            buf_puts(&out, ",\"gap\":{\"oldestSeq\":");
-            buf_int(&out, (long long)events_first(ev));
-            buf_puts(&out, "}");
-        }
-        if (f->ahead) {
-            buf_puts(&out, ",\"ahead\":{\"after\":");
-            buf_int(&out, (long long)f->ahead);
-            buf_puts(&out, ",\"newestSeq\":");
-            buf_int(&out, (long long)after);
-            buf_puts(&out, "}");
-        }
-        buf_puts(&out, "}");
+        buf_puts(&a->tail, ": at ");
+        buf_int(&a->tail, (long long)last);
+        buf_puts(&a->tail, "\n\n");
+        return a;
     }
-    *len = out.len;
-    return out.data;
+    buf_puts(&a->head, "{\"events\":[");
+    buf_puts(&a->tail, "],\"lastSeq\":");
+    buf_int(&a->tail, (long long)last);
+    if (gap) {
+        buf_puts(&a->tail, ",\"gap\":{\"oldestSeq\":");
+        buf_int(&a->tail, (long long)events_first(ev));
+        buf_puts(&a->tail, "}");
+    }
+    if (f->ahead) {
+        buf_puts(&a->tail, ",\"ahead\":{\"after\":");
+        buf_int(&a->tail, (long long)f->ahead);
+        buf_puts(&a->tail, ",\"newestSeq\":");
+        buf_int(&a->tail, (long long)after);
+        buf_puts(&a->tail, "}");
+    }
+    buf_puts(&a->tail, "}");
+    return a;
+}
+
+static char *answer_text(void *a, size_t *len)
+{
+    return event_answer_text(a, len);
+}
+
+/* A stream's answers (http_sse.c, webhooks.c) go to their reader as they are. */
+static const core_obj_ops answer_ops = {answer_text, event_answer_free};
+
+/* Answers with what collect found: GetEvents' JSON as text, written here; a stream's as the
+ * answer, written by the thread that sends it.  c's call, or (c NULL) the parked call. */
+static void put_answer(api_ctx *c, core_call *parked, event_answer *a)
+{
+    if (a->sse) {
+        if (c) {
+            c->obj = a;
+            c->obj_ops = &answer_ops;
+        } else {
+            core_reply_obj(parked, a, &answer_ops);
+        }
+        return;
+    }
+    size_t len;
+    char *text = event_answer_text(a, &len);
+    event_answer_free(a);
+    if (c) {
+        c->text = text;
+        c->text_len = len;
+    } else {
+        core_reply_text(parked, text, len);
+    }
 }
 
 static int wants(state *st, event_waiter *w)
@@ -258,9 +252,7 @@ static void free_filter(filter *f)
 static void answer(state *st, event_waiter *w)
 {
     filter *f = w->filter;
-    size_t len;
-    char *text = collect(st, f, w->after, f->sse, &len);
-    core_reply_text(w->call, text, len);
+    put_answer(NULL, w->call, collect(st, f, w->after, f->sse));
     free_filter(f);
     free(w);
 }
@@ -320,7 +312,7 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp, int sse)
               events_last(c->st->events) >= events_first(c->st->events);
     event_waiter probe = {.after = after, .filter = f};
     if (wait <= 0 || gap || f->ahead || wants(c->st, &probe)) {
-        c->text = collect(c->st, f, after, f->sse, &c->text_len);
+        put_answer(c, NULL, collect(c->st, f, after, f->sse));
         free_filter(f);
         return 0;
     }

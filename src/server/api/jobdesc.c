@@ -500,7 +500,9 @@ void jobdesc_event_detail(state *st, job *j, int status, const char *rest, size_
 {
     /* The job as it is now, with the status the event is about; a reason that came with a
      * later status is not this event's. */
-    buf_printf(out, "{\"status\":\"%s\"", job_status_name(status));
+    buf_puts(out, "{\"status\":\"");
+    buf_puts(out, job_status_name(status));
+    buf_puts(out, "\"");
     char *why = jobs_shown_status(j) == status ? status_reason(st, j) : NULL;
     if (why) {
         buf_puts(out, ",\"statusReason\":");

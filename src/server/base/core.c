@@ -123,6 +123,34 @@ void core_answer_text(core_call *call, char *text, size_t len)
     call->answered = 1;
 }
 
+void core_answer_obj(core_call *call, void *obj, const core_obj_ops *ops)
+{
+    call->status = 200;
+    call->err_type = NULL;
+    call->body = NULL;
+    call->body_len = 0;
+    call->obj = obj;
+    call->obj_ops = ops;
+    call->answered = 1;
+}
+
+void core_call_flatten(core_call *call)
+{
+    if (!call->obj) return;
+    free(call->body);
+    call->body = call->obj_ops->text(call->obj, &call->body_len);
+    call->obj_ops->free(call->obj);
+    call->obj = NULL;
+}
+
+/* An answer object that will not be read (its batch failed). */
+static void drop_obj(core_call *call)
+{
+    if (!call->obj) return;
+    call->obj_ops->free(call->obj);
+    call->obj = NULL;
+}
+
 void core_answer_error(core_call *call, int status, const char *type, const char *msg)
 {
     answer_error(call, status, type, msg);
@@ -167,6 +195,17 @@ void core_reply_text(core_call *call, char *text, size_t len)
     call->err_type = NULL;
     call->body = text;
     call->body_len = len;
+    queue_late(call);
+}
+
+void core_reply_obj(core_call *call, void *obj, const core_obj_ops *ops)
+{
+    call->status = 200;
+    call->err_type = NULL;
+    call->body = NULL;
+    call->body_len = 0;
+    call->obj = obj;
+    call->obj_ops = ops;
     queue_late(call);
 }
 
@@ -246,6 +285,7 @@ static void fail_answers(core_call *batch, core_call *late)
     for (core_call *c = batch; c; c = c->next) {
         if (c->parked) continue;
         free(c->body);
+        drop_obj(c);
         /* 503: the AWS SDKs retry it, and nothing of it happened. */
         answer_error(c, 503, "ServerException",
                      "the server could not make this change durable; nothing was changed, "
@@ -254,6 +294,7 @@ static void fail_answers(core_call *batch, core_call *late)
     for (core_call *c = late; c; c = c->late_next) {
         if (c->status != 200) continue;
         free(c->body);
+        drop_obj(c);
         answer_error(c, 503, "ServerException",
                      "the server could not make this change durable; ask again");
     }

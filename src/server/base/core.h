@@ -18,6 +18,14 @@
 #include "server/base/store.h"
 
 typedef struct core_call core_call;
+
+/* An answer its receiver reads in its own way rather than as text: the events a stream or a
+ * webhook polled (api/event_answer.h), whose texts are shared with other answers, not copied,
+ * until the thread that sends them writes them out. */
+typedef struct core_obj_ops {
+    char *(*text)(void *obj, size_t *len); /* the answer as text (malloc'd) */
+    void (*free)(void *obj);
+} core_obj_ops;
 struct core_call {
     /* Runs on the core thread inside the batch: answers with core_answer or core_answer_error,
      * or keeps the call with core_park and answers it later with core_reply. */
@@ -34,6 +42,10 @@ struct core_call {
     const char *err_type; /* NULL on success */
     char *body;           /* JSON text, malloc'd; the receiver frees it */
     size_t body_len;
+    /* Or, for a 200 only, an answer object instead of body (core_call_flatten makes it text);
+     * the receiver frees it with obj_ops->free. */
+    void *obj;
+    const core_obj_ops *obj_ops;
     /* Set by the sender when it wants the answer's JSON as well as its text (the HTTP server's
      * audit record names what a call made): then a 200 made from JSON (core_answer) leaves its
      * tree in tree, which the receiver releases, instead of the receiver parsing the text again.
@@ -83,6 +95,8 @@ void core_answer(core_call *call, json_t *resp);
 /* A 200 whose body is text (malloc'd; the call takes it), for the few answers that are not
  * JSON. */
 void core_answer_text(core_call *call, char *text, size_t len);
+/* A 200 whose answer is an object (the call takes it). */
+void core_answer_obj(core_call *call, void *obj, const core_obj_ops *ops);
 void core_answer_error(core_call *call, int status, const char *type, const char *msg);
 /* For run functions: the call is kept (a long poll); it is answered later with core_reply. */
 void core_park(core_call *call);
@@ -93,6 +107,10 @@ void core_reply(core_call *call, json_t *resp);
 void core_reply_error(core_call *call, int status, const char *type, const char *msg);
 /* core_reply with a body that is text already (malloc'd; the call takes it). */
 void core_reply_text(core_call *call, char *text, size_t len);
+/* core_reply with an answer object (the call takes it). */
+void core_reply_obj(core_call *call, void *obj, const core_obj_ops *ops);
+/* For a receiver: an answer object made text (body), for one that reads answers as text. */
+void core_call_flatten(core_call *call);
 
 /* For code running on the core thread: run fn(ctx, arg) after delay_ms, inside a batch.  arg is
  * malloc'd (or NULL) and is freed by the core after fn runs. */

@@ -35,6 +35,33 @@ struct events {
     size_t n_waiters, cap_waiters;
 };
 
+void event_text_begin(buf *b)
+{
+    *b = (buf){0};
+    buf_reserve(b, sizeof(event_text) + 2048);
+    b->len = sizeof(event_text);
+}
+
+event_text *event_text_end(buf *b)
+{
+    event_text *t = (event_text *)(void *)b->data;
+    atomic_init(&t->refs, 1);
+    t->len = (uint32_t)(b->len - sizeof *t);
+    *b = (buf){0};
+    return t;
+}
+
+event_text *event_text_hold(event_text *t)
+{
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    return t;
+}
+
+void event_text_drop(event_text *t)
+{
+    if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) free(t);
+}
+
 events *events_new(uint64_t kept)
 {
     events *ev = xcalloc(1, sizeof *ev);
@@ -49,7 +76,7 @@ events *events_new(uint64_t kept)
 void events_free(events *ev)
 {
     if (!ev) return;
-    for (uint64_t i = 0; i < ev->kept; i++) free(ev->ring[i].text);
+    for (uint64_t i = 0; i < ev->kept; i++) event_text_drop(ev->ring[i].text);
     free(ev->ring);
     free(ev->recs);
     free(ev->waiters);
@@ -70,11 +97,14 @@ void events_note(events *ev, job *j, int status)
     /* Texts are kept for the newest EVENTS_TEXT_KEPT only (events.h). */
     if (ev->next - ev->first >= EVENTS_TEXT_KEPT) {
         event_rec *old = &ev->ring[(ev->next - EVENTS_TEXT_KEPT) % ev->kept];
-        free(old->text);
+        event_text_drop(old->text);
         old->text = NULL;
     }
     event_rec *e = &ev->ring[ev->next % ev->kept];
-    free(e->text);
+    /* Only a slot used before is read: a page of the ring never written is the kernel's shared
+     * zero page until it is, and reading it first makes the write copy it and flush every CPU's
+     * view of it (a per cent of the core's time while the ring fills). */
+    if (ev->next > ev->kept) event_text_drop(e->text);
     *e = (event_rec){.seq = ev->next, .at = util_now_ms(), .j = j, .status = (uint8_t)status,
                      .prev = link_to(ev, j->last_event, ev->next)};
     j->last_event = ev->next;
@@ -89,7 +119,7 @@ void events_forget(events *ev, job *j)
         /* A slot that holds another job's event now: the chain went out of the ring. */
         if (e->j != j || e->seq != s) break;
         e->j = NULL;
-        free(e->text);
+        event_text_drop(e->text);
         e->text = NULL;
         s = e->prev ? s - e->prev : 0;
     }
@@ -316,12 +346,12 @@ static int load_record(void *arg, const char *key, const char *doc, size_t len)
         /* The numbers go on where they stopped, gaps (a job that no longer exists) and all. */
         while (ev->next < seq) {
             if (ev->next - ev->first == ev->kept) ev->first++;
-            free(ev->ring[ev->next % ev->kept].text);
+            event_text_drop(ev->ring[ev->next % ev->kept].text);
             ev->ring[ev->next % ev->kept] = (event_rec){.seq = ev->next};
             ev->next++;
         }
         if (ev->next - ev->first == ev->kept) ev->first++;
-        free(ev->ring[ev->next % ev->kept].text);
+        event_text_drop(ev->ring[ev->next % ev->kept].text);
         ev->ring[ev->next % ev->kept] =
             (event_rec){.seq = seq, .at = e->at, .j = j, .status = (uint8_t)status,
                         .prev = j ? link_to(ev, j->last_event, seq) : 0};

@@ -18,7 +18,10 @@
 #ifndef BARGE_EVENTS_H
 #define BARGE_EVENTS_H
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
+
+#include "common/mem.h"
 
 #include "server/model/job.h"
 
@@ -31,6 +34,26 @@ struct core_call;
  * (so one slow reader does not make the server hold them all). */
 #define EVENTS_TEXT_KEPT 10000
 
+/* An event's JSON text: made once, and shared by the ring (the newest EVENTS_TEXT_KEPT) and the
+ * answers that carry it to readers (api/event_answer.h), which are written out by other threads
+ * and may outlive the ring's hold on it.  Freed with its last reference; never changed once
+ * made, so any thread may read it. */
+typedef struct event_text {
+    atomic_uint refs;
+    uint32_t len;
+    char data[]; /* len bytes and a NUL */
+} event_text;
+
+/* An event's text is written into b after event_text_begin (which leaves room for the header)
+ * and taken from it by event_text_end, with one reference; b is left empty.  Written in place:
+ * a text is a kilobyte or more, and copying it once more would cost its readers. */
+void event_text_begin(buf *b);
+event_text *event_text_end(buf *b);
+/* Another reference to t (any thread); t. */
+event_text *event_text_hold(event_text *t);
+/* Lets one go (any thread); NULL is nothing. */
+void event_text_drop(event_text *t);
+
 typedef struct event_rec {
     uint64_t seq;
     int64_t at; /* epoch ms */
@@ -39,10 +62,9 @@ typedef struct event_rec {
     /* How far back the same job's previous kept event is (0: none kept), so that a job's events
      * are found from its last_event without a scan (events_forget); in what is padding. */
     uint32_t prev;
-    /* The event as JSON text, made by its first reader and kept for the others
-     * (api/api_events.c): however many follow closely, an event is described once. */
-    char *text;
-    size_t text_len;
+    /* The event's text, made by its first reader and kept for the others (api/api_events.c):
+     * however many follow closely, an event is described once. */
+    event_text *text;
 } event_rec;
 
 typedef struct events events;
