@@ -71,17 +71,19 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
                      json_t **answer, char *err, size_t errlen)
 {
     *answer = NULL;
-    /* The agent's clock as the request leaves: the server tells from it how far this host's
-     * clock is from its own, and moves the times the agent reports by as much. */
-    if (json_is_object(body)) json_object_set_new(body, "sentAt", json_integer(util_now_ms()));
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
+    char *text = NULL;
     agent_servers *sv = h->servers;
     httpc_rc rc;
     size_t first = atomic_load(&sv->at) % sv->n, at = first;
     int standby = 0;
     for (size_t tried = 0;; tried++) {
         at = atomic_load(&sv->at) % sv->n;
+        /* The agent's clock as the request leaves, each time it is tried: the server tells from
+         * it how far this host's clock is from its own, and moves the times the agent reports
+         * by as much (a time from before a try that waited out a server would count the wait). */
+        if (json_is_object(body)) json_object_set_new(body, "sentAt", json_integer(util_now_ms()));
+        free(text);
+        text = json_dumps(body, JSON_COMPACT);
         char *url = xasprintf("%s%s", sv->url[at], path);
         /* The headers of this request: the credential may have changed since the last. */
         char *bearer = h->bearer(h->ag, strcmp(path, AGENT_REGISTER_PATH) == 0);
@@ -110,6 +112,7 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
         log_info("%s answers as the leader: requests go there now (%s did not)", sv->url[at],
                  sv->url[first]);
     free(text);
+    json_decref(body);
     if (rc == HTTPC_ABORTED) return AGENT_CONN_ABORTED;
     if (rc == HTTPC_UNTRUSTED) {
         /* Said in full each time: an agent that cannot trust its server waits until an

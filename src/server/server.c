@@ -16,6 +16,7 @@
 #include "common/mem.h"
 #include "common/opts.h"
 #include "common/util.h"
+#include "server/base/agent_clock.h"
 #include "server/base/agent_ident.h"
 #include "server/base/core.h"
 #include "server/base/logstore.h"
@@ -767,6 +768,7 @@ int server_main(int argc, char **argv)
     auth_temp_free();
     auth_free();
     agent_ident_free();
+    agent_clock_free();
     log_info("stopped");
     return 0;
 }

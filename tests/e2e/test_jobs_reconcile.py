@@ -126,6 +126,37 @@ class Reconcile(JobsCase):
         d = self.wait_job(jid2, timeout=5)
         self.assertLessEqual(d["stoppedAt"], int(time.time() * 1000))
 
+    def test_a_delayed_request_does_not_move_the_times_it_reports(self):
+        # The agent's clock agrees with the server's; its last log upload and its report of the
+        # job's end spent 5 s on the way (a busy server, a standby tried first): their times are
+        # kept as they were written, since the agent's quicker requests show its clock is right.
+        agent = self.agent("reconcile-delay")
+        jid = self.submit("delay", queue=agent.id[2:], command="true")
+        agent.exchange([], sent_at=int(time.time() * 1000))
+        now = int(time.time() * 1000)
+        agent.exchange([(jid, 1)], [{"jobId": jid, "attempt": 1, "event": "RUNNING",
+                                     "at": now - 10}], sent_at=now)
+        stream = self.job(jid)["container"]["logStreamName"]
+        deadline = time.time() + 5.5
+        while time.time() < deadline:
+            agent.exchange([(jid, 1)], sent_at=int(time.time() * 1000))
+            time.sleep(0.5)
+        now = int(time.time() * 1000)
+        status, _, body = agent.call("logs", {"instanceId": agent.id, "sentAt": now - 5000,
+                                              "streams": [{"logStreamName": stream, "events": [
+                                                  {"timestamp": now - 5010, "message": "late"}]}]})
+        self.assertEqual(status, 200, body)
+        agent.exchange([], [{"jobId": jid, "attempt": 1, "event": "EXITED", "exitCode": 0,
+                             "at": now - 5005}], sent_at=now - 5000)
+        d = self.wait_job(jid, timeout=5)
+        self.assertEqual(d["status"], "SUCCEEDED")
+        ev = self.server.client("logs").get_log_events(
+            logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True)["events"]
+        self.assertEqual([e["message"] for e in ev], ["late"])
+        # Moved by the delay, each would be 5 s later than written.
+        self.assertLess(abs(ev[0]["timestamp"] - (now - 5010)), 1000, ev)
+        self.assertLess(abs(d["stoppedAt"] - (now - 5005)), 1000, d)
+
     def exchange_until(self, agent, holding, done, timeout, what):
         """Exchanges with holding every 200 ms until done() returns something true."""
         deadline = time.time() + timeout

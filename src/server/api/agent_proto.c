@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/agent_clock.h"
 #include "server/base/agent_ident.h"
 #include "server/model/arn.h"
 #include "server/model/config.h"
@@ -46,11 +47,11 @@
 /* Within this, the two clocks are taken to agree: the request's own time on the way is in it. */
 #define CLOCK_SKEW_IGNORED_MS 1000
 
-int64_t api_agent_clock_skew(json_t *req)
+int64_t api_agent_clock_skew(json_t *req, const char *id)
 {
     json_t *sent = json_object_get(req, "sentAt");
     if (!json_is_integer(sent) || json_integer_value(sent) <= 0) return 0;
-    int64_t skew = util_now_ms() - (int64_t)json_integer_value(sent);
+    int64_t skew = agent_clock_offset(id, (int64_t)json_integer_value(sent), util_now_ms());
     return skew > CLOCK_SKEW_IGNORED_MS || skew < -CLOCK_SKEW_IGNORED_MS ? skew : 0;
 }
 
@@ -458,7 +459,7 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
     in->recovered = 0; /* its agent carried on through a restart */
     size_t i;
     json_t *r;
-    int64_t skew = api_agent_clock_skew(req);
+    int64_t skew = api_agent_clock_skew(req, in->id);
     json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r, skew);
     /* After the reports: an attempt whose end this exchange reports is no longer expected. */
     reconcile(c->st, in, json_object_get(req, "holding"), json_object_get(req, "reports"));

@@ -114,10 +114,11 @@ struct instance *api_agent_instance(api_ctx *c, json_t *req, int *rotate);
 /* api_agent_instance's refusals, for a check made elsewhere (a log upload, off the core):
  * rc is an agent_cred_rc (server/base/agent_ident.h), id the instance the credential names. */
 int api_agent_refuse(api_ctx *c, int rc, const char *id);
-/* How far the agent's clock is behind this server's (ms; negative: ahead), from the sentAt its
- * request carries; 0 when it has none or the two agree within a second.  The times an agent
- * reports are moved by as much: its host's clock is its own (docs/agent-protocol.md). */
-int64_t api_agent_clock_skew(json_t *req);
+/* How far instance id's clock is behind this server's (ms; negative: ahead), from the sentAt of
+ * its requests (the least delayed of its recent ones, base/agent_clock.h); 0 when this one has
+ * none or the two agree within a second.  The times an agent reports are moved by as much: its
+ * host's clock is its own (docs/agent-protocol.md). */
+int64_t api_agent_clock_skew(json_t *req, const char *id);
 
 /* GET /metrics's breakdown of RUNNABLE jobs is made here, every few seconds while scrapes come
  * (api_metrics.c).  Core thread. */

@@ -434,7 +434,7 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
                                            "more (milliseconds since the epoch)", i, j);
         }
     }
-    int64_t skew = api_agent_clock_skew(req);
+    int64_t skew = api_agent_clock_skew(req, id);
     uint64_t *tickets = xcalloc(json_array_size(streams), sizeof *tickets);
     logstore_event *ev = NULL;
     size_t cap = 0;

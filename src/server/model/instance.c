@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/agent_clock.h"
 #include "server/base/agent_ident.h"
 #include "server/base/core.h"
 #include "server/model/jobs.h"
@@ -127,6 +128,7 @@ void instance_remove(fleet *f, instance *in)
     BARGE_ASSERT(in->n_jobs == 0 && in->jobs == NULL);
     /* An instance the fleet no longer has has no credential either. */
     agent_ident_revoke(in->id);
+    agent_clock_forget(in->id);
     if (in->stored) {
         f->removed = xrealloc(f->removed, (f->n_removed + 1) * sizeof *f->removed);
         f->removed[f->n_removed++] = xstrdup(in->id);
