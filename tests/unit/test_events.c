@@ -97,6 +97,12 @@ static void answers(void)
         event_answer_free(b);
         event_answer_free(a);
     }
+    /* A text's buffer is made in the 2 KiB size (a byte more would double it, for each of the
+     * ring's kept texts). */
+    buf tb;
+    event_text_begin(&tb);
+    CHECK_EQ_INT(tb.cap, 2048);
+    event_text_drop(event_text_end(&tb));
     /* None at all: head and tail. */
     event_answer *e = event_answer_new(1, 0);
     buf_puts(&e->tail, ": at 0\n\n");
