@@ -7,6 +7,7 @@ the API stays responsive while tens of thousands of jobs go at once."""
 import binascii
 import os
 import statistics
+import tempfile
 import threading
 import time
 import unittest
@@ -272,6 +273,74 @@ class RetentionRestart(RetentionCase):
         self.wait_valid()
         (e, f), seq_e = self.parked_pair()
         self.assertGreater(seq_e, seq_c + 1)
+
+
+class RetentionLogStoreFault(RetentionCase):
+    """A removed job's log is deleted by the log store in batches of its own: one that fails
+    (a full disk, injected with $BARGE_FAULT_LOGSTORE) or a crash between them must not leave
+    the log for ever, its job gone."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fault_dir = tempfile.mkdtemp(prefix="barge-fault-")
+        cls.fault = os.path.join(cls.fault_dir, "logstore-down")
+        # Set for the class's whole run: its tests start the server again.
+        os.environ["BARGE_FAULT_LOGSTORE"] = cls.fault
+        try:
+            super().setUpClass()
+        except BaseException:
+            del os.environ["BARGE_FAULT_LOGSTORE"]
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        del os.environ["BARGE_FAULT_LOGSTORE"]
+        super().tearDownClass()
+        if os.path.exists(cls.fault):
+            os.unlink(cls.fault)
+        os.rmdir(cls.fault_dir)
+
+    def streams(self):
+        return [s["logStreamName"] for s in
+                self.logs().describe_log_streams(logGroupName="/aws/batch/job")["logStreams"]]
+
+    def test_a_log_whose_deletion_failed_is_deleted_later(self):
+        jid = self.submit("small", command="echo one; echo two")
+        stream = self.stream_of(self.wait_job(jid))
+        self.wait_for(lambda: self.log_lines(stream) == ["one", "two"], 10, "the lines")
+        open(self.fault, "w").close()  # the log store fails from now on...
+        try:
+            self.wait_gone(jid)
+            time.sleep(1.5)
+        finally:
+            os.unlink(self.fault)  # ...and writes again
+        self.assertIn(stream, self.streams())
+        # The deletion is tried again while the stream is still there.
+        self.wait_for(lambda: stream not in self.streams(), 20, "the log to be deleted",
+                      interval=0.5)
+        self.server.restart()
+        self.wait_valid()
+        self.assertNotIn(stream, self.streams())
+
+    def test_a_deletion_cut_short_by_a_stop_goes_on_after_the_start(self):
+        jid = self.submit("small", command="echo one; echo two")
+        stream = self.stream_of(self.wait_job(jid))
+        self.wait_for(lambda: self.log_lines(stream) == ["one", "two"], 10, "the lines")
+        open(self.fault, "w").close()
+        try:
+            self.wait_gone(jid)
+            time.sleep(1.0)
+            self.assertIn(stream, self.streams())
+            # Killed while the deletion has not happened: the log store never got to it.
+            self.server.proc.kill()
+            self.server.proc.wait()
+        finally:
+            os.unlink(self.fault)
+        self.server.start()
+        self.wait_valid()
+        self.assertEqual(self.describe(jid), {})
+        self.wait_for(lambda: stream not in self.streams(), 10, "the log to be deleted",
+                      interval=0.5)
 
 
 class RetentionUnderLoad(RetentionCase):

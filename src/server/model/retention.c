@@ -68,6 +68,96 @@ static int removable(state *st, const job *j)
     return !waits_on_unfinished(st, j);
 }
 
+/* A removed job's log streams are deleted by the log store, on its own thread and in its own
+ * transactions, a few thousand events a batch: a crash between its batches, or a batch that
+ * fails (a full disk), would leave the rest of a stream for ever, its job already gone.  So
+ * each deletion is also a record ("GROUP:STREAM": neither name may hold ':'), written with the
+ * job's removal and deleted once the stream is found gone; until then the deletion is queued
+ * again every LOGDEL_RECHECK_MS (again and again while the log store fails), and at start. */
+#define LOGDEL_KIND "ldel"
+#define LOGDEL_RECHECK_MS 5000
+/* The streams looked up a tick at most: each is a read of the log store on the core. */
+#define LOGDEL_CHECKS_PER_TICK 200
+
+typedef struct logdel {
+    char *key; /* GROUP:STREAM, the record's key */
+    int64_t due;
+} logdel;
+
+/* Deletions to be seen through, oldest due first (a queue: dels[head..n)).  The core's. */
+static logdel *dels;
+static size_t n_dels, head_dels, cap_dels;
+
+static void logdel_push(char *key, int64_t due)
+{
+    if (head_dels && head_dels * 2 >= n_dels) {
+        memmove(dels, dels + head_dels, (n_dels - head_dels) * sizeof *dels);
+        n_dels -= head_dels;
+        head_dels = 0;
+    }
+    if (n_dels == cap_dels) {
+        cap_dels = cap_dels ? 2 * cap_dels : 64;
+        dels = xrealloc(dels, cap_dels * sizeof *dels);
+    }
+    dels[n_dels++] = (logdel){.key = key, .due = due};
+}
+
+static void logdel_clear(void)
+{
+    for (size_t i = head_dels; i < n_dels; i++) free(dels[i].key);
+    n_dels = head_dels = 0;
+}
+
+/* Queues the deletion of one stream of a removed job, and records it. */
+static void drop_stream(state *st, const char *group, const char *stream)
+{
+    logstore_delete_stream(st->logs, group, stream);
+    char *key = xasprintf("%s:%s", group, stream);
+    if (store_put(st->db, LOGDEL_KIND, key, "{}", 2) != 0) {
+        log_error("store: recording the deletion of log stream %s failed: %s", key,
+                  store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+    logdel_push(key, util_now_ms() + LOGDEL_RECHECK_MS);
+}
+
+/* Sees the deletions due through: a stream gone loses its record; one still there is queued
+ * for deletion again. */
+static void check_logdels(state *st, int64_t now)
+{
+    if (!st->logs) return;
+    for (int k = 0; k < LOGDEL_CHECKS_PER_TICK && head_dels < n_dels; k++) {
+        logdel d = dels[head_dels];
+        if (d.due > now) break;
+        head_dels++;
+        char *colon = strchr(d.key, ':');
+        if (!colon) { /* not a key this file writes: dropped */
+            store_del(st->db, LOGDEL_KIND, d.key);
+            free(d.key);
+            continue;
+        }
+        *colon = '\0';
+        int there = logstore_stream_exists(st->logs, d.key, colon + 1);
+        if (there == 1) logstore_delete_stream(st->logs, d.key, colon + 1);
+        *colon = ':';
+        if (there == 0) {
+            if (store_del(st->db, LOGDEL_KIND, d.key) != 0) st->store_failed = 1;
+            free(d.key);
+            continue;
+        }
+        if (there == 1)
+            log_info("retention: log stream %s of a removed job is still there; deleting it "
+                     "again", d.key);
+        logdel_push(d.key, now + LOGDEL_RECHECK_MS);
+    }
+}
+
+static int read_logdel(void *arg, const char *key, const char *doc, size_t len)
+{
+    logdel_push(xstrdup(key), 0);
+    return 0;
+}
+
 /* Queues the deletion of the log streams of j's attempts; returns how many. */
 static size_t drop_logs(state *st, const job *j)
 {
@@ -80,13 +170,13 @@ static size_t drop_logs(state *st, const job *j)
         const char *stream = json_string_value(
             json_object_get(json_object_get(a, "container"), "logStreamName"));
         if (!stream) continue;
-        logstore_delete_stream(st->logs, group, stream);
+        drop_stream(st, group, stream);
         last = stream;
         n++;
     }
     /* The latest attempt's stream is also the job's own until the next attempt starts. */
     if (j->log_stream && (!last || strcmp(last, j->log_stream) != 0)) {
-        logstore_delete_stream(st->logs, group, j->log_stream);
+        drop_stream(st, group, j->log_stream);
         n++;
     }
     return n;
@@ -192,6 +282,7 @@ static void go_on(void *ctx, void *arg)
 
 void retention_tick(state *st)
 {
+    check_logdels(st, util_now_ms());
     if (barge_cfg.retention_ms <= 0 || continuing) return;
     retention_stats rs =
         retention_pass(st, util_now_ms(), barge_cfg.retention_ms, RETENTION_PASS_JOBS);
@@ -214,7 +305,9 @@ static int read_next_seq(void *arg, const char *key, const char *doc, size_t len
 
 int retention_load(state *st, char **err)
 {
-    if (store_scan(st->db, META_KIND, read_next_seq, st->jobs) != 0) {
+    logdel_clear();
+    if (store_scan(st->db, LOGDEL_KIND, read_logdel, NULL) != 0 ||
+        store_scan(st->db, META_KIND, read_next_seq, st->jobs) != 0) {
         *err = xasprintf("reading the store failed: %s", store_errmsg(st->db));
         return -1;
     }
