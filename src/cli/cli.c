@@ -13,6 +13,7 @@
 
 #include "common/mem.h"
 #include "common/opts.h"
+#include "common/util.h"
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
 
@@ -98,9 +99,33 @@ static void hold_closed_std_fds(void)
     }
 }
 
+/* Whether s is well-formed UTF-8 throughout. */
+static int utf8_valid(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = util_utf8_len(p);
+        if (!n) return 0;
+        p += n;
+    }
+    return 1;
+}
+
 int cli_main(int argc, char **argv)
 {
     hold_closed_std_fds();
+    /* Every argument may end up in a request's JSON, which holds UTF-8 text only: one that is
+     * not would be dropped from the request unseen (a word of a job's command, an environment
+     * variable, a queue filter), so it is refused here, by position. */
+    for (int i = 1; i < argc; i++) {
+        if (utf8_valid(argv[i])) continue;
+        char *shown = xstrdup(argv[i]);
+        util_utf8_scrub(shown);
+        fprintf(stderr, "barge %s: argument %d ('%.200s', '?' where a byte is not UTF-8) is not "
+                        "valid UTF-8 text; every argument is sent to the server as JSON, which "
+                        "holds UTF-8 only: give it in UTF-8\n", argv[0], i, shown);
+        free(shown);
+        return 2;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
         if (strcmp(argv[0], commands[i].name) != 0) continue;
         int rc = commands[i].fn(argc, argv);
@@ -216,7 +241,9 @@ int cli_find_job(cli_ctx *c, const char *job_id, json_t **job)
     size_t i;
     *job = NULL;
     json_array_foreach(json_object_get(resp, "jobs"), i, j) {
-        if (strcmp(json_string_value(json_object_get(j, "jobId")) ?: "", job_id) == 0) {
+        /* Named by its id or its ARN, as DescribeJobs takes it. */
+        if (strcmp(json_string_value(json_object_get(j, "jobId")) ?: "", job_id) == 0 ||
+            strcmp(json_string_value(json_object_get(j, "jobArn")) ?: "", job_id) == 0) {
             *job = json_incref(j);
             break;
         }
@@ -552,6 +579,8 @@ static int stop_jobs(int argc, char **argv, int terminate)
         }
         const char *name = json_string_value(json_object_get(job, "jobName")) ?: "?";
         const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
+        /* Named by its ARN: the call takes the id. */
+        id = json_string_value(json_object_get(job, "jobId")) ?: id;
         json_t *req = json_pack("{s:s,s:s}", "jobId", id, "reason", reason);
         int r = cli_batch(&c, op, req, &resp);
         json_decref(req);

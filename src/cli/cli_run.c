@@ -352,7 +352,14 @@ typedef struct run_stop {
     long long noticed_ms;  /* the first interrupt was said (monotonic); 0 before */
     long long asked_ms;    /* TerminateJob was answered; 0 before */
     int failed;            /* TerminateJob was refused */
+    int array;             /* the job is an array: `barge watch --array` follows it */
 } run_stop;
+
+/* The command that follows a job again: an array's log is its children's, one each. */
+static const char *follow_cmd(int array)
+{
+    return array ? "barge watch --array" : "barge logs -f";
+}
 
 static void run_before_wait(cli_ctx *c)
 {
@@ -403,8 +410,8 @@ static int say_interrupted(const cli_ctx *c, const run_stop *s)
     if (!s->id)
         fprintf(stderr, "%s: interrupted; no job was submitted\n", c->prog);
     else if (!s->asked_ms)
-        fprintf(stderr, "%s: left job %s as it is; `barge terminate %s` stops it, `barge logs "
-                        "-f %s` follows it\n", c->prog, s->id, s->id, s->id);
+        fprintf(stderr, "%s: left job %s as it is; `barge terminate %s` stops it, `%s %s` "
+                        "follows it\n", c->prog, s->id, s->id, follow_cmd(s->array), s->id);
     else
         fprintf(stderr, "%s: job %s was told to stop but has not ended yet; `barge describe %s` "
                         "shows how it ends\n", c->prog, s->id, s->id);
@@ -504,6 +511,7 @@ int cli_run(int argc, char **argv)
     stop.id = id;
     fprintf(stderr, "%s: job %s submitted to queue %s\n", c.prog, id, queue);
     int array = json_object_get(req, "arrayProperties") != NULL;
+    stop.array = array;
     json_t *stuck = NULL;
     /* With --json, stdout is the job's description alone: the log goes to stderr, as text. */
     if (array) rc = cli_follow_array(&c, id, CLI_ARRAY_UNTIL_STUCK, 0, &job, &stuck);
@@ -519,13 +527,13 @@ int cli_run(int argc, char **argv)
         if (c.json) cli_print_json(job);
         else if (cli_status_done(status)) say_end(&c, id, job, array);
     } else if ((c.away || c.silent) && !interrupts) {
-        fprintf(stderr, "%s: job %s goes on without this command; `barge logs -f %s` follows it "
-                        "again once the server is back\n", c.prog, id, id);
+        fprintf(stderr, "%s: job %s goes on without this command; `%s %s` follows it again "
+                        "once the server is back\n", c.prog, id, follow_cmd(array), id);
     } else if (!interrupts && cli_flush(0) < 0) {
         /* Nobody reads the log any more; cli_main says why after this. */
         fprintf(stderr, "%s: job %s goes on without this command, whose output cannot be "
-                        "written; `barge logs -f %s` follows it, `barge terminate %s` stops it\n",
-                c.prog, id, id, id);
+                        "written; `%s %s` follows it, `barge terminate %s` stops it\n",
+                c.prog, id, follow_cmd(array), id, id);
     }
     json_decref(stuck);
 done:

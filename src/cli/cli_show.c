@@ -371,7 +371,10 @@ int cli_describe(int argc, char **argv)
         size_t n;
         json_array_foreach(json_object_get(resp, "jobs"), n, j) {
             const char *id = json_string_value(json_object_get(j, "jobId"));
+            const char *arn = json_string_value(json_object_get(j, "jobArn"));
             if (id) json_object_set(found, id, j);
+            /* A job may be named by its ARN, as DescribeJobs takes it. */
+            if (arn) json_object_set(found, arn, j);
             json_array_append(all, j);
         }
         json_decref(resp);

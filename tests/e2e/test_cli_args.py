@@ -1,0 +1,88 @@
+"""The CLI's arguments as a user gives them: a job named by its ARN (as `describe --json`, the
+events and the console show it) is the job its id names, and an argument that is not UTF-8 is
+refused, by position, rather than dropped from the request without a word (JSON holds UTF-8
+text only)."""
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import BARGE, ServerTestCase
+from test_cli import barge, cli_env, jobs_api_missing
+
+
+class Arguments(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        why = jobs_api_missing(cls.server)
+        if why:
+            cls.server.cleanup()
+            raise unittest.SkipTest(why)
+        b = cls.batch
+        b.create_compute_environment(computeEnvironmentName="args-ce", type="UNMANAGED")
+        b.create_job_queue(jobQueueName="args", priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "args-ce"}])
+        b.register_job_definition(
+            jobDefinitionName="args-jd", type="container",
+            containerProperties={"image": "busybox", "command": ["true"],
+                                 "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                          {"type": "MEMORY", "value": "64"}]})
+
+    def cli(self, *args):
+        return barge(*args, endpoint=self.server.url)
+
+    def submit(self, *extra):
+        rc, out, err = self.cli("submit", "--queue", "args", "--definition", "args-jd", *extra)
+        self.assertEqual(rc, 0, err)
+        return out.split()[0]
+
+    def test_a_job_is_named_by_its_arn_as_by_its_id(self):
+        jid = self.submit()
+        arn = self.batch.describe_jobs(jobs=[jid])["jobs"][0]["jobArn"]
+        for cmd in ("describe", "explain"):
+            rc, out, err = self.cli(cmd, arn)
+            self.assertEqual(rc, 0, (cmd, err))
+            self.assertIn(jid, out, cmd)
+            self.assertNotIn("no job has the id", err, cmd)
+        rc, out, err = self.cli("terminate", arn)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Terminate requested for job %s" % jid, out)
+        self.assertEqual(self.batch.describe_jobs(jobs=[jid])["jobs"][0]["status"], "FAILED")
+
+    def test_an_argument_that_is_not_utf8_is_refused(self):
+        # "\udce9" is the byte 0xe9 alone (Latin-1 é), as a Latin-1 terminal would send it.
+        before = self.batch.list_jobs(jobQueue="args", jobStatus="RUNNABLE")["jobSummaryList"]
+        rc, out, err = self.cli("submit", "--queue", "args", "--definition", "args-jd",
+                                "--env", "A=caf\udce9", "--", "true")
+        self.assertEqual(rc, 2, (out, err))
+        self.assertIn("argument 6 ('A=caf?'", err)
+        self.assertIn("not valid UTF-8", err)
+        after = self.batch.list_jobs(jobQueue="args", jobStatus="RUNNABLE")["jobSummaryList"]
+        self.assertEqual(len(after), len(before))  # nothing was submitted
+        rc, out, err = self.cli("events", "--queue", "\udcff")
+        self.assertEqual(rc, 2, (out, err))
+        self.assertIn("argument 2", err)
+
+    def test_an_array_left_by_run_is_followed_by_watch(self):
+        # Interrupted twice, `barge run` leaves the array as it is and says how to follow it:
+        # with watch, as `barge logs` takes no array.
+        p = subprocess.Popen([BARGE, "run", "--queue", "args", "--definition", "args-jd",
+                              "--array-size", "2"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=cli_env(self.server.url))
+        first = p.stderr.readline()
+        self.assertIn("submitted to queue args", first)
+        jid = first.split("job ")[1].split()[0]
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn("`barge watch --array %s` follows it" % jid, err)
+        self.assertNotIn("barge logs -f", err)
+        self.batch.terminate_job(jobId=jid, reason="the test is over")
+
+
+if __name__ == "__main__":
+    unittest.main()
