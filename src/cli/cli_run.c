@@ -64,35 +64,56 @@ static const char *requirement(json_t *props, const char *type)
     return NULL;
 }
 
-/* The definition to run image with: the latest ACTIVE revision of run-IMAGE when it has the
- * image and the size, else a new revision.  The size given with --vcpus and --memory becomes
- * the definition's, so that the next run of the same size reuses it.  *arn is fresh. */
+/* Whether definition d runs image with the size given. */
+static int same_run(json_t *d, const char *image, const char *vcpus, const char *memory)
+{
+    json_t *props = json_object_get(d, "containerProperties");
+    return strcmp(json_string_value(json_object_get(props, "image")) ?: "", image) == 0 &&
+           strcmp(requirement(props, "VCPU") ?: "", vcpus) == 0 &&
+           strcmp(requirement(props, "MEMORY") ?: "", memory) == 0;
+}
+
+/* The definition to run image with: the latest ACTIVE revision of run-IMAGE that has the image
+ * and the size (every page of them: a name may have hundreds), else a new revision.  The size
+ * given with --vcpus and --memory becomes the definition's, so that the next run of the same
+ * size reuses it.  *arn is fresh. */
 static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
                              const char *memory, char **arn)
 {
     char *name = definition_for(image);
-    json_t *req = json_pack("{s:s, s:s}", "jobDefinitionName", name, "status", "ACTIVE");
-    json_t *resp = NULL;
-    int rc = cli_batch(c, "DescribeJobDefinitions", req, &resp);
-    json_decref(req);
-    if (rc) {
-        free(name);
-        return rc;
-    }
-    json_t *best = NULL, *d;
-    size_t i;
-    json_array_foreach(json_object_get(resp, "jobDefinitions"), i, d)
-        if (!best || cli_int(d, "revision") > cli_int(best, "revision")) best = d;
-    json_t *props = json_object_get(best, "containerProperties");
-    if (best && strcmp(json_string_value(json_object_get(props, "image")) ?: "", image) == 0 &&
-        strcmp(requirement(props, "VCPU") ?: "", vcpus) == 0 &&
-        strcmp(requirement(props, "MEMORY") ?: "", memory) == 0) {
-        *arn = xstrdup(json_string_value(json_object_get(best, "jobDefinitionArn")) ?: name);
+    json_t *best = NULL, *resp = NULL, *req;
+    char *token = NULL;
+    int rc;
+    do {
+        req = json_pack("{s:s, s:s}", "jobDefinitionName", name, "status", "ACTIVE");
+        if (token) json_object_set_new(req, "nextToken", json_string(token));
+        free(token);
+        token = NULL;
+        rc = cli_batch(c, "DescribeJobDefinitions", req, &resp);
+        json_decref(req);
+        if (rc) {
+            json_decref(best);
+            free(name);
+            return rc;
+        }
+        json_t *d;
+        size_t i;
+        json_array_foreach(json_object_get(resp, "jobDefinitions"), i, d) {
+            if (!same_run(d, image, vcpus, memory)) continue;
+            if (best && cli_int(d, "revision") <= cli_int(best, "revision")) continue;
+            json_decref(best);
+            best = json_incref(d);
+        }
+        const char *next = json_string_value(json_object_get(resp, "nextToken"));
+        if (next && *next) token = xstrdup(next);
         json_decref(resp);
+    } while (token);
+    if (best) {
+        *arn = xstrdup(json_string_value(json_object_get(best, "jobDefinitionArn")) ?: name);
+        json_decref(best);
         free(name);
         return 0;
     }
-    json_decref(resp);
     req = json_pack("{s:s, s:s, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "jobDefinitionName", name,
                     "type", "container", "containerProperties", "image", image,
                     "resourceRequirements", "type", "VCPU", "value", vcpus, "type", "MEMORY",

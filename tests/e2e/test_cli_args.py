@@ -83,6 +83,39 @@ class Arguments(ServerTestCase):
         self.assertNotIn("barge logs -f", err)
         self.batch.terminate_job(jobId=jid, reason="the test is over")
 
+    def test_run_finds_its_definition_among_hundreds_of_revisions(self):
+        # run-args-image has 100 revisions of another size, then one of run's default size
+        # (1 vCPU, 2048 MiB): past the first page of DescribeJobDefinitions, it is found and
+        # used, not registered again.
+        name = "run-args-image"
+        for mem in ["64"] * 100 + ["2048"]:
+            last = self.batch.register_job_definition(
+                jobDefinitionName=name, type="container",
+                containerProperties={"image": "args-image", "command": ["true"],
+                                     "resourceRequirements": [
+                                         {"type": "VCPU", "value": "1"},
+                                         {"type": "MEMORY", "value": mem}]})
+        self.assertEqual(last["revision"], 101)
+        p = subprocess.Popen([BARGE, "run", "--queue", "args", "--image", "args-image", "--",
+                              "true"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=cli_env(self.server.url))
+        lines = []
+        while True:
+            line = p.stderr.readline()
+            self.assertTrue(line, lines)
+            lines.append(line)
+            if "submitted to queue" in line:
+                break
+        jid = line.split("job ")[1].split()[0]
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=30)
+        self.assertFalse([l for l in lines if "registered job definition" in l], lines)
+        job = self.batch.describe_jobs(jobs=[jid])["jobs"][0]
+        self.assertTrue(job["jobDefinition"].endswith("/%s:101" % name), job["jobDefinition"])
+        self.batch.terminate_job(jobId=jid, reason="the test is over")
+
 
 if __name__ == "__main__":
     unittest.main()
