@@ -98,8 +98,11 @@ int server_retention_option(const char *arg, barge_config *c)
     /* Hours, with a fraction (0.001 is 3.6 seconds: tests use short retentions), up to ten
      * years; 0 keeps finished jobs forever. */
     char *end;
+    /* Plain decimal only: strtod would also take blanks before, a sign, hexadecimal ("0x10" as
+     * 16 hours) and "inf", none of which an operator means. */
+    int plain = arg[0] >= '0' && arg[0] <= '9' && strspn(arg, "0123456789.") == strlen(arg);
     double h = strtod(arg, &end);
-    if (!*arg || *end || !(h >= 0) || h > 87600) {
+    if (!plain || *end || !(h >= 0) || h > 87600) {
         fprintf(stderr, "barge server: --retention-hours must be a number of hours from 0 (keep "
                         "finished jobs forever) to 87600, fractions allowed (got '%s')\n", arg);
         return -1;

@@ -226,6 +226,9 @@ class SubmitRefusals(JobsCase):
         two, three = self.array(2), self.array(3)
         self.refused("dependsOn[0].jobId", "no-such-job",
                      dependsOn=[{"jobId": "no-such-job"}])
+        # A job kept no longer is not waited for: the message says it may have been removed.
+        self.refused("dependsOn[0].jobId", "--retention-hours",
+                     dependsOn=[{"jobId": "no-such-job"}])
         self.refused("dependsOn[1].jobId", dependsOn=[{"jobId": plain},
                                                        {"jobId": "9" * 8}])
         self.refused("dependsOn[0]", "N_TO_N", dependsOn=[{"jobId": two, "type": "N_TO_N"}])

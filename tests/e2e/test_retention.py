@@ -229,7 +229,10 @@ class Retention(RetentionCase):
 class RetentionOption(unittest.TestCase):
     def test_a_bad_retention_is_refused_with_a_sentence(self):
         for value, fragment in (("abc", "number of hours"), ("-1", "from 0"), ("nan", "from 0"),
-                                ("1e9", "87600"), ("0.00000001", "under a second")):
+                                ("1e9", "87600"), ("0.00000001", "under a second"),
+                                # Plain decimal only: no hexadecimal, sign or blanks.
+                                ("0x10", "number of hours"), ("-0", "number of hours"),
+                                (" 5", "number of hours"), ("inf", "number of hours")):
             rc, _, err = barge("server", "--dev", "--data-dir", "/nonexistent/never-made",
                                "--retention-hours", value)
             self.assertEqual(rc, 2, (value, err))

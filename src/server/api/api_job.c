@@ -139,7 +139,8 @@ static int check_depends_on(api_ctx *c, json_t *deps, int array_size)
             return api_client_error(c, "dependsOn[%zu].jobId: this field is required", i);
         job *on = jobs_find(c->st->jobs, id);
         if (!on)
-            return api_client_error(c, "dependsOn[%zu].jobId: no job with id '%.80s'", i, id);
+            return api_client_error(c, "dependsOn[%zu].jobId: no job with id '%.80s' (or it "
+                                       "ended before --retention-hours and was removed)", i, id);
         if (type && strcmp(type, "N_TO_N") == 0) {
             if (!array_size)
                 return api_client_error(c, "dependsOn[%zu].type: N_TO_N applies only to array "
