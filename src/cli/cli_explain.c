@@ -14,8 +14,9 @@ static const char explain_help[] =
     "usage: barge explain JOBID\n"
     "\n"
     "Says why a job is where it is: what a PENDING job's dependencies are doing (and, in turn,\n"
-    "theirs), what a RUNNABLE job waits for, where a started job runs, and how a finished\n"
-    "job's attempts ended.\n"
+    "theirs), what a RUNNABLE job waits for, where a started job runs, how a finished job's\n"
+    "attempts ended, and which dependency failed for a job that failed with it.  Sentences for\n"
+    "people only: `barge describe --json JOBID` gives the job as JSON.\n"
     "\n" CLI_COMMON_HELP;
 
 /* How deep dependencies are followed: a chain longer than this is summed up. */
@@ -80,7 +81,23 @@ static char *dependency_of(json_t *job, json_t *d, const char **how)
     return xstrdup(dep);
 }
 
-static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen)
+/* Whether an array's children have left PENDING: its dependencies were met, and its children
+ * go on on their own. */
+static int children_started(json_t *job)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(json_object_get(job, "arrayProperties"), "statusSummary"),
+                        key, v)
+        if (strcmp(key, "SUBMITTED") != 0 && strcmp(key, "PENDING") != 0 &&
+            json_integer_value(v) > 0)
+            return 1;
+    return 0;
+}
+
+/* The jobs job depends on, each explained below a headline: what it waits for (failed: 0), or
+ * why it failed (failed: 1, a dependency failed). */
+static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int failed)
 {
     json_t *deps = json_object_get(job, "dependsOn"), *d;
     size_t n = 0, i;
@@ -100,7 +117,10 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen)
     }
     if (!n) return;
     indent(depth + 1);
-    printf("it waits for %zu dependenc%s to succeed:\n", n, n == 1 ? "y" : "ies");
+    if (failed)
+        printf("it failed because a job it depends on failed; it depends on %zu:\n", n);
+    else
+        printf("it waits for %zu dependenc%s to succeed:\n", n, n == 1 ? "y" : "ies");
     json_array_foreach(deps, i, d) {
         char *dep = dependency_of(job, d, &how);
         if (!dep) continue;
@@ -150,12 +170,25 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
             if (json_integer_value(v)) printf(" %s %lld", key, (long long)json_integer_value(v));
         putchar('\n');
     }
-    if (strcmp(status, "SUBMITTED") == 0 || strcmp(status, "PENDING") == 0) {
+    int dep_failed = strcmp(status, "FAILED") == 0 && reason &&
+                     strcmp(reason, "Dependent Job failed") == 0;
+    if ((strcmp(status, "SUBMITTED") == 0 || strcmp(status, "PENDING") == 0) &&
+        children_started(job)) {
+        size_t k, named = 0;
+        json_t *d;
+        json_array_foreach(json_object_get(job, "dependsOn"), k, d)
+            named += json_object_get(d, "jobId") != NULL;
+        indent(depth + 1);
+        printf("%sits children go on on their own (counted above)\n",
+               named ? "the jobs it depends on have succeeded; " : "");
+    } else if (strcmp(status, "SUBMITTED") == 0 || strcmp(status, "PENDING") == 0 ||
+               dep_failed) {
         if (depth / 2 >= MAX_DEPTH) {
             indent(depth + 1);
-            printf("(and what it waits for: `barge explain %s`)\n", id);
+            printf("(and %s: `barge explain %s`)\n",
+                   dep_failed ? "which dependency failed" : "what it waits for", id);
         } else {
-            say_dependencies(c, job, depth, seen);
+            say_dependencies(c, job, depth, seen, dep_failed);
         }
     } else if (strcmp(status, "STARTING") == 0 || strcmp(status, "RUNNING") == 0) {
         json_t *ct = json_object_get(job, "container");
@@ -186,6 +219,7 @@ int cli_explain(int argc, char **argv)
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     cli_ctx c;
     cli_ctx_init(&c, "barge explain");
+    /* explain speaks to people only; the JSON is describe's. */
     int o;
     opterr = 0;
     optind = 1;
@@ -197,6 +231,9 @@ int cli_explain(int argc, char **argv)
         }
         return cli_option_error(&c, o, argv, opts);
     }
+    if (c.json)
+        return cli_usage_error(&c, "--json: explain writes sentences for people; `barge describe "
+                                   "--json JOB` gives the job (and its dependsOn) as JSON");
     if (optind + 1 != argc)
         return cli_usage_error(&c, "give one job id (`barge jobs --queue Q` lists them)");
     int rc = cli_ids_given(&c, argv, optind, argc);

@@ -116,6 +116,26 @@ class Arguments(ServerTestCase):
         self.assertTrue(job["jobDefinition"].endswith("/%s:101" % name), job["jobDefinition"])
         self.batch.terminate_job(jobId=jid, reason="the test is over")
 
+    def test_explain_follows_a_failed_dependency_and_takes_no_json(self):
+        first = self.submit()
+        second = self.submit("--depends-on", first)
+        third = self.submit("--depends-on", second)
+        self.batch.cancel_job(jobId=first, reason="cancelled by the test")
+        deadline = time.time() + 10
+        while self.batch.describe_jobs(jobs=[third])["jobs"][0]["status"] != "FAILED":
+            self.assertLess(time.time(), deadline, "the dependents did not fail")
+            time.sleep(0.1)
+        rc, out, err = self.cli("explain", third)
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertIn("is FAILED", lines[0])
+        self.assertIn("it failed because a job it depends on failed", lines[1])
+        self.assertRegex(out, r"\n\s+job %s \(args-jd\) is FAILED" % second)
+        self.assertRegex(out, r"\n\s+job %s \(args-jd\) is FAILED in queue args: cancelled "
+                              r"by the test" % first)
+        rc, out, err = self.cli("explain", "--json", third)
+        self.assertEqual(rc, 2, (out, err))
+        self.assertIn("barge describe --json", err)
 
 if __name__ == "__main__":
     unittest.main()

@@ -307,6 +307,22 @@ class FirstStart(JobsCase):
         self.assertIn("(N_TO_N: it waits for the child of the same index)", out)
         self.assertRegex(out, r"\n\s+job %s:1 \(explained-arr\) is RUNNABLE" % arr)
 
+    def test_explain_of_an_array_whose_children_left_pending(self):
+        # Its dependency succeeded and its children wait to be placed: the array waits for
+        # nothing of its own any more.
+        first = self.submit("explained-done", command="true")
+        self.wait_job(first)
+        arr = self.submit("explained-after", queue="parked", arrayProperties={"size": 2},
+                          dependsOn=[{"jobId": first}])
+        self.wait_for(lambda: self.job(arr)["arrayProperties"]["statusSummary"].get("RUNNABLE")
+                      == 2, 10, "the children to be RUNNABLE")
+        rc, out, err = self.cli("explain", arr)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("RUNNABLE 2", out)
+        self.assertIn("the jobs it depends on have succeeded; its children go on on their own",
+                      out)
+        self.assertNotIn("it waits for", out)
+
     def test_run_with_a_definition_and_usage_errors(self):
         rc, out, err = self.cli("run", "--queue", "q", "--definition", "jd", "--", "sh", "-c",
                                 "echo from jd")
