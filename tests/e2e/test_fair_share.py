@@ -2,6 +2,8 @@
 weightFactor (lower weight, more capacity), computeReservation held back for shares not yet
 active, schedulingPriority within a share, UpdateSchedulingPolicy applying to queued jobs, and
 usage kept across a restart."""
+import os
+import sqlite3
 import time
 
 from test_jobs_common import JobsCase
@@ -196,3 +198,38 @@ class PriorityAndUpdates(FairShareCase):
         # Had the restart forgotten blue's usage, the two would tie and blue's job, submitted
         # first, would start first.
         self.assertEqual(self.order_of([b, r]), [r, b])
+
+
+class IdleShares(FairShareCase):
+    def share_records(self, queue):
+        """The store's share records of queue (read beside the running server: WAL)."""
+        db = os.path.join(self.server.data_dir, "barge.db")
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        try:
+            return [k for (k,) in con.execute("SELECT key FROM records WHERE kind = 'share'")
+                    if k.startswith(queue + "\t")]
+        finally:
+            con.close()
+
+    def test_a_share_that_holds_nothing_goes_once_its_usage_has_decayed(self):
+        # Each job names a share of its own: once they have run and their usage has decayed
+        # (shareDecaySeconds 1), the shares go, from memory and from the store; a share with a
+        # job waiting stays.
+        self.fair_queue("idle-fq", self.policy("idle", {}, decay=1), "ce")
+        ran = [self.submit("idle-%d" % i, queue="idle-fq", command="true",
+                           shareIdentifier="once%d" % i) for i in range(3)]
+        self.wait_jobs(ran)
+        self.wait_for(lambda: len(self.share_records("idle-fq")) == 3, 15,
+                      "the shares' usage to be written")
+        self.fair_queue("idle-parked", self.policy("idle2", {}, decay=1), "ce-off")
+        waiting = self.submit("idle-waits", queue="idle-parked", shareIdentifier="waits")
+        self.wait_job(waiting, "RUNNABLE")
+        self.wait_for(lambda: not self.share_records("idle-fq") and
+                      not any(k.startswith("once") for k in self.usage("idle-fq")), 40,
+                      "the idle shares to go")
+        self.assertIn("waits", self.usage("idle-parked"))
+        # Named again, a share starts anew.
+        again = self.submit("idle-again", queue="idle-fq", command="true",
+                            shareIdentifier="once0")
+        self.wait_jobs([again])
+        self.assertIn("once0", self.usage("idle-fq"))

@@ -100,6 +100,12 @@ typedef struct jq_share {
 
 /* The share of queue q named id, made on first use. */
 jq_share *jobs_share(jq_rt *q, const char *id);
+/* Lets go of the shares that hold nothing (no RUNNABLE job, no running attempt) and whose usage
+ * has decayed below JOBS_SHARE_IDLE_USAGE vCPU-seconds, with their records: a share for every
+ * identifier ever used would otherwise stay for ever, in memory and in the store.  The next job
+ * that names one makes it again, from nothing, which is all it had left. */
+#define JOBS_SHARE_IDLE_USAGE 0.001
+void jobs_drop_idle_shares(struct state *st, int64_t now_ms);
 /* Its usage at now: what it had at usage_at, decayed, plus what its running attempts have
  * added since. */
 double jobs_share_usage(const jq_share *s, int64_t now_ms);

@@ -86,6 +86,38 @@ void jobs_forget_shares(state *st, jq_rt *q)
     }
 }
 
+void jobs_drop_idle_shares(state *st, int64_t now_ms)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->jobs->queues, &i, &k, &v)) {
+        jq_rt *q = v;
+        size_t kept = 0;
+        for (size_t n = 0; n < q->n_shares; n++) {
+            jq_share *s = q->share_v[n];
+            int idle = !s->n_runnable && !s->rq_head && !s->running_mvcpus &&
+                       jobs_share_usage(s, now_ms) < JOBS_SHARE_IDLE_USAGE;
+            char key[600];
+            share_key(key, sizeof key, q, s);
+            if (idle && store_del(st->db, SHARE_KIND, key) != 0) {
+                log_error("store: removing the usage of share %s failed: %s", key,
+                          store_errmsg(st->db));
+                st->store_failed = 1;
+                idle = 0;
+            }
+            if (!idle) {
+                q->share_v[kept++] = s;
+                continue;
+            }
+            dict_del(&q->shares, s->id);
+            free(s->id);
+            free(s);
+        }
+        q->n_shares = kept;
+    }
+}
+
 void jobs_flush_shares(state *st, int final)
 {
     int64_t now = util_now_ms();

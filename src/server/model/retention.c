@@ -280,9 +280,19 @@ static void go_on(void *ctx, void *arg)
     retention_tick(ctx);
 }
 
+/* How often idle fair-share shares are looked for (jobs_drop_idle_shares): every share of
+ * every queue is looked at. */
+#define SHARES_EVERY_MS 10000
+
 void retention_tick(state *st)
 {
-    check_logdels(st, util_now_ms());
+    static int64_t shares_at;
+    int64_t now = util_now_ms();
+    check_logdels(st, now);
+    if (now - shares_at >= SHARES_EVERY_MS || now < shares_at) {
+        jobs_drop_idle_shares(st, now);
+        shares_at = now;
+    }
     if (barge_cfg.retention_ms <= 0 || continuing) return;
     retention_stats rs =
         retention_pass(st, util_now_ms(), barge_cfg.retention_ms, RETENTION_PASS_JOBS);
