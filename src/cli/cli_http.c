@@ -13,6 +13,15 @@
 #include "common/sigv4.h"
 #include "common/util.h"
 
+int cli_progress_open;
+
+void cli_progress_break(void)
+{
+    if (!cli_progress_open) return;
+    fputc('\n', stderr);
+    cli_progress_open = 0;
+}
+
 #define DEFAULT_ENDPOINT "http://127.0.0.1:8900"
 /* The longest answer taken: far past any the server gives (a page of 1,000 jobs, 100 described,
  * a megabyte of log events), so that something else at the endpoint cannot fill the memory. */
@@ -229,6 +238,7 @@ static void say_silent(cli_ctx *c)
     long long now = cli_now_ms(), quiet = now - c->sent_ms;
     if (!c->sent_ms || quiet - c->expect_ms < CLI_SILENT_FIRST_MS) return;
     if (c->silent_said_ms && now - c->silent_said_ms < CLI_SILENT_AGAIN_MS) return;
+    cli_progress_break();
     fprintf(stderr, "%s: the server at %s has not answered for %lld seconds; still waiting for "
                     "it (up to %d seconds)\n", c->prog, c->endpoint, quiet / 1000,
             CLI_CALL_TIMEOUT_MS / 1000);
@@ -422,8 +432,10 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
         long long now = cli_now_ms();
         if (rc == 0 || !err->transient) {
             /* An answer, even a refusal: the server is there. */
-            if (c->away || c->silent)
+            if (c->away || c->silent) {
+                cli_progress_break();
                 fprintf(stderr, "%s: the server at %s answers again\n", c->prog, c->endpoint);
+            }
             c->away = c->silent = 0;
             c->answered_ms = now;
             return rc;
@@ -436,10 +448,12 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
             err->given_up = 1;
             return rc;
         }
-        if (!c->away)
+        if (!c->away) {
+            cli_progress_break();
             fprintf(stderr, "%s: the server at %s is unavailable (%s%s%s); trying again for up "
                             "to %d seconds\n", c->prog, c->endpoint, err->type ? err->type : "",
                     err->type ? ": " : "", err->message, CLI_PATIENCE_S);
+        }
         c->away = 1;
         cli_error_free(err);
         if (cli_wait(c, wait_ms < left ? wait_ms : (long)left) < 0) {
@@ -455,6 +469,7 @@ void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e)
     /* Whoever gave the call up says why. */
     if (e->abandoned) return;
     if (e->given_up) {
+        cli_progress_break();
         fprintf(stderr, "%s: the server at %s has been unavailable for %d seconds (%s%s%s); "
                         "giving up\n", c->prog, c->endpoint, CLI_PATIENCE_S,
                 e->type ? e->type : "", e->type ? ": " : "", e->message);

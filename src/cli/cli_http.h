@@ -131,4 +131,10 @@ long long cli_now_ms(void);
 
 /* cli_call for the Batch API that prints any error; returns 0, or 1 (the exit code). */
 int cli_batch(cli_ctx *c, const char *op, json_t *req, json_t **resp);
+/* Whether an in-place progress line (an array's bar, cli_run.c) is on stderr without its end:
+ * anything else written to stderr ends it first (cli_progress_break), so that a message does not
+ * run on from the bar. */
+extern int cli_progress_open;
+void cli_progress_break(void);
+
 #endif

@@ -180,6 +180,7 @@ static void say_end(const cli_ctx *c, const char *id, json_t *job, int array)
     if (creason && !(reason && strstr(reason, creason))) buf_printf(&b, " (%s)", creason);
     if (json_is_integer(code)) buf_printf(&b, " (exit code %lld)", (long long)json_integer_value(code));
     else if (!array && strcmp(status, "SUCCEEDED") != 0) buf_puts(&b, "; it has no exit code");
+    cli_progress_break();
     fprintf(stderr, "%s: %s\n", c->prog, b.data);
     buf_free(&b);
 }
@@ -190,9 +191,11 @@ static int give_up(cli_ctx *c, const char *id, json_t *job)
 {
     cli_json_plain(job);
     const char *reason = json_string_value(json_object_get(job, "statusReason")) ?: "?";
+    cli_progress_break();
     fprintf(stderr, "%s: job %s cannot start: %s\n", c->prog, id, reason);
     json_t *req = json_pack("{s:s,s:s}", "jobId", id, "reason",
                             "barge run: the job cannot start (MISCONFIGURATION)"), *resp = NULL;
+    cli_progress_break();
     if (cli_batch(c, "TerminateJob", req, &resp) == 0)
         fprintf(stderr, "%s: terminated job %s, which this command submitted; ask for less "
                         "(--vcpus, --memory) or give its queue's compute environments more\n",
@@ -254,6 +257,7 @@ static void draw_progress(json_t *ap, int in_place, char *last, size_t last_size
     if ((int)strlen(line) > room) line[room] = '\0';
     if (strcmp(line, last) == 0) return;
     fprintf(stderr, in_place ? "\r%s\033[K" : "%s\n", line);
+    cli_progress_open = in_place;
     fflush(stderr);
     snprintf(last, last_size, "%s", line);
 }
@@ -315,7 +319,7 @@ int cli_follow_array(cli_ctx *c, const char *id, int flags, long every_ms, json_
             return 1;
         }
         if (ended || child) {
-            if (in_place) fputc('\n', stderr);
+            if (in_place) cli_progress_break();
             *final = job;
             if (stuck) *stuck = child;
             else json_decref(child);
@@ -389,6 +393,7 @@ static void run_before_wait(cli_ctx *c)
     long long now = cli_now_ms();
     if (!s->noticed_ms) {
         s->noticed_ms = now;
+        cli_progress_break();
         if (interrupts == 1)
             fprintf(stderr, "%s: interrupted: job %s will be terminated in a second; interrupt "
                             "again (Ctrl-C) to leave it running\n", c->prog, s->id);
@@ -399,6 +404,7 @@ static void run_before_wait(cli_ctx *c)
     cli_error e;
     if (cli_call(c, "batch", "TerminateJob", req, &resp, &e) == 0) {
         s->asked_ms = cli_now_ms();
+        cli_progress_break();
         fprintf(stderr, "%s: terminating job %s, which this command submitted; waiting up to %d "
                         "seconds for it to end (interrupt again to stop waiting)\n", c->prog,
                 s->id, END_WAIT_MS / 1000);
@@ -428,6 +434,7 @@ static int run_abandon(cli_ctx *c)
  * returns its exit code. */
 static int say_interrupted(const cli_ctx *c, const run_stop *s)
 {
+    cli_progress_break();
     if (!s->id)
         fprintf(stderr, "%s: interrupted; no job was submitted\n", c->prog);
     else if (!s->asked_ms)
@@ -530,6 +537,7 @@ int cli_run(int argc, char **argv)
     id = xstrdup(json_string_value(json_object_get(resp, "jobId")) ?: "");
     json_decref(resp);
     stop.id = id;
+    cli_progress_break();
     fprintf(stderr, "%s: job %s submitted to queue %s\n", c.prog, id, queue);
     int array = json_object_get(req, "arrayProperties") != NULL;
     stop.array = array;
@@ -538,6 +546,8 @@ int cli_run(int argc, char **argv)
     if (array) rc = cli_follow_array(&c, id, CLI_ARRAY_UNTIL_STUCK, 0, &job, &stuck);
     else rc = cli_follow_log(&c, id, 0, CLI_LOG_FOLLOW | CLI_LOG_UNTIL_STUCK |
                                           (c.json ? CLI_LOG_TO_STDERR : 0), &job);
+    /* What follows is said on lines of its own, after the array's bar. */
+    cli_progress_break();
     followed = rc == 0;
     if (rc == 0) {
         const char *status = json_string_value(json_object_get(job, "status")) ?: "?";

@@ -2,6 +2,8 @@
 events and the console show it) is the job its id names, and an argument that is not UTF-8 is
 refused, by position, rather than dropped from the request without a word (JSON holds UTF-8
 text only)."""
+import os
+import pty
 import signal
 import subprocess
 import time
@@ -136,6 +138,38 @@ class Arguments(ServerTestCase):
         rc, out, err = self.cli("explain", "--json", third)
         self.assertEqual(rc, 2, (out, err))
         self.assertIn("barge describe --json", err)
+    def test_a_message_on_a_terminal_does_not_run_on_from_the_progress_bar(self):
+        # On a terminal the array's bar is redrawn in place; a message written while it is
+        # there (an interrupt, the server away) starts a line of its own.
+        leader, follower = pty.openpty()
+        p = subprocess.Popen([BARGE, "run", "--queue", "args", "--definition", "args-jd",
+                              "--array-size", "2"], stdin=subprocess.DEVNULL,
+                             stdout=follower, stderr=follower, env=cli_env(self.server.url))
+        os.close(follower)
+        seen = b""
+        deadline = time.time() + 15
+        while b"RUNNABLE 2" not in seen and time.time() < deadline:
+            seen += os.read(leader, 4096)
+        self.assertIn(b"RUNNABLE 2", seen)
+        jid = seen.split(b"job ")[1].split()[0].decode()
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=30)
+        try:
+            while True:
+                chunk = os.read(leader, 4096)
+                if not chunk:
+                    break
+                seen += chunk
+        except OSError:
+            pass  # the terminal's other end is closed
+        os.close(leader)
+        self.assertIn(b"barge run: interrupted", seen)
+        self.assertNotIn(b"\x1b[Kbarge run:", seen)
+        self.assertIn(b"\x1b[K\r\nbarge run: interrupted", seen)
+        self.batch.terminate_job(jobId=jid, reason="the test is over")
+
 
 if __name__ == "__main__":
     unittest.main()
