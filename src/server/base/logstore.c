@@ -463,6 +463,14 @@ int logstore_wait(logstore *ls, uint64_t ticket)
     return rc;
 }
 
+int logstore_passed(logstore *ls, uint64_t ticket)
+{
+    pthread_mutex_lock(&ls->mu);
+    int passed = ls->committed >= ticket;
+    pthread_mutex_unlock(&ls->mu);
+    return passed;
+}
+
 void logstore_create_stream(logstore *ls, const char *group, const char *stream)
 {
     logstore_append(ls, group, stream, NULL, 0);

@@ -194,6 +194,9 @@ uint64_t logstore_create_group(logstore *ls, const char *group);
 /* Waits until the append with this ticket (and every earlier one) is committed.  Returns 0, or
  * -1 when its commit failed (the events are lost; the error is in the server log). */
 int logstore_wait(logstore *ls, uint64_t ticket);
+/* Whether the writer is past the request with this ticket (committed or failed), without
+ * waiting: 1 or 0. */
+int logstore_passed(logstore *ls, uint64_t ticket);
 /* Creates an empty stream, and its group, if they do not exist (a job's stream exists from the
  * moment its attempt starts, so reading it before its first line is not an error). */
 void logstore_create_stream(logstore *ls, const char *group, const char *stream);

@@ -82,13 +82,14 @@ static int removable(state *st, const job *j)
 typedef struct logdel {
     char *key; /* GROUP:STREAM, the record's key */
     int64_t due;
+    uint64_t ticket; /* the deletion last queued (0: none since the start) */
 } logdel;
 
 /* Deletions to be seen through, oldest due first (a queue: dels[head..n)).  The core's. */
 static logdel *dels;
 static size_t n_dels, head_dels, cap_dels;
 
-static void logdel_push(char *key, int64_t due)
+static void logdel_push(char *key, int64_t due, uint64_t ticket)
 {
     if (head_dels && head_dels * 2 >= n_dels) {
         memmove(dels, dels + head_dels, (n_dels - head_dels) * sizeof *dels);
@@ -99,7 +100,7 @@ static void logdel_push(char *key, int64_t due)
         cap_dels = cap_dels ? 2 * cap_dels : 64;
         dels = xrealloc(dels, cap_dels * sizeof *dels);
     }
-    dels[n_dels++] = (logdel){.key = key, .due = due};
+    dels[n_dels++] = (logdel){.key = key, .due = due, .ticket = ticket};
 }
 
 static void logdel_clear(void)
@@ -111,14 +112,14 @@ static void logdel_clear(void)
 /* Queues the deletion of one stream of a removed job, and records it. */
 static void drop_stream(state *st, const char *group, const char *stream)
 {
-    logstore_delete_stream(st->logs, group, stream);
+    uint64_t ticket = logstore_delete_stream(st->logs, group, stream);
     char *key = xasprintf("%s:%s", group, stream);
     if (store_put(st->db, LOGDEL_KIND, key, "{}", 2) != 0) {
         log_error("store: recording the deletion of log stream %s failed: %s", key,
                   store_errmsg(st->db));
         st->store_failed = 1;
     }
-    logdel_push(key, util_now_ms() + LOGDEL_RECHECK_MS);
+    logdel_push(key, util_now_ms() + LOGDEL_RECHECK_MS, ticket);
 }
 
 /* Sees the deletions due through: a stream gone loses its record; one still there is queued
@@ -126,10 +127,16 @@ static void drop_stream(state *st, const char *group, const char *stream)
 static void check_logdels(state *st, int64_t now)
 {
     if (!st->logs) return;
+    int again = 0;
     for (int k = 0; k < LOGDEL_CHECKS_PER_TICK && head_dels < n_dels; k++) {
         logdel d = dels[head_dels];
         if (d.due > now) break;
         head_dels++;
+        /* Still queued behind other work (a large removal's backlog): looked at later. */
+        if (d.ticket && !logstore_passed(st->logs, d.ticket)) {
+            logdel_push(d.key, now + LOGDEL_RECHECK_MS, d.ticket);
+            continue;
+        }
         char *colon = strchr(d.key, ':');
         if (!colon) { /* not a key this file writes: dropped */
             store_del(st->db, LOGDEL_KIND, d.key);
@@ -138,23 +145,27 @@ static void check_logdels(state *st, int64_t now)
         }
         *colon = '\0';
         int there = logstore_stream_exists(st->logs, d.key, colon + 1);
-        if (there == 1) logstore_delete_stream(st->logs, d.key, colon + 1);
+        /* Still there: its deletion failed, was cut short by a stop, or (a large stream) is
+         * still under way, which one more request only speeds up. */
+        if (there == 1) d.ticket = logstore_delete_stream(st->logs, d.key, colon + 1);
         *colon = ':';
         if (there == 0) {
             if (store_del(st->db, LOGDEL_KIND, d.key) != 0) st->store_failed = 1;
             free(d.key);
             continue;
         }
-        if (there == 1)
-            log_info("retention: log stream %s of a removed job is still there; deleting it "
-                     "again", d.key);
-        logdel_push(d.key, now + LOGDEL_RECHECK_MS);
+        again += there == 1;
+        logdel_push(d.key, now + LOGDEL_RECHECK_MS, d.ticket);
     }
+    if (again)
+        log_info("retention: %d log stream%s of removed jobs %s still there; deleting %s again",
+                 again, again == 1 ? "" : "s", again == 1 ? "was" : "were",
+                 again == 1 ? "it" : "them");
 }
 
 static int read_logdel(void *arg, const char *key, const char *doc, size_t len)
 {
-    logdel_push(xstrdup(key), 0);
+    logdel_push(xstrdup(key), 0, 0);
     return 0;
 }
 
