@@ -72,19 +72,12 @@ long long http_sse_resume_at(const char *text, size_t len)
     return -1;
 }
 
-/* What a poll brought: the stream's text already (api_events.c), which ends with a comment
- * saying where the next poll starts (": at SEQ").  With *owned (a NUL-terminated allocation of
- * its own) and nothing else waiting to be written, the text becomes the stream's buffer rather
- * than a copy of it, and *owned is taken.  mu held. */
-static void write_answer(sse *s, const char *text, size_t len, char **owned)
+/* The first poll's answer, made before the stream started (as text: http_server.c flattens
+ * it), which ends with a comment saying where the next poll starts (": at SEQ").  The later
+ * polls' answers are objects (take_answer). */
+static void write_answer(sse *s, const char *text, size_t len)
 {
-    if (owned && *owned && s->off == 0 && s->out.len == 0) {
-        buf_free(&s->out);
-        s->out = (buf){.data = *owned, .len = len, .cap = len + 1};
-        *owned = NULL;
-    } else {
-        buf_append(&s->out, text, len);
-    }
+    buf_append(&s->out, text, len);
     long long at = http_sse_resume_at(text, len);
     if (at >= 0) json_object_set_new(s->req, "after", json_integer(at));
     json_object_set_new(s->req, "wait", json_integer(SSE_WAIT_S));
@@ -109,8 +102,6 @@ static void poll_done(core_call *call)
     if (s->call.status == 200 && s->call.obj) {
         take_answer(s, s->call.obj);
         s->call.obj = NULL;
-    } else if (s->call.status == 200 && s->call.body) {
-        write_answer(s, s->call.body, s->call.body_len, &s->call.body);
     } else {
         /* The server is stopping (or could not answer): the stream ends here. */
         s->closed |= 2;
@@ -301,7 +292,7 @@ enum MHD_Result http_sse_start(struct MHD_Connection *conn, const api_op *op, js
     /* The first poll's answer (made before the stream started, so that a bad request could
      * still be refused) fixes where the stream stands; the waits after it are long. */
     buf_printf(&s->out, "retry: 3000\n\n");
-    write_answer(s, first, first_len, NULL);
+    write_answer(s, first, first_len);
     enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
     MHD_destroy_response(resp);
     return ret;

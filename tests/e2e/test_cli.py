@@ -58,6 +58,19 @@ def jobs_api_missing(server):
     return None
 
 
+def make_idle_queue(batch, ce, queue, definition, command):
+    """A queue whose only compute environment is UNMANAGED with no agent, so that its jobs stay
+    RUNNABLE until the CLI changes them, and a definition of 1 vCPU and 64 MiB running command."""
+    batch.create_compute_environment(computeEnvironmentName=ce, type="UNMANAGED")
+    batch.create_job_queue(jobQueueName=queue, priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
+    batch.register_job_definition(
+        jobDefinitionName=definition, type="container",
+        containerProperties={"image": "busybox", "command": command,
+                             "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                      {"type": "MEMORY", "value": "64"}]})
+
+
 COMMANDS = ("submit", "jobs", "describe", "logs", "cancel", "terminate", "run", "explain", "watch", "usage", "events")
 
 
@@ -333,15 +346,7 @@ class Jobs(ServerTestCase):
         if why:
             cls.server.cleanup()
             raise unittest.SkipTest(why)
-        b = cls.batch
-        b.create_compute_environment(computeEnvironmentName="idle-ce", type="UNMANAGED")
-        b.create_job_queue(jobQueueName="idle", priority=1,
-                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "idle-ce"}])
-        b.register_job_definition(
-            jobDefinitionName="hello", type="container",
-            containerProperties={"image": "busybox", "command": ["echo", "Ref::word"],
-                                 "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                                          {"type": "MEMORY", "value": "64"}]})
+        make_idle_queue(cls.batch, "idle-ce", "idle", "hello", ["echo", "Ref::word"])
 
     def cli(self, *args, **kw):
         return barge(*args, endpoint=self.server.url, **kw)

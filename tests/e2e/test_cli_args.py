@@ -10,7 +10,7 @@ import time
 import unittest
 
 from harness import BARGE, ServerTestCase
-from test_cli import barge, cli_env, jobs_api_missing
+from test_cli import barge, cli_env, jobs_api_missing, make_idle_queue
 
 
 class Arguments(ServerTestCase):
@@ -21,15 +21,7 @@ class Arguments(ServerTestCase):
         if why:
             cls.server.cleanup()
             raise unittest.SkipTest(why)
-        b = cls.batch
-        b.create_compute_environment(computeEnvironmentName="args-ce", type="UNMANAGED")
-        b.create_job_queue(jobQueueName="args", priority=1,
-                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "args-ce"}])
-        b.register_job_definition(
-            jobDefinitionName="args-jd", type="container",
-            containerProperties={"image": "busybox", "command": ["true"],
-                                 "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                                          {"type": "MEMORY", "value": "64"}]})
+        make_idle_queue(cls.batch, "args-ce", "args", "args-jd", ["true"])
 
     def cli(self, *args):
         return barge(*args, endpoint=self.server.url)

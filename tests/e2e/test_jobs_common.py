@@ -288,3 +288,34 @@ def pid_alive(pid):
 def memory_limit(raw):
     """How the agent that ran the job enforces memory limits, from a raw description."""
     return (raw.get("barge") or {}).get("memoryLimit") or ""
+
+
+class LogStoreFault:
+    """A mixin for a JobsCase whose server's log store can be made to fail: while the file
+    cls.fault names exists, its commits fail as on a full disk ($BARGE_FAULT_LOGSTORE).  Set for
+    the class's whole run, so that a server its tests start again fails the same way; each test
+    ends with the store writing again."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fault_dir = tempfile.mkdtemp(prefix="barge-fault-")
+        cls.fault = os.path.join(cls.fault_dir, "logstore-down")
+        os.environ["BARGE_FAULT_LOGSTORE"] = cls.fault
+        try:
+            super().setUpClass()
+        except BaseException:
+            del os.environ["BARGE_FAULT_LOGSTORE"]
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        del os.environ["BARGE_FAULT_LOGSTORE"]
+        super().tearDownClass()
+        if os.path.exists(cls.fault):
+            os.unlink(cls.fault)
+        os.rmdir(cls.fault_dir)
+
+    def tearDown(self):
+        if os.path.exists(self.fault):
+            os.unlink(self.fault)
+        super().tearDown()

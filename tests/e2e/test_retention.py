@@ -7,7 +7,6 @@ the API stays responsive while tens of thousands of jobs go at once."""
 import binascii
 import os
 import statistics
-import tempfile
 import threading
 import time
 import unittest
@@ -15,7 +14,7 @@ import unittest
 import botocore.exceptions
 
 from test_cli import barge
-from test_jobs_common import FAST, JobsCase
+from test_jobs_common import FAST, JobsCase, LogStoreFault
 
 RETENTION_S = 3.0
 RETENTION = ("--retention-hours", "%.9f" % (RETENTION_S / 3600))
@@ -278,30 +277,10 @@ class RetentionRestart(RetentionCase):
         self.assertGreater(seq_e, seq_c + 1)
 
 
-class RetentionLogStoreFault(RetentionCase):
+class RetentionLogStoreFault(LogStoreFault, RetentionCase):
     """A removed job's log is deleted by the log store in batches of its own: one that fails
     (a full disk, injected with $BARGE_FAULT_LOGSTORE) or a crash between them must not leave
     the log for ever, its job gone."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.fault_dir = tempfile.mkdtemp(prefix="barge-fault-")
-        cls.fault = os.path.join(cls.fault_dir, "logstore-down")
-        # Set for the class's whole run: its tests start the server again.
-        os.environ["BARGE_FAULT_LOGSTORE"] = cls.fault
-        try:
-            super().setUpClass()
-        except BaseException:
-            del os.environ["BARGE_FAULT_LOGSTORE"]
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        del os.environ["BARGE_FAULT_LOGSTORE"]
-        super().tearDownClass()
-        if os.path.exists(cls.fault):
-            os.unlink(cls.fault)
-        os.rmdir(cls.fault_dir)
 
     def streams(self):
         return [s["logStreamName"] for s in

@@ -8,32 +8,12 @@ import tempfile
 import time
 import unittest
 
-from test_jobs_common import JobsCase
+from test_jobs_common import JobsCase, LogStoreFault
 
 GROUP = "/aws/batch/job"
 
 
-class LogStoreOutage(JobsCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fault_dir = tempfile.mkdtemp(prefix="barge-fault-")
-        cls.fault = os.path.join(cls.fault_dir, "logstore-down")
-        os.environ["BARGE_FAULT_LOGSTORE"] = cls.fault
-        try:
-            super().setUpClass()
-        finally:
-            del os.environ["BARGE_FAULT_LOGSTORE"]
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        if os.path.exists(cls.fault):
-            os.unlink(cls.fault)
-        os.rmdir(cls.fault_dir)
-
-    def tearDown(self):
-        if os.path.exists(self.fault):
-            os.unlink(self.fault)
+class LogStoreOutage(LogStoreFault, JobsCase):
 
     def messages(self, stream):
         out = self.server.client("logs").get_log_events(logGroupName=GROUP,

@@ -123,7 +123,8 @@ void core_answer_text(core_call *call, char *text, size_t len)
     call->answered = 1;
 }
 
-void core_answer_obj(core_call *call, void *obj, const core_obj_ops *ops)
+/* A 200 whose answer is an object rather than text. */
+static void set_obj(core_call *call, void *obj, const core_obj_ops *ops)
 {
     call->status = 200;
     call->err_type = NULL;
@@ -131,6 +132,11 @@ void core_answer_obj(core_call *call, void *obj, const core_obj_ops *ops)
     call->body_len = 0;
     call->obj = obj;
     call->obj_ops = ops;
+}
+
+void core_answer_obj(core_call *call, void *obj, const core_obj_ops *ops)
+{
+    set_obj(call, obj, ops);
     call->answered = 1;
 }
 
@@ -200,12 +206,7 @@ void core_reply_text(core_call *call, char *text, size_t len)
 
 void core_reply_obj(core_call *call, void *obj, const core_obj_ops *ops)
 {
-    call->status = 200;
-    call->err_type = NULL;
-    call->body = NULL;
-    call->body_len = 0;
-    call->obj = obj;
-    call->obj_ops = ops;
+    set_obj(call, obj, ops);
     queue_late(call);
 }
 

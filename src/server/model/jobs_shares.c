@@ -98,13 +98,15 @@ void jobs_drop_idle_shares(state *st, int64_t now_ms)
             jq_share *s = q->share_v[n];
             int idle = !s->n_runnable && !s->rq_head && !s->running_mvcpus &&
                        jobs_share_usage(s, now_ms) < JOBS_SHARE_IDLE_USAGE;
-            char key[600];
-            share_key(key, sizeof key, q, s);
-            if (idle && store_del(st->db, SHARE_KIND, key) != 0) {
-                log_error("store: removing the usage of share %s failed: %s", key,
-                          store_errmsg(st->db));
-                st->store_failed = 1;
-                idle = 0;
+            if (idle) {
+                char key[600];
+                share_key(key, sizeof key, q, s);
+                if (store_del(st->db, SHARE_KIND, key) != 0) {
+                    log_error("store: removing the usage of share %s failed: %s", key,
+                              store_errmsg(st->db));
+                    st->store_failed = 1;
+                    idle = 0;
+                }
             }
             if (!idle) {
                 q->share_v[kept++] = s;
