@@ -562,9 +562,88 @@ static void test_tokens_outlive_the_store_that_issued_them(void)
         pages++;
     } while (next && pages < 20);
     CHECK_STR(seen_a, seen_b);
-    CHECK_CONTAINS(seen_a, "t:t-00,s:s-01,s:s-02,t:t-03,s:s-04,s:s-05,t:t-06|s:s-07,s:s-08,");
+    /* Within a millisecond, stream by stream. */
+    CHECK_CONTAINS(seen_a, "s:s-01,s:s-02,s:s-04,s:s-05,s:s-07,s:s-08,t:t-00|t:t-03,t:t-06,t:t-09,"
+                           "s:s-10,");
     logstore_close(a);
     logstore_close(b);
+}
+
+/* Streams deleted between a search's pages (retention removing finished jobs' logs) take
+ * none of the kept streams' events with them: every one is read once, whichever streams go,
+ * the one the last page ended in included. */
+static void test_filter_pages_outlive_deleted_streams(void)
+{
+    logstore *ls = fresh(NULL);
+    enum { STREAMS = 12, EACH = 20 };
+    char name[16], msg[32];
+    /* Appended in turns, so that each millisecond's ids alternate between the streams. */
+    for (int i = 0; i < EACH; i++)
+        for (int k = 0; k < STREAMS; k++) {
+            snprintf(name, sizeof name, "job/%02d", k);
+            snprintf(msg, sizeof msg, "%02d-%02d", k, i);
+            logstore_event ev = {.timestamp = 5000 + i / 10, .message = msg, .len = strlen(msg)};
+            CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, G, name, &ev, 1)), 0);
+        }
+    int count[STREAMS] = {0}, deleted[STREAMS] = {0};
+    logstore_filter_query q = {.group = G, .limit = 9};
+    char *token = NULL, *next = NULL;
+    int pages = 0;
+    do {
+        q.token = token;
+        logstore_page p;
+        char *err = NULL;
+        CHECK_EQ_INT(logstore_filter(ls, &q, &p, &err), LOGSTORE_OK);
+        for (size_t i = 0; i < p.n; i++) count[atoi(p.events[i].stream + 4)]++;
+        next = p.next ? strdup(p.next) : NULL;
+        if (token && next) CHECK(strcmp(next, token) > 0); /* tokens only move on */
+        /* After some pages, a stream already read, one not yet read, and the one this page
+         * ended in. */
+        int gone = pages == 2 ? 0 : pages == 4 ? 11 : -1;
+        if (pages == 6 && p.n) gone = atoi(p.events[p.n - 1].stream + 4);
+        if (gone >= 0 && !deleted[gone]) {
+            snprintf(name, sizeof name, "job/%02d", gone);
+            CHECK_EQ_INT(logstore_wait(ls, logstore_delete_stream(ls, G, name)), 0);
+            deleted[gone] = 1;
+        }
+        logstore_page_free(&p);
+        free(token);
+        token = next;
+        CHECK(++pages < 100);
+    } while (token);
+    for (int k = 0; k < STREAMS; k++) {
+        if (!deleted[k]) CHECK_EQ_INT(count[k], EACH);
+        CHECK(count[k] <= EACH);
+    }
+    int n_deleted = 0;
+    for (int k = 0; k < STREAMS; k++) n_deleted += deleted[k];
+    CHECK(deleted[0] && deleted[11] && n_deleted == 3);
+    /* Tokens of other forms and bad ones. */
+    const char *ok[] = {"f/0000000000005000.0000000000000000003", /* older: from 5000 on */
+                        "f/0000000000005001..0000000000000000000"};
+    for (int i = 0; i < 2; i++) {
+        q.token = ok[i];
+        logstore_page p;
+        char *err = NULL;
+        CHECK_EQ_INT(logstore_filter(ls, &q, &p, &err), LOGSTORE_OK);
+        CHECK(p.n > 0);
+        CHECK_EQ_INT((int)p.events[0].timestamp, 5000 + i);
+        logstore_page_free(&p);
+    }
+    const char *bad[] = {"f/0000000000005000..0000000000000000003", /* a rank of no stream */
+                         "f/0000000000005000.zz.0000000000000000003",
+                         "f/0000000000005000.00.0000000000000000003",
+                         "f/0000000000005000.6a.000000000000000003",
+                         "b/0000000000005000.6a.0000000000000000003"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        q.token = bad[i];
+        logstore_page p;
+        char *err = NULL;
+        if (logstore_filter(ls, &q, &p, &err) != LOGSTORE_INVALID)
+            CHECK_FAIL_("token %s was taken", bad[i]);
+        free(err);
+    }
+    logstore_close(ls);
 }
 
 static void test_filter(void)
@@ -813,6 +892,7 @@ int main(void)
     RUN(test_stream_listing);
     RUN(test_filter);
     RUN(test_filter_budget);
+    RUN(test_filter_pages_outlive_deleted_streams);
     RUN(test_tokens_outlive_the_store_that_issued_them);
     RUN(test_reopen);
     RUN(test_threads);

@@ -179,16 +179,32 @@ static int pattern_match(const pattern *p, const char *msg, size_t len)
  * here rather than in SQL so that every event examined counts, matched or not. */
 enum { S_NEXT, S_COUNT, S_SCAN, S_RANK, S_NTH, S_N };
 
+/* The walk's order is (timestamp, stream name, id): within a millisecond, stream by stream.  A
+ * position is (pts, pname, pid): every event before pts has been examined, and those at pts of
+ * the streams named before pname, and pname's own up to id pid ("" for none at pts).  A token
+ * says it as pts, pname and the rank of pid among pname's events at pts, which holds in a
+ * standby's copy (other ids, the same order) and whatever other streams are deleted between
+ * pages.  (Ranked among all the candidates' events at pts, as tokens were before, a stream
+ * deleted between pages moved the rank and the next page skipped as many events.) */
 typedef struct walk {
     sqlite3_stmt *st[S_N];
     int64_t hi;       /* the end of the requested range */
-    int64_t pts, pid; /* the position: every event at or before it has been examined */
+    int64_t pts, pid; /* the position (above) */
+    buf pname;
 } walk;
 
 static void walk_bind(sqlite3_stmt *st, const char *name, int64_t v)
 {
     int i = sqlite3_bind_parameter_index(st, name);
     if (i) sqlite3_bind_int64(st, i, v);
+}
+
+static void walk_bind_name(walk *w, sqlite3_stmt *st)
+{
+    int i = sqlite3_bind_parameter_index(st, ":pname");
+    /* A copy: the walk's name changes while a scan that bound it steps on. */
+    if (i) sqlite3_bind_text(st, i, w->pname.len ? w->pname.data : "", (int)w->pname.len,
+                             SQLITE_TRANSIENT);
 }
 
 /* Runs a one-value statement over [a, b) after the position; *out is -1 for NULL. */
@@ -201,6 +217,7 @@ static int walk_value(walk *w, int which, int64_t a, int64_t b, int64_t cap, int
     walk_bind(st, ":pts", w->pts);
     walk_bind(st, ":pid", w->pid);
     walk_bind(st, ":cap", cap);
+    walk_bind_name(w, st);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) return -1;
     *out = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
@@ -233,22 +250,100 @@ static void candidates(query *q, const logstore_filter_query *fq, int64_t lo, in
 }
 
 /* The walk's statements; the window's values are named parameters that follow the
- * candidates' positional ones. */
+ * candidates' positional ones.  AFTER is what lies after the position: the candidate streams
+ * it compares by name are listed once a statement, not looked up for every event. */
+#define NAMED(op) "(SELECT sid FROM c JOIN streams n ON n.id = c.sid WHERE n.name " op " :pname)"
+#define AFTER                                                                                   \
+    "(e.ts > :pts OR e.stream IN " NAMED(">") " OR (e.id > :pid AND e.stream IN " NAMED("=") \
+    "))"
 static const char *const walk_sql[S_N] = {
     /* The first event at or after :a, one index probe per stream. */
     [S_NEXT] = "SELECT min((SELECT ts FROM events WHERE stream = c.sid AND ts >= :a AND "
                "ts < :b ORDER BY ts LIMIT 1)) FROM c",
-    [S_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM events WHERE stream IN (SELECT sid FROM c) "
-                "AND ts >= :a AND ts < :b AND (ts > :pts OR id > :pid) LIMIT :cap)",
+    [S_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.stream IN (SELECT sid "
+                "FROM c) AND e.ts >= :a AND e.ts < :b AND " AFTER " LIMIT :cap)",
     [S_SCAN] = "SELECT e.id, e.ts, e.ingest, e.msg, s.name FROM events e JOIN streams s ON "
                "s.id = e.stream WHERE e.stream IN (SELECT sid FROM c) AND e.ts >= :a AND "
-               "e.ts < :b AND (e.ts > :pts OR e.id > :pid) ORDER BY e.ts, e.id LIMIT :cap",
-    /* Ranks among the candidates' events at one time, for tokens (logstore_internal.h). */
-    [S_RANK] = "SELECT count(*) FROM events WHERE stream IN (SELECT sid FROM c) AND ts = :ts "
-               "AND id <= :pid",
-    [S_NTH] = "SELECT id FROM events WHERE stream IN (SELECT sid FROM c) AND ts = :ts ORDER BY "
-              "id LIMIT 1 OFFSET :n",
+               "e.ts < :b AND " AFTER " ORDER BY e.ts, s.name, e.id LIMIT :cap",
+    /* Ranks among the position's stream's events at one time, for tokens
+     * (logstore_internal.h). */
+    [S_RANK] = "SELECT count(*) FROM events WHERE stream IN " NAMED("=") " AND ts = :ts AND "
+               "id <= :pid",
+    [S_NTH] = "SELECT id FROM events WHERE stream IN " NAMED("=") " AND ts = :ts ORDER BY id "
+              "LIMIT 1 OFFSET :n",
 };
+#undef AFTER
+#undef NAMED
+
+/* A search's token: "f/TS.HEX.RANK", 16 and 19 digits, HEX the position's stream's name (empty
+ * for none), RANK its rank among that stream's events at TS (logstore__rank_to_id); a later
+ * position's token sorts after an earlier one's.  A token of an older form ("f/TS.RANK",
+ * ranked among all the streams' events at TS, or "f/TSID") goes on from the start of TS: a
+ * page may repeat lines of that millisecond, never skip them.  0, or -1 when it is not a
+ * token. */
+static int read_filter_token(const char *token, walk *w, int64_t *rank)
+{
+    enum { TS = 2 + 16, RANK = 19 };
+    size_t len = strlen(token);
+    const char *dot = strrchr(token, '.');
+    char pos[TS + 1 + RANK + 1], dir;
+    int by_rank = 0;
+    if (len >= TS + 2 + RANK && token[TS] == '.' && dot > token + TS &&
+        (size_t)(token + len - dot) == RANK + 1) {
+        /* The new form, read as "f/TS.RANK" with the name apart. */
+        memcpy(pos, token, TS + 1);
+        memcpy(pos + TS + 1, dot + 1, RANK + 1);
+        size_t hex = (size_t)(dot - token) - (TS + 1);
+        char *name = NULL;
+        if (hex) {
+            char *h = xstrndup(token + TS + 1, hex);
+            name = util_unhex(h);
+            free(h);
+            if (!name || !*name) {
+                free(name);
+                return -1;
+            }
+        }
+        int rc = logstore__parse_pos(pos, &dir, &w->pts, rank, &by_rank);
+        if (rc == 0 && name) buf_puts(&w->pname, name);
+        free(name);
+        if (rc < 0 || dir != 'f') return -1;
+        if (!w->pname.len && *rank) return -1; /* a rank says among whose events */
+        return 0;
+    }
+    if (logstore__parse_pos(token, &dir, &w->pts, rank, &by_rank) < 0 || dir != 'f') return -1;
+    if (by_rank && *rank == LOGSTORE_RANK_ALL) w->pts++; /* every event at TS is behind */
+    *rank = 0;
+    return 0;
+}
+
+/* The token of the walk's position, in a fresh string; NULL when the rank cannot be read. */
+static char *filter_token(walk *w)
+{
+    char pos[48];
+    if (logstore__token(w->st[S_RANK], pos, 'f', w->pts, w->pname.len ? w->pid : 0) < 0)
+        return NULL;
+    /* pos is "f/TS.RANK": the name goes between. */
+    enum { TS = 2 + 16 };
+    char *t = xmalloc(strlen(pos) + 2 * w->pname.len + 2);
+    memcpy(t, pos, TS + 1);
+    if (w->pname.len) util_hex(w->pname.data, w->pname.len, t + TS + 1);
+    size_t n = TS + 1 + 2 * w->pname.len;
+    t[n] = '.';
+    strcpy(t + n + 1, pos + TS + 1);
+    return t;
+}
+
+/* The position's stream: the name of the statement's row (column 4), copied only when it
+ * changes (a window's events come stream by stream within each millisecond). */
+static void set_name(walk *w, sqlite3_stmt *st)
+{
+    const char *name = (const char *)sqlite3_column_text(st, 4);
+    size_t n = (size_t)sqlite3_column_bytes(st, 4);
+    if (n == w->pname.len && memcmp(name, w->pname.data, n) == 0) return;
+    w->pname.len = 0;
+    buf_append(&w->pname, name, n);
+}
 
 int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page *out,
                     char **err)
@@ -263,15 +358,6 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     /* The time limit stops a call only past a first few events, so that a busy machine
      * still answers a small search in one page. */
     int64_t least = budget < 1024 ? budget : 1024;
-    char dir = 'f';
-    walk w = {.pts = 0, .pid = 0};
-    int by_rank = 0;
-    if (fq->token &&
-        (logstore__parse_pos(fq->token, &dir, &w.pts, &w.pid, &by_rank) < 0 || dir != 'f')) {
-        *err = xasprintf("The specified nextToken is invalid: '%.60s' is not a token this "
-                         "server issued.", fq->token);
-        return LOGSTORE_INVALID;
-    }
     if (fq->n_streams > 100) {
         *err = xstrdup("logStreamNames: at most 100 names are allowed");
         return LOGSTORE_INVALID;
@@ -279,6 +365,15 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     pattern pat;
     int rc = pattern_parse(fq->pattern, &pat, err);
     if (rc != LOGSTORE_OK) return rc;
+    walk w = {.pts = 0, .pid = 0};
+    int64_t rank = 0;
+    if (fq->token && read_filter_token(fq->token, &w, &rank) < 0) {
+        buf_free(&w.pname);
+        pattern_free(&pat);
+        *err = xasprintf("The specified nextToken is invalid: '%.60s' is not a token this "
+                         "server issued.", fq->token);
+        return LOGSTORE_INVALID;
+    }
     int64_t lo;
     logstore__range_bounds(&fq->range, &lo, &w.hi);
     if (lo < w.pts) lo = w.pts;
@@ -293,9 +388,13 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
         buf_puts(&q[i].sql, walk_sql[i]);
         if (!(w.st[i] = q_prepare(&q[i], r, err))) rc = LOGSTORE_FAILED;
     }
-    /* The token's rank among the candidates' events at its time, as this store numbers them. */
-    if (rc == LOGSTORE_OK && by_rank && logstore__rank_to_id(w.st[S_NTH], w.pts, w.pid, &w.pid) < 0)
-        rc = logstore__read_failed(r, err);
+    /* The token's rank among its stream's events at its time, as this store numbers them. */
+    if (rc == LOGSTORE_OK && w.pname.len) {
+        walk_bind_name(&w, w.st[S_NTH]);
+        walk_bind_name(&w, w.st[S_RANK]);
+        if (logstore__rank_to_id(w.st[S_NTH], w.pts, rank, &w.pid) < 0)
+            rc = logstore__read_failed(r, err);
+    }
 
     int64_t a = lo, width = 60 * 1000, examined = 0;
     int done = 0, full = 0;
@@ -336,6 +435,7 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
         walk_bind(st, ":pts", w.pts);
         walk_bind(st, ":pid", w.pid);
         walk_bind(st, ":cap", room);
+        walk_bind_name(&w, st);
         int step, seen = 0;
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
             const char *msg = sqlite3_column_blob(st, 3);
@@ -347,6 +447,7 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
             }
             w.pts = sqlite3_column_int64(st, 1);
             w.pid = sqlite3_column_int64(st, 0);
+            set_name(&w, st);
             examined++;
             if (++seen % 256 == 0 && examined >= least && util_mono_ms() >= deadline) break;
         }
@@ -358,8 +459,9 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
         sqlite3_reset(st);
         if (whole) {
             /* The window is examined to its end. */
-            w.pts = b - 1;
-            w.pid = INT64_MAX;
+            w.pts = b;
+            w.pid = 0;
+            w.pname.len = 0;
             a = b;
             if (n < room / 4 && width < INT64_MAX / 2) width *= 2;
         }
@@ -369,9 +471,8 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     /* A page that ends for want of budget, even an empty one, carries a token, as CloudWatch's
      * do; only the end of the events has none. */
     if (rc == LOGSTORE_OK && !done && !(a >= w.hi && !full)) {
-        out->next = xmalloc(48);
-        if (logstore__token(w.st[S_RANK], out->next, 'f', w.pts, w.pid) < 0)
-            rc = logstore__read_failed(r, err);
+        walk_bind_name(&w, w.st[S_RANK]);
+        if (!(out->next = filter_token(&w))) rc = logstore__read_failed(r, err);
     }
     for (int i = 0; i < S_N; i++) {
         sqlite3_finalize(w.st[i]);
@@ -379,6 +480,7 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     }
     if (r) logstore__reader_give(ls, r);
     free(upper);
+    buf_free(&w.pname);
     pattern_free(&pat);
     if (rc != LOGSTORE_OK) logstore_page_free(out);
     return rc;
