@@ -95,6 +95,38 @@ static int children_started(json_t *job)
     return 0;
 }
 
+/* How many of the jobs job depends on have yet to succeed (one DescribeJobs for them all; a
+ * job no longer known finished before it was let go).  All of them when they cannot be read:
+ * each is explained below anyway. */
+static size_t still_waited_for(cli_ctx *c, json_t *job)
+{
+    json_t *ids = json_array(), *d, *resp = NULL;
+    size_t i, n;
+    const char *how;
+    json_array_foreach(json_object_get(job, "dependsOn"), i, d) {
+        char *dep = dependency_of(job, d, &how);
+        if (dep) json_array_append_new(ids, json_string(dep));
+        free(dep);
+    }
+    n = json_array_size(ids);
+    json_t *req = json_pack("{s:O}", "jobs", ids);
+    cli_error err = {0};
+    int rc = cli_call(c, "batch", "DescribeJobs", req, &resp, &err);
+    json_decref(req);
+    json_t *id, *j;
+    size_t k;
+    json_array_foreach(rc == 0 ? ids : NULL, i, id) {
+        const char *status = NULL;
+        json_array_foreach(json_object_get(resp, "jobs"), k, j)
+            if (strcmp(str(j, "jobId") ?: "", json_string_value(id)) == 0) status = str(j, "status");
+        n -= !status || strcmp(status, "SUCCEEDED") == 0;
+    }
+    cli_error_free(&err);
+    json_decref(resp);
+    json_decref(ids);
+    return n;
+}
+
 /* The jobs job depends on, each explained below a headline: what it waits for (failed: 0), or
  * why it failed (failed: 1, a dependency failed). */
 static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int failed)
@@ -117,10 +149,16 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int
     }
     if (!n) return;
     indent(depth + 1);
+    size_t waits = failed ? n : still_waited_for(c, job);
     if (failed)
         printf("it failed because a job it depends on failed; it depends on %zu:\n", n);
-    else
+    else if (waits == n)
         printf("it waits for %zu dependenc%s to succeed:\n", n, n == 1 ? "y" : "ies");
+    else if (waits)
+        printf("it waits for %zu of the %zu jobs it depends on to succeed:\n", waits, n);
+    else
+        printf("the %s it depends on %s succeeded: it leaves PENDING at once\n",
+               n == 1 ? "job" : "jobs", n == 1 ? "has" : "have");
     json_array_foreach(deps, i, d) {
         char *dep = dependency_of(job, d, &how);
         if (!dep) continue;

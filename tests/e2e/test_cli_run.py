@@ -323,6 +323,19 @@ class FirstStart(JobsCase):
                       out)
         self.assertNotIn("it waits for", out)
 
+    def test_explain_counts_only_the_dependencies_still_waited_for(self):
+        done = self.submit("explained-succeeded", command="true")
+        self.wait_job(done)
+        blocker = self.submit("explained-parked", queue="parked")
+        job = self.submit("explained-waiting", queue="parked",
+                          dependsOn=[{"jobId": done}, {"jobId": blocker}])
+        rc, out, err = self.cli("explain", job)
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertIn("it waits for 1 of the 2 jobs it depends on to succeed:", lines[1])
+        self.assertRegex(out, r"\n\s+job %s \(explained-succeeded\) is SUCCEEDED" % done)
+        self.assertRegex(out, r"\n\s+job %s \(explained-parked\) is RUNNABLE" % blocker)
+
     def test_run_with_a_definition_and_usage_errors(self):
         rc, out, err = self.cli("run", "--queue", "q", "--definition", "jd", "--", "sh", "-c",
                                 "echo from jd")
