@@ -27,6 +27,8 @@
 #define BACKOFF_MAX_S 60
 #define POLL_WAIT_S 15
 #define SAVE_EVERY_MS 1000
+/* Tries of an event its target refuses (refused() below) before it is let go. */
+#define REFUSED_TRIES 3
 
 /* An event of the poll being delivered: its number and its JSON text (inside the poll's
  * answer), and the lane it goes by. */
@@ -189,8 +191,20 @@ static char *failure_of(sender *s, httpc_rc rc)
     return why;
 }
 
+/* Whether an answer refuses the event itself rather than says the target cannot take it now:
+ * a request it cannot read (400), too large (413), of a type (415) or content (422) it does
+ * not take.  Tried again for ever, such an event held back every later one of its target for
+ * good; EventBridge does not retry these at all.  Missing or wrong credentials (401, 403), a
+ * wrong URL (404), throttling (429) and the server's errors (5xx) are the target's to fix and
+ * are retried for ever. */
+static int refused(long status)
+{
+    return status == 400 || status == 413 || status == 415 || status == 422;
+}
+
 /* POSTs one event (its JSON text, len bytes), or with a batch an array of count events, the last
- * numbered seq, through s until it is delivered; 0, or -1 when the server stops first. */
+ * numbered seq, through s until it is delivered, or refused REFUSED_TRIES times (then let go
+ * with an error in the log); 0, or -1 when the server stops first. */
 static int deliver(target *x, sender *s, uint64_t seq, int count, const char *body, size_t len)
 {
     char hex[65];
@@ -200,7 +214,7 @@ static int deliver(target *x, sender *s, uint64_t seq, int count, const char *bo
                   (unsigned long long)seq, BACKOFF_MAX_S);
         if (nap(BACKOFF_MAX_S)) return -1;
     }
-    int backoff = 1, failures = 0;
+    int backoff = 1, failures = 0, refusals = 0;
     while (!atomic_load(&stopping)) {
         httpc_clear_headers(s->http);
         httpc_header(s->http, "Content-Type: application/json");
@@ -213,6 +227,19 @@ static int deliver(target *x, sender *s, uint64_t seq, int count, const char *bo
             if (failures)
                 log_info("webhooks: %s: event %llu delivered after %d failed tries", x->name,
                          (unsigned long long)seq, failures);
+            return 0;
+        }
+        if (refused(status) && ++refusals == REFUSED_TRIES) {
+            if (count > 1)
+                log_error("webhooks: %s: %s refused the batch of %d events ending with event "
+                          "%llu %d times (HTTP %ld); they are let go and delivery goes on with "
+                          "the next%s", x->name, x->log_url, count, (unsigned long long)seq,
+                          refusals, status,
+                          status == 413 ? " (a smaller \"batch\" would fit)" : "");
+            else
+                log_error("webhooks: %s: %s refused event %llu %d times (HTTP %ld); it is let "
+                          "go and delivery goes on with the next", x->name, x->log_url,
+                          (unsigned long long)seq, refusals, status);
             return 0;
         }
         if (failures++ == 0 || backoff == BACKOFF_MAX_S) {

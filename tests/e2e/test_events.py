@@ -445,6 +445,8 @@ class Webhooks(JobsCase):
             "http://", "http://bob:swordfish@"))
         # A target named with a token as its user name, that fails once.
         cls.tokened = Receiver(lambda n: 500 if n == 1 else 200)
+        # A target that refuses the first event it is sent, three times.
+        cls.picky = Receiver(lambda n: 400 if n <= 3 else 200)
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
@@ -463,6 +465,8 @@ class Webhooks(JobsCase):
                  "status": ["SUCCEEDED"]},
                 {"name": "moved", "url": cls.moved.url.replace("http://", "http://alice:hunter2@"),
                  "secret": SECRET, "queue": "q", "status": ["SUCCEEDED"]},
+                {"name": "picky", "url": cls.picky.url, "secret": SECRET, "queue": "q",
+                 "status": ["SUCCEEDED"]},
                 {"name": "tokened", "url": cls.tokened.url.replace("http://", "http://%s@" % TOKEN),
                  "secret": SECRET, "queue": "q", "status": ["SUCCEEDED"]}]}, f)
         cls.server_args = FAST + ("--webhooks", path)
@@ -492,6 +496,23 @@ class Webhooks(JobsCase):
         self.assertEqual(len(seqs), len(set(seqs)), "an event delivered twice")
         self.assertEqual(self.good.statuses(jid), self.good.statuses(jid)[:len(seqs)])
         self.assertGreater(len(self.good.got), before)
+
+    def test_an_event_the_target_refuses_is_let_go_after_three_tries(self):
+        # It was tried again for ever, every later event of the target held behind it.
+        # (Its first event may be another test's: the server is the class's.)
+        self.submit("refused", command="true")
+        self.wait_for(lambda: self.picky.requests >= 3, 20, "three tries of the first event")
+        second = self.submit("after-refused", command="true")
+        self.wait_for(lambda: self.picky.statuses(second) == ["SUCCEEDED"], 20,
+                      "the event after the refused one")
+        said = re.search(r"webhooks: picky: %s refused event (\d+) 3 times \(HTTP 400\); it is "
+                         r"let go and delivery goes on with the next" % re.escape(self.picky.url),
+                         self.server.read_log())
+        self.assertIsNotNone(said)
+        delivered = [int(i) for i, _, _ in self.picky.got]
+        self.assertNotIn(int(said.group(1)), delivered)
+        self.assertGreater(min(delivered), int(said.group(1)))
+        self.assertEqual(self.picky.requests, 3 + len(delivered))
 
     def test_failures_are_logged_with_the_answer_and_without_passwords(self):
         # The log said "a non-2xx answer" for a redirect and a 500 alike, and showed the
@@ -770,6 +791,8 @@ class WebhookPositions(JobsCase):
     def setUpClass(cls):
         cls.answer = staticmethod(lambda n: 200)
         cls.hook = Receiver(lambda n: cls.answer(n))
+        # A target that refuses the first event it is sent, three times.
+        cls.picky = Receiver(lambda n: 400 if n <= 3 else 200)
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
