@@ -73,46 +73,60 @@ static int same_run(json_t *d, const char *image, const char *vcpus, const char 
            strcmp(requirement(props, "MEMORY") ?: "", memory) == 0;
 }
 
-/* The definition to run image with: the latest ACTIVE revision of run-IMAGE that has the image
- * and the size (every page of them: a name may have hundreds), else a new revision.  The size
- * given with --vcpus and --memory becomes the definition's, so that the next run of the same
- * size reuses it.  *arn is fresh. */
-static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
-                             const char *memory, char **arn)
+/* The ACTIVE revisions of name that run image with the size given (every page of them: a name
+ * may have hundreds): *found is the newest, or with oldest the oldest; NULL for none.  0, or
+ * the exit code of a failed call (said). */
+static int find_definition(cli_ctx *c, const char *name, const char *image, const char *vcpus,
+                           const char *memory, int oldest, json_t **found)
 {
-    char *name = definition_for(image);
-    json_t *best = NULL, *resp = NULL, *req;
+    json_t *resp = NULL, *req;
     char *token = NULL;
-    int rc;
+    *found = NULL;
     do {
         req = json_pack("{s:s, s:s}", "jobDefinitionName", name, "status", "ACTIVE");
         if (token) json_object_set_new(req, "nextToken", json_string(token));
         free(token);
         token = NULL;
-        rc = cli_batch(c, "DescribeJobDefinitions", req, &resp);
+        int rc = cli_batch(c, "DescribeJobDefinitions", req, &resp);
         json_decref(req);
         if (rc) {
-            json_decref(best);
-            free(name);
+            json_decref(*found);
+            *found = NULL;
             return rc;
         }
         json_t *d;
         size_t i;
         json_array_foreach(json_object_get(resp, "jobDefinitions"), i, d) {
             if (!same_run(d, image, vcpus, memory)) continue;
-            if (best && cli_int(d, "revision") <= cli_int(best, "revision")) continue;
-            json_decref(best);
-            best = json_incref(d);
+            long long rev = cli_int(d, "revision"), kept = *found ? cli_int(*found, "revision") : 0;
+            if (*found && (oldest ? rev >= kept : rev <= kept)) continue;
+            json_decref(*found);
+            *found = json_incref(d);
         }
         const char *next = json_string_value(json_object_get(resp, "nextToken"));
         if (next && *next) token = xstrdup(next);
         json_decref(resp);
     } while (token);
-    if (best) {
-        *arn = xstrdup(json_string_value(json_object_get(best, "jobDefinitionArn")) ?: name);
+    return 0;
+}
+
+/* The definition to run image with: the latest ACTIVE revision of run-IMAGE that has the image
+ * and the size, else a new revision.  The size given with --vcpus and --memory becomes the
+ * definition's, so that the next run of the same size reuses it.  Runs of a new image started
+ * at once each register one; each then takes the oldest of those, and one that registered
+ * another deregisters its own, so that one revision is left.  *arn is fresh. */
+static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
+                             const char *memory, char **arn)
+{
+    char *name = definition_for(image);
+    json_t *best = NULL, *resp = NULL, *req;
+    int rc = find_definition(c, name, image, vcpus, memory, 0, &best);
+    if (rc || best) {
+        if (best)
+            *arn = xstrdup(json_string_value(json_object_get(best, "jobDefinitionArn")) ?: name);
         json_decref(best);
         free(name);
-        return 0;
+        return rc;
     }
     req = json_pack("{s:s, s:s, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "jobDefinitionName", name,
                     "type", "container", "containerProperties", "image", image,
@@ -120,12 +134,30 @@ static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
                     "value", memory);
     rc = cli_batch(c, "RegisterJobDefinition", req, &resp);
     json_decref(req);
-    free(name);
-    if (rc) return rc;
+    if (rc) {
+        free(name);
+        return rc;
+    }
     *arn = xstrdup(json_string_value(json_object_get(resp, "jobDefinitionArn")) ?: "");
+    json_decref(resp);
+    /* Another run's registration of the same may have come first. */
+    if (find_definition(c, name, image, vcpus, memory, 1, &best) == 0 && best) {
+        const char *first = json_string_value(json_object_get(best, "jobDefinitionArn"));
+        if (first && strcmp(first, *arn) != 0) {
+            req = json_pack("{s:s}", "jobDefinition", *arn);
+            if (cli_batch(c, "DeregisterJobDefinition", req, &resp) == 0) json_decref(resp);
+            json_decref(req);
+            free(*arn);
+            *arn = xstrdup(first);
+            json_decref(best);
+            free(name);
+            return 0;
+        }
+    }
+    json_decref(best);
+    free(name);
     fprintf(stderr, "%s: registered job definition %s for %s\n", c->prog, cli_arn_name(*arn),
             image);
-    json_decref(resp);
     return 0;
 }
 
@@ -531,7 +563,24 @@ int cli_run(int argc, char **argv)
     json_t *resp;
     if (interrupts) goto done;
     stop.submitting = 1;
-    rc = cli_batch(&c, "SubmitJob", req, &resp);
+    for (int tries = 0;; tries++) {
+        cli_error e;
+        if ((rc = cli_call(&c, "batch", "SubmitJob", req, &resp, &e)) == 0) break;
+        /* A run of the same image started at once deregistered the revision found, its own
+         * duplicate (ensure_definition): the one kept is found again. */
+        int gone = image && !tries && e.http_status == 400 && strstr(e.message, "INACTIVE");
+        if (!gone) {
+            cli_error_print(&c, "SubmitJob", &e);
+            rc = 1;
+        }
+        cli_error_free(&e);
+        if (!gone) break;
+        free(arn);
+        arn = NULL;
+        if ((rc = ensure_definition(&c, image, vcpus, memory, &arn)) != 0) break;
+        def = arn;
+        json_object_set_new(req, "jobDefinition", json_string(def));
+    }
     stop.submitting = 0;
     if (rc) goto done;
     id = xstrdup(json_string_value(json_object_get(resp, "jobId")) ?: "");

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 from harness import BARGE, Server
@@ -86,6 +87,23 @@ class FirstStart(JobsCase):
                                "true")
         self.assertEqual(rc, 0, err3)
         self.assertIn("registered job definition run-busybox-latest:2", err3)
+
+    def test_runs_of_a_new_image_at_once_leave_one_definition(self):
+        # Each registered its own revision, identical to the others'.
+        results = []
+        runs = [threading.Thread(target=lambda: results.append(self.cli(
+            "run", "--image", "busybox", "--memory", "96", "--", "true")))
+            for _ in range(4)]
+        for t in runs:
+            t.start()
+        for t in runs:
+            t.join()
+        self.assertEqual([r[0] for r in results], [0] * 4, [r[2] for r in results])
+        defs = [d for d in self.batch.describe_job_definitions(
+                    jobDefinitionName="run-busybox", status="ACTIVE")["jobDefinitions"]
+                if {"type": "MEMORY", "value": "96"} in
+                d["containerProperties"]["resourceRequirements"]]
+        self.assertEqual(len(defs), 1, defs)
 
     def test_run_an_array_shows_progress(self):
         rc, _, err = self.cli("run", "--image", "busybox", "--array-size", "3", "--", "sh", "-c",
