@@ -1,6 +1,7 @@
 /* jtext — see jtext.h. */
 #include "common/jtext.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +40,15 @@ void jtext_string(buf *out, const char *s)
     buf_append(out, "\"", 1);
 }
 
+double jtext_finite(double v)
+{
+    if (isfinite(v)) return v;
+    return v < 0 ? -DBL_MAX : DBL_MAX;
+}
+
 void jtext_real(buf *out, double v)
 {
+    v = jtext_finite(v);
     /* Whole numbers (usage's seconds are often 0) as %.17g writes them, without printf. */
     if (v > -1e15 && v < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v))) {
         buf_int(out, (long long)v);

@@ -11,7 +11,11 @@
 /* A string, escaped as JSON requires (UTF-8 passes as it is; a byte that is not well-formed
  * UTF-8 is written as '?'). */
 void jtext_string(buf *out, const char *s);
-/* A real as jansson writes one: always with a fraction or an exponent. */
+/* v, or for infinity and NaN the largest finite double of its sign: JSON has no word for them,
+ * jansson makes no number of them (json_real answers NULL, and the member or the array item
+ * is silently left out), and what is summed from stored figures must still be said. */
+double jtext_finite(double v);
+/* A real as jansson writes one: always with a fraction or an exponent (jtext_finite's). */
 void jtext_real(buf *out, double v);
 /* Any value, through jansson (compact). */
 void jtext_json(buf *out, json_t *v);

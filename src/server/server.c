@@ -47,6 +47,7 @@
 #include "server/join_tokens.h"
 #include "server/server_limits.h"
 #include "server/server_agents.h"
+#include "server/server_alive.h"
 #include "server/server_creds.h"
 #include "server/server_signals.h"
 #include "server/server_defaults.h"
@@ -155,6 +156,7 @@ static void tick(void *ctx)
     api_metrics_tick(ctx);
     events_expire(ctx, 0);
     retention_tick(ctx);
+    server_alive_touch();
 }
 
 core_hooks server_core_hooks(state *st)
@@ -671,6 +673,7 @@ int server_main(int argc, char **argv)
         logstore_close(logs);
         return 1;
     }
+    int64_t alive_at = server_alive_open(c->data_dir);
     state *st = model_load(db, &err);
     if (!st) {
         fprintf(stderr, "barge server: %s\n", err);
@@ -680,6 +683,9 @@ int server_main(int argc, char **argv)
         return 1;
     }
     st->logs = logs;
+    /* On a shared store the instances may be another server's, which crashed: when is not
+     * in this data directory. */
+    st->alive_at = c->store_uri ? 0 : alive_at;
     attempt_recover(st);
     server_creds_restore(st);
     provider_local_adopt(st);

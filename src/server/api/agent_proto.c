@@ -46,6 +46,9 @@
 
 /* Within this, the two clocks are taken to agree: the request's own time on the way is in it. */
 #define CLOCK_SKEW_IGNORED_MS 1000
+/* More CPUs than a machine has: what bounds an attempt's reported CPU time (a container may use
+ * more of its host than the instance registered, so the registration is no bound). */
+#define MAX_HOST_VCPUS 4096
 
 int64_t api_agent_clock_skew(json_t *req, const char *id)
 {
@@ -282,6 +285,10 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
             instance_push_kill(in, id, attempt, NOT_EXPECTED);
         return;
     }
+    /* Nor before the job was made, nor an end before its start: a time that is wrong by
+     * days (a clock set wrong, a lying agent) would otherwise charge the attempt for them. */
+    int64_t floor = j->attempt_started_at > j->created_at ? j->attempt_started_at : j->created_at;
+    if (at < floor) at = floor;
     if (strcmp(event, "RUNNING") == 0) {
         attempt_running(st, j, at);
         return;
@@ -295,7 +302,15 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
         e.status_reason = "Task failed to start";
     } else if (strcmp(event, "EXITED") == 0) {
         json_t *cpu = json_object_get(r, "cpuSeconds");
-        if (json_is_number(cpu) && json_number_value(cpu) >= 0) {
+        /* At most the attempt's time on every vCPU there can be: a larger figure is no
+         * measurement (and one past a double's range made the job's sums infinite, which no
+         * JSON can say). */
+        double most = (double)(at - floor) / 1000.0 * MAX_HOST_VCPUS + 1;
+        if (json_is_number(cpu) && json_number_value(cpu) > most)
+            log_warn("agents: instance %s reported %g CPU seconds for job %s attempt %d, more "
+                     "than its %.0f s could use; not kept", in->id, json_number_value(cpu), id,
+                     attempt, (double)(at - floor) / 1000.0);
+        else if (json_is_number(cpu) && json_number_value(cpu) >= 0) {
             e.has_usage = 1;
             e.cpu_seconds = json_number_value(cpu);
             e.max_memory_bytes = (long long)api_int(r, "maxMemoryBytes", 0);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/dict.h"
+#include "common/jtext.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/api/api.h"
@@ -216,8 +217,9 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
         ugroup *g = s.list[k];
         json_array_append_new(groups, json_pack("{s:s?, s:I, s:f, s:f, s:f, s:I}", "key", g->key,
                                                 "jobs", (json_int_t)g->jobs, "vcpuSeconds",
-                                                g->vcpu_s, "memoryGiBSeconds", g->gib_s,
-                                                "cpuSeconds", g->cpu_s, "maxMemoryBytes",
+                                                jtext_finite(g->vcpu_s), "memoryGiBSeconds",
+                                                jtext_finite(g->gib_s), "cpuSeconds",
+                                                jtext_finite(g->cpu_s), "maxMemoryBytes",
                                                 (json_int_t)g->peak));
         free(g->key);
         free(g);

@@ -61,10 +61,12 @@ static const job *attempts_of(const job *j)
     return m < j->array_size && j->children[m] ? j->children[m] : j;
 }
 
-/* What a description says the job used: a multi-node job's nodes together. */
+/* What a description says the job used: a multi-node job's nodes together, an array's
+ * children together (as GetUsage counts them; an array of 10,000 reads each child's attempts,
+ * about a millisecond or two, for the few descriptions of its parent). */
 static job_usage usage_of(const job *j)
 {
-    if (!j->children || jobspec_num_nodes(j->spec) <= 0) return jobdesc_usage(j);
+    if (!j->children) return jobdesc_usage(j);
     job_usage sum = {0};
     for (uint32_t k = 0; k < j->array_size; k++) {
         if (!j->children[k]) continue;
@@ -117,8 +119,9 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
         json_array_append(ran, where ? where : json_object());
         json_object_del(a, ATTEMPT_BARGE);
     }
-    json_t *usage = json_pack("{s:f, s:f}", "vcpuSeconds", u.vcpu_s, "memoryGiBSeconds", u.gib_s);
-    if (u.measured) json_object_set_new(usage, "cpuSeconds", json_real(u.cpu_s));
+    json_t *usage = json_pack("{s:f, s:f}", "vcpuSeconds", jtext_finite(u.vcpu_s),
+                              "memoryGiBSeconds", jtext_finite(u.gib_s));
+    if (u.measured) json_object_set_new(usage, "cpuSeconds", json_real(jtext_finite(u.cpu_s)));
     if (u.peak) json_object_set_new(usage, "maxMemoryBytes", json_integer(u.peak));
     json_object_set_new(d, "attempts", attempts);
     json_object_set_new(d, "isCancelled", json_boolean(j->is_cancelled));

@@ -487,10 +487,21 @@ void attempt_end_all_lost(state *st, instance *in)
      * stopped with it, or its host went meanwhile) lost its attempts to the operator's stop,
      * not to the jobs: recorded, not counted, as below. */
     int uncharged = in->recovered && st->clean_stop;
+    /* Its attempts end when it was last heard from, not now: it was declared lost a heartbeat
+     * timeout later, or, read from the store at start, after the server's downtime, which
+     * was charged to each attempt (days for a server stopped over a weekend).  An instance
+     * not heard from since a clean stop ended with it; one not heard from since a crash,
+     * when the server was last alive (server_alive.h). */
+    int64_t now = util_now_ms(), end = now - (util_mono_ms() - in->last_seen);
+    int64_t stopped = st->clean_stop ? st->clean_stop_at : st->alive_at;
+    if (in->recovered && stopped > 0 && stopped < end) end = stopped;
     while (in->jobs) {
         job *j = in->jobs;
         attempt_end e = {.status_reason = reason, .uncharged = uncharged};
-        attempt_finish(st, j, &e, util_now_ms());
+        /* Never before the attempt could have started. */
+        int64_t at = end < j->runnable_at ? j->runnable_at : end;
+        if (at < j->attempt_started_at) at = j->attempt_started_at;
+        attempt_finish(st, j, &e, at > now ? now : at);
         /* Ending the attempt released it; a job that was not in an attempt's status would
          * stay linked and loop here forever. */
         BARGE_ASSERT(in->jobs != j);

@@ -81,7 +81,13 @@ static void settle_transitional(state *st)
 
 static int find_clean_stop(void *arg, const char *key, const char *doc, size_t len)
 {
-    if (strcmp(key, CLEAN_STOP_KEY) == 0) *(int *)arg = 1;
+    state *st = arg;
+    if (strcmp(key, CLEAN_STOP_KEY) != 0) return 0;
+    st->clean_stop = 1;
+    json_t *d = json_loadb(doc, len, 0, NULL);
+    json_t *at = json_object_get(d, "at");
+    st->clean_stop_at = json_is_integer(at) ? (int64_t)json_integer_value(at) : 0;
+    json_decref(d);
     return 0;
 }
 
@@ -128,7 +134,7 @@ static state *load(store *db, fleet *kept, char **err)
         }
     }
     settle_transitional(st);
-    if (store_scan(db, META_KIND, find_clean_stop, &st->clean_stop) != 0) {
+    if (store_scan(db, META_KIND, find_clean_stop, st) != 0) {
         *err = xasprintf("reading the store failed: %s", store_errmsg(db));
         model_free_keeping(st, kept);
         return NULL;

@@ -36,6 +36,8 @@ typedef struct state {
     struct logstore *logs; /* job logs; the server hands it over (NULL in some unit tests) */
     struct res_index *res; /* typed records of ce and jq (resource.h), kept by reg_put/reg_del */
     int clean_stop;        /* the server was stopped cleanly before this start */
+    int64_t clean_stop_at; /* when (epoch ms; 0: not said, a record older than the time) */
+    int64_t alive_at;      /* when the server last ran before this start (server_alive.h), 0 */
     int forget_clean_stop; /* the record that says so is deleted by the next commit */
 } state;
 
