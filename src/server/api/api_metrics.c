@@ -30,6 +30,7 @@
  * kind is explained once. */
 #define WAITS_EVERY_MS 10000
 #define WAITS_IDLE_MS 300000
+#define WAITS_TICK_SLACK_MS 2000 /* the tick's period and a busy core's delay */
 
 typedef struct wait_count {
     char queue[136]; /* a copy: the queue may be deleted before the next breakdown */
@@ -91,7 +92,9 @@ static void count_waits(state *st)
     const char **names = reg_sorted_keys(&st->jq, cmp_names, &nq);
     for (size_t q = 0; q < nq; q++) {
         jq_rt *rt = dict_get(&st->jobs->queues, names[q]);
-        if (!rt || !rt->n_status[JS_RUNNABLE]) continue;
+        /* Not by its count of RUNNABLE jobs, which leaves out array children and nodes: a
+         * queue whose only waiting jobs were children was left out. */
+        if (!rt) continue;
         kind seen[32];
         size_t n_seen = 0;
         /* The queue's RUNNABLE jobs are in its list, or in its shares' (fair share). */
@@ -119,6 +122,8 @@ static void render_jobs(state *st, metrics_buf *b)
     metrics_buf kids = {0};
     metrics_printf(&kids, "# HELP barge_array_child_jobs Children of array and multi-node jobs by queue and "
                           "status.\n# TYPE barge_array_child_jobs gauge\n");
+    /* The queues that exist: a deleted queue's jobs stay in the model until the retention
+     * lets them go, but its series go with it. */
     size_t nq;
     const char **names = reg_sorted_keys(&st->jq, cmp_names, &nq);
     for (size_t q = 0; q < nq; q++) {
@@ -129,14 +134,8 @@ static void render_jobs(state *st, metrics_buf *b)
             metrics_printf(b, "\",status=\"%s\"} %u\n", job_status_name(k),
                            rt ? rt->n_status[k] : 0);
         }
-    }
-    free(names);
-    /* The children, from their parents' summaries: one look per array, not per child. */
-    size_t i = 0;
-    const char *k;
-    void *v;
-    while (dict_next(&st->jobs->queues, &i, &k, &v)) {
-        jq_rt *rt = v;
+        if (!rt) continue;
+        /* The children, from their parents' summaries: one look per array, not per child. */
         uint64_t children[JS_COUNT] = {0};
         int any = 0;
         for (size_t a = 0; a < rt->n_arrays; a++) {
@@ -147,18 +146,22 @@ static void render_jobs(state *st, metrics_buf *b)
         if (!any) continue;
         for (int s = 0; s < JS_COUNT; s++) {
             metrics_printf(&kids, "barge_array_child_jobs{queue=\"");
-            metrics_label(&kids, rt->name);
+            metrics_label(&kids, names[q]);
             metrics_printf(&kids, "\",status=\"%s\"} %llu\n", job_status_name(s),
                            (unsigned long long)children[s]);
         }
     }
+    free(names);
     metrics_printf(b, "%.*s", (int)kids.len, kids.data);
     free(kids.data);
     metrics_printf(b, "# HELP barge_runnable_jobs RUNNABLE jobs by queue and by the AWS reason "
                       "code they wait with (\"none\": waiting their turn, or for an operator), "
                       "as of at most %d seconds ago.\n# TYPE barge_runnable_jobs gauge\n",
                    WAITS_EVERY_MS / 1000);
-    if (!waits_at) count_waits(st);
+    /* Made now for the first scrape, and for one after scrapes stopped long enough that the
+     * tick stopped making it (its figures would be from before). */
+    if (!waits_at || util_mono_ms() - waits_at > WAITS_EVERY_MS + WAITS_TICK_SLACK_MS)
+        count_waits(st);
     for (size_t w = 0; w < n_waits; w++) {
         metrics_printf(b, "barge_runnable_jobs{queue=\"");
         metrics_label(b, waits[w].queue);
@@ -204,12 +207,16 @@ static void render_fleet(state *st, metrics_buf *b)
         }
         const ce_rec *ce = res_ce(st, names[c]);
         const char *kinds[] = {"used", "total", "max"};
-        double vals[] = {used_m / 1000.0, total_m / 1000.0,
-                         ce && ce->managed ? ce->max_mvcpus / 1000.0 : total_m / 1000.0};
+        long long vals[] = {used_m, total_m, ce && ce->managed ? ce->max_mvcpus : total_m};
         for (int x = 0; x < 3; x++) {
             metrics_printf(&cap, "barge_compute_environment_vcpus{compute_environment=\"");
             metrics_label(&cap, names[c]);
-            metrics_printf(&cap, "\",kind=\"%s\"} %g\n", kinds[x], vals[x]);
+            /* Exact: thousandths of a vCPU are what is counted, and %g kept six digits
+             * (1,237,035 vCPUs was 1.23704e+06). */
+            long long m = vals[x], whole = m / 1000, frac = m % 1000;
+            metrics_printf(&cap, "\",kind=\"%s\"} %lld", kinds[x], whole);
+            if (frac) metrics_printf(&cap, ".%03lld", frac);
+            metrics_printf(&cap, "\n");
         }
         for (int x = 0; x < 2; x++) {
             metrics_printf(&mem, "barge_compute_environment_memory_bytes{compute_environment=\"");

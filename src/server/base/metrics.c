@@ -85,15 +85,18 @@ void metrics_count(metric_counter c, uint64_t n)
     atomic_fetch_add(&counters[c], n);
 }
 
-void metrics_attempt_ended(const char *r)
+void metrics_attempt_ended(const char *r, int stopped)
 {
-    size_t k = N_END_REASONS - 1;
-    if (!r) k = N_END_REASONS - 1;
+    /* The system's own reasons, word for word: a reason a caller gave TerminateJob is any text
+     * ("cancelled: upstream timeout" counted as a timeout), so a stop is said by the caller. */
+    size_t k;
+    if (stopped) k = 4;
+    else if (!r) k = 5;
     else if (strcmp(r, "Essential container in task exited") == 0) k = 0;
-    else if (strncmp(r, "Host EC2", 8) == 0) k = 1;
-    else if (strstr(r, "timeout")) k = 2;
+    else if (strncmp(r, "Host EC2 (instance ", 19) == 0) k = 1;
+    else if (strcmp(r, "Job attempt duration exceeded timeout") == 0) k = 2;
     else if (strcmp(r, "Task failed to start") == 0) k = 3;
-    else k = 4; /* terminated, cancelled, stopped by a time-limit action... */
+    else k = 4; /* the operator's: a queue or environment deleted, a drain's deadline... */
     atomic_fetch_add(&ends[k], 1);
 }
 

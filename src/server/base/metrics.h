@@ -26,8 +26,9 @@ typedef enum {
     METRIC_N_COUNTERS
 } metric_counter;
 void metrics_count(metric_counter c, uint64_t n);
-/* An attempt ended; why is one of a few words (metrics.c, metrics_end_reason). */
-void metrics_attempt_ended(const char *status_reason);
+/* An attempt ended; why is one of a few words (metrics.c): from its statusReason, or "stopped"
+ * when stopped (a TerminateJob or CancelJob, whose reason is the caller's text). */
+void metrics_attempt_ended(const char *status_reason, int stopped);
 /* An HTTP request answered: its operation (or "unknown") and status code. */
 void metrics_http(const char *operation, int status);
 

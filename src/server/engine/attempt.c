@@ -377,6 +377,23 @@ static void interrupt_other_nodes(state *st, job *j)
     }
 }
 
+/* When the server last ran before this start, if earlier than t: the clean stop's time, or
+ * after a crash its last touch of DATA_DIR/alive (server_alive.h); else t. */
+static int64_t last_ran(const state *st, int64_t t)
+{
+    int64_t stopped = st->clean_stop ? st->clean_stop_at : st->alive_at;
+    return stopped > 0 && stopped < t ? stopped : t;
+}
+
+/* An attempt's end at t, but never before it could have started, nor after now. */
+static int64_t end_at(const job *j, int64_t t, int64_t now)
+{
+    if (t < j->created_at) t = j->created_at;
+    if (t < j->runnable_at) t = j->runnable_at;
+    if (t < j->attempt_started_at) t = j->attempt_started_at;
+    return t > now ? now : t;
+}
+
 /* What an attempt held and used: the vCPUs and memory it reserved for as long as it ran (what
  * capacity it cost), and what its agent measured it used. */
 static json_t *attempt_usage(const job *j, const attempt_end *e, int64_t at)
@@ -402,7 +419,8 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     j->node_interrupted = 0;
     const char *why = interrupted && j->stop_reason ? j->stop_reason : e->status_reason;
     if (role_hooks.ended) role_hooks.ended(st, j->id, (int)j->n_attempts);
-    metrics_attempt_ended(e->status_reason);
+    metrics_attempt_ended(e->status_reason, j->is_terminated || j->is_cancelled ||
+                                                (j->stop_reason && why == j->stop_reason));
     if (j->attempt_started_at && at >= j->attempt_started_at)
         metrics_observe(METRIC_RUN_TIME, (double)(at - j->attempt_started_at) / 1000.0);
     json_t *container = json_object();
@@ -493,15 +511,11 @@ void attempt_end_all_lost(state *st, instance *in)
      * not heard from since a clean stop ended with it; one not heard from since a crash,
      * when the server was last alive (server_alive.h). */
     int64_t now = util_now_ms(), end = now - (util_mono_ms() - in->last_seen);
-    int64_t stopped = st->clean_stop ? st->clean_stop_at : st->alive_at;
-    if (in->recovered && stopped > 0 && stopped < end) end = stopped;
+    if (in->recovered) end = last_ran(st, end);
     while (in->jobs) {
         job *j = in->jobs;
         attempt_end e = {.status_reason = reason, .uncharged = uncharged};
-        /* Never before the attempt could have started. */
-        int64_t at = end < j->runnable_at ? j->runnable_at : end;
-        if (at < j->attempt_started_at) at = j->attempt_started_at;
-        attempt_finish(st, j, &e, at > now ? now : at);
+        attempt_finish(st, j, &e, end_at(j, end, now));
         /* Ending the attempt released it; a job that was not in an attempt's status would
          * stay linked and loop here forever. */
         BARGE_ASSERT(in->jobs != j);
@@ -572,7 +586,8 @@ static void recover(state *st, job *j, int64_t now)
     char reason[160];
     attempt_host_lost(reason, sizeof reason, j->inst_id);
     attempt_end e = {.status_reason = reason, .uncharged = st->clean_stop};
-    attempt_finish(st, j, &e, now);
+    /* Its instance went with the server: the attempt ended then, not at this start. */
+    attempt_finish(st, j, &e, end_at(j, last_ran(st, now), now));
 }
 
 void attempt_recover(state *st)
