@@ -8,6 +8,7 @@ import tempfile
 import time
 import unittest
 
+from test_metrics import parse, value
 from test_jobs_common import JobsCase, LogStoreFault
 
 GROUP = "/aws/batch/job"
@@ -102,6 +103,27 @@ class DiskFull(JobsCase):
     def tearDown(self):
         if os.path.exists(self.filler):
             os.unlink(self.filler)
+
+    def test_submits_whose_commit_failed_are_not_counted(self):
+        # Counted in the handler, before the batch's commit failed: 503s, no job, yet counted.
+        def submitted():
+            return value(parse(self.server.raw("GET", "/metrics")[2].decode()),
+                         "barge_jobs_submitted_total") or 0
+        before = submitted()
+        fill(self.filler)
+        try:
+            codes = [self.server.raw("POST", "/v1/submitjob", {
+                "jobName": "uncounted-%d" % i, "jobQueue": "parked", "jobDefinition": "jd",
+                "tags": {"k%d" % k: "v" * 256 for k in range(40)}})[0] for i in range(5)]
+        finally:
+            os.unlink(self.filler)
+        self.assertIn(503, codes)
+        time.sleep(1.5)  # the store writes again; what was made is RUNNABLE
+        made = sum(1 for p in self.batch.get_paginator("list_jobs").paginate(
+            jobQueue="parked", jobStatus="RUNNABLE") for j in p["jobSummaryList"]
+            if j["jobName"].startswith("uncounted-"))
+        self.assertEqual(made, codes.count(200))
+        self.assertEqual(submitted() - before, made)
 
     def test_a_job_that_ends_while_the_disk_is_full_succeeds(self):
         go = os.path.join(self.out_dir, "full.go")

@@ -309,12 +309,14 @@ typedef struct flight {
     size_t n;         /* calls in the batch */
     int64_t t0;       /* monotonic us when handed over */
     int commits;      /* 0: nothing to commit; the batch waited on the commit before it */
+    metrics_pending *figures; /* what the batch counted, added once it is committed */
 } flight;
 
 /* On the writer's thread: the batch is committed (ok) or not. */
 static void flight_done(void *arg, int ok)
 {
     flight *f = arg;
+    metrics_settle(f->figures, ok);
     if (ok && f->n && f->commits) {
         metrics_observe(METRIC_BATCH_SIZE, (double)f->n);
         metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - f->t0) / 1e6);
@@ -346,9 +348,10 @@ static void flight_done(void *arg, int ok)
  * commit, not beside it.  A batch that commits is sent once the commit before it is done
  * (store_pipe_wait).  -1: a batch with nothing to commit was built on a commit that failed; its
  * calls are answered (503s). */
-static int send_flight(core_call *batch, size_t calls, int commits)
+static int send_flight(core_call *batch, size_t calls, int commits, metrics_pending *figures)
 {
     flight *f = xcalloc(1, sizeof *f);
+    f->figures = figures;
     core_call **tail = &f->calls;
     for (core_call *c = batch, *next; c; c = next) {
         next = c->next;
@@ -426,9 +429,11 @@ static void *core_main(void *unused)
             core.failed = 1;
         }
         int64_t now = util_now_ms();
+        metrics_defer();
         run_timers();
         for (core_call *c = batch; c; c = c->next) execute(c, now);
         if (core.hooks.before_commit(core.hooks.ctx, final) != 0) core.failed = 1;
+        metrics_pending *figures = metrics_take();
         size_t calls = 0;
         for (core_call *c = batch; c; c = c->next) calls++;
         if (pipe && !core.failed) {
@@ -437,7 +442,7 @@ static void *core_main(void *unused)
             if (commits && store_pipe_wait(core.db) != 0) {
                 core.failed = 1;
             } else {
-                if (send_flight(batch, calls, commits) != 0) reload_after_failure();
+                if (send_flight(batch, calls, commits, figures) != 0) reload_after_failure();
                 if (final) {
                     store_pipe_wait(core.db);
                     break;
@@ -450,6 +455,7 @@ static void *core_main(void *unused)
             log_error("core: commit failed: %s", store_errmsg(core.db));
             core.failed = 1;
         }
+        metrics_settle(figures, !core.failed);
         if (!core.failed && calls) {
             metrics_observe(METRIC_BATCH_SIZE, (double)calls);
             metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - t0) / 1e6);

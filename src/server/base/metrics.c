@@ -66,6 +66,16 @@ static const char *const end_reasons[] = {"exited", "host_terminated", "timeout"
 #define N_END_REASONS (sizeof end_reasons / sizeof end_reasons[0])
 static _Atomic uint64_t ends[N_END_REASONS];
 
+/* A batch's figures, counted apart until its commit is known (metrics_defer). */
+struct metrics_pending {
+    uint64_t counters[METRIC_N_COUNTERS];
+    uint64_t ends[N_END_REASONS];
+    struct {
+        uint64_t counts[MAX_BUCKETS + 1], total, sum_micro;
+    } hists[METRIC_N_HISTOGRAMS];
+};
+static __thread metrics_pending *pending; /* the core's batch under way, or NULL */
+
 static pthread_mutex_t http_mu = PTHREAD_MUTEX_INITIALIZER;
 static dict http_counts; /* "OPERATION CODE" -> uint64_t* */
 static int http_ready;
@@ -75,14 +85,51 @@ void metrics_observe(metric_hist h, double value)
     hist *x = &hists[h];
     int b = 0;
     while (b < x->n && value > x->bounds[b]) b++;
+    uint64_t micro = value > 0 ? (uint64_t)(value * 1e6 + 0.5) : 0;
+    if (pending) {
+        pending->hists[h].counts[b]++;
+        pending->hists[h].total++;
+        pending->hists[h].sum_micro += micro;
+        return;
+    }
     atomic_fetch_add(&x->counts[b], 1);
     atomic_fetch_add(&x->total, 1);
-    if (value > 0) atomic_fetch_add(&x->sum_micro, (uint64_t)(value * 1e6 + 0.5));
+    atomic_fetch_add(&x->sum_micro, micro);
 }
 
 void metrics_count(metric_counter c, uint64_t n)
 {
-    atomic_fetch_add(&counters[c], n);
+    if (pending) pending->counters[c] += n;
+    else atomic_fetch_add(&counters[c], n);
+}
+
+void metrics_defer(void)
+{
+    if (!pending) pending = xcalloc(1, sizeof *pending);
+}
+
+metrics_pending *metrics_take(void)
+{
+    metrics_pending *p = pending;
+    pending = NULL;
+    return p;
+}
+
+void metrics_settle(metrics_pending *p, int committed)
+{
+    if (!p) return;
+    for (size_t c = 0; committed && c < METRIC_N_COUNTERS; c++)
+        if (p->counters[c]) atomic_fetch_add(&counters[c], p->counters[c]);
+    for (size_t k = 0; committed && k < N_END_REASONS; k++)
+        if (p->ends[k]) atomic_fetch_add(&ends[k], p->ends[k]);
+    for (size_t h = 0; committed && h < METRIC_N_HISTOGRAMS; h++) {
+        if (!p->hists[h].total) continue;
+        for (int b = 0; b <= MAX_BUCKETS; b++)
+            if (p->hists[h].counts[b]) atomic_fetch_add(&hists[h].counts[b], p->hists[h].counts[b]);
+        atomic_fetch_add(&hists[h].total, p->hists[h].total);
+        atomic_fetch_add(&hists[h].sum_micro, p->hists[h].sum_micro);
+    }
+    free(p);
 }
 
 void metrics_attempt_ended(const char *r, int stopped)
@@ -97,7 +144,8 @@ void metrics_attempt_ended(const char *r, int stopped)
     else if (strcmp(r, "Job attempt duration exceeded timeout") == 0) k = 2;
     else if (strcmp(r, "Task failed to start") == 0) k = 3;
     else k = 4; /* the operator's: a queue or environment deleted, a drain's deadline... */
-    atomic_fetch_add(&ends[k], 1);
+    if (pending) pending->ends[k]++;
+    else atomic_fetch_add(&ends[k], 1);
 }
 
 void metrics_http(const char *operation, int status)

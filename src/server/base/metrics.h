@@ -29,6 +29,16 @@ void metrics_count(metric_counter c, uint64_t n);
 /* An attempt ended; why is one of a few words (metrics.c): from its statusReason, or "stopped"
  * when stopped (a TerminateJob or CancelJob, whose reason is the caller's text). */
 void metrics_attempt_ended(const char *status_reason, int stopped);
+/* What the core's batch counts (counters, ends, histograms: on the thread that called
+ * metrics_defer) is kept apart until its commit is known: a batch whose commit fails did
+ * nothing (its calls are answered 503), and its submits, dispatches and ends were counted all
+ * the same.  metrics_defer starts a batch's figures on this thread; metrics_take hands them
+ * over (NULL when none), after which this thread counts directly again; metrics_settle adds them
+ * when committed, drops them otherwise, and frees them (any thread). */
+typedef struct metrics_pending metrics_pending;
+void metrics_defer(void);
+metrics_pending *metrics_take(void);
+void metrics_settle(metrics_pending *p, int committed);
 /* An HTTP request answered: its operation (or "unknown") and status code. */
 void metrics_http(const char *operation, int status);
 
