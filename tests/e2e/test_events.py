@@ -782,6 +782,27 @@ class EventsKeptSetting(Bursts):
                                           {"after": start, "max": 1})
         self.assertEqual(body.get("gap"), {"oldestSeq": newest - 10000 + 1}, body)
 
+    def test_a_gap_stays_said_when_more_are_kept_after_a_restart(self):
+        # The events let go were loaded as events of removed jobs once the ring was larger than
+        # the gap: a reader behind them got the kept ones without a word of the gap.
+        self.burst(1)
+        self.server.stop()
+        args = list(self.server.args)
+        args[args.index("--events-kept") + 1] = "100000"
+        self.server.args = args
+        try:
+            self.server.start()
+            status, _, body = self.server.raw("POST", "/barge/v1/getevents",
+                                              {"after": 5, "max": 1})
+            self.assertEqual(status, 200, body)
+            self.assertIn("gap", body)
+            self.assertEqual(body["events"][0]["seq"], body["gap"]["oldestSeq"])
+            self.assertGreater(body["gap"]["oldestSeq"], 6)
+        finally:
+            self.server.stop()
+            args[args.index("--events-kept") + 1] = "10000"
+            self.server.start()
+
 
 class WebhookPositions(JobsCase):
     """Where a target stands, written to DATA_DIR/webhooks/NAME, across servers killed soon after

@@ -235,10 +235,12 @@ static void put_answer(api_ctx *c, core_call *parked, event_answer *a)
 static int wants(state *st, event_waiter *w)
 {
     const filter *f = w->filter;
-    for (uint64_t seq = w->after + 1; seq <= events_last(st->events); seq++) {
+    uint64_t last = events_last(st->events);
+    for (uint64_t seq = (w->scanned > w->after ? w->scanned : w->after) + 1; seq <= last; seq++) {
         const event_rec *e = events_get(st->events, seq);
         if (e && matches(f, e)) return 1;
     }
+    w->scanned = last;
     return 0;
 }
 
@@ -267,7 +269,10 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp, int sse)
             free_filter(f);
             return -1;
         }
-        if (!res_jq(c->st, f->queue)) {
+        /* A queue deleted since still names the jobs it held, and their events are kept: a
+         * stream or webhook that follows it reads them on (its last events are its jobs'
+         * cancellations). */
+        if (!res_jq(c->st, f->queue) && !dict_get(&c->st->jobs->queues, f->queue)) {
             api_client_error(c, "queue: no job queue named '%s'", f->queue);
             free_filter(f);
             return -1;

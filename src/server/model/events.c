@@ -345,6 +345,10 @@ static int load_record(void *arg, const char *key, const char *doc, size_t len)
         int status = e->status;
         if (seq < ev->next || status < 0 || status >= JS_COUNT) continue; /* out of order */
         job *j = la->find(la->st, e->id);
+        /* The oldest kept: those before it were let go, and a reader behind it is told of the
+         * gap.  (Filled with empty events, they read as events of removed jobs when the ring
+         * had grown past them with --events-kept: the gap went unsaid.) */
+        if (ev->next == ev->first && seq > ev->next) ev->first = ev->next = seq;
         /* The numbers go on where they stopped, gaps (a job that no longer exists) and all. */
         while (ev->next < seq) {
             if (ev->next - ev->first == ev->kept) ev->first++;

@@ -95,6 +95,10 @@ event_rec *events_get(const events *ev, uint64_t seq);
 typedef struct event_waiter {
     struct core_call *call;
     uint64_t after;
+    /* The newest event wants() has looked at: each commit looks at the events since, not at
+     * every event since after (a reader whose filter matched nothing cost each commit all the
+     * events of its wait, and hundreds of them took most of the core). */
+    uint64_t scanned;
     int64_t deadline; /* monotonic ms */
     /* Whether the events since after hold one it wants; and its answer. */
     int (*wants)(struct state *st, struct event_waiter *w);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "common/mem.h"
+#include "server/model/events.h"
 #include "server/model/jobspec.h"
 #include "server/model/jobs_internal.h"
 
@@ -116,8 +117,16 @@ void jobs__summary_move(jobs *js, job *p, int from, int to)
     /* An array's status does not follow its children's: only a multi-node job's count can
      * move, and only its pays for finding its queue. */
     jq_rt *q = jobspec_num_nodes(p->spec) > 0 ? jobs_queue_of(js, p) : NULL;
-    if (q) q->n_status[jobs_shown_status(p)]--;
+    int shown = q ? jobs_shown_status(p) : -1;
+    if (q) q->n_status[shown]--;
     p->summary[from]--;
     p->summary[to]++;
-    if (q) q->n_status[jobs_shown_status(p)]++;
+    if (!q) return;
+    int now = jobs_shown_status(p);
+    q->n_status[now]++;
+    /* A multi-node job's status as described follows its nodes (RUNNABLE, STARTING, RUNNING,
+     * and RUNNABLE again when attempted again), and so do its events, as AWS sends them for
+     * the job itself.  Not back to PENDING: that is its last node ending, and the job's own
+     * end follows at once with an event of its own. */
+    if (js->events && now != shown && now != JS_PENDING) events_note(js->events, p, now);
 }
