@@ -215,9 +215,14 @@ static int follow_round(follower *f, json_t *job, int follow)
             }
             if (s) {
                 f->stream = xstrdup(s);
-                if (f->printed++)
+                if (f->printed++) {
+                    /* The server's text: a definition's stream prefix may hold anything. */
+                    char *shown = xstrdup(s);
+                    cli_text_plain(shown);
                     fprintf(stderr, "%s: job %s is running another attempt (log stream %s)\n",
-                            f->c->prog, f->id, s);
+                            f->c->prog, f->id, shown);
+                    free(shown);
+                }
             }
         }
         if (f->stream) {
@@ -310,12 +315,16 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t *
         if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
     }
     if (!f.printed) {
-        cli_json_plain(job);
-        const char *status = str(job, "status") ?: "?";
-        const char *reason = str(job, "statusReason");
+        /* Made plain for the terminal in a copy: the description itself is the caller's
+         * (barge run --json prints it as the server sent it). */
+        json_t *shown = json_deep_copy(job);
+        cli_json_plain(shown);
+        const char *status = str(shown, "status") ?: "?";
+        const char *reason = str(shown, "statusReason");
         int done = cli_status_done(status);
         fprintf(stderr, "%s: job %s has no logs%s (status %s%s%s)\n", c->prog, id,
                 done ? "" : " yet", status, reason ? ": " : "", reason ? reason : "");
+        json_decref(shown);
     }
     if (whole && final) rc = whole_job(c, whole, follow, &job);
 out:
@@ -367,6 +376,8 @@ int cli_logs(int argc, char **argv)
     int rc = cli_ids_given(&c, argv, optind, argc);
     if (!rc) rc = cli_ctx_open(&c);
     if (rc) return rc;
+    /* Also while the job waits to start, with nothing printed yet. */
+    if (follow) c.abandon = cli_reader_gone;
     rc = cli_follow_log(&c, id, attempt, follow ? CLI_LOG_FOLLOW : 0, NULL);
     cli_ctx_close(&c);
     return rc;

@@ -199,8 +199,9 @@ static const char *container_reason(json_t *job)
 /* The line that ends `barge run`: the status, its reason and the container's, and the exit
  * code only when the job's container had one (a job that never started has none, nor has an
  * array; barge run then exits 1, which is its own code, not the job's). */
-static void say_end(const cli_ctx *c, const char *id, json_t *job, int array)
+static void say_end(const cli_ctx *c, const char *id, json_t *described, int array)
 {
+    json_t *job = json_deep_copy(described); /* made plain for the terminal */
     cli_json_plain(job);
     const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
     const char *reason = json_string_value(json_object_get(job, "statusReason"));
@@ -215,16 +216,19 @@ static void say_end(const cli_ctx *c, const char *id, json_t *job, int array)
     cli_progress_break();
     fprintf(stderr, "%s: %s\n", c->prog, b.data);
     buf_free(&b);
+    json_decref(job);
 }
 
 /* A job that can never start (it asks for more than its compute environments can ever have)
  * would wait forever: it was submitted by this command, so this command ends it.  Returns 1. */
 static int give_up(cli_ctx *c, const char *id, json_t *job)
 {
-    cli_json_plain(job);
-    const char *reason = json_string_value(json_object_get(job, "statusReason")) ?: "?";
+    /* Made plain for the terminal in a copy: --json prints the description as it came. */
+    char *reason = xstrdup(json_string_value(json_object_get(job, "statusReason")) ?: "?");
+    cli_text_plain(reason);
     cli_progress_break();
     fprintf(stderr, "%s: job %s cannot start: %s\n", c->prog, id, reason);
+    free(reason);
     json_t *req = json_pack("{s:s,s:s}", "jobId", id, "reason",
                             "barge run: the job cannot start (MISCONFIGURATION)"), *resp = NULL;
     cli_progress_break();
@@ -286,7 +290,16 @@ static void draw_progress(json_t *ap, int in_place, char *last, size_t last_size
     }
     size_t at = strlen(line);
     snprintf(line + at, sizeof line - at, "%s", counts);
-    if ((int)strlen(line) > room) line[room] = '\0';
+    if ((int)strlen(line) > room) {
+        /* Cut between counts, never inside one ("FAILED 87" for 87655 reads as a count), nor
+         * between a status and its count. */
+        int boundary = line[room] == ' ';
+        line[room] = '\0';
+        char *space = boundary ? NULL : strrchr(line, ' ');
+        if (space) *space = '\0';
+        space = strrchr(line, ' ');
+        if (space && space[1] >= 'A' && space[1] <= 'Z') *space = '\0';
+    }
     if (strcmp(line, last) == 0) return;
     fprintf(stderr, in_place ? "\r%s\033[K" : "%s\n", line);
     cli_progress_open = in_place;
@@ -456,7 +469,10 @@ static void run_before_wait(cli_ctx *c)
 static int run_abandon(cli_ctx *c)
 {
     const run_stop *s = c->hook_arg;
-    if (!interrupts || s->submitting) return 0;
+    if (s->submitting) return 0;
+    /* Its reader gone (`barge run ... | head`) while the job waits to start: the job goes on
+     * without this command, as once its log is being printed. */
+    if (!interrupts) return s->id && cli_reader_gone(c);
     if (!s->id) return 1;
     return interrupts > 1 || s->failed ||
            (s->asked_ms && cli_now_ms() - s->asked_ms > END_WAIT_MS);

@@ -168,10 +168,12 @@ void cli_table_add(cli_table *t, const char *const *row)
         t->cells = xrealloc(t->cells, t->cap * t->ncols * sizeof *t->cells);
     }
     for (size_t i = 0; i < t->ncols; i++) {
-        /* Tabs and newlines in a cell would break the columns. */
+        /* Tabs and newlines in a cell would break the columns; any other control character
+         * (an escape sequence in a tag's value) is not let through to the terminal. */
         char *cell = xstrdup(row[i] ? row[i] : "-");
         for (char *p = cell; *p; p++)
             if (*p == '\n' || *p == '\t' || *p == '\r') *p = ' ';
+        cli_text_plain(cell);
         t->cells[t->nrows * t->ncols + i] = cell;
     }
     t->nrows++;

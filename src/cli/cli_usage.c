@@ -68,6 +68,13 @@ static void add_page(json_t *resp, group **gs, size_t *n)
     }
 }
 
+/* A figure for the table: one decimal, or past a quadrillion in exponent form (a fixed
+ * point of 1e40 did not fit, and was cut to its first 31 digits). */
+static void figure(char *out, size_t size, double v)
+{
+    snprintf(out, size, v > -1e15 && v < 1e15 ? "%.1f" : "%.4g", v);
+}
+
 int cli_usage(int argc, char **argv)
 {
     enum { O_QUEUE = 256, O_BY };
@@ -145,14 +152,18 @@ int cli_usage(int argc, char **argv)
             cli_table t;
             cli_table_init(&t, 6, headers);
             for (size_t i = 0; i < n; i++) {
-                char jobs[24], v[32], m[32], cpu[32], peak[32];
+                char jobs[24], v[40], m[40], cpu[40], peak[40];
                 snprintf(jobs, sizeof jobs, "%lld", gs[i].jobs);
-                snprintf(v, sizeof v, "%.1f", gs[i].vcpu_s);
-                snprintf(m, sizeof m, "%.1f", gs[i].gib_s);
-                snprintf(cpu, sizeof cpu, "%.1f", gs[i].cpu_s);
-                snprintf(peak, sizeof peak, "%.1f", gs[i].peak / 1048576.0);
-                const char *row[] = {gs[i].key ? gs[i].key : UNTAGGED, jobs, v, m, cpu, peak};
+                figure(v, sizeof v, gs[i].vcpu_s);
+                figure(m, sizeof m, gs[i].gib_s);
+                figure(cpu, sizeof cpu, gs[i].cpu_s);
+                figure(peak, sizeof peak, gs[i].peak / 1048576.0);
+                /* A tag's value is anyone's text: no escape sequence reaches the terminal. */
+                char *key = xstrdup(gs[i].key ? gs[i].key : UNTAGGED);
+                cli_text_plain(key);
+                const char *row[] = {key, jobs, v, m, cpu, peak};
                 cli_table_add(&t, row);
+                free(key);
             }
             buf b = {0};
             cli_table_render(&t, &b);

@@ -25,6 +25,7 @@ static const char watch_help[] =
     "\n" CLI_COMMON_HELP;
 
 #define FRONT_SHOWN 10
+#define FRONT_MAX 100 /* the jobs a GetJobQueueSnapshot lists at most */
 
 static const char *const statuses[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
                                        "RUNNING", "SUCCEEDED", "FAILED"};
@@ -55,7 +56,9 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
     if (json_array_size(front)) printf("next to be placed:\n");
     json_array_foreach(front, i, j) {
         if (i == FRONT_SHOWN) {
-            printf("  ... and %zu more\n", json_array_size(front) - FRONT_SHOWN);
+            /* The snapshot lists the first FRONT_MAX at most, as AWS's does: more may wait. */
+            printf("  ... and %s%zu more\n", json_array_size(front) >= FRONT_MAX ? "at least " : "",
+                   json_array_size(front) - FRONT_SHOWN);
             break;
         }
         char since[32];

@@ -1,0 +1,78 @@
+"""What the CLI shows people of text others set: a tag's value in `barge usage`, a definition's
+log stream prefix when `barge run` follows another attempt, reach the terminal with their
+control characters as '?' (an escape sequence retitled the window and cleared the screen of
+whoever ran the command); and what `--json` prints is the description as the server sent it.
+Also `barge logs -f` whose reader has gone before its job started, and `barge watch`'s count of
+the jobs beyond the snapshot's first hundred."""
+import subprocess
+import time
+
+from harness import BARGE
+from test_cli import barge, cli_env
+from test_jobs_common import JobsCase
+
+ESCAPES = "\x1b]0;PWNED\x07\x1b[2J\x1b[31m"
+
+
+class Text(JobsCase):
+    def cli(self, *args, **kw):
+        return barge(*args, endpoint=self.server.url, **kw)
+
+    def test_a_tags_value_is_shown_without_its_control_characters(self):
+        jid = self.submit("tagged", command="true", tags={"team": ESCAPES + "red"})
+        self.wait_job(jid)
+        rc, out, err = self.cli("usage", "--queue", "q", "--by", "tag:team")
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("\x1b", out)
+        self.assertIn("?]0;PWNED??[2J?[31mred", out)
+
+    def test_another_attempts_log_stream_is_shown_without_its_control_characters(self):
+        self.make_definition("escaped-prefix", command=["sh", "-c", "exit 1"],
+                             retryStrategy={"attempts": 2},
+                             container={"logConfiguration": {
+                                 "logDriver": "awslogs",
+                                 "options": {"awslogs-stream-prefix": ESCAPES + "p"}}})
+        rc, out, err = self.cli("run", "--queue", "q", "--definition", "escaped-prefix")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("is running another attempt (log stream ?]0;PWNED??[2J?[31mp/", err)
+        self.assertNotIn("\x1b", err)
+
+    def test_run_json_prints_the_description_as_the_server_sent_it(self):
+        # A job that wrote no log had its description made plain for the terminal, and that
+        # was what --json printed: "first line?second?line".
+        run = subprocess.Popen([BARGE, "run", "--json", "--queue", "parked", "--definition",
+                                "jd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=cli_env(self.server.url))
+        try:
+            jid = self.wait_for(lambda: (lambda jobs: jobs[0]["jobId"] if jobs else None)(
+                self.batch.list_jobs(jobQueue="parked", jobStatus="RUNNABLE")["jobSummaryList"]),
+                20, "the job to wait for capacity")
+            self.batch.terminate_job(jobId=jid, reason="first line\nsecond\tline")
+            out, err = run.communicate(timeout=30)
+        finally:
+            run.kill()
+        self.assertIn('"statusReason": "first line\\nsecond\\tline"', out, err)
+        self.assertIn("first line?second?line", err)
+
+    def test_logs_f_stops_when_its_reader_goes_before_the_job_starts(self):
+        # It went on until the job started and wrote a line.
+        jid = self.submit("never-started", queue="parked")
+        try:
+            p = subprocess.run(["bash", "-c", "%s logs -f %s | true; echo ${PIPESTATUS[0]}" % (
+                BARGE, jid)], capture_output=True, text=True, env=cli_env(self.server.url),
+                timeout=30)
+            self.assertNotEqual(p.stdout.strip(), "0")
+        finally:
+            self.batch.terminate_job(jobId=jid, reason="done")
+
+    def test_watch_says_at_least_of_the_jobs_past_the_snapshot(self):
+        # The snapshot lists a queue's first hundred: "and 90 more" of 150 waiting.
+        arr = self.submit("many-waiting", queue="parked", arrayProperties={"size": 150})
+        try:
+            self.wait_for(lambda: self.job(arr + ":149")["status"] == "RUNNABLE", 20,
+                          "the children to wait")
+            rc, out, err = self.cli("watch", "parked", "--once")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("... and at least 90 more", out)
+        finally:
+            self.batch.terminate_job(jobId=arr, reason="done")
