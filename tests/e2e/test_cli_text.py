@@ -44,9 +44,10 @@ class Text(JobsCase):
                                 "jd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=cli_env(self.server.url))
         try:
-            jid = self.wait_for(lambda: (lambda jobs: jobs[0]["jobId"] if jobs else None)(
-                self.batch.list_jobs(jobQueue="parked", jobStatus="RUNNABLE")["jobSummaryList"]),
-                20, "the job to wait for capacity")
+            jid = self.wait_for(lambda: next((
+                j["jobId"] for j in self.batch.list_jobs(
+                    jobQueue="parked", jobStatus="RUNNABLE")["jobSummaryList"]
+                if j["jobName"] == "jd"), None), 20, "the run's job to wait for capacity")
             self.batch.terminate_job(jobId=jid, reason="first line\nsecond\tline")
             out, err = run.communicate(timeout=30)
         finally:

@@ -51,15 +51,20 @@ class StandInAgent:
         return body
 
 
+def stand_in(case, name, executor=None):
+    """A stand-in agent of case's server, alone in compute environment NAME behind queue
+    NAME."""
+    case.batch.create_compute_environment(computeEnvironmentName=name, type="UNMANAGED",
+                                          state="ENABLED")
+    case.make_queue(name, [name])
+    case.wait_valid()
+    return StandInAgent(case.server, arn("compute-environment", name), "i-" + name,
+                        executor=executor)
+
+
 class Reconcile(JobsCase):
     def agent(self, name, executor=None):
-        """A stand-in agent, alone in compute environment NAME behind queue NAME."""
-        self.batch.create_compute_environment(computeEnvironmentName=name, type="UNMANAGED",
-                                              state="ENABLED")
-        self.make_queue(name, [name])
-        self.wait_valid()
-        return StandInAgent(self.server, arn("compute-environment", name), "i-" + name,
-                            executor=executor)
+        return stand_in(self, name, executor)
 
     def test_the_description_names_each_attempts_executor(self):
         # The assignment carries the image; the description says which executor ran each

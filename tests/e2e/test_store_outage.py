@@ -118,12 +118,14 @@ class DiskFull(JobsCase):
         finally:
             os.unlink(self.filler)
         self.assertIn(503, codes)
-        time.sleep(1.5)  # the store writes again; what was made is RUNNABLE
-        made = sum(1 for p in self.batch.get_paginator("list_jobs").paginate(
-            jobQueue="parked", jobStatus="RUNNABLE") for j in p["jobSummaryList"]
-            if j["jobName"].startswith("uncounted-"))
-        self.assertEqual(made, codes.count(200))
-        self.assertEqual(submitted() - before, made)
+
+        def made():
+            return sum(1 for p in self.batch.get_paginator("list_jobs").paginate(
+                jobQueue="parked", jobStatus="RUNNABLE") for j in p["jobSummaryList"]
+                if j["jobName"].startswith("uncounted-"))
+        # The jobs that were answered 200 are there (RUNNABLE) once the store writes again.
+        self.wait_for(lambda: made() == codes.count(200), 30, "the jobs made to be RUNNABLE")
+        self.assertEqual(submitted() - before, codes.count(200))
 
     def test_a_job_that_ends_while_the_disk_is_full_succeeds(self):
         go = os.path.join(self.out_dir, "full.go")

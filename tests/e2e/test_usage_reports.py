@@ -6,20 +6,15 @@ import os
 import signal
 import time
 
-from harness import arn
 from test_jobs_common import JobsCase
-from test_jobs_reconcile import StandInAgent
+from test_jobs_reconcile import stand_in
 
 JSON = {"Content-Type": "application/json"}
 
 
 class AgentReports(JobsCase):
     def agent(self, name):
-        self.batch.create_compute_environment(computeEnvironmentName=name, type="UNMANAGED",
-                                              state="ENABLED")
-        self.make_queue(name, [name])
-        self.wait_valid()
-        return StandInAgent(self.server, arn("compute-environment", name), "i-" + name)
+        return stand_in(self, name)
 
     def until_assigned(self, agent, n=1):
         deadline = time.time() + 10

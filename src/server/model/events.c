@@ -213,7 +213,12 @@ void events_wait(events *ev, event_waiter *w)
 
 void events_take_waiters(events *to, events *from)
 {
-    for (size_t i = 0; i < from->n_waiters; i++) events_wait(to, from->waiters[i]);
+    /* The events they looked at may not be the reloaded ring's (a failed batch's are gone, and
+     * their numbers are made again): they look again from where they wait. */
+    for (size_t i = 0; i < from->n_waiters; i++) {
+        from->waiters[i]->scanned = 0;
+        events_wait(to, from->waiters[i]);
+    }
     from->n_waiters = 0;
 }
 
