@@ -617,8 +617,15 @@ int cli_run(int argc, char **argv)
     if (rc == 0) {
         const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
         /* An array's children carry the reason it cannot start; the array has none. */
-        if (!cli_status_done(status)) rc = give_up(&c, id, stuck ? stuck : job);
-        else if (array) rc = strcmp(status, "SUCCEEDED") == 0 ? 0 : 1;
+        if (!cli_status_done(status)) {
+            rc = give_up(&c, id, stuck ? stuck : job);
+            /* --json prints the job as it ended, not as it waited before its TerminateJob. */
+            json_t *ended = NULL;
+            if (c.json && cli_describe_job(&c, id, &ended) == 0) {
+                json_decref(job);
+                job = ended;
+            }
+        } else if (array) rc = strcmp(status, "SUCCEEDED") == 0 ? 0 : 1;
         else rc = exit_code_of(job);
         if (c.json) cli_print_json(job);
         else if (cli_status_done(status)) say_end(&c, id, job, array);

@@ -3,11 +3,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <wchar.h>
 
 const char *const cli_job_statuses[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
                                         "RUNNING", "SUCCEEDED", "FAILED", NULL};
@@ -146,11 +148,43 @@ void cli_shell_quote(buf *b, const char *s)
     buf_puts(b, "'");
 }
 
-/* Characters, not bytes: a UTF-8 continuation byte does not widen a column. */
+/* The columns s takes on a terminal: a CJK character or an emoji takes two, a combining accent
+ * none, anything else one.  Read as UTF-8 whatever the caller's locale (the server's names and
+ * tags are UTF-8, and the CLI never sets a locale), by glibc's C.UTF-8 for this thread only; a
+ * byte that is not UTF-8 takes one column, as the terminal shows it one replacement character. */
 static size_t text_width(const char *s)
 {
+    static locale_t utf8;
+    static int tried;
+    if (!tried) {
+        tried = 1;
+        utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    }
     size_t n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xc0) != 0x80;
+    if (!utf8) { /* no C.UTF-8 (not glibc 2.35 or later): characters, not bytes */
+        for (; *s; s++) n += ((unsigned char)*s & 0xc0) != 0x80;
+        return n;
+    }
+    locale_t was = uselocale(utf8);
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    size_t left = strlen(s);
+    while (left) {
+        wchar_t wc;
+        size_t k = mbrtowc(&wc, s, left, &st);
+        if (k == (size_t)-1 || k == (size_t)-2) {
+            memset(&st, 0, sizeof st);
+            n++;
+            s++;
+            left--;
+            continue;
+        }
+        int w = wcwidth(wc);
+        n += w < 0 ? 1 : (size_t)w;
+        s += k;
+        left -= k;
+    }
+    uselocale(was);
     return n;
 }
 

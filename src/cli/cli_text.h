@@ -44,7 +44,8 @@ void cli_shell_quote(buf *b, const char *s);
 size_t cli_text_plain(char *s);
 
 /* A table for people: a header row, columns two spaces apart and as wide as their widest cell
- * (counted in characters, not bytes); the last column is not padded. */
+ * (counted in terminal columns: a CJK character or an emoji takes two, a combining accent none);
+ * the last column is not padded. */
 typedef struct cli_table {
     size_t ncols, nrows, cap;
     const char *const *headers;

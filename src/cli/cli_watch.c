@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "common/mem.h"
@@ -26,6 +27,17 @@ static const char watch_help[] =
 
 #define FRONT_SHOWN 10
 #define FRONT_MAX 100 /* the jobs a GetJobQueueSnapshot lists at most */
+#define QUEUE_LINES 11 /* the view's lines besides the front's: 1 + 7 counts + 2 + the cursor's */
+
+/* How many of the front's jobs a redrawn screen shows: as many as fit the terminal's window
+ * below the counts (asked at each redraw, so a resized window is followed), at least one; ten
+ * when the window says no size, and for a view printed once or into a file. */
+static size_t front_shown(int clear)
+{
+    struct winsize ws;
+    if (!clear || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0) return FRONT_SHOWN;
+    return ws.ws_row > QUEUE_LINES + 1 ? ws.ws_row - QUEUE_LINES : 1;
+}
 
 static const char *const statuses[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
                                        "RUNNING", "SUCCEEDED", "FAILED"};
@@ -52,13 +64,13 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
     for (size_t k = 0; k < sizeof statuses / sizeof *statuses; k++)
         printf("  %-10s %lld\n", statuses[k], cli_int(counts, statuses[k]));
     json_t *front = json_object_get(json_object_get(resp, "frontOfQueue"), "jobs"), *j;
-    size_t i;
+    size_t i, shown = front_shown(clear);
     if (json_array_size(front)) printf("next to be placed:\n");
     json_array_foreach(front, i, j) {
-        if (i == FRONT_SHOWN) {
+        if (i == shown) {
             /* The snapshot lists the first FRONT_MAX at most, as AWS's does: more may wait. */
             printf("  ... and %s%zu more\n", json_array_size(front) >= FRONT_MAX ? "at least " : "",
-                   json_array_size(front) - FRONT_SHOWN);
+                   json_array_size(front) - shown);
             break;
         }
         char since[32];

@@ -227,6 +227,17 @@ class FirstStart(JobsCase):
         job_id = err.split("terminated job ", 1)[1].split(",")[0]
         self.assertEqual(self.wait_job(job_id)["status"], "FAILED")
 
+    def test_run_json_prints_the_job_it_stopped_as_it_ended(self):
+        """With --json, the description printed is the one after its TerminateJob (it was the
+        one from before: RUNNABLE, as if the job still waited)."""
+        too_many = str(4 * max(2, os.cpu_count()))
+        rc, out, err = self.cli("run", "--json", "--image", "busybox", "--vcpus", too_many,
+                                "--", "true")
+        self.assertEqual(rc, 1, err)
+        job = json.loads(out)
+        self.assertEqual(job["status"], "FAILED", out)
+        self.assertIn("barge run: the job cannot start", job["statusReason"])
+
     def test_run_stops_an_array_whose_children_can_never_start(self):
         """The reason is on the children, not on the array: barge run finds it there, ends the
         array it made and exits 1."""

@@ -3,7 +3,7 @@ log stream prefix when `barge run` follows another attempt, reach the terminal w
 control characters as '?' (an escape sequence retitled the window and cleared the screen of
 whoever ran the command); and what `--json` prints is the description as the server sent it.
 Also `barge logs -f` whose reader has gone before its job started, and `barge watch`'s count of
-the jobs beyond the snapshot's first hundred."""
+the jobs beyond the snapshot's first hundred and its screen fitted to the terminal's window."""
 import subprocess
 import time
 
@@ -75,5 +75,58 @@ class Text(JobsCase):
             rc, out, err = self.cli("watch", "parked", "--once")
             self.assertEqual(rc, 0, err)
             self.assertIn("... and at least 90 more", out)
+        finally:
+            self.batch.terminate_job(jobId=arr, reason="done")
+
+    def watch_screen(self, rows, queue):
+        """The first screen `barge watch QUEUE` draws on a terminal window of that many rows."""
+        import fcntl
+        import os
+        import pty
+        import select
+        import signal
+        import struct
+        import termios
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(BARGE, [BARGE, "watch", queue, "--every", "1"], cli_env(self.server.url))
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 80, 0, 0))
+        seen = b""
+        try:
+            # Each redraw starts with the cursor home and the screen cleared: the first screen
+            # is whole once the second starts.
+            while seen.count(b"\x1b[H\x1b[J") < 2 and select.select([fd], [], [], 30)[0]:
+                seen += os.read(fd, 65536)
+        finally:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+            os.close(fd)
+        screens = seen.decode().split("\x1b[H\x1b[J")
+        self.assertGreaterEqual(len(screens), 3, seen)
+        return screens[1].replace("\r\n", "\n")
+
+    def test_watch_lists_as_many_jobs_as_fit_the_window(self):
+        # It listed ten whatever the window: a window of 15 rows scrolled the counts away at
+        # each redraw, and one of 50 showed ten of 30 waiting.
+        arr = self.submit("filling", queue="parked", arrayProperties={"size": 30})
+        try:
+            self.wait_for(lambda: self.job(arr + ":29")["status"] == "RUNNABLE", 20,
+                          "the children to wait")
+            small = self.watch_screen(15, "parked")
+            lines = small.split("\n")
+            # Every row but the cursor's: the counts stay on the screen.
+            self.assertLessEqual(len(lines), 15, small)
+            self.assertTrue(lines[0].startswith("queue parked at"), small)
+            listed = [l for l in lines if "(in line since" in l]
+            self.assertEqual(len(listed), 4, small)
+            self.assertIn("... and 26 more", small)
+            large = self.watch_screen(50, "parked")
+            self.assertEqual(len([l for l in large.split("\n") if "(in line since" in l]), 30,
+                             large)
+            self.assertNotIn("more", large)
+            # Printed once, into a pipe: ten.
+            rc, out, err = self.cli("watch", "parked", "--once")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("... and 20 more", out)
         finally:
             self.batch.terminate_job(jobId=arr, reason="done")

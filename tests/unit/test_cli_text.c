@@ -205,6 +205,27 @@ static void test_table(void)
     buf_free(&out);
     cli_table_free(&t);
 
+    /* Columns as the terminal draws them: "日本" takes four, "e" and a combining acute one, an
+     * emoji two, and a byte that is not UTF-8 one. */
+    static const char *const h2[] = {"NAME", "N"};
+    cli_table_init(&t, 2, h2);
+    const char *w1[] = {"\xe6\x97\xa5\xe6\x9c\xac", "1"};
+    const char *w2[] = {"e\xcc\x81", "2"};
+    const char *w3[] = {"\xf0\x9f\x9a\x80x", "3"};
+    const char *w4[] = {"a\xff" "b", "4"};
+    cli_table_add(&t, w1);
+    cli_table_add(&t, w2);
+    cli_table_add(&t, w3);
+    cli_table_add(&t, w4);
+    cli_table_render(&t, &out);
+    CHECK_STR(out.data, "NAME  N\n"
+                        "\xe6\x97\xa5\xe6\x9c\xac  1\n"
+                        "e\xcc\x81     2\n"
+                        "\xf0\x9f\x9a\x80x   3\n"
+                        "a\xff" "b   4\n");
+    buf_free(&out);
+    cli_table_free(&t);
+
     /* Headers alone when there are no rows. */
     cli_table_init(&t, 3, headers);
     cli_table_render(&t, &out);
