@@ -101,6 +101,49 @@ void cli_fmt_time(int64_t ms, char out[32])
         strcpy(out, "-");
 }
 
+int cli_parse_when(const char *s, int64_t now_ms, int64_t *out)
+{
+    if (!s || !*s) return -1;
+    if (strcmp(s, "now") == 0) {
+        *out = now_ms;
+        return 0;
+    }
+    /* "90m", "36h", "7d": that long before now. */
+    char *end;
+    errno = 0;
+    long long n = isdigit((unsigned char)*s) ? strtoll(s, &end, 10) : -1;
+    if (n >= 0 && errno == 0 && end[0] && !end[1] && strchr("smhd", end[0])) {
+        long long unit = end[0] == 's' ? 1000 : end[0] == 'm' ? 60000
+                       : end[0] == 'h' ? 3600000 : 86400000;
+        long long ago;
+        if (__builtin_mul_overflow(n, unit, &ago) || ago > now_ms) return -1;
+        *out = now_ms - ago;
+        return 0;
+    }
+    /* A date, and a time of day, local unless it ends in Z (UTC). */
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *p = strptime(s, "%Y-%m-%d", &tm);
+    if (!p) return -1;
+    if (*p == ' ' || *p == 'T') {
+        const char *q = strptime(p + 1, "%H:%M:%S", &tm);
+        if (!q) q = strptime(p + 1, "%H:%M", &tm);
+        if (!q) return -1;
+        p = q;
+    }
+    int utc = *p == 'Z';
+    if (p[utc]) return -1;
+    /* strptime takes a 30th of February and a hour 24: asked back, the date must be the same. */
+    struct tm asked = tm;
+    tm.tm_isdst = -1;
+    time_t t = utc ? timegm(&tm) : mktime(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != asked.tm_mday || tm.tm_mon != asked.tm_mon ||
+        tm.tm_hour != asked.tm_hour || tm.tm_year < 70)
+        return -1;
+    *out = (int64_t)t * 1000;
+    return 0;
+}
+
 void cli_fmt_duration(int64_t ms, char out[32])
 {
     if (ms < 0) {

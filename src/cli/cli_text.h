@@ -28,6 +28,11 @@ extern const char *const cli_job_statuses[];
 
 /* Epoch milliseconds as local "YYYY-MM-DD HH:MM:SS"; "-" for 0 or less. */
 void cli_fmt_time(int64_t ms, char out[32]);
+/* A moment given on the command line, as epoch milliseconds: "now"; a span before now_ms
+ * ("90m", "36h", "7d", "30s"); a local date and time ("2026-11-01", "2026-11-01 09:30",
+ * "2026-11-01T09:30:00"), or UTC with a final Z ("2026-11-01T09:30:00Z").  0, or -1 for
+ * anything else (a 30th of February, a time before 1970). */
+int cli_parse_when(const char *s, int64_t now_ms, int64_t *out);
 /* A duration for people: "0.4s", "12s", "3m05s", "2h07m", "3d04h"; "-" when negative. */
 void cli_fmt_duration(int64_t ms, char out[32]);
 /* The name part of a Batch ARN: "q" for ".../job-queue/q", "d:3" for ".../job-definition/d:3";

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/util.h"
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
 
@@ -15,19 +16,24 @@
 #define UNTAGGED "(untagged)"
 
 static const char usage_help[] =
-    "usage: barge usage --queue Q [--by definition|queue|tag:KEY]\n"
+    "usage: barge usage --queue Q [--by definition|queue|tag:KEY] [--since WHEN] [--until WHEN]\n"
     "\n"
     "Sums what the queue's jobs held and used over their finished attempts: vCPU-seconds and\n"
     "memory GiB-seconds reserved (what they cost the compute environments), CPU seconds used and\n"
     "the largest peak of memory, as their agents measured them.  Every job the queue holds\n"
-    "counts, whatever its status; array jobs count through their children, a multi-node job\n"
-    "as one.  The server sums (GetUsage, batch:GetUsage), so a queue of a million jobs takes a\n"
+    "counts, whatever its status (with --since or --until, the jobs with an attempt that\n"
+    "ended then); array jobs count through their children, a multi-node job as one.  The server sums (GetUsage, batch:GetUsage), so a queue of a million jobs takes a\n"
     "few calls.  Grouped by job definition (the default), by the value of a tag (jobs without\n"
     "it in a group of their own: " UNTAGGED ", null with --json), or not at all (queue).\n"
     "\n"
     "options:\n"
     "  --queue Q              the job queue (name or ARN)\n"
     "  --by definition|queue|tag:KEY   how to group (default definition)\n"
+    "  --since WHEN           only the attempts that ended at WHEN or later, and the jobs\n"
+    "                         they are of: \"7d\" (7 days ago; also s, m, h), \"2026-11-01\",\n"
+    "                         \"2026-11-01 09:30\" (local time), \"2026-11-01T09:30:00Z\" (UTC)\n"
+    "  --until WHEN           only the attempts that ended before WHEN (\"now\" is taken too);\n"
+    "                         adjacent windows add up to the whole\n"
     "\n" CLI_COMMON_HELP;
 
 typedef struct group {
@@ -77,17 +83,21 @@ static void figure(char *out, size_t size, double v)
 
 int cli_usage(int argc, char **argv)
 {
-    enum { O_QUEUE = 256, O_BY };
+    enum { O_QUEUE = 256, O_BY, O_SINCE, O_UNTIL };
     static const struct option opts[] = {
         {"queue", required_argument, NULL, O_QUEUE},
         {"by", required_argument, NULL, O_BY},
+        {"since", required_argument, NULL, O_SINCE},
+        {"until", required_argument, NULL, O_UNTIL},
         CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     cli_ctx c;
     cli_ctx_init(&c, "barge usage");
     const char *queue = NULL, *by = "definition";
-    int o;
+    /* The window's ends, epoch ms; given: 1 for --since, 2 for --until. */
+    int64_t since = 0, until = 0, now = util_now_ms();
+    int given = 0, o;
     opterr = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -96,6 +106,15 @@ int cli_usage(int argc, char **argv)
         case 'h': fputs(usage_help, stdout); return 0;
         case O_QUEUE: queue = optarg; break;
         case O_BY: by = optarg; break;
+        case O_SINCE:
+        case O_UNTIL:
+            if (cli_parse_when(optarg, now, o == O_SINCE ? &since : &until) < 0)
+                return cli_usage_error(&c, "%s takes a time: \"7d\" (days ago; also s, m, h), "
+                                           "\"2026-11-01\" or \"2026-11-01 09:30\" (local), "
+                                           "\"2026-11-01T09:30:00Z\" (UTC) or \"now\" (got '%s')",
+                                       o == O_SINCE ? "--since" : "--until", optarg);
+            given |= o == O_SINCE ? 1 : 2;
+            break;
         default: return cli_option_error(&c, o, argv, opts);
         }
     }
@@ -104,11 +123,16 @@ int cli_usage(int argc, char **argv)
         return cli_usage_error(&c, "--by must be definition, queue or tag:KEY (got '%s')", by);
     if (!queue) return cli_usage_error(&c, "--queue is required (the job queue to sum up)");
     if (optind != argc) return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (given == 3 && since >= until)
+        return cli_usage_error(&c, "--until must be later than --since (the window holds the "
+                                   "attempts that ended from --since up to --until)");
     int rc = cli_ctx_open(&c);
     if (rc) return rc;
     group *gs = NULL;
     size_t n = 0;
     json_t *req = json_pack("{s:s, s:s}", "jobQueue", queue, "by", by);
+    if (given & 1) json_object_set_new(req, "endedAfter", json_integer(since));
+    if (given & 2) json_object_set_new(req, "endedBefore", json_integer(until));
     json_t *tokens = json_object();
     for (;;) {
         json_t *resp;

@@ -21,6 +21,7 @@ class GetUsage(JobsCase):
         cls.make_queue("tokens", ["ce-off"])
         cls.make_queue("untagged", ["ce-off"])
         cls.make_queue("again", ["ce-off"])
+        cls.make_queue("window", ["ce"])
         # Each node runs a fifth of a second at least: a node that ends within the millisecond
         # it started in has held nothing, and the sums below would prove nothing.
         node = {"image": "busybox", "command": ["sh", "-c", "dd if=/dev/zero of=/dev/null "
@@ -200,6 +201,65 @@ class GetUsage(JobsCase):
             self.assertIn("by: the KEY of tag:KEY is a tag key, 1 to 128 characters long (got "
                           "129 characters", body["message"])
 
+    def test_a_window_counts_the_attempts_that_ended_in_it(self):
+        """endedAfter/endedBefore: each attempt counts whole in the window it ended in, a job
+        when one of its attempts did; adjacent windows add up to the whole."""
+        busy = "dd if=/dev/zero of=/dev/null bs=1M count=8 2>/dev/null; sleep 0.2"
+        first = self.submit("w-first", queue="window", command=busy)
+        self.wait_jobs([first], timeout=60)
+        # Two attempts, the first failing: they end on either side of the second window's start.
+        retried = self.submit("w-retried", queue="window", command=busy + "; exit 1",
+                              retryStrategy={"attempts": 2})
+        self.wait_jobs([retried], timeout=60)
+        d1, d2 = self.raw_job(first), self.raw_job(retried)
+        a1 = [a["stoppedAt"] for a in d1["attempts"]]
+        a2 = [a["stoppedAt"] for a in d2["attempts"]]
+        self.assertEqual((len(a1), len(a2)), (1, 2))
+        self.assertLess(a1[0], a2[0])
+        self.assertLess(a2[0], a2[1])
+        use1 = [r["usage"] for r in d1["barge"]["attempts"]]
+        use2 = [r["usage"] for r in d2["barge"]["attempts"]]
+        self.assertTrue(all(u["vcpuSeconds"] > 0 for u in use1 + use2), (use1, use2))
+
+        def sums(**window):
+            got, _ = self.pages(jobQueue="window", by="queue", **window)
+            return got.get("window")
+
+        def want(*uses):
+            return {"jobs": None, "vcpuSeconds": sum(u["vcpuSeconds"] for u in uses),
+                    "memoryGiBSeconds": sum(u["memoryGiBSeconds"] for u in uses)}
+
+        # The first job's attempt alone; the retried job's first attempt alone (the job counted
+        # once); its second; and from the start of time to the end: everything.
+        for window, jobs, uses in (({"endedBefore": a1[0] + 1}, 1, use1),
+                                   ({"endedAfter": a1[0] + 1, "endedBefore": a2[1]}, 1,
+                                    use2[:1]),
+                                   ({"endedAfter": a2[1]}, 1, use2[1:]),
+                                   ({"endedAfter": a1[0], "endedBefore": a2[1] + 1}, 2,
+                                    use1 + use2)):
+            got = sums(**window)
+            self.assertEqual(got["jobs"], jobs, (window, got))
+            w = want(*uses)
+            for k in ("vcpuSeconds", "memoryGiBSeconds"):
+                self.assertAlmostEqual(got[k], w[k], places=6, msg=(window, k))
+        # A window in which nothing ended: no group at all.
+        self.assertIsNone(sums(endedAfter=a2[1] + 1))
+        self.assertIsNone(sums(endedBefore=a1[0]))
+        # Without a window every job of the queue counts, as before.
+        self.assertEqual(sums()["jobs"], 2)
+        # The CLI's --since and --until send the same window.
+        rc, out, err = barge("usage", "--queue", "window", "--by", "queue", "--json",
+                             "--since", "1h", "--until", "now", endpoint=self.server.url)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)[0]["jobs"], 2)
+        rc, out, err = barge("usage", "--queue", "window", "--json", "--until", "2000-01-01",
+                             endpoint=self.server.url)
+        self.assertEqual((rc, json.loads(out)), (0, []), err)
+        rc, _, err = barge("usage", "--queue", "window", "--since", "now", "--until", "1h",
+                           endpoint=self.server.url)
+        self.assertEqual(rc, 2)
+        self.assertIn("--until must be later than --since", err)
+
     def test_bad_requests_name_the_member(self):
         for req, words in (({"jobQueue": "q", "by": "colour"}, "by: 'colour'"),
                            ({"jobQueue": "q", "by": "tag:"}, "by: 'tag:'"),
@@ -213,6 +273,9 @@ class GetUsage(JobsCase):
                              for seq in ("-1", "+1", "", "0", "01", " 1", "1 ", "18446744073709551615",
                                          "18446744073709551616", "99999999999999999999999")),
                            ({"jobQueue": "q", "maxJobs": 0}, "maxJobs"),
+                           ({"jobQueue": "q", "endedAfter": 5, "endedBefore": 5},
+                            "endedBefore (5) must be later than endedAfter (5)"),
+                           ({"jobQueue": "q", "endedAfter": "yesterday"}, "endedAfter"),
                            ({}, "jobQueue")):
             status, _, body = self.usage(**req)
             self.assertEqual(status, 400, (req, body))

@@ -234,6 +234,37 @@ static void test_table(void)
     cli_table_free(&t);
 }
 
+static void test_moments(void)
+{
+    int64_t now = 1764547200000LL; /* 2025-12-01T00:00:00Z */
+    int64_t t = 0;
+    CHECK(cli_parse_when("now", now, &t) == 0 && t == now);
+    CHECK(cli_parse_when("7d", now, &t) == 0 && t == now - 7 * 86400000LL);
+    CHECK(cli_parse_when("36h", now, &t) == 0 && t == now - 36 * 3600000LL);
+    CHECK(cli_parse_when("90m", now, &t) == 0 && t == now - 90 * 60000LL);
+    CHECK(cli_parse_when("30s", now, &t) == 0 && t == now - 30000);
+    CHECK(cli_parse_when("0d", now, &t) == 0 && t == now);
+    CHECK(cli_parse_when("2025-11-01T09:30:00Z", now, &t) == 0 && t == 1761989400000LL);
+    CHECK(cli_parse_when("2025-11-01T09:30Z", now, &t) == 0 && t == 1761989400000LL);
+    /* Local times: as mktime reads them, whatever the zone the test runs in. */
+    struct tm tm = {.tm_year = 125, .tm_mon = 10, .tm_mday = 1, .tm_hour = 9, .tm_min = 30,
+                    .tm_isdst = -1};
+    int64_t local = (int64_t)mktime(&tm) * 1000;
+    CHECK(cli_parse_when("2025-11-01 09:30", now, &t) == 0 && t == local);
+    CHECK(cli_parse_when("2025-11-01T09:30:00", now, &t) == 0 && t == local);
+    struct tm day = {.tm_year = 125, .tm_mon = 10, .tm_mday = 1, .tm_isdst = -1};
+    CHECK(cli_parse_when("2025-11-01", now, &t) == 0 && t == (int64_t)mktime(&day) * 1000);
+    /* Refused, *out untouched. */
+    static const char *const bad[] = {"", "yesterday", "7", "7w", "-7d", "7dd", "2025-02-30",
+                                      "2025-13-01", "2025-11-01 25:00", "2025-11-01x",
+                                      "2025-11-01T09:30:00+01:00", "1969-12-31", "99999999999d",
+                                      "2025-11-01 ", NULL};
+    for (int i = 0; bad[i]; i++) {
+        t = 42;
+        CHECK(cli_parse_when(bad[i], now, &t) == -1 && t == 42);
+    }
+}
+
 int main(void)
 {
     RUN(test_counts);
@@ -247,5 +278,6 @@ int main(void)
     RUN(test_plain_text);
     RUN(test_shell_quoting);
     RUN(test_table);
+    RUN(test_moments);
     return 0;
 }

@@ -11,7 +11,11 @@
  * maxJobs makes pages smaller (queue jobs a page at most; an array is one).  A multi-node
  * job is one job, with what its nodes held (its attempts are theirs).
  * Jobs let go by the retention between two pages are not counted, nor are jobs submitted after
- * the last page began. */
+ * the last page began.  endedAfter and endedBefore (epoch ms; either or both) count only the
+ * attempts that ended from the one up to, not including, the other, and only the jobs with such
+ * an attempt: adjacent windows add up to the whole, each attempt counted whole in the window it
+ * ended in (a week's sums are the attempts that ended that week).  The pages of one sum take
+ * the same window, as they take the same queue. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,16 +71,25 @@ static ugroup *group_of(sums *s, const char *key)
     return g;
 }
 
-/* What j's attempts held and used, added to g (not counted as a job). */
-static void add_usage(ugroup *g, const job *j)
+/* The attempts counted: those that ended from `from` up to `to` (epoch ms); every attempt when
+ * the call named no window. */
+typedef struct window {
+    int64_t from, to;
+    int given;
+} window;
+
+/* What j's attempts in the window held and used, added to g (not counted as a job); how many
+ * attempts that was. */
+static int add_usage(ugroup *g, const job *j, const window *w)
 {
     /* A job that never started holds nothing (and its attempts are a cache line away). */
-    if (!j->n_attempts) return;
-    job_usage u = jobdesc_usage(j);
+    if (!j->n_attempts) return 0;
+    job_usage u = jobdesc_usage_ended(j, w->from, w->to);
     g->vcpu_s += u.vcpu_s;
     g->gib_s += u.gib_s;
     g->cpu_s += u.cpu_s;
     if (u.peak > g->peak) g->peak = u.peak;
+    return u.attempts;
 }
 
 /* The job's group: "definition" (its job definition's name), "queue", or "tag:KEY" (the tag's
@@ -145,6 +158,18 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
         free(qname);
         return -1;
     }
+    window w = {INT64_MIN, INT64_MAX, 0};
+    json_t *from = json_object_get(req, "endedAfter"), *to = json_object_get(req, "endedBefore");
+    if (from) w.from = json_integer_value(from);
+    if (to) w.to = json_integer_value(to);
+    w.given = from || to;
+    if (w.from >= w.to) {
+        free(qname);
+        return api_client_error(c, "endedBefore (%lld) must be later than endedAfter (%lld): "
+                                   "the window holds the attempts that ended from endedAfter "
+                                   "up to endedBefore, in milliseconds since 1970",
+                                (long long)w.to, (long long)w.from);
+    }
     uint64_t after = 0;
     const char *token = api_str(req, "nextToken");
     if (token && *token) {
@@ -198,24 +223,28 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
         ugroup *g = key && key == last_key && key != tagval ? last : group_of(&s, key);
         last_key = key;
         last = g;
+        /* With a window, a job counts when one of its attempts ended in it; without, every
+         * job of the queue counts, started or not. */
         if (!j->children) {
-            g->jobs++;
-            add_usage(g, j);
+            g->jobs += add_usage(g, j, &w) > 0 || !w.given;
         } else if (jobspec_num_nodes(j->spec) == 0) {
             /* An array's children share its spec, so its group; its parent ran nothing. */
-            g->jobs += j->array_size;
-            for (uint32_t k = 0; k < j->array_size; k++) add_usage(g, j->children[k]);
+            for (uint32_t k = 0; k < j->array_size; k++)
+                g->jobs += add_usage(g, j->children[k], &w) > 0 || !w.given;
         } else {
             /* A multi-node job is one job; its nodes ran its attempts. */
-            g->jobs++;
-            for (uint32_t k = 0; k < j->array_size; k++) add_usage(g, j->children[k]);
+            int ran = 0;
+            for (uint32_t k = 0; k < j->array_size; k++) ran += add_usage(g, j->children[k], &w);
+            g->jobs += ran > 0 || !w.given;
         }
         if (j->children) work += j->array_size;
     }
     json_t *groups = json_array();
     for (size_t k = 0; k < s.n; k++) {
         ugroup *g = s.list[k];
-        json_array_append_new(groups, json_pack("{s:s?, s:I, s:f, s:f, s:f, s:I}", "key", g->key,
+        /* A window may leave a group met on this page without a job in it. */
+        if (g->jobs || !w.given)
+            json_array_append_new(groups, json_pack("{s:s?, s:I, s:f, s:f, s:f, s:I}", "key", g->key,
                                                 "jobs", (json_int_t)g->jobs, "vcpuSeconds",
                                                 jtext_finite(g->vcpu_s), "memoryGiBSeconds",
                                                 jtext_finite(g->gib_s), "cpuSeconds",
@@ -244,6 +273,7 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
 
 api_op api_usage_ops[] = {
     {"GetUsage", "POST", "/barge/v1/getusage",
-     "{jobQueue:s!, by:s, nextToken:s, maxJobs:i(1..1000000)}", get_usage, 0, NULL},
+     "{jobQueue:s!, by:s, nextToken:s, maxJobs:i(1..1000000), endedAfter:l, endedBefore:l}",
+     get_usage, 0, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

@@ -34,10 +34,25 @@ static json_t *summary_object(const job *p)
 
 job_usage jobdesc_usage(const job *j)
 {
+    return jobdesc_usage_ended(j, INT64_MIN, INT64_MAX);
+}
+
+job_usage jobdesc_usage_ended(const job *j, int64_t from, int64_t to)
+{
     job_usage out = {0};
+    int window = from != INT64_MIN || to != INT64_MAX;
     size_t ai;
     json_t *a;
     json_array_foreach(j->attempts, ai, a) {
+        if (window) {
+            /* An attempt ends with a stoppedAt (one lost with its host: when it was last
+             * heard of); one still running has none and is in no window yet. */
+            json_t *at = json_object_get(a, "stoppedAt");
+            if (!json_is_integer(at) || json_integer_value(at) < from ||
+                json_integer_value(at) >= to)
+                continue;
+        }
+        out.attempts++;
         json_t *u = json_object_get(json_object_get(a, ATTEMPT_BARGE), "usage");
         out.vcpu_s += json_number_value(json_object_get(u, "vcpuSeconds"));
         out.gib_s += json_number_value(json_object_get(u, "memoryGiBSeconds"));
