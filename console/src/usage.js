@@ -1,18 +1,37 @@
 // Usage: what a queue's jobs reserved and used (their descriptions' barge.usage), summed by job
 // definition, by the value of a tag, or for the whole queue, as `barge usage` sums them: every
-// job the queue holds, an array job through its children.  The server sums (GetUsage, barge's
+// job the queue holds, an array job through its children; or the attempts that ended in a window
+// (the last day, week...) and the jobs they are of.  The server sums (GetUsage, barge's
 // own operation, authorized as batch:GetUsage), a page of jobs a call: a million jobs are a
 // few calls rather than a description of each.
 import { all, batch, fleet } from "./api.js";
 import { el, fmtNum } from "./dom.js";
 
+// The windows the form offers: the attempts that ended in the last hour, day, week or month
+// (GetUsage's endedAfter); "" is every attempt.  A link may also name exact ends, after= and
+// before= (epoch milliseconds, endedAfter and endedBefore).
+const ENDED = [["", "any time"], ["1h", "the last hour"], ["24h", "the last 24 hours"],
+  ["7d", "the last 7 days"], ["30d", "the last 30 days"]];
+const SPAN_MS = { h: 3600000, d: 86400000 };
+
+// GetUsage's window from the page's parameters: {} for every attempt.
+function windowOf(params) {
+  const w = {};
+  const ended = /^(\d+)([hd])$/.exec(params.get("ended") || "");
+  if (ended) w.endedAfter = Date.now() - Number(ended[1]) * SPAN_MS[ended[2]];
+  for (const [p, m] of [["after", "endedAfter"], ["before", "endedBefore"]]) {
+    if (/^\d+$/.test(params.get(p) || "")) w[m] = Number(params.get(p));
+  }
+  return w;
+}
+
 // Every page's groups, added up (the peak is the largest); null once the user has left the page
 // (a million jobs are a few calls, not to be made for no one).
-async function sums(queue, by, ctx) {
+async function sums(queue, by, win, ctx) {
   const groups = new Map();
   let token;
   do {
-    const out = await fleet("GetUsage", { jobQueue: queue, by, ...(token ? { nextToken: token } : {}) });
+    const out = await fleet("GetUsage", { jobQueue: queue, by, ...win, ...(token ? { nextToken: token } : {}) });
     for (const p of out.groups || []) {
       const g = groups.get(p.key) || { jobs: 0, vcpu: 0, gib: 0, cpu: 0, peak: 0 };
       g.jobs += p.jobs || 0;
@@ -33,22 +52,31 @@ export async function usagePage(params, ctx) {
   const queue = params.get("queue") || (queues[0] || {}).jobQueueName || "";
   const by = params.get("by") || "definition";
   const tagKey = by.startsWith("tag:") ? by.slice(4) : "";
-  const go = (q, b) => { location.hash = `#/usage?queue=${encodeURIComponent(q)}&by=${encodeURIComponent(b)}`; };
-  const queueSel = el("select", { id: "usage-queue", onchange: (e) => go(e.target.value, by) },
+  const ended = params.get("ended") || "";
+  const go = (q, b, e) => {
+    location.hash = `#/usage?queue=${encodeURIComponent(q)}&by=${encodeURIComponent(b)}` +
+      (e ? `&ended=${encodeURIComponent(e)}` : "");
+  };
+  const queueSel = el("select", { id: "usage-queue", onchange: (e) => go(e.target.value, by, ended) },
     queues.map((q) => el("option", { value: q.jobQueueName, selected: q.jobQueueName === queue }, q.jobQueueName)));
   const bySel = el("select", { id: "usage-by" },
     ["definition", "queue", "tag"].map((b) => el("option", { value: b, selected: by === b || (b === "tag" && !!tagKey) }, b)));
   const tagInput = el("input", { id: "usage-tag", placeholder: "tag key", value: tagKey, size: 12 });
+  const endedSel = el("select", { id: "usage-ended" },
+    ENDED.map(([v, label]) => el("option", { value: v, selected: ended === v }, label)));
   const form = el("form", { id: "usage-form", class: "filters", onsubmit: (e) => {
     e.preventDefault();
     const b = bySel.value === "tag" ? `tag:${tagInput.value.trim()}` : bySel.value;
     if (b === "tag:") return;
-    go(queueSel.value, b);
+    go(queueSel.value, b, endedSel.value);
   } }, el("label", {}, "Queue ", queueSel), " ", el("label", {}, "By ", bySel), " ", tagInput, " ",
+     el("label", {}, "Attempts ended in ", endedSel), " ",
      el("button", { type: "submit" }, "Sum"));
   if (!queue) return el("section", {}, el("h1", {}, "Usage"), el("p", {}, "No job queues yet."));
 
-  const groups = await sums(queue, by, ctx);
+  const win = windowOf(params);
+  const windowed = Object.keys(win).length > 0;
+  const groups = await sums(queue, by, win, ctx);
   if (!groups) return el("section", {}); // left meanwhile: the router draws nothing
   let total = 0;
   for (const g of groups.values()) total += g.jobs;
@@ -66,5 +94,7 @@ export async function usagePage(params, ctx) {
         el("td", { class: "num" }, fmtNum(g.gib, 3)),
         el("td", { class: "num", dataset: { col: "cpu" } }, fmtNum(g.cpu, 3)),
         el("td", { class: "num" }, g.peak ? `${fmtNum(g.peak / 1048576, 1)} MiB` : "—"))))),
-    el("p", { class: "small" }, `${fmtNum(total, 0)} jobs summed (array jobs through their children).`));
+    el("p", { class: "small", id: "usage-total" }, windowed
+      ? `${fmtNum(total, 0)} jobs with an attempt that ended in the window, those attempts summed (array jobs through their children).`
+      : `${fmtNum(total, 0)} jobs summed (array jobs through their children).`));
 }

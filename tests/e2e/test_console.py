@@ -145,6 +145,7 @@ class ConsoleBrowserTest(JobsCase):
 
     def test_pages(self):
         browser_ready(self)
+        before_jobs_ms = int(time.time() * 1000)
         parked = [self.submit("park-%03d" % i, queue="parked") for i in range(120)]
         # The needles come after a whole second that the older jobs precede: the time filter's.
         boundary = int(time.time()) + 1
@@ -172,7 +173,8 @@ class ConsoleBrowserTest(JobsCase):
             "failed_job": failing, "dependent_job": second, "array_job": array,
             "running_job": running, "line_prefix": "tick ", "cancel_job": parked[0],
             "created_after": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(boundary)),
-            "reason": "stopped from test_console", "usage_tag": "team"})
+            "reason": "stopped from test_console", "usage_tag": "team",
+            "before_jobs_ms": before_jobs_ms})
 
         # GET / led to the console's queues page.
         self.assertTrue(seen["root"]["url"].endswith("/console/"), seen["root"])
@@ -223,6 +225,15 @@ class ConsoleBrowserTest(JobsCase):
         by_tag = {u["key"]: u for u in seen["usage_by_tag"]}
         self.assertEqual({k: u["jobs"] for k, u in by_tag.items()}, {"red": 1, "blue": 1, "": 6})  # "" : the untagged
         self.assertIn("by=tag%3Ateam", seen["usage_hash"])
+        # The attempts that ended in the last hour, by the same tag: not the ticker, which
+        # runs, nor after-failing, which never ran (both among the untagged six).
+        self.assertEqual({u["key"]: u["jobs"] for u in seen["usage_last_hour"]},
+                         {"red": 1, "blue": 1, "": 4})
+        self.assertIn("ended=1h", seen["usage_last_hour_hash"])
+        self.assertIn("6 jobs with an attempt that ended in the window",
+                      seen["usage_last_hour_total"])
+        # Before any job ran: nothing.
+        self.assertEqual(seen["usage_before_jobs"], [])
         # The live log followed: lines came in after the page first showed some.
         log = seen["live_log"]
         firsts = [int(n) for n in re.findall(r"tick (\d+)", log["first_text"])]

@@ -149,6 +149,16 @@ async function dev() {
   await waitDrawn(beforeTag);
   seen.usage_by_tag = await sums();
   seen.usage_hash = await page.evaluate(() => location.hash);
+  // The attempts that ended in the last hour (every one here), then before the jobs ran.
+  const beforeEnded = await page.evaluate(() => Number(document.body.dataset.nav || 0));
+  await page.selectOption("#usage-ended", "1h");
+  await page.click('#usage-form button[type="submit"]');
+  await waitDrawn(beforeEnded);
+  seen.usage_last_hour = await sums();
+  seen.usage_last_hour_hash = await page.evaluate(() => location.hash);
+  seen.usage_last_hour_total = await page.textContent("#usage-total");
+  await go(`#/usage?queue=${input.done_queue}&before=${input.before_jobs_ms}`);
+  seen.usage_before_jobs = await sums();
 
   step = "the live log of a running job";
   await go(`#/job/${input.running_job}`);
