@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/jtext.h"
 #include "common/mem.h"
 #include "common/opts.h"
 #include "common/util.h"
@@ -174,7 +175,8 @@ int cli_usage_error(const cli_ctx *c, const char *fmt, ...)
 
 void cli_print_json(json_t *j)
 {
-    json_dumpf(j, stdout, JSON_INDENT(2));
+    /* 0.811 as 0.811, not as 0.81100000000000005: what the server meant, and reads back the same. */
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(jtext_real_digits(j)));
     fputc('\n', stdout);
 }
 

@@ -46,24 +46,64 @@ double jtext_finite(double v)
     return v < 0 ? -DBL_MAX : DBL_MAX;
 }
 
+/* The fewest significant digits, from 15, that write v so that it reads back the same: 15 for
+ * any decimal of up to 15 digits (0.811, not 0.81100000000000005), 16 or 17 for a double that
+ * only arithmetic made (0.1 + 0.2). */
+static int real_digits(double v)
+{
+    char num[40];
+    for (int d = JTEXT_DIGITS_MIN; d < JTEXT_DIGITS_MAX; d++) {
+        snprintf(num, sizeof num, "%.*g", d, v);
+        if (strtod(num, NULL) == v) return d;
+    }
+    return JTEXT_DIGITS_MAX;
+}
+
 void jtext_real(buf *out, double v)
 {
     v = jtext_finite(v);
-    /* Whole numbers (usage's seconds are often 0) as %.17g writes them, without printf. */
+    /* Whole numbers (usage's seconds are often 0) as %.15g writes them, without printf. */
     if (v > -1e15 && v < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v))) {
         buf_int(out, (long long)v);
         buf_puts(out, ".0");
         return;
     }
     char num[40];
-    snprintf(num, sizeof num, "%.17g", v);
+    snprintf(num, sizeof num, "%.*g", real_digits(v), v);
     buf_puts(out, num);
     if (!strpbrk(num, ".eEni")) buf_puts(out, ".0");
 }
 
+int jtext_real_digits(json_t *v)
+{
+    int most = JTEXT_DIGITS_MIN;
+    if (json_is_real(v)) return real_digits(jtext_finite(json_real_value(v)));
+    if (json_is_array(v)) {
+        for (size_t i = 0, n = json_array_size(v); i < n && most < JTEXT_DIGITS_MAX; i++) {
+            int d = jtext_real_digits(json_array_get(v, i));
+            if (d > most) most = d;
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            if (!json_is_object(x) && !json_is_array(x) && !json_is_real(x)) continue;
+            int d = jtext_real_digits(x);
+            if (d > most) most = d;
+            if (most == JTEXT_DIGITS_MAX) break;
+        }
+    }
+    return most;
+}
+
+char *jtext_dumps(json_t *v, size_t flags)
+{
+    return json_dumps(v, flags | JSON_REAL_PRECISION(jtext_real_digits(v)));
+}
+
 void jtext_json(buf *out, json_t *v)
 {
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = jtext_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (text) buf_puts(out, text);
     else buf_puts(out, "null");
     free(text);

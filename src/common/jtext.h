@@ -15,9 +15,17 @@ void jtext_string(buf *out, const char *s);
  * jansson makes no number of them (json_real answers NULL, and the member or the array item
  * is silently left out), and what is summed from stored figures must still be said. */
 double jtext_finite(double v);
-/* A real as jansson writes one: always with a fraction or an exponent (jtext_finite's). */
+/* A real as jansson writes one, always with a fraction or an exponent (jtext_finite's), in the
+ * fewest digits that read back the same double: 0.811, not jansson's 0.81100000000000005. */
 void jtext_real(buf *out, double v);
-/* Any value, through jansson (compact). */
+#define JTEXT_DIGITS_MIN 15 /* DBL_DIG: every decimal of this many digits reads back as written */
+#define JTEXT_DIGITS_MAX 17 /* every double reads back */
+/* The digits jtext_real would write the longest real in v with (15 when v has none): one
+ * precision for all of v's reals, since jansson takes one a dump. */
+int jtext_real_digits(json_t *v);
+/* json_dumps with the reals in jtext_real_digits(v) digits (flags without a precision). */
+char *jtext_dumps(json_t *v, size_t flags);
+/* Any value, through jansson (compact), its reals as jtext_dumps writes them. */
 void jtext_json(buf *out, json_t *v);
 /* The JSON document in the regular file path, read as a file option's: duplicate keys refused
  * ({"a": 1, "a": 2} would keep the last silently).  NULL with *err ("OPTION PATH: why", or

@@ -242,6 +242,18 @@ class GetUsage(JobsCase):
             w = want(*uses)
             for k in ("vcpuSeconds", "memoryGiBSeconds"):
                 self.assertAlmostEqual(got[k], w[k], places=6, msg=(window, k))
+        # Figures in the fewest digits that read back: 0.215, not 0.21499999999999999 (each
+        # of these is one attempt's, made by one multiplication or division).
+        import re
+        import urllib.request
+        for path, body in (("/v1/describejobs", {"jobs": [first]}),
+                           ("/barge/v1/getusage", {"jobQueue": "window",
+                                                   "endedBefore": a1[0] + 1})):
+            req = urllib.request.Request(self.server.url + path, json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+            text = urllib.request.urlopen(req, timeout=10).read().decode()
+            self.assertIn("vcpuSeconds", text)
+            self.assertIsNone(re.search(r"\d\.\d{16,}", text), text)
         # A window in which nothing ended: no group at all.
         self.assertIsNone(sums(endedAfter=a2[1] + 1))
         self.assertIsNone(sums(endedBefore=a1[0]))

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/errbody.h"
+#include "common/jtext.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -105,7 +106,7 @@ void core_answer(core_call *call, json_t *resp)
 {
     call->status = 200;
     call->err_type = NULL;
-    call->body = json_dumps(resp, JSON_COMPACT);
+    call->body = jtext_dumps(resp, JSON_COMPACT);
     call->body_len = strlen(call->body);
     call->answered = 1;
     if (call->keep_tree)
@@ -189,7 +190,7 @@ void core_reply(core_call *call, json_t *resp)
 {
     call->status = 200;
     call->err_type = NULL;
-    call->body = json_dumps(resp, JSON_COMPACT);
+    call->body = jtext_dumps(resp, JSON_COMPACT);
     call->body_len = strlen(call->body);
     json_decref(resp);
     queue_late(call);
