@@ -32,6 +32,7 @@
 #include "server/http_console.h"
 #include "server/http_guard.h"
 #include "server/http_sse.h"
+#include "server/http_standby.h"
 #include "server/http_uploads.h"
 
 enum { REQ_READING, REQ_WAITING, REQ_ANSWERED, REQ_STREAMING };
@@ -97,43 +98,44 @@ static void set_answer(http_req *r, int status, const char *type, const char *fm
     r->phase = REQ_ANSWERED;
 }
 
-/* While the server stands by (http_standby): every request is answered here, before routing,
- * with the contract of docs/agent-protocol.md ("Standby servers"). */
-static pthread_mutex_t standby_mu = PTHREAD_MUTEX_INITIALIZER;
-static int standby_on;
-static char standby_leader[256];
-
-void http_standby(int on, const char *leader)
+/* Whether a scrape of /metrics may be answered: always without --metrics-token, else when it
+ * carries the token; 0, or -1 with the 401 set. */
+static int scrape_allowed(http_req *r)
 {
-    pthread_mutex_lock(&standby_mu);
-    standby_on = on;
-    snprintf(standby_leader, sizeof standby_leader, "%s", leader ? leader : "");
-    pthread_mutex_unlock(&standby_mu);
+    const char *t = barge_cfg.metrics_token, *h =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (!t) return 0;
+    /* The scheme's name is case-insensitive and may be followed by several spaces (RFC
+     * 9110 11.4): "bearer TOKEN" is the same credential. */
+    const char *given = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+    while (given && *given == ' ') given++;
+    if (given && strlen(given) == strlen(t) && CRYPTO_memcmp(given, t, strlen(t)) == 0)
+        return 0;
+    set_answer(r, 401, "MissingAuthenticationTokenException",
+               "GET /metrics: this server wants \"Authorization: Bearer TOKEN\" with the "
+               "token it was given with --metrics-token");
+    /* RFC 6750 3: a token that was sent and is wrong is said to be invalid. */
+    r->challenge = given ? "Bearer error=\"invalid_token\"" : "Bearer";
+    return -1;
 }
 
-/* 1 when the request was answered as a standby's. */
-static int standby_answer(http_req *r, const char *url)
+/* 1 when the request was answered as a standby's (http_standby.h): before routing, and
+ * before any body is read. */
+static int standby_answer(http_req *r, const char *method, const char *url)
 {
-    pthread_mutex_lock(&standby_mu);
-    int on = standby_on;
-    char leader[sizeof standby_leader];
-    memcpy(leader, standby_leader, sizeof leader);
-    pthread_mutex_unlock(&standby_mu);
-    if (!on) return 0;
+    standby_reply a;
+    if (!http_standby_reply(method, url, &a)) return 0;
     r->standby = 1;
-    if (strcmp(url, "/healthz") == 0) {
-        json_t *body = json_pack("{s:s, s:s}", "status", "standby", "leader",
-                                 leader[0] ? leader : "unknown");
-        r->status = 503;
-        r->resp = json_dumps(body, JSON_COMPACT);
-        r->resp_len = strlen(r->resp);
-        r->phase = REQ_ANSWERED;
-        json_decref(body);
-        return 1;
+    if (a.scrape) {
+        r->op = api_route("GET", url);
+        if (scrape_allowed(r) < 0) return 1;
+        a.body = http_standby_scrape();
     }
-    set_answer(r, 503, "ServerException",
-               "this barge server is a standby and does not serve requests; retry (the leader "
-               "is %s)", leader[0] ? leader : "not known yet");
+    r->status = a.status;
+    r->err_type = a.err_type;
+    r->resp = a.body;
+    r->resp_len = strlen(a.body);
+    r->phase = REQ_ANSWERED;
     return 1;
 }
 
@@ -334,23 +336,7 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
     /* Health checks come from supervisors and load balancers, which do not sign requests. */
     if (strcmp(r->op->path, "/healthz") == 0) return 0;
     /* Nor does Prometheus: a scrape carries --metrics-token, when the server has one. */
-    if (strcmp(r->op->path, "/metrics") == 0) {
-        const char *t = barge_cfg.metrics_token, *h =
-            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-        if (!t) return 0;
-        /* The scheme's name is case-insensitive and may be followed by several spaces (RFC
-         * 9110 11.4): "bearer TOKEN" is the same credential. */
-        const char *given = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
-        while (given && *given == ' ') given++;
-        if (given && strlen(given) == strlen(t) && CRYPTO_memcmp(given, t, strlen(t)) == 0)
-            return 0;
-        set_answer(r, 401, "MissingAuthenticationTokenException",
-                   "GET /metrics: this server wants \"Authorization: Bearer TOKEN\" with the "
-                   "token it was given with --metrics-token");
-        /* RFC 6750 3: a token that was sent and is wrong is said to be invalid. */
-        r->challenge = given ? "Bearer error=\"invalid_token\"" : "Bearer";
-        return -1;
-    }
+    if (strcmp(r->op->path, "/metrics") == 0) return scrape_allowed(r);
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     if (strncmp(r->op->path, "/barge/v1/agent/", 16) == 0) {
         /* Agents present a join token or their instance's credential, which their handlers
@@ -535,7 +521,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return send_answer(r);
         }
         /* A standby reads no body: the answer goes now and the connection closes after it. */
-        if (standby_answer(r, url)) return send_answer(r);
+        if (standby_answer(r, method, url)) return send_answer(r);
         /* The console's files: static, unsigned, answered here (http_console.h). */
         if (http_console_wants(method, url)) {
             r->phase = REQ_ANSWERED;

@@ -18,9 +18,5 @@ int http_start(const char *host, int port, int threads, char **err);
 int http_port(void);
 /* Stops accepting new connections (answers already queued still go out). */
 void http_quiesce(void);
-/* on: the server stands by (another one leads the shared store): /healthz answers 503
- * {"status": "standby", "leader": ...} and every other request 503 with X-Barge-Role: standby
- * and a retriable ServerException naming the leader.  off: requests are served. */
-void http_standby(int on, const char *leader);
 void http_stop(void);
 #endif

@@ -44,6 +44,7 @@
 #include "server/api/jobdef.h"
 #include "server/base/audit.h"
 #include "server/http_server.h"
+#include "server/http_standby.h"
 #include "server/join_tokens.h"
 #include "server/server_limits.h"
 #include "server/server_agents.h"

@@ -16,6 +16,7 @@
 #include "server/base/pg_logcopy.h"
 #include "server/base/pg_wait.h"
 #include "server/http_server.h"
+#include "server/http_standby.h"
 #include "server/join_tokens.h"
 
 static pg_lease *lease;

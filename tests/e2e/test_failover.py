@@ -166,6 +166,19 @@ class Failover(unittest.TestCase):
             # The agent protocol too.
             status, headers, body = s.raw("POST", "/barge/v1/agent/register", {})
             self.assertEqual((status, headers.get("X-Barge-Role")), (503, "standby"))
+            # Prometheus scrapes a standby as up (a 503 made it a target down): barge_leader
+            # 0, in the format promtool takes, with its refusals counted.
+            with urllib.request.urlopen(s.url + "/metrics", timeout=5) as r:
+                self.assertEqual((r.status, r.headers.get("X-Barge-Role")), (200, "standby"))
+                self.assertTrue(r.headers["Content-Type"].startswith("text/plain"))
+                text = r.read().decode()
+            self.assertIn("\nbarge_leader 0\n", text)
+            self.assertIn('barge_http_requests_total{operation="unknown",code="503"}', text)
+            p = subprocess.run(["promtool", "check", "metrics"], input=text,
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with urllib.request.urlopen(leader.url + "/metrics", timeout=5) as r:
+            self.assertIn("\nbarge_leader 1\n", "\n" + r.read().decode())
         # The defaults were made once, by the database's first start.
         queues = leader.client().describe_job_queues()["jobQueues"]
         self.assertEqual(sorted(q["jobQueueName"] for q in queues), ["default", "parked"])

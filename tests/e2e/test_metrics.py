@@ -66,6 +66,8 @@ class Metrics(JobsCase):
         else:
             self.fail("promtool is missing: scripts/deps.sh installs Debian's prometheus")
         s = parse(text)
+        # A server alone serves: it is the leader.
+        self.assertEqual(value(s, "barge_leader"), 1)
         self.assertGreaterEqual(value(s, "barge_jobs", queue="q", status="SUCCEEDED"), 1)
         self.assertGreaterEqual(value(s, "barge_jobs", queue="q", status="FAILED"), 1)
         self.assertEqual(value(s, "barge_jobs", queue="parked", status="RUNNABLE"), 3)

@@ -235,6 +235,7 @@ static int metrics(api_ctx *c, json_t *req, json_t **resp)
 {
     scraped_at = util_mono_ms();
     metrics_buf b = {0};
+    metrics_leader(&b, 1);
     render_jobs(c->st, &b);
     render_fleet(c->st, &b);
     metrics_render(&b);

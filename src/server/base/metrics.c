@@ -257,3 +257,10 @@ void metrics_render(metrics_buf *b)
     }
     render_http(b);
 }
+
+void metrics_leader(metrics_buf *b, int leader)
+{
+    metrics_printf(b, "# HELP barge_leader 1 on the server that serves (the lease's holder, or "
+                      "a server alone), 0 on a standby.\n# TYPE barge_leader gauge\n"
+                      "barge_leader %d\n", leader ? 1 : 0);
+}

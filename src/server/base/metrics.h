@@ -51,4 +51,6 @@ void metrics_printf(metrics_buf *b, const char *fmt, ...) __attribute__((format(
 /* A label value as the format wants it (backslash, quote and newline escaped). */
 void metrics_label(metrics_buf *b, const char *value);
 void metrics_render(metrics_buf *b);
+/* barge_leader: 1 on the server that holds the lease (or the only one), 0 on a standby. */
+void metrics_leader(metrics_buf *b, int leader);
 #endif
