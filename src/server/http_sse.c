@@ -26,6 +26,10 @@
 #define SSE_BATCH_MIN 100
 #define SSE_EVENTS_SHARED 256000
 
+/* The least time between two answers of a stream that has events waiting: fewer, fuller
+ * answers under load, at most this much later; an event after a quiet spell goes at once. */
+#define SSE_PACE_MS 20
+
 /* Streams open now (any thread). */
 static atomic_int open_streams;
 
@@ -51,6 +55,7 @@ typedef struct sse {
     int polling;   /* a poll is with the core */
     int suspended; /* the connection waits for it */
     int closed;    /* libmicrohttpd is done with the stream: the last one out frees it */
+    int64_t answered_at; /* monotonic ms of the last poll's answer */
 } sse;
 
 static void sse_free_now(sse *s)
@@ -99,6 +104,7 @@ static void poll_done(core_call *call)
     sse *s = (sse *)call;
     pthread_mutex_lock(&s->mu);
     s->polling = 0;
+    s->answered_at = util_mono_ms();
     if (s->call.status == 200 && s->call.obj) {
         take_answer(s, s->call.obj);
         s->call.obj = NULL;
@@ -153,6 +159,11 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
         s->call = (core_call){.run = api_run, .arg = s->op, .req = json_deep_copy(s->req),
                               .done = poll_done};
         json_object_set_new(s->call.req, "max", json_integer(poll_max(0)));
+        /* Asked again within SSE_PACE_MS of its last answer (under load, after every commit),
+         * a poll waits out the rest of that time for what comes meanwhile. */
+        int64_t since = util_mono_ms() - s->answered_at;
+        if (since < SSE_PACE_MS)
+            json_object_set_new(s->call.req, "holdMs", json_integer(SSE_PACE_MS - since));
         /* Suspended first: the answer may come before this returns. */
         s->suspended = 1;
         MHD_suspend_connection(s->conn);

@@ -226,6 +226,44 @@ class Events(JobsCase):
         self.assertEqual([e["detail"]["status"] for e in evs if e["detail"]["jobId"] == jid],
                          ["SUCCEEDED"])
 
+    def test_a_held_poll_takes_what_comes_meanwhile(self):
+        """holdMs: events already there wait that long for more, then go in one answer (the
+        streams ask so under load); without it they go at once."""
+        start = self.server.raw("POST", "/barge/v1/getevents", {"queue": "parked"})[2]["lastSeq"]
+        first = self.submit("held-1", queue="parked")
+        self.wait_for(lambda: self.server.raw("POST", "/barge/v1/getevents", {
+            "queue": "parked", "after": start})[2]["events"], 10, "the first job's events")
+        got = {}
+
+        def poll():
+            t0 = time.monotonic()
+            got["answer"] = self.server.raw("POST", "/barge/v1/getevents", {
+                "queue": "parked", "after": start, "wait": 10, "holdMs": 600})
+            got["took"] = time.monotonic() - t0
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.2)
+        second = self.submit("held-2", queue="parked")
+        t.join(15)
+        self.assertFalse(t.is_alive())
+        status, _, body = got["answer"]
+        self.assertEqual(status, 200, body)
+        jobs = {e["event"]["detail"]["jobId"] for e in body["events"]}
+        self.assertEqual(jobs, {first, second}, body)
+        self.assertGreaterEqual(got["took"], 0.5)
+        self.assertLess(got["took"], 5)
+        # Without holdMs, what is there goes at once.
+        t0 = time.monotonic()
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents", {
+            "queue": "parked", "after": start, "wait": 10})
+        self.assertEqual({e["event"]["detail"]["jobId"] for e in body["events"]}, {first, second})
+        self.assertLess(time.monotonic() - t0, 0.5)
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents", {"holdMs": 1001})
+        self.assertEqual(status, 400, body)
+        self.assertIn("holdMs", body["message"])
+        for jid in (first, second):
+            self.batch.terminate_job(jobId=jid, reason="done")
+
     def test_positions_out_of_range_and_answers_bounded_in_bytes(self):
         # A negative position is refused, by the poll and by the stream.
         status, _, body = self.server.raw("POST", "/barge/v1/getevents", {"after": -5})

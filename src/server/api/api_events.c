@@ -316,7 +316,25 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp, int sse)
     int gap = after + 1 < events_first(c->st->events) &&
               events_last(c->st->events) >= events_first(c->st->events);
     event_waiter probe = {.after = after, .filter = f};
-    if (wait <= 0 || gap || f->ahead || wants(c->st, &probe)) {
+    json_int_t hold = api_int(req, "holdMs", 0);
+    int there = !gap && !f->ahead && wants(c->st, &probe);
+    if (there && hold > 0 && wait > 0) {
+        /* What is there waits holdMs for what comes meanwhile: one fuller answer rather than
+         * one a commit (a stream under load took a few events an answer, a wake-up, a write
+         * and a poll each). */
+        event_waiter *w = xcalloc(1, sizeof *w);
+        w->call = c->call;
+        w->after = after;
+        w->deadline = util_mono_ms() + wait * 1000;
+        w->not_before = util_mono_ms() + hold;
+        w->wants = wants;
+        w->answer = answer;
+        w->filter = f;
+        events_hold(c->st, w);
+        c->deferred = 1;
+        return 0;
+    }
+    if (wait <= 0 || gap || f->ahead || there) {
         put_answer(c, NULL, collect(c->st, f, after, f->sse));
         free_filter(f);
         return 0;
@@ -349,7 +367,8 @@ static int get_events_stream(api_ctx *c, json_t *req, json_t **resp)
 }
 
 #define EVENTS_SHAPE \
-    "{after:l, queue:s, status:[s], max:i(1.." API_STR(API_EVENTS_MAX) "), wait:i(0..60)}"
+    "{after:l, queue:s, status:[s], max:i(1.." API_STR(API_EVENTS_MAX) "), wait:i(0..60), " \
+    "holdMs:i(0..1000)}"
 
 api_op api_events_ops[] = {
     {"GetEvents", "POST", "/barge/v1/getevents", EVENTS_SHAPE, get_events_json, 0, NULL},

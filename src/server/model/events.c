@@ -191,9 +191,12 @@ void events_flush(state *st)
         ev->n_recs -= gone;
     }
     /* Readers that waited for something new. */
+    int64_t now = ev->n_waiters ? util_mono_ms() : 0;
     for (size_t i = 0; i < ev->n_waiters;) {
         event_waiter *w = ev->waiters[i];
-        if (w->after < events_last(ev) && w->wants(st, w)) {
+        if (w->not_before > now) {
+            i++; /* held: answered by its timer (events_hold) */
+        } else if (w->after < events_last(ev) && w->wants(st, w)) {
             ev->waiters[i] = ev->waiters[--ev->n_waiters];
             w->answer(st, w);
         } else {
@@ -235,6 +238,33 @@ void events_expire(state *st, int all)
             i++;
         }
     }
+}
+
+/* A held waiter's time has come: answered with what is there, unless it went meanwhile (its
+ * deadline, or the server stopping, answered it; the timer then finds it no more). */
+static void hold_due(void *ctx, void *arg)
+{
+    state *st = ctx;
+    events *ev = st->events;
+    uint64_t id = *(uint64_t *)arg;
+    for (size_t i = 0; i < ev->n_waiters; i++) {
+        event_waiter *held = ev->waiters[i];
+        if (held->hold_id != id) continue;
+        ev->waiters[i] = ev->waiters[--ev->n_waiters];
+        held->answer(st, held);
+        return;
+    }
+}
+
+void events_hold(state *st, event_waiter *w)
+{
+    static uint64_t holds;
+    w->hold_id = ++holds;
+    events_wait(st->events, w);
+    uint64_t *arg = xmalloc(sizeof *arg);
+    *arg = w->hold_id;
+    int64_t left = w->not_before - util_mono_ms();
+    core_after(left > 0 ? left : 0, hold_due, arg);
 }
 
 /* ---- loading --------------------------------------------------------------------------- */

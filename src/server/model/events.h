@@ -100,6 +100,10 @@ typedef struct event_waiter {
      * events of its wait, and hundreds of them took most of the core). */
     uint64_t scanned;
     int64_t deadline; /* monotonic ms */
+    /* Held until then (monotonic ms; 0: not held): a reader that asked to take what comes
+     * meanwhile with what is there (GetEvents' holdMs). */
+    int64_t not_before;
+    uint64_t hold_id; /* its timer's: the waiter may be gone, its memory another's, by then */
     /* Whether the events since after hold one it wants; and its answer. */
     int (*wants)(struct state *st, struct event_waiter *w);
     void (*answer)(struct state *st, struct event_waiter *w);
@@ -110,4 +114,6 @@ void events_wait(events *ev, event_waiter *w);
 void events_take_waiters(events *to, events *from);
 /* Answers the waiters whose deadline passed, and (at stop) all of them. */
 void events_expire(struct state *st, int all);
+/* Holds w (whose events are there) until w->not_before, then answers it (a core timer). */
+void events_hold(struct state *st, event_waiter *w);
 #endif
