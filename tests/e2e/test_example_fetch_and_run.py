@@ -228,12 +228,12 @@ class FetchAndRun(JobsCase):
         d = self.wait_job(jid, timeout=30)
         self.assertEqual(d["status"], "FAILED")
         self.assertEqual(d["container"]["exitCode"], 143)
-        # busybox sh reports its child's end by signal: "Terminated".  The agent ships log lines
-        # apart from its reports, so the last line may reach the log store a moment after the
-        # job has ended (as on CloudWatch).
-        want = ["started", "Terminated"]
-        deadline = time.time() + 20
-        while self.log_lines(d, timeout=0) != want and time.time() < deadline:
+        # busybox sh, process 1, mostly reports its child's end by signal: "Terminated"; but
+        # when the signal's trap reaps the child, ash says nothing (seen once in a loaded
+        # sanitizer run: the job ended 143 as here).  The agent ships log lines apart from its
+        # reports, so that line may reach the log store a moment after the job has ended (as on
+        # CloudWatch): it is waited for a while, and nothing else may be there.
+        deadline = time.time() + 10
+        while self.log_lines(d, timeout=0) != ["started", "Terminated"] and time.time() < deadline:
             time.sleep(0.2)
-        # What the log holds, said when it is not that.
-        self.assertEqual(self.log_lines(d), want)
+        self.assertIn(self.log_lines(d), (["started"], ["started", "Terminated"]))
