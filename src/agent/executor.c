@@ -593,8 +593,10 @@ static void reaped_one(void *ctx, pid_t pid, int status, const struct rusage *ru
         check_ready(ex, r);
         r->reaped = 1;
         r->status = status;
-        r->cpu_seconds = (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
-                         (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+        /* Whole microseconds, then one division: the decimal rusage says, not a sum's noise. */
+        long long us = ((long long)ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 +
+                       ru->ru_utime.tv_usec + ru->ru_stime.tv_usec;
+        r->cpu_seconds = (double)us / 1e6;
         r->max_rss_bytes = (long long)ru->ru_maxrss * 1024;
         r->kill_at = 0;
         r->drain_until = util_mono_ms() + DRAIN_MS;

@@ -176,8 +176,11 @@ int cli_usage_error(const cli_ctx *c, const char *fmt, ...)
 void cli_print_json(json_t *j)
 {
     /* 0.811 as 0.811, not as 0.81100000000000005: what the server meant, and reads back the same. */
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(jtext_real_digits(j)));
-    fputc('\n', stdout);
+    buf b = {0};
+    jtext_value(&b, j, JSON_INDENT(2));
+    buf_puts(&b, "\n");
+    fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
 }
 
 long long cli_int(json_t *j, const char *key)

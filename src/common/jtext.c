@@ -11,9 +11,14 @@
 
 void jtext_string(buf *out, const char *s)
 {
+    jtext_stringn(out, s, strlen(s));
+}
+
+void jtext_stringn(buf *out, const char *s, size_t len)
+{
     buf_append(out, "\"", 1);
-    const char *run = s;
-    for (; *s; s++) {
+    const char *run = s, *end = s + len;
+    for (; s < end; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x80) {
             /* A byte that is not well-formed UTF-8 becomes '?', as util_utf8_scrub makes it:
@@ -74,39 +79,91 @@ void jtext_real(buf *out, double v)
     if (!strpbrk(num, ".eEni")) buf_puts(out, ".0");
 }
 
-int jtext_real_digits(json_t *v)
+/* Each real in its own fewest digits, which jansson cannot do: it takes one precision a dump,
+ * so one sum that needs 17 digits would write every other figure of an answer in 17 too. */
+static void value_text(buf *out, json_t *v, int indent, int compact, int depth)
 {
-    int most = JTEXT_DIGITS_MIN;
-    if (json_is_real(v)) return real_digits(jtext_finite(json_real_value(v)));
-    if (json_is_array(v)) {
-        for (size_t i = 0, n = json_array_size(v); i < n && most < JTEXT_DIGITS_MAX; i++) {
-            int d = jtext_real_digits(json_array_get(v, i));
-            if (d > most) most = d;
+    /* jansson's separators: ", " and ": " unless compact, a new line and the depth's indent
+     * after "," or an opening bracket when indented. */
+    const char *sep = compact || indent ? "," : ", ", *colon = compact ? ":" : ": ";
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (json_object_size(v) == 0) {
+            buf_puts(out, "{}");
+            return;
         }
-    } else if (json_is_object(v)) {
+        buf_puts(out, "{");
         const char *k;
         json_t *x;
+        int first = 1;
         json_object_foreach(v, k, x) {
-            if (!json_is_object(x) && !json_is_array(x) && !json_is_real(x)) continue;
-            int d = jtext_real_digits(x);
-            if (d > most) most = d;
-            if (most == JTEXT_DIGITS_MAX) break;
+            if (!first) buf_puts(out, sep);
+            first = 0;
+            if (indent) buf_printf(out, "\n%*s", indent * (depth + 1), "");
+            jtext_string(out, k);
+            buf_puts(out, colon);
+            value_text(out, x, indent, compact, depth + 1);
         }
+        if (indent) buf_printf(out, "\n%*s", indent * depth, "");
+        buf_puts(out, "}");
+        return;
     }
-    return most;
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
+        if (n == 0) {
+            buf_puts(out, "[]");
+            return;
+        }
+        buf_puts(out, "[");
+        for (size_t i = 0; i < n; i++) {
+            if (i) buf_puts(out, sep);
+            if (indent) buf_printf(out, "\n%*s", indent * (depth + 1), "");
+            value_text(out, json_array_get(v, i), indent, compact, depth + 1);
+        }
+        if (indent) buf_printf(out, "\n%*s", indent * depth, "");
+        buf_puts(out, "]");
+        return;
+    }
+    case JSON_STRING:
+        jtext_stringn(out, json_string_value(v), json_string_length(v));
+        return;
+    case JSON_INTEGER:
+        buf_int(out, (long long)json_integer_value(v));
+        return;
+    case JSON_REAL:
+        jtext_real(out, json_real_value(v));
+        return;
+    case JSON_TRUE:
+        buf_puts(out, "true");
+        return;
+    case JSON_FALSE:
+        buf_puts(out, "false");
+        return;
+    case JSON_NULL:
+        buf_puts(out, "null");
+        return;
+    }
+}
+
+void jtext_value(buf *out, json_t *v, size_t flags)
+{
+    if (!v) {
+        buf_puts(out, "null");
+        return;
+    }
+    value_text(out, v, (int)(flags & JSON_MAX_INDENT), (flags & JSON_COMPACT) != 0, 0);
 }
 
 char *jtext_dumps(json_t *v, size_t flags)
 {
-    return json_dumps(v, flags | JSON_REAL_PRECISION(jtext_real_digits(v)));
+    buf b = {0};
+    jtext_value(&b, v, flags);
+    return b.data;
 }
 
 void jtext_json(buf *out, json_t *v)
 {
-    char *text = jtext_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (text) buf_puts(out, text);
-    else buf_puts(out, "null");
-    free(text);
+    jtext_value(out, v, JSON_COMPACT);
 }
 
 json_t *jtext_load_file(const char *option, const char *path, char **err)

@@ -11,6 +11,8 @@
 /* A string, escaped as JSON requires (UTF-8 passes as it is; a byte that is not well-formed
  * UTF-8 is written as '?'). */
 void jtext_string(buf *out, const char *s);
+/* The same for len bytes (a NUL among them written as \u0000). */
+void jtext_stringn(buf *out, const char *s, size_t len);
 /* v, or for infinity and NaN the largest finite double of its sign: JSON has no word for them,
  * jansson makes no number of them (json_real answers NULL, and the member or the array item
  * is silently left out), and what is summed from stored figures must still be said. */
@@ -20,12 +22,14 @@ double jtext_finite(double v);
 void jtext_real(buf *out, double v);
 #define JTEXT_DIGITS_MIN 15 /* DBL_DIG: every decimal of this many digits reads back as written */
 #define JTEXT_DIGITS_MAX 17 /* every double reads back */
-/* The digits jtext_real would write the longest real in v with (15 when v has none): one
- * precision for all of v's reals, since jansson takes one a dump. */
-int jtext_real_digits(json_t *v);
-/* json_dumps with the reals in jtext_real_digits(v) digits (flags without a precision). */
+/* Any value (NULL as null) as json_dumps writes it with these flags (JSON_COMPACT, JSON_INDENT;
+ * members in their order, any value at the top), but each real as jtext_real writes it: jansson
+ * takes one precision a dump, which would write every figure of an answer in 17 digits when
+ * one of them needs that many. */
+void jtext_value(buf *out, json_t *v, size_t flags);
+/* jtext_value into a string of its own (the caller frees it). */
 char *jtext_dumps(json_t *v, size_t flags);
-/* Any value, through jansson (compact), its reals as jtext_dumps writes them. */
+/* jtext_value, compact. */
 void jtext_json(buf *out, json_t *v);
 /* The JSON document in the regular file path, read as a file option's: duplicate keys refused
  * ({"a": 1, "a": 2} would keep the last silently).  NULL with *err ("OPTION PATH: why", or

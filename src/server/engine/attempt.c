@@ -2,6 +2,7 @@
 #include "server/base/metrics.h"
 #include "server/engine/attempt.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,11 +400,14 @@ static int64_t end_at(const job *j, int64_t t, int64_t now)
 static json_t *attempt_usage(const job *j, const attempt_end *e, int64_t at)
 {
     int64_t from = j->attempt_started_at ? j->attempt_started_at : at;
-    double secs = at > from ? (double)(at - from) / 1000.0 : 0;
-    json_t *u = json_pack("{s:f, s:f}", "vcpuSeconds", j->spec->mvcpus / 1000.0 * secs,
-                          "memoryGiBSeconds", j->spec->memory_mib / 1024.0 * secs);
+    long long ms = at > from ? (long long)(at - from) : 0;
+    /* Each figure one division of whole numbers, so that it is the double nearest its decimal
+     * and is written as that decimal (0.204, not 0.20399999999999999 or ...01); the measured
+     * CPU time to the microsecond its agent's rusage has. */
+    json_t *u = json_pack("{s:f, s:f}", "vcpuSeconds", (double)(j->spec->mvcpus * ms) / 1e6,
+                          "memoryGiBSeconds", (double)(j->spec->memory_mib * ms) / 1024000.0);
     if (e->has_usage) {
-        json_object_set_new(u, "cpuSeconds", json_real(e->cpu_seconds));
+        json_object_set_new(u, "cpuSeconds", json_real(round(e->cpu_seconds * 1e6) / 1e6));
         if (e->max_memory_bytes > 0)
             json_object_set_new(u, "maxMemoryBytes", json_integer(e->max_memory_bytes));
     }
