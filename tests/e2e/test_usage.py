@@ -159,18 +159,32 @@ class GetUsage(JobsCase):
         rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
         self.assertEqual(rows, {"(untagged)": "2", "-": "1", "red": "1"})
 
-    def test_a_token_is_for_its_queue(self):
+    def test_a_token_is_for_its_queue_grouping_and_window(self):
+        """A page asked with another queue, grouping or window than the first would be added
+        up with it into figures of nothing: its token is refused, naming what to repeat."""
         for i in range(2):
             self.submit("t%d" % i, queue="tokens")
         status, _, page = self.usage(jobQueue="tokens", maxJobs=1)
         self.assertEqual(status, 200, page)
         self.assertIn("nextToken", page)
-        status, _, body = self.usage(jobQueue="empty", nextToken=page["nextToken"])
-        self.assertEqual(status, 400, body)
-        self.assertIn("same jobQueue", body["message"])
+        for other in ({"jobQueue": "empty"}, {"jobQueue": "tokens", "by": "queue"},
+                      {"jobQueue": "tokens", "by": "tag:team"},
+                      {"jobQueue": "tokens", "endedAfter": 0},
+                      {"jobQueue": "tokens", "endedBefore": 4102444800000}):
+            status, _, body = self.usage(nextToken=page["nextToken"], **other)
+            self.assertEqual(status, 400, (other, body))
+            self.assertIn("same jobQueue, by, endedAfter and endedBefore", body["message"])
         status, _, rest = self.usage(jobQueue="tokens", nextToken=page["nextToken"])
         self.assertEqual(status, 200, rest)
         self.assertEqual(sum(g["jobs"] for g in page["groups"] + rest["groups"]), 2)
+        # A windowed sum's pages go on with the same window and grouping.
+        window = {"jobQueue": "tokens", "by": "queue", "endedAfter": 0,
+                  "endedBefore": 4102444800000}
+        status, _, page = self.usage(maxJobs=1, **window)
+        self.assertEqual(status, 200, page)
+        self.assertIn("nextToken", page)
+        status, _, rest = self.usage(nextToken=page["nextToken"], **window)
+        self.assertEqual(status, 200, rest)
 
     def test_a_token_of_a_queue_made_again_is_refused(self):
         for i in range(2):
@@ -280,8 +294,9 @@ class GetUsage(JobsCase):
                            ({"jobQueue": "q", "nextToken": "706f733a31"}, "nextToken"),
                            # Tokens of the right shape at no position this server gives: a
                            # page of nothing without a nextToken would look like the end.
-                           *(({"jobQueue": "q", "nextToken": ("usage:%s:q" % seq).encode().hex()},
-                              "nextToken")
+                           *(({"jobQueue": "q", "nextToken": (
+                               "usage:%s:q:-9223372036854775808:9223372036854775807:definition"
+                               % seq).encode().hex()}, "nextToken")
                              for seq in ("-1", "+1", "", "0", "01", " 1", "1 ", "18446744073709551615",
                                          "18446744073709551616", "99999999999999999999999")),
                            ({"jobQueue": "q", "maxJobs": 0}, "maxJobs"),

@@ -15,7 +15,7 @@
  * attempts that ended from the one up to, not including, the other, and only the jobs with such
  * an attempt: adjacent windows add up to the whole, each attempt counted whole in the window it
  * ended in (a week's sums are the attempts that ended that week).  The pages of one sum take
- * the same window, as they take the same queue. */
+ * the same window and grouping, as they take the same queue: a token is refused with others. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +35,8 @@
 /* About a page's worth of the core's time: other calls wait meanwhile. */
 #define USAGE_BUDGET_US 20000
 #define USAGE_CLOCK_EVERY 256 /* jobs between looks at the clock */
-#define TOKEN_KIND "usage:" /* then the submit sequence, ':' and the queue */
+/* Then the submit sequence and what the pages must share (token_rest). */
+#define TOKEN_KIND "usage:"
 
 typedef struct ugroup {
     char *key;
@@ -108,13 +109,21 @@ static const char *key_of(const job *j, const char *by, char *key, size_t n)
     return v ? key : NULL;
 }
 
+/* What a token says after its submit sequence: what every page of one sum must be asked with,
+ * the queue, the grouping and the window (a page summed by another grouping or window would be
+ * added up with the others into figures of nothing).  The queue's name holds no ':'. */
+static char *token_rest(const char *qname, const char *by, const window *w)
+{
+    return xasprintf(":%s:%lld:%lld:%s", qname, (long long)w->from, (long long)w->to, by);
+}
+
 /* The submit number a nextToken goes on after, or 0 if the token is not one this server could
- * have given for the queue.  A token is "usage:SEQ:QUEUE" in hex, SEQ the submit number of the
- * last job a page summed: decimal without sign or leading zero, one of this queue's (from its
- * first_seq, a queue made again under its name being a new one) and below the next to be given.
- * Anything else would answer a page of nothing without a nextToken, which a client takes for
- * the end of its sums. */
-static uint64_t token_seq(const char *token, const char *qname, const jq_rt *rt,
+ * have given for this queue, grouping and window.  A token is TOKEN_KIND, SEQ and token_rest in
+ * hex, SEQ the submit number of the last job a page summed: decimal without sign or leading
+ * zero, one of this queue's (from its first_seq, a queue made again under its name being a new
+ * one) and below the next to be given.  Anything else would answer a page of nothing without a
+ * nextToken, which a client takes for the end of its sums. */
+static uint64_t token_seq(const char *token, const char *rest, const jq_rt *rt,
                           uint64_t next_seq)
 {
     char *plain = util_unhex(token);
@@ -128,8 +137,7 @@ static uint64_t token_seq(const char *token, const char *qname, const jq_rt *rt,
             seq = 0;
             goto out;
         }
-    if (*p != ':' || strcmp(p + 1, qname) != 0 || seq >= next_seq || (rt && seq < rt->first_seq))
-        seq = 0;
+    if (strcmp(p, rest) != 0 || seq >= next_seq || (rt && seq < rt->first_seq)) seq = 0;
 out:
     free(plain);
     return seq;
@@ -172,13 +180,16 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
     }
     uint64_t after = 0;
     const char *token = api_str(req, "nextToken");
+    char *rest = token_rest(qname, by, &w);
     if (token && *token) {
-        after = token_seq(token, qname, rt, c->st->jobs->next_seq);
+        after = token_seq(token, rest, rt, c->st->jobs->next_seq);
         if (!after) {
+            free(rest);
             free(qname);
             return api_client_error(c, "nextToken: '%.64s' is not a token this server issued "
-                                       "for GetUsage of this queue; pass the previous page's "
-                                       "nextToken unchanged, with the same jobQueue", token);
+                                       "for GetUsage of this queue, grouping and window; pass "
+                                       "the previous page's nextToken unchanged, with the same "
+                                       "jobQueue, by, endedAfter and endedBefore", token);
         }
     }
     job **items = rt ? rt->all : NULL;
@@ -258,14 +269,15 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
     json_t *out = json_pack("{s:o}", "groups", groups);
     if (i < n) {
         /* The next page starts after the last job summed here. */
-        char *plain = xasprintf(TOKEN_KIND "%llu:%s", (unsigned long long)items[i - 1]->seq,
-                                qname);
+        char *plain = xasprintf(TOKEN_KIND "%llu%s", (unsigned long long)items[i - 1]->seq,
+                                rest);
         char *hex = xmalloc(2 * strlen(plain) + 1);
         util_hex(plain, strlen(plain), hex);
         json_object_set_new(out, "nextToken", json_string(hex));
         free(hex);
         free(plain);
     }
+    free(rest);
     free(qname);
     *resp = out;
     return 0;
