@@ -92,6 +92,15 @@ def stopped(pid):
     return True
 
 
+SCRAPE_TOKEN = "scrape-token-0123456789"
+
+
+def scrape(s):
+    """A scrape of s's /metrics with the token the servers take."""
+    return urllib.request.Request(s.url + "/metrics",
+                                  headers={"Authorization": "Bearer " + SCRAPE_TOKEN})
+
+
 class Failover(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -99,7 +108,7 @@ class Failover(unittest.TestCase):
         cls.url = cls.pg.createdb("failover")
         cls.servers = []
         for i in range(3):
-            s = Server(args=("--dev", "--store", cls.url))
+            s = Server(args=("--dev", "--store", cls.url, "--metrics-token", SCRAPE_TOKEN))
             s.defaults = True  # only the database's first start makes them
             cls.servers.append(s)
         cls.servers[0].start(timeout=20)
@@ -167,8 +176,13 @@ class Failover(unittest.TestCase):
             status, headers, body = s.raw("POST", "/barge/v1/agent/register", {})
             self.assertEqual((status, headers.get("X-Barge-Role")), (503, "standby"))
             # Prometheus scrapes a standby as up (a 503 made it a target down): barge_leader
-            # 0, in the format promtool takes, with its refusals counted.
-            with urllib.request.urlopen(s.url + "/metrics", timeout=5) as r:
+            # 0, in the format promtool takes, with its refusals counted; with the token
+            # --metrics-token asks of the leader's scrapes, and refused without it.
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(s.url + "/metrics", timeout=5)
+            self.assertEqual(e.exception.code, 401)
+            self.assertIn("--metrics-token", e.exception.read().decode())
+            with urllib.request.urlopen(scrape(s), timeout=5) as r:
                 self.assertEqual((r.status, r.headers.get("X-Barge-Role")), (200, "standby"))
                 self.assertTrue(r.headers["Content-Type"].startswith("text/plain"))
                 text = r.read().decode()
@@ -177,7 +191,7 @@ class Failover(unittest.TestCase):
             p = subprocess.run(["promtool", "check", "metrics"], input=text,
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        with urllib.request.urlopen(leader.url + "/metrics", timeout=5) as r:
+        with urllib.request.urlopen(scrape(leader), timeout=5) as r:
             self.assertIn("\nbarge_leader 1\n", "\n" + r.read().decode())
         # The defaults were made once, by the database's first start.
         queues = leader.client().describe_job_queues()["jobQueues"]
