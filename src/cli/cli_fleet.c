@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/mem.h"
 #include "cli/cli_cmd.h"
@@ -56,6 +57,8 @@ static void print_instances(json_t *list)
         cli_table_add(&t, row);
     }
     buf out = {0};
+    /* On a terminal, a long environment name gives way to the ids, states and figures. */
+    cli_table_fit(&t, 1, cli_term_width(STDOUT_FILENO));
     cli_table_render(&t, &out);
     fputs(out.data, stdout);
     buf_free(&out);

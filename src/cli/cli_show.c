@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/mem.h"
 #include "common/util.h"
@@ -101,6 +102,8 @@ static void print_jobs_table(json_t *list)
         free(name);
     }
     buf out = {0};
+    /* On a terminal, a long name gives way: the id, status and times are what a row is for. */
+    cli_table_fit(&t, 1, cli_term_width(STDOUT_FILENO));
     cli_table_render(&t, &out);
     fputs(out.data, stdout);
     buf_free(&out);

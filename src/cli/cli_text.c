@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 #include <wchar.h>
 
 const char *const cli_job_statuses[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
@@ -191,11 +194,13 @@ void cli_shell_quote(buf *b, const char *s)
     buf_puts(b, "'");
 }
 
-/* The columns s takes on a terminal: a CJK character or an emoji takes two, a combining accent
- * none, anything else one.  Read as UTF-8 whatever the caller's locale (the server's names and
- * tags are UTF-8, and the CLI never sets a locale), by glibc's C.UTF-8 for this thread only; a
- * byte that is not UTF-8 takes one column, as the terminal shows it one replacement character. */
-static size_t text_width(const char *s)
+/* The columns the longest start of s that takes at most max of them takes on a terminal, and
+ * its length in bytes in *bytes (unless NULL): a CJK character or an emoji takes two, a
+ * combining accent none (it stays with its character), anything else one.  Read as UTF-8
+ * whatever the caller's locale (the server's names and tags are UTF-8, and the CLI never sets a
+ * locale), by glibc's C.UTF-8 for this thread only; a byte that is not UTF-8 takes one column,
+ * as the terminal shows it one replacement character. */
+static size_t text_cut(const char *s, size_t max, size_t *bytes)
 {
     static locale_t utf8;
     static int tried;
@@ -203,9 +208,15 @@ static size_t text_width(const char *s)
         tried = 1;
         utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     }
+    const char *from = s;
     size_t n = 0;
     if (!utf8) { /* no C.UTF-8 (not glibc 2.35 or later): characters, not bytes */
-        for (; *s; s++) n += ((unsigned char)*s & 0xc0) != 0x80;
+        for (; *s; s++) {
+            int starts = ((unsigned char)*s & 0xc0) != 0x80;
+            if (starts && n + 1 > max) break;
+            n += starts;
+        }
+        if (bytes) *bytes = (size_t)(s - from);
         return n;
     }
     locale_t was = uselocale(utf8);
@@ -214,21 +225,36 @@ static size_t text_width(const char *s)
     size_t left = strlen(s);
     while (left) {
         wchar_t wc;
-        size_t k = mbrtowc(&wc, s, left, &st);
+        size_t k = mbrtowc(&wc, s, left, &st), w;
         if (k == (size_t)-1 || k == (size_t)-2) {
             memset(&st, 0, sizeof st);
-            n++;
-            s++;
-            left--;
-            continue;
+            k = w = 1;
+        } else {
+            int cw = wcwidth(wc);
+            w = cw < 0 ? 1 : (size_t)cw;
         }
-        int w = wcwidth(wc);
-        n += w < 0 ? 1 : (size_t)w;
+        /* A combining mark (no width) stays with the character before it. */
+        if (n + w > max) break;
+        n += w;
         s += k;
         left -= k;
     }
     uselocale(was);
+    if (bytes) *bytes = (size_t)(s - from);
     return n;
+}
+
+/* The columns s takes on a terminal. */
+static size_t text_width(const char *s)
+{
+    return text_cut(s, SIZE_MAX, NULL);
+}
+
+size_t cli_term_width(int fd)
+{
+    struct winsize ws;
+    if (!isatty(fd) || ioctl(fd, TIOCGWINSZ, &ws) < 0) return 0;
+    return ws.ws_col;
 }
 
 void cli_table_init(cli_table *t, size_t ncols, const char *const *headers)
@@ -256,25 +282,48 @@ void cli_table_add(cli_table *t, const char *const *row)
     t->nrows++;
 }
 
+void cli_table_fit(cli_table *t, size_t col, size_t width)
+{
+    t->fit_col = col < t->ncols ? col : 0;
+    t->fit_width = width;
+}
+
+#define CUT_MARK "..."
+
 static void render_row(const cli_table *t, const size_t *width, const char *const *row, buf *out)
 {
     for (size_t i = 0; i < t->ncols; i++) {
-        buf_puts(out, row[i]);
+        size_t w = text_width(row[i]);
+        if (t->fit_width && i == t->fit_col && w > width[i]) {
+            size_t bytes;
+            w = text_cut(row[i], width[i] - strlen(CUT_MARK), &bytes) + strlen(CUT_MARK);
+            buf_append(out, row[i], bytes);
+            buf_puts(out, CUT_MARK);
+        } else {
+            buf_puts(out, row[i]);
+        }
         if (i + 1 == t->ncols) break;
-        for (size_t pad = text_width(row[i]); pad < width[i] + 2; pad++) buf_puts(out, " ");
+        for (size_t pad = w; pad < width[i] + 2; pad++) buf_puts(out, " ");
     }
     buf_puts(out, "\n");
 }
 
 void cli_table_render(const cli_table *t, buf *out)
 {
-    size_t *width = xcalloc(t->ncols, sizeof *width);
+    size_t *width = xcalloc(t->ncols, sizeof *width), total = 0;
     for (size_t i = 0; i < t->ncols; i++) {
         width[i] = text_width(t->headers[i]);
         for (size_t r = 0; r < t->nrows; r++) {
             size_t w = text_width(t->cells[r * t->ncols + i]);
             if (w > width[i]) width[i] = w;
         }
+        total += width[i] + (i ? 2 : 0);
+    }
+    if (t->fit_width && total > t->fit_width) {
+        size_t c = t->fit_col, least = text_width(t->headers[c]);
+        if (least < CLI_TABLE_FIT_MIN) least = CLI_TABLE_FIT_MIN;
+        size_t over = total - t->fit_width;
+        if (width[c] > least) width[c] = over < width[c] - least ? width[c] - over : least;
     }
     render_row(t, width, t->headers, out);
     for (size_t r = 0; r < t->nrows; r++)

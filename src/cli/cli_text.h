@@ -55,9 +55,19 @@ typedef struct cli_table {
     size_t ncols, nrows, cap;
     const char *const *headers;
     char **cells; /* nrows * ncols, owned */
+    size_t fit_col, fit_width; /* cli_table_fit's; fit_width 0: no limit */
 } cli_table;
 void cli_table_init(cli_table *t, size_t ncols, const char *const *headers);
 void cli_table_add(cli_table *t, const char *const *row); /* copies the cells; NULL shows "-" */
+/* Rows at most width columns wide (0: no limit): the cells of column col that would make them
+ * wider are cut, ending "...", the column kept as wide as its header and CLI_TABLE_FIT_MIN at
+ * least (a terminal narrower than that wraps, as it would anyway).  The other columns are ids,
+ * states and figures, which a cut would make wrong. */
+#define CLI_TABLE_FIT_MIN 12
+void cli_table_fit(cli_table *t, size_t col, size_t width);
 void cli_table_render(const cli_table *t, buf *out);
 void cli_table_free(cli_table *t);
+/* The width of the terminal fd is, in columns; 0 when fd is not a terminal (a pipe or a file
+ * takes every cell whole: what a script reads is never cut) or says none. */
+size_t cli_term_width(int fd);
 #endif

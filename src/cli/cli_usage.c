@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/mem.h"
 #include "common/util.h"
@@ -190,6 +191,8 @@ int cli_usage(int argc, char **argv)
                 free(key);
             }
             buf b = {0};
+            /* On a terminal, a long group key gives way to the figures. */
+            cli_table_fit(&t, 0, cli_term_width(STDOUT_FILENO));
             cli_table_render(&t, &b);
             fwrite(b.data, 1, b.len, stdout);
             free(b.data);

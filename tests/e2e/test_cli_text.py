@@ -3,7 +3,8 @@ log stream prefix when `barge run` follows another attempt, reach the terminal w
 control characters as '?' (an escape sequence retitled the window and cleared the screen of
 whoever ran the command); and what `--json` prints is the description as the server sent it.
 Also `barge logs -f` whose reader has gone before its job started, and `barge watch`'s count of
-the jobs beyond the snapshot's first hundred and its screen fitted to the terminal's window."""
+the jobs beyond the snapshot's first hundred and its screen fitted to the terminal's window;
+and a table whose long names would run past a terminal's width."""
 import subprocess
 import time
 
@@ -77,6 +78,50 @@ class Text(JobsCase):
             self.assertIn("... and at least 90 more", out)
         finally:
             self.batch.terminate_job(jobId=arr, reason="done")
+
+    def on_terminal(self, columns, *args):
+        """What the CLI prints on a terminal window that many columns wide."""
+        import fcntl
+        import os
+        import pty
+        import select
+        import struct
+        import termios
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(BARGE, [BARGE, *args], cli_env(self.server.url))
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        seen = b""
+        try:
+            while select.select([fd], [], [], 30)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                seen += chunk
+        except OSError:
+            pass  # the terminal's other end is closed
+        finally:
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, seen)
+        return seen.decode().replace("\r\n", "\n")
+
+    def test_a_table_fits_the_terminal_and_a_pipe_takes_it_whole(self):
+        # The rows ran past the window's edge and wrapped, a long name pushing the status and
+        # times onto the next line.
+        name = "nightly-" + "x" * 100 + "-end"
+        jid = self.submit(name, queue="parked")
+        try:
+            screen = self.on_terminal(120, "jobs", "--queue", "parked")
+            lines = screen.splitlines()
+            self.assertTrue(all(len(line) <= 120 for line in lines), screen)
+            row = next(line for line in lines if jid in line)
+            self.assertRegex(row, r"^%s  nightly-x+\.\.\.  RUNNABLE  " % jid)
+            rc, out, err = self.cli("jobs", "--queue", "parked")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("%s  %s  RUNNABLE" % (jid, name), out)
+        finally:
+            self.batch.terminate_job(jobId=jid, reason="done")
 
     def watch_screen(self, rows, queue):
         """The first screen `barge watch QUEUE` draws on a terminal window of that many rows."""

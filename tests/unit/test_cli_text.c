@@ -226,6 +226,35 @@ static void test_table(void)
     buf_free(&out);
     cli_table_free(&t);
 
+    /* On a terminal 30 columns wide, the names give way, cut at a character ("日本" is not
+     * split), ending "..."; the other columns whole.  Without a width (a pipe), nothing is cut. */
+    static const char *const h3[] = {"JOB ID", "NAME", "EXIT"};
+    cli_table_init(&t, 3, h3);
+    const char *f1[] = {"a1", "fetch-the-data-of-last-night", "0"};
+    /* "日本" five times: 20 columns */
+    const char *f2[] = {"b2", "\xe6\x97\xa5\xe6\x9c\xac\xe6\x97\xa5\xe6\x9c\xac\xe6\x97\xa5\xe6\x9c\xac\xe6\x97\xa5\xe6\x9c\xac\xe6\x97\xa5\xe6\x9c\xac", "1"};
+    const char *f3[] = {"c3", "short", "137"};
+    cli_table_add(&t, f1);
+    cli_table_add(&t, f2);
+    cli_table_add(&t, f3);
+    cli_table_fit(&t, 1, 30);
+    cli_table_render(&t, &out);
+    CHECK_STR(out.data, "JOB ID  NAME              EXIT\n"
+                        "a1      fetch-the-dat...  0\n"
+                        "b2      \xe6\x97\xa5\xe6\x9c\xac\xe6\x97\xa5\xe6\x9c\xac\xe6\x97\xa5\xe6\x9c\xac...   1\n"
+                        "c3      short             137\n");
+    buf_free(&out);
+    /* Too narrow for even that: the column keeps CLI_TABLE_FIT_MIN and the line wraps. */
+    cli_table_fit(&t, 1, 10);
+    cli_table_render(&t, &out);
+    CHECK(strstr(out.data, "a1      fetch-the...  0\n") != NULL);
+    buf_free(&out);
+    cli_table_fit(&t, 1, 0);
+    cli_table_render(&t, &out);
+    CHECK(strstr(out.data, "fetch-the-data-of-last-night  0\n") != NULL);
+    buf_free(&out);
+    cli_table_free(&t);
+
     /* Headers alone when there are no rows. */
     cli_table_init(&t, 3, headers);
     cli_table_render(&t, &out);
