@@ -38,6 +38,9 @@ void jtext_stringn(buf *out, const char *s, size_t len)
         if (c == '"' || c == '\\') buf_printf(out, "\\%c", c);
         else if (c == '\n') buf_puts(out, "\\n");
         else if (c == '\t') buf_puts(out, "\\t");
+        else if (c == '\r') buf_puts(out, "\\r");
+        else if (c == '\b') buf_puts(out, "\\b");
+        else if (c == '\f') buf_puts(out, "\\f");
         else buf_printf(out, "\\u%04x", c);
         run = s + 1;
     }

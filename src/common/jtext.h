@@ -22,10 +22,11 @@ double jtext_finite(double v);
 void jtext_real(buf *out, double v);
 #define JTEXT_DIGITS_MIN 15 /* DBL_DIG: every decimal of this many digits reads back as written */
 #define JTEXT_DIGITS_MAX 17 /* every double reads back */
-/* Any value (NULL as null) as json_dumps writes it with these flags (JSON_COMPACT, JSON_INDENT;
- * members in their order, any value at the top), but each real as jtext_real writes it: jansson
- * takes one precision a dump, which would write every figure of an answer in 17 digits when
- * one of them needs that many. */
+/* Any value (NULL as null) laid out as json_dumps lays it out with these flags (JSON_COMPACT,
+ * JSON_INDENT; members in their order, any value at the top), the same JSON (a control
+ * character may be spelled \u001f where jansson writes \u001F), but each real as jtext_real
+ * writes it: jansson takes one precision a dump, which would write every figure of an answer in
+ * 17 digits when one of them needs that many. */
 void jtext_value(buf *out, json_t *v, size_t flags);
 /* jtext_value into a string of its own (the caller frees it). */
 char *jtext_dumps(json_t *v, size_t flags);

@@ -170,7 +170,10 @@ class GetUsage(JobsCase):
         for other in ({"jobQueue": "empty"}, {"jobQueue": "tokens", "by": "queue"},
                       {"jobQueue": "tokens", "by": "tag:team"},
                       {"jobQueue": "tokens", "endedAfter": 0},
-                      {"jobQueue": "tokens", "endedBefore": 4102444800000}):
+                      {"jobQueue": "tokens", "endedBefore": 4102444800000},
+                      # The widest window there is still counts only the jobs with an
+                      # attempt in it.
+                      {"jobQueue": "tokens", "endedBefore": 9223372036854775807}):
             status, _, body = self.usage(nextToken=page["nextToken"], **other)
             self.assertEqual(status, 400, (other, body))
             self.assertIn("same jobQueue, by, endedAfter and endedBefore", body["message"])
@@ -295,7 +298,7 @@ class GetUsage(JobsCase):
                            # Tokens of the right shape at no position this server gives: a
                            # page of nothing without a nextToken would look like the end.
                            *(({"jobQueue": "q", "nextToken": (
-                               "usage:%s:q:-9223372036854775808:9223372036854775807:definition"
+                               "usage:%s:q:0:-9223372036854775808:9223372036854775807:definition"
                                % seq).encode().hex()}, "nextToken")
                              for seq in ("-1", "+1", "", "0", "01", " 1", "1 ", "18446744073709551615",
                                          "18446744073709551616", "99999999999999999999999")),

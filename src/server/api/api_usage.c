@@ -114,7 +114,10 @@ static const char *key_of(const job *j, const char *by, char *key, size_t n)
  * added up with the others into figures of nothing).  The queue's name holds no ':'. */
 static char *token_rest(const char *qname, const char *by, const window *w)
 {
-    return xasprintf(":%s:%lld:%lld:%s", qname, (long long)w->from, (long long)w->to, by);
+    /* given apart from the bounds: a window spelled out as the widest there is still counts
+     * only the jobs with an attempt in it, where no window counts every job. */
+    return xasprintf(":%s:%d:%lld:%lld:%s", qname, w->given, (long long)w->from,
+                     (long long)w->to, by);
 }
 
 /* The submit number a nextToken goes on after, or 0 if the token is not one this server could

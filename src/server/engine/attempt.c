@@ -404,8 +404,15 @@ static json_t *attempt_usage(const job *j, const attempt_end *e, int64_t at)
     /* Each figure one division of whole numbers, so that it is the double nearest its decimal
      * and is written as that decimal (0.204, not 0.20399999999999999 or ...01); the measured
      * CPU time to the microsecond its agent's rusage has. */
-    json_t *u = json_pack("{s:f, s:f}", "vcpuSeconds", (double)(j->spec->mvcpus * ms) / 1e6,
-                          "memoryGiBSeconds", (double)(j->spec->memory_mib * ms) / 1024000.0);
+    /* A product past 2^63 (an instance of two billion MiB held for two months) in doubles. */
+    long long mv_ms, mib_ms;
+    double vcpu_s = __builtin_mul_overflow(j->spec->mvcpus, ms, &mv_ms)
+                        ? (double)j->spec->mvcpus * (double)ms / 1e6
+                        : (double)mv_ms / 1e6;
+    double gib_s = __builtin_mul_overflow(j->spec->memory_mib, ms, &mib_ms)
+                       ? (double)j->spec->memory_mib * (double)ms / 1024000.0
+                       : (double)mib_ms / 1024000.0;
+    json_t *u = json_pack("{s:f, s:f}", "vcpuSeconds", vcpu_s, "memoryGiBSeconds", gib_s);
     if (e->has_usage) {
         json_object_set_new(u, "cpuSeconds", json_real(round(e->cpu_seconds * 1e6) / 1e6));
         if (e->max_memory_bytes > 0)
