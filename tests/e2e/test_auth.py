@@ -37,6 +37,7 @@ KEYS = {
     "noterm": ("AKIANOTERM00000001", "notermSecret0000000000000000000001", "no-terminate",
                None),
     "nologs": ("AKIANOLOGS00000001", "nologsSecret0000000000000000000001", "batch-only", None),
+    "jobarns": ("AKIAJOBARNS0000001", "jobarnsSecret000000000000000000001", "job-arns", None),
     "temp": ("ASIATEMP0000000001", "tempSecret00000000000000000000000001", "admin",
              "FwoGZXIvYXdzEXAMPLEtoken/with+chars=="),
     # Longer than the 4,096-byte line the credentials file was once read in: its tail, with its
@@ -65,6 +66,12 @@ POLICIES = {
         {"Effect": "Allow", "Action": "batch:*", "Resource": "*"},
         {"Effect": "Deny", "Action": "batch:Terminate*", "Resource": "*"}]},
     "batch-only": {"Statement": {"Effect": "Allow", "Action": "batch:*", "Resource": "*"}},
+    # CancelJob and TerminateJob on jobs' ARNs, as AWS authorizes them; nothing on "*".
+    "job-arns": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["batch:SubmitJob", "batch:Describe*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["batch:CancelJob", "batch:TerminateJob"],
+         "Resource": "arn:aws:batch:*:*:job/*"},
+        {"Effect": "Deny", "Action": "batch:TerminateJob", "Resource": arn("job", "kept-*")}]},
 }
 
 
@@ -267,7 +274,19 @@ class Auth(unittest.TestCase):
                            jobDefinition="d")
         self.assertIn("user/onequeue is not authorized to perform: batch:SubmitJob on "
                       "resource: %s" % arn("job-queue", "q2"), msg)
-        self.refused(c.cancel_job, "AccessDeniedException", jobId="x", reason="r")
+        msg = self.refused(c.cancel_job, "AccessDeniedException", jobId="x", reason="r")
+        self.assertIn("batch:CancelJob on resource: %s" % arn("job", "x"), msg)
+
+    def test_cancel_and_terminate_are_authorized_on_the_jobs_arn(self):
+        # They were authorized on "*", so a policy giving them on jobs' ARNs gave nothing, and
+        # one denying them for some jobs denied them for none.
+        c = self.client("jobarns")
+        job = c.submit_job(jobName="j", jobQueue="q1", jobDefinition="d")["jobId"]
+        c.cancel_job(jobId=job, reason="r")
+        c.terminate_job(jobId=job, reason="r")
+        msg = self.refused(c.terminate_job, "AccessDeniedException", jobId="kept-1", reason="r")
+        self.assertIn("batch:TerminateJob on resource: %s" % arn("job", "kept-1"), msg)
+        self.assertIn("with an explicit deny", msg)
 
     def test_get_usage_is_authorized_on_its_queue(self):
         def usage(who, queue):

@@ -1,9 +1,9 @@
 /* auth_rules — each operation's IAM action and the resources AWS authorizes it on.
  *
  * The table follows the Service Authorization Reference for AWS Batch and CloudWatch Logs
- * where it names a resource type; operations that take none there (Describe*, List*, and
- * CancelJob and TerminateJob, whose job IDs barge does not turn into ARNs for policies) are
- * authorized on "*".  docs/credentials.md shows the same table. */
+ * where it names a resource type (CancelJob and TerminateJob on the job's ARN, made from the id
+ * as AWS makes it, whether or not there is such a job); operations that take none there
+ * (Describe*, List*) are authorized on "*".  docs/credentials.md shows the same table. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +33,8 @@ static const rule rules[] = {
     {"RegisterJobDefinition", ARN_JD, "jobDefinitionName", NULL, NULL},
     {"DeregisterJobDefinition", ARN_JD, "jobDefinition", NULL, NULL},
     {"SubmitJob", ARN_JQ, "jobQueue", ARN_JD, "jobDefinition"},
+    {"CancelJob", ARN_JOB, "jobId", NULL, NULL},
+    {"TerminateJob", ARN_JOB, "jobId", NULL, NULL},
     {"CreateSchedulingPolicy", ARN_SP, "name", NULL, NULL},
     {"UpdateSchedulingPolicy", ARN_SP, "arn", NULL, NULL},
     {"DeleteSchedulingPolicy", ARN_SP, "arn", NULL, NULL},
