@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "common/mem.h"
@@ -245,8 +244,8 @@ static int give_up(cli_ctx *c, const char *id, json_t *job)
  * says none, as some consoles and CI runners do). */
 static int terminal_width(void)
 {
-    struct winsize ws;
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    size_t w = cli_term_width(STDERR_FILENO);
+    if (w > 0 && w < 10000) return (int)w;
     const char *cols = getenv("COLUMNS");
     long n;
     if (cols && cli_parse_count(cols, &n) == 0 && n < 10000) return (int)n;

@@ -395,24 +395,26 @@ static int64_t end_at(const job *j, int64_t t, int64_t now)
     return t > now ? now : t;
 }
 
+/* held * ms / per: one division of whole numbers, so that the figure is the double nearest its
+ * decimal and is written as that decimal (0.204, not 0.20399999999999999); a product past 2^63
+ * (two billion MiB held for two months) in doubles. */
+static double held_for(long long held, long long ms, double per)
+{
+    long long product;
+    return __builtin_mul_overflow(held, ms, &product) ? (double)held * (double)ms / per
+                                                       : (double)product / per;
+}
+
 /* What an attempt held and used: the vCPUs and memory it reserved for as long as it ran (what
  * capacity it cost), and what its agent measured it used. */
 static json_t *attempt_usage(const job *j, const attempt_end *e, int64_t at)
 {
     int64_t from = j->attempt_started_at ? j->attempt_started_at : at;
     long long ms = at > from ? (long long)(at - from) : 0;
-    /* Each figure one division of whole numbers, so that it is the double nearest its decimal
-     * and is written as that decimal (0.204, not 0.20399999999999999 or ...01); the measured
-     * CPU time to the microsecond its agent's rusage has. */
-    /* A product past 2^63 (an instance of two billion MiB held for two months) in doubles. */
-    long long mv_ms, mib_ms;
-    double vcpu_s = __builtin_mul_overflow(j->spec->mvcpus, ms, &mv_ms)
-                        ? (double)j->spec->mvcpus * (double)ms / 1e6
-                        : (double)mv_ms / 1e6;
-    double gib_s = __builtin_mul_overflow(j->spec->memory_mib, ms, &mib_ms)
-                       ? (double)j->spec->memory_mib * (double)ms / 1024000.0
-                       : (double)mib_ms / 1024000.0;
-    json_t *u = json_pack("{s:f, s:f}", "vcpuSeconds", vcpu_s, "memoryGiBSeconds", gib_s);
+    json_t *u = json_pack("{s:f, s:f}", "vcpuSeconds", held_for(j->spec->mvcpus, ms, 1e6),
+                          "memoryGiBSeconds", held_for(j->spec->memory_mib, ms, 1024000.0));
+    /* The measured CPU time to the microsecond rusage has (an agent of another version may
+     * send a sum of its parts). */
     if (e->has_usage) {
         json_object_set_new(u, "cpuSeconds", json_real(round(e->cpu_seconds * 1e6) / 1e6));
         if (e->max_memory_bytes > 0)
