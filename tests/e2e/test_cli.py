@@ -50,6 +50,42 @@ def barge_sh(shell_tail, *args, endpoint=None, timeout=60):
     return int(rc), p.stdout, err
 
 
+def pty_read_to_end(fd):
+    """What is left to read from a terminal's leader side, until its other end is closed."""
+    seen = b""
+    try:
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            seen += chunk
+    except OSError:
+        pass  # the terminal's other end is closed
+    return seen
+
+
+def barge_on_terminal(*args, endpoint=None, rows=24, columns=80, timeout=60):
+    """Runs barge with its output on a terminal of that window size, set before it starts (set
+    after, a quick command could ask first and see none); returns (exit code, what it printed,
+    its line ends as "\n")."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    p = subprocess.Popen([BARGE] + list(args), stdin=subprocess.DEVNULL, stdout=follower,
+                         stderr=follower, env=cli_env(endpoint))
+    os.close(follower)
+    try:
+        seen = pty_read_to_end(leader)
+        rc = p.wait(timeout=timeout)
+    finally:
+        p.kill()
+        os.close(leader)
+    return rc, seen.decode().replace("\r\n", "\n")
+
+
 def jobs_api_missing(server):
     """Why the server cannot run the job tests, or None when it can."""
     status, _, body = server.raw("POST", "/v1/submitjob", {})

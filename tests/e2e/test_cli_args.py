@@ -10,7 +10,7 @@ import time
 import unittest
 
 from harness import BARGE, ServerTestCase
-from test_cli import barge, cli_env, jobs_api_missing, make_idle_queue
+from test_cli import barge, cli_env, jobs_api_missing, make_idle_queue, pty_read_to_end
 
 
 class Arguments(ServerTestCase):
@@ -148,14 +148,7 @@ class Arguments(ServerTestCase):
         time.sleep(0.3)
         p.send_signal(signal.SIGINT)
         p.wait(timeout=30)
-        try:
-            while True:
-                chunk = os.read(leader, 4096)
-                if not chunk:
-                    break
-                seen += chunk
-        except OSError:
-            pass  # the terminal's other end is closed
+        seen += pty_read_to_end(leader)
         os.close(leader)
         self.assertIn(b"barge run: interrupted", seen)
         self.assertNotIn(b"\x1b[Kbarge run:", seen)

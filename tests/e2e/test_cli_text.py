@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from harness import BARGE
-from test_cli import barge, cli_env
+from test_cli import barge, barge_on_terminal, cli_env
 from test_jobs_common import JobsCase
 
 ESCAPES = "\x1b]0;PWNED\x07\x1b[2J\x1b[31m"
@@ -79,40 +79,15 @@ class Text(JobsCase):
         finally:
             self.batch.terminate_job(jobId=arr, reason="done")
 
-    def on_terminal(self, columns, *args):
-        """What the CLI prints on a terminal window that many columns wide."""
-        import fcntl
-        import os
-        import pty
-        import select
-        import struct
-        import termios
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execve(BARGE, [BARGE, *args], cli_env(self.server.url))
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-        seen = b""
-        try:
-            while select.select([fd], [], [], 30)[0]:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                seen += chunk
-        except OSError:
-            pass  # the terminal's other end is closed
-        finally:
-            _, status = os.waitpid(pid, 0)
-            os.close(fd)
-        self.assertEqual(os.waitstatus_to_exitcode(status), 0, seen)
-        return seen.decode().replace("\r\n", "\n")
-
     def test_a_table_fits_the_terminal_and_a_pipe_takes_it_whole(self):
         # The rows ran past the window's edge and wrapped, a long name pushing the status and
         # times onto the next line.
         name = "nightly-" + "x" * 100 + "-end"
         jid = self.submit(name, queue="parked")
         try:
-            screen = self.on_terminal(120, "jobs", "--queue", "parked")
+            rc, screen = barge_on_terminal("jobs", "--queue", "parked", columns=120,
+                                           endpoint=self.server.url)
+            self.assertEqual(rc, 0, screen)
             lines = screen.splitlines()
             self.assertTrue(all(len(line) <= 120 for line in lines), screen)
             row = next(line for line in lines if jid in line)
@@ -134,8 +109,10 @@ class Text(JobsCase):
         import termios
         pid, fd = pty.fork()
         if pid == 0:
+            # The window's size before watch starts: set by the parent after, the first screen
+            # could be drawn for a window of none.
+            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 80, 0, 0))
             os.execve(BARGE, [BARGE, "watch", queue, "--every", "1"], cli_env(self.server.url))
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 80, 0, 0))
         seen = b""
         try:
             # Each redraw starts with the cursor home and the screen cleared: the first screen
