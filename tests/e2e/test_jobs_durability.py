@@ -12,8 +12,9 @@ import signal
 import tempfile
 import threading
 import time
+import unittest
 
-from harness import BARGE
+from harness import BARGE, Server
 from test_jobs_common import FAST, JobsCase, pid_alive
 
 
@@ -401,3 +402,71 @@ class ServerAwaySigned(JobsCase):
             self.assertEqual(len(d["attempts"]), 1)
             self.assertEqual(log_messages(self, jid), ["line %d" % i for i in range(1, n + 1)])
         self.assertIn("are shipped now", self.server.read_log())
+
+
+class AnotherServersAgent(unittest.TestCase):
+    """An agent a server launched registers with that server alone: a server started later at the
+    same address with another data directory (--dev too, which takes any join token) refuses it,
+    and it stops, rather than serving the new server with the old one's work directory and image
+    cache.  The new server's jobs run on an agent of its own."""
+
+    def test_an_agent_left_by_another_server_is_refused_and_stops(self):
+        first = Server(args=FAST + ("--idle-seconds", "120"))
+        first.defaults = True
+        second = None
+        try:
+            first.start()
+            jid = submit_default(first, "first")
+            old = wait_done(first, jid)["barge"]["instanceId"]
+            agents = first.agent_pids()
+            self.assertEqual(len(agents), 1, "one local agent, idle and kept for 120 s")
+            # The server goes (its agent carries on, as by design) and another comes up at its
+            # address with a data directory of its own.
+            first.kill9()
+            second = Server(args=FAST, port=first.port)
+            second.defaults = True
+            second.start()
+            deadline = time.time() + 30
+            while time.time() < deadline and any(pid_alive(p) for p in agents):
+                time.sleep(0.1)
+            self.assertFalse(any(pid_alive(p) for p in agents),
+                             "the first server's agent still runs")
+            # The agent writes to the log its server gave it, the first's.
+            self.assertIn("was launched by another barge server", first.read_log())
+            status, _, body = second.raw("POST", "/barge/v1/listinstances", {})
+            self.assertEqual(status, 200, body)
+            self.assertNotIn(old, [i["instanceId"] for i in body["instances"]])
+            jid = submit_default(second, "second")
+            d = wait_done(second, jid)
+            self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+            self.assertNotEqual(d["barge"]["instanceId"], old)
+        finally:
+            first.cleanup()
+            if second:
+                second.cleanup()
+
+
+def submit_default(server, name):
+    """A job of `true` on the default queue, with a definition registered for it."""
+    status, _, body = server.raw("POST", "/v1/registerjobdefinition", {
+        "jobDefinitionName": "true", "type": "container",
+        "containerProperties": {"image": "busybox", "command": ["true"],
+                                "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                         {"type": "MEMORY", "value": "64"}]}})
+    assert status == 200, body
+    status, _, body = server.raw("POST", "/v1/submitjob", {
+        "jobName": name, "jobQueue": "default", "jobDefinition": "true"})
+    assert status == 200, body
+    return body["jobId"]
+
+
+def wait_done(server, jid, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, _, body = server.raw("POST", "/v1/describejobs", {"jobs": [jid]})
+        d = body["jobs"][0]
+        if d["status"] in ("SUCCEEDED", "FAILED"):
+            return d
+        time.sleep(0.1)
+    raise AssertionError("job %s did not end in %d s" % (jid, timeout))
+

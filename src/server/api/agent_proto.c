@@ -132,8 +132,17 @@ static int check_concerns(api_ctx *c, const instance *in, json_t *req)
     return 0;
 }
 
-static int join_refused(api_ctx *c, agent_join_rc jr, const char *ce)
+static int join_refused(api_ctx *c, agent_join_rc jr, const char *ce, const char *id)
 {
+    /* An agent another server launched (one left running at this address by a server with
+     * another data directory, or one this server let go): its work directory and image cache
+     * are that server's.  Refused, it stops; this server launches its own. */
+    if (jr == AGENT_JOIN_FOREIGN)
+        return api_fail(c, 403, "AccessDeniedException",
+                        "instance %.64s was launched by another barge server (or by this one "
+                        "before it let the instance go): a launched agent registers only with "
+                        "the server that launched it, and stops",
+                        id && *id ? id : "(no id)");
     if (jr == AGENT_JOIN_MISSING)
         return api_fail(c, 401, "MissingAuthenticationTokenException",
                         "Authorization header: an agent registers with 'Bearer TOKEN', a join "
@@ -161,7 +170,7 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
     const char *id = api_str(req, "instanceId"), *client = api_str(req, "clientToken");
     agent_join_rc jr = agent_ident_join(c->auth, name, id, barge_cfg.dev);
     if (jr != AGENT_JOIN_OK && jr != AGENT_JOIN_LAUNCH) {
-        join_refused(c, jr, name);
+        join_refused(c, jr, name, id);
         free(name);
         return -1;
     }

@@ -149,7 +149,9 @@ static void random_hex(char *out, size_t n)
 
 void agent_ident_launch_token(const char *id, char out[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1])
 {
-    random_hex(out, AGENT_IDENT_LAUNCH_TOKEN_LEN / 2);
+    size_t pre = sizeof AGENT_IDENT_LAUNCH_PREFIX - 1;
+    memcpy(out, AGENT_IDENT_LAUNCH_PREFIX, pre);
+    random_hex(out + pre, (AGENT_IDENT_LAUNCH_TOKEN_LEN - pre) / 2);
     unsigned char *h = xmalloc(HASH_LEN + strlen(id) + 1);
     sha256(out, strlen(out), h);
     char *key = (char *)h + HASH_LEN;
@@ -224,7 +226,9 @@ agent_join_rc agent_ident_join(const char *authorization, const char *ce, const 
                                int any)
 {
     const char *given = bearer(authorization);
-    if (any) return AGENT_JOIN_OK;
+    int launched = given && strncmp(given, AGENT_IDENT_LAUNCH_PREFIX,
+                                    sizeof AGENT_IDENT_LAUNCH_PREFIX - 1) == 0;
+    if (any && !launched) return AGENT_JOIN_OK;
     if (!given) return AGENT_JOIN_MISSING;
     unsigned char h[HASH_LEN];
     sha256(given, strlen(given), h);
@@ -236,6 +240,10 @@ agent_join_rc agent_ident_join(const char *authorization, const char *ce, const 
     if (launch && CRYPTO_memcmp(h, launch, HASH_LEN) == 0) {
         pthread_mutex_unlock(&mu);
         return AGENT_JOIN_LAUNCH;
+    }
+    if (launched) {
+        pthread_mutex_unlock(&mu);
+        return AGENT_JOIN_FOREIGN;
     }
     if (has_server_token && CRYPTO_memcmp(h, server_hash, HASH_LEN) == 0) found = for_ce = 1;
     for (size_t i = 0; i < n_tokens; i++) {

@@ -34,8 +34,13 @@ void agent_ident_free(void);
 /* The server-wide token (today's --agent-token): set at start and again on reload. */
 void agent_ident_set_server_token(const char *token);
 /* A fresh join token for the launch of instance id, into out: it registers that instance and no
- * other, until the instance is revoked. */
-#define AGENT_IDENT_LAUNCH_TOKEN_LEN 64
+ * other, until the instance is revoked.  It says what it is (AGENT_IDENT_LAUNCH_PREFIX and 64
+ * hexadecimal digits), so that a server can tell a launched agent that is not its own (one left
+ * running by an earlier server at the same address, with another data directory) from an agent
+ * joining, and refuse it even in developer mode: such an agent's work and image cache belong to
+ * the server that launched it. */
+#define AGENT_IDENT_LAUNCH_PREFIX "barge-launch-"
+#define AGENT_IDENT_LAUNCH_TOKEN_LEN (sizeof AGENT_IDENT_LAUNCH_PREFIX - 1 + 64)
 void agent_ident_launch_token(const char *id, char out[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1]);
 /* Reads the tokens file: one token a line, alone (valid for the whole server) or followed by
  * the name of the one compute environment it registers agents for; blank lines and lines
@@ -50,9 +55,11 @@ typedef enum {
     AGENT_JOIN_MISSING,  /* no "Bearer TOKEN" */
     AGENT_JOIN_UNKNOWN,  /* no such token (or revoked) */
     AGENT_JOIN_OTHER_CE, /* a token for another compute environment */
+    AGENT_JOIN_FOREIGN,  /* a launch token this server did not give for that instance */
 } agent_join_rc;
 /* Whether the Authorization header carries a join token that registers instance id (NULL: a
- * new one) for compute environment ce.  any: accept every token (developer mode). */
+ * new one) for compute environment ce.  any: accept every token (developer mode) but another
+ * server's launch token. */
 agent_join_rc agent_ident_join(const char *authorization, const char *ce, const char *id,
                                int any);
 
