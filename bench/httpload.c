@@ -6,8 +6,14 @@
  * One thread per connection, blocking sockets, TCP_NODELAY; the time of a request runs from its
  * first byte written to its last byte read.
  *
- * usage: httpload [-c CONNS] [-n TOTAL] [-X METHOD] [-d BODY] [-i IDS] [-o OUT] [-l LAT] URL
+ * usage: httpload [-c CONNS] [-n TOTAL] [-r RATE] [-X METHOD] [-d BODY] [-i IDS] [-o OUT]
+ *                 [-l LAT] URL
  *
+ *   -r RATE  send at RATE requests a second in all, request N due N / RATE seconds after the
+ *            start, whatever the answers before it (an open loop): its time then runs from when
+ *            it was due, so a server that stalls is charged the requests that waited behind the
+ *            stall too (timing from the write would leave them out).  CONNS must be enough to
+ *            keep RATE up; without -r each connection sends as soon as its last answer came.
  *   -d BODY  request body; "{ID}" in it becomes a random line of the file IDS (-i), "{N}" the
  *            request's number (0-based)
  *   -o OUT   write the jobId of every 2xx answer to OUT, one a line
@@ -40,6 +46,8 @@ typedef struct {
     char **ids;
     size_t n_ids;
     long total;
+    double rate;  /* -r: requests a second in all (0: as fast as answers come) */
+    double start; /* monotonic seconds when the first request was due */
     FILE *out, *lat;
 } config;
 
@@ -199,11 +207,20 @@ static void *run(void *arg)
                             cfg.method, cfg.path, cfg.host, cfg.port, blen, body);
         int status = 0;
         char *answer = NULL;
-        double t0 = 0;
+        double t0 = 0, due = 0;
         int ok = 0;
+        if (cfg.rate > 0) {
+            due = cfg.start + (double)n / cfg.rate;
+            double wait = due - mono_s();
+            if (wait > 0) {
+                struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+                }
+            }
+        }
         for (int attempt = 0; attempt < 2 && !ok; attempt++) {
             if (fd < 0 && (fd = dial()) < 0) break;
-            t0 = mono_s();
+            t0 = due > 0 ? due : mono_s();
             if (write_all(fd, req, (size_t)rlen) == 0 && read_answer(fd, &status, &answer) == 0)
                 ok = 1;
             else {
@@ -277,8 +294,8 @@ static char **load_lines(const char *path, size_t *n)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: httpload [-c CONNS] [-n TOTAL] [-X METHOD] [-d BODY] [-i IDS] "
-                    "[-o OUT] [-l LAT] http://HOST:PORT/PATH\n");
+    fprintf(stderr, "usage: httpload [-c CONNS] [-n TOTAL] [-r RATE] [-X METHOD] [-d BODY] "
+                    "[-i IDS] [-o OUT] [-l LAT] http://HOST:PORT/PATH\n");
     exit(2);
 }
 
@@ -290,10 +307,11 @@ int main(int argc, char **argv)
     cfg.body = "";
     const char *ids = NULL, *out = NULL, *lat = NULL;
     int o;
-    while ((o = getopt(argc, argv, "c:n:X:d:i:o:l:")) != -1) {
+    while ((o = getopt(argc, argv, "c:n:r:X:d:i:o:l:")) != -1) {
         switch (o) {
         case 'c': conns = atoi(optarg); break;
         case 'n': cfg.total = atol(optarg); break;
+        case 'r': cfg.rate = atof(optarg); break;
         case 'X': cfg.method = optarg; break;
         case 'd': cfg.body = optarg; break;
         case 'i': ids = optarg; break;
@@ -302,7 +320,7 @@ int main(int argc, char **argv)
         default: usage();
         }
     }
-    if (optind + 1 != argc || conns < 1 || cfg.total < 1) usage();
+    if (optind + 1 != argc || conns < 1 || cfg.total < 1 || cfg.rate < 0) usage();
     /* http://HOST:PORT/PATH */
     const char *url = argv[optind];
     if (strncmp(url, "http://", 7) != 0) usage();
@@ -331,6 +349,7 @@ int main(int argc, char **argv)
     pthread_t *th = calloc((size_t)conns, sizeof *th);
     long long first = wall_ms();
     double t0 = mono_s();
+    cfg.start = t0 + 0.01; /* the connections are being made meanwhile */
     for (int i = 0; i < conns; i++) {
         ws[i].id = i;
         ws[i].rnd = (unsigned)(time(NULL) ^ (i * 2654435761u));

@@ -67,9 +67,12 @@ def wrk(script, url, conns, seconds, threads=2, env=None):
     raise BenchError(f"wrk gave no result (exit {r.returncode}): {r.stderr.strip()[:300]}")
 
 
-def httpload(url, n, conns=1, method="GET", body=None, ids=None, out=None, lat=False):
-    """Runs bench/httpload; returns its numbers, with "lat" (ms, in completion order) if asked."""
+def httpload(url, n, conns=1, method="GET", body=None, ids=None, out=None, lat=False, rate=0):
+    """Runs bench/httpload; returns its numbers, with "lat" (ms, in completion order) if asked.
+    rate: requests a second in all, each timed from when it was due (httpload -r)."""
     cmd = [os.path.join(TOOLS, "httpload"), "-c", str(conns), "-n", str(n), "-X", method]
+    if rate:
+        cmd += ["-r", str(rate)]
     if body is not None:
         cmd += ["-d", body if isinstance(body, str) else json.dumps(body)]
     if ids:
@@ -559,6 +562,7 @@ def fig_submit(run):
                            "".join(f", {k} told of {v:,} gaps (events lost to it) since it "
                                    "started" for k, v in t[4][batch]["gaps"].items() if v)
                            for t in tried) + ".")
+    fig_submit_paced(run, srv, followed, sub["per_second"])
     run.note("1. Submit rate: wrk (bench/submit.lua, unsigned, --dev, --sync full: every answer "
              "follows its fsync'd commit) into a queue whose only compute environment is "
              "UNMANAGED with no agent, so nothing runs. The signed run sends the same request "
@@ -575,6 +579,50 @@ def fig_submit(run):
     for _, ev, sink in followed:
         ev.stop()
         sink.close()
+
+
+# The share of the unfollowed best rate the paced runs send at: a busy server with room to
+# spare, as servers are run, where the followers' work can go beside the API's (at half, one
+# event a POST took more than the room there was: its receiver is on the same two CPUs).
+PACED_SHARE = 0.25
+
+
+def fig_submit_paced(run, srv, followed, best_rate):
+    """Figure 1 below saturation: SubmitJob at a fixed rate (PACED_SHARE of the unfollowed best), each
+    request timed from when it was due (httpload -r, so queueing behind a stall counts), on the
+    unfollowed server and the followed ones in turn; each followed run's p50 and p99 over the
+    same repetition's unfollowed run."""
+    a = run.args
+    rate = max(100, int(best_rate * PACED_SHARE))
+    n = int(rate * a.duration)
+    body = json.dumps(submit_body("hold"))
+    pairs = {batch: [] for batch, _, _ in followed}
+    for _ in range(a.submit_reps):
+        u = httpload(srv.url + "/v1/submitjob", n, 64, "POST", body, rate=rate)
+        for batch, ev, sink in followed:
+            e = httpload(ev.url + "/v1/submitjob", n, 64, "POST", body, rate=rate)
+            e["lag"], e["catch_up"], _ = follower_lag(ev, sink)
+            pairs[batch].append((u, e))
+    for batch, _, _ in followed:
+        how = (f"one event a POST, {WEBHOOK_PARALLEL} in flight" if batch == 1
+               else f"batch {batch}")
+        pr = pairs[batch]
+        p50 = sorted(e["p50_ms"] / max(1e-6, u["p50_ms"]) for u, e in pr)
+        p99 = sorted(e["p99_ms"] / max(1e-6, u["p99_ms"]) for u, e in pr)
+        mid50, mid99 = statistics.median(p50), statistics.median(p99)
+        errors = sum(int(e["non2xx"] + e["errors"]) for _, e in pr)
+        run.row(f"1. SubmitJob latency at {fmt_rate(rate)} ({PACED_SHARE:.0%} of the unfollowed best) with its "
+                f"events followed ({how}; two SSE streams): p50 / p99, medians of "
+                f"{len(pr)} pairs",
+                f"{statistics.median(e['p50_ms'] for _, e in pr):.2f} / "
+                f"{statistics.median(e['p99_ms'] for _, e in pr):.2f} ms, {errors} errors; "
+                "p50 pairs " + ", ".join(f"{x:.2f}" for x in p50) +
+                "; the followers at most " +
+                f"{max(max(e['lag'].values(), default=0) for _, e in pr):,} events behind",
+                f"unfollowed: {statistics.median(u['p50_ms'] for u, _ in pr):.2f} / "
+                f"{statistics.median(u['p99_ms'] for u, _ in pr):.2f} ms",
+                f"{mid50:.2f}× / {mid99:.2f}×",
+                target("p50 ≤ 105% of unfollowed, 0 errors", mid50 <= 1.05 and errors == 0))
 
 
 # ---- 2. array submit ------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,15 @@ void util_iso_time(int64_t secs, char out[UTIL_ISO_TIME_LEN])
     struct tm tm;
     if (!gmtime_r(&t, &tm) || strftime(out, UTIL_ISO_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         out[0] = '\0';
+}
+
+int util_thread_nice(int steps)
+{
+    id_t tid = (id_t)gettid();
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, tid);
+    if (now == -1 && errno) return -1;
+    return setpriority(PRIO_PROCESS, tid, now + steps);
 }
 
 int64_t util_mono_us(void)

@@ -8,6 +8,10 @@
 int64_t util_now_ms(void);      /* wall clock, epoch milliseconds */
 int64_t util_mono_ms(void);     /* monotonic clock, for timers */
 int64_t util_mono_us(void);     /* the same in microseconds, for measuring short work */
+/* Lowers the calling thread's CPU priority by steps (Linux keeps a nice value per thread), for
+ * work that should take what the API leaves of the CPUs rather than compete with it; never
+ * starved, since the scheduler still gives a niced thread its share by weight.  0, or -1. */
+int util_thread_nice(int steps);
 /* secs (epoch seconds) as ISO 8601 in UTC to the second, "2026-12-02T03:08:38Z": the form of
  * AWS's event times, audit records and credential expirations. */
 #define UTIL_ISO_TIME_LEN 21

@@ -1,9 +1,12 @@
 /* util.c: clocks, UUIDs, hex (the paging tokens' encoding), UTF-8 scrubbing and processes'
  * start times. */
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -264,6 +267,33 @@ static void test_read_secret_file(void)
     CHECK_STR(why, "cannot be read: No such file or directory");
 }
 
+/* A thread lowered by util_thread_nice runs lower; the rest of the process does not. */
+static int thread_prio(void)
+{
+    errno = 0;
+    return getpriority(PRIO_PROCESS, (id_t)gettid());
+}
+
+static void *lowered(void *arg)
+{
+    int *seen = arg;
+    seen[0] = thread_prio();
+    seen[1] = util_thread_nice(3);
+    seen[2] = thread_prio();
+    return NULL;
+}
+
+static void test_thread_nice(void)
+{
+    int before = thread_prio(), seen[3];
+    pthread_t t;
+    CHECK_EQ_INT(pthread_create(&t, NULL, lowered, seen), 0);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(seen[1], 0);
+    CHECK_EQ_INT(seen[2], seen[0] + 3 > 19 ? 19 : seen[0] + 3);
+    CHECK_EQ_INT(thread_prio(), before);
+}
+
 int main(void)
 {
     RUN(test_uuid_format);
@@ -278,5 +308,6 @@ int main(void)
     RUN(test_http_url_problem);
     RUN(test_open_regular);
     RUN(test_read_secret_file);
+    RUN(test_thread_nice);
     return 0;
 }
