@@ -52,6 +52,7 @@ static const char *token_problem(const char *t)
 {
     if (strlen(t) < 8) return "holds fewer than 8 characters";
     if (strlen(t) >= sizeof server_token - 1) return "holds 64 characters or more";
+    if (agent_ident_launch_like(t)) return AGENT_IDENT_LAUNCH_LIKE_WHY;
     for (const unsigned char *p = (const unsigned char *)t; *p; p++)
         if (*p <= ' ' || *p == 0x7f) return "holds a space or a control character";
     return NULL;

@@ -395,6 +395,11 @@ int server_main(int argc, char **argv)
                 fprintf(stderr, "barge server: --agent-token must be at least 8 characters\n");
                 return 2;
             }
+            if (agent_ident_launch_like(optarg)) {
+                fprintf(stderr, "barge server: --agent-token " AGENT_IDENT_LAUNCH_LIKE_WHY
+                                "; choose another\n");
+                return 2;
+            }
             c->agent_token = optarg;
             token_given = 1;
             break;

@@ -382,11 +382,19 @@ class JoinTokens(JobsCase):
             server_token = f.read().strip()
         for token in tokens:
             self.assertNotEqual(token, server_token)
+            self.assertRegex(token, "^barge-launch-[0-9a-f]{64}$")
             # It registers no instance but the one it was made for, which is taken.
             for ce in ("ce", "ce-a"):
                 status, out = self.register(ce, token)
                 self.assertEqual((status, out["__type"]), (403, "AccessDeniedException"))
+                self.assertIn("a launch token this server did not give", out["message"])
         self.assertSucceeded(job)
+        # No join token the operator sets may read as one.
+        out = subprocess.run([BARGE, "server", "--dev", "--agent-token", "barge-launch-mine-0123",
+                              "--data-dir", self.server.data_dir + "-unused"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("--agent-token starts with 'barge-launch-'", out.stderr)
 
     def test_revoking_an_instance_needs_the_permission(self):
         status, out = self.register("ce-a", "ce-a-token-0123456789")

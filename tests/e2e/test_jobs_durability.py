@@ -432,7 +432,7 @@ class AnotherServersAgent(unittest.TestCase):
             self.assertFalse(any(pid_alive(p) for p in agents),
                              "the first server's agent still runs")
             # The agent writes to the log its server gave it, the first's.
-            self.assertIn("was launched by another barge server", first.read_log())
+            self.assertIn("it was launched by another barge server", first.read_log())
             status, _, body = second.raw("POST", "/barge/v1/listinstances", {})
             self.assertEqual(status, 200, body)
             self.assertNotIn(old, [i["instanceId"] for i in body["instances"]])

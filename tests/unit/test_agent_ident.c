@@ -61,6 +61,13 @@ static void test_join_tokens(void)
     path = write_file("bad2", "a-token-0123456789 ce-a extra\n");
     CHECK_EQ_INT(agent_ident_load_tokens(path, &err), -1);
     free(err);
+    /* A token that reads as a launch token would be refused as another server's. */
+    path = write_file("bad3", "# ours\nbarge-launch-0123456789\n");
+    CHECK_EQ_INT(agent_ident_load_tokens(path, &err), -1);
+    CHECK_CONTAINS(err, "line 2: the token starts with 'barge-launch-'");
+    free(err);
+    CHECK(agent_ident_launch_like("barge-launch-x"));
+    CHECK(!agent_ident_launch_like("barge-launc"));
     CHECK_EQ_INT(join("for-ce-a-0123456789", "ce-a"), AGENT_JOIN_OK);
     /* Read again: a token taken out stops, one put in starts. */
     path = write_file("tokens", "next-for-ce-a-0123 ce-a\n");

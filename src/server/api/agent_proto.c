@@ -139,9 +139,10 @@ static int join_refused(api_ctx *c, agent_join_rc jr, const char *ce, const char
      * are that server's.  Refused, it stops; this server launches its own. */
     if (jr == AGENT_JOIN_FOREIGN)
         return api_fail(c, 403, "AccessDeniedException",
-                        "instance %.64s was launched by another barge server (or by this one "
-                        "before it let the instance go): a launched agent registers only with "
-                        "the server that launched it, and stops",
+                        "the join token is a launch token this server did not give for instance "
+                        "%.64s: it was launched by another barge server (or by this one before "
+                        "it let the instance go), and a launched agent registers only the "
+                        "instance it was launched for, with the server that launched it",
                         id && *id ? id : "(no id)");
     if (jr == AGENT_JOIN_MISSING)
         return api_fail(c, 401, "MissingAuthenticationTokenException",

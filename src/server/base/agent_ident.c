@@ -194,6 +194,7 @@ int agent_ident_load_tokens(const char *path, char **err)
             char *extra = strtok_r(NULL, " \t\r\n", &save);
             if (!why && (strlen(tok) < 16 || strlen(tok) > 512))
                 why = "a token is 16 to 512 characters";
+            if (!why && agent_ident_launch_like(tok)) why = "the token " AGENT_IDENT_LAUNCH_LIKE_WHY;
             if (!why && extra)
                 why = "a line holds a token and at most one compute environment name";
             for (const char *p = ce; !why && p && *p; p++)
@@ -222,12 +223,16 @@ int agent_ident_load_tokens(const char *path, char **err)
     return 0;
 }
 
+int agent_ident_launch_like(const char *token)
+{
+    return strncmp(token, AGENT_IDENT_LAUNCH_PREFIX, sizeof AGENT_IDENT_LAUNCH_PREFIX - 1) == 0;
+}
+
 agent_join_rc agent_ident_join(const char *authorization, const char *ce, const char *id,
                                int any)
 {
     const char *given = bearer(authorization);
-    int launched = given && strncmp(given, AGENT_IDENT_LAUNCH_PREFIX,
-                                    sizeof AGENT_IDENT_LAUNCH_PREFIX - 1) == 0;
+    int launched = given && agent_ident_launch_like(given);
     if (any && !launched) return AGENT_JOIN_OK;
     if (!given) return AGENT_JOIN_MISSING;
     unsigned char h[HASH_LEN];

@@ -42,6 +42,12 @@ void agent_ident_set_server_token(const char *token);
 #define AGENT_IDENT_LAUNCH_PREFIX "barge-launch-"
 #define AGENT_IDENT_LAUNCH_TOKEN_LEN (sizeof AGENT_IDENT_LAUNCH_PREFIX - 1 + 64)
 void agent_ident_launch_token(const char *id, char out[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1]);
+/* Whether token reads as a launch token (its prefix): a join token the operator sets must not,
+ * or every server would take it for another server's launch token and refuse it. */
+int agent_ident_launch_like(const char *token);
+#define AGENT_IDENT_LAUNCH_LIKE_WHY                                                              \
+    "starts with '" AGENT_IDENT_LAUNCH_PREFIX "', which marks the tokens a server gives the "   \
+    "agents it launches"
 /* Reads the tokens file: one token a line, alone (valid for the whole server) or followed by
  * the name of the one compute environment it registers agents for; blank lines and lines
  * starting with '#' are skipped.  The file's tokens replace those read before, atomically: on
