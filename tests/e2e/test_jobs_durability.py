@@ -460,7 +460,8 @@ def submit_default(server, name):
     return body["jobId"]
 
 
-def wait_done(server, jid, timeout=30):
+def wait_done(server, jid, timeout=60):
+    """Waits until jid has ended; returns its description."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         status, _, body = server.raw("POST", "/v1/describejobs", {"jobs": [jid]})
@@ -469,4 +470,3 @@ def wait_done(server, jid, timeout=30):
             return d
         time.sleep(0.1)
     raise AssertionError("job %s did not end in %d s" % (jid, timeout))
-

@@ -142,7 +142,8 @@ static int join_refused(api_ctx *c, agent_join_rc jr, const char *ce, const char
                         "the join token is a launch token this server did not give for instance "
                         "%.64s: it was launched by another barge server (or by this one before "
                         "it let the instance go), and a launched agent registers only the "
-                        "instance it was launched for, with the server that launched it",
+                        "instance it was launched for, with the server that launched it (an "
+                        "agent joining this server gives one of its join tokens: --token)",
                         id && *id ? id : "(no id)");
     if (jr == AGENT_JOIN_MISSING)
         return api_fail(c, 401, "MissingAuthenticationTokenException",
