@@ -15,7 +15,9 @@ it; instances are launched for the jobs, register with their launch tokens (the 
 join tokens: no --dev), run the jobs and are terminated once idle or when an operator
 terminates them; a failing launch command backs off, and its jobs say why they wait; SIGHUP
 reads the commands again; an instance that never registers is lost at the registration deadline
-(FLEET_REGISTER_WITHIN_SECONDS, 30 s: the other slow test) and terminated."""
+(FLEET_REGISTER_WITHIN_SECONDS, 30 s: the other slow tests) and terminated, also when it was
+launched by a server that was killed before its agent came up (whose agent, when it does come
+up, registers with the next server)."""
 import json
 import os
 import re
@@ -269,8 +271,12 @@ class ExecProvider(LanCase):
         # Launches "successfully" but starts no agent: a machine that never comes up.
         silent = {"launch": "echo asked for a machine",
                   "terminate": 'echo "$BARGE_INSTANCE_ID" >> %s/silent-terminated' % cls.state}
+        # Launches at once but starts its agent seconds later: a machine still booting.
+        slow = {"launch": "(sleep 4; exec %s) >/dev/null 2>&1 &" % good["launch"],
+                "terminate": good["terminate"]}
         with open(cls.commands, "w") as f:
-            json.dump({"*": good, "broken": bad if broken else good, "silent": silent}, f)
+            json.dump({"*": good, "broken": bad if broken else good, "silent": silent,
+                       "booting": slow, "vanished": silent}, f)
 
     @classmethod
     def stop_launched(cls):
@@ -289,6 +295,10 @@ class ExecProvider(LanCase):
         cls.make_queue("brokenq", ["broken"])
         cls.make_ce("silent", 2, instanceTypes=["c5.large"])
         cls.make_queue("silentq", ["silent"])
+        cls.make_ce("booting", 2, instanceTypes=["c5.large"])
+        cls.make_queue("bootingq", ["booting"])
+        cls.make_ce("vanished", 2, instanceTypes=["c5.large"])
+        cls.make_queue("vanishedq", ["vanished"])
 
     def terminated(self):
         try:
@@ -348,6 +358,40 @@ class ExecProvider(LanCase):
         iid = instance_of(d["attempts"][0])
         self.wait_for(lambda: iid in self.terminated(), 30,
                       "the restarted server to terminate the instance with its command")
+
+    def test_instances_launching_through_a_server_crash_are_taken_back_or_terminated(self):
+        # The server is killed after launching two machines whose agents have yet to register.
+        # The next server takes the agent that comes up (its launch token is on record: its
+        # registration was refused as another server's, and the machine left running unknown)
+        # and terminates the machine whose agent never registers, at the registration deadline
+        # counted from the restart (slow: FLEET_REGISTER_WITHIN_SECONDS).
+        jid = self.submit("through-launch", queue="bootingq", command="echo booted")
+        lid = self.submit("never-up", queue="vanishedq", command="true")
+        [booting] = self.wait_for(lambda: [i["instanceId"] for i in self.fleet("booting")], 10,
+                                  "an instance to be launched for booting")
+        [vanished] = self.wait_for(lambda: [i["instanceId"] for i in self.fleet("vanished")],
+                                   10, "an instance to be launched for vanished")
+        self.server.kill9()
+        self.server.start()
+        self.batch.terminate_job(jobId=lid, reason="no second launch wanted")
+        self.assertEqual({i["instanceId"]: i["state"] for i in self.fleet("booting")},
+                         {booting: "STARTING"})
+        self.assertIn("instance %s was launching when the last server stopped" % vanished,
+                      self.server.read_log())
+        d = self.wait_job(jid, DONE, timeout=60)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 1)
+        self.assertEqual(instance_of(d["attempts"][0]), booting)
+        self.assertEqual(self.logs_of(d), ["booted"])
+        path = os.path.join(self.state, "silent-terminated")
+        self.wait_for(lambda: os.path.exists(path) and vanished in open(path).read(), 60,
+                      "the restarted server to terminate the instance that never came up")
+        self.assertIn("instance %s of compute environment vanished is lost: its agent never "
+                      "registered" % vanished, self.server.read_log())
+        self.wait_for(lambda: booting in self.terminated(), 30,
+                      "the instance that came up to be terminated once idle")
+        self.wait_for(lambda: not self.fleet("booting") and not self.fleet("vanished"), 10,
+                      "the fleet to let both go")
 
     def test_a_failing_launch_command_backs_off_and_says_why(self):
         jid = self.submit("waits", queue="brokenq", command="echo fixed")

@@ -136,6 +136,25 @@ static void test_launch_tokens(void)
     CHECK_EQ_INT(agent_ident_join(h, "ce", "i-local", 1), AGENT_JOIN_FOREIGN);
     snprintf(h, sizeof h, "Bearer %s", u);
     CHECK_EQ_INT(agent_ident_join(h, "ce", "i-other", 0), AGENT_JOIN_LAUNCH);
+    /* What the store keeps of a launch token brings it back to a restarted server, and is not
+     * the token itself. */
+    char digest[AGENT_IDENT_DIGEST_HEX];
+    CHECK_EQ_INT(agent_ident_launch_export("i-local", digest), -1); /* revoked above */
+    CHECK_EQ_INT(agent_ident_launch_export("i-other", digest), 0);
+    CHECK_EQ_INT((int)strlen(digest), 64);
+    CHECK(strstr(u, digest) == NULL);
+    agent_ident_free(); /* the server stops */
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-other", 0), AGENT_JOIN_FOREIGN);
+    CHECK_EQ_INT(agent_ident_launch_restore("i-other", "not a digest"), -1);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-other", 0), AGENT_JOIN_FOREIGN);
+    CHECK_EQ_INT(agent_ident_launch_restore("i-other", digest), 0);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-other", 0), AGENT_JOIN_LAUNCH);
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-local", 0), AGENT_JOIN_FOREIGN);
+    char again[AGENT_IDENT_DIGEST_HEX];
+    CHECK_EQ_INT(agent_ident_launch_export("i-other", again), 0);
+    CHECK_STR(again, digest);
+    agent_ident_revoke("i-other");
+    CHECK_EQ_INT(agent_ident_join(h, "ce", "i-other", 0), AGENT_JOIN_FOREIGN);
 }
 
 static void test_credentials(void)

@@ -266,6 +266,7 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
         in->mem_note = xasprintf("not enforced on instance %s: %s", in->id,
                                  note ? note : "the agent cannot use cgroups");
     in->registered = 1;
+    in->recovered = 0; /* launched before a restart (instance_store.h): it has no attempts */
     in->last_seen = in->idle_since = util_mono_ms();
     provider_local_registered(c->st, in);
     c->st->jobs->sched_needed = 1;

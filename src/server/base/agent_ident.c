@@ -147,19 +147,38 @@ static void random_hex(char *out, size_t n)
     explicit_bzero(b, sizeof b);
 }
 
+/* The launch's entry for id: the token's digest first, the id after it (launch_token). */
+static void put_launch_locked(const char *id, const unsigned char digest[HASH_LEN])
+{
+    unsigned char *h = xmalloc(HASH_LEN + strlen(id) + 1);
+    memcpy(h, digest, HASH_LEN);
+    char *key = (char *)h + HASH_LEN;
+    strcpy(key, id);
+    free(dict_put(&launches, key, h));
+}
+
 void agent_ident_launch_token(const char *id, char out[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1])
 {
     size_t pre = sizeof AGENT_IDENT_LAUNCH_PREFIX - 1;
     memcpy(out, AGENT_IDENT_LAUNCH_PREFIX, pre);
     random_hex(out + pre, (AGENT_IDENT_LAUNCH_TOKEN_LEN - pre) / 2);
-    unsigned char *h = xmalloc(HASH_LEN + strlen(id) + 1);
+    unsigned char h[HASH_LEN];
     sha256(out, strlen(out), h);
-    char *key = (char *)h + HASH_LEN;
-    strcpy(key, id);
     pthread_mutex_lock(&mu);
     init_locked();
-    free(dict_put(&launches, key, h));
+    put_launch_locked(id, h);
     pthread_mutex_unlock(&mu);
+}
+
+int agent_ident_launch_export(const char *id, char hex[AGENT_IDENT_DIGEST_HEX])
+{
+    hex[0] = '\0';
+    pthread_mutex_lock(&mu);
+    init_locked();
+    const unsigned char *h = dict_get(&launches, id);
+    if (h) util_hex(h, HASH_LEN, hex);
+    pthread_mutex_unlock(&mu);
+    return h ? 0 : -1;
 }
 
 static int name_char(int c)
@@ -368,6 +387,17 @@ int agent_ident_restore(const char *id, const char *cur, const char *prev)
     in->cur_used = 0;
     in->prev_until = 0;
     in->cur_issued = util_mono_ms();
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
+int agent_ident_launch_restore(const char *id, const char *hex)
+{
+    unsigned char h[HASH_LEN];
+    if (from_hex(hex, h) != 0) return -1;
+    pthread_mutex_lock(&mu);
+    init_locked();
+    put_launch_locked(id, h);
     pthread_mutex_unlock(&mu);
     return 0;
 }

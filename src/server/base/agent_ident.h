@@ -42,6 +42,13 @@ void agent_ident_set_server_token(const char *token);
 #define AGENT_IDENT_LAUNCH_PREFIX "barge-launch-"
 #define AGENT_IDENT_LAUNCH_TOKEN_LEN (sizeof AGENT_IDENT_LAUNCH_PREFIX - 1 + 64)
 void agent_ident_launch_token(const char *id, char out[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1]);
+/* What the store keeps of the launch token of instance id while its agent has yet to register
+ * (the token's SHA-256 in hexadecimal), so that a server started
+ * meanwhile still takes that agent: 0, or -1 when id has no launch token.  Restore gives id the
+ * token again; -1 when hex is not a digest. */
+#define AGENT_IDENT_DIGEST_HEX 65
+int agent_ident_launch_export(const char *id, char hex[AGENT_IDENT_DIGEST_HEX]);
+int agent_ident_launch_restore(const char *id, const char *hex);
 /* Whether token reads as a launch token (its prefix): a join token the operator sets must not,
  * or every server would take it for another server's launch token and refuse it. */
 int agent_ident_launch_like(const char *token);
@@ -80,7 +87,6 @@ void agent_ident_revoke(const char *id);
 /* What the store keeps of instance id's credentials, so that a restarted server still knows
  * its instances' agents: the digests of the current one and (during a rotation) the one before,
  * in hexadecimal ("" when there is none).  0, or -1 when the instance has no credential. */
-#define AGENT_IDENT_DIGEST_HEX 65
 int agent_ident_export(const char *id, char cur[AGENT_IDENT_DIGEST_HEX],
                        char prev[AGENT_IDENT_DIGEST_HEX]);
 /* Gives instance id the credentials agent_ident_export wrote (prev may be "" or NULL); the

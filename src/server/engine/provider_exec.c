@@ -316,6 +316,9 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t, json
     in->terminate_cmd = term ? xstrdup(term) : NULL;
     x->launch_pid = pid;
     dict_put(&insts_, x->id, x);
+    /* On record from now: should the server stop before the agent registers, the next one
+     * still takes that agent, or terminates the machine (model/instance_store.c). */
+    instance_mark_dirty(st->fleet, in);
     log_info("fleet: launching instance %s (%s, %d vCPUs, %d MiB) for compute environment %s "
              "with its launch command, pid %d", in->id, in->type, t->vcpus, t->memory_mib,
              in->ce, (int)pid);
@@ -467,6 +470,10 @@ void provider_exec_adopt(state *st)
         instance *in = v;
         if (!in->exec || !in->recovered || dict_get(&insts_, in->id)) continue;
         /* Its launch command belonged to the last server; its terminate command is on record. */
+        if (!in->registered)
+            log_info("fleet: instance %s was launching when the last server stopped; its agent "
+                     "may still register, and if it does not in time the instance is "
+                     "terminated", in->id);
         exec_inst *x = xcalloc(1, sizeof *x);
         x->id = xstrdup(in->id);
         x->terminate = in->terminate_cmd ? xstrdup(in->terminate_cmd) : NULL;

@@ -14,8 +14,24 @@
 
 #define INSTANCE_KIND "inst"
 
+/* An instance the exec provider launched whose agent has yet to register: what the launch
+ * made of it, the digest of its launch token (which its agent registers with, to this server or
+ * the next) and its terminate command (which runs should it never register). */
+static json_t *launching_record(const instance *in)
+{
+    char launch[AGENT_IDENT_DIGEST_HEX];
+    if (agent_ident_launch_export(in->id, launch) != 0) return NULL;
+    json_t *r = json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s}", "ce", in->ce, "type",
+                          in->type ? in->type : "custom", "mvcpus", in->mvcpus, "memoryMiB",
+                          in->memory_mib, "gpus", in->gpus, "exec", 1, "launching", 1,
+                          "launchToken", launch);
+    if (in->terminate_cmd) json_object_set_new(r, "terminate", json_string(in->terminate_cmd));
+    return r;
+}
+
 static json_t *record(const instance *in)
 {
+    if (!in->registered) return launching_record(in);
     char cur[AGENT_IDENT_DIGEST_HEX], prev[AGENT_IDENT_DIGEST_HEX];
     if (agent_ident_export(in->id, cur, prev) != 0) return NULL;
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s}", "ce", in->ce,
@@ -65,8 +81,10 @@ void instance_store_flush(state *st)
         in->dirty = 0;
         f->n_dirty--;
         /* Only a registered instance has an agent that can come back to it (registering marks
-         * it dirty again). */
-        if (!in->registered) continue;
+         * it dirty again), and one the exec provider launched, whose agent may register with the
+         * next server and whose machine goes by its terminate command if it does not (a local
+         * agent still starting stops when the next server refuses it: it leaves nothing). */
+        if (!in->registered && !in->exec) continue;
         json_t *r = record(in);
         if (!r) continue;
         char *doc = json_dumps(r, JSON_COMPACT);
@@ -100,15 +118,24 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
     const char *ce = json_string_value(json_object_get(r, "ce"));
     json_int_t mvcpus = json_integer_value(json_object_get(r, "mvcpus"));
     json_int_t mem = json_integer_value(json_object_get(r, "memoryMiB"));
-    if (!ce || mvcpus < 1 || mem < 1 || instance_find(st->fleet, key)) {
+    int launching = json_is_true(json_object_get(r, "launching"));
+    if (!ce || mvcpus < 1 || mem < 1 || instance_find(st->fleet, key) ||
+        (launching && !json_is_true(json_object_get(r, "exec")))) {
         log_error("store: skipping the instance record '%s': it is not one this server wrote",
                   key);
         json_decref(r);
         return 0;
     }
     /* Without its credential its agent cannot be told from an intruder: the instance is lost
-     * at the heartbeat deadline (and its record deleted), and its agent registers again. */
-    if (agent_ident_restore(key, json_string_value(json_object_get(r, "credential")),
+     * at the heartbeat deadline (and its record deleted), and its agent registers again.  An
+     * instance still launching has its launch token instead: without it, it is lost at the
+     * registration deadline and its terminate command runs. */
+    if (launching) {
+        if (agent_ident_launch_restore(key, json_string_value(json_object_get(r, "launchToken")))
+            != 0)
+            log_error("store: instance %s has no launch token on record; its agent cannot "
+                      "register and the instance will be terminated", key);
+    } else if (agent_ident_restore(key, json_string_value(json_object_get(r, "credential")),
                             json_string_value(json_object_get(r, "previousCredential"))) != 0)
         log_error("store: instance %s has no credential on record; its agent must register "
                   "again", key);
@@ -129,7 +156,9 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
     in->pid_start = (unsigned long long)json_integer_value(json_object_get(r, "pidStart"));
     in->has_client_token =
         unhex32(json_string_value(json_object_get(r, "clientToken")), in->client_token) == 0;
-    in->registered = 1;
+    /* A launching one keeps the registration deadline, counted from this start: the time the
+     * server was down is not time its agent was silent (engine/fleet.c). */
+    in->registered = !launching;
     in->stored = 1;
     in->recovered = 1;
     json_decref(r);

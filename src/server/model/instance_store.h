@@ -6,6 +6,10 @@
  * goes when the instance leaves the fleet.  Loading gives the records back as registered
  * instances that have not been heard from yet (recovered): their agents carry on with the
  * credentials they hold, and the fleet's heartbeat deadline applies to them as to any other.
+ * An instance the exec provider launched has a record from its launch, with the digest of its
+ * launch token: loaded, it is still launching, and its agent registers with the restarted
+ * server, or the instance is lost at the registration deadline and its terminate command runs
+ * (a machine a stopped server launched is not left running unknown to the next).
  * Runs on the core thread, inside the batch's transaction. */
 #ifndef BARGE_INSTANCE_STORE_H
 #define BARGE_INSTANCE_STORE_H
