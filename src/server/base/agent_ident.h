@@ -43,9 +43,9 @@ void agent_ident_set_server_token(const char *token);
 #define AGENT_IDENT_LAUNCH_TOKEN_LEN (sizeof AGENT_IDENT_LAUNCH_PREFIX - 1 + 64)
 void agent_ident_launch_token(const char *id, char out[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1]);
 /* What the store keeps of the launch token of instance id while its agent has yet to register
- * (the token's SHA-256 in hexadecimal), so that a server started
- * meanwhile still takes that agent: 0, or -1 when id has no launch token.  Restore gives id the
- * token again; -1 when hex is not a digest. */
+ * (the token's SHA-256 in hexadecimal), so that a server started meanwhile still takes that
+ * agent: 0, or -1 when id has no launch token.  Restore gives id the token again; -1 when hex
+ * is not a digest. */
 #define AGENT_IDENT_DIGEST_HEX 65
 int agent_ident_launch_export(const char *id, char hex[AGENT_IDENT_DIGEST_HEX]);
 int agent_ident_launch_restore(const char *id, const char *hex);
