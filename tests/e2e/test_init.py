@@ -96,8 +96,14 @@ class AsAProcess(unittest.TestCase):
                 # outlives the test.
                 script = ('trap "exit %d" %s; echo ready; for i in $(seq 200); do sleep 0.05; '
                           'done' % (code, sig.name[3:]))
+                # The init hands the command the signal state it found (as tini does), and a
+                # shell cannot trap a signal ignored when it started: the init starts with the
+                # default a container's first process has, whatever the test run inherited (a
+                # run started in the background of a script ignores SIGINT and SIGQUIT, one
+                # under nohup SIGHUP).
                 p = subprocess.Popen([INIT, "--", "sh", "-c", script], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                     preexec_fn=lambda s=sig: signal.signal(s, signal.SIG_DFL))
                 try:
                     # The trap is set once "ready" is out: the signal cannot arrive before it.
                     self.assertEqual(p.stdout.readline(), "ready\n")
