@@ -3,8 +3,8 @@
 command line (for example `run.py test_compute_environments`).
 
 `run.py -j N [NAME...]` runs the modules (or the names given) in N processes at once, each
-module in a process of its own, the largest files first; a module's output is printed when it
-fails.  Most of the suite waits (deadlines, restarts, retention): on a two-CPU machine two
+module in a process of its own, the largest files first; each module's report is printed when
+it ends.  Most of the suite waits (deadlines, restarts, retention): on a two-CPU machine two
 workers ran it in 700 s against 1,300 s in one process.  The tests make their own servers,
 ports, directories and namespaces, so modules do not meet."""
 import os
@@ -44,10 +44,11 @@ def parallel(names, jobs):
                 text = out.read()
             with lock:
                 took = time.monotonic() - start
-                print(f"{name}: {'ok' if rc == 0 else 'FAILED'} ({took:.0f} s)", flush=True)
+                # Each module's report whole, as unittest wrote it, after a line naming it.
+                print(f"== {name}: {'ok' if rc == 0 else 'FAILED'} ({took:.0f} s)", flush=True)
+                print(text.rstrip("\n"), flush=True)
                 if rc != 0:
                     failed.append(name)
-                    print(text, flush=True)
 
     threads = [threading.Thread(target=worker) for _ in range(jobs)]
     for t in threads:
