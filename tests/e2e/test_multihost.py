@@ -374,8 +374,8 @@ class ExecProvider(LanCase):
         self.server.kill9()
         self.server.start()
         self.batch.terminate_job(jobId=lid, reason="no second launch wanted")
-        self.assertEqual({i["instanceId"]: i["state"] for i in self.fleet("booting")},
-                         {booting: "STARTING"})
+        # The same instance, not a new launch (its agent may be up already on a slow machine).
+        self.assertEqual([i["instanceId"] for i in self.fleet("booting")], [booting])
         self.assertIn("instance %s was launching when the last server stopped" % vanished,
                       self.server.read_log())
         d = self.wait_job(jid, DONE, timeout=60)
