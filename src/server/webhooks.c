@@ -148,27 +148,48 @@ static EVP_MAC_CTX *mac_new(const char *secret)
  * thread-safe); 0, or -1 after saying why. */
 static int sender_init(target *x, sender *s)
 {
-    /* Only the status of a receiver's answer counts: its body, which could be of any length,
-     * is not kept. */
-    httpc_options o = {.connect_timeout_ms = 5000, .user_agent = "barge-webhooks",
-                       .abandon = abandon, .discard_body = 1};
-    s->http = httpc_new(&o);
-    s->mac = s->http ? mac_new(x->secret) : NULL;
-    if (s->http && !s->mac)
+    if (x->pipeline > 1) {
+        char *err = NULL;
+        s->pipe = h1pipe_new(x->url, "barge-webhooks", 5000, &err);
+        if (!s->pipe) {
+            log_error("webhooks: %s: %s; nothing is delivered to it", x->name, err);
+            free(err);
+            return -1;
+        }
+    } else {
+        /* Only the status of a receiver's answer counts: its body, which could be of any
+         * length, is not kept. */
+        httpc_options o = {.connect_timeout_ms = 5000, .user_agent = "barge-webhooks",
+                           .abandon = abandon, .discard_body = 1};
+        s->http = httpc_new(&o);
+        if (!s->http) return -1;
+    }
+    s->mac = mac_new(x->secret);
+    if (!s->mac)
         log_error("webhooks: %s: OpenSSL cannot make HMAC-SHA256; nothing is delivered to it",
                   x->name);
     if (s->mac) return 0;
     httpc_free(s->http);
+    h1pipe_free(s->pipe);
     s->http = NULL;
+    s->pipe = NULL;
     return -1;
 }
 
 static void sender_free(sender *s)
 {
     httpc_free(s->http);
+    h1pipe_free(s->pipe);
     EVP_MAC_CTX_free(s->mac);
     s->http = NULL;
+    s->pipe = NULL;
     s->mac = NULL;
+}
+
+static void sender_wake(sender *s)
+{
+    if (s->http) httpc_wake(s->http);
+    if (s->pipe) h1pipe_wake(s->pipe);
 }
 
 /* body's signature as lowercase hex into hex (65 bytes); 0, or -1 when OpenSSL failed. */
@@ -187,13 +208,12 @@ static int sign(sender *s, const char *body, size_t len, char *hex)
 
 /* Why a POST did not deliver, for the log, in a fresh string: the answer's status when one
  * came (a 302 and a 500 call for different fixes), and for a redirect where it pointed. */
-static char *failure_of(sender *s, httpc_rc rc)
+static char *failure_of(sender *s, long status)
 {
-    if (rc != HTTPC_OK) return xstrdup(httpc_error(s->http));
-    long status = httpc_status(s->http);
+    if (!status) return xstrdup(s->pipe ? h1pipe_error(s->pipe) : httpc_error(s->http));
     if (status < 300 || status >= 400) return xasprintf("it answered HTTP %ld", status);
     /* Not followed: the signed event would go to a URL the operator never named. */
-    char *location = httpc_header_value(s->http, "Location");
+    char *location = s->http ? httpc_header_value(s->http, "Location") : NULL;
     char *shown = location ? webhooks__url_for_log(location) : NULL;
     char *why = xasprintf("it answered HTTP %ld, a redirect%s%.200s, which is not followed: "
                           "signed events go to the url configured only", status,
@@ -214,10 +234,45 @@ static int refused(long status)
     return status == 400 || status == 413 || status == 415 || status == 422;
 }
 
+/* An event's own header lines for a pipelined POST (h1pipe adds the rest) into out (at least
+ * EVENT_HEAD_MAX bytes): its length. */
+#define EVENT_HEAD_MAX 192
+static size_t event_head(char *out, uint64_t seq, const char *hex)
+{
+    return (size_t)snprintf(out, EVENT_HEAD_MAX, "Content-Type: application/json\r\n"
+                            "X-Barge-Event-Id: %llu\r\nX-Barge-Signature: sha256=%s\r\n",
+                            (unsigned long long)seq, hex);
+}
+
+/* One POST of body through s: the answer's status, or 0 when none came. */
+static long post(target *x, sender *s, uint64_t seq, int count, const char *hex, const char *body,
+                 size_t len)
+{
+    if (s->pipe) {
+        char head[EVENT_HEAD_MAX];
+        h1pipe_req r = {.head = head, .head_len = event_head(head, seq, hex), .body = body,
+                        .len = len};
+        h1pipe_post(s->pipe, &r, 1, DELIVERY_TIMEOUT_MS);
+        return r.status;
+    }
+    httpc_clear_headers(s->http);
+    httpc_header(s->http, "Content-Type: application/json");
+    httpc_header(s->http, "X-Barge-Event-Id: %llu", (unsigned long long)seq);
+    if (x->batch > 1) httpc_header(s->http, "X-Barge-Event-Count: %d", count);
+    httpc_header(s->http, "X-Barge-Signature: sha256=%s", hex);
+    httpc_rc rc = httpc_post(s->http, x->url, body, len, DELIVERY_TIMEOUT_MS);
+    return rc == HTTPC_OK ? httpc_status(s->http) : 0;
+}
+
 /* POSTs one event (its JSON text, len bytes), or with a batch an array of count events, the last
  * numbered seq, through s until it is delivered, or refused REFUSED_TRIES times (then let go
- * with an error in the log); 0, or -1 when the server stops first. */
-static int deliver(target *x, sender *s, uint64_t seq, int count, const char *body, size_t len)
+ * with an error in the log).  An event of a pipelined window that was not delivered comes with
+ * its window's answer (status, 0 for none): the first such event of a window takes that answer
+ * as its first try (failed: logged, and the back-off waited), and the others try again at once
+ * (the target may be back by then) with a refusal counted.  0, or -1 when the server stops
+ * first. */
+static int deliver_from(target *x, sender *s, uint64_t seq, int count, const char *body,
+                        size_t len, long window_status, int window_first)
 {
     char hex[65];
     while (sign(s, body, len, hex) < 0) {
@@ -226,15 +281,11 @@ static int deliver(target *x, sender *s, uint64_t seq, int count, const char *bo
                   (unsigned long long)seq, BACKOFF_MAX_S);
         if (nap(BACKOFF_MAX_S)) return -1;
     }
-    int backoff = 1, failures = 0, refusals = 0;
+    int backoff = 1, failures = 0, refusals = !window_first && refused(window_status);
+    int use_window = window_first;
     while (!atomic_load(&stopping)) {
-        httpc_clear_headers(s->http);
-        httpc_header(s->http, "Content-Type: application/json");
-        httpc_header(s->http, "X-Barge-Event-Id: %llu", (unsigned long long)seq);
-        if (x->batch > 1) httpc_header(s->http, "X-Barge-Event-Count: %d", count);
-        httpc_header(s->http, "X-Barge-Signature: sha256=%s", hex);
-        httpc_rc rc = httpc_post(s->http, x->url, body, len, DELIVERY_TIMEOUT_MS);
-        long status = rc == HTTPC_OK ? httpc_status(s->http) : 0;
+        long status = use_window ? window_status : post(x, s, seq, count, hex, body, len);
+        use_window = 0;
         if (status >= 200 && status < 300) {
             if (failures)
                 log_info("webhooks: %s: event %llu delivered after %d failed tries", x->name,
@@ -255,7 +306,7 @@ static int deliver(target *x, sender *s, uint64_t seq, int count, const char *bo
             return 0;
         }
         if (failures++ == 0 || backoff == BACKOFF_MAX_S) {
-            char *why = failure_of(s, rc);
+            char *why = failure_of(s, status);
             log_warn("webhooks: %s: delivering event %llu to %s failed (%s); retrying in %d s",
                      x->name, (unsigned long long)seq, x->log_url, why, backoff);
             free(why);
@@ -264,6 +315,11 @@ static int deliver(target *x, sender *s, uint64_t seq, int count, const char *bo
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
     }
     return -1;
+}
+
+static int deliver(target *x, sender *s, uint64_t seq, int count, const char *body, size_t len)
+{
+    return deliver_from(x, s, seq, count, body, len, 0, 0);
 }
 
 /* A new target starts with the events after the newest there is now: asked without a filter,
@@ -301,9 +357,8 @@ static int flush_batch(target *x, buf *arr, int *n, uint64_t last)
     return rc;
 }
 
-/* The lane of an event: by a hash of its job (the "resources" ARN, which event texts carry near
- * their start), so that one job's events always go by the same lane. */
-static int lane_of(const target *x, const char *data, size_t len)
+/* A hash of an event's job (the "resources" ARN, which event texts carry near their start). */
+static uint32_t job_hash(const char *data, size_t len)
 {
     static const char key[] = "\"resources\":[\"";
     const char *p = memmem(data, len, key, sizeof key - 1);
@@ -311,7 +366,13 @@ static int lane_of(const target *x, const char *data, size_t len)
     if (p)
         for (p += sizeof key - 1; p < data + len && *p != '"'; p++)
             h = (h ^ (unsigned char)*p) * 16777619u;
-    return (int)(h % (uint32_t)x->parallel);
+    return h;
+}
+
+/* The lane of an event: by its job, so that one job's events always go by the same lane. */
+static int lane_of(const target *x, const char *data, size_t len)
+{
+    return (int)(job_hash(data, len) % (uint32_t)x->parallel);
 }
 
 /* How far below the API deliveries run (nice steps): on CPUs the API saturates they take what
@@ -394,6 +455,117 @@ static int deliver_lanes(target *x)
     return first_left == UINT64_MAX ? 0 : -1;
 }
 
+/* With "pipeline": N, what a window needs, made once: its requests, their header lines, and
+ * the poll's events in the order they go.  A job's events are numbered by rank within the poll
+ * (its first event 0, its second 1, ...) in a table of job hashes. */
+#define RANK_SLOTS 4096 /* a power of two, over twice the events of a poll (API_EVENTS_MAX) */
+struct pipelined {
+    h1pipe_req *reqs;
+    char (*heads)[EVENT_HEAD_MAX];
+    size_t *order; /* indexes into the target's evs, by rank and then by number */
+    size_t cap_order;
+    int *rank;     /* each event's */
+    size_t *bucket; /* where each rank's events start in order (n + 1) */
+    uint32_t keys[RANK_SLOTS];
+    int counts[RANK_SLOTS]; /* events of the job seen so far in this poll; 0: a free slot */
+};
+
+static void pipelined_free(struct pipelined *pl)
+{
+    if (!pl) return;
+    free(pl->reqs);
+    free(pl->heads);
+    free(pl->order);
+    free(pl->rank);
+    free(pl->bucket);
+    free(pl);
+}
+
+/* The rank of an event of job h among its job's events of this poll so far. */
+static int rank_of(struct pipelined *pl, uint32_t h)
+{
+    for (uint32_t i = h & (RANK_SLOTS - 1);; i = (i + 1) & (RANK_SLOTS - 1)) {
+        if (!pl->counts[i]) pl->keys[i] = h;
+        if (pl->keys[i] == h) return pl->counts[i]++;
+    }
+}
+
+/* Delivers the poll's events (x->evs) pipelined: windows of up to x->pipeline events written at
+ * once on one connection.  No window holds two events of one job, so that an event a window
+ * failed, which goes again alone (deliver_from) before the next window, cannot arrive after a
+ * later event of its job: the poll's first event of each job goes first (in the order of their
+ * numbers, by windows), then the second of each, and so on.  Different jobs' events may so
+ * arrive in another order than their numbers, as with "parallel"; under load a job's PENDING
+ * and RUNNABLE come in one poll, and windows of one event each are what keeping them apart in
+ * number order would give.  The position moves once the whole poll is delivered; a server
+ * stopped in the middle records it before the first event not yet delivered.  0, or -1 when
+ * the server stops first. */
+static int deliver_pipelined(target *x)
+{
+    struct pipelined *pl = x->pl;
+    size_t n = x->n_evs;
+    if (n > pl->cap_order) {
+        pl->cap_order = n;
+        pl->order = xrealloc(pl->order, n * sizeof *pl->order);
+        pl->rank = xrealloc(pl->rank, n * sizeof *pl->rank);
+        pl->bucket = xrealloc(pl->bucket, (n + 1) * sizeof *pl->bucket);
+    }
+    memset(pl->counts, 0, sizeof pl->counts);
+    int max_rank = 0;
+    for (size_t i = 0; i < n; i++) {
+        pl->rank[i] = rank_of(pl, job_hash(x->evs[i].data, x->evs[i].len));
+        if (pl->rank[i] > max_rank) max_rank = pl->rank[i];
+    }
+    /* By rank, and by number within a rank (the events come in number order): where each
+     * rank starts, then each event in its place. */
+    memset(pl->bucket, 0, ((size_t)max_rank + 2) * sizeof *pl->bucket);
+    for (size_t i = 0; i < n; i++) pl->bucket[pl->rank[i] + 1]++;
+    for (int r = 0; r <= max_rank; r++) pl->bucket[r + 1] += pl->bucket[r];
+    for (size_t i = 0; i < n; i++) pl->order[pl->bucket[pl->rank[i]]++] = i;
+    int rc = 0;
+    size_t at = 0; /* order[0..at) delivered */
+    while (at < n && rc == 0) {
+        int w = 0;
+        int r = pl->rank[pl->order[at]];
+        for (; at + (size_t)w < n && w < x->pipeline && pl->rank[pl->order[at + w]] == r; w++) {
+            const event_ref *e = &x->evs[pl->order[at + w]];
+            char hex[65];
+            if (sign(&x->s, e->data, e->len, hex) < 0) break; /* deliver_from waits for it */
+            pl->reqs[w] = (h1pipe_req){.head = pl->heads[w],
+                                       .head_len = event_head(pl->heads[w], e->seq, hex),
+                                       .body = e->data, .len = e->len};
+        }
+        if (!w) { /* signing failed: the event goes alone, waiting as for a target down */
+            const event_ref *e = &x->evs[pl->order[at]];
+            rc = deliver(x, &x->s, e->seq, 1, e->data, e->len);
+            at += rc == 0;
+            continue;
+        }
+        int answered = h1pipe_post(x->s.pipe, pl->reqs, w, DELIVERY_TIMEOUT_MS);
+        /* A server may close its connection after so many requests (nginx after 1,000): the
+         * events after its last answer go in the next window, at once.  With none answered,
+         * the first goes alone, as to a target that is down. */
+        int redo = answered ? answered : 1, first = 1;
+        for (int i = 0; i < redo && rc == 0; i++) {
+            long status = pl->reqs[i].status;
+            if (status >= 200 && status < 300) continue;
+            const event_ref *e = &x->evs[pl->order[at + i]];
+            rc = deliver_from(x, &x->s, e->seq, 1, e->data, e->len, status, first);
+            first = 0;
+            if (rc < 0) at += (size_t)i; /* the first not delivered */
+        }
+        if (rc == 0) at += (size_t)redo;
+    }
+    uint64_t first_left = UINT64_MAX;
+    for (size_t i = at; i < n; i++)
+        if (x->evs[pl->order[i]].seq < first_left) first_left = x->evs[pl->order[i]].seq;
+    uint64_t last = n ? x->evs[n - 1].seq : x->cursor;
+    x->n_evs = 0;
+    x->cursor = first_left == UINT64_MAX ? last : first_left - 1;
+    x->has_cursor = 1;
+    return rc;
+}
+
 /* Delivers the poll's events (an event_answer: the events' texts as the server keeps them, so
  * that nothing is parsed and written again), each counted in *n_events (with parallel, all of them
  * together once the answer is read), and then moves the position to where the poll looked up
@@ -410,13 +582,14 @@ static int deliver_all(target *x, const event_answer *a, int *n_events)
         const char *data = a->items[i].text->data;
         size_t data_len = a->items[i].text->len;
         (*n_events)++;
-        if (x->parallel > 1) {
+        if (x->parallel > 1 || x->pipeline > 1) {
             if (x->n_evs == x->cap_evs) {
                 x->cap_evs = x->cap_evs ? 2 * x->cap_evs : 256;
                 x->evs = xrealloc(x->evs, x->cap_evs * sizeof *x->evs);
             }
             x->evs[x->n_evs++] = (event_ref){.seq = seq, .data = data, .len = data_len,
-                                             .lane = lane_of(x, data, data_len)};
+                                             .lane = x->parallel > 1 ? lane_of(x, data, data_len)
+                                                                     : 0};
         } else if (x->batch == 1) {
             if (deliver(x, &x->s, seq, 1, data, data_len) < 0) return -1;
             x->cursor = seq;
@@ -435,7 +608,7 @@ static int deliver_all(target *x, const event_answer *a, int *n_events)
      * position moves. */
     if (rc == 0 && held) rc = flush_batch(x, &arr, &held, last);
     if (rc == 0 && x->n_evs) {
-        rc = deliver_lanes(x);
+        rc = x->pipeline > 1 ? deliver_pipelined(x) : deliver_lanes(x);
         if (rc == 0) delivered(x);
     }
     if (rc == 0) {
@@ -536,11 +709,16 @@ void webhooks_start(const char *data_dir, const api_op *op)
                 if (ok && sender_init(x, &x->lanes[k].s) < 0) ok = 0;
             }
         }
+        if (ok && x->pipeline > 1) {
+            x->pl = xcalloc(1, sizeof *x->pl);
+            x->pl->reqs = xcalloc((size_t)x->pipeline, sizeof *x->pl->reqs);
+            x->pl->heads = xcalloc((size_t)x->pipeline, sizeof *x->pl->heads);
+        }
         if (!ok) sender_free(&x->s);
     }
     for (size_t i = 0; i < n_targets; i++) {
         target *x = &targets[i];
-        if (!x->s.http) continue;
+        if (!x->s.mac) continue;
         int lanes_ok = 1;
         for (int k = 0; k < x->parallel && x->lanes; k++) {
             x->lanes[k].started =
@@ -572,9 +750,8 @@ void webhooks_stop(void)
     pthread_mutex_unlock(&nap_mu);
     for (size_t i = 0; i < n_targets; i++) {
         target *x = &targets[i];
-        if (x->s.http) httpc_wake(x->s.http);
-        for (int k = 0; k < x->parallel && x->lanes; k++)
-            if (x->lanes[k].s.http) httpc_wake(x->lanes[k].s.http);
+        sender_wake(&x->s);
+        for (int k = 0; k < x->parallel && x->lanes; k++) sender_wake(&x->lanes[k].s);
         if (!x->synced) continue;
         /* Lanes waiting for work look at stopping under mu. */
         pthread_mutex_lock(&x->mu);
@@ -595,6 +772,7 @@ void webhooks_join(void)
         }
         free(x->lanes);
         free(x->evs);
+        pipelined_free(x->pl);
         sender_free(&x->s);
         if (x->synced) {
             pthread_mutex_destroy(&x->mu);

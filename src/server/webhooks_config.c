@@ -14,6 +14,7 @@
 
 #define WEBHOOK_BATCH_MAX 100
 #define WEBHOOK_PARALLEL_MAX 16
+#define WEBHOOK_PIPELINE_MAX 256 /* H1PIPE_WINDOW_MAX */
 #define WEBHOOK_TARGETS_MAX 100
 
 static int name_ok(const char *s)
@@ -50,7 +51,7 @@ char *webhooks__url_for_log(const char *url)
 }
 
 static const char unknown_member[] =
-    "is not a member a target has (name, url, secret, queue, status, batch, parallel)";
+    "is not a member a target has (name, url, secret, queue, status, batch, parallel, pipeline)";
 
 /* Why member k of target t is wrong, or NULL.  Every member is checked, a stray one too: a
  * typo ("secrte") or a member of the wrong type would otherwise be dropped without a word, and
@@ -109,6 +110,24 @@ static const char *member_problem(const char *k, json_t *v, json_t *t)
         if (json_integer_value(v) > 1 && json_is_integer(batch) && json_integer_value(batch) > 1)
             return "parallel goes with one event a POST (batch 1): a batch's arrays go in "
                    "order, one at a time";
+        return NULL;
+    }
+    if (!strcmp(k, "pipeline")) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > WEBHOOK_PIPELINE_MAX)
+            return "pipeline must be a whole number of POSTs written at once on the connection, "
+                   "from 1 to 256";
+        if (json_integer_value(v) == 1) return NULL;
+        json_t *batch = json_object_get(t, "batch"), *parallel = json_object_get(t, "parallel");
+        const char *url = json_string_value(json_object_get(t, "url"));
+        if (json_is_integer(batch) && json_integer_value(batch) > 1)
+            return "pipeline goes with one event a POST (batch 1): a batch is already one POST "
+                   "for many events";
+        if (json_is_integer(parallel) && json_integer_value(parallel) > 1)
+            return "pipeline and parallel are two ways of having POSTs in flight: give one";
+        if (url && strncmp(url, "http://", 7) != 0)
+            return "pipeline takes an http:// url only (pipelined POSTs are barge's own, without "
+                   "TLS): leave it out for an https:// target, or use batch";
         return NULL;
     }
     return unknown_member;
@@ -178,6 +197,7 @@ int webhooks__load(const char *path, target **targets, size_t *n_targets)
             return -1;
         }
         json_t *batch = json_object_get(t, "batch"), *parallel = json_object_get(t, "parallel");
+        json_t *pipeline = json_object_get(t, "pipeline");
         *targets = xrealloc(*targets, (*n_targets + 1) * sizeof **targets);
         target *x = &(*targets)[(*n_targets)++];
         memset(x, 0, sizeof *x);
@@ -187,6 +207,7 @@ int webhooks__load(const char *path, target **targets, size_t *n_targets)
         x->secret = xstrdup(json_string_value(json_object_get(t, "secret")));
         x->batch = batch ? (int)json_integer_value(batch) : 1;
         x->parallel = parallel ? (int)json_integer_value(parallel) : 1;
+        x->pipeline = pipeline ? (int)json_integer_value(pipeline) : 1;
         x->filter = json_object();
         if (json_object_get(t, "queue"))
             json_object_set(x->filter, "queue", json_object_get(t, "queue"));

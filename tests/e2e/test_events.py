@@ -4,6 +4,7 @@ restarts, filtered by queue and status), as a long poll (POST /barge/v1/getevent
 events`), and delivered to webhooks signed with HMAC-SHA256, retried until delivered, a target
 that hangs delaying nothing else."""
 import base64
+import concurrent.futures
 import hashlib
 import hmac
 import http.client
@@ -400,10 +401,17 @@ class Events(JobsCase):
 class Receiver:
     """An HTTP endpoint that records what is POSTed to it; behaviour(n) decides the answer to
     the n-th request: a status, or "hang".  location: a Location header every answer carries
-    (for a receiver that redirects)."""
+    (for a receiver that redirects).  http11: answers in HTTP/1.1, the connection kept open
+    (http.server's default is HTTP/1.0, one request a connection) and pipelined requests taken
+    in order; close_every: with http11, every so many answers close the connection, as servers
+    do after so many requests on one."""
 
-    def __init__(self, behaviour=lambda n: 200, delay=0, answer_bytes=0, location=None):
+    def __init__(self, behaviour=lambda n: 200, delay=0, answer_bytes=0, location=None,
+                 http11=False, close_every=0):
         self.got, self.requests, self.counts, self.answered = [], 0, [], 0
+        # Requests that came while the one before was still being answered: pipelined.
+        self.pipelined = 0
+        self.connections = set()
         self.authorizations = []  # each request's Authorization header, None when it had none
         # Requests being answered at once, and the most there were (delay: seconds each takes).
         self.in_flight = self.most_in_flight = 0
@@ -411,13 +419,31 @@ class Receiver:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            if http11:
+                protocol_version = "HTTP/1.1"
+
             def log_message(self, *args):
                 pass
 
+            def ahead(self):
+                """Whether the next request is already here (read into rfile or waiting in the
+                socket) before this one is answered."""
+                self.connection.setblocking(False)
+                try:
+                    return bool(self.rfile.peek(1))
+                except (BlockingIOError, OSError, ValueError):
+                    return False
+                finally:
+                    self.connection.setblocking(True)
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                pipelined = http11 and self.ahead()
                 with lock:
+                    outer.connections.add(self.client_address)
+                    outer.pipelined += pipelined
                     outer.requests += 1
+                    n = outer.requests
                     outer.authorizations.append(self.headers["Authorization"])
                     what = behaviour(outer.requests)
                     outer.in_flight += 1
@@ -436,6 +462,8 @@ class Receiver:
                 self.send_response(what)
                 if location:
                     self.send_header("Location", location)
+                if close_every and n % close_every == 0:
+                    self.send_header("Connection", "close")
                 self.send_header("Content-Length", str(answer_bytes))
                 self.end_headers()
                 blanks = b" " * (1 << 20)
@@ -485,6 +513,12 @@ class Webhooks(JobsCase):
         cls.tokened = Receiver(lambda n: 500 if n == 1 else 200)
         # A target that refuses the first event it is sent, three times.
         cls.picky = Receiver(lambda n: 400 if n <= 3 else 200)
+        # Pipelined targets: one that takes everything, one that fails some requests (a 500
+        # and a 400 in the middle of windows), one that closes its connection every 7 answers.
+        cls.piped = Receiver(http11=True)
+        cls.piped_flaky = Receiver(lambda n: 500 if n in (3, 9) else 400 if n == 14 else 200,
+                                   http11=True)
+        cls.piped_closing = Receiver(http11=True, close_every=7)
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
@@ -506,7 +540,13 @@ class Webhooks(JobsCase):
                 {"name": "picky", "url": cls.picky.url, "secret": SECRET, "queue": "q",
                  "status": ["SUCCEEDED"]},
                 {"name": "tokened", "url": cls.tokened.url.replace("http://", "http://%s@" % TOKEN),
-                 "secret": SECRET, "queue": "q", "status": ["SUCCEEDED"]}]}, f)
+                 "secret": SECRET, "queue": "q", "status": ["SUCCEEDED"]},
+                {"name": "piped", "url": cls.piped.url.replace("http://", "http://ann:pw%3A1@"),
+                 "secret": SECRET, "queue": "piped", "pipeline": 16},
+                {"name": "piped-flaky", "url": cls.piped_flaky.url, "secret": SECRET,
+                 "queue": "piped", "pipeline": 8},
+                {"name": "piped-closing", "url": cls.piped_closing.url, "secret": SECRET,
+                 "queue": "piped", "pipeline": 16}]}, f)
         cls.server_args = FAST + ("--webhooks", path)
         super().setUpClass()
 
@@ -648,6 +688,54 @@ class Webhooks(JobsCase):
             self.assertEqual(self.lanes.statuses(j),
                              ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
 
+    def piped_jobs(self, n):
+        """n jobs of queue piped, submitted at once so that their events share polls."""
+        self.make_queue("piped", ["ce"])
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            return list(pool.map(lambda i: self.submit("piped-%d" % i, queue="piped",
+                                                       command="true"), range(n)))
+
+    def check_piped(self, receiver, jids):
+        for seq, sig, body in receiver.got:
+            want = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            self.assertEqual(sig, "sha256=" + want)
+            self.assertEqual(json.loads(body)["id"][-12:], "%012x" % int(seq))
+        # Each event once; each job's in the order they happened.
+        ids = [int(s) for s, _, _ in receiver.got]
+        self.assertEqual(len(ids), len(set(ids)))
+        for j in jids:
+            self.assertEqual(receiver.statuses(j),
+                             ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
+
+    def test_a_pipelined_target_gets_each_jobs_events_in_order(self):
+        jids = self.piped_jobs(40)
+        self.wait_for(lambda: all(self.piped.statuses(j)[-1:] == ["SUCCEEDED"] for j in jids),
+                      30, "every job's events at the pipelined target")
+        self.check_piped(self.piped, jids)
+        # Written ahead of their answers, on a kept connection; the URL's user information
+        # as Basic authorization, as libcurl sends it.
+        self.assertGreater(self.piped.pipelined, 0)
+        self.assertLessEqual(len(self.piped.connections), 2)
+        self.assertEqual(set(self.piped.authorizations),
+                         {"Basic " + base64.b64encode(b"ann:pw:1").decode()})
+        # Requests that fail in a window are sent again, alone, before the next window: every
+        # job's events still in order, the refused one (400) counted as a try.
+        self.wait_for(lambda: all(self.piped_flaky.statuses(j)[-1:] == ["SUCCEEDED"]
+                                  for j in jids), 30, "every job's events at the flaky one")
+        self.check_piped(self.piped_flaky, jids)
+        self.assertEqual(self.piped_flaky.requests, len(self.piped_flaky.got) + 3)
+        log = self.server.read_log()
+        self.assertRegex(log, r"webhooks: piped-flaky: delivering event \d+ to %s failed \(it "
+                              r"answered HTTP 500\); retrying in 1 s" %
+                         re.escape(self.piped_flaky.url))
+        # A server that closes its connection every few answers: the requests after the last
+        # answer go again on a new connection, at once and without a word in the log.
+        self.wait_for(lambda: all(self.piped_closing.statuses(j)[-1:] == ["SUCCEEDED"]
+                                  for j in jids), 30, "every job's events at the closing one")
+        self.check_piped(self.piped_closing, jids)
+        self.assertGreater(len(self.piped_closing.connections), 10)
+        self.assertNotIn("piped-closing: delivering", log)
+
     def test_a_parallel_target_stops_under_load(self):
         # Jobs keep coming (to the queue whose jobs never run) while the server is stopped and
         # started again: a poll that brings events after the lanes have left must not be
@@ -690,7 +778,14 @@ class Webhooks(JobsCase):
         self.assertIn("targets[0] (x): batch must be a whole number of events a POST, from 1 to "
                       "100", err)
         for bad, why in (({"parallel": 0}, "parallel must be a whole number of POSTs in flight"),
-                         ({"parallel": 4, "batch": 10}, "parallel goes with one event a POST")):
+                         ({"parallel": 4, "batch": 10}, "parallel goes with one event a POST"),
+                         ({"pipeline": 257}, "pipeline must be a whole number of POSTs written "
+                                             "at once on the connection, from 1 to 256"),
+                         ({"pipeline": "8"}, "pipeline must be a whole number"),
+                         ({"pipeline": 8, "batch": 10}, "pipeline goes with one event a POST"),
+                         ({"pipeline": 8, "parallel": 2}, "pipeline and parallel are two ways"),
+                         ({"pipeline": 8, "url": "https://127.0.0.1:1/"},
+                          "pipeline takes an http:// url only")):
             with open(path, "w") as f:
                 json.dump({"targets": [dict({"name": "x", "url": "http://127.0.0.1:1/",
                                              "secret": SECRET}, **bad)]}, f)
@@ -852,6 +947,12 @@ class WebhookPositions(JobsCase):
         cls.hook = Receiver(lambda n: cls.answer(n))
         # A target that refuses the first event it is sent, three times.
         cls.picky = Receiver(lambda n: 400 if n <= 3 else 200)
+        # Pipelined targets: one that takes everything, one that fails some requests (a 500
+        # and a 400 in the middle of windows), one that closes its connection every 7 answers.
+        cls.piped = Receiver(http11=True)
+        cls.piped_flaky = Receiver(lambda n: 500 if n in (3, 9) else 400 if n == 14 else 200,
+                                   http11=True)
+        cls.piped_closing = Receiver(http11=True, close_every=7)
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
