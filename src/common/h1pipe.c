@@ -459,8 +459,12 @@ static int send_window(h1pipe *p, h1pipe_req *reqs, int n, long timeout_ms, int 
         if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
         if (got <= 0) {
             if (got == 0 && h1answer_eof(&a) && a.state != H1A_HEAD) {
+                /* A body that ran to the connection's end: answered, and the connection gone. */
                 reqs[answered++].status = a.status;
-                if (answered == n) break;
+                if (answered == n) {
+                    disconnect(p);
+                    return answered;
+                }
             }
             snprintf(p->error, sizeof p->error, "%s port %s %s after %d of %d answers", p->host,
                      p->port, got == 0 ? "closed the connection" : strerror(errno), answered, n);

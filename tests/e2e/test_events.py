@@ -519,6 +519,10 @@ class Webhooks(JobsCase):
         cls.piped_flaky = Receiver(lambda n: 500 if n in (3, 9) else 400 if n == 14 else 200,
                                    http11=True)
         cls.piped_closing = Receiver(http11=True, close_every=7)
+        # One that never answers (every restart of the class's server must still end at once),
+        # and one that takes the parked queue's events while the server restarts under load.
+        cls.piped_hung = Receiver(lambda n: "hang", http11=True)
+        cls.parked_piped = Receiver(http11=True)
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
@@ -546,7 +550,11 @@ class Webhooks(JobsCase):
                 {"name": "piped-flaky", "url": cls.piped_flaky.url, "secret": SECRET,
                  "queue": "piped", "pipeline": 8},
                 {"name": "piped-closing", "url": cls.piped_closing.url, "secret": SECRET,
-                 "queue": "piped", "pipeline": 16}]}, f)
+                 "queue": "piped", "pipeline": 16},
+                {"name": "piped-hung", "url": cls.piped_hung.url, "secret": SECRET,
+                 "pipeline": 8},
+                {"name": "parked-piped", "url": cls.parked_piped.url, "secret": SECRET,
+                 "queue": "parked", "pipeline": 32}]}, f)
         cls.server_args = FAST + ("--webhooks", path)
         super().setUpClass()
 
@@ -756,12 +764,17 @@ class Webhooks(JobsCase):
         try:
             for _ in range(3):
                 time.sleep(0.5)
+                started = time.monotonic()
                 self.server.restart()
+                # A pipelined target that never answers is woken from its wait, too.
+                self.assertLess(time.monotonic() - started, 8)
         finally:
             done.set()
             for t in threads:
                 t.join()
         self.assertGreater(len(self.parked_lanes.got), 0)
+        self.assertGreater(len(self.parked_piped.got), 0)
+        self.assertGreater(self.piped_hung.requests, 0)
 
     def test_a_bad_webhooks_file_is_refused_at_start(self):
         path = os.path.join(self.conf_dir, "bad.json")
@@ -953,6 +966,10 @@ class WebhookPositions(JobsCase):
         cls.piped_flaky = Receiver(lambda n: 500 if n in (3, 9) else 400 if n == 14 else 200,
                                    http11=True)
         cls.piped_closing = Receiver(http11=True, close_every=7)
+        # One that never answers (every restart of the class's server must still end at once),
+        # and one that takes the parked queue's events while the server restarts under load.
+        cls.piped_hung = Receiver(lambda n: "hang", http11=True)
+        cls.parked_piped = Receiver(http11=True)
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
