@@ -750,10 +750,20 @@ def slurm_run(run, n):
         job = r.stdout.strip().split(";")[0]
         deadline = time.monotonic() + timeout
         while True:
-            q = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i"], capture_output=True,
+            q = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i %r"], capture_output=True,
                                text=True, env=env, timeout=60)
-            if q.returncode == 0 and not q.stdout.strip():
+            left = q.stdout.strip().splitlines() if q.returncode == 0 else None
+            if left == []:
                 break
+            # On a machine too busy for slurmd to answer in time ("Nodes vm not responding"),
+            # slurmctld holds the tasks whose launch it could not confirm (JobHeldAdmin): they
+            # never run, and the wait would last the whole timeout.
+            held = [line for line in left or [] if "held" in line.lower()]
+            if left and len(held) == len(left):
+                subprocess.run(["scancel", job], env=env, timeout=60)
+                raise BenchError(f"Slurm held {len(held)} of its {tasks} tasks after their launch "
+                                 f"failed ({held[0].split(' ', 1)[-1]}; slurmd too busy to "
+                                 "answer slurmctld in time), so its run never ends")
             if time.monotonic() > deadline:
                 subprocess.run(["scancel", job], env=env, timeout=60)
                 raise BenchError(f"Slurm had not finished {tasks} tasks after {timeout} s")
