@@ -960,16 +960,6 @@ class WebhookPositions(JobsCase):
         cls.hook = Receiver(lambda n: cls.answer(n))
         # A target that refuses the first event it is sent, three times.
         cls.picky = Receiver(lambda n: 400 if n <= 3 else 200)
-        # Pipelined targets: one that takes everything, one that fails some requests (a 500
-        # and a 400 in the middle of windows), one that closes its connection every 7 answers.
-        cls.piped = Receiver(http11=True)
-        cls.piped_flaky = Receiver(lambda n: 500 if n in (3, 9) else 400 if n == 14 else 200,
-                                   http11=True)
-        cls.piped_closing = Receiver(http11=True, close_every=7)
-        # One that never answers (every restart of the class's server must still end at once),
-        # and one that takes the parked queue's events while the server restarts under load.
-        cls.piped_hung = Receiver(lambda n: "hang", http11=True)
-        cls.parked_piped = Receiver(http11=True)
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
