@@ -160,6 +160,7 @@ static event_answer *collect(state *st, const filter *f, uint64_t after, int sse
         bytes += t->len;
     }
     buf_free(&rc.rest);
+    a->more = a->n && last < events_last(ev);
     if (!a->n && last < events_last(ev)) last = events_last(ev);
     a->last = last;
     a->gap = gap;

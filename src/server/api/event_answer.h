@@ -33,6 +33,7 @@ typedef struct event_answer {
     size_t n;
     uint64_t last; /* where the next poll starts: the last event looked at */
     int gap;       /* events before the first were let go unread */
+    int more;      /* a limit ended it while events after last were there: read on at once */
     /* Reading (event_answer_read): the piece being written, what is left of it, and what is
      * next. */
     const char *cur;
