@@ -949,10 +949,10 @@ class EventsKeptSetting(Bursts):
             self.server.start()
 
 
-class WebhookCatchUp(Bursts):
-    """A target far behind catches up at once: its polls are cut short (a hundred events a poll
-    older than the newest 10,000 are described for it alone) and it reads on without the pause
-    that fills the batches of a target that keeps up."""
+class CatchingUp(Bursts):
+    """A webhook target or a stream far behind catches up at once: its polls are cut short (a
+    hundred events a poll older than the newest 10,000 are described for it alone) and it reads
+    on without the pause that fills the answers of a reader that keeps up."""
 
     @classmethod
     def setUpClass(cls):
@@ -967,7 +967,16 @@ class WebhookCatchUp(Bursts):
 
     def test_a_target_behind_by_a_burst_catches_up_without_pausing(self):
         cursor = os.path.join(self.server.data_dir, "webhooks", "behind")
-        self.wait_for(lambda: os.path.exists(cursor), 15, "the target's position recorded")
+
+        def position():
+            try:
+                with open(cursor) as f:
+                    return int(f.read())
+            except (OSError, ValueError):
+                return -1
+        # Everything before delivered (the other test's burst too) and the position recorded.
+        newest_now = self.last_seq()
+        self.wait_for(lambda: position() >= newest_now, 30, "the target's position recorded")
         # The burst made while the server runs without the target: it starts again 60,000
         # events behind, 50,000 of them older than the newest 10,000.
         self.server.stop()
@@ -979,19 +988,42 @@ class WebhookCatchUp(Bursts):
             self.server.stop()
         finally:
             self.server.args = args
-        with open(cursor) as f:
-            self.assertLessEqual(int(f.read()), start)
+        self.assertEqual(position(), start)
+        # What the target got before (the other test's burst) is left out.
+        first = len(self.hook.got)
         t0 = time.monotonic()
         self.server.start()
-        self.wait_for(lambda: sum(int(n) for n in list(self.hook.counts)) >= newest - start,
-                      60, "the target caught up")
+        self.wait_for(lambda: sum(int(n) for n in list(self.hook.counts)[first:]) >=
+                      newest - start, 60, "the target caught up")
         took = time.monotonic() - t0
         # Pausing 20 ms after each poll of a hundred, it took at least 10 s (500 polls; 29 s
         # measured); reading on, 1.5 s (3.5 s under the sanitizers).
         self.assertLess(took, 9, "caught up in %.1f s" % took)
-        seqs = [int(e) for e, _, _ in self.hook.got]
+        seqs = [int(e) for e, _, _ in self.hook.got[first:]]
         self.assertEqual(seqs, sorted(seqs))
         self.assertEqual(seqs[-1], newest)
+        self.assertEqual(sum(int(n) for n in self.hook.counts[first:]), newest - start)
+
+    def test_a_stream_behind_by_a_burst_catches_up_without_pausing(self):
+        start, newest = self.burst(3)
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+        self.addCleanup(sock.close)
+        t0 = time.monotonic()
+        sock.sendall(b"GET /barge/v1/events?queue=parked HTTP/1.0\r\n"
+                     b"Last-Event-ID: %d\r\n\r\n" % start)
+        chunks, tail, at = [], b"", start
+        while at < newest:
+            chunk = sock.recv(1 << 20)
+            self.assertTrue(chunk, "the stream ended")
+            chunks.append(chunk)
+            tail = (tail + chunk)[-200:]
+            found = re.findall(rb"\n: at (\d+)\n", tail)
+            at = int(found[-1]) if found else at
+        took = time.monotonic() - t0
+        ids = [int(i) for i in re.findall(rb"(?m)^id: (\d+)$", b"".join(chunks))]
+        self.assertEqual(ids, list(range(start + 1, newest + 1)))
+        # Held up to 20 ms a poll of a hundred, it took 10.4 s (500 polls); reading on, 0.4 s.
+        self.assertLess(took, 5, "caught up in %.1f s" % took)
 
 
 class WebhookPositions(JobsCase):
