@@ -96,10 +96,11 @@ deps:
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-# Two modules at a time: most of the suite waits on deadlines and restarts, and two workers took
-# it from 1,300 s to 700 s on two CPUs (750 s under the sanitizers, from 1,400).  E2E_JOBS=1 runs
-# it in one process, as unittest alone would.
-E2E_JOBS ?= 2
+# Three modules at a time: most of the suite waits on deadlines and restarts.  On two CPUs one
+# worker took 1,300 s, two 700 s (780 under the sanitizers), three 510 s (560; the CPUs still
+# half idle), four 420 s.  Three keeps `make check` near half an hour with room for a slower
+# machine.  E2E_JOBS=1 runs it in one process, as unittest alone would.
+E2E_JOBS ?= 3
 e2e: $(BUILD)/barge $(BUILD)/barge-init
 	BARGE=$(CURDIR)/$(BUILD)/barge python3 tests/e2e/run.py \
 		$(if $(filter-out 1,$(E2E_JOBS)),-j $(E2E_JOBS)) $(E2E_ARGS)
