@@ -49,6 +49,9 @@ struct job {
     uint8_t dirty;
     uint8_t stored;    /* array child: the store has a record of its own */
     uint8_t gone;      /* being let go by the retention (retention.h), with its children */
+    /* Array child or node: made in one block with its siblings, and its id in another
+     * (jobs__make_children), both freed with its parent. */
+    uint8_t in_block;
     /* A node of a multi-node job stopped because another node's attempt was interrupted
      * (engine/attempt.c): its own attempt ends at no cost, back to RUNNABLE.  Stored with its
      * state, for a server that stops again before that attempt ends. */
