@@ -631,8 +631,8 @@ void jobs__enter_lifecycle(state *st, job *j, json_t *deps)
 }
 
 /* The children of a large array are made in memory asked of the kernel in huge pages, where it
- * has them: a 10,000-child array's 3 MB in 4 KiB pages is some 750 page faults, each a trip out
- * of a virtual machine's guest on some, where they were most of what such a SubmitJob cost. */
+ * has them: a 10,000-child array's 3 MB in 4 KiB pages is some 750 page faults, and on some
+ * virtual machines each is a trip out of the guest (docs/performance.md, figure 2). */
 #define HUGE_PAGE ((size_t)2 << 20)
 
 /* n children's block, zeroed; freed with free(). */
