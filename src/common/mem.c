@@ -1,9 +1,12 @@
 #include "common/mem.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static void oom(size_t n)
 {
@@ -101,4 +104,13 @@ void buf_free(buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+void mem_advise_huge(void *p, size_t size)
+{
+    if (!p || size < MEM_HUGE_PAGE) return;
+    /* madvise takes a page-aligned start: the first whole page of the block on. */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1), skip = from - (uintptr_t)p;
+    if (skip < size) (void)madvise((void *)from, size - skip, MADV_HUGEPAGE);
 }

@@ -12,6 +12,11 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* printf into a fresh allocation. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* MEM_HUGE_PAGE bytes or more from p: advice that the kernel back them with huge pages where it
+ * has them (transparent huge pages); nothing for less, or where it has none.  A block written
+ * fresh takes a page fault a 4 KiB page, and on some virtual machines each leaves the guest. */
+#define MEM_HUGE_PAGE ((size_t)2 << 20)
+void mem_advise_huge(void *p, size_t size);
 
 /* A growable byte buffer; always NUL-terminated after any append. */
 typedef struct buf {

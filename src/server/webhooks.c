@@ -673,7 +673,7 @@ static void *run(void *arg)
         if (x->cursor != x->saved && due) save_cursor(x);
         if (stopped) break;
         /* Under load every commit brings a few events: polled at once, each poll took that
-         * few, a POST each.  A short pause after a poll that found some (but not a full one)
+         * few, a POST each.  A short pause after a poll that found some (and all there were)
          * lets the next take what came meanwhile, in fuller batches and fewer POSTs and
          * polls; an event after a quiet spell still goes at once (the poll waits for it).
          * Not after a poll a limit cut short (more): a target behind by 200,000 events got

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -76,10 +74,7 @@ events *events_new(uint64_t kept)
      * page fault each, which on some virtual machines leaves the guest (docs/performance.md,
      * figure 2); a huge page is 2 MiB of the ring, some 50,000 events. */
     ev->ring = xcalloc(ev->kept, sizeof *ev->ring);
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), size = ev->kept * sizeof *ev->ring;
-    uintptr_t from = ((uintptr_t)ev->ring + page - 1) & ~(uintptr_t)(page - 1);
-    if (size >= ((size_t)2 << 20) && from - (uintptr_t)ev->ring < size)
-        (void)madvise((void *)from, size - (from - (uintptr_t)ev->ring), MADV_HUGEPAGE);
+    mem_advise_huge(ev->ring, ev->kept * sizeof *ev->ring);
     ev->first = ev->next = ev->flushed = 1;
     return ev;
 }

@@ -35,7 +35,9 @@ struct instance;
 typedef struct job job;
 struct job {
     char *id;
-    job *parent;       /* array child: its parent */
+    /* Array child or node: its parent.  Made in one block with its siblings, and its id in
+     * another (jobs__make_children), both freed with the parent, never alone. */
+    job *parent;
     int32_t index;     /* array child: its index; -1 otherwise */
     uint32_t array_size;
     job **children;    /* array parent: array_size children */
@@ -49,9 +51,6 @@ struct job {
     uint8_t dirty;
     uint8_t stored;    /* array child: the store has a record of its own */
     uint8_t gone;      /* being let go by the retention (retention.h), with its children */
-    /* Array child or node: made in one block with its siblings, and its id in another
-     * (jobs__make_children), both freed with its parent. */
-    uint8_t in_block;
     /* A node of a multi-node job stopped because another node's attempt was interrupted
      * (engine/attempt.c): its own attempt ends at no cost, back to RUNNABLE.  Stored with its
      * state, for a server that stops again before that attempt ends. */

@@ -9,7 +9,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -48,13 +47,13 @@ jobs *jobs_new(void)
 void jobs__free_job(job *j)
 {
     for (uint32_t i = 0; j->children && i < j->array_size; i++) jobs__free_job(j->children[i]);
-    if (j->children && j->array_size && j->children[0]->in_block) {
+    if (j->children && j->array_size) {
         free(j->children[0]->id); /* the block of the children's ids */
-        free(j->children[0]);     /* and of the children */
+        free(j->children[0]);     /* and of the children (jobs__make_children) */
     }
     free(j->children);
     jobspec_release(j->spec);
-    if (!j->in_block) free(j->id);
+    if (!j->parent) free(j->id);
     free(j->reason);
     free(j->stop_reason);
     json_decref(j->attempts);
@@ -64,7 +63,7 @@ void jobs__free_job(job *j)
     free(j->mem_note);
     free(j->executor);
     free(j->dependents);
-    if (!j->in_block) free(j);
+    if (!j->parent) free(j);
 }
 
 void jobs_free(jobs *js)
@@ -630,19 +629,16 @@ void jobs__enter_lifecycle(state *st, job *j, json_t *deps)
         jobs__set_reason(&j->reason, "Dependent Job failed");
 }
 
-/* The children of a large array are made in memory asked of the kernel in huge pages, where it
- * has them: a 10,000-child array's 3 MB in 4 KiB pages is some 750 page faults, and on some
- * virtual machines each is a trip out of the guest (docs/performance.md, figure 2). */
-#define HUGE_PAGE ((size_t)2 << 20)
-
-/* n children's block, zeroed; freed with free(). */
+/* n children's block, zeroed; freed with free().  A large one (a 10,000-child array's 3 MB, some
+ * 750 page faults in 4 KiB pages) is aligned to huge pages and advised them
+ * (docs/performance.md, figure 2). */
 static job *children_block(size_t n)
 {
     size_t size = n * sizeof(job);
     void *b = NULL;
-    if (size < HUGE_PAGE || posix_memalign(&b, HUGE_PAGE, size) != 0) return xcalloc(n, sizeof(job));
-    /* Advice only: a kernel without transparent huge pages gives small ones. */
-    (void)madvise(b, size, MADV_HUGEPAGE);
+    if (size < MEM_HUGE_PAGE || posix_memalign(&b, MEM_HUGE_PAGE, size) != 0)
+        return xcalloc(n, sizeof(job));
+    mem_advise_huge(b, size);
     memset(b, 0, size);
     return b;
 }
@@ -677,7 +673,6 @@ void jobs__make_children(job *p, int64_t now)
         jobspec *spec = nodes ? jobspec_node(p->spec, (int)k) : p->spec;
         job *c = &block[k];
         init_job(c, spec, cid, now, p->seq);
-        c->in_block = 1;
         if (nodes) jobspec_release(spec); /* init_job took its own reference */
         c->parent = p;
         c->index = (int32_t)k;
