@@ -28,6 +28,8 @@ import tempfile
 import time
 import unittest
 
+import botocore.exceptions
+
 from harness import ACCESS_KEY, BARGE, REGION, SECRET_KEY
 from netns import Lan
 from test_cli import barge
@@ -259,6 +261,10 @@ class ExecProvider(LanCase):
             os.chmod(path, 0o755)
         cls.commands = os.path.join(cls.scratch, "commands.json")
         cls.write_commands(broken=True)
+        # While this file exists, the server's commits fail ($BARGE_FAULT_STORE).
+        cls.store_fault = os.path.join(cls.scratch, "store-down")
+        os.environ["BARGE_FAULT_STORE"] = cls.store_fault
+        cls.addClassCleanup(os.environ.pop, "BARGE_FAULT_STORE", None)
         cls.server_args = ("--idle-seconds", "2", "--kill-grace-seconds", "1",
                            "--provider-commands", cls.commands)
         cls.addClassCleanup(cls.stop_launched)
@@ -274,9 +280,12 @@ class ExecProvider(LanCase):
         # Launches at once but starts its agent seconds later: a machine still booting.
         slow = {"launch": "(sleep 4; exec %s) >/dev/null 2>&1 &" % good["launch"],
                 "terminate": good["terminate"]}
+        # Notes every launch and starts nothing.
+        noted = {"launch": 'echo "$BARGE_INSTANCE_ID" >> %s/noted-launched' % cls.state,
+                 "terminate": 'echo "$BARGE_INSTANCE_ID" >> %s/noted-terminated' % cls.state}
         with open(cls.commands, "w") as f:
             json.dump({"*": good, "broken": bad if broken else good, "silent": silent,
-                       "booting": slow, "vanished": silent}, f)
+                       "booting": slow, "vanished": silent, "noted": noted}, f)
 
     @classmethod
     def stop_launched(cls):
@@ -299,6 +308,8 @@ class ExecProvider(LanCase):
         cls.make_queue("bootingq", ["booting"])
         cls.make_ce("vanished", 2, instanceTypes=["c5.large"])
         cls.make_queue("vanishedq", ["vanished"])
+        cls.make_ce("noted", 2, instanceTypes=["c5.large"])
+        cls.make_queue("notedq", ["noted"])
 
     def terminated(self):
         try:
@@ -392,6 +403,44 @@ class ExecProvider(LanCase):
                       "the instance that came up to be terminated once idle")
         self.wait_for(lambda: not self.fleet("booting") and not self.fleet("vanished"), 10,
                       "the fleet to let both go")
+
+    def noted(self, what):
+        try:
+            with open(os.path.join(self.state, "noted-" + what)) as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return []
+
+    def test_a_machine_is_launched_only_once_its_instance_is_on_record(self):
+        # While every commit fails, a submit is answered 503 and its job is gone; the instance
+        # the scheduling pass chose to launch for it stays in the fleet (which outlives a failed
+        # commit) but is not on record.  Its launch command must not run yet: a server that
+        # stopped then would leave a machine that no server knows of, or ever terminates.
+        open(self.store_fault, "w").close()
+        try:
+            # (The SDK tries a 503 again a few times before it gives up.)
+            with self.assertRaises(botocore.exceptions.ClientError) as caught:
+                self.batch.submit_job(jobName="unrecorded", jobQueue="notedq",
+                                      jobDefinition="jd")
+            self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"],
+                             503)
+            # What a launch command started then would have written by now.
+            time.sleep(1)
+            self.assertEqual(self.noted("launched"), [])
+        finally:
+            os.unlink(self.store_fault)
+        self.assertIn("an injected fault ($BARGE_FAULT_STORE)", self.server.read_log())
+        # Once the commits hold, the instance is written, and launched after that commit.
+        [iid] = self.wait_for(lambda: self.noted("launched"), 10, "the launch command")
+        self.assertEqual([i["instanceId"] for i in self.fleet("noted")], [iid])
+        self.assertIn("launching instance %s" % iid, self.server.read_log())
+        # On record: a server killed now still knows it (and would terminate it).
+        self.server.kill9()
+        self.server.start()
+        self.assertEqual([i["instanceId"] for i in self.fleet("noted")], [iid])
+        self.assertIn("instance %s was launching when the last server stopped" % iid,
+                      self.server.read_log())
+        self.assertEqual(self.noted("launched"), [iid])
 
     def test_a_failing_launch_command_backs_off_and_says_why(self):
         jid = self.submit("waits", queue="brokenq", command="echo fixed")

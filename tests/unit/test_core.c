@@ -1,5 +1,6 @@
 /* core.c: every call of a batch is answered exactly once, including a long poll that is parked
- * and answered within the batch that parked it. */
+ * and answered within the batch that parked it; what waits for a commit (core_after_commit) runs
+ * once it is known, on the core thread, and is told whether it held. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "common/log.h"
 #include "server/base/core.h"
 #include "server/base/store.h"
+#include "server/base/store_pipe.h"
 #include "check.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -263,11 +265,96 @@ static void test_unreadable_store_answers_503_until_it_reads(void)
     CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* core_after_commit: a call writes a record and asks to be told of its commit. */
+static pthread_t core_thread;
+static int after_runs, after_durable, after_seen, after_on_core;
+static void after_fn(void *ctx, void *arg, int durable)
+{
+    after_runs++;
+    after_durable = durable;
+    after_on_core = pthread_equal(pthread_self(), core_thread);
+    /* What the store holds by then (over a pipe, the scan waits for the commit in flight). */
+    after_seen = 0;
+    CHECK_EQ_INT(store_scan(ctx, "test", count_one, &after_seen), 0);
+    CHECK_EQ_INT(*(int *)arg, 42);
+    pthread_mutex_lock(&mu);
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static void op_write_after(core_call *call, void *ctx, int64_t now)
+{
+    core_thread = pthread_self();
+    int *arg = malloc(sizeof *arg);
+    *arg = 42;
+    core_after_commit(after_fn, arg);
+    op_write(call, ctx, now);
+    /* Not within the batch: it waits for the commit. */
+    CHECK_EQ_INT(after_runs, 0);
+}
+
+static void wait_after(int runs)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&mu);
+    while (after_runs < runs && pthread_cond_timedwait(&cv, &mu, &ts) == 0) {}
+    pthread_mutex_unlock(&mu);
+}
+
+static void after_commit_case(int pipe, int fail)
+{
+    char dir[] = "/tmp/barge-unit-core-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char *err = NULL;
+    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
+    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
+    if (pipe) db = store_pipe_new(db);
+    memset(answered, 0, sizeof answered);
+    commits = finals = reloads = wrote = after_runs = 0;
+    after_durable = after_seen = after_on_core = -1;
+    fail_commit = fail;
+    core_hooks hooks = {.ctx = db, .before_commit = before_commit, .reload = reload};
+    CHECK_EQ_INT(core_start(db, &hooks, &err), 0);
+    prepare(6, op_write_after, done);
+    core_submit(&calls[6]);
+    wait_after(1);
+    /* Told once, on the core thread, of what happened to the write (and not again a moment
+     * later). */
+    usleep(50 * 1000);
+    core_stop();
+    CHECK_EQ_INT(answered[6], 1);
+    CHECK_EQ_INT(after_runs, 1);
+    CHECK_EQ_INT(after_on_core, 1);
+    CHECK_EQ_INT(statuses[6], fail ? 503 : 200);
+    CHECK_EQ_INT(after_durable, !fail);
+    CHECK_EQ_INT(after_seen, !fail);
+    store_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+static void test_after_commit_runs_once_the_commit_held(void)
+{
+    after_commit_case(0, 0);
+    after_commit_case(1, 0);
+}
+
+static void test_after_commit_is_told_of_a_failed_commit(void)
+{
+    after_commit_case(0, 1);
+    after_commit_case(1, 1);
+}
+
 int main(void)
 {
     log_level = LOG_ERROR + 1;
     RUN(test_parked_and_answered_in_one_batch);
     RUN(test_failed_batch_rolls_back_and_reloads);
     RUN(test_unreadable_store_answers_503_until_it_reads);
+    RUN(test_after_commit_runs_once_the_commit_held);
+    RUN(test_after_commit_is_told_of_a_failed_commit);
     return 0;
 }

@@ -51,6 +51,54 @@ void core_after(int64_t delay_ms, void (*fn)(void *ctx, void *arg), void *arg)
 }
 
 static void answer_error(core_call *call, int status, const char *type, const char *msg);
+static void queue_late(core_call *call);
+
+/* core_after_commit's: a call of the core's own, answered (with nothing) once its batch commits,
+ * like a long poll, so that it learns the commit's outcome with the batch's answers; then
+ * submitted again to run fn on the core thread. */
+typedef struct after_commit {
+    core_call call; /* first: done() gets the call */
+    void (*fn)(void *ctx, void *arg, int durable);
+    void *arg;
+    int durable; /* the outcome, once known */
+    int queued;  /* submitted again: its next done() is its last */
+} after_commit;
+
+static void after_commit_run(core_call *call, void *ctx, int64_t now)
+{
+    after_commit *a = (after_commit *)call;
+    a->fn(ctx, a->arg, a->durable);
+    free(a->arg);
+    a->arg = NULL;
+    core_answer_text(call, NULL, 0);
+}
+
+/* On the writer's thread (or the core's without a pipe): the batch's outcome is known. */
+static void after_commit_done(core_call *call)
+{
+    after_commit *a = (after_commit *)call;
+    free(call->body);
+    call->body = NULL;
+    if (!a->queued) {
+        a->queued = 1;
+        a->durable = call->status == 200;
+        call->run = after_commit_run;
+        core_submit(call); /* answered at once (done again) when the core has stopped */
+        return;
+    }
+    free(a->arg);
+    free(a);
+}
+
+void core_after_commit(void (*fn)(void *ctx, void *arg, int durable), void *arg)
+{
+    after_commit *a = xcalloc(1, sizeof *a);
+    a->fn = fn;
+    a->arg = arg;
+    a->call.done = after_commit_done;
+    a->call.status = 200;
+    queue_late(&a->call);
+}
 
 /* core_call_wait's: one lock and one condition for every waiting thread (they are few). */
 static pthread_mutex_t wait_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/mem.h"
 #include "server/base/sqlite_schema.h"
@@ -27,6 +28,8 @@ typedef struct {
     sqlite3_stmt *put, *del, *scan, *begin, *commit, *rollback;
     long deleted; /* records deleted since the free pages were last given back */
     int vacuuming; /* free pages are being given back, a slice after each commit */
+    char *fault_path; /* $BARGE_FAULT_STORE, or NULL (sq_commit) */
+    int faulted;      /* the last commit failed by that fault */
 } sqlite_store;
 
 /* Records deleted (finished jobs let go, old events) free pages inside the file; once more than
@@ -76,6 +79,14 @@ static int sq_begin(store *b)
 static int sq_commit(store *b)
 {
     sqlite_store *s = (sqlite_store *)b;
+    /* Fault injection, as the log store's ($BARGE_FAULT_LOGSTORE): while the file named by
+     * $BARGE_FAULT_STORE exists, every commit fails as on a full disk, so that tests can see
+     * what a failed commit leaves behind (nothing must act on state that was never stored). */
+    s->faulted = s->fault_path && access(s->fault_path, F_OK) == 0;
+    if (s->faulted) {
+        exec_step(s, s->rollback);
+        return -1;
+    }
     int rc = exec_step(s, s->commit);
     if (rc == 0 && (s->deleted >= DELETES_PER_CHECK || s->vacuuming)) give_back_pages(s);
     return rc;
@@ -128,7 +139,8 @@ static int sq_scan(store *b, const char *kind, store_scan_fn fn, void *arg)
 
 static const char *sq_errmsg(store *b)
 {
-    return sqlite3_errmsg(((sqlite_store *)b)->db);
+    sqlite_store *s = (sqlite_store *)b;
+    return s->faulted ? "an injected fault ($BARGE_FAULT_STORE)" : sqlite3_errmsg(s->db);
 }
 
 static void sq_close(store *b)
@@ -137,6 +149,7 @@ static void sq_close(store *b)
     sqlite3_stmt *all[] = {s->put, s->del, s->scan, s->begin, s->commit, s->rollback};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(all[i]);
     sqlite3_close(s->db);
+    free(s->fault_path);
     free(s);
 }
 
@@ -185,6 +198,8 @@ store *store_sqlite_open(const char *dir, enum store_sync sync, char **err)
 
     s = xcalloc(1, sizeof *s);
     s->base.ops = &sqlite_ops;
+    const char *fault = getenv("BARGE_FAULT_STORE");
+    s->fault_path = fault && *fault ? xstrdup(fault) : NULL;
     s->db = db;
     struct {
         sqlite3_stmt **st;

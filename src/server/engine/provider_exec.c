@@ -19,6 +19,7 @@
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/agent_ident.h"
+#include "server/base/core.h"
 #include "server/model/config.h"
 #include "server/model/jobs.h"
 #include "server/model/state.h"
@@ -43,6 +44,7 @@ typedef struct exec_inst {
     char *terminate; /* its terminate command, as configured at launch, or NULL */
     pid_t launch_pid; /* its launch command while it runs, else 0 */
     int launch_failed; /* the launch command exited non-zero: nothing to terminate */
+    int launch_pending; /* on record once its batch commits; its launch command runs then */
     int64_t drained_at; /* monotonic ms it was found drained and idle, 0 before */
 } exec_inst;
 
@@ -284,6 +286,90 @@ static void back_off(state *st, const char *ce, char *why)
 
 /* ---- Launching --------------------------------------------------------------------------- */
 
+static void free_inst(exec_inst *x)
+{
+    if (!x) return;
+    free(x->id);
+    free(x->terminate);
+    free(x);
+}
+
+/* Once the batch that put instance id on record has committed (core_after_commit): its launch
+ * command runs.  Not before: a server that stopped, or a commit that failed, between the two
+ * would leave a machine started that no server knows of, so that none would ever terminate it.
+ * The agent it starts registers with the launch token made with the instance (whose digest the
+ * instance's record holds). */
+typedef struct pending_launch {
+    char id[20];
+    char join[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1];
+} pending_launch;
+
+static void start_launch(void *ctx, void *arg, int durable);
+
+#define RECORD_AGAIN_MS 200
+
+/* core_after's: the record of a launching instance, rolled back, is written again. */
+static void record_again(void *ctx, void *arg)
+{
+    state *st = ctx;
+    pending_launch *p = arg;
+    instance *in = instance_find(st->fleet, p->id);
+    pending_launch *again = xmalloc(sizeof *again);
+    *again = *p;
+    explicit_bzero(p->join, sizeof p->join);
+    if (in) instance_mark_dirty(st->fleet, in);
+    /* Gone meanwhile: start_launch lets it go. */
+    core_after_commit(start_launch, again);
+}
+
+static void start_launch(void *ctx, void *arg, int durable)
+{
+    state *st = ctx;
+    pending_launch *p = arg;
+    const char *id = p->id;
+    exec_inst *x = dict_get(&insts_, id);
+    instance *in = instance_find(st->fleet, id);
+    if (!x || !x->launch_pending || !in) {
+        /* Gone meanwhile (provider_exec_gone, or a fleet read back from the store). */
+        if (x && x->launch_pending) free_inst(dict_del(&insts_, id));
+        explicit_bzero(p->join, sizeof p->join);
+        return;
+    }
+    if (!durable) {
+        /* The fleet outlives a failed commit (model_reload keeps it): the instance is still
+         * launching here, but its record was rolled back.  It is written again a moment later
+         * (not at once: a store that fails every commit would be asked again and again), and
+         * the launch waits for that commit. */
+        pending_launch *again = xmalloc(sizeof *again);
+        *again = *p;
+        explicit_bzero(p->join, sizeof p->join);
+        core_after(RECORD_AGAIN_MS, record_again, again);
+        return;
+    }
+    x->launch_pending = 0;
+    pid_t pid = 0;
+    char *err = NULL;
+    json_t *cmds = commands_for(in->ce);
+    const char *cmd = json_string_value(json_object_get(cmds, "launch"));
+    int rc = cmd ? run(st, cmd, in, p->join, 1, &pid, &err) : -1;
+    explicit_bzero(p->join, sizeof p->join);
+    if (rc < 0) {
+        /* As a launch command that failed: the fleet's housekeeping declares it lost. */
+        char *why = err ? err : xstrdup("no launch command is configured for it any more");
+        log_error("fleet: cannot launch instance %s for compute environment %s: %s", id, in->ce,
+                  why);
+        x->launch_failed = 1;
+        if (!in->gone_why) in->gone_why = xasprintf("its launch command could not start: %s", why);
+        back_off(st, in->ce, xasprintf("its launch command could not start: %s", why));
+        free(why);
+        return;
+    }
+    x->launch_pid = pid;
+    log_info("fleet: launching instance %s (%s, %d vCPUs, %d MiB) for compute environment %s "
+             "with its launch command, pid %d", in->id, in->type, in->mvcpus / 1000,
+             in->memory_mib, in->ce, (int)pid);
+}
+
 static instance *launch(state *st, const ce_rec *ce, const catalog_type *t, json_t *cmds)
 {
     char id[20];
@@ -295,33 +381,21 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t, json
     in->gpus = t->gpus;
     in->exec = 1;
     /* A join token for this launch alone, as the local provider hands its agents. */
-    char join[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1];
-    agent_ident_launch_token(id, join);
-    pid_t pid = 0;
-    char *err = NULL;
-    int rc = run(st, json_string_value(json_object_get(cmds, "launch")), in, join, 1, &pid, &err);
-    explicit_bzero(join, sizeof join);
-    if (rc < 0) {
-        log_error("fleet: cannot launch an instance for compute environment %s: %s", ce->name,
-                  err);
-        back_off(st, ce->name, xasprintf("its launch command could not start: %s", err));
-        free(err);
-        instance_remove(st->fleet, in);
-        return NULL;
-    }
+    pending_launch *p = xcalloc(1, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    agent_ident_launch_token(id, p->join);
     exec_inst *x = xcalloc(1, sizeof *x);
     x->id = xstrdup(id);
     const char *term = json_string_value(json_object_get(cmds, "terminate"));
     x->terminate = term ? xstrdup(term) : NULL;
     in->terminate_cmd = term ? xstrdup(term) : NULL;
-    x->launch_pid = pid;
+    x->launch_pending = 1;
     dict_put(&insts_, x->id, x);
-    /* On record from now: should the server stop before the agent registers, the next one
-     * still takes that agent, or terminates the machine (model/instance_store.c). */
+    /* On record from this batch's commit, and launched only then (start_launch): should the
+     * server stop before the agent registers, the next one still takes that agent, or
+     * terminates the machine (model/instance_store.c). */
     instance_mark_dirty(st->fleet, in);
-    log_info("fleet: launching instance %s (%s, %d vCPUs, %d MiB) for compute environment %s "
-             "with its launch command, pid %d", in->id, in->type, t->vcpus, t->memory_mib,
-             in->ce, (int)pid);
+    core_after_commit(start_launch, p);
     return in;
 }
 
@@ -343,19 +417,14 @@ int provider_exec_provide(state *st, ce_rec *ce, const job *j)
 
 /* ---- Going ------------------------------------------------------------------------------- */
 
-static void free_inst(exec_inst *x)
-{
-    if (!x) return;
-    free(x->id);
-    free(x->terminate);
-    free(x);
-}
-
 void provider_exec_gone(state *st, instance *in)
 {
     init();
     exec_inst *x = dict_del(&insts_, in->id);
-    if (!in->registered && !(x && x->launch_failed))
+    /* Gone before its launch command ran (its compute environment went in the same batch, or
+     * the command could not start): nothing to wait for, nothing to terminate. */
+    int launched = x && !x->launch_failed && !x->launch_pending;
+    if (!in->registered && !(x && !launched))
         back_off(st, in->ce, xasprintf("instance %s did not register in time after its launch "
                                        "command ran (its agent's log, or the command's output "
                                        "in DATA_DIR/provider-exec/, says why)", in->id));
@@ -365,7 +434,7 @@ void provider_exec_gone(state *st, instance *in)
     if (!x) return;
     /* A launch command still in the foreground (ssh HOST barge agent ...) holds the agent. */
     if (x->launch_pid > 0) kill(-x->launch_pid, SIGTERM);
-    if (x->terminate && !x->launch_failed) {
+    if (x->terminate && launched) {
         pid_t pid;
         char *err = NULL;
         if (run(st, x->terminate, in, NULL, 0, &pid, &err) < 0) {
