@@ -40,11 +40,20 @@ static void op_plain(core_call *call, void *ctx, int64_t now)
 
 /* The core is generic: these hooks stand in for the server's. */
 static int commits, finals, reloads, fail_commit, wrote, fail_reloads;
+/* When set, the first batch after each reload writes a record through it (before_commit), as
+ * the server's first commit writes what loading changed. */
+static store *leftover;
+static int leftover_armed;
 static atomic_int ticks; /* written by the core thread, watched by the test */
 static int before_commit(void *ctx, int final)
 {
     commits++;
     finals += final;
+    /* What a state read back may leave to write (a record loading changed). */
+    if (leftover && leftover_armed) {
+        leftover_armed = 0;
+        if (store_put(leftover, "test", "left", "{}", 2) != 0) return -1;
+    }
     /* The batch that wrote fails, as if one of its writes had. */
     int fail = fail_commit && wrote;
     wrote = 0;
@@ -54,6 +63,7 @@ static int before_commit(void *ctx, int final)
 static int reload(void *ctx, char **err)
 {
     reloads++;
+    leftover_armed = 1;
     if (fail_reloads > 0) {
         /* A store that cannot be read (a database gone away) */
         fail_reloads--;
@@ -348,6 +358,55 @@ static void test_after_commit_is_told_of_a_failed_commit(void)
     after_commit_case(1, 1);
 }
 
+/* A store whose every commit fails, under a state that always has something to write: the
+ * core reads the state back after each failure, but the turns that only a failure woke slow
+ * down (10 ms, 20 ms... 1 s) instead of failing as fast as the store answers. */
+static void test_a_store_that_keeps_failing_is_tried_at_a_slowing_pace(void)
+{
+    char dir[] = "/tmp/barge-unit-core-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char fault[sizeof dir + 16];
+    snprintf(fault, sizeof fault, "%s/fault", dir);
+    setenv("BARGE_FAULT_STORE", fault, 1);
+    char *err = NULL;
+    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
+    unsetenv("BARGE_FAULT_STORE");
+    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
+    db = store_pipe_new(db);
+    memset(answered, 0, sizeof answered);
+    commits = finals = reloads = wrote = fail_commit = 0;
+    core_hooks hooks = {.ctx = db, .before_commit = before_commit, .reload = reload};
+    CHECK_EQ_INT(core_start(db, &hooks, &err), 0);
+    FILE *f = fopen(fault, "w");
+    CHECK(f != NULL);
+    fclose(f);
+    leftover = db;
+    prepare(7, op_write, done);
+    core_submit(&calls[7]);
+    for (int i = 0; i < 100 && !answered[7]; i++) usleep(10 * 1000);
+    CHECK_EQ_INT(statuses[7], 503);
+    /* A second and a half of a store that fails every commit: 10+20+...+640 ms is 8 turns,
+     * where reading back at once would make hundreds. */
+    usleep(1500 * 1000);
+    int during = reloads;
+    CHECK(during >= 2);
+    CHECK(during <= 20);
+    /* The store writes again: the next call commits. */
+    unlink(fault);
+    answered[7] = 0;
+    prepare(7, op_write, done);
+    core_submit(&calls[7]);
+    for (int i = 0; i < 300 && !answered[7]; i++) usleep(10 * 1000);
+    CHECK_EQ_INT(answered[7], 1);
+    CHECK_EQ_INT(statuses[7], 200);
+    leftover = NULL;
+    core_stop();
+    store_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
 int main(void)
 {
     log_level = LOG_ERROR + 1;
@@ -356,5 +415,6 @@ int main(void)
     RUN(test_unreadable_store_answers_503_until_it_reads);
     RUN(test_after_commit_runs_once_the_commit_held);
     RUN(test_after_commit_is_told_of_a_failed_commit);
+    RUN(test_a_store_that_keeps_failing_is_tried_at_a_slowing_pace);
     return 0;
 }

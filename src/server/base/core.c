@@ -1,6 +1,7 @@
 #include "server/base/core.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,11 @@ static struct {
     int broken; /* the state could not be read back after a failed commit: every call gets a
                  * 503 until a reload succeeds (a store that went away and comes back) */
     int64_t next_reload; /* monotonic ms of the next try while broken */
+    /* Commits that failed one after the other, and until when a turn the writer's failure woke
+     * waits (reload_after_failure): a store that fails every commit (a full disk) is tried
+     * again at a slowing pace, not as fast as the state can be read back. */
+    atomic_int fail_streak; /* reset by a commit that held, on the writer's thread */
+    int64_t quiet_until;
     timer *timers; /* sorted by due; touched only by the core thread */
     core_call *late, *late_tail; /* parked calls answered after the current batch commits */
 } core = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -292,8 +298,20 @@ static void run_timers(void)
 /* After a rollback, or while broken: the state read back from the store.  A store that cannot
  * be read (a database that went away) leaves the core broken, answering 503s and trying again
  * every half second, instead of serving a state that is not the stored one. */
+#define RETRY_QUIET_MAX_MS 1000
+
 static void reload_after_failure(void)
 {
+    /* The first failure is read back at once; each one right after it waits twice as long
+     * (10 ms, 20 ms... 1 s) before a turn that only the failure woke.  Calls still run at once. */
+    core.fail_streak++;
+    int64_t quiet = 0;
+    if (core.fail_streak > 1) {
+        int shift = core.fail_streak - 2 < 7 ? core.fail_streak - 2 : 7;
+        quiet = (int64_t)10 << shift;
+        if (quiet > RETRY_QUIET_MAX_MS) quiet = RETRY_QUIET_MAX_MS;
+    }
+    core.quiet_until = util_mono_ms() + quiet;
     char *err = NULL;
     if (core.hooks.reload(core.hooks.ctx, &err) != 0) {
         if (!core.broken)
@@ -366,6 +384,7 @@ static void flight_done(void *arg, int ok)
 {
     flight *f = arg;
     metrics_settle(f->figures, ok);
+    if (ok && f->commits) core.fail_streak = 0;
     if (ok && f->n && f->commits) {
         metrics_observe(METRIC_BATCH_SIZE, (double)f->n);
         metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - f->t0) / 1e6);
@@ -440,9 +459,14 @@ static void *core_main(void *unused)
     int pipe = store_is_pipe(core.db);
     for (;;) {
         pthread_mutex_lock(&core.mu);
-        while (!core.head && !core.stopping && !core.wake) {
-            if (core.timers || core.broken) {
-                int64_t due = core.broken ? core.next_reload : core.timers->due;
+        for (;;) {
+            if (core.head || core.stopping) break;
+            int quiet = core.wake && util_mono_ms() < core.quiet_until;
+            if (core.wake && !quiet) break;
+            if (core.timers || core.broken || quiet) {
+                int64_t due = core.broken ? core.next_reload
+                              : core.timers ? core.timers->due : core.quiet_until;
+                if (quiet && core.quiet_until < due) due = core.quiet_until;
                 int64_t wait = due - util_mono_ms();
                 if (wait <= 0) break;
                 struct timespec ts;
@@ -504,6 +528,7 @@ static void *core_main(void *unused)
             log_error("core: commit failed: %s", store_errmsg(core.db));
             core.failed = 1;
         }
+        if (!core.failed) core.fail_streak = 0;
         metrics_settle(figures, !core.failed);
         if (!core.failed && calls) {
             metrics_observe(METRIC_BATCH_SIZE, (double)calls);
