@@ -418,7 +418,6 @@ class ExecProvider(LanCase):
         # stopped then would leave a machine that no server knows of, or ever terminates.
         open(self.store_fault, "w").close()
         try:
-            # (The SDK tries a 503 again a few times before it gives up.)
             with self.assertRaises(botocore.exceptions.ClientError) as caught:
                 self.batch.submit_job(jobName="unrecorded", jobQueue="notedq",
                                       jobDefinition="jd")

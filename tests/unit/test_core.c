@@ -280,7 +280,9 @@ static pthread_t core_thread;
 static int after_runs, after_durable, after_seen, after_on_core;
 static void after_fn(void *ctx, void *arg, int durable)
 {
+    pthread_mutex_lock(&mu);
     after_runs++;
+    pthread_mutex_unlock(&mu);
     after_durable = durable;
     after_on_core = pthread_equal(pthread_self(), core_thread);
     /* What the store holds by then (over a pipe, the scan waits for the commit in flight). */
@@ -292,6 +294,14 @@ static void after_fn(void *ctx, void *arg, int durable)
     pthread_mutex_unlock(&mu);
 }
 
+static int after_runs_now(void)
+{
+    pthread_mutex_lock(&mu);
+    int n = after_runs;
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
 static void op_write_after(core_call *call, void *ctx, int64_t now)
 {
     core_thread = pthread_self();
@@ -300,7 +310,7 @@ static void op_write_after(core_call *call, void *ctx, int64_t now)
     core_after_commit(after_fn, arg);
     op_write(call, ctx, now);
     /* Not within the batch: it waits for the commit. */
-    CHECK_EQ_INT(after_runs, 0);
+    CHECK_EQ_INT(after_runs_now(), 0);
 }
 
 static void wait_after(int runs)
@@ -356,6 +366,36 @@ static void test_after_commit_is_told_of_a_failed_commit(void)
 {
     after_commit_case(0, 1);
     after_commit_case(1, 1);
+}
+
+/* The batch fails and its state cannot be read back: the core is broken when the waiting call
+ * comes back to run, and refuses it; it is still told (0), not forgotten. */
+static void test_after_commit_is_told_while_the_core_is_broken(void)
+{
+    char dir[] = "/tmp/barge-unit-core-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char *err = NULL;
+    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
+    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
+    memset(answered, 0, sizeof answered);
+    commits = finals = reloads = wrote = after_runs = 0;
+    after_durable = after_seen = after_on_core = -1;
+    fail_commit = 1;
+    fail_reloads = 1;
+    core_hooks hooks = {.ctx = db, .before_commit = before_commit, .reload = reload};
+    CHECK_EQ_INT(core_start(db, &hooks, &err), 0);
+    prepare(6, op_write_after, done);
+    core_submit(&calls[6]);
+    wait_after(1);
+    core_stop();
+    CHECK_EQ_INT(after_runs, 1);
+    CHECK_EQ_INT(after_durable, 0);
+    CHECK_EQ_INT(after_on_core, 1);
+    CHECK_EQ_INT(statuses[6], 503);
+    store_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
 }
 
 /* A store whose every commit fails, under a state that always has something to write: the
@@ -415,6 +455,7 @@ int main(void)
     RUN(test_unreadable_store_answers_503_until_it_reads);
     RUN(test_after_commit_runs_once_the_commit_held);
     RUN(test_after_commit_is_told_of_a_failed_commit);
+    RUN(test_after_commit_is_told_while_the_core_is_broken);
     RUN(test_a_store_that_keeps_failing_is_tried_at_a_slowing_pace);
     return 0;
 }

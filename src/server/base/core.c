@@ -304,10 +304,10 @@ static void reload_after_failure(void)
 {
     /* The first failure is read back at once; each one right after it waits twice as long
      * (10 ms, 20 ms... 1 s) before a turn that only the failure woke.  Calls still run at once. */
-    core.fail_streak++;
+    int streak = ++core.fail_streak;
     int64_t quiet = 0;
-    if (core.fail_streak > 1) {
-        int shift = core.fail_streak - 2 < 7 ? core.fail_streak - 2 : 7;
+    if (streak > 1) {
+        int shift = streak - 2 < 7 ? streak - 2 : 7;
         quiet = (int64_t)10 << shift;
         if (quiet > RETRY_QUIET_MAX_MS) quiet = RETRY_QUIET_MAX_MS;
     }
@@ -326,11 +326,19 @@ static void reload_after_failure(void)
     core.broken = 0;
 }
 
-/* A batch that arrives while the core is broken: nothing runs, every call is answered. */
+/* A batch that arrives while the core is broken: nothing runs, every call is answered.  What
+ * waited for a commit (core_after_commit) is told it did not hold, so that it can try again
+ * rather than be forgotten. */
 static void refuse_batch(core_call *batch)
 {
     for (core_call *c = batch, *next; c; c = next) {
         next = c->next;
+        if (c->run == after_commit_run) {
+            after_commit *a = (after_commit *)c;
+            a->fn(core.hooks.ctx, a->arg, 0);
+            free(a->arg);
+            a->arg = NULL;
+        }
         json_decref(c->req);
         c->req = NULL;
         answer_error(c, 503, "ServerException",
@@ -461,7 +469,8 @@ static void *core_main(void *unused)
         pthread_mutex_lock(&core.mu);
         for (;;) {
             if (core.head || core.stopping) break;
-            int quiet = core.wake && util_mono_ms() < core.quiet_until;
+            int quiet = core.wake && atomic_load(&core.fail_streak) > 0 &&
+                        util_mono_ms() < core.quiet_until;
             if (core.wake && !quiet) break;
             if (core.timers || core.broken || quiet) {
                 int64_t due = core.broken ? core.next_reload
@@ -558,7 +567,10 @@ int core_start(store *db, const core_hooks *hooks, char **err)
 {
     core.db = db;
     core.hooks = *hooks;
-    core.stopping = core.stopped = 0;
+    /* A core started again (the unit tests) starts as new, whatever the last one ended in. */
+    core.stopping = core.stopped = core.wake = core.broken = core.failed = 0;
+    core.fail_streak = 0;
+    core.quiet_until = 0;
     if (core.hooks.tick) core_after(0, tick, NULL);
     if (pthread_create(&core.thread, NULL, core_main, NULL) != 0) {
         *err = xstrdup("cannot start the core thread");

@@ -118,8 +118,8 @@ void core_after(int64_t delay_ms, void (*fn)(void *ctx, void *arg), void *arg);
 /* For code running on the core thread: run fn(ctx, arg, durable) on the core thread, in a later
  * batch, once the current batch's commit is known: durable 1 when it held, 0 when it failed (and
  * what the batch did was rolled back).  For what must not happen before the state that names it
- * is on record: a command that starts a machine, say.  arg is malloc'd (or NULL) and freed by the
- * core after fn runs; when the core stops, or cannot read its store, before that later batch,
- * fn does not run and arg is freed. */
+ * is on record: a command that starts a machine, say.  A batch the core refuses because it
+ * cannot read its store tells fn 0 too.  arg is malloc'd (or NULL) and freed by the core after
+ * fn runs; when the core stops before that later batch, fn does not run and arg is freed. */
 void core_after_commit(void (*fn)(void *ctx, void *arg, int durable), void *arg);
 #endif

@@ -45,6 +45,7 @@ typedef struct exec_inst {
     pid_t launch_pid; /* its launch command while it runs, else 0 */
     int launch_failed; /* the launch command exited non-zero: nothing to terminate */
     int launch_pending; /* on record once its batch commits; its launch command runs then */
+    char *launch;       /* that command, as configured when the instance was made */
     int64_t drained_at; /* monotonic ms it was found drained and idle, 0 before */
 } exec_inst;
 
@@ -291,6 +292,7 @@ static void free_inst(exec_inst *x)
     if (!x) return;
     free(x->id);
     free(x->terminate);
+    free(x->launch);
     free(x);
 }
 
@@ -302,13 +304,18 @@ static void free_inst(exec_inst *x)
 typedef struct pending_launch {
     char id[20];
     char join[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1];
+    int tries; /* commits that failed since */
 } pending_launch;
 
 static void start_launch(void *ctx, void *arg, int durable);
 
+/* After a failed commit the record is written again RECORD_AGAIN_MS later, twice as long after
+ * each failure that follows, up to RECORD_AGAIN_MAX_MS. */
 #define RECORD_AGAIN_MS 200
+#define RECORD_AGAIN_MAX_MS 2000
 
-/* core_after's: the record of a launching instance, rolled back, is written again. */
+/* core_after's: the record of a launching instance, rolled back, is written again (the fleet
+ * read back marks its instances to be written; this makes a commit to write them). */
 static void record_again(void *ctx, void *arg)
 {
     state *st = ctx;
@@ -342,20 +349,31 @@ static void start_launch(void *ctx, void *arg, int durable)
          * the launch waits for that commit. */
         pending_launch *again = xmalloc(sizeof *again);
         *again = *p;
+        again->tries = p->tries + 1;
         explicit_bzero(p->join, sizeof p->join);
-        core_after(RECORD_AGAIN_MS, record_again, again);
+        int64_t delay = RECORD_AGAIN_MS;
+        for (int i = 1; i < again->tries && delay < RECORD_AGAIN_MAX_MS; i++) delay *= 2;
+        core_after(delay < RECORD_AGAIN_MAX_MS ? delay : RECORD_AGAIN_MAX_MS, record_again,
+                   again);
+        return;
+    }
+    if (in->draining) {
+        /* Let go before it started (its environment deleted, maxvCpus lowered): nothing to
+         * start, and provider_exec_gone, which comes next, has nothing to terminate. */
+        explicit_bzero(p->join, sizeof p->join);
         return;
     }
     x->launch_pending = 0;
+    /* Its registration deadline counts from now, not from when the pass chose it: a store
+     * that failed for a while in between is not the machine's time to come up. */
+    in->launched_at = util_mono_ms();
     pid_t pid = 0;
     char *err = NULL;
-    json_t *cmds = commands_for(in->ce);
-    const char *cmd = json_string_value(json_object_get(cmds, "launch"));
-    int rc = cmd ? run(st, cmd, in, p->join, 1, &pid, &err) : -1;
+    int rc = run(st, x->launch, in, p->join, 1, &pid, &err);
     explicit_bzero(p->join, sizeof p->join);
     if (rc < 0) {
         /* As a launch command that failed: the fleet's housekeeping declares it lost. */
-        char *why = err ? err : xstrdup("no launch command is configured for it any more");
+        char *why = err;
         log_error("fleet: cannot launch instance %s for compute environment %s: %s", id, in->ce,
                   why);
         x->launch_failed = 1;
@@ -389,6 +407,9 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t, json
     const char *term = json_string_value(json_object_get(cmds, "terminate"));
     x->terminate = term ? xstrdup(term) : NULL;
     in->terminate_cmd = term ? xstrdup(term) : NULL;
+    /* Both commands as configured now: a SIGHUP before the launch runs does not pair a new
+     * launch command with the terminate command on record. */
+    x->launch = xstrdup(json_string_value(json_object_get(cmds, "launch")));
     x->launch_pending = 1;
     dict_put(&insts_, x->id, x);
     /* On record from this batch's commit, and launched only then (start_launch): should the
