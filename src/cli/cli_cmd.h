@@ -110,6 +110,8 @@ enum {
     CLI_LOG_TO_STDERR = 2, /* the lines go to stderr, as text, leaving stdout to the caller */
     CLI_LOG_UNTIL_STUCK = 4, /* also stop at a RUNNABLE job that never can start (its reason
                               * starts "MISCONFIGURATION:"): *final shows it still RUNNABLE */
+    CLI_LOG_FROM_FIRST = 8, /* from the first attempt, not the latest: the caller's own job,
+                             * whose attempts may all have ended before the first look */
 };
 /* Prints job id's log (attempt 0: the latest and, following, each one after it); flags as
  * above.  *final (when not NULL) gets the job's last description.  0, or the exit code after

@@ -296,7 +296,9 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t *
     f.out = (log_out){flags & CLI_LOG_TO_STDERR ? stderr : stdout,
                       c->json && !(flags & CLI_LOG_TO_STDERR), follow};
     f.fixed = attempt > 0;
-    f.attempt = attempt > 0 ? attempt : latest_attempt(job);
+    f.attempt = attempt > 0                      ? attempt
+                : (flags & CLI_LOG_FROM_FIRST) ? 1
+                                               : latest_attempt(job);
     for (;;) {
         int r = follow_round(&f, job, follow);
         if (r < 0) {
