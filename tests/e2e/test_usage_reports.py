@@ -75,15 +75,29 @@ class AgentReports(JobsCase):
 
 class ArrayUsage(JobsCase):
     def test_an_arrays_description_sums_its_children(self):
-        jid = self.submit("summed", command="sleep 0.3", arrayProperties={"size": 2})
+        # Child 1 fails its first attempt: every attempt of every child is summed.
+        jid = self.submit("summed", command='[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 1 ] && '
+                                            '[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && exit 1; '
+                                            'sleep 0.3',
+                          arrayProperties={"size": 3}, retryStrategy={"attempts": 2})
         self.wait_job(jid, timeout=60)
         parent = self.raw_job(jid)["barge"]["usage"]
-        children = [self.raw_job("%s:%d" % (jid, i))["barge"]["usage"] for i in range(2)]
+        kids = [self.raw_job("%s:%d" % (jid, i))["barge"] for i in range(3)]
+        self.assertEqual([len(k["attempts"]) for k in kids], [1, 2, 1])
+        children = [k["usage"] for k in kids]
         self.assertGreater(parent["vcpuSeconds"], 0)
         self.assertAlmostEqual(parent["vcpuSeconds"],
                                sum(c["vcpuSeconds"] for c in children), places=6)
         self.assertAlmostEqual(parent["memoryGiBSeconds"],
                                sum(c["memoryGiBSeconds"] for c in children), places=6)
+        # The parent's sum is kept as its children's attempts end, and made again from them
+        # when the server reads its state back: the same after a clean stop and after a crash.
+        self.server.stop()
+        self.server.start()
+        self.assertEqual(self.raw_job(jid)["barge"]["usage"], parent)
+        self.server.kill9()
+        self.server.start()
+        self.assertEqual(self.raw_job(jid)["barge"]["usage"], parent)
 
 
 class HostsLostWhileDown(JobsCase):

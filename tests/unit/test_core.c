@@ -145,13 +145,42 @@ static int wait_answered(int n, int timeout_s)
     return ok;
 }
 
+/* Each case has a store of its own in a fresh directory (over the commit thread's pipe when
+ * `pipe`), removed after.  `fault`, when not NULL, is the BARGE_FAULT_STORE file the store
+ * watches (made inside the directory). */
+typedef struct {
+    char dir[64];
+    char fault[96];
+    store *db;
+} fixture;
+
+static void fixture_open(fixture *fx, int pipe, int fault)
+{
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/barge-unit-core-XXXXXX");
+    CHECK(mkdtemp(fx->dir) != NULL);
+    snprintf(fx->fault, sizeof fx->fault, "%s/fault", fx->dir);
+    if (fault) setenv("BARGE_FAULT_STORE", fx->fault, 1);
+    char *err = NULL;
+    fx->db = store_sqlite_open(fx->dir, STORE_SYNC_NORMAL, &err);
+    if (fault) unsetenv("BARGE_FAULT_STORE");
+    if (!fx->db) CHECK_FAIL_("store_sqlite_open: %s", err);
+    if (pipe) fx->db = store_pipe_new(fx->db);
+}
+
+static void fixture_close(fixture *fx)
+{
+    store_close(fx->db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
 static void test_parked_and_answered_in_one_batch(void)
 {
-    char dir[] = "/tmp/barge-unit-core-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    fixture fx;
+    fixture_open(&fx, 0, 0);
+    store *db = fx.db;
     char *err = NULL;
-    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
     core_hooks hooks = {.before_commit = before_commit, .reload = reload};
     CHECK_EQ_INT(core_start(db, &hooks, &err), 0);
 
@@ -176,10 +205,7 @@ static void test_parked_and_answered_in_one_batch(void)
     core_stop();
     /* Every batch, the last one included, ran the before-commit hook. */
     CHECK(commits >= 2);
-    store_close(db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    fixture_close(&fx);
 }
 
 /* A batch whose before-commit hook reports a failed write is rolled back, answered with a
@@ -187,11 +213,10 @@ static void test_parked_and_answered_in_one_batch(void)
  * and then on its period; the last batch is the final one. */
 static void test_failed_batch_rolls_back_and_reloads(void)
 {
-    char dir[] = "/tmp/barge-unit-core-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    fixture fx;
+    fixture_open(&fx, 0, 0);
+    store *db = fx.db;
     char *err = NULL;
-    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
     memset(answered, 0, sizeof answered);
     commits = finals = reloads = ticks = wrote = 0;
     fail_commit = 1;
@@ -218,21 +243,17 @@ static void test_failed_batch_rolls_back_and_reloads(void)
     int n = 0;
     CHECK_EQ_INT(store_scan(db, "test", count_one, &n), 0);
     CHECK_EQ_INT(n, 0);
-    store_close(db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    fixture_close(&fx);
 }
 
 /* A failed commit whose state cannot be read back leaves the core broken: calls are answered
  * 503 without running, until a reload succeeds (tried every half second); then they run. */
 static void test_unreadable_store_answers_503_until_it_reads(void)
 {
-    char dir[] = "/tmp/barge-unit-core-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    fixture fx;
+    fixture_open(&fx, 0, 0);
+    store *db = fx.db;
     char *err = NULL;
-    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
     memset(answered, 0, sizeof answered);
     commits = finals = reloads = ticks = wrote = 0;
     fail_commit = 1;
@@ -269,10 +290,7 @@ static void test_unreadable_store_answers_503_until_it_reads(void)
     n = 0;
     CHECK_EQ_INT(store_scan(db, "test", count_one, &n), 0);
     CHECK_EQ_INT(n, 1);
-    store_close(db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    fixture_close(&fx);
 }
 
 /* core_after_commit: a call writes a record and asks to be told of its commit. */
@@ -325,12 +343,10 @@ static void wait_after(int runs)
 
 static void after_commit_case(int pipe, int fail)
 {
-    char dir[] = "/tmp/barge-unit-core-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    fixture fx;
+    fixture_open(&fx, pipe, 0);
+    store *db = fx.db;
     char *err = NULL;
-    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
-    if (pipe) db = store_pipe_new(db);
     memset(answered, 0, sizeof answered);
     commits = finals = reloads = wrote = after_runs = 0;
     after_durable = after_seen = after_on_core = -1;
@@ -350,10 +366,7 @@ static void after_commit_case(int pipe, int fail)
     CHECK_EQ_INT(statuses[6], fail ? 503 : 200);
     CHECK_EQ_INT(after_durable, !fail);
     CHECK_EQ_INT(after_seen, !fail);
-    store_close(db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    fixture_close(&fx);
 }
 
 static void test_after_commit_runs_once_the_commit_held(void)
@@ -372,11 +385,10 @@ static void test_after_commit_is_told_of_a_failed_commit(void)
  * comes back to run, and refuses it; it is still told (0), not forgotten. */
 static void test_after_commit_is_told_while_the_core_is_broken(void)
 {
-    char dir[] = "/tmp/barge-unit-core-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    fixture fx;
+    fixture_open(&fx, 0, 0);
+    store *db = fx.db;
     char *err = NULL;
-    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
     memset(answered, 0, sizeof answered);
     commits = finals = reloads = wrote = after_runs = 0;
     after_durable = after_seen = after_on_core = -1;
@@ -392,10 +404,7 @@ static void test_after_commit_is_told_while_the_core_is_broken(void)
     CHECK_EQ_INT(after_durable, 0);
     CHECK_EQ_INT(after_on_core, 1);
     CHECK_EQ_INT(statuses[6], 503);
-    store_close(db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    fixture_close(&fx);
 }
 
 /* A store whose every commit fails, under a state that always has something to write: the
@@ -403,16 +412,11 @@ static void test_after_commit_is_told_while_the_core_is_broken(void)
  * down (10 ms, 20 ms... 1 s) instead of failing as fast as the store answers. */
 static void test_a_store_that_keeps_failing_is_tried_at_a_slowing_pace(void)
 {
-    char dir[] = "/tmp/barge-unit-core-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char fault[sizeof dir + 16];
-    snprintf(fault, sizeof fault, "%s/fault", dir);
-    setenv("BARGE_FAULT_STORE", fault, 1);
+    fixture fx;
+    fixture_open(&fx, 1, 1);
+    store *db = fx.db;
+    const char *fault = fx.fault;
     char *err = NULL;
-    store *db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    unsetenv("BARGE_FAULT_STORE");
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
-    db = store_pipe_new(db);
     memset(answered, 0, sizeof answered);
     commits = finals = reloads = wrote = fail_commit = 0;
     core_hooks hooks = {.ctx = db, .before_commit = before_commit, .reload = reload};
@@ -441,10 +445,7 @@ static void test_a_store_that_keeps_failing_is_tried_at_a_slowing_pace(void)
     CHECK_EQ_INT(statuses[7], 200);
     leftover = NULL;
     core_stop();
-    store_close(db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    fixture_close(&fx);
 }
 
 int main(void)

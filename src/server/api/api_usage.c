@@ -31,6 +31,7 @@
 #include "server/model/jobspec.h"
 #include "server/model/registry.h"
 #include "server/model/state.h"
+#include "server/model/usage.h"
 
 /* About a page's worth of the core's time: other calls wait meanwhile. */
 #define USAGE_BUDGET_US 20000
@@ -85,7 +86,7 @@ static int add_usage(ugroup *g, const job *j, const window *w)
 {
     /* A job that never started holds nothing (and its attempts are a cache line away). */
     if (!j->n_attempts) return 0;
-    job_usage u = jobdesc_usage_ended(j, w->from, w->to);
+    job_usage u = usage_ended(j, w->from, w->to);
     g->vcpu_s += u.vcpu_s;
     g->gib_s += u.gib_s;
     g->cpu_s += u.cpu_s;

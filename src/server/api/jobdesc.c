@@ -16,6 +16,7 @@
 #include "server/model/config.h"
 #include "server/model/instance.h"
 #include "server/model/state.h"
+#include "server/model/usage.h"
 #include "server/engine/attempt.h"
 #include "server/engine/explain.h"
 
@@ -32,40 +33,6 @@ static json_t *summary_object(const job *p)
     return s;
 }
 
-job_usage jobdesc_usage(const job *j)
-{
-    return jobdesc_usage_ended(j, INT64_MIN, INT64_MAX);
-}
-
-job_usage jobdesc_usage_ended(const job *j, int64_t from, int64_t to)
-{
-    job_usage out = {0};
-    int window = from != INT64_MIN || to != INT64_MAX;
-    size_t ai;
-    json_t *a;
-    json_array_foreach(j->attempts, ai, a) {
-        if (window) {
-            /* An attempt ends with a stoppedAt (one lost with its host: when it was last
-             * heard of); one still running has none and is in no window yet. */
-            json_t *at = json_object_get(a, "stoppedAt");
-            if (!json_is_integer(at) || json_integer_value(at) < from ||
-                json_integer_value(at) >= to)
-                continue;
-        }
-        out.attempts++;
-        json_t *u = json_object_get(json_object_get(a, ATTEMPT_BARGE), "usage");
-        out.vcpu_s += json_number_value(json_object_get(u, "vcpuSeconds"));
-        out.gib_s += json_number_value(json_object_get(u, "memoryGiBSeconds"));
-        if (json_object_get(u, "cpuSeconds")) {
-            out.measured = 1;
-            out.cpu_s += json_number_value(json_object_get(u, "cpuSeconds"));
-        }
-        long long m = (long long)json_integer_value(json_object_get(u, "maxMemoryBytes"));
-        if (m > out.peak) out.peak = m;
-    }
-    return out;
-}
-
 /* The job whose attempts a description lists: a multi-node job's are its main node's (AWS fills
  * a multi-node job's attempts and exit from its main node; every attempt runs all the nodes, so
  * the main node has one entry an attempt), any other job's its own. */
@@ -76,23 +43,11 @@ static const job *attempts_of(const job *j)
     return m < j->array_size && j->children[m] ? j->children[m] : j;
 }
 
-/* What a description says the job used: a multi-node job's nodes together, an array's
- * children together (as GetUsage counts them; an array of 10,000 reads each child's attempts,
- * about a millisecond or two, for the few descriptions of its parent). */
+/* What a description says the job used: an array's children or a multi-node job's nodes
+ * together (as GetUsage counts them), any other job its own attempts. */
 static job_usage usage_of(const job *j)
 {
-    if (!j->children) return jobdesc_usage(j);
-    job_usage sum = {0};
-    for (uint32_t k = 0; k < j->array_size; k++) {
-        if (!j->children[k]) continue;
-        job_usage u = jobdesc_usage(j->children[k]);
-        sum.vcpu_s += u.vcpu_s;
-        sum.gib_s += u.gib_s;
-        sum.cpu_s += u.cpu_s;
-        sum.measured |= u.measured;
-        if (u.peak > sum.peak) sum.peak = u.peak;
-    }
-    return sum;
+    return j->children ? usage_of_children(j) : usage_of_job(j);
 }
 
 /* The job's statusReason as a description shows it (fresh), or NULL: a RUNNABLE job without a

@@ -19,18 +19,6 @@ json_t *jobdesc_describe(struct state *st, job *j);
 void jobdesc_event_rest(struct state *st, job *j, buf *out);
 void jobdesc_event_detail(struct state *st, job *j, int status, const char *rest,
                           size_t rest_len, buf *out);
-/* The job's usage, as its description's barge.usage shows it: its attempts' summed (the peak of
- * memory is the largest). */
-typedef struct job_usage {
-    double vcpu_s, gib_s, cpu_s;
-    long long peak;
-    int measured; /* an attempt had its CPU time measured (cgroups) */
-    int attempts; /* the attempts summed */
-} job_usage;
-job_usage jobdesc_usage(const job *j);
-/* The same of the attempts that ended (stoppedAt, epoch ms) from `from` up to, not including,
- * `to`: each attempt in exactly one of adjacent windows, so that their sums add up. */
-job_usage jobdesc_usage_ended(const job *j, int64_t from, int64_t to);
 /* The ListJobs summary (fresh). */
 json_t *jobdesc_summary(job *j);
 #endif

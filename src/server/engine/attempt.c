@@ -457,6 +457,7 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     json_object_set_new(attempt, ATTEMPT_BARGE, where);
     if (!j->attempts) j->attempts = json_array();
     json_array_append_new(j->attempts, attempt);
+    usage_child_attempt(j, attempt);
     release(st, j);
     /* An attempt a clean stop of the server interrupted has used nothing up: it runs again. */
     if (!e->uncharged) use_up_consumables(st, j);

@@ -15,13 +15,12 @@
 
 #include "server/model/instance.h"
 #include "server/model/job.h"
+#include "server/model/usage.h" /* ATTEMPT_BARGE */
 
 struct state;
 
 /* The executor an instance that does not say runs (agents before executors were named). */
 #define EXECUTOR_PROCESS "process"
-/* The member of a recorded attempt that holds barge's own facts about it. */
-#define ATTEMPT_BARGE "barge"
 
 /* The attempt's outcome, as the agent (or the loss of its instance) reports it. */
 typedef struct attempt_end {

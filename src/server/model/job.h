@@ -42,6 +42,9 @@ struct job {
     uint32_t array_size;
     job **children;    /* array parent: array_size children */
     uint32_t summary[JS_COUNT]; /* array parent: children per status */
+    /* Array or multi-node parent: its children's attempts' usage summed as they are recorded
+     * (usage.h); NULL before the first. */
+    struct job_usage *children_usage;
     jobspec *spec;
     uint64_t seq;      /* submit order, for first in, first out */
     uint64_t last_event; /* the seq of its latest state change event (events.h); 0: none */

@@ -52,6 +52,7 @@ void jobs__free_job(job *j)
         free(j->children[0]);     /* and of the children (jobs__make_children) */
     }
     free(j->children);
+    free(j->children_usage);
     jobspec_release(j->spec);
     if (!j->parent) free(j->id);
     free(j->reason);

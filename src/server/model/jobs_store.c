@@ -19,6 +19,7 @@
 #include "server/model/jobs.h"
 #include "server/model/jobs_internal.h"
 #include "server/model/state.h"
+#include "server/model/usage.h"
 
 /* ---- writing --------------------------------------------------------------------------- */
 
@@ -335,6 +336,15 @@ int jobs_load(state *st, char **err)
              * a multi-node job is counted by its nodes' progress (jobs_shown_status). */
             memset(j->summary, 0, sizeof j->summary);
             for (uint32_t k = 0; k < j->array_size; k++) j->summary[j->children[k]->status]++;
+            /* And so is the children's usage, from their attempts as loaded. */
+            free(j->children_usage);
+            j->children_usage = NULL;
+            for (uint32_t k = 0; k < j->array_size; k++) {
+                size_t ai;
+                json_t *a;
+                json_array_foreach(j->children[k]->attempts, ai, a)
+                    usage_child_attempt(j->children[k], a);
+            }
         }
         jobs__list(jobs_queue_of(js, j), j);
     }

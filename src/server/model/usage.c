@@ -1,0 +1,71 @@
+/* usage — attempts' usage summed (usage.h). */
+#include "server/model/usage.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "common/mem.h"
+
+/* Each figure back in the units it was made of (engine/attempt.c: vCPUs in thousandths times
+ * milliseconds over a million, MiB times milliseconds over 1,024,000, CPU time to the
+ * microsecond): exact while under 2^53 units, past which a figure is off by a unit or so. */
+static long long units(json_t *u, const char *key, double per)
+{
+    return llround(json_number_value(json_object_get(u, key)) * per);
+}
+
+static void add_attempt(job_usage *sum, const json_t *a)
+{
+    json_t *u = json_object_get(json_object_get(a, ATTEMPT_BARGE), "usage");
+    sum->attempts++;
+    sum->vcpu_units += units(u, "vcpuSeconds", 1e6);
+    sum->mem_units += units(u, "memoryGiBSeconds", 1024000.0);
+    sum->vcpu_s = (double)sum->vcpu_units / 1e6;
+    sum->gib_s = (double)sum->mem_units / 1024000.0;
+    if (json_object_get(u, "cpuSeconds")) {
+        sum->measured = 1;
+        sum->cpu_units += units(u, "cpuSeconds", 1e6);
+        sum->cpu_s = (double)sum->cpu_units / 1e6;
+    }
+    long long m = (long long)json_integer_value(json_object_get(u, "maxMemoryBytes"));
+    if (m > sum->peak) sum->peak = m;
+}
+
+job_usage usage_ended(const job *j, int64_t from, int64_t to)
+{
+    job_usage out = {0};
+    int window = from != INT64_MIN || to != INT64_MAX;
+    size_t ai;
+    json_t *a;
+    json_array_foreach(j->attempts, ai, a) {
+        if (window) {
+            /* An attempt ends with a stoppedAt (one lost with its host: when it was last
+             * heard of); one still running has none and is in no window yet. */
+            json_t *at = json_object_get(a, "stoppedAt");
+            if (!json_is_integer(at) || json_integer_value(at) < from ||
+                json_integer_value(at) >= to)
+                continue;
+        }
+        add_attempt(&out, a);
+    }
+    return out;
+}
+
+job_usage usage_of_job(const job *j)
+{
+    return usage_ended(j, INT64_MIN, INT64_MAX);
+}
+
+job_usage usage_of_children(const job *parent)
+{
+    job_usage none = {0};
+    return parent->children_usage ? *parent->children_usage : none;
+}
+
+void usage_child_attempt(job *child, const json_t *attempt)
+{
+    job *p = child->parent;
+    if (!p) return;
+    if (!p->children_usage) p->children_usage = xcalloc(1, sizeof *p->children_usage);
+    add_attempt(p->children_usage, attempt);
+}

@@ -1,0 +1,90 @@
+/* usage.c: attempts' usage summed, and a parent's sum kept as its children's attempts end. */
+#include "server/model/usage.h"
+
+#include <string.h>
+
+#include "check.h"
+
+static json_t *attempt(double vcpu_s, double gib_s, double cpu_s, long long peak)
+{
+    json_t *u = json_pack("{s:f, s:f}", "vcpuSeconds", vcpu_s, "memoryGiBSeconds", gib_s);
+    if (cpu_s >= 0) json_object_set_new(u, "cpuSeconds", json_real(cpu_s));
+    if (peak) json_object_set_new(u, "maxMemoryBytes", json_integer(peak));
+    return json_pack("{s:I, s:{s:o}}", "stoppedAt", (json_int_t)1000, ATTEMPT_BARGE, "usage", u);
+}
+
+/* Figures as engine/attempt.c makes them: a decimal whose sum in doubles depends on the order
+ * it is taken in (0.1 + 0.2 + 0.3 is not 0.3 + 0.2 + 0.1). */
+static const double vcpu[] = {0.1, 0.2, 0.3, 0.924, 1e-6, 12.345678};
+static const double cpu[] = {0.022635, 0.1, 0.2, 0.3, 0.000001, 7.654321};
+#define N (sizeof vcpu / sizeof vcpu[0])
+
+static void test_the_sum_does_not_depend_on_the_order(void)
+{
+    job parent, kids[N];
+    memset(&parent, 0, sizeof parent);
+    memset(kids, 0, sizeof kids);
+    job *children[N];
+    parent.children = children;
+    parent.array_size = N;
+    json_t *as[N];
+    for (size_t k = 0; k < N; k++) {
+        kids[k].parent = &parent;
+        children[k] = &kids[k];
+        as[k] = attempt(vcpu[k], vcpu[k] / 2, cpu[k], (long long)(k + 1) * 1000);
+    }
+    /* Forwards, then made again backwards (as a reload adds them in another order). */
+    for (size_t k = 0; k < N; k++) usage_child_attempt(&kids[k], as[k]);
+    job_usage fwd = usage_of_children(&parent);
+    free(parent.children_usage);
+    parent.children_usage = NULL;
+    for (size_t k = N; k-- > 0;) usage_child_attempt(&kids[k], as[k]);
+    job_usage back = usage_of_children(&parent);
+    CHECK(fwd.vcpu_s == back.vcpu_s);
+    CHECK(fwd.gib_s == back.gib_s);
+    CHECK(fwd.cpu_s == back.cpu_s);
+    CHECK_EQ_INT(fwd.attempts, (int)N);
+    CHECK_EQ_INT(fwd.measured, 1);
+    CHECK(fwd.peak == (long long)N * 1000);
+    /* The figure is the decimal of the sum, not the sum of rounded doubles. */
+    CHECK(fwd.vcpu_s == 13.869679);
+    CHECK(fwd.cpu_s == 8.276957);
+    free(parent.children_usage);
+    for (size_t k = 0; k < N; k++) json_decref(as[k]);
+}
+
+static void test_a_job_and_its_window(void)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    job_usage none = usage_of_job(&j);
+    CHECK_EQ_INT(none.attempts, 0);
+    CHECK(none.vcpu_s == 0 && none.peak == 0 && !none.measured);
+    j.attempts = json_array();
+    json_array_append_new(j.attempts, attempt(1.5, 0.75, -1, 0));
+    json_t *late = attempt(2.25, 1.0, 0.5, 4096);
+    json_object_set_new(late, "stoppedAt", json_integer(5000));
+    json_array_append_new(j.attempts, late);
+    job_usage all = usage_of_job(&j);
+    CHECK_EQ_INT(all.attempts, 2);
+    CHECK(all.vcpu_s == 3.75);
+    CHECK(all.gib_s == 1.75);
+    CHECK(all.cpu_s == 0.5 && all.measured);
+    CHECK(all.peak == 4096);
+    /* Windows that meet count each attempt once. */
+    job_usage early = usage_ended(&j, 0, 5000), rest = usage_ended(&j, 5000, 10000);
+    CHECK_EQ_INT(early.attempts, 1);
+    CHECK_EQ_INT(rest.attempts, 1);
+    CHECK(early.vcpu_s == 1.5 && !early.measured);
+    CHECK(rest.vcpu_s == 2.25 && rest.measured);
+    /* No parent: nothing to add to. */
+    usage_child_attempt(&j, json_array_get(j.attempts, 0));
+    json_decref(j.attempts);
+}
+
+int main(void)
+{
+    RUN(test_the_sum_does_not_depend_on_the_order);
+    RUN(test_a_job_and_its_window);
+    return 0;
+}
