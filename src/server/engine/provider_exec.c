@@ -46,6 +46,9 @@ typedef struct exec_inst {
     int launch_failed; /* the launch command exited non-zero: nothing to terminate */
     int launch_pending; /* on record once its batch commits; its launch command runs then */
     char *launch;       /* that command, as configured when the instance was made */
+    /* Its agent's join token while the launch is pending (zeroed once handed to the command,
+     * and when let go): kept here, not in the core's calls, whose arguments the core frees. */
+    char join[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1];
     int64_t drained_at; /* monotonic ms it was found drained and idle, 0 before */
 } exec_inst;
 
@@ -293,6 +296,7 @@ static void free_inst(exec_inst *x)
     free(x->id);
     free(x->terminate);
     free(x->launch);
+    explicit_bzero(x->join, sizeof x->join);
     free(x);
 }
 
@@ -303,11 +307,18 @@ static void free_inst(exec_inst *x)
  * instance's record holds). */
 typedef struct pending_launch {
     char id[20];
-    char join[AGENT_IDENT_LAUNCH_TOKEN_LEN + 1];
     int tries; /* commits that failed since */
 } pending_launch;
 
 static void start_launch(void *ctx, void *arg, int durable);
+
+/* p handed to a later call (the core frees p when the call that held it returns). */
+static pending_launch *hand_on(const pending_launch *p)
+{
+    pending_launch *again = xmalloc(sizeof *again);
+    *again = *p;
+    return again;
+}
 
 /* After a failed commit the record is written again RECORD_AGAIN_MS later, twice as long after
  * each failure that follows, up to RECORD_AGAIN_MAX_MS. */
@@ -321,9 +332,7 @@ static void record_again(void *ctx, void *arg)
     state *st = ctx;
     pending_launch *p = arg;
     instance *in = instance_find(st->fleet, p->id);
-    pending_launch *again = xmalloc(sizeof *again);
-    *again = *p;
-    explicit_bzero(p->join, sizeof p->join);
+    pending_launch *again = hand_on(p);
     if (in) instance_mark_dirty(st->fleet, in);
     /* Gone meanwhile: start_launch lets it go. */
     core_after_commit(start_launch, again);
@@ -339,7 +348,6 @@ static void start_launch(void *ctx, void *arg, int durable)
     if (!x || !x->launch_pending || !in) {
         /* Gone meanwhile (provider_exec_gone, or a fleet read back from the store). */
         if (x && x->launch_pending) free_inst(dict_del(&insts_, id));
-        explicit_bzero(p->join, sizeof p->join);
         return;
     }
     if (!durable) {
@@ -347,10 +355,8 @@ static void start_launch(void *ctx, void *arg, int durable)
          * launching here, but its record was rolled back.  It is written again a moment later
          * (not at once: a store that fails every commit would be asked again and again), and
          * the launch waits for that commit. */
-        pending_launch *again = xmalloc(sizeof *again);
-        *again = *p;
-        again->tries = p->tries + 1;
-        explicit_bzero(p->join, sizeof p->join);
+        pending_launch *again = hand_on(p);
+        again->tries++;
         int64_t delay = RECORD_AGAIN_MS;
         for (int i = 1; i < again->tries && delay < RECORD_AGAIN_MAX_MS; i++) delay *= 2;
         core_after(delay < RECORD_AGAIN_MAX_MS ? delay : RECORD_AGAIN_MAX_MS, record_again,
@@ -360,7 +366,7 @@ static void start_launch(void *ctx, void *arg, int durable)
     if (in->draining) {
         /* Let go before it started (its environment deleted, maxvCpus lowered): nothing to
          * start, and provider_exec_gone, which comes next, has nothing to terminate. */
-        explicit_bzero(p->join, sizeof p->join);
+        explicit_bzero(x->join, sizeof x->join);
         return;
     }
     x->launch_pending = 0;
@@ -369,8 +375,8 @@ static void start_launch(void *ctx, void *arg, int durable)
     in->launched_at = util_mono_ms();
     pid_t pid = 0;
     char *err = NULL;
-    int rc = run(st, x->launch, in, p->join, 1, &pid, &err);
-    explicit_bzero(p->join, sizeof p->join);
+    int rc = run(st, x->launch, in, x->join, 1, &pid, &err);
+    explicit_bzero(x->join, sizeof x->join);
     if (rc < 0) {
         /* As a launch command that failed: the fleet's housekeeping declares it lost. */
         char *why = err;
@@ -398,10 +404,8 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t, json
     in->memory_mib = t->memory_mib;
     in->gpus = t->gpus;
     in->exec = 1;
-    /* A join token for this launch alone, as the local provider hands its agents. */
     pending_launch *p = xcalloc(1, sizeof *p);
     snprintf(p->id, sizeof p->id, "%s", id);
-    agent_ident_launch_token(id, p->join);
     exec_inst *x = xcalloc(1, sizeof *x);
     x->id = xstrdup(id);
     const char *term = json_string_value(json_object_get(cmds, "terminate"));
@@ -411,6 +415,8 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t, json
      * launch command with the terminate command on record. */
     x->launch = xstrdup(json_string_value(json_object_get(cmds, "launch")));
     x->launch_pending = 1;
+    /* A join token for this launch alone, as the local provider hands its agents. */
+    agent_ident_launch_token(id, x->join);
     dict_put(&insts_, x->id, x);
     /* On record from this batch's commit, and launched only then (start_launch): should the
      * server stop before the agent registers, the next one still takes that agent, or
