@@ -516,8 +516,9 @@ static void *core_main(void *unused)
         for (core_call *c = batch; c; c = c->next) execute(c, now);
         if (core.hooks.before_commit(core.hooks.ctx, final) != 0) core.failed = 1;
         metrics_pending *figures = metrics_take();
+        /* The batch's calls from clients (the core's own after-commit calls are not one). */
         size_t calls = 0;
-        for (core_call *c = batch; c; c = c->next) calls++;
+        for (core_call *c = batch; c; c = c->next) calls += c->run != after_commit_run;
         if (pipe && !core.failed) {
             int commits = store_pipe_must_commit(core.db);
             /* The commit in flight must have held if this batch, built on it, commits. */
