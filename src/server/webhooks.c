@@ -4,32 +4,21 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-
-#include "common/httpc.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/api/event_answer.h"
 #include "server/base/core.h"
 
-#define DELIVERY_TIMEOUT_MS 10000
-#define BACKOFF_MAX_S 60
 #define POLL_WAIT_S 15
 #define SAVE_EVERY_MS 1000
 #define PACE_MS 20 /* the least time between two polls that found events (run) */
-/* Tries of an event its target refuses (refused() below) before it is let go. */
-#define REFUSED_TRIES 3
 
 /* An event of the poll being delivered: its number and its JSON text (inside the poll's
  * answer), and the lane it goes by. */
@@ -56,39 +45,11 @@ struct lane {
 
 static target *targets;
 static size_t n_targets;
-static atomic_int stopping;
 static const api_op *poll_op;
-static pthread_mutex_t nap_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t nap_cv = PTHREAD_COND_INITIALIZER;
 
 int webhooks_read(const char *path)
 {
     return webhooks__load(path, &targets, &n_targets);
-}
-
-/* Sleeps ms milliseconds unless the server stops; 1 when it does. */
-static int nap_ms(long ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&nap_mu);
-    while (!atomic_load(&stopping) &&
-           pthread_cond_timedwait(&nap_cv, &nap_mu, &until) != ETIMEDOUT) {
-    }
-    pthread_mutex_unlock(&nap_mu);
-    return atomic_load(&stopping);
-}
-
-/* Sleeps s seconds unless the server stops; 1 when it does. */
-static int nap(int s)
-{
-    return nap_ms(s * 1000L);
 }
 
 /* Writes the position; the time of the try is kept either way, so that a file that cannot be
@@ -124,213 +85,12 @@ static void delivered(target *x)
     x->delivery_saved = 1;
 }
 
-static int abandon(void *ctx)
-{
-    return atomic_load(&stopping);
-}
-
-/* The target's keyed HMAC-SHA256; NULL when OpenSSL cannot make it. */
-static EVP_MAC_CTX *mac_new(const char *secret)
-{
-    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
-    EVP_MAC_free(hmac); /* the context keeps its own reference */
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-                           OSSL_PARAM_construct_end()};
-    if (ctx && EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret), params) != 1) {
-        EVP_MAC_CTX_free(ctx);
-        ctx = NULL;
-    }
-    return ctx;
-}
-
-/* A sender for the target (made before any thread runs: libcurl's global set-up is not
- * thread-safe); 0, or -1 after saying why. */
-static int sender_init(target *x, sender *s)
-{
-    if (x->pipeline > 1) {
-        char *err = NULL;
-        s->pipe = h1pipe_new(x->url, "barge-webhooks", 5000, &err);
-        if (!s->pipe) {
-            log_error("webhooks: %s: %s; nothing is delivered to it", x->name, err);
-            free(err);
-            return -1;
-        }
-    } else {
-        /* Only the status of a receiver's answer counts: its body, which could be of any
-         * length, is not kept. */
-        httpc_options o = {.connect_timeout_ms = 5000, .user_agent = "barge-webhooks",
-                           .abandon = abandon, .discard_body = 1};
-        s->http = httpc_new(&o);
-        if (!s->http) return -1;
-    }
-    s->mac = mac_new(x->secret);
-    if (!s->mac)
-        log_error("webhooks: %s: OpenSSL cannot make HMAC-SHA256; nothing is delivered to it",
-                  x->name);
-    if (s->mac) return 0;
-    httpc_free(s->http);
-    h1pipe_free(s->pipe);
-    s->http = NULL;
-    s->pipe = NULL;
-    return -1;
-}
-
-static void sender_free(sender *s)
-{
-    httpc_free(s->http);
-    h1pipe_free(s->pipe);
-    EVP_MAC_CTX_free(s->mac);
-    s->http = NULL;
-    s->pipe = NULL;
-    s->mac = NULL;
-}
-
-static void sender_wake(sender *s)
-{
-    if (s->http) httpc_wake(s->http);
-    if (s->pipe) h1pipe_wake(s->pipe);
-}
-
-/* body's signature as lowercase hex into hex (65 bytes); 0, or -1 when OpenSSL failed. */
-static int sign(sender *s, const char *body, size_t len, char *hex)
-{
-    unsigned char mac[32];
-    size_t mac_len = 0;
-    /* Started again with the key it holds (no key given): a context duplicated an event, as
-     * before, cost allocations and reference counts a few times the hashing of a 1.5 KB
-     * event. */
-    EVP_MAC_CTX *c = s->mac;
-    int ok = EVP_MAC_init(c, NULL, 0, NULL) == 1 &&
-             EVP_MAC_update(c, (const unsigned char *)body, len) == 1 &&
-             EVP_MAC_final(c, mac, &mac_len, sizeof mac) == 1 && mac_len == sizeof mac;
-    if (!ok) return -1;
-    util_hex(mac, mac_len, hex);
-    return 0;
-}
-
-/* Why a POST did not deliver, for the log, in a fresh string: the answer's status when one
- * came (a 302 and a 500 call for different fixes), and for a redirect where it pointed. */
-static char *failure_of(sender *s, long status)
-{
-    if (!status) return xstrdup(s->pipe ? h1pipe_error(s->pipe) : httpc_error(s->http));
-    if (status < 300 || status >= 400) return xasprintf("it answered HTTP %ld", status);
-    /* Not followed: the signed event would go to a URL the operator never named. */
-    char *location = s->http ? httpc_header_value(s->http, "Location") : NULL;
-    char *shown = location ? webhooks__url_for_log(location) : NULL;
-    char *why = xasprintf("it answered HTTP %ld, a redirect%s%.200s, which is not followed: "
-                          "signed events go to the url configured only", status,
-                          shown ? " to " : " without a Location", shown ? shown : "");
-    free(shown);
-    free(location);
-    return why;
-}
-
-/* Whether an answer refuses the event itself rather than says the target cannot take it now:
- * a request it cannot read (400), too large (413), of a type (415) or content (422) it does
- * not take.  Tried again for ever, such an event held back every later one of its target for
- * good; EventBridge does not retry these at all.  Missing or wrong credentials (401, 403), a
- * wrong URL (404), throttling (429) and the server's errors (5xx) are the target's to fix and
- * are retried for ever. */
-static int refused(long status)
-{
-    return status == 400 || status == 413 || status == 415 || status == 422;
-}
-
-/* An event's own header lines for a pipelined POST (h1pipe adds the rest) into out (at least
- * EVENT_HEAD_MAX bytes): its length. */
-#define EVENT_HEAD_MAX 192
-static size_t event_head(char *out, uint64_t seq, const char *hex)
-{
-    return (size_t)snprintf(out, EVENT_HEAD_MAX, "Content-Type: application/json\r\n"
-                            "X-Barge-Event-Id: %llu\r\nX-Barge-Signature: sha256=%s\r\n",
-                            (unsigned long long)seq, hex);
-}
-
-/* One POST of body through s: the answer's status, or 0 when none came. */
-static long post(target *x, sender *s, uint64_t seq, int count, const char *hex, const char *body,
-                 size_t len)
-{
-    if (s->pipe) {
-        char head[EVENT_HEAD_MAX];
-        h1pipe_req r = {.head = head, .head_len = event_head(head, seq, hex), .body = body,
-                        .len = len};
-        h1pipe_post(s->pipe, &r, 1, DELIVERY_TIMEOUT_MS);
-        return r.status;
-    }
-    httpc_clear_headers(s->http);
-    httpc_header(s->http, "Content-Type: application/json");
-    httpc_header(s->http, "X-Barge-Event-Id: %llu", (unsigned long long)seq);
-    if (x->batch > 1) httpc_header(s->http, "X-Barge-Event-Count: %d", count);
-    httpc_header(s->http, "X-Barge-Signature: sha256=%s", hex);
-    httpc_rc rc = httpc_post(s->http, x->url, body, len, DELIVERY_TIMEOUT_MS);
-    return rc == HTTPC_OK ? httpc_status(s->http) : 0;
-}
-
-/* POSTs one event (its JSON text, len bytes), or with a batch an array of count events, the last
- * numbered seq, through s until it is delivered, or refused REFUSED_TRIES times (then let go
- * with an error in the log).  An event of a pipelined window that was not delivered comes with
- * its window's answer (status, 0 for none): the first such event of a window takes that answer
- * as its first try (failed: logged, and the back-off waited), and the others try again at once
- * (the target may be back by then) with a refusal counted.  0, or -1 when the server stops
- * first. */
-static int deliver_from(target *x, sender *s, uint64_t seq, int count, const char *body,
-                        size_t len, long window_status, int window_first)
-{
-    char hex[65];
-    while (sign(s, body, len, hex) < 0) {
-        /* Nothing unsigned goes out; the target waits as for one that is down. */
-        log_error("webhooks: %s: signing event %llu failed; retrying in %d s", x->name,
-                  (unsigned long long)seq, BACKOFF_MAX_S);
-        if (nap(BACKOFF_MAX_S)) return -1;
-    }
-    int backoff = 1, failures = 0, refusals = !window_first && refused(window_status);
-    int use_window = window_first;
-    while (!atomic_load(&stopping)) {
-        long status = use_window ? window_status : post(x, s, seq, count, hex, body, len);
-        use_window = 0;
-        if (status >= 200 && status < 300) {
-            if (failures)
-                log_info("webhooks: %s: event %llu delivered after %d failed tries", x->name,
-                         (unsigned long long)seq, failures);
-            return 0;
-        }
-        if (refused(status) && ++refusals == REFUSED_TRIES) {
-            if (count > 1)
-                log_error("webhooks: %s: %s refused the batch of %d events ending with event "
-                          "%llu %d times (HTTP %ld); they are let go and delivery goes on with "
-                          "the next%s", x->name, x->log_url, count, (unsigned long long)seq,
-                          refusals, status,
-                          status == 413 ? " (a smaller \"batch\" would fit)" : "");
-            else
-                log_error("webhooks: %s: %s refused event %llu %d times (HTTP %ld); it is let "
-                          "go and delivery goes on with the next", x->name, x->log_url,
-                          (unsigned long long)seq, refusals, status);
-            return 0;
-        }
-        if (failures++ == 0 || backoff == BACKOFF_MAX_S) {
-            char *why = failure_of(s, status);
-            log_warn("webhooks: %s: delivering event %llu to %s failed (%s); retrying in %d s",
-                     x->name, (unsigned long long)seq, x->log_url, why, backoff);
-            free(why);
-        }
-        if (nap(backoff)) break;
-        backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
-    }
-    return -1;
-}
-
-static int deliver(target *x, sender *s, uint64_t seq, int count, const char *body, size_t len)
-{
-    return deliver_from(x, s, seq, count, body, len, 0, 0);
-}
-
 /* A new target starts with the events after the newest there is now: asked without a filter,
  * so that a filter the server cannot take yet (a queue still to be made) loses nothing.  poll_op
  * is the stream's GetEvents (GET /barge/v1/events), whose answers are event_answer objects. */
 static void start_now(target *x)
 {
-    while (!x->has_cursor && !atomic_load(&stopping)) {
+    while (!x->has_cursor && !webhooks__stopping()) {
         core_call call = {.run = api_run, .arg = poll_op, .req = json_object()};
         core_call_wait(&call);
         event_answer *a = call.status == 200 ? call.obj : NULL;
@@ -341,7 +101,7 @@ static void start_now(target *x)
         }
         event_answer_free(call.obj);
         free(call.body);
-        if (!a && nap(1)) return;
+        if (!a && webhooks__nap(1)) return;
     }
 }
 
@@ -349,7 +109,7 @@ static void start_now(target *x)
 static int flush_batch(target *x, buf *arr, int *n, uint64_t last)
 {
     buf_append(arr, "]", 1);
-    int rc = deliver(x, &x->s, last, *n, arr->data, arr->len);
+    int rc = webhooks__deliver(x, &x->s, last, *n, arr->data, arr->len);
     arr->len = 0;
     *n = 0;
     if (rc == 0) {
@@ -398,12 +158,12 @@ static void *lane_main(void *arg)
     target *x = l->x;
     pthread_mutex_lock(&x->mu);
     for (;;) {
-        while (!l->busy && !atomic_load(&stopping)) pthread_cond_wait(&x->work_cv, &x->mu);
+        while (!l->busy && !webhooks__stopping()) pthread_cond_wait(&x->work_cv, &x->mu);
         if (!l->busy) break;
         pthread_mutex_unlock(&x->mu);
         while (l->done < l->n) {
             const event_ref *e = &x->evs[l->idx[l->done]];
-            if (deliver(x, &l->s, e->seq, 1, e->data, e->len) < 0) break;
+            if (webhooks__deliver(x, &l->s, e->seq, 1, e->data, e->len) < 0) break;
             l->done++;
         }
         pthread_mutex_lock(&x->mu);
@@ -432,7 +192,7 @@ static int deliver_lanes(target *x)
     pthread_mutex_lock(&x->mu);
     /* A lane leaves once it sees the server stop while it has nothing to do (under mu): work
      * handed out after that would wait for a lane that is gone. */
-    if (atomic_load(&stopping)) {
+    if (webhooks__stopping()) {
         pthread_mutex_unlock(&x->mu);
         x->n_evs = 0;
         return -1;
@@ -533,14 +293,14 @@ static int deliver_pipelined(target *x)
         for (; at + (size_t)w < n && w < x->pipeline && pl->rank[pl->order[at + w]] == r; w++) {
             const event_ref *e = &x->evs[pl->order[at + w]];
             char hex[65];
-            if (sign(&x->s, e->data, e->len, hex) < 0) break; /* deliver_from waits for it */
+            if (webhooks__sign(&x->s, e->data, e->len, hex) < 0) break; /* deliver_from waits for it */
             pl->reqs[w] = (h1pipe_req){.head = pl->heads[w],
-                                       .head_len = event_head(pl->heads[w], e->seq, hex),
+                                       .head_len = webhooks__event_head(pl->heads[w], e->seq, hex),
                                        .body = e->data, .len = e->len};
         }
         if (!w) { /* signing failed: the event goes alone, waiting as for a target down */
             const event_ref *e = &x->evs[pl->order[at]];
-            rc = deliver(x, &x->s, e->seq, 1, e->data, e->len);
+            rc = webhooks__deliver(x, &x->s, e->seq, 1, e->data, e->len);
             at += rc == 0;
             continue;
         }
@@ -553,7 +313,7 @@ static int deliver_pipelined(target *x)
             long status = pl->reqs[i].status;
             if (status >= 200 && status < 300) continue;
             const event_ref *e = &x->evs[pl->order[at + i]];
-            rc = deliver_from(x, &x->s, e->seq, 1, e->data, e->len, status, first);
+            rc = webhooks__deliver_from(x, &x->s, e->seq, 1, e->data, e->len, status, first);
             first = 0;
             if (rc < 0) at += (size_t)i; /* the first not delivered */
         }
@@ -594,7 +354,7 @@ static int deliver_all(target *x, const event_answer *a, int *n_events)
                                              .lane = x->parallel > 1 ? lane_of(x, data, data_len)
                                                                      : 0};
         } else if (x->batch == 1) {
-            if (deliver(x, &x->s, seq, 1, data, data_len) < 0) return -1;
+            if (webhooks__deliver(x, &x->s, seq, 1, data, data_len) < 0) return -1;
             x->cursor = seq;
             x->has_cursor = 1;
             delivered(x);
@@ -634,7 +394,7 @@ static void *run(void *arg)
      * submits of a batch and its commit (milliseconds): at 50 or 100 events a poll a target
      * fell behind a server making 30,000 events a second while its receiver idled. */
     const int max = API_EVENTS_MAX;
-    while (!atomic_load(&stopping)) {
+    while (!webhooks__stopping()) {
         json_t *req = json_deep_copy(x->filter);
         /* With a position not yet recorded, a quiet second is enough to record it. */
         json_object_set_new(req, "wait", json_integer(x->cursor != x->saved ? 1 : POLL_WAIT_S));
@@ -647,7 +407,7 @@ static void *run(void *arg)
                 log_error("webhooks: %s: the server refuses its filter (%s); trying again every "
                           "second", x->name, call.body ? call.body : "");
             free(call.body);
-            if (nap(1)) break;
+            if (webhooks__nap(1)) break;
             continue;
         }
         refused = 0;
@@ -679,7 +439,7 @@ static void *run(void *arg)
          * Not after a poll a limit cut short (more): a target behind by 200,000 events got
          * ALONE_MAX (api_events.c) of them a pause and took 45 s to catch up on an idle
          * server. */
-        if (n_events > 0 && !more && nap_ms(PACE_MS)) break;
+        if (n_events > 0 && !more && webhooks__nap_ms(PACE_MS)) break;
     }
     if (x->cursor != x->saved) save_cursor(x);
     return NULL;
@@ -707,12 +467,12 @@ void webhooks_start(const char *data_dir, const api_op *op)
         pthread_cond_init(&x->done_cv, NULL);
         x->synced = 1;
         /* Made before any thread runs: libcurl's global set-up is not thread-safe. */
-        int ok = sender_init(x, &x->s) == 0;
+        int ok = webhooks__sender_init(x, &x->s) == 0;
         if (x->parallel > 1) {
             x->lanes = xcalloc((size_t)x->parallel, sizeof *x->lanes);
             for (int k = 0; k < x->parallel; k++) {
                 x->lanes[k].x = x;
-                if (ok && sender_init(x, &x->lanes[k].s) < 0) ok = 0;
+                if (ok && webhooks__sender_init(x, &x->lanes[k].s) < 0) ok = 0;
             }
         }
         if (ok && x->pipeline > 1) {
@@ -720,7 +480,7 @@ void webhooks_start(const char *data_dir, const api_op *op)
             x->pl->reqs = xcalloc((size_t)x->pipeline, sizeof *x->pl->reqs);
             x->pl->heads = xcalloc((size_t)x->pipeline, sizeof *x->pl->heads);
         }
-        if (!ok) sender_free(&x->s);
+        if (!ok) webhooks__sender_free(&x->s);
     }
     for (size_t i = 0; i < n_targets; i++) {
         target *x = &targets[i];
@@ -750,14 +510,11 @@ void webhooks_start(const char *data_dir, const api_op *op)
 
 void webhooks_stop(void)
 {
-    pthread_mutex_lock(&nap_mu);
-    atomic_store(&stopping, 1);
-    pthread_cond_broadcast(&nap_cv);
-    pthread_mutex_unlock(&nap_mu);
+    webhooks__stop_naps();
     for (size_t i = 0; i < n_targets; i++) {
         target *x = &targets[i];
-        sender_wake(&x->s);
-        for (int k = 0; k < x->parallel && x->lanes; k++) sender_wake(&x->lanes[k].s);
+        webhooks__sender_wake(&x->s);
+        for (int k = 0; k < x->parallel && x->lanes; k++) webhooks__sender_wake(&x->lanes[k].s);
         if (!x->synced) continue;
         /* Lanes waiting for work look at stopping under mu. */
         pthread_mutex_lock(&x->mu);
@@ -773,13 +530,13 @@ void webhooks_join(void)
         if (x->started) pthread_join(x->thread, NULL);
         for (int k = 0; k < x->parallel && x->lanes; k++) {
             if (x->lanes[k].started) pthread_join(x->lanes[k].thread, NULL);
-            sender_free(&x->lanes[k].s);
+            webhooks__sender_free(&x->lanes[k].s);
             free(x->lanes[k].idx);
         }
         free(x->lanes);
         free(x->evs);
         pipelined_free(x->pl);
-        sender_free(&x->s);
+        webhooks__sender_free(&x->s);
         if (x->synced) {
             pthread_mutex_destroy(&x->mu);
             pthread_cond_destroy(&x->work_cv);

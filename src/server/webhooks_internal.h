@@ -1,6 +1,7 @@
-/* webhooks_internal — what webhooks.c (delivery: the threads, the POSTs, the positions) shares
- * with webhooks_config.c (the --webhooks file read and checked) and nothing else: a target's
- * record, and the URL as the log shows it. */
+/* webhooks_internal — what webhooks.c (delivery: the threads, the polls, the lanes and windows,
+ * the positions), webhooks_send.c (one POST signed, sent and tried again) and webhooks_config.c
+ * (the --webhooks file read and checked) share, and nothing else: a target's record, its
+ * sender, and the URL as the log shows it. */
 #ifndef BARGE_WEBHOOKS_INTERNAL_H
 #define BARGE_WEBHOOKS_INTERNAL_H
 #include <jansson.h>
@@ -66,4 +67,38 @@ int webhooks__load(const char *path, target **targets, size_t *n);
 /* url as the log shows it, in a fresh string: its credentials masked, control characters as
  * '?'. */
 char *webhooks__url_for_log(const char *url);
+
+/* ---- webhooks_send.c ---------------------------------------------------------------------- */
+
+/* How long a POST (or a pipelined window) waits for its answer. */
+#define DELIVERY_TIMEOUT_MS 10000
+/* An event's own header lines for a pipelined POST: at most this long (webhooks__event_head). */
+#define EVENT_HEAD_MAX 192
+
+/* Whether the server stops; webhooks__stop_naps says it does and ends every nap. */
+int webhooks__stopping(void);
+void webhooks__stop_naps(void);
+/* Sleeps ms milliseconds (s seconds) unless the server stops; 1 when it does. */
+int webhooks__nap_ms(long ms);
+int webhooks__nap(int s);
+/* A sender for the target (made before any thread runs: libcurl's global set-up is not
+ * thread-safe); 0, or -1 after saying why.  Freed (all NULL after), or woken from a POST's
+ * wait when the server stops. */
+int webhooks__sender_init(target *x, sender *s);
+void webhooks__sender_free(sender *s);
+void webhooks__sender_wake(sender *s);
+/* body's signature as lowercase hex into hex (65 bytes); 0, or -1 when OpenSSL failed. */
+int webhooks__sign(sender *s, const char *body, size_t len, char *hex);
+/* An event's own header lines for a pipelined POST (h1pipe adds the rest) into out (at least
+ * EVENT_HEAD_MAX bytes): its length. */
+size_t webhooks__event_head(char *out, uint64_t seq, const char *hex);
+/* POSTs one event (or with a batch an array of count, the last numbered seq) through s until
+ * it is delivered or refused for good (webhooks_send.c says when); an event of a pipelined
+ * window comes with its window's answer (window_status, 0 for none) and whether it is the
+ * window's first not delivered.  webhooks__deliver: not from a window.  0, or -1 when the
+ * server stops first. */
+int webhooks__deliver_from(target *x, sender *s, uint64_t seq, int count, const char *body,
+                           size_t len, long window_status, int window_first);
+int webhooks__deliver(target *x, sender *s, uint64_t seq, int count, const char *body,
+                      size_t len);
 #endif
