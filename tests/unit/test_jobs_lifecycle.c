@@ -156,9 +156,9 @@ static void check_summary(const job *p)
     uint32_t counts[JS_COUNT] = {0};
     for (uint32_t k = 0; k < p->array_size; k++) counts[p->children[k]->status]++;
     for (int s = 0; s < JS_COUNT; s++)
-        if (counts[s] != p->summary[s])
+        if (counts[s] != p->family->summary[s])
             CHECK_FAIL_("%s: summary[%s] is %u, its children say %u", p->id, job_status_name(s),
-                        p->summary[s], counts[s]);
+                        p->family->summary[s], counts[s]);
 }
 
 static void check_instance_idle(void)
@@ -269,7 +269,7 @@ static void test_array(void)
     job *p = submit("arr", 3, NULL, NULL);
     CHECK_STR(status("arr"), "PENDING");
     check_summary(p);
-    CHECK_EQ_INT(p->summary[JS_RUNNABLE], 3);
+    CHECK_EQ_INT(p->family->summary[JS_RUNNABLE], 3);
     CHECK_STR(status("arr:0"), "RUNNABLE");
     CHECK(jobs_find(st->jobs, "arr:3") == NULL);
     CHECK(jobs_find(st->jobs, "arr:x") == NULL);
@@ -358,7 +358,7 @@ static void test_sequential(void)
     run(big->children[0]);
     end(big->children[0], 1);
     check_summary(big);
-    CHECK_EQ_INT(big->summary[JS_FAILED], 10000);
+    CHECK_EQ_INT(big->family->summary[JS_FAILED], 10000);
     CHECK_STR(status("seq-big"), "FAILED");
     check_runnable_list();
     commit();

@@ -25,7 +25,10 @@ static void test_the_sum_does_not_depend_on_the_order(void)
     memset(&parent, 0, sizeof parent);
     memset(kids, 0, sizeof kids);
     job *children[N];
+    job_family family;
+    memset(&family, 0, sizeof family);
     parent.children = children;
+    parent.family = &family;
     parent.array_size = N;
     json_t *as[N];
     for (size_t k = 0; k < N; k++) {
@@ -36,8 +39,7 @@ static void test_the_sum_does_not_depend_on_the_order(void)
     /* Forwards, then made again backwards (as a reload adds them in another order). */
     for (size_t k = 0; k < N; k++) usage_child_attempt(&kids[k], as[k]);
     job_usage fwd = usage_of_children(&parent);
-    free(parent.children_usage);
-    parent.children_usage = NULL;
+    memset(&family, 0, sizeof family);
     for (size_t k = N; k-- > 0;) usage_child_attempt(&kids[k], as[k]);
     job_usage back = usage_of_children(&parent);
     CHECK(fwd.vcpu_s == back.vcpu_s);
@@ -49,7 +51,6 @@ static void test_the_sum_does_not_depend_on_the_order(void)
     /* The figure is the decimal of the sum, not the sum of rounded doubles. */
     CHECK(fwd.vcpu_s == 13.869679);
     CHECK(fwd.cpu_s == 8.276957);
-    free(parent.children_usage);
     for (size_t k = 0; k < N; k++) json_decref(as[k]);
 }
 

@@ -304,7 +304,7 @@ static json_t *queue_counts(api_ctx *c, const char *name)
     uint64_t kids[JS_COUNT] = {0};
     json_t *counts = json_object(), *children = json_object();
     for (size_t a = 0; rt && a < rt->n_arrays; a++)
-        for (int s = 0; s < JS_COUNT; s++) kids[s] += rt->arrays[a]->summary[s];
+        for (int s = 0; s < JS_COUNT; s++) kids[s] += rt->arrays[a]->family->summary[s];
     for (int s = 0; s < JS_COUNT; s++) {
         json_object_set_new(counts, job_status_name(s), json_integer(rt ? rt->n_status[s] : 0));
         json_object_set_new(children, job_status_name(s), json_integer((json_int_t)kids[s]));

@@ -140,7 +140,7 @@ static void render_jobs(state *st, metrics_buf *b)
         int any = 0;
         for (size_t a = 0; a < rt->n_arrays; a++) {
             const job *p = rt->arrays[a];
-            for (int s = 0; s < JS_COUNT; s++) children[s] += p->summary[s];
+            for (int s = 0; s < JS_COUNT; s++) children[s] += p->family->summary[s];
             any = 1;
         }
         if (!any) continue;

@@ -29,7 +29,7 @@ static json_t *summary_object(const job *p)
 {
     json_t *s = json_object();
     for (int i = 0; i < JS_COUNT; i++)
-        json_object_set_new(s, job_status_name(i), json_integer(p->summary[i]));
+        json_object_set_new(s, job_status_name(i), json_integer(p->family->summary[i]));
     return s;
 }
 
@@ -378,7 +378,7 @@ static void computed_text(state *st, job *j, tw *w)
         buf_printf(out, "{\"size\":%u,\"statusSummary\":{", j->array_size);
         for (int i = 0; i < JS_COUNT; i++)
             buf_printf(out, "%s\"%s\":%lld", i ? "," : "", job_status_name(i),
-                       (long long)j->summary[i]);
+                       (long long)j->family->summary[i]);
         buf_printf(out, "},\"statusSummaryLastUpdatedAt\":%lld}", (long long)util_now_ms());
     } else if (j->parent) {
         tw_key(w, "arrayProperties");

@@ -30,6 +30,27 @@ static inline int job_status_done(int s)
 }
 
 
+/* What a job's attempts reserved and used, summed (usage.h).  The peak of memory is the
+ * largest, the rest are added, in whole units (millionths of a vCPU-second, MiB-milliseconds,
+ * microseconds: what an attempt's figures are made of), so that a sum does not depend on the
+ * order its attempts were added in; the seconds are those sums divided once. */
+typedef struct job_usage {
+    double vcpu_s, gib_s, cpu_s;
+    long long peak;
+    int measured; /* an attempt had its CPU time measured (cgroups) */
+    int attempts; /* the attempts summed */
+    long long vcpu_units, mem_units, cpu_units;
+} job_usage;
+
+/* What only an array's or a multi-node job's parent has, made with its children and freed with
+ * them: the children by status, and their attempts' usage summed as each is recorded (usage.h).
+ * Apart from the job, so that the jobs that are not parents (most of a million) do not carry
+ * it. */
+typedef struct job_family {
+    uint32_t summary[JS_COUNT];
+    job_usage usage;
+} job_family;
+
 struct instance;
 #define JOB_NAME_HEAD 4
 typedef struct job job;
@@ -41,10 +62,7 @@ struct job {
     int32_t index;     /* array child: its index; -1 otherwise */
     uint32_t array_size;
     job **children;    /* array parent: array_size children */
-    uint32_t summary[JS_COUNT]; /* array parent: children per status */
-    /* Array or multi-node parent: its children's attempts' usage summed as they are recorded
-     * (usage.h); NULL before the first. */
-    struct job_usage *children_usage;
+    job_family *family; /* array parent (with children): what it keeps of them */
     jobspec *spec;
     uint64_t seq;      /* submit order, for first in, first out */
     uint64_t last_event; /* the seq of its latest state change event (events.h); 0: none */

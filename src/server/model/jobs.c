@@ -52,7 +52,7 @@ void jobs__free_job(job *j)
         free(j->children[0]);     /* and of the children (jobs__make_children) */
     }
     free(j->children);
-    free(j->children_usage);
+    free(j->family);
     jobspec_release(j->spec);
     if (!j->parent) free(j->id);
     free(j->reason);
@@ -201,9 +201,9 @@ int jobs_shown_status(const job *j)
 {
     if (j->status != JS_PENDING || !j->children || jobspec_num_nodes(j->spec) == 0)
         return j->status;
-    if (j->summary[JS_RUNNING]) return JS_RUNNING;
-    if (j->summary[JS_STARTING]) return JS_STARTING;
-    if (j->summary[JS_RUNNABLE]) return JS_RUNNABLE;
+    if (j->family->summary[JS_RUNNING]) return JS_RUNNING;
+    if (j->family->summary[JS_STARTING]) return JS_STARTING;
+    if (j->family->summary[JS_RUNNABLE]) return JS_RUNNABLE;
     return JS_PENDING;
 }
 
@@ -508,17 +508,17 @@ void jobs_unlink_gone(jobs *js, job *j)
 static void parent_update(state *st, job *p)
 {
     if (job_status_done(p->status)) return;
-    uint32_t done = p->summary[JS_SUCCEEDED] + p->summary[JS_FAILED];
-    if (done < p->array_size) return;
+    const uint32_t *summary = p->family->summary;
+    if (summary[JS_SUCCEEDED] + summary[JS_FAILED] < p->array_size) return;
     if (jobspec_num_nodes(p->spec) > 0) {
         jobs__nodes_done(st, p);
         return;
     }
-    if (p->summary[JS_FAILED] == 0) {
+    if (summary[JS_FAILED] == 0) {
         jobs_set_status(st, p, JS_SUCCEEDED, NULL);
     } else {
         char reason[160];
-        snprintf(reason, sizeof reason, "%u of %u child jobs failed", p->summary[JS_FAILED],
+        snprintf(reason, sizeof reason, "%u of %u child jobs failed", summary[JS_FAILED],
                  p->array_size);
         if (p->cancel_pending) p->is_cancelled = 1;
         jobs_set_status(st, p, JS_FAILED, p->cancel_pending && p->stop_reason ? p->stop_reason
@@ -679,7 +679,8 @@ void jobs__make_children(job *p, int64_t now)
         c->index = (int32_t)k;
         p->children[k] = c;
     }
-    p->summary[JS_SUBMITTED] = p->array_size;
+    p->family = xcalloc(1, sizeof *p->family);
+    p->family->summary[JS_SUBMITTED] = p->array_size;
 }
 
 job *jobs_create(state *st, jobspec *spec, const char *id, uint32_t array_size, json_t *deps,

@@ -17,7 +17,7 @@
 /* Whether a node of multi-node job p is starting or running. */
 int jobs__nodes_started(const job *p)
 {
-    return p->summary[JS_STARTING] || p->summary[JS_RUNNING];
+    return p->family->summary[JS_STARTING] || p->family->summary[JS_RUNNING];
 }
 
 /* The node whose attempt decides a failed attempt of a multi-node job: its main node, as on

@@ -119,8 +119,8 @@ void jobs__summary_move(jobs *js, job *p, int from, int to)
     jq_rt *q = jobspec_num_nodes(p->spec) > 0 ? jobs_queue_of(js, p) : NULL;
     int shown = q ? jobs_shown_status(p) : -1;
     if (q) q->n_status[shown]--;
-    p->summary[from]--;
-    p->summary[to]++;
+    p->family->summary[from]--;
+    p->family->summary[to]++;
     if (!q) return;
     int now = jobs_shown_status(p);
     q->n_status[now]++;

@@ -334,11 +334,10 @@ int jobs_load(state *st, char **err)
         if (j->children) {
             /* The summary is rebuilt from the children's own states, before the job is listed:
              * a multi-node job is counted by its nodes' progress (jobs_shown_status). */
-            memset(j->summary, 0, sizeof j->summary);
-            for (uint32_t k = 0; k < j->array_size; k++) j->summary[j->children[k]->status]++;
+            job_family *f = j->family;
+            memset(f, 0, sizeof *f);
+            for (uint32_t k = 0; k < j->array_size; k++) f->summary[j->children[k]->status]++;
             /* And so is the children's usage, from their attempts as loaded. */
-            free(j->children_usage);
-            j->children_usage = NULL;
             for (uint32_t k = 0; k < j->array_size; k++) {
                 size_t ai;
                 json_t *a;

@@ -59,13 +59,11 @@ job_usage usage_of_job(const job *j)
 job_usage usage_of_children(const job *parent)
 {
     job_usage none = {0};
-    return parent->children_usage ? *parent->children_usage : none;
+    return parent->family ? parent->family->usage : none;
 }
 
 void usage_child_attempt(job *child, const json_t *attempt)
 {
     job *p = child->parent;
-    if (!p) return;
-    if (!p->children_usage) p->children_usage = xcalloc(1, sizeof *p->children_usage);
-    add_attempt(p->children_usage, attempt);
+    if (p && p->family) add_attempt(&p->family->usage, attempt);
 }

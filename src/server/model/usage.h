@@ -18,19 +18,6 @@
  * them). */
 #define ATTEMPT_BARGE "barge"
 
-/* The peak of memory is the largest, the rest are added.  The sums are kept in whole units
- * (millionths of a vCPU-second, MiB-milliseconds, microseconds: what an attempt's figures are
- * made of), so that they do not depend on the order the attempts were added in: the sum kept as
- * an array's children end and the one made again when the state is read back agree to the last
- * digit; the seconds are those sums divided once. */
-struct job_usage {
-    double vcpu_s, gib_s, cpu_s;
-    long long peak;
-    int measured; /* an attempt had its CPU time measured (cgroups) */
-    int attempts; /* the attempts summed */
-    long long vcpu_units, mem_units, cpu_units;
-};
-typedef struct job_usage job_usage;
 
 /* j's own attempts summed. */
 job_usage usage_of_job(const job *j);
