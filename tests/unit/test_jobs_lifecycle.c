@@ -240,6 +240,34 @@ static void test_dependency_chain(void)
     commit();
 }
 
+/* Many jobs wait for one: its list of dependents grows through several doublings (its capacity
+ * is not kept but follows from its count), and every one of them is told. */
+static void test_many_dependents(void)
+{
+    begin();
+    job *hub = submit("hub", 0, NULL, NULL);
+    for (int i = 0; i < 37; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "spoke-%d", i);
+        submit(id, 0, "[{\"jobId\": \"hub\"}]", NULL);
+    }
+    CHECK_EQ_INT(hub->n_dependents, 37);
+    for (int i = 0; i < 37; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "spoke-%d", i);
+        CHECK(hub->dependents[i] == find(id));
+    }
+    run(hub);
+    end(hub, 0);
+    for (int i = 0; i < 37; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "spoke-%d", i);
+        CHECK_STR(status(id), "RUNNABLE");
+    }
+    check_runnable_list();
+    commit();
+}
+
 /* A failure cascades through every job that waits, however long the chain. */
 static void test_long_failure_cascade(void)
 {
@@ -879,6 +907,7 @@ int main(void)
     RUN(test_invariants_stop_the_process);
     RUN(test_plain_job);
     RUN(test_dependency_chain);
+    RUN(test_many_dependents);
     RUN(test_long_failure_cascade);
     RUN(test_array);
     RUN(test_n_to_n);

@@ -99,8 +99,8 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
     int nodes = jobspec_num_nodes(j->spec) > 0 || (j->parent && jobspec_num_nodes(j->parent->spec) > 0);
     if (nodes && j->parent) {
         json_object_set_new(d, "nodeDetails",
-                            json_pack("{s:i, s:b}", "nodeIndex", j->index, "isMainNode",
-                                      j->index == jobspec_main_node(j->parent->spec)));
+                            json_pack("{s:i, s:b}", "nodeIndex", job_index(j), "isMainNode",
+                                      job_index(j) == jobspec_main_node(j->parent->spec)));
     } else if (nodes) {
         /* The job's nodeProperties come with its description; the nodes are its children. */
     } else if (j->children) {
@@ -111,7 +111,7 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
                                       (json_int_t)util_now_ms()));
     } else if (j->parent) {
         json_object_set_new(d, "arrayProperties",
-                            json_pack("{s:i, s:i}", "index", j->index, "size",
+                            json_pack("{s:i, s:i}", "index", job_index(j), "size",
                                       (int)j->parent->array_size));
     }
     /* The container: the resolved spec, plus what the latest attempt left. */
@@ -369,8 +369,8 @@ static void computed_text(state *st, job *j, tw *w)
                 (j->parent && jobspec_num_nodes(j->parent->spec) > 0);
     if (nodes && j->parent) {
         tw_key(w, "nodeDetails");
-        buf_printf(out, "{\"nodeIndex\":%u,\"isMainNode\":%s}", j->index,
-                   (int)j->index == jobspec_main_node(j->parent->spec) ? "true" : "false");
+        buf_printf(out, "{\"nodeIndex\":%u,\"isMainNode\":%s}", job_index(j),
+                   (int)job_index(j) == jobspec_main_node(j->parent->spec) ? "true" : "false");
     } else if (nodes) {
         /* The job's nodeProperties come with its description; the nodes are its children. */
     } else if (j->children) {
@@ -382,7 +382,7 @@ static void computed_text(state *st, job *j, tw *w)
         buf_printf(out, "},\"statusSummaryLastUpdatedAt\":%lld}", (long long)util_now_ms());
     } else if (j->parent) {
         tw_key(w, "arrayProperties");
-        buf_printf(out, "{\"index\":%u,\"size\":%u}", j->index, j->parent->array_size);
+        buf_printf(out, "{\"index\":%u,\"size\":%u}", job_index(j), j->parent->array_size);
     }
     /* barge's own member: where and how the job ran. */
     tw_key(w, "barge");
@@ -508,12 +508,12 @@ json_t *jobdesc_summary(job *j)
     else if (j->parent && jobspec_num_nodes(j->parent->spec) > 0)
         json_object_set_new(s, "nodeProperties",
                             json_pack("{s:b, s:i}", "isMainNode",
-                                      j->index == jobspec_main_node(j->parent->spec),
-                                      "nodeIndex", j->index));
+                                      job_index(j) == jobspec_main_node(j->parent->spec),
+                                      "nodeIndex", job_index(j)));
     else if (j->children)
         json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "size", (int)j->array_size));
     else if (j->parent)
-        json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "index", j->index));
+        json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "index", job_index(j)));
     json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1) : NULL;
     json_t *lc = json_object_get(last, "container");
     if (lc && job_status_done(j->status)) {

@@ -175,17 +175,17 @@ static json_t *assignment(instance *in, job *j)
         /* A node of a multi-node parallel job: which, of how many, and where the main node
          * runs (its nodes are placed together, the main one first: scheduler.c). */
         int main_index = jobspec_main_node(j->parent->spec);
-        snprintf(num, sizeof num, "%d", j->index);
+        snprintf(num, sizeof num, "%d", job_index(j));
         env_add(env, "AWS_BATCH_JOB_NODE_INDEX", num);
         snprintf(num, sizeof num, "%u", j->parent->array_size);
         env_add(env, "AWS_BATCH_JOB_NUM_NODES", num);
         snprintf(num, sizeof num, "%d", main_index);
         env_add(env, "AWS_BATCH_JOB_MAIN_NODE_INDEX", num);
         const instance *main_in = j->parent->children[main_index]->inst;
-        if (j->index != main_index && main_in)
+        if (job_index(j) != main_index && main_in)
             env_add(env, "AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS", node_address(main_in));
     } else if (j->parent) {
-        snprintf(num, sizeof num, "%d", j->index);
+        snprintf(num, sizeof num, "%d", job_index(j));
         env_add(env, "AWS_BATCH_JOB_ARRAY_INDEX", num);
         snprintf(num, sizeof num, "%u", j->parent->array_size);
         env_add(env, "AWS_BATCH_JOB_ARRAY_SIZE", num);
@@ -208,7 +208,7 @@ static json_t *assignment(instance *in, job *j)
     /* A multi-node job's timeout is the whole job's (AWS), not each node's: the main node's
      * attempt carries it, and its end stops the others (stop_other_nodes). */
     int timeout_s = j->spec->timeout_s;
-    if (jobs_is_node(j) && j->index != jobspec_main_node(j->parent->spec))
+    if (jobs_is_node(j) && job_index(j) != jobspec_main_node(j->parent->spec))
         timeout_s = 0;
     json_t *a = json_pack("{s:s, s:i, s:o, s:o, s:f, s:i, s:i, s:i, s:i, s:s, s:O*, s:o}",
                      "jobId", j->id,
@@ -332,16 +332,16 @@ static void stop_other_nodes(state *st, job *j, int cancelled)
     if (!done && !(cancelled && j->cancel_pending)) return;
     job *p = j->parent;
     int main_index = jobspec_main_node(p->spec);
-    if (j->index != main_index && !cancelled) return;
+    if (job_index(j) != main_index && !cancelled) return;
     if (j->stop_reason && strncmp(j->stop_reason, JOBS_NODE_STOPPED,
                                   strlen(JOBS_NODE_STOPPED)) == 0)
         return; /* stopped by another node's end: that one stopped the rest */
     char reason[128];
-    if (j->index == main_index)
+    if (job_index(j) == main_index)
         snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "the main node (node %d) ended",
                  main_index);
     else
-        snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "node %d was cancelled", j->index);
+        snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "node %d was cancelled", job_index(j));
     for (uint32_t k = 0; k < p->array_size && job_status_done(j->status) == done; k++) {
         /* (A node that ends here may be the job's last: if the job is then attempted again,
          * j is RUNNABLE with the others, which are not to be stopped.) */
@@ -362,7 +362,7 @@ static void interrupt_other_nodes(state *st, job *j)
     job *p = j->parent;
     char reason[128];
     snprintf(reason, sizeof reason, JOBS_NODE_STOPPED "node %d's attempt was interrupted",
-             j->index);
+             job_index(j));
     for (uint32_t k = 0; k < p->array_size; k++) {
         job *c = p->children[k];
         if (c == j) continue;

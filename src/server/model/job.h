@@ -59,8 +59,10 @@ struct job {
     /* Array child or node: its parent.  Made in one block with its siblings, and its id in
      * another (jobs__make_children), both freed with the parent, never alone. */
     job *parent;
-    int32_t index;     /* array child: its index; -1 otherwise */
     uint32_t array_size;
+    /* The last reconciliation whose agent listed this attempt (here to pair with array_size: a
+     * job of 256 bytes is a size its allocator has, one of 260 takes 320). */
+    uint32_t held_seen;
     job **children;    /* array parent: array_size children */
     job_family *family; /* array parent (with children): what it keeps of them */
     jobspec *spec;
@@ -96,16 +98,23 @@ struct job {
     char *executor;    /* the executor of the latest attempt's instance ("process", ...) */
     int64_t attempt_started_at;
     int64_t assign_sent_at; /* monotonic ms the assignment left in an answer; 0 before */
-    uint32_t held_seen;     /* the last reconciliation whose agent listed this attempt */
     /* Dependencies: how many are unmet, and who waits for this job. */
     int deps_pending;
+    /* Its capacity is the power of two at or above n (jobs.c add_dependent). */
+    uint32_t n_dependents;
     job **dependents;
-    uint32_t n_dependents, cap_dependents;
     /* Links in the queue's RUNNABLE list, the instance's job list and the dirty list. */
     job *rq_prev, *rq_next;
     job *inst_prev, *inst_next;
     job *dirty_next;
 };
+
+/* An array child's (a node's) index, -1 for any other job: the children are made in one block
+ * (jobs__make_children), so the index is where a child stands in it. */
+static inline int32_t job_index(const job *j)
+{
+    return j->parent ? (int32_t)(j - j->parent->children[0]) : -1;
+}
 
 /* The job's full id, e.g. "UUID" or "UUID:3" (borrowed). */
 static inline const char *job_id(const job *j)

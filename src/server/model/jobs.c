@@ -227,12 +227,14 @@ void jobs__set_reason(char **slot, const char *reason)
     *slot = reason ? xstrdup(reason) : NULL;
 }
 
+/* The list grows to 2 and then doubles when full, so that its capacity need not be kept: it is
+ * the power of two at or above its count (at least that after a removal, which only shortens
+ * it). */
 static void add_dependent(job *on, job *waiter)
 {
-    if (on->n_dependents == on->cap_dependents) {
-        on->cap_dependents = on->cap_dependents ? on->cap_dependents * 2 : 2;
-        on->dependents = xrealloc(on->dependents, on->cap_dependents * sizeof *on->dependents);
-    }
+    uint32_t n = on->n_dependents;
+    if (n == 0 || (n >= 2 && (n & (n - 1)) == 0))
+        on->dependents = xrealloc(on->dependents, (n ? 2 * (size_t)n : 2) * sizeof *on->dependents);
     on->dependents[on->n_dependents++] = waiter;
 }
 
@@ -530,7 +532,6 @@ static void parent_update(state *st, job *p)
 static void init_job(job *j, jobspec *spec, char *id, int64_t now, uint64_t seq)
 {
     j->id = id;
-    j->index = -1;
     j->spec = spec;
     spec->refs++;
     for (size_t i = 0; i < JOB_NAME_HEAD && spec->name && spec->name[i]; i++)
@@ -676,7 +677,6 @@ void jobs__make_children(job *p, int64_t now)
         init_job(c, spec, cid, now, p->seq);
         if (nodes) jobspec_release(spec); /* init_job took its own reference */
         c->parent = p;
-        c->index = (int32_t)k;
         p->children[k] = c;
     }
     p->family = xcalloc(1, sizeof *p->family);

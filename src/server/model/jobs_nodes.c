@@ -105,7 +105,7 @@ void jobs__nodes_done(state *st, job *p)
         return;
     }
     char reason[400];
-    if (d != main_node) snprintf(reason, sizeof reason, "node %d: %s", d->index, d->reason);
+    if (d != main_node) snprintf(reason, sizeof reason, "node %d: %s", job_index(d), d->reason);
     if (p->cancel_pending) p->is_cancelled = 1;
     jobs_set_status(st, p, JS_FAILED,
                     p->cancel_pending && p->stop_reason ? p->stop_reason

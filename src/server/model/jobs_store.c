@@ -74,7 +74,7 @@ static void dynamic_state(job *j, buf *b)
 static void record_key(const job *j, char out[40])
 {
     if (j->parent)
-        snprintf(out, 40, "%016llx:%05d", (unsigned long long)j->parent->seq, j->index);
+        snprintf(out, 40, "%016llx:%05d", (unsigned long long)j->parent->seq, job_index(j));
     else
         snprintf(out, 40, "%016llx", (unsigned long long)j->seq);
 }
