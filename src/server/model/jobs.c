@@ -541,6 +541,10 @@ static void init_job(job *j, jobspec *spec, char *id, int64_t now, uint64_t seq)
     j->status = JS_SUBMITTED;
 }
 
+/* A million queued jobs are a million of these: at 256 bytes a job takes 256, one byte more
+ * and it takes 320 (jemalloc's size classes), 61 MiB more at a million (docs/performance.md). */
+_Static_assert(sizeof(job) <= 256, "a job over 256 bytes takes 320: find the bytes elsewhere");
+
 job *jobs__alloc(jobspec *spec, char *id, int64_t now, uint64_t seq)
 {
     job *j = xcalloc(1, sizeof *j);
