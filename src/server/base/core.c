@@ -381,7 +381,8 @@ static void fail_answers(core_call *batch, core_call *late)
 typedef struct flight {
     core_call *calls; /* the batch's answered calls, linked by next */
     core_call *late;  /* parked calls answered in the batch, linked by late_next */
-    size_t n;         /* calls in the batch */
+    size_t n;         /* clients' calls in the batch (the batch-size histogram's figure) */
+    int any;          /* any call at all: the commit's time is observed (not a timers' alone) */
     int64_t t0;       /* monotonic us when handed over */
     int commits;      /* 0: nothing to commit; the batch waited on the commit before it */
     metrics_pending *figures; /* what the batch counted, added once it is committed */
@@ -393,8 +394,8 @@ static void flight_done(void *arg, int ok)
     flight *f = arg;
     metrics_settle(f->figures, ok);
     if (ok && f->commits) core.fail_streak = 0;
-    if (ok && f->n && f->commits) {
-        metrics_observe(METRIC_BATCH_SIZE, (double)f->n);
+    if (ok && f->any && f->commits) {
+        if (f->n) metrics_observe(METRIC_BATCH_SIZE, (double)f->n);
         metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - f->t0) / 1e6);
     }
     if (!ok) {
@@ -445,6 +446,7 @@ static int send_flight(core_call *batch, size_t calls, int commits, metrics_pend
     f->late = core.late;
     core.late = core.late_tail = NULL;
     f->n = calls;
+    f->any = batch != NULL;
     f->t0 = util_mono_us();
     f->commits = commits;
     if (commits) {
@@ -540,8 +542,8 @@ static void *core_main(void *unused)
         }
         if (!core.failed) core.fail_streak = 0;
         metrics_settle(figures, !core.failed);
-        if (!core.failed && calls) {
-            metrics_observe(METRIC_BATCH_SIZE, (double)calls);
+        if (!core.failed && batch) {
+            if (calls) metrics_observe(METRIC_BATCH_SIZE, (double)calls);
             metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - t0) / 1e6);
         }
         if (core.failed) {
