@@ -1,6 +1,7 @@
 /* usage.c: attempts' usage summed, and a parent's sum kept as its children's attempts end. */
 #include "server/model/usage.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "check.h"
@@ -83,9 +84,26 @@ static void test_a_job_and_its_window(void)
     json_decref(j.attempts);
 }
 
+/* Sums no job can reach (an agent that lies about its machine) stop at the largest there is,
+ * rather than wrapping to a negative figure. */
+static void test_a_sum_past_what_fits_stays_at_the_largest(void)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.attempts = json_array();
+    for (int i = 0; i < 3; i++) json_array_append_new(j.attempts, attempt(1e300, 4e12, 5e12, 0));
+    job_usage u = usage_of_job(&j);
+    CHECK(u.vcpu_units == LLONG_MAX);
+    CHECK(u.mem_units == LLONG_MAX);
+    CHECK(u.cpu_units == LLONG_MAX);
+    CHECK(u.vcpu_s > 9e12 && u.gib_s > 0 && u.cpu_s > 0);
+    json_decref(j.attempts);
+}
+
 int main(void)
 {
     RUN(test_the_sum_does_not_depend_on_the_order);
     RUN(test_a_job_and_its_window);
+    RUN(test_a_sum_past_what_fits_stays_at_the_largest);
     return 0;
 }

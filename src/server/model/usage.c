@@ -1,6 +1,7 @@
 /* usage — attempts' usage summed (usage.h). */
 #include "server/model/usage.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -8,23 +9,33 @@
 
 /* Each figure back in the units it was made of (engine/attempt.c: vCPUs in thousandths times
  * milliseconds over a million, MiB times milliseconds over 1,024,000, CPU time to the
- * microsecond): exact while under 2^53 units, past which a figure is off by a unit or so. */
+ * microsecond): exact while under 2^51 units (36 years of a 1,000-vCPU attempt), past which a
+ * figure may be off by a unit. */
 static long long units(json_t *u, const char *key, double per)
 {
-    return llround(json_number_value(json_object_get(u, key)) * per);
+    double v = json_number_value(json_object_get(u, key)) * per;
+    /* Past what a long long holds llround has no answer: held there (2^63, as a double). */
+    return v >= 9223372036854775807.0 ? LLONG_MAX : !(v > 0) ? 0 : llround(v);
+}
+
+/* *sum + n, held at LLONG_MAX rather than wrapping (a sum no job can reach; an agent that lies
+ * about a machine's size could make one). */
+static void add_units(long long *sum, long long n)
+{
+    if (__builtin_add_overflow(*sum, n, sum)) *sum = LLONG_MAX;
 }
 
 static void add_attempt(job_usage *sum, const json_t *a)
 {
     json_t *u = json_object_get(json_object_get(a, ATTEMPT_BARGE), "usage");
     sum->attempts++;
-    sum->vcpu_units += units(u, "vcpuSeconds", 1e6);
-    sum->mem_units += units(u, "memoryGiBSeconds", 1024000.0);
+    add_units(&sum->vcpu_units, units(u, "vcpuSeconds", 1e6));
+    add_units(&sum->mem_units, units(u, "memoryGiBSeconds", 1024000.0));
     sum->vcpu_s = (double)sum->vcpu_units / 1e6;
     sum->gib_s = (double)sum->mem_units / 1024000.0;
     if (json_object_get(u, "cpuSeconds")) {
         sum->measured = 1;
-        sum->cpu_units += units(u, "cpuSeconds", 1e6);
+        add_units(&sum->cpu_units, units(u, "cpuSeconds", 1e6));
         sum->cpu_s = (double)sum->cpu_units / 1e6;
     }
     long long m = (long long)json_integer_value(json_object_get(u, "maxMemoryBytes"));
