@@ -6,6 +6,7 @@ newer barge is refused with a sentence; and PostgreSQL stopped under load answer
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -281,6 +282,61 @@ class Schema(unittest.TestCase):
             log = open(os.path.join(d, "server.log")).read()
             self.assertIn("received SIGTERM while standing by", log)
             self.assertNotIn("unreachable", log)
+
+    def test_a_server_starting_beside_another_takes_its_agent_token(self):
+        # Two servers starting on one database at the same moment: the second's insert of the
+        # shared agent token waited for the first's, then did nothing, and its read did not see
+        # the first's row (the statement's snapshot was older): "cannot read the shared agent
+        # token: ... unknown error", and it exited.  Here a psql session is the first server,
+        # holding its insert until the second is seen waiting on it.
+        with tempfile.TemporaryDirectory(prefix="barge-pg-token-") as d:
+            name = "t%d" % free_port()
+            url = self.pg.createdb(name)
+            first = self.start_server(url, d)
+            self.wait_log(first, d, "listening on")
+            first.terminate()
+            self.assertEqual(first.wait(60), 0)
+            token = self.pg.psql(name, "SELECT value FROM barge_shared WHERE key = 'agent-token'")
+            self.assertTrue(token)
+            self.pg.psql(name, "DELETE FROM barge_shared")
+            open(os.path.join(d, "server.log"), "w").close()
+            shutil.rmtree(os.path.join(d, "data"))  # the second server's own token differs
+            cmd = [os.path.join(self.pg.bindir, "psql"), "-h", "127.0.0.1", "-p",
+                   str(self.pg.port), "-U", "barge", "-d", name, "-v", "ON_ERROR_STOP=1"]
+            if self.pg.user:
+                cmd = ["runuser", "-u", self.pg.user.pw_name, "--"] + cmd
+            holder = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, cwd=self.pg.dir, text=True)
+            self.addCleanup(lambda: holder.poll() is None and (holder.kill(), holder.wait()))
+            holder.stdin.write("BEGIN;\nINSERT INTO barge_shared VALUES ('agent-token', '%s');\n"
+                               % token)
+            holder.stdin.flush()
+            for _ in range(300):  # its insert made, its transaction open
+                if self.pg.psql(name, "SELECT count(*) FROM pg_stat_activity WHERE state = "
+                                      "'idle in transaction' AND datname = '%s'" % name) == "1":
+                    break
+                self.assertIsNone(holder.poll(), "psql's insert failed")
+                time.sleep(0.1)
+            else:
+                self.fail("psql never held its insert")
+            second = self.start_server(url, d)
+            for _ in range(600):
+                if self.pg.psql(name, "SELECT count(*) FROM pg_locks WHERE NOT granted") != "0":
+                    break
+                self.assertIsNone(second.poll(), open(os.path.join(d, "server.log")).read())
+                time.sleep(0.1)
+            else:
+                self.fail("the second server never waited on the first's insert: "
+                          + open(os.path.join(d, "server.log")).read())
+            holder.stdin.write("COMMIT;\n")
+            holder.stdin.close()
+            self.assertEqual(holder.wait(30), 0)
+            log = self.wait_log(second, d, "listening on")
+            self.assertNotIn("cannot read the shared agent token", log)
+            with open(os.path.join(d, "data", "agent-token")) as f:
+                self.assertEqual(f.read().strip(), token)
+            second.terminate()
+            self.assertEqual(second.wait(60), 0, open(os.path.join(d, "server.log")).read())
 
     def test_an_unreachable_database_is_named(self):
         url = "postgresql://barge@127.0.0.1:%d/none?connect_timeout=2" % free_port()

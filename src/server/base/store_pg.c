@@ -305,8 +305,12 @@ int store_pg_shared_value(store *b, const char *key, const char *proposed, char 
     *out = NULL;
     const char *params[2] = {key, proposed};
     pthread_mutex_lock(&s->mu);
-    if (connected(s) == 0) {
-        /* The first server to propose one sets it; every later one reads it. */
+    /* The first server to propose one sets it; every later one reads it.  Two servers that
+     * start together can both miss it: the second's insert waits for the first's to commit and
+     * then does nothing, and its read sees the table as the statement began, without the
+     * first's row, so the statement gives no row at all.  A statement of its own, after the
+     * first's commit, reads it: tried again, once or twice. */
+    for (int tries = 0; rc != 0 && tries < 3 && connected(s) == 0; tries++) {
         PGresult *r = pg_wait_exec(
             s->conn, "reading the shared settings (table barge_shared)",
             "WITH i AS (INSERT INTO barge_shared(key, value) VALUES ($1, $2) "
@@ -316,8 +320,13 @@ int store_pg_shared_value(store *b, const char *key, const char *proposed, char 
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) >= 1) {
             *out = xstrdup(PQgetvalue(r, 0, 0));
             rc = 0;
+        } else if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            set_err(s, "reading a shared setting failed",
+                    "neither set nor found (another server setting it at the same moment)");
         } else {
             set_err(s, "reading a shared setting failed", PQresultErrorMessage(r));
+            PQclear(r);
+            break;
         }
         PQclear(r);
     }
