@@ -334,6 +334,10 @@ class Never2Leaders(unittest.TestCase):
                 t.start()
             for t in threads:
                 t.join()
+            # Both started, one to lead and one to stand by (a start that failed once said
+            # "cannot read the shared agent token" in a thread of its own, and this test
+            # passed with one server).
+            self.assertEqual(self.start_failures, [])
             # Never more than one; one once it has loaded the state.  A server that does not
             # answer within healthz's half second (a loaded machine) leaves that sample unknown
             # (None), not a count of leaders.
@@ -352,8 +356,14 @@ class Never2Leaders(unittest.TestCase):
                 s.cleanup()
             pg.destroy()
 
+    def setUp(self):
+        self.start_failures = []
+
     def start_any(self, s):
-        s.start(timeout=20, standby="any")
+        try:
+            s.start(timeout=20, standby="any")
+        except Exception as e:  # noqa: BLE001 (reported by the test's thread)
+            self.start_failures.append(str(e))
 
 
 class RunningAttempt(unittest.TestCase):
