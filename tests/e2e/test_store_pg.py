@@ -206,9 +206,9 @@ class Schema(unittest.TestCase):
             time.sleep(0.1)
         self.fail("the server never said %r: %s" % (text, open(log).read()))
 
-    def locked(self, d, table):
-        """A database whose schema a first server made (it stops cleanly once serving), and a
-        psql session that holds table locked: (url, the psql process, its backend's pid)."""
+    def made(self, d):
+        """A database whose schema a first server made (it stops cleanly once serving), its log
+        emptied after: (its name, its url)."""
         name = "w%d" % free_port()
         url = self.pg.createdb(name)
         first = self.start_server(url, d)
@@ -216,11 +216,20 @@ class Schema(unittest.TestCase):
         first.terminate()
         self.assertEqual(first.wait(60), 0)
         open(os.path.join(d, "server.log"), "w").close()
+        return name, url
+
+    def psql_cmd(self, name, *args):
+        """A psql session's command line on database name, as the cluster's user."""
         cmd = [os.path.join(self.pg.bindir, "psql"), "-h", "127.0.0.1", "-p",
-               str(self.pg.port), "-U", "barge", "-d", name, "-c",
-               "BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300);" % table]
-        if self.pg.user:
-            cmd = ["runuser", "-u", self.pg.user.pw_name, "--"] + cmd
+               str(self.pg.port), "-U", "barge", "-d", name] + list(args)
+        return ["runuser", "-u", self.pg.user.pw_name, "--"] + cmd if self.pg.user else cmd
+
+    def locked(self, d, table):
+        """A database made (made()), and a psql session that holds table locked: (url, the
+        psql process, its backend's pid)."""
+        name, url = self.made(d)
+        cmd = self.psql_cmd(name, "-c", "BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; "
+                                        "SELECT pg_sleep(300);" % table)
         holder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   cwd=self.pg.dir)
         self.addCleanup(holder.wait)
@@ -290,22 +299,12 @@ class Schema(unittest.TestCase):
         # token: ... unknown error", and it exited.  Here a psql session is the first server,
         # holding its insert until the second is seen waiting on it.
         with tempfile.TemporaryDirectory(prefix="barge-pg-token-") as d:
-            name = "t%d" % free_port()
-            url = self.pg.createdb(name)
-            first = self.start_server(url, d)
-            self.wait_log(first, d, "listening on")
-            first.terminate()
-            self.assertEqual(first.wait(60), 0)
+            name, url = self.made(d)
             token = self.pg.psql(name, "SELECT value FROM barge_shared WHERE key = 'agent-token'")
             self.assertTrue(token)
             self.pg.psql(name, "DELETE FROM barge_shared")
-            open(os.path.join(d, "server.log"), "w").close()
             shutil.rmtree(os.path.join(d, "data"))  # the second server's own token differs
-            cmd = [os.path.join(self.pg.bindir, "psql"), "-h", "127.0.0.1", "-p",
-                   str(self.pg.port), "-U", "barge", "-d", name, "-v", "ON_ERROR_STOP=1"]
-            if self.pg.user:
-                cmd = ["runuser", "-u", self.pg.user.pw_name, "--"] + cmd
-            holder = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            holder = subprocess.Popen(self.psql_cmd(name, "-v", "ON_ERROR_STOP=1"), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL, cwd=self.pg.dir, text=True)
             self.addCleanup(lambda: holder.poll() is None and (holder.kill(), holder.wait()))
             holder.stdin.write("BEGIN;\nINSERT INTO barge_shared VALUES ('agent-token', '%s');\n"
