@@ -206,7 +206,8 @@ class CreateRefused(CECase):
     def test_an_architecture_this_host_cannot_run(self):
         # The local provider runs agents of its host's architecture (x86_64 here): an
         # environment of arm64 types only can launch nothing, and says so as AWS would.
-        self.create_ec2("arm", instanceTypes=["default_arm64", "m7g"])
+        self.create_ec2("arm", instanceTypes=["default_arm64", "m7g"],
+                        allocationStrategy="BEST_FIT_PROGRESSIVE")
         ce = self.wait_ce("arm", "INVALID")
         self.assertTrue(ce["statusReason"].startswith("CLIENT_ERROR - "), ce["statusReason"])
         self.assertIn("default_arm64, m7g", ce["statusReason"])
@@ -300,11 +301,11 @@ class CreateRefused(CECase):
 class Update(CECase):
     def test_update_merges_and_settles(self):
         self.create_ec2("up", minvCpus=0, maxvCpus=16, desiredvCpus=2,
-                        instanceTypes=["m5"], securityGroupIds=["sg-0"])
+                        instanceTypes=["m5"], securityGroupIds=["sg-0"],
+                        allocationStrategy="BEST_FIT_PROGRESSIVE")
         self.wait_ce("up", "VALID")
         out = self.batch.update_compute_environment(
             computeEnvironment="up", state="DISABLED",
-            serviceRole="arn:aws:iam::123456789012:role/Other",
             computeResources={"minvCpus": 1, "maxvCpus": 32, "desiredvCpus": 3,
                               "instanceTypes": ["c5", "optimal"], "subnets": ["subnet-9"],
                               "allocationStrategy": "BEST_FIT_PROGRESSIVE"})
@@ -314,6 +315,10 @@ class Update(CECase):
         ce = self.wait_ce("up", "VALID")
         self.assertEqual(ce["statusReason"], HEALTHY)
         self.assertEqual(ce["state"], "DISABLED")
+        # The service role changes in an update of its own (a scaling update, as AWS's).
+        self.batch.update_compute_environment(
+            computeEnvironment="up", serviceRole="arn:aws:iam::123456789012:role/Other")
+        ce = self.wait_ce("up", "VALID")
         self.assertEqual(ce["serviceRole"], "arn:aws:iam::123456789012:role/Other")
         cr = ce["computeResources"]
         self.assertEqual((cr["minvCpus"], cr["maxvCpus"], cr["desiredvCpus"]), (1, 32, 3))
@@ -343,7 +348,7 @@ class Update(CECase):
         self.assertEqual((cr["minvCpus"], cr["desiredvCpus"], cr["maxvCpus"]), (0, 4, 4))
 
     def test_update_refusals(self):
-        self.create_ec2("uref", minvCpus=2, maxvCpus=8)
+        self.create_ec2("uref", minvCpus=2, maxvCpus=8, allocationStrategy="BEST_FIT_PROGRESSIVE")
         self.batch.create_compute_environment(computeEnvironmentName="uref-um", type="UNMANAGED")
         self.batch.create_compute_environment(
             computeEnvironmentName="uref-fg", type="MANAGED",
@@ -388,10 +393,51 @@ class Update(CECase):
             computeResources={"type": "FARGATE", "maxvCpus": 4, "subnets": ["a"]})
         self.batch.update_compute_environment(
             computeEnvironment="fg-up",
-            computeResources={"maxvCpus": 40, "subnets": ["b"], "type": "FARGATE_SPOT"})
+            computeResources={"maxvCpus": 40, "subnets": ["b"], "securityGroupIds": ["sg-2"]})
         cr = self.wait_ce("fg-up", "VALID")["computeResources"]
-        self.assertEqual((cr["type"], cr["maxvCpus"], cr["subnets"]), ("FARGATE_SPOT", 40, ["b"]))
+        self.assertEqual((cr["type"], cr["maxvCpus"], cr["subnets"], cr["securityGroupIds"]),
+                         ("FARGATE", 40, ["b"], ["sg-2"]))
         self.assertNotIn("minvCpus", cr)
+        # As AWS: a Fargate environment's network and maxvCpus change, not its type.
+        self.assertRefused(self.batch.update_compute_environment, "computeResources.type",
+                           "subnets, securityGroupIds and maxvCpus", computeEnvironment="fg-up",
+                           computeResources={"type": "FARGATE_SPOT"})
+        self.assertEqual(self.describe("fg-up")["computeResources"]["type"], "FARGATE")
+
+    def test_infrastructure_updates_as_aws(self):
+        # AWS replaces instances for any change but the vCPU counts ("infrastructure
+        # updates"): refused under BEST_FIT, and without the service-linked role.
+        self.create_ec2("bf", maxvCpus=8, instanceTypes=["m5"])
+        self.wait_ce("bf", "VALID")
+        u = self.batch.update_compute_environment
+        for change in ({"instanceTypes": ["c5"]}, {"type": "SPOT"}, {"subnets": ["subnet-2"]},
+                       {"updateToLatestImageVersion": True}, {"imageId": "ami-1"},
+                       {"maxvCpus": 16, "securityGroupIds": ["sg-9"]}):
+            self.assertRefused(u, "computeResources." + next(k for k in change if k != "maxvCpus"),
+                               "BEST_FIT", "scaling updates only", computeEnvironment="bf",
+                               computeResources=change)
+        before = self.describe("bf")
+        self.assertEqual(before["computeResources"]["maxvCpus"], 8)
+        # The vCPU counts, the state and the role change; settings given as they are, and
+        # empty lists (which keep the current ones), are no change.
+        u(computeEnvironment="bf", state="DISABLED", serviceRole="arn:aws:iam::1:role/R",
+          computeResources={"minvCpus": 1, "maxvCpus": 12, "instanceTypes": ["m5"],
+                            "subnets": [], "type": "EC2", "updateToLatestImageVersion": False})
+        cr = self.wait_ce("bf", "VALID")["computeResources"]
+        self.assertEqual((cr["minvCpus"], cr["maxvCpus"], cr["instanceTypes"]), (1, 12, ["m5"]))
+
+        self.create_ec2("bfp", maxvCpus=8, allocationStrategy="BEST_FIT_PROGRESSIVE")
+        self.wait_ce("bfp", "VALID")
+        self.assertRefused(u, "computeResources.instanceTypes", "AWSServiceRoleForBatch",
+                           computeEnvironment="bfp", serviceRole="arn:aws:iam::1:role/R",
+                           computeResources={"instanceTypes": ["c5"]})
+        u(computeEnvironment="bfp", computeResources={"instanceTypes": ["c5"]})
+        self.assertEqual(self.wait_ce("bfp", "VALID")["computeResources"]["instanceTypes"],
+                         ["c5"])
+        u(computeEnvironment="bfp", serviceRole="arn:aws:iam::1:role/R")
+        self.wait_ce("bfp", "VALID")
+        self.assertRefused(u, "computeResources.instanceTypes", "AWSServiceRoleForBatch",
+                           computeEnvironment="bfp", computeResources={"instanceTypes": ["m5"]})
 
 
 class Delete(CECase):

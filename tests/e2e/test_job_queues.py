@@ -278,6 +278,17 @@ class CreateRefusals(JobQueueCase):
         self.assertEqual(self.wait_queue("fair", "VALID")["schedulingPolicyArn"],
                          arn(SP, "fair-2"))
 
+    def test_a_first_in_first_out_queue_takes_no_policy(self):
+        # As AWS: a queue made without a scheduling policy cannot be given one (its jobs were
+        # submitted without share identifiers, which a fair-share queue requires).
+        self.batch.create_scheduling_policy(name="late")
+        self.create("fifo")
+        before = self.wait_queue("fifo", "VALID")
+        self.assertRefused(self.batch.update_job_queue, "schedulingPolicyArn",
+                           "created without a scheduling policy", jobQueue="fifo",
+                           schedulingPolicyArn=arn(SP, "late"))
+        self.assertEqual(self.describe("fifo"), before)
+
 
 class UpdateAndDelete(JobQueueCase):
     def test_update_changes_only_what_is_named(self):

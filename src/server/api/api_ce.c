@@ -227,6 +227,63 @@ static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
     return rc;
 }
 
+/* The first member of an update's computeResources that changes what AWS calls the
+ * infrastructure (anything but the vCPU counts), or NULL.  A member given with the value it
+ * has, or an empty list (which keeps the current one), changes nothing. */
+static const char *infrastructure_change(json_t *cr, json_t *upd)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(upd, k, v) {
+        if (strcmp(k, "minvCpus") == 0 || strcmp(k, "maxvCpus") == 0 ||
+            strcmp(k, "desiredvCpus") == 0)
+            continue;
+        if (strcmp(k, "updateToLatestImageVersion") == 0) {
+            if (json_is_true(v)) return k;
+            continue;
+        }
+        if (json_is_array(v) && json_array_size(v) == 0 &&
+            (strcmp(k, "subnets") == 0 || strcmp(k, "securityGroupIds") == 0 ||
+             strcmp(k, "instanceTypes") == 0))
+            continue;
+        if (!json_equal(json_object_get(cr, k), v)) return k;
+    }
+    return NULL;
+}
+
+/* AWS's rules for an update that replaces instances: none on a Fargate environment beyond its
+ * network, none under BEST_FIT, and only with the service-linked role, left as it is. */
+static int check_infrastructure(api_ctx *c, const ce_rec *rec, json_t *ce, json_t *cr,
+                                json_t *upd, json_t *req)
+{
+    const char *k = infrastructure_change(cr, upd);
+    if (!k) return 0;
+    if (rec->fargate) {
+        if (strcmp(k, "subnets") == 0 || strcmp(k, "securityGroupIds") == 0) return 0;
+        return api_client_error(c, "computeResources.%s: a %s compute environment's subnets, "
+                                   "securityGroupIds and maxvCpus can be updated, not its %s; "
+                                   "create a new compute environment instead", k,
+                                api_str(cr, "type"), k);
+    }
+    const char *strategy = api_str(cr, "allocationStrategy");
+    if (!strategy || strcmp(strategy, "BEST_FIT") == 0)
+        return api_client_error(c, "computeResources.%s: compute environment '%s' uses "
+                                   "allocationStrategy BEST_FIT, which takes scaling updates "
+                                   "only (minvCpus, maxvCpus, desiredvCpus, serviceRole, state); "
+                                   "create a new compute environment for other settings", k,
+                                rec->name);
+    static const char linked[] = "/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch";
+    const char *role = api_str(ce, "serviceRole");
+    size_t n = role ? strlen(role) : 0;
+    if (json_object_get(req, "serviceRole") || n < sizeof linked - 1 ||
+        strcmp(role + n - (sizeof linked - 1), linked) != 0)
+        return api_client_error(c, "computeResources.%s: an update of the instances' settings "
+                                   "needs the service-linked role AWSServiceRoleForBatch, left "
+                                   "unchanged in the same update; change serviceRole in an "
+                                   "update of its own", k);
+    return 0;
+}
+
 static int update_ce(api_ctx *c, json_t *req, json_t **resp)
 {
     ce_rec *rec = find_ce(c, api_str(req, "computeEnvironment"), "computeEnvironment");
@@ -277,6 +334,7 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
                                 "compute resources", from);
             goto out;
         }
+        if (check_infrastructure(c, rec, ce, cr, upd, req) < 0) goto out;
         /* An update names only what changes; merge it, then check the result as a whole. */
         json_t *merged = json_deep_copy(cr);
         const char *k;

@@ -382,6 +382,15 @@ static int update_jq(api_ctx *c, json_t *req, json_t **resp)
         if (!order) goto out;
     }
     const char *policy_in = api_str(req, "schedulingPolicyArn");
+    /* As AWS: a queue made without a policy is first in, first out for good (its jobs have no
+     * share identifier, which a fair-share queue requires); a policy can be replaced, not
+     * added. */
+    if (policy_in && !api_str(jq, "schedulingPolicyArn")) {
+        api_client_error(c, "schedulingPolicyArn: job queue '%s' was created without a "
+                            "scheduling policy and is first in, first out; a policy cannot be "
+                            "added to it. Create a new job queue with the policy instead", name);
+        goto out;
+    }
     if (policy_in && !(policy = resolve_policy(c, policy_in))) goto out;
 
     json_t *next = json_deep_copy(jq);
