@@ -231,8 +231,10 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
     } else if (strcmp(status, "STARTING") == 0 || strcmp(status, "RUNNING") == 0) {
         json_t *ct = json_object_get(job, "container");
         const char *where = str(ct, "containerInstanceArn");
+        /* A Fargate job's container names no instance; barge's member does. */
+        const char *inst = str(json_object_get(job, "barge"), "instanceId");
         indent(depth + 1);
-        printf("on instance %s", where ? cli_arn_name(where) : "?");
+        printf("on instance %s", where ? cli_arn_name(where) : inst ? inst : "?");
         if (cli_int(job, "startedAt")) {
             char t[32];
             cli_fmt_time(cli_int(job, "startedAt"), t);

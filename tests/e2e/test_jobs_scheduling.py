@@ -110,8 +110,15 @@ class Fargate(JobsCase):
                  self.submit("ec2-on-fargate", queue="fq", definition="jd")]
         right = [self.submit("ec2-on-ec2", queue="q"),
                  self.submit("fargate-on-fargate", queue="fq", definition="fjd")]
-        for d in self.wait_jobs(right, timeout=15).values():
+        done = self.wait_jobs(right, timeout=15)
+        for d in done.values():
             self.assertEqual(d["status"], "SUCCEEDED")
+        # A Fargate task runs on no container instance, on AWS as here; an EC2 job's does.
+        ec2, fargate = done[right[0]], done[right[1]]
+        for d, has in ((ec2, True), (fargate, False)):
+            for c in [d["container"]] + [a["container"] for a in d["attempts"]]:
+                self.assertEqual("containerInstanceArn" in c, has, c)
+                self.assertIn("taskArn", c)
         for jid, have, queue in zip(wrong, ("FARGATE", "EC2"), ("q", "fq")):
             d = self.job(jid)
             self.assertEqual(d["status"], "RUNNABLE")

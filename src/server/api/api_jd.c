@@ -135,17 +135,8 @@ static int register_jd(api_ctx *c, json_t *req, json_t **resp)
         json_object_set_new(jd, "schedulingPriority", json_deep_copy(v));
     v = json_object_get(req, "parameters");
     json_object_set_new(jd, "parameters", v ? json_deep_copy(v) : json_object());
-    if ((v = json_object_get(req, "retryStrategy"))) {
-        /* AWS takes the action in any case; the description carries the model's RETRY or EXIT
-         * so that SDKs which map it to an enumeration read it. */
-        json_t *rs = json_deep_copy(v);
-        size_t i;
-        json_t *rule;
-        json_array_foreach(json_object_get(rs, "evaluateOnExit"), i, rule)
-            json_object_set_new(rule, "action",
-                                json_string(jobdef_retry_action(api_str(rule, "action"))));
-        json_object_set_new(jd, "retryStrategy", rs);
-    }
+    if ((v = json_object_get(req, "retryStrategy")))
+        json_object_set_new(jd, "retryStrategy", jobdef_retry_describe(v));
     if ((v = json_object_get(req, "containerProperties")))
         json_object_set_new(jd, "containerProperties", describe_container(v, fargate));
     if ((v = json_object_get(req, "timeout")))

@@ -129,9 +129,12 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
         const char *stream = current ? j->log_stream : json_string_value(json_object_get(lc, "logStreamName"));
         if (stream) json_object_set_new(c, "logStreamName", json_string(stream));
         if (current && j->inst_id) {
-            json_object_set_new(c, "containerInstanceArn",
-                                json_sprintf("arn:aws:ecs:%s:%s:container-instance/%s",
-                                             barge_cfg.region, barge_cfg.account_id, j->inst_id));
+            /* A Fargate task has no container instance, on AWS as here. */
+            if (!j->spec->fargate)
+                json_object_set_new(c, "containerInstanceArn",
+                                    json_sprintf("arn:aws:ecs:%s:%s:container-instance/%s",
+                                                 barge_cfg.region, barge_cfg.account_id,
+                                                 j->inst_id));
             json_t *task = attempt_task_arn(st, j);
             if (task) json_object_set_new(c, "taskArn", task);
         } else {
@@ -316,14 +319,16 @@ static void container_text(state *st, job *j, tw *w)
                                  : json_string_value(json_object_get(lc, "logStreamName"));
     if (stream) tw_str(w, "logStreamName", stream);
     if (current && j->inst_id) {
-        tw_key(w, "containerInstanceArn");
-        buf_puts(w->out, "\"arn:aws:ecs:");
-        buf_puts(w->out, barge_cfg.region);
-        buf_puts(w->out, ":");
-        buf_puts(w->out, barge_cfg.account_id);
-        buf_puts(w->out, ":container-instance/");
-        buf_puts(w->out, j->inst_id);
-        buf_puts(w->out, "\"");
+        if (!j->spec->fargate) {
+            tw_key(w, "containerInstanceArn");
+            buf_puts(w->out, "\"arn:aws:ecs:");
+            buf_puts(w->out, barge_cfg.region);
+            buf_puts(w->out, ":");
+            buf_puts(w->out, barge_cfg.account_id);
+            buf_puts(w->out, ":container-instance/");
+            buf_puts(w->out, j->inst_id);
+            buf_puts(w->out, "\"");
+        }
         json_t *task = attempt_task_arn(st, j);
         if (task) tw_json(w, "taskArn", task);
         json_decref(task);

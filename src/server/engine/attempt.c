@@ -440,7 +440,8 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     if (e->has_exit_code) json_object_set_new(container, "exitCode", json_integer(e->exit_code));
     if (e->reason) json_object_set_new(container, "reason", json_string(e->reason));
     if (j->log_stream) json_object_set_new(container, "logStreamName", json_string(j->log_stream));
-    if (j->inst_id)
+    /* A Fargate task has no container instance, on AWS as here. */
+    if (j->inst_id && !j->spec->fargate)
         json_object_set_new(container, "containerInstanceArn", container_instance_arn(j->inst_id));
     json_t *task = attempt_task_arn(st, j);
     if (task) json_object_set_new(container, "taskArn", task);
