@@ -104,8 +104,13 @@ class Durability(unittest.TestCase):
         writers = [Writer(self.server.port, "r%d-w%d" % (round_no, t)) for t in range(THREADS)]
         for w in writers:
             w.start()
-        # Kill at a random moment, so the kill lands in different phases of a group commit.
-        time.sleep(random.uniform(0.3, 0.8))
+        # Once the burst has some writes acknowledged (a slow machine or a sanitizer build
+        # takes longer to get there), kill at a random moment, so the kill lands in different
+        # phases of a group commit.
+        deadline = time.time() + 30
+        while sum(len(w.created) for w in writers) < 25 and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(random.uniform(0.0, 0.5))
         self.server.kill9()
         for w in writers:
             w.join(timeout=15)
