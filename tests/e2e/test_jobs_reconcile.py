@@ -162,6 +162,42 @@ class Reconcile(JobsCase):
         self.assertLess(abs(ev[0]["timestamp"] - (now - 5010)), 1000, ev)
         self.assertLess(abs(d["stoppedAt"] - (now - 5005)), 1000, d)
 
+    def test_a_node_that_ended_by_itself_as_its_main_node_did_keeps_its_end(self):
+        # The main node's end reaches the server before a worker's that exited by itself at
+        # the same moment: the server has ordered the workers stopped, but the one whose
+        # attempt ended on its own (no kill in its report) keeps its end; the one the order
+        # stopped says why.
+        agent = self.agent("reconcile-mnp")
+        self.batch.register_job_definition(
+            jobDefinitionName="mnp-stand-in", type="multinode",
+            nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
+                {"targetNodes": "0:2", "container": {
+                    "image": "busybox", "command": ["true"], "resourceRequirements": [
+                        {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}}]})
+        jid = self.batch.submit_job(jobName="mnp", jobQueue="reconcile-mnp",
+                                    jobDefinition="mnp-stand-in")["jobId"]
+        main, ended, stopped = (jid + "#%d" % k for k in range(3))
+        self.exchange_until(agent, [], lambda: len(agent.assigned) == 3, 5, "three nodes")
+        held = [(main, 1), (ended, 1), (stopped, 1)]
+        agent.exchange(held, [{"jobId": n, "attempt": 1, "event": "RUNNING"}
+                              for n, _ in held])
+        agent.exchange(held[1:], [{"jobId": main, "attempt": 1, "event": "EXITED",
+                                   "exitCode": 0, "signal": 0, "killed": False}])
+        self.exchange_until(agent, held[1:], lambda: len(agent.killed) >= 2, 5, "kill orders")
+        agent.exchange([], [
+            {"jobId": ended, "attempt": 1, "event": "EXITED", "exitCode": 0, "signal": 0,
+             "killed": False},
+            {"jobId": stopped, "attempt": 1, "event": "EXITED", "signal": 15, "killed": True}])
+        self.assertEqual(self.wait_job(jid, timeout=5)["status"], "SUCCEEDED")
+        d = self.job(ended)
+        self.assertEqual((d["status"], d["isTerminated"], d["statusReason"]),
+                         ("SUCCEEDED", False, "Essential container in task exited"))
+        self.assertEqual(d["container"]["exitCode"], 0)
+        d = self.job(stopped)
+        self.assertEqual((d["status"], d["isTerminated"], d["statusReason"]),
+                         ("FAILED", True, "Stopped: the main node (node 0) ended"))
+        self.assertEqual(d["container"]["exitCode"], 143)
+
     def exchange_until(self, agent, holding, done, timeout, what):
         """Exchanges with holding every 200 ms until done() returns something true."""
         deadline = time.time() + timeout

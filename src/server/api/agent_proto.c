@@ -347,6 +347,7 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
             snprintf(reason, sizeof reason, "%.280s", api_str(r, "reason"));
             e.reason = reason;
         }
+        e.killed = json_is_true(json_object_get(r, "killed"));
         char lost[160];
         if (json_is_true(json_object_get(r, "agentStopped"))) {
             /* The agent itself was stopped: to the job, its host went away. */

@@ -465,6 +465,15 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     if (!j->started_at) j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
     jobs_note_started(st, j);
 
+    /* A node that another node's end (or cancel) stopped, but whose attempt had ended by itself
+     * before the order reached its agent: its own end stands (a worker that exits 0 as its main
+     * node does succeeded, whichever report comes first). */
+    if (j->is_terminated && !interrupted && !e->killed && e->has_exit_code &&
+        jobs_is_node(j) && j->stop_reason &&
+        strncmp(j->stop_reason, JOBS_NODE_STOPPED, strlen(JOBS_NODE_STOPPED)) == 0) {
+        j->is_terminated = 0;
+        set_str(&j->stop_reason, NULL);
+    }
     int success = e->has_exit_code && e->exit_code == 0 && !j->is_terminated && !interrupted;
     if (success) {
         j->stopped_at = at;
