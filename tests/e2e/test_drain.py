@@ -62,6 +62,58 @@ class Drain(JobsCase):
         time.sleep(5)  # well past --idle-seconds
         self.assertEqual([i["vcpus"] for i in self.instances("dis-min")], [2])
 
+    def test_min_vcpus_are_launched_before_any_job(self):
+        # As AWS: an environment keeps minvCpus running, even with no job and while DISABLED,
+        # and describes the capacity it has as its desiredvCpus.
+        self.make_env("warm", 8, minvCpus=4, instanceTypes=["c5.large"])
+        self.wait_for(lambda: sum(i["vcpus"] for i in self.instances("warm")) == 4, 10,
+                      "two instances of 2 vCPUs")
+        self.assertEqual(self.ce("warm")["computeResources"]["desiredvCpus"], 4)
+        self.batch.create_compute_environment(
+            computeEnvironmentName="warm-off", type="MANAGED", state="DISABLED",
+            computeResources={"type": "EC2", "minvCpus": 2, "maxvCpus": 4,
+                              "instanceTypes": ["c5.large"], "subnets": ["subnet-1"]})
+        self.wait_for(lambda: [i["vcpus"] for i in self.instances("warm-off")] == [2], 10,
+                      "the disabled environment's minimum")
+        time.sleep(3)  # past --idle-seconds: the minimum stays, and nothing more comes
+        self.assertEqual(sum(i["vcpus"] for i in self.instances("warm")), 4)
+        self.assertEqual([i["vcpus"] for i in self.instances("warm-off")], [2])
+        # A job runs at once on the warm capacity: no launch for it.
+        ids = {i["instanceId"] for i in self.instances("warm")}
+        d = self.wait_job(self.submit("warm-1", queue="warm-q", command="true"))
+        self.assertEqual(d["status"], "SUCCEEDED")
+        self.assertIn(self.raw_job(d["jobId"])["barge"]["instanceId"], ids)
+        self.assertEqual({i["instanceId"] for i in self.instances("warm")}, ids)
+
+    def test_desired_vcpus_follow_the_capacity(self):
+        self.make_env("follow", 8, instanceTypes=["c5.large"])
+        self.assertEqual(self.ce("follow")["computeResources"]["desiredvCpus"], 0)
+        # Jobs that need two instances raise it as they launch ...
+        ids = [self.submit("follow-%d" % i, queue="follow-q", command=self.waiter("follow"))
+               for i in range(4)]
+        self.wait_jobs(ids, "RUNNING")
+        self.assertEqual(self.ce("follow")["computeResources"]["desiredvCpus"], 4)
+        # ... which cannot be lowered by hand, as on AWS ...
+        self.assertClientError(self.batch.update_compute_environment,
+                               "computeResources.desiredvCpus (2)", "current desiredvCpus (4)",
+                               computeEnvironment="follow",
+                               computeResources={"desiredvCpus": 2})
+        # ... and falls back to minvCpus as the idle instances go.
+        self.go("follow")
+        self.wait_jobs(ids)
+        self.wait_for(lambda: not self.instances("follow"), 15, "the idle instances to go")
+        self.assertEqual(self.ce("follow")["computeResources"]["desiredvCpus"], 0)
+        # Raised by hand, it launches; once idle, that capacity goes too, and stays gone.
+        self.batch.update_compute_environment(computeEnvironment="follow",
+                                              computeResources={"desiredvCpus": 6})
+        self.wait_for(lambda: sum(i["vcpus"] for i in self.instances("follow")) == 6, 10,
+                      "six vCPUs launched")
+        self.assertEqual(self.ce("follow")["computeResources"]["desiredvCpus"], 6)
+        self.wait_for(lambda: not self.instances("follow"), 20, "the idle instances to go")
+        time.sleep(2)
+        self.assertEqual(self.instances("follow"), [])
+        self.assertEqual(self.ce("follow")["computeResources"]["desiredvCpus"], 0)
+
     def test_lower_max_drains_without_stopping_attempts(self):
         # Instances of 2 vCPUs: four 1-vCPU jobs take two of them.
         self.make_env("shrink", 4, instanceTypes=["c5.large"])

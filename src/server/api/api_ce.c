@@ -16,6 +16,7 @@
 #include "server/model/resource.h"
 #include "server/model/state.h"
 #include "server/engine/drain.h"
+#include "server/engine/fleet.h"
 #include "server/api/api.h"
 
 #define RESOURCE_SHAPE_COMMON                                                                 \
@@ -111,6 +112,8 @@ static void settle(void *ctx, void *arg)
     ce_rec *ce = res_ce(st, arg);
     if (ce && ce->status == RES_DELETING && drain_ce_has_instances(st, ce->name)) return;
     res_settle(st, &st->ce, arg);
+    /* Its minvCpus and desiredvCpus are launched now rather than at the next tick. */
+    fleet_keep_capacity(st);
 }
 
 static int create_ce(api_ctx *c, json_t *req, json_t **resp)
@@ -198,6 +201,29 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+/* desiredvCpus as AWS reports it: the capacity the environment has or is getting (its
+ * instances that stay, those still starting included), and at least what it keeps. */
+static json_int_t current_desired(api_ctx *c, const ce_rec *rec, json_t *cr)
+{
+    json_int_t stored = api_int(cr, "desiredvCpus", 0);
+    json_int_t have = (fleet_ce_kept_mvcpus(c->st->fleet, rec->name) + 999) / 1000;
+    return have > stored ? have : stored;
+}
+
+/* An environment's description, its desiredvCpus the current one (a new reference). */
+static json_t *described_ce(api_ctx *c, json_t *ce)
+{
+    ce_rec *rec = res_ce(c->st, api_str(ce, "computeEnvironmentName"));
+    json_t *cr = json_object_get(ce, "computeResources");
+    if (!rec || !rec->live || !rec->managed || rec->fargate || !cr) return json_incref(ce);
+    json_int_t desired = current_desired(c, rec, cr);
+    if (desired == api_int(cr, "desiredvCpus", 0)) return json_incref(ce);
+    json_t *out = json_copy(ce), *res = json_copy(cr);
+    json_object_set_new(res, "desiredvCpus", json_integer(desired));
+    json_object_set_new(out, "computeResources", res);
+    return out;
+}
+
 static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *names = json_object_get(req, "computeEnvironments");
@@ -213,7 +239,7 @@ static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
         json_array_foreach(names, i, v) {
             char *name = api_key_of(json_string_value(v), ARN_CE);
             json_t *ce = name ? reg_get_any(&c->st->ce, name) : NULL;
-            if (ce) json_array_append(list, ce);
+            if (ce) json_array_append_new(list, described_ce(c, ce));
             free(name);
         }
         return 0;
@@ -222,7 +248,7 @@ static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
     const char **keys = reg_sorted_keys(&c->st->ce, strcmp, &n);
     int rc = api_page(c, req, out, keys, n, strcmp, API_DESCRIBE_MAX, &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
-        json_array_append(list, reg_get(&c->st->ce, keys[i]));
+        json_array_append_new(list, described_ce(c, reg_get(&c->st->ce, keys[i])));
     free(keys);
     return rc;
 }
@@ -335,6 +361,17 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
             goto out;
         }
         if (check_infrastructure(c, rec, ce, cr, upd, req) < 0) goto out;
+        /* As AWS: desiredvCpus may be raised by hand, not lowered (idle instances go by
+         * themselves, down to minvCpus). */
+        json_t *desired = json_object_get(upd, "desiredvCpus");
+        if (desired && !rec->fargate && json_integer_value(desired) < current_desired(c, rec, cr)) {
+            api_client_error(c, "computeResources.desiredvCpus (%lld) is below the environment's "
+                                "current desiredvCpus (%lld): an environment is not scaled down "
+                                "by hand; lower minvCpus, and idle instances go by themselves",
+                             (long long)json_integer_value(desired),
+                             (long long)current_desired(c, rec, cr));
+            goto out;
+        }
         /* An update names only what changes; merge it, then check the result as a whole. */
         json_t *merged = json_deep_copy(cr);
         const char *k;

@@ -139,6 +139,18 @@ static void spot_drill(state *st)
     free(taken);
 }
 
+/* An environment's desiredvCpus follows its capacity down as idle instances go, as AWS lowers
+ * it (never below minvCpus): what a user asked for is kept until then, not for ever. */
+static void lower_desired(state *st, ce_rec *ce, int kept_mvcpus)
+{
+    int floor = kept_mvcpus > ce->min_mvcpus ? kept_mvcpus : ce->min_mvcpus;
+    if (ce->desired_mvcpus <= floor) return;
+    json_t *next = json_deep_copy(reg_get(&st->ce, ce->name));
+    json_object_set_new(json_object_get(next, "computeResources"), "desiredvCpus",
+                        json_integer((floor + 999) / 1000));
+    reg_put(st, &st->ce, ce->name, next);
+}
+
 /* Scale in: an idle instance a provider launched goes once the environment keeps minvCpus.  It
  * drains: its agent is told to stop, and the provider that launched it lets it go. */
 static void scale_in(state *st, int64_t now)
@@ -153,10 +165,47 @@ static void scale_in(state *st, int64_t now)
         ce_rec *ce = res_ce(st, in->ce);
         int gone_ce = !ce || ce->status == RES_DELETING;
         if (!gone_ce && now - in->idle_since < barge_cfg.idle_seconds * 1000) continue;
-        if (!gone_ce && fleet_ce_mvcpus(f, in->ce) - in->mvcpus < ce->min_mvcpus) continue;
+        int kept = gone_ce ? 0 : fleet_ce_kept_mvcpus(f, in->ce) - in->mvcpus;
+        if (!gone_ce && kept < ce->min_mvcpus) continue;
         in->draining = 1;
         log_info("fleet: instance %s of %s is idle; letting it go", in->id, in->ce);
         instance_wake(st, in);
+        if (!gone_ce) lower_desired(st, ce, kept);
+    }
+}
+
+/* The capacity a MANAGED environment keeps: minvCpus always (AWS keeps it while the
+ * environment is DISABLED too), and desiredvCpus while it is ENABLED. */
+static int kept_floor(const ce_rec *ce)
+{
+    int floor = ce->min_mvcpus;
+    if (ce->state == RES_ENABLED && ce->desired_mvcpus > floor) floor = ce->desired_mvcpus;
+    return floor;
+}
+
+static int grow(state *st, ce_rec *ce, int mvcpus)
+{
+    if (provider_exec_serves(ce)) return provider_exec_grow(st, ce, mvcpus);
+    return provider_local_grow(st, ce, mvcpus);
+}
+
+void fleet_keep_capacity(state *st)
+{
+    const char *name;
+    json_t *unused;
+    json_object_foreach(st->ce.items, name, unused) {
+        ce_rec *ce = res_ce(st, name);
+        if (!ce || !ce->managed || ce->fargate) continue;
+        if (ce->status != RES_VALID && ce->status != RES_UPDATING) continue;
+        int floor = kept_floor(ce);
+        if (!floor || !provider_may_launch(st, ce)) continue;
+        /* Instances still starting count: each tick launches only what is still missing. */
+        int have = fleet_ce_kept_mvcpus(st->fleet, ce->name);
+        for (int n = 0; have < floor && n < FLEET_GROW_PER_TICK; n++) {
+            int got = grow(st, ce, floor - have);
+            if (!got) break;
+            have += got;
+        }
     }
 }
 
@@ -167,6 +216,7 @@ void fleet_tick(state *st)
     spot_drill(st);
     provider_local_tick(st);
     scale_in(st, now);
+    fleet_keep_capacity(st);
     provider_exec_tick(st);
     instance **doomed = NULL;
     size_t n_doomed = 0;

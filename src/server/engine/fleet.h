@@ -33,6 +33,14 @@ int fleet_reclaim(struct state *st, instance *in);
 /* After the batch's scheduling pass: answers the exchanges that asked not to wait (poll_now),
  * each with what the pass placed on its instance. */
 void fleet_answer_now(struct state *st);
+/* At most this many launches a tick for one environment's minvCpus or desiredvCpus: a large
+ * minimum fills over a few seconds rather than in one burst of agents. */
+#define FLEET_GROW_PER_TICK 4
+
+/* Launches what MANAGED environments lack of the capacity they keep: minvCpus, and
+ * desiredvCpus while ENABLED (instances still starting count).  Runs every second, and when an
+ * environment settles after a create or an update. */
+void fleet_keep_capacity(struct state *st);
 /* Runs every second: lost instances, expired polls, the local provider's housekeeping. */
 void fleet_tick(struct state *st);
 /* At server stop: answers parked polls; with --stop-local-agents, stops the agents this server

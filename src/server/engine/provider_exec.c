@@ -442,6 +442,16 @@ int provider_exec_provide(state *st, ce_rec *ce, const job *j)
     return 1;
 }
 
+int provider_exec_grow(state *st, ce_rec *ce, int mvcpus)
+{
+    init();
+    json_t *cmds = commands_for(ce->name);
+    if (!cmds) return 0;
+    const catalog_type *t = provider_local_choose_vcpus(st, ce, mvcpus);
+    instance *in = t ? launch(st, ce, t, cmds) : NULL;
+    return in ? in->mvcpus : 0;
+}
+
 /* ---- Going ------------------------------------------------------------------------------- */
 
 void provider_exec_gone(state *st, instance *in)

@@ -39,6 +39,8 @@ void provider_exec_install(json_t *table);
 int provider_exec_serves(const ce_rec *ce);
 /* As provider_local_provide, for an environment the commands serve. */
 int provider_exec_provide(struct state *st, ce_rec *ce, const job *j);
+/* As provider_local_grow, for an environment the commands serve. */
+int provider_exec_grow(struct state *st, ce_rec *ce, int mvcpus);
 /* An instance of the exec provider was lost or let go: back off if it never registered, stop
  * its launch command if that still runs, run its terminate command. */
 void provider_exec_gone(struct state *st, instance *in);

@@ -49,11 +49,17 @@ static int best_vcpus(const catalog_type *t)
     return t ? t->vcpus : INT_MAX;
 }
 
-static const catalog_type *choose_type(const ce_rec *ce, const job *j, int budget_mvcpus,
+/* What an instance must hold: a job's needs, or (to keep an environment's minimum) a number of
+ * vCPUs alone. */
+typedef struct needs {
+    int mvcpus, memory_mib, gpus;
+} needs;
+
+static const catalog_type *choose_type(const ce_rec *ce, needs need, int budget_mvcpus,
                                        catalog_type *fargate, int smallest)
 {
     if (ce->fargate) {
-        int vcpus = (j->spec->mvcpus + 999) / 1000;
+        int vcpus = (need.mvcpus + 999) / 1000;
         if (vcpus < 1) vcpus = 1;
         int room = budget_mvcpus / 1000;
         int want = room < FARGATE_STANDIN_MAX_VCPUS ? room : FARGATE_STANDIN_MAX_VCPUS;
@@ -61,16 +67,16 @@ static const catalog_type *choose_type(const ce_rec *ce, const job *j, int budge
         fargate->name = "fargate";
         fargate->vcpus = want;
         fargate->memory_mib = want * FARGATE_STANDIN_MIB_PER_VCPU;
-        if (fargate->memory_mib < j->spec->memory_mib) return NULL;
+        if (fargate->memory_mib < need.memory_mib) return NULL;
         fargate->gpus = 0;
-        return j->spec->gpus ? NULL : fargate;
+        return need.gpus ? NULL : fargate;
     }
     const catalog_type *best = NULL;
     for (int i = 0; catalog_at(i); i++) {
         const catalog_type *t = catalog_at(i);
         if (!allows(ce, t) || t->vcpus * 1000 > budget_mvcpus) continue;
-        if (t->vcpus * 1000 < j->spec->mvcpus || t->memory_mib < j->spec->memory_mib ||
-            t->gpus < j->spec->gpus)
+        if (t->vcpus * 1000 < need.mvcpus || t->memory_mib < need.memory_mib ||
+            t->gpus < need.gpus)
             continue;
         int better = smallest ? t->vcpus < best_vcpus(best) ||
                                     (best && t->vcpus == best->vcpus &&
@@ -189,12 +195,31 @@ const catalog_type *provider_local_choose(state *st, const ce_rec *ce, const job
                                           catalog_type *fargate)
 {
     int budget = ce->max_mvcpus - fleet_ce_mvcpus(st->fleet, ce->name);
-    const catalog_type *t = choose_type(ce, j, budget, fargate, 0);
+    needs need = {j->spec->mvcpus, j->spec->memory_mib, j->spec->gpus};
+    const catalog_type *t = choose_type(ce, need, budget, fargate, 0);
     /* BEST_FIT_PROGRESSIVE and the SPOT strategies may go over maxvCpus by one instance, as on
      * AWS: while the environment is below it, the smallest type that fits the job. */
     if (!t && ce->overshoot && budget > 0 && !ce->fargate)
-        t = choose_type(ce, j, INT_MAX, fargate, 1);
+        t = choose_type(ce, need, INT_MAX, fargate, 1);
     return t;
+}
+
+const catalog_type *provider_local_choose_vcpus(state *st, const ce_rec *ce, int mvcpus)
+{
+    if (ce->fargate) return NULL;
+    int budget = ce->max_mvcpus - fleet_ce_mvcpus(st->fleet, ce->name);
+    /* The smallest type that covers what is missing, else the largest there is room for (the
+     * next one makes up the rest). */
+    const catalog_type *t = choose_type(ce, (needs){mvcpus, 0, 0}, budget, NULL, 1);
+    if (!t) t = choose_type(ce, (needs){1, 0, 0}, budget, NULL, 0);
+    return t;
+}
+
+int provider_may_launch(state *st, const ce_rec *ce)
+{
+    launch_trouble *trouble = dict_get(&st->fleet->trouble, ce->name);
+    if (trouble && util_mono_ms() < trouble->retry_at) return 0;
+    return st->fleet->url != NULL;
 }
 
 int provider_before_launch(state *st, const ce_rec *ce, const job *j)
@@ -211,15 +236,11 @@ int provider_before_launch(state *st, const ce_rec *ce, const job *j)
         instance_reserve(in, j);
         return 1;
     }
-    launch_trouble *trouble = dict_get(&st->fleet->trouble, ce->name);
-    if (trouble && util_mono_ms() < trouble->retry_at) return -1;
+    if (provider_may_launch(st, ce)) return 0;
     /* Until the listener has bound (the first passes after a start run before it), an agent
      * would not know where to register: ask for another pass instead. */
-    if (!st->fleet->url) {
-        st->jobs->sched_needed = 1;
-        return -1;
-    }
-    return 0;
+    if (!st->fleet->url) st->jobs->sched_needed = 1;
+    return -1;
 }
 
 int provider_local_provide(state *st, ce_rec *ce, const job *j)
@@ -234,6 +255,13 @@ int provider_local_provide(state *st, ce_rec *ce, const job *j)
     if (!in) return 0;
     instance_reserve(in, j);
     return 1;
+}
+
+int provider_local_grow(state *st, ce_rec *ce, int mvcpus)
+{
+    const catalog_type *t = provider_local_choose_vcpus(st, ce, mvcpus);
+    instance *in = t ? launch(st, ce, t) : NULL;
+    return in ? in->mvcpus : 0;
 }
 
 void provider_local_lost(state *st, instance *in)

@@ -24,6 +24,16 @@ int provider_local_provide(struct state *st, ce_rec *ce, const job *j);
  * The exec provider sizes its instances with it too (provider_exec.h). */
 const catalog_type *provider_local_choose(struct state *st, const ce_rec *ce, const job *j,
                                           catalog_type *fargate);
+/* The instance type a launch that adds mvcpus to ce's capacity gets (to keep its minvCpus or
+ * reach its desiredvCpus): the smallest that covers them within maxvCpus, else the largest
+ * there is room for; NULL when none (a Fargate environment keeps no minimum). */
+const catalog_type *provider_local_choose_vcpus(struct state *st, const ce_rec *ce, int mvcpus);
+/* Launches one instance toward mvcpus more in ce; returns the vCPUs (milli) it has, 0 when none
+ * could be launched.  The caller has asked provider_may_launch. */
+int provider_local_grow(struct state *st, ce_rec *ce, int mvcpus);
+/* Whether a launch for ce may be made now: no back-off after failed launches, and the listener
+ * has bound (agents know where to register). */
+int provider_may_launch(struct state *st, const ce_rec *ce);
 /* What both providers do before launching for j in ce: 1 when an instance still starting will
  * take it (reserved there), -1 when no launch may be made now (a back-off after failed launches,
  * or agents would not yet know where to register), 0 when one may. */

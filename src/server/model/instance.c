@@ -158,6 +158,19 @@ int fleet_ce_mvcpus(fleet *f, const char *ce)
     return total;
 }
 
+int fleet_ce_kept_mvcpus(fleet *f, const char *ce)
+{
+    int total = 0;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&f->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (!in->draining && strcmp(in->ce, ce) == 0) total += in->mvcpus;
+    }
+    return total;
+}
+
 /* ---- capacity -------------------------------------------------------------------------- */
 
 int instance_fits(const instance *in, const job *j, int with_reserved)

@@ -120,6 +120,9 @@ void instance_mark_dirty(fleet *f, instance *in);
 void instance_new_id(char out[20]);
 /* The milli-vCPUs of every instance of a compute environment. */
 int fleet_ce_mvcpus(fleet *f, const char *ce);
+/* The milli-vCPUs of its instances that stay (not draining): its capacity as AWS's
+ * desiredvCpus counts it. */
+int fleet_ce_kept_mvcpus(fleet *f, const char *ce);
 
 /* Capacity.  with_reserved counts what the current pass promised to waiting jobs. */
 int instance_fits(const instance *in, const job *j, int with_reserved);

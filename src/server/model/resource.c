@@ -206,9 +206,10 @@ static int parse_ce(json_t *desc, ce_rec *out, char **why)
         *why = xasprintf("member '%stype' is not a string", p);
         return -1;
     }
-    json_int_t minv, maxv;
+    json_int_t minv, maxv, desired;
     if (get_int(cr, p, "minvCpus", 0, 0, &minv, why) < 0 ||
-        get_int(cr, p, "maxvCpus", 0, 0, &maxv, why) < 0)
+        get_int(cr, p, "maxvCpus", 0, 0, &maxv, why) < 0 ||
+        get_int(cr, p, "desiredvCpus", 0, 0, &desired, why) < 0)
         return -1;
     json_t *types_in = json_object_get(cr, "instanceTypes");
     if (types_in && !json_is_array(types_in)) {
@@ -229,6 +230,7 @@ static int parse_ce(json_t *desc, ce_rec *out, char **why)
     out->overshoot = strategy && strcmp(strategy, "BEST_FIT") != 0;
     out->min_mvcpus = to_mvcpus(minv);
     out->max_mvcpus = to_mvcpus(maxv);
+    out->desired_mvcpus = to_mvcpus(desired);
     out->instance_types = xmalloc((n ? n : 1) * sizeof *out->instance_types);
     json_array_foreach(types_in, i, v) out->instance_types[i] = xstrdup(json_string_value(v));
     out->n_instance_types = n;

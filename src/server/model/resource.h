@@ -41,6 +41,8 @@ typedef struct ce_rec {
                     * exceeded by one instance, as AWS allows them */
     int min_mvcpus, max_mvcpus; /* computeResources.minvCpus/maxvCpus x 1000 (milli-vCPUs); 0
                                  * when absent; INT_MAX when larger */
+    int desired_mvcpus;         /* computeResources.desiredvCpus x 1000: the capacity the
+                                 * fleet keeps while ENABLED, lowered as idle instances go */
     const char **instance_types; /* computeResources.instanceTypes */
     size_t n_instance_types;
     int live; /* in the registry now (not deleted) */
