@@ -211,8 +211,9 @@ static void hand_url(core_call *call, void *ctx, int64_t now_ms)
 {
     state *st = ctx;
     fleet_set_url(st->fleet, call->arg);
-    /* Jobs that waited for a launch may have one now. */
+    /* Jobs that waited for a launch may have one now, and so may the environments' minvCpus. */
     st->jobs->sched_needed = 1;
+    fleet_keep_capacity(st);
     core_answer(call, json_object());
 }
 

@@ -2,6 +2,7 @@
 kind of compute resources, every refusal (each names its field), paging, and persistence across
 a restart."""
 import json
+import time
 import unittest
 
 from harness import ServerTestCase, arn
@@ -630,6 +631,19 @@ class Persistence(CECase):
         self.wait_ce("gone", "DELETED")
         names = ("keep-ec2", "keep-um", "keep-fg", "keep-upd")
         before = {n: self.wait_ce(n, "VALID") for n in names}
+        # keep-ec2's minvCpus is launched at once (an r5.large: desiredvCpus 2); an agent a
+        # restart finds still registering is refused by the next server (its launch token was
+        # that server's) and launched again, so the restart waits for it to have registered.
+        deadline = time.time() + 15
+        while True:
+            status, _, body = self.server.raw("POST", "/barge/v1/listinstances",
+                                              {"computeEnvironment": "keep-ec2"},
+                                              {"Content-Type": "application/json"})
+            if status == 200 and [i["state"] for i in body["instances"]] == ["READY"]:
+                break
+            self.assertLess(time.time(), deadline, "keep-ec2's instance did not register")
+            time.sleep(0.05)
+        self.assertEqual(before["keep-ec2"]["computeResources"]["desiredvCpus"], 2)
 
         self.server.restart()
         after = {n: self.describe(n) for n in names}
