@@ -30,6 +30,17 @@ class DescribeJobs(JobsCase):
         self.assertEqual(parent["arrayProperties"]["statusSummary"]["RUNNABLE"], 150)
         self.assertEqual(parent["status"], "PENDING")
 
+    def test_a_page_without_max_results_holds_what_aws_gives(self):
+        # Up to 1000 jobs without filters, 100 with one, as the API reference says: a caller
+        # that does not page sees as many as on AWS.
+        out = self.batch.list_jobs(arrayJobId=self.parent, jobStatus="RUNNABLE")
+        self.assertEqual(len(out["jobSummaryList"]), 150)
+        self.assertNotIn("nextToken", out)
+        out = self.batch.list_jobs(arrayJobId=self.parent,
+                                   filters=[{"name": "JOB_NAME", "values": ["big"]}])
+        self.assertEqual(len(out["jobSummaryList"]), 100)
+        self.assertIn("nextToken", out)
+
     def test_unknown_ids_are_left_out(self):
         p = self.parent
         ids = ["no-such-job", p + ":150", p + ":-1", p + ":x", p + ":", "0" * 8 + "-0000-0000-0000-"

@@ -590,14 +590,18 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
                                    "children, a multi-node job to list its nodes)");
     int by_nodes = mnp != NULL;
     if (mnp) array = mnp;
-    json_int_t max = api_int(req, "maxResults", 100);
-    if (max < 1 || max > 1000)
-        return api_client_error(c, "maxResults: must be between 1 and 1000 (got %lld)",
-                                (long long)max);
     list_filter f = {0};
     if (parse_filters(c, req, &f) < 0) {
         free(f.def_name);
         return -1;
+    }
+    /* Without maxResults a page holds up to 1000 jobs, or 100 with filters, as the API
+     * reference says: a caller that does not page sees as many as on AWS. */
+    json_int_t max = api_int(req, "maxResults", f.any_filter ? 100 : 1000);
+    if (max < 1 || max > 1000) {
+        free(f.def_name);
+        return api_client_error(c, "maxResults: must be between 1 and 1000 (got %lld)",
+                                (long long)max);
     }
     /* With a filter, a queue's jobs come newest first, as the API reference says; otherwise (and
      * an array's children always) in submit order. */
