@@ -67,6 +67,9 @@ class Cancel(JobsCase):
         self.assertIs(d["isTerminated"], True)
         self.assertEqual(len(d["attempts"]), 1)
         self.assertEqual(d["attempts"][0]["statusReason"], "stop it now")
+        # Told by the status reason alone: no container reason naming the signal.
+        self.assertEqual(d["container"]["exitCode"], 143)
+        self.assertNotIn("reason", d["container"])
         self.wait_for(lambda: not pid_alive(pid), 5, "the job's process to end")
 
     def test_terminate_at_any_moment(self):

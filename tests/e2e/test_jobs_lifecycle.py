@@ -167,6 +167,8 @@ class Lifecycle(JobsCase):
         self.assertEqual(env["AWS_BATCH_JQ_NAME"], "q")
         self.assertEqual(env["AWS_BATCH_CE_NAME"], "ce")
         self.assertEqual(env["AWS_BATCH_JOB_ATTEMPT"], "1")
+        # What ECS's agent sets in every container (Metaflow's tasks require it).
+        self.assertEqual(env["AWS_EXECUTION_ENV"], "AWS_ECS_EC2")
         self.assertNotIn("AWS_BATCH_JOB_ARRAY_INDEX", env)
         self.assertNotIn("AWS_BATCH_JOB_ARRAY_SIZE", env)
         self.assertEqual(env["MINE"], "mine value")
@@ -282,6 +284,19 @@ class Timeouts(JobsCase):
         self.assertEqual(d["attempts"][0]["container"].get("exitCode"), 143,
                          "a job that obeys SIGTERM should not wait for SIGKILL")
         self.assertLess(took, 8000)
+        # The stop is told by the status reason alone, as ECS leaves the container's reason
+        # empty (tools that show the container's reason first would show the signal instead).
+        self.assertNotIn("reason", d["container"])
+        self.assertNotIn("reason", d["attempts"][0]["container"])
+
+    def test_a_signal_the_job_did_not_get_from_barge_is_named(self):
+        jid = self.submit("self-killed", command="kill -SEGV $$")
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertEqual(d["statusReason"], "Essential container in task exited")
+        self.assertEqual(d["container"]["exitCode"], 139)
+        self.assertEqual(d["container"]["reason"],
+                         "Container killed by signal 11 (Segmentation fault)")
 
     def test_every_attempt_and_every_child_has_its_own_timeout(self):
         jid = self.submit("slow", command="sleep 30", arrayProperties={"size": 2},

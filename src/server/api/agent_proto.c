@@ -337,8 +337,16 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
             e.has_exit_code = 1;
             e.exit_code = 128 + (int)api_int(r, "signal", 0);
         }
+        /* A stop barge ordered (a kill, a timeout, the agent's own stop) is told by the status
+         * reason alone, as ECS leaves the container's reason empty when it stops a task: tools
+         * that show the container's reason first (Metaflow) would show the signal instead. */
+        int ordered = json_is_true(json_object_get(r, "killed")) ||
+                      json_is_true(json_object_get(r, "timedOut")) ||
+                      json_is_true(json_object_get(r, "agentStopped"));
         if (json_is_true(json_object_get(r, "oom"))) {
             e.reason = "OutOfMemoryError: Container killed due to memory usage";
+        } else if (api_int(r, "signal", 0) > 0 && ordered) {
+            e.reason = NULL;
         } else if (api_int(r, "signal", 0) > 0) {
             snprintf(reason, sizeof reason, "Container killed by signal %d (%s)",
                      (int)api_int(r, "signal", 0), strsignal((int)api_int(r, "signal", 0)));

@@ -171,6 +171,10 @@ static json_t *assignment(instance *in, job *j)
     env_add(env, "AWS_BATCH_CE_NAME", in->ce);
     snprintf(num, sizeof num, "%u", j->n_attempts);
     env_add(env, "AWS_BATCH_JOB_ATTEMPT", num);
+    /* What ECS's agent tells every container it runs, which tools read to know where they run
+     * (Metaflow's task set-up requires it); a value the job gives is kept, as ECS keeps it. */
+    if (!json_object_get(env, "AWS_EXECUTION_ENV"))
+        env_add(env, "AWS_EXECUTION_ENV", j->spec->fargate ? "AWS_ECS_FARGATE" : "AWS_ECS_EC2");
     if (j->parent && jobspec_num_nodes(j->parent->spec) > 0) {
         /* A node of a multi-node parallel job: which, of how many, and where the main node
          * runs (its nodes are placed together, the main one first: scheduler.c). */
