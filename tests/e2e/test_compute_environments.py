@@ -99,7 +99,9 @@ class CreateManaged(CECase):
         cr = ce["computeResources"]
         self.assertEqual((cr["minvCpus"], cr["desiredvCpus"], cr["maxvCpus"]), (0, 0, 8))
         self.assertEqual(cr["instanceTypes"], ["optimal"])
-        self.assertEqual(cr["allocationStrategy"], "BEST_FIT")
+        # BEST_FIT is meant, and not described, as AWS's (Terraform replaces an environment
+        # whose description has a strategy it did not send).
+        self.assertNotIn("allocationStrategy", cr)
         self.assertEqual((cr["subnets"], cr["securityGroupIds"]), ([], []))
         self.assertEqual(ce["state"], "ENABLED")
         self.assertEqual(ce["tags"], {})
@@ -134,12 +136,12 @@ class CreateManaged(CECase):
         self.assertEqual(cr["bidPercentage"], 60)
         self.assertEqual(cr["allocationStrategy"], "SPOT_CAPACITY_OPTIMIZED")
         self.assertEqual(cr["spotIamFleetRole"], "arn:aws:iam::123456789012:role/fleet")
-        # Without a bid, SPOT pays up to the on-demand price.
+        # Without a bid, SPOT pays up to the on-demand price; none is described.
         self.batch.create_compute_environment(
             computeEnvironmentName="spot-b", type="MANAGED",
             computeResources={"type": "SPOT", "maxvCpus": 4, "subnets": [],
                               "allocationStrategy": "SPOT_PRICE_CAPACITY_OPTIMIZED"})
-        self.assertEqual(self.describe("spot-b")["computeResources"]["bidPercentage"], 100)
+        self.assertNotIn("bidPercentage", self.describe("spot-b")["computeResources"])
 
     def test_fargate_and_fargate_spot(self):
         for name, crtype in (("fg", "FARGATE"), ("fgs", "FARGATE_SPOT")):
@@ -404,6 +406,41 @@ class Update(CECase):
                            "subnets, securityGroupIds and maxvCpus", computeEnvironment="fg-up",
                            computeResources={"type": "FARGATE_SPOT"})
         self.assertEqual(self.describe("fg-up")["computeResources"]["type"], "FARGATE")
+
+    def test_what_terraform_sends(self):
+        # An empty serviceRole is the service-linked one, as AWS takes it; so the instances'
+        # settings may be updated in place.
+        u = self.batch.update_compute_environment
+        self.create_ec2("tf", maxvCpus=4, type="SPOT", bidPercentage=50,
+                        allocationStrategy="SPOT_CAPACITY_OPTIMIZED")
+        self.batch.create_compute_environment(
+            computeEnvironmentName="tf-role", type="MANAGED", serviceRole="",
+            computeResources={"type": "EC2", "maxvCpus": 4, "subnets": ["s"],
+                              "allocationStrategy": "BEST_FIT_PROGRESSIVE",
+                              "launchTemplate": {"launchTemplateName": "lt", "version": "1"}})
+        ce = self.wait_ce("tf-role", "VALID")
+        self.assertTrue(ce["serviceRole"].endswith(
+            ":role/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"), ce)
+        u(computeEnvironment="tf-role", serviceRole="",
+          computeResources={"instanceTypes": ["m5.large"]})
+        self.assertEqual(self.wait_ce("tf-role", "VALID")["computeResources"]["instanceTypes"],
+                         ["m5.large"])
+        # A launch template is removed with an empty name or id.
+        u(computeEnvironment="tf-role", computeResources={"launchTemplate": {
+            "launchTemplateId": ""}})
+        self.assertNotIn("launchTemplate", self.wait_ce("tf-role", "VALID")["computeResources"])
+        # SPOT to EC2 in place: the bid goes, cleared with 0 or left out.
+        self.wait_ce("tf", "VALID")
+        u(computeEnvironment="tf", computeResources={
+            "type": "EC2", "bidPercentage": 0, "allocationStrategy": "BEST_FIT_PROGRESSIVE"})
+        cr = self.wait_ce("tf", "VALID")["computeResources"]
+        self.assertEqual((cr["type"], cr["allocationStrategy"]), ("EC2", "BEST_FIT_PROGRESSIVE"))
+        self.assertNotIn("bidPercentage", cr)
+        # A destroy of what is already gone finds the words AWS uses.
+        for fn, kw in ((u, {"computeEnvironment": "gone-already", "state": "DISABLED"}),
+                       (self.batch.update_job_queue, {"jobQueue": "gone-too",
+                                                      "state": "DISABLED"})):
+            self.assertRefused(fn, "does not exist", **kw)
 
     def test_infrastructure_updates_as_aws(self):
         # AWS replaces instances for any change but the vCPU counts ("infrastructure

@@ -100,7 +100,8 @@ class JobDefinitions(ServerTestCase):
         self.assertEqual(jd["parameters"], {})
         self.assertEqual(jd["tags"], {})
         self.assertIs(jd["propagateTags"], False)
-        self.assertEqual(jd["platformCapabilities"], ["EC2"])
+        # Not given, not described (EC2 is meant), as AWS's; Terraform compares the two.
+        self.assertNotIn("platformCapabilities", jd)
         self.assertEqual(jd["containerOrchestrationType"], "ECS")
         cp = jd["containerProperties"]
         self.assertEqual(cp["image"], "busybox")
@@ -133,9 +134,10 @@ class JobDefinitions(ServerTestCase):
         self.assertEqual(jd["schedulingPriority"], 42)
         rs = jd["retryStrategy"]
         self.assertEqual(rs["attempts"], 3)
-        # The action is accepted in any case and described in the model's upper case.
+        # The action is accepted in any case and described as given, as AWS describes it
+        # (Terraform sends it in lower case and compares what it reads back).
         self.assertEqual([r["action"] for r in rs["evaluateOnExit"]],
-                         ["RETRY", "RETRY", "EXIT", "EXIT"])
+                         ["retry", "Retry", "exit", "EXIT"])
         self.assertEqual(rs["evaluateOnExit"][1]["onStatusReason"], "Host EC2*")
         self.assertEqual(rs["evaluateOnExit"][3]["onExitCode"], "1*")
 
@@ -166,7 +168,8 @@ class JobDefinitions(ServerTestCase):
         self.assertEqual(jd["platformCapabilities"], ["FARGATE"])
         cp = jd["containerProperties"]
         self.assertEqual(cp["resourceRequirements"], props["resourceRequirements"])
-        self.assertEqual(cp["networkConfiguration"], {"assignPublicIp": "DISABLED"})
+        # AWS fills in the platform version, not the network configuration.
+        self.assertNotIn("networkConfiguration", cp)
         self.assertEqual(cp["fargatePlatformConfiguration"], {"platformVersion": "LATEST"})
         # Given Fargate settings are kept.
         self.reg("farg", platformCapabilities=["FARGATE"], containerProperties=dict(
@@ -595,7 +598,7 @@ class JobDefinitions(ServerTestCase):
             {"action": "RETRY", "onExitCode": "*"},
             {"action": "EXIT"}]})
         self.assertEqual([r["action"] for r in self.one("retries:1")["retryStrategy"]
-                          ["evaluateOnExit"]], ["EXIT", "RETRY", "EXIT", "RETRY", "EXIT"])
+                          ["evaluateOnExit"]], ["eXiT", "retry", "EXIT", "RETRY", "EXIT"])
 
     def test_timeout_minimum_is_one_second_in_dev_mode(self):
         self.refused("timeout.attemptDurationSeconds", "at least 1 second (got 0)",

@@ -88,8 +88,9 @@ class Retries(JobsCase):
         # Conditions are case-insensitive in their action, as AWS accepts them.
         d, seen = self.run_job("lower-case", 6, 2, [rule("exit", onExitCode="6")])
         self.assertEqual(seen, ["1"])
-        # ... and described in the model's spelling, which SDKs map to an enumeration.
-        self.assertEqual([r["action"] for r in d["retryStrategy"]["evaluateOnExit"]], ["EXIT"])
+        # ... and described as given, as AWS does (Terraform sends it in lower case and
+        # compares what it reads back).
+        self.assertEqual([r["action"] for r in d["retryStrategy"]["evaluateOnExit"]], ["exit"])
 
     def test_on_status_reason(self):
         rules = [rule("EXIT", onStatusReason="Job attempt duration*")]

@@ -108,6 +108,14 @@ class SchedulingPolicies(ServerTestCase):
         self.assertEqual(fp["shareDistribution"][0]["weightFactor"], 0.0001)
         self.assertEqual(fp["shareDistribution"][1]["weightFactor"], 999.9999)
 
+    def test_a_weight_of_zero_is_the_default(self):
+        # What Terraform sends for a weight left out: kept as given, weighing 1.0.
+        self.batch.create_scheduling_policy(name="zero", fairsharePolicy={
+            "shareDistribution": [{"shareIdentifier": "z", "weightFactor": 0}]})
+        [got] = self.describe("zero")
+        self.assertEqual(got["fairsharePolicy"]["shareDistribution"],
+                         [{"shareIdentifier": "z", "weightFactor": 0}])
+
     def test_invalid_requests_are_refused_and_change_nothing(self):
         bad_fair = [
             ({"shareDecaySeconds": -1}, "fairsharePolicy.shareDecaySeconds"),
@@ -118,7 +126,7 @@ class SchedulingPolicies(ServerTestCase):
              "shareDistribution[0].weightFactor"),
             ({"shareDistribution": [{"shareIdentifier": "a", "weightFactor": 1000}]},
              "shareDistribution[0].weightFactor"),
-            ({"shareDistribution": [{"shareIdentifier": "a", "weightFactor": 0}]},
+            ({"shareDistribution": [{"shareIdentifier": "a", "weightFactor": -1}]},
              "shareDistribution[0].weightFactor"),
             ({"shareDistribution": [{"shareIdentifier": "ok"}, {"shareIdentifier": "team-a"}]},
              "shareDistribution[1].shareIdentifier"),

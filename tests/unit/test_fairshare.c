@@ -46,12 +46,14 @@ static void test_weights(void)
                            "{\"shareIdentifier\": \"gold\", \"weightFactor\": 0.5},"
                            "{\"shareIdentifier\": \"team*\", \"weightFactor\": 3},"
                            "{\"shareIdentifier\": \"teamA1\", \"weightFactor\": 2},"
-                           "{\"shareIdentifier\": \"plain\"}]}}", 0, NULL);
+                           "{\"shareIdentifier\": \"plain\"},"
+                           "{\"shareIdentifier\": \"zero\", \"weightFactor\": 0}]}}", 0, NULL);
     CHECK(p != NULL);
     CHECK(near(fairshare_weight(p, "gold"), 0.5));
     CHECK(near(fairshare_weight(p, "teamB"), 3));
     CHECK(near(fairshare_weight(p, "teamA1"), 2)); /* an exact entry beats a prefix */
     CHECK(near(fairshare_weight(p, "plain"), 1));  /* weightFactor defaults to 1 */
+    CHECK(near(fairshare_weight(p, "zero"), 1));   /* and 0 (Terraform's "left out") means it */
     CHECK(near(fairshare_weight(p, "other"), 1));  /* so does a share the policy does not name */
     CHECK(near(fairshare_weight(NULL, "x"), 1));
     json_decref(p);

@@ -38,9 +38,22 @@ static ce_rec *find_ce(api_ctx *c, const char *v, const char *field)
     char *name = api_name_or_arn(c, v, ARN_CE, field);
     if (!name) return NULL;
     ce_rec *ce = res_ce(c->st, name);
-    if (!ce) api_client_error(c, "%s: no compute environment named '%s'", field, name);
+    /* "does not exist", as AWS words it: Terraform's destroy of an environment already gone
+     * looks for those words. */
+    if (!ce) api_client_error(c, "%s: no compute environment named '%s' (it does not exist)", field,
+                              name);
     free(name);
     return ce;
+}
+
+#define LINKED_ROLE "/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"
+
+/* The service role an environment is described with: the one given, or AWS's service-linked
+ * role when none is, or an empty one (which AWS takes for it; Terraform sends one). */
+static json_t *service_role(const char *given)
+{
+    if (given && *given) return json_string(given);
+    return json_sprintf("arn:aws:iam::%s:role" LINKED_ROLE, barge_cfg.account_id);
 }
 
 /* Rules that hold for the computeResources of a new or updated environment. */
@@ -162,12 +175,7 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
     json_object_set_new(ce, "ecsClusterArn", json_string_nocheck(cluster));
     free(cluster);
     json_object_set_new(ce, "tags", json_deep_copy(json_object_get(req, "tags")) ?: json_object());
-    const char *role = api_str(req, "serviceRole");
-    json_object_set_new(ce, "serviceRole",
-                        role ? json_string(role)
-                             : json_sprintf("arn:aws:iam::%s:role/aws-service-role/"
-                                            "batch.amazonaws.com/AWSServiceRoleForBatch",
-                                            barge_cfg.account_id));
+    json_object_set_new(ce, "serviceRole", service_role(api_str(req, "serviceRole")));
     if (cr) {
         json_t *res = json_deep_copy(cr);
         const char *crtype = api_str(cr, "type");
@@ -177,10 +185,9 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
                 json_object_set_new(res, "desiredvCpus", json_integer(api_int(res, "minvCpus", 0)));
             if (!json_object_get(res, "instanceTypes"))
                 json_object_set_new(res, "instanceTypes", json_pack("[s]", "optimal"));
-            if (!json_object_get(res, "allocationStrategy"))
-                json_object_set_new(res, "allocationStrategy", json_string("BEST_FIT"));
-            if (strcmp(crtype, "SPOT") == 0 && !json_object_get(res, "bidPercentage"))
-                json_object_set_new(res, "bidPercentage", json_integer(100));
+            /* No allocationStrategy (BEST_FIT is meant) or bidPercentage (100) is described
+             * unless given, as AWS's are: Terraform replaces an environment whose description
+             * has one it did not send. */
         }
         if (!json_object_get(res, "subnets")) json_object_set_new(res, "subnets", json_array());
         if (!json_object_get(res, "securityGroupIds"))
@@ -253,6 +260,14 @@ static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
     return rc;
 }
 
+/* An update's launchTemplate that names no template (an empty id or name): AWS's way to go
+ * back to the default template, that is to have none. */
+static int removes_template(json_t *lt)
+{
+    const char *id = api_str(lt, "launchTemplateId"), *name = api_str(lt, "launchTemplateName");
+    return (id && !*id) || (name && !*name);
+}
+
 /* The first member of an update's computeResources that changes what AWS calls the
  * infrastructure (anything but the vCPU counts), or NULL.  A member given with the value it
  * has, or an empty list (which keeps the current one), changes nothing. */
@@ -271,6 +286,9 @@ static const char *infrastructure_change(json_t *cr, json_t *upd)
         if (json_is_array(v) && json_array_size(v) == 0 &&
             (strcmp(k, "subnets") == 0 || strcmp(k, "securityGroupIds") == 0 ||
              strcmp(k, "instanceTypes") == 0))
+            continue;
+        if (strcmp(k, "launchTemplate") == 0 && removes_template(v) &&
+            !json_object_get(cr, k))
             continue;
         if (!json_equal(json_object_get(cr, k), v)) return k;
     }
@@ -298,11 +316,14 @@ static int check_infrastructure(api_ctx *c, const ce_rec *rec, json_t *ce, json_
                                    "only (minvCpus, maxvCpus, desiredvCpus, serviceRole, state); "
                                    "create a new compute environment for other settings", k,
                                 rec->name);
-    static const char linked[] = "/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch";
-    const char *role = api_str(ce, "serviceRole");
-    size_t n = role ? strlen(role) : 0;
-    if (json_object_get(req, "serviceRole") || n < sizeof linked - 1 ||
-        strcmp(role + n - (sizeof linked - 1), linked) != 0)
+    json_t *now = json_object_get(ce, "serviceRole");
+    json_t *role = api_str(req, "serviceRole") ? service_role(api_str(req, "serviceRole"))
+                                               : json_incref(now);
+    const char *r = json_string_value(role);
+    size_t n = r ? strlen(r) : 0, nl = strlen(LINKED_ROLE);
+    int linked = n >= nl && strcmp(r + n - nl, LINKED_ROLE) == 0, same = json_equal(role, now);
+    json_decref(role);
+    if (!linked || !same)
         return api_client_error(c, "computeResources.%s: an update of the instances' settings "
                                    "needs the service-linked role AWSServiceRoleForBatch, left "
                                    "unchanged in the same update; change serviceRole in an "
@@ -382,8 +403,18 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
             if ((strcmp(k, "subnets") == 0 || strcmp(k, "securityGroupIds") == 0 ||
                  strcmp(k, "instanceTypes") == 0) && json_array_size(v) == 0)
                 continue;
+            if (strcmp(k, "launchTemplate") == 0 && removes_template(v)) {
+                json_object_del(merged, k);
+                continue;
+            }
             json_object_set(merged, k, v);
         }
+        /* An environment that is no longer SPOT keeps no bid: an update that makes it EC2
+         * clears it by leaving it out or by sending 0, as Terraform does. */
+        const char *to_type = api_str(merged, "type");
+        json_t *bid = json_object_get(upd, "bidPercentage");
+        if (to_type && strcmp(to_type, "SPOT") != 0 && (!bid || json_integer_value(bid) == 0))
+            json_object_del(merged, "bidPercentage");
         if (rec->fargate) {
             /* Fargate resources have no minimum or desired count to keep. */
             if (check_resources(c, upd, from, 0) < 0) {
@@ -409,7 +440,7 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
     if (json_object_get(req, "unmanagedvCpus"))
         json_object_set(next, "unmanagedvCpus", json_object_get(req, "unmanagedvCpus"));
     if (api_str(req, "serviceRole"))
-        json_object_set_new(next, "serviceRole", json_string(api_str(req, "serviceRole")));
+        json_object_set_new(next, "serviceRole", service_role(api_str(req, "serviceRole")));
     if (policy) {
         json_t *p = json_deep_copy(policy);
         if (!json_object_get(p, "jobExecutionTimeoutMinutes"))

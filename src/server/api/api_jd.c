@@ -106,11 +106,11 @@ static json_t *describe_container(json_t *given, int fargate)
     static const char *const lists[] = {"command", "volumes", "environment", "mountPoints",
                                         "ulimits", "resourceRequirements", "secrets", NULL};
     for (const char *const *l = lists; *l; l++) set_default(cp, *l, json_array());
-    if (fargate) {
-        set_default(cp, "networkConfiguration", json_pack("{s:s}", "assignPublicIp", "DISABLED"));
+    /* AWS fills in the platform version, not the network configuration (whose absence means
+     * DISABLED): Terraform compares what it reads back with what it sent, less the former. */
+    if (fargate)
         set_default(cp, "fargatePlatformConfiguration",
                     json_pack("{s:s}", "platformVersion", "LATEST"));
-    }
     return cp;
 }
 
@@ -135,8 +135,10 @@ static int register_jd(api_ctx *c, json_t *req, json_t **resp)
         json_object_set_new(jd, "schedulingPriority", json_deep_copy(v));
     v = json_object_get(req, "parameters");
     json_object_set_new(jd, "parameters", v ? json_deep_copy(v) : json_object());
+    /* The evaluateOnExit actions are described as they were given, in any case, as AWS's
+     * are: Terraform sends them in lower case and compares what it reads back. */
     if ((v = json_object_get(req, "retryStrategy")))
-        json_object_set_new(jd, "retryStrategy", jobdef_retry_describe(v));
+        json_object_set_new(jd, "retryStrategy", json_deep_copy(v));
     if ((v = json_object_get(req, "containerProperties")))
         json_object_set_new(jd, "containerProperties", describe_container(v, fargate));
     if ((v = json_object_get(req, "timeout")))
@@ -154,8 +156,9 @@ static int register_jd(api_ctx *c, json_t *req, json_t **resp)
     json_object_set_new(jd, "tags", v ? json_deep_copy(v) : json_object());
     json_object_set_new(jd, "propagateTags",
                         json_boolean(json_is_true(json_object_get(req, "propagateTags"))));
-    json_object_set_new(jd, "platformCapabilities",
-                        json_pack("[s]", fargate ? "FARGATE" : "EC2"));
+    /* As given, and absent when not (EC2 is meant then): AWS describes no default here, and
+     * Terraform would register a new revision at every apply for one it did not send. */
+    if (caps) json_object_set_new(jd, "platformCapabilities", json_deep_copy(caps));
     json_object_set_new(jd, "containerOrchestrationType", json_string("ECS"));
     if ((v = json_object_get(req, "consumableResourceProperties")))
         json_object_set_new(jd, "consumableResourceProperties", json_deep_copy(v));

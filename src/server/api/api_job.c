@@ -335,7 +335,7 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         json_object_set(desc, "jobDefinition", json_object_get(def, "jobDefinitionArn"));
         json_t *retry = json_object_get(req, "retryStrategy");
         if (!retry) retry = json_object_get(def, "retryStrategy");
-        if (retry) json_object_set_new(desc, "retryStrategy", jobdef_retry_describe(retry));
+        if (retry) json_object_set_new(desc, "retryStrategy", json_deep_copy(retry));
         json_t *timeout = json_object_get(req, "timeout");
         if (!timeout) timeout = json_object_get(def, "timeout");
         if (timeout) json_object_set_new(desc, "timeout", json_deep_copy(timeout));

@@ -63,7 +63,9 @@ static jq_rec *find_jq(api_ctx *c, const char *v, const char *field)
     char *name = api_name_or_arn(c, v, ARN_JQ, field);
     if (!name) return NULL;
     jq_rec *jq = res_jq(c->st, name);
-    if (!jq) api_client_error(c, "%s: no job queue named '%s'", field, name);
+    /* "does not exist", as AWS words it: Terraform's destroy of a queue already gone looks
+     * for those words. */
+    if (!jq) api_client_error(c, "%s: no job queue named '%s' (it does not exist)", field, name);
     free(name);
     return jq;
 }

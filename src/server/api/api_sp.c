@@ -135,9 +135,12 @@ static json_t *fairshare_of(api_ctx *c, json_t *fp)
         }
         json_t *wv = json_object_get(e, "weightFactor");
         double w = wv ? json_number_value(wv) : 1.0;
-        if (w < MIN_WEIGHT || w > MAX_WEIGHT) {
+        /* 0 is what Terraform sends for a weight left out: kept as given, it means the
+         * default, 1.0 (fairshare_weight). */
+        if (w != 0 && (w < MIN_WEIGHT || w > MAX_WEIGHT)) {
             api_client_error(c, "fairsharePolicy.shareDistribution[%zu].weightFactor: must be "
-                                "between 0.0001 and 999.9999; got %g", i, w);
+                                "between 0.0001 and 999.9999 (or 0 for the default, 1.0); got "
+                                "%g", i, w);
             goto fail;
         }
         for (size_t j = 0; j < i; j++) {

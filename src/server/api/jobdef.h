@@ -74,7 +74,4 @@ int jobdef_check_register(api_ctx *c, json_t *req);
 
 /* RETRY or EXIT in upper case, the form descriptions carry; NULL if action is neither. */
 const char *jobdef_retry_action(const char *action);
-/* A checked retryStrategy as descriptions carry it: a copy whose evaluateOnExit actions are the
- * model's RETRY or EXIT, in whatever case they were given. */
-json_t *jobdef_retry_describe(json_t *retry);
 #endif

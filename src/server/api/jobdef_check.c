@@ -260,20 +260,6 @@ const char *jobdef_retry_action(const char *action)
     return NULL;
 }
 
-json_t *jobdef_retry_describe(json_t *retry)
-{
-    /* AWS takes the action in any case; SDKs that map it to an enumeration (Java's, Go's)
-     * read only the model's spelling. */
-    json_t *rs = json_deep_copy(retry);
-    size_t i;
-    json_t *rule;
-    json_array_foreach(json_object_get(rs, "evaluateOnExit"), i, rule) {
-        const char *action = jobdef_retry_action(api_str(rule, "action"));
-        if (action) json_object_set_new(rule, "action", json_string(action));
-    }
-    return rs;
-}
-
 /* An evaluateOnExit pattern: up to 512 characters, an optional '*' only at the end; exit-code
  * patterns hold digits, the others letters, digits, white space, periods and colons. */
 static int check_pattern(api_ctx *c, const char *v, int exit_code, const char *field)
