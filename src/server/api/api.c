@@ -12,7 +12,7 @@
 #include "server/model/arn.h"
 
 static api_op *const tables[] = {api_ce_ops,  api_jq_ops,    api_jd_ops,
-                                 api_sp_ops,  api_tag_ops,   api_job_ops,
+                                 api_sp_ops,  api_tag_ops,   api_job_ops, api_job_list_ops,
                                  api_agent_ops, api_agent_creds_ops, api_misc_ops,
                                  api_snapshot_ops, api_cr_ops, api_fleet_ops,
                                  api_metrics_ops, api_events_ops, api_usage_ops};

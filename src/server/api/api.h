@@ -58,7 +58,7 @@ typedef struct api_op {
 
 /* Each module's table, ended by an entry with a NULL name. */
 extern api_op api_ce_ops[], api_jq_ops[], api_jd_ops[], api_sp_ops[], api_tag_ops[],
-    api_job_ops[], api_agent_ops[], api_agent_creds_ops[], api_misc_ops[], api_snapshot_ops[],
+    api_job_ops[], api_job_list_ops[], api_agent_ops[], api_agent_creds_ops[], api_misc_ops[], api_snapshot_ops[],
     api_cr_ops[], api_fleet_ops[], api_metrics_ops[], api_events_ops[], api_usage_ops[];
 
 /* The most events one GetEvents answers (its "max"), which a webhook asks for at every poll. */
