@@ -85,6 +85,17 @@ class Drain(JobsCase):
         self.assertIn(self.raw_job(d["jobId"])["barge"]["instanceId"], ids)
         self.assertEqual({i["instanceId"] for i in self.instances("warm")}, ids)
 
+    def test_a_huge_minimum_starts_a_bounded_number_of_local_agents(self):
+        # Every local agent runs on this host: a minimum of 500 vCPUs of 2-vCPU instances (250
+        # agents) starts 16 of them (PROVIDER_LOCAL_KEEP_MAX), says so, and stops there.
+        self.make_env("huge", 500, minvCpus=500, instanceTypes=["c5.large"])
+        self.wait_for(lambda: "compute environment huge keeps 16 local instances" in
+                      self.server.read_log(), 30, "the warning")
+        time.sleep(2)
+        self.assertEqual(len(self.instances("huge")), 16)
+        self.batch.update_compute_environment(computeEnvironment="huge", state="DISABLED",
+                                              computeResources={"minvCpus": 0})
+
     def test_desired_vcpus_follow_the_capacity(self):
         self.make_env("follow", 8, instanceTypes=["c5.large"])
         self.assertEqual(self.ce("follow")["computeResources"]["desiredvCpus"], 0)

@@ -259,6 +259,28 @@ int provider_local_provide(state *st, ce_rec *ce, const job *j)
 
 int provider_local_grow(state *st, ce_rec *ce, int mvcpus)
 {
+    /* Every local agent runs on this host: a minimum of a million vCPUs (a typo, or a
+     * definition written for AWS) must not start thousands of them. */
+    int n = 0;
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        const instance *in = v;
+        n += in->local && !in->draining && strcmp(in->ce, ce->name) == 0;
+    }
+    if (n >= PROVIDER_LOCAL_KEEP_MAX) {
+        static int64_t warned_at;
+        int64_t now = util_mono_ms();
+        if (!warned_at || now - warned_at > 60000) {
+            log_warn("fleet: compute environment %s keeps %d local instances, the most this "
+                     "host starts for its minvCpus (%d) or desiredvCpus (%d); jobs still get "
+                     "instances as they need them", ce->name, n, ce->min_mvcpus / 1000,
+                     ce->desired_mvcpus / 1000);
+            warned_at = now;
+        }
+        return 0;
+    }
     const catalog_type *t = provider_local_choose_vcpus(st, ce, mvcpus);
     instance *in = t ? launch(st, ce, t) : NULL;
     return in ? in->mvcpus : 0;

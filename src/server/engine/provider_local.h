@@ -28,6 +28,9 @@ const catalog_type *provider_local_choose(struct state *st, const ce_rec *ce, co
  * reach its desiredvCpus): the smallest that covers them within maxvCpus, else the largest
  * there is room for; NULL when none (a Fargate environment keeps no minimum). */
 const catalog_type *provider_local_choose_vcpus(struct state *st, const ce_rec *ce, int mvcpus);
+/* The most local instances one environment's minvCpus or desiredvCpus starts (they all run on
+ * this host); jobs that need more capacity still launch it, within maxvCpus. */
+#define PROVIDER_LOCAL_KEEP_MAX 16
 /* Launches one instance toward mvcpus more in ce; returns the vCPUs (milli) it has, 0 when none
  * could be launched.  The caller has asked provider_may_launch. */
 int provider_local_grow(struct state *st, ce_rec *ce, int mvcpus);
