@@ -62,9 +62,9 @@ void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, cons
                      size_t len)
 {
     agent *ag = ctx;
-    char *copy = xstrndup(text, len);
-    /* JSON strings must be UTF-8: scrub each NUL-separated piece (NULs themselves are kept). */
-    for (size_t i = 0; i < len; i += strlen(copy + i) + 1) util_utf8_scrub(copy + i);
+    /* JSON strings must be UTF-8: a byte that is not becomes U+FFFD, as the awslogs driver
+     * ships it (NULs are kept). */
+    char *copy = util_utf8_repair(text, len, &len);
     const char *stream = s->log_stream ? s->log_stream : s->job_id;
     pthread_mutex_lock(&ag->mu);
     /* While the agent has given up on its server (agent_orphan.h), output goes to a file rather

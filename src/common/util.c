@@ -187,6 +187,41 @@ void util_utf8_scrub(char *s)
     }
 }
 
+char *util_utf8_repair(const char *s, size_t len, size_t *out_len)
+{
+    /* The copy ends in a NUL, where util_utf8_len stops a sequence cut at the end. */
+    char *in = xmalloc(len + 1);
+    memcpy(in, s, len);
+    in[len] = '\0';
+    size_t bad = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = util_utf8_len((const unsigned char *)in + i);
+        bad += n == 0;
+        i += n ? n : 1;
+    }
+    if (!bad) {
+        *out_len = len;
+        return in;
+    }
+    char *out = xmalloc(len + 2 * bad + 1), *o = out;
+    for (size_t i = 0; i < len;) {
+        size_t n = util_utf8_len((const unsigned char *)in + i);
+        if (n) {
+            memcpy(o, in + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    *o = '\0';
+    *out_len = (size_t)(o - out);
+    free(in);
+    return out;
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;

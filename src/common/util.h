@@ -30,6 +30,10 @@ int util_unhex_bytes(const char *s, void *out, size_t n);
  * Error messages echo request text and are cut by bounded printfs, which can leave half a
  * character; JSON strings must be valid UTF-8. */
 void util_utf8_scrub(char *s);
+/* A copy of the len bytes at s (NULs kept) in which every byte that is not part of a
+ * well-formed UTF-8 sequence is U+FFFD, as the awslogs driver ships a container's output;
+ * *out_len its length.  Fresh, NUL-terminated. */
+char *util_utf8_repair(const char *s, size_t len, size_t *out_len);
 /* The length of the well-formed UTF-8 sequence at p (1 to 4), or 0 (what jansson refuses). */
 size_t util_utf8_len(const unsigned char *p);
 /* The number of characters (code points) in s, as AWS counts the lengths of tag keys and values;

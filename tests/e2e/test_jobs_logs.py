@@ -47,6 +47,14 @@ class Logs(JobsCase):
                               "--log-stream-name", stream, "--start-from-head")
         self.assertEqual([e["message"] for e in cli["events"]], messages)
 
+    def test_bytes_that_are_not_utf8_become_replacement_characters(self):
+        # As the awslogs driver ships them: each such byte is U+FFFD; the rest is kept.
+        jid = self.submit("bytes", command="printf 'caf\\303\\251 \\377 cut \\342\\202\\n'")
+        stream = self.assertSucceeded(jid)["container"]["logStreamName"]
+        out = self.wait_for(lambda: self.events(stream)["events"], 10, "the line")
+        self.assertEqual([e["message"] for e in out],
+                         ["caf\u00e9 \ufffd cut \ufffd\ufffd"])
+
     def test_each_attempt_has_its_own_stream(self):
         jid = self.submit("twice", command='echo "attempt $AWS_BATCH_JOB_ATTEMPT"; exit 1',
                           retryStrategy={"attempts": 2})

@@ -133,6 +133,28 @@ static void test_utf8_scrub(void)
     scrubbed("\xed\x9f\xbf\xee\x80\x80", "\xed\x9f\xbf\xee\x80\x80");
 }
 
+static void repaired(const char *in, size_t len, const char *want, size_t want_len)
+{
+    size_t n = 0;
+    char *out = util_utf8_repair(in, len, &n);
+    CHECK_EQ_INT(n, want_len);
+    CHECK(memcmp(out, want, want_len) == 0);
+    CHECK(out[n] == '\0');
+    free(out);
+}
+
+/* Log lines: each byte that is not UTF-8 becomes U+FFFD (three bytes), NULs stay. */
+static void test_utf8_repair(void)
+{
+    repaired("plain", 5, "plain", 5);
+    repaired("caf\xc3\xa9", 5, "caf\xc3\xa9", 5);
+    repaired("a\xff" "b", 3, "a\xef\xbf\xbd" "b", 5);
+    repaired("ab\xe2\x82", 4, "ab\xef\xbf\xbd\xef\xbf\xbd", 8);
+    repaired("x\0\xc0\xafy", 5, "x\0\xef\xbf\xbd\xef\xbf\xbdy", 9);
+    /* A sequence cut by the line's end is not completed by what lies past it. */
+    repaired("a\xc3\xa9", 2, "a\xef\xbf\xbd", 4);
+}
+
 /* Tag lengths are counted in characters, as AWS counts them, not in bytes. */
 static void test_utf8_chars(void)
 {
@@ -304,6 +326,7 @@ int main(void)
     RUN(test_unhex_bytes);
     RUN(test_clocks);
     RUN(test_utf8_scrub);
+    RUN(test_utf8_repair);
     RUN(test_utf8_chars);
     RUN(test_http_url_problem);
     RUN(test_open_regular);
