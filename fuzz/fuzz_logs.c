@@ -2,6 +2,8 @@
  * its patterns and tokens, DescribeLogStreams, DescribeLogGroups) and the agent's log upload,
  * through api_logs_serve against a log store in a fresh directory holding a few streams.
  *
+ * Every input is also a job's output line for util_utf8_repair, whose result must be UTF-8.
+ *
  * Input: "NAME\nBODY".  NAME is a CloudWatch Logs operation (sent as X-Amz-Target
  * Logs_20140328.NAME), or AGENT for the agent's upload; BODY is the request body. */
 #include <stddef.h>
@@ -11,7 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/log.h"
+#include "common/util.h"
 #include "server/api/api_logs.h"
 #include "server/base/agent_ident.h"
 #include "server/base/logstore.h"
@@ -74,6 +79,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    /* What an agent makes of a job's output, whatever its bytes: text jansson takes whole. */
+    size_t repaired_len;
+    char *repaired = util_utf8_repair((const char *)data, size, &repaired_len);
+    json_t *line = json_stringn(repaired, repaired_len);
+    if (!line) abort();
+    json_decref(line);
+    free(repaired);
+
     const char *nl = memchr(data, '\n', size);
     if (!nl) return 0;
     size_t nlen = (size_t)(nl - (const char *)data);
