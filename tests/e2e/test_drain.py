@@ -85,6 +85,26 @@ class Drain(JobsCase):
         self.assertIn(self.raw_job(d["jobId"])["barge"]["instanceId"], ids)
         self.assertEqual({i["instanceId"] for i in self.instances("warm")}, ids)
 
+    def test_raising_desired_keeps_the_warm_instances(self):
+        # The instance kept for minvCpus, idle past --idle-seconds, is not let go as the
+        # instances for a raised desiredvCpus start: all are kept for --idle-seconds.
+        self.make_env("raise", 8, minvCpus=2, instanceTypes=["c5.large"])
+        [warm] = self.wait_for(lambda: [i["instanceId"] for i in self.instances("raise")
+                                        if i["state"] == "READY"], 10, "the warm instance")
+        time.sleep(3)  # past --idle-seconds (2)
+        self.batch.update_compute_environment(computeEnvironment="raise",
+                                              computeResources={"desiredvCpus": 6})
+        self.wait_for(lambda: sum(i["vcpus"] for i in self.instances("raise")
+                                  if i["state"] != "DRAINING") == 6, 10, "six vCPUs")
+        time.sleep(1.2)  # past the fleet's next tick (every second), which lets idle ones go
+        insts = {i["instanceId"]: i["state"] for i in self.instances("raise")}
+        self.assertEqual(insts.get(warm), "READY", insts)
+        self.assertEqual(self.ce("raise")["computeResources"]["desiredvCpus"], 6)
+        # Once idle past --idle-seconds they go, down to minvCpus.
+        self.wait_for(lambda: sum(i["vcpus"] for i in self.instances("raise")) == 2, 20,
+                      "back to minvCpus")
+        self.assertEqual(self.ce("raise")["computeResources"]["desiredvCpus"], 2)
+
     def test_a_huge_minimum_starts_a_bounded_number_of_local_agents(self):
         # Every local agent runs on this host: a minimum of 500 vCPUs of 2-vCPU instances (250
         # agents) starts 16 of them (PROVIDER_LOCAL_KEEP_MAX), says so, and stops there.

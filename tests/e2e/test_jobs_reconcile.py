@@ -198,6 +198,29 @@ class Reconcile(JobsCase):
                          ("FAILED", True, "Stopped: the main node (node 0) ended"))
         self.assertEqual(d["container"]["exitCode"], 143)
 
+    def test_a_terminate_whose_reason_reads_like_a_node_stop_still_terminates(self):
+        # Only the reasons barge gives its nodes' stops keep a node's own end: a TerminateJob
+        # reason that happens to begin the same way ends the job as terminated.
+        agent = self.agent("reconcile-mnp-t")
+        self.batch.register_job_definition(
+            jobDefinitionName="mnp-stand-in-t", type="multinode",
+            nodeProperties={"numNodes": 2, "mainNode": 0, "nodeRangeProperties": [
+                {"targetNodes": "0:1", "container": {
+                    "image": "busybox", "command": ["true"], "resourceRequirements": [
+                        {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}}]})
+        jid = self.batch.submit_job(jobName="mnp", jobQueue="reconcile-mnp-t",
+                                    jobDefinition="mnp-stand-in-t")["jobId"]
+        held = [(jid + "#0", 1), (jid + "#1", 1)]
+        self.exchange_until(agent, [], lambda: len(agent.assigned) == 2, 5, "two nodes")
+        agent.exchange(held, [{"jobId": n, "attempt": 1, "event": "RUNNING"} for n, _ in held])
+        self.batch.terminate_job(jobId=jid, reason="Stopped: maintenance")
+        agent.exchange([], [{"jobId": n, "attempt": 1, "event": "EXITED", "exitCode": 0,
+                             "signal": 0, "killed": False} for n, _ in held])
+        d = self.wait_job(jid, timeout=5)
+        self.assertEqual((d["status"], d["statusReason"]), ("FAILED", "Stopped: maintenance"))
+        for n, _ in held:
+            self.assertEqual(self.job(n)["status"], "FAILED")
+
     def exchange_until(self, agent, holding, done, timeout, what):
         """Exchanges with holding every 200 ms until done() returns something true."""
         deadline = time.time() + timeout

@@ -345,8 +345,8 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
                       json_is_true(json_object_get(r, "agentStopped"));
         if (json_is_true(json_object_get(r, "oom"))) {
             e.reason = "OutOfMemoryError: Container killed due to memory usage";
-        } else if (api_int(r, "signal", 0) > 0 && ordered) {
-            e.reason = NULL;
+        } else if (ordered) {
+            e.reason = NULL; /* a container runtime's exit (143) as a signal's */
         } else if (api_int(r, "signal", 0) > 0) {
             snprintf(reason, sizeof reason, "Container killed by signal %d (%s)",
                      (int)api_int(r, "signal", 0), strsignal((int)api_int(r, "signal", 0)));
@@ -355,7 +355,7 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
             snprintf(reason, sizeof reason, "%.280s", api_str(r, "reason"));
             e.reason = reason;
         }
-        e.killed = json_is_true(json_object_get(r, "killed"));
+        e.killed = ordered;
         char lost[160];
         if (json_is_true(json_object_get(r, "agentStopped"))) {
             /* The agent itself was stopped: to the job, its host went away. */

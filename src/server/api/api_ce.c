@@ -337,7 +337,7 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
     if (!rec) return -1;
     const char *name = rec->name;
     json_t *ce = reg_get(&c->st->ce, name);
-    int rc = -1;
+    int rc = -1, raised = 0;
     json_t *next = NULL;
     if (rec->status == RES_DELETING) {
         api_client_error(c, "computeEnvironment: '%s' is being deleted and cannot be updated",
@@ -385,6 +385,8 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
         /* As AWS: desiredvCpus may be raised by hand, not lowered (idle instances go by
          * themselves, down to minvCpus). */
         json_t *desired = json_object_get(upd, "desiredvCpus");
+        raised = desired && !rec->fargate &&
+                 json_integer_value(desired) > current_desired(c, rec, cr);
         if (desired && !rec->fargate && json_integer_value(desired) < current_desired(c, rec, cr)) {
             api_client_error(c, "computeResources.desiredvCpus (%lld) is below the environment's "
                                 "current desiredvCpus (%lld): an environment is not scaled down "
@@ -458,6 +460,7 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
     next = NULL;
     /* A lower maxvCpus drains what no longer fits before the next placement. */
     drain_ce(c->st, rec);
+    if (raised) fleet_hold_idle(c->st, name);
     core_after(0, settle, xstrdup(name));
     rc = 0;
 out:

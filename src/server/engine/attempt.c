@@ -321,6 +321,20 @@ json_t *attempt_task_arn(state *st, const job *j)
     return v;
 }
 
+/* Whether reason is one stop_other_nodes gave (not a TerminateJob's that happens to begin the
+ * same way: the whole text is matched). */
+static int stopped_by_another_node(const char *reason)
+{
+    int node, end = 0;
+    if (!reason) return 0;
+    if (sscanf(reason, JOBS_NODE_STOPPED "the main node (node %d) ended%n", &node, &end) == 1 &&
+        end && !reason[end])
+        return 1;
+    end = 0;
+    return sscanf(reason, JOBS_NODE_STOPPED "node %d was cancelled%n", &node, &end) == 1 && end &&
+           !reason[end];
+}
+
 /* A multi-node job ends with its main node, as on AWS: once it has ended, the other nodes are
  * stopped (their reason says why, and is not taken for a failure of their own: jobs.c).  Any
  * other node that ends changes nothing for the rest: AWS leaves a job that lost a node to its
@@ -473,8 +487,7 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
      * before the order reached its agent: its own end stands (a worker that exits 0 as its main
      * node does succeeded, whichever report comes first). */
     if (j->is_terminated && !interrupted && !e->killed && e->has_exit_code &&
-        jobs_is_node(j) && j->stop_reason &&
-        strncmp(j->stop_reason, JOBS_NODE_STOPPED, strlen(JOBS_NODE_STOPPED)) == 0) {
+        jobs_is_node(j) && stopped_by_another_node(j->stop_reason)) {
         j->is_terminated = 0;
         set_str(&j->stop_reason, NULL);
     }

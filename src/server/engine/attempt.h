@@ -29,7 +29,8 @@ typedef struct attempt_end {
     const char *status_reason; /* e.g. "Essential container in task exited" */
     const char *reason;        /* container reason, e.g. the OOM message; may be NULL */
     int uncharged; /* an operator's clean stop interrupted it: recorded, not counted, requeued */
-    int killed;    /* the agent stopped it on an order, rather than it ending by itself */
+    int killed;    /* the agent stopped it (an order, a timeout, its own stop), rather than it
+                    * ending by itself */
     /* What the attempt used, as its agent measured it (has_usage): CPU time, and the peak of
      * its memory (0: not known). */
     int has_usage;

@@ -189,6 +189,19 @@ static int grow(state *st, ce_rec *ce, int mvcpus)
     return provider_local_grow(st, ce, mvcpus);
 }
 
+void fleet_hold_idle(state *st, const char *ce)
+{
+    const char *name = instance_ce_name(ce);
+    int64_t now = util_mono_ms();
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&st->fleet->instances, &i, &k, &v)) {
+        instance *in = v;
+        if (in->ce == name && !in->n_jobs && !in->draining) in->idle_since = now;
+    }
+}
+
 void fleet_keep_capacity(state *st)
 {
     const char *name;

@@ -41,6 +41,10 @@ void fleet_answer_now(struct state *st);
  * desiredvCpus while ENABLED (instances still starting count).  Runs every second, and when an
  * environment settles after a create or an update. */
 void fleet_keep_capacity(struct state *st);
+/* desiredvCpus was raised by hand: ce's idle instances count as idle from now, so that the
+ * capacity asked for is kept for --idle-seconds, the ones already there included, rather than
+ * the warm ones going as the new ones start. */
+void fleet_hold_idle(struct state *st, const char *ce);
 /* Runs every second: lost instances, expired polls, the local provider's housekeeping. */
 void fleet_tick(struct state *st);
 /* At server stop: answers parked polls; with --stop-local-agents, stops the agents this server

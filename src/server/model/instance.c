@@ -160,13 +160,16 @@ int fleet_ce_mvcpus(fleet *f, const char *ce)
 
 int fleet_ce_kept_mvcpus(fleet *f, const char *ce)
 {
+    /* Instances hold the interned name: a pointer compare, for a fleet of thousands described
+     * environment by environment. */
+    const char *name = instance_ce_name(ce);
     int total = 0;
     size_t i = 0;
     const char *k;
     void *v;
     while (dict_next(&f->instances, &i, &k, &v)) {
         instance *in = v;
-        if (!in->draining && strcmp(in->ce, ce) == 0) total += in->mvcpus;
+        if (!in->draining && in->ce == name) total += in->mvcpus;
     }
     return total;
 }
