@@ -240,10 +240,10 @@ def run_one(srv, definition=TRUE_DEF, timeout=120):
 
 
 def launch_instance(srv):
-    """Has the environment launch its instance without pulling anything into its image cache:
-    a job whose image is on a registry that refuses connections (port 1 of loopback) launches
-    the instance and fails at once with CannotPullContainerError.  minvCpus keeps the instance
-    afterwards, but does not launch it."""
+    """Waits for the environment's instance (launched for its minvCpus) to take jobs, without
+    pulling anything into its image cache: a job whose image is on a registry that refuses
+    connections (port 1 of loopback) runs there and fails at once with
+    CannotPullContainerError.  minvCpus keeps the instance afterwards."""
     define(srv, NOWHERE_DEF, "127.0.0.1:1/barge-bench/nowhere:1", 1, 16)
     d = wait_job(srv, submit(srv, NOWHERE_DEF), 120)
     reason = d.get("container", {}).get("reason") or ""
@@ -545,10 +545,10 @@ def pull(run, reg, extra, work):
              "Each repetition, the two sides taking turns at going first and each after a sync: "
              "the reference (skopeo copy from the registry into a new OCI "
              "layout, then umoci unpack into a new bundle, both removed after), and a fresh "
-             "server (an empty image cache) whose instance (minvCpus = maxvCpus = 2) was launched "
-             "beforehand by a job whose image could not be pulled (a registry that refuses "
-             "connections), so that the image cache is empty and the instance warm when the "
-             "first job is submitted; then three more jobs of the image. "
+             "server (an empty image cache) whose instance (minvCpus = maxvCpus = 2, launched for "
+             "the minimum) had first taken a job whose image could not be pulled (a registry "
+             "that refuses connections), so that the image cache is empty and the instance warm "
+             "when the first job is submitted; then three more jobs of the image. "
              "The agent runs the same two tools (into its one layout; the job is RUNNING once "
              "runc has made the container), so umoci is on both sides. First job to RUNNING: "
              + ", ".join(f"{x:,.0f}" for x in firsts) + " ms; second: "

@@ -914,7 +914,8 @@ def fig_latency(run):
                 "stopped": d.get("stoppedAt"), "send": t_send, "ack": t_ack, "run_seen": t_run,
                 "done_seen": t_done}
 
-    # Warm: the first job launches the instance, which stays (minvCpus = maxvCpus).
+    # Warm: the instance is launched for minvCpus (= maxvCpus) and stays; the first jobs wait
+    # for it to register.
     deadline = time.monotonic() + 120
     first = one()
     while first["status"] != "SUCCEEDED" and time.monotonic() < deadline:
