@@ -289,6 +289,15 @@ class Timeouts(JobsCase):
         self.assertNotIn("reason", d["container"])
         self.assertNotIn("reason", d["attempts"][0]["container"])
 
+    def test_a_job_that_exits_0_on_its_timeouts_sigterm_failed(self):
+        # As on AWS: the attempt ran out of time, whatever it exited with.
+        jid = self.submit("graceful", command='trap "exit 0" TERM; while true; do sleep 0.05; done',
+                          timeout={"attemptDurationSeconds": 1})
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual((d["status"], d["statusReason"]),
+                         ("FAILED", "Job attempt duration exceeded timeout"))
+        self.assertEqual(d["attempts"][0]["container"]["exitCode"], 0)
+
     def test_a_signal_the_job_did_not_get_from_barge_is_named(self):
         jid = self.submit("self-killed", command="kill -SEGV $$")
         d = self.wait_job(jid, timeout=30)

@@ -356,6 +356,7 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
             e.reason = reason;
         }
         e.killed = ordered;
+        e.timed_out = json_is_true(json_object_get(r, "timedOut"));
         char lost[160];
         if (json_is_true(json_object_get(r, "agentStopped"))) {
             /* The agent itself was stopped: to the job, its host went away. */

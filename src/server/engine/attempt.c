@@ -491,7 +491,9 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
         j->is_terminated = 0;
         set_str(&j->stop_reason, NULL);
     }
-    int success = e->has_exit_code && e->exit_code == 0 && !j->is_terminated && !interrupted;
+    /* A job that timed out failed, as on AWS, even when it caught the SIGTERM and exited 0. */
+    int success = e->has_exit_code && e->exit_code == 0 && !j->is_terminated && !interrupted &&
+                  !e->timed_out;
     if (success) {
         j->stopped_at = at;
         jobs_set_status(st, j, JS_SUCCEEDED, e->status_reason);

@@ -31,6 +31,7 @@ typedef struct attempt_end {
     int uncharged; /* an operator's clean stop interrupted it: recorded, not counted, requeued */
     int killed;    /* the agent stopped it (an order, a timeout, its own stop), rather than it
                     * ending by itself */
+    int timed_out; /* its attemptDurationSeconds ran out: it failed, whatever its exit code */
     /* What the attempt used, as its agent measured it (has_usage): CPU time, and the peak of
      * its memory (0: not known). */
     int has_usage;
