@@ -3,6 +3,7 @@ places nothing new and scales down to minvCpus once idle; one whose maxvCpus is 
 the instances that no longer fit and starts nothing past the new maximum; a deleted one drains
 every instance and stays DELETING until they have gone."""
 import os
+import signal
 import time
 
 from harness import register_agent
@@ -104,6 +105,32 @@ class Drain(JobsCase):
         self.wait_for(lambda: sum(i["vcpus"] for i in self.instances("raise")) == 2, 20,
                       "back to minvCpus")
         self.assertEqual(self.ce("raise")["computeResources"]["desiredvCpus"], 2)
+
+    def test_agents_that_die_soon_after_registering_back_off(self):
+        # An environment's minimum whose agents die soon after registering is not launched
+        # again every second: each quick death backs the launches off longer (2, 4... s).
+        self.make_env("flaky", 2, minvCpus=2, instanceTypes=["c5.large"])
+
+        def ready():
+            return [i["instanceId"] for i in self.instances("flaky") if i["state"] == "READY"]
+
+        def launches():
+            return self.server.read_log().count("for compute environment flaky, agent pid")
+
+        for n in range(1, 3):
+            self.wait_for(lambda: ready() and launches() == n, 20, "launch %d to register" % n)
+            [iid] = ready()
+            for pid in self.server.agent_pids():
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if ("\0%s\0" % iid).encode() in f.read():
+                        os.kill(pid, signal.SIGKILL)
+            died = time.time()
+            self.wait_for(lambda: launches() == n + 1, 20, "launch %d" % (n + 1))
+            # The second quick death waits out 4 s (the first, 2 s).
+            self.assertGreaterEqual(time.time() - died, 2 * n - 0.5)
+        self.wait_for(lambda: ready(), 20, "the third instance")
+        self.batch.update_compute_environment(computeEnvironment="flaky",
+                                              computeResources={"minvCpus": 0})
 
     def test_a_huge_minimum_starts_a_bounded_number_of_local_agents(self):
         # Every local agent runs on this host: a minimum of 500 vCPUs of 2-vCPU instances (250

@@ -138,8 +138,8 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
                        why, (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
         else
             buf_printf(out, "the last %d agent%s launched for compute environment %s stopped "
-                            "before registering (the server's log says why); next launch in "
-                            "%lld s", t->failures, t->failures > 1 ? "s" : "", name,
+                            "before registering or soon after (the server's log says why); next "
+                            "launch in %lld s", t->failures, t->failures > 1 ? "s" : "", name,
                        (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
         /* Instances that cannot be had: what EC2's capacity errors are on AWS. */
         return EXPLAIN_INSUFFICIENT_CAPACITY;

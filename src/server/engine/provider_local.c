@@ -289,7 +289,9 @@ int provider_local_grow(state *st, ce_rec *ce, int mvcpus)
 void provider_local_lost(state *st, instance *in)
 {
     fleet *f = st->fleet;
-    if (!in->registered) {
+    /* An agent that died before registering, or soon after, is a failed launch: launching
+     * again at once (for a job, or for the environment's minvCpus) would only repeat it. */
+    if (!in->registered || util_mono_ms() - in->launched_at < PROVIDER_LASTING_MS) {
         launch_trouble *t = dict_get(&f->trouble, in->ce);
         if (!t) {
             t = xcalloc(1, sizeof *t);
@@ -311,23 +313,50 @@ void provider_local_lost(state *st, instance *in)
 
 void provider_local_registered(state *st, instance *in)
 {
-    launch_trouble *t = dict_del(&st->fleet->trouble, in->ce);
-    if (t) {
-        free(t->ce);
-        free(t);
+    /* Launches work again at once; the count of failures is forgotten only once an instance
+     * has lasted (provider_local_tick), so that agents that die soon after registering back
+     * off longer and longer. */
+    launch_trouble *t = dict_get(&st->fleet->trouble, in->ce);
+    if (t) t->retry_at = 0;
+}
+
+/* Whether compute environment ce has a registered instance launched PROVIDER_LASTING_MS ago or
+ * more: its launches work. */
+static int has_lasting(fleet *f, const char *ce, int64_t now)
+{
+    const char *name = instance_ce_name(ce);
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&f->instances, &i, &k, &v)) {
+        const instance *in = v;
+        if (in->ce == name && in->registered && now - in->launched_at >= PROVIDER_LASTING_MS)
+            return 1;
     }
+    return 0;
 }
 
 void provider_local_tick(state *st)
 {
     int64_t now = util_mono_ms();
     fleet *f = st->fleet;
-    /* A launch back-off that has run out: the waiting jobs may be given capacity again. */
+    /* A launch back-off that has run out: the waiting jobs may be given capacity again.  A
+     * trouble whose environment has an instance that lasted is over. */
     size_t ti = 0;
     const char *tk;
     void *tv;
-    while (dict_next(&f->trouble, &ti, &tk, &tv))
-        if (now >= ((launch_trouble *)tv)->retry_at) st->jobs->sched_needed = 1;
+    while (dict_next(&f->trouble, &ti, &tk, &tv)) {
+        launch_trouble *t = tv;
+        if (t->retry_at && now >= t->retry_at) {
+            st->jobs->sched_needed = 1;
+            t->retry_at = 0;
+        }
+        if (!t->retry_at && has_lasting(f, t->ce, now)) {
+            dict_del(&f->trouble, tk);
+            free(t->ce);
+            free(t);
+        }
+    }
     /* Local agents that exited.  Only their own pids are waited for: the exit status of any
      * other child of the server belongs to whoever started it. */
     int status;

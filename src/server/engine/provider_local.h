@@ -43,7 +43,10 @@ int provider_may_launch(struct state *st, const ce_rec *ce);
 int provider_before_launch(struct state *st, const ce_rec *ce, const job *j);
 /* The largest instance the provider could launch for ce (for explanations). */
 void provider_local_largest(const ce_rec *ce, int *vcpus, int *memory_mib, int *gpus);
-/* A local instance was lost: back off if it never registered, stop its agent. */
+/* An instance that registered and lasted this long is a launch that worked. */
+#define PROVIDER_LASTING_MS 30000
+/* A local instance was lost: back off if it never registered or was lost soon after, stop its
+ * agent. */
 void provider_local_lost(struct state *st, instance *in);
 /* An instance registered: launches for its environment work again (the back-off is the fleet's,
  * shared with the exec provider, so this serves instances of both). */
