@@ -442,8 +442,16 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
         }
         /* A call made by the before_wait hook is tried once: it runs inside a wait, where a
          * patience of its own would nest in another's.  The hook makes it again if it must. */
-        if (!c->patient || c->in_hook || !c->answered_ms) return rc;
-        long long left = c->answered_ms + CLI_PATIENCE_S * 1000LL - now;
+        if (!c->patient || c->in_hook) return rc;
+        /* Before any answer, only a server that was reached is waited for (a connection cut
+         * by its restart): a refused connection is a wrong address far more often. */
+        long long since = c->answered_ms;
+        if (!since) {
+            if (err->unreachable) return rc;
+            if (!c->first_failed_ms) c->first_failed_ms = now;
+            since = c->first_failed_ms;
+        }
+        long long left = since + CLI_PATIENCE_S * 1000LL - now;
         if (left <= 0) {
             err->given_up = 1;
             return rc;

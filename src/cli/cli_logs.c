@@ -273,9 +273,10 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t *
     char *waiting = NULL, *group = NULL, *node = NULL;
     const char *whole = NULL;
     follower f = {.c = c, .id = id};
-    if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
-    /* A follow outlives a server that restarts: its job goes on meanwhile. */
+    /* A follow outlives a server that restarts, from its first call: its job goes on
+     * meanwhile. */
     if (follow) c->patient = 1;
+    if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
     if ((node = main_node_of(c, id, job)) != NULL) {
         whole = id;
         f.id = id = node;

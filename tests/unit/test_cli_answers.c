@@ -189,6 +189,22 @@ static void test_patience_of_followers(void)
     CHECK_CONTAINS(r.err, "enough");
 }
 
+/* A follow's first call that a restarting server cuts short (an answer of its own, not a
+ * refused connection) is tried again: `barge logs -f` started as the server restarts waits. */
+static void test_a_follow_waits_from_its_first_call(void)
+{
+    static const char *const restarting[] = {
+        "500 {\"message\":\"restarting\"}",
+        "200 {\"jobs\":[{\"jobId\":\"j1\",\"jobName\":\"n\",\"status\":\"SUCCEEDED\","
+        "\"container\":{}}]}", NULL};
+    ran r;
+    run(&r, restarting, (const char *const[]){"logs", "-f", "j1", NULL});
+    CHECK(srv.calls >= 2);
+    CHECK_STR(srv.ops[1], "DescribeJobs");
+    CHECK_CONTAINS(r.err, "answers again");
+    CHECK_CONTAINS(r.err, "job j1 has no logs");
+}
+
 /* ListJobs and GetUsage that give back the nextToken they were sent would page for ever. */
 static void test_next_token_loops(void)
 {
@@ -253,6 +269,7 @@ int main(void)
     RUN(test_events_stuck_last_seq);
     RUN(test_events_follow_waits);
     RUN(test_patience_of_followers);
+    RUN(test_a_follow_waits_from_its_first_call);
     RUN(test_next_token_loops);
     RUN(test_huge_counts);
     RUN(test_explain_negative_index);
