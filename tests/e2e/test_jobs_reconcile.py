@@ -162,25 +162,30 @@ class Reconcile(JobsCase):
         self.assertLess(abs(ev[0]["timestamp"] - (now - 5010)), 1000, ev)
         self.assertLess(abs(d["stoppedAt"] - (now - 5005)), 1000, d)
 
+    def running_nodes(self, name, nodes):
+        """A stand-in agent in an environment NAME of its own, and a multi-node job of NODES
+        nodes it runs; returns (agent, job id, [(node id, 1), ...]), every node RUNNING."""
+        agent = self.agent(name)
+        self.batch.register_job_definition(
+            jobDefinitionName=name, type="multinode",
+            nodeProperties={"numNodes": nodes, "mainNode": 0, "nodeRangeProperties": [
+                {"targetNodes": "0:%d" % (nodes - 1), "container": {
+                    "image": "busybox", "command": ["true"], "resourceRequirements": [
+                        {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}}]})
+        jid = self.batch.submit_job(jobName="mnp", jobQueue=name, jobDefinition=name)["jobId"]
+        self.exchange_until(agent, [], lambda: len(agent.assigned) == nodes, 5,
+                            "%d nodes" % nodes)
+        held = [(jid + "#%d" % k, 1) for k in range(nodes)]
+        agent.exchange(held, [{"jobId": n, "attempt": 1, "event": "RUNNING"} for n, _ in held])
+        return agent, jid, held
+
     def test_a_node_that_ended_by_itself_as_its_main_node_did_keeps_its_end(self):
         # The main node's end reaches the server before a worker's that exited by itself at
         # the same moment: the server has ordered the workers stopped, but the one whose
         # attempt ended on its own (no kill in its report) keeps its end; the one the order
         # stopped says why.
-        agent = self.agent("reconcile-mnp")
-        self.batch.register_job_definition(
-            jobDefinitionName="mnp-stand-in", type="multinode",
-            nodeProperties={"numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
-                {"targetNodes": "0:2", "container": {
-                    "image": "busybox", "command": ["true"], "resourceRequirements": [
-                        {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}}]})
-        jid = self.batch.submit_job(jobName="mnp", jobQueue="reconcile-mnp",
-                                    jobDefinition="mnp-stand-in")["jobId"]
-        main, ended, stopped = (jid + "#%d" % k for k in range(3))
-        self.exchange_until(agent, [], lambda: len(agent.assigned) == 3, 5, "three nodes")
-        held = [(main, 1), (ended, 1), (stopped, 1)]
-        agent.exchange(held, [{"jobId": n, "attempt": 1, "event": "RUNNING"}
-                              for n, _ in held])
+        agent, jid, held = self.running_nodes("reconcile-mnp", 3)
+        main, ended, stopped = (n for n, _ in held)
         agent.exchange(held[1:], [{"jobId": main, "attempt": 1, "event": "EXITED",
                                    "exitCode": 0, "signal": 0, "killed": False}])
         self.exchange_until(agent, held[1:], lambda: len(agent.killed) >= 2, 5, "kill orders")
@@ -201,18 +206,7 @@ class Reconcile(JobsCase):
     def test_a_terminate_whose_reason_reads_like_a_node_stop_still_terminates(self):
         # Only the reasons barge gives its nodes' stops keep a node's own end: a TerminateJob
         # reason that happens to begin the same way ends the job as terminated.
-        agent = self.agent("reconcile-mnp-t")
-        self.batch.register_job_definition(
-            jobDefinitionName="mnp-stand-in-t", type="multinode",
-            nodeProperties={"numNodes": 2, "mainNode": 0, "nodeRangeProperties": [
-                {"targetNodes": "0:1", "container": {
-                    "image": "busybox", "command": ["true"], "resourceRequirements": [
-                        {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}}]})
-        jid = self.batch.submit_job(jobName="mnp", jobQueue="reconcile-mnp-t",
-                                    jobDefinition="mnp-stand-in-t")["jobId"]
-        held = [(jid + "#0", 1), (jid + "#1", 1)]
-        self.exchange_until(agent, [], lambda: len(agent.assigned) == 2, 5, "two nodes")
-        agent.exchange(held, [{"jobId": n, "attempt": 1, "event": "RUNNING"} for n, _ in held])
+        agent, jid, held = self.running_nodes("reconcile-mnp-t", 2)
         self.batch.terminate_job(jobId=jid, reason="Stopped: maintenance")
         agent.exchange([], [{"jobId": n, "attempt": 1, "event": "EXITED", "exitCode": 0,
                              "signal": 0, "killed": False} for n, _ in held])

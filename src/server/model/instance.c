@@ -145,23 +145,11 @@ void instance_mark_dirty(fleet *f, instance *in)
     f->n_dirty++;
 }
 
-int fleet_ce_mvcpus(fleet *f, const char *ce)
+/* The milli-vCPUs of ce's instances, the draining ones too or not.  Instances hold the
+ * interned name: a pointer compare, for a fleet of thousands described environment by
+ * environment. */
+static int ce_mvcpus(fleet *f, const char *ce, int draining_too)
 {
-    int total = 0;
-    size_t i = 0;
-    const char *k;
-    void *v;
-    while (dict_next(&f->instances, &i, &k, &v)) {
-        instance *in = v;
-        if (strcmp(in->ce, ce) == 0) total += in->mvcpus;
-    }
-    return total;
-}
-
-int fleet_ce_kept_mvcpus(fleet *f, const char *ce)
-{
-    /* Instances hold the interned name: a pointer compare, for a fleet of thousands described
-     * environment by environment. */
     const char *name = instance_ce_name(ce);
     int total = 0;
     size_t i = 0;
@@ -169,9 +157,19 @@ int fleet_ce_kept_mvcpus(fleet *f, const char *ce)
     void *v;
     while (dict_next(&f->instances, &i, &k, &v)) {
         instance *in = v;
-        if (!in->draining && in->ce == name) total += in->mvcpus;
+        if (in->ce == name && (draining_too || !in->draining)) total += in->mvcpus;
     }
     return total;
+}
+
+int fleet_ce_mvcpus(fleet *f, const char *ce)
+{
+    return ce_mvcpus(f, ce, 1);
+}
+
+int fleet_ce_kept_mvcpus(fleet *f, const char *ce)
+{
+    return ce_mvcpus(f, ce, 0);
 }
 
 /* ---- capacity -------------------------------------------------------------------------- */
