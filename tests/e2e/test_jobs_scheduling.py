@@ -103,11 +103,17 @@ class Fargate(JobsCase):
             self.assertLessEqual(end, start, "two jobs ran at once under maxvCpus 1")
 
     def test_platform_must_match_the_queue(self):
-        # A FARGATE definition's job on an EC2 queue, and an EC2 one's on a FARGATE queue, never
-        # run: they wait with AWS's reason code and a sentence that says what to do, and the
-        # jobs behind them are not held up.
-        wrong = [self.submit("fargate-on-ec2", queue="q", definition="fjd"),
-                 self.submit("ec2-on-fargate", queue="fq", definition="jd")]
+        # As AWS: a FARGATE definition's job on an EC2 queue, and an EC2 one's on a FARGATE
+        # queue, are refused at SubmitJob in AWS's words (clients such as aegea match them to
+        # register a revision of the other kind), with what to do.
+        for name, queue, definition, have, other in (
+                ("fargate-on-ec2", "q", "fjd", "FARGATE", "EC2"),
+                ("ec2-on-fargate", "fq", "jd", "EC2", "FARGATE")):
+            self.assertClientError(
+                self.submit, "Job Queue is attached to Compute Environment that can not run "
+                "Jobs with capability %s;" % have, "'%s' has %s compute environments" % (queue, other),
+                'platformCapabilities ["%s"]' % other, name=name, queue=queue,
+                definition=definition)
         right = [self.submit("ec2-on-ec2", queue="q"),
                  self.submit("fargate-on-fargate", queue="fq", definition="fjd")]
         done = self.wait_jobs(right, timeout=15)
@@ -119,13 +125,24 @@ class Fargate(JobsCase):
             for c in [d["container"]] + [a["container"] for a in d["attempts"]]:
                 self.assertEqual("containerInstanceArn" in c, has, c)
                 self.assertIn("taskArn", c)
-        for jid, have, queue in zip(wrong, ("FARGATE", "EC2"), ("q", "fq")):
-            d = self.job(jid)
-            self.assertEqual(d["status"], "RUNNABLE")
-            self.assertTrue(d["statusReason"].startswith(
-                "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - "), d["statusReason"])
-            self.assertIn("platformCapabilities is %s" % have, d["statusReason"])
-            self.assertIn("job queue %s" % queue, d["statusReason"])
+
+    def test_a_queue_that_changes_kind_holds_its_waiting_jobs(self):
+        # A job queued while its queue's environments were EC2 ones, whose queue then holds
+        # FARGATE ones only, never runs there: it waits with AWS's reason code and a sentence
+        # that says what to do, and does not hold up the jobs behind it.
+        self.make_ce("swap-ec2", 1, state="DISABLED")
+        self.make_queue("swapq", ["swap-ec2"])
+        waiting = self.submit("ec2-queued", queue="swapq")
+        self.batch.update_job_queue(jobQueue="swapq", computeEnvironmentOrder=[
+            {"order": 1, "computeEnvironment": "farg"}])
+        behind = self.submit("fargate-behind", queue="swapq", definition="fjd")
+        self.assertEqual(self.wait_job(behind)["status"], "SUCCEEDED")
+        d = self.job(waiting)
+        self.assertEqual(d["status"], "RUNNABLE")
+        self.assertTrue(d["statusReason"].startswith(
+            "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - "), d["statusReason"])
+        self.assertIn("platformCapabilities is EC2", d["statusReason"])
+        self.assertIn("job queue swapq", d["statusReason"])
 
 
 class Capacity(JobsCase):

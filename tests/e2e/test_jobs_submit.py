@@ -189,7 +189,8 @@ class SubmitRefusals(JobsCase):
         self.assertEqual(listed, [])
 
     def test_queue(self):
-        self.refused("jobQueue", "nope", queue="nope")
+        # AWS's words come first: clients match them (aegea creates its default queue then).
+        self.refused("jobQueue: JobQueue nope not found;", "CreateJobQueue", queue="nope")
         self.refused("jobQueue", "DISABLED", queue="off")
         self.refused("jobQueue", queue=arn("compute-environment", "ce"))
         # An ARN names the queue whatever its region and account (docs/decisions.md, "ARNs").
@@ -207,7 +208,8 @@ class SubmitRefusals(JobsCase):
     def test_definition(self):
         self.refused("jobDefinition", "gone", "INACTIVE", definition="gone:1")
         self.refused("jobDefinition", "gone", definition="gone")
-        self.refused("jobDefinition", "nope", definition="nope")
+        self.refused("JobDefinition nope does not exist or is not in ACTIVE status",
+                     "RegisterJobDefinition", definition="nope")
         self.refused("jobDefinition", definition="jd:99")
 
     def test_job_name(self):

@@ -85,6 +85,22 @@ static void test_aws_families_and_defaults(void)
                                        "default_x86_64", "default_arm64", NULL};
     for (const char *const *f = fams; *f; f++)
         if (!catalog_spec_valid(*f)) CHECK_FAIL_("'%s' should be a valid spec", *f);
+    /* The variants: local disks (d), AMD (a), more network (n), each at its own sizes; a
+     * variant is not its base family's. */
+    static const char *const variants[] = {"m5d", "c5d", "r5d", "m5a", "c5n", "t3a", "c6id",
+                                           "c7a", "m6gd", "c8g", "i3", "z1d", "g6", NULL};
+    for (const char *const *f = variants; *f; f++)
+        if (!catalog_spec_valid(*f)) CHECK_FAIL_("'%s' should be a valid spec", *f);
+    t = catalog_find("c5n.large");
+    CHECK(t && t->vcpus == 2 && t->memory_mib == 5376);
+    t = catalog_find("c5a.large");
+    CHECK(t && t->vcpus == 2 && t->memory_mib == 4096);
+    t = catalog_find("m5d.24xlarge");
+    CHECK(t && t->vcpus == 96 && t->memory_mib == 393216);
+    CHECK(!catalog_spec_allows("m5", catalog_find("m5d.large")));
+    CHECK(!catalog_spec_allows("optimal", catalog_find("c5d.large")));
+    CHECK(!catalog_spec_allows("default_x86_64", catalog_find("m6id.large")));
+    CHECK_STR(catalog_find("r8g.medium")->arch, "arm64");
     /* Architectures. */
     CHECK_STR(catalog_find("m7g.large")->arch, "arm64");
     CHECK_STR(catalog_find("m5.large")->arch, "x86_64");

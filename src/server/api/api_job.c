@@ -195,8 +195,9 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     int rc = -1;
     json_t *desc = NULL, *consumables = NULL;
     if (!q || !qr) {
-        api_client_error(c, "jobQueue: no job queue named '%s'; create it with CreateJobQueue",
-                         qname);
+        /* AWS's words first: clients match them (aegea creates its default queue on them). */
+        api_client_error(c, "jobQueue: JobQueue %s not found; no job queue has that name, "
+                            "create it with CreateJobQueue", qname);
         goto out;
     }
     if (qr->state != RES_ENABLED) {
@@ -212,8 +213,9 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     const char *ref = api_str(req, "jobDefinition");
     json_t *def = jobdef_resolve(c->st, ref);
     if (!def) {
-        api_client_error(c, "jobDefinition: no ACTIVE job definition '%.200s'; register it with "
-                            "RegisterJobDefinition or name an existing NAME:REVISION", ref);
+        api_client_error(c, "jobDefinition: JobDefinition %.200s does not exist or is not in "
+                            "ACTIVE status; register it with RegisterJobDefinition or name an "
+                            "existing NAME:REVISION", ref);
         goto out;
     }
     if (!jobdef_is_active(def)) {
@@ -261,6 +263,18 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     json_t *pc;
     json_array_foreach(json_object_get(def, "platformCapabilities"), i, pc)
         fargate |= strcmp(json_string_value(pc), "FARGATE") == 0;
+    /* A queue holds one kind of environment; a job of the other kind is refused at once, in
+     * AWS's words (aegea registers a FARGATE revision when it reads them). */
+    int kind = res_jq_fargate(qr);
+    if (kind >= 0 && kind != fargate) {
+        const char *want = kind ? "FARGATE" : "EC2";
+        api_client_error(c, "jobDefinition: Job Queue is attached to Compute Environment that can "
+                            "not run Jobs with capability %s; '%s' has %s compute environments: "
+                            "register a revision with platformCapabilities [\"%s\"], or submit "
+                            "to a queue of %s environments", fargate ? "FARGATE" : "EC2", qname,
+                         want, want, fargate ? "FARGATE" : "EC2");
+        goto out;
+    }
     if (jobdef_check_requirements(c, json_object_get(ov, "resourceRequirements"), fargate,
                                   "containerOverrides.resourceRequirements") < 0)
         goto out;
