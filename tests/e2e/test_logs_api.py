@@ -402,6 +402,37 @@ class LogsDurabilityAndAuth(ServerTestCase):
             s.cleanup()
 
 
+class CreateLogGroup(ServerTestCase):
+    def test_a_group_made_by_hand_lists_and_stays(self):
+        # As CloudWatch: made once, then ResourceAlreadyExistsException (aegea makes its groups
+        # before every submit and expects it); kept across a restart.
+        logs = self.server.client("logs")
+        self.assertEqual(logs.create_log_group(logGroupName="/made/by-hand")["ResponseMetadata"]
+                         ["HTTPStatusCode"], 200)
+        names = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+        self.assertEqual(names, [GROUP, "/made/by-hand"])
+        for name in ("/made/by-hand", GROUP):
+            self.assertClientError(logs.create_log_group, "already exists",
+                                   code="ResourceAlreadyExistsException", logGroupName=name)
+        self.assertEqual(logs.describe_log_streams(logGroupName="/made/by-hand")["logStreams"],
+                         [])
+        self.assertEqual(logs.create_log_group(logGroupName="classed", logGroupClass="STANDARD")
+                         ["ResponseMetadata"]["HTTPStatusCode"], 200)
+        # What barge would not keep is refused, naming the member, and makes nothing.
+        for kw, fragment in (({"logGroupName": "bad name"}, "logGroupName"),
+                             ({"logGroupName": "k", "kmsKeyId": "arn:aws:kms:x"}, "kmsKeyId"),
+                             ({"logGroupName": "t", "tags": {"a": "b"}}, "tags"),
+                             ({"logGroupName": "c", "logGroupClass": "INFREQUENT_ACCESS"},
+                              "logGroupClass")):
+            self.assertClientError(logs.create_log_group, fragment,
+                                   code="InvalidParameterException", **kw)
+        self.server.stop()
+        self.server.start()
+        logs = self.server.client("logs")
+        names = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+        self.assertEqual(names, [GROUP, "/made/by-hand", "classed"])
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()

@@ -27,7 +27,8 @@
 #define MAX_MESSAGE (256 * 1024 - LOGSTORE_EVENT_OVERHEAD)
 
 static logstore *store_;
-static schema *get_shape, *streams_shape, *filter_shape, *groups_shape, *agent_shape;
+static schema *get_shape, *streams_shape, *filter_shape, *groups_shape, *create_group_shape,
+    *agent_shape;
 
 void api_logs_init(logstore *ls)
 {
@@ -45,6 +46,9 @@ void api_logs_init(logstore *ls)
     groups_shape = schema_compile(
         "{logGroupNamePrefix:s, logGroupNamePattern:s, logGroupIdentifiers:[s], nextToken:s, "
         "limit:i, includeLinkedAccounts:b, logGroupClass:s, accountIdentifiers:[s]}");
+    create_group_shape = schema_compile(
+        "{logGroupName:s!, kmsKeyId:s, tags:m<s>, logGroupClass:s, "
+        "deletionProtectionEnabled:b}");
     agent_shape = schema_compile(
         "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:l!, message:s!}]!}]!,"
         " sentAt:l}");
@@ -381,6 +385,36 @@ static int describe_log_groups(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+/* CreateLogGroup: a group of its own, for a definition's awslogs-group to name or a tool to
+ * make before it runs jobs (aegea makes its groups on every submit and expects
+ * ResourceAlreadyExistsException the second time).  What barge would not keep is refused rather
+ * than dropped. */
+static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
+{
+    const char *name = api_str(req, "logGroupName"), *cls = api_str(req, "logGroupClass");
+    if (!logstore_group_name_valid(name))
+        return INVALID(c, "logGroupName: '%.100s' is not a log group name; use 1 to 512 of the "
+                          "characters A-Z a-z 0-9 . - _ / #", name);
+    if (json_object_get(req, "kmsKeyId"))
+        return INVALID(c, "kmsKeyId: barge does not encrypt log groups with KMS keys; leave it "
+                          "out");
+    if (json_object_size(json_object_get(req, "tags")))
+        return INVALID(c, "tags: barge keeps no tags on log groups; leave them out");
+    if (cls && strcmp(cls, "STANDARD") != 0)
+        return INVALID(c, "logGroupClass: barge keeps every log group as STANDARD; give STANDARD "
+                          "or leave it out");
+    int64_t created, bytes;
+    int rc = logstore_group_info(store_, name, &created, &bytes);
+    if (rc == LOGSTORE_OK)
+        return api_fail(c, 400, "ResourceAlreadyExistsException",
+                        "The specified log group already exists");
+    if (rc != LOGSTORE_NOT_FOUND) return STORE_UNREADABLE(c);
+    if (logstore_wait(store_, logstore_create_group(store_, name)) < 0)
+        return api_server_error(c, "the server could not store the log group; retry");
+    *resp = json_object();
+    return 0;
+}
+
 static const struct {
     const char *name;
     api_handler fn;
@@ -390,6 +424,7 @@ static const struct {
     {"DescribeLogStreams", describe_log_streams, &streams_shape},
     {"FilterLogEvents", filter_log_events, &filter_shape},
     {"DescribeLogGroups", describe_log_groups, &groups_shape},
+    {"CreateLogGroup", create_log_group, &create_group_shape},
 };
 
 /* The agent's upload -------------------------------------------------------------------- */
@@ -503,7 +538,8 @@ static int serve(api_ctx *c, const api_op *op, const char *target, const char *b
         if (!fn)
             return api_fail(c, 400, "UnknownOperationException",
                             "X-Amz-Target '%.100s': barge serves GetLogEvents, FilterLogEvents, "
-                            "DescribeLogStreams and DescribeLogGroups of CloudWatch Logs", target);
+                            "DescribeLogStreams, DescribeLogGroups and CreateLogGroup of "
+                            "CloudWatch Logs", target);
     }
     json_t *req;
     if (len == 0 && !agent) {
