@@ -495,6 +495,21 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     return strcasestr(uri, "%00") ? &nul_in_target : NULL;
 }
 
+/* A body over its operation's limit.  RegisterJobDefinition's limit is the definition's size,
+ * refused in AWS's words first (miniwdl matches them to explain what to do). */
+static void too_large(http_req *r, unsigned long long size)
+{
+    if (strcmp(r->op->name, "RegisterJobDefinition") == 0)
+        set_answer(r, 400, "ClientException",
+                   "JobDefinition size must be less than %zu bytes: the request body is %llu "
+                   "bytes; make the definition smaller (a long command or environment can go "
+                   "in a file the job reads)", r->limit, size);
+    else
+        set_answer(r, 400, "ClientException",
+                   "request body: %llu bytes is over the %zu-byte limit of %s", size, r->limit,
+                   r->op->name);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -561,9 +576,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (r->op && cl && strtoull(cl, NULL, 10) > r->limit) {
-            set_answer(r, 400, "ClientException",
-                       "request body: %s bytes is over the %zu-byte limit of %s", cl, r->limit,
-                       r->op->name);
+            too_large(r, strtoull(cl, NULL, 10));
             /* Answer now; libmicrohttpd closes the connection without reading the body. */
             return send_answer(r);
         }
@@ -582,9 +595,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->phase == REQ_READING) {
         http_guard_received(conn);
         if (r->seen > r->limit)
-            set_answer(r, 400, "ClientException",
-                       "request body: %zu bytes is over the %zu-byte limit of %s", r->seen,
-                       r->limit, r->op->name);
+            too_large(r, r->seen);
         else if (!r->op->fn)
             serve_logs(r, url, method);
         else
