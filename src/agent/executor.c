@@ -498,9 +498,19 @@ static void start_run(executor *ex, exec_spec *s)
     }
 }
 
+/* Whether the run's process has exited, reaped or not (its pidfd is readable once it has). */
+static int has_exited(const run *r)
+{
+    if (r->reaped) return 1;
+    struct pollfd p = {.fd = r->pidfd, .events = POLLIN};
+    return r->pidfd >= 0 && poll(&p, 1, 0) == 1;
+}
+
 static void stop_run(executor *ex, run *r, exec_stop_cause cause, const char *reason)
 {
-    if (r->reaped) return;
+    /* One that exited by itself before the order came is not stopped: its end is its own (a
+     * multi-node worker that exited 0 as its main node did succeeded). */
+    if (has_exited(r)) return;
     if (r->cause == EXEC_STOP_NONE) {
         r->cause = cause;
         r->reason = reason ? xstrdup(reason) : NULL;

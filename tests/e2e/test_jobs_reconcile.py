@@ -182,22 +182,26 @@ class Reconcile(JobsCase):
     def test_a_node_that_ended_by_itself_as_its_main_node_did_keeps_its_end(self):
         # The main node's end reaches the server before a worker's that exited by itself at
         # the same moment: the server has ordered the workers stopped, but the one whose
-        # attempt ended on its own (no kill in its report) keeps its end; the one the order
-        # stopped says why.
-        agent, jid, held = self.running_nodes("reconcile-mnp", 3)
-        main, ended, stopped = (n for n, _ in held)
+        # attempt ended on its own (no kill in its report) keeps its end, as does the one
+        # that exited 0 though its agent sent the stop (it had exited unreaped, or ended
+        # cleanly on the SIGTERM); the one the order stopped says why.
+        agent, jid, held = self.running_nodes("reconcile-mnp", 4)
+        main, ended, cleanly, stopped = (n for n, _ in held)
         agent.exchange(held[1:], [{"jobId": main, "attempt": 1, "event": "EXITED",
                                    "exitCode": 0, "signal": 0, "killed": False}])
-        self.exchange_until(agent, held[1:], lambda: len(agent.killed) >= 2, 5, "kill orders")
+        self.exchange_until(agent, held[1:], lambda: len(agent.killed) >= 3, 5, "kill orders")
         agent.exchange([], [
             {"jobId": ended, "attempt": 1, "event": "EXITED", "exitCode": 0, "signal": 0,
              "killed": False},
+            {"jobId": cleanly, "attempt": 1, "event": "EXITED", "exitCode": 0, "signal": 0,
+             "killed": True},
             {"jobId": stopped, "attempt": 1, "event": "EXITED", "signal": 15, "killed": True}])
         self.assertEqual(self.wait_job(jid, timeout=5)["status"], "SUCCEEDED")
-        d = self.job(ended)
-        self.assertEqual((d["status"], d["isTerminated"], d["statusReason"]),
-                         ("SUCCEEDED", False, "Essential container in task exited"))
-        self.assertEqual(d["container"]["exitCode"], 0)
+        for n in (ended, cleanly):
+            d = self.job(n)
+            self.assertEqual((d["status"], d["isTerminated"], d["statusReason"]),
+                             ("SUCCEEDED", False, "Essential container in task exited"), n)
+            self.assertEqual(d["container"]["exitCode"], 0)
         d = self.job(stopped)
         self.assertEqual((d["status"], d["isTerminated"], d["statusReason"]),
                          ("FAILED", True, "Stopped: the main node (node 0) ended"))

@@ -449,6 +449,17 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     int interrupted = j->node_interrupted;
     j->node_interrupted = 0;
     const char *why = interrupted && j->stop_reason ? j->stop_reason : e->status_reason;
+    /* A node that another node's end (or cancel) stopped, but whose attempt had ended by itself
+     * before the order reached its agent: its own end stands (a worker that exits 0 as its main
+     * node does succeeded, whichever report comes first).  Exit code 0 stands even when the
+     * agent sent the stop: the process had exited unreaped as the order came, or ended cleanly
+     * on the SIGTERM, as its job was done. */
+    if (j->is_terminated && !interrupted && e->has_exit_code && (!e->killed || !e->exit_code) &&
+        jobs_is_node(j) && stopped_by_another_node(j->stop_reason)) {
+        j->is_terminated = 0;
+        set_str(&j->stop_reason, NULL);
+        why = "Essential container in task exited";
+    }
     if (role_hooks.ended) role_hooks.ended(st, j->id, (int)j->n_attempts);
     metrics_attempt_ended(e->status_reason, j->is_terminated || j->is_cancelled ||
                                                 (j->stop_reason && why == j->stop_reason));
@@ -483,20 +494,12 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     if (!j->started_at) j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
     jobs_note_started(st, j);
 
-    /* A node that another node's end (or cancel) stopped, but whose attempt had ended by itself
-     * before the order reached its agent: its own end stands (a worker that exits 0 as its main
-     * node does succeeded, whichever report comes first). */
-    if (j->is_terminated && !interrupted && !e->killed && e->has_exit_code &&
-        jobs_is_node(j) && stopped_by_another_node(j->stop_reason)) {
-        j->is_terminated = 0;
-        set_str(&j->stop_reason, NULL);
-    }
     /* A job that timed out failed, as on AWS, even when it caught the SIGTERM and exited 0. */
     int success = e->has_exit_code && e->exit_code == 0 && !j->is_terminated && !interrupted &&
                   !e->timed_out;
     if (success) {
         j->stopped_at = at;
-        jobs_set_status(st, j, JS_SUCCEEDED, e->status_reason);
+        jobs_set_status(st, j, JS_SUCCEEDED, why);
     } else if (j->is_terminated) {
         j->stopped_at = at;
         jobs_set_status(st, j, JS_FAILED, j->stop_reason ? j->stop_reason : e->status_reason);
