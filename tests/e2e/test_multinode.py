@@ -540,6 +540,10 @@ class MultiNode(JobsCase):
         self.wait_for(lambda: CE_MAX in (self.job(jid + "#0").get("statusReason") or ""),
                       what="the reason code", timeout=30)
         self.assertIn("its 5 nodes need 5 vCPUs together", self.job(jid + "#0")["statusReason"])
+        # The job itself, shown RUNNABLE while its nodes wait, says why as its main node does
+        # (for the queue's 2 s before it is cancelled).
+        self.wait_for(lambda: "its 5 nodes need 5 vCPUs together" in (
+            self.job(jid).get("statusReason") or ""), what="the job's own reason", timeout=10)
         d = self.wait_job(jid, timeout=60)
         self.assertEqual(d["status"], "FAILED")
         self.assertEqual(d["statusReason"], "Canceled by JobStateTimeLimit action due to "

@@ -55,7 +55,13 @@ static job_usage usage_of(const job *j)
 static char *status_reason(state *st, job *j)
 {
     if (j->reason) return xstrdup(j->reason);
-    return j->status == JS_RUNNABLE ? explain_runnable(st, j) : NULL;
+    if (j->status == JS_RUNNABLE) return explain_runnable(st, j);
+    /* A multi-node job shown RUNNABLE waits as its nodes do (they are placed together): it
+     * says why its main node waits. */
+    const job *m = attempts_of(j);
+    if (m != j && m->status == JS_RUNNABLE && jobs_shown_status(j) == JS_RUNNABLE)
+        return m->reason ? xstrdup(m->reason) : explain_runnable(st, m);
+    return NULL;
 }
 
 /* What a description computes from the job's state, as members that replace the spec's of the
