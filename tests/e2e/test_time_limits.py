@@ -64,9 +64,11 @@ class TimeLimitActions(JobsCase):
         out = self.server.aws("batch", "describe-jobs", "--jobs", second)["jobs"][0]
         self.assertEqual(out["statusReason"], d1["statusReason"])
 
-    def test_platform_mismatch_is_a_job_requirement(self):
-        self.make_fargate_definition("fjd")
-        jid = self.submit("wrong-platform", queue="limited", definition="fjd")
+    def test_a_requirement_no_instance_meets_is_cancelled(self):
+        # (A platform the queue cannot run is refused at SubmitJob; memory no instance type of
+        # the environment has is the job requirement that waits.)
+        jid = self.submit("too-much-memory", queue="limited", overrides={"resourceRequirements": [
+            {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "10000000"}]})
         d = self.wait_job(jid, timeout=20)
         self.assertEqual(d["statusReason"],
                          "Canceled by JobStateTimeLimit action due to reason: " + JOB_REQ)
