@@ -19,7 +19,8 @@ static const char run_help[] =
     "Submits a job, prints its log as it runs (every attempt's, in turn) and exits with its\n"
     "exit code (1 when it failed without one, such as a job that could not start).  With\n"
     "--image, the job definition is run-IMAGE (characters a name cannot hold become '-'),\n"
-    "registered the first time and again only when its image or size would change.  An array\n"
+    "registered the first time and again only when its image or size would change; on a\n"
+    "queue of Fargate environments it is run-fargate-IMAGE, for Fargate.  An array\n"
     "job (--array-size) shows how many of its children are in each status until all have\n"
     "ended, and exits 0 when all succeeded.  A job that can never start (RUNNABLE for a\n"
     "MISCONFIGURATION reason, or an array whose children are: it needs more than the\n"
@@ -43,10 +44,10 @@ static const char run_help[] =
 
 #define POLL_MS 1000
 
-/* "run-" and the image, in the characters a definition's name may hold. */
-static char *definition_for(const char *image)
+/* "run-" (or "run-fargate-") and the image, in the characters a definition's name may hold. */
+static char *definition_for(const char *image, int fargate)
 {
-    char *name = xasprintf("run-%.120s", image);
+    char *name = fargate ? xasprintf("run-fargate-%.112s", image) : xasprintf("run-%.120s", image);
     for (char *p = name; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') *p = '-';
     return name;
@@ -63,11 +64,58 @@ static const char *requirement(json_t *props, const char *type)
     return NULL;
 }
 
-/* Whether definition d runs image with the size given. */
-static int same_run(json_t *d, const char *image, const char *vcpus, const char *memory)
+/* Whether definition d is for Fargate. */
+static int is_fargate(json_t *d)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(d, "platformCapabilities"), i, p)
+        if (strcmp(json_string_value(p) ?: "", "FARGATE") == 0) return 1;
+    return 0;
+}
+
+/* Whether the queue's compute environments are Fargate ones (a queue holds one kind, and
+ * SubmitJob refuses a definition of the other): its first environment says.  0 for EC2, and
+ * when it cannot tell (SubmitJob then says what is wrong). */
+static int queue_is_fargate(cli_ctx *c, const char *queue)
+{
+    json_t *req = json_pack("{s:[s]}", "jobQueues", queue), *resp = NULL;
+    cli_error e;
+    int fargate = 0, rc = cli_call(c, "batch", "DescribeJobQueues", req, &resp, &e);
+    json_decref(req);
+    if (rc) {
+        cli_error_free(&e);
+        return 0;
+    }
+    json_t *order = json_object_get(json_array_get(json_object_get(resp, "jobQueues"), 0),
+                                    "computeEnvironmentOrder");
+    const char *ce = json_string_value(
+        json_object_get(json_array_get(order, 0), "computeEnvironment"));
+    if (ce) {
+        json_t *creq = json_pack("{s:[s]}", "computeEnvironments", ce), *cresp = NULL;
+        if (cli_call(c, "batch", "DescribeComputeEnvironments", creq, &cresp, &e) == 0) {
+            json_t *cr = json_object_get(
+                json_array_get(json_object_get(cresp, "computeEnvironments"), 0),
+                "computeResources");
+            fargate = strncmp(json_string_value(json_object_get(cr, "type")) ?: "", "FARGATE",
+                              7) == 0;
+            json_decref(cresp);
+        } else {
+            cli_error_free(&e);
+        }
+        json_decref(creq);
+    }
+    json_decref(resp);
+    return fargate;
+}
+
+/* Whether definition d runs image with the size given, on the platform given. */
+static int same_run(json_t *d, const char *image, const char *vcpus, const char *memory,
+                    int fargate)
 {
     json_t *props = json_object_get(d, "containerProperties");
-    return strcmp(json_string_value(json_object_get(props, "image")) ?: "", image) == 0 &&
+    return is_fargate(d) == fargate &&
+           strcmp(json_string_value(json_object_get(props, "image")) ?: "", image) == 0 &&
            strcmp(requirement(props, "VCPU") ?: "", vcpus) == 0 &&
            strcmp(requirement(props, "MEMORY") ?: "", memory) == 0;
 }
@@ -76,7 +124,7 @@ static int same_run(json_t *d, const char *image, const char *vcpus, const char 
  * may have hundreds): *found is the newest, or with oldest the oldest; NULL for none.  0, or
  * the exit code of a failed call (said). */
 static int find_definition(cli_ctx *c, const char *name, const char *image, const char *vcpus,
-                           const char *memory, int oldest, json_t **found)
+                           const char *memory, int fargate, int oldest, json_t **found)
 {
     json_t *resp = NULL, *req;
     char *token = NULL;
@@ -96,7 +144,7 @@ static int find_definition(cli_ctx *c, const char *name, const char *image, cons
         json_t *d;
         size_t i;
         json_array_foreach(json_object_get(resp, "jobDefinitions"), i, d) {
-            if (!same_run(d, image, vcpus, memory)) continue;
+            if (!same_run(d, image, vcpus, memory, fargate)) continue;
             long long rev = cli_int(d, "revision"), kept = *found ? cli_int(*found, "revision") : 0;
             if (*found && (oldest ? rev >= kept : rev <= kept)) continue;
             json_decref(*found);
@@ -115,11 +163,11 @@ static int find_definition(cli_ctx *c, const char *name, const char *image, cons
  * at once each register one; each then takes the oldest of those, and one that registered
  * another deregisters its own, so that one revision is left.  *arn is fresh. */
 static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
-                             const char *memory, char **arn)
+                             const char *memory, int fargate, char **arn)
 {
-    char *name = definition_for(image);
+    char *name = definition_for(image, fargate);
     json_t *best = NULL, *resp = NULL, *req;
-    int rc = find_definition(c, name, image, vcpus, memory, 0, &best);
+    int rc = find_definition(c, name, image, vcpus, memory, fargate, 0, &best);
     if (rc || best) {
         if (best)
             *arn = xstrdup(json_string_value(json_object_get(best, "jobDefinitionArn")) ?: name);
@@ -131,6 +179,7 @@ static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
                     "type", "container", "containerProperties", "image", image,
                     "resourceRequirements", "type", "VCPU", "value", vcpus, "type", "MEMORY",
                     "value", memory);
+    if (fargate) json_object_set_new(req, "platformCapabilities", json_pack("[s]", "FARGATE"));
     rc = cli_batch(c, "RegisterJobDefinition", req, &resp);
     json_decref(req);
     if (rc) {
@@ -140,7 +189,7 @@ static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
     *arn = xstrdup(json_string_value(json_object_get(resp, "jobDefinitionArn")) ?: "");
     json_decref(resp);
     /* Another run's registration of the same may have come first. */
-    if (find_definition(c, name, image, vcpus, memory, 1, &best) == 0 && best) {
+    if (find_definition(c, name, image, vcpus, memory, fargate, 1, &best) == 0 && best) {
         const char *first = json_string_value(json_object_get(best, "jobDefinitionArn"));
         if (first && strcmp(first, *arn) != 0) {
             req = json_pack("{s:s}", "jobDefinition", *arn);
@@ -562,8 +611,9 @@ int cli_run(int argc, char **argv)
     c.abandon = run_abandon;
     c.hook_arg = &stop;
     catch_interrupts();
+    int fargate = image && queue_is_fargate(&c, queue);
     if (image) {
-        if ((rc = ensure_definition(&c, image, vcpus, memory, &arn)) != 0) goto done;
+        if ((rc = ensure_definition(&c, image, vcpus, memory, fargate, &arn)) != 0) goto done;
         def = arn;
         /* The size is the definition's now: no override needed. */
         json_t *ov = json_object_get(req, "containerOverrides");
@@ -592,7 +642,7 @@ int cli_run(int argc, char **argv)
         if (!gone) break;
         free(arn);
         arn = NULL;
-        if ((rc = ensure_definition(&c, image, vcpus, memory, &arn)) != 0) break;
+        if ((rc = ensure_definition(&c, image, vcpus, memory, fargate, &arn)) != 0) break;
         def = arn;
         json_object_set_new(req, "jobDefinition", json_string(def));
     }

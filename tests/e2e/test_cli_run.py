@@ -88,6 +88,24 @@ class FirstStart(JobsCase):
         self.assertEqual(rc, 0, err3)
         self.assertIn("registered job definition run-busybox-latest:2", err3)
 
+    def test_run_on_a_fargate_queue_makes_a_fargate_definition(self):
+        # SubmitJob refuses an EC2 definition on a Fargate queue: the definition made for the
+        # image is one for Fargate, and the EC2 one of the same image is left alone.
+        self.make_ce("run-farg", 2, crtype="FARGATE")
+        self.make_queue("run-fq", ["run-farg"])
+        rc, out, err = self.cli("run", "--queue", "run-fq", "--image", "busybox:latest", "--",
+                                "echo", "on fargate")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("on fargate", out)
+        self.assertIn("registered job definition run-fargate-busybox-latest:1", err)
+        [d] = self.batch.describe_job_definitions(jobDefinitionName="run-fargate-busybox-latest",
+                                                  status="ACTIVE")["jobDefinitions"]
+        self.assertEqual(d["platformCapabilities"], ["FARGATE"])
+        rc, _, err = self.cli("run", "--queue", "run-fq", "--image", "busybox:latest", "--",
+                              "true")
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("registered job definition", err)
+
     def test_runs_of_a_new_image_at_once_leave_one_definition(self):
         # Each registered its own revision, identical to the others'.
         results = []
