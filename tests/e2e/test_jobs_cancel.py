@@ -169,8 +169,21 @@ class Cancel(JobsCase):
             self.assertEqual(after.get(k), before.get(k), k)
 
     def test_unknown_job(self):
-        self.assertClientError(self.batch.cancel_job, "jobId", jobId="nope", reason="x")
-        self.assertClientError(self.batch.terminate_job, "jobId", jobId="nope", reason="x")
+        # An id no job can have is refused; one a job could have (it may have ended and been
+        # let go) is answered with success and nothing done, as AWS answers it (Flyte and
+        # Galaxy stop jobs that ended long ago and take an error for a failure).
+        for bad in ("nope", "6f1c2d3e-0000-4000-8000-00000000000", "6f1c2d3e-0000-4000-8000-"
+                    "000000000000:x", "6f1c2d3e-0000-4000-8000-000000000000#"):
+            self.assertClientError(self.batch.cancel_job, "jobId", "is not a job id",
+                                   jobId=bad, reason="x")
+            self.assertClientError(self.batch.terminate_job, "jobId", "is not a job id",
+                                   jobId=bad, reason="x")
+        for gone in ("6f1c2d3e-0000-4000-8000-000000000000", "6f1c2d3e-0000-4000-8000-"
+                     "000000000000:7", "6f1c2d3e-0000-4000-8000-000000000000#2"):
+            for call in (self.batch.cancel_job, self.batch.terminate_job):
+                out = call(jobId=gone, reason="x")
+                self.assertEqual(out["ResponseMetadata"]["HTTPStatusCode"], 200)
+            self.assertEqual(self.batch.describe_jobs(jobs=[gone])["jobs"], [])
 
     def test_aws_cli_cancel_and_terminate(self):
         waiting = self.submit("cli-wait", queue="parked")

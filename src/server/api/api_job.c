@@ -409,30 +409,44 @@ static int describe_jobs(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
-static job *find_job_arg(api_ctx *c, json_t *req)
+/* Whether id has the shape of a job's id: a UUID, perhaps with ":INDEX" (an array's child) or
+ * "#NODE" (a multi-node job's node). */
+static int job_id_shaped(const char *id)
+{
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? id[i] != '-' : !isxdigit((unsigned char)id[i])) return 0;
+    }
+    if (!id[36]) return 1;
+    if ((id[36] != ':' && id[36] != '#') || !id[37]) return 0;
+    for (const char *p = id + 37; *p; p++)
+        if (!isdigit((unsigned char)*p)) return 0;
+    return strlen(id + 37) <= 5;
+}
+
+/* CancelJob and TerminateJob.  A job id barge does not hold is answered as AWS answers it, with
+ * success (Flyte and Galaxy stop jobs that ended long ago, and retention may have let them go);
+ * only an id that cannot be any job's is refused. */
+static int stop_job(api_ctx *c, json_t *req, json_t **resp, int terminate)
 {
     const char *id = api_str(req, "jobId");
     job *j = jobs_find(c->st->jobs, id);
-    if (!j) api_client_error(c, "jobId: no job with id '%.80s'", id);
-    return j;
+    if (!j && !job_id_shaped(id))
+        return api_client_error(c, "jobId: '%.80s' is not a job id (a job's id is a UUID, "
+                                   "with :INDEX for an array's child or #NODE for a node)", id);
+    if (j) attempt_cancel(c->st, j, api_str(req, "reason"), terminate);
+    *resp = json_object();
+    return 0;
 }
 
 static int cancel_job(api_ctx *c, json_t *req, json_t **resp)
 {
-    job *j = find_job_arg(c, req);
-    if (!j) return -1;
-    attempt_cancel(c->st, j, api_str(req, "reason"), 0);
-    *resp = json_object();
-    return 0;
+    return stop_job(c, req, resp, 0);
 }
 
 static int terminate_job(api_ctx *c, json_t *req, json_t **resp)
 {
-    job *j = find_job_arg(c, req);
-    if (!j) return -1;
-    attempt_cancel(c->st, j, api_str(req, "reason"), 1);
-    *resp = json_object();
-    return 0;
+    return stop_job(c, req, resp, 1);
 }
 
 /* Tags of jobs, for TagResource and friends. */
