@@ -222,7 +222,11 @@ class CreateRefused(CECase):
 
     def test_spot_only_settings(self):
         base = {"type": "EC2", "maxvCpus": 4, "subnets": []}
-        self.refused("s1", dict(base, bidPercentage=50), "computeResources.bidPercentage", "SPOT")
+        # A bid on EC2 resources is kept, as AWS keeps it (Pegasus's sample environment has one).
+        self.batch.create_compute_environment(computeEnvironmentName="s1", type="MANAGED",
+                                              computeResources=dict(base, bidPercentage=20))
+        self.assertEqual(self.wait_ce("s1", "VALID")["computeResources"]["bidPercentage"], 20)
+        self.refused("s4", dict(base, bidPercentage=101), "computeResources.bidPercentage", "100")
         self.refused("s2", dict(base, allocationStrategy="SPOT_CAPACITY_OPTIMIZED"),
                      "computeResources.allocationStrategy", "SPOT")
         self.refused("s3", dict(base, type="SPOT", bidPercentage=101),

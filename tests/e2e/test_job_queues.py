@@ -410,7 +410,9 @@ class UpdateAndDelete(JobQueueCase):
         self.create("user-1", ces=("busy-ce",))
         self.create("user-2", ces=("ec2-a", "busy-ce"))
         b.update_compute_environment(computeEnvironment="busy-ce", state="DISABLED")
-        msg = self.assertRefused(b.delete_compute_environment, "computeEnvironment",
+        # AWS's words first (Terraform's provider retries a destroy on them).
+        msg = self.assertRefused(b.delete_compute_environment, "computeEnvironment: Cannot "
+                                 "delete, found existing JobQueue relationship",
                                  computeEnvironment="busy-ce")
         self.assertIn("user-1", msg)
         self.assertIn("user-2", msg)

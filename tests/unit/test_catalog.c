@@ -45,7 +45,7 @@ static void test_specs(void)
         if (!catalog_spec_valid(*g)) CHECK_FAIL_("'%s' should be a valid spec", *g);
     /* A family is matched whole: "m6" is not a prefix of "m6i". */
     static const char *const bad[] = {"", "m", "m6", "m5.", ".large", "m5.huge", "optimal2",
-                                      "Optimal", "x1e.xlarge", NULL};
+                                      "Optimal", "x9.xlarge", NULL};
     for (const char *const *b = bad; *b; b++)
         if (catalog_spec_valid(*b)) CHECK_FAIL_("'%s' should not be a valid spec", *b);
 }
@@ -88,11 +88,14 @@ static void test_aws_families_and_defaults(void)
     /* The variants: local disks (d), AMD (a), more network (n), each at its own sizes; a
      * variant is not its base family's. */
     static const char *const variants[] = {"m5d", "c5d", "r5d", "m5a", "c5n", "t3a", "c6id",
-                                           "c7a", "m6gd", "c8g", "i3", "z1d", "g6", NULL};
+                                           "c7a", "m6gd", "c8g", "i3", "z1d", "g6", "p2", "g3", "x1e",
+                                           "inf1", "i3en", "m5zn", NULL};
     for (const char *const *f = variants; *f; f++)
         if (!catalog_spec_valid(*f)) CHECK_FAIL_("'%s' should be a valid spec", *f);
     t = catalog_find("c5n.large");
     CHECK(t && t->vcpus == 2 && t->memory_mib == 5376);
+    t = catalog_find("p2.xlarge");
+    CHECK(t && t->vcpus == 4 && t->memory_mib == 62464 && t->gpus == 1);
     t = catalog_find("c5a.large");
     CHECK(t && t->vcpus == 2 && t->memory_mib == 4096);
     t = catalog_find("m5d.24xlarge");

@@ -104,11 +104,10 @@ static int check_resources(api_ctx *c, json_t *cr, const char *type, int creatin
     if (type && strategy && strncmp(strategy, "SPOT_", 5) == 0 && strcmp(type, "SPOT") != 0)
         return api_client_error(c, "computeResources.allocationStrategy: %s applies only to "
                                    "SPOT compute resources", strategy);
+    /* A bid on EC2 resources is accepted and kept, as AWS keeps it (it says only Fargate's must
+     * not have one; Pegasus's sample environment gives EC2 one); it bids for nothing there. */
     json_t *bid = json_object_get(cr, "bidPercentage");
     if (bid) {
-        if (type && strcmp(type, "SPOT") != 0)
-            return api_client_error(c, "computeResources.bidPercentage: applies only to SPOT "
-                                       "compute resources");
         if (json_integer_value(bid) < 0 || json_integer_value(bid) > 100)
             return api_client_error(c, "computeResources.bidPercentage: must be between 0 and "
                                        "100");
@@ -490,8 +489,10 @@ static int delete_ce(api_ctx *c, json_t *req, json_t **resp)
         }
     }
     if (users.len) {
-        api_client_error(c, "computeEnvironment: '%s' is still used by job queue %s; remove it "
-                            "from their computeEnvironmentOrder or delete them first",
+        /* AWS's words first: Terraform's provider retries a destroy on them. */
+        api_client_error(c, "computeEnvironment: Cannot delete, found existing JobQueue "
+                            "relationship: '%s' is still used by job queue %s; remove it from "
+                            "their computeEnvironmentOrder or delete them first",
                          ce->name, users.data);
         buf_free(&users);
         return -1;
