@@ -402,7 +402,7 @@ class LogsDurabilityAndAuth(ServerTestCase):
             s.cleanup()
 
 
-class CreateLogGroup(ServerTestCase):
+class GroupsAndStreamsByHand(ServerTestCase):
     def test_a_group_made_by_hand_lists_and_stays(self):
         # As CloudWatch: made once, then ResourceAlreadyExistsException (aegea makes its groups
         # before every submit and expects it); kept across a restart.
@@ -431,6 +431,30 @@ class CreateLogGroup(ServerTestCase):
         logs = self.server.client("logs")
         names = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
         self.assertEqual(names, [GROUP, "/made/by-hand", "classed"])
+
+    def test_delete_log_stream(self):
+        # As CloudWatch: the stream and its events go; a second delete, or one of a stream
+        # that never was, is ResourceNotFoundException; an empty name is a bad parameter.
+        logs = self.server.client("logs")
+        status, out = push(self.server, {"del/default/1": [(1, "a"), (2, "b")],
+                                         "keep/default/1": [(1, "c")]})
+        self.assertEqual((status, out), (200, {}))
+        logs.delete_log_stream(logGroupName=GROUP, logStreamName="del/default/1")
+        self.assertClientError(logs.get_log_events, "does not exist",
+                               code="ResourceNotFoundException", logGroupName=GROUP,
+                               logStreamName="del/default/1")
+        self.assertEqual([x["logStreamName"] for x in
+                          logs.describe_log_streams(logGroupName=GROUP)["logStreams"]],
+                         ["keep/default/1"])
+        for group, stream in ((GROUP, "del/default/1"), (GROUP, "never"), ("/no/such", "x")):
+            self.assertClientError(logs.delete_log_stream, "does not exist",
+                                   code="ResourceNotFoundException", logGroupName=group,
+                                   logStreamName=stream)
+        for op in ("GetLogEvents", "DeleteLogStream"):
+            status, _, out = logs_call(self.server, op, {"logGroupName": GROUP,
+                                                         "logStreamName": ""})
+            self.assertEqual((status, out["__type"]), (400, "InvalidParameterException"), op)
+            self.assertIn("logStreamName", out["message"])
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@
 
 static logstore *store_;
 static schema *get_shape, *streams_shape, *filter_shape, *groups_shape, *create_group_shape,
-    *agent_shape;
+    *delete_stream_shape, *agent_shape;
 
 void api_logs_init(logstore *ls)
 {
@@ -49,6 +49,7 @@ void api_logs_init(logstore *ls)
     create_group_shape = schema_compile(
         "{logGroupName:s!, kmsKeyId:s, tags:m<s>, logGroupClass:s, "
         "deletionProtectionEnabled:b}");
+    delete_stream_shape = schema_compile("{logGroupName:s!, logStreamName:s!}");
     agent_shape = schema_compile(
         "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:l!, message:s!}]!}]!,"
         " sentAt:l}");
@@ -178,9 +179,20 @@ static int read_token(api_ctx *c, json_t *req, const char **out)
 
 /* Operations ---------------------------------------------------------------------------- */
 
+/* A stream name as CloudWatch checks it: an empty one is a bad parameter, not a missing
+ * stream (Pegasus asks for the log of a job cancelled before any attempt with ""). */
+static int check_stream_name(api_ctx *c, const char *stream)
+{
+    if (!*stream)
+        return INVALID(c, "logStreamName: must not be empty; give the stream's name, as a "
+                          "job's container.logStreamName gives it");
+    return 0;
+}
+
 static int get_log_events(api_ctx *c, json_t *req, json_t **resp)
 {
     char group[LOGSTORE_NAME_MAX + 1];
+    if (check_stream_name(c, api_str(req, "logStreamName")) < 0) return -1;
     logstore_get_query q = {.group = group,
                             .stream = api_str(req, "logStreamName"),
                             .start_from_head = json_is_true(json_object_get(req, "startFromHead"))};
@@ -385,6 +397,26 @@ static int describe_log_groups(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+/* DeleteLogStream: the stream and its events go (Pegasus deletes each job's stream once it
+ * has read it).  A stream an attempt still writes is made again by its next lines, in
+ * /aws/batch/job (the agent knows a stream by its name alone). */
+static int delete_log_stream(api_ctx *c, json_t *req, json_t **resp)
+{
+    char group[LOGSTORE_NAME_MAX + 1];
+    const char *stream = api_str(req, "logStreamName");
+    if (check_stream_name(c, stream) < 0 || check_group(c, req, group) < 0) return -1;
+    int there = logstore_stream_name_valid(stream) ? logstore_stream_exists(store_, group, stream)
+                                                   : 0;
+    if (there < 0) return STORE_UNREADABLE(c);
+    if (!there)
+        return api_fail(c, 400, "ResourceNotFoundException",
+                        "The specified log stream does not exist.");
+    if (logstore_wait(store_, logstore_delete_stream(store_, group, stream)) < 0)
+        return api_server_error(c, "the server could not delete the log stream; retry");
+    *resp = json_object();
+    return 0;
+}
+
 /* CreateLogGroup: a group of its own, for a definition's awslogs-group to name or a tool to
  * make before it runs jobs (aegea makes its groups on every submit and expects
  * ResourceAlreadyExistsException the second time).  What barge would not keep is refused rather
@@ -425,6 +457,7 @@ static const struct {
     {"FilterLogEvents", filter_log_events, &filter_shape},
     {"DescribeLogGroups", describe_log_groups, &groups_shape},
     {"CreateLogGroup", create_log_group, &create_group_shape},
+    {"DeleteLogStream", delete_log_stream, &delete_stream_shape},
 };
 
 /* The agent's upload -------------------------------------------------------------------- */
@@ -538,8 +571,8 @@ static int serve(api_ctx *c, const api_op *op, const char *target, const char *b
         if (!fn)
             return api_fail(c, 400, "UnknownOperationException",
                             "X-Amz-Target '%.100s': barge serves GetLogEvents, FilterLogEvents, "
-                            "DescribeLogStreams, DescribeLogGroups and CreateLogGroup of "
-                            "CloudWatch Logs", target);
+                            "DescribeLogStreams, DescribeLogGroups, CreateLogGroup and "
+                            "DeleteLogStream of CloudWatch Logs", target);
     }
     json_t *req;
     if (len == 0 && !agent) {

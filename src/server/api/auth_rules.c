@@ -94,7 +94,8 @@ int auth_authorize_logs(const auth_principal *who, const char *target, const cha
         res = xstrdup("*");
     else if (strncmp(group, "arn:", 4) == 0)
         res = xstrdup(group);
-    else if (stream && dot && strcmp(dot + 1, "GetLogEvents") == 0)
+    else if (stream && dot &&
+             (strcmp(dot + 1, "GetLogEvents") == 0 || strcmp(dot + 1, "DeleteLogStream") == 0))
         res = xasprintf("arn:aws:logs:%s:%s:log-group:%s:log-stream:%s", barge_cfg.region,
                         barge_cfg.account_id, group, stream);
     else
