@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/catalog.h"
+#include "common/efs_mounts.h"
 #include "common/idmap.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -91,6 +92,10 @@ static void usage(FILE *out)
             "                               registries on loopback addresses always are)\n"
             "  --pull-timeout SECONDS       how long one image pull or unpack may take\n"
             "                               (default 300)\n"
+            "  --efs-mounts FILE            where this instance has the Amazon EFS file\n"
+            "                               systems that job definitions name mounted: a JSON\n"
+            "                               object of file system (fs-...) or access point\n"
+            "                               (fsap-...) ids and directories (container executor)\n"
             "  --job-user USER              the host user process-executor attempts run as\n"
             "                               (default nobody when the agent is root; root only\n"
             "                               when named here)\n"
@@ -148,7 +153,7 @@ static int parse_options(agent *ag, int argc, char **argv)
 {
     enum { O_SERVER = 256, O_CE, O_IID, O_TYPE, O_VCPUS, O_MEM, O_GPUS, O_TOKEN, O_WORK,
            O_PARENT, O_LOGLEVEL, O_EXECUTOR, O_IMGDIR, O_IMGSIZE, O_MIRROR, O_INSECURE,
-           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_CAFILE, O_MAXPIDS, O_USERNS, O_IDMAP,
+           O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_EFS, O_CAFILE, O_MAXPIDS, O_USERNS, O_IDMAP,
            O_ORPHAN };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
@@ -172,6 +177,7 @@ static int parse_options(agent *ag, int argc, char **argv)
         {"pull-timeout", required_argument, NULL, O_PULLTIMEOUT},
         {"max-pids", required_argument, NULL, O_MAXPIDS},
         {"job-user", required_argument, NULL, O_JOBUSER},
+        {"efs-mounts", required_argument, NULL, O_EFS},
         {"container-userns", required_argument, NULL, O_USERNS},
         {"container-id-map", required_argument, NULL, O_IDMAP},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
@@ -272,6 +278,17 @@ static int parse_options(agent *ag, int argc, char **argv)
             break;
         case O_RTROOT: ag->runtime_root = optarg; break;
         case O_JOBUSER: ag->job_user = optarg; break;
+        case O_EFS: {
+            char *err = NULL;
+            json_decref(ag->efs_mounts);
+            ag->efs_mounts = efs_mounts_load(optarg, &err);
+            if (!ag->efs_mounts) {
+                fprintf(stderr, "barge agent: --efs-mounts %s\n", err);
+                free(err);
+                return 2;
+            }
+            break;
+        }
         case O_USERNS:
             if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
                 fprintf(stderr, "barge agent: --container-userns must be on or off (got '%s')\n",
@@ -483,7 +500,7 @@ static int setup_backend(agent *ag)
             }
         }
         container_options co = {ag->runtime_root ? ag->runtime_root : "/run/barge/runc",
-                                ag->images, init, ids};
+                                ag->images, init, ids, ag->efs_mounts};
         ag->containers = container_host_new(&co, &err);
         free(init);
     }
@@ -626,6 +643,7 @@ int agent_main(int argc, char **argv)
         agent_servers_free(&ag->servers);
         free(ag->iid);
         free(ag->work_dir);
+        json_decref(ag->efs_mounts);
         free(ag);
         return rc;
     }
@@ -654,6 +672,7 @@ int agent_main(int argc, char **argv)
         free(ag->iid);
         free(ag->work_dir);
         free(ag->plain_registries);
+        json_decref(ag->efs_mounts);
         if (ag->images) image_cache_free(ag->images);
         free(ag);
         return 1;
@@ -722,6 +741,7 @@ int agent_main(int argc, char **argv)
     container_host_free(ag->containers);
     if (ag->images) image_cache_free(ag->images);
     free(ag->plain_registries);
+    json_decref(ag->efs_mounts);
     agent_orphan_keep(ag);
     /* A temporary work directory goes with its image cache, but for what was not delivered. */
     if (ag->own_work_dir) remove_work_dir(ag);

@@ -50,6 +50,7 @@ typedef struct agent {
     char **plain_registries; /* NULL-terminated */
     long long image_cache_mib, pull_timeout_s;
     const char *job_user;    /* --job-user, or NULL */
+    json_t *efs_mounts;      /* --efs-mounts's table (common/efs_mounts.h), or NULL */
     const char *container_id_map; /* --container-id-map, or NULL for the default */
     int container_userns_off;     /* --container-userns off */
     int job_uid, job_gid;    /* process-executor attempts' user, -1 for the agent's */

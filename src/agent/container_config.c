@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/efs_mounts.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -417,7 +418,9 @@ static int absolute(const char *p)
 }
 
 /* mountPoints with their volumes: a host volume's sourcePath (created when missing, as the
- * Docker daemon does for ECS), or a directory of the attempt's own for a volume without one. */
+ * Docker daemon does for ECS), an Amazon EFS volume's directory where the instance has its file
+ * system mounted (which must exist, as ECS's mount of it must succeed), or a directory of the
+ * attempt's own for a volume without one. */
 static int volume_mounts(const container_inputs *in, int userns, json_t *m, json_t *cont,
                          char *reason, size_t reason_len)
 {
@@ -444,7 +447,17 @@ static int volume_mounts(const container_inputs *in, int userns, json_t *m, json
         const char *src = json_string_value(
             json_object_get(json_object_get(found, "host"), "sourcePath"));
         char *scratch = NULL;
-        if (!src) {
+        json_t *efs = json_object_get(found, "efsVolumeConfiguration");
+        if (efs) {
+            char why[512];
+            scratch = efs_mounts_resolve(in->efs_mounts, efs, why, sizeof why);
+            if (!scratch) {
+                snprintf(reason, reason_len, "CannotStartContainerError: volume %s: %s", name,
+                         why);
+                return -1;
+            }
+            src = scratch;
+        } else if (!src) {
             scratch = xasprintf("%s/volume-%zu", in->work_dir, index);
             src = scratch;
         }

@@ -25,6 +25,9 @@ typedef struct container_inputs {
      * container runs in a user namespace with this mapping, its root an unprivileged host
      * user; the caller has unpacked the image with the same mapping. */
     const idmap *ids;
+    /* Where this instance has the Amazon EFS file systems mounted (common/efs_mounts.h), or
+     * NULL for none. */
+    const json_t *efs_mounts;
 } container_inputs;
 
 /* The configuration, or NULL with reason set ("CannotStartContainerError: ..."): a user the

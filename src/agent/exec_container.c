@@ -35,6 +35,7 @@ struct container_host {
     image_cache *images;
     char *init_path;
     idmap ids; /* size 0: containers share the host's ids */
+    const json_t *efs_mounts;
     atomic_uint seq;
 };
 
@@ -74,6 +75,7 @@ container_host *container_host_new(const container_options *o, char **err)
     h->images = o->images;
     h->init_path = o->init_path ? xstrdup(o->init_path) : NULL;
     h->ids = o->ids;
+    h->efs_mounts = o->efs_mounts;
     return h;
 }
 
@@ -234,7 +236,7 @@ static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
     json_t *image = json_load_file(image_path, 0, NULL);
     free(image_path);
     if (!image) image = json_object();
-    container_inputs in = {s, image, lower, a->work_dir, h->init_path, ids};
+    container_inputs in = {s, image, lower, a->work_dir, h->init_path, ids, h->efs_mounts};
     json_t *config = container_config(&in, reason, reason_len);
     json_decref(image);
     free(lower);

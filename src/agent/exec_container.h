@@ -32,6 +32,9 @@ typedef struct container_options {
     /* The user namespace of every container that is not privileged (size 0: none, the
      * container's root is the host's). */
     idmap ids;
+    /* Where this instance has the Amazon EFS file systems mounted (common/efs_mounts.h), or
+     * NULL; not owned. */
+    const json_t *efs_mounts;
 } container_options;
 
 /* NULL when a usable OCI runtime is on PATH, else why not (a static sentence). */

@@ -235,7 +235,8 @@ int server_main(int argc, char **argv)
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
            OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS, OPT_PROVIDER,
-           OPT_AGENTURL, OPT_WEBHOOKS, OPT_STORE, OPT_LEASE, OPT_RENEW, OPT_RETENTION, OPT_EVKEPT };
+           OPT_AGENTURL, OPT_WEBHOOKS, OPT_STORE, OPT_LEASE, OPT_RENEW, OPT_RETENTION, OPT_EVKEPT,
+           OPT_EFS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -269,6 +270,7 @@ int server_main(int argc, char **argv)
         {"image-cache-size", required_argument, NULL, OPT_IMGSIZE},
         {"pull-timeout", required_argument, NULL, OPT_PULLTIMEOUT},
         {"job-user", required_argument, NULL, OPT_JOBUSER},
+        {"efs-mounts", required_argument, NULL, OPT_EFS},
         {"container-userns", required_argument, NULL, OPT_USERNS},
         {"container-id-map", required_argument, NULL, OPT_IDMAP},
         {"agent-work-dir", required_argument, NULL, OPT_WORKROOT},
@@ -480,6 +482,9 @@ int server_main(int argc, char **argv)
             server_add_agent_arg(c, name, optarg);
             break;
         }
+        case OPT_EFS:
+            if (server_efs_mounts_option(c, optarg) < 0) return 2;
+            break;
         case OPT_MAXPIDS: {
             /* The local agents enforce it (barge agent --max-pids). */
             char *end;

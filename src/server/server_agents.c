@@ -4,11 +4,13 @@
 #include "server/server_agents.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/efs_mounts.h"
 #include "common/idmap.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -108,3 +110,18 @@ const char *server_agent_option_invalid(int opt_executor_relative, const char *v
     }
 }
 
+int server_efs_mounts_option(barge_config *c, const char *path)
+{
+    char *err = NULL;
+    json_t *m = efs_mounts_load(path, &err);
+    char *abs = m ? realpath(path, NULL) : NULL;
+    json_decref(m);
+    if (!abs) {
+        fprintf(stderr, "barge server: --efs-mounts %s\n", err ? err : strerror(errno));
+        free(err);
+        return -1;
+    }
+    server_add_agent_arg(c, "efs-mounts", abs);
+    free(abs);
+    return 0;
+}

@@ -155,9 +155,23 @@ class Containers(JobsCase):
             cls.work_root = tempfile.mkdtemp(prefix="barge-work-")
             # The containers' root, an unprivileged host user, passes through it to the rootfs.
             os.chmod(cls.work_root, 0o711)
+            # Where the instances "have" their EFS file systems mounted: directories open to
+            # the containers' unprivileged root, named in the table barge is given.
+            cls.efs_root = tempfile.mkdtemp(prefix="barge-efs-")
+            for sub in ("runs", "ap"):
+                os.makedirs(os.path.join(cls.efs_root, sub))
+            for d in (cls.efs_root, os.path.join(cls.efs_root, "runs"),
+                      os.path.join(cls.efs_root, "ap")):
+                os.chmod(d, 0o777)
+            with open(os.path.join(cls.efs_root, "ap", "in.txt"), "w") as f:
+                f.write("through-the-access-point\n")
+            table = os.path.join(cls.efs_root, "mounts.json")
+            with open(table, "w") as f:
+                json.dump({"fs-0e1": cls.efs_root,
+                           "fsap-0a1": os.path.join(cls.efs_root, "ap")}, f)
             cls.server_args = FAST + ("--executor", "container", "--registry-mirror",
                                       "http://" + cls.registry.url,
-                                      "--agent-work-dir", cls.work_root)
+                                      "--agent-work-dir", cls.work_root, "--efs-mounts", table)
             super().setUpClass()
         except BaseException:
             cls.cleanupRegistry()
@@ -176,6 +190,7 @@ class Containers(JobsCase):
             shutil.rmtree(layout, ignore_errors=True)
         shutil.rmtree(getattr(cls, "runtime_root", "/nonexistent"), ignore_errors=True)
         shutil.rmtree(getattr(cls, "work_root", "/nonexistent"), ignore_errors=True)
+        shutil.rmtree(getattr(cls, "efs_root", "/nonexistent"), ignore_errors=True)
 
     @classmethod
     def tearDownClass(cls):
@@ -298,6 +313,33 @@ class Containers(JobsCase):
         with open(os.path.join(host, "out.txt")) as f:
             self.assertEqual(f.read(), "out\n")
         self.assertFalse(os.path.exists(os.path.join(host, "z")))
+
+    def test_efs_volumes_are_bound_from_where_the_instance_mounts_them(self):
+        # --efs-mounts names where the instance has the file system and its access point: the
+        # volume is that directory (with rootDirectory below it), as ECS mounts the file system.
+        self.define("efs",
+                    volumes=[{"name": "e", "efsVolumeConfiguration": {
+                                 "fileSystemId": "fs-0e1", "rootDirectory": "/runs"}},
+                             {"name": "ap", "efsVolumeConfiguration": {
+                                 "fileSystemId": "fs-0e1", "transitEncryption": "ENABLED",
+                                 "authorizationConfig": {"accessPointId": "fsap-0a1",
+                                                         "iam": "ENABLED"}}}],
+                    mountPoints=[{"sourceVolume": "e", "containerPath": "/mnt/efs"},
+                                 {"sourceVolume": "ap", "containerPath": "/mnt/ap",
+                                  "readOnly": True}],
+                    command=sh("echo written > /mnt/efs/out.txt; cat /mnt/ap/in.txt"))
+        d = self.run_job(definition="efs")
+        self.assertEqual(self.output(d), ["through-the-access-point"])
+        with open(os.path.join(self.efs_root, "runs", "out.txt")) as f:
+            self.assertEqual(f.read(), "written\n")
+        # A file system this instance does not have fails to start, saying so.
+        self.define("efs-elsewhere", volumes=[{"name": "e", "efsVolumeConfiguration": {
+                        "fileSystemId": "fs-0ther"}}],
+                    mountPoints=[{"sourceVolume": "e", "containerPath": "/mnt/efs"}])
+        d = self.run_job(definition="efs-elsewhere", want="FAILED")
+        self.assertIn("volume e: Amazon EFS file system fs-0ther is not mounted on this "
+                      "instance", d["container"]["reason"])
+        self.assertIn("--efs-mounts", d["container"]["reason"])
 
     def test_ulimits_and_linux_parameters(self):
         self.define("limits", ulimits=[{"name": "nofile", "softLimit": 321, "hardLimit": 654}],
@@ -821,6 +863,9 @@ class OptionErrors(unittest.TestCase):
             (("server", "--image-cache-size", "x"), "--image-cache-size must be a number of MiB"),
             (("server", "--secrets", bad.name), "--secrets: " + bad.name),
             (("server", "--secrets", "/nonexistent/s.json"), "--secrets: /nonexistent/s.json"),
+            (("server", "--efs-mounts", bad.name), "--efs-mounts " + bad.name),
+            (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
+              "--efs-mounts", "/nonexistent/m.json"), "--efs-mounts /nonexistent/m.json"),
         ]
         for args, message in cases:
             out = self.run_barge(*args)

@@ -50,23 +50,36 @@ class HostMembers(HostCase):
         self.assertEqual(self.reg("unprivileged", privileged=False)["revision"], 1)
         self.assertIs(self.props("unprivileged:1")["privileged"], False)
 
-    def test_network_file_systems_are_refused(self):
-        msg = self.bad("containerProperties.volumes[1].efsVolumeConfiguration", "no Amazon EFS",
-                       "host.sourcePath",
-                       volumes=[{"name": "data", "host": {"sourcePath": "/srv/data"}},
-                                {"name": "efs", "efsVolumeConfiguration": EFS}])
-        self.assertIn("empty volume", msg)
+    def test_efs_volumes_follow_aws_rules_and_s3_files_is_refused(self):
+        # An EFS volume is kept as given (its file system is bound from where the instances
+        # have it mounted: barge agent --efs-mounts), on Fargate too.
+        vols = [{"name": "data", "host": {"sourcePath": "/srv/data"}},
+                {"name": "efs", "efsVolumeConfiguration": EFS}]
+        self.assertEqual(self.reg("efs", volumes=vols)["revision"], 1)
+        self.assertEqual(self.props("efs:1")["volumes"], vols)
+        self.assertEqual(self.batch.register_job_definition(
+            jobDefinitionName="efs-fargate", type="container", platformCapabilities=["FARGATE"],
+            containerProperties={
+                "image": "busybox", "volumes": [{"name": "efs", "efsVolumeConfiguration": EFS}],
+                "resourceRequirements": [{"type": "VCPU", "value": "0.25"},
+                                         {"type": "MEMORY", "value": "512"}]})["revision"], 1)
+        # AWS's rules: an access point is its own root, and it and IAM need transit encryption;
+        # a volume is one kind or the other; no way out of the file system.
+        field = "containerProperties.volumes[0]"
+        for efs, fragments in (
+                (dict(EFS, rootDirectory="/sub"), ("rootDirectory", "access point")),
+                (dict(EFS, transitEncryption="DISABLED"), ("transitEncryption", "ENABLED")),
+                ({"fileSystemId": "fs-1", "authorizationConfig": {"iam": "ENABLED"}},
+                 ("transitEncryption",)),
+                ({"fileSystemId": "fs-1", "rootDirectory": "/a/../../etc"}, ("'..'",))):
+            self.bad(field + ".efsVolumeConfiguration", *fragments,
+                     volumes=[{"name": "efs", "efsVolumeConfiguration": efs}])
+        self.bad(field, "one of host and efsVolumeConfiguration",
+                 volumes=[{"name": "both", "host": {"sourcePath": "/x"},
+                           "efsVolumeConfiguration": {"fileSystemId": "fs-1"}}])
         self.bad("containerProperties.volumes[0].s3filesVolumeConfiguration", "S3 Files",
                  "host.sourcePath", volumes=[{"name": "s3", "s3filesVolumeConfiguration": {
                      "fileSystemArn": "arn:aws:s3files:us-east-1:123456789012:file-system/x"}}])
-        # Nor on Fargate.
-        self.assertClientError(
-            self.batch.register_job_definition, "containerProperties.volumes[0]",
-            "EFS", jobDefinitionName="refused", type="container",
-            platformCapabilities=["FARGATE"], containerProperties={
-                "image": "busybox", "volumes": [{"name": "efs", "efsVolumeConfiguration": EFS}],
-                "resourceRequirements": [{"type": "VCPU", "value": "0.25"},
-                                         {"type": "MEMORY", "value": "512"}]})
 
     def test_host_volumes_and_mount_points_take_absolute_paths(self):
         self.bad("containerProperties.volumes[0].host.sourcePath", "'data'",

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/container_config.h"
+#include "common/efs_mounts.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "check.h"
@@ -30,6 +31,8 @@ static void write_file(const char *rel, const char *text)
 
 /* The user namespace the next configurations are for (NULL: none). */
 static const idmap *ids_in_use;
+/* Where the instance has its EFS file systems (NULL: none). */
+static const json_t *efs_in_use;
 
 static json_t *config_for(const char *image_json, const char *container_json, char **argv,
                           char **envp, char *reason, size_t len)
@@ -42,7 +45,8 @@ static json_t *config_for(const char *image_json, const char *container_json, ch
     json_t *image = json_loads(image_json, 0, NULL);
     CHECK(image != NULL);
     char *lower = xasprintf("%s/lower", root), *work = xasprintf("%s/work", root);
-    container_inputs in = {&s, image, lower, work, "/usr/libexec/barge-init", ids_in_use};
+    container_inputs in = {&s, image, lower, work, "/usr/libexec/barge-init", ids_in_use,
+                           efs_in_use};
     json_t *c = container_config(&in, reason, len);
     json_decref(image);
     json_decref(s.container);
@@ -478,6 +482,88 @@ static void test_odd_values(void)
     json_decref(c);
 }
 
+/* An EFS volume is bound from where the instance has the file system (or the access point)
+ * mounted, with its rootDirectory below; one this instance does not have, or a directory that
+ * is not there, fails the start with a reason; the table is checked as it is read. */
+static void test_efs_volumes(void)
+{
+    char reason[512];
+    char *argv[] = {"true", NULL};
+    char *fs = xasprintf("%s/efs/fs", root), *ap = xasprintf("%s/efs/ap", root);
+    char *sub = xasprintf("%s/efs/fs/runs/1", root);
+    CHECK(util_make_dirs(sub, 0755) >= 0);
+    CHECK(util_make_dirs(ap, 0755) >= 0);
+    char *table = xasprintf("{\"fs-0abc\": \"%s\", \"fsap-9\": \"%s\"}", fs, ap);
+    write_file("efs.json", table);
+    char *path = xasprintf("%s/efs.json", root), *err = NULL;
+    json_t *m = efs_mounts_load(path, &err);
+    CHECK(m != NULL);
+    efs_in_use = m;
+    static const char *const volumes[][2] = {
+        {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/runs/1\"}", "runs/1"},
+        {"{\"fileSystemId\":\"fs-0abc\"}", ""},
+        {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/\",\"transitEncryption\":"
+         "\"ENABLED\",\"authorizationConfig\":{\"accessPointId\":\"fsap-9\"}}", "ap"}};
+    for (size_t i = 0; i < sizeof volumes / sizeof volumes[0]; i++) {
+        char *props = xasprintf("{\"volumes\":[{\"name\":\"e\",\"efsVolumeConfiguration\":"
+                                "%s}],\"mountPoints\":[{\"sourceVolume\":\"e\","
+                                "\"containerPath\":\"/data\"}]}", volumes[i][0]);
+        json_t *c = config_for("{}", props, argv, NULL, reason, sizeof reason);
+        if (!c) CHECK_FAIL_("volume %zu: %s", i, reason);
+        const char *src = json_string_value(json_object_get(find_mount(c, "/data"), "source"));
+        char *want = strcmp(volumes[i][1], "ap") == 0 ? xstrdup(ap)
+                     : *volumes[i][1] ? xasprintf("%s/%s", fs, volumes[i][1]) : xstrdup(fs);
+        CHECK_STR(src, want);
+        free(want);
+        json_decref(c);
+        free(props);
+    }
+    static const char *const failing[][2] = {
+        {"{\"fileSystemId\":\"fs-other\"}", "file system fs-other is not mounted on this "
+                                                "instance"},
+        {"{\"fileSystemId\":\"fs-0abc\",\"authorizationConfig\":{\"accessPointId\":"
+         "\"fsap-x\"}}", "access point fsap-x of Amazon EFS file system fs-0abc"},
+        {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/missing\"}",
+         "missing: No such file or directory"},
+        {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/runs/../..\"}", "'..'"}};
+    for (size_t i = 0; i < sizeof failing / sizeof failing[0]; i++) {
+        char *props = xasprintf("{\"volumes\":[{\"name\":\"e\",\"efsVolumeConfiguration\":"
+                                "%s}],\"mountPoints\":[{\"sourceVolume\":\"e\","
+                                "\"containerPath\":\"/data\"}]}", failing[i][0]);
+        CHECK(config_for("{}", props, argv, NULL, reason, sizeof reason) == NULL);
+        CHECK_CONTAINS(reason, "CannotStartContainerError: volume e: ");
+        CHECK_CONTAINS(reason, failing[i][1]);
+        free(props);
+    }
+    /* Without a table, no file system is mounted. */
+    efs_in_use = NULL;
+    CHECK(config_for("{}", "{\"volumes\":[{\"name\":\"e\",\"efsVolumeConfiguration\":"
+                     "{\"fileSystemId\":\"fs-0abc\"}}],\"mountPoints\":[{\"sourceVolume\":"
+                     "\"e\",\"containerPath\":\"/d\"}]}", argv, NULL, reason,
+                     sizeof reason) == NULL);
+    CHECK_CONTAINS(reason, "--efs-mounts");
+    json_decref(m);
+    /* The table: an object of fs-/fsap- ids and absolute directories. */
+    static const char *const bad[][2] = {{"[]", "expected a JSON object"},
+                                        {"{\"vol-1\": \"/x\"}", "'vol-1' is not a file system id"},
+                                        {"{\"fs-1\": \"x\"}", "absolute directory"},
+                                        {"{\"fs-1\": \"/a/../b\"}", "'..'"},
+                                        {"{\"fs-1\": 3}", "absolute directory"},
+                                        {"{", "efs.json"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file("efs.json", bad[i][0]);
+        err = NULL;
+        CHECK(efs_mounts_load(path, &err) == NULL);
+        CHECK_CONTAINS(err, bad[i][1]);
+        free(err);
+    }
+    free(path);
+    free(table);
+    free(sub);
+    free(ap);
+    free(fs);
+}
+
 int main(void)
 {
     strcpy(root, "/tmp/barge-ccfg-XXXXXX");
@@ -498,6 +584,7 @@ int main(void)
     RUN(test_hostile_etc);
     RUN(test_many_variables);
     RUN(test_odd_values);
+    RUN(test_efs_volumes);
     util_remove_tree(root);
     printf("container_config: ok\n");
     return 0;

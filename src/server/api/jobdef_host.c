@@ -1,8 +1,9 @@
 /* jobdef_host — the container members that reach into the instance a job runs on.
  *
  * Paths on the instance and in the container must be absolute, as runc wants them; a mount
- * point must name a volume of the same container; a file system barge does not have (Amazon
- * EFS, S3 Files) is refused with the host volume that replaces it; a privileged container needs
+ * point must name a volume of the same container; an Amazon EFS volume is bound from where the
+ * instance has its file system mounted (common/efs_mounts.h); S3 Files, which barge does not
+ * have, is refused with the host volume that replaces it; a privileged container needs
  * the operator's consent (--allow-privileged).  A volume with neither host nor a file system is
  * an empty volume that lives as long as the attempt, as Docker makes one.  docs/decisions.md
  * gives the reasons. */
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/efs_mounts.h"
 #include "server/model/config.h"
 
 /* Every message built here names a member nested a few levels below field. */
@@ -95,6 +97,32 @@ static int check_volume_name(api_ctx *c, json_t *vols, size_t i, const char *nam
     return 0;
 }
 
+/* AWS's rules for an EFS volume: an access point is its own root, and it and IAM
+ * authorization need transit encryption. */
+static int check_efs(api_ctx *c, json_t *v, json_t *efs, const char *field, size_t i)
+{
+    if (json_object_get(v, "host"))
+        return api_client_error(c, "%s.volumes[%zu]: give one of host and "
+                                   "efsVolumeConfiguration, not both", field, i);
+    const char *root = api_str(efs, "rootDirectory"), *enc = api_str(efs, "transitEncryption");
+    json_t *auth = json_object_get(efs, "authorizationConfig");
+    const char *ap = api_str(auth, "accessPointId"), *iam = api_str(auth, "iam");
+    const char *why = efs_root_directory_invalid(root);
+    if (why)
+        return api_client_error(c, "%s.volumes[%zu].efsVolumeConfiguration.rootDirectory: %s",
+                                field, i, why);
+    if (ap && *ap && root && strcmp(root, "/") != 0)
+        return api_client_error(c, "%s.volumes[%zu].efsVolumeConfiguration.rootDirectory: must "
+                                   "be / or left out with an access point, whose own path is "
+                                   "the root", field, i);
+    int encrypted = enc && strcmp(enc, "ENABLED") == 0;
+    if (((ap && *ap) || (iam && strcmp(iam, "ENABLED") == 0)) && !encrypted)
+        return api_client_error(c, "%s.volumes[%zu].efsVolumeConfiguration.transitEncryption: "
+                                   "must be ENABLED with an access point or IAM authorization",
+                                field, i);
+    return 0;
+}
+
 static int check_volumes(api_ctx *c, json_t *cp, int fargate, const char *field)
 {
     json_t *vols = json_object_get(cp, "volumes");
@@ -104,15 +132,11 @@ static int check_volumes(api_ctx *c, json_t *cp, int fargate, const char *field)
     json_array_foreach(vols, i, v) {
         const char *name = api_str(v, "name");
         if (name && check_volume_name(c, vols, i, name, field) < 0) return -1;
-        /* barge's instances mount no network file systems: a job that expects its data there
-         * would find an empty directory, so such a volume is refused, not emptied. */
-        if (json_object_get(v, "efsVolumeConfiguration"))
-            return api_client_error(c, "%s.volumes[%zu].efsVolumeConfiguration: barge has no "
-                                       "Amazon EFS file systems; mount a directory of the "
-                                       "instance instead, with host.sourcePath (for example "
-                                       "{\"name\": \"data\", \"host\": {\"sourcePath\": "
-                                       "\"/mnt/data\"}}), or give neither for an empty volume",
-                                    field, i);
+        /* An EFS volume is bound from where the instance has its file system mounted
+         * (barge agent --efs-mounts); an attempt on an instance without it fails to start,
+         * as ECS's mount would. */
+        json_t *efs = json_object_get(v, "efsVolumeConfiguration");
+        if (efs && check_efs(c, v, efs, field, i) < 0) return -1;
         if (json_object_get(v, "s3filesVolumeConfiguration"))
             return api_client_error(c, "%s.volumes[%zu].s3filesVolumeConfiguration: barge has no "
                                        "Amazon S3 Files file systems; mount a directory of the "

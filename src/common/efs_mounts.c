@@ -1,0 +1,116 @@
+/* efs_mounts — see efs_mounts.h. */
+#include "common/efs_mounts.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/mem.h"
+
+/* "fs-" or "fsap-" and letters and digits, as AWS writes the ids. */
+static int id_valid(const char *id)
+{
+    const char *rest = strncmp(id, "fsap-", 5) == 0 ? id + 5
+                       : strncmp(id, "fs-", 3) == 0 ? id + 3
+                                                    : NULL;
+    if (!rest || !*rest || strlen(rest) > 64) return 0;
+    for (; *rest; rest++)
+        if (!isalnum((unsigned char)*rest)) return 0;
+    return 1;
+}
+
+/* Whether path has a "." or ".." component. */
+static int has_dot_component(const char *path)
+{
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/");
+        if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) return 1;
+        p += n;
+        while (*p == '/') p++;
+    }
+    return 0;
+}
+
+json_t *efs_mounts_load(const char *path, char **err)
+{
+    json_error_t e;
+    json_t *m = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+    if (!m) {
+        *err = xasprintf("%s: %s (line %d)", path, e.text, e.line);
+        return NULL;
+    }
+    if (!json_is_object(m)) {
+        *err = xasprintf("%s: expected a JSON object of file system or access point ids and the "
+                         "directories where they are mounted, such as {\"fs-0123abcd\": "
+                         "\"/mnt/efs\"}", path);
+        json_decref(m);
+        return NULL;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(m, key, v) {
+        const char *dir = json_string_value(v);
+        if (!id_valid(key)) {
+            *err = xasprintf("%s: '%.80s' is not a file system id (fs-...) or an access point id "
+                             "(fsap-...)", path, key);
+        } else if (!dir || dir[0] != '/' || has_dot_component(dir)) {
+            *err = xasprintf("%s: %s: give the absolute directory where it is mounted on this "
+                             "instance, without '.' or '..'", path, key);
+        } else {
+            continue;
+        }
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
+const char *efs_root_directory_invalid(const char *root)
+{
+    if (!root) return NULL;
+    if (strlen(root) > 4096) return "is longer than 4096 characters";
+    if (has_dot_component(root)) return "must not have '.' or '..' components";
+    return NULL;
+}
+
+char *efs_mounts_resolve(const json_t *mounts, const json_t *efs, char *reason,
+                         size_t reason_len)
+{
+    const char *fs = json_string_value(json_object_get(efs, "fileSystemId"));
+    const char *ap = json_string_value(
+        json_object_get(json_object_get(efs, "authorizationConfig"), "accessPointId"));
+    const char *root = json_string_value(json_object_get(efs, "rootDirectory"));
+    const char *why = efs_root_directory_invalid(root);
+    if (why) {
+        snprintf(reason, reason_len, "rootDirectory %s", why);
+        return NULL;
+    }
+    if (ap && !*ap) ap = NULL;
+    const char *base = json_string_value(json_object_get(mounts, ap ? ap : fs ? fs : ""));
+    if (!base) {
+        if (ap)
+            snprintf(reason, reason_len, "access point %.80s of Amazon EFS file system %.80s is "
+                     "not mounted on this instance; name its directory with barge agent "
+                     "--efs-mounts", ap, fs ? fs : "");
+        else
+            snprintf(reason, reason_len, "Amazon EFS file system %.80s is not mounted on this "
+                     "instance; name its directory with barge agent --efs-mounts",
+                     fs ? fs : "");
+        return NULL;
+    }
+    /* An access point is its own root: rootDirectory is "/" or absent with one (AWS's rule). */
+    while (root && *root == '/') root++;
+    char *dir = !ap && root && *root ? xasprintf("%s/%s", base, root) : xstrdup(base);
+    struct stat sb;
+    if (stat(dir, &sb) < 0)
+        snprintf(reason, reason_len, "%.300s: %s", dir, strerror(errno));
+    else if (!S_ISDIR(sb.st_mode))
+        snprintf(reason, reason_len, "%.300s is not a directory", dir);
+    else
+        return dir;
+    free(dir);
+    return NULL;
+}
