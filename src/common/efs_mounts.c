@@ -34,6 +34,14 @@ static int has_dot_component(const char *path)
     return 0;
 }
 
+/* Whether path is base or below it (both resolved). */
+static int below(const char *path, const char *base)
+{
+    size_t n = strlen(base);
+    if (n == 1 && base[0] == '/') return 1;
+    return strncmp(path, base, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
 json_t *efs_mounts_load(const char *path, char **err)
 {
     json_error_t e;
@@ -102,15 +110,29 @@ char *efs_mounts_resolve(const json_t *mounts, const json_t *efs, char *reason,
         return NULL;
     }
     /* An access point is its own root: rootDirectory is "/" or absent with one (AWS's rule). */
+    const char *given = root && *root ? root : "/";
     while (root && *root == '/') root++;
     char *dir = !ap && root && *root ? xasprintf("%s/%s", base, root) : xstrdup(base);
     struct stat sb;
+    char *real = NULL, *real_base = NULL;
     if (stat(dir, &sb) < 0)
         snprintf(reason, reason_len, "%.300s: %s", dir, strerror(errno));
     else if (!S_ISDIR(sb.st_mode))
         snprintf(reason, reason_len, "%.300s is not a directory", dir);
-    else
-        return dir;
+    else if (!(real = realpath(dir, NULL)) || !(real_base = realpath(base, NULL)))
+        snprintf(reason, reason_len, "%.300s: %s", dir, strerror(errno));
+    else if (!below(real, real_base))
+        /* A symbolic link in the file system (which jobs write) may not lead out of it, as no
+         * path leads out of an EFS mount. */
+        snprintf(reason, reason_len, "rootDirectory %.200s leads out of the file system, to "
+                 "%.200s", given, real);
+    else {
+        free(real_base);
+        free(dir);
+        return real;
+    }
+    free(real);
+    free(real_base);
     free(dir);
     return NULL;
 }

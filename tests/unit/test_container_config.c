@@ -493,6 +493,10 @@ static void test_efs_volumes(void)
     char *sub = xasprintf("%s/efs/fs/runs/1", root);
     CHECK(util_make_dirs(sub, 0755) >= 0);
     CHECK(util_make_dirs(ap, 0755) >= 0);
+    /* A link a job left in the file system, leading out of it. */
+    char *link = xasprintf("%s/efs/fs/out", root);
+    CHECK(symlink("/etc", link) == 0);
+    free(link);
     char *table = xasprintf("{\"fs-0abc\": \"%s\", \"fsap-9\": \"%s\"}", fs, ap);
     write_file("efs.json", table);
     char *path = xasprintf("%s/efs.json", root), *err = NULL;
@@ -513,7 +517,10 @@ static void test_efs_volumes(void)
         const char *src = json_string_value(json_object_get(find_mount(c, "/data"), "source"));
         char *want = strcmp(volumes[i][1], "ap") == 0 ? xstrdup(ap)
                      : *volumes[i][1] ? xasprintf("%s/%s", fs, volumes[i][1]) : xstrdup(fs);
-        CHECK_STR(src, want);
+        char *real = realpath(want, NULL); /* the binding is the resolved directory */
+        CHECK(real != NULL);
+        CHECK_STR(src, real);
+        free(real);
         free(want);
         json_decref(c);
         free(props);
@@ -525,7 +532,9 @@ static void test_efs_volumes(void)
          "\"fsap-x\"}}", "access point fsap-x of Amazon EFS file system fs-0abc"},
         {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/missing\"}",
          "missing: No such file or directory"},
-        {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/runs/../..\"}", "'..'"}};
+        {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/runs/../..\"}", "'..'"},
+        {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/out\"}",
+         "rootDirectory /out leads out of the file system"}};
     for (size_t i = 0; i < sizeof failing / sizeof failing[0]; i++) {
         char *props = xasprintf("{\"volumes\":[{\"name\":\"e\",\"efsVolumeConfiguration\":"
                                 "%s}],\"mountPoints\":[{\"sourceVolume\":\"e\","
