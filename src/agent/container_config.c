@@ -449,15 +449,22 @@ static int volume_mounts(const container_inputs *in, int userns, json_t *m, json
         char *scratch = NULL;
         json_t *efs = json_object_get(found, "efsVolumeConfiguration");
         if (efs) {
+            /* The directory found here, open, is what gets bound (stage_dir): whatever a job
+             * changes in the file system before runc mounts it. */
             char why[512];
-            scratch = efs_mounts_resolve(in->efs_mounts, efs, why, sizeof why);
-            if (!scratch) {
+            int fd = in->stage_dir ? efs_mounts_open(in->efs_mounts, efs, why, sizeof why) : -1;
+            char *staged = fd >= 0 ? in->stage_dir(in->stage_ctx, fd, why, sizeof why) : NULL;
+            if (!staged) {
                 snprintf(reason, reason_len, "CannotStartContainerError: volume %s: %s", name,
-                         why);
+                         in->stage_dir ? why : "this executor binds no EFS volumes");
                 return -1;
             }
-            src = scratch;
-        } else if (!src) {
+            json_array_append_new(m, bind(dest, staged, json_is_true(json_object_get(mp,
+                                                                                    "readOnly"))));
+            free(staged);
+            continue;
+        }
+        if (!src) {
             scratch = xasprintf("%s/volume-%zu", in->work_dir, index);
             src = scratch;
         }

@@ -28,6 +28,12 @@ typedef struct container_inputs {
     /* Where this instance has the Amazon EFS file systems mounted (common/efs_mounts.h), or
      * NULL for none. */
     const json_t *efs_mounts;
+    /* Makes a path runc can bind for an EFS volume's directory, open as fd (an O_PATH
+     * descriptor, which it takes): a mount of that very directory, so that nothing a job
+     * changes in the file system redirects the bind.  A fresh path, or NULL with reason set.
+     * NULL: no EFS volume can start here. */
+    char *(*stage_dir)(void *ctx, int fd, char *reason, size_t reason_len);
+    void *stage_ctx;
 } container_inputs;
 
 /* The configuration, or NULL with reason set ("CannotStartContainerError: ..."): a user the

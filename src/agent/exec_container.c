@@ -32,6 +32,7 @@
 
 struct container_host {
     char *state_root;
+    char *efs_root; /* where EFS volumes' directories are bound for runc: STATE_ROOT-efs */
     image_cache *images;
     char *init_path;
     idmap ids; /* size 0: containers share the host's ids */
@@ -45,6 +46,9 @@ typedef struct cattempt {
     char *id;        /* the runtime's name for it: barge-<agent pid>-<n> */
     char *rootfs;    /* the overlay's mount point, the container's root */
     int mounted;
+    /* The EFS volumes' directories, each bound at a path of its own for runc (stage_efs). */
+    char **staged;
+    size_t n_staged;
 } cattempt;
 
 const char *container_runtime_missing(void)
@@ -72,6 +76,7 @@ container_host *container_host_new(const container_options *o, char **err)
     }
     container_host *h = xcalloc(1, sizeof *h);
     h->state_root = xstrdup(o->state_root);
+    h->efs_root = xasprintf("%s-efs", o->state_root);
     h->images = o->images;
     h->init_path = o->init_path ? xstrdup(o->init_path) : NULL;
     h->ids = o->ids;
@@ -83,6 +88,7 @@ void container_host_free(container_host *h)
 {
     if (!h) return;
     free(h->state_root);
+    free(h->efs_root);
     free(h->init_path);
     free(h);
 }
@@ -156,6 +162,16 @@ static void destroy(container_host *h, const char *id, int remove_bundle)
     free(state);
 }
 
+/* Unbinds a staged EFS directory and removes its mount point: never a recursive removal,
+ * which would reach into the file system while it is bound there. */
+static void unstage(const char *dir)
+{
+    if (umount2(dir, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+        log_warn("cannot unmount %s: %s", dir, strerror(errno));
+    if (rmdir(dir) < 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %s", dir, strerror(errno));
+}
+
 int container_host_sweep(container_host *h)
 {
     DIR *d = opendir(h->state_root);
@@ -173,12 +189,58 @@ int container_host_sweep(container_host *h)
         n++;
     }
     closedir(d);
+    /* And the EFS directories they had bound (when the agent's mounts were the host's). */
+    d = opendir(h->efs_root);
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        long pid = strtol(e->d_name + strlen(prefix), NULL, 10);
+        if (pid <= 0 || pid == (long)getpid() || util_process_alive(pid)) continue;
+        char *p = xasprintf("%s/%s", h->efs_root, e->d_name);
+        unstage(p);
+        free(p);
+    }
+    if (d) closedir(d);
     return n;
 }
 
 /* ---- The backend ------------------------------------------------------------------------- */
 
 #define fail(reason, len, ...) (snprintf(reason, len, __VA_ARGS__), -1)
+
+typedef struct stage_arg {
+    container_host *h;
+    cattempt *c;
+} stage_arg;
+
+/* container_inputs.stage_dir: binds the directory open as fd at STATE_ROOT-efs/ID-N, in the
+ * agent's mount namespace, which the container's is made from.  runc then binds that mount:
+ * the directory found, whatever a job has changed in the file system since.  (runc cannot
+ * take a /proc/PID/fd path: it opens mount sources in the container's new namespace, where a
+ * mount of the agent's is not its own.) */
+static char *stage_efs(void *ctx, int fd, char *reason, size_t reason_len)
+{
+    stage_arg *sa = ctx;
+    char *dir = xasprintf("%s/%s-%zu", sa->h->efs_root, sa->c->id, sa->c->n_staged);
+    char *src = xasprintf("/proc/self/fd/%d", fd);
+    /* Passable, not listable: runc may open the path as the container's root. */
+    int ok = util_make_dirs(sa->h->efs_root, 0711) >= 0 && mkdir(dir, 0711) == 0;
+    if (ok && mount(src, dir, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        int e = errno;
+        rmdir(dir);
+        errno = e;
+        ok = 0;
+    }
+    if (!ok) snprintf(reason, reason_len, "cannot bind it at %s: %s", dir, strerror(errno));
+    close(fd);
+    free(src);
+    if (!ok) {
+        free(dir);
+        return NULL;
+    }
+    sa->c->staged = xrealloc(sa->c->staged, (sa->c->n_staged + 1) * sizeof *sa->c->staged);
+    sa->c->staged[sa->c->n_staged++] = xstrdup(dir);
+    return dir;
+}
 
 static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
 {
@@ -236,7 +298,9 @@ static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
     json_t *image = json_load_file(image_path, 0, NULL);
     free(image_path);
     if (!image) image = json_object();
-    container_inputs in = {s, image, lower, a->work_dir, h->init_path, ids, h->efs_mounts};
+    stage_arg sa = {h, c};
+    container_inputs in = {s, image, lower, a->work_dir, h->init_path, ids, h->efs_mounts,
+                           stage_efs, &sa};
     json_t *config = container_config(&in, reason, reason_len);
     json_decref(image);
     free(lower);
@@ -397,6 +461,11 @@ static void container_cleanup(exec_attempt *a)
     }
     if (d) closedir(d);
     if (c->image) image_cache_release(h->images, c->image);
+    for (size_t i = 0; i < c->n_staged; i++) {
+        unstage(c->staged[i]);
+        free(c->staged[i]);
+    }
+    free(c->staged);
     free(c->id);
     free(c->rootfs);
     free(c);

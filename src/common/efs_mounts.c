@@ -5,8 +5,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common/mem.h"
 
@@ -32,14 +35,6 @@ static int has_dot_component(const char *path)
         while (*p == '/') p++;
     }
     return 0;
-}
-
-/* Whether path is base or below it (both resolved). */
-static int below(const char *path, const char *base)
-{
-    size_t n = strlen(base);
-    if (n == 1 && base[0] == '/') return 1;
-    return strncmp(path, base, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
 json_t *efs_mounts_load(const char *path, char **err)
@@ -84,8 +79,7 @@ const char *efs_root_directory_invalid(const char *root)
     return NULL;
 }
 
-char *efs_mounts_resolve(const json_t *mounts, const json_t *efs, char *reason,
-                         size_t reason_len)
+int efs_mounts_open(const json_t *mounts, const json_t *efs, char *reason, size_t reason_len)
 {
     const char *fs = json_string_value(json_object_get(efs, "fileSystemId"));
     const char *ap = json_string_value(
@@ -94,10 +88,11 @@ char *efs_mounts_resolve(const json_t *mounts, const json_t *efs, char *reason,
     const char *why = efs_root_directory_invalid(root);
     if (why) {
         snprintf(reason, reason_len, "rootDirectory %s", why);
-        return NULL;
+        return -1;
     }
     if (ap && !*ap) ap = NULL;
-    const char *base = json_string_value(json_object_get(mounts, ap ? ap : fs ? fs : ""));
+    const char *id = ap ? ap : fs ? fs : "";
+    const char *base = json_string_value(json_object_get(mounts, id));
     if (!base) {
         if (ap)
             snprintf(reason, reason_len, "access point %.80s of Amazon EFS file system %.80s is "
@@ -105,34 +100,28 @@ char *efs_mounts_resolve(const json_t *mounts, const json_t *efs, char *reason,
                      "--efs-mounts", ap, fs ? fs : "");
         else
             snprintf(reason, reason_len, "Amazon EFS file system %.80s is not mounted on this "
-                     "instance; name its directory with barge agent --efs-mounts",
-                     fs ? fs : "");
-        return NULL;
+                     "instance; name its directory with barge agent --efs-mounts", id);
+        return -1;
+    }
+    /* The table's directory as the operator named it: a link on the way (an access point's
+     * directory inside a file system that jobs write, replaced by one) is not followed. */
+    struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                           .resolve = RESOLVE_NO_SYMLINKS};
+    int dir = (int)syscall(SYS_openat2, AT_FDCWD, base, &how, sizeof how);
+    if (dir < 0) {
+        snprintf(reason, reason_len, "%.300s (the directory of %.80s in --efs-mounts): %s", base,
+                 id, errno == ELOOP ? "a symbolic link is on its path; name the directory itself"
+                                    : strerror(errno));
+        return -1;
     }
     /* An access point is its own root: rootDirectory is "/" or absent with one (AWS's rule). */
-    const char *given = root && *root ? root : "/";
     while (root && *root == '/') root++;
-    char *dir = !ap && root && *root ? xasprintf("%s/%s", base, root) : xstrdup(base);
-    struct stat sb;
-    char *real = NULL, *real_base = NULL;
-    if (stat(dir, &sb) < 0)
-        snprintf(reason, reason_len, "%.300s: %s", dir, strerror(errno));
-    else if (!S_ISDIR(sb.st_mode))
-        snprintf(reason, reason_len, "%.300s is not a directory", dir);
-    else if (!(real = realpath(dir, NULL)) || !(real_base = realpath(base, NULL)))
-        snprintf(reason, reason_len, "%.300s: %s", dir, strerror(errno));
-    else if (!below(real, real_base))
-        /* A symbolic link in the file system (which jobs write) may not lead out of it, as no
-         * path leads out of an EFS mount. */
-        snprintf(reason, reason_len, "rootDirectory %.200s leads out of the file system, to "
-                 "%.200s", given, real);
-    else {
-        free(real_base);
-        free(dir);
-        return real;
-    }
-    free(real);
-    free(real_base);
-    free(dir);
-    return NULL;
+    if (ap || !root || !*root) return dir;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    int fd = (int)syscall(SYS_openat2, dir, root, &how, sizeof how);
+    int e = errno;
+    close(dir);
+    if (fd < 0)
+        snprintf(reason, reason_len, "%.300s/%.300s: %s", base, root, strerror(e));
+    return fd;
 }

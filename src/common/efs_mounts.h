@@ -24,9 +24,12 @@ json_t *efs_mounts_load(const char *path, char **err);
  * system's root, without "." or ".." components. */
 const char *efs_root_directory_invalid(const char *root);
 
-/* The instance's directory for a volume's efsVolumeConfiguration (fresh), or NULL with reason
- * set: its access point's directory when it names one, else its file system's directory and
- * rootDirectory.  The directory must exist: ECS's mount fails on one that does not. */
-char *efs_mounts_resolve(const json_t *mounts, const json_t *efs, char *reason,
-                         size_t reason_len);
+/* Opens the instance's directory for a volume's efsVolumeConfiguration: its access point's
+ * directory when it names one, else its file system's directory and rootDirectory below it.
+ * Returns an O_PATH descriptor to bind (as /proc/PID/fd/N), or -1 with reason set.  The table's
+ * directory is taken without following symbolic links, and rootDirectory is resolved inside
+ * the file system (a link in it leads nowhere outside, as on an NFS server); what is bound is
+ * the descriptor, so that nothing a job changes in the file system meanwhile redirects it.
+ * The directory must exist: ECS's mount fails on one that does not. */
+int efs_mounts_open(const json_t *mounts, const json_t *efs, char *reason, size_t reason_len);
 #endif

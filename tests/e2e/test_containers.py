@@ -332,6 +332,13 @@ class Containers(JobsCase):
         self.assertEqual(self.output(d), ["through-the-access-point"])
         with open(os.path.join(self.efs_root, "runs", "out.txt")) as f:
             self.assertEqual(f.read(), "written\n")
+        # What the agent bound for runc is unbound and gone once the attempt has ended, and the
+        # file system's files are untouched.
+        staged = "/run/barge/runc-efs"
+        self.wait_for(lambda: not [n for n in (os.listdir(staged) if os.path.isdir(staged)
+                                               else []) if n.startswith("barge-")],
+                      what="the staged EFS directories to go", timeout=10)
+        self.assertTrue(os.path.exists(os.path.join(self.efs_root, "ap", "in.txt")))
         # A file system this instance does not have fails to start, saying so.
         self.define("efs-elsewhere", volumes=[{"name": "e", "efsVolumeConfiguration": {
                         "fileSystemId": "fs-0ther"}}],

@@ -31,8 +31,27 @@ static void write_file(const char *rel, const char *text)
 
 /* The user namespace the next configurations are for (NULL: none). */
 static const idmap *ids_in_use;
-/* Where the instance has its EFS file systems (NULL: none). */
+/* Where the instance has its EFS file systems (NULL: none), and the descriptors handed to be
+ * bound (stage_dir), kept open here to look at. */
 static const json_t *efs_in_use;
+static int staged_fds[8];
+static size_t n_staged;
+
+static char *stage_for_test(void *ctx, int fd, char *reason, size_t len)
+{
+    (void)ctx;
+    (void)reason;
+    (void)len;
+    CHECK(n_staged < 8);
+    staged_fds[n_staged++] = fd;
+    return xasprintf("/staged/%d", fd);
+}
+
+static void close_staged(void)
+{
+    for (size_t i = 0; i < n_staged; i++) close(staged_fds[i]);
+    n_staged = 0;
+}
 
 static json_t *config_for(const char *image_json, const char *container_json, char **argv,
                           char **envp, char *reason, size_t len)
@@ -46,7 +65,7 @@ static json_t *config_for(const char *image_json, const char *container_json, ch
     CHECK(image != NULL);
     char *lower = xasprintf("%s/lower", root), *work = xasprintf("%s/work", root);
     container_inputs in = {&s, image, lower, work, "/usr/libexec/barge-init", ids_in_use,
-                           efs_in_use};
+                           efs_in_use, stage_for_test, NULL};
     json_t *c = container_config(&in, reason, len);
     json_decref(image);
     json_decref(s.container);
@@ -482,9 +501,10 @@ static void test_odd_values(void)
     json_decref(c);
 }
 
-/* An EFS volume is bound from where the instance has the file system (or the access point)
- * mounted, with its rootDirectory below; one this instance does not have, or a directory that
- * is not there, fails the start with a reason; the table is checked as it is read. */
+/* An EFS volume is bound through a descriptor of the directory where the instance has the file
+ * system (or the access point) mounted, with its rootDirectory below it, resolved inside the
+ * file system; one this instance does not have, a directory that is not there, or a table entry
+ * reached through a link fails the start with a reason; the table is checked as it is read. */
 static void test_efs_volumes(void)
 {
     char reason[512];
@@ -493,11 +513,16 @@ static void test_efs_volumes(void)
     char *sub = xasprintf("%s/efs/fs/runs/1", root);
     CHECK(util_make_dirs(sub, 0755) >= 0);
     CHECK(util_make_dirs(ap, 0755) >= 0);
-    /* A link a job left in the file system, leading out of it. */
-    char *link = xasprintf("%s/efs/fs/out", root);
-    CHECK(symlink("/etc", link) == 0);
-    free(link);
-    char *table = xasprintf("{\"fs-0abc\": \"%s\", \"fsap-9\": \"%s\"}", fs, ap);
+    /* Links a job left in the file system: absolute ones resolve inside it, as on the server;
+     * one to a directory the file system does not have leads nowhere. */
+    char *in_link = xasprintf("%s/efs/fs/inside", root), *out_link = xasprintf("%s/efs/fs/out", root);
+    CHECK(symlink("/runs", in_link) == 0);
+    CHECK(symlink("/etc", out_link) == 0);
+    /* An access point's directory replaced by a link. */
+    char *ap_link = xasprintf("%s/efs/ap-link", root);
+    CHECK(symlink(ap, ap_link) == 0);
+    char *table = xasprintf("{\"fs-0abc\": \"%s\", \"fsap-9\": \"%s\", \"fsap-l\": \"%s\"}", fs,
+                            ap, ap_link);
     write_file("efs.json", table);
     char *path = xasprintf("%s/efs.json", root), *err = NULL;
     json_t *m = efs_mounts_load(path, &err);
@@ -506,21 +531,30 @@ static void test_efs_volumes(void)
     static const char *const volumes[][2] = {
         {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/runs/1\"}", "runs/1"},
         {"{\"fileSystemId\":\"fs-0abc\"}", ""},
+        {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/inside/1\"}", "runs/1"},
         {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/\",\"transitEncryption\":"
          "\"ENABLED\",\"authorizationConfig\":{\"accessPointId\":\"fsap-9\"}}", "ap"}};
     for (size_t i = 0; i < sizeof volumes / sizeof volumes[0]; i++) {
         char *props = xasprintf("{\"volumes\":[{\"name\":\"e\",\"efsVolumeConfiguration\":"
                                 "%s}],\"mountPoints\":[{\"sourceVolume\":\"e\","
-                                "\"containerPath\":\"/data\"}]}", volumes[i][0]);
+                                "\"containerPath\":\"/data\",\"readOnly\":true}]}",
+                                volumes[i][0]);
         json_t *c = config_for("{}", props, argv, NULL, reason, sizeof reason);
         if (!c) CHECK_FAIL_("volume %zu: %s", i, reason);
-        const char *src = json_string_value(json_object_get(find_mount(c, "/data"), "source"));
+        json_t *mnt = find_mount(c, "/data");
+        const char *src = json_string_value(json_object_get(mnt, "source"));
+        CHECK_EQ_INT((int)n_staged, 1);
+        char *via = xasprintf("/staged/%d", staged_fds[0]);
+        CHECK_STR(src, via);
+        CHECK_STR(json_string_value(json_array_get(json_object_get(mnt, "options"), 2)), "ro");
         char *want = strcmp(volumes[i][1], "ap") == 0 ? xstrdup(ap)
                      : *volumes[i][1] ? xasprintf("%s/%s", fs, volumes[i][1]) : xstrdup(fs);
-        char *real = realpath(want, NULL); /* the binding is the resolved directory */
-        CHECK(real != NULL);
-        CHECK_STR(src, real);
-        free(real);
+        struct stat a, b;
+        CHECK(fstat(staged_fds[0], &a) == 0 && stat(want, &b) == 0);
+        if (a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+            CHECK_FAIL_("volume %zu: the descriptor is not %s", i, want);
+        close_staged();
+        free(via);
         free(want);
         json_decref(c);
         free(props);
@@ -534,7 +568,10 @@ static void test_efs_volumes(void)
          "missing: No such file or directory"},
         {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/runs/../..\"}", "'..'"},
         {"{\"fileSystemId\":\"fs-0abc\",\"rootDirectory\":\"/out\"}",
-         "rootDirectory /out leads out of the file system"}};
+         "out: No such file or directory"},
+        {"{\"fileSystemId\":\"fs-0abc\",\"transitEncryption\":\"ENABLED\","
+         "\"authorizationConfig\":{\"accessPointId\":\"fsap-l\"}}",
+         "a symbolic link is on its path"}};
     for (size_t i = 0; i < sizeof failing / sizeof failing[0]; i++) {
         char *props = xasprintf("{\"volumes\":[{\"name\":\"e\",\"efsVolumeConfiguration\":"
                                 "%s}],\"mountPoints\":[{\"sourceVolume\":\"e\","
@@ -542,6 +579,7 @@ static void test_efs_volumes(void)
         CHECK(config_for("{}", props, argv, NULL, reason, sizeof reason) == NULL);
         CHECK_CONTAINS(reason, "CannotStartContainerError: volume e: ");
         CHECK_CONTAINS(reason, failing[i][1]);
+        CHECK_EQ_INT((int)n_staged, 0);
         free(props);
     }
     /* Without a table, no file system is mounted. */
@@ -568,6 +606,9 @@ static void test_efs_volumes(void)
     }
     free(path);
     free(table);
+    free(ap_link);
+    free(out_link);
+    free(in_link);
     free(sub);
     free(ap);
     free(fs);
