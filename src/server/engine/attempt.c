@@ -449,6 +449,10 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     int interrupted = j->node_interrupted;
     j->node_interrupted = 0;
     const char *why = interrupted && j->stop_reason ? j->stop_reason : e->status_reason;
+    /* How the attempt ended, for the metrics; the stop reason a node's own end replaces is
+     * freed last (the report's status reason may be that very text). */
+    const char *ended = e->status_reason;
+    char *dropped = NULL;
     /* A node that another node's end (or cancel) stopped, but whose attempt had ended by itself
      * before the order reached its agent: its own end stands (a worker that exits 0 as its main
      * node does succeeded, whichever report comes first).  Exit code 0 stands even when the
@@ -457,11 +461,12 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     if (j->is_terminated && !interrupted && e->has_exit_code && (!e->killed || !e->exit_code) &&
         jobs_is_node(j) && stopped_by_another_node(j->stop_reason)) {
         j->is_terminated = 0;
-        set_str(&j->stop_reason, NULL);
-        why = "Essential container in task exited";
+        dropped = j->stop_reason;
+        j->stop_reason = NULL;
+        why = ended = "Essential container in task exited";
     }
     if (role_hooks.ended) role_hooks.ended(st, j->id, (int)j->n_attempts);
-    metrics_attempt_ended(e->status_reason, j->is_terminated || j->is_cancelled ||
+    metrics_attempt_ended(ended, j->is_terminated || j->is_cancelled ||
                                                 (j->stop_reason && why == j->stop_reason));
     if (j->attempt_started_at && at >= j->attempt_started_at)
         metrics_observe(METRIC_RUN_TIME, (double)(at - j->attempt_started_at) / 1000.0);
@@ -528,6 +533,7 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     }
     jobs_mark_dirty(st, j);
     stop_other_nodes(st, j, 0);
+    free(dropped);
 }
 
 void attempt_kill(state *st, job *j, const char *reason)
