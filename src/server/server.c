@@ -236,7 +236,7 @@ int server_main(int argc, char **argv)
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
            OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS, OPT_PROVIDER,
            OPT_AGENTURL, OPT_WEBHOOKS, OPT_STORE, OPT_LEASE, OPT_RENEW, OPT_RETENTION, OPT_EVKEPT,
-           OPT_EFS };
+           OPT_EFS, OPT_IGNPRIV };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"data-dir", required_argument, NULL, OPT_DATADIR},
@@ -271,6 +271,7 @@ int server_main(int argc, char **argv)
         {"pull-timeout", required_argument, NULL, OPT_PULLTIMEOUT},
         {"job-user", required_argument, NULL, OPT_JOBUSER},
         {"efs-mounts", required_argument, NULL, OPT_EFS},
+        {"ignore-privileged", no_argument, NULL, OPT_IGNPRIV},
         {"container-userns", required_argument, NULL, OPT_USERNS},
         {"container-id-map", required_argument, NULL, OPT_IDMAP},
         {"agent-work-dir", required_argument, NULL, OPT_WORKROOT},
@@ -335,7 +336,10 @@ int server_main(int argc, char **argv)
             c->account_id = optarg;
             break;
         case OPT_DEV: c->dev = 1; break;
-        case OPT_PRIVILEGED: c->allow_privileged = 1; break;
+        case OPT_PRIVILEGED:
+        case OPT_IGNPRIV:
+            if (server_privileged_option(c, o == OPT_PRIVILEGED) < 0) return 2;
+            break;
         case OPT_SECRETS: c->secrets_file = optarg; break;
         case OPT_PROVIDER: c->provider_commands = optarg; break;
         case OPT_AGENTURL:
@@ -748,9 +752,7 @@ int server_main(int argc, char **argv)
     if (!auth_enabled())
         log_warn("developer mode (--dev): requests signed with any key, or none, are accepted "
                  "and may do anything; give --credentials FILE to check keys");
-    if (c->allow_privileged)
-        log_warn("privileged containers are allowed (--allow-privileged): a job definition may "
-                 "give its jobs full access to the instances they run on");
+    server_privileged_say(c);
     log_info("barge server listening on %s://%s:%d (data in %s, region %s, account %s%s)",
              tls_cert ? "https" : "http", c->listen_host, http_port(), c->data_dir, c->region,
              c->account_id, c->dev ? ", developer mode" : "");

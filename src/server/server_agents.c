@@ -12,6 +12,7 @@
 
 #include "common/efs_mounts.h"
 #include "common/idmap.h"
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/http_server.h"
@@ -124,4 +125,24 @@ int server_efs_mounts_option(barge_config *c, const char *path)
     server_add_agent_arg(c, "efs-mounts", abs);
     free(abs);
     return 0;
+}
+
+int server_privileged_option(barge_config *c, int allow)
+{
+    if (c->allow_privileged != PRIVILEGED_REFUSE) {
+        fprintf(stderr, "barge server: give one of --allow-privileged and --ignore-privileged\n");
+        return -1;
+    }
+    c->allow_privileged = allow ? PRIVILEGED_ALLOW : PRIVILEGED_IGNORE;
+    return 0;
+}
+
+void server_privileged_say(const barge_config *c)
+{
+    if (c->allow_privileged == PRIVILEGED_ALLOW)
+        log_warn("privileged containers are allowed (--allow-privileged): a job definition may "
+                 "give its jobs full access to the instances they run on");
+    else if (c->allow_privileged == PRIVILEGED_IGNORE)
+        log_info("definitions of privileged containers are accepted and their containers run "
+                 "unprivileged, as every other (--ignore-privileged)");
 }

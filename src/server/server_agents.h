@@ -18,4 +18,9 @@ const char *server_agent_option_invalid(int opt_executor_relative, const char *v
 /* --efs-mounts FILE: checked now (a mistake stops the server rather than every local agent)
  * and handed to the local agents by its absolute path.  0, or -1 after saying what is wrong. */
 int server_efs_mounts_option(struct barge_config *c, const char *path);
+/* --allow-privileged (allow) or --ignore-privileged: 0, or -1 after saying that only one of
+ * them may be given. */
+int server_privileged_option(struct barge_config *c, int allow);
+/* Says at start what becomes of privileged containers, when they are not refused. */
+void server_privileged_say(const struct barge_config *c);
 #endif

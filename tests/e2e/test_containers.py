@@ -823,6 +823,32 @@ class Privileged(unittest.TestCase):
         self.assertEqual(caps["priv"], int(bound, 16))
 
 
+class IgnorePrivileged(unittest.TestCase):
+    """--ignore-privileged: a definition that asks for a privileged container (as Toil's and
+    Snakemake's always do) is accepted, and its container runs as every other: Docker's
+    default capabilities, in a user namespace."""
+
+    def test_privileged_definitions_run_unprivileged(self):
+        reg, server, batch = busybox_server(self, "--ignore-privileged")
+        batch.register_job_definition(
+            jobDefinitionName="asks", type="container",
+            containerProperties={"image": "busybox", "privileged": True,
+                                 "command": sh("grep CapEff /proc/self/status; "
+                                               "cat /proc/self/uid_map"),
+                                 "resourceRequirements": resources()})
+        d = run_to_end(self, batch, "asks")
+        self.assertEqual(d["status"], "SUCCEEDED", d["container"].get("reason"))
+        self.assertIs(d["container"]["privileged"], True)  # described as registered
+        deadline = time.time() + 10
+        while True:
+            lines = job_output(server, d)
+            if len(lines) >= 2 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(bin(int(lines[0].split()[1], 16)).count("1"), 14)
+        self.assertNotEqual(lines[1].split(), ["0", "0", "4294967295"])
+
+
 class UsernsOff(unittest.TestCase):
     """--container-userns off: the old behaviour, a container's root is the host's."""
 
@@ -871,6 +897,8 @@ class OptionErrors(unittest.TestCase):
             (("server", "--secrets", bad.name), "--secrets: " + bad.name),
             (("server", "--secrets", "/nonexistent/s.json"), "--secrets: /nonexistent/s.json"),
             (("server", "--efs-mounts", bad.name), "--efs-mounts " + bad.name),
+            (("server", "--allow-privileged", "--ignore-privileged"),
+             "give one of --allow-privileged and --ignore-privileged"),
             (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
               "--efs-mounts", "/nonexistent/m.json"), "--efs-mounts /nonexistent/m.json"),
         ]

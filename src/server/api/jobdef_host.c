@@ -235,10 +235,11 @@ int jobdef_check_host(api_ctx *c, json_t *cp, int fargate, const char *field)
         if (fargate)
             return api_client_error(c, "%s.privileged: does not apply to jobs on Fargate "
                                        "resources; remove it or set it to false", field);
-        if (!barge_cfg.allow_privileged)
+        if (barge_cfg.allow_privileged == PRIVILEGED_REFUSE)
             return api_client_error(c, "%s.privileged: this server does not run privileged "
                                        "containers; set it to false, or start barge server with "
-                                       "--allow-privileged to allow them", field);
+                                       "--allow-privileged to allow them (or --ignore-privileged "
+                                       "to run them unprivileged)", field);
     }
     if (check_user(c, api_str(cp, "user"), field) < 0) return -1;
     if (check_volumes(c, cp, fargate, field) < 0) return -1;
@@ -248,7 +249,9 @@ int jobdef_check_host(api_ctx *c, json_t *cp, int fargate, const char *field)
 int jobdef_check_host_allows(api_ctx *c, json_t *def, const char *ref)
 {
     json_t *cp = json_object_get(def, "containerProperties");
-    if (barge_cfg.allow_privileged || !json_is_true(json_object_get(cp, "privileged"))) return 0;
+    if (barge_cfg.allow_privileged != PRIVILEGED_REFUSE ||
+        !json_is_true(json_object_get(cp, "privileged")))
+        return 0;
     return api_client_error(c, "jobDefinition: '%.200s' has a privileged container "
                                "(containerProperties.privileged), and this server does not run "
                                "privileged containers; register a revision without it, or start "

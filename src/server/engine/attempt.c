@@ -203,8 +203,10 @@ static json_t *assignment(instance *in, job *j)
                                           "linuxParameters", NULL};
     for (const char *const *m = members; *m; m++) {
         json_t *v = json_object_get(c, *m);
-        /* A job queued while --allow-privileged was on runs unprivileged once it is off. */
-        if (v && !(strcmp(*m, "privileged") == 0 && !barge_cfg.allow_privileged))
+        /* Privileged only with --allow-privileged: with --ignore-privileged, or for a job
+         * queued while it was given, the container runs unprivileged. */
+        if (v && !(strcmp(*m, "privileged") == 0 &&
+                   barge_cfg.allow_privileged != PRIVILEGED_ALLOW))
             json_object_set(container, *m, v);
     }
     json_object_set_new(container, "vcpus", json_real(j->spec->mvcpus / 1000.0));

@@ -28,5 +28,5 @@ void config_defaults(barge_config *c)
     c->events_kept = CONFIG_EVENTS_KEPT_DEFAULT;
     c->agent_token = "";
     c->self_exe = "/proc/self/exe";
-    c->allow_privileged = 0;
+    c->allow_privileged = PRIVILEGED_REFUSE;
 }

@@ -50,7 +50,9 @@ typedef struct barge_config {
      * NULL-terminated, or NULL. */
     char **agent_args;
     /* Containers. */
-    int allow_privileged; /* job definitions may ask for privileged containers */
+    /* Job definitions whose containers are privileged: refused, run so (--allow-privileged),
+     * or run unprivileged like every other container (--ignore-privileged). */
+    enum { PRIVILEGED_REFUSE, PRIVILEGED_ALLOW, PRIVILEGED_IGNORE } allow_privileged;
     char *secrets_file;   /* --secrets, or NULL */
     char *agent_work_root; /* local instances' work directories; NULL: $TMPDIR/barge-work */
     char *provider_commands; /* --provider-commands, or NULL (engine/provider_exec.h) */
