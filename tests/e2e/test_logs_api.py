@@ -450,7 +450,20 @@ class GroupsAndStreamsByHand(ServerTestCase):
             self.assertClientError(logs.delete_log_stream, "does not exist",
                                    code="ResourceNotFoundException", logGroupName=group,
                                    logStreamName=stream)
-        for op in ("GetLogEvents", "DeleteLogStream"):
+        # CreateLogStream: an empty stream, once; in a group that exists.
+        logs.create_log_stream(logGroupName=GROUP, logStreamName="made/by/hand")
+        self.assertEqual(logs.get_log_events(logGroupName=GROUP,
+                                             logStreamName="made/by/hand")["events"], [])
+        self.assertClientError(logs.create_log_stream, "already exists",
+                               code="ResourceAlreadyExistsException", logGroupName=GROUP,
+                               logStreamName="made/by/hand")
+        self.assertClientError(logs.create_log_stream, "log group does not exist",
+                               code="ResourceNotFoundException", logGroupName="/no/such",
+                               logStreamName="x")
+        self.assertClientError(logs.create_log_stream, "logStreamName",
+                               code="InvalidParameterException", logGroupName=GROUP,
+                               logStreamName="a:b")
+        for op in ("GetLogEvents", "DeleteLogStream", "CreateLogStream"):
             status, _, out = logs_call(self.server, op, {"logGroupName": GROUP,
                                                          "logStreamName": ""})
             self.assertEqual((status, out["__type"]), (400, "InvalidParameterException"), op)

@@ -20,6 +20,8 @@
 #include "server/model/state.h"
 #include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
+#include "server/engine/provider_exec.h"
+#include "server/engine/provider_local.h"
 #include "server/engine/scheduler.h"
 #include "server/api/api.h"
 #include "server/api/jobdesc.h"
@@ -737,6 +739,43 @@ static void test_child_ids_are_canonical(void)
         if (jobs_find(st->jobs, bad[i])) CHECK_FAIL_("jobs_find accepted '%s'", bad[i]);
 }
 
+/* An instance of the operator's commands whose agent went silent soon after registering is a
+ * failed launch: the environment's launches back off, and its jobs are told why; one that
+ * lasted, or was let go on purpose, is not. */
+static void test_an_exec_instance_lost_soon_after_registering_backs_off(void)
+{
+    static const struct {
+        const char *ce;
+        int64_t lived_ms;
+        int draining, backs_off;
+    } cases[] = {{"quick", 5000, 0, 1}, {"lasted", PROVIDER_LASTING_MS + 1000, 0, 0},
+                 {"drained", 1000, 1, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        begin();
+        char id[32];
+        snprintf(id, sizeof id, "i-exec-%zu", i);
+        instance *in = instance_new(st->fleet, id, cases[i].ce);
+        in->exec = 1;
+        in->registered = 1;
+        in->draining = cases[i].draining;
+        int64_t now = util_mono_ms();
+        in->registered_at = now - cases[i].lived_ms - 31 * 1000;
+        in->last_seen = now - 31 * 1000;
+        fleet_lose(st, in, "no heartbeat");
+        launch_trouble *t = dict_get(&st->fleet->trouble, cases[i].ce);
+        const char *why = provider_exec_trouble(cases[i].ce);
+        if (cases[i].backs_off) {
+            CHECK(t != NULL && t->retry_at > now);
+            CHECK(why != NULL);
+            CHECK_CONTAINS(why, "was lost 5 s after its agent registered");
+        } else {
+            CHECK(t == NULL);
+            CHECK(why == NULL);
+        }
+        commit();
+    }
+}
+
 int main(void)
 {
     log_level = LOG_ERROR + 1;
@@ -762,6 +801,7 @@ int main(void)
     RUN(test_clean_stop_costs_no_attempt);
     RUN(test_child_ids_are_canonical);
     RUN(test_join_tokens_at_registration);
+    RUN(test_an_exec_instance_lost_soon_after_registering_backs_off);
 
     model_free(st);
     store_close(db);

@@ -267,7 +267,7 @@ static int agent_register(api_ctx *c, json_t *req, json_t **resp)
                                  note ? note : "the agent cannot use cgroups");
     in->registered = 1;
     in->recovered = 0; /* launched before a restart (instance_store.h): it has no attempts */
-    in->last_seen = in->idle_since = util_mono_ms();
+    in->last_seen = in->idle_since = in->registered_at = util_mono_ms();
     provider_local_registered(c->st, in);
     c->st->jobs->sched_needed = 1;
     log_info("fleet: instance %s registered for compute environment %s (%s, %d vCPUs, %d MiB; "

@@ -28,7 +28,7 @@
 
 static logstore *store_;
 static schema *get_shape, *streams_shape, *filter_shape, *groups_shape, *create_group_shape,
-    *delete_stream_shape, *agent_shape;
+    *delete_stream_shape, *agent_shape; /* delete_stream_shape: CreateLogStream's too */
 
 void api_logs_init(logstore *ls)
 {
@@ -397,6 +397,28 @@ static int describe_log_groups(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+/* CreateLogStream: an empty stream in a group that exists (Covalent's deployment makes one for
+ * its jobs); ResourceAlreadyExistsException the second time, as CloudWatch answers. */
+static int create_log_stream(api_ctx *c, json_t *req, json_t **resp)
+{
+    char group[LOGSTORE_NAME_MAX + 1];
+    const char *stream = api_str(req, "logStreamName");
+    if (check_stream_name(c, stream) < 0) return -1;
+    if (!logstore_stream_name_valid(stream))
+        return INVALID(c, "logStreamName: '%.100s' is not a log stream name; use 1 to 512 "
+                          "characters, none of them ':' or '*'", stream);
+    if (check_group(c, req, group) < 0) return -1;
+    int there = logstore_stream_exists(store_, group, stream);
+    if (there < 0) return STORE_UNREADABLE(c);
+    if (there)
+        return api_fail(c, 400, "ResourceAlreadyExistsException",
+                        "The specified log stream already exists");
+    if (logstore_wait(store_, logstore_append(store_, group, stream, NULL, 0)) < 0)
+        return api_server_error(c, "the server could not store the log stream; retry");
+    *resp = json_object();
+    return 0;
+}
+
 /* DeleteLogStream: the stream and its events go (Pegasus deletes each job's stream once it
  * has read it).  A stream an attempt still writes is made again by its next lines, in
  * /aws/batch/job (the agent knows a stream by its name alone). */
@@ -458,6 +480,7 @@ static const struct {
     {"DescribeLogGroups", describe_log_groups, &groups_shape},
     {"CreateLogGroup", create_log_group, &create_group_shape},
     {"DeleteLogStream", delete_log_stream, &delete_stream_shape},
+    {"CreateLogStream", create_log_stream, &delete_stream_shape},
 };
 
 /* The agent's upload -------------------------------------------------------------------- */
@@ -571,8 +594,8 @@ static int serve(api_ctx *c, const api_op *op, const char *target, const char *b
         if (!fn)
             return api_fail(c, 400, "UnknownOperationException",
                             "X-Amz-Target '%.100s': barge serves GetLogEvents, FilterLogEvents, "
-                            "DescribeLogStreams, DescribeLogGroups, CreateLogGroup and "
-                            "DeleteLogStream of CloudWatch Logs", target);
+                            "DescribeLogStreams, DescribeLogGroups, CreateLogGroup, "
+                            "CreateLogStream and DeleteLogStream of CloudWatch Logs", target);
     }
     json_t *req;
     if (len == 0 && !agent) {

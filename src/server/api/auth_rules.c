@@ -95,7 +95,8 @@ int auth_authorize_logs(const auth_principal *who, const char *target, const cha
     else if (strncmp(group, "arn:", 4) == 0)
         res = xstrdup(group);
     else if (stream && dot &&
-             (strcmp(dot + 1, "GetLogEvents") == 0 || strcmp(dot + 1, "DeleteLogStream") == 0))
+             (strcmp(dot + 1, "GetLogEvents") == 0 || strcmp(dot + 1, "DeleteLogStream") == 0 ||
+              strcmp(dot + 1, "CreateLogStream") == 0))
         res = xasprintf("arn:aws:logs:%s:%s:log-group:%s:log-stream:%s", barge_cfg.region,
                         barge_cfg.account_id, group, stream);
     else

@@ -100,6 +100,7 @@ static void forgive_stall(state *st, int64_t now)
         instance *in = v;
         in->last_seen += unseen;
         in->launched_at += unseen;
+        if (in->registered_at) in->registered_at += unseen;
     }
 }
 

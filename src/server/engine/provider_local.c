@@ -320,8 +320,8 @@ void provider_local_registered(state *st, instance *in)
     if (t) t->retry_at = 0;
 }
 
-/* Whether compute environment ce has a registered instance launched PROVIDER_LASTING_MS ago or
- * more: its launches work. */
+/* Whether compute environment ce has an instance registered PROVIDER_LASTING_MS ago or more
+ * (launched, for one registered before a restart): its launches work. */
 static int has_lasting(fleet *f, const char *ce, int64_t now)
 {
     const char *name = instance_ce_name(ce);
@@ -330,7 +330,8 @@ static int has_lasting(fleet *f, const char *ce, int64_t now)
     void *v;
     while (dict_next(&f->instances, &i, &k, &v)) {
         const instance *in = v;
-        if (in->ce == name && in->registered && now - in->launched_at >= PROVIDER_LASTING_MS)
+        if (in->ce == name && in->registered &&
+            now - (in->registered_at ? in->registered_at : in->launched_at) >= PROVIDER_LASTING_MS)
             return 1;
     }
     return 0;

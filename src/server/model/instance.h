@@ -29,6 +29,7 @@ typedef struct instance {
     job *jobs; /* the attempts placed on it, linked through job.inst_next */
     int n_jobs;
     int64_t launched_at, last_seen, idle_since; /* monotonic ms */
+    int64_t registered_at; /* monotonic ms: when its agent last registered (0: not here) */
     struct core_call *poll; /* a parked long poll */
     int64_t poll_deadline;
     /* poll is an exchange that asked not to wait: answered after the batch's scheduling pass
