@@ -27,6 +27,9 @@
 #define RUNTIME_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* runc's own commands (delete, kill) answer at once; a stuck one is not waited for longer. */
 #define RUNC_TOOL_TIMEOUT_S 30
+/* The staged EFS directories and their parent: the root's alone (runc opens them as the
+ * host's root), so that no other user passes through to the file systems bound there. */
+#define EFS_STAGE_MODE 0700
 /* In the bundle: written by runc once the container runs. */
 #define PID_FILE "container.pid"
 
@@ -189,12 +192,13 @@ int container_host_sweep(container_host *h)
         n++;
     }
     closedir(d);
-    /* And the EFS directories they had bound (when the agent's mounts were the host's). */
+    /* And the EFS directories they had bound (when the agent's mounts were the host's).  This
+     * agent has bound none yet: one named with its pid is a predecessor's. */
     d = opendir(h->efs_root);
     while (d && (e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
         long pid = strtol(e->d_name + strlen(prefix), NULL, 10);
-        if (pid <= 0 || pid == (long)getpid() || util_process_alive(pid)) continue;
+        if (pid <= 0 || (pid != (long)getpid() && util_process_alive(pid))) continue;
         char *p = xasprintf("%s/%s", h->efs_root, e->d_name);
         unstage(p);
         free(p);
@@ -222,9 +226,11 @@ static char *stage_efs(void *ctx, int fd, char *reason, size_t reason_len)
     stage_arg *sa = ctx;
     char *dir = xasprintf("%s/%s-%zu", sa->h->efs_root, sa->c->id, sa->c->n_staged);
     char *src = xasprintf("/proc/self/fd/%d", fd);
-    /* Passable, not listable: runc may open the path as the container's root. */
-    int ok = util_make_dirs(sa->h->efs_root, 0711) >= 0 && mkdir(dir, 0711) == 0;
-    if (ok && mount(src, dir, NULL, MS_BIND | MS_REC, NULL) < 0) {
+    /* Not recursive: the directory alone, so that a read-only mount point is read-only
+     * throughout (runc's "ro" applies to the top of a bind). */
+    int ok = util_make_dirs(sa->h->efs_root, EFS_STAGE_MODE) >= 0 &&
+             mkdir(dir, EFS_STAGE_MODE) == 0;
+    if (ok && mount(src, dir, NULL, MS_BIND, NULL) < 0) {
         int e = errno;
         rmdir(dir);
         errno = e;

@@ -110,8 +110,10 @@ int efs_mounts_open(const json_t *mounts, const json_t *efs, char *reason, size_
     int dir = (int)syscall(SYS_openat2, AT_FDCWD, base, &how, sizeof how);
     if (dir < 0) {
         snprintf(reason, reason_len, "%.300s (the directory of %.80s in --efs-mounts): %s", base,
-                 id, errno == ELOOP ? "a symbolic link is on its path; name the directory itself"
-                                    : strerror(errno));
+                 id, errno == ELOOP    ? "a symbolic link is on its path; name the directory itself"
+                     : errno == ENOSYS ? "this kernel cannot open it safely (openat2 needs Linux "
+                                         "5.6 or later)"
+                                       : strerror(errno));
         return -1;
     }
     /* An access point is its own root: rootDirectory is "/" or absent with one (AWS's rule). */

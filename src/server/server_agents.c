@@ -129,7 +129,8 @@ int server_efs_mounts_option(barge_config *c, const char *path)
 
 int server_privileged_option(barge_config *c, int allow)
 {
-    if (c->allow_privileged != PRIVILEGED_REFUSE) {
+    if (c->allow_privileged != PRIVILEGED_REFUSE &&
+        c->allow_privileged != (allow ? PRIVILEGED_ALLOW : PRIVILEGED_IGNORE)) {
         fprintf(stderr, "barge server: give one of --allow-privileged and --ignore-privileged\n");
         return -1;
     }

@@ -327,9 +327,11 @@ class Containers(JobsCase):
                     mountPoints=[{"sourceVolume": "e", "containerPath": "/mnt/efs"},
                                  {"sourceVolume": "ap", "containerPath": "/mnt/ap",
                                   "readOnly": True}],
-                    command=sh("echo written > /mnt/efs/out.txt; cat /mnt/ap/in.txt"))
+                    command=sh("echo written > /mnt/efs/out.txt; cat /mnt/ap/in.txt; "
+                               "(echo z > /mnt/ap/z) 2>/dev/null || echo ro-refused"))
         d = self.run_job(definition="efs")
-        self.assertEqual(self.output(d), ["through-the-access-point"])
+        self.assertEqual(self.output(d), ["through-the-access-point", "ro-refused"])
+        self.assertFalse(os.path.exists(os.path.join(self.efs_root, "ap", "z")))
         with open(os.path.join(self.efs_root, "runs", "out.txt")) as f:
             self.assertEqual(f.read(), "written\n")
         # What the agent bound for runc is unbound and gone once the attempt has ended, and the

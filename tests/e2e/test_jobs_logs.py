@@ -86,6 +86,30 @@ class Logs(JobsCase):
         events = self.wait_for(lambda: self.events(stream), 10, "the silent job's stream")
         self.assertEqual(events["events"], [])
 
+    def test_a_running_attempts_stream_cannot_be_made_again_elsewhere(self):
+        # The agent writes to the stream of its name made last: CreateLogStream under a running
+        # attempt's name in another group would take the job's next lines.
+        jid = self.submit("watched", command="sleep 30")
+        self.wait_job(jid, "RUNNING")
+        stream = self.job(jid)["container"]["logStreamName"]
+        logs = self.server.client("logs")
+        logs.create_log_group(logGroupName="/elsewhere")
+        self.assertClientError(logs.create_log_stream, "running job's attempt",
+                               code="InvalidParameterException", logGroupName="/elsewhere",
+                               logStreamName=stream)
+        self.batch.terminate_job(jobId=jid, reason="test over")
+        # Once the attempt has ended, the name is free again elsewhere.
+        self.wait_job(jid)
+        self.wait_for(lambda: self._made(logs, stream), 10, "the name to be free")
+
+    @staticmethod
+    def _made(logs, stream):
+        try:
+            logs.create_log_stream(logGroupName="/elsewhere", logStreamName=stream)
+            return True
+        except botocore.exceptions.ClientError:
+            return False
+
     def test_unknown_stream(self):
         self.assertClientError(self.server.client("logs").get_log_events,
                                code="ResourceNotFoundException", logGroupName=GROUP,

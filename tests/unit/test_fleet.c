@@ -740,37 +740,46 @@ static void test_child_ids_are_canonical(void)
 }
 
 /* An instance of the operator's commands whose agent went silent soon after registering is a
- * failed launch: the environment's launches back off, and its jobs are told why; one that
- * lasted, or was let go on purpose, is not. */
+ * failed launch: found silent by the fleet's tick, its environment's launches back off further
+ * than before (the failures so far are not forgotten for it), and its jobs are told why; one
+ * that lasted, or one let go on purpose, is not. */
 static void test_an_exec_instance_lost_soon_after_registering_backs_off(void)
 {
     static const struct {
         const char *ce;
-        int64_t lived_ms;
-        int draining, backs_off;
-    } cases[] = {{"quick", 5000, 0, 1}, {"lasted", PROVIDER_LASTING_MS + 1000, 0, 0},
-                 {"drained", 1000, 1, 0}};
+        int64_t lived_ms; /* from registering to its last sign of life */
+        int by_tick, backs_off;
+    } cases[] = {{"quick", 500, 1, 1}, {"lasted", PROVIDER_LASTING_MS + 9000, 1, 0},
+                 {"let-go", 500, 0, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         begin();
+        /* Three launches failed before. */
+        launch_trouble *t = xcalloc(1, sizeof *t);
+        t->ce = xstrdup(cases[i].ce);
+        t->failures = 3;
+        dict_put(&st->fleet->trouble, t->ce, t);
         char id[32];
         snprintf(id, sizeof id, "i-exec-%zu", i);
         instance *in = instance_new(st->fleet, id, cases[i].ce);
         in->exec = 1;
         in->registered = 1;
-        in->draining = cases[i].draining;
         int64_t now = util_mono_ms();
-        in->registered_at = now - cases[i].lived_ms - 31 * 1000;
-        in->last_seen = now - 31 * 1000;
-        fleet_lose(st, in, "no heartbeat");
-        launch_trouble *t = dict_get(&st->fleet->trouble, cases[i].ce);
+        in->last_seen = now - (FLEET_LOST_AFTER_SECONDS * 1000 + 500);
+        in->registered_at = in->last_seen - cases[i].lived_ms;
+        if (cases[i].by_tick) fleet_tick(st); /* found silent */
+        else fleet_lose(st, in, "terminated by the operator");
+        CHECK(instance_find(st->fleet, id) == NULL);
+        t = dict_get(&st->fleet->trouble, cases[i].ce);
         const char *why = provider_exec_trouble(cases[i].ce);
         if (cases[i].backs_off) {
-            CHECK(t != NULL && t->retry_at > now);
+            CHECK(t != NULL);
+            CHECK_EQ_INT(t->failures, 4);
+            CHECK(t->retry_at >= now + 16000);
             CHECK(why != NULL);
-            CHECK_CONTAINS(why, "was lost 5 s after its agent registered");
+            CHECK_CONTAINS(why, "was lost 0 s after its agent registered");
         } else {
-            CHECK(t == NULL);
             CHECK(why == NULL);
+            CHECK(!t || t->failures == 3);
         }
         commit();
     }

@@ -413,6 +413,11 @@ static int create_log_stream(api_ctx *c, json_t *req, json_t **resp)
     if (there)
         return api_fail(c, 400, "ResourceAlreadyExistsException",
                         "The specified log stream already exists");
+    /* An agent knows its attempt's stream by name alone, and writes to the one of that name
+     * made last: a stream made here under a running attempt's name would take its lines. */
+    if (agent_ident_stream_owner("", stream) != AGENT_STREAM_NONE)
+        return INVALID(c, "logStreamName: '%.100s' is the stream a running job's attempt writes "
+                          "to; choose another name", stream);
     if (logstore_wait(store_, logstore_append(store_, group, stream, NULL, 0)) < 0)
         return api_server_error(c, "the server could not store the log stream; retry");
     *resp = json_object();

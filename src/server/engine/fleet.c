@@ -254,6 +254,7 @@ void fleet_tick(state *st)
     /* Lost apart from the walk: losing an instance removes it from the fleet. */
     for (size_t d = 0; d < n_doomed; d++) {
         instance *in = doomed[d];
+        in->silent = !in->gone_why && in->registered;
         fleet_lose(st, in, in->gone_why         ? in->gone_why
                            : in->registered ? "no heartbeat"
                                             : "its agent never registered");

@@ -467,8 +467,9 @@ void provider_exec_gone(state *st, instance *in)
                                        "in DATA_DIR/provider-exec/, says why)", in->id));
     /* One whose agent went silent soon after registering (it dies on start, or its machine
      * does) is a failed launch too: launching again at once, for a job or for minvCpus, would
-     * only pay for another machine that does the same.  Not one let go on purpose. */
-    else if (in->registered && !in->draining && in->registered_at &&
+     * only pay for another machine that does the same.  Not one let go on purpose (drained,
+     * terminated, revoked or reclaimed): only one found silent. */
+    else if (in->silent && in->registered_at &&
              in->last_seen - in->registered_at < PROVIDER_LASTING_MS)
         back_off(st, in->ce, xasprintf("instance %s was lost %lld s after its agent registered "
                                        "(its agent's log says why)", in->id,

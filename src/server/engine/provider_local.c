@@ -320,8 +320,10 @@ void provider_local_registered(state *st, instance *in)
     if (t) t->retry_at = 0;
 }
 
-/* Whether compute environment ce has an instance registered PROVIDER_LASTING_MS ago or more
- * (launched, for one registered before a restart): its launches work. */
+/* Whether compute environment ce has an instance that was heard from PROVIDER_LASTING_MS or
+ * more after it registered (launched, for one registered before a restart): its launches work.
+ * By its last sign of life, not by the clock: an agent that died on start is still registered
+ * until it is found silent, and must not clear the trouble its loss is about to add to. */
 static int has_lasting(fleet *f, const char *ce, int64_t now)
 {
     const char *name = instance_ce_name(ce);
@@ -331,7 +333,8 @@ static int has_lasting(fleet *f, const char *ce, int64_t now)
     while (dict_next(&f->instances, &i, &k, &v)) {
         const instance *in = v;
         if (in->ce == name && in->registered &&
-            now - (in->registered_at ? in->registered_at : in->launched_at) >= PROVIDER_LASTING_MS)
+            in->last_seen - (in->registered_at ? in->registered_at : in->launched_at) >=
+                PROVIDER_LASTING_MS)
             return 1;
     }
     return 0;

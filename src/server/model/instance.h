@@ -38,6 +38,7 @@ typedef struct instance {
     json_t *assign, *kill;  /* what the next answer carries */
     dict strays; /* attempts its agent holds that this server no longer expects (stray) */
     int registered, draining, local;
+    int silent; /* lost for want of a heartbeat (fleet_tick), not let go by anyone */
     /* Launched (and terminated) by the operator's commands: engine/provider_exec.c.  Like a
      * local one it is registered only by the agent it launched; unlike one it has no pid. */
     int exec;
