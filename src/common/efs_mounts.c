@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -79,6 +80,44 @@ const char *efs_root_directory_invalid(const char *root)
     return NULL;
 }
 
+/* Opens path (relative to dir, or absolute) as a directory without following any symbolic link:
+ * component by component, for kernels before Linux 5.6 and tools (valgrind) without openat2.
+ * There a link in rootDirectory is refused rather than resolved inside the file system.  The
+ * components are checked before ("." and ".." are refused). */
+static int open_without_links(int dir, const char *path)
+{
+    int fd = path[0] == '/' || dir == AT_FDCWD ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)
+                                               : fcntl(dir, F_DUPFD_CLOEXEC, 0);
+    for (const char *p = path; fd >= 0 && *p;) {
+        while (*p == '/') p++;
+        size_t n = strcspn(p, "/");
+        if (!n) break;
+        char part[256];
+        struct stat sb;
+        int next = -1;
+        if (n >= sizeof part) {
+            errno = ENAMETOOLONG;
+        } else {
+            memcpy(part, p, n);
+            part[n] = '\0';
+            next = openat(fd, part, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            /* O_PATH with O_NOFOLLOW opens a link itself: refused as openat2 refuses it. */
+            if (next >= 0 && (fstat(next, &sb) < 0 || !S_ISDIR(sb.st_mode))) {
+                int link = fstat(next, &sb) == 0 && S_ISLNK(sb.st_mode);
+                close(next);
+                next = -1;
+                errno = link ? ELOOP : ENOTDIR;
+            }
+        }
+        int e = errno;
+        close(fd);
+        errno = e;
+        fd = next;
+        p += n;
+    }
+    return fd;
+}
+
 int efs_mounts_open(const json_t *mounts, const json_t *efs, char *reason, size_t reason_len)
 {
     const char *fs = json_string_value(json_object_get(efs, "fileSystemId"));
@@ -108,12 +147,11 @@ int efs_mounts_open(const json_t *mounts, const json_t *efs, char *reason, size_
     struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
                            .resolve = RESOLVE_NO_SYMLINKS};
     int dir = (int)syscall(SYS_openat2, AT_FDCWD, base, &how, sizeof how);
+    if (dir < 0 && errno == ENOSYS) dir = open_without_links(AT_FDCWD, base);
     if (dir < 0) {
         snprintf(reason, reason_len, "%.300s (the directory of %.80s in --efs-mounts): %s", base,
-                 id, errno == ELOOP    ? "a symbolic link is on its path; name the directory itself"
-                     : errno == ENOSYS ? "this kernel cannot open it safely (openat2 needs Linux "
-                                         "5.6 or later)"
-                                       : strerror(errno));
+                 id, errno == ELOOP ? "a symbolic link is on its path; name the directory itself"
+                                    : strerror(errno));
         return -1;
     }
     /* An access point is its own root: rootDirectory is "/" or absent with one (AWS's rule). */
@@ -121,6 +159,7 @@ int efs_mounts_open(const json_t *mounts, const json_t *efs, char *reason, size_
     if (ap || !root || !*root) return dir;
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
     int fd = (int)syscall(SYS_openat2, dir, root, &how, sizeof how);
+    if (fd < 0 && errno == ENOSYS) fd = open_without_links(dir, root);
     int e = errno;
     close(dir);
     if (fd < 0)
