@@ -42,10 +42,20 @@ def write_credentials(path, sections):
     return path
 
 
+# Ports free_port has handed out in this process: the kernel may offer a port again as soon as
+# it is free, and two servers made before either starts would then be given the same one.
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    return port
 
 
 # Every server made here: at exit, the agents any of them left running are stopped.
@@ -80,7 +90,6 @@ class Server:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="barge-test-")
         self.args = list(args)
         self.port = port or free_port()
-        self.auto_port = port is None
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "server.log")
         if "--dev" not in self.args and "--credentials" not in self.args:
@@ -97,20 +106,6 @@ class Server:
         """Starts the server and waits until /healthz answers 200, or with standby=True the
         503 of a standby (servers sharing a PostgreSQL store: tests/e2e/pg.py), or with
         standby="any" either."""
-        first = self.proc is None
-        for tries in range(3):
-            try:
-                return self._start(timeout, standby)
-            except RuntimeError as e:
-                # The port free_port found may be taken before the server binds it (by another
-                # test's connection): a first start on a port picked here tries another.
-                if not (first and self.auto_port and "Address already in use" in str(e)) \
-                        or tries == 2:
-                    raise
-                self.log.close()
-                self.port = free_port()
-
-    def _start(self, timeout, standby):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [self.binary or BARGE, "server", "--listen", "%s:%d" % (self.host, self.port),
