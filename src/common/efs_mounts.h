@@ -26,10 +26,12 @@ const char *efs_root_directory_invalid(const char *root);
 
 /* Opens the instance's directory for a volume's efsVolumeConfiguration: its access point's
  * directory when it names one, else its file system's directory and rootDirectory below it.
- * Returns an O_PATH descriptor to bind (as /proc/PID/fd/N), or -1 with reason set.  The table's
- * directory is taken without following symbolic links, and rootDirectory is resolved inside
- * the file system (a link in it leads nowhere outside, as on an NFS server); what is bound is
- * the descriptor, so that nothing a job changes in the file system meanwhile redirects it.
+ * Returns an O_PATH descriptor for the caller to bind (the agent binds it at a path of its own
+ * for runc), or -1 with reason set.  The table's directory is taken without following symbolic
+ * links, and rootDirectory is resolved inside the file system (a link in it leads nowhere
+ * outside, as on an NFS server; without openat2, before Linux 5.6, links are refused); what is
+ * bound is the descriptor, so that nothing a job changes in the file system meanwhile
+ * redirects it.
  * The directory must exist: ECS's mount fails on one that does not. */
 int efs_mounts_open(const json_t *mounts, const json_t *efs, char *reason, size_t reason_len);
 #endif
