@@ -135,7 +135,7 @@ static void run_config(const char *const part[4], const size_t len[4])
         static const idmap ids = {100000, 100000, 65536};
         container_inputs in = {s, image, lower, work, s->attempt % 3 ? "/usr/libexec/barge-init"
                                                                      : NULL,
-                               s->attempt % 2 ? &ids : NULL};
+                               s->attempt % 2 ? &ids : NULL, NULL, NULL, NULL};
         char reason[512];
         json_t *config = container_config(&in, reason, sizeof reason);
         if (config) {
