@@ -125,7 +125,7 @@ static int standby_answer(http_req *r, const char *method, const char *url)
 {
     standby_reply a;
     if (!http_standby_reply(method, url, &a)) return 0;
-    r->standby = 1;
+    r->standby = !a.leader;
     if (a.scrape) {
         r->op = api_route("GET", url);
         if (scrape_allowed(r) < 0) return 1;

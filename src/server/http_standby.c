@@ -13,6 +13,14 @@
 static pthread_mutex_t standby_mu = PTHREAD_MUTEX_INITIALIZER;
 static int standby_on;
 static char standby_leader[256];
+static int (*lease_held)(void);
+
+void http_standby_lease(int (*held)(void))
+{
+    pthread_mutex_lock(&standby_mu);
+    lease_held = held;
+    pthread_mutex_unlock(&standby_mu);
+}
 
 void http_standby(int on, const char *leader)
 {
@@ -28,7 +36,17 @@ int http_standby_reply(const char *method, const char *url, standby_reply *out)
     int on = standby_on;
     char leader[sizeof standby_leader];
     memcpy(leader, standby_leader, sizeof leader);
+    int (*held)(void) = lease_held;
     pthread_mutex_unlock(&standby_mu);
+    if (!on && held && strcmp(url, "/healthz") == 0 && !held()) {
+        /* A leader whose lease may have passed to a standby by now: a load balancer should
+         * send to that one, not to both, until this server knows (it renews or stops). */
+        memset(out, 0, sizeof *out);
+        out->status = 503;
+        out->leader = 1;
+        out->body = xstrdup("{\"status\":\"lease-unconfirmed\",\"role\":\"leader\"}");
+        return 1;
+    }
     if (!on) return 0;
     memset(out, 0, sizeof *out);
     if (strcmp(url, "/healthz") == 0) {

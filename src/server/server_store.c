@@ -48,6 +48,11 @@ static void fenced(void)
     _exit(SERVER_STORE_FENCED);
 }
 
+static int lease_held(void)
+{
+    return pg_lease_held(lease);
+}
+
 /* SIGTERM or SIGINT sent while standing by: blocked in every thread, they stay pending until
  * the loop below takes them. */
 static int stop_asked(void)
@@ -99,6 +104,7 @@ static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t 
             logstore_set_copy(logs, pg_logcopy_keep, logcopy);
             store_pg_lead(db, epoch, c->lease_ms, fenced);
             pg_lease_keep(lease, fenced);
+            http_standby_lease(lease_held);
             c->role = "leader";
             log_info("lease: this server leads the store (epoch %lld, a lease of %d ms renewed "
                      "every %d ms)", (long long)epoch, c->lease_ms, c->lease_renew_ms);
@@ -150,6 +156,7 @@ void server_store_release(void)
     pg_logcopy_close(logcopy);
     logcopy = NULL;
     logs_ = NULL;
+    http_standby_lease(NULL); /* an HTTP thread must not ask a lease that is freed */
     pg_lease_release(lease);
     lease = NULL;
 }

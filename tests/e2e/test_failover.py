@@ -641,3 +641,56 @@ class RetainedLogs(unittest.TestCase):
                 if s:
                     s.cleanup()
             pg.destroy()
+
+
+class UnconfirmedLease(unittest.TestCase):
+    """A leader whose renewal does not get through (the lease row locked by another session, as
+    a database that does not answer would leave it) answers /healthz 503 once its lease may have
+    run out by its own clock, so that a load balancer stops sending to it before a standby could
+    lead; once the renewal gets through it answers 200 again.  Everything else it serves as
+    before (its commits are fenced by the epoch)."""
+
+    def test_healthz_503_while_the_lease_is_not_renewed(self):
+        pg = PostgreSQL()
+        a = None
+        locker = None
+        try:
+            url = pg.createdb("unconfirmed")
+            a = Server(args=("--dev", "--store", url, "--lease-ms", "1000",
+                             "--lease-renew-ms", "250"))
+            a.start(timeout=20)
+            self.assertEqual(healthz(a), (200, {"status": "ok", "role": "leader"}))
+            locker = subprocess.Popen(
+                [os.path.join(pg.bindir, "psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U",
+                 "barge", "-d", "unconfirmed", "-v", "ON_ERROR_STOP=1", "-qAt"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True, preexec_fn=(lambda: os.setuid(pg.user.pw_uid)) if pg.user else None)
+            locker.stdin.write("BEGIN; LOCK TABLE barge_lease IN ACCESS EXCLUSIVE MODE; "
+                               "SELECT 'locked';\n")
+            locker.stdin.flush()
+            self.assertEqual(locker.stdout.readline().strip(), "locked")
+            locked = time.time()
+            deadline = locked + 10
+            while healthz(a)[0] != 503:
+                self.assertLess(time.time(), deadline, "the leader still said 200")
+                time.sleep(0.05)
+            # Not before the lease (1 s) may have run out: its last renewal was at most 250 ms
+            # before the lock.
+            self.assertGreater(time.time() - locked, 0.7)
+            self.assertEqual(healthz(a), (503, {"status": "lease-unconfirmed",
+                                                "role": "leader"}))
+            locker.stdin.write("COMMIT;\n")
+            locker.stdin.close()
+            locker.wait(timeout=10)
+            deadline = time.time() + 10
+            while healthz(a)[0] != 200:
+                self.assertLess(time.time(), deadline, "the renewed leader still said 503")
+                time.sleep(0.05)
+            self.assertEqual(healthz(a), (200, {"status": "ok", "role": "leader"}))
+            self.assertIsNone(a.proc.poll())
+        finally:
+            if locker and locker.poll() is None:
+                locker.kill()
+            if a:
+                a.cleanup()
+            pg.destroy()

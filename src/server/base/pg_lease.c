@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/base/pg_wait.h"
 #include "server/base/store_pg_schema.h"
 
@@ -17,6 +19,10 @@ struct pg_lease {
     char *holder;
     int lease_ms, renew_ms;
     int64_t epoch;
+    /* This server's monotonic clock (ms) until which the lease is surely its own: lease_ms
+     * after the start of the last statement that took or renewed it (the database set the
+     * expiry later than that start, so by then it has not yet passed). */
+    _Atomic int64_t held_until;
     void (*lost)(void);
     pthread_t thread;
     int running;
@@ -46,6 +52,11 @@ pg_lease *pg_lease_open(const char *conninfo, const char *holder, int lease_ms, 
     return l;
 }
 
+int pg_lease_held(pg_lease *l)
+{
+    return l->epoch > 0 && util_mono_ms() < atomic_load(&l->held_until);
+}
+
 int pg_lease_ms(const pg_lease *l)
 {
     return l->lease_ms;
@@ -65,6 +76,7 @@ int64_t pg_lease_try(pg_lease *l, char *leader, size_t n)
     char lease[16];
     snprintf(lease, sizeof lease, "%d", l->lease_ms);
     const char *params[2] = {l->holder, lease};
+    int64_t asked = util_mono_ms();
     /* Taken only once expired by the database's clock; the epoch moves on, which fences out
      * whoever held it before. */
     static const char what[] = "taking the lease (table barge_lease)";
@@ -77,7 +89,10 @@ int64_t pg_lease_try(pg_lease *l, char *leader, size_t n)
     int64_t out = -1;
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         out = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-        if (out > 0) l->epoch = out;
+        if (out > 0) {
+            l->epoch = out;
+            atomic_store(&l->held_until, asked + l->lease_ms);
+        }
     }
     PQclear(r);
     if (out != 0) return out;
@@ -96,6 +111,7 @@ static int renew(pg_lease *l)
     snprintf(epoch, sizeof epoch, "%lld", (long long)l->epoch);
     snprintf(lease, sizeof lease, "%d", l->lease_ms);
     const char *params[2] = {epoch, lease};
+    int64_t asked = util_mono_ms();
     PGresult *r = PQexecParams(
         l->conn,
         "UPDATE barge_lease SET expires = clock_timestamp() + $2::int * interval '1 millisecond'"
@@ -104,6 +120,7 @@ static int renew(pg_lease *l)
     int out = -1;
     if (PQresultStatus(r) == PGRES_COMMAND_OK) out = strcmp(PQcmdTuples(r), "1") == 0;
     PQclear(r);
+    if (out > 0) atomic_store(&l->held_until, asked + l->lease_ms);
     return out;
 }
 

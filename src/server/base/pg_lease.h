@@ -27,4 +27,9 @@ void pg_lease_keep(pg_lease *l, void (*lost)(void));
  * takes over without waiting for it to expire.  Frees l. */
 void pg_lease_release(pg_lease *l);
 int pg_lease_ms(const pg_lease *l);
+/* 1 while the lease taken is surely still this server's by its own clock: less than lease_ms
+ * since the start of the last statement that took or renewed it.  0 after that, though the
+ * database may not yet have let it go (a renewal that is late, a database that does not
+ * answer): a standby may take it from then on.  Any thread. */
+int pg_lease_held(pg_lease *l);
 #endif
