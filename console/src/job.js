@@ -141,7 +141,7 @@ async function graph(j, nodes) {
   if (mnParent) left.push({ ...info({ id: mnParent, label: `node ${j.nodeDetails.nodeIndex}` }, "parent") });
   const right = dependents.map((d) => info(d, "dependent"));
   const ap = j.arrayProperties;
-  if (ap && ap.statusSummary) {
+  if (ap && ap.size !== undefined) { // a child has an empty statusSummary and no size
     const s = ap.statusSummary;
     const busiest = STATUSES.filter((k) => s[k]).map((k) => `${k} ${s[k]}`);
     right.push({ role: "children", title: `${ap.size} children`, sub: busiest.join(" · "),
@@ -272,7 +272,7 @@ export async function jobPage(id, ctx) {
   const readLog = async () => {
     const s = (j.container || {}).logStreamName;
     if (!s) {
-      logNote.textContent = j.arrayProperties && j.arrayProperties.statusSummary
+      logNote.textContent = j.arrayProperties && j.arrayProperties.size !== undefined
         ? "An array job has no log of its own: its children have theirs."
         : isMultiNode(j) ? "A multi-node job has no log of its own: each of its nodes has one (Nodes, above)."
         : DONE.has(j.status) ? "No log: the job never ran." : "No log yet: the job has not started.";

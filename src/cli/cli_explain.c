@@ -198,7 +198,7 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
     if (reason) printf(": %s", reason);
     putchar('\n');
     json_t *ap = json_object_get(job, "arrayProperties");
-    if (json_object_get(ap, "statusSummary")) {
+    if (json_is_integer(json_object_get(ap, "size"))) { /* a child's summary is empty */
         json_t *sum = json_object_get(ap, "statusSummary");
         indent(depth + 1);
         printf("an array of %lld children:", cli_int(ap, "size"));

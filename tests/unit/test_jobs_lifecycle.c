@@ -325,7 +325,7 @@ static void test_array(void)
     end(q->children[0], 0);
     check_summary(q);
     CHECK_STR(status("arr-f"), "FAILED");
-    CHECK_STR(q->reason, "1 of 2 child jobs failed");
+    CHECK_STR(q->reason, "Array Child Job failed");
     check_instance_idle();
     check_runnable_list();
     commit();
@@ -379,7 +379,7 @@ static void test_sequential(void)
     CHECK_STR(status("seq:3"), "FAILED");
     check_summary(p);
     CHECK_STR(status("seq"), "FAILED");
-    CHECK_STR(p->reason, "3 of 4 child jobs failed");
+    CHECK_STR(p->reason, "Array Child Job failed");
 
     /* A long sequential array whose first child fails: every other child fails in turn. */
     job *big = submit("seq-big", 10000, "[{\"type\": \"SEQUENTIAL\"}]", NULL);

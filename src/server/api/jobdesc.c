@@ -116,9 +116,11 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
                                       "statusSummaryLastUpdatedAt",
                                       (json_int_t)util_now_ms()));
     } else if (j->parent) {
+        /* As AWS describes a child: its index and an empty statusSummary, no size (tools tell a
+         * parent by its size: ParallelCluster's awsbout and awsbstat). */
         json_object_set_new(d, "arrayProperties",
-                            json_pack("{s:i, s:i}", "index", job_index(j), "size",
-                                      (int)j->parent->array_size));
+                            json_pack("{s:o, s:i}", "statusSummary", json_object(), "index",
+                                      job_index(j)));
     }
     /* The container: the resolved spec, plus what the latest attempt left. */
     *ctr = NULL;
@@ -393,7 +395,7 @@ static void computed_text(state *st, job *j, tw *w)
         buf_printf(out, "},\"statusSummaryLastUpdatedAt\":%lld}", (long long)util_now_ms());
     } else if (j->parent) {
         tw_key(w, "arrayProperties");
-        buf_printf(out, "{\"index\":%u,\"size\":%u}", job_index(j), j->parent->array_size);
+        buf_printf(out, "{\"statusSummary\":{},\"index\":%u}", job_index(j));
     }
     /* barge's own member: where and how the job ran. */
     tw_key(w, "barge");

@@ -519,12 +519,12 @@ static void parent_update(state *st, job *p)
     if (summary[JS_FAILED] == 0) {
         jobs_set_status(st, p, JS_SUCCEEDED, NULL);
     } else {
-        char reason[160];
-        snprintf(reason, sizeof reason, "%u of %u child jobs failed", summary[JS_FAILED],
-                 p->array_size);
+        /* AWS's words, which tools match (event handlers skip a parent's failure by them); how
+         * many failed is in the parent's statusSummary. */
         if (p->cancel_pending) p->is_cancelled = 1;
-        jobs_set_status(st, p, JS_FAILED, p->cancel_pending && p->stop_reason ? p->stop_reason
-                                                                             : reason);
+        jobs_set_status(st, p, JS_FAILED, p->cancel_pending && p->stop_reason
+                                              ? p->stop_reason
+                                              : "Array Child Job failed");
     }
 }
 
