@@ -494,7 +494,7 @@ class Delete(CECase):
         first = self.describe("del")
         self.assertIn(first["status"], ("DELETING", "DELETED"))
         ce = self.wait_ce("del", "DELETED")
-        self.assertTrue(ce["statusReason"])
+        self.assertEqual(ce["statusReason"], "ComputeEnvironment Deleted")
         self.assertEqual(ce["computeEnvironmentArn"], arn(CE, "del"))
         # By ARN too; gone from the listing; a second delete finds nothing.
         out = self.batch.describe_compute_environments(computeEnvironments=[arn(CE, "del")])

@@ -49,8 +49,8 @@ static int check_option(api_ctx *c, const char *key, const char *v, const char *
                                        "cannot send them to '%.32s'; remove the option or set "
                                        "it to %s", field, barge_cfg.region, v, barge_cfg.region);
     } else if (strcmp(key, "awslogs-create-group") == 0) {
-        /* barge makes a missing group whatever this says: it has no CreateLogGroup with which
-         * the group could have been made beforehand. */
+        /* barge makes a missing group whatever this says, rather than fail every attempt for
+         * a group it can make itself (docs/decisions.md, "Logs"). */
         if (!is_bool(v))
             return api_client_error(c, "%s: '%.16s' is not true or false", field, v);
     } else if (strcmp(key, "mode") == 0) {

@@ -479,6 +479,7 @@ void res_settle(state *st, registry *r, const char *name)
         status = ce->status;
         key = ce->name;
         healthy = RES_CE_HEALTHY;
+        deleted_reason = RES_CE_DELETED; /* not the DELETING one, which said what was to come */
     } else if (r == &st->jq) {
         jq_rec *q = res_jq(st, name);
         if (!q) return;

@@ -74,6 +74,7 @@ typedef struct jq_rec {
 #define RES_CE_HEALTHY "ComputeEnvironment Healthy"
 #define RES_JQ_HEALTHY "JobQueue Healthy"
 #define RES_JQ_DELETED "JobQueue Deleted"
+#define RES_CE_DELETED "ComputeEnvironment Deleted" /* barge's words, in the queue's pattern */
 
 int res_is_fargate_type(const char *type); /* "FARGATE" / "FARGATE_SPOT" */
 int res_ce_usable(const ce_rec *ce);        /* ENABLED and (VALID or UPDATING) */
