@@ -126,6 +126,25 @@ class Fargate(JobsCase):
                 self.assertEqual("containerInstanceArn" in c, has, c)
                 self.assertIn("taskArn", c)
 
+    def test_overrides_must_make_a_fargate_pair(self):
+        # The definition's pair (1 vCPU, 2048 MiB) was checked when it was registered; a job's
+        # overrides that change either must still make a pair Fargate offers (Metaflow passes
+        # its @batch cpu and memory through as they are).
+        def ov(**r):
+            return {"resourceRequirements": [{"type": k, "value": v} for k, v in r.items()]}
+        self.assertClientError(self.submit, "containerOverrides.resourceRequirements",
+                               "(1 vCPU from the job definition, 512 MiB)",
+                               "2048 to 8192 in steps of 1024",
+                               name="small", queue="fq", definition="fjd",
+                               overrides=ov(MEMORY="512"))
+        self.assertClientError(self.submit, "(2 vCPU, 2048 MiB from the job definition)",
+                               name="wide", queue="fq", definition="fjd",
+                               overrides=ov(VCPU="2"))
+        self.assertClientError(self.submit, "(2 vCPU, 20000 MiB)", name="odd", queue="fq",
+                               definition="fjd", overrides=ov(VCPU="2", MEMORY="20000"))
+        ok = self.submit("fits", queue="fq", definition="fjd", overrides=ov(MEMORY="3072"))
+        self.assertEqual(self.wait_job(ok)["status"], "SUCCEEDED")
+
     def test_a_queue_that_changes_kind_holds_its_waiting_jobs(self):
         # A job queued while its queue's environments were EC2 ones, whose queue then holds
         # FARGATE ones only, never runs there: it waits with AWS's reason code and a sentence

@@ -276,7 +276,10 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         goto out;
     }
     if (jobdef_check_requirements(c, json_object_get(ov, "resourceRequirements"), fargate,
-                                  "containerOverrides.resourceRequirements") < 0)
+                                  "containerOverrides.resourceRequirements") < 0 ||
+        (fargate && jobdef_check_fargate_overrides(c, json_object_get(def, "containerProperties"),
+                                                   ov, "containerOverrides.resourceRequirements") <
+                        0))
         goto out;
     if (json_object_get(req, "retryStrategy") &&
         jobdef_check_retry(c, json_object_get(req, "retryStrategy"), "retryStrategy") < 0)

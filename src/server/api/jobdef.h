@@ -46,6 +46,10 @@ int jobdef_check_environment(api_ctx *c, json_t *env, const char *field);
 /* resourceRequirements: each type at most once, values that are numbers in the platform's
  * terms (whole numbers on EC2; Fargate's vCPU steps on FARGATE). */
 int jobdef_check_requirements(api_ctx *c, json_t *reqs, int fargate, const char *field);
+/* A Fargate job's overrides (containerOverrides) with the definition's container: the vCPU and
+ * memory it would run with must be a pair Fargate offers, as the definition's own were. */
+int jobdef_check_fargate_overrides(api_ctx *c, json_t *def_container, json_t *overrides,
+                                   const char *field);
 
 /* A container's logConfiguration (jobdef_logs.c): with the awslogs driver, its options. */
 int jobdef_check_log_configuration(api_ctx *c, json_t *lc, const char *field);

@@ -365,6 +365,22 @@ static const char *requirement(json_t *cp, const char *type)
     return NULL;
 }
 
+int jobdef_check_fargate_overrides(api_ctx *c, json_t *def_container, json_t *overrides,
+                                   const char *field)
+{
+    const char *ov = requirement(overrides, "VCPU"), *om = requirement(overrides, "MEMORY");
+    if (!ov && !om) return 0;
+    const char *rv = ov ? ov : requirement(def_container, "VCPU");
+    const char *rm = om ? om : requirement(def_container, "MEMORY");
+    if (!rv || !rm || fargate_pair_valid(strtod(rv, NULL), strtoll(rm, NULL, 10))) return 0;
+    char hint[64];
+    fargate_memory_hint(strtod(rv, NULL), hint, sizeof hint);
+    return api_client_error(c, "%s: Fargate resource requirements (%s vCPU%s, %s MiB%s) are not "
+                               "valid; with %s vCPU the memory must be %s MiB", field, rv,
+                            ov ? "" : " from the job definition", rm,
+                            om ? "" : " from the job definition", rv, hint);
+}
+
 /* node: the container of a multi-node range, which may leave the image and the resources to
  * another range covering the same nodes and may name an instance type. */
 static int check_container(api_ctx *c, json_t *cp, int fargate, int node, const char *field)
