@@ -1,7 +1,8 @@
 /* fuzz_logs — the log requests, whole: CloudWatch Logs reads (GetLogEvents, FilterLogEvents with
  * its patterns and tokens, DescribeLogStreams, DescribeLogGroups), its writes (CreateLogGroup,
- * DeleteLogStream: a deleted stream is made again by the next upload) and the agent's log upload,
- * through api_logs_serve against a log store in a fresh directory holding a few streams.
+ * DeleteLogStream, DeleteLogGroup: what is deleted is made again by the next upload) and the
+ * agent's log upload, through api_logs_serve against a log store in a fresh directory holding a
+ * few streams.
  *
  * Every input is also a job's output line for util_utf8_repair, whose result must be UTF-8.
  *

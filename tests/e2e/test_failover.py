@@ -577,6 +577,17 @@ class BehindHAProxy(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def standby_groups(server):
+    """The log groups in a standby's own logs.db (it answers 503 to the API)."""
+    import sqlite3
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(server.data_dir, "logs.db"), uri=True,
+                         timeout=5)
+    try:
+        return [r[0] for r in db.execute("SELECT name FROM groups")]
+    finally:
+        db.close()
+
+
 class RetainedLogs(unittest.TestCase):
     """A job let go after the retention takes its log with it everywhere: from the leader's
     logs.db, from the copy in the database (a row saying the stream was deleted stays, for
@@ -627,7 +638,19 @@ class RetainedLogs(unittest.TestCase):
                 self.assertLess(time.time(), deadline, "the copy kept the job's lines")
                 time.sleep(0.2)
             self.assertEqual(pg.psql("retained", rows).split(), ["d|1"])
-            # The standby, now leading, has read the deletion back and serves no such log.
+            # A log group deleted by hand (DeleteLogGroup) goes from the copy too: one row, a
+            # deletion without a stream, that the standby reads back.
+            alogs = a.client("logs")
+            alogs.create_log_group(logGroupName="/by/hand")
+            alogs.create_log_stream(logGroupName="/by/hand", logStreamName="s")
+            deadline = time.time() + 20
+            while "/by/hand" not in standby_groups(b):
+                self.assertLess(time.time(), deadline, "the standby did not read the group")
+                time.sleep(0.2)
+            alogs.delete_log_group(logGroupName="/by/hand")
+            self.assertEqual(pg.psql("retained", "SELECT kind, stream IS NULL FROM barge_logs "
+                                                 "WHERE grp = '/by/hand'").split(), ["d|t"])
+            # The standby, now leading, has read the deletions back and serves no such log.
             a.kill9()
             deadline = time.time() + 20
             while healthz(b)[0] != 200:
@@ -636,6 +659,10 @@ class RetainedLogs(unittest.TestCase):
             logs = b.client("logs")
             with self.assertRaises(logs.exceptions.ResourceNotFoundException):
                 logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)
+            self.assertNotIn("/by/hand", [g["logGroupName"] for g in
+                                          logs.describe_log_groups()["logGroups"]])
+            with self.assertRaises(logs.exceptions.ResourceNotFoundException):
+                logs.describe_log_streams(logGroupName="/by/hand")
         finally:
             for s in (a, b):
                 if s:

@@ -423,7 +423,9 @@ class GroupsAndStreamsByHand(ServerTestCase):
                              ({"logGroupName": "k", "kmsKeyId": "arn:aws:kms:x"}, "kmsKeyId"),
                              ({"logGroupName": "t", "tags": {"a": "b"}}, "tags"),
                              ({"logGroupName": "c", "logGroupClass": "INFREQUENT_ACCESS"},
-                              "logGroupClass")):
+                              "logGroupClass"),
+                             ({"logGroupName": "p", "deletionProtectionEnabled": True},
+                              "deletionProtectionEnabled")):
             self.assertClientError(logs.create_log_group, fragment,
                                    code="InvalidParameterException", **kw)
         self.server.stop()
@@ -468,6 +470,50 @@ class GroupsAndStreamsByHand(ServerTestCase):
                                                          "logStreamName": ""})
             self.assertEqual((status, out["__type"]), (400, "InvalidParameterException"), op)
             self.assertIn("logStreamName", out["message"])
+
+    def test_delete_log_group(self):
+        # As CloudWatch: the group, its streams and their events go at once (more events than
+        # the store deletes in one batch); other groups keep theirs; a second delete is
+        # ResourceNotFoundException; a group made again under the name starts empty; all of it
+        # across a restart.
+        logs = self.server.client("logs")
+        logs.create_log_group(logGroupName="/gone")
+        logs.create_log_group(logGroupName="/kept")
+        for group, stream in (("/gone", "g/one"), ("/gone", "g/two"), ("/kept", "k/one")):
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        for i in range(3):
+            status, out = push(self.server, {
+                "g/one": [(1000 * i + j, "line %d" % j) for j in range(2500)],
+                "k/one": [(i, "kept %d" % i)]})
+            self.assertEqual((status, out), (200, {}))
+        self.assertEqual(len(logs.get_log_events(logGroupName="/gone", logStreamName="g/one",
+                                                 startFromHead=True)["events"]), 7500)
+        logs.delete_log_group(logGroupName="/gone")
+        names = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+        self.assertNotIn("/gone", names)
+        self.assertIn("/kept", names)
+        self.assertClientError(logs.describe_log_streams, "does not exist",
+                               code="ResourceNotFoundException", logGroupName="/gone")
+        self.assertClientError(logs.get_log_events, "does not exist",
+                               code="ResourceNotFoundException", logGroupName="/gone",
+                               logStreamName="g/one")
+        for name in ("/gone", "/never", "bad name"):
+            self.assertClientError(logs.delete_log_group, "does not exist",
+                                   code="ResourceNotFoundException", logGroupName=name)
+        self.assertEqual([e["message"] for e in logs.get_log_events(
+            logGroupName="/kept", logStreamName="k/one", startFromHead=True)["events"]],
+            ["kept 0", "kept 1", "kept 2"])
+        self.server.stop()
+        self.server.start()
+        logs = self.server.client("logs")
+        self.assertNotIn("/gone", [g["logGroupName"]
+                                   for g in logs.describe_log_groups()["logGroups"]])
+        logs.create_log_group(logGroupName="/gone")
+        self.assertEqual(logs.describe_log_streams(logGroupName="/gone")["logStreams"], [])
+        self.assertEqual(logs.describe_log_groups(logGroupNamePrefix="/gone")["logGroups"][0]
+                         ["storedBytes"], 0)
+        self.assertEqual(len(logs.get_log_events(logGroupName="/kept", logStreamName="k/one",
+                                                 startFromHead=True)["events"]), 3)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@
 
 static logstore *store_;
 static schema *get_shape, *streams_shape, *filter_shape, *groups_shape, *create_group_shape,
-    *delete_stream_shape, *agent_shape; /* delete_stream_shape: CreateLogStream's too */
+    *delete_stream_shape, *delete_group_shape,
+    *agent_shape; /* delete_stream_shape: CreateLogStream's too */
 
 void api_logs_init(logstore *ls)
 {
@@ -50,6 +51,7 @@ void api_logs_init(logstore *ls)
         "{logGroupName:s!, kmsKeyId:s, tags:m<s>, logGroupClass:s, "
         "deletionProtectionEnabled:b}");
     delete_stream_shape = schema_compile("{logGroupName:s!, logStreamName:s!}");
+    delete_group_shape = schema_compile("{logGroupName:s!}");
     agent_shape = schema_compile(
         "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:l!, message:s!}]!}]!,"
         " sentAt:l}");
@@ -459,6 +461,9 @@ static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
                           "out");
     if (json_object_size(json_object_get(req, "tags")))
         return INVALID(c, "tags: barge keeps no tags on log groups; leave them out");
+    if (json_is_true(json_object_get(req, "deletionProtectionEnabled")))
+        return INVALID(c, "deletionProtectionEnabled: barge does not protect log groups from "
+                          "DeleteLogGroup; leave it out or false");
     if (cls && strcmp(cls, "STANDARD") != 0)
         return INVALID(c, "logGroupClass: barge keeps every log group as STANDARD; give STANDARD "
                           "or leave it out");
@@ -470,6 +475,25 @@ static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
     if (rc != LOGSTORE_NOT_FOUND) return STORE_UNREADABLE(c);
     if (logstore_wait(store_, logstore_create_group(store_, name)) < 0)
         return api_server_error(c, "the server could not store the log group; retry");
+    *resp = json_object();
+    return 0;
+}
+
+/* DeleteLogGroup: the group, its streams and their events go (Airflow's example DAGs clean up
+ * with it; Terraform destroys a log group with it).  A job still writing to one of its streams
+ * makes the stream again with its next lines, in /aws/batch/job as after DeleteLogStream. */
+static int delete_log_group(api_ctx *c, json_t *req, json_t **resp)
+{
+    const char *name = api_str(req, "logGroupName");
+    int64_t created, bytes;
+    int rc = logstore_group_name_valid(name) ? logstore_group_info(store_, name, &created, &bytes)
+                                             : LOGSTORE_NOT_FOUND;
+    if (rc == LOGSTORE_NOT_FOUND)
+        return api_fail(c, 400, "ResourceNotFoundException",
+                        "The specified log group does not exist.");
+    if (rc != LOGSTORE_OK) return STORE_UNREADABLE(c);
+    if (logstore_wait(store_, logstore_delete_group(store_, name)) < 0)
+        return api_server_error(c, "the server could not delete the log group; retry");
     *resp = json_object();
     return 0;
 }
@@ -486,6 +510,7 @@ static const struct {
     {"CreateLogGroup", create_log_group, &create_group_shape},
     {"DeleteLogStream", delete_log_stream, &delete_stream_shape},
     {"CreateLogStream", create_log_stream, &delete_stream_shape},
+    {"DeleteLogGroup", delete_log_group, &delete_group_shape},
 };
 
 /* The agent's upload -------------------------------------------------------------------- */

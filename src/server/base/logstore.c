@@ -78,7 +78,8 @@ typedef struct pending {
     size_t size;
     const char *group, *stream;
     int by_name;
-    int drop; /* delete the stream and its events instead (logstore_delete_stream) */
+    int drop; /* delete the stream and its events instead (logstore_delete_stream), or with
+                 stream NULL the group, its streams and their events (logstore_delete_group) */
     int again; /* a drop with events left: queued again after the batch */
     int dropping; /* a drop queued again: its first batch is written (and copied) */
     /* Read back from the copy, so not copied again: > 0 for the last item of an import (the
@@ -107,6 +108,10 @@ static const char *const writer_sql[W_COUNT] = {
     [W_DROP_EVENTS] = ("DELETE FROM events WHERE id IN"
                        " (SELECT id FROM events WHERE stream = ?1 LIMIT ?2)"),
     [W_DROP_STREAM] = "DELETE FROM streams WHERE id = ?1",
+    [W_DROP_GROUP_EVENTS] = ("DELETE FROM events WHERE id IN (SELECT e.id FROM streams s"
+                             " JOIN events e ON e.stream = s.id WHERE s.grp = ?1 LIMIT ?2)"),
+    [W_DROP_GROUP_STREAMS] = "DELETE FROM streams WHERE grp = ?1",
+    [W_DROP_GROUP] = "DELETE FROM groups WHERE name = ?1",
 };
 
 /* A deleted stream's events go at most this many per writer batch, so that deleting a stream
@@ -170,10 +175,27 @@ static int drop_stream(logstore *ls, pending *p)
     return run(ls->wst[W_DROP_STREAM]);
 }
 
+/* The same for a group: the group at once (it is gone from listings with the first batch, as
+ * its ticket is committed), then up to DROP_BATCH of its streams' events a batch; once none are
+ * left, in the same transaction, its streams (a stream written meanwhile goes too). */
+static int drop_group(logstore *ls, pending *p)
+{
+    sqlite3_bind_text(ls->wst[W_DROP_GROUP], 1, p->group, -1, SQLITE_STATIC);
+    if (run(ls->wst[W_DROP_GROUP]) < 0) return -1;
+    sqlite3_stmt *del = ls->wst[W_DROP_GROUP_EVENTS];
+    sqlite3_bind_text(del, 1, p->group, -1, SQLITE_STATIC);
+    sqlite3_bind_int(del, 2, DROP_BATCH);
+    if (run(del) < 0) return -1;
+    ls->dropped += (uint64_t)sqlite3_changes(ls->w);
+    if (sqlite3_changes(ls->w) >= DROP_BATCH) return 1;
+    sqlite3_bind_text(ls->wst[W_DROP_GROUP_STREAMS], 1, p->group, -1, SQLITE_STATIC);
+    return run(ls->wst[W_DROP_GROUP_STREAMS]);
+}
+
 static int write_item(logstore *ls, pending *p)
 {
     if (p->drop) {
-        int rc = drop_stream(ls, p);
+        int rc = p->stream ? drop_stream(ls, p) : drop_group(ls, p);
         p->again = rc == 1;
         return rc < 0 ? -1 : 0;
     }
@@ -449,6 +471,11 @@ uint64_t logstore_create_group(logstore *ls, const char *group)
 uint64_t logstore_delete_stream(logstore *ls, const char *group, const char *stream)
 {
     return enqueue(ls, group, stream, 0, NULL, 0, 0, 1);
+}
+
+uint64_t logstore_delete_group(logstore *ls, const char *group)
+{
+    return enqueue(ls, group, NULL, 0, NULL, 0, 0, 1);
 }
 
 int logstore_wait(logstore *ls, uint64_t ticket)

@@ -149,7 +149,7 @@ typedef struct logstore_group_list {
 /* A copy of what the store writes, kept elsewhere: the shared PostgreSQL store, so that the
  * next server to lead has the lines this one received (docs/operations.md).  An item is a group
  * made (stream NULL), a stream made (n 0), events of a stream, or (drop) a stream deleted with
- * its events; group is the stream's own group also for logstore_append_by_name's events. */
+ * its events (with stream NULL, a group deleted with its streams); group is the stream's own group also for logstore_append_by_name's events. */
 typedef struct logstore_copy_item {
     const char *group, *stream;
     const logstore_event *ev;
@@ -207,6 +207,10 @@ void logstore_create_stream(logstore *ls, const char *group, const char *stream)
  * the whole deletion; the pages they held are given back to the file system.  The ticket is
  * committed with the first batch: the stream may still be seen, shrinking, for a moment. */
 uint64_t logstore_delete_stream(logstore *ls, const char *group, const char *stream);
+
+/* The same for a group: its streams and their events, then the group (DeleteLogGroup).  A stream
+ * written to meanwhile goes with it; one written after is made again, in a group made again. */
+uint64_t logstore_delete_group(logstore *ls, const char *group);
 
 /* 1 if the stream exists (committed), 0 if not, -1 on a read error. */
 int logstore_stream_exists(logstore *ls, const char *group, const char *stream);

@@ -16,7 +16,8 @@
 /* The writer's statements (logstore.c) and each reader's (logstore_read.c). */
 enum {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_FIND, W_FIND_NAME, W_GROUP, W_MAKE, W_EVENT, W_UPDATE,
-    W_MARK, W_DROP_EVENTS, W_DROP_STREAM, W_COUNT
+    W_MARK, W_DROP_EVENTS, W_DROP_STREAM, W_DROP_GROUP_EVENTS, W_DROP_GROUP_STREAMS, W_DROP_GROUP,
+    W_COUNT
 };
 enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_RANK, R_NTH, R_COUNT };
 

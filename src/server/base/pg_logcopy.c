@@ -81,7 +81,8 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         const logstore_copy_item *it = &items[i];
         size_t rows = it->stream && it->n ? it->n : 1;
         for (size_t e = 0; e < rows; e++) {
-            const char *kind = !it->stream ? "g" : it->drop ? "d" : it->n ? "e" : "s";
+            /* A deleted group is a 'd' row without a stream. */
+            const char *kind = it->drop ? "d" : !it->stream ? "g" : it->n ? "e" : "s";
             store_pg_array_add(&arr[0], kind, 1);
             store_pg_array_add(&arr[1], it->group, strlen(it->group));
             store_pg_array_add(&arr[2], it->stream, it->stream ? strlen(it->stream) : 0);
@@ -111,7 +112,7 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
     const char *params[8] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
                              arr[4].data, old};
     /* Numbered in the batch's order (ORDER BY the arrays' ordinality).  A deletion ('d') takes
-     * the stream's earlier rows with it (rows of this same batch are not seen by the DELETE: a
+     * the stream's earlier rows with it (a group's: every row of the group) (rows of this same batch are not seen by the DELETE: a
      * standby that reads them back deletes them again with the 'd' after them), and deletions
      * older than DROPS_KEPT_MS go: a standby away that long keeps the lines it had of a stream
      * deleted meanwhile. */
@@ -122,7 +123,8 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         "    WITH ORDINALITY AS x(k, g, s, t, m, o) ORDER BY o RETURNING seq),"
         " d AS (DELETE FROM barge_logs l USING unnest($3::\"char\"[], $4::text[], $5::text[])"
         "         AS x(k, g, s)"
-        "       WHERE x.k = 'd' AND l.grp = x.g AND l.stream = x.s AND l.kind <> 'd'),"
+        "       WHERE x.k = 'd' AND l.grp = x.g AND (x.s IS NULL OR l.stream = x.s)"
+        "         AND l.kind <> 'd'),"
         " old AS (DELETE FROM barge_logs WHERE kind = 'd' AND ts < $8::bigint"
         "         AND 'd' = ANY($3::\"char\"[]))"
         " SELECT (SELECT max(seq) FROM i), barge_fence($1::bigint, $2::int)";
@@ -208,7 +210,7 @@ long pg_logcopy_catch_up(pg_logcopy *c, logstore *ls, long max_rows)
             char kind = PQgetvalue(r, i, 1)[0];
             const char *grp = PQgetvalue(r, i, 2);
             const char *stream = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
-            if (!logstore_group_name_valid(grp) || (kind != 'g' && !stream)) {
+            if (!logstore_group_name_valid(grp) || (kind != 'g' && kind != 'd' && !stream)) {
                 bad = 1;
                 break;
             }
