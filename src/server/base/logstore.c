@@ -90,12 +90,18 @@ typedef struct pending {
     logstore_event ev[];
 } pending;
 
+/* A deleted group's streams are moved at once to a group of this prefix, which no group name
+ * has (':' is not allowed in one), and their events go from there a batch at a time: a group
+ * made again under the name meanwhile is a new one, which the deletion leaves alone. */
+#define HIDDEN_PREFIX "deleted:"
+
 static const char *const writer_sql[W_COUNT] = {
     [W_BEGIN] = "BEGIN IMMEDIATE",
     [W_COMMIT] = "COMMIT",
     [W_ROLLBACK] = "ROLLBACK",
     [W_FIND] = "SELECT id FROM streams WHERE grp = ?1 AND name = ?2",
-    [W_FIND_NAME] = "SELECT id, grp FROM streams WHERE name = ?1 ORDER BY id DESC LIMIT 1",
+    [W_FIND_NAME] = ("SELECT id, grp FROM streams WHERE name = ?1"
+                     " AND substr(grp, 1, 8) <> '" HIDDEN_PREFIX "' ORDER BY id DESC LIMIT 1"),
     [W_GROUP] = "INSERT INTO groups(name, created) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
     [W_MAKE] = "INSERT INTO streams(grp, name, created) VALUES (?1, ?2, ?3)",
     [W_EVENT] = "INSERT INTO events(stream, ts, ingest, msg) VALUES (?1, ?2, ?3, ?4)",
@@ -108,10 +114,9 @@ static const char *const writer_sql[W_COUNT] = {
     [W_DROP_EVENTS] = ("DELETE FROM events WHERE id IN"
                        " (SELECT id FROM events WHERE stream = ?1 LIMIT ?2)"),
     [W_DROP_STREAM] = "DELETE FROM streams WHERE id = ?1",
-    [W_DROP_GROUP_EVENTS] = ("DELETE FROM events WHERE id IN (SELECT e.id FROM streams s"
-                             " JOIN events e ON e.stream = s.id WHERE s.grp = ?1 LIMIT ?2)"),
-    [W_DROP_GROUP_STREAMS] = "DELETE FROM streams WHERE grp = ?1",
+    [W_HIDE_GROUP] = "UPDATE streams SET grp = ?2 WHERE grp = ?1",
     [W_DROP_GROUP] = "DELETE FROM groups WHERE name = ?1",
+    [W_GROUP_NEXT] = "SELECT id FROM streams WHERE grp = ?1 LIMIT 1",
 };
 
 /* A deleted stream's events go at most this many per writer batch, so that deleting a stream
@@ -175,21 +180,42 @@ static int drop_stream(logstore *ls, pending *p)
     return run(ls->wst[W_DROP_STREAM]);
 }
 
-/* The same for a group: the group at once (it is gone from listings with the first batch, as
- * its ticket is committed), then up to DROP_BATCH of its streams' events a batch; once none are
- * left, in the same transaction, its streams (a stream written meanwhile goes too). */
+/* The same for a group.  The first batch removes the group and moves its streams to a hidden
+ * group of their own (p->resolved), so both are gone from every lookup once its ticket is
+ * committed; then up to DROP_BATCH of their events go a batch, and the streams with the last.
+ * An item resumed after a restart (logstore_open) comes with its hidden group already. */
 static int drop_group(logstore *ls, pending *p)
 {
-    sqlite3_bind_text(ls->wst[W_DROP_GROUP], 1, p->group, -1, SQLITE_STATIC);
-    if (run(ls->wst[W_DROP_GROUP]) < 0) return -1;
-    sqlite3_stmt *del = ls->wst[W_DROP_GROUP_EVENTS];
-    sqlite3_bind_text(del, 1, p->group, -1, SQLITE_STATIC);
-    sqlite3_bind_int(del, 2, DROP_BATCH);
-    if (run(del) < 0) return -1;
-    ls->dropped += (uint64_t)sqlite3_changes(ls->w);
-    if (sqlite3_changes(ls->w) >= DROP_BATCH) return 1;
-    sqlite3_bind_text(ls->wst[W_DROP_GROUP_STREAMS], 1, p->group, -1, SQLITE_STATIC);
-    return run(ls->wst[W_DROP_GROUP_STREAMS]);
+    if (!p->resolved) {
+        p->resolved = xasprintf(HIDDEN_PREFIX "%llu:%s", (unsigned long long)p->ticket, p->group);
+        sqlite3_stmt *hide = ls->wst[W_HIDE_GROUP];
+        sqlite3_bind_text(hide, 1, p->group, -1, SQLITE_STATIC);
+        sqlite3_bind_text(hide, 2, p->resolved, -1, SQLITE_STATIC);
+        if (run(hide) < 0) return -1;
+        sqlite3_bind_text(ls->wst[W_DROP_GROUP], 1, p->group, -1, SQLITE_STATIC);
+        if (run(ls->wst[W_DROP_GROUP]) < 0) return -1;
+    }
+    /* Stream by stream, each found through the group's index: a batch costs what it deletes,
+     * however many streams were emptied before it. */
+    for (int budget = DROP_BATCH; budget > 0;) {
+        int64_t id = 0;
+        sqlite3_stmt *next = ls->wst[W_GROUP_NEXT];
+        sqlite3_bind_text(next, 1, p->resolved, -1, SQLITE_STATIC);
+        if (find_id(next, &id, NULL) < 0) return -1;
+        if (!id) return 0;
+        sqlite3_stmt *del = ls->wst[W_DROP_EVENTS];
+        sqlite3_bind_int64(del, 1, id);
+        sqlite3_bind_int(del, 2, budget);
+        if (run(del) < 0) return -1;
+        int gone = sqlite3_changes(ls->w);
+        ls->dropped += (uint64_t)gone;
+        budget -= gone;
+        if (budget <= 0) return 1;
+        sqlite3_bind_int64(ls->wst[W_DROP_STREAM], 1, id);
+        if (run(ls->wst[W_DROP_STREAM]) < 0) return -1;
+        budget--; /* an empty stream costs a little too */
+    }
+    return 1;
 }
 
 static int write_item(logstore *ls, pending *p)
@@ -257,8 +283,9 @@ static int64_t copy_batch(logstore_copy_fn copy, void *ctx, pending *batch)
     size_t i = 0;
     for (pending *p = batch; p; p = p->next) {
         if (p->import_pos || (p->drop && p->dropping)) continue;
-        items[i++] = (logstore_copy_item){p->resolved ? p->resolved : p->group, p->stream,
-                                          p->ev, p->n, p->drop};
+        /* resolved is a by-name stream's group, or a deleted group's hidden one (not copied). */
+        items[i++] = (logstore_copy_item){p->resolved && !p->drop ? p->resolved : p->group,
+                                          p->stream, p->ev, p->n, p->drop};
     }
     int64_t pos = copy(ctx, items, n);
     free(items);
@@ -381,6 +408,9 @@ static void *writer_main(void *arg)
             p->next = NULL;
             p->again = 0;
             p->dropping = 1;
+            /* Its position in the copy (an import's last item) was recorded with the batch
+             * just written; recorded again later, it would take the mark back. */
+            if (p->import_pos > 0) p->import_pos = -1;
             p->ticket = ++ls->issued;
             if (ls->tail) ls->tail->next = p;
             else ls->head = p;
@@ -476,6 +506,24 @@ uint64_t logstore_delete_stream(logstore *ls, const char *group, const char *str
 uint64_t logstore_delete_group(logstore *ls, const char *group)
 {
     return enqueue(ls, group, NULL, 0, NULL, 0, 0, 1);
+}
+
+/* Groups whose deletion a stop cut short (their streams still in a hidden group) are queued
+ * to be finished, before the writer starts: as items already past their first batch, so they
+ * are neither renamed again nor copied again. */
+static void resume_group_drops(logstore *ls)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(ls->w,
+                           "SELECT DISTINCT grp FROM streams WHERE grp >= '" HIDDEN_PREFIX "'"
+                           " AND grp < 'deleted;'", -1, &st, NULL) != SQLITE_OK)
+        return;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        enqueue(ls, LOGSTORE_BATCH_GROUP, NULL, 0, NULL, 0, 0, 1);
+        ls->tail->resolved = xstrdup((const char *)sqlite3_column_text(st, 0));
+        ls->tail->dropping = 1;
+    }
+    sqlite3_finalize(st);
 }
 
 int logstore_wait(logstore *ls, uint64_t ticket)
@@ -591,6 +639,7 @@ logstore *logstore_open(const char *dir, char **err)
     pthread_mutex_init(&ls->rmu, NULL);
     pthread_cond_init(&ls->work, NULL);
     pthread_cond_init(&ls->done, NULL);
+    resume_group_drops(ls);
     if (pthread_create(&ls->thread, NULL, writer_main, ls) != 0) {
         *err = xstrdup("cannot start the log store's writer thread");
         pthread_mutex_destroy(&ls->mu);

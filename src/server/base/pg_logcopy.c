@@ -112,10 +112,11 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
     const char *params[8] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
                              arr[4].data, old};
     /* Numbered in the batch's order (ORDER BY the arrays' ordinality).  A deletion ('d') takes
-     * the stream's earlier rows with it (a group's: every row of the group) (rows of this same batch are not seen by the DELETE: a
-     * standby that reads them back deletes them again with the 'd' after them), and deletions
-     * older than DROPS_KEPT_MS go: a standby away that long keeps the lines it had of a stream
-     * deleted meanwhile. */
+     * the stream's earlier rows with it, and a group's ('d' without a stream, apart so that a
+     * stream's finds its rows by the (grp, stream) index) every row of the group: rows of this
+     * same batch are not seen by the DELETE, and a standby that reads them back deletes them
+     * again with the 'd' after them.  Deletions older than DROPS_KEPT_MS go: a standby away
+     * that long keeps the lines it had of a stream deleted meanwhile. */
     static const char sql[] =
         "WITH i AS (INSERT INTO barge_logs(kind, grp, stream, ts, msg)"
         "  SELECT k, g, s, t, m FROM unnest($3::\"char\"[], $4::text[], $5::text[],"
@@ -123,8 +124,11 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         "    WITH ORDINALITY AS x(k, g, s, t, m, o) ORDER BY o RETURNING seq),"
         " d AS (DELETE FROM barge_logs l USING unnest($3::\"char\"[], $4::text[], $5::text[])"
         "         AS x(k, g, s)"
-        "       WHERE x.k = 'd' AND l.grp = x.g AND (x.s IS NULL OR l.stream = x.s)"
+        "       WHERE x.k = 'd' AND x.s IS NOT NULL AND l.grp = x.g AND l.stream = x.s"
         "         AND l.kind <> 'd'),"
+        " dg AS (DELETE FROM barge_logs l USING unnest($3::\"char\"[], $4::text[], $5::text[])"
+        "          AS x(k, g, s)"
+        "        WHERE x.k = 'd' AND x.s IS NULL AND l.grp = x.g AND l.kind <> 'd'),"
         " old AS (DELETE FROM barge_logs WHERE kind = 'd' AND ts < $8::bigint"
         "         AND 'd' = ANY($3::\"char\"[]))"
         " SELECT (SELECT max(seq) FROM i), barge_fence($1::bigint, $2::int)";

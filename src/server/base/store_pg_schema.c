@@ -53,6 +53,10 @@ static const char *const migrations[] = {
      * read back, and the stream's earlier rows go. */
     ("CREATE INDEX barge_logs_stream ON barge_logs (grp, stream);"
      "CREATE INDEX barge_logs_drops ON barge_logs (ts) WHERE kind = 'd';"),
+    /* 4: a log group's deletion (DeleteLogGroup) is a 'd' row without a stream.  Nothing to
+     * change in the tables: the version is what keeps an older barge, which would take such a
+     * row for one it cannot read and stop following the copy, from sharing the store. */
+    "SELECT 1;",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
