@@ -36,9 +36,11 @@ int http_standby_reply(const char *method, const char *url, standby_reply *out)
     int on = standby_on;
     char leader[sizeof standby_leader];
     memcpy(leader, standby_leader, sizeof leader);
-    int (*held)(void) = lease_held;
+    /* Asked under the lock (an atomic load and a clock read): the lease is freed only after
+     * http_standby_lease(NULL) has taken it. */
+    int unconfirmed = !on && lease_held && strcmp(url, "/healthz") == 0 && !lease_held();
     pthread_mutex_unlock(&standby_mu);
-    if (!on && held && strcmp(url, "/healthz") == 0 && !held()) {
+    if (unconfirmed) {
         /* A leader whose lease may have passed to a standby by now: a load balancer should
          * send to that one, not to both, until this server knows (it renews or stops). */
         memset(out, 0, sizeof *out);
