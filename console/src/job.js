@@ -163,7 +163,7 @@ async function graph(j, nodes) {
       right.filter((x) => x.id),
       unlisted > 0 ? `The server lists the first ${dependents.length} of the ${b.dependentCount} jobs that wait for this one.` : null) :
     unlisted > 0 ? el("p", { class: "small" }, `${b.dependentCount} jobs wait for this one; the first ${dependents.length} are drawn.`) : null,
-    ap && ap.statusSummary ? el("p", { class: "small", id: "children" }, "Children: ",
+    ap && ap.size !== undefined ? el("p", { class: "small", id: "children" }, "Children: ",
       STATUSES.map((k) => `${k} ${ap.statusSummary[k] || 0}`).join(", "), " · ",
       el("a", { href: `#/jobs?array=${encodeURIComponent(j.jobId)}`, id: "children-link" }, "list them")) : null);
 }

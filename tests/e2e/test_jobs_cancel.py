@@ -25,6 +25,12 @@ class Cancel(JobsCase):
         self.assertEqual(d["attempts"], [])
         self.assertIn("stoppedAt", d)
         self.assertNotIn("startedAt", d)
+        # ListJobs' summary says so too, as AWS's does (raw: botocore's model predates them).
+        status, _, out = self.server.raw("POST", "/v1/listjobs",
+                                         {"jobQueue": "parked", "jobStatus": "FAILED"})
+        self.assertEqual(status, 200)
+        mine = [s for s in out["jobSummaryList"] if s["jobId"] == jid]
+        self.assertEqual([(s["isCancelled"], s["isTerminated"]) for s in mine], [(True, False)])
 
     def test_cancel_pending_fails_once_its_dependencies_complete(self):
         self.out("second-ran")

@@ -142,6 +142,11 @@ class Fargate(JobsCase):
                                overrides=ov(VCPU="2"))
         self.assertClientError(self.submit, "(2 vCPU, 20000 MiB)", name="odd", queue="fq",
                                definition="fjd", overrides=ov(VCPU="2", MEMORY="20000"))
+        # The older members are not for Fargate (AWS: give them in resourceRequirements).
+        for member, value in (("memory", 512), ("vcpus", 2)):
+            self.assertClientError(self.submit, "containerOverrides.%s" % member,
+                                   "not applicable for Fargate", name="old-" + member,
+                                   queue="fq", definition="fjd", overrides={member: value})
         ok = self.submit("fits", queue="fq", definition="fjd", overrides=ov(MEMORY="3072"))
         self.assertEqual(self.wait_job(ok)["status"], "SUCCEEDED")
 

@@ -275,6 +275,12 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
                          want, want, fargate ? "FARGATE" : "EC2");
         goto out;
     }
+    if (fargate && (json_object_get(ov, "vcpus") || json_object_get(ov, "memory"))) {
+        api_client_error(c, "containerOverrides.%s: not applicable for Fargate; give the vCPUs "
+                            "and memory in containerOverrides.resourceRequirements",
+                         json_object_get(ov, "vcpus") ? "vcpus" : "memory");
+        goto out;
+    }
     if (jobdef_check_requirements(c, json_object_get(ov, "resourceRequirements"), fargate,
                                   "containerOverrides.resourceRequirements") < 0 ||
         (fargate && jobdef_check_fargate_overrides(c, json_object_get(def, "containerProperties"),

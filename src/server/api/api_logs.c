@@ -625,7 +625,8 @@ static int serve(api_ctx *c, const api_op *op, const char *target, const char *b
             return api_fail(c, 400, "UnknownOperationException",
                             "X-Amz-Target '%.100s': barge serves GetLogEvents, FilterLogEvents, "
                             "DescribeLogStreams, DescribeLogGroups, CreateLogGroup, "
-                            "CreateLogStream and DeleteLogStream of CloudWatch Logs", target);
+                            "CreateLogStream, DeleteLogStream and DeleteLogGroup of CloudWatch "
+                            "Logs", target);
     }
     json_t *req;
     if (len == 0 && !agent) {

@@ -514,6 +514,9 @@ json_t *jobdesc_summary(job *j)
     if (share) json_object_set(s, "shareIdentifier", share);
     json_object_set_new(s, "status", json_string(job_status_name(jobs_shown_status(j))));
     if (j->reason) json_object_set_new(s, "statusReason", json_string(j->reason));
+    /* As in the description (AWS's summaries carry them too, since 2026). */
+    json_object_set_new(s, "isCancelled", json_boolean(j->is_cancelled));
+    json_object_set_new(s, "isTerminated", json_boolean(j->is_terminated));
     set_time(s, "startedAt", j->started_at);
     set_time(s, "stoppedAt", j->stopped_at);
     if (jobspec_num_nodes(j->spec) > 0)
