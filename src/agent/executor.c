@@ -20,7 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/kill_memo.h"
 #include "agent/reaper.h"
+#include "agent/workdirs.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -106,10 +108,9 @@ struct executor {
     /* The loop's own state, touched by its thread only. */
     run *runs;
     grave *graves;
-    char **spare;     /* empty working directories for the next attempts */
-    int nidle;
-    unsigned next_dir; /* names new working directories "slot-N" */
+    workdirs dirs;    /* the attempts' working directories, a few kept for the next */
     int stopping;
+    kill_memo early; /* kill orders that came before their attempts */
 };
 
 executor *executor_new(const exec_options *o)
@@ -118,7 +119,7 @@ executor *executor_new(const exec_options *o)
     ex->o = *o;
     if (!ex->o.backend) ex->o.backend = &exec_process_backend;
     if (ex->o.idle_dirs <= 0) ex->o.idle_dirs = 8;
-    ex->spare = xcalloc((size_t)ex->o.idle_dirs, sizeof *ex->spare);
+    workdirs_init(&ex->dirs, ex->o.work_dir, ex->o.idle_dirs, ex->o.job_uid);
     pthread_mutex_init(&ex->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -145,11 +146,8 @@ void executor_free(executor *ex)
         cgroup_free(g->cg);
         free(g);
     }
-    for (int i = 0; i < ex->nidle; i++) {
-        rmdir(ex->spare[i]);
-        free(ex->spare[i]);
-    }
-    free(ex->spare);
+    kill_memo_clear(&ex->early);
+    workdirs_free(&ex->dirs);
     close(ex->wake_fd);
     pthread_mutex_destroy(&ex->mu);
     pthread_cond_destroy(&ex->idle);
@@ -235,59 +233,6 @@ int executor_wait_idle(executor *ex, int timeout_ms)
     return rc;
 }
 
-/* 1 if path is still a directory fit for another attempt: empty, ours and not writable by
- * others.  It is opened by name, so a directory the job renamed or replaced is judged as what
- * the name now holds. */
-static int reusable_dir(const char *path, int job_uid)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return 0;
-    struct stat st;
-    int ok = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
-             st.st_uid == (job_uid >= 0 ? (uid_t)job_uid : geteuid()) &&
-             (st.st_mode & 07022) == 0;
-    if (ok) {
-        /* One getdents answers: an empty directory holds "." and ".." only. */
-        char ents[1024];
-        long n = syscall(SYS_getdents64, fd, ents, sizeof ents);
-        int count = 0;
-        for (long off = 0; n > 0 && off < n;) {
-            const char *name = ents + off + 19; /* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
-            unsigned short reclen;
-            memcpy(&reclen, ents + off + 16, sizeof reclen);
-            if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) count++;
-            off += reclen;
-        }
-        ok = n > 0 && count == 0;
-    }
-    close(fd);
-    return ok;
-}
-
-/* A fresh empty directory for an attempt: a kept one, or a new one. */
-static char *take_dir(executor *ex)
-{
-    if (ex->nidle > 0) return ex->spare[--ex->nidle];
-    char *dir = xasprintf("%s/slot-%u", ex->o.work_dir, ex->next_dir++);
-    if (mkdir(dir, 0755) < 0 && errno == EEXIST) {
-        /* Left by an agent that used the same directory and died. */
-        util_remove_tree(dir);
-        mkdir(dir, 0755);
-    }
-    return dir;
-}
-
-/* Gives an attempt's directory back: kept when clean allows and it is fit, else removed. */
-static void give_dir(executor *ex, char *dir, int clean)
-{
-    if (clean && ex->nidle < ex->o.idle_dirs && reusable_dir(dir, ex->o.job_uid)) {
-        ex->spare[ex->nidle++] = dir;
-        return;
-    }
-    util_remove_tree(dir);
-    free(dir);
-}
-
 /* Ends an attempt: the callback, then the cleanup, so that the report is not kept waiting. */
 static void report_end(executor *ex, const exec_spec *s, exec_result *r)
 {
@@ -335,7 +280,7 @@ static void abandon_run(executor *ex, run *r, exec_result *res)
     if (r->reported) exec_spec_free(s);
     else end_attempt(ex, s, res);
     if (ex->o.backend->cleanup) ex->o.backend->cleanup(&r->a);
-    give_dir(ex, r->work_dir, bury_cgroup(ex, r->a.cg));
+    workdirs_give(&ex->dirs, r->work_dir, bury_cgroup(ex, r->a.cg));
     free(r->reason);
     free(r);
 }
@@ -431,6 +376,17 @@ static void start_run(executor *ex, exec_spec *s)
         end_attempt(ex, s, &res);
         return;
     }
+    char *early_reason;
+    int early_cause;
+    if (kill_memo_take(&ex->early, s->job_id, s->attempt, &early_cause, &early_reason)) {
+        log_info("attempt %d of job %s was stopped before it came; it does not start",
+                 s->attempt, s->job_id);
+        res.cause = (exec_stop_cause)early_cause;
+        res.reason = early_reason;
+        end_attempt(ex, s, &res);
+        free(early_reason);
+        return;
+    }
     for (run *r = ex->runs; r; r = r->next)
         if (r->spec->attempt == s->attempt && strcmp(r->spec->job_id, s->job_id) == 0) {
             log_warn("attempt %d of job %s is already running; ignoring the second assignment",
@@ -452,7 +408,7 @@ static void start_run(executor *ex, exec_spec *s)
     r->pidfd = r->out.fd = r->err.fd = -1;
     r->out.slot = r->err.slot = -1;
     int64_t limit = s->memory_mib > 0 ? s->memory_mib * 1024 * 1024 : 0;
-    r->work_dir = take_dir(ex);
+    r->work_dir = workdirs_take(&ex->dirs);
     r->a.work_dir = r->work_dir;
     const char *fail = NULL;
     /* The attempt's directory is its user's alone. */
@@ -647,7 +603,7 @@ static void finish(executor *ex, run *r)
     if (ex->o.backend->cleanup) ex->o.backend->cleanup(&r->a);
     /* Without a cgroup known to be empty, something of the job may still write into the
      * directory: only then may it serve another attempt. */
-    give_dir(ex, r->work_dir, bury_cgroup(ex, r->a.cg));
+    workdirs_give(&ex->dirs, r->work_dir, bury_cgroup(ex, r->a.cg));
     free(r->reason);
     free(r);
 }
@@ -665,11 +621,16 @@ static void handle_commands(executor *ex)
             start_run(ex, c->spec);
             c->spec = NULL;
             break;
-        case CMD_KILL:
+        case CMD_KILL: {
+            int found = 0;
             for (run *r = ex->runs; r; r = r->next)
-                if (r->spec->attempt == c->attempt && strcmp(r->spec->job_id, c->job_id) == 0)
+                if (r->spec->attempt == c->attempt && strcmp(r->spec->job_id, c->job_id) == 0) {
                     stop_run(ex, r, c->cause, c->reason);
+                    found = 1;
+                }
+            if (!found) kill_memo_note(&ex->early, c->job_id, c->attempt, c->cause, c->reason);
             break;
+        }
         case CMD_PREPARED:
             prepared(ex, c->run, c->failed, c->reason);
             break;
@@ -791,9 +752,5 @@ void executor_run(executor *ex)
         free(g);
     }
     ex->graves = NULL;
-    for (int i = 0; i < ex->nidle; i++) {
-        rmdir(ex->spare[i]);
-        free(ex->spare[i]);
-    }
-    ex->nidle = 0;
+    workdirs_drop_idle(&ex->dirs);
 }

@@ -402,6 +402,22 @@ static void test_timeout_kill_after_grace(void)
     CHECK_STR(r->lines[0], "ready");
 }
 
+static void test_kill_before_the_assignment(void)
+{
+    /* The order came first (an exchange's answer read before the one with the assignment):
+     * the attempt ends at once with its cause and reason, and its command never runs. */
+    executor_kill(ex, "early", 1, EXEC_STOP_KILLED, "stopped early");
+    executor_submit(ex, spec("early", NULL, "sh", "-c", "echo ran; sleep 60", NULL));
+    int64_t t0 = util_mono_ms();
+    seen *r = wait_ended("early", 5000);
+    CHECK(r->ended_mono - t0 < 3000);
+    CHECK_EQ_INT(r->res.cause, EXEC_STOP_KILLED);
+    CHECK_STR(r->reason, "stopped early");
+    pthread_mutex_lock(&mu);
+    CHECK_EQ_INT(record("early")->nlines, 0);
+    pthread_mutex_unlock(&mu);
+}
+
 static void test_zero_grace_kills_at_once(void)
 {
     exec_spec *s = spec("nograce", NULL, "sh", "-c", "trap '' TERM; echo ready; exec sleep 60",
@@ -547,6 +563,7 @@ int main(int argc, char **argv)
     RUN(test_leftovers_die_with_the_main_process);
     RUN(test_timeout_term);
     RUN(test_timeout_kill_after_grace);
+    RUN(test_kill_before_the_assignment);
     RUN(test_zero_grace_kills_at_once);
     RUN(test_long_lines_are_split);
     RUN(test_duplicate_and_many);

@@ -1,0 +1,89 @@
+/* workdirs — see workdirs.h. */
+#include "agent/workdirs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "common/util.h"
+
+void workdirs_init(workdirs *w, const char *root, int max, int job_uid)
+{
+    memset(w, 0, sizeof *w);
+    w->root = root;
+    w->max = max;
+    w->job_uid = job_uid;
+    w->spare = xcalloc((size_t)max, sizeof *w->spare);
+}
+
+/* 1 if path is still a directory fit for another attempt: empty, ours and not writable by
+ * others.  It is opened by name, so a directory the job renamed or replaced is judged as what
+ * the name now holds. */
+static int reusable_dir(const char *path, int job_uid)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat st;
+    int ok = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+             st.st_uid == (job_uid >= 0 ? (uid_t)job_uid : geteuid()) &&
+             (st.st_mode & 07022) == 0;
+    if (ok) {
+        /* One getdents answers: an empty directory holds "." and ".." only. */
+        char ents[1024];
+        long n = syscall(SYS_getdents64, fd, ents, sizeof ents);
+        int count = 0;
+        for (long off = 0; n > 0 && off < n;) {
+            const char *name = ents + off + 19; /* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
+            unsigned short reclen;
+            memcpy(&reclen, ents + off + 16, sizeof reclen);
+            if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) count++;
+            off += reclen;
+        }
+        ok = n > 0 && count == 0;
+    }
+    close(fd);
+    return ok;
+}
+
+char *workdirs_take(workdirs *w)
+{
+    if (w->nidle > 0) return w->spare[--w->nidle];
+    char *dir = xasprintf("%s/slot-%u", w->root, w->next++);
+    if (mkdir(dir, 0755) < 0 && errno == EEXIST) {
+        /* Left by an agent that used the same directory and died. */
+        util_remove_tree(dir);
+        mkdir(dir, 0755);
+    }
+    return dir;
+}
+
+void workdirs_give(workdirs *w, char *dir, int clean)
+{
+    if (clean && w->nidle < w->max && reusable_dir(dir, w->job_uid)) {
+        w->spare[w->nidle++] = dir;
+        return;
+    }
+    util_remove_tree(dir);
+    free(dir);
+}
+
+void workdirs_drop_idle(workdirs *w)
+{
+    for (int i = 0; i < w->nidle; i++) {
+        rmdir(w->spare[i]);
+        free(w->spare[i]);
+    }
+    w->nidle = 0;
+}
+
+void workdirs_free(workdirs *w)
+{
+    workdirs_drop_idle(w);
+    free(w->spare);
+    w->spare = NULL;
+}
