@@ -69,9 +69,10 @@ POLICIES = {
     # CancelJob and TerminateJob on jobs' ARNs, as AWS authorizes them; nothing on "*".
     "job-arns": {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["batch:SubmitJob", "batch:Describe*"], "Resource": "*"},
-        {"Effect": "Allow", "Action": ["batch:CancelJob", "batch:TerminateJob"],
+        {"Effect": "Allow", "Action": ["batch:CancelJob", "batch:TerminateJob",
+                                       "batch:TerminateJobs"],
          "Resource": "arn:aws:batch:*:*:job/*"},
-        {"Effect": "Deny", "Action": "batch:TerminateJob", "Resource": arn("job", "kept-*")}]},
+        {"Effect": "Deny", "Action": "batch:TerminateJob*", "Resource": arn("job", "kept-*")}]},
 }
 
 
@@ -287,6 +288,19 @@ class Auth(unittest.TestCase):
         msg = self.refused(c.terminate_job, "AccessDeniedException", jobId="kept-1", reason="r")
         self.assertIn("batch:TerminateJob on resource: %s" % arn("job", "kept-1"), msg)
         self.assertIn("with an explicit deny", msg)
+        # TerminateJobs on each job's ARN: one refused refuses the call (raw: this botocore
+        # predates it).
+        def bulk(jobs):
+            k, s, _, _ = KEYS["jobarns"]
+            body = json.dumps({"jobs": jobs, "reason": "r"}).encode()
+            h = signed_headers(self.server.url, "POST", "/v1/terminatejobs", body, k, s)
+            return self.server.raw("POST", "/v1/terminatejobs", body, headers=h)
+        status, _, out = bulk([job])
+        self.assertEqual((status, out["successful"]), (200, [job]), out)
+        status, _, out = bulk([job, "kept-2"])
+        self.assertEqual((status, out["__type"]), (403, "AccessDeniedException"), out)
+        self.assertIn("batch:TerminateJobs on resource: %s" % arn("job", "kept-2"),
+                      out["message"])
 
     def test_get_usage_is_authorized_on_its_queue(self):
         def usage(who, queue):

@@ -210,6 +210,47 @@ class Cancel(JobsCase):
         self.assertIn("jobId", err)
 
 
+class InBulk(JobsCase):
+    """CancelJobs and TerminateJobs (AWS, 2026): up to 50 ids, each answered on its own with
+    HTTP 200 (raw requests: this machine's botocore predates them)."""
+
+    def bulk(self, op, jobs, reason="bulk"):
+        return self.server.raw("POST", "/v1/%s" % op.lower(), {"jobs": jobs, "reason": reason})
+
+    def test_cancel_jobs(self):
+        a = self.submit("bulk-a", queue="parked")
+        b = self.submit("bulk-b", queue="parked")
+        gone = "00000000-0000-4000-8000-000000000000"
+        status, _, out = self.bulk("CancelJobs", [a, b, gone, "not-a-job"], "no longer needed")
+        self.assertEqual(status, 200, out)
+        self.assertEqual(out["successful"], [a, b, gone])
+        self.assertEqual([(e["job"], e["code"]) for e in out["errors"]],
+                         [("not-a-job", "ValidationException")])
+        self.assertIn("not a job id", out["errors"][0]["message"])
+        for jid in (a, b):
+            d = self.job(jid)
+            self.assertEqual((d["status"], d["statusReason"], d["isCancelled"]),
+                             ("FAILED", "no longer needed", True))
+
+    def test_terminate_jobs(self):
+        jid = self.submit("bulk-run", command="sleep 60")
+        self.wait_job(jid, "RUNNING", timeout=20)
+        status, _, out = self.bulk("TerminateJobs", [jid], "stop it")
+        self.assertEqual((status, out), (200, {"successful": [jid], "errors": []}))
+        d = self.wait_job(jid, timeout=10)
+        self.assertEqual((d["status"], d["statusReason"], d["isTerminated"]),
+                         ("FAILED", "stop it", True))
+
+    def test_limits(self):
+        for jobs, fragment in (([], "got 0"), (["x"] * 51, "got 51")):
+            status, _, out = self.bulk("CancelJobs", jobs)
+            self.assertEqual((status, out["__type"]), (400, "ClientException"))
+            self.assertIn(fragment, out["message"])
+        status, _, out = self.server.raw("POST", "/v1/terminatejobs", {"jobs": ["x"]})
+        self.assertEqual((status, out["__type"]), (400, "ClientException"))
+        self.assertIn("reason", out["message"])
+
+
 class DeletedQueue(JobsCase):
     """A queue deleted and made again under its name is a new queue: the jobs of the one before
     are still described by id but are not in the new queue's lists, counts or metrics, before

@@ -1,4 +1,5 @@
-/* api_job — SubmitJob, DescribeJobs, CancelJob and TerminateJob (ListJobs: api_job_list.c). */
+/* api_job — SubmitJob, DescribeJobs, CancelJob and TerminateJob and their bulk forms
+ * (ListJobs: api_job_list.c). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,45 @@ static int terminate_job(api_ctx *c, json_t *req, json_t **resp)
     return stop_job(c, req, resp, 1);
 }
 
+/* CancelJobs and TerminateJobs: up to 50 ids, each answered on its own, as AWS answers them
+ * (HTTP 200 whatever each one's fate; an id barge does not hold is successful, as for
+ * CancelJob).  An id that cannot be any job's is in "errors" with AWS's code for it. */
+#define STOP_JOBS_MAX 50
+static int stop_jobs(api_ctx *c, json_t *req, json_t **resp, int terminate)
+{
+    json_t *ids = json_object_get(req, "jobs"), *v;
+    size_t n = json_array_size(ids), i;
+    if (n < 1 || n > STOP_JOBS_MAX)
+        return api_client_error(c, "jobs: give 1 to %d job ids (got %zu)", STOP_JOBS_MAX, n);
+    json_t *ok = json_array(), *errors = json_array();
+    const char *reason = api_str(req, "reason");
+    json_array_foreach(ids, i, v) {
+        const char *id = json_string_value(v);
+        job *j = jobs_find(c->st->jobs, id);
+        if (!j && !job_id_shaped(id)) {
+            json_array_append_new(
+                errors, json_pack("{s:s, s:s, s:s}", "job", id, "code", "ValidationException",
+                                  "message", "not a job id (a job's id is a UUID, with :INDEX "
+                                             "for an array's child or #NODE for a node)"));
+            continue;
+        }
+        if (j) attempt_cancel(c->st, j, reason, terminate);
+        json_array_append_new(ok, json_string(id));
+    }
+    *resp = json_pack("{s:o, s:o}", "successful", ok, "errors", errors);
+    return 0;
+}
+
+static int cancel_jobs(api_ctx *c, json_t *req, json_t **resp)
+{
+    return stop_jobs(c, req, resp, 0);
+}
+
+static int terminate_jobs(api_ctx *c, json_t *req, json_t **resp)
+{
+    return stop_jobs(c, req, resp, 1);
+}
+
 /* Tags of jobs, for TagResource and friends. */
 static json_t *job_tags_get(state *st, const char *id)
 {
@@ -500,5 +540,8 @@ api_op api_job_ops[] = {
     {"DescribeJobs", "POST", "/v1/describejobs", "{jobs:[s]!}", describe_jobs, 0, NULL},
     {"CancelJob", "POST", "/v1/canceljob", "{jobId:s!, reason:s!}", cancel_job, 0, NULL},
     {"TerminateJob", "POST", "/v1/terminatejob", "{jobId:s!, reason:s!}", terminate_job, 0, NULL},
+    {"CancelJobs", "POST", "/v1/canceljobs", "{jobs:[s]!, reason:s!}", cancel_jobs, 0, NULL},
+    {"TerminateJobs", "POST", "/v1/terminatejobs", "{jobs:[s]!, reason:s!}", terminate_jobs, 0,
+     NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

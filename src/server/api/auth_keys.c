@@ -25,6 +25,7 @@ static const char *const builtin[][2] = {
               "\"Resource\":\"*\"}]}"},
     {"submit", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":["
                "\"batch:SubmitJob\",\"batch:CancelJob\",\"batch:TerminateJob\","
+               "\"batch:CancelJobs\",\"batch:TerminateJobs\","
                "\"batch:TagResource\",\"batch:Describe*\",\"batch:List*\","
                "\"batch:GetJobQueueSnapshot\",\"batch:GetEvents\",\"batch:GetUsage\","
                "\"logs:Get*\",\"logs:Describe*\",\"logs:FilterLogEvents\"],"
