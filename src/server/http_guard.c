@@ -189,3 +189,31 @@ void http_guard_stop(void)
     pthread_join(G.thread, NULL);
     G.running = 0;
 }
+
+/* Bytes of s as percent-encoded by an SDK: unreserved characters as they are, others %XX. */
+static size_t encoded_len(const char *s)
+{
+    size_t n = 0;
+    for (; s && *s; s++)
+        n += (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                     *s == '-' || *s == '_' || *s == '.' || *s == '~' || *s == '/'
+                 ? 1
+                 : 3;
+    return n;
+}
+
+static enum MHD_Result add_head(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    size_t *n = cls;
+    *n += kind == MHD_GET_ARGUMENT_KIND ? encoded_len(key) + encoded_len(value) + 2
+                                        : strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+size_t http_guard_head_bytes(struct MHD_Connection *c, const char *url)
+{
+    size_t n = encoded_len(url);
+    MHD_get_connection_values(c, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, add_head, &n);
+    return n;
+}

@@ -39,4 +39,13 @@ int http_guard_late(struct MHD_Connection *c);
 void http_guard_received(struct MHD_Connection *c);
 /* The answer is sent (or the request abandoned): the connection waits for its next request. */
 void http_guard_answered(struct MHD_Connection *c);
+
+/* A request line and headers larger than this are refused before the request is served: the
+ * connection's memory (16 KiB, http_server.c) holds them and the answer's headers, and an
+ * answer that does not fit was never sent, after the request had been carried out (an
+ * UntagResource of many long tag keys). */
+#define HTTP_GUARD_HEAD_MAX 12288
+/* The bytes of the request's line (path and query) and headers as a client sends them, the
+ * decoded path and query counted as percent-encoded (3 bytes for every byte an SDK escapes). */
+size_t http_guard_head_bytes(struct MHD_Connection *c, const char *url);
 #endif

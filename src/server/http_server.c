@@ -567,10 +567,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * may read another and see a different request, so two that differ are refused. */
         lengths l = {0};
         MHD_get_connection_values(conn, MHD_HEADER_KIND, add_length, &l);
-        if (l.conflict) {
+        size_t head = http_guard_head_bytes(conn, url);
+        if (l.conflict || head > HTTP_GUARD_HEAD_MAX) {
             free(r->resp); /* an unknown operation's answer, if any: this one goes first */
-            set_answer(r, 400, "ClientException",
-                       "Content-Length: the request has several that differ; send one");
+            set_answer(r, 400, "ClientException", l.conflict ? "Content-Length: the request "
+                       "has several that differ; send one" : "request line and headers: %zu "
+                       "bytes, over the %d this server takes (untag fewer keys a call)",
+                       head, HTTP_GUARD_HEAD_MAX);
             r->audited = 0;
             return send_answer(r);
         }

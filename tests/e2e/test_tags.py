@@ -163,6 +163,27 @@ class Tags(ServerTestCase):
                                computeEnvironmentName="chars-ce2", type="UNMANAGED",
                                tags={"k": "\U0001f6a2" * 257})
 
+    def test_an_untag_too_long_for_the_request_line_changes_nothing(self):
+        # Keys of 128 two-byte characters (AWS takes 50): from 18 of them the request line
+        # (about 14 KB percent-encoded) left no room in the connection's memory for the answer,
+        # so the tags went and no answer came.  Now a line over 12 KiB is refused before
+        # anything is done: in AWS's shape while the refusal fits (16 keys), else by closing
+        # the connection (18 keys); either way the tags stay.
+        keys = ["%02d" % i + "\u00e9" * 126 for i in range(18)]
+        self.batch.create_compute_environment(computeEnvironmentName="long-untag",
+                                              type="UNMANAGED", tags={k: "v" for k in keys})
+        target = arn("compute-environment", "long-untag")
+        self.assertClientError(self.batch.untag_resource, "request line and headers",
+                               "untag fewer keys a call", resourceArn=target,
+                               tagKeys=keys[:16])
+        with self.assertRaises(Exception):
+            self.batch.untag_resource(resourceArn=target, tagKeys=keys)
+        self.assertEqual(set(self.tags_of(target)), set(keys))
+        # In two calls they go.
+        self.batch.untag_resource(resourceArn=target, tagKeys=keys[:9])
+        self.batch.untag_resource(resourceArn=target, tagKeys=keys[9:])
+        self.assertEqual(self.tags_of(target), {})
+
     def test_bad_arns_are_named(self):
         bad = [
             ("nonsense", "not an AWS Batch ARN"),
