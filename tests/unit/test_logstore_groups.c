@@ -337,6 +337,59 @@ static void test_delete_group(void)
     free(dir);
 }
 
+/* A stream's deletion that takes several batches goes on with that stream, whatever is made
+ * under its name meanwhile; a group deleted while an earlier run's deletion of it is still
+ * being finished does not collide with it. */
+static void test_deletions_keep_to_what_they_found(void)
+{
+    char *dir = fresh_dir();
+    logstore *ls = open_at(dir);
+    enum { N = 12000 };
+    logstore_event *ev = calloc(N, sizeof *ev);
+    for (int i = 0; i < N; i++) ev[i] = (logstore_event){.timestamp = i, .message = "x", .len = 1};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/g2", "s", ev, N)), 0);
+    uint64_t del = logstore_delete_stream(ls, "/g2", "s");
+    logstore_delete_group(ls, "/g2");
+    logstore_create_group(ls, "/g2");
+    put(ls, "/g2", "s", "new s");
+    CHECK_EQ_INT(logstore_wait(ls, del), 0);
+    wait_hidden_gone(dir);
+    for (int i = 0; i < 2000 && count_rows(dir, "SELECT count(*) FROM events") != 1; i++)
+        usleep(10000);
+    CHECK_EQ_INT(count_rows(dir, "SELECT count(*) FROM events"), 1);
+    CHECK_STR(read_all(ls, "/g2", "s"), "new s");
+    logstore_close(ls);
+    /* An earlier run's deletion of /g3, cut short, and a new one of /g3 at once. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/logs.db", dir);
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "INSERT INTO streams(id, grp, name, created) VALUES"
+                                  "  (950, 'deleted:1.1:/g3', 's', 1), (951, 'deleted:3:/g3', 's', 1);",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_stmt *st;
+    CHECK_EQ_INT(sqlite3_prepare_v2(db, "INSERT INTO events(stream, ts, ingest, msg) "
+                                        "VALUES (950, ?1, 1, 'o')", -1, &st, NULL), SQLITE_OK);
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    for (int i = 0; i < N; i++) {
+        sqlite3_bind_int(st, 1, i);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    ls = open_at(dir);
+    put(ls, "/g3", "s", "x");
+    CHECK_EQ_INT(logstore_wait(ls, logstore_delete_group(ls, "/g3")), 0);
+    put(ls, "/kept3", "k", "still here");
+    wait_hidden_gone(dir);
+    CHECK_STR(read_all(ls, "/kept3", "k"), "still here");
+    logstore_close(ls);
+    free(dir);
+}
+
 int main(void)
 {
     CHECK(mkdtemp(root) != NULL);
@@ -346,6 +399,7 @@ int main(void)
     RUN(test_append_by_name);
     RUN(test_upgrade_from_version_1);
     RUN(test_delete_group);
+    RUN(test_deletions_keep_to_what_they_found);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK_EQ_INT(system(cmd), 0);

@@ -82,6 +82,8 @@ typedef struct pending {
                  stream NULL the group, its streams and their events (logstore_delete_group) */
     int again; /* a drop with events left: queued again after the batch */
     int dropping; /* a drop queued again: its first batch is written (and copied) */
+    int64_t drop_id; /* a stream drop's stream, found by its first batch and kept: a stream
+                        made again under the name meanwhile is another */
     /* Read back from the copy, so not copied again: > 0 for the last item of an import (the
      * copy's position it brings this store to), -1 for the others; 0 for the rest. */
     int64_t import_pos;
@@ -164,18 +166,23 @@ static int make_group(logstore *ls, const char *group, int64_t now)
  * 0 when the stream is gone, 1 when events remain (the item is queued again), -1 on error. */
 static int drop_stream(logstore *ls, pending *p)
 {
-    int64_t id = 0;
-    sqlite3_stmt *find = ls->wst[W_FIND];
-    sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
-    sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
-    if (find_id(find, &id, NULL) < 0) return -1;
-    if (!id) return 0;
+    int64_t id = p->drop_id;
+    if (!id) {
+        sqlite3_stmt *find = ls->wst[W_FIND];
+        sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
+        sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
+        if (find_id(find, &id, NULL) < 0) return -1;
+        if (!id) return 0;
+    }
     sqlite3_stmt *del = ls->wst[W_DROP_EVENTS];
     sqlite3_bind_int64(del, 1, id);
     sqlite3_bind_int(del, 2, DROP_BATCH);
     if (run(del) < 0) return -1;
     ls->dropped += (uint64_t)sqlite3_changes(ls->w);
-    if (sqlite3_changes(ls->w) >= DROP_BATCH) return 1;
+    if (sqlite3_changes(ls->w) >= DROP_BATCH) {
+        p->drop_id = id;
+        return 1;
+    }
     sqlite3_bind_int64(ls->wst[W_DROP_STREAM], 1, id);
     return run(ls->wst[W_DROP_STREAM]);
 }
@@ -187,7 +194,10 @@ static int drop_stream(logstore *ls, pending *p)
 static int drop_group(logstore *ls, pending *p)
 {
     if (!p->resolved) {
-        p->resolved = xasprintf(HIDDEN_PREFIX "%llu:%s", (unsigned long long)p->ticket, p->group);
+        /* Tickets start again at each open: the time makes the name this deletion's alone,
+         * beside one an earlier run left to finish. */
+        p->resolved = xasprintf(HIDDEN_PREFIX "%lld.%llu:%s", (long long)util_now_ms(),
+                                (unsigned long long)p->ticket, p->group);
         sqlite3_stmt *hide = ls->wst[W_HIDE_GROUP];
         sqlite3_bind_text(hide, 1, p->group, -1, SQLITE_STATIC);
         sqlite3_bind_text(hide, 2, p->resolved, -1, SQLITE_STATIC);
@@ -315,6 +325,7 @@ static int write_batch(logstore *ls, pending *batch, logstore_copy_fn copy, void
     if (run(ls->wst[W_COMMIT]) < 0) goto fail;
     return 0;
 fail:
+    snprintf(ls->failure, sizeof ls->failure, "%s", sqlite3_errmsg(ls->w));
     if (!sqlite3_get_autocommit(ls->w)) run(ls->wst[W_ROLLBACK]);
     return -1;
 }
@@ -381,7 +392,7 @@ static void *writer_main(void *arg)
         int rc = fault ? -1 : write_batch(ls, batch, copy, copy_ctx);
         if (rc < 0)
             log_error("logstore: writing log events to %s failed: %s; they are lost", ls->path,
-                      fault ? "an injected fault ($BARGE_FAULT_LOGSTORE)" : sqlite3_errmsg(ls->w));
+                      fault ? "an injected fault ($BARGE_FAULT_LOGSTORE)" : ls->failure);
         uint64_t first = batch->ticket, last = first;
         size_t size = 0;
         pending *again = NULL, **again_tail = &again;
@@ -448,6 +459,7 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
     p->drop = drop;
     p->again = 0;
     p->dropping = 0;
+    p->drop_id = 0;
     p->ingest = util_now_ms();
     char *at = (char *)&p->ev[n];
     memcpy(at, group, glen);

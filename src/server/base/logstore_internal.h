@@ -52,6 +52,7 @@ struct logstore {
     /* A test hook: while the file named by $BARGE_FAULT_LOGSTORE exists, commits fail (NULL
      * without it).  Read by the writer thread only. */
     char *fault_path;
+    char failure[256]; /* why the last batch failed, read before its rollback (writer only) */
     /* Read-only connections, lent to one caller at a time. */
     pthread_mutex_t rmu;
     reader *free_readers, *all_readers;
