@@ -111,6 +111,7 @@ struct executor {
     workdirs dirs;    /* the attempts' working directories, a few kept for the next */
     int stopping;
     kill_memo early; /* kill orders that came before their attempts */
+    kill_memo ended; /* attempts ended here lately: a late order for one is not kept */
 };
 
 executor *executor_new(const exec_options *o)
@@ -147,6 +148,7 @@ void executor_free(executor *ex)
         free(g);
     }
     kill_memo_clear(&ex->early);
+    kill_memo_clear(&ex->ended);
     workdirs_free(&ex->dirs);
     close(ex->wake_fd);
     pthread_mutex_destroy(&ex->mu);
@@ -236,6 +238,7 @@ int executor_wait_idle(executor *ex, int timeout_ms)
 /* Ends an attempt: the callback, then the cleanup, so that the report is not kept waiting. */
 static void report_end(executor *ex, const exec_spec *s, exec_result *r)
 {
+    kill_memo_note(&ex->ended, s->job_id, s->attempt, 0, NULL);
     r->ended_at = util_now_ms();
     ex->o.events->ended(ex->o.ctx, s, r);
     pthread_mutex_lock(&ex->mu);
@@ -246,6 +249,7 @@ static void report_end(executor *ex, const exec_spec *s, exec_result *r)
 
 static void end_attempt(executor *ex, exec_spec *s, exec_result *r)
 {
+    kill_memo_note(&ex->ended, s->job_id, s->attempt, 0, NULL);
     r->ended_at = util_now_ms();
     ex->o.events->ended(ex->o.ctx, s, r);
     exec_spec_free(s);
@@ -628,7 +632,8 @@ static void handle_commands(executor *ex)
                     stop_run(ex, r, c->cause, c->reason);
                     found = 1;
                 }
-            if (!found) kill_memo_note(&ex->early, c->job_id, c->attempt, c->cause, c->reason);
+            if (!found && !kill_memo_has(&ex->ended, c->job_id, c->attempt))
+                kill_memo_note(&ex->early, c->job_id, c->attempt, c->cause, c->reason);
             break;
         }
         case CMD_PREPARED:

@@ -26,13 +26,27 @@ void kill_memo_note(kill_memo *m, const char *job_id, int attempt, int cause,
     e->until = util_mono_ms() + KILL_MEMO_MS;
 }
 
-int kill_memo_take(kill_memo *m, const char *job_id, int attempt, int *cause, char **reason)
+static int find(const kill_memo *m, const char *job_id, int attempt)
 {
     int64_t now = util_mono_ms();
     for (int i = 0; i < KILL_MEMO_SLOTS; i++) {
+        const kill_memo_entry *e = &m->slot[i];
+        if (e->job_id && e->attempt == attempt && e->until >= now && !strcmp(e->job_id, job_id))
+            return i;
+    }
+    return -1;
+}
+
+int kill_memo_has(const kill_memo *m, const char *job_id, int attempt)
+{
+    return find(m, job_id, attempt) >= 0;
+}
+
+int kill_memo_take(kill_memo *m, const char *job_id, int attempt, int *cause, char **reason)
+{
+    int i = find(m, job_id, attempt);
+    if (i >= 0) {
         kill_memo_entry *e = &m->slot[i];
-        if (!e->job_id || e->attempt != attempt || e->until < now || strcmp(e->job_id, job_id))
-            continue;
         *cause = e->cause;
         *reason = e->reason;
         e->reason = NULL;

@@ -9,7 +9,7 @@
 #define BARGE_KILL_MEMO_H
 #include <stdint.h>
 
-#define KILL_MEMO_SLOTS 32
+#define KILL_MEMO_SLOTS 64
 #define KILL_MEMO_MS 60000
 
 typedef struct kill_memo_entry {
@@ -30,6 +30,8 @@ void kill_memo_note(kill_memo *m, const char *job_id, int attempt, int cause,
 /* 1 when an order for this attempt was noted and has not expired: it is taken, *cause set and
  * *reason handed over (malloc'd, or NULL); else 0. */
 int kill_memo_take(kill_memo *m, const char *job_id, int attempt, int *cause, char **reason);
+/* 1 when an order for this attempt is noted and has not expired (not taken). */
+int kill_memo_has(const kill_memo *m, const char *job_id, int attempt);
 /* Frees what the memo holds (not m itself). */
 void kill_memo_clear(kill_memo *m);
 #endif

@@ -416,6 +416,20 @@ static void test_kill_before_the_assignment(void)
     pthread_mutex_lock(&mu);
     CHECK_EQ_INT(record("early")->nlines, 0);
     pthread_mutex_unlock(&mu);
+    /* A late order for an attempt that ended here is not kept: the same attempt assigned
+     * again (a server that rebuilt its state dispatches it anew) runs. */
+    executor_submit(ex, spec("again", NULL, "true", NULL));
+    wait_ended("again", 5000);
+    executor_kill(ex, "again", 1, EXEC_STOP_KILLED, "late");
+    pthread_mutex_lock(&mu);
+    forget_records();
+    pthread_mutex_unlock(&mu);
+    executor_submit(ex, spec("again", NULL, "sh", "-c", "echo ran", NULL));
+    r = wait_ended("again", 5000);
+    CHECK_EQ_INT(r->res.cause, EXEC_STOP_NONE);
+    pthread_mutex_lock(&mu);
+    CHECK_EQ_INT(record("again")->nlines, 1);
+    pthread_mutex_unlock(&mu);
 }
 
 static void test_zero_grace_kills_at_once(void)

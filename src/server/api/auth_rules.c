@@ -62,7 +62,8 @@ static int authorize_each_job(const auth_principal *who, const char *action, jso
 {
     json_t *ids = json_object_get(req, "jobs");
     size_t n = json_array_size(ids);
-    if (!n) return auth_check(who, action, (const char *const[]){"*"}, 1, why);
+    /* More than the 50 the handler takes: "*" here, and the handler refuses the call. */
+    if (!n || n > 50) return auth_check(who, action, (const char *const[]){"*"}, 1, why);
     char **res = xcalloc(n, sizeof *res);
     for (size_t i = 0; i < n; i++) {
         const char *id = json_string_value(json_array_get(ids, i));
