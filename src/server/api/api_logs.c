@@ -131,6 +131,7 @@ static int group_named(const char *v, char out[LOGSTORE_NAME_MAX + 1])
 
 #define NO_GROUP(c) api_fail(c, 400, "ResourceNotFoundException", \
                              "The specified log group does not exist.")
+/* CloudWatch Logs' own type for a failure of the service (Batch's is ServerException). */
 #define STORE_UNREADABLE(c) api_fail(c, 500, "ServiceUnavailableException", \
                                      "the log store could not be read; retry")
 
@@ -421,7 +422,7 @@ static int create_log_stream(api_ctx *c, json_t *req, json_t **resp)
         return INVALID(c, "logStreamName: '%.100s' is the stream a running job's attempt writes "
                           "to; choose another name", stream);
     if (logstore_wait(store_, logstore_append(store_, group, stream, NULL, 0)) < 0)
-        return api_server_error(c, "the server could not store the log stream; retry");
+        return api_fail(c, 500, "ServiceUnavailableException", "the server could not store the log stream; retry");
     *resp = json_object();
     return 0;
 }
@@ -441,7 +442,7 @@ static int delete_log_stream(api_ctx *c, json_t *req, json_t **resp)
         return api_fail(c, 400, "ResourceNotFoundException",
                         "The specified log stream does not exist.");
     if (logstore_wait(store_, logstore_delete_stream(store_, group, stream)) < 0)
-        return api_server_error(c, "the server could not delete the log stream; retry");
+        return api_fail(c, 500, "ServiceUnavailableException", "the server could not delete the log stream; retry");
     *resp = json_object();
     return 0;
 }
@@ -474,7 +475,7 @@ static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
                         "The specified log group already exists");
     if (rc != LOGSTORE_NOT_FOUND) return STORE_UNREADABLE(c);
     if (logstore_wait(store_, logstore_create_group(store_, name)) < 0)
-        return api_server_error(c, "the server could not store the log group; retry");
+        return api_fail(c, 500, "ServiceUnavailableException", "the server could not store the log group; retry");
     *resp = json_object();
     return 0;
 }
@@ -493,7 +494,7 @@ static int delete_log_group(api_ctx *c, json_t *req, json_t **resp)
                         "The specified log group does not exist.");
     if (rc != LOGSTORE_OK) return STORE_UNREADABLE(c);
     if (logstore_wait(store_, logstore_delete_group(store_, name)) < 0)
-        return api_server_error(c, "the server could not delete the log group; retry");
+        return api_fail(c, 500, "ServiceUnavailableException", "the server could not delete the log group; retry");
     *resp = json_object();
     return 0;
 }
