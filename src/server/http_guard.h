@@ -45,6 +45,10 @@ void http_guard_answered(struct MHD_Connection *c);
  * answer that does not fit was never sent, after the request had been carried out (an
  * UntagResource of many long tag keys). */
 #define HTTP_GUARD_HEAD_MAX 12288
+/* A body over its operation's limit is read and dropped, and the refusal sent once it is in,
+ * when its Content-Length is at most this: a client still writing when the answer came and the
+ * connection closed got a broken pipe instead of the answer, and retried (the Go SDK). */
+#define HTTP_GUARD_DRAIN_MAX (8u << 20)
 /* The bytes of the request's line (path and query) and headers as a client sends them, the
  * decoded path and query counted as percent-encoded (3 bytes for every byte an SDK escapes). */
 size_t http_guard_head_bytes(struct MHD_Connection *c, const char *url);

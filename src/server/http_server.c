@@ -578,7 +578,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return send_answer(r);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (r->op && cl && strtoull(cl, NULL, 10) > r->limit) {
+        /* Over the limit: read and dropped up to HTTP_GUARD_DRAIN_MAX, then answered (below). */
+        if (r->op && cl && strtoull(cl, NULL, 10) > r->limit &&
+            strtoull(cl, NULL, 10) > HTTP_GUARD_DRAIN_MAX) {
             too_large(r, strtoull(cl, NULL, 10));
             /* Answer now; libmicrohttpd closes the connection without reading the body. */
             return send_answer(r);

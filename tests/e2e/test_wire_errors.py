@@ -372,6 +372,36 @@ class Sizes(WireCase):
             headers={"Transfer-Encoding": "chunked"}))
         self.assertError(status, headers, out, "request body", "limit")
 
+    def test_an_oversized_body_is_read_before_the_refusal(self):
+        # Up to 8 MiB, the body is read (and dropped) and then refused: a client that writes
+        # all of it before reading (the Go SDK) gets the answer, not a broken pipe it retries.
+        body = b'{"jobName": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+        data = request_bytes("POST", "/v1/submitjob", body)
+        head = data.index(b"\r\n\r\n") + 4
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=20)
+        try:
+            # The headers, then the body a moment later, as a client busy making it: an answer
+            # sent at the headers, and the connection closed, would break this write.
+            s.sendall(data[:head])
+            time.sleep(0.5)
+            s.sendall(data[head:])
+            out = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        finally:
+            s.close()
+        status, headers, answer = parse_response(out)
+        msg = self.assertError(status, headers, answer, "request body", "30720")
+        self.assertIn(str(len(body)), msg)
+        # Over 8 MiB it is refused at once, as before.
+        huge = b'{"jobName": "' + b"x" * (9 * 1024 * 1024) + b'"}'
+        status, headers, answer = http(self.server.port, request_bytes("POST", "/v1/submitjob",
+                                                                       huge))
+        self.assertError(status, headers, answer, "request body")
+
     def test_limit_is_exact(self):
         # A valid document of exactly the limit is taken; one byte more is not.
         doc = b'{"computeEnvironments": null, "pad": "'
