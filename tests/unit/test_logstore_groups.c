@@ -348,6 +348,7 @@ static void test_deletions_keep_to_what_they_found(void)
     logstore_event *ev = calloc(N, sizeof *ev);
     for (int i = 0; i < N; i++) ev[i] = (logstore_event){.timestamp = i, .message = "x", .len = 1};
     CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/g2", "s", ev, N)), 0);
+    free(ev);
     uint64_t del = logstore_delete_stream(ls, "/g2", "s");
     logstore_delete_group(ls, "/g2");
     logstore_create_group(ls, "/g2");
