@@ -7,6 +7,7 @@ CLI), and stops what it started.
 import atexit
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -47,8 +48,35 @@ def write_credentials(path, sections):
 _handed_out = set()
 
 
+def _fixed_ports():
+    """Ports below the kernel's ephemeral range: a port the kernel picks for bind(0) is in that
+    range, where an outgoing connection (another test's client, a server's agent) may take it
+    between the pick and the server's own bind ("Address already in use")."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            first = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768
+    hi = max(first - 1, 2048)
+    return max(1024, hi - 12000), hi
+
+
 def free_port():
-    for _ in range(100):
+    """A port nothing listens on now, never the same twice in one process: chosen at random
+    (test runners in parallel draw apart) outside the ephemeral range (_fixed_ports)."""
+    lo, hi = _fixed_ports()
+    for _ in range(500):
+        port = random.randint(lo, hi)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    for _ in range(100):  # a range all taken: the kernel's pick, as before
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
