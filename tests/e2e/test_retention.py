@@ -365,9 +365,12 @@ class RetentionUnderLoad(RetentionCase):
                   self.ARRAYS * (self.SIZE + 1), took, len(latencies), p50 * 1e3, p99 * 1e3,
                   latencies[-1] * 1e3))
         # A slice is bounded: the slowest answer waited for one slice (10,001 jobs here, the
-        # largest array), not for the whole removal.  Generous bounds: the machine is shared.
+        # largest array), not for the whole removal (15 s and more).  Generous bounds: the
+        # machine is shared, and one answer under the sanitizer build on a busy machine took
+        # 1.8 s while the p99 was 12 ms.
         self.assertLess(p50, 0.1)
-        self.assertLess(latencies[-1], 1.5)
+        self.assertLess(p99, 1.0)
+        self.assertLess(latencies[-1], 5.0)
 
 
 if __name__ == "__main__":
