@@ -28,18 +28,24 @@ def http(port, data, timeout=10):
             s.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        out = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-        except ConnectionResetError:
-            pass
+        out = read_to_close(s)
     finally:
         s.close()
     return parse_response(out)
+
+
+def read_to_close(s):
+    """What the server sends on socket s until it closes it (or resets it)."""
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except ConnectionResetError:
+        pass
+    return out
 
 
 def parse_response(raw):
@@ -385,12 +391,7 @@ class Sizes(WireCase):
             s.sendall(data[:head])
             time.sleep(0.5)
             s.sendall(data[head:])
-            out = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
+            out = read_to_close(s)
         finally:
             s.close()
         status, headers, answer = parse_response(out)
@@ -460,13 +461,7 @@ class Concurrency(WireCase):
                 s.sendall(request_bytes("POST", "/v1/createcomputeenvironment", body.encode()))
             answers = []
             for s in socks:
-                out = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    out += chunk
-                answers.append(parse_response(out))
+                answers.append(parse_response(read_to_close(s)))
         finally:
             for s in socks:
                 s.close()

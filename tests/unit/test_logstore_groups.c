@@ -272,6 +272,17 @@ static long long count_rows(const char *dir, const char *sql)
     return n;
 }
 
+/* Runs sql on the store's file while no logstore has it open (a state an earlier run left). */
+static void exec_sql(const char *dir, const char *sql)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/logs.db", dir);
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 /* Waits (up to 20 s) until no deleted group's streams are left. */
 static void wait_hidden_gone(const char *dir)
 {
@@ -317,18 +328,10 @@ static void test_delete_group(void)
     CHECK_STR(read_all(ls, "/kept", "k"), "missing");
     logstore_close(ls);
     /* A deletion cut short: its streams are still in their hidden group when the store opens. */
-    char path[256];
-    snprintf(path, sizeof path, "%s/logs.db", dir);
-    sqlite3 *db;
-    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(db,
-                              "INSERT INTO streams(id, grp, name, created) VALUES"
-                              "  (900, 'deleted:7:/cut', 's', 1), (901, 'deleted:7:/cut', 't', 1);"
-                              "INSERT INTO events(stream, ts, ingest, msg) VALUES"
-                              "  (900, 1, 1, 'a'), (900, 2, 1, 'b'), (901, 1, 1, 'c');",
-                              NULL, NULL, NULL),
-                 SQLITE_OK);
-    sqlite3_close(db);
+    exec_sql(dir, "INSERT INTO streams(id, grp, name, created) VALUES"
+                  "  (900, 'deleted:7:/cut', 's', 1), (901, 'deleted:7:/cut', 't', 1);"
+                  "INSERT INTO events(stream, ts, ingest, msg) VALUES"
+                  "  (900, 1, 1, 'a'), (900, 2, 1, 'b'), (901, 1, 1, 'c');");
     ls = open_at(dir);
     wait_hidden_gone(dir);
     CHECK_EQ_INT(count_rows(dir, "SELECT count(*) FROM events WHERE stream IN (900, 901)"), 0);
@@ -361,26 +364,10 @@ static void test_deletions_keep_to_what_they_found(void)
     CHECK_STR(read_all(ls, "/g2", "s"), "new s");
     logstore_close(ls);
     /* An earlier run's deletion of /g3, cut short, and a new one of /g3 at once. */
-    char path[256];
-    snprintf(path, sizeof path, "%s/logs.db", dir);
-    sqlite3 *db;
-    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(db, "INSERT INTO streams(id, grp, name, created) VALUES"
-                                  "  (950, 'deleted:1.1:/g3', 's', 1), (951, 'deleted:3:/g3', 's', 1);",
-                              NULL, NULL, NULL),
-                 SQLITE_OK);
-    sqlite3_stmt *st;
-    CHECK_EQ_INT(sqlite3_prepare_v2(db, "INSERT INTO events(stream, ts, ingest, msg) "
-                                        "VALUES (950, ?1, 1, 'o')", -1, &st, NULL), SQLITE_OK);
-    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    for (int i = 0; i < N; i++) {
-        sqlite3_bind_int(st, 1, i);
-        sqlite3_step(st);
-        sqlite3_reset(st);
-    }
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    exec_sql(dir, "INSERT INTO streams(id, grp, name, created) VALUES"
+                  "  (950, 'deleted:1.1:/g3', 's', 1), (951, 'deleted:3:/g3', 's', 1);"
+                  "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 11999)"
+                  " INSERT INTO events(stream, ts, ingest, msg) SELECT 950, i, 1, 'o' FROM n;");
     ls = open_at(dir);
     put(ls, "/g3", "s", "x");
     CHECK_EQ_INT(logstore_wait(ls, logstore_delete_group(ls, "/g3")), 0);
