@@ -588,6 +588,18 @@ def standby_groups(server):
         db.close()
 
 
+def standby_events(server, group, stream):
+    """How many events of a stream a standby's own logs.db holds."""
+    import sqlite3
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(server.data_dir, "logs.db"), uri=True,
+                         timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM events e JOIN streams s ON s.id = e.stream "
+                          "WHERE s.grp = ? AND s.name = ?", (group, stream)).fetchone()[0]
+    finally:
+        db.close()
+
+
 class RetainedLogs(unittest.TestCase):
     """A job let go after the retention takes its log with it everywhere: from the leader's
     logs.db, from the copy in the database (a row saying the stream was deleted stays, for
@@ -663,6 +675,65 @@ class RetainedLogs(unittest.TestCase):
                                           logs.describe_log_groups()["logGroups"]])
             with self.assertRaises(logs.exceptions.ResourceNotFoundException):
                 logs.describe_log_streams(logGroupName="/by/hand")
+        finally:
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+
+
+class RetentionPolicy(unittest.TestCase):
+    """A log group's retention (PutRetentionPolicy) reaches the copy in the database and the
+    standby: the copy keeps one row with the retention and, for each stream whose old events
+    went, one row saying before when, and loses those events' rows; the standby, leading, says
+    the retention and serves the events that were kept only."""
+
+    def test_a_retention_reaches_the_copy_and_the_standby(self):
+        from test_logs_api import push
+        pg = PostgreSQL()
+        a = b = None
+        try:
+            url = pg.createdb("retention")
+            args = ("--dev", "--store", url)
+            a = Server(args=args)
+            b = Server(args=args)
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            logs = a.client("logs")
+            logs.create_log_group(logGroupName="/ret")
+            logs.create_log_stream(logGroupName="/ret", logStreamName="s")
+            now = int(time.time() * 1000)
+            old = now - 10 * 86400 * 1000
+            status, out = push(a, {"s": [(old, "old one"), (old + 1, "old two"), (now, "new")]})
+            self.assertEqual((status, out), (200, {}))
+            # The standby has the old events before they go: it must let go of them itself.
+            deadline = time.time() + 20
+            while standby_events(b, "/ret", "s") != 3:
+                self.assertLess(time.time(), deadline, "the standby did not read the events")
+                time.sleep(0.2)
+            logs.put_retention_policy(logGroupName="/ret", retentionInDays=3)
+            logs.put_retention_policy(logGroupName="/ret", retentionInDays=5)
+            rows = "SELECT kind, ts FROM barge_logs WHERE grp = '/ret' AND kind IN ('e', 'r') " \
+                   "ORDER BY seq"
+            deadline = time.time() + 20
+            while pg.psql("retention", rows).split() != ["e|%d" % now, "r|5"]:
+                self.assertLess(time.time(), deadline, pg.psql("retention", rows))
+                time.sleep(0.2)
+            trims = pg.psql("retention", "SELECT stream, ts FROM barge_logs WHERE kind = 't'")
+            stream, before = trims.split("|")
+            self.assertEqual(stream, "s")
+            self.assertLess(abs(int(before) - (now - 3 * 86400 * 1000)), 60000)
+            a.kill9()
+            deadline = time.time() + 20
+            while healthz(b)[0] != 200:
+                self.assertLess(time.time(), deadline, "the standby did not take over")
+                time.sleep(0.05)
+            self.assertEqual(standby_events(b, "/ret", "s"), 1)
+            logs = b.client("logs")
+            self.assertEqual(logs.describe_log_groups(logGroupNamePrefix="/ret")["logGroups"][0]
+                             ["retentionInDays"], 5)
+            self.assertEqual([e["message"] for e in logs.get_log_events(
+                logGroupName="/ret", logStreamName="s", startFromHead=True)["events"]], ["new"])
         finally:
             for s in (a, b):
                 if s:

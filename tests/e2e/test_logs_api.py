@@ -515,6 +515,68 @@ class GroupsAndStreamsByHand(ServerTestCase):
         self.assertEqual(len(logs.get_log_events(logGroupName="/kept", logStreamName="k/one",
                                                  startFromHead=True)["events"]), 3)
 
+    def test_retention_policy(self):
+        # As Terraform's log groups with retention_in_days: CreateLogGroup, then
+        # PutRetentionPolicy.  Events older than the retention go (barge lets them go at once
+        # and then hourly; CloudWatch within three days), from this group only; the stream
+        # stays; DescribeLogGroups says the retention until DeleteRetentionPolicy.
+        logs = self.server.client("logs")
+        logs.create_log_group(logGroupName="/ret/days")
+        logs.create_log_stream(logGroupName="/ret/days", logStreamName="r/one")
+        logs.create_log_group(logGroupName="/ret/none")
+        logs.create_log_stream(logGroupName="/ret/none", logStreamName="n/one")
+        now = int(time.time() * 1000)
+        old = now - 3 * 86400 * 1000
+        status, out = push(self.server, {
+            "r/one": [(old + i, "old %d" % i) for i in range(7000)] + [(now, "new")],
+            "n/one": [(old, "kept")]})
+        self.assertEqual((status, out), (200, {}))
+        group = logs.describe_log_groups(logGroupNamePrefix="/ret/days")["logGroups"][0]
+        self.assertNotIn("retentionInDays", group)
+        logs.put_retention_policy(logGroupName="/ret/days", retentionInDays=1)
+        group = logs.describe_log_groups(logGroupNamePrefix="/ret/days")["logGroups"][0]
+        self.assertEqual(group["retentionInDays"], 1)
+        deadline = time.time() + 20
+        while True:
+            events = logs.get_log_events(logGroupName="/ret/days", logStreamName="r/one",
+                                         startFromHead=True)["events"]
+            if [e["message"] for e in events] == ["new"]:
+                break
+            self.assertLess(time.time(), deadline, "old events were kept: %d" % len(events))
+            time.sleep(0.2)
+        stream = logs.describe_log_streams(logGroupName="/ret/days")["logStreams"][0]
+        self.assertEqual((stream["storedBytes"], stream["firstEventTimestamp"]), (3, now))
+        self.assertEqual(logs.describe_log_groups(logGroupNamePrefix="/ret/days")
+                         ["logGroups"][0]["storedBytes"], 3)
+        self.assertEqual([e["message"] for e in logs.get_log_events(
+            logGroupName="/ret/none", logStreamName="n/one", startFromHead=True)["events"]],
+            ["kept"])
+        # Refusals: a number of days CloudWatch does not offer, a group that does not exist.
+        for days in (0, 2, 4000):
+            self.assertClientError(logs.put_retention_policy, "retentionInDays",
+                                   code="InvalidParameterException",
+                                   logGroupName="/ret/days", retentionInDays=days)
+        for op, kw in ((logs.put_retention_policy, {"retentionInDays": 7}),
+                       (logs.delete_retention_policy, {})):
+            self.assertClientError(op, "does not exist", code="ResourceNotFoundException",
+                                   logGroupName="/ret/never", **kw)
+        # Kept across a restart; gone with DeleteRetentionPolicy, and old events stay again.
+        self.server.stop()
+        self.server.start()
+        logs = self.server.client("logs")
+        self.assertEqual(logs.describe_log_groups(logGroupNamePrefix="/ret/days")
+                         ["logGroups"][0]["retentionInDays"], 1)
+        logs.delete_retention_policy(logGroupName="/ret/days")
+        self.assertNotIn("retentionInDays", logs.describe_log_groups(
+            logGroupNamePrefix="/ret/days")["logGroups"][0])
+        status, out = push(self.server, {"r/one": [(old, "old again")]})
+        self.assertEqual((status, out), (200, {}))
+        logs.put_retention_policy(logGroupName="/ret/none", retentionInDays=3653)
+        time.sleep(1)
+        self.assertEqual([e["message"] for e in logs.get_log_events(
+            logGroupName="/ret/days", logStreamName="r/one", startFromHead=True)["events"]],
+            ["old again", "new"])
+
 
 if __name__ == "__main__":
     import unittest

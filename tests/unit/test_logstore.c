@@ -457,7 +457,7 @@ static void test_stream_listing(void)
     CHECK(l.items[0].last_ingestion_time >= l.items[0].creation_time);
     logstore_stream_list_free(&l);
     int64_t created, bytes;
-    CHECK_EQ_INT(logstore_group_info(ls, G, &created, &bytes), 0);
+    CHECK_EQ_INT(logstore_group_info(ls, G, &created, &bytes, NULL), 0);
     CHECK_EQ_INT(bytes, 6 + 4 + 2 + 2);
     CHECK(created > 1700000000000LL);
     logstore_close(ls);
@@ -775,7 +775,7 @@ static void test_reopen(void)
     strcpy(fwd, p.forward);
     logstore_page_free(&p);
     int64_t c1, c2, b;
-    CHECK_EQ_INT(logstore_group_info(ls, G, &c1, &b), 0);
+    CHECK_EQ_INT(logstore_group_info(ls, G, &c1, &b, NULL), 0);
     /* Queued appends are committed by close, without a wait. */
     logstore_event ev = {.timestamp = 200, .message = "queued", .len = 6};
     logstore_append(ls, G, "s", &ev, 1);
@@ -793,7 +793,7 @@ static void test_reopen(void)
     CHECK_EQ_INT(get(ls, &q, &p), LOGSTORE_OK);
     CHECK_STR(joined(&p), "queued,after0");
     logstore_page_free(&p);
-    CHECK_EQ_INT(logstore_group_info(ls, G, &c2, &b), 0);
+    CHECK_EQ_INT(logstore_group_info(ls, G, &c2, &b, NULL), 0);
     CHECK_EQ_INT(c1, c2);
     logstore_close(ls);
     free(dir);

@@ -92,24 +92,24 @@ static void test_groups_exist_once_made(void)
     char *dir = fresh_dir();
     logstore *ls = open_at(dir);
     int64_t created, bytes;
-    CHECK_EQ_INT(logstore_group_info(ls, "/made", &created, &bytes), LOGSTORE_NOT_FOUND);
+    CHECK_EQ_INT(logstore_group_info(ls, "/made", &created, &bytes, NULL), LOGSTORE_NOT_FOUND);
     CHECK_EQ_INT(logstore_wait(ls, logstore_create_group(ls, "/made")), 0);
-    CHECK_EQ_INT(logstore_group_info(ls, "/made", &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(logstore_group_info(ls, "/made", &created, &bytes, NULL), LOGSTORE_OK);
     CHECK(created > 1700000000000LL);
     CHECK_EQ_INT(bytes, 0);
     /* Making it again keeps its creation time. */
     int64_t again;
     usleep(2000);
     CHECK_EQ_INT(logstore_wait(ls, logstore_create_group(ls, "/made")), 0);
-    CHECK_EQ_INT(logstore_group_info(ls, "/made", &again, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(logstore_group_info(ls, "/made", &again, &bytes, NULL), LOGSTORE_OK);
     CHECK_EQ_INT(again, created);
     /* The first stream makes its group; bytes add up per group. */
     put(ls, "/by/stream", "s", "abc");
     put(ls, "/by/stream", "t", "de");
     put(ls, "/made", "s", "x");
-    CHECK_EQ_INT(logstore_group_info(ls, "/by/stream", &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(logstore_group_info(ls, "/by/stream", &created, &bytes, NULL), LOGSTORE_OK);
     CHECK_EQ_INT(bytes, 5);
-    CHECK_EQ_INT(logstore_group_info(ls, "/made", &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(logstore_group_info(ls, "/made", &created, &bytes, NULL), LOGSTORE_OK);
     CHECK_EQ_INT(bytes, 1);
     /* Streams of the same name in two groups are apart. */
     CHECK_STR(read_all(ls, "/by/stream", "s"), "abc");
@@ -118,9 +118,9 @@ static void test_groups_exist_once_made(void)
     /* Groups survive a reopen, with their creation times. */
     ls = open_at(dir);
     int64_t reopened;
-    CHECK_EQ_INT(logstore_group_info(ls, "/made", &reopened, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(logstore_group_info(ls, "/made", &reopened, &bytes, NULL), LOGSTORE_OK);
     CHECK_EQ_INT(reopened, again);
-    CHECK_EQ_INT(logstore_group_info(ls, "/by/stream", &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(logstore_group_info(ls, "/by/stream", &created, &bytes, NULL), LOGSTORE_OK);
     CHECK_EQ_INT(bytes, 5);
     logstore_close(ls);
     free(dir);
@@ -245,9 +245,9 @@ static void test_upgrade_from_version_1(void)
     sqlite3_close(db);
     logstore *ls = open_at(dir);
     int64_t created, bytes;
-    CHECK_EQ_INT(logstore_group_info(ls, G, &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(logstore_group_info(ls, G, &created, &bytes, NULL), LOGSTORE_OK);
     CHECK_EQ_INT(created, 1700000000001LL);
-    CHECK_EQ_INT(logstore_group_info(ls, "/old", &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(logstore_group_info(ls, "/old", &created, &bytes, NULL), LOGSTORE_OK);
     CHECK_EQ_INT(created, 1700000000600LL);
     put_by_name(ls, "x/default/1", "late");
     CHECK_STR(read_all(ls, "/old", "x/default/1"), "late");
@@ -315,7 +315,7 @@ static void test_delete_group(void)
     CHECK_EQ_INT(logstore_wait(ls, del), 0);
     wait_hidden_gone(dir);
     int64_t created, bytes;
-    CHECK_EQ_INT(logstore_group_info(ls, "/gone", &created, &bytes), LOGSTORE_OK);
+    CHECK_EQ_INT(logstore_group_info(ls, "/gone", &created, &bytes, NULL), LOGSTORE_OK);
     CHECK_STR(read_all(ls, "/gone", "a"), "new a");
     CHECK_STR(read_all(ls, "/gone", "b"), "missing");
     CHECK_STR(read_all(ls, "/kept", "k"), "kept");
@@ -324,7 +324,7 @@ static void test_delete_group(void)
     CHECK_EQ_INT(count_rows(dir, "SELECT count(*) FROM events"), 3);
     /* Deleted, and nothing made again: gone. */
     CHECK_EQ_INT(logstore_wait(ls, logstore_delete_group(ls, "/kept")), 0);
-    CHECK_EQ_INT(logstore_group_info(ls, "/kept", &created, &bytes), LOGSTORE_NOT_FOUND);
+    CHECK_EQ_INT(logstore_group_info(ls, "/kept", &created, &bytes, NULL), LOGSTORE_NOT_FOUND);
     CHECK_STR(read_all(ls, "/kept", "k"), "missing");
     logstore_close(ls);
     /* A deletion cut short: its streams are still in their hidden group when the store opens. */

@@ -28,8 +28,9 @@
 
 static logstore *store_;
 static schema *get_shape, *streams_shape, *filter_shape, *groups_shape, *create_group_shape,
-    *delete_stream_shape, *delete_group_shape,
-    *agent_shape; /* delete_stream_shape: CreateLogStream's too */
+    *delete_stream_shape, *delete_group_shape, *retention_shape,
+    *agent_shape; /* delete_stream_shape: CreateLogStream's too; delete_group_shape:
+                     DeleteRetentionPolicy's too */
 
 void api_logs_init(logstore *ls)
 {
@@ -52,6 +53,7 @@ void api_logs_init(logstore *ls)
         "deletionProtectionEnabled:b}");
     delete_stream_shape = schema_compile("{logGroupName:s!, logStreamName:s!}");
     delete_group_shape = schema_compile("{logGroupName:s!}");
+    retention_shape = schema_compile("{logGroupName:s!, retentionInDays:i!}");
     agent_shape = schema_compile(
         "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:l!, message:s!}]!}]!,"
         " sentAt:l}");
@@ -144,7 +146,7 @@ static int check_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 1
     if (!name && !id) return INVALID(c, "Either logGroupName or logGroupIdentifier must be given");
     if (group_named(name ? name : id, group) < 0) return NO_GROUP(c);
     int64_t created, bytes;
-    int rc = logstore_group_info(store_, group, &created, &bytes);
+    int rc = logstore_group_info(store_, group, &created, &bytes, NULL);
     if (rc == LOGSTORE_NOT_FOUND) return NO_GROUP(c);
     if (rc != LOGSTORE_OK) return STORE_UNREADABLE(c);
     return 0;
@@ -306,7 +308,7 @@ static int filter_log_events(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
-static json_t *group_json(const char *name, int64_t created, int64_t bytes)
+static json_t *group_json(const char *name, int64_t created, int64_t bytes, int retention)
 {
     char prefix[200];
     group_arn_prefix(prefix, sizeof prefix);
@@ -316,6 +318,8 @@ static json_t *group_json(const char *name, int64_t created, int64_t bytes)
                           "creationTime", (json_int_t)created, "metricFilterCount", 0, "arn",
                           arn_any, "logGroupArn", arn, "storedBytes", (json_int_t)bytes,
                           "logGroupClass", "STANDARD");
+    /* Only when set, as CloudWatch answers: a group without one keeps its events for ever. */
+    if (retention > 0) json_object_set_new(g, "retentionInDays", json_integer(retention));
     free(arn);
     free(arn_any);
     return g;
@@ -349,13 +353,14 @@ static int describe_named_groups(api_ctx *c, json_t *ids, const char *prefix,
             (pattern && !strcasestr(g, pattern)))
             continue;
         int64_t created, bytes;
-        int found = logstore_group_info(store_, g, &created, &bytes);
+        int days;
+        int found = logstore_group_info(store_, g, &created, &bytes, &days);
         if (found == LOGSTORE_NOT_FOUND) continue;
         if (found != LOGSTORE_OK) {
             rc = STORE_UNREADABLE(c);
             break;
         }
-        json_array_append_new(groups, group_json(g, created, bytes));
+        json_array_append_new(groups, group_json(g, created, bytes, days));
         shown++;
     }
     free(sorted);
@@ -392,7 +397,8 @@ static int describe_log_groups(api_ctx *c, json_t *req, json_t **resp)
     }
     for (size_t i = 0; i < list.n; i++) {
         const logstore_group_summary *g = &list.items[i];
-        json_array_append_new(groups, group_json(g->name, g->creation_time, g->stored_bytes));
+        json_array_append_new(groups, group_json(g->name, g->creation_time, g->stored_bytes,
+                                                 g->retention_days));
     }
     *resp = json_pack("{s:o}", "logGroups", groups);
     if (list.next) json_object_set_new(*resp, "nextToken", json_string(list.next));
@@ -469,7 +475,7 @@ static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
         return INVALID(c, "logGroupClass: barge keeps every log group as STANDARD; give STANDARD "
                           "or leave it out");
     int64_t created, bytes;
-    int rc = logstore_group_info(store_, name, &created, &bytes);
+    int rc = logstore_group_info(store_, name, &created, &bytes, NULL);
     if (rc == LOGSTORE_OK)
         return api_fail(c, 400, "ResourceAlreadyExistsException",
                         "The specified log group already exists");
@@ -487,8 +493,9 @@ static int delete_log_group(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *name = api_str(req, "logGroupName");
     int64_t created, bytes;
-    int rc = logstore_group_name_valid(name) ? logstore_group_info(store_, name, &created, &bytes)
-                                             : LOGSTORE_NOT_FOUND;
+    int rc = logstore_group_name_valid(name)
+                 ? logstore_group_info(store_, name, &created, &bytes, NULL)
+                 : LOGSTORE_NOT_FOUND;
     if (rc == LOGSTORE_NOT_FOUND)
         return api_fail(c, 400, "ResourceNotFoundException",
                         "The specified log group does not exist.");
@@ -497,6 +504,44 @@ static int delete_log_group(api_ctx *c, json_t *req, json_t **resp)
         return api_fail(c, 500, "ServiceUnavailableException", "the server could not delete the log group; retry");
     *resp = json_object();
     return 0;
+}
+
+/* PutRetentionPolicy and DeleteRetentionPolicy: a group's events older than so many days go
+ * (Terraform's log groups with retention_in_days set it after CreateLogGroup).  They go within
+ * the hour, and the first time at once: the setting starts a pass over the streams
+ * (logstore_expire), where CloudWatch takes up to three days. */
+static int set_retention(api_ctx *c, const char *name, int days, json_t **resp)
+{
+    int64_t created, bytes;
+    int rc = logstore_group_name_valid(name)
+                 ? logstore_group_info(store_, name, &created, &bytes, NULL)
+                 : LOGSTORE_NOT_FOUND;
+    if (rc == LOGSTORE_NOT_FOUND)
+        return api_fail(c, 400, "ResourceNotFoundException",
+                        "The specified log group does not exist.");
+    if (rc != LOGSTORE_OK) return STORE_UNREADABLE(c);
+    if (logstore_wait(store_, logstore_set_retention(store_, name, days)) < 0)
+        return api_fail(c, 500, "ServiceUnavailableException",
+                        "the server could not store the retention policy; retry");
+    if (days) logstore_expire(store_);
+    *resp = json_object();
+    return 0;
+}
+
+static int put_retention_policy(api_ctx *c, json_t *req, json_t **resp)
+{
+    json_int_t days = api_int(req, "retentionInDays", 0);
+    if (!logstore_retention_days_valid(days))
+        return INVALID(c, "retentionInDays: %lld is not a retention CloudWatch Logs offers; give "
+                          "one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
+                          "1096, 1827, 2192, 2557, 2922, 3288 or 3653 (days), or call "
+                          "DeleteRetentionPolicy to keep events for ever", (long long)days);
+    return set_retention(c, api_str(req, "logGroupName"), (int)days, resp);
+}
+
+static int delete_retention_policy(api_ctx *c, json_t *req, json_t **resp)
+{
+    return set_retention(c, api_str(req, "logGroupName"), 0, resp);
 }
 
 static const struct {
@@ -512,6 +557,8 @@ static const struct {
     {"DeleteLogStream", delete_log_stream, &delete_stream_shape},
     {"CreateLogStream", create_log_stream, &delete_stream_shape},
     {"DeleteLogGroup", delete_log_group, &delete_group_shape},
+    {"PutRetentionPolicy", put_retention_policy, &retention_shape},
+    {"DeleteRetentionPolicy", delete_retention_policy, &delete_group_shape},
 };
 
 /* The agent's upload -------------------------------------------------------------------- */
@@ -626,8 +673,9 @@ static int serve(api_ctx *c, const api_op *op, const char *target, const char *b
             return api_fail(c, 400, "UnknownOperationException",
                             "X-Amz-Target '%.100s': barge serves GetLogEvents, FilterLogEvents, "
                             "DescribeLogStreams, DescribeLogGroups, CreateLogGroup, "
-                            "CreateLogStream, DeleteLogStream and DeleteLogGroup of CloudWatch "
-                            "Logs", target);
+                            "CreateLogStream, DeleteLogStream, DeleteLogGroup, "
+                            "PutRetentionPolicy and DeleteRetentionPolicy of CloudWatch Logs",
+                            target);
     }
     json_t *req;
     if (len == 0 && !agent) {

@@ -65,32 +65,11 @@ static const char *const migrations[] = {
     "INSERT OR IGNORE INTO groups(name, created) SELECT grp, min(created) FROM streams"
     "  GROUP BY grp;"
     "CREATE INDEX streams_by_name ON streams(name);",
+    /* 3: a group's retention in days (PutRetentionPolicy; 0 keeps its events for ever). */
+    "ALTER TABLE groups ADD COLUMN retention INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
-/* One queued append: header, events, then the names and messages, in one allocation.  stream
- * is NULL when only the group is to be made; by_name says that the stream is looked up by its
- * name in any group, group being where it is made when no group holds it. */
-typedef struct pending {
-    struct pending *next;
-    uint64_t ticket;
-    int64_t ingest;
-    size_t size;
-    const char *group, *stream;
-    int by_name;
-    int drop; /* delete the stream and its events instead (logstore_delete_stream), or with
-                 stream NULL the group, its streams and their events (logstore_delete_group) */
-    int again; /* a drop with events left: queued again after the batch */
-    int dropping; /* a drop queued again: its first batch is written (and copied) */
-    int64_t drop_id; /* a stream drop's stream, found by its first batch and kept: a stream
-                        made again under the name meanwhile is another */
-    /* Read back from the copy, so not copied again: > 0 for the last item of an import (the
-     * copy's position it brings this store to), -1 for the others; 0 for the rest. */
-    int64_t import_pos;
-    char *resolved;     /* by_name: the group the stream was found in (malloc'd), else NULL */
-    size_t n;
-    logstore_event ev[];
-} pending;
 
 /* A deleted group's streams are moved at once to a group of this prefix, which no group name
  * has (':' is not allowed in one), and their events go from there a batch at a time: a group
@@ -119,11 +98,19 @@ static const char *const writer_sql[W_COUNT] = {
     [W_HIDE_GROUP] = "UPDATE streams SET grp = ?2 WHERE grp = ?1",
     [W_DROP_GROUP] = "DELETE FROM groups WHERE name = ?1",
     [W_GROUP_NEXT] = "SELECT id FROM streams WHERE grp = ?1 LIMIT 1",
+    /* Retention (logstore_expire.c). */
+    [W_RETAIN] = "UPDATE groups SET retention = ?2 WHERE name = ?1",
+    [W_RETAINED] = "SELECT name, retention FROM groups WHERE retention > 0",
+    [W_STREAMS_AFTER] = ("SELECT id, grp, name, first_ts FROM streams WHERE id > ?1 AND events > 0"
+                         " ORDER BY id LIMIT ?2"),
+    [W_TRIM_EVENTS] = ("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE stream = ?1"
+                       " AND ts < ?2 LIMIT ?3) RETURNING length(CAST(msg AS BLOB))"),
+    [W_TRIM_STREAM] = ("UPDATE streams SET events = events - ?2, bytes = bytes - ?3,"
+                       "  first_ts = CASE WHEN events > ?2"
+                       "    THEN (SELECT min(ts) FROM events WHERE stream = ?1) ELSE -1 END"
+                       " WHERE id = ?1"),
 };
 
-/* A deleted stream's events go at most this many per writer batch, so that deleting a stream
- * of millions of lines never holds up the appends queued behind it for long. */
-#define DROP_BATCH 5000
 /* Pages freed by deletes are given back to the file system once more than this many are free,
  * keeping half of them for the appends to come (the file is made with auto_vacuum=INCREMENTAL;
  * a file made by an older barge reuses its free pages instead). */
@@ -133,8 +120,7 @@ static const char *const writer_sql[W_COUNT] = {
  * slices between batches (and while the writer is idle) rather than in one go. */
 #define VACUUM_SLICE 2048
 
-/* Steps a statement that returns no rows we need and resets it. */
-static int run(sqlite3_stmt *st)
+int logstore__run(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -159,7 +145,7 @@ static int make_group(logstore *ls, const char *group, int64_t now)
     sqlite3_stmt *st = ls->wst[W_GROUP];
     sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
-    return run(st);
+    return logstore__run(st);
 }
 
 /* Deletes up to DROP_BATCH of the stream's events, and the stream once none are left.  Returns
@@ -177,14 +163,14 @@ static int drop_stream(logstore *ls, pending *p)
     sqlite3_stmt *del = ls->wst[W_DROP_EVENTS];
     sqlite3_bind_int64(del, 1, id);
     sqlite3_bind_int(del, 2, DROP_BATCH);
-    if (run(del) < 0) return -1;
+    if (logstore__run(del) < 0) return -1;
     ls->dropped += (uint64_t)sqlite3_changes(ls->w);
     if (sqlite3_changes(ls->w) >= DROP_BATCH) {
         p->drop_id = id;
         return 1;
     }
     sqlite3_bind_int64(ls->wst[W_DROP_STREAM], 1, id);
-    return run(ls->wst[W_DROP_STREAM]);
+    return logstore__run(ls->wst[W_DROP_STREAM]);
 }
 
 /* The same for a group.  The first batch removes the group and moves its streams to a hidden
@@ -201,9 +187,9 @@ static int drop_group(logstore *ls, pending *p)
         sqlite3_stmt *hide = ls->wst[W_HIDE_GROUP];
         sqlite3_bind_text(hide, 1, p->group, -1, SQLITE_STATIC);
         sqlite3_bind_text(hide, 2, p->resolved, -1, SQLITE_STATIC);
-        if (run(hide) < 0) return -1;
+        if (logstore__run(hide) < 0) return -1;
         sqlite3_bind_text(ls->wst[W_DROP_GROUP], 1, p->group, -1, SQLITE_STATIC);
-        if (run(ls->wst[W_DROP_GROUP]) < 0) return -1;
+        if (logstore__run(ls->wst[W_DROP_GROUP]) < 0) return -1;
     }
     /* Stream by stream, each found through the group's index: a batch costs what it deletes,
      * however many streams were emptied before it. */
@@ -216,13 +202,13 @@ static int drop_group(logstore *ls, pending *p)
         sqlite3_stmt *del = ls->wst[W_DROP_EVENTS];
         sqlite3_bind_int64(del, 1, id);
         sqlite3_bind_int(del, 2, budget);
-        if (run(del) < 0) return -1;
+        if (logstore__run(del) < 0) return -1;
         int gone = sqlite3_changes(ls->w);
         ls->dropped += (uint64_t)gone;
         budget -= gone;
         if (budget <= 0) return 1;
         sqlite3_bind_int64(ls->wst[W_DROP_STREAM], 1, id);
-        if (run(ls->wst[W_DROP_STREAM]) < 0) return -1;
+        if (logstore__run(ls->wst[W_DROP_STREAM]) < 0) return -1;
         budget--; /* an empty stream costs a little too */
     }
     return 1;
@@ -230,6 +216,11 @@ static int drop_group(logstore *ls, pending *p)
 
 static int write_item(logstore *ls, pending *p)
 {
+    if (p->op) {
+        int rc = logstore__retention_item(ls, p);
+        p->again = rc == 1;
+        return rc < 0 ? -1 : 0;
+    }
     if (p->drop) {
         int rc = p->stream ? drop_stream(ls, p) : drop_group(ls, p);
         p->again = rc == 1;
@@ -255,7 +246,7 @@ static int write_item(logstore *ls, pending *p)
         sqlite3_bind_text(make, 1, p->group, -1, SQLITE_STATIC);
         sqlite3_bind_text(make, 2, p->stream, -1, SQLITE_STATIC);
         sqlite3_bind_int64(make, 3, p->ingest);
-        if (run(make) < 0) return -1;
+        if (logstore__run(make) < 0) return -1;
         id = sqlite3_last_insert_rowid(ls->w);
     }
     if (p->n == 0) return 0;
@@ -267,7 +258,7 @@ static int write_item(logstore *ls, pending *p)
         const logstore_event *e = &p->ev[i];
         sqlite3_bind_int64(ins, 2, e->timestamp);
         sqlite3_bind_text(ins, 4, e->message, (int)e->len, SQLITE_STATIC);
-        if (run(ins) < 0) return -1;
+        if (logstore__run(ins) < 0) return -1;
         if (e->timestamp < lo) lo = e->timestamp;
         if (e->timestamp > hi) hi = e->timestamp;
         bytes += (int64_t)e->len;
@@ -278,7 +269,7 @@ static int write_item(logstore *ls, pending *p)
     sqlite3_bind_int64(upd, 4, p->ingest);
     sqlite3_bind_int64(upd, 5, (int64_t)p->n);
     sqlite3_bind_int64(upd, 6, bytes);
-    return run(upd);
+    return logstore__run(upd);
 }
 
 /* The batch's items that were not read back from the copy, for the copy. */
@@ -287,15 +278,31 @@ static int64_t copy_batch(logstore_copy_fn copy, void *ctx, pending *batch)
     size_t n = 0;
     /* A deletion goes to the copy once, with its first batch (a large one takes several here),
      * so that the copy lets the stream go too and the next leader does not read it back. */
-    for (pending *p = batch; p; p = p->next) n += !p->import_pos && !(p->drop && p->dropping);
+    /* A retention pass's slice is copied as the streams it let go of events of. */
+    for (pending *p = batch; p; p = p->next)
+        n += p->op == LOGSTORE_EXPIRE ? p->n_trims
+                                      : !p->import_pos && !(p->drop && p->dropping);
     if (!n) return 0;
     logstore_copy_item *items = xcalloc(n, sizeof *items);
     size_t i = 0;
     for (pending *p = batch; p; p = p->next) {
+        if (p->op == LOGSTORE_EXPIRE) {
+            for (size_t t = 0; t < p->n_trims; t++)
+                items[i++] = (logstore_copy_item){.group = p->trims[t].group,
+                                                  .stream = p->trims[t].stream,
+                                                  .op = LOGSTORE_COPY_TRIM,
+                                                  .arg = p->trims[t].before};
+            continue;
+        }
         if (p->import_pos || (p->drop && p->dropping)) continue;
+        if (p->op == LOGSTORE_COPY_RETAIN) {
+            items[i++] = (logstore_copy_item){.group = p->group, .op = p->op, .arg = p->arg};
+            continue;
+        }
         /* resolved is a by-name stream's group, or a deleted group's hidden one (not copied). */
-        items[i++] = (logstore_copy_item){p->resolved && !p->drop ? p->resolved : p->group,
-                                          p->stream, p->ev, p->n, p->drop};
+        items[i++] = (logstore_copy_item){
+            .group = p->resolved && !p->drop ? p->resolved : p->group, .stream = p->stream,
+            .ev = p->ev, .n = p->n, .drop = p->drop};
     }
     int64_t pos = copy(ctx, items, n);
     free(items);
@@ -307,7 +314,7 @@ static int64_t copy_batch(logstore_copy_fn copy, void *ctx, pending *batch)
  * records the copy's position with it, so reading the copy back later skips exactly it. */
 static int write_batch(logstore *ls, pending *batch, logstore_copy_fn copy, void *ctx)
 {
-    if (run(ls->wst[W_BEGIN]) < 0) return -1;
+    if (logstore__run(ls->wst[W_BEGIN]) < 0) return -1;
     int64_t mark = 0;
     for (pending *p = batch; p; p = p->next) {
         if (write_item(ls, p) < 0) goto fail;
@@ -320,13 +327,13 @@ static int write_batch(logstore *ls, pending *batch, logstore_copy_fn copy, void
     }
     if (mark > 0) {
         sqlite3_bind_int64(ls->wst[W_MARK], 1, mark);
-        if (run(ls->wst[W_MARK]) < 0) goto fail;
+        if (logstore__run(ls->wst[W_MARK]) < 0) goto fail;
     }
-    if (run(ls->wst[W_COMMIT]) < 0) goto fail;
+    if (logstore__run(ls->wst[W_COMMIT]) < 0) goto fail;
     return 0;
 fail:
     snprintf(ls->failure, sizeof ls->failure, "%s", sqlite3_errmsg(ls->w));
-    if (!sqlite3_get_autocommit(ls->w)) run(ls->wst[W_ROLLBACK]);
+    if (!sqlite3_get_autocommit(ls->w)) logstore__run(ls->wst[W_ROLLBACK]);
     return -1;
 }
 
@@ -396,10 +403,16 @@ static void *writer_main(void *arg)
         uint64_t first = batch->ticket, last = first;
         size_t size = 0;
         pending *again = NULL, **again_tail = &again;
+        int pass_ended = 0;
         for (pending *p = batch, *next; p; p = next) {
             next = p->next;
             last = p->ticket;
             size += p->size;
+            if (p->op == LOGSTORE_EXPIRE) {
+                logstore__trims_clear(p);
+                /* A pass whose batch failed ends too: the next one starts from the top. */
+                pass_ended += rc < 0 || !p->again;
+            }
             if (rc == 0 && p->again) {
                 p->next = NULL;
                 *again_tail = p;
@@ -413,6 +426,10 @@ static void *writer_main(void *arg)
         ls->writing = 0;
         ls->queued -= size;
         ls->committed = last;
+        if (pass_ended) {
+            ls->expire_ended += (uint64_t)pass_ended;
+            ls->expiring = 0;
+        }
         /* Deletes with events left go on in the next batch, behind what queued meanwhile. */
         for (pending *p = again, *next; p; p = next) {
             next = p->next;
@@ -442,7 +459,8 @@ static void *writer_main(void *arg)
 }
 
 static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int by_name,
-                        const logstore_event *ev, size_t n, int64_t import_pos, int drop)
+                        const logstore_event *ev, size_t n, int64_t import_pos, int drop, int op,
+                        int64_t arg)
 {
     /* Callers check names where they come from outside; the listings rely on it. */
     BARGE_ASSERT(logstore_group_name_valid(group));
@@ -460,6 +478,11 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
     p->again = 0;
     p->dropping = 0;
     p->drop_id = 0;
+    p->op = op;
+    p->arg = arg;
+    p->cursor = 0;
+    p->trims = NULL;
+    p->n_trims = 0;
     p->ingest = util_now_ms();
     char *at = (char *)&p->ev[n];
     memcpy(at, group, glen);
@@ -496,28 +519,28 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
 uint64_t logstore_append(logstore *ls, const char *group, const char *stream,
                          const logstore_event *ev, size_t n)
 {
-    return enqueue(ls, group, stream, 0, ev, n, 0, 0);
+    return enqueue(ls, group, stream, 0, ev, n, 0, 0, 0, 0);
 }
 
 uint64_t logstore_append_by_name(logstore *ls, const char *fallback_group, const char *stream,
                                  const logstore_event *ev, size_t n)
 {
-    return enqueue(ls, fallback_group, stream, 1, ev, n, 0, 0);
+    return enqueue(ls, fallback_group, stream, 1, ev, n, 0, 0, 0, 0);
 }
 
 uint64_t logstore_create_group(logstore *ls, const char *group)
 {
-    return enqueue(ls, group, NULL, 0, NULL, 0, 0, 0);
+    return enqueue(ls, group, NULL, 0, NULL, 0, 0, 0, 0, 0);
 }
 
 uint64_t logstore_delete_stream(logstore *ls, const char *group, const char *stream)
 {
-    return enqueue(ls, group, stream, 0, NULL, 0, 0, 1);
+    return enqueue(ls, group, stream, 0, NULL, 0, 0, 1, 0, 0);
 }
 
 uint64_t logstore_delete_group(logstore *ls, const char *group)
 {
-    return enqueue(ls, group, NULL, 0, NULL, 0, 0, 1);
+    return enqueue(ls, group, NULL, 0, NULL, 0, 0, 1, 0, 0);
 }
 
 /* Groups whose deletion a stop cut short (their streams still in a hidden group) are queued
@@ -531,7 +554,7 @@ static void resume_group_drops(logstore *ls)
                            " AND grp < 'deleted;'", -1, &st, NULL) != SQLITE_OK)
         return;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        enqueue(ls, LOGSTORE_BATCH_GROUP, NULL, 0, NULL, 0, 0, 1);
+        enqueue(ls, LOGSTORE_BATCH_GROUP, NULL, 0, NULL, 0, 0, 1, 0, 0);
         ls->tail->resolved = xstrdup((const char *)sqlite3_column_text(st, 0));
         ls->tail->dropping = 1;
     }
@@ -558,6 +581,30 @@ int logstore_passed(logstore *ls, uint64_t ticket)
     return passed;
 }
 
+uint64_t logstore_set_retention(logstore *ls, const char *group, int days)
+{
+    return enqueue(ls, group, NULL, 0, NULL, 0, 0, 0, LOGSTORE_COPY_RETAIN, days);
+}
+
+void logstore_expire(logstore *ls)
+{
+    pthread_mutex_lock(&ls->mu);
+    int running = ls->expiring;
+    if (running) ls->expire_again = 1;
+    else ls->expiring = 1, ls->expire_started++;
+    pthread_mutex_unlock(&ls->mu);
+    /* The group is a placeholder: a pass goes over every group with a retention. */
+    if (!running) enqueue(ls, LOGSTORE_BATCH_GROUP, NULL, 0, NULL, 0, 0, 0, LOGSTORE_EXPIRE, 0);
+}
+
+void logstore_expire_counts(logstore *ls, uint64_t *started, uint64_t *ended)
+{
+    pthread_mutex_lock(&ls->mu);
+    *started = ls->expire_started;
+    *ended = ls->expire_ended;
+    pthread_mutex_unlock(&ls->mu);
+}
+
 void logstore_create_stream(logstore *ls, const char *group, const char *stream)
 {
     logstore_append(ls, group, stream, NULL, 0);
@@ -578,7 +625,7 @@ uint64_t logstore_import(logstore *ls, const logstore_copy_item *items, size_t n
     uint64_t ticket = 0;
     for (size_t i = 0; i < n; i++)
         ticket = enqueue(ls, items[i].group, items[i].stream, 0, items[i].ev, items[i].n,
-                         i + 1 == n ? pos : -1, items[i].drop);
+                         i + 1 == n ? pos : -1, items[i].drop, items[i].op, items[i].arg);
     return ticket;
 }
 

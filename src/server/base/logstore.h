@@ -138,6 +138,7 @@ typedef struct logstore_groups_query {
 typedef struct logstore_group_summary {
     char *name;
     int64_t creation_time, stored_bytes;
+    int retention_days; /* 0: events are kept for ever */
 } logstore_group_summary;
 
 typedef struct logstore_group_list {
@@ -149,12 +150,18 @@ typedef struct logstore_group_list {
 /* A copy of what the store writes, kept elsewhere: the shared PostgreSQL store, so that the
  * next server to lead has the lines this one received (docs/operations.md).  An item is a group
  * made (stream NULL), a stream made (n 0), events of a stream, or (drop) a stream deleted with
- * its events (with stream NULL, a group deleted with its streams); group is the stream's own group also for logstore_append_by_name's events. */
+ * its events (with stream NULL, a group deleted with its streams); group is the stream's own
+ * group also for logstore_append_by_name's events.  Two more have an op of their own:
+ * LOGSTORE_COPY_RETAIN, a group's retention set to arg days (0: none; stream NULL), and
+ * LOGSTORE_COPY_TRIM, a stream's events older than arg (ms since the epoch) let go. */
+enum { LOGSTORE_COPY_RETAIN = 'r', LOGSTORE_COPY_TRIM = 't' };
 typedef struct logstore_copy_item {
     const char *group, *stream;
     const logstore_event *ev;
     size_t n;
     int drop;
+    int op;      /* 0, or LOGSTORE_COPY_RETAIN or LOGSTORE_COPY_TRIM */
+    int64_t arg; /* the op's days or time */
 } logstore_copy_item;
 /* Keeps items in the copy, in one transaction; returns the copy's position after them (> 0), or
  * -1 when they could not be kept there (the batch then fails here too, and its callers are told
@@ -212,12 +219,29 @@ uint64_t logstore_delete_stream(logstore *ls, const char *group, const char *str
  * written to meanwhile goes with it; one written after is made again, in a group made again. */
 uint64_t logstore_delete_group(logstore *ls, const char *group);
 
+/* CloudWatch Logs' retention (PutRetentionPolicy): a group's events older than so many days
+ * go, those of every stream, by their timestamps; the streams stay, emptied.  The days are one
+ * of CloudWatch's values (logstore_retention_days_valid); 0 keeps events for ever.  The group
+ * must exist; nothing happens otherwise. */
+int logstore_retention_days_valid(int64_t days);
+uint64_t logstore_set_retention(logstore *ls, const char *group, int days);
+/* Starts a pass over every stream that lets go of the events past their group's retention,
+ * as of now, a slice of streams and a few thousand events per writer batch (so that appends
+ * wait one slice at most); each stream's deletion is copied as a LOGSTORE_COPY_TRIM.  A pass
+ * asked for while one runs starts again once it ends (so a retention just set is applied).
+ * The leader asks every hour (model/retention.c) and after each PutRetentionPolicy; a standby
+ * lets go of what the copy tells it. */
+void logstore_expire(logstore *ls);
+/* Passes started and passes ended (tests wait for a pass with them). */
+void logstore_expire_counts(logstore *ls, uint64_t *started, uint64_t *ended);
+
 /* 1 if the stream exists (committed), 0 if not, -1 on a read error. */
 int logstore_stream_exists(logstore *ls, const char *group, const char *stream);
-/* A group's creation time and the bytes stored in it: LOGSTORE_OK, LOGSTORE_NOT_FOUND when
- * the group does not exist, or LOGSTORE_FAILED on a read error (written to the server log). */
+/* A group's creation time, the bytes stored in it and its retention in days (0: none; NULL
+ * when not wanted): LOGSTORE_OK, LOGSTORE_NOT_FOUND when the group does not exist, or
+ * LOGSTORE_FAILED on a read error (written to the server log). */
 int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
-                        int64_t *stored_bytes);
+                        int64_t *stored_bytes, int *retention_days);
 
 /* GetLogEvents.  Returns LOGSTORE_OK and fills *out; LOGSTORE_NOT_FOUND for an unknown stream,
  * LOGSTORE_INVALID for a token this store did not issue, LOGSTORE_FAILED on a read error; *err

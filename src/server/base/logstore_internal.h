@@ -1,6 +1,7 @@
 /* logstore_internal — what the log store's files share and nothing else: logstore.c (opening,
- * closing and the writer), logstore_read.c (the readers, positions and GetLogEvents) and
- * logstore_query.c (FilterLogEvents and the listings, whose SQL is built per request). */
+ * closing and the writer), logstore_expire.c (retention: the writer's passes over the streams),
+ * logstore_read.c (the readers, positions and GetLogEvents) and logstore_query.c
+ * (FilterLogEvents and the listings, whose SQL is built per request). */
 #ifndef BARGE_LOGSTORE_INTERNAL_H
 #define BARGE_LOGSTORE_INTERNAL_H
 #include <pthread.h>
@@ -16,9 +17,50 @@
 /* The writer's statements (logstore.c) and each reader's (logstore_read.c). */
 enum {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_FIND, W_FIND_NAME, W_GROUP, W_MAKE, W_EVENT, W_UPDATE,
-    W_MARK, W_DROP_EVENTS, W_DROP_STREAM, W_HIDE_GROUP, W_DROP_GROUP, W_GROUP_NEXT, W_COUNT
+    W_MARK, W_DROP_EVENTS, W_DROP_STREAM, W_HIDE_GROUP, W_DROP_GROUP, W_GROUP_NEXT,
+    W_RETAIN, W_RETAINED, W_STREAMS_AFTER, W_TRIM_EVENTS, W_TRIM_STREAM, W_COUNT
 };
 enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_RANK, R_NTH, R_COUNT };
+
+/* One queued append: header, events, then the names and messages, in one allocation.  stream
+ * is NULL when only the group is to be made; by_name says that the stream is looked up by its
+ * name in any group, group being where it is made when no group holds it. */
+struct logstore_trim {
+    char *group, *stream;
+    int64_t before;
+};
+
+typedef struct pending {
+    struct pending *next;
+    uint64_t ticket;
+    int64_t ingest;
+    size_t size;
+    const char *group, *stream;
+    int by_name;
+    int drop; /* delete the stream and its events instead (logstore_delete_stream), or with
+                 stream NULL the group, its streams and their events (logstore_delete_group) */
+    int again; /* a drop with events left: queued again after the batch */
+    int dropping; /* a drop queued again: its first batch is written (and copied) */
+    int64_t drop_id; /* a stream drop's stream, found by its first batch and kept: a stream
+                        made again under the name meanwhile is another */
+    /* Read back from the copy, so not copied again: > 0 for the last item of an import (the
+     * copy's position it brings this store to), -1 for the others; 0 for the rest. */
+    int64_t import_pos;
+    char *resolved;     /* by_name: the group the stream was found in (malloc'd), else NULL */
+    /* The retention's items (logstore_expire.c): LOGSTORE_COPY_RETAIN (arg: the days),
+     * LOGSTORE_COPY_TRIM (an import: the stream's events before arg go) or LOGSTORE_EXPIRE (a
+     * pass: cursor is the last stream done; trims what its current slice let go of, for the
+     * copy); 0 for the others. */
+    int op;
+    int64_t arg, cursor;
+    struct logstore_trim *trims;
+    size_t n_trims;
+    size_t n;
+    logstore_event ev[];
+} pending;
+
+/* A pass of logstore_expire, in pending.op. */
+#define LOGSTORE_EXPIRE 'x'
 
 typedef struct reader {
     sqlite3 *db;
@@ -53,10 +95,26 @@ struct logstore {
      * without it).  Read by the writer thread only. */
     char *fault_path;
     char failure[256]; /* why the last batch failed, read before its rollback (writer only) */
+    /* logstore_expire's passes, under mu: one runs (expiring), another is asked for once it
+     * ends (expire_again); counted for tests. */
+    int expiring, expire_again;
+    uint64_t expire_started, expire_ended;
     /* Read-only connections, lent to one caller at a time. */
     pthread_mutex_t rmu;
     reader *free_readers, *all_readers;
 };
+
+/* The writer's (logstore.c): steps a statement whose rows are not needed and resets it (0, or
+ * -1 on an error); and what a retention item does in a batch (logstore_expire.c): 0 when done,
+ * 1 when it goes on in a later batch, -1 on an error. */
+int logstore__run(sqlite3_stmt *st);
+int logstore__retention_item(logstore *ls, pending *p);
+/* Frees what a pass's slice let go of (p->trims), once it is copied. */
+void logstore__trims_clear(pending *p);
+/* A deleted stream's events, and those past a retention, go at most this many per writer
+ * batch, so that deleting a stream of millions of lines never holds up the appends queued
+ * behind it for long. */
+#define DROP_BATCH 5000
 
 /* Readers (logstore_read.c).  logstore__reader_take lends a connection (NULL with *err when none
  * can be opened); logstore__reader_give takes it back.  logstore__readers_close closes them all,

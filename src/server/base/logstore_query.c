@@ -632,7 +632,7 @@ int logstore_groups(logstore *ls, const logstore_groups_query *gq, logstore_grou
     /* Group names are ASCII (enqueue asserts logstore_group_name_valid), so lower() folds
      * them whole. */
     buf_puts(&q.sql, "SELECT name, created, (SELECT coalesce(sum(bytes), 0) FROM streams "
-                     "WHERE grp = groups.name) FROM groups WHERE 1");
+                     "WHERE grp = groups.name), retention FROM groups WHERE 1");
     if (gq->prefix) q_prefix(&q, gq->prefix, upper);
     if (gq->pattern) {
         buf_puts(&q.sql, " AND instr(lower(name), lower(");
@@ -661,6 +661,7 @@ int logstore_groups(logstore *ls, const logstore_groups_query *gq, logstore_grou
             g->name = xstrdup((const char *)sqlite3_column_text(st, 0));
             g->creation_time = sqlite3_column_int64(st, 1);
             g->stored_bytes = sqlite3_column_int64(st, 2);
+            g->retention_days = sqlite3_column_int(st, 3);
         }
         if (step != SQLITE_ROW && step != SQLITE_DONE) rc = logstore__read_failed(r, err);
         sqlite3_finalize(st);

@@ -20,8 +20,8 @@ static const char *const reader_sql[R_COUNT] = {
                   "ts < ?3 AND (ts > ?4 OR id > ?5) ORDER BY ts, id LIMIT ?6",
     [R_BACKWARD] = "SELECT id, ts, ingest, msg FROM events WHERE stream = ?1 AND ts >= ?2 AND "
                    "ts <= ?3 AND (ts < ?4 OR id < ?5) ORDER BY ts DESC, id DESC LIMIT ?6",
-    [R_GROUP] = "SELECT created, (SELECT coalesce(sum(bytes), 0) FROM streams WHERE grp = ?1) "
-                "FROM groups WHERE name = ?1",
+    [R_GROUP] = "SELECT created, (SELECT coalesce(sum(bytes), 0) FROM streams WHERE grp = ?1), "
+                "retention FROM groups WHERE name = ?1",
     /* Ranks among a stream's events at one time, for tokens (logstore_internal.h). */
     [R_RANK] = "SELECT count(*) FROM events WHERE stream = :s AND ts = :ts AND id <= :pid",
     [R_NTH] = "SELECT id FROM events WHERE stream = :s AND ts = :ts ORDER BY id LIMIT 1 "
@@ -120,10 +120,11 @@ int logstore_stream_exists(logstore *ls, const char *group, const char *stream)
 }
 
 int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
-                        int64_t *stored_bytes)
+                        int64_t *stored_bytes, int *retention_days)
 {
     char *err = NULL;
     *creation_time = *stored_bytes = 0;
+    if (retention_days) *retention_days = 0;
     reader *r = logstore__reader_take(ls, &err);
     sqlite3_stmt *st = r ? reader_stmt(r, R_GROUP, &err) : NULL;
     int rc = LOGSTORE_FAILED;
@@ -133,6 +134,7 @@ int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
         if (step == SQLITE_ROW) {
             *creation_time = sqlite3_column_int64(st, 0);
             *stored_bytes = sqlite3_column_int64(st, 1);
+            if (retention_days) *retention_days = sqlite3_column_int(st, 2);
             rc = LOGSTORE_OK;
         } else if (step == SQLITE_DONE) {
             rc = LOGSTORE_NOT_FOUND;

@@ -81,12 +81,19 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         const logstore_copy_item *it = &items[i];
         size_t rows = it->stream && it->n ? it->n : 1;
         for (size_t e = 0; e < rows; e++) {
-            /* A deleted group is a 'd' row without a stream. */
-            const char *kind = it->drop ? "d" : !it->stream ? "g" : it->n ? "e" : "s";
+            /* A deleted group is a 'd' row without a stream; a retention ('r') or a trim ('t')
+             * has its days or time in ts. */
+            char op = (char)it->op;
+            const char *kind = it->op ? &op : it->drop ? "d" : !it->stream ? "g" : it->n ? "e" : "s";
             store_pg_array_add(&arr[0], kind, 1);
             store_pg_array_add(&arr[1], it->group, strlen(it->group));
             store_pg_array_add(&arr[2], it->stream, it->stream ? strlen(it->stream) : 0);
-            if (it->drop) {
+            if (it->op) {
+                char ts[24];
+                snprintf(ts, sizeof ts, "%lld", (long long)it->arg);
+                store_pg_array_add(&arr[3], ts, strlen(ts));
+                store_pg_array_add(&arr[4], NULL, 0);
+            } else if (it->drop) {
                 /* When it was deleted: deletions are let go of after DROPS_KEPT_MS. */
                 char ts[24];
                 snprintf(ts, sizeof ts, "%lld", (long long)util_now_ms());
@@ -116,7 +123,9 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
      * stream's finds its rows by the (grp, stream) index) every row of the group: rows of this
      * same batch are not seen by the DELETE, and a standby that reads them back deletes them
      * again with the 'd' after them.  Deletions older than DROPS_KEPT_MS go: a standby away
-     * that long keeps the lines it had of a stream deleted meanwhile. */
+     * that long keeps the lines it had of a stream deleted meanwhile.  A trim ('t') takes the
+     * stream's events before its time, and its earlier trims; a retention ('r') the group's
+     * earlier one: what is left is what a standby reading the copy from the start needs. */
     static const char sql[] =
         "WITH i AS (INSERT INTO barge_logs(kind, grp, stream, ts, msg)"
         "  SELECT k, g, s, t, m FROM unnest($3::\"char\"[], $4::text[], $5::text[],"
@@ -129,6 +138,12 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         " dg AS (DELETE FROM barge_logs l USING unnest($3::\"char\"[], $4::text[], $5::text[])"
         "          AS x(k, g, s)"
         "        WHERE x.k = 'd' AND x.s IS NULL AND l.grp = x.g AND l.kind <> 'd'),"
+        " t AS (DELETE FROM barge_logs l USING unnest($3::\"char\"[], $4::text[], $5::text[],"
+        "                                         $6::bigint[]) AS x(k, g, s, t)"
+        "       WHERE x.k = 't' AND l.grp = x.g AND l.stream = x.s"
+        "         AND (l.kind = 't' OR (l.kind = 'e' AND l.ts < x.t))),"
+        " r AS (DELETE FROM barge_logs l USING unnest($3::\"char\"[], $4::text[]) AS x(k, g)"
+        "       WHERE x.k = 'r' AND l.kind = 'r' AND l.grp = x.g),"
         " old AS (DELETE FROM barge_logs WHERE kind = 'd' AND ts < $8::bigint"
         "         AND 'd' = ANY($3::\"char\"[]))"
         " SELECT (SELECT max(seq) FROM i), barge_fence($1::bigint, $2::int)";
@@ -214,7 +229,11 @@ long pg_logcopy_catch_up(pg_logcopy *c, logstore *ls, long max_rows)
             char kind = PQgetvalue(r, i, 1)[0];
             const char *grp = PQgetvalue(r, i, 2);
             const char *stream = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
-            if (!logstore_group_name_valid(grp) || (kind != 'g' && kind != 'd' && !stream)) {
+            /* Every kind but a group's and a retention names a stream; a kind this barge does
+             * not know is not read past (the schema's version keeps an older barge off). */
+            if (!logstore_group_name_valid(grp) || !strchr("gsedrt", kind) || !kind ||
+                (kind != 'g' && kind != 'd' && kind != 'r' && !stream) ||
+                ((kind == 'r' || kind == 't') && PQgetisnull(r, i, 4))) {
                 bad = 1;
                 break;
             }
@@ -235,10 +254,15 @@ long pg_logcopy_catch_up(pg_logcopy *c, logstore *ls, long max_rows)
                     prev->n++;
                     continue;
                 }
-                rb.items[rb.n_items++] = (logstore_copy_item){grp, stream, e, 1, 0};
+                rb.items[rb.n_items++] =
+                    (logstore_copy_item){.group = grp, .stream = stream, .ev = e, .n = 1};
+            } else if (kind == 'r' || kind == 't') {
+                rb.items[rb.n_items++] = (logstore_copy_item){
+                    .group = grp, .stream = kind == 'r' ? NULL : stream, .op = kind,
+                    .arg = strtoll(PQgetvalue(r, i, 4), NULL, 10)};
             } else {
-                rb.items[rb.n_items++] = (logstore_copy_item){grp, kind == 'g' ? NULL : stream,
-                                                              NULL, 0, kind == 'd'};
+                rb.items[rb.n_items++] = (logstore_copy_item){
+                    .group = grp, .stream = kind == 'g' ? NULL : stream, .drop = kind == 'd'};
             }
         }
         long got = 0;

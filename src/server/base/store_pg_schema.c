@@ -57,6 +57,11 @@ static const char *const migrations[] = {
      * change in the tables: the version is what keeps an older barge, which would take such a
      * row for one it cannot read and stop following the copy, from sharing the store. */
     "SELECT 1;",
+    /* 5: log groups' retention (PutRetentionPolicy): a group's retention is an 'r' row (its
+     * days in ts), found by this index when the next replaces it, and the events let go of in
+     * a stream a 't' row (the time before which they went).  The version keeps an older barge,
+     * which cannot read either, off the store. */
+    "CREATE INDEX barge_logs_retention ON barge_logs (grp) WHERE kind = 'r';",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

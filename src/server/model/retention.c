@@ -291,15 +291,24 @@ static void go_on(void *ctx, void *arg)
     retention_tick(ctx);
 }
 
+/* How often the log store lets go of events past their group's retention (PutRetentionPolicy:
+ * CloudWatch deletes them within about three days; barge within the hour, the first pass at
+ * the first tick after a start). */
+#define LOG_EXPIRY_EVERY_MS (3600 * 1000)
+
 /* How often idle fair-share shares are looked for (jobs_drop_idle_shares): every share of
  * every queue is looked at. */
 #define SHARES_EVERY_MS 10000
 
 void retention_tick(state *st)
 {
-    static int64_t shares_at;
+    static int64_t shares_at, expired_at;
     int64_t now = util_now_ms();
     check_logdels(st, now);
+    if (st->logs && (!expired_at || now - expired_at >= LOG_EXPIRY_EVERY_MS || now < expired_at)) {
+        logstore_expire(st->logs);
+        expired_at = now;
+    }
     if (now - shares_at >= SHARES_EVERY_MS || now < shares_at) {
         jobs_drop_idle_shares(st, now);
         shares_at = now;

@@ -1,0 +1,254 @@
+/* logstore_expire.c: log groups' retention (PutRetentionPolicy): the events past it go from
+ * every stream of the group and from no other group, the streams stay with their summaries
+ * following what is left, a stream of many events goes over several batches, a retention
+ * removed keeps events again, and the copy (the PostgreSQL store's, for standbys) is told of
+ * the retention and of each stream's events let go, which a store reading the copy back
+ * applies alike. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "server/base/logstore.h"
+#include "check.h"
+
+#define DAY (24LL * 3600 * 1000)
+
+static char root[] = "/tmp/barge-unit-logstore-expire-XXXXXX";
+
+static logstore *fresh(void)
+{
+    static int n;
+    char dir[256], cmd[300];
+    snprintf(dir, sizeof dir, "%s/%d", root, n++);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    char *err = NULL;
+    logstore *ls = logstore_open(dir, &err);
+    if (!ls) CHECK_FAIL_("logstore_open: %s", err);
+    return ls;
+}
+
+static void put(logstore *ls, const char *group, const char *stream, int64_t ts,
+                const char *msg)
+{
+    logstore_event ev = {.timestamp = ts, .message = msg, .len = strlen(msg)};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, group, stream, &ev, 1)), 0);
+}
+
+/* The messages of a stream joined with commas, or "missing". */
+static const char *read_all(logstore *ls, const char *group, const char *stream)
+{
+    static char out[4096];
+    logstore_get_query q = {.group = group, .stream = stream, .start_from_head = 1};
+    logstore_page p;
+    char *err = NULL;
+    int rc = logstore_get(ls, &q, &p, &err);
+    free(err);
+    if (rc == LOGSTORE_NOT_FOUND) return "missing";
+    CHECK_EQ_INT(rc, LOGSTORE_OK);
+    out[0] = '\0';
+    for (size_t i = 0; i < p.n && strlen(out) + p.events[i].len + 2 < sizeof out; i++) {
+        if (i) strcat(out, ",");
+        strncat(out, p.events[i].message, p.events[i].len);
+    }
+    logstore_page_free(&p);
+    return out;
+}
+
+/* A stream's summary as DescribeLogStreams lists it. */
+static logstore_stream_info info(logstore *ls, const char *group, const char *stream)
+{
+    logstore_streams_query q = {.group = group, .prefix = stream};
+    logstore_stream_list l;
+    char *err = NULL;
+    CHECK_EQ_INT(logstore_streams(ls, &q, &l, &err), LOGSTORE_OK);
+    CHECK(l.n >= 1);
+    CHECK_STR(l.items[0].name, stream);
+    logstore_stream_info out = l.items[0];
+    out.name = NULL;
+    logstore_stream_list_free(&l);
+    return out;
+}
+
+/* Starts a pass and waits (up to 20 s) until it has ended. */
+static void expire_now(logstore *ls)
+{
+    uint64_t s0, e0, s, e;
+    logstore_expire_counts(ls, &s0, &e0);
+    logstore_expire(ls);
+    for (int i = 0; i < 2000; i++) {
+        logstore_expire_counts(ls, &s, &e);
+        if (s > s0 && e == s) return;
+        usleep(10000);
+    }
+    CHECK_FAIL_("a retention pass did not end (started %llu, ended %llu)",
+                (unsigned long long)s, (unsigned long long)e);
+}
+
+static void test_days(void)
+{
+    CHECK(logstore_retention_days_valid(1));
+    CHECK(logstore_retention_days_valid(3653));
+    CHECK(logstore_retention_days_valid(545));
+    CHECK(!logstore_retention_days_valid(0));
+    CHECK(!logstore_retention_days_valid(2));
+    CHECK(!logstore_retention_days_valid(-1));
+    CHECK(!logstore_retention_days_valid(3654));
+}
+
+static void test_events_past_retention_go(void)
+{
+    logstore *ls = fresh();
+    int64_t now = util_now_ms(), old = now - 2 * DAY, late = now - 1000;
+    put(ls, "/ret", "a", old, "old1");
+    put(ls, "/ret", "a", old + 1, "old2");
+    put(ls, "/ret", "a", late, "new1");
+    put(ls, "/ret", "a", late + 1, "new22");
+    put(ls, "/ret", "b", old, "gone");
+    put(ls, "/keep", "c", old, "kept");
+    /* Without a retention, a pass lets nothing go. */
+    expire_now(ls);
+    CHECK_STR(read_all(ls, "/ret", "a"), "old1,old2,new1,new22");
+
+    int64_t created, bytes;
+    int days = -1;
+    CHECK_EQ_INT(logstore_group_info(ls, "/ret", &created, &bytes, &days), LOGSTORE_OK);
+    CHECK_EQ_INT(days, 0);
+    CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/ret", 1)), 0);
+    CHECK_EQ_INT(logstore_group_info(ls, "/ret", &created, &bytes, &days), LOGSTORE_OK);
+    CHECK_EQ_INT(days, 1);
+    expire_now(ls);
+
+    CHECK_STR(read_all(ls, "/ret", "a"), "new1,new22");
+    CHECK_STR(read_all(ls, "/ret", "b"), ""); /* the stream stays, emptied */
+    CHECK_STR(read_all(ls, "/keep", "c"), "kept");
+    logstore_stream_info a = info(ls, "/ret", "a"), b = info(ls, "/ret", "b");
+    CHECK_EQ_INT(a.events, 2);
+    CHECK_EQ_INT(a.stored_bytes, 9);
+    CHECK_EQ_INT(a.first_timestamp, late);
+    CHECK_EQ_INT(a.last_timestamp, late + 1);
+    CHECK_EQ_INT(b.events, 0);
+    CHECK_EQ_INT(b.stored_bytes, 0);
+    CHECK_EQ_INT(logstore_group_info(ls, "/ret", &created, &bytes, NULL), LOGSTORE_OK);
+    CHECK_EQ_INT(bytes, 9);
+
+    /* The listing says the retention. */
+    logstore_groups_query gq = {.prefix = "/ret"};
+    logstore_group_list gl;
+    char *err = NULL;
+    CHECK_EQ_INT(logstore_groups(ls, &gq, &gl, &err), LOGSTORE_OK);
+    CHECK_EQ_INT(gl.n, 1);
+    CHECK_EQ_INT(gl.items[0].retention_days, 1);
+    logstore_group_list_free(&gl);
+
+    /* An emptied stream takes new events as before. */
+    put(ls, "/ret", "b", late, "again");
+    b = info(ls, "/ret", "b");
+    CHECK_EQ_INT(b.events, 1);
+    CHECK_EQ_INT(b.first_timestamp, late);
+
+    /* Without the retention again, old events are kept. */
+    CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/ret", 0)), 0);
+    put(ls, "/ret", "a", old, "old3");
+    expire_now(ls);
+    CHECK_STR(read_all(ls, "/ret", "a"), "old3,new1,new22");
+    logstore_close(ls);
+}
+
+/* More events than one batch deletes go over several, and every stream is reached. */
+static void test_many_events_and_streams(void)
+{
+    logstore *ls = fresh();
+    int64_t now = util_now_ms(), old = now - 10 * DAY;
+    enum { N = 12000 };
+    logstore_event *ev = calloc(N, sizeof *ev);
+    for (int i = 0; i < N; i++) ev[i] = (logstore_event){old + i, "x", 1};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/big", "many", ev, N)), 0);
+    free(ev);
+    put(ls, "/big", "many", now, "kept");
+    /* Streams of other groups between them, more than a slice looks at. */
+    for (int i = 0; i < 2500; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "other-%d", i);
+        logstore_create_stream(ls, "/other", name);
+    }
+    put(ls, "/big", "last", old, "gone");
+    CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/big", 7)), 0);
+    expire_now(ls);
+    CHECK_STR(read_all(ls, "/big", "many"), "kept");
+    CHECK_EQ_INT(info(ls, "/big", "many").events, 1);
+    CHECK_STR(read_all(ls, "/big", "last"), "");
+    logstore_close(ls);
+}
+
+/* The copy: what a batch hands to it, kept as text. */
+static char copied[64][200];
+static int n_copied;
+
+static int64_t keep(void *ctx, const logstore_copy_item *items, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n && n_copied < 64; i++) {
+        if (!items[i].op) continue;
+        snprintf(copied[n_copied++], sizeof copied[0], "%c %s %s %lld", items[i].op,
+                 items[i].group, items[i].stream ? items[i].stream : "-",
+                 (long long)items[i].arg);
+    }
+    static int64_t pos;
+    return ++pos;
+}
+
+static void test_copied_and_read_back(void)
+{
+    logstore *ls = fresh();
+    logstore_set_copy(ls, keep, NULL);
+    int64_t now = util_now_ms(), old = now - 5 * DAY;
+    put(ls, "/cp", "s", old, "old");
+    put(ls, "/cp", "s", now, "new");
+    int64_t before = util_now_ms();
+    CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/cp", 3)), 0);
+    expire_now(ls);
+    int64_t after = util_now_ms();
+    CHECK_EQ_INT(n_copied, 2);
+    CHECK_STR(copied[0], "r /cp - 3");
+    long long cut = 0;
+    CHECK_EQ_INT(sscanf(copied[1], "t /cp s %lld", &cut), 1);
+    CHECK(cut >= before - 3 * DAY && cut <= after - 3 * DAY);
+    logstore_set_copy(ls, NULL, NULL);
+    logstore_close(ls);
+
+    /* Another store reading the copy back: the retention and the trim apply there too. */
+    logstore *sb = fresh();
+    logstore_event ev[2] = {{old, "old", 3}, {now, "new", 3}};
+    logstore_copy_item items[4] = {
+        {.group = "/cp", .stream = "s", .ev = ev, .n = 2},
+        {.group = "/cp", .op = LOGSTORE_COPY_RETAIN, .arg = 3},
+        {.group = "/cp", .stream = "s", .op = LOGSTORE_COPY_TRIM, .arg = cut},
+        {.group = "/cp", .stream = "nothing", .op = LOGSTORE_COPY_TRIM, .arg = cut},
+    };
+    CHECK_EQ_INT(logstore_wait(sb, logstore_import(sb, items, 4, 42)), 0);
+    CHECK_STR(read_all(sb, "/cp", "s"), "new");
+    CHECK_EQ_INT(info(sb, "/cp", "s").events, 1);
+    int64_t created, bytes;
+    int days;
+    CHECK_EQ_INT(logstore_group_info(sb, "/cp", &created, &bytes, &days), LOGSTORE_OK);
+    CHECK_EQ_INT(days, 3);
+    CHECK_EQ_INT(logstore_copied(sb), 42);
+    logstore_close(sb);
+}
+
+int main(void)
+{
+    CHECK(mkdtemp(root) != NULL);
+    RUN(test_days);
+    RUN(test_events_past_retention_go);
+    RUN(test_many_events_and_streams);
+    RUN(test_copied_and_read_back);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK_EQ_INT(system(cmd), 0);
+    return 0;
+}
