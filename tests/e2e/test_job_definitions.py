@@ -457,8 +457,8 @@ class JobDefinitions(ServerTestCase):
             {"type": "CPU", "value": "1"}])), "containerProperties.resourceRequirements[0].type")
         raw(dict(base, containerProperties=container(resourceRequirements=[
             {"type": "VCPU", "value": 1}])), "containerProperties.resourceRequirements[0].value")
-        raw(dict(base, containerProperties=CONTAINER, retryStrategy={"evaluateOnExit": [{}]}),
-            "retryStrategy.evaluateOnExit[0].action", "required")
+        raw(dict(base, containerProperties=CONTAINER, retryStrategy={"evaluateOnExit": [
+            {}, {"onExitCode": "1"}]}), "retryStrategy.evaluateOnExit[1].action", "required")
         raw(dict(base, containerProperties=container(ulimits=[{"name": "nofile"}])),
             "containerProperties.ulimits[0].hardLimit")
         raw(dict(base, containerProperties=CONTAINER, timeout={"attemptDurationSeconds": "60"}),
@@ -599,6 +599,23 @@ class JobDefinitions(ServerTestCase):
             {"action": "EXIT"}]})
         self.assertEqual([r["action"] for r in self.one("retries:1")["retryStrategy"]
                           ["evaluateOnExit"]], ["eXiT", "retry", "EXIT", "RETRY", "EXIT"])
+
+    def test_empty_retry_rules_are_dropped(self):
+        # Cromwell retries with evaluateOnExit [{}] (its default when no rules are given, sent by
+        # the Java SDK, which does not check required members): a rule with nothing in it is
+        # dropped, leaving plain retries up to attempts.  boto3 checks the member itself.
+        body = {"jobDefinitionName": "cromwell_retries", "type": "container",
+                "containerProperties": CONTAINER,
+                "retryStrategy": {"attempts": 2, "evaluateOnExit": [{}]}}
+        status, _, out = self.server.raw("POST", "/v1/registerjobdefinition", body)
+        self.assertEqual(status, 200, out)
+        self.assertEqual(self.one("cromwell_retries:1")["retryStrategy"],
+                         {"attempts": 2, "evaluateOnExit": []})
+        body["retryStrategy"]["evaluateOnExit"] = [{}, {"action": "EXIT", "onExitCode": "3"}, {}]
+        status, _, out = self.server.raw("POST", "/v1/registerjobdefinition", body)
+        self.assertEqual(status, 200, out)
+        self.assertEqual(self.one("cromwell_retries:2")["retryStrategy"]["evaluateOnExit"],
+                         [{"action": "EXIT", "onExitCode": "3"}])
 
     def test_timeout_minimum_is_one_second_in_dev_mode(self):
         self.refused("timeout.attemptDurationSeconds", "at least 1 second (got 0)",

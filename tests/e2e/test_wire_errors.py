@@ -148,6 +148,29 @@ class BadBodies(WireCase):
                                                "updatePolicy": {"terminateJobsOnUpdate": "yes"}},
                   "updatePolicy.terminateJobsOnUpdate: expected a boolean")
 
+    def test_integers_written_as_reals(self):
+        # R's paws writes a round double with an exponent: crew.aws.batch's timeout of 100000
+        # seconds goes as 1e+05.  Such a number is the integer it is; 4.5 stays refused.
+        body = ('{"jobDefinitionName": "reals", "type": "container", "containerProperties": {'
+                '"image": "busybox", "command": ["true"], "resourceRequirements": ['
+                '{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]},'
+                ' "timeout": {"attemptDurationSeconds": 1e+05}, "retryStrategy": {"attempts": 2.0}}')
+        out = self.ok("registerjobdefinition", body)
+        jd = self.ok("describejobdefinitions", {"jobDefinitions": [out["jobDefinitionArn"]]})
+        jd = jd["jobDefinitions"][0]
+        self.assertEqual((jd["timeout"], jd["retryStrategy"]["attempts"]),
+                         ({"attemptDurationSeconds": 100000}, 2))
+        self.assertIsInstance(jd["retryStrategy"]["attempts"], int)
+        self.post("registerjobdefinition", body.replace("1e+05", "4.5"),
+                  "timeout.attemptDurationSeconds: expected an integer, got a number")
+        # The same in CloudWatch Logs' requests (startTime in milliseconds, 1.7e+12).
+        status, _, out = self.server.raw(
+            "POST", "/", '{"logGroupName": "/aws/batch/job", "startTime": 1.7e+12, '
+                         '"limit": 5e0}',
+            {"X-Amz-Target": "Logs_20140328.FilterLogEvents",
+             "Content-Type": "application/x-amz-json-1.1"})
+        self.assertEqual(status, 200, out)
+
     def test_enum_values(self):
         c = "createcomputeenvironment"
         msg = self.post(c, {"computeEnvironmentName": "en", "type": "MANAGED", "state": "ON"},

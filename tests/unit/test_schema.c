@@ -79,6 +79,38 @@ static void test_integer_ranges(void)
     REFUSES("i(1..2)", "\"1\"", "request body: expected an integer, got a string");
 }
 
+/* Integers written as reals (R's JSON writers print round doubles as 1e+05) are taken as the
+ * integers they are, and handed on as integers; reals with a fraction, or past 64 bits, are
+ * not. */
+static void test_integers_written_as_reals(void)
+{
+    const char *shape = "{a:i, b:[i], c:m<l>, d:{e:l}, f:f, g:i(1..10)}";
+    json_error_t je;
+    json_t *v = json_loads("{\"a\": 1e+05, \"b\": [2.0, 3, -4e0], \"c\": {\"x\": 1.7e+12},"
+                           " \"d\": {\"e\": -0.0}, \"f\": 2.0}", 0, &je);
+    CHECK(v != NULL);
+    CHECK_EQ_INT(schema_check(compile(shape), v, err, sizeof err), 0);
+    CHECK(json_is_integer(json_object_get(v, "a")));
+    CHECK_EQ_INT(json_integer_value(json_object_get(v, "a")), 100000);
+    json_t *b = json_object_get(v, "b");
+    CHECK(json_is_integer(json_array_get(b, 0)) && json_is_integer(json_array_get(b, 2)));
+    CHECK_EQ_INT(json_integer_value(json_array_get(b, 0)), 2);
+    CHECK_EQ_INT(json_integer_value(json_array_get(b, 2)), -4);
+    json_t *x = json_object_get(json_object_get(v, "c"), "x");
+    CHECK(json_is_integer(x));
+    CHECK_EQ_INT(json_integer_value(x), 1700000000000LL);
+    CHECK(json_is_integer(json_object_get(json_object_get(v, "d"), "e")));
+    /* A number stays what it was. */
+    CHECK(json_is_real(json_object_get(v, "f")));
+    json_decref(v);
+    REFUSES(shape, "{\"a\": 1.5}", "a: expected an integer, got a number");
+    REFUSES(shape, "{\"d\": {\"e\": 1e300}}", "d.e: expected an integer, got a number");
+    REFUSES(shape, "{\"a\": 1e10}",
+            "a: must be between -2147483648 and 2147483647 (got 10000000000)");
+    REFUSES(shape, "{\"g\": 1.1e1}", "g: must be between 1 and 10 (got 11)");
+    REFUSES("i", "5.0", "request body: expected an integer, got a number");
+}
+
 static void test_enums(void)
 {
     ACCEPTS("e(ENABLED|DISABLED)", "\"DISABLED\"");
@@ -242,6 +274,7 @@ int main(void)
 {
     RUN(test_scalars);
     RUN(test_integer_ranges);
+    RUN(test_integers_written_as_reals);
     RUN(test_enums);
     RUN(test_objects_and_required);
     RUN(test_nested_paths);

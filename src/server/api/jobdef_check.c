@@ -80,10 +80,11 @@ void jobdef_define_shapes(void)
                   " ephemeralStorage:@EphemeralStorage, runtimePlatform:@RuntimePlatform,"
                   " repositoryCredentials:{credentialsParameter:s!}}");
     /* action is a plain string here: AWS accepts it in any case, which an enumeration would
-     * refuse; jobdef_check_retry checks it. */
+     * refuse; and optional, as a rule with nothing in it is dropped: jobdef_check_retry checks
+     * both. */
     schema_define("RetryStrategy",
                   "{attempts:i(1..10), evaluateOnExit:[{onStatusReason:s, onReason:s, onExitCode:s,"
-                  " action:s!}]}");
+                  " action:s}]}");
     schema_define("JobTimeout", "{attemptDurationSeconds:i}");
     /* ECS and EKS properties are taken as anything so that the handler can refuse them with a
      * sentence rather than a type error about a member barge never reads. */
@@ -304,7 +305,11 @@ int jobdef_check_retry(api_ctx *c, json_t *retry, const char *field)
     json_t *rule;
     json_array_foreach(rules, i, rule) {
         char f[200];
+        if (!json_object_size(rule)) continue; /* dropped below */
         const char *action = api_str(rule, "action");
+        if (!action)
+            return api_client_error(c, "%s.evaluateOnExit[%zu].action: this field is required "
+                                       "(RETRY or EXIT)", field, i);
         if (!jobdef_retry_action(action))
             return api_client_error(c, "%s.evaluateOnExit[%zu].action: '%.32s' is not RETRY or "
                                        "EXIT", field, i, action);
@@ -316,6 +321,11 @@ int jobdef_check_retry(api_ctx *c, json_t *retry, const char *field)
             if (check_pattern(c, v, strcmp(*m, "onExitCode") == 0, f) < 0) return -1;
         }
     }
+    /* A rule with nothing in it is dropped: Cromwell sends [{}] whenever it retries without
+     * rules of its own (its default), meaning "retry up to attempts", which is what no rule
+     * does.  A rule with conditions still needs its action (above). */
+    for (size_t k = json_array_size(rules); k-- > 0;)
+        if (!json_object_size(json_array_get(rules, k))) json_array_remove(rules, k);
     return 0;
 }
 

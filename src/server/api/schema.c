@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,7 +259,22 @@ static int named_member(const schema *s, const char *key)
     return 0;
 }
 
-/* path is the dotted location so far; err receives the sentence. */
+/* An integer written as a number with an exponent or a fraction of zero (1e+05, 3600.0):
+ * R's JSON writers (paws, jsonlite) print round doubles so, and the parser keeps them as reals.
+ * 1 with the value in *out when v is one, else 0. */
+static int integral_real(const json_t *v, json_int_t *out)
+{
+    if (!json_is_real(v)) return 0;
+    double d = json_real_value(v);
+    /* 2^63 is exact as a double; anything at or past it does not fit. */
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != floor(d)) return 0;
+    *out = (json_int_t)d;
+    return 1;
+}
+
+/* path is the dotted location so far; err receives the sentence.  Returns 0, -1 (err set), or
+ * 1 when v is an integer written as a real (integral_real), which the caller, holding v's
+ * container, replaces with the integer, so that handlers read it as any other. */
 static int check(const schema *s, json_t *v, buf *path, char *err, size_t errlen)
 {
     s = resolve(s);
@@ -273,14 +289,18 @@ static int check(const schema *s, json_t *v, buf *path, char *err, size_t errlen
     case K_STRING:
         if (json_is_string(v)) return 0;
         break;
-    case K_INT:
-        if (!json_is_integer(v)) break;
-        if (json_integer_value(v) < s->lo || json_integer_value(v) > s->hi) {
+    case K_INT: {
+        json_int_t n;
+        int real = integral_real(v, &n);
+        if (!real && !json_is_integer(v)) break;
+        if (!real) n = json_integer_value(v);
+        if (n < s->lo || n > s->hi) {
             snprintf(err, errlen, "%s: must be between %lld and %lld (got %lld)", where, s->lo,
-                     s->hi, (long long)json_integer_value(v));
+                     s->hi, (long long)n);
             return -1;
         }
-        return 0;
+        return real;
+    }
     case K_BOOL:
         if (json_is_boolean(v)) return 0;
         break;
@@ -309,7 +329,9 @@ static int check(const schema *s, json_t *v, buf *path, char *err, size_t errlen
                 snprintf(err, errlen, "%s: expected %s, got null", path->data, wanted(resolve(s->item)));
                 return -1;
             }
-            if (check(s->item, item, path, err, errlen) < 0) return -1;
+            int rc = check(s->item, item, path, err, errlen);
+            if (rc < 0) return -1;
+            if (rc == 1) json_array_set_new(v, i, json_integer((json_int_t)json_real_value(item)));
             path->len = base;
             path->data[base] = '\0';
         }
@@ -329,7 +351,11 @@ static int check(const schema *s, json_t *v, buf *path, char *err, size_t errlen
         if (s->kind == K_MAP) {
             json_object_foreach(v, key, member_v) {
                 buf_printf(path, "%s%s", base ? "." : "", key);
-                if (check(s->item, member_v, path, err, errlen) < 0) return -1;
+                int rc = check(s->item, member_v, path, err, errlen);
+                if (rc < 0) return -1;
+                /* Setting a key that is there replaces its value in place: the walk goes on. */
+                if (rc == 1)
+                    json_object_set_new(v, key, json_integer((json_int_t)json_real_value(member_v)));
                 path->len = base;
                 path->data[base] = '\0';
             }
@@ -346,8 +372,11 @@ static int check(const schema *s, json_t *v, buf *path, char *err, size_t errlen
                     snprintf(err, errlen, "%s: this field is required", path->data);
                     return -1;
                 }
-            } else if (check(m->shape, mv, path, err, errlen) < 0) {
-                return -1;
+            } else {
+                int rc = check(m->shape, mv, path, err, errlen);
+                if (rc < 0) return -1;
+                if (rc == 1)
+                    json_object_set_new(v, m->name, json_integer((json_int_t)json_real_value(mv)));
             }
             path->len = base;
             path->data[base] = '\0';
@@ -375,5 +404,11 @@ int schema_check(const schema *s, json_t *v, char *err, size_t errlen)
     buf_puts(&path, "");
     int rc = check(s, v, &path, err, errlen);
     buf_free(&path);
+    if (rc == 1) {
+        /* A whole body that is an integer written as a real cannot be replaced here (the
+         * caller holds it); no operation's body is a number anyway. */
+        snprintf(err, errlen, "request body: expected an integer, got a number");
+        return -1;
+    }
     return rc;
 }
