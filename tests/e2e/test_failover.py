@@ -683,10 +683,11 @@ class RetainedLogs(unittest.TestCase):
 
 
 class RetentionPolicy(unittest.TestCase):
-    """A log group's retention (PutRetentionPolicy) reaches the copy in the database and the
-    standby: the copy keeps one row with the retention and, for each stream whose old events
-    went, one row saying before when, and loses those events' rows; the standby, leading, says
-    the retention and serves the events that were kept only."""
+    """A log group's retention (PutRetentionPolicy) and tags reach the copy in the database and
+    the standby: the copy keeps one row with the retention, one with the tags, and, for each
+    stream whose old events went, one row saying before when, and loses those events' rows;
+    the standby, leading, says the retention and the tags and serves the events that were kept
+    only."""
 
     def test_a_retention_reaches_the_copy_and_the_standby(self):
         from test_logs_api import push
@@ -713,10 +714,13 @@ class RetentionPolicy(unittest.TestCase):
                 time.sleep(0.2)
             logs.put_retention_policy(logGroupName="/ret", retentionInDays=3)
             logs.put_retention_policy(logGroupName="/ret", retentionInDays=5)
-            rows = "SELECT kind, ts FROM barge_logs WHERE grp = '/ret' AND kind IN ('e', 'r') " \
-                   "ORDER BY seq"
+            arn = "arn:aws:logs:us-east-1:123456789012:log-group:/ret"
+            logs.tag_resource(resourceArn=arn, tags={"a": "1", "b": "2"})
+            logs.untag_resource(resourceArn=arn, tagKeys=["a"])
+            rows = "SELECT kind, coalesce(ts::text, convert_from(msg, 'UTF8')) FROM barge_logs " \
+                   "WHERE grp = '/ret' AND kind IN ('e', 'r', 'a') ORDER BY seq"
             deadline = time.time() + 20
-            while pg.psql("retention", rows).split() != ["e|%d" % now, "r|5"]:
+            while pg.psql("retention", rows).split() != ["e|%d" % now, "r|5", 'a|{"b":"2"}']:
                 self.assertLess(time.time(), deadline, pg.psql("retention", rows))
                 time.sleep(0.2)
             trims = pg.psql("retention", "SELECT stream, ts FROM barge_logs WHERE kind = 't'")
@@ -732,6 +736,7 @@ class RetentionPolicy(unittest.TestCase):
             logs = b.client("logs")
             self.assertEqual(logs.describe_log_groups(logGroupNamePrefix="/ret")["logGroups"][0]
                              ["retentionInDays"], 5)
+            self.assertEqual(logs.list_tags_for_resource(resourceArn=arn)["tags"], {"b": "2"})
             self.assertEqual([e["message"] for e in logs.get_log_events(
                 logGroupName="/ret", logStreamName="s", startFromHead=True)["events"]], ["new"])
         finally:

@@ -421,7 +421,7 @@ class GroupsAndStreamsByHand(ServerTestCase):
         # What barge would not keep is refused, naming the member, and makes nothing.
         for kw, fragment in (({"logGroupName": "bad name"}, "logGroupName"),
                              ({"logGroupName": "k", "kmsKeyId": "arn:aws:kms:x"}, "kmsKeyId"),
-                             ({"logGroupName": "t", "tags": {"a": "b"}}, "tags"),
+                             ({"logGroupName": "t", "tags": {"aws:a": "b"}}, "aws:"),
                              ({"logGroupName": "c", "logGroupClass": "INFREQUENT_ACCESS"},
                               "logGroupClass"),
                              ({"logGroupName": "p", "deletionProtectionEnabled": True},
@@ -515,6 +515,56 @@ class GroupsAndStreamsByHand(ServerTestCase):
         self.assertEqual(len(logs.get_log_events(logGroupName="/kept", logStreamName="k/one",
                                                  startFromHead=True)["events"]), 3)
 
+    def test_tags(self):
+        # As Terraform's aws_cloudwatch_log_group with tags (default_tags give every resource
+        # some): CreateLogGroup with tags, then ListTagsForResource by the group's ARN; changes
+        # by TagResource and UntagResource, and by the older TagLogGroup, UntagLogGroup and
+        # ListTagsLogGroup; CloudWatch's limits; kept across a restart; gone with the group.
+        logs = self.server.client("logs")
+        logs.create_log_group(logGroupName="/tagged", tags={"team": "data", "env": "dev"})
+        arn = ARN_PREFIX + "/tagged"
+        self.assertEqual(logs.list_tags_for_resource(resourceArn=arn)["tags"],
+                         {"team": "data", "env": "dev"})
+        self.assertEqual(logs.list_tags_for_resource(resourceArn=arn + ":*")["tags"],
+                         {"team": "data", "env": "dev"})
+        logs.tag_resource(resourceArn=arn, tags={"env": "prod", "cost": "42"})
+        logs.untag_resource(resourceArn=arn, tagKeys=["team", "never"])
+        self.assertEqual(logs.list_tags_for_resource(resourceArn=arn)["tags"],
+                         {"env": "prod", "cost": "42"})
+        logs.tag_log_group(logGroupName="/tagged", tags={"old": "api"})
+        logs.untag_log_group(logGroupName="/tagged", tags=["cost"])
+        self.assertEqual(logs.list_tags_log_group(logGroupName="/tagged")["tags"],
+                         {"env": "prod", "old": "api"})
+        logs.create_log_group(logGroupName="/untagged")
+        self.assertEqual(logs.list_tags_for_resource(resourceArn=ARN_PREFIX + "/untagged")
+                         ["tags"], {})
+        # Refusals change nothing.
+        self.assertClientError(logs.tag_resource, "50", code="TooManyTagsException",
+                               resourceArn=arn, tags={"k%d" % i: "v" for i in range(49)})
+        self.assertClientError(logs.tag_resource, "aws:", code="InvalidParameterException",
+                               resourceArn=arn, tags={"aws:x": "y"})
+        self.assertClientError(logs.create_log_group, "128", code="InvalidParameterException",
+                               logGroupName="/long-key", tags={"k" * 129: "v"})
+        self.assertNotIn("/long-key", [g["logGroupName"] for g in
+                                       logs.describe_log_groups()["logGroups"]])
+        for kw in ({"resourceArn": ARN_PREFIX + "/never"},
+                   {"resourceArn": "arn:aws:logs:eu-west-1:123456789012:log-group:/tagged"}):
+            self.assertClientError(logs.list_tags_for_resource, "does not exist",
+                                   code="ResourceNotFoundException", **kw)
+        self.assertClientError(logs.list_tags_for_resource, "resourceArn",
+                               code="InvalidParameterException",
+                               resourceArn="arn:aws:logs:us-east-1:123456789012:destination:d")
+        self.assertEqual(logs.list_tags_for_resource(resourceArn=arn)["tags"],
+                         {"env": "prod", "old": "api"})
+        self.server.stop()
+        self.server.start()
+        logs = self.server.client("logs")
+        self.assertEqual(logs.list_tags_for_resource(resourceArn=arn)["tags"],
+                         {"env": "prod", "old": "api"})
+        logs.delete_log_group(logGroupName="/tagged")
+        logs.create_log_group(logGroupName="/tagged")
+        self.assertEqual(logs.list_tags_for_resource(resourceArn=arn)["tags"], {})
+
     def test_retention_policy(self):
         # As Terraform's log groups with retention_in_days: CreateLogGroup, then
         # PutRetentionPolicy.  Events older than the retention go (barge lets them go at once
@@ -569,10 +619,17 @@ class GroupsAndStreamsByHand(ServerTestCase):
         logs.delete_retention_policy(logGroupName="/ret/days")
         self.assertNotIn("retentionInDays", logs.describe_log_groups(
             logGroupNamePrefix="/ret/days")["logGroups"][0])
-        status, out = push(self.server, {"r/one": [(old, "old again")]})
+        status, out = push(self.server, {"r/one": [(old, "old again")],
+                                         "n/one": [(1000, "from 1970")]})
         self.assertEqual((status, out), (200, {}))
+        # A pass runs (it takes 1970's line of the other group, which keeps ten years)...
         logs.put_retention_policy(logGroupName="/ret/none", retentionInDays=3653)
-        time.sleep(1)
+        deadline = time.time() + 20
+        while "from 1970" in [e["message"] for e in logs.get_log_events(
+                logGroupName="/ret/none", logStreamName="n/one", startFromHead=True)["events"]]:
+            self.assertLess(time.time(), deadline, "no retention pass ran")
+            time.sleep(0.2)
+        # ... and leaves the group without a retention alone.
         self.assertEqual([e["message"] for e in logs.get_log_events(
             logGroupName="/ret/days", logStreamName="r/one", startFromHead=True)["events"]],
             ["old again", "new"])

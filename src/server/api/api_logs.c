@@ -18,6 +18,7 @@
 #include "server/base/agent_ident.h"
 #include "server/model/config.h"
 #include "server/api/api.h"
+#include "server/api/api_logs_internal.h"
 #include "server/api/schema.h"
 
 #define TARGET_PREFIX "Logs_20140328."
@@ -27,14 +28,13 @@
 #define MAX_MESSAGE (256 * 1024 - LOGSTORE_EVENT_OVERHEAD)
 
 static logstore *store_;
-static schema *get_shape, *streams_shape, *filter_shape, *groups_shape, *create_group_shape,
-    *delete_stream_shape, *delete_group_shape, *retention_shape,
-    *agent_shape; /* delete_stream_shape: CreateLogStream's too; delete_group_shape:
-                     DeleteRetentionPolicy's too */
+static schema *get_shape, *streams_shape, *filter_shape, *groups_shape, *delete_stream_shape,
+    *agent_shape; /* delete_stream_shape: CreateLogStream's too */
 
 void api_logs_init(logstore *ls)
 {
     store_ = ls;
+    api_logs__groups_init(ls);
     get_shape = schema_compile(
         "{logGroupName:s, logGroupIdentifier:s, logStreamName:s!, startTime:l, endTime:l, "
         "nextToken:s, limit:i, startFromHead:b, unmask:b}");
@@ -48,12 +48,7 @@ void api_logs_init(logstore *ls)
     groups_shape = schema_compile(
         "{logGroupNamePrefix:s, logGroupNamePattern:s, logGroupIdentifiers:[s], nextToken:s, "
         "limit:i, includeLinkedAccounts:b, logGroupClass:s, accountIdentifiers:[s]}");
-    create_group_shape = schema_compile(
-        "{logGroupName:s!, kmsKeyId:s, tags:m<s>, logGroupClass:s, "
-        "deletionProtectionEnabled:b}");
     delete_stream_shape = schema_compile("{logGroupName:s!, logStreamName:s!}");
-    delete_group_shape = schema_compile("{logGroupName:s!}");
-    retention_shape = schema_compile("{logGroupName:s!, retentionInDays:i!}");
     agent_shape = schema_compile(
         "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:l!, message:s!}]!}]!,"
         " sentAt:l}");
@@ -77,7 +72,7 @@ const api_op *api_logs_route(const char *method, const char *url, const char *ta
 
 /* Answers ------------------------------------------------------------------------------- */
 
-#define INVALID(c, ...) api_fail(c, 400, "InvalidParameterException", __VA_ARGS__)
+#define INVALID LOGS_INVALID
 
 /* Maps a log store failure to its error; err is freed. */
 static int store_failed(api_ctx *c, int rc, char *err)
@@ -113,9 +108,7 @@ static const char *group_arn_prefix(char *out, size_t n)
     return out;
 }
 
-/* The group that v names (a log group name, or its ARN with or without the ":*" suffix) into
- * out; -1 when v is an ARN of another region or account, or no valid group name. */
-static int group_named(const char *v, char out[LOGSTORE_NAME_MAX + 1])
+int api_logs__group_named(const char *v, char out[LOGSTORE_NAME_MAX + 1])
 {
     char prefix[200];
     size_t n = strlen(group_arn_prefix(prefix, sizeof prefix)), len = strlen(v);
@@ -131,11 +124,8 @@ static int group_named(const char *v, char out[LOGSTORE_NAME_MAX + 1])
     return logstore_group_name_valid(out) ? 0 : -1;
 }
 
-#define NO_GROUP(c) api_fail(c, 400, "ResourceNotFoundException", \
-                             "The specified log group does not exist.")
-/* CloudWatch Logs' own type for a failure of the service (Batch's is ServerException). */
-#define STORE_UNREADABLE(c) api_fail(c, 500, "ServiceUnavailableException", \
-                                     "the log store could not be read; retry")
+#define NO_GROUP LOGS_NO_GROUP
+#define STORE_UNREADABLE LOGS_UNREADABLE
 
 /* The group a request names, into group; it must exist. */
 static int check_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 1])
@@ -144,7 +134,7 @@ static int check_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 1
     if (name && id)
         return INVALID(c, "LogGroupName and LogGroupIdentifier are mutually exclusive; give one");
     if (!name && !id) return INVALID(c, "Either logGroupName or logGroupIdentifier must be given");
-    if (group_named(name ? name : id, group) < 0) return NO_GROUP(c);
+    if (api_logs__group_named(name ? name : id, group) < 0) return NO_GROUP(c);
     int64_t created, bytes;
     int rc = logstore_group_info(store_, group, &created, &bytes, NULL);
     if (rc == LOGSTORE_NOT_FOUND) return NO_GROUP(c);
@@ -342,7 +332,7 @@ static int describe_named_groups(api_ctx *c, json_t *ids, const char *prefix,
     const char **sorted = xcalloc(n, sizeof *sorted);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (group_named(json_string_value(json_array_get(ids, i)), names[i]) == 0)
+        if (api_logs__group_named(json_string_value(json_array_get(ids, i)), names[i]) == 0)
             sorted[m++] = names[i];
     qsort(sorted, m, sizeof *sorted, cmp_str);
     int rc = 0, shown = 0;
@@ -453,112 +443,13 @@ static int delete_log_stream(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
-/* CreateLogGroup: a group of its own, for a definition's awslogs-group to name or a tool to
- * make before it runs jobs (aegea makes its groups on every submit and expects
- * ResourceAlreadyExistsException the second time).  What barge would not keep is refused rather
- * than dropped. */
-static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
-{
-    const char *name = api_str(req, "logGroupName"), *cls = api_str(req, "logGroupClass");
-    if (!logstore_group_name_valid(name))
-        return INVALID(c, "logGroupName: '%.100s' is not a log group name; use 1 to 512 of the "
-                          "characters A-Z a-z 0-9 . - _ / #", name);
-    if (json_object_get(req, "kmsKeyId"))
-        return INVALID(c, "kmsKeyId: barge does not encrypt log groups with KMS keys; leave it "
-                          "out");
-    if (json_object_size(json_object_get(req, "tags")))
-        return INVALID(c, "tags: barge keeps no tags on log groups; leave them out");
-    if (json_is_true(json_object_get(req, "deletionProtectionEnabled")))
-        return INVALID(c, "deletionProtectionEnabled: barge does not protect log groups from "
-                          "DeleteLogGroup; leave it out or false");
-    if (cls && strcmp(cls, "STANDARD") != 0)
-        return INVALID(c, "logGroupClass: barge keeps every log group as STANDARD; give STANDARD "
-                          "or leave it out");
-    int64_t created, bytes;
-    int rc = logstore_group_info(store_, name, &created, &bytes, NULL);
-    if (rc == LOGSTORE_OK)
-        return api_fail(c, 400, "ResourceAlreadyExistsException",
-                        "The specified log group already exists");
-    if (rc != LOGSTORE_NOT_FOUND) return STORE_UNREADABLE(c);
-    if (logstore_wait(store_, logstore_create_group(store_, name)) < 0)
-        return api_fail(c, 500, "ServiceUnavailableException", "the server could not store the log group; retry");
-    *resp = json_object();
-    return 0;
-}
-
-/* DeleteLogGroup: the group, its streams and their events go (Airflow's example DAGs clean up
- * with it; Terraform destroys a log group with it).  A job still writing to one of its streams
- * makes the stream again with its next lines, in /aws/batch/job as after DeleteLogStream. */
-static int delete_log_group(api_ctx *c, json_t *req, json_t **resp)
-{
-    const char *name = api_str(req, "logGroupName");
-    int64_t created, bytes;
-    int rc = logstore_group_name_valid(name)
-                 ? logstore_group_info(store_, name, &created, &bytes, NULL)
-                 : LOGSTORE_NOT_FOUND;
-    if (rc == LOGSTORE_NOT_FOUND)
-        return api_fail(c, 400, "ResourceNotFoundException",
-                        "The specified log group does not exist.");
-    if (rc != LOGSTORE_OK) return STORE_UNREADABLE(c);
-    if (logstore_wait(store_, logstore_delete_group(store_, name)) < 0)
-        return api_fail(c, 500, "ServiceUnavailableException", "the server could not delete the log group; retry");
-    *resp = json_object();
-    return 0;
-}
-
-/* PutRetentionPolicy and DeleteRetentionPolicy: a group's events older than so many days go
- * (Terraform's log groups with retention_in_days set it after CreateLogGroup).  They go within
- * the hour, and the first time at once: the setting starts a pass over the streams
- * (logstore_expire), where CloudWatch takes up to three days. */
-static int set_retention(api_ctx *c, const char *name, int days, json_t **resp)
-{
-    int64_t created, bytes;
-    int rc = logstore_group_name_valid(name)
-                 ? logstore_group_info(store_, name, &created, &bytes, NULL)
-                 : LOGSTORE_NOT_FOUND;
-    if (rc == LOGSTORE_NOT_FOUND)
-        return api_fail(c, 400, "ResourceNotFoundException",
-                        "The specified log group does not exist.");
-    if (rc != LOGSTORE_OK) return STORE_UNREADABLE(c);
-    if (logstore_wait(store_, logstore_set_retention(store_, name, days)) < 0)
-        return api_fail(c, 500, "ServiceUnavailableException",
-                        "the server could not store the retention policy; retry");
-    if (days) logstore_expire(store_);
-    *resp = json_object();
-    return 0;
-}
-
-static int put_retention_policy(api_ctx *c, json_t *req, json_t **resp)
-{
-    json_int_t days = api_int(req, "retentionInDays", 0);
-    if (!logstore_retention_days_valid(days))
-        return INVALID(c, "retentionInDays: %lld is not a retention CloudWatch Logs offers; give "
-                          "one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
-                          "1096, 1827, 2192, 2557, 2922, 3288 or 3653 (days), or call "
-                          "DeleteRetentionPolicy to keep events for ever", (long long)days);
-    return set_retention(c, api_str(req, "logGroupName"), (int)days, resp);
-}
-
-static int delete_retention_policy(api_ctx *c, json_t *req, json_t **resp)
-{
-    return set_retention(c, api_str(req, "logGroupName"), 0, resp);
-}
-
-static const struct {
-    const char *name;
-    api_handler fn;
-    schema **shape;
-} operations[] = {
+static const api_logs_op operations[] = {
     {"GetLogEvents", get_log_events, &get_shape},
     {"DescribeLogStreams", describe_log_streams, &streams_shape},
     {"FilterLogEvents", filter_log_events, &filter_shape},
     {"DescribeLogGroups", describe_log_groups, &groups_shape},
-    {"CreateLogGroup", create_log_group, &create_group_shape},
     {"DeleteLogStream", delete_log_stream, &delete_stream_shape},
     {"CreateLogStream", create_log_stream, &delete_stream_shape},
-    {"DeleteLogGroup", delete_log_group, &delete_group_shape},
-    {"PutRetentionPolicy", put_retention_policy, &retention_shape},
-    {"DeleteRetentionPolicy", delete_retention_policy, &delete_group_shape},
 };
 
 /* The agent's upload -------------------------------------------------------------------- */
@@ -663,18 +554,21 @@ static int serve(api_ctx *c, const api_op *op, const char *target, const char *b
     if (!agent) {
         const char *name = target ? target + strlen(TARGET_PREFIX) : "";
         fn = NULL;
-        for (size_t i = 0; i < sizeof operations / sizeof operations[0]; i++) {
-            if (strcmp(name, operations[i].name) == 0) {
-                fn = operations[i].fn;
-                shape = *operations[i].shape;
-            }
+        const api_logs_op *found = api_logs__group_op(name);
+        for (size_t i = 0; !found && i < sizeof operations / sizeof operations[0]; i++)
+            if (strcmp(name, operations[i].name) == 0) found = &operations[i];
+        if (found) {
+            fn = found->fn;
+            shape = *found->shape;
         }
         if (!fn)
             return api_fail(c, 400, "UnknownOperationException",
                             "X-Amz-Target '%.100s': barge serves GetLogEvents, FilterLogEvents, "
                             "DescribeLogStreams, DescribeLogGroups, CreateLogGroup, "
                             "CreateLogStream, DeleteLogStream, DeleteLogGroup, "
-                            "PutRetentionPolicy and DeleteRetentionPolicy of CloudWatch Logs",
+                            "PutRetentionPolicy, DeleteRetentionPolicy, TagResource, "
+                            "UntagResource, ListTagsForResource, TagLogGroup, UntagLogGroup and "
+                            "ListTagsLogGroup of CloudWatch Logs",
                             target);
     }
     json_t *req;

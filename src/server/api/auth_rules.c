@@ -110,10 +110,16 @@ int auth_authorize_logs(const auth_principal *who, const char *target, const cha
     json_t *req = body && len ? json_loadb(body, len, 0, NULL) : NULL;
     const char *group = json_string_value(json_object_get(req, "logGroupName"));
     if (!group) group = json_string_value(json_object_get(req, "logGroupIdentifier"));
+    /* TagResource, UntagResource, ListTagsForResource name the group by its ARN. */
+    if (!group) group = json_string_value(json_object_get(req, "resourceArn"));
     const char *stream = json_string_value(json_object_get(req, "logStreamName"));
     char *res;
+    size_t glen = group ? strlen(group) : 0;
     if (!group || (dot && strcmp(dot + 1, "DescribeLogGroups") == 0))
         res = xstrdup("*");
+    else if (strncmp(group, "arn:", 4) == 0 && strstr(group, ":log-group:") &&
+             (glen < 2 || strcmp(group + glen - 2, ":*") != 0))
+        res = xasprintf("%s:*", group); /* a group's ARN as its actions name it */
     else if (strncmp(group, "arn:", 4) == 0)
         res = xstrdup(group);
     else if (stream && dot &&

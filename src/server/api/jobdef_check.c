@@ -298,9 +298,12 @@ int jobdef_check_retry(api_ctx *c, json_t *retry, const char *field)
         return api_client_error(c, "%s.attempts: must be between 1 and 10 (got %lld)", field,
                                 (long long)json_integer_value(attempts));
     json_t *rules = json_object_get(retry, "evaluateOnExit");
-    if (json_array_size(rules) > 5)
+    size_t given = 0;
+    for (size_t k = 0; k < json_array_size(rules); k++)
+        given += json_object_size(json_array_get(rules, k)) > 0;
+    if (given > 5)
         return api_client_error(c, "%s.evaluateOnExit: at most 5 conditions are allowed (got "
-                                   "%zu)", field, json_array_size(rules));
+                                   "%zu)", field, given);
     size_t i;
     json_t *rule;
     json_array_foreach(rules, i, rule) {

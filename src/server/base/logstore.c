@@ -65,8 +65,10 @@ static const char *const migrations[] = {
     "INSERT OR IGNORE INTO groups(name, created) SELECT grp, min(created) FROM streams"
     "  GROUP BY grp;"
     "CREATE INDEX streams_by_name ON streams(name);",
-    /* 3: a group's retention in days (PutRetentionPolicy; 0 keeps its events for ever). */
-    "ALTER TABLE groups ADD COLUMN retention INTEGER NOT NULL DEFAULT 0;",
+    /* 3: a group's retention in days (PutRetentionPolicy; 0 keeps its events for ever) and its
+     * tags (a JSON object). */
+    "ALTER TABLE groups ADD COLUMN retention INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE groups ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -98,17 +100,23 @@ static const char *const writer_sql[W_COUNT] = {
     [W_HIDE_GROUP] = "UPDATE streams SET grp = ?2 WHERE grp = ?1",
     [W_DROP_GROUP] = "DELETE FROM groups WHERE name = ?1",
     [W_GROUP_NEXT] = "SELECT id FROM streams WHERE grp = ?1 LIMIT 1",
-    /* Retention (logstore_expire.c). */
+    /* A group's settings (logstore_settings.c). */
     [W_RETAIN] = "UPDATE groups SET retention = ?2 WHERE name = ?1",
     [W_RETAINED] = "SELECT name, retention FROM groups WHERE retention > 0",
     [W_STREAMS_AFTER] = ("SELECT id, grp, name, first_ts FROM streams WHERE id > ?1 AND events > 0"
                          " ORDER BY id LIMIT ?2"),
     [W_TRIM_EVENTS] = ("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE stream = ?1"
                        " AND ts < ?2 LIMIT ?3) RETURNING length(CAST(msg AS BLOB))"),
-    [W_TRIM_STREAM] = ("UPDATE streams SET events = events - ?2, bytes = bytes - ?3,"
-                       "  first_ts = CASE WHEN events > ?2"
-                       "    THEN (SELECT min(ts) FROM events WHERE stream = ?1) ELSE -1 END"
+    [W_TRIM_STREAM] = ("UPDATE streams SET events = max(events - ?2, 0),"
+                       "  bytes = max(bytes - ?3, 0),"
+                       "  first_ts = coalesce((SELECT min(ts) FROM events WHERE stream = ?1), -1)"
                        " WHERE id = ?1"),
+    /* A stream being deleted holds nothing from its first batch on: no retention pass takes
+     * it for one to trim (and copy a trim of). */
+    [W_DROP_EMPTIED] = "UPDATE streams SET events = 0, bytes = 0, first_ts = -1 WHERE id = ?1",
+    /* Tags: a merge patch (SQLite's json_patch is RFC 7396's), or a copy's whole tags. */
+    [W_TAGS_PATCH] = "UPDATE groups SET tags = json_patch(tags, ?2) WHERE name = ?1 RETURNING tags",
+    [W_TAGS_SET] = "UPDATE groups SET tags = ?2 WHERE name = ?1 AND json_valid(?2)",
 };
 
 /* Pages freed by deletes are given back to the file system once more than this many are free,
@@ -159,6 +167,10 @@ static int drop_stream(logstore *ls, pending *p)
         sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
         if (find_id(find, &id, NULL) < 0) return -1;
         if (!id) return 0;
+    }
+    if (!p->drop_id) {
+        sqlite3_bind_int64(ls->wst[W_DROP_EMPTIED], 1, id);
+        if (logstore__run(ls->wst[W_DROP_EMPTIED]) < 0) return -1;
     }
     sqlite3_stmt *del = ls->wst[W_DROP_EVENTS];
     sqlite3_bind_int64(del, 1, id);
@@ -217,7 +229,7 @@ static int drop_group(logstore *ls, pending *p)
 static int write_item(logstore *ls, pending *p)
 {
     if (p->op) {
-        int rc = logstore__retention_item(ls, p);
+        int rc = logstore__settings_item(ls, p);
         p->again = rc == 1;
         return rc < 0 ? -1 : 0;
     }
@@ -272,40 +284,54 @@ static int write_item(logstore *ls, pending *p)
     return logstore__run(upd);
 }
 
+/* How many items of the copy a batch's item makes: a deletion goes to the copy once, with its
+ * first batch (a large one takes several here), so that the copy lets the stream go too and the
+ * next leader does not read it back; a retention pass's slice goes as the streams it let go of
+ * events of; a tags change as the tags after it (none when the group was not there); nothing
+ * read back from the copy goes to it again. */
+static size_t copies_of(const pending *p)
+{
+    if (p->op == LOGSTORE_EXPIRE) return p->n_trims;
+    if (p->import_pos || (p->drop && p->dropping)) return 0;
+    if (p->op == LOGSTORE_COPY_TAGS) return p->resolved != NULL;
+    return 1;
+}
+
 /* The batch's items that were not read back from the copy, for the copy. */
 static int64_t copy_batch(logstore_copy_fn copy, void *ctx, pending *batch)
 {
     size_t n = 0;
-    /* A deletion goes to the copy once, with its first batch (a large one takes several here),
-     * so that the copy lets the stream go too and the next leader does not read it back. */
-    /* A retention pass's slice is copied as the streams it let go of events of. */
-    for (pending *p = batch; p; p = p->next)
-        n += p->op == LOGSTORE_EXPIRE ? p->n_trims
-                                      : !p->import_pos && !(p->drop && p->dropping);
+    for (pending *p = batch; p; p = p->next) n += copies_of(p);
     if (!n) return 0;
     logstore_copy_item *items = xcalloc(n, sizeof *items);
+    logstore_event *texts = xcalloc(n, sizeof *texts); /* tags' */
     size_t i = 0;
     for (pending *p = batch; p; p = p->next) {
+        if (!copies_of(p)) continue;
         if (p->op == LOGSTORE_EXPIRE) {
             for (size_t t = 0; t < p->n_trims; t++)
                 items[i++] = (logstore_copy_item){.group = p->trims[t].group,
                                                   .stream = p->trims[t].stream,
                                                   .op = LOGSTORE_COPY_TRIM,
                                                   .arg = p->trims[t].before};
-            continue;
-        }
-        if (p->import_pos || (p->drop && p->dropping)) continue;
-        if (p->op == LOGSTORE_COPY_RETAIN) {
+        } else if (p->op == LOGSTORE_COPY_TAGS) {
+            texts[i] = (logstore_event){.message = p->resolved, .len = strlen(p->resolved)};
+            items[i] = (logstore_copy_item){.group = p->group, .ev = &texts[i], .n = 1,
+                                            .op = p->op};
+            i++;
+        } else if (p->op == LOGSTORE_COPY_RETAIN) {
             items[i++] = (logstore_copy_item){.group = p->group, .op = p->op, .arg = p->arg};
-            continue;
+        } else {
+            /* resolved is a by-name stream's group, or a deleted group's hidden one (not
+             * copied). */
+            items[i++] = (logstore_copy_item){
+                .group = p->resolved && !p->drop ? p->resolved : p->group, .stream = p->stream,
+                .ev = p->ev, .n = p->n, .drop = p->drop};
         }
-        /* resolved is a by-name stream's group, or a deleted group's hidden one (not copied). */
-        items[i++] = (logstore_copy_item){
-            .group = p->resolved && !p->drop ? p->resolved : p->group, .stream = p->stream,
-            .ev = p->ev, .n = p->n, .drop = p->drop};
     }
     int64_t pos = copy(ctx, items, n);
     free(items);
+    free(texts);
     return pos;
 }
 
@@ -402,16 +428,16 @@ static void *writer_main(void *arg)
                       fault ? "an injected fault ($BARGE_FAULT_LOGSTORE)" : ls->failure);
         uint64_t first = batch->ticket, last = first;
         size_t size = 0;
-        pending *again = NULL, **again_tail = &again;
-        int pass_ended = 0;
+        pending *again = NULL, **again_tail = &again, *pass = NULL;
         for (pending *p = batch, *next; p; p = next) {
             next = p->next;
             last = p->ticket;
             size += p->size;
             if (p->op == LOGSTORE_EXPIRE) {
+                /* At most one is queued (logstore_expire): what follows is decided below. */
                 logstore__trims_clear(p);
-                /* A pass whose batch failed ends too: the next one starts from the top. */
-                pass_ended += rc < 0 || !p->again;
+                pass = p;
+                continue;
             }
             if (rc == 0 && p->again) {
                 p->next = NULL;
@@ -426,9 +452,34 @@ static void *writer_main(void *arg)
         ls->writing = 0;
         ls->queued -= size;
         ls->committed = last;
-        if (pass_ended) {
-            ls->expire_ended += (uint64_t)pass_ended;
-            ls->expiring = 0;
+        /* A retention pass goes on; or it has ended (a failed batch ends it too, and a stop:
+         * the first tick after the next start runs one), and starts again from the top when
+         * another was asked for meanwhile, decided here under the lock logstore_expire takes
+         * so that no request falls between. */
+        if (pass) {
+            int more = rc == 0 && pass->again && !ls->stopping;
+            if (!more) {
+                ls->expire_ended++;
+                more = ls->expire_again && !ls->stopping;
+                ls->expire_again = 0;
+                if (more) {
+                    ls->expire_started++;
+                    pass->cursor = 0;
+                    pass->ingest = util_now_ms();
+                } else {
+                    ls->expiring = 0;
+                }
+            }
+            if (more) {
+                pass->again = 0;
+                pass->next = NULL;
+                pass->ticket = ++ls->issued;
+                if (ls->tail) ls->tail->next = pass;
+                else ls->head = pass;
+                ls->tail = pass;
+                ls->queued += pass->size;
+                pass = NULL;
+            }
         }
         /* Deletes with events left go on in the next batch, behind what queued meanwhile. */
         for (pending *p = again, *next; p; p = next) {
@@ -452,6 +503,7 @@ static void *writer_main(void *arg)
         }
         pthread_cond_broadcast(&ls->done);
         pthread_mutex_unlock(&ls->mu);
+        free(pass); /* one that ended */
         /* After the batch's writers are told: they do not wait for it. */
         if (rc == 0 && (ls->dropped || ls->vacuuming)) give_back_pages(ls, VACUUM_SLICE);
     }
@@ -579,6 +631,12 @@ int logstore_passed(logstore *ls, uint64_t ticket)
     int passed = ls->committed >= ticket;
     pthread_mutex_unlock(&ls->mu);
     return passed;
+}
+
+uint64_t logstore_tag_group(logstore *ls, const char *group, const char *patch)
+{
+    logstore_event ev = {.message = patch, .len = strlen(patch)};
+    return enqueue(ls, group, NULL, 0, &ev, 1, 0, 0, LOGSTORE_COPY_TAGS, 0);
 }
 
 uint64_t logstore_set_retention(logstore *ls, const char *group, int days)

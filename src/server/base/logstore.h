@@ -153,8 +153,9 @@ typedef struct logstore_group_list {
  * its events (with stream NULL, a group deleted with its streams); group is the stream's own
  * group also for logstore_append_by_name's events.  Two more have an op of their own:
  * LOGSTORE_COPY_RETAIN, a group's retention set to arg days (0: none; stream NULL), and
- * LOGSTORE_COPY_TRIM, a stream's events older than arg (ms since the epoch) let go. */
-enum { LOGSTORE_COPY_RETAIN = 'r', LOGSTORE_COPY_TRIM = 't' };
+ * LOGSTORE_COPY_TRIM, a stream's events older than arg (ms since the epoch) let go; and
+ * LOGSTORE_COPY_TAGS, a group's tags after a change, as a JSON object in the item's one event. */
+enum { LOGSTORE_COPY_RETAIN = 'r', LOGSTORE_COPY_TRIM = 't', LOGSTORE_COPY_TAGS = 'a' };
 typedef struct logstore_copy_item {
     const char *group, *stream;
     const logstore_event *ev;
@@ -234,6 +235,16 @@ uint64_t logstore_set_retention(logstore *ls, const char *group, int days);
 void logstore_expire(logstore *ls);
 /* Passes started and passes ended (tests wait for a pass with them). */
 void logstore_expire_counts(logstore *ls, uint64_t *started, uint64_t *ended);
+
+/* A group's tags (CreateLogGroup's, TagResource, UntagResource): patch is a JSON object whose
+ * string members set tags and whose null members remove them (a JSON merge patch, RFC 7396),
+ * applied in queue order, so that changes made at once all count; nothing happens when the
+ * group does not exist.  The caller checks the patch (logstore does not).  A group made again
+ * after a deletion starts without tags. */
+uint64_t logstore_tag_group(logstore *ls, const char *group, const char *patch);
+/* The group's tags as a JSON object's text in *json (malloc'd; "{}" for none): LOGSTORE_OK,
+ * LOGSTORE_NOT_FOUND, or LOGSTORE_FAILED (written to the server log). */
+int logstore_group_tags(logstore *ls, const char *group, char **json);
 
 /* 1 if the stream exists (committed), 0 if not, -1 on a read error. */
 int logstore_stream_exists(logstore *ls, const char *group, const char *stream);

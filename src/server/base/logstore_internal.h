@@ -1,5 +1,5 @@
 /* logstore_internal — what the log store's files share and nothing else: logstore.c (opening,
- * closing and the writer), logstore_expire.c (retention: the writer's passes over the streams),
+ * closing and the writer), logstore_settings.c (a group's tags and retention, and the retention's passes over the streams),
  * logstore_read.c (the readers, positions and GetLogEvents) and logstore_query.c
  * (FilterLogEvents and the listings, whose SQL is built per request). */
 #ifndef BARGE_LOGSTORE_INTERNAL_H
@@ -18,9 +18,10 @@
 enum {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_FIND, W_FIND_NAME, W_GROUP, W_MAKE, W_EVENT, W_UPDATE,
     W_MARK, W_DROP_EVENTS, W_DROP_STREAM, W_HIDE_GROUP, W_DROP_GROUP, W_GROUP_NEXT,
-    W_RETAIN, W_RETAINED, W_STREAMS_AFTER, W_TRIM_EVENTS, W_TRIM_STREAM, W_COUNT
+    W_RETAIN, W_RETAINED, W_STREAMS_AFTER, W_TRIM_EVENTS, W_TRIM_STREAM, W_TAGS_PATCH,
+    W_TAGS_SET, W_DROP_EMPTIED, W_COUNT
 };
-enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_RANK, R_NTH, R_COUNT };
+enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_RANK, R_NTH, R_TAGS, R_COUNT };
 
 /* One queued append: header, events, then the names and messages, in one allocation.  stream
  * is NULL when only the group is to be made; by_name says that the stream is looked up by its
@@ -47,10 +48,11 @@ typedef struct pending {
      * copy's position it brings this store to), -1 for the others; 0 for the rest. */
     int64_t import_pos;
     char *resolved;     /* by_name: the group the stream was found in (malloc'd), else NULL */
-    /* The retention's items (logstore_expire.c): LOGSTORE_COPY_RETAIN (arg: the days),
+    /* A group's settings' items (logstore_settings.c): LOGSTORE_COPY_RETAIN (arg: the days),
      * LOGSTORE_COPY_TRIM (an import: the stream's events before arg go) or LOGSTORE_EXPIRE (a
      * pass: cursor is the last stream done; trims what its current slice let go of, for the
-     * copy); 0 for the others. */
+     * copy); LOGSTORE_COPY_TAGS (ev[0]: a merge patch, or for an import the whole tags; the
+     * tags after a patch go to resolved, for the copy); 0 for the others. */
     int op;
     int64_t arg, cursor;
     struct logstore_trim *trims;
@@ -105,10 +107,10 @@ struct logstore {
 };
 
 /* The writer's (logstore.c): steps a statement whose rows are not needed and resets it (0, or
- * -1 on an error); and what a retention item does in a batch (logstore_expire.c): 0 when done,
- * 1 when it goes on in a later batch, -1 on an error. */
+ * -1 on an error); and what an item with an op does in a batch (logstore_settings.c): 0 when
+ * done, 1 when it goes on in a later batch, -1 on an error. */
 int logstore__run(sqlite3_stmt *st);
-int logstore__retention_item(logstore *ls, pending *p);
+int logstore__settings_item(logstore *ls, pending *p);
 /* Frees what a pass's slice let go of (p->trims), once it is copied. */
 void logstore__trims_clear(pending *p);
 /* A deleted stream's events, and those past a retention, go at most this many per writer

@@ -26,6 +26,7 @@ static const char *const reader_sql[R_COUNT] = {
     [R_RANK] = "SELECT count(*) FROM events WHERE stream = :s AND ts = :ts AND id <= :pid",
     [R_NTH] = "SELECT id FROM events WHERE stream = :s AND ts = :ts ORDER BY id LIMIT 1 "
               "OFFSET :n",
+    [R_TAGS] = "SELECT tags FROM groups WHERE name = ?1",
 };
 
 /* Readers ------------------------------------------------------------------------------- */
@@ -135,6 +136,34 @@ int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
             *creation_time = sqlite3_column_int64(st, 0);
             *stored_bytes = sqlite3_column_int64(st, 1);
             if (retention_days) *retention_days = sqlite3_column_int(st, 2);
+            rc = LOGSTORE_OK;
+        } else if (step == SQLITE_DONE) {
+            rc = LOGSTORE_NOT_FOUND;
+        } else {
+            logstore__read_failed(r, &err);
+        }
+        sqlite3_reset(st);
+    }
+    if (r) logstore__reader_give(ls, r);
+    if (rc == LOGSTORE_FAILED) {
+        log_error("logstore: %s", err);
+        free(err);
+    }
+    return rc;
+}
+
+int logstore_group_tags(logstore *ls, const char *group, char **json)
+{
+    char *err = NULL;
+    *json = NULL;
+    reader *r = logstore__reader_take(ls, &err);
+    sqlite3_stmt *st = r ? reader_stmt(r, R_TAGS, &err) : NULL;
+    int rc = LOGSTORE_FAILED;
+    if (st) {
+        sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            *json = xstrdup((const char *)sqlite3_column_text(st, 0));
             rc = LOGSTORE_OK;
         } else if (step == SQLITE_DONE) {
             rc = LOGSTORE_NOT_FOUND;

@@ -82,13 +82,16 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         size_t rows = it->stream && it->n ? it->n : 1;
         for (size_t e = 0; e < rows; e++) {
             /* A deleted group is a 'd' row without a stream; a retention ('r') or a trim ('t')
-             * has its days or time in ts. */
+             * has its days or time in ts, a group's tags ('a') their JSON in msg. */
             char op = (char)it->op;
             const char *kind = it->op ? &op : it->drop ? "d" : !it->stream ? "g" : it->n ? "e" : "s";
             store_pg_array_add(&arr[0], kind, 1);
             store_pg_array_add(&arr[1], it->group, strlen(it->group));
             store_pg_array_add(&arr[2], it->stream, it->stream ? strlen(it->stream) : 0);
-            if (it->op) {
+            if (it->op == LOGSTORE_COPY_TAGS) {
+                store_pg_array_add(&arr[3], NULL, 0);
+                bytes_element(&arr[4], it->ev[0].message, it->ev[0].len);
+            } else if (it->op) {
                 char ts[24];
                 snprintf(ts, sizeof ts, "%lld", (long long)it->arg);
                 store_pg_array_add(&arr[3], ts, strlen(ts));
@@ -124,8 +127,9 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
      * same batch are not seen by the DELETE, and a standby that reads them back deletes them
      * again with the 'd' after them.  Deletions older than DROPS_KEPT_MS go: a standby away
      * that long keeps the lines it had of a stream deleted meanwhile.  A trim ('t') takes the
-     * stream's events before its time, and its earlier trims; a retention ('r') the group's
-     * earlier one: what is left is what a standby reading the copy from the start needs. */
+     * stream's events before its time, and its trims up to that time; a retention ('r') or a group's
+     * tags ('a') the group's earlier one: what is left is what a standby reading the copy from
+     * the start needs. */
     static const char sql[] =
         "WITH i AS (INSERT INTO barge_logs(kind, grp, stream, ts, msg)"
         "  SELECT k, g, s, t, m FROM unnest($3::\"char\"[], $4::text[], $5::text[],"
@@ -141,9 +145,10 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         " t AS (DELETE FROM barge_logs l USING unnest($3::\"char\"[], $4::text[], $5::text[],"
         "                                         $6::bigint[]) AS x(k, g, s, t)"
         "       WHERE x.k = 't' AND l.grp = x.g AND l.stream = x.s"
-        "         AND (l.kind = 't' OR (l.kind = 'e' AND l.ts < x.t))),"
+        "         AND ((l.kind = 't' AND l.ts <= x.t) OR (l.kind = 'e' AND l.ts < x.t))),"
         " r AS (DELETE FROM barge_logs l USING unnest($3::\"char\"[], $4::text[]) AS x(k, g)"
-        "       WHERE x.k = 'r' AND l.kind = 'r' AND l.grp = x.g),"
+        "       WHERE x.k IN ('r', 'a') AND l.kind IN ('r', 'a') AND l.kind = x.k"
+        "         AND l.grp = x.g),"
         " old AS (DELETE FROM barge_logs WHERE kind = 'd' AND ts < $8::bigint"
         "         AND 'd' = ANY($3::\"char\"[]))"
         " SELECT (SELECT max(seq) FROM i), barge_fence($1::bigint, $2::int)";
@@ -231,13 +236,30 @@ long pg_logcopy_catch_up(pg_logcopy *c, logstore *ls, long max_rows)
             const char *stream = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
             /* Every kind but a group's and a retention names a stream; a kind this barge does
              * not know is not read past (the schema's version keeps an older barge off). */
-            if (!logstore_group_name_valid(grp) || !strchr("gsedrt", kind) || !kind ||
-                (kind != 'g' && kind != 'd' && kind != 'r' && !stream) ||
-                ((kind == 'r' || kind == 't') && PQgetisnull(r, i, 4))) {
+            if (!logstore_group_name_valid(grp) || !strchr("gsedrta", kind) || !kind ||
+                (kind != 'g' && kind != 'd' && kind != 'r' && kind != 'a' && !stream) ||
+                ((kind == 'r' || kind == 't') && PQgetisnull(r, i, 4)) ||
+                (kind == 'a' && PQgetisnull(r, i, 5))) {
                 bad = 1;
                 break;
             }
             logstore_copy_item *prev = rb.n_items ? &rb.items[rb.n_items - 1] : NULL;
+            if (kind == 'a') {
+                /* A group's tags: their JSON, as an event's message. */
+                logstore_event *e = &rb.ev[rb.n_ev++];
+                char *msg;
+                if (bytea_value(PQgetvalue(r, i, 5), &msg, &e->len) < 0) {
+                    rb.n_ev--;
+                    bad = 1;
+                    break;
+                }
+                msg[e->len] = '\0';
+                e->message = msg;
+                e->timestamp = 0;
+                rb.items[rb.n_items++] = (logstore_copy_item){.group = grp, .ev = e, .n = 1,
+                                                              .op = 'a'};
+                continue;
+            }
             if (kind == 'e') {
                 logstore_event *e = &rb.ev[rb.n_ev++];
                 e->timestamp = strtoll(PQgetvalue(r, i, 4), NULL, 10);

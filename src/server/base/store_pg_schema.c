@@ -57,11 +57,16 @@ static const char *const migrations[] = {
      * change in the tables: the version is what keeps an older barge, which would take such a
      * row for one it cannot read and stop following the copy, from sharing the store. */
     "SELECT 1;",
-    /* 5: log groups' retention (PutRetentionPolicy): a group's retention is an 'r' row (its
-     * days in ts), found by this index when the next replaces it, and the events let go of in
-     * a stream a 't' row (the time before which they went).  The version keeps an older barge,
-     * which cannot read either, off the store. */
-    "CREATE INDEX barge_logs_retention ON barge_logs (grp) WHERE kind = 'r';",
+    /* 5: log groups' retention (PutRetentionPolicy) and tags: a group's retention is an 'r'
+     * row (its days in ts) and its tags an 'a' row (their JSON in msg), each found by this
+     * index when the next replaces it; the events let go of in a stream are a 't' row (the
+     * time before which they went), which takes the stream's events before then through the
+     * index by stream, kind and time (it replaces the one by stream alone, of which it is an
+     * extension).  The version keeps an older barge, which cannot read these rows, off the
+     * store. */
+    ("CREATE INDEX barge_logs_group_settings ON barge_logs (grp, kind) WHERE kind IN ('r', 'a');"
+     "CREATE INDEX barge_logs_stream_kind_ts ON barge_logs (grp, stream, kind, ts);"
+     "DROP INDEX barge_logs_stream;"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

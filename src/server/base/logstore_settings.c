@@ -1,6 +1,6 @@
-/* logstore_expire — CloudWatch Logs' retention policies in the log store: a group's retention
- * (PutRetentionPolicy) and the writer's passes that let go of the events past it; see
- * logstore.h.
+/* logstore_settings — what the log store's writer does with a group's settings: its tags
+ * (TagResource and its kin), its retention (PutRetentionPolicy), and the passes that let go of
+ * the events past it; see logstore.h.
  *
  * A pass walks the streams in id order, a slice at a time, and in each stream of a group with a
  * retention deletes the events older than the group's cutoff (now, at the pass's start, less
@@ -11,13 +11,14 @@
  * cheap beside the appends.
  *
  * The streams stay, emptied, as CloudWatch keeps them; a stream's summary (events, bytes, first
- * timestamp) follows what is left.  Positions stay valid: events go by whole milliseconds, so
- * the rank of an event left among those of its millisecond (logstore_internal.h) is the same
- * here and on a standby that lets go of the same events. */
+ * timestamp) follows what is left.  Positions stay valid: once a stream's trim is done (a
+ * large one takes several batches, and may part a millisecond between two of them for that
+ * while), events have gone by whole milliseconds, so the rank of an event left among those of
+ * its millisecond (logstore_internal.h) is the same here and on a standby that lets go of the
+ * same events. */
 #include "server/base/logstore.h"
 #include "server/base/logstore_internal.h"
 
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,26 +119,12 @@ static int retained_groups(logstore *ls, int64_t now_ms, retained **out, size_t 
         (*out)[(*n)++].before = now_ms - sqlite3_column_int64(st, 1) * DAY_MS;
     }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* Whether another pass was asked for meanwhile: if so this one starts again from the top, as
- * of now (counted as a pass ended and one started). */
-static int start_again(logstore *ls, pending *p)
-{
-    pthread_mutex_lock(&ls->mu);
-    int again = ls->expire_again;
-    if (again) {
-        ls->expire_again = 0;
-        ls->expire_ended++;
-        ls->expire_started++;
-    }
-    pthread_mutex_unlock(&ls->mu);
-    if (again) {
-        p->cursor = 0;
-        p->ingest = util_now_ms();
-    }
-    return again;
+    if (rc == SQLITE_DONE) return 0;
+    for (size_t i = 0; i < *n; i++) free((*out)[i].name);
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return -1;
 }
 
 /* One slice of a pass: up to EXPIRE_SCAN streams looked at, DROP_BATCH events deleted. */
@@ -164,7 +151,8 @@ static int expire_slice(logstore *ls, pending *p)
             for (size_t g = 0; g < n_groups; g++) {
                 if (strcmp(groups[g].name, grp) != 0) continue;
                 if (first >= groups[g].before) break;
-                if (n_cands == cap) cands = xrealloc(cands, (cap = cap ? 2 * cap : 16) * sizeof *cands);
+                if (n_cands == cap)
+                    cands = xrealloc(cands, (cap = cap ? 2 * cap : 16) * sizeof *cands);
                 cands[n_cands++] = (candidate){
                     last, first, g, xstrdup((const char *)sqlite3_column_text(st, 2))};
                 break;
@@ -193,9 +181,9 @@ static int expire_slice(logstore *ls, pending *p)
     }
     if (out == 0) {
         if (budget > 0) p->cursor = last;
-        /* At the end of the streams, the pass is over unless another was asked for. */
-        if (budget > 0 && scanned < EXPIRE_SCAN) out = start_again(ls, p);
-        else out = 1;
+        /* At the end of the streams the pass is over (the writer starts another if one was
+         * asked for meanwhile). */
+        out = budget > 0 && scanned < EXPIRE_SCAN ? 0 : 1;
     }
     for (size_t c = 0; c < n_cands; c++) free(cands[c].stream);
     free(cands);
@@ -204,9 +192,26 @@ static int expire_slice(logstore *ls, pending *p)
     return out;
 }
 
-int logstore__retention_item(logstore *ls, pending *p)
+/* A tags item: a patch, whose result is kept for the copy; or an import's whole tags. */
+static int write_tags(logstore *ls, pending *p)
+{
+    sqlite3_stmt *st = ls->wst[p->import_pos ? W_TAGS_SET : W_TAGS_PATCH];
+    sqlite3_bind_text(st, 1, p->group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->ev[0].message, (int)p->ev[0].len, SQLITE_STATIC);
+    if (p->import_pos) return logstore__run(st);
+    int rc = sqlite3_step(st);
+    free(p->resolved);
+    p->resolved = rc == SQLITE_ROW ? xstrdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+    /* Step to the end: an UPDATE ... RETURNING completes only when stepped to SQLITE_DONE. */
+    while (rc == SQLITE_ROW) rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int logstore__settings_item(logstore *ls, pending *p)
 {
     switch (p->op) {
+    case LOGSTORE_COPY_TAGS: return write_tags(ls, p);
     case LOGSTORE_COPY_RETAIN: {
         sqlite3_stmt *st = ls->wst[W_RETAIN];
         sqlite3_bind_text(st, 1, p->group, -1, SQLITE_STATIC);

@@ -1,9 +1,9 @@
-/* logstore_expire.c: log groups' retention (PutRetentionPolicy): the events past it go from
- * every stream of the group and from no other group, the streams stay with their summaries
- * following what is left, a stream of many events goes over several batches, a retention
- * removed keeps events again, and the copy (the PostgreSQL store's, for standbys) is told of
- * the retention and of each stream's events let go, which a store reading the copy back
- * applies alike. */
+/* A log group's settings (logstore_settings.c).  Retention (PutRetentionPolicy): the events past
+ * it go from every stream of the group and from no other group, the streams stay with their
+ * summaries following what is left, a stream of many events goes over several batches, a
+ * retention removed keeps events again, and the copy (the PostgreSQL store's, for standbys) is
+ * told of the retention and of each stream's events let go, which a store reading the copy back
+ * applies alike.  Tags: changed by merge patches in queue order, copied whole. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 
 #define DAY (24LL * 3600 * 1000)
 
-static char root[] = "/tmp/barge-unit-logstore-expire-XXXXXX";
+static char root[] = "/tmp/barge-unit-logstore-settings-XXXXXX";
 
 static logstore *fresh(void)
 {
@@ -86,6 +86,25 @@ static void expire_now(logstore *ls)
     }
     CHECK_FAIL_("a retention pass did not end (started %llu, ended %llu)",
                 (unsigned long long)s, (unsigned long long)e);
+}
+
+/* The copy: what a batch hands to it, kept as text. */
+static char copied[64][200];
+static int n_copied;
+
+static int64_t keep(void *ctx, const logstore_copy_item *items, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n && n_copied < 64; i++) {
+        if (!items[i].op) continue;
+        snprintf(copied[n_copied++], sizeof copied[0], "%c %s %s %lld", items[i].op,
+                 items[i].group, items[i].stream ? items[i].stream : "-",
+                 (long long)items[i].arg);
+        if (items[i].op == LOGSTORE_COPY_TAGS && n_copied == 3)
+            CHECK_EQ_INT((int)items[i].ev[0].len, (int)strlen("{\"a\":\"one\",\"c\":\"3\"}"));
+    }
+    static int64_t pos;
+    return ++pos;
 }
 
 static void test_days(void)
@@ -170,35 +189,47 @@ static void test_many_events_and_streams(void)
     free(ev);
     put(ls, "/big", "many", now, "kept");
     /* Streams of other groups between them, more than a slice looks at. */
+    uint64_t t = 0;
     for (int i = 0; i < 2500; i++) {
         char name[32];
         snprintf(name, sizeof name, "other-%d", i);
-        logstore_create_stream(ls, "/other", name);
+        logstore_event one = {old, "o", 1};
+        t = logstore_append(ls, "/other", name, &one, 1);
     }
+    CHECK_EQ_INT(logstore_wait(ls, t), 0);
     put(ls, "/big", "last", old, "gone");
     CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/big", 7)), 0);
     expire_now(ls);
     CHECK_STR(read_all(ls, "/big", "many"), "kept");
     CHECK_EQ_INT(info(ls, "/big", "many").events, 1);
     CHECK_STR(read_all(ls, "/big", "last"), "");
+    CHECK_STR(read_all(ls, "/other", "other-2499"), "o"); /* no retention there */
     logstore_close(ls);
 }
 
-/* The copy: what a batch hands to it, kept as text. */
-static char copied[64][200];
-static int n_copied;
-
-static int64_t keep(void *ctx, const logstore_copy_item *items, size_t n)
+/* A stream being deleted (a large one takes several batches) is no stream to trim: a pass
+ * meanwhile neither fails (its summary still counted the events already gone) nor copies a
+ * trim of it; what was queued with them is stored. */
+static void test_a_stream_being_deleted(void)
 {
-    (void)ctx;
-    for (size_t i = 0; i < n && n_copied < 64; i++) {
-        if (!items[i].op) continue;
-        snprintf(copied[n_copied++], sizeof copied[0], "%c %s %s %lld", items[i].op,
-                 items[i].group, items[i].stream ? items[i].stream : "-",
-                 (long long)items[i].arg);
-    }
-    static int64_t pos;
-    return ++pos;
+    logstore *ls = fresh();
+    n_copied = 0;
+    logstore_set_copy(ls, keep, NULL);
+    int64_t old = util_now_ms() - 10 * DAY;
+    enum { N = 8000 };
+    logstore_event *ev = calloc(N, sizeof *ev);
+    for (int i = 0; i < N; i++) ev[i] = (logstore_event){old + i, "x", 1};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/del", "going", ev, N)), 0);
+    free(ev);
+    CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/del", 1)), 0);
+    logstore_delete_stream(ls, "/del", "going");
+    expire_now(ls);
+    put(ls, "/del", "after", util_now_ms(), "kept");
+    CHECK_STR(read_all(ls, "/del", "after"), "kept");
+    CHECK_STR(read_all(ls, "/del", "going"), "missing");
+    for (int i = 0; i < n_copied; i++) CHECK(strncmp(copied[i], "t ", 2) != 0);
+    logstore_set_copy(ls, NULL, NULL);
+    logstore_close(ls);
 }
 
 static void test_copied_and_read_back(void)
@@ -240,6 +271,57 @@ static void test_copied_and_read_back(void)
     logstore_close(sb);
 }
 
+static const char *tags_of(logstore *ls, const char *group)
+{
+    static char out[1024];
+    char *json = NULL;
+    int rc = logstore_group_tags(ls, group, &json);
+    if (rc == LOGSTORE_NOT_FOUND) return "missing";
+    CHECK_EQ_INT(rc, LOGSTORE_OK);
+    snprintf(out, sizeof out, "%s", json);
+    free(json);
+    return out;
+}
+
+static void test_tags(void)
+{
+    logstore *ls = fresh();
+    n_copied = 0;
+    logstore_set_copy(ls, keep, NULL);
+    CHECK_EQ_INT(logstore_wait(ls, logstore_create_group(ls, "/t")), 0);
+    CHECK_STR(tags_of(ls, "/t"), "{}");
+    CHECK_STR(tags_of(ls, "/none"), "missing");
+    /* Changes queued together all count, in order. */
+    logstore_tag_group(ls, "/t", "{\"a\":\"1\",\"b\":\"2\"}");
+    logstore_tag_group(ls, "/t", "{\"b\":null,\"c\":\"3\"}");
+    CHECK_EQ_INT(logstore_wait(ls, logstore_tag_group(ls, "/t", "{\"a\":\"one\"}")), 0);
+    CHECK_STR(tags_of(ls, "/t"), "{\"a\":\"one\",\"c\":\"3\"}");
+    /* A group that does not exist gets nothing, and nothing goes to the copy for it. */
+    CHECK_EQ_INT(logstore_wait(ls, logstore_tag_group(ls, "/none", "{\"x\":\"y\"}")), 0);
+    CHECK_STR(tags_of(ls, "/none"), "missing");
+    /* The copy has the tags after each change, whole. */
+    CHECK_EQ_INT(n_copied, 3);
+    CHECK_STR(copied[0], "a /t - 0");
+    logstore_set_copy(ls, NULL, NULL);
+    /* A group deleted and made again starts without tags. */
+    CHECK_EQ_INT(logstore_wait(ls, logstore_delete_group(ls, "/t")), 0);
+    CHECK_EQ_INT(logstore_wait(ls, logstore_create_group(ls, "/t")), 0);
+    CHECK_STR(tags_of(ls, "/t"), "{}");
+    logstore_close(ls);
+
+    /* Read back from the copy: the whole tags replace the group's. */
+    logstore *sb = fresh();
+    const char *whole = "{\"k\":\"v\"}";
+    logstore_event ev = {.message = whole, .len = strlen(whole)};
+    logstore_copy_item items[2] = {
+        {.group = "/t"},
+        {.group = "/t", .ev = &ev, .n = 1, .op = LOGSTORE_COPY_TAGS},
+    };
+    CHECK_EQ_INT(logstore_wait(sb, logstore_import(sb, items, 2, 7)), 0);
+    CHECK_STR(tags_of(sb, "/t"), "{\"k\":\"v\"}");
+    logstore_close(sb);
+}
+
 int main(void)
 {
     CHECK(mkdtemp(root) != NULL);
@@ -247,6 +329,8 @@ int main(void)
     RUN(test_events_past_retention_go);
     RUN(test_many_events_and_streams);
     RUN(test_copied_and_read_back);
+    RUN(test_a_stream_being_deleted);
+    RUN(test_tags);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK_EQ_INT(system(cmd), 0);
