@@ -182,7 +182,7 @@ class Schema(unittest.TestCase):
         p = self.run_server(url)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("the PostgreSQL store holds schema version 99, newer than this barge "
-                      "understands (4); run a newer barge", p.stderr)
+                      "understands (5); run a newer barge", p.stderr)
         # Nothing was changed.
         self.assertEqual(self.pg.psql(name, "SELECT version FROM barge_schema"), "99")
         self.assertEqual(self.pg.psql(name, "SELECT to_regclass('barge_records') IS NULL"), "t")
