@@ -1,6 +1,7 @@
 /* fuzz_logs — the log requests, whole: CloudWatch Logs reads (GetLogEvents, FilterLogEvents with
  * its patterns and tokens, DescribeLogStreams, DescribeLogGroups), its writes (CreateLogGroup,
- * DeleteLogStream, DeleteLogGroup: what is deleted is made again by the next upload) and the
+ * DeleteLogStream, DeleteLogGroup: what is deleted is made again by the next upload; the
+ * retention, which starts a pass over the streams, and tags) and the
  * agent's log upload, through api_logs_serve against a log store in a fresh directory holding a
  * few streams.
  *
