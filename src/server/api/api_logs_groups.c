@@ -45,19 +45,19 @@ static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *name = api_str(req, "logGroupName"), *cls = api_str(req, "logGroupClass");
     if (!logstore_group_name_valid(name))
-        return LOGS_INVALID(c, "logGroupName: '%.100s' is not a log group name; use 1 to 512 of the "
-                          "characters A-Z a-z 0-9 . - _ / #", name);
+        return LOGS_INVALID(c, "logGroupName: '%.100s' is not a log group name; use 1 to 512 "
+                               "of the characters A-Z a-z 0-9 . - _ / #", name);
     if (json_object_get(req, "kmsKeyId"))
-        return LOGS_INVALID(c, "kmsKeyId: barge does not encrypt log groups with KMS keys; leave it "
-                          "out");
+        return LOGS_INVALID(c, "kmsKeyId: barge does not encrypt log groups with KMS keys; "
+                               "leave it out");
     json_t *tags = json_object_get(req, "tags");
     if (check_tags(c, tags, "tags") < 0) return -1;
     if (json_is_true(json_object_get(req, "deletionProtectionEnabled")))
-        return LOGS_INVALID(c, "deletionProtectionEnabled: barge does not protect log groups from "
-                          "DeleteLogGroup; leave it out or false");
+        return LOGS_INVALID(c, "deletionProtectionEnabled: barge does not protect log groups "
+                               "from DeleteLogGroup; leave it out or false");
     if (cls && strcmp(cls, "STANDARD") != 0)
-        return LOGS_INVALID(c, "logGroupClass: barge keeps every log group as STANDARD; give STANDARD "
-                          "or leave it out");
+        return LOGS_INVALID(c, "logGroupClass: barge keeps every log group as STANDARD; give "
+                               "STANDARD or leave it out");
     int64_t created, bytes;
     int rc = logstore_group_info(store_, name, &created, &bytes, NULL);
     if (rc == LOGSTORE_OK)
@@ -67,7 +67,8 @@ static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
     uint64_t made = logstore_create_group(store_, name);
     if (logstore_wait(store_, made) < 0 ||
         (json_object_size(tags) && patch_tags(name, tags) < 0))
-        return api_fail(c, 500, "ServiceUnavailableException", "the server could not store the log group; retry");
+        return api_fail(c, 500, "ServiceUnavailableException",
+                        "the server could not store the log group; retry");
     *resp = json_object();
     return 0;
 }
@@ -87,7 +88,8 @@ static int delete_log_group(api_ctx *c, json_t *req, json_t **resp)
                         "The specified log group does not exist.");
     if (rc != LOGSTORE_OK) return LOGS_UNREADABLE(c);
     if (logstore_wait(store_, logstore_delete_group(store_, name)) < 0)
-        return api_fail(c, 500, "ServiceUnavailableException", "the server could not delete the log group; retry");
+        return api_fail(c, 500, "ServiceUnavailableException",
+                        "the server could not delete the log group; retry");
     *resp = json_object();
     return 0;
 }
@@ -118,10 +120,11 @@ static int put_retention_policy(api_ctx *c, json_t *req, json_t **resp)
 {
     json_int_t days = api_int(req, "retentionInDays", 0);
     if (!logstore_retention_days_valid(days))
-        return LOGS_INVALID(c, "retentionInDays: %lld is not a retention CloudWatch Logs offers; give "
-                          "one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
-                          "1096, 1827, 2192, 2557, 2922, 3288 or 3653 (days), or call "
-                          "DeleteRetentionPolicy to keep events for ever", (long long)days);
+        return LOGS_INVALID(c, "retentionInDays: %lld is not a retention CloudWatch Logs "
+                               "offers; give one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, "
+                               "365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 "
+                               "(days), or call DeleteRetentionPolicy to keep events for ever",
+                            (long long)days);
     return set_retention(c, api_str(req, "logGroupName"), (int)days, resp);
 }
 
@@ -186,7 +189,8 @@ static int remove_tags(api_ctx *c, json_t *req, json_t **resp)
     if (!keys) keys = json_object_get(req, "tags");
     json_t *patch = json_object(), *key;
     size_t i;
-    json_array_foreach(keys, i, key) json_object_set_new(patch, json_string_value(key), json_null());
+    json_array_foreach(keys, i, key)
+        json_object_set_new(patch, json_string_value(key), json_null());
     int rc = json_object_size(patch) ? patch_tags(group, patch) : 0;
     json_decref(patch);
     if (rc < 0)

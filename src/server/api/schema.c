@@ -355,7 +355,8 @@ static int check(const schema *s, json_t *v, buf *path, char *err, size_t errlen
                 if (rc < 0) return -1;
                 /* Setting a key that is there replaces its value in place: the walk goes on. */
                 if (rc == 1)
-                    json_object_set_new(v, key, json_integer((json_int_t)json_real_value(member_v)));
+                    json_object_set_new(v, key,
+                                        json_integer((json_int_t)json_real_value(member_v)));
                 path->len = base;
                 path->data[base] = '\0';
             }

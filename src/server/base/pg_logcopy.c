@@ -84,7 +84,11 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
             /* A deleted group is a 'd' row without a stream; a retention ('r') or a trim ('t')
              * has its days or time in ts, a group's tags ('a') their JSON in msg. */
             char op = (char)it->op;
-            const char *kind = it->op ? &op : it->drop ? "d" : !it->stream ? "g" : it->n ? "e" : "s";
+            const char *kind = it->op       ? &op
+                               : it->drop   ? "d"
+                               : !it->stream ? "g"
+                               : it->n      ? "e"
+                                            : "s";
             store_pg_array_add(&arr[0], kind, 1);
             store_pg_array_add(&arr[1], it->group, strlen(it->group));
             store_pg_array_add(&arr[2], it->stream, it->stream ? strlen(it->stream) : 0);
@@ -127,9 +131,9 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
      * same batch are not seen by the DELETE, and a standby that reads them back deletes them
      * again with the 'd' after them.  Deletions older than DROPS_KEPT_MS go: a standby away
      * that long keeps the lines it had of a stream deleted meanwhile.  A trim ('t') takes the
-     * stream's events before its time, and its trims up to that time; a retention ('r') or a group's
-     * tags ('a') the group's earlier one: what is left is what a standby reading the copy from
-     * the start needs. */
+     * stream's events before its time, and its trims up to that time; a retention ('r') or a
+     * group's tags ('a') the group's earlier one: what is left is what a standby reading the
+     * copy from the start needs. */
     static const char sql[] =
         "WITH i AS (INSERT INTO barge_logs(kind, grp, stream, ts, msg)"
         "  SELECT k, g, s, t, m FROM unnest($3::\"char\"[], $4::text[], $5::text[],"
