@@ -67,8 +67,8 @@ static const char *const migrations[] = {
     "CREATE INDEX streams_by_name ON streams(name);",
     /* 3: a group's retention in days (PutRetentionPolicy; 0 keeps its events for ever) and its
      * tags (a JSON object). */
-    "ALTER TABLE groups ADD COLUMN retention INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE groups ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';",
+    ("ALTER TABLE groups ADD COLUMN retention INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE groups ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
