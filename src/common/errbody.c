@@ -2,6 +2,9 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "common/mem.h"
 
 #include "common/util.h"
 
@@ -14,4 +17,39 @@ char *errbody_new(const char *type, const char *msg)
     char *body = json_dumps(e, JSON_COMPACT);
     json_decref(e);
     return body;
+}
+
+/* Text with XML's five special characters escaped. */
+static void xml_text(buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': buf_puts(b, "&lt;"); break;
+        case '>': buf_puts(b, "&gt;"); break;
+        case '&': buf_puts(b, "&amp;"); break;
+        case '"': buf_puts(b, "&quot;"); break;
+        case '\'': buf_puts(b, "&apos;"); break;
+        default: buf_append(b, s, 1);
+        }
+    }
+}
+
+char *errbody_xml(const char *code, const char *msg, const char *request_id)
+{
+    char clean[700];
+    snprintf(clean, sizeof clean, "%s", msg);
+    util_utf8_scrub(clean);
+    /* Control characters are not allowed in XML 1.0 text. */
+    for (char *p = clean; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n') *p = ' ';
+    buf b = {0};
+    buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse><Error><Type>Sender"
+                 "</Type><Code>");
+    xml_text(&b, code);
+    buf_puts(&b, "</Code><Message>");
+    xml_text(&b, clean);
+    buf_puts(&b, "</Message></Error><RequestId>");
+    xml_text(&b, request_id);
+    buf_puts(&b, "</RequestId></ErrorResponse>\n");
+    return b.data;
 }

@@ -29,6 +29,7 @@
 #include "server/api/api.h"
 #include "server/api/api_logs.h"
 #include "server/api/auth.h"
+#include "server/http_audit.h"
 #include "server/http_console.h"
 #include "server/http_guard.h"
 #include "server/http_sse.h"
@@ -62,6 +63,7 @@ typedef struct http_req {
     json_t *stream_req;  /* GET /barge/v1/events: the stream's request, once its first poll is in */
     int standby;         /* answered as a standby (X-Barge-Role: standby) */
     const char *challenge; /* a 401's WWW-Authenticate (RFC 9110 11.6.1), or NULL */
+    char xml_id[37];       /* an XML answer's request id (another service's call), or "" */
 } http_req;
 
 /* Connections in all, and how long a kept-alive connection may wait for its next request. */
@@ -119,6 +121,35 @@ static int scrape_allowed(http_req *r)
     return -1;
 }
 
+/* A call of another AWS service in its own protocol: the query protocol's form posted to /
+ * (STS, SQS, IAM, EC2...) or S3's signed payload hash (x-amz-content-sha256, which only S3's
+ * clients send).  A client pointed at barge for every service
+ * (AWS_ENDPOINT_URL) gets an error its SDK can read, in XML, saying so, rather than JSON it
+ * fails to parse.  1 when answered. */
+static int other_service(http_req *r, const char *url)
+{
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    int query = strcmp(url, "/") == 0 && ct &&
+                strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+    if (!query && !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "x-amz-content-sha256"))
+        return 0;
+    util_uuid(r->xml_id);
+    r->status = 400;
+    r->err_type = query ? "InvalidAction" : "NotImplemented";
+    r->resp = errbody_xml(r->err_type,
+                          query ? "barge serves AWS Batch and CloudWatch Logs only, not the "
+                                  "service this call is for; point AWS_ENDPOINT_URL_BATCH and "
+                                  "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at barge rather than "
+                                  "AWS_ENDPOINT_URL"
+                                : "barge serves AWS Batch and CloudWatch Logs only, not S3; point "
+                                  "AWS_ENDPOINT_URL_BATCH and AWS_ENDPOINT_URL_CLOUDWATCH_LOGS "
+                                  "at barge rather than AWS_ENDPOINT_URL",
+                          r->xml_id);
+    r->resp_len = strlen(r->resp);
+    r->phase = REQ_ANSWERED;
+    return 1;
+}
+
 /* 1 when the request was answered as a standby's (http_standby.h): before routing, and
  * before any body is read. */
 static int standby_answer(http_req *r, const char *method, const char *url)
@@ -139,67 +170,28 @@ static int standby_answer(http_req *r, const char *method, const char *url)
     return 1;
 }
 
-/* Calls that only read are not in the audit trail, nor are agents' and health checks'. */
-static int changes_something(const api_op *op)
-{
-    return op && op->fn && strncmp(op->name, "Describe", 8) != 0 &&
-           strncmp(op->name, "List", 4) != 0 && strncmp(op->name, "Get", 3) != 0 &&
-           strncmp(op->path, "/barge/v1/agent/", 16) != 0 && strcmp(op->path, "/healthz") != 0 &&
-           strcmp(op->path, "/metrics") != 0;
-}
-
-/* The client's address as text, or "" when unknown. */
-static void client_ip(struct MHD_Connection *conn, char ip[INET6_ADDRSTRLEN])
-{
-    ip[0] = '\0';
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, INET6_ADDRSTRLEN);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, INET6_ADDRSTRLEN);
-}
-
 static void audit(http_req *r, const char *request_id)
 {
-    char ip[INET6_ADDRSTRLEN];
-    client_ip(r->conn, ip);
-    sigv4_auth auth;
-    char err[256];
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    int signed_ = h && sigv4_parse(h, &auth, err, sizeof err) == 0;
-    /* The names in the answer, from the core's tree where it made one (every audited call's
-     * 200 is), else from the text. */
-    json_t *answer = r->status != 200 || !r->resp ? NULL
-                     : r->resp_tree              ? json_incref(r->resp_tree)
-                                                 : json_loadb(r->resp, r->resp_len, 0, NULL);
-    json_t *response = answer ? audit_params(answer) : NULL;
-    audit_event e = {
-        .source = "batch.amazonaws.com", .name = r->op->name, .region = barge_cfg.region,
-        .source_ip = *ip ? ip : NULL,
-        .user_agent = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "User-Agent"),
-        .access_key = signed_ ? auth.access_key : NULL,
-        .principal = r->who ? auth_principal_arn(r->who) : NULL, .params = r->audit_params,
-        .response = response, .status = r->status, .error_code = r->err_type,
-        .request_id = request_id};
-    audit_record(&e);
-    json_decref(response);
-    json_decref(answer);
+    http_audit_call(&(http_audit_args){
+        .conn = r->conn, .op = r->op, .who = r->who, .params = r->audit_params,
+        .status = r->status, .err_type = r->err_type, .resp = r->resp, .resp_len = r->resp_len,
+        .resp_tree = r->resp_tree, .request_id = request_id});
 }
 
 static enum MHD_Result send_answer(http_req *r)
 {
     char id[37];
-    util_uuid(id);
+    if (r->xml_id[0]) memcpy(id, r->xml_id, sizeof id);
+    else util_uuid(id);
     if (r->audited) audit(r, id);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
     r->resp = NULL; /* the response owns it now */
     int text = r->op && r->status == 200 && strcmp(r->op->path, "/metrics") == 0;
     MHD_add_response_header(resp, "Content-Type",
-                            text ? "text/plain; version=0.0.4; charset=utf-8"
-                                 : "application/json");
+                            text          ? "text/plain; version=0.0.4; charset=utf-8"
+                            : r->xml_id[0] ? "text/xml"
+                                          : "application/json");
     metrics_http(r->op ? r->op->name : "unknown", r->status);
     MHD_add_response_header(resp, "x-amzn-RequestId", id);
     if (r->err_type) MHD_add_response_header(resp, "x-amzn-ErrorType", r->err_type);
@@ -317,7 +309,7 @@ static int check_rate(http_req *r, const char *service)
         snprintf(key, sizeof key, "key %s", auth_principal_key(r->who));
     } else {
         char ip[INET6_ADDRSTRLEN];
-        client_ip(r->conn, ip);
+        http_client_ip(r->conn, ip);
         snprintf(key, sizeof key, "address %s", ip);
     }
     struct timespec now;
@@ -344,7 +336,7 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
         r->authorization = h ? xstrdup(h) : NULL;
         r->call.auth = r->authorization;
         char ip[INET6_ADDRSTRLEN];
-        client_ip(r->conn, ip);
+        http_client_ip(r->conn, ip);
         snprintf(r->call.peer, sizeof r->call.peer, "%s", ip);
         return 0;
     }
@@ -369,7 +361,7 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
 /* The whole request is in: build the call and hand it to the core. */
 static void dispatch(http_req *r, const char *url, const char *method)
 {
-    r->audited = changes_something(r->op);
+    r->audited = http_audit_wanted(r->op);
     if (check_auth(r, url, method, "batch") < 0) return;
     json_t *req;
     int stream = strcmp(r->op->path, "/barge/v1/events") == 0;
@@ -557,7 +549,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 set_answer(r, 400, "UnknownOperationException",
                            "X-Amz-Target '%.100s': this operation is not served by barge",
                            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"));
-            else
+            else if (!other_service(r, url))
                 set_answer(r, 400, "ClientException",
                            "%.10s %.200s: no such operation in the AWS Batch API served by "
                            "barge; see the README's table of API coverage", method, url);

@@ -302,9 +302,13 @@ class Routing(WireCase):
         for path in ("/v1/nosuchthing", "/v1/", "/v2/describecomputeenvironments",
                      "/v1/describecomputeenvironments/extra", "/v1/DescribeComputeEnvironments",
                      "/"):
-            status, headers, body = self.server.raw("POST", path, {})
+            status, headers, body = self.server.raw("POST", path, {},
+                                                    {"Content-Type": "application/json"})
             msg = self.assertError(status, headers, body, "no such operation")
             self.assertIn(path, msg)
+        # Without a type urllib sends a form's: that is the query protocol only at "/".
+        status, headers, body = self.server.raw("POST", "/v1/nosuchthing", b"{}")
+        self.assertError(status, headers, body, "no such operation")
 
     def test_wrong_method(self):
         for method in ("GET", "PUT", "DELETE", "PATCH"):
@@ -361,6 +365,28 @@ class Routing(WireCase):
         self.assertIsInstance(out, dict, out)
         self.assertIn("events", out)
         self.assertIn("lastSeq", out)
+
+    def test_other_services_are_told_in_their_own_protocol(self):
+        # A client pointed at barge for every service (AWS_ENDPOINT_URL) makes STS's or S3's
+        # calls here too (Prefect's AssumeRole, Cromwell's and Kedro's S3): the answer is an
+        # error their SDK reads, saying what to point at barge, not JSON it cannot parse.
+        import botocore.exceptions
+        sts = self.server.client("sts")
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/r", RoleSessionName="session")
+        err = cm.exception.response["Error"]
+        self.assertEqual(err["Code"], "InvalidAction")
+        self.assertIn("AWS_ENDPOINT_URL_BATCH", err["Message"])
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        s3 = self.server.client("s3")
+        for call, kw in ((s3.get_object, {"Bucket": "b", "Key": "k"}),
+                         (s3.put_object, {"Bucket": "b", "Key": "k<&>", "Body": b"x"}),
+                         (s3.list_objects_v2, {"Bucket": "b"})):
+            with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                call(**kw)
+            err = cm.exception.response["Error"]
+            self.assertEqual(err["Code"], "NotImplemented", call)
+            self.assertIn("not S3", err["Message"])
 
     def test_head_of_healthz(self):
         # Load balancers probe with HEAD: the headers of GET's answer, no body.

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/errbody.h"
 #include "common/util.h"
 #include "check.h"
 
@@ -316,6 +317,21 @@ static void test_thread_nice(void)
     CHECK_EQ_INT(thread_prio(), before);
 }
 
+/* errbody: the JSON shape, and the XML of AWS's other protocols with its special characters
+ * escaped and control characters dropped. */
+static void test_errbody(void)
+{
+    char *j = errbody_new("ClientException", "bad \"x\"");
+    CHECK_STR(j, "{\"__type\":\"ClientException\",\"message\":\"bad \\\"x\\\"\"}");
+    free(j);
+    char *x = errbody_xml("InvalidAction", "a<b & 'c' \"d\">\x01", "id-1");
+    CHECK_STR(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse><Error><Type>Sender"
+                 "</Type><Code>InvalidAction</Code><Message>a&lt;b &amp; &apos;c&apos; "
+                 "&quot;d&quot;&gt; </Message></Error><RequestId>id-1</RequestId>"
+                 "</ErrorResponse>\n");
+    free(x);
+}
+
 int main(void)
 {
     RUN(test_uuid_format);
@@ -332,5 +348,6 @@ int main(void)
     RUN(test_open_regular);
     RUN(test_read_secret_file);
     RUN(test_thread_nice);
+    RUN(test_errbody);
     return 0;
 }
