@@ -95,6 +95,7 @@ static void set_answer(http_req *r, int status, const char *type, const char *fm
     va_end(ap);
     r->status = status;
     r->err_type = type;
+    r->xml_id[0] = '\0'; /* this answer is JSON, whatever was set before */
     r->resp = errbody_new(type, msg);
     r->resp_len = strlen(r->resp);
     r->phase = REQ_ANSWERED;
@@ -122,17 +123,17 @@ static int scrape_allowed(http_req *r)
 }
 
 /* A call of another AWS service in its own protocol: the query protocol's form posted to /
- * (STS, SQS, IAM, EC2...) or S3's signed payload hash (x-amz-content-sha256, which only S3's
- * clients send).  A client pointed at barge for every service
+ * (STS, SQS, IAM, EC2...), or a request signed for S3 (its signature's scope names the
+ * service; the JavaScript SDK sends S3's payload hash header with every service's calls).  A client pointed at barge for every service
  * (AWS_ENDPOINT_URL) gets an error its SDK can read, in XML, saying so, rather than JSON it
  * fails to parse.  1 when answered. */
 static int other_service(http_req *r, const char *url)
 {
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     int query = strcmp(url, "/") == 0 && ct &&
                 strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
-    if (!query && !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "x-amz-content-sha256"))
-        return 0;
+    if (!query && !(auth && strstr(auth, "/s3/aws4_request"))) return 0;
     util_uuid(r->xml_id);
     r->status = 400;
     r->err_type = query ? "InvalidAction" : "NotImplemented";

@@ -38,6 +38,7 @@ KEYS = {
                None),
     "nologs": ("AKIANOLOGS00000001", "nologsSecret0000000000000000000001", "batch-only", None),
     "jobarns": ("AKIAJOBARNS0000001", "jobarnsSecret000000000000000000001", "job-arns", None),
+    "tagger": ("AKIATAGGER00000001", "taggerSecret00000000000000000000001", "tag-mine", None),
     "temp": ("ASIATEMP0000000001", "tempSecret00000000000000000000000001", "admin",
              "FwoGZXIvYXdzEXAMPLEtoken/with+chars=="),
     # Longer than the 4,096-byte line the credentials file was once read in: its tail, with its
@@ -66,6 +67,10 @@ POLICIES = {
         {"Effect": "Allow", "Action": "batch:*", "Resource": "*"},
         {"Effect": "Deny", "Action": "batch:Terminate*", "Resource": "*"}]},
     "batch-only": {"Statement": {"Effect": "Allow", "Action": "batch:*", "Resource": "*"}},
+    # Tags of one log group only.
+    "tag-mine": {"Statement": [
+        {"Effect": "Allow", "Action": "logs:*", "Resource": "arn:aws:logs:*:*:log-group:/mine:*"},
+        {"Effect": "Allow", "Action": "batch:Describe*", "Resource": "*"}]},
     # CancelJob and TerminateJob on jobs' ARNs, as AWS authorizes them; nothing on "*".
     "job-arns": {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["batch:SubmitJob", "batch:Describe*"], "Resource": "*"},
@@ -339,6 +344,32 @@ class Auth(unittest.TestCase):
         h["X-Amz-Target"] = "Logs_20140328.DescribeLogGroups"
         status, _, out = self.server.raw("POST", "/", b"{}", headers=h)
         self.assertEqual((status, out["__type"]), (403, "InvalidSignatureException"))
+
+    def test_log_group_tags_are_authorized_on_the_group_they_change(self):
+        # TagResource acts on resourceArn alone: a logGroupName beside it naming a group the
+        # caller may tag does not make it allowed on another.
+        admin = self.client("admin", "logs")
+        for g in ("/mine", "/theirs"):
+            try:
+                admin.create_log_group(logGroupName=g)
+            except admin.exceptions.ResourceAlreadyExistsException:
+                pass
+        prefix = "arn:aws:logs:%s:%s:log-group:" % (REGION, ACCOUNT)
+        mine = self.client("tagger", "logs")
+        mine.tag_resource(resourceArn=prefix + "/mine", tags={"a": "b"})
+        self.refused(mine.tag_resource, "AccessDeniedException", resourceArn=prefix + "/theirs",
+                     tags={"a": "b"})
+        k, sec, _, _ = KEYS["tagger"]
+        body = json.dumps({"resourceArn": prefix + "/theirs", "logGroupName": "/mine",
+                           "tags": {"x": "y"}}).encode()
+        req = AWSRequest(method="POST", url=self.server.url + "/", data=body,
+                         headers={"Content-Type": "application/x-amz-json-1.1",
+                                  "X-Amz-Target": "Logs_20140328.TagResource"})
+        SigV4Auth(Credentials(k, sec), "logs", REGION).add_auth(req)
+        status, _, out = self.server.raw("POST", "/", body, headers=dict(req.headers.items()))
+        self.assertEqual((status, out["__type"]), (403, "AccessDeniedException"), out)
+        self.assertEqual(admin.list_tags_for_resource(resourceArn=prefix + "/theirs")["tags"],
+                         {})
 
     # Other clients ---------------------------------------------------------------------------
 

@@ -714,13 +714,20 @@ class RetentionPolicy(unittest.TestCase):
                 time.sleep(0.2)
             logs.put_retention_policy(logGroupName="/ret", retentionInDays=3)
             logs.put_retention_policy(logGroupName="/ret", retentionInDays=5)
+            # With the standby away, so that it reads them back together: tags, then a line of
+            # the same group right after (a reader once took the tags' row for a stream's).
+            b.stop()
             arn = "arn:aws:logs:us-east-1:123456789012:log-group:/ret"
             logs.tag_resource(resourceArn=arn, tags={"a": "1", "b": "2"})
             logs.untag_resource(resourceArn=arn, tagKeys=["a"])
+            status, out = push(a, {"s": [(now + 1, "later")]})
+            self.assertEqual((status, out), (200, {}))
+            b.start(timeout=20, standby=True)
             rows = "SELECT kind, coalesce(ts::text, convert_from(msg, 'UTF8')) FROM barge_logs " \
                    "WHERE grp = '/ret' AND kind IN ('e', 'r', 'a') ORDER BY seq"
             deadline = time.time() + 20
-            while pg.psql("retention", rows).split() != ["e|%d" % now, "r|5", 'a|{"b":"2"}']:
+            while pg.psql("retention", rows).split() != ["e|%d" % now, "r|5", 'a|{"b":"2"}',
+                                                         "e|%d" % (now + 1)]:
                 self.assertLess(time.time(), deadline, pg.psql("retention", rows))
                 time.sleep(0.2)
             trims = pg.psql("retention", "SELECT stream, ts FROM barge_logs WHERE kind = 't'")
@@ -732,13 +739,14 @@ class RetentionPolicy(unittest.TestCase):
             while healthz(b)[0] != 200:
                 self.assertLess(time.time(), deadline, "the standby did not take over")
                 time.sleep(0.05)
-            self.assertEqual(standby_events(b, "/ret", "s"), 1)
+            self.assertEqual(standby_events(b, "/ret", "s"), 2)
             logs = b.client("logs")
             self.assertEqual(logs.describe_log_groups(logGroupNamePrefix="/ret")["logGroups"][0]
                              ["retentionInDays"], 5)
             self.assertEqual(logs.list_tags_for_resource(resourceArn=arn)["tags"], {"b": "2"})
             self.assertEqual([e["message"] for e in logs.get_log_events(
-                logGroupName="/ret", logStreamName="s", startFromHead=True)["events"]], ["new"])
+                logGroupName="/ret", logStreamName="s", startFromHead=True)["events"]],
+                ["new", "later"])
         finally:
             for s in (a, b):
                 if s:

@@ -554,6 +554,17 @@ class GroupsAndStreamsByHand(ServerTestCase):
         self.assertClientError(logs.list_tags_for_resource, "resourceArn",
                                code="InvalidParameterException",
                                resourceArn="arn:aws:logs:us-east-1:123456789012:destination:d")
+        # A NUL in a value or a key to remove, and calls with nothing to do, are refused
+        # (boto3 lets none of them through, so they go raw).
+        for op, body, fragment in (
+                ("TagResource", '{"resourceArn": "%s", "tags": {"n": "a\\u0000b"}}' % arn, "NUL"),
+                ("UntagResource", '{"resourceArn": "%s", "tagKeys": ["env\\u0000x"]}' % arn,
+                 "NUL"),
+                ("TagResource", '{"resourceArn": "%s", "tags": {}}' % arn, "at least one"),
+                ("UntagResource", '{"resourceArn": "%s", "tagKeys": []}' % arn, "at least one")):
+            status, _, out = logs_call(self.server, op, body.encode())
+            self.assertEqual((status, out["__type"]), (400, "InvalidParameterException"), op)
+            self.assertIn(fragment, out["message"])
         self.assertEqual(logs.list_tags_for_resource(resourceArn=arn)["tags"],
                          {"env": "prod", "old": "api"})
         self.server.stop()

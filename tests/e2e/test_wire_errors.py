@@ -387,6 +387,14 @@ class Routing(WireCase):
             err = cm.exception.response["Error"]
             self.assertEqual(err["Code"], "NotImplemented", call)
             self.assertIn("not S3", err["Message"])
+        # The JavaScript SDK sends S3's payload hash header with every service's calls: a Batch
+        # call barge does not serve is still answered in Batch's JSON.
+        status, headers, body = self.server.raw(
+            "POST", "/v1/describeserviceenvironmentsx", {},
+            {"Content-Type": "application/json", "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+             "Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20261205/us-east-1/batch/"
+                              "aws4_request, SignedHeaders=host, Signature=00"})
+        self.assertError(status, headers, body, "no such operation")
 
     def test_head_of_healthz(self):
         # Load balancers probe with HEAD: the headers of GET's answer, no body.

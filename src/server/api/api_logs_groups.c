@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "server/base/logstore.h"
 
@@ -20,9 +21,23 @@ static logstore *store_;
 static schema *create_shape, *name_shape, *retention_shape, *tag_shape, *untag_shape,
     *arn_shape, *tag_group_shape, *untag_group_shape;
 
+/* A tag's text with a NUL in it (the Logs API reads bodies with JSON_ALLOW_NUL, for job
+ * output): refused, as no tag holds one and C strings would cut it short. */
+static int has_nul(json_t *v)
+{
+    return json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v);
+}
+
 /* CloudWatch Logs' tag rules are Batch's (api_check_tags), in its own error type. */
 static int check_tags(api_ctx *c, json_t *tags, const char *field)
 {
+    const char *k;
+    json_t *v;
+    json_object_foreach(tags, k, v) {
+        if (has_nul(v))
+            return LOGS_INVALID(c, "%s: the value of tag '%.40s' holds a NUL character", field,
+                                k);
+    }
     if (api_check_tags(c, tags, field) == 0) return 0;
     c->err_type = "InvalidParameterException";
     return -1;
@@ -64,9 +79,15 @@ static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
         return api_fail(c, 400, "ResourceAlreadyExistsException",
                         "The specified log group already exists");
     if (rc != LOGSTORE_NOT_FOUND) return LOGS_UNREADABLE(c);
-    uint64_t made = logstore_create_group(store_, name);
-    if (logstore_wait(store_, made) < 0 ||
-        (json_object_size(tags) && patch_tags(name, tags) < 0))
+    /* Both queued before either is waited for: they go in one batch unless the writer took
+     * the first just then, so a group is rarely made without the tags it was asked with. */
+    uint64_t made = logstore_create_group(store_, name), tagged = 0;
+    if (json_object_size(tags)) {
+        char *text = json_dumps(tags, JSON_COMPACT);
+        tagged = logstore_tag_group(store_, name, text);
+        free(text);
+    }
+    if (logstore_wait(store_, made) < 0 || (tagged && logstore_wait(store_, tagged) < 0))
         return api_fail(c, 500, "ServiceUnavailableException",
                         "the server could not store the log group; retry");
     *resp = json_object();
@@ -149,10 +170,12 @@ static int tagged_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 
     if (rc == LOGSTORE_NOT_FOUND) return LOGS_NO_GROUP(c);
     if (rc != LOGSTORE_OK) return LOGS_UNREADABLE(c);
     if (tags) {
-        *tags = json_loads(text, 0, NULL);
+        *tags = json_loads(text, JSON_ALLOW_NUL, NULL);
         if (!json_is_object(*tags)) {
             json_decref(*tags);
-            *tags = json_object();
+            free(text);
+            log_error("logs: the tags of log group %s are not a JSON object", group);
+            return LOGS_UNREADABLE(c);
         }
     }
     free(text);
@@ -163,6 +186,8 @@ static int add_tags(api_ctx *c, json_t *req, json_t **resp)
 {
     char group[LOGSTORE_NAME_MAX + 1];
     json_t *tags = json_object_get(req, "tags"), *have;
+    if (!json_object_size(tags))
+        return LOGS_INVALID(c, "tags: give at least one tag");
     if (check_tags(c, tags, "tags") < 0 || tagged_group(c, req, group, &have) < 0) return -1;
     const char *k;
     json_t *v;
@@ -186,9 +211,17 @@ static int remove_tags(api_ctx *c, json_t *req, json_t **resp)
     /* TagResource's tagKeys, TagLogGroup's tags: a list of keys either way.  A key the group
      * does not have is no error, as CloudWatch answers. */
     json_t *keys = json_object_get(req, "tagKeys");
+    const char *field = keys ? "tagKeys" : "tags";
     if (!keys) keys = json_object_get(req, "tags");
+    if (!json_array_size(keys)) return LOGS_INVALID(c, "%s: give at least one tag key", field);
     json_t *patch = json_object(), *key;
     size_t i;
+    json_array_foreach(keys, i, key) {
+        if (has_nul(key)) {
+            json_decref(patch);
+            return LOGS_INVALID(c, "%s[%zu]: a tag key holds no NUL character", field, i);
+        }
+    }
     json_array_foreach(keys, i, key)
         json_object_set_new(patch, json_string_value(key), json_null());
     int rc = json_object_size(patch) ? patch_tags(group, patch) : 0;

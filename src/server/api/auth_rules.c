@@ -108,10 +108,15 @@ int auth_authorize_logs(const auth_principal *who, const char *target, const cha
     /* The log group (and for GetLogEvents the stream) the request reads; "*" for listings and
      * for a body that is not JSON (the handler then says what is wrong with it, if allowed). */
     json_t *req = body && len ? json_loadb(body, len, 0, NULL) : NULL;
-    const char *group = json_string_value(json_object_get(req, "logGroupName"));
-    if (!group) group = json_string_value(json_object_get(req, "logGroupIdentifier"));
-    /* TagResource, UntagResource, ListTagsForResource name the group by its ARN. */
-    if (!group) group = json_string_value(json_object_get(req, "resourceArn"));
+    /* TagResource, UntagResource, ListTagsForResource act on resourceArn alone (their shapes
+     * drop any other member): that is what is authorized, whatever else the body says. */
+    int by_arn = dot && (strcmp(dot + 1, "TagResource") == 0 ||
+                         strcmp(dot + 1, "UntagResource") == 0 ||
+                         strcmp(dot + 1, "ListTagsForResource") == 0);
+    const char *group = by_arn ? json_string_value(json_object_get(req, "resourceArn"))
+                               : json_string_value(json_object_get(req, "logGroupName"));
+    if (!group && !by_arn)
+        group = json_string_value(json_object_get(req, "logGroupIdentifier"));
     const char *stream = json_string_value(json_object_get(req, "logStreamName"));
     char *res;
     size_t glen = group ? strlen(group) : 0;

@@ -1,5 +1,6 @@
 /* logstore_internal — what the log store's files share and nothing else: logstore.c (opening,
- * closing and the writer), logstore_settings.c (a group's tags and retention, and the retention's passes over the streams),
+ * closing and the writer), logstore_settings.c (a group's tags and retention, and the
+ * retention's passes over the streams),
  * logstore_read.c (the readers, positions and GetLogEvents) and logstore_query.c
  * (FilterLogEvents and the listings, whose SQL is built per request). */
 #ifndef BARGE_LOGSTORE_INTERNAL_H

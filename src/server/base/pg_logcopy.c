@@ -274,9 +274,10 @@ long pg_logcopy_catch_up(pg_logcopy *c, logstore *ls, long max_rows)
                     break;
                 }
                 e->message = msg;
-                /* Events follow each other in one item while they are of one stream. */
-                if (prev && prev->n && prev->ev + prev->n == e && strcmp(prev->group, grp) == 0 &&
-                    strcmp(prev->stream, stream) == 0) {
+                /* Events follow each other in one item while they are of one stream (a group's
+                 * tags, an item with an event too, are no stream's). */
+                if (prev && !prev->op && prev->stream && prev->n && prev->ev + prev->n == e &&
+                    strcmp(prev->group, grp) == 0 && strcmp(prev->stream, stream) == 0) {
                     prev->n++;
                     continue;
                 }
