@@ -288,6 +288,21 @@ class Server:
             return status, hdrs, text
 
 
+def read_to_close(s):
+    """What the server sends on socket s until it closes it, resets it, or the socket's timeout
+    passes."""
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    return out
+
+
 def register_agent(server, ce="standin-ce", instance_id=None, token="any-token", vcpus=1,
                    memory=1024, client_token=None, create_ce=True):
     """Registers a stand-in agent the way `barge agent` does, creating the UNMANAGED compute

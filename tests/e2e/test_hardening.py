@@ -6,7 +6,7 @@ import socket
 import stat
 import time
 
-from harness import ServerTestCase
+from harness import ServerTestCase, read_to_close
 from test_jobs_common import JobsCase, sh
 
 BIG = 4294967297  # 2^32 + 1: narrowed to 32 bits it is 1
@@ -18,18 +18,9 @@ def raw_http(port, data, timeout=10):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         s.sendall(data)
-        out = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-        except (ConnectionResetError, socket.timeout):
-            pass
+        return read_to_close(s)
     finally:
         s.close()
-    return out
 
 
 class Integers(ServerTestCase):

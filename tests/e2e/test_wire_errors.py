@@ -12,7 +12,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from harness import REGION, Server, ServerTestCase
+from harness import REGION, Server, ServerTestCase, read_to_close
 
 MAX_BODY = 1024 * 1024  # barge_cfg.max_body
 
@@ -32,20 +32,6 @@ def http(port, data, timeout=10):
     finally:
         s.close()
     return parse_response(out)
-
-
-def read_to_close(s):
-    """What the server sends on socket s until it closes it (or resets it)."""
-    out = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
-    except ConnectionResetError:
-        pass
-    return out
 
 
 def parse_response(raw):

@@ -4,6 +4,7 @@
  * retention removed keeps events again, and the copy (the PostgreSQL store's, for standbys) is
  * told of the retention and of each stream's events let go, which a store reading the copy back
  * applies alike.  Tags: changed by merge patches in queue order, copied whole. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,15 @@ static void put(logstore *ls, const char *group, const char *stream, int64_t ts,
 {
     logstore_event ev = {.timestamp = ts, .message = msg, .len = strlen(msg)};
     CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, group, stream, &ev, 1)), 0);
+}
+
+/* n one-byte events "x", from `from` on, a millisecond apart, stored. */
+static void put_many(logstore *ls, const char *group, const char *stream, int64_t from, int n)
+{
+    logstore_event *ev = calloc((size_t)n, sizeof *ev);
+    for (int i = 0; i < n; i++) ev[i] = (logstore_event){from + i, "x", 1};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, group, stream, ev, (size_t)n)), 0);
+    free(ev);
 }
 
 /* The messages of a stream joined with commas, or "missing". */
@@ -185,11 +195,7 @@ static void test_many_events_and_streams(void)
 {
     logstore *ls = fresh();
     int64_t now = util_now_ms(), old = now - 10 * DAY;
-    enum { N = 12000 };
-    logstore_event *ev = calloc(N, sizeof *ev);
-    for (int i = 0; i < N; i++) ev[i] = (logstore_event){old + i, "x", 1};
-    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/big", "many", ev, N)), 0);
-    free(ev);
+    put_many(ls, "/big", "many", old, 12000);
     put(ls, "/big", "many", now, "kept");
     /* Streams of other groups between them, more than a slice looks at. */
     uint64_t t = 0;
@@ -211,29 +217,53 @@ static void test_many_events_and_streams(void)
 }
 
 /* A pass asked for while one runs runs once that one ends, from the top: a retention set
- * meanwhile reaches streams the running pass had already passed. */
+ * meanwhile reaches streams the running pass had already passed.  The running pass is held in
+ * its first batch (by the copy, which the writer calls inside it) while the retention is set
+ * and the second pass asked for, so that the one is surely running when the other is asked. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_entered, gate_open;
+
+static int64_t gate(void *ctx, const logstore_copy_item *items, size_t n)
+{
+    (void)ctx, (void)items, (void)n;
+    pthread_mutex_lock(&gate_mu);
+    gate_entered = 1;
+    pthread_cond_broadcast(&gate_cv);
+    while (!gate_open) pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+    static int64_t pos;
+    return ++pos;
+}
+
 static void test_a_pass_asked_for_during_one(void)
 {
     logstore *ls = fresh();
     int64_t old = util_now_ms() - 10 * DAY;
-    /* /late's stream first, so that its id is below where the pass is busy. */
+    /* /late's stream first, so that the running pass has looked at it (empty) already. */
     logstore_create_stream(ls, "/late", "first");
-    enum { N = 100000 };
-    logstore_event *ev = calloc(N, sizeof *ev);
-    for (int i = 0; i < N; i++) ev[i] = (logstore_event){old + i, "x", 1};
-    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/busy", "big", ev, N)), 0);
-    free(ev);
+    put_many(ls, "/busy", "big", old, 100);
     CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/busy", 1)), 0);
     uint64_t s0, e0, s, e;
     logstore_expire_counts(ls, &s0, &e0);
-    logstore_expire(ls); /* busy with /busy's 100,000 events for 20 batches */
-    put(ls, "/late", "first", old, "old");
-    CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/late", 1)), 0);
-    /* The first pass is still at /busy's 100,000 events (20 batches), else this test would
-     * not show what it is for. */
-    logstore_expire_counts(ls, &s, &e);
-    CHECK_EQ_INT((int)(e - e0), 0);
+    logstore_set_copy(ls, gate, NULL);
     logstore_expire(ls);
+    pthread_mutex_lock(&gate_mu);
+    while (!gate_entered) pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+    /* Held: queued, not waited for. */
+    logstore_event ev = {old, "old", 3};
+    uint64_t t1 = logstore_append(ls, "/late", "first", &ev, 1);
+    uint64_t t2 = logstore_set_retention(ls, "/late", 1);
+    logstore_expire(ls);
+    logstore_expire_counts(ls, &s, &e);
+    CHECK_EQ_INT((int)(s - s0), 1); /* asked for, not started: one runs */
+    pthread_mutex_lock(&gate_mu);
+    gate_open = 1;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+    CHECK_EQ_INT(logstore_wait(ls, t1), 0);
+    CHECK_EQ_INT(logstore_wait(ls, t2), 0);
     for (int i = 0; i < 2000; i++) {
         logstore_expire_counts(ls, &s, &e);
         if (s >= s0 + 2 && e == s) break;
@@ -242,6 +272,7 @@ static void test_a_pass_asked_for_during_one(void)
     CHECK(s >= s0 + 2 && e == s);
     CHECK_STR(read_all(ls, "/late", "first"), "");
     CHECK_STR(read_all(ls, "/busy", "big"), "");
+    logstore_set_copy(ls, NULL, NULL);
     logstore_close(ls);
 }
 
@@ -254,11 +285,7 @@ static void test_a_stream_being_deleted(void)
     n_copied = 0;
     logstore_set_copy(ls, keep, NULL);
     int64_t old = util_now_ms() - 10 * DAY;
-    enum { N = 8000 };
-    logstore_event *ev = calloc(N, sizeof *ev);
-    for (int i = 0; i < N; i++) ev[i] = (logstore_event){old + i, "x", 1};
-    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/del", "going", ev, N)), 0);
-    free(ev);
+    put_many(ls, "/del", "going", old, 8000);
     CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/del", 1)), 0);
     logstore_delete_stream(ls, "/del", "going");
     expire_now(ls);

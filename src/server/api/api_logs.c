@@ -72,13 +72,12 @@ const api_op *api_logs_route(const char *method, const char *url, const char *ta
 
 /* Answers ------------------------------------------------------------------------------- */
 
-#define INVALID LOGS_INVALID
 
 /* Maps a log store failure to its error; err is freed. */
 static int store_failed(api_ctx *c, int rc, char *err)
 {
     if (rc == LOGSTORE_NOT_FOUND) api_fail(c, 400, "ResourceNotFoundException", "%s", err);
-    else if (rc == LOGSTORE_INVALID) INVALID(c, "%s", err);
+    else if (rc == LOGSTORE_INVALID) LOGS_INVALID(c, "%s", err);
     else {
         log_error("logs: %s", err);
         api_fail(c, 500, "ServiceUnavailableException", "the log store could not be read; retry");
@@ -124,21 +123,22 @@ int api_logs__group_named(const char *v, char out[LOGSTORE_NAME_MAX + 1])
     return logstore_group_name_valid(out) ? 0 : -1;
 }
 
-#define NO_GROUP LOGS_NO_GROUP
-#define STORE_UNREADABLE LOGS_UNREADABLE
 
 /* The group a request names, into group; it must exist. */
 static int check_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 1])
 {
     const char *name = api_str(req, "logGroupName"), *id = api_str(req, "logGroupIdentifier");
     if (name && id)
-        return INVALID(c, "LogGroupName and LogGroupIdentifier are mutually exclusive; give one");
-    if (!name && !id) return INVALID(c, "Either logGroupName or logGroupIdentifier must be given");
-    if (api_logs__group_named(name ? name : id, group) < 0) return NO_GROUP(c);
-    int64_t created, bytes;
-    int rc = logstore_group_info(store_, group, &created, &bytes, NULL);
-    if (rc == LOGSTORE_NOT_FOUND) return NO_GROUP(c);
-    if (rc != LOGSTORE_OK) return STORE_UNREADABLE(c);
+        return LOGS_INVALID(c, "LogGroupName and LogGroupIdentifier are mutually exclusive; "
+                               "give one");
+    if (!name && !id)
+        return LOGS_INVALID(c, "Either logGroupName or logGroupIdentifier must be given");
+    if (api_logs__group_named(name ? name : id, group) < 0) return LOGS_NO_GROUP(c);
+    /* Whether it exists only: what it stores is summed over its streams, which a read of one
+     * stream need not pay for. */
+    int rc = logstore_group_exists(store_, group);
+    if (rc == LOGSTORE_NOT_FOUND) return LOGS_NO_GROUP(c);
+    if (rc != LOGSTORE_OK) return LOGS_UNREADABLE(c);
     return 0;
 }
 
@@ -146,7 +146,7 @@ static int read_limit(api_ctx *c, json_t *req, int max, int *out)
 {
     json_int_t v = api_int(req, "limit", max);
     if (v < 1 || v > max)
-        return INVALID(c, "limit: must be between 1 and %d (got %lld)", max, (long long)v);
+        return LOGS_INVALID(c, "limit: must be between 1 and %d (got %lld)", max, (long long)v);
     *out = (int)v;
     return 0;
 }
@@ -159,8 +159,8 @@ static int read_range(api_ctx *c, json_t *req, logstore_range *r)
     r->start = s ? json_integer_value(s) : 0;
     r->end = e ? json_integer_value(e) : 0;
     if (r->start < 0 || r->end < 0)
-        return INVALID(c, "%s: must be 0 or more (milliseconds since the epoch)",
-                       r->start < 0 ? "startTime" : "endTime");
+        return LOGS_INVALID(c, "%s: must be 0 or more (milliseconds since the epoch)",
+                            r->start < 0 ? "startTime" : "endTime");
     return 0;
 }
 
@@ -168,7 +168,7 @@ static int read_token(api_ctx *c, json_t *req, const char **out)
 {
     *out = api_str(req, "nextToken");
     if (*out && !**out)
-        return INVALID(c, "nextToken: must not be empty; leave it out for the first page");
+        return LOGS_INVALID(c, "nextToken: must not be empty; leave it out for the first page");
     return 0;
 }
 
@@ -179,8 +179,8 @@ static int read_token(api_ctx *c, json_t *req, const char **out)
 static int check_stream_name(api_ctx *c, const char *stream)
 {
     if (!*stream)
-        return INVALID(c, "logStreamName: must not be empty; give the stream's name, as a "
-                          "job's container.logStreamName gives it");
+        return LOGS_INVALID(c, "logStreamName: must not be empty; give the stream's name, as a "
+                               "job's container.logStreamName gives it");
     return 0;
 }
 
@@ -224,7 +224,7 @@ static int describe_log_streams(api_ctx *c, json_t *req, json_t **resp)
         read_limit(c, req, LOGSTORE_MAX_STREAMS, &q.limit) < 0 || read_token(c, req, &q.token) < 0)
         return -1;
     if (q.prefix && q.by_last_event_time)
-        return INVALID(c, "Cannot order by LastEventTime with a logStreamNamePrefix.");
+        return LOGS_INVALID(c, "Cannot order by LastEventTime with a logStreamNamePrefix.");
     logstore_stream_list list;
     char *err = NULL;
     int rc = logstore_streams(store_, &q, &list, &err);
@@ -263,10 +263,10 @@ static int filter_log_events(api_ctx *c, json_t *req, json_t **resp)
         read_limit(c, req, LOGSTORE_MAX_EVENTS, &q.limit) < 0 || read_token(c, req, &q.token) < 0)
         return -1;
     if (names && q.prefix)
-        return INVALID(c, "logStreamNames and logStreamNamePrefix cannot both be given");
+        return LOGS_INVALID(c, "logStreamNames and logStreamNamePrefix cannot both be given");
     if (names && (json_array_size(names) < 1 || json_array_size(names) > 100))
-        return INVALID(c, "logStreamNames: give 1 to 100 names (got %zu)",
-                       json_array_size(names));
+        return LOGS_INVALID(c, "logStreamNames: give 1 to 100 names (got %zu)",
+                            json_array_size(names));
     const char **list = NULL;
     if (names) {
         q.n_streams = json_array_size(names);
@@ -327,7 +327,7 @@ static int describe_named_groups(api_ctx *c, json_t *ids, const char *prefix,
 {
     size_t n = json_array_size(ids);
     if (n < 1 || n > 50)
-        return INVALID(c, "logGroupIdentifiers: give 1 to 50 identifiers (got %zu)", n);
+        return LOGS_INVALID(c, "logGroupIdentifiers: give 1 to 50 identifiers (got %zu)", n);
     char(*names)[LOGSTORE_NAME_MAX + 1] = xcalloc(n, sizeof *names);
     const char **sorted = xcalloc(n, sizeof *sorted);
     size_t m = 0;
@@ -347,7 +347,7 @@ static int describe_named_groups(api_ctx *c, json_t *ids, const char *prefix,
         int found = logstore_group_info(store_, g, &created, &bytes, &days);
         if (found == LOGSTORE_NOT_FOUND) continue;
         if (found != LOGSTORE_OK) {
-            rc = STORE_UNREADABLE(c);
+            rc = LOGS_UNREADABLE(c);
             break;
         }
         json_array_append_new(groups, group_json(g, created, bytes, days));
@@ -367,7 +367,7 @@ static int describe_log_groups(api_ctx *c, json_t *req, json_t **resp)
         read_token(c, req, &q.token) < 0)
         return -1;
     if (q.prefix && q.pattern)
-        return INVALID(c, "logGroupNamePrefix and logGroupNamePattern cannot both be given");
+        return LOGS_INVALID(c, "logGroupNamePrefix and logGroupNamePattern cannot both be given");
     json_t *groups = json_array();
     if (ids) {
         /* The named groups come in one page: a token asks for a page that does not exist. */
@@ -404,21 +404,22 @@ static int create_log_stream(api_ctx *c, json_t *req, json_t **resp)
     const char *stream = api_str(req, "logStreamName");
     if (check_stream_name(c, stream) < 0) return -1;
     if (!logstore_stream_name_valid(stream))
-        return INVALID(c, "logStreamName: '%.100s' is not a log stream name; use 1 to 512 "
-                          "characters, none of them ':' or '*'", stream);
+        return LOGS_INVALID(c, "logStreamName: '%.100s' is not a log stream name; use 1 to 512 "
+                               "characters, none of them ':' or '*'", stream);
     if (check_group(c, req, group) < 0) return -1;
     int there = logstore_stream_exists(store_, group, stream);
-    if (there < 0) return STORE_UNREADABLE(c);
+    if (there < 0) return LOGS_UNREADABLE(c);
     if (there)
         return api_fail(c, 400, "ResourceAlreadyExistsException",
                         "The specified log stream already exists");
     /* An agent knows its attempt's stream by name alone, and writes to the one of that name
      * made last: a stream made here under a running attempt's name would take its lines. */
     if (agent_ident_stream_owner("", stream) != AGENT_STREAM_NONE)
-        return INVALID(c, "logStreamName: '%.100s' is the stream a running job's attempt writes "
-                          "to; choose another name", stream);
+        return LOGS_INVALID(c, "logStreamName: '%.100s' is the stream a running job's attempt "
+                               "writes to; choose another name", stream);
     if (logstore_wait(store_, logstore_append(store_, group, stream, NULL, 0)) < 0)
-        return api_fail(c, 500, "ServiceUnavailableException", "the server could not store the log stream; retry");
+        return api_fail(c, 500, "ServiceUnavailableException",
+                        "the server could not store the log stream; retry");
     *resp = json_object();
     return 0;
 }
@@ -433,12 +434,13 @@ static int delete_log_stream(api_ctx *c, json_t *req, json_t **resp)
     if (check_stream_name(c, stream) < 0 || check_group(c, req, group) < 0) return -1;
     int there = logstore_stream_name_valid(stream) ? logstore_stream_exists(store_, group, stream)
                                                    : 0;
-    if (there < 0) return STORE_UNREADABLE(c);
+    if (there < 0) return LOGS_UNREADABLE(c);
     if (!there)
         return api_fail(c, 400, "ResourceNotFoundException",
                         "The specified log stream does not exist.");
     if (logstore_wait(store_, logstore_delete_stream(store_, group, stream)) < 0)
-        return api_fail(c, 500, "ServiceUnavailableException", "the server could not delete the log stream; retry");
+        return api_fail(c, 500, "ServiceUnavailableException",
+                        "the server could not delete the log stream; retry");
     *resp = json_object();
     return 0;
 }

@@ -73,8 +73,7 @@ static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
     if (cls && strcmp(cls, "STANDARD") != 0)
         return LOGS_INVALID(c, "logGroupClass: barge keeps every log group as STANDARD; give "
                                "STANDARD or leave it out");
-    int64_t created, bytes;
-    int rc = logstore_group_info(store_, name, &created, &bytes, NULL);
+    int rc = logstore_group_exists(store_, name);
     if (rc == LOGSTORE_OK)
         return api_fail(c, 400, "ResourceAlreadyExistsException",
                         "The specified log group already exists");
@@ -94,20 +93,22 @@ static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+/* 0 when name is a log group that exists; else -1 with CloudWatch's error. */
+static int existing_group(api_ctx *c, const char *name)
+{
+    int rc = logstore_group_name_valid(name) ? logstore_group_exists(store_, name)
+                                             : LOGSTORE_NOT_FOUND;
+    if (rc == LOGSTORE_NOT_FOUND) return LOGS_NO_GROUP(c);
+    return rc == LOGSTORE_OK ? 0 : LOGS_UNREADABLE(c);
+}
+
 /* DeleteLogGroup: the group, its streams and their events go (Airflow's example DAGs clean up
  * with it; Terraform destroys a log group with it).  A job still writing to one of its streams
  * makes the stream again with its next lines, in /aws/batch/job as after DeleteLogStream. */
 static int delete_log_group(api_ctx *c, json_t *req, json_t **resp)
 {
     const char *name = api_str(req, "logGroupName");
-    int64_t created, bytes;
-    int rc = logstore_group_name_valid(name)
-                 ? logstore_group_info(store_, name, &created, &bytes, NULL)
-                 : LOGSTORE_NOT_FOUND;
-    if (rc == LOGSTORE_NOT_FOUND)
-        return api_fail(c, 400, "ResourceNotFoundException",
-                        "The specified log group does not exist.");
-    if (rc != LOGSTORE_OK) return LOGS_UNREADABLE(c);
+    if (existing_group(c, name) < 0) return -1;
     if (logstore_wait(store_, logstore_delete_group(store_, name)) < 0)
         return api_fail(c, 500, "ServiceUnavailableException",
                         "the server could not delete the log group; retry");
@@ -121,14 +122,7 @@ static int delete_log_group(api_ctx *c, json_t *req, json_t **resp)
  * (logstore_expire), where CloudWatch takes up to three days. */
 static int set_retention(api_ctx *c, const char *name, int days, json_t **resp)
 {
-    int64_t created, bytes;
-    int rc = logstore_group_name_valid(name)
-                 ? logstore_group_info(store_, name, &created, &bytes, NULL)
-                 : LOGSTORE_NOT_FOUND;
-    if (rc == LOGSTORE_NOT_FOUND)
-        return api_fail(c, 400, "ResourceNotFoundException",
-                        "The specified log group does not exist.");
-    if (rc != LOGSTORE_OK) return LOGS_UNREADABLE(c);
+    if (existing_group(c, name) < 0) return -1;
     if (logstore_wait(store_, logstore_set_retention(store_, name, days)) < 0)
         return api_fail(c, 500, "ServiceUnavailableException",
                         "the server could not store the retention policy; retry");

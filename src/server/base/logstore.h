@@ -248,6 +248,9 @@ int logstore_group_tags(logstore *ls, const char *group, char **json);
 
 /* 1 if the stream exists (committed), 0 if not, -1 on a read error. */
 int logstore_stream_exists(logstore *ls, const char *group, const char *stream);
+/* Whether a group exists, without summing what it stores: LOGSTORE_OK, LOGSTORE_NOT_FOUND, or
+ * LOGSTORE_FAILED (written to the server log). */
+int logstore_group_exists(logstore *ls, const char *group);
 /* A group's creation time, the bytes stored in it and its retention in days (0: none; NULL
  * when not wanted): LOGSTORE_OK, LOGSTORE_NOT_FOUND when the group does not exist, or
  * LOGSTORE_FAILED on a read error (written to the server log). */

@@ -22,7 +22,7 @@ enum {
     W_RETAIN, W_RETAINED, W_STREAMS_AFTER, W_TRIM_EVENTS, W_TRIM_STREAM, W_TAGS_PATCH,
     W_TAGS_SET, W_DROP_EMPTIED, W_COUNT
 };
-enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_RANK, R_NTH, R_TAGS, R_COUNT };
+enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_RANK, R_NTH, R_TAGS, R_GROUP_EXISTS, R_COUNT };
 
 /* One queued append: header, events, then the names and messages, in one allocation.  stream
  * is NULL when only the group is to be made; by_name says that the stream is looked up by its

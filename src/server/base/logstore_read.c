@@ -27,6 +27,7 @@ static const char *const reader_sql[R_COUNT] = {
     [R_NTH] = "SELECT id FROM events WHERE stream = :s AND ts = :ts ORDER BY id LIMIT 1 "
               "OFFSET :n",
     [R_TAGS] = "SELECT tags FROM groups WHERE name = ?1",
+    [R_GROUP_EXISTS] = "SELECT 1 FROM groups WHERE name = ?1",
 };
 
 /* Readers ------------------------------------------------------------------------------- */
@@ -120,22 +121,20 @@ int logstore_stream_exists(logstore *ls, const char *group, const char *stream)
     return id != 0;
 }
 
-int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
-                        int64_t *stored_bytes, int *retention_days)
+/* Runs the reader's statement `which` on a group's name and hands its row to take:
+ * LOGSTORE_OK, LOGSTORE_NOT_FOUND, or LOGSTORE_FAILED (written to the server log). */
+static int group_row(logstore *ls, int which, const char *group,
+                     void (*take)(sqlite3_stmt *st, void *out), void *out)
 {
     char *err = NULL;
-    *creation_time = *stored_bytes = 0;
-    if (retention_days) *retention_days = 0;
     reader *r = logstore__reader_take(ls, &err);
-    sqlite3_stmt *st = r ? reader_stmt(r, R_GROUP, &err) : NULL;
+    sqlite3_stmt *st = r ? reader_stmt(r, which, &err) : NULL;
     int rc = LOGSTORE_FAILED;
     if (st) {
         sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW) {
-            *creation_time = sqlite3_column_int64(st, 0);
-            *stored_bytes = sqlite3_column_int64(st, 1);
-            if (retention_days) *retention_days = sqlite3_column_int(st, 2);
+            take(st, out);
             rc = LOGSTORE_OK;
         } else if (step == SQLITE_DONE) {
             rc = LOGSTORE_NOT_FOUND;
@@ -152,32 +151,47 @@ int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
     return rc;
 }
 
+typedef struct {
+    int64_t *creation_time, *stored_bytes;
+    int *retention_days;
+} group_info_out;
+
+static void take_info(sqlite3_stmt *st, void *arg)
+{
+    group_info_out *o = arg;
+    *o->creation_time = sqlite3_column_int64(st, 0);
+    *o->stored_bytes = sqlite3_column_int64(st, 1);
+    if (o->retention_days) *o->retention_days = sqlite3_column_int(st, 2);
+}
+
+int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
+                        int64_t *stored_bytes, int *retention_days)
+{
+    *creation_time = *stored_bytes = 0;
+    if (retention_days) *retention_days = 0;
+    group_info_out o = {creation_time, stored_bytes, retention_days};
+    return group_row(ls, R_GROUP, group, take_info, &o);
+}
+
+static void take_nothing(sqlite3_stmt *st, void *arg)
+{
+    (void)st, (void)arg;
+}
+
+int logstore_group_exists(logstore *ls, const char *group)
+{
+    return group_row(ls, R_GROUP_EXISTS, group, take_nothing, NULL);
+}
+
+static void take_tags(sqlite3_stmt *st, void *arg)
+{
+    *(char **)arg = xstrdup((const char *)sqlite3_column_text(st, 0));
+}
+
 int logstore_group_tags(logstore *ls, const char *group, char **json)
 {
-    char *err = NULL;
     *json = NULL;
-    reader *r = logstore__reader_take(ls, &err);
-    sqlite3_stmt *st = r ? reader_stmt(r, R_TAGS, &err) : NULL;
-    int rc = LOGSTORE_FAILED;
-    if (st) {
-        sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            *json = xstrdup((const char *)sqlite3_column_text(st, 0));
-            rc = LOGSTORE_OK;
-        } else if (step == SQLITE_DONE) {
-            rc = LOGSTORE_NOT_FOUND;
-        } else {
-            logstore__read_failed(r, &err);
-        }
-        sqlite3_reset(st);
-    }
-    if (r) logstore__reader_give(ls, r);
-    if (rc == LOGSTORE_FAILED) {
-        log_error("logstore: %s", err);
-        free(err);
-    }
-    return rc;
+    return group_row(ls, R_TAGS, group, take_tags, json);
 }
 
 /* Names --------------------------------------------------------------------------------- */
