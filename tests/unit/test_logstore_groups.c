@@ -8,6 +8,7 @@
 
 #include "server/base/logstore.h"
 #include "check.h"
+#include "logstore_testing.h"
 
 #define G LOGSTORE_BATCH_GROUP
 
@@ -42,26 +43,6 @@ static void put_by_name(logstore *ls, const char *stream, const char *msg)
 {
     logstore_event ev = {.timestamp = 2000, .message = msg, .len = strlen(msg)};
     CHECK_EQ_INT(logstore_wait(ls, logstore_append_by_name(ls, G, stream, &ev, 1)), 0);
-}
-
-/* The messages of a stream joined with commas, or "missing". */
-static const char *read_all(logstore *ls, const char *group, const char *stream)
-{
-    static char out[1024];
-    logstore_get_query q = {.group = group, .stream = stream, .start_from_head = 1};
-    logstore_page p;
-    char *err = NULL;
-    int rc = logstore_get(ls, &q, &p, &err);
-    free(err);
-    if (rc == LOGSTORE_NOT_FOUND) return "missing";
-    CHECK_EQ_INT(rc, LOGSTORE_OK);
-    out[0] = '\0';
-    for (size_t i = 0; i < p.n; i++) {
-        if (i) strcat(out, ",");
-        strncat(out, p.events[i].message, sizeof out - strlen(out) - 2);
-    }
-    logstore_page_free(&p);
-    return out;
 }
 
 static void test_names(void)
@@ -112,8 +93,8 @@ static void test_groups_exist_once_made(void)
     CHECK_EQ_INT(logstore_group_info(ls, "/made", &created, &bytes, NULL), LOGSTORE_OK);
     CHECK_EQ_INT(bytes, 1);
     /* Streams of the same name in two groups are apart. */
-    CHECK_STR(read_all(ls, "/by/stream", "s"), "abc");
-    CHECK_STR(read_all(ls, "/made", "s"), "x");
+    CHECK_STR(lt_read_all(ls, "/by/stream", "s"), "abc");
+    CHECK_STR(lt_read_all(ls, "/made", "s"), "x");
     logstore_close(ls);
     /* Groups survive a reopen, with their creation times. */
     ls = open_at(dir);
@@ -195,21 +176,21 @@ static void test_append_by_name(void)
      * without a wait in between, it is still found. */
     logstore_create_stream(ls, "/jobs/mine", "app/default/1");
     put_by_name(ls, "app/default/1", "one");
-    CHECK_STR(read_all(ls, "/jobs/mine", "app/default/1"), "one");
-    CHECK_STR(read_all(ls, G, "app/default/1"), "missing");
+    CHECK_STR(lt_read_all(ls, "/jobs/mine", "app/default/1"), "one");
+    CHECK_STR(lt_read_all(ls, G, "app/default/1"), "missing");
     /* An unknown stream is made in the fallback group. */
     put_by_name(ls, "new/default/2", "two");
-    CHECK_STR(read_all(ls, G, "new/default/2"), "two");
+    CHECK_STR(lt_read_all(ls, G, "new/default/2"), "two");
     /* With the name in two groups, the stream made last takes the events. */
     logstore_create_stream(ls, "/jobs/other", "new/default/2");
     put_by_name(ls, "new/default/2", "three");
-    CHECK_STR(read_all(ls, "/jobs/other", "new/default/2"), "three");
-    CHECK_STR(read_all(ls, G, "new/default/2"), "two");
+    CHECK_STR(lt_read_all(ls, "/jobs/other", "new/default/2"), "three");
+    CHECK_STR(lt_read_all(ls, G, "new/default/2"), "two");
     logstore_close(ls);
     /* After a reopen, as after a restart of the server. */
     ls = open_at(dir);
     put_by_name(ls, "app/default/1", "four");
-    CHECK_STR(read_all(ls, "/jobs/mine", "app/default/1"), "one,four");
+    CHECK_STR(lt_read_all(ls, "/jobs/mine", "app/default/1"), "one,four");
     logstore_close(ls);
     free(dir);
 }
@@ -250,7 +231,7 @@ static void test_upgrade_from_version_1(void)
     CHECK_EQ_INT(logstore_group_info(ls, "/old", &created, &bytes, NULL), LOGSTORE_OK);
     CHECK_EQ_INT(created, 1700000000600LL);
     put_by_name(ls, "x/default/1", "late");
-    CHECK_STR(read_all(ls, "/old", "x/default/1"), "late");
+    CHECK_STR(lt_read_all(ls, "/old", "x/default/1"), "late");
     logstore_close(ls);
     free(dir);
 }
@@ -316,16 +297,16 @@ static void test_delete_group(void)
     wait_hidden_gone(dir);
     int64_t created, bytes;
     CHECK_EQ_INT(logstore_group_info(ls, "/gone", &created, &bytes, NULL), LOGSTORE_OK);
-    CHECK_STR(read_all(ls, "/gone", "a"), "new a");
-    CHECK_STR(read_all(ls, "/gone", "b"), "missing");
-    CHECK_STR(read_all(ls, "/kept", "k"), "kept");
+    CHECK_STR(lt_read_all(ls, "/gone", "a"), "new a");
+    CHECK_STR(lt_read_all(ls, "/gone", "b"), "missing");
+    CHECK_STR(lt_read_all(ls, "/kept", "k"), "kept");
     put_by_name(ls, "b", "b by name");
-    CHECK_STR(read_all(ls, G, "b"), "b by name");
+    CHECK_STR(lt_read_all(ls, G, "b"), "b by name");
     CHECK_EQ_INT(count_rows(dir, "SELECT count(*) FROM events"), 3);
     /* Deleted, and nothing made again: gone. */
     CHECK_EQ_INT(logstore_wait(ls, logstore_delete_group(ls, "/kept")), 0);
     CHECK_EQ_INT(logstore_group_info(ls, "/kept", &created, &bytes, NULL), LOGSTORE_NOT_FOUND);
-    CHECK_STR(read_all(ls, "/kept", "k"), "missing");
+    CHECK_STR(lt_read_all(ls, "/kept", "k"), "missing");
     logstore_close(ls);
     /* A deletion cut short: its streams are still in their hidden group when the store opens. */
     exec_sql(dir, "INSERT INTO streams(id, grp, name, created) VALUES"
@@ -335,7 +316,40 @@ static void test_delete_group(void)
     ls = open_at(dir);
     wait_hidden_gone(dir);
     CHECK_EQ_INT(count_rows(dir, "SELECT count(*) FROM events WHERE stream IN (900, 901)"), 0);
-    CHECK_STR(read_all(ls, "/gone", "a"), "new a");
+    CHECK_STR(lt_read_all(ls, "/gone", "a"), "new a");
+    logstore_close(ls);
+    free(dir);
+}
+
+/* A stream's deletion goes on with the stream it found, even when the stream's row is gone
+ * meanwhile (its group's deletion finished it) and SQLite gives the row's id to a stream made
+ * again under the name: that one keeps its events.  The writer is held in the stream
+ * deletion's first batch while the rest is queued, so that the group's deletion comes before
+ * the stream deletion's second batch. */
+static void test_a_stream_deleted_keeps_to_its_own_row(void)
+{
+    char *dir = fresh_dir();
+    logstore *ls = open_at(dir);
+    enum { N = 8000 }; /* more than one batch of the deletion, less than two */
+    logstore_event *ev = calloc(N, sizeof *ev);
+    for (int i = 0; i < N; i++) ev[i] = (logstore_event){.timestamp = i, .message = "x", .len = 1};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/g4", "s", ev, N)), 0);
+    free(ev);
+    lt_gate_close(ls);
+    uint64_t del = logstore_delete_stream(ls, "/g4", "s");
+    lt_gate_wait();
+    logstore_delete_group(ls, "/g4");
+    logstore_create_group(ls, "/g4");
+    logstore_event again = {.timestamp = 1000, .message = "new s", .len = 5};
+    uint64_t made = logstore_append(ls, "/g4", "s", &again, 1);
+    lt_gate_open();
+    CHECK_EQ_INT(logstore_wait(ls, del), 0);
+    CHECK_EQ_INT(logstore_wait(ls, made), 0);
+    wait_hidden_gone(dir);
+    put(ls, "/other", "o", "after"); /* queued behind whatever deletion is left */
+    CHECK_EQ_INT(count_rows(dir, "SELECT count(*) FROM events"), 2);
+    CHECK_STR(lt_read_all(ls, "/g4", "s"), "new s");
+    logstore_set_copy(ls, NULL, NULL);
     logstore_close(ls);
     free(dir);
 }
@@ -361,7 +375,7 @@ static void test_deletions_keep_to_what_they_found(void)
     for (int i = 0; i < 2000 && count_rows(dir, "SELECT count(*) FROM events") != 1; i++)
         usleep(10000);
     CHECK_EQ_INT(count_rows(dir, "SELECT count(*) FROM events"), 1);
-    CHECK_STR(read_all(ls, "/g2", "s"), "new s");
+    CHECK_STR(lt_read_all(ls, "/g2", "s"), "new s");
     logstore_close(ls);
     /* An earlier run's deletion of /g3, cut short, and a new one of /g3 at once. */
     exec_sql(dir, "INSERT INTO streams(id, grp, name, created) VALUES"
@@ -373,7 +387,7 @@ static void test_deletions_keep_to_what_they_found(void)
     CHECK_EQ_INT(logstore_wait(ls, logstore_delete_group(ls, "/g3")), 0);
     put(ls, "/kept3", "k", "still here");
     wait_hidden_gone(dir);
-    CHECK_STR(read_all(ls, "/kept3", "k"), "still here");
+    CHECK_STR(lt_read_all(ls, "/kept3", "k"), "still here");
     logstore_close(ls);
     free(dir);
 }
@@ -388,6 +402,7 @@ int main(void)
     RUN(test_upgrade_from_version_1);
     RUN(test_delete_group);
     RUN(test_deletions_keep_to_what_they_found);
+    RUN(test_a_stream_deleted_keeps_to_its_own_row);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK_EQ_INT(system(cmd), 0);

@@ -4,7 +4,6 @@
  * retention removed keeps events again, and the copy (the PostgreSQL store's, for standbys) is
  * told of the retention and of each stream's events let go, which a store reading the copy back
  * applies alike.  Tags: changed by merge patches in queue order, copied whole. */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "common/util.h"
 #include "server/base/logstore.h"
 #include "check.h"
+#include "logstore_testing.h"
 
 #define DAY (24LL * 3600 * 1000)
 
@@ -46,26 +46,6 @@ static void put_many(logstore *ls, const char *group, const char *stream, int64_
     for (int i = 0; i < n; i++) ev[i] = (logstore_event){from + i, "x", 1};
     CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, group, stream, ev, (size_t)n)), 0);
     free(ev);
-}
-
-/* The messages of a stream joined with commas, or "missing". */
-static const char *read_all(logstore *ls, const char *group, const char *stream)
-{
-    static char out[4096];
-    logstore_get_query q = {.group = group, .stream = stream, .start_from_head = 1};
-    logstore_page p;
-    char *err = NULL;
-    int rc = logstore_get(ls, &q, &p, &err);
-    free(err);
-    if (rc == LOGSTORE_NOT_FOUND) return "missing";
-    CHECK_EQ_INT(rc, LOGSTORE_OK);
-    out[0] = '\0';
-    for (size_t i = 0; i < p.n && strlen(out) + p.events[i].len + 2 < sizeof out; i++) {
-        if (i) strcat(out, ",");
-        strncat(out, p.events[i].message, p.events[i].len);
-    }
-    logstore_page_free(&p);
-    return out;
 }
 
 /* A stream's summary as DescribeLogStreams lists it. */
@@ -143,7 +123,7 @@ static void test_events_past_retention_go(void)
     put(ls, "/keep", "c", old, "kept");
     /* Without a retention, a pass lets nothing go. */
     expire_now(ls);
-    CHECK_STR(read_all(ls, "/ret", "a"), "old1,old2,new1,new22");
+    CHECK_STR(lt_read_all(ls, "/ret", "a"), "old1,old2,new1,new22");
 
     int64_t created, bytes;
     int days = -1;
@@ -154,9 +134,9 @@ static void test_events_past_retention_go(void)
     CHECK_EQ_INT(days, 1);
     expire_now(ls);
 
-    CHECK_STR(read_all(ls, "/ret", "a"), "new1,new22");
-    CHECK_STR(read_all(ls, "/ret", "b"), ""); /* the stream stays, emptied */
-    CHECK_STR(read_all(ls, "/keep", "c"), "kept");
+    CHECK_STR(lt_read_all(ls, "/ret", "a"), "new1,new22");
+    CHECK_STR(lt_read_all(ls, "/ret", "b"), ""); /* the stream stays, emptied */
+    CHECK_STR(lt_read_all(ls, "/keep", "c"), "kept");
     logstore_stream_info a = info(ls, "/ret", "a"), b = info(ls, "/ret", "b");
     CHECK_EQ_INT(a.events, 2);
     CHECK_EQ_INT(a.stored_bytes, 9);
@@ -186,7 +166,7 @@ static void test_events_past_retention_go(void)
     CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/ret", 0)), 0);
     put(ls, "/ret", "a", old, "old3");
     expire_now(ls);
-    CHECK_STR(read_all(ls, "/ret", "a"), "old3,new1,new22");
+    CHECK_STR(lt_read_all(ls, "/ret", "a"), "old3,new1,new22");
     logstore_close(ls);
 }
 
@@ -209,10 +189,10 @@ static void test_many_events_and_streams(void)
     put(ls, "/big", "last", old, "gone");
     CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/big", 7)), 0);
     expire_now(ls);
-    CHECK_STR(read_all(ls, "/big", "many"), "kept");
+    CHECK_STR(lt_read_all(ls, "/big", "many"), "kept");
     CHECK_EQ_INT(info(ls, "/big", "many").events, 1);
-    CHECK_STR(read_all(ls, "/big", "last"), "");
-    CHECK_STR(read_all(ls, "/other", "other-2499"), "o"); /* no retention there */
+    CHECK_STR(lt_read_all(ls, "/big", "last"), "");
+    CHECK_STR(lt_read_all(ls, "/other", "other-2499"), "o"); /* no retention there */
     logstore_close(ls);
 }
 
@@ -220,22 +200,6 @@ static void test_many_events_and_streams(void)
  * meanwhile reaches streams the running pass had already passed.  The running pass is held in
  * its first batch (by the copy, which the writer calls inside it) while the retention is set
  * and the second pass asked for, so that the one is surely running when the other is asked. */
-static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
-static int gate_entered, gate_open;
-
-static int64_t gate(void *ctx, const logstore_copy_item *items, size_t n)
-{
-    (void)ctx, (void)items, (void)n;
-    pthread_mutex_lock(&gate_mu);
-    gate_entered = 1;
-    pthread_cond_broadcast(&gate_cv);
-    while (!gate_open) pthread_cond_wait(&gate_cv, &gate_mu);
-    pthread_mutex_unlock(&gate_mu);
-    static int64_t pos;
-    return ++pos;
-}
-
 static void test_a_pass_asked_for_during_one(void)
 {
     logstore *ls = fresh();
@@ -246,11 +210,9 @@ static void test_a_pass_asked_for_during_one(void)
     CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/busy", 1)), 0);
     uint64_t s0, e0, s, e;
     logstore_expire_counts(ls, &s0, &e0);
-    logstore_set_copy(ls, gate, NULL);
+    lt_gate_close(ls);
     logstore_expire(ls);
-    pthread_mutex_lock(&gate_mu);
-    while (!gate_entered) pthread_cond_wait(&gate_cv, &gate_mu);
-    pthread_mutex_unlock(&gate_mu);
+    lt_gate_wait();
     /* Held: queued, not waited for. */
     logstore_event ev = {old, "old", 3};
     uint64_t t1 = logstore_append(ls, "/late", "first", &ev, 1);
@@ -258,10 +220,7 @@ static void test_a_pass_asked_for_during_one(void)
     logstore_expire(ls);
     logstore_expire_counts(ls, &s, &e);
     CHECK_EQ_INT((int)(s - s0), 1); /* asked for, not started: one runs */
-    pthread_mutex_lock(&gate_mu);
-    gate_open = 1;
-    pthread_cond_broadcast(&gate_cv);
-    pthread_mutex_unlock(&gate_mu);
+    lt_gate_open();
     CHECK_EQ_INT(logstore_wait(ls, t1), 0);
     CHECK_EQ_INT(logstore_wait(ls, t2), 0);
     for (int i = 0; i < 2000; i++) {
@@ -270,8 +229,8 @@ static void test_a_pass_asked_for_during_one(void)
         usleep(10000);
     }
     CHECK(s >= s0 + 2 && e == s);
-    CHECK_STR(read_all(ls, "/late", "first"), "");
-    CHECK_STR(read_all(ls, "/busy", "big"), "");
+    CHECK_STR(lt_read_all(ls, "/late", "first"), "");
+    CHECK_STR(lt_read_all(ls, "/busy", "big"), "");
     logstore_set_copy(ls, NULL, NULL);
     logstore_close(ls);
 }
@@ -290,8 +249,8 @@ static void test_a_stream_being_deleted(void)
     logstore_delete_stream(ls, "/del", "going");
     expire_now(ls);
     put(ls, "/del", "after", util_now_ms(), "kept");
-    CHECK_STR(read_all(ls, "/del", "after"), "kept");
-    CHECK_STR(read_all(ls, "/del", "going"), "missing");
+    CHECK_STR(lt_read_all(ls, "/del", "after"), "kept");
+    CHECK_STR(lt_read_all(ls, "/del", "going"), "missing");
     for (int i = 0; i < n_copied; i++) CHECK(strncmp(copied[i], "t ", 2) != 0);
     logstore_set_copy(ls, NULL, NULL);
     logstore_close(ls);
@@ -326,7 +285,7 @@ static void test_copied_and_read_back(void)
         {.group = "/cp", .stream = "nothing", .op = LOGSTORE_COPY_TRIM, .arg = cut},
     };
     CHECK_EQ_INT(logstore_wait(sb, logstore_import(sb, items, 4, 42)), 0);
-    CHECK_STR(read_all(sb, "/cp", "s"), "new");
+    CHECK_STR(lt_read_all(sb, "/cp", "s"), "new");
     CHECK_EQ_INT(info(sb, "/cp", "s").events, 1);
     int64_t created, bytes;
     int days;

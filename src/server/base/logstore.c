@@ -73,9 +73,10 @@ static const char *const migrations[] = {
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
 
-/* A deleted group's streams are moved at once to a group of this prefix, which no group name
- * has (':' is not allowed in one), and their events go from there a batch at a time: a group
- * made again under the name meanwhile is a new one, which the deletion leaves alone. */
+/* A deleted group's streams, or a deleted stream, are moved at once to a group of this prefix,
+ * which no group name has (':' is not allowed in one), and their events go from there a batch
+ * at a time: a group or stream made again under the name meanwhile is a new one, which the
+ * deletion leaves alone (even when SQLite gives it the rowid the deleted stream had). */
 #define HIDDEN_PREFIX "deleted:"
 
 static const char *const writer_sql[W_COUNT] = {
@@ -111,9 +112,10 @@ static const char *const writer_sql[W_COUNT] = {
                        "  bytes = max(bytes - ?3, 0),"
                        "  first_ts = coalesce((SELECT min(ts) FROM events WHERE stream = ?1), -1)"
                        " WHERE id = ?1"),
-    /* A stream being deleted holds nothing from its first batch on: no retention pass takes
-     * it for one to trim (and copy a trim of). */
-    [W_DROP_EMPTIED] = "UPDATE streams SET events = 0, bytes = 0, first_ts = -1 WHERE id = ?1",
+    /* A stream being deleted is hidden and holds nothing from its first batch on: no retention
+     * pass takes it for one to trim (and copy a trim of). */
+    [W_HIDE_STREAM] = ("UPDATE streams SET grp = ?2, events = 0, bytes = 0, first_ts = -1"
+                       " WHERE id = ?1"),
     /* Tags: a merge patch (SQLite's json_patch is RFC 7396's), or a copy's whole tags. */
     [W_TAGS_PATCH] = "UPDATE groups SET tags = json_patch(tags, ?2) WHERE name = ?1 RETURNING tags",
     [W_TAGS_SET] = "UPDATE groups SET tags = ?2 WHERE name = ?1 AND json_valid(?2)",
@@ -156,55 +158,21 @@ static int make_group(logstore *ls, const char *group, int64_t now)
     return logstore__run(st);
 }
 
-/* Deletes up to DROP_BATCH of the stream's events, and the stream once none are left.  Returns
- * 0 when the stream is gone, 1 when events remain (the item is queued again), -1 on error. */
-static int drop_stream(logstore *ls, pending *p)
+/* A name for the hidden group of one deletion (p->resolved).  Tickets start again at each
+ * open: the time makes the name this deletion's alone, beside one an earlier run left to
+ * finish. */
+static void hidden_name(pending *p)
 {
-    int64_t id = p->drop_id;
-    if (!id) {
-        sqlite3_stmt *find = ls->wst[W_FIND];
-        sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
-        sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
-        if (find_id(find, &id, NULL) < 0) return -1;
-        if (!id) return 0;
-    }
-    if (!p->drop_id) {
-        sqlite3_bind_int64(ls->wst[W_DROP_EMPTIED], 1, id);
-        if (logstore__run(ls->wst[W_DROP_EMPTIED]) < 0) return -1;
-    }
-    sqlite3_stmt *del = ls->wst[W_DROP_EVENTS];
-    sqlite3_bind_int64(del, 1, id);
-    sqlite3_bind_int(del, 2, DROP_BATCH);
-    if (logstore__run(del) < 0) return -1;
-    ls->dropped += (uint64_t)sqlite3_changes(ls->w);
-    if (sqlite3_changes(ls->w) >= DROP_BATCH) {
-        p->drop_id = id;
-        return 1;
-    }
-    sqlite3_bind_int64(ls->wst[W_DROP_STREAM], 1, id);
-    return logstore__run(ls->wst[W_DROP_STREAM]);
+    p->resolved = xasprintf(HIDDEN_PREFIX "%lld.%llu:%s", (long long)util_now_ms(),
+                            (unsigned long long)p->ticket, p->group);
 }
 
-/* The same for a group.  The first batch removes the group and moves its streams to a hidden
- * group of their own (p->resolved), so both are gone from every lookup once its ticket is
- * committed; then up to DROP_BATCH of their events go a batch, and the streams with the last.
- * An item resumed after a restart (logstore_open) comes with its hidden group already. */
-static int drop_group(logstore *ls, pending *p)
+/* Deletes up to DROP_BATCH of the hidden group's events, stream by stream, each found through
+ * the group's index (a batch costs what it deletes, however many streams were emptied before
+ * it), and each stream with its last.  Returns 0 when the hidden group is empty, 1 when events
+ * remain (the item is queued again), -1 on error. */
+static int drop_hidden(logstore *ls, pending *p)
 {
-    if (!p->resolved) {
-        /* Tickets start again at each open: the time makes the name this deletion's alone,
-         * beside one an earlier run left to finish. */
-        p->resolved = xasprintf(HIDDEN_PREFIX "%lld.%llu:%s", (long long)util_now_ms(),
-                                (unsigned long long)p->ticket, p->group);
-        sqlite3_stmt *hide = ls->wst[W_HIDE_GROUP];
-        sqlite3_bind_text(hide, 1, p->group, -1, SQLITE_STATIC);
-        sqlite3_bind_text(hide, 2, p->resolved, -1, SQLITE_STATIC);
-        if (logstore__run(hide) < 0) return -1;
-        sqlite3_bind_text(ls->wst[W_DROP_GROUP], 1, p->group, -1, SQLITE_STATIC);
-        if (logstore__run(ls->wst[W_DROP_GROUP]) < 0) return -1;
-    }
-    /* Stream by stream, each found through the group's index: a batch costs what it deletes,
-     * however many streams were emptied before it. */
     for (int budget = DROP_BATCH; budget > 0;) {
         int64_t id = 0;
         sqlite3_stmt *next = ls->wst[W_GROUP_NEXT];
@@ -224,6 +192,43 @@ static int drop_group(logstore *ls, pending *p)
         budget--; /* an empty stream costs a little too */
     }
     return 1;
+}
+
+/* A stream's deletion: its first batch moves the stream to a hidden group of its own, so it is
+ * gone from every lookup once its ticket is committed; its events go from there. */
+static int drop_stream(logstore *ls, pending *p)
+{
+    if (!p->resolved) {
+        int64_t id = 0;
+        sqlite3_stmt *find = ls->wst[W_FIND];
+        sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
+        sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
+        if (find_id(find, &id, NULL) < 0) return -1;
+        if (!id) return 0;
+        hidden_name(p);
+        sqlite3_stmt *hide = ls->wst[W_HIDE_STREAM];
+        sqlite3_bind_int64(hide, 1, id);
+        sqlite3_bind_text(hide, 2, p->resolved, -1, SQLITE_STATIC);
+        if (logstore__run(hide) < 0) return -1;
+    }
+    return drop_hidden(ls, p);
+}
+
+/* The same for a group: its first batch removes the group and moves its streams to a hidden
+ * group of their own.  An item resumed after a restart (logstore_open) comes with its hidden
+ * group already. */
+static int drop_group(logstore *ls, pending *p)
+{
+    if (!p->resolved) {
+        hidden_name(p);
+        sqlite3_stmt *hide = ls->wst[W_HIDE_GROUP];
+        sqlite3_bind_text(hide, 1, p->group, -1, SQLITE_STATIC);
+        sqlite3_bind_text(hide, 2, p->resolved, -1, SQLITE_STATIC);
+        if (logstore__run(hide) < 0) return -1;
+        sqlite3_bind_text(ls->wst[W_DROP_GROUP], 1, p->group, -1, SQLITE_STATIC);
+        if (logstore__run(ls->wst[W_DROP_GROUP]) < 0) return -1;
+    }
+    return drop_hidden(ls, p);
 }
 
 static int write_item(logstore *ls, pending *p)
@@ -529,7 +534,6 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
     p->drop = drop;
     p->again = 0;
     p->dropping = 0;
-    p->drop_id = 0;
     p->op = op;
     p->arg = arg;
     p->cursor = 0;
@@ -595,10 +599,10 @@ uint64_t logstore_delete_group(logstore *ls, const char *group)
     return enqueue(ls, group, NULL, 0, NULL, 0, 0, 1, 0, 0);
 }
 
-/* Groups whose deletion a stop cut short (their streams still in a hidden group) are queued
+/* Groups and streams whose deletion a stop cut short (still in a hidden group) are queued
  * to be finished, before the writer starts: as items already past their first batch, so they
  * are neither renamed again nor copied again. */
-static void resume_group_drops(logstore *ls)
+static void resume_drops(logstore *ls)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(ls->w,
@@ -756,7 +760,7 @@ logstore *logstore_open(const char *dir, char **err)
     pthread_mutex_init(&ls->rmu, NULL);
     pthread_cond_init(&ls->work, NULL);
     pthread_cond_init(&ls->done, NULL);
-    resume_group_drops(ls);
+    resume_drops(ls);
     if (pthread_create(&ls->thread, NULL, writer_main, ls) != 0) {
         *err = xstrdup("cannot start the log store's writer thread");
         pthread_mutex_destroy(&ls->mu);

@@ -20,7 +20,7 @@ enum {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_FIND, W_FIND_NAME, W_GROUP, W_MAKE, W_EVENT, W_UPDATE,
     W_MARK, W_DROP_EVENTS, W_DROP_STREAM, W_HIDE_GROUP, W_DROP_GROUP, W_GROUP_NEXT,
     W_RETAIN, W_RETAINED, W_STREAMS_AFTER, W_TRIM_EVENTS, W_TRIM_STREAM, W_TAGS_PATCH,
-    W_TAGS_SET, W_DROP_EMPTIED, W_COUNT
+    W_TAGS_SET, W_HIDE_STREAM, W_COUNT
 };
 enum { R_FIND, R_FORWARD, R_BACKWARD, R_GROUP, R_RANK, R_NTH, R_TAGS, R_GROUP_EXISTS, R_COUNT };
 
@@ -43,12 +43,11 @@ typedef struct pending {
                  stream NULL the group, its streams and their events (logstore_delete_group) */
     int again; /* a drop with events left: queued again after the batch */
     int dropping; /* a drop queued again: its first batch is written (and copied) */
-    int64_t drop_id; /* a stream drop's stream, found by its first batch and kept: a stream
-                        made again under the name meanwhile is another */
     /* Read back from the copy, so not copied again: > 0 for the last item of an import (the
      * copy's position it brings this store to), -1 for the others; 0 for the rest. */
     int64_t import_pos;
-    char *resolved;     /* by_name: the group the stream was found in (malloc'd), else NULL */
+    char *resolved; /* by_name: the group the stream was found in; a drop: the hidden group
+                       its streams went to (logstore.c); malloc'd, else NULL */
     /* A group's settings' items (logstore_settings.c): LOGSTORE_COPY_RETAIN (arg: the days),
      * LOGSTORE_COPY_TRIM (an import: the stream's events before arg go) or LOGSTORE_EXPIRE (a
      * pass: cursor is the last stream done; trims what its current slice let go of, for the
