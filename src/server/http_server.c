@@ -189,10 +189,14 @@ static enum MHD_Result send_answer(http_req *r)
         MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
     r->resp = NULL; /* the response owns it now */
     int text = r->op && r->status == 200 && strcmp(r->op->path, "/metrics") == 0;
+    /* CloudWatch Logs is AWS JSON 1.1 (typed so by AWS); Batch is REST JSON. */
+    const char *target = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target");
+    int logs = target && strncmp(target, "Logs_", 5) == 0;
     MHD_add_response_header(resp, "Content-Type",
-                            text          ? "text/plain; version=0.0.4; charset=utf-8"
+                            text           ? "text/plain; version=0.0.4; charset=utf-8"
                             : r->xml_id[0] ? "text/xml"
-                                          : "application/json");
+                            : logs         ? "application/x-amz-json-1.1"
+                                           : "application/json");
     metrics_http(r->op ? r->op->name : "unknown", r->status);
     MHD_add_response_header(resp, "x-amzn-RequestId", id);
     if (r->err_type) MHD_add_response_header(resp, "x-amzn-ErrorType", r->err_type);

@@ -263,7 +263,12 @@ class LogsApi(ServerTestCase):
         self.assertEqual(status, 400)
         self.assertEqual(body["__type"], "ResourceNotFoundException")
         self.assertEqual(headers.get("x-amzn-ErrorType"), "ResourceNotFoundException")
+        # CloudWatch Logs speaks AWS JSON 1.1, its answers typed so, errors and all.
+        self.assertEqual(headers.get("Content-Type"), "application/x-amz-json-1.1")
         self.put({"err/default/1": [(1, "x")]})
+        status, headers, _ = logs_call(self.server, "GetLogEvents",
+                                       {"logGroupName": GROUP, "logStreamName": "err/default/1"})
+        self.assertEqual((status, headers.get("Content-Type")), (200, "application/x-amz-json-1.1"))
         self.assertClientError(self.logs.get_log_events, "nextToken",
                                code="InvalidParameterException", logGroupName=GROUP,
                                logStreamName="err/default/1", nextToken="f/garbage")

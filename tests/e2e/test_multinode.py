@@ -164,6 +164,11 @@ class MultiNode(JobsCase):
             n = nodes["%s#%d" % (jid, i)]
             self.assertEqual(n["nodeDetails"], {"nodeIndex": i, "isMainNode": i == 0})
             self.assertIn("container", n)
+            # A node's container is a ContainerDetail; the ranges' are ContainerProperties,
+            # which have no networkInterfaces (SDKs with strict models refuse the member).
+            self.assertEqual(self.raw_job(n["jobId"])["container"]["networkInterfaces"], [])
+        for r in self.raw_job(jid)["nodeProperties"]["nodeRangeProperties"]:  # unparsed
+            self.assertNotIn("networkInterfaces", r["container"])
         self.assertEqual(nodes[jid + "#0"]["status"], "SUCCEEDED")
         # The job's attempts and exit are its main node's, as AWS fills them; what it used is
         # its nodes' together.

@@ -413,6 +413,8 @@ jobspec *jobspec_node(const jobspec *parent, int index)
         if (targets(json_string_value(json_object_get(r, "targetNodes")), index,
                     parent->shared->num_nodes))
             json_object_update(container, json_object_get(r, "container"));
+    if (!json_object_get(container, "networkInterfaces"))
+        json_object_set_new(container, "networkInterfaces", json_array());
     json_object_set_new(d, "container", container);
     json_object_del(d, "nodeProperties");
     return jobspec_make(d);
