@@ -173,6 +173,7 @@ static struct {
     int listen_fd, port;
     atomic_int mode;
     atomic_int connections; /* accepted so far */
+    atomic_int idle_closes; /* connections closed while idle (CLOSE_WHEN_IDLE), once closed */
     atomic_int close_in;    /* with CLOSE_AFTER_3: answers until the one that closes */
     pthread_mutex_t mu;
     char request_line[256], authorization[256];
@@ -205,13 +206,16 @@ static void *serve(void *arg)
     int fd = (int)(intptr_t)arg;
     static __thread char b[1 << 20];
     size_t have = 0;
-    int answered = 0;
+    int answered = 0, idle = 0;
     for (;;) {
         char *end = have ? memmem(b, have, "\r\n\r\n", 4) : NULL;
         if (!end) {
             if (atomic_load(&srv.mode) == CLOSE_WHEN_IDLE && answered) {
                 struct pollfd p = {.fd = fd, .events = POLLIN};
-                if (poll(&p, 1, 50) == 0) break; /* idle: closed, as servers do */
+                if (poll(&p, 1, 50) == 0) { /* idle: closed, as servers do */
+                    idle = 1;
+                    break;
+                }
             }
             ssize_t got = read(fd, b + have, sizeof b - 1 - have);
             if (got <= 0) break;
@@ -269,6 +273,7 @@ static void *serve(void *arg)
     }
 out:
     close(fd);
+    if (idle) atomic_fetch_add(&srv.idle_closes, 1);
     return NULL;
 }
 
@@ -374,10 +379,14 @@ static void test_pipelined_posts(void)
 
     /* A kept connection the server closed while idle: the window goes again, unseen. */
     atomic_store(&srv.mode, CLOSE_WHEN_IDLE);
+    int closes = atomic_load(&srv.idle_closes);
     fill(w, 4, &seq, 100, 0);
     CHECK_EQ_INT(h1pipe_post(p, w->reqs, 4, 5000), 4);
-    struct timespec idle = {0, 200 * 1000000L};
-    nanosleep(&idle, NULL);
+    /* Until the server has closed it (50 ms idle), however long that takes it here. */
+    struct timespec tick = {0, 10 * 1000000L};
+    for (int i = 0; i < 1000 && atomic_load(&srv.idle_closes) == closes; i++)
+        nanosleep(&tick, NULL);
+    CHECK(atomic_load(&srv.idle_closes) > closes);
     int conns = atomic_load(&srv.connections);
     fill(w, 4, &seq, 100, 0);
     CHECK_EQ_INT(h1pipe_post(p, w->reqs, 4, 5000), 4);

@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/reaper.h"
@@ -52,18 +51,25 @@ int main(void)
         CHECK(WIFEXITED(status));
         CHECK_EQ_INT(WEXITSTATUS(status), i % 100);
     }
-    /* WNOHANG on a running child: 0 until it ends. */
+    /* WNOHANG on a running child: 0 until it ends.  The child runs until told (its pipe
+     * closed), and is claimed before the collector can see it, however slow this thread. */
+    int gate[2];
+    CHECK_EQ_INT(pipe(gate), 0);
+    reaper_hold();
     pid_t slow = fork();
     if (slow == 0) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        char c;
+        close(gate[1]);
+        while (read(gate[0], &c, 1) < 0) {}
         _exit(4);
     }
-    reaper_hold();
+    CHECK(slow > 0);
+    close(gate[0]);
     reaper_claim(slow);
     reaper_let_go();
     int status = -1;
     CHECK_EQ_INT(reaper_wait(slow, &status, WNOHANG), 0);
+    close(gate[1]);
     CHECK_EQ_INT(reaper_wait(slow, &status, 0), slow);
     CHECK_EQ_INT(WEXITSTATUS(status), 4);
     /* An unclaimed child goes to the callback. */
