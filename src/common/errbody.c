@@ -34,7 +34,7 @@ static void xml_text(buf *b, const char *s)
     }
 }
 
-char *errbody_xml(const char *code, const char *msg, const char *request_id)
+char *errbody_xml(const char *code, const char *msg, const char *request_id, int s3)
 {
     char clean[700];
     snprintf(clean, sizeof clean, "%s", msg);
@@ -43,13 +43,13 @@ char *errbody_xml(const char *code, const char *msg, const char *request_id)
     for (char *p = clean; *p; p++)
         if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n') *p = ' ';
     buf b = {0};
-    buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse><Error><Type>Sender"
-                 "</Type><Code>");
+    buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    buf_puts(&b, s3 ? "<Error><Code>" : "<ErrorResponse><Error><Type>Sender</Type><Code>");
     xml_text(&b, code);
     buf_puts(&b, "</Code><Message>");
     xml_text(&b, clean);
-    buf_puts(&b, "</Message></Error><RequestId>");
+    buf_puts(&b, s3 ? "</Message><RequestId>" : "</Message></Error><RequestId>");
     xml_text(&b, request_id);
-    buf_puts(&b, "</RequestId></ErrorResponse>\n");
+    buf_puts(&b, s3 ? "</RequestId></Error>\n" : "</RequestId></ErrorResponse>\n");
     return b.data;
 }

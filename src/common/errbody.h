@@ -8,9 +8,11 @@
 /* Fresh text.  The message is cut to fit and made valid UTF-8 first: it often echoes request
  * text. */
 char *errbody_new(const char *type, const char *msg);
-/* The same in the XML of AWS's query and REST-XML protocols (STS, SQS, EC2, S3...):
+/* The same in the XML of AWS's query protocol (STS, SQS, EC2...):
  * <ErrorResponse><Error><Type>Sender</Type><Code>...</Code><Message>...</Message></Error>
- * <RequestId>...</RequestId></ErrorResponse>, which their SDKs' parsers read (barge serves none
- * of those services, but a client pointed at it for all of them should learn why). */
-char *errbody_xml(const char *code, const char *msg, const char *request_id);
+ * <RequestId>...</RequestId></ErrorResponse>; or with s3 in S3's own shape,
+ * <Error><Code>...</Code><Message>...</Message><RequestId>...</RequestId></Error>, which S3's
+ * parsers read (barge serves none of those services, but a client pointed at it for all of
+ * them should learn why). */
+char *errbody_xml(const char *code, const char *msg, const char *request_id, int s3);
 #endif

@@ -145,7 +145,7 @@ static int other_service(http_req *r, const char *url)
                                 : "barge serves AWS Batch and CloudWatch Logs only, not S3; point "
                                   "AWS_ENDPOINT_URL_BATCH and AWS_ENDPOINT_URL_CLOUDWATCH_LOGS "
                                   "at barge rather than AWS_ENDPOINT_URL",
-                          r->xml_id);
+                          r->xml_id, !query);
     r->resp_len = strlen(r->resp);
     r->phase = REQ_ANSWERED;
     return 1;

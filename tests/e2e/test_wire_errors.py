@@ -65,12 +65,12 @@ class WireCase(ServerTestCase):
         self.assertEqual((status, body), (200, {"status": "ok"}), self.server.read_log()[-3000:])
 
     def assertError(self, status, headers, body, *fragments, code="ClientException",
-                    http_status=400):
+                    http_status=400, content_type="application/json"):
         """Checks the shape of an error answer; returns its message."""
         self.assertEqual(status, http_status, body)
         headers = {k.lower(): v for k, v in headers.items()}
         self.assertEqual(headers.get("x-amzn-errortype"), code)
-        self.assertEqual(headers.get("content-type"), "application/json")
+        self.assertEqual(headers.get("content-type"), content_type)
         self.assertTrue(headers.get("x-amzn-requestid"))
         if isinstance(body, bytes):
             body = json.loads(body)
@@ -373,6 +373,15 @@ class Routing(WireCase):
             err = cm.exception.response["Error"]
             self.assertEqual(err["Code"], "NotImplemented", call)
             self.assertIn("not S3", err["Message"])
+        # In S3's own shape (<Error> its root), which every S3 SDK's parser reads.
+        status, headers, body = self.server.raw(
+            "GET", "/b/k", None,
+            {"x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+             "Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20261205/us-east-1/s3/"
+                              "aws4_request, SignedHeaders=host, Signature=00"})
+        self.assertEqual((status, headers.get("Content-Type")), (400, "text/xml"))
+        self.assertRegex(body.decode(), r"^<\?xml [^>]*>\n<Error><Code>NotImplemented</Code>"
+                                        r"<Message>[^<]*not S3[^<]*</Message><RequestId>")
         # The JavaScript SDK sends S3's payload hash header with every service's calls: a Batch
         # call barge does not serve is still answered in Batch's JSON.
         status, headers, body = self.server.raw(
@@ -395,7 +404,8 @@ class Routing(WireCase):
             "POST", "/", b"{}", headers={"X-Amz-Target": "Logs_20140328.NoSuchOperation",
                                          "Content-Type": "application/x-amz-json-1.1"})
         self.assertError(status, headers, body, "Logs_20140328.NoSuchOperation",
-                         code="UnknownOperationException")
+                         code="UnknownOperationException",
+                         content_type="application/x-amz-json-1.1")
 
     def test_unknown_operation_with_big_body_is_drained(self):
         # The body of an unknown operation is read and dropped, not parsed.

@@ -324,11 +324,16 @@ static void test_errbody(void)
     char *j = errbody_new("ClientException", "bad \"x\"");
     CHECK_STR(j, "{\"__type\":\"ClientException\",\"message\":\"bad \\\"x\\\"\"}");
     free(j);
-    char *x = errbody_xml("InvalidAction", "a<b & 'c' \"d\">\x01", "id-1");
+    char *x = errbody_xml("InvalidAction", "a<b & 'c' \"d\">\x01", "id-1", 0);
     CHECK_STR(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse><Error><Type>Sender"
                  "</Type><Code>InvalidAction</Code><Message>a&lt;b &amp; &apos;c&apos; "
                  "&quot;d&quot;&gt; </Message></Error><RequestId>id-1</RequestId>"
                  "</ErrorResponse>\n");
+    free(x);
+    /* S3's errors have <Error> for their root. */
+    x = errbody_xml("NotImplemented", "not S3", "id-2", 1);
+    CHECK_STR(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>"
+                 "<Message>not S3</Message><RequestId>id-2</RequestId></Error>\n");
     free(x);
 }
 
