@@ -3,6 +3,7 @@
  * were records of their own. */
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -354,6 +355,45 @@ static void test_a_stream_deleted_keeps_to_its_own_row(void)
     free(dir);
 }
 
+/* A deletion's later batch that fails (a full disk, a copy that refused it) is not lost: the
+ * deleted stream is hidden already and its caller told, so its events go once the store
+ * writes again, with the next item queued.  The writer is held in the deletion's first batch
+ * while the store is made to fail. */
+static void test_a_deletion_outlives_a_failed_batch(void)
+{
+    char *dir = fresh_dir();
+    char fault[300];
+    snprintf(fault, sizeof fault, "%s/fault", dir);
+    setenv("BARGE_FAULT_LOGSTORE", fault, 1);
+    logstore *ls = open_at(dir);
+    unsetenv("BARGE_FAULT_LOGSTORE");
+    enum { N = 12000 };
+    logstore_event *ev = calloc(N, sizeof *ev);
+    for (int i = 0; i < N; i++) ev[i] = (logstore_event){.timestamp = i, .message = "x", .len = 1};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/g5", "s", ev, N)), 0);
+    free(ev);
+    lt_gate_close(ls);
+    uint64_t del = logstore_delete_stream(ls, "/g5", "s");
+    lt_gate_wait();
+    FILE *f = fopen(fault, "w");
+    CHECK(f != NULL);
+    fclose(f);
+    lt_gate_open();
+    CHECK_EQ_INT(logstore_wait(ls, del), 0); /* its first batch: the stream is gone */
+    CHECK_STR(lt_read_all(ls, "/g5", "s"), "missing");
+    /* The next batch fails (waited for through an append that fails with it). */
+    logstore_event one = {.timestamp = 1, .message = "lost", .len = 4};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/g5", "t", &one, 1)), -1);
+    CHECK(count_rows(dir, "SELECT count(*) FROM events") > 0);
+    unlink(fault);
+    put(ls, "/g5", "u", "after");
+    wait_hidden_gone(dir);
+    CHECK_EQ_INT(count_rows(dir, "SELECT count(*) FROM events"), 1);
+    logstore_set_copy(ls, NULL, NULL);
+    logstore_close(ls);
+    free(dir);
+}
+
 /* A stream's deletion that takes several batches goes on with that stream, whatever is made
  * under its name meanwhile; a group deleted while an earlier run's deletion of it is still
  * being finished does not collide with it. */
@@ -403,6 +443,7 @@ int main(void)
     RUN(test_delete_group);
     RUN(test_deletions_keep_to_what_they_found);
     RUN(test_a_stream_deleted_keeps_to_its_own_row);
+    RUN(test_a_deletion_outlives_a_failed_batch);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK_EQ_INT(system(cmd), 0);

@@ -73,12 +73,6 @@ static const char *const migrations[] = {
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
 
-/* A deleted group's streams, or a deleted stream, are moved at once to a group of this prefix,
- * which no group name has (':' is not allowed in one), and their events go from there a batch
- * at a time: a group or stream made again under the name meanwhile is a new one, which the
- * deletion leaves alone (even when SQLite gives it the rowid the deleted stream had). */
-#define HIDDEN_PREFIX "deleted:"
-
 static const char *const writer_sql[W_COUNT] = {
     [W_BEGIN] = "BEGIN IMMEDIATE",
     [W_COMMIT] = "COMMIT",
@@ -139,9 +133,7 @@ int logstore__run(sqlite3_stmt *st)
 
 /* The writer ---------------------------------------------------------------------------- */
 
-/* The id of the stream that find (bound already) returns, in *id; 0 when there is none.  When
- * group is given, the stream's group (find's second column) goes there, malloc'd. */
-static int find_id(sqlite3_stmt *find, int64_t *id, char **group)
+int logstore__find_id(sqlite3_stmt *find, int64_t *id, char **group)
 {
     int rc = sqlite3_step(find);
     *id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
@@ -158,79 +150,6 @@ static int make_group(logstore *ls, const char *group, int64_t now)
     return logstore__run(st);
 }
 
-/* A name for the hidden group of one deletion (p->resolved).  Tickets start again at each
- * open: the time makes the name this deletion's alone, beside one an earlier run left to
- * finish. */
-static void hidden_name(pending *p)
-{
-    p->resolved = xasprintf(HIDDEN_PREFIX "%lld.%llu:%s", (long long)util_now_ms(),
-                            (unsigned long long)p->ticket, p->group);
-}
-
-/* Deletes up to DROP_BATCH of the hidden group's events, stream by stream, each found through
- * the group's index (a batch costs what it deletes, however many streams were emptied before
- * it), and each stream with its last.  Returns 0 when the hidden group is empty, 1 when events
- * remain (the item is queued again), -1 on error. */
-static int drop_hidden(logstore *ls, pending *p)
-{
-    for (int budget = DROP_BATCH; budget > 0;) {
-        int64_t id = 0;
-        sqlite3_stmt *next = ls->wst[W_GROUP_NEXT];
-        sqlite3_bind_text(next, 1, p->resolved, -1, SQLITE_STATIC);
-        if (find_id(next, &id, NULL) < 0) return -1;
-        if (!id) return 0;
-        sqlite3_stmt *del = ls->wst[W_DROP_EVENTS];
-        sqlite3_bind_int64(del, 1, id);
-        sqlite3_bind_int(del, 2, budget);
-        if (logstore__run(del) < 0) return -1;
-        int gone = sqlite3_changes(ls->w);
-        ls->dropped += (uint64_t)gone;
-        budget -= gone;
-        if (budget <= 0) return 1;
-        sqlite3_bind_int64(ls->wst[W_DROP_STREAM], 1, id);
-        if (logstore__run(ls->wst[W_DROP_STREAM]) < 0) return -1;
-        budget--; /* an empty stream costs a little too */
-    }
-    return 1;
-}
-
-/* A stream's deletion: its first batch moves the stream to a hidden group of its own, so it is
- * gone from every lookup once its ticket is committed; its events go from there. */
-static int drop_stream(logstore *ls, pending *p)
-{
-    if (!p->resolved) {
-        int64_t id = 0;
-        sqlite3_stmt *find = ls->wst[W_FIND];
-        sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
-        sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
-        if (find_id(find, &id, NULL) < 0) return -1;
-        if (!id) return 0;
-        hidden_name(p);
-        sqlite3_stmt *hide = ls->wst[W_HIDE_STREAM];
-        sqlite3_bind_int64(hide, 1, id);
-        sqlite3_bind_text(hide, 2, p->resolved, -1, SQLITE_STATIC);
-        if (logstore__run(hide) < 0) return -1;
-    }
-    return drop_hidden(ls, p);
-}
-
-/* The same for a group: its first batch removes the group and moves its streams to a hidden
- * group of their own.  An item resumed after a restart (logstore_open) comes with its hidden
- * group already. */
-static int drop_group(logstore *ls, pending *p)
-{
-    if (!p->resolved) {
-        hidden_name(p);
-        sqlite3_stmt *hide = ls->wst[W_HIDE_GROUP];
-        sqlite3_bind_text(hide, 1, p->group, -1, SQLITE_STATIC);
-        sqlite3_bind_text(hide, 2, p->resolved, -1, SQLITE_STATIC);
-        if (logstore__run(hide) < 0) return -1;
-        sqlite3_bind_text(ls->wst[W_DROP_GROUP], 1, p->group, -1, SQLITE_STATIC);
-        if (logstore__run(ls->wst[W_DROP_GROUP]) < 0) return -1;
-    }
-    return drop_hidden(ls, p);
-}
-
 static int write_item(logstore *ls, pending *p)
 {
     if (p->op) {
@@ -239,7 +158,7 @@ static int write_item(logstore *ls, pending *p)
         return rc < 0 ? -1 : 0;
     }
     if (p->drop) {
-        int rc = p->stream ? drop_stream(ls, p) : drop_group(ls, p);
+        int rc = logstore__drop(ls, p);
         p->again = rc == 1;
         return rc < 0 ? -1 : 0;
     }
@@ -251,12 +170,12 @@ static int write_item(logstore *ls, pending *p)
         sqlite3_bind_text(ls->wst[W_FIND_NAME], 1, p->stream, -1, SQLITE_STATIC);
         free(p->resolved);
         p->resolved = NULL;
-        if (find_id(ls->wst[W_FIND_NAME], &id, &p->resolved) < 0) return -1;
+        if (logstore__find_id(ls->wst[W_FIND_NAME], &id, &p->resolved) < 0) return -1;
     }
     if (!id) {
         sqlite3_bind_text(find, 1, p->group, -1, SQLITE_STATIC);
         sqlite3_bind_text(find, 2, p->stream, -1, SQLITE_STATIC);
-        if (find_id(find, &id, NULL) < 0) return -1;
+        if (logstore__find_id(find, &id, NULL) < 0) return -1;
     }
     if (!id) {
         if (make_group(ls, p->group, p->ingest) < 0) return -1;
@@ -404,6 +323,17 @@ static void give_back_pages(logstore *ls, int64_t slice)
     }
 }
 
+/* Puts p at the queue's end with the next ticket (under mu). */
+static void queue_item(logstore *ls, pending *p)
+{
+    p->next = NULL;
+    p->ticket = ++ls->issued;
+    if (ls->tail) ls->tail->next = p;
+    else ls->head = p;
+    ls->tail = p;
+    ls->queued += p->size;
+}
+
 static void *writer_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "barge-logs");
@@ -433,7 +363,7 @@ static void *writer_main(void *arg)
                       fault ? "an injected fault ($BARGE_FAULT_LOGSTORE)" : ls->failure);
         uint64_t first = batch->ticket, last = first;
         size_t size = 0;
-        pending *again = NULL, **again_tail = &again, *pass = NULL;
+        pending *again = NULL, **again_tail = &again, *pass = NULL, *parked = NULL;
         for (pending *p = batch, *next; p; p = next) {
             next = p->next;
             last = p->ticket;
@@ -448,6 +378,12 @@ static void *writer_main(void *arg)
                 p->next = NULL;
                 *again_tail = p;
                 again_tail = &p->next;
+            } else if (rc < 0 && p->drop && p->dropping) {
+                /* A deletion past its first batch (its caller told, what it deletes hidden)
+                 * is not lost with a failed batch: it waits for the next item queued, so that
+                 * a store that keeps failing is not retried without end. */
+                p->next = parked;
+                parked = p;
             } else {
                 free(p->resolved);
                 free(p);
@@ -456,6 +392,11 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&ls->mu);
         ls->writing = 0;
         ls->queued -= size;
+        for (pending *p = parked, *next; p; p = next) {
+            next = p->next;
+            p->next = ls->parked;
+            ls->parked = p;
+        }
         ls->committed = last;
         /* A retention pass goes on; or it has ended (a failed batch ends it too, and a stop:
          * the first tick after the next start runs one), and starts again from the top when
@@ -477,29 +418,19 @@ static void *writer_main(void *arg)
             }
             if (more) {
                 pass->again = 0;
-                pass->next = NULL;
-                pass->ticket = ++ls->issued;
-                if (ls->tail) ls->tail->next = pass;
-                else ls->head = pass;
-                ls->tail = pass;
-                ls->queued += pass->size;
+                queue_item(ls, pass);
                 pass = NULL;
             }
         }
         /* Deletes with events left go on in the next batch, behind what queued meanwhile. */
         for (pending *p = again, *next; p; p = next) {
             next = p->next;
-            p->next = NULL;
             p->again = 0;
             p->dropping = 1;
             /* Its position in the copy (an import's last item) was recorded with the batch
              * just written; recorded again later, it would take the mark back. */
             if (p->import_pos > 0) p->import_pos = -1;
-            p->ticket = ++ls->issued;
-            if (ls->tail) ls->tail->next = p;
-            else ls->head = p;
-            ls->tail = p;
-            ls->queued += p->size;
+            queue_item(ls, p);
         }
         if (rc < 0) {
             unsigned slot = ls->n_failed++ % FAILED_RING;
@@ -562,11 +493,14 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
     pthread_mutex_lock(&ls->mu);
     BARGE_ASSERT(!ls->stopping);
     while (ls->queued > QUEUE_LIMIT) pthread_cond_wait(&ls->done, &ls->mu);
-    uint64_t ticket = p->ticket = ++ls->issued;
-    if (ls->tail) ls->tail->next = p;
-    else ls->head = p;
-    ls->tail = p;
-    ls->queued += size;
+    /* Deletions a failed batch parked (writer_main) go on with this item. */
+    while (ls->parked) {
+        pending *d = ls->parked;
+        ls->parked = d->next;
+        queue_item(ls, d);
+    }
+    queue_item(ls, p);
+    uint64_t ticket = p->ticket;
     pthread_cond_signal(&ls->work);
     pthread_mutex_unlock(&ls->mu);
     return ticket; /* not p->ticket: the writer may have freed p already */
@@ -786,6 +720,12 @@ void logstore_close(logstore *ls)
     pthread_cond_signal(&ls->work);
     pthread_mutex_unlock(&ls->mu);
     pthread_join(ls->thread, NULL);
+    /* Parked deletions are finished by the next open (resume_drops). */
+    for (pending *p = ls->parked, *next; p; p = next) {
+        next = p->next;
+        free(p->resolved);
+        free(p);
+    }
     close_connections(ls);
     pthread_mutex_destroy(&ls->mu);
     pthread_mutex_destroy(&ls->rmu);

@@ -1,6 +1,6 @@
 /* logstore_internal — what the log store's files share and nothing else: logstore.c (opening,
- * closing and the writer), logstore_settings.c (a group's tags and retention, and the
- * retention's passes over the streams),
+ * closing and the writer), logstore_drop.c (deleting streams and groups), logstore_settings.c
+ * (a group's tags and retention, and the retention's passes over the streams),
  * logstore_read.c (the readers, positions and GetLogEvents) and logstore_query.c
  * (FilterLogEvents and the listings, whose SQL is built per request). */
 #ifndef BARGE_LOGSTORE_INTERNAL_H
@@ -31,6 +31,12 @@ struct logstore_trim {
     char *group, *stream;
     int64_t before;
 };
+
+/* A deleted group's streams, or a deleted stream, are moved at once to a group of this prefix,
+ * which no group name has (':' is not allowed in one), and their events go from there a batch
+ * at a time: a group or stream made again under the name meanwhile is a new one, which the
+ * deletion leaves alone (even when SQLite gives it the rowid the deleted stream had). */
+#define HIDDEN_PREFIX "deleted:"
 
 typedef struct pending {
     struct pending *next;
@@ -80,6 +86,7 @@ struct logstore {
     pthread_mutex_t mu;
     pthread_cond_t work, done;
     struct pending *head, *tail;
+    struct pending *parked; /* deletions a failed batch held back, queued with the next item */
     size_t queued;
     uint64_t issued, committed;
     struct { uint64_t lo, hi; } failed[FAILED_RING];
@@ -110,6 +117,12 @@ struct logstore {
  * -1 on an error); and what an item with an op does in a batch (logstore_settings.c): 0 when
  * done, 1 when it goes on in a later batch, -1 on an error. */
 int logstore__run(sqlite3_stmt *st);
+/* The id of the stream that find (bound already) returns, in *id; 0 when there is none.  When
+ * group is given, the stream's group (find's second column) goes there, malloc'd. */
+int logstore__find_id(sqlite3_stmt *find, int64_t *id, char **group);
+/* A deletion's batch (logstore_drop.c): 0 when it is done, 1 when events remain (the item is
+ * queued again), -1 on error. */
+int logstore__drop(logstore *ls, pending *p);
 int logstore__settings_item(logstore *ls, pending *p);
 /* Frees what a pass's slice let go of (p->trims), once it is copied. */
 void logstore__trims_clear(pending *p);
