@@ -189,9 +189,11 @@ static enum MHD_Result send_answer(http_req *r)
         MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
     r->resp = NULL; /* the response owns it now */
     int text = r->op && r->status == 200 && strcmp(r->op->path, "/metrics") == 0;
-    /* CloudWatch Logs is AWS JSON 1.1 (typed so by AWS); Batch is REST JSON. */
+    /* CloudWatch Logs is AWS JSON 1.1 (typed so by AWS; its operations are POSTs to /), Batch
+     * REST JSON, whatever headers a Batch call carries. */
     const char *target = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target");
-    int logs = target && strncmp(target, "Logs_", 5) == 0;
+    int logs = target && strncmp(target, "Logs_", 5) == 0 &&
+               (!r->op || strcmp(r->op->path, "/") == 0);
     MHD_add_response_header(resp, "Content-Type",
                             text           ? "text/plain; version=0.0.4; charset=utf-8"
                             : r->xml_id[0] ? "text/xml"

@@ -5,6 +5,7 @@
 #define BARGE_TEST_LOGSTORE_TESTING_H
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,11 +37,18 @@ static inline const char *lt_read_all(logstore *ls, const char *group, const cha
 static pthread_mutex_t lt_gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lt_gate_cv = PTHREAD_COND_INITIALIZER;
 static int lt_gate_entered, lt_gate_is_open;
+/* The deletions the gate was handed, since it was closed: "GROUP STREAM" or "GROUP -". */
+static char lt_gate_drops[16][128];
+static int lt_gate_n_drops;
 
 static inline int64_t lt_gate(void *ctx, const logstore_copy_item *items, size_t n)
 {
-    (void)ctx, (void)items, (void)n;
+    (void)ctx;
     pthread_mutex_lock(&lt_gate_mu);
+    for (size_t i = 0; i < n && lt_gate_n_drops < 16; i++)
+        if (items[i].drop)
+            snprintf(lt_gate_drops[lt_gate_n_drops++], sizeof lt_gate_drops[0], "%s %s",
+                     items[i].group, items[i].stream ? items[i].stream : "-");
     lt_gate_entered = 1;
     pthread_cond_broadcast(&lt_gate_cv);
     while (!lt_gate_is_open) pthread_cond_wait(&lt_gate_cv, &lt_gate_mu);
@@ -52,7 +60,7 @@ static inline int64_t lt_gate(void *ctx, const logstore_copy_item *items, size_t
 static inline void lt_gate_close(logstore *ls)
 {
     pthread_mutex_lock(&lt_gate_mu);
-    lt_gate_entered = lt_gate_is_open = 0;
+    lt_gate_entered = lt_gate_is_open = lt_gate_n_drops = 0;
     pthread_mutex_unlock(&lt_gate_mu);
     logstore_set_copy(ls, lt_gate, NULL);
 }

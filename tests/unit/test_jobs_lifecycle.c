@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/mem.h"
+#include "server/api/jobdesc.h"
 #include "server/base/store.h"
 #include "server/model/config.h"
 #include "server/model/jobs.h"
@@ -772,6 +774,40 @@ static job *submit_nodes(const char *id)
     return j;
 }
 
+/* A multi-node job stored when its node ranges' containers carried networkInterfaces (AWS's
+ * ContainerProperties has none, and SDKs with strict models refuse it) is described without
+ * it, by DescribeJobs and by its events alike; its nodes' own containers have it. */
+static void test_old_node_ranges_are_described_as_aws_has_them(void)
+{
+    begin();
+    json_t *desc = json_pack(
+        "{s:s, s:s, s:s, s:{s:i, s:i, s:[{s:s, s:{s:[s], s:[], s:[{s:s, s:s}, {s:s, s:s}]}}]}}",
+        "jobName", "mn-old", "jobQueue", "arn:aws:batch:us-east-1:123456789012:job-queue/q1",
+        "jobDefinition", "arn:aws:batch:us-east-1:123456789012:job-definition/mn:1",
+        "nodeProperties", "numNodes", 2, "mainNode", 0, "nodeRangeProperties", "targetNodes",
+        "0:", "container", "command", "true", "networkInterfaces", "resourceRequirements",
+        "type", "VCPU", "value", "1", "type", "MEMORY", "value", "1024");
+    json_t *deps = json_array();
+    json_object_set(desc, "dependsOn", deps);
+    job *j = jobs_create(st, jobspec_make(desc), "mn-old", 2, deps, 1000);
+    json_decref(deps);
+    commit();
+    json_t *d = jobdesc_describe(st, j);
+    json_t *range = json_array_get(
+        json_object_get(json_object_get(d, "nodeProperties"), "nodeRangeProperties"), 0);
+    CHECK(json_object_get(range, "container") != NULL);
+    CHECK(json_object_get(json_object_get(range, "container"), "networkInterfaces") == NULL);
+    json_decref(d);
+    buf rest = {0};
+    jobdesc_event_rest(st, j, &rest);
+    CHECK(strstr(rest.data, "nodeRangeProperties") != NULL);
+    CHECK(strstr(rest.data, "networkInterfaces") == NULL);
+    buf_free(&rest);
+    d = jobdesc_describe(st, find("mn-old#1"));
+    CHECK(json_is_array(json_object_get(json_object_get(d, "container"), "networkInterfaces")));
+    json_decref(d);
+}
+
 /* A clean stop interrupted node 1's attempt, and node 0 was being stopped so that both run
  * again together at no cost; then the server died before node 0's attempt ended.  Node 0 is
  * still one to run again at no cost (not a failed node that takes its job down). */
@@ -920,6 +956,7 @@ int main(void)
     RUN(test_reload);
     model_free(before);
     RUN(test_interrupted_node_across_a_restart);
+    RUN(test_old_node_ranges_are_described_as_aws_has_them);
 
     model_free(st);
     json_decref(inst.assign);

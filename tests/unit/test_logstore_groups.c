@@ -350,6 +350,12 @@ static void test_a_stream_deleted_keeps_to_its_own_row(void)
     put(ls, "/other", "o", "after"); /* queued behind whatever deletion is left */
     CHECK_EQ_INT(count_rows(dir, "SELECT count(*) FROM events"), 2);
     CHECK_STR(lt_read_all(ls, "/g4", "s"), "new s");
+    /* The copy is told of each deletion once, by the names deleted (not the hidden group). */
+    pthread_mutex_lock(&lt_gate_mu);
+    CHECK_EQ_INT(lt_gate_n_drops, 2);
+    CHECK_STR(lt_gate_drops[0], "/g4 s");
+    CHECK_STR(lt_gate_drops[1], "/g4 -");
+    pthread_mutex_unlock(&lt_gate_mu);
     logstore_set_copy(ls, NULL, NULL);
     logstore_close(ls);
     free(dir);

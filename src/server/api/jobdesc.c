@@ -182,11 +182,31 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
     return d;
 }
 
+/* A multi-node job's nodeProperties as AWS has them, a new reference; NULL when they are so
+ * already.  Jobs submitted before their node ranges' containers left out networkInterfaces
+ * (AWS's ContainerProperties has none; each node's own ContainerDetail has) keep it in their
+ * stored spec. */
+static json_t *ranges_as_aws(json_t *np)
+{
+    json_t *ranges = json_object_get(np, "nodeRangeProperties"), *r;
+    size_t i;
+    int stale = 0;
+    json_array_foreach(ranges, i, r)
+        stale |= json_object_get(json_object_get(r, "container"), "networkInterfaces") != NULL;
+    if (!stale) return NULL;
+    json_t *out = json_deep_copy(np);
+    json_array_foreach(json_object_get(out, "nodeRangeProperties"), i, r)
+        json_object_del(json_object_get(r, "container"), "networkInterfaces");
+    return out;
+}
+
 json_t *jobdesc_describe(state *st, job *j)
 {
     json_t *ctr;
     json_t *computed = computed_part(st, j, 1, &ctr);
     json_t *d = jobspec_desc(j->spec);
+    json_t *np = ranges_as_aws(json_object_get(d, "nodeProperties"));
+    if (np) json_object_set_new(d, "nodeProperties", np);
     json_object_update(d, computed);
     json_decref(computed);
     if (ctr) {
@@ -256,7 +276,16 @@ static const spec_text *spec_text_of(const jobspec *s)
         static int registered;
         if (!registered++) jobspec_set_slot_free(spec_text_free);
         spec_text *t = xcalloc(1, sizeof *t);
-        members_of(jobspec_shared_all(s), "container", &t->top, &t->n_top);
+        json_t *all = jobspec_shared_all(s);
+        json_t *np = ranges_as_aws(json_object_get(all, "nodeProperties"));
+        if (np) {
+            all = json_copy(all);
+            json_object_set_new(all, "nodeProperties", np);
+        } else {
+            json_incref(all);
+        }
+        members_of(all, "container", &t->top, &t->n_top);
+        json_decref(all);
         json_t *c = jobspec_shared(s, "container");
         if (c) members_of(c, NULL, &t->ctr, &t->n_ctr);
         *slot = t;

@@ -246,7 +246,7 @@ static int64_t copy_batch(logstore_copy_fn copy, void *ctx, pending *batch)
         } else if (p->op == LOGSTORE_COPY_RETAIN) {
             items[i++] = (logstore_copy_item){.group = p->group, .op = p->op, .arg = p->arg};
         } else {
-            /* resolved is a by-name stream's group, or a deleted group's hidden one (not
+            /* resolved is a by-name stream's group, or a deletion's hidden group (not
              * copied). */
             items[i++] = (logstore_copy_item){
                 .group = p->resolved && !p->drop ? p->resolved : p->group, .stream = p->stream,

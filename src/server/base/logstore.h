@@ -215,7 +215,8 @@ void logstore_create_stream(logstore *ls, const char *group, const char *stream)
  * the whole deletion; the pages they held are given back to the file system.  The ticket is
  * committed with the first batch, which takes the stream from every lookup (logstore_drop.c);
  * a stream made again under the name after it is another.  A later batch that fails is tried
- * again with the next item queued; one a stop cut short, at the next open. */
+ * again with the next item queued (on an idle store, the next hourly retention pass at the
+ * latest); one a stop cut short, at the next open. */
 uint64_t logstore_delete_stream(logstore *ls, const char *group, const char *stream);
 
 /* The same for a group: its streams and their events, then the group (DeleteLogGroup).  A stream

@@ -145,8 +145,9 @@ static void check_logdels(state *st, int64_t now)
         }
         *colon = '\0';
         int there = logstore_stream_exists(st->logs, d.key, colon + 1);
-        /* Still there: its deletion failed, was cut short by a stop, or (a large stream) is
-         * still under way, which one more request only speeds up. */
+        /* Still there: its deletion's first batch failed.  Once that batch is written the
+         * stream is gone from every lookup; the log store finishes deleting its events itself
+         * (after a failed later batch, or at the next open after a stop). */
         if (there == 1) d.ticket = logstore_delete_stream(st->logs, d.key, colon + 1);
         *colon = ':';
         if (there == 0) {
