@@ -492,7 +492,7 @@ static uint64_t enqueue(logstore *ls, const char *group, const char *stream, int
     }
     pthread_mutex_lock(&ls->mu);
     BARGE_ASSERT(!ls->stopping);
-    while (ls->queued > QUEUE_LIMIT) pthread_cond_wait(&ls->done, &ls->mu);
+    while (ls->queued > QUEUE_LIMIT && !ls->resuming) pthread_cond_wait(&ls->done, &ls->mu);
     /* Deletions a failed batch parked (writer_main) go on with this item. */
     while (ls->parked) {
         pending *d = ls->parked;
@@ -543,11 +543,15 @@ static void resume_drops(logstore *ls)
                            "SELECT DISTINCT grp FROM streams WHERE grp >= '" HIDDEN_PREFIX "'"
                            " AND grp < 'deleted;'", -1, &st, NULL) != SQLITE_OK)
         return;
+    /* However many there are: the writer, which would take them off the queue, is not
+     * running yet. */
+    ls->resuming = 1;
     while (sqlite3_step(st) == SQLITE_ROW) {
         enqueue(ls, LOGSTORE_BATCH_GROUP, NULL, 0, NULL, 0, 0, 1, 0, 0);
         ls->tail->resolved = xstrdup((const char *)sqlite3_column_text(st, 0));
         ls->tail->dropping = 1;
     }
+    ls->resuming = 0;
     sqlite3_finalize(st);
 }
 

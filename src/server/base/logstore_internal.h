@@ -92,6 +92,7 @@ struct logstore {
     struct { uint64_t lo, hi; } failed[FAILED_RING];
     unsigned n_failed;
     int stopping;
+    int resuming; /* logstore_open's resume_drops queues past QUEUE_LIMIT */
     /* Events deleted since the free pages were last given back (the writer's). */
     uint64_t dropped;
     /* Free pages are being given back, a slice at a time (give_back_pages); writer only. */
