@@ -53,3 +53,15 @@ char *errbody_xml(const char *code, const char *msg, const char *request_id, int
     buf_puts(&b, s3 ? "</RequestId></Error>\n" : "</RequestId></ErrorResponse>\n");
     return b.data;
 }
+
+char *errbody_header_message(const char *body, size_t len)
+{
+    json_t *e = json_loadb(body, len, 0, NULL);
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    char *out = msg ? xstrdup(msg) : NULL;
+    json_decref(e);
+    for (unsigned char *p = (unsigned char *)out; p && *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = ' ';
+        else if (*p >= 0x80) *p = '?';
+    return out;
+}

@@ -124,9 +124,9 @@ static int scrape_allowed(http_req *r)
 
 /* A call of another AWS service in its own protocol: the query protocol's form posted to /
  * (STS, SQS, IAM, EC2...), or a request signed for S3 (its signature's scope names the
- * service; the JavaScript SDK sends S3's payload hash header with every service's calls).  A client pointed at barge for every service
- * (AWS_ENDPOINT_URL) gets an error its SDK can read, in XML, saying so, rather than JSON it
- * fails to parse.  1 when answered. */
+ * service; the JavaScript SDK sends S3's payload hash header with every service's calls).  A
+ * client pointed at barge for every service (AWS_ENDPOINT_URL) gets an error its SDK can read,
+ * in XML, saying so, rather than JSON it fails to parse.  1 when answered. */
 static int other_service(http_req *r, const char *url)
 {
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
@@ -185,6 +185,7 @@ static enum MHD_Result send_answer(http_req *r)
     if (r->xml_id[0]) memcpy(id, r->xml_id, sizeof id);
     else util_uuid(id);
     if (r->audited) audit(r, id);
+    char *msg = r->err_type && !r->xml_id[0] ? errbody_header_message(r->resp, r->resp_len) : 0;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
     r->resp = NULL; /* the response owns it now */
@@ -202,6 +203,8 @@ static enum MHD_Result send_answer(http_req *r)
     metrics_http(r->op ? r->op->name : "unknown", r->status);
     MHD_add_response_header(resp, "x-amzn-RequestId", id);
     if (r->err_type) MHD_add_response_header(resp, "x-amzn-ErrorType", r->err_type);
+    if (msg) MHD_add_response_header(resp, "x-amzn-ErrorMessage", msg);
+    free(msg);
     if (r->standby) MHD_add_response_header(resp, "X-Barge-Role", "standby");
     if (r->challenge) MHD_add_response_header(resp, "WWW-Authenticate", r->challenge);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);

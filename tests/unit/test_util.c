@@ -330,6 +330,13 @@ static void test_errbody(void)
                  "&quot;d&quot;&gt; </Message></Error><RequestId>id-1</RequestId>"
                  "</ErrorResponse>\n");
     free(x);
+    /* The message for a header: controls as spaces, bytes past ASCII as '?'. */
+    const char *body = "{\"__type\":\"X\",\"message\":\"a\\nb \u00e9!\"}";
+    char *h = errbody_header_message(body, strlen(body));
+    CHECK_STR(h, "a b ??!");
+    free(h);
+    CHECK(errbody_header_message("{\"__type\":\"X\"}", 14) == NULL);
+    CHECK(errbody_header_message("not json", 8) == NULL);
     /* S3's errors have <Error> for their root. */
     x = errbody_xml("NotImplemented", "not S3", "id-2", 1);
     CHECK_STR(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>"
