@@ -32,6 +32,7 @@
 #include "server/http_audit.h"
 #include "server/http_console.h"
 #include "server/http_guard.h"
+#include "server/http_other.h"
 #include "server/http_sse.h"
 #include "server/http_standby.h"
 #include "server/http_uploads.h"
@@ -122,30 +123,16 @@ static int scrape_allowed(http_req *r)
     return -1;
 }
 
-/* A call of another AWS service in its own protocol: the query protocol's form posted to /
- * (STS, SQS, IAM, EC2...), or a request signed for S3 (its signature's scope names the
- * service; the JavaScript SDK sends S3's payload hash header with every service's calls).  A
- * client pointed at barge for every service (AWS_ENDPOINT_URL) gets an error its SDK can read,
- * in XML, saying so, rather than JSON it fails to parse.  1 when answered. */
+/* A call of another AWS service, answered in its own protocol (http_other.h); 1 when so. */
 static int other_service(http_req *r, const char *url)
 {
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    int query = strcmp(url, "/") == 0 && ct &&
-                strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
-    if (!query && !(auth && strstr(auth, "/s3/aws4_request"))) return 0;
     util_uuid(r->xml_id);
+    r->resp = http_other_service(r->conn, url, &r->err_type, r->xml_id);
+    if (!r->resp) {
+        r->xml_id[0] = '\0';
+        return 0;
+    }
     r->status = 400;
-    r->err_type = query ? "InvalidAction" : "NotImplemented";
-    r->resp = errbody_xml(r->err_type,
-                          query ? "barge serves AWS Batch and CloudWatch Logs only, not the "
-                                  "service this call is for; point AWS_ENDPOINT_URL_BATCH and "
-                                  "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at barge rather than "
-                                  "AWS_ENDPOINT_URL"
-                                : "barge serves AWS Batch and CloudWatch Logs only, not S3; point "
-                                  "AWS_ENDPOINT_URL_BATCH and AWS_ENDPOINT_URL_CLOUDWATCH_LOGS "
-                                  "at barge rather than AWS_ENDPOINT_URL",
-                          r->xml_id, !query);
     r->resp_len = strlen(r->resp);
     r->phase = REQ_ANSWERED;
     return 1;
