@@ -77,8 +77,9 @@ class ConsumableResources(JobsCase):
         b = self.batch
         b.create_consumable_resource(consumableResourceName="seats", totalQuantity=2)
         self.make_definition("seated", consumableResourceProperties=needs(("seats", 1)))
-        ids = [self.submit("seat-%d" % i, definition="seated", command="sleep 1.5")
-               for i in range(3)]
+        # They run until the test has looked (however slow the machine).
+        ids = [self.submit("seat-%d" % i, definition="seated",
+                           command=self.gate("seats").rstrip("; ")) for i in range(3)]
         # Two hold a seat each; the third waits and says for what.
         self.wait_for(lambda: sum(1 for d in self.describe(*ids).values()
                                   if d["status"] in ("STARTING", "RUNNING")) == 2,
@@ -98,6 +99,7 @@ class ConsumableResources(JobsCase):
         # A running job's resource cannot be deleted.
         self.assertClientError(b.delete_consumable_resource, "held",
                                consumableResource="seats")
+        self.open_gate("seats")
         done = self.wait_jobs(ids, timeout=30)
         spans = sorted((d["startedAt"], d["stoppedAt"]) for d in done.values())
         # Never more than two at once: the third started after one of the first two ended.

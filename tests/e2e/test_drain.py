@@ -27,10 +27,10 @@ class Drain(JobsCase):
 
     def waiter(self, name):
         """A script that prints, waits for OUT/name.go and prints again."""
-        return 'echo start; while [ ! -e "$OUT/%s.go" ]; do sleep 0.05; done; echo end' % name
+        return "echo start; " + self.gate(name) + "echo end"
 
     def go(self, name):
-        open(os.path.join(self.out_dir, name + ".go"), "w").close()
+        self.open_gate(name)
 
     def make_env(self, name, max_vcpus, **cr):
         self.make_ce(name, max_vcpus, **cr)

@@ -163,7 +163,12 @@ class Durability(unittest.TestCase):
         writers = [Writer(self.server.port, "term-w%d" % t) for t in range(4)]
         for w in writers:
             w.start()
-        time.sleep(0.3)
+        # Each writer has had a write answered (however slow the machine), and goes on writing.
+        deadline = time.monotonic() + 30
+        while (not all(w.created or w.error or not w.is_alive() for w in writers) and
+               time.monotonic() < deadline):
+            time.sleep(0.02)
+        time.sleep(0.1)
         self.assertEqual(self.server.stop(), 0)
         for w in writers:
             w.stop_flag = True

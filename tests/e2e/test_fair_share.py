@@ -136,7 +136,9 @@ class PriorityAndUpdates(FairShareCase):
 
     def test_scheduling_priority_orders_a_share(self):
         self.fair_queue("prio", self.policy("p", {}), "ce")
-        blocker = self.submit("blocker", queue="prio", command="sleep 1.5", shareIdentifier="s")
+        # The blocker runs until all three are queued behind it.
+        blocker = self.submit("blocker", queue="prio", command=self.gate("prio").rstrip("; "),
+                              shareIdentifier="s")
         self.wait_job(blocker, "RUNNING")
         low = self.submit("low", queue="prio", command="true", shareIdentifier="s",
                           schedulingPriorityOverride=1)
@@ -144,6 +146,7 @@ class PriorityAndUpdates(FairShareCase):
                            schedulingPriorityOverride=90)
         mid = self.submit("mid", queue="prio", command="true", shareIdentifier="s",
                           schedulingPriorityOverride=50)
+        self.open_gate("prio")
         self.assertEqual(self.order_of([low, high, mid]), [high, mid, low])
 
     def test_policy_update_applies_to_queued_jobs(self):
@@ -153,7 +156,8 @@ class PriorityAndUpdates(FairShareCase):
         for share, secs in (("blue", "0.3"), ("red", "1.5")):
             self.wait_job(self.submit("hist-" + share, queue="upd", command="sleep " + secs,
                                       shareIdentifier=share))
-        blocker = self.submit("blocker", queue="upd", command="sleep 1.5", shareIdentifier="gray")
+        blocker = self.submit("blocker", queue="upd", command=self.gate("upd").rstrip("; "),
+                              shareIdentifier="gray")
         self.wait_job(blocker, "RUNNING")
         b = self.submit("b", queue="upd", command="true", shareIdentifier="blue")
         r = self.submit("r", queue="upd", command="true", shareIdentifier="red")
@@ -162,6 +166,7 @@ class PriorityAndUpdates(FairShareCase):
         self.batch.update_scheduling_policy(arn=arn, fairsharePolicy={"shareDistribution": [
             {"shareIdentifier": "blue", "weightFactor": 100},
             {"shareIdentifier": "red", "weightFactor": 0.01}]})
+        self.open_gate("upd")
         self.assertEqual(self.order_of([b, r]), [r, b])
 
     def test_a_queue_made_again_starts_without_usage(self):
@@ -195,12 +200,14 @@ class PriorityAndUpdates(FairShareCase):
         after = self.usage("kept")
         # Kept, less what a few seconds of decay (600 s time constant) take.
         self.assertAlmostEqual(after["blue"], before["blue"], delta=0.05 * before["blue"])
-        blocker = self.submit("blocker", queue="kept", command="sleep 1.5", shareIdentifier="gray")
+        blocker = self.submit("blocker", queue="kept", command=self.gate("kept").rstrip("; "),
+                              shareIdentifier="gray")
         self.wait_job(blocker, "RUNNING")
         b = self.submit("b", queue="kept", command="true", shareIdentifier="blue")
         r = self.submit("r", queue="kept", command="true", shareIdentifier="red")
         # Had the restart forgotten blue's usage, the two would tie and blue's job, submitted
         # first, would start first.
+        self.open_gate("kept")
         self.assertEqual(self.order_of([b, r]), [r, b])
 
 

@@ -17,7 +17,9 @@ class BigArrays(JobsCase):
                                     arrayProperties={"size": 10000})
         took = time.perf_counter() - t0
         sys.stderr.write("\n  SubmitJob of a 10,000-child array took %.1f ms\n" % (took * 1000))
-        self.assertLess(took, 1.0, "SubmitJob of a 10,000-child array took %.2f s" % took)
+        # Tens of milliseconds here; the bound catches work that grows faster than the children
+        # (bench/ measures it), not a slow machine.
+        self.assertLess(took, 5.0, "SubmitJob of a 10,000-child array took %.2f s" % took)
         jid = out["jobId"]
         t0 = time.perf_counter()
         kids = self.batch.describe_jobs(jobs=[jid + ":0", jid + ":5000", jid + ":9999"])["jobs"]

@@ -34,7 +34,7 @@ class Cancel(JobsCase):
 
     def test_cancel_pending_fails_once_its_dependencies_complete(self):
         self.out("second-ran")
-        first = self.submit("first", command="sleep 1")
+        first = self.submit("first", command=self.gate("first").rstrip("; "))
         second = self.submit("second", command='touch "$OUT/second-ran"',
                              dependsOn=[{"jobId": first}])
         self.wait_job(first, "RUNNING", timeout=20)
@@ -42,6 +42,7 @@ class Cancel(JobsCase):
         # As AWS documents: the PENDING job is cancelled once its dependencies complete.
         time.sleep(0.2)
         self.assertEqual(self.status(second), "PENDING")
+        self.open_gate("first")
         self.assertSucceeded(first)
         d = self.wait_job(second, timeout=5)
         self.assertEqual(d["status"], "FAILED")
@@ -51,9 +52,10 @@ class Cancel(JobsCase):
         self.assertFalse(os.path.exists(os.path.join(self.out_dir, "second-ran")))
 
     def test_cancel_leaves_running_jobs_alone(self):
-        jid = self.submit("busy", command="sleep 0.8")
+        jid = self.submit("busy", command=self.gate("busy").rstrip("; "))
         self.wait_job(jid, "RUNNING", timeout=20)
         self.batch.cancel_job(jobId=jid, reason="too late")
+        self.open_gate("busy")
         d = self.assertSucceeded(jid)
         self.assertIs(d["isCancelled"], False)
         self.assertEqual(d["statusReason"], "Essential container in task exited")
@@ -142,13 +144,15 @@ class Cancel(JobsCase):
     def test_cancel_an_array_with_running_children(self):
         # maxvCpus 4: four children run, two wait.  The waiting ones are cancelled at once; the
         # running ones finish; the parent is cancelled when all are done.
-        jid = self.submit("half", arrayProperties={"size": 6}, command="sleep 1")
+        jid = self.submit("half", arrayProperties={"size": 6},
+                          command=self.gate("half").rstrip("; "))
         self.wait_for(lambda: self.job(jid)["arrayProperties"]["statusSummary"]["RUNNING"] == 4,
                       20, "four children to run")
         self.batch.cancel_job(jobId=jid, reason="half cancelled")
         summary = self.job(jid)["arrayProperties"]["statusSummary"]
         self.assertEqual((summary["RUNNING"], summary["FAILED"]), (4, 2))
         self.assertNotIn(self.status(jid), ("SUCCEEDED", "FAILED"))
+        self.open_gate("half")
         d = self.wait_job(jid, timeout=20)
         self.assertEqual((d["status"], d["statusReason"], d["isCancelled"]),
                          ("FAILED", "half cancelled", True))

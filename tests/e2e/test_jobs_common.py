@@ -231,6 +231,17 @@ class JobsCase(ServerTestCase):
             os.unlink(path)
         return path
 
+    def gate(self, name):
+        """A shell command that waits until the test opens gate `name` (open_gate): a job
+        that must still be running while the test looks, however slow the machine."""
+        path = os.path.join(self.out_dir, name + ".go")
+        if os.path.exists(path):
+            os.unlink(path)
+        return 'while [ ! -e "$OUT/%s.go" ]; do sleep 0.05; done; ' % name
+
+    def open_gate(self, name):
+        open(os.path.join(self.out_dir, name + ".go"), "w").close()
+
     def read_env(self, path):
         """Reads a file written by `env -0 > path`."""
         with open(path, "rb") as f:

@@ -29,12 +29,14 @@ class Dependencies(JobsCase):
     def test_plain_dependency_runs_after(self):
         log = "plain.log"
         self.out(log)
-        a = self.run_traced("a", log, sleep="0.6")
+        # a runs until the test has looked at the others.
+        a = self.run_traced("a", log, sleep="0; " + self.gate("plain").rstrip("; "))
         b = self.run_traced("b", log, dependsOn=[{"jobId": a}])
         c = self.run_traced("c", log, dependsOn=[{"jobId": a}, {"jobId": b}])
         self.wait_job(a, "RUNNING", timeout=20)
         self.assertEqual(self.status(b), "PENDING")
         self.assertEqual(self.status(c), "PENDING")
+        self.open_gate("plain")
         ds = self.wait_jobs([a, b, c])
         self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
         t, _ = self.trace(log)

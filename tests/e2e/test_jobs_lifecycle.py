@@ -14,15 +14,18 @@ HEX32 = r"[0-9a-f]{32}"
 
 
 class Lifecycle(JobsCase):
-    def watch(self, job_id, timeout=30):
+    def watch(self, job_id, timeout=30, after_first=None):
         """Samples the job's status until it is done; returns the distinct statuses in the
-        order seen."""
+        order seen.  after_first is called once the first status is seen."""
         seen = []
         deadline = time.time() + timeout
         while time.time() < deadline:
             s = self.status(job_id)
             if not seen or seen[-1] != s:
                 seen.append(s)
+            if after_first:
+                after_first()
+                after_first = None
             if s in ("SUCCEEDED", "FAILED"):
                 return seen
             time.sleep(0.01)
@@ -33,12 +36,12 @@ class Lifecycle(JobsCase):
         self.assertEqual(ranks, sorted(ranks), "statuses out of order: %s" % seen)
 
     def test_states_in_order(self):
-        first = self.submit("first", command="sleep 1")
+        first = self.submit("first", command=self.gate("first").rstrip("; "))
         second = self.submit("second", command="sleep 0.3", dependsOn=[{"jobId": first}])
-        # The dependent waits in PENDING while its dependency runs.
+        # The dependent waits in PENDING while its dependency runs (until the test has seen).
         self.wait_job(first, "RUNNING", timeout=20)
         self.assertEqual(self.status(second), "PENDING")
-        seen = self.watch(second)
+        seen = self.watch(second, after_first=lambda: self.open_gate("first"))
         self.assertInOrder(seen)
         self.assertEqual(seen[0], "PENDING")
         self.assertIn("RUNNING", seen)

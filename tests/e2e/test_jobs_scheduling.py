@@ -33,12 +33,16 @@ class OneAtATime(JobsCase):
     def test_higher_priority_queue_first_then_first_in_first_out(self):
         log = "prio.log"
         self.out(log)
-        blocker = self.marked("blocker", "low", log, sleep="1")
+        # The blocker runs until every other job is queued.
+        blocker = self.submit("blocker", queue="low", definition="big",
+                              command=MARK + self.gate("prio"), env={"NAME": "blocker",
+                                                                     "LOG": log})
         self.wait_job(blocker, "RUNNING", timeout=20)
         ids = [self.marked("low-%d" % i, "low", log) for i in range(3)]
         ids += [self.marked("high-%d" % i, "high", log) for i in range(3)]
         for jid in ids:
             self.assertEqual(self.status(jid), "RUNNABLE")
+        self.open_gate("prio")
         ds = self.wait_jobs([blocker] + ids, timeout=40)
         self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
         self.assertEqual(self.read_lines("%s/%s" % (self.out_dir, log)),
@@ -49,9 +53,12 @@ class OneAtATime(JobsCase):
     def test_first_in_first_out_inside_a_queue(self):
         log = "fifo.log"
         self.out(log)
-        blocker = self.marked("blocker", "q", log, sleep="0.6")
+        blocker = self.submit("blocker", queue="q", definition="big",
+                              command=MARK + self.gate("fifo"), env={"NAME": "blocker",
+                                                                     "LOG": log})
         self.wait_job(blocker, "RUNNING", timeout=20)
         ids = [self.marked("job-%d" % i, "q", log) for i in range(5)]
+        self.open_gate("fifo")
         self.wait_jobs([blocker] + ids, timeout=40)
         self.assertEqual(self.read_lines("%s/%s" % (self.out_dir, log)),
                          ["blocker"] + ["job-%d" % i for i in range(5)])
@@ -72,9 +79,12 @@ class ComputeEnvironmentOrder(JobsCase):
     def test_order(self):
         for i in range(2):
             self.out("ce-%d" % i)
+        # Both run until both are running (the second environment's instance may come late).
         ids = [self.submit("o-%d" % i, queue="ordered", definition="big",
-                           command='echo "$AWS_BATCH_CE_NAME" > "$OUT/ce-$NAME"; sleep 0.5',
-                           env={"NAME": str(i)}) for i in range(2)]
+                           command='echo "$AWS_BATCH_CE_NAME" > "$OUT/ce-$NAME"; ' +
+                           self.gate("order"), env={"NAME": str(i)}) for i in range(2)]
+        self.wait_jobs(ids, "RUNNING", timeout=30)
+        self.open_gate("order")
         ds = self.wait_jobs(ids, timeout=30)
         self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
         # One 2-vCPU job fills first-ce; the other goes to second-ce, side by side.
@@ -357,9 +367,15 @@ class AllocationStrategies(JobsCase):
             cls.make_queue(name + "q", [name])
         cls.make_definition("two", vcpus="2")
 
-    def spans(self, queue):
-        ids = [self.submit("%s-%d" % (queue, i), queue=queue, definition="two",
-                           command="sleep 1.5") for i in range(2)]
+    def spans(self, queue, together=False):
+        """Two jobs' (start, stop) in start order.  together: they run until both run (the
+        second instance may take a while to come), else for a second and a half each."""
+        cmd = self.gate(queue).rstrip("; ") if together else "sleep 1.5"
+        ids = [self.submit("%s-%d" % (queue, i), queue=queue, definition="two", command=cmd)
+               for i in range(2)]
+        if together:
+            self.wait_jobs(ids, "RUNNING", timeout=60)
+            self.open_gate(queue)
         done = self.wait_jobs(ids, timeout=60)
         self.assertEqual({d["status"] for d in done.values()}, {"SUCCEEDED"})
         return sorted((d["startedAt"], d["stoppedAt"]) for d in done.values())
@@ -369,7 +385,7 @@ class AllocationStrategies(JobsCase):
         self.assertGreaterEqual(s2, e1, "two 2-vCPU jobs ran at once under maxvCpus 3")
 
     def test_best_fit_progressive_may_exceed_by_one_instance(self):
-        (s1, e1), (s2, e2) = self.spans("bfpq")
+        (s1, e1), (s2, e2) = self.spans("bfpq", together=True)
         self.assertLess(s2, e1, "the second instance was not launched")
         launched = [line for line in self.server.read_log().splitlines()
                     if "launched instance" in line and "compute environment bfp" in line]

@@ -279,7 +279,9 @@ class RequestDeadline(ServerTestCase):
                 self.assertIn("--request-timeout", json.loads(body)["message"])
                 self.assertEqual(headers.get("x-amzn-errortype"), "RequestTimeoutException")
                 return
-            self.assertIsNone(status, out)
+            # Closed unanswered (the sweeper came first), or answered in time: the server took
+            # the connection late and timed it from then (a loaded machine); try again.
+            self.assertIn(status, (None, 200), out)
         self.fail("no late request was answered 408 in 20 tries")
 
     def test_slow_but_in_time(self):

@@ -319,8 +319,12 @@ class ExecProvider(LanCase):
             return []
 
     def test_instances_are_launched_run_jobs_and_are_terminated_when_idle(self):
+        # All four run at once before any ends (the second instance may be slow to come).
         ids = [self.submit("pooled-%d" % n, queue="poolq",
-                           command="echo ran on $(hostname -I); sleep 2") for n in range(4)]
+                           command="echo ran on $(hostname -I); " +
+                           self.gate("pooled").rstrip("; ")) for n in range(4)]
+        self.wait_jobs(ids, "RUNNING", timeout=60)
+        self.open_gate("pooled")
         done = self.wait_jobs(ids, timeout=60)
         launched = set()
         for d in done.values():

@@ -12,6 +12,7 @@ import socket
 import tempfile
 import time
 
+import harness
 from test_jobs_common import JobsCase
 
 # Whether this node fails, and when: arguments PORT FAIL [ATTEMPTS [GATE]] (the job's
@@ -79,11 +80,9 @@ CE_MAX = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return str(port)
+    """A port for a main node to listen on: outside the ephemeral range, where a client socket
+    of another module running meanwhile could hold it (harness.free_port)."""
+    return str(harness.free_port())
 
 
 def node_range(target, script, vcpus="1", args=("Ref::port", "Ref::fail")):
