@@ -19,8 +19,7 @@ char *errbody_new(const char *type, const char *msg)
     return body;
 }
 
-/* Text with XML's five special characters escaped. */
-static void xml_text(buf *b, const char *s)
+void errbody_xml_text(buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -45,11 +44,11 @@ char *errbody_xml(const char *code, const char *msg, const char *request_id, int
     buf b = {0};
     buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     buf_puts(&b, s3 ? "<Error><Code>" : "<ErrorResponse><Error><Type>Sender</Type><Code>");
-    xml_text(&b, code);
+    errbody_xml_text(&b, code);
     buf_puts(&b, "</Code><Message>");
-    xml_text(&b, clean);
+    errbody_xml_text(&b, clean);
     buf_puts(&b, s3 ? "</Message><RequestId>" : "</Message></Error><RequestId>");
-    xml_text(&b, request_id);
+    errbody_xml_text(&b, request_id);
     buf_puts(&b, s3 ? "</RequestId></Error>\n" : "</RequestId></ErrorResponse>\n");
     return b.data;
 }

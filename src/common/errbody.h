@@ -21,4 +21,7 @@ char *errbody_xml(const char *code, const char *msg, const char *request_id, int
  * before 1.44.222 reads a REST-JSON error's message from that header alone once the type
  * header is there. */
 char *errbody_header_message(const char *body, size_t len);
+/* Appends s with XML's five special characters escaped. */
+struct buf;
+void errbody_xml_text(struct buf *b, const char *s);
 #endif

@@ -4,23 +4,101 @@
 #include <strings.h>
 
 #include "common/errbody.h"
+#include "common/mem.h"
+#include "server/model/config.h"
+
+#define POINT_AT_BARGE                                                                        \
+    "point AWS_ENDPOINT_URL_BATCH and AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at barge rather than "   \
+    "AWS_ENDPOINT_URL"
+
+const api_op http_other_query_op = {.name = "GetCallerIdentity", .method = "POST", .path = "/",
+                                    .max_body = 64 << 10};
+
+const api_op *http_other_route(struct MHD_Connection *conn, const char *method,
+                               const char *url)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    if (strcmp(method, "POST") == 0 && strcmp(url, "/") == 0 && ct &&
+        strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+        return &http_other_query_op;
+    return NULL;
+}
+
+/* The form's value of name, decoded (fresh), or NULL. */
+static char *form_value(const char *body, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = body, *end = body + len; p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - p) > n && memcmp(p, name, n) == 0 && p[n] == '=') {
+            char *v = xstrndup(p + n + 1, (size_t)(stop - p - (ptrdiff_t)n - 1));
+            for (char *c = v; *c; c++)
+                if (*c == '+') *c = ' ';
+            MHD_http_unescape(v);
+            return v;
+        }
+        p = stop + 1;
+    }
+    return NULL;
+}
+
+static void element(buf *b, const char *name, const char *text)
+{
+    buf_printf(b, "<%s>", name);
+    errbody_xml_text(b, text);
+    buf_printf(b, "</%s>", name);
+}
+
+char *http_other_query(const char *body, size_t len, const auth_principal *who,
+                       const char *request_id, int *status, const char **err_type)
+{
+    char *action = form_value(body, len, "Action");
+    int known = action && strcmp(action, "GetCallerIdentity") == 0;
+    free(action);
+    if (!known) {
+        *status = 400;
+        *err_type = "InvalidAction";
+        return errbody_xml(*err_type,
+                           "barge serves AWS Batch, CloudWatch Logs and STS's "
+                           "GetCallerIdentity only, not the service or action this call is "
+                           "for; " POINT_AT_BARGE, request_id, 0);
+    }
+    /* Without --credentials any key is taken: the caller is the account itself, as AWS says
+     * of its root user. */
+    char *root = xasprintf("arn:aws:iam::%s:root", barge_cfg.account_id);
+    buf b = {0};
+    buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<GetCallerIdentityResponse "
+                 "xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>");
+    element(&b, "Arn", who ? auth_principal_arn(who) : root);
+    element(&b, "UserId", who ? auth_principal_key(who) : barge_cfg.account_id);
+    element(&b, "Account", barge_cfg.account_id);
+    buf_puts(&b, "</GetCallerIdentityResult><ResponseMetadata>");
+    element(&b, "RequestId", request_id);
+    buf_puts(&b, "</ResponseMetadata></GetCallerIdentityResponse>\n");
+    free(root);
+    *status = 200;
+    *err_type = NULL;
+    return b.data;
+}
+
+char *http_other_refusal(const char *json_body, size_t len, const char *err_type,
+                         const char *request_id)
+{
+    char *msg = errbody_header_message(json_body, len);
+    char *out = errbody_xml(err_type, msg ? msg : err_type, request_id, 0);
+    free(msg);
+    return out;
+}
 
 char *http_other_service(struct MHD_Connection *conn, const char *url, const char **err_type,
                          const char *request_id)
 {
-    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    (void)url;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    int query = strcmp(url, "/") == 0 && ct &&
-                strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
-    if (!query && !(auth && strstr(auth, "/s3/aws4_request"))) return NULL;
-    *err_type = query ? "InvalidAction" : "NotImplemented";
+    if (!auth || !strstr(auth, "/s3/aws4_request")) return NULL;
+    *err_type = "NotImplemented";
     return errbody_xml(*err_type,
-                       query ? "barge serves AWS Batch and CloudWatch Logs only, not the "
-                               "service this call is for; point AWS_ENDPOINT_URL_BATCH and "
-                               "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at barge rather than "
-                               "AWS_ENDPOINT_URL"
-                             : "barge serves AWS Batch and CloudWatch Logs only, not S3; point "
-                               "AWS_ENDPOINT_URL_BATCH and AWS_ENDPOINT_URL_CLOUDWATCH_LOGS "
-                               "at barge rather than AWS_ENDPOINT_URL",
-                       request_id, !query);
+                       "barge serves AWS Batch and CloudWatch Logs only, not S3; " POINT_AT_BARGE,
+                       request_id, 1);
 }

@@ -13,7 +13,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
 
 #include "common/errbody.h"
 #include "common/log.h"
@@ -33,6 +32,7 @@
 #include "server/http_console.h"
 #include "server/http_guard.h"
 #include "server/http_other.h"
+#include "server/http_scrape.h"
 #include "server/http_sse.h"
 #include "server/http_standby.h"
 #include "server/http_uploads.h"
@@ -102,24 +102,16 @@ static void set_answer(http_req *r, int status, const char *type, const char *fm
     r->phase = REQ_ANSWERED;
 }
 
-/* Whether a scrape of /metrics may be answered: always without --metrics-token, else when it
- * carries the token; 0, or -1 with the 401 set. */
+/* A scrape of /metrics without --metrics-token's token (http_scrape.h): 0, or -1 with the 401
+ * set. */
 static int scrape_allowed(http_req *r)
 {
-    const char *t = barge_cfg.metrics_token, *h =
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    if (!t) return 0;
-    /* The scheme's name is case-insensitive and may be followed by several spaces (RFC
-     * 9110 11.4): "bearer TOKEN" is the same credential. */
-    const char *given = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
-    while (given && *given == ' ') given++;
-    if (given && strlen(given) == strlen(t) && CRYPTO_memcmp(given, t, strlen(t)) == 0)
-        return 0;
+    const char *challenge = http_scrape_refused(r->conn);
+    if (!challenge) return 0;
     set_answer(r, 401, "MissingAuthenticationTokenException",
                "GET /metrics: this server wants \"Authorization: Bearer TOKEN\" with the "
                "token it was given with --metrics-token");
-    /* RFC 6750 3: a token that was sent and is wrong is said to be invalid. */
-    r->challenge = given ? "Bearer error=\"invalid_token\"" : "Bearer";
+    r->challenge = challenge;
     return -1;
 }
 
@@ -355,6 +347,21 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
     return check_rate(r, service);
 }
 
+/* A call of the query protocol (STS's GetCallerIdentity, or another service's), answered
+ * here in its XML (http_other.h), refusals too. */
+static void serve_query(http_req *r, const char *url, const char *method)
+{
+    int refused = check_auth(r, url, method, "sts") < 0;
+    util_uuid(r->xml_id); /* after check_auth: a refusal's set_answer clears it */
+    char *xml = refused ? http_other_refusal(r->resp, r->resp_len, r->err_type, r->xml_id)
+                        : http_other_query(r->body.data, r->body.len, r->who, r->xml_id,
+                                           &r->status, &r->err_type);
+    free(r->resp);
+    r->resp = xml;
+    r->resp_len = strlen(xml);
+    r->phase = REQ_ANSWERED;
+}
+
 /* The whole request is in: build the call and hand it to the core. */
 static void dispatch(http_req *r, const char *url, const char *method)
 {
@@ -540,6 +547,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!r->op) /* log reads and the agent's log upload: see serve_logs */
             r->op = api_logs_route(
                 method, url, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"));
+        if (!r->op) r->op = http_other_route(conn, method, url); /* see serve_query */
         if (!r->op) {
             if (strcmp(method, "POST") == 0 && strcmp(url, "/") == 0 &&
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"))
@@ -590,6 +598,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_guard_received(conn);
         if (r->seen > r->limit)
             too_large(r, r->seen);
+        else if (r->op == &http_other_query_op)
+            serve_query(r, url, method);
         else if (!r->op->fn)
             serve_logs(r, url, method);
         else

@@ -237,6 +237,25 @@ class Auth(unittest.TestCase):
         c = self.client("admin", token="some-token")
         self.refused(c.describe_job_queues, "UnrecognizedClientException")
 
+    def test_sts_get_caller_identity_names_the_signer(self):
+        # Workflow tools (redun, Covalent) check their credentials and learn the account with
+        # STS before they submit: the caller is the principal whose key signed, in STS's XML.
+        for who in ("admin", "reader", "temp"):
+            out = self.client(who, service="sts").get_caller_identity()
+            self.assertEqual((out["Account"], out["Arn"], out["UserId"]),
+                             (ACCOUNT, "arn:aws:iam::%s:user/%s" % (ACCOUNT, who), KEYS[who][0]))
+        # Refusals in STS's XML too, which the SDK reads.
+        msg = self.refused(self.client("admin", service="sts", secret="wrong").get_caller_identity,
+                           "InvalidSignatureException")
+        self.assertEqual(msg, BAD_SIGNATURE)
+        self.refused(self.client("admin", service="sts", region="eu-west-1").get_caller_identity,
+                     "InvalidSignatureException")
+        # Its other actions are not served.
+        msg = self.refused(self.client("admin", service="sts").assume_role, "InvalidAction",
+                           status=400, RoleArn="arn:aws:iam::%s:role/r" % ACCOUNT,
+                           RoleSessionName="session")
+        self.assertIn("GetCallerIdentity", msg)
+
     # Policies --------------------------------------------------------------------------------
 
     def test_audit_trail_names_the_principal(self):

@@ -362,6 +362,10 @@ class Routing(WireCase):
         # error their SDK reads, saying what to point at barge, not JSON it cannot parse.
         import botocore.exceptions
         sts = self.server.client("sts")
+        # STS's GetCallerIdentity is answered (without --credentials: the account's root).
+        out = sts.get_caller_identity()
+        self.assertEqual((out["Account"], out["Arn"], out["UserId"]),
+                         ("123456789012", "arn:aws:iam::123456789012:root", "123456789012"))
         with self.assertRaises(botocore.exceptions.ClientError) as cm:
             sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/r", RoleSessionName="session")
         err = cm.exception.response["Error"]
