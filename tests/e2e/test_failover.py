@@ -336,8 +336,10 @@ class Never2Leaders(unittest.TestCase):
         servers = []
         try:
             url = pg.createdb("together")
-            servers = [Server(args=("--dev", "--store", url, "--lease-ms", "1000",
-                                    "--lease-renew-ms", "250")) for _ in range(2)]
+            # A lease of 3 s renewed every half second: a renewal late by a loaded machine's
+            # second does not make the leader unsure (503) during the samples.
+            servers = [Server(args=("--dev", "--store", url, "--lease-ms", "3000",
+                                    "--lease-renew-ms", "500")) for _ in range(2)]
             threads = [threading.Thread(target=self.start_any, args=(s,)) for s in servers]
             for t in threads:
                 t.start()

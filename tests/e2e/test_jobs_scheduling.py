@@ -271,10 +271,12 @@ class Capacity(JobsCase):
         self.batch.update_compute_environment(computeEnvironment="later-ce", state="ENABLED")
         self.assertSucceeded(jid)
         # A job that runs when its environment is disabled runs to the end.
-        running = self.submit("running", queue="later", command="sleep 1")
+        running = self.submit("running", queue="later", command=self.gate("later").rstrip("; "))
         self.wait_job(running, "RUNNING", timeout=20)
         self.batch.update_compute_environment(computeEnvironment="later-ce", state="DISABLED")
         waiting = self.submit("waiting", queue="later", command="true")
+        self.assertEqual(self.status(running), "RUNNING")
+        self.open_gate("later")
         self.assertSucceeded(running)
         time.sleep(0.3)
         self.assertEqual(self.status(waiting), "RUNNABLE")
