@@ -16,8 +16,8 @@ char *errbody_new(const char *type, const char *msg);
  * parsers read (barge serves none of those services, but a client pointed at it for all of
  * them should learn why). */
 char *errbody_xml(const char *code, const char *msg, const char *request_id, int s3);
-/* The message of a JSON error body, fit for an HTTP header (x-amzn-ErrorMessage): controls made
- * spaces and bytes past ASCII '?'; fresh, or NULL when the body has none.  The AWS SDK for Go
+/* The message of a JSON error body, fit for an HTTP header (x-amzn-ErrorMessage): its first 256
+ * bytes, controls made spaces and bytes past ASCII '?'; fresh, or NULL when the body has none.  The AWS SDK for Go
  * before 1.44.222 reads a REST-JSON error's message from that header alone once the type
  * header is there. */
 char *errbody_header_message(const char *body, size_t len);

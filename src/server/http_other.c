@@ -11,15 +11,18 @@
     "point AWS_ENDPOINT_URL_BATCH and AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at barge rather than "   \
     "AWS_ENDPOINT_URL"
 
-const api_op http_other_query_op = {.name = "GetCallerIdentity", .method = "POST", .path = "/",
-                                    .max_body = 64 << 10};
+/* The server-wide body limit: another service's call (a CloudFormation template, say) is read
+ * whole to find its action, and refused in its own XML. */
+const api_op http_other_query_op = {.name = "GetCallerIdentity", .method = "POST", .path = "/"};
 
 const api_op *http_other_route(struct MHD_Connection *conn, const char *method,
                                const char *url)
 {
     const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    /* A call naming its operation in X-Amz-Target is a JSON protocol's, whatever its type. */
     if (strcmp(method, "POST") == 0 && strcmp(url, "/") == 0 && ct &&
-        strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+        strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 &&
+        !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"))
         return &http_other_query_op;
     return NULL;
 }
@@ -28,19 +31,27 @@ const api_op *http_other_route(struct MHD_Connection *conn, const char *method,
 static char *form_value(const char *body, size_t len, const char *name)
 {
     size_t n = strlen(name);
-    for (const char *p = body, *end = body + len; p < end;) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        if ((size_t)(stop - p) > n && memcmp(p, name, n) == 0 && p[n] == '=') {
-            char *v = xstrndup(p + n + 1, (size_t)(stop - p - (ptrdiff_t)n - 1));
+    for (size_t at = 0; body && at < len;) {
+        const char *amp = memchr(body + at, '&', len - at);
+        size_t stop = amp ? (size_t)(amp - body) : len;
+        if (stop - at > n && memcmp(body + at, name, n) == 0 && body[at + n] == '=') {
+            char *v = xstrndup(body + at + n + 1, stop - at - n - 1);
             for (char *c = v; *c; c++)
                 if (*c == '+') *c = ' ';
             MHD_http_unescape(v);
             return v;
         }
-        p = stop + 1;
+        at = stop + 1;
     }
     return NULL;
+}
+
+int http_other_is_caller_identity(const char *body, size_t len)
+{
+    char *action = form_value(body, len, "Action");
+    int yes = action && strcmp(action, "GetCallerIdentity") == 0;
+    free(action);
+    return yes;
 }
 
 static void element(buf *b, const char *name, const char *text)
@@ -53,10 +64,7 @@ static void element(buf *b, const char *name, const char *text)
 char *http_other_query(const char *body, size_t len, const auth_principal *who,
                        const char *request_id, int *status, const char **err_type)
 {
-    char *action = form_value(body, len, "Action");
-    int known = action && strcmp(action, "GetCallerIdentity") == 0;
-    free(action);
-    if (!known) {
+    if (!http_other_is_caller_identity(body, len)) {
         *status = 400;
         *err_type = "InvalidAction";
         return errbody_xml(*err_type,

@@ -20,6 +20,9 @@
 extern const api_op http_other_query_op;
 const api_op *http_other_route(struct MHD_Connection *conn, const char *method,
                                const char *url);
+/* Whether a query call's form asks for GetCallerIdentity: only it is signed for STS and
+ * checked; any other is refused as not served, whatever its signature. */
+int http_other_is_caller_identity(const char *body, size_t len);
 /* The answer to a query call whose signature was checked (who: its principal, NULL without
  * --credentials), as XML (fresh), with its status and its error type (NULL for none). */
 char *http_other_query(const char *body, size_t len, const auth_principal *who,

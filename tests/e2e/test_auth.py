@@ -255,6 +255,12 @@ class Auth(unittest.TestCase):
                            status=400, RoleArn="arn:aws:iam::%s:role/r" % ACCOUNT,
                            RoleSessionName="session")
         self.assertIn("GetCallerIdentity", msg)
+        # Other services' query calls are told so whatever they are signed for (not refused
+        # as signed for another service than STS).
+        for service, call in (("iam", "get_user"), ("ec2", "describe_regions")):
+            msg = self.refused(getattr(self.client("admin", service=service), call),
+                               "InvalidAction", status=400)
+            self.assertIn("AWS_ENDPOINT_URL_BATCH", msg)
 
     # Policies --------------------------------------------------------------------------------
 

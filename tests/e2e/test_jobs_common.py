@@ -237,6 +237,9 @@ class JobsCase(ServerTestCase):
         path = os.path.join(self.out_dir, name + ".go")
         if os.path.exists(path):
             os.unlink(path)
+        # Opened at the end whatever happens: a test that failed before opening it would leave
+        # its job holding the class's compute environment, and the next tests would fail too.
+        self.addCleanup(self.open_gate, name)
         return 'while [ ! -e "$OUT/%s.go" ]; do sleep 0.05; done; ' % name
 
     def open_gate(self, name):

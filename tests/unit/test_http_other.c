@@ -32,6 +32,22 @@ static void test_get_caller_identity(void)
     free(x);
 }
 
+static void test_forms(void)
+{
+    CHECK(http_other_is_caller_identity("Action=GetCallerIdentity", 24));
+    CHECK(http_other_is_caller_identity("Version=2011-06-15&Action=GetCallerIdentity&", 44));
+    CHECK(!http_other_is_caller_identity(NULL, 0)); /* an empty body */
+    CHECK(!http_other_is_caller_identity("", 0));
+    CHECK(!http_other_is_caller_identity("Action=GetCallerIdentity", 20)); /* cut short */
+    CHECK(!http_other_is_caller_identity("Action=Get+CallerIdentity", 25)); /* a space */
+    CHECK(!http_other_is_caller_identity("&&&Action", 9));
+    /* A refusal made as JSON, in XML. */
+    const char *json = "{\"__type\":\"T\",\"message\":\"no <way>\"}";
+    char *x = http_other_refusal(json, strlen(json), "T", "r");
+    CHECK_CONTAINS(x, "<Code>T</Code><Message>no &lt;way&gt;</Message>");
+    free(x);
+}
+
 static void test_other_actions(void)
 {
     int status;
@@ -52,6 +68,7 @@ int main(void)
 {
     barge_cfg.account_id = "210987654321";
     RUN(test_get_caller_identity);
+    RUN(test_forms);
     RUN(test_other_actions);
     return 0;
 }

@@ -29,7 +29,7 @@ struct auth_principal {
     const policy **policies;
     size_t npolicies;
     pthread_mutex_t mu;  /* guards slots */
-    key_slot slots[2];   /* batch and logs: the two services a server answers */
+    key_slot slots[2];   /* batch (and sts, rarely) and logs: the services a server answers */
     struct keyring *ring; /* the keyring it belongs to; NULL for one made at run time */
     char **role_policies; /* one made at run time: its policies' names (npolicies of them) */
     int has_rate;        /* barge_rate_limit given: rate overrides --rate-limit */
