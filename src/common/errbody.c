@@ -59,7 +59,7 @@ char *errbody_header_message(const char *body, size_t len)
     const char *msg = json_string_value(json_object_get(e, "message"));
     /* At most 256 bytes: the header is made in the connection's memory, which a request's
      * own headers may have nearly filled (the body says it whole). */
-    char *out = msg ? xstrndup(msg, 256) : NULL;
+    char *out = msg ? xstrndup(msg, strnlen(msg, 256)) : NULL;
     json_decref(e);
     for (unsigned char *p = (unsigned char *)out; p && *p; p++)
         if (*p < 0x20 || *p == 0x7f) *p = ' ';
