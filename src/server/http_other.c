@@ -99,10 +99,9 @@ char *http_other_refusal(const char *json_body, size_t len, const char *err_type
     return out;
 }
 
-char *http_other_service(struct MHD_Connection *conn, const char *url, const char **err_type,
+char *http_other_service(struct MHD_Connection *conn, const char **err_type,
                          const char *request_id)
 {
-    (void)url;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (!auth || !strstr(auth, "/s3/aws4_request")) return NULL;
     *err_type = "NotImplemented";

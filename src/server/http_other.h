@@ -33,6 +33,6 @@ char *http_other_refusal(const char *json_body, size_t len, const char *err_type
 
 /* The XML body of the answer to a call signed for S3 (fresh; its status is 400, its error type
  * in *err_type), or NULL when the request is not one. */
-char *http_other_service(struct MHD_Connection *conn, const char *url, const char **err_type,
+char *http_other_service(struct MHD_Connection *conn, const char **err_type,
                          const char *request_id);
 #endif

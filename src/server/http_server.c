@@ -116,10 +116,10 @@ static int scrape_allowed(http_req *r)
 }
 
 /* A call of another AWS service, answered in its own protocol (http_other.h); 1 when so. */
-static int other_service(http_req *r, const char *url)
+static int other_service(http_req *r)
 {
     util_uuid(r->xml_id);
-    r->resp = http_other_service(r->conn, url, &r->err_type, r->xml_id);
+    r->resp = http_other_service(r->conn, &r->err_type, r->xml_id);
     if (!r->resp) {
         r->xml_id[0] = '\0';
         return 0;
@@ -171,9 +171,10 @@ static enum MHD_Result send_answer(http_req *r)
     int text = r->op && r->status == 200 && strcmp(r->op->path, "/metrics") == 0;
     /* CloudWatch Logs is AWS JSON 1.1 (typed so by AWS; its operations are POSTs to /), Batch
      * REST JSON, whatever headers a Batch call carries. */
-    const char *target = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target");
-    int logs = target && strncmp(target, "Logs_", 5) == 0 &&
-               (!r->op || strcmp(r->op->path, "/") == 0);
+    const char *target = !r->op || strcmp(r->op->path, "/") == 0
+                             ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target")
+                             : NULL;
+    int logs = target && strncmp(target, "Logs_", 5) == 0;
     MHD_add_response_header(resp, "Content-Type",
                             text           ? "text/plain; version=0.0.4; charset=utf-8"
                             : r->xml_id[0] ? "text/xml"
@@ -555,7 +556,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 set_answer(r, 400, "UnknownOperationException",
                            "X-Amz-Target '%.100s': this operation is not served by barge",
                            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"));
-            else if (!other_service(r, url))
+            else if (!other_service(r))
                 set_answer(r, 400, "ClientException",
                            "%.10s %.200s: no such operation in the AWS Batch API served by "
                            "barge; see the README's table of API coverage", method, url);

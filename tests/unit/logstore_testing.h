@@ -32,6 +32,16 @@ static inline const char *lt_read_all(logstore *ls, const char *group, const cha
     return out;
 }
 
+/* n one-byte events "x", from `from` on, a millisecond apart, stored. */
+static inline void lt_put_many(logstore *ls, const char *group, const char *stream,
+                               int64_t from, int n)
+{
+    logstore_event *ev = calloc((size_t)n, sizeof *ev);
+    for (int i = 0; i < n; i++) ev[i] = (logstore_event){from + i, "x", 1};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, group, stream, ev, (size_t)n)), 0);
+    free(ev);
+}
+
 /* The gate: lt_gate_close(ls) makes the next batch stop inside the copy until lt_gate_open;
  * lt_gate_wait waits until a batch has stopped there.  Later batches pass once it is open. */
 static pthread_mutex_t lt_gate_mu = PTHREAD_MUTEX_INITIALIZER;

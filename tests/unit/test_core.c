@@ -132,7 +132,8 @@ static void trigger_done(core_call *call)
     for (int i = 1; i <= 4; i++) core_submit(&calls[i]);
 }
 
-static int wait_answered(int n, int timeout_s)
+/* Waits (up to timeout_s) until calls from..to-1 are answered; 0 when they were not. */
+static int wait_calls(int from, int to, int timeout_s)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -141,7 +142,7 @@ static int wait_answered(int n, int timeout_s)
     int ok = 1;
     for (;;) {
         int all = 1;
-        for (int i = 0; i < n; i++) all &= answered[i] >= 1;
+        for (int i = from; i < to; i++) all &= answered[i] >= 1;
         if (all) break;
         if (pthread_cond_timedwait(&cv, &mu, &ts) != 0) {
             ok = 0;
@@ -152,18 +153,14 @@ static int wait_answered(int n, int timeout_s)
     return ok;
 }
 
-/* Waits (up to timeout_s) until call i is answered; 0 when it was not. */
+static int wait_answered(int n, int timeout_s)
+{
+    return wait_calls(0, n, timeout_s);
+}
+
 static int wait_answered_one(int i, int timeout_s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_s;
-    pthread_mutex_lock(&mu);
-    int ok = 1;
-    while (!answered[i] && ok) ok = pthread_cond_timedwait(&cv, &mu, &ts) == 0;
-    ok = answered[i] >= 1;
-    pthread_mutex_unlock(&mu);
-    return ok;
+    return wait_calls(i, i + 1, timeout_s);
 }
 
 /* Each case has a store of its own in a fresh directory (over the commit thread's pipe when

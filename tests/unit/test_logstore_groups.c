@@ -284,11 +284,7 @@ static void test_delete_group(void)
 {
     char *dir = fresh_dir();
     logstore *ls = open_at(dir);
-    enum { N = 12000 }; /* more than one batch of the writer's deletion */
-    logstore_event *ev = calloc(N, sizeof *ev);
-    for (int i = 0; i < N; i++) ev[i] = (logstore_event){.timestamp = i, .message = "x", .len = 1};
-    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/gone", "a", ev, N)), 0);
-    free(ev);
+    lt_put_many(ls, "/gone", "a", 0, 12000); /* more than one batch of the writer's deletion */
     put(ls, "/gone", "b", "old b");
     put(ls, "/kept", "k", "kept");
     uint64_t del = logstore_delete_group(ls, "/gone");
@@ -331,11 +327,7 @@ static void test_a_stream_deleted_keeps_to_its_own_row(void)
 {
     char *dir = fresh_dir();
     logstore *ls = open_at(dir);
-    enum { N = 8000 }; /* more than one batch of the deletion, less than two */
-    logstore_event *ev = calloc(N, sizeof *ev);
-    for (int i = 0; i < N; i++) ev[i] = (logstore_event){.timestamp = i, .message = "x", .len = 1};
-    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/g4", "s", ev, N)), 0);
-    free(ev);
+    lt_put_many(ls, "/g4", "s", 0, 8000); /* more than one batch of the deletion, less than two */
     lt_gate_close(ls);
     uint64_t del = logstore_delete_stream(ls, "/g4", "s");
     lt_gate_wait();
@@ -373,11 +365,7 @@ static void test_a_deletion_outlives_a_failed_batch(void)
     setenv("BARGE_FAULT_LOGSTORE", fault, 1);
     logstore *ls = open_at(dir);
     unsetenv("BARGE_FAULT_LOGSTORE");
-    enum { N = 12000 };
-    logstore_event *ev = calloc(N, sizeof *ev);
-    for (int i = 0; i < N; i++) ev[i] = (logstore_event){.timestamp = i, .message = "x", .len = 1};
-    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/g5", "s", ev, N)), 0);
-    free(ev);
+    lt_put_many(ls, "/g5", "s", 0, 12000);
     lt_gate_close(ls);
     uint64_t del = logstore_delete_stream(ls, "/g5", "s");
     lt_gate_wait();
@@ -407,11 +395,7 @@ static void test_deletions_keep_to_what_they_found(void)
 {
     char *dir = fresh_dir();
     logstore *ls = open_at(dir);
-    enum { N = 12000 };
-    logstore_event *ev = calloc(N, sizeof *ev);
-    for (int i = 0; i < N; i++) ev[i] = (logstore_event){.timestamp = i, .message = "x", .len = 1};
-    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, "/g2", "s", ev, N)), 0);
-    free(ev);
+    lt_put_many(ls, "/g2", "s", 0, 12000);
     uint64_t del = logstore_delete_stream(ls, "/g2", "s");
     logstore_delete_group(ls, "/g2");
     logstore_create_group(ls, "/g2");

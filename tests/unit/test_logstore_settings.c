@@ -39,15 +39,6 @@ static void put(logstore *ls, const char *group, const char *stream, int64_t ts,
     CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, group, stream, &ev, 1)), 0);
 }
 
-/* n one-byte events "x", from `from` on, a millisecond apart, stored. */
-static void put_many(logstore *ls, const char *group, const char *stream, int64_t from, int n)
-{
-    logstore_event *ev = calloc((size_t)n, sizeof *ev);
-    for (int i = 0; i < n; i++) ev[i] = (logstore_event){from + i, "x", 1};
-    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, group, stream, ev, (size_t)n)), 0);
-    free(ev);
-}
-
 /* A stream's summary as DescribeLogStreams lists it. */
 static logstore_stream_info info(logstore *ls, const char *group, const char *stream)
 {
@@ -175,7 +166,7 @@ static void test_many_events_and_streams(void)
 {
     logstore *ls = fresh();
     int64_t now = util_now_ms(), old = now - 10 * DAY;
-    put_many(ls, "/big", "many", old, 12000);
+    lt_put_many(ls, "/big", "many", old, 12000);
     put(ls, "/big", "many", now, "kept");
     /* Streams of other groups between them, more than a slice looks at. */
     uint64_t t = 0;
@@ -206,7 +197,7 @@ static void test_a_pass_asked_for_during_one(void)
     int64_t old = util_now_ms() - 10 * DAY;
     /* /late's stream first, so that the running pass has looked at it (empty) already. */
     logstore_create_stream(ls, "/late", "first");
-    put_many(ls, "/busy", "big", old, 100);
+    lt_put_many(ls, "/busy", "big", old, 100);
     CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/busy", 1)), 0);
     uint64_t s0, e0, s, e;
     logstore_expire_counts(ls, &s0, &e0);
@@ -244,7 +235,7 @@ static void test_a_stream_being_deleted(void)
     n_copied = 0;
     logstore_set_copy(ls, keep, NULL);
     int64_t old = util_now_ms() - 10 * DAY;
-    put_many(ls, "/del", "going", old, 8000);
+    lt_put_many(ls, "/del", "going", old, 8000);
     CHECK_EQ_INT(logstore_wait(ls, logstore_set_retention(ls, "/del", 1)), 0);
     logstore_delete_stream(ls, "/del", "going");
     expire_now(ls);
