@@ -145,7 +145,10 @@ class Arguments(ServerTestCase):
         self.assertIn(b"RUNNABLE 2", seen)
         jid = seen.split(b"job ")[1].split()[0].decode()
         p.send_signal(signal.SIGINT)
-        time.sleep(0.3)
+        # The second once the first is said (two before the command looks are one to it).
+        deadline = time.time() + 15
+        while b"interrupted" not in seen and time.time() < deadline:
+            seen += os.read(leader, 4096)
         p.send_signal(signal.SIGINT)
         p.wait(timeout=30)
         seen += pty_read_to_end(leader)
