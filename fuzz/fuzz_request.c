@@ -2,7 +2,9 @@
  * against the operation's request shape, as http_server.c's dispatch runs them.
  *
  * Input: "PATH\nBODY".  PATH is routed as POST, then GET, then DELETE (so every operation of
- * the AWS Batch API and of the agent protocol is reachable); BODY is the request body. */
+ * the AWS Batch API and of the agent protocol is reachable); BODY is the request body.  The
+ * PATH "/" takes BODY as a query-protocol form (STS's and other services' calls posted to /,
+ * http_other.c): its action read, answered in XML, and as JSON a refusal made into XML. */
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +15,8 @@
 #include "server/api/api.h"
 #include "server/api/jobdef.h"
 #include "server/api/schema.h"
+#include "server/http_other.h"
+#include "server/model/config.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,7 +26,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     log_level = 99; /* quiet: only the sanitizers speak */
     jobdef_init();
     api_init();
+    config_defaults(&barge_cfg);
     return 0;
+}
+
+/* A form posted to /: only GetCallerIdentity is answered with a 200, every answer is XML. */
+static void query_form(const char *body, size_t blen)
+{
+    int status;
+    const char *type;
+    const api_op *op = http_other_read_op(body, blen);
+    char *x = http_other_query(body, blen, NULL, "req", &status, &type);
+    if ((status == 200) != (op == &http_other_query_op) || (status == 200) != !type ||
+        strncmp(x, "<?xml ", 6) != 0)
+        abort();
+    free(x);
+    x = http_other_refusal(body, blen, "T", "req");
+    /* The message (the JSON's, any text) is escaped: no markup of its own. */
+    const char *m = strstr(x, "<Message>"), *end = m ? strstr(m, "</Message>") : NULL;
+    if (strncmp(x, "<?xml ", 6) != 0 || !end || memchr(m + 9, '<', (size_t)(end - m - 9)))
+        abort();
+    free(x);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -33,6 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *path = strndup((const char *)data, plen);
     const char *body = nl + 1;
     size_t blen = size - plen - 1;
+    if (strcmp(path, "/") == 0) {
+        query_form(body, blen);
+        free(path);
+        return 0;
+    }
     const api_op *op = api_route("POST", path);
     if (!op) op = api_route("GET", path);
     if (!op) op = api_route("DELETE", path);

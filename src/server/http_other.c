@@ -14,6 +14,7 @@
 /* The server-wide body limit: another service's call (a CloudFormation template, say) is read
  * whole to find its action, and refused in its own XML. */
 const api_op http_other_query_op = {.name = "GetCallerIdentity", .method = "POST", .path = "/"};
+static const api_op unserved_op = {.name = "unknown", .method = "POST", .path = "/"};
 
 const api_op *http_other_route(struct MHD_Connection *conn, const char *method,
                                const char *url)
@@ -52,6 +53,11 @@ int http_other_is_caller_identity(const char *body, size_t len)
     int yes = action && strcmp(action, "GetCallerIdentity") == 0;
     free(action);
     return yes;
+}
+
+const api_op *http_other_read_op(const char *body, size_t len)
+{
+    return http_other_is_caller_identity(body, len) ? &http_other_query_op : &unserved_op;
 }
 
 static void element(buf *b, const char *name, const char *text)

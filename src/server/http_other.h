@@ -18,6 +18,9 @@
 /* The query protocol's calls (a form posted to /): read whole, signed for "sts", answered by
  * http_other_query. */
 extern const api_op http_other_query_op;
+/* The call's operation once its form is read: http_other_query_op for GetCallerIdentity,
+ * else one counted in /metrics as any request barge does not serve is ("unknown"). */
+const api_op *http_other_read_op(const char *body, size_t len);
 const api_op *http_other_route(struct MHD_Connection *conn, const char *method,
                                const char *url);
 /* Whether a query call's form asks for GetCallerIdentity: only it is signed for STS and

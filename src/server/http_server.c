@@ -352,8 +352,8 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
  * here in its XML (http_other.h), refusals too. */
 static void serve_query(http_req *r, const char *url, const char *method)
 {
-    int refused = http_other_is_caller_identity(r->body.data, r->body.len) &&
-                  check_auth(r, url, method, "sts") < 0;
+    r->op = http_other_read_op(r->body.data, r->body.len);
+    int refused = r->op == &http_other_query_op && check_auth(r, url, method, "sts") < 0;
     util_uuid(r->xml_id); /* after check_auth: a refusal's set_answer clears it */
     char *xml = refused ? http_other_refusal(r->resp, r->resp_len, r->err_type, r->xml_id)
                         : http_other_query(r->body.data, r->body.len, r->who, r->xml_id,

@@ -4,6 +4,7 @@ Every error is HTTP 400 (403 for authentication) with x-amzn-ErrorType and a JSO
 import concurrent.futures
 import json
 import os
+import re
 import socket
 import time
 import unittest
@@ -398,6 +399,16 @@ class Routing(WireCase):
              "Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20261205/us-east-1/batch/"
                               "aws4_request, SignedHeaders=host, Signature=00"})
         self.assertError(status, headers, body, "no such operation")
+        # /metrics counts GetCallerIdentity as itself, and the calls barge does not serve (the
+        # AssumeRole above, another form posted to /) as any unknown request.
+        self.server.raw("POST", "/", b"Action=ListUsers&Version=2010-05-08",
+                        {"Content-Type": "application/x-www-form-urlencoded"})
+        _, _, text = self.server.raw("GET", "/metrics")
+        text = text.decode() if isinstance(text, bytes) else text
+        counts = dict(re.findall(r'^barge_http_requests_total\{operation="([^"]+)",code="(?:200|400)"\}'
+                                 r' (\d+)$', text, re.M))
+        self.assertEqual(counts.get("GetCallerIdentity"), "1", text)
+        self.assertGreaterEqual(int(counts.get("unknown", 0)), 2, text)
 
     def test_head_of_healthz(self):
         # Load balancers probe with HEAD: the headers of GET's answer, no body.

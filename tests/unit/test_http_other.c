@@ -41,6 +41,9 @@ static void test_forms(void)
     CHECK(!http_other_is_caller_identity("Action=GetCallerIdentity", 20)); /* cut short */
     CHECK(!http_other_is_caller_identity("Action=Get+CallerIdentity", 25)); /* a space */
     CHECK(!http_other_is_caller_identity("&&&Action", 9));
+    /* What /metrics counts the call as: itself, or any request not served. */
+    CHECK(http_other_read_op("Action=GetCallerIdentity", 24) == &http_other_query_op);
+    CHECK_STR(http_other_read_op("Action=AssumeRole", 17)->name, "unknown");
     /* A refusal made as JSON, in XML. */
     const char *json = "{\"__type\":\"T\",\"message\":\"no <way>\"}";
     char *x = http_other_refusal(json, strlen(json), "T", "r");
