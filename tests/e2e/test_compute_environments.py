@@ -394,6 +394,30 @@ class Update(CECase):
         self.assertEqual(ce["updatePolicy"],
                          {"terminateJobsOnUpdate": True, "jobExecutionTimeoutMinutes": 30})
 
+    def test_ecs_settings_are_described_back(self):
+        # ecsSettings (Container Insights) is in the newest SDKs' model, perhaps not in this
+        # botocore's, which would leave it out of what it parses: read the raw answers.
+        def described():
+            status, _, out = self.server.raw("POST", "/v1/describecomputeenvironments",
+                                             {"computeEnvironments": ["ecs-um"]})
+            self.assertEqual(status, 200, out)
+            return out["computeEnvironments"][0].get("ecsSettings")
+        status, _, out = self.server.raw(
+            "POST", "/v1/createcomputeenvironment",
+            {"computeEnvironmentName": "ecs-um", "type": "UNMANAGED", "unmanagedvCpus": 1,
+             "ecsSettings": {"containerInsights": "ENHANCED"}})
+        self.assertEqual(status, 200, out)
+        self.assertEqual(described(), {"containerInsights": "ENHANCED"})
+        status, _, out = self.server.raw(
+            "POST", "/v1/updatecomputeenvironment",
+            {"computeEnvironment": "ecs-um", "ecsSettings": {"containerInsights": "DISABLED"}})
+        self.assertEqual(status, 200, out)
+        self.assertEqual(described(), {"containerInsights": "DISABLED"})
+        self.assertRawRefused("/v1/createcomputeenvironment",
+                              {"computeEnvironmentName": "ecs-bad", "type": "UNMANAGED",
+                               "ecsSettings": {"containerInsights": "ON"}},
+                              "ecsSettings.containerInsights")
+
     def test_fargate_update(self):
         self.batch.create_compute_environment(
             computeEnvironmentName="fg-up", type="MANAGED",

@@ -210,6 +210,21 @@ class LogsApi(ServerTestCase):
                                logGroupName=GROUP, logStreamNames=["a"],
                                logStreamNamePrefix="a")
 
+    def test_filter_newest_first_is_refused_not_answered_oldest_first(self):
+        # CloudWatch's startFromHead false (the newest SDKs model it; botocore's model here may
+        # not) asks for the newest events first: answering the oldest first instead is refused.
+        self.put({"head/default/a": [(10, "first"), (20, "second")]})
+        body = {"logGroupName": GROUP, "logStreamNamePrefix": "head/"}
+        status, headers, out = logs_call(self.server, "FilterLogEvents",
+                                         dict(body, startFromHead=False))
+        self.assertEqual((status, out.get("__type")), (400, "InvalidParameterException"), out)
+        self.assertEqual(headers.get("x-amzn-ErrorType"), "InvalidParameterException")
+        self.assertIn("startFromHead", out["message"])
+        for extra in ({}, {"startFromHead": True}):
+            status, _, out = logs_call(self.server, "FilterLogEvents", dict(body, **extra))
+            self.assertEqual(status, 200, out)
+            self.assertEqual([e["message"] for e in out["events"]], ["first", "second"])
+
     def test_describe_log_groups(self):
         self.put({"grp/default/1": [(1, "x")]})
         out = self.logs.describe_log_groups()

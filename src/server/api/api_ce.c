@@ -197,6 +197,11 @@ static int create_ce(api_ctx *c, json_t *req, json_t **resp)
     }
     if (json_object_get(req, "context"))
         json_object_set(ce, "context", json_object_get(req, "context"));
+    /* Container Insights is CloudWatch's and does nothing here, but the setting is described
+     * back as AWS describes it: a client that sets it and reads it back (the newest SDKs model
+     * it) saw it vanish, which a declarative tool takes for drift. */
+    if (json_object_get(req, "ecsSettings"))
+        json_object_set(ce, "ecsSettings", json_object_get(req, "ecsSettings"));
     /* AWS describes every environment with its update policy, the defaults until one is set. */
     json_object_set_new(ce, "updatePolicy", json_pack("{s:b, s:i}", "terminateJobsOnUpdate", 0,
                                                       "jobExecutionTimeoutMinutes", 30));
@@ -452,6 +457,8 @@ static int update_ce(api_ctx *c, json_t *req, json_t **resp)
     }
     if (json_object_get(req, "context"))
         json_object_set(next, "context", json_object_get(req, "context"));
+    if (json_object_get(req, "ecsSettings")) /* described back, as at creation */
+        json_object_set(next, "ecsSettings", json_object_get(req, "ecsSettings"));
     res_set_status(next, RES_UPDATING, "Updating the compute environment");
     *resp = json_pack("{s:s, s:O}", "computeEnvironmentName", name, "computeEnvironmentArn",
                       json_object_get(next, "computeEnvironmentArn"));
@@ -513,10 +520,13 @@ static int delete_ce(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+#define ECS_SETTINGS_SHAPE "{containerInsights:e(ENABLED|ENHANCED|DISABLED)}"
+
 api_op api_ce_ops[] = {
     {"CreateComputeEnvironment", "POST", "/v1/createcomputeenvironment",
      "{computeEnvironmentName:s!, type:e(MANAGED|UNMANAGED)!, state:e(ENABLED|DISABLED),"
      " unmanagedvCpus:" API_VCPUS_SHAPE ", serviceRole:s, tags:@Tags, context:s,"
+     " ecsSettings:" ECS_SETTINGS_SHAPE ","
      " eksConfiguration:{eksClusterArn:s!, kubernetesNamespace:s!},"
      " computeResources:{type:" CR_TYPES ", allocationStrategy:"
      "e(BEST_FIT|BEST_FIT_PROGRESSIVE|SPOT_CAPACITY_OPTIMIZED|SPOT_PRICE_CAPACITY_OPTIMIZED), "
@@ -528,6 +538,7 @@ api_op api_ce_ops[] = {
      "{computeEnvironment:s!, state:e(ENABLED|DISABLED), unmanagedvCpus:" API_VCPUS_SHAPE ","
      " serviceRole:s,"
      " context:s, updatePolicy:{terminateJobsOnUpdate:b, jobExecutionTimeoutMinutes:i(1..360)},"
+     " ecsSettings:" ECS_SETTINGS_SHAPE ","
      " computeResources:{type:" CR_TYPES ", allocationStrategy:"
      "e(BEST_FIT_PROGRESSIVE|SPOT_CAPACITY_OPTIMIZED|SPOT_PRICE_CAPACITY_OPTIMIZED), "
      "updateToLatestImageVersion:b, " RESOURCE_SHAPE_COMMON "}}",

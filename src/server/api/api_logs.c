@@ -44,7 +44,7 @@ void api_logs_init(logstore *ls)
     filter_shape = schema_compile(
         "{logGroupName:s, logGroupIdentifier:s, logStreamNames:[s], logStreamNamePrefix:s, "
         "startTime:l, endTime:l, filterPattern:s, nextToken:s, limit:i, interleaved:b, "
-        "unmask:b}");
+        "unmask:b, startFromHead:b}");
     groups_shape = schema_compile(
         "{logGroupNamePrefix:s, logGroupNamePattern:s, logGroupIdentifiers:[s], nextToken:s, "
         "limit:i, includeLinkedAccounts:b, logGroupClass:s, accountIdentifiers:[s]}");
@@ -264,6 +264,12 @@ static int filter_log_events(api_ctx *c, json_t *req, json_t **resp)
         return -1;
     if (names && q.prefix)
         return LOGS_INVALID(c, "logStreamNames and logStreamNamePrefix cannot both be given");
+    /* CloudWatch's newest events first; the walk here goes oldest first only, and answering
+     * false with the oldest would hand a client the opposite of what it asked for. */
+    if (json_is_false(json_object_get(req, "startFromHead")))
+        return LOGS_INVALID(c, "startFromHead: barge returns FilterLogEvents' events oldest "
+                               "first only; leave startFromHead out or true, or read a stream "
+                               "newest first with GetLogEvents");
     if (names && (json_array_size(names) < 1 || json_array_size(names) > 100))
         return LOGS_INVALID(c, "logStreamNames: give 1 to 100 names (got %zu)",
                             json_array_size(names));
