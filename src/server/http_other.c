@@ -5,6 +5,7 @@
 
 #include "common/errbody.h"
 #include "common/mem.h"
+#include "common/sigv4.h"
 #include "server/model/config.h"
 
 #define POINT_AT_BARGE                                                                        \
@@ -106,12 +107,28 @@ char *http_other_refusal(const char *json_body, size_t len, const char *err_type
 }
 
 char *http_other_service(struct MHD_Connection *conn, const char **err_type,
-                         const char *request_id)
+                         char *request_id)
 {
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (!auth || !strstr(auth, "/s3/aws4_request")) return NULL;
+    if (!auth) return NULL;
+    if (strstr(auth, "/s3/aws4_request"))
+        return errbody_xml(*err_type = "NotImplemented",
+                           "barge serves AWS Batch and CloudWatch Logs only, not S3; "
+                           POINT_AT_BARGE, request_id, 1);
+    /* Another REST service's call (Amazon EFS's DescribeAccessPoints, which miniwdl-aws makes
+     * to find an access point's file system) would otherwise be told it is a Batch operation
+     * barge lacks.  Its signature names its service; REST services answer errors in JSON, as
+     * Batch does.  Calls signed for Batch itself are left to the caller. */
+    sigv4_auth a;
+    char err[160];
+    if (sigv4_parse(auth, &a, err, sizeof err) < 0 || strcmp(a.service, "batch") == 0 ||
+        strcmp(a.service, "logs") == 0)
+        return NULL;
+    request_id[0] = '\0'; /* a JSON answer */
     *err_type = "NotImplemented";
-    return errbody_xml(*err_type,
-                       "barge serves AWS Batch and CloudWatch Logs only, not S3; " POINT_AT_BARGE,
-                       request_id, 1);
+    char *msg = xasprintf("barge serves AWS Batch and CloudWatch Logs only, not %s, which this "
+                          "call is signed for; " POINT_AT_BARGE, a.service);
+    char *out = errbody_new(*err_type, msg);
+    free(msg);
+    return out;
 }

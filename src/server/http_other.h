@@ -4,9 +4,9 @@
  * before they submit anything): the caller is the principal whose key signed the call.  Any
  * other call gets an error in its service's own protocol, which its SDK can read, saying to
  * point only AWS_ENDPOINT_URL_BATCH and AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at barge: the query
- * protocol's form posted to / (STS, SQS, IAM, EC2...), or a request signed for S3 (its
- * signature's scope names the service; the JavaScript SDK sends S3's payload hash header with
- * every service's calls). */
+ * protocol's form posted to / (STS, SQS, IAM, EC2...), or a request signed for S3 or another
+ * REST service such as Amazon EFS (its signature's scope names the service; the JavaScript SDK
+ * sends S3's payload hash header with every service's calls). */
 #ifndef BARGE_HTTP_OTHER_H
 #define BARGE_HTTP_OTHER_H
 #include <microhttpd.h>
@@ -34,8 +34,10 @@ char *http_other_query(const char *body, size_t len, const auth_principal *who,
 char *http_other_refusal(const char *json_body, size_t len, const char *err_type,
                          const char *request_id);
 
-/* The XML body of the answer to a call signed for S3 (fresh; its status is 400, its error type
- * in *err_type), or NULL when the request is not one. */
+/* The body of the answer to a call signed for another service than Batch and CloudWatch Logs
+ * (fresh; its status is 400, its error type in *err_type), or NULL when the request is not one:
+ * XML for S3; JSON for any other (REST services such as Amazon EFS answer in JSON), with
+ * request_id emptied to say so. */
 char *http_other_service(struct MHD_Connection *conn, const char **err_type,
-                         const char *request_id);
+                         char *request_id);
 #endif

@@ -410,6 +410,26 @@ class Routing(WireCase):
         self.assertEqual(counts.get("GetCallerIdentity"), "1", text)
         self.assertGreaterEqual(int(counts.get("unknown", 0)), 2, text)
 
+    def test_other_rest_services_are_named(self):
+        # A REST call of another service (Amazon EFS's DescribeAccessPoints, which miniwdl-aws
+        # makes to find an access point's file system) is told which service barge does not
+        # serve and what to point at barge, in JSON its SDK reads, rather than as a Batch call
+        # barge lacks.
+        import botocore.exceptions
+        efs = self.server.client("efs")
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            efs.describe_access_points(AccessPointId="fsap-0123456789abcdef0")
+        err = cm.exception.response["Error"]
+        self.assertEqual(err["Code"], "NotImplemented")
+        self.assertIn("not elasticfilesystem", err["Message"])
+        self.assertIn("AWS_ENDPOINT_URL_BATCH", err["Message"])
+        meta = cm.exception.response["ResponseMetadata"]
+        self.assertEqual(meta["HTTPStatusCode"], 400)
+        self.assertEqual(meta["HTTPHeaders"].get("content-type"), "application/json")
+        # Unsigned (or signed for Batch, as above), it is still a Batch operation barge lacks.
+        status, headers, body = self.server.raw("GET", "/2015-02-01/access-points")
+        self.assertError(status, headers, body, "no such operation")
+
     def test_head_of_healthz(self):
         # Load balancers probe with HEAD: the headers of GET's answer, no body.
         status, headers, body = http(self.server.port, request_bytes("HEAD", "/healthz"))
