@@ -80,7 +80,8 @@ class RolesCase(JobsCase):
         roles = os.path.join(cls.dir, "roles.json")
         with open(roles, "w") as f:
             json.dump({ROLE % (ACCOUNT, "submitter"): "submit",
-                       ROLE % (ACCOUNT, "reader"): ["read"]}, f)
+                       ROLE % (ACCOUNT, "reader"): ["read"],
+                       ROLE % (ACCOUNT, "ecsInstanceRole"): ["read"]}, f)
         # The job runs this machine's Python, which has boto3 but lives where only root may
         # look: the jobs run as root here.
         cls.server_args = ("--credentials", creds, "--roles", roles, "--job-user", "root",
@@ -100,6 +101,9 @@ class RolesCase(JobsCase):
         for name, role, mode in (("submitter", "submitter", "submit"),
                                  ("reader", "reader", "submit"),
                                  ("norole", None, "none"),
+                                 ("profiled", None, "submit"),
+                                 ("unprofiled", None, "submit"),
+                                 ("overruled", "reader", "submit"),
                                  ("unknown", "unknown", "submit"),
                                  ("waiter", "submitter", "wait"),
                                  ("keeper", "submitter", "wait")):
@@ -309,6 +313,56 @@ class JobRoles(RolesCase):
             open(os.path.join(self.out_dir, "waiter.release"), "w").close()
         self.assertSucceeded(jid, timeout=60)
         self.assertEqual(self.refused_code(mine), "UnrecognizedClientException")
+
+
+class InstanceRoles(RolesCase):
+    """A job whose definition names no role acts as its compute environment's instance role
+    (computeResources.instanceRole, an instance profile taken to hold the role of its name), as
+    a container on AWS without a task role gets its instance's credentials; when jobs may
+    assume that role (--roles), else it gets none and runs as before."""
+
+    @classmethod
+    def setUpResources(cls):
+        super().setUpResources()
+        cls.make_ce("profiled", 2, instanceRole="arn:aws:iam::%s:instance-profile/ecsInstanceRole"
+                    % ACCOUNT)
+        cls.make_queue("pq", ["profiled"])
+        cls.make_ce("named", 2, instanceRole="ecsInstanceRole")  # the profile by its name
+        cls.make_queue("nq", ["named"])
+        cls.make_ce("unprofiled", 2, instanceRole="stranger")  # a profile by name
+        cls.make_queue("uq", ["unprofiled"])
+
+    def test_a_job_without_a_role_acts_as_its_instance_role(self):
+        for queue in ("pq", "nq"):  # the profile named by ARN, then by name
+            jid = self.submit("profiled", queue=queue, definition="profiled")
+            d = self.assertSucceeded(jid, timeout=60)
+            res = self.result("profiled")
+            self.assertEqual(res["method"], "container-role", queue)
+            self.assertEqual(res["env"]["AWS_ENDPOINT_URL_BATCH"], self.server.url)
+            self.assertEqual(res["env"]["AWS_REGION"], REGION)
+            # The role may read, not submit: refused as the role's session on the instance.
+            instance = d["container"]["containerInstanceArn"].rsplit("/", 1)[1]
+            err = res["error"]
+            self.assertEqual(err["Code"], "AccessDeniedException")
+            self.assertTrue(err["Message"].startswith(
+                "User: arn:aws:sts::%s:assumed-role/ecsInstanceRole/%s is not authorized to "
+                "perform: batch:SubmitJob" % (ACCOUNT, instance)), err)
+            self.assertEqual(self.refused_code(res["creds"]), "UnrecognizedClientException")
+
+    def test_the_job_role_comes_before_the_instance_role(self):
+        jid = self.submit("overruled", queue="pq", definition="overruled")
+        self.assertSucceeded(jid, timeout=60)
+        err = self.result("overruled")["error"]
+        self.assertRegex(err["Message"], r"^User: arn:aws:sts::%s:assumed-role/reader/[0-9a-f]{32} "
+                         % ACCOUNT)
+
+    def test_an_instance_role_jobs_may_not_assume_gives_no_credentials(self):
+        jid = self.submit("unprofiled", queue="uq", definition="unprofiled")
+        self.assertSucceeded(jid, timeout=60)
+        res = self.result("unprofiled")
+        self.assertIsNone(res["method"])
+        for k in CRED_VARS:
+            self.assertNotIn(k, res["env"])
 
 
 class JobRoleExpiry(RolesCase):

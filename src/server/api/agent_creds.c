@@ -1,6 +1,6 @@
 /* agent_creds — the agent protocol's credentials call (docs/agent-protocol.md): an agent asks
- * for temporary credentials of the role of an attempt it holds, to serve them to the attempt's
- * job (auth_temp.h issues them).  Apart from agent_proto.c: the only thing the two share is
+ * for temporary credentials of the role of an attempt it holds (attempt_role: its job's, or its
+ * instance's), to serve them to the attempt's job (auth_temp.h issues them).  Apart from agent_proto.c: the only thing the two share is
  * how an instance is found (api_agent_instance, from the request's credential). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +12,11 @@
 #include "common/mem.h"
 #include "server/model/instance.h"
 #include "server/model/jobs.h"
-#include "server/model/jobspec.h"
 #include "server/model/role_creds.h"
 #include "server/model/state.h"
 #include "server/api/api.h"
 #include "server/api/auth_temp.h"
+#include "server/engine/attempt.h"
 
 static int agent_credentials(api_ctx *c, json_t *req, json_t **resp)
 {
@@ -32,15 +32,17 @@ static int agent_credentials(api_ctx *c, json_t *req, json_t **resp)
         return api_fail(c, 403, "AccessDeniedException",
                         "attempt %d of job %.100s is not running on instance %s", attempt, id,
                         in->id);
-    const char *role = json_string_value(
-        json_object_get(jobspec_shared(j->spec, "container"), "jobRoleArn"));
+    char role_arn[ATTEMPT_ROLE_MAX];
+    int by_instance;
+    const char *role = attempt_role(c->st, j, in, role_arn, &by_instance);
     if (!role)
         return api_fail(c, 403, "AccessDeniedException",
-                        "job %.100s has no jobRoleArn: its attempts get no credentials", id);
-    /* The role session is named after the attempt's task, as ECS names it; the log stream ends
-     * with the task's id. */
+                        "job %.100s has no jobRoleArn, nor an instance role jobs may assume: "
+                        "its attempts get no credentials", id);
+    /* The role session is named after the attempt's task, as ECS names it (the log stream ends
+     * with the task's id); an instance role's after the instance, as EC2 names it. */
     const char *slash = j->log_stream ? strrchr(j->log_stream, '/') : NULL;
-    const char *session = slash ? slash + 1 : j->id;
+    const char *session = by_instance ? in->id : slash ? slash + 1 : j->id;
     auth_temp_creds cr;
     char why[600];
     if (auth_temp_issue(role, session, j->id, attempt, time(NULL), &cr, why, sizeof why) < 0)

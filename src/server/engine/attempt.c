@@ -125,6 +125,45 @@ static void secret_env(json_t *env, json_t *container, json_t *secrets)
     }
 }
 
+/* The role an instance profile holds, as an ARN in buf, or NULL: AWS's console makes the
+ * profile ecsInstanceRole for the role of that name, and barge, which sees no profiles, takes
+ * every profile to hold the role of its own name (and path).  A profile is named by name or by
+ * ARN; a role's ARN given instead is taken as it is. */
+static const char *profile_role(const char *profile, char *out)
+{
+    static const char kind[] = ":instance-profile/";
+    const char *at = profile ? strstr(profile, kind) : NULL;
+    if (!profile || !*profile || strlen(profile) >= ATTEMPT_ROLE_MAX - 64) return NULL;
+    if (strncmp(profile, "arn:", 4) == 0 && strstr(profile, ":role/")) return strcpy(out, profile);
+    if (strncmp(profile, "arn:", 4) == 0 && at)
+        snprintf(out, ATTEMPT_ROLE_MAX, "%.*s:role/%s", (int)(at - profile), profile,
+                 at + sizeof kind - 1);
+    else if (!strchr(profile, ':') && !strchr(profile, '/'))
+        snprintf(out, ATTEMPT_ROLE_MAX, "arn:aws:iam::%s:role/%s", barge_cfg.account_id,
+                 profile);
+    else
+        return NULL;
+    return out;
+}
+
+const char *attempt_role(state *st, const job *j, const instance *in, char *out,
+                         int *by_instance)
+{
+    *by_instance = 0;
+    const char *role =
+        json_string_value(json_object_get(jobspec_shared(j->spec, "container"), "jobRoleArn"));
+    if (role || !in || !in->ce) return role;
+    json_t *ce = reg_get(&st->ce, in->ce);
+    role = profile_role(json_string_value(json_object_get(
+                            json_object_get(ce, "computeResources"), "instanceRole")),
+                        out);
+    /* A job that names no role does not fail for want of one: it gets no credentials. */
+    char why[600];
+    if (!role || (role_hooks.usable && !role_hooks.usable(role, why, sizeof why))) return NULL;
+    *by_instance = 1;
+    return role;
+}
+
 /* jobRoleArn: the agent gets the role's credentials for the attempt (agent_creds.c) and points
  * the job's SDKs at them, and this server, in the job's region.  A role jobs may not assume
  * fails the attempt before anything runs, as ECS fails a task whose role it cannot assume. */
@@ -152,7 +191,7 @@ static const char *node_address(const instance *in)
     return in->local || !in->hostname || !*in->hostname ? "127.0.0.1" : in->hostname;
 }
 
-static json_t *assignment(instance *in, job *j)
+static json_t *assignment(state *st, instance *in, job *j)
 {
     json_t *c = jobspec_shared(j->spec, "container");
     json_t *env = json_object();
@@ -224,7 +263,9 @@ static json_t *assignment(instance *in, job *j)
                      j->spec->memory_mib, "gpus", j->spec->gpus, "timeoutSeconds",
                      timeout_s, "killGraceSeconds", barge_cfg.kill_grace_s,
                      "logStreamName", j->log_stream, "image", image, "container", container);
-    const char *role = json_string_value(json_object_get(c, "jobRoleArn"));
+    char role_arn[ATTEMPT_ROLE_MAX];
+    int by_instance;
+    const char *role = attempt_role(st, j, in, role_arn, &by_instance);
     if (role) role_setup(a, env, container, role);
     return a;
 }
@@ -260,7 +301,7 @@ void attempt_start(state *st, instance *in, job *j)
     instance_attach(in, j);
     jobs_set_status(st, j, JS_STARTING, NULL);
     metrics_count(METRIC_DISPATCHES, 1);
-    instance_push_assign(in, assignment(in, j));
+    instance_push_assign(in, assignment(st, in, j));
     instance_wake(st, in);
 }
 
@@ -619,7 +660,7 @@ static int reattach(state *st, job *j)
         /* Whether its assignment reached the agent is not known: it goes again, and an agent
          * that already holds the attempt ignores it. */
         j->assign_sent_at = 0;
-        instance_push_assign(in, assignment(in, j));
+        instance_push_assign(in, assignment(st, in, j));
     } else {
         j->assign_sent_at = util_mono_ms();
     }

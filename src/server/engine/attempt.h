@@ -76,6 +76,14 @@ typedef struct attempt_role_hooks {
 } attempt_role_hooks;
 void attempt_set_role_hooks(const attempt_role_hooks *h);
 
+/* The role j's attempt on in acts as, in out (at least ATTEMPT_ROLE_MAX bytes), or NULL: its
+ * container's jobRoleArn; or else, when jobs may assume it, the role of the instance profile
+ * its compute environment names (computeResources.instanceRole), as a container on AWS
+ * without a task role gets its instance's credentials.  *by_instance says which. */
+#define ATTEMPT_ROLE_MAX 2048
+const char *attempt_role(struct state *st, const job *j, const instance *in, char *out,
+                         int *by_instance);
+
 /* AWS's statusReason for an attempt whose host went away: "Host EC2 (instance ID) terminated." */
 void attempt_host_lost(char *out, size_t len, const char *instance_id);
 #endif
