@@ -25,6 +25,7 @@
 #include "agent/agent_state.h"
 
 #define PATH_PREFIX "/v1/credentials/"
+#define META_PREFIX "/v4/"
 /* A job's SDK waits a few seconds for the endpoint; the server's answer must come sooner. */
 #define FETCH_TIMEOUT_S 10
 
@@ -39,6 +40,15 @@ typedef struct creds_entry {
     int64_t fetched_ms, expires_ms; /* wall clock */
 } creds_entry;
 
+/* One attempt's task metadata (every attempt has one). */
+typedef struct meta_entry {
+    char id[33];   /* the URL's part: which attempt (random, so not guessable) */
+    char key[256]; /* "ATTEMPT JOBID" */
+    char *job_id;
+    int attempt;
+    json_t *task; /* the task metadata as the server answered it, once asked; or NULL */
+} meta_entry;
+
 struct agent_creds {
     agent *ag;
     struct MHD_Daemon *d;
@@ -46,6 +56,7 @@ struct agent_creds {
     char *ca_bundle; /* a copy of --ca-file every job user can read, or NULL */
     pthread_mutex_t mu; /* guards the tables and the entries */
     dict by_id, by_attempt;
+    dict meta_by_id, meta_by_attempt;
     pthread_mutex_t fetch_mu; /* one request to the server at a time, on conn */
     agent_conn conn;
 };
@@ -58,6 +69,14 @@ static void entry_free(creds_entry *e)
     free(e->answer);
     OPENSSL_cleanse(e, sizeof *e);
     free(e);
+}
+
+static void meta_free(meta_entry *m)
+{
+    if (!m) return;
+    free(m->job_id);
+    json_decref(m->task);
+    free(m);
 }
 
 static void random_hex(char *out, size_t bytes)
@@ -74,10 +93,10 @@ static int should_abandon(void *conn)
     return h->ag->stopping;
 }
 
-/* The server's credentials for the attempt: 200 with *answer, or the status (0: unreachable)
- * with why. */
-static long fetch(agent_creds *cr, const char *job_id, int attempt, json_t **answer, char *why,
-                  size_t len)
+/* The server's answer to the call at path for the attempt (its credentials, its task
+ * metadata): 200 with *answer, or the status (0: unreachable) with why. */
+static long fetch(agent_creds *cr, const char *path, const char *job_id, int attempt,
+                  json_t **answer, char *why, size_t len)
 {
     agent *ag = cr->ag;
     pthread_mutex_lock(&ag->mu);
@@ -87,7 +106,7 @@ static long fetch(agent_creds *cr, const char *job_id, int attempt, json_t **ans
         snprintf(why, len, "the agent is not registered with its server");
         return 0;
     }
-    long status = agent_conn_post(&cr->conn, "/barge/v1/agent/credentials",
+    long status = agent_conn_post(&cr->conn, path,
                                   json_pack("{s:s, s:s, s:i}", "instanceId", iid, "jobId",
                                             job_id, "attempt", attempt),
                                   FETCH_TIMEOUT_S, answer, why, len);
@@ -139,7 +158,9 @@ static int serve(agent_creds *cr, const char *id, const char *auth, char **body)
     e = dict_get(&cr->by_id, id);
     int need = e && !fresh(e, util_now_ms());
     pthread_mutex_unlock(&cr->mu);
-    if (need) status = fetch(cr, job_id, attempt, &answer, why, sizeof why);
+    if (need)
+        status = fetch(cr, "/barge/v1/agent/credentials", job_id, attempt, &answer, why,
+                       sizeof why);
     pthread_mutex_unlock(&cr->fetch_mu);
     free(job_id);
 
@@ -182,6 +203,68 @@ static int serve(agent_creds *cr, const char *id, const char *auth, char **body)
     return rc;
 }
 
+/* What the job gets for path (after META_PREFIX: "ID" its container's metadata, "ID/task" its
+ * task's, as ECS's endpoint answers them): 200 and the JSON, or an error status and message.
+ * Asked of the server the first time, then kept: nothing in it changes while the attempt
+ * runs. */
+static int serve_meta(agent_creds *cr, const char *path, char **body)
+{
+    char id[33];
+    size_t n = strcspn(path, "/");
+    const char *rest = path + n;
+    int task = strcmp(rest, "/task") == 0;
+    if (n >= sizeof id || (*rest && !task)) {
+        *body = xstrdup("{\"code\":\"NotFound\",\"message\":\"no such path: barge's agent "
+                        "serves a task's metadata (ID/task) and its container's (ID), not "
+                        "statistics\"}");
+        return 404;
+    }
+    memcpy(id, path, n);
+    id[n] = '\0';
+    pthread_mutex_lock(&cr->mu);
+    meta_entry *m = dict_get(&cr->meta_by_id, id);
+    json_t *have = m && m->task ? json_incref(m->task) : NULL;
+    char *job_id = m && !have ? xstrdup(m->job_id) : NULL;
+    int attempt = m ? m->attempt : 0;
+    pthread_mutex_unlock(&cr->mu);
+    if (!m) {
+        *body = xstrdup("{\"code\":\"NotFound\",\"message\":\"no task metadata for this URL "
+                        "(the attempt may have ended)\"}");
+        return 404;
+    }
+    char why[512] = "";
+    long status = 200;
+    if (!have) {
+        pthread_mutex_lock(&cr->fetch_mu);
+        status = fetch(cr, "/barge/v1/agent/taskmetadata", job_id, attempt, &have, why,
+                       sizeof why);
+        pthread_mutex_unlock(&cr->fetch_mu);
+        free(job_id);
+        if (status == 200 && !json_is_object(have)) {
+            snprintf(why, sizeof why, "the server's answer is malformed");
+            status = 502;
+        }
+        if (status == 200) {
+            pthread_mutex_lock(&cr->mu);
+            m = dict_get(&cr->meta_by_id, id);
+            if (m && !m->task) m->task = json_incref(have);
+            pthread_mutex_unlock(&cr->mu);
+        }
+    }
+    if (status != 200) {
+        json_decref(have);
+        json_t *msg = json_pack("{s:s, s:s}", "code", "ServerUnavailable", "message", why);
+        *body = json_dumps(msg, JSON_COMPACT);
+        json_decref(msg);
+        log_warn("attempt %d asked for its task metadata and got none: %s", attempt, why);
+        return 503;
+    }
+    json_t *out = task ? have : json_array_get(json_object_get(have, "Containers"), 0);
+    *body = out ? json_dumps(out, JSON_COMPACT) : xstrdup("{}");
+    json_decref(have);
+    return 200;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -201,6 +284,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(method, "GET") != 0) {
         body = xstrdup("{\"code\":\"MethodNotAllowed\",\"message\":\"use GET\"}");
         status = 405;
+    } else if (strncmp(url, META_PREFIX, strlen(META_PREFIX)) == 0) {
+        status = serve_meta(cls, url + strlen(META_PREFIX), &body);
     } else if (strncmp(url, PATH_PREFIX, strlen(PATH_PREFIX)) != 0) {
         body = xstrdup("{\"code\":\"NotFound\",\"message\":\"no such path\"}");
         status = 404;
@@ -267,6 +352,8 @@ agent_creds *agent_creds_start(agent *ag, char *err, size_t errlen)
     pthread_mutex_init(&cr->fetch_mu, NULL);
     dict_init(&cr->by_id);
     dict_init(&cr->by_attempt);
+    dict_init(&cr->meta_by_id);
+    dict_init(&cr->meta_by_attempt);
     agent_conn_init(&cr->conn, ag, &ag->servers, ag->ca_file, 0, should_abandon, agent_bearer);
     cr->ca_bundle = copy_ca_bundle(ag);
     log_debug("jobs with a role get their credentials from http://127.0.0.1:%d", cr->port);
@@ -283,6 +370,10 @@ void agent_creds_stop(agent_creds *cr)
     while (dict_next(&cr->by_id, &i, &k, &v)) entry_free(v);
     dict_free(&cr->by_id);
     dict_free(&cr->by_attempt);
+    i = 0;
+    while (dict_next(&cr->meta_by_id, &i, &k, &v)) meta_free(v);
+    dict_free(&cr->meta_by_id);
+    dict_free(&cr->meta_by_attempt);
     agent_conn_close(&cr->conn);
     pthread_mutex_destroy(&cr->mu);
     pthread_mutex_destroy(&cr->fetch_mu);
@@ -344,6 +435,28 @@ const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
     return bundle;
 }
 
+void agent_creds_meta(agent_creds *cr, const char *job_id, int attempt, char **envp, size_t *n)
+{
+    meta_entry *m = xcalloc(1, sizeof *m);
+    random_hex(m->id, 16);
+    snprintf(m->key, sizeof m->key, "%d %.200s", attempt, job_id);
+    m->job_id = xstrdup(job_id);
+    m->attempt = attempt;
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d" META_PREFIX "%s", cr->port, m->id);
+    env_set(envp, n, "ECS_CONTAINER_METADATA_URI_V4", url);
+    pthread_mutex_lock(&cr->mu);
+    meta_entry *old = dict_get(&cr->meta_by_attempt, m->key);
+    if (old) {
+        dict_del(&cr->meta_by_id, old->id);
+        dict_del(&cr->meta_by_attempt, old->key);
+        meta_free(old);
+    }
+    dict_put(&cr->meta_by_id, m->id, m);
+    dict_put(&cr->meta_by_attempt, m->key, m);
+    pthread_mutex_unlock(&cr->mu);
+}
+
 void agent_creds_drop(agent_creds *cr, const char *job_id, int attempt)
 {
     if (!cr) return;
@@ -352,6 +465,9 @@ void agent_creds_drop(agent_creds *cr, const char *job_id, int attempt)
     pthread_mutex_lock(&cr->mu);
     creds_entry *e = dict_del(&cr->by_attempt, key);
     if (e) dict_del(&cr->by_id, e->id);
+    meta_entry *m = dict_del(&cr->meta_by_attempt, key);
+    if (m) dict_del(&cr->meta_by_id, m->id);
     pthread_mutex_unlock(&cr->mu);
     entry_free(e);
+    meta_free(m);
 }

@@ -378,12 +378,18 @@ class Containers(JobsCase):
                     command=sh("head -c 3 /dev/myzero | wc -c; "
                                "cat /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || "
                                "cat /sys/fs/cgroup/cpu.weight; "
-                               "wget -q -O - %s/healthz >/dev/null && echo reached" %
+                               "wget -q -O - %s/healthz >/dev/null && echo reached; "
+                               "wget -q -O - $ECS_CONTAINER_METADATA_URI_V4/task; echo" %
                                self.server.url))
-        out = self.output(self.run_job(definition="hostish"))
+        d = self.run_job(definition="hostish")
+        out = self.output(d)
         self.assertEqual(out[0].strip(), "3")
         self.assertIn(out[1], ("2048", "79"))  # cgroup v1 shares, or v2's weight for them
         self.assertEqual(out[2], "reached")
+        # The task metadata endpoint (the agent's, on the host's loopback) answers in there too.
+        task = json.loads(out[3])
+        self.assertEqual(task["TaskARN"], d["container"]["taskArn"])
+        self.assertEqual(task["Containers"][0]["Image"], "busybox")
 
     # ---- the container's root is not the host's -------------------------------------------
 

@@ -159,9 +159,10 @@ class RolesCase(JobsCase):
         with open(os.path.join(self.server.data_dir, "agent-token")) as f:
             return f.read().strip()
 
-    def agent_post(self, credential, body):
-        """The credentials call, as the instance that credential is for."""
-        return self.server.raw("POST", "/barge/v1/agent/credentials", body,
+    def agent_post(self, credential, body, call="credentials"):
+        """The credentials call (or another of the job's), as the instance that credential is
+        for."""
+        return self.server.raw("POST", "/barge/v1/agent/" + call, body,
                                {"Content-Type": "application/json",
                                 "Authorization": "Bearer " + credential})
 
@@ -283,11 +284,14 @@ class JobRoles(RolesCase):
                                                   type="UNMANAGED")
             _, other = register_agent(self.server, ce="other", instance_id="i-other",
                                       token=self.join_token(), create_ce=False)
-            for body in ({"jobId": jid, "attempt": 1},
-                         {"instanceId": instance, "jobId": jid, "attempt": 1}):
-                status, _, body = self.agent_post(other, body)
-                self.assertEqual((status, body["__type"]), (403, "AccessDeniedException"), body)
-                self.assertNotIn("SecretAccessKey", body)
+            for call in ("credentials", "taskmetadata"):
+                for body in ({"jobId": jid, "attempt": 1},
+                             {"instanceId": instance, "jobId": jid, "attempt": 1}):
+                    status, _, body = self.agent_post(other, body, call)
+                    self.assertEqual((status, body["__type"]), (403, "AccessDeniedException"),
+                                     body)
+                    self.assertNotIn("SecretAccessKey", body)
+                    self.assertNotIn("TaskARN", body)
             # A join token is no instance's credential.
             status, _, body = self.agent_post(self.join_token(), {
                 "instanceId": instance, "jobId": jid, "attempt": 1})

@@ -1,13 +1,16 @@
 """A job's life on a real agent: the states in order, the description in full once it ran, the
 AWS_BATCH_* environment, exit codes, a command that cannot start, the memory limit and the
 attempt timeout (SIGTERM, then SIGKILL after the grace period)."""
+import json
 import os
 import signal
 import sys
 import time
 import unittest
+import urllib.error
+import urllib.request
 
-from harness import arn
+from harness import REGION, arn
 from test_jobs_common import FAST, STATUSES, JobsCase, memory_limit, now_ms, resources
 
 HEX32 = r"[0-9a-f]{32}"
@@ -47,6 +50,61 @@ class Lifecycle(JobsCase):
         self.assertIn("RUNNING", seen)
         self.assertEqual(seen[-1], "SUCCEEDED")
         self.assertEqual(self.status(first), "SUCCEEDED")
+
+    def test_task_metadata_endpoint(self):
+        """Every job gets ECS's task metadata endpoint (version 4), as a container of an AWS
+        Batch job does: its task's ARN and cluster, its container's log options (the stream it
+        writes to) and limits; statistics are not served, and the URL goes with the attempt."""
+        script = (
+            "import json, os, urllib.request, urllib.error\n"
+            "url = os.environ['ECS_CONTAINER_METADATA_URI_V4']\n"
+            "def get(u):\n"
+            "    try:\n"
+            "        with urllib.request.urlopen(u, timeout=10) as r:\n"
+            "            return r.status, json.loads(r.read())\n"
+            "    except urllib.error.HTTPError as e:\n"
+            "        return e.code, json.loads(e.read())\n"
+            "out = {'url': url, 'container': get(url), 'task': get(url + '/task'),\n"
+            "       'stats': get(url + '/stats')}\n"
+            "json.dump(out, open(os.path.join(os.environ['OUT'], 'meta.json'), 'w'))\n")
+        # Debian's Python: the job's user may not enter where the tests' own lives.
+        python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        jid = self.submit("meta", command=[python, "-c", script])
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        with open(os.path.join(self.out_dir, "meta.json")) as f:
+            got = json.load(f)
+        self.assertRegex(got["url"], r"^http://127\.0\.0\.1:\d+/v4/[0-9a-f]{32}$")
+        status, task = got["task"]
+        self.assertEqual(status, 200, task)
+        queue = self.batch.describe_job_queues(jobQueues=["q"])["jobQueues"][0]
+        ce = self.batch.describe_compute_environments(computeEnvironments=[
+            queue["computeEnvironmentOrder"][0]["computeEnvironment"]])["computeEnvironments"][0]
+        self.assertEqual(task["TaskARN"], d["container"]["taskArn"])
+        self.assertEqual(task["Cluster"], ce["ecsClusterArn"])
+        self.assertEqual((task["Family"], task["Revision"]), ("jd", d["jobDefinition"].rsplit(":", 1)[1]))
+        self.assertEqual((task["LaunchType"], task["KnownStatus"]), ("EC2", "RUNNING"))
+        self.assertEqual(task["Limits"], {"CPU": 1.0, "Memory": 64})
+        status, container = got["container"]
+        self.assertEqual(status, 200, container)
+        self.assertEqual(task["Containers"], [container])
+        self.assertEqual(container["Name"], "default")
+        self.assertEqual(container["LogDriver"], "awslogs")
+        self.assertEqual(container["LogOptions"], {
+            "awslogs-group": "/aws/batch/job", "awslogs-region": REGION,
+            "awslogs-stream": d["container"]["logStreamName"]})
+        self.assertEqual(container["Limits"], {"CPU": 1024, "Memory": 64})
+        self.assertEqual(container["Labels"]["com.amazonaws.ecs.task-arn"], task["TaskARN"])
+        self.assertEqual(got["stats"][0], 404)
+        # The attempt has ended: its URL answers no more.
+        try:
+            with urllib.request.urlopen(got["url"] + "/task", timeout=10) as r:
+                status = r.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        except OSError:
+            status = None  # the agent is gone too
+        self.assertNotEqual(status, 200)
 
     def test_running_job_is_listed_by_default_and_described_while_it_runs(self):
         # It runs until the test lets it end, however slow the listings below are.

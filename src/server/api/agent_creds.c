@@ -1,7 +1,8 @@
-/* agent_creds — the agent protocol's credentials call (docs/agent-protocol.md): an agent asks
- * for temporary credentials of the role of an attempt it holds (attempt_role: its job's, or its
- * instance's), to serve them to the attempt's job (auth_temp.h issues them).  Apart from agent_proto.c: the only thing the two share is
- * how an instance is found (api_agent_instance, from the request's credential). */
+/* agent_creds — the agent protocol's calls on behalf of an attempt's job (docs/agent-protocol.md),
+ * which the agent serves to the job on its own endpoint: temporary credentials of the attempt's
+ * role (attempt_role: its job's, or its instance's; auth_temp.h issues them), and the task
+ * metadata of ECS's endpoint (attempt_meta.h).  Apart from agent_proto.c: the only thing the two
+ * share is how an instance is found (api_agent_instance, from the request's credential). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,21 +18,46 @@
 #include "server/api/api.h"
 #include "server/api/auth_temp.h"
 #include "server/engine/attempt.h"
+#include "server/engine/attempt_meta.h"
+#include "server/model/jobspec.h"
 
-static int agent_credentials(api_ctx *c, json_t *req, json_t **resp)
+/* The job of the attempt the request names, when the asking instance runs it, or NULL (the call
+ * failed). */
+static job *running_here(api_ctx *c, json_t *req, instance **in)
 {
-    instance *in = api_agent_instance(c, req, NULL);
-    if (!in) return -1;
+    *in = api_agent_instance(c, req, NULL);
+    if (!*in) return NULL;
     const char *id = api_str(req, "jobId");
     int attempt = (int)api_int(req, "attempt", 0);
     job *j = jobs_find(c->st->jobs, id);
-    /* Only the instance running the attempt, and only while it runs: credentials go to the job
-     * that needs them, never to another agent. */
-    if (!j || j->inst != in || j->n_attempts != attempt ||
-        (j->status != JS_STARTING && j->status != JS_RUNNING))
-        return api_fail(c, 403, "AccessDeniedException",
-                        "attempt %d of job %.100s is not running on instance %s", attempt, id,
-                        in->id);
+    /* Only the instance running the attempt, and only while it runs: what the job is given
+     * goes to it, never to another agent. */
+    if (!j || j->inst != *in || j->n_attempts != attempt ||
+        (j->status != JS_STARTING && j->status != JS_RUNNING)) {
+        api_fail(c, 403, "AccessDeniedException",
+                 "attempt %d of job %.100s is not running on instance %s", attempt, id, (*in)->id);
+        return NULL;
+    }
+    return j;
+}
+
+static int agent_task_metadata(api_ctx *c, json_t *req, json_t **resp)
+{
+    instance *in;
+    job *j = running_here(c, req, &in);
+    if (!j) return -1;
+    *resp = attempt_meta_make(c->st, in, j,
+                              json_object_get(jobspec_shared(j->spec, "container"), "image"));
+    return 0;
+}
+
+static int agent_credentials(api_ctx *c, json_t *req, json_t **resp)
+{
+    instance *in;
+    job *j = running_here(c, req, &in);
+    if (!j) return -1;
+    const char *id = j->id;
+    int attempt = (int)j->n_attempts;
     char role_arn[ATTEMPT_ROLE_MAX];
     int by_instance;
     const char *role = attempt_role(c->st, j, in, role_arn, &by_instance);
@@ -67,5 +93,7 @@ static int agent_credentials(api_ctx *c, json_t *req, json_t **resp)
 api_op api_agent_creds_ops[] = {
     {"AgentCredentials", "POST", "/barge/v1/agent/credentials",
      "{instanceId:s, jobId:s!, attempt:i(1..1000000)!}", agent_credentials, 0, NULL},
+    {"AgentTaskMetadata", "POST", "/barge/v1/agent/taskmetadata",
+     "{instanceId:s, jobId:s!, attempt:i(1..1000000)!}", agent_task_metadata, 0, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
