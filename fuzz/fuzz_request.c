@@ -37,7 +37,7 @@ static void query_form(const char *body, size_t blen)
     const char *type;
     const api_op *op = http_other_read_op(body, blen);
     char *x = http_other_query(body, blen, NULL, "req", &status, &type);
-    if ((status == 200) != (op == &http_other_query_op) || (status == 200) != !type ||
+    if ((status == 200) != (op != &http_other_query_op) || (status == 200) != !type ||
         strncmp(x, "<?xml ", 6) != 0)
         abort();
     free(x);

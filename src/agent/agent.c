@@ -706,7 +706,9 @@ int agent_main(int argc, char **argv)
                     agent_bearer);
     char creds_err[256];
     ag->creds = agent_creds_start(ag, creds_err, sizeof creds_err);
-    if (!ag->creds) log_warn("jobs with a role will fail to start: %s", creds_err);
+    if (!ag->creds)
+        log_warn("jobs with a role will fail to start, and jobs get no task metadata: %s",
+                 creds_err);
     static const exec_events events = {agent_reports_started, agent_logs_line, attempt_ended,
                                        agent_logs_backlog};
     /* As many idle cgroups and directories as attempts can run at once (one vCPU each, at

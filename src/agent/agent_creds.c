@@ -47,6 +47,7 @@ typedef struct meta_entry {
     char *job_id;
     int attempt;
     json_t *task; /* the task metadata as the server answered it, once asked; or NULL */
+    int warned;   /* a failure to get it is logged once an attempt (a job may poll) */
 } meta_entry;
 
 struct agent_creds {
@@ -236,8 +237,15 @@ static int serve_meta(agent_creds *cr, const char *path, char **body)
     long status = 200;
     if (!have) {
         pthread_mutex_lock(&cr->fetch_mu);
-        status = fetch(cr, "/barge/v1/agent/taskmetadata", job_id, attempt, &have, why,
-                       sizeof why);
+        /* Another request (the container's and the task's are often asked together) may have
+         * fetched it meanwhile. */
+        pthread_mutex_lock(&cr->mu);
+        m = dict_get(&cr->meta_by_id, id);
+        have = m && m->task ? json_incref(m->task) : NULL;
+        pthread_mutex_unlock(&cr->mu);
+        if (!have)
+            status = fetch(cr, "/barge/v1/agent/taskmetadata", job_id, attempt, &have, why,
+                           sizeof why);
         pthread_mutex_unlock(&cr->fetch_mu);
         free(job_id);
         if (status == 200 && !json_is_object(have)) {
@@ -253,11 +261,20 @@ static int serve_meta(agent_creds *cr, const char *path, char **body)
     }
     if (status != 200) {
         json_decref(have);
-        json_t *msg = json_pack("{s:s, s:s}", "code", "ServerUnavailable", "message", why);
+        /* The server's refusal (the attempt no longer runs here) is final; anything else may
+         * pass. */
+        int gone = status == 403 || status == 404;
+        json_t *msg = json_pack("{s:s, s:s}", "code", gone ? "NotFound" : "ServerUnavailable",
+                                "message", why);
         *body = json_dumps(msg, JSON_COMPACT);
         json_decref(msg);
-        log_warn("attempt %d asked for its task metadata and got none: %s", attempt, why);
-        return 503;
+        pthread_mutex_lock(&cr->mu);
+        m = dict_get(&cr->meta_by_id, id);
+        int warn = m && !m->warned;
+        if (m) m->warned = 1;
+        pthread_mutex_unlock(&cr->mu);
+        if (warn) log_warn("attempt %d asked for its task metadata and got none: %s", attempt, why);
+        return gone ? 404 : 503;
     }
     json_t *out = task ? have : json_array_get(json_object_get(have, "Containers"), 0);
     *body = out ? json_dumps(out, JSON_COMPACT) : xstrdup("{}");

@@ -13,9 +13,11 @@
     "AWS_ENDPOINT_URL"
 
 /* The server-wide body limit: another service's call (a CloudFormation template, say) is read
- * whole to find its action, and refused in its own XML. */
-const api_op http_other_query_op = {.name = "GetCallerIdentity", .method = "POST", .path = "/"};
-static const api_op unserved_op = {.name = "unknown", .method = "POST", .path = "/"};
+ * whole to find its action, and refused in its own XML.  Counted in /metrics as any request
+ * barge does not serve ("unknown"), until its form is found to ask for GetCallerIdentity. */
+const api_op http_other_query_op = {.name = "unknown", .method = "POST", .path = "/"};
+static const api_op caller_identity_op = {.name = "GetCallerIdentity", .method = "POST",
+                                          .path = "/"};
 
 const api_op *http_other_route(struct MHD_Connection *conn, const char *method,
                                const char *url)
@@ -58,7 +60,7 @@ int http_other_is_caller_identity(const char *body, size_t len)
 
 const api_op *http_other_read_op(const char *body, size_t len)
 {
-    return http_other_is_caller_identity(body, len) ? &http_other_query_op : &unserved_op;
+    return http_other_is_caller_identity(body, len) ? &caller_identity_op : &http_other_query_op;
 }
 
 static void element(buf *b, const char *name, const char *text)

@@ -18,8 +18,8 @@
 /* The query protocol's calls (a form posted to /): read whole, signed for "sts", answered by
  * http_other_query. */
 extern const api_op http_other_query_op;
-/* The call's operation once its form is read: http_other_query_op for GetCallerIdentity,
- * else one counted in /metrics as any request barge does not serve is ("unknown"). */
+/* The call's operation once its form is read: GetCallerIdentity's, or http_other_query_op
+ * itself (named "unknown" in /metrics, as any request barge does not serve). */
 const api_op *http_other_read_op(const char *body, size_t len);
 const api_op *http_other_route(struct MHD_Connection *conn, const char *method,
                                const char *url);

@@ -353,7 +353,7 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
 static void serve_query(http_req *r, const char *url, const char *method)
 {
     r->op = http_other_read_op(r->body.data, r->body.len);
-    int refused = r->op == &http_other_query_op && check_auth(r, url, method, "sts") < 0;
+    int refused = r->op != &http_other_query_op && check_auth(r, url, method, "sts") < 0;
     util_uuid(r->xml_id); /* after check_auth: a refusal's set_answer clears it */
     char *xml = refused ? http_other_refusal(r->resp, r->resp_len, r->err_type, r->xml_id)
                         : http_other_query(r->body.data, r->body.len, r->who, r->xml_id,
@@ -505,7 +505,7 @@ static void too_large(http_req *r, unsigned long long size)
     else
         set_answer(r, 400, "ClientException",
                    "request body: %llu bytes is over the %zu-byte limit of %s", size, r->limit,
-                   r->op->name);
+                   r->op == &http_other_query_op ? "this server" : r->op->name);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

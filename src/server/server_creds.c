@@ -25,7 +25,8 @@ static void attempt_ended(state *st, const char *job_id, int attempt)
 
 void server_creds_wire(void)
 {
-    static const attempt_role_hooks hooks = {auth_temp_role_usable, attempt_ended};
+    static const attempt_role_hooks hooks = {auth_temp_role_usable, attempt_ended,
+                                             auth_temp_role_listed};
     attempt_set_role_hooks(&hooks);
 }
 

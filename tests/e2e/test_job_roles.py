@@ -335,6 +335,9 @@ class InstanceRoles(RolesCase):
         cls.make_queue("nq", ["named"])
         cls.make_ce("unprofiled", 2, instanceRole="stranger")  # a profile by name
         cls.make_queue("uq", ["unprofiled"])
+        cls.make_ce("updated", 2, instanceRole="ecsInstanceRole",
+                    allocationStrategy="BEST_FIT_PROGRESSIVE")
+        cls.make_queue("upq", ["updated"])
 
     def test_a_job_without_a_role_acts_as_its_instance_role(self):
         for queue in ("pq", "nq"):  # the profile named by ARN, then by name
@@ -360,6 +363,21 @@ class InstanceRoles(RolesCase):
         self.assertRegex(err["Message"], r"^User: arn:aws:sts::%s:assumed-role/reader/[0-9a-f]{32} "
                          % ACCOUNT)
 
+    def test_an_instance_keeps_the_role_it_was_launched_with(self):
+        # As an EC2 instance keeps its profile: the environment's instanceRole changed while
+        # the job runs (and before it asks for credentials) is for instances launched later.
+        script = os.path.join(self.out_dir, "role_job.py")
+        jid = self.submit("updated", queue="upq", definition="profiled", command=self.gate(
+            "updated") + "exec %s %s %s updated submit" % (sys.executable, script, self.out_dir))
+        self.wait_job(jid, "RUNNING", timeout=60)
+        self.batch.update_compute_environment(computeEnvironment="updated",
+                                              computeResources={"instanceRole": "stranger"})
+        self.open_gate("updated")
+        self.assertSucceeded(jid, timeout=60)
+        res = self.result("updated")
+        self.assertEqual(res["method"], "container-role")
+        self.assertIn("assumed-role/ecsInstanceRole/", res["error"]["Message"])
+
     def test_an_instance_role_jobs_may_not_assume_gives_no_credentials(self):
         jid = self.submit("unprofiled", queue="uq", definition="unprofiled")
         self.assertSucceeded(jid, timeout=60)
@@ -367,6 +385,25 @@ class InstanceRoles(RolesCase):
         self.assertIsNone(res["method"])
         for k in CRED_VARS:
             self.assertNotIn(k, res["env"])
+
+
+class InstanceRolesDev(JobsCase):
+    """A --dev server lets jobs assume any role their definition names, but gives none the
+    instance role: every EC2 environment has one (AWS wants it), and its credentials, good only
+    here, would come before what the job's SDK found before (on an EC2 host, the instance's)."""
+
+    @classmethod
+    def setUpResources(cls):
+        cls.make_ce("profiled", 2, instanceRole="ecsInstanceRole")
+        cls.make_queue("pq", ["profiled"])
+
+    def test_no_instance_role_without_roles(self):
+        jid = self.submit("devjob", queue="pq", command="env > $OUT/devenv.txt")
+        self.assertEqual(self.wait_job(jid, timeout=60)["status"], "SUCCEEDED")
+        with open(os.path.join(self.out_dir, "devenv.txt")) as f:
+            names = {line.split("=", 1)[0] for line in f}
+        for k in CRED_VARS:
+            self.assertNotIn(k, names)
 
 
 class JobRoleExpiry(RolesCase):

@@ -401,14 +401,31 @@ class Routing(WireCase):
         self.assertError(status, headers, body, "no such operation")
         # /metrics counts GetCallerIdentity as itself, and the calls barge does not serve (the
         # AssumeRole above, another form posted to /) as any unknown request.
+        def counts():
+            _, _, text = self.server.raw("GET", "/metrics")
+            text = text.decode() if isinstance(text, bytes) else text
+            return {(op, code): int(n) for op, code, n in re.findall(
+                r'^barge_http_requests_total\{operation="([^"]+)",code="(\d+)"\} (\d+)$', text,
+                re.M)}
+        before = counts()
         self.server.raw("POST", "/", b"Action=ListUsers&Version=2010-05-08",
                         {"Content-Type": "application/x-www-form-urlencoded"})
-        _, _, text = self.server.raw("GET", "/metrics")
-        text = text.decode() if isinstance(text, bytes) else text
-        counts = dict(re.findall(r'^barge_http_requests_total\{operation="([^"]+)",code="(?:200|400)"\}'
-                                 r' (\d+)$', text, re.M))
-        self.assertEqual(counts.get("GetCallerIdentity"), "1", text)
-        self.assertGreaterEqual(int(counts.get("unknown", 0)), 2, text)
+        after = counts()
+        self.assertEqual(after.get(("GetCallerIdentity", "200")), 1, after)
+        self.assertNotIn(("GetCallerIdentity", "400"), after)  # AssumeRole, ListUsers
+        self.assertEqual(after.get(("unknown", "400"), 0) - before.get(("unknown", "400"), 0),
+                         1, after)
+        # So is a form too large to read, whatever it asks for.
+        status, _, body = self.server.raw(
+            "POST", "/", b"Action=GetCallerIdentity&Pad=" + b"x" * (2 << 20),
+            {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 400, body)
+        self.assertNotIn(b"GetCallerIdentity", body if isinstance(body, bytes) else
+                         json.dumps(body).encode())
+        final = counts()
+        self.assertNotIn(("GetCallerIdentity", "400"), final)
+        self.assertEqual(final.get(("unknown", "400"), 0) - after.get(("unknown", "400"), 0),
+                         1, final)
 
     def test_other_rest_services_are_named(self):
         # A REST call of another service (Amazon EFS's DescribeAccessPoints, which miniwdl-aws

@@ -42,8 +42,9 @@ static void test_forms(void)
     CHECK(!http_other_is_caller_identity("Action=Get+CallerIdentity", 25)); /* a space */
     CHECK(!http_other_is_caller_identity("&&&Action", 9));
     /* What /metrics counts the call as: itself, or any request not served. */
-    CHECK(http_other_read_op("Action=GetCallerIdentity", 24) == &http_other_query_op);
-    CHECK_STR(http_other_read_op("Action=AssumeRole", 17)->name, "unknown");
+    CHECK_STR(http_other_read_op("Action=GetCallerIdentity", 24)->name, "GetCallerIdentity");
+    CHECK(http_other_read_op("Action=AssumeRole", 17) == &http_other_query_op);
+    CHECK_STR(http_other_query_op.name, "unknown");
     /* A refusal made as JSON, in XML. */
     const char *json = "{\"__type\":\"T\",\"message\":\"no <way>\"}";
     char *x = http_other_refusal(json, strlen(json), "T", "r");

@@ -60,7 +60,7 @@ static int agent_credentials(api_ctx *c, json_t *req, json_t **resp)
     int attempt = (int)j->n_attempts;
     char role_arn[ATTEMPT_ROLE_MAX];
     int by_instance;
-    const char *role = attempt_role(c->st, j, in, role_arn, &by_instance);
+    const char *role = attempt_role(j, in, role_arn, &by_instance);
     if (!role)
         return api_fail(c, 403, "AccessDeniedException",
                         "job %.100s has no jobRoleArn, nor an instance role jobs may assume: "

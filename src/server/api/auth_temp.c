@@ -250,6 +250,11 @@ void auth_temp_free(void)
     T.live = 0;
 }
 
+int auth_temp_role_listed(const char *role_arn)
+{
+    return find_role(role_arn) != NULL;
+}
+
 int auth_temp_role_usable(const char *role_arn, char *why, size_t len)
 {
     if (find_role(role_arn) || !auth_enabled()) return 1;

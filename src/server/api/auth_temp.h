@@ -45,6 +45,8 @@ size_t auth_temp_role_count(void);
  * (--dev without --credentials, where any credentials work).  Else 0 and why (ECS's words, then
  * what is missing) in why. */
 int auth_temp_role_usable(const char *role_arn, char *why, size_t len);
+/* Whether --roles names role_arn (whatever --dev lets jobs assume). */
+int auth_temp_role_listed(const char *role_arn);
 
 /* Temporary credentials, as the ECS credential endpoint answers them. */
 typedef struct auth_temp_creds {

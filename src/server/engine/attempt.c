@@ -125,7 +125,7 @@ static void secret_env(json_t *env, json_t *container, json_t *secrets)
     }
 }
 
-/* The role an instance profile holds, as an ARN in buf, or NULL: AWS's console makes the
+/* The role an instance profile holds, as an ARN in out, or NULL: AWS's console makes the
  * profile ecsInstanceRole for the role of that name, and barge, which sees no profiles, takes
  * every profile to hold the role of its own name (and path).  A profile is named by name or by
  * ARN; a role's ARN given instead is taken as it is. */
@@ -146,20 +146,20 @@ static const char *profile_role(const char *profile, char *out)
     return out;
 }
 
-const char *attempt_role(state *st, const job *j, const instance *in, char *out,
+const char *attempt_role(const job *j, const instance *in, char *out,
                          int *by_instance)
 {
     *by_instance = 0;
     const char *role =
         json_string_value(json_object_get(jobspec_shared(j->spec, "container"), "jobRoleArn"));
-    if (role || !in || !in->ce) return role;
-    json_t *ce = reg_get(&st->ce, in->ce);
-    role = profile_role(json_string_value(json_object_get(
-                            json_object_get(ce, "computeResources"), "instanceRole")),
-                        out);
-    /* A job that names no role does not fail for want of one: it gets no credentials. */
-    char why[600];
-    if (!role || (role_hooks.usable && !role_hooks.usable(role, why, sizeof why))) return NULL;
+    if (role || !in) return role;
+    role = profile_role(in->profile, out);
+    /* A job that names no role does not fail for want of one: it gets no credentials.  Only a
+     * role --roles names: a --dev server, which lets jobs assume any role they name, would
+     * otherwise give every job of an environment with an instanceRole (AWS wants one on every
+     * EC2 environment) credentials that work only here, ahead of what the SDKs' chain found
+     * before (on an EC2 host, its instance's own). */
+    if (!role || !role_hooks.listed || !role_hooks.listed(role)) return NULL;
     *by_instance = 1;
     return role;
 }
@@ -265,7 +265,7 @@ static json_t *assignment(state *st, instance *in, job *j)
                      "logStreamName", j->log_stream, "image", image, "container", container);
     char role_arn[ATTEMPT_ROLE_MAX];
     int by_instance;
-    const char *role = attempt_role(st, j, in, role_arn, &by_instance);
+    const char *role = attempt_role(j, in, role_arn, &by_instance);
     if (role) role_setup(a, env, container, role);
     return a;
 }

@@ -73,16 +73,17 @@ typedef struct attempt_role_hooks {
     /* The attempt (job_id, attempt) has ended: its role's credentials stop working (and leave
      * the store, in the batch that ends it). */
     void (*ended)(struct state *st, const char *job_id, int attempt);
+    /* Whether --roles names role_arn (an instance role is assumed only then). */
+    int (*listed)(const char *role_arn);
 } attempt_role_hooks;
 void attempt_set_role_hooks(const attempt_role_hooks *h);
 
 /* The role j's attempt on in acts as, in out (at least ATTEMPT_ROLE_MAX bytes), or NULL: its
- * container's jobRoleArn; or else, when jobs may assume it, the role of the instance profile
- * its compute environment names (computeResources.instanceRole), as a container on AWS
- * without a task role gets its instance's credentials.  *by_instance says which. */
+ * container's jobRoleArn; or else, when --roles names it, the role of the instance profile in
+ * was launched with (its environment's computeResources.instanceRole then), as a container on
+ * AWS without a task role gets its instance's credentials.  *by_instance says which. */
 #define ATTEMPT_ROLE_MAX 2048
-const char *attempt_role(struct state *st, const job *j, const instance *in, char *out,
-                         int *by_instance);
+const char *attempt_role(const job *j, const instance *in, char *out, int *by_instance);
 
 /* AWS's statusReason for an attempt whose host went away: "Host EC2 (instance ID) terminated." */
 void attempt_host_lost(char *out, size_t len, const char *instance_id);

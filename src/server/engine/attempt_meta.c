@@ -1,10 +1,12 @@
 /* attempt_meta — see attempt_meta.h. */
 #include "server/engine/attempt_meta.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/mem.h"
 #include "server/engine/attempt.h"
+#include "server/model/arn.h"
 #include "server/model/config.h"
 #include "server/model/jobspec.h"
 #include "server/model/registry.h"
@@ -15,12 +17,14 @@
 
 json_t *attempt_meta_make(struct state *st, const instance *in, const job *j, json_t *image)
 {
-    json_t *ce = reg_get(&st->ce, in->ce);
+    /* The environment's record even while it is being deleted, as attempt_task_arn reads it. */
+    json_t *ce = reg_get_any(&st->ce, in->ce);
     json_t *cluster = json_object_get(ce, "ecsClusterArn");
     json_t *task = attempt_task_arn(st, j);
-    /* The task definition is the job definition's: its name and revision (ARN name:REV). */
+    /* The task definition is the job definition's: its name and revision (ARN NAME:REV). */
     const char *jd = json_string_value(jobspec_shared(j->spec, "jobDefinition"));
-    const char *colon = jd ? strrchr(jd, ':') : NULL;
+    char *jd_res = jd ? arn_resource(jd, ARN_JD) : NULL;
+    const char *colon = jd_res ? strrchr(jd_res, ':') : NULL;
     const char *family = j->spec->jd_name ? j->spec->jd_name : "";
     json_t *labels = json_pack("{s:O*, s:s, s:O*, s:s, s:s}", "com.amazonaws.ecs.cluster", cluster,
                                "com.amazonaws.ecs.container-name", CONTAINER_NAME,
@@ -48,5 +52,6 @@ json_t *attempt_meta_make(struct state *st, const instance *in, const job *j, js
         "RUNNING", "KnownStatus", "RUNNING", "LaunchType",
         type && strncmp(type, "FARGATE", 7) == 0 ? "FARGATE" : "EC2", "Limits", "CPU",
         j->spec->mvcpus / 1000.0, "Memory", j->spec->memory_mib, "Containers", container);
+    free(jd_res);
     return out;
 }

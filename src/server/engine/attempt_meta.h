@@ -2,7 +2,8 @@
  * a container of an AWS Batch job reads it from $ECS_CONTAINER_METADATA_URI_V4: its task's ARN
  * and cluster, its container's image, limits, labels and log options (the stream the awslogs
  * driver writes to), the networks it is on.  Jobs use it to find their own task id and log
- * stream; the agent serves it (agent/agent_meta.h) from what the assignment carries.
+ * stream.  The agent serves it (agent/agent_creds.h), asking the server for it
+ * (api/agent_creds.c) the first time its job asks.
  *
  * Only what barge knows is said: no Docker ids, availability zone or VPC, and no statistics. */
 #ifndef BARGE_ATTEMPT_META_H

@@ -404,6 +404,7 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t, json
     in->memory_mib = t->memory_mib;
     in->gpus = t->gpus;
     in->exec = 1;
+    in->profile = res_ce_profile(st, ce->name);
     pending_launch *p = xcalloc(1, sizeof *p);
     snprintf(p->id, sizeof p->id, "%s", id);
     exec_inst *x = xcalloc(1, sizeof *x);

@@ -184,6 +184,7 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     in->memory_mib = t->memory_mib;
     in->gpus = t->gpus;
     in->local = 1;
+    in->profile = res_ce_profile(st, ce->name);
     in->pid = pid;
     in->pid_start = util_process_start(pid);
     log_info("fleet: launched instance %s (%s, %d vCPUs, %d MiB) for compute environment %s, "

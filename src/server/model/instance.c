@@ -45,6 +45,7 @@ static void instance_free(instance *in)
     free(in->address);
     free(in->executor);
     free(in->mem_note);
+    free(in->profile);
     free(in->gone_why);
     free(in->terminate_cmd);
     json_decref(in->assign);

@@ -45,6 +45,10 @@ typedef struct instance {
     /* An exec instance's terminate command as configured at its launch (NULL: none), kept in
      * its record so that a restarted server still runs it when the instance goes. */
     char *terminate_cmd;
+    /* Its environment's computeResources.instanceRole (an instance profile) as it was when the
+     * instance was launched, kept in its record: an EC2 instance keeps the profile it was
+     * launched with, whatever the environment says later (engine/attempt.c, attempt_role). */
+    char *profile;
     const char *drain_why; /* why it drains (a static string, engine/drain.h), or NULL */
     /* The SHA-256 of the clientToken its registration carried (has_client_token): a retry of
      * that registration gets the instance again, another registration of the id is refused. */

@@ -48,6 +48,7 @@ static json_t *record(const instance *in)
             json_object_set_new(r, "terminate", json_string(in->terminate_cmd));
     }
     if (in->mem_note) json_object_set_new(r, "memNote", json_string(in->mem_note));
+    if (in->profile) json_object_set_new(r, "instanceRole", json_string(in->profile));
     if (in->local && in->pid > 0) {
         json_object_set_new(r, "pid", json_integer(in->pid));
         json_object_set_new(r, "pidStart", json_integer((json_int_t)in->pid_start));
@@ -145,6 +146,7 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
     in->executor = dup_member(r, "executor", "process");
     in->address = dup_member(r, "address", NULL);
     in->mem_note = dup_member(r, "memNote", NULL);
+    in->profile = dup_member(r, "instanceRole", NULL);
     in->mvcpus = (int)mvcpus;
     in->memory_mib = (int)mem;
     in->gpus = (int)json_integer_value(json_object_get(r, "gpus"));

@@ -77,6 +77,13 @@ ce_rec *res_ce(state *st, const char *name)
     return ce && ce->live ? ce : NULL;
 }
 
+char *res_ce_profile(state *st, const char *name)
+{
+    json_t *cr = json_object_get(reg_get(&st->ce, name), "computeResources");
+    const char *p = json_string_value(json_object_get(cr, "instanceRole"));
+    return p && *p ? xstrdup(p) : NULL;
+}
+
 jq_rec *res_jq(state *st, const char *name)
 {
     jq_rec *q = dict_get(&index_of(st)->jqs, name);

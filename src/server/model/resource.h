@@ -83,6 +83,9 @@ int res_jq_usable(const jq_rec *q);         /* ENABLED and neither DELETING nor 
  * live. */
 int res_jq_fargate(const jq_rec *q);
 ce_rec *res_ce(struct state *st, const char *name); /* live record, or NULL */
+/* The environment's computeResources.instanceRole (fresh), or NULL: what its instances are
+ * launched with (instance.h, profile). */
+char *res_ce_profile(struct state *st, const char *name);
 jq_rec *res_jq(struct state *st, const char *name); /* live record, or NULL */
 /* Live queues by priority, highest first, then by name; re-sorted only when a queue changed.
  * The array belongs to the state and is valid until the next change to a queue. */
