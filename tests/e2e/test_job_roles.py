@@ -372,6 +372,10 @@ class InstanceRoles(RolesCase):
         self.wait_job(jid, "RUNNING", timeout=60)
         self.batch.update_compute_environment(computeEnvironment="updated",
                                               computeResources={"instanceRole": "stranger"})
+        # A server that comes back reads the instance's profile from its record.
+        self.server.kill9()
+        self.server.start()
+        self.assertEqual(self.status(jid), "RUNNING")
         self.open_gate("updated")
         self.assertSucceeded(jid, timeout=60)
         res = self.result("updated")
