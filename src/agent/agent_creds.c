@@ -26,6 +26,10 @@
 
 #define PATH_PREFIX "/v1/credentials/"
 #define META_PREFIX "/v4/"
+/* Version 3's URL, which ECS's agent still sets beside version 4's: the same answers (version 4
+ * only added members). */
+#define META_V3_PREFIX "/v3/"
+_Static_assert(sizeof META_PREFIX == sizeof META_V3_PREFIX, "on_request skips either alike");
 /* A job's SDK waits a few seconds for the endpoint; the server's answer must come sooner. */
 #define FETCH_TIMEOUT_S 10
 
@@ -301,7 +305,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(method, "GET") != 0) {
         body = xstrdup("{\"code\":\"MethodNotAllowed\",\"message\":\"use GET\"}");
         status = 405;
-    } else if (strncmp(url, META_PREFIX, strlen(META_PREFIX)) == 0) {
+    } else if (strncmp(url, META_PREFIX, strlen(META_PREFIX)) == 0 ||
+               strncmp(url, META_V3_PREFIX, strlen(META_V3_PREFIX)) == 0) {
         status = serve_meta(cls, url + strlen(META_PREFIX), &body);
     } else if (strncmp(url, PATH_PREFIX, strlen(PATH_PREFIX)) != 0) {
         body = xstrdup("{\"code\":\"NotFound\",\"message\":\"no such path\"}");
@@ -462,6 +467,8 @@ void agent_creds_meta(agent_creds *cr, const char *job_id, int attempt, char **e
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d" META_PREFIX "%s", cr->port, m->id);
     env_set(envp, n, "ECS_CONTAINER_METADATA_URI_V4", url);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d" META_V3_PREFIX "%s", cr->port, m->id);
+    env_set(envp, n, "ECS_CONTAINER_METADATA_URI", url);
     pthread_mutex_lock(&cr->mu);
     meta_entry *old = dict_get(&cr->meta_by_attempt, m->key);
     if (old) {

@@ -28,7 +28,7 @@ struct agent;
 typedef struct agent_creds agent_creds;
 
 /* The environment variables agent_creds_add and agent_creds_meta may add together. */
-#define AGENT_CREDS_ENV_MAX 6
+#define AGENT_CREDS_ENV_MAX 7
 
 /* Starts the endpoint on 127.0.0.1 (a port the system picks).  NULL with a sentence in err when
  * it cannot: jobs with a role then fail to start, saying why. */
@@ -42,7 +42,8 @@ const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
                             const char *role_arn, char **envp, size_t *n);
 /* Registers attempt (job_id, attempt), any attempt, for its task metadata (ECS's endpoint,
  * version 4: GET ID for its container's, ID/task for its task's, asked of the server the first
- * time; api/agent_creds.c) and adds ECS_CONTAINER_METADATA_URI_V4 to envp (room as above). */
+ * time; api/agent_creds.c) and adds ECS_CONTAINER_METADATA_URI_V4 (and version 3's
+ * ECS_CONTAINER_METADATA_URI, the same answers) to envp (room as above). */
 void agent_creds_meta(agent_creds *cr, const char *job_id, int attempt, char **envp, size_t *n);
 /* The attempt has ended: its token and its metadata's URL no longer open the endpoint.  Unknown
  * attempts are fine. */

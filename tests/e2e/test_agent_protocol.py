@@ -518,13 +518,13 @@ class Jobs(AgentTestCase):
         names = [e.split("=", 1)[0] for e in env]
         # PATH and HOME come from the agent, as the assignment lacks them, and the task
         # metadata endpoint, which every attempt has.
-        self.assertEqual(names, ["AWS_BATCH_JOB_ID", "ECS_CONTAINER_METADATA_URI_V4", "HOME",
-                                 "PATH", "X"])
+        self.assertEqual(names, ["AWS_BATCH_JOB_ID", "ECS_CONTAINER_METADATA_URI",
+                                 "ECS_CONTAINER_METADATA_URI_V4", "HOME", "PATH", "X"])
         self.assertIn("X=a b", env)
         self.fake.give("env-2", ["env"], environment={"PATH": "/bin:/usr/bin", "HOME": "/h"})
         self.fake.report("env-2", "EXITED")
         env = sorted(m for _, m in self.fake.log_lines("def/default/env-2"))
-        self.assertEqual([e for e in env if not e.startswith("ECS_CONTAINER_METADATA_URI_V4=")],
+        self.assertEqual([e for e in env if not e.startswith("ECS_CONTAINER_METADATA_URI")],
                          ["HOME=/h", "PATH=/bin:/usr/bin"])
 
     def test_command_that_cannot_start(self):

@@ -65,7 +65,8 @@ class Lifecycle(JobsCase):
             "    except urllib.error.HTTPError as e:\n"
             "        return e.code, json.loads(e.read())\n"
             "out = {'url': url, 'container': get(url), 'task': get(url + '/task'),\n"
-            "       'stats': get(url + '/stats')}\n"
+            "       'stats': get(url + '/stats'),\n"
+            "       'v3': get(os.environ['ECS_CONTAINER_METADATA_URI'] + '/task')}\n"
             "json.dump(out, open(os.path.join(os.environ['OUT'], 'meta.json'), 'w'))\n")
         # Debian's Python: the job's user may not enter where the tests' own lives.
         python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -96,6 +97,7 @@ class Lifecycle(JobsCase):
         self.assertEqual(container["Limits"], {"CPU": 1024, "Memory": 64})
         self.assertEqual(container["Labels"]["com.amazonaws.ecs.task-arn"], task["TaskARN"])
         self.assertEqual(got["stats"][0], 404)
+        self.assertEqual(got["v3"], [200, task])  # version 3's URL, which ECS sets too
         # The attempt has ended: its URL answers no more.
         try:
             with urllib.request.urlopen(got["url"] + "/task", timeout=10) as r:
