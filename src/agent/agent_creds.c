@@ -33,26 +33,18 @@ _Static_assert(sizeof META_PREFIX == sizeof META_V3_PREFIX, "on_request skips ei
 /* A job's SDK waits a few seconds for the endpoint; the server's answer must come sooner. */
 #define FETCH_TIMEOUT_S 10
 
-/* One attempt with a role. */
+/* One attempt: its task metadata, and its role's credentials when it has a role. */
 typedef struct creds_entry {
-    char id[33];    /* the URL's last part: which attempt (random, so not guessable) */
-    char token[65]; /* what the job must send as its Authorization */
+    char id[33];    /* the URLs' last part: which attempt (random, so not guessable) */
+    char token[65]; /* what the job must send as its Authorization; "" without a role */
     char key[256];  /* "ATTEMPT JOBID" */
     char *job_id;
     int attempt;
     char *answer;   /* the credentials last fetched, as the server answered them; or NULL */
     int64_t fetched_ms, expires_ms; /* wall clock */
-} creds_entry;
-
-/* One attempt's task metadata (every attempt has one). */
-typedef struct meta_entry {
-    char id[33];   /* the URL's part: which attempt (random, so not guessable) */
-    char key[256]; /* "ATTEMPT JOBID" */
-    char *job_id;
-    int attempt;
     json_t *task; /* the task metadata as the server answered it, once asked; or NULL */
     int warned;   /* a failure to get it is logged once an attempt (a job may poll) */
-} meta_entry;
+} creds_entry;
 
 struct agent_creds {
     agent *ag;
@@ -61,7 +53,6 @@ struct agent_creds {
     char *ca_bundle; /* a copy of --ca-file every job user can read, or NULL */
     pthread_mutex_t mu; /* guards the tables and the entries */
     dict by_id, by_attempt;
-    dict meta_by_id, meta_by_attempt;
     pthread_mutex_t fetch_mu; /* one request to the server at a time, on conn */
     agent_conn conn;
 };
@@ -70,18 +61,11 @@ static void entry_free(creds_entry *e)
 {
     if (!e) return;
     free(e->job_id);
+    json_decref(e->task);
     if (e->answer) OPENSSL_cleanse(e->answer, strlen(e->answer));
     free(e->answer);
     OPENSSL_cleanse(e, sizeof *e);
     free(e);
-}
-
-static void meta_free(meta_entry *m)
-{
-    if (!m) return;
-    free(m->job_id);
-    json_decref(m->task);
-    free(m);
 }
 
 static void random_hex(char *out, size_t bytes)
@@ -139,7 +123,7 @@ static int serve(agent_creds *cr, const char *id, const char *auth, char **body)
     pthread_mutex_lock(&cr->mu);
     creds_entry *e = dict_get(&cr->by_id, id);
     size_t n = e ? strlen(e->token) : 0;
-    if (!e || !auth || strlen(auth) != n || CRYPTO_memcmp(auth, e->token, n) != 0) {
+    if (!n || !auth || strlen(auth) != n || CRYPTO_memcmp(auth, e->token, n) != 0) {
         pthread_mutex_unlock(&cr->mu);
         *body = xstrdup("{\"code\":\"AccessDenied\",\"message\":\"no credentials for this "
                         "URL and Authorization header (the attempt may have ended)\"}");
@@ -227,7 +211,7 @@ static int serve_meta(agent_creds *cr, const char *path, char **body)
     memcpy(id, path, n);
     id[n] = '\0';
     pthread_mutex_lock(&cr->mu);
-    meta_entry *m = dict_get(&cr->meta_by_id, id);
+    creds_entry *m = dict_get(&cr->by_id, id);
     json_t *have = m && m->task ? json_incref(m->task) : NULL;
     char *job_id = m && !have ? xstrdup(m->job_id) : NULL;
     int attempt = m ? m->attempt : 0;
@@ -244,7 +228,7 @@ static int serve_meta(agent_creds *cr, const char *path, char **body)
         /* Another request (the container's and the task's are often asked together) may have
          * fetched it meanwhile. */
         pthread_mutex_lock(&cr->mu);
-        m = dict_get(&cr->meta_by_id, id);
+        m = dict_get(&cr->by_id, id);
         have = m && m->task ? json_incref(m->task) : NULL;
         pthread_mutex_unlock(&cr->mu);
         if (!have)
@@ -258,7 +242,7 @@ static int serve_meta(agent_creds *cr, const char *path, char **body)
         }
         if (status == 200) {
             pthread_mutex_lock(&cr->mu);
-            m = dict_get(&cr->meta_by_id, id);
+            m = dict_get(&cr->by_id, id);
             if (m && !m->task) m->task = json_incref(have);
             pthread_mutex_unlock(&cr->mu);
         }
@@ -273,7 +257,7 @@ static int serve_meta(agent_creds *cr, const char *path, char **body)
         *body = json_dumps(msg, JSON_COMPACT);
         json_decref(msg);
         pthread_mutex_lock(&cr->mu);
-        m = dict_get(&cr->meta_by_id, id);
+        m = dict_get(&cr->by_id, id);
         int warn = m && !m->warned;
         if (m) m->warned = 1;
         pthread_mutex_unlock(&cr->mu);
@@ -374,8 +358,6 @@ agent_creds *agent_creds_start(agent *ag, char *err, size_t errlen)
     pthread_mutex_init(&cr->fetch_mu, NULL);
     dict_init(&cr->by_id);
     dict_init(&cr->by_attempt);
-    dict_init(&cr->meta_by_id);
-    dict_init(&cr->meta_by_attempt);
     agent_conn_init(&cr->conn, ag, &ag->servers, ag->ca_file, 0, should_abandon, agent_bearer);
     cr->ca_bundle = copy_ca_bundle(ag);
     log_debug("jobs with a role get their credentials from http://127.0.0.1:%d", cr->port);
@@ -392,10 +374,7 @@ void agent_creds_stop(agent_creds *cr)
     while (dict_next(&cr->by_id, &i, &k, &v)) entry_free(v);
     dict_free(&cr->by_id);
     dict_free(&cr->by_attempt);
-    i = 0;
-    while (dict_next(&cr->meta_by_id, &i, &k, &v)) meta_free(v);
-    dict_free(&cr->meta_by_id);
-    dict_free(&cr->meta_by_attempt);
+
     agent_conn_close(&cr->conn);
     pthread_mutex_destroy(&cr->mu);
     pthread_mutex_destroy(&cr->fetch_mu);
@@ -421,27 +400,37 @@ const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
 {
     creds_entry *e = xcalloc(1, sizeof *e);
     random_hex(e->id, 16);
-    random_hex(e->token, 32);
     snprintf(e->key, sizeof e->key, "%d %.200s", attempt, job_id);
     e->job_id = xstrdup(job_id);
     e->attempt = attempt;
     char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d" PATH_PREFIX "%s", cr->port, e->id);
-    /* The credential variables are the agent's to set, whatever the definition says: they
-     * decide whose credentials the job holds. */
-    env_set(envp, n, "AWS_CONTAINER_CREDENTIALS_FULL_URI", url);
-    env_set(envp, n, "AWS_CONTAINER_AUTHORIZATION_TOKEN", e->token);
-    /* Where to reach AWS Batch and CloudWatch Logs is the job's to change. */
-    if (!agent_assign_env_has(envp, *n, "AWS_ENDPOINT_URL_BATCH"))
-        envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_BATCH=%s",
-                                 agent_servers_current(&cr->ag->servers));
-    if (!agent_assign_env_has(envp, *n, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"))
-        envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=%s",
-                                 agent_servers_current(&cr->ag->servers));
+    /* Every attempt's task metadata, as ECS serves every task's; version 3's URL too, which
+     * ECS's agent still sets beside version 4's. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d" META_PREFIX "%s", cr->port, e->id);
+    env_set(envp, n, "ECS_CONTAINER_METADATA_URI_V4", url);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d" META_V3_PREFIX "%s", cr->port, e->id);
+    env_set(envp, n, "ECS_CONTAINER_METADATA_URI", url);
     const char *bundle = NULL;
-    if (cr->ca_bundle && !agent_assign_env_has(envp, *n, "AWS_CA_BUNDLE")) {
-        envp[(*n)++] = xasprintf("AWS_CA_BUNDLE=%s", cr->ca_bundle);
-        bundle = cr->ca_bundle;
+    if (role_arn) {
+        random_hex(e->token, 32);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d" PATH_PREFIX "%s", cr->port, e->id);
+        /* The credential variables are the agent's to set, whatever the definition says: they
+         * decide whose credentials the job holds. */
+        env_set(envp, n, "AWS_CONTAINER_CREDENTIALS_FULL_URI", url);
+        env_set(envp, n, "AWS_CONTAINER_AUTHORIZATION_TOKEN", e->token);
+        /* Where to reach AWS Batch and CloudWatch Logs is the job's to change. */
+        if (!agent_assign_env_has(envp, *n, "AWS_ENDPOINT_URL_BATCH"))
+            envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_BATCH=%s",
+                                     agent_servers_current(&cr->ag->servers));
+        if (!agent_assign_env_has(envp, *n, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"))
+            envp[(*n)++] = xasprintf("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=%s",
+                                     agent_servers_current(&cr->ag->servers));
+        if (cr->ca_bundle && !agent_assign_env_has(envp, *n, "AWS_CA_BUNDLE")) {
+            envp[(*n)++] = xasprintf("AWS_CA_BUNDLE=%s", cr->ca_bundle);
+            bundle = cr->ca_bundle;
+        }
+        log_debug("attempt %d of job %s gets the credentials of role %s", attempt, job_id,
+                  role_arn);
     }
     pthread_mutex_lock(&cr->mu);
     creds_entry *old = dict_get(&cr->by_attempt, e->key);
@@ -453,32 +442,7 @@ const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
     dict_put(&cr->by_id, e->id, e);
     dict_put(&cr->by_attempt, e->key, e);
     pthread_mutex_unlock(&cr->mu);
-    log_debug("attempt %d of job %s gets the credentials of role %s", attempt, job_id, role_arn);
     return bundle;
-}
-
-void agent_creds_meta(agent_creds *cr, const char *job_id, int attempt, char **envp, size_t *n)
-{
-    meta_entry *m = xcalloc(1, sizeof *m);
-    random_hex(m->id, 16);
-    snprintf(m->key, sizeof m->key, "%d %.200s", attempt, job_id);
-    m->job_id = xstrdup(job_id);
-    m->attempt = attempt;
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d" META_PREFIX "%s", cr->port, m->id);
-    env_set(envp, n, "ECS_CONTAINER_METADATA_URI_V4", url);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d" META_V3_PREFIX "%s", cr->port, m->id);
-    env_set(envp, n, "ECS_CONTAINER_METADATA_URI", url);
-    pthread_mutex_lock(&cr->mu);
-    meta_entry *old = dict_get(&cr->meta_by_attempt, m->key);
-    if (old) {
-        dict_del(&cr->meta_by_id, old->id);
-        dict_del(&cr->meta_by_attempt, old->key);
-        meta_free(old);
-    }
-    dict_put(&cr->meta_by_id, m->id, m);
-    dict_put(&cr->meta_by_attempt, m->key, m);
-    pthread_mutex_unlock(&cr->mu);
 }
 
 void agent_creds_drop(agent_creds *cr, const char *job_id, int attempt)
@@ -489,9 +453,6 @@ void agent_creds_drop(agent_creds *cr, const char *job_id, int attempt)
     pthread_mutex_lock(&cr->mu);
     creds_entry *e = dict_del(&cr->by_attempt, key);
     if (e) dict_del(&cr->by_id, e->id);
-    meta_entry *m = dict_del(&cr->meta_by_attempt, key);
-    if (m) dict_del(&cr->meta_by_id, m->id);
     pthread_mutex_unlock(&cr->mu);
     entry_free(e);
-    meta_free(m);
 }

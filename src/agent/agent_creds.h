@@ -1,5 +1,5 @@
 /* agent_creds — the endpoint the agent runs for its jobs, as the ECS agent does for tasks: the
- * credentials of a job's role, and every job's task metadata (agent_creds_meta).
+ * credentials of a job's role, and every job's task metadata (agent_creds_add).
  *
  * An attempt whose assignment carries jobRoleArn gets, in its environment,
  * AWS_CONTAINER_CREDENTIALS_FULL_URI (a loopback URL of this agent: the AWS SDKs accept only
@@ -27,7 +27,7 @@
 struct agent;
 typedef struct agent_creds agent_creds;
 
-/* The environment variables agent_creds_add and agent_creds_meta may add together. */
+/* The environment variables agent_creds_add may add. */
 #define AGENT_CREDS_ENV_MAX 7
 
 /* Starts the endpoint on 127.0.0.1 (a port the system picks).  NULL with a sentence in err when
@@ -35,16 +35,14 @@ typedef struct agent_creds agent_creds;
 agent_creds *agent_creds_start(struct agent *ag, char *err, size_t errlen);
 void agent_creds_stop(agent_creds *cr);
 
-/* Registers attempt (job_id, attempt) of a job with role role_arn and adds its variables to
- * envp, which has *n entries and room for AGENT_CREDS_ENV_MAX more.  Returns the CA bundle that
- * AWS_CA_BUNDLE names (a container must see it), or NULL. */
+/* Registers attempt (job_id, attempt), any attempt, and adds its variables to envp, which has
+ * *n entries and room for AGENT_CREDS_ENV_MAX more: its task metadata's URLs (ECS's endpoint,
+ * version 4 and 3's ECS_CONTAINER_METADATA_URI: GET ID for its container's, ID/task for its
+ * task's, asked of the server the first time; api/agent_creds.c), and with role_arn (else NULL)
+ * its role's credentials.  Returns the CA bundle that AWS_CA_BUNDLE names (a container must see
+ * it), or NULL. */
 const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
                             const char *role_arn, char **envp, size_t *n);
-/* Registers attempt (job_id, attempt), any attempt, for its task metadata (ECS's endpoint,
- * version 4: GET ID for its container's, ID/task for its task's, asked of the server the first
- * time; api/agent_creds.c) and adds ECS_CONTAINER_METADATA_URI_V4 (and version 3's
- * ECS_CONTAINER_METADATA_URI, the same answers) to envp (room as above). */
-void agent_creds_meta(agent_creds *cr, const char *job_id, int attempt, char **envp, size_t *n);
 /* The attempt has ended: its token and its metadata's URL no longer open the endpoint.  Unknown
  * attempts are fine. */
 void agent_creds_drop(agent_creds *cr, const char *job_id, int attempt);

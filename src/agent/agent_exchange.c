@@ -57,10 +57,10 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
             s->envp[ne++] = xasprintf("HOME=%s", home ? home : "/");
     }
     s->max_pids = ag->max_pids;
-    /* Every attempt's task metadata, as ECS serves every task's. */
-    if (ag->creds) agent_creds_meta(ag->creds, s->job_id, s->attempt, s->envp, &ne);
-    const char *role = json_string_value(json_object_get(a, "jobRoleArn"));
-    if (role) {
+    /* Every attempt's task metadata, and a role's credentials (agent_assign_read failed an
+     * attempt with a role when there is no endpoint to serve them). */
+    if (ag->creds) {
+        const char *role = json_string_value(json_object_get(a, "jobRoleArn"));
         const char *bundle = agent_creds_add(ag->creds, s->job_id, s->attempt, role, s->envp, &ne);
         s->ca_bundle = bundle ? xstrdup(bundle) : NULL;
     }

@@ -127,6 +127,15 @@ class RolesCase(JobsCase):
                 d.get("statusReason"), d["attempts"], "\n".join(e["message"] for e in events)))
         return d
 
+    def assertNoCredentials(self, name, queue, definition):
+        """A job of definition (which records what it saw under its own name) finds no
+        credentials and none of their variables."""
+        self.assertSucceeded(self.submit(name, queue=queue, definition=definition), timeout=60)
+        res = self.result(definition)
+        self.assertIsNone(res["method"])
+        for k in CRED_VARS:
+            self.assertNotIn(k, res["env"])
+
     def first_call(self, name):
         """What a job in "wait" mode saw on its first call (it then waits for its release)."""
         first = os.path.join(self.out_dir, name + ".first.json")
@@ -228,12 +237,7 @@ class JobRoles(RolesCase):
         self.assertNotIn("queues", res)  # the submit came first and was refused
 
     def test_a_job_without_a_role_gets_no_credentials(self):
-        jid = self.submit("plain", definition="norole")
-        self.assertSucceeded(jid, timeout=60)
-        res = self.result("norole")
-        self.assertIsNone(res["method"])
-        for k in CRED_VARS:
-            self.assertNotIn(k, res["env"])
+        self.assertNoCredentials("plain", "q", "norole")
 
     def test_a_role_the_server_does_not_know_fails_the_attempt(self):
         jid = self.submit("stranger", definition="unknown")
@@ -383,12 +387,7 @@ class InstanceRoles(RolesCase):
         self.assertIn("assumed-role/ecsInstanceRole/", res["error"]["Message"])
 
     def test_an_instance_role_jobs_may_not_assume_gives_no_credentials(self):
-        jid = self.submit("unprofiled", queue="uq", definition="unprofiled")
-        self.assertSucceeded(jid, timeout=60)
-        res = self.result("unprofiled")
-        self.assertIsNone(res["method"])
-        for k in CRED_VARS:
-            self.assertNotIn(k, res["env"])
+        self.assertNoCredentials("unprofiled", "uq", "unprofiled")
 
 
 class InstanceRolesDev(JobsCase):

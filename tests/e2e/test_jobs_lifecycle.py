@@ -58,15 +58,18 @@ class Lifecycle(JobsCase):
         script = (
             "import json, os, urllib.request, urllib.error\n"
             "url = os.environ['ECS_CONTAINER_METADATA_URI_V4']\n"
-            "def get(u):\n"
+            "def get(u, h={}):\n"
             "    try:\n"
-            "        with urllib.request.urlopen(u, timeout=10) as r:\n"
+            "        with urllib.request.urlopen(urllib.request.Request(u, headers=h),\n"
+            "                                    timeout=10) as r:\n"
             "            return r.status, json.loads(r.read())\n"
             "    except urllib.error.HTTPError as e:\n"
             "        return e.code, json.loads(e.read())\n"
             "out = {'url': url, 'container': get(url), 'task': get(url + '/task'),\n"
             "       'stats': get(url + '/stats'),\n"
-            "       'v3': get(os.environ['ECS_CONTAINER_METADATA_URI'] + '/task')}\n"
+            "       'v3': get(os.environ['ECS_CONTAINER_METADATA_URI'] + '/task'),\n"
+            "       'creds': get(url.replace('/v4/', '/v1/credentials/'),\n"
+            "                    {'Authorization': ''})}\n"
             "json.dump(out, open(os.path.join(os.environ['OUT'], 'meta.json'), 'w'))\n")
         # Debian's Python: the job's user may not enter where the tests' own lives.
         python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -98,6 +101,8 @@ class Lifecycle(JobsCase):
         self.assertEqual(container["Labels"]["com.amazonaws.ecs.task-arn"], task["TaskARN"])
         self.assertEqual(got["stats"][0], 404)
         self.assertEqual(got["v3"], [200, task])  # version 3's URL, which ECS sets too
+        # A job without a role gets no credentials at its attempt's id, token or not.
+        self.assertEqual(got["creds"][0], 403, got["creds"])
         # The attempt has ended: its URL answers no more.
         try:
             with urllib.request.urlopen(got["url"] + "/task", timeout=10) as r:

@@ -191,7 +191,7 @@ static const char *node_address(const instance *in)
     return in->local || !in->hostname || !*in->hostname ? "127.0.0.1" : in->hostname;
 }
 
-static json_t *assignment(state *st, instance *in, job *j)
+static json_t *assignment(instance *in, job *j)
 {
     json_t *c = jobspec_shared(j->spec, "container");
     json_t *env = json_object();
@@ -301,7 +301,7 @@ void attempt_start(state *st, instance *in, job *j)
     instance_attach(in, j);
     jobs_set_status(st, j, JS_STARTING, NULL);
     metrics_count(METRIC_DISPATCHES, 1);
-    instance_push_assign(in, assignment(st, in, j));
+    instance_push_assign(in, assignment(in, j));
     instance_wake(st, in);
 }
 
@@ -660,7 +660,7 @@ static int reattach(state *st, job *j)
         /* Whether its assignment reached the agent is not known: it goes again, and an agent
          * that already holds the attempt ignores it. */
         j->assign_sent_at = 0;
-        instance_push_assign(in, assignment(st, in, j));
+        instance_push_assign(in, assignment(in, j));
     } else {
         j->assign_sent_at = util_mono_ms();
     }
