@@ -210,20 +210,43 @@ class LogsApi(ServerTestCase):
                                logGroupName=GROUP, logStreamNames=["a"],
                                logStreamNamePrefix="a")
 
-    def test_filter_newest_first_is_refused_not_answered_oldest_first(self):
-        # CloudWatch's startFromHead false (the newest SDKs model it; botocore's model here may
-        # not) asks for the newest events first: answering the oldest first instead is refused.
-        self.put({"head/default/a": [(10, "first"), (20, "second")]})
-        body = {"logGroupName": GROUP, "logStreamNamePrefix": "head/"}
+    def test_filter_newest_first(self):
+        # CloudWatch's startFromHead false (the newest SDKs model it; botocore's model here does
+        # not): the newest events first across the streams, paged by tokens that go on the same
+        # way, within startTime and endTime.
+        t = 1767225600000  # 2026-01-01
+        self.put({"newest/default/a": [(t + 10, "a1"), (t + 30, "a3"), (t + 40, "a4")],
+                  "newest/default/b": [(t + 20, "b2"), (t + 30, "b3")]})
+        body = {"logGroupName": GROUP, "logStreamNamePrefix": "newest/", "startFromHead": False}
+
+        def messages(**extra):
+            """Every page's messages in order, and how many pages."""
+            got, pages, args = [], 0, dict(body, **extra)
+            while True:
+                status, _, out = logs_call(self.server, "FilterLogEvents", args)
+                self.assertEqual(status, 200, out)
+                got += [e["message"] for e in out["events"]]
+                pages += 1
+                if "nextToken" not in out:
+                    return got, pages
+                args["nextToken"] = out["nextToken"]
+        self.assertEqual(messages(), (["a4", "b3", "a3", "b2", "a1"], 1))
+        self.assertEqual(messages(limit=2), (["a4", "b3", "a3", "b2", "a1"], 3))
+        self.assertEqual(messages(startTime=t + 20, endTime=t + 40, limit=1)[0],
+                         ["b3", "a3", "b2"])
+        self.assertEqual(messages(filterPattern="3")[0], ["b3", "a3"])
+        # Oldest first, as before, and a token goes on only the way it was issued.
+        status, _, out = logs_call(self.server, "FilterLogEvents",
+                                   dict(body, startFromHead=True, limit=2))
+        self.assertEqual([e["message"] for e in out["events"]], ["a1", "b2"])
         status, headers, out = logs_call(self.server, "FilterLogEvents",
-                                         dict(body, startFromHead=False))
+                                         dict(body, nextToken=out["nextToken"]))
         self.assertEqual((status, out.get("__type")), (400, "InvalidParameterException"), out)
-        self.assertEqual(headers.get("x-amzn-ErrorType"), "InvalidParameterException")
-        self.assertIn("startFromHead", out["message"])
-        for extra in ({}, {"startFromHead": True}):
-            status, _, out = logs_call(self.server, "FilterLogEvents", dict(body, **extra))
-            self.assertEqual(status, 200, out)
-            self.assertEqual([e["message"] for e in out["events"]], ["first", "second"])
+        self.assertIn("startFromHead true", out["message"])
+        # As CloudWatch: newest first only from 2024 on.
+        status, _, out = logs_call(self.server, "FilterLogEvents", dict(body, startTime=10))
+        self.assertEqual((status, out.get("__type")), (400, "InvalidParameterException"), out)
+        self.assertIn("Jan 1, 2024", out["message"])
 
     def test_describe_log_groups(self):
         self.put({"grp/default/1": [(1, "x")]})

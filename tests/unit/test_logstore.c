@@ -540,31 +540,41 @@ static void test_tokens_outlive_the_store_that_issued_them(void)
         }
     }
     const char *both[] = {"s", "t"};
-    logstore_filter_query fq = {.group = G, .streams = both, .n_streams = 2, .limit = 7};
-    char *next = NULL, seen_a[4096] = "", seen_b[4096] = "";
-    int pages = 0;
-    do {
-        /* Pages alternate between the stores, each going on from the other's token. */
-        fq.token = next;
-        const char *page = filtered(pages % 2 ? b : a, &fq, &next);
-        strcat(seen_a, page);
-        strcat(seen_a, "|");
-        free((char *)fq.token);
-        pages++;
-    } while (next && pages < 20);
-    fq.token = NULL;
-    pages = 0;
-    do {
-        fq.token = next;
-        strcat(seen_b, filtered(b, &fq, &next));
-        strcat(seen_b, "|");
-        free((char *)fq.token);
-        pages++;
-    } while (next && pages < 20);
-    CHECK_STR(seen_a, seen_b);
-    /* Within a millisecond, stream by stream. */
-    CHECK_CONTAINS(seen_a, "s:s-01,s:s-02,s:s-04,s:s-05,s:s-07,s:s-08,t:t-00|t:t-03,t:t-06,t:t-09,"
-                           "s:s-10,");
+    char seen[2][4096];
+    for (int back = 0; back < 2; back++) {
+        logstore_filter_query fq = {.group = G, .streams = both, .n_streams = 2, .limit = 7,
+                                    .newest_first = back};
+        char *next = NULL, seen_b[4096] = "";
+        char *seen_a = seen[back];
+        int pages = 0;
+        seen_a[0] = '\0';
+        do {
+            /* Pages alternate between the stores, each going on from the other's token. */
+            fq.token = next;
+            const char *page = filtered(pages % 2 ? b : a, &fq, &next);
+            strcat(seen_a, page);
+            strcat(seen_a, "|");
+            free((char *)fq.token);
+            pages++;
+        } while (next && pages < 20);
+        fq.token = NULL;
+        pages = 0;
+        do {
+            fq.token = next;
+            strcat(seen_b, filtered(b, &fq, &next));
+            strcat(seen_b, "|");
+            free((char *)fq.token);
+            pages++;
+        } while (next && pages < 20);
+        CHECK_STR(seen_a, seen_b);
+    }
+    /* Within a millisecond, stream by stream; newest first the exact reverse. */
+    CHECK_CONTAINS(seen[0], "s:s-01,s:s-02,s:s-04,s:s-05,s:s-07,s:s-08,t:t-00|t:t-03,t:t-06,"
+                            "t:t-09,s:s-10,");
+    CHECK_STR(seen[1], "t:t-39,t:t-36,t:t-33,t:t-30,s:s-38,s:s-37,s:s-35|s:s-34,s:s-32,s:s-31,"
+                       "t:t-27,t:t-24,t:t-21,s:s-29|s:s-28,s:s-26,s:s-25,s:s-23,s:s-22,s:s-20,"
+                       "t:t-18|t:t-15,t:t-12,s:s-19,s:s-17,s:s-16,s:s-14,s:s-13|s:s-11,s:s-10,"
+                       "t:t-09,t:t-06,t:t-03,t:t-00,s:s-08|s:s-07,s:s-05,s:s-04,s:s-02,s:s-01|");
     logstore_close(a);
     logstore_close(b);
 }
@@ -714,9 +724,27 @@ static void test_filter(void)
     logstore_close(ls);
 }
 
+/* A comma-separated list in the reverse order, in place. */
+static void reverse_list(char *list)
+{
+    size_t n = strlen(list);
+    char *copy = strdup(list), *save = NULL;
+    list[0] = '\0';
+    size_t at = n;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        size_t len = strlen(item);
+        at -= len;
+        memcpy(list + at, item, len);
+        if (at) list[--at] = ',';
+    }
+    list[n] = '\0';
+    free(copy);
+}
+
 /* Every page of a budgeted walk together gives what one unbudgeted call gives, in order, even
  * where many events share a millisecond; a pattern that matches nothing gives empty pages with
- * tokens that always move on, then an end. */
+ * tokens that always move on, then an end.  Newest first, the same events in the exact reverse
+ * order, and a token goes on only in the order it was issued in. */
 static void test_filter_budget(void)
 {
     logstore *ls = fresh(NULL);
@@ -733,11 +761,23 @@ static void test_filter_budget(void)
         CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, G, s ? "s/b" : "s/a", ev, 300)), 0);
     }
     const char *patterns[] = {"hit", "", "nothing-matches"};
-    for (int k = 0; k < 3; k++) {
+    char *tokens[2] = {NULL, NULL};
+    for (int k = 0; k < 6; k++) {
+        int back = k >= 3;
         char *next;
-        logstore_filter_query q = {.group = G, .pattern = patterns[k], .scan_events = 1000000};
+        logstore_filter_query q = {.group = G, .pattern = patterns[k % 3],
+                                   .scan_events = 1000000, .newest_first = back};
         char *whole = strdup(filtered(ls, &q, &next));
         CHECK(next == NULL);
+        if (back) {
+            /* The same pattern's list oldest first, reversed. */
+            static char again[65536];
+            q.newest_first = 0;
+            strcpy(again, filtered(ls, &q, &next));
+            q.newest_first = 1;
+            reverse_list(again);
+            CHECK_STR(whole, again);
+        }
         static char paged[65536];
         paged[0] = '\0';
         q.scan_events = 7;
@@ -750,16 +790,57 @@ static void test_filter_budget(void)
             if (*got && *paged) strcat(paged, ",");
             strcat(paged, got);
             empty += !*got;
-            if (token && next) CHECK(strcmp(next, token) > 0); /* tokens only move on */
+            /* Tokens only move on: up oldest first, down newest first. */
+            if (token && next) CHECK(back ? strcmp(next, token) < 0 : strcmp(next, token) > 0);
+            if (next && pages == 3 && !tokens[back]) tokens[back] = strdup(next);
             free(token);
             token = next;
             CHECK(++pages < 1000);
         } while (token);
         CHECK_STR(paged, whole);
         CHECK(pages >= 600 / 7);
-        if (k == 2) CHECK(empty == pages);
+        if (k % 3 == 2) CHECK(empty == pages);
         free(whole);
     }
+    /* A token read the other way is refused, saying how to go on. */
+    for (int back = 0; back < 2; back++) {
+        logstore_filter_query q = {.group = G, .newest_first = back, .token = tokens[!back]};
+        logstore_page p;
+        char *err = NULL;
+        CHECK_EQ_INT(logstore_filter(ls, &q, &p, &err), LOGSTORE_INVALID);
+        CHECK_CONTAINS(err, back ? "startFromHead true" : "startFromHead false");
+        free(err);
+    }
+    free(tokens[0]);
+    free(tokens[1]);
+    logstore_close(ls);
+}
+
+/* Newest first within a range: the newest event before endTime first, nothing before
+ * startTime, and a page that ends in the middle of a millisecond goes on inside it. */
+static void test_filter_newest_first_in_a_range(void)
+{
+    logstore *ls = fresh(NULL);
+    put_seq(ls, "s", "m", 6, 100); /* m0..m5 at 100..105 */
+    logstore_event same[3];
+    const char *msgs[] = {"x0", "x1", "x2"};
+    for (int i = 0; i < 3; i++)
+        same[i] = (logstore_event){.timestamp = 103, .message = msgs[i], .len = 2};
+    CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, G, "s", same, 3)), 0);
+    char *next;
+    logstore_filter_query q = {.group = G, .newest_first = 1,
+                               .range = {.has_start = 1, .start = 101, .has_end = 1, .end = 104}};
+    CHECK_STR(filtered(ls, &q, &next), "s:x2,s:x1,s:x0,s:m3,s:m2,s:m1");
+    CHECK(next == NULL);
+    q.limit = 2;
+    CHECK_STR(filtered(ls, &q, &next), "s:x2,s:x1");
+    q.token = next;
+    CHECK_STR(filtered(ls, &q, &next), "s:x0,s:m3");
+    free((char *)q.token);
+    q.token = next;
+    CHECK_STR(filtered(ls, &q, &next), "s:m2,s:m1");
+    free((char *)q.token);
+    CHECK(next == NULL);
     logstore_close(ls);
 }
 
@@ -892,6 +973,7 @@ int main(void)
     RUN(test_stream_listing);
     RUN(test_filter);
     RUN(test_filter_budget);
+    RUN(test_filter_newest_first_in_a_range);
     RUN(test_filter_pages_outlive_deleted_streams);
     RUN(test_tokens_outlive_the_store_that_issued_them);
     RUN(test_reopen);

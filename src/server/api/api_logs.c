@@ -252,6 +252,9 @@ static int describe_log_streams(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+/* 2024-01-01T00:00:00Z in milliseconds. */
+#define NEWEST_FIRST_FROM INT64_C(1704067200000)
+
 static int filter_log_events(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *names = json_object_get(req, "logStreamNames");
@@ -264,12 +267,14 @@ static int filter_log_events(api_ctx *c, json_t *req, json_t **resp)
         return -1;
     if (names && q.prefix)
         return LOGS_INVALID(c, "logStreamNames and logStreamNamePrefix cannot both be given");
-    /* CloudWatch's newest events first; the walk here goes oldest first only, and answering
-     * false with the oldest would hand a client the opposite of what it asked for. */
-    if (json_is_false(json_object_get(req, "startFromHead")))
-        return LOGS_INVALID(c, "startFromHead: barge returns FilterLogEvents' events oldest "
-                               "first only; leave startFromHead out or true, or read a stream "
-                               "newest first with GetLogEvents");
+    /* Newest first (false) is CloudWatch's since 2026, which refuses it for a startTime before
+     * 2024 (its older storage); refused here too, so that a call that works on barge works on
+     * AWS. */
+    q.newest_first = json_is_false(json_object_get(req, "startFromHead"));
+    if (q.newest_first && q.range.has_start && q.range.start < NEWEST_FIRST_FROM)
+        return LOGS_INVALID(c, "startFromHead false is supported only when startTime is on or "
+                               "after Jan 1, 2024 00:00:00 UTC (%lld); got %lld",
+                            (long long)NEWEST_FIRST_FROM, (long long)q.range.start);
     if (names && (json_array_size(names) < 1 || json_array_size(names) > 100))
         return LOGS_INVALID(c, "logStreamNames: give 1 to 100 names (got %zu)",
                             json_array_size(names));

@@ -98,6 +98,7 @@ typedef struct logstore_filter_query {
     const char *prefix;  /* stream name prefix, or NULL */
     logstore_range range;
     const char *pattern; /* see logstore_filter; NULL or "" matches every event */
+    int newest_first;    /* CloudWatch's startFromHead false */
     const char *token;
     int limit;
     size_t max_bytes;
@@ -265,9 +266,10 @@ int logstore_group_info(logstore *ls, const char *group, int64_t *creation_time,
  * then holds a sentence (free it).  At the end of a stream the forward token is the one passed
  * in, which is how clients know to stop. */
 int logstore_get(logstore *ls, const logstore_get_query *q, logstore_page *out, char **err);
-/* FilterLogEvents, across the streams of a group in (timestamp, arrival) order, within the
- * query's scan budget: out->next is set whenever events may remain, also on a page that holds
- * none.  The pattern is
+/* FilterLogEvents, across the streams of a group in (timestamp, arrival) order, or the reverse
+ * with newest_first (a token goes on in the order it was issued in; the other order's token is
+ * LOGSTORE_INVALID), within the query's scan budget: out->next is set whenever events may
+ * remain, also on a page that holds none.  The pattern is
  * a subset of CloudWatch's: space-separated terms that must all appear, "quoted phrases", -term
  * for a term that must not appear, and ?term alternatives of which one must appear; matching is
  * case-sensitive substring matching.  JSON ({ $.x = 1 }) and space-delimited ([a, b]) patterns

@@ -179,16 +179,19 @@ static int pattern_match(const pattern *p, const char *msg, size_t len)
  * here rather than in SQL so that every event examined counts, matched or not. */
 enum { S_NEXT, S_COUNT, S_SCAN, S_RANK, S_NTH, S_N };
 
-/* The walk's order is (timestamp, stream name, id): within a millisecond, stream by stream.  A
- * position is (pts, pname, pid): every event before pts has been examined, and those at pts of
- * the streams named before pname, and pname's own up to id pid ("" for none at pts).  A token
- * says it as pts, pname and the rank of pid among pname's events at pts, which holds in a
- * standby's copy (other ids, the same order) and whatever other streams are deleted between
- * pages.  (Ranked among all the candidates' events at pts, as tokens were before, a stream
- * deleted between pages moved the rank and the next page skipped as many events.) */
+/* The walk's order is (timestamp, stream name, id): within a millisecond, stream by stream; a
+ * walk newest first goes the exact reverse.  A position (pts, pname, pid) says what has been
+ * examined: oldest first, every event before pts, and those at pts of the streams named before
+ * pname, and pname's own up to id pid ("" for none at pts); newest first, every event after
+ * pts, and those at pts of the streams named after pname, and pname's own from id pid down (""
+ * for all of them at pts).  A token says it as pts, pname and the rank of pid among pname's
+ * events at pts, which holds in a standby's copy (other ids, the same order) and whatever other
+ * streams are deleted between pages.  (Ranked among all the candidates' events at pts, as
+ * tokens were before, a stream deleted between pages moved the rank and the next page skipped
+ * as many events.) */
 typedef struct walk {
     sqlite3_stmt *st[S_N];
-    int64_t hi;       /* the end of the requested range */
+    int back;         /* newest first */
     int64_t pts, pid; /* the position (above) */
     buf pname;
 } walk;
@@ -207,10 +210,9 @@ static void walk_bind_name(walk *w, sqlite3_stmt *st)
                              SQLITE_TRANSIENT);
 }
 
-/* Runs a one-value statement over [a, b) after the position; *out is -1 for NULL. */
-static int walk_value(walk *w, int which, int64_t a, int64_t b, int64_t cap, int64_t *out)
+/* Binds a walk statement's window [a, b), the position and the cap, and resets it. */
+static void walk_window(walk *w, sqlite3_stmt *st, int64_t a, int64_t b, int64_t cap)
 {
-    sqlite3_stmt *st = w->st[which];
     sqlite3_reset(st);
     walk_bind(st, ":a", a);
     walk_bind(st, ":b", b);
@@ -218,6 +220,13 @@ static int walk_value(walk *w, int which, int64_t a, int64_t b, int64_t cap, int
     walk_bind(st, ":pid", w->pid);
     walk_bind(st, ":cap", cap);
     walk_bind_name(w, st);
+}
+
+/* Runs a one-value statement over [a, b) beyond the position; *out is -1 for NULL. */
+static int walk_value(walk *w, int which, int64_t a, int64_t b, int64_t cap, int64_t *out)
+{
+    sqlite3_stmt *st = w->st[which];
+    walk_window(w, st, a, b, cap);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) return -1;
     *out = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
@@ -249,38 +258,64 @@ static void candidates(query *q, const logstore_filter_query *fq, int64_t lo, in
     buf_puts(&q->sql, ") ");
 }
 
-/* The walk's statements; the window's values are named parameters that follow the
- * candidates' positional ones.  AFTER is what lies after the position: the candidate streams
- * it compares by name are listed once a statement, not looked up for every event. */
+/* The walk's statements, [0] oldest first and [1] newest first; the window's values are named
+ * parameters that follow the candidates' positional ones.  BEYOND is what lies beyond the
+ * position: the candidate streams it compares by name are listed once a statement, not looked
+ * up for every event.  (A window never reaches past the position's time: a page starts there
+ * and the walk moves on from each window's end.) */
 #define NAMED(op) "(SELECT sid FROM c JOIN streams n ON n.id = c.sid WHERE n.name " op " :pname)"
-#define AFTER                                                                                   \
-    "(e.ts > :pts OR e.stream IN " NAMED(">") " OR (e.id > :pid AND e.stream IN " NAMED("=") \
-    "))"
-static const char *const walk_sql[S_N] = {
-    /* The first event at or after :a, one index probe per stream. */
-    [S_NEXT] = "SELECT min((SELECT ts FROM events WHERE stream = c.sid AND ts >= :a AND "
-               "ts < :b ORDER BY ts LIMIT 1)) FROM c",
-    [S_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.stream IN (SELECT sid "
-                "FROM c) AND e.ts >= :a AND e.ts < :b AND " AFTER " LIMIT :cap)",
-    [S_SCAN] = "SELECT e.id, e.ts, e.ingest, e.msg, s.name FROM events e JOIN streams s ON "
-               "s.id = e.stream WHERE e.stream IN (SELECT sid FROM c) AND e.ts >= :a AND "
-               "e.ts < :b AND " AFTER " ORDER BY e.ts, s.name, e.id LIMIT :cap",
-    /* Ranks among the position's stream's events at one time, for tokens
-     * (logstore_internal.h). */
-    [S_RANK] = "SELECT count(*) FROM events WHERE stream IN " NAMED("=") " AND ts = :ts AND "
-               "id <= :pid",
-    [S_NTH] = "SELECT id FROM events WHERE stream IN " NAMED("=") " AND ts = :ts ORDER BY id "
-              "LIMIT 1 OFFSET :n",
+#define BEYOND(gt)                                                                              \
+    "(e.ts " gt " :pts OR e.stream IN " NAMED(gt) " OR (e.id " gt " :pid AND e.stream IN "      \
+    NAMED("=") "))"
+#define COUNT(gt)                                                                               \
+    "SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.stream IN (SELECT sid FROM c) AND "   \
+    "e.ts >= :a AND e.ts < :b AND " BEYOND(gt) " LIMIT :cap)"
+#define SCAN(gt, order)                                                                         \
+    "SELECT e.id, e.ts, e.ingest, e.msg, s.name FROM events e JOIN streams s ON s.id = "       \
+    "e.stream WHERE e.stream IN (SELECT sid FROM c) AND e.ts >= :a AND e.ts < :b AND "          \
+    BEYOND(gt) " ORDER BY e.ts " order ", s.name " order ", e.id " order " LIMIT :cap"
+/* Ranks among the position's stream's events at one time, for tokens (logstore_internal.h),
+ * the same either way. */
+#define RANK                                                                                    \
+    "SELECT count(*) FROM events WHERE stream IN " NAMED("=") " AND ts = :ts AND id <= :pid"
+#define NTH                                                                                     \
+    "SELECT id FROM events WHERE stream IN " NAMED("=") " AND ts = :ts ORDER BY id LIMIT 1 "    \
+    "OFFSET :n"
+static const char *const walk_sql[2][S_N] = {
+    {
+        /* The first event at or after :a, one index probe per stream. */
+        [S_NEXT] = "SELECT min((SELECT ts FROM events WHERE stream = c.sid AND ts >= :a AND "
+                   "ts < :b ORDER BY ts LIMIT 1)) FROM c",
+        [S_COUNT] = COUNT(">"),
+        [S_SCAN] = SCAN(">", "ASC"),
+        [S_RANK] = RANK,
+        [S_NTH] = NTH,
+    },
+    {
+        /* The last event before :b. */
+        [S_NEXT] = "SELECT max((SELECT ts FROM events WHERE stream = c.sid AND ts >= :a AND "
+                   "ts < :b ORDER BY ts DESC LIMIT 1)) FROM c",
+        [S_COUNT] = COUNT("<"),
+        [S_SCAN] = SCAN("<", "DESC"),
+        [S_RANK] = RANK,
+        [S_NTH] = NTH,
+    },
 };
-#undef AFTER
+#undef NTH
+#undef RANK
+#undef SCAN
+#undef COUNT
+#undef BEYOND
 #undef NAMED
 
-/* A search's token: "f/TS.HEX.RANK", 16 and 19 digits, HEX the position's stream's name (empty
- * for none), RANK its rank among that stream's events at TS (logstore__rank_to_id); a later
- * position's token sorts after an earlier one's.  A token of an older form ("f/TS.RANK",
- * ranked among all the streams' events at TS, or "f/TSID") goes on from the start of TS: a
- * page may repeat lines of that millisecond, never skip them.  0, or -1 when it is not a
- * token. */
+enum { TOKEN_OK = 0, TOKEN_BAD = -1, TOKEN_OTHER_WAY = -2 };
+
+/* A search's token: "f/TS.HEX.RANK" oldest first, "b/TS.HEX.RANK" newest first, 16 and 19
+ * digits, HEX the position's stream's name (empty for none), RANK its rank among that stream's
+ * events at TS (logstore__rank_to_id); a later position's token sorts after an earlier one's.  A
+ * token of an older form ("f/TS.RANK", ranked among all the streams' events at TS, or
+ * "f/TSID") goes on from the start of TS: a page may repeat lines of that millisecond, never
+ * skip them. */
 static int read_filter_token(const char *token, walk *w, int64_t *rank)
 {
     enum { TS = 2 + 16, RANK = 19 };
@@ -301,20 +336,22 @@ static int read_filter_token(const char *token, walk *w, int64_t *rank)
             free(h);
             if (!name || !*name) {
                 free(name);
-                return -1;
+                return TOKEN_BAD;
             }
         }
         int rc = logstore__parse_pos(pos, &dir, &w->pts, rank, &by_rank);
         if (rc == 0 && name) buf_puts(&w->pname, name);
         free(name);
-        if (rc < 0 || dir != 'f') return -1;
-        if (!w->pname.len && *rank) return -1; /* a rank says among whose events */
-        return 0;
+        if (rc < 0) return TOKEN_BAD;
+        if (!w->pname.len && *rank) return TOKEN_BAD; /* a rank says among whose events */
+        return dir == (w->back ? 'b' : 'f') ? TOKEN_OK : TOKEN_OTHER_WAY;
     }
-    if (logstore__parse_pos(token, &dir, &w->pts, rank, &by_rank) < 0 || dir != 'f') return -1;
+    if (logstore__parse_pos(token, &dir, &w->pts, rank, &by_rank) < 0 || dir != 'f')
+        return TOKEN_BAD;
+    if (w->back) return TOKEN_OTHER_WAY;
     if (by_rank && *rank == LOGSTORE_RANK_ALL) w->pts++; /* every event at TS is behind */
     *rank = 0;
-    return 0;
+    return TOKEN_OK;
 }
 
 /* The token of the walk's position, in a fresh string; NULL when the rank cannot be read. */
@@ -323,10 +360,12 @@ static char *filter_token(walk *w)
     char pos[48];
     if (logstore__token(w->st[S_RANK], pos, 'f', w->pts, w->pname.len ? w->pid : 0) < 0)
         return NULL;
-    /* pos is "f/TS.RANK": the name goes between. */
+    /* pos is "f/TS.RANK", RANK the count of pname's ids up to pid either way: the direction
+     * and the name go in. */
     enum { TS = 2 + 16 };
     char *t = xmalloc(strlen(pos) + 2 * w->pname.len + 2);
     memcpy(t, pos, TS + 1);
+    t[0] = w->back ? 'b' : 'f';
     if (w->pname.len) util_hex(w->pname.data, w->pname.len, t + TS + 1);
     size_t n = TS + 1 + 2 * w->pname.len;
     t[n] = '.';
@@ -365,18 +404,28 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     pattern pat;
     int rc = pattern_parse(fq->pattern, &pat, err);
     if (rc != LOGSTORE_OK) return rc;
-    walk w = {.pts = 0, .pid = 0};
+    int back = fq->newest_first != 0;
+    int64_t lo, hi;
+    logstore__range_bounds(&fq->range, &lo, &hi);
+    /* Newest first starts past the newest time an event can have, all of it behind. */
+    walk w = {.back = back, .pts = back ? (hi < MAX_TS ? hi : MAX_TS + 1) : 0, .pid = 0};
     int64_t rank = 0;
-    if (fq->token && read_filter_token(fq->token, &w, &rank) < 0) {
+    int token = fq->token ? read_filter_token(fq->token, &w, &rank) : TOKEN_OK;
+    if (token != TOKEN_OK) {
         buf_free(&w.pname);
         pattern_free(&pat);
-        *err = xasprintf("The specified nextToken is invalid: '%.60s' is not a token this "
-                         "server issued.", fq->token);
+        *err = token == TOKEN_OTHER_WAY
+                   ? xasprintf("The specified nextToken is invalid: it goes on a search %s "
+                               "first; ask with startFromHead %s, as the first page was asked",
+                               back ? "oldest" : "newest", back ? "true" : "false")
+                   : xasprintf("The specified nextToken is invalid: '%.60s' is not a token "
+                               "this server issued.", fq->token);
         return LOGSTORE_INVALID;
     }
-    int64_t lo;
-    logstore__range_bounds(&fq->range, &lo, &w.hi);
-    if (lo < w.pts) lo = w.pts;
+    /* What the position leaves: oldest first, from pts on; newest first, up to pts, or to
+     * pts's end when some of its events are ahead. */
+    if (!back && lo < w.pts) lo = w.pts;
+    if (back && hi > w.pts + (w.pname.len > 0)) hi = w.pts + (w.pname.len > 0);
 
     char *upper = fq->prefix ? xmalloc(strlen(fq->prefix) + 1) : NULL;
     reader *r = logstore__reader_take(ls, err);
@@ -384,8 +433,8 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     query q[S_N];
     memset(q, 0, sizeof q);
     for (int i = 0; i < S_N && rc == LOGSTORE_OK; i++) {
-        candidates(&q[i], fq, lo, w.hi, upper);
-        buf_puts(&q[i].sql, walk_sql[i]);
+        candidates(&q[i], fq, lo, hi, upper);
+        buf_puts(&q[i].sql, walk_sql[back][i]);
         if (!(w.st[i] = q_prepare(&q[i], r, err))) rc = LOGSTORE_FAILED;
     }
     /* The token's rank among its stream's events at its time, as this store numbers them. */
@@ -396,16 +445,18 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
             rc = logstore__read_failed(r, err);
     }
 
-    int64_t a = lo, width = 60 * 1000, examined = 0;
+    /* edge is where the walk stands: the start of what is left oldest first, its end newest
+     * first; each window [a, b) lies beyond it. */
+    int64_t edge = back ? hi : lo, width = 60 * 1000, examined = 0, a = 0, b = 0;
     int done = 0, full = 0;
     size_t cap = 0, bytes = 0;
     while (rc == LOGSTORE_OK && !full) {
-        int64_t next = -1, n = 0, b;
-        if (a >= w.hi) {
+        int64_t next = -1, n = 0;
+        if (back ? edge <= lo : edge >= hi) {
             done = 1;
             break;
         }
-        if (walk_value(&w, S_NEXT, a, w.hi, 0, &next) < 0) {
+        if (walk_value(&w, S_NEXT, back ? lo : edge, back ? edge : hi, 0, &next) < 0) {
             rc = logstore__read_failed(r, err);
             break;
         }
@@ -413,11 +464,17 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
             done = 1;
             break;
         }
-        a = next;
+        edge = back ? next + 1 : next;
         /* The window: as wide as the budget's remainder allows, one millisecond at least. */
         int64_t room = budget - examined;
         for (;;) {
-            b = w.hi - a > width ? a + width : w.hi;
+            if (back) {
+                a = edge - lo > width ? edge - width : lo;
+                b = edge;
+            } else {
+                a = edge;
+                b = hi - edge > width ? edge + width : hi;
+            }
             if (walk_value(&w, S_COUNT, a, b, room + 1, &n) < 0) {
                 rc = logstore__read_failed(r, err);
                 break;
@@ -429,13 +486,7 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
         }
         if (rc != LOGSTORE_OK) break;
         sqlite3_stmt *st = w.st[S_SCAN];
-        sqlite3_reset(st);
-        walk_bind(st, ":a", a);
-        walk_bind(st, ":b", b);
-        walk_bind(st, ":pts", w.pts);
-        walk_bind(st, ":pid", w.pid);
-        walk_bind(st, ":cap", room);
-        walk_bind_name(&w, st);
+        walk_window(&w, st, a, b, room);
         int step, seen = 0;
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
             const char *msg = sqlite3_column_blob(st, 3);
@@ -458,11 +509,11 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
         int whole = step == SQLITE_DONE && n <= room;
         sqlite3_reset(st);
         if (whole) {
-            /* The window is examined to its end. */
-            w.pts = b;
+            /* The window is examined to its far end: oldest first nothing at b is, newest
+             * first all of a is. */
+            edge = w.pts = back ? a : b;
             w.pid = 0;
             w.pname.len = 0;
-            a = b;
             if (n < room / 4 && width < INT64_MAX / 2) width *= 2;
         }
         if (!full && (examined >= budget || (examined >= least && util_mono_ms() >= deadline)))
@@ -470,7 +521,7 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     }
     /* A page that ends for want of budget, even an empty one, carries a token, as CloudWatch's
      * do; only the end of the events has none. */
-    if (rc == LOGSTORE_OK && !done && !(a >= w.hi && !full)) {
+    if (rc == LOGSTORE_OK && !done && !((back ? edge <= lo : edge >= hi) && !full)) {
         walk_bind_name(&w, w.st[S_RANK]);
         if (!(out->next = filter_token(&w))) rc = logstore__read_failed(r, err);
     }
