@@ -560,6 +560,14 @@ static int setup_job_user(agent *ag)
     return 0;
 }
 
+/* An attempt runs: its statistics may be read where it runs, and the server is told. */
+static void attempt_started(void *ctx, const exec_spec *s, const exec_started *st)
+{
+    agent *ag = ctx;
+    agent_creds_running(ag->creds, s->job_id, s->attempt, st);
+    agent_reports_started(ctx, s, st->pid, st->at);
+}
+
 /* An attempt's end: its credentials go (the server revokes them too), then its report. */
 static void attempt_ended(void *ctx, const exec_spec *s, const exec_result *r)
 {
@@ -709,7 +717,7 @@ int agent_main(int argc, char **argv)
     if (!ag->creds)
         log_warn("jobs with a role will fail to start, and jobs get no task metadata: %s",
                  creds_err);
-    static const exec_events events = {agent_reports_started, agent_logs_line, attempt_ended,
+    static const exec_events events = {attempt_started, agent_logs_line, attempt_ended,
                                        agent_logs_backlog};
     /* As many idle cgroups and directories as attempts can run at once (one vCPU each, at
      * most), so that a steady stream of jobs creates none after the first few.  A pooled cgroup

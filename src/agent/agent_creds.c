@@ -23,6 +23,7 @@
 #include "agent/agent_assign.h"
 #include "agent/agent_conn.h"
 #include "agent/agent_state.h"
+#include "agent/task_stats.h"
 
 #define PATH_PREFIX "/v1/credentials/"
 #define META_PREFIX "/v4/"
@@ -44,6 +45,13 @@ typedef struct creds_entry {
     int64_t fetched_ms, expires_ms; /* wall clock */
     json_t *task; /* the task metadata as the server answered it, once asked; or NULL */
     int warned;   /* a failure to get it is logged once an attempt (a job may poll) */
+    char docker_id[65]; /* the container's id in the metadata and its statistics */
+    /* Where it runs, once it does (agent_creds_running), for its statistics. */
+    int running, cgroup_v2, peak_known;
+    pid_t pid;
+    char *cgroup_dir;
+    task_sample last; /* the statistics last served (precpu_stats), when served is set */
+    int served;
 } creds_entry;
 
 struct agent_creds {
@@ -61,6 +69,7 @@ static void entry_free(creds_entry *e)
 {
     if (!e) return;
     free(e->job_id);
+    free(e->cgroup_dir);
     json_decref(e->task);
     if (e->answer) OPENSSL_cleanse(e->answer, strlen(e->answer));
     free(e->answer);
@@ -192,20 +201,87 @@ static int serve(agent_creds *cr, const char *id, const char *auth, char **body)
     return rc;
 }
 
+/* The container's ids, which the server does not know: the agent's, as Docker's are the ECS
+ * agent's.  The name is ECS's: ecs-FAMILY-REVISION-CONTAINER-HEX. */
+static void add_docker_ids(json_t *task, const char *docker_id)
+{
+    json_t *c;
+    size_t i;
+    json_array_foreach(json_object_get(task, "Containers"), i, c) {
+        json_object_set_new(c, "DockerId", json_string(docker_id));
+        char *name = xasprintf("ecs-%s-%s-%s-%.20s", json_string_value(json_object_get(task,
+                               "Family")) ?: "job", json_string_value(json_object_get(task,
+                               "Revision")) ?: "1", json_string_value(json_object_get(c, "Name"))
+                               ?: "default", docker_id);
+        json_object_set_new(c, "DockerName", json_string(name));
+        free(name);
+    }
+}
+
+/* The statistics of the attempt of entry id, as Docker's stats API gives a container's
+ * (task_stats.h): the container's, or with task the task's (its containers' by DockerId).
+ * Before the attempt runs (its image is being pulled), ECS's null. */
+static int serve_stats(agent_creds *cr, const char *id, json_t *meta, int task, char **body)
+{
+    pthread_mutex_lock(&cr->mu);
+    creds_entry *m = dict_get(&cr->by_id, id);
+    task_stats_src src = {0};
+    task_sample prev;
+    int served = 0;
+    char docker_id[sizeof m->docker_id] = "";
+    if (m && m->running) {
+        src = (task_stats_src){.cgroup_dir = m->cgroup_dir ? xstrdup(m->cgroup_dir) : NULL,
+                               .v2 = m->cgroup_v2, .peak_known = m->peak_known, .pid = m->pid};
+        prev = m->last;
+        served = m->served;
+    }
+    if (m) memcpy(docker_id, m->docker_id, sizeof docker_id);
+    int running = m && m->running;
+    pthread_mutex_unlock(&cr->mu);
+    if (!m) {
+        *body = xstrdup("{\"code\":\"NotFound\",\"message\":\"no task metadata for this URL "
+                        "(the attempt may have ended)\"}");
+        return 404;
+    }
+    json_t *stats = json_null();
+    if (running) {
+        task_sample now;
+        json_t *mem;
+        task_stats_sample(&src, &now, &mem);
+        const char *name = json_string_value(json_object_get(
+            json_array_get(json_object_get(meta, "Containers"), 0), "DockerName"));
+        stats = task_stats_json(&now, served ? &prev : NULL, mem, name ? name : docker_id,
+                                docker_id);
+        free((char *)src.cgroup_dir);
+        pthread_mutex_lock(&cr->mu);
+        m = dict_get(&cr->by_id, id);
+        if (m) {
+            m->last = now;
+            m->served = 1;
+        }
+        pthread_mutex_unlock(&cr->mu);
+    }
+    json_t *out = task ? json_pack("{s:o}", docker_id, stats) : stats;
+    *body = json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(out);
+    return 200;
+}
+
 /* What the job gets for path (after META_PREFIX: "ID" its container's metadata, "ID/task" its
- * task's, as ECS's endpoint answers them): 200 and the JSON, or an error status and message.
- * Asked of the server the first time, then kept: nothing in it changes while the attempt
- * runs. */
+ * task's, "ID/stats" and "ID/task/stats" their statistics, as ECS's endpoint answers them):
+ * 200 and the JSON, or an error status and message.  The metadata is asked of the server the
+ * first time, then kept: nothing in it changes while the attempt runs. */
 static int serve_meta(agent_creds *cr, const char *path, char **body)
 {
     char id[33];
     size_t n = strcspn(path, "/");
     const char *rest = path + n;
-    int task = strcmp(rest, "/task") == 0;
-    if (n >= sizeof id || (*rest && !task)) {
+    int task = strcmp(rest, "/task") == 0 || strcmp(rest, "/task/stats") == 0;
+    int stats = strcmp(rest, "/stats") == 0 || strcmp(rest, "/task/stats") == 0;
+    if (n >= sizeof id || (*rest && !task && !stats)) {
         *body = xstrdup("{\"code\":\"NotFound\",\"message\":\"no such path: barge's agent "
-                        "serves a task's metadata (ID/task) and its container's (ID), not "
-                        "statistics\"}");
+                        "serves a task's metadata (ID/task) and its container's (ID), and their "
+                        "statistics (ID/task/stats, ID/stats)\"}");
         return 404;
     }
     memcpy(id, path, n);
@@ -243,7 +319,10 @@ static int serve_meta(agent_creds *cr, const char *path, char **body)
         if (status == 200) {
             pthread_mutex_lock(&cr->mu);
             m = dict_get(&cr->by_id, id);
-            if (m && !m->task) m->task = json_incref(have);
+            if (m && !m->task) {
+                add_docker_ids(have, m->docker_id);
+                m->task = json_incref(have);
+            }
             pthread_mutex_unlock(&cr->mu);
         }
     }
@@ -263,6 +342,11 @@ static int serve_meta(agent_creds *cr, const char *path, char **body)
         pthread_mutex_unlock(&cr->mu);
         if (warn) log_warn("attempt %d asked for its task metadata and got none: %s", attempt, why);
         return gone ? 404 : 503;
+    }
+    if (stats) {
+        int rc = serve_stats(cr, id, have, task, body);
+        json_decref(have);
+        return rc;
     }
     json_t *out = task ? have : json_array_get(json_object_get(have, "Containers"), 0);
     *body = out ? json_dumps(out, JSON_COMPACT) : xstrdup("{}");
@@ -400,6 +484,7 @@ const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
 {
     creds_entry *e = xcalloc(1, sizeof *e);
     random_hex(e->id, 16);
+    random_hex(e->docker_id, 32);
     snprintf(e->key, sizeof e->key, "%d %.200s", attempt, job_id);
     e->job_id = xstrdup(job_id);
     e->attempt = attempt;
@@ -443,6 +528,25 @@ const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
     dict_put(&cr->by_attempt, e->key, e);
     pthread_mutex_unlock(&cr->mu);
     return bundle;
+}
+
+void agent_creds_running(agent_creds *cr, const char *job_id, int attempt,
+                         const exec_started *st)
+{
+    if (!cr) return;
+    char key[256];
+    snprintf(key, sizeof key, "%d %.200s", attempt, job_id);
+    pthread_mutex_lock(&cr->mu);
+    creds_entry *e = dict_get(&cr->by_attempt, key);
+    if (e) {
+        e->running = 1;
+        e->pid = st->pid;
+        e->cgroup_v2 = st->cgroup_v2;
+        e->peak_known = st->peak_known;
+        free(e->cgroup_dir);
+        e->cgroup_dir = st->cgroup_dir ? xstrdup(st->cgroup_dir) : NULL;
+    }
+    pthread_mutex_unlock(&cr->mu);
 }
 
 void agent_creds_drop(agent_creds *cr, const char *job_id, int attempt)

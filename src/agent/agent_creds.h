@@ -1,5 +1,6 @@
 /* agent_creds — the endpoint the agent runs for its jobs, as the ECS agent does for tasks: the
- * credentials of a job's role, and every job's task metadata (agent_creds_add).
+ * credentials of a job's role, and every job's task metadata and statistics (agent_creds_add,
+ * task_stats.h).
  *
  * An attempt whose assignment carries jobRoleArn gets, in its environment,
  * AWS_CONTAINER_CREDENTIALS_FULL_URI (a loopback URL of this agent: the AWS SDKs accept only
@@ -24,6 +25,8 @@
 #define BARGE_AGENT_CREDS_H
 #include <stddef.h>
 
+#include "agent/executor.h"
+
 struct agent;
 typedef struct agent_creds agent_creds;
 
@@ -38,11 +41,16 @@ void agent_creds_stop(agent_creds *cr);
 /* Registers attempt (job_id, attempt), any attempt, and adds its variables to envp, which has
  * *n entries and room for AGENT_CREDS_ENV_MAX more: its task metadata's URLs (ECS's endpoint,
  * version 4 and 3's ECS_CONTAINER_METADATA_URI: GET ID for its container's, ID/task for its
- * task's, asked of the server the first time; api/agent_creds.c), and with role_arn (else NULL)
+ * task's, asked of the server the first time, api/agent_creds.c; ID/stats and ID/task/stats
+ * once it runs, agent_creds_running), and with role_arn (else NULL)
  * its role's credentials.  Returns the CA bundle that AWS_CA_BUNDLE names (a container must see
  * it), or NULL. */
 const char *agent_creds_add(agent_creds *cr, const char *job_id, int attempt,
                             const char *role_arn, char **envp, size_t *n);
+/* The attempt runs, where st says: its statistics (ID/stats, ID/task/stats) may be read.
+ * Unknown attempts are fine. */
+void agent_creds_running(agent_creds *cr, const char *job_id, int attempt,
+                         const exec_started *st);
 /* The attempt has ended: its token and its metadata's URL no longer open the endpoint.  Unknown
  * attempts are fine. */
 void agent_creds_drop(agent_creds *cr, const char *job_id, int attempt);

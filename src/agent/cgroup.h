@@ -77,6 +77,9 @@ long cgroup_oom_kills(const cgroup *cg);
 /* The most memory the cgroup's processes have used since it was acquired, in bytes; -1 when
  * the kernel does not say (cgroup v2 before memory.peak). */
 long long cgroup_memory_peak(const cgroup *cg);
+/* Whether the cgroup's peak file (memory.max_usage_in_bytes, memory.peak) holds the current
+ * attempt's peak: not a reused cgroup's whose peak could not be reset (v2's cannot be). */
+int cgroup_peak_known(const cgroup *cg);
 /* Sends SIGKILL to every process in the cgroup, including those that left the attempt's
  * process group.  Returns how many it found. */
 int cgroup_kill_all(cgroup *cg);

@@ -25,4 +25,7 @@ struct cgroup {
     int reused;      /* it served an attempt before this one (v2's memory.peak spans both) */
     cgroup *next;    /* in the host's pool */
 };
+
+/* 1 if the space- or comma-separated list holds word (cgroup_locate.c). */
+int cgroup__has_word(const char *list, const char *word);
 #endif

@@ -302,7 +302,13 @@ static void report_running(executor *ex, run *r)
 {
     r->running = 1;
     r->started_at = util_now_ms();
-    ex->o.events->started(ex->o.ctx, r->spec, r->a.pid, r->started_at);
+    exec_started st = {.pid = r->a.pid, .at = r->started_at};
+    if (r->a.cg) {
+        st.cgroup_dir = cgroup_path(r->a.cg);
+        st.cgroup_v2 = cgroup_host_mode(ex->o.cgroups) == CGROUP_V2;
+        st.peak_known = cgroup_peak_known(r->a.cg);
+    }
+    ex->o.events->started(ex->o.ctx, r->spec, &st);
 }
 
 /* Asks the backend whether a run that started runs yet, and says so once it does. */

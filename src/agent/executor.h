@@ -64,10 +64,19 @@ typedef struct exec_result {
     long long max_memory_bytes;
 } exec_result;
 
+/* An attempt that runs: its main process, when it started and where. */
+typedef struct exec_started {
+    pid_t pid;
+    int64_t at;             /* epoch milliseconds */
+    const char *cgroup_dir; /* its cgroup (valid until ended is called), or NULL */
+    int cgroup_v2;
+    int peak_known; /* cgroup_peak_known */
+} exec_started;
+
 /* Callbacks, all made from the supervisor's thread, in order for each attempt: started (unless
  * it failed to start), line for each line of output, then ended. */
 typedef struct exec_events {
-    void (*started)(void *ctx, const exec_spec *s, pid_t pid, int64_t at);
+    void (*started)(void *ctx, const exec_spec *s, const exec_started *st);
     /* One line of stdout (source 1) or stderr (source 2), without its newline. */
     void (*line)(void *ctx, const exec_spec *s, int source, int64_t at, const char *text,
                  size_t len);

@@ -379,7 +379,8 @@ class Containers(JobsCase):
                                "cat /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || "
                                "cat /sys/fs/cgroup/cpu.weight; "
                                "wget -q -O - %s/healthz >/dev/null && echo reached; "
-                               "wget -q -O - $ECS_CONTAINER_METADATA_URI_V4/task; echo" %
+                               "wget -q -O - $ECS_CONTAINER_METADATA_URI_V4/task; echo; "
+                               "wget -q -O - $ECS_CONTAINER_METADATA_URI_V4/stats; echo" %
                                self.server.url))
         d = self.run_job(definition="hostish")
         out = self.output(d)
@@ -390,6 +391,12 @@ class Containers(JobsCase):
         task = json.loads(out[3])
         self.assertEqual(task["TaskARN"], d["container"]["taskArn"])
         self.assertEqual(task["Containers"][0]["Image"], "busybox")
+        # Its statistics, from the attempt's cgroup, which holds the container's.
+        stats = json.loads(out[4])
+        self.assertEqual(stats["id"], task["Containers"][0]["DockerId"])
+        self.assertEqual(stats["memory_stats"]["limit"], 64 << 20)
+        self.assertGreater(stats["memory_stats"]["usage"], 0)
+        self.assertGreaterEqual(stats["pids_stats"]["current"], 1)
 
     # ---- the container's root is not the host's -------------------------------------------
 

@@ -54,9 +54,10 @@ class Lifecycle(JobsCase):
     def test_task_metadata_endpoint(self):
         """Every job gets ECS's task metadata endpoint (version 4), as a container of an AWS
         Batch job does: its task's ARN and cluster, its container's log options (the stream it
-        writes to) and limits; statistics are not served, and the URL goes with the attempt."""
+        writes to) and limits, Docker's statistics of what it uses; and the URL goes with the
+        attempt."""
         script = (
-            "import json, os, urllib.request, urllib.error\n"
+            "import json, os, time, urllib.request, urllib.error\n"
             "url = os.environ['ECS_CONTAINER_METADATA_URI_V4']\n"
             "def get(u, h={}):\n"
             "    try:\n"
@@ -65,8 +66,14 @@ class Lifecycle(JobsCase):
             "            return r.status, json.loads(r.read())\n"
             "    except urllib.error.HTTPError as e:\n"
             "        return e.code, json.loads(e.read())\n"
+            "first = get(url + '/stats')\n"
+            "held = bytearray(24 << 20)\n"
+            "for i in range(0, len(held), 4096): held[i] = 1\n"
+            "t0 = time.process_time()\n"
+            "while time.process_time() - t0 < 0.4: pass\n"
             "out = {'url': url, 'container': get(url), 'task': get(url + '/task'),\n"
-            "       'stats': get(url + '/stats'),\n"
+            "       'first': first, 'stats': get(url + '/stats'),\n"
+            "       'task_stats': get(url + '/task/stats'),\n"
             "       'v3': get(os.environ['ECS_CONTAINER_METADATA_URI'] + '/task'),\n"
             "       'creds': get(url.replace('/v4/', '/v1/credentials/'),\n"
             "                    {'Authorization': ''})}\n"
@@ -99,7 +106,37 @@ class Lifecycle(JobsCase):
             "awslogs-stream": d["container"]["logStreamName"]})
         self.assertEqual(container["Limits"], {"CPU": 1024, "Memory": 64})
         self.assertEqual(container["Labels"]["com.amazonaws.ecs.task-arn"], task["TaskARN"])
-        self.assertEqual(got["stats"][0], 404)
+        self.assertRegex(container["DockerId"], r"^[0-9a-f]{64}$")
+        self.assertEqual(container["DockerName"],
+                         "ecs-jd-%s-default-%s" % (task["Revision"], container["DockerId"][:20]))
+        # Docker's statistics, read from the attempt's cgroup: what it holds and has held, its
+        # limit (the job's 64 MiB), the CPU it spent; each read with the one before it.
+        status, first = got["first"]
+        self.assertEqual(status, 200, first)
+        status, stats = got["stats"]
+        self.assertEqual(status, 200, stats)
+        self.assertEqual((stats["id"], stats["name"]),
+                         (container["DockerId"], "/" + container["DockerName"]))
+        mem = stats["memory_stats"]
+        self.assertEqual(mem["limit"], 64 << 20, mem)
+        self.assertGreaterEqual(mem["max_usage"], 24 << 20, mem)
+        self.assertGreater(mem["usage"], 0, mem)
+        self.assertIsInstance(mem["stats"], dict)
+        cpu = stats["cpu_stats"]
+        self.assertGreaterEqual(cpu["cpu_usage"]["total_usage"], 0.3e9, cpu)
+        self.assertEqual(cpu["cpu_usage"]["total_usage"],
+                         cpu["cpu_usage"]["usage_in_usermode"] +
+                         cpu["cpu_usage"]["usage_in_kernelmode"])
+        self.assertGreater(cpu["system_cpu_usage"], first["cpu_stats"]["system_cpu_usage"])
+        self.assertGreaterEqual(cpu["online_cpus"], 1)
+        self.assertEqual(stats["precpu_stats"]["cpu_usage"], first["cpu_stats"]["cpu_usage"])
+        self.assertEqual(stats["preread"], first["read"])
+        self.assertEqual(first["preread"], "0001-01-01T00:00:00Z")  # Docker's first read
+        self.assertGreaterEqual(stats["pids_stats"]["current"], 1)
+        status, task_stats = got["task_stats"]
+        self.assertEqual(status, 200, task_stats)
+        self.assertEqual(list(task_stats), [container["DockerId"]])
+        self.assertEqual(task_stats[container["DockerId"]]["memory_stats"]["limit"], 64 << 20)
         self.assertEqual(got["v3"], [200, task])  # version 3's URL, which ECS sets too
         # A job without a role gets no credentials at its attempt's id, token or not.
         self.assertEqual(got["creds"][0], 403, got["creds"])

@@ -50,8 +50,9 @@ static seen *record(const char *job)
     return s;
 }
 
-static void on_started(void *ctx, const exec_spec *s, pid_t pid, int64_t at)
+static void on_started(void *ctx, const exec_spec *s, const exec_started *st)
 {
+    pid_t pid = st->pid;
     pthread_mutex_lock(&mu);
     seen *r = record(s->job_id);
     if (r->started || r->ended) order_errors++;
