@@ -9,7 +9,8 @@
  *
  * Input: lines, each "register JSON", "exchange JSON" (an answer of the current registration)
  * or "stale JSON" (one of the registration before); or "spool" alone on a line, after which the
- * rest of the input is the spool file's text. */
+ * rest of the input is the spool file's text; or "procfs" alone on a line, after which the rest
+ * is a /proc/PID/stat, /proc/stat or memory.stat text for task_stats' readers. */
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@
 #include "agent/agent_logs.h"
 #include "agent/agent_reports.h"
 #include "agent/agent_state.h"
+#include "agent/task_stats.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -125,6 +127,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pthread_mutex_unlock(&ag.mu);
             int left;
             agent_logs_unspool(&ag, &left);
+            break;
+        }
+        if (len == 6 && memcmp(p, "procfs", 6) == 0) {
+            /* What a job's statistics read from files its processes can shape (their names). */
+            char *text = xstrndup(nl ? nl + 1 : end, (size_t)(end - (nl ? nl + 1 : end)));
+            uint64_t ticks[4];
+            long threads;
+            task_stats_parse_proc(text, ticks, &threads);
+            task_stats_parse_system(text);
+            json_decref(task_stats_parse_keyed(text));
+            free(text);
             break;
         }
         const char *sp = memchr(p, ' ', len);
