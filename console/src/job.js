@@ -7,6 +7,7 @@ import { logView } from "./logview.js";
 import { submitted } from "./submitted.js";
 
 async function describe(ids) {
+  ids = ids.filter(Boolean);
   const out = [];
   for (let i = 0; i < ids.length; i += 100)
     out.push(...((await batch("DescribeJobs", { jobs: ids.slice(i, i + 100) })).jobs || []));
@@ -23,6 +24,37 @@ const isMultiNode = (j) => !!j.nodeProperties && !j.nodeDetails;
 function arrayParentId(j) {
   const p = j.arrayProperties;
   return p && p.index !== undefined && j.jobId.includes(":") ? j.jobId.slice(0, j.jobId.lastIndexOf(":")) : null;
+}
+
+// An id short enough for a graph node: the first 8 characters, and an array child's index or a
+// node's number (":2", "#1"), without which a child's node reads as its parent's.
+function shortId(id) {
+  const m = /[:#]\d+$/.exec(id);
+  return id.slice(0, 8) + (m ? m[0] : "");
+}
+
+// A job's name as a graph node shows it: an array child's with its index.
+function nodeTitle(x) {
+  const a = x.arrayProperties;
+  return a && a.index !== undefined && a.size === undefined ? `${x.jobName} · child ${a.index}` : x.jobName;
+}
+
+// What a job depends on, as ids to draw.  A dependency may name no job: an array's SEQUENTIAL
+// (each child waits for the one before it: for a child, its previous sibling) and, for a child,
+// N_TO_N names the other array, whose child of the same index it waits for.
+function dependencies(j) {
+  const p = j.arrayProperties, parent = arrayParentId(j);
+  const index = p && p.index !== undefined ? p.index : null;
+  const out = [];
+  for (const d of j.dependsOn || []) {
+    if (d.jobId) {
+      const child = index !== null && d.type === "N_TO_N" && !/:\d+$/.test(d.jobId);
+      out.push({ id: child ? `${d.jobId}:${index}` : d.jobId, label: d.type || "" });
+    } else if (d.type === "SEQUENTIAL" && parent && index > 0) {
+      out.push({ id: `${parent}:${index - 1}`, label: "SEQUENTIAL" });
+    }
+  }
+  return out;
 }
 
 function head(j) {
@@ -45,6 +77,8 @@ function head(j) {
       j.nodeDetails ? row("Node", el("span", { id: "node-of" }, `node ${j.nodeDetails.nodeIndex}`,
         j.nodeDetails.isMainNode ? " (the main node)" : "", " of multi-node job ",
         el("a", { href: jobHref(nodeParentId(j)), class: "mono", id: "node-parent" }, nodeParentId(j)))) : null,
+      arrayParentId(j) ? row("Array child", el("span", { id: "child-of" }, `child ${j.arrayProperties.index} of array job `,
+        el("a", { href: jobHref(arrayParentId(j)), class: "mono", id: "child-parent" }, arrayParentId(j)))) : null,
       isMultiNode(j) ? row("Nodes", `${j.nodeProperties.numNodes}, main node ${j.nodeProperties.mainNode}`) : null,
       row("Cancelled / terminated", j.isCancelled || j.isTerminated ?
           `${j.isCancelled ? "cancelled" : ""}${j.isTerminated ? " terminated" : ""}` : null))));
@@ -53,7 +87,12 @@ function head(j) {
 function attempts(j) {
   const list = j.attempts || [];
   const ran = (j.barge || {}).attempts || [];
-  if (!list.length) return el("p", { class: "small" }, "No attempt has ended yet.");
+  if (!list.length) {
+    const a = j.arrayProperties;
+    return el("p", { class: "small", id: "no-attempts" },
+      a && a.size !== undefined ? "An array job's attempts are its children's." :
+      DONE.has(j.status) ? "None: the job ended without running." : "No attempt has ended yet.");
+  }
   return el("table", { id: "attempts" },
     el("thead", {}, el("tr", {}, ["#", "Started", "Stopped", "Exit code", "Reason", "Instance", "Log stream"]
       .map((h) => el("th", {}, h)))),
@@ -124,7 +163,7 @@ function jobList(id, summary, items, more) {
 }
 
 async function graph(j, nodes) {
-  const deps = (j.dependsOn || []).map((d) => ({ id: d.jobId, label: d.type || "" }));
+  const deps = dependencies(j);
   const b = j.barge || {};
   const dependents = (b.dependents || []).map((id) => ({ id }));
   const parent = arrayParentId(j), mnParent = nodeParentId(j);
@@ -134,7 +173,7 @@ async function graph(j, nodes) {
   const info = (d, role) => {
     const x = known.get(d.id);
     return { id: d.id, role, label: d.label, status: x ? x.status : "",
-             title: x ? x.jobName : d.id, sub: x ? `${x.status} · ${d.id.slice(0, 8)}` : "unknown job" };
+             title: x ? nodeTitle(x) : d.id, sub: x ? `${x.status} · ${shortId(d.id)}` : "unknown job" };
   };
   const left = deps.map((d) => info(d, "dependency"));
   if (parent) left.push({ ...info({ id: parent, label: "array" }, "parent") });
@@ -142,7 +181,7 @@ async function graph(j, nodes) {
   const right = dependents.map((d) => info(d, "dependent"));
   const ap = j.arrayProperties;
   if (ap && ap.size !== undefined) { // a child has an empty statusSummary and no size
-    const s = ap.statusSummary;
+    const s = ap.statusSummary || {};
     const busiest = STATUSES.filter((k) => s[k]).map((k) => `${k} ${s[k]}`);
     right.push({ role: "children", title: `${ap.size} children`, sub: busiest.join(" · "),
                  status: s.FAILED ? "FAILED" : s.SUCCEEDED === ap.size ? "SUCCEEDED" : "RUNNING",
@@ -151,8 +190,8 @@ async function graph(j, nodes) {
   for (const n of nodes || [])
     right.push({ id: n.jobId, role: "node", status: n.status, label: (n.nodeProperties || {}).isMainNode ? "main" : "",
                  title: `node ${n.index}`, sub: `${n.status} · ${j.jobName}` });
-  const self = { id: j.jobId, title: j.nodeDetails ? `${j.jobName} · node ${j.nodeDetails.nodeIndex}` : j.jobName,
-                 sub: `${j.status} · ${j.jobId.slice(0, 8)}`, status: j.status };
+  const self = { id: j.jobId, title: j.nodeDetails ? `${j.jobName} · node ${j.nodeDetails.nodeIndex}` : nodeTitle(j),
+                 sub: `${j.status} · ${shortId(j.jobId)}`, status: j.status };
   const unlisted = (b.dependentCount || 0) - dependents.length;
   return el("div", {},
     drawGraph(self, capped(left, "dependencies"), capped(right, "jobs", right.length + Math.max(unlisted, 0))),
@@ -164,7 +203,9 @@ async function graph(j, nodes) {
       unlisted > 0 ? `The server lists the first ${dependents.length} of the ${b.dependentCount} jobs that wait for this one.` : null) :
     unlisted > 0 ? el("p", { class: "small" }, `${b.dependentCount} jobs wait for this one; the first ${dependents.length} are drawn.`) : null,
     ap && ap.size !== undefined ? el("p", { class: "small", id: "children" }, "Children: ",
-      STATUSES.map((k) => `${k} ${ap.statusSummary[k] || 0}`).join(", "), " · ",
+      STATUSES.map((k) => `${k} ${(ap.statusSummary || {})[k] || 0}`).join(", "),
+      (j.dependsOn || []).some((d) => !d.jobId && d.type === "SEQUENTIAL") ? " (SEQUENTIAL: each child waits for the one before it)" : "",
+      " · ",
       el("a", { href: `#/jobs?array=${encodeURIComponent(j.jobId)}`, id: "children-link" }, "list them")) : null);
 }
 

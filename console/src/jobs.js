@@ -2,9 +2,10 @@
 // name and time filters, a page at a time.
 //
 // ListJobs takes either a status or filters, not both (a filter lists every status, as AWS's
-// does).  With both chosen, the console asks for filtered pages and keeps the jobs of that
-// status, reading on until it has a page's worth or the listing ends.  "Any status" without a
-// filter is the filter AFTER_CREATED_AT 0: every job, newest first.
+// does), and one filter at a time.  With more chosen (a status and a name, a name and a time,
+// both times), the console asks for pages filtered by one (the name, else a time) and keeps the
+// jobs that match the rest, reading on until it has a page's worth or the listing ends.  "Any
+// status" without a filter is the filter AFTER_CREATED_AT 0: every job, newest first.
 import { all, batch, ApiError } from "./api.js";
 import { el, badge, errorBox, fmtTime, jobHref, STATUSES } from "./dom.js";
 
@@ -22,31 +23,48 @@ function toMs(local) {
   return Number.isNaN(t) ? null : t;
 }
 
+// The time bounds the address names that are not times: said above the form, as a refusal is.
+function badTimes(p) {
+  const bad = [["Created after", p.after], ["Created before", p.before]]
+    .filter(([, v]) => v && toMs(v) === null).map(([k, v]) => `${k}: '${v}' is not a date and time`);
+  return bad.length ? `${bad.join("; ")} (give one as YYYY-MM-DDTHH:MM:SS).` : null;
+}
+
 async function fetchPage(p) {
-  const filters = [];
-  if (p.name) filters.push({ name: "JOB_NAME", values: [p.name] });
   const after = toMs(p.after), before = toMs(p.before);
-  if (after !== null) filters.push({ name: "AFTER_CREATED_AT", values: [String(after)] });
-  if (before !== null) filters.push({ name: "BEFORE_CREATED_AT", values: [String(before)] });
-  if (!filters.length && !p.status) filters.push({ name: "AFTER_CREATED_AT", values: ["0"] });
+  // ListJobs applies one filter at a time, as AWS's does: the name if one is given, else a time
+  // bound.  The status and any bound not sent are kept here, from filtered pages.
+  let filter = null;
+  const keep = [];
+  if (p.name) filter = { name: "JOB_NAME", values: [p.name] };
+  if (after !== null) {
+    if (filter) keep.push((j) => j.createdAt > after);
+    else filter = { name: "AFTER_CREATED_AT", values: [String(after)] };
+  }
+  if (before !== null) {
+    if (filter) keep.push((j) => j.createdAt < before);
+    else filter = { name: "BEFORE_CREATED_AT", values: [String(before)] };
+  }
+  if (!filter && !p.status) filter = { name: "AFTER_CREATED_AT", values: ["0"] };
   const input = { ...(p.array ? { arrayJobId: p.array } : { jobQueue: p.queue }), maxResults: PAGE };
-  if (!filters.length) {
+  if (!filter) {
     input.jobStatus = p.status;
     const out = await batch("ListJobs", { ...input, ...(p.token ? { nextToken: p.token } : {}) });
     return { jobs: out.jobSummaryList || [], next: out.nextToken };
   }
-  input.filters = filters;
-  if (!p.status || p.status === "") {
+  input.filters = [filter];
+  if (p.status) keep.push((j) => j.status === p.status);
+  if (!keep.length) {
     const out = await batch("ListJobs", { ...input, ...(p.token ? { nextToken: p.token } : {}) });
     return { jobs: out.jobSummaryList || [], next: out.nextToken };
   }
-  // A status and filters: filtered pages, the status kept here.
+  // Filtered pages, the rest kept here.
   input.maxResults = 1000;
   let token = p.token, calls = 0;
   const jobs = [];
   do {
     const out = await batch("ListJobs", { ...input, ...(token ? { nextToken: token } : {}) });
-    jobs.push(...(out.jobSummaryList || []).filter((j) => j.status === p.status));
+    jobs.push(...(out.jobSummaryList || []).filter((j) => keep.every((k) => k(j))));
     token = out.nextToken;
     calls++;
   } while (token && jobs.length < PAGE && calls < 20);
@@ -73,16 +91,17 @@ function pageParams(params, queue) {
 export async function jobsPage(params) {
   // The queues (for the form) and the page at once, when the address names the queue.
   const named = params.get("queue");
-  const early = named || params.get("array") ? fetchPage(pageParams(params, named || "")) : null;
+  const bad = badTimes(pageParams(params, named || ""));
+  const early = !bad && (named || params.get("array")) ? fetchPage(pageParams(params, named || "")) : null;
   if (early) early.catch(() => {}); // awaited below; a refusal is reported from there
   const queues = await all(batch, "DescribeJobQueues", {}, "jobQueues");
   const p = pageParams(params, named || (queues[0] && queues[0].jobQueueName) || "");
   if (!p.queue && !p.array) return el("section", {}, el("h1", {}, "Jobs"), el("p", {}, "No job queues yet."));
   // A listing refused (a queue or an array job that does not exist, a stale token) is said above
   // the form, which stays to choose another: a queue, as an array that is not one has no children.
-  let page, refused = null;
+  let page, refused = bad;
   try {
-    page = await (early || fetchPage(p));
+    if (!bad) page = await (early || fetchPage(p));
   } catch (e) {
     if (e instanceof ApiError && e.aboutCredentials) throw e; // the sign-in form's to show
     refused = e;
@@ -92,7 +111,7 @@ export async function jobsPage(params) {
     onsubmit: (ev) => {
       ev.preventDefault();
       const f = new FormData(ev.target);
-      location.hash = jobsHref({ queue: f.get("queue"), status: f.get("status"), name: f.get("name"),
+      location.hash = jobsHref({ queue: f.get("queue"), status: f.get("status"), name: String(f.get("name")).trim(),
                                  after: f.get("after"), before: f.get("before"), array: f.get("array") });
     } },
     inArray ? el("input", { type: "hidden", name: "array", value: p.array }) : null,
@@ -130,8 +149,9 @@ export async function jobsPage(params) {
   return el("section", {},
     title,
     form,
-    page.scanned ? el("p", { class: "small" }, "A status with a name or time filter: the status is ",
-                      "picked out of the filtered listing, so a page may hold fewer jobs.") : null,
+    page.scanned ? el("p", { class: "small", id: "scanned" }, "ListJobs applies one filter at a time: ",
+                      "the status, or the other creation time, is picked out of the filtered listing here, ",
+                      "so a page may hold fewer or more jobs.") : null,
     rows.length === 0 ? el("p", { id: "no-jobs" }, "No jobs match.") :
     el("table", { id: "jobs" },
       el("thead", {}, el("tr", {}, ["Name", "Job ID", "Status", "Array / nodes", "Created", "Started",

@@ -20,6 +20,10 @@ export function logView(jobId) {
   let stuck = true;
   pre.addEventListener("scroll", () => { stuck = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4; });
   const toEnd = () => { if (stuck) pre.scrollTop = pre.scrollHeight; };
+  // The lines read before the page is in the document (all of a job that has ended) cannot be
+  // scrolled to then: the view goes to its newest line once it is laid out (and when its size
+  // changes, as on a narrower window), unless the reader has scrolled up.
+  new ResizeObserver(toEnd).observe(pre);
 
   const say = () => {
     pre.dataset.lines = read;

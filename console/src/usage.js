@@ -61,13 +61,19 @@ export async function usagePage(params, ctx) {
     queues.map((q) => el("option", { value: q.jobQueueName, selected: q.jobQueueName === queue }, q.jobQueueName)));
   const bySel = el("select", { id: "usage-by" },
     ["definition", "queue", "tag"].map((b) => el("option", { value: b, selected: by === b || (b === "tag" && !!tagKey) }, b)));
-  const tagInput = el("input", { id: "usage-tag", placeholder: "tag key", value: tagKey, size: 12 });
+  const tagInput = el("input", { id: "usage-tag", placeholder: "tag key", value: tagKey, size: 12,
+                                 oninput: (e) => e.target.setCustomValidity("") });
   const endedSel = el("select", { id: "usage-ended" },
     ENDED.map(([v, label]) => el("option", { value: v, selected: ended === v }, label)));
   const form = el("form", { id: "usage-form", class: "filters", onsubmit: (e) => {
     e.preventDefault();
     const b = bySel.value === "tag" ? `tag:${tagInput.value.trim()}` : bySel.value;
-    if (b === "tag:") return;
+    // Summing by a tag needs its key: said at the field, as the browser says a required one.
+    tagInput.setCustomValidity(b === "tag:" ? "Give the key of the tag to sum by." : "");
+    if (b === "tag:") {
+      tagInput.reportValidity();
+      return;
+    }
     go(queueSel.value, b, endedSel.value);
   } }, el("label", {}, "Queue ", queueSel), " ", el("label", {}, "By ", bySel), " ", tagInput, " ",
      el("label", {}, "Attempts ended in ", endedSel), " ",

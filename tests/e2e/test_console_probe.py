@@ -218,5 +218,86 @@ class ConsoleFollowTest(JobsCase):
         self.assertEqual(g["requests_after"], 0)
 
 
+# A driver of its own for ConsoleEdgesTest (the same browser.mjs): opens each address of
+# input.pages afresh in a window input.width wide and says what it saw, then tries the Usage
+# form's "tag" without a key.
+
+
+class ConsoleEdgesTest(JobsCase):
+    """Pages of jobs AWS's model allows and a browser window of a phone's width: an array whose
+    children run one after another (SEQUENTIAL, a dependency that names no job) and the children
+    of an N_TO_N array, each drawn as itself; an ended job's log opened at its newest line; a
+    list filtered by a name and both creation times at once (ListJobs takes one filter); a time
+    in the address that is not one; the longest job name; every page 400 px wide."""
+
+    def setUp(self):
+        browser_ready(self)
+
+    def edges(self, data):
+        env = dict(os.environ, BARGE_URL=self.server.url, BARGE_JS_DIR=JSDIR,
+                   BARGE_SCREENSHOTS=SHOTS, CHROMIUM=CHROMIUM)
+        p = subprocess.run(["node", os.path.join(JS, "console_edges.mjs"), json.dumps(data)],
+                           capture_output=True, text=True, env=env, timeout=300)
+        self.assertEqual(p.returncode, 0, "the edges driver: " + p.stderr[-2000:])
+        seen = json.loads(p.stdout.strip().splitlines()[-1])
+        self.assertIsNone(seen["failed"], seen)
+        self.assertEqual(seen["console_errors"], [], "the page logged errors")
+        return seen
+
+    def test_edges(self):
+        start = time.time()
+        seq = self.submit("seq", command="echo $AWS_BATCH_JOB_ARRAY_INDEX",
+                          arrayProperties={"size": 3}, dependsOn=[{"type": "SEQUENTIAL"}])
+        fan = self.submit("fan", command="true", arrayProperties={"size": 3})
+        n2n = self.submit("n2n", command="true", arrayProperties={"size": 3},
+                          dependsOn=[{"jobId": fan, "type": "N_TO_N"}])
+        chatty = self.submit("chatty", command="seq 1 300")
+        longest = self.submit("L" * 128, command="true")
+        self.wait_jobs([seq, n2n, chatty, longest])
+        after = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(start - 2))
+        before = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() + 60))
+        pages = {"seq": "#/job/" + seq, "seq_child": "#/job/%s%%3A1" % seq,
+                 "n2n_child": "#/job/%s%%3A2" % n2n, "chatty": "#/job/" + chatty,
+                 "named_between": "#/jobs?queue=q&name=fan*&after=%s&before=%s" % (after, before),
+                 "between": "#/jobs?queue=q&status=SUCCEEDED&after=%s&before=%s" % (after, before),
+                 "bad_time": "#/jobs?queue=q&after=yesterday"}
+        seen = self.edges({"width": 1280, "pages": pages, "usage_queue": "q"})
+        got = seen["pages"]
+        for k in pages:
+            if k != "bad_time":
+                self.assertIsNone(got[k]["error"], (k, got[k]))
+        # SEQUENTIAL names no job: the array's page says it, a child's draws the one before it.
+        self.assertIn("SEQUENTIAL", got["seq"]["children"])
+        child = {g["role"]: g for g in got["seq_child"]["graph"]}
+        self.assertEqual(child["dependency"]["job"], seq + ":0")
+        self.assertEqual(child["parent"]["job"], seq)
+        self.assertEqual(child["self"]["text"][0], "seq · child 1")
+        self.assertIn(seq[:8] + ":1", child["self"]["text"][1])
+        self.assertIn("child 1 of array job " + seq, got["seq_child"]["child_of"])
+        # An N_TO_N child waits for the other array's child of its index, not for its parent.
+        child = {g["role"]: g for g in got["n2n_child"]["graph"]}
+        self.assertEqual(child["dependency"]["job"], fan + ":2")
+        self.assertEqual(child["dependency"]["text"][0], "fan · child 2")
+        # An ended job's log opens at its last line.
+        log = got["chatty"]["log"]
+        self.assertEqual(log["lines"], "300")
+        self.assertTrue(log["scrolls"])
+        self.assertTrue(log["at_bottom"], "the log of an ended job opens at its newest line")
+        # A name and two times, or a status and two times: one filter to the server, the rest
+        # kept in the browser.
+        self.assertEqual(got["named_between"]["jobs"], [fan])
+        self.assertEqual(sorted(got["between"]["jobs"]), sorted([seq, fan, n2n, chatty, longest]))
+        self.assertIn("'yesterday' is not a date and time", got["bad_time"]["error"])
+        self.assertEqual(seen["usage_tag"], "Give the key of the tag to sum by.")
+
+        narrow = self.edges({"width": 400, "pages": {
+            "queues": "#/queues", "environments": "#/environments", "jobs": "#/jobs?queue=q",
+            "job": "#/job/" + seq + "%3A1", "longest": "#/job/" + longest, "usage": "#/usage?queue=q"}})
+        for k, page in narrow["pages"].items():
+            self.assertEqual(page["width"], [400, 400], "%s is wider than the window" % k)
+        wide = self.edges({"width": 1280, "pages": {"jobs": "#/jobs?queue=q"}})
+        self.assertEqual(wide["pages"]["jobs"]["width"], [1280, 1280], "the longest name widens the list")
+
+
 if __name__ == "__main__":
     unittest.main()
