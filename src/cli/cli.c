@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,6 +499,10 @@ int cli_submit(int argc, char **argv)
 
     json_t *resp;
     if ((rc = cli_batch(&c, "SubmitJob", req, &resp)) != 0) goto done;
+    /* A reader that has gone (`barge submit ... | head -0`, a consumer that failed) would kill
+     * barge by SIGPIPE at the write, silently, with the job submitted and its id unseen: the
+     * write fails instead, and the job is named below. */
+    signal(SIGPIPE, SIG_IGN);
     if (c.json) {
         cli_print_json(resp);
     } else {

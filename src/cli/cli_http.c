@@ -427,6 +427,7 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
 {
     long wait_ms = RETRY_FIRST_MS;
     for (;;) {
+        long long began = cli_now_ms();
         int rc = call_once(c, service, op, req, resp, err);
         if (err->abandoned) return rc;
         long long now = cli_now_ms();
@@ -448,7 +449,10 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
         long long since = c->answered_ms;
         if (!since) {
             if (err->unreachable) return rc;
-            if (!c->first_failed_ms) c->first_failed_ms = now;
+            /* From when the failed call was made: one that had no answer for the minute a call
+             * may take has been without one that long already (patience from its end would
+             * double the minute). */
+            if (!c->first_failed_ms) c->first_failed_ms = began;
             since = c->first_failed_ms;
         }
         long long left = since + CLI_PATIENCE_S * 1000LL - now;

@@ -30,7 +30,8 @@ typedef struct cli_ctx {
     int patient;
     int away;                  /* said to be away, and has not answered since */
     long long answered_ms;     /* when the server last answered (monotonic); 0 before */
-    long long first_failed_ms; /* when a patient call first failed before any answer; 0 */
+    long long first_failed_ms; /* when the first patient call to fail before any answer was
+                                * made (not when it failed: it may have waited a minute); 0 */
     /* A server that stops answering in the middle of a call (stopped, or a network that drops
      * packets) is said to be silent after CLI_SILENT_FIRST_MS beyond the wait it was asked
      * for, again every CLI_SILENT_AGAIN_MS, and once that it answers again.  Any command. */

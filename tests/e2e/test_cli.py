@@ -215,6 +215,24 @@ class Usage(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn(url, err)
 
+    def test_a_server_that_never_answers_is_given_up_after_a_minute(self):
+        """A following command whose first call meets something that takes the connection and
+        never answers waited two minutes (the minute the call may take, then a minute of
+        patience counted from its end), and then said it had waited one: the minute counts
+        from the call, so it gives up once the call has had no answer for a minute."""
+        import socket
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)  # connections are taken by the kernel, and never answered
+        self.addCleanup(lsock.close)
+        url = "http://127.0.0.1:%d" % lsock.getsockname()[1]
+        start = time.time()
+        rc, out, err = barge("watch", "q", "--every", "1", endpoint=url, timeout=200)
+        took = time.time() - start
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("has been unavailable for 60 seconds", err)
+        self.assertGreater(took, 55, err)
+        self.assertLess(took, 100, err)
 
     def test_an_endless_answer_is_refused(self):
         """Something at the endpoint that answers without end (an announced gigabyte, or a
@@ -548,6 +566,25 @@ class Jobs(ServerTestCase):
                 rc, _, err = barge_sh(tail, *args, endpoint=self.server.url)
                 self.assertEqual(rc, 1, (args, tail, err))
                 self.assertIn("writing the output failed", err)
+
+    def test_submit_whose_reader_has_gone_names_its_job(self):
+        """With SIGPIPE as a shell leaves it (not ignored), a submit whose reader had gone
+        (`| head -0`, a consumer that failed) was killed by it at the write, without a word,
+        the job submitted and its id seen by no one.  It names the job instead, and exits 1."""
+        r, w = os.pipe()
+        os.close(r)  # the reader has gone before barge writes
+        try:
+            # subprocess gives the child SIGPIPE's default action, as a shell does.
+            p = subprocess.run([BARGE, "submit", "--queue", "idle", "--definition", "hello",
+                                "--name", "piped"], stdout=w, stderr=subprocess.PIPE,
+                               text=True, env=cli_env(self.server.url), timeout=60)
+        finally:
+            os.close(w)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        job_id = re.search(r"job (\S+) was submitted, but its id could not be written out",
+                           p.stderr).group(1)
+        self.assertEqual(self.describe(job_id)["jobName"], "piped")
+        self.assertIn("writing the output failed: Broken pipe", p.stderr)
 
     def test_followers_stop_when_nobody_reads(self):
         """With SIGPIPE ignored, a write to a pipe whose reader has gone fails (EPIPE) rather
