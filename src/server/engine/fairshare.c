@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/dict.h"
+#include "common/log.h"
 #include "common/mem.h"
 #include "server/model/instance.h"
 #include "server/model/jobs.h"
@@ -25,13 +26,21 @@ typedef struct fs_entry {
     job *after;  /* the one after the job handed out (the list changes when it is placed) */
     int misses;
     double assumed; /* claim of the jobs fairshare_front counted as placed */
+    double key;     /* its claim (claim()), as of the last change of its share */
 } fs_entry;
 
+/* The shares with a job to try are kept in a binary heap, the smallest claim on top: a pass
+ * tries up to SHARE_SCAN_PAST_MISSES + 1 jobs of every share, and finding the next share by a
+ * walk over all of them made a pass over a queue of many shares quadratic in their number.  A
+ * share's claim changes only when one of its own jobs is handed out (placed, or counted as
+ * placed), and that share is then the one on top. */
 struct fs_pass {
     jq_rt *rt;
     int64_t now;
     fs_entry *e;
     size_t n;
+    fs_entry **heap;
+    size_t n_heap;
     fs_entry *current;
     int64_t cap_mvcpus; /* what the queue may hold now under computeReservation */
 };
@@ -91,6 +100,28 @@ static double claim(const fs_pass *p, const fs_entry *e)
            e->assumed;
 }
 
+/* Whether a goes before b: the smaller claim; equal claims, the share whose next job was
+ * submitted first. */
+static int before(const fs_entry *a, const fs_entry *b)
+{
+    return a->key < b->key || (a->key == b->key && a->cursor->seq < b->cursor->seq);
+}
+
+static void sift_down(fs_pass *p, size_t i)
+{
+    fs_entry **h = p->heap;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < p->n_heap && before(h[l], h[m])) m = l;
+        if (r < p->n_heap && before(h[r], h[m])) m = r;
+        if (m == i) return;
+        fs_entry *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
 /* (reservation/100)^active of the queue's maximum is held back; what remains, in milli-vCPUs. */
 static int64_t reservation_cap(state *st, jq_rec *q, json_int_t reserve, int active,
                                int64_t *max_out)
@@ -109,6 +140,16 @@ static int active_shares(const jq_rt *rt)
     return active;
 }
 
+/* The vCPUs a job placed now takes: a multi-node job's nodes all at once. */
+static int64_t placed_mvcpus(const job *j)
+{
+    if (!jobs_is_node(j)) return j->spec->mvcpus;
+    int64_t sum = 0;
+    for (uint32_t k = 0; k < j->parent->array_size; k++)
+        sum += j->parent->children[k]->spec->mvcpus;
+    return sum;
+}
+
 char *fairshare_explain(state *st, jq_rec *q, const job *j)
 {
     jq_rt *rt = q->jobs;
@@ -118,7 +159,7 @@ char *fairshare_explain(state *st, jq_rec *q, const job *j)
     if (!rt || !jobspec_share(j->spec) || reserve <= 0) return NULL;
     int active = active_shares(rt);
     int64_t max, cap = reservation_cap(st, q, reserve, active, &max);
-    if ((int64_t)rt->running_mvcpus + j->spec->mvcpus <= cap) return NULL;
+    if ((int64_t)rt->running_mvcpus + placed_mvcpus(j) <= cap) return NULL;
     return xasprintf("waiting for capacity in job queue %s: its scheduling policy %s holds %g of "
                      "its %g vCPUs back for shares not yet active (computeReservation %d with %d "
                      "active share%s), and its shares use %g",
@@ -150,23 +191,18 @@ fs_pass *fairshare_begin(state *st, jq_rec *q, int64_t now_ms)
         return NULL;
     }
     p->cap_mvcpus = reservation_cap(st, q, reserve, active_shares(rt), NULL);
+    p->heap = xmalloc(p->n * sizeof *p->heap);
+    for (size_t i = 0; i < p->n; i++) {
+        p->e[i].key = claim(p, &p->e[i]);
+        p->heap[p->n_heap++] = &p->e[i];
+    }
+    for (size_t i = p->n_heap / 2; i-- > 0;) sift_down(p, i);
     return p;
 }
 
 job *fairshare_next(fs_pass *p)
 {
-    fs_entry *best = NULL;
-    double best_claim = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        fs_entry *e = &p->e[i];
-        if (!e->cursor) continue;
-        double c = claim(p, e);
-        /* Equal claims: the share whose next job was submitted first. */
-        if (!best || c < best_claim || (c == best_claim && e->cursor->seq < best->cursor->seq)) {
-            best = e;
-            best_claim = c;
-        }
-    }
+    fs_entry *best = p->n_heap ? p->heap[0] : NULL;
     p->current = best;
     if (!best) return NULL;
     /* A multi-node job's nodes wait side by side and are tried as one (the scheduler places
@@ -185,16 +221,12 @@ void fairshare_result(fs_pass *p, int placed)
     e->cursor = e->after;
     if (!placed && ++e->misses > SHARE_SCAN_PAST_MISSES) e->cursor = NULL;
     p->current = NULL;
-}
-
-/* The vCPUs a job placed now takes: a multi-node job's nodes all at once. */
-static int64_t placed_mvcpus(const job *j)
-{
-    if (!jobs_is_node(j)) return j->spec->mvcpus;
-    int64_t sum = 0;
-    for (uint32_t k = 0; k < j->parent->array_size; k++)
-        sum += j->parent->children[k]->spec->mvcpus;
-    return sum;
+    /* e is on top (fairshare_next gave its job): it leaves the heap when it has no job left to
+     * try, else goes down as far as its new claim takes it (a smaller one keeps it on top). */
+    BARGE_ASSERT(p->n_heap && p->heap[0] == e);
+    if (!e->cursor) p->heap[0] = p->heap[--p->n_heap];
+    else e->key = claim(p, e);
+    sift_down(p, 0);
 }
 
 int fairshare_room(const fs_pass *p, const job *j)
@@ -225,6 +257,7 @@ size_t fairshare_front(state *st, jq_rec *q, const job **out, size_t max, int64_
 void fairshare_end(fs_pass *p)
 {
     if (!p) return;
+    free(p->heap);
     free(p->e);
     free(p);
 }

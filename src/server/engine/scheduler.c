@@ -73,9 +73,10 @@ static int place(state *st, jq_rec *q, job *j, need *no_fit, need *no_launch)
  * such jobs never each hold part of what both need, and in one compute environment (AWS keeps
  * a job's nodes in one, its cluster placement group), the first of the queue's where all have
  * room.  Each node gets an instance with room, nodes sharing one when it has room for several;
- * when some find none, the room found for the others stays promised for the rest of this pass
- * and instances are launched for the others in the first environment that can ever hold them
- * all.  The main node starts first, so that the other nodes' assignments carry its address. */
+ * when some find none, the room found for the others stays promised to other gangs for the rest
+ * of this pass (unless the job is placed in a later environment) and instances are launched for
+ * the others in the first environment that can ever hold them all.  The main node starts first,
+ * so that the other nodes' assignments carry its address. */
 static int place_gang(state *st, jq_rec *q, job *p)
 {
     uint32_t n = p->array_size;
@@ -85,34 +86,46 @@ static int place_gang(state *st, jq_rec *q, job *p)
     if (!consumable_gang_fits(st, p, NULL, NULL, NULL)) return 0;
     long long all_mvcpus = 0;
     for (uint32_t i = 0; i < n; i++) all_mvcpus += p->children[i]->spec->mvcpus;
-    instance **where = xcalloc(n, sizeof *where);
+    /* Where each node found room, one row per environment tried: a gang placed in a later
+     * environment gives back what the earlier ones promised it. */
+    size_t rows = q->n_ces ? q->n_ces : 1;
+    instance **where = xcalloc(rows * n, sizeof *where), **row = where;
     uint8_t *missed = NULL; /* which nodes found no room in the environment to grow */
     ce_rec *grow = NULL;
     int placed = 0;
-    for (size_t k = 0; k < q->n_ces && !placed; k++) {
+    size_t k = 0;
+    for (; k < q->n_ces; k++) {
         ce_rec *ce = q->ces[k];
         if (!ce->live || !res_ce_usable(ce)) continue;
         /* More vCPUs together than maxvCpus: never here (explain.c says so), and no node is
          * tried, however many there are. */
         if (ce->managed && all_mvcpus > ce->max_mvcpus) continue;
+        row = where + k * n;
         uint32_t missing = 0;
         for (uint32_t i = 0; i < n; i++) {
-            where[i] = fleet_fit(st, ce->name, p->children[i], 1);
-            if (where[i]) instance_reserve(where[i], p->children[i]);
+            row[i] = fleet_fit(st, ce->name, p->children[i], 1);
+            if (row[i]) instance_reserve(row[i], p->children[i]);
             else missing++;
         }
         placed = missing == 0;
-        if (!placed && !grow && ce->managed) {
+        if (placed) break;
+        if (!grow && ce->managed) {
             grow = ce;
             missed = xcalloc(n, 1);
-            for (uint32_t i = 0; i < n; i++) missed[i] = !where[i];
+            for (uint32_t i = 0; i < n; i++) missed[i] = !row[i];
         }
     }
     if (placed) {
+        /* The nodes' attempts hold their room from now on: what was promised to them is given
+         * back, here and in the environments tried before, or later gangs of this pass would
+         * find that room counted twice, or held for nothing. */
+        for (size_t r = 0; r <= k; r++)
+            for (uint32_t i = 0; i < n; i++)
+                if (where[r * n + i]) instance_unreserve(where[r * n + i], p->children[i]);
         uint32_t main_index = (uint32_t)jobspec_main_node(p->spec);
-        attempt_start(st, where[main_index], p->children[main_index]);
+        attempt_start(st, row[main_index], p->children[main_index]);
         for (uint32_t i = 0; i < n; i++)
-            if (i != main_index) attempt_start(st, where[i], p->children[i]);
+            if (i != main_index) attempt_start(st, row[i], p->children[i]);
     } else if (grow) {
         for (uint32_t i = 0; i < n; i++)
             if (missed[i]) fleet_provide(st, grow, p->children[i]);

@@ -66,6 +66,15 @@ static int check_head(state *st, json_t *actions, job *head, const job **seen, i
     return 1;
 }
 
+/* A queue whose heads are not looked at this tick (none waits, or no action applies) forgets
+ * the heads it saw: a job that heads it again later (retried after it ran, or once actions are
+ * set) starts a clock of its own rather than going on with that of its earlier wait. */
+static void forget_heads(jq_rt *rt)
+{
+    rt->head_seen = NULL;
+    for (size_t k = 0; k < rt->n_shares; k++) rt->share_v[k]->head_seen = NULL;
+}
+
 void timelimit_tick(state *st)
 {
     int64_t now = util_mono_ms();
@@ -74,9 +83,12 @@ void timelimit_tick(state *st)
     for (size_t i = 0; i < nq; i++) {
         jq_rec *q = qs[i];
         jq_rt *rt = q->jobs;
-        if (!rt || !rt->n_runnable) continue;
+        if (!rt) continue;
         json_t *actions = json_object_get(reg_get(&st->jq, q->name), "jobStateTimeLimitActions");
-        if (json_array_size(actions) == 0) continue;
+        if (!rt->n_runnable || json_array_size(actions) == 0) {
+            forget_heads(rt);
+            continue;
+        }
         /* A cancel changes the lists and may re-sort nothing here, but the queue's next head is
          * looked at on the next tick, after its own full wait. */
         check_head(st, actions, rt->rq_head, &rt->head_seen, &rt->head_since, &rt->head_code, now);

@@ -191,6 +191,14 @@ void instance_reserve(instance *in, const job *j)
     in->reserved_gpus += j->spec->gpus;
 }
 
+void instance_unreserve(instance *in, const job *j)
+{
+    in->reserved_mvcpus -= j->spec->mvcpus;
+    in->reserved_memory -= j->spec->memory_mib;
+    in->reserved_gpus -= j->spec->gpus;
+    BARGE_ASSERT(in->reserved_mvcpus >= 0 && in->reserved_memory >= 0 && in->reserved_gpus >= 0);
+}
+
 void fleet_clear_reservations(fleet *f)
 {
     size_t i = 0;

@@ -133,6 +133,8 @@ int fleet_ce_kept_mvcpus(fleet *f, const char *ce);
 /* Capacity.  with_reserved counts what the current pass promised to waiting jobs. */
 int instance_fits(const instance *in, const job *j, int with_reserved);
 void instance_reserve(instance *in, const job *j);
+/* Gives back what instance_reserve promised j: its attempt now holds the room itself. */
+void instance_unreserve(instance *in, const job *j);
 void fleet_clear_reservations(fleet *f);
 /* Places j's attempt on in (j->inst = in) and accounts for what it uses; and the reverse.  An
  * attempt is on exactly one instance: attaching an attached job, or detaching from another
