@@ -113,6 +113,39 @@ class Dependencies(JobsCase):
         times = [t[e] for e in expected]
         self.assertEqual(times, sorted(times))
 
+    def test_dependents_read_the_same_after_a_restart(self):
+        """barge.dependents lists the jobs that waited for a job, after it has ended too; a
+        restart makes the lists again from the jobs' dependsOn: the same jobs, in the same
+        order, and not a job submitted after its dependency had ended."""
+        first, later = self.gate("deps-first"), self.gate("deps-later")
+        a = self.submit("a", command=first)
+        f = self.submit("f", command=first + "exit 1")
+        e = self.submit("e", command=later)
+        b = self.submit("b", command="true", dependsOn=[{"jobId": a}])
+        g = self.submit("g", command="true", dependsOn=[{"jobId": f}])
+        d = self.submit("d", command="true", dependsOn=[{"jobId": a}, {"jobId": e}])
+        seq = self.submit("seq", command="true", arrayProperties={"size": 2},
+                          dependsOn=[{"type": "SEQUENTIAL"}])
+        self.open_gate("deps-first")
+        ds = self.wait_jobs([a, b, f, g, seq])
+        self.assertEqual([ds[j]["status"] for j in (a, b, f, g, seq)],
+                         ["SUCCEEDED", "SUCCEEDED", "FAILED", "FAILED", "SUCCEEDED"])
+        c = self.submit("c", command="true", dependsOn=[{"jobId": a}])  # a has ended
+        self.wait_job(c, timeout=20)
+        self.assertEqual(self.status(d), "PENDING")  # e still runs
+
+        def dependents():
+            return {j: (self.raw_job(j).get("barge") or {}).get("dependents")
+                    for j in (a, f, e, seq + ":0")}
+        before = dependents()
+        self.assertEqual(before, {a: [b, d], f: [g], e: [d], seq + ":0": [seq + ":1"]})
+        self.server.restart()
+        self.assertEqual(dependents(), before)
+        # d still waits for e, and runs once it ends.
+        self.assertEqual(self.status(d), "PENDING")
+        self.open_gate("deps-later")
+        self.assertEqual(self.wait_job(d, timeout=30)["status"], "SUCCEEDED")
+
     def test_failed_dependency_fails_its_dependents(self):
         a = self.submit("bad", command="exit 1")
         b = self.submit("b", command="true", dependsOn=[{"jobId": a}])

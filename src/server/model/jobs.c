@@ -552,8 +552,20 @@ job *jobs__alloc(jobspec *spec, char *id, int64_t now, uint64_t seq)
     return j;
 }
 
-/* Wires j's dependsOn.  Returns 1 when a dependency has already failed. */
-static int wire_deps(state *st, job *j, json_t *deps)
+/* A job that no longer waits for on (on has ended, or the job itself has) stays on on's list
+ * of dependents if it was submitted before on ended: it waited for it, and was told.  So a job's
+ * dependents read the same after a restart as before one, where the lists are made again from
+ * the jobs' dependsOn (jobs_store.c). */
+static void add_told(job *on, const job *waiter)
+{
+    if (!job_status_done(on->status) || waiter->created_at < on->stopped_at)
+        add_dependent(on, (job *)waiter);
+}
+
+/* Wires j's dependsOn: with waits, j waits for what has not ended (a freshly made job, or one
+ * reloaded still waiting); else j no longer waits (reloaded after it ended or started) and is
+ * only listed where it was.  Returns 1 when a dependency has already failed. */
+static int wire_deps(state *st, job *j, json_t *deps, int waits)
 {
     int failed = 0;
     size_t i;
@@ -564,8 +576,11 @@ static int wire_deps(state *st, job *j, json_t *deps)
         if (type && strcmp(type, "SEQUENTIAL") == 0) {
             for (uint32_t k = 1; k < j->array_size; k++) {
                 job *prev = j->children[k - 1], *c = j->children[k];
-                if (prev->status == JS_SUCCEEDED) continue;
-                if (prev->status == JS_FAILED) continue; /* handled when prev failed */
+                /* A failed one was handled when it failed. */
+                if (!waits || prev->status == JS_SUCCEEDED || prev->status == JS_FAILED) {
+                    add_told(prev, c);
+                    continue;
+                }
                 c->deps_pending++;
                 add_dependent(prev, c);
             }
@@ -576,9 +591,13 @@ static int wire_deps(state *st, job *j, json_t *deps)
         if (type && strcmp(type, "N_TO_N") == 0 && on->children && j->children) {
             for (uint32_t k = 0; k < j->array_size && k < on->array_size; k++) {
                 job *c = j->children[k], *o = on->children[k];
-                if (o->status == JS_SUCCEEDED) continue;
+                if (!waits || o->status == JS_SUCCEEDED) {
+                    add_told(o, c);
+                    continue;
+                }
                 if (o->status == JS_FAILED) {
                     c->deps_pending = -1000000; /* marks the child as failed below */
+                    add_told(o, c);
                     continue;
                 }
                 c->deps_pending++;
@@ -589,9 +608,9 @@ static int wire_deps(state *st, job *j, json_t *deps)
         /* A node's end counts once its job's has (it may be attempted again). */
         int over = job_status_done(on->status) &&
                    (!jobs_is_node(on) || job_status_done(on->parent->status));
-        if (over && on->status == JS_SUCCEEDED) continue;
-        if (over) {
-            failed = 1;
+        if (!waits || over) {
+            add_told(on, j);
+            if (waits && on->status != JS_SUCCEEDED) failed = 1;
             continue;
         }
         j->deps_pending++;
@@ -600,10 +619,15 @@ static int wire_deps(state *st, job *j, json_t *deps)
     return failed;
 }
 
+void jobs__list_told(state *st, job *j, json_t *deps)
+{
+    wire_deps(st, j, deps, 0);
+}
+
 /* Puts a freshly created (or reloaded, still waiting) job into its first waiting state. */
 void jobs__enter_lifecycle(state *st, job *j, json_t *deps)
 {
-    int failed = wire_deps(st, j, deps);
+    int failed = wire_deps(st, j, deps, 1);
     if (!j->children) {
         if (failed) {
             jobs_set_status(st, j, JS_FAILED, "Dependent Job failed");

@@ -14,6 +14,9 @@ void jobs__status(jobs *js, job *j, int status);
  * which counts jobs as ListJobs shows them, moves with it (jobs_queues.c). */
 void jobs__summary_move(jobs *js, job *p, int from, int to);
 void jobs__enter_lifecycle(struct state *st, job *j, json_t *deps);
+/* A reloaded job that no longer waits (it has ended, or started): listed among the dependents
+ * of the jobs it waited for, as it was before the restart. */
+void jobs__list_told(struct state *st, job *j, json_t *deps);
 void jobs__free_job(job *j);
 void jobs__free_shares(jq_rt *q); /* jobs_shares.c */
 void jobs__free_queue(jq_rt *q);  /* jobs_queues.c */

@@ -347,18 +347,24 @@ int jobs_load(state *st, char **err)
         }
         jobs__list(jobs_queue_of(js, j), j);
     }
-    /* Oldest first, so every dependency is already in place when its dependents are wired. */
+    /* Oldest first, so every dependency is already in place when its dependents are wired,
+     * and each list of dependents is in the order of their submission, as it was. */
     for (size_t i = 0; i < lc.n; i++) {
         job *j = lc.tops[i];
-        if (job_status_done(j->status)) continue;
-        if (!j->children && j->status >= JS_STARTING) continue;
+        /* Most jobs have no dependencies; their own part need not be parsed to know it. */
+        int none = strstr(j->spec->own, "\"dependsOn\":[]") != NULL;
+        if (job_status_done(j->status) || (!j->children && j->status >= JS_STARTING)) {
+            if (none) continue;
+            json_t *deps = jobspec_own(j->spec, "dependsOn");
+            jobs__list_told(st, j, deps);
+            json_decref(deps);
+            continue;
+        }
         if (j->children) {
             /* Children that had not started go back to waiting with the parent. */
             jobs__status(js, j, JS_SUBMITTED);
         }
-        /* Most jobs have no dependencies; their own part need not be parsed to know it. */
-        json_t *deps = strstr(j->spec->own, "\"dependsOn\":[]") ? NULL
-                                                                 : jobspec_own(j->spec, "dependsOn");
+        json_t *deps = none ? NULL : jobspec_own(j->spec, "dependsOn");
         jobs__enter_lifecycle(st, j, deps);
         json_decref(deps);
     }
