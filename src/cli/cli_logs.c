@@ -16,9 +16,11 @@
 
 #define DEFAULT_GROUP "/aws/batch/job"
 #define POLL_MS 500
+/* --tail's most: what one GetLogEvents answers. */
+#define TAIL_MAX 10000
 
 static const char logs_help[] =
-    "usage: barge logs JOBID [-f] [--attempt N]\n"
+    "usage: barge logs JOBID [-f] [--attempt N] [--tail N]\n"
     "\n"
     "Prints the log lines of a job's attempt, by default the latest, from the stream named\n"
     "by the attempt's container.logStreamName, in the log group its definition names with\n"
@@ -30,6 +32,8 @@ static const char logs_help[] =
     "                   next attempt when the job is retried; a server that restarts\n"
     "                   meanwhile is waited for, up to a minute\n"
     "  --attempt N      the Nth attempt (1 is the first) instead of the latest\n"
+    "  --tail N         only the attempt's last N lines (at most 10000), then with -f\n"
+    "                   what it prints next\n"
     "  --json           one JSON object per event: timestamp, message, ingestionTime\n"
     "\n" CLI_COMMON_HELP;
 
@@ -187,7 +191,35 @@ typedef struct follower {
     int fixed;             /* --attempt N: that one only */
     char *stream, *token;  /* the attempt's stream once it has one; the read's position */
     int printed;           /* some attempt had a stream */
+    long tail;             /* --tail N for the first attempt read; 0: every line */
 } follower;
+
+/* The last f->tail lines of f's stream, printed, and the position after them: one
+ * GetLogEvents from the end (its events come oldest first).  A stream not made yet reads as
+ * empty.  0, or 1 after printing an error. */
+static int tail_read(follower *f)
+{
+    json_t *req = json_pack("{s:s, s:s, s:b, s:i}", "logGroupName", f->group, "logStreamName",
+                            f->stream, "startFromHead", 0, "limit", (int)f->tail);
+    json_t *resp;
+    cli_error err;
+    int called = cli_call(f->c, "logs", "GetLogEvents", req, &resp, &err);
+    json_decref(req);
+    f->tail = 0;
+    if (called != 0) {
+        int missing = err.type && strcmp(err.type, "ResourceNotFoundException") == 0;
+        if (!missing) cli_error_print(f->c, "GetLogEvents", &err);
+        cli_error_free(&err);
+        return !missing;
+    }
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(resp, "events"), i, e) print_event(&f->out, e);
+    const char *next = str(resp, "nextForwardToken");
+    if (next) f->token = xstrdup(next);
+    json_decref(resp);
+    return 0;
+}
 
 static void next_attempt(follower *f)
 {
@@ -225,6 +257,7 @@ static int follow_round(follower *f, json_t *job, int follow)
                 }
             }
         }
+        if (f->stream && f->tail > 0 && !f->token && tail_read(f)) return -1;
         if (f->stream) {
             int rc = drain(f->c, &f->out, f->group, f->stream, &f->token);
             if (rc) return -rc;
@@ -266,13 +299,15 @@ static int whole_job(cli_ctx *c, const char *id, int follow, json_t **job)
     }
 }
 
-int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t **final)
+/* cli_follow_log, with tail as --tail gives it (0: every line). */
+static int follow_log(cli_ctx *c, const char *id, long attempt, int flags, long tail,
+                      json_t **final)
 {
     int rc, follow = flags & CLI_LOG_FOLLOW;
     json_t *job = NULL;
     char *waiting = NULL, *group = NULL, *node = NULL;
     const char *whole = NULL;
-    follower f = {.c = c, .id = id};
+    follower f = {.c = c, .id = id, .tail = tail};
     /* A follow outlives a server that restarts, from its first call: its job goes on
      * meanwhile. */
     if (follow) c->patient = 1;
@@ -341,19 +376,25 @@ out:
     return rc;
 }
 
+int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t **final)
+{
+    return follow_log(c, id, attempt, flags, 0, final);
+}
+
 int cli_logs(int argc, char **argv)
 {
-    enum { O_ATTEMPT = 256 };
+    enum { O_ATTEMPT = 256, O_TAIL };
     static const struct option opts[] = {
         {"follow", no_argument, NULL, 'f'},
         {"attempt", required_argument, NULL, O_ATTEMPT},
+        {"tail", required_argument, NULL, O_TAIL},
         CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     cli_ctx c;
     cli_ctx_init(&c, "barge logs");
     int follow = 0, o;
-    long attempt = 0;
+    long attempt = 0, tail = 0;
     opterr = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, ":hf", opts, NULL)) != -1) {
@@ -365,6 +406,11 @@ int cli_logs(int argc, char **argv)
             if (cli_parse_count(optarg, &attempt) < 0)
                 return cli_usage_error(&c, "--attempt must be 1 or more (1 is the first "
                                            "attempt; got '%s')", optarg);
+            break;
+        case O_TAIL:
+            if (cli_parse_count(optarg, &tail) < 0 || tail > TAIL_MAX)
+                return cli_usage_error(&c, "--tail must be a number of lines from 1 to %d (got "
+                                           "'%s')", TAIL_MAX, optarg);
             break;
         default: return cli_option_error(&c, o, argv, opts);
         }
@@ -381,7 +427,7 @@ int cli_logs(int argc, char **argv)
     if (rc) return rc;
     /* Also while the job waits to start, with nothing printed yet. */
     if (follow) c.abandon = cli_reader_gone;
-    rc = cli_follow_log(&c, id, attempt, follow ? CLI_LOG_FOLLOW : 0, NULL);
+    rc = follow_log(&c, id, attempt, follow ? CLI_LOG_FOLLOW : 0, tail, NULL);
     cli_ctx_close(&c);
     return rc;
 }

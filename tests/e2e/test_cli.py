@@ -834,6 +834,24 @@ class RunningJobs(ServerTestCase):
         self.assertEqual(sorted(json.loads(l)["message"] for l in lines),
                          ["one", "three", "two"])
 
+    def test_logs_tail(self):
+        """--tail N prints the attempt's last N lines; with -f, then what it prints next."""
+        job_id = self.submit("seq 1 5; sleep 6; seq 6 7")
+        deadline = time.time() + 60
+        while self.cli("logs", job_id)[1] != "1\n2\n3\n4\n5\n":
+            self.assertLess(time.time(), deadline, "the job's first lines")
+            time.sleep(0.1)
+        rc, out, err = self.cli("logs", "-f", "--tail", "2", job_id, timeout=120)
+        self.assertEqual((rc, out), (0, "4\n5\n6\n7\n"), err)
+        rc, out, err = self.cli("logs", job_id, "--tail", "3")
+        self.assertEqual((rc, out), (0, "5\n6\n7\n"), err)
+        rc, out, _ = self.cli("logs", job_id, "--tail", "500", "--attempt", "1")
+        self.assertEqual(out, "".join("%d\n" % i for i in range(1, 8)))
+        for bad in ("0", "10001", "x"):
+            rc, _, err = self.cli("logs", job_id, "--tail", bad)
+            self.assertEqual(rc, 2, err)
+            self.assertIn("--tail must be a number of lines from 1 to 10000", err)
+
     def test_logs_read_the_group_the_definition_names(self):
         self.batch.register_job_definition(
             jobDefinitionName="named-group", type="container",
