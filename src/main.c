@@ -31,14 +31,39 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    int is_help = strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+                  strcmp(cmd, "-h") == 0;
+    int is_version = strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0;
+    /* `barge help COMMAND` is `barge COMMAND --help`. */
+    char help_flag[] = "--help";
+    char *help_argv[] = {argv[0], argc > 2 ? argv[2] : NULL, help_flag, NULL};
+    if (is_help && argc == 3) {
+        const char *sub = argv[2];
+        int runs = strcmp(sub, "server") == 0 || strcmp(sub, "agent") == 0 ||
+                   cli_is_command(sub);
+        if (!runs && strcmp(sub, "help") != 0 && strcmp(sub, "version") != 0) {
+            fprintf(stderr, "barge: '%s' is not a command; run `barge help` for the list\n",
+                    sub);
+            return 2;
+        }
+        if (runs) {
+            argv = help_argv;
+            cmd = argv[1];
+        }
+    }
     if (strcmp(cmd, "server") == 0) return server_main(argc - 1, argv + 1);
     if (strcmp(cmd, "agent") == 0) return agent_main(argc - 1, argv + 1);
     if (cli_is_command(cmd)) return cli_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    if ((is_version && argc > 2) || (is_help && argc > 3)) {
+        fprintf(stderr, "barge: `barge %s` takes %s\n", cmd,
+                is_help ? "one command's name at most" : "no arguments");
+        return 2;
+    }
+    if (is_version) {
         printf("barge %s\n", BARGE_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    if (is_help) {
         usage(stdout);
         return 0;
     }

@@ -12,7 +12,7 @@
 /* jobs ---------------------------------------------------------------------------------------- */
 
 static const char jobs_help[] =
-    "usage: barge jobs --queue Q [--status S | --all] [--array JOBID] [--name PATTERN]\n"
+    "usage: barge jobs --queue Q [--status S[,S...] | --all] [--array JOBID] [--name PATTERN]\n"
     "\n"
     "Lists jobs, oldest first: JOB ID, NAME, STATUS, CREATED (local time), RUNTIME, EXIT.\n"
     "Without --status or --all it lists the jobs still in flight (SUBMITTED to RUNNING).\n"
@@ -20,7 +20,8 @@ static const char jobs_help[] =
     "options:\n"
     "  --queue Q          the job queue (name or ARN); not needed with --array\n"
     "  --status S         only jobs in this status: SUBMITTED, PENDING, RUNNABLE, STARTING,\n"
-    "                     RUNNING, SUCCEEDED or FAILED\n"
+    "                     RUNNING, SUCCEEDED or FAILED; several, separated by commas or\n"
+    "                     given again, for jobs in any of them\n"
     "  --all              jobs in every status, finished ones included\n"
     "  --array JOBID      the children of this array job instead of the queue's jobs\n"
     "  --name PATTERN     only jobs whose name matches; a trailing * matches any rest\n"
@@ -124,8 +125,8 @@ int cli_jobs(int argc, char **argv)
     };
     cli_ctx c;
     cli_ctx_init(&c, "barge jobs");
-    const char *queue = NULL, *status = NULL, *array = NULL, *pattern = NULL;
-    int all = 0, o;
+    const char *queue = NULL, *array = NULL, *pattern = NULL;
+    int all = 0, o, chosen[7] = {0}, n_chosen = 0;
     opterr = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -134,10 +135,22 @@ int cli_jobs(int argc, char **argv)
         case 'h': fputs(jobs_help, stdout); return 0;
         case O_QUEUE: queue = optarg; break;
         case O_STATUS:
-            if (!(status = cli_job_status(optarg)))
-                return cli_usage_error(&c, "--status '%s' is not a job status; use SUBMITTED, "
-                                           "PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED or "
-                                           "FAILED (or --all)", optarg);
+            /* Several, by commas or given again: jobs in any of them. */
+            for (const char *p = optarg;; p++) {
+                size_t n = strcspn(p, ",");
+                char one[16] = "";
+                if (n < sizeof one) memcpy(one, p, n);
+                const char *s = cli_job_status(one);
+                if (!s)
+                    return cli_usage_error(&c, "--status '%.*s' is not a job status; use "
+                                               "SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, "
+                                               "SUCCEEDED or FAILED (several separated by "
+                                               "commas), or --all", (int)n, p);
+                for (int k = 0; k < 7; k++)
+                    if (s == cli_job_statuses[k] && !chosen[k]) chosen[k] = 1, n_chosen++;
+                p += n;
+                if (!*p) break;
+            }
             break;
         case O_ALL: all = 1; break;
         case O_ARRAY: array = optarg; break;
@@ -152,14 +165,18 @@ int cli_jobs(int argc, char **argv)
         return cli_usage_error(&c, "--queue is required (the job queue to list; see `aws batch "
                                    "describe-job-queues`), or --array JOBID for an array "
                                    "job's children");
-    if (status && all) return cli_usage_error(&c, "--status and --all exclude each other");
+    if (n_chosen && all) return cli_usage_error(&c, "--status and --all exclude each other");
     int rc = cli_ctx_open(&c);
     if (rc) return rc;
 
-    /* The statuses to show: one, all, or (by default) the ones still in flight. */
+    /* The statuses to show: those chosen, all, or (by default) the ones still in flight. */
     int wanted[7];
-    for (int k = 0; k < 7; k++)
-        wanted[k] = status ? strcmp(status, cli_job_statuses[k]) == 0 : all || k < 5;
+    buf status = {0}; /* those chosen, in words, for "No ... jobs" */
+    for (int k = 0; k < 7; k++) {
+        wanted[k] = n_chosen ? chosen[k] : all || k < 5;
+        if (chosen[k])
+            buf_printf(&status, "%s%s", status.len ? " or " : "", cli_job_statuses[k]);
+    }
     json_t *req = json_object();
     if (array) json_object_set_new(req, "arrayJobId", json_string(array));
     else json_object_set_new(req, "jobQueue", json_string(queue));
@@ -191,8 +208,8 @@ int cli_jobs(int argc, char **argv)
             cli_print_json(out);
             json_decref(out);
         } else if (n == 0) {
-            printf("No %s%sjobs %s %s%s%s.\n", status ? status : all ? "" : "unfinished",
-                   all && !status ? "" : " ",
+            printf("No %s%sjobs %s %s%s%s.\n", n_chosen ? status.data : all ? "" : "unfinished",
+                   all && !n_chosen ? "" : " ",
                    array ? "in array job" : "in queue", array ? array : queue,
                    pattern ? " named " : "", pattern ? pattern : "");
         } else {
@@ -202,6 +219,7 @@ int cli_jobs(int argc, char **argv)
     json_decref(list);
     json_decref(seen);
     json_decref(req);
+    buf_free(&status);
     cli_ctx_close(&c);
     return rc;
 }

@@ -119,6 +119,23 @@ class Usage(unittest.TestCase):
         for c in COMMANDS:
             self.assertIn("  %s " % c, out)
 
+    def test_help_of_a_command_and_arguments_not_taken(self):
+        """`barge help COMMAND` is that command's help; a name that is no command, and words
+        after `version` or after help's one, are usage errors."""
+        for c in COMMANDS + ("server", "agent"):
+            rc, out, err = barge("help", c)
+            self.assertEqual((rc, err), (0, ""), c)
+            self.assertIn("usage: barge %s" % c, out)
+        self.assertEqual(barge("help", "help")[:2], barge("help")[:2])
+        for args, says in ((["help", "nope"], "'nope' is not a command"),
+                           (["help", "run", "extra"], "takes one command's name at most"),
+                           (["version", "extra"], "`barge version` takes no arguments"),
+                           (["nope"], "'nope' is not a command")):
+            rc, out, err = barge(*args)
+            self.assertEqual((rc, out), (2, ""), args)
+            self.assertIn(says, err, args)
+        self.assertEqual(barge("version")[0], 0)
+
     def test_every_command_has_help(self):
         for c in COMMANDS:
             rc, out, err = barge(c, "--help")
@@ -150,6 +167,7 @@ class Usage(unittest.TestCase):
             (["submit", "--queue", "q", "--definition", "d", "--depends-on", "x:ALL"], "--depends-on"),
             (["jobs"], "--queue is required"),
             (["jobs", "--queue", "q", "--status", "DONE"], "--status 'DONE' is not a job status"),
+            (["jobs", "--queue", "q", "--status", "RUNNING,"], "--status '' is not a job status"),
             (["jobs", "--queue", "q", "--status", "RUNNING", "--all"], "exclude each other"),
             (["jobs", "stray"], "unexpected argument 'stray'"),
             (["describe"], "at least one job id"),
@@ -479,6 +497,13 @@ class Jobs(ServerTestCase):
         self.assertIn(job_id, [s["jobId"] for s in listed])
         self.assertIn("No SUCCEEDED jobs in queue idle",
                       self.ok("jobs", "--queue", "idle", "--status", "SUCCEEDED"))
+        # Several statuses, by commas or given again: jobs in any of them.
+        for args in (["--status", "succeeded,RUNNABLE"], ["--status", "SUCCEEDED", "--status",
+                                                           "runnable"]):
+            listed = json.loads(self.ok("jobs", "--queue", "idle", "--json", *args))
+            self.assertIn(job_id, [s["jobId"] for s in listed["jobSummaryList"]], args)
+        self.assertIn("No SUCCEEDED or FAILED jobs in queue idle",
+                      self.ok("jobs", "--queue", "idle", "--status", "FAILED,SUCCEEDED"))
         named = json.loads(self.ok("jobs", "--queue", "idle", "--name", "list*", "--all",
                                    "--json"))["jobSummaryList"]
         self.assertEqual([s["jobId"] for s in named], [job_id])
