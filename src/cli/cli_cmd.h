@@ -112,6 +112,8 @@ enum {
                               * starts "MISCONFIGURATION:"): *final shows it still RUNNABLE */
     CLI_LOG_FROM_FIRST = 8, /* from the first attempt, not the latest: the caller's own job,
                              * whose attempts may all have ended before the first look */
+    CLI_LOG_CALLER_SAYS = 16, /* the caller says how the job ended: a job that never had a log
+                               * is not said to have none */
 };
 /* Prints job id's log (attempt 0: the latest and, following, each one after it); flags as
  * above.  *final (when not NULL) gets the job's last description.  0, or the exit code after

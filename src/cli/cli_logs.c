@@ -352,7 +352,7 @@ static int follow_log(cli_ctx *c, const char *id, long attempt, int flags, long 
         job = NULL;
         if ((rc = cli_describe_job(c, id, &job)) != 0) goto out;
     }
-    if (!f.printed) {
+    if (!f.printed && !(flags & CLI_LOG_CALLER_SAYS)) {
         /* Made plain for the terminal in a copy: the description itself is the caller's
          * (barge run --json prints it as the server sent it). */
         json_t *shown = json_deep_copy(job);

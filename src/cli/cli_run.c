@@ -660,7 +660,7 @@ int cli_run(int argc, char **argv)
     if (array) rc = cli_follow_array(&c, id, CLI_ARRAY_UNTIL_STUCK, 0, &job, &stuck);
     else rc = cli_follow_log(&c, id, 0,
                              CLI_LOG_FOLLOW | CLI_LOG_UNTIL_STUCK | CLI_LOG_FROM_FIRST |
-                                 (c.json ? CLI_LOG_TO_STDERR : 0),
+                                 CLI_LOG_CALLER_SAYS | (c.json ? CLI_LOG_TO_STDERR : 0),
                              &job);
     /* What follows is said on lines of its own, after the array's bar. */
     cli_progress_break();

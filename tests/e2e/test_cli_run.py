@@ -234,6 +234,18 @@ class FirstStart(JobsCase):
         self.assertEqual((job["status"], job["container"]["exitCode"]), ("FAILED", 3))
         self.assertIn("to stderr\n", err)
 
+    def test_run_of_a_job_ended_before_it_started_says_so_once(self):
+        """A job terminated while it waits (by someone else) never had a log: barge run says
+        how it ended, once, not first that it has no log."""
+        proc, read, job_id = self.start_run("--queue", "parked", "--image", "busybox", "--",
+                                            "true")
+        self.wait_for(lambda: self.status(job_id) == "RUNNABLE", what="the job to wait")
+        self.batch.terminate_job(jobId=job_id, reason="not today")
+        self.assertEqual(proc.wait(timeout=30), 1, read()[1])
+        err = read()[1]
+        self.assertIn("job %s FAILED: not today" % job_id, err)
+        self.assertNotIn("has no logs", err)
+
     def test_run_stops_a_job_that_can_never_start(self):
         """More vCPUs than any compute environment can have: the job waits RUNNABLE for ever
         (MISCONFIGURATION:...), so barge run says why, ends the job it made, and exits 1."""
