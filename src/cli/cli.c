@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -340,8 +341,8 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
     switch (o) {
     case CLI_SUB_ARRAY:
         if (cli_parse_count(arg, &n) < 0) {
-            cli_usage_error(c, "--array-size must be a whole number of children (got "
-                                "'%s')", arg);
+            cli_usage_error(c, "--array-size must be a whole number of children, from 1 to "
+                                "%d (got '%s')", INT_MAX, arg);
             return -1;
         }
         json_object_set_new(req, "arrayProperties", json_pack("{s:I}", "size", (json_int_t)n));
@@ -399,7 +400,8 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
         break;
     case CLI_SUB_MEMORY:
         if (cli_parse_count(arg, &n) < 0) {
-            cli_usage_error(c, "--memory must be a whole number of MiB (got '%s')", arg);
+            cli_usage_error(c, "--memory must be a whole number of MiB, from 1 to %d (got "
+                                "'%s')", INT_MAX, arg);
             return -1;
         }
         json_array_append_new(member_array(overrides(req), "resourceRequirements"),
@@ -407,8 +409,8 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
         break;
     case CLI_SUB_ATTEMPTS:
         if (cli_parse_count(arg, &n) < 0) {
-            cli_usage_error(c, "--attempts must be a whole number, 1 or more (got '%s')",
-                            arg);
+            cli_usage_error(c, "--attempts must be a whole number, from 1 to %d (got '%s')",
+                            INT_MAX, arg);
             return -1;
         }
         json_object_set_new(req, "retryStrategy", json_pack("{s:I}", "attempts",
@@ -416,8 +418,8 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
         break;
     case CLI_SUB_TIMEOUT:
         if (cli_parse_count(arg, &n) < 0) {
-            cli_usage_error(c, "--timeout must be a whole number of seconds (got '%s')",
-                            arg);
+            cli_usage_error(c, "--timeout must be a whole number of seconds, from 1 to %d (got "
+                                "'%s')", INT_MAX, arg);
             return -1;
         }
         json_object_set_new(req, "timeout", json_pack("{s:I}", "attemptDurationSeconds",

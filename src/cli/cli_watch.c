@@ -1,5 +1,6 @@
 /* cli_watch — `barge watch`: a live view of a queue (its jobs by status and the front of the
  * queue, from GetJobQueueSnapshot) or of an array job (its children by status). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,8 +107,8 @@ int cli_watch(int argc, char **argv)
         case O_ARRAY: array = optarg; break;
         case O_EVERY:
             if (cli_parse_count(optarg, &every) < 0)
-                return cli_usage_error(&c, "--every must be a whole number of seconds, 1 or "
-                                           "more (got '%s')", optarg);
+                return cli_usage_error(&c, "--every must be a whole number of seconds, from 1 "
+                                           "to %d (got '%s')", INT_MAX, optarg);
             every_given = 1;
             break;
         case O_ONCE: once = 1; break;
