@@ -329,6 +329,30 @@ class ListJobsByShare(JobsCase):
 
 
 class QueueSnapshot(JobsCase):
+    def test_time_at_position_outlives_a_restart(self):
+        """earliestTimeAtPosition is when the job began to wait, which a restart (after which
+        every waiting job is RUNNABLE again) does not move: its submission, or the end of the
+        job it depended on."""
+        a = self.submit("snap-before", command="true")
+        plain = self.submit("snap-plain", queue="parked")
+        after = self.submit("snap-after", queue="parked", dependsOn=[{"jobId": a}])
+        self.wait_for(lambda: self.status(after) == "RUNNABLE", what="the dependent to wait")
+
+        def at():
+            jobs = self.batch.get_job_queue_snapshot(jobQueue="parked")["frontOfQueue"]["jobs"]
+            return {j["jobArn"].rsplit("/", 1)[1]: j["earliestTimeAtPosition"] for j in jobs}
+        before = at()
+        time.sleep(1.5)
+        restarted = time.time() * 1000
+        self.server.restart()
+        again = at()
+        self.assertEqual(again[plain], self.job(plain)["createdAt"])
+        self.assertEqual(again[after],
+                         max(self.job(after)["createdAt"], self.job(a)["stoppedAt"]))
+        for j in (plain, after):
+            self.assertLess(abs(again[j] - before[j]), 1000, (j, before, again))
+            self.assertLess(again[j], restarted - 1000)
+
     def test_front_of_a_first_in_first_out_queue(self):
         ids = [self.submit("snap-%d" % i, queue="parked") for i in range(3)]
         self.wait_for(lambda: all(self.status(i) == "RUNNABLE" for i in ids), what="RUNNABLE")

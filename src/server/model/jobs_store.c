@@ -21,6 +21,56 @@
 #include "server/model/state.h"
 #include "server/model/usage.h"
 
+/* ---- when a reloaded job began to wait ------------------------------------------------- */
+
+/* When on, which x waited for, ended (0 while it has not). */
+static int64_t ended_at(const job *on)
+{
+    return on && job_status_done(on->status) ? on->stopped_at : 0;
+}
+
+/* When x (a job, or child k of top: -1 for none) became RUNNABLE, as far as what the store
+ * keeps tells (RUNNABLE itself is not written): the latest of its submission, its last
+ * attempt's end (a retry waits again from there) and the end of what it waited for (top's
+ * dependsOn; for a child, its N_TO_N partner and, in a SEQUENTIAL array, the child before it).
+ * So GetJobQueueSnapshot's earliestTimeAtPosition says the same after a restart as before. */
+static int64_t began_waiting(state *st, const job *top, json_t *deps, int32_t k, const job *x)
+{
+    int64_t t = x->created_at, e;
+    size_t n = json_array_size(x->attempts);
+    if (n) {
+        e = json_integer_value(json_object_get(json_array_get(x->attempts, n - 1), "stoppedAt"));
+        if (e > t) t = e;
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(deps, i, d) {
+        const char *type = json_string_value(json_object_get(d, "type"));
+        if (type && strcmp(type, "SEQUENTIAL") == 0) {
+            e = k > 0 ? ended_at(top->children[k - 1]) : 0;
+        } else {
+            const job *on = jobs_find(st->jobs, json_string_value(json_object_get(d, "jobId")));
+            if (on && k >= 0 && type && strcmp(type, "N_TO_N") == 0 && on->children &&
+                (uint32_t)k < on->array_size)
+                on = on->children[k];
+            e = ended_at(on);
+        }
+        if (e > t) t = e;
+    }
+    return t;
+}
+
+static void restore_runnable_at(state *st, job *j, json_t *deps, int64_t now)
+{
+    uint32_t n = j->children ? j->array_size : 1;
+    for (uint32_t k = 0; k < n; k++) {
+        job *x = j->children ? j->children[k] : j;
+        if (x->status != JS_RUNNABLE) continue;
+        int64_t t = began_waiting(st, j, deps, j->children ? (int32_t)k : -1, x);
+        x->runnable_at = t < now ? t : now;
+    }
+}
+
 /* ---- writing --------------------------------------------------------------------------- */
 
 /* The job's changing state, as the members of the record's "s" object, written as text
@@ -366,6 +416,7 @@ int jobs_load(state *st, char **err)
         }
         json_t *deps = none ? NULL : jobspec_own(j->spec, "dependsOn");
         jobs__enter_lifecycle(st, j, deps);
+        restore_runnable_at(st, j, deps, util_now_ms());
         json_decref(deps);
     }
     /* Attempts that were under way: the engine decides what becomes of them. */
