@@ -65,7 +65,7 @@ static void put_queue(const char *name, const char *ce, const char *extra)
     json_t *d = json_pack("{s:s, s:s, s:s, s:i, s:[{s:i, s:s}]}", "jobQueueName", name, "state",
                           "ENABLED", "status", "VALID", "priority", 1, "computeEnvironmentOrder",
                           "order", 1, "computeEnvironment", arn);
-    if (extra) json_object_update(d, parse(extra));
+    if (extra) json_object_update_new(d, parse(extra));
     reg_put(st, &st->jq, name, d);
 }
 
@@ -103,7 +103,7 @@ static job *submit(const char *id, const char *queue, int vcpus, uint32_t size,
                              "arn:aws:batch:us-east-1:123456789012:job-definition/def:1",
                              "container", "command", "true", "resourceRequirements", "type",
                              "VCPU", "value", v, "type", "MEMORY", "value", "1024");
-    if (extra) json_object_update(desc, parse(extra));
+    if (extra) json_object_update_new(desc, parse(extra));
     json_t *deps = json_array();
     json_object_set(desc, "dependsOn", deps);
     job *j = jobs_create(st, jobspec_make(desc), id, size, deps, 1000);
@@ -124,7 +124,7 @@ static job *submit_nodes_of(const char *id, const char *queue, const char *memor
         "numNodes", 2, "mainNode", 0, "nodeRangeProperties", "targetNodes", "0:", "container",
         "command", "true", "resourceRequirements", "type", "VCPU", "value", "1", "type",
         "MEMORY", "value", memory);
-    if (extra) json_object_update(desc, parse(extra));
+    if (extra) json_object_update_new(desc, parse(extra));
     json_t *deps = json_array();
     json_object_set(desc, "dependsOn", deps);
     job *j = jobs_create(st, jobspec_make(desc), id, 2, deps, 1000);
