@@ -42,11 +42,14 @@ static void print_event(const cli_ctx *c, long long seq, json_t *ev)
     cli_json_plain(ev);
     json_t *d = json_object_get(ev, "detail");
     const char *reason = json_string_value(json_object_get(d, "statusReason"));
-    printf("%-6lld %s  %s  %-20s %-9s%s%s\n", seq,
+    /* The columns of known width first (a child's id "UUID:9999" or a node's "UUID#9999" is
+     * 41 characters), the free ones, a name of up to 128 and the reason, after them: a long
+     * name pushes nothing out of line. */
+    printf("%-6lld %s  %-9s  %-41s  %s%s%s\n", seq,
            json_string_value(json_object_get(ev, "time")) ?: "?",
+           json_string_value(json_object_get(d, "status")) ?: "?",
            json_string_value(json_object_get(d, "jobId")) ?: "?",
-           json_string_value(json_object_get(d, "jobName")) ?: "?",
-           json_string_value(json_object_get(d, "status")) ?: "?", reason ? "  " : "",
+           json_string_value(json_object_get(d, "jobName")) ?: "?", reason ? "  " : "",
            reason ? reason : "");
 }
 

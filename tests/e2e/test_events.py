@@ -219,7 +219,7 @@ class Events(JobsCase):
                              endpoint=self.server.url)
         self.assertEqual(rc, 0, err)
         lines = [line for line in out.splitlines() if jid in line]
-        self.assertEqual(lines[-1].split()[4], "SUCCEEDED", lines)
+        self.assertEqual(lines[-1].split()[2:5], ["SUCCEEDED", jid, "polled"], lines)
         rc, out, err = barge("events", "--queue", "q", "--after", str(start), "--json",
                              "--status", "SUCCEEDED", endpoint=self.server.url)
         self.assertEqual(rc, 0, err)
