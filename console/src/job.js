@@ -81,7 +81,7 @@ function head(j) {
         el("a", { href: jobHref(arrayParentId(j)), class: "mono", id: "child-parent" }, arrayParentId(j)))) : null,
       isMultiNode(j) ? row("Nodes", `${j.nodeProperties.numNodes}, main node ${j.nodeProperties.mainNode}`) : null,
       row("Cancelled / terminated", j.isCancelled || j.isTerminated ?
-          `${j.isCancelled ? "cancelled" : ""}${j.isTerminated ? " terminated" : ""}` : null))));
+          [j.isCancelled ? "cancelled" : "", j.isTerminated ? "terminated" : ""].filter(Boolean).join(", ") : null))));
 }
 
 function attempts(j) {

@@ -4,8 +4,8 @@
 // (the last day, week...) and the jobs they are of.  The server sums (GetUsage, barge's
 // own operation, authorized as batch:GetUsage), a page of jobs a call: a million jobs are a
 // few calls rather than a description of each.
-import { all, batch, fleet } from "./api.js";
-import { el, fmtNum } from "./dom.js";
+import { all, batch, fleet, ApiError } from "./api.js";
+import { el, errorBox, fmtNum } from "./dom.js";
 
 // The windows the form offers: the attempts that ended in the last hour, day, week or month
 // (GetUsage's endedAfter); "" is every attempt.  A link may also name exact ends, after= and
@@ -82,7 +82,15 @@ export async function usagePage(params, ctx) {
 
   const win = windowOf(params);
   const windowed = Object.keys(win).length > 0;
-  const groups = await sums(queue, by, win, ctx);
+  // A refusal (a queue that does not exist, a grouping the server does not know) is said above
+  // the form, which stays to choose again, as the jobs page does.
+  let groups;
+  try {
+    groups = await sums(queue, by, win, ctx);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.aboutCredentials) throw e; // the sign-in form's to show
+    return el("section", {}, el("h1", {}, "Usage"), errorBox(e), form);
+  }
   if (!groups) return el("section", {}); // left meanwhile: the router draws nothing
   let total = 0;
   for (const g of groups.values()) total += g.jobs;

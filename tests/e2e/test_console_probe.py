@@ -253,18 +253,21 @@ class ConsoleEdgesTest(JobsCase):
                           dependsOn=[{"jobId": fan, "type": "N_TO_N"}])
         chatty = self.submit("chatty", command="seq 1 300")
         longest = self.submit("L" * 128, command="true")
-        self.wait_jobs([seq, n2n, chatty, longest])
+        stopped = self.submit("stopped", queue="parked")
+        self.batch.terminate_job(jobId=stopped, reason="stopped by the test")
+        self.wait_jobs([seq, n2n, chatty, longest, stopped])
         after = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(start - 2))
         before = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() + 60))
         pages = {"seq": "#/job/" + seq, "seq_child": "#/job/%s%%3A1" % seq,
                  "n2n_child": "#/job/%s%%3A2" % n2n, "chatty": "#/job/" + chatty,
                  "named_between": "#/jobs?queue=q&name=fan*&after=%s&before=%s" % (after, before),
                  "between": "#/jobs?queue=q&status=SUCCEEDED&after=%s&before=%s" % (after, before),
-                 "bad_time": "#/jobs?queue=q&after=yesterday"}
+                 "bad_time": "#/jobs?queue=q&after=yesterday",
+                 "usage_refused": "#/usage?queue=nope", "stopped": "#/job/" + stopped}
         seen = self.edges({"width": 1280, "pages": pages, "usage_queue": "q"})
         got = seen["pages"]
         for k in pages:
-            if k != "bad_time":
+            if k not in ("bad_time", "usage_refused"):
                 self.assertIsNone(got[k]["error"], (k, got[k]))
         # SEQUENTIAL names no job: the array's page says it, a child's draws the one before it.
         self.assertIn("SEQUENTIAL", got["seq"]["children"])
@@ -289,6 +292,12 @@ class ConsoleEdgesTest(JobsCase):
         self.assertEqual(sorted(got["between"]["jobs"]), sorted([seq, fan, n2n, chatty, longest]))
         self.assertIn("'yesterday' is not a date and time", got["bad_time"]["error"])
         self.assertEqual(seen["usage_tag"], "Give the key of the tag to sum by.")
+        # A usage call refused is said above its form, which stays to choose another queue.
+        self.assertIn("nope", got["usage_refused"]["error"])
+        self.assertEqual(got["usage_refused"]["forms"], 1)
+        # A job terminated while it waited (TerminateJob cancels it too, as AWS's does).
+        self.assertIn(got["stopped"]["facts"].get("Cancelled / terminated"),
+                      ("terminated", "cancelled, terminated"), got["stopped"]["facts"])
 
         narrow = self.edges({"width": 400, "pages": {
             "queues": "#/queues", "environments": "#/environments", "jobs": "#/jobs?queue=q",

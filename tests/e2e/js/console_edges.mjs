@@ -30,6 +30,9 @@ try {
           role: g.dataset.role, job: g.dataset.job ?? null,
           text: [...g.querySelectorAll("text")].map((t) => t.textContent) })),
         child_of: q("#child-of")?.textContent ?? null,
+        forms: document.querySelectorAll("#main form").length,
+        facts: Object.fromEntries([...document.querySelectorAll(".facts tr")].map((r) =>
+          [r.querySelector("th")?.textContent ?? "", r.querySelector("td")?.textContent ?? ""])),
         children: q("#children")?.textContent ?? null,
         jobs: [...document.querySelectorAll("#jobs tbody tr")].map((r) => r.dataset.job),
         log: pre && !pre.hidden ? { lines: pre.dataset.lines,
