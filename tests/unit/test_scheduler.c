@@ -329,6 +329,55 @@ static void test_many_shares_pass_is_not_quadratic(void)
     commit();
 }
 
+/* An array of a higher priority than the jobs waiting in its share goes before them, its
+ * children in order, and a later job of the same priority after its children.  Putting each
+ * child in its place does not walk past every waiting job again (it walked once per child:
+ * 10,000 children behind 20,000 jobs held the core thread 1.3 s), so it costs about what an
+ * array of the waiting jobs' priority does, which goes at the end. */
+static void test_a_high_priority_array_into_a_busy_share(void)
+{
+    begin();
+    put_ce("ce-p");
+    reg_put(st, &st->sp, "pol-p",
+            parse("{\"name\": \"pol-p\", \"arn\": "
+                  "\"arn:aws:batch:us-east-1:123456789012:scheduling-policy/pol-p\", "
+                  "\"fairsharePolicy\": {\"shareDecaySeconds\": 60}}"));
+    put_queue("q-p", "ce-p", "{\"schedulingPolicyArn\": "
+                             "\"arn:aws:batch:us-east-1:123456789012:scheduling-policy/pol-p\"}");
+    const char *low = "{\"shareIdentifier\": \"s\"}";
+    const char *high = "{\"shareIdentifier\": \"s\", \"schedulingPriority\": 5}";
+    char id[32];
+    enum { WAITING = 10000, SIZE = 5000 };
+    for (int i = 0; i < WAITING; i++) {
+        snprintf(id, sizeof id, "p-low-%d", i);
+        submit(id, "q-p", 1, 0, low);
+    }
+    double t0 = now_s();
+    submit("p-high", "q-p", 1, SIZE, high);
+    double t_high = now_s() - t0;
+    t0 = now_s();
+    submit("p-low-arr", "q-p", 1, SIZE, low);
+    double t_low = now_s() - t0;
+    submit("p-high-later", "q-p", 1, 0, high);
+    fprintf(stderr, "    %d children before %d waiting jobs %.4f s, after them %.4f s\n", SIZE,
+            WAITING, t_high, t_low);
+    CHECK(t_high < 10 * t_low + 0.01);
+    /* The share's list: the array's children in order, the later job of its priority, the
+     * waiting jobs, the other array's children. */
+    jq_rt *rt = jobs_queue(st->jobs, "q-p");
+    CHECK_EQ_INT(rt->n_shares, 1);
+    const job *x = rt->share_v[0]->rq_head;
+    for (int k = 0; k < SIZE; k++, x = x->rq_next) {
+        snprintf(id, sizeof id, "p-high:%d", k);
+        CHECK_STR(x->id, id);
+    }
+    CHECK_STR(x->id, "p-high-later");
+    x = x->rq_next;
+    CHECK_STR(x->id, "p-low-0");
+    CHECK_STR(rt->share_v[0]->rq_tail->id, "p-low-arr:4999");
+    commit();
+}
+
 int main(void)
 {
     log_level = LOG_ERROR + 1;
@@ -347,6 +396,7 @@ int main(void)
     RUN(test_reservation_reason_counts_every_node);
     RUN(test_time_limit_clock_restarts_after_a_run);
     RUN(test_many_shares_pass_is_not_quadratic);
+    RUN(test_a_high_priority_array_into_a_busy_share);
 
     model_free(st);
     store_close(db);

@@ -157,8 +157,17 @@ void jobs__rq_insert(jobs *js, job *j)
     jq_share *s;
     job **head, **tail;
     rq_of(js, j, &q, &s, &head, &tail);
-    job *after = *tail;
-    while (after && !goes_after(after, j, s != NULL)) after = after->rq_prev;
+    /* Where the last job put into this list went, when j goes right after it: an array's
+     * children come one after another, and in a share a child of a higher priority than the
+     * jobs waiting there would otherwise walk past all of them, once for each child. */
+    job *after = js->rq_hint, *next;
+    if (!after || js->rq_hint_head != head || !goes_after(after, j, s != NULL) ||
+        ((next = after->rq_next) && goes_after(next, j, s != NULL))) {
+        after = *tail;
+        while (after && !goes_after(after, j, s != NULL)) after = after->rq_prev;
+    }
+    js->rq_hint = j;
+    js->rq_hint_head = head;
     j->rq_prev = after;
     j->rq_next = after ? after->rq_next : *head;
     if (j->rq_next) j->rq_next->rq_prev = j;
@@ -180,6 +189,7 @@ static void rq_remove(jobs *js, job *j)
     if (j->rq_next) j->rq_next->rq_prev = j->rq_prev;
     else *tail = j->rq_prev;
     j->rq_prev = j->rq_next = NULL;
+    if (js->rq_hint == j) js->rq_hint = NULL;
     q->n_runnable--;
     if (s) s->n_runnable--;
 }

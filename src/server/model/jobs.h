@@ -67,6 +67,9 @@ typedef struct jobs {
      * on their instances or ended their attempts (engine/attempt.c, attempt_recover). */
     job **loaded_started;
     size_t n_loaded_started;
+    /* The job last put into a RUNNABLE list, and that list's head (jobs.c, jobs__rq_insert). */
+    job *rq_hint;
+    job **rq_hint_head;
 } jobs;
 
 /* Shares of fair-share queues (jobs_shares.c): each share's RUNNABLE jobs and its usage.
