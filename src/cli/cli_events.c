@@ -58,26 +58,19 @@ static void print_event(const cli_ctx *c, long long seq, json_t *ev)
  * printing why. */
 static json_t *parse_statuses(const cli_ctx *c, const char *arg)
 {
-    json_t *list = json_array();
-    const char *p = arg;
-    for (;;) {
-        size_t n = strcspn(p, ",");
-        char *word = xstrndup(p, n);
-        const char *status = cli_job_status(word);
-        if (!status) {
-            if (n) cli_usage_error(c, "--status: '%s' is not a job status; use PENDING, "
-                                      "RUNNABLE, STARTING, RUNNING, SUCCEEDED or FAILED", word);
-            else cli_usage_error(c, "--status takes statuses separated by commas, such as "
-                                    "RUNNING,FAILED (got '%s')", arg);
-            free(word);
-            json_decref(list);
-            return NULL;
-        }
-        free(word);
-        json_array_append_new(list, json_string(status));
-        if (!p[n]) return list;
-        p += n + 1;
+    int chosen[7] = {0}, len;
+    const char *bad;
+    if (cli_parse_statuses(arg, chosen, &bad, &len) < 0) {
+        if (len) cli_usage_error(c, "--status: '%.*s' is not a job status; use PENDING, "
+                                    "RUNNABLE, STARTING, RUNNING, SUCCEEDED or FAILED", len, bad);
+        else cli_usage_error(c, "--status takes statuses separated by commas, such as "
+                                "RUNNING,FAILED (got '%s')", arg);
+        return NULL;
     }
+    json_t *list = json_array();
+    for (int k = 0; k < 7; k++)
+        if (chosen[k]) json_array_append_new(list, json_string(cli_job_statuses[k]));
+    return list;
 }
 
 int cli_events(int argc, char **argv)

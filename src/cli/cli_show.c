@@ -134,24 +134,17 @@ int cli_jobs(int argc, char **argv)
         switch (o) {
         case 'h': fputs(jobs_help, stdout); return 0;
         case O_QUEUE: queue = optarg; break;
-        case O_STATUS:
+        case O_STATUS: {
             /* Several, by commas or given again: jobs in any of them. */
-            for (const char *p = optarg;; p++) {
-                size_t n = strcspn(p, ",");
-                char one[16] = "";
-                if (n < sizeof one) memcpy(one, p, n);
-                const char *s = cli_job_status(one);
-                if (!s)
-                    return cli_usage_error(&c, "--status '%.*s' is not a job status; use "
-                                               "SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, "
-                                               "SUCCEEDED or FAILED (several separated by "
-                                               "commas), or --all", (int)n, p);
-                for (int k = 0; k < 7; k++)
-                    if (s == cli_job_statuses[k] && !chosen[k]) chosen[k] = 1, n_chosen++;
-                p += n;
-                if (!*p) break;
-            }
+            const char *bad;
+            int len;
+            if (cli_parse_statuses(optarg, chosen, &bad, &len) < 0)
+                return cli_usage_error(&c, "--status '%.*s' is not a job status; use "
+                                           "SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, "
+                                           "SUCCEEDED or FAILED (several separated by commas), "
+                                           "or --all", len, bad);
             break;
+        }
         case O_ALL: all = 1; break;
         case O_ARRAY: array = optarg; break;
         case O_NAME: pattern = optarg; break;
@@ -165,6 +158,7 @@ int cli_jobs(int argc, char **argv)
         return cli_usage_error(&c, "--queue is required (the job queue to list; see `aws batch "
                                    "describe-job-queues`), or --array JOBID for an array "
                                    "job's children");
+    for (int k = 0; k < 7; k++) n_chosen += chosen[k];
     if (n_chosen && all) return cli_usage_error(&c, "--status and --all exclude each other");
     int rc = cli_ctx_open(&c);
     if (rc) return rc;

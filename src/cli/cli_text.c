@@ -96,6 +96,25 @@ const char *cli_job_status(const char *s)
     return NULL;
 }
 
+int cli_parse_statuses(const char *arg, int chosen[7], const char **bad, int *bad_len)
+{
+    for (const char *p = arg;;) {
+        size_t n = strcspn(p, ",");
+        char word[16] = ""; /* the longest status is 9 letters */
+        if (n < sizeof word) memcpy(word, p, n);
+        const char *s = n < sizeof word ? cli_job_status(word) : NULL;
+        if (!s) {
+            *bad = p;
+            *bad_len = n > INT_MAX ? INT_MAX : (int)n;
+            return -1;
+        }
+        for (int k = 0; k < 7; k++)
+            if (s == cli_job_statuses[k]) chosen[k] = 1;
+        if (!p[n]) return 0;
+        p += n + 1;
+    }
+}
+
 void cli_fmt_time(int64_t ms, char out[32])
 {
     time_t t = (time_t)(ms / 1000);

@@ -25,6 +25,10 @@ int cli_parse_dependency(const char *s, char **job_id, const char **type);
 const char *cli_job_status(const char *s);
 /* Every job status in lifecycle order, ending with NULL. */
 extern const char *const cli_job_statuses[];
+/* Statuses separated by commas ("running,FAILED"), each in any case: chosen[k] is set for
+ * cli_job_statuses[k] named.  0, or -1 with *bad and *bad_len the item that is not one (an
+ * empty one has length 0). */
+int cli_parse_statuses(const char *arg, int chosen[7], const char **bad, int *bad_len);
 
 /* Epoch milliseconds as local "YYYY-MM-DD HH:MM:SS"; "-" for 0 or less. */
 void cli_fmt_time(int64_t ms, char out[32]);

@@ -864,7 +864,7 @@ class RunningJobs(ServerTestCase):
 
     def test_logs_tail(self):
         """--tail N prints the attempt's last N lines; with -f, then what it prints next."""
-        job_id = self.submit("seq 1 5; sleep 6; seq 6 7")
+        job_id = self.submit("seq 1 5; sleep 10; seq 6 7")
         deadline = time.time() + 60
         while self.cli("logs", job_id)[1] != "1\n2\n3\n4\n5\n":
             self.assertLess(time.time(), deadline, "the job's first lines")

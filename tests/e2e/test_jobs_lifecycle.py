@@ -119,7 +119,12 @@ class Lifecycle(JobsCase):
                          (container["DockerId"], "/" + container["DockerName"]))
         mem = stats["memory_stats"]
         self.assertEqual(mem["limit"], 64 << 20, mem)
-        self.assertGreaterEqual(mem["max_usage"], 24 << 20, mem)
+        # The peak is the kernel's since the attempt began: a cgroup v2 pooled from an attempt
+        # before cannot say it (its memory.peak spans both), and Docker on v2 has none either.
+        with open("/proc/self/cgroup") as f:
+            memory_v1 = any("memory" in l.split(":")[1].split(",") for l in f if l.count(":") >= 2)
+        if memory_v1 or "max_usage" in mem:
+            self.assertGreaterEqual(mem["max_usage"], 24 << 20, mem)
         self.assertGreater(mem["usage"], 0, mem)
         self.assertIsInstance(mem["stats"], dict)
         cpu = stats["cpu_stats"]

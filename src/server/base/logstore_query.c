@@ -312,10 +312,10 @@ enum { TOKEN_OK = 0, TOKEN_BAD = -1, TOKEN_OTHER_WAY = -2 };
 
 /* A search's token: "f/TS.HEX.RANK" oldest first, "b/TS.HEX.RANK" newest first, 16 and 19
  * digits, HEX the position's stream's name (empty for none), RANK its rank among that stream's
- * events at TS (logstore__rank_to_id); a later position's token sorts after an earlier one's.  A
- * token of an older form ("f/TS.RANK", ranked among all the streams' events at TS, or
- * "f/TSID") goes on from the start of TS: a page may repeat lines of that millisecond, never
- * skip them. */
+ * events at TS (logstore__rank_to_id); a later position's token sorts after an earlier one's
+ * oldest first, before it newest first.  A token of an older form ("f/TS.RANK", ranked among
+ * all the streams' events at TS, or "f/TSID") goes on from the start of TS: a page may repeat
+ * lines of that millisecond, never skip them. */
 static int read_filter_token(const char *token, walk *w, int64_t *rank)
 {
     enum { TS = 2 + 16, RANK = 19 };

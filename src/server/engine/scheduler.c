@@ -73,9 +73,9 @@ static int place(state *st, jq_rec *q, job *j, need *no_fit, need *no_launch)
  * such jobs never each hold part of what both need, and in one compute environment (AWS keeps
  * a job's nodes in one, its cluster placement group), the first of the queue's where all have
  * room.  Each node gets an instance with room, nodes sharing one when it has room for several;
- * when some find none, the room found for the others stays promised to other gangs for the rest
- * of this pass (unless the job is placed in a later environment) and instances are launched for
- * the others in the first environment that can ever hold them all.  The main node starts first,
+ * when some find none, the room found for the others stays held for this job, away from other
+ * gangs, for the rest of this pass (unless the job is placed in a later environment) and
+ * instances are launched for the others in the first environment that can ever hold them all.  The main node starts first,
  * so that the other nodes' assignments carry its address. */
 static int place_gang(state *st, jq_rec *q, job *p)
 {

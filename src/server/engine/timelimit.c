@@ -71,6 +71,8 @@ static int check_head(state *st, json_t *actions, job *head, const job **seen, i
  * set) starts a clock of its own rather than going on with that of its earlier wait. */
 static void forget_heads(jq_rt *rt)
 {
+    if (!rt->heads_kept) return; /* most queues have no actions: nothing to walk each tick */
+    rt->heads_kept = 0;
     rt->head_seen = NULL;
     for (size_t k = 0; k < rt->n_shares; k++) rt->share_v[k]->head_seen = NULL;
 }
@@ -91,6 +93,7 @@ void timelimit_tick(state *st)
         }
         /* A cancel changes the lists and may re-sort nothing here, but the queue's next head is
          * looked at on the next tick, after its own full wait. */
+        rt->heads_kept = 1;
         check_head(st, actions, rt->rq_head, &rt->head_seen, &rt->head_since, &rt->head_code, now);
         for (size_t k = 0; k < rt->n_shares; k++) {
             jq_share *s = rt->share_v[k];

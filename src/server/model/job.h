@@ -87,7 +87,7 @@ struct job {
     char *reason;      /* statusReason */
     char *stop_reason; /* reason given to CancelJob/TerminateJob */
     int64_t created_at, started_at, stopped_at;
-    int64_t runnable_at; /* epoch ms it last became RUNNABLE (at load: when loaded) */
+    int64_t runnable_at; /* epoch ms it last became RUNNABLE (at load: jobs_store.c) */
     json_t *attempts;  /* finished attempts, NULL until the first */
     /* The current attempt, while STARTING or RUNNING. */
     struct instance *inst;

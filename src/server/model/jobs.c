@@ -565,10 +565,12 @@ job *jobs__alloc(jobspec *spec, char *id, int64_t now, uint64_t seq)
 /* A job that no longer waits for on (on has ended, or the job itself has) stays on on's list
  * of dependents if it was submitted before on ended: it waited for it, and was told.  So a job's
  * dependents read the same after a restart as before one, where the lists are made again from
- * the jobs' dependsOn (jobs_store.c). */
+ * the jobs' dependsOn (jobs_store.c).  Within the millisecond on ended it is taken to have
+ * waited: the children of a SEQUENTIAL array whose dependency had failed wait for each other,
+ * and fail, in the millisecond they are made. */
 static void add_told(job *on, const job *waiter)
 {
-    if (!job_status_done(on->status) || waiter->created_at < on->stopped_at)
+    if (!job_status_done(on->status) || waiter->created_at <= on->stopped_at)
         add_dependent(on, (job *)waiter);
 }
 

@@ -37,6 +37,7 @@ typedef struct jq_rt {
     const job *head_seen;
     int64_t head_since;
     int head_code;
+    int heads_kept; /* head_seen, or a share's, may be set */
     /* A queue deleted and then created again under its name is a new queue, as in AWS: the
      * jobs of the one before (those submitted before first_seq, the submit number the new one
      * began at; its record keeps it) stay in the lists of the former, found through `former`

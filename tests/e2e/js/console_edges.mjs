@@ -19,7 +19,14 @@ const open = async (hash) => {
 try {
   for (const [k, hash] of Object.entries(input.pages)) {
     await open(hash);
-    await page.waitForTimeout(400); // a frame or two: the log's first scroll
+    // A log's first scroll comes once it is laid out: a frame or two, and up to 5 s more on a
+    // busy machine; then what the page shows is read whatever it is.
+    await page.waitForTimeout(400);
+    await page.waitForFunction(() => {
+      const pre = document.querySelector("#log");
+      return !pre || pre.hidden || pre.scrollHeight <= pre.clientHeight ||
+        pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    }, null, { timeout: 5000 }).catch(() => {});
     seen.pages[k] = await page.evaluate(() => {
       const q = (s) => document.querySelector(s);
       const pre = q("#log");
