@@ -289,12 +289,12 @@ static int give_up(cli_ctx *c, const char *id, json_t *job)
     return 1;
 }
 
-/* The width of the terminal on stderr: its window's, else $COLUMNS, else 80 (a terminal that
- * says none, as some consoles and CI runners do). */
+/* The width of the terminal on stderr: its window's, else $COLUMNS (cli_term_width), else 80;
+ * $COLUMNS for the line printed into a pipe too. */
 static int terminal_width(void)
 {
     size_t w = cli_term_width(STDERR_FILENO);
-    if (w > 0 && w < 10000) return (int)w;
+    if (w > 0) return (int)w;
     const char *cols = getenv("COLUMNS");
     long n;
     if (cols && cli_parse_count(cols, &n) == 0 && n < 10000) return (int)n;

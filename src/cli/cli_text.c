@@ -272,8 +272,13 @@ static size_t text_width(const char *s)
 size_t cli_term_width(int fd)
 {
     struct winsize ws;
-    if (!isatty(fd) || ioctl(fd, TIOCGWINSZ, &ws) < 0) return 0;
-    return ws.ws_col;
+    if (!isatty(fd)) return 0;
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_col < 10000) return ws.ws_col;
+    /* A terminal that says no width (some consoles, a CI runner's): $COLUMNS, as a shell sets
+     * it. */
+    const char *cols = getenv("COLUMNS");
+    long n;
+    return cols && cli_parse_count(cols, &n) == 0 && n < 10000 ? (size_t)n : 0;
 }
 
 void cli_table_init(cli_table *t, size_t ncols, const char *const *headers)

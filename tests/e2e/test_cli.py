@@ -64,7 +64,7 @@ def pty_read_to_end(fd):
     return seen
 
 
-def barge_on_terminal(*args, endpoint=None, rows=24, columns=80, timeout=60):
+def barge_on_terminal(*args, endpoint=None, rows=24, columns=80, timeout=60, env=None):
     """Runs barge with its output on a terminal of that window size, set before it starts (set
     after, a quick command could ask first and see none); returns (exit code, what it printed,
     its line ends as "\n")."""
@@ -74,8 +74,10 @@ def barge_on_terminal(*args, endpoint=None, rows=24, columns=80, timeout=60):
     import termios
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    e = cli_env(endpoint)
+    e.update(env or {})
     p = subprocess.Popen([BARGE] + list(args), stdin=subprocess.DEVNULL, stdout=follower,
-                         stderr=follower, env=cli_env(endpoint))
+                         stderr=follower, env=e)
     os.close(follower)
     try:
         seen = pty_read_to_end(leader)

@@ -94,6 +94,12 @@ class Text(JobsCase):
             self.assertTrue(all(len(line) <= 120 for line in lines), screen)
             row = next(line for line in lines if jid in line)
             self.assertRegex(row, r"^%s  nightly-x+\.\.\.  RUNNABLE  " % jid)
+            # A terminal that says no width: $COLUMNS, as a shell sets it.
+            rc, screen = barge_on_terminal("jobs", "--queue", "parked", columns=0,
+                                           endpoint=self.server.url, env={"COLUMNS": "100"})
+            self.assertEqual(rc, 0, screen)
+            self.assertTrue(all(len(line) <= 100 for line in screen.splitlines()), screen)
+            self.assertIn("nightly-x", screen)
             rc, out, err = self.cli("jobs", "--queue", "parked")
             self.assertEqual(rc, 0, err)
             self.assertIn("%s  %s  RUNNABLE" % (jid, name), out)
