@@ -20,7 +20,7 @@ static void usage(FILE *out)
             "  version    print the version\n"
             "  help       show this help\n"
             "\n"
-            "`barge COMMAND --help` describes a command's options.\n",
+            "`barge COMMAND --help` (or `barge help COMMAND`) describes a command's options.\n",
             cli_usage_lines);
 }
 
