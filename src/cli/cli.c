@@ -164,6 +164,23 @@ int cli_option_error(const cli_ctx *c, int o, char **argv, const struct option *
     return opts_error(c->prog, o, argv, opts);
 }
 
+int cli_common_only(cli_ctx *c, int argc, char **argv, const char *help)
+{
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    int o;
+    opterr = 0;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (cli_common_option(c, o, optarg)) continue;
+        if (o == 'h') {
+            fputs(help, stdout);
+            return 0;
+        }
+        return cli_option_error(c, o, argv, opts);
+    }
+    return -1;
+}
+
 int cli_usage_error(const cli_ctx *c, const char *fmt, ...)
 {
     va_list ap;
@@ -640,20 +657,10 @@ static const char revoke_help[] =
 
 int cli_revoke_instance(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     cli_ctx c;
     cli_ctx_init(&c, "barge revoke-instance");
-    int o;
-    opterr = 0;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (cli_common_option(&c, o, optarg)) continue;
-        if (o == 'h') {
-            fputs(revoke_help, stdout);
-            return 0;
-        }
-        return cli_option_error(&c, o, argv, opts);
-    }
+    int done = cli_common_only(&c, argc, argv, revoke_help);
+    if (done >= 0) return done;
     if (optind == argc)
         return cli_usage_error(&c, "give the id of the instance to revoke (the job descriptions "
                                    "name it in container.containerInstanceArn)");

@@ -68,6 +68,9 @@ int cli_common_option(cli_ctx *c, int o, const char *arg);
 /* Explains a getopt failure ('?' or ':') of the command whose options are opts: the option's
  * name, and whether it is unknown, ambiguous, lacks a value or was given one; returns 2. */
 int cli_option_error(const cli_ctx *c, int o, char **argv, const struct option *opts);
+/* Reads the options of a command that takes only the common ones, then operands: -1 to go on
+ * (operands from optind), else the exit code (0 after printing help, 2 after an error). */
+int cli_common_only(cli_ctx *c, int argc, char **argv, const char *help);
 /* A usage error: prints "PROG: <sentence>" and returns 2. */
 int cli_usage_error(const cli_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints j for scripts: indented JSON and a newline. */

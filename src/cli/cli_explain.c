@@ -256,21 +256,11 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
 
 int cli_explain(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     cli_ctx c;
     cli_ctx_init(&c, "barge explain");
     /* explain speaks to people only; the JSON is describe's. */
-    int o;
-    opterr = 0;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (cli_common_option(&c, o, optarg)) continue;
-        if (o == 'h') {
-            fputs(explain_help, stdout);
-            return 0;
-        }
-        return cli_option_error(&c, o, argv, opts);
-    }
+    int done = cli_common_only(&c, argc, argv, explain_help);
+    if (done >= 0) return done;
     if (c.json)
         return cli_usage_error(&c, "--json: explain writes sentences for people; `barge describe "
                                    "--json JOB` gives the job (and its dependsOn) as JSON");

@@ -353,20 +353,10 @@ static void print_job(json_t *j)
 
 int cli_describe(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     cli_ctx c;
     cli_ctx_init(&c, "barge describe");
-    int o;
-    opterr = 0;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (cli_common_option(&c, o, optarg)) continue;
-        if (o == 'h') {
-            fputs(describe_help, stdout);
-            return 0;
-        }
-        return cli_option_error(&c, o, argv, opts);
-    }
+    int done = cli_common_only(&c, argc, argv, describe_help);
+    if (done >= 0) return done;
     if (optind == argc)
         return cli_usage_error(&c, "give at least one job id (`barge jobs --queue Q` lists "
                                    "them)");

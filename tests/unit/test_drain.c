@@ -17,7 +17,7 @@
 #include "server/model/resource.h"
 #include "server/model/state.h"
 #include "server/engine/drain.h"
-#include "check.h"
+#include "model_testing.h"
 
 static char dir[] = "/tmp/barge-unit-drain-XXXXXX";
 static store *db;
@@ -141,12 +141,8 @@ int main(void)
 {
     log_level = LOG_ERROR + 1;
     config_defaults(&barge_cfg);
-    CHECK(mkdtemp(dir) != NULL);
-    char *err = NULL;
-    db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
-    st = model_load(db, &err);
-    if (!st) CHECK_FAIL_("model_load: %s", err);
+    db = mt_store_open(dir);
+    st = mt_load(db);
     CHECK_EQ_INT(store_begin(db), 0);
 
     RUN(test_lower_max_best_fit);
@@ -155,10 +151,7 @@ int main(void)
 
     CHECK_EQ_INT(store_commit(db), 0);
     model_free(st);
-    store_close(db);
+    mt_store_close(db, dir);
     agent_ident_free();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
     return 0;
 }

@@ -25,7 +25,7 @@
 #include "server/engine/scheduler.h"
 #include "server/api/api.h"
 #include "server/api/jobdesc.h"
-#include "check.h"
+#include "model_testing.h"
 
 static char dir[] = "/tmp/barge-unit-fleet-XXXXXX";
 static store *db;
@@ -54,14 +54,6 @@ static void put_ce(const char *state_)
                       "UNMANAGED", "state", state_, "status", "VALID"));
 }
 
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, 0, &e);
-    if (!v) CHECK_FAIL_("bad JSON in the test: %s: %s", e.text, text);
-    return v;
-}
-
 /* The credentials registrations answered with, by instance id: the agent's Authorization. */
 static json_t *credentials;
 
@@ -71,7 +63,7 @@ static json_t *credentials;
 static json_t *agent_call(int (*fn)(api_ctx *, json_t *, json_t **), const char *req_text,
                           core_call *call, int *status)
 {
-    json_t *req = parse(req_text), *resp = NULL;
+    json_t *req = mt_parse(req_text), *resp = NULL;
     const char *cred = json_string_value(
         json_object_get(credentials, json_string_value(json_object_get(req, "instanceId"))));
     char auth[300];
@@ -141,25 +133,14 @@ static job *submit(const char *id, int vcpus, const char *retry_json)
 {
     char v[16];
     snprintf(v, sizeof v, "%d", vcpus);
-    json_t *desc = json_pack("{s:s, s:s, s:s, s:{s:[s], s:[{s:s, s:s}, {s:s, s:s}]}, s:[]}",
-                             "jobName", id, "jobQueue",
-                             "arn:aws:batch:us-east-1:123456789012:job-queue/q1", "jobDefinition",
-                             "arn:aws:batch:us-east-1:123456789012:job-definition/def:1",
-                             "container", "command", "true", "resourceRequirements", "type",
-                             "VCPU", "value", v, "type", "MEMORY", "value", "1024", "dependsOn");
-    if (retry_json) json_object_set_new(desc, "retryStrategy", parse(retry_json));
-    /* jobspec_make takes desc: the dependencies are held apart from it. */
-    json_t *deps = json_incref(json_object_get(desc, "dependsOn"));
-    job *j = jobs_create(st, jobspec_make(desc), id, 0, deps, 1000);
-    json_decref(deps);
-    return j;
+    json_t *desc = mt_job_desc(id, MT_QUEUE_ARN("q1"), "true", v, "1024");
+    if (retry_json) json_object_set_new(desc, "retryStrategy", mt_parse(retry_json));
+    return mt_create(st, desc, id, 0, NULL);
 }
 
 static const char *status(const char *id)
 {
-    job *j = jobs_find(st->jobs, id);
-    if (!j) CHECK_FAIL_("no job %s", id);
-    return job_status_name(j->status);
+    return job_status_name(mt_find(st, id)->status);
 }
 
 /* The capacity an instance accounts is the sum of what its jobs ask, never more than it has. */
@@ -637,10 +618,7 @@ static void test_clean_stop_costs_no_attempt(void)
     commit();
 
     /* The start after the clean stop (no instance is registered yet). */
-    char *err = NULL;
-    state *fresh = model_load(db, &err);
-    if (!fresh) CHECK_FAIL_("model_load: %s", err);
-    attempt_recover(fresh);
+    state *fresh = mt_load(db);
     model_free(st);
     st = fresh;
     CHECK(st->clean_stop);
@@ -669,9 +647,7 @@ static void test_clean_stop_costs_no_attempt(void)
     commit();
 
     /* A crash now: the attempt counts, and it was the job's only one. */
-    state *after_crash = model_load(db, &err);
-    if (!after_crash) CHECK_FAIL_("model_load: %s", err);
-    attempt_recover(after_crash);
+    state *after_crash = mt_load(db);
     CHECK(!after_crash->clean_stop);
     job *c = jobs_find(after_crash->jobs, "cs");
     CHECK_STR(job_status_name(c->status), "FAILED");
@@ -700,7 +676,7 @@ static void test_join_tokens_at_registration(void)
     for (size_t i = 0; i < sizeof tries / sizeof *tries; i++) {
         snprintf(auth, sizeof auth, "Bearer %s", tries[i].token ? tries[i].token : "");
         api_ctx c = {.st = st, .now_ms = util_now_ms(), .auth = tries[i].token ? auth : NULL};
-        json_t *req = parse(reg), *resp = NULL;
+        json_t *req = mt_parse(reg), *resp = NULL;
         int rc = AGENT_REGISTER(&c, req, &resp);
         CHECK_EQ_INT(rc == 0 && !c.err_type ? 200 : c.status, tries[i].status);
         json_decref(req);
@@ -709,7 +685,7 @@ static void test_join_tokens_at_registration(void)
     CHECK(in->registered);
     /* A launch token registers no other instance. */
     api_ctx c = {.st = st, .now_ms = util_now_ms(), .auth = auth};
-    json_t *req = parse("{\"computeEnvironment\": \"ce1\", \"instanceId\": \"i-stranger\","
+    json_t *req = mt_parse("{\"computeEnvironment\": \"ce1\", \"instanceId\": \"i-stranger\","
                         " \"vcpus\": 1, \"memoryMiB\": 64}");
     CHECK_EQ_INT(AGENT_REGISTER(&c, req, &(json_t *){NULL}), -1);
     CHECK_EQ_INT(c.status, 403);
@@ -791,13 +767,8 @@ int main(void)
     config_defaults(&barge_cfg);
     barge_cfg.dev = 1;
     credentials = json_object();
-    CHECK(mkdtemp(dir) != NULL);
-    char *err = NULL;
-    db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
-    st = model_load(db, &err);
-    if (!st) CHECK_FAIL_("model_load: %s", err);
-    attempt_recover(st);
+    db = mt_store_open(dir);
+    st = mt_load(db);
 
     RUN(test_place_run_release);
     RUN(test_stale_report_kill);
@@ -813,11 +784,8 @@ int main(void)
     RUN(test_an_exec_instance_lost_soon_after_registering_backs_off);
 
     model_free(st);
-    store_close(db);
+    mt_store_close(db, dir);
     json_decref(credentials);
     agent_ident_free();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
     return 0;
 }

@@ -17,7 +17,7 @@
 #include "server/model/state.h"
 #include "server/engine/attempt.h"
 #include "server/engine/fleet.h"
-#include "check.h"
+#include "model_testing.h"
 
 static char dir[] = "/tmp/barge-unit-jobs-XXXXXX";
 static store *db;
@@ -26,13 +26,7 @@ static instance inst;
 
 static state *load(void)
 {
-    char *err = NULL;
-    state *s = model_load(db, &err);
-    if (!s) CHECK_FAIL_("model_load: %s", err);
-    /* As the server does after loading: attempts that were under way end (their instances
-     * are gone). */
-    attempt_recover(s);
-    return s;
+    return mt_load(db);
 }
 
 /* Every change happens inside a transaction, as the core does it; jobs_flush writes the dirty
@@ -53,18 +47,8 @@ static void commit(void)
  * NULL). */
 static json_t *spec_desc(const char *name, const char *retry_json)
 {
-    json_t *desc = json_pack("{s:s, s:s, s:s, s:{s:[s, s], s:[{s:s, s:s}, {s:s, s:s}]}}",
-                             "jobName", name, "jobQueue",
-                             "arn:aws:batch:us-east-1:123456789012:job-queue/q1", "jobDefinition",
-                             "arn:aws:batch:us-east-1:123456789012:job-definition/def:1",
-                             "container", "command", "echo", "hi", "resourceRequirements", "type",
-                             "VCPU", "value", "1", "type", "MEMORY", "value", "1024");
-    if (retry_json) {
-        json_error_t e;
-        json_t *r = json_loads(retry_json, 0, &e);
-        if (!r) CHECK_FAIL_("bad retry JSON: %s", e.text);
-        json_object_set_new(desc, "retryStrategy", r);
-    }
+    json_t *desc = mt_job_desc(name, MT_QUEUE_ARN("q1"), "true", "1", "1024");
+    if (retry_json) json_object_set_new(desc, "retryStrategy", mt_parse(retry_json));
     return desc;
 }
 
@@ -72,25 +56,12 @@ static json_t *spec_desc(const char *name, const char *retry_json)
  * server does, so that a reload wires the same dependencies. */
 static job *submit(const char *id, uint32_t size, const char *deps_json, const char *retry_json)
 {
-    json_t *desc = spec_desc(id, retry_json);
-    json_t *deps = json_array();
-    if (deps_json) {
-        json_error_t e;
-        json_decref(deps);
-        deps = json_loads(deps_json, 0, &e);
-        if (!deps) CHECK_FAIL_("bad dependsOn JSON: %s", e.text);
-    }
-    json_object_set(desc, "dependsOn", deps);
-    job *j = jobs_create(st, jobspec_make(desc), id, size, deps, 1000);
-    json_decref(deps);
-    return j;
+    return mt_create(st, spec_desc(id, retry_json), id, size, deps_json);
 }
 
 static job *find(const char *id)
 {
-    job *j = jobs_find(st->jobs, id);
-    if (!j) CHECK_FAIL_("no job %s", id);
-    return j;
+    return mt_find(st, id);
 }
 
 static const char *status(const char *id)
@@ -760,18 +731,7 @@ static void test_reload(void)
 /* A multi-node job of two one-vCPU nodes in q1. */
 static job *submit_nodes(const char *id)
 {
-    json_t *desc = json_pack(
-        "{s:s, s:s, s:s, s:{s:i, s:i, s:[{s:s, s:{s:[s], s:[{s:s, s:s}, {s:s, s:s}]}}]}}",
-        "jobName", id, "jobQueue", "arn:aws:batch:us-east-1:123456789012:job-queue/q1",
-        "jobDefinition", "arn:aws:batch:us-east-1:123456789012:job-definition/mn:1",
-        "nodeProperties", "numNodes", 2, "mainNode", 0, "nodeRangeProperties", "targetNodes",
-        "0:", "container", "command", "true", "resourceRequirements", "type", "VCPU", "value",
-        "1", "type", "MEMORY", "value", "1024");
-    json_t *deps = json_array();
-    json_object_set(desc, "dependsOn", deps);
-    job *j = jobs_create(st, jobspec_make(desc), id, 2, deps, 1000);
-    json_decref(deps);
-    return j;
+    return mt_create(st, mt_nodes_desc(id, MT_QUEUE_ARN("q1"), "1024"), id, 2, NULL);
 }
 
 /* A multi-node job stored when its node ranges' containers carried networkInterfaces (AWS's
@@ -928,10 +888,7 @@ int main(void)
 {
     log_level = LOG_ERROR;
     config_defaults(&barge_cfg);
-    CHECK(mkdtemp(dir) != NULL);
-    char *err = NULL;
-    db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
+    db = mt_store_open(dir);
     RUN(test_transitions);
     st = load();
     inst.id = "i-test";
@@ -961,9 +918,6 @@ int main(void)
     model_free(st);
     json_decref(inst.assign);
     json_decref(inst.kill);
-    store_close(db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
+    mt_store_close(db, dir);
     return 0;
 }

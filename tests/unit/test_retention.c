@@ -20,7 +20,7 @@
 #include "server/model/model.h"
 #include "server/model/retention.h"
 #include "server/model/state.h"
-#include "check.h"
+#include "model_testing.h"
 
 static char dir[] = "/tmp/barge-unit-retention-XXXXXX";
 static store *db;
@@ -45,27 +45,14 @@ static void commit(void)
 
 static void reload(void)
 {
-    char *err = NULL;
     model_free(st);
-    st = model_load(db, &err);
-    if (!st) CHECK_FAIL_("model_load: %s", err);
-    attempt_recover(st);
+    st = mt_load(db);
 }
 
 static job *submit(const char *id, uint32_t size, const char *deps_json)
 {
-    json_t *desc = json_pack("{s:s, s:s, s:s, s:{s:[s], s:[{s:s, s:s}, {s:s, s:s}]}}",
-                             "jobName", id, "jobQueue",
-                             "arn:aws:batch:us-east-1:123456789012:job-queue/q1", "jobDefinition",
-                             "arn:aws:batch:us-east-1:123456789012:job-definition/def:1",
-                             "container", "command", "true", "resourceRequirements", "type",
-                             "VCPU", "value", "1", "type", "MEMORY", "value", "64");
-    json_t *deps = json_loads(deps_json ? deps_json : "[]", 0, NULL);
-    CHECK(deps != NULL);
-    json_object_set(desc, "dependsOn", deps);
-    job *j = jobs_create(st, jobspec_make(desc), id, size, deps, 1000);
-    json_decref(deps);
-    return j;
+    return mt_create(st, mt_job_desc(id, MT_QUEUE_ARN("q1"), "true", "1", "64"), id, size,
+                     deps_json);
 }
 
 static void run(job *j)
@@ -340,12 +327,8 @@ int main(void)
 {
     log_level = LOG_ERROR;
     config_defaults(&barge_cfg);
-    CHECK(mkdtemp(dir) != NULL);
-    char *err = NULL;
-    db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
-    st = model_load(db, &err);
-    if (!st) CHECK_FAIL_("model_load: %s", err);
+    db = mt_store_open(dir);
+    st = mt_load(db);
     inst.id = "i-test";
     inst.ce = "ce1";
     inst.mvcpus = 64000;
@@ -357,9 +340,6 @@ int main(void)
     RUN(test_submit_order_goes_on);
     RUN(test_a_log_stream_is_deleted_in_batches);
     model_free(st);
-    store_close(db);
-    char *cmd = xasprintf("rm -rf %s", dir);
-    if (system(cmd) != 0) return 1;
-    free(cmd);
+    mt_store_close(db, dir);
     return 0;
 }

@@ -22,7 +22,7 @@
 #include "server/engine/fleet.h"
 #include "server/engine/scheduler.h"
 #include "server/engine/timelimit.h"
-#include "check.h"
+#include "model_testing.h"
 
 static char dir[] = "/tmp/barge-unit-scheduler-XXXXXX";
 static store *db;
@@ -42,14 +42,6 @@ static void commit(void)
     if (store_commit(db) != 0) CHECK_FAIL_("commit: %s", store_errmsg(db));
 }
 
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, 0, &e);
-    if (!v) CHECK_FAIL_("bad JSON in the test: %s: %s", e.text, text);
-    return v;
-}
-
 static void put_ce(const char *name)
 {
     reg_put(st, &st->ce, name,
@@ -65,7 +57,7 @@ static void put_queue(const char *name, const char *ce, const char *extra)
     json_t *d = json_pack("{s:s, s:s, s:s, s:i, s:[{s:i, s:s}]}", "jobQueueName", name, "state",
                           "ENABLED", "status", "VALID", "priority", 1, "computeEnvironmentOrder",
                           "order", 1, "computeEnvironment", arn);
-    if (extra) json_object_update_new(d, parse(extra));
+    if (extra) json_object_update_new(d, mt_parse(extra));
     reg_put(st, &st->jq, name, d);
 }
 
@@ -81,9 +73,7 @@ static instance *add_instance(const char *id, const char *ce, int vcpus)
 
 static job *find(const char *id)
 {
-    job *j = jobs_find(st->jobs, id);
-    if (!j) CHECK_FAIL_("no job %s", id);
-    return j;
+    return mt_find(st, id);
 }
 
 static const char *status(const char *id)
@@ -97,18 +87,10 @@ static job *submit(const char *id, const char *queue, int vcpus, uint32_t size,
 {
     char v[16], q[200];
     snprintf(v, sizeof v, "%d", vcpus);
-    snprintf(q, sizeof q, "arn:aws:batch:us-east-1:123456789012:job-queue/%s", queue);
-    json_t *desc = json_pack("{s:s, s:s, s:s, s:{s:[s], s:[{s:s, s:s}, {s:s, s:s}]}}",
-                             "jobName", id, "jobQueue", q, "jobDefinition",
-                             "arn:aws:batch:us-east-1:123456789012:job-definition/def:1",
-                             "container", "command", "true", "resourceRequirements", "type",
-                             "VCPU", "value", v, "type", "MEMORY", "value", "1024");
-    if (extra) json_object_update_new(desc, parse(extra));
-    json_t *deps = json_array();
-    json_object_set(desc, "dependsOn", deps);
-    job *j = jobs_create(st, jobspec_make(desc), id, size, deps, 1000);
-    json_decref(deps);
-    return j;
+    snprintf(q, sizeof q, MT_QUEUE_ARN("%s"), queue);
+    json_t *desc = mt_job_desc(id, q, "true", v, "1024");
+    if (extra) json_object_update_new(desc, mt_parse(extra));
+    return mt_create(st, desc, id, size, NULL);
 }
 
 /* A multi-node job of two one-vCPU nodes of memory MiB in queue; extra as submit's. */
@@ -116,20 +98,10 @@ static job *submit_nodes_of(const char *id, const char *queue, const char *memor
                             const char *extra)
 {
     char q[200];
-    snprintf(q, sizeof q, "arn:aws:batch:us-east-1:123456789012:job-queue/%s", queue);
-    json_t *desc = json_pack(
-        "{s:s, s:s, s:s, s:{s:i, s:i, s:[{s:s, s:{s:[s], s:[{s:s, s:s}, {s:s, s:s}]}}]}}",
-        "jobName", id, "jobQueue", q, "jobDefinition",
-        "arn:aws:batch:us-east-1:123456789012:job-definition/mn:1", "nodeProperties",
-        "numNodes", 2, "mainNode", 0, "nodeRangeProperties", "targetNodes", "0:", "container",
-        "command", "true", "resourceRequirements", "type", "VCPU", "value", "1", "type",
-        "MEMORY", "value", memory);
-    if (extra) json_object_update_new(desc, parse(extra));
-    json_t *deps = json_array();
-    json_object_set(desc, "dependsOn", deps);
-    job *j = jobs_create(st, jobspec_make(desc), id, 2, deps, 1000);
-    json_decref(deps);
-    return j;
+    snprintf(q, sizeof q, MT_QUEUE_ARN("%s"), queue);
+    json_t *desc = mt_nodes_desc(id, q, memory);
+    if (extra) json_object_update_new(desc, mt_parse(extra));
+    return mt_create(st, desc, id, 2, NULL);
 }
 
 static job *submit_nodes(const char *id, const char *queue)
@@ -190,7 +162,7 @@ static void test_reservation_reason_counts_every_node(void)
     begin();
     put_ce("ce-r");
     reg_put(st, &st->sp, "pol-r",
-            parse("{\"name\": \"pol-r\", \"arn\": "
+            mt_parse("{\"name\": \"pol-r\", \"arn\": "
                   "\"arn:aws:batch:us-east-1:123456789012:scheduling-policy/pol-r\", "
                   "\"fairsharePolicy\": {\"shareDecaySeconds\": 60, \"computeReservation\": 50}}"));
     put_queue("q-r", "ce-r",
@@ -302,7 +274,7 @@ static void test_many_shares_pass_is_not_quadratic(void)
     begin();
     put_ce("ce-f");
     reg_put(st, &st->sp, "pol-f",
-            parse("{\"name\": \"pol-f\", \"arn\": "
+            mt_parse("{\"name\": \"pol-f\", \"arn\": "
                   "\"arn:aws:batch:us-east-1:123456789012:scheduling-policy/pol-f\", "
                   "\"fairsharePolicy\": {\"shareDecaySeconds\": 60, \"computeReservation\": 0}}"));
     const char *fair = "{\"schedulingPolicyArn\": "
@@ -338,7 +310,7 @@ static void test_a_high_priority_array_into_a_busy_share(void)
     begin();
     put_ce("ce-p");
     reg_put(st, &st->sp, "pol-p",
-            parse("{\"name\": \"pol-p\", \"arn\": "
+            mt_parse("{\"name\": \"pol-p\", \"arn\": "
                   "\"arn:aws:batch:us-east-1:123456789012:scheduling-policy/pol-p\", "
                   "\"fairsharePolicy\": {\"shareDecaySeconds\": 60}}"));
     put_queue("q-p", "ce-p", "{\"schedulingPolicyArn\": "
@@ -382,13 +354,8 @@ int main(void)
     log_level = LOG_ERROR + 1;
     config_defaults(&barge_cfg);
     barge_cfg.dev = 1;
-    CHECK(mkdtemp(dir) != NULL);
-    char *err = NULL;
-    db = store_sqlite_open(dir, STORE_SYNC_NORMAL, &err);
-    if (!db) CHECK_FAIL_("store_sqlite_open: %s", err);
-    st = model_load(db, &err);
-    if (!st) CHECK_FAIL_("model_load: %s", err);
-    attempt_recover(st);
+    db = mt_store_open(dir);
+    st = mt_load(db);
 
     RUN(test_two_gangs_in_one_pass);
     RUN(test_a_gang_placed_elsewhere_frees_its_promise);
@@ -398,10 +365,7 @@ int main(void)
     RUN(test_a_high_priority_array_into_a_busy_share);
 
     model_free(st);
-    store_close(db);
+    mt_store_close(db, dir);
     agent_ident_free();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK_EQ_INT(system(cmd), 0);
     return 0;
 }
