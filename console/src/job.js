@@ -41,7 +41,8 @@ function nodeTitle(x) {
 
 // What a job depends on, as ids to draw.  A dependency may name no job: an array's SEQUENTIAL
 // (each child waits for the one before it: for a child, its previous sibling) and, for a child,
-// N_TO_N names the other array, whose child of the same index it waits for.
+// N_TO_N names the other array, whose child of the same index it waits for (`whole` keeps the
+// job named: when that is not an array, the child waits for all of it; see graph).
 function dependencies(j) {
   const p = j.arrayProperties, parent = arrayParentId(j);
   const index = p && p.index !== undefined ? p.index : null;
@@ -49,7 +50,8 @@ function dependencies(j) {
   for (const d of j.dependsOn || []) {
     if (d.jobId) {
       const child = index !== null && d.type === "N_TO_N" && !/:\d+$/.test(d.jobId);
-      out.push({ id: child ? `${d.jobId}:${index}` : d.jobId, label: d.type || "" });
+      out.push({ id: child ? `${d.jobId}:${index}` : d.jobId, label: d.type || "",
+                 whole: child ? d.jobId : undefined });
     } else if (d.type === "SEQUENTIAL" && parent && index > 0) {
       out.push({ id: `${parent}:${index - 1}`, label: "SEQUENTIAL" });
     }
@@ -163,13 +165,18 @@ function jobList(id, summary, items, more) {
 }
 
 async function graph(j, nodes) {
-  const deps = dependencies(j);
+  let deps = dependencies(j);
   const b = j.barge || {};
   const dependents = (b.dependents || []).map((id) => ({ id }));
   const parent = arrayParentId(j), mnParent = nodeParentId(j);
-  const ids = [...deps.map((d) => d.id), ...dependents.map((d) => d.id), ...(parent ? [parent] : []),
-               ...(mnParent ? [mnParent] : [])];
+  const ids = [...deps.flatMap((d) => (d.whole ? [d.id, d.whole] : [d.id])), ...dependents.map((d) => d.id),
+               ...(parent ? [parent] : []), ...(mnParent ? [mnParent] : [])];
   const known = new Map((ids.length ? await describe([...new Set(ids)]) : []).map((x) => [x.jobId, x]));
+  // N_TO_N on a job that is not an array is a dependency on the whole job, as the server has it.
+  deps = deps.map((d) => {
+    const w = d.whole && known.get(d.whole);
+    return w && !(w.arrayProperties && w.arrayProperties.size !== undefined) ? { id: d.whole, label: d.label } : d;
+  });
   const info = (d, role) => {
     const x = known.get(d.id);
     return { id: d.id, role, label: d.label, status: x ? x.status : "",

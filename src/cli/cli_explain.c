@@ -49,11 +49,28 @@ static void say_attempts(json_t *job, int depth)
 
 static int explain(cli_ctx *c, const char *id, int depth, dict *seen);
 
+/* Whether N_TO_N entry d of job pairs children: when job and the job it names are both
+ * arrays.  With a plain job on either side it is a dependency on the whole job, as the server
+ * takes it.  A job that cannot be read is taken as an array: it is explained as unknown
+ * below either way. */
+static int pairs_children(cli_ctx *c, json_t *job, json_t *d)
+{
+    const char *type = str(d, "type"), *dep = str(d, "jobId");
+    if (!type || strcmp(type, "N_TO_N") != 0 || !dep) return 0;
+    if (!json_object_get(job, "arrayProperties")) return 0;
+    json_t *on;
+    if (cli_find_job(c, dep, &on) != 0) return 1;
+    int array = json_object_get(json_object_get(on, "arrayProperties"), "size") != NULL;
+    json_decref(on);
+    return array;
+}
+
 /* The job one dependsOn entry d of job makes it wait for, as a fresh id, or NULL when it names
  * none for this job; *how gets a note on the kind, or NULL.  A child's entries are its array's
  * (DescribeJobs shows them on each child): SEQUENTIAL means the child before it (the first
- * child waits for none), N_TO_N on X means X's child of the same index. */
-static char *dependency_of(json_t *job, json_t *d, const char **how)
+ * child waits for none), N_TO_N on X means X's child of the same index when pairs (both are
+ * arrays: pairs_children), else all of X. */
+static char *dependency_of(json_t *job, json_t *d, int pairs, const char **how)
 {
     const char *dep = str(d, "jobId"), *type = str(d, "type"), *id = str(job, "jobId");
     json_t *index = json_object_get(json_object_get(job, "arrayProperties"), "index");
@@ -61,6 +78,10 @@ static char *dependency_of(json_t *job, json_t *d, const char **how)
     int n_to_n = type && strcmp(type, "N_TO_N") == 0;
     const char *colon = id ? strrchr(id, ':') : NULL;
     *how = NULL;
+    if (n_to_n && !pairs) {
+        *how = "(N_TO_N where one of the two is not an array: it waits for the whole job)";
+        return dep ? xstrdup(dep) : NULL;
+    }
     /* A negative index is no child's: the server's answer is wrong, and the child before
      * child i is not worked out from it. */
     if (!json_is_integer(index) || json_integer_value(index) < 0 || !colon) {
@@ -98,13 +119,13 @@ static int children_started(json_t *job)
 /* How many of the jobs job depends on have yet to succeed (one DescribeJobs for them all; a
  * job no longer known finished before it was let go).  All of them when they cannot be read:
  * each is explained below anyway. */
-static size_t still_waited_for(cli_ctx *c, json_t *job)
+static size_t still_waited_for(cli_ctx *c, json_t *job, const int *pairs)
 {
     json_t *ids = json_array(), *d, *resp = NULL;
     size_t i, n;
     const char *how;
     json_array_foreach(json_object_get(job, "dependsOn"), i, d) {
-        char *dep = dependency_of(job, d, &how);
+        char *dep = dependency_of(job, d, pairs[i], &how);
         if (dep) json_array_append_new(ids, json_string(dep));
         free(dep);
     }
@@ -136,8 +157,12 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int
     const char *how;
     int parent = !json_is_integer(json_object_get(json_object_get(job, "arrayProperties"),
                                                   "index"));
+    /* At most 20 entries (SubmitJob's limit); more in a wrong answer are not explained. */
+    int pairs[20] = {0};
+    if (json_array_size(deps) > 20) deps = NULL;
+    json_array_foreach(deps, i, d) pairs[i] = pairs_children(c, job, d);
     json_array_foreach(deps, i, d) {
-        char *dep = dependency_of(job, d, &how);
+        char *dep = dependency_of(job, d, pairs[i], &how);
         n += dep != NULL;
         free(dep);
         /* An array's SEQUENTIAL entry names no job: its children wait for each other. */
@@ -149,7 +174,7 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int
     }
     if (!n) return;
     indent(depth + 1);
-    size_t waits = failed ? n : still_waited_for(c, job);
+    size_t waits = failed ? n : still_waited_for(c, job, pairs);
     if (failed)
         printf("it failed because a job it depends on failed; it depends on %zu:\n", n);
     else if (waits == n)
@@ -160,7 +185,7 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int
         printf("the %s it depends on %s succeeded: it leaves PENDING at once\n",
                n == 1 ? "job" : "jobs", n == 1 ? "has" : "have");
     json_array_foreach(deps, i, d) {
-        char *dep = dependency_of(job, d, &how);
+        char *dep = dependency_of(job, d, pairs[i], &how);
         if (!dep) continue;
         if (how) {
             indent(depth + 2);

@@ -365,6 +365,16 @@ class FirstStart(JobsCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("(N_TO_N: it waits for the child of the same index)", out)
         self.assertRegex(out, r"\n\s+job %s:1 \(explained-arr\) is RUNNABLE" % arr)
+        # N_TO_N on a job that is not an array: each child waits for all of it.
+        arr3 = self.submit("explained-arr3", queue="parked", arrayProperties={"size": 2},
+                           dependsOn=[{"jobId": first, "type": "N_TO_N"}])
+        for which in (arr3, arr3 + ":1"):
+            rc, out, err = self.cli("explain", which)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("(N_TO_N where one of the two is not an array: it waits for the whole "
+                          "job)", out)
+            self.assertRegex(out, r"\n\s+job %s \(explained-blocker\)" % first)
+            self.assertNotIn("no longer known", out)
 
     def test_explain_of_an_array_whose_children_left_pending(self):
         # Its dependency succeeded and its children wait to be placed: the array waits for

@@ -252,14 +252,18 @@ class ConsoleEdgesTest(JobsCase):
         n2n = self.submit("n2n", command="true", arrayProperties={"size": 3},
                           dependsOn=[{"jobId": fan, "type": "N_TO_N"}])
         chatty = self.submit("chatty", command="seq 1 300")
+        # N_TO_N on a plain job: each child waits for all of it.
+        n2plain = self.submit("n2plain", command="true", arrayProperties={"size": 2},
+                              dependsOn=[{"jobId": chatty, "type": "N_TO_N"}])
         longest = self.submit("L" * 128, command="true")
         stopped = self.submit("stopped", queue="parked")
         self.batch.terminate_job(jobId=stopped, reason="stopped by the test")
-        self.wait_jobs([seq, n2n, chatty, longest, stopped])
+        self.wait_jobs([seq, n2n, n2plain, chatty, longest, stopped])
         after = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(start - 2))
         before = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() + 60))
         pages = {"seq": "#/job/" + seq, "seq_child": "#/job/%s%%3A1" % seq,
                  "n2n_child": "#/job/%s%%3A2" % n2n, "chatty": "#/job/" + chatty,
+                 "n2plain_child": "#/job/%s%%3A1" % n2plain,
                  "named_between": "#/jobs?queue=q&name=fan*&after=%s&before=%s" % (after, before),
                  "between": "#/jobs?queue=q&status=SUCCEEDED&after=%s&before=%s" % (after, before),
                  "bad_time": "#/jobs?queue=q&after=yesterday",
@@ -281,6 +285,9 @@ class ConsoleEdgesTest(JobsCase):
         child = {g["role"]: g for g in got["n2n_child"]["graph"]}
         self.assertEqual(child["dependency"]["job"], fan + ":2")
         self.assertEqual(child["dependency"]["text"][0], "fan · child 2")
+        # One on an array's parent: the child waits for the whole of it.
+        child = {g["role"]: g for g in got["n2plain_child"]["graph"]}
+        self.assertEqual(child["dependency"]["job"], chatty)
         # An ended job's log opens at its last line.
         log = got["chatty"]["log"]
         self.assertEqual(log["lines"], "300")
@@ -289,7 +296,8 @@ class ConsoleEdgesTest(JobsCase):
         # A name and two times, or a status and two times: one filter to the server, the rest
         # kept in the browser.
         self.assertEqual(got["named_between"]["jobs"], [fan])
-        self.assertEqual(sorted(got["between"]["jobs"]), sorted([seq, fan, n2n, chatty, longest]))
+        self.assertEqual(sorted(got["between"]["jobs"]),
+                         sorted([seq, fan, n2n, n2plain, chatty, longest]))
         self.assertIn("'yesterday' is not a date and time", got["bad_time"]["error"])
         self.assertEqual(seen["usage_tag"], "Give the key of the tag to sum by.")
         # A usage call refused is said above its form, which stays to choose another queue.

@@ -98,6 +98,26 @@ class Dependencies(JobsCase):
         self.assertLess(t[("start", "y:2")], t[("end", "x:0")])
         self.assertEqual(self.job(second)["dependsOn"], [{"jobId": first, "type": "N_TO_N"}])
 
+    def test_n_to_n_with_a_plain_job_waits_for_the_whole_job(self):
+        """Scripts written for AWS give N_TO_N to plain jobs: with a plain job on either side
+        it is a dependency on the whole job."""
+        log = "nton_plain.log"
+        self.out(log)
+        a = self.run_traced("a", log, sleep="0.5")
+        b = self.run_traced("b", log, sleep="0.05", dependsOn=[{"jobId": a, "type": "N_TO_N"}])
+        arr = self.submit("arr", arrayProperties={"size": 2}, command=TRACE % "0.05",
+                          env={"NAME": "arr", "LOG": log},
+                          dependsOn=[{"jobId": b, "type": "N_TO_N"}])
+        c = self.run_traced("c", log, sleep="0.05", dependsOn=[{"jobId": arr, "type": "N_TO_N"}])
+        ds = self.wait_jobs([a, b, arr, c], timeout=40)
+        self.assertEqual({d["status"] for d in ds.values()}, {"SUCCEEDED"})
+        t, _ = self.trace(log)
+        self.assertLess(t[("end", "a")], t[("start", "b")])
+        for i in range(2):
+            self.assertLess(t[("end", "b")], t[("start", "arr:%d" % i)])
+            self.assertLess(t[("end", "arr:%d" % i)], t[("start", "c")])
+        self.assertEqual(ds[b]["dependsOn"], [{"jobId": a, "type": "N_TO_N"}])
+
     def test_sequential(self):
         log = "seq.log"
         self.out(log)

@@ -233,9 +233,6 @@ class SubmitRefusals(JobsCase):
                      dependsOn=[{"jobId": "no-such-job"}])
         self.refused("dependsOn[1].jobId", dependsOn=[{"jobId": plain},
                                                        {"jobId": "9" * 8}])
-        self.refused("dependsOn[0]", "N_TO_N", dependsOn=[{"jobId": two, "type": "N_TO_N"}])
-        self.refused("dependsOn[0]", "N_TO_N", arrayProperties={"size": 2},
-                     dependsOn=[{"jobId": plain, "type": "N_TO_N"}])
         self.refused("dependsOn[0]", "same size", arrayProperties={"size": 2},
                      dependsOn=[{"jobId": three, "type": "N_TO_N"}])
         self.refused("dependsOn[0]", "SEQUENTIAL", arrayProperties={"size": 2},
@@ -248,6 +245,12 @@ class SubmitRefusals(JobsCase):
         self.assertRegex(self.submit("nton", queue="parked", arrayProperties={"size": 2},
                                      dependsOn=[{"jobId": two, "type": "N_TO_N"},
                                                 {"type": "SEQUENTIAL"}]), UUID_RE)
+        # N_TO_N with a plain job on either side is a dependency on the whole job.
+        self.assertRegex(self.submit("nton-plain", queue="parked",
+                                     dependsOn=[{"jobId": two, "type": "N_TO_N"}]), UUID_RE)
+        self.assertRegex(self.submit("nton-on-plain", queue="parked",
+                                     arrayProperties={"size": 2},
+                                     dependsOn=[{"jobId": plain, "type": "N_TO_N"}]), UUID_RE)
 
     def test_environment_override(self):
         self.refused("containerOverrides.environment", "AWS_BATCH",

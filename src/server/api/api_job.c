@@ -140,16 +140,15 @@ static int check_depends_on(api_ctx *c, json_t *deps, int array_size)
         if (!on)
             return api_client_error(c, "dependsOn[%zu].jobId: no job with id '%.80s' (or it "
                                        "ended before --retention-hours and was removed)", i, id);
-        if (type && strcmp(type, "N_TO_N") == 0) {
-            if (!array_size)
-                return api_client_error(c, "dependsOn[%zu].type: N_TO_N applies only to array "
-                                           "jobs (give arrayProperties.size)", i);
-            if (!on->children || on->array_size != (uint32_t)array_size)
-                return api_client_error(c, "dependsOn[%zu]: an N_TO_N dependency needs an array "
-                                           "job of the same size (%d); '%.80s' %s", i,
-                                        array_size, id,
-                                        on->children ? "has another size" : "is not an array job");
-        }
+        /* N_TO_N pairs children when both jobs are arrays; with either a plain job it waits
+         * for the whole job, as a dependency without a type does (AWS takes it so, and
+         * scripts written for AWS give N_TO_N to plain jobs). */
+        if (type && strcmp(type, "N_TO_N") == 0 && array_size && on->children &&
+            on->array_size != (uint32_t)array_size)
+            return api_client_error(c, "dependsOn[%zu]: an N_TO_N dependency of an array job "
+                                       "on another pairs their children, so it needs one of "
+                                       "the same size (%d); '%.80s' has %u children", i,
+                                    array_size, id, on->array_size);
     }
     return 0;
 }

@@ -157,14 +157,20 @@ void jobs__rq_insert(jobs *js, job *j)
     jq_share *s;
     job **head, **tail;
     rq_of(js, j, &q, &s, &head, &tail);
-    /* Where the last job put into this list went, when j goes right after it: an array's
-     * children come one after another, and in a share a child of a higher priority than the
-     * jobs waiting there would otherwise walk past all of them, once for each child. */
+    /* Right after the last job put into this list when j goes there (an array's children come
+     * in order), else searched from both ends at once: a new job goes at the tail, a retried
+     * one or one whose dependencies ended back to its place, often near a deep list's head. */
+    int p = s != NULL;
     job *after = js->rq_hint, *next;
-    if (!after || js->rq_hint_head != head || !goes_after(after, j, s != NULL) ||
-        ((next = after->rq_next) && goes_after(next, j, s != NULL))) {
-        after = *tail;
-        while (after && !goes_after(after, j, s != NULL)) after = after->rq_prev;
+    if (!after || js->rq_hint_head != head || !goes_after(after, j, p) ||
+        ((next = after->rq_next) && goes_after(next, j, p))) {
+        job *back = *tail, *fwd = *head;
+        for (after = NULL; back && !goes_after(back, j, p); back = back->rq_prev) {
+            if (!fwd || !goes_after(fwd, j, p)) break; /* after: fwd's predecessor */
+            after = fwd;
+            fwd = fwd->rq_next;
+        }
+        if (!back || goes_after(back, j, p)) after = back;
     }
     js->rq_hint = j;
     js->rq_hint_head = head;
