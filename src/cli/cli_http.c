@@ -190,7 +190,7 @@ static void parse_error(long status, char *htype, const char *body, size_t len, 
 {
     err->http_status = status;
     err->type = htype;
-    json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *j = len ? json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
     if (json_is_object(j)) {
         const char *t = json_string_value(json_object_get(j, "__type"));
         if (!err->type && t && *t) {
@@ -369,7 +369,8 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
     }
     free(htype);
     json_error_t jerr;
-    json_t *j = len ? json_loadb(answer, len, 0, &jerr) : json_object();
+    /* A job's log may hold NUL bytes, which the server sends as \u0000. */
+    json_t *j = len ? json_loadb(answer, len, JSON_ALLOW_NUL, &jerr) : json_object();
     if (!json_is_object(j)) {
         json_decref(j);
         err->http_status = status;

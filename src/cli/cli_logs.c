@@ -92,8 +92,10 @@ static void print_event(const log_out *out, json_t *e)
         fputc('\n', out->to);
         return;
     }
-    const char *m = json_string_value(json_object_get(e, "message")) ?: "";
-    size_t n = strlen(m);
+    /* The line as the job wrote it, NUL bytes and all (json_string_length, not strlen). */
+    json_t *msg = json_object_get(e, "message");
+    const char *m = json_string_value(msg) ?: "";
+    size_t n = json_string_length(msg);
     fwrite(m, 1, n, out->to);
     if (n == 0 || m[n - 1] != '\n') fputc('\n', out->to);
 }

@@ -688,6 +688,15 @@ int cli_run(int argc, char **argv)
         fprintf(stderr, "%s: job %s goes on without this command, whose output cannot be "
                         "written; `%s %s` follows it, `barge terminate %s` stops it\n",
                 c.prog, id, follow_cmd(array), id, id);
+    } else if (!interrupts) {
+        /* The follow failed (an error said above) while the job may well run on. */
+        json_t *now = NULL;
+        if (cli_find_job(&c, id, &now) == 0 &&
+            !cli_status_done(json_string_value(json_object_get(now, "status"))))
+            fprintf(stderr, "%s: job %s goes on without this command; `%s %s` follows it, "
+                            "`barge terminate %s` stops it\n",
+                    c.prog, id, follow_cmd(array), id, id);
+        json_decref(now);
     }
     json_decref(stuck);
 done:

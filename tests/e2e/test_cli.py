@@ -864,6 +864,23 @@ class RunningJobs(ServerTestCase):
         self.assertEqual(sorted(json.loads(l)["message"] for l in lines),
                          ["one", "three", "two"])
 
+    def test_logs_with_nul_bytes(self):
+        """A NUL byte in a job's output (binary output has them) is printed as the job wrote
+        it, by logs, logs -f and run: the answer holding it read as the JSON it is (it was
+        taken for one from something other than barge, and the log was lost)."""
+        script = r'printf "before\n"; printf "a\000b\n"; printf "after\n"'
+        want = "before\na\x00b\nafter\n"
+        rc, out, err = self.cli("run", "--queue", "run", "--definition", "sh", "--",
+                                "sh", "-c", script, timeout=120)
+        self.assertEqual((rc, out), (0, want), err)
+        job_id = self.submit(script)
+        rc, out, err = self.cli("logs", "-f", job_id, timeout=120)
+        self.assertEqual((rc, out), (0, want), err)
+        rc, out, err = self.cli("logs", job_id)
+        self.assertEqual((rc, out), (0, want), err)
+        lines = self.cli("logs", job_id, "--json")[1].splitlines()
+        self.assertEqual([json.loads(l)["message"] for l in lines], ["before", "a\x00b", "after"])
+
     def test_logs_tail(self):
         """--tail N prints the attempt's last N lines; with -f, then what it prints next."""
         job_id = self.submit("seq 1 5; sleep 10; seq 6 7")

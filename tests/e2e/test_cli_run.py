@@ -6,13 +6,14 @@ is, following its dependencies."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
 
-from harness import BARGE, Server
+from harness import ACCESS_KEY, BARGE, SECRET_KEY, Server, write_credentials
 from test_cli import barge, cli_env
 from test_jobs_common import JobsCase
 
@@ -519,3 +520,42 @@ class Usage(JobsCase):
         rc, _, err = self.cli("usage", "--queue", "q", "--by", "colour")
         self.assertEqual(rc, 2)
         self.assertIn("--by must be", err)
+
+
+class RunWithoutLogs(JobsCase):
+    """`barge run` by a principal that may run jobs but not read logs: the follow fails, and
+    the job, which runs on, is said to go on, with how to follow or stop it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="barge-run-nologs-")
+        creds = write_credentials(os.path.join(cls.dir, "credentials"), {
+            "tester": {"aws_access_key_id": ACCESS_KEY, "aws_secret_access_key": SECRET_KEY,
+                       "barge_policy": "admin"},
+            "runner": {"aws_access_key_id": "AKIDNOLOGS", "aws_secret_access_key": "nologs",
+                       "barge_policy": "batch-only"}})
+        policies = os.path.join(cls.dir, "policies.json")
+        with open(policies, "w") as f:
+            json.dump({"batch-only": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "batch:*", "Resource": "*"}]}}, f)
+        cls.server_args = ("--credentials", creds, "--policies", policies, "--idle-seconds",
+                           "30", "--kill-grace-seconds", "1")
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_a_follow_that_fails_says_the_job_goes_on(self):
+        rc, out, err = barge("run", "--queue", "q", "--definition", "jd", "--", "sh", "-c",
+                             "sleep 60", endpoint=self.server.url, timeout=120,
+                             env={"AWS_ACCESS_KEY_ID": "AKIDNOLOGS",
+                                  "AWS_SECRET_ACCESS_KEY": "nologs"})
+        self.assertEqual(rc, 1, err)
+        self.assertIn("AccessDenied", err)
+        m = re.search(r"job (\S+) goes on without this command; `barge logs -f \1` follows "
+                      r"it, `barge terminate \1` stops it", err)
+        self.assertIsNotNone(m, err)
+        self.assertIn(self.status(m.group(1)), ("STARTING", "RUNNING"))
+        self.batch.terminate_job(jobId=m.group(1), reason="the test is over")
