@@ -269,6 +269,11 @@ static size_t text_width(const char *s)
     return text_cut(s, SIZE_MAX, NULL);
 }
 
+size_t cli_text_cut(const char *s, size_t max, size_t *bytes)
+{
+    return text_cut(s, max, bytes);
+}
+
 size_t cli_term_width(int fd)
 {
     struct winsize ws;

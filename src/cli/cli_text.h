@@ -71,6 +71,10 @@ void cli_table_add(cli_table *t, const char *const *row); /* copies the cells; N
 void cli_table_fit(cli_table *t, size_t col, size_t width);
 void cli_table_render(const cli_table *t, buf *out);
 void cli_table_free(cli_table *t);
+/* The columns the longest start of s that takes at most max of them takes on a terminal (a
+ * CJK character or an emoji two, a combining accent none, as tables measure them), and its
+ * length in bytes in *bytes (unless NULL): where to cut a line that must not wrap. */
+size_t cli_text_cut(const char *s, size_t max, size_t *bytes);
 /* The width of the terminal fd is, in columns; 0 when fd is not a terminal (a pipe or a file
  * takes every cell whole: what a script reads is never cut) or says none. */
 size_t cli_term_width(int fd);

@@ -1,6 +1,8 @@
 /* cli_watch — `barge watch`: a live view of a queue (its jobs by status and the front of the
  * queue, from GetJobQueueSnapshot) or of an array job (its children by status). */
 #include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,36 +18,172 @@ static const char watch_help[] =
     "       barge watch --array JOBID [--every SECONDS] [--once]\n"
     "\n"
     "A live view, redrawn every few seconds until interrupted: a queue's jobs by status\n"
-    "(array children apart) and the first jobs in the order they will be placed; or an\n"
-    "array job's children by status until all have ended, a line on stderr.\n"
+    "(array children apart) and the first jobs in the order they will be placed (a queue, or\n"
+    "all its compute environments, DISABLED said above them; a job that can never be placed\n"
+    "marked with its reason); or an array job's children by status until all have ended, a\n"
+    "line on stderr.  On a terminal each line is cut to its width.\n"
     "\n"
     "options:\n"
     "  --array JOBID      watch an array job's children instead of a queue; with --json,\n"
     "                     its description is printed when it has ended (with --once, now)\n"
     "  --every SECONDS    how often to redraw (default 2; 1 for --array)\n"
     "  --once             draw once and exit (for scripts)\n"
+    "\n"
+    "exit status: 0; with --array, 1 when the array has ended FAILED (a child failed), as\n"
+    "`barge run` exits, so that `barge watch --array JOBID && NEXT` stops there.\n"
     "\n" CLI_COMMON_HELP;
 
 #define FRONT_SHOWN 10
 #define FRONT_MAX 100 /* the jobs a GetJobQueueSnapshot lists at most */
-#define QUEUE_LINES 11 /* the view's lines besides the front's: 1 + 7 counts + 2 + the cursor's */
+#define STATUS_LINES 7
 
-/* How many of the front's jobs a redrawn screen shows: as many as fit the terminal's window
- * below the counts (asked at each redraw, so a resized window is followed), at least one; ten
- * when the window says no size, and for a view printed once or into a file. */
-static size_t front_shown(int clear)
+static const char *const statuses[STATUS_LINES] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
+                                                   "RUNNING", "SUCCEEDED", "FAILED"};
+
+static const char *str(json_t *j, const char *key)
 {
-    struct winsize ws;
-    if (!clear || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0) return FRONT_SHOWN;
-    return ws.ws_row > QUEUE_LINES + 1 ? ws.ws_row - QUEUE_LINES : 1;
+    return json_string_value(json_object_get(j, key));
 }
 
-static const char *const statuses[] = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
-                                       "RUNNING", "SUCCEEDED", "FAILED"};
+/* The view as it is drawn.  On a terminal no line may wrap: a wrapped line takes more rows than
+ * the view counts, and a redrawn screen that overflows its window scrolls its header and counts
+ * off the top.  So each line is cut to the width, and a redrawn screen stops at the window's
+ * height, dropping its last lines rather than its first. */
+typedef struct view {
+    size_t width; /* the columns a line may take; 0: no limit (a pipe, a file) */
+    size_t rows;  /* the lines it may still draw; SIZE_MAX: no limit */
+} view;
+
+#define CUT_MARK "..."
+
+/* Prints one line of the view, cut to its width (ending CUT_MARK, as a table's cells do);
+ * nothing once the window is full. */
+static void __attribute__((format(printf, 2, 3))) view_line(view *v, const char *fmt, ...)
+{
+    if (!v->rows) return;
+    v->rows--;
+    va_list ap, again;
+    va_start(ap, fmt);
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = xmalloc(n > 0 ? (size_t)n + 1 : 1);
+    vsnprintf(s, n > 0 ? (size_t)n + 1 : 1, fmt, again);
+    va_end(again);
+    size_t bytes;
+    if (v->width && (cli_text_cut(s, v->width, &bytes), s[bytes])) {
+        const char *mark = v->width > strlen(CUT_MARK) ? CUT_MARK : "";
+        cli_text_cut(s, v->width - strlen(mark), &bytes);
+        printf("%.*s%s\n", (int)bytes, s, mark);
+    } else {
+        printf("%s\n", s);
+    }
+    free(s);
+}
+
+/* The size of the view: the terminal's width on a terminal (asked at each redraw, so that a
+ * resized window is followed), less its last column, which a terminal may wrap a line that fills
+ * it at; and for a redrawn screen, its window's height less the cursor's line below the
+ * view. */
+static view view_size(int clear)
+{
+    view v = {cli_term_width(STDOUT_FILENO), SIZE_MAX};
+    if (v.width > 1) v.width--;
+    struct winsize ws;
+    if (clear && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
+        v.rows = ws.ws_row - 1u;
+    return v;
+}
+
+/* A call for what the snapshot does not say: 0 with a fresh *resp; 1, without a word, when the
+ * server refused it (a principal may be allowed the snapshot and not the rest: the view goes on
+ * without it); -1 after printing why it failed otherwise (no server, a reader gone).  Takes
+ * req. */
+static int ask(cli_ctx *c, const char *op, json_t *req, json_t **resp)
+{
+    cli_error e;
+    int rc = cli_call(c, "batch", op, req, resp, &e);
+    json_decref(req);
+    if (rc == 0) return 0;
+    *resp = NULL;
+    int refused = e.http_status >= 400 && e.http_status < 500 && !e.abandoned && !e.given_up;
+    if (!refused) cli_error_print(c, op, &e);
+    cli_error_free(&e);
+    return refused ? 1 : -1;
+}
+
+/* Why none of the queue's jobs is placed now, as a fresh sentence into *why: the queue is
+ * DISABLED, or so are all its compute environments (the job's reasons say so too, as `barge
+ * explain` shows them, but a queue need not have jobs); NULL when neither.  *until ends the
+ * heading of the jobs in line.  0, or -1 after printing why. */
+static int queue_held(cli_ctx *c, const char *queue, char **why, const char **until)
+{
+    json_t *resp, *o, *ces = json_array();
+    size_t i, off = 0, n;
+    *why = NULL;
+    int rc = ask(c, "DescribeJobQueues", json_pack("{s:[s]}", "jobQueues", queue), &resp);
+    json_t *q = json_array_get(json_object_get(resp, "jobQueues"), 0);
+    const char *name = cli_arn_name(queue);
+    if (q && strcmp(str(q, "state") ?: "", "DISABLED") == 0) {
+        *why = xasprintf("job queue %s is DISABLED; its jobs wait until it is ENABLED", name);
+        *until = "once it is ENABLED";
+    }
+    json_array_foreach(*why ? NULL : json_object_get(q, "computeEnvironmentOrder"), i, o)
+        if (str(o, "computeEnvironment"))
+            json_array_append_new(ces, json_string(str(o, "computeEnvironment")));
+    json_decref(resp);
+    if (rc || !json_array_size(ces)) {
+        json_decref(ces);
+        return rc < 0 ? -1 : 0;
+    }
+    rc = ask(c, "DescribeComputeEnvironments", json_pack("{s:o}", "computeEnvironments", ces),
+             &resp);
+    json_t *described = json_object_get(resp, "computeEnvironments");
+    n = json_array_size(described);
+    json_array_foreach(described, i, o) off += strcmp(str(o, "state") ?: "", "DISABLED") == 0;
+    if (n && off == n) {
+        cli_json_plain(resp);
+        if (n == 1)
+            *why = xasprintf("its compute environment %s is DISABLED; its jobs wait until it is "
+                             "ENABLED", str(json_array_get(described, 0),
+                                            "computeEnvironmentName") ?: "?");
+        else
+            *why = xasprintf("its %zu compute environments are all DISABLED; its jobs wait "
+                             "until one is ENABLED", n);
+        *until = n == 1 ? "once it is ENABLED" : "once one is ENABLED";
+    }
+    json_decref(resp);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The reasons of the first n jobs of the front that can never be placed (RUNNABLE for a
+ * MISCONFIGURATION: cli_job_stuck), by job id, into *out (fresh, empty when none): shown as
+ * next, they would be waited for in vain.  0, or -1 after printing why. */
+static int stuck_reasons(cli_ctx *c, json_t *front, size_t n, json_t **out)
+{
+    json_t *ids = json_array(), *j, *resp;
+    size_t i;
+    *out = json_object();
+    json_array_foreach(front, i, j) {
+        if (i == n) break;
+        json_array_append_new(ids, json_string(cli_arn_name(str(j, "jobArn") ?: "?")));
+    }
+    if (!json_array_size(ids)) {
+        json_decref(ids);
+        return 0;
+    }
+    int rc = ask(c, "DescribeJobs", json_pack("{s:o}", "jobs", ids), &resp);
+    cli_json_plain(resp);
+    json_array_foreach(json_object_get(resp, "jobs"), i, j)
+        if (str(j, "jobId") && cli_job_stuck(j))
+            json_object_set(*out, str(j, "jobId"), json_object_get(j, "statusReason"));
+    json_decref(resp);
+    return rc < 0 ? -1 : 0;
+}
 
 static int draw_queue(cli_ctx *c, const char *queue, int clear)
 {
-    json_t *req = json_pack("{s:s}", "jobQueue", queue), *resp;
+    json_t *req = json_pack("{s:s}", "jobQueue", queue), *resp, *stuck = NULL;
     int rc = cli_batch(c, "GetJobQueueSnapshot", req, &resp);
     json_decref(req);
     if (rc) return rc;
@@ -54,31 +192,58 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
         json_decref(resp);
         return 0;
     }
+    char *held = NULL;
+    const char *until = "";
+    json_t *front = json_object_get(json_object_get(resp, "frontOfQueue"), "jobs"), *j;
+    size_t i, n = json_array_size(front), shown = n < FRONT_SHOWN ? n : FRONT_SHOWN;
+    view v = view_size(clear);
+    if (queue_held(c, queue, &held, &until) < 0) {
+        json_decref(resp);
+        return 1;
+    }
+    if (v.rows != SIZE_MAX) {
+        /* As many of the front's jobs as fit below the header, the counts and the heading; one
+         * line fewer when "... and N more" must follow. */
+        size_t above = 1 + (held != NULL) + STATUS_LINES + 1;
+        size_t room = v.rows > above ? v.rows - above : 0;
+        shown = n <= room ? n : room ? room - 1 : 0;
+    }
+    if (stuck_reasons(c, front, shown, &stuck) < 0) {
+        free(held);
+        json_decref(resp);
+        return 1;
+    }
     if (clear) fputs("\033[H\033[J", stdout);
     char t[32];
     cli_fmt_time(cli_int(json_object_get(resp, "frontOfQueue"), "lastUpdatedAt"), t);
     json_t *util = json_object_get(resp, "queueUtilization");
     json_t *usage = json_array_get(json_object_get(util, "totalCapacityUsage"), 0);
-    printf("queue %s at %s, %g vCPUs in use\n", cli_arn_name(queue), t,
-           json_number_value(json_object_get(usage, "quantity")));
+    view_line(&v, "queue %s at %s, %g vCPUs in use", cli_arn_name(queue), t,
+              json_number_value(json_object_get(usage, "quantity")));
+    if (held) view_line(&v, "%s", held);
     json_t *counts = json_object_get(json_object_get(resp, "barge"), "jobsByStatus");
-    for (size_t k = 0; k < sizeof statuses / sizeof *statuses; k++)
-        printf("  %-10s %lld\n", statuses[k], cli_int(counts, statuses[k]));
-    json_t *front = json_object_get(json_object_get(resp, "frontOfQueue"), "jobs"), *j;
-    size_t i, shown = front_shown(clear);
-    if (json_array_size(front)) printf("next to be placed:\n");
+    for (size_t k = 0; k < STATUS_LINES; k++)
+        view_line(&v, "  %-10s %lld", statuses[k], cli_int(counts, statuses[k]));
+    /* The snapshot lists the first FRONT_MAX at most, as AWS's does: more may wait. */
+    const char *least = n >= FRONT_MAX ? "at least " : "";
+    /* A window too short to list any says how many on the heading's line. */
+    if (n && shown) view_line(&v, "next to be placed%s%s:", held ? " " : "", until);
+    else if (n)
+        view_line(&v, "next to be placed%s%s: %s%zu jobs", held ? " " : "", until, least, n);
     json_array_foreach(front, i, j) {
         if (i == shown) {
-            /* The snapshot lists the first FRONT_MAX at most, as AWS's does: more may wait. */
-            printf("  ... and %s%zu more\n", json_array_size(front) >= FRONT_MAX ? "at least " : "",
-                   json_array_size(front) - shown);
+            if (shown) view_line(&v, "  ... and %s%zu more", least, n - shown);
             break;
         }
+        const char *id = cli_arn_name(str(j, "jobArn") ?: "?");
+        const char *why = json_string_value(json_object_get(stuck, id));
         char since[32];
         cli_fmt_time(cli_int(j, "earliestTimeAtPosition"), since);
-        printf("  %s  (in line since %s)\n",
-               cli_arn_name(json_string_value(json_object_get(j, "jobArn")) ?: "?"), since);
+        if (why) view_line(&v, "  %s  cannot be placed: %s", id, why);
+        else view_line(&v, "  %s  (in line since %s)", id, since);
     }
+    free(held);
+    json_decref(stuck);
     json_decref(resp);
     return 0;
 }
@@ -130,6 +295,16 @@ int cli_watch(int argc, char **argv)
         rc = cli_follow_array(&c, array, once ? CLI_ARRAY_ONCE : 0,
                               every_given ? every * 1000 : 0, &job, NULL);
         if (rc == 0 && c.json) cli_print_json(job);
+        /* An array that ended FAILED (a child failed) fails the command, as it fails `barge
+         * run`: `barge watch --array X && next-step` must not go on after it. */
+        if (rc == 0 && strcmp(str(job, "status") ?: "", "FAILED") == 0) {
+            json_t *sum = json_object_get(json_object_get(job, "arrayProperties"),
+                                          "statusSummary");
+            fprintf(stderr, "%s: array job %s FAILED: %lld of its %lld children failed\n", c.prog,
+                    array, cli_int(sum, "FAILED"),
+                    cli_int(json_object_get(job, "arrayProperties"), "size"));
+            rc = 1;
+        }
         json_decref(job);
     } else {
         int clear = !once && !c.json && cli_redraws(STDOUT_FILENO);

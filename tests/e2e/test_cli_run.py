@@ -453,7 +453,7 @@ class Watch(JobsCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("queue parked at ", out)
         self.assertRegex(out, r"\n  RUNNABLE +3\n")
-        self.assertIn("next to be placed:", out)
+        self.assertIn("next to be placed once it is ENABLED:", out)
         for jid in waiting:
             self.assertIn(jid, out)
         arr = self.submit("watched-array", arrayProperties={"size": 3}, command="true")
@@ -480,6 +480,125 @@ class Watch(JobsCase):
         rc, out, err = self.cli("watch", "--array", arr, "--once", "--json", timeout=30)
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out)["arrayProperties"]["statusSummary"]["RUNNABLE"], 2)
+
+    def watch_on_terminal(self, queue, rows, columns):
+        """Runs the live `barge watch QUEUE` on a terminal of that window size until it has drawn
+        a whole screen (it starts to draw the next); returns that screen's lines."""
+        import fcntl
+        import pty
+        import select
+        import struct
+        import termios
+        leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        env = cli_env(self.server.url)
+        env.pop("COLUMNS", None)
+        env["TERM"] = "xterm"
+        p = subprocess.Popen([BARGE, "watch", queue, "--every", "1"], stdin=subprocess.DEVNULL,
+                             stdout=follower, stderr=subprocess.PIPE, env=env)
+        os.close(follower)
+        clear = b"\x1b[H\x1b[J"
+        seen = b""
+        try:
+            deadline = time.time() + 30
+            while seen.count(clear) < 2 and time.time() < deadline:
+                if select.select([leader], [], [], 1)[0]:
+                    try:
+                        seen += os.read(leader, 65536)
+                    except OSError:
+                        break
+        finally:
+            p.kill()
+            p.wait()
+            os.close(leader)
+        self.assertGreaterEqual(seen.count(clear), 2, (seen, p.stderr.read()))
+        return seen.decode().split("\x1b[H\x1b[J")[1].replace("\r\n", "\n").split("\n")
+
+    def test_watch_fits_its_lines_to_a_narrow_or_short_terminal(self):
+        """Rows longer than the window's width wrapped, so a window of 16 rows held fewer lines
+        than the view counted, and the queue's header and counts scrolled off the top: every
+        line is cut to the width now, and job rows give way, never the header."""
+        self.make_queue("narrow", ["ce-off"])
+        self.wait_valid()
+        waiting = [self.submit("narrow-%d" % i, queue="narrow") for i in range(8)]
+        for rows, columns in ((16, 60), (16, 20), (11, 60)):
+            lines = self.watch_on_terminal("narrow", rows, columns)
+            # The cursor's line, after the last, is empty: the screen holds the rest.
+            self.assertEqual(lines[-1], "", lines)
+            self.assertLessEqual(len(lines), rows, lines)
+            for line in lines:
+                self.assertLess(len(line), columns, lines)
+            self.assertTrue(lines[0].startswith("queue narrow at "[:columns - 4]), lines)
+            self.assertTrue(lines[1].startswith("its compute environment"[:columns - 4]), lines)
+            for k, status in enumerate(("SUBMITTED", "PENDING", "RUNNABLE", "STARTING",
+                                        "RUNNING", "SUCCEEDED", "FAILED")):
+                self.assertTrue(lines[2 + k].startswith("  " + status), lines)
+            self.assertRegex(lines[4], r"^  RUNNABLE +8$")
+            if columns == 60:
+                # 16 rows: four jobs and "... and 4 more"; 11: none listed, only how many.
+                listed = [jid for jid in waiting if any(jid in line for line in lines)]
+                self.assertEqual(listed, waiting[:4] if rows == 16 else [], lines)
+                self.assertIn("  ... and 4 more" if rows == 16 else
+                              "next to be placed once it is ENABLED: 8 jobs", lines)
+            else:
+                self.assertTrue(any(line.endswith("...") for line in lines), lines)
+        # Into a pipe, nothing is cut.
+        rc, out, err = self.cli("watch", "narrow", "--once")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("its compute environment ce-off is DISABLED; its jobs wait until it is "
+                      "ENABLED\n", out)
+        for jid in waiting:
+            self.assertRegex(out, r"\n  %s  \(in line since [-0-9]+ [:0-9]+\)\n" % jid)
+
+    def test_watch_says_what_keeps_jobs_from_being_placed(self):
+        """A job that asks more vCPUs than its environment can ever have, and the jobs of a
+        queue that is DISABLED or whose environments all are, were listed as next to be placed
+        without a word: they never will be, and the view says why."""
+        self.make_ce("ce-small", 2)
+        self.make_ce("ce-off-2", 2, state="DISABLED")
+        self.make_queue("small", ["ce-small"])
+        self.make_queue("held", ["ce-off"])
+        self.make_queue("all-off", ["ce-off", "ce-off-2"])
+        self.wait_valid()
+        big = self.submit("too-big", queue="small", overrides={"resourceRequirements": [
+            {"type": "VCPU", "value": "8"}]})
+        self.addCleanup(lambda: self.batch.terminate_job(jobId=big, reason="test over"))
+        reason = self.wait_for(lambda: (self.job(big).get("statusReason") or "").startswith(
+            "MISCONFIGURATION:") and self.job(big)["statusReason"], what="the job's reason")
+        rc, out, err = self.cli("watch", "small", "--once")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("next to be placed:\n  %s  cannot be placed: %s\n" % (big, reason), out)
+        self.assertNotIn("DISABLED", out)
+        # A queue disabled after its job was submitted (a DISABLED queue takes no new jobs).
+        held = self.submit("held", queue="held")
+        self.batch.update_job_queue(jobQueue="held", state="DISABLED")
+        rc, out, err = self.cli("watch", "held", "--once")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"^queue held at [^\n]+\njob queue held is DISABLED; its jobs "
+                              r"wait until it is ENABLED\n")
+        self.assertIn("next to be placed once it is ENABLED:\n  %s  (in line since " % held, out)
+        rc, out, err = self.cli("watch", "all-off", "--once")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("\nits 2 compute environments are all DISABLED; its jobs wait until one "
+                      "is ENABLED\n", out)
+        self.assertNotIn("next to be placed", out)
+
+    def test_watch_array_exits_1_when_the_array_failed(self):
+        """`barge run` exits 1 for an array whose children failed, and watch --array exited 0:
+        `barge watch --array X && next-step` went on after the failure."""
+        arr = self.submit("watched-failing", arrayProperties={"size": 2},
+                          command='[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 1 ]')
+        rc, out, err = self.cli("watch", "--array", arr, timeout=60)
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("2/2 SUCCEEDED 1 FAILED 1", err)
+        self.assertIn("array job %s FAILED: 1 of its 2 children failed" % arr, err)
+        # Ended: --once and --json say so too.
+        rc, out, err = self.cli("watch", "--array", arr, "--once", "--json", timeout=30)
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(json.loads(out)["status"], "FAILED")
+        rc, out, _ = self.cli("watch", "--help")
+        self.assertEqual(rc, 0)
+        self.assertIn("1 when the array has ended FAILED", out)
 
 
 class Usage(JobsCase):

@@ -147,9 +147,11 @@ class Text(JobsCase):
             # Every row but the cursor's: the counts stay on the screen.
             self.assertLessEqual(len(lines), 15, small)
             self.assertTrue(lines[0].startswith("queue parked at"), small)
+            # Its environment is DISABLED, said on a line of its own below the first.
+            self.assertIn("DISABLED", lines[1], small)
             listed = [l for l in lines if "(in line since" in l]
-            self.assertEqual(len(listed), 4, small)
-            self.assertIn("... and 26 more", small)
+            self.assertEqual(len(listed), 3, small)
+            self.assertIn("... and 27 more", small)
             large = self.watch_screen(50, "parked")
             self.assertEqual(len([l for l in large.split("\n") if "(in line since" in l]), 30,
                              large)

@@ -112,6 +112,18 @@ class RunningArrays(JobsCase):
         summary = d["arrayProperties"]["statusSummary"]
         self.assertEqual((summary["SUCCEEDED"], summary["FAILED"]), (2, 1))
         self.assertGreaterEqual(d["stoppedAt"], self.job(child2)["stoppedAt"])
+        # The summary was last updated when the last child ended, not whenever it is read; the
+        # queue's list gives the same summary (AWS's ArrayPropertiesSummary has it too).
+        at = d["arrayProperties"]["statusSummaryLastUpdatedAt"]
+        self.assertGreaterEqual(at, self.job(child2)["stoppedAt"])
+        self.assertLessEqual(at, d["stoppedAt"])
+        time.sleep(0.05)
+        self.assertEqual(self.job(jid)["arrayProperties"]["statusSummaryLastUpdatedAt"], at)
+        listed = [s for s in self.batch.list_jobs(jobQueue="q", jobStatus="FAILED")["jobSummaryList"]
+                  if s["jobId"] == jid]
+        self.assertEqual(len(listed), 1)
+        self.assertEqual(listed[0]["arrayProperties"],
+                         {"size": 3, "statusSummary": summary, "statusSummaryLastUpdatedAt": at})
 
     def test_a_burst_of_jobs_each_runs_once(self):
         path = self.out("burst")

@@ -114,7 +114,7 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
                             json_pack("{s:i, s:o, s:I}", "size", (int)j->array_size,
                                       "statusSummary", summary_object(j),
                                       "statusSummaryLastUpdatedAt",
-                                      (json_int_t)util_now_ms()));
+                                      (json_int_t)j->family->summary_at));
     } else if (j->parent) {
         /* As AWS describes a child: its index and an empty statusSummary, no size (tools tell a
          * parent by its size: ParallelCluster's awsbout and awsbstat). */
@@ -421,7 +421,8 @@ static void computed_text(state *st, job *j, tw *w)
         for (int i = 0; i < JS_COUNT; i++)
             buf_printf(out, "%s\"%s\":%lld", i ? "," : "", job_status_name(i),
                        (long long)j->family->summary[i]);
-        buf_printf(out, "},\"statusSummaryLastUpdatedAt\":%lld}", (long long)util_now_ms());
+        buf_printf(out, "},\"statusSummaryLastUpdatedAt\":%lld}",
+                   (long long)j->family->summary_at);
     } else if (j->parent) {
         tw_key(w, "arrayProperties");
         buf_printf(out, "{\"statusSummary\":{},\"index\":%u}", job_index(j));
@@ -556,7 +557,11 @@ json_t *jobdesc_summary(job *j)
                                       job_index(j) == jobspec_main_node(j->parent->spec),
                                       "nodeIndex", job_index(j)));
     else if (j->children)
-        json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "size", (int)j->array_size));
+        json_object_set_new(s, "arrayProperties",
+                            json_pack("{s:i, s:o, s:I}", "size", (int)j->array_size,
+                                      "statusSummary", summary_object(j),
+                                      "statusSummaryLastUpdatedAt",
+                                      (json_int_t)j->family->summary_at));
     else if (j->parent)
         json_object_set_new(s, "arrayProperties", json_pack("{s:i}", "index", job_index(j)));
     json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1) : NULL;

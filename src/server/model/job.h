@@ -48,6 +48,7 @@ typedef struct job_usage {
  * it. */
 typedef struct job_family {
     uint32_t summary[JS_COUNT];
+    int64_t summary_at; /* when summary last changed: statusSummaryLastUpdatedAt */
     job_usage usage;
 } job_family;
 

@@ -161,11 +161,10 @@ void jobs__rq_insert(jobs *js, job *j)
      * in order), else searched from both ends at once: a new job goes at the tail, a retried
      * one or one whose dependencies ended back to its place, often near a deep list's head. */
     int p = s != NULL;
-    job *after = js->rq_hint, *next;
+    job *after = js->rq_hint, *next, *back, *fwd;
     if (!after || js->rq_hint_head != head || !goes_after(after, j, p) ||
         ((next = after->rq_next) && goes_after(next, j, p))) {
-        job *back = *tail, *fwd = *head;
-        for (after = NULL; back && !goes_after(back, j, p); back = back->rq_prev) {
+        for (after = NULL, back = *tail, fwd = *head; back && !goes_after(back, j, p); back = back->rq_prev) {
             if (!fwd || !goes_after(fwd, j, p)) break; /* after: fwd's predecessor */
             after = fwd;
             fwd = fwd->rq_next;
@@ -727,6 +726,7 @@ void jobs__make_children(job *p, int64_t now)
     }
     p->family = xcalloc(1, sizeof *p->family);
     p->family->summary[JS_SUBMITTED] = p->array_size;
+    p->family->summary_at = now;
 }
 
 job *jobs_create(state *st, jobspec *spec, const char *id, uint32_t array_size, json_t *deps,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/model/events.h"
 #include "server/model/jobspec.h"
 #include "server/model/jobs_internal.h"
@@ -121,6 +122,7 @@ void jobs__summary_move(jobs *js, job *p, int from, int to)
     if (q) q->n_status[shown]--;
     p->family->summary[from]--;
     p->family->summary[to]++;
+    p->family->summary_at = util_now_ms();
     if (!q) return;
     int now = jobs_shown_status(p);
     q->n_status[now]++;

@@ -386,7 +386,15 @@ int jobs_load(state *st, char **err)
              * a multi-node job is counted by its nodes' progress (jobs_shown_status). */
             job_family *f = j->family;
             memset(f, 0, sizeof *f);
-            for (uint32_t k = 0; k < j->array_size; k++) f->summary[j->children[k]->status]++;
+            /* When it last changed is not stored: the latest start or end among the children
+             * (or the array's submission) stands for it. */
+            f->summary_at = j->created_at;
+            for (uint32_t k = 0; k < j->array_size; k++) {
+                const job *c = j->children[k];
+                f->summary[c->status]++;
+                if (c->started_at > f->summary_at) f->summary_at = c->started_at;
+                if (c->stopped_at > f->summary_at) f->summary_at = c->stopped_at;
+            }
             /* And so is the children's usage, from their attempts as loaded. */
             for (uint32_t k = 0; k < j->array_size; k++) {
                 size_t ai;
