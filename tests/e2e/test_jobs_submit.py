@@ -71,8 +71,8 @@ class SubmitRecordsEveryField(JobsCase):
             overrides={"command": ["printf", "%s,", "Ref::greeting", "Ref::who", "Ref::nope"],
                        "environment": [{"name": "SHARED", "value": "override"},
                                        {"name": "FROM_OVERRIDE", "value": "ov"}],
-                       "resourceRequirements": [{"type": "MEMORY", "value": "256"}],
-                       "vcpus": 2,
+                       "resourceRequirements": [{"type": "MEMORY", "value": "256"},
+                                                {"type": "VCPU", "value": "2"}],
                        "instanceType": "m5.large"},
             retryStrategy={"attempts": 4, "evaluateOnExit": [
                 {"onExitCode": "3", "action": "EXIT"}, {"onReason": "*", "action": "RETRY"}]},
@@ -131,10 +131,17 @@ class SubmitRecordsEveryField(JobsCase):
         req = {r["type"]: r["value"] for r in c.get("resourceRequirements", [])}
         self.assertEqual((c.get("vcpus"), c.get("memory")) if "vcpus" in c else
                          (int(req["VCPU"]), int(req["MEMORY"])), (2, 512))
-        # A requirement override on a job whose definition has resource requirements.
+        # A definition with resource requirements keeps them: AWS ignores the legacy overrides
+        # then (its console says so), and a job must not ask more here than it gets there.
         jid = self.submit("legacy-2", queue="parked", overrides={"vcpus": 3, "memory": 100})
-        req = {r["type"]: r["value"] for r in self.job(jid)["container"]["resourceRequirements"]}
-        self.assertEqual(req, {"VCPU": "3", "MEMORY": "100"})
+        c = self.job(jid)["container"]
+        req = {r["type"]: r["value"] for r in c["resourceRequirements"]}
+        want = {r["type"]: r["value"] for r in self.batch.describe_job_definitions(
+            jobDefinitionName="jd", status="ACTIVE")["jobDefinitions"][0][
+            "containerProperties"]["resourceRequirements"]}
+        self.assertEqual(req, want)
+        self.assertNotEqual(req, {"VCPU": "3", "MEMORY": "100"})
+        self.assertNotIn("vcpus", c)
 
     def test_aws_cli_submit_job(self):
         out = self.server.aws(

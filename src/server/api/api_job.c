@@ -53,6 +53,15 @@ static void merge_by_key(json_t *base, json_t *over, const char *key)
     }
 }
 
+static int has_requirement(json_t *container, const char *type)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(container, "resourceRequirements"), i, r)
+        if (strcmp(json_string_value(json_object_get(r, "type")) ?: "", type) == 0) return 1;
+    return 0;
+}
+
 static void set_requirement(json_t *container, const char *type, const char *value)
 {
     json_t *rr = json_object_get(container, "resourceRequirements");
@@ -83,18 +92,20 @@ json_t *jobdef_resolve_container(api_ctx *c, json_t *def, json_t *req)
         json_object_set_new(cont, "environment", env);
     }
     merge_by_key(env, json_object_get(ov, "environment"), "name");
-    /* Legacy vcpus and memory overrides stand for the matching requirements. */
-    char num[32];
-    json_t *rr_def = json_object_get(cont, "resourceRequirements");
-    if (json_object_get(ov, "vcpus")) {
-        snprintf(num, sizeof num, "%lld", (long long)api_int(ov, "vcpus", 0));
-        if (rr_def || !json_object_get(cont, "vcpus")) set_requirement(cont, "VCPU", num);
-        if (json_object_get(cont, "vcpus")) json_object_set(cont, "vcpus", json_object_get(ov, "vcpus"));
-    }
-    if (json_object_get(ov, "memory")) {
-        snprintf(num, sizeof num, "%lld", (long long)api_int(ov, "memory", 0));
-        if (rr_def || !json_object_get(cont, "memory")) set_requirement(cont, "MEMORY", num);
-        if (json_object_get(cont, "memory")) json_object_set(cont, "memory", json_object_get(ov, "memory"));
+    /* Legacy vcpus and memory overrides replace a definition's legacy values.  A definition
+     * that gives the value as a resource requirement keeps it: AWS ignores the legacy override
+     * then (saying so only in its console), so a job asks here what it would get there. */
+    static const char *const legacy[][2] = {{"vcpus", "VCPU"}, {"memory", "MEMORY"}};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *v = json_object_get(ov, legacy[k][0]);
+        if (!v) continue;
+        if (json_object_get(cont, legacy[k][0])) {
+            json_object_set(cont, legacy[k][0], v);
+        } else if (!has_requirement(cont, legacy[k][1])) {
+            char num[32];
+            snprintf(num, sizeof num, "%lld", (long long)api_int(ov, legacy[k][0], 0));
+            set_requirement(cont, legacy[k][1], num);
+        }
     }
     json_t *rr = json_object_get(ov, "resourceRequirements");
     if (rr) {
