@@ -276,10 +276,58 @@ int cli_find_job(cli_ctx *c, const char *job_id, json_t **job)
     return *job ? 0 : 1;
 }
 
+int cli_say_what_it_names(cli_ctx *c, const char *job_id)
+{
+    static const char *const kinds[][2] = {
+        {"job-queue/", "a job queue's"}, {"compute-environment/", "a compute environment's"},
+        {"job-definition/", "a job definition's"}, {"scheduling-policy/", "a scheduling policy's"},
+        {"consumable-resource/", "a consumable resource's"},
+        {"service-environment/", "a service environment's"}};
+    if (strncmp(job_id, "arn:", 4) == 0) {
+        const char *res = job_id;
+        for (int k = 0; k < 5 && res; k++) res = strchr(res + 1, ':');
+        for (size_t k = 0; res && k < sizeof kinds / sizeof *kinds; k++)
+            if (strncmp(res + 1, kinds[k][0], strlen(kinds[k][0])) == 0) {
+                fprintf(stderr, "%s: '%s' is %s ARN, not a job's (arn:aws:batch:REGION:ACCOUNT:"
+                                "job/ID)\n", c->prog, job_id, kinds[k][1]);
+                return 1;
+            }
+        return 0;
+    }
+    /* PARENT:INDEX names an array's child, PARENT#NODE a multi-node job's node. */
+    const char *sep = strpbrk(job_id, ":#");
+    if (!sep || sep == job_id) return 0;
+    char *parent = xstrndup(job_id, (size_t)(sep - job_id));
+    json_t *p = NULL;
+    int said = 0;
+    if (cli_find_job(c, parent, &p) == 0) {
+        json_t *ap = json_object_get(p, "arrayProperties");
+        long long nodes = cli_int(json_object_get(p, "nodeProperties"), "numNodes");
+        long long size = cli_int(ap, "size");
+        said = 1;
+        if (*sep == ':' && size > 0)
+            fprintf(stderr, "%s: array job %s has %lld children, %s:0 to %s:%lld; '%s' is none "
+                            "of them\n", c->prog, parent, size, parent, parent, size - 1, job_id);
+        else if (*sep == '#' && nodes > 0)
+            fprintf(stderr, "%s: multi-node job %s has %lld nodes, %s#0 to %s#%lld; '%s' is "
+                            "none of them\n", c->prog, parent, nodes, parent, parent, nodes - 1,
+                    job_id);
+        else
+            fprintf(stderr, "%s: job %s is not %s, so '%s' names nothing (`barge describe %s` "
+                            "shows it)\n", c->prog, parent,
+                    *sep == ':' ? "an array job: it has no children" :
+                                  "a multi-node job: it has no nodes", job_id, parent);
+    }
+    json_decref(p);
+    free(parent);
+    return said;
+}
+
 int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job)
 {
     int rc = cli_find_job(c, job_id, job);
     if (rc <= 0) return -rc;
+    if (cli_say_what_it_names(c, job_id)) return 1;
     fprintf(stderr, "%s: no job has the id '%s': it is unknown, or it finished longer ago than "
                     "the server keeps finished jobs (barge server --retention-hours) and was "
                     "removed with its logs (`barge jobs --queue Q --all` lists a queue's jobs)\n",
@@ -339,8 +387,17 @@ int cli_command_at(int argc, char **argv)
     return argc;
 }
 
-int cli_set_command(const cli_ctx *c, json_t *req, int at, int argc, char **argv)
+int cli_submit_finish(const cli_ctx *c, json_t *req, int at, int argc, char **argv)
 {
+    /* SEQUENTIAL orders an array's children: the server's refusal would name its API field. */
+    size_t k;
+    json_t *d;
+    json_array_foreach(json_object_get(req, "dependsOn"), k, d)
+        if (!json_object_get(req, "arrayProperties") && !json_object_get(d, "jobId")) {
+            cli_usage_error(c, "--depends-on SEQUENTIAL runs an array's children one after "
+                               "another: give --array-size N too");
+            return -1;
+        }
     if (at == argc) return 0;
     if (at + 1 == argc) {
         cli_usage_error(c, "`--` must be followed by the job's command");
@@ -508,7 +565,7 @@ int cli_submit(int argc, char **argv)
                             "NAME:REVISION; see `aws batch describe-job-definitions`)");
         goto done;
     }
-    if (cli_set_command(&c, req, nopt, argc, argv) < 0) goto done;
+    if (cli_submit_finish(&c, req, nopt, argc, argv) < 0) goto done;
     char *dflt = name ? NULL : definition_name(def);
     json_object_set_new(req, "jobName", json_string(name ? name : dflt));
     free(dflt);

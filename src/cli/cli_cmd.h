@@ -29,10 +29,11 @@ enum { CLI_SUB_ARRAY = 1100, CLI_SUB_DEP, CLI_SUB_PARAM, CLI_SUB_ENV, CLI_SUB_VC
         {"attempts", required_argument, NULL, CLI_SUB_ATTEMPTS},                              \
         {"timeout", required_argument, NULL, CLI_SUB_TIMEOUT}
 /* Everything after "--" is the job's command, options included, so options are parsed only up
- * to it: its index (argc without one).  cli_set_command puts the words after it in req's
- * containerOverrides.command; -1 after printing that "--" ends the line. */
+ * to it: its index (argc without one).  cli_submit_finish completes req once the options are
+ * read: it checks what they say only together, and puts the words after "--" in
+ * containerOverrides.command; -1 after printing what is wrong (or that "--" ends the line). */
 int cli_command_at(int argc, char **argv);
-int cli_set_command(const cli_ctx *c, json_t *req, int at, int argc, char **argv);
+int cli_submit_finish(const cli_ctx *c, json_t *req, int at, int argc, char **argv);
 /* Applies one of them to the SubmitJob request req: 1 when o was one, 0 when not, -1 after
  * printing what is wrong with its value. */
 int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
@@ -102,6 +103,10 @@ int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job);
 /* The same without a word when the server knows no such job: 0 (found), 1 (not known: never,
  * or no longer, after the server's retention), or -1 after printing why the request failed. */
 int cli_find_job(cli_ctx *c, const char *job_id, json_t **job);
+/* When job_id, which names no job, names something else that can be told (another kind's ARN,
+ * or a child or node its array or multi-node job does not have): says so and returns 1; else 0
+ * (the caller says the job is unknown). */
+int cli_say_what_it_names(cli_ctx *c, const char *job_id);
 /* Whether a status is final: SUCCEEDED or FAILED. */
 int cli_status_done(const char *status);
 /* A member of j as an integer, 0 when absent. */

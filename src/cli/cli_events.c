@@ -67,6 +67,11 @@ static json_t *parse_statuses(const cli_ctx *c, const char *arg)
                                 "RUNNING,FAILED (got '%s')", arg);
         return NULL;
     }
+    if (chosen[0]) { /* cli_job_statuses[0], SUBMITTED */
+        cli_usage_error(c, "--status: no event is made for a submission (SUBMITTED); the first "
+                           "of a job is PENDING or RUNNABLE");
+        return NULL;
+    }
     json_t *list = json_array();
     for (int k = 0; k < 7; k++)
         if (chosen[k]) json_array_append_new(list, json_string(cli_job_statuses[k]));

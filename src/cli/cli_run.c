@@ -605,7 +605,7 @@ int cli_run(int argc, char **argv)
                             "(an existing one), not %s", image ? "both" : "neither");
         goto done;
     }
-    if (cli_set_command(&c, req, nopt, argc, argv) < 0) goto done;
+    if (cli_submit_finish(&c, req, nopt, argc, argv) < 0) goto done;
     if ((rc = cli_ctx_open(&c)) != 0) goto done;
     c.before_wait = run_before_wait;
     c.abandon = run_abandon;

@@ -171,6 +171,20 @@ int cli_usage(int argc, char **argv)
                                                  (json_int_t)gs[i].peak));
         if (c.json) {
             cli_print_json(out);
+        } else if (!n) {
+            /* Not a table's header alone, which reads like a failure to sum. */
+            char from[32], to[32];
+            cli_fmt_time(since, from);
+            cli_fmt_time(until, to);
+            if (given & 1 && since > now)
+                printf("No usage: --since %s is in the future.\n", from);
+            else if (given)
+                printf("No job of queue %s had an attempt that ended %s%s%s%s.\n",
+                       cli_arn_name(queue), given & 1 ? "from " : "", given & 1 ? from : "",
+                       given == 3 ? " up to " : given & 2 ? "before " : "",
+                       given & 2 ? to : "");
+            else
+                printf("Queue %s has no jobs to sum up.\n", cli_arn_name(queue));
         } else {
             static const char *const headers[] = {"GROUP", "JOBS", "VCPU-S", "MEM-GIB-S",
                                                   "CPU-S", "PEAK-MIB"};

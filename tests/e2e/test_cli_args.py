@@ -130,6 +130,7 @@ class Arguments(ServerTestCase):
         rc, out, err = self.cli("explain", "--json", third)
         self.assertEqual(rc, 2, (out, err))
         self.assertIn("barge describe --json", err)
+
     def test_a_message_on_a_terminal_does_not_run_on_from_the_progress_bar(self):
         # On a terminal the array's bar is redrawn in place; a message written while it is
         # there (an interrupt, the server away) starts a line of its own.
@@ -157,6 +158,53 @@ class Arguments(ServerTestCase):
         self.assertNotIn(b"\x1b[Kbarge run:", seen)
         self.assertIn(b"\x1b[K\r\nbarge run: interrupted", seen)
         self.batch.terminate_job(jobId=jid, reason="the test is over")
+
+    def test_a_name_of_something_else_is_said_to_be_so(self):
+        """An id that names no job but something it can be told from: a child or node its
+        array or job does not have, another kind's ARN.  (It was said to be unknown, or gone
+        after the server's retention.)"""
+        plain = self.submit()
+        arr = self.submit("--array-size", "3")
+        for cmd, arg, want in (
+                ("explain", arr + ":3", "array job %s has 3 children, %s:0 to %s:2" %
+                 (arr, arr, arr)),
+                ("logs", arr + ":-1", "array job %s has 3 children" % arr),
+                ("logs", plain + "#1", "job %s is not a multi-node job: it has no nodes" % plain),
+                ("explain", plain + ":0", "job %s is not an array job" % plain),
+                ("explain", "arn:aws:batch:us-east-1:123456789012:job-queue/args",
+                 "is a job queue's ARN, not a job's")):
+            rc, out, err = self.cli(cmd, arg)
+            self.assertEqual(rc, 1, (cmd, arg, err))
+            self.assertIn(want, err, (cmd, arg))
+            self.assertNotIn("retention", err, (cmd, arg))
+        rc, _, err = self.cli("explain", "no-such-job")
+        self.assertEqual(rc, 1)
+        self.assertIn("retention", err)
+
+    def test_options_that_only_go_together_are_checked_before_a_call(self):
+        # SEQUENTIAL orders an array's children; the server's refusal named its API field.
+        for cmd in (("submit", "--queue", "args", "--definition", "args-jd"),
+                    ("run", "--queue", "args", "--definition", "args-jd")):
+            rc, out, err = self.cli(*cmd, "--depends-on", "SEQUENTIAL", "--", "true")
+            self.assertEqual(rc, 2, (cmd, out, err))
+            self.assertIn("--depends-on SEQUENTIAL runs an array's children one after "
+                          "another: give --array-size N too", err)
+            self.assertNotIn("dependsOn", err)
+        # No event is made for a submission: said here rather than by the server.
+        rc, out, err = self.cli("events", "--status", "submitted,running")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("no event is made for a submission", err)
+
+    def test_usage_of_an_empty_window_says_so(self):
+        # It printed a table's header alone, which reads like a failure to sum.
+        for args, want in ((("--since", "2099-01-01"), "No usage: --since 2099-01-01 00:00:00 "
+                                                          "is in the future."),
+                           (("--until", "2021-01-01"), "No job of queue args had an attempt "
+                                                       "that ended before 2021-01-01 00:00:00.")):
+            rc, out, err = self.cli("usage", "--queue", "args", *args)
+            self.assertEqual((rc, out), (0, want + "\n"), err)
+        rc, out, err = self.cli("usage", "--queue", "args", "--until", "2021-01-01", "--json")
+        self.assertEqual((rc, out), (0, "[]\n"), err)
 
 
 if __name__ == "__main__":
