@@ -12,6 +12,25 @@ from test_metrics import parse, value
 class Cancel(JobsCase):
     max_vcpus = 4
 
+    def test_a_reason_longer_than_awss_limit_is_refused(self):
+        """AWS takes at most 1,024 characters of reason (it becomes the statusReason); a longer
+        one was kept whole."""
+        import botocore.exceptions
+        jid = self.submit("reasoned", queue="parked")
+        for call in (lambda r: self.batch.cancel_job(jobId=jid, reason=r),
+                     lambda r: self.batch.terminate_job(jobId=jid, reason=r)):
+            with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                call("é" * 1025)
+            self.assertEqual(cm.exception.response["Error"]["Code"], "ClientException")
+            self.assertIn("reason: at most 1024 characters (got 1025)",
+                          cm.exception.response["Error"]["Message"])
+        self.assertEqual(self.status(jid), "RUNNABLE")
+        status, _, _ = self.server.raw("POST", "/v1/canceljobs",
+                                       {"jobs": [jid], "reason": "x" * 1025})
+        self.assertEqual(status, 400)
+        self.batch.cancel_job(jobId=jid, reason="é" * 1024)
+        self.assertEqual(self.job(jid)["statusReason"], "é" * 1024)
+
     def test_cancel_runnable_fails_at_once(self):
         jid = self.submit("waiting", queue="parked")
         self.assertEqual(self.status(jid), "RUNNABLE")

@@ -444,12 +444,23 @@ static int job_id_shaped(const char *id)
     return strlen(id + 37) <= 5;
 }
 
+/* A stop's reason, which becomes the job's statusReason: at most 1,024 characters, AWS's
+ * limit.  -1 after refusing it. */
+#define REASON_MAX 1024
+static int check_reason(api_ctx *c, const char *reason)
+{
+    size_t n = util_utf8_chars(reason ? reason : "");
+    if (n <= REASON_MAX) return 0;
+    return api_client_error(c, "reason: at most %d characters (got %zu)", REASON_MAX, n);
+}
+
 /* CancelJob and TerminateJob.  A job id barge does not hold is answered as AWS answers it, with
  * success (Flyte and Galaxy stop jobs that ended long ago, and retention may have let them go);
  * only an id that cannot be any job's is refused. */
 static int stop_job(api_ctx *c, json_t *req, json_t **resp, int terminate)
 {
     const char *id = api_str(req, "jobId");
+    if (check_reason(c, api_str(req, "reason")) < 0) return -1;
     job *j = jobs_find(c->st->jobs, id);
     if (!j && !job_id_shaped(id))
         return api_client_error(c, "jobId: '%.80s' is not a job id (a job's id is a UUID, "
@@ -479,8 +490,9 @@ static int stop_jobs(api_ctx *c, json_t *req, json_t **resp, int terminate)
     size_t n = json_array_size(ids), i;
     if (n < 1 || n > STOP_JOBS_MAX)
         return api_client_error(c, "jobs: give 1 to %d job ids (got %zu)", STOP_JOBS_MAX, n);
-    json_t *ok = json_array(), *errors = json_array();
     const char *reason = api_str(req, "reason");
+    if (check_reason(c, reason) < 0) return -1;
+    json_t *ok = json_array(), *errors = json_array();
     json_array_foreach(ids, i, v) {
         const char *id = json_string_value(v);
         job *j = jobs_find(c->st->jobs, id);
