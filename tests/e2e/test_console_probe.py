@@ -82,14 +82,14 @@ class ConsoleProbeTest(JobsCase):
             startFromHead=True)["events"], what="the marked job's log line")
         self.batch.terminate_job(jobId=marked, reason=MARKUP)
         # A log line of 300,000 characters (CloudWatch Logs cuts events at 256 KiB), a command
-        # of one 3,000-character word and a reason of 5,000.
+        # of one 3,000-character word and a reason of 1,024 (the longest AWS takes).
         long = self.submit("long", command="head -c 300000 /dev/zero | tr '\\0' x; echo; "
                                            "echo " + "y" * 3000 + "; sleep 60")
         self.wait_job(long, "RUNNING")
         self.wait_for(lambda: len(self.server.client("logs").get_log_events(
             logGroupName="/aws/batch/job", logStreamName=self.job(long)["container"]["logStreamName"],
             startFromHead=True)["events"]) >= 2, what="the long lines logged")
-        self.batch.terminate_job(jobId=long, reason="r" * 5000)
+        self.batch.terminate_job(jobId=long, reason="r" * 1024)
         self.wait_jobs([marked, long])
 
         seen = probe(self, "text", {"marked": marked, "long": long, "markup": MARKUP, "queue": "q",
