@@ -102,8 +102,8 @@ static char *dependency_of(json_t *job, json_t *d, int pairs, const char **how)
     return xstrdup(dep);
 }
 
-/* Whether an array's children have left PENDING: its dependencies were met, and its children
- * go on on their own. */
+/* Whether an array's children have left PENDING: its dependencies were met, and each child is
+ * now placed and run by itself. */
 static int children_started(json_t *job)
 {
     const char *key;
@@ -196,6 +196,72 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int
     }
 }
 
+/* The first (up to) max children of array id in status, by ListJobs; NULL when the call
+ * fails (the counts above have said what there is to say). */
+static json_t *children_in(cli_ctx *c, const char *id, const char *status, int max)
+{
+    json_t *req = json_pack("{s:s, s:s, s:i}", "arrayJobId", id, "jobStatus", status,
+                            "maxResults", max), *resp = NULL;
+    cli_error err = {0};
+    int rc = cli_call(c, "batch", "ListJobs", req, &resp, &err);
+    json_decref(req);
+    cli_error_free(&err);
+    if (rc) return NULL;
+    cli_json_plain(resp);
+    return resp;
+}
+
+/* What an array's children wait for, and which failed, in a few calls whatever its size: the
+ * array's own description has no reason of its children's.  Its RUNNABLE children ask for the
+ * same resources, so the first one's reason (one ListJobs, one DescribeJobs) answers for all;
+ * a few failed children are named with their reasons (one ListJobs), and the command that
+ * lists them all is given. */
+static void say_children(cli_ctx *c, json_t *job, int depth)
+{
+    json_t *ap = json_object_get(job, "arrayProperties");
+    json_t *sum = json_object_get(ap, "statusSummary");
+    const char *id = str(job, "jobId");
+    long long runnable = cli_int(sum, "RUNNABLE"), failed = cli_int(sum, "FAILED");
+    if (!id || json_is_integer(json_object_get(ap, "index"))) return; /* a child */
+    json_t *resp, *s, *child = NULL;
+    size_t i;
+    if (runnable > 0 && (resp = children_in(c, id, "RUNNABLE", 1))) {
+        const char *first = str(json_array_get(json_object_get(resp, "jobSummaryList"), 0),
+                                "jobId");
+        /* A child that has moved on since, or is gone, is left unsaid. */
+        if (first && cli_find_job(c, first, &child) == 0) {
+            cli_json_plain(child);
+            const char *reason = str(child, "statusReason");
+            indent(depth + 1);
+            if (runnable == 1) printf("1 child is RUNNABLE: job %s", first);
+            else printf("%lld children are RUNNABLE; the first of them, job %s,", runnable, first);
+            if (reason) printf(" waits: %s\n", reason);
+            else printf(" is next once capacity is free in the queue's compute environments\n");
+            json_decref(child);
+        }
+        json_decref(resp);
+    }
+    if (failed > 0 && (resp = children_in(c, id, "FAILED", 3))) {
+        json_t *list = json_object_get(resp, "jobSummaryList");
+        size_t named = json_array_size(list);
+        indent(depth + 1);
+        if (failed == 1) printf("1 child failed:\n");
+        else if ((long long)named >= failed) printf("%lld children failed:\n", failed);
+        else printf("%lld children failed, among them:\n", failed);
+        json_array_foreach(list, i, s) {
+            json_t *code = json_object_get(json_object_get(s, "container"), "exitCode");
+            indent(depth + 2);
+            printf("job %s: %s", str(s, "jobId") ?: "?", str(s, "statusReason") ?: "failed");
+            if (json_is_integer(code))
+                printf(" (exit code %lld)", (long long)json_integer_value(code));
+            putchar('\n');
+        }
+        indent(depth + 1);
+        printf("`barge jobs --array %s --status FAILED` lists them all\n", id);
+        json_decref(resp);
+    }
+}
+
 static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
 {
     if (dict_get(seen, id)) {
@@ -242,8 +308,9 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
         json_array_foreach(json_object_get(job, "dependsOn"), k, d)
             named += json_object_get(d, "jobId") != NULL;
         indent(depth + 1);
-        printf("%sits children go on on their own (counted above)\n",
-               named ? "the jobs it depends on have succeeded; " : "");
+        printf("%seach of its children is now placed and run by itself; the array ends when "
+               "all of them have ended\n",
+               named ? "the jobs it depends on have succeeded, so " : "");
     } else if (strcmp(status, "SUBMITTED") == 0 || strcmp(status, "PENDING") == 0 ||
                dep_failed) {
         if (depth / 2 >= MAX_DEPTH) {
@@ -274,6 +341,8 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
         indent(depth + 1);
         printf("it is next once capacity is free in the queue's compute environments\n");
     }
+    /* The children of an array that failed with its dependency failed with it, all alike. */
+    if (!dep_failed) say_children(c, job, depth);
     say_attempts(job, depth);
     json_decref(job);
     return 0;

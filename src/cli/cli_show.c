@@ -23,7 +23,8 @@ static const char jobs_help[] =
     "                     RUNNING, SUCCEEDED or FAILED; several, separated by commas or\n"
     "                     given again, for jobs in any of them\n"
     "  --all              jobs in every status, finished ones included\n"
-    "  --array JOBID      the children of this array job instead of the queue's jobs\n"
+    "  --array JOBID      the children of this array job (its id or ARN) instead of the\n"
+    "                     queue's jobs\n"
     "  --name PATTERN     only jobs whose name matches; a trailing * matches any rest\n"
     "\n" CLI_COMMON_HELP;
 
@@ -70,6 +71,14 @@ int cli_list_jobs(cli_ctx *c, json_t *req, const int *wanted, json_t *seen, json
         json_object_set_new(req, "nextToken", json_string(next));
         json_decref(resp);
     }
+}
+
+/* A job's id from its ARN ("arn:aws:batch:REGION:ACCOUNT:job/ID"), as ListJobs' arrayJobId
+ * takes ids only; anything else comes back unchanged.  Points into s. */
+static const char *job_id_of(const char *s)
+{
+    const char *name = cli_arn_name(s);
+    return name - s > 5 && strncmp(name - 5, ":job/", 5) == 0 ? name : s;
 }
 
 static void print_jobs_table(json_t *list)
@@ -172,7 +181,8 @@ int cli_jobs(int argc, char **argv)
             buf_printf(&status, "%s%s", status.len ? " or " : "", cli_job_statuses[k]);
     }
     json_t *req = json_object();
-    if (array) json_object_set_new(req, "arrayJobId", json_string(array));
+    /* An array job is named by its id or by its ARN, as describe takes it. */
+    if (array) json_object_set_new(req, "arrayJobId", json_string(job_id_of(array)));
     else json_object_set_new(req, "jobQueue", json_string(queue));
     json_t *list = json_array(), *seen = json_object();
     if (pattern) {
@@ -224,7 +234,8 @@ static const char describe_help[] =
     "usage: barge describe JOBID...\n"
     "\n"
     "Shows each job in detail: queue, definition, status and its reason, times, the command\n"
-    "and image, every attempt with its exit code, reason and log stream, an array job's\n"
+    "and image (a multi-node job's: its nodes, and each range of them with its image and\n"
+    "command), every attempt with its exit code, reason and log stream, an array job's\n"
     "children by status, and what the job depends on.\n"
     "\n" CLI_COMMON_HELP;
 
@@ -265,8 +276,61 @@ static void print_attempt(size_t i, json_t *a)
     if (stream && *stream) printf(LABEL "log stream %s\n", "", stream);
 }
 
-static void print_job(json_t *j)
+/* Appends the command cmd (an array of strings) as a line for a shell, each word quoted as it
+ * needs to be. */
+static void command_line(buf *b, json_t *cmd)
 {
+    json_t *arg;
+    size_t i;
+    json_array_foreach(cmd, i, arg) {
+        if (i) buf_puts(b, " ");
+        cli_shell_quote(b, json_string_value(arg) ?: "");
+    }
+}
+
+/* A multi-node parallel job's nodes: how many and which is the main one, then each range of
+ * them with its image and command (raw's, as print_job says). */
+static void print_nodes(json_t *j, json_t *raw)
+{
+    json_t *np = json_object_get(j, "nodeProperties");
+    json_t *raw_ranges = json_object_get(json_object_get(raw, "nodeProperties"),
+                                         "nodeRangeProperties");
+    if (!json_is_object(np)) return;
+    buf b = {0};
+    if (json_is_integer(json_object_get(np, "numNodes")))
+        buf_printf(&b, "%lld", cli_int(np, "numNodes"));
+    if (json_is_integer(json_object_get(np, "mainNode")))
+        buf_printf(&b, "%smain node %lld", b.len ? ", " : "", cli_int(np, "mainNode"));
+    line_str("nodes", b.data);
+    buf_free(&b);
+    json_t *r;
+    size_t i;
+    json_array_foreach(json_object_get(np, "nodeRangeProperties"), i, r) {
+        json_t *ct = json_object_get(r, "container");
+        json_t *cmd = json_object_get(json_object_get(json_array_get(raw_ranges, i),
+                                                      "container"), "command");
+        const char *image = json_string_value(json_object_get(ct, "image"));
+        char *label = xasprintf("nodes %s",
+                                json_string_value(json_object_get(r, "targetNodes")) ?: "?");
+        int lines = 0;
+        if (image && *image) printf(LABEL "image %s\n", lines++ ? "" : label, image);
+        if (json_array_size(cmd)) {
+            buf line = {0};
+            command_line(&line, cmd);
+            printf(LABEL "command %s\n", lines++ ? "" : label, line.data);
+            buf_free(&line);
+        }
+        free(label);
+    }
+}
+
+/* Shows job raw for people.  What is shown is made plain (cli_json_plain), but for the
+ * commands, which cli_shell_quote escapes from raw: with '?' for a control character, the
+ * command pasted back would not be the job's. */
+static void print_job(json_t *raw)
+{
+    json_t *j = json_deep_copy(raw);
+    if (!j) j = json_incref(raw); /* out of memory: raw is made plain, commands too */
     cli_json_plain(j);
     const char *status = json_string_value(json_object_get(j, "status")) ?: "?";
     const char *reason = json_string_value(json_object_get(j, "statusReason"));
@@ -292,19 +356,19 @@ static void print_job(json_t *j)
         }
     }
 
-    json_t *cmd = json_object_get(ct, "command");
+    json_t *cmd = json_object_get(json_object_get(raw, "container"), "command");
     if (json_array_size(cmd)) {
         buf b = {0};
-        json_t *arg;
-        size_t i;
-        json_array_foreach(cmd, i, arg) {
-            if (i) buf_puts(&b, " ");
-            cli_shell_quote(&b, json_string_value(arg) ?: "");
-        }
+        command_line(&b, cmd);
         line_str("command", b.data);
         buf_free(&b);
     }
     line_str("image", json_string_value(json_object_get(ct, "image")));
+    print_nodes(j, raw);
+    json_t *node = json_object_get(j, "nodeDetails");
+    if (json_is_integer(json_object_get(node, "nodeIndex")))
+        printf(LABEL "%lld%s\n", "node", cli_int(node, "nodeIndex"),
+               json_is_true(json_object_get(node, "isMainNode")) ? " (the main node)" : "");
     json_t *code = json_object_get(ct, "exitCode");
     if (json_is_integer(code)) printf(LABEL "%lld\n", "exit code",
                                       (long long)json_integer_value(code));
@@ -349,6 +413,7 @@ static void print_job(json_t *j)
         printf(LABEL "%llds per attempt\n", "timeout", cli_int(to, "attemptDurationSeconds"));
     json_t *a;
     json_array_foreach(json_object_get(j, "attempts"), i, a) print_attempt(i, a);
+    json_decref(j);
 }
 
 int cli_describe(int argc, char **argv)

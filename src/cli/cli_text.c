@@ -196,19 +196,67 @@ const char *cli_arn_name(const char *s)
     return slash && slash[1] ? slash + 1 : s;
 }
 
+/* How many bytes the character at p takes when it may be shown as it is: 1 for printable
+ * ASCII, 2 to 4 for a UTF-8 character that is no control; 0 for a byte that must be escaped: a
+ * C0 control or DEL, either byte of a C1 control (U+0080..U+009F: a terminal acts on them as
+ * on ESC sequences), or a byte that is no UTF-8 (which a terminal may take for a C1). */
+static size_t shown_len(const unsigned char *p)
+{
+    if (*p < 0x20 || *p == 0x7f) return 0;
+    if (*p < 0x80) return 1;
+    if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) return 0;
+    size_t n = *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
+             : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
 void cli_shell_quote(buf *b, const char *s)
 {
-    int plain = *s != '\0';
-    for (const char *p = s; *p && plain; p++)
-        plain = isalnum((unsigned char)*p) || strchr("-_./:=,+%@", *p);
+    const unsigned char *u = (const unsigned char *)s;
+    int plain = *s != '\0', controls = 0;
+    for (const unsigned char *p = u; *p;) {
+        size_t n = shown_len(p);
+        plain = plain && (isalnum(*p) || strchr("-_./:=,+%@", *p));
+        controls |= n == 0;
+        p += n ? n : 1;
+    }
     if (plain) {
         buf_puts(b, s);
         return;
     }
-    buf_puts(b, "'");
-    for (const char *p = s; *p; p++) {
-        if (*p == '\'') buf_puts(b, "'\\''");
-        else buf_append(b, p, 1);
+    if (!controls) {
+        buf_puts(b, "'");
+        for (const char *p = s; *p; p++) {
+            if (*p == '\'') buf_puts(b, "'\\''");
+            else buf_append(b, p, 1);
+        }
+        buf_puts(b, "'");
+        return;
+    }
+    /* A control character inside '...' would reach the terminal as it is (a newline breaks
+     * the line, an ESC sequence acts), and shown as '?' the command would change: $'...'
+     * (bash, zsh, ksh and POSIX.1-2024 shells) writes each as an escape that gives the same
+     * byte back.  \NNN takes at most three octal digits, so a digit after it stays a digit
+     * (\xHH may take more hex digits in some shells). */
+    buf_puts(b, "$'");
+    for (const unsigned char *p = u; *p;) {
+        size_t n = shown_len(p);
+        if (n) {
+            if (*p == '\'' || *p == '\\') buf_puts(b, "\\");
+            buf_append(b, (const char *)p, n);
+            p += n;
+            continue;
+        }
+        switch (*p) {
+        case '\n': buf_puts(b, "\\n"); break;
+        case '\t': buf_puts(b, "\\t"); break;
+        case '\r': buf_puts(b, "\\r"); break;
+        case 0x1b: buf_puts(b, "\\e"); break;
+        default: buf_printf(b, "\\%03o", *p); break;
+        }
+        p++;
     }
     buf_puts(b, "'");
 }

@@ -43,7 +43,10 @@ void cli_fmt_duration(int64_t ms, char out[32]);
  * anything that is not an ARN comes back unchanged.  Points into s. */
 const char *cli_arn_name(const char *s);
 /* Appends s quoted for a POSIX shell when it needs to be, so that a command shown to a person
- * can be pasted back. */
+ * can be pasted back: as it is when it holds only letters, digits and -_./:=,+%@; in $'...'
+ * when it holds a control character (C0, DEL, C1) or a byte that is no UTF-8, written \n, \t,
+ * \r, \e or \NNN (octal), with \\ and \' (as bash, zsh, ksh and POSIX.1-2024 shells read it:
+ * no control character reaches the terminal, and none is lost); else in '...'. */
 void cli_shell_quote(buf *b, const char *s);
 
 /* Makes s, in place, safe to show on a terminal: a control character (C0, DEL, or C1 in UTF-8)

@@ -389,7 +389,8 @@ class FirstStart(JobsCase):
         rc, out, err = self.cli("explain", arr)
         self.assertEqual(rc, 0, err)
         self.assertIn("RUNNABLE 2", out)
-        self.assertIn("the jobs it depends on have succeeded; its children go on on their own",
+        self.assertIn("the jobs it depends on have succeeded, so each of its children is now "
+                      "placed and run by itself; the array ends when all of them have ended",
                       out)
         self.assertNotIn("it waits for", out)
 
@@ -678,3 +679,101 @@ class RunWithoutLogs(JobsCase):
         self.assertIsNotNone(m, err)
         self.assertIn(self.status(m.group(1)), ("STARTING", "RUNNING"))
         self.batch.terminate_job(jobId=m.group(1), reason="the test is over")
+
+
+class ShowAndExplain(JobsCase):
+    """What `barge jobs --array`, `barge describe` and `barge explain` show of arrays and
+    multi-node jobs."""
+
+    def cli(self, *args, **kw):
+        return barge(*args, endpoint=self.server.url, **kw)
+
+    def test_jobs_array_takes_the_arrays_arn(self):
+        # It sent the ARN as ListJobs' arrayJobId, which takes ids: "no job with id 'arn:...'".
+        arr = self.submit("listed-by-arn", queue="parked", arrayProperties={"size": 2})
+        arn = self.job(arr)["jobArn"]
+        self.wait_for(lambda: self.job(arr + ":1")["status"] == "RUNNABLE", 20,
+                      "the children to wait")
+        for name in (arn, arr):
+            rc, out, err = self.cli("jobs", "--array", name)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("%s:0  listed-by-arn  RUNNABLE" % arr, out)
+            self.assertIn("%s:1  listed-by-arn  RUNNABLE" % arr, out)
+
+    def test_describe_a_multi_node_job_shows_its_nodes(self):
+        # It showed no node, command or image: they are in nodeProperties, not container.
+        def node(target, image, command):
+            return {"targetNodes": target, "container": {
+                "image": image, "command": command, "resourceRequirements": [
+                    {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}}
+        self.batch.register_job_definition(
+            jobDefinitionName="mn-shown", type="multinode", nodeProperties={
+                "numNodes": 3, "mainNode": 0, "nodeRangeProperties": [
+                    node("0", "busybox", ["sh", "-c", "echo main"]),
+                    node("1:", "alpine:3", ["sh", "-c", "echo it's another"])]})
+        jid = self.submit("mn-shown", queue="parked", definition="mn-shown")
+        rc, out, err = self.cli("describe", jid)
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        at = lines.index("  nodes         3, main node 0")
+        self.assertEqual(lines[at + 1:at + 5], [
+            "  nodes 0       image busybox",
+            "                command sh -c 'echo main'",
+            "  nodes 1:      image alpine:3",
+            "                command sh -c 'echo it'\\''s another'"], out)
+        # A node's own description has its command, and says which node it is.
+        self.wait_for(lambda: self.job(jid + "#1"), 20, "the nodes to be made")
+        rc, out, err = self.cli("describe", jid + "#0", jid + "#1")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("  command       sh -c 'echo main'\n  image         busybox\n"
+                      "  node          0 (the main node)\n", out)
+        self.assertIn("  image         alpine:3\n  node          1\n", out)
+
+    def test_explain_says_why_an_arrays_children_wait(self):
+        # It said "RUNNABLE 5" and "its children go on on their own (counted above)": the
+        # array has no reason of its own, its children have.
+        arr = self.submit("too-big-children", arrayProperties={"size": 5},
+                          overrides={"resourceRequirements": [{"type": "VCPU", "value": "64"}]})
+        self.addCleanup(lambda: self.batch.terminate_job(jobId=arr, reason="test over"))
+        self.wait_for(lambda: (self.job(arr + ":0").get("statusReason") or "").startswith(
+            "MISCONFIGURATION") and self.job(arr)["arrayProperties"]["statusSummary"].get(
+                "RUNNABLE") == 5, 20, "the children to wait for ever")
+        rc, out, err = self.cli("explain", arr)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("an array of 5 children: RUNNABLE 5", out)
+        self.assertNotIn("go on on their own", out)
+        self.assertIn("each of its children is now placed and run by itself; the array ends "
+                      "when all of them have ended", out)
+        m = re.search(r"\n    5 children are RUNNABLE; the first of them, job (%s:\d), waits: "
+                      r"(.+)\n" % arr, out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(m.group(2), self.job(m.group(1))["statusReason"])
+        self.assertIn("needs 64 vCPUs", m.group(2))
+
+    def test_explain_names_an_arrays_failed_children(self):
+        # It said "SUCCEEDED 1 FAILED 4" and no more: which failed, and why, took a listing
+        # and a describe of each.
+        arr = self.submit("some-fail", arrayProperties={"size": 5},
+                          command="test $AWS_BATCH_JOB_ARRAY_INDEX = 0 || exit 3")
+        self.assertEqual(self.wait_job(arr, timeout=60)["status"], "FAILED")
+        rc, out, err = self.cli("explain", self.job(arr)["jobArn"])
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertIn("an array of 5 children: SUCCEEDED 1 FAILED 4", lines[1])
+        self.assertEqual(lines[2], "    4 children failed, among them:")
+        for line in lines[3:6]:
+            self.assertRegex(line, r"^        job %s:[1-4]: Essential container in task "
+                                   r"exited \(exit code 3\)$" % arr)
+        self.assertEqual(lines[6], "    `barge jobs --array %s --status FAILED` lists them "
+                                   "all" % arr)
+        rc, out, err = self.cli("jobs", "--array", arr, "--status", "FAILED")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len([l for l in out.splitlines() if l.startswith(arr + ":")]), 4)
+        # Two failed of two: both named, without "among them".
+        two = self.submit("all-fail", arrayProperties={"size": 2}, command="exit 5")
+        self.wait_job(two, timeout=60)
+        rc, out, err = self.cli("explain", two)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("\n    2 children failed:\n", out)
+        self.assertEqual(len(re.findall(r"^        job %s:[01]: .*\(exit code 5\)$" % two,
+                                        out, re.M)), 2, out)

@@ -162,3 +162,31 @@ class Text(JobsCase):
             self.assertIn("... and 20 more", out)
         finally:
             self.batch.terminate_job(jobId=arr, reason="done")
+
+    def test_describe_quotes_a_command_with_control_characters_for_the_shell(self):
+        # They were shown as '?': the command pasted back was another ("printf '%s?' 'a?b'").
+        args = ["printf", "%s\n", "two\nlines", "tab\there", ESCAPES + "red", "it's $HOME",
+                "back\\slash\x01" + "7", "caf\u00e9 \u009b1m \u2713\x7f", "plain words"]
+        jid = self.submit("control-command", queue="parked", command=args)
+        try:
+            rc, out, err = self.cli("describe", jid)
+        finally:
+            self.batch.terminate_job(jobId=jid, reason="done")
+        self.assertEqual(rc, 0, err)
+        line = next(l for l in out.splitlines() if l.startswith("  command "))
+        self.assertEqual(line, "  command       printf $'%s\\n' $'two\\nlines' $'tab\\there' "
+                               "$'\\e]0;PWNED\\007\\e[2J\\e[31mred' 'it'\\''s $HOME' "
+                               "$'back\\\\slash\\0017' $'caf\u00e9 \\302\\2331m \u2713\\177' "
+                               "'plain words'")
+        # No control character reaches the terminal, of the command or of anything else.
+        self.assertFalse([ch for ch in out if ch != "\n" and (
+            ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f)], out)
+        # Given to a shell, the line is the job's command again, word for word.
+        quoted = line[len("  command       "):]
+        for shell in ("bash", "zsh", "ksh"):
+            if subprocess.run(["sh", "-c", "command -v " + shell],
+                              capture_output=True).returncode:
+                continue
+            p = subprocess.run([shell, "-c", "printf '%s\\0' " + quoted], capture_output=True)
+            self.assertEqual(p.returncode, 0, (shell, p.stderr))
+            self.assertEqual(p.stdout.decode().split("\0")[:-1], args, shell)

@@ -173,6 +173,56 @@ static void test_shell_quoting(void)
     buf_free(&b);
 }
 
+/* What s is quoted as, alone. */
+static char *quoted(const char *s)
+{
+    buf b = {0};
+    cli_shell_quote(&b, s);
+    return b.data;
+}
+
+#define CHECK_QUOTED(s, want)                                                                 \
+    do {                                                                                      \
+        char *q_ = quoted(s);                                                                 \
+        CHECK_STR(q_, want);                                                                  \
+        free(q_);                                                                             \
+    } while (0)
+
+/* A control character was shown as '?', which changed the command pasted back: it is written
+ * as an escape of $'...', which gives the same byte back, and never reaches the terminal. */
+static void test_shell_quoting_of_control_characters(void)
+{
+    CHECK_QUOTED("%s\n", "$'%s\\n'");
+    CHECK_QUOTED("a\tb\r", "$'a\\tb\\r'");
+    CHECK_QUOTED("\x1b[31mred", "$'\\e[31mred'");
+    /* Quotes and backslashes are escaped in $'...', and nothing else is special there. */
+    CHECK_QUOTED("it's\n$HOME `x` \"y\" back\\slash",
+                 "$'it\\'s\\n$HOME `x` \"y\" back\\\\slash'");
+    /* Any other control byte in octal, always three digits: a digit after it stays a digit. */
+    CHECK_QUOTED("\x01" "7", "$'\\0017'");
+    CHECK_QUOTED("bell\x07 del\x7f", "$'bell\\007 del\\177'");
+    /* A C1 control (U+009B, CSI) is two bytes of UTF-8, each escaped; other UTF-8 stays. */
+    CHECK_QUOTED("caf\xc3\xa9 \xc2\x9b" "1m \xe2\x9c\x93\n",
+                 "$'caf\xc3\xa9 \\302\\2331m \xe2\x9c\x93\\n'");
+    /* A byte that is no UTF-8 (Latin-1's \xe9, a lone continuation, a cut character). */
+    CHECK_QUOTED("caf\xe9", "$'caf\\351'");
+    CHECK_QUOTED("\x80x", "$'\\200x'");
+    CHECK_QUOTED("\xe2\x9c", "$'\\342\\234'");
+    /* Without control characters, '...' as before; UTF-8 text as it is. */
+    CHECK_QUOTED("caf\xc3\xa9 \xe2\x9c\x93", "'caf\xc3\xa9 \xe2\x9c\x93'");
+    CHECK_QUOTED("\xc2\xa0", "'\xc2\xa0'");
+    /* No byte below 0x20, DEL or C1 is left in what is shown. */
+    char all[256];
+    for (int i = 1; i < 256; i++) all[i - 1] = (char)i;
+    all[255] = '\0';
+    char *q = quoted(all);
+    for (const unsigned char *p = (const unsigned char *)q; *p; p++) {
+        CHECK(*p >= 0x20 && *p != 0x7f);
+        CHECK(!(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f));
+    }
+    free(q);
+}
+
 static void test_plain_text(void)
 {
     char a[] = "ended: \x1b]0;owned\x07 \x1b[2Jgone\tand\nmore\x7f", b[] = "caf\xc3\xa9 \xc2\x9b" "31m x";
@@ -306,6 +356,7 @@ int main(void)
     RUN(test_arn_names);
     RUN(test_plain_text);
     RUN(test_shell_quoting);
+    RUN(test_shell_quoting_of_control_characters);
     RUN(test_table);
     RUN(test_moments);
     return 0;
