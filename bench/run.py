@@ -553,8 +553,9 @@ def fig_submit(run):
                 f"unfollowed: {statistics.median(u for _, _, u in pc):.0f} µs",
                 f"{cmid:.2f}×",
                 target("≤ 105% of unfollowed (the server's own cost)", cmid <= 1.05))
-        run.note(f"1. Events followed ({how}): the server makes two events a job (PENDING, "
-                 "RUNNABLE; none for the submission, as AWS), and bench/evsink (C, on this "
+        run.note(f"1. Events followed ({how}): the server makes one event a job (RUNNABLE; "
+                 "none for the submission, and no PENDING without dependencies, as AWS), and "
+                 "bench/evsink (C, on this "
                  "machine) takes them as the webhook's target (keep-alive) and reads two event "
                  "streams. How far behind the newest event each follower was when wrk stopped, "
                  "and the seconds until all had caught up, in the best run of each setting: " +

@@ -322,7 +322,7 @@ class Events(JobsCase):
         self.assertTrue(all(size < 10 * 2048 + 40000 for _, size in pages), pages)
         self.assertEqual(seqs, sorted(set(seqs)))
         mine = {}
-        # Every event of every job, PENDING to SUCCEEDED, came through the pages.
+        # Every event of every job, RUNNABLE to SUCCEEDED, came through the pages.
         status, _, body = self.server.raw("POST", "/barge/v1/getevents",
                                           {"queue": "q", "after": start, "max": 1000})
         for e in body["events"]:
@@ -330,14 +330,17 @@ class Events(JobsCase):
         self.assertEqual(sorted(s for v in mine.values() for s in v), seqs)
         self.assertEqual(set(mine), set(jids))
 
-    def parked_array(self, size):
-        """Submits an array of size children to a queue that never runs them (two events each,
-        terminated when the test ends); returns (the last event before it, the last after)."""
+    def parked_array(self, size, arrays=1):
+        """Submits arrays of size children to a queue that never runs them (an event each, its
+        RUNNABLE, and the array's PENDING; terminated when the test ends); returns (the last
+        event before them, the last after)."""
         start = self.server.raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]
-        out = self.batch.submit_job(jobName="many", jobQueue="parked", jobDefinition="jd",
-                                    arrayProperties={"size": size})
-        self.addCleanup(self.batch.terminate_job, jobId=out["jobId"], reason="test over")
-        newest = self.wait_for(lambda: (lambda n: n if n >= start + 2 * size else None)(
+        for _ in range(arrays):
+            out = self.batch.submit_job(jobName="many", jobQueue="parked", jobDefinition="jd",
+                                        arrayProperties={"size": size})
+            self.addCleanup(self.batch.terminate_job, jobId=out["jobId"], reason="test over")
+        want = start + arrays * (size + 1)
+        newest = self.wait_for(lambda: (lambda n: n if n >= want else None)(
             self.server.raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]), 60,
             "the array's events")
         return start, newest
@@ -367,7 +370,7 @@ class Events(JobsCase):
         for a batch's commit, a stream fell behind a busy server's events and lost them to the
         gap.  Events older than the kept texts, described for the stream alone, come at most 100
         a poll, so that readers catching up cannot stall the server."""
-        start, newest = self.parked_array(6000)
+        start, newest = self.parked_array(6000, arrays=2)
         body, answers = self.stream_answers(start, newest)
         seqs = [int(i) for i in re.findall(rb"(?m)^id: (\d+)$", body)]
         self.assertNotIn(b"event: gap", body)
@@ -670,17 +673,17 @@ class Webhooks(JobsCase):
             self.assertEqual(doc[-1]["id"][-12:], "%012x" % int(seq))
         self.assertEqual([int(c) for c in self.batched.counts],
                          [len(json.loads(b)) for _, _, b in self.batched.got])
-        # In order, each once, and some POSTs carried several: 30 jobs make 150 events here.
+        # In order, each once, and some POSTs carried several: 30 jobs make 120 events here.
         ids = [int(e["id"][-12:], 16) for e in self.batched.events()]
         self.assertEqual(ids, sorted(set(ids)))
         self.assertLess(len(self.batched.got), len(ids))
         for j in jids:
             self.assertEqual(self.batched.statuses(j),
-                             ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
+                             ["RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
 
     def test_a_parallel_target_keeps_each_jobs_events_in_order(self):
-        # A receiver that takes 50 ms a POST: with four in flight, 20 jobs' 100 events take
-        # about 1.3 s rather than 5.
+        # A receiver that takes 50 ms a POST: with four in flight, 20 jobs' 80 events take
+        # about 1 s rather than 4.
         jids = [self.submit("lanes-%d" % i, command="true") for i in range(20)]
         self.wait_for(lambda: all(self.lanes.statuses(j)[-1:] == ["SUCCEEDED"] for j in jids),
                       30, "every job's events at the parallel target")
@@ -695,7 +698,7 @@ class Webhooks(JobsCase):
         self.assertEqual(len(ids), len(set(ids)))
         for j in jids:
             self.assertEqual(self.lanes.statuses(j),
-                             ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
+                             ["RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
 
     def piped_jobs(self, n):
         """n jobs of queue piped, submitted at once so that their events share polls."""
@@ -714,7 +717,7 @@ class Webhooks(JobsCase):
         self.assertEqual(len(ids), len(set(ids)))
         for j in jids:
             self.assertEqual(receiver.statuses(j),
-                             ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
+                             ["RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
 
     def test_a_pipelined_target_gets_each_jobs_events_in_order(self):
         jids = self.piped_jobs(40)
@@ -876,15 +879,16 @@ class Bursts(JobsCase):
         return self.server.raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]
 
     def burst(self, arrays):
-        """Submits arrays of 10,000 children to a queue that never runs them (two events each);
-        returns (the last event before them, the last after)."""
+        """Submits arrays of 10,000 children to a queue that never runs them (an event each, its
+        RUNNABLE, and the array's PENDING); returns (the last event before them, the last
+        after)."""
         start = self.last_seq()
         for _ in range(arrays):
             status, _, body = self.server.raw("POST", "/v1/submitjob", {
                 "jobName": "burst", "jobQueue": "parked", "jobDefinition": "jd",
                 "arrayProperties": {"size": 10000}})
             self.assertEqual(status, 200, body)
-        want = start + arrays * 20000
+        want = start + arrays * 10001
         return start, self.wait_for(lambda: (lambda n: n if n >= want else None)(
             self.last_seq()), 120, "the arrays' events")
 
@@ -894,7 +898,7 @@ class EventsKept(Bursts):
     arrays does not outrun a reader that takes a few seconds to catch up."""
 
     def test_a_burst_of_arrays_is_kept_for_readers_behind_it(self):
-        # 220,000 events at once: more than the 100,000 kept before, and readers that were
+        # 110,011 events at once: more than the 100,000 kept before, and readers that were
         # behind lost the oldest to the gap (a webhook taking one event a POST needs half a
         # minute for them).
         start, newest = self.burst(11)
@@ -931,7 +935,7 @@ class EventsKeptSetting(Bursts):
     def test_a_gap_stays_said_when_more_are_kept_after_a_restart(self):
         # The events let go were loaded as events of removed jobs once the ring was larger than
         # the gap: a reader behind them got the kept ones without a word of the gap.
-        self.burst(1)
+        self.burst(2)
         self.server.stop()
         args = list(self.server.args)
         args[args.index("--events-kept") + 1] = "100000"
@@ -955,7 +959,7 @@ class CatchingUp(Bursts):
     hundred events a poll older than the newest 10,000 are described for it alone) and it reads
     on without the pause that fills the answers of a reader that keeps up."""
 
-    ARRAYS = 4  # 80,000 events behind, 70,000 of them older than the newest 10,000
+    ARRAYS = 8  # 80,008 events behind, 70,008 of them older than the newest 10,000
 
     def paused_floor(self, behind):
         """The least a reader pausing 20 ms after each poll of a hundred old events took to
@@ -1086,4 +1090,4 @@ class WebhookPositions(JobsCase):
         self.wait_for(lambda: self.hook.statuses(jid)[-1:] == ["SUCCEEDED"], 20,
                       "the rest of the job's events after the restart")
         self.assertEqual(self.hook.statuses(jid),
-                         ["PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
+                         ["RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])

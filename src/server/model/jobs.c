@@ -651,8 +651,7 @@ void jobs__enter_lifecycle(state *st, job *j, json_t *deps)
         } else if (j->deps_pending > 0) {
             jobs_set_status(st, j, JS_PENDING, NULL);
         } else {
-            jobs__status(st->jobs, j, JS_PENDING);
-            ready(st, j);
+            ready(st, j); /* SUBMITTED to RUNNABLE, as AWS: no PENDING (nor its event) */
         }
         return;
     }
@@ -667,10 +666,7 @@ void jobs__enter_lifecycle(state *st, job *j, json_t *deps)
         }
         if (gate) c->deps_pending++;
         if (c->deps_pending > 0) jobs_set_status(st, c, JS_PENDING, NULL);
-        else {
-            jobs_set_status(st, c, JS_PENDING, NULL);
-            ready(st, c);
-        }
+        else ready(st, c);
     }
     if (failed && j->status == JS_FAILED && !j->cancel_pending)
         jobs__set_reason(&j->reason, "Dependent Job failed");
