@@ -172,7 +172,10 @@ class Arguments(ServerTestCase):
                 ("logs", plain + "#1", "job %s is not a multi-node job: it has no nodes" % plain),
                 ("explain", plain + ":0", "job %s is not an array job" % plain),
                 ("explain", "arn:aws:batch:us-east-1:123456789012:job-queue/args",
-                 "is a job queue's ARN, not a job's")):
+                 "is a job queue's ARN, not a job's"),
+                ("describe", arr + ":7", "array job %s has 3 children" % arr),
+                ("describe", "arn:aws:batch:us-east-1:123456789012:compute-environment/x",
+                 "is a compute environment's ARN, not a job's")):
             rc, out, err = self.cli(cmd, arg)
             self.assertEqual(rc, 1, (cmd, arg, err))
             self.assertIn(want, err, (cmd, arg))
