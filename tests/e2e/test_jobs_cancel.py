@@ -31,6 +31,20 @@ class Cancel(JobsCase):
         self.batch.cancel_job(jobId=jid, reason="é" * 1024)
         self.assertEqual(self.job(jid)["statusReason"], "é" * 1024)
 
+    def test_a_job_is_stopped_by_its_arn_as_by_its_id(self):
+        # DescribeJobs took a job's ARN; CancelJob and TerminateJob refused it as no job id.
+        first, second, third = (self.submit("by-arn-%d" % i, queue="parked") for i in range(3))
+        arns = {j: self.job(j)["jobArn"] for j in (first, second, third)}
+        self.batch.cancel_job(jobId=arns[first], reason="cancelled by ARN")
+        self.batch.terminate_job(jobId=arns[second], reason="terminated by ARN")
+        status, _, body = self.server.raw("POST", "/v1/canceljobs",
+                                          {"jobs": [arns[third]], "reason": "cancelled by ARN"})
+        self.assertEqual((status, body["errors"]), (200, []), body)
+        for j, why in ((first, "cancelled by ARN"), (second, "terminated by ARN"),
+                       (third, "cancelled by ARN")):
+            d = self.job(j)
+            self.assertEqual((d["status"], d["statusReason"]), ("FAILED", why))
+
     def test_cancel_runnable_fails_at_once(self):
         jid = self.submit("waiting", queue="parked")
         self.assertEqual(self.status(jid), "RUNNABLE")

@@ -408,6 +408,13 @@ out:
     return rc;
 }
 
+/* A job ARN names the job as well as its id does: the id it holds (fresh), or NULL when id is
+ * no job ARN. */
+static char *id_of_arn(const char *id)
+{
+    return id && strncmp(id, "arn:", 4) == 0 ? arn_resource(id, ARN_JOB) : NULL;
+}
+
 static int describe_jobs(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *ids = json_object_get(req, "jobs");
@@ -419,8 +426,7 @@ static int describe_jobs(api_ctx *c, json_t *req, json_t **resp)
     json_t *v;
     json_array_foreach(ids, i, v) {
         const char *id = json_string_value(v);
-        /* A job ARN names the job as well as its id does. */
-        char *from_arn = id && strncmp(id, "arn:", 4) == 0 ? arn_resource(id, ARN_JOB) : NULL;
+        char *from_arn = id_of_arn(id);
         job *j = jobs_find(c->st->jobs, from_arn ? from_arn : id);
         free(from_arn);
         if (j) json_array_append_new(list, jobdesc_describe(c->st, j));
@@ -456,15 +462,22 @@ static int check_reason(api_ctx *c, const char *reason)
 
 /* CancelJob and TerminateJob.  A job id barge does not hold is answered as AWS answers it, with
  * success (Flyte and Galaxy stop jobs that ended long ago, and retention may have let them go);
- * only an id that cannot be any job's is refused. */
+ * only an id that cannot be any job's is refused.  A job's ARN names it too, as it does for
+ * DescribeJobs. */
 static int stop_job(api_ctx *c, json_t *req, json_t **resp, int terminate)
 {
-    const char *id = api_str(req, "jobId");
+    const char *given = api_str(req, "jobId");
     if (check_reason(c, api_str(req, "reason")) < 0) return -1;
+    char *from_arn = id_of_arn(given);
+    const char *id = from_arn ? from_arn : given;
     job *j = jobs_find(c->st->jobs, id);
-    if (!j && !job_id_shaped(id))
+    if (!j && !job_id_shaped(id)) {
+        free(from_arn);
         return api_client_error(c, "jobId: '%.80s' is not a job id (a job's id is a UUID, "
-                                   "with :INDEX for an array's child or #NODE for a node)", id);
+                                   "with :INDEX for an array's child or #NODE for a node, or "
+                                   "its ARN)", given);
+    }
+    free(from_arn);
     if (j) attempt_cancel(c->st, j, api_str(req, "reason"), terminate);
     *resp = json_object();
     return 0;
@@ -495,12 +508,16 @@ static int stop_jobs(api_ctx *c, json_t *req, json_t **resp, int terminate)
     json_t *ok = json_array(), *errors = json_array();
     json_array_foreach(ids, i, v) {
         const char *id = json_string_value(v);
-        job *j = jobs_find(c->st->jobs, id);
-        if (!j && !job_id_shaped(id)) {
+        char *from_arn = id_of_arn(id);
+        job *j = jobs_find(c->st->jobs, from_arn ? from_arn : id);
+        int shaped = j || job_id_shaped(from_arn ? from_arn : id);
+        free(from_arn);
+        if (!shaped) {
             json_array_append_new(
                 errors, json_pack("{s:s, s:s, s:s}", "job", id, "code", "ValidationException",
                                   "message", "not a job id (a job's id is a UUID, with :INDEX "
-                                             "for an array's child or #NODE for a node)"));
+                                             "for an array's child or #NODE for a node, or its "
+                                             "ARN)"));
             continue;
         }
         if (j) attempt_cancel(c->st, j, reason, terminate);
