@@ -167,6 +167,14 @@ int cli_jobs(int argc, char **argv)
         return cli_usage_error(&c, "--queue is required (the job queue to list; see `aws batch "
                                    "describe-job-queues`), or --array JOBID for an array "
                                    "job's children");
+    /* ListJobs takes one or the other: a queue given beside an array would be left unused. */
+    if (queue && array)
+        return cli_usage_error(&c, "--queue and --array exclude each other: an array's children "
+                                   "are listed by the array alone");
+    if ((queue && !*queue) || (array && !*array) || (pattern && !*pattern))
+        return cli_usage_error(&c, "%s must not be empty (an unset shell variable?)",
+                               queue && !*queue ? "--queue" : array && !*array ? "--array" :
+                                                                                 "--name");
     for (int k = 0; k < 7; k++) n_chosen += chosen[k];
     if (n_chosen && all) return cli_usage_error(&c, "--status and --all exclude each other");
     int rc = cli_ctx_open(&c);

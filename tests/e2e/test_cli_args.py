@@ -193,6 +193,15 @@ class Arguments(ServerTestCase):
             self.assertIn("--depends-on SEQUENTIAL runs an array's children one after "
                           "another: give --array-size N too", err)
             self.assertNotIn("dependsOn", err)
+        # An array's children are listed by the array alone; a --queue beside it was left
+        # unused without a word, and an empty name or id went to the server.
+        for args, want in ((("--queue", "args", "--array", "x"), "--queue and --array exclude "
+                                                                  "each other"),
+                           (("--queue", "args", "--name", ""), "--name must not be empty"),
+                           (("--array", ""), "--array must not be empty")):
+            rc, out, err = self.cli("jobs", *args)
+            self.assertEqual(rc, 2, (args, out, err))
+            self.assertIn(want, err)
         # No event is made for a submission: said here rather than by the server.
         rc, out, err = self.cli("events", "--status", "submitted,running")
         self.assertEqual(rc, 2, err)
