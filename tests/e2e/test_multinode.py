@@ -498,6 +498,32 @@ class MultiNode(JobsCase):
         self.assertEqual(len(d["attempts"]), 2)
         self.assertFalse(d["isCancelled"])
 
+    def test_n_to_n_with_a_multi_node_job_is_on_the_whole_job(self):
+        # N_TO_N pairs an array's children with another array's; a multi-node job's nodes were
+        # paired with an array's children: nodes past the array's size went RUNNABLE at once,
+        # and a node whose partner failed failed alone while the others waited for ever.
+        arr = self.submit("mn-arr", arrayProperties={"size": 2},
+                          command='[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 1 ] && exit 1; true')
+        jid = self.batch.submit_job(jobName="mnn", jobQueue="q", jobDefinition="mnpr",
+                                    dependsOn=[{"jobId": arr, "type": "N_TO_N"}],
+                                    parameters={"port": free_port()})["jobId"]
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual((d["status"], d.get("statusReason")), ("FAILED", "Dependent Job failed"))
+        nodes = self.describe(*["%s#%d" % (jid, i) for i in range(3)])
+        self.assertEqual([(n["status"], n.get("attempts")) for n in nodes.values()],
+                         [("FAILED", [])] * 3)
+        # And the other way round: an array of the nodes' number on a multi-node job waits
+        # for all of it.
+        mn = self.batch.submit_job(jobName="mnn2", jobQueue="q", jobDefinition="mnpr",
+                                   parameters={"port": free_port()})["jobId"]
+        after = self.submit("after-mn", arrayProperties={"size": 3}, command="true",
+                            dependsOn=[{"jobId": mn, "type": "N_TO_N"}])
+        d = self.wait_job(mn, timeout=90)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        a = self.wait_job(after, timeout=60)
+        self.assertEqual(a["status"], "SUCCEEDED")
+        self.assertGreaterEqual(a["startedAt"], d["stoppedAt"])
+
     def test_a_job_waiting_for_a_node_waits_for_the_whole_job(self):
         # The main node fails in the first attempt, which is then made again: a job that waits
         # for the main node learns how it ended once the job has, not in between.

@@ -151,10 +151,11 @@ static int check_depends_on(api_ctx *c, json_t *deps, int array_size)
         if (!on)
             return api_client_error(c, "dependsOn[%zu].jobId: no job with id '%.80s' (or it "
                                        "ended before --retention-hours and was removed)", i, id);
-        /* N_TO_N pairs children when both jobs are arrays; with either a plain job it waits
-         * for the whole job, as a dependency without a type does (AWS takes it so, and
-         * scripts written for AWS give N_TO_N to plain jobs). */
-        if (type && strcmp(type, "N_TO_N") == 0 && array_size && on->children &&
+        /* N_TO_N pairs children when both jobs are arrays; with a plain or multi-node job on
+         * either side it waits for the whole job, as a dependency without a type does (AWS
+         * takes it so, and scripts written for AWS give N_TO_N to plain jobs).  array_size is
+         * 0 for a multi-node job here. */
+        if (type && strcmp(type, "N_TO_N") == 0 && array_size && jobs_is_array(on) &&
             on->array_size != (uint32_t)array_size)
             return api_client_error(c, "dependsOn[%zu]: an N_TO_N dependency of an array job "
                                        "on another pairs their children, so it needs one of "

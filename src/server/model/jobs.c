@@ -605,7 +605,7 @@ static int wire_deps(state *st, job *j, json_t *deps, int waits)
         }
         job *on = jobs_find(st->jobs, on_id);
         if (!on) continue; /* refused at submit; gone only if the store lost it */
-        if (type && strcmp(type, "N_TO_N") == 0 && on->children && j->children) {
+        if (type && strcmp(type, "N_TO_N") == 0 && jobs_is_array(on) && jobs_is_array(j)) {
             for (uint32_t k = 0; k < j->array_size && k < on->array_size; k++) {
                 job *c = j->children[k], *o = on->children[k];
                 if (!waits || o->status == JS_SUCCEEDED) {

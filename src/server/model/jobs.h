@@ -163,6 +163,10 @@ int jobs_shown_status(const job *j);
 /* Whether j is a node of a multi-node job: placed with the other nodes, never attempted again
  * alone. */
 int jobs_is_node(const job *j);
+/* Whether j is an array job's parent: it has children that are no multi-node job's nodes (the
+ * children N_TO_N pairs; with a plain or multi-node job on either side it waits for the whole
+ * job). */
+int jobs_is_array(const job *j);
 /* A node of a multi-node job back to RUNNABLE from SUCCEEDED or FAILED: the one way out of those
  * (jobs_transition_allowed), for a job that is attempted again once every node has ended, or
  * whose attempt was interrupted (engine/attempt.c), so that its nodes are placed together

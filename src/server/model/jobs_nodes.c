@@ -112,3 +112,8 @@ void jobs__nodes_done(state *st, job *p)
                     : d != main_node                    ? reason
                                                         : main_node->reason);
 }
+
+int jobs_is_array(const job *j)
+{
+    return j->children && jobspec_num_nodes(j->spec) == 0;
+}
