@@ -54,6 +54,20 @@ class BigArrays(JobsCase):
         self.assertEqual(self.job(jid + ":9999")["status"], "FAILED")
         self.assertEqual(self.job(jid)["arrayProperties"]["statusSummary"]["FAILED"], 10000)
 
+    def test_the_summarys_time_is_kept_across_a_restart(self):
+        # Its children waiting again at load moved the summary: its time became the restart's.
+        jid = self.submit("kept-summary", queue="parked", arrayProperties={"size": 3})
+        self.wait_for(lambda: self.job(jid)["arrayProperties"]["statusSummary"]["RUNNABLE"] == 3,
+                      20, "the children waiting")
+        before = self.job(jid)["arrayProperties"]["statusSummaryLastUpdatedAt"]
+        time.sleep(1.1)
+        restarted = int(time.time() * 1000)
+        self.server.restart()
+        after = self.job(jid)["arrayProperties"]["statusSummaryLastUpdatedAt"]
+        self.assertLess(after, restarted)
+        self.assertLess(abs(after - before), 1000)
+        self.batch.terminate_job(jobId=jid, reason="test over")
+
 
 class RunningArrays(JobsCase):
     max_vcpus = 4

@@ -50,8 +50,8 @@ static int64_t began_waiting(state *st, const job *top, json_t *deps, int32_t k,
             e = k > 0 ? ended_at(top->children[k - 1]) : 0;
         } else {
             const job *on = jobs_find(st->jobs, json_string_value(json_object_get(d, "jobId")));
-            if (on && k >= 0 && type && strcmp(type, "N_TO_N") == 0 && on->children &&
-                (uint32_t)k < on->array_size)
+            if (on && k >= 0 && type && strcmp(type, "N_TO_N") == 0 && jobs_is_array(on) &&
+                jobs_is_array(top) && (uint32_t)k < on->array_size)
                 on = on->children[k];
             e = ended_at(on);
         }
@@ -423,7 +423,10 @@ int jobs_load(state *st, char **err)
             jobs__status(js, j, JS_SUBMITTED);
         }
         json_t *deps = none ? NULL : jobspec_own(j->spec, "dependsOn");
+        /* Its children's waiting again moves their summary: not a change to tell of. */
+        int64_t summary_at = j->family ? j->family->summary_at : 0;
         jobs__enter_lifecycle(st, j, deps);
+        if (j->family) j->family->summary_at = summary_at;
         restore_runnable_at(st, j, deps, util_now_ms());
         json_decref(deps);
     }
