@@ -305,12 +305,26 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
         children_started(job)) {
         size_t k, named = 0;
         json_t *d;
-        json_array_foreach(json_object_get(job, "dependsOn"), k, d)
-            named += json_object_get(d, "jobId") != NULL;
+        int seq = 0;
+        const char *pair = NULL;
+        json_array_foreach(json_object_get(job, "dependsOn"), k, d) {
+            /* Children that wait for each other, or each for its partner, still wait. */
+            if (strcmp(str(d, "type") ?: "", "SEQUENTIAL") == 0) seq = 1;
+            else if (pairs_children(c, job, d)) pair = str(d, "jobId");
+            else named += json_object_get(d, "jobId") != NULL;
+        }
         indent(depth + 1);
-        printf("%seach of its children is now placed and run by itself; the array ends when "
-               "all of them have ended\n",
-               named ? "the jobs it depends on have succeeded, so " : "");
+        if (seq || pair) {
+            if (seq) printf("its children run one after another (SEQUENTIAL): each waits for "
+                            "the one before it");
+            else printf("each of its children waits for the child of the same index of job %s "
+                        "(N_TO_N)", pair);
+            printf("; `barge explain %s:N` follows child N\n", id);
+        } else {
+            printf("%seach of its children is now placed and run by itself; the array ends "
+                   "when all of them have ended\n",
+                   named ? "the jobs it depends on have succeeded, so " : "");
+        }
     } else if (strcmp(status, "SUBMITTED") == 0 || strcmp(status, "PENDING") == 0 ||
                dep_failed) {
         if (depth / 2 >= MAX_DEPTH) {

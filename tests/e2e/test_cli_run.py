@@ -366,6 +366,15 @@ class FirstStart(JobsCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("(N_TO_N: it waits for the child of the same index)", out)
         self.assertRegex(out, r"\n\s+job %s:1 \(explained-arr\) is RUNNABLE" % arr)
+        # Children that left PENDING wait for each other still: not "run by themselves".
+        seq2 = self.submit("explained-seq2", queue="parked", arrayProperties={"size": 3},
+                           dependsOn=[{"type": "SEQUENTIAL"}])
+        self.wait_for(lambda: self.job(seq2 + ":0")["status"] == "RUNNABLE", 20, "child 0")
+        rc, out, err = self.cli("explain", seq2)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("its children run one after another (SEQUENTIAL): each waits for the one "
+                      "before it; `barge explain %s:N` follows child N" % seq2, out)
+        self.assertNotIn("run by itself", out)
         # N_TO_N on a job that is not an array: each child waits for all of it.
         arr3 = self.submit("explained-arr3", queue="parked", arrayProperties={"size": 2},
                            dependsOn=[{"jobId": first, "type": "N_TO_N"}])
