@@ -299,8 +299,8 @@ int cli_say_what_it_names(cli_ctx *c, const char *job_id)
     if (!sep || sep == job_id) return 0;
     char *parent = xstrndup(job_id, (size_t)(sep - job_id));
     json_t *p = NULL;
-    int said = 0;
-    if (cli_find_job(c, parent, &p) == 0) {
+    int found = cli_find_job(c, parent, &p), said = found < 0; /* a failed call said why */
+    if (found == 0) {
         json_t *ap = json_object_get(p, "arrayProperties");
         long long nodes = cli_int(json_object_get(p, "nodeProperties"), "numNodes");
         long long size = cli_int(ap, "size");

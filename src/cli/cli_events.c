@@ -68,8 +68,9 @@ static json_t *parse_statuses(const cli_ctx *c, const char *arg)
         return NULL;
     }
     if (chosen[0]) { /* cli_job_statuses[0], SUBMITTED */
-        cli_usage_error(c, "--status: no event is made for a submission (SUBMITTED); the first "
-                           "of a job is PENDING or RUNNABLE");
+        cli_usage_error(c, "--status: no event is made for a submission (SUBMITTED); a job's "
+                           "first is PENDING (it waits for others), RUNNABLE, or FAILED (what "
+                           "it waits for failed)");
         return NULL;
     }
     json_t *list = json_array();

@@ -210,6 +210,7 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
     }
     if (stuck_reasons(c, front, shown, &stuck) < 0) {
         free(held);
+        json_decref(stuck);
         json_decref(resp);
         return 1;
     }

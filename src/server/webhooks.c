@@ -258,9 +258,9 @@ static int rank_of(struct pipelined *pl, uint32_t h)
  * failed, which goes again alone (deliver_from) before the next window, cannot arrive after a
  * later event of its job: the poll's first event of each job goes first (in the order of their
  * numbers, by windows), then the second of each, and so on.  Different jobs' events may so
- * arrive in another order than their numbers, as with "parallel"; under load a job's PENDING
- * and RUNNABLE come in one poll, and windows of one event each are what keeping them apart in
- * number order would give.  The position moves once the whole poll is delivered; a server
+ * arrive in another order than their numbers, as with "parallel"; under load a job's STARTING
+ * and RUNNING often come in one poll, and windows of one event each are what keeping them apart
+ * in number order would give.  The position moves once the whole poll is delivered; a server
  * stopped in the middle records it before the first event not yet delivered.  0, or -1 when
  * the server stops first. */
 static int deliver_pipelined(target *x)

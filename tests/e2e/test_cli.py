@@ -728,8 +728,15 @@ class Jobs(ServerTestCase):
 
     def test_events_filter_by_status_in_any_case_after_any_number(self):
         job_id, _ = self.submit("--name", "evented")
+        # A job without dependencies makes no PENDING event (as AWS): one that waits does.
+        waiter, _ = self.submit("--name", "evented-waiter", "--depends-on", job_id)
         self.wait_status(lambda: self.describe(job_id)["status"], "RUNNABLE")
+        self.wait_status(lambda: self.describe(waiter)["status"], "PENDING")
         out = self.ok("events", "--status", "runnable,Pending", "--json")
+        mine = {(e["detail"]["jobId"], e["detail"]["status"])
+                for e in map(json.loads, out.splitlines())} & {
+            (job_id, "RUNNABLE"), (job_id, "PENDING"), (waiter, "PENDING")}
+        self.assertEqual(mine, {(job_id, "RUNNABLE"), (waiter, "PENDING")})
         statuses = {json.loads(l)["detail"]["status"] for l in out.splitlines()}
         self.assertEqual(statuses, {"RUNNABLE", "PENDING"})
         # Event numbers are 64-bit.

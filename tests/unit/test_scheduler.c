@@ -390,20 +390,23 @@ static void test_retries_into_a_deep_queue(void)
 {
     begin();
     put_ce("ce-rt");
-    put_queue("q-rt-idle", "ce-rt", NULL);
-    put_queue("q-rt-back", "ce-rt", NULL);
     instance *in = add_instance("i-rt", "ce-rt", 25000);
-    double idle = fail_retried("q-rt-idle", in, 0, 0);
-    double back = fail_retried("q-rt-back", in, 0, 1);
-    /* The fastest of up to three deep queues: a busy machine may slow one, never make a walk
-     * past 20,000 jobs a retry as fast as none. */
-    double deep = 1e9;
-    for (int r = 0; r < 3 && deep >= 4 * idle + 0.02; r++) {
-        char q[32];
-        snprintf(q, sizeof q, "q-rt-deep%d", r);
-        put_queue(q, "ce-rt", NULL);
-        double t = fail_retried(q, in, 20000, 1);
+    /* Up to three rounds, each in queues of its own, the fastest of each kept: a busy machine
+     * may slow a few, never make a walk past 20,000 jobs a retry as fast as none. */
+    double idle = 1e9, back = 1e9, deep = 1e9;
+    for (int r = 0; r < 3; r++) {
+        char q[3][32];
+        snprintf(q[0], sizeof q[0], "q-rt-idle%d", r);
+        snprintf(q[1], sizeof q[1], "q-rt-back%d", r);
+        snprintf(q[2], sizeof q[2], "q-rt-deep%d", r);
+        for (int k = 0; k < 3; k++) put_queue(q[k], "ce-rt", NULL);
+        double t = fail_retried(q[0], in, 0, 0);
+        if (t < idle) idle = t;
+        t = fail_retried(q[1], in, 0, 1);
+        if (t < back) back = t;
+        t = fail_retried(q[2], in, 20000, 1);
         if (t < deep) deep = t;
+        if (back < 4 * idle + 0.02 && deep < 4 * idle + 0.02) break;
     }
     fprintf(stderr, "    5000 retries ending in order into a queue with nothing waiting %.4f s; "
                     "in reverse %.4f s, and with 20000 waiting %.4f s\n", idle, back, deep);

@@ -61,7 +61,8 @@ static void put_hex12(buf *b, uint64_t v)
 }
 
 /* The last job whose description's rest (jobdesc.h) was made while collecting: a job's events
- * come one after the other (PENDING then RUNNABLE at submit), and are read in the same turn. */
+ * often come one after the other (STARTING then RUNNING, or an array's PENDING and its
+ * children's RUNNABLE at submit), and are read in the same turn. */
 typedef struct rest_cache {
     job *j;
     buf rest;

@@ -15,7 +15,7 @@ json_t *jobdesc_describe(struct state *st, job *j);
  * jobdesc_event_rest; and the detail appended by jobdesc_event_detail from that rest, with
  * status in place of the job's own (and no statusReason unless the job's shown status is that
  * status).  Events describe the job as it is when they are read, so a job's events read in one
- * core turn (PENDING then RUNNABLE at submit) can share one rest. */
+ * core turn (STARTING then RUNNING, say) can share one rest. */
 void jobdesc_event_rest(struct state *st, job *j, buf *out);
 void jobdesc_event_detail(struct state *st, job *j, int status, const char *rest,
                           size_t rest_len, buf *out);
