@@ -445,18 +445,23 @@ class MultiNode(JobsCase):
         # Not attempted again, though its definition allows two attempts: it was cancelled.
         self.assertEqual([len(n.get("attempts", [])) for n in nodes.values()], [0, 0, 0])
 
-    def test_a_failed_dependency_fails_the_job_unrun(self):
-        # As any job: FAILED, "Dependent Job failed", not attempted (nor retried: it made no
-        # attempt).
-        bad = self.submit("dep-fails", command="exit 1")
-        jid = self.batch.submit_job(jobName="mnd", jobQueue="q", jobDefinition="mnpr",
-                                    dependsOn=[{"jobId": bad}],
+    def assertFailedUnrun(self, name, depends_on):
+        """Submits a job of definition mnpr that depends on what fails: it fails unrun, its
+        three nodes with it, none attempted."""
+        jid = self.batch.submit_job(jobName=name, jobQueue="q", jobDefinition="mnpr",
+                                    dependsOn=depends_on,
                                     parameters={"port": free_port()})["jobId"]
         d = self.wait_job(jid, timeout=60)
         self.assertEqual((d["status"], d.get("statusReason")), ("FAILED", "Dependent Job failed"))
         nodes = self.describe(*["%s#%d" % (jid, i) for i in range(3)])
         self.assertEqual([(n["status"], n.get("attempts")) for n in nodes.values()],
                          [("FAILED", [])] * 3)
+
+    def test_a_failed_dependency_fails_the_job_unrun(self):
+        # As any job: FAILED, "Dependent Job failed", not attempted (nor retried: it made no
+        # attempt).
+        bad = self.submit("dep-fails", command="exit 1")
+        self.assertFailedUnrun("mnd", [{"jobId": bad}])
         # Submitted after the dependency failed, the same.
         jid = self.batch.submit_job(jobName="mnd2", jobQueue="q", jobDefinition="mnpr",
                                     dependsOn=[{"jobId": bad}],
@@ -504,14 +509,7 @@ class MultiNode(JobsCase):
         # and a node whose partner failed failed alone while the others waited for ever.
         arr = self.submit("mn-arr", arrayProperties={"size": 2},
                           command='[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 1 ] && exit 1; true')
-        jid = self.batch.submit_job(jobName="mnn", jobQueue="q", jobDefinition="mnpr",
-                                    dependsOn=[{"jobId": arr, "type": "N_TO_N"}],
-                                    parameters={"port": free_port()})["jobId"]
-        d = self.wait_job(jid, timeout=60)
-        self.assertEqual((d["status"], d.get("statusReason")), ("FAILED", "Dependent Job failed"))
-        nodes = self.describe(*["%s#%d" % (jid, i) for i in range(3)])
-        self.assertEqual([(n["status"], n.get("attempts")) for n in nodes.values()],
-                         [("FAILED", [])] * 3)
+        self.assertFailedUnrun("mnn", [{"jobId": arr, "type": "N_TO_N"}])
         # And the other way round: an array of the nodes' number on a multi-node job waits
         # for all of it.
         mn = self.batch.submit_job(jobName="mnn2", jobQueue="q", jobDefinition="mnpr",
