@@ -280,10 +280,14 @@ static int give_up(cli_ctx *c, const char *id, json_t *job)
     json_t *req = json_pack("{s:s,s:s}", "jobId", id, "reason",
                             "barge run: the job cannot start (MISCONFIGURATION)"), *resp = NULL;
     cli_progress_break();
+    /* A multi-node job's nodes take no --vcpus or --memory (SubmitJob overrides them per node
+     * range): the definition is what asks. */
+    int nodes = json_object_get(job, "nodeProperties") || json_object_get(job, "nodeDetails");
     if (cli_batch(c, "TerminateJob", req, &resp) == 0)
-        fprintf(stderr, "%s: terminated job %s, which this command submitted; ask for less "
-                        "(--vcpus, --memory) or give its queue's compute environments more\n",
-                c->prog, id);
+        fprintf(stderr, "%s: terminated job %s, which this command submitted; %s or give its "
+                        "queue's compute environments more\n", c->prog, id,
+                nodes ? "register a revision of its definition whose nodes ask for less"
+                      : "ask for less (--vcpus, --memory)");
     json_decref(req);
     json_decref(resp);
     return 1;

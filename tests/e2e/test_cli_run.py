@@ -255,8 +255,21 @@ class FirstStart(JobsCase):
         self.assertEqual((rc, out), (1, ""), err)
         self.assertIn("cannot start: MISCONFIGURATION:", err)
         self.assertIn("terminated job", err)
+        self.assertIn("ask for less (--vcpus, --memory)", err)
         job_id = err.split("terminated job ", 1)[1].split(",")[0]
         self.assertEqual(self.wait_job(job_id)["status"], "FAILED")
+        # A multi-node job's nodes take neither option: its definition is what asks.
+        self.batch.register_job_definition(
+            jobDefinitionName="mn-too-big", type="multinode", nodeProperties={
+                "numNodes": 2, "mainNode": 0, "nodeRangeProperties": [{
+                    "targetNodes": "0:", "container": {
+                        "image": "busybox", "command": ["true"],
+                        "resourceRequirements": [{"type": "VCPU", "value": too_many},
+                                                 {"type": "MEMORY", "value": "64"}]}}]})
+        rc, out, err = self.cli("run", "--definition", "mn-too-big")
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("register a revision of its definition whose nodes ask for less", err)
+        self.assertNotIn("--vcpus", err)
 
     def test_run_json_prints_the_job_it_stopped_as_it_ended(self):
         """With --json, the description printed is the one after its TerminateJob (it was the
