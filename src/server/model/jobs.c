@@ -222,11 +222,6 @@ int jobs_shown_status(const job *j)
     return JS_PENDING;
 }
 
-int jobs_is_node(const job *j)
-{
-    return j->parent && jobspec_num_nodes(j->parent->spec) > 0;
-}
-
 void jobs_mark_dirty(state *st, job *j)
 {
     if (j->dirty) return;

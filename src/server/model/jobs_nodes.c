@@ -1,7 +1,8 @@
 /* jobs_nodes — the outcome of a multi-node parallel job's attempt: the main node decides, as on
  * AWS, and a retryStrategy attempts the whole job again, all its nodes together (jobs.h,
  * jobs_node_rerun).  The engine stops the other nodes when the main node ends
- * (engine/attempt.c); what is decided here is what the job becomes once all have ended. */
+ * (engine/attempt.c); what is decided here is what the job becomes once all have ended.  And
+ * what tells a multi-node job's nodes from an array's children (jobs_is_node, jobs_is_array). */
 #include "server/model/jobs.h"
 #include "server/model/jobs_internal.h"
 
@@ -111,6 +112,11 @@ void jobs__nodes_done(state *st, job *p)
                     p->cancel_pending && p->stop_reason ? p->stop_reason
                     : d != main_node                    ? reason
                                                         : main_node->reason);
+}
+
+int jobs_is_node(const job *j)
+{
+    return j->parent && jobspec_num_nodes(j->parent->spec) > 0;
 }
 
 int jobs_is_array(const job *j)
