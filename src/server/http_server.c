@@ -613,7 +613,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         metrics_http(r->op->name, 200);
         json_t *req = r->stream_req;
         r->stream_req = NULL;
-        return http_sse_start(conn, r->op, req, r->resp, r->resp_len);
+        return http_sse_start(conn, r->op, req, r->who, r->resp, r->resp_len);
     }
     if (r->phase == REQ_ANSWERED && r->resp) return send_answer(r);
     return MHD_YES;

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/mem.h"
 #include "common/util.h"
@@ -45,6 +46,7 @@ typedef struct sse {
     core_call call; /* first member: the core hands it back to done() */
     struct MHD_Connection *conn;
     const api_op *op;
+    const auth_principal *who; /* held by http_server.c's request until the connection ends */
     json_t *req; /* the request each poll starts from; "after" moves on */
     pthread_mutex_t mu;
     buf out; /* written, not yet read by libmicrohttpd */
@@ -52,6 +54,7 @@ typedef struct sse {
     /* A poll's answer, read after out: written straight from the events' texts into
      * libmicrohttpd's buffer (event_answer.h). */
     event_answer *ans;
+    int unread;    /* ans is a new answer, not yet begun */
     int polling;   /* a poll is with the core */
     int suspended; /* the connection waits for it */
     int closed;    /* libmicrohttpd is done with the stream: the last one out frees it */
@@ -95,6 +98,7 @@ static void take_answer(sse *s, event_answer *a)
 {
     event_answer_free(s->ans);
     s->ans = a;
+    s->unread = 1;
     s->more = a->more;
     json_object_set_new(s->req, "after", json_integer((json_int_t)a->last));
     json_object_set_new(s->req, "wait", json_integer(SSE_WAIT_S));
@@ -143,6 +147,21 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
         pthread_mutex_unlock(&s->mu);
         return (ssize_t)n;
     }
+    /* Each answer goes out, and each poll is made, only while the stream's key still allows
+     * it: removed or changed by a reload, its credentials revoked or expired, or its policies
+     * no longer allowing it, the stream ends, and the client's next request is refused with a
+     * reason. */
+    if ((s->unread || (!s->ans && !s->polling && !(s->closed & 2))) &&
+        auth_still_allowed(s->who, s->op->name, s->req, time(NULL)) < 0) {
+        event_answer_free(s->ans);
+        s->ans = NULL;
+        s->unread = 0;
+        s->closed |= 2;
+        buf_puts(&s->out, ": the key this stream was opened with no longer allows it\n\n");
+        pthread_mutex_unlock(&s->mu);
+        return sse_read(cls, pos, out, max); /* that line, then the end */
+    }
+    s->unread = 0;
     if (s->ans) {
         size_t n = event_answer_read(s->ans, out, max);
         if (n) {
@@ -293,12 +312,13 @@ const char *http_sse_request(struct MHD_Connection *conn, json_t **req)
 }
 
 enum MHD_Result http_sse_start(struct MHD_Connection *conn, const api_op *op, json_t *req,
-                                const char *first, size_t first_len)
+                                const auth_principal *who, const char *first, size_t first_len)
 {
     sse *s = xcalloc(1, sizeof *s);
     atomic_fetch_add(&open_streams, 1);
     s->conn = conn;
     s->op = op;
+    s->who = who;
     s->req = req;
     pthread_mutex_init(&s->mu, NULL);
     struct MHD_Response *resp =

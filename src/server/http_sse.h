@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "server/api/api.h"
+#include "server/api/auth.h"
 
 /* GetEvents' request from the stream's query string and headers, into *req (fresh); NULL, or a
  * sentence saying what is wrong (static). */
@@ -33,8 +34,10 @@ const char *http_sse_query_request(http_sse_query *q, const char *last_event_id,
 long long http_sse_resume_at(const char *text, size_t len);
 /* Starts the stream on conn for request req (taken), whose first poll (made with "wait": 0, so
  * that a bad request is refused before the stream starts) answered first: the answer's
- * headers, those events, then the others as they come.  MHD_queue_response's result; call it
- * from the request's handler. */
+ * headers, those events, then the others as they come.  who signed the request (NULL without
+ * keys), held by the caller until the connection completes: each later poll is made only
+ * while who may still make it (auth_still_allowed), so that a stream does not outlive its key.
+ * MHD_queue_response's result; call it from the request's handler. */
 enum MHD_Result http_sse_start(struct MHD_Connection *conn, const api_op *op, json_t *req,
-                               const char *first, size_t first_len);
+                               const auth_principal *who, const char *first, size_t first_len);
 #endif

@@ -44,6 +44,10 @@ static void test_split(void)
     CHECK_STR(res, "abc");
     free(kind);
     free(res);
+    CHECK_EQ_INT(arn_split("arn:aws-iso-b:batch:us-isob-east-1:1:job/abc", &kind, &res), 0);
+    CHECK_STR(res, "abc");
+    free(kind);
+    free(res);
 
     static const char *const bad[] = {
         "",
@@ -55,6 +59,10 @@ static void test_split(void)
         "arn:aws:s3:us-east-1:123456789012:job-queue/q",
         "arn:gcp:batch:us-east-1:123456789012:job-queue/q",
         "ARN:aws:batch:us-east-1:123456789012:job-queue/q",
+        /* No partition is named so. */
+        "arn:awsX:batch:us-east-1:123456789012:job-queue/q",
+        "arn:aws-:batch:us-east-1:123456789012:job-queue/q",
+        "arn:aws-CN:batch:us-east-1:123456789012:job-queue/q",
         NULL,
     };
     for (const char *const *b = bad; *b; b++) {

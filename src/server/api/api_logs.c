@@ -107,7 +107,7 @@ static const char *group_arn_prefix(char *out, size_t n)
     return out;
 }
 
-int api_logs__group_named(const char *v, char out[LOGSTORE_NAME_MAX + 1])
+int api_logs_group_named(const char *v, char out[LOGSTORE_NAME_MAX + 1])
 {
     char prefix[200];
     size_t n = strlen(group_arn_prefix(prefix, sizeof prefix)), len = strlen(v);
@@ -133,7 +133,7 @@ static int check_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 1
                                "give one");
     if (!name && !id)
         return LOGS_INVALID(c, "Either logGroupName or logGroupIdentifier must be given");
-    if (api_logs__group_named(name ? name : id, group) < 0) return LOGS_NO_GROUP(c);
+    if (api_logs_group_named(name ? name : id, group) < 0) return LOGS_NO_GROUP(c);
     /* Whether it exists only: what it stores is summed over its streams, which a read of one
      * stream need not pay for. */
     int rc = logstore_group_exists(store_, group);
@@ -343,7 +343,7 @@ static int describe_named_groups(api_ctx *c, json_t *ids, const char *prefix,
     const char **sorted = xcalloc(n, sizeof *sorted);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (api_logs__group_named(json_string_value(json_array_get(ids, i)), names[i]) == 0)
+        if (api_logs_group_named(json_string_value(json_array_get(ids, i)), names[i]) == 0)
             sorted[m++] = names[i];
     qsort(sorted, m, sizeof *sorted, cmp_str);
     int rc = 0, shown = 0;
@@ -588,9 +588,8 @@ static int serve(api_ctx *c, const api_op *op, const char *target, const char *b
     if (len == 0 && !agent) {
         req = json_object();
     } else {
-        /* Job output may hold NUL bytes; JSON carries them as \u0000. */
         json_error_t e;
-        req = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+        req = json_loadb(body, len, API_LOGS_JSON_FLAGS, &e);
         if (!req)
             return api_fail(c, 400, agent ? "ClientException" : "SerializationException",
                             "request body: not valid JSON (line %d, column %d: %s)", e.line,

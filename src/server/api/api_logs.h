@@ -37,4 +37,12 @@ const api_op *api_logs_route(const char *method, const char *url, const char *ta
  * carries: an instance writes only to its own attempts' streams. */
 void api_logs_serve(const api_op *op, const char *target, const char *authorization,
                     const char *body, size_t len, api_logs_answer *out);
+
+/* How a request's body is read, by its handler and by whatever authorizes it (auth_rules.c):
+ * the two must read the same members, or a body one of them cannot read is authorized on what
+ * the other does not act on.  Job output may hold NUL bytes, which JSON carries as \u0000. */
+#define API_LOGS_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+/* The group that v names (a log group name, or its ARN with or without the ":*" suffix) into
+ * out; -1 when v is an ARN of another region or account, or no valid group name. */
+int api_logs_group_named(const char *v, char out[LOGSTORE_NAME_MAX + 1]);
 #endif

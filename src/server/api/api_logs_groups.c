@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/api/api_logs.h"
 #include "server/base/logstore.h"
 
 static logstore *store_;
@@ -158,7 +159,7 @@ static int tagged_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 
         return LOGS_INVALID(c, "resourceArn: '%.200s' is not the ARN of a log group (barge tags "
                                "log groups only: arn:aws:logs:REGION:ACCOUNT:log-group:NAME)",
                             arn);
-    if (api_logs__group_named(arn ? arn : name, group) < 0) return LOGS_NO_GROUP(c);
+    if (api_logs_group_named(arn ? arn : name, group) < 0) return LOGS_NO_GROUP(c);
     char *text = NULL;
     int rc = logstore_group_tags(store_, group, &text);
     if (rc == LOGSTORE_NOT_FOUND) return LOGS_NO_GROUP(c);

@@ -14,10 +14,6 @@
 #define LOGS_UNREADABLE(c) api_fail(c, 500, "ServiceUnavailableException", \
                                     "the log store could not be read; retry")
 
-/* The group that v names (a log group name, or its ARN with or without the ":*" suffix) into
- * out; -1 when v is an ARN of another region or account, or no valid group name. */
-int api_logs__group_named(const char *v, char out[LOGSTORE_NAME_MAX + 1]);
-
 /* api_logs_groups.c: takes the store and compiles its shapes (once, from api_logs_init); then
  * finds its operation by name (NULL when it has none of that name). */
 typedef struct api_logs_op {

@@ -85,6 +85,11 @@ int auth_authorize(const auth_principal *who, const char *op_name, json_t *req,
 /* The same for a CloudWatch Logs request: target is its X-Amz-Target, body its JSON. */
 int auth_authorize_logs(const auth_principal *who, const char *target, const char *body,
                         size_t len, auth_refusal *why);
+/* Whether a call who was allowed to make when it began (an event stream, which lasts) would
+ * still be allowed now: its key still in force, with the same secret (not removed or changed
+ * by a reload; temporary credentials not revoked or expired), and the policies in force now
+ * allowing op_name on req.  0, or -1.  NULL (keys not checked) is allowed. */
+int auth_still_allowed(const auth_principal *who, const char *op_name, json_t *req, time_t now);
 
 /* Used by auth_rules.c: whether who's policies allow action on every resource; 0, or -1 with
  * the AccessDeniedException for the first resource refused. */

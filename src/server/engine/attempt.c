@@ -125,11 +125,9 @@ static void secret_env(json_t *env, json_t *container, json_t *secrets)
     }
 }
 
-/* The role an instance profile holds, as an ARN in out, or NULL: AWS's console makes the
- * profile ecsInstanceRole for the role of that name, and barge, which sees no profiles, takes
- * every profile to hold the role of its own name (and path).  A profile is named by name or by
- * ARN; a role's ARN given instead is taken as it is. */
-static const char *profile_role(const char *profile, char *out)
+/* AWS's console makes the profile ecsInstanceRole for the role of that name, and barge, which
+ * sees no profiles, takes every profile to hold the role of its own name (and path). */
+const char *attempt_profile_role(const char *profile, char *out)
 {
     static const char kind[] = ":instance-profile/";
     const char *at = profile ? strstr(profile, kind) : NULL;
@@ -153,7 +151,7 @@ const char *attempt_role(const job *j, const instance *in, char *out,
     const char *role =
         json_string_value(json_object_get(jobspec_shared(j->spec, "container"), "jobRoleArn"));
     if (role || !in) return role;
-    role = profile_role(in->profile, out);
+    role = attempt_profile_role(in->profile, out);
     /* A job that names no role does not fail for want of one: it gets no credentials.  Only a
      * role --roles names: a --dev server, which lets jobs assume any role they name, would
      * otherwise give every job of an environment with an instanceRole (AWS wants one on every

@@ -83,6 +83,10 @@ void attempt_set_role_hooks(const attempt_role_hooks *h);
  * was launched with (its environment's computeResources.instanceRole then), as a container on
  * AWS without a task role gets its instance's credentials.  *by_instance says which. */
 #define ATTEMPT_ROLE_MAX 2048
+/* The role an instance profile (a compute environment's instanceRole) holds, as an ARN in out
+ * (at least ATTEMPT_ROLE_MAX bytes), or NULL: a profile named by name or by ARN holds the role
+ * of its own name; a role's ARN given instead is taken as it is. */
+const char *attempt_profile_role(const char *profile, char *out);
 const char *attempt_role(const job *j, const instance *in, char *out, int *by_instance);
 
 /* AWS's statusReason for an attempt whose host went away: "Host EC2 (instance ID) terminated." */

@@ -48,7 +48,15 @@ int arn_split(const char *s, char **kind, char **resource)
         if (!p) return -1;
         p++;
     }
+    /* AWS's partitions: aws, aws-cn, aws-us-gov, aws-iso-b and the like. */
     if (strncmp(s, "arn:aws", 7) != 0) return -1;
+    const char *part = s + 7;
+    if (*part == '-') {
+        part++;
+        if (!islower((unsigned char)*part)) return -1;
+        while (islower((unsigned char)*part) || *part == '-') part++;
+    }
+    if (*part != ':') return -1;
     const char *svc = strchr(s + 4, ':');
     if (!svc || strncmp(svc, ":batch:", 7) != 0) return -1;
     const char *slash = strchr(p, '/');
