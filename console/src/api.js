@@ -95,7 +95,10 @@ async function send(service, path, headers, body, retried) {
     .split("#").pop().split(":")[0];
   const message = data.message || data.Message || resp.statusText;
   // The server names its region when the signature's is another: sign for it and try again.
-  const m = /This server's region is '([^']+)'/.exec(message);
+  // Only from that refusal, and only the sentence's end: other refusals repeat what the request
+  // said, which a crafted link chooses.
+  const m = type === "InvalidSignatureException"
+    ? /This server's region is '([a-z0-9-]+)'\.$/.exec(message) : null;
   if (m && !retried && m[1] !== region()) {
     sessionStorage.setItem(KEY + ".region", m[1]);
     return send(service, path, headers, body, true);

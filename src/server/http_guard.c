@@ -217,3 +217,25 @@ size_t http_guard_head_bytes(struct MHD_Connection *c, const char *url)
     MHD_get_connection_values(c, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, add_head, &n);
     return n;
 }
+
+void http_guard_refused(int per_address, int in_all)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t said_ms;
+    static int said;
+    static long count;
+    pthread_mutex_lock(&mu);
+    count++;
+    int64_t now = util_mono_ms();
+    long n = !said || now - said_ms >= 10000 ? count : 0;
+    if (n) {
+        count = 0;
+        said_ms = now;
+        said = 1;
+    }
+    pthread_mutex_unlock(&mu);
+    if (n)
+        log_warn("http: %ld new connection%s closed at once: a client address held its "
+                 "--max-connections-per-address (%d), or the server all of its %d (counted "
+                 "again in 10 s)", n, n == 1 ? "" : "s", per_address, in_all);
+}

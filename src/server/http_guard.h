@@ -39,6 +39,10 @@ int http_guard_late(struct MHD_Connection *c);
 void http_guard_received(struct MHD_Connection *c);
 /* The answer is sent (or the request abandoned): the connection waits for its next request. */
 void http_guard_answered(struct MHD_Connection *c);
+/* libmicrohttpd closed a new connection at once, over a limit (per_address, or in_all): it says
+ * so for every one, and a client opening thousands would fill the log, so they are counted
+ * here and said at most every 10 seconds. */
+void http_guard_refused(int per_address, int in_all);
 
 /* A request line and headers larger than this are refused before the request is served: the
  * connection's memory (16 KiB, http_server.c) holds them and the answer's headers, and an

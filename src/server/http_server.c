@@ -31,6 +31,7 @@
 #include "server/http_audit.h"
 #include "server/http_console.h"
 #include "server/http_guard.h"
+#include "server/http_origin.h"
 #include "server/http_other.h"
 #include "server/http_scrape.h"
 #include "server/http_sse.h"
@@ -84,6 +85,7 @@ static workq *log_reads, *log_uploads;
 #define UPLOADS_DRAIN_MS 5000
 static ratelimit *rates; /* --rate-limit's buckets */
 static const char *tls_cert, *tls_key; /* PEM text; NULL: plain HTTP */
+#define HEADER(r, name) MHD_lookup_connection_value((r)->conn, MHD_HEADER_KIND, (name))
 
 static void set_answer(http_req *r, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -171,9 +173,7 @@ static enum MHD_Result send_answer(http_req *r)
     int text = r->op && r->status == 200 && strcmp(r->op->path, "/metrics") == 0;
     /* CloudWatch Logs is AWS JSON 1.1 (typed so by AWS; its operations are POSTs to /), Batch
      * REST JSON, whatever headers a Batch call carries. */
-    const char *target = !r->op || strcmp(r->op->path, "/") == 0
-                             ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target")
-                             : NULL;
+    const char *target = !r->op || strcmp(r->op->path, "/") == 0 ? HEADER(r, "X-Amz-Target") : 0;
     int logs = target && strncmp(target, "Logs_", 5) == 0;
     MHD_add_response_header(resp, "Content-Type",
                             text           ? "text/plain; version=0.0.4; charset=utf-8"
@@ -182,6 +182,8 @@ static enum MHD_Result send_answer(http_req *r)
                                            : "application/json");
     metrics_http(r->op ? r->op->name : "unknown", r->status);
     MHD_add_response_header(resp, "x-amzn-RequestId", id);
+    /* Never read as a page: some answers repeat what the request said. */
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->err_type) MHD_add_response_header(resp, "x-amzn-ErrorType", r->err_type);
     if (msg) MHD_add_response_header(resp, "x-amzn-ErrorMessage", msg);
     free(msg);
@@ -319,7 +321,7 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
     if (strcmp(r->op->path, "/healthz") == 0) return 0;
     /* Nor does Prometheus: a scrape carries --metrics-token, when the server has one. */
     if (strcmp(r->op->path, "/metrics") == 0) return scrape_allowed(r);
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    const char *h = HEADER(r, "Authorization");
     if (strncmp(r->op->path, "/barge/v1/agent/", 16) == 0) {
         /* Agents present a join token or their instance's credential, which their handlers
          * check (server/base/agent_ident.h): only they know what the request concerns. */
@@ -332,6 +334,9 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
     }
     if (auth_enabled())
         return verify_signature(r, url, method, service) < 0 ? -1 : check_rate(r, service);
+    const char *page = http_origin_refusal(HEADER(r, "Host"), HEADER(r, "Origin"),
+                                           HEADER(r, "Sec-Fetch-Site"));
+    if (page) return set_answer(r, 403, "AccessDeniedException", "%s", page), -1;
     if (!h) {
         if (barge_cfg.dev) return check_rate(r, service);
         set_answer(r, 403, "MissingAuthenticationTokenException",
@@ -459,7 +464,7 @@ static void serve_logs(http_req *r, const char *url, const char *method)
     /* Log reads are signed like the rest of the AWS API; the agent's upload carries its
      * instance's credential, which the upload's handler checks. */
     if (check_auth(r, url, method, "logs") < 0) return;
-    const char *target = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Amz-Target");
+    const char *target = HEADER(r, "X-Amz-Target");
     auth_refusal why;
     if (auth_authorize_logs(r->who, target, r->body.data, r->body.len, &why) < 0) {
         set_answer(r, why.status, why.type, "%s", why.msg);
@@ -639,31 +644,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-/* libmicrohttpd says so for every connection it closes over a limit: a client opening
- * thousands would fill the log.  They are counted, and said at most every 10 seconds. */
-static void refused_connection(void)
-{
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    static int64_t said_ms;
-    static int said;
-    static long count;
-    pthread_mutex_lock(&mu);
-    count++;
-    int64_t now = util_mono_ms();
-    long n = !said || now - said_ms >= 10000 ? count : 0;
-    if (n) {
-        count = 0;
-        said_ms = now;
-        said = 1;
-    }
-    pthread_mutex_unlock(&mu);
-    if (n)
-        log_warn("http: %ld new connection%s closed at once: a client address held its "
-                 "--max-connections-per-address (%d), or the server all of its %d (counted "
-                 "again in 10 s)", n, n == 1 ? "" : "s", barge_cfg.max_conns_per_addr,
-                 HTTP_MAX_CONNECTIONS);
-}
-
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* The last thing libmicrohttpd said on this thread: when it cannot start, why (the socket it
@@ -677,7 +657,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(line);
     while (n && line[n - 1] == '\n') line[--n] = '\0';
     if (strncmp(line, "Server reached connection limit", 31) == 0) {
-        refused_connection();
+        http_guard_refused(barge_cfg.max_conns_per_addr, HTTP_MAX_CONNECTIONS);
         return;
     }
     snprintf(last_mhd_said, sizeof last_mhd_said, "%s", line);
@@ -703,6 +683,7 @@ int http_start(const char *host, int port, int threads, char **err)
     struct addrinfo *ai = NULL;
     char portstr[16];
     http_uploads_open(); /* a daemon started again after http_stop takes uploads again */
+    http_origin_init(host);
     snprintf(portstr, sizeof portstr, "%d", port);
     int rc = getaddrinfo(host, portstr, &hints, &ai);
     if (rc != 0 || !ai) {
