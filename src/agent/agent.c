@@ -28,6 +28,7 @@
 #include "common/util.h"
 #include "agent/agent_creds.h"
 #include "agent/agent_exchange.h"
+#include "agent/remover.h"
 #include "agent/agent_logs.h"
 #include "agent/agent_orphan.h"
 #include "agent/agent_reports.h"
@@ -735,6 +736,9 @@ int agent_main(int argc, char **argv)
     cgroup_host_set_pool(ag->cg, pool);
     exec_options eo = {ag->backend, ag->work_dir, ag->cg, &events, ag, pool, ag->containers,
                        ag->job_uid, ag->job_gid};
+    char *trash = xasprintf("%s/trash", ag->work_dir);
+    remover_start(trash);
+    free(trash);
     ag->ex = executor_new(&eo);
 
     pthread_t supervisor, poller, sender;
@@ -745,6 +749,7 @@ int agent_main(int argc, char **argv)
     stop_everything(ag, supervisor, poller, sender);
 
     executor_free(ag->ex);
+    remover_stop();
     agent_creds_stop(ag->creds);
     cgroup_pids_teardown();
     cgroup_host_teardown(ag->cg);

@@ -134,6 +134,9 @@ size_t agent_logs_unspool(agent *ag, int *left)
 int agent_logs_backlog(void *ctx)
 {
     agent *ag = ctx;
+    /* An orphan's new lines go to the spool, not to the queue, which then drains no more: were
+     * it full, the jobs would block on their output until they were stopped, and never end. */
+    if (atomic_load(&ag->orphaned)) return 0;
     pthread_mutex_lock(&ag->mu);
     int full = ag->log_bytes > LOG_QUEUE_CAP;
     pthread_mutex_unlock(&ag->mu);

@@ -99,6 +99,13 @@ json_t *agent_reports_holding(agent *ag, unsigned gen)
 
 void agent_reports_queue(agent *ag, json_t *body, const exec_spec *end)
 {
+    /* A body jansson could not make (text that is no UTF-8: the callers make it valid) would
+     * be sent as nothing, and an attempt's end released as told. */
+    if (!body) {
+        log_error("a report to the server could not be written (its text is not UTF-8); "
+                  "dropped%s%s", end ? ": the end of job " : "", end ? end->job_id : "");
+        return;
+    }
     agent_report *r = xcalloc(1, sizeof *r);
     r->body = body;
     r->end_key = end ? held_key(end->job_id, end->attempt) : NULL;
@@ -126,13 +133,17 @@ void agent_reports_started(void *ctx, const exec_spec *s, pid_t pid, int64_t at)
 void agent_reports_ended(void *ctx, const exec_spec *s, const exec_result *r)
 {
     json_t *j;
+    /* Reasons are written into a bounded buffer, which may cut a character of the command or
+     * of a runtime's message in half: JSON takes no such text, and the report would be lost. */
+    char *why = r->reason ? xstrdup(r->reason) : NULL;
+    if (why) util_utf8_cut(why);
     /* An attempt stopped before it started (killed or timed out while its image was pulled)
      * ends as a stopped one does, so that the server gives the stop order's reason. */
     if (!r->started && r->cause == EXEC_STOP_NONE) {
         log_debug("attempt %d of job %s failed to start: %s", s->attempt, s->job_id, r->reason);
         j = json_pack("{s:s, s:i, s:s, s:I, s:s}", "jobId", s->job_id, "attempt", s->attempt,
                       "event", "FAILED_TO_START", "at", (json_int_t)r->ended_at, "reason",
-                      r->reason ? r->reason : "CannotStartContainerError");
+                      why ? why : "CannotStartContainerError");
     } else {
         j = json_pack("{s:s, s:i, s:s, s:I, s:i, s:b, s:b, s:b}", "jobId", s->job_id, "attempt",
                       s->attempt, "event", "EXITED", "at", (json_int_t)r->ended_at, "signal",
@@ -145,7 +156,7 @@ void agent_reports_ended(void *ctx, const exec_spec *s, const exec_result *r)
                 json_object_set_new(j, "maxMemoryBytes", json_integer(r->max_memory_bytes));
         }
         if (r->cause == EXEC_STOP_SHUTDOWN) json_object_set_new(j, "agentStopped", json_true());
-        const char *reason = r->oom ? OOM_REASON : r->reason;
+        const char *reason = r->oom ? OOM_REASON : why;
         if (reason) json_object_set_new(j, "reason", json_string(reason));
         if (r->exited)
             log_debug("attempt %d of job %s exited with status %d", s->attempt, s->job_id,
@@ -155,6 +166,7 @@ void agent_reports_ended(void *ctx, const exec_spec *s, const exec_result *r)
                      r->signal, r->oom ? " (out of memory)" : "",
                      r->cause == EXEC_STOP_TIMEOUT ? " (timed out)" : "");
     }
+    free(why);
     agent_reports_queue(ctx, j, s);
 }
 

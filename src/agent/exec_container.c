@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/container_config.h"
+#include "agent/remover.h"
 #include "agent/tool.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -462,7 +463,7 @@ static void container_cleanup(exec_attempt *a)
     while (d && (e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         char *p = xasprintf("%s/%s", a->work_dir, e->d_name);
-        util_remove_tree(p);
+        remover_discard(p); /* a layer may hold many files: off the supervisor's thread */
         free(p);
     }
     if (d) closedir(d);

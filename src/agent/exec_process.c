@@ -65,12 +65,17 @@ char *exec_resolve(const char *argv0, const char *path_var)
 /* ---- The spawner ------------------------------------------------------------------------- */
 
 enum { STAGE_NONE, STAGE_PGID, STAGE_PARENT, STAGE_CGROUP, STAGE_USER, STAGE_CHDIR, STAGE_FDS,
-       STAGE_EXEC };
+       STAGE_EXEC, STAGE_SEARCH };
 
 /* Shared between parent and child (CLONE_VM): the parent prepares everything, so the child
  * only makes system calls; a failing child leaves its stage and errno here and exits. */
 typedef struct spawn_args {
-    const char *path;
+    /* Where the command may be: itself when it names a path, else each PATH entry's file of
+     * its name (a relative entry is relative to the working directory, which the child enters
+     * first).  The child tries them in turn, as the job's user: root finds files the job's
+     * user may not run, and the first match is not always the one that user would run. */
+    char **paths;
+    int tried; /* the last path execve was tried on */
     char *const *argv, *const *envp;
     const char *cwd;
     int in_fd, out_fd, err_fd, cg_fd;
@@ -100,8 +105,11 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &a->dfl, NULL);
     sigprocmask(SIG_SETMASK, &a->empty, NULL);
-    /* Its own process group, so that one signal reaches everything the job starts. */
-    if (setpgid(0, 0) < 0) child_fail(a, STAGE_PGID);
+    /* Its own session and process group: one signal reaches everything the job starts, and
+     * the agent's terminal, when it has one, is not the job's (a job that opened /dev/tty
+     * would be stopped by SIGTTIN for as long as it runs, where in a container the open
+     * fails). */
+    if (setsid() < 0) child_fail(a, STAGE_PGID);
     /* If the agent dies abruptly its jobs die too, instead of running on unsupervised while the
      * server retries them elsewhere. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != a->parent)
@@ -126,8 +134,19 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
     if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0)
 #endif
         for (int fd = 3; fd < a->max_fd; fd++) close(fd);
-    execve(a->path, a->argv, a->envp);
-    child_fail(a, STAGE_EXEC);
+    int denied = 0;
+    for (int i = 0; a->paths[i]; i++) {
+        a->tried = i;
+        execve(a->paths[i], a->argv, a->envp);
+        /* As execvp: a file that is not there (or not a file one may run) sends the search on;
+         * any other failure is this file's, and the job's. */
+        if (errno == EACCES) denied = 1;
+        else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ELOOP &&
+                 errno != ENAMETOOLONG)
+            child_fail(a, STAGE_EXEC);
+    }
+    errno = denied ? EACCES : ENOENT;
+    child_fail(a, STAGE_SEARCH);
 }
 
 /* Starts the child; returns its pid (the child has exec'd or failed by then), or -1. */
@@ -190,6 +209,37 @@ static void open_null(void)
     null_fd = above_stdio(fd);
 }
 
+/* Where the child looks for argv0 (spawn_args.paths), NULL-terminated and fresh. */
+static char **search_paths(const char *argv0, const char *path_var)
+{
+    if (!*argv0) return xcalloc(1, sizeof(char *)); /* nowhere: not found */
+    if (strchr(argv0, '/')) {
+        char **one = xcalloc(2, sizeof *one);
+        one[0] = xstrdup(argv0);
+        return one;
+    }
+    const char *p = path_var ? path_var : DEFAULT_PATH;
+    size_t n = 2;
+    for (const char *c = p; *c; c++) n += *c == ':';
+    char **paths = xcalloc(n, sizeof *paths);
+    size_t k = 0;
+    for (;;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        /* An empty entry means the current directory, as in execvp. */
+        paths[k++] = len ? xasprintf("%.*s/%s", (int)len, p, argv0) : xasprintf("./%s", argv0);
+        if (!colon) break;
+        p = colon + 1;
+    }
+    return paths;
+}
+
+static void free_paths(char **paths)
+{
+    for (size_t i = 0; paths && paths[i]; i++) free(paths[i]);
+    free(paths);
+}
+
 static int process_start(exec_attempt *a, char *reason, size_t reason_len)
 {
     const exec_spec *s = a->spec;
@@ -197,22 +247,7 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
         snprintf(reason, reason_len, "CannotStartContainerError: no command specified");
         return -1;
     }
-    char *path = exec_resolve(s->argv[0], env_get(s->envp, "PATH"));
-    if (!path) {
-        if (errno == EACCES)
-            snprintf(reason, reason_len, "CannotStartContainerError: exec: \"%s\": permission "
-                                         "denied", s->argv[0]);
-        else
-            snprintf(reason, reason_len, "CannotStartContainerError: exec: \"%s\": executable "
-                                         "file not found in $PATH", s->argv[0]);
-        return -1;
-    }
-    /* A relative PATH entry names a directory relative to the job's working directory. */
-    if (path[0] != '/' && !strchr(s->argv[0], '/')) {
-        char *abs = xasprintf("%s/%s", a->work_dir, path);
-        free(path);
-        path = abs;
-    }
+    char **paths = search_paths(s->argv[0], env_get(s->envp, "PATH"));
     int out[2] = {-1, -1}, err[2] = {-1, -1};
     pthread_once(&null_once, open_null);
     if (null_fd < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
@@ -223,7 +258,7 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
     out[1] = above_stdio(out[1]);
     err[1] = above_stdio(err[1]);
     spawn_args args = {
-        .path = path, .argv = s->argv, .envp = s->envp, .cwd = a->work_dir,
+        .paths = paths, .argv = s->argv, .envp = s->envp, .cwd = a->work_dir,
         .in_fd = null_fd, .out_fd = out[1], .err_fd = err[1],
         .cg_fd = a->cg ? cgroup_procs_fd(a->cg) : -1, .pids_fd = -1,
         .uid = a->run_uid, .gid = a->run_gid,
@@ -250,7 +285,20 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
         const char *e = strerror(args.err);
         switch (args.stage) {
         case STAGE_EXEC:
-            snprintf(reason, reason_len, "CannotStartContainerError: exec %s: %s", path, e);
+            snprintf(reason, reason_len, "CannotStartContainerError: exec %s: %s",
+                     paths[args.tried], e);
+            break;
+        case STAGE_SEARCH:
+            /* Docker's words, which tools match. */
+            if (strchr(s->argv[0], '/'))
+                snprintf(reason, reason_len, "CannotStartContainerError: exec %s: %s",
+                         s->argv[0], e);
+            else if (args.err == EACCES)
+                snprintf(reason, reason_len, "CannotStartContainerError: exec: \"%s\": "
+                         "permission denied", s->argv[0]);
+            else
+                snprintf(reason, reason_len, "CannotStartContainerError: exec: \"%s\": "
+                         "executable file not found in $PATH", s->argv[0]);
             break;
         case STAGE_CHDIR:
             snprintf(reason, reason_len, "CannotStartContainerError: cannot enter the working "
@@ -272,7 +320,7 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
     }
     close(out[1]);
     close(err[1]);
-    free(path);
+    free_paths(paths);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
     a->pid = pid;
@@ -280,7 +328,7 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
     a->err_fd = err[0];
     return 0;
 fail:
-    free(path);
+    free_paths(paths);
     int fds[] = {out[0], out[1], err[0], err[1]};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);

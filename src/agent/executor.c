@@ -418,17 +418,20 @@ static void start_run(executor *ex, exec_spec *s)
     r->pidfd = r->out.fd = r->err.fd = -1;
     r->out.slot = r->err.slot = -1;
     int64_t limit = s->memory_mib > 0 ? s->memory_mib * 1024 * 1024 : 0;
-    r->work_dir = workdirs_take(&ex->dirs);
+    int dir_err;
+    r->work_dir = workdirs_take(&ex->dirs, &dir_err);
     r->a.work_dir = r->work_dir;
     const char *fail = NULL;
     /* The attempt's directory is its user's alone. */
-    if (ex->o.job_uid >= 0 && (chown(r->work_dir, (uid_t)ex->o.job_uid,
-                                     (gid_t)ex->o.job_gid) < 0 ||
-                               chmod(r->work_dir, 0700) < 0))
+    if (!dir_err && ex->o.job_uid >= 0 &&
+        (chown(r->work_dir, (uid_t)ex->o.job_uid, (gid_t)ex->o.job_gid) < 0 ||
+         chmod(r->work_dir, 0700) < 0))
         log_warn("cannot give %s to uid %d: %s", r->work_dir, ex->o.job_uid, strerror(errno));
-    if (access(r->work_dir, F_OK) != 0) {
+    /* mkdir's own error: a full disk is said to be one (what access() said after it was
+     * "No such file or directory"). */
+    if (dir_err) {
         snprintf(reason, sizeof reason, "CannotStartContainerError: cannot create the working "
-                 "directory %s: %s", r->work_dir, strerror(errno));
+                 "directory %s: %s", r->work_dir, strerror(dir_err));
         fail = reason;
     } else if (ex->o.cgroups && cgroup_host_mode(ex->o.cgroups) != CGROUP_NONE &&
                !(r->a.cg = cgroup_acquire(ex->o.cgroups, limit, cg_err, sizeof cg_err))) {
@@ -672,7 +675,9 @@ void executor_run(executor *ex)
         handle_commands(ex);
         int64_t now = util_mono_ms();
         /* Timers: the attempt's timeout, the end of the grace period, the end of draining. */
-        int backlog = ex->o.events->backlog && ex->o.events->backlog(ex->o.ctx);
+        /* Output waits in the pipes while the log queue is full; not once the executor stops,
+         * whose attempts must end, and whose lines the final flush ships or keeps. */
+        int backlog = !ex->stopping && ex->o.events->backlog && ex->o.events->backlog(ex->o.ctx);
         int64_t next = 0;
         for (run *r = ex->runs; r; r = r->next) {
             if (r->preparing) continue;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/remover.h"
 #include "agent/tool.h"
 #include "common/imageref.h"
 #include "common/log.h"
@@ -274,12 +275,11 @@ static void evict_locked(image_cache *c, char ***trash, int *ntrash)
     }
 }
 
+/* Evicted bundles, already out of the way: removed by the remover's thread, not the caller's
+ * (image_cache_release runs on the supervisor's). */
 static void empty_trash(char **trash, int ntrash)
 {
-    for (int i = 0; i < ntrash; i++) {
-        util_remove_tree(trash[i]);
-        free(trash[i]);
-    }
+    for (int i = 0; i < ntrash; i++) remover_queue(trash[i]);
     free(trash);
 }
 

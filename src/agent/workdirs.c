@@ -11,6 +11,7 @@
 
 #include "common/mem.h"
 #include "common/util.h"
+#include "agent/remover.h"
 
 void workdirs_init(workdirs *w, const char *root, int max, int job_uid)
 {
@@ -50,15 +51,18 @@ static int reusable_dir(const char *path, int job_uid)
     return ok;
 }
 
-char *workdirs_take(workdirs *w)
+char *workdirs_take(workdirs *w, int *err)
 {
+    *err = 0;
     if (w->nidle > 0) return w->spare[--w->nidle];
     char *dir = xasprintf("%s/slot-%u", w->root, w->next++);
-    if (mkdir(dir, 0755) < 0 && errno == EEXIST) {
+    int rc = mkdir(dir, 0755);
+    if (rc < 0 && errno == EEXIST) {
         /* Left by an agent that used the same directory and died. */
         util_remove_tree(dir);
-        mkdir(dir, 0755);
+        rc = mkdir(dir, 0755);
     }
+    if (rc < 0) *err = errno;
     return dir;
 }
 
@@ -68,7 +72,7 @@ void workdirs_give(workdirs *w, char *dir, int clean)
         w->spare[w->nidle++] = dir;
         return;
     }
-    util_remove_tree(dir);
+    remover_discard(dir); /* off the supervisor's thread: a job may leave many files */
     free(dir);
 }
 

@@ -14,8 +14,9 @@ typedef struct workdirs {
 } workdirs;
 
 void workdirs_init(workdirs *w, const char *root, int max, int job_uid);
-/* A fresh empty directory (malloc'd path): a kept one, or a new one. */
-char *workdirs_take(workdirs *w);
+/* A fresh empty directory (malloc'd path): a kept one, or a new one; *err 0, or the errno of
+ * its making (the path is then still given, to be handed back). */
+char *workdirs_take(workdirs *w, int *err);
 /* Gives an attempt's directory back (takes dir): kept when clean allows and it is still fit
  * (empty, ours, not writable by others), else removed with what it holds. */
 void workdirs_give(workdirs *w, char *dir, int clean);

@@ -53,6 +53,28 @@ int64_t util_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void util_cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+struct timespec util_mono_deadline(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 /* Random bytes come from the kernel a page at a time: a system call per identifier would
  * cost more than the rest of a SubmitJob. */
 static __thread unsigned char pool[4096];
@@ -185,6 +207,20 @@ void util_utf8_scrub(char *s)
         }
         p += n;
     }
+}
+
+void util_utf8_cut(char *s)
+{
+    size_t len = strlen(s);
+    /* A character cut short is its lead byte and up to two continuation bytes at the end. */
+    for (size_t back = 1; back <= 3 && back <= len; back++) {
+        unsigned char c = (unsigned char)s[len - back];
+        if ((c & 0xc0) == 0x80) continue;
+        size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (need > back) s[len - back] = '\0';
+        break;
+    }
+    util_utf8_scrub(s);
 }
 
 char *util_utf8_repair(const char *s, size_t len, size_t *out_len)

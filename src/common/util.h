@@ -1,12 +1,20 @@
 /* util — clocks, identifiers and encodings shared by every part. */
 #ifndef BARGE_UTIL_H
 #define BARGE_UTIL_H
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 int64_t util_now_ms(void);      /* wall clock, epoch milliseconds */
 int64_t util_mono_ms(void);     /* monotonic clock, for timers */
+/* Makes cv a condition variable whose timed waits are on the monotonic clock, with deadlines
+ * from util_mono_deadline: a step of the wall clock (NTP, an operator) neither stalls nor
+ * hurries them; an hour back stalled the lease's renewal and the core's timers for an hour. */
+void util_cond_init_mono(pthread_cond_t *cv);
+/* The monotonic time ms milliseconds from now, for pthread_cond_timedwait on such a cv. */
+struct timespec util_mono_deadline(int64_t ms);
 int64_t util_mono_us(void);     /* the same in microseconds, for measuring short work */
 /* Lowers the calling thread's CPU priority by steps (Linux keeps a nice value per thread), for
  * work that should take what the API leaves of the CPUs rather than compete with it; never
@@ -30,6 +38,9 @@ int util_unhex_bytes(const char *s, void *out, size_t n);
  * Error messages echo request text and are cut by bounded printfs, which can leave half a
  * character; JSON strings must be valid UTF-8. */
 void util_utf8_scrub(char *s);
+/* The same, after ending s before a character its end holds only part of (what a bounded printf
+ * leaves when it cuts inside one), which would otherwise end in '?'s. */
+void util_utf8_cut(char *s);
 /* A copy of the len bytes at s (NULs kept) in which every byte that is not part of a
  * well-formed UTF-8 sequence is U+FFFD, as the awslogs driver ships a container's output;
  * *out_len its length.  Fresh, NUL-terminated. */

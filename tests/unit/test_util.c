@@ -114,6 +114,30 @@ static void scrubbed(const char *in, const char *want)
     CHECK_STR(s, want);
 }
 
+static void cut(const char *in, const char *want)
+{
+    char s[64];
+    snprintf(s, sizeof s, "%s", in);
+    util_utf8_cut(s);
+    CHECK_STR(s, want);
+}
+
+static void test_utf8_cut(void)
+{
+    /* A character cut short at the end goes; a whole one stays. */
+    cut("ab\xc3", "ab");
+    cut("ab\xe2\x82", "ab");
+    cut("ab\xf0\x9f\x9a", "ab");
+    cut("ab\xf0", "ab");
+    cut("ab\xc3\xa9", "ab\xc3\xa9");
+    cut("\xe2\x82\xac", "\xe2\x82\xac");
+    cut("\xf0\x9f\x9a\xa2", "\xf0\x9f\x9a\xa2");
+    cut("", "");
+    /* What is ill-formed elsewhere is scrubbed as util_utf8_scrub does. */
+    cut("\xff-\xc3", "?-");
+    cut("x\x80", "x?");
+}
+
 static void test_utf8_scrub(void)
 {
     scrubbed("plain ascii", "plain ascii");
@@ -354,6 +378,7 @@ int main(void)
     RUN(test_unhex_bytes);
     RUN(test_clocks);
     RUN(test_utf8_scrub);
+    RUN(test_utf8_cut);
     RUN(test_utf8_repair);
     RUN(test_utf8_chars);
     RUN(test_http_url_problem);

@@ -310,6 +310,7 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
     if (strcmp(event, "FAILED_TO_START") == 0) {
         snprintf(reason, sizeof reason, "%.280s",
                  api_str(r, "reason") ? api_str(r, "reason") : "CannotStartContainerError");
+        util_utf8_cut(reason); /* 280 bytes may end inside a character */
         e.reason = reason;
         e.status_reason = "Task failed to start";
     } else if (strcmp(event, "EXITED") == 0) {
@@ -353,6 +354,7 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
             e.reason = reason;
         } else if (api_str(r, "reason")) {
             snprintf(reason, sizeof reason, "%.280s", api_str(r, "reason"));
+            util_utf8_cut(reason);
             e.reason = reason;
         }
         e.killed = ordered;
