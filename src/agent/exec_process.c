@@ -199,14 +199,19 @@ static const char *env_get(char *const *envp, const char *name)
     return NULL;
 }
 
-/* The jobs' standard input, opened once: every attempt reads the same /dev/null. */
+/* The jobs' standard input, opened once: every attempt reads the same /dev/null.  Opened again
+ * while it could not be (descriptors ran out for a moment): once failed is not failed for
+ * good. */
 static int null_fd = -1;
-static pthread_once_t null_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t null_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void open_null(void)
+static int open_null(void)
 {
-    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    null_fd = above_stdio(fd);
+    pthread_mutex_lock(&null_mu);
+    if (null_fd < 0) null_fd = above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    int fd = null_fd;
+    pthread_mutex_unlock(&null_mu);
+    return fd;
 }
 
 /* Where the child looks for argv0 (spawn_args.paths), NULL-terminated and fresh. */
@@ -249,8 +254,8 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
     }
     char **paths = search_paths(s->argv[0], env_get(s->envp, "PATH"));
     int out[2] = {-1, -1}, err[2] = {-1, -1};
-    pthread_once(&null_once, open_null);
-    if (null_fd < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+    int in_fd = open_null();
+    if (in_fd < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
         snprintf(reason, reason_len, "CannotStartContainerError: cannot create pipes: %s",
                  strerror(errno));
         goto fail;
@@ -259,7 +264,7 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
     err[1] = above_stdio(err[1]);
     spawn_args args = {
         .paths = paths, .argv = s->argv, .envp = s->envp, .cwd = a->work_dir,
-        .in_fd = null_fd, .out_fd = out[1], .err_fd = err[1],
+        .in_fd = in_fd, .out_fd = out[1], .err_fd = err[1],
         .cg_fd = a->cg ? cgroup_procs_fd(a->cg) : -1, .pids_fd = -1,
         .uid = a->run_uid, .gid = a->run_gid,
     };

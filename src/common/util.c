@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,27 +258,59 @@ char *util_utf8_repair(const char *s, size_t len, size_t *out_len)
     return out;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP) rmdir(path);
-    else unlink(path);
-    return 0;
-}
+/* Deeper than this a tree is left (a job could nest directories until the stack or the
+ * descriptors ran out). */
+#define REMOVE_DEPTH_MAX 2048
 
-/* Directories a job made unwritable must be opened up before their entries can go. */
-static int open_up(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Removes name in the directory parent, a directory with everything in it.  Each step goes
+ * through descriptors, never a path, and never through a symbolic link: a process the job left
+ * behind may swap a directory for a link to /etc while the tree goes, and a walk by paths
+ * (nftw) would then chmod and unlink there, as root. */
+static void remove_at(int parent, const char *name, dev_t dev, int depth)
 {
-    (void)ftw;
-    if (flag == FTW_D && (st->st_mode & S_IRWXU) != S_IRWXU) chmod(path, st->st_mode | S_IRWXU);
-    return 0;
+    int pfd = openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (pfd < 0 || fstat(pfd, &st) < 0) {
+        if (pfd >= 0) close(pfd);
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        close(pfd);
+        unlinkat(parent, name, 0);
+        return;
+    }
+    /* Another filesystem mounted inside is left as it is; and a tree too deep. */
+    if (st.st_dev != dev || depth > REMOVE_DEPTH_MAX) {
+        close(pfd);
+        return;
+    }
+    /* A directory the job made unreadable or unwritable is opened up first: by its
+     * descriptor's name in /proc, which is the directory itself, whatever its path is now. */
+    if ((st.st_mode & S_IRWXU) != S_IRWXU) {
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", pfd);
+        chmod(self, (st.st_mode & 07777) | S_IRWXU);
+    }
+    int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(pfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            remove_at(dirfd(d), e->d_name, dev, depth + 1);
+    closedir(d);
+    unlinkat(parent, name, AT_REMOVEDIR);
 }
 
 void util_remove_tree(const char *path)
 {
-    nftw(path, open_up, 32, FTW_PHYS | FTW_MOUNT);
-    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    struct stat st;
+    if (lstat(path, &st) < 0) return;
+    remove_at(AT_FDCWD, path, st.st_dev, 0);
 }
 
 int util_make_dirs(const char *path, unsigned mode)

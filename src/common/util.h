@@ -50,9 +50,10 @@ size_t util_utf8_len(const unsigned char *p);
 /* The number of characters (code points) in s, as AWS counts the lengths of tag keys and values;
  * a byte that is not part of a well-formed sequence counts as one. */
 size_t util_utf8_chars(const char *s);
-/* Removes the directory tree at path, without following symbolic links or crossing into other
- * mounts; directories made unwritable inside it are opened up first.  Best effort: what cannot
- * be removed stays. */
+/* Removes the directory tree at path, without following symbolic links (not even one swapped
+ * in for a directory while the tree goes: each step is made through descriptors) or crossing
+ * into other mounts; directories made unwritable inside it are opened up first.  Best effort:
+ * what cannot be removed stays, and so does what is nested deeper than 2,048 directories. */
 void util_remove_tree(const char *path);
 /* mkdir -p with mode for the directories it makes: 1 if it created the last one, 0 if that
  * existed, -1 with errno on failure. */

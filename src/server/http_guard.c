@@ -144,13 +144,7 @@ static void *sweeper(void *arg)
     pthread_setname_np(pthread_self(), "barge-guard");
     pthread_mutex_lock(&G.mu);
     while (!G.stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += SWEEP_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = util_mono_deadline(SWEEP_MS);
         pthread_cond_timedwait(&G.cv, &G.mu, &ts);
         if (G.stopping) break;
         pthread_mutex_unlock(&G.mu);
@@ -170,6 +164,7 @@ int http_guard_start(int request_timeout_s, int idle_timeout_s, char **err)
     G.request_ms = (int64_t)request_timeout_s * 1000;
     G.idle_ms = (int64_t)idle_timeout_s * 1000;
     G.stopping = 0;
+    util_cond_init_mono(&G.cv);
     int rc = pthread_create(&G.thread, NULL, sweeper, NULL);
     if (rc != 0) {
         *err = xasprintf("cannot start the HTTP deadline thread: %s", strerror(rc));

@@ -756,13 +756,11 @@ void http_quiesce(void)
     if (daemon_) MHD_quiesce_daemon(daemon_);
 }
 
-void http_stop(void)
+void http_stop_uploads(void)
 {
-    /* The log threads answer what they hold before the daemon goes, since a connection is
-     * resumed only while the daemon lives; a log read that comes in meanwhile is answered on
-     * its HTTP thread, and an upload refused (uploads_closed). */
+    /* An upload that comes in from now on is refused (uploads_closed), and its agent sends it
+     * to the next server. */
     http_uploads_close();
-    workq_stop(log_reads);
     workq_stop(log_uploads);
     /* Every upload taken is stored (or failed) by now, and its connection resumed: the daemon
      * sends the answers while this waits. */
@@ -770,6 +768,15 @@ void http_stop(void)
     if (left)
         log_warn("stopping with %d stored log upload%s unanswered: their agents may send them "
                  "again", left, left == 1 ? "" : "s");
+}
+
+void http_stop(void)
+{
+    /* The log threads answer what they hold before the daemon goes, since a connection is
+     * resumed only while the daemon lives; a log read that comes in meanwhile is answered on
+     * its HTTP thread. */
+    http_stop_uploads();
+    workq_stop(log_reads);
     if (daemon_) MHD_stop_daemon(daemon_);
     daemon_ = NULL;
     http_guard_stop();

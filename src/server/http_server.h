@@ -18,5 +18,9 @@ int http_start(const char *host, int port, int threads, char **err);
 int http_port(void);
 /* Stops accepting new connections (answers already queued still go out). */
 void http_quiesce(void);
+/* Refuses agents' log uploads from now on (503: send them again) and answers those taken, each
+ * once it is stored: before a leader lets go of the shared store, so that every line it
+ * acknowledged was copied there for the next one.  http_stop does it too. */
+void http_stop_uploads(void);
 void http_stop(void);
 #endif

@@ -38,8 +38,23 @@ int http_standby_reply(const char *method, const char *url, standby_reply *out)
     memcpy(leader, standby_leader, sizeof leader);
     /* Asked under the lock (an atomic load and a clock read): the lease is freed only after
      * http_standby_lease(NULL) has taken it. */
-    int unconfirmed = !on && lease_held && strcmp(url, "/healthz") == 0 && !lease_held();
+    int doubt = !on && lease_held && !lease_held();
     pthread_mutex_unlock(&standby_mu);
+    int unconfirmed = doubt && strcmp(url, "/healthz") == 0;
+    /* Log reads and uploads are answered from this server's own log store, not after a
+     * commit, which the store's epoch fences: while the lease is in doubt a standby may have
+     * taken over, and this server would serve logs older than the new leader's, or take lines
+     * the new leader never sees. */
+    if (doubt && (strcmp(url, "/") == 0 || strcmp(url, "/barge/v1/agent/logs") == 0)) {
+        memset(out, 0, sizeof *out);
+        out->status = 503;
+        out->leader = 1;
+        out->err_type = "ServerException";
+        out->body = errbody_new(out->err_type, "this server cannot confirm it still leads (its "
+                                               "lease on the shared store is not renewed yet); "
+                                               "retry");
+        return 1;
+    }
     if (unconfirmed) {
         /* A leader whose lease may have passed to a standby by now: a load balancer should
          * send to that one, not to both, until this server knows (it renews or stops). */

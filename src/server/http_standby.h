@@ -19,8 +19,9 @@ typedef struct standby_reply {
 } standby_reply;
 /* A leader on a shared store: held() says whether its lease is surely still its own
  * (pg_lease_held); while it is not, /healthz answers 503 {"status": "lease-unconfirmed",
- * "role": "leader"} and everything else is served as before (its commits are fenced by the
- * store's epoch should a standby have taken over). */
+ * "role": "leader"}, CloudWatch Logs calls and agents' log uploads (served from this server's
+ * own log store, not fenced by a commit) 503 ServerException, and everything else is served as
+ * before (its commits are fenced by the store's epoch should a standby have taken over). */
 void http_standby_lease(int (*held)(void));
 /* 0 while the server serves; 1 with *out filled while it stands by. */
 int http_standby_reply(const char *method, const char *url, standby_reply *out);

@@ -775,6 +775,9 @@ int server_main(int argc, char **argv)
     http_quiesce();
     webhooks_stop();
     core_stop();
+    /* Uploads stored after the log copy is let go would be kept here only, and the next
+     * leader would never have lines this one acknowledged. */
+    http_stop_uploads();
     server_store_release();
     webhooks_join();
     http_stop();

@@ -91,19 +91,21 @@ static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t 
         /* The lease first: until a standby has read it, /healthz cannot name the leader. */
         int64_t epoch = pg_lease_try(lease, leader, sizeof leader);
         if (epoch > 0) {
+            /* Renewed from now on: a standby far behind the copy may read for longer than
+             * the lease lasts, and would lose it to a third server meanwhile. */
+            pg_lease_keep(lease, fenced);
             /* The lines the old leader kept, to the last: nobody else writes them now. */
             long n = pg_logcopy_catch_up(logcopy, logs, 0);
-            if (n < 0 && !stop_asked()) {
+            /* Stopped meanwhile: the lease goes with server_store_release. */
+            if (stop_asked()) return 0;
+            if (n < 0) {
                 *err = xstrdup("cannot read the job logs the last leader kept in the PostgreSQL "
                                "store; this server will not lead without them");
                 return -1;
             }
-        }
-        if (epoch > 0 && !stop_asked()) {
             pg_logcopy_lead(logcopy, epoch, c->lease_ms, fenced);
             logstore_set_copy(logs, pg_logcopy_keep, logcopy);
             store_pg_lead(db, epoch, c->lease_ms, fenced);
-            pg_lease_keep(lease, fenced);
             http_standby_lease(lease_held);
             c->role = "leader";
             log_info("lease: this server leads the store (epoch %lld, a lease of %d ms renewed "
@@ -151,7 +153,8 @@ char *server_store_holder(const barge_config *c, int tls)
 
 void server_store_release(void)
 {
-    /* Lines that arrive after this are kept here only; HTTP is about to stop anyway. */
+    /* Agents' uploads were stopped and answered first (http_stop_uploads): every line this
+     * server acknowledged is in the copy. */
     if (logs_) logstore_set_copy(logs_, NULL, NULL);
     pg_logcopy_close(logcopy);
     logcopy = NULL;

@@ -25,7 +25,13 @@
 
 static atomic_int stopping;
 static pthread_mutex_t nap_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t nap_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t nap_cv;
+static pthread_once_t nap_once = PTHREAD_ONCE_INIT;
+
+static void nap_init(void)
+{
+    util_cond_init_mono(&nap_cv); /* naps last what they say, whatever the wall clock does */
+}
 
 int webhooks__stopping(void)
 {
@@ -34,6 +40,7 @@ int webhooks__stopping(void)
 
 void webhooks__stop_naps(void)
 {
+    pthread_once(&nap_once, nap_init);
     pthread_mutex_lock(&nap_mu);
     atomic_store(&stopping, 1);
     pthread_cond_broadcast(&nap_cv);
@@ -43,14 +50,8 @@ void webhooks__stop_naps(void)
 /* Sleeps ms milliseconds unless the server stops; 1 when it does. */
 int webhooks__nap_ms(long ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    pthread_once(&nap_once, nap_init);
+    struct timespec until = util_mono_deadline(ms);
     pthread_mutex_lock(&nap_mu);
     while (!webhooks__stopping() &&
            pthread_cond_timedwait(&nap_cv, &nap_mu, &until) != ETIMEDOUT) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/errbody.h"
+#include "common/mem.h"
 #include "common/util.h"
 #include "check.h"
 
@@ -368,8 +369,64 @@ static void test_errbody(void)
     free(x);
 }
 
+static void touch(const char *path)
+{
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    close(fd);
+}
+
+static void test_remove_tree(void)
+{
+    char root[] = "/tmp/barge-util-remove-XXXXXX";
+    CHECK(mkdtemp(root) != NULL);
+    char *outside = xasprintf("%s/outside", root), *keep = xasprintf("%s/outside/keep", root);
+    char *tree = xasprintf("%s/tree", root), *p;
+    CHECK(mkdir(outside, 0755) == 0);
+    touch(keep);
+    CHECK(mkdir(tree, 0755) == 0);
+    /* Nested directories, one the job made unreadable and unwritable, files in each. */
+    p = xasprintf("%s/a", tree);
+    CHECK(mkdir(p, 0755) == 0);
+    free(p);
+    p = xasprintf("%s/a/b", tree);
+    CHECK(mkdir(p, 0755) == 0);
+    free(p);
+    p = xasprintf("%s/a/b/f", tree);
+    touch(p);
+    free(p);
+    p = xasprintf("%s/a/b", tree);
+    CHECK(chmod(p, 0) == 0);
+    free(p);
+    /* Links to what is not the tree's: a directory and a file, which stay. */
+    p = xasprintf("%s/to-dir", tree);
+    CHECK(symlink(outside, p) == 0);
+    free(p);
+    p = xasprintf("%s/a/to-file", tree);
+    CHECK(symlink(keep, p) == 0);
+    free(p);
+    util_remove_tree(tree);
+    struct stat st;
+    CHECK(lstat(tree, &st) < 0 && errno == ENOENT);
+    CHECK(stat(keep, &st) == 0);
+    CHECK(stat(outside, &st) == 0 && (st.st_mode & 07777) == 0755);
+    /* A link given as the tree is removed, not what it points at. */
+    p = xasprintf("%s/link", root);
+    CHECK(symlink(outside, p) == 0);
+    util_remove_tree(p);
+    CHECK(lstat(p, &st) < 0 && stat(keep, &st) == 0);
+    free(p);
+    util_remove_tree("/tmp/barge-util-remove-no-such-path");
+    util_remove_tree(root);
+    CHECK(lstat(root, &st) < 0);
+    free(outside);
+    free(keep);
+    free(tree);
+}
+
 int main(void)
 {
+    RUN(test_remove_tree);
     RUN(test_uuid_format);
     RUN(test_iso_time);
     RUN(test_process_start);

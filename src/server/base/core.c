@@ -480,11 +480,7 @@ static void *core_main(void *unused)
                 if (quiet && core.quiet_until < due) due = core.quiet_until;
                 int64_t wait = due - util_mono_ms();
                 if (wait <= 0) break;
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += wait / 1000;
-                ts.tv_nsec += (wait % 1000) * 1000000;
-                if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+                struct timespec ts = util_mono_deadline(wait);
                 pthread_cond_timedwait(&core.cv, &core.mu, &ts);
                 break;
             }
@@ -574,6 +570,7 @@ int core_start(store *db, const core_hooks *hooks, char **err)
     core.stopping = core.stopped = core.wake = core.broken = core.failed = 0;
     core.fail_streak = 0;
     core.quiet_until = 0;
+    util_cond_init_mono(&core.cv); /* its timers' waits (nothing waits on it yet) */
     if (core.hooks.tick) core_after(0, tick, NULL);
     if (pthread_create(&core.thread, NULL, core_main, NULL) != 0) {
         *err = xstrdup("cannot start the core thread");

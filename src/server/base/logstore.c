@@ -272,7 +272,14 @@ static int write_batch(logstore *ls, pending *batch, logstore_copy_fn copy, void
     }
     if (copy) {
         int64_t pos = copy_batch(copy, ctx, batch);
-        if (pos < 0) goto fail;
+        if (pos < 0) {
+            /* Not SQLite's failure, whose message would say "not an error": the batch is
+             * refused, and its sender sends it again. */
+            snprintf(ls->failure, sizeof ls->failure, "the copy to the shared store refused "
+                     "it; its sender is told to send it again");
+            if (!sqlite3_get_autocommit(ls->w)) logstore__run(ls->wst[W_ROLLBACK]);
+            return -1;
+        }
         if (pos > mark) mark = pos;
     }
     if (mark > 0) {
@@ -359,7 +366,7 @@ static void *writer_main(void *arg)
         int fault = fault_now(ls);
         int rc = fault ? -1 : write_batch(ls, batch, copy, copy_ctx);
         if (rc < 0)
-            log_error("logstore: writing log events to %s failed: %s; they are lost", ls->path,
+            log_error("logstore: writing log events to %s failed: %s", ls->path,
                       fault ? "an injected fault ($BARGE_FAULT_LOGSTORE)" : ls->failure);
         uint64_t first = batch->ticket, last = first;
         size_t size = 0;

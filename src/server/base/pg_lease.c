@@ -48,7 +48,7 @@ pg_lease *pg_lease_open(const char *conninfo, const char *holder, int lease_ms, 
     l->lease_ms = lease_ms;
     l->renew_ms = renew_ms;
     pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+    util_cond_init_mono(&l->cv);
     return l;
 }
 
@@ -131,11 +131,7 @@ static void *keeper(void *arg)
     int failing = 0;
     pthread_mutex_lock(&l->mu);
     while (!l->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += l->renew_ms / 1000;
-        ts.tv_nsec += (long)(l->renew_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        struct timespec ts = util_mono_deadline(l->renew_ms);
         pthread_cond_timedwait(&l->cv, &l->mu, &ts);
         if (l->stopping) break;
         pthread_mutex_unlock(&l->mu);

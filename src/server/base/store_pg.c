@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -41,6 +42,7 @@ typedef struct {
     int64_t epoch; /* the lease's fencing number this server holds; 0: not leading */
     int lease_ms;
     void (*fenced)(void);
+    int backend; /* the database's process serving conn, for settle_session */
 } pg_store;
 
 static void set_err(pg_store *s, const char *what, const char *detail)
@@ -48,6 +50,30 @@ static void set_err(pg_store *s, const char *what, const char *detail)
     snprintf(s->err, sizeof s->err, "%s: %s", what, detail && *detail ? detail : "unknown error");
     size_t n = strlen(s->err);
     while (n && (s->err[n - 1] == '\n' || s->err[n - 1] == ' ')) s->err[--n] = '\0';
+}
+
+/* The database's session of a connection that broke may still be running its last statement
+ * (a commit waiting on a lock, whose client gave up at the break): it may still commit after
+ * the server has read its state back on a new connection, which would then lack a batch the
+ * database holds.  So the old session is ended (its transaction, unless already committed, is
+ * rolled back) and waited for before anything is read again: what is read is then final. */
+static void settle_session(pg_store *s, int old)
+{
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", old);
+    const char *params[1] = {pid};
+    PQclear(PQexecParams(s->conn, "SELECT pg_terminate_backend($1::int)", 1, NULL, params,
+                         NULL, NULL, 0));
+    for (int i = 0; i < 100; i++) {
+        PGresult *r = PQexecParams(s->conn, "SELECT 1 FROM pg_stat_activity WHERE pid = $1::int",
+                                   1, NULL, params, NULL, NULL, 0);
+        int gone = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0;
+        PQclear(r);
+        if (gone) return;
+        usleep(100000);
+    }
+    log_warn("store: the database session of the connection that broke (process %d) has not "
+             "ended after 10 s; reading the state back anyway", old);
 }
 
 /* A lost connection (the database restarted, a network cut) is opened again before the next
@@ -58,6 +84,9 @@ static int connected(pg_store *s)
     PQreset(s->conn);
     if (PQstatus(s->conn) == CONNECTION_OK) {
         log_info("store: connected to PostgreSQL again");
+        int old = s->backend;
+        s->backend = PQbackendPID(s->conn);
+        if (old > 0 && old != s->backend) settle_session(s, old);
         return 0;
     }
     set_err(s, "PostgreSQL is unreachable", PQerrorMessage(s->conn));
@@ -203,36 +232,48 @@ static int pg_commit(store *b)
 }
 
 /* Rows arrive one at a time (single-row mode): a store of millions of records is never held
- * whole in libpq's memory. */
+ * whole in libpq's memory.  A connection the database dropped while it was idle (a standby's,
+ * across a restart of PostgreSQL) is seen dead only when used: a scan that fails so before its
+ * first row is made again on a new connection, once, rather than failing the takeover that
+ * asked for it. */
 static int pg_scan(store *b, const char *kind, store_scan_fn fn, void *arg)
 {
     pg_store *s = (pg_store *)b;
     int out = -1;
     pthread_mutex_lock(&s->mu);
-    if (connected(s) == 0) {
+    for (int attempt = 0; attempt < 2 && connected(s) == 0; attempt++) {
         const char *params[1] = {kind};
+        long rows = 0;
+        int failed = 0, stop = 0;
         if (!PQsendQueryParams(s->conn,
                                "SELECT key, doc FROM barge_records WHERE kind = $1 ORDER BY key",
                                1, NULL, params, NULL, NULL, 0) ||
             !PQsetSingleRowMode(s->conn)) {
-            set_err(s, "reading the store failed", PQerrorMessage(s->conn));
+            set_err(s, "PostgreSQL refused the read", PQerrorMessage(s->conn));
+            failed = 1;
         } else {
             PGresult *r;
-            int stop = 0, failed = 0;
             /* The first row waits for whoever holds the table locked (pg_wait.h). */
             while ((r = pg_wait_result(s->conn, "reading the records (table barge_records)"))) {
                 ExecStatusType st = PQresultStatus(r);
                 if (st == PGRES_SINGLE_TUPLE && !stop) {
+                    rows++;
                     stop = fn(arg, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
                               (size_t)PQgetlength(r, 0, 1));
                 } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
-                    set_err(s, "reading the store failed", PQresultErrorMessage(r));
+                    set_err(s, "PostgreSQL refused the read", PQresultErrorMessage(r));
                     failed = 1;
                 }
                 PQclear(r);
             }
-            out = failed ? -1 : stop;
         }
+        if (!failed) {
+            out = stop;
+            break;
+        }
+        if (rows > 0 || PQstatus(s->conn) == CONNECTION_OK) break;
+        log_info("store: the connection to PostgreSQL was lost while idle; reading again on a "
+                 "new one");
     }
     pthread_mutex_unlock(&s->mu);
     return out;
@@ -282,6 +323,7 @@ store *store_pg_open(const char *conninfo, char **err)
     s->base.ops = &pg_ops;
     s->base.reads_commit = 1; /* the fence (commit, below) */
     s->conn = conn;
+    s->backend = PQbackendPID(conn);
     s->conninfo = xstrdup(conninfo);
     s->lease_ms = 3000;
     pthread_mutex_init(&s->mu, NULL);

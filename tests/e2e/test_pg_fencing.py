@@ -1,0 +1,613 @@
+"""Servers sharing one PostgreSQL store (tests/e2e/pg.py) under the faults a deployment meets:
+the database restarting, a session holding a lock, a connection that breaks while the database
+still runs its commit, a leader cut off from the database but not from its clients, a leader
+stopping while the database does not answer, and a step of the wall clock.  Each test says what
+must hold; those barge does not meet yet are marked as expected failures, with what is missing.
+
+The partitions run the cut-off server on a network namespace of its own (tests/e2e/netns.py)
+and drop its traffic to PostgreSQL alone with iptables; a broken connection is made by closing
+the client's socket with `ss -K`.  Tests that need what the machine cannot give are skipped."""
+import collections
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore.config
+
+from harness import BARGE, Server, free_port
+from pg import PostgreSQL
+
+GROUP = "/aws/batch/job"
+
+
+def healthz(server):
+    """(status, body) of GET /healthz; (None, None) when it does not answer."""
+    try:
+        with urllib.request.urlopen(server.url + "/healthz", timeout=0.5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+    except (OSError, ValueError):
+        return None, None
+
+
+def call(url, path, body, timeout):
+    """(status, body) of a POST; (None, why) when no answer came within timeout."""
+    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError as e:
+        return None, repr(e)
+
+
+class Session:
+    """A psql session kept open, so that what it holds (a lock, a row) lasts until told."""
+
+    def __init__(self, pg, db):
+        cmd = [os.path.join(pg.bindir, "psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U",
+               "barge", "-d", db, "-At"]
+        if pg.user:
+            cmd = ["runuser", "-u", pg.user.pw_name, "--"] + cmd
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, text=True, cwd=pg.dir)
+
+    def send(self, sql):
+        self.p.stdin.write(sql + "\n")
+        self.p.stdin.flush()
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+            self.p.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.p.kill()
+            self.p.wait()
+
+
+def wait_for(fn, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if fn():
+            return
+        time.sleep(0.05)
+    raise AssertionError("waited %ss for %s" % (timeout, what))
+
+
+def backend_port(pg, db, query_prefix, lock_wait=False):
+    """The client port of barge's connection whose statement starts with query_prefix and is
+    running (waiting on a lock, with lock_wait), or None."""
+    out = pg.psql(db, "SELECT client_port FROM pg_stat_activity WHERE state = 'active' AND "
+                      "query LIKE '%s%%'%s" % (query_prefix, " AND wait_event_type = 'Lock'"
+                                               if lock_wait else ""))
+    return int(out.split()[0]) if out else None
+
+
+def break_connection(port):
+    """Closes the client's end of a TCP connection on this machine (a network that broke): the
+    client learns it at once, the database's session only when it next writes to it."""
+    subprocess.run(["ss", "-K", "sport", "=", ":%d" % port], capture_output=True, timeout=10)
+
+
+def can_break_connections():
+    """Whether `ss -K` closes sockets here (root, and a kernel with INET_DIAG_DESTROY)."""
+    if os.geteuid() != 0 or not shutil.which("ss"):
+        return False
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    c = socket.create_connection(srv.getsockname(), timeout=2)
+    a, _ = srv.accept()
+    try:
+        break_connection(c.getsockname()[1])
+        try:
+            c.send(b"x")
+            c.recv(1)
+        except OSError:
+            return True
+        return False
+    finally:
+        for s in (c, a, srv):
+            s.close()
+
+
+def setup_parked_queue(batch):
+    batch.create_compute_environment(computeEnvironmentName="off", type="UNMANAGED",
+                                     state="DISABLED")
+    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": "off"}])
+    batch.register_job_definition(jobDefinitionName="jd", type="container",
+                                  containerProperties={"image": "busybox", "command": ["true"],
+                                                       "resourceRequirements": [
+                                                           {"type": "VCPU", "value": "1"},
+                                                           {"type": "MEMORY", "value": "64"}]})
+
+
+def register_printer(batch, script):
+    batch.create_compute_environment(computeEnvironmentName="ha", type="UNMANAGED")
+    batch.create_job_queue(jobQueueName="run", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": "ha"}])
+    batch.register_job_definition(jobDefinitionName="printer", type="container",
+                                  containerProperties={"image": "busybox",
+                                                       "command": ["sh", "-c", script],
+                                                       "resourceRequirements": [
+                                                           {"type": "VCPU", "value": "1"},
+                                                           {"type": "MEMORY", "value": "64"}]})
+
+
+def start_agent(urls, token, tmp):
+    log = open(os.path.join(tmp, "agent.log"), "wb")
+    return subprocess.Popen([BARGE, "agent", "--server", ",".join(urls), "--compute-environment",
+                             "ha", "--executor", "process", "--vcpus", "2", "--memory", "1024",
+                             "--work-dir", os.path.join(tmp, "w"), "--token", token],
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_agent(agent):
+    if agent and agent.poll() is None:
+        agent.terminate()
+        try:
+            agent.wait(30)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            agent.wait()
+
+
+def wait_job(batch, jid, statuses, timeout):
+    deadline = time.time() + timeout
+    d = None
+    while time.time() < deadline:
+        d = batch.describe_jobs(jobs=[jid])["jobs"][0]
+        if d["status"] in statuses:
+            return d
+        time.sleep(0.2)
+    raise AssertionError("job %s: waited %ss for %s, last %s" % (jid, timeout, statuses,
+                                                                 d and d["status"]))
+
+
+def stream_lines(logs, stream):
+    """Every message of the stream, paged from the head."""
+    msgs, token = [], None
+    while True:
+        kw = dict(logGroupName=GROUP, logStreamName=stream, startFromHead=True)
+        if token:
+            kw["nextToken"] = token
+        out = logs.get_log_events(**kw)
+        msgs += [e["message"] for e in out["events"]]
+        if not out["events"] or out["nextForwardToken"] == token:
+            return msgs
+        token = out["nextForwardToken"]
+
+
+class DatabaseRestart(unittest.TestCase):
+    # A standby's store connection, idle while it stands by, may die with a restart of
+    # PostgreSQL unnoticed: the standby that then takes the lease (fencing the old leader's
+    # epoch) must still read the state and lead, not exit and leave no server leading.
+    def test_a_standby_takes_over_after_the_database_restarted(self):
+        pg = PostgreSQL()
+        a = b = None
+        try:
+            url = pg.createdb("restart")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            setup_parked_queue(a.client())
+            pg.stop("fast")
+            time.sleep(1)
+            pg.start()
+            # The leader comes back on its own (one batch answered 503 at most).
+            wait_for(lambda: call(a.url, "/v1/describejobqueues", {}, 5)[0] == 200, 20,
+                     "the leader to serve again")
+            a.kill9()
+            wait_for(lambda: b.proc.poll() is not None or healthz(b)[0] == 200, 20,
+                     "the standby to lead")
+            self.assertIsNone(b.proc.poll(), "the standby exited: " + b.read_log()[-1500:])
+            self.assertEqual(healthz(b)[0], 200)
+            self.assertEqual([q["jobQueueName"] for q in
+                              b.client().describe_job_queues()["jobQueues"]], ["q"])
+        finally:
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+
+
+class LockWaits(unittest.TestCase):
+    # Not met yet: the commit's statement has no statement or lock timeout.  A session that
+    # holds a row the batch writes (an operator's open transaction, VACUUM FULL, a migration)
+    # holds the core: every call, reads and /healthz included, waits without an answer; and
+    # since barge_fence has already locked the lease's row, the lease's renewal and every
+    # standby's takeover wait behind it too, so no server serves until the lock goes.
+    @unittest.expectedFailure
+    def test_a_commit_that_waits_on_a_lock_is_answered_in_bounded_time(self):
+        pg = PostgreSQL()
+        a = b = None
+        holder = None
+        try:
+            url = pg.createdb("locks")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            setup_parked_queue(a.client())
+            holder = Session(pg, "locks")
+            holder.send("BEGIN; SELECT key FROM barge_records WHERE kind = 'jq' FOR UPDATE;")
+            time.sleep(1)
+            t0 = time.time()
+            status, body = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 5},
+                                timeout=20)
+            took = time.time() - t0
+            # Answered: a 503 that the SDKs retry, or any server leading meanwhile.
+            self.assertIsNotNone(status, "no answer within 20 s: %s" % body)
+            self.assertLess(took, 15)
+            status, _ = call(a.url, "/v1/describejobqueues", {}, timeout=20)
+            self.assertIsNotNone(status, "a read got no answer within 20 s")
+        finally:
+            if holder:
+                holder.send("ROLLBACK;")
+                holder.close()
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+
+
+class InDoubtCommits(unittest.TestCase):
+    """A connection that breaks while the database still runs the commit's statement (it waits
+    on a lock here; a slow disk or a synchronous standby that lags do the same)."""
+
+    def setUp(self):
+        if not can_break_connections():
+            self.skipTest("needs root and `ss -K` to break a connection")
+
+    # After a commit whose outcome is unknown (the connection broke), the old session may still
+    # be running the batch's statement, and commit it.  The state the server reads back must be
+    # the one the database ends with: a job the database holds is one the leader lists.
+    def test_the_state_read_back_after_an_in_doubt_commit_is_the_stored_one(self):
+        pg = PostgreSQL()
+        a = None
+        holder = None
+        try:
+            url = pg.createdb("indoubt")
+            a = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            batch = a.client()
+            setup_parked_queue(batch)
+            # The first job's record, taken by an open transaction: the batch that writes it
+            # waits for that transaction.
+            holder = Session(pg, "indoubt")
+            holder.send("BEGIN; INSERT INTO barge_records VALUES ('job', '0000000000000001', "
+                        "'{}');")
+            time.sleep(0.5)
+            answer = {}
+            t = threading.Thread(target=lambda: answer.update(r=call(
+                a.url, "/v1/submitjob", {"jobName": "in-doubt", "jobQueue": "q",
+                                         "jobDefinition": "jd"}, timeout=60)))
+            t.start()
+            port = None
+            deadline = time.time() + 10
+            while port is None and time.time() < deadline:
+                port = backend_port(pg, "indoubt", "WITH d AS (DELETE FROM barge_records",
+                                    lock_wait=True)
+                time.sleep(0.05)
+            self.assertIsNotNone(port, "the batch's statement never waited on the lock")
+            break_connection(port)
+            t.join(60)
+            self.assertEqual(answer["r"][0], 503, answer)
+            time.sleep(2)  # the server reads its state back meanwhile
+            holder.send("ROLLBACK;")
+            holder.close()
+            holder = None
+            time.sleep(1)
+            stored = pg.psql("indoubt", "SELECT count(*) FROM barge_records WHERE kind = 'job' "
+                                        "AND doc::json->'own'->>'jobName' = 'in-doubt'")
+            listed = batch.list_jobs(jobQueue="q", filters=[
+                {"name": "JOB_NAME", "values": ["in-doubt"]}])["jobSummaryList"]
+            self.assertEqual(int(stored), len(listed),
+                             "the database holds %s such job, the leader lists %d" %
+                             (stored, len(listed)))
+        finally:
+            if holder:
+                holder.send("ROLLBACK;")
+                holder.close()
+            if a:
+                a.cleanup()
+            pg.destroy()
+
+    # Not met yet: a log batch whose copy to barge_logs was in doubt (the connection broke; the
+    # database committed it) is refused, so the agent sends it again and it is copied a second
+    # time: standbys read both copies, and after a failover its lines are served twice.
+    # Skipped rather than marked an expected failure: whether the break lands while the copy
+    # is in doubt is a race, and a run that misses it would pass.
+    @unittest.skip("not met yet: log copies in doubt are copied again (idempotent copies needed)")
+    def test_a_log_batch_whose_copy_was_in_doubt_is_served_once_after_a_failover(self):
+        pg = PostgreSQL()
+        a = b = agent = None
+        holder = None
+        tmp = tempfile.mkdtemp(prefix="barge-pg-fencing-")
+        os.chmod(tmp, 0o777)  # jobs run as nobody
+        try:
+            url = pg.createdb("logcopy")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            batch = a.client()
+            register_printer(batch, "i=0; while [ $i -lt 40 ]; do echo line-$i; i=$((i+1)); "
+                                    "sleep 0.25; done")
+            with open(os.path.join(a.data_dir, "agent-token")) as f:
+                agent = start_agent([a.url, b.url], f.read().strip(), tmp)
+            jid = batch.submit_job(jobName="printer", jobQueue="run",
+                                   jobDefinition="printer")["jobId"]
+            stream = wait_job(batch, jid, ("RUNNING",), 30)["container"]["logStreamName"]
+            time.sleep(2)
+            # The next copy commits only once this session lets the lease's row go.
+            holder = Session(pg, "logcopy")
+            holder.send("BEGIN; SELECT epoch FROM barge_lease FOR UPDATE;")
+            port = None
+            deadline = time.time() + 10
+            while port is None and time.time() < deadline:
+                port = backend_port(pg, "logcopy", "WITH i AS (INSERT INTO barge_logs")
+                time.sleep(0.05)
+            self.assertIsNotNone(port, "no log copy waited on the lease's row")
+            break_connection(port)
+            time.sleep(0.5)
+            holder.send("ROLLBACK;")
+            holder.close()
+            holder = None
+            wait_job(batch, jid, ("SUCCEEDED", "FAILED"), 60)
+            a.kill9()
+            wait_for(lambda: healthz(b)[0] == 200, 20, "the standby to lead")
+            lines = stream_lines(b.client("logs"), stream)
+            twice = sorted(m for m, n in collections.Counter(lines).items() if n > 1)
+            self.assertEqual(twice, [])
+            self.assertEqual(sorted(set(lines)), sorted("line-%d" % i for i in range(40)))
+        finally:
+            if holder:
+                holder.send("ROLLBACK;")
+                holder.close()
+            stop_agent(agent)
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class NsServer:
+    """A barge server on a host of a test LAN (netns.py), reaching PostgreSQL on the LAN."""
+
+    def __init__(self, host, store):
+        self.host = host
+        self.data_dir = tempfile.mkdtemp(prefix="barge-pg-fencing-")
+        self.port = free_port()
+        self.store = store
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "server.log")
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host.address, self.port)
+
+    def start(self, status, timeout=20):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.host.cmd(
+            [BARGE, "server", "--listen", "%s:%d" % (self.host.address, self.port), "--data-dir",
+             self.data_dir, "--executor", "process", "--no-default-queue", "--dev", "--store",
+             self.store]), stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.proc.poll() is not None or healthz(self)[0] == status, timeout,
+                 "healthz %s" % status)
+        if self.proc.poll() is not None:
+            raise AssertionError("server exited: " + self.read_log()[-2000:])
+        return self
+
+    def read_log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def client(self, service="batch"):
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
+                            aws_access_key_id="k", aws_secret_access_key="s",
+                            config=botocore.config.Config(retries={"max_attempts": 1},
+                                                          read_timeout=30, connect_timeout=3))
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class Partitions(unittest.TestCase):
+    """The leader on a host of its own whose traffic to PostgreSQL alone is dropped: its
+    clients and agents still reach it."""
+
+    def setUp(self):
+        from netns import Lan
+        if not shutil.which("iptables"):
+            self.skipTest("needs iptables")
+        self.lan = Lan()
+        self.addCleanup(self.lan.cleanup)
+        self.lan.start()
+        self.host = self.lan.add_host("leader")
+        self.pg = PostgreSQL()
+        self.addCleanup(self.pg.destroy)
+        with open(os.path.join(self.pg.data, "postgresql.conf"), "a") as f:
+            f.write("listen_addresses = '127.0.0.1,%s'\n" % self.lan.server_address)
+        with open(os.path.join(self.pg.data, "pg_hba.conf"), "a") as f:
+            f.write("host all all %s.0/24 trust\n" % self.lan.prefix)
+        self.pg.stop()
+        self.pg.start()
+        self.pg.createdb("part")
+        self.url = "postgresql://barge@%s:%d/part?connect_timeout=2" % (
+            self.lan.server_address, self.pg.port)
+
+    def cut_from_database(self):
+        for rule in (["OUTPUT", "-p", "tcp", "-d", self.lan.server_address, "--dport",
+                      str(self.pg.port), "-j", "DROP"],
+                     ["INPUT", "-p", "tcp", "-s", self.lan.server_address, "--sport",
+                      str(self.pg.port), "-j", "DROP"]):
+            subprocess.run(self.host.cmd(["iptables", "-A"] + rule), check=True, timeout=30)
+
+    def servers(self):
+        a = NsServer(self.host, self.url)
+        self.addCleanup(a.cleanup)
+        a.start(200)
+        b = Server(args=("--dev", "--store", self.url))
+        self.addCleanup(b.cleanup)
+        b.start(timeout=20, standby=True)
+        return a, b
+
+    # CloudWatch Logs reads are answered from the server's own logs.db, not after a fenced
+    # commit: a leader cut off from the database, whose lease another server took, must not
+    # answer them with a state that is no longer the stored one.
+    def test_a_deposed_leader_serves_no_stale_log_reads(self):
+        a, b = self.servers()
+        a.client("logs").create_log_group(logGroupName="before")
+        self.cut_from_database()
+        wait_for(lambda: healthz(b)[0] == 200, 20, "the standby to lead")
+        logs = b.client("logs")
+        logs.delete_log_group(logGroupName="before")
+        logs.create_log_group(logGroupName="after")
+        req = urllib.request.Request(a.url + "/", data=b"{}", method="POST", headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "Logs_20140328.DescribeLogGroups"})
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                status, body = r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            status, body = e.code, None
+        except OSError:
+            status, body = None, None
+        if status == 200:
+            names = sorted(g["logGroupName"] for g in body["logGroups"])
+            self.assertEqual(names, sorted([GROUP, "after"]),
+                             "the deposed leader answered with a state no longer stored")
+
+    # At a clean stop the leader must stop taking agents' uploads, and store and copy those it
+    # took, before it lets go of the log copy: every line it acknowledged reaches the next
+    # leader, even while the database is slow to answer the lease's release.
+    def test_log_lines_a_stopping_leader_acknowledged_reach_the_next_leader(self):
+        a, b = self.servers()
+        tmp = tempfile.mkdtemp(prefix="barge-pg-fencing-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.chmod(tmp, 0o777)  # jobs run as nobody
+        batch = a.client()
+        n = 6000
+        register_printer(batch, "i=0; while [ $i -lt %d ]; do echo line-$i; i=$((i+1)); "
+                                "sleep 0.005; done" % n)
+        with open(os.path.join(a.data_dir, "agent-token")) as f:
+            agent = start_agent([a.url, b.url], f.read().strip(), tmp)
+        self.addCleanup(stop_agent, agent)
+        jid = batch.submit_job(jobName="printer", jobQueue="run",
+                               jobDefinition="printer")["jobId"]
+        stream = wait_job(batch, jid, ("RUNNING",), 30)["container"]["logStreamName"]
+        time.sleep(2)
+        self.cut_from_database()
+        a.proc.send_signal(signal.SIGTERM)
+        a.proc.wait(120)
+        wait_for(lambda: healthz(b)[0] == 200, 30, "the standby to lead")
+        wait_job(b.client(), jid, ("SUCCEEDED", "FAILED"), 180)
+        got = {int(m.split("-")[1]) for m in stream_lines(b.client("logs"), stream)
+               if m.startswith("line-")}
+        missing = [i for i in range(n) if i not in got]
+        if missing:
+            db = sqlite3.connect(os.path.join(a.data_dir, "logs.db"))
+            kept = db.execute("SELECT count(*) FROM events WHERE msg IN (%s)" % ",".join(
+                "'line-%d'" % i for i in missing[:500])).fetchone()[0]
+            db.close()
+            self.fail("%d lines missing on the new leader (lines %d to %d); %d of the first "
+                      "%d are in the old leader's own logs.db" % (
+                          len(missing), missing[0], missing[-1], kept, min(500, len(missing))))
+
+
+SHIM = r"""
+/* A step of the wall clock, for one process: after SHIFT_AFTER_MS of its run, every
+ * CLOCK_REALTIME read is SHIFT_BY_S later.  A deadline computed from such a read lies that much
+ * beyond the kernel's clock, as one computed before the kernel's clock stepped back would. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <time.h>
+static int (*real)(clockid_t, struct timespec *);
+static long long start_ms = -1, after_ms = -1, by_s;
+int clock_gettime(clockid_t c, struct timespec *ts)
+{
+    if (!real) {
+        real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+        const char *a = getenv("SHIFT_AFTER_MS"), *b = getenv("SHIFT_BY_S");
+        after_ms = a ? atoll(a) : -1;
+        by_s = b ? atoll(b) : 0;
+    }
+    int rc = real(c, ts);
+    if (rc == 0 && c == CLOCK_REALTIME && after_ms >= 0) {
+        struct timespec m;
+        real(CLOCK_MONOTONIC, &m);
+        long long now = m.tv_sec * 1000LL + m.tv_nsec / 1000000;
+        if (start_ms < 0) start_ms = now;
+        if (now - start_ms >= after_ms) ts->tv_sec += by_s;
+    }
+    return rc;
+}
+"""
+
+
+class ClockSteps(unittest.TestCase):
+    # The lease's renewal and the core's timers wait on the monotonic clock: after the wall
+    # clock steps back (NTP, an operator), an idle leader still renews, and no standby takes
+    # over for a clock step (the lease is meant not to depend on the servers' clocks).
+    def test_a_step_of_the_wall_clock_costs_the_leader_nothing(self):
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            self.skipTest("needs a C compiler for the clock shim")
+        tmp = tempfile.mkdtemp(prefix="barge-clock-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        src, lib = os.path.join(tmp, "shift.c"), os.path.join(tmp, "shift.so")
+        with open(src, "w") as f:
+            f.write(SHIM)
+        subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", lib, src, "-ldl"], check=True,
+                       capture_output=True, timeout=60)
+        pg = PostgreSQL()
+        self.addCleanup(pg.destroy)
+        url = pg.createdb("clock")
+        a = Server(args=("--dev", "--store", url))
+        b = Server(args=("--dev", "--store", url))
+        self.addCleanup(b.cleanup)
+        self.addCleanup(a.cleanup)
+        saved = dict(os.environ)
+        os.environ.update(LD_PRELOAD=lib, SHIFT_AFTER_MS="4000", SHIFT_BY_S="3600")
+        try:
+            a.start(timeout=20)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        b.start(timeout=20, standby=True)
+        epoch = pg.psql("clock", "SELECT epoch FROM barge_lease")
+        time.sleep(12)  # idle, past the step and several leases
+        self.assertEqual(pg.psql("clock", "SELECT epoch FROM barge_lease"), epoch,
+                         "the lease changed hands")
+        self.assertEqual(healthz(b)[1].get("status"), "standby")
+        self.assertEqual(call(a.url, "/v1/describejobqueues", {}, timeout=20)[0], 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
