@@ -72,7 +72,10 @@ void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, cons
      * Decided under mu, so that a line is in the file or in the queue before a return of the
      * server moves the file's lines into the queue (agent_logs_unspool). */
     if (atomic_load(&ag->orphaned)) {
-        if (!ag->spool) ag->spool = agent_open_kept(ag, "logs.jsonl");
+        if (!ag->spool && !ag->spool_failed) {
+            ag->spool = agent_open_kept(ag, "logs.jsonl");
+            ag->spool_failed = !ag->spool;
+        }
         if (ag->spool) {
             write_kept(ag->spool, stream, at, copy, len);
             pthread_mutex_unlock(&ag->mu);
@@ -93,6 +96,7 @@ size_t agent_logs_unspool(agent *ag, int *left)
     *left = 0;
     pthread_mutex_lock(&ag->mu);
     atomic_store(&ag->orphaned, 0);
+    ag->spool_failed = 0;
     if (ag->spool) {
         fclose(ag->spool);
         ag->spool = NULL;
@@ -135,10 +139,12 @@ int agent_logs_backlog(void *ctx)
 {
     agent *ag = ctx;
     /* An orphan's new lines go to the spool, not to the queue, which then drains no more: were
-     * it full, the jobs would block on their output until they were stopped, and never end. */
-    if (atomic_load(&ag->orphaned)) return 0;
+     * it full, the jobs would block on their output until they were stopped, and never end.
+     * Unless the spool cannot be written (a full disk): then the queue holds them, within its
+     * bound. */
     pthread_mutex_lock(&ag->mu);
-    int full = ag->log_bytes > LOG_QUEUE_CAP;
+    int full = ag->log_bytes > LOG_QUEUE_CAP &&
+               (!atomic_load(&ag->orphaned) || ag->spool_failed);
     pthread_mutex_unlock(&ag->mu);
     return full;
 }

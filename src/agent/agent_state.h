@@ -93,6 +93,7 @@ typedef struct agent {
     atomic_int orphaned;
     int64_t orphaned_at; /* monotonic ms; main thread */
     FILE *spool;
+    int spool_failed; /* it could not be opened: an orphan's lines go to the queue */
     int kept; /* WORK_DIR/undelivered holds something */
     dict held; /* key -> the attempt held (agent_reports.c) */
 } agent;

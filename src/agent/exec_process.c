@@ -139,8 +139,11 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
         a->tried = i;
         execve(a->paths[i], a->argv, a->envp);
         /* As execvp: a file that is not there (or not a file one may run) sends the search on;
-         * any other failure is this file's, and the job's. */
-        if (errno == EACCES) denied = 1;
+         * any other failure is this file's, and the job's.  A refusal is the file's only when
+         * the job's user can see it: a PATH entry it may not enter (root's /root/.pyenv) holds
+         * nothing for it, as a shell that searches would say ("not found"). */
+        struct stat st;
+        if (errno == EACCES) denied |= stat(a->paths[i], &st) == 0;
         else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ELOOP &&
                  errno != ENAMETOOLONG)
             child_fail(a, STAGE_EXEC);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -68,7 +69,8 @@ void remover_queue(char *path)
 void remover_discard(const char *path)
 {
     pthread_mutex_lock(&R.mu);
-    char *dest = R.running ? xasprintf("%s/%lu", R.trash, ++R.seq) : NULL;
+    /* This process's id in the name: what an earlier agent left there is not in the way. */
+    char *dest = R.running ? xasprintf("%s/%ld-%lu", R.trash, (long)getpid(), ++R.seq) : NULL;
     pthread_mutex_unlock(&R.mu);
     if (dest && rename(path, dest) == 0) {
         remover_queue(dest);
@@ -114,13 +116,12 @@ void remover_stop(void)
         pthread_mutex_unlock(&R.mu);
         return;
     }
+    /* What is let go of from now on goes in place: the thread may have drained the queue. */
     R.stopping = 1;
+    R.running = 0;
     pthread_cond_signal(&R.cond);
     pthread_mutex_unlock(&R.mu);
     pthread_join(R.thread, NULL);
-    pthread_mutex_lock(&R.mu);
-    R.running = 0;
-    pthread_mutex_unlock(&R.mu);
     free(R.trash);
     R.trash = NULL;
 }

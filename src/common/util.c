@@ -258,15 +258,53 @@ char *util_utf8_repair(const char *s, size_t len, size_t *out_len)
     return out;
 }
 
-/* Deeper than this a tree is left (a job could nest directories until the stack or the
- * descriptors ran out). */
-#define REMOVE_DEPTH_MAX 2048
+/* How deep a walk goes before it moves what is deeper up to the tree's top (remove_at), so
+ * that it holds at most this many descriptors however deep a job nested its directories. */
+#define REMOVE_DEPTH_MAX 64
+
+typedef struct tree_walk {
+    dev_t dev;           /* the tree's filesystem: another one mounted inside is left */
+    int top;             /* the tree's top directory */
+    unsigned long moved; /* directories moved up to it */
+} tree_walk;
+
+/* A directory's descriptor for reading, from its O_PATH descriptor pfd (closed): opened up
+ * first when the job made it unreadable or unwritable, by the descriptor's name in /proc,
+ * which is the directory itself, whatever its path is now.  -1 when it cannot be read. */
+static int open_dir(int pfd, const struct stat *st)
+{
+    if ((st->st_mode & S_IRWXU) != S_IRWXU) {
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", pfd);
+        chmod(self, (st->st_mode & 07777) | S_IRWXU);
+    }
+    int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(pfd);
+    return fd;
+}
+
+static void remove_at(tree_walk *w, int parent, const char *name, int depth);
+
+/* Removes what the directory fd (taken) holds. */
+static void remove_entries(tree_walk *w, int fd, int depth)
+{
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            remove_at(w, dirfd(d), e->d_name, depth + 1);
+    closedir(d);
+}
 
 /* Removes name in the directory parent, a directory with everything in it.  Each step goes
  * through descriptors, never a path, and never through a symbolic link: a process the job left
  * behind may swap a directory for a link to /etc while the tree goes, and a walk by paths
  * (nftw) would then chmod and unlink there, as root. */
-static void remove_at(int parent, const char *name, dev_t dev, int depth)
+static void remove_at(tree_walk *w, int parent, const char *name, int depth)
 {
     int pfd = openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
@@ -274,43 +312,51 @@ static void remove_at(int parent, const char *name, dev_t dev, int depth)
         if (pfd >= 0) close(pfd);
         return;
     }
-    if (!S_ISDIR(st.st_mode)) {
+    if (!S_ISDIR(st.st_mode) || st.st_dev != w->dev) {
         close(pfd);
-        unlinkat(parent, name, 0);
+        if (!S_ISDIR(st.st_mode)) unlinkat(parent, name, 0);
         return;
     }
-    /* Another filesystem mounted inside is left as it is; and a tree too deep. */
-    if (st.st_dev != dev || depth > REMOVE_DEPTH_MAX) {
+    if (depth >= REMOVE_DEPTH_MAX) {
+        /* Moved up to the top, whose next pass goes on with it. */
         close(pfd);
+        char up[48];
+        for (int tries = 0; tries < 100; tries++) {
+            snprintf(up, sizeof up, ".deeper-%lu", ++w->moved);
+            if (renameat2(parent, name, w->top, up, RENAME_NOREPLACE) == 0 || errno != EEXIST)
+                break;
+        }
         return;
     }
-    /* A directory the job made unreadable or unwritable is opened up first: by its
-     * descriptor's name in /proc, which is the directory itself, whatever its path is now. */
-    if ((st.st_mode & S_IRWXU) != S_IRWXU) {
-        char self[64];
-        snprintf(self, sizeof self, "/proc/self/fd/%d", pfd);
-        chmod(self, (st.st_mode & 07777) | S_IRWXU);
-    }
-    int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    close(pfd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0) close(fd);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            remove_at(dirfd(d), e->d_name, dev, depth + 1);
-    closedir(d);
+    int fd = open_dir(pfd, &st);
+    if (fd >= 0) remove_entries(w, fd, depth);
     unlinkat(parent, name, AT_REMOVEDIR);
 }
 
 void util_remove_tree(const char *path)
 {
+    int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
-    if (lstat(path, &st) < 0) return;
-    remove_at(AT_FDCWD, path, st.st_dev, 0);
+    if (pfd < 0 || fstat(pfd, &st) < 0) {
+        if (pfd >= 0) close(pfd);
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        close(pfd);
+        unlink(path);
+        return;
+    }
+    tree_walk w = {.dev = st.st_dev, .top = open_dir(pfd, &st)};
+    if (w.top < 0) return;
+    /* A pass, then another while the last one moved directories up. */
+    for (unsigned long before = (unsigned long)-1; before != w.moved;) {
+        before = w.moved;
+        int fd = openat(w.top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) break;
+        remove_entries(&w, fd, 0);
+    }
+    close(w.top);
+    rmdir(path);
 }
 
 int util_make_dirs(const char *path, unsigned mode)

@@ -7,12 +7,47 @@
 #include <strings.h>
 #include <unistd.h>
 
-static char listen_name[256];
+#define NAMES_MAX 16
+static char names[NAMES_MAX][256]; /* the --listen host, --agent-url's hosts */
+static int n_names;
 static char own_name[256];
 
-void http_origin_init(const char *listen_host)
+const char http_origin_agent_refusal[] =
+    "this request to an agent's endpoint comes from a web page (Origin, Sec-Fetch-Site): a "
+    "server that takes unsigned requests (--dev) takes any join token, so a page could join as "
+    "an instance and be handed jobs; agents send neither header";
+
+static void add_name(const char *name, size_t n)
 {
-    snprintf(listen_name, sizeof listen_name, "%s", listen_host ? listen_host : "");
+    if (n == 0 || n >= sizeof names[0] || n_names == NAMES_MAX) return;
+    memcpy(names[n_names], name, n);
+    names[n_names++][n] = '\0';
+}
+
+void http_origin_init(const char *listen_host, const char *urls)
+{
+    n_names = 0;
+    if (listen_host) add_name(listen_host, strlen(listen_host));
+    /* scheme://HOST[:PORT][/...], a comma between URLs */
+    for (const char *u = urls; u && *u;) {
+        const char *end = strchr(u, ',');
+        size_t len = end ? (size_t)(end - u) : strlen(u);
+        const char *h = memmem(u, len, "://", 3);
+        if (h) {
+            h += 3;
+            size_t rest = len - (size_t)(h - u);
+            size_t n = strcspn(h, "/,");
+            if (n > rest) n = rest;
+            if (n && h[0] == '[') {
+                const char *close = memchr(h, ']', n);
+                if (close) add_name(h + 1, (size_t)(close - h - 1));
+            } else {
+                const char *colon = memchr(h, ':', n);
+                add_name(h, colon ? (size_t)(colon - h) : n);
+            }
+        }
+        u = end ? end + 1 : u + len;
+    }
     if (gethostname(own_name, sizeof own_name - 1) < 0) own_name[0] = '\0';
     own_name[sizeof own_name - 1] = '\0';
 }
@@ -45,7 +80,9 @@ static int host_taken(const char *host)
         (n > sizeof local - 1 && strncasecmp(host + n - (sizeof local - 1), local,
                                              sizeof local - 1) == 0))
         return 1;
-    if (is(host, n, listen_name) || is(host, n, own_name)) return 1;
+    for (int i = 0; i < n_names; i++)
+        if (is(host, n, names[i])) return 1;
+    if (is(host, n, own_name)) return 1;
     /* The machine's name without its domain, as people type it. */
     const char *dot = strchr(own_name, '.');
     return dot && (size_t)(dot - own_name) == n && strncasecmp(host, own_name, n) == 0;

@@ -17,11 +17,17 @@
 #ifndef BARGE_HTTP_ORIGIN_H
 #define BARGE_HTTP_ORIGIN_H
 
-/* The --listen host (besides the names always taken); call once before serving. */
-void http_origin_init(const char *listen_host);
+/* The --listen host, and the hosts of urls (the server's --agent-url, a comma-separated list
+ * of URLs, or NULL), which the server hands its agents and their jobs: taken besides the names
+ * always taken.  Call once before serving. */
+void http_origin_init(const char *listen_host, const char *urls);
 
 /* NULL when a request with these headers (each NULL when absent) may be answered by a server
  * that takes unsigned requests; else a sentence saying why not, for a 403. */
 const char *http_origin_refusal(const char *host, const char *origin, const char *fetch_site);
+/* Why an agent's endpoint refuses a request a browser sent (Origin or Sec-Fetch-Site) on a
+ * --dev server, which takes any join token: a page could register an instance and be handed
+ * jobs, their environments with them. */
+extern const char http_origin_agent_refusal[];
 
 #endif

@@ -323,6 +323,11 @@ static int check_auth(http_req *r, const char *url, const char *method, const ch
     if (strcmp(r->op->path, "/metrics") == 0) return scrape_allowed(r);
     const char *h = HEADER(r, "Authorization");
     if (strncmp(r->op->path, "/barge/v1/agent/", 16) == 0) {
+        /* A --dev server takes any join token: what a browser was made to send is refused
+         * (agents send neither header; every browser's fetch or form sends one). */
+        if (barge_cfg.dev && (HEADER(r, "Origin") || HEADER(r, "Sec-Fetch-Site")))
+            return set_answer(r, 403, "AccessDeniedException", "%s", http_origin_agent_refusal),
+                   -1;
         /* Agents present a join token or their instance's credential, which their handlers
          * check (server/base/agent_ident.h): only they know what the request concerns. */
         r->authorization = h ? xstrdup(h) : NULL;
@@ -683,7 +688,7 @@ int http_start(const char *host, int port, int threads, char **err)
     struct addrinfo *ai = NULL;
     char portstr[16];
     http_uploads_open(); /* a daemon started again after http_stop takes uploads again */
-    http_origin_init(host);
+    http_origin_init(host, barge_cfg.remote_url);
     snprintf(portstr, sizeof portstr, "%d", port);
     int rc = getaddrinfo(host, portstr, &hints, &ai);
     if (rc != 0 || !ai) {

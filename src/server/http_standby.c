@@ -45,7 +45,8 @@ int http_standby_reply(const char *method, const char *url, standby_reply *out)
      * commit, which the store's epoch fences: while the lease is in doubt a standby may have
      * taken over, and this server would serve logs older than the new leader's, or take lines
      * the new leader never sees. */
-    if (doubt && (strcmp(url, "/") == 0 || strcmp(url, "/barge/v1/agent/logs") == 0)) {
+    if (doubt && strcmp(method, "POST") == 0 &&
+        (strcmp(url, "/") == 0 || strcmp(url, "/barge/v1/agent/logs") == 0)) {
         memset(out, 0, sizeof *out);
         out->status = 503;
         out->leader = 1;

@@ -267,7 +267,7 @@ class Failover(unittest.TestCase):
             sock = socket.create_connection(("127.0.0.1", leader.port), timeout=30)
             body = json.dumps({"jobName": "fenced-submit", "jobQueue": "parked",
                                "jobDefinition": "jd"}).encode()
-            sock.sendall(b"POST /v1/submitjob HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            sock.sendall(b"POST /v1/submitjob HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
                          b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
             new = self.wait_leader(others, 15)
             self.assertEqual(len(new), 1)

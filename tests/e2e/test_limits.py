@@ -139,7 +139,7 @@ class ConnectionsPerAddress(unittest.TestCase):
             self.assertEqual(healthz_on(s), 200, source)
             s.close()
         other = connect(self.server.port, "127.0.0.2")
-        other.sendall(b"POST /v1/describejobqueues HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        other.sendall(b"POST /v1/describejobqueues HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
                       b"Connection: close\r\n\r\n{}")
         _, out = closed_within(other, 10)
         other.close()
@@ -485,7 +485,7 @@ class RateLimitsByAddress(unittest.TestCase):
     def call(self, source, path="/v1/describejobqueues", headers=None):
         s = connect(self.server.port, source)
         h = b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in (headers or {}).items())
-        s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%sContent-Length: 2"
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%sContent-Length: 2"
                   b"\r\n\r\n{}" % (path.encode(), h))
         _, out = closed_within(s, 10)
         s.close()

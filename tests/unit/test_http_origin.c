@@ -19,6 +19,8 @@ static void test_tools_and_the_console(void)
     OK("[::1]:8000", NULL, NULL);
     OK("10.1.2.3", NULL, NULL);
     OK("barge.listen.example:8000", NULL, NULL); /* the --listen host */
+    OK("agents.example:8900", NULL, NULL);       /* --agent-url's hosts */
+    OK("AGENTS.example", NULL, NULL);
     OK(NULL, NULL, NULL);                         /* HTTP/1.0: no Host */
     /* The console, the server's own origin. */
     OK("127.0.0.1:8000", "http://127.0.0.1:8000", "same-origin");
@@ -57,13 +59,15 @@ static void test_pages_of_other_sites(void)
     REFUSED("attacker.example:8000", "http://attacker.example:8000", "same-origin");
     REFUSED("attacker.example:8000", NULL, NULL);
     REFUSED("localhost.attacker.example", NULL, NULL);
+    REFUSED("agents.example.attacker.example", NULL, NULL);
+    REFUSED("x", NULL, NULL);
     REFUSED("[::1", NULL, NULL);
     REFUSED("::1", NULL, NULL);
 }
 
 int main(void)
 {
-    http_origin_init("barge.listen.example");
+    http_origin_init("barge.listen.example", "http://agents.example:8900,https://[fd00::5]:443/x");
     RUN(test_tools_and_the_console);
     RUN(test_the_machines_own_name);
     RUN(test_pages_of_other_sites);

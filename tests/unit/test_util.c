@@ -424,9 +424,44 @@ static void test_remove_tree(void)
     free(tree);
 }
 
+/* A tree deeper than the descriptors a process may hold goes whole: the walk holds a bounded
+ * number whatever the depth. */
+static void test_remove_deep_tree(void)
+{
+    char root[] = "/tmp/barge-util-deep-XXXXXX";
+    CHECK(mkdtemp(root) != NULL);
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    for (int i = 0; i < 300; i++) {
+        CHECK(mkdirat(fd, "d", 0755) == 0);
+        int sub = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK(sub >= 0);
+        int f = openat(sub, "f", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        CHECK(f >= 0);
+        close(f);
+        close(fd);
+        fd = sub;
+    }
+    close(fd);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {100, 100};
+        setrlimit(RLIMIT_NOFILE, &rl);
+        util_remove_tree(root);
+        _exit(0);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+    struct stat st;
+    CHECK(lstat(root, &st) < 0 && errno == ENOENT);
+    if (lstat(root, &st) == 0) util_remove_tree(root);
+}
+
 int main(void)
 {
     RUN(test_remove_tree);
+    RUN(test_remove_deep_tree);
     RUN(test_uuid_format);
     RUN(test_iso_time);
     RUN(test_process_start);

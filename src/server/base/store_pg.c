@@ -42,7 +42,10 @@ typedef struct {
     int64_t epoch; /* the lease's fencing number this server holds; 0: not leading */
     int lease_ms;
     void (*fenced)(void);
-    int backend; /* the database's process serving conn, for settle_session */
+    /* The database's session serving conn (its process and when it started: a process id
+     * alone may be another session's after a restart of PostgreSQL), for settle_session. */
+    int backend;
+    char backend_start[64];
 } pg_store;
 
 static void set_err(pg_store *s, const char *what, const char *detail)
@@ -57,16 +60,19 @@ static void set_err(pg_store *s, const char *what, const char *detail)
  * the server has read its state back on a new connection, which would then lack a batch the
  * database holds.  So the old session is ended (its transaction, unless already committed, is
  * rolled back) and waited for before anything is read again: what is read is then final. */
-static void settle_session(pg_store *s, int old)
+static void settle_session(pg_store *s, int old, const char *old_start)
 {
     char pid[16];
     snprintf(pid, sizeof pid, "%d", old);
-    const char *params[1] = {pid};
-    PQclear(PQexecParams(s->conn, "SELECT pg_terminate_backend($1::int)", 1, NULL, params,
-                         NULL, NULL, 0));
-    for (int i = 0; i < 100; i++) {
-        PGresult *r = PQexecParams(s->conn, "SELECT 1 FROM pg_stat_activity WHERE pid = $1::int",
-                                   1, NULL, params, NULL, NULL, 0);
+    const char *params[2] = {pid, old_start};
+    static const char session[] = "FROM pg_stat_activity WHERE pid = $1::int AND "
+                                  "backend_start::text = $2";
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(pid) %s", session);
+    PQclear(PQexecParams(s->conn, sql, 2, NULL, params, NULL, NULL, 0));
+    snprintf(sql, sizeof sql, "SELECT 1 %s", session);
+    for (int i = 0; i < 100 && PQstatus(s->conn) == CONNECTION_OK; i++) {
+        PGresult *r = PQexecParams(s->conn, sql, 2, NULL, params, NULL, NULL, 0);
         int gone = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0;
         PQclear(r);
         if (gone) return;
@@ -74,6 +80,18 @@ static void settle_session(pg_store *s, int old)
     }
     log_warn("store: the database session of the connection that broke (process %d) has not "
              "ended after 10 s; reading the state back anyway", old);
+}
+
+/* Notes which session of the database serves conn now. */
+static void note_session(pg_store *s)
+{
+    s->backend = PQbackendPID(s->conn);
+    s->backend_start[0] = '\0';
+    PGresult *r = PQexec(s->conn, "SELECT backend_start::text FROM pg_stat_activity "
+                                  "WHERE pid = pg_backend_pid()");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        snprintf(s->backend_start, sizeof s->backend_start, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
 }
 
 /* A lost connection (the database restarted, a network cut) is opened again before the next
@@ -85,8 +103,10 @@ static int connected(pg_store *s)
     if (PQstatus(s->conn) == CONNECTION_OK) {
         log_info("store: connected to PostgreSQL again");
         int old = s->backend;
-        s->backend = PQbackendPID(s->conn);
-        if (old > 0 && old != s->backend) settle_session(s, old);
+        char old_start[sizeof s->backend_start];
+        memcpy(old_start, s->backend_start, sizeof old_start);
+        note_session(s);
+        if (old > 0 && old_start[0]) settle_session(s, old, old_start);
         return 0;
     }
     set_err(s, "PostgreSQL is unreachable", PQerrorMessage(s->conn));
@@ -323,9 +343,9 @@ store *store_pg_open(const char *conninfo, char **err)
     s->base.ops = &pg_ops;
     s->base.reads_commit = 1; /* the fence (commit, below) */
     s->conn = conn;
-    s->backend = PQbackendPID(conn);
     s->conninfo = xstrdup(conninfo);
     s->lease_ms = 3000;
+    note_session(s);
     pthread_mutex_init(&s->mu, NULL);
     return &s->base;
 }
