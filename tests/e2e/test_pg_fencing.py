@@ -27,19 +27,9 @@ import botocore.config
 
 from harness import BARGE, Server, free_port
 from pg import PostgreSQL
+from test_failover import healthz
 
 GROUP = "/aws/batch/job"
-
-
-def healthz(server):
-    """(status, body) of GET /healthz; (None, None) when it does not answer."""
-    try:
-        with urllib.request.urlopen(server.url + "/healthz", timeout=0.5) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-    except (OSError, ValueError):
-        return None, None
 
 
 def call(url, path, body, timeout):
