@@ -266,6 +266,7 @@ typedef struct tree_walk {
     dev_t dev;           /* the tree's filesystem: another one mounted inside is left */
     int top;             /* the tree's top directory */
     unsigned long moved; /* directories moved up to it */
+    unsigned long names; /* names tried for them */
 } tree_walk;
 
 /* A directory's descriptor for reading, from its O_PATH descriptor pfd (closed): opened up
@@ -320,11 +321,16 @@ static void remove_at(tree_walk *w, int parent, const char *name, int depth)
     if (depth >= REMOVE_DEPTH_MAX) {
         /* Moved up to the top, whose next pass goes on with it. */
         close(pfd);
+        /* Counted only when moved: a filesystem that cannot rename so (EINVAL) ends the
+         * passes, with what is deeper left, rather than passing for ever. */
         char up[48];
         for (int tries = 0; tries < 100; tries++) {
-            snprintf(up, sizeof up, ".deeper-%lu", ++w->moved);
-            if (renameat2(parent, name, w->top, up, RENAME_NOREPLACE) == 0 || errno != EEXIST)
+            snprintf(up, sizeof up, ".deeper-%lu", ++w->names);
+            if (renameat2(parent, name, w->top, up, RENAME_NOREPLACE) == 0) {
+                w->moved++;
                 break;
+            }
+            if (errno != EEXIST) break;
         }
         return;
     }
