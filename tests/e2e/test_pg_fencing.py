@@ -560,6 +560,15 @@ int clock_gettime(clockid_t c, struct timespec *ts)
 """
 
 
+def asan_runtime():
+    """The AddressSanitizer runtime the server is linked with, or None."""
+    out = subprocess.run(["ldd", BARGE], capture_output=True, text=True, timeout=60).stdout
+    for line in out.splitlines():
+        if "libasan" in line and "=>" in line:
+            return line.split("=>")[1].split()[0]
+    return None
+
+
 class ClockSteps(unittest.TestCase):
     # The lease's renewal and the core's timers wait on the monotonic clock: after the wall
     # clock steps back (NTP, an operator), an idle leader still renews, and no standby takes
@@ -583,7 +592,10 @@ class ClockSteps(unittest.TestCase):
         self.addCleanup(b.cleanup)
         self.addCleanup(a.cleanup)
         saved = dict(os.environ)
-        os.environ.update(LD_PRELOAD=lib, SHIFT_AFTER_MS="4000", SHIFT_BY_S="3600")
+        # A sanitizer build wants its runtime first of all the libraries.
+        preload = [p for p in (asan_runtime(), lib) if p]
+        os.environ.update(LD_PRELOAD=":".join(preload), SHIFT_AFTER_MS="4000",
+                          SHIFT_BY_S="3600")
         try:
             a.start(timeout=20)
         finally:
