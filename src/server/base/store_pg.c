@@ -46,7 +46,6 @@ typedef struct {
      * alone may be another session's after a restart of PostgreSQL), for settle_session. */
     int backend;
     char backend_start[64];
-    int lock_timeout_set; /* on conn: commits that wait on a lock are bounded (pg_commit) */
 } pg_store;
 
 static void set_err(pg_store *s, const char *what, const char *detail)
@@ -103,7 +102,6 @@ static int connected(pg_store *s)
     PQreset(s->conn);
     if (PQstatus(s->conn) == CONNECTION_OK) {
         log_info("store: connected to PostgreSQL again");
-        s->lock_timeout_set = 0; /* a new session, without the setting */
         int old = s->backend;
         char old_start[sizeof s->backend_start];
         memcpy(old_start, s->backend_start, sizeof old_start);
@@ -195,23 +193,6 @@ static void pg_rollback(store *b)
 }
 
 /* Sends the batch: deletes, upserts and the lease's check in one statement. */
-/* Once the server serves (its first commit), a statement that waits on a lock is cancelled
- * after half a lease: a session holding a row a batch writes (an operator's open transaction, a
- * migration, VACUUM FULL) would otherwise hold the core, every call unanswered, and, since the
- * batch's statement locks the lease's row first (barge_fence), every renewal and takeover
- * behind it, so that no server served until the lock went.  Cancelled, the batch fails as any
- * refused commit does (its calls are answered 503, which clients retry, and the state is read
- * back), and renewals go on within the lease.  Not before: the start's statements wait on
- * locks and say who holds them (pg_wait.h), which a cancelled statement could not. */
-static void bound_lock_waits(pg_store *s)
-{
-    char sql[64];
-    snprintf(sql, sizeof sql, "SET lock_timeout = %d", s->lease_ms / 2 > 0 ? s->lease_ms / 2 : 1);
-    PGresult *r = PQexec(s->conn, sql);
-    s->lock_timeout_set = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-}
-
 static int pg_commit(store *b)
 {
     pg_store *s = (pg_store *)b;
@@ -247,7 +228,6 @@ static int pg_commit(store *b)
     int rc = -1;
     pthread_mutex_lock(&s->mu);
     if (connected(s) == 0) {
-        if (!s->lock_timeout_set) bound_lock_waits(s);
         PGresult *r = PQexecParams(s->conn, s->n ? sql : fence_only, s->n ? 7 : 2, NULL,
                                    params, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
