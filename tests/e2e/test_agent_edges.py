@@ -310,11 +310,11 @@ class AgentOnATerminal(ManualAgent):
                 except OSError:
                     return
         threading.Thread(target=drain, daemon=True).start()
-        t0 = time.time()
+        # A job stopped by SIGTTIN runs into its timeout and fails: SUCCEEDED is the proof,
+        # with no clock read that a loaded machine could push past a bound.
         d = self.run_job("head -c 1 < /dev/tty; echo $?", wait=60,
                          timeout={"attemptDurationSeconds": 10})
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
-        self.assertLess(time.time() - t0, 8)
 
 
 class Descendants(JobsCase):
