@@ -33,11 +33,13 @@
 #include "agent/agent_orphan.h"
 #include "agent/agent_reports.h"
 #include "agent/agent_state.h"
+#include "agent/agent_users.h"
 #include "agent/cgroup.h"
 #include "agent/cgroup_pids.h"
 #include "agent/exec_container.h"
 #include "agent/executor.h"
 #include "agent/image_cache.h"
+#include "agent/job_uids.h"
 
 /* How long a stopping agent keeps trying to deliver its last reports and logs. */
 #define FINAL_FLUSH_MS 10000
@@ -97,9 +99,11 @@ static void usage(FILE *out)
             "                               systems that job definitions name mounted: a JSON\n"
             "                               object of file system (fs-...) or access point\n"
             "                               (fsap-...) ids and directories (container executor)\n"
-            "  --job-user USER              the host user process-executor attempts run as\n"
-            "                               (default nobody when the agent is root; root only\n"
-            "                               when named here)\n"
+            "  --job-user USER              the host user every process-executor attempt runs\n"
+            "                               as (root only when named here); by default a root\n"
+            "                               agent runs each attempt as a uid of its own\n"
+            "  --job-uids FIRST[:COUNT]     the host uids those attempts take, one each, that\n"
+            "                               no account may use (default 2000000000:65536)\n"
             "  --container-userns on|off    on (the default): every container that is not\n"
             "                               privileged runs in a user namespace, its root an\n"
             "                               unprivileged host user; off: a container's root is\n"
@@ -155,7 +159,7 @@ static int parse_options(agent *ag, int argc, char **argv)
     enum { O_SERVER = 256, O_CE, O_IID, O_TYPE, O_VCPUS, O_MEM, O_GPUS, O_TOKEN, O_WORK,
            O_PARENT, O_LOGLEVEL, O_EXECUTOR, O_IMGDIR, O_IMGSIZE, O_MIRROR, O_INSECURE,
            O_RTROOT, O_PULLTIMEOUT, O_JOBUSER, O_EFS, O_CAFILE, O_MAXPIDS, O_USERNS, O_IDMAP,
-           O_ORPHAN };
+           O_ORPHAN, O_JOBUIDS };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
         {"ca-file", required_argument, NULL, O_CAFILE},
@@ -178,6 +182,7 @@ static int parse_options(agent *ag, int argc, char **argv)
         {"pull-timeout", required_argument, NULL, O_PULLTIMEOUT},
         {"max-pids", required_argument, NULL, O_MAXPIDS},
         {"job-user", required_argument, NULL, O_JOBUSER},
+        {"job-uids", required_argument, NULL, O_JOBUIDS},
         {"efs-mounts", required_argument, NULL, O_EFS},
         {"container-userns", required_argument, NULL, O_USERNS},
         {"container-id-map", required_argument, NULL, O_IDMAP},
@@ -278,7 +283,26 @@ static int parse_options(agent *ag, int argc, char **argv)
             ag->plain_registries[nplain] = NULL;
             break;
         case O_RTROOT: ag->runtime_root = optarg; break;
-        case O_JOBUSER: ag->job_user = optarg; break;
+        case O_JOBUSER:
+        case O_JOBUIDS:
+            if (o == O_JOBUSER ? ag->uids_given : ag->job_user != NULL) {
+                fprintf(stderr, "barge agent: give one of --job-user (one user for every "
+                                "attempt) and --job-uids (a uid of its own for each)\n");
+                return 2;
+            }
+            if (o == O_JOBUSER) {
+                ag->job_user = optarg;
+                break;
+            }
+            {
+            const char *why = idmap_parse_job_uids(optarg, &ag->uids_first, &ag->uids_count);
+            if (why) {
+                fprintf(stderr, "barge agent: --job-uids %s %s\n", optarg, why);
+                return 2;
+            }
+            ag->uids_given = 1;
+            break;
+        }
         case O_EFS: {
             char *err = NULL;
             json_decref(ag->efs_mounts);
@@ -401,52 +425,6 @@ static int prepare_work_dir(agent *ag)
     return 0;
 }
 
-/* Opens the work directory to host user uid (0711: passable, not listable), whose processes
- * must reach the attempts' directories below it.  -1, after saying why, when a directory above
- * it is closed to that user; who names the user for the sentence. */
-static int open_work_dir(agent *ag, unsigned uid, const char *who)
-{
-    if (chmod(ag->work_dir, 0711) < 0)
-        log_warn("cannot open %s to other users: %s", ag->work_dir, strerror(errno));
-    char *up = xstrdup(ag->work_dir);
-    int rc = 0;
-    for (char *slash = strrchr(up, '/'); slash && slash != up && rc == 0;
-         slash = strrchr(up, '/')) {
-        *slash = '\0';
-        struct stat st;
-        if (stat(up, &st) == 0 && !(st.st_mode & S_IXOTH) && st.st_uid != uid) {
-            fprintf(stderr, "barge agent: %s cannot reach the work directory %s: %s is closed "
-                            "to other users (chmod o+x it, or choose another --work-dir)\n",
-                    who, ag->work_dir, up);
-            rc = -1;
-        }
-    }
-    free(up);
-    return rc;
-}
-
-/* The user namespace of containers: none with --container-userns off, else the mapping of
- * --container-id-map or the default one.  0, or -1 after saying why. */
-static int setup_userns(agent *ag, idmap *ids)
-{
-    memset(ids, 0, sizeof *ids);
-    if (ag->container_userns_off) {
-        log_warn("containers' root is the host's root (--container-userns off)");
-        return 0;
-    }
-    const char *source = "--container-id-map";
-    if (ag->container_id_map) idmap_parse(ag->container_id_map, ids);
-    else idmap_default("/etc/subuid", "/etc/subgid", ids, &source);
-    char who[160];
-    snprintf(who, sizeof who, "the containers' root, host uid %u (--container-id-map; "
-             "--container-userns off for none),", ids->uid_base);
-    if (open_work_dir(ag, ids->uid_base, who) < 0) return -1;
-    log_info("containers run in user namespaces: their ids 0 to %u are host uids %u to %u and "
-             "gids %u to %u (%s)", ids->size - 1, ids->uid_base, ids->uid_base + ids->size - 1,
-             ids->gid_base, ids->gid_base + ids->size - 1, source);
-    return 0;
-}
-
 /* The executor backend: containers where a runtime is installed (or when asked for, which
  * then must work), host processes otherwise or when asked for.  0, or -1 after saying why. */
 static int setup_backend(agent *ag)
@@ -463,7 +441,7 @@ static int setup_backend(agent *ag)
         return 0;
     }
     idmap ids;
-    if (setup_userns(ag, &ids) < 0) return -1;
+    if (agent_setup_userns(ag, &ids) < 0) return -1;
     char *dir = ag->image_cache_dir ? xstrdup(ag->image_cache_dir)
                                     : xasprintf("%s/images", ag->work_dir);
     char *err = NULL;
@@ -514,50 +492,6 @@ static int setup_backend(agent *ag)
     if (swept) log_info("removed %d container%s left by agents that are gone", swept,
                         swept > 1 ? "s" : "");
     ag->backend = &exec_container_backend;
-    return 0;
-}
-
-/* Who process-executor attempts run as: never root unless --job-user root says so, so that a
- * job cannot read the agent's token, the server's store or another job's files.  Containers
- * run as their image's or definition's user, in a user namespace (setup_userns). */
-static int setup_job_user(agent *ag)
-{
-    ag->job_uid = ag->job_gid = -1;
-    if (ag->backend != &exec_process_backend) {
-        if (ag->job_user)
-            log_warn("--job-user %s does nothing with the container executor: a container runs "
-                     "as its image's user, or the job definition's 'user'", ag->job_user);
-        return 0;
-    }
-    const char *name = ag->job_user ? ag->job_user : geteuid() == 0 ? "nobody" : NULL;
-    if (!name) return 0; /* an unprivileged agent's jobs run as the agent's own user */
-    struct passwd *pw = getpwnam(name);
-    if (!pw) {
-        char *end;
-        unsigned long uid = strtoul(name, &end, 10);
-        if (*name && !*end && uid < 4294967295UL) {
-            ag->job_uid = (int)uid;
-            ag->job_gid = (int)uid;
-        } else {
-            fprintf(stderr, "barge agent: --job-user %s: no such user on this host (name one "
-                            "from /etc/passwd, or a number)\n", name);
-            return -1;
-        }
-    } else {
-        ag->job_uid = (int)pw->pw_uid;
-        ag->job_gid = (int)pw->pw_gid;
-        snprintf(ag->job_home, sizeof ag->job_home, "%s", pw->pw_dir);
-    }
-    if (ag->job_uid == (int)geteuid()) {
-        ag->job_uid = ag->job_gid = -1; /* the agent's own user: nothing to change */
-        return 0;
-    }
-    /* The attempts' directories lie below the work directory: they may pass through it, and
-     * through every directory above it, or no job could start. */
-    char who[64];
-    snprintf(who, sizeof who, "jobs run as uid %d (--job-user)", ag->job_uid);
-    if (open_work_dir(ag, (unsigned)ag->job_uid, who) < 0) return -1;
-    log_info("process-executor attempts run as uid %d, gid %d", ag->job_uid, ag->job_gid);
     return 0;
 }
 
@@ -675,7 +609,7 @@ int agent_main(int argc, char **argv)
     if (!(ag->executor_opt && strcmp(ag->executor_opt, "process") == 0) &&
         container_host_isolate_mounts() < 0)
         log_debug("mounts are made in the host's namespace: %s", strerror(errno));
-    if (prepare_work_dir(ag) < 0 || setup_backend(ag) < 0 || setup_job_user(ag) < 0) {
+    if (prepare_work_dir(ag) < 0 || setup_backend(ag) < 0 || agent_setup_job_user(ag) < 0) {
         if (ag->own_work_dir) util_remove_tree(ag->work_dir);
         agent_servers_free(&ag->servers);
         free(ag->iid);
@@ -683,6 +617,7 @@ int agent_main(int argc, char **argv)
         free(ag->plain_registries);
         json_decref(ag->efs_mounts);
         if (ag->images) image_cache_free(ag->images);
+        job_uids_free(ag->uids);
         free(ag);
         return 1;
     }
@@ -735,7 +670,7 @@ int agent_main(int argc, char **argv)
     if (by_fds < pool) pool = by_fds > 1 ? (int)by_fds : 1;
     cgroup_host_set_pool(ag->cg, pool);
     exec_options eo = {ag->backend, ag->work_dir, ag->cg, &events, ag, pool, ag->containers,
-                       ag->job_uid, ag->job_gid};
+                       ag->job_uid, ag->job_gid, ag->uids};
     char *trash = xasprintf("%s/trash", ag->work_dir);
     remover_start(trash);
     free(trash);
@@ -749,6 +684,7 @@ int agent_main(int argc, char **argv)
     stop_everything(ag, supervisor, poller, sender);
 
     executor_free(ag->ex);
+    job_uids_free(ag->uids);
     remover_stop();
     agent_creds_stop(ag->creds);
     cgroup_pids_teardown();

@@ -54,6 +54,11 @@ typedef struct agent {
     const char *container_id_map; /* --container-id-map, or NULL for the default */
     int container_userns_off;     /* --container-userns off */
     int job_uid, job_gid;    /* process-executor attempts' user, -1 for the agent's */
+    /* A root agent's default: each process-executor attempt a uid of its own, from --job-uids
+     * (job_uids.h); NULL when one user (or the agent's) runs them all. */
+    struct job_uids *uids;
+    unsigned uids_first, uids_count;
+    int uids_given;
     char job_home[256];      /* that user's home, "" when unknown */
     struct image_cache *images;
     struct container_host *containers;

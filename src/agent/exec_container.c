@@ -354,6 +354,8 @@ static int container_start(exec_attempt *a, char *reason, size_t reason_len)
     exec_attempt ra = *a;
     ra.spec = &runtime;
     ra.run_uid = ra.run_gid = -1; /* runc runs as the agent; the container as its user */
+    ra.own_uid = 0;
+    ra.runtime = 1;
     int rc = exec_process_backend.start(&ra, reason, reason_len);
     free(log_path);
     free(pid_path);

@@ -65,7 +65,7 @@ char *exec_resolve(const char *argv0, const char *path_var)
 /* ---- The spawner ------------------------------------------------------------------------- */
 
 enum { STAGE_NONE, STAGE_PGID, STAGE_PARENT, STAGE_CGROUP, STAGE_USER, STAGE_CHDIR, STAGE_FDS,
-       STAGE_EXEC, STAGE_SEARCH };
+       STAGE_EXEC, STAGE_SEARCH, STAGE_USERNS };
 
 /* Shared between parent and child (CLONE_VM): the parent prepares everything, so the child
  * only makes system calls; a failing child leaves its stage and errno here and exits. */
@@ -81,7 +81,11 @@ typedef struct spawn_args {
     int in_fd, out_fd, err_fd, cg_fd;
     int pids_fd;        /* the attempt's pids cgroup, or -1: then nproc applies */
     struct rlimit nproc; /* rlim_cur 0: none */
+    /* The nproc limit is counted in a user namespace of the attempt's own, its id maps
+     * written as map_uid and map_gid (each "ID ID 1"); "" for none. */
+    char map_uid[32], map_gid[32];
     int uid, gid; /* -1: stay the agent's user */
+    int umask;    /* -1: the agent's */
     int max_fd;
     pid_t parent;
     struct sigaction dfl;
@@ -94,6 +98,31 @@ static int __attribute__((noreturn)) child_fail(spawn_args *a, int stage)
     a->err = errno ? errno : EIO;
     a->stage = stage;
     _exit(127);
+}
+
+static int write_all(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t n = strlen(text);
+    int ok = write(fd, text, n) == (ssize_t)n;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+/* RLIMIT_NPROC counts the processes of a uid in one user namespace (and the namespace's as a
+ * whole against its creator's limit in the parent): in a namespace of its own, mapping only its
+ * own ids, an attempt's limit counts the attempt's processes, not every process of the user it
+ * shares with other jobs and the agent.  Made before the limit is set, so the parent's count
+ * is held to the agent's own limit.  Where user namespaces cannot be made, the shared count it
+ * is. */
+__attribute__((no_sanitize_address)) static void own_userns(spawn_args *a)
+{
+    if (unshare(CLONE_NEWUSER) < 0) return;
+    if (write_all("/proc/self/uid_map", a->map_uid) < 0 ||
+        write_all("/proc/self/setgroups", "deny") < 0 ||
+        write_all("/proc/self/gid_map", a->map_gid) < 0)
+        child_fail(a, STAGE_USERNS);
 }
 
 /* The child, on its own stack in the parent's memory; the parent is suspended until it execs or
@@ -116,6 +145,7 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
         child_fail(a, STAGE_PARENT);
     if (a->cg_fd >= 0 && write(a->cg_fd, "0", 1) != 1) child_fail(a, STAGE_CGROUP);
     if (a->pids_fd >= 0 && write(a->pids_fd, "0", 1) != 1) child_fail(a, STAGE_CGROUP);
+    if (*a->map_uid) own_userns(a);
     if (a->pids_fd < 0 && a->nproc.rlim_cur > 0 && setrlimit(RLIMIT_NPROC, &a->nproc) < 0)
         child_fail(a, STAGE_CGROUP);
     /* The job's user, with no supplementary group of the agent's, after joining the cgroup
@@ -126,6 +156,7 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
             setresuid((uid_t)a->uid, (uid_t)a->uid, (uid_t)a->uid) < 0)
             child_fail(a, STAGE_USER);
     }
+    if (a->umask >= 0) umask((mode_t)a->umask);
     if (chdir(a->cwd) < 0) child_fail(a, STAGE_CHDIR);
     if (dup2(a->in_fd, 0) < 0 || dup2(a->out_fd, 1) < 0 || dup2(a->err_fd, 2) < 0)
         child_fail(a, STAGE_FDS);
@@ -269,7 +300,7 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
         .paths = paths, .argv = s->argv, .envp = s->envp, .cwd = a->work_dir,
         .in_fd = in_fd, .out_fd = out[1], .err_fd = err[1],
         .cg_fd = a->cg ? cgroup_procs_fd(a->cg) : -1, .pids_fd = -1,
-        .uid = a->run_uid, .gid = a->run_gid,
+        .uid = a->run_uid, .gid = a->run_gid, .umask = a->own_uid ? 002 : -1,
     };
     if (s->max_pids > 0) {
         /* Every attempt gets a pids limit: the pids controller where the host has one, else
@@ -280,6 +311,13 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
             if (*p == ':') *p = '_';
         args.pids_fd = cgroup_pids_open(name, s->max_pids);
         args.nproc.rlim_cur = args.nproc.rlim_max = (rlim_t)s->max_pids;
+        /* An unprivileged agent's own user runs its jobs, beside its other processes. */
+        if (args.pids_fd < 0 && a->run_uid < 0 && !a->runtime && geteuid() != 0) {
+            snprintf(args.map_uid, sizeof args.map_uid, "%u %u 1", (unsigned)geteuid(),
+                     (unsigned)geteuid());
+            snprintf(args.map_gid, sizeof args.map_gid, "%u %u 1", (unsigned)getegid(),
+                     (unsigned)getegid());
+        }
     }
     pid_t pid = spawn(&args);
     if (args.pids_fd >= 0) close(args.pids_fd);
@@ -315,6 +353,10 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
         case STAGE_USER:
             snprintf(reason, reason_len, "CannotStartContainerError: cannot become uid %d, gid "
                                          "%d: %s", a->run_uid, a->run_gid, e);
+            break;
+        case STAGE_USERNS:
+            snprintf(reason, reason_len, "CannotStartContainerError: cannot map the ids of the "
+                                         "user namespace its process limit is counted in: %s", e);
             break;
         case STAGE_CGROUP:
             snprintf(reason, reason_len, "CannotStartContainerError: cannot join the memory "

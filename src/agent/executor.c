@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/job_uids.h"
 #include "agent/kill_memo.h"
 #include "agent/reaper.h"
 #include "agent/workdirs.h"
@@ -68,6 +69,8 @@ typedef struct run {
     int reported;  /* its end was reported while it was preparing (a stop order) */
     int running;   /* its start was reported (events->started) */
     int ready_slot; /* its ready_fd's entry in the loop's pollfd array, or -1 */
+    int has_uid;   /* it holds uid, from exec_options.uids */
+    uint32_t uid;
     int reaped, status, oom;
     double cpu_seconds;      /* from its main process's rusage, once reaped */
     long long max_rss_bytes; /* the same */
@@ -120,7 +123,8 @@ executor *executor_new(const exec_options *o)
     ex->o = *o;
     if (!ex->o.backend) ex->o.backend = &exec_process_backend;
     if (ex->o.idle_dirs <= 0) ex->o.idle_dirs = 8;
-    workdirs_init(&ex->dirs, ex->o.work_dir, ex->o.idle_dirs, ex->o.job_uid);
+    workdirs_init(&ex->dirs, ex->o.work_dir, ex->o.idle_dirs,
+                  ex->o.uids ? WORKDIRS_ANY_OWNER : ex->o.job_uid);
     pthread_mutex_init(&ex->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -277,6 +281,15 @@ static int bury_cgroup(executor *ex, cgroup *cg)
     return 0;
 }
 
+/* The attempt's own uid goes back, and whatever still runs as it is killed (as a container
+ * ends with its first process). */
+static void give_uid(executor *ex, run *r)
+{
+    if (!r->has_uid) return;
+    job_uids_give(ex->o.uids, r->uid);
+    r->has_uid = 0;
+}
+
 /* A run that did not start: everything it took goes back, and its end is reported. */
 static void abandon_run(executor *ex, run *r, exec_result *res)
 {
@@ -284,6 +297,7 @@ static void abandon_run(executor *ex, run *r, exec_result *res)
     if (r->reported) exec_spec_free(s);
     else end_attempt(ex, s, res);
     if (ex->o.backend->cleanup) ex->o.backend->cleanup(&r->a);
+    give_uid(ex, r);
     workdirs_give(&ex->dirs, r->work_dir, bury_cgroup(ex, r->a.cg));
     free(r->reason);
     free(r);
@@ -415,6 +429,12 @@ static void start_run(executor *ex, exec_spec *s)
     r->a.ready_fd = -1;
     r->a.run_uid = ex->o.job_uid;
     r->a.run_gid = ex->o.job_gid;
+    int uid_err = ex->o.uids && job_uids_take(ex->o.uids, &r->uid) < 0 ? errno : 0;
+    if (ex->o.uids && !uid_err) {
+        r->has_uid = 1;
+        r->a.run_uid = (int)r->uid;
+        r->a.own_uid = 1;
+    }
     r->pidfd = r->out.fd = r->err.fd = -1;
     r->out.slot = r->err.slot = -1;
     int64_t limit = s->memory_mib > 0 ? s->memory_mib * 1024 * 1024 : 0;
@@ -423,13 +443,18 @@ static void start_run(executor *ex, exec_spec *s)
     r->a.work_dir = r->work_dir;
     const char *fail = NULL;
     /* The attempt's directory is its user's alone. */
-    if (!dir_err && ex->o.job_uid >= 0 &&
-        (chown(r->work_dir, (uid_t)ex->o.job_uid, (gid_t)ex->o.job_gid) < 0 ||
+    if (!dir_err && r->a.run_uid >= 0 &&
+        (chown(r->work_dir, (uid_t)r->a.run_uid, (gid_t)r->a.run_gid) < 0 ||
          chmod(r->work_dir, 0700) < 0))
-        log_warn("cannot give %s to uid %d: %s", r->work_dir, ex->o.job_uid, strerror(errno));
+        log_warn("cannot give %s to uid %d: %s", r->work_dir, r->a.run_uid, strerror(errno));
     /* mkdir's own error: a full disk is said to be one (what access() said after it was
      * "No such file or directory"). */
-    if (dir_err) {
+    if (uid_err) {
+        snprintf(reason, sizeof reason, "CannotStartContainerError: no host uid for the attempt "
+                 "(--job-uids): %s", uid_err == EAGAIN ? "every one of the range is taken by "
+                 "the attempts running on this host" : strerror(uid_err));
+        fail = reason;
+    } else if (dir_err) {
         snprintf(reason, sizeof reason, "CannotStartContainerError: cannot create the working "
                  "directory %s: %s", r->work_dir, strerror(dir_err));
         fail = reason;
@@ -614,6 +639,7 @@ static void finish(executor *ex, run *r)
     exec_spec *s = r->spec;
     end_attempt(ex, s, &res);
     if (ex->o.backend->cleanup) ex->o.backend->cleanup(&r->a);
+    give_uid(ex, r);
     /* Without a cgroup known to be empty, something of the job may still write into the
      * directory: only then may it serve another attempt. */
     workdirs_give(&ex->dirs, r->work_dir, bury_cgroup(ex, r->a.cg));

@@ -100,6 +100,12 @@ typedef struct exec_attempt {
     int ready_fd;
     /* The host user the attempt's processes run as (exec_options.job_uid), -1: the agent's. */
     int run_uid, run_gid;
+    /* run_uid is the attempt's own (exec_options.uids), its group shared with the others': its
+     * files are made group-writable (umask 002). */
+    int own_uid;
+    /* The process is a container runtime (exec_container), not a job: the process backend
+     * makes it no user namespace, which the runtime makes itself. */
+    int runtime;
     void *backend_ctx;    /* exec_options.backend_ctx */
     void *priv;           /* the backend's own, from prepare to cleanup */
 } exec_attempt;
@@ -152,6 +158,9 @@ typedef struct exec_options {
     /* The host user and group attempts run as, -1 for the agent's own: each attempt's
      * directory is then the user's, and the process backend drops to it before exec. */
     int job_uid, job_gid;
+    /* Or, when not NULL, each attempt a uid of its own from this pool (in group job_gid),
+     * taken as it starts and given back, what it left running killed, as it ends. */
+    struct job_uids *uids;
 } exec_options;
 
 executor *executor_new(const exec_options *o);

@@ -31,7 +31,8 @@ static int reusable_dir(const char *path, int job_uid)
     if (fd < 0) return 0;
     struct stat st;
     int ok = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
-             st.st_uid == (job_uid >= 0 ? (uid_t)job_uid : geteuid()) &&
+             (job_uid == WORKDIRS_ANY_OWNER ||
+              st.st_uid == (job_uid >= 0 ? (uid_t)job_uid : geteuid())) &&
              (st.st_mode & 07022) == 0;
     if (ok) {
         /* One getdents answers: an empty directory holds "." and ".." only. */

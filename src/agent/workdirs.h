@@ -6,12 +6,16 @@
 
 typedef struct workdirs {
     const char *root; /* not owned */
-    int job_uid;      /* owner a kept directory must have; -1: the agent's own user */
+    int job_uid;      /* owner a kept directory must have; -1: the agent's own user;
+                       * WORKDIRS_ANY_OWNER: any (each attempt's uid is its own, and the next
+                       * attempt's directory is given to the next uid) */
     int max;          /* directories kept at most */
     char **spare;
     int nidle;
     unsigned next; /* names new directories "slot-N" */
 } workdirs;
+
+#define WORKDIRS_ANY_OWNER (-2)
 
 void workdirs_init(workdirs *w, const char *root, int max, int job_uid);
 /* A fresh empty directory (malloc'd path): a kept one, or a new one; *err 0, or the errno of

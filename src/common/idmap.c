@@ -30,18 +30,38 @@ static int range_ok(unsigned long long base, unsigned long long size)
     return base >= 1 && size >= 1 && base + size - 1 <= ID_MAX;
 }
 
-const char *idmap_parse(const char *text, idmap *out)
+/* "BASE" or "BASE:SIZE" (*size left as the caller's default when absent): 0, or -1 when the
+ * text is not that. */
+static int parse_base_size(const char *text, unsigned long long *base, unsigned long long *size)
 {
     const char *colon = strchr(text, ':');
     size_t nbase = colon ? (size_t)(colon - text) : strlen(text);
+    return parse_number(text, nbase, base) < 0 ||
+                   (colon && parse_number(colon + 1, strlen(colon + 1), size) < 0)
+               ? -1 : 0;
+}
+
+const char *idmap_parse(const char *text, idmap *out)
+{
     unsigned long long base, size = IDMAP_DEFAULT_SIZE;
-    if (parse_number(text, nbase, &base) < 0 ||
-        (colon && parse_number(colon + 1, strlen(colon + 1), &size) < 0))
+    if (parse_base_size(text, &base, &size) < 0)
         return "must be HOSTBASE or HOSTBASE:SIZE, whole numbers (for example 1000000000:65536)";
     if (base == 0) return "must not start at 0: the container's root would be the host's";
     if (!range_ok(base, size)) return "must map 1 to 4294967294 ids, ending at 4294967294 at most";
     out->uid_base = out->gid_base = (unsigned)base;
     out->size = (unsigned)size;
+    return NULL;
+}
+
+const char *idmap_parse_job_uids(const char *text, unsigned *first, unsigned *count)
+{
+    unsigned long long base, size = IDMAP_JOB_UIDS_COUNT;
+    if (parse_base_size(text, &base, &size) < 0)
+        return "must be FIRST or FIRST:COUNT, whole numbers (for example 2000000000:65536)";
+    if (base == 0) return "must not start at 0: that is root";
+    if (!range_ok(base, size)) return "must hold 1 to 4294967294 uids, ending at 4294967294 at most";
+    *first = (unsigned)base;
+    *count = (unsigned)size;
     return NULL;
 }
 

@@ -27,6 +27,14 @@ typedef struct idmap {
 /* Parses HOSTBASE[:SIZE] (SIZE IDMAP_DEFAULT_SIZE when absent) into *out, the same base for
  * users and groups.  NULL, or why not (a static phrase, to follow the option's name). */
 const char *idmap_parse(const char *text, idmap *out);
+/* The process executor's attempts each run as a host uid of their own (agent/job_uids.h), from
+ * `--job-uids FIRST[:COUNT]`, by default this range: above the containers' default and
+ * systemd's container ranges (524288 to 1879048191), below 2^31. */
+#define IDMAP_JOB_UIDS_FIRST 2000000000u
+#define IDMAP_JOB_UIDS_COUNT 65536u
+/* Parses FIRST[:COUNT] (COUNT IDMAP_JOB_UIDS_COUNT when absent).  NULL, or why not (a static
+ * phrase, to follow the option's name). */
+const char *idmap_parse_job_uids(const char *text, unsigned *first, unsigned *count);
 /* The first range of user (its name, or its uid as a number) in a subordinate-id file such as
  * /etc/subuid ("name:start:count" lines): 0 with *base and *size, -1 when there is none. */
 int idmap_subid_range(const char *path, const char *user, unsigned *base, unsigned *size);

@@ -230,6 +230,7 @@ int server_main(int argc, char **argv)
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
            OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
            OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_USERNS, OPT_IDMAP,
+           OPT_JOBUIDS,
            OPT_PRIVILEGED, OPT_SECRETS,
            OPT_WORKROOT, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA,
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
@@ -270,6 +271,7 @@ int server_main(int argc, char **argv)
         {"image-cache-size", required_argument, NULL, OPT_IMGSIZE},
         {"pull-timeout", required_argument, NULL, OPT_PULLTIMEOUT},
         {"job-user", required_argument, NULL, OPT_JOBUSER},
+        {"job-uids", required_argument, NULL, OPT_JOBUIDS},
         {"efs-mounts", required_argument, NULL, OPT_EFS},
         {"ignore-privileged", no_argument, NULL, OPT_IGNPRIV},
         {"container-userns", required_argument, NULL, OPT_USERNS},
@@ -471,21 +473,11 @@ int server_main(int argc, char **argv)
         case OPT_PULLTIMEOUT:
         case OPT_JOBUSER:
         case OPT_USERNS:
-        case OPT_IDMAP: {
-            static const char *const names[] = {"executor", "registry-mirror",
-                                                "insecure-registry", "image-cache-size",
-                                                "pull-timeout", "job-user", "container-userns",
-                                                "container-id-map"};
-            const char *name = names[o - OPT_EXECUTOR];
-            const char *why = server_agent_option_invalid(o - OPT_EXECUTOR, optarg);
-            if (why) {
-                fprintf(stderr, "barge server: --%s %s (got '%s')\n",
-                        name, why, optarg);
-                return 2;
-            }
-            server_add_agent_arg(c, name, optarg);
+        case OPT_IDMAP:
+        case OPT_JOBUIDS:
+            /* In the order of server_agent_option's table. */
+            if (server_agent_option(c, o - OPT_EXECUTOR, optarg) < 0) return 2;
             break;
-        }
         case OPT_EFS:
             if (server_efs_mounts_option(c, optarg) < 0) return 2;
             break;

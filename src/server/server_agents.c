@@ -58,6 +58,15 @@ char *server_agent_url(const barge_config *c, int tls)
                      peers ? peers : "");
 }
 
+/* Whether --name is among the options every local agent is started with. */
+static int agent_arg_given(const barge_config *c, const char *name)
+{
+    for (size_t i = 0; c->agent_args && c->agent_args[i]; i++)
+        if (strncmp(c->agent_args[i], "--", 2) == 0 && strcmp(c->agent_args[i] + 2, name) == 0)
+            return 1;
+    return 0;
+}
+
 /* Adds an option to those every local agent is started with. */
 void server_add_agent_arg(barge_config *c, const char *name, const char *value)
 {
@@ -71,7 +80,7 @@ void server_add_agent_arg(barge_config *c, const char *name, const char *value)
 
 /* Why an option the server hands to its local agents is not usable, or NULL.  The agent checks
  * them again; checked here, a mistake stops the server at once instead of every agent. */
-const char *server_agent_option_invalid(int opt_executor_relative, const char *v)
+static const char *agent_option_invalid(int opt_executor_relative, const char *v)
 {
     switch (opt_executor_relative) {
     case 0: /* --executor */
@@ -102,6 +111,10 @@ const char *server_agent_option_invalid(int opt_executor_relative, const char *v
         idmap m;
         return idmap_parse(v, &m);
     }
+    case 8: { /* --job-uids */
+        unsigned first, count;
+        return idmap_parse_job_uids(v, &first, &count);
+    }
     default: { /* --pull-timeout */
         char *end;
         long long n = strtoll(v, &end, 10);
@@ -109,6 +122,27 @@ const char *server_agent_option_invalid(int opt_executor_relative, const char *v
                                                    : "must be a number of seconds, 1 to 86400";
     }
     }
+}
+
+int server_agent_option(barge_config *c, int opt_executor_relative, const char *v)
+{
+    static const char *const names[] = {"executor", "registry-mirror", "insecure-registry",
+                                        "image-cache-size", "pull-timeout", "job-user",
+                                        "container-userns", "container-id-map", "job-uids"};
+    const char *name = names[opt_executor_relative];
+    if ((strcmp(name, "job-user") == 0 && agent_arg_given(c, "job-uids")) ||
+        (strcmp(name, "job-uids") == 0 && agent_arg_given(c, "job-user"))) {
+        fprintf(stderr, "barge server: give one of --job-user (one user for every attempt) and "
+                        "--job-uids (a uid of its own for each)\n");
+        return -1;
+    }
+    const char *why = agent_option_invalid(opt_executor_relative, v);
+    if (why) {
+        fprintf(stderr, "barge server: --%s %s (got '%s')\n", name, why, v);
+        return -1;
+    }
+    server_add_agent_arg(c, name, v);
+    return 0;
 }
 
 int server_efs_mounts_option(barge_config *c, const char *path)

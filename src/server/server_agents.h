@@ -13,8 +13,9 @@ int server_check_agent_urls(const char *list);
 char *server_agent_url(const struct barge_config *c, int tls);
 /* Adds an option to those every local agent is started with. */
 void server_add_agent_arg(struct barge_config *c, const char *name, const char *value);
-/* Why an option handed to local agents is not usable, or NULL (which: see server.c's table). */
-const char *server_agent_option_invalid(int opt_executor_relative, const char *v);
+/* An option the server hands to its local agents (which: the table in server_agents.c, in
+ * server.c's order), checked and added; -1 after saying why it is refused. */
+int server_agent_option(struct barge_config *c, int opt_executor_relative, const char *v);
 /* --efs-mounts FILE: checked now (a mistake stops the server rather than every local agent)
  * and handed to the local agents by its absolute path.  0, or -1 after saying what is wrong. */
 int server_efs_mounts_option(struct barge_config *c, const char *path);

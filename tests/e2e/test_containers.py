@@ -380,7 +380,11 @@ class Containers(JobsCase):
                                "cat /sys/fs/cgroup/cpu.weight; "
                                "wget -q -O - %s/healthz >/dev/null && echo reached; "
                                "wget -q -O - $ECS_CONTAINER_METADATA_URI_V4/task; echo; "
-                               "wget -q -O - $ECS_CONTAINER_METADATA_URI_V4/stats; echo" %
+                               # ECS's null until the agent knows the container runs
+                               # (runc says so once the program has started)
+                               "for i in $(seq 50); do s=$(wget -q -O - "
+                               "$ECS_CONTAINER_METADATA_URI_V4/stats); "
+                               "[ \"$s\" != null ] && break; sleep 0.1; done; echo \"$s\"" %
                                self.server.url))
         d = self.run_job(definition="hostish")
         out = self.output(d)
@@ -906,6 +910,17 @@ class OptionErrors(unittest.TestCase):
              "--container-id-map must be HOSTBASE or HOSTBASE:SIZE"),
             (("server", "--container-id-map", "4294967000:65536"), "--container-id-map must map"),
             (("server", "--container-userns", "no"), "--container-userns must be on or off"),
+            (("server", "--job-uids", "0:10"), "--job-uids must not start at 0: that is root"),
+            (("server", "--job-uids", "2000000000:x"),
+             "--job-uids must be FIRST or FIRST:COUNT"),
+            (("server", "--job-uids", "4294967000:65536"), "--job-uids must hold"),
+            (("server", "--job-user", "nobody", "--job-uids", "2000000000"),
+             "give one of --job-user (one user for every attempt) and --job-uids"),
+            (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
+              "--job-uids", "2000000000", "--job-user", "nobody"),
+             "give one of --job-user (one user for every attempt) and --job-uids"),
+            (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
+              "--job-uids", "-5"), "--job-uids -5 must be FIRST or FIRST:COUNT"),
             (("server", "--executor", "vm"), "--executor must be container or process"),
             (("server", "--pull-timeout", "0"), "--pull-timeout must be a number of seconds"),
             (("server", "--image-cache-size", "x"), "--image-cache-size must be a number of MiB"),

@@ -151,7 +151,7 @@ static void *loop_main(void *arg)
 
 static void start_executor(cgroup_host *cg)
 {
-    exec_options o = {&exec_process_backend, work_dir, cg, &events, NULL, 0, NULL, -1, -1};
+    exec_options o = {&exec_process_backend, work_dir, cg, &events, NULL, 0, NULL, -1, -1, NULL};
     ex = executor_new(&o);
     pthread_create(&loop, NULL, loop_main, ex);
 }

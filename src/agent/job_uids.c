@@ -1,0 +1,149 @@
+/* job_uids — see job_uids.h. */
+#include "agent/job_uids.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+typedef struct held {
+    uint32_t uid;
+    int fd; /* its lock file, flock'ed */
+} held;
+
+struct job_uids {
+    char *dir;
+    uint32_t first, count;
+    held *held;
+    size_t nheld, cap;
+};
+
+job_uids *job_uids_new(const char *lock_dir, uint32_t first, uint32_t count, char **err)
+{
+    if (util_make_dirs(lock_dir, 0700) < 0) {
+        *err = xasprintf("cannot make %s, where the agents of this host lock the uids their "
+                         "attempts run as: %s", lock_dir, strerror(errno));
+        return NULL;
+    }
+    /* Root's alone: a job that could remove a lock file would let a second attempt take its
+     * uid. */
+    struct stat st;
+    if (lstat(lock_dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 022)) {
+        *err = xasprintf("%s, where the agents of this host lock the uids their attempts run "
+                         "as, must be a directory of the agent's user that no one else may "
+                         "write to", lock_dir);
+        return NULL;
+    }
+    job_uids *p = xcalloc(1, sizeof *p);
+    p->dir = xstrdup(lock_dir);
+    p->first = first;
+    p->count = count;
+    return p;
+}
+
+void job_uids_free(job_uids *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->nheld; i++) close(p->held[i].fd);
+    free(p->held);
+    free(p->dir);
+    free(p);
+}
+
+/* The child of job_uids_kill_all: a process of its own (vfork's), so its uid is not the
+ * agent's; only system calls, as a vfork child may make. */
+static pid_t kill_as(uint32_t uid)
+{
+    pid_t pid = vfork();
+    if (pid != 0) return pid;
+    /* The raw call: glibc's setresuid would try to change every thread's ids, and this child
+     * has one thread.  Real and effective both: with the real uid still root, kill(-1) would
+     * reach every process of root's. */
+    if (syscall(SYS_setresuid, uid, uid, uid) != 0) _exit(1);
+    /* Twice: a process that was forking as the first reached it is reached by the second. */
+    kill(-1, SIGKILL);
+    kill(-1, SIGKILL);
+    _exit(0);
+}
+
+int job_uids_kill_all(uint32_t uid)
+{
+    pid_t pid = kill_as(uid);
+    if (pid < 0) return -1;
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    /* 1: it could not become uid.  (Only that: under valgrind, vfork is a fork whose child
+     * exits with valgrind's own status.) */
+    if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 1)) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+static int is_held(const job_uids *p, uint32_t uid)
+{
+    for (size_t i = 0; i < p->nheld; i++)
+        if (p->held[i].uid == uid) return 1;
+    return 0;
+}
+
+int job_uids_take(job_uids *p, uint32_t *uid)
+{
+    /* The lowest free one: a host's attempts use the same few uids, and lock files, over and
+     * over. */
+    for (uint32_t k = 0; k < p->count; k++) {
+        uint32_t u = p->first + k;
+        if (is_held(p, u)) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%u", p->dir, u);
+        int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) return -1;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            int e = errno;
+            close(fd);
+            if (e == EWOULDBLOCK) continue; /* another agent's */
+            errno = e;
+            return -1;
+        }
+        if (job_uids_kill_all(u) < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        if (p->nheld == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 16;
+            p->held = xrealloc(p->held, p->cap * sizeof *p->held);
+        }
+        p->held[p->nheld++] = (held){u, fd};
+        *uid = u;
+        return 0;
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+void job_uids_give(job_uids *p, uint32_t uid)
+{
+    for (size_t i = 0; i < p->nheld; i++) {
+        if (p->held[i].uid != uid) continue;
+        if (job_uids_kill_all(uid) < 0)
+            log_warn("cannot stop what uid %u still runs: %s", uid, strerror(errno));
+        close(p->held[i].fd);
+        p->held[i] = p->held[--p->nheld];
+        return;
+    }
+}

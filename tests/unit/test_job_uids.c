@@ -1,0 +1,158 @@
+/* job_uids.c: two pools on one lock directory (two agents of a host) never hold the same uid;
+ * a uid given back is taken again first; a full range says so; a uid is taken with nothing of
+ * its own still running, and given back with nothing left; a lock directory others may write
+ * to is refused.  The --job-uids parse is idmap's (test_idmap.c covers the other's). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/job_uids.h"
+#include "common/idmap.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "check.h"
+
+/* Far from the default range, so that agents of tests running beside this one are not
+ * touched. */
+#define FIRST 2140000000u
+
+static char root[] = "/tmp/barge-job-uids-test-XXXXXX";
+
+static void test_parse(void)
+{
+    unsigned first = 0, count = 0;
+    CHECK(idmap_parse_job_uids("2000000000", &first, &count) == NULL);
+    CHECK_EQ_INT(first, 2000000000u);
+    CHECK_EQ_INT(count, IDMAP_JOB_UIDS_COUNT);
+    CHECK(idmap_parse_job_uids("5:3", &first, &count) == NULL);
+    CHECK_EQ_INT(first, 5);
+    CHECK_EQ_INT(count, 3);
+    CHECK(idmap_parse_job_uids("0:3", &first, &count) != NULL);
+    CHECK(idmap_parse_job_uids("5:0", &first, &count) != NULL);
+    CHECK(idmap_parse_job_uids("", &first, &count) != NULL);
+    CHECK(idmap_parse_job_uids("x", &first, &count) != NULL);
+    CHECK(idmap_parse_job_uids("-5", &first, &count) != NULL);
+    CHECK(idmap_parse_job_uids("5:", &first, &count) != NULL);
+    CHECK(idmap_parse_job_uids("4294967294:2", &first, &count) != NULL);
+    CHECK(idmap_parse_job_uids("4294967294:1", &first, &count) == NULL);
+}
+
+static void test_two_pools_share_a_range(void)
+{
+    char *dir = xasprintf("%s/locks", root), *err = NULL;
+    job_uids *a = job_uids_new(dir, FIRST, 3, &err);
+    CHECK(a);
+    job_uids *b = job_uids_new(dir, FIRST, 3, &err);
+    CHECK(b);
+    struct stat st;
+    CHECK(stat(dir, &st) == 0);
+    CHECK_EQ_INT(st.st_mode & 0777, 0700);
+    uint32_t u1, u2, u3, u4;
+    CHECK(job_uids_take(a, &u1) == 0);
+    CHECK_EQ_INT(u1, FIRST);
+    CHECK(job_uids_take(b, &u2) == 0);
+    CHECK_EQ_INT(u2, FIRST + 1); /* a holds the first: the other agent skips it */
+    CHECK(job_uids_take(a, &u3) == 0);
+    CHECK_EQ_INT(u3, FIRST + 2);
+    errno = 0;
+    CHECK(job_uids_take(b, &u4) < 0);
+    CHECK_EQ_INT(errno, EAGAIN);
+    job_uids_give(a, u1);
+    CHECK(job_uids_take(b, &u4) == 0);
+    CHECK_EQ_INT(u4, FIRST);
+    /* A pool freed (an agent that stopped or died) lets its uids go. */
+    job_uids_free(a);
+    CHECK(job_uids_take(b, &u1) == 0);
+    CHECK_EQ_INT(u1, FIRST + 2);
+    job_uids_free(b);
+    free(dir);
+}
+
+static void test_lock_directory_must_be_closed(void)
+{
+    char *dir = xasprintf("%s/open", root), *err = NULL;
+    CHECK(mkdir(dir, 0777) == 0);
+    CHECK(chmod(dir, 0777) == 0);
+    CHECK(job_uids_new(dir, FIRST, 3, &err) == NULL);
+    CHECK(err && strstr(err, "no one else may write to"));
+    free(err);
+    free(dir);
+}
+
+/* A process of uid (as a job's would be), sleeping until killed. */
+static pid_t process_of(uint32_t uid)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (syscall(SYS_setresgid, uid, uid, uid) != 0 ||
+            syscall(SYS_setresuid, uid, uid, uid) != 0)
+            _exit(3);
+        for (;;) pause();
+    }
+    /* Once it is the uid: before, a kill as the uid would not reach it. */
+    char path[64], want[32];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    snprintf(want, sizeof want, "\nUid:\t%u\t", uid);
+    for (int i = 0; i < 5000; i++) {
+        char *st = util_read_file(path);
+        int done = st && strstr(st, want);
+        free(st);
+        if (done) return pid;
+        struct timespec ms = {0, 1000 * 1000};
+        nanosleep(&ms, NULL);
+    }
+    CHECK_FAIL_("process %d did not become uid %u", (int)pid, uid);
+}
+
+static int killed(pid_t pid)
+{
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+static void test_nothing_of_a_uid_outlives_it(void)
+{
+    char *dir = xasprintf("%s/kill", root), *err = NULL;
+    job_uids *p = job_uids_new(dir, FIRST + 10, 2, &err);
+    CHECK(p);
+    /* Left by an attempt of an agent that died: killed as the uid is taken. */
+    pid_t left = process_of(FIRST + 10);
+    pid_t other = process_of(FIRST + 11); /* another uid's: not touched */
+    uint32_t u;
+    CHECK(job_uids_take(p, &u) == 0);
+    CHECK_EQ_INT(u, FIRST + 10);
+    CHECK(killed(left));
+    /* Started by the attempt and left running: killed as the uid is given back. */
+    pid_t daemon = process_of(FIRST + 10);
+    job_uids_give(p, u);
+    CHECK(killed(daemon));
+    CHECK(util_process_alive(other));
+    kill(other, SIGKILL);
+    CHECK(killed(other));
+    job_uids_free(p);
+    free(dir);
+}
+
+int main(void)
+{
+    test_parse();
+    if (geteuid() != 0) {
+        fprintf(stderr, "  SKIPPED the pools' tests: they need root\n");
+        return 0;
+    }
+    CHECK(mkdtemp(root));
+    test_two_pools_share_a_range();
+    test_lock_directory_must_be_closed();
+    test_nothing_of_a_uid_outlives_it();
+    util_remove_tree(root);
+    return 0;
+}
