@@ -537,6 +537,7 @@ static void wait_for_stop(agent *ag, const sigset_t *set)
 static void stop_everything(agent *ag, pthread_t supervisor, pthread_t poller, pthread_t sender)
 {
     log_info("stopping: %s", ag->stop_why);
+    if (ag->images) image_cache_stop_pulls(ag->images);
     executor_stop(ag->ex, ag->stop_why);
     pthread_join(supervisor, NULL);
     /* Every attempt has ended and queued its report: deliver them, within limits. */

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ struct image_cache {
     int mirror_plain;   /* the mirror speaks plain HTTP */
     char **plain_hosts; /* registries spoken to over plain HTTP, NULL-terminated; or NULL */
     int lock_fd;        /* DIR/lock, held (flock) while this cache uses the directory */
+    atomic_int stopping; /* image_cache_stop_pulls: the tools in flight are ended, no more run */
 };
 
 /* ---- Files ------------------------------------------------------------------------------- */
@@ -446,7 +448,7 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
     char *digest = NULL;
     pthread_rwlock_wrlock(&c->layout_lock);
     /* A few seconds past skopeo's own deadline, so that its message is the one reported. */
-    if (tool_run(argv, c->timeout_s + 5, &err) == 0) {
+    if (tool_run_stoppable(argv, c->timeout_s + 5, &c->stopping, &err) == 0) {
         digest = layout_digest(c, key);
         if (!digest) snprintf(reason, reason_len, "CannotPullContainerError: %s: no manifest "
                               "in the layout after the copy", canonical);
@@ -532,7 +534,7 @@ static long long unpack(image_cache *c, const char *key, const char *digest, con
     buf err = {0};
     long long bytes = -1;
     pthread_rwlock_rdlock(&c->layout_lock);
-    int rc = tool_run(argv, c->timeout_s, &err);
+    int rc = tool_run_stoppable(argv, c->timeout_s, &c->stopping, &err);
     pthread_rwlock_unlock(&c->layout_lock);
     if (rc == 0 && save_image_config(c, digest, tmp) < 0) {
         snprintf(reason, reason_len, "CannotPullContainerError: %s: cannot read the image's "
@@ -689,6 +691,11 @@ static image_cache_entry *hold_locked(image_cache *c, const char *digest, const 
         e->used = ++c->clock;
     }
     return e;
+}
+
+void image_cache_stop_pulls(image_cache *c)
+{
+    atomic_store(&c->stopping, 1);
 }
 
 int image_cache_get(image_cache *c, const char *reference, const char *auth, const idmap *map,

@@ -82,6 +82,10 @@ void image_cache_set_registries(image_cache *c, const char *mirror, char *const 
  * image's configuration (Entrypoint, Cmd, Env, User, WorkingDir), {} when it has none. */
 int image_cache_get(image_cache *c, const char *reference, const char *auth, const idmap *map,
                     image_cache_entry **out, char *reason, size_t reason_len);
+/* From any thread: the pulls and unpacks in flight end at once (their tools killed) and fail,
+ * as every later one does, so that a stopping agent does not wait for them (up to the pull
+ * deadline).  What they left half made is cleaned up as after a deadline. */
+void image_cache_stop_pulls(image_cache *c);
 /* Lets go of an entry from image_cache_get; the last release of an entry may evict it. */
 void image_cache_release(image_cache *c, image_cache_entry *e);
 #endif

@@ -27,6 +27,15 @@ extern char **environ;
  * (the agent reaps its attempts' processes elsewhere).  Returns 0 when it exited with 0. */
 int tool_run(char *const argv[], int timeout_s, buf *err)
 {
+    return tool_run_stoppable(argv, timeout_s, NULL, err);
+}
+
+int tool_run_stoppable(char *const argv[], int timeout_s, const atomic_int *stop, buf *err)
+{
+    if (stop && atomic_load(stop)) {
+        buf_printf(err, "%s: not run: the agent is stopping", argv[0]);
+        return -1;
+    }
     int p[2], rc = -1;
     pid_t pid;
     posix_spawn_file_actions_t fa;
@@ -70,18 +79,20 @@ int tool_run(char *const argv[], int timeout_s, buf *err)
     }
 
     int64_t deadline = util_mono_ms() + (int64_t)timeout_s * 1000;
-    int open_pipe = 1, status = 0, done = 0, timed_out = 0;
+    int open_pipe = 1, status = 0, done = 0, timed_out = 0, stopped = 0;
     while (!done) {
         int64_t left = deadline - util_mono_ms();
-        if (left <= 0) {
+        if (left <= 0 || (stop && atomic_load(stop))) {
             kill(-pid, SIGKILL);
             reaper_wait(pid, &status, 0);
-            timed_out = done = 1;
+            stopped = left > 0;
+            timed_out = !stopped;
+            done = 1;
             break;
         }
         if (open_pipe) {
             struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-            int n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+            int n = poll(&pfd, 1, left > 100 ? 100 : (int)left);
             if (n > 0) {
                 char chunk[4096];
                 ssize_t got = read(p[0], chunk, sizeof chunk);
@@ -103,6 +114,8 @@ int tool_run(char *const argv[], int timeout_s, buf *err)
     close(p[0]);
     if (timed_out)
         buf_printf(err, "\n%s: no answer within %d s", argv[0], timeout_s);
+    else if (stopped)
+        buf_printf(err, "\n%s: stopped: the agent is stopping", argv[0]);
     else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         rc = 0;
     else if (WIFSIGNALED(status))

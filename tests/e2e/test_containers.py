@@ -18,6 +18,14 @@ from test_jobs_common import FAST, JobsCase, resources, sh
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 
 
+def _zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def agent_pids(data_dir):
     """The pids of the `barge agent` processes a server with data_dir launched."""
     pids = []
@@ -732,7 +740,9 @@ class HangingRegistry(unittest.TestCase):
     """A registry that accepts connections and never answers: the pull gives up at its deadline
     and says so, and the agent goes on serving."""
 
-    def test_pull_deadline(self):
+    def hanging_registry(self, pull_timeout):
+        """Starts the registry that never answers and a container server; (port, held
+        connections, server, batch), with definitions "hang" (an image there) and "ok"."""
         import socket
         import threading
         listener = socket.socket()
@@ -759,12 +769,39 @@ class HangingRegistry(unittest.TestCase):
                 c.close()
             listener.close()
         self.addCleanup(close)
-        reg, server, batch = busybox_server(self, "--pull-timeout", "15")
+        reg, server, batch = busybox_server(self, "--pull-timeout", str(pull_timeout))
         for name, image in (("hang", "127.0.0.1:%d/x/y:1" % port), ("ok", "busybox")):
             batch.register_job_definition(
                 jobDefinitionName=name, type="container",
                 containerProperties={"image": image, "command": ["true"],
                                      "resourceRequirements": resources()})
+        return port, held, server, batch
+
+    # An agent told to stop while an image is pulled stops at once: the pull is ended, not
+    # waited for until its deadline (here two minutes), and its attempt ends as AWS ends those
+    # of an instance that went away.
+    def test_an_agent_stops_while_it_pulls(self):
+        port, held, server, batch = self.hanging_registry(120)
+        jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="hang")["jobId"]
+        deadline = time.time() + 30
+        while not held:
+            self.assertLess(time.time(), deadline, "the pull never reached the registry")
+            time.sleep(0.05)
+        pids = agent_pids(server.data_dir)
+        self.assertEqual(len(pids), 1, pids)
+        t0 = time.time()
+        os.kill(pids[0], signal.SIGTERM)
+        while os.path.exists("/proc/%d" % pids[0]) and not _zombie(pids[0]):
+            self.assertLess(time.time() - t0, 20, "the agent did not stop while it pulled")
+            time.sleep(0.05)
+        while batch.describe_jobs(jobs=[jid])["jobs"][0]["status"] != "FAILED":
+            self.assertLess(time.time() - t0, 30, "the pulling attempt did not end")
+            time.sleep(0.1)
+        d = batch.describe_jobs(jobs=[jid])["jobs"][0]
+        self.assertIn("terminated", d["attempts"][-1]["statusReason"], d["attempts"][-1])
+
+    def test_pull_deadline(self):
+        port, held, server, batch = self.hanging_registry(15)
         # A job stopped while its image is pulled ends at once, with the stop's reason.
         jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="hang")["jobId"]
         deadline = time.time() + 30
