@@ -22,7 +22,7 @@ import tempfile
 import unittest
 from urllib.parse import quote as urlquote
 
-from harness import ACCESS_KEY, SECRET_KEY, write_credentials
+from harness import ACCESS_KEY, BARGE, SECRET_KEY, write_credentials
 from test_console import CHROMIUM, JS, JSDIR, browser_ready, get
 from test_jobs_common import FAST, JobsCase, resources
 
@@ -209,6 +209,14 @@ class ConsoleCrossSiteTest(JobsCase):
         self.assertNotEqual(seen["api"]["status"], 200, seen)
         self.assertNotIn("rebound-secret", seen["api"]["names"])
         self.assertTrue(job)
+
+    # The rule is told where the option is.
+    def test_the_help_says_which_host_names_are_answered(self):
+        out = subprocess.run([BARGE, "server", "--help"], capture_output=True, text=True,
+                             timeout=30)
+        text = " ".join(out.stdout.split())
+        self.assertIn("host names other than an IP address, localhost, the --listen and "
+                      "--agent-url hosts and this machine's name", text)
 
     def test_api_grants_no_cross_origin_access(self):
         origin = {"Origin": "http://attacker.test"}
