@@ -46,6 +46,7 @@ typedef struct {
      * alone may be another session's after a restart of PostgreSQL), for settle_session. */
     int backend;
     char backend_start[64];
+    int serving; /* a batch has been stored: commits' lock waits are bounded (pg_commit) */
 } pg_store;
 
 static void set_err(pg_store *s, const char *what, const char *detail)
@@ -209,10 +210,24 @@ static int pg_commit(store *b)
     char epoch[24], lease[16];
     snprintf(epoch, sizeof epoch, "%lld", (long long)s->epoch);
     snprintf(lease, sizeof lease, "%d", s->lease_ms);
-    const char *params[7] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
-                             arr[4].data};
-    /* The CTEs that change data run whether or not the outer query reads them; a record is
-     * in one of the two lists only, so their order does not matter. */
+    char bound[24];
+    snprintf(bound, sizeof bound, "%dms", s->lease_ms / 2 > 0 ? s->lease_ms / 2 : 1);
+    const char *params[8] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
+                             arr[4].data, bound};
+    /* The CTEs that change data run whether or not the outer query reads them (after it); a
+     * record is in one of the two lists only, so their order does not matter.
+     *
+     * Once the server serves, the writes wait on a lock for half a lease at most ($8): a
+     * session holding a record's row (an operator's open transaction, a migration) held the
+     * core, every call unanswered, and, since barge_fence has locked the lease's row by then,
+     * every renewal and takeover behind it, so that no server served until the lock went.
+     * Cancelled, the batch fails as any refused commit does: its calls are answered 503
+     * (retried by clients) and the state is read back.  barge_fence's own wait on the lease's
+     * row is not bounded (lock_timeout 0 around it, nested subqueries evaluated inside out): a
+     * lease table held by another session is the lease's business (the renewals say it is
+     * unconfirmed; a takeover fences this server), and a timeout there would only read the
+     * state back over and over.  Not before serving: the start's statements wait on locks and
+     * name who holds them (pg_wait.h). */
     static const char sql[] =
         "WITH d AS (DELETE FROM barge_records r USING unnest($3::text[], $4::text[]) AS x(k, y)"
         "           WHERE r.kind = x.k AND r.key = x.y),"
@@ -220,6 +235,15 @@ static int pg_commit(store *b)
         "       SELECT * FROM unnest($5::text[], $6::text[], $7::text[])"
         "       ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc)"
         " SELECT barge_fence($1::bigint, $2::int)";
+    static const char sql_bounded[] =
+        "WITH d AS (DELETE FROM barge_records r USING unnest($3::text[], $4::text[]) AS x(k, y)"
+        "           WHERE r.kind = x.k AND r.key = x.y),"
+        " i AS (INSERT INTO barge_records(kind, key, doc)"
+        "       SELECT * FROM unnest($5::text[], $6::text[], $7::text[])"
+        "       ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc)"
+        " SELECT f.e, set_config('lock_timeout', $8, true)"
+        "   FROM (SELECT barge_fence($1::bigint, $2::int) AS e"
+        "           FROM (SELECT set_config('lock_timeout', '0', true)) AS z) AS f";
     /* A batch that wrote nothing still checks the epoch (its answers are reads of a state
      * that must still be the stored one), but need not wait for a WAL flush: the lease's new
      * expiry may be lost with the database without harm. */
@@ -228,10 +252,11 @@ static int pg_commit(store *b)
     int rc = -1;
     pthread_mutex_lock(&s->mu);
     if (connected(s) == 0) {
-        PGresult *r = PQexecParams(s->conn, s->n ? sql : fence_only, s->n ? 7 : 2, NULL,
-                                   params, NULL, NULL, 0);
+        PGresult *r = PQexecParams(s->conn, !s->n ? fence_only : s->serving ? sql_bounded : sql,
+                                   !s->n ? 2 : s->serving ? 8 : 7, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
             rc = 0;
+            s->serving = 1;
         } else {
             const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             set_err(s, "PostgreSQL refused the commit", PQresultErrorMessage(r));
