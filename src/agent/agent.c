@@ -103,7 +103,8 @@ static void usage(FILE *out)
             "                               as (root only when named here); by default a root\n"
             "                               agent runs each attempt as a uid of its own\n"
             "  --job-uids FIRST[:COUNT]     the host uids those attempts take, one each, that\n"
-            "                               no account may use (default 2000000000:65536)\n"
+            "                               no account, container or other program may use,\n"
+            "                               at most 2147483647 (default 2000000000:65536)\n"
             "  --container-userns on|off    on (the default): every container that is not\n"
             "                               privileged runs in a user namespace, its root an\n"
             "                               unprivileged host user; off: a container's root is\n"
@@ -297,7 +298,7 @@ static int parse_options(agent *ag, int argc, char **argv)
             {
             const char *why = idmap_parse_job_uids(optarg, &ag->uids_first, &ag->uids_count);
             if (why) {
-                fprintf(stderr, "barge agent: --job-uids %s %s\n", optarg, why);
+                fprintf(stderr, "barge agent: --job-uids %s (got '%s')\n", why, optarg);
                 return 2;
             }
             ag->uids_given = 1;
@@ -537,8 +538,10 @@ static void wait_for_stop(agent *ag, const sigset_t *set)
 static void stop_everything(agent *ag, pthread_t supervisor, pthread_t poller, pthread_t sender)
 {
     log_info("stopping: %s", ag->stop_why);
-    if (ag->images) image_cache_stop_pulls(ag->images);
+    /* The stop order first: a pull it ends then fails an attempt already ended as stopped by
+     * the agent, not as one whose image could not be had. */
     executor_stop(ag->ex, ag->stop_why);
+    if (ag->images) image_cache_stop_pulls(ag->images);
     pthread_join(supervisor, NULL);
     /* Every attempt has ended and queued its report: deliver them, within limits. */
     int64_t deadline = util_mono_ms() + FINAL_FLUSH_MS;

@@ -50,11 +50,11 @@ static void take_assignment(agent *ag, json_t *a, unsigned gen)
             s->envp[ne++] = xasprintf("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
         /* A job that runs as another user gets that user's home, when it has one. */
         struct stat st;
-        if (ag->uids) home = "/tmp"; /* a uid of its own has no account, and no home */
-        else if (ag->job_uid >= 0)
+        if (ag->job_uid >= 0)
             home = *ag->job_home && stat(ag->job_home, &st) == 0 && S_ISDIR(st.st_mode)
                        ? ag->job_home : "/tmp";
-        if (!agent_assign_env_has(s->envp, ne, "HOME"))
+        /* A uid of its own has no account: its home is its directory (exec_process.c). */
+        if (!ag->uids && !agent_assign_env_has(s->envp, ne, "HOME"))
             s->envp[ne++] = xasprintf("HOME=%s", home ? home : "/");
     }
     s->max_pids = ag->max_pids;

@@ -2,6 +2,7 @@
 #include "agent/agent_users.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,17 @@ static int setup_job_uids(agent *ag)
         ag->uids_first = IDMAP_JOB_UIDS_FIRST;
         ag->uids_count = IDMAP_JOB_UIDS_COUNT;
     }
+    /* The containers' ids of this host's agents: --container-id-map, or the default. */
+    idmap ids = {0};
+    const char *source = NULL;
+    if (ag->container_id_map) idmap_parse(ag->container_id_map, &ids);
+    else if (!ag->container_userns_off) idmap_default("/etc/subuid", "/etc/subgid", &ids, &source);
+    char why[256];
+    if (idmap_job_uids_conflict(ag->uids_first, ag->uids_count, &ids, why, sizeof why)) {
+        fprintf(stderr, "barge agent: --job-uids %u:%u %s\n", ag->uids_first, ag->uids_count,
+                why);
+        return -1;
+    }
     char *err = NULL;
     ag->uids = job_uids_new(JOB_UIDS_LOCK_DIR, ag->uids_first, ag->uids_count, &err);
     if (!ag->uids) {
@@ -97,9 +109,9 @@ int agent_setup_job_user(agent *ag)
 {
     ag->job_uid = ag->job_gid = -1;
     if (ag->backend != &exec_process_backend) {
-        if (ag->job_user)
-            log_warn("--job-user %s does nothing with the container executor: a container runs "
-                     "as its image's user, or the job definition's 'user'", ag->job_user);
+        if (ag->job_user || ag->uids_given)
+            log_warn("--job-user and --job-uids do nothing with the container executor: a "
+                     "container runs as its image's user, or the job definition's 'user'");
         return 0;
     }
     if (ag->uids_given && geteuid() != 0) {
@@ -114,7 +126,9 @@ int agent_setup_job_user(agent *ag)
     if (!pw) {
         char *end;
         unsigned long uid = strtoul(name, &end, 10);
-        if (*name && !*end && uid < 4294967295UL) {
+        /* An attempt's user is an int, -1 for none (exec_attempt.run_uid): a uid above
+         * INT_MAX would read as negative, and the job would stay root. */
+        if (*name && !*end && uid <= INT_MAX) {
             ag->job_uid = (int)uid;
             ag->job_gid = (int)uid;
         } else {
@@ -122,6 +136,10 @@ int agent_setup_job_user(agent *ag)
                             "from /etc/passwd, or a number)\n", name);
             return -1;
         }
+    } else if (pw->pw_uid > INT_MAX || pw->pw_gid > INT_MAX) {
+        fprintf(stderr, "barge agent: --job-user %s: its uid or gid is above %d, which barge "
+                        "cannot run jobs as\n", name, INT_MAX);
+        return -1;
     } else {
         ag->job_uid = (int)pw->pw_uid;
         ag->job_gid = (int)pw->pw_gid;

@@ -296,8 +296,18 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
     }
     out[1] = above_stdio(out[1]);
     err[1] = above_stdio(err[1]);
+    /* A uid of the attempt's own has no account and no home: its directory is its home, where
+     * no other job may leave a ~/.local or a ~/.gitconfig for it to run. */
+    char **envp = s->envp, *home = NULL;
+    if (a->own_uid && !env_get(s->envp, "HOME")) {
+        size_t n = 0;
+        while (s->envp && s->envp[n]) n++;
+        envp = xcalloc(n + 2, sizeof *envp);
+        for (size_t i = 0; i < n; i++) envp[i] = s->envp[i];
+        envp[n] = home = xasprintf("HOME=%s", a->work_dir);
+    }
     spawn_args args = {
-        .paths = paths, .argv = s->argv, .envp = s->envp, .cwd = a->work_dir,
+        .paths = paths, .argv = s->argv, .envp = envp, .cwd = a->work_dir,
         .in_fd = in_fd, .out_fd = out[1], .err_fd = err[1],
         .cg_fd = a->cg ? cgroup_procs_fd(a->cg) : -1, .pids_fd = -1,
         .uid = a->run_uid, .gid = a->run_gid, .umask = a->own_uid ? 002 : -1,
@@ -320,6 +330,8 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
         }
     }
     pid_t pid = spawn(&args);
+    if (envp != s->envp) free(envp);
+    free(home);
     if (args.pids_fd >= 0) close(args.pids_fd);
     if (pid < 0) {
         snprintf(reason, reason_len, "CannotStartContainerError: cannot create a process: %s",

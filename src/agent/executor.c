@@ -281,12 +281,14 @@ static int bury_cgroup(executor *ex, cgroup *cg)
     return 0;
 }
 
-/* The attempt's own uid goes back, and whatever still runs as it is killed (as a container
- * ends with its first process). */
-static void give_uid(executor *ex, run *r)
+/* The attempt's directory, and its own uid, go back; whatever still runs as the uid is killed
+ * first (as a container ends with its first process), so that nothing writes into the
+ * directory once it is judged fit for another attempt and taken from the uid. */
+static void give_dir_and_uid(executor *ex, run *r, int clean)
 {
-    if (!r->has_uid) return;
-    job_uids_give(ex->o.uids, r->uid);
+    if (r->has_uid) job_uids_kill_all(r->uid);
+    workdirs_give(&ex->dirs, r->work_dir, clean);
+    if (r->has_uid) job_uids_give(ex->o.uids, r->uid);
     r->has_uid = 0;
 }
 
@@ -297,8 +299,7 @@ static void abandon_run(executor *ex, run *r, exec_result *res)
     if (r->reported) exec_spec_free(s);
     else end_attempt(ex, s, res);
     if (ex->o.backend->cleanup) ex->o.backend->cleanup(&r->a);
-    give_uid(ex, r);
-    workdirs_give(&ex->dirs, r->work_dir, bury_cgroup(ex, r->a.cg));
+    give_dir_and_uid(ex, r, bury_cgroup(ex, r->a.cg));
     free(r->reason);
     free(r);
 }
@@ -639,10 +640,9 @@ static void finish(executor *ex, run *r)
     exec_spec *s = r->spec;
     end_attempt(ex, s, &res);
     if (ex->o.backend->cleanup) ex->o.backend->cleanup(&r->a);
-    give_uid(ex, r);
     /* Without a cgroup known to be empty, something of the job may still write into the
      * directory: only then may it serve another attempt. */
-    workdirs_give(&ex->dirs, r->work_dir, bury_cgroup(ex, r->a.cg));
+    give_dir_and_uid(ex, r, bury_cgroup(ex, r->a.cg));
     free(r->reason);
     free(r);
 }

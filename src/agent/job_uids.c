@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,9 +26,15 @@ typedef struct held {
 struct job_uids {
     char *dir;
     uint32_t first, count;
+    uint32_t next; /* where the next take looks first (an offset in the range) */
     held *held;
     size_t nheld, cap;
 };
+
+static void lock_path(const job_uids *p, uint32_t uid, char *path, size_t len)
+{
+    snprintf(path, len, "%s/%u", p->dir, uid);
+}
 
 job_uids *job_uids_new(const char *lock_dir, uint32_t first, uint32_t count, char **err)
 {
@@ -50,13 +57,23 @@ job_uids *job_uids_new(const char *lock_dir, uint32_t first, uint32_t count, cha
     p->dir = xstrdup(lock_dir);
     p->first = first;
     p->count = count;
+    /* From a random place, so that an agent started again does not hand out the uids it (or
+     * another agent of the host) handed out last. */
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)getpid() * 2654435761u;
+    p->next = r % count;
     return p;
 }
 
 void job_uids_free(job_uids *p)
 {
     if (!p) return;
-    for (size_t i = 0; i < p->nheld; i++) close(p->held[i].fd);
+    for (size_t i = 0; i < p->nheld; i++) {
+        char path[4096];
+        lock_path(p, p->held[i].uid, path, sizeof path);
+        unlink(path);
+        close(p->held[i].fd);
+    }
     free(p->held);
     free(p->dir);
     free(p);
@@ -82,8 +99,10 @@ int job_uids_kill_all(uint32_t uid)
 {
     pid_t pid = kill_as(uid);
     if (pid < 0) return -1;
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    int status = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {}
+    if (w < 0) return -1;
     /* 1: it could not become uid.  (Only that: under valgrind, vfork is a fork whose child
      * exits with valgrind's own status.) */
     if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 1)) {
@@ -102,13 +121,14 @@ static int is_held(const job_uids *p, uint32_t uid)
 
 int job_uids_take(job_uids *p, uint32_t *uid)
 {
-    /* The lowest free one: a host's attempts use the same few uids, and lock files, over and
-     * over. */
+    /* In turn through the range, not the lowest free one: what a uid leaves behind beside its
+     * processes (files in /tmp, /dev/shm, IPC objects it made) goes to whoever next has the
+     * uid, which is then many attempts later. */
     for (uint32_t k = 0; k < p->count; k++) {
-        uint32_t u = p->first + k;
+        uint32_t off = (p->next + k) % p->count, u = p->first + off;
         if (is_held(p, u)) continue;
         char path[4096];
-        snprintf(path, sizeof path, "%s/%u", p->dir, u);
+        lock_path(p, u, path, sizeof path);
         int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) return -1;
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -118,8 +138,17 @@ int job_uids_take(job_uids *p, uint32_t *uid)
             errno = e;
             return -1;
         }
+        /* The file is removed as its uid is given back: one opened before that and locked
+         * after is no longer the uid's lock, which another may hold by now. */
+        struct stat held_st, now_st;
+        if (fstat(fd, &held_st) < 0 || stat(path, &now_st) < 0 ||
+            held_st.st_ino != now_st.st_ino || held_st.st_dev != now_st.st_dev) {
+            close(fd);
+            continue;
+        }
         if (job_uids_kill_all(u) < 0) {
             int e = errno;
+            unlink(path);
             close(fd);
             errno = e;
             return -1;
@@ -129,6 +158,7 @@ int job_uids_take(job_uids *p, uint32_t *uid)
             p->held = xrealloc(p->held, p->cap * sizeof *p->held);
         }
         p->held[p->nheld++] = (held){u, fd};
+        p->next = (off + 1) % p->count;
         *uid = u;
         return 0;
     }
@@ -142,6 +172,9 @@ void job_uids_give(job_uids *p, uint32_t uid)
         if (p->held[i].uid != uid) continue;
         if (job_uids_kill_all(uid) < 0)
             log_warn("cannot stop what uid %u still runs: %s", uid, strerror(errno));
+        char path[4096];
+        lock_path(p, uid, path, sizeof path);
+        unlink(path); /* while held: see job_uids_take */
         close(p->held[i].fd);
         p->held[i] = p->held[--p->nheld];
         return;

@@ -5,10 +5,13 @@
  * without one runs programs, owns files and is counted like any other (`id -un` alone fails).
  *
  * A uid is held with a lock file under a directory every agent of the host uses (flock, so an
- * agent that dies lets its uids go): two agents never hand out the same uid at once.  Every
- * process of a uid is killed when it is given back (what the attempt left running: a daemon it
- * started, a process that left its session) and again when it is taken (what an agent that
- * died left), so an attempt starts with its uid to itself.
+ * agent that dies lets its uids go; the file is removed as the uid is given back): two agents
+ * never hand out the same uid at once.  Every process of a uid is killed when it is given back
+ * (what the attempt left running: a daemon it started, a process that left its session) and
+ * again when it is taken (what an agent that died left), so an attempt starts with its uid to
+ * itself.  The uids are handed out in turn from a random place in the range, so what a uid
+ * leaves outside its processes (files in /tmp or /dev/shm, IPC objects) reaches the next
+ * attempt of that uid only once the range has gone round.
  *
  * One thread (the executor's loop): that thread reaps the short-lived child each kill uses. */
 #ifndef BARGE_JOB_UIDS_H
@@ -25,8 +28,8 @@ typedef struct job_uids job_uids;
 job_uids *job_uids_new(const char *lock_dir, uint32_t first, uint32_t count, char **err);
 void job_uids_free(job_uids *p);
 
-/* A uid no one else on the host holds, its processes killed: 0, or -1 with errno (EAGAIN: all
- * are held; else why the lock directory failed). */
+/* A uid no one else on the host holds, the one after the last taken, its processes killed: 0,
+ * or -1 with errno (EAGAIN: all are held; else why the lock directory failed). */
 int job_uids_take(job_uids *p, uint32_t *uid);
 /* Kills what uid still runs and lets it go. */
 void job_uids_give(job_uids *p, uint32_t uid);

@@ -48,6 +48,10 @@ static int reusable_dir(const char *path, int job_uid)
         }
         ok = n > 0 && count == 0;
     }
+    /* Kept for any attempt's uid: the agent's meanwhile, so that the uid it had, handed to
+     * another attempt, cannot leave files in it for the attempt that gets it next. */
+    if (ok && job_uid == WORKDIRS_ANY_OWNER)
+        ok = fchown(fd, geteuid(), getegid()) == 0 && fchmod(fd, 0700) == 0;
     close(fd);
     return ok;
 }

@@ -2,6 +2,7 @@
 #include "common/idmap.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,10 +60,38 @@ const char *idmap_parse_job_uids(const char *text, unsigned *first, unsigned *co
     if (parse_base_size(text, &base, &size) < 0)
         return "must be FIRST or FIRST:COUNT, whole numbers (for example 2000000000:65536)";
     if (base == 0) return "must not start at 0: that is root";
-    if (!range_ok(base, size)) return "must hold 1 to 4294967294 uids, ending at 4294967294 at most";
+    /* An attempt's uid is an int (-1: none), as every uid barge runs a process as. */
+    if (size < 1 || base + size - 1 > INT_MAX)
+        return "must hold 1 uid or more, ending at 2147483647 at most";
     *first = (unsigned)base;
     *count = (unsigned)size;
     return NULL;
+}
+
+const char *idmap_job_uids_conflict(unsigned first, unsigned count, const idmap *containers,
+                                    char *why, size_t len)
+{
+    unsigned long long last = (unsigned long long)first + count - 1;
+    const char *out = NULL;
+    setpwent();
+    for (struct passwd *pw; !out && (pw = getpwent());)
+        if (pw->pw_uid >= first && pw->pw_uid <= last) {
+            snprintf(why, len, "holds uid %u, the account %s's: each attempt's start and end "
+                     "would kill its processes; choose a range no account uses",
+                     (unsigned)pw->pw_uid, pw->pw_name);
+            out = why;
+        }
+    endpwent();
+    if (!out && containers && containers->size > 0) {
+        unsigned long long cb = containers->uid_base, ce = cb + containers->size - 1;
+        if (cb <= last && first <= ce) {
+            snprintf(why, len, "overlaps the containers' host uids %llu to %llu "
+                     "(--container-id-map): each attempt's start and end would kill their "
+                     "processes", cb, ce);
+            out = why;
+        }
+    }
+    return out;
 }
 
 int idmap_subid_range(const char *path, const char *user, unsigned *base, unsigned *size)

@@ -9,6 +9,7 @@
  * IDMAP_DEFAULT_BASE:IDMAP_DEFAULT_SIZE (docs/decisions.md, "Containers", says why). */
 #ifndef BARGE_IDMAP_H
 #define BARGE_IDMAP_H
+#include <stddef.h>
 
 /* Outside the ranges useradd hands out (SUB_UID_MIN 100000 to SUB_UID_MAX 600100000 on
  * Debian), so that no user's rootless containers share these ids, and below 2^31, which some
@@ -35,6 +36,12 @@ const char *idmap_parse(const char *text, idmap *out);
 /* Parses FIRST[:COUNT] (COUNT IDMAP_JOB_UIDS_COUNT when absent).  NULL, or why not (a static
  * phrase, to follow the option's name). */
 const char *idmap_parse_job_uids(const char *text, unsigned *first, unsigned *count);
+/* Why first..first+count-1 may not be the jobs' uids on this host, or NULL: an account's uid
+ * is in it (so each attempt's start and end would kill that user's processes), or containers'
+ * ids are (containers: their map, NULL or size 0 for none).  The sentence is written into why
+ * (len bytes).  Reads the accounts (getpwent): not for threads. */
+const char *idmap_job_uids_conflict(unsigned first, unsigned count, const idmap *containers,
+                                    char *why, size_t len);
 /* The first range of user (its name, or its uid as a number) in a subordinate-id file such as
  * /etc/subuid ("name:start:count" lines): 0 with *base and *size, -1 when there is none. */
 int idmap_subid_range(const char *path, const char *user, unsigned *base, unsigned *size);

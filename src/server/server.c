@@ -527,6 +527,7 @@ int server_main(int argc, char **argv)
     /* As every file option: the last --webhooks given counts (a target in two files would be
      * delivered every event twice). */
     if (webhooks && webhooks_read(webhooks) < 0) return 2;
+    if (server_agent_options_check(c) < 0) return 2;
     static tls_files tls; /* the daemon reads it until it stops */
     int trc = setup_tls(c, tls_cert, tls_key, tls_ca, &tls);
     if (trc) return trc;

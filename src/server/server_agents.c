@@ -5,10 +5,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/efs_mounts.h"
 #include "common/idmap.h"
@@ -58,12 +60,44 @@ char *server_agent_url(const barge_config *c, int tls)
                      peers ? peers : "");
 }
 
-/* Whether --name is among the options every local agent is started with. */
-static int agent_arg_given(const barge_config *c, const char *name)
+/* The value of --name among the options every local agent is started with (the last given),
+ * or NULL. */
+static const char *agent_arg_value(const barge_config *c, const char *name)
 {
+    const char *v = NULL;
     for (size_t i = 0; c->agent_args && c->agent_args[i]; i++)
         if (strncmp(c->agent_args[i], "--", 2) == 0 && strcmp(c->agent_args[i] + 2, name) == 0)
-            return 1;
+            v = c->agent_args[i + 1] ? c->agent_args[i + 1] : "";
+    return v;
+}
+
+static int agent_arg_given(const barge_config *c, const char *name)
+{
+    return agent_arg_value(c, name) != NULL;
+}
+
+int server_agent_options_check(const barge_config *c)
+{
+    const char *uids = agent_arg_value(c, "job-uids");
+    if (!uids) return 0;
+    if (geteuid() != 0) {
+        fprintf(stderr, "barge server: --job-uids needs a root server: its local agents run as "
+                        "it, and only a root agent runs attempts as other uids\n");
+        return -1;
+    }
+    unsigned first, count;
+    idmap_parse_job_uids(uids, &first, &count); /* checked as it was read */
+    idmap ids = {0};
+    const char *map = agent_arg_value(c, "container-id-map"), *userns =
+        agent_arg_value(c, "container-userns"), *source;
+    if (map) idmap_parse(map, &ids);
+    else if (!userns || strcmp(userns, "off") != 0)
+        idmap_default("/etc/subuid", "/etc/subgid", &ids, &source);
+    char why[256];
+    if (idmap_job_uids_conflict(first, count, &ids, why, sizeof why)) {
+        fprintf(stderr, "barge server: --job-uids %s %s\n", uids, why);
+        return -1;
+    }
     return 0;
 }
 
@@ -101,9 +135,12 @@ static const char *agent_option_invalid(int opt_executor_relative, const char *v
         if (!*v || strchr(v, ':') || strchr(v, '/')) return "takes a user's name or number";
         char *end;
         unsigned long uid = strtoul(v, &end, 10);
-        if (getpwnam(v) || (!*end && isdigit((unsigned char)*v) && uid < 4294967295UL))
+        struct passwd *pw = getpwnam(v);
+        if (pw ? pw->pw_uid <= INT_MAX : !*end && isdigit((unsigned char)*v) && uid <= INT_MAX)
             return NULL;
-        return "names no user on this host (name one from /etc/passwd, or give a number)";
+        return pw ? "names a user whose uid is above 2147483647, which jobs cannot run as"
+                  : "names no user on this host (name one from /etc/passwd, or give a number "
+                    "up to 2147483647)";
     }
     case 6: /* --container-userns */
         return strcmp(v, "on") == 0 || strcmp(v, "off") == 0 ? NULL : "must be on or off";

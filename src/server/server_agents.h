@@ -13,6 +13,9 @@ int server_check_agent_urls(const char *list);
 char *server_agent_url(const struct barge_config *c, int tls);
 /* Adds an option to those every local agent is started with. */
 void server_add_agent_arg(struct barge_config *c, const char *name, const char *value);
+/* The options handed to local agents, checked together once all are read (--job-uids against
+ * the host's accounts and the containers' ids); -1 after saying why. */
+int server_agent_options_check(const struct barge_config *c);
 /* An option the server hands to its local agents (which: the table in server_agents.c, in
  * server.c's order), checked and added; -1 after saying why it is refused. */
 int server_agent_option(struct barge_config *c, int opt_executor_relative, const char *v);

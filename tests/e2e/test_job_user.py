@@ -3,6 +3,9 @@ own (--job-uids, default 2000000000:65536; their group nobody's, shared), or eve
 (root only when named), in a directory of their own outside DATA_DIR, which they cannot read."""
 import os
 import pwd
+import shutil
+import subprocess
+import unittest
 
 from test_jobs_common import FAST, JobsCase
 
@@ -34,7 +37,7 @@ class JobUser(JobsCaseOut):
         self.assertEqual(self.read("gid"), nogroup)
         self.assertEqual(self.read("groups"), nogroup)
         self.assertEqual(self.read("umask"), "0002")
-        self.assertEqual(self.read("home"), "/tmp")
+        self.assertEqual(self.read("home"), self.read("pwd"))  # a home of its own
         self.assertFalse(self.read("pwd").startswith(os.path.realpath(self.server.data_dir)),
                          self.read("pwd"))
         self.assertEqual(self.read("dir"), "%d:700" % uid)
@@ -72,6 +75,96 @@ class JobUser(JobsCaseOut):
                     found.append(p)
             return found
         self.wait_for(lambda: not left(ua), 10, "uid %d's processes to end" % ua)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs a root agent")
+class PrivateHome(JobsCase):
+    # An attempt's home is its own directory: one that plants code in a shared HOME (Python's
+    # user site-packages under /tmp, read by any job that runs python3 with HOME=/tmp) does
+    # not reach another's environment.
+    def test_a_job_cannot_plant_code_in_anothers_home(self):
+        site = subprocess.run(["python3", "-c", "import site; print(site.getusersitepackages())"],
+                              env={"HOME": "/tmp", "PATH": os.environ["PATH"]},
+                              capture_output=True, text=True, check=True).stdout.strip()
+        self.assertTrue(site.startswith("/tmp/"), site)
+        if os.path.exists("/tmp/.local"):
+            self.skipTest("/tmp/.local exists already")
+        self.addCleanup(shutil.rmtree, "/tmp/.local", True)
+        plant = ('import os; os.environ.get("PLANT_VICTIM") and '
+                 'open(os.environ["OUT"] + "/plant-stolen", "w").write(os.environ["PLANT_VICTIM"])')
+        # The planter still runs (so holds its uid) while the victim runs.
+        planter = self.submit("planter", command='id -u > "$OUT/plant-planter"; mkdir -p %s && '
+                              'printf %%s\\\\n \'%s\' > %s/plant.pth; ' % (site, plant, site)
+                              + self.gate("planter") + 'true')
+        self.wait_for(lambda: os.path.exists(os.path.join(site, "plant.pth")), 20, "the plant")
+        victim = self.submit("victim", command='id -u > "$OUT/plant-victim"; python3 -c pass',
+                             env={"PLANT_VICTIM": "secret-value", "OUT": self.out_dir})
+        self.assertEqual(self.wait_job(victim)["status"], "SUCCEEDED")
+        self.open_gate("planter")
+        self.assertEqual(self.wait_job(planter)["status"], "SUCCEEDED")
+        with open(os.path.join(self.out_dir, "plant-planter")) as a, \
+                open(os.path.join(self.out_dir, "plant-victim")) as b:
+            self.assertNotEqual(a.read(), b.read())
+        self.assertFalse(os.path.exists(os.path.join(self.out_dir, "plant-stolen")),
+                         "the planter's code ran in the victim's job and read its secret")
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs a root agent")
+class KeptDirectories(JobsCase):
+    server_args = FAST + ("--job-uids", "2100000100:2")  # the next attempts reuse the uids
+
+    # A kept working directory is the agent's until it is handed out again: the uid of its last
+    # attempt, handed to another attempt meanwhile, cannot leave a json.py in it for the
+    # attempt that starts there next (Python imports from the working directory).
+    def test_an_idle_directory_is_not_writable_by_its_last_uid(self):
+        a = self.submit("wd-a", command='pwd > "$OUT/wd-a"; ' + self.gate("wd-a") + 'true')
+        b = self.submit("wd-b", command='pwd > "$OUT/wd-b"; ' + self.gate("wd-b") + 'true')
+        self.wait_job(a, "RUNNING")
+        self.wait_job(b, "RUNNING")
+        self.open_gate("wd-a")
+        self.assertEqual(self.wait_job(a)["status"], "SUCCEEDED")
+        self.open_gate("wd-b")
+        self.assertEqual(self.wait_job(b)["status"], "SUCCEEDED")
+        plant = ('import os; open(os.environ["OUT"] + "/plant-stolen-wd", "w").write('
+                 'os.environ.get("PLANT_SECRET", ""))')
+        x = self.submit("wd-x", command=(
+            'id -u > "$OUT/wd-x"; for i in $(seq 0 200); do d=$(dirname "$PWD")/slot-$i; '
+            '[ "$d" != "$PWD" ] && [ -O "$d" ] && printf %%s\\\\n \'%s\' > "$d/json.py" && '
+            'echo "$d" > "$OUT/wd-planted"; done; echo > "$OUT/wd-tried"; ' % plant)
+            + self.gate("wd-x") + 'true')
+        self.wait_for(lambda: os.path.exists(os.path.join(self.out_dir, "wd-tried")), 20,
+                      "the plant's try")
+        y = self.submit("wd-y", command='id -u > "$OUT/wd-y"; python3 -c "import json"',
+                        env={"PLANT_SECRET": "secret-value", "OUT": self.out_dir})
+        self.wait_job(y)
+        self.open_gate("wd-x")
+        self.wait_job(x)
+        with open(os.path.join(self.out_dir, "wd-x")) as f1, \
+                open(os.path.join(self.out_dir, "wd-y")) as f2:
+            self.assertNotEqual(f1.read(), f2.read())
+        self.assertFalse(os.path.exists(os.path.join(self.out_dir, "wd-planted")),
+                         "attempt x wrote into a kept directory")
+        self.assertFalse(os.path.exists(os.path.join(self.out_dir, "plant-stolen-wd")),
+                         "attempt y started in a directory attempt x (another uid) wrote into")
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs a root agent")
+class UidsInTurn(JobsCase):
+    # A uid given back keeps what its attempt owned outside its directory (files in /dev/shm
+    # and /tmp, SysV IPC): uids are handed out in turn, so the next attempt is another uid,
+    # which cannot read the first one's private (0600) files.
+    def test_the_next_attempt_of_a_uid_cannot_read_the_last_ones_private_files(self):
+        path = "/dev/shm/barge-uids-test-private"
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        a = self.submit("priv-a", command='umask 077; id -u > "$OUT/priv-a"; echo secret > %s'
+                        % path)
+        self.assertEqual(self.wait_job(a)["status"], "SUCCEEDED")
+        b = self.submit("priv-b", command='id -u > "$OUT/priv-b"; cat %s > "$OUT/priv-read" '
+                        '2>/dev/null; true' % path)
+        self.assertEqual(self.wait_job(b)["status"], "SUCCEEDED")
+        with open(os.path.join(self.out_dir, "priv-read")) as f:
+            self.assertEqual(f.read(), "", "attempt b read attempt a's 0600 file")
+
 
 
 class JobUserNamed(JobsCaseOut):

@@ -1,7 +1,8 @@
 /* job_uids.c: two pools on one lock directory (two agents of a host) never hold the same uid;
- * a uid given back is taken again first; a full range says so; a uid is taken with nothing of
- * its own still running, and given back with nothing left; a lock directory others may write
- * to is refused.  The --job-uids parse is idmap's (test_idmap.c covers the other's). */
+ * uids are taken in turn, their lock files removed as they are given back; a full range says
+ * so; a uid is taken with nothing of its own still running, and given back with nothing left;
+ * a lock directory others may write to is refused.  And idmap's parse of --job-uids and its
+ * check against the host's accounts and the containers' ids. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,8 +41,31 @@ static void test_parse(void)
     CHECK(idmap_parse_job_uids("x", &first, &count) != NULL);
     CHECK(idmap_parse_job_uids("-5", &first, &count) != NULL);
     CHECK(idmap_parse_job_uids("5:", &first, &count) != NULL);
-    CHECK(idmap_parse_job_uids("4294967294:2", &first, &count) != NULL);
-    CHECK(idmap_parse_job_uids("4294967294:1", &first, &count) == NULL);
+    /* uids are ints where barge runs processes (-1: none): above INT_MAX one would be root. */
+    CHECK(idmap_parse_job_uids("3000000000:3", &first, &count) != NULL);
+    CHECK(idmap_parse_job_uids("2147483000:65536", &first, &count) != NULL);
+    CHECK(idmap_parse_job_uids("2147483647:2", &first, &count) != NULL);
+    CHECK(idmap_parse_job_uids("2147483647:1", &first, &count) == NULL);
+
+    /* root (0) is an account of every host; the containers' ids are checked when given. */
+    char why[256];
+    CHECK(idmap_job_uids_conflict(FIRST, 10, NULL, why, sizeof why) == NULL);
+    CHECK(idmap_job_uids_conflict(0, 10, NULL, why, sizeof why) != NULL);
+    CHECK(strstr(why, "the account root's"));
+    idmap ids = {.uid_base = 1500000000u, .gid_base = 1500000000u, .size = 65536};
+    CHECK(idmap_job_uids_conflict(1500065536u, 10, &ids, why, sizeof why) == NULL);
+    CHECK(idmap_job_uids_conflict(1500065535u, 10, &ids, why, sizeof why) != NULL);
+    CHECK(strstr(why, "overlaps the containers' host uids 1500000000 to 1500065535"));
+    CHECK(idmap_job_uids_conflict(1499999990u, 10, &ids, why, sizeof why) == NULL);
+}
+
+static int lock_file_exists(const char *dir, uint32_t uid)
+{
+    char *path = xasprintf("%s/%u", dir, uid);
+    struct stat st;
+    int yes = stat(path, &st) == 0;
+    free(path);
+    return yes;
 }
 
 static void test_two_pools_share_a_range(void)
@@ -56,22 +80,45 @@ static void test_two_pools_share_a_range(void)
     CHECK_EQ_INT(st.st_mode & 0777, 0700);
     uint32_t u1, u2, u3, u4;
     CHECK(job_uids_take(a, &u1) == 0);
-    CHECK_EQ_INT(u1, FIRST);
-    CHECK(job_uids_take(b, &u2) == 0);
-    CHECK_EQ_INT(u2, FIRST + 1); /* a holds the first: the other agent skips it */
+    CHECK(job_uids_take(b, &u2) == 0); /* the other agent skips what a holds */
     CHECK(job_uids_take(a, &u3) == 0);
-    CHECK_EQ_INT(u3, FIRST + 2);
+    CHECK(u1 >= FIRST && u1 < FIRST + 3 && u2 >= FIRST && u2 < FIRST + 3);
+    CHECK(u3 >= FIRST && u3 < FIRST + 3);
+    CHECK(u1 != u2 && u1 != u3 && u2 != u3);
+    CHECK(lock_file_exists(dir, u1));
     errno = 0;
     CHECK(job_uids_take(b, &u4) < 0);
     CHECK_EQ_INT(errno, EAGAIN);
+    /* Given back: its lock file goes, and it is the one free. */
     job_uids_give(a, u1);
+    CHECK(!lock_file_exists(dir, u1));
     CHECK(job_uids_take(b, &u4) == 0);
-    CHECK_EQ_INT(u4, FIRST);
+    CHECK_EQ_INT(u4, u1);
     /* A pool freed (an agent that stopped or died) lets its uids go. */
     job_uids_free(a);
+    CHECK(!lock_file_exists(dir, u3));
     CHECK(job_uids_take(b, &u1) == 0);
-    CHECK_EQ_INT(u1, FIRST + 2);
+    CHECK_EQ_INT(u1, u3);
     job_uids_free(b);
+    free(dir);
+}
+
+/* In turn: an attempt does not get the uid the last one gave back while others are free. */
+static void test_uids_in_turn(void)
+{
+    char *dir = xasprintf("%s/turn", root), *err = NULL;
+    job_uids *p = job_uids_new(dir, FIRST + 20, 5, &err);
+    CHECK(p);
+    uint32_t seen[5], u;
+    for (int i = 0; i < 5; i++) {
+        CHECK(job_uids_take(p, &seen[i]) == 0);
+        job_uids_give(p, seen[i]);
+        for (int j = 0; j < i; j++) CHECK(seen[j] != seen[i]);
+    }
+    CHECK(job_uids_take(p, &u) == 0);
+    CHECK_EQ_INT(u, seen[0]); /* round again */
+    job_uids_give(p, u);
+    job_uids_free(p);
     free(dir);
 }
 
@@ -122,7 +169,7 @@ static int killed(pid_t pid)
 static void test_nothing_of_a_uid_outlives_it(void)
 {
     char *dir = xasprintf("%s/kill", root), *err = NULL;
-    job_uids *p = job_uids_new(dir, FIRST + 10, 2, &err);
+    job_uids *p = job_uids_new(dir, FIRST + 10, 1, &err);
     CHECK(p);
     /* Left by an attempt of an agent that died: killed as the uid is taken. */
     pid_t left = process_of(FIRST + 10);
@@ -151,6 +198,7 @@ int main(void)
     }
     CHECK(mkdtemp(root));
     test_two_pools_share_a_range();
+    test_uids_in_turn();
     test_lock_directory_must_be_closed();
     test_nothing_of_a_uid_outlives_it();
     util_remove_tree(root);
