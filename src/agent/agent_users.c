@@ -110,8 +110,9 @@ int agent_setup_job_user(agent *ag)
     ag->job_uid = ag->job_gid = -1;
     if (ag->backend != &exec_process_backend) {
         if (ag->job_user || ag->uids_given)
-            log_warn("--job-user and --job-uids do nothing with the container executor: a "
-                     "container runs as its image's user, or the job definition's 'user'");
+            log_warn("%s%s does nothing with the container executor: a container runs as its "
+                     "image's user, or the job definition's 'user'",
+                     ag->job_user ? "--job-user " : "--job-uids", ag->job_user ? ag->job_user : "");
         return 0;
     }
     if (ag->uids_given && geteuid() != 0) {

@@ -318,18 +318,17 @@ class InDoubtCommits(unittest.TestCase):
                 a.cleanup()
             pg.destroy()
 
-    # Not met yet: a log batch whose copy to barge_logs was in doubt (the connection broke; the
-    # database committed it) is refused, so the agent sends it again and it is copied a second
-    # time: standbys read both copies, and after a failover its lines are served twice.
-    # Skipped rather than marked an expected failure: whether the break lands while the copy
-    # is in doubt is a race, and a run that misses it would pass.
-    @unittest.skip("not met yet: log copies in doubt are copied again (idempotent copies needed)")
+    # A log batch whose copy to barge_logs was in doubt (the connection broke while the copy
+    # waited on the lease's row; the old session would commit it once the row is let go) was
+    # refused, so the agent sent it again and it was copied a second time: standbys read both
+    # copies, and after a failover its lines were served twice.  The old session is now ended
+    # before the table is asked whether the copy was stored.
     def test_a_log_batch_whose_copy_was_in_doubt_is_served_once_after_a_failover(self):
         pg = PostgreSQL()
         a = b = agent = None
         holder = None
         tmp = tempfile.mkdtemp(prefix="barge-pg-fencing-")
-        os.chmod(tmp, 0o777)  # jobs run as nobody
+        os.chmod(tmp, 0o777)  # jobs run as other users
         try:
             url = pg.createdb("logcopy")
             a = Server(args=("--dev", "--store", url))

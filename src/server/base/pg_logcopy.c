@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/pg_session.h"
 #include "server/base/pg_wait.h"
 #include "server/base/store_pg_schema.h"
 
@@ -16,10 +17,14 @@
 
 struct pg_logcopy {
     PGconn *conn;
+    pg_session session; /* the database's session serving conn */
     int64_t epoch;
     int lease_ms;
     void (*fenced)(void);
     int failing; /* the last catch-up failed: said once */
+    /* The newest row of the table this server knows stored (-1: not read yet): a copy in doubt
+     * was stored if the table holds a newer one, since only the leader writes to it. */
+    int64_t newest;
 };
 
 pg_logcopy *pg_logcopy_open(const char *uri, char **err)
@@ -34,6 +39,8 @@ pg_logcopy *pg_logcopy_open(const char *uri, char **err)
     }
     pg_logcopy *c = xcalloc(1, sizeof *c);
     c->conn = conn;
+    c->newest = -1;
+    pg_session_note(conn, &c->session);
     return c;
 }
 
@@ -51,11 +58,26 @@ void pg_logcopy_lead(pg_logcopy *c, int64_t epoch, int lease_ms, void (*fenced)(
     c->fenced = fenced;
 }
 
+/* Opened again when it broke, the old session ended first (pg_session.h). */
 static int reachable(pg_logcopy *c)
 {
     if (PQstatus(c->conn) == CONNECTION_OK) return 1;
     PQreset(c->conn);
-    return PQstatus(c->conn) == CONNECTION_OK;
+    if (PQstatus(c->conn) != CONNECTION_OK) return 0;
+    pg_session old = c->session;
+    pg_session_note(c->conn, &c->session);
+    pg_session_settle(c->conn, &old, "logstore");
+    return 1;
+}
+
+/* The newest row of the table, or -1. */
+static int64_t newest_row(pg_logcopy *c)
+{
+    PGresult *r = PQexec(c->conn, "SELECT coalesce(max(seq), 0) FROM barge_logs");
+    int64_t out = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+                      ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    return out;
 }
 
 /* A message as a bytea element: "\\x" and its hex (messages may hold any byte). */
@@ -157,10 +179,27 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         "         AND 'd' = ANY($3::\"char\"[]))"
         " SELECT (SELECT max(seq) FROM i), barge_fence($1::bigint, $2::int)";
     int64_t out = -1;
-    if (reachable(c)) {
+    if (reachable(c) && (c->newest >= 0 || (c->newest = newest_row(c)) >= 0)) {
         PGresult *r = PQexecParams(c->conn, sql, 8, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
             out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            if (out > c->newest) c->newest = out;
+        } else if (PQstatus(c->conn) != CONNECTION_OK) {
+            /* In doubt: the statement may have been committed before (or after) the break.
+             * Once its session has ended, the table says which: this batch's rows are the
+             * only ones newer than what this server knows stored.  Refused when they are not
+             * there, the batch is sent again and copied once; taken when they are, it is not
+             * sent again (where it would be copied a second time). */
+            int64_t now = reachable(c) ? newest_row(c) : -1;
+            if (now > c->newest) {
+                log_info("logstore: the log copy whose connection to PostgreSQL broke was "
+                         "stored (rows up to %lld)", (long long)now);
+                out = c->newest = now;
+            } else {
+                log_error("logstore: copying log events to PostgreSQL failed: %s",
+                          now < 0 ? "PostgreSQL is unreachable"
+                                  : "the connection broke before the copy was stored");
+            }
         } else {
             const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             if (state && strcmp(state, STORE_PG_FENCED) == 0 && c->fenced) c->fenced();

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/base/pg_session.h"
 #include "server/base/pg_wait.h"
 #include "server/base/store_pg_schema.h"
 
@@ -42,10 +43,7 @@ typedef struct {
     int64_t epoch; /* the lease's fencing number this server holds; 0: not leading */
     int lease_ms;
     void (*fenced)(void);
-    /* The database's session serving conn (its process and when it started: a process id
-     * alone may be another session's after a restart of PostgreSQL), for settle_session. */
-    int backend;
-    char backend_start[64];
+    pg_session session; /* the database's session serving conn */
     int serving; /* a batch has been stored: commits' lock waits are bounded (pg_commit) */
 } pg_store;
 
@@ -56,58 +54,22 @@ static void set_err(pg_store *s, const char *what, const char *detail)
     while (n && (s->err[n - 1] == '\n' || s->err[n - 1] == ' ')) s->err[--n] = '\0';
 }
 
-/* The database's session of a connection that broke may still be running its last statement
- * (a commit waiting on a lock, whose client gave up at the break): it may still commit after
- * the server has read its state back on a new connection, which would then lack a batch the
- * database holds.  So the old session is ended (its transaction, unless already committed, is
- * rolled back) and waited for before anything is read again: what is read is then final. */
-static void settle_session(pg_store *s, int old, const char *old_start)
-{
-    char pid[16];
-    snprintf(pid, sizeof pid, "%d", old);
-    const char *params[2] = {pid, old_start};
-    static const char session[] = "FROM pg_stat_activity WHERE pid = $1::int AND "
-                                  "backend_start::text = $2";
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(pid) %s", session);
-    PQclear(PQexecParams(s->conn, sql, 2, NULL, params, NULL, NULL, 0));
-    snprintf(sql, sizeof sql, "SELECT 1 %s", session);
-    for (int i = 0; i < 100 && PQstatus(s->conn) == CONNECTION_OK; i++) {
-        PGresult *r = PQexecParams(s->conn, sql, 2, NULL, params, NULL, NULL, 0);
-        int gone = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0;
-        PQclear(r);
-        if (gone) return;
-        usleep(100000);
-    }
-    log_warn("store: the database session of the connection that broke (process %d) has not "
-             "ended after 10 s; reading the state back anyway", old);
-}
-
-/* Notes which session of the database serves conn now. */
-static void note_session(pg_store *s)
-{
-    s->backend = PQbackendPID(s->conn);
-    s->backend_start[0] = '\0';
-    PGresult *r = PQexec(s->conn, "SELECT backend_start::text FROM pg_stat_activity "
-                                  "WHERE pid = pg_backend_pid()");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        snprintf(s->backend_start, sizeof s->backend_start, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-}
-
 /* A lost connection (the database restarted, a network cut) is opened again before the next
- * use; until it opens, every use fails and the core answers 503s. */
+ * use; until it opens, every use fails and the core answers 503s.  The database's session of
+ * the connection that broke may still be running its last statement (a commit waiting on a
+ * lock, whose client gave up at the break) and commit after the server has read its state back
+ * on the new connection, which would then lack a batch the database holds: it is ended (its
+ * transaction, unless already committed, rolled back) and waited for before anything is read
+ * again, so that what is read is final (pg_session.h). */
 static int connected(pg_store *s)
 {
     if (PQstatus(s->conn) == CONNECTION_OK) return 0;
     PQreset(s->conn);
     if (PQstatus(s->conn) == CONNECTION_OK) {
         log_info("store: connected to PostgreSQL again");
-        int old = s->backend;
-        char old_start[sizeof s->backend_start];
-        memcpy(old_start, s->backend_start, sizeof old_start);
-        note_session(s);
-        if (old > 0 && old_start[0]) settle_session(s, old, old_start);
+        pg_session old = s->session;
+        pg_session_note(s->conn, &s->session);
+        pg_session_settle(s->conn, &old, "store");
         return 0;
     }
     set_err(s, "PostgreSQL is unreachable", PQerrorMessage(s->conn));
@@ -370,7 +332,7 @@ store *store_pg_open(const char *conninfo, char **err)
     s->conn = conn;
     s->conninfo = xstrdup(conninfo);
     s->lease_ms = 3000;
-    note_session(s);
+    pg_session_note(s->conn, &s->session);
     pthread_mutex_init(&s->mu, NULL);
     return &s->base;
 }
