@@ -222,7 +222,9 @@ class LockWaits(unittest.TestCase):
     # held the core: every call, reads and /healthz included, waited without an answer; and
     # since barge_fence had already locked the lease's row, the lease's renewal and every
     # standby's takeover waited behind it too, so no server served until the lock went.  A
-    # commit's writes now wait half a lease at most, then fail as a refused commit does.
+    # commit's writes now wait a quarter of the lease at most, then fail as a refused commit
+    # does; so does a commit behind a table lock (CREATE INDEX, ALTER TABLE), taken as its
+    # statement is planned.
     def test_a_commit_that_waits_on_a_lock_is_answered_in_bounded_time(self):
         pg = PostgreSQL()
         a = b = None
@@ -253,6 +255,41 @@ class LockWaits(unittest.TestCase):
             for s in (a, b):
                 if s:
                     s.cleanup()
+            pg.destroy()
+
+
+    # A table lock (CREATE INDEX's SHARE) is taken as the commit's statement is planned, before
+    # anything in it runs: the bound is the session's, so that commit is answered too.
+    def test_a_commit_behind_a_table_lock_is_answered_in_bounded_time(self):
+        pg = PostgreSQL()
+        a = None
+        holder = None
+        try:
+            url = pg.createdb("tablelock")
+            a = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            setup_parked_queue(a.client())
+            holder = Session(pg, "tablelock")
+            holder.send("BEGIN; LOCK TABLE barge_records IN SHARE MODE;")
+            time.sleep(1)
+            t0 = time.time()
+            status, body = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 5},
+                                timeout=20)
+            self.assertIsNotNone(status, "no answer within 20 s: %s" % body)
+            self.assertLess(time.time() - t0, 15)
+            holder.send("ROLLBACK;")
+            holder.close()
+            holder = None
+            # Once the lock goes, the server commits again.
+            wait_for(lambda: call(a.url, "/v1/updatejobqueue",
+                                  {"jobQueue": "q", "priority": 6}, timeout=20)[0] == 200, 20,
+                     "a commit once the lock went")
+        finally:
+            if holder:
+                holder.send("ROLLBACK;")
+                holder.close()
+            if a:
+                a.cleanup()
             pg.destroy()
 
 
@@ -375,6 +412,56 @@ class InDoubtCommits(unittest.TestCase):
                     s.cleanup()
             pg.destroy()
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+    # A log copy in doubt is taken as stored only while this server still holds the lease: a
+    # row newer than its own may be the next leader's.  Here the lease moves on while the
+    # leader is paused, the new leader copies a row, and the leader's copy session is ended:
+    # the leader's next copy fails in doubt, and must not be answered as stored.
+    def test_a_log_copy_in_doubt_after_a_takeover_is_not_taken_as_stored(self):
+        pg = PostgreSQL()
+        a = holder = None
+        try:
+            url = pg.createdb("doubt")
+            a = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            logs = a.client("logs")
+            logs.create_log_group(logGroupName="/g1")
+            wait_for(lambda: pg.psql("doubt", "SELECT count(*) FROM barge_logs "
+                                              "WHERE grp = '/g1'") == "1", 10, "/g1 copied")
+            a.proc.send_signal(signal.SIGSTOP)
+            pg.psql("doubt", "UPDATE barge_lease SET epoch = epoch + 1, holder = 'b', "
+                             "expires = clock_timestamp() + interval '1 hour'")
+            pg.psql("doubt", "INSERT INTO barge_logs(kind, grp) VALUES ('g', '/from-b')")
+            pg.psql("doubt", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE query LIKE 'WITH i AS (INSERT INTO barge_logs%'")
+            holder = Session(pg, "doubt")
+            holder.send("BEGIN; SELECT epoch FROM barge_lease FOR UPDATE;")
+            time.sleep(0.5)
+            a.proc.send_signal(signal.SIGCONT)
+            try:
+                logs.create_log_group(logGroupName="/g2")
+                answered = True
+            except Exception:  # refused, or the server stopped: it no longer leads
+                answered = False
+            holder.send("ROLLBACK;")
+            holder.close()
+            holder = None
+            time.sleep(1)
+            stored = pg.psql("doubt", "SELECT count(*) FROM barge_logs WHERE grp = '/g2'")
+            self.assertFalse(answered and stored == "0",
+                             "a log group answered as made that the shared store lacks")
+        finally:
+            if holder:
+                holder.send("ROLLBACK;")
+                holder.close()
+            if a:
+                try:
+                    a.proc.send_signal(signal.SIGCONT)
+                except Exception:
+                    pass
+                a.cleanup()
+            pg.destroy()
 
 
 class NsServer:

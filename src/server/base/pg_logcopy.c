@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -12,6 +13,8 @@
 #include "server/base/pg_wait.h"
 #include "server/base/store_pg_schema.h"
 
+/* How long a copy in doubt is given to find the database again (settle_doubt). */
+#define DOUBT_MS 8000
 /* How long the copy keeps the record of a stream's deletion, for standbys to read back. */
 #define DROPS_KEPT_MS (7LL * 24 * 3600 * 1000)
 
@@ -70,14 +73,45 @@ static int reachable(pg_logcopy *c)
     return 1;
 }
 
-/* The newest row of the table, or -1. */
-static int64_t newest_row(pg_logcopy *c)
+/* The newest row of the table, or -1; *epoch (when not NULL) the lease's epoch read with it. */
+static int64_t newest_row(pg_logcopy *c, int64_t *epoch)
 {
-    PGresult *r = PQexec(c->conn, "SELECT coalesce(max(seq), 0) FROM barge_logs");
-    int64_t out = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
-                      ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PGresult *r = PQexec(c->conn, "SELECT coalesce(max(seq), 0), "
+                                  "(SELECT epoch FROM barge_lease WHERE id = 1) FROM barge_logs");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    int64_t out = ok ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    if (epoch) *epoch = ok ? strtoll(PQgetvalue(r, 0, 1), NULL, 10) : -1;
     PQclear(r);
     return out;
+}
+
+/* A copy whose connection broke: was it stored?  The connection is opened again (its old
+ * session ended first: reachable), tried for up to DOUBT_MS: a copy refused while in doubt,
+ * stored after all, is sent again and copied twice (a database out of reach for longer leaves
+ * that to chance, and a stopping server waits that long at most).  Then, while this server still
+ * holds the lease (only the leader writes the table), a row newer than the newest it knows
+ * stored is the batch's.  Returns the newest row when it was stored, else -1. */
+static int64_t settle_doubt(pg_logcopy *c)
+{
+    int64_t until = util_mono_ms() + DOUBT_MS;
+    while (!reachable(c) && util_mono_ms() < until) usleep(200 * 1000);
+    int64_t epoch = -1, now = PQstatus(c->conn) == CONNECTION_OK ? newest_row(c, &epoch) : -1;
+    if (now >= 0 && epoch != c->epoch) {
+        log_error("logstore: the lease is another server's (epoch %lld): this server no longer "
+                  "leads", (long long)epoch);
+        if (c->fenced) c->fenced();
+        return -1;
+    }
+    if (now > c->newest) {
+        log_info("logstore: the log copy whose connection to PostgreSQL broke was stored (rows "
+                 "up to %lld)", (long long)now);
+        return c->newest = now;
+    }
+    log_error("logstore: copying log events to PostgreSQL failed: %s",
+              PQstatus(c->conn) != CONNECTION_OK ? "PostgreSQL is unreachable"
+              : now < 0 ? "the table's newest row cannot be read"
+                        : "the connection broke before the copy was stored");
+    return -1;
 }
 
 /* A message as a bytea element: "\\x" and its hex (messages may hold any byte). */
@@ -179,27 +213,16 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         "         AND 'd' = ANY($3::\"char\"[]))"
         " SELECT (SELECT max(seq) FROM i), barge_fence($1::bigint, $2::int)";
     int64_t out = -1;
-    if (reachable(c) && (c->newest >= 0 || (c->newest = newest_row(c)) >= 0)) {
+    if (reachable(c) && (c->newest >= 0 || (c->newest = newest_row(c, NULL)) >= 0)) {
         PGresult *r = PQexecParams(c->conn, sql, 8, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
             out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
             if (out > c->newest) c->newest = out;
         } else if (PQstatus(c->conn) != CONNECTION_OK) {
             /* In doubt: the statement may have been committed before (or after) the break.
-             * Once its session has ended, the table says which: this batch's rows are the
-             * only ones newer than what this server knows stored.  Refused when they are not
-             * there, the batch is sent again and copied once; taken when they are, it is not
-             * sent again (where it would be copied a second time). */
-            int64_t now = reachable(c) ? newest_row(c) : -1;
-            if (now > c->newest) {
-                log_info("logstore: the log copy whose connection to PostgreSQL broke was "
-                         "stored (rows up to %lld)", (long long)now);
-                out = c->newest = now;
-            } else {
-                log_error("logstore: copying log events to PostgreSQL failed: %s",
-                          now < 0 ? "PostgreSQL is unreachable"
-                                  : "the connection broke before the copy was stored");
-            }
+             * Refused when it was not stored, the batch is sent again and copied once; taken
+             * when it was, it is not sent again (where it would be copied a second time). */
+            out = settle_doubt(c);
         } else {
             const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             if (state && strcmp(state, STORE_PG_FENCED) == 0 && c->fenced) c->fenced();
@@ -207,9 +230,11 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
                       PQresultErrorMessage(r));
         }
         PQclear(r);
-    } else {
+    } else if (PQstatus(c->conn) != CONNECTION_OK) {
         log_error("logstore: PostgreSQL is unreachable for the log copy: %s",
                   PQerrorMessage(c->conn));
+    } else {
+        log_error("logstore: the log copy's table cannot be read: %s", PQerrorMessage(c->conn));
     }
     for (int i = 0; i < 5; i++) buf_free(&arr[i]);
     return out;

@@ -45,6 +45,7 @@ typedef struct {
     void (*fenced)(void);
     pg_session session; /* the database's session serving conn */
     int serving; /* a batch has been stored: commits' lock waits are bounded (pg_commit) */
+    int session_bounded; /* conn's session has that bound as its lock_timeout */
 } pg_store;
 
 static void set_err(pg_store *s, const char *what, const char *detail)
@@ -68,6 +69,7 @@ static int connected(pg_store *s)
     if (PQstatus(s->conn) == CONNECTION_OK) {
         log_info("store: connected to PostgreSQL again");
         pg_session old = s->session;
+        s->session_bounded = 0; /* a new session, with the database's settings */
         pg_session_note(s->conn, &s->session);
         pg_session_settle(s->conn, &old, "store");
         return 0;
@@ -155,6 +157,29 @@ static void pg_rollback(store *b)
     clear_pending((pg_store *)b);
 }
 
+/* The longest a serving commit waits on a lock: a quarter of the lease, so that a renewal
+ * queued behind it (on the lease's row, which the commit's fence holds) still comes within the
+ * lease when renewals come every half lease. */
+static int lock_bound_ms(const pg_store *s)
+{
+    return s->lease_ms / 4 > 0 ? s->lease_ms / 4 : 1;
+}
+
+/* Sets (or resets to the database's) the session's lock_timeout: a serving commit's bound, set
+ * on the session (not in the statement) so that it also bounds the table locks taken as the
+ * statement is planned; reset before the other statements, which wait and say who holds the
+ * lock (pg_wait.h).  Sent only when it changes. */
+static void session_lock_bound(pg_store *s, int bounded)
+{
+    if (s->session_bounded == bounded) return;
+    char sql[64];
+    if (bounded) snprintf(sql, sizeof sql, "SET lock_timeout = %d", lock_bound_ms(s));
+    else snprintf(sql, sizeof sql, "RESET lock_timeout");
+    PGresult *r = PQexec(s->conn, sql);
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) s->session_bounded = bounded;
+    PQclear(r);
+}
+
 /* Sends the batch: deletes, upserts and the lease's check in one statement. */
 static int pg_commit(store *b)
 {
@@ -173,13 +198,14 @@ static int pg_commit(store *b)
     snprintf(epoch, sizeof epoch, "%lld", (long long)s->epoch);
     snprintf(lease, sizeof lease, "%d", s->lease_ms);
     char bound[24];
-    snprintf(bound, sizeof bound, "%dms", s->lease_ms / 2 > 0 ? s->lease_ms / 2 : 1);
+    snprintf(bound, sizeof bound, "%dms", lock_bound_ms(s));
     const char *params[8] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
                              arr[4].data, bound};
     /* The CTEs that change data run whether or not the outer query reads them (after it); a
      * record is in one of the two lists only, so their order does not matter.
      *
-     * Once the server serves, the writes wait on a lock for half a lease at most ($8): a
+     * Once the server serves, the writes wait on a lock for a quarter of the lease at most
+     * (lock_bound_ms: the session's lock_timeout, and $8 inside the statement): a
      * session holding a record's row (an operator's open transaction, a migration) held the
      * core, every call unanswered, and, since barge_fence has locked the lease's row by then,
      * every renewal and takeover behind it, so that no server served until the lock went.
@@ -208,12 +234,16 @@ static int pg_commit(store *b)
         "           FROM (SELECT set_config('lock_timeout', '0', true)) AS z) AS f";
     /* A batch that wrote nothing still checks the epoch (its answers are reads of a state
      * that must still be the stored one), but need not wait for a WAL flush: the lease's new
-     * expiry may be lost with the database without harm. */
+     * expiry may be lost with the database without harm.  Its wait on the lease's row is not
+     * bounded either. */
     static const char fence_only[] =
-        "SELECT set_config('synchronous_commit', 'off', true), barge_fence($1::bigint, $2::int)";
+        "SELECT set_config('synchronous_commit', 'off', true), f.e"
+        "  FROM (SELECT barge_fence($1::bigint, $2::int) AS e"
+        "          FROM (SELECT set_config('lock_timeout', '0', true)) AS z) AS f";
     int rc = -1;
     pthread_mutex_lock(&s->mu);
     if (connected(s) == 0) {
+        if (s->serving) session_lock_bound(s, 1);
         PGresult *r = PQexecParams(s->conn, !s->n ? fence_only : s->serving ? sql_bounded : sql,
                                    !s->n ? 2 : s->serving ? 8 : 7, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
@@ -249,6 +279,7 @@ static int pg_scan(store *b, const char *kind, store_scan_fn fn, void *arg)
     int out = -1;
     pthread_mutex_lock(&s->mu);
     for (int attempt = 0; attempt < 2 && connected(s) == 0; attempt++) {
+        session_lock_bound(s, 0);
         const char *params[1] = {kind};
         long rows = 0;
         int failed = 0, stop = 0;
@@ -360,6 +391,7 @@ int store_pg_shared_value(store *b, const char *key, const char *proposed, char 
      * first's row, so the statement gives no row at all.  A statement of its own, after the
      * first's commit, reads it: tried again, once or twice. */
     for (int tries = 0; rc != 0 && tries < 3 && connected(s) == 0; tries++) {
+        session_lock_bound(s, 0);
         PGresult *r = pg_wait_exec(
             s->conn, "reading the shared settings (table barge_shared)",
             "WITH i AS (INSERT INTO barge_shared(key, value) VALUES ($1, $2) "
