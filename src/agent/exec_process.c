@@ -86,6 +86,7 @@ typedef struct spawn_args {
     char map_uid[32], map_gid[32];
     int uid, gid; /* -1: stay the agent's user */
     int umask;    /* -1: the agent's */
+    int no_new_privs; /* the job may gain no uid or capability by exec (a setuid file) */
     int max_fd;
     pid_t parent;
     struct sigaction dfl;
@@ -100,7 +101,7 @@ static int __attribute__((noreturn)) child_fail(spawn_args *a, int stage)
     _exit(127);
 }
 
-static int write_all(const char *path, const char *text)
+__attribute__((no_sanitize_address)) static int write_all(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -157,6 +158,7 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
             child_fail(a, STAGE_USER);
     }
     if (a->umask >= 0) umask((mode_t)a->umask);
+    if (a->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(a, STAGE_USER);
     if (chdir(a->cwd) < 0) child_fail(a, STAGE_CHDIR);
     if (dup2(a->in_fd, 0) < 0 || dup2(a->out_fd, 1) < 0 || dup2(a->err_fd, 2) < 0)
         child_fail(a, STAGE_FDS);
@@ -311,6 +313,10 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
         .in_fd = in_fd, .out_fd = out[1], .err_fd = err[1],
         .cg_fd = a->cg ? cgroup_procs_fd(a->cg) : -1, .pids_fd = -1,
         .uid = a->run_uid, .gid = a->run_gid, .umask = a->own_uid ? 002 : -1,
+        /* A uid of its own is the attempt's alone only if no other job can become it: a
+         * setuid copy of a shell that a job of that uid left in /tmp would let any later job
+         * in, and to whichever attempt has the uid when the range comes round. */
+        .no_new_privs = a->own_uid,
     };
     if (s->max_pids > 0) {
         /* Every attempt gets a pids limit: the pids controller where the host has one, else

@@ -390,7 +390,7 @@ class Containers(JobsCase):
                                "wget -q -O - $ECS_CONTAINER_METADATA_URI_V4/task; echo; "
                                # ECS's null until the agent knows the container runs
                                # (runc says so once the program has started)
-                               "for i in $(seq 50); do s=$(wget -q -O - "
+                               "for i in $(seq 300); do s=$(wget -q -O - "
                                "$ECS_CONTAINER_METADATA_URI_V4/stats); "
                                "[ \"$s\" != null ] && break; sleep 0.1; done; echo \"$s\"" %
                                self.server.url))

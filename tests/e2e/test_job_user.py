@@ -18,6 +18,7 @@ class JobsCaseOut(JobsCase):
             return f.read().strip()
 
 
+@unittest.skipUnless(os.geteuid() == 0, "needs a root agent")
 class JobUser(JobsCaseOut):
     def test_attempts_run_unprivileged_outside_the_data_dir(self):
         token = os.path.join(self.server.data_dir, "agent-token")
@@ -110,6 +111,29 @@ class PrivateHome(JobsCase):
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs a root agent")
+class NoSetuidWayIn(JobsCaseOut):
+    # A job cannot become another attempt's uid through a setuid file that attempt left (a
+    # copy of id here; of a shell in earnest): attempts run with no new privileges by exec.
+    def test_a_setuid_file_of_another_uid_gains_nothing(self):
+        if "nosuid" in subprocess.run(["findmnt", "-n", "-o", "OPTIONS", "-T", self.out_dir],
+                                      capture_output=True, text=True).stdout:
+            self.skipTest("the output directory's file system ignores setuid bits")
+        owner = self.submit("setuid-owner", command='id -u > "$OUT/setuid-owner"; '
+                            'cp /usr/bin/id "$OUT/idcopy" && chmod 4755 "$OUT/idcopy"; '
+                            + self.gate("setuid-owner") + 'true')
+        self.wait_for(lambda: os.path.exists(os.path.join(self.out_dir, "idcopy")) and
+                      os.stat(os.path.join(self.out_dir, "idcopy")).st_mode & 0o4000, 20,
+                      "the setuid copy")
+        other = self.submit("setuid-user", command='id -u > "$OUT/setuid-user"; '
+                            '"$OUT/idcopy" -u > "$OUT/setuid-became"')
+        self.assertEqual(self.wait_job(other)["status"], "SUCCEEDED")
+        self.open_gate("setuid-owner")
+        self.assertEqual(self.wait_job(owner)["status"], "SUCCEEDED")
+        self.assertNotEqual(self.read("setuid-owner"), self.read("setuid-user"))
+        self.assertEqual(self.read("setuid-became"), self.read("setuid-user"))
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs a root agent")
 class KeptDirectories(JobsCase):
     server_args = FAST + ("--job-uids", "2100000100:2")  # the next attempts reuse the uids
 
@@ -167,6 +191,7 @@ class UidsInTurn(JobsCase):
 
 
 
+@unittest.skipUnless(os.geteuid() == 0, "needs a root agent")
 class JobUserNamed(JobsCaseOut):
     server_args = FAST + ("--job-user", "nobody")
 
@@ -179,6 +204,7 @@ class JobUserNamed(JobsCaseOut):
         self.assertEqual(self.read("dir-named"), "%d:700" % nobody.pw_uid)
 
 
+@unittest.skipUnless(os.geteuid() == 0, "needs a root agent")
 class JobUidsRange(JobsCaseOut):
     server_args = FAST + ("--job-uids", "2100000000:3")
 

@@ -223,8 +223,9 @@ class LockWaits(unittest.TestCase):
     # since barge_fence had already locked the lease's row, the lease's renewal and every
     # standby's takeover waited behind it too, so no server served until the lock went.  A
     # commit's writes now wait a quarter of the lease at most, then fail as a refused commit
-    # does; so does a commit behind a table lock (CREATE INDEX, ALTER TABLE), taken as its
-    # statement is planned.
+    # does; so does a commit behind a table lock that lets reads through (CREATE INDEX's SHARE),
+    # taken as its statement is planned.  (One that keeps reads out, ALTER TABLE's, still holds
+    # the reading back that follows: docs/operations.md.)
     def test_a_commit_that_waits_on_a_lock_is_answered_in_bounded_time(self):
         pg = PostgreSQL()
         a = b = None

@@ -56,6 +56,7 @@ void pg_logcopy_close(pg_logcopy *c)
 
 void pg_logcopy_lead(pg_logcopy *c, int64_t epoch, int lease_ms, void (*fenced)(void))
 {
+    c->newest = -1; /* read again: another leader may have written since */
     c->epoch = epoch;
     c->lease_ms = lease_ms;
     c->fenced = fenced;
@@ -88,7 +89,8 @@ static int64_t newest_row(pg_logcopy *c, int64_t *epoch)
 /* A copy whose connection broke: was it stored?  The connection is opened again (its old
  * session ended first: reachable), tried for up to DOUBT_MS: a copy refused while in doubt,
  * stored after all, is sent again and copied twice (a database out of reach for longer leaves
- * that to chance, and a stopping server waits that long at most).  Then, while this server still
+ * that to chance).  A stopping server waits for it: DOUBT_MS, the last try's connect_timeout,
+ * and the old session's end (pg_session_settle, 10 s at most).  Then, while this server still
  * holds the lease (only the leader writes the table), a row newer than the newest it knows
  * stored is the batch's.  Returns the newest row when it was stored, else -1. */
 static int64_t settle_doubt(pg_logcopy *c)

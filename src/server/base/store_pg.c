@@ -159,7 +159,8 @@ static void pg_rollback(store *b)
 
 /* The longest a serving commit waits on a lock: a quarter of the lease, so that a renewal
  * queued behind it (on the lease's row, which the commit's fence holds) still comes within the
- * lease when renewals come every half lease. */
+ * lease while renewals come at least every half lease (--lease-renew-ms; a renewal rarer than
+ * that may miss it by up to this bound). */
 static int lock_bound_ms(const pg_store *s)
 {
     return s->lease_ms / 4 > 0 ? s->lease_ms / 4 : 1;
