@@ -306,7 +306,8 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
         return;
     }
     attempt_end e = {0};
-    char reason[300];
+    /* Both are read by attempt_finish, after the branches below: kept at this scope. */
+    char reason[300], lost[160];
     if (strcmp(event, "FAILED_TO_START") == 0) {
         snprintf(reason, sizeof reason, "%.280s",
                  api_str(r, "reason") ? api_str(r, "reason") : "CannotStartContainerError");
@@ -359,7 +360,6 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
         }
         e.killed = ordered;
         e.timed_out = json_is_true(json_object_get(r, "timedOut"));
-        char lost[160];
         if (json_is_true(json_object_get(r, "agentStopped"))) {
             /* The agent itself was stopped: to the job, its host went away. */
             attempt_host_lost(lost, sizeof lost, in->id);
