@@ -777,25 +777,31 @@ class HangingRegistry(unittest.TestCase):
                                      "resourceRequirements": resources()})
         return port, held, server, batch
 
-    # An agent told to stop while an image is pulled stops at once: the pull is ended, not
-    # waited for until its deadline (here two minutes), and its attempt ends as AWS ends those
-    # of an instance that went away.
-    def test_an_agent_stops_while_it_pulls(self):
-        port, held, server, batch = self.hanging_registry(120)
+    def submit_pulling(self, batch, held):
+        """Submits a job of "hang" and waits until its pull reached the registry; its id."""
         jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="hang")["jobId"]
         deadline = time.time() + 30
         while not held:
             self.assertLess(time.time(), deadline, "the pull never reached the registry")
             time.sleep(0.05)
+        return jid
+
+    # An agent told to stop while an image is pulled stops at once: the pull is ended, not
+    # waited for until its deadline (here two minutes), and its attempt ends as AWS ends those
+    # of an instance that went away.
+    def test_an_agent_stops_while_it_pulls(self):
+        port, held, server, batch = self.hanging_registry(120)
+        jid = self.submit_pulling(batch, held)
         pids = agent_pids(server.data_dir)
         self.assertEqual(len(pids), 1, pids)
         t0 = time.time()
         os.kill(pids[0], signal.SIGTERM)
         while os.path.exists("/proc/%d" % pids[0]) and not _zombie(pids[0]):
-            self.assertLess(time.time() - t0, 20, "the agent did not stop while it pulled")
+            # Well before the pull's deadline (120 s), however loaded the machine.
+            self.assertLess(time.time() - t0, 60, "the agent did not stop while it pulled")
             time.sleep(0.05)
         while batch.describe_jobs(jobs=[jid])["jobs"][0]["status"] != "FAILED":
-            self.assertLess(time.time() - t0, 30, "the pulling attempt did not end")
+            self.assertLess(time.time() - t0, 90, "the pulling attempt did not end")
             time.sleep(0.1)
         d = batch.describe_jobs(jobs=[jid])["jobs"][0]
         self.assertIn("terminated", d["attempts"][-1]["statusReason"], d["attempts"][-1])
@@ -803,11 +809,7 @@ class HangingRegistry(unittest.TestCase):
     def test_pull_deadline(self):
         port, held, server, batch = self.hanging_registry(15)
         # A job stopped while its image is pulled ends at once, with the stop's reason.
-        jid = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="hang")["jobId"]
-        deadline = time.time() + 30
-        while not held:
-            self.assertLess(time.time(), deadline, "the pull never reached the registry")
-            time.sleep(0.05)
+        jid = self.submit_pulling(batch, held)
         t0 = time.time()
         batch.terminate_job(jobId=jid, reason="stop the pull")
         while batch.describe_jobs(jobs=[jid])["jobs"][0]["status"] != "FAILED":
