@@ -87,6 +87,7 @@ typedef struct spawn_args {
     int uid, gid; /* -1: stay the agent's user */
     int umask;    /* -1: the agent's */
     int no_new_privs; /* the job may gain no uid or capability by exec (a setuid file) */
+    int own_ipc;      /* an IPC namespace of the attempt's own */
     int max_fd;
     pid_t parent;
     struct sigaction dfl;
@@ -147,6 +148,12 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
     if (a->cg_fd >= 0 && write(a->cg_fd, "0", 1) != 1) child_fail(a, STAGE_CGROUP);
     if (a->pids_fd >= 0 && write(a->pids_fd, "0", 1) != 1) child_fail(a, STAGE_CGROUP);
     if (*a->map_uid) own_userns(a);
+    /* SysV shared memory, semaphores and message queues, and POSIX message queues, are the
+     * attempt's alone (no other job attaches to a segment made 0666) and go with its last
+     * process, as in a container, rather than staying in the host's tables for whoever next
+     * has the uid.  Where it cannot be made (a host that forbids it to root) the job shares
+     * the agent's, as before. */
+    if (a->own_ipc) (void)unshare(CLONE_NEWIPC);
     if (a->pids_fd < 0 && a->nproc.rlim_cur > 0 && setrlimit(RLIMIT_NPROC, &a->nproc) < 0)
         child_fail(a, STAGE_CGROUP);
     /* The job's user, with no supplementary group of the agent's, after joining the cgroup
@@ -335,6 +342,9 @@ static int process_start(exec_attempt *a, char *reason, size_t reason_len)
                      (unsigned)getegid());
         }
     }
+    /* Root may make one; an unprivileged agent only within a user namespace of the attempt's.
+     * A container runtime makes the container's own as its configuration says. */
+    args.own_ipc = !a->runtime && (geteuid() == 0 || *args.map_uid);
     pid_t pid = spawn(&args);
     if (envp != s->envp) free(envp);
     free(home);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -25,6 +26,7 @@ typedef struct held {
 
 struct job_uids {
     char *dir;
+    char *shm_dir; /* where a uid's files go with it: JOB_UIDS_SHM_DIR */
     uint32_t first, count;
     uint32_t next; /* where the next take looks first (an offset in the range) */
     held *held;
@@ -55,6 +57,7 @@ job_uids *job_uids_new(const char *lock_dir, uint32_t first, uint32_t count, cha
     }
     job_uids *p = xcalloc(1, sizeof *p);
     p->dir = xstrdup(lock_dir);
+    p->shm_dir = xstrdup(JOB_UIDS_SHM_DIR);
     p->first = first;
     p->count = count;
     /* From a random place, so that an agent started again does not hand out the uids it (or
@@ -76,6 +79,7 @@ void job_uids_free(job_uids *p)
     }
     free(p->held);
     free(p->dir);
+    free(p->shm_dir);
     free(p);
 }
 
@@ -110,6 +114,46 @@ int job_uids_kill_all(uint32_t uid)
         return -1;
     }
     return 0;
+}
+
+void job_uids_set_shm_dir(job_uids *p, const char *dir)
+{
+    free(p->shm_dir);
+    p->shm_dir = xstrdup(dir);
+}
+
+void job_uids_remove_files(const char *dir, uint32_t uid)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_uid != uid)
+            continue;
+        if (!S_ISDIR(st.st_mode)) {
+            unlinkat(dirfd(d), e->d_name, 0);
+            continue;
+        }
+        /* A directory of the uid's goes whole, whoever made what is in it: util_remove_tree
+         * goes by descriptors and never through a link, and dir is root's and sticky, so
+         * its path names this entry. */
+        char *path = xasprintf("%s/%s", dir, e->d_name);
+        util_remove_tree(path);
+        free(path);
+    }
+    closedir(d);
+}
+
+/* What a uid's processes leave beside them, once they are gone. */
+static void clean_up_after(const job_uids *p, uint32_t uid)
+{
+    job_uids_remove_files(p->shm_dir, uid);
 }
 
 static int is_held(const job_uids *p, uint32_t uid)
@@ -153,6 +197,7 @@ int job_uids_take(job_uids *p, uint32_t *uid)
             errno = e;
             return -1;
         }
+        clean_up_after(p, u); /* what an agent that died did not */
         if (p->nheld == p->cap) {
             p->cap = p->cap ? 2 * p->cap : 16;
             p->held = xrealloc(p->held, p->cap * sizeof *p->held);
@@ -172,6 +217,8 @@ void job_uids_give(job_uids *p, uint32_t uid)
         if (p->held[i].uid != uid) continue;
         if (job_uids_kill_all(uid) < 0)
             log_warn("cannot stop what uid %u still runs: %s", uid, strerror(errno));
+        else
+            clean_up_after(p, uid);
         char path[4096];
         lock_path(p, uid, path, sizeof path);
         unlink(path); /* while held: see job_uids_take */

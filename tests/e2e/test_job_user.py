@@ -77,6 +77,39 @@ class JobUser(JobsCaseOut):
             return found
         self.wait_for(lambda: not left(ua), 10, "uid %d's processes to end" % ua)
 
+    # SysV IPC and POSIX message queues are the attempt's own (an IPC namespace, as a
+    # container's), gone with it; what it made in /dev/shm (shm_open, sem_open) goes as its uid
+    # is given back.
+    def test_ipc_is_the_attempts_own_and_its_shm_files_go(self):
+        shm = "/dev/shm/barge-test-ipc-%d" % os.getpid()
+        self.addCleanup(lambda: os.path.exists(shm) and os.unlink(shm))
+        a = self.submit("ipc-a", command='id -u > "$OUT/ipc-uid"; ipcmk -M 4096 -p 0666 && '
+                        'ipcmk -S 1 -p 0666 && ipcmk -Q -p 0666 && ipcs > "$OUT/ipc-own.tmp" && '
+                        'mv "$OUT/ipc-own.tmp" "$OUT/ipc-own"; echo x > %s; ' % shm +
+                        self.gate("ipc-a") + 'true')
+        self.wait_for(lambda: os.path.exists(os.path.join(self.out_dir, "ipc-own")), 30,
+                      "the job to make its IPC objects")
+        own = self.read("ipc-own")
+        self.assertEqual(own.count("0x"), 3, own)  # its own three, none of the host's
+        uid = self.read("ipc-uid")
+        self.wait_for(lambda: os.path.exists(shm), 10, "the job's file in /dev/shm")
+
+        def host_objects(uid):
+            found = []
+            for kind in ("shm", "sem", "msg"):
+                with open("/proc/sysvipc/" + kind) as f:
+                    col = f.readline().split().index("uid")
+                    found += [kind for line in f if line.split()[col] == uid]
+            return found
+        self.assertEqual(host_objects(uid), [], "the job's IPC objects are in the host's tables")
+        # Another job, running beside it, sees none of them.
+        b = self.submit("ipc-b", command='ipcs > "$OUT/ipc-other"')
+        self.assertEqual(self.wait_job(b)["status"], "SUCCEEDED")
+        self.assertEqual(self.read("ipc-other").count("0x"), 0, self.read("ipc-other"))
+        self.open_gate("ipc-a")
+        self.assertEqual(self.wait_job(a)["status"], "SUCCEEDED")
+        self.wait_for(lambda: not os.path.exists(shm), 10, "the job's file in /dev/shm to go")
+
 
 @unittest.skipUnless(os.geteuid() == 0, "needs a root agent")
 class PrivateHome(JobsCase):

@@ -1,7 +1,8 @@
 /* job_uids.c: two pools on one lock directory (two agents of a host) never hold the same uid;
  * uids are taken in turn, their lock files removed as they are given back; a full range says
  * so; a uid is taken with nothing of its own still running, and given back with nothing left;
- * a lock directory others may write to is refused.  And idmap's parse of --job-uids and its
+ * a lock directory others may write to is refused; what a uid owns at the top of the shm
+ * directory goes as it is given back or taken, and nothing else does.  And idmap's parse of --job-uids and its
  * check against the host's accounts and the containers' ids. */
 #include <errno.h>
 #include <signal.h>
@@ -189,6 +190,71 @@ static void test_nothing_of_a_uid_outlives_it(void)
     free(dir);
 }
 
+static int exists(const char *dir, const char *name)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    struct stat st;
+    int yes = lstat(path, &st) == 0;
+    free(path);
+    return yes;
+}
+
+/* name in dir, a file (or a directory, or a link to target), owned by uid. */
+static void make_owned(const char *dir, const char *name, int kind, const char *target,
+                       uint32_t uid)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    if (kind == 'd') CHECK(mkdir(path, 0777) == 0);
+    else if (kind == 'l') CHECK(symlink(target, path) == 0);
+    else {
+        FILE *f = fopen(path, "w");
+        CHECK(f);
+        fclose(f);
+    }
+    CHECK(lchown(path, uid, uid) == 0);
+    free(path);
+}
+
+static void test_a_uids_shm_files_go_with_it(void)
+{
+    char *shm = xasprintf("%s/shm", root), *err = NULL, *keep = xasprintf("%s/keep", root);
+    CHECK(mkdir(shm, 01777) == 0);
+    CHECK(chmod(shm, 01777) == 0);
+    CHECK(mkdir(keep, 0755) == 0);
+    uint32_t mine = FIRST + 30, other = FIRST + 31;
+    make_owned(keep, "target", 'f', NULL, 0);
+    make_owned(shm, "sem.mine", 'f', NULL, mine);        /* sem_open's */
+    make_owned(shm, "segment", 'f', NULL, mine);         /* shm_open's */
+    make_owned(shm, "a-dir", 'd', NULL, mine);
+    make_owned(shm, "a-dir/roots", 'f', NULL, 0);        /* in the uid's directory: goes too */
+    make_owned(shm, "a-link", 'l', keep, mine);          /* the link goes, not what it names */
+    make_owned(shm, "theirs", 'f', NULL, other);
+    make_owned(shm, "their-dir", 'd', NULL, other);
+    make_owned(shm, "their-dir/mine", 'f', NULL, mine); /* only the top is looked at */
+    make_owned(shm, "roots", 'f', NULL, 0);
+
+    char *lock = xasprintf("%s/shm-locks", root);
+    job_uids *p = job_uids_new(lock, mine, 1, &err);
+    CHECK(p);
+    job_uids_set_shm_dir(p, shm);
+    uint32_t u;
+    CHECK(job_uids_take(p, &u) == 0); /* left by an agent that died: gone as it is taken */
+    CHECK_EQ_INT(u, mine);
+    CHECK(!exists(shm, "sem.mine") && !exists(shm, "segment") && !exists(shm, "a-dir"));
+    CHECK(!exists(shm, "a-link"));
+    CHECK(exists(keep, "target"));
+    CHECK(exists(shm, "theirs") && exists(shm, "their-dir/mine") && exists(shm, "roots"));
+    /* Made while the attempt ran: gone as it is given back. */
+    make_owned(shm, "during", 'f', NULL, mine);
+    job_uids_give(p, u);
+    CHECK(!exists(shm, "during"));
+    CHECK(exists(shm, "theirs"));
+    job_uids_free(p);
+    free(lock);
+    free(keep);
+    free(shm);
+}
+
 int main(void)
 {
     test_parse();
@@ -201,6 +267,7 @@ int main(void)
     test_uids_in_turn();
     test_lock_directory_must_be_closed();
     test_nothing_of_a_uid_outlives_it();
+    test_a_uids_shm_files_go_with_it();
     util_remove_tree(root);
     return 0;
 }
