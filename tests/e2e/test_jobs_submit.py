@@ -265,6 +265,27 @@ class SubmitRefusals(JobsCase):
         self.refused("containerOverrides.environment", "AWS_BATCH",
                      env={"AWS_BATCHY": "x"})
 
+    def test_substitution_that_would_grow_the_command_past_its_bound(self):
+        # A value goes in at every placeholder of its name: a request of a few kilobytes could
+        # make a command of megabytes, stored and described with the job.  Bounded at 128 KiB.
+        many = ["Ref::p"] * 10
+        self.refused("parameters", "131072 bytes", overrides={"command": many},
+                     parameters={"p": "x" * 20000})
+        # The same through a multi-node job's node range.
+        self.batch.register_job_definition(
+            jobDefinitionName="mn-grow", type="multinode", nodeProperties={
+                "numNodes": 2, "mainNode": 0, "nodeRangeProperties": [{
+                    "targetNodes": "0:1", "container": {
+                        "image": "busybox", "command": many,
+                        "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                 {"type": "MEMORY", "value": "64"}]}}]})
+        self.refused("parameters", "131072 bytes", definition="mn-grow",
+                     parameters={"p": "x" * 20000})
+        # Up to it, the command is the one asked for.
+        jid = self.submit("grown", queue="parked", overrides={"command": many},
+                          parameters={"p": "x" * 13000})
+        self.assertEqual(self.job(jid)["container"]["command"], ["x" * 13000] * 10)
+
     def test_resources(self):
         self.refused("containerOverrides.resourceRequirements",
                      overrides={"resourceRequirements": [{"type": "VCPU", "value": "lots"}]})

@@ -333,6 +333,43 @@ class LogsApi(ServerTestCase):
         status, _, out = logs_call(self.server, "GetLogEvents", b"{not json")
         self.assertEqual((status, out["__type"]), (400, "SerializationException"))
 
+    def test_a_name_or_pattern_with_a_nul_is_refused(self):
+        # Bodies may hold \u0000 for job output (a message); anywhere else C would cut the
+        # text short at it, and the call act on another group or stream than it names.
+        self.put({"nul/default/1": [(1, "a\x00b")]})
+        out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="nul/default/1")
+        self.assertEqual([e["message"] for e in out["events"]], ["a\x00b"])
+        for op, body, field in (
+                ("GetLogEvents", '{"logGroupName": "%s", "logStreamName": "nul/default/1\\u0000x"}'
+                 % GROUP, "logStreamName"),
+                ("GetLogEvents", '{"logGroupName": "%s\\u0000x", "logStreamName": "nul/default/1"}'
+                 % GROUP, "logGroupName"),
+                ("CreateLogGroup", '{"logGroupName": "/made\\u0000x"}', "logGroupName"),
+                ("CreateLogStream", '{"logGroupName": "%s", "logStreamName": "made\\u0000x"}'
+                 % GROUP, "logStreamName"),
+                ("PutRetentionPolicy", '{"logGroupName": "%s\\u0000y", "retentionInDays": 1}'
+                 % GROUP, "logGroupName"),
+                ("FilterLogEvents", '{"logGroupName": "%s", "filterPattern": "\\u0000x"}' % GROUP,
+                 "filterPattern"),
+                ("DescribeLogStreams", '{"logGroupName": "%s", "logStreamNames": ["a", "b\\u0000"]}'
+                 % GROUP, "logStreamNames[1]")):
+            status, _, out = logs_call(self.server, op, body.encode())
+            self.assertEqual((status, out["__type"]), (400, "InvalidParameterException"), body)
+            self.assertIn(field + ": holds a NUL", out["message"])
+        self.assertNotIn("/made", [g["logGroupName"] for g in
+                                   self.logs.describe_log_groups()["logGroups"]])
+        self.assertNotIn("retentionInDays", self.logs.describe_log_groups(
+            logGroupNamePrefix=GROUP)["logGroups"][0])
+        # An agent's upload to a stream named with one stores nothing in the stream before it.
+        status, _, out = self.server.raw(
+            "POST", "/barge/v1/agent/logs",
+            b'{"streams": [{"logStreamName": "nul/default/1\\u0000evil", '
+            b'"events": [{"timestamp": 2, "message": "evil"}]}]}')
+        self.assertEqual((status, out["__type"]), (400, "ClientException"))
+        self.assertIn("streams[0].logStreamName: holds a NUL", out["message"])
+        out = self.logs.get_log_events(logGroupName=GROUP, logStreamName="nul/default/1")
+        self.assertEqual([e["message"] for e in out["events"]], ["a\x00b"])
+
     def test_agent_upload_is_checked_before_anything_is_stored(self):
         for streams, fragment in (
                 ({"bad:name": [(1, "x")]}, "logStreamName"),

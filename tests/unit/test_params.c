@@ -105,8 +105,31 @@ static void test_long_placeholders(void)
     free(name);
 }
 
+/* A value repeated at every placeholder of its name may not make a command over the bound. */
+static void test_bounded(void)
+{
+    json_t *cmd = json_pack("[s, s]", "Ref::p Ref::p Ref::p", "Ref::p");
+    json_t *sub = json_pack("{s:s}", "p", "xxxxxxxxxx"); /* 10 bytes */
+    json_t *out = params_substitute_max(cmd, sub, NULL, 42); /* 32 + 10: just fits */
+    CHECK(out);
+    CHECK_STR(json_string_value(json_array_get(out, 0)), "xxxxxxxxxx xxxxxxxxxx xxxxxxxxxx");
+    json_decref(out);
+    CHECK(params_substitute_max(cmd, sub, NULL, 41) == NULL);
+    CHECK(params_substitute_max(cmd, sub, NULL, 25) == NULL); /* within the first argument */
+    json_decref(cmd);
+    /* Arguments without a placeholder count too. */
+    cmd = json_pack("[s, s]", "0123456789", "Ref::p");
+    CHECK(params_substitute_max(cmd, sub, NULL, 19) == NULL);
+    out = params_substitute_max(cmd, sub, NULL, 20);
+    CHECK(out);
+    json_decref(out);
+    json_decref(cmd);
+    json_decref(sub);
+}
+
 int main(void)
 {
+    RUN(test_bounded);
     RUN(test_substitution);
     RUN(test_long_placeholders);
     return 0;

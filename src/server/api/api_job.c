@@ -83,8 +83,16 @@ json_t *jobdef_resolve_container(api_ctx *c, json_t *def, json_t *req)
     json_t *cmd = json_object_get(ov, "command");
     if (!cmd) cmd = json_object_get(cont, "command");
     json_t *params = json_object_get(req, "parameters");
-    json_t *resolved = params_substitute(cmd ? cmd : json_array(), params,
-                                         json_object_get(def, "parameters"));
+    json_t *resolved = params_substitute_max(cmd ? cmd : json_array(), params,
+                                             json_object_get(def, "parameters"),
+                                             PARAMS_COMMAND_MAX);
+    if (!resolved) {
+        json_decref(cont);
+        api_client_error(c, "parameters: substituted into the command they make it longer than "
+                            "%d bytes; pass large values in a file or an environment variable",
+                         PARAMS_COMMAND_MAX);
+        return NULL;
+    }
     json_object_set_new(cont, "command", resolved);
     json_t *env = json_object_get(cont, "environment");
     if (!env) {
@@ -123,7 +131,6 @@ json_t *jobdef_resolve_container(api_ctx *c, json_t *def, json_t *req)
     }
     if (api_str(ov, "instanceType")) json_object_set(cont, "instanceType", json_object_get(ov, "instanceType"));
     json_object_set_new(cont, "networkInterfaces", json_array());
-    (void)c;
     return cont;
 }
 
@@ -349,6 +356,11 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     }
     if (!spec) {
         json_t *container = multinode ? NULL : jobdef_resolve_container(c, def, req);
+        if (!multinode && !container) {
+            json_decref(own);
+            free(recipe);
+            goto out;
+        }
         double vcpus = 1;
         long long mem = 1, gpus;
         if (container) jobdef_resources(container, &vcpus, &mem, &gpus);

@@ -554,6 +554,35 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
 
 /* Entry point --------------------------------------------------------------------------- */
 
+/* The first member of v (path so far in path) whose text holds a NUL, other than a log event's
+ * message: 1 with its path in path.  Bodies are read with JSON_ALLOW_NUL for job output, which
+ * may hold any byte; a name or a pattern with one would be cut short at it where C reads it,
+ * and a call would act on another group or stream than the one it names. */
+static int nul_member(json_t *v, const char *key, char *path, size_t len)
+{
+    size_t at = strlen(path);
+    if (json_is_string(v))
+        return strlen(json_string_value(v)) != json_string_length(v) &&
+               !(key && strcmp(key, "message") == 0);
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach(v, k, m) {
+            snprintf(path + at, len - at, "%s%.64s", at ? "." : "", k);
+            if (nul_member(m, k, path, len)) return 1;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m) {
+            snprintf(path + at, len - at, "[%zu]", i);
+            if (nul_member(m, key, path, len)) return 1;
+        }
+    }
+    path[at] = '\0';
+    return 0;
+}
+
 /* Finds the request's handler, checks the request against its shape and runs it. */
 static int serve(api_ctx *c, const api_op *op, const char *target, const char *body,
                  size_t len, json_t **resp)
@@ -599,7 +628,12 @@ static int serve(api_ctx *c, const api_op *op, const char *target, const char *b
             return api_fail(c, 400, bad_input, "request body: expected a JSON object");
         }
     }
-    char err[600];
+    char err[600] = "";
+    if (nul_member(req, NULL, err, sizeof err)) {
+        json_decref(req);
+        return api_fail(c, 400, bad_input, "%s: holds a NUL character (\\u0000), which only a "
+                        "log event's message may", err);
+    }
     if (schema_check(shape, req, err, sizeof err) < 0) {
         json_decref(req);
         return api_fail(c, 400, bad_input, "%s", err);

@@ -63,7 +63,8 @@ int jobdef_check_consumables(api_ctx *c, json_t *props, const char *field, json_
  * not one. */
 int jobdef_parse_node_range(const char *s, long long nodes, long long *lo, long long *hi);
 /* The container a job runs: the definition's containerProperties with the request's
- * containerOverrides and parameters applied (fresh).  (api_job.c) */
+ * containerOverrides and parameters applied (fresh), or NULL after refusing a command that
+ * substitution makes longer than PARAMS_COMMAND_MAX.  (api_job.c) */
 json_t *jobdef_resolve_container(api_ctx *c, json_t *def, json_t *req);
 /* SubmitJob of a multinode definition (jobdef_nodes.c).  jobdef_nodes_count checks what only a
  * multi-node job may and may not be given, and sets *nodes to its numNodes (the override's or

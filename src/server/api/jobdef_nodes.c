@@ -119,6 +119,7 @@ json_t *jobdef_nodes_resolve(api_ctx *c, json_t *def, json_t *req, int nodes)
         json_t *cont = jobdef_resolve_container(c, d, rq);
         json_decref(d);
         json_decref(rq);
+        if (!cont) goto fail;
         /* A range's container is AWS's ContainerProperties, which has no networkInterfaces;
          * each node's own container is a ContainerDetail and gets them (jobspec_node). */
         json_object_del(cont, "networkInterfaces");

@@ -39,7 +39,14 @@ static size_t name_lengths(json_t *a, json_t *b, size_t **out)
 
 json_t *params_substitute(json_t *command, json_t *submit_params, json_t *def_params)
 {
+    return params_substitute_max(command, submit_params, def_params, (size_t)-1);
+}
+
+json_t *params_substitute_max(json_t *command, json_t *submit_params, json_t *def_params,
+                              size_t max)
+{
     json_t *out = json_array();
+    size_t total = 0;
     /* Only the lengths of names that have a value are tried: trying every prefix of a long
      * placeholder hashes it once per prefix, quadratic in the command's length. */
     size_t *lens;
@@ -49,6 +56,8 @@ json_t *params_substitute(json_t *command, json_t *submit_params, json_t *def_pa
     json_array_foreach(command, i, arg) {
         const char *s = json_string_value(arg);
         if (!s || !strstr(s, "Ref::")) {
+            total += json_string_length(arg);
+            if (total > max) goto too_long;
             json_array_append(out, arg);
             continue;
         }
@@ -84,10 +93,19 @@ json_t *params_substitute(json_t *command, json_t *submit_params, json_t *def_pa
                 buf_append(&b, ref, (size_t)(end - ref));
             }
             s = end;
+            if (total + b.len > max) {
+                buf_free(&b);
+                goto too_long;
+            }
         }
+        total += b.len;
         json_array_append_new(out, json_string(b.data));
         buf_free(&b);
     }
     free(lens);
     return out;
+too_long:
+    free(lens);
+    json_decref(out);
+    return NULL;
 }
