@@ -138,6 +138,12 @@ class ConsumableResources(JobsCase):
         self.batch.create_consumable_resource(consumableResourceName="one", totalQuantity=1)
         self.assertClientError(self.submit, "quantity",
                                consumableResourcePropertiesOverride=needs(("one", 0)))
+        # More than any resource can hold would wait for ever: refused, by a definition too.
+        self.assertClientError(self.submit, "quantity: at most 1000000000000000",
+                               consumableResourcePropertiesOverride=needs(("one", 2 ** 63 - 1)))
+        self.assertClientError(self.make_definition, "quantity: at most 1000000000000000",
+                               name="toomuch",
+                               consumableResourceProperties=needs(("one", 10 ** 15 + 1)))
         self.assertClientError(self.submit, "listed twice",
                                consumableResourcePropertiesOverride=needs(("one", 1),
                                                                           ("one", 1)))

@@ -19,7 +19,7 @@
 #include "server/model/state.h"
 #include "server/api/api.h"
 
-#define QUANTITY_MAX 1000000000000000LL
+#define QUANTITY_MAX CONSUMABLE_QUANTITY_MAX
 #define LIST_MAX 100
 
 static json_t *find_cr(api_ctx *c, const char *v, char **name_out)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "server/model/arn.h"
+#include "server/model/consumable.h"
 #include "server/model/registry.h"
 #include "server/model/state.h"
 #include "server/api/api.h"
@@ -40,6 +41,13 @@ int jobdef_check_consumables(api_ctx *c, json_t *props, const char *field, json_
             json_decref(out);
             return api_client_error(c, "%s.quantity: give how many of the resource the job "
                                        "needs, 1 or more", f);
+        }
+        /* More than any resource can hold would leave the job waiting for ever. */
+        if (q > CONSUMABLE_QUANTITY_MAX) {
+            json_decref(out);
+            return api_client_error(c, "%s.quantity: at most %lld, the most a consumable "
+                                       "resource can hold (got %lld)", f,
+                                    CONSUMABLE_QUANTITY_MAX, (long long)q);
         }
         char fr[180];
         snprintf(fr, sizeof fr, "%s.consumableResource", f);

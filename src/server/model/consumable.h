@@ -16,6 +16,9 @@
 
 #define CONSUMABLE_REPLENISHABLE "REPLENISHABLE"
 #define CONSUMABLE_NON_REPLENISHABLE "NON_REPLENISHABLE"
+/* The most a resource may hold, and so the most a job may need of one: sums of quantities stay
+ * far from overflowing a long long. */
+#define CONSUMABLE_QUANTITY_MAX 1000000000000000LL
 
 /* What the attempts of a resource hold now. */
 long long consumable_in_use(state *st, const char *name);
