@@ -126,6 +126,9 @@ class SchedulingPolicies(ServerTestCase):
              "shareDistribution[0].weightFactor"),
             ({"shareDistribution": [{"shareIdentifier": "a", "weightFactor": 1000}]},
              "shareDistribution[0].weightFactor"),
+            # The value refused as given, not rounded to 1000 in the message.
+            ({"shareDistribution": [{"shareIdentifier": "a", "weightFactor": 1000.0001}]},
+             "got 1000.0001"),
             ({"shareDistribution": [{"shareIdentifier": "a", "weightFactor": -1}]},
              "shareDistribution[0].weightFactor"),
             ({"shareDistribution": [{"shareIdentifier": "ok"}, {"shareIdentifier": "team-a"}]},

@@ -140,7 +140,7 @@ static json_t *fairshare_of(api_ctx *c, json_t *fp)
         if (w != 0 && (w < MIN_WEIGHT || w > MAX_WEIGHT)) {
             api_client_error(c, "fairsharePolicy.shareDistribution[%zu].weightFactor: must be "
                                 "between 0.0001 and 999.9999 (or 0 for the default, 1.0); got "
-                                "%g", i, w);
+                                "%.10g", i, w);
             goto fail;
         }
         for (size_t j = 0; j < i; j++) {
