@@ -43,7 +43,9 @@ json_t *efs_mounts_load(const char *path, char **err)
     json_error_t e;
     json_t *m = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
     if (!m) {
-        *err = xasprintf("%s: %s (line %d)", path, e.text, e.line);
+        /* jansson gives no line when the file could not be read at all. */
+        *err = e.line > 0 ? xasprintf("%s: %s (line %d)", path, e.text, e.line)
+                          : xasprintf("%s: %s", path, e.text);
         return NULL;
     }
     if (!json_is_object(m)) {

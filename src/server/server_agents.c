@@ -76,8 +76,58 @@ static int agent_arg_given(const barge_config *c, const char *name)
     return agent_arg_value(c, name) != NULL;
 }
 
+/* path made absolute, through the links of what of it exists (fresh): the same directory
+ * named two ways compares equal. */
+static char *absolute(const char *path)
+{
+    char *real = realpath(path, NULL);
+    if (real) return real;
+    /* Not there yet: its parent's real path and its own name. */
+    char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+    while (slash && slash > copy && slash[1] == '\0') { /* trailing slashes */
+        *slash = '\0';
+        slash = strrchr(copy, '/');
+    }
+    char *out;
+    if (!slash) {
+        char cwd[PATH_MAX];
+        out = getcwd(cwd, sizeof cwd) ? xasprintf("%s/%s", cwd, copy) : xstrdup(copy);
+    } else {
+        *slash = '\0';
+        char *parent = absolute(*copy ? copy : "/");
+        out = xasprintf("%s/%s", strcmp(parent, "/") == 0 ? "" : parent, slash + 1);
+        free(parent);
+    }
+    free(copy);
+    return out;
+}
+
+/* The local agents' directories inside DATA_DIR: every agent refuses to start there (DATA_DIR
+ * is closed to other users, and the jobs' users must reach their directories), so jobs would
+ * wait for capacity for ever; and jobs must not reach DATA_DIR. */
+static int work_root_check(const barge_config *c)
+{
+    if (!c->data_dir) return 0;
+    char *given = config_agent_work_root(c);
+    char *work = absolute(given), *data = absolute(c->data_dir);
+    size_t n = strlen(data);
+    int inside = strncmp(work, data, n) == 0 && (work[n] == '\0' || work[n] == '/');
+    if (inside)
+        fprintf(stderr, "barge server: the local instances' directories, %s%s, are inside the "
+                        "data directory %s, which jobs must not reach and whose mode keeps the "
+                        "jobs' users out of their directories; choose another with "
+                        "--agent-work-dir%s\n",
+                given, c->agent_work_root ? " (--agent-work-dir)" : " ($TMPDIR/barge-work)",
+                c->data_dir, c->agent_work_root ? "" : " or --data-dir");
+    free(given);
+    free(work);
+    free(data);
+    return inside ? -1 : 0;
+}
+
 int server_agent_options_check(const barge_config *c)
 {
+    if (work_root_check(c) < 0) return -1;
     const char *uids = agent_arg_value(c, "job-uids");
     if (!uids) return 0;
     if (geteuid() != 0) {

@@ -976,6 +976,11 @@ class OptionErrors(unittest.TestCase):
             (("agent", "--server", "http://127.0.0.1:1", "--compute-environment", "c",
               "--efs-mounts", "/nonexistent/m.json"), "--efs-mounts /nonexistent/m.json"),
         ]
+        # A file that cannot be read has no line to name.
+        out = self.run_barge("server", "--efs-mounts", "/nonexistent/m.json")
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("/nonexistent/m.json: unable to open", out.stderr)
+        self.assertNotIn("(line -1)", out.stderr)
         for args, message in cases:
             out = self.run_barge(*args)
             self.assertEqual(out.returncode, 2, (args, out.stderr))

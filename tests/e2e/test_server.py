@@ -171,6 +171,29 @@ class RefusedAtStart(unittest.TestCase):
             self.assertEqual(rc, 1, err)
             self.assertIn("cannot be written: Permission denied", err)
 
+    def test_instances_directories_inside_the_data_dir_are_refused(self):
+        # Every local agent would refuse to start there, and jobs wait for capacity for ever.
+        data = os.path.join(self.dir, "data-with-work")
+        link = os.path.join(self.dir, "link-to-data")
+        os.mkdir(data)
+        os.symlink(data, link)
+        for args, fragment in (
+                (["--data-dir", data, "--agent-work-dir", data + "/work"], "(--agent-work-dir)"),
+                (["--data-dir", data + "/", "--agent-work-dir", data], "(--agent-work-dir)"),
+                (["--data-dir", data, "--agent-work-dir", link + "/w"], "(--agent-work-dir)")):
+            rc, err = run_barge("server", "--dev", "--listen", "127.0.0.1:0", *args)
+            self.assertEqual(rc, 2, (args, err))
+            self.assertIn("are inside the data directory", err)
+            self.assertIn(fragment, err)
+        # The default, $TMPDIR/barge-work, as well.
+        fresh = os.path.join(self.dir, "fresh-data")
+        out = subprocess.run([BARGE, "server", "--dev", "--listen", "127.0.0.1:0", "--data-dir",
+                              fresh], capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, TMPDIR=fresh + "/tmp"))
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("($TMPDIR/barge-work), are inside the data directory", out.stderr)
+        self.assertFalse(os.path.exists(fresh), "nothing is made before the refusal")
+
     def test_a_short_agent_token_in_the_data_dir(self):
         # SIGHUP and --agent-token refused it; the start took it.
         data = os.path.join(self.dir, "data")

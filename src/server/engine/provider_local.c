@@ -116,10 +116,7 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     snprintf(mem, sizeof mem, "%d", t->memory_mib);
     snprintf(gpus, sizeof gpus, "%d", t->gpus);
     /* Outside DATA_DIR, which jobs must never reach; passable, not listable, by job users. */
-    const char *tmp = getenv("TMPDIR");
-    char *agents = barge_cfg.agent_work_root
-                       ? xstrdup(barge_cfg.agent_work_root)
-                       : xasprintf("%s/barge-work", tmp && *tmp ? tmp : "/tmp");
+    char *agents = config_agent_work_root(&barge_cfg);
     if (mkdir(agents, 0711) < 0 && errno != EEXIST)
         log_warn("fleet: cannot create %s: %s", agents, strerror(errno));
     char *workdir = xasprintf("%s/%s", agents, id);

@@ -1,5 +1,9 @@
 #include "server/model/config.h"
 
+#include <stdlib.h>
+
+#include "common/mem.h"
+
 barge_config barge_cfg;
 
 void config_defaults(barge_config *c)
@@ -29,4 +33,11 @@ void config_defaults(barge_config *c)
     c->agent_token = "";
     c->self_exe = "/proc/self/exe";
     c->allow_privileged = PRIVILEGED_REFUSE;
+}
+
+char *config_agent_work_root(const barge_config *c)
+{
+    if (c->agent_work_root) return xstrdup(c->agent_work_root);
+    const char *tmp = getenv("TMPDIR");
+    return xasprintf("%s/barge-work", tmp && *tmp ? tmp : "/tmp");
 }

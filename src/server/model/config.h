@@ -69,4 +69,7 @@ typedef struct barge_config {
 extern barge_config barge_cfg;
 
 void config_defaults(barge_config *c);
+/* Where local instances keep their work directories: agent_work_root, else $TMPDIR/barge-work
+ * (fresh). */
+char *config_agent_work_root(const barge_config *c);
 #endif
