@@ -73,6 +73,10 @@ static int parse_listen(const char *s, barge_config *c)
         memmove(host, host + 1, strlen(host));
         host[strlen(host) - 1] = '\0';
     }
+    if (strpbrk(host, "[]")) { /* "[::1" */
+        free(host);
+        return -1;
+    }
     /* The last --listen counts; an earlier one's host is freed (the default is not ours). */
     static char *given;
     free(given);
@@ -314,7 +318,10 @@ int server_main(int argc, char **argv)
                 return 2;
             }
             break;
-        case OPT_DATADIR: c->data_dir = optarg; break;
+        case OPT_DATADIR:
+            if (!*optarg) return fprintf(stderr, "barge server: --data-dir is empty\n"), 2;
+            c->data_dir = optarg;
+            break;
         case OPT_STORE: case OPT_LEASE: case OPT_RENEW: {
             static const char *const names[] = {"store", "lease-ms", "lease-renew-ms"};
             if (server_store_option(names[o - OPT_STORE], optarg, c) < 0) return 2;

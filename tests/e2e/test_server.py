@@ -44,6 +44,8 @@ class ServerProcess(unittest.TestCase):
 
     def test_bad_options_are_explained(self):
         for args, fragment in ((["--listen", "nonsense"], "HOST:PORT"),
+                               (["--listen", "[::1"], "'[::1' is not HOST:PORT"),
+                               (["--data-dir", ""], "--data-dir is empty"),
                                (["--account-id", "12"], "12 digits"),
                                # Every ARN and event carries the region, written as it is.
                                (["--region", 'us"east-1'], "as AWS names regions"),
