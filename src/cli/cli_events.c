@@ -25,7 +25,8 @@ static const char events_help[] =
     "  -f, --follow       keep printing new events\n"
     "  --queue Q          only this queue's jobs\n"
     "  --status S,...     only changes to these statuses (PENDING, RUNNABLE, STARTING,\n"
-    "                     RUNNING, SUCCEEDED, FAILED; in any case)\n"
+    "                     RUNNING, SUCCEEDED, FAILED; in any case); several, separated by\n"
+    "                     commas or given again, for changes to any of them\n"
     "  --after SEQ        start after this event (`barge events` prints each one's number)\n"
     "\n" CLI_COMMON_HELP;
 
@@ -53,30 +54,26 @@ static void print_event(const cli_ctx *c, long long seq, json_t *ev)
            reason ? reason : "");
 }
 
-/* --status S,...: the statuses in AWS's spelling, whatever the case given.  An empty list
- * would send no filter at all, every event, which is not what was asked for.  NULL after
- * printing why. */
-static json_t *parse_statuses(const cli_ctx *c, const char *arg)
+/* One --status S,...: its statuses join those of the others in chosen (indexed as
+ * cli_job_statuses), as `barge jobs --status` takes them.  -1 after printing why. */
+static int parse_statuses(const cli_ctx *c, const char *arg, int chosen[7])
 {
-    int chosen[7] = {0}, len;
+    int len;
     const char *bad;
     if (cli_parse_statuses(arg, chosen, &bad, &len) < 0) {
         if (len) cli_usage_error(c, "--status: '%.*s' is not a job status; use PENDING, "
                                     "RUNNABLE, STARTING, RUNNING, SUCCEEDED or FAILED", len, bad);
         else cli_usage_error(c, "--status takes statuses separated by commas, such as "
                                 "RUNNING,FAILED (got '%s')", arg);
-        return NULL;
+        return -1;
     }
     if (chosen[0]) { /* cli_job_statuses[0], SUBMITTED */
         cli_usage_error(c, "--status: no event is made for a submission (SUBMITTED); a job's "
                            "first is PENDING (it waits for others), RUNNABLE, or FAILED (what "
                            "it waits for failed)");
-        return NULL;
+        return -1;
     }
-    json_t *list = json_array();
-    for (int k = 0; k < 7; k++)
-        if (chosen[k]) json_array_append_new(list, json_string(cli_job_statuses[k]));
-    return list;
+    return 0;
 }
 
 int cli_events(int argc, char **argv)
@@ -92,7 +89,7 @@ int cli_events(int argc, char **argv)
     };
     cli_ctx c;
     cli_ctx_init(&c, "barge events");
-    int follow = 0, o;
+    int follow = 0, o, chosen[7] = {0};
     long long after = 0;
     json_t *req = json_object();
     int rc = 2;
@@ -107,12 +104,9 @@ int cli_events(int argc, char **argv)
             goto done;
         case 'f': follow = 1; break;
         case O_QUEUE: json_object_set_new(req, "queue", json_string(optarg)); break;
-        case O_STATUS: {
-            json_t *list = parse_statuses(&c, optarg);
-            if (!list) goto done;
-            json_object_set_new(req, "status", list);
+        case O_STATUS:
+            if (parse_statuses(&c, optarg, chosen) < 0) goto done;
             break;
-        }
         case O_AFTER:
             if (cli_parse_seq(optarg, &after) < 0) {
                 cli_usage_error(&c, "--after must be an event's number (got '%s')", optarg);
@@ -127,6 +121,12 @@ int cli_events(int argc, char **argv)
         goto done;
     }
     if ((rc = cli_ctx_open(&c)) != 0) goto done;
+    /* Every --status's statuses, merged; with none, no filter: every event. */
+    json_t *statuses = json_array();
+    for (int k = 0; k < 7; k++)
+        if (chosen[k]) json_array_append_new(statuses, json_string(cli_job_statuses[k]));
+    if (json_array_size(statuses)) json_object_set_new(req, "status", statuses);
+    else json_decref(statuses);
     json_object_set_new(req, "after", json_integer(after));
     json_object_set_new(req, "max", json_integer(500));
     /* Following outlives a server that restarts; the events it missed meanwhile are kept.  It

@@ -71,6 +71,23 @@ static void print_instances(json_t *list)
     }
 }
 
+/* Whether a compute environment is named ce: ListInstances answers an unknown one as one
+ * without instances.  1 when it cannot tell (a policy with batch:ListInstances alone), so
+ * that the table, empty, is shown as it was asked for. */
+static int ce_exists(cli_ctx *c, const char *ce)
+{
+    json_t *req = json_pack("{s:[s]}", "computeEnvironments", ce), *resp = NULL;
+    cli_error e;
+    int found = 1;
+    if (cli_call(c, "batch", "DescribeComputeEnvironments", req, &resp, &e) == 0)
+        found = json_array_size(json_object_get(resp, "computeEnvironments")) > 0;
+    else
+        cli_error_free(&e);
+    json_decref(req);
+    json_decref(resp);
+    return found;
+}
+
 int cli_fleet(int argc, char **argv)
 {
     enum { O_CE = 256 };
@@ -114,14 +131,24 @@ int cli_fleet(int argc, char **argv)
     if (which >= 0 && ce)
         return cli_usage_error(&c, "--compute-environment only narrows `barge fleet list`; "
                                    "`barge fleet %s` takes instance ids alone", verb);
+    if (ce && !*ce)
+        return cli_usage_error(&c, "--compute-environment must not be empty (an unset shell "
+                                   "variable?); give a compute environment's name, or leave it "
+                                   "out for every instance");
     int rc = cli_ctx_open(&c);
     if (rc) return rc;
     if (which < 0) {
         json_t *req = ce ? json_pack("{s:s}", "computeEnvironment", ce) : json_object(), *resp;
         cli_error e;
         if (cli_call(&c, "barge", "ListInstances", req, &resp, &e) == 0) {
-            if (c.json) cli_print_json(resp);
-            else print_instances(json_object_get(resp, "instances"));
+            json_t *list = json_object_get(resp, "instances");
+            if (ce && !json_array_size(list) && !ce_exists(&c, ce)) {
+                fprintf(stderr, "%s: --compute-environment: no compute environment is named "
+                                "'%s'; `aws batch describe-compute-environments` lists them\n",
+                        c.prog, ce);
+                rc = 1;
+            } else if (c.json) cli_print_json(resp);
+            else print_instances(list);
             json_decref(resp);
         } else {
             cli_error_print(&c, "ListInstances", &e);

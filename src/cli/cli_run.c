@@ -74,39 +74,56 @@ static int is_fargate(json_t *d)
     return 0;
 }
 
+/* A failed call of queue_kind's: a refusal to describe (a policy without batch:Describe*) is
+ * no reason to stop, SubmitJob says what is wrong if anything is; any other failure is said.
+ * 0 to go on, else 1.  Frees e. */
+static int describe_failed(cli_ctx *c, const char *op, cli_error *e)
+{
+    int rc = e->http_status != 403;
+    if (rc) cli_error_print(c, op, e);
+    cli_error_free(e);
+    return rc;
+}
+
 /* Whether the queue's compute environments are Fargate ones (a queue holds one kind, and
- * SubmitJob refuses a definition of the other): its first environment says.  0 for EC2, and
- * when it cannot tell (SubmitJob then says what is wrong). */
-static int queue_is_fargate(cli_ctx *c, const char *queue)
+ * SubmitJob refuses a definition of the other), into *fargate: its first environment says; EC2
+ * when it cannot tell.  Asked before a definition is registered, so that a queue that does not
+ * exist, or a server that does not answer, is said at once (not after another call's minute)
+ * and leaves no definition behind.  0, or 1 after printing why. */
+static int queue_kind(cli_ctx *c, const char *queue, int *fargate)
 {
     json_t *req = json_pack("{s:[s]}", "jobQueues", queue), *resp = NULL;
     cli_error e;
-    int fargate = 0, rc = cli_call(c, "batch", "DescribeJobQueues", req, &resp, &e);
+    *fargate = 0;
+    int rc = cli_call(c, "batch", "DescribeJobQueues", req, &resp, &e);
     json_decref(req);
-    if (rc) {
-        cli_error_free(&e);
-        return 0;
+    if (rc) return describe_failed(c, "DescribeJobQueues", &e);
+    json_t *q = json_array_get(json_object_get(resp, "jobQueues"), 0);
+    if (!q) {
+        json_decref(resp);
+        fprintf(stderr, "%s: --queue: no job queue is named '%s'; `aws batch "
+                        "describe-job-queues` lists them\n", c->prog, queue);
+        return 1;
     }
-    json_t *order = json_object_get(json_array_get(json_object_get(resp, "jobQueues"), 0),
-                                    "computeEnvironmentOrder");
-    const char *ce = json_string_value(
-        json_object_get(json_array_get(order, 0), "computeEnvironment"));
+    const char *ce = json_string_value(json_object_get(
+        json_array_get(json_object_get(q, "computeEnvironmentOrder"), 0), "computeEnvironment"));
     if (ce) {
         json_t *creq = json_pack("{s:[s]}", "computeEnvironments", ce), *cresp = NULL;
-        if (cli_call(c, "batch", "DescribeComputeEnvironments", creq, &cresp, &e) == 0) {
+        rc = cli_call(c, "batch", "DescribeComputeEnvironments", creq, &cresp, &e);
+        json_decref(creq);
+        if (rc) {
+            rc = describe_failed(c, "DescribeComputeEnvironments", &e);
+        } else {
             json_t *cr = json_object_get(
                 json_array_get(json_object_get(cresp, "computeEnvironments"), 0),
                 "computeResources");
-            fargate = strncmp(json_string_value(json_object_get(cr, "type")) ?: "", "FARGATE",
-                              7) == 0;
+            *fargate = strncmp(json_string_value(json_object_get(cr, "type")) ?: "", "FARGATE",
+                               7) == 0;
             json_decref(cresp);
-        } else {
-            cli_error_free(&e);
         }
-        json_decref(creq);
     }
     json_decref(resp);
-    return fargate;
+    return rc;
 }
 
 /* Whether definition d runs image with the size given, on the platform given. */
@@ -604,6 +621,11 @@ int cli_run(int argc, char **argv)
                         "a job definition, as NAME, NAME:REVISION or ARN");
         goto done;
     }
+    if (!*queue) {
+        cli_usage_error(&c, "--queue must not be empty (an unset shell variable?); give a job "
+                            "queue's name or ARN, or leave it out for `default`");
+        goto done;
+    }
     if (!image == !def) {
         cli_usage_error(&c, "give --image IMAGE (a definition is made for it) or --definition D "
                             "(an existing one), not %s", image ? "both" : "neither");
@@ -615,8 +637,9 @@ int cli_run(int argc, char **argv)
     c.abandon = run_abandon;
     c.hook_arg = &stop;
     catch_interrupts();
-    int fargate = image && queue_is_fargate(&c, queue);
+    int fargate = 0;
     if (image) {
+        if ((rc = queue_kind(&c, queue, &fargate)) != 0) goto done;
         if ((rc = ensure_definition(&c, image, vcpus, memory, fargate, &arn)) != 0) goto done;
         def = arn;
         /* The size is the definition's now: no override needed. */

@@ -256,6 +256,36 @@ class Usage(unittest.TestCase):
         self.assertGreater(took, 55, err)
         self.assertLess(took, 100, err)
 
+    def test_run_gives_up_after_the_first_call_that_has_no_answer(self):
+        """barge run asked for its queue, took no answer for an EC2 queue and went on to ask
+        for its definition: a server that takes connections and never answers was waited for
+        twice, a minute each.  One that closes them unanswered counts the calls at once."""
+        import socket
+        import threading
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(8)
+        self.addCleanup(lsock.close)
+        calls = []
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = lsock.accept()
+                except OSError:
+                    return
+                with conn:
+                    calls.append(conn.recv(65536).split(b" ")[1].decode())
+
+        threading.Thread(target=serve, daemon=True).start()
+        url = "http://127.0.0.1:%d" % lsock.getsockname()[1]
+        rc, out, err = barge("run", "--image", "busybox", "--", "true", endpoint=url,
+                             timeout=30)
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("DescribeJobQueues failed against %s: the server closed the connection "
+                      "without an answer" % url, err)
+        self.assertEqual(calls, ["/v1/describejobqueues"], err)
+
     def test_an_endless_answer_is_refused(self):
         """Something at the endpoint that answers without end (an announced gigabyte, or a
         chunked body that never stops) is refused once the answer passes 256 MiB, at once when
@@ -745,6 +775,18 @@ class Jobs(ServerTestCase):
         # Past the newest event: said, not waited out in silence.
         self.assertIn("before 4294967296 (its events were made anew, or it is another server); "
                       "going on from", err)
+
+    def test_events_status_given_again_adds_to_it(self):
+        """A second --status replaced the first, as `barge jobs --status` does not."""
+        job_id, _ = self.submit("--name", "evented-again")
+        waiter, _ = self.submit("--name", "evented-again-waiter", "--depends-on", job_id)
+        self.wait_status(lambda: self.describe(job_id)["status"], "RUNNABLE")
+        self.wait_status(lambda: self.describe(waiter)["status"], "PENDING")
+        out = self.ok("events", "--status", "runnable", "--status", "PENDING", "--json")
+        seen = {(e["detail"]["jobId"], e["detail"]["status"])
+                for e in map(json.loads, out.splitlines())}
+        self.assertLessEqual({(job_id, "RUNNABLE"), (waiter, "PENDING")}, seen)
+        self.assertEqual({status for _, status in seen}, {"RUNNABLE", "PENDING"})
 
     def test_free_text_cannot_drive_the_terminal(self):
         # A reason anyone with TerminateJob may give, shown to whoever looks: its control

@@ -207,6 +207,23 @@ class Arguments(ServerTestCase):
         self.assertEqual(rc, 2, err)
         self.assertIn("no event is made for a submission", err)
 
+    def test_fleet_of_an_environment_that_does_not_exist_says_so(self):
+        """It printed the table's header alone and exited 0, as for an environment without
+        instances."""
+        for extra in ((), ("--json",)):
+            rc, out, err = self.cli("fleet", "--compute-environment", "nosuch", *extra)
+            self.assertEqual((rc, out), (1, ""), (extra, err))
+            self.assertIn("--compute-environment: no compute environment is named 'nosuch'; "
+                          "`aws batch describe-compute-environments` lists them", err)
+        # One that exists, without instances: the header alone, as before.
+        rc, out, err = self.cli("fleet", "--compute-environment", "args-ce")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out.startswith("INSTANCE"), out)
+        self.assertEqual(len(out.splitlines()), 1, out)
+        rc, out, err = self.cli("fleet", "--compute-environment", "")
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("--compute-environment must not be empty", err)
+
     def test_usage_of_an_empty_window_says_so(self):
         # It printed a table's header alone, which reads like a failure to sum.
         for args, want in ((("--since", "2099-01-01"), "No usage: --since 2099-01-01 00:00:00 "

@@ -444,6 +444,21 @@ class FirstStart(JobsCase):
         self.assertEqual(rc, 1)
         self.assertIn("no-such-queue", err)
 
+    def test_run_refuses_a_queue_that_does_not_exist_before_registering(self):
+        """The queue was asked about, its answer ignored, and a definition registered before
+        SubmitJob refused the queue: the definition was left behind."""
+        rc, out, err = self.cli("run", "--image", "alpine:3.19", "--queue", "nosuch", "--",
+                                "true")
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("--queue: no job queue is named 'nosuch'; `aws batch describe-job-queues` "
+                      "lists them", err)
+        self.assertNotIn("registered", err)
+        left = self.batch.describe_job_definitions(jobDefinitionName="run-alpine-3-19")
+        self.assertEqual(left["jobDefinitions"], [])
+        rc, out, err = self.cli("run", "--image", "alpine:3.19", "--queue", "", "--", "true")
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("--queue must not be empty", err)
+
     def test_explain_follows_dependencies(self):
         first = self.submit("explained-first", command="sleep 3")
         second = self.submit("explained-second", dependsOn=[{"jobId": first}])
