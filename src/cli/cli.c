@@ -50,7 +50,7 @@ int cli_is_command(const char *name)
 {
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(name, commands[i].name) == 0) return 1;
-    return 0;
+    return cli_top_word(name);
 }
 
 /* Why stdout failed, once it has: 0 until then. */
@@ -102,17 +102,6 @@ static void hold_closed_std_fds(void)
     }
 }
 
-/* Whether s is well-formed UTF-8 throughout. */
-static int utf8_valid(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = util_utf8_len(p);
-        if (!n) return 0;
-        p += n;
-    }
-    return 1;
-}
-
 int cli_main(int argc, char **argv)
 {
     hold_closed_std_fds();
@@ -120,27 +109,27 @@ int cli_main(int argc, char **argv)
      * not would be dropped from the request unseen (a word of a job's command, an environment
      * variable, a queue filter), so it is refused here, by position. */
     for (int i = 1; i < argc; i++) {
-        if (utf8_valid(argv[i])) continue;
-        char *shown = xstrdup(argv[i]);
-        util_utf8_scrub(shown);
-        fprintf(stderr, "barge %s: argument %d ('%.200s', '?' where a byte is not UTF-8) is not "
-                        "valid UTF-8 text; every argument is sent to the server as JSON, which "
-                        "holds UTF-8 only: give it in UTF-8\n", argv[0], i, shown);
-        free(shown);
-        return 2;
+        char prog[80], what[32];
+        snprintf(prog, sizeof prog, "barge %s", argv[0]);
+        snprintf(what, sizeof what, "argument %d", i);
+        if (cli_utf8_refused(prog, what, argv[i], 1, "every argument is sent to the server as "
+                             "JSON, which holds UTF-8 only"))
+            return 2;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
-        if (strcmp(argv[0], commands[i].name) != 0) continue;
-        int rc = commands[i].fn(argc, argv);
-        /* Output that did not arrive (a full disk, a closed pipe) is a failure: a script must
-         * not take an empty answer, or a job id it never got, for success. */
-        if (cli_flush(0) < 0) {
-            fprintf(stderr, "barge: writing the output failed: %s\n", strerror(out_errno));
-            if (rc == 0) rc = 1;
-        }
-        return rc;
+    /* The words taken in a command's place (help, version, an option given first) too, so
+     * that their output is checked as a command's. */
+    int (*fn)(int, char **) = cli_top_word(argv[0]) ? cli_top : NULL;
+    for (size_t i = 0; !fn && i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[0], commands[i].name) == 0) fn = commands[i].fn;
+    if (!fn) return 2;
+    int rc = fn(argc, argv);
+    /* Output that did not arrive (a full disk, a closed pipe) is a failure: a script must not
+     * take an empty answer, or a job id it never got, for success. */
+    if (cli_flush(0) < 0) {
+        fprintf(stderr, "barge: writing the output failed: %s\n", strerror(out_errno));
+        if (rc == 0) rc = 1;
     }
-    return 2;
+    return rc;
 }
 
 /* Shared helpers ---------------------------------------------------------------------------- */
@@ -148,7 +137,10 @@ int cli_main(int argc, char **argv)
 int cli_common_option(cli_ctx *c, int o, const char *arg)
 {
     switch (o) {
-    case CLI_OPT_ENDPOINT: c->endpoint = arg; return 1;
+    case CLI_OPT_ENDPOINT:
+        c->endpoint = arg;
+        c->endpoint_from = "--endpoint";
+        return 1;
     case CLI_OPT_REGION:
         c->region = arg;
         c->region_from = "--region";
@@ -403,6 +395,13 @@ int cli_submit_finish(const cli_ctx *c, json_t *req, int at, int argc, char **ar
         cli_usage_error(c, "`--` must be followed by the job's command");
         return -1;
     }
+    /* The first word is the program to run: empty (an unset shell variable), the job would be
+     * submitted and fail only once started, with `exec: ""`. */
+    if (!*argv[at + 1]) {
+        cli_usage_error(c, "the job's command after `--` starts with an empty word (an unset "
+                           "shell variable?); its first word is the program to run: give it");
+        return -1;
+    }
     json_t *cmd = json_array();
     for (int i = at + 1; i < argc; i++) json_array_append_new(cmd, json_string(argv[i]));
     json_object_set_new(overrides(req), "command", cmd);
@@ -414,9 +413,12 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
     long n;
     switch (o) {
     case CLI_SUB_ARRAY:
-        if (cli_parse_count(arg, &n) < 0) {
-            cli_usage_error(c, "--array-size must be a whole number of children, from 1 to "
-                                "%d (got '%s')", INT_MAX, arg);
+        /* AWS Batch's range, which the server holds to: refused here rather than after the
+         * other options are checked and the server is called. */
+        if (cli_parse_count(arg, &n) < 0 || n < CLI_ARRAY_MIN || n > CLI_ARRAY_MAX) {
+            cli_usage_error(c, "--array-size must be a whole number of children, from %d to %d "
+                                "(got '%s'); leave it out for a job that is not an array",
+                            CLI_ARRAY_MIN, CLI_ARRAY_MAX, arg);
             return -1;
         }
         json_object_set_new(req, "arrayProperties", json_pack("{s:I}", "size", (json_int_t)n));
@@ -465,7 +467,8 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
     }
     case CLI_SUB_VCPUS:
         if (cli_parse_decimal(arg) < 0) {
-            cli_usage_error(c, "--vcpus must be a positive number such as 2 or 0.5 (got "
+            cli_usage_error(c, "--vcpus must be a positive number: a whole number of vCPUs for "
+                                "an EC2 queue, or 0.25, 0.5, 1, 2, 4, 8 or 16 for Fargate (got "
                                 "'%s')", arg);
             return -1;
         }

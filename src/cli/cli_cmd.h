@@ -34,18 +34,22 @@ enum { CLI_SUB_ARRAY = 1100, CLI_SUB_DEP, CLI_SUB_PARAM, CLI_SUB_ENV, CLI_SUB_VC
  * containerOverrides.command; -1 after printing what is wrong (or that "--" ends the line). */
 int cli_command_at(int argc, char **argv);
 int cli_submit_finish(const cli_ctx *c, json_t *req, int at, int argc, char **argv);
+/* --array-size's range: AWS Batch's, which the server holds to. */
+#define CLI_ARRAY_MIN 2
+#define CLI_ARRAY_MAX 10000
 /* Applies one of them to the SubmitJob request req: 1 when o was one, 0 when not, -1 after
  * printing what is wrong with its value. */
 int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
 /* The help lines for them. */
 #define CLI_SUBMIT_HELP                                                                       \
-    "  --array-size N       an array job of N children, indexes 0 to N-1\n"                   \
+    "  --array-size N       an array job of N children (2 to 10000), indexes 0 to N-1\n"     \
     "  --depends-on DEP     wait for another job first: JOBID, or JOBID:N_TO_N for arrays\n"  \
     "                       of one size (child i waits for child i); or SEQUENTIAL, for an\n"  \
     "                       array, whose children then run one after another; repeatable\n"   \
     "  --param K=V          the value of Ref::K in the definition's command; repeatable\n"      \
     "  --env K=V            an environment variable for the job; repeatable\n"               \
-    "  --vcpus N            vCPUs, instead of the definition's\n"                             \
+    "  --vcpus N            vCPUs, instead of the definition's: a whole number on an EC2\n"   \
+    "                       queue; 0.25, 0.5, 1, 2, 4, 8 or 16 on a Fargate one\n"          \
     "  --memory MIB         memory in MiB, instead of the definition's\n"                     \
     "  --attempts N         attempts in all, the first included (retries = N - 1)\n"          \
     "  --timeout SECONDS    stop each attempt after this long\n"
@@ -158,6 +162,13 @@ enum {
  * (2 when id is not an array job). */
 int cli_follow_array(cli_ctx *c, const char *id, int flags, long every_ms, json_t **final,
                      json_t **stuck);
+
+/* Whether w is a word taken where a command's name goes that names no command: help, -h,
+ * --help, version, --version, or a common option (--endpoint...), given before the command. */
+int cli_top_word(const char *w);
+/* Runs one (argv[0]): the help or the version (or a usage error for words they do not take),
+ * or for an option, a usage error that shows the command line with the command first. */
+int cli_top(int argc, char **argv); /* cli_top.c */
 
 /* The commands; argv[0] is the command's name. */
 int cli_submit(int argc, char **argv);

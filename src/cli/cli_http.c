@@ -52,6 +52,7 @@ void cli_ctx_init(cli_ctx *c, const char *prog)
     memset(c, 0, sizeof *c);
     c->prog = prog;
     c->endpoint = env_or("BARGE_ENDPOINT", DEFAULT_ENDPOINT);
+    c->endpoint_from = env_or("BARGE_ENDPOINT", NULL) ? "$BARGE_ENDPOINT" : NULL;
     c->region = env_or("AWS_REGION", env_or("AWS_DEFAULT_REGION", "us-east-1"));
     c->region_from = env_or("AWS_REGION", NULL) ? "$AWS_REGION" : "$AWS_DEFAULT_REGION";
     /* A server in --dev accepts any key, so the CLI works out of the box without AWS setup. */
@@ -82,15 +83,10 @@ static int port_ok(const char *p, size_t n)
     return v >= 1 && v <= 65535;
 }
 
-/* HOST, HOST:PORT, [IPV6] or [IPV6]:PORT (after any USER@): what curl would otherwise refuse
- * with its own words, or take for something else. */
+/* HOST, HOST:PORT, [IPV6] or [IPV6]:PORT: what curl would otherwise refuse with its own words,
+ * or take for something else.  A USER:PASSWORD@ is refused before (cli_ctx_open). */
 static int authority_ok(const char *a, size_t n)
 {
-    const char *at = memrchr(a, '@', n);
-    if (at) {
-        n -= (size_t)(at + 1 - a);
-        a = at + 1;
-    }
     if (n == 0) return 0;
     const char *end = a + n, *host_end;
     if (*a == '[') {
@@ -106,15 +102,58 @@ static int authority_ok(const char *a, size_t n)
     return *host_end == ':' && port_ok(host_end + 1, (size_t)(end - host_end - 1));
 }
 
+int cli_utf8_refused(const char *prog, const char *what, const char *v, int show,
+                     const char *why)
+{
+    const unsigned char *p = (const unsigned char *)v;
+    for (size_t n; *p && (n = util_utf8_len(p)) != 0;) p += n;
+    if (!*p) return 0;
+    char *shown = xstrdup(v);
+    util_utf8_scrub(shown);
+    if (show)
+        fprintf(stderr, "%s: %s ('%.200s', '?' where a byte is not UTF-8) is not valid UTF-8 "
+                        "text; %s: give it in UTF-8\n", prog, what, shown, why);
+    else
+        fprintf(stderr, "%s: %s is not valid UTF-8 text; %s: give it in UTF-8\n", prog, what,
+                why);
+    free(shown);
+    return 1;
+}
+
+/* The longest region taken: as the server's --region (a host name's label, and a part of every
+ * ARN), far past AWS's longest. */
+#define REGION_MAX 50
+
+/* A region as AWS names them (us-east-1): lowercase letters, digits and '-', neither first nor
+ * last, as the server takes for its own.  Any other would be signed into a credential scope
+ * that no server of the name matches, or one too long to sign at all. */
+static int region_ok(const char *r)
+{
+    size_t n = strlen(r);
+    if (n < 1 || n > REGION_MAX || r[0] == '-' || r[n - 1] == '-') return 0;
+    for (; *r; r++)
+        if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9') || *r == '-')) return 0;
+    return 1;
+}
+
 /* The region and the credentials go into every request's headers (the Authorization's scope,
  * X-Amz-Security-Token): one that could not be sent as they are is refused before any is. */
 static int credentials_ok(const cli_ctx *c)
 {
     const char *bad = NULL, *what = NULL;
-    if (!*c->region || has_control(c->region) || strpbrk(c->region, " /")) {
-        bad = c->region_from;
-        what = "a region such as us-east-1";
-    } else if (has_control(c->access_key) || strpbrk(c->access_key, " /,")) {
+    if (!region_ok(c->region)) {
+        /* Not shown: it may be a megabyte, or hold control characters.  Its length is, when
+         * that is what is wrong with it. */
+        size_t n = strlen(c->region);
+        char said[64] = "";
+        if (!n || n > REGION_MAX)
+            snprintf(said, sizeof said, n ? " (it is %zu characters long)" : " (it is empty)", n);
+        fprintf(stderr, "%s: %s must be a region such as us-east-1: lowercase letters, digits "
+                        "and '-' (not first or last), at most %d characters%s\n",
+                c->prog, c->region_from, REGION_MAX, said);
+        return 0;
+    }
+    if (has_control(c->access_key) || strpbrk(c->access_key, " /,")) {
         bad = "$AWS_ACCESS_KEY_ID";
         what = "an access key id, without spaces, slashes, commas or control characters";
     } else if (has_control(c->secret_key)) {
@@ -125,9 +164,34 @@ static int credentials_ok(const cli_ctx *c)
         what = "a session token, without control characters";
     }
     if (!bad) return 1;
-    fprintf(stderr, "%s: %s must be %s%s\n", c->prog, bad, what,
-            bad == c->region_from && !*c->region ? " (it is empty)" : "");
+    fprintf(stderr, "%s: %s must be %s\n", c->prog, bad, what);
     return 0;
+}
+
+/* The values taken from the environment are checked as cli_main checks the arguments: each
+ * goes into the request (the endpoint's path, the region and the access key into the signed
+ * headers) or its signature, and a byte that is not UTF-8 would come back from the server as
+ * a confusing error about something else ("POST /?/v1/listjobs: no such operation").  Those
+ * given as options were checked as arguments. */
+static int environment_ok(const cli_ctx *c)
+{
+    static const char why[] = "it goes into every request or its signature, whose text is "
+                              "UTF-8";
+    const struct {
+        const char *from, *v;
+        int show;
+    } vars[] = {
+        {c->endpoint_from, c->endpoint, 1},
+        {c->region_from, c->region, 1},
+        {"$AWS_ACCESS_KEY_ID", c->access_key, 1},
+        {"$AWS_SECRET_ACCESS_KEY", c->secret_key, 0},
+        {"$AWS_SESSION_TOKEN", c->session_token, 0},
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (vars[i].from && vars[i].from[0] == '$' && vars[i].v &&
+            cli_utf8_refused(c->prog, vars[i].from, vars[i].v, vars[i].show, why))
+            return 0;
+    return 1;
 }
 
 int cli_ctx_open(cli_ctx *c)
@@ -136,10 +200,22 @@ int cli_ctx_open(cli_ctx *c)
     size_t scheme = strncmp(e, "http://", 7) == 0 ? 7 : strncmp(e, "https://", 8) == 0 ? 8 : 0;
     size_t auth_len = scheme ? strcspn(e + scheme, "/?#") : 0;
     const char *rest = e + scheme + auth_len;
+    const char *from = c->endpoint_from ? c->endpoint_from : "the endpoint";
+    if (!environment_ok(c)) return 2;
+    /* curl would send USER:PASSWORD as Basic authorization, and the Host header (signed, and
+     * compared by the server with the one it is sent) would be refused with words about Host.
+     * The URL is not shown: it holds a password. */
+    if (scheme && memchr(e + scheme, '@', auth_len)) {
+        fprintf(stderr, "%s: %s must not hold a user name or password (USER:PASSWORD@ before "
+                        "the host): requests are signed with $AWS_ACCESS_KEY_ID and "
+                        "$AWS_SECRET_ACCESS_KEY instead; give it as http://HOST:PORT\n",
+                c->prog, from);
+        return 2;
+    }
     if (!scheme || !authority_ok(e + scheme, auth_len) || strchr(rest, '?') ||
         strchr(rest, '#') || strpbrk(e, " ") || has_control(e)) {
-        fprintf(stderr, "%s: the endpoint '%s' is not a URL like %s (set by --endpoint or "
-                        "$BARGE_ENDPOINT)\n", c->prog, e, DEFAULT_ENDPOINT);
+        fprintf(stderr, "%s: %s '%s' is not a URL like %s\n", c->prog, from, e,
+                DEFAULT_ENDPOINT);
         return 2;
     }
     if (!credentials_ok(c)) return 2;

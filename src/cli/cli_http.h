@@ -11,6 +11,7 @@
 typedef struct cli_ctx {
     const char *prog;          /* "barge submit": the start of every message */
     const char *endpoint;      /* as given, for messages */
+    const char *endpoint_from; /* "--endpoint", "$BARGE_ENDPOINT", or NULL for the default */
     const char *ca_file;       /* --ca-file or $AWS_CA_BUNDLE; NULL: the system's CA bundle */
     const char *region;
     const char *region_from;   /* "--region", "$AWS_REGION"...: where the region came from */
@@ -67,11 +68,18 @@ typedef struct cli_error {
  * $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, and $AWS_CA_BUNDLE (which the
  * AWS CLI and SDKs read for the same purpose). */
 void cli_ctx_init(cli_ctx *c, const char *prog);
-/* Checks the endpoint, the region and the credentials once options are parsed (what goes into
- * a request's headers must not hold a control character); returns 0, or 2 after printing
- * why. */
+/* Checks the endpoint, the region and the credentials once options are parsed, naming the
+ * option or variable each came from: the variables' values are UTF-8 (as the arguments are, in
+ * cli_main), the endpoint an http(s) URL without a user name or password, the region one as AWS
+ * names them, and nothing that goes into a request's headers holds a control character;
+ * returns 0, or 2 after printing why. */
 int cli_ctx_open(cli_ctx *c);
 void cli_ctx_close(cli_ctx *c);
+/* When v is not well-formed UTF-8: prints "PROG: WHAT ('V', '?' where a byte is not UTF-8) is
+ * not valid UTF-8 text; WHY: give it in UTF-8" (V left out unless show: a secret) and returns
+ * 1; else 0. */
+int cli_utf8_refused(const char *prog, const char *what, const char *v, int show,
+                     const char *why);
 
 /* Calls op of service "batch" or "logs", or "barge" for barge's own operations under
  * /barge/v1/ (signed as the Batch API's), with the JSON body req (borrowed).  Returns 0 with a
