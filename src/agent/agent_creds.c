@@ -417,6 +417,21 @@ static char *copy_ca_bundle(agent *ag)
     return path;
 }
 
+/* What libmicrohttpd says of a connection it refuses, or one a client drops: any job can
+ * cause a line at will (141,966 in 10 s of connecting and closing), and a local agent's
+ * stderr is its server's log.  One every 10 s, the others counted. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    static log_limit limit = LOG_LIMIT_INIT;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n') line[--n] = '\0';
+    log_limited(&limit, 10000, LOG_WARN, "jobs' metadata endpoint: %s", line);
+}
+
 agent_creds *agent_creds_start(agent *ag, char *err, size_t errlen)
 {
     agent_creds *cr = xcalloc(1, sizeof *cr);
@@ -426,7 +441,8 @@ agent_creds *agent_creds_start(agent *ag, char *err, size_t errlen)
      * rarely (their SDKs cache what they get). */
     cr->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                                  MHD_USE_ERROR_LOG,
-                             0, NULL, NULL, on_request, cr, MHD_OPTION_SOCK_ADDR, &sa,
+                             0, NULL, NULL, on_request, cr, MHD_OPTION_EXTERNAL_LOGGER,
+                             on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     const union MHD_DaemonInfo *info =

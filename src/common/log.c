@@ -25,6 +25,40 @@ void log_msg(int level, const char *fmt, ...)
     fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, ts.tv_nsec / 1000000, names[level], line);
 }
 
+void log_limitedv(log_limit *l, int64_t period_ms, int level, const char *fmt, va_list ap)
+{
+    if (level < log_level) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    pthread_mutex_lock(&l->mu);
+    long held = -1;
+    if (!l->said_ms || now - l->said_ms >= period_ms) {
+        held = l->held;
+        l->held = 0;
+        l->said_ms = now;
+    } else {
+        l->held++;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (held < 0) return;
+    char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (held)
+        log_msg(level, "%s (and %ld more line%s of this kind held back since the last one)",
+                line, held, held == 1 ? "" : "s");
+    else
+        log_msg(level, "%s", line);
+}
+
+void log_limited(log_limit *l, int64_t period_ms, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_limitedv(l, period_ms, level, fmt, ap);
+    va_end(ap);
+}
+
 void log_panic(const char *file, int line, const char *what)
 {
     fprintf(stderr, "barge: assertion failed at %s:%d: %s\n", file, line, what);

@@ -666,7 +666,9 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         return;
     }
     snprintf(last_mhd_said, sizeof last_mhd_said, "%s", line);
-    log_warn("http: %s", line);
+    /* A client causes these at will (each request it drops half-sent): one every 10 s. */
+    static log_limit limit = LOG_LIMIT_INIT;
+    log_limited(&limit, 10000, LOG_WARN, "http: %s", line);
 }
 
 int http_use_tls(const char *cert_pem, const char *key_pem, char **err)

@@ -326,3 +326,50 @@ class PidsLimit(JobsCase):
         for pid in agents:
             with open("/proc/%d/cmdline" % pid, "rb") as f:
                 self.assertIn(b"--max-pids\x0020", f.read())
+
+
+# A job's flood of its metadata endpoint: idle connections past the endpoint's limit (each
+# connection refused then is a line of libmicrohttpd's), then connections opened and closed
+# half-sent for two seconds.
+METADATA_FLOOD = r'''
+import os, socket, time, urllib.parse
+u = urllib.parse.urlparse(os.environ["ECS_CONTAINER_METADATA_URI_V4"])
+held = [socket.create_connection((u.hostname, u.port)) for _ in range(64)]
+end = time.time() + 2
+while time.time() < end:
+    try:
+        s = socket.create_connection((u.hostname, u.port), timeout=1)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        s.close()
+    except OSError:
+        pass
+'''
+
+
+class LogFlood(JobsCase):
+    """What a client or a job causes at will reaches the server's log at most once in 10 s,
+    with a count of the lines held back: 141,966 lines came of 10 s of one job's connections
+    (a local agent's stderr is its server's log), and a line of every request a client
+    dropped half-sent."""
+
+    def mhd_lines(self):
+        return [line for line in self.server.read_log().splitlines()
+                if "Server reached connection limit" in line or "incomplete request" in line]
+
+    def test_a_job_cannot_flood_the_log_through_its_metadata_endpoint(self):
+        job = self.submit(command=["python3", "-c", METADATA_FLOOD])
+        self.assertSucceeded(job)
+        lines = self.mhd_lines()
+        self.assertTrue(lines, "the flood was not refused: no line at all")
+        self.assertLessEqual(len(lines), 3, "\n".join(lines[:5]))
+
+    def test_a_client_cannot_flood_the_log_with_requests_it_drops(self):
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", self.server.port))
+            s.sendall(b"POST /v1/describejobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Length: 100\r\n\r\nabc")
+            s.close()
+        self.wait_for(lambda: self.mhd_lines(), 10, "a line of the dropped requests")
+        time.sleep(0.5)
+        lines = [line for line in self.mhd_lines() if "incomplete request" in line]
+        self.assertLessEqual(len(lines), 3, "\n".join(lines[:5]))
