@@ -4,6 +4,7 @@ readable by others, the agent token on a command line."""
 import os
 import socket
 import stat
+import subprocess
 import time
 
 from harness import ServerTestCase, read_to_close
@@ -327,6 +328,26 @@ class PidsLimit(JobsCase):
             with open("/proc/%d/cmdline" % pid, "rb") as f:
                 self.assertIn(b"--max-pids\x0020", f.read())
 
+    def test_a_dead_agents_pids_cgroups_are_removed(self):
+        # An agent killed with SIGKILL leaves its pids cgroup (a clean stop removes it); the
+        # next agent of the host removes it, and its attempts' cgroups with it.
+        root = "/sys/fs/cgroup/pids"
+        if not os.path.exists(os.path.join(root, "cgroup.procs")) or os.geteuid() != 0:
+            self.skipTest("needs root and a cgroup v1 pids hierarchy")
+        with open("/proc/self/cgroup") as f:
+            mine = [line.split(":", 2)[2].strip() for line in f
+                    if line.split(":")[1].split(",").count("pids")]
+        hierarchy = os.path.join(root, mine[0].lstrip("/")) if mine else root
+        gone = subprocess.Popen(["true"])
+        gone.wait()  # a pid no agent has
+        stale = os.path.join(hierarchy, "barge-pids-%d" % gone.pid)
+        os.makedirs(os.path.join(stale, "job-1"))
+        self.addCleanup(lambda: [os.rmdir(p) for p in (os.path.join(stale, "job-1"), stale)
+                                 if os.path.isdir(p)])
+        # A fresh agent (the class's go after 2 s idle) looks when its first attempt starts.
+        self.wait_for(lambda: not self.agent_pids("ce"), 30, "the idle agents to go")
+        self.assertSucceeded(self.submit(command="true"))
+        self.wait_for(lambda: not os.path.exists(stale), 10, "the dead agent's pids cgroup to go")
 
 # A job's flood of its metadata endpoint: idle connections past the endpoint's limit (each
 # connection refused then is a line of libmicrohttpd's), then connections opened and closed
