@@ -23,6 +23,7 @@
 #include "agent/agent_assign.h"
 #include "agent/agent_conn.h"
 #include "agent/agent_state.h"
+#include "agent/peer_uid.h"
 #include "agent/task_stats.h"
 
 #define PATH_PREFIX "/v1/credentials/"
@@ -54,10 +55,24 @@ typedef struct creds_entry {
     int served;
 } creds_entry;
 
+/* Connections to the endpoint at once: in all, and of one uid.  Each attempt of a root agent
+ * runs as a uid of its own, so one job holding its uid's share leaves the others theirs (with
+ * one user for every job, --job-user or an unprivileged agent, they share one). */
+#define CONNS_MAX 512
+#define CONNS_PER_UID 32
+
+typedef struct uid_conns {
+    uid_t uid;
+    int n;          /* connections open */
+    unsigned port;  /* a client port admitted and not yet started: 0 when none */
+} uid_conns;
+
 struct agent_creds {
     agent *ag;
     struct MHD_Daemon *d;
     int port;
+    pthread_mutex_t conns_mu; /* guards conns */
+    uid_conns conns[CONNS_MAX];
     char *ca_bundle; /* a copy of --ca-file every job user can read, or NULL */
     pthread_mutex_t mu; /* guards the tables and the entries */
     dict by_id, by_attempt;
@@ -432,6 +447,66 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_limited(&limit, 10000, LOG_WARN, "jobs' metadata endpoint: %s", line);
 }
 
+/* libmicrohttpd's accept policy (its listening thread): a connection of a uid that holds its
+ * share already is closed at once.  One whose owner cannot be found (no socket diagnostics in
+ * this kernel) is let in, uncounted, as all were before. */
+static enum MHD_Result admit(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    agent_creds *cr = cls;
+    uid_t uid;
+    if (len < (socklen_t)sizeof(struct sockaddr_in) || addr->sa_family != AF_INET ||
+        !cr->port || peer_uid_of((const struct sockaddr_in *)addr, (unsigned)cr->port, &uid) < 0)
+        return MHD_YES;
+    unsigned port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+    enum MHD_Result ok = MHD_NO;
+    pthread_mutex_lock(&cr->conns_mu);
+    int held = 0;
+    uid_conns *free_slot = NULL;
+    for (size_t i = 0; i < CONNS_MAX; i++) {
+        uid_conns *c = &cr->conns[i];
+        if (c->n && c->uid == uid) held++;
+        else if (!c->n && !free_slot) free_slot = c;
+    }
+    if (held < CONNS_PER_UID && free_slot) {
+        *free_slot = (uid_conns){.uid = uid, .n = 1, .port = port};
+        ok = MHD_YES;
+    }
+    pthread_mutex_unlock(&cr->conns_mu);
+    if (ok == MHD_NO) {
+        static log_limit limit = LOG_LIMIT_INIT;
+        log_limited(&limit, 10000, LOG_WARN, "jobs' metadata endpoint: uid %u holds %d "
+                    "connections, its share; another is refused", (unsigned)uid, CONNS_PER_UID);
+    }
+    return ok;
+}
+
+/* A connection starts (its slot, found by the client's port, is tied to it) or ends (its slot
+ * is let go). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    agent_creds *cr = cls;
+    pthread_mutex_lock(&cr->conns_mu);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *a = ci ? ci->client_addr : NULL;
+        unsigned port = a && a->sa_family == AF_INET
+                            ? ntohs(((const struct sockaddr_in *)a)->sin_port) : 0;
+        for (size_t i = 0; port && i < CONNS_MAX; i++)
+            if (cr->conns[i].n && cr->conns[i].port == port) {
+                cr->conns[i].port = 0;
+                *socket_context = &cr->conns[i];
+                break;
+            }
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        uid_conns *c = *socket_context;
+        c->n = 0;
+        *socket_context = NULL;
+    }
+    pthread_mutex_unlock(&cr->conns_mu);
+}
+
 agent_creds *agent_creds_start(agent *ag, char *err, size_t errlen)
 {
     agent_creds *cr = xcalloc(1, sizeof *cr);
@@ -439,11 +514,13 @@ agent_creds *agent_creds_start(agent *ag, char *err, size_t errlen)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     /* A thread per connection: a request may wait for the server's answer, and jobs ask
      * rarely (their SDKs cache what they get). */
+    pthread_mutex_init(&cr->conns_mu, NULL);
     cr->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                                  MHD_USE_ERROR_LOG,
-                             0, NULL, NULL, on_request, cr, MHD_OPTION_EXTERNAL_LOGGER,
+                             0, admit, cr, on_request, cr, MHD_OPTION_EXTERNAL_LOGGER,
                              on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, cr,
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNS_MAX,
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     const union MHD_DaemonInfo *info =
         cr->d ? MHD_get_daemon_info(cr->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;

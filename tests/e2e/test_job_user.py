@@ -110,6 +110,41 @@ class JobUser(JobsCaseOut):
         self.assertEqual(self.wait_job(a)["status"], "SUCCEEDED")
         self.wait_for(lambda: not os.path.exists(shm), 10, "the job's file in /dev/shm to go")
 
+    # The jobs' metadata endpoint (and role credentials) is one per agent: one job holding
+    # every connection it may open kept the others from it.  Connections are counted by the
+    # uid that opened them, so each attempt's uid has a share.
+    def test_one_job_cannot_take_every_metadata_connection(self):
+        hold = (
+            "import os, socket, time, urllib.parse\n"
+            "u = urllib.parse.urlparse(os.environ['ECS_CONTAINER_METADATA_URI_V4'])\n"
+            "held = [socket.create_connection((u.hostname, u.port)) for _ in range(70)]\n"
+            "time.sleep(1)\n"
+            "alive = 0\n"
+            "for s in held:\n"
+            "    s.setblocking(False)\n"
+            "    try:\n"
+            "        alive += s.recv(1, socket.MSG_PEEK) != b''\n"
+            "    except BlockingIOError:\n"
+            "        alive += 1\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "open(os.environ['OUT'] + '/held', 'w').write(str(alive))\n"
+            "while not os.path.exists(os.environ['OUT'] + '/meta-hold.go'):\n"
+            "    time.sleep(0.05)\n")
+        self.gate("meta-hold")
+        a = self.submit("meta-hold", command=["python3", "-c", hold])
+        self.wait_for(lambda: os.path.exists(os.path.join(self.out_dir, "held")), 30,
+                      "the job to hold its connections")
+        b = self.submit("meta-read", command=[
+            "python3", "-c", "import os, urllib.request; open(os.environ['OUT'] + '/meta', 'w')"
+            ".write(urllib.request.urlopen(os.environ['ECS_CONTAINER_METADATA_URI_V4'], "
+            "timeout=10).read().decode())"])
+        self.assertEqual(self.wait_job(b)["status"], "SUCCEEDED", self.job(b).get("statusReason"))
+        self.assertIn("DockerId", self.read("meta"))
+        self.assertLessEqual(int(self.read("held")), 32)
+        self.open_gate("meta-hold")
+        self.assertEqual(self.wait_job(a)["status"], "SUCCEEDED")
+
 
 @unittest.skipUnless(os.geteuid() == 0, "needs a root agent")
 class PrivateHome(JobsCase):
