@@ -26,9 +26,11 @@ set -eu
 # (tests/e2e/haproxy.py, docs/operations.md).
 # Console: npm builds it (console/build.sh: esbuild and the AWS signer, pinned by its lock file);
 # the tests click through it in Debian's chromium, driven by Playwright (tests/e2e/js).
+# Sockets and namespaces: iproute2's ss and ip (the tests count a server's sockets and make
+# network namespaces for several hosts).
 PACKAGES="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
           libssl-dev libjemalloc-dev clang libclang-rt-14-dev valgrind curl openssl runc skopeo umoci docker-registry
-          busybox-static awscli prometheus haproxy chromium libpq-dev postgresql $*"
+          busybox-static awscli prometheus haproxy chromium libpq-dev postgresql iproute2 $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,11 +1,13 @@
 /* http_guard — see http_guard.h. */
 #include "server/http_guard.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -17,6 +19,8 @@ enum { G_RECEIVING, G_HELD, G_BETWEEN, G_CLOSING };
 
 /* How often the sweeper looks. */
 #define SWEEP_MS 250
+/* How long a connection waits in a phase before the sweeper asks whether its client is gone. */
+#define GONE_AFTER_MS 1000
 
 /* A connection's record.  Its phase and clock are written by the HTTP thread that serves it and
  * read by the sweeper, which alone may move it to G_CLOSING: atomics, so that the per-request
@@ -26,6 +30,7 @@ typedef struct guard_conn {
     int fd;
     _Atomic int phase;
     _Atomic int64_t since_ms; /* when the current phase's clock started */
+    int64_t gone_since;       /* the sweeper's: the phase whose client it last found gone */
 } guard_conn;
 
 static struct {
@@ -117,8 +122,37 @@ void http_guard_answered(struct MHD_Connection *c)
     set_phase(c, G_BETWEEN, 1);
 }
 
-/* Closes the connections over their deadline.  shutdown, not close: the descriptor stays
- * libmicrohttpd's, which sees the end of the stream and cleans up as for any client that left. */
+/* 1 when the client has shut its side of the connection and left nothing unread: waiting for
+ * (the rest of) a request, it can send no more.  libmicrohttpd 0.9.75 stops reading an
+ * edge-triggered socket after a short read, so it does not see an end of stream that came with
+ * the last bytes it read: a request dropped half-sent kept its connection until the request's
+ * deadline, and 1,000 of them held 127.0.0.1's --max-connections-per-address (and so the local
+ * agents) for 30 s. */
+static int client_gone(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    int unread = 0;
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) &&
+           ioctl(fd, FIONREAD, &unread) == 0 && unread == 0;
+}
+
+/* A connection to close now that its client has gone.  Asked twice, a sweep apart, in the same
+ * phase: a whole request whose client shut its side after sending it is in libmicrohttpd's hands
+ * (nothing unread) for the moment before the server takes it (held, not asked). */
+static int left(guard_conn *g, int64_t now, int64_t since)
+{
+    if (now - since < GONE_AFTER_MS || !client_gone(g->fd)) {
+        g->gone_since = 0;
+        return 0;
+    }
+    if (g->gone_since == since) return 1;
+    g->gone_since = since;
+    return 0;
+}
+
+/* Closes the connections over their deadline, and those whose client has gone.  shutdown, not
+ * close: the descriptor stays libmicrohttpd's, which sees the end of the stream and cleans up as
+ * for any client that left. */
 static int sweep(int64_t now)
 {
     int closed = 0;
@@ -129,10 +163,13 @@ static int sweep(int64_t now)
         if (phase == G_RECEIVING) limit = G.request_ms;
         else if (phase == G_BETWEEN) limit = G.idle_ms;
         else continue;
-        if (!limit || now - atomic_load(&g->since_ms) <= limit || g->fd < 0) continue;
+        if (g->fd < 0) continue;
+        int64_t since = atomic_load(&g->since_ms);
+        int over = limit && now - since > limit;
+        if (!over && !left(g, now, since)) continue;
         /* Not if its thread has moved it on meanwhile (its request came in whole). */
         if (!atomic_compare_exchange_strong(&g->phase, &phase, G_CLOSING)) continue;
-        if (phase == G_RECEIVING) closed++;
+        if (over && phase == G_RECEIVING) closed++;
         shutdown(g->fd, SHUT_RDWR);
     }
     pthread_mutex_unlock(&G.mu);

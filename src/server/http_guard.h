@@ -13,7 +13,8 @@
  *              libmicrohttpd also applies to a connection that sends nothing at all.
  *
  * A sweeper thread closes (shutdown) the connections over their deadline, a quarter of a second
- * at most after it.  The front end also asks http_guard_late whenever libmicrohttpd hands it a
+ * at most after it, and those receiving or between whose client has shut its side and left
+ * nothing unread (it can send no more), a second or so after.  The front end also asks http_guard_late whenever libmicrohttpd hands it a
  * request: headers that complete late are answered 408 RequestTimeoutException (libmicrohttpd
  * takes an answer then, not in the middle of a body), and a piece of body that comes late closes
  * the connection at once.  The connection records are the sockets' contexts in libmicrohttpd;
