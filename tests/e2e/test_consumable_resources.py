@@ -67,6 +67,25 @@ class ConsumableResources(JobsCase):
         self.assertClientError(b.describe_consumable_resource, "tokens",
                                consumableResource="tokens")
 
+    def test_client_tokens(self):
+        b = self.batch
+        u = b.update_consumable_resource
+        b.create_consumable_resource(consumableResourceName="seats", totalQuantity=1)
+        self.assertClientError(u, "clientToken: must be 1 to 64 characters long (got 65)",
+                               consumableResource="seats", operation="ADD", quantity=1,
+                               clientToken="t" * 65)
+        self.assertEqual(u(consumableResource="seats", operation="ADD", quantity=1,
+                           clientToken="é" * 64)["totalQuantity"], 2)
+        self.assertEqual(u(consumableResource="seats", operation="ADD", quantity=1,
+                           clientToken="once")["totalQuantity"], 3)
+        # A resource made again under the same name is another resource: the token used on the
+        # one deleted does not stand for an update of the new one.
+        b.delete_consumable_resource(consumableResource="seats")
+        b.create_consumable_resource(consumableResourceName="seats", totalQuantity=1)
+        self.assertEqual(u(consumableResource="seats", operation="ADD", quantity=1,
+                           clientToken="once")["totalQuantity"], 2)
+        b.delete_consumable_resource(consumableResource="seats")
+
     def test_a_resource_no_job_needs_lists_no_job(self):
         self.batch.create_consumable_resource(consumableResourceName="unused", totalQuantity=1)
         out = self.batch.list_jobs_by_consumable_resource(consumableResource="unused")

@@ -203,6 +203,14 @@ class LogsApi(ServerTestCase):
             self.assertClientError(self.logs.filter_log_events, "not closed",
                                    code="InvalidParameterException", logGroupName=GROUP,
                                    filterPattern=pattern)
+        # CloudWatch's longest pattern is 1,024 characters.
+        self.assertClientError(self.logs.filter_log_events,
+                               "filterPattern: at most 1024 characters (got 1025)",
+                               code="InvalidParameterException", logGroupName=GROUP,
+                               filterPattern="x" * 1025)
+        out = self.logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="filt/",
+                                          filterPattern="É" * 1024)
+        self.assertEqual(out["events"], [])
         out = self.logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="filt/",
                                           filterPattern='"disk full"')
         self.assertEqual([e["message"] for e in out["events"]], ["ERROR disk full"])

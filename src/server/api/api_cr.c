@@ -151,21 +151,47 @@ static int list_cr(api_ctx *c, json_t *req, json_t **resp)
     return rc;
 }
 
-/* clientToken -> the update's body, for as long as the server runs: the same update sent
- * twice happens once. */
+/* "NAME\nclientToken" -> {"body": the update, "at": ms}: the same update sent twice within
+ * TOKEN_KEPT_MS happens once (AWS keeps a token 8 hours).  Kept while the server runs; tokens
+ * past their time go at most once a minute, and a resource's with it. */
 static json_t *seen_tokens;
+static int64_t tokens_swept_ms;
+#define TOKEN_KEPT_MS (8 * 3600 * INT64_C(1000))
+#define TOKEN_MAX 64
+
+static void forget_tokens(int64_t now_ms, const char *name)
+{
+    const char *key;
+    json_t *v;
+    void *tmp;
+    size_t n = name ? strlen(name) : 0;
+    json_object_foreach_safe(seen_tokens, tmp, key, v) {
+        if (name ? strncmp(key, name, n) == 0 && key[n] == '\n'
+                 : now_ms - json_integer_value(json_object_get(v, "at")) >= TOKEN_KEPT_MS)
+            json_object_del(seen_tokens, key);
+    }
+}
 
 static int update_cr(api_ctx *c, json_t *req, json_t **resp)
 {
+    const char *token = api_str(req, "clientToken");
+    size_t token_chars = token ? util_utf8_chars(token) : 0;
+    if (token && (token_chars < 1 || token_chars > TOKEN_MAX))
+        return api_client_error(c, "clientToken: must be 1 to %d characters long (got %zu)",
+                                TOKEN_MAX, token_chars);
     char *name;
     json_t *cr = find_cr(c, api_str(req, "consumableResource"), &name);
     if (!cr) return -1;
-    const char *token = api_str(req, "clientToken");
     char *key = token ? xasprintf("%s\n%s", name, token) : NULL;
     json_t *body = json_copy(req);
     json_object_del(body, "clientToken");
     if (key && !seen_tokens) seen_tokens = json_object();
-    json_t *before = key ? json_object_get(seen_tokens, key) : NULL;
+    if (seen_tokens && c->now_ms - tokens_swept_ms >= 60000) {
+        forget_tokens(c->now_ms, NULL);
+        tokens_swept_ms = c->now_ms;
+    }
+    json_t *seen = key ? json_object_get(seen_tokens, key) : NULL;
+    json_t *before = seen ? json_object_get(seen, "body") : NULL;
     int rc = -1;
     if (before && !json_equal(before, body)) {
         api_client_error(c, "clientToken: '%.64s' was already used for a different update of "
@@ -195,7 +221,9 @@ static int update_cr(api_ctx *c, json_t *req, json_t **resp)
             total = next;
         }
     }
-    if (key) json_object_set(seen_tokens, key, body);
+    if (key && !seen)
+        json_object_set_new(seen_tokens, key,
+                            json_pack("{s:O, s:I}", "body", body, "at", (json_int_t)c->now_ms));
     /* Read again: an update replaced the description cr pointed at. */
     cr = reg_get(&c->st->cr, name);
     *resp = json_pack("{s:s, s:O, s:I}", "consumableResourceName", name, "consumableResourceArn",
@@ -222,6 +250,7 @@ static int delete_cr(api_ctx *c, json_t *req, json_t **resp)
         return -1;
     }
     reg_del(c->st, &c->st->cr, name);
+    if (seen_tokens) forget_tokens(c->now_ms, name);
     free(name);
     *resp = json_object();
     return 0;

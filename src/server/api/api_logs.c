@@ -252,6 +252,9 @@ static int describe_log_streams(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
+/* CloudWatch's longest filter pattern. */
+#define FILTER_PATTERN_MAX 1024
+
 /* 2024-01-01T00:00:00Z in milliseconds. */
 #define NEWEST_FIRST_FROM INT64_C(1704067200000)
 
@@ -267,6 +270,10 @@ static int filter_log_events(api_ctx *c, json_t *req, json_t **resp)
         return -1;
     if (names && q.prefix)
         return LOGS_INVALID(c, "logStreamNames and logStreamNamePrefix cannot both be given");
+    size_t pattern_chars = q.pattern ? util_utf8_chars(q.pattern) : 0;
+    if (pattern_chars > FILTER_PATTERN_MAX)
+        return LOGS_INVALID(c, "filterPattern: at most %d characters (got %zu)",
+                            FILTER_PATTERN_MAX, pattern_chars);
     /* Newest first (false) is CloudWatch's since 2026, which refuses it for a startTime before
      * 2024 (its older storage); refused here too, so that a call that works on barge works on
      * AWS. */
