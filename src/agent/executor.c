@@ -530,9 +530,11 @@ static void stop_run(executor *ex, run *r, exec_stop_cause cause, const char *re
     r->kill_at = util_mono_ms() + (int64_t)grace * 1000;
 }
 
+/* An empty line is no event: CloudWatch stores no empty message, and Docker's awslogs driver
+ * (AWS Batch's) sends none. */
 static void emit(executor *ex, run *r, linebuf *lb, const char *p, size_t n, int64_t at)
 {
-    ex->o.events->line(ex->o.ctx, r->spec, lb->source, at, p, n);
+    if (n) ex->o.events->line(ex->o.ctx, r->spec, lb->source, at, p, n);
 }
 
 /* Emits the complete lines in lb, and cuts overlong ones at a character boundary. */

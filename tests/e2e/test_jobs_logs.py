@@ -55,6 +55,14 @@ class Logs(JobsCase):
         self.assertEqual([e["message"] for e in out],
                          ["caf\u00e9 \ufffd cut \ufffd\ufffd"])
 
+    def test_empty_lines_are_no_events(self):
+        # CloudWatch stores no empty message, and the awslogs driver sends none.
+        jid = self.submit("gaps", command="printf 'a\\n\\n\\nb\\n\\n'; printf '\\n' >&2; echo c")
+        stream = self.assertSucceeded(jid)["container"]["logStreamName"]
+        out = self.wait_for(lambda: (lambda e: e if len(e) >= 3 else None)(
+            self.events(stream)["events"]), 10, "three events")
+        self.assertEqual([e["message"] for e in out], ["a", "b", "c"])
+
     def test_each_attempt_has_its_own_stream(self):
         jid = self.submit("twice", command='echo "attempt $AWS_BATCH_JOB_ATTEMPT"; exit 1',
                           retryStrategy={"attempts": 2})
