@@ -120,37 +120,21 @@ int cli_utf8_refused(const char *prog, const char *what, const char *v, int show
     return 1;
 }
 
-/* The longest region taken: as the server's --region (a host name's label, and a part of every
- * ARN), far past AWS's longest. */
-#define REGION_MAX 50
-
-/* A region as AWS names them (us-east-1): lowercase letters, digits and '-', neither first nor
- * last, as the server takes for its own.  Any other would be signed into a credential scope
- * that no server of the name matches, or one too long to sign at all. */
-static int region_ok(const char *r)
-{
-    size_t n = strlen(r);
-    if (n < 1 || n > REGION_MAX || r[0] == '-' || r[n - 1] == '-') return 0;
-    for (; *r; r++)
-        if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9') || *r == '-')) return 0;
-    return 1;
-}
-
 /* The region and the credentials go into every request's headers (the Authorization's scope,
  * X-Amz-Security-Token): one that could not be sent as they are is refused before any is. */
 static int credentials_ok(const cli_ctx *c)
 {
     const char *bad = NULL, *what = NULL;
-    if (!region_ok(c->region)) {
+    if (!sigv4_region_valid(c->region)) {
         /* Not shown: it may be a megabyte, or hold control characters.  Its length is, when
          * that is what is wrong with it. */
         size_t n = strlen(c->region);
         char said[64] = "";
-        if (!n || n > REGION_MAX)
+        if (!n || n > SIGV4_REGION_MAX)
             snprintf(said, sizeof said, n ? " (it is %zu characters long)" : " (it is empty)", n);
         fprintf(stderr, "%s: %s must be a region such as us-east-1: lowercase letters, digits "
                         "and '-' (not first or last), at most %d characters%s\n",
-                c->prog, c->region_from, REGION_MAX, said);
+                c->prog, c->region_from, SIGV4_REGION_MAX, said);
         return 0;
     }
     if (has_control(c->access_key) || strpbrk(c->access_key, " /,")) {

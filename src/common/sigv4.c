@@ -444,3 +444,12 @@ void sigv4_signed_free(sigv4_signed *s)
     free(s->canonical_request);
     s->authorization = s->canonical_request = NULL;
 }
+
+int sigv4_region_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > SIGV4_REGION_MAX || s[0] == '-' || s[n - 1] == '-') return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-')) return 0;
+    return 1;
+}

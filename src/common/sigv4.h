@@ -85,4 +85,14 @@ void sigv4_sha256_hex(const void *p, size_t n, char out[65]);
  * %XX in upper case.  How SDKs put a path and a query's keys and values on the wire, and how the
  * canonical request encodes the path once more. */
 void sigv4_uri_encode(buf *b, const char *s, size_t n, int keep_slash);
+/* The longest region taken: as the server's --region (a host name's label, and a part of every
+ * ARN), far past AWS's longest. */
+#define SIGV4_REGION_MAX 50
+
+/* 1 when s names a region as AWS names them (us-east-1): 1 to SIGV4_REGION_MAX lowercase
+ * letters, digits and '-', neither first nor last (a host name's label; botocore refuses "-1"
+ * and "east-" before it signs).  Any other would be signed into a credential scope that no
+ * server of the name matches, or one too long to sign at all. */
+int sigv4_region_valid(const char *s);
+
 #endif

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/opts.h"
+#include "common/sigv4.h"
 #include "common/util.h"
 #include "server/base/agent_clock.h"
 #include "server/base/agent_ident.h"
@@ -87,17 +88,6 @@ static int parse_listen(const char *s, barge_config *c)
 
 /* As AWS names its regions (us-east-1, eu-central-2): lowercase letters, digits and '-'.  Every
  * ARN carries the region, and ARNs are written into JSON texts as they are. */
-static int region_valid(const char *s)
-{
-    size_t n = strlen(s);
-    /* A host name's label, as SDKs check a region before they sign with it (botocore refuses
-     * "-1" and "east-" before sending anything). */
-    if (n < 1 || n > 50 || s[0] == '-' || s[n - 1] == '-') return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-')) return 0;
-    return 1;
-}
-
 static int account_valid(const char *s)
 {
     if (strlen(s) != 12) return 0;
@@ -329,9 +319,10 @@ int server_main(int argc, char **argv)
             break;
         }
         case OPT_REGION:
-            if (!region_valid(optarg)) {
-                fprintf(stderr, "barge server: --region must be 1 to 50 lowercase letters, digits "
-                                "or '-' (not first or last), as AWS names regions (got '%s')\n", optarg);
+            if (!sigv4_region_valid(optarg)) {
+                fprintf(stderr, "barge server: --region must be 1 to %d lowercase letters, digits "
+                                "or '-' (not first or last), as AWS names regions (got '%s')\n",
+                        SIGV4_REGION_MAX, optarg);
                 return 2;
             }
             c->region = optarg;

@@ -118,11 +118,28 @@ static void test_overlong_parts(void)
     refuses(big, "SignedHeaders is longer than 1023 characters");
 }
 
+static void test_region_names(void)
+{
+    CHECK(sigv4_region_valid("us-east-1"));
+    CHECK(sigv4_region_valid("eu-central-2"));
+    CHECK(sigv4_region_valid("a"));
+    const char *bad[] = {"", "-1", "east-", "US-EAST-1", "us_east_1", "us east", "é", "us.east"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(!sigv4_region_valid(bad[i]));
+    char r[SIGV4_REGION_MAX + 2];
+    memset(r, 'r', SIGV4_REGION_MAX);
+    r[SIGV4_REGION_MAX] = '\0';
+    CHECK(sigv4_region_valid(r));
+    r[SIGV4_REGION_MAX] = 'r';
+    r[SIGV4_REGION_MAX + 1] = '\0';
+    CHECK(!sigv4_region_valid(r));
+}
+
 int main(void)
 {
     RUN(test_botocore_headers);
     RUN(test_parameter_order_and_spacing);
     RUN(test_malformed);
     RUN(test_overlong_parts);
+    RUN(test_region_names);
     return 0;
 }
