@@ -308,10 +308,10 @@ int64_t cgroup_host_memory_limit(const cgroup_host *h)
     return h->limit;
 }
 
-int cgroup_host_sweep(cgroup_host *h, const char *prefix)
+int cgroup_sweep_dead(const char *dir, const char *prefix, cgroup_mode mode)
 {
-    if (h->mode == CGROUP_NONE) return 0;
-    DIR *d = opendir(h->own);
+    if (mode == CGROUP_NONE) return 0;
+    DIR *d = opendir(dir);
     if (!d) return 0;
     size_t plen = strlen(prefix);
     int removed = 0;
@@ -324,9 +324,9 @@ int cgroup_host_sweep(cgroup_host *h, const char *prefix)
         /* A live process with that id may be another agent, or an unrelated process that got the
          * id again; either way the cgroup is left alone. */
         if (pid == (long)getpid() || util_process_alive(pid)) continue;
-        char *path = xasprintf("%s/%s", h->own, e->d_name);
-        clear_children(path, h->mode);
-        cgroup stale = {.mode = h->mode, .path = path, .procs_fd = -1, .oom_fd = -1,
+        char *path = xasprintf("%s/%s", dir, e->d_name);
+        clear_children(path, mode);
+        cgroup stale = {.mode = mode, .path = path, .procs_fd = -1, .oom_fd = -1,
                         .events_fd = -1};
         for (int i = 0; i < 50 && cgroup_kill_all(&stale) > 0; i++) usleep(10000);
         if (rmdir(path) == 0) removed++;
@@ -334,6 +334,11 @@ int cgroup_host_sweep(cgroup_host *h, const char *prefix)
     }
     closedir(d);
     return removed;
+}
+
+int cgroup_host_sweep(cgroup_host *h, const char *prefix)
+{
+    return cgroup_sweep_dead(h->own, prefix, h->mode);
 }
 
 void cgroup_host_set_pool(cgroup_host *h, int n)

@@ -46,6 +46,9 @@ int64_t cgroup_host_memory_limit(const cgroup_host *h);
  * prefix + PID (with any "-agent" leaf) whose process no longer exists, after killing whatever
  * still runs in them.  Returns how many it removed. */
 int cgroup_host_sweep(cgroup_host *h, const char *prefix);
+/* The same in any directory of a hierarchy of the given mode (the v1 pids hierarchy's, whose
+ * cgroups cgroup_pids makes). */
+int cgroup_sweep_dead(const char *dir, const char *prefix, cgroup_mode mode);
 /* How many empty cgroups the pool keeps for reuse (default 8; 0 keeps none).  The agent keeps
  * as many as it has vCPUs, enough for the attempts it runs at once. */
 void cgroup_host_set_pool(cgroup_host *h, int n);

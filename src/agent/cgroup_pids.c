@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,59 +65,6 @@ static int write_file(const char *dir, const char *file, const char *s)
     return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
-/* Kills what is left in the cgroup dir (a dead agent's attempts', should any have outlived
- * it) and removes it: 1 when it went. */
-static int remove_stale(const char *dir)
-{
-    char *procs = xasprintf("%s/cgroup.procs", dir);
-    for (int i = 0; i < 50 && rmdir(dir) < 0 && errno == EBUSY; i++) {
-        char *text = util_read_file(procs);
-        for (char *p = text, *end; p && *p; p = end) {
-            long pid = strtol(p, &end, 10);
-            if (end == p) break;
-            if (pid > 0) kill((pid_t)pid, SIGKILL);
-            while (*end == '\n') end++;
-        }
-        free(text);
-        usleep(10000);
-    }
-    free(procs);
-    struct stat st;
-    return stat(dir, &st) < 0;
-}
-
-/* The pids cgroups of agents that are gone (killed with SIGKILL: a clean stop removes its own)
- * and their attempts', from the hierarchy's directory where this agent made its own: the
- * memory cgroups are swept likewise (cgroup_host_sweep).  A live process with the id in the
- * name may be another agent, or an unrelated process that got the id again: left alone. */
-static int sweep_gone(const char *hierarchy)
-{
-    DIR *d = opendir(hierarchy);
-    if (!d) return 0;
-    int removed = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_type != DT_DIR || strncmp(e->d_name, "barge-pids-", 11) != 0) continue;
-        char *end;
-        long pid = strtol(e->d_name + 11, &end, 10);
-        if (pid <= 0 || *end || pid == (long)getpid() || util_process_alive(pid)) continue;
-        char *path = xasprintf("%s/%s", hierarchy, e->d_name);
-        DIR *attempts = opendir(path);
-        struct dirent *a;
-        while (attempts && (a = readdir(attempts)) != NULL) {
-            if (a->d_type != DT_DIR || a->d_name[0] == '.') continue;
-            char *ap = xasprintf("%s/%s", path, a->d_name);
-            remove_stale(ap);
-            free(ap);
-        }
-        if (attempts) closedir(attempts);
-        removed += remove_stale(path);
-        free(path);
-    }
-    closedir(d);
-    return removed;
-}
-
 static void setup(void)
 {
     char *pc = util_read_file("/proc/self/cgroup"), *mi = util_read_file("/proc/self/mountinfo");
@@ -128,7 +74,9 @@ static void setup(void)
         if (mkdir(p, 0755) == 0 || errno == EEXIST) {
             parent = p;
             snprintf(note, sizeof note, "cgroup v1 pids");
-            int swept = sweep_gone(dir);
+            /* Those of agents killed with SIGKILL (a clean stop removes its own), and their
+             * attempts', as their memory cgroups are swept (cgroup_host_sweep). */
+            int swept = cgroup_sweep_dead(dir, "barge-pids-", CGROUP_V1);
             if (swept) log_info("removed %d pids cgroup%s left by agents that are gone", swept,
                                 swept > 1 ? "s" : "");
         } else {
