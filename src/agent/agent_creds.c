@@ -61,18 +61,24 @@ typedef struct creds_entry {
 #define CONNS_MAX 512
 #define CONNS_PER_UID 32
 
-typedef struct uid_conns {
-    uid_t uid;
-    int n;          /* connections open */
-    unsigned port;  /* a client port admitted and not yet started: 0 when none */
-} uid_conns;
+/* One connection's place in the count. */
+typedef struct conn_slot {
+    uid_t uid;           /* the owner of the client's socket */
+    int used;            /* 1 from admission until the connection closes */
+    unsigned port;       /* the client's port while admitted and not yet started; then 0 */
+    int64_t admitted_ms; /* monotonic */
+} conn_slot;
+
+/* A connection libmicrohttpd admitted starts at once on the listening thread; one not started
+ * after this long never will (libmicrohttpd could not make it), and its slot is taken back. */
+#define ADMITTED_STALE_MS 10000
 
 struct agent_creds {
     agent *ag;
     struct MHD_Daemon *d;
     int port;
     pthread_mutex_t conns_mu; /* guards conns */
-    uid_conns conns[CONNS_MAX];
+    conn_slot conns[CONNS_MAX];
     char *ca_bundle; /* a copy of --ca-file every job user can read, or NULL */
     pthread_mutex_t mu; /* guards the tables and the entries */
     dict by_id, by_attempt;
@@ -441,9 +447,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     (void)cls;
     static log_limit limit = LOG_LIMIT_INIT;
     char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    size_t n = strlen(line);
-    while (n && line[n - 1] == '\n') line[--n] = '\0';
+    log_vline(line, sizeof line, fmt, ap);
     log_limited(&limit, 10000, LOG_WARN, "jobs' metadata endpoint: %s", line);
 }
 
@@ -459,16 +463,18 @@ static enum MHD_Result admit(void *cls, const struct sockaddr *addr, socklen_t l
         return MHD_YES;
     unsigned port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
     enum MHD_Result ok = MHD_NO;
+    int64_t now = util_mono_ms();
     pthread_mutex_lock(&cr->conns_mu);
     int held = 0;
-    uid_conns *free_slot = NULL;
+    conn_slot *free_slot = NULL;
     for (size_t i = 0; i < CONNS_MAX; i++) {
-        uid_conns *c = &cr->conns[i];
-        if (c->n && c->uid == uid) held++;
-        else if (!c->n && !free_slot) free_slot = c;
+        conn_slot *c = &cr->conns[i];
+        if (c->used && c->port && now - c->admitted_ms > ADMITTED_STALE_MS) c->used = 0;
+        if (c->used && c->uid == uid) held++;
+        else if (!c->used && !free_slot) free_slot = c;
     }
     if (held < CONNS_PER_UID && free_slot) {
-        *free_slot = (uid_conns){.uid = uid, .n = 1, .port = port};
+        *free_slot = (conn_slot){.uid = uid, .used = 1, .port = port, .admitted_ms = now};
         ok = MHD_YES;
     }
     pthread_mutex_unlock(&cr->conns_mu);
@@ -494,14 +500,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         unsigned port = a && a->sa_family == AF_INET
                             ? ntohs(((const struct sockaddr_in *)a)->sin_port) : 0;
         for (size_t i = 0; port && i < CONNS_MAX; i++)
-            if (cr->conns[i].n && cr->conns[i].port == port) {
+            if (cr->conns[i].used && cr->conns[i].port == port) {
                 cr->conns[i].port = 0;
                 *socket_context = &cr->conns[i];
                 break;
             }
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
-        uid_conns *c = *socket_context;
-        c->n = 0;
+        conn_slot *c = *socket_context;
+        c->used = 0;
         *socket_context = NULL;
     }
     pthread_mutex_unlock(&cr->conns_mu);

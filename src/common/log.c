@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int log_level = LOG_INFO;
@@ -57,6 +58,13 @@ void log_limited(log_limit *l, int64_t period_ms, int level, const char *fmt, ..
     va_start(ap, fmt);
     log_limitedv(l, period_ms, level, fmt, ap);
     va_end(ap);
+}
+
+void log_vline(char *out, size_t size, const char *fmt, va_list ap)
+{
+    vsnprintf(out, size, fmt, ap);
+    size_t n = strlen(out);
+    while (n && out[n - 1] == '\n') out[--n] = '\0';
 }
 
 void log_panic(const char *file, int line, const char *what)

@@ -4,6 +4,7 @@
 #define BARGE_LOG_H
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -28,6 +29,10 @@ void log_limited(log_limit *l, int64_t period_ms, int level, const char *fmt, ..
     __attribute__((format(printf, 4, 5)));
 void log_limitedv(log_limit *l, int64_t period_ms, int level, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
+
+/* A library's message (fmt and ap, as libmicrohttpd's logger is given them) formatted into
+ * out, without its trailing newlines, for log_msg or log_limited to say. */
+void log_vline(char *out, size_t size, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* Always-on invariant check: a broken invariant stops the process with file and line. */
 #define BARGE_ASSERT(c) \

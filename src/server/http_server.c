@@ -658,9 +658,7 @@ static __thread char last_mhd_said[512];
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    size_t n = strlen(line);
-    while (n && line[n - 1] == '\n') line[--n] = '\0';
+    log_vline(line, sizeof line, fmt, ap);
     if (strncmp(line, "Server reached connection limit", 31) == 0) {
         http_guard_refused(barge_cfg.max_conns_per_addr, HTTP_MAX_CONNECTIONS);
         return;
