@@ -92,7 +92,8 @@ void sigv4_uri_encode(buf *b, const char *s, size_t n, int keep_slash);
 /* 1 when s names a region as AWS names them (us-east-1): 1 to SIGV4_REGION_MAX lowercase
  * letters, digits and '-', neither first nor last (a host name's label; botocore refuses "-1"
  * and "east-" before it signs).  Any other would be signed into a credential scope that no
- * server of the name matches, or one too long to sign at all. */
+ * server of the name matches, or one too long to sign at all; and every ARN carries the region,
+ * written into JSON texts as it is. */
 int sigv4_region_valid(const char *s);
 
 #endif

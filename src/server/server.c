@@ -86,8 +86,7 @@ static int parse_listen(const char *s, barge_config *c)
     return 0;
 }
 
-/* As AWS names its regions (us-east-1, eu-central-2): lowercase letters, digits and '-'.  Every
- * ARN carries the region, and ARNs are written into JSON texts as they are. */
+/* An AWS account id: twelve digits, as every ARN carries it. */
 static int account_valid(const char *s)
 {
     if (strlen(s) != 12) return 0;
