@@ -112,10 +112,11 @@ static int ask(cli_ctx *c, const char *op, json_t *req, json_t **resp)
     return refused ? 1 : -1;
 }
 
-/* Why none of the queue's jobs is placed now, as a fresh sentence into *why: the queue is
- * DISABLED, or so are all its compute environments (the job's reasons say so too, as `barge
- * explain` shows them, but a queue need not have jobs); NULL when neither.  *until ends the
- * heading of the jobs in line.  0, or -1 after printing why. */
+/* What holds the queue, as a fresh sentence into *why: all its compute environments are
+ * DISABLED, so none of its jobs is placed now (the job's reasons say so too, as `barge explain`
+ * shows them, but a queue need not have jobs); or the queue is DISABLED, so it takes no new job
+ * (those it holds are still placed, as on AWS); NULL when neither.  *until ends the heading of
+ * the jobs in line ("" when they are placed).  0, or -1 after printing why. */
 static int queue_held(cli_ctx *c, const char *queue, char **why, const char **until)
 {
     json_t *resp, *o, *ces = json_array();
@@ -124,11 +125,10 @@ static int queue_held(cli_ctx *c, const char *queue, char **why, const char **un
     int rc = ask(c, "DescribeJobQueues", json_pack("{s:[s]}", "jobQueues", queue), &resp);
     json_t *q = json_array_get(json_object_get(resp, "jobQueues"), 0);
     const char *name = cli_arn_name(queue);
-    if (q && strcmp(str(q, "state") ?: "", "DISABLED") == 0) {
-        *why = xasprintf("job queue %s is DISABLED; its jobs wait until it is ENABLED", name);
-        *until = "once it is ENABLED";
-    }
-    json_array_foreach(*why ? NULL : json_object_get(q, "computeEnvironmentOrder"), i, o)
+    if (q && strcmp(str(q, "state") ?: "", "DISABLED") == 0)
+        *why = xasprintf("job queue %s is DISABLED: it takes no new jobs, and those in it are "
+                         "still placed", name);
+    json_array_foreach(json_object_get(q, "computeEnvironmentOrder"), i, o)
         if (str(o, "computeEnvironment"))
             json_array_append_new(ces, json_string(str(o, "computeEnvironment")));
     json_decref(resp);
@@ -143,6 +143,7 @@ static int queue_held(cli_ctx *c, const char *queue, char **why, const char **un
     json_array_foreach(described, i, o) off += strcmp(str(o, "state") ?: "", "DISABLED") == 0;
     if (n && off == n) {
         cli_json_plain(resp);
+        free(*why);
         if (n == 1)
             *why = xasprintf("its compute environment %s is DISABLED; its jobs wait until it is "
                              "ENABLED", str(json_array_get(described, 0),
@@ -228,9 +229,9 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
     /* The snapshot lists the first FRONT_MAX at most, as AWS's does: more may wait. */
     const char *least = n >= FRONT_MAX ? "at least " : "";
     /* A window too short to list any says how many on the heading's line. */
-    if (n && shown) view_line(&v, "next to be placed%s%s:", held ? " " : "", until);
+    if (n && shown) view_line(&v, "next to be placed%s%s:", *until ? " " : "", until);
     else if (n)
-        view_line(&v, "next to be placed%s%s: %s%zu jobs", held ? " " : "", until, least, n);
+        view_line(&v, "next to be placed%s%s: %s%zu jobs", *until ? " " : "", until, least, n);
     json_array_foreach(front, i, j) {
         if (i == shown) {
             if (shown) view_line(&v, "  ... and %s%zu more", least, n - shown);

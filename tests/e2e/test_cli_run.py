@@ -607,14 +607,25 @@ class Watch(JobsCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("next to be placed:\n  %s  cannot be placed: %s\n" % (big, reason), out)
         self.assertNotIn("DISABLED", out)
-        # A queue disabled after its job was submitted (a DISABLED queue takes no new jobs).
+        # A queue disabled after its job was submitted: it takes no new jobs, and those it
+        # holds are still placed (as on AWS); here its environment is DISABLED too, which is
+        # what holds the job.
         held = self.submit("held", queue="held")
         self.batch.update_job_queue(jobQueue="held", state="DISABLED")
         rc, out, err = self.cli("watch", "held", "--once")
         self.assertEqual(rc, 0, err)
-        self.assertRegex(out, r"^queue held at [^\n]+\njob queue held is DISABLED; its jobs "
-                              r"wait until it is ENABLED\n")
+        self.assertRegex(out, r"^queue held at [^\n]+\nits compute environment ce-off is "
+                              r"DISABLED; its jobs wait until it is ENABLED\n")
         self.assertIn("next to be placed once it is ENABLED:\n  %s  (in line since " % held, out)
+        # On an environment that places, the queue's state is said and its job is placed.
+        self.batch.update_job_queue(jobQueue="held", computeEnvironmentOrder=[
+            {"order": 1, "computeEnvironment": "ce-small"}])
+        rc, out, err = self.cli("watch", "held", "--once")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"^queue held at [^\n]+\njob queue held is DISABLED: it takes no "
+                              r"new jobs, and those in it are still placed\n")
+        self.assertNotIn("once it is ENABLED", out)
+        self.assertSucceeded(held)
         rc, out, err = self.cli("watch", "all-off", "--once")
         self.assertEqual(rc, 0, err)
         self.assertIn("\nits 2 compute environments are all DISABLED; its jobs wait until one "

@@ -282,17 +282,17 @@ class Capacity(JobsCase):
         self.assertEqual(self.status(waiting), "RUNNABLE")
         self.batch.cancel_job(jobId=waiting, reason="done with it")
 
-    def test_disabled_queue_places_nothing_new(self):
+    def test_disabled_queue_takes_no_new_jobs_and_runs_those_it_holds(self):
+        # As AWS documents it: "new jobs can't be added to the queue, but jobs already in the
+        # queue can finish", so that a queue disabled before its deletion drains.
         jid = self.submit("held", queue="offq", command="true")
         self.batch.update_job_queue(jobQueue="offq", state="DISABLED")
-        self.batch.update_compute_environment(computeEnvironment="off-ce", state="ENABLED")
-        time.sleep(0.5)
-        d = self.job(jid)
-        self.assertEqual(d["status"], "RUNNABLE")
-        self.assertIn("job queue offq is DISABLED", d["statusReason"])
         self.assertClientError(self.submit, "jobQueue", "DISABLED", name="refused", queue="offq")
-        self.batch.update_job_queue(jobQueue="offq", state="ENABLED")
+        self.batch.update_compute_environment(computeEnvironment="off-ce", state="ENABLED")
         self.assertSucceeded(jid)
+        q = self.batch.describe_job_queues(jobQueues=["offq"])["jobQueues"][0]
+        self.assertEqual(q["state"], "DISABLED")
+        self.batch.update_job_queue(jobQueue="offq", state="ENABLED")
 
 
 class LocalAgents(JobsCase):

@@ -153,6 +153,8 @@ static void test_usable_rules(void)
             int jq_want = s == RES_ENABLED && u != RES_DELETING && u != RES_DELETED;
             CHECK_EQ_INT(res_ce_usable(&ce), ce_want);
             CHECK_EQ_INT(res_jq_usable(&q), jq_want);
+            /* A DISABLED queue's jobs are placed all the same: only its deletion stops them. */
+            CHECK_EQ_INT(res_jq_places(&q), u != RES_DELETING && u != RES_DELETED);
         }
     }
 }

@@ -173,8 +173,9 @@ char *explain_runnable_code(state *st, const job *j, explain_code *code)
     *code = EXPLAIN_NONE;
     jq_rec *q = res_jq(st, j->spec->queue);
     if (!q) return xasprintf("job queue %s no longer exists", j->spec->queue);
-    if (q->state != RES_ENABLED)
-        return xasprintf("job queue %s is DISABLED; its jobs wait until it is ENABLED",
+    /* A DISABLED queue's jobs are placed all the same (res_jq_places). */
+    if (!res_jq_places(q))
+        return xasprintf("job queue %s is being deleted; its jobs are terminated",
                          j->spec->queue);
     int kind = res_jq_fargate(q);
     if (kind >= 0 && j->spec->fargate != kind) {

@@ -162,7 +162,7 @@ static void pass(state *st)
     for (size_t i = 0; i < nq; i++) {
         jq_rec *q = qs[i];
         jq_rt *rt = q->jobs;
-        if (!rt || !rt->n_runnable || !res_jq_usable(q)) continue;
+        if (!rt || !rt->n_runnable || !res_jq_places(q)) continue;
         size_t m = q->n_ces;
         /* Within a pass capacity only shrinks, so once a job found no room (or no launch) in an
          * environment, no job at least as large will: it need not be tried again.  This keeps a

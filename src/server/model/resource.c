@@ -58,7 +58,12 @@ int res_ce_usable(const ce_rec *ce)
 
 int res_jq_usable(const jq_rec *q)
 {
-    return q->state == RES_ENABLED && q->status != RES_DELETING && q->status != RES_DELETED;
+    return q->state == RES_ENABLED && res_jq_places(q);
+}
+
+int res_jq_places(const jq_rec *q)
+{
+    return q->status != RES_DELETING && q->status != RES_DELETED;
 }
 
 static res_index *index_of(state *st)

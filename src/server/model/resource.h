@@ -79,6 +79,10 @@ typedef struct jq_rec {
 int res_is_fargate_type(const char *type); /* "FARGATE" / "FARGATE_SPOT" */
 int res_ce_usable(const ce_rec *ce);        /* ENABLED and (VALID or UPDATING) */
 int res_jq_usable(const jq_rec *q);         /* ENABLED and neither DELETING nor DELETED */
+/* Neither DELETING nor DELETED: its jobs are placed.  A DISABLED queue's are too, as on AWS
+ * ("new jobs can't be added to the queue, but jobs already in the queue can finish"), so that
+ * disabling a queue before deleting it lets it drain. */
+int res_jq_places(const jq_rec *q);
 /* The platform a queue's environments give (a queue holds one kind): 1 FARGATE, 0 EC2, -1 none
  * live. */
 int res_jq_fargate(const jq_rec *q);
