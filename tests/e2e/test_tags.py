@@ -118,14 +118,18 @@ class Tags(ServerTestCase):
         self.batch.untag_resource(resourceArn=target, tagKeys=["t%02d" % i for i in range(45)])
         self.assertEqual(sorted(self.tags_of(target)), ["t%02d" % i for i in range(45, 50)])
         before = self.tags_of(target)
-        self.assertClientError(self.batch.tag_resource, "tags:", "aws:",
-                               resourceArn=target, tags={"aws:cloudformation": "x", "ok": "1"})
+        # Reserved in any case: "aws:, AWS:, or any upper or lowercase combination".
+        for reserved in ("aws:cloudformation", "AWS:x", "aWs:x"):
+            self.assertClientError(self.batch.tag_resource, "tags:", "aws:",
+                                   resourceArn=target, tags={reserved: "x", "ok": "1"})
         self.assertClientError(self.batch.tag_resource, "tags:", "1 to 128",
                                resourceArn=target, tags={"k" * 129: "x"})
         self.assertClientError(self.batch.tag_resource, "tags:", "256",
                                resourceArn=target, tags={"k": "v" * 257})
         self.assertClientError(self.batch.untag_resource, "tagKeys[0]", "aws:",
                                resourceArn=target, tagKeys=["aws:x"])
+        self.assertClientError(self.batch.untag_resource, "tagKeys[0]", "aws:",
+                               resourceArn=target, tagKeys=["Aws:x"])
         path = "/v1/tags/" + urllib.parse.quote(target, safe="")
         status, _, body = self.server.raw("POST", path, {"tags": {}})
         self.assertEqual(status, 400)

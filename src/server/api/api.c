@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/errbody.h"
 #include "common/mem.h"
@@ -195,8 +196,8 @@ int api_check_tags(api_ctx *c, json_t *tags, const char *field)
         if (vl > 256)
             return api_client_error(c, "%s: the value of tag '%.40s' must be at most 256 "
                                        "characters long", field, k);
-        if (strncmp(k, "aws:", 4) == 0)
-            return api_client_error(c, "%s: tag keys starting with 'aws:' are reserved (got "
+        if (strncasecmp(k, "aws:", 4) == 0) /* AWS:, Aws: too */
+            return api_client_error(c, "%s: tag keys starting with 'aws:' (in any case) are reserved (got "
                                        "'%.40s')", field, k);
     }
     return 0;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/mem.h"
 #include "common/util.h"
@@ -200,7 +201,7 @@ static int untag_resource(api_ctx *c, json_t *req, json_t **resp)
             api_client_error(c, "tagKeys[%zu]: a tag key is 1 to 128 characters long", i);
             goto out;
         }
-        if (strncmp(key, "aws:", 4) == 0) {
+        if (strncasecmp(key, "aws:", 4) == 0) {
             api_client_error(c, "tagKeys[%zu]: tag keys starting with 'aws:' are reserved and "
                                 "cannot be removed (got '%.40s')", i, key);
             goto out;
