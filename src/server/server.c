@@ -48,6 +48,7 @@
 #include "server/http_standby.h"
 #include "server/join_tokens.h"
 #include "server/server_limits.h"
+#include "server/server_listen.h"
 #include "server/server_agents.h"
 #include "server/server_alive.h"
 #include "server/server_creds.h"
@@ -60,31 +61,6 @@
 #include "server/tls.h"
 #include "server/model/secrets.h"
 
-
-static int parse_listen(const char *s, barge_config *c)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s) return -1;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || colon[1] == '\0' || port < 0 || port > 65535) return -1;
-    char *host = xstrndup(s, (size_t)(colon - s));
-    /* [::1]:8900 */
-    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = '\0';
-    }
-    if (strpbrk(host, "[]")) { /* "[::1" */
-        free(host);
-        return -1;
-    }
-    /* The last --listen counts; an earlier one's host is freed (the default is not ours). */
-    static char *given;
-    free(given);
-    c->listen_host = given = host;
-    c->listen_port = (int)port;
-    return 0;
-}
 
 /* An AWS account id: twelve digits, as every ARN carries it. */
 static int account_valid(const char *s)
@@ -301,11 +277,7 @@ int server_main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (o) {
         case OPT_LISTEN:
-            if (parse_listen(optarg, c) < 0) {
-                fprintf(stderr, "barge server: --listen '%s' is not HOST:PORT (for example "
-                                "127.0.0.1:8900)\n", optarg);
-                return 2;
-            }
+            if (server_listen_option(optarg, c) < 0) return 2;
             break;
         case OPT_DATADIR:
             if (!*optarg) return fprintf(stderr, "barge server: --data-dir is empty\n"), 2;
@@ -593,6 +565,7 @@ int server_main(int argc, char **argv)
     /* Until the main thread waits for them, a watcher does (server_signals.h). */
     server_signals_starting(&stop);
 
+    if (server_listen_resolves(c) < 0) return 2;
     if (mkdir(c->data_dir, 0700) < 0 && errno != EEXIST) {
         fprintf(stderr, "barge server: cannot create the data directory %s: %s\n", c->data_dir,
                 strerror(errno));

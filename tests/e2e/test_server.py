@@ -74,6 +74,20 @@ class ServerProcess(unittest.TestCase):
             # One sentence, not the whole usage after it.
             self.assertLessEqual(len(out.stderr.splitlines()), 2, (args, out.stderr))
 
+    def test_a_listen_address_that_cannot_resolve_makes_nothing(self):
+        # It used to fail only when binding, after the data directory and the default queue
+        # had been made.
+        parent = tempfile.mkdtemp(prefix="barge-listen-")
+        self.addCleanup(shutil.rmtree, parent, True)
+        data = os.path.join(parent, "data")
+        for listen in ("999.1.1.1:8900", "no-such-host.invalid:8900"):
+            out = subprocess.run([BARGE, "server", "--dev", "--listen", listen, "--data-dir", data],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 2, out.stderr)
+            self.assertIn("--listen: cannot resolve host '%s'" % listen.split(":")[0],
+                          out.stderr)
+            self.assertFalse(os.path.exists(data), listen)
+
     def test_second_server_on_same_data_dir_is_refused(self):
         s = Server().start()
         try:
