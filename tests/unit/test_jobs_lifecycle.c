@@ -601,6 +601,54 @@ static void test_retries(void)
 /* ---- the store round trip ----------------------------------------------------------------- */
 
 /* Leaves jobs in every state, then reloads from the store as a restart after kill -9 would. */
+/* An assignment queued for an attempt that has since run, ended or been replaced by the next
+ * attempt is not sent: the agent, which forgets an attempt once its end is answered, would run
+ * it again (an assignment queued again at a restart, behind the agent's held reports). */
+static void test_stale_assignments_are_not_sent(void)
+{
+    begin();
+    json_decref(inst.assign);
+    inst.assign = NULL;
+    job *done = submit("o-done", 0, NULL, NULL);
+    start(done);
+    job *running = submit("o-running", 0, NULL, NULL);
+    start(running);
+    job *retried = submit("o-retried", 0, NULL, "{\"attempts\": 2}");
+    start(retried);
+    job *waiting = submit("o-waiting", 0, NULL, NULL);
+    start(waiting);
+    /* Queued again, as reattach does at a restart. */
+    instance_push_assign(&inst, json_pack("{s:s, s:i}", "jobId", "o-done", "attempt", 1));
+    attempt_running(st, done, 2000);
+    end(done, 0);
+    attempt_running(st, running, 2000);
+    attempt_running(st, retried, 2000);
+    end(retried, 1);
+    start(retried); /* its second attempt, also queued */
+    json_t *out = instance_take_outbox(st, &inst);
+    json_t *assign = json_object_get(out, "assign"), *a;
+    size_t i;
+    const char *sent[4];
+    size_t n = 0;
+    json_array_foreach(assign, i, a) {
+        CHECK(n < 4);
+        sent[n++] = json_string_value(json_object_get(a, "jobId"));
+        if (strcmp(sent[n - 1], "o-retried") == 0)
+            CHECK_EQ_INT(json_integer_value(json_object_get(a, "attempt")), 2);
+    }
+    CHECK_EQ_INT(n, 2);
+    CHECK_STR(sent[0], "o-waiting");
+    CHECK_STR(sent[1], "o-retried");
+    CHECK(waiting->assign_sent_at != 0);
+    json_decref(out);
+    end(running, 0);
+    end(waiting, 0);
+    attempt_running(st, retried, 2500);
+    end(retried, 0);
+    commit();
+    check_instance_idle();
+}
+
 static void test_reload(void)
 {
     begin();
@@ -909,6 +957,7 @@ int main(void)
     RUN(test_cancel);
     RUN(test_terminate);
     RUN(test_retries);
+    RUN(test_stale_assignments_are_not_sent);
     state *before = st;
     RUN(test_reload);
     model_free(before);

@@ -273,8 +273,17 @@ json_t *instance_take_outbox(state *st, instance *in)
     json_t *a;
     json_array_foreach(in->assign, i, a) {
         job *j = jobs_find(st->jobs, json_string_value(json_object_get(a, "jobId")));
-        if (j && j->inst == in && j->n_attempts == json_integer_value(json_object_get(a, "attempt")))
+        if (j && j->inst == in && j->status == JS_STARTING &&
+            j->n_attempts == json_integer_value(json_object_get(a, "attempt"))) {
             j->assign_sent_at = now;
+            continue;
+        }
+        /* Its attempt is no longer STARTING here: reported running or ended since it was
+         * queued (an assignment sent again after a restart, behind the agent's held reports),
+         * or ended by a kill or a lost host.  Sent, it would run the attempt again beside (or
+         * after) the one that ran: an agent forgets an attempt once its end is answered. */
+        json_array_remove(in->assign, i);
+        i--;
     }
     json_t *r = json_pack("{s:o, s:o, s:b}", "assign", in->assign ? in->assign : json_array(),
                           "kill", in->kill ? in->kill : json_array(), "shutdown",
