@@ -141,10 +141,6 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
      * would be stopped by SIGTTIN for as long as it runs, where in a container the open
      * fails). */
     if (setsid() < 0) child_fail(a, STAGE_PGID);
-    /* If the agent dies abruptly its jobs die too, instead of running on unsupervised while the
-     * server retries them elsewhere. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != a->parent)
-        child_fail(a, STAGE_PARENT);
     if (a->cg_fd >= 0 && write(a->cg_fd, "0", 1) != 1) child_fail(a, STAGE_CGROUP);
     if (a->pids_fd >= 0 && write(a->pids_fd, "0", 1) != 1) child_fail(a, STAGE_CGROUP);
     if (*a->map_uid) own_userns(a);
@@ -164,6 +160,12 @@ __attribute__((no_sanitize_address)) static int spawn_child(void *arg)
             setresuid((uid_t)a->uid, (uid_t)a->uid, (uid_t)a->uid) < 0)
             child_fail(a, STAGE_USER);
     }
+    /* If the agent dies abruptly its jobs die too, instead of running on unsupervised while the
+     * server retries them elsewhere.  After the change of user and user namespace, each of
+     * which clears the setting: set before them, a job of a per-attempt uid outlived a killed
+     * agent and ran beside its own retry. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != a->parent)
+        child_fail(a, STAGE_PARENT);
     if (a->umask >= 0) umask((mode_t)a->umask);
     if (a->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(a, STAGE_USER);
     if (chdir(a->cwd) < 0) child_fail(a, STAGE_CHDIR);

@@ -341,6 +341,15 @@ class MemoryLimit(JobsCase):
         self.assertSucceeded(jid, timeout=40)
 
 
+def alive(pid):
+    """pid runs (a zombie does not count)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 class AgentDeath(JobsCase):
     def test_an_agent_killed_is_told_by_its_signal(self):
         # Told as a raw wait status ("status 9", "status 256" for exit code 1) before.
@@ -354,8 +363,13 @@ class AgentDeath(JobsCase):
             self.wait_for(lambda: "its agent process was killed by signal 9 (Killed)"
                           in self.server.read_log(), 30, "the lost instance's reason")
             self.assertNotIn("agent process exited (status", self.server.read_log())
+            # The attempt dies with its agent rather than run on beside a retry: it outlived
+            # it when it ran as a uid of its own (the change of user cleared the
+            # parent-death signal).
+            pid = int(open(pid_file).read())
+            self.wait_for(lambda: not alive(pid), 10, "the killed agent's attempt to end")
         finally:
-            # The attempt outlives its killed agent: it is this test's to end.
+            # Should it outlive its killed agent, it is this test's to end.
             try:
                 os.kill(int(open(pid_file).read()), signal.SIGKILL)
             except (OSError, ValueError):
