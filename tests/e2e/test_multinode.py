@@ -402,13 +402,15 @@ class MultiNode(JobsCase):
             jobName="mnpg", jobQueue="rq", jobDefinition="mnpr",
             parameters={"port": free_port(), "fail": "0", "gate": gate})["jobId"]
         # Whatever happens here, the job does not hold the environment the next tests use.
-        self.addCleanup(self.batch.update_job_queue, jobQueue="rq", state="ENABLED")
+        self.addCleanup(self.batch.update_compute_environment, computeEnvironment="ce",
+                        state="ENABLED")
         self.addCleanup(self.batch.terminate_job, jobId=jid, reason="test over")
         self.wait_for(lambda: self.job(jid + "#1")["status"] == "RUNNING", what="node 1 RUNNING",
                       timeout=60)
-        # The queue disabled, the nodes stay RUNNABLE once the main node has failed and the job
-        # is to be attempted again.
-        self.batch.update_job_queue(jobQueue="rq", state="DISABLED")
+        # The environment disabled (a DISABLED queue's jobs are still placed, as on AWS), the
+        # nodes stay RUNNABLE once the main node has failed and the job is to be attempted
+        # again.
+        self.batch.update_compute_environment(computeEnvironment="ce", state="DISABLED")
         open(gate, "w").close()
         ids = ["%s#%d" % (jid, i) for i in range(3)]
 
@@ -424,7 +426,7 @@ class MultiNode(JobsCase):
                 self.assertEqual(n["status"], "RUNNABLE", (restarted, i))
                 self.assertEqual(len(n["attempts"]), 1, (restarted, i))
                 self.assertNotIn("stoppedAt", n, (restarted, i))
-        self.batch.update_job_queue(jobQueue="rq", state="ENABLED")
+        self.batch.update_compute_environment(computeEnvironment="ce", state="ENABLED")
         d = self.wait_job(jid, timeout=90)
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
         self.assertEqual([len(n["attempts"]) for n in self.describe(*ids).values()], [2, 2, 2])
