@@ -336,8 +336,11 @@ class DroppedRequests(ServerTestCase):
     def test_dropped_requests_give_their_connections_back(self):
         for _ in range(1000):
             s = connect(self.server.port)
-            s.sendall(b"POST /v1/describejobqueues HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      b"Content-Length: 100\r\n\r\n{")
+            try:
+                s.sendall(b"POST /v1/describejobqueues HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Content-Length: 100\r\n\r\n{")
+            except OSError:
+                pass  # closed at once: the address held its 512 (a slow server)
             s.close()
         t0 = time.monotonic()
         while self.held_by_server() and time.monotonic() - t0 < 10:
