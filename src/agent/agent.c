@@ -35,6 +35,7 @@
 #include "agent/agent_state.h"
 #include "agent/agent_users.h"
 #include "agent/cgroup.h"
+#include "agent/warden.h"
 #include "agent/cgroup_pids.h"
 #include "agent/exec_container.h"
 #include "agent/executor.h"
@@ -639,6 +640,8 @@ int agent_main(int argc, char **argv)
     log_info("agent for compute environment %s: %d vCPUs, %lld MiB, %d GPUs, executor %s, %s",
              ag->ce, ag->vcpus, ag->memory_mib, ag->gpus, ag->backend->name,
              cgroup_host_note(ag->cg));
+    /* Before the first thread: it is spawned from a process that is one thread still. */
+    warden_start(ag->cg);
 
     pthread_mutex_init(&ag->mu, NULL);
     pthread_condattr_t ca;

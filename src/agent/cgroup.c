@@ -141,21 +141,30 @@ static int64_t tightest_limit(const char *dir, const char *file)
     return best;
 }
 
-/* Kills and removes what a previous agent with the same name left below dir. */
-static void clear_children(const char *dir, cgroup_mode mode)
+static int for_children(const char *dir, int (*fn)(const char *path));
+static int remove_child(const char *path);
+
+/* Kills and removes the cgroups below dir (what a previous agent with the same name left, or
+ * a dead agent's attempts): how many processes were found in them at first. */
+static int clear_children(const char *dir, cgroup_mode mode)
 {
     DIR *d = opendir(dir);
-    if (!d) return;
+    if (!d) return 0;
+    int found = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
         cgroup stale = {.mode = mode, .path = xasprintf("%s/%s", dir, e->d_name),
                         .procs_fd = -1, .oom_fd = -1, .events_fd = -1};
+        found += cgroup_kill_all(&stale);
         for (int i = 0; i < 50 && cgroup_kill_all(&stale) > 0; i++) usleep(10000);
+        /* On v1 a container runtime's cgroups below the attempt's go first. */
+        if (mode == CGROUP_V1) for_children(stale.path, remove_child);
         rmdir(stale.path);
         free(stale.path);
     }
     closedir(d);
+    return found;
 }
 
 static int pids_other_than_self(const char *dir)
@@ -308,6 +317,19 @@ int64_t cgroup_host_memory_limit(const cgroup_host *h)
     return h->limit;
 }
 
+/* Kills what runs in path and in the cgroups below it, then removes them: how many processes
+ * were found at first. */
+static int sweep_tree(const char *path, cgroup_mode mode)
+{
+    int found = clear_children(path, mode);
+    cgroup stale = {.mode = mode, .path = (char *)path, .procs_fd = -1, .oom_fd = -1,
+                    .events_fd = -1};
+    found += cgroup_kill_all(&stale);
+    for (int i = 0; i < 50 && cgroup_kill_all(&stale) > 0; i++) usleep(10000);
+    rmdir(path);
+    return found;
+}
+
 int cgroup_sweep_dead(const char *dir, const char *prefix, cgroup_mode mode)
 {
     if (mode == CGROUP_NONE) return 0;
@@ -325,15 +347,27 @@ int cgroup_sweep_dead(const char *dir, const char *prefix, cgroup_mode mode)
          * id again; either way the cgroup is left alone. */
         if (pid == (long)getpid() || util_process_alive(pid)) continue;
         char *path = xasprintf("%s/%s", dir, e->d_name);
-        clear_children(path, mode);
-        cgroup stale = {.mode = mode, .path = path, .procs_fd = -1, .oom_fd = -1,
-                        .events_fd = -1};
-        for (int i = 0; i < 50 && cgroup_kill_all(&stale) > 0; i++) usleep(10000);
-        if (rmdir(path) == 0) removed++;
+        sweep_tree(path, mode);
+        struct stat st;
+        if (stat(path, &st) < 0) removed++;
         free(path);
     }
     closedir(d);
     return removed;
+}
+
+int cgroup_sweep_agent(const char *dir, const char *name, cgroup_mode mode)
+{
+    if (mode == CGROUP_NONE) return 0;
+    char *path = xasprintf("%s/%s", dir, name);
+    int found = sweep_tree(path, mode);
+    free(path);
+    return found;
+}
+
+const char *cgroup_host_dir(const cgroup_host *h)
+{
+    return h->own;
 }
 
 int cgroup_host_sweep(cgroup_host *h, const char *prefix)

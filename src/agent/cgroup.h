@@ -49,6 +49,11 @@ int cgroup_host_sweep(cgroup_host *h, const char *prefix);
 /* The same in any directory of a hierarchy of the given mode (the v1 pids hierarchy's, whose
  * cgroups cgroup_pids makes). */
 int cgroup_sweep_dead(const char *dir, const char *prefix, cgroup_mode mode);
+/* Kills what runs in dir/name and below it, whether or not its agent lives, and removes them:
+ * how many processes were found (the warden's sweep of its dead agent's cgroups). */
+int cgroup_sweep_agent(const char *dir, const char *name, cgroup_mode mode);
+/* The directory the per-agent parents are made in (the agent's cgroup when it started). */
+const char *cgroup_host_dir(const cgroup_host *h);
 /* How many empty cgroups the pool keeps for reuse (default 8; 0 keeps none).  The agent keeps
  * as many as it has vCPUs, enough for the attempts it runs at once. */
 void cgroup_host_set_pool(cgroup_host *h, int n);

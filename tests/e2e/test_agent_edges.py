@@ -2,7 +2,7 @@
 must survive their own truncation, jobs that share the process executor's user, a command found
 in a PATH the job's user cannot all reach, a log queue that is full while the server is away,
 the pids limit when no pids cgroup can be made, a disk that is full, an agent started in a
-terminal, and a job's children that would outlive it.
+terminal, an agent killed while its jobs run, and a job's children that would outlive it.
 
 The tests marked expectedFailure are limits the process executor still has, each named where it
 is marked (and in docs/credentials.md, "Limits", and docs/decisions.md)."""
@@ -334,6 +334,60 @@ class AgentOnATerminal(ManualAgent):
         self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
 
 
+def marked(mark):
+    """The live processes whose command line holds mark."""
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                if mark.encode() in f.read() and pid_alive(int(p)):
+                    found.append(int(p))
+        except OSError:
+            pass
+    return found
+
+
+class KilledAgent(ManualAgent):
+    # An agent killed with SIGKILL takes with it everything its attempts started (its warden,
+    # agent/warden.h, sweeps its cgroups), not only their first processes, and at once: no
+    # other agent starts on the host here to sweep for it, and the retry elsewhere must not
+    # run beside what is left.
+    def test_what_an_attempt_started_dies_with_its_killed_agent(self):
+        self.start_agent()
+        mark = uuid.uuid4().hex
+        # sh -c's $0 carries the mark; "; :" keeps each sh from exec'ing its sleep.
+        jid = self.b.submit_job(jobName="j", jobQueue="q", jobDefinition="jd",
+                                containerOverrides={"command": ["sh", "-c", (
+                                    "nohup sh -c 'sleep 300; :' %s-a >/dev/null 2>&1 & "
+                                    "setsid sh -c 'sleep 300; :' %s-b >/dev/null 2>&1 & "
+                                    "exec sleep 300" % (mark, mark))]})["jobId"]
+        deadline = time.time() + 30
+        while len(marked(mark)) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        self.addCleanup(lambda: [os.kill(p, signal.SIGKILL) for p in marked(mark)])
+        def log():
+            with open(os.path.join(self.srv.data_dir, "agent.log"), errors="replace") as f:
+                return f.read()
+        if "memory limits are not enforced" in log():
+            self.skipTest("the agent has no cgroups here: " + log())
+        self.assertEqual(len(marked(mark)), 2, "the job's two background shells to start")
+        self.assertEqual(self.b.describe_jobs(jobs=[jid])["jobs"][0]["status"], "RUNNING")
+        self.agent.kill()
+        self.agent.wait()
+        deadline = time.time() + 10
+        while marked(mark) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(marked(mark), [], "what the attempt started outlived its agent")
+        deadline = time.time() + 10
+        while "killed the" not in log() and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertIn("ended while its attempts ran: killed the", log())
+        # The warden went with its work done.
+        self.assertEqual(marked("barge-warden\0%d\0" % self.agent.pid), [])
+
+
 class Descendants(JobsCase):
     """What a job leaves behind goes with it, as with a container: its background children
     (in its process group or a session of their own) are killed when it ends, and the agent,
@@ -347,22 +401,10 @@ class Descendants(JobsCase):
             "setsid sh -c 'sleep 300' %s-b >/dev/null 2>&1 & sleep 0.2; exit 0" % (mark, mark)))
         self.assertEqual(self.wait_job(jid)["status"], "SUCCEEDED")
 
-        def leftovers():
-            found = []
-            for p in os.listdir("/proc"):
-                if not p.isdigit():
-                    continue
-                try:
-                    with open("/proc/%s/cmdline" % p, "rb") as f:
-                        if mark.encode() in f.read() and pid_alive(int(p)):
-                            found.append(int(p))
-                except OSError:
-                    pass
-            return found
         deadline = time.time() + 10
-        while leftovers() and time.time() < deadline:
+        while marked(mark) and time.time() < deadline:
             time.sleep(0.1)
-        self.assertEqual(leftovers(), [])
+        self.assertEqual(marked(mark), [])
 
         def zombies(parent):
             out = []
