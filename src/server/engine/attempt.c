@@ -306,8 +306,10 @@ void attempt_start(state *st, instance *in, job *j)
 void attempt_running(state *st, job *j, int64_t at)
 {
     if (j->status != JS_STARTING) return;
-    /* startedAt is when the job first ran; each attempt keeps its own start in attempts[]. */
-    if (!j->started_at) j->started_at = at;
+    /* A job's startedAt (and stoppedAt) are its latest attempt's, as AWS reports them; each
+     * attempt keeps its own in attempts[].  An array's parent keeps its first child's start
+     * (jobs_note_started). */
+    j->started_at = at;
     j->attempt_started_at = at;
     metrics_observe(METRIC_SUBMIT_TO_START, (double)(at - j->created_at) / 1000.0);
     jobs_note_started(st, j);
@@ -537,7 +539,8 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     release(st, j);
     /* An attempt a clean stop of the server interrupted has used nothing up: it runs again. */
     if (!e->uncharged) use_up_consumables(st, j);
-    if (!j->started_at) j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
+    /* The attempt's start as attempts[] has it, whether it ran or not. */
+    j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
     jobs_note_started(st, j);
 
     /* A job that timed out failed, as on AWS, even when it caught the SIGTERM and exited 0. */
