@@ -122,6 +122,13 @@ class CreateAndDescribe(JobQueueCase):
         for bad in (0, 101):
             self.assertRefused(self.batch.describe_job_queues, "maxResults", maxResults=bad)
         self.assertRefused(self.batch.describe_job_queues, "nextToken", nextToken="not-hex!")
+        # Nor a token of another listing, nor any hex of a name.
+        for name in ("ce-a", "ce-b"):
+            self.batch.create_compute_environment(computeEnvironmentName=name, type="UNMANAGED")
+        other = self.batch.describe_compute_environments(maxResults=1)["nextToken"]
+        self.assertRefused(self.batch.describe_job_queues, "for this listing", nextToken=other)
+        self.assertRefused(self.batch.describe_job_queues, "nextToken",
+                           nextToken="default".encode().hex())
 
 
 class CreateRefusals(JobQueueCase):

@@ -19,12 +19,13 @@ typedef struct {
     char err[600];
 } page;
 
-static page get_page(const char *const *keys, size_t n, int limit, json_t *req)
+static page get_page_of(const char *what, const char *const *keys, size_t n, int limit,
+                        json_t *req)
 {
     page p = {0};
     api_ctx c = {0};
     json_t *resp = json_object();
-    p.rc = api_page(&c, req, resp, keys, n, strcmp, limit, &p.start, &p.end);
+    p.rc = api_page(&c, req, resp, what, keys, n, strcmp, limit, &p.start, &p.end);
     const char *t = json_string_value(json_object_get(resp, "nextToken"));
     snprintf(p.token, sizeof p.token, "%s", t ? t : "");
     if (p.rc != 0) {
@@ -35,6 +36,11 @@ static page get_page(const char *const *keys, size_t n, int limit, json_t *req)
     json_decref(resp);
     json_decref(req);
     return p;
+}
+
+static page get_page(const char *const *keys, size_t n, int limit, json_t *req)
+{
+    return get_page_of("thing", keys, n, limit, req);
 }
 
 static void test_page_walk(void)
@@ -95,11 +101,11 @@ static void test_page_resumes_after_changes(void)
     CHECK_EQ_INT(p.end, 4);
     static const char *const more[] = {"a", "b", "bb", "c", "cc", "d"};
     char tok[64];
-    util_hex("c", 1, tok);
+    util_hex("thing:c", 7, tok);
     p = get_page(more, 6, 100, json_pack("{s:i, s:s}", "maxResults", 3, "nextToken", tok));
     CHECK_EQ_INT(p.start, 4); /* "cc": after "c", even though "c" itself is still there */
     /* A token past the end gives an empty last page. */
-    util_hex("zzz", 3, tok);
+    util_hex("thing:zzz", 9, tok);
     p = get_page(seven, 7, 100, json_pack("{s:s}", "nextToken", tok));
     CHECK_EQ_INT(p.rc, 0);
     CHECK_EQ_INT(p.start, 7);
@@ -124,6 +130,16 @@ static void test_page_refuses(void)
         CHECK_EQ_INT(p.rc, -1);
         CHECK_CONTAINS(p.err, "nextToken");
     }
+    /* Another listing's token, and a key without the listing's name, are not this one's. */
+    p = get_page_of("other", seven, 7, 100, json_pack("{s:i}", "maxResults", 3));
+    CHECK(p.token[0] != '\0');
+    p = get_page(seven, 7, 100, json_pack("{s:s}", "nextToken", p.token));
+    CHECK_EQ_INT(p.rc, -1);
+    CHECK_CONTAINS(p.err, "for this listing");
+    char tok[64];
+    util_hex("c", 1, tok);
+    p = get_page(seven, 7, 100, json_pack("{s:s}", "nextToken", tok));
+    CHECK_EQ_INT(p.rc, -1);
 }
 
 static void test_names_and_arns(void)

@@ -140,27 +140,30 @@ json_int_t api_int(json_t *req, const char *key, json_int_t dflt)
     return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
-int api_page(api_ctx *c, json_t *req, json_t *resp, const char *const *keys, size_t n,
-             int (*cmp)(const char *, const char *), int limit, size_t *start, size_t *end)
+int api_page(api_ctx *c, json_t *req, json_t *resp, const char *what, const char *const *keys,
+             size_t n, int (*cmp)(const char *, const char *), int limit, size_t *start,
+             size_t *end)
 {
     json_int_t max = api_int(req, "maxResults", limit);
     if (max < 1 || max > limit)
         return api_client_error(c, "maxResults: must be between 1 and %d (got %lld)", limit,
                                 (long long)max);
-    size_t first = 0;
+    size_t first = 0, wlen = strlen(what);
     const char *token = api_str(req, "nextToken");
     if (token && *token) {
-        /* A token is the hex of the last key of the previous page, so a listing resumes
-         * correctly even when items were added or removed in between. */
+        /* A token is the hex of what is listed and the last key of the previous page, so a
+         * listing resumes correctly even when items were added or removed in between. */
         char *after = util_unhex(token);
-        if (!after)
-            return api_client_error(c, "nextToken: '%.64s' is not a token this server issued; "
-                                       "pass the nextToken of the previous page unchanged",
-                                    token);
+        if (!after || strncmp(after, what, wlen) != 0 || after[wlen] != ':') {
+            free(after);
+            return api_client_error(c, "nextToken: '%.64s' is not a token this server issued "
+                                       "for this listing; pass the nextToken of the previous "
+                                       "page unchanged", token);
+        }
         size_t lo = 0, hi = n;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            if (cmp(keys[mid], after) <= 0) lo = mid + 1;
+            if (cmp(keys[mid], after + wlen + 1) <= 0) lo = mid + 1;
             else hi = mid;
         }
         first = lo;
@@ -170,11 +173,13 @@ int api_page(api_ctx *c, json_t *req, json_t *resp, const char *const *keys, siz
     *start = first;
     *end = last;
     if (last < n && last > first) {
-        const char *k = keys[last - 1];
-        char *hex = xmalloc(2 * strlen(k) + 1);
-        util_hex(k, strlen(k), hex);
+        char *text = xasprintf("%s:%s", what, keys[last - 1]);
+        size_t len = strlen(text);
+        char *hex = xmalloc(2 * len + 1);
+        util_hex(text, len, hex);
         json_object_set_new(resp, "nextToken", json_string(hex));
         free(hex);
+        free(text);
     }
     return 0;
 }

@@ -93,9 +93,11 @@ json_int_t api_int(json_t *req, const char *key, json_int_t dflt);
 
 /* Paging.  keys[0..n) are in the listing's stable order (cmp); reads maxResults (1..limit,
  * default limit) and nextToken from req, returns the window in *start and *end and puts nextToken
- * in resp when more remain. */
-int api_page(api_ctx *c, json_t *req, json_t *resp, const char *const *keys, size_t n,
-             int (*cmp)(const char *, const char *), int limit, size_t *start, size_t *end);
+ * in resp when more remain.  The token names what is listed (what: "job-queue"), so that one
+ * listing's token is refused by another. */
+int api_page(api_ctx *c, json_t *req, json_t *resp, const char *what, const char *const *keys,
+             size_t n, int (*cmp)(const char *, const char *), int limit, size_t *start,
+             size_t *end);
 
 /* Instance ids from agents: 1 to API_INSTANCE_ID_MAX letters, digits, '-', '_' and '.'
  * (EC2's "i-" and 17 hex digits fit); NULL passes, for members that may be absent. */

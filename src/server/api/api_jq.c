@@ -354,7 +354,7 @@ static int describe_jq(api_ctx *c, json_t *req, json_t **resp)
     }
     size_t n, start, end;
     const char **keys = reg_sorted_keys(&c->st->jq, strcmp, &n);
-    int rc = api_page(c, req, out, keys, n, strcmp, API_DESCRIBE_MAX, &start, &end);
+    int rc = api_page(c, req, out, "job-queue", keys, n, strcmp, API_DESCRIBE_MAX, &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
         json_array_append_new(list, described(c, reg_get(&c->st->jq, keys[i])));
     free(keys);
