@@ -278,6 +278,51 @@ class MultiNode(JobsCase):
         self.assertClientError(s, "nodeOverrides", jobName="c", jobQueue="q",
                                jobDefinition="jd", nodeOverrides={"numNodes": 2})
 
+    def test_malformed_node_overrides_are_refused(self):
+        # Sent raw: boto3 checks these shapes itself.  Each was taken (or, for the first ones,
+        # crashed the server) when nodeOverrides was not checked against its shape.
+        def submit(node_overrides):
+            return self.server.raw("POST", "/v1/submitjob", {
+                "jobName": "m", "jobQueue": "q", "jobDefinition": "mnp",
+                "nodeOverrides": node_overrides})
+
+        def per_node(**member):
+            return {"nodePropertyOverrides": [dict({"targetNodes": "1:"}, **member)]}
+
+        def reqs(*r):
+            return per_node(containerOverrides={"resourceRequirements": list(r)})
+        cases = [
+            (reqs({"type": "VCPU", "value": 5}), "resourceRequirements[0].value"),
+            (reqs({"type": "MEMORY"}), "resourceRequirements[0].value"),
+            (reqs({"value": "1"}), "resourceRequirements[0].type"),
+            (reqs({"type": 1, "value": "1"}), "resourceRequirements[0].type"),
+            (reqs(None), "resourceRequirements[0]"),
+            ("x", "nodeOverrides"),
+            ([], "nodeOverrides"),
+            ({"nodePropertyOverrides": "x"}, "nodeOverrides.nodePropertyOverrides"),
+            ({"nodePropertyOverrides": [{}]}, "nodePropertyOverrides[0].targetNodes"),
+            ({"numNodes": "4"}, "nodeOverrides.numNodes: expected an integer"),
+            (per_node(containerOverrides={"command": "x"}), "containerOverrides.command"),
+            (per_node(containerOverrides={"command": [1]}), "containerOverrides.command[0]"),
+            (per_node(containerOverrides={"vcpus": -1}), "containerOverrides.vcpus"),
+            (per_node(containerOverrides={"memory": "x"}), "containerOverrides.memory"),
+            (per_node(containerOverrides={"environment": [{"name": "A", "value": 5}]}),
+             "environment[0].value"),
+            (reqs({"type": "NOPE", "value": "1"}), "resourceRequirements[0].type"),
+            (per_node(ecsPropertiesOverride={}), "ecsPropertiesOverride"),
+            (per_node(eksPropertiesOverride={}), "eksPropertiesOverride"),
+            (per_node(consumableResourcePropertiesOverride={"consumableResourceList": []}),
+             "consumableResourcePropertiesOverride"),
+            (per_node(instanceTypes=["m5.huge"]), "instanceTypes"),
+        ]
+        for body, words in cases:
+            status, _, out = submit(body)
+            self.assertEqual(status, 400, (body, out))
+            self.assertIn(words, out.get("message", ""), body)
+        status, _, out = submit(per_node(instanceTypes=["c5.large"], containerOverrides={}))
+        self.assertEqual(status, 200, out)
+        self.batch.cancel_job(jobId=out["jobId"], reason="test")
+
     def run_retried(self, fail_in, node="0", **kw):
         jid = self.batch.submit_job(
             jobName="mnpr", jobQueue="q", jobDefinition="mnpr",

@@ -582,10 +582,11 @@ api_op api_job_ops[] = {
      "{jobName:s!, jobQueue:s!, jobDefinition:s!, shareIdentifier:s,"
      " schedulingPriorityOverride:i(0..9999),"
      " arrayProperties:{size:i}, dependsOn:[{jobId:s, type:e(N_TO_N|SEQUENTIAL)}],"
-     " parameters:m<s>, containerOverrides:{vcpus:" API_VCPUS_SHAPE ", memory:i, command:[s],"
-     " instanceType:s,"
-     " environment:@EnvironmentVariables, resourceRequirements:@ResourceRequirements},"
-     " nodeOverrides:*, retryStrategy:@RetryStrategy, propagateTags:b, timeout:@JobTimeout,"
+     " parameters:m<s>, containerOverrides:@ContainerOverrides,"
+     " nodeOverrides:{numNodes:i, nodePropertyOverrides:[{targetNodes:s!,"
+     " containerOverrides:@ContainerOverrides, instanceTypes:[s], ecsPropertiesOverride:*,"
+     " eksPropertiesOverride:*, consumableResourcePropertiesOverride:*}]},"
+     " retryStrategy:@RetryStrategy, propagateTags:b, timeout:@JobTimeout,"
      " tags:m<s>, eksPropertiesOverride:*, ecsPropertiesOverride:*,"
      " consumableResourcePropertiesOverride:*}",
      submit_job, 30 * 1024, NULL},

@@ -46,6 +46,10 @@ void jobdef_define_shapes(void)
     schema_define("EnvironmentVariables", "[{name:s, value:s}]");
     schema_define("ResourceRequirements", "[{value:s!, type:e(GPU|VCPU|MEMORY)!}]");
     schema_define("SecretList", "[{name:s!, valueFrom:s!}]");
+    /* SubmitJob's, and each node range's in a multi-node job's nodeOverrides. */
+    schema_define("ContainerOverrides",
+                  "{vcpus:" API_VCPUS_SHAPE ", memory:i, command:[s], instanceType:s,"
+                  " environment:@EnvironmentVariables, resourceRequirements:@ResourceRequirements}");
     schema_define("Volumes",
                   "[{host:{sourcePath:s}, name:s,"
                   " efsVolumeConfiguration:{fileSystemId:s!, rootDirectory:s,"

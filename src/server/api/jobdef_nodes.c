@@ -85,6 +85,25 @@ json_t *jobdef_nodes_resolve(api_ctx *c, json_t *def, json_t *req, int nodes)
                                 "is overridden twice; give one override per node range", i, t);
             return NULL;
         }
+        /* As the definition's node ranges are refused them (jobdef_check.c). */
+        static const char *const others[] = {"ecsPropertiesOverride", "eksPropertiesOverride",
+                                             "consumableResourcePropertiesOverride", NULL};
+        for (const char *const *m = others; *m; m++) {
+            if (json_object_get(o, *m)) {
+                api_client_error(c, "nodeOverrides.nodePropertyOverrides[%zu].%s: barge runs "
+                                    "each node as one container and does not support %s; "
+                                    "override the node's container in containerOverrides "
+                                    "instead", i, *m, *m);
+                return NULL;
+            }
+        }
+        json_t *types = json_object_get(o, "instanceTypes");
+        const char *type0 = json_string_value(json_array_get(types, 0));
+        if (json_array_size(types) > 1 || (type0 && !catalog_spec_valid(type0))) {
+            api_client_error(c, "nodeOverrides.nodePropertyOverrides[%zu].instanceTypes: at most "
+                                "one instance type barge knows (for example m5.large)", i);
+            return NULL;
+        }
         char f[96], g[128];
         snprintf(f, sizeof f, "nodeOverrides.nodePropertyOverrides[%zu].containerOverrides", i);
         json_t *ov = json_object_get(o, "containerOverrides");
