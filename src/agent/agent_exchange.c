@@ -88,8 +88,13 @@ void agent_exchange_answer(agent *ag, json_t *answer, unsigned gen)
         executor_kill(ag->ex, job, attempt, EXEC_STOP_KILLED,
                       reason ? reason : "stopped at the server's request");
     }
-    if (json_is_true(json_object_get(answer, "shutdown")))
-        agent_request_stop(ag, 0, "the server asked this instance to shut down");
+    if (json_is_true(json_object_get(answer, "shutdown"))) {
+        const char *why = json_string_value(json_object_get(answer, "shutdownReason"));
+        char text[300];
+        snprintf(text, sizeof text, "the server asked this instance to shut down%s%.240s",
+                 why ? ": " : "", why ? why : "");
+        agent_request_stop(ag, 0, text);
+    }
 }
 
 /* ---- Registration and the poller ---------------------------------------------------------- */

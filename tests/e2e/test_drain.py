@@ -276,7 +276,10 @@ class Drain(JobsCase):
         status, _, body = self.server.raw("POST", "/barge/v1/draininstance", {"instanceId": iid},
                                           {"Content-Type": "application/json"})
         self.assertEqual((status, body["state"]), (200, "DRAINING"), body)
-        self.assertTrue(self.exchange(iid, cred)["shutdown"])
+        answer = self.exchange(iid, cred)
+        self.assertTrue(answer["shutdown"])
+        # With the reason, which the agent logs as it stops.
+        self.assertEqual(answer.get("shutdownReason"), "an operator drains it")
         # Its agent shuts down and falls silent: it leaves before it would count as lost.
         start = time.time()
         self.wait_for(lambda: not self.instances("remote"), 25, "the instance to leave")

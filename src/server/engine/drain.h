@@ -21,7 +21,8 @@
 struct state;
 
 /* Why an instance drains, for `barge fleet` (instance.drain_why). */
-#define DRAIN_WHY_MAX_VCPUS "its compute environment's maxvCpus was lowered"
+/* (maxvCpus lowered, or an agent joined an environment its instances already fill) */
+#define DRAIN_WHY_MAX_VCPUS "its compute environment's instances have more vCPUs than its maxvCpus"
 #define DRAIN_WHY_DELETED "its compute environment is being deleted"
 #define DRAIN_WHY_OPERATOR "an operator drains it"
 

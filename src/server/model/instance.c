@@ -285,9 +285,12 @@ json_t *instance_take_outbox(state *st, instance *in)
         json_array_remove(in->assign, i);
         i--;
     }
+    int shutdown = in->draining && in->n_jobs == 0;
     json_t *r = json_pack("{s:o, s:o, s:b}", "assign", in->assign ? in->assign : json_array(),
-                          "kill", in->kill ? in->kill : json_array(), "shutdown",
-                          in->draining && in->n_jobs == 0);
+                          "kill", in->kill ? in->kill : json_array(), "shutdown", shutdown);
+    /* The agent says why it stops, where its operator looks. */
+    if (shutdown && in->drain_why)
+        json_object_set_new(r, "shutdownReason", json_string(in->drain_why));
     in->assign = in->kill = NULL;
     return r;
 }
