@@ -1,11 +1,13 @@
 /* server_listen — see server_listen.h. */
 #include "server/server_listen.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/mem.h"
 
@@ -51,10 +53,34 @@ int server_listen_resolves(const barge_config *c)
     char port[16];
     snprintf(port, sizeof port, "%d", c->listen_port);
     int rc = getaddrinfo(c->listen_host, port, &hints, &ai);
-    if (ai) freeaddrinfo(ai);
-    if (rc == 0) return 0;
-    fprintf(stderr, "barge server: --listen: cannot resolve host '%.200s': %s; give an address "
-                    "of this machine (for example 127.0.0.1:8900 or [::1]:8900)\n",
-            c->listen_host, gai_strerror(rc));
-    return -1;
+    if (rc != 0 || !ai) {
+        if (ai) freeaddrinfo(ai);
+        fprintf(stderr, "barge server: --listen: cannot resolve host '%.200s': %s; give an "
+                        "address of this machine (for example 127.0.0.1:8900 or [::1]:8900)\n",
+                c->listen_host, rc ? gai_strerror(rc) : "no address");
+        return 2;
+    }
+    /* A port another program holds (a server already running) is found now too, by binding
+     * the address http_start will bind, as it will (SO_REUSEADDR), and letting it go: the
+     * port could still be taken in between, but the usual mistake leaves nothing made.  Port
+     * 0 asks for any free one. */
+    int fail = 0;
+    if (c->listen_port != 0) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        int on = 1;
+        if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0 ||
+                        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0))
+            fail = errno;
+        if (fd >= 0) close(fd);
+    }
+    freeaddrinfo(ai);
+    if (!fail) return 0;
+    if (fail == EADDRINUSE)
+        fprintf(stderr, "barge server: cannot listen on %.200s:%d: another program (a barge "
+                        "server already running?) has the port; stop it or give --listen "
+                        "another port\n", c->listen_host, c->listen_port);
+    else
+        fprintf(stderr, "barge server: cannot listen on %.200s:%d: %s\n", c->listen_host,
+                c->listen_port, strerror(fail));
+    return 1;
 }

@@ -4,6 +4,7 @@ import os
 import pwd
 import re
 import shutil
+import socket
 import signal
 import subprocess
 import tempfile
@@ -87,6 +88,23 @@ class ServerProcess(unittest.TestCase):
             self.assertIn("--listen: cannot resolve host '%s'" % listen.split(":")[0],
                           out.stderr)
             self.assertFalse(os.path.exists(data), listen)
+
+    def test_a_port_in_use_makes_nothing(self):
+        # It used to fail only when binding, after the data directory and the default queue
+        # had been made.
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        parent = tempfile.mkdtemp(prefix="barge-listen-")
+        self.addCleanup(shutil.rmtree, parent, True)
+        data = os.path.join(parent, "data")
+        out = subprocess.run([BARGE, "server", "--dev", "--listen", "127.0.0.1:%d" % port,
+                              "--data-dir", data], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("cannot listen on 127.0.0.1:%d: another program" % port, out.stderr)
+        self.assertFalse(os.path.exists(data))
 
     def test_second_server_on_same_data_dir_is_refused(self):
         s = Server().start()
