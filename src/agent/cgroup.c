@@ -158,8 +158,8 @@ static int clear_children(const char *dir, cgroup_mode mode)
                         .procs_fd = -1, .oom_fd = -1, .events_fd = -1};
         found += cgroup_kill_all(&stale);
         for (int i = 0; i < 50 && cgroup_kill_all(&stale) > 0; i++) usleep(10000);
-        /* On v1 a container runtime's cgroups below the attempt's go first. */
-        if (mode == CGROUP_V1) for_children(stale.path, remove_child);
+        /* A container runtime's cgroups below the attempt's go first. */
+        for_children(stale.path, remove_child);
         rmdir(stale.path);
         free(stale.path);
     }
@@ -697,12 +697,12 @@ int cgroup_kill_all(cgroup *cg)
         return 0;
     }
     cg->empty = 0;
-    /* cgroup.kill (v2, Linux 5.14) kills atomically, forks in flight included. */
-    if (cg->mode == CGROUP_V2) write_ctl(cg->path, "cgroup.kill", "1");
+    /* cgroup.kill (v2, Linux 5.14) kills atomically, forks in flight included, and below. */
+    int killed_below = cg->mode == CGROUP_V2 && write_ctl(cg->path, "cgroup.kill", "1") == 0;
     int found = kill_procs(cg);
-    /* v1 has no cgroup.kill: the cgroups below this one (a container runtime makes one for
-     * its container) are emptied one by one. */
-    if (cg->mode == CGROUP_V1) found += for_children(cg->path, kill_child);
+    /* Without it (v1, or an older kernel's v2) the cgroups below this one (a container
+     * runtime makes one for its container) are emptied one by one. */
+    if (!killed_below) found += for_children(cg->path, kill_child);
     /* No process can enter it once none is left: only the spawner's children join it. */
     if (found == 0) cg->empty = 1;
     return found;
@@ -711,7 +711,7 @@ int cgroup_kill_all(cgroup *cg)
 int cgroup_remove(cgroup *cg)
 {
     if (!cg->path) return 0;
-    if (cg->mode == CGROUP_V1) for_children(cg->path, remove_child);
+    for_children(cg->path, remove_child);
     if (rmdir(cg->path) < 0 && errno != ENOENT) return -1;
     free(cg->path);
     cg->path = NULL;

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/mem.h"
 #include "common/util.h"
 #include "agent/cgroup.h"
 #include "agent/cgroup_pids.h"
@@ -102,7 +101,9 @@ int warden_main(int argc, char **argv)
         if (n == 0 || (n < 0 && errno != EINTR)) break;
     }
     /* The agent's parent of its attempts' memory cgroups (on v2 the agent itself was in a
-     * leaf beside it, where this process still is, and which the next agent's sweep removes),
+     * leaf beside it, where this process still is, and which the next agent's sweep removes:
+     * this process cannot leave it for the agent's first cgroup, where a new agent started
+     * meanwhile would count it as a process in its way and run without memory limits),
      * then its attempts' pids cgroups, which sit in the v1 pids hierarchy's cgroup this
      * process shares with the agent. */
     char name[48];
@@ -118,21 +119,6 @@ int warden_main(int argc, char **argv)
     free(pids_dir);
     free(pc);
     free(mi);
-    /* On v2, after a clean stop (the agent gave up the memory controller of its cgroup and
-     * went back into it), this process is the last in the agent's leaf: it follows the agent
-     * and removes the leaf.  After a crash the controller is still on and the move is
-     * refused: the leaf, empty once this process ends, is the next agent's to remove. */
-    if (mode == CGROUP_V2) {
-        char *procs = xasprintf("%s/cgroup.procs", argv[3]);
-        int fd = open(procs, O_WRONLY | O_CLOEXEC);
-        free(procs);
-        if (fd >= 0 && write(fd, "0", 1) == 1) {
-            char *leaf = xasprintf("%s/barge-agent-%ld-agent", argv[3], agent);
-            rmdir(leaf);
-            free(leaf);
-        }
-        if (fd >= 0) close(fd);
-    }
     if (found)
         log_warn("agent %ld ended while its attempts ran: killed the %d process%s left in its "
                  "cgroups, so that none runs beside a retry", agent, found,

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,10 @@ int server_listen_resolves(const barge_config *c)
     if (c->listen_port != 0) {
         int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         int on = 1;
+        /* libmicrohttpd's IPv6 socket takes IPv6 alone: [::]:P may be bound beside an IPv4
+         * socket on P, and so may this one. */
+        if (fd >= 0 && ai->ai_family == AF_INET6)
+            (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
         if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0 ||
                         bind(fd, ai->ai_addr, ai->ai_addrlen) < 0))
             fail = errno;

@@ -385,6 +385,9 @@ class KilledAgent(ManualAgent):
             time.sleep(0.1)
         self.assertIn("ended while its attempts ran: killed the", log())
         # The warden went with its work done.
+        deadline = time.time() + 10
+        while marked("barge-warden\0%d\0" % self.agent.pid) and time.time() < deadline:
+            time.sleep(0.1)
         self.assertEqual(marked("barge-warden\0%d\0" % self.agent.pid), [])
 
 

@@ -342,9 +342,10 @@ class MultiNode(JobsCase):
         self.assertEqual(first[0]["container"]["exitCode"], 3)
         self.assertEqual(first[0]["statusReason"], "Essential container in task exited")
         self.assertEqual(first[2]["statusReason"], "Stopped: the main node (node 0) ended")
-        # The job lists its two attempts (its main node's).
+        # The job lists its two attempts (its main node's), and its times are the second's.
         self.assertEqual(d["attempts"], nodes[jid + "#0"]["attempts"])
         self.assertEqual(len(d["attempts"]), 2)
+        self.assertGreaterEqual(d["startedAt"], d["attempts"][0]["stoppedAt"])
         self.assertEqual(nodes[jid + "#0"]["status"], "SUCCEEDED")
         # The second attempt's main node heard from both others, in a log of its own.
         self.assertEqual(self.log_of(jid + "#0"), ["main node 0 of 3 saw nodes [1, 2]"])

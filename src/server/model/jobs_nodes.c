@@ -102,6 +102,10 @@ void jobs__nodes_done(state *st, job *p)
     }
     job *d = deciding_node(p);
     if (nodes_retry(p, d)) {
+        /* Its startedAt becomes the next attempt's, set by the first of its nodes to start
+         * (jobs_note_started), as a job's times are its latest attempt's. */
+        p->started_at = 0;
+        jobs_mark_dirty(st, p);
         for (uint32_t k = 0; k < p->array_size; k++) jobs_node_rerun(st, p->children[k]);
         return;
     }
