@@ -351,6 +351,20 @@ static char *definition_name(const char *def)
     return colon ? xstrndup(name, (size_t)(colon - name)) : xstrdup(name);
 }
 
+int cli_revision_ok(const cli_ctx *c, const char *def)
+{
+    /* A name holds no ':' (letters, digits, '-' and '_'): one is followed by the revision. */
+    const char *name = cli_arn_name(def);
+    if (strncmp(def, "arn:", 4) == 0 && name == def) return 1; /* an ARN the server judges */
+    const char *colon = strrchr(name, ':');
+    if (!colon || (colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+                   strspn(colon + 1, "0") < strlen(colon + 1)))
+        return 1;
+    cli_usage_error(c, "--definition '%s': the revision after ':' must be a whole number of 1 or "
+                       "more (NAME:3); give NAME alone for its latest revision", def);
+    return 0;
+}
+
 /* The containerOverrides object of req, created on first use. */
 static json_t *overrides(json_t *req)
 {
@@ -466,28 +480,30 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
         break;
     }
     case CLI_SUB_VCPUS:
-        if (cli_parse_decimal(arg) < 0) {
-            cli_usage_error(c, "--vcpus must be a positive number: a whole number of vCPUs for "
-                                "an EC2 queue, or 0.25, 0.5, 1, 2, 4, 8 or 16 for Fargate (got "
-                                "'%s')", arg);
+        /* The server's ranges (which platform the job is for is the queue's, known there). */
+        if (!cli_vcpus_kind(arg)) {
+            cli_usage_error(c, "--vcpus must be a whole number of vCPUs from 1 to %d for an EC2 "
+                                "queue, or 0.25, 0.5, 1, 2, 4, 8 or 16 for a Fargate one (got "
+                                "'%s')", CLI_VCPUS_MAX, arg);
             return -1;
         }
         json_array_append_new(member_array(overrides(req), "resourceRequirements"),
                               json_pack("{s:s,s:s}", "type", "VCPU", "value", arg));
         break;
     case CLI_SUB_MEMORY:
-        if (cli_parse_count(arg, &n) < 0) {
-            cli_usage_error(c, "--memory must be a whole number of MiB, from 1 to %d (got "
-                                "'%s')", INT_MAX, arg);
+        /* The server reads at most 10 digits. */
+        if (cli_parse_count(arg, &n) < 0 || n < CLI_MEMORY_MIN || strlen(arg) > 10) {
+            cli_usage_error(c, "--memory must be a whole number of MiB, from %d to %d (got "
+                                "'%s')", CLI_MEMORY_MIN, INT_MAX, arg);
             return -1;
         }
         json_array_append_new(member_array(overrides(req), "resourceRequirements"),
                               json_pack("{s:s,s:s}", "type", "MEMORY", "value", arg));
         break;
     case CLI_SUB_ATTEMPTS:
-        if (cli_parse_count(arg, &n) < 0) {
+        if (cli_parse_count(arg, &n) < 0 || n > CLI_ATTEMPTS_MAX) {
             cli_usage_error(c, "--attempts must be a whole number, from 1 to %d (got '%s')",
-                            INT_MAX, arg);
+                            CLI_ATTEMPTS_MAX, arg);
             return -1;
         }
         json_object_set_new(req, "retryStrategy", json_pack("{s:I}", "attempts",
@@ -568,6 +584,7 @@ int cli_submit(int argc, char **argv)
                             "NAME:REVISION; see `aws batch describe-job-definitions`)");
         goto done;
     }
+    if (!cli_revision_ok(&c, def)) goto done;
     if (cli_submit_finish(&c, req, nopt, argc, argv) < 0) goto done;
     char *dflt = name ? NULL : definition_name(def);
     json_object_set_new(req, "jobName", json_string(name ? name : dflt));

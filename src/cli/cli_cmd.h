@@ -37,6 +37,9 @@ int cli_submit_finish(const cli_ctx *c, json_t *req, int at, int argc, char **ar
 /* --array-size's range: AWS Batch's, which the server holds to. */
 #define CLI_ARRAY_MIN 2
 #define CLI_ARRAY_MAX 10000
+/* --attempts' most and --memory's least (MiB): AWS Batch's, which the server holds to. */
+#define CLI_ATTEMPTS_MAX 10
+#define CLI_MEMORY_MIN 4
 /* Applies one of them to the SubmitJob request req: 1 when o was one, 0 when not, -1 after
  * printing what is wrong with its value. */
 int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
@@ -48,10 +51,12 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
     "                       array, whose children then run one after another; repeatable\n"   \
     "  --param K=V          the value of Ref::K in the definition's command; repeatable\n"      \
     "  --env K=V            an environment variable for the job; repeatable\n"               \
-    "  --vcpus N            vCPUs, instead of the definition's: a whole number on an EC2\n"   \
-    "                       queue; 0.25, 0.5, 1, 2, 4, 8 or 16 on a Fargate one\n"          \
-    "  --memory MIB         memory in MiB, instead of the definition's\n"                     \
-    "  --attempts N         attempts in all, the first included (retries = N - 1)\n"          \
+    "  --vcpus N            vCPUs, instead of the definition's: a whole number\n"           \
+    "                       from 1 to 1000000 on an EC2 queue; 0.25, 0.5, 1, 2, 4, 8\n"      \
+    "                       or 16 on a Fargate one\n"                                       \
+    "  --memory MIB         memory in MiB (4 or more), instead of the definition's\n"         \
+    "  --attempts N         attempts in all (1 to 10), the first included\n"                 \
+    "                       (retries = N - 1)\n"                                            \
     "  --timeout SECONDS    stop each attempt after this long\n"
 
 /* The help lines for the common options, appended to every command's help. */
@@ -67,6 +72,11 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
     "  -h, --help       show this help\n"                                                      \
     "Credentials come from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN\n" \
     "(default barge/barge, which a server in --dev accepts).\n"
+
+/* Whether --definition D's revision, if it names one (NAME:REVISION, or an ARN's), is a whole
+ * number of 1 or more: the server would say that no such definition exists.  1, or 0 after
+ * printing a usage error. */
+int cli_revision_ok(const cli_ctx *c, const char *def);
 
 /* Applies a common option; returns 1 if o was one, else 0. */
 int cli_common_option(cli_ctx *c, int o, const char *arg);
@@ -121,7 +131,9 @@ enum {
     CLI_LOG_FOLLOW = 1,    /* until the job has ended, every attempt in turn */
     CLI_LOG_TO_STDERR = 2, /* the lines go to stderr, as text, leaving stdout to the caller */
     CLI_LOG_UNTIL_STUCK = 4, /* also stop at a RUNNABLE job that never can start (its reason
-                              * starts "MISCONFIGURATION:"): *final shows it still RUNNABLE */
+                              * starts "MISCONFIGURATION:"): *final shows it still RUNNABLE
+                              * with CLI_LOG_CALLER_SAYS, else it is said (cli_say_stuck, and
+                              * how to end it) and the exit code is 1 */
     CLI_LOG_FROM_FIRST = 8, /* from the first attempt, not the latest: the caller's own job,
                              * whose attempts may all have ended before the first look */
     CLI_LOG_CALLER_SAYS = 16, /* the caller says how the job ended: a job that never had a log
@@ -134,6 +146,8 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t *
 /* Whether job j waits for something that will never come: RUNNABLE for a MISCONFIGURATION
  * reason (it needs more than its queue's compute environments can ever have). */
 int cli_job_stuck(json_t *j);
+/* Says that job id cannot start, and why: the reason in its description j. */
+void cli_say_stuck(const cli_ctx *c, const char *id, json_t *j);
 
 /* Pages of a listing (ListJobs, GetUsage, GetLogEvents) come one after another for as long as
  * the server gives a token for the next; one that gives them for ever would keep a command

@@ -203,6 +203,16 @@ int cli_ctx_open(cli_ctx *c)
         return 2;
     }
     if (!credentials_ok(c)) return 2;
+    /* $AWS_CA_BUNDLE empty is not set (env_or); --ca-file '' is a name left out. */
+    if (c->ca_file && !*c->ca_file) {
+        fprintf(stderr, "%s: --ca-file needs a file name: the PEM certificates an https:// "
+                        "endpoint is verified against; leave it out for $AWS_CA_BUNDLE or the "
+                        "system's CA bundle\n", c->prog);
+        return 2;
+    }
+    /* The CA file is for an https:// endpoint only: with http:// there is nothing to verify
+     * (a CA bundle set for other programs' sake is no error here). */
+    if (scheme != 8) c->ca_file = NULL;
     if (c->ca_file && access(c->ca_file, R_OK) != 0) {
         fprintf(stderr, "%s: the CA file %s cannot be read (%s); it is set by --ca-file or "
                         "$AWS_CA_BUNDLE\n", c->prog, c->ca_file, strerror(errno));
@@ -210,7 +220,8 @@ int cli_ctx_open(cli_ctx *c)
     }
     c->base = xstrndup(e, scheme + auth_len);
     c->host = xstrndup(e + scheme, auth_len);
-    /* A trailing slash on the endpoint is common and means nothing. */
+    /* A trailing slash on the endpoint is common and means nothing; any other path is a
+     * proxy's that serves barge under it, put before every operation's. */
     size_t plen = strlen(rest);
     while (plen && rest[plen - 1] == '/') plen--;
     c->prefix = xstrndup(rest, plen);
@@ -321,6 +332,28 @@ static void set_abandoned(cli_error *err)
     err->message = xstrdup("the call was given up");
 }
 
+/* Whether the https:// endpoint's handshake, which failed with message, met a server that
+ * speaks plain HTTP.  OpenSSL reads the start of its answer to the ClientHello ("HTTP/1.1 400")
+ * as a TLS record of no known version, a "wrong version number"; a server that closes at once
+ * leaves only a failed read (SSL_ERROR_SYSCALL), and then a plain request to the same address
+ * tells: any answer, whatever its status. */
+static int answers_plain_http(const cli_ctx *c, const char *message)
+{
+    /* Only a handshake that failed, not a connection that was refused or timed out. */
+    if (strncmp(c->base, "https://", 8) != 0 ||
+        !(strstr(message, "SSL") || strstr(message, "TLS") || strstr(message, "handshake")))
+        return 0;
+    if (strstr(message, "wrong version number")) return 1;
+    httpc_options o = {.connect_timeout_ms = 2000, .user_agent = "barge-cli", .max_body = 4096,
+                       .discard_body = 1};
+    httpc *h = httpc_new(&o);
+    char *url = xasprintf("http://%s/", c->host);
+    int plain = h && httpc_post(h, url, "{}", 2, 3000) == HTTPC_OK;
+    free(url);
+    httpc_free(h);
+    return plain;
+}
+
 /* One try of cli_call. */
 static int call_once(cli_ctx *c, const char *service, const char *op, json_t *req,
                      json_t **resp, cli_error *err)
@@ -408,9 +441,10 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
         if (hrc != HTTPC_OK) {
             err->unreachable = hrc == HTTPC_UNREACHABLE;
             err->untrusted = hrc == HTTPC_UNTRUSTED;
-            /* No answer, or half of one: a server restarting, or one that went quiet. */
-            err->transient = !err->untrusted && hrc != HTTPC_TOO_LONG;
             err->message = xstrdup(httpc_error(h));
+            err->plain_http = err->unreachable && answers_plain_http(c, err->message);
+            /* No answer, or half of one: a server restarting, or one that went quiet. */
+            err->transient = !err->untrusted && !err->plain_http && hrc != HTTPC_TOO_LONG;
             goto done;
         }
         status = httpc_status(h);
@@ -551,6 +585,12 @@ void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e)
                         "Give the certificate of the CA that signed the server's (or the "
                         "server's own) with --ca-file FILE or $AWS_CA_BUNDLE.\n",
                 c->prog, c->endpoint, e->message);
+    } else if (e->plain_http) {
+        char *plain = xasprintf("http://%s", c->endpoint + 8);
+        fprintf(stderr, "%s: the server at %s answers plain HTTP, not HTTPS (the TLS "
+                        "handshake failed); give its address as %s\n", c->prog, c->endpoint,
+                plain);
+        free(plain);
     } else if (e->unreachable) {
         fprintf(stderr, "%s: cannot reach a barge server at %s (%s).\n"
                         "Start one with `barge server --dev`, or point --endpoint (or "
@@ -561,6 +601,13 @@ void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e)
     } else if (e->type && strcmp(e->type, "ClientException") == 0) {
         /* The caller's mistake: the server's sentence names the field and what is wrong. */
         fprintf(stderr, "%s: %s\n", c->prog, e->message);
+        /* An endpoint's path is for a proxy that serves barge under it; a barge server
+         * answered, and has no operation there. */
+        if (c->prefix && *c->prefix && strstr(e->message, "no such operation"))
+            fprintf(stderr, "%s: the endpoint %s has a path (%s), which a barge server serves "
+                            "nothing under: give its scheme, host and port only, unless a "
+                            "proxy serves barge under that path\n", c->prog, c->endpoint,
+                    c->prefix);
     } else if (e->type) {
         fprintf(stderr, "%s: %s: %s\n", c->prog, e->type, e->message);
     } else if (e->http_status == 404) {

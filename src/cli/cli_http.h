@@ -56,6 +56,7 @@ typedef struct cli_ctx {
 typedef struct cli_error {
     int unreachable;   /* no answer at all: refused, unresolvable, timed out */
     int untrusted;     /* the server's TLS certificate did not verify */
+    int plain_http;    /* an https:// endpoint whose server answers plain HTTP */
     long http_status;  /* 0 when unreachable */
     char *type;        /* "ClientException", "ResourceNotFoundException", ...; may be NULL */
     char *message;     /* never NULL after a failed call */

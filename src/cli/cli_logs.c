@@ -6,6 +6,7 @@
  * how CloudWatch Logs says "no more for now".  Following repeats that, polling DescribeJobs
  * between rounds, and ends after the first full read that started once the job had finished, so
  * the job's last lines are always printed. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,9 @@ static const char logs_help[] =
     "  -f, --follow     keep printing lines as they come until the job is SUCCEEDED or\n"
     "                   FAILED; waits for a job that has not started, and moves on to the\n"
     "                   next attempt when the job is retried; a server that restarts\n"
-    "                   meanwhile is waited for, up to a minute\n"
+    "                   meanwhile is waited for, up to a minute.  A job that can never\n"
+    "                   start (RUNNABLE for a MISCONFIGURATION reason: it needs more than\n"
+    "                   the compute environments can have) is said to, and logs exits 1\n"
     "  --attempt N      the Nth attempt (1 is the first) instead of the latest\n"
     "  --tail N         only the attempt's last N lines (at most 10000), then with -f\n"
     "                   what it prints next\n"
@@ -173,6 +176,16 @@ int cli_job_stuck(json_t *j)
     const char *reason = str(j, "statusReason");
     return strcmp(str(j, "status") ?: "", "RUNNABLE") == 0 && reason &&
            strncmp(reason, "MISCONFIGURATION:", 17) == 0;
+}
+
+void cli_say_stuck(const cli_ctx *c, const char *id, json_t *j)
+{
+    /* Made plain for the terminal in a copy: the description itself is the caller's. */
+    char *reason = xstrdup(str(j, "statusReason") ?: "?");
+    cli_text_plain(reason);
+    cli_progress_break();
+    fprintf(stderr, "%s: job %s cannot start: %s\n", c->prog, id, reason);
+    free(reason);
 }
 
 /* The attempt `barge logs` shows by default: the one in progress once it has a stream of its
@@ -344,7 +357,16 @@ static int follow_log(cli_ctx *c, const char *id, long attempt, int flags, long 
             goto out;
         }
         if (r > 0) break;
-        if ((flags & CLI_LOG_UNTIL_STUCK) && cli_job_stuck(job)) goto out;
+        if ((flags & CLI_LOG_UNTIL_STUCK) && cli_job_stuck(job)) {
+            if (flags & CLI_LOG_CALLER_SAYS) goto out;
+            /* Not this command's job to end: it says how, and stops waiting for nothing. */
+            cli_say_stuck(c, id, job);
+            fprintf(stderr, "%s: it would wait for ever; `barge terminate %s` ends it: submit "
+                            "it again asking for less, or give its queue's compute "
+                            "environments more\n", c->prog, whole ? whole : id);
+            rc = 1;
+            goto out;
+        }
         if (!f.stream) say_waiting(c, job, &waiting);
         if (cli_wait(c, POLL_MS) < 0) {
             rc = 1;
@@ -383,6 +405,14 @@ int cli_follow_log(cli_ctx *c, const char *id, long attempt, int flags, json_t *
     return follow_log(c, id, attempt, flags, 0, final);
 }
 
+/* Whether s is a number above INT_MAX: digits, not all of them 0, that cli_parse_count
+ * refused. */
+static int too_large(const char *s)
+{
+    size_t n = strlen(s);
+    return n && strspn(s, "0123456789") == n && strspn(s, "0") < n;
+}
+
 int cli_logs(int argc, char **argv)
 {
     enum { O_ATTEMPT = 256, O_TAIL };
@@ -406,8 +436,9 @@ int cli_logs(int argc, char **argv)
         case 'f': follow = 1; break;
         case O_ATTEMPT:
             if (cli_parse_count(optarg, &attempt) < 0)
-                return cli_usage_error(&c, "--attempt must be 1 or more (1 is the first "
-                                           "attempt; got '%s')", optarg);
+                return cli_usage_error(&c, "--attempt must be a whole number from 1 (the first "
+                                           "attempt) to %d (got '%s'%s)", INT_MAX, optarg,
+                                       too_large(optarg) ? ", too large" : "");
             break;
         case O_TAIL:
             if (cli_parse_count(optarg, &tail) < 0 || tail > TAIL_MAX)
@@ -429,7 +460,8 @@ int cli_logs(int argc, char **argv)
     if (rc) return rc;
     /* Also while the job waits to start, with nothing printed yet. */
     if (follow) c.abandon = cli_reader_gone;
-    rc = follow_log(&c, id, attempt, follow ? CLI_LOG_FOLLOW : 0, tail, NULL);
+    rc = follow_log(&c, id, attempt, follow ? CLI_LOG_FOLLOW | CLI_LOG_UNTIL_STUCK : 0, tail,
+                    NULL);
     cli_ctx_close(&c);
     return rc;
 }

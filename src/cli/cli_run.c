@@ -288,12 +288,7 @@ static void say_end(const cli_ctx *c, const char *id, json_t *described, int arr
  * would wait forever: it was submitted by this command, so this command ends it.  Returns 1. */
 static int give_up(cli_ctx *c, const char *id, json_t *job)
 {
-    /* Made plain for the terminal in a copy: --json prints the description as it came. */
-    char *reason = xstrdup(json_string_value(json_object_get(job, "statusReason")) ?: "?");
-    cli_text_plain(reason);
-    cli_progress_break();
-    fprintf(stderr, "%s: job %s cannot start: %s\n", c->prog, id, reason);
-    free(reason);
+    cli_say_stuck(c, id, job);
     json_t *req = json_pack("{s:s,s:s}", "jobId", id, "reason",
                             "barge run: the job cannot start (MISCONFIGURATION)"), *resp = NULL;
     cli_progress_break();
@@ -631,6 +626,7 @@ int cli_run(int argc, char **argv)
                             "(an existing one), not %s", image ? "both" : "neither");
         goto done;
     }
+    if (def && !cli_revision_ok(&c, def)) goto done;
     if (cli_submit_finish(&c, req, nopt, argc, argv) < 0) goto done;
     if ((rc = cli_ctx_open(&c)) != 0) goto done;
     c.before_wait = run_before_wait;
@@ -640,6 +636,15 @@ int cli_run(int argc, char **argv)
     int fargate = 0;
     if (image) {
         if ((rc = queue_kind(&c, queue, &fargate)) != 0) goto done;
+        /* The definition made is for the queue's platform: a size that platform cannot have
+         * is said of the option, rather than as the registration's refusal. */
+        if (!(cli_vcpus_kind(vcpus) & (fargate ? CLI_VCPUS_FARGATE : CLI_VCPUS_EC2))) {
+            rc = cli_usage_error(&c, "--vcpus %s: queue %s has %s compute environments, whose "
+                                     "jobs take %s", vcpus, queue, fargate ? "Fargate" : "EC2",
+                                 fargate ? "0.25, 0.5, 1, 2, 4, 8 or 16 vCPUs"
+                                         : "a whole number of vCPUs from 1 to 1000000");
+            goto done;
+        }
         if ((rc = ensure_definition(&c, image, vcpus, memory, fargate, &arn)) != 0) goto done;
         def = arn;
         /* The size is the definition's now: no override needed. */

@@ -53,6 +53,28 @@ int cli_parse_decimal(const char *s)
     return *p || !nonzero || p - s > 20 ? -1 : 0;
 }
 
+int cli_vcpus_kind(const char *s)
+{
+    /* The server's rules (jobdef_check.c): an EC2 value is at most 10 digits, a Fargate one at
+     * most 16 characters of digits and one point. */
+    size_t n = strlen(s), digits = strspn(s, "0123456789");
+    int kind = 0;
+    if (n && n <= 10 && digits == n) {
+        long long v = strtoll(s, NULL, 10);
+        if (v >= 1 && v <= CLI_VCPUS_MAX) kind |= CLI_VCPUS_EC2;
+    }
+    const char *p = s + digits;
+    if (*p == '.') p++;
+    size_t frac = strspn(p, "0123456789");
+    if (n <= 16 && digits + frac > 0 && !p[frac]) {
+        static const double steps[] = {0.25, 0.5, 1, 2, 4, 8, 16};
+        double v = strtod(s, NULL);
+        for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+            if (v - steps[i] < 1e-9 && steps[i] - v < 1e-9) kind |= CLI_VCPUS_FARGATE;
+    }
+    return kind;
+}
+
 int cli_parse_kv(const char *s, char **key, char **value)
 {
     const char *eq = s ? strchr(s, '=') : NULL;

@@ -13,6 +13,12 @@ int cli_parse_count(const char *s, long *out);
 int cli_parse_seq(const char *s, long long *out);
 /* A positive decimal number such as "2" or "0.5" (vCPUs may be fractional); returns 0, or -1. */
 int cli_parse_decimal(const char *s);
+/* A VCPU value as the server takes one: CLI_VCPUS_EC2 for a whole number of vCPUs, digits
+ * only, from 1 to CLI_VCPUS_MAX (what an EC2 job may ask), with CLI_VCPUS_FARGATE too when it is
+ * one of Fargate's steps (0.25, 0.5, 1, 2, 4, 8 or 16, "0.50" as well); 0 for neither. */
+enum { CLI_VCPUS_EC2 = 1, CLI_VCPUS_FARGATE = 2 };
+#define CLI_VCPUS_MAX 1000000
+int cli_vcpus_kind(const char *s);
 /* "KEY=VALUE" with a non-empty key; the value may be empty and may hold '='.  Fresh strings in
  * *key and *value; returns 0, or -1. */
 int cli_parse_kv(const char *s, char **key, char **value);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/mem.h"
@@ -73,6 +74,17 @@ static void add_page(json_t *resp, group **gs, size_t *n)
         long long m = cli_int(g, "maxMemoryBytes");
         if (m > to->peak) to->peak = m;
     }
+}
+
+/* A time given with --since or --until, as local "YYYY-MM-DD HH:MM:SS": 1970-01-01 00:00 UTC
+ * (0) and before are times too, not the "-" of cli_fmt_time, which stands for one a job does
+ * not have. */
+static void given_time(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        snprintf(out, 32, "%lld ms", (long long)ms);
 }
 
 /* A figure for the table: one decimal, or past a quadrillion in exponent form (a fixed
@@ -174,8 +186,8 @@ int cli_usage(int argc, char **argv)
         } else if (!n) {
             /* Not a table's header alone, which reads like a failure to sum. */
             char from[32], to[32];
-            cli_fmt_time(since, from);
-            cli_fmt_time(until, to);
+            given_time(since, from);
+            given_time(until, to);
             if (given & 1 && since > now)
                 printf("No usage: --since %s is in the future.\n", from);
             else if (given)

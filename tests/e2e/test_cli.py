@@ -283,7 +283,7 @@ class Usage(unittest.TestCase):
             (["submit", "--queue", "q", "--definition", "d", "--timeout", "1.5"], "--timeout"),
             (["submit", "--queue", "q", "--definition", "d", "--memory", "lots"], "--memory"),
             (["submit", "--queue", "q", "--definition", "d", "--memory", "99999999999"],
-             "--memory must be a whole number of MiB, from 1 to 2147483647"),
+             "--memory must be a whole number of MiB, from 4 to 2147483647"),
             (["submit", "--queue", "q", "--definition", "d", "--vcpus", "-1"], "--vcpus"),
             (["submit", "--queue", "q", "--definition", "d", "--env", "NOVALUE"], "--env 'NOVALUE'"),
             (["submit", "--queue", "q", "--definition", "d", "--param", "=x"], "--param"),

@@ -1,7 +1,9 @@
 """The CLI's arguments as a user gives them: a job named by its ARN (as `describe --json`, the
 events and the console show it) is the job its id names, and an argument that is not UTF-8 is
 refused, by position, rather than dropped from the request without a word (JSON holds UTF-8
-text only)."""
+text only).  Values the server would refuse are refused first, naming the option: sizes out of
+its ranges, a definition's revision that is no number, an endpoint with a path; a CA file is
+for https:// endpoints only, and one that answers plain HTTP is said to."""
 import os
 import pty
 import signal
@@ -22,12 +24,22 @@ class Arguments(ServerTestCase):
             cls.server.cleanup()
             raise unittest.SkipTest(why)
         make_idle_queue(cls.batch, "args-ce", "args", "args-jd", ["true"])
+        # A queue whose jobs of 3 vCPUs can never start: its environment has 2 at most.
+        cls.batch.create_compute_environment(
+            computeEnvironmentName="args-small", type="MANAGED",
+            computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2,
+                              "subnets": ["subnet-1"]})
+        cls.batch.create_job_queue(jobQueueName="args-small", priority=1, computeEnvironmentOrder=[
+            {"order": 1, "computeEnvironment": "args-small"}])
 
     def cli(self, *args):
         return barge(*args, endpoint=self.server.url)
 
     def submit(self, *extra):
-        rc, out, err = self.cli("submit", "--queue", "args", "--definition", "args-jd", *extra)
+        return self.submit_to("args", *extra)
+
+    def submit_to(self, queue, *extra):
+        rc, out, err = self.cli("submit", "--queue", queue, "--definition", "args-jd", *extra)
         self.assertEqual(rc, 0, err)
         return out.split()[0]
 
@@ -207,6 +219,101 @@ class Arguments(ServerTestCase):
         self.assertEqual(rc, 2, err)
         self.assertIn("no event is made for a submission", err)
 
+    def test_sizes_are_checked_with_the_servers_ranges(self):
+        # Taken here, the server refused them naming containerProperties.resourceRequirements
+        # or retryStrategy.attempts.
+        vcpus = ("--vcpus must be a whole number of vCPUs from 1 to 1000000 for an EC2 queue, "
+                 "or 0.25, 0.5, 1, 2, 4, 8 or 16 for a Fargate one (got '%s')")
+        memory = "--memory must be a whole number of MiB, from 4 to 2147483647 (got '%s')"
+        for cmd in (("submit", "--queue", "args", "--definition", "args-jd"),
+                    ("run", "--queue", "args", "--image", "busybox")):
+            for opt, value, want in (("--attempts", "11", "--attempts must be a whole number, "
+                                                          "from 1 to 10 (got '11')"),
+                                     ("--memory", "1", memory % "1"),
+                                     ("--memory", "3", memory % "3"),
+                                     ("--vcpus", "1.5", vcpus % "1.5"),
+                                     ("--vcpus", "0.0001", vcpus % "0.0001"),
+                                     ("--vcpus", "1000001", vcpus % "1000001")):
+                rc, out, err = self.cli(*cmd, opt, value, "--", "true")
+                self.assertEqual((rc, out), (2, ""), (cmd, opt, value, err))
+                self.assertIn(want, err)
+        rc, out, err = self.cli("submit", "--queue", "args", "--definition", "args-jd",
+                                "--attempts", "10", "--memory", "4", "--vcpus", "1000000")
+        self.assertEqual(rc, 0, err)
+        self.batch.terminate_job(jobId=out.split()[0], reason="the test is over")
+        # Fargate's steps are for Fargate queues: `run --image` knows the queue's kind.
+        rc, out, err = self.cli("run", "--queue", "args", "--image", "busybox", "--vcpus",
+                                "0.25", "--", "true")
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("--vcpus 0.25: queue args has EC2 compute environments, whose jobs take a "
+                      "whole number of vCPUs from 1 to 1000000", err)
+        self.assertNotIn("registered", err)
+
+    def test_a_definitions_revision_must_be_a_whole_number(self):
+        # The server said the definition does not exist.
+        arn = "arn:aws:batch:us-east-1:123456789012:job-definition/args-jd:x"
+        for cmd in (("submit", "--queue", "args"), ("run", "--queue", "args")):
+            for d in ("args-jd:abc", "args-jd:-1", "args-jd:0", "args-jd:", arn):
+                rc, out, err = self.cli(*cmd, "--definition", d, "--", "true")
+                self.assertEqual((rc, out), (2, ""), (cmd, d, err))
+                self.assertIn("--definition '%s': the revision after ':' must be a whole "
+                              "number of 1 or more" % d, err)
+
+    def test_logs_f_of_a_job_that_can_never_start_ends(self):
+        # It said it waited for the job to start, once, and waited for ever.
+        jid = self.submit_to("args-small", "--vcpus", "3")
+        rc, out, err = barge("logs", "-f", jid, endpoint=self.server.url, timeout=30)
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("barge logs: job %s cannot start: MISCONFIGURATION:" % jid, err)
+        self.assertIn("`barge terminate %s` ends it" % jid, err)
+        self.assertEqual(self.batch.describe_jobs(jobs=[jid])["jobs"][0]["status"], "RUNNABLE")
+        self.batch.terminate_job(jobId=jid, reason="the test is over")
+
+    def test_logs_attempt_too_large_says_the_range(self):
+        rc, out, err = self.cli("logs", "j", "--attempt", "9" * 22)
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("--attempt must be a whole number from 1 (the first attempt) to "
+                      "2147483647 (got '%s', too large)" % ("9" * 22), err)
+
+    def test_ca_file_is_for_https_endpoints_only(self):
+        # An unreadable one was refused with an http:// endpoint, which has no use for it.
+        for args, env in ((("--ca-file", "/nonexistent"), None),
+                          ((), {"AWS_CA_BUNDLE": "/nonexistent"})):
+            rc, out, err = barge("jobs", "--queue", "args", *args, endpoint=self.server.url,
+                                 env=env)
+            self.assertEqual(rc, 0, (args, err))
+        rc, out, err = self.cli("jobs", "--queue", "args", "--ca-file", "")
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("barge jobs: --ca-file needs a file name", err)
+        https = self.server.url.replace("http://", "https://")
+        rc, out, err = self.cli("jobs", "--queue", "args", "--endpoint", https, "--ca-file",
+                                "/nonexistent")
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("the CA file /nonexistent cannot be read", err)
+
+    def test_https_to_a_plain_http_server_says_to_use_http(self):
+        # It said it could not reach a barge server, and to start one.
+        https = self.server.url.replace("http://", "https://")
+        rc, out, err = self.cli("jobs", "--queue", "args", "--endpoint", https)
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("the server at %s answers plain HTTP, not HTTPS" % https, err)
+        self.assertIn("give its address as %s" % self.server.url, err)
+        self.assertNotIn("barge server --dev", err)
+
+    def test_an_endpoint_with_a_path_says_so_when_barge_has_nothing_there(self):
+        # Its requests go to /some/path/v1/..., as a proxy serving barge under a path needs;
+        # a barge server answered there, and has no operation: the path is named.
+        for args, env in ((("--endpoint", self.server.url + "/some/path"), None),
+                          ((), self.server.url + "/x/")):
+            rc, out, err = barge("jobs", "--queue", "args", *args,
+                                 endpoint=env or self.server.url)
+            self.assertEqual((rc, out), (1, ""), (args, err))
+            self.assertIn("no such operation", err)
+            self.assertIn("has a path (/", err)
+            self.assertIn("give its scheme, host and port only", err)
+        rc, out, err = self.cli("jobs", "--queue", "args", "--endpoint", self.server.url + "/")
+        self.assertEqual(rc, 0, err)
+
     def test_fleet_of_an_environment_that_does_not_exist_says_so(self):
         """It printed the table's header alone and exited 0, as for an environment without
         instances."""
@@ -234,6 +341,11 @@ class Arguments(ServerTestCase):
             self.assertEqual((rc, out), (0, want + "\n"), err)
         rc, out, err = self.cli("usage", "--queue", "args", "--until", "2021-01-01", "--json")
         self.assertEqual((rc, out), (0, "[]\n"), err)
+        # The epoch's first moment is a time like any other: it was shown as "-".
+        rc, out, err = barge("usage", "--queue", "args", "--until", "1970-01-01",
+                             endpoint=self.server.url, env={"TZ": "UTC"})
+        self.assertEqual((rc, out), (0, "No job of queue args had an attempt that ended before "
+                                        "1970-01-01 00:00:00.\n"), err)
 
 
 if __name__ == "__main__":
