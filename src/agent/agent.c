@@ -201,6 +201,7 @@ static int parse_options(agent *ag, int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opts_value_check("barge agent", o, optarg, opts)) return 2;
         switch (o) {
         case O_SERVER: ag->server = optarg; break;
         case O_CAFILE:
@@ -355,8 +356,8 @@ static int parse_options(agent *ag, int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "barge agent: unexpected argument '%s' (every option starts with --); see "
-                        "`barge agent --help`\n", argv[optind]);
+        fprintf(stderr, "barge agent: unexpected argument '%.200s' (every option starts with "
+                        "--); see `barge agent --help`\n", argv[optind]);
         return 2;
     }
     if (!ag->server) {

@@ -564,7 +564,7 @@ int cli_submit(int argc, char **argv)
         }
     }
     if (optind < nopt) {
-        cli_usage_error(&c, "unexpected argument '%s'; put the job's command after `--`, as "
+        cli_usage_error(&c, "unexpected argument '%.200s'; put the job's command after `--`, as "
                             "in `barge submit --queue Q --definition D -- echo hello`",
                         argv[optind]);
         goto done;

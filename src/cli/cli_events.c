@@ -117,7 +117,7 @@ int cli_events(int argc, char **argv)
         }
     }
     if (optind != argc) {
-        cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+        cli_usage_error(&c, "unexpected argument '%.200s'", argv[optind]);
         goto done;
     }
     if ((rc = cli_ctx_open(&c)) != 0) goto done;

@@ -125,7 +125,7 @@ int cli_fleet(int argc, char **argv)
         return cli_usage_error(&c, "give the id of the instance to %s (barge fleet lists them)",
                                verb);
     if (which < 0 && optind < argc)
-        return cli_usage_error(&c, "unexpected argument '%s'; `barge fleet list` takes no "
+        return cli_usage_error(&c, "unexpected argument '%.200s'; `barge fleet list` takes no "
                                    "instance ids (--compute-environment NAME narrows it)",
                                argv[optind]);
     if (which >= 0 && ce)

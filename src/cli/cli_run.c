@@ -606,7 +606,7 @@ int cli_run(int argc, char **argv)
         }
     }
     if (optind < nopt) {
-        cli_usage_error(&c, "unexpected argument '%s'; put the job's command after `--`, as in "
+        cli_usage_error(&c, "unexpected argument '%.200s'; put the job's command after `--`, as in "
                             "`barge run --image busybox -- echo hello`", argv[optind]);
         goto done;
     }

@@ -161,7 +161,7 @@ int cli_jobs(int argc, char **argv)
         }
     }
     if (optind < argc)
-        return cli_usage_error(&c, "unexpected argument '%s'; the queue is given with --queue",
+        return cli_usage_error(&c, "unexpected argument '%.200s'; the queue is given with --queue",
                                argv[optind]);
     if (!queue && !array)
         return cli_usage_error(&c, "--queue is required (the job queue to list; see `aws batch "

@@ -135,7 +135,8 @@ int cli_usage(int argc, char **argv)
         !(strncmp(by, "tag:", 4) == 0 && by[4]))
         return cli_usage_error(&c, "--by must be definition, queue or tag:KEY (got '%s')", by);
     if (!queue) return cli_usage_error(&c, "--queue is required (the job queue to sum up)");
-    if (optind != argc) return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (optind != argc)
+        return cli_usage_error(&c, "unexpected argument '%.200s'", argv[optind]);
     if (given == 3 && since >= until)
         return cli_usage_error(&c, "--until must be later than --since (the window holds the "
                                    "attempts that ended from --since up to --until)");

@@ -43,7 +43,8 @@ static int long_option_error(const char *prog, const char *word, const struct op
         say(prog, "'%.*s' is ambiguous: it matches %s; write more of it", (int)n, word,
             may.data);
     else
-        say(prog, "unknown option '%.*s'; see `%s --help`", (int)n, word, prog);
+        say(prog, "unknown option '%.*s%s'; see `%s --help`", (int)(n > 200 ? 200 : n), word,
+            n > 200 ? "..." : "", prog);
     buf_free(&may);
     return 2;
 }
@@ -65,4 +66,13 @@ int opts_error(const char *prog, int o, char **argv, const struct option *opts)
     if (optopt > 0 && optopt < 256)
         return say(prog, "unknown option '-%c'; see `%s --help`", optopt, prog);
     return long_option_error(prog, optind > 0 ? argv[optind - 1] : "?", opts);
+}
+
+int opts_value_check(const char *prog, int o, const char *arg, const struct option *opts)
+{
+    size_t n = arg ? strlen(arg) : 0;
+    if (n <= OPTS_VALUE_MAX) return 0;
+    const struct option *lo = option_of(opts, o);
+    return say(prog, "--%s's value is %zu bytes long ('%.40s...'); no option takes more than %d: "
+                     "what is long goes in a file", lo ? lo->name : "?", n, arg, OPTS_VALUE_MAX);
 }

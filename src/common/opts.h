@@ -10,4 +10,11 @@
  * getopt_long, with opterr 0: it reads optopt and optind as getopt left them.  An unknown long
  * option that is a prefix of several known ones lists them. */
 int opts_error(const char *prog, int o, char **argv, const struct option *opts);
+
+/* The longest value a server or agent option takes: a file's name, an address, a number (what
+ * is long goes in a file).  One longer is refused without being echoed whole. */
+#define OPTS_VALUE_MAX 4096
+/* 0 when o's value arg (NULL for none) is at most OPTS_VALUE_MAX bytes; else prints "PROG:
+ * --NAME's value is N bytes long ..." and returns 2. */
+int opts_value_check(const char *prog, int o, const char *arg, const struct option *opts);
 #endif

@@ -275,6 +275,7 @@ int server_main(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opts_value_check("barge server", o, optarg, opts)) return 2;
         switch (o) {
         case OPT_LISTEN:
             if (server_listen_option(optarg, c) < 0) return 2;
@@ -488,8 +489,8 @@ int server_main(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "barge server: unexpected argument '%s' (every option starts with --); see "
-                        "`barge server --help`\n", argv[optind]);
+        fprintf(stderr, "barge server: unexpected argument '%.200s' (every option starts with "
+                        "--); see `barge server --help`\n", argv[optind]);
         return 2;
     }
     if (server_store_options_apply(c, sync_given, lease_given) < 0) return 2;

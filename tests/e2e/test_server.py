@@ -75,6 +75,22 @@ class ServerProcess(unittest.TestCase):
             # One sentence, not the whole usage after it.
             self.assertLessEqual(len(out.stderr.splitlines()), 2, (args, out.stderr))
 
+    def test_a_huge_option_value_is_not_echoed_whole(self):
+        # 100 KB of the value came back in the error, for the server and the agent alike.
+        huge = "a" * 100000
+        for args, fragment in (
+                (["server", "--listen", huge], "barge server: --listen's value is 100000 bytes"),
+                (["server", "--events-kept", huge], "--events-kept's value is 100000 bytes"),
+                (["agent", "--vcpus", huge], "barge agent: --vcpus's value is 100000 bytes"),
+                (["server", "--bogus" + huge], "unknown option '--bogus"),
+                (["server", huge], "unexpected argument 'aaa"),
+                (["agent", huge], "unexpected argument 'aaa"),
+                (["jobs", huge], "unexpected argument 'aaa")):
+            out = subprocess.run([BARGE] + args, capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 2, (args[:1], out.stderr[:300]))
+            self.assertIn(fragment, out.stderr)
+            self.assertLess(len(out.stderr), 1000, args[:2])
+
     def test_a_listen_address_that_cannot_resolve_makes_nothing(self):
         # It used to fail only when binding, after the data directory and the default queue
         # had been made.
