@@ -514,8 +514,12 @@ static void too_large(http_req *r, unsigned long long size)
                    "in a file the job reads)", r->limit, size);
     else
         set_answer(r, 400, "ClientException",
-                   "request body: %llu bytes is over the %zu-byte limit of %s", size, r->limit,
-                   r->op == &http_other_query_op ? "this server" : r->op->name);
+                   "request body: %llu bytes is over the %zu-byte limit of %s%s", size, r->limit,
+                   r->op == &http_other_query_op ? "this server" : r->op->name,
+                   strcmp(r->op->name, "SubmitJob") == 0
+                       ? "; make the job's name, command, environment, parameters and tags "
+                         "smaller (what is long can go in a file the job reads)"
+                       : "");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

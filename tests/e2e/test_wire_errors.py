@@ -506,6 +506,7 @@ class Sizes(WireCase):
         status, headers, answer = parse_response(out)
         msg = self.assertError(status, headers, answer, "request body", "30720")
         self.assertIn(str(len(body)), msg)
+        self.assertIn("make the job's name, command, environment", msg)
         # Over 8 MiB it is refused at once, as before.
         huge = b'{"jobName": "' + b"x" * (9 * 1024 * 1024) + b'"}'
         status, headers, answer = http(self.server.port, request_bytes("POST", "/v1/submitjob",
