@@ -347,13 +347,15 @@ void *agent_exchange_sender(void *arg)
              * is in it. */
             pthread_mutex_lock(&ag->mu);
             json_t *held_now = agent_reports_holding_without(ag, mine, gen);
+            int stopping = ag->stopping;
             pthread_mutex_unlock(&ag->mu);
             json_t *answer;
             char err[512];
+            /* A stopping agent says so: the server places nothing more here. */
             long status = agent_conn_post(h, "/barge/v1/agent/exchange",
-                                          json_pack("{s:s, s:b, s:o, s:o}", "instanceId", iid,
-                                                    "wait", 0, "reports", list, "holding",
-                                                    held_now),
+                                          json_pack("{s:s, s:b, s:o, s:o, s:b}", "instanceId",
+                                                    iid, "wait", 0, "reports", list, "holding",
+                                                    held_now, "stopping", stopping),
                                           30, &answer, err, sizeof err);
             if (status == 200) {
                 agent_reports_delivered(ag, mine);

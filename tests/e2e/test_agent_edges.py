@@ -391,6 +391,47 @@ class KilledAgent(ManualAgent):
         self.assertEqual(marked("barge-warden\0%d\0" % self.agent.pid), [])
 
 
+class StoppingAgent(ManualAgent):
+    # An agent stopped with SIGTERM reports its attempts stopped; the capacity those reports
+    # freed was given, in the same exchange, to the next job, which the stopping agent ignored:
+    # the job sat STARTING until the instance was lost (30 s) and then failed, its attempt
+    # counted.  A stopping agent says so, and nothing more is placed there.
+    def submit(self, name, script):
+        return self.b.submit_job(jobName=name, jobQueue="q", jobDefinition="jd",
+                                 containerOverrides={"command": ["sh", "-c", script]})["jobId"]
+
+    def describe(self, jid):
+        return self.b.describe_jobs(jobs=[jid])["jobs"][0]
+
+    def test_nothing_is_placed_on_a_stopping_agent(self):
+        self.start_agent("--vcpus", "1")
+        first = self.submit("first", "sleep 60")
+        deadline = time.time() + 30
+        while self.describe(first)["status"] != "RUNNING":
+            self.assertLess(time.time(), deadline, "the first job to start")
+            time.sleep(0.1)
+        second = self.submit("second", "true")
+        time.sleep(0.5)
+        self.assertEqual(self.describe(second)["status"], "RUNNABLE")
+        self.agent.terminate()
+        self.agent.wait(timeout=30)
+        deadline = time.time() + 10
+        while self.describe(first)["status"] != "FAILED":
+            self.assertLess(time.time(), deadline, "the stopped attempt to be reported")
+            time.sleep(0.1)
+        time.sleep(1)
+        d = self.describe(second)
+        self.assertEqual((d["status"], d.get("attempts")), ("RUNNABLE", []), d)
+        # Another agent runs it, on its first attempt.
+        self.start_agent("--vcpus", "1")
+        deadline = time.time() + 30
+        while self.describe(second)["status"] not in ("SUCCEEDED", "FAILED"):
+            self.assertLess(time.time(), deadline, "the second job to run")
+            time.sleep(0.1)
+        d = self.describe(second)
+        self.assertEqual((d["status"], len(d["attempts"])), ("SUCCEEDED", 1), d)
+
+
 class Descendants(JobsCase):
     """What a job leaves behind goes with it, as with a container: its background children
     (in its process group or a session of their own) are killed when it ends, and the agent,

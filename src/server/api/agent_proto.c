@@ -28,6 +28,7 @@
 #include "server/engine/fleet.h"
 #include "server/engine/provider_local.h"
 #include "server/api/api.h"
+#include "server/engine/drain.h"
 
 /* An assignment may still be on its way when the agent lists what it holds: only one sent this
  * long ago and not listed was lost. */
@@ -496,6 +497,15 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
     if (!in || check_concerns(c, in, req) < 0) return -1;
     in->last_seen = util_mono_ms();
     in->recovered = 0; /* its agent carried on through a restart */
+    /* An agent that is stopping (SIGTERM) takes no new attempt: placed there by this batch's
+     * pass, with the capacity its stopped attempts' reports free, a job would wait for the
+     * instance to be lost and then count the attempt. */
+    if (json_is_true(json_object_get(req, "stopping")) && !in->draining) {
+        in->draining = 1;
+        in->drain_why = DRAIN_WHY_AGENT_STOPPING;
+        instance_mark_dirty(c->st->fleet, in);
+        c->st->jobs->sched_needed = 1;
+    }
     size_t i;
     json_t *r;
     int64_t skew = api_agent_clock_skew(req, in->id);
@@ -570,7 +580,7 @@ api_op api_agent_ops[] = {
      " pid:i, exitCode:i,"
      " signal:i(0..128), oom:b, timedOut:b, killed:b, agentStopped:b, reason:s,"
      " cpuSeconds:f, maxMemoryBytes:l}],"
-     " holding:[{jobId:s!, attempt:i(1..1000000)!}], sentAt:l}",
+     " holding:[{jobId:s!, attempt:i(1..1000000)!}], sentAt:l, stopping:b}",
      agent_exchange, 4 * 1024 * 1024, NULL},
     {"RevokeInstance", "POST", "/barge/v1/revokeinstance", "{instanceId:s!}", revoke_instance, 0,
      NULL},

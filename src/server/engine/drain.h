@@ -25,6 +25,7 @@ struct state;
 #define DRAIN_WHY_MAX_VCPUS "its compute environment's instances have more vCPUs than its maxvCpus"
 #define DRAIN_WHY_DELETED "its compute environment is being deleted"
 #define DRAIN_WHY_OPERATOR "an operator drains it"
+#define DRAIN_WHY_AGENT_STOPPING "its agent is stopping"
 
 /* Applies the rules above to ce now (after an update or a delete, before the next placement). */
 void drain_ce(struct state *st, ce_rec *ce);
