@@ -36,6 +36,11 @@ class TimeLimitActions(JobsCase):
         self.assertTrue(reason.startswith(CE_MAX + " - needs 4 vCPUs"), reason)
         reason = self.job(huge)["statusReason"]
         self.assertTrue(reason.startswith(JOB_REQ + " - needs 10000000 MiB"), reason)
+        # ListJobs says the same (AWS's troubleshooting sends users there for it).
+        listed = {s["jobId"]: s.get("statusReason", "") for s in self.batch.list_jobs(
+            jobQueue="lenient", jobStatus="RUNNABLE")["jobSummaryList"]}
+        self.assertTrue(listed[big].startswith(CE_MAX + " - needs 4 vCPUs"), listed)
+        self.assertEqual(listed[huge], reason)
         # The queue's only action is for another code: both keep waiting.
         time.sleep(2.5)
         self.assertEqual({self.status(big), self.status(huge)}, {"RUNNABLE"})

@@ -325,7 +325,7 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
                 page_token(out, "below:", items[i + 1]->seq, key);
                 break;
             }
-            json_array_append_new(list, jobdesc_summary(j));
+            json_array_append_new(list, jobdesc_summary(c->st, j));
         }
         start = n; /* done */
     }
@@ -339,7 +339,7 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
             page_token(out, "pos:", array ? (uint64_t)i : items[i - 1]->seq, key);
             break;
         }
-        json_array_append_new(list, jobdesc_summary(j));
+        json_array_append_new(list, jobdesc_summary(c->st, j));
     }
     free(f.def_name);
     *resp = out;

@@ -530,7 +530,7 @@ void jobdesc_event_detail(state *st, job *j, int status, const char *rest, size_
     buf_puts(out, "}");
 }
 
-json_t *jobdesc_summary(job *j)
+json_t *jobdesc_summary(state *st, job *j)
 {
     json_t *s = json_object();
     char *arn = arn_make(ARN_JOB, j->id);
@@ -543,7 +543,11 @@ json_t *jobdesc_summary(job *j)
     json_t *share = jobspec_shared(j->spec, "shareIdentifier");
     if (share) json_object_set(s, "shareIdentifier", share);
     json_object_set_new(s, "status", json_string(job_status_name(jobs_shown_status(j))));
-    if (j->reason) json_object_set_new(s, "statusReason", json_string(j->reason));
+    /* A RUNNABLE job's says why it waits, as in its description: AWS's troubleshooting
+     * sends users to ListJobs for it. */
+    char *reason = status_reason(st, j);
+    if (reason) json_object_set_new(s, "statusReason", json_string(reason));
+    free(reason);
     /* As in the description (AWS's summaries carry them too, since 2026). */
     json_object_set_new(s, "isCancelled", json_boolean(j->is_cancelled));
     json_object_set_new(s, "isTerminated", json_boolean(j->is_terminated));

@@ -20,5 +20,5 @@ void jobdesc_event_rest(struct state *st, job *j, buf *out);
 void jobdesc_event_detail(struct state *st, job *j, int status, const char *rest,
                           size_t rest_len, buf *out);
 /* The ListJobs summary (fresh). */
-json_t *jobdesc_summary(job *j);
+json_t *jobdesc_summary(struct state *st, job *j);
 #endif
