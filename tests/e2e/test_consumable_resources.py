@@ -144,7 +144,7 @@ class ConsumableResources(JobsCase):
                              consumableResourcePropertiesOverride=needs(("credits", 2)))
         reason = self.wait_for(lambda: (self.job(second) or {}).get("statusReason"),
                                what="a reason")
-        self.assertIn("needs 2, 1 available", reason)
+        self.assertIn("needs 2 of consumable resource credits, which has 1 in all", reason)
         b.update_consumable_resource(consumableResource="credits", operation="ADD", quantity=1)
         self.assertEqual(self.wait_job(second)["status"], "SUCCEEDED")
         self.assertEqual(b.describe_consumable_resource(consumableResource="credits")

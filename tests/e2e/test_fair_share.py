@@ -104,6 +104,16 @@ class Reservation(FairShareCase):
         d = self.job(waiting[-1])
         self.assertEqual(d["status"], "RUNNABLE")
         self.assertIn("computeReservation", d["statusReason"])
+        # A job that can never fit says so, with AWS's code, reservation or not (the
+        # reservation's reason hid it, and the queue's time limits never saw the code).
+        big = self.submit("a-big", queue="reserved", command="true", shareIdentifier="a",
+                          overrides={"resourceRequirements": [{"type": "VCPU", "value": "8"},
+                                                              {"type": "MEMORY",
+                                                               "value": "64"}]})
+        reason = self.wait_for(lambda: self.job(big).get("statusReason"), what="a reason")
+        self.assertTrue(reason.startswith("MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"),
+                        reason)
+        self.batch.cancel_job(jobId=big, reason="seen")
         # A second share takes a vCPU of the reserve at once, while share a holds its two.
         other = self.submit("b-0", queue="reserved", command="sleep 1", shareIdentifier="b")
         b = self.wait_job(other, timeout=30)

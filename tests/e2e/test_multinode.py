@@ -601,8 +601,9 @@ class MultiNode(JobsCase):
         self.assertEqual(r["inUseQuantity"], 0)
         # Each node alone would fit: the reason is the three together.
         self.assertEqual(self.job(jid + "#1")["statusReason"],
-                         "waiting for consumable resource mn-lic: needs 3 (its 3 nodes "
-                         "together), 2 available (0 held by running jobs)")
+                         "needs 3 of consumable resource mn-lic (its 3 nodes together), which "
+                         "has 2 in all: it cannot run until the resource's quantity is raised "
+                         "(UpdateConsumableResource), or cancel it")
         self.batch.update_consumable_resource(consumableResource="mn-lic", operation="SET",
                                               quantity=3)
         self.assertEqual(self.wait_job(jid, timeout=60)["status"], "SUCCEEDED")

@@ -186,23 +186,10 @@ char *explain_runnable_code(state *st, const job *j, explain_code *code)
                          j->spec->queue, kind ? "FARGATE" : "EC2",
                          j->spec->fargate ? "FARGATE" : "EC2");
     }
-    char *held = fairshare_explain(st, q, j);
-    if (held) return held;
-    const char *res;
-    long long need, avail;
-    /* A multi-node job's nodes hold their quantities together (scheduler.c place_gang). */
-    int gang = jobs_is_node(j);
-    if (gang ? !consumable_gang_fits(st, j->parent, &res, &need, &avail)
-             : !consumable_fits(st, j, &res, &need, &avail)) {
-        char nodes[48] = "";
-        if (gang) snprintf(nodes, sizeof nodes, " (its %u nodes together)", j->parent->array_size);
-        if (avail < 0)
-            return xasprintf("needs %lld of consumable resource %s%s, which no longer exists; "
-                             "create it again or cancel the job", need, res, nodes);
-        return xasprintf("waiting for consumable resource %s: needs %lld%s, %lld available "
-                         "(%lld held by running jobs)", res, need, nodes, avail,
-                         consumable_in_use(st, res));
-    }
+    /* What the queue's compute environments say comes first when it has a code (the job can
+     * never be placed as it is, whatever else it waits for): a consumable resource or a
+     * fair-share reservation would otherwise hide it, and the queue's time limits act on the
+     * code. */
     buf out = {0};
     /* A reason code applies when every environment of the queue gives it, as AWS's do ("all
      * compute environments ..."). */
@@ -216,10 +203,42 @@ char *explain_runnable_code(state *st, const job *j, explain_code *code)
         first = 0;
     }
     if (!out.len) buf_printf(&out, "job queue %s has no usable compute environment", j->spec->queue);
-    if (*code == EXPLAIN_NONE) return out.data;
-    char *s = xasprintf("%s - %s", explain_code_name(*code), out.data);
-    free(out.data);
-    return s;
+    if (*code != EXPLAIN_NONE) {
+        char *s = xasprintf("%s - %s", explain_code_name(*code), out.data);
+        free(out.data);
+        return s;
+    }
+    const char *res;
+    long long need, avail;
+    /* A multi-node job's nodes hold their quantities together (scheduler.c place_gang). */
+    int gang = jobs_is_node(j);
+    if (gang ? !consumable_gang_fits(st, j->parent, &res, &need, &avail)
+             : !consumable_fits(st, j, &res, &need, &avail)) {
+        free(out.data);
+        char nodes[48] = "";
+        if (gang) snprintf(nodes, sizeof nodes, " (its %u nodes together)", j->parent->array_size);
+        if (avail < 0)
+            return xasprintf("needs %lld of consumable resource %s%s, which no longer exists; "
+                             "create it again or cancel the job", need, res, nodes);
+        long long in_use = consumable_in_use(st, res);
+        if (need > avail + in_use)
+            return xasprintf("needs %lld of consumable resource %s%s, which has %lld in all: it "
+                             "cannot run until the resource's quantity is raised "
+                             "(UpdateConsumableResource), or cancel it", need, res, nodes,
+                             avail + in_use);
+        return xasprintf("waiting for consumable resource %s: needs %lld%s, %lld available "
+                         "(%lld held by running jobs)", res, need, nodes, avail, in_use);
+    }
+    /* A fair-share reservation holds the job back; what the environments say besides (all in
+     * use, an agent missing) is said after it. */
+    char *held = fairshare_explain(st, q, j);
+    if (held) {
+        char *s = xasprintf("%s; %s", held, out.data);
+        free(held);
+        free(out.data);
+        return s;
+    }
+    return out.data;
 }
 
 char *explain_runnable(state *st, const job *j)

@@ -159,7 +159,8 @@ char *fairshare_explain(state *st, jq_rec *q, const job *j)
     if (!rt || !jobspec_share(j->spec) || reserve <= 0) return NULL;
     int active = active_shares(rt);
     int64_t max, cap = reservation_cap(st, q, reserve, active, &max);
-    if ((int64_t)rt->running_mvcpus + placed_mvcpus(j) <= cap) return NULL;
+    /* Nothing to hold back where there is nothing at all: the environments say why. */
+    if (max <= 0 || (int64_t)rt->running_mvcpus + placed_mvcpus(j) <= cap) return NULL;
     return xasprintf("waiting for capacity in job queue %s: its scheduling policy %s holds %g of "
                      "its %g vCPUs back for shares not yet active (computeReservation %d with %d "
                      "active share%s), and its shares use %g",
