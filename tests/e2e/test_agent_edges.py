@@ -432,6 +432,35 @@ class StoppingAgent(ManualAgent):
         self.assertEqual((d["status"], len(d["attempts"])), ("SUCCEEDED", 1), d)
 
 
+class WaitingForMemory(ManualAgent):
+    # A job that waits because no instance has the memory left said only how many vCPUs were
+    # in use ("1 of 2 vCPUs in use"), as if vCPUs were short.
+    def test_the_reason_says_the_room_left_in_vcpus_and_memory(self):
+        self.start_agent()
+
+        def submit(name, mib, script):
+            return self.b.submit_job(
+                jobName=name, jobQueue="q", jobDefinition="jd", containerOverrides={
+                    "command": ["sh", "-c", script], "resourceRequirements": [
+                        {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": str(mib)}]}
+            )["jobId"]
+        big = submit("big", 900, "sleep 60")
+        self.addCleanup(self.b.terminate_job, jobId=big, reason="test over")
+        deadline = time.time() + 30
+        while self.b.describe_jobs(jobs=[big])["jobs"][0]["status"] != "RUNNING":
+            self.assertLess(time.time(), deadline, "the big job to start")
+            time.sleep(0.1)
+        small = submit("small", 512, "true")
+        self.addCleanup(self.b.cancel_job, jobId=small, reason="test over")
+        deadline = time.time() + 10
+        while not self.b.describe_jobs(jobs=[small])["jobs"][0].get("statusReason"):
+            self.assertLess(time.time(), deadline, "a reason")
+            time.sleep(0.1)
+        reason = self.b.describe_jobs(jobs=[small])["jobs"][0]["statusReason"]
+        self.assertIn("the most free on one instance 1 vCPUs and 124 MiB (the job needs 1 and "
+                      "512)", reason)
+
+
 class Descendants(JobsCase):
     """What a job leaves behind goes with it, as with a container: its background children
     (in its process group or a session of their own) are killed when it ends, and the agent,

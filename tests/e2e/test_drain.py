@@ -287,6 +287,22 @@ class Drain(JobsCase):
         self.assertNotIn("instance %s of compute environment remote is lost" % iid,
                          self.server.read_log())
 
+    def test_a_job_whose_only_agent_drains_says_so(self):
+        # It said "0 of 1 vCPUs in use; 1 instance draining, the attempts there finishing
+        # first", as if it would run there once they had.
+        iid, cred = register_agent(self.server, ce="remote-one", instance_id="i-remote3")
+        self.make_queue("remote-one-q", ["remote-one"])
+        self.wait_valid()
+        status, _, body = self.server.raw("POST", "/barge/v1/draininstance", {"instanceId": iid},
+                                          {"Content-Type": "application/json"})
+        self.assertEqual(status, 200, body)
+        jid = self.submit("after-drain", queue="remote-one-q", command="true")
+        reason = self.wait_for(lambda: self.job(jid).get("statusReason"), what="a reason")
+        self.assertIn("every agent registered in compute environment remote-one is draining",
+                      reason)
+        self.assertIn("barge agent --server", reason)
+        self.batch.cancel_job(jobId=jid, reason="seen")
+
     def test_deleting_an_unmanaged_environment_waits_for_its_agents(self):
         iid, cred = register_agent(self.server, ce="remote-gone", instance_id="i-remote2")
         self.batch.update_compute_environment(computeEnvironment="remote-gone",

@@ -93,7 +93,7 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
             return EXPLAIN_CE_MAX_RESOURCE;
         }
     }
-    int used = 0, total = 0;
+    int used = 0, total = 0, open = 0, free_v = 0, free_m = 0;
     size_t i = 0;
     const char *k;
     void *v;
@@ -103,6 +103,12 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
         total += in->mvcpus;
         used += in->used_mvcpus;
         draining += in->draining;
+        if (in->registered && !in->draining) {
+            /* The most room one instance that takes work has: what a job must fit in. */
+            open++;
+            if (in->mvcpus - in->used_mvcpus > free_v) free_v = in->mvcpus - in->used_mvcpus;
+            if (in->memory_mib - in->used_memory > free_m) free_m = in->memory_mib - in->used_memory;
+        }
         if (in->registered) {
             registered++;
             if (!ce->managed) {
@@ -128,25 +134,44 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
             return EXPLAIN_JOB_REQUIREMENT;
         }
     }
+    if (!ce->managed && registered && !open) {
+        buf_printf(out, "every agent registered in compute environment %s is draining (they "
+                        "take no new attempt); start another with `barge agent --server %s "
+                        "--compute-environment %s`", name, st->fleet->url ? st->fleet->url : "URL",
+                   name);
+        return EXPLAIN_NONE;
+    }
     launch_trouble *t = dict_get(&st->fleet->trouble, name);
-    if (t && !registered && !starting) {
+    if (t && !registered) {
+        /* Said while the next launch is under way too: the code must not come and go with each
+         * launch, or the queue's time limits would start their count again every time. */
         int64_t wait_ms = t->retry_at - util_mono_ms();
+        char next[64];
+        if (starting)
+            snprintf(next, sizeof next, "another is starting");
+        else
+            snprintf(next, sizeof next, "next launch in %lld s",
+                     (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
         const char *why = provider_exec_serves(ce) ? provider_exec_trouble(name) : NULL;
         if (why)
-            buf_printf(out, "the last %d launch%s for compute environment %s failed (%s); next "
-                            "launch in %lld s", t->failures, t->failures > 1 ? "es" : "", name,
-                       why, (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
+            buf_printf(out, "the last %d launch%s for compute environment %s failed (%s); %s",
+                       t->failures, t->failures > 1 ? "es" : "", name, why, next);
         else
             buf_printf(out, "the last %d agent%s launched for compute environment %s stopped "
-                            "before registering or soon after (the server's log says why); next "
-                            "launch in %lld s", t->failures, t->failures > 1 ? "s" : "", name,
-                       (long long)(wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
+                            "before registering or soon after (the server's log says why); %s",
+                       t->failures, t->failures > 1 ? "s" : "", name, next);
         /* Instances that cannot be had: what EC2's capacity errors are on AWS. */
         return EXPLAIN_INSUFFICIENT_CAPACITY;
     }
     if (starting)
         buf_printf(out, "waiting for %d instance%s of compute environment %s to start", starting,
                    starting > 1 ? "s" : "", name);
+    else if (open)
+        /* The room left on the roomiest instance, vCPUs and memory: either may be short. */
+        buf_printf(out, "waiting for capacity in compute environment %s: %g of %g vCPUs in use, "
+                        "the most free on one instance %g vCPUs and %d MiB (the job needs %g "
+                        "and %d)%s", name, used / 1000.0, total / 1000.0, free_v / 1000.0, free_m,
+                   need, g.memory_mib, ce->managed ? "; maxvCpus reached or no instance fits" : "");
     else
         buf_printf(out, "waiting for capacity in compute environment %s: %g of %g vCPUs in use%s",
                    name, used / 1000.0, total / 1000.0,
