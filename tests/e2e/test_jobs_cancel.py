@@ -75,6 +75,10 @@ class Cancel(JobsCase):
         # As AWS documents: the PENDING job is cancelled once its dependencies complete.
         time.sleep(0.2)
         self.assertEqual(self.status(second), "PENDING")
+        # Meanwhile it says so, rather than look like a job that will run.
+        self.assertEqual(self.job(second)["statusReason"],
+                         "cancelled (changed my mind): it fails once its dependencies "
+                         "complete, without running")
         self.open_gate("first")
         self.assertSucceeded(first)
         d = self.wait_job(second, timeout=5)

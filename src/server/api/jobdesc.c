@@ -56,6 +56,12 @@ static char *status_reason(state *st, job *j)
 {
     if (j->reason) return xstrdup(j->reason);
     if (j->status == JS_RUNNABLE) return explain_runnable(st, j);
+    /* Cancelled while PENDING: it fails once its dependencies complete, as AWS has it, and
+     * until then says so rather than look like a job that will run. */
+    if (j->status == JS_PENDING && j->cancel_pending)
+        return xasprintf("%s (%s): it fails once its dependencies complete, without running",
+                         j->is_terminated ? "terminated" : "cancelled",
+                         j->stop_reason ? j->stop_reason : "no reason given");
     /* A multi-node job shown RUNNABLE waits as its nodes do (they are placed together): it
      * says why its main node waits. */
     const job *m = attempts_of(j);
