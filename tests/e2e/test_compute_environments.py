@@ -219,6 +219,26 @@ class CreateRefused(CECase):
         self.batch.update_compute_environment(
             computeEnvironment="arm", computeResources={"instanceTypes": ["m7g", "c6i"]})
         self.assertEqual(self.wait_ce("arm", "VALID")["statusReason"], HEALTHY)
+        # Made INVALID again under a queue: its jobs say why they wait with the environment's
+        # own reason.
+        self.batch.create_job_queue(jobQueueName="arm-q", priority=1, computeEnvironmentOrder=[
+            {"order": 1, "computeEnvironment": "arm"}])
+        self.batch.register_job_definition(
+            jobDefinitionName="arm-jd", type="container", containerProperties={
+                "image": "busybox", "command": ["true"], "resourceRequirements": [
+                    {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]})
+        self.batch.update_compute_environment(
+            computeEnvironment="arm", computeResources={"instanceTypes": ["m7g"]})
+        ce = self.wait_ce("arm", "INVALID")
+        jid = self.batch.submit_job(jobName="a", jobQueue="arm-q",
+                                    jobDefinition="arm-jd")["jobId"]
+        deadline = time.time() + 10
+        while not self.batch.describe_jobs(jobs=[jid])["jobs"][0].get("statusReason"):
+            self.assertLess(time.time(), deadline, "a reason")
+            time.sleep(0.1)
+        self.assertEqual(self.batch.describe_jobs(jobs=[jid])["jobs"][0]["statusReason"],
+                         "compute environment arm is INVALID: " + ce["statusReason"])
+        self.batch.cancel_job(jobId=jid, reason="seen")
 
     def test_spot_only_settings(self):
         base = {"type": "EC2", "maxvCpus": 4, "subnets": []}

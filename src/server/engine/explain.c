@@ -61,7 +61,11 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
         return EXPLAIN_NONE;
     }
     if (!res_ce_usable(ce)) {
-        buf_printf(out, "compute environment %s is %s", name, res_status_name(ce->status));
+        /* With the environment's own reason (an INVALID one's says what to mend). */
+        const char *why = json_string_value(
+            json_object_get(reg_get(&st->ce, name), RES_M_STATUS_REASON));
+        buf_printf(out, "compute environment %s is %s%s%.300s", name,
+                   res_status_name(ce->status), why && *why ? ": " : "", why ? why : "");
         return EXPLAIN_NONE;
     }
     double need = g.mvcpus / 1000.0;
@@ -121,7 +125,7 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
     }
     if (!ce->managed) {
         if (!registered) {
-            buf_printf(out, "compute environment %s is UNMANAGED and no agent has registered; "
+            buf_printf(out, "compute environment %s is UNMANAGED and no agent is registered; "
                             "start one with `barge agent --server %s --compute-environment %s`",
                        name, st->fleet->url ? st->fleet->url : "URL", name);
             return EXPLAIN_NONE;
