@@ -73,9 +73,9 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
     if (ce->managed) {
         provider_local_largest(ce, &maxv, &maxm, &maxg);
         if (g.mvcpus > maxv * 1000) {
-            buf_printf(out, "%sneeds %g vCPUs, the largest instance compute environment %s can "
-                            "run has %d (maxvCpus %d)", who(g.big_v, wb, sizeof wb), need, name,
-                       maxv, ce->max_mvcpus / 1000);
+            buf_printf(out, "%sneeds %g vCPU%s, the largest instance compute environment %s "
+                            "can run has %d (maxvCpus %d)", who(g.big_v, wb, sizeof wb), need,
+                       need == 1 ? "" : "s", name, maxv, ce->max_mvcpus / 1000);
             /* Over maxvCpus itself, or over every instance type the environment allows. */
             return g.mvcpus > ce->max_mvcpus ? EXPLAIN_CE_MAX_RESOURCE : EXPLAIN_JOB_REQUIREMENT;
         }
@@ -131,10 +131,10 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
             return EXPLAIN_NONE;
         }
         if (g.mvcpus > maxv * 1000 || g.memory_mib > maxm) {
-            buf_printf(out, "%sneeds %g vCPUs and %d MiB, the largest agent registered in "
+            buf_printf(out, "%sneeds %g vCPU%s and %d MiB, the largest agent registered in "
                             "compute environment %s has %d vCPUs and %d MiB",
                        who(g.mvcpus > maxv * 1000 ? g.big_v : g.big_m, wb, sizeof wb), need,
-                       g.memory_mib, name, maxv, maxm);
+                       need == 1 ? "" : "s", g.memory_mib, name, maxv, maxm);
             return EXPLAIN_JOB_REQUIREMENT;
         }
     }
