@@ -527,6 +527,7 @@ static void wait_for_stop(agent *ag, const sigset_t *set)
     struct timespec second = {1, 0};
     while (!ag->stopping) {
         agent_orphan_check(ag);
+        warden_check();
         int sig = sigtimedwait(set, NULL, &second);
         if (sig < 0) continue;
         if (sig == SIGTERM || sig == SIGINT) {

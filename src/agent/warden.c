@@ -21,6 +21,13 @@
 
 extern char **environ;
 
+/* The warden running (main thread only): its pid and start time, the pipe's write end, and
+ * what it watches, to start another should it end. */
+static pid_t warden_pid;
+static unsigned long long warden_started;
+static int warden_wfd = -1;
+static const cgroup_host *warden_host;
+
 int warden_start(const cgroup_host *h)
 {
     cgroup_mode mode = cgroup_host_mode(h);
@@ -61,13 +68,33 @@ int warden_start(const cgroup_host *h)
         errno = rc;
         goto fail;
     }
-    /* p[1] stays open, unused, until this process ends. */
+    /* p[1] stays open, unused, until this process ends (or the warden does). */
+    warden_pid = child;
+    warden_started = util_process_start(child);
+    warden_wfd = p[1];
+    warden_host = h;
     log_debug("warden %ld watches this agent's cgroups", (long)child);
     return 0;
 fail:
     log_warn("no warden: should this agent die abruptly, what its attempts started runs on "
              "until another agent on this host starts (%s)", strerror(errno));
     return -1;
+}
+
+void warden_check(void)
+{
+    /* Ended (a zombie until the supervisor reaps it, or gone), or its pid another's now. */
+    if (warden_pid <= 0) return;
+    if (warden_started ? util_process_start(warden_pid) == warden_started
+                       : util_process_alive(warden_pid))
+        return;
+    log_warn("the warden of this agent (pid %ld) has ended; starting another, without which "
+             "what this agent's attempts started would outlive a crash of the agent",
+             (long)warden_pid);
+    close(warden_wfd);
+    warden_wfd = -1;
+    warden_pid = 0;
+    warden_start(warden_host);
 }
 
 int warden_main(int argc, char **argv)

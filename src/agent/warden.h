@@ -19,6 +19,9 @@ struct cgroup_host;
  * why not.  Called before the agent starts its threads; the pipe's write end stays open, and
  * unseen by the agent's children (close-on-exec), until the agent exits. */
 int warden_start(const struct cgroup_host *h);
+/* Every second, on the main thread: a warden that has ended (killed by someone) is said to
+ * and replaced. */
+void warden_check(void);
 /* The warden's own program: argv is {"barge-warden", AGENT_PID, MODE, DIR}, the pipe is
  * descriptor 3. */
 int warden_main(int argc, char **argv);

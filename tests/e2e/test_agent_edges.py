@@ -391,6 +391,27 @@ class KilledAgent(ManualAgent):
         self.assertEqual(marked("barge-warden\0%d\0" % self.agent.pid), [])
 
 
+class WardenKilled(ManualAgent):
+    # A warden killed while its agent runs is said to and replaced (it was reaped silently,
+    # and the agent ran on without one).
+    def test_a_killed_warden_is_replaced(self):
+        self.start_agent()
+        mark = "barge-warden\0%d\0" % self.agent.pid
+        deadline = time.time() + 20
+        while not marked(mark):
+            self.assertLess(time.time(), deadline, "the agent's warden to start")
+            time.sleep(0.1)
+        [first] = marked(mark)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.time() + 10
+        while not [p for p in marked(mark) if p != first]:
+            self.assertLess(time.time(), deadline, "another warden to start")
+            time.sleep(0.1)
+        with open(os.path.join(self.srv.data_dir, "agent.log"), errors="replace") as f:
+            self.assertIn("the warden of this agent (pid %d) has ended; starting another" % first,
+                          f.read())
+
+
 class StoppingAgent(ManualAgent):
     # An agent stopped with SIGTERM reports its attempts stopped; the capacity those reports
     # freed was given, in the same exchange, to the next job, which the stopping agent ignored:
