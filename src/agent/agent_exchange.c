@@ -286,7 +286,9 @@ static int sender_wait(agent *ag, int *logs_due, int *hb_due)
         }
         int64_t now = util_mono_ms(), wake = ag->last_exchange + (int64_t)ag->heartbeat_s * 1000;
         *logs_due = agent_logs_due(ag, now, final || ag->rhead != NULL);
-        *hb_due = !final && now >= wake;
+        /* A stopping agent tells the server once, with reports or without (an idle one has
+         * none), so that nothing more is placed on it. */
+        *hb_due = final ? !ag->stop_told : now >= wake;
         /* Reports wait while output goes to the spool (agent_orphan.h): a report must not
          * overtake its job's lines, which are there, not in the queue. */
         int reports = ag->rhead && (!atomic_load(&ag->orphaned) || final);
@@ -362,6 +364,7 @@ void *agent_exchange_sender(void *arg)
                 mine = NULL;
                 pthread_mutex_lock(&ag->mu);
                 ag->last_exchange = util_mono_ms();
+                if (stopping) ag->stop_told = 1;
                 pthread_mutex_unlock(&ag->mu);
                 agent_exchange_answer(ag, answer, gen);
             } else if (agent_conn_unknown_instance(status, answer)) {

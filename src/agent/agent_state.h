@@ -80,6 +80,7 @@ typedef struct agent {
     /* Stopping. */
     atomic_int stopping, final_flush, sender_quit;
     int exit_code, sender_done;
+    int stop_told; /* an exchange saying "stopping" was answered: the server places no more */
     char *stop_why;
     /* The poller's and the sender's connections to the server. */
     agent_conn poll_conn, send_conn;

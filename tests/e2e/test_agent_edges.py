@@ -424,6 +424,27 @@ class StoppingAgent(ManualAgent):
     def describe(self, jid):
         return self.b.describe_jobs(jobs=[jid])["jobs"][0]
 
+    def instances(self):
+        status, _, body = self.srv.raw("POST", "/barge/v1/listinstances",
+                                       {"computeEnvironment": "um"},
+                                       {"Content-Type": "application/json"})
+        self.assertEqual(status, 200, body)
+        return body["instances"]
+
+    def test_an_idle_agent_that_stops_says_so(self):
+        # With no report to send, it sent nothing: its instance stayed READY and took jobs
+        # until it was lost (30 s), and their attempts counted.
+        self.start_agent("--vcpus", "1")
+        deadline = time.time() + 20
+        while not self.instances():
+            self.assertLess(time.time(), deadline, "the agent to register")
+            time.sleep(0.05)
+        self.agent.terminate()
+        self.agent.wait(timeout=30)
+        [me] = self.instances()
+        self.assertEqual((me["state"], me.get("drainReason")),
+                         ("DRAINING", "its agent is stopping"), me)
+
     def test_nothing_is_placed_on_a_stopping_agent(self):
         self.start_agent("--vcpus", "1")
         first = self.submit("first", "sleep 60")

@@ -539,8 +539,10 @@ void attempt_finish(state *st, job *j, const attempt_end *e, int64_t at)
     release(st, j);
     /* An attempt a clean stop of the server interrupted has used nothing up: it runs again. */
     if (!e->uncharged) use_up_consumables(st, j);
-    /* The attempt's start as attempts[] has it, whether it ran or not. */
-    j->started_at = j->attempt_started_at ? j->attempt_started_at : at;
+    /* The latest attempt that ran started the job; one that never ran (its host went before
+     * it started) leaves an earlier attempt's start, or gives its end when none ran. */
+    if (j->attempt_started_at) j->started_at = j->attempt_started_at;
+    else if (!j->started_at) j->started_at = at;
     jobs_note_started(st, j);
 
     /* A job that timed out failed, as on AWS, even when it caught the SIGTERM and exited 0. */

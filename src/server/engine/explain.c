@@ -106,7 +106,8 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
         if (strcmp(in->ce, name) != 0) continue;
         total += in->mvcpus;
         used += in->used_mvcpus;
-        draining += in->draining;
+        /* One whose attempts have all ended is only going away (its agent stopping). */
+        draining += in->draining && in->n_jobs > 0;
         if (in->registered && !in->draining) {
             /* The most room one instance that takes work has: what a job must fit in. */
             open++;
