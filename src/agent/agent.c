@@ -35,12 +35,12 @@
 #include "agent/agent_state.h"
 #include "agent/agent_users.h"
 #include "agent/cgroup.h"
-#include "agent/warden.h"
 #include "agent/cgroup_pids.h"
 #include "agent/exec_container.h"
 #include "agent/executor.h"
 #include "agent/image_cache.h"
 #include "agent/job_uids.h"
+#include "agent/warden.h"
 
 /* How long a stopping agent keeps trying to deliver its last reports and logs. */
 #define FINAL_FLUSH_MS 10000

@@ -144,6 +144,18 @@ static int64_t tightest_limit(const char *dir, const char *file)
 static int for_children(const char *dir, int (*fn)(const char *path));
 static int remove_child(const char *path);
 
+/* Kills what runs in cg until nothing is left (half a second at most): how many processes
+ * were there at first. */
+static int kill_until_empty(cgroup *cg)
+{
+    int found = cgroup_kill_all(cg);
+    for (int i = 0, n = found; i < 50 && n > 0; i++) {
+        usleep(10000);
+        n = cgroup_kill_all(cg);
+    }
+    return found;
+}
+
 /* Kills and removes the cgroups below dir (what a previous agent with the same name left, or
  * a dead agent's attempts): how many processes were found in them at first. */
 static int clear_children(const char *dir, cgroup_mode mode)
@@ -156,8 +168,7 @@ static int clear_children(const char *dir, cgroup_mode mode)
         if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
         cgroup stale = {.mode = mode, .path = xasprintf("%s/%s", dir, e->d_name),
                         .procs_fd = -1, .oom_fd = -1, .events_fd = -1};
-        found += cgroup_kill_all(&stale);
-        for (int i = 0; i < 50 && cgroup_kill_all(&stale) > 0; i++) usleep(10000);
+        found += kill_until_empty(&stale);
         /* A container runtime's cgroups below the attempt's go first. */
         for_children(stale.path, remove_child);
         rmdir(stale.path);
@@ -324,8 +335,7 @@ static int sweep_tree(const char *path, cgroup_mode mode)
     int found = clear_children(path, mode);
     cgroup stale = {.mode = mode, .path = (char *)path, .procs_fd = -1, .oom_fd = -1,
                     .events_fd = -1};
-    found += cgroup_kill_all(&stale);
-    for (int i = 0; i < 50 && cgroup_kill_all(&stale) > 0; i++) usleep(10000);
+    found += kill_until_empty(&stale);
     rmdir(path);
     return found;
 }

@@ -566,7 +566,7 @@ int server_main(int argc, char **argv)
     /* Until the main thread waits for them, a watcher does (server_signals.h). */
     server_signals_starting(&stop);
 
-    int listen_rc = server_listen_resolves(c);
+    int listen_rc = server_listen_check(c);
     if (listen_rc) return listen_rc;
     if (mkdir(c->data_dir, 0700) < 0 && errno != EEXIST) {
         fprintf(stderr, "barge server: cannot create the data directory %s: %s\n", c->data_dir,

@@ -45,7 +45,7 @@ int server_listen_option(const char *arg, barge_config *c)
     return -1;
 }
 
-int server_listen_resolves(const barge_config *c)
+int server_listen_check(const barge_config *c)
 {
     /* As http_start will look it up to bind. */
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,

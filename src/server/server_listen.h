@@ -12,5 +12,5 @@ int server_listen_option(const char *arg, barge_config *c);
 /* c's listen host resolves to an address, and its port can be bound there now.  0, or after
  * a sentence on standard error the exit code: 2 for a host that cannot resolve, 1 for a port
  * that cannot be bound (in use, or not this process's to bind). */
-int server_listen_resolves(const barge_config *c);
+int server_listen_check(const barge_config *c);
 #endif

@@ -296,6 +296,9 @@ class Drain(JobsCase):
         status, _, body = self.server.raw("POST", "/barge/v1/draininstance", {"instanceId": iid},
                                           {"Content-Type": "application/json"})
         self.assertEqual(status, 200, body)
+        # Heard from now: a drained instance silent for two heartbeats leaves the fleet, and a
+        # slow machine may take that long to get here.
+        self.assertTrue(self.exchange(iid, cred)["shutdown"])
         jid = self.submit("after-drain", queue="remote-one-q", command="true")
         reason = self.wait_for(lambda: self.job(jid).get("statusReason"), what="a reason")
         self.assertIn("every agent registered in compute environment remote-one is draining",

@@ -25,10 +25,10 @@
 #include "server/model/resource.h"
 #include "server/model/state.h"
 #include "server/engine/attempt.h"
+#include "server/engine/drain.h"
 #include "server/engine/fleet.h"
 #include "server/engine/provider_local.h"
 #include "server/api/api.h"
-#include "server/engine/drain.h"
 
 /* An assignment may still be on its way when the agent lists what it holds: only one sent this
  * long ago and not listed was lost. */
@@ -500,12 +500,8 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
     /* An agent that is stopping (SIGTERM) takes no new attempt: placed there by this batch's
      * pass, with the capacity its stopped attempts' reports free, a job would wait for the
      * instance to be lost and then count the attempt. */
-    if (json_is_true(json_object_get(req, "stopping")) && !in->draining) {
-        in->draining = 1;
-        in->drain_why = DRAIN_WHY_AGENT_STOPPING;
-        instance_mark_dirty(c->st->fleet, in);
-        c->st->jobs->sched_needed = 1;
-    }
+    if (json_is_true(json_object_get(req, "stopping")))
+        drain_instance(c->st, in, DRAIN_WHY_AGENT_STOPPING);
     size_t i;
     json_t *r;
     int64_t skew = api_agent_clock_skew(req, in->id);

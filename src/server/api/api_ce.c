@@ -257,7 +257,8 @@ static int describe_ce(api_ctx *c, json_t *req, json_t **resp)
     }
     size_t n, start, end;
     const char **keys = reg_sorted_keys(&c->st->ce, strcmp, &n);
-    int rc = api_page(c, req, out, "compute-environment", keys, n, strcmp, API_DESCRIBE_MAX, &start, &end);
+    int rc = api_page(c, req, out, "compute-environment", keys, n, strcmp,
+                      API_DESCRIBE_MAX, &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
         json_array_append_new(list, described_ce(c, reg_get(&c->st->ce, keys[i])));
     free(keys);

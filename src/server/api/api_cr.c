@@ -134,7 +134,8 @@ static int list_cr(api_ctx *c, json_t *req, json_t **resp)
     const char **keys = xmalloc((n ? n : 1) * sizeof *keys);
     for (size_t i = 0; i < n; i++)
         if (!values[0] || name_matches(values[0], all[i])) keys[kept++] = all[i];
-    int rc = api_page(c, req, out, "consumable-resource", keys, kept, strcmp, LIST_MAX, &start, &end);
+    int rc = api_page(c, req, out, "consumable-resource", keys, kept, strcmp,
+                      LIST_MAX, &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++) {
         json_t *d = described(c, reg_get(&c->st->cr, keys[i]));
         json_array_append_new(list, json_pack(

@@ -88,16 +88,11 @@ static instance *find(api_ctx *c, json_t *req)
     return in;
 }
 
-static int drain_instance(api_ctx *c, json_t *req, json_t **resp)
+static int drain_op(api_ctx *c, json_t *req, json_t **resp)
 {
     instance *in = find(c, req);
     if (!in) return -1;
-    if (!in->draining) in->drain_why = DRAIN_WHY_OPERATOR;
-    in->draining = 1;
-    instance_mark_dirty(c->st->fleet, in);
-    /* Its agent learns it at once when idle (and shuts down); else when its attempts end. */
-    instance_wake(c->st, in);
-    c->st->jobs->sched_needed = 1;
+    drain_instance(c->st, in, DRAIN_WHY_OPERATOR);
     *resp = json_pack("{s:s, s:s, s:i}", "instanceId", in->id, "state", state_of(in), "attempts",
                       in->n_jobs);
     return 0;
@@ -134,7 +129,7 @@ static int reclaim_instance(api_ctx *c, json_t *req, json_t **resp)
 api_op api_fleet_ops[] = {
     {"ListInstances", "POST", "/barge/v1/listinstances", "{computeEnvironment:s}",
      list_instances, 0, NULL},
-    {"DrainInstance", "POST", "/barge/v1/draininstance", "{instanceId:s!}", drain_instance, 0,
+    {"DrainInstance", "POST", "/barge/v1/draininstance", "{instanceId:s!}", drain_op, 0,
      NULL},
     {"TerminateInstance", "POST", "/barge/v1/terminateinstance", "{instanceId:s!}",
      terminate_instance, 0, NULL},

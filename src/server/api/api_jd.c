@@ -280,8 +280,8 @@ static int describe_jd(api_ctx *c, json_t *req, json_t **resp)
         kl.n = w;
     }
     size_t start, end;
-    int rc = api_page(c, req, out, "job-definition", (const char *const *)kl.keys, kl.n, reg_jd_key_cmp,
-                      API_DESCRIBE_MAX, &start, &end);
+    int rc = api_page(c, req, out, "job-definition", (const char *const *)kl.keys, kl.n,
+                      reg_jd_key_cmp, API_DESCRIBE_MAX, &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
         json_array_append(list, reg_get(&st->jd, kl.keys[i]));
     keys_free(&kl);

@@ -227,7 +227,8 @@ static int list_sp(api_ctx *c, json_t *req, json_t **resp)
     *resp = out;
     size_t n, start, end;
     const char **keys = reg_sorted_keys(&c->st->sp, strcmp, &n);
-    int rc = api_page(c, req, out, "scheduling-policy", keys, n, strcmp, API_DESCRIBE_MAX, &start, &end);
+    int rc = api_page(c, req, out, "scheduling-policy", keys, n, strcmp,
+                      API_DESCRIBE_MAX, &start, &end);
     for (size_t i = start; rc == 0 && i < end; i++)
         json_array_append_new(list, json_pack("{s:O}", "arn",
                                               json_object_get(reg_get(&c->st->sp, keys[i]),

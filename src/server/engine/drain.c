@@ -12,11 +12,12 @@
 #include "server/model/state.h"
 #include "server/engine/fleet.h"
 
-static void drain_one(state *st, instance *in, const char *why)
+void drain_instance(state *st, instance *in, const char *why)
 {
     if (in->draining) return;
     in->draining = 1;
     in->drain_why = why;
+    instance_mark_dirty(st->fleet, in);
     log_info("fleet: instance %s of %s drains (%s); %d attempts finish there first", in->id,
              in->ce, why, in->n_jobs);
     /* An idle one's agent learns it at once and shuts down; a busy one's when its last attempt
@@ -56,7 +57,7 @@ static void fit_max(state *st, ce_rec *ce)
         int over = ce->overshoot ? kept - largest >= ce->max_mvcpus && kept > ce->max_mvcpus
                                  : kept > ce->max_mvcpus;
         if (!victim || !over) return;
-        drain_one(st, victim, DRAIN_WHY_MAX_VCPUS);
+        drain_instance(st, victim, DRAIN_WHY_MAX_VCPUS);
     }
 }
 
@@ -67,7 +68,7 @@ static void drain_all(state *st, const char *ce, const char *why)
     void *v;
     while (dict_next(&st->fleet->instances, &i, &k, &v)) {
         instance *in = v;
-        if (!ce || strcmp(in->ce, ce) == 0) drain_one(st, in, why);
+        if (!ce || strcmp(in->ce, ce) == 0) drain_instance(st, in, why);
     }
 }
 
@@ -126,7 +127,7 @@ void drain_tick(state *st)
     void *v;
     while (dict_next(&st->fleet->instances, &i, &k, &v)) {
         instance *in = v;
-        if (!in->draining && !res_ce(st, in->ce)) drain_one(st, in, DRAIN_WHY_DELETED);
+        if (!in->draining && !res_ce(st, in->ce)) drain_instance(st, in, DRAIN_WHY_DELETED);
     }
     let_go_silent(st);
     /* Names first: settling a deleted environment changes the registry being walked. */

@@ -19,6 +19,7 @@
 #include "server/model/resource.h"
 
 struct state;
+struct instance;
 
 /* Why an instance drains, for `barge fleet` (instance.drain_why). */
 /* (maxvCpus lowered, or an agent joined an environment its instances already fill) */
@@ -27,6 +28,10 @@ struct state;
 #define DRAIN_WHY_OPERATOR "an operator drains it"
 #define DRAIN_WHY_AGENT_STOPPING "its agent is stopping"
 
+/* Drains one instance for why (one of the above), unless it drains already: it takes no new
+ * attempt, its agent is told to shut down once its attempts have ended, and the change is
+ * written.  An operator's drain, an agent that is stopping, and the rules below use it. */
+void drain_instance(struct state *st, struct instance *in, const char *why);
 /* Applies the rules above to ce now (after an update or a delete, before the next placement). */
 void drain_ce(struct state *st, ce_rec *ce);
 /* Whether any instance, starting, running or draining, still belongs to the environment. */

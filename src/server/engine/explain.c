@@ -49,6 +49,13 @@ static const char *who(int node, char *b, size_t n)
     return b;
 }
 
+/* What to run to give an UNMANAGED environment an agent. */
+static void say_start_agent(buf *out, const state *st, const char *name)
+{
+    buf_printf(out, "`barge agent --server %s --compute-environment %s`",
+               st->fleet->url ? st->fleet->url : "URL", name);
+}
+
 /* Why j cannot run in ce, appended to out; the AWS reason code it amounts to, or
  * EXPLAIN_NONE when the job just waits its turn. */
 static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *out)
@@ -111,8 +118,9 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
         if (in->registered && !in->draining) {
             /* The most room one instance that takes work has: what a job must fit in. */
             open++;
-            if (in->mvcpus - in->used_mvcpus > free_v) free_v = in->mvcpus - in->used_mvcpus;
-            if (in->memory_mib - in->used_memory > free_m) free_m = in->memory_mib - in->used_memory;
+            int fv = in->mvcpus - in->used_mvcpus, fm = in->memory_mib - in->used_memory;
+            if (fv > free_v) free_v = fv;
+            if (fm > free_m) free_m = fm;
         }
         if (in->registered) {
             registered++;
@@ -127,8 +135,8 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
     if (!ce->managed) {
         if (!registered) {
             buf_printf(out, "compute environment %s is UNMANAGED and no agent is registered; "
-                            "start one with `barge agent --server %s --compute-environment %s`",
-                       name, st->fleet->url ? st->fleet->url : "URL", name);
+                            "start one with ", name);
+            say_start_agent(out, st, name);
             return EXPLAIN_NONE;
         }
         if (g.mvcpus > maxv * 1000 || g.memory_mib > maxm) {
@@ -141,9 +149,8 @@ static explain_code explain_ce(state *st, const ce_rec *ce, const job *j, buf *o
     }
     if (!ce->managed && registered && !open) {
         buf_printf(out, "every agent registered in compute environment %s is draining (they "
-                        "take no new attempt); start another with `barge agent --server %s "
-                        "--compute-environment %s`", name, st->fleet->url ? st->fleet->url : "URL",
-                   name);
+                        "take no new attempt); start another with ", name);
+        say_start_agent(out, st, name);
         return EXPLAIN_NONE;
     }
     launch_trouble *t = dict_get(&st->fleet->trouble, name);
