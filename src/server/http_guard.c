@@ -1,6 +1,7 @@
 /* http_guard — see http_guard.h. */
 #include "server/http_guard.h"
 
+#include <ctype.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -93,6 +94,29 @@ static void set_phase(struct MHD_Connection *c, int phase, int restart)
     atomic_compare_exchange_strong(&g->phase, &now, phase);
 }
 
+/* Request targets refused whole.  An encoded NUL: libmicrohttpd decodes it, and the path that
+ * reaches the front end ends there ("/v1/submitjob%00zzz" would be served as SubmitJob).  A '%'
+ * without two hex digits after it: libmicrohttpd leaves it as it is, so "tagKeys=%ZZ" named a key
+ * "%ZZ" no client meant (RFC 3986 has no such target). */
+static const char fault_nul[] = "the request's path or query holds an encoded NUL (%00), which no "
+                                "name or parameter may contain";
+static const char fault_escape[] = "the request's path or query holds a '%' not followed by two "
+                                   "hex digits; a '%' in a name or value is sent as %25";
+
+static const char *target_fault(const char *uri)
+{
+    for (const char *p = strchr(uri, '%'); p; p = strchr(p + 1, '%')) {
+        if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2])) return fault_escape;
+        if (p[1] == '0' && p[2] == '0') return fault_nul;
+    }
+    return NULL;
+}
+
+const char *http_guard_fault(const void *ctx)
+{
+    return ctx == fault_nul || ctx == fault_escape ? ctx : NULL;
+}
+
 void *http_guard_request_line(void *cls, const char *uri, struct MHD_Connection *c)
 {
     /* A connection's first request is timed from the moment it opened; a later one from its
@@ -100,7 +124,7 @@ void *http_guard_request_line(void *cls, const char *uri, struct MHD_Connection 
     guard_conn *g = conn_of(c);
     int now = g ? atomic_load(&g->phase) : G_CLOSING;
     if (now == G_BETWEEN || now == G_HELD) set_phase(c, G_RECEIVING, 1);
-    return NULL;
+    return (void *)target_fault(uri);
 }
 
 int http_guard_late(struct MHD_Connection *c)

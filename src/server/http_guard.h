@@ -31,9 +31,11 @@ void http_guard_stop(void);
 /* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callback. */
 void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                        enum MHD_ConnectionNotificationCode code);
-/* For libmicrohttpd's MHD_OPTION_URI_LOG_CALLBACK (through the front end's own): a request line
- * is in.  Returns NULL. */
+/* libmicrohttpd's MHD_OPTION_URI_LOG_CALLBACK: a request line is in.  Returns the request's first
+ * context: NULL, or for a target no request may have (an encoded NUL, a '%' that starts no
+ * escape) a marker that http_guard_fault turns into the sentence to refuse it with. */
 void *http_guard_request_line(void *cls, const char *uri, struct MHD_Connection *c);
+const char *http_guard_fault(const void *ctx);
 /* 1 when the request now being received is past its deadline. */
 int http_guard_late(struct MHD_Connection *c);
 /* The whole request is in: the server holds it until it answers. */

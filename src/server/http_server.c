@@ -492,17 +492,6 @@ static void serve_logs(http_req *r, const char *url, const char *method)
     workq_submit(upload ? log_uploads : log_reads, &r->work);
 }
 
-/* A request target holding an encoded NUL ("%00"): libmicrohttpd decodes it, and the path that
- * reaches on_request ends there ("/v1/submitjob%00zzz" would be served as SubmitJob).  The request
- * line's callback marks such a request with this context, which on_request refuses. */
-static char nul_in_target;
-
-static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    http_guard_request_line(cls, uri, conn);
-    return strcasestr(uri, "%00") ? &nul_in_target : NULL;
-}
-
 /* A body over its operation's limit.  RegisterJobDefinition's limit is the definition's size,
  * refused in AWS's words first (miniwdl matches them to explain what to do). */
 static void too_large(http_req *r, unsigned long long size)
@@ -528,15 +517,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
     http_req *r = *con_cls;
-    if (!r || *con_cls == &nul_in_target) {
-        int nul = *con_cls == &nul_in_target;
+    const char *fault = http_guard_fault(r);
+    if (!r || fault) {
         r = xcalloc(1, sizeof *r);
         r->conn = conn;
         *con_cls = r;
-        if (nul) {
-            set_answer(r, 400, "ClientException",
-                       "%.10s: the request's path or query holds an encoded NUL (%%00), which no "
-                       "name or parameter may contain", method);
+        if (fault) {
+            set_answer(r, 400, "ClientException", "%.10s: %s", method, fault);
             return send_answer(r);
         }
         if (http_guard_late(conn)) {
@@ -638,7 +625,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     http_guard_answered(conn);
     http_req *r = *con_cls;
-    if (!r || *con_cls == &nul_in_target) return;
+    if (!r || http_guard_fault(r)) return;
     /* Its answer went out, or its connection is gone: either way http_stop need not wait. */
     if (r->upload) http_uploads_answered();
     auth_principal_release(r->who); /* temporary credentials may be revoked from now on */
@@ -728,7 +715,7 @@ int http_start(const char *host, int port, int threads, char **err)
         /* One address may not take all of them (docs/operations.md). */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)barge_cfg.max_conns_per_addr,
         MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, NULL, MHD_OPTION_URI_LOG_CALLBACK,
-        on_request_line, NULL,
+        http_guard_request_line, NULL,
         /* libmicrohttpd clears a connection's memory pool for every request; AWS requests and
          * their headers are small, and bodies stream through in pieces, so 16 KiB (instead of
          * 32) halves that cost on the submit path. */

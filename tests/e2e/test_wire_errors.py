@@ -318,6 +318,21 @@ class Routing(WireCase):
                                                     path, b"{}" if "events" not in path else None)
             self.assertError(status, headers, body, "encoded NUL")
 
+    def test_a_percent_that_starts_no_escape_is_refused(self):
+        # libmicrohttpd leaves "%ZZ" as it is: an UntagResource of tagKeys=%ZZ answered 200
+        # having removed a key "%ZZ" no client meant.
+        tags = ("/v1/tags/arn%3Aaws%3Abatch%3Aus-east-1%3A123456789012%3Ajob-queue%2Fq")
+        for method, path in (("DELETE", tags + "?tagKeys=%ZZ"), ("DELETE", tags + "?tagKeys=a%"),
+                             ("DELETE", tags + "?tagKeys=%4"), ("POST", "/v1/submitjob%zz"),
+                             ("GET", "/barge/v1/events?queue=%G1"), ("GET", tags + "%")):
+            status, headers, body = self.server.raw(method, path,
+                                                    b"{}" if method == "POST" else None)
+            self.assertError(status, headers, body, "not followed by two hex digits", "%25")
+        # Escapes as SDKs send them still work, in either case of hex digit.
+        status, _, body = self.server.raw("GET", tags.replace("%3A", "%3a"))
+        self.assertNotIn("hex digits", json.dumps(body))
+        self.assertIn("no job queue 'q'", json.dumps(body))
+
     def test_event_filters_that_would_widen_or_drop_are_refused(self):
         # An empty status would be left out of the filter and the stream would serve every
         # status; a parameter given twice would have one of its values dropped unseen; an id
