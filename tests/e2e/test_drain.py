@@ -287,6 +287,21 @@ class Drain(JobsCase):
         self.assertNotIn("instance %s of compute environment remote is lost" % iid,
                          self.server.read_log())
 
+    def test_a_drain_keeps_its_reason_across_a_restart(self):
+        # Only the draining bit was stored: after a restart the agent was told to shut down
+        # with no reason, and `barge fleet` showed none.
+        iid, cred = register_agent(self.server, ce="remote-kept", instance_id="i-remote4")
+        status, _, body = self.server.raw("POST", "/barge/v1/draininstance", {"instanceId": iid},
+                                          {"Content-Type": "application/json"})
+        self.assertEqual(status, 200, body)
+        self.server.restart()
+        answer = self.exchange(iid, cred)
+        self.assertEqual((answer["shutdown"], answer.get("shutdownReason")),
+                         (True, "an operator drains it"))
+        [me] = self.instances("remote-kept")
+        self.assertEqual((me["state"], me.get("drainReason")),
+                         ("DRAINING", "an operator drains it"))
+
     def test_a_job_whose_only_agent_drains_says_so(self):
         # It said "0 of 1 vCPUs in use; 1 instance draining, the attempts there finishing
         # first", as if it would run there once they had.

@@ -16,7 +16,7 @@ void drain_instance(state *st, instance *in, const char *why)
 {
     if (in->draining) return;
     in->draining = 1;
-    in->drain_why = why;
+    in->drain_why = xstrdup(why);
     instance_mark_dirty(st->fleet, in);
     log_info("fleet: instance %s of %s drains (%s); %d attempts finish there first", in->id,
              in->ce, why, in->n_jobs);

@@ -47,6 +47,7 @@ static void instance_free(instance *in)
     free(in->mem_note);
     free(in->profile);
     free(in->gone_why);
+    free(in->drain_why);
     free(in->terminate_cmd);
     json_decref(in->assign);
     json_decref(in->kill);

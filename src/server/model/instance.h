@@ -49,7 +49,9 @@ typedef struct instance {
      * instance was launched, kept in its record: an EC2 instance keeps the profile it was
      * launched with, whatever the environment says later (engine/attempt.c, attempt_role). */
     char *profile;
-    const char *drain_why; /* why it drains (a static string, engine/drain.h), or NULL */
+    /* Why it drains (engine/drain.h's words), or NULL; kept in its record, so that a restarted
+     * server still tells its agent and `barge fleet` why. */
+    char *drain_why;
     /* The SHA-256 of the clientToken its registration carried (has_client_token): a retry of
      * that registration gets the instance again, another registration of the id is refused. */
     unsigned char client_token[32];

@@ -48,6 +48,7 @@ static json_t *record(const instance *in)
             json_object_set_new(r, "terminate", json_string(in->terminate_cmd));
     }
     if (in->mem_note) json_object_set_new(r, "memNote", json_string(in->mem_note));
+    if (in->drain_why) json_object_set_new(r, "drainReason", json_string(in->drain_why));
     if (in->profile) json_object_set_new(r, "instanceRole", json_string(in->profile));
     if (in->local && in->pid > 0) {
         json_object_set_new(r, "pid", json_integer(in->pid));
@@ -154,6 +155,7 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
     in->exec = json_is_true(json_object_get(r, "exec"));
     in->terminate_cmd = dup_member(r, "terminate", NULL);
     in->draining = json_is_true(json_object_get(r, "draining"));
+    in->drain_why = in->draining ? dup_member(r, "drainReason", NULL) : NULL;
     in->pid = (pid_t)json_integer_value(json_object_get(r, "pid"));
     in->pid_start = (unsigned long long)json_integer_value(json_object_get(r, "pidStart"));
     in->has_client_token =
