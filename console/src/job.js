@@ -65,6 +65,9 @@ function head(j) {
   return el("div", {},
     el("h1", {}, j.jobName, " ", badge(j.status)),
     j.statusReason ? el("p", { class: "reason", id: "status-reason" }, j.statusReason) : null,
+    // STARTING while its agent pulls the image (a hung registry looked like a slow start).
+    (j.barge || {}).pulling ? el("p", { class: "reason", id: "pulling" },
+      `Pulling its image ${j.barge.pulling.image} since ${fmtTime(j.barge.pulling.since)}`) : null,
     el("table", { class: "facts" }, el("tbody", {},
       row("Job ID", el("span", { class: "mono", id: "job-id" }, j.jobId)),
       row("Queue", j.jobQueue ? el("a", { href: `#/jobs?queue=${encodeURIComponent(j.jobQueue.split("/").pop())}` },

@@ -483,7 +483,8 @@ static int setup_backend(agent *ag)
             }
         }
         container_options co = {ag->runtime_root ? ag->runtime_root : "/run/barge/runc",
-                                ag->images, init, ids, ag->efs_mounts};
+                                ag->images, init, ids, ag->efs_mounts, agent_reports_pulling,
+                                ag};
         ag->containers = container_host_new(&co, &err);
         free(init);
     }

@@ -130,6 +130,13 @@ void agent_reports_started(void *ctx, const exec_spec *s, pid_t pid, int64_t at)
                                        (json_int_t)at, "pid", (int)pid), NULL);
 }
 
+void agent_reports_pulling(void *ctx, const exec_spec *s, const char *reference)
+{
+    agent_reports_queue(ctx, json_pack("{s:s, s:i, s:s, s:I, s:s}", "jobId", s->job_id,
+                                       "attempt", s->attempt, "event", "PULLING", "at",
+                                       (json_int_t)util_now_ms(), "image", reference), NULL);
+}
+
 void agent_reports_ended(void *ctx, const exec_spec *s, const exec_result *r)
 {
     json_t *j;

@@ -37,6 +37,9 @@ void agent_reports_queue(struct agent *ag, json_t *body, const exec_spec *end);
 /* The executor's callbacks for an attempt's start and end: each queues its report. */
 void agent_reports_started(void *ctx, const exec_spec *s, pid_t pid, int64_t at);
 void agent_reports_ended(void *ctx, const exec_spec *s, const exec_result *r);
+/* The container backend's: an attempt's image is being pulled (reference), a report that the
+ * server shows on the STARTING job until it runs. */
+void agent_reports_pulling(void *ctx, const exec_spec *s, const char *reference);
 
 /* Takes the queued reports of registration gen, oldest first; those of an earlier one go to
  * *stale.  mu held. */

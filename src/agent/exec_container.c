@@ -41,6 +41,8 @@ struct container_host {
     char *init_path;
     idmap ids; /* size 0: containers share the host's ids */
     const json_t *efs_mounts;
+    void (*pulling)(void *ctx, const exec_spec *s, const char *reference);
+    void *pulling_ctx;
     atomic_uint seq;
 };
 
@@ -85,6 +87,8 @@ container_host *container_host_new(const container_options *o, char **err)
     h->init_path = o->init_path ? xstrdup(o->init_path) : NULL;
     h->ids = o->ids;
     h->efs_mounts = o->efs_mounts;
+    h->pulling = o->pulling;
+    h->pulling_ctx = o->pulling_ctx;
     return h;
 }
 
@@ -249,6 +253,13 @@ static char *stage_efs(void *ctx, int fd, char *reason, size_t reason_len)
     return dir;
 }
 
+static void note_pulling(void *arg, const char *reference)
+{
+    exec_attempt *a = arg;
+    container_host *h = a->backend_ctx;
+    if (h->pulling) h->pulling(h->pulling_ctx, a->spec, reference);
+}
+
 static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
 {
     container_host *h = a->backend_ctx;
@@ -268,7 +279,8 @@ static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
      * otherwise, and its image unpacked with the namespace's ids. */
     const idmap *ids = h->ids.size && !json_is_true(json_object_get(s->container, "privileged"))
                            ? &h->ids : NULL;
-    if (image_cache_get(h->images, s->image, auth, ids, &c->image, reason, reason_len) < 0)
+    image_cache_note note = {note_pulling, a};
+    if (image_cache_get(h->images, s->image, auth, ids, &note, &c->image, reason, reason_len) < 0)
         return -1;
 
     /* The attempt's own writable layer over the shared image.  Its upper directory is the

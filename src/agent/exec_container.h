@@ -35,6 +35,10 @@ typedef struct container_options {
     /* Where this instance has the Amazon EFS file systems mounted (common/efs_mounts.h), or
      * NULL; not owned. */
     const json_t *efs_mounts;
+    /* Or NULL: told, from the attempt's preparing thread, when its image must be pulled or
+     * unpacked before it can start (the reference), so that its job can say why it waits. */
+    void (*pulling)(void *ctx, const exec_spec *s, const char *reference);
+    void *pulling_ctx;
 } container_options;
 
 /* NULL when a usable OCI runtime is on PATH, else why not (a static sentence). */

@@ -699,7 +699,8 @@ void image_cache_stop_pulls(image_cache *c)
 }
 
 int image_cache_get(image_cache *c, const char *reference, const char *auth, const idmap *map,
-                    image_cache_entry **out, char *reason, size_t reason_len)
+                    const image_cache_note *note, image_cache_entry **out, char *reason,
+                    size_t reason_len)
 {
     imageref r;
     const char *why = imageref_parse(reference, &r);
@@ -715,7 +716,7 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
     char *pull_key = xasprintf("pull %s %.16s", canonical, who);
     layout_key(canonical, key);
     char **trash = NULL;
-    int ntrash = 0, rc = -1;
+    int ntrash = 0, rc = -1, noted = !note;
 
     pthread_mutex_lock(&c->mu);
     for (;;) {
@@ -726,6 +727,13 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
             *out = e;
             rc = 0;
             break;
+        }
+        if (!noted) { /* outside the lock: the note may take locks of its own */
+            noted = 1;
+            pthread_mutex_unlock(&c->mu);
+            note->fn(note->arg, canonical);
+            pthread_mutex_lock(&c->mu);
+            continue;
         }
         inflight *mine = NULL;
         int joined = work_join(c, pull_key, &mine, reason, reason_len);

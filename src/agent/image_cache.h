@@ -80,8 +80,15 @@ void image_cache_set_registries(image_cache *c, const char *mirror, char *const 
  *
  * Beside rootfs/ and config.json, a bundle holds image.json: the "config" object of the
  * image's configuration (Entrypoint, Cmd, Env, User, WorkingDir), {} when it has none. */
+typedef struct image_cache_note {
+    void (*fn)(void *arg, const char *reference); /* the canonical reference */
+    void *arg;
+} image_cache_note;
+/* note (or NULL) is called once, before a get that has no bundle to hand out pulls or unpacks
+ * (or waits for another caller doing it), so that what waits on the get can be told why. */
 int image_cache_get(image_cache *c, const char *reference, const char *auth, const idmap *map,
-                    image_cache_entry **out, char *reason, size_t reason_len);
+                    const image_cache_note *note, image_cache_entry **out, char *reason,
+                    size_t reason_len);
 /* From any thread: the pulls and unpacks in flight end at once (their tools killed) and fail,
  * as every later one does, so that a stopping agent does not wait for them (up to the pull
  * deadline).  What they left half made is cleaned up as after a deadline. */

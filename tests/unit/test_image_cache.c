@@ -83,16 +83,33 @@ static int count_bundles(const char *d)
 static image_cache *cache;
 static char reason[512];
 
+static int notes;
+static char noted[512];
+
+static void count_note(void *arg, const char *reference)
+{
+    CHECK(arg == &notes);
+    notes++;
+    snprintf(noted, sizeof noted, "%s", reference);
+}
+
 static void test_first_get(void)
 {
     image_cache_entry *e;
     char *r = ref("a");
-    CHECK_EQ_INT(image_cache_get(cache, r, NULL, NULL, &e, reason, sizeof reason), 0);
+    image_cache_note note = {count_note, &notes};
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, NULL, &note, &e, reason, sizeof reason), 0);
     CHECK(exists(e->bundle, "rootfs/bin/busybox"));
     CHECK(exists(e->bundle, "config.json"));
     CHECK_STR(e->digest, digests[0]);
     CHECK(e->bytes > 100000);
     image_cache_release(cache, e);
+    /* The pull was noted once, with its reference; a get the cache answers at once is not. */
+    CHECK_EQ_INT(notes, 1);
+    CHECK_STR(noted, r);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, NULL, &note, &e, reason, sizeof reason), 0);
+    image_cache_release(cache, e);
+    CHECK_EQ_INT(notes, 1);
     free(r);
 }
 
@@ -105,7 +122,7 @@ static void *get_b(void *arg)
 {
     struct getter *g = arg;
     char why[512], *r = ref("b");
-    g->rc = image_cache_get(cache, r, NULL, NULL, &g->e, why, sizeof why);
+    g->rc = image_cache_get(cache, r, NULL, NULL, NULL, &g->e, why, sizeof why);
     free(r);
     return NULL;
 }
@@ -145,8 +162,8 @@ static void test_mapped(void)
     image_cache_entry *plain, *m, *again;
     gid_t gid;
     char *r = ref("a");
-    CHECK_EQ_INT(image_cache_get(cache, r, NULL, NULL, &plain, reason, sizeof reason), 0);
-    CHECK_EQ_INT(image_cache_get(cache, r, NULL, &mapped, &m, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, NULL, NULL, &plain, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, &mapped, NULL, &m, reason, sizeof reason), 0);
     CHECK(m != plain);
     CHECK_STR(m->digest, plain->digest);
     CHECK(strcmp(m->bundle, plain->bundle) != 0);
@@ -157,7 +174,7 @@ static void test_mapped(void)
     CHECK_EQ_INT((int)owner(plain->bundle, "rootfs/bin/busybox", &gid), 0);
     CHECK_EQ_INT((int)gid, 0);
     CHECK_EQ_INT(count_bundles(dir), 3);
-    CHECK_EQ_INT(image_cache_get(cache, r, NULL, &mapped, &again, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, &mapped, NULL, &again, reason, sizeof reason), 0);
     CHECK(again == m);
     CHECK_EQ_INT(count_bundles(dir), 3);
     image_cache_release(cache, again);
@@ -170,12 +187,12 @@ static void test_missing(void)
 {
     image_cache_entry *e = (image_cache_entry *)1;
     char *r = xasprintf("%s/nosuch:latest", url);
-    CHECK_EQ_INT(image_cache_get(cache, r, NULL, NULL, &e, reason, sizeof reason), -1);
+    CHECK_EQ_INT(image_cache_get(cache, r, NULL, NULL, NULL, &e, reason, sizeof reason), -1);
     CHECK(e == NULL);
     CHECK_CONTAINS(reason, "CannotPullContainerError: ");
     CHECK_CONTAINS(reason, "manifest unknown");
     CHECK(!strchr(reason, '\n'));
-    CHECK_EQ_INT(image_cache_get(cache, "Not A Reference", NULL, NULL, &e, reason, sizeof reason), -1);
+    CHECK_EQ_INT(image_cache_get(cache, "Not A Reference", NULL, NULL, NULL, &e, reason, sizeof reason), -1);
     CHECK_CONTAINS(reason, "CannotPullContainerError: invalid reference");
     free(r);
 }
@@ -188,7 +205,7 @@ static void test_eviction(void)
     image_cache *small = image_cache_new(d2, 1, &err);
     CHECK(small);
     image_cache_entry *a, *c;
-    CHECK_EQ_INT(image_cache_get(small, ra, NULL, NULL, &a, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(small, ra, NULL, NULL, NULL, &a, reason, sizeof reason), 0);
     char *a_bundle = xstrdup(a->bundle);
     long long one = a->bytes;
     image_cache_release(small, a);
@@ -197,9 +214,9 @@ static void test_eviction(void)
     image_cache_free(small);
 
     small = image_cache_new(d2, one + one / 2, &err);
-    CHECK_EQ_INT(image_cache_get(small, ra, NULL, NULL, &a, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(small, ra, NULL, NULL, NULL, &a, reason, sizeof reason), 0);
     CHECK(exists(a->bundle, "config.json"));
-    CHECK_EQ_INT(image_cache_get(small, rc, NULL, NULL, &c, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(small, rc, NULL, NULL, NULL, &c, reason, sizeof reason), 0);
     CHECK_STR(c->digest, digests[2]);
     CHECK(exists(a_bundle, "config.json")); /* held: kept although over the bound */
     CHECK(exists(c->bundle, "config.json"));
@@ -221,15 +238,15 @@ static void test_without_registry(void)
 {
     image_cache_entry *e;
     char *ra = ref("a"), *rb = ref("b"), *by_digest = xasprintf("%s/busybox@%s", url, digests[0]);
-    CHECK_EQ_INT(image_cache_get(cache, ra, NULL, NULL, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, ra, NULL, NULL, NULL, &e, reason, sizeof reason), 0);
     CHECK_STR(e->digest, digests[0]);
     image_cache_release(cache, e);
-    CHECK_EQ_INT(image_cache_get(cache, by_digest, NULL, NULL, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, by_digest, NULL, NULL, NULL, &e, reason, sizeof reason), 0);
     CHECK_STR(e->digest, digests[0]);
     image_cache_release(cache, e);
     /* Not cached: the registry's absence is the reason. */
     char *rc = ref("c");
-    CHECK_EQ_INT(image_cache_get(cache, rc, NULL, NULL, &e, reason, sizeof reason), -1);
+    CHECK_EQ_INT(image_cache_get(cache, rc, NULL, NULL, NULL, &e, reason, sizeof reason), -1);
     CHECK_CONTAINS(reason, "CannotPullContainerError: ");
     CHECK_CONTAINS(reason, "connection refused");
 
@@ -237,13 +254,13 @@ static void test_without_registry(void)
     char *err = NULL;
     cache = image_cache_new(dir, 1LL << 40, &err);
     CHECK(cache);
-    CHECK_EQ_INT(image_cache_get(cache, rb, NULL, NULL, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(cache, rb, NULL, NULL, NULL, &e, reason, sizeof reason), 0);
     CHECK_STR(e->digest, digests[1]);
     CHECK(exists(e->bundle, "rootfs/etc/barge-variant"));
     image_cache_release(cache, e);
     if (geteuid() == 0) {
         /* The mapped bundle is found again too. */
-        CHECK_EQ_INT(image_cache_get(cache, ra, NULL, &mapped, &e, reason, sizeof reason), 0);
+        CHECK_EQ_INT(image_cache_get(cache, ra, NULL, &mapped, NULL, &e, reason, sizeof reason), 0);
         CHECK_CONTAINS(e->bundle, "-u200000-g300000-n65536");
         image_cache_release(cache, e);
     }
@@ -280,7 +297,7 @@ static void test_bad_record(void)
     image_cache *c = image_cache_new(d, 1, &err);
     CHECK(c);
     image_cache_entry *e;
-    CHECK_EQ_INT(image_cache_get(c, "busybox:old", NULL, NULL, &e, reason, sizeof reason), 0);
+    CHECK_EQ_INT(image_cache_get(c, "busybox:old", NULL, NULL, NULL, &e, reason, sizeof reason), 0);
     CHECK(e->bytes > 0 && e->bytes < 1000000);
     char *bundle = xstrdup(e->bundle);
     image_cache_release(c, e);

@@ -302,6 +302,14 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
      * days (a clock set wrong, a lying agent) would otherwise charge the attempt for them. */
     int64_t floor = j->attempt_started_at > j->created_at ? j->attempt_started_at : j->created_at;
     if (at < floor) at = floor;
+    if (strcmp(event, "PULLING") == 0) {
+        char image[512];
+        snprintf(image, sizeof image, "%s", api_str(r, "image") ? api_str(r, "image") : "");
+        util_utf8_cut(image); /* (a reference of over 511 bytes is cut) */
+        if (j->status == JS_STARTING) instance_pull_set(in, id, attempt, image, at);
+        return;
+    }
+    instance_pull_end(in, id); /* it runs or it ended */
     if (strcmp(event, "RUNNING") == 0) {
         attempt_running(st, j, at);
         return;
@@ -575,7 +583,7 @@ api_op api_agent_ops[] = {
      "{instanceId:s, wait:b, reports:[{jobId:s!, attempt:i(1..1000000)!, event:s!, at:l,"
      " pid:i, exitCode:i,"
      " signal:i(0..128), oom:b, timedOut:b, killed:b, agentStopped:b, reason:s,"
-     " cpuSeconds:f, maxMemoryBytes:l}],"
+     " cpuSeconds:f, maxMemoryBytes:l, image:s}],"
      " holding:[{jobId:s!, attempt:i(1..1000000)!}], sentAt:l, stopping:b}",
      agent_exchange, 4 * 1024 * 1024, NULL},
     {"RevokeInstance", "POST", "/barge/v1/revokeinstance", "{instanceId:s!}", revoke_instance, 0,

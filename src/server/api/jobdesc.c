@@ -184,6 +184,10 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
     instance *in = j->mem_note ? NULL : instance_find(st->fleet, j->inst_id);
     const char *cg = j->mem_note ? j->mem_note : in ? in->mem_note : NULL;
     if (cg) json_object_set_new(b, "memoryLimit", json_string(cg));
+    const instance_pull *pull = j->status == JS_STARTING ? instance_pull_of(j->inst, j) : NULL;
+    if (pull)
+        json_object_set_new(b, "pulling", json_pack("{s:s, s:I}", "image", pull->image, "since",
+                                                    (json_int_t)pull->since));
     json_object_set_new(d, "barge", b);
     return d;
 }
@@ -475,6 +479,16 @@ static void computed_text(state *st, job *j, tw *w)
     instance *in = j->mem_note ? NULL : instance_find(st->fleet, j->inst_id);
     const char *cg = j->mem_note ? j->mem_note : in ? in->mem_note : NULL;
     if (cg) tw_str(&b, "memoryLimit", cg);
+    /* The image its agent pulls before it can start (instance.h, instance_pull). */
+    const instance_pull *pull = j->status == JS_STARTING ? instance_pull_of(j->inst, j) : NULL;
+    if (pull) {
+        tw_key(&b, "pulling");
+        buf_puts(out, "{");
+        tw p = {.out = out, .first = 1};
+        tw_str(&p, "image", pull->image);
+        tw_int(&p, "since", pull->since);
+        buf_puts(out, "}");
+    }
     buf_puts(out, "}");
 }
 

@@ -35,10 +35,30 @@ void instance_clear_strays(instance *in)
     }
 }
 
+static void pull_free(instance_pull *p)
+{
+    free(p->job_id);
+    free(p->image);
+    free(p);
+}
+
+static void pulls_clear(instance *in)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&in->pulls, &i, &k, &v)) {
+        dict_del(&in->pulls, k);
+        pull_free(v);
+    }
+}
+
 static void instance_free(instance *in)
 {
     instance_clear_strays(in);
     dict_free(&in->strays);
+    pulls_clear(in);
+    dict_free(&in->pulls);
     free(in->id);
     free(in->type);
     free(in->hostname);
@@ -107,6 +127,30 @@ const char *instance_ce_name(const char *ce)
     return name;
 }
 
+void instance_pull_set(instance *in, const char *job_id, int attempt, const char *image,
+                       int64_t since)
+{
+    instance_pull *p = xcalloc(1, sizeof *p);
+    p->job_id = xstrdup(job_id);
+    p->attempt = attempt;
+    p->image = xstrdup(image);
+    p->since = since;
+    instance_pull *old = dict_put(&in->pulls, p->job_id, p);
+    if (old) pull_free(old);
+}
+
+const instance_pull *instance_pull_of(const instance *in, const job *j)
+{
+    const instance_pull *p = dict_get(&in->pulls, job_id(j));
+    return p && p->attempt == j->n_attempts ? p : NULL;
+}
+
+void instance_pull_end(instance *in, const char *job_id)
+{
+    instance_pull *p = dict_del(&in->pulls, job_id);
+    if (p) pull_free(p);
+}
+
 instance *instance_new(fleet *f, const char *id, const char *ce)
 {
     instance *in = xcalloc(1, sizeof *in);
@@ -116,6 +160,7 @@ instance *instance_new(fleet *f, const char *id, const char *ce)
     in->ce = instance_ce_name(ce);
     in->launched_at = in->last_seen = in->idle_since = util_mono_ms();
     dict_init(&in->strays);
+    dict_init(&in->pulls);
     dict_put(&f->instances, in->id, in);
     return in;
 }
@@ -330,6 +375,7 @@ fleet *fleet_detach(state *st)
         json_decref(in->kill);
         in->assign = in->kill = NULL;
         instance_clear_strays(in);
+        pulls_clear(in);
         /* The failed commit took the records written in it along. */
         instance_mark_dirty(f, in);
         if (!in->idle_since) in->idle_since = util_mono_ms();

@@ -37,6 +37,7 @@ typedef struct instance {
     int poll_now;
     json_t *assign, *kill;  /* what the next answer carries */
     dict strays; /* attempts its agent holds that this server no longer expects (stray) */
+    dict pulls;  /* job id -> instance_pull: attempts whose image its agent pulls */
     int registered, draining, local;
     int silent; /* lost for want of a heartbeat (fleet_tick), not let go by anyone */
     /* Launched (and terminated) by the operator's commands: engine/provider_exec.c.  Like a
@@ -79,6 +80,21 @@ typedef struct stray {
     int64_t kill_sent;
     uint32_t seen; /* the reconciliation that last found it listed */
 } stray;
+
+/* An attempt whose agent said it must pull (and unpack) its image before it can start: its job
+ * says so while it is STARTING (api/jobdesc.c), so that a pull that hangs is seen as one. */
+typedef struct instance_pull {
+    char *job_id; /* its key */
+    int attempt;
+    char *image;
+    int64_t since; /* epoch ms */
+} instance_pull;
+void instance_pull_set(instance *in, const char *job_id, int attempt, const char *image,
+                       int64_t since);
+/* The pull of j's current attempt on in, or NULL. */
+const instance_pull *instance_pull_of(const instance *in, const job *j);
+/* The attempt runs or ended: its pull is over. */
+void instance_pull_end(instance *in, const char *job_id);
 
 /* Launches that failed in a row for one compute environment: the local provider backs off
  * instead of starting a doomed agent every second. */
