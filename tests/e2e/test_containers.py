@@ -818,17 +818,33 @@ class HangingRegistry(unittest.TestCase):
         d = batch.describe_jobs(jobs=[jid])["jobs"][0]
         self.assertIn("terminated", d["attempts"][-1]["statusReason"], d["attempts"][-1])
 
+    def wait_pulling(self, server, jid):
+        """The job's description once it says its image is pulled (or after 10 s)."""
+        deadline = time.time() + 10
+        while True:
+            d = raw_job(server, jid)
+            if "pulling" in d["barge"] or time.time() > deadline:
+                return d
+            time.sleep(0.05)
+
+    def test_a_pulling_jobs_console_page_says_so(self):
+        from test_console import browser_ready
+        from test_console_probe import probe
+        browser_ready(self)
+        port, held, server, batch = self.hanging_registry(120)
+        jid = self.submit_pulling(batch, held)
+        self.wait_pulling(server, jid)
+        self.server = server  # (probe reads it)
+        seen = probe(self, "pulling", {"job": jid})
+        self.assertEqual(seen["status"], "STARTING")
+        self.assertIn("Pulling its image 127.0.0.1:%d/x/y:1 since " % port, seen["pulling"])
+
     def test_pull_deadline(self):
         port, held, server, batch = self.hanging_registry(15)
         # A job stopped while its image is pulled ends at once, with the stop's reason.
         jid = self.submit_pulling(batch, held)
         # Meanwhile it says what it waits for (it was STARTING and nothing more).
-        deadline = time.time() + 10
-        while True:
-            d = raw_job(server, jid)
-            if "pulling" in d["barge"] or time.time() > deadline:
-                break
-            time.sleep(0.05)
+        d = self.wait_pulling(server, jid)
         self.assertEqual(d["status"], "STARTING")
         self.assertEqual(d["barge"]["pulling"]["image"], "127.0.0.1:%d/x/y:1" % port)
         self.assertLess(abs(d["barge"]["pulling"]["since"] / 1000 - time.time()), 30)

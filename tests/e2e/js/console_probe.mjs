@@ -3,7 +3,8 @@
 // the window, multi-node jobs, jobs with very many dependents, a job removed or a server
 // restarted while its page is open), and for tests/e2e/test_console_details.py what a job was
 // submitted with (a multi-node job's node ranges, a container's secrets), a log longer than the
-// page keeps, and a list of a queue or an array that does not exist.  Prints what it saw as one line of JSON.
+// page keeps, and a list of a queue or an array that does not exist; for test_containers.py, a
+// job whose image is pulled.  Prints what it saw as one line of JSON.
 // usage: node console_probe.mjs SCENARIO 'JSON INPUT'
 // Reads BARGE_URL, BARGE_JS_DIR, BARGE_SCREENSHOTS and CHROMIUM, as console_check.mjs does.
 // The scenario "follow" also talks to the test on its stdin and stdout: it prints a line
@@ -315,8 +316,17 @@ async function badlist() {
   }
 }
 
+// A STARTING job whose agent pulls its image says so (test_containers.py's hanging registry).
+async function pulling() {
+  step = "the page of a job whose image is pulled";
+  await open(`#/job/${input.job}`);
+  seen.status = await text("#job-head h1 .status");
+  seen.pulling = await text("#pulling");
+  await shot("pulling");
+}
+
 const scenarios = { text: text_, multinode, actions, graph, unknown, follow, inputs, submitted, longlog,
-                    badlist };
+                    badlist, pulling };
 let failed = null;
 try {
   await scenarios[scenario]();
