@@ -215,8 +215,9 @@ static int parse_options(agent *ag, int argc, char **argv)
             break;
         case O_CE: ag->ce = optarg; break;
         case O_IID:
-            if (!*optarg || strlen(optarg) > 128) {
-                fprintf(stderr, "barge agent: --instance-id must be 1 to 128 characters\n");
+            if (!util_instance_id_ok(optarg)) {
+                fprintf(stderr, "barge agent: --instance-id must be 1 to %d letters, digits, "
+                        "'-', '_' or '.' (got '%.200s')\n", UTIL_INSTANCE_ID_MAX, optarg);
                 return 2;
             }
             free(ag->iid); /* the last one given counts */

@@ -1,5 +1,6 @@
 #include "common/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -194,6 +195,15 @@ size_t util_utf8_chars(const char *s)
         n++;
     }
     return n;
+}
+
+int util_instance_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    int ok = n >= 1 && n <= UTIL_INSTANCE_ID_MAX;
+    for (const char *p = id; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.';
+    return ok;
 }
 
 void util_utf8_scrub(char *s)

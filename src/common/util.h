@@ -50,6 +50,10 @@ size_t util_utf8_len(const unsigned char *p);
 /* The number of characters (code points) in s, as AWS counts the lengths of tag keys and values;
  * a byte that is not part of a well-formed sequence counts as one. */
 size_t util_utf8_chars(const char *s);
+/* Instance ids (docs/agent-protocol.md): 1 to UTIL_INSTANCE_ID_MAX letters, digits, '-', '_'
+ * and '.' (EC2's "i-" and 17 hex digits fit); checked by the server and by an agent given one. */
+#define UTIL_INSTANCE_ID_MAX 128
+int util_instance_id_ok(const char *id);
 /* Removes the directory tree at path, without following symbolic links (not even one swapped
  * in for a directory while the tree goes: each step is made through descriptors) or crossing
  * into other mounts; directories made unwritable inside it are opened up first.  Best effort:

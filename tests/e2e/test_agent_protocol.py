@@ -351,6 +351,10 @@ class Options(unittest.TestCase):
                                (base + ["--memory", "lots"], "--memory"),
                                (base + ["--gpus", "-1"], "--gpus"),
                                (base + ["--instance-type", "m9.huge"], "--instance-type"),
+                               # It started, and every registration was refused.
+                               (base + ["--instance-id", "a/b"], "--instance-id must be 1 to "
+                                                                  "128 letters, digits"),
+                               (base + ["--instance-id", "x" * 129], "--instance-id must be"),
                                (base + ["--log-level", "loud"], "--log-level"),
                                (base + ["stray"], "barge agent: unexpected argument 'stray' "
                                                   "(every option starts with --); see `barge "

@@ -124,14 +124,9 @@ const char *api_str(json_t *req, const char *key)
 
 int api_check_instance_id(api_ctx *c, const char *id, const char *field)
 {
-    if (!id) return 0;
-    size_t n = strlen(id);
-    int ok = n >= 1 && n <= API_INSTANCE_ID_MAX;
-    for (const char *p = id; ok && *p; p++)
-        ok = isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.';
-    if (ok) return 0;
+    if (!id || util_instance_id_ok(id)) return 0;
     return api_client_error(c, "%s: an instance id is 1 to %d letters, digits, '-', '_' or '.' "
-                               "(got %zu characters)", field, API_INSTANCE_ID_MAX, n);
+                               "(got %zu characters)", field, UTIL_INSTANCE_ID_MAX, strlen(id));
 }
 
 json_int_t api_int(json_t *req, const char *key, json_int_t dflt)

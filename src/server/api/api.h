@@ -99,9 +99,7 @@ int api_page(api_ctx *c, json_t *req, json_t *resp, const char *what, const char
              size_t n, int (*cmp)(const char *, const char *), int limit, size_t *start,
              size_t *end);
 
-/* Instance ids from agents: 1 to API_INSTANCE_ID_MAX letters, digits, '-', '_' and '.'
- * (EC2's "i-" and 17 hex digits fit); NULL passes, for members that may be absent. */
-#define API_INSTANCE_ID_MAX 128
+/* Instance ids from agents (util_instance_id_ok); NULL passes, for members that may be absent. */
 int api_check_instance_id(api_ctx *c, const char *id, const char *field);
 
 /* Agents' requests (agent_proto.c).  api_agent_instance is the one way a handler learns which

@@ -18,7 +18,7 @@
 #define BARGE_AGENT_IDENT_H
 #include <stddef.h>
 
-/* The longest instance id (api.h's API_INSTANCE_ID_MAX), and the longest credential. */
+/* The longest instance id (util.h's UTIL_INSTANCE_ID_MAX), and the longest credential. */
 #define AGENT_IDENT_ID_MAX 128
 #define AGENT_IDENT_CRED_MAX (AGENT_IDENT_ID_MAX + 1 + 64)
 
