@@ -102,9 +102,30 @@ static void hold_closed_std_fds(void)
     }
 }
 
+/* The exit code of a command whose output's reader has gone, as a shell reports one that
+ * SIGPIPE ended (128 + 13). */
+#define EXIT_READER_GONE 141
+
+/* The exit code of a command that returned rc, once its output could not be written.  A reader
+ * that has gone (`barge events | head -1`) ends the command as it ends any Unix command: without
+ * a word, with SIGPIPE's code.  Other failures (a full disk, a closed stdout) lose output
+ * nobody chose to drop: they are said, and fail the command, so that a script does not take an
+ * empty answer for success. */
+static int output_failed(int rc)
+{
+    if (out_errno == EPIPE) return rc == 0 || rc == 1 ? EXIT_READER_GONE : rc;
+    fprintf(stderr, "barge: writing the output failed: %s\n", strerror(out_errno));
+    return rc == 0 ? 1 : rc;
+}
+
 int cli_main(int argc, char **argv)
 {
     hold_closed_std_fds();
+    /* Killed by SIGPIPE at a write, a command could not say what it leaves behind (`barge
+     * submit`'s job, `barge run`'s running one) and would end one way or another depending on
+     * where it was (a follow loop sees its reader go before it writes): ignored, every command
+     * sees EPIPE instead and ends as output_failed says. */
+    signal(SIGPIPE, SIG_IGN);
     /* Every argument may end up in a request's JSON, which holds UTF-8 text only: one that is
      * not would be dropped from the request unseen (a word of a job's command, an environment
      * variable, a queue filter), so it is refused here, by position. */
@@ -123,12 +144,7 @@ int cli_main(int argc, char **argv)
         if (strcmp(argv[0], commands[i].name) == 0) fn = commands[i].fn;
     if (!fn) return 2;
     int rc = fn(argc, argv);
-    /* Output that did not arrive (a full disk, a closed pipe) is a failure: a script must not
-     * take an empty answer, or a job id it never got, for success. */
-    if (cli_flush(0) < 0) {
-        fprintf(stderr, "barge: writing the output failed: %s\n", strerror(out_errno));
-        if (rc == 0) rc = 1;
-    }
+    if (cli_flush(0) < 0) rc = output_failed(rc);
     return rc;
 }
 
@@ -268,7 +284,8 @@ int cli_find_job(cli_ctx *c, const char *job_id, json_t **job)
     return *job ? 0 : 1;
 }
 
-int cli_say_what_it_names(cli_ctx *c, const char *job_id)
+/* When job_id names something else that can be told: says so and returns 1; else 0. */
+static int say_what_it_names(cli_ctx *c, const char *job_id)
 {
     static const char *const kinds[][2] = {
         {"job-queue/", "a job queue's"}, {"compute-environment/", "a compute environment's"},
@@ -315,15 +332,20 @@ int cli_say_what_it_names(cli_ctx *c, const char *job_id)
     return said;
 }
 
-int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job)
+void cli_say_no_job(cli_ctx *c, const char *job_id)
 {
-    int rc = cli_find_job(c, job_id, job);
-    if (rc <= 0) return -rc;
-    if (cli_say_what_it_names(c, job_id)) return 1;
+    if (say_what_it_names(c, job_id)) return;
     fprintf(stderr, "%s: no job has the id '%s': it is unknown, or it finished longer ago than "
                     "the server keeps finished jobs (barge server --retention-hours) and was "
                     "removed with its logs (`barge jobs --queue Q --all` lists a queue's jobs)\n",
             c->prog, job_id);
+}
+
+int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job)
+{
+    int rc = cli_find_job(c, job_id, job);
+    if (rc <= 0) return -rc;
+    cli_say_no_job(c, job_id);
     return 1;
 }
 
@@ -589,23 +611,21 @@ int cli_submit(int argc, char **argv)
     char *dflt = name ? NULL : definition_name(def);
     json_object_set_new(req, "jobName", json_string(name ? name : dflt));
     free(dflt);
+    if (!name) c.name_from = CLI_NAME_FROM_DEFINITION;
     json_object_set_new(req, "jobQueue", json_string(queue));
     json_object_set_new(req, "jobDefinition", json_string(def));
     if ((rc = cli_ctx_open(&c)) != 0) goto done;
 
     json_t *resp;
     if ((rc = cli_batch(&c, "SubmitJob", req, &resp)) != 0) goto done;
-    /* A reader that has gone (`barge submit ... | head -0`, a consumer that failed) would kill
-     * barge by SIGPIPE at the write, silently, with the job submitted and its id unseen: the
-     * write fails instead, and the job is named below. */
-    signal(SIGPIPE, SIG_IGN);
     if (c.json) {
         cli_print_json(resp);
     } else {
         printf("%s  %s\n", json_string_value(json_object_get(resp, "jobId")) ?: "?",
                json_string_value(json_object_get(resp, "jobName")) ?: "?");
     }
-    /* The job exists now: if its id cannot be printed, it must at least not be lost. */
+    /* The job exists now: if its id cannot be printed (a full disk, a reader that has gone,
+     * `barge submit ... | head -0`), it must at least not be lost. */
     if (cli_flush(0) < 0)
         fprintf(stderr, "%s: job %s was submitted, but its id could not be written out\n",
                 c.prog, json_string_value(json_object_get(resp, "jobId")) ?: "?");

@@ -3,7 +3,7 @@
  * Each talks to a barge server (or anything that speaks the AWS Batch and CloudWatch Logs APIs)
  * over signed HTTP, prints tables and sentences for people or, with --json, the API's answers
  * for scripts.  Exit codes: 0 success, 1 the server refused or could not be reached, 2 the
- * command line was wrong. */
+ * command line was wrong, 141 (SIGPIPE's, which is ignored) the output's reader has gone. */
 #ifndef BARGE_CLI_H
 #define BARGE_CLI_H
 #include <stdio.h>

@@ -43,6 +43,9 @@ int cli_submit_finish(const cli_ctx *c, json_t *req, int at, int argc, char **ar
 /* Applies one of them to the SubmitJob request req: 1 when o was one, 0 when not, -1 after
  * printing what is wrong with its value. */
 int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
+/* The option a job's name comes from without --name (cli_ctx.name_from), as a refusal of the
+ * name says it. */
+#define CLI_NAME_FROM_DEFINITION "--definition (the job's name without --name)"
 /* The help lines for them. */
 #define CLI_SUBMIT_HELP                                                                       \
     "  --array-size N       an array job of N children (2 to 10000), indexes 0 to N-1\n"     \
@@ -90,7 +93,8 @@ int cli_common_only(cli_ctx *c, int argc, char **argv, const char *help);
 int cli_usage_error(const cli_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints j for scripts: indented JSON and a newline. */
 void cli_print_json(json_t *j);
-/* Flushes stdout; -1 once a write to it has failed (cli_main then says so and exits 1).  With
+/* Flushes stdout; -1 once a write to it has failed (cli_main then exits 141, quietly, for a
+ * reader that has gone, and says so and exits 1 for any other failure).  With
  * waiting (a loop about to wait for more to print), a pipe whose reader has gone fails too. */
 int cli_flush(int waiting);
 /* Whether fd is a terminal that takes the escape codes of a line redrawn in place or a screen
@@ -99,7 +103,7 @@ int cli_flush(int waiting);
 int cli_redraws(int fd);
 /* An abandon hook (cli_ctx.abandon) for a command that follows for the reader of its stdout
  * (events -f, watch): gives up once that reader has gone, even in a long poll or a long wait
- * with nothing to print (cli_flush(1) then fails, and cli_main says so). */
+ * with nothing to print (cli_flush(1) then fails, and cli_main sets the exit code). */
 int cli_reader_gone(cli_ctx *c);
 
 /* Every string in j made safe to show on a terminal (cli_text_plain), in place: for what is
@@ -117,10 +121,11 @@ int cli_describe_job(cli_ctx *c, const char *job_id, json_t **job);
 /* The same without a word when the server knows no such job: 0 (found), 1 (not known: never,
  * or no longer, after the server's retention), or -1 after printing why the request failed. */
 int cli_find_job(cli_ctx *c, const char *job_id, json_t **job);
-/* When job_id, which names no job, names something else that can be told (another kind's ARN,
- * or a child or node its array or multi-node job does not have): says so and returns 1; else 0
- * (the caller says the job is unknown). */
-int cli_say_what_it_names(cli_ctx *c, const char *job_id);
+/* Says that job_id names no job the server knows: what it names instead when that can be told
+ * (another kind's ARN, or a child or node its array or multi-node job does not have), else
+ * that it is unknown or was removed after the server's retention, in the words every command
+ * uses. */
+void cli_say_no_job(cli_ctx *c, const char *job_id);
 /* Whether a status is final: SUCCEEDED or FAILED. */
 int cli_status_done(const char *status);
 /* A member of j as an integer, 0 when absent. */

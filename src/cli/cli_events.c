@@ -140,7 +140,7 @@ int cli_events(int argc, char **argv)
         /* A long poll rightly brings nothing for its wait: only a longer silence is said. */
         c.expect_ms = (long)json_integer_value(json_object_get(req, "wait")) * 1000;
         if (cli_call(&c, "barge", "GetEvents", req, &resp, &err) != 0) {
-            /* Given up for a reader that has gone: cli_main says so. */
+            /* Given up for a reader that has gone: nothing to say (cli_main). */
             cli_error_print(&c, "GetEvents", &err);
             cli_error_free(&err);
             rc = 1;
@@ -165,7 +165,7 @@ int cli_events(int argc, char **argv)
             print_event(&c, (long long)json_integer_value(json_object_get(e, "seq")),
                         json_object_get(e, "event"));
         /* Nobody reads any more (a closed pipe, a full disk): stop rather than follow for no
-         * one; cli_main says why. */
+         * one; cli_main sets the exit code, and says why unless the reader has gone. */
         if (cli_flush(follow) < 0) {
             json_decref(resp);
             rc = 1;

@@ -534,6 +534,7 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
             }
             c->away = c->silent = 0;
             c->answered_ms = now;
+            if (rc) cli_fields_rename(c, req, err);
             return rc;
         }
         /* A call made by the before_wait hook is tried once: it runs inside a wait, where a

@@ -51,6 +51,11 @@ typedef struct cli_ctx {
     int (*abandon)(struct cli_ctx *c);
     void *hook_arg;
     int in_hook;               /* before_wait is running */
+    /* The options SubmitJob's jobName and jobDefinition came from when not --name and
+     * --definition (a job named after its definition, run's definition made for --image), for
+     * a refusal of either (cli_fields_rename); NULL for those. */
+    const char *name_from;
+    const char *definition_from;
 } cli_ctx;
 
 typedef struct cli_error {
@@ -93,6 +98,12 @@ int cli_utf8_refused(const char *prog, const char *what, const char *v, int show
 int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_t **resp,
              cli_error *err);
 void cli_error_free(cli_error *e);
+/* A refusal (4xx) whose message starts with the request's field that the command filled from
+ * an option ("jobQueue: JobQueue q not found", "dependsOn[0].jobId: ...") names the option the
+ * user typed instead ("--queue: ...", "--depends-on: ..."), or for an operand nothing, as the
+ * message shows its value; cli_call does it for every call (req is the request), so that
+ * every message printed of it says so.  In cli_fields.c, where every command's fields are. */
+void cli_fields_rename(const cli_ctx *c, const json_t *req, cli_error *e);
 /* Prints e for people: the server's message for API errors; for an unreachable server, which
  * endpoint was tried and how to start one. */
 void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e);

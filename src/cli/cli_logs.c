@@ -105,7 +105,7 @@ static void print_event(const log_out *out, json_t *e)
 
 /* Prints the stream's events after *token until the forward token repeats; *token advances.
  * A stream that does not exist yet (its job has not written a line) reads as empty.  Returns 0,
- * or 1 after printing an error (or once stdout takes no more: cli_main says so). */
+ * or 1 after printing an error (or once stdout takes no more: cli_main's to say). */
 static int drain(cli_ctx *c, const log_out *out, const char *group, const char *stream,
                  char **token)
 {

@@ -31,7 +31,7 @@ static const char run_help[] =
     "SIGTERM) terminates the job a second later, prints its log to the end and exits 130\n"
     "(143); a second Ctrl-C within that second leaves the job running, and one later stops\n"
     "waiting for it to end.  When nothing reads its output any more (`| head -1`), it says\n"
-    "that the job goes on, and exits 1.\n"
+    "that the job goes on, and exits 141, as SIGPIPE would end it.\n"
     "\n"
     "options:\n"
     "  --image IMAGE        the container image to run (a definition is made for it)\n"
@@ -474,9 +474,6 @@ static void catch_interrupts(void)
     sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    /* A reader of the log that goes (`barge run ... | head -1`) would kill barge run without a
-     * word about its job, which goes on: the write fails instead, and cli_run says so. */
-    signal(SIGPIPE, SIG_IGN);
 }
 
 /* Where barge run is with an interrupt. */
@@ -655,6 +652,8 @@ int cli_run(int argc, char **argv)
     char *dflt = xstrndup(short_name, strcspn(short_name, ":"));
     json_object_set_new(req, "jobName", json_string(name ? name : dflt));
     free(dflt);
+    if (!name) c.name_from = image ? "--image" : CLI_NAME_FROM_DEFINITION;
+    if (image) c.definition_from = "--image";
     json_object_set_new(req, "jobQueue", json_string(queue));
     json_object_set_new(req, "jobDefinition", json_string(def));
     json_t *resp;
@@ -716,7 +715,8 @@ int cli_run(int argc, char **argv)
         fprintf(stderr, "%s: job %s goes on without this command; `%s %s` follows it again "
                         "once the server is back\n", c.prog, id, follow_cmd(array), id);
     } else if (!interrupts && cli_flush(0) < 0) {
-        /* Nobody reads the log any more; cli_main says why after this. */
+        /* Nobody reads the log any more (SIGPIPE is ignored: cli_main): the job is said to go
+         * on, as it would be lost sight of otherwise; cli_main then sets the exit code. */
         fprintf(stderr, "%s: job %s goes on without this command, whose output cannot be "
                         "written; `%s %s` follows it, `barge terminate %s` stops it\n",
                 c.prog, id, follow_cmd(array), id, id);

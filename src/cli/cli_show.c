@@ -467,10 +467,7 @@ int cli_describe(int argc, char **argv)
         for (int i = optind; i < argc; i++) {
             json_t *j = json_object_get(found, argv[i]);
             if (!j) {
-                if (!cli_say_what_it_names(&c, argv[i]))
-                    fprintf(stderr, "%s: no job has the id '%s': it is unknown, or it finished "
-                                    "longer ago than the server keeps finished jobs "
-                                    "(--retention-hours) and was removed\n", c.prog, argv[i]);
+                cli_say_no_job(&c, argv[i]);
                 rc = 1;
             } else if (!c.json) {
                 if (printed++) putchar('\n');

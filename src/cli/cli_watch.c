@@ -311,7 +311,7 @@ int cli_watch(int argc, char **argv)
     } else {
         int clear = !once && !c.json && cli_redraws(STDOUT_FILENO);
         /* Nobody reads any more (a closed pipe): stop, even in the middle of a long --every;
-         * cli_main says why. */
+         * cli_main sets the exit code. */
         if (!once) c.abandon = cli_reader_gone;
         for (;;) {
             if ((rc = draw_queue(&c, argv[optind], clear)) != 0 || once) break;

@@ -3,7 +3,9 @@ events and the console show it) is the job its id names, and an argument that is
 refused, by position, rather than dropped from the request without a word (JSON holds UTF-8
 text only).  Values the server would refuse are refused first, naming the option: sizes out of
 its ranges, a definition's revision that is no number, an endpoint with a path; a CA file is
-for https:// endpoints only, and one that answers plain HTTP is said to."""
+for https:// endpoints only, and one that answers plain HTTP is said to.  What only the server
+can refuse is said naming the option too, not the API's field; a job no one knows is said in
+one sentence by every command; `usage --json` prints no digits of float sums."""
 import os
 import pty
 import signal
@@ -11,7 +13,11 @@ import subprocess
 import time
 import unittest
 
-from harness import BARGE, ServerTestCase
+import json
+import re
+
+import test_cli
+from harness import ACCESS_KEY, BARGE, SECRET_KEY, ServerTestCase
 from test_cli import barge, cli_env, jobs_api_missing, make_idle_queue, pty_read_to_end
 
 
@@ -196,6 +202,78 @@ class Arguments(ServerTestCase):
         self.assertEqual(rc, 1)
         self.assertIn("retention", err)
 
+    def test_a_job_no_one_knows_is_said_alike_by_every_command(self):
+        # describe said it in a shorter sentence of its own, without what lists the jobs.
+        said = {}
+        for cmd in ("describe", "explain", "logs", "cancel", "terminate"):
+            rc, out, err = self.cli(cmd, "nosuch")
+            self.assertEqual((rc, out), (1, ""), (cmd, err))
+            self.assertTrue(err.startswith("barge %s: " % cmd), err)
+            said[cmd] = err[len("barge %s: " % cmd):]
+        self.assertEqual(len(set(said.values())), 1, said)
+        self.assertIn("no job has the id 'nosuch': it is unknown, or it finished longer ago "
+                      "than the server keeps finished jobs (barge server --retention-hours)",
+                      said["describe"])
+        # Among jobs it knows, with --json too.
+        jid = self.submit()
+        rc, out, err = self.cli("describe", jid, "nosuch", "--json")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(err, "barge describe: " + said["describe"])
+        self.assertIn(jid, out)
+
+    def test_a_refusal_names_the_option_given_not_the_apis_field(self):
+        """What the server refuses of a value the command line gave was said in the API's
+        words ("jobQueue: ...", "dependsOn[0].jobId: ..."): the option is named instead.  It
+        is still the server's refusal, exit 1, as the server's state decides (a queue that
+        does not exist may be created)."""
+        jid = self.submit()
+        sub = ("submit", "--queue", "args", "--definition", "args-jd")
+        run = ("run", "--queue", "args", "--definition", "args-jd")
+        for args, want, field in (
+                (("submit", "--queue", "nosuch", "--definition", "args-jd"),
+                 "--queue: JobQueue nosuch not found", "jobQueue"),
+                (("run", "--queue", "nosuch", "--image", "busybox"),
+                 "--queue: no job queue is named 'nosuch'", "jobQueue"),
+                (sub + ("--depends-on", jid, "--depends-on", "nosuch:N_TO_N"),
+                 "--depends-on: no job with id 'nosuch'", "dependsOn"),
+                (run + ("--depends-on", "nosuch"), "--depends-on: no job with id 'nosuch'",
+                 "dependsOn"),
+                (sub + ("--name", "bad/name"), "--name: 'bad/name' is not valid", "jobName"),
+                (("submit", "--queue", "args", "--definition", "bad/name"),
+                 "--definition (the job's name without --name): 'bad/name' is not valid",
+                 "jobName"),
+                (("submit", "--queue", "args", "--definition", "nosuch"),
+                 "--definition: JobDefinition nosuch does not exist", "jobDefinition"),
+                (run + ("--env", "AWS_BATCH_X=1"), "--env: 'AWS_BATCH_X' starts with AWS_BATCH",
+                 "containerOverrides"),
+                (sub + ("--memory", "64", "--vcpus", "0.5"),
+                 "--vcpus: '0.5' is not a valid VCPU value on EC2", "resourceRequirements"),
+                (("run", "--queue", "args", "--image", "a b"),
+                 "--image: 'a b' is not an image reference", "containerProperties"),
+                (("jobs", "--queue", "nosuch"), "--queue: no job queue named 'nosuch'",
+                 "jobQueue"),
+                (("jobs", "--array", "nosuch"), "--array: no job with id 'nosuch'",
+                 "arrayJobId"),
+                (("usage", "--queue", "nosuch"), "--queue: no job queue named 'nosuch'",
+                 "jobQueue"),
+                (("usage", "--queue", "args", "--by", "tag:" + "k" * 129),
+                 "--by: the KEY of tag:KEY is a tag key", "by"),
+                (("events", "--queue", "nosuch"), "--queue: no job queue named 'nosuch'",
+                 "queue"),
+                (("watch", "nosuch", "--once"), "barge watch: no job queue named 'nosuch'",
+                 "jobQueue"),
+                (("cancel", jid, "--reason", "r" * 1025), "--reason: at most 1024 characters",
+                 "reason")):
+            rc, out, err = self.cli(*args, "--", "true") if args[0] in ("submit", "run") \
+                else self.cli(*args)
+            self.assertEqual((rc, out), (1, ""), (args, err))
+            self.assertIn("barge %s: " % args[0], err, args)
+            self.assertIn(want, err, args)
+            # No line says the field (whose name may be a word of the sentence: "queue").
+            self.assertFalse([l for l in err.splitlines()
+                              if l.startswith("barge %s: %s" % (args[0], field))], (args, err))
+        self.batch.terminate_job(jobId=jid, reason="the test is over")
+
     def test_options_that_only_go_together_are_checked_before_a_call(self):
         # SEQUENTIAL orders an array's children; the server's refusal named its API field.
         for cmd in (("submit", "--queue", "args", "--definition", "args-jd"),
@@ -346,6 +424,51 @@ class Arguments(ServerTestCase):
                              endpoint=self.server.url, env={"TZ": "UTC"})
         self.assertEqual((rc, out), (0, "No job of queue args had an attempt that ended before "
                                         "1970-01-01 00:00:00.\n"), err)
+
+    def test_usage_json_has_no_digits_of_float_sums(self):
+        """The sums' floating-point leftovers were printed: "vcpuSeconds": 0.30000000000000004
+        of two pages' 0.1 and 0.2, and 0.2840000000000002 of the server's own sum.  They are
+        printed to the millionth (a microsecond of CPU time, the finest measure), as JSON
+        numbers, and the table as before."""
+        pages = {None: ({"key": "d", "jobs": 1, "vcpuSeconds": 0.1,
+                         "memoryGiBSeconds": 0.2840000000000002,
+                         "cpuSeconds": 0.22002099999999986, "maxMemoryBytes": 1302528}, "p2"),
+                 "p2": ({"key": "d", "jobs": 2, "vcpuSeconds": 0.2, "memoryGiBSeconds": 0,
+                         "cpuSeconds": 1e-7, "maxMemoryBytes": 1}, None)}
+
+        def answer(op, req):
+            group, token = pages[req.get("nextToken")]
+            return dict({"groups": [group]}, **({"nextToken": token} if token else {}))
+        url, _ = test_cli.Usage.fake_server(self, answer)
+        rc, out, err = barge("usage", "--queue", "q", "--json", endpoint=url, timeout=30)
+        self.assertEqual(rc, 0, err)
+        self.assertIsNone(re.search(r"\d\.\d{7,}", out), out)
+        self.assertEqual(json.loads(out), [{"group": "d", "jobs": 3, "vcpuSeconds": 0.3,
+                                            "memoryGiBSeconds": 0.284, "cpuSeconds": 0.220021,
+                                            "maxMemoryBytes": 1302528}])
+        rc, out, err = barge("usage", "--queue", "q", endpoint=url, timeout=30)
+        self.assertEqual((rc, out.splitlines()[1].split()), (0, ["d", "3", "0.3", "0.3", "0.2",
+                                                                 "1.2"]), err)
+
+
+class OutsideDev(ServerTestCase):
+    """A server outside developer mode, whose least timeout is AWS's."""
+
+    server_args = ()
+
+    def test_a_timeout_under_the_servers_least_names_the_option(self):
+        """Outside --dev an attempt's timeout is 60 seconds at least, which only the server
+        knows: its refusal named the field, "timeout.attemptDurationSeconds"."""
+        make_idle_queue(self.batch, "timeout-ce", "timeout-q", "timeout-jd", ["true"])
+        good = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+        for cmd in (("submit", "--definition", "timeout-jd"),
+                    ("run", "--definition", "timeout-jd")):
+            rc, out, err = barge(*cmd, "--queue", "timeout-q", "--timeout", "5",
+                                 endpoint=self.server.url, env=good)
+            self.assertEqual((rc, out), (1, ""), (cmd, err))
+            self.assertIn("barge %s: --timeout: must be at least 60 seconds (got 5)" % cmd[0],
+                          err)
+            self.assertNotIn("attemptDurationSeconds", err)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 log stream prefix when `barge run` follows another attempt, reach the terminal with their
 control characters as '?' (an escape sequence retitled the window and cleared the screen of
 whoever ran the command); and what `--json` prints is the description as the server sent it.
-Also `barge logs -f` whose reader has gone before its job started, and `barge watch`'s count of
+Also `barge logs -f` whose reader has gone before its job started, every follower whose reader
+goes ending quietly with SIGPIPE's exit code, and `barge watch`'s count of
 the jobs beyond the snapshot's first hundred and its screen fitted to the terminal's window;
 and a table whose long names would run past a terminal's width."""
 import subprocess
@@ -68,6 +69,43 @@ class Text(JobsCase):
             self.assertNotEqual(p.stdout.strip(), "0")
         finally:
             self.batch.terminate_job(jobId=jid, reason="done")
+
+    def reader_goes(self, *args, lines=1):
+        """Runs barge with its stdout on a pipe whose reader closes it after that many lines,
+        SIGPIPE left as a shell leaves it (not ignored); returns (exit code, the lines read,
+        what stderr says beyond that the job waits to start)."""
+        p = subprocess.Popen([BARGE] + list(args), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=cli_env(self.server.url))
+        try:
+            got = [p.stdout.readline().decode() for _ in range(lines)]
+            p.stdout.close()
+            p.wait(timeout=30)
+            said = [l for l in p.stderr.read().decode().splitlines()
+                    if "waiting for job" not in l]
+            return p.returncode, got, said
+        finally:
+            p.kill()
+            p.stderr.close()
+
+    def test_every_follower_ends_quietly_when_its_reader_goes(self):
+        """`barge events -f | head -1` was killed by SIGPIPE, or (its reader gone while it
+        waited in a long poll) said "writing the output failed: Broken pipe" and exited 1, as
+        `logs -f` and `watch` did: each ends as a Unix command ends when its reader goes,
+        without a word and with the code SIGPIPE gives, 141."""
+        waiting = self.submit("reader-goes-waiting", queue="parked")
+        running = self.submit("reader-goes", command="echo first; echo second; sleep 300")
+        try:
+            self.wait_for(lambda: self.job(running)["status"] == "RUNNING", 30,
+                          "the job to run")
+            # A job that waits to start has printed nothing: its reader goes at once.
+            for args, lines in ((["events", "-f"], 1), (["watch", "parked", "--every", "1"], 1),
+                                (["logs", "-f", running], 1), (["logs", "-f", waiting], 0)):
+                rc, got, said = self.reader_goes(*args, lines=lines)
+                self.assertEqual((rc, said), (141, []), (args, got))
+                self.assertTrue(all(got), (args, got))
+        finally:
+            for jid in (waiting, running):
+                self.batch.terminate_job(jobId=jid, reason="done")
 
     def test_watch_says_at_least_of_the_jobs_past_the_snapshot(self):
         # The snapshot lists a queue's first hundred: "and 90 more" of 150 waiting.
