@@ -274,8 +274,11 @@ class GetUsage(JobsCase):
         # A window in which nothing ended: no group at all.
         self.assertIsNone(sums(endedAfter=a2[1] + 1))
         self.assertIsNone(sums(endedBefore=a1[0]))
-        # Without a window every job of the queue counts, as before.
+        # Without a window every job of the queue counts, as before; the sum of the attempts'
+        # figures is exact (in millionths), not doubles added up.
         self.assertEqual(sums()["jobs"], 2)
+        self.assertEqual(sums()["vcpuSeconds"],
+                         sum(round(u["vcpuSeconds"] * 1e6) for u in use1 + use2) / 1e6)
         # The CLI's --since and --until send the same window.
         rc, out, err = barge("usage", "--queue", "window", "--by", "queue", "--json",
                              "--since", "1h", "--until", "now", endpoint=self.server.url)

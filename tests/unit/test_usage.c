@@ -55,6 +55,28 @@ static void test_the_sum_does_not_depend_on_the_order(void)
     for (size_t k = 0; k < N; k++) json_decref(as[k]);
 }
 
+/* Jobs' sums added up (GetUsage's groups) are exact too: in doubles 0.1 + 0.2 + 0.3 + ... came
+ * back with digits no attempt had. */
+static void test_jobs_summed_are_exact(void)
+{
+    job_usage group = {0};
+    for (size_t k = 0; k < N; k++) {
+        job j;
+        memset(&j, 0, sizeof j);
+        j.n_attempts = 1;
+        j.attempts = json_array();
+        json_array_append_new(j.attempts, attempt(vcpu[k], vcpu[k] / 2, cpu[k], 1000));
+        job_usage u = usage_of_job(&j);
+        usage_add(&group, &u);
+        json_decref(j.attempts);
+    }
+    CHECK(group.vcpu_s == 13.869679);
+    CHECK(group.cpu_s == 8.276957);
+    CHECK_EQ_INT(group.attempts, (int)N);
+    CHECK_EQ_INT(group.measured, 1);
+    CHECK(group.peak == 1000);
+}
+
 static void test_a_job_and_its_window(void)
 {
     job j;
@@ -104,6 +126,7 @@ int main(void)
 {
     RUN(test_the_sum_does_not_depend_on_the_order);
     RUN(test_a_job_and_its_window);
+    RUN(test_jobs_summed_are_exact);
     RUN(test_a_sum_past_what_fits_stays_at_the_largest);
     return 0;
 }

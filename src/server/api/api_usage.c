@@ -42,8 +42,7 @@
 typedef struct ugroup {
     char *key;
     long long jobs;
-    double vcpu_s, gib_s, cpu_s;
-    long long peak;
+    job_usage u; /* its jobs' attempts in the window, summed (usage_add) */
 } ugroup;
 
 typedef struct sums {
@@ -87,10 +86,7 @@ static int add_usage(ugroup *g, const job *j, const window *w)
     /* A job that never started holds nothing (and its attempts are a cache line away). */
     if (!j->n_attempts) return 0;
     job_usage u = usage_ended(j, w->from, w->to);
-    g->vcpu_s += u.vcpu_s;
-    g->gib_s += u.gib_s;
-    g->cpu_s += u.cpu_s;
-    if (u.peak > g->peak) g->peak = u.peak;
+    usage_add(&g->u, &u);
     return u.attempts;
 }
 
@@ -261,10 +257,10 @@ static int get_usage(api_ctx *c, json_t *req, json_t **resp)
         if (g->jobs || !w.given)
             json_array_append_new(groups, json_pack("{s:s?, s:I, s:f, s:f, s:f, s:I}", "key", g->key,
                                                 "jobs", (json_int_t)g->jobs, "vcpuSeconds",
-                                                jtext_finite(g->vcpu_s), "memoryGiBSeconds",
-                                                jtext_finite(g->gib_s), "cpuSeconds",
-                                                jtext_finite(g->cpu_s), "maxMemoryBytes",
-                                                (json_int_t)g->peak));
+                                                jtext_finite(g->u.vcpu_s), "memoryGiBSeconds",
+                                                jtext_finite(g->u.gib_s), "cpuSeconds",
+                                                jtext_finite(g->u.cpu_s), "maxMemoryBytes",
+                                                (json_int_t)g->u.peak));
         free(g->key);
         free(g);
     }

@@ -42,6 +42,19 @@ static void add_attempt(job_usage *sum, const json_t *a)
     if (m > sum->peak) sum->peak = m;
 }
 
+void usage_add(job_usage *sum, const job_usage *u)
+{
+    add_units(&sum->vcpu_units, u->vcpu_units);
+    add_units(&sum->mem_units, u->mem_units);
+    add_units(&sum->cpu_units, u->cpu_units);
+    sum->vcpu_s = (double)sum->vcpu_units / 1e6;
+    sum->gib_s = (double)sum->mem_units / 1024000.0;
+    sum->cpu_s = (double)sum->cpu_units / 1e6;
+    if (u->peak > sum->peak) sum->peak = u->peak;
+    sum->measured |= u->measured;
+    sum->attempts += u->attempts;
+}
+
 job_usage usage_ended(const job *j, int64_t from, int64_t to)
 {
     job_usage out = {0};

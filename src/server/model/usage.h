@@ -19,6 +19,9 @@
 #define ATTEMPT_BARGE "barge"
 
 
+/* Adds u to sum, in whole units: a sum of many jobs is exact too (seconds added as doubles
+ * came back as 0.24248999999999998). */
+void usage_add(job_usage *sum, const job_usage *u);
 /* j's own attempts summed. */
 job_usage usage_of_job(const job *j);
 /* The same of the attempts that ended (stoppedAt, epoch ms) from `from` up to, not including,
