@@ -32,6 +32,10 @@ typedef struct guard_conn {
     _Atomic int phase;
     _Atomic int64_t since_ms; /* when the current phase's clock started */
     int64_t gone_since;       /* the sweeper's: the phase whose client it last found gone */
+    /* A held connection watched for its client's leaving (http_guard_watch), under G.mu. */
+    void (*gone)(void *arg);
+    void *gone_arg;
+    int64_t gone_checked; /* monotonic ms of the last look */
 } guard_conn;
 
 static struct {
@@ -160,6 +164,46 @@ static int client_gone(int fd)
            ioctl(fd, FIONREAD, &unread) == 0 && unread == 0;
 }
 
+/* 1 when the client has closed (or reset) its side: for a held stream, whose client sends
+ * nothing more, that it has left. */
+static int peer_closed(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+void http_guard_watch(struct MHD_Connection *c, void (*gone)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&G.mu);
+    guard_conn *g = conn_of(c);
+    if (g) {
+        g->gone = gone;
+        g->gone_arg = arg;
+        g->gone_checked = util_mono_ms();
+    }
+    pthread_mutex_unlock(&G.mu);
+}
+
+void http_guard_unwatch(struct MHD_Connection *c)
+{
+    pthread_mutex_lock(&G.mu);
+    guard_conn *g = conn_of(c);
+    if (g) g->gone = NULL;
+    pthread_mutex_unlock(&G.mu);
+}
+
+/* A held connection whose watcher is told, once, that its client has gone (G.mu held, so that
+ * a watcher that unwatches is not called after). */
+static void look_held(guard_conn *g, int64_t now)
+{
+    if (!g->gone || g->fd < 0 || now - g->gone_checked < GONE_AFTER_MS) return;
+    g->gone_checked = now;
+    if (!peer_closed(g->fd)) return;
+    void (*gone)(void *) = g->gone;
+    g->gone = NULL;
+    gone(g->gone_arg);
+}
+
 /* A connection to close now that its client has gone.  Asked twice, a sweep apart, in the same
  * phase: a whole request whose client shut its side after sending it is in libmicrohttpd's hands
  * (nothing unread) for the moment before the server takes it (held, not asked). */
@@ -186,7 +230,10 @@ static int sweep(int64_t now)
         int64_t limit;
         if (phase == G_RECEIVING) limit = G.request_ms;
         else if (phase == G_BETWEEN) limit = G.idle_ms;
-        else continue;
+        else {
+            if (phase == G_HELD) look_held(g, now);
+            continue;
+        }
         if (g->fd < 0) continue;
         int64_t since = atomic_load(&g->since_ms);
         int over = limit && now - since > limit;

@@ -42,6 +42,16 @@ int http_guard_late(struct MHD_Connection *c);
 void http_guard_received(struct MHD_Connection *c);
 /* The answer is sent (or the request abandoned): the connection waits for its next request. */
 void http_guard_answered(struct MHD_Connection *c);
+/* Watches a held connection (an event stream, which waits for the server, not its client):
+ * about once a second the sweeper looks whether its client has closed its side and, once it
+ * has, calls gone(arg), once, on the sweeper's thread, with no lock of the caller's held.  A
+ * suspended connection is not read, so libmicrohttpd does not see its client leave: 500
+ * streams dropped at once kept their connections, and with them the address's
+ * --max-connections-per-address and every API call from it, until their next keep-alive 15 s
+ * later.  gone must not call http_guard_*; unwatch before what arg points to goes (no call
+ * is made or under way once it returns). */
+void http_guard_watch(struct MHD_Connection *c, void (*gone)(void *arg), void *arg);
+void http_guard_unwatch(struct MHD_Connection *c);
 /* libmicrohttpd closed a new connection at once, over a limit (per_address, or in_all): it says
  * so for every one, and a client opening thousands would fill the log, so they are counted
  * here and said at most every 10 seconds. */

@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "server/api/event_answer.h"
 #include "server/base/core.h"
+#include "server/http_guard.h"
 
 /* How long one poll of the stream waits for an event before writing a keep-alive comment. */
 #define SSE_WAIT_S 15
@@ -60,6 +61,7 @@ typedef struct sse {
     int closed;    /* libmicrohttpd is done with the stream: the last one out frees it */
     int64_t answered_at; /* monotonic ms of the last poll's answer */
     int more;            /* a limit cut the last answer short: the next poll is not held */
+    int gone;            /* its client has left (http_guard_watch): the stream ends */
 } sse;
 
 static void sse_free_now(sse *s)
@@ -134,11 +136,29 @@ static void poll_done(core_call *call)
     if (resume) MHD_resume_connection(conn);
 }
 
+/* The sweeper found the client gone: a suspended stream is resumed to end (a poll still with
+ * the core ends on its own and frees what is left). */
+static void client_gone(void *arg)
+{
+    sse *s = arg;
+    pthread_mutex_lock(&s->mu);
+    s->gone = 1;
+    int resume = s->suspended;
+    s->suspended = 0;
+    struct MHD_Connection *conn = s->conn;
+    pthread_mutex_unlock(&s->mu);
+    if (resume) MHD_resume_connection(conn);
+}
+
 /* libmicrohttpd asks for the next bytes of the stream. */
 static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 {
     sse *s = cls;
     pthread_mutex_lock(&s->mu);
+    if (s->gone) {
+        pthread_mutex_unlock(&s->mu);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     if (s->off < s->out.len) {
         size_t n = s->out.len - s->off < max ? s->out.len - s->off : max;
         memcpy(out, s->out.data + s->off, n);
@@ -173,6 +193,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
     }
     if (s->closed & 2) {
         pthread_mutex_unlock(&s->mu);
+        /* The connection may serve another request: no longer this stream's to watch. */
+        http_guard_unwatch(s->conn);
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
     if (!s->polling) {
@@ -205,6 +227,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 static void sse_done(void *cls)
 {
     sse *s = cls;
+    http_guard_unwatch(s->conn); /* before s may go */
     pthread_mutex_lock(&s->mu);
     s->closed |= 1;
     int polling = s->polling;
@@ -331,5 +354,6 @@ enum MHD_Result http_sse_start(struct MHD_Connection *conn, const api_op *op, js
     write_answer(s, first, first_len);
     enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
     MHD_destroy_response(resp);
+    if (ret == MHD_YES) http_guard_watch(conn, client_gone, s);
     return ret;
 }

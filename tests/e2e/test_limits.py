@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import time
@@ -149,6 +150,42 @@ class ConnectionsPerAddress(unittest.TestCase):
         self.assertTrue(lines)
         self.assertLessEqual(len(lines), 2, lines)
         self.assertIn("--max-connections-per-address (%d)" % self.CAP, lines[0])
+
+
+    def test_streams_whose_clients_left_give_their_places_back(self):
+        # An event stream's connection waits suspended for the server, unread: a client that
+        # left was seen only at the stream's next keep-alive, 15 s later, and meanwhile its
+        # place counted, so that streams dropped and opened again locked their address out of
+        # every API call.
+        for how in ("close", "reset"):
+            streams = []
+            for _ in range(self.CAP):
+                s = connect(self.server.port, "127.0.0.1")
+                s.sendall(b"GET /barge/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                self.assertIn(b" 200 ", s.recv(4096)[:20], how)
+                streams.append(s)
+            other = connect(self.server.port, "127.0.0.1")
+            self.assertIsNone(healthz_on(other), how)  # (the cap is full)
+            other.close()
+            for s in streams:
+                if how == "reset":
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            # Their places come back within seconds, well before a keep-alive.
+            start = time.monotonic()
+            while True:
+                s = connect(self.server.port, "127.0.0.1")
+                ok = healthz_on(s) == 200
+                s.close()
+                if ok:
+                    break
+                self.assertLess(time.monotonic() - start, 8, how)
+                time.sleep(0.1)
+            self.assertEqual(self.fill("127.0.0.1", self.CAP), self.CAP, how)
+            for s in self.socks:
+                s.close()
+            self.socks = []
+            time.sleep(3)  # (kept-alive connections whose client left go within 2 s)
 
 
 class DefaultCap(unittest.TestCase):
