@@ -373,18 +373,21 @@ static char *definition_name(const char *def)
     return colon ? xstrndup(name, (size_t)(colon - name)) : xstrdup(name);
 }
 
-int cli_revision_ok(const cli_ctx *c, const char *def)
+int cli_names_ok(const cli_ctx *c, const char *queue, const char *def)
 {
-    /* A name holds no ':' (letters, digits, '-' and '_'): one is followed by the revision. */
-    const char *name = cli_arn_name(def);
-    if (strncmp(def, "arn:", 4) == 0 && name == def) return 1; /* an ARN the server judges */
-    const char *colon = strrchr(name, ':');
-    if (!colon || (colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
-                   strspn(colon + 1, "0") < strlen(colon + 1)))
-        return 1;
-    cli_usage_error(c, "--definition '%s': the revision after ':' must be a whole number of 1 or "
-                       "more (NAME:3); give NAME alone for its latest revision", def);
-    return 0;
+    static const char name[] = "a name is 1 to 128 letters, digits, hyphens and underscores";
+    int q = queue ? cli_ref_check(queue, 0) : CLI_REF_OK;
+    int d = def ? cli_ref_check(def, 1) : CLI_REF_OK;
+    if (q != CLI_REF_OK)
+        cli_usage_error(c, "--queue '%s' is no job queue's name: %s (or give the queue's ARN)",
+                        queue, name);
+    else if (d == CLI_REF_NAME)
+        cli_usage_error(c, "--definition '%s' names no job definition: %s, with :REVISION after "
+                           "it for one revision (or give the definition's ARN)", def, name);
+    else if (d == CLI_REF_REVISION)
+        cli_usage_error(c, "--definition '%s': the revision after ':' must be a whole number of 1 "
+                           "or more (NAME:3); give NAME alone for its latest revision", def);
+    return q == CLI_REF_OK && d == CLI_REF_OK;
 }
 
 /* The containerOverrides object of req, created on first use. */
@@ -606,7 +609,7 @@ int cli_submit(int argc, char **argv)
                             "NAME:REVISION; see `aws batch describe-job-definitions`)");
         goto done;
     }
-    if (!cli_revision_ok(&c, def)) goto done;
+    if (!cli_names_ok(&c, queue, def)) goto done;
     if (cli_submit_finish(&c, req, nopt, argc, argv) < 0) goto done;
     char *dflt = name ? NULL : definition_name(def);
     json_object_set_new(req, "jobName", json_string(name ? name : dflt));

@@ -76,10 +76,11 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
     "Credentials come from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN\n" \
     "(default barge/barge, which a server in --dev accepts).\n"
 
-/* Whether --definition D's revision, if it names one (NAME:REVISION, or an ARN's), is a whole
- * number of 1 or more: the server would say that no such definition exists.  1, or 0 after
- * printing a usage error. */
-int cli_revision_ok(const cli_ctx *c, const char *def);
+/* Whether --queue Q and --definition D (either may be NULL) can name a queue and a definition
+ * (cli_ref_check): what no name can hold, or a revision that is no whole number of 1 or more,
+ * the server would refuse whatever it holds.  1, or 0 after printing a usage error naming the
+ * option. */
+int cli_names_ok(const cli_ctx *c, const char *queue, const char *def);
 
 /* Applies a common option; returns 1 if o was one, else 0. */
 int cli_common_option(cli_ctx *c, int o, const char *arg);

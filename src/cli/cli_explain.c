@@ -7,6 +7,7 @@
 
 #include "common/dict.h"
 #include "common/mem.h"
+#include "common/util.h"
 #include "cli/cli_cmd.h"
 #include "cli/cli_text.h"
 
@@ -14,9 +15,10 @@ static const char explain_help[] =
     "usage: barge explain JOBID\n"
     "\n"
     "Says why a job is where it is: what a PENDING job's dependencies are doing (and, in turn,\n"
-    "theirs), what a RUNNABLE job waits for, where a started job runs, how a finished job's\n"
-    "attempts ended, and which dependency failed for a job that failed with it.  Sentences for\n"
-    "people only: `barge describe --json JOBID` gives the job as JSON.\n"
+    "theirs; one that can no longer succeed, an array with a FAILED child, said so), what a\n"
+    "RUNNABLE job waits for, where a started job runs (and the image its agent pulls), how a\n"
+    "finished job's attempts ended, and which dependency failed for a job that failed with it.\n"
+    "Sentences for people only: `barge describe --json JOBID` gives the job as JSON.\n"
     "\n" CLI_COMMON_HELP;
 
 /* How deep dependencies are followed: a chain longer than this is summed up. */
@@ -116,20 +118,44 @@ static int children_started(json_t *job)
     return 0;
 }
 
-/* How many of the jobs job depends on have yet to succeed (one DescribeJobs for them all; a
- * job no longer known finished before it was let go).  All of them when they cannot be read:
- * each is explained below anyway. */
-static size_t still_waited_for(cli_ctx *c, json_t *job, const int *pairs)
+/* What the jobs a PENDING job depends on are doing: how many have yet to succeed, and how many
+ * of those can no longer.  An array with a FAILED child ends FAILED once all its children have
+ * ended (as on AWS; the server's parent_update), and the job that waits for it fails then, so
+ * "it waits for its dependency to succeed" would be false.  An N_TO_N entry that pairs
+ * children is no such wait: each child waits for its partner alone, and one whose partner
+ * failed has failed already. */
+typedef struct waited {
+    size_t waits;     /* yet to succeed */
+    size_t doomed;    /* of them, arrays with a FAILED child */
+    char *first;      /* the first of those (fresh), NULL when none */
+    long long failed; /* its FAILED children */
+} waited;
+
+/* How many FAILED children job d has when it is an array that has not ended (its end is then
+ * known: FAILED); 0 otherwise. */
+static long long failed_children(json_t *d)
 {
-    json_t *ids = json_array(), *d, *resp = NULL;
-    size_t i, n;
+    json_t *ap = json_object_get(d, "arrayProperties");
+    if (!json_is_integer(json_object_get(ap, "size")) || cli_status_done(str(d, "status")))
+        return 0;
+    return cli_int(json_object_get(ap, "statusSummary"), "FAILED");
+}
+
+/* One DescribeJobs for them all; a job no longer known finished before it was let go.  All of
+ * them are taken to wait when they cannot be read: each is explained below anyway. */
+static waited still_waited_for(cli_ctx *c, json_t *job, const int *pairs)
+{
+    json_t *ids = json_array(), *paired = json_object(), *d, *resp = NULL;
+    size_t i;
     const char *how;
+    waited w = {0};
     json_array_foreach(json_object_get(job, "dependsOn"), i, d) {
         char *dep = dependency_of(job, d, pairs[i], &how);
         if (dep) json_array_append_new(ids, json_string(dep));
+        if (dep && pairs[i]) json_object_set_new(paired, dep, json_true());
         free(dep);
     }
-    n = json_array_size(ids);
+    w.waits = json_array_size(ids);
     json_t *req = json_pack("{s:O}", "jobs", ids);
     cli_error err = {0};
     int rc = cli_call(c, "batch", "DescribeJobs", req, &resp, &err);
@@ -137,15 +163,37 @@ static size_t still_waited_for(cli_ctx *c, json_t *job, const int *pairs)
     json_t *id, *j;
     size_t k;
     json_array_foreach(rc == 0 ? ids : NULL, i, id) {
-        const char *status = NULL;
+        json_t *found = NULL;
         json_array_foreach(json_object_get(resp, "jobs"), k, j)
-            if (strcmp(str(j, "jobId") ?: "", json_string_value(id)) == 0) status = str(j, "status");
-        n -= !status || strcmp(status, "SUCCEEDED") == 0;
+            if (strcmp(str(j, "jobId") ?: "", json_string_value(id)) == 0) found = j;
+        const char *status = str(found, "status");
+        w.waits -= !status || strcmp(status, "SUCCEEDED") == 0;
+        long long failed = json_object_get(paired, json_string_value(id)) ? 0
+                                                                           : failed_children(found);
+        if (failed > 0 && !w.doomed++) {
+            w.first = xstrdup(json_string_value(id));
+            w.failed = failed;
+        }
     }
     cli_error_free(&err);
     json_decref(resp);
+    json_decref(paired);
     json_decref(ids);
-    return n;
+    return w;
+}
+
+/* The headline of a PENDING job's n dependencies when one can no longer succeed. */
+static void say_doomed(const waited *w, size_t n)
+{
+    if (w->doomed == 1)
+        printf("it will fail without running: array job %s, which it depends on, has %lld "
+               "FAILED child%s, so that array ends FAILED once its other children have ended, "
+               "and this job fails with it", w->first, w->failed, w->failed == 1 ? "" : "ren");
+    else
+        printf("it will fail without running: %zu array jobs it depends on (among them %s) "
+               "have FAILED children, so each ends FAILED once its other children have ended, "
+               "and this job fails with the first to end", w->doomed, w->first);
+    printf("; it depends on %zu:\n", n);
 }
 
 /* The jobs job depends on, each explained below a headline: what it waits for (failed: 0), or
@@ -174,9 +222,13 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int
     }
     if (!n) return;
     indent(depth + 1);
-    size_t waits = failed ? n : still_waited_for(c, job, pairs);
+    waited w = {n, 0, NULL, 0};
+    if (!failed) w = still_waited_for(c, job, pairs);
+    size_t waits = w.waits;
     if (failed)
         printf("it failed because a job it depends on failed; it depends on %zu:\n", n);
+    else if (w.doomed)
+        say_doomed(&w, n);
     else if (waits == n)
         printf("it waits for %zu dependenc%s to succeed:\n", n, n == 1 ? "y" : "ies");
     else if (waits)
@@ -184,6 +236,7 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int
     else
         printf("the %s it depends on %s succeeded: it leaves PENDING at once\n",
                n == 1 ? "job" : "jobs", n == 1 ? "has" : "have");
+    free(w.first);
     json_array_foreach(deps, i, d) {
         char *dep = dependency_of(job, d, pairs[i], &how);
         if (!dep) continue;
@@ -244,10 +297,13 @@ static void say_children(cli_ctx *c, json_t *job, int depth)
     if (failed > 0 && (resp = children_in(c, id, "FAILED", 3))) {
         json_t *list = json_object_get(resp, "jobSummaryList");
         size_t named = json_array_size(list);
+        /* Its end is known before it comes: a job that depends on it sees why it will fail. */
+        const char *then = cli_status_done(str(job, "status"))
+                               ? "" : ", so the array ends FAILED once the others have ended";
         indent(depth + 1);
-        if (failed == 1) printf("1 child failed:\n");
-        else if ((long long)named >= failed) printf("%lld children failed:\n", failed);
-        else printf("%lld children failed, among them:\n", failed);
+        if (failed == 1) printf("1 child failed%s:\n", then);
+        else if ((long long)named >= failed) printf("%lld children failed%s:\n", failed, then);
+        else printf("%lld children failed%s%s among them:\n", failed, then, *then ? ";" : ",");
         json_array_foreach(list, i, s) {
             json_t *code = json_object_get(json_object_get(s, "container"), "exitCode");
             indent(depth + 2);
@@ -260,6 +316,24 @@ static void say_children(cli_ctx *c, json_t *job, int depth)
         printf("`barge jobs --array %s --status FAILED` lists them all\n", id);
         json_decref(resp);
     }
+}
+
+/* A STARTING job whose agent pulls its image (barge.pulling, which AWS does not have): how
+ * long it has, so that a registry that never answers is not taken for a slow start. */
+static void say_pulling(json_t *job, int depth)
+{
+    json_t *pull = json_object_get(json_object_get(job, "barge"), "pulling");
+    const char *image = str(pull, "image");
+    if (!image || strcmp(str(job, "status") ?: "", "STARTING") != 0) return;
+    char t[32], took[32];
+    long long since = cli_int(pull, "since"), now = util_now_ms();
+    cli_fmt_time(since, t);
+    /* The server's clock may be a little ahead of this machine's. */
+    cli_fmt_duration(now > since ? now - since : 0, took);
+    indent(depth + 1);
+    printf("it has not started: its agent has been pulling its image %s for %s (since %s); a "
+           "pull or unpack that takes longer than the agent's --pull-timeout (300 seconds "
+           "unless set) fails the attempt with CannotPullContainerError\n", image, took, t);
 }
 
 static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
@@ -347,6 +421,7 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
             printf(", running since %s", t);
         }
         printf(", attempt %zu\n", json_array_size(json_object_get(job, "attempts")) + 1);
+        say_pulling(job, depth);
         if (str(ct, "logStreamName")) {
             indent(depth + 1);
             printf("its log: barge logs -f %s\n", id);

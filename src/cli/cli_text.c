@@ -218,6 +218,22 @@ const char *cli_arn_name(const char *s)
     return slash && slash[1] ? slash + 1 : s;
 }
 
+int cli_ref_check(const char *ref, int revision)
+{
+    const char *name = cli_arn_name(ref);
+    if (strncmp(ref, "arn:", 4) == 0 && name == ref) return CLI_REF_OK; /* the server's */
+    const char *colon = revision ? strrchr(name, ':') : NULL;
+    size_t len = colon ? (size_t)(colon - name) : strlen(name);
+    if (len < 1 || len > 128 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") < len)
+        return CLI_REF_NAME;
+    /* Revisions are written in plain digits from 1 up, as the server reads them. */
+    if (colon && !(colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+                   strspn(colon + 1, "0") < strlen(colon + 1)))
+        return CLI_REF_REVISION;
+    return CLI_REF_OK;
+}
+
 /* How many bytes the character at p takes when it may be shown as it is: 1 for printable
  * ASCII, 2 to 4 for a UTF-8 character that is no control; 0 for a byte that must be escaped: a
  * C0 control or DEL, either byte of a C1 control (U+0080..U+009F: a terminal acts on them as

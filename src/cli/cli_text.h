@@ -48,6 +48,12 @@ void cli_fmt_duration(int64_t ms, char out[32]);
 /* The name part of a Batch ARN: "q" for ".../job-queue/q", "d:3" for ".../job-definition/d:3";
  * anything that is not an ARN comes back unchanged.  Points into s. */
 const char *cli_arn_name(const char *s);
+/* Whether ref names a job queue or (with revision) a job definition as a name can: 1 to 128
+ * letters, digits, '-' and '_' (an ARN's name part too), a definition's with ":REVISION" after
+ * it or not, REVISION a whole number of 1 or more.  An ARN that names nothing (no '/') is left
+ * to the server.  What no name can hold, the server refuses whatever it holds. */
+enum { CLI_REF_OK, CLI_REF_NAME, CLI_REF_REVISION };
+int cli_ref_check(const char *ref, int revision);
 /* Appends s quoted for a POSIX shell when it needs to be, so that a command shown to a person
  * can be pasted back: as it is when it holds only letters, digits and -_./:=,+%@; in $'...'
  * when it holds a control character (C0, DEL, C1) or a byte that is no UTF-8, written \n, \t,

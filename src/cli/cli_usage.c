@@ -144,6 +144,10 @@ int cli_usage(int argc, char **argv)
     if (strcmp(by, "definition") != 0 && strcmp(by, "queue") != 0 &&
         !(strncmp(by, "tag:", 4) == 0 && by[4]))
         return cli_usage_error(&c, "--by must be definition, queue or tag:KEY (got '%s')", by);
+    /* No tag has a longer key (AWS's limit, in characters): every job would be untagged. */
+    if (strncmp(by, "tag:", 4) == 0 && util_utf8_chars(by + 4) > 128)
+        return cli_usage_error(&c, "--by tag:KEY: KEY is a tag's key, at most 128 characters "
+                                   "(got %zu)", util_utf8_chars(by + 4));
     if (!queue) return cli_usage_error(&c, "--queue is required (the job queue to sum up)");
     if (optind != argc)
         return cli_usage_error(&c, "unexpected argument '%.200s'", argv[optind]);

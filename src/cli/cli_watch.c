@@ -19,9 +19,10 @@ static const char watch_help[] =
     "\n"
     "A live view, redrawn every few seconds until interrupted: a queue's jobs by status\n"
     "(array children apart) and the first jobs in the order they will be placed (a queue, or\n"
-    "all its compute environments, DISABLED said above them; a job that can never be placed\n"
-    "marked with its reason); or an array job's children by status until all have ended, a\n"
-    "line on stderr.  On a terminal each line is cut to its width.\n"
+    "all its compute environments, DISABLED said above them, and the RUNNABLE jobs of queues\n"
+    "placed first in environments it shares; a job that can never be placed marked with its\n"
+    "reason); or an array job's children by status until all have ended, a line on stderr.\n"
+    "On a terminal each line is cut to its width.\n"
     "\n"
     "options:\n"
     "  --array JOBID      watch an array job's children instead of a queue; with --json,\n"
@@ -112,48 +113,178 @@ static int ask(cli_ctx *c, const char *op, json_t *req, json_t **resp)
     return refused ? 1 : -1;
 }
 
-/* What holds the queue, as a fresh sentence into *why: all its compute environments are
- * DISABLED, so none of its jobs is placed now (the job's reasons say so too, as `barge explain`
- * shows them, but a queue need not have jobs); or the queue is DISABLED, so it takes no new job
- * (those it holds are still placed, as on AWS); NULL when neither.  *until ends the heading of
- * the jobs in line ("" when they are placed).  0, or -1 after printing why. */
-static int queue_held(cli_ctx *c, const char *queue, char **why, const char **until)
+/* The queue's description into *q and its compute environments' into *ces (fresh; NULL when
+ * the server refused them: the view goes on without what they say).  0, or -1 after printing
+ * why. */
+static int describe_queue(cli_ctx *c, const char *queue, json_t **q, json_t **ces)
 {
-    json_t *resp, *o, *ces = json_array();
-    size_t i, off = 0, n;
-    *why = NULL;
+    json_t *resp, *o, *names = json_array();
+    size_t i;
+    *ces = NULL;
     int rc = ask(c, "DescribeJobQueues", json_pack("{s:[s]}", "jobQueues", queue), &resp);
-    json_t *q = json_array_get(json_object_get(resp, "jobQueues"), 0);
-    const char *name = cli_arn_name(queue);
-    if (q && strcmp(str(q, "state") ?: "", "DISABLED") == 0)
-        *why = xasprintf("job queue %s is DISABLED: it takes no new jobs, and those in it are "
-                         "still placed", name);
-    json_array_foreach(json_object_get(q, "computeEnvironmentOrder"), i, o)
-        if (str(o, "computeEnvironment"))
-            json_array_append_new(ces, json_string(str(o, "computeEnvironment")));
+    *q = json_incref(json_array_get(json_object_get(resp, "jobQueues"), 0));
     json_decref(resp);
-    if (rc || !json_array_size(ces)) {
-        json_decref(ces);
+    json_array_foreach(json_object_get(*q, "computeEnvironmentOrder"), i, o)
+        if (str(o, "computeEnvironment"))
+            json_array_append_new(names, json_string(str(o, "computeEnvironment")));
+    if (rc || !json_array_size(names)) {
+        json_decref(names);
         return rc < 0 ? -1 : 0;
     }
-    rc = ask(c, "DescribeComputeEnvironments", json_pack("{s:o}", "computeEnvironments", ces),
+    rc = ask(c, "DescribeComputeEnvironments", json_pack("{s:o}", "computeEnvironments", names),
              &resp);
-    json_t *described = json_object_get(resp, "computeEnvironments");
-    n = json_array_size(described);
-    json_array_foreach(described, i, o) off += strcmp(str(o, "state") ?: "", "DISABLED") == 0;
-    if (n && off == n) {
-        cli_json_plain(resp);
-        free(*why);
-        if (n == 1)
-            *why = xasprintf("its compute environment %s is DISABLED; its jobs wait until it is "
-                             "ENABLED", str(json_array_get(described, 0),
-                                            "computeEnvironmentName") ?: "?");
-        else
-            *why = xasprintf("its %zu compute environments are all DISABLED; its jobs wait "
-                             "until one is ENABLED", n);
-        *until = n == 1 ? "once it is ENABLED" : "once one is ENABLED";
-    }
+    *ces = json_incref(json_object_get(resp, "computeEnvironments"));
     json_decref(resp);
+    cli_json_plain(*ces);
+    return rc < 0 ? -1 : 0;
+}
+
+/* What holds queue q (its description) with its compute environments ces, as a fresh sentence
+ * into *why: all its environments are DISABLED, so none of its jobs is placed now (the job's
+ * reasons say so too, as `barge explain` shows them, but a queue need not have jobs); or the
+ * queue is DISABLED, so it takes no new job (those it holds are still placed, as on AWS); NULL
+ * when neither.  *until ends the heading of the jobs in line ("" when they are placed). */
+static void queue_held(json_t *q, json_t *ces, const char *queue, char **why,
+                       const char **until)
+{
+    json_t *o;
+    size_t i, off = 0, n = json_array_size(ces);
+    *why = NULL;
+    if (q && strcmp(str(q, "state") ?: "", "DISABLED") == 0)
+        *why = xasprintf("job queue %s is DISABLED: it takes no new jobs, and those in it are "
+                         "still placed", cli_arn_name(queue));
+    json_array_foreach(ces, i, o) off += strcmp(str(o, "state") ?: "", "DISABLED") == 0;
+    if (!n || off != n) return;
+    free(*why);
+    if (n == 1)
+        *why = xasprintf("its compute environment %s is DISABLED; its jobs wait until it is "
+                         "ENABLED", str(json_array_get(ces, 0), "computeEnvironmentName") ?: "?");
+    else
+        *why = xasprintf("its %zu compute environments are all DISABLED; its jobs wait until "
+                         "one is ENABLED", n);
+    *until = n == 1 ? "once it is ENABLED" : "once one is ENABLED";
+}
+
+/* The queues whose RUNNABLE jobs are placed before this one's in a compute environment they
+ * share: the scheduler takes the queues by priority, higher first, and those of one priority
+ * by name (scheduler.c), each trying its jobs in its environments.  The first of them (the
+ * one placed first), how many and their RUNNABLE jobs. */
+typedef struct ahead {
+    size_t queues;
+    long long jobs;
+    json_t *first; /* a copy of its description */
+    const char *shared; /* the first environment it shares with this queue */
+} ahead;
+
+/* Whether queue o is placed before queue q (by the scheduler's order). */
+static int placed_before(json_t *o, json_t *q)
+{
+    long long po = cli_int(o, "priority"), pq = cli_int(q, "priority");
+    return po > pq || (po == pq && strcmp(str(o, "jobQueueName") ?: "",
+                                           str(q, "jobQueueName") ?: "") < 0);
+}
+
+/* The first compute environment of queue o's that is in enabled (names), or NULL. */
+static const char *shared_environment(json_t *o, json_t *enabled)
+{
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(o, "computeEnvironmentOrder"), i, e) {
+        const char *name = cli_arn_name(str(e, "computeEnvironment") ?: "");
+        if (json_object_get(enabled, name)) return name;
+    }
+    return NULL;
+}
+
+/* Queue o's RUNNABLE jobs, by its description's counts: plain jobs and array children (an
+ * array's parent is never RUNNABLE).  Each count is taken up to INT_MAX, so that the sums of a
+ * wrong answer's cannot overflow. */
+static long long runnable_in(json_t *o)
+{
+    static const char *const counts[] = {"jobsByStatus", "arrayChildrenByStatus"};
+    long long n = 0;
+    for (size_t k = 0; k < 2; k++) {
+        long long v = cli_int(json_object_get(json_object_get(o, "barge"), counts[k]),
+                              "RUNNABLE");
+        n += v < 0 ? 0 : v > INT_MAX ? INT_MAX : v;
+    }
+    return n;
+}
+
+/* Adds the queues of one DescribeJobQueues page that go before queue q in an environment of
+ * enabled.  A DISABLED queue's jobs are still placed, as on AWS; one being deleted places none
+ * (res_jq_places). */
+static void add_ahead(ahead *a, json_t *page, json_t *q, json_t *enabled)
+{
+    json_t *o;
+    size_t i;
+    json_array_foreach(json_object_get(page, "jobQueues"), i, o) {
+        const char *status = str(o, "status") ?: "";
+        long long runnable = runnable_in(o);
+        const char *shared = shared_environment(o, enabled);
+        if (runnable <= 0 || !shared || !placed_before(o, q) ||
+            strcmp(status, "DELETING") == 0 || strcmp(status, "DELETED") == 0)
+            continue;
+        a->queues++;
+        a->jobs += runnable;
+        if (a->first && placed_before(a->first, o)) continue;
+        json_decref(a->first);
+        a->first = json_deep_copy(o);
+        a->shared = shared_environment(a->first, enabled);
+    }
+}
+
+/* The sentence for a: who goes first, and why (priority, or the name among equals). */
+static char *ahead_sentence(const ahead *a, json_t *q)
+{
+    long long pa = cli_int(a->first, "priority"), pq = cli_int(q, "priority");
+    char *why = pa > pq ? xasprintf("priority %lld, over this queue's %lld", pa, pq)
+                        : xasprintf("priority %lld, as this queue's, and queues of one priority "
+                                    "go by name", pa);
+    const char *name = str(a->first, "jobQueueName") ?: "?";
+    char *s;
+    if (a->queues == 1)
+        s = xasprintf("queue %s's %lld RUNNABLE job%s %s placed first in compute environment %s, "
+                      "which it shares with this queue (%s)", name, a->jobs,
+                      a->jobs == 1 ? "" : "s", a->jobs == 1 ? "is" : "are", a->shared, why);
+    else
+        s = xasprintf("queue %s and %zu more sharing compute environments with this queue "
+                      "have %lld RUNNABLE jobs, placed first (queue %s: %s)", name,
+                      a->queues - 1, a->jobs, name, why);
+    free(why);
+    return s;
+}
+
+/* What goes before queue q's jobs (q and its environments ces as describe_queue gave them), as
+ * a fresh sentence into *line, NULL when nothing does: a DISABLED environment places no job,
+ * so only the ENABLED ones are shared.  0, or -1 after printing why. */
+static int queue_ahead(cli_ctx *c, json_t *q, json_t *ces, char **line)
+{
+    json_t *enabled = json_object(), *o, *resp, *tokens = json_object();
+    json_t *req = json_object();
+    size_t i;
+    ahead a = {0};
+    int rc = 0;
+    *line = NULL;
+    json_array_foreach(ces, i, o)
+        if (strcmp(str(o, "state") ?: "", "ENABLED") == 0 && str(o, "computeEnvironmentName"))
+            json_object_set_new(enabled, str(o, "computeEnvironmentName"), json_true());
+    while (q && json_object_size(enabled)) {
+        rc = ask(c, "DescribeJobQueues", json_incref(req), &resp);
+        if (rc) break;
+        cli_json_plain(resp);
+        add_ahead(&a, resp, q, enabled);
+        const char *next = str(resp, "nextToken");
+        if (next && *next && (rc = cli_next_page(c, "DescribeJobQueues", tokens, next)) == 0)
+            json_object_set_new(req, "nextToken", json_string(next));
+        json_decref(resp);
+        if (rc || !next || !*next) break;
+    }
+    if (a.first && rc >= 0) *line = ahead_sentence(&a, q);
+    json_decref(a.first);
+    json_decref(req);
+    json_decref(tokens);
+    json_decref(enabled);
     return rc < 0 ? -1 : 0;
 }
 
@@ -193,24 +324,34 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
         json_decref(resp);
         return 0;
     }
-    char *held = NULL;
+    char *held = NULL, *before = NULL;
     const char *until = "";
     json_t *front = json_object_get(json_object_get(resp, "frontOfQueue"), "jobs"), *j;
     size_t i, n = json_array_size(front), shown = n < FRONT_SHOWN ? n : FRONT_SHOWN;
     view v = view_size(clear);
-    if (queue_held(c, queue, &held, &until) < 0) {
+    json_t *q, *ces;
+    rc = describe_queue(c, queue, &q, &ces);
+    if (rc == 0) queue_held(q, ces, queue, &held, &until);
+    /* Only jobs in line can be placed after another queue's. */
+    if (rc == 0 && n && !*until) rc = queue_ahead(c, q, ces, &before);
+    json_decref(q);
+    json_decref(ces);
+    if (rc < 0) {
+        free(held);
         json_decref(resp);
         return 1;
     }
+    if (before) until = "after them";
     if (v.rows != SIZE_MAX) {
         /* As many of the front's jobs as fit below the header, the counts and the heading; one
          * line fewer when "... and N more" must follow. */
-        size_t above = 1 + (held != NULL) + STATUS_LINES + 1;
+        size_t above = 1 + (held != NULL) + (before != NULL) + STATUS_LINES + 1;
         size_t room = v.rows > above ? v.rows - above : 0;
         shown = n <= room ? n : room ? room - 1 : 0;
     }
     if (stuck_reasons(c, front, shown, &stuck) < 0) {
         free(held);
+        free(before);
         json_decref(stuck);
         json_decref(resp);
         return 1;
@@ -223,6 +364,7 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
     view_line(&v, "queue %s at %s, %g vCPUs in use", cli_arn_name(queue), t,
               json_number_value(json_object_get(usage, "quantity")));
     if (held) view_line(&v, "%s", held);
+    if (before) view_line(&v, "%s", before);
     json_t *counts = json_object_get(json_object_get(resp, "barge"), "jobsByStatus");
     for (size_t k = 0; k < STATUS_LINES; k++)
         view_line(&v, "  %-10s %lld", statuses[k], cli_int(counts, statuses[k]));
@@ -245,6 +387,7 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
         else view_line(&v, "  %s  (in line since %s)", id, since);
     }
     free(held);
+    free(before);
     json_decref(stuck);
     json_decref(resp);
     return 0;

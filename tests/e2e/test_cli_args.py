@@ -17,7 +17,7 @@ import json
 import re
 
 import test_cli
-from harness import ACCESS_KEY, BARGE, SECRET_KEY, ServerTestCase
+from harness import ACCESS_KEY, BARGE, SECRET_KEY, ServerTestCase, arn
 from test_cli import barge, cli_env, jobs_api_missing, make_idle_queue, pty_read_to_end
 
 
@@ -239,8 +239,8 @@ class Arguments(ServerTestCase):
                 (run + ("--depends-on", "nosuch"), "--depends-on: no job with id 'nosuch'",
                  "dependsOn"),
                 (sub + ("--name", "bad/name"), "--name: 'bad/name' is not valid", "jobName"),
-                (("submit", "--queue", "args", "--definition", "bad/name"),
-                 "--definition (the job's name without --name): 'bad/name' is not valid",
+                (("submit", "--queue", "args", "--definition", "_nosuch"),
+                 "--definition (the job's name without --name): '_nosuch' is not valid",
                  "jobName"),
                 (("submit", "--queue", "args", "--definition", "nosuch"),
                  "--definition: JobDefinition nosuch does not exist", "jobDefinition"),
@@ -256,8 +256,6 @@ class Arguments(ServerTestCase):
                  "arrayJobId"),
                 (("usage", "--queue", "nosuch"), "--queue: no job queue named 'nosuch'",
                  "jobQueue"),
-                (("usage", "--queue", "args", "--by", "tag:" + "k" * 129),
-                 "--by: the KEY of tag:KEY is a tag key", "by"),
                 (("events", "--queue", "nosuch"), "--queue: no job queue named 'nosuch'",
                  "queue"),
                 (("watch", "nosuch", "--once"), "barge watch: no job queue named 'nosuch'",
@@ -336,6 +334,38 @@ class Arguments(ServerTestCase):
                 self.assertEqual((rc, out), (2, ""), (cmd, d, err))
                 self.assertIn("--definition '%s': the revision after ':' must be a whole "
                               "number of 1 or more" % d, err)
+
+    def test_a_name_no_queue_or_definition_can_have_is_refused_first(self):
+        # The server refused them (exit 1): no queue or definition has such a name, whatever
+        # the server holds.  An ARN's name part is a name too.
+        name = "a name is 1 to 128 letters, digits, hyphens and underscores"
+        for cmd, opt, value in (
+                (("submit", "--definition", "args-jd"), "--queue", "bad/name"),
+                (("run", "--image", "busybox"), "--queue", "bad/name"),
+                (("run", "--definition", "args-jd"), "--queue", arn("job-queue", "a b")),
+                (("submit", "--queue", "args"), "--definition", "bad/name"),
+                (("submit", "--queue", "args"), "--definition", "args-jd:1:2"),
+                (("run", "--queue", "args"), "--definition", "x" * 129 + ":1"),
+                (("submit", "--queue", "args"), "--definition",
+                 arn("job-definition", "bad.name:1"))):
+            rc, out, err = self.cli(*cmd, opt, value, "--", "true")
+            self.assertEqual((rc, out), (2, ""), (cmd, opt, value, err))
+            self.assertIn("barge %s: %s '%s' " % (cmd[0], opt, value), err)
+            self.assertIn(name, err)
+        # A tag's key is at most 128 characters: every job would be "(untagged)".
+        rc, out, err = self.cli("usage", "--queue", "args", "--by", "tag:" + "k" * 129)
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("barge usage: --by tag:KEY: KEY is a tag's key, at most 128 characters "
+                      "(got 129)", err)
+        # What names them still goes: ARNs, a revision, a key of 128 characters (not bytes).
+        for queue, definition in ((arn("job-queue", "args"), "args-jd:1"),
+                                  ("args", arn("job-definition", "args-jd:1")),
+                                  ("args", arn("job-definition", "args-jd"))):
+            rc, out, err = self.cli("submit", "--queue", queue, "--definition", definition)
+            self.assertEqual(rc, 0, (queue, definition, err))
+            self.batch.terminate_job(jobId=out.split()[0], reason="the test is over")
+        rc, out, err = self.cli("usage", "--queue", "args", "--by", "tag:" + "\u00e9" * 128)
+        self.assertEqual(rc, 0, err)
 
     def test_logs_f_of_a_job_that_can_never_start_ends(self):
         # It said it waited for the job to start, once, and waited for ever.

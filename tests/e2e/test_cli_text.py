@@ -5,10 +5,16 @@ whoever ran the command); and what `--json` prints is the description as the ser
 Also `barge logs -f` whose reader has gone before its job started, every follower whose reader
 goes ending quietly with SIGPIPE's exit code, and `barge watch`'s count of
 the jobs beyond the snapshot's first hundred and its screen fitted to the terminal's window;
-and a table whose long names would run past a terminal's width."""
+and a table whose long names would run past a terminal's width.  Also what `barge explain` and
+`barge watch` say is so: a job that depends on an array with a FAILED child will fail, another
+queue's RUNNABLE jobs go first in an environment two queues share, and a STARTING job's agent
+pulls its image."""
+import re
 import subprocess
 import time
+import unittest
 
+import test_containers
 from harness import BARGE
 from test_cli import barge, barge_on_terminal, cli_env
 from test_jobs_common import JobsCase
@@ -17,8 +23,81 @@ ESCAPES = "\x1b]0;PWNED\x07\x1b[2J\x1b[31m"
 
 
 class Text(JobsCase):
+    @classmethod
+    def setUpResources(cls):
+        # Room for one job of "two" at a time, shared by two queues.
+        cls.make_ce("one", 2)
+        cls.make_queue("one-high", ["one"], priority=10)
+        cls.make_queue("one-low", ["one"], priority=1)
+        cls.make_definition("two", vcpus="2")
+
     def cli(self, *args, **kw):
         return barge(*args, endpoint=self.server.url, **kw)
+
+    def test_explain_says_a_dependency_on_an_array_with_a_failed_child_will_fail(self):
+        # It said the job waited for its dependency to succeed, which it never could: an array
+        # with a FAILED child ends FAILED once all its children have ended.
+        arr = self.submit("half-failed", arrayProperties={"size": 3},
+                          command="[ $AWS_BATCH_JOB_ARRAY_INDEX = 0 ] && exit 3; sleep 300")
+        after = self.submit("after", dependsOn=[{"jobId": arr}])
+        pairs = self.submit("pairs", arrayProperties={"size": 3},
+                            dependsOn=[{"jobId": arr, "type": "N_TO_N"}])
+        try:
+            self.wait_job(arr + ":0", "FAILED")
+            for i in (1, 2):
+                self.wait_job("%s:%d" % (arr, i), "RUNNING")
+            rc, out, err = self.cli("explain", after)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("it will fail without running: array job %s, which it depends on, "
+                          "has 1 FAILED child, so that array ends FAILED once its other "
+                          "children have ended, and this job fails with it" % arr, out)
+            self.assertIn("1 child failed, so the array ends FAILED once the others have "
+                          "ended", out)
+            self.assertNotIn("waits for", out)
+            # N_TO_N: a child waits for its partner only, which may still succeed.
+            rc, out, err = self.cli("explain", pairs + ":1")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("it waits for 1 dependency to succeed", out)
+            self.assertNotIn("will fail", out)
+            # And so it goes: the array's other children end, it fails, and so does the job,
+            # without running.
+            for i in (1, 2):
+                self.batch.terminate_job(jobId="%s:%d" % (arr, i), reason="end it")
+            d = self.wait_job(after)
+            self.assertEqual((d["status"], d["statusReason"], d["attempts"]),
+                             ("FAILED", "Dependent Job failed", []))
+        finally:
+            for jid in (arr, after, pairs):
+                self.batch.terminate_job(jobId=jid, reason="done")
+
+    def test_watch_says_a_higher_priority_queues_jobs_go_first(self):
+        # It showed one-low's job as next to be placed, while one-high's, which share its
+        # compute environment, are placed before it.
+        filler = self.submit("filler", queue="one-low", definition="two", command="sleep 300")
+        jobs = [filler]
+        try:
+            self.wait_job(filler, "RUNNING")
+            for name, queue in (("high-waits", "one-high"), ("low-waits", "one-low")):
+                jobs.append(self.submit(name, queue=queue, definition="two", command="sleep 300"))
+            for jid in jobs[1:]:
+                self.wait_job(jid, "RUNNABLE")
+            rc, out, err = self.cli("watch", "one-low", "--once")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("\nqueue one-high's 1 RUNNABLE job is placed first in compute "
+                          "environment one, which it shares with this queue (priority 10, over "
+                          "this queue's 1)\n", out)
+            self.assertIn("next to be placed after them:\n  %s  (in line since" % jobs[2], out)
+            rc, out, err = self.cli("watch", "one-high", "--once")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("next to be placed:\n  %s  (in line since" % jobs[1], out)
+            self.assertNotIn("placed first", out)
+            # As said: once there is room, one-high's job runs and one-low's still waits.
+            self.batch.terminate_job(jobId=filler, reason="make room")
+            self.wait_job(jobs[1], "RUNNING")
+            self.assertEqual(self.status(jobs[2]), "RUNNABLE")
+        finally:
+            for jid in jobs:
+                self.batch.terminate_job(jobId=jid, reason="done")
 
     def test_a_tags_value_is_shown_without_its_control_characters(self):
         jid = self.submit("tagged", command="true", tags={"team": ESCAPES + "red"})
@@ -228,3 +307,25 @@ class Text(JobsCase):
             p = subprocess.run([shell, "-c", "printf '%s\\0' " + quoted], capture_output=True)
             self.assertEqual(p.returncode, 0, (shell, p.stderr))
             self.assertEqual(p.stdout.decode().split("\0")[:-1], args, shell)
+
+
+class Pulling(unittest.TestCase):
+    """`barge explain` of a job whose agent pulls its image from a registry that never answers
+    (test_containers.HangingRegistry's)."""
+
+    hanging_registry = test_containers.HangingRegistry.hanging_registry
+    submit_pulling = test_containers.HangingRegistry.submit_pulling
+    wait_pulling = test_containers.HangingRegistry.wait_pulling
+
+    def test_explain_says_the_agent_pulls_the_image(self):
+        # It said the job was STARTING on its instance, and nothing of the pull it waited for.
+        port, held, server, batch = self.hanging_registry(120)
+        jid = self.submit_pulling(batch, held)
+        self.assertIn("pulling", self.wait_pulling(server, jid)["barge"])
+        rc, out, err = barge("explain", jid, endpoint=server.url)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"\n    it has not started: its agent has been pulling its image "
+                              r"%s for [0-9.]+s \(since [0-9: -]+\); a pull or unpack that takes "
+                              r"longer than the agent's --pull-timeout \(300 seconds unless "
+                              r"set\) fails the attempt with CannotPullContainerError\n" % (
+                                  re.escape("127.0.0.1:%d/x/y:1" % port)))
