@@ -735,6 +735,11 @@ int server_main(int argc, char **argv)
     while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) {
         join_tokens_reload();
         server_reload(c);
+        if (roles || webhooks)
+            log_info("SIGHUP: %s%s%s %s read at start only; restart the server after changing "
+                     "%s", roles ? "--roles" : "", roles && webhooks ? " and " : "",
+                     webhooks ? "--webhooks" : "", roles && webhooks ? "are" : "is",
+                     roles && webhooks ? "them" : "it");
     }
     log_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce();

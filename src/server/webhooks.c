@@ -3,6 +3,7 @@
 #include "server/webhooks_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,10 @@ static void save_cursor(target *x)
 {
     x->saved_at = util_mono_ms();
     char *tmp = xasprintf("%s.tmp", x->cursor_path);
-    FILE *f = fopen(tmp, "we");
+    /* 0600, as the data directory's other files. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fd >= 0 && !f) close(fd);
     if (f) {
         fprintf(f, "%llu\n", (unsigned long long)x->cursor);
         if (fclose(f) == 0 && rename(tmp, x->cursor_path) == 0) {
@@ -382,6 +386,23 @@ static int deliver_all(target *x, const event_answer *a, int *n_events)
     return rc;
 }
 
+/* What a poll found that the target will never get, or a position that was not this server's:
+ * said in the log, as the target cannot say it. */
+static void told_behind(target *x, uint64_t before, int gap, size_t removed, uint64_t ahead)
+{
+    if (gap)
+        log_warn("webhooks: %s: events after %llu were let go before they were delivered",
+                 x->name, (unsigned long long)before);
+    if (removed)
+        log_warn("webhooks: %s: passed over %zu events after %llu whose jobs were removed "
+                 "(--retention-hours) before they could be delivered", x->name, removed,
+                 (unsigned long long)before);
+    if (ahead)
+        log_warn("webhooks: %s: its recorded position, event %llu, is past this server's newest "
+                 "(%llu: a data directory made anew or restored?); delivering from there",
+                 x->name, (unsigned long long)ahead, (unsigned long long)x->cursor);
+}
+
 static void *run(void *arg)
 {
     delivery_thread();
@@ -413,12 +434,13 @@ static void *run(void *arg)
         refused = 0;
         uint64_t before = x->cursor;
         event_answer *a = call.obj;
-        int gap = a->gap, more = a->more, n_events = 0;
+        int gap = a->gap && !x->from_oldest, more = a->more, n_events = 0;
+        size_t removed = a->removed;
+        uint64_t ahead = a->ahead;
         int stopped = deliver_all(x, a, &n_events) < 0;
         event_answer_free(a);
-        if (gap)
-            log_warn("webhooks: %s: events after %llu were let go before they were delivered",
-                     x->name, (unsigned long long)before);
+        x->from_oldest = 0;
+        told_behind(x, before, gap, removed, ahead);
         /* Not once an event, nor once a poll: a target that keeps up gets a POST or two a poll,
          * and a file replaced each time cost more than the POSTs.  As delivered() says, and
          * once a poll has found nothing new (within a second of the last delivery: the poll's
@@ -445,6 +467,41 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* Where delivery stopped, from the target's file: none for a new target (no file); a file that
+ * holds no position (emptied by a crash, edited) is said and delivery starts from the oldest
+ * event kept, so that what the target missed is sent again rather than lost (the receiver tells
+ * repeats by their numbers). */
+static void read_cursor(target *x)
+{
+    FILE *f = fopen(x->cursor_path, "re");
+    if (!f) {
+        int e = errno;
+        if (e != ENOENT)
+            log_error("webhooks: %s: cannot read %s (%s); delivering from the oldest event "
+                      "kept", x->name, x->cursor_path, strerror(e));
+        x->from_oldest = x->has_cursor = e != ENOENT;
+        return;
+    }
+    char line[40] = "", *end;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    errno = 0;
+    unsigned long long c = strtoull(line, &end, 10);
+    if (n && line[0] >= '0' && line[0] <= '9' && !errno && c <= (unsigned long long)INT64_MAX &&
+        (!*end || !strcmp(end, "\n"))) {
+        x->cursor = c;
+        x->has_cursor = 1;
+        return;
+    }
+    util_utf8_scrub(line);
+    log_error("webhooks: %s: %s holds no event's number ('%.24s'); delivering every event "
+              "still kept, from the oldest, so that none is lost (the target may get some "
+              "again)", x->name, x->cursor_path, line);
+    x->cursor = 0;
+    x->has_cursor = x->from_oldest = 1;
+}
+
 void webhooks_start(const char *data_dir, const api_op *op)
 {
     poll_op = op;
@@ -455,13 +512,7 @@ void webhooks_start(const char *data_dir, const api_op *op)
     for (size_t i = 0; i < n_targets; i++) {
         target *x = &targets[i];
         x->cursor_path = xasprintf("%s/%s", dir, x->name);
-        FILE *f = fopen(x->cursor_path, "re");
-        unsigned long long c;
-        if (f && fscanf(f, "%llu", &c) == 1) {
-            x->cursor = c;
-            x->has_cursor = 1;
-        }
-        if (f) fclose(f);
+        read_cursor(x);
         pthread_mutex_init(&x->mu, NULL);
         pthread_cond_init(&x->work_cv, NULL);
         pthread_cond_init(&x->done_cv, NULL);

@@ -40,6 +40,9 @@ typedef struct target {
     char *cursor_path;
     uint64_t cursor; /* the last seq delivered or passed */
     int has_cursor;
+    /* The file held no position (damaged): delivery starts from the oldest event kept, and
+     * the gap before it is no news. */
+    int from_oldest;
     /* What the file holds and when it was written; when delivery started, and whether a
      * delivery's position has been written since.  The delivery thread's alone. */
     uint64_t saved;

@@ -12,6 +12,8 @@ import http.server
 import json
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -1040,6 +1042,103 @@ class CatchingUp(Bursts):
         # behind took 10.4 s; reading on, 0.4 s.
         floor = self.paused_floor(newest - start)
         self.assertLess(took, 0.8 * floor, "caught up in %.1f s" % took)
+
+
+class WebhookDamagedPosition(JobsCase):
+    """A target's position file that holds no position (a class of its own: its restarts send
+    every event kept again)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.answer = staticmethod(lambda n: 200)
+        cls.hook = Receiver(lambda n: 200)
+        cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
+        path = os.path.join(cls.conf_dir, "hooks.json")
+        with open(path, "w") as f:
+            json.dump({"targets": [{"name": "kept", "url": cls.hook.url, "secret": SECRET,
+                                    "queue": "q"}]}, f)
+        cls.server_args = FAST + ("--webhooks", path)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.hook.httpd.shutdown()
+        shutil.rmtree(cls.conf_dir, ignore_errors=True)
+
+    def test_a_damaged_position_sends_again_rather_than_losing(self):
+        # A position file that held no number (emptied by a crash, edited) was read as no
+        # file: delivery went on "from now on", and what the target had missed was lost
+        # without a word; "-5" stopped the target for good (its filter refused).
+        cursor = os.path.join(self.server.data_dir, "webhooks", "kept")
+        type(self).answer = staticmethod(lambda n: 200)
+        jid = self.submit("kept", command="true")
+        self.wait_job(jid)
+        self.wait_for(lambda: self.hook.statuses(jid)[-1:] == ["SUCCEEDED"], 20,
+                      "the job's events delivered")
+        self.assertEqual(os.stat(cursor).st_mode & 0o777, 0o600)
+        for damage in ("", "garbage\n", "-5\n"):
+            self.server.stop()
+            with open(cursor, "w") as f:
+                f.write(damage)
+            had = len(self.hook.statuses(jid))
+            logged = len(self.server.read_log())
+            self.server.start()
+            # Every event still kept comes again, this job's among them.
+            self.wait_for(lambda: len(self.hook.statuses(jid)) >= had + 4, 20,
+                          "the job's events sent again after %r" % damage)
+            self.assertEqual(self.hook.statuses(jid)[had:had + 4],
+                             ["RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"])
+            self.assertIn("holds no event's number", self.server.read_log()[logged:])
+            self.assertNotIn("refuses its filter", self.server.read_log()[logged:])
+        # A position past the newest event (a data directory made anew) is said.
+        self.server.stop()
+        with open(cursor, "w") as f:
+            f.write("99999999\n")
+        self.server.start()
+        self.wait_for(lambda: "past this server's newest" in self.server.read_log(), 20,
+                      "the position past the newest event said")
+
+
+class WebhookBehindRetention(JobsCase):
+    """A target down for longer than the jobs are kept: the events of the jobs removed meanwhile
+    cannot be sent, and the log says so (it said nothing)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.up = False
+        cls.hook = Receiver(lambda n: 200 if cls.up else 503)
+        cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
+        path = os.path.join(cls.conf_dir, "hooks.json")
+        with open(path, "w") as f:
+            json.dump({"targets": [{"name": "late", "url": cls.hook.url, "secret": SECRET}]}, f)
+        cls.server_args = FAST + ("--webhooks", path, "--retention-hours", "%.9f" % (3 / 3600))
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.hook.httpd.shutdown()
+        shutil.rmtree(cls.conf_dir, ignore_errors=True)
+
+    def test_events_of_removed_jobs_are_said_to_be_passed_over(self):
+        jobs = [self.submit("gone-%d" % i, command="true") for i in range(3)]
+        for jid in jobs:
+            self.wait_job(jid)
+        self.wait_for(lambda: not self.batch.describe_jobs(jobs=jobs)["jobs"], 30,
+                      "the jobs removed after their retention")
+        type(self).up = True
+        self.wait_for(lambda: "passed over" in self.server.read_log(), 40,
+                      "the events of the removed jobs said to be passed over")
+        line = [l for l in self.server.read_log().splitlines() if "passed over" in l][0]
+        self.assertIn("late", line)
+        self.assertIn("--retention-hours", line)
+
+    def test_sighup_says_the_targets_are_read_at_start_only(self):
+        # It said "nothing to read again", as if the targets had been.
+        os.kill(self.server.proc.pid, signal.SIGHUP)
+        self.wait_for(lambda: "--webhooks is read at start only" in self.server.read_log(), 10,
+                      "SIGHUP's word on --webhooks")
 
 
 class WebhookPositions(JobsCase):

@@ -145,6 +145,7 @@ static event_answer *collect(state *st, const filter *f, uint64_t after, int sse
         event_rec *e = events_get(ev, seq);
         if (e && !e->text && seq <= kept_from && alone == ALONE_MAX && matches(f, e)) break;
         last = seq;
+        if (e && !e->j) a->removed++;
         if (!e || !matches(f, e)) continue;
         event_text *t = e->text;
         if (t) {
@@ -165,6 +166,7 @@ static event_answer *collect(state *st, const filter *f, uint64_t after, int sse
     if (!a->n && last < events_last(ev)) last = events_last(ev);
     a->last = last;
     a->gap = gap;
+    a->ahead = f->ahead;
     if (gap && sse) {
         buf_puts(&a->head, "event: gap\ndata: {\"oldestSeq\":");
         buf_int(&a->head, (long long)events_first(ev));
@@ -240,7 +242,9 @@ static int wants(state *st, event_waiter *w)
     uint64_t last = events_last(st->events);
     for (uint64_t seq = (w->scanned > w->after ? w->scanned : w->after) + 1; seq <= last; seq++) {
         const event_rec *e = events_get(st->events, seq);
-        if (e && matches(f, e)) return 1;
+        /* An event of a removed job is news too: the reader is told at once that it will
+         * never have it (a webhook logs it, event_answer.removed), and moves past it. */
+        if (e && (!e->j || matches(f, e))) return 1;
     }
     w->scanned = last;
     return 0;

@@ -34,6 +34,8 @@ typedef struct event_answer {
     uint64_t last; /* where the next poll starts: the last event looked at */
     int gap;       /* events before the first were let go unread */
     int more;      /* a limit ended it while events after last were there: read on at once */
+    size_t removed;  /* events passed over because their jobs were removed (retention) */
+    uint64_t ahead;  /* the position asked for, when past the newest event; else 0 */
     /* Reading (event_answer_read): the piece being written, what is left of it, and what is
      * next. */
     const char *cur;
