@@ -68,8 +68,8 @@ typedef struct http_req {
     char xml_id[37];       /* an XML answer's request id (another service's call), or "" */
 } http_req;
 
-/* Connections in all, and how long a kept-alive connection may wait for its next request. */
-#define HTTP_MAX_CONNECTIONS 4000
+/* How long a kept-alive connection may wait for its next request.  (Connections in all:
+ * barge_cfg.max_conns.) */
 #define HTTP_IDLE_TIMEOUT_S 120
 
 static struct MHD_Daemon *daemon_;
@@ -651,7 +651,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     char line[512];
     log_vline(line, sizeof line, fmt, ap);
     if (strncmp(line, "Server reached connection limit", 31) == 0) {
-        http_guard_refused(barge_cfg.max_conns_per_addr, HTTP_MAX_CONNECTIONS);
+        http_guard_refused(barge_cfg.max_conns_per_addr, barge_cfg.max_conns);
         return;
     }
     snprintf(last_mhd_said, sizeof last_mhd_said, "%s", line);
@@ -711,7 +711,7 @@ int http_start(const char *host, int port, int threads, char **err)
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(threads > 1 ? threads : 1), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+        (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)barge_cfg.max_conns,
         /* One address may not take all of them (docs/operations.md). */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)barge_cfg.max_conns_per_addr,
         MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, NULL, MHD_OPTION_URI_LOG_CALLBACK,

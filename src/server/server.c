@@ -601,6 +601,7 @@ int server_main(int argc, char **argv)
         store_close(db);
         return 1;
     }
+    server_fit_open_files(c);
     /* Job logs live in a store of their own, so heavy logging never slows the main store. */
     logstore *logs = logstore_open(c->data_dir, &err);
     if (!logs) {

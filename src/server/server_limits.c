@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "server/base/ratelimit.h"
 #include "server/base/store.h"
@@ -24,6 +26,26 @@ int server_limit_option(const char *name, const char *arg, barge_config *c)
     if (per_address) c->max_conns_per_addr = (int)v;
     else c->request_timeout_s = (int)v;
     return 0;
+}
+
+void server_fit_open_files(barge_config *c)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) < 0) return;
+    rlim_t want = r.rlim_max == RLIM_INFINITY || r.rlim_max > 65536 ? 65536 : r.rlim_max;
+    if (r.rlim_cur < want) {
+        r.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &r);
+        getrlimit(RLIMIT_NOFILE, &r);
+    }
+    /* The server's own: the stores and their journals, logs, the audit trail, the local
+     * agents' pipes, webhooks' sockets, threads' wake-ups; half of a small limit. */
+    long files = (long)r.rlim_cur, fit = files > 1024 ? files - 512 : files / 2;
+    if (fit >= c->max_conns) return;
+    c->max_conns = fit > 1 ? (int)fit : 1;
+    log_warn("the open-file limit (%ld) leaves room for %d connections, not 4,000: raise it "
+             "(ulimit -n, or LimitNOFILE= in a systemd unit)", files, c->max_conns);
+    if (c->max_conns_per_addr > c->max_conns) c->max_conns_per_addr = c->max_conns;
 }
 
 int server_number_option(const char *name, const char *arg, long min, long max, long *out)

@@ -14,6 +14,11 @@ int server_number_option(const char *name, const char *arg, long min, long max, 
 /* A secret token option (16 characters at least) into *out (replacing it); 0, or -1 after
  * printing why. */
 int server_token_option(const char *name, const char *arg, char **out);
+/* Raises the open-file limit to its hard limit (at most 65,536) and fits c's connection limits
+ * to what it leaves after the server's own files: at a limit libmicrohttpd had no descriptor
+ * to accept with spun on EMFILE, a CPU at 100%, and a limit of 1,024 under 4,000 connections
+ * let 1,200 clients lock everyone out.  Says so when the limit leaves fewer than asked. */
+void server_fit_open_files(barge_config *c);
 /* --retention-hours (retention.h): 0, or -1 after printing why. */
 int server_retention_option(const char *arg, barge_config *c);
 /* --store, --lease-ms and --lease-renew-ms (name without dashes) into c; 0, or -1 after a

@@ -21,7 +21,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from harness import REGION, Server, ServerTestCase, register_agent, write_credentials
+from harness import BARGE, REGION, Server, ServerTestCase, register_agent, write_credentials
 from test_jobs_common import FAST, JobsCase, resources, sh
 from test_wire_errors import parse_response
 
@@ -186,6 +186,53 @@ class ConnectionsPerAddress(unittest.TestCase):
                 s.close()
             self.socks = []
             time.sleep(3)  # (kept-alive connections whose client left go within 2 s)
+
+
+class OpenFileLimit(unittest.TestCase):
+    """A server under a small open-file limit fits its connections to it: at the limit
+    libmicrohttpd had no descriptor to accept with and spun on EMFILE, a CPU at 100%."""
+
+    def cpu_seconds(self, pid):
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def test_connections_fit_the_open_file_limit(self):
+        wrapper = os.path.join(tempfile.mkdtemp(prefix="barge-nofile-"), "barge")
+        self.addCleanup(shutil.rmtree, os.path.dirname(wrapper), True)
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nulimit -n 64 || exit 9\nexec %s \"$@\"\n" % BARGE)
+        os.chmod(wrapper, 0o755)
+        server = Server(args=("--dev", "--executor", "process"))
+        server.binary = wrapper
+        server.start()
+        self.addCleanup(server.cleanup)
+        self.assertIn("the open-file limit (64) leaves room for 32 connections",
+                      server.read_log())
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for _ in range(100):
+            try:
+                socks.append(connect(server.port, "127.0.0.1"))
+            except OSError:
+                break
+        time.sleep(0.5)
+        before = self.cpu_seconds(server.proc.pid)
+        time.sleep(2)
+        # No spinning: a server waiting for its clients uses next to no CPU.
+        self.assertLess(self.cpu_seconds(server.proc.pid) - before, 0.5)
+        for s in socks:
+            s.close()
+        socks.clear()
+        deadline = time.monotonic() + 10
+        while True:
+            s = connect(server.port, "127.0.0.1")
+            ok = healthz_on(s) == 200
+            s.close()
+            if ok:
+                break
+            self.assertLess(time.monotonic(), deadline, "not served once the clients left")
+            time.sleep(0.1)
 
 
 class DefaultCap(unittest.TestCase):

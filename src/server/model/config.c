@@ -19,6 +19,7 @@ void config_defaults(barge_config *c)
     c->lease_renew_ms = 1000;
     c->http_threads = 2;
     c->max_conns_per_addr = 512;
+    c->max_conns = 4000;
     c->request_timeout_s = 30;
     c->max_body = 1024 * 1024;
     c->max_submit_body = 30 * 1024;

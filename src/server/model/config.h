@@ -21,6 +21,7 @@ typedef struct barge_config {
     int http_threads;
     /* Hostile clients (docs/operations.md). */
     int max_conns_per_addr;   /* connections one client address may hold at once */
+    int max_conns;            /* in all: 4,000, or what the open-file limit has room for */
     int request_timeout_s;    /* a request must arrive whole within this */
     ratelimit_spec rate_limit; /* per access key (per source address without --credentials) */
     /* Limits AWS documents, kept as settings. */
