@@ -152,9 +152,13 @@ void agent_reports_ended(void *ctx, const exec_spec *s, const exec_result *r)
                       "event", "FAILED_TO_START", "at", (json_int_t)r->ended_at, "reason",
                       why ? why : "CannotStartContainerError");
     } else {
+        /* The limit killed a process of the attempt, and the attempt failed: an attempt whose
+         * main process went on and exited 0 succeeded, and a reason that its container was
+         * killed would say what did not happen. */
+        int oom = r->oom && !(r->exited && r->exit_code == 0);
         j = json_pack("{s:s, s:i, s:s, s:I, s:i, s:b, s:b, s:b}", "jobId", s->job_id, "attempt",
                       s->attempt, "event", "EXITED", "at", (json_int_t)r->ended_at, "signal",
-                      r->signal, "oom", r->oom, "timedOut", r->cause == EXEC_STOP_TIMEOUT,
+                      r->signal, "oom", oom, "timedOut", r->cause == EXEC_STOP_TIMEOUT,
                       "killed", r->cause == EXEC_STOP_KILLED);
         if (r->started && r->exited) json_object_set_new(j, "exitCode", json_integer(r->exit_code));
         if (r->has_usage) {
@@ -163,14 +167,14 @@ void agent_reports_ended(void *ctx, const exec_spec *s, const exec_result *r)
                 json_object_set_new(j, "maxMemoryBytes", json_integer(r->max_memory_bytes));
         }
         if (r->cause == EXEC_STOP_SHUTDOWN) json_object_set_new(j, "agentStopped", json_true());
-        const char *reason = r->oom ? OOM_REASON : why;
+        const char *reason = oom ? OOM_REASON : why;
         if (reason) json_object_set_new(j, "reason", json_string(reason));
         if (r->exited)
             log_debug("attempt %d of job %s exited with status %d", s->attempt, s->job_id,
                      r->exit_code);
         else
             log_debug("attempt %d of job %s ended by signal %d%s%s", s->attempt, s->job_id,
-                     r->signal, r->oom ? " (out of memory)" : "",
+                     r->signal, oom ? " (out of memory)" : "",
                      r->cause == EXEC_STOP_TIMEOUT ? " (timed out)" : "");
     }
     free(why);

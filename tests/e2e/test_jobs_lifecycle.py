@@ -319,6 +319,21 @@ class MemoryLimit(JobsCase):
                          "OutOfMemoryError: Container killed due to memory usage")
         self.assertNotEqual(d["container"].get("exitCode"), 0)
 
+    def test_a_child_killed_for_memory_in_a_job_that_succeeds(self):
+        # The job's shell goes on after its child is killed and exits 0: it succeeded, and
+        # its reason said its container had been killed for memory.
+        jid = self.submit("oom-child", overrides={
+            "command": ["sh", "-c", "%s -c \"b = b'\\x01' * (300 << 20)\"; echo child=$?; "
+                        "exit 0" % sys.executable],
+            "resourceRequirements": resources(1, 64)})
+        d = self.wait_job(jid, timeout=40)
+        note = memory_limit(self.raw_job(jid))
+        if note.startswith("not enforced"):
+            self.skipTest("the agent does not enforce memory limits here: " + note)
+        self.assertEqual((d["status"], d["container"].get("exitCode")), ("SUCCEEDED", 0), d)
+        self.assertNotIn("reason", d["container"])
+        self.assertNotIn("reason", d["attempts"][0]["container"])
+
     # AWS Batch (through ECS and Docker) reports 128 + the signal, 137 for SIGKILL and so for
     # memory kills, which tools such as Nextflow read.
     def test_signal_deaths_report_128_plus_the_signal(self):
