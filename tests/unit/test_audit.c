@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/mem.h"
@@ -111,8 +114,61 @@ static void test_records(void)
     rmdir(dir);
 }
 
+/* A record that a full disk cuts short tears only itself: the next starts on a line of its own
+ * (it was appended to the torn one, spoiling both).  The file size limit stands in for the
+ * full disk: a write across it is cut short. */
+static void test_a_torn_record_spoils_no_other(void)
+{
+    static char tdir[] = "/tmp/barge-test-audit-torn-XXXXXX";
+    CHECK(mkdtemp(tdir) != NULL);
+    char *err = NULL, *path = xasprintf("%s/audit.log", tdir);
+    CHECK_EQ_INT(audit_open(tdir, &err), 0);
+    audit_event e = {.source = "batch.amazonaws.com", .name = "SubmitJob",
+                     .region = "us-east-1", .status = 200, .request_id = "r-1"};
+    audit_record(&e);
+    struct stat st;
+    CHECK_EQ_INT(stat(path, &st), 0);
+    struct rlimit was, cut;
+    CHECK_EQ_INT(getrlimit(RLIMIT_FSIZE, &was), 0);
+    cut = was;
+    cut.rlim_cur = (rlim_t)st.st_size + 40;
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &cut), 0);
+    e.request_id = "r-2";
+    audit_record(&e); /* cut short */
+    e.request_id = "r-3";
+    audit_record(&e); /* nothing fits: lost */
+    CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &was), 0);
+    e.request_id = "r-4";
+    audit_record(&e);
+    audit_close();
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0, whole = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *v = json_loads(line, 0, NULL);
+        n++;
+        if (v) {
+            const char *id = json_string_value(json_object_get(v, "requestID"));
+            CHECK(id && (strcmp(id, "r-1") == 0 || strcmp(id, "r-4") == 0));
+            whole++;
+        }
+        json_decref(v);
+    }
+    free(line);
+    fclose(f);
+    CHECK_EQ_INT(n, 3);     /* r-1, the torn r-2, r-4 */
+    CHECK_EQ_INT(whole, 2); /* r-1 and r-4 whole */
+    unlink(path);
+    free(path);
+    rmdir(tdir);
+}
+
 int main(void)
 {
     RUN(test_records);
+    RUN(test_a_torn_record_spoils_no_other);
     return 0;
 }

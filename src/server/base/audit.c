@@ -4,17 +4,43 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/jtext.h"
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 
 static int fd = -1;
+/* A line was written in part (a full disk): the next starts with a newline of its own, so that
+ * the torn one spoils no other. */
+static atomic_int torn;
+
+/* One write of the whole line, which O_APPEND keeps whole.  A full disk loses audit lines, not
+ * calls: each loss is counted and said (at most every 10 s). */
+static void put_line(const char *line, size_t len)
+{
+    static log_limit limit = LOG_LIMIT_INIT;
+    static atomic_long lost;
+    int after_torn = atomic_exchange(&torn, 0);
+    struct iovec v[2] = {{"\n", 1}, {(void *)line, len}};
+    ssize_t n = after_torn ? writev(fd, v, 2) : writev(fd, v + 1, 1);
+    size_t want = len + (size_t)after_torn;
+    if (n == (ssize_t)want) return;
+    /* What the file ends with now: nothing written leaves it as it was; a part of the line (past
+     * the newline that mended the last) tears it. */
+    if (n > after_torn || (n <= 0 && after_torn)) atomic_store(&torn, 1);
+    long count = atomic_fetch_add(&lost, 1) + 1;
+    log_limited(&limit, 10000, LOG_ERROR, "audit: a record could not be written whole to "
+                "audit.log (%s); %ld lost since the server started",
+                n < 0 ? strerror(errno) : "no room for all of it", count);
+}
 
 int audit_open(const char *data_dir, char **err)
 {
@@ -112,8 +138,7 @@ void audit_record(const audit_event *e)
     else buf_puts(&b, "null");
     if (e->error_code) put_str(&b, "errorCode", e->error_code);
     if (e->request_id) put_str(&b, "requestID", e->request_id);
-    /* One write of the whole line, which O_APPEND keeps whole. */
     buf_puts(&b, ",\"readOnly\":false}\n");
-    if (write(fd, b.data, b.len) < 0) { /* a full disk loses audit lines, not calls */ }
+    put_line(b.data, b.len);
     buf_free(&b);
 }
