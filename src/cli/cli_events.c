@@ -76,6 +76,22 @@ static int parse_statuses(const cli_ctx *c, const char *arg, int chosen[7])
     return 0;
 }
 
+/* Says that the position asked for, after, is past the server's newest event (ahead, the
+ * answer's member).  Following (going_on) reads on from the newest; a single read has nothing
+ * after it to print, and is not said to go on as if it followed. */
+static void say_ahead(const cli_ctx *c, json_t *ahead, long long after, int going_on)
+{
+    long long newest = (long long)json_integer_value(json_object_get(ahead, "newestSeq"));
+    if (going_on)
+        fprintf(stderr, "%s: the server's newest event is %lld, before %lld (its events were "
+                        "made anew, or it is another server); going on from %lld\n", c->prog,
+                newest, after, newest);
+    else
+        fprintf(stderr, "%s: %lld is past the server's newest event, %lld (its events were made "
+                        "anew, or it is another server); there are no events after it\n",
+                c->prog, after, newest);
+}
+
 int cli_events(int argc, char **argv)
 {
     enum { O_QUEUE = 256, O_STATUS, O_AFTER };
@@ -148,19 +164,16 @@ int cli_events(int argc, char **argv)
         }
         json_t *gap = json_object_get(resp, "gap");
         json_t *ahead = json_object_get(resp, "ahead");
+        json_t *list = json_object_get(resp, "events");
         if (ahead)
-            fprintf(stderr, "%s: the server's newest event is %lld, before %lld (its events were "
-                            "made anew, or it is another server); going on from %lld\n",
-                    c.prog, (long long)json_integer_value(json_object_get(ahead, "newestSeq")),
-                    (long long)json_integer_value(json_object_get(req, "after")),
-                    (long long)json_integer_value(json_object_get(ahead, "newestSeq")));
+            say_ahead(&c, ahead, (long long)json_integer_value(json_object_get(req, "after")),
+                      follow || json_array_size(list));
         if (gap)
             fprintf(stderr, "%s: the events after %lld are no longer kept; going on from %lld\n",
                     c.prog, (long long)json_integer_value(json_object_get(req, "after")),
                     (long long)json_integer_value(json_object_get(gap, "oldestSeq")));
         size_t i;
         json_t *e;
-        json_t *list = json_object_get(resp, "events");
         json_array_foreach(list, i, e)
             print_event(&c, (long long)json_integer_value(json_object_get(e, "seq")),
                         json_object_get(e, "event"));

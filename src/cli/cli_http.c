@@ -462,14 +462,11 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
         goto done;
     }
     free(htype);
-    json_error_t jerr;
-    /* A job's log may hold NUL bytes, which the server sends as \u0000. */
-    json_t *j = len ? json_loadb(answer, len, JSON_ALLOW_NUL, &jerr) : json_object();
-    if (!json_is_object(j)) {
-        json_decref(j);
+    /* Something other than a barge server may answer 200 too: it is not taken for an answer. */
+    json_t *j = cli_answer_read(service, op, answer, len, &err->message);
+    if (!j) {
         err->http_status = status;
-        err->message = xasprintf("the answer to %s is not a JSON object; is %s a barge server?",
-                                 op, c->endpoint);
+        err->foreign = 1;
         goto done;
     }
     *resp = j;
@@ -597,6 +594,9 @@ void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e)
                         "Start one with `barge server --dev`, or point --endpoint (or "
                         "$BARGE_ENDPOINT) at a running server.\n",
                 c->prog, c->endpoint, e->message);
+    } else if (e->foreign) {
+        fprintf(stderr, "%s: %s: %s; is %s a barge server?\n", c->prog, c->endpoint, e->message,
+                c->endpoint_from ? c->endpoint_from : "it");
     } else if (!e->http_status) {
         fprintf(stderr, "%s: %s failed against %s: %s\n", c->prog, op, c->endpoint, e->message);
     } else if (e->type && strcmp(e->type, "ClientException") == 0) {

@@ -68,6 +68,7 @@ typedef struct cli_error {
     int transient;     /* the server is away for now: no answer, a 5xx, or throttled */
     int given_up;      /* a patient call stopped riding out the server's absence */
     int abandoned;     /* the command's abandon hook gave the call up: nothing to print */
+    int foreign;       /* a 2xx that is not the operation's answer: something else answered */
 } cli_error;
 
 /* Fills the defaults from the environment: $BARGE_ENDPOINT, $AWS_REGION or $AWS_DEFAULT_REGION,
@@ -98,6 +99,11 @@ int cli_utf8_refused(const char *prog, const char *what, const char *v, int show
 int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_t **resp,
              cli_error *err);
 void cli_error_free(cli_error *e);
+/* A 2xx answer (body, len bytes) read as the JSON object the operation op of service answers
+ * with (fresh), with the members every such answer has; or NULL with *why (fresh) saying what
+ * it is not and why: empty, not a JSON object, or without one of them.  In cli_answer.c. */
+json_t *cli_answer_read(const char *service, const char *op, const char *body, size_t len,
+                        char **why);
 /* A refusal (4xx) whose message starts with the request's field that the command filled from
  * an option ("jobQueue: JobQueue q not found", "dependsOn[0].jobId: ...") names the option the
  * user typed instead ("--queue: ...", "--depends-on: ..."), or for an operand nothing, as the

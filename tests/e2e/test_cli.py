@@ -895,8 +895,9 @@ class Jobs(ServerTestCase):
         rc, out, err = self.cli("events", "--after", "4294967296")
         self.assertEqual((rc, out), (0, ""), err)
         # Past the newest event: said, not waited out in silence.
-        self.assertIn("before 4294967296 (its events were made anew, or it is another server); "
-                      "going on from", err)
+        self.assertIn("4294967296 is past the server's newest event", err)
+        self.assertIn("(its events were made anew, or it is another server); there are no "
+                      "events after it", err)
 
     def test_events_status_given_again_adds_to_it(self):
         """A second --status replaced the first, as `barge jobs --status` does not."""

@@ -5,7 +5,9 @@ text only).  Values the server would refuse are refused first, naming the option
 its ranges, a definition's revision that is no number, an endpoint with a path; a CA file is
 for https:// endpoints only, and one that answers plain HTTP is said to.  What only the server
 can refuse is said naming the option too, not the API's field; a job no one knows is said in
-one sentence by every command; `usage --json` prints no digits of float sums."""
+one sentence by every command; `usage --json` prints no digits of float sums.  An endpoint
+whose 200 is not the operation's answer (empty, or without its members) is said to be no barge
+server; a single read of events past the newest says there is nothing after it."""
 import os
 import pty
 import signal
@@ -479,6 +481,100 @@ class Arguments(ServerTestCase):
         rc, out, err = barge("usage", "--queue", "q", endpoint=url, timeout=30)
         self.assertEqual((rc, out.splitlines()[1].split()), (0, ["d", "3", "0.3", "0.3", "0.2",
                                                                  "1.2"]), err)
+
+
+    def test_a_single_read_past_the_newest_event_says_there_is_nothing_after_it(self):
+        """Without -f it said "going on from N" and exited, as if it followed."""
+        rc, out, err = self.cli("events", "--after", "9223372036854775807")
+        self.assertEqual((rc, out), (0, ""), err)
+        self.assertRegex(err, r"^barge events: 9223372036854775807 is past the server's newest "
+                              r"event, \d+ \(its events were made anew, or it is another "
+                              r"server\); there are no events after it\n$")
+        # Following, it does go on from the newest.
+        p = subprocess.Popen([BARGE, "events", "-f", "--after", "9223372036854775807"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env=cli_env(self.server.url))
+        try:
+            line = p.stderr.readline()
+        finally:
+            p.kill()
+            p.wait()
+        self.assertRegex(line, r"before 9223372036854775807 \(.*\); going on from \d+$")
+
+
+def odd_server(test, answer):
+    """A server that answers every call 200 with the bytes answer(operation) gives (the
+    operation in lower case, or the CloudWatch Logs target's); returns its URL."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            target = self.headers.get("X-Amz-Target")
+            out = answer(target.split(".")[-1] if target else self.path.rsplit("/", 1)[-1])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    test.addCleanup(srv.server_close)
+    test.addCleanup(srv.shutdown)
+    return "http://127.0.0.1:%d" % srv.server_address[1]
+
+
+class NotBarge(unittest.TestCase):
+    """An endpoint that is no barge server but answers 200: an empty body, or JSON without what
+    the operation's answer has.  It was taken for an answer: `events` printed nothing and exited
+    0 (with -f it polled for ever), `jobs` said the queue had no jobs, `submit` printed "?  ?",
+    `revoke-instance` said the instance was revoked."""
+
+    COMMANDS = ((("events",), "GetEvents", "a barge"),
+                (("events", "-f"), "GetEvents", "a barge"),
+                (("jobs", "--queue", "q"), "ListJobs", "an AWS Batch"),
+                (("describe", "j1"), "DescribeJobs", "an AWS Batch"),
+                (("submit", "--queue", "q", "--definition", "d"), "SubmitJob", "an AWS Batch"),
+                (("usage", "--queue", "q"), "GetUsage", "a barge"),
+                (("fleet",), "ListInstances", "a barge"),
+                (("watch", "--once", "q"), "GetJobQueueSnapshot", "an AWS Batch"),
+                (("revoke-instance", "i-1"), "RevokeInstance", "a barge"))
+
+    def test_an_answer_without_what_the_operation_answers_is_said_to_be_none(self):
+        for body, why in ((b"", "an empty body"), (b"<html>It works!</html>", "not a JSON object"),
+                          (b'{"events": []}', "a JSON object without ")):
+            url = odd_server(self, lambda op: body)
+            for args, op, kind in self.COMMANDS:
+                rc, out, err = barge(*args, "--endpoint", url, timeout=20)
+                self.assertEqual((rc, out), (1, ""), (body, args, err))
+                self.assertEqual(err.count("\n"), 1, (body, args, err))
+                self.assertIn("barge %s: %s: the answer to %s is not %s answer (%s" % (
+                    args[0], url, op, kind, why), err)
+                self.assertTrue(err.endswith("; is --endpoint a barge server?\n"), err)
+        # One member of two missing (GetEvents' lastSeq), or of a type no answer has.
+        for body, why in ((b'{"events": []}', 'a JSON object without "lastSeq"'),
+                          (b'{"events": {}, "lastSeq": 1}', 'its "events" is not an array')):
+            url = odd_server(self, lambda op: body)
+            rc, out, err = barge("events", "-f", endpoint=url, timeout=20)
+            self.assertEqual((rc, out), (1, ""), err)
+            self.assertIn("GetEvents is not a barge answer (%s); is $BARGE_ENDPOINT a barge "
+                          "server?" % why, err)
+
+    def test_a_log_read_without_events_is_said_to_be_no_answer(self):
+        job = {"jobId": "j1", "jobName": "n", "status": "SUCCEEDED",
+               "container": {"logStreamName": "s"}, "attempts": [{"container": {
+                   "logStreamName": "s"}}]}
+        url = odd_server(self, lambda op: json.dumps(
+            {"jobs": [job]} if op == "describejobs" else {"nextForwardToken": "f"}).encode())
+        rc, out, err = barge("logs", "j1", "--endpoint", url, timeout=20)
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("the answer to GetLogEvents is not a CloudWatch Logs answer (a JSON "
+                      'object without "events")', err)
 
 
 class OutsideDev(ServerTestCase):
