@@ -205,7 +205,7 @@ int server_main(int argc, char **argv)
            OPT_CREDENTIALS, OPT_POLICIES, OPT_MAXPIDS, OPT_ROLES, OPT_ROLESECONDS, OPT_TOKENS,
            OPT_CREDSECS, OPT_CREDGRACE, OPT_PERADDR, OPT_REQTIMEOUT, OPT_RATELIMIT, OPT_SPOT,
            OPT_STOPAGENTS, OPT_AGENTLOST, OPT_METRICSTOKEN, OPT_NODEFAULTS, OPT_PROVIDER,
-           OPT_AGENTURL, OPT_WEBHOOKS, OPT_STORE, OPT_LEASE, OPT_RENEW, OPT_RETENTION, OPT_EVKEPT,
+           OPT_AGENTURL, OPT_WEBHOOKS, OPT_STORE, OPT_LEASE, OPT_RENEW, OPT_RETENTION, OPT_EVKEPT, OPT_RESERVE,
            OPT_EFS, OPT_IGNPRIV };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -230,6 +230,7 @@ int server_main(int argc, char **argv)
         {"webhooks", required_argument, NULL, OPT_WEBHOOKS},
         {"retention-hours", required_argument, NULL, OPT_RETENTION},
         {"events-kept", required_argument, NULL, OPT_EVKEPT},
+        {"log-reserve-mb", required_argument, NULL, OPT_RESERVE},
         {"agent-server-lost-seconds", required_argument, NULL, OPT_AGENTLOST},
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
@@ -392,6 +393,10 @@ int server_main(int argc, char **argv)
         case OPT_EVKEPT:
             /* About 50 bytes each in memory once made, and their share of the store. */
             if (server_number_option("events-kept", optarg, 10000, 20000000, &c->events_kept) < 0)
+                return 2;
+            break;
+        case OPT_RESERVE:
+            if (server_number_option("log-reserve-mb", optarg, 0, 1L << 30, &c->log_reserve_mib) < 0)
                 return 2;
             break;
         case OPT_METRICSTOKEN:

@@ -67,9 +67,9 @@ def fill(path):
             pass
 
 
-class DiskFull(JobsCase):
-    """The whole data directory on a small file system that fills up: the main store and the
-    log store both fail to write.  Needs the right to mount a tmpfs (root); skipped without."""
+class SmallDisk(JobsCase):
+    """The whole data directory on a small file system (64 MiB).  Needs the right to mount a
+    tmpfs (root); skipped without."""
 
     @classmethod
     def setUpClass(cls):
@@ -103,6 +103,31 @@ class DiskFull(JobsCase):
     def tearDown(self):
         if os.path.exists(self.filler):
             os.unlink(self.filler)
+
+
+class JobOutputFlood(SmallDisk):
+    """A job that prints without pause: its output fills the disk up to the reserve kept for
+    the job store, and no further (it filled all of it in seconds, after which every commit
+    failed, TerminateJob of that very job among them)."""
+
+    def test_job_output_leaves_the_job_store_room(self):
+        jid = self.submit("flood", command="yes 'line of a job that does not stop printing'")
+        self.addCleanup(lambda: self.batch.terminate_job(jobId=jid, reason="test over"))
+        self.wait_job(jid, "RUNNING")
+        self.wait_for(lambda: "kept for the job store" in self.server.read_log(), 60,
+                      "job output held back at the reserve")
+        time.sleep(2)
+        v = os.statvfs(self.mnt)
+        self.assertGreater(v.f_bavail * v.f_frsize, 8 << 20)
+        # The job store still writes: a submit and a terminate are taken.
+        other = self.submit("other", queue="parked")
+        self.assertEqual(self.job(other)["status"], "RUNNABLE")
+        self.batch.terminate_job(jobId=other, reason="not needed")
+        self.wait_job(other, "FAILED")
+
+
+class DiskFull(SmallDisk):
+    """The disk full: the main store and the log store both fail to write."""
 
     def test_submits_whose_commit_failed_are_not_counted(self):
         # Counted in the handler, before the batch's commit failed: 503s, no job, yet counted.

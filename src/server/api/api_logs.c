@@ -16,6 +16,7 @@
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/base/agent_ident.h"
+#include "server/base/diskroom.h"
 #include "server/model/config.h"
 #include "server/api/api.h"
 #include "server/api/api_logs_internal.h"
@@ -477,7 +478,7 @@ static const api_logs_op operations[] = {
 static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
 {
     json_t *streams = json_object_get(req, "streams");
-    size_t i, j;
+    size_t i, j, bytes = 0; /* about what the events take stored */
     json_t *s, *e;
     /* The instance is the one the credential names (agent_ident.h, checked here rather than on
      * the core, which log requests never wait for); the request's instanceId, if any, must be
@@ -512,7 +513,22 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
             if (json_integer_value(json_object_get(e, "timestamp")) < 0)
                 return api_client_error(c, "streams[%zu].events[%zu].timestamp: must be 0 or "
                                            "more (milliseconds since the epoch)", i, j);
+            /* Stored twice for a while (the WAL, then the file), with a row and index. */
+            bytes += 2 * json_string_length(json_object_get(e, "message")) + 128;
         }
+    }
+    long long free_mib, reserve_mib;
+    if (diskroom_low(barge_cfg.data_dir, barge_cfg.log_reserve_mib, bytes, &free_mib,
+                     &reserve_mib)) {
+        /* The agent holds the lines and sends them again; the job waits on its output. */
+        static log_limit limit = LOG_LIMIT_INIT;
+        log_limited(&limit, 10000, LOG_ERROR, "logs: the data directory's file system has %lld "
+                    "MiB free, under the %lld MiB kept for the job store (--log-reserve-mb): job "
+                    "output waits until there is room", free_mib, reserve_mib);
+        return api_fail(c, 503, "ServiceUnavailableException",
+                        "the data directory's file system has %lld MiB free, under the %lld MiB "
+                        "kept for the job store (--log-reserve-mb); send these events again once "
+                        "there is room", free_mib, reserve_mib);
     }
     int64_t skew = api_agent_clock_skew(req, id);
     uint64_t *tickets = xcalloc(json_array_size(streams), sizeof *tickets);

@@ -31,6 +31,7 @@ void config_defaults(barge_config *c)
     c->idle_seconds = 60;
     c->retention_ms = CONFIG_RETENTION_DEFAULT_HOURS * 3600LL * 1000;
     c->events_kept = CONFIG_EVENTS_KEPT_DEFAULT;
+    c->log_reserve_mib = -1;
     c->agent_token = "";
     c->self_exe = "/proc/self/exe";
     c->allow_privileged = PRIVILEGED_REFUSE;

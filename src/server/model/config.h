@@ -41,6 +41,9 @@ typedef struct barge_config {
     /* --events-kept: job state change events kept for readers, in memory and in the store
      * (CONFIG_EVENTS_KEPT_DEFAULT unless given; model/events.h). */
     long events_kept;
+    /* MiB kept free on the data directory's file system: job output is refused below it
+     * (base/diskroom.h); -1: a tenth of the file system, 16 to 256 MiB. */
+    long log_reserve_mib;
     /* --stop-local-agents: a clean stop also stops the local agents (by default they, and
      * their attempts, carry on for the next start to take back). */
     int stop_local_agents;
