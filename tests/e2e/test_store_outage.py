@@ -134,7 +134,10 @@ class DiskFull(SmallDisk):
         def submitted():
             return value(parse(self.server.raw("GET", "/metrics")[2].decode()),
                          "barge_jobs_submitted_total") or 0
-        before = submitted()
+        def failures():
+            return value(parse(self.server.raw("GET", "/metrics")[2].decode()),
+                         "barge_store_commit_failures_total") or 0
+        before, failed_before = submitted(), failures()
         fill(self.filler)
         try:
             codes = [self.server.raw("POST", "/v1/submitjob", {
@@ -143,6 +146,8 @@ class DiskFull(SmallDisk):
         finally:
             os.unlink(self.filler)
         self.assertIn(503, codes)
+        # Counted, for an alert on a store that refuses commits.
+        self.assertGreater(failures(), failed_before)
 
         def made():
             return sum(1 for p in self.batch.get_paginator("list_jobs").paginate(

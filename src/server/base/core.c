@@ -364,8 +364,8 @@ static void fail_answers(core_call *batch, core_call *late)
         drop_obj(c);
         /* 503: the AWS SDKs retry it, and nothing of it happened. */
         answer_error(c, 503, "ServerException",
-                     "the server could not make this change durable; nothing was changed, "
-                     "retry the request");
+                     "the server could not make this change durable (its log says why: a "
+                     "full disk, a store out of reach); nothing was changed, retry the request");
     }
     for (core_call *c = late; c; c = c->late_next) {
         if (c->status != 200) continue;
@@ -399,6 +399,7 @@ static void flight_done(void *arg, int ok)
         metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - f->t0) / 1e6);
     }
     if (!ok) {
+        metrics_count(METRIC_COMMIT_FAILURES, 1);
         fail_answers(f->calls, f->late);
         /* Memory is ahead of the store: the core reads it back at its next turn. */
         pthread_mutex_lock(&core.mu);
@@ -543,6 +544,7 @@ static void *core_main(void *unused)
             metrics_observe(METRIC_COMMIT_TIME, (double)(util_mono_us() - t0) / 1e6);
         }
         if (core.failed) {
+            metrics_count(METRIC_COMMIT_FAILURES, 1);
             store_rollback(core.db);
             fail_answers(batch, core.late);
             /* A commit in flight that failed too is read back by this same reload. */

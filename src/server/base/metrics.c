@@ -57,6 +57,9 @@ static const struct {
     [METRIC_REMOVED] = {.name = "barge_jobs_removed_total",
                         .help = "Finished jobs removed after the retention (an array counts "
                                 "once)."},
+    [METRIC_COMMIT_FAILURES] = {.name = "barge_store_commit_failures_total",
+                                .help = "Group commits the store refused (a full disk, a store "
+                                        "out of reach); their calls were answered 503."},
 };
 static _Atomic uint64_t counters[METRIC_N_COUNTERS];
 
