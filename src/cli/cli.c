@@ -1,10 +1,10 @@
 /* cli — command dispatch, the options every command shares, and the commands that change a
- * job: submit, cancel, terminate.  Listing and reading live in cli_show.c and cli_logs.c. */
+ * job: submit, cancel, terminate.  Listing and reading live in cli_show.c and cli_logs.c, the
+ * options that shape a submitted job (submit's and run's) in cli_submit.c. */
 #include "cli/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -388,164 +388,6 @@ int cli_names_ok(const cli_ctx *c, const char *queue, const char *def)
         cli_usage_error(c, "--definition '%s': the revision after ':' must be a whole number of 1 "
                            "or more (NAME:3); give NAME alone for its latest revision", def);
     return q == CLI_REF_OK && d == CLI_REF_OK;
-}
-
-/* The containerOverrides object of req, created on first use. */
-static json_t *overrides(json_t *req)
-{
-    json_t *o = json_object_get(req, "containerOverrides");
-    if (!o) {
-        o = json_object();
-        json_object_set_new(req, "containerOverrides", o);
-    }
-    return o;
-}
-
-static json_t *member_array(json_t *obj, const char *key)
-{
-    json_t *a = json_object_get(obj, key);
-    if (!a) {
-        a = json_array();
-        json_object_set_new(obj, key, a);
-    }
-    return a;
-}
-
-int cli_command_at(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--") == 0) return i;
-    return argc;
-}
-
-int cli_submit_finish(const cli_ctx *c, json_t *req, int at, int argc, char **argv)
-{
-    /* SEQUENTIAL orders an array's children: the server's refusal would name its API field. */
-    size_t k;
-    json_t *d;
-    json_array_foreach(json_object_get(req, "dependsOn"), k, d)
-        if (!json_object_get(req, "arrayProperties") && !json_object_get(d, "jobId")) {
-            cli_usage_error(c, "--depends-on SEQUENTIAL runs an array's children one after "
-                               "another: give --array-size N too");
-            return -1;
-        }
-    if (at == argc) return 0;
-    if (at + 1 == argc) {
-        cli_usage_error(c, "`--` must be followed by the job's command");
-        return -1;
-    }
-    /* The first word is the program to run: empty (an unset shell variable), the job would be
-     * submitted and fail only once started, with `exec: ""`. */
-    if (!*argv[at + 1]) {
-        cli_usage_error(c, "the job's command after `--` starts with an empty word (an unset "
-                           "shell variable?); its first word is the program to run: give it");
-        return -1;
-    }
-    json_t *cmd = json_array();
-    for (int i = at + 1; i < argc; i++) json_array_append_new(cmd, json_string(argv[i]));
-    json_object_set_new(overrides(req), "command", cmd);
-    return 0;
-}
-
-int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
-{
-    long n;
-    switch (o) {
-    case CLI_SUB_ARRAY:
-        /* AWS Batch's range, which the server holds to: refused here rather than after the
-         * other options are checked and the server is called. */
-        if (cli_parse_count(arg, &n) < 0 || n < CLI_ARRAY_MIN || n > CLI_ARRAY_MAX) {
-            cli_usage_error(c, "--array-size must be a whole number of children, from %d to %d "
-                                "(got '%s'); leave it out for a job that is not an array",
-                            CLI_ARRAY_MIN, CLI_ARRAY_MAX, arg);
-            return -1;
-        }
-        json_object_set_new(req, "arrayProperties", json_pack("{s:I}", "size", (json_int_t)n));
-        break;
-    case CLI_SUB_DEP: {
-        char *id;
-        const char *type;
-        int parsed = cli_parse_dependency(arg, &id, &type);
-        if (parsed == -2) {
-            cli_usage_error(c, "--depends-on '%s': a SEQUENTIAL dependency names no job (an "
-                                "array's children wait for each other); give `--depends-on "
-                                "SEQUENTIAL` with --array-size", arg);
-            return -1;
-        }
-        if (parsed < 0) {
-            cli_usage_error(c, "--depends-on '%s' is not JOBID, JOBID:N_TO_N or SEQUENTIAL",
-                            arg);
-            return -1;
-        }
-        json_t *d = json_object();
-        if (id) json_object_set_new(d, "jobId", json_string(id));
-        if (type) json_object_set_new(d, "type", json_string(type));
-        json_array_append_new(member_array(req, "dependsOn"), d);
-        free(id);
-        break;
-    }
-    case CLI_SUB_PARAM:
-    case CLI_SUB_ENV: {
-        char *k, *v;
-        if (cli_parse_kv(arg, &k, &v) < 0) {
-            cli_usage_error(c, "%s '%s' is not KEY=VALUE", o == CLI_SUB_PARAM ? "--param" : "--env",
-                            arg);
-            return -1;
-        }
-        if (o == CLI_SUB_PARAM) {
-            json_t *p = json_object_get(req, "parameters");
-            if (!p) json_object_set_new(req, "parameters", p = json_object());
-            json_object_set_new(p, k, json_string(v));
-        } else {
-            json_array_append_new(member_array(overrides(req), "environment"),
-                                  json_pack("{s:s,s:s}", "name", k, "value", v));
-        }
-        free(k);
-        free(v);
-        break;
-    }
-    case CLI_SUB_VCPUS:
-        /* The server's ranges (which platform the job is for is the queue's, known there). */
-        if (!cli_vcpus_kind(arg)) {
-            cli_usage_error(c, "--vcpus must be a whole number of vCPUs from 1 to %d for an EC2 "
-                                "queue, or 0.25, 0.5, 1, 2, 4, 8 or 16 for a Fargate one (got "
-                                "'%s')", CLI_VCPUS_MAX, arg);
-            return -1;
-        }
-        json_array_append_new(member_array(overrides(req), "resourceRequirements"),
-                              json_pack("{s:s,s:s}", "type", "VCPU", "value", arg));
-        break;
-    case CLI_SUB_MEMORY:
-        /* The server reads at most 10 digits. */
-        if (cli_parse_count(arg, &n) < 0 || n < CLI_MEMORY_MIN || strlen(arg) > 10) {
-            cli_usage_error(c, "--memory must be a whole number of MiB, from %d to %d (got "
-                                "'%s')", CLI_MEMORY_MIN, INT_MAX, arg);
-            return -1;
-        }
-        json_array_append_new(member_array(overrides(req), "resourceRequirements"),
-                              json_pack("{s:s,s:s}", "type", "MEMORY", "value", arg));
-        break;
-    case CLI_SUB_ATTEMPTS:
-        if (cli_parse_count(arg, &n) < 0 || n > CLI_ATTEMPTS_MAX) {
-            cli_usage_error(c, "--attempts must be a whole number, from 1 to %d (got '%s')",
-                            CLI_ATTEMPTS_MAX, arg);
-            return -1;
-        }
-        json_object_set_new(req, "retryStrategy", json_pack("{s:I}", "attempts",
-                                                            (json_int_t)n));
-        break;
-    case CLI_SUB_TIMEOUT:
-        if (cli_parse_count(arg, &n) < 0) {
-            cli_usage_error(c, "--timeout must be a whole number of seconds, from 1 to %d (got "
-                                "'%s')", INT_MAX, arg);
-            return -1;
-        }
-        json_object_set_new(req, "timeout", json_pack("{s:I}", "attemptDurationSeconds",
-                                                      (json_int_t)n));
-        break;
-    default: return 0;
-    }
-    return 1;
 }
 
 int cli_submit(int argc, char **argv)

@@ -16,7 +16,8 @@ enum { CLI_OPT_ENDPOINT = 1000, CLI_OPT_REGION, CLI_OPT_JSON, CLI_OPT_CAFILE };
         {"region", required_argument, NULL, CLI_OPT_REGION},                                  \
         {"json", no_argument, NULL, CLI_OPT_JSON}, {"help", no_argument, NULL, 'h'}
 
-/* The options that shape a submitted job, shared by `barge submit` and `barge run`. */
+/* The options that shape a submitted job, shared by `barge submit` and `barge run`
+ * (cli_submit.c). */
 enum { CLI_SUB_ARRAY = 1100, CLI_SUB_DEP, CLI_SUB_PARAM, CLI_SUB_ENV, CLI_SUB_VCPUS,
        CLI_SUB_MEMORY, CLI_SUB_ATTEMPTS, CLI_SUB_TIMEOUT };
 #define CLI_SUBMIT_OPTIONS                                                                    \
@@ -53,7 +54,8 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
     "                       of one size (child i waits for child i); or SEQUENTIAL, for an\n"  \
     "                       array, whose children then run one after another; repeatable\n"   \
     "  --param K=V          the value of Ref::K in the definition's command; repeatable\n"      \
-    "  --env K=V            an environment variable for the job; repeatable\n"               \
+    "  --env K=V            an environment variable for the job; repeatable (a K given\n"    \
+    "                       again in --param or --env takes its last value)\n"            \
     "  --vcpus N            vCPUs, instead of the definition's: a whole number\n"           \
     "                       from 1 to 1000000 on an EC2 queue; 0.25, 0.5, 1, 2, 4, 8\n"      \
     "                       or 16 on a Fargate one\n"                                       \

@@ -7,7 +7,9 @@ for https:// endpoints only, and one that answers plain HTTP is said to.  What o
 can refuse is said naming the option too, not the API's field; a job no one knows is said in
 one sentence by every command; `usage --json` prints no digits of float sums.  An endpoint
 whose 200 is not the operation's answer (empty, or without its members) is said to be no barge
-server; a single read of events past the newest says there is nothing after it."""
+server; a single read of events past the newest says there is nothing after it.  An option of
+one value given twice counts the last time (--vcpus and --memory too, whose two items the server
+refused), and a name given twice in --env or --param is sent once, with its last value."""
 import os
 import pty
 import signal
@@ -327,6 +329,26 @@ class Arguments(ServerTestCase):
                       "whole number of vCPUs from 1 to 1000000", err)
         self.assertNotIn("registered", err)
 
+    def test_a_size_given_twice_counts_the_last(self):
+        # --vcpus or --memory given twice sent two resourceRequirements of one type, which the
+        # server refused: "--vcpus: VCPU is given more than once", exit 1.  The last one counts,
+        # as for every option of one value (--attempts here), and a name given twice in --env.
+        jid = self.submit("--vcpus", "3", "--vcpus", "2", "--memory", "32", "--memory", "48",
+                          "--attempts", "3", "--attempts", "2", "--env", "K=1", "--env", "K=2")
+        job = self.batch.describe_jobs(jobs=[jid])["jobs"][0]
+        self.batch.terminate_job(jobId=jid, reason="the test is over")
+        sizes = {r["type"]: r["value"] for r in job["container"]["resourceRequirements"]}
+        self.assertEqual(sizes, {"VCPU": "2", "MEMORY": "48"})
+        self.assertEqual(job["retryStrategy"]["attempts"], 2)
+        self.assertEqual([e for e in job["container"]["environment"] if e["name"] == "K"],
+                         [{"name": "K", "value": "2"}])
+        # barge run too: 3 vCPUs can never start in args-small (2 at most), 1 can.
+        rc, out, err = self.cli("run", "--queue", "args-small", "--definition", "args-jd",
+                                "--vcpus", "3", "--vcpus", "1", "--memory", "64", "--memory",
+                                "32", "--", "true")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("SUCCEEDED", err)
+
     def test_a_definitions_revision_must_be_a_whole_number(self):
         # The server said the definition does not exist.
         arn = "arn:aws:batch:us-east-1:123456789012:job-definition/args-jd:x"
@@ -502,17 +524,21 @@ class Arguments(ServerTestCase):
         self.assertRegex(line, r"before 9223372036854775807 \(.*\); going on from \d+$")
 
 
-def odd_server(test, answer):
+def odd_server(test, answer, sent=None):
     """A server that answers every call 200 with the bytes answer(operation) gives (the
-    operation in lower case, or the CloudWatch Logs target's); returns its URL."""
+    operation in lower case, or the CloudWatch Logs target's); returns its URL.  Each request's
+    body is appended to the list sent, when given, as (operation, JSON)."""
     import http.server
     import threading
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             target = self.headers.get("X-Amz-Target")
-            out = answer(target.split(".")[-1] if target else self.path.rsplit("/", 1)[-1])
+            op = target.split(".")[-1] if target else self.path.rsplit("/", 1)[-1]
+            if sent is not None:
+                sent.append((op, json.loads(body or b"null")))
+            out = answer(op)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(out)))
@@ -575,6 +601,32 @@ class NotBarge(unittest.TestCase):
         self.assertEqual((rc, out), (1, ""), err)
         self.assertIn("the answer to GetLogEvents is not a CloudWatch Logs answer (a JSON "
                       'object without "events")', err)
+
+
+class Sent(unittest.TestCase):
+    """What the CLI sends for options given more than once."""
+
+    def test_a_name_given_twice_is_sent_once_with_its_last_value(self):
+        # --env K=1 --env K=2 sent both, leaving which one the job gets to the server (barge's
+        # takes the last; a list of two is no answer to "what is K?"), and --vcpus or --memory
+        # twice two items of one type, which the server refuses.
+        sent = []
+        url = odd_server(self, lambda op: b'{"jobId": "j1", "jobName": "n"}', sent)
+        rc, out, err = barge("submit", "--queue", "q", "--definition", "d",
+                             "--env", "K=1", "--env", "L=3", "--env", "K=2",
+                             "--param", "P=1", "--param", "P=2",
+                             "--vcpus", "1", "--memory", "64", "--vcpus", "2", "--memory", "128",
+                             "--depends-on", "a", "--depends-on", "b", endpoint=url, timeout=20)
+        self.assertEqual((rc, out), (0, "j1  n\n"), err)
+        [(op, req)] = sent
+        self.assertEqual(op, "submitjob")
+        self.assertEqual(req["containerOverrides"]["environment"],
+                         [{"name": "K", "value": "2"}, {"name": "L", "value": "3"}])
+        self.assertEqual(req["containerOverrides"]["resourceRequirements"],
+                         [{"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "128"}])
+        self.assertEqual(req["parameters"], {"P": "2"})
+        # --depends-on adds up, as --status does.
+        self.assertEqual(req["dependsOn"], [{"jobId": "a"}, {"jobId": "b"}])
 
 
 class OutsideDev(ServerTestCase):

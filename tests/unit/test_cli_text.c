@@ -1,5 +1,7 @@
 /* The CLI's option readers and its table, time and duration formats. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli/cli_text.h"
@@ -153,6 +155,66 @@ static void test_arn_names(void)
     CHECK_STR(cli_arn_name("plain"), "plain");
     CHECK_STR(cli_arn_name("arn:aws:batch:nothing"), "arn:aws:batch:nothing");
     CHECK(cli_arn_name(NULL) == NULL);
+}
+
+/* cli_ref_check: what --queue and --definition may be before a call.  revision 1 is a
+ * definition's (NAME:REVISION), 0 a queue's. */
+static void test_ref_check(void)
+{
+    static const char arn_q[] = "arn:aws:batch:us-east-1:123456789012:job-queue/";
+    static const char arn_d[] = "arn:aws:batch:us-east-1:123456789012:job-definition/";
+    char name[160], ref[256];
+    /* Names: letters, digits, '-' and '_', 1 to 128 of them. */
+    CHECK_EQ_INT(cli_ref_check("high", 0), CLI_REF_OK);
+    CHECK_EQ_INT(cli_ref_check("A-z_09", 0), CLI_REF_OK);
+    CHECK_EQ_INT(cli_ref_check("fetch", 1), CLI_REF_OK);
+    memset(name, 'q', 128);
+    name[128] = '\0';
+    CHECK_EQ_INT(cli_ref_check(name, 0), CLI_REF_OK);
+    name[128] = 'q';
+    name[129] = '\0';
+    CHECK_EQ_INT(cli_ref_check(name, 0), CLI_REF_NAME);
+    CHECK_EQ_INT(cli_ref_check(name, 1), CLI_REF_NAME);
+    const char *bad[] = {"", "bad/name", "two words", "dot.ted", "caf\xc3\xa9", "a:b:3", ":3"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_EQ_INT(cli_ref_check(bad[i], 0), CLI_REF_NAME);
+        CHECK_EQ_INT(cli_ref_check(bad[i], 1), CLI_REF_NAME);
+    }
+    /* NAME:REVISION, for a definition only: plain digits, 1 or more. */
+    CHECK_EQ_INT(cli_ref_check("fetch:1", 1), CLI_REF_OK);
+    CHECK_EQ_INT(cli_ref_check("fetch:42", 1), CLI_REF_OK);
+    CHECK_EQ_INT(cli_ref_check("fetch:007", 1), CLI_REF_OK);
+    CHECK_EQ_INT(cli_ref_check("fetch:3", 0), CLI_REF_NAME); /* a queue has no revision */
+    const char *revs[] = {"fetch:", "fetch:0", "fetch:00", "fetch:-1", "fetch:+1", "fetch:1a",
+                          "fetch:x", "fetch: 1", "fetch:1.5"};
+    for (size_t i = 0; i < sizeof revs / sizeof *revs; i++)
+        CHECK_EQ_INT(cli_ref_check(revs[i], 1), CLI_REF_REVISION);
+    /* ARNs: the part after the '/' is checked as a name, with its revision. */
+    snprintf(ref, sizeof ref, "%shigh", arn_q);
+    CHECK_EQ_INT(cli_ref_check(ref, 0), CLI_REF_OK);
+    snprintf(ref, sizeof ref, "%sfetch:3", arn_d);
+    CHECK_EQ_INT(cli_ref_check(ref, 1), CLI_REF_OK);
+    snprintf(ref, sizeof ref, "%sfetch", arn_d);
+    CHECK_EQ_INT(cli_ref_check(ref, 1), CLI_REF_OK);
+    snprintf(ref, sizeof ref, "%sfetch:x", arn_d);
+    CHECK_EQ_INT(cli_ref_check(ref, 1), CLI_REF_REVISION);
+    snprintf(ref, sizeof ref, "%sfetch:0", arn_d);
+    CHECK_EQ_INT(cli_ref_check(ref, 1), CLI_REF_REVISION);
+    snprintf(ref, sizeof ref, "%sbad name", arn_q);
+    CHECK_EQ_INT(cli_ref_check(ref, 0), CLI_REF_NAME);
+    snprintf(ref, sizeof ref, "%shigh:1", arn_q);
+    CHECK_EQ_INT(cli_ref_check(ref, 0), CLI_REF_NAME);
+    snprintf(ref, sizeof ref, "%s%s", arn_q, name); /* 129 characters */
+    CHECK_EQ_INT(cli_ref_check(ref, 0), CLI_REF_NAME);
+    snprintf(ref, sizeof ref, "%sa/b", arn_q); /* the name starts after the first '/' */
+    CHECK_EQ_INT(cli_ref_check(ref, 0), CLI_REF_NAME);
+    /* An ARN that names nothing (no '/', or nothing after it) is left to the server, which
+     * knows what it holds. */
+    CHECK_EQ_INT(cli_ref_check("arn:aws:batch:us-east-1:123456789012:job-queue", 0), CLI_REF_OK);
+    CHECK_EQ_INT(cli_ref_check(arn_q, 0), CLI_REF_OK);
+    CHECK_EQ_INT(cli_ref_check("arn:nothing", 1), CLI_REF_OK);
+    /* Not an ARN without "arn:" in front: checked as a name. */
+    CHECK_EQ_INT(cli_ref_check("aws:batch:us-east-1:1:job-queue/high", 0), CLI_REF_NAME);
 }
 
 static void test_shell_quoting(void)
@@ -354,6 +416,7 @@ int main(void)
     RUN(test_statuses);
     RUN(test_times_and_durations);
     RUN(test_arn_names);
+    RUN(test_ref_check);
     RUN(test_plain_text);
     RUN(test_shell_quoting);
     RUN(test_shell_quoting_of_control_characters);
