@@ -385,7 +385,7 @@ static void dispatch(http_req *r, const char *url, const char *method)
         const char *bad = http_sse_request(r->conn, &req);
         if (bad) {
             json_decref(req);
-            set_answer(r, 400, "ClientException", "GET /barge/v1/events: %s", bad);
+            set_answer(r, 400, "ClientException", "%s", bad);
             return;
         }
     } else if (r->body.len == 0) {

@@ -272,7 +272,13 @@ void http_sse_arg(http_sse_query *q, const char *key, const char *value)
             p += n + 1;
         }
     } else {
-        q->bad = "unknown query parameter: the stream takes queue, status and after";
+        /* Named, as far as it can be shown (a key is the client's text: cut, made UTF-8); the
+         * sentence lives until this thread's next query, after the caller has answered. */
+        static __thread char unknown[160];
+        snprintf(unknown, sizeof unknown, "%.60s: not a parameter of the stream, which takes "
+                 "queue, status and after", *key ? key : "(an empty name)");
+        util_utf8_scrub(unknown);
+        q->bad = unknown;
     }
 }
 

@@ -17,7 +17,7 @@
 #include "server/api/auth.h"
 
 /* GetEvents' request from the stream's query string and headers, into *req (fresh); NULL, or a
- * sentence saying what is wrong (static). */
+ * sentence saying what is wrong (static, or this thread's until its next query). */
 const char *http_sse_request(struct MHD_Connection *conn, json_t **req);
 /* The same in two steps, for a caller that holds the query's parameters itself: each parameter
  * as libmicrohttpd hands them (decoded; value NULL for a key without '='), whose strings must

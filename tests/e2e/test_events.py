@@ -179,7 +179,8 @@ class Events(JobsCase):
         for path, headers, fragment in (
                 ("/barge/v1/events?status=BOGUS", {}, "status[0]"),
                 ("/barge/v1/events?status=SUBMITTED", {}, "none is made for a submission"),
-                ("/barge/v1/events?colour=red", {}, "unknown query parameter"),
+                ("/barge/v1/events?colour=red", {}, "colour: not a parameter of the stream"),
+                ("/barge/v1/events?&&", {}, "(an empty name): not a parameter of the stream"),
                 ("/barge/v1/events", {"Last-Event-ID": "abc"}, "Last-Event-ID"),
                 ("/barge/v1/events?queue=nope", {}, "nope")):
             status, _, body = self.server.raw("GET", path, headers=headers)
