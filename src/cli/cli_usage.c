@@ -95,13 +95,14 @@ static void figure(char *out, size_t size, double v)
     snprintf(out, size, v > -1e15 && v < 1e15 ? "%.1f" : "%.4g", v);
 }
 
-/* A sum for --json, to the millionth: a microsecond of CPU time, the finest any figure is
- * measured in.  Sums of doubles (the server's over its jobs, these over its pages) gather
- * digits of their own, 0.2840000000000002 for 0.284, which a script would show or compare.  Past
- * 2^53 millionths (nine billion seconds) a double holds no millionths: such a sum stays. */
-static double to_millionths(double v)
+/* A sum for --json, in the unit its figures are counted in (model/usage.c: a millionth of a
+ * vCPU-second or CPU second, 1/1,024,000 of a GiB-second, a MiB for a millisecond).  Sums of
+ * doubles (these over the server's pages) gather digits of their own, 0.2840000000000002 for
+ * 0.284, which a script would show or compare.  Past 2^53 units a double holds no unit: such a
+ * sum stays. */
+static double to_units(double v, double per)
 {
-    return fabs(v) < 9007199254740992.0 / 1e6 ? round(v * 1e6) / 1e6 : v;
+    return fabs(v) < 9007199254740992.0 / per ? round(v * per) / per : v;
 }
 
 int cli_usage(int argc, char **argv)
@@ -192,9 +193,9 @@ int cli_usage(int argc, char **argv)
         for (size_t i = 0; i < n; i++)
             json_array_append_new(out, json_pack("{s:s?, s:I, s:f, s:f, s:f, s:I}", "group",
                                                  gs[i].key, "jobs", (json_int_t)gs[i].jobs,
-                                                 "vcpuSeconds", to_millionths(gs[i].vcpu_s),
-                                                 "memoryGiBSeconds", to_millionths(gs[i].gib_s),
-                                                 "cpuSeconds", to_millionths(gs[i].cpu_s),
+                                                 "vcpuSeconds", to_units(gs[i].vcpu_s, 1e6),
+                                                 "memoryGiBSeconds", to_units(gs[i].gib_s, 1024000.0),
+                                                 "cpuSeconds", to_units(gs[i].cpu_s, 1e6),
                                                  "maxMemoryBytes",
                                                  (json_int_t)gs[i].peak));
         if (c.json) {

@@ -275,10 +275,11 @@ static int queue_ahead(cli_ctx *c, json_t *q, json_t *ces, char **line)
         cli_json_plain(resp);
         add_ahead(&a, resp, q, enabled);
         const char *next = str(resp, "nextToken");
-        if (next && *next && (rc = cli_next_page(c, "DescribeJobQueues", tokens, next)) == 0)
+        int more = next && *next; /* read before resp, which holds it, goes */
+        if (more && (rc = cli_next_page(c, "DescribeJobQueues", tokens, next)) == 0)
             json_object_set_new(req, "nextToken", json_string(next));
         json_decref(resp);
-        if (rc || !next || !*next) break;
+        if (rc || !more) break;
     }
     if (a.first && rc >= 0) *line = ahead_sentence(&a, q);
     json_decref(a.first);

@@ -395,7 +395,8 @@ static void told_behind(target *x, uint64_t before, int gap, size_t removed, uin
                  x->name, (unsigned long long)before);
     if (removed)
         log_warn("webhooks: %s: passed over %zu events after %llu whose jobs were removed "
-                 "(--retention-hours) before they could be delivered", x->name, removed,
+                 "(--retention-hours) before they could be delivered (counted whatever its "
+                 "filter, which they may not have matched)", x->name, removed,
                  (unsigned long long)before);
     if (ahead)
         log_warn("webhooks: %s: its recorded position, event %llu, is past this server's newest "
@@ -435,7 +436,7 @@ static void *run(void *arg)
         uint64_t before = x->cursor;
         event_answer *a = call.obj;
         int gap = a->gap && !x->from_oldest, more = a->more, n_events = 0;
-        size_t removed = a->removed;
+        size_t removed = x->from_oldest ? 0 : a->removed; /* (from the oldest: old news) */
         uint64_t ahead = a->ahead;
         int stopped = deliver_all(x, a, &n_events) < 0;
         event_answer_free(a);

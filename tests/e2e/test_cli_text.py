@@ -81,6 +81,12 @@ class Text(JobsCase):
                 jobs.append(self.submit(name, queue=queue, definition="two", command="sleep 300"))
             for jid in jobs[1:]:
                 self.wait_job(jid, "RUNNABLE")
+            # A hundred queues named before it: one-high is on the second page of
+            # DescribeJobQueues (the second page's token was read after its page was freed).
+            pads = ["aa-pad-%03d" % i for i in range(100)]
+            for name in pads:
+                self.make_queue(name, ["one"], state="DISABLED")
+            self.addCleanup(lambda: [self.batch.delete_job_queue(jobQueue=n) for n in pads])
             rc, out, err = self.cli("watch", "one-low", "--once")
             self.assertEqual(rc, 0, err)
             self.assertIn("\nqueue one-high's 1 RUNNABLE job is placed first in compute "

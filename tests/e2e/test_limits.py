@@ -181,7 +181,16 @@ class ConnectionsPerAddress(unittest.TestCase):
                     break
                 self.assertLess(time.monotonic() - start, 8, how)
                 time.sleep(0.1)
-            self.assertEqual(self.fill("127.0.0.1", self.CAP), self.CAP, how)
+            # Each stream is looked at on a clock of its own: all are back within seconds
+            # (one refused is closed at once and holds no place).
+            while len(self.socks) < self.CAP:
+                s = connect(self.server.port, "127.0.0.1")
+                if healthz_on(s) == 200:
+                    self.socks.append(s)
+                    continue
+                s.close()
+                self.assertLess(time.monotonic() - start, 8, (how, len(self.socks)))
+                time.sleep(0.1)
             for s in self.socks:
                 s.close()
             self.socks = []

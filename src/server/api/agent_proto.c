@@ -309,8 +309,8 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
         if (j->status == JS_STARTING) instance_pull_set(in, id, attempt, image, at);
         return;
     }
-    instance_pull_end(in, id); /* it runs or it ended */
     if (strcmp(event, "RUNNING") == 0) {
+        instance_pull_end(in, id);
         attempt_running(st, j, at);
         return;
     }
@@ -382,6 +382,7 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
     } else {
         return;
     }
+    instance_pull_end(in, id);
     attempt_finish(st, j, &e, at);
 }
 

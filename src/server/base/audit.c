@@ -20,7 +20,7 @@
 static int fd = -1;
 /* A line was written in part (a full disk): the next starts with a newline of its own, so that
  * the torn one spoils no other. */
-static atomic_int torn;
+static int torn;
 
 /* One write of the whole line, which O_APPEND keeps whole.  A full disk loses audit lines, not
  * calls: each loss is counted and said (at most every 10 s). */
@@ -28,14 +28,23 @@ static void put_line(const char *line, size_t len)
 {
     static log_limit limit = LOG_LIMIT_INIT;
     static atomic_long lost;
-    int after_torn = atomic_exchange(&torn, 0);
+    /* Whether the file ends torn, and each write after, decided under one lock: every HTTP
+     * thread writes here, and a line written between another's torn write and its flag would
+     * land on the torn line. */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    int after_torn = torn;
     struct iovec v[2] = {{"\n", 1}, {(void *)line, len}};
     ssize_t n = after_torn ? writev(fd, v, 2) : writev(fd, v + 1, 1);
+    int e = errno;
     size_t want = len + (size_t)after_torn;
-    if (n == (ssize_t)want) return;
     /* What the file ends with now: nothing written leaves it as it was; a part of the line (past
      * the newline that mended the last) tears it. */
-    if (n > after_torn || (n <= 0 && after_torn)) atomic_store(&torn, 1);
+    if (n != (ssize_t)want) torn = n > after_torn || (n <= 0 && after_torn);
+    else torn = 0;
+    pthread_mutex_unlock(&mu);
+    if (n == (ssize_t)want) return;
+    errno = e;
     long count = atomic_fetch_add(&lost, 1) + 1;
     log_limited(&limit, 10000, LOG_ERROR, "audit: a record could not be written whole to "
                 "audit.log (%s); %ld lost since the server started",

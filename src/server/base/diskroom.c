@@ -34,11 +34,13 @@ int diskroom_low(const char *dir, long long given, size_t bytes, long long *free
         free_seen = statvfs(dir, &v) == 0 ? (long long)(v.f_bavail * v.f_frsize) : -1;
         total_seen = free_seen < 0 ? 0 : (long long)((v.f_blocks * v.f_frsize) >> 20);
     }
-    long long free = free_seen < 0 ? -1 : (free_seen - since) >> 20, total = total_seen;
-    int low = free >= 0 && free < diskroom_reserve_mib(given, total);
+    int known = free_seen >= 0;
+    long long left = free_seen - since, total = total_seen;
+    long long free = known ? (left > 0 ? left >> 20 : 0) : 0;
+    int low = known && free < diskroom_reserve_mib(given, total);
     if (!low) since += (long long)bytes;
     pthread_mutex_unlock(&mu);
-    if (free < 0) return 0;
+    if (!known) return 0;
     *free_mib = free;
     *reserve_mib = diskroom_reserve_mib(given, total);
     return low;

@@ -58,8 +58,9 @@ static const struct {
                         .help = "Finished jobs removed after the retention (an array counts "
                                 "once)."},
     [METRIC_COMMIT_FAILURES] = {.name = "barge_store_commit_failures_total",
-                                .help = "Group commits the store refused (a full disk, a store "
-                                        "out of reach); their calls were answered 503."},
+                                .help = "Batches of calls answered 503 because the store could "
+                                        "not make them durable (a full disk, a store out of "
+                                        "reach)."},
 };
 static _Atomic uint64_t counters[METRIC_N_COUNTERS];
 

@@ -23,7 +23,7 @@ typedef enum {
     METRIC_SUBMITS,    /* SubmitJob calls that made a job (an array counts once) */
     METRIC_DISPATCHES, /* attempts placed on an instance */
     METRIC_REMOVED,    /* finished jobs let go after the retention (an array counts once) */
-    METRIC_COMMIT_FAILURES, /* group commits the store refused (their calls answered 503) */
+    METRIC_COMMIT_FAILURES, /* batches answered 503: the store did not make them durable */
     METRIC_N_COUNTERS
 } metric_counter;
 void metrics_count(metric_counter c, uint64_t n);
