@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -671,13 +670,7 @@ int agent_main(int argc, char **argv)
      * most), so that a steady stream of jobs creates none after the first few.  A pooled cgroup
      * keeps its control files open and a running attempt holds its pipes, so the pool is also
      * bounded by the descriptors the process may open (raised to the hard limit first). */
-    struct rlimit nofile = {1024, 1024};
-    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-        nofile.rlim_cur = nofile.rlim_max < 65536 ? nofile.rlim_max : 65536;
-        setrlimit(RLIMIT_NOFILE, &nofile);
-        getrlimit(RLIMIT_NOFILE, &nofile);
-    }
-    long by_fds = ((long)nofile.rlim_cur - 64) / 8;
+    long by_fds = (util_raise_open_files() - 64) / 8;
     int pool = ag->vcpus < 256 ? ag->vcpus : 256;
     if (by_fds < pool) pool = by_fds > 1 ? (int)by_fds : 1;
     cgroup_host_set_pool(ag->cg, pool);

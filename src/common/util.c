@@ -197,6 +197,19 @@ size_t util_utf8_chars(const char *s)
     return n;
 }
 
+long util_raise_open_files(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) < 0) return 1024;
+    rlim_t want = r.rlim_max == RLIM_INFINITY || r.rlim_max > 65536 ? 65536 : r.rlim_max;
+    if (r.rlim_cur < want) {
+        r.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &r);
+        getrlimit(RLIMIT_NOFILE, &r);
+    }
+    return (long)r.rlim_cur;
+}
+
 int util_instance_id_ok(const char *id)
 {
     size_t n = strlen(id);

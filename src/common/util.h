@@ -50,6 +50,9 @@ size_t util_utf8_len(const unsigned char *p);
 /* The number of characters (code points) in s, as AWS counts the lengths of tag keys and values;
  * a byte that is not part of a well-formed sequence counts as one. */
 size_t util_utf8_chars(const char *s);
+/* Raises the soft open-file limit to the hard one, at most 65,536 (a server's connections, an
+ * agent's attempts' pipes); returns the soft limit now (1,024 when it cannot be read). */
+long util_raise_open_files(void);
 /* Instance ids (docs/agent-protocol.md): 1 to UTIL_INSTANCE_ID_MAX letters, digits, '-', '_'
  * and '.' (EC2's "i-" and 17 hex digits fit); checked by the server and by an agent given one. */
 #define UTIL_INSTANCE_ID_MAX 128

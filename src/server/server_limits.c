@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/base/ratelimit.h"
 #include "server/base/store.h"
 
@@ -30,17 +30,9 @@ int server_limit_option(const char *name, const char *arg, barge_config *c)
 
 void server_fit_open_files(barge_config *c)
 {
-    struct rlimit r;
-    if (getrlimit(RLIMIT_NOFILE, &r) < 0) return;
-    rlim_t want = r.rlim_max == RLIM_INFINITY || r.rlim_max > 65536 ? 65536 : r.rlim_max;
-    if (r.rlim_cur < want) {
-        r.rlim_cur = want;
-        setrlimit(RLIMIT_NOFILE, &r);
-        getrlimit(RLIMIT_NOFILE, &r);
-    }
     /* The server's own: the stores and their journals, logs, the audit trail, the local
      * agents' pipes, webhooks' sockets, threads' wake-ups; half of a small limit. */
-    long files = (long)r.rlim_cur, fit = files > 1024 ? files - 512 : files / 2;
+    long files = util_raise_open_files(), fit = files > 1024 ? files - 512 : files / 2;
     if (fit >= c->max_conns) return;
     c->max_conns = fit > 1 ? (int)fit : 1;
     log_warn("the open-file limit (%ld) leaves room for %d connections, not 4,000: raise it "
