@@ -70,3 +70,42 @@ class DeletedQueue(JobsCase):
         status, _, body = self.server.raw("POST", "/barge/v1/getevents", {"queue": "never"})
         self.assertEqual(status, 400)
         self.assertIn("no job queue named 'never'", body["message"])
+
+
+class ReadLate(JobsCase):
+    def test_an_event_read_late_describes_the_job_as_it_was(self):
+        # An event's detail was the job as it was when the event was first read: read after
+        # the job had ended (a webhook that was down), its STARTING and RUNNING events had
+        # stoppedAt, the exit code and both attempts.
+        start = self.server.raw("POST", "/barge/v1/getevents", {})[2]["lastSeq"]
+        jid = self.submit("late", command="exit 3", retryStrategy={"attempts": 2})
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual((d["status"], len(d["attempts"])), ("FAILED", 2))
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents",
+                                          {"after": start, "queue": "q"})
+        self.assertEqual(status, 200, body)
+        got = [e["event"]["detail"] for e in body["events"] if e["event"]["detail"]["jobId"] == jid]
+        self.assertEqual([g["status"] for g in got],
+                         ["RUNNABLE", "STARTING", "RUNNING", "RUNNABLE", "STARTING", "RUNNING",
+                          "FAILED"])
+        first, second = d["attempts"]
+        # Per event: attempts ended by then, startedAt (the latest attempt that ran by then),
+        # the exit code shown (the last ended attempt's, while none runs).
+        want = [(0, None, None), (0, None, None), (0, first["startedAt"], None),
+                (1, first["startedAt"], 3), (1, first["startedAt"], None),
+                (1, second["startedAt"], None), (2, second["startedAt"], 3)]
+        for g, (n, started, code) in zip(got, want):
+            self.assertEqual((len(g["attempts"]), g.get("startedAt"),
+                              g["container"].get("exitCode")), (n, started, code), g["status"])
+            self.assertEqual("stoppedAt" in g, g["status"] == "FAILED", g["status"])
+        # A running attempt's log stream is its own, not the next one's.
+        self.assertEqual(got[2]["container"]["logStreamName"],
+                         first["container"]["logStreamName"])
+        self.assertEqual(got[5]["container"]["logStreamName"],
+                         second["container"]["logStreamName"])
+        self.assertNotEqual(first["container"]["logStreamName"],
+                            second["container"]["logStreamName"])
+        # Read again, the same (texts are kept for the readers that follow).
+        again = self.server.raw("POST", "/barge/v1/getevents", {"after": start, "queue": "q"})[2]
+        self.assertEqual([e["event"]["detail"] for e in again["events"]
+                          if e["event"]["detail"]["jobId"] == jid], got)

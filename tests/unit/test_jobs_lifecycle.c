@@ -807,7 +807,7 @@ static void test_old_node_ranges_are_described_as_aws_has_them(void)
     CHECK(json_object_get(json_object_get(range, "container"), "networkInterfaces") == NULL);
     json_decref(d);
     buf rest = {0};
-    jobdesc_event_rest(st, j, &rest);
+    jobdesc_event_rest(st, j, NULL, &rest);
     CHECK(strstr(rest.data, "nodeRangeProperties") != NULL);
     CHECK(strstr(rest.data, "networkInterfaces") == NULL);
     buf_free(&rest);

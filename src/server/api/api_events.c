@@ -74,6 +74,12 @@ typedef struct rest_cache {
 /* The event's JSON text: one event as EventBridge delivers AWS Batch's, its detail the job's
  * description (jobdesc.h).  Written without printf: followers read every event, and this is
  * most of what following costs the core. */
+/* What a description shows differently by status: waiting, STARTING, RUNNING, ended. */
+static int stage_of(int status)
+{
+    return status == JS_STARTING ? 1 : status == JS_RUNNING ? 2 : job_status_done(status) ? 3 : 0;
+}
+
 static void event_make(state *st, const event_rec *e, rest_cache *rc, buf *b)
 {
     /* What every event says alike, written once: account and region as JSON strings. */
@@ -90,9 +96,21 @@ static void event_make(state *st, const event_rec *e, rest_cache *rc, buf *b)
         util_iso_time(secs, rc->when);
         rc->secs = secs;
     }
-    if (rc->j != e->j) {
+    /* Read after the job moved on in a way its description shows (an attempt started, ran or
+     * ended since: a reader that was behind): described as it was then, for this event alone;
+     * else as it is, shared by the job's events read in this turn (a submit's PENDING and
+     * RUNNABLE read together describe alike). */
+    size_t ended = json_array_size(e->j->attempts);
+    int moved = stage_of(jobs_shown_status(e->j)) != stage_of(e->status) ||
+                (e->ended != EVENTS_ENDED_UNKNOWN && e->ended != ended);
+    if (moved) {
+        jobdesc_as_of as_of = {e->status, e->ended == EVENTS_ENDED_UNKNOWN ? -1 : e->ended};
         rc->rest.len = 0;
-        jobdesc_event_rest(st, e->j, &rc->rest);
+        jobdesc_event_rest(st, e->j, &as_of, &rc->rest);
+        rc->j = NULL;
+    } else if (rc->j != e->j) {
+        rc->rest.len = 0;
+        jobdesc_event_rest(st, e->j, NULL, &rc->rest);
         rc->j = e->j;
     }
     buf_reserve(b, rc->rest.len + 512);

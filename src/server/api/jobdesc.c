@@ -352,15 +352,27 @@ static void tw_json(tw *w, const char *k, json_t *v)
 }
 
 /* The container's computed members (computed_part's *ctr). */
-static void container_text(state *st, job *j, tw *w)
+static void container_text(state *st, job *j, const jobdesc_as_of *as_of, tw *w)
 {
-    json_t *last = j->attempts ? json_array_get(j->attempts, json_array_size(j->attempts) - 1)
-                               : NULL;
-    json_t *lc = json_object_get(last, "container");
+    size_t n = json_array_size(j->attempts), ended = n;
     int current = j->status == JS_STARTING || j->status == JS_RUNNING;
-    if (!current && json_object_get(lc, "exitCode"))
+    if (as_of) {
+        current = as_of->status == JS_STARTING || as_of->status == JS_RUNNING;
+        if (as_of->ended >= 0 && (size_t)as_of->ended < n) ended = (size_t)as_of->ended;
+    }
+    json_t *last = ended ? json_array_get(j->attempts, ended - 1) : NULL;
+    json_t *lc = json_object_get(last, "container");
+    /* The attempt that ran then has ended since: where it ran is in its record. */
+    json_t *then = current && ended < n ? json_array_get(j->attempts, ended) : NULL;
+    if (then) {
+        lc = json_object_get(then, "container");
+        current = 0;
+    } else if (current && !(j->status == JS_STARTING || j->status == JS_RUNNING)) {
+        lc = NULL; /* (not known) */
+    }
+    if (!then && !current && json_object_get(lc, "exitCode"))
         tw_json(w, "exitCode", json_object_get(lc, "exitCode"));
-    if (!current && json_object_get(lc, "reason"))
+    if (!then && !current && json_object_get(lc, "reason"))
         tw_json(w, "reason", json_object_get(lc, "reason"));
     const char *stream = current ? j->log_stream
                                  : json_string_value(json_object_get(lc, "logStreamName"));
@@ -387,7 +399,18 @@ static void container_text(state *st, job *j, tw *w)
 }
 
 /* The members computed_part computes but status and statusReason. */
-static void computed_text(state *st, job *j, tw *w)
+/* The job's startedAt as of an event: the latest attempt that ran by then (an attempt STARTING
+ * had not), from its record when it has ended since; 0 when none had. */
+static int64_t started_as_of(const job *j, const jobdesc_as_of *as_of, size_t n)
+{
+    long idx = as_of->status == JS_RUNNING ? as_of->ended : as_of->ended - 1;
+    if (idx < 0) return 0;
+    if ((size_t)idx >= n) return j->started_at;
+    return json_integer_value(json_object_get(json_array_get(j->attempts, (size_t)idx),
+                                              "startedAt"));
+}
+
+static void computed_text(state *st, job *j, const jobdesc_as_of *as_of, tw *w)
 {
     buf *out = w->out;
     /* Job ids (a UUID, ":N" or "#N") need no escaping, nor does the rest of an ARN (arn.h). */
@@ -396,16 +419,28 @@ static void computed_text(state *st, job *j, tw *w)
     arn_put(out, ARN_JOB, j->id);
     buf_puts(out, "\"");
     tw_str(w, "jobId", j->id);
+    const job *held = attempts_of(j);
+    /* As of an event: the attempts that had ended then (a multi-node job's are its main
+     * node's, whose count the event does not know: all shown), and no end before the end. */
+    size_t shown = json_array_size(held->attempts);
+    int64_t started = j->started_at, stopped = j->stopped_at;
+    if (as_of) {
+        if (!job_status_done(as_of->status)) stopped = 0;
+        if (held == j && as_of->ended >= 0) {
+            started = started_as_of(j, as_of, shown);
+            if ((size_t)as_of->ended < shown) shown = (size_t)as_of->ended;
+        }
+    }
     if (j->created_at) tw_int(w, "createdAt", j->created_at);
-    if (j->started_at) tw_int(w, "startedAt", j->started_at);
-    if (j->stopped_at) tw_int(w, "stoppedAt", j->stopped_at);
+    if (started) tw_int(w, "startedAt", started);
+    if (stopped) tw_int(w, "stoppedAt", stopped);
     /* AWS's attempts[] without barge's member of each, which goes to barge.attempts[]. */
     size_t ai;
     json_t *a;
-    const job *held = attempts_of(j);
     tw_key(w, "attempts");
     buf_puts(out, "[");
     json_array_foreach(held->attempts, ai, a) {
+        if (ai == shown) break;
         json_t *copy = json_copy(a);
         json_object_del(copy, ATTEMPT_BARGE);
         if (ai) buf_puts(out, ",");
@@ -448,6 +483,7 @@ static void computed_text(state *st, job *j, tw *w)
     tw_key(&b, "attempts");
     buf_puts(out, "[");
     json_array_foreach(held->attempts, ai, a) {
+        if (ai == shown) break;
         json_t *where = json_object_get(a, ATTEMPT_BARGE);
         if (ai) buf_puts(out, ",");
         if (where) jtext_json(out, where);
@@ -506,12 +542,12 @@ static void put_members(buf *out, const member *m, size_t n, const tw *w, int *f
     }
 }
 
-void jobdesc_event_rest(state *st, job *j, buf *out)
+void jobdesc_event_rest(state *st, job *j, const jobdesc_as_of *as_of, buf *out)
 {
     const spec_text *t = spec_text_of(j->spec);
     /* The computed members go first, so that the spec's of the same names can be left out. */
     tw w = {.out = out, .first = 1};
-    computed_text(st, j, &w);
+    computed_text(st, j, as_of, &w);
     int first = w.first;
     put_members(out, t->top, t->n_top, &w, &first);
     const char *own = j->spec->own;
@@ -524,7 +560,7 @@ void jobdesc_event_rest(state *st, job *j, buf *out)
     if (jobspec_shared(j->spec, "container")) {
         buf_puts(out, first ? "\"container\":{" : ",\"container\":{");
         tw c = {.out = out, .first = 1};
-        container_text(st, j, &c);
+        container_text(st, j, as_of, &c);
         int cfirst = c.first;
         put_members(out, t->ctr, t->n_ctr, &c, &cfirst);
         buf_puts(out, "}");

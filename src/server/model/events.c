@@ -111,7 +111,10 @@ void events_note(events *ev, job *j, int status)
      * zero page until it is, and reading it first makes the write copy it and flush every CPU's
      * view of it (a per cent of the core's time while the ring fills). */
     if (ev->next > ev->kept) event_text_drop(e->text);
+    size_t ended = json_array_size(j->attempts);
     *e = (event_rec){.seq = ev->next, .at = util_now_ms(), .j = j, .status = (uint8_t)status,
+                     .ended = ended < EVENTS_ENDED_UNKNOWN ? (uint16_t)ended
+                                                           : EVENTS_ENDED_UNKNOWN,
                      .prev = link_to(ev, j->last_event, ev->next)};
     j->last_event = ev->next;
     ev->next++;
@@ -408,6 +411,7 @@ static int load_record(void *arg, const char *key, const char *doc, size_t len)
         event_text_drop(ev->ring[ev->next % ev->kept].text);
         ev->ring[ev->next % ev->kept] =
             (event_rec){.seq = seq, .at = e->at, .j = j, .status = (uint8_t)status,
+                        .ended = EVENTS_ENDED_UNKNOWN,
                         .prev = j ? link_to(ev, j->last_event, seq) : 0};
         if (j) j->last_event = seq;
         ev->next++;

@@ -59,6 +59,10 @@ typedef struct event_rec {
     int64_t at; /* epoch ms */
     job *j;
     uint8_t status;
+    /* How many of the job's attempts had ended when it happened, so that an event read after
+     * the job moved on describes it as it was (api/jobdesc.h, jobdesc_as_of); EVENTS_ENDED_UNKNOWN
+     * for one read back from the store.  In what is padding. */
+    uint16_t ended;
     /* How far back the same job's previous kept event is (0: none kept), so that a job's events
      * are found from its last_event without a scan (events_forget); in what is padding. */
     uint32_t prev;
@@ -66,6 +70,8 @@ typedef struct event_rec {
      * however many follow closely, an event is described once. */
     event_text *text;
 } event_rec;
+
+#define EVENTS_ENDED_UNKNOWN UINT16_MAX
 
 typedef struct events events;
 
