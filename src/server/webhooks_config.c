@@ -69,7 +69,7 @@ static const char *member_problem(const char *k, json_t *v, json_t *t)
                      "to 65535, and no space or control character";
     }
     if (!strcmp(k, "secret"))
-        return json_is_string(v) && strlen(json_string_value(v)) >= 16
+        return json_is_string(v) && util_utf8_chars(json_string_value(v)) >= 16
                    ? NULL : "secret must be 16 characters or more";
     if (!strcmp(k, "queue")) {
         /* As GetEvents will take it: a name that can be no queue's would otherwise start the

@@ -833,6 +833,9 @@ class Webhooks(JobsCase):
                  "targets[0] (x): status must list at least one status"),
                 ({"targets": [dict(good, status=[1, "NOPE"])]}, "targets[0] (x): status must"),
                 ({"targets": [dict(good, status=["SUBMITTED"])]}, "status must list statuses"),
+                # Characters, as it says, not bytes: eight two-byte letters were taken.
+                ({"targets": [dict(good, secret="\u00e9" * 8)]},
+                 "targets[0] (x): secret must be 16 characters or more"),
                 ({"targets": [dict(good, url="http://")]}, "targets[0] (x): url must be"),
                 ({"targets": [dict(good, url="http://a b/")]}, "url must be"),
                 ({"targets": [dict(good, url="http://h/\n")]}, "url must be"),
