@@ -2,6 +2,7 @@
 privileged containers only with --allow-privileged, no EFS or S3 Files volumes, absolute paths
 for host volumes, mount points, devices and tmpfs mounts, mount points that name a volume, and
 users written as name, uid, name:group or uid:gid."""
+import time
 import unittest
 
 from harness import ServerTestCase
@@ -181,7 +182,11 @@ class PrivilegedAllowed(HostCase):
         return self.batch.submit_job(jobName=name, jobQueue="parked", jobDefinition=definition)
 
     def test_privileged_is_accepted_and_a_restart_without_the_option_refuses_it(self):
-        self.assertIn("privileged containers are allowed", self.server.read_log())
+        # (Said once the server listens: a test may read the log before.)
+        deadline = time.time() + 10
+        while "privileged containers are allowed" not in self.server.read_log():
+            self.assertLess(time.time(), deadline, "the warning about --allow-privileged")
+            time.sleep(0.05)
         self.reg("priv", privileged=True)
         self.assertIs(self.props("priv:1")["privileged"], True)
         ranges = [{"targetNodes": "0", "container": container(privileged=True)},
