@@ -1048,20 +1048,21 @@ class CatchingUp(Bursts):
         self.assertLess(took, 0.8 * floor, "caught up in %.1f s" % took)
 
 
-class WebhookDamagedPosition(JobsCase):
-    """A target's position file that holds no position (a class of its own: its restarts send
-    every event kept again)."""
+class OneTarget(JobsCase):
+    """A server delivering to one webhook target of its own (cls.hook answering behaviour, the
+    target's members target, and more server options)."""
+    behaviour = staticmethod(lambda n: 200)
+    target = {}
+    more_args = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.answer = staticmethod(lambda n: 200)
-        cls.hook = Receiver(lambda n: 200)
+        cls.hook = Receiver(lambda n: cls.behaviour(n))
         cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
         path = os.path.join(cls.conf_dir, "hooks.json")
         with open(path, "w") as f:
-            json.dump({"targets": [{"name": "kept", "url": cls.hook.url, "secret": SECRET,
-                                    "queue": "q"}]}, f)
-        cls.server_args = FAST + ("--webhooks", path)
+            json.dump({"targets": [dict(url=cls.hook.url, secret=SECRET, **cls.target)]}, f)
+        cls.server_args = FAST + ("--webhooks", path) + tuple(cls.more_args)
         super().setUpClass()
 
     @classmethod
@@ -1070,12 +1071,17 @@ class WebhookDamagedPosition(JobsCase):
         cls.hook.httpd.shutdown()
         shutil.rmtree(cls.conf_dir, ignore_errors=True)
 
+
+class WebhookDamagedPosition(OneTarget):
+    """A target's position file that holds no position (a class of its own: its restarts send
+    every event kept again)."""
+    target = {"name": "kept", "queue": "q"}
+
     def test_a_damaged_position_sends_again_rather_than_losing(self):
         # A position file that held no number (emptied by a crash, edited) was read as no
         # file: delivery went on "from now on", and what the target had missed was lost
         # without a word; "-5" stopped the target for good (its filter refused).
         cursor = os.path.join(self.server.data_dir, "webhooks", "kept")
-        type(self).answer = staticmethod(lambda n: 200)
         jid = self.submit("kept", command="true")
         self.wait_job(jid)
         self.wait_for(lambda: self.hook.statuses(jid)[-1:] == ["SUCCEEDED"], 20,
@@ -1104,26 +1110,13 @@ class WebhookDamagedPosition(JobsCase):
                       "the position past the newest event said")
 
 
-class WebhookBehindRetention(JobsCase):
+class WebhookBehindRetention(OneTarget):
     """A target down for longer than the jobs are kept: the events of the jobs removed meanwhile
     cannot be sent, and the log says so (it said nothing)."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.up = False
-        cls.hook = Receiver(lambda n: 200 if cls.up else 503)
-        cls.conf_dir = tempfile.mkdtemp(prefix="barge-hooks-")
-        path = os.path.join(cls.conf_dir, "hooks.json")
-        with open(path, "w") as f:
-            json.dump({"targets": [{"name": "late", "url": cls.hook.url, "secret": SECRET}]}, f)
-        cls.server_args = FAST + ("--webhooks", path, "--retention-hours", "%.9f" % (3 / 3600))
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.hook.httpd.shutdown()
-        shutil.rmtree(cls.conf_dir, ignore_errors=True)
+    up = False
+    behaviour = staticmethod(lambda n: 200 if WebhookBehindRetention.up else 503)
+    target = {"name": "late"}
+    more_args = ("--retention-hours", "%.9f" % (3 / 3600))
 
     def test_events_of_removed_jobs_are_said_to_be_passed_over(self):
         jobs = [self.submit("gone-%d" % i, command="true") for i in range(3)]
