@@ -268,7 +268,7 @@ static int parse_options(agent *ag, int argc, char **argv)
                 return 2;
             break;
         case O_MIRROR:
-            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
+            if (!util_http_scheme_len(util_http_scheme_lower(optarg))) {
                 fprintf(stderr, "barge agent: --registry-mirror must be an http:// or https:// "
                                 "URL (got '%s')\n", optarg);
                 return 2;

@@ -26,7 +26,7 @@ int agent_servers_parse(agent_servers *s, const char *list, char *err, size_t er
         size_t keep = len;
         while (keep > 0 && u[keep - 1] == '/') keep--; /* paths are appended */
         s->url = xrealloc(s->url, (s->n + 1) * sizeof *s->url);
-        s->url[s->n++] = xstrndup(u, keep);
+        s->url[s->n++] = util_http_scheme_lower(xstrndup(u, keep));
         u += len;
         if (!*u) return 0;
     }

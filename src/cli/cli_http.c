@@ -181,7 +181,7 @@ static int environment_ok(const cli_ctx *c)
 int cli_ctx_open(cli_ctx *c)
 {
     const char *e = c->endpoint;
-    size_t scheme = strncmp(e, "http://", 7) == 0 ? 7 : strncmp(e, "https://", 8) == 0 ? 8 : 0;
+    size_t scheme = util_http_scheme_len(e);
     size_t auth_len = scheme ? strcspn(e + scheme, "/?#") : 0;
     const char *rest = e + scheme + auth_len;
     const char *from = c->endpoint_from ? c->endpoint_from : "the endpoint";
@@ -218,7 +218,7 @@ int cli_ctx_open(cli_ctx *c)
                         "$AWS_CA_BUNDLE\n", c->prog, c->ca_file, strerror(errno));
         return 2;
     }
-    c->base = xstrndup(e, scheme + auth_len);
+    c->base = util_http_scheme_lower(xstrndup(e, scheme + auth_len));
     c->host = xstrndup(e + scheme, auth_len);
     /* A trailing slash on the endpoint is common and means nothing; any other path is a
      * proxy's that serves barge under it, put before every operation's. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -522,11 +523,22 @@ char *util_next_line(char **at, char *end, size_t *len)
     return line;
 }
 
+size_t util_http_scheme_len(const char *url)
+{
+    return strncasecmp(url, "http://", 7) == 0 ? 7 : strncasecmp(url, "https://", 8) == 0 ? 8 : 0;
+}
+
+char *util_http_scheme_lower(char *url)
+{
+    size_t n = util_http_scheme_len(url);
+    for (size_t i = 0; i + 3 < n; i++) url[i] = (char)tolower((unsigned char)url[i]);
+    return url;
+}
+
 const char *util_http_url_problem(const char *url, size_t len)
 {
-    size_t skip = len >= 7 && strncmp(url, "http://", 7) == 0    ? 7
-                  : len >= 8 && strncmp(url, "https://", 8) == 0 ? 8
-                                                                  : 0;
+    size_t skip = len >= 7 ? util_http_scheme_len(url) : 0;
+    if (skip > len) skip = 0;
     if (!skip) return "is not an http:// or https:// URL";
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f)

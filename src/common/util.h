@@ -103,4 +103,9 @@ char *util_next_line(char **at, char *end, size_t *len);
  * NULL: a host (an IPv6 address in closed brackets), a port (if any) of 1 to 65535, and no space
  * or control character anywhere.  A phrase for "URL WHY". */
 const char *util_http_url_problem(const char *url, size_t len);
+/* A URL's scheme is case-insensitive (RFC 3986, 3.1), and barge compares "http://" and
+ * "https://" as written: the length of url's http:// or https:// in any case (0 for neither),
+ * and url with that scheme lowered in place, as URLs users give are taken in. */
+size_t util_http_scheme_len(const char *url);
+char *util_http_scheme_lower(char *url);
 #endif

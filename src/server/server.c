@@ -317,7 +317,7 @@ int server_main(int argc, char **argv)
         case OPT_PROVIDER: c->provider_commands = optarg; break;
         case OPT_AGENTURL:
             if (server_check_agent_urls(optarg) < 0) return 2;
-            c->remote_url = optarg;
+            c->remote_url = util_http_scheme_lower(optarg);
             break;
         case OPT_CREDENTIALS: credentials = optarg; break;
         case OPT_POLICIES: policies = optarg; break;

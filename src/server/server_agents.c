@@ -171,8 +171,7 @@ static const char *agent_option_invalid(int opt_executor_relative, const char *v
         return strcmp(v, "container") == 0 || strcmp(v, "process") == 0
                    ? NULL : "must be container or process";
     case 1: /* --registry-mirror */
-        return strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0
-                   ? NULL : "must be an http:// or https:// URL";
+        return util_http_scheme_len(v) ? NULL : "must be an http:// or https:// URL";
     case 2: /* --insecure-registry */
         return *v && !strchr(v, '/') ? NULL : "takes a registry's HOST or HOST:PORT";
     case 3: { /* --image-cache-size */

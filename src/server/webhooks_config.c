@@ -125,7 +125,7 @@ static const char *member_problem(const char *k, json_t *v, json_t *t)
                    "for many events";
         if (json_is_integer(parallel) && json_integer_value(parallel) > 1)
             return "pipeline and parallel are two ways of having POSTs in flight: give one";
-        if (url && strncmp(url, "http://", 7) != 0)
+        if (url && util_http_scheme_len(url) != 7)
             return "pipeline takes an http:// url only (pipelined POSTs are barge's own, without "
                    "TLS): leave it out for an https:// target, or use batch";
         return NULL;
@@ -202,7 +202,7 @@ int webhooks__load(const char *path, target **targets, size_t *n_targets)
         target *x = &(*targets)[(*n_targets)++];
         memset(x, 0, sizeof *x);
         x->name = xstrdup(name);
-        x->url = xstrdup(json_string_value(json_object_get(t, "url")));
+        x->url = util_http_scheme_lower(xstrdup(json_string_value(json_object_get(t, "url"))));
         x->log_url = webhooks__url_for_log(x->url);
         x->secret = xstrdup(json_string_value(json_object_get(t, "secret")));
         x->batch = batch ? (int)json_integer_value(batch) : 1;

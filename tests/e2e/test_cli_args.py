@@ -446,6 +446,12 @@ class Arguments(ServerTestCase):
         rc, out, err = self.cli("jobs", "--queue", "args", "--endpoint", self.server.url + "/")
         self.assertEqual(rc, 0, err)
 
+    def test_an_endpoint_scheme_in_capitals_is_a_scheme(self):
+        # A URL's scheme is case-insensitive; "HTTP://..." was "not a URL like http://...".
+        upper = "HTTP" + self.server.url[len("http"):]
+        rc, out, err = self.cli("jobs", "--queue", "args", "--endpoint", upper)
+        self.assertEqual(rc, 0, err)
+
     def test_fleet_of_an_environment_that_does_not_exist_says_so(self):
         """It printed the table's header alone and exited 0, as for an environment without
         instances."""

@@ -216,7 +216,8 @@ static void test_process_start(void)
 static void test_http_url_problem(void)
 {
     static const char *const good[] = {"http://h", "https://h:1/p?q#f", "http://[::1]:8900",
-                                       "http://u:p@h:65535/", "http://127.0.0.1:8900/x"};
+                                       "http://u:p@h:65535/", "http://127.0.0.1:8900/x",
+                                       "HTTP://h", "Https://h:1/"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         CHECK(util_http_url_problem(good[i], strlen(good[i])) == NULL);
     static const char *const bad[][2] = {
@@ -235,6 +236,18 @@ static void test_http_url_problem(void)
     }
     /* Only the first len bytes count: one URL of a comma-separated list. */
     CHECK(util_http_url_problem("http://h:1,junk", 10) == NULL);
+    CHECK(util_http_url_problem("http:/", 6) != NULL);
+}
+
+/* The scheme is lowered, nothing else: a path's case is the server's to read. */
+static void test_http_scheme_lower(void)
+{
+    char a[] = "HTTPS://Host:1/Path", b[] = "HtTp://H/", c[] = "FTP://h", d[] = "http:/x";
+    CHECK_STR(util_http_scheme_lower(a), "https://Host:1/Path");
+    CHECK_STR(util_http_scheme_lower(b), "http://H/");
+    CHECK_STR(util_http_scheme_lower(c), "FTP://h");
+    CHECK_STR(util_http_scheme_lower(d), "http:/x");
+    CHECK(util_http_scheme_len("hTTps://h") == 8 && util_http_scheme_len("http:") == 0);
 }
 
 /* A directory would read as an empty file, and /dev/zero without end. */
@@ -474,6 +487,7 @@ int main(void)
     RUN(test_utf8_repair);
     RUN(test_utf8_chars);
     RUN(test_http_url_problem);
+    RUN(test_http_scheme_lower);
     RUN(test_open_regular);
     RUN(test_read_secret_file);
     RUN(test_thread_nice);
