@@ -310,6 +310,13 @@ const char *http_sse_query_request(http_sse_query *q, const char *last_event_id,
         last_event_id += strspn(last_event_id, " \t");
         size_t n = strlen(last_event_id);
         while (n && (last_event_id[n - 1] == ' ' || last_event_id[n - 1] == '\t')) n--;
+        /* Leading zeros are the number's still (?after= takes them): only its digits count
+         * toward the copy's size. */
+        while (n > 1 && last_event_id[0] == '0' && last_event_id[1] >= '0' &&
+               last_event_id[1] <= '9') {
+            last_event_id++;
+            n--;
+        }
         if (n >= sizeof id) return "Last-Event-ID: not an event's id (a number)";
         memcpy(id, last_event_id, n);
         id[n] = '\0';

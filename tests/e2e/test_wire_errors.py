@@ -346,13 +346,15 @@ class Routing(WireCase):
                 ("/barge/v1/events?after=1&after=2", {}, "after: given twice"),
                 ("/barge/v1/events?after=+5", {}, "after: not an event's id"),
                 ("/barge/v1/events", {"Last-Event-ID": "+5"}, "Last-Event-ID"),
-                ("/barge/v1/events", {"Last-Event-ID": "-1"}, "Last-Event-ID")):
+                ("/barge/v1/events", {"Last-Event-ID": "-1"}, "Last-Event-ID"),
+                ("/barge/v1/events", {"Last-Event-ID": "1" + "0" * 31}, "Last-Event-ID")):
             # (A stream the server started would not end: the read's timeout ends the test.)
             status, hdrs, body = http(self.server.port, request_bytes("GET", path,
                                                                       headers=headers))
             self.assertError(status, hdrs, body, fragment)
         # Blanks around a header's value are not part of it (RFC 9110): the stream starts.
-        for value in ("\t0", "0 "):
+        # Leading zeros are the number's, however many (40 were "not an event's id").
+        for value in ("\t0", "0 ", "0" * 40, "0" * 39 + "1", "00"):
             s = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
             try:
                 s.sendall(request_bytes("GET", "/barge/v1/events",
