@@ -8,6 +8,7 @@ import tempfile
 import time
 import unittest
 
+from harness import BARGE, free_port
 from test_metrics import parse, value
 from test_jobs_common import JobsCase, LogStoreFault
 
@@ -156,6 +157,25 @@ class DiskFull(SmallDisk):
         # The jobs that were answered 200 are there (RUNNABLE) once the store writes again.
         self.wait_for(lambda: made() == codes.count(200), 30, "the jobs made to be RUNNABLE")
         self.assertEqual(submitted() - before, codes.count(200))
+
+    def test_a_server_started_on_a_full_disk_says_why_and_loses_nothing(self):
+        # It said "database or disk is full" and nothing of what to do.
+        jid = self.submit("kept", queue="parked")
+        self.server.stop()
+        self.addCleanup(self.server.start)
+        fill(self.filler)
+        try:
+            # (Its log would go to the full disk: its words are read from a pipe.)
+            p = subprocess.run([BARGE, "server", "--listen", "127.0.0.1:%d" % free_port(),
+                                "--data-dir", self.server_data_dir, "--dev", "--executor",
+                                "process", "--no-default-queue"],
+                               capture_output=True, text=True, timeout=30)
+        finally:
+            os.unlink(self.filler)
+        self.assertNotEqual(p.returncode, 0, p.stderr)
+        self.assertIn("file system has no room: free some and start again", p.stderr)
+        self.server.start()
+        self.assertEqual(self.job(jid)["status"], "RUNNABLE")
 
     def test_a_job_that_ends_while_the_disk_is_full_succeeds(self):
         go = os.path.join(self.out_dir, "full.go")

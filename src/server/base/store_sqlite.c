@@ -2,6 +2,7 @@
 #include "server/base/store.h"
 
 #include <sqlite3.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,7 +191,12 @@ store *store_sqlite_open(const char *dir, enum store_sync sync, char **err)
     static const char tuning[] = "PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=4000;";
     if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(db, tuning, NULL, NULL, NULL) != SQLITE_OK) {
-        *err = xasprintf("cannot configure the store %s: %s", path, sqlite3_errmsg(db));
+        /* Opening the write-ahead log makes files: on a full disk that is where it stops. */
+        *err = xasprintf("cannot configure the store %s: %s%s", path, sqlite3_errmsg(db),
+                         sqlite3_errcode(db) == SQLITE_FULL || sqlite3_system_errno(db) == ENOSPC
+                             ? " (the data directory's file system has no room: free some and "
+                               "start again; the store is kept as it was)"
+                             : "");
         goto fail;
     }
     if (sqlite_schema_migrate(db, migrations, N_MIGRATIONS, "the data directory's store", err) < 0)
