@@ -320,6 +320,36 @@ def read_to_close(s):
     return out
 
 
+def stand_in_server(test, answer):
+    """An HTTP server that stands in for a barge server: it answers every POST 200 with the
+    bytes answer(operation, body) gives (the operation in lower case from the path, or the
+    CloudWatch Logs target's from X-Amz-Target; body the request's bytes).  Stopped at test's
+    cleanup; returns its URL."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            target = self.headers.get("X-Amz-Target")
+            op = target.split(".")[-1] if target else self.path.rsplit("/", 1)[-1]
+            out = answer(op, body)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    test.addCleanup(srv.server_close)
+    test.addCleanup(srv.shutdown)
+    return "http://127.0.0.1:%d" % srv.server_address[1]
+
+
 def register_agent(server, ce="standin-ce", instance_id=None, token="any-token", vcpus=1,
                    memory=1024, client_token=None, create_ce=True):
     """Registers a stand-in agent the way `barge agent` does, creating the UNMANAGED compute

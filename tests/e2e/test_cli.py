@@ -14,7 +14,8 @@ import subprocess
 import time
 import unittest
 
-from harness import ACCESS_KEY, BARGE, SECRET_KEY, Server, ServerTestCase, free_port
+from harness import (ACCESS_KEY, BARGE, SECRET_KEY, Server, ServerTestCase, free_port,
+                     stand_in_server)
 
 
 def cli_env(endpoint=None):
@@ -467,34 +468,14 @@ class Usage(unittest.TestCase):
             self.assertLess(time.time() - start, 30, "the CLI waited for the end of the answer")
 
     def fake_server(self, answer):
-        """A server of the test's making: answer(operation, request) gives the JSON answer of
-        each call (the operation in lower case, or the CloudWatch Logs target's); returns its
-        URL and the list of operations called."""
-        import http.server
-        import threading
+        """A stand-in server: answer(operation, request) gives the JSON answer of each call;
+        returns its URL and the list of operations called."""
         calls = []
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                target = self.headers.get("X-Amz-Target")
-                op = target.split(".")[-1] if target else self.path.rsplit("/", 1)[-1]
-                calls.append(op)
-                out = json.dumps(answer(op, json.loads(body or b"{}"))).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *args):
-                pass
-
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        self.addCleanup(srv.server_close)
-        self.addCleanup(srv.shutdown)
-        return "http://127.0.0.1:%d" % srv.server_address[1], calls
+        def reply(op, body):
+            calls.append(op)
+            return json.dumps(answer(op, json.loads(body or b"{}"))).encode()
+        return stand_in_server(self, reply), calls
 
     def test_pages_that_go_round_in_a_circle_end(self):
         """A server whose tokens go a, b, a, b... gives a fresh token each time, never the one

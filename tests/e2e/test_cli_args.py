@@ -21,7 +21,7 @@ import json
 import re
 
 import test_cli
-from harness import ACCESS_KEY, BARGE, SECRET_KEY, ServerTestCase, arn
+from harness import ACCESS_KEY, BARGE, SECRET_KEY, ServerTestCase, arn, stand_in_server
 from test_cli import barge, cli_env, jobs_api_missing, make_idle_queue, pty_read_to_end
 
 
@@ -531,34 +531,13 @@ class Arguments(ServerTestCase):
 
 
 def odd_server(test, answer, sent=None):
-    """A server that answers every call 200 with the bytes answer(operation) gives (the
-    operation in lower case, or the CloudWatch Logs target's); returns its URL.  Each request's
-    body is appended to the list sent, when given, as (operation, JSON)."""
-    import http.server
-    import threading
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            target = self.headers.get("X-Amz-Target")
-            op = target.split(".")[-1] if target else self.path.rsplit("/", 1)[-1]
-            if sent is not None:
-                sent.append((op, json.loads(body or b"null")))
-            out = answer(op)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    test.addCleanup(srv.server_close)
-    test.addCleanup(srv.shutdown)
-    return "http://127.0.0.1:%d" % srv.server_address[1]
+    """A stand-in server answering every call with the bytes answer(operation) gives; each
+    request's body is appended to the list sent, when given, as (operation, JSON)."""
+    def reply(op, body):
+        if sent is not None:
+            sent.append((op, json.loads(body or b"null")))
+        return answer(op)
+    return stand_in_server(test, reply)
 
 
 class NotBarge(unittest.TestCase):
