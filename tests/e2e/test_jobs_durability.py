@@ -306,6 +306,46 @@ class StopLocalAgents(JobsCase):
                          ["Host EC2 (instance %s) terminated." % instance,
                           "Essential container in task exited"])
 
+    def test_an_agent_still_stopping_when_the_next_server_starts_costs_nothing(self):
+        # The job is slow to end on SIGTERM, so the agent lives on into the next server, which
+        # adopts it and hears its report of the stopped attempt: that report counted the
+        # attempt (a job of attempts 1 failed for a restart) with the exit code of the stop.
+        script = ('[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] || exit 0; '
+                  'trap "sleep 0.5; exit 3" TERM; sleep 60 & wait')
+        jid = self.submit("slow-to-stop", command=script)
+        self.wait_jobs([jid], "RUNNING", timeout=20)
+        instance = self.raw_job(jid)["barge"]["instanceId"]
+        self.server.stop()
+        self.server.start()
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual([a["statusReason"] for a in d["attempts"]],
+                         ["Host EC2 (instance %s) terminated." % instance,
+                          "Essential container in task exited"])
+        self.assertNotIn("exitCode", d["attempts"][0]["container"])
+
+
+class AgentStopped(JobsCase):
+    """An agent stopped (SIGTERM: its host shutting down) while the server runs: to its jobs
+    their host went away; the attempt counts, as on AWS, and leaves no exit code."""
+    server_args = FAST
+
+    def test_a_stopped_agents_attempt_has_no_exit_code_for_rules_to_match(self):
+        # It ended with the stop's 143, which an onExitCode "*" EXIT rule took as final.
+        script = '[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] && exec sleep 60; exit 0'
+        jid = self.submit("host-went", command=script, retryStrategy={
+            "attempts": 2, "evaluateOnExit": [{"onExitCode": "*", "action": "EXIT"}]})
+        self.wait_jobs([jid], "RUNNING", timeout=20)
+        agents = self.server.agent_pids()
+        self.assertEqual(len(agents), 1)
+        os.kill(agents[0], signal.SIGTERM)
+        d = self.wait_job(jid, timeout=60)
+        self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        self.assertEqual(len(d["attempts"]), 2)
+        self.assertTrue(d["attempts"][0]["statusReason"].startswith("Host EC2 (instance "),
+                        d["attempts"][0])
+        self.assertNotIn("exitCode", d["attempts"][0]["container"])
+
 
 class ServerAway(JobsCase):
     """A local agent whose server stays away longer than --server-lost-seconds lets its attempts

@@ -370,9 +370,14 @@ static void handle_report(state *st, instance *in, json_t *r, int64_t skew)
         e.killed = ordered;
         e.timed_out = json_is_true(json_object_get(r, "timedOut"));
         if (json_is_true(json_object_get(r, "agentStopped"))) {
-            /* The agent itself was stopped: to the job, its host went away. */
+            /* The agent itself was stopped: to the job, its host went away, which leaves no
+             * exit code (an onExitCode "*" rule must not make a lost host final), but for a 0:
+             * the job had ended, or ended cleanly on the stop, as for a kill.  Stopped by a
+             * clean stop of the server, the operator's act: recorded, not counted. */
             attempt_host_lost(lost, sizeof lost, in->id);
             e.status_reason = lost;
+            e.has_exit_code = e.has_exit_code && e.exit_code == 0;
+            e.uncharged = in->stopped_by_server;
         } else if (json_is_true(json_object_get(r, "timedOut")))
             e.status_reason = "Job attempt duration exceeded timeout";
         else if (json_is_true(json_object_get(r, "killed")) && j->stop_reason)

@@ -449,6 +449,9 @@ void provider_local_stop(state *st)
     void *v;
     while (dict_next(&st->fleet->instances, &i, &k, &v)) {
         instance *in = v;
-        if (in->local && in->pid > 0) kill(in->pid, SIGTERM);
+        if (in->local && in->pid > 0 && kill(in->pid, SIGTERM) == 0) {
+            in->stopped_by_server = 1;
+            instance_mark_dirty(st->fleet, in);
+        }
     }
 }

@@ -63,6 +63,10 @@ typedef struct instance {
      * exit is watched through /proc, not waitpid). */
     unsigned long long pid_start;
     int adopted;
+    /* Stopped by a clean stop of the server (--stop-local-agents), in its last transaction:
+     * the attempts its agent ends for that stop, reported to the next server, were the
+     * operator's stop and cost their jobs nothing (docs/decisions.md, "Restarts"). */
+    int stopped_by_server;
     /* The store's record of it (model/instance_store.c): stored once written, dirty when it
      * no longer says what the record does.  recovered: read from the store at start, and its
      * agent has not been heard from since. */

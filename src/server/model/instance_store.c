@@ -50,6 +50,7 @@ static json_t *record(const instance *in)
     if (in->mem_note) json_object_set_new(r, "memNote", json_string(in->mem_note));
     if (in->drain_why) json_object_set_new(r, "drainReason", json_string(in->drain_why));
     if (in->profile) json_object_set_new(r, "instanceRole", json_string(in->profile));
+    if (in->stopped_by_server) json_object_set_new(r, "stoppedByServer", json_true());
     if (in->local && in->pid > 0) {
         json_object_set_new(r, "pid", json_integer(in->pid));
         json_object_set_new(r, "pidStart", json_integer((json_int_t)in->pid_start));
@@ -156,6 +157,7 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
     in->terminate_cmd = dup_member(r, "terminate", NULL);
     in->draining = json_is_true(json_object_get(r, "draining"));
     in->drain_why = in->draining ? dup_member(r, "drainReason", NULL) : NULL;
+    in->stopped_by_server = json_is_true(json_object_get(r, "stoppedByServer"));
     in->pid = (pid_t)json_integer_value(json_object_get(r, "pid"));
     in->pid_start = (unsigned long long)json_integer_value(json_object_get(r, "pidStart"));
     in->has_client_token =
