@@ -179,6 +179,71 @@ class BadBodies(WireCase):
                                                                     "BEST_FIT"}},
                   "computeResources.allocationStrategy", "'BEST_FIT'")
 
+    def test_lengths_and_enums_of_the_models(self):
+        # Each was taken (200): a userdataType of no kind, an empty imageType, a log group
+        # class of none, and prefixes and names past the Logs model's lengths.
+        cr = {"type": "EC2", "maxvCpus": 4, "subnets": [], "securityGroupIds": [],
+              "instanceRole": "r", "instanceTypes": ["optimal"]}
+        for extra, fragment in (
+                ({"launchTemplate": {"launchTemplateName": "t", "userdataType": "sh"}},
+                 "computeResources.launchTemplate.userdataType: 'sh' is not one of "
+                 "EKS_BOOTSTRAP_SH, EKS_NODEADM"),
+                ({"ec2Configuration": [{"imageType": ""}]},
+                 "computeResources.ec2Configuration[0].imageType: must be 1 to 256 characters "
+                 "long (got 0)"),
+                ({"ec2Configuration": [{"imageType": "ECS_AL2", "imageIdOverride": "i" * 257}]},
+                 "imageIdOverride: must be 1 to 256 characters long (got 257)")):
+            self.post("createcomputeenvironment",
+                      {"computeEnvironmentName": "lengths", "type": "MANAGED",
+                       "computeResources": dict(cr, **extra)}, fragment)
+        # Counted in characters: 256 of two bytes each are within 256.
+        self.ok("createcomputeenvironment",
+                {"computeEnvironmentName": "lengths", "type": "MANAGED", "computeResources": dict(
+                    cr, ec2Configuration=[{"imageType": "ECS_AL2", "imageIdOverride": "\u00e9" * 256}])})
+        for target, body, fragment in (
+                ("DescribeLogGroups", {"logGroupClass": "standard"},
+                 "logGroupClass: 'standard' is not one of STANDARD, INFREQUENT_ACCESS, DELIVERY"),
+                ("DescribeLogGroups", {"logGroupNamePrefix": ""},
+                 "logGroupNamePrefix: must be 1 to 512 characters long (got 0)"),
+                ("DescribeLogGroups", {"accountIdentifiers": ["1234"]},
+                 "accountIdentifiers[0]: must be 12 characters long (got 4)"),
+                ("DescribeLogStreams", {"logGroupName": "g", "logStreamNamePrefix": "p" * 513},
+                 "logStreamNamePrefix: must be 1 to 512 characters long (got 513)"),
+                ("FilterLogEvents", {"logGroupName": "g", "logStreamNames": [""]},
+                 "logStreamNames[0]: must be 1 to 512 characters long (got 0)"),
+                ("UntagLogGroup", {"logGroupName": "g", "tags": ["k" * 129]},
+                 "tags[0]: must be 1 to 128 characters long (got 129)")):
+            status, headers, out = self.server.raw("POST", "/", body, headers={
+                "X-Amz-Target": "Logs_20140328." + target,
+                "Content-Type": "application/x-amz-json-1.1"})
+            self.assertEqual(status, 400, (target, out))
+            self.assertIn(fragment, out.get("message", ""), target)
+
+    def test_overrides_a_job_type_does_not_take_are_named(self):
+        # A multinode job was told the overrides "do not apply to container jobs".
+        self.ok("registerjobdefinition", {
+            "jobDefinitionName": "mn", "type": "multinode", "nodeProperties": {
+                "numNodes": 1, "mainNode": 0, "nodeRangeProperties": [{"targetNodes": "0:", "container": {
+                    "image": "busybox", "command": ["true"], "resourceRequirements": [
+                        {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}}]}})
+        self.ok("registerjobdefinition", {
+            "jobDefinitionName": "one", "type": "container", "containerProperties": {
+                "image": "busybox", "command": ["true"], "resourceRequirements": [
+                    {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}})
+        self.ok("createcomputeenvironment", {"computeEnvironmentName": "wce",
+                                             "type": "UNMANAGED"})
+        self.ok("createjobqueue", {"jobQueueName": "wq", "priority": 1, "computeEnvironmentOrder": [
+            {"order": 1, "computeEnvironment": "wce"}]})
+        for definition, extra, fragment in (
+                ("mn", {"eksPropertiesOverride": {}},
+                 "eksPropertiesOverride does not apply to multinode jobs; remove it"),
+                ("one", {"ecsPropertiesOverride": {}},
+                 "ecsPropertiesOverride does not apply to container jobs; remove it"),
+                ("one", {"nodeOverrides": {"numNodes": 1}},
+                 "nodeOverrides does not apply to container jobs; remove it")):
+            self.post("submitjob", dict({"jobName": "j", "jobQueue": "wq",
+                                         "jobDefinition": definition}, **extra), fragment)
+
     def test_values_that_are_not_text(self):
         # A NUL inside a string, invalid UTF-8, and a duplicated key are all refused.
         self.post("createcomputeenvironment",

@@ -79,6 +79,20 @@ static void test_integer_ranges(void)
     REFUSES("i(1..2)", "\"1\"", "request body: expected an integer, got a string");
 }
 
+/* String lengths are counted in characters, as AWS's limits count them. */
+static void test_string_lengths(void)
+{
+    ACCEPTS("{p:s(1..3)}", "{\"p\": \"abc\"}");
+    ACCEPTS("{p:s(1..3)}", "{\"p\": \"\u00e9\u00e9\u00e9\"}"); /* six bytes, three characters */
+    REFUSES("{p:s(1..3)}", "{\"p\": \"\"}", "p: must be 1 to 3 characters long (got 0)");
+    REFUSES("{p:[s(1..3)]}", "{\"p\": [\"ab\", \"abcd\"]}",
+            "p[1]: must be 1 to 3 characters long (got 4)");
+    REFUSES("{a:s(12..12)}", "{\"a\": \"1234\"}", "a: must be 12 characters long (got 4)");
+    ACCEPTS("s(0..0)", "\"\"");
+    /* The type is checked before the length. */
+    REFUSES("s(1..2)", "1", "request body: expected a string, got an integer");
+}
+
 /* Integers written as reals (R's JSON writers print round doubles as 1e+05) are taken as the
  * integers they are, and handed on as integers; reals with a fraction, or past 64 bits, are
  * not. */
@@ -274,6 +288,7 @@ int main(void)
 {
     RUN(test_scalars);
     RUN(test_integer_ranges);
+    RUN(test_string_lengths);
     RUN(test_integers_written_as_reals);
     RUN(test_enums);
     RUN(test_objects_and_required);

@@ -19,15 +19,17 @@
 #include "server/engine/fleet.h"
 #include "server/api/api.h"
 
+#define USERDATA_TYPES "e(EKS_BOOTSTRAP_SH|EKS_NODEADM)"
 #define RESOURCE_SHAPE_COMMON                                                                 \
     "minvCpus:" API_VCPUS_SHAPE ", maxvCpus:" API_VCPUS_SHAPE ", desiredvCpus:" API_VCPUS_SHAPE \
     ", instanceTypes:[s], imageId:s, subnets:[s],"                                            \
     "securityGroupIds:[s], ec2KeyPair:s, instanceRole:s, tags:m<s>, placementGroup:s,"        \
     "bidPercentage:i(0..100), spotIamFleetRole:s,"                                            \
-    "launchTemplate:{launchTemplateId:s, launchTemplateName:s, version:s, userdataType:s,"    \
-    "  overrides:[{launchTemplateId:s, launchTemplateName:s, version:s, targetInstanceTypes:[s],"\
-    "  userdataType:s}]},"                                                                    \
-    "ec2Configuration:[{imageType:s!, imageIdOverride:s, imageKubernetesVersion:s}],"         \
+    "launchTemplate:{launchTemplateId:s, launchTemplateName:s, version:s,"                    \
+    "  userdataType:" USERDATA_TYPES ", overrides:[{launchTemplateId:s, launchTemplateName:s," \
+    "  version:s, targetInstanceTypes:[s], userdataType:" USERDATA_TYPES "}]},"               \
+    "ec2Configuration:[{imageType:s(1..256)!, imageIdOverride:s(1..256),"                     \
+    "  imageKubernetesVersion:s(1..256)}],"                                                   \
     "scalingPolicy:{minScaleDownDelayMinutes:i}"
 
 #define CR_TYPES "e(EC2|SPOT|FARGATE|FARGATE_SPOT)"

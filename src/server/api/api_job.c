@@ -251,11 +251,13 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
         goto out;
     }
     if (jobdef_check_host_allows(c, def, ref) < 0) goto out;
-    if ((!multinode && json_object_get(req, "nodeOverrides")) ||
-        json_object_get(req, "eksPropertiesOverride") ||
-        json_object_get(req, "ecsPropertiesOverride")) {
-        api_client_error(c, "nodeOverrides, eksPropertiesOverride and ecsPropertiesOverride do not "
-                            "apply to container jobs; remove them");
+    /* Named one at a time, for the job's own type (a multinode job takes nodeOverrides). */
+    const char *misfit = !multinode && json_object_get(req, "nodeOverrides") ? "nodeOverrides"
+                         : json_object_get(req, "eksPropertiesOverride") ? "eksPropertiesOverride"
+                         : json_object_get(req, "ecsPropertiesOverride") ? "ecsPropertiesOverride"
+                                                                          : NULL;
+    if (misfit) {
+        api_client_error(c, "%s does not apply to %s jobs; remove it", misfit, type);
         goto out;
     }
     if (multinode && jobdef_nodes_count(c, def, req, &nodes) < 0) goto out;

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 
 enum kind { K_STRING, K_INT, K_BOOL, K_NUMBER, K_ENUM, K_LIST, K_MAP, K_OBJECT, K_REF, K_ANY };
 
@@ -86,8 +87,9 @@ static long long bound(parser *ps)
     return v;
 }
 
-/* i(LO..HI): an integer in a range narrower than AWS's Integer. */
-static void int_range(parser *ps, schema *s)
+/* i(LO..HI): an integer in a range narrower than AWS's Integer; s(LO..HI): a string of LO to
+ * HI characters. */
+static void range(parser *ps, schema *s, long long min, long long max)
 {
     expect(ps, '(');
     s->lo = bound(ps);
@@ -95,7 +97,7 @@ static void int_range(parser *ps, schema *s)
     expect(ps, '.');
     s->hi = bound(ps);
     expect(ps, ')');
-    if (s->lo > s->hi || s->lo < INT32_LO || s->hi > INT32_HI) syntax(ps, "bad integer range");
+    if (s->lo > s->hi || s->lo < min || s->hi > max) syntax(ps, "bad range");
 }
 
 static schema *parse(parser *ps)
@@ -104,13 +106,19 @@ static schema *parse(parser *ps)
     skip(ps);
     char c = *ps->p++;
     switch (c) {
-    case 's': s->kind = K_STRING; break;
+    case 's':
+        s->kind = K_STRING;
+        s->lo = 0;
+        s->hi = LLONG_MAX;
+        skip(ps);
+        if (*ps->p == '(') range(ps, s, 0, INT32_HI);
+        break;
     case 'i':
         s->kind = K_INT;
         s->lo = INT32_LO;
         s->hi = INT32_HI;
         skip(ps);
-        if (*ps->p == '(') int_range(ps, s);
+        if (*ps->p == '(') range(ps, s, INT32_LO, INT32_HI);
         break;
     case 'l':
         s->kind = K_INT;
@@ -286,9 +294,19 @@ static int check(const schema *s, json_t *v, buf *path, char *err, size_t errlen
             return -1;
         }
         return 0;
-    case K_STRING:
-        if (json_is_string(v)) return 0;
-        break;
+    case K_STRING: {
+        if (!json_is_string(v)) break;
+        if (s->lo == 0 && s->hi == LLONG_MAX) return 0;
+        /* In characters, as AWS's limits count them, not bytes. */
+        long long n = (long long)util_utf8_chars(json_string_value(v));
+        if (n >= s->lo && n <= s->hi) return 0;
+        if (s->lo == s->hi)
+            snprintf(err, errlen, "%s: must be %lld characters long (got %lld)", where, s->lo, n);
+        else
+            snprintf(err, errlen, "%s: must be %lld to %lld characters long (got %lld)", where,
+                     s->lo, s->hi, n);
+        return -1;
+    }
     case K_INT: {
         json_int_t n;
         int real = integral_real(v, &n);

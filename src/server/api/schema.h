@@ -4,6 +4,7 @@
  * lines next to its handler:
  *
  *   s           string              i   integer        b  boolean      f  number
+ *   s(LO..HI)   string of LO to HI characters (code points, as AWS counts them)
  *   i(LO..HI)   integer in a range  l   long integer
  *   e(A|B|C)    string enumeration  [x] list of x      m<x> map of string to x
  *   {a:x, b:y!} object; "!" marks a required member; members not named are removed, as AWS
