@@ -198,6 +198,37 @@ class Cancel(JobsCase):
                          [("FAILED", "half cancelled")] * 2 +
                          [("SUCCEEDED", "Essential container in task exited")] * 4)
 
+    def test_cancel_an_array_whose_children_all_run_changes_nothing(self):
+        # Nothing is cancelled (started jobs are not), yet the parent said it would fail
+        # "once its dependencies complete, without running", and ended with the cancel's
+        # reason and isCancelled when a child failed on its own.
+        jid = self.submit("all-run", arrayProperties={"size": 2}, command=self.gate(
+            "all-run") + '[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 0 ]')
+        self.wait_for(lambda: self.job(jid)["arrayProperties"]["statusSummary"]["RUNNING"] == 2,
+                      20, "both children to run")
+        self.batch.cancel_job(jobId=jid, reason="too late")
+        d = self.job(jid)
+        self.assertNotIn("too late", d.get("statusReason") or "")
+        self.open_gate("all-run")
+        d = self.wait_job(jid, timeout=20)
+        self.assertEqual((d["status"], d["statusReason"], d["isCancelled"]),
+                         ("FAILED", "Array Child Job failed", False))
+
+    def test_a_cancelled_array_says_it_waits_for_its_children(self):
+        # Its started children run on; it said it waited for "dependencies" it did not have.
+        jid = self.submit("some-run", arrayProperties={"size": 6},
+                          command=self.gate("some-run").rstrip("; "))
+        self.wait_for(lambda: self.job(jid)["arrayProperties"]["statusSummary"]["RUNNING"] == 4,
+                      20, "four children to run")
+        self.batch.cancel_job(jobId=jid, reason="stop the rest")
+        reason = self.job(jid).get("statusReason") or ""
+        self.open_gate("some-run")
+        self.assertEqual(reason, "cancelled (stop the rest): it fails once its children have "
+                                 "ended (those not started do not run)")
+        d = self.wait_job(jid, timeout=20)
+        self.assertEqual((d["status"], d["statusReason"], d["isCancelled"]),
+                         ("FAILED", "stop the rest", True))
+
     def test_dependents_of_a_cancelled_job_fail(self):
         a = self.submit("cancelled-dep", queue="parked")
         b = self.submit("after-cancelled", queue="parked", dependsOn=[{"jobId": a}])

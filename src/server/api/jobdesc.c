@@ -59,7 +59,10 @@ static char *status_reason(state *st, job *j)
     /* Cancelled while PENDING: it fails once its dependencies complete, as AWS has it, and
      * until then says so rather than look like a job that will run. */
     if (j->status == JS_PENDING && j->cancel_pending)
-        return xasprintf("%s (%s): it fails once its dependencies complete, without running",
+        return xasprintf(j->children ? "%s (%s): it fails once its children have ended (those "
+                                       "not started do not run)"
+                                     : "%s (%s): it fails once its dependencies complete, "
+                                       "without running",
                          j->is_terminated ? "terminated" : "cancelled",
                          j->stop_reason ? j->stop_reason : "no reason given");
     /* A multi-node job shown RUNNABLE waits as its nodes do (they are placed together): it

@@ -737,6 +737,13 @@ job *jobs_create(state *st, jobspec *spec, const char *id, uint32_t array_size, 
     return j;
 }
 
+/* Whether one of array j's children has not started (SUBMITTED, PENDING or RUNNABLE). */
+static int children_unstarted(const job *j)
+{
+    const uint32_t *summary = j->family->summary;
+    return summary[JS_SUBMITTED] + summary[JS_PENDING] + summary[JS_RUNNABLE] > 0;
+}
+
 void jobs_cancel(state *st, job *j, const char *reason, int terminate)
 {
     if (job_status_done(j->status)) return;
@@ -744,6 +751,10 @@ void jobs_cancel(state *st, job *j, const char *reason, int terminate)
      * does (its attempt ends as its main node decides, and may be retried). */
     if (j->children && !terminate && jobspec_num_nodes(j->spec) > 0 && jobs__nodes_started(j)) return;
     if (j->children) {
+        /* An array all of whose children have started (or ended) has nothing CancelJob stops:
+         * it ends as its children do, not as cancelled (a child's own failure is the array's
+         * "Array Child Job failed"). */
+        if (!terminate && !children_unstarted(j)) return;
         jobs__set_reason(&j->stop_reason, reason);
         j->cancel_pending = 1;
         if (terminate) j->is_terminated = 1;
