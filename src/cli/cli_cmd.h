@@ -35,9 +35,11 @@ enum { CLI_SUB_ARRAY = 1100, CLI_SUB_DEP, CLI_SUB_PARAM, CLI_SUB_ENV, CLI_SUB_VC
  * containerOverrides.command; -1 after printing what is wrong (or that "--" ends the line). */
 int cli_command_at(int argc, char **argv);
 int cli_submit_finish(const cli_ctx *c, json_t *req, int at, int argc, char **argv);
-/* --array-size's range: AWS Batch's, which the server holds to. */
+/* --array-size's range: the least AWS Batch takes, and the most any server does (its
+ * --max-array-size, 10,000 by default as on AWS, may be set up to 1,000,000; the server says
+ * when a size is past its own). */
 #define CLI_ARRAY_MIN 2
-#define CLI_ARRAY_MAX 10000
+#define CLI_ARRAY_MAX 1000000
 /* --attempts' most and --memory's least (MiB): AWS Batch's, which the server holds to. */
 #define CLI_ATTEMPTS_MAX 10
 #define CLI_MEMORY_MIN 4

@@ -113,6 +113,27 @@ def make_idle_queue(batch, ce, queue, definition, command):
 COMMANDS = ("submit", "jobs", "describe", "logs", "cancel", "terminate", "run", "explain", "watch", "usage", "events")
 
 
+class ArraySizeOfTheServer(unittest.TestCase):
+    """The CLI leaves the most children to the server, which may be set to take more than AWS."""
+
+    def test_array_size_past_awss_goes_to_a_server_set_to_take_it(self):
+        # 15,000 was refused by the CLI though the server took it (--max-array-size 20000).
+        server = Server(args=("--dev", "--max-array-size", "20000")).start()
+        self.addCleanup(server.stop)
+        make_idle_queue(server.client("batch"), "big-ce", "big", "big", ["true"])
+        rc, out, err = barge("submit", "--queue", "big", "--definition", "big", "--array-size",
+                             "15000", endpoint=server.url)
+        self.assertEqual(rc, 0, err)
+        jid = out.split()[0]
+        size = server.client("batch").describe_jobs(jobs=[jid])["jobs"][0]["arrayProperties"]
+        self.assertEqual(size["size"], 15000)
+        # Past the server's own, the server says so.
+        rc, out, err = barge("submit", "--queue", "big", "--definition", "big", "--array-size",
+                             "20001", endpoint=server.url)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("20000", err)
+
+
 class Usage(unittest.TestCase):
     """What needs no server at all."""
 
@@ -231,16 +252,17 @@ class Usage(unittest.TestCase):
         rc, _, err = barge("jobs", "--queue", "q", "--region", long_region, endpoint=url)
         self.assertIn("(it is 100000 characters long)", err)
 
-    def test_array_size_is_checked_as_aws_batch_does(self):
-        """2 to 10,000 children, as AWS Batch (and the server) take: refused before any call."""
+    def test_array_size_is_checked_as_every_server_would(self):
+        """At least 2 children, as AWS Batch takes, and at most the 1,000,000 a server may be
+        set to take (--max-array-size): refused before any call."""
         url = "http://127.0.0.1:%d" % free_port()
         for cmd in (["submit", "--queue", "q", "--definition", "d"],
                     ["run", "--image", "busybox"]):
-            for size in ("1", "10001", "0"):
+            for size in ("1", "1000001", "0"):
                 rc, out, err = barge(*cmd, "--array-size", size, "--", "true", endpoint=url)
                 self.assertEqual((rc, out), (2, ""), (cmd, size, err))
                 self.assertIn("barge %s: --array-size must be a whole number of children, from "
-                              "2 to 10000 (got '%s')" % (cmd[0], size), err)
+                              "2 to 1000000 (got '%s')" % (cmd[0], size), err)
 
     def test_an_empty_first_word_of_the_command_is_refused(self):
         """`-- "$CMD" x` with CMD unset: the job would fail only once started, with exec: ""."""

@@ -4,6 +4,7 @@ as a lost host's; reclaim takes back Spot capacity as EC2 does, so that retry ru
 "Host EC2*" act; --spot-reclaim-per-hour does it at random as a drill."""
 import json
 import os
+import time
 
 from test_cli import barge
 from test_jobs_common import FAST, JobsCase
@@ -91,11 +92,16 @@ class Fleet(FleetCase):
                           command='[ "$AWS_BATCH_JOB_ATTEMPT" -ge 2 ] || sleep 60')
         self.wait_job(jid, "RUNNING")
         iid = self.instance_of(jid)
+        # The agent is there until the terminate: the attempt ran until then (it was ended when
+        # the agent's parked poll began, and charged 0 s).
+        time.sleep(2)
         rc, out, err = self.fleet("terminate", iid)
         self.assertEqual(rc, 0, err)
         d = self.wait_job(jid, timeout=60)
         self.assertEqual(d["status"], "SUCCEEDED")
         self.assertRegex(d["attempts"][0]["statusReason"], HOST_EC2)
+        first = d["attempts"][0]
+        self.assertGreaterEqual(first["stoppedAt"] - first["startedAt"], 1500, first)
         self.assertIn(iid, d["attempts"][0]["statusReason"])
         rc, out, err = self.fleet("terminate", "i-0000000000000000")
         self.assertEqual(rc, 1)

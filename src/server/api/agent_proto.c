@@ -574,7 +574,7 @@ static int revoke_instance(api_ctx *c, json_t *req, json_t **resp)
     instance *in = instance_find(c->st->fleet, id);
     if (!in)
         return api_client_error(c, "instanceId: no instance '%s' in this server's fleet", id);
-    fleet_lose(c->st, in, "an operator revoked its credential");
+    fleet_end(c->st, in, "an operator revoked its credential");
     *resp = json_pack("{s:s}", "instanceId", id);
     return 0;
 }

@@ -103,7 +103,7 @@ static int terminate_instance(api_ctx *c, json_t *req, json_t **resp)
     instance *in = find(c, req);
     if (!in) return -1;
     char *id = xstrdup(in->id);
-    fleet_lose(c->st, in, "an operator terminated it");
+    fleet_end(c->st, in, "an operator terminated it");
     *resp = json_pack("{s:s}", "instanceId", id);
     free(id);
     return 0;

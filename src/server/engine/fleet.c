@@ -104,12 +104,20 @@ static void forgive_stall(state *st, int64_t now)
     }
 }
 
+void fleet_end(state *st, instance *in, const char *why)
+{
+    /* An agent whose long poll is parked here is there now, though last heard from when the
+     * poll began (up to a poll's length ago): its attempts ran until now, and are charged so. */
+    if (in->poll && !in->recovered) in->last_seen = util_mono_ms();
+    fleet_lose(st, in, why);
+}
+
 int fleet_reclaim(state *st, instance *in)
 {
     ce_rec *ce = res_ce(st, in->ce);
     if (!ce || !ce->spot) return -1;
     /* EC2 ends a reclaimed Spot instance's tasks as a terminated host's. */
-    fleet_lose(st, in, "its Spot capacity was reclaimed");
+    fleet_end(st, in, "its Spot capacity was reclaimed");
     return 0;
 }
 

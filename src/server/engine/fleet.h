@@ -27,6 +27,10 @@ instance *fleet_fit(struct state *st, const char *ce, const job *j, int with_res
 /* An instance that is gone: its attempts end as AWS reports a terminated host, its parked poll
  * is refused, a local agent is stopped. */
 void fleet_lose(struct state *st, instance *in, const char *why);
+/* The same for an instance an operator ends (terminated, revoked, its Spot capacity
+ * reclaimed): an agent still there has run its attempts until now, not until it was last
+ * heard from, as a lost one's are counted. */
+void fleet_end(struct state *st, instance *in, const char *why);
 /* Takes a Spot instance back, as EC2 reclaims Spot capacity: its attempts end as a lost host's
  * ("Host EC2 (instance ID) terminated.").  -1 when its environment is not SPOT. */
 int fleet_reclaim(struct state *st, instance *in);
