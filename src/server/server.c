@@ -724,8 +724,11 @@ int server_main(int argc, char **argv)
         log_warn("developer mode (--dev): requests signed with any key, or none, are accepted "
                  "and may do anything; give --credentials FILE to check keys");
     server_privileged_say(c);
-    log_info("barge server listening on %s://%s:%d (data in %s, region %s, account %s%s)",
-             tls_cert ? "https" : "http", c->listen_host, http_port(), c->data_dir, c->region,
+    /* An IPv6 address in brackets, so that the line holds a URL. */
+    int v6 = strchr(c->listen_host, ':') != NULL;
+    log_info("barge server listening on %s://%s%s%s:%d (data in %s, region %s, account %s%s)",
+             tls_cert ? "https" : "http", v6 ? "[" : "", c->listen_host, v6 ? "]" : "",
+             http_port(), c->data_dir, c->region,
              c->account_id, c->dev ? ", developer mode" : "");
 
     if (c->provider_commands && !c->remote_url &&

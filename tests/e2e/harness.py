@@ -129,7 +129,11 @@ class Server:
 
     @property
     def url(self):
-        return "http://%s:%d" % (self.host, self.port)
+        return "http://%s:%d" % (self.host_in_url(), self.port)
+
+    def host_in_url(self):
+        """The host as a URL and --listen write it: an IPv6 address in brackets."""
+        return "[%s]" % self.host if ":" in self.host else self.host
 
     def start(self, timeout=10, standby=False):
         """Starts the server and waits until /healthz answers 200, or with standby=True the
@@ -153,7 +157,7 @@ class Server:
     def _start(self, timeout, standby):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [self.binary or BARGE, "server", "--listen", "%s:%d" % (self.host, self.port),
+            [self.binary or BARGE, "server", "--listen", "%s:%d" % (self.host_in_url(), self.port),
              "--data-dir", self.data_dir] + self.executor_args() +
             ([] if self.defaults else ["--no-default-queue"]) + self.args,
             stdout=self.log, stderr=subprocess.STDOUT)

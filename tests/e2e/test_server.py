@@ -33,6 +33,16 @@ class ServerProcess(unittest.TestCase):
             finally:
                 s.cleanup()
 
+    def test_an_ipv6_address_is_logged_as_a_url(self):
+        # "listening on http://::1:PORT" was no URL.
+        s = Server(host="::1").start()
+        try:
+            self.assertIn("listening on http://[::1]:%d " % s.port, s.read_log())
+            self.assertEqual(s.raw("GET", "/healthz")[0], 200)
+        finally:
+            s.stop()
+            s.cleanup()
+
     def test_help_lists_every_option(self):
         out = subprocess.run([BARGE, "server", "--help"], capture_output=True, text=True)
         self.assertEqual(out.returncode, 0)
