@@ -737,13 +737,6 @@ job *jobs_create(state *st, jobspec *spec, const char *id, uint32_t array_size, 
     return j;
 }
 
-/* Whether one of array j's children has not started (SUBMITTED, PENDING or RUNNABLE). */
-static int children_unstarted(const job *j)
-{
-    const uint32_t *summary = j->family->summary;
-    return summary[JS_SUBMITTED] + summary[JS_PENDING] + summary[JS_RUNNABLE] > 0;
-}
-
 void jobs_cancel(state *st, job *j, const char *reason, int terminate)
 {
     if (job_status_done(j->status)) return;
@@ -754,7 +747,8 @@ void jobs_cancel(state *st, job *j, const char *reason, int terminate)
         /* An array all of whose children have started (or ended) has nothing CancelJob stops:
          * it ends as its children do, not as cancelled (a child's own failure is the array's
          * "Array Child Job failed"). */
-        if (!terminate && !children_unstarted(j)) return;
+        const uint32_t *n = j->family->summary;
+        if (!terminate && !n[JS_SUBMITTED] && !n[JS_PENDING] && !n[JS_RUNNABLE]) return;
         jobs__set_reason(&j->stop_reason, reason);
         j->cancel_pending = 1;
         if (terminate) j->is_terminated = 1;
