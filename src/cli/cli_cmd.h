@@ -66,16 +66,22 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
     "                       (retries = N - 1)\n"                                            \
     "  --timeout SECONDS    stop each attempt after this long\n"
 
-/* The help lines for the common options, appended to every command's help. */
-#define CLI_COMMON_HELP                                                                       \
+/* The help lines for the common options, appended to every command's help; a command whose
+ * --json says more (logs) lists it with its own options and ends with CLI_COMMON_HELP_NO_JSON. */
+#define CLI_COMMON_HELP_FIRST                                                                 \
     "common options:\n"                                                                       \
     "  --endpoint URL   the barge server (default $BARGE_ENDPOINT, else\n"                     \
     "                   http://127.0.0.1:8900)\n"                                              \
     "  --ca-file FILE   PEM certificates an https:// endpoint is verified against\n"          \
     "                   (default $AWS_CA_BUNDLE, else the system's CA bundle)\n"             \
     "  --region R       signing region (default $AWS_REGION or $AWS_DEFAULT_REGION, else\n"    \
-    "                   us-east-1)\n"                                                          \
+    "                   us-east-1)\n"
+#define CLI_COMMON_HELP                                                                       \
+    CLI_COMMON_HELP_FIRST                                                                     \
     "  --json           print the API's JSON answer instead of text for people\n"             \
+    CLI_COMMON_HELP_LAST
+#define CLI_COMMON_HELP_NO_JSON CLI_COMMON_HELP_FIRST CLI_COMMON_HELP_LAST
+#define CLI_COMMON_HELP_LAST                                                                  \
     "  -h, --help       show this help\n"                                                      \
     "Credentials come from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN\n" \
     "(default barge/barge, which a server in --dev accepts).\n"

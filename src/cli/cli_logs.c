@@ -38,7 +38,7 @@ static const char logs_help[] =
     "  --tail N         only the attempt's last N lines (at most 10000), then with -f\n"
     "                   what it prints next\n"
     "  --json           one JSON object per event: timestamp, message, ingestionTime\n"
-    "\n" CLI_COMMON_HELP;
+    "\n" CLI_COMMON_HELP_NO_JSON;
 
 static const char *str(json_t *j, const char *key)
 {

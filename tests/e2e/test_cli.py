@@ -287,6 +287,9 @@ class Usage(unittest.TestCase):
             self.assertIn("usage: barge %s" % c, out)
             for opt in ("--endpoint", "--region", "--json"):
                 self.assertIn(opt, out, c)
+            # Each option explained once (logs listed --json twice).
+            listed = re.findall(r"^\s+(?:-\w, )?(--[a-z-]+)", out, re.M)
+            self.assertEqual(sorted(set(listed)), sorted(listed), c)
         rc, out, _ = barge("submit", "-h")
         self.assertEqual(rc, 0)
         for opt in ("--queue", "--definition", "--name", "--array-size", "--depends-on",
