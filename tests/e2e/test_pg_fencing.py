@@ -278,6 +278,75 @@ class LockWaits(unittest.TestCase):
         self.commit_behind("LOCK TABLE barge_records IN SHARE MODE", "ShareLock")
 
 
+class LogCopyLockWaits(unittest.TestCase):
+    # The log copy's statement fences too: a session holding a row of barge_logs (or a table
+    # lock on it) held the copy's DELETE, and so the lease's row behind it: every commit of the
+    # store, every renewal and every takeover waited, for as long as the lock lasted.  The
+    # copy's writes now wait a quarter of the lease at most, as the store's commits do.
+    def logs_behind(self, lock, mode):
+        pg = PostgreSQL()
+        a = b = None
+        holder = None
+        try:
+            url = pg.createdb("loglocks")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            setup_parked_queue(a.client())
+            logs = a.client("logs")
+            logs.create_log_group(logGroupName="/held")
+            logs.create_log_stream(logGroupName="/held", logStreamName="s")
+            wait_for(lambda: pg.psql("loglocks", "SELECT count(*) FROM barge_logs WHERE "
+                                                 "grp = '/held' AND kind = 's'") != "0",
+                     20, "the stream in the copy")
+            holder = Session(pg, "loglocks")
+            holder.send("BEGIN; %s;" % lock)
+            wait_for(lambda: pg.psql("loglocks", "SELECT count(*) FROM pg_locks WHERE granted "
+                                                 "AND relation = 'barge_logs'::regclass AND "
+                                                 "mode = '%s'" % mode) != "0", 20, "the lock")
+            # The deletion goes to the copy, which waits on the held row (or table).
+            answered = []
+
+            def delete():
+                try:
+                    logs.delete_log_stream(logGroupName="/held", logStreamName="s")
+                    answered.append(200)
+                except Exception as e:  # refused while the lock lasts: the SDK's retries end
+                    answered.append(repr(e))
+            deleting = threading.Thread(target=delete, daemon=True)
+            deleting.start()
+            time.sleep(2)
+            # The store still commits, and the leader still leads.
+            status, body = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 5},
+                                timeout=10)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(healthz(a)[0], 200)
+            self.assertEqual(healthz(b)[0], 503)
+            # The deletion itself is answered while the lock lasts (the writer of the job logs,
+            # which job starts wait on too, waited for the lock without a word).
+            deleting.join(30)
+            self.assertTrue(answered, "DeleteLogStream unanswered while the lock lasts")
+            holder.send("ROLLBACK;")
+            holder.close()
+            holder = None
+        finally:
+            if holder:
+                holder.send("ROLLBACK;")
+                holder.close()
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+
+    def test_a_held_row_of_the_log_copy_holds_nothing_else(self):
+        self.logs_behind("SELECT * FROM barge_logs WHERE grp = '/held' AND kind = 's' "
+                         "FOR UPDATE", "RowShareLock")
+
+    def test_a_table_lock_on_the_log_copy_holds_nothing_else(self):
+        self.logs_behind("LOCK TABLE barge_logs IN SHARE MODE", "ShareLock")
+
+
 class InDoubtCommits(unittest.TestCase):
     """A connection that breaks while the database still runs the commit's statement (it waits
     on a lock here; a slow disk or a synchronous standby that lags do the same)."""

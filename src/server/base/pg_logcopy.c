@@ -25,6 +25,7 @@ struct pg_logcopy {
     int lease_ms;
     void (*fenced)(void);
     int failing; /* the last catch-up failed: said once */
+    int session_bounded; /* conn's session has the copy's lock bound as its lock_timeout */
     /* The newest row of the table this server knows stored (-1: not read yet): a copy in doubt
      * was stored if the table holds a newer one, since only the leader writes to it. */
     int64_t newest;
@@ -67,6 +68,7 @@ static int reachable(pg_logcopy *c)
 {
     if (PQstatus(c->conn) == CONNECTION_OK) return 1;
     PQreset(c->conn);
+    c->session_bounded = 0; /* a new session */
     if (PQstatus(c->conn) != CONNECTION_OK) return 0;
     pg_session old = c->session;
     pg_session_note(c->conn, &c->session);
@@ -74,9 +76,31 @@ static int reachable(pg_logcopy *c)
     return 1;
 }
 
+/* Sets (or resets to the database's) the session's lock_timeout for the copy's writes: a
+ * quarter of the lease, as the store's commits have it (store_pg.c), and for the same reason:
+ * the copy's statement fences, so that a row or table of barge_logs another session holds
+ * (an operator's open transaction, a CREATE INDEX) held the lease's row behind it, and with it
+ * every renewal, every commit of the store and every takeover, until that lock went.
+ * Cancelled, the batch fails as a refused copy does and is sent again by its callers (agents
+ * retry their uploads).  Set on the session, not in the statement, so that it bounds the
+ * table locks taken as the statement is planned too; reset before the reads, which wait and
+ * say who holds the lock (pg_wait.h).  Sent only when it changes. */
+static void session_lock_bound(pg_logcopy *c, int bounded)
+{
+    if (c->session_bounded == bounded) return;
+    char sql[64];
+    if (bounded) snprintf(sql, sizeof sql, "SET lock_timeout = %d",
+                          c->lease_ms / 4 > 0 ? c->lease_ms / 4 : 1);
+    else snprintf(sql, sizeof sql, "RESET lock_timeout");
+    PGresult *r = PQexec(c->conn, sql);
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) c->session_bounded = bounded;
+    PQclear(r);
+}
+
 /* The newest row of the table, or -1; *epoch (when not NULL) the lease's epoch read with it. */
 static int64_t newest_row(pg_logcopy *c, int64_t *epoch)
 {
+    session_lock_bound(c, 0);
     PGresult *r = PQexec(c->conn, "SELECT coalesce(max(seq), 0), "
                                   "(SELECT epoch FROM barge_lease WHERE id = 1) FROM barge_logs");
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
@@ -181,8 +205,10 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
     snprintf(lease, sizeof lease, "%d", c->lease_ms);
     char old[24];
     snprintf(old, sizeof old, "%lld", (long long)(util_now_ms() - DROPS_KEPT_MS));
-    const char *params[8] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
-                             arr[4].data, old};
+    char bound[24];
+    snprintf(bound, sizeof bound, "%dms", c->lease_ms / 4 > 0 ? c->lease_ms / 4 : 1);
+    const char *params[9] = {epoch, lease, arr[0].data, arr[1].data, arr[2].data, arr[3].data,
+                             arr[4].data, old, bound};
     /* Numbered in the batch's order (ORDER BY the arrays' ordinality).  A deletion ('d') takes
      * the stream's earlier rows with it, and a group's ('d' without a stream, apart so that a
      * stream's finds its rows by the (grp, stream) index) every row of the group: rows of this
@@ -213,10 +239,14 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
         "         AND l.grp = x.g),"
         " old AS (DELETE FROM barge_logs WHERE kind = 'd' AND ts < $8::bigint"
         "         AND 'd' = ANY($3::\"char\"[]))"
-        " SELECT (SELECT max(seq) FROM i), barge_fence($1::bigint, $2::int)";
+        /* The fence's own wait on the lease's row is not bounded (as the store's). */
+        " SELECT (SELECT max(seq) FROM i), f.e, set_config('lock_timeout', $9, true)"
+        "   FROM (SELECT barge_fence($1::bigint, $2::int) AS e"
+        "           FROM (SELECT set_config('lock_timeout', '0', true)) AS z) AS f";
     int64_t out = -1;
     if (reachable(c) && (c->newest >= 0 || (c->newest = newest_row(c, NULL)) >= 0)) {
-        PGresult *r = PQexecParams(c->conn, sql, 8, NULL, params, NULL, NULL, 0);
+        session_lock_bound(c, 1);
+        PGresult *r = PQexecParams(c->conn, sql, 9, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
             out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
             if (out > c->newest) c->newest = out;
@@ -278,6 +308,7 @@ long pg_logcopy_catch_up(pg_logcopy *c, logstore *ls, long max_rows)
         char pos[24];
         snprintf(pos, sizeof pos, "%lld", (long long)from);
         const char *params[1] = {pos};
+        session_lock_bound(c, 0);
         PGresult *r = pg_wait_exec(c->conn, "reading the log copy (table barge_logs)",
                                    "SELECT seq, kind, grp, stream, ts, msg FROM barge_logs"
                                    " WHERE seq > $1::bigint ORDER BY seq LIMIT 5000",
