@@ -75,7 +75,7 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
     agent_servers *sv = h->servers;
     httpc_rc rc;
     size_t first = atomic_load(&sv->at) % sv->n, at = first;
-    int standby = 0;
+    int standby = 0, unserved = 0;
     for (size_t tried = 0;; tried++) {
         at = atomic_load(&sv->at) % sv->n;
         /* The agent's clock as the request leaves, each time it is tried: the server tells from
@@ -97,18 +97,22 @@ long agent_conn_post(agent_conn *h, const char *path, json_t *body, long timeout
         rc = httpc_post(h->c, url, text, text ? strlen(text) : 0, timeout_s * 1000);
         free(url);
         standby = 0;
-        if (rc == HTTPC_OK && httpc_status(h->c) == 503) {
+        /* Any 503 is a server that does not serve now: a standby, or a leader that cannot
+         * reach the shared store or confirm its lease (cut off from the database, it cannot
+         * know that a standby leads by now, and says neither). */
+        unserved = rc == HTTPC_OK && httpc_status(h->c) == 503;
+        if (unserved) {
             char *role = httpc_header_value(h->c, "X-Barge-Role");
             standby = role && strcmp(role, "standby") == 0;
             free(role);
         }
-        if (rc == HTTPC_ABORTED || (rc == HTTPC_OK && !standby) || tried + 1 >= sv->n) break;
-        /* Not the leader, or not there: the next one may lead now.  Another thread may have
-         * moved on already, from the same server; then its choice stands. */
+        if (rc == HTTPC_ABORTED || (rc == HTTPC_OK && !unserved) || tried + 1 >= sv->n) break;
+        /* Not the leader, not serving, or not there: the next one may lead now.  Another
+         * thread may have moved on already, from the same server; then its choice stands. */
         size_t expect = at;
         atomic_compare_exchange_strong(&sv->at, &expect, (at + 1) % sv->n);
     }
-    if (rc == HTTPC_OK && !standby && at != first)
+    if (rc == HTTPC_OK && !unserved && at != first)
         log_info("%s answers as the leader: requests go there now (%s did not)", sv->url[at],
                  sv->url[first]);
     free(text);

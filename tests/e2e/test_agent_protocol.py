@@ -43,6 +43,8 @@ class FakeServer:
         self.refused = []        # (path, headers) of the requests refused for their credential
         self.seen = []           # (path, headers) of the exchanges and uploads accepted
         self.standby = False     # answer everything as a standby server does (503)
+        self.says_standby = True  # with X-Barge-Role: standby (a leader cut off from the
+                                  # database answers 503 without it)
         self.standby_answers = 0
         fake = self
 
@@ -71,7 +73,7 @@ class FakeServer:
                            and self.path == "/barge/v1/agent/register" else 0)
                 try:
                     self.send_response(status)
-                    if standby:
+                    if standby and fake.says_standby:
                         self.send_header("X-Barge-Role", "standby")
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(pad + len(data)))
@@ -742,6 +744,15 @@ class Leaders(unittest.TestCase):
     running attempts intact."""
 
     def test_the_agent_follows_the_leader(self):
+        self.follow(cut_off=False)
+
+    def test_the_agent_leaves_a_leader_cut_off_from_the_database(self):
+        # Such a leader answers 503 ("cannot reach its store", "cannot confirm it still
+        # leads") without saying it is a standby: the agent stayed with it, and the new leader
+        # declared its instance lost and failed its running attempts.
+        self.follow(cut_off=True)
+
+    def follow(self, cut_off):
         first, second = FakeServer(), FakeServer()
         first.standby = True
         agent = Agent("%s,%s" % (first.url, second.url))
@@ -759,6 +770,7 @@ class Leaders(unittest.TestCase):
                 first.standby = False
             with second.cond:
                 second.standby = True
+                second.says_standby = not cut_off
                 second.cond.notify_all()
             _, exited = first.report("j-long", "EXITED", timeout=20)
             self.assertEqual(exited["exitCode"], 4, exited)
