@@ -583,6 +583,21 @@ int util_process_alive(long pid)
     return !zombie;
 }
 
+int util_pid_view(char out[UTIL_PID_VIEW_MAX])
+{
+    char *boot = util_read_file("/proc/sys/kernel/random/boot_id");
+    struct stat ns;
+    int ok = boot && stat("/proc/self/ns/pid", &ns) == 0;
+    if (ok) {
+        boot[strcspn(boot, "\n")] = '\0';
+        ok = snprintf(out, UTIL_PID_VIEW_MAX, "%.40s/%llu", boot,
+                      (unsigned long long)ns.st_ino) < UTIL_PID_VIEW_MAX;
+    }
+    free(boot);
+    if (!ok) out[0] = '\0';
+    return ok ? 0 : -1;
+}
+
 unsigned long long util_process_start(long pid)
 {
     if (pid <= 0) return 0;

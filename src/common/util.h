@@ -72,6 +72,12 @@ int util_process_alive(long pid);
  * tells a process from a later one that got the same pid; 0 when it is not running (a zombie
  * is not). */
 unsigned long long util_process_start(long pid);
+/* Which process ids this process sees: its host's boot (kernel.random.boot_id) and its pid
+ * namespace, as "BOOT_ID/NAMESPACE_INODE" in out; -1 when /proc does not tell.  A pid noted
+ * with another view names another host's process (or another namespace's), which
+ * util_process_start cannot look at. */
+#define UTIL_PID_VIEW_MAX 72
+int util_pid_view(char out[UTIL_PID_VIEW_MAX]);
 /* A whole file as a NUL-terminated string (allocated), or NULL with errno. */
 char *util_read_file(const char *path);
 /* Opens path for reading if it is a regular file.  A directory opens but reads nothing (it would

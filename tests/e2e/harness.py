@@ -111,6 +111,7 @@ class Server:
         _servers.append(self)
         self.host = host
         self.binary = None  # another barge binary to run (an upgrade), else BARGE
+        self.wrapper = []   # a command the server runs under (unshare: another pid namespace)
         # A first start makes compute environment "local" and queue "default"; tests make their
         # own unless they test those.
         self.defaults = False
@@ -157,7 +158,7 @@ class Server:
     def _start(self, timeout, standby):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [self.binary or BARGE, "server", "--listen", "%s:%d" % (self.host_in_url(), self.port),
+            self.wrapper + [self.binary or BARGE, "server", "--listen", "%s:%d" % (self.host_in_url(), self.port),
              "--data-dir", self.data_dir] + self.executor_args() +
             ([] if self.defaults else ["--no-default-queue"]) + self.args,
             stdout=self.log, stderr=subprocess.STDOUT)

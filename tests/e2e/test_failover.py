@@ -482,6 +482,66 @@ class RunningAttempt(unittest.TestCase):
         self.fail("job %s: waited %ss for %s, last %s" % (jid, timeout, want, d and d["status"]))
 
 
+class LocalAgentsOfAnotherHost(unittest.TestCase):
+    """A new leader on another host than the dead one's: the dead leader's local agents live
+    on there, with every server's URL (--agent-url), and follow the new leader.  It looked for
+    their pids in its own /proc, declared them lost, and failed their running attempts.  The
+    other host is a pid namespace of its own (unshare), which sees other pids."""
+
+    def test_the_agents_of_a_leader_on_another_host_carry_on(self):
+        if subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
+                          capture_output=True).returncode != 0:
+            self.skipTest("cannot make a pid namespace here")
+        pg = PostgreSQL()
+        a = b = None
+        tmp = tempfile.mkdtemp(prefix="barge-other-host-")
+        os.chmod(tmp, 0o777)  # jobs run as nobody
+        try:
+            url = pg.createdb("otherhost")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            both = "%s,%s" % (a.url, b.url)
+            a.args += ["--agent-url", both]
+            b.args += ["--agent-url", both]
+            b.wrapper = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            batch = a.client()
+            batch.create_compute_environment(
+                computeEnvironmentName="local", type="MANAGED", computeResources={
+                    "type": "EC2", "minvCpus": 0, "maxvCpus": 2, "instanceTypes": ["optimal"],
+                    "subnets": [], "securityGroupIds": []})
+            batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": "local"}])
+            gate = os.path.join(tmp, "gate")
+            batch.register_job_definition(jobDefinitionName="jd", type="container",
+                                          containerProperties={
+                                              "image": "busybox", "command": [
+                                                  "sh", "-c", "while [ ! -e %s ]; do sleep 0.1; "
+                                                  "done" % gate],
+                                              "resourceRequirements": [
+                                                  {"type": "VCPU", "value": "1"},
+                                                  {"type": "MEMORY", "value": "64"}]})
+            jid = batch.submit_job(jobName="on", jobQueue="q", jobDefinition="jd")["jobId"]
+            RunningAttempt.wait_status(self, a, jid, "RUNNING")
+            a.kill9()
+            self.assertEqual(RunningAttempt.wait_leaders(self, [b]), [b])
+            self.assertIn("was launched on another host", b.read_log())
+            open(gate, "w").close()
+            d = RunningAttempt.wait_status(self, b, jid, "SUCCEEDED", timeout=60)
+            self.assertEqual(len(d["attempts"]), 1, d["attempts"])
+        finally:
+            if os.path.isdir(tmp):
+                open(os.path.join(tmp, "gate"), "w").close()
+            if b and b.proc and b.proc.poll() is None:
+                b.kill9()  # unshare ignores SIGTERM; its --kill-child takes the server with it
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class BehindHAProxy(unittest.TestCase):
     """The whole set-up of docs/operations.md: two servers on one PostgreSQL, HAProxy in front
     for API clients, an agent given both servers' URLs.  The leader is killed with -9 under

@@ -239,6 +239,16 @@ static void test_http_url_problem(void)
     CHECK(util_http_url_problem("http:/", 6) != NULL);
 }
 
+/* A boot id and a namespace's inode: the same twice in one process. */
+static void test_pid_view(void)
+{
+    char a[UTIL_PID_VIEW_MAX], b[UTIL_PID_VIEW_MAX];
+    CHECK(util_pid_view(a) == 0 && util_pid_view(b) == 0);
+    CHECK_STR(a, b);
+    const char *slash = strchr(a, '/');
+    CHECK(slash && slash - a == 36 && strspn(slash + 1, "0123456789") == strlen(slash + 1));
+}
+
 /* The scheme is lowered, nothing else: a path's case is the server's to read. */
 static void test_http_scheme_lower(void)
 {
@@ -488,6 +498,7 @@ int main(void)
     RUN(test_utf8_chars);
     RUN(test_http_url_problem);
     RUN(test_http_scheme_lower);
+    RUN(test_pid_view);
     RUN(test_open_regular);
     RUN(test_read_secret_file);
     RUN(test_thread_nice);

@@ -184,6 +184,7 @@ static instance *launch(state *st, const ce_rec *ce, const catalog_type *t)
     in->profile = res_ce_profile(st, ce->name);
     in->pid = pid;
     in->pid_start = util_process_start(pid);
+    util_pid_view(in->pid_view);
     log_info("fleet: launched instance %s (%s, %d vCPUs, %d MiB) for compute environment %s, "
              "agent pid %d", in->id, in->type, t->vcpus, t->memory_mib, in->ce, (int)pid);
     return in;
@@ -421,12 +422,23 @@ void provider_local_tick(state *st)
 
 void provider_local_adopt(state *st)
 {
+    char mine[UTIL_PID_VIEW_MAX];
+    util_pid_view(mine);
     size_t i = 0;
     const char *k;
     void *v;
     while (dict_next(&st->fleet->instances, &i, &k, &v)) {
         instance *in = v;
         if (!in->local || !in->recovered) continue;
+        if (in->pid > 0 && in->pid_view[0] && strcmp(in->pid_view, mine) != 0) {
+            /* Launched by a server on another host (this one leads a shared store now): its
+             * pid is that host's.  Its agent follows the leader (it has every server's URL)
+             * and is known by its exchanges, or lost when it is silent, as a remote one. */
+            log_info("fleet: instance %s's agent (pid %d) was launched on another host; this "
+                     "server knows it by its exchanges", in->id, (int)in->pid);
+            in->pid = 0;
+            continue;
+        }
         if (in->pid > 0 && in->pid_start && util_process_start(in->pid) == in->pid_start) {
             in->adopted = 1;
             log_info("fleet: instance %s's agent (pid %d) outlived the last server; it is this "

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "common/dict.h"
+#include "common/util.h"
 #include "server/model/job.h"
 
 struct state;
@@ -62,6 +63,10 @@ typedef struct instance {
      * got the same pid; adopted: found running at start, a child of an earlier server (its
      * exit is watched through /proc, not waitpid). */
     unsigned long long pid_start;
+    /* The pid view (util_pid_view) of the server that launched its agent: a server that sees
+     * pids otherwise (on another host, as a new leader of a shared store may be) cannot look
+     * for that pid, and knows the agent by its exchanges alone.  Empty: not noted. */
+    char pid_view[UTIL_PID_VIEW_MAX];
     int adopted;
     /* Stopped by a clean stop of the server (--stop-local-agents), in its last transaction:
      * the attempts its agent ends for that stop, reported to the next server, were the

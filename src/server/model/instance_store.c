@@ -54,6 +54,7 @@ static json_t *record(const instance *in)
     if (in->local && in->pid > 0) {
         json_object_set_new(r, "pid", json_integer(in->pid));
         json_object_set_new(r, "pidStart", json_integer((json_int_t)in->pid_start));
+        if (in->pid_view[0]) json_object_set_new(r, "pidView", json_string(in->pid_view));
     }
     if (in->has_client_token) {
         char tok[2 * sizeof in->client_token + 1];
@@ -160,6 +161,8 @@ static int load_one(void *arg, const char *key, const char *doc, size_t len)
     in->stopped_by_server = json_is_true(json_object_get(r, "stoppedByServer"));
     in->pid = (pid_t)json_integer_value(json_object_get(r, "pid"));
     in->pid_start = (unsigned long long)json_integer_value(json_object_get(r, "pidStart"));
+    const char *view = json_string_value(json_object_get(r, "pidView"));
+    snprintf(in->pid_view, sizeof in->pid_view, "%s", view ? view : "");
     in->has_client_token =
         unhex32(json_string_value(json_object_get(r, "clientToken")), in->client_token) == 0;
     /* A launching one keeps the registration deadline, counted from this start: the time the
