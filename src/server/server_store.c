@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/base/core.h"
 #include "server/base/pg_lease.h"
 #include "server/base/pg_logcopy.h"
 #include "server/base/pg_wait.h"
@@ -46,6 +47,15 @@ static void fenced(void)
               "write, and it stops (exit status %d) - started again, it stands by",
               SERVER_STORE_FENCED);
     _exit(SERVER_STORE_FENCED);
+}
+
+/* Whether the leader serves: not when its core has answered every call 503 for a lease's
+ * length, its store's connection lost (to the database, or its slots taken) while the lease's
+ * own connection renews: it would hold the lease without serving, and no standby would take
+ * over (pg_lease_keep). */
+static int serving(void)
+{
+    return core_unserved_ms() < pg_lease_ms(lease);
 }
 
 static int lease_held(void)
@@ -93,7 +103,7 @@ static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t 
         if (epoch > 0) {
             /* Renewed from now on: a standby far behind the copy may read for longer than
              * the lease lasts, and would lose it to a third server meanwhile. */
-            pg_lease_keep(lease, fenced);
+            pg_lease_keep(lease, fenced, serving);
             /* The lines the old leader kept, to the last: nobody else writes them now. */
             long n = pg_logcopy_catch_up(logcopy, logs, 0);
             /* Stopped meanwhile: the lease goes with server_store_release. */

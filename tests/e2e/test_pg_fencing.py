@@ -347,6 +347,53 @@ class LogCopyLockWaits(unittest.TestCase):
         self.logs_behind("LOCK TABLE barge_logs IN SHARE MODE", "ShareLock")
 
 
+class LeaderThatCannotServe(unittest.TestCase):
+    # The leader's store connection lost and not made again (the role's connections used up),
+    # while its lease's own connection renews: it answered every call 503 and held the lease,
+    # so no standby ever took over.  It now lets the lease expire once it has not served for a
+    # lease's length.
+    def test_a_leader_without_its_store_lets_a_standby_lead(self):
+        pg = PostgreSQL()
+        a = b = None
+        try:
+            pg.psql("postgres", "CREATE ROLE app LOGIN")
+            pg.psql("postgres", "CREATE DATABASE unserved OWNER app")
+            url = pg.url("unserved").replace("barge@", "app@")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            setup_parked_queue(a.client())
+            status, body = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 3},
+                                timeout=10)
+            self.assertEqual(status, 200, body)
+            # No connection more for the servers' role, then the leader's store session goes.
+            n = int(pg.psql("unserved", "SELECT count(*) FROM pg_stat_activity WHERE "
+                                        "usename = 'app'"))
+            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT %d" % (n - 1))
+            killed = pg.psql("unserved", "SELECT pg_terminate_backend(pid) FROM "
+                                         "pg_stat_activity WHERE usename = 'app' AND "
+                                         "(query LIKE 'WITH d AS%' OR query LIKE "
+                                         "'SELECT set_config(''synchronous_commit''%')")
+            self.assertEqual(killed, "t")
+            deadline = time.time() + 30
+            while time.time() < deadline and healthz(b)[0] != 200:
+                call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 4}, timeout=5)
+                time.sleep(0.3)
+            self.assertEqual(healthz(b)[0], 200, "the standby never led:\n%s" %
+                             a.read_log()[-2000:])
+            self.assertIn("letting the lease expire", a.read_log())
+            status, body = call(b.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 5},
+                                timeout=10)
+            self.assertEqual(status, 200, body)
+        finally:
+            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT -1")
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+
+
 class InDoubtCommits(unittest.TestCase):
     """A connection that breaks while the database still runs the commit's statement (it waits
     on a lock here; a slow disk or a synchronous standby that lags do the same)."""

@@ -295,6 +295,10 @@ static void run_timers(void)
     }
 }
 
+/* Since when (monotonic ms) the core has been broken, 0 while it serves: read by other threads
+ * (core_unserved_ms). */
+static _Atomic int64_t broken_since;
+
 /* After a rollback, or while broken: the state read back from the store.  A store that cannot
  * be read (a database that went away) leaves the core broken, answering 503s and trying again
  * every half second, instead of serving a state that is not the stored one. */
@@ -318,12 +322,20 @@ static void reload_after_failure(void)
             log_error("core: cannot reload the state after a failed commit: %s; answering 503 "
                       "until the store answers again", err);
         free(err);
+        if (!core.broken) atomic_store(&broken_since, util_mono_ms());
         core.broken = 1;
         core.next_reload = util_mono_ms() + 500;
         return;
     }
     if (core.broken) log_info("core: the state is read back from the store; serving again");
     core.broken = 0;
+    atomic_store(&broken_since, 0);
+}
+
+int64_t core_unserved_ms(void)
+{
+    int64_t since = atomic_load(&broken_since);
+    return since ? util_mono_ms() - since : 0;
 }
 
 /* A batch that arrives while the core is broken: nothing runs, every call is answered.  What
@@ -570,6 +582,7 @@ int core_start(store *db, const core_hooks *hooks, char **err)
     core.hooks = *hooks;
     /* A core started again (the unit tests) starts as new, whatever the last one ended in. */
     core.stopping = core.stopped = core.wake = core.broken = core.failed = 0;
+    atomic_store(&broken_since, 0);
     core.fail_streak = 0;
     core.quiet_until = 0;
     util_cond_init_mono(&core.cv); /* its timers' waits (nothing waits on it yet) */

@@ -88,6 +88,9 @@ void core_submit(core_call *call);
 void core_call_wait(core_call *call);
 /* Answers everything queued, then stops the thread. */
 void core_stop(void);
+/* How long (ms) the core has answered every call 503 because its store cannot be read back (a
+ * database out of reach), 0 while it serves.  Any thread. */
+int64_t core_unserved_ms(void);
 
 /* For run functions: the call's answer, sent once the batch is durable.  core_answer takes the
  * reference to resp. */

@@ -24,6 +24,7 @@ struct pg_lease {
      * expiry later than that start, so by then it has not yet passed). */
     _Atomic int64_t held_until;
     void (*lost)(void);
+    int (*may_renew)(void);
     pthread_t thread;
     int running;
     pthread_mutex_t mu;
@@ -128,13 +129,26 @@ static void *keeper(void *arg)
 {
     pthread_setname_np(pthread_self(), "barge-lease");
     pg_lease *l = arg;
-    int failing = 0;
+    int failing = 0, letting_go = 0;
     pthread_mutex_lock(&l->mu);
     while (!l->stopping) {
         struct timespec ts = util_mono_deadline(l->renew_ms);
         pthread_cond_timedwait(&l->cv, &l->mu, &ts);
         if (l->stopping) break;
         pthread_mutex_unlock(&l->mu);
+        /* A leader that cannot serve (its store's connection lost while this one renews)
+         * lets the lease go, so that a standby serves; it renews again if it serves before
+         * one takes over, and is fenced at its next commit if one did. */
+        if (l->may_renew && !l->may_renew()) {
+            if (!letting_go)
+                log_warn("lease: this server cannot serve (its store does not answer): letting "
+                         "the lease expire so that a standby can lead");
+            letting_go = 1;
+            pthread_mutex_lock(&l->mu);
+            continue;
+        }
+        if (letting_go) log_info("lease: this server serves again; renewing the lease");
+        letting_go = 0;
         int rc = renew(l);
         if (rc == 0) l->lost(); /* does not return */
         if (rc < 0 && !failing)
@@ -149,9 +163,10 @@ static void *keeper(void *arg)
     return NULL;
 }
 
-void pg_lease_keep(pg_lease *l, void (*lost)(void))
+void pg_lease_keep(pg_lease *l, void (*lost)(void), int (*may_renew)(void))
 {
     l->lost = lost;
+    l->may_renew = may_renew;
     l->running = pthread_create(&l->thread, NULL, keeper, l) == 0;
     if (!l->running) log_error("lease: cannot start the thread that renews the lease");
 }

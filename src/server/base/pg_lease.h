@@ -21,8 +21,9 @@ pg_lease *pg_lease_open(const char *conninfo, const char *holder, int lease_ms, 
  * cannot be reached. */
 int64_t pg_lease_try(pg_lease *l, char *leader, size_t n);
 /* Starts renewing the lease taken by pg_lease_try; lost() runs (and must not return) when the
- * epoch is no longer this server's. */
-void pg_lease_keep(pg_lease *l, void (*lost)(void));
+ * epoch is no longer this server's.  While may_renew (when not NULL) answers 0, renewals stop:
+ * a leader that cannot serve lets the lease expire. */
+void pg_lease_keep(pg_lease *l, void (*lost)(void), int (*may_renew)(void));
 /* Stops renewing and, when the lease is still this server's, ends it at once so that a standby
  * takes over without waiting for it to expire.  Frees l. */
 void pg_lease_release(pg_lease *l);
