@@ -49,6 +49,11 @@ static void fenced(void)
     _exit(SERVER_STORE_FENCED);
 }
 
+static void renewed(int64_t asked)
+{
+    pg_lease_renewed(lease, asked);
+}
+
 /* Whether the leader serves: not when its core has answered every call 503 for a lease's
  * length, its store's connection lost (to the database, or its slots taken) while the lease's
  * own connection renews: it would hold the lease without serving, and no standby would take
@@ -115,7 +120,7 @@ static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t 
             }
             pg_logcopy_lead(logcopy, epoch, c->lease_ms, fenced);
             logstore_set_copy(logs, pg_logcopy_keep, logcopy);
-            store_pg_lead(db, epoch, c->lease_ms, fenced);
+            store_pg_lead(db, epoch, c->lease_ms, fenced, renewed);
             http_standby_lease(lease_held);
             c->role = "leader";
             log_info("lease: this server leads the store (epoch %lld, a lease of %d ms renewed "

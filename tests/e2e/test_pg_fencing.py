@@ -394,6 +394,50 @@ class LeaderThatCannotServe(unittest.TestCase):
             pg.destroy()
 
 
+class LeaseConnectionLost(unittest.TestCase):
+    # The lease's own connection lost and not made again (the role's connections used up),
+    # while the store's commits went through, each renewing the lease in the database: the
+    # leader took itself for one whose lease is in doubt, and /healthz said
+    # "lease-unconfirmed" (a load balancer sent nothing to it) though it served and led.
+    def test_commits_renew_the_lease_as_the_leader_sees_it(self):
+        pg = PostgreSQL()
+        a = b = None
+        try:
+            pg.psql("postgres", "CREATE ROLE app LOGIN")
+            pg.psql("postgres", "CREATE DATABASE renewals OWNER app")
+            url = pg.url("renewals").replace("barge@", "app@")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            setup_parked_queue(a.client())
+            n = int(pg.psql("renewals", "SELECT count(*) FROM pg_stat_activity WHERE "
+                                        "usename = 'app'"))
+            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT %d" % (n - 1))
+            # The lease's session, once it has renewed (before, its last statement took it).
+            renewing = ("SELECT pid FROM pg_stat_activity WHERE usename = 'app' AND query LIKE "
+                        "'UPDATE barge_lease%AND epoch = %'")
+            wait_for(lambda: pg.psql("renewals", renewing), 10, "a renewal")
+            killed = pg.psql("renewals", "SELECT pg_terminate_backend(pid) FROM (%s) AS r"
+                             % renewing)
+            self.assertEqual(killed, "t")
+            end = time.time() + 8
+            while time.time() < end:
+                status, body = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q",
+                                                                  "priority": 4}, timeout=5)
+                self.assertEqual(status, 200, body)
+                time.sleep(0.3)
+            self.assertIn("cannot renew the leader's lease", a.read_log())
+            self.assertEqual(healthz(a)[0], 200, healthz(a))
+            self.assertEqual(healthz(b)[0], 503)
+        finally:
+            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT -1")
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+
+
 class InDoubtCommits(unittest.TestCase):
     """A connection that breaks while the database still runs the commit's statement (it waits
     on a lock here; a slow disk or a synchronous standby that lags do the same)."""

@@ -163,6 +163,14 @@ static void *keeper(void *arg)
     return NULL;
 }
 
+void pg_lease_renewed(pg_lease *l, int64_t asked)
+{
+    if (l->epoch <= 0) return;
+    int64_t until = asked + l->lease_ms, was = atomic_load(&l->held_until);
+    while (was < until && !atomic_compare_exchange_weak(&l->held_until, &was, until)) {
+    }
+}
+
 void pg_lease_keep(pg_lease *l, void (*lost)(void), int (*may_renew)(void))
 {
     l->lost = lost;

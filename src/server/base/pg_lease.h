@@ -28,6 +28,10 @@ void pg_lease_keep(pg_lease *l, void (*lost)(void), int (*may_renew)(void));
  * takes over without waiting for it to expire.  Frees l. */
 void pg_lease_release(pg_lease *l);
 int pg_lease_ms(const pg_lease *l);
+/* A commit of the store renewed the lease (barge_fence sets its expiry), its statement sent at
+ * asked (monotonic ms): held as a renewal is, so that a leader whose lease connection is lost
+ * but whose commits go through does not take itself for one in doubt.  Any thread. */
+void pg_lease_renewed(pg_lease *l, int64_t asked);
 /* 1 while the lease taken is surely still this server's by its own clock: less than lease_ms
  * since the start of the last statement that took or renewed it.  0 after that, though the
  * database may not yet have let it go (a renewal that is late, a database that does not

@@ -50,8 +50,10 @@ int store_is_pg(const char *spec);
 store *store_pg_open(const char *conninfo, char **err);
 /* From now on every commit renews, in its own transaction, the lease of this epoch (lease_ms
  * more), and is refused when another server has taken the lease over: then fenced() runs (it
- * must not return). */
-void store_pg_lead(store *s, int64_t epoch, int lease_ms, void (*fenced)(void));
+ * must not return); renewed(asked) (when not NULL) is told of each commit that renewed it,
+ * with the monotonic ms its statement was sent at. */
+void store_pg_lead(store *s, int64_t epoch, int lease_ms, void (*fenced)(void),
+                   void (*renewed)(int64_t asked_ms));
 /* A setting every server must share, such as the agent token: the stored value of key, or
  * proposed stored now when there is none.  Returns 0 and *out (caller frees), or -1. */
 int store_pg_shared_value(store *s, const char *key, const char *proposed, char **out);

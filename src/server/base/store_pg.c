@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/base/pg_session.h"
 #include "server/base/pg_wait.h"
 #include "server/base/store_pg_schema.h"
@@ -43,6 +44,7 @@ typedef struct {
     int64_t epoch; /* the lease's fencing number this server holds; 0: not leading */
     int lease_ms;
     void (*fenced)(void);
+    void (*renewed)(int64_t asked_ms);
     pg_session session; /* the database's session serving conn */
     int serving; /* a batch has been stored: commits' lock waits are bounded (pg_commit) */
     int session_bounded; /* conn's session has that bound as its lock_timeout */
@@ -245,11 +247,15 @@ static int pg_commit(store *b)
     pthread_mutex_lock(&s->mu);
     if (connected(s) == 0) {
         if (s->serving) session_lock_bound(s, 1);
+        int64_t asked = util_mono_ms();
         PGresult *r = PQexecParams(s->conn, !s->n ? fence_only : s->serving ? sql_bounded : sql,
                                    !s->n ? 2 : s->serving ? 8 : 7, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
             rc = 0;
             s->serving = 1;
+            /* barge_fence set the lease's expiry: a renewal, which the lease's own connection
+             * (lost, its slot taken) may not be making. */
+            if (s->renewed) s->renewed(asked);
         } else {
             const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             set_err(s, "PostgreSQL refused the commit", PQresultErrorMessage(r));
@@ -369,13 +375,15 @@ store *store_pg_open(const char *conninfo, char **err)
     return &s->base;
 }
 
-void store_pg_lead(store *b, int64_t epoch, int lease_ms, void (*fenced)(void))
+void store_pg_lead(store *b, int64_t epoch, int lease_ms, void (*fenced)(void),
+                   void (*renewed)(int64_t asked_ms))
 {
     pg_store *s = (pg_store *)b;
     pthread_mutex_lock(&s->mu);
     s->epoch = epoch;
     s->lease_ms = lease_ms;
     s->fenced = fenced;
+    s->renewed = renewed;
     pthread_mutex_unlock(&s->mu);
 }
 
