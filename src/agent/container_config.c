@@ -417,6 +417,58 @@ static int absolute(const char *p)
     return p && p[0] == '/';
 }
 
+/* Makes a volume's missing source directory (and its missing parents, the host root's).  A
+ * directory made for a container in a user namespace is its root's, wherever that root is:
+ * given through a descriptor of the directory made here, never by its path, which a job that
+ * can write where it is made (another job's volume holding it) could swap for a link to any
+ * host file between the mkdir and a chown by path (chown follows links: the host file would
+ * have become the container root's).  Returns 1 when made, 0 when it was there, -1 with
+ * errno. */
+void (*container_between_for_tests)(const char *src);
+
+int container_make_volume_dir(const char *src, const idmap *ids)
+{
+    char *parent = xstrdup(src);
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    const char *base = slash + 1;
+    *slash = '\0';
+    int out = -1, pfd = -1, fd = -1;
+    if (!*base) errno = EINVAL;
+    if (!*base || (*parent && util_make_dirs(parent, 0755) < 0)) goto done;
+    pfd = open(*parent ? parent : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) goto done;
+    if (mkdirat(pfd, base, 0755) < 0) {
+        out = errno == EEXIST ? 0 : -1;
+        goto done;
+    }
+    if (!ids) {
+        out = 1;
+        goto done;
+    }
+    if (container_between_for_tests) container_between_for_tests(src);
+    /* What is at that name in that same directory now: the directory made here, unless it
+     * was swapped meanwhile (for a link, refused by O_NOFOLLOW, or another directory, which
+     * would not be the host root's and empty). */
+    struct stat st;
+    fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)) errno = EBUSY;
+    if (fd < 0 || fstat(fd, &st) < 0) goto done;
+    if (st.st_uid != 0 || st.st_nlink != 2) {
+        errno = EBUSY;
+        goto done;
+    }
+    if (fchown(fd, (uid_t)ids->uid_base, (gid_t)ids->gid_base) == 0) out = 1;
+done:;
+    int saved = errno;
+    if (fd >= 0) close(fd);
+    if (pfd >= 0) close(pfd);
+    free(parent);
+    errno = saved;
+    return out;
+}
+
 /* mountPoints with their volumes: a host volume's sourcePath (created when missing, as the
  * Docker daemon does for ECS), an Amazon EFS volume's directory where the instance has its file
  * system mounted (which must exist, as ECS's mount of it must succeed), or a directory of the
@@ -468,15 +520,13 @@ static int volume_mounts(const container_inputs *in, int userns, json_t *m, json
             scratch = xasprintf("%s/volume-%zu", in->work_dir, index);
             src = scratch;
         }
-        int made = absolute(src) ? util_make_dirs(src, 0755) : -1;
-        /* A directory made for the container is its root's, wherever that root is. */
-        if (made == 1 && userns &&
-            chown(src, (uid_t)in->ids->uid_base, (gid_t)in->ids->gid_base) < 0)
-            made = -1;
+        int made = absolute(src) ? container_make_volume_dir(src, userns ? in->ids : NULL) : -1;
         if (made < 0) {
             snprintf(reason, reason_len, "CannotStartContainerError: volume %s: cannot create "
-                     "its source %s: %s", name, src, absolute(src) ? strerror(errno)
-                                                                   : "not an absolute path");
+                     "its source %s: %s", name, src,
+                     !absolute(src)  ? "not an absolute path"
+                     : errno == EBUSY ? "something else was put in its place as it was made"
+                                      : strerror(errno));
             free(scratch);
             return -1;
         }

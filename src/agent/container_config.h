@@ -48,4 +48,9 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
  * when unknown), or -1 with reason set. */
 int container_resolve_user(const char *rootfs, const char *spec, unsigned *uid, unsigned *gid,
                            char **home, char *reason, size_t reason_len);
+/* Exposed for tests: makes a volume's missing source directory src, given to ids' root when
+ * ids is not NULL (1 made, 0 there already, -1 with errno: EBUSY when what is at src changed
+ * as it was made).  between_for_tests, when set, runs between the mkdir and the chown. */
+int container_make_volume_dir(const char *src, const idmap *ids);
+extern void (*container_between_for_tests)(const char *src);
 #endif

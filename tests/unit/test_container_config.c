@@ -635,6 +635,42 @@ static void test_efs_volumes(void)
     free(fs);
 }
 
+/* A volume's source made for a container's root is given to it through a descriptor: swapped
+ * for a link to a host file between the mkdir and the chown (by a job that can write where it
+ * is made), the link is not followed and the host file keeps its owner. */
+static char swap_victim[256];
+static void swap_for_a_link(const char *src)
+{
+    CHECK(rmdir(src) == 0);
+    CHECK(symlink(swap_victim, src) == 0);
+}
+
+static void test_volume_dir_swapped_for_a_link(void)
+{
+    if (geteuid() != 0) return; /* chown needs root */
+    char dir[] = "/tmp/barge-unit-volswap-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    idmap ids = {.uid_base = 1000000000, .gid_base = 1000000000};
+    char made[300], swapped[300];
+    snprintf(made, sizeof made, "%s/a/b", dir);
+    CHECK(container_make_volume_dir(made, &ids) == 1);
+    struct stat st;
+    CHECK(stat(made, &st) == 0 && st.st_uid == 1000000000 && st.st_gid == 1000000000);
+    CHECK(container_make_volume_dir(made, &ids) == 0); /* there: kept as it is */
+    snprintf(swap_victim, sizeof swap_victim, "%s/victim", dir);
+    FILE *f = fopen(swap_victim, "w");
+    CHECK(f != NULL);
+    fclose(f);
+    snprintf(swapped, sizeof swapped, "%s/a/new", dir);
+    container_between_for_tests = swap_for_a_link;
+    errno = 0;
+    CHECK(container_make_volume_dir(swapped, &ids) == -1);
+    CHECK(errno == EBUSY);
+    container_between_for_tests = NULL;
+    CHECK(stat(swap_victim, &st) == 0 && st.st_uid == 0 && st.st_gid == 0);
+    util_remove_tree(dir);
+}
+
 int main(void)
 {
     strcpy(root, "/tmp/barge-ccfg-XXXXXX");
@@ -656,6 +692,7 @@ int main(void)
     RUN(test_many_variables);
     RUN(test_odd_values);
     RUN(test_efs_volumes);
+    RUN(test_volume_dir_swapped_for_a_link);
     util_remove_tree(root);
     printf("container_config: ok\n");
     return 0;
