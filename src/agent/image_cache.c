@@ -513,10 +513,19 @@ static long long unpack(image_cache *c, const char *key, const char *digest, con
     char *image = xasprintf("%s:%s", c->layout, key);
     char *tmp = xasprintf("%s/tmp-%s-%llu", c->bundles, name, seq);
     char *final = xasprintf("%s/%s", c->bundles, name);
+    /* umoci's raw unpack writes the root file system alone: its unpack also makes a runtime
+     * configuration barge does not use (container_config.c makes its own), and to make it
+     * reads the image's /etc/passwd and /etc/group as the host's root, outside any job's
+     * limits: a device there (/dev/urandom) grew it by 150 MB a second, a FIFO held it (and
+     * the cache) until --pull-timeout, and a user the image's configuration names without an
+     * entry failed the pull, which Docker takes (container_resolve_user reads those files
+     * with bounds, for the job's user only). */
+    char *rootfs = xasprintf("%s/rootfs", tmp);
     char uids[48], gids[48];
-    char *argv[10];
+    char *argv[12];
     int n = 0;
     argv[n++] = "umoci";
+    argv[n++] = "raw";
     argv[n++] = "unpack";
     if (map && map->size) {
         /* umoci, run as root, gives each file the host id its owner maps to. */
@@ -529,13 +538,18 @@ static long long unpack(image_cache *c, const char *key, const char *digest, con
     }
     argv[n++] = "--image";
     argv[n++] = image;
-    argv[n++] = tmp;
+    argv[n++] = rootfs;
     argv[n] = NULL;
     buf err = {0};
     long long bytes = -1;
-    pthread_rwlock_rdlock(&c->layout_lock);
-    int rc = tool_run_stoppable(argv, c->timeout_s, &c->stopping, &err);
-    pthread_rwlock_unlock(&c->layout_lock);
+    int rc = -1;
+    if (mkdir(tmp, 0700) < 0) {
+        buf_printf(&err, "making %s: %s", tmp, strerror(errno));
+    } else {
+        pthread_rwlock_rdlock(&c->layout_lock);
+        rc = tool_run_stoppable(argv, c->timeout_s, &c->stopping, &err);
+        pthread_rwlock_unlock(&c->layout_lock);
+    }
     if (rc == 0 && save_image_config(c, digest, tmp) < 0) {
         snprintf(reason, reason_len, "CannotPullContainerError: %s: cannot read the image's "
                  "configuration from the layout", digest);
@@ -552,6 +566,7 @@ static long long unpack(image_cache *c, const char *key, const char *digest, con
     }
     buf_free(&err);
     free(image);
+    free(rootfs);
     free(tmp);
     free(final);
     return bytes;

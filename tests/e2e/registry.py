@@ -164,9 +164,10 @@ def _goarch():
 
 def _tar_bytes(entries):
     """An uncompressed tar of entries, each (name, kind, mode, data_or_target): kind is "dir",
-    "file" (data is bytes) or "link" (a symbolic link to target).  Every entry has a fixed
+    "file" (data is bytes), "link" (a symbolic link to target) or "fifo".  Every entry has a fixed
     owner (root) and time, so the same entries always give the same digests."""
-    kinds = {"dir": tarfile.DIRTYPE, "file": tarfile.REGTYPE, "link": tarfile.SYMTYPE}
+    kinds = {"dir": tarfile.DIRTYPE, "file": tarfile.REGTYPE, "link": tarfile.SYMTYPE,
+             "fifo": tarfile.FIFOTYPE}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, kind, mode, arg in entries:

@@ -12,7 +12,7 @@ import time
 import unittest
 
 from harness import BARGE, Server
-from registry import LocalRegistry, build_busybox_layout, push_layout
+from registry import LocalRegistry, add_layer, build_busybox_layout, push_layout
 from test_jobs_common import FAST, JobsCase, resources, sh
 
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
@@ -159,6 +159,10 @@ class Containers(JobsCase):
                      env=("PATH=/usr/bin:/bin", "FROM_IMAGE=image", "SHARED=image"))
             # An image whose user is not root, and which runs what it is given.
             cls.push("team/nobody", "1", user="nobody")
+            # Images umoci's unpack could not take: a user the image's /etc/passwd does not
+            # have, and an /etc/passwd that is a FIFO.
+            cls.push("team/ghost", "1", user="ghost")
+            cls.push("team/fifo", "1", layer=[("etc/passwd", "fifo", 0o644, None)])
             cls.runtime_root = tempfile.mkdtemp(prefix="barge-runc-")
             cls.work_root = tempfile.mkdtemp(prefix="barge-work-")
             # The containers' root, an unprivileged host user, passes through it to the rootfs.
@@ -186,9 +190,11 @@ class Containers(JobsCase):
             raise
 
     @classmethod
-    def push(cls, name, tag, **kw):
+    def push(cls, name, tag, layer=None, **kw):
         layout = build_busybox_layout(tag=tag, **kw)
         cls.layouts.append(layout)
+        if layer:
+            add_layer(layout, tag, layer, "tests/e2e/test_containers.py: %s" % name)
         return push_layout(layout, cls.registry, name, tag)
 
     @classmethod
@@ -286,6 +292,27 @@ class Containers(JobsCase):
         d = self.run_job(definition="as-ghost", want="FAILED")
         self.assertEqual(d["container"]["reason"], "CannotStartContainerError: unable to find "
                          "user ghost: no matching entries in passwd file")
+
+    def test_images_whose_passwd_is_odd_are_pulled(self):
+        # umoci's unpack, run as the host's root, read the image's /etc/passwd to make a runtime
+        # configuration barge does not use: an image user without an entry failed the pull
+        # (Docker pulls it, and a user override runs it), a FIFO held the pull until its
+        # timeout, a device (/dev/urandom) grew umoci's memory without bound.
+        reg = "127.0.0.1:%d" % self.registry.port
+        self.define("ghost-as-root", image=reg + "/team/ghost:1", user="0", command=["true"])
+        self.define("fifo-as-root", image=reg + "/team/fifo:1", user="0:0", command=["true"])
+        self.run_job(definition="ghost-as-root")
+        # The FIFO's image is pulled and unpacked (it held the image cache, and every other
+        # image's job behind it, until the pull's timeout); runc's own start then waits on
+        # that FIFO as it does under Docker, until the job is terminated.
+        fifo = self.submit(definition="fifo-as-root")
+        self.addCleanup(lambda: self.batch.terminate_job(jobId=fifo, reason="test over"))
+        self.wait_job(fifo, "STARTING")
+        start = time.time()
+        self.run_job(definition=self.define("beside-the-fifo", command=["true"]), timeout=60)
+        self.assertLess(time.time() - start, 20)
+        self.batch.terminate_job(jobId=fifo, reason="the FIFO never opens")
+        self.assertEqual(self.wait_job(fifo, timeout=60)["status"], "FAILED")
 
     def test_writable_layer_is_the_attempts_own(self):
         self.define("writer", command=sh("test ! -e /marker && echo clean; echo x > /marker "
