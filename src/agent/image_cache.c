@@ -483,8 +483,7 @@ static json_t *layout_blob(image_cache *c, const char *digest)
 }
 
 /* Keeps the image's own configuration (entrypoint, command, environment, user, working
- * directory) beside the bundle as image.json: umoci's config.json has the entrypoint and the
- * command already joined, and a job's command replaces only the second. */
+ * directory) beside the bundle as image.json, for container_config.c. */
 static int save_image_config(image_cache *c, const char *digest, const char *bundle)
 {
     json_t *manifest = layout_blob(c, digest);
@@ -513,20 +512,13 @@ static long long unpack(image_cache *c, const char *key, const char *digest, con
     char *image = xasprintf("%s:%s", c->layout, key);
     char *tmp = xasprintf("%s/tmp-%s-%llu", c->bundles, name, seq);
     char *final = xasprintf("%s/%s", c->bundles, name);
-    /* umoci's raw unpack writes the root file system alone: its unpack also makes a runtime
-     * configuration barge does not use (container_config.c makes its own), and to make it
-     * reads the image's /etc/passwd and /etc/group as the host's root, outside any job's
-     * limits: a device there (/dev/urandom) grew it by 150 MB a second, a FIFO held it (and
-     * the cache) until --pull-timeout, and a user the image's configuration names without an
-     * entry failed the pull, which Docker takes (container_resolve_user reads those files
-     * with bounds, for the job's user only). */
+    /* The root file system alone (raw): umoci's unpack also made a configuration barge does
+     * not use from the image's /etc/passwd, read as the host's root (a device there grew it
+     * without bound, a FIFO held it until --pull-timeout). */
     char *rootfs = xasprintf("%s/rootfs", tmp);
     char uids[48], gids[48];
-    char *argv[12];
-    int n = 0;
-    argv[n++] = "umoci";
-    argv[n++] = "raw";
-    argv[n++] = "unpack";
+    char *argv[12] = {"umoci", "raw", "unpack", "--image", image};
+    int n = 5;
     if (map && map->size) {
         /* umoci, run as root, gives each file the host id its owner maps to. */
         snprintf(uids, sizeof uids, "0:%u:%u", map->uid_base, map->size);
@@ -536,20 +528,15 @@ static long long unpack(image_cache *c, const char *key, const char *digest, con
         argv[n++] = "--gid-map";
         argv[n++] = gids;
     }
-    argv[n++] = "--image";
-    argv[n++] = image;
-    argv[n++] = rootfs;
+    argv[n++] = rootfs; /* after every option */
     argv[n] = NULL;
     buf err = {0};
     long long bytes = -1;
-    int rc = -1;
-    if (mkdir(tmp, 0700) < 0) {
-        buf_printf(&err, "making %s: %s", tmp, strerror(errno));
-    } else {
-        pthread_rwlock_rdlock(&c->layout_lock);
-        rc = tool_run_stoppable(argv, c->timeout_s, &c->stopping, &err);
-        pthread_rwlock_unlock(&c->layout_lock);
-    }
+    int rc = mkdir(tmp, 0700);
+    if (rc < 0) buf_printf(&err, "making %s: %s", tmp, strerror(errno));
+    pthread_rwlock_rdlock(&c->layout_lock);
+    if (rc == 0) rc = tool_run_stoppable(argv, c->timeout_s, &c->stopping, &err);
+    pthread_rwlock_unlock(&c->layout_lock);
     if (rc == 0 && save_image_config(c, digest, tmp) < 0) {
         snprintf(reason, reason_len, "CannotPullContainerError: %s: cannot read the image's "
                  "configuration from the layout", digest);
