@@ -456,12 +456,9 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
         tool_reason("CannotPullContainerError: ", NULL, err.data ? err.data : "", reason, reason_len);
     }
     pthread_rwlock_unlock(&c->layout_lock);
-    if (digest && r->digest && strcmp(digest, r->digest) != 0) {
-        snprintf(reason, reason_len, "CannotPullContainerError: %s: the registry served %s",
-                 canonical, digest);
-        free(digest);
-        digest = NULL;
-    }
+    /* A digest that is not the manifest stored is an index's (a multi-platform image pinned
+     * by its index digest, as Docker Hub shows it): skopeo checked the index against it and
+     * copied this platform's manifest, which the reference names from now on (ref_set). */
     if (authfile) unlink(authfile);
     free(authfile);
     free(authopt);
@@ -722,9 +719,9 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
 
     pthread_mutex_lock(&c->mu);
     for (;;) {
+        /* By digest, the manifest a pull stored for it (an index's is its platform's). */
         refmap *known = ref_find(c, canonical);
-        image_cache_entry *e = hold_locked(c, r.digest ? r.digest : known ? known->digest : NULL,
-                                           map);
+        image_cache_entry *e = hold_locked(c, known ? known->digest : r.digest, map);
         if (e) {
             *out = e;
             rc = 0;

@@ -279,15 +279,40 @@ def run_tool(args, timeout=60):
     return out.stdout
 
 
-def push_layout(layout, registry, name, tag="latest", timeout=60):
+def add_index(layout, tag, index_tag):
+    """Tags as index_tag an image index (a multi-platform image) of the layout's image `tag`:
+    this machine's platform and another's, both that manifest.  Returns the index's digest."""
+    index_path = os.path.join(layout, "index.json")
+    with open(index_path) as f:
+        index = json.load(f)
+    entry = next(m for m in index["manifests"]
+                 if m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+    blob = _json_bytes({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [
+        {"mediaType": MEDIA_MANIFEST, "digest": entry["digest"], "size": entry["size"],
+         "platform": {"architecture": arch, "os": "linux"}}
+        for arch in (_goarch(), "s390x" if _goarch() != "s390x" else "arm64")]})
+    digest = _write_blob(layout, blob)
+    index["manifests"].append({"mediaType": MEDIA_INDEX, "digest": digest, "size": len(blob),
+                               "annotations": {"org.opencontainers.image.ref.name": index_tag}})
+    with open(index_path, "w") as f:
+        json.dump(index, f)
+    return digest
+
+
+def push_layout(layout, registry, name, tag="latest", timeout=60, all_platforms=False):
     """Copies the layout's image `tag` to registry (a LocalRegistry or its url) as name:tag and
-    returns the manifest digest the registry holds, as skopeo reports it."""
+    returns the manifest digest the registry holds, as skopeo reports it (with all_platforms,
+    `tag` is an index, copied whole, and its own digest is returned)."""
     url = registry.url if isinstance(registry, LocalRegistry) else registry
     creds = getattr(registry, "htpasswd", None)
     auth = ["--dest-creds", "%s:%s" % creds] if creds else []
     ref = "docker://%s/%s:%s" % (url, name, tag)
     run_tool(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *auth,
-              "oci:%s:%s" % (layout, tag), ref], timeout)
+              *(["--all"] if all_platforms else []), "oci:%s:%s" % (layout, tag), ref], timeout)
+    if all_platforms:
+        raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", ref],
+                             capture_output=True, timeout=timeout, check=True).stdout
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
     auth = ["--creds", "%s:%s" % creds] if creds else []
     return run_tool(["skopeo", "inspect", "--tls-verify=false", *auth, ref, "--format",
                      "{{.Digest}}"], timeout).strip()

@@ -12,7 +12,7 @@ import time
 import unittest
 
 from harness import BARGE, Server
-from registry import LocalRegistry, add_layer, build_busybox_layout, push_layout
+from registry import LocalRegistry, add_index, add_layer, build_busybox_layout, push_layout
 from test_jobs_common import FAST, JobsCase, resources, sh
 
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
@@ -163,6 +163,12 @@ class Containers(JobsCase):
             # have, and an /etc/passwd that is a FIFO.
             cls.push("team/ghost", "1", user="ghost")
             cls.push("team/fifo", "1", layer=[("etc/passwd", "fifo", 0o644, None)])
+            # A multi-platform image, pinned by its index's digest as Docker Hub shows it.
+            multi = build_busybox_layout(tag="1")
+            cls.layouts.append(multi)
+            add_index(multi, "1", "multi")
+            cls.index_digest = push_layout(multi, cls.registry, "team/multi", "multi",
+                                           all_platforms=True)
             cls.runtime_root = tempfile.mkdtemp(prefix="barge-runc-")
             cls.work_root = tempfile.mkdtemp(prefix="barge-work-")
             # The containers' root, an unprivileged host user, passes through it to the rootfs.
@@ -313,6 +319,14 @@ class Containers(JobsCase):
         self.assertLess(time.time() - start, 20)
         self.batch.terminate_job(jobId=fifo, reason="the FIFO never opens")
         self.assertEqual(self.wait_job(fifo, timeout=60)["status"], "FAILED")
+
+    def test_a_multi_platform_image_pinned_by_its_index_digest(self):
+        # skopeo copies this platform's manifest, whose digest is not the index's: the pull
+        # failed ("the registry served sha256:..."), every time.
+        image = "127.0.0.1:%d/team/multi@%s" % (self.registry.port, self.index_digest)
+        self.define("multi", image=image, command=["true"])
+        self.run_job(definition="multi")
+        self.run_job(definition="multi")  # from the cache, by the same reference
 
     def test_writable_layer_is_the_attempts_own(self):
         self.define("writer", command=sh("test ! -e /marker && echo clean; echo x > /marker "
