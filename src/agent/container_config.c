@@ -239,6 +239,50 @@ out:
     return rc;
 }
 
+/* Whether name is one of list's comma-separated names (an /etc/group entry's members). */
+static int member_of(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+json_t *container_user_groups(const char *rootfs, const char *spec, unsigned gid)
+{
+    json_t *out = json_array();
+    const char *user = spec && *spec ? spec : "0";
+    if (strchr(user, ':')) return out; /* a group given: that group alone, as runc has it */
+    char *passwd = read_etc(rootfs, "passwd"), *groups = NULL, *f[7], *g[4];
+    if (!passwd || find_entry(passwd, user, all_digits(user), f, 7) < 4 ||
+        !(groups = read_etc(rootfs, "group")))
+        goto done;
+    for (char *line = groups; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        int k = 0;
+        for (char *p = line; k < 4;) {
+            g[k++] = p;
+            char *colon = strchr(p, ':');
+            if (!colon) break;
+            *colon = '\0';
+            p = colon + 1;
+        }
+        unsigned id;
+        if (k == 4 && parse_id(g[2], &id) == 0 && id != gid && member_of(g[3], f[0]) &&
+            json_array_size(out) < CONTAINER_GROUPS_MAX)
+            json_array_append_new(out, json_integer(id));
+        line = next;
+    }
+done:
+    free(passwd);
+    free(groups);
+    return out;
+}
+
 /* ---- Process ----------------------------------------------------------------------------- */
 
 /* Sets NAME=value in env, replacing an earlier value of NAME; at maps each name to its index
@@ -648,12 +692,16 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
 
     json_t *env = environment(in, home);
     free(home);
+    json_t *groups = container_user_groups(in->lower_rootfs, user_spec, gid);
 
     json_t *process = json_pack(
         "{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:o, s:o, s:b}", "terminal", 0, "user", "uid",
         (json_int_t)uid, "gid", (json_int_t)gid, "args", args, "env", env, "cwd", cwd && *cwd ? cwd : "/",
         "capabilities", capabilities(privileged), "rlimits",
         rlimits(json_object_get(cont, "ulimits")), "noNewPrivileges", 0);
+    if (json_array_size(groups))
+        json_object_set(json_object_get(process, "user"), "additionalGids", groups);
+    json_decref(groups);
 
     /* A privileged container is the host's root, as its definition asked and the server
      * allowed: it gets no user namespace. */

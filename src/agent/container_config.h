@@ -48,6 +48,12 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
  * when unknown), or -1 with reason set. */
 int container_resolve_user(const char *rootfs, const char *spec, unsigned *uid, unsigned *gid,
                            char **home, char *reason, size_t reason_len);
+/* The supplementary groups of the image's user spec, as Docker gives them: the ids of the
+ * image's /etc/group entries that list the user's name (from its /etc/passwd entry) as a
+ * member, its primary group gid apart, at most CONTAINER_GROUPS_MAX; none when the spec names
+ * a group.  A JSON array (fresh). */
+#define CONTAINER_GROUPS_MAX 256
+json_t *container_user_groups(const char *rootfs, const char *spec, unsigned gid);
 /* Exposed for tests: makes a volume's missing source directory src, given to ids' root when
  * ids is not NULL (1 made, 0 there already, -1 with errno: EBUSY when what is at src changed
  * as it was made).  between_for_tests, when set, runs between the mkdir and the chown. */

@@ -121,6 +121,20 @@ static void test_users(void)
     CHECK_EQ_INT(uid, 4321);
     CHECK_EQ_INT(gid, 0);
     free(home);
+    /* Supplementary groups from the image's /etc/group, as Docker gives them: app is listed in
+     * staff (50); none when a group is named, or for a user no group lists. */
+    json_t *groups = container_user_groups(lower, "app", 1001);
+    CHECK(json_array_size(groups) == 1 && json_integer_value(json_array_get(groups, 0)) == 50);
+    json_decref(groups);
+    groups = container_user_groups(lower, "1000", 1001); /* by its id, the same name */
+    CHECK(json_array_size(groups) == 1);
+    json_decref(groups);
+    groups = container_user_groups(lower, "app:app", 1001);
+    CHECK(json_array_size(groups) == 0);
+    json_decref(groups);
+    groups = container_user_groups(lower, "root", 0);
+    CHECK(json_array_size(groups) == 0);
+    json_decref(groups);
     CHECK_EQ_INT(container_resolve_user(lower, "ghost", &uid, &gid, &home, reason, sizeof reason),
                  -1);
     CHECK_STR(reason, "CannotStartContainerError: unable to find user ghost: no matching entries "
@@ -148,6 +162,9 @@ static void test_command_and_environment(void)
     json_t *p = json_object_get(c, "process");
     CHECK_STR(json_string_value(json_object_get(p, "cwd")), "/srv");
     CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(p, "user"), "uid")), 1000);
+    /* The image's /etc/group lists app in staff: a supplementary group (it had none). */
+    json_t *extra = json_object_get(json_object_get(p, "user"), "additionalGids");
+    CHECK(json_array_size(extra) == 1 && json_integer_value(json_array_get(extra, 0)) == 50);
     /* The host's network: no network namespace. */
     json_t *ns;
     size_t i;
