@@ -457,6 +457,25 @@ static void container_examine(exec_attempt *a, exec_result *r, char *buf_, size_
     free(text);
 }
 
+/* The cgroups runc made for container id at the top of each hierarchy, removed when empty (as
+ * they are once its processes are gone): a runc the memory limit killed as it made the
+ * container left a state that does not name them, and `runc delete` left them behind. */
+static void remove_runtime_cgroups(const char *id)
+{
+    DIR *d = opendir("/sys/fs/cgroup");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char *p = xasprintf("/sys/fs/cgroup/%s/%s", e->d_name, id);
+        rmdir(p);
+        free(p);
+    }
+    if (d) closedir(d);
+    char *unified = xasprintf("/sys/fs/cgroup/%s", id);
+    rmdir(unified);
+    free(unified);
+}
+
 static void container_cleanup(exec_attempt *a)
 {
     container_host *h = a->backend_ctx;
@@ -468,6 +487,7 @@ static void container_cleanup(exec_attempt *a)
     if (!c) return;
     /* A container whose runc was killed keeps its state: it is deleted here. */
     if (c->id && state_exists(h, c->id)) runc_tool(h, "delete", "--force", c->id);
+    if (c->id) remove_runtime_cgroups(c->id);
     if (c->mounted && umount2(c->rootfs, MNT_DETACH) < 0)
         log_warn("cannot unmount %s: %s", c->rootfs, strerror(errno));
     /* The layer, the mount point and the bundle's files: the directory is left empty, fit for

@@ -2,6 +2,7 @@
 docker-registry on a loopback port, images built and pushed by the tests) and the real runtime
 (runc).  Docker Hub references (`busybox`) come from the local registry through
 --registry-mirror, as a site without internet would serve them."""
+import glob
 import json
 import os
 import shutil
@@ -246,8 +247,9 @@ class Containers(JobsCase):
             time.sleep(0.1)
 
     def run_job(self, definition="jd", want="SUCCEEDED", timeout=60, **kw):
+        """The job's description once it ends, in status want (None: either)."""
         d = self.wait_job(self.submit(definition=definition, **kw), timeout=timeout)
-        self.assertEqual(d["status"], want, (d.get("statusReason"), d["container"].get("reason"),
+        self.assertEqual(d["status"], want or d["status"], (d.get("statusReason"), d["container"].get("reason"),
                                              self.log_tail()))
         return d
 
@@ -532,6 +534,20 @@ class Containers(JobsCase):
         d = self.run_job(definition="hog", want="FAILED")
         self.assertEqual(d["container"]["reason"], OOM_REASON)
         self.assertEqual(d["container"]["exitCode"], 137)
+
+    def test_a_runtime_the_memory_limit_kills_leaves_no_cgroups(self):
+        # 4 MiB, which AWS takes, is too little for runc itself: killed as it made the
+        # container, before it wrote its state, it left its cgroups in every hierarchy.
+        def runtime_cgroups():
+            return set(glob.glob("/sys/fs/cgroup/*/barge-[0-9]*-[0-9]*") +
+                       glob.glob("/sys/fs/cgroup/barge-[0-9]*-[0-9]*"))
+        before = runtime_cgroups()
+        self.define("tiny", resourceRequirements=resources(memory="4"), command=["true"])
+        d = self.run_job(definition="tiny", want=None)
+        if d["status"] == "FAILED":
+            self.assertIn("CannotStartContainerError", d["container"].get("reason", ""))
+        self.wait_for(lambda: not (runtime_cgroups() - before), 10,
+                      "the runtime's cgroups removed: %s" % (runtime_cgroups() - before))
 
     def test_image_that_cannot_be_pulled(self):
         self.define("noimage", image="no/such-image:1")
