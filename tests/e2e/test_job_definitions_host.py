@@ -101,10 +101,17 @@ class HostMembers(HostCase):
                                     {"sourceVolume": "data", "containerPath": "/b"},
                                     {"sourceVolume": "missing", "containerPath": "/c"}])
         self.assertIn("add a volume of that name", msg)
+        # Over the container's root or its /proc: runc failed every attempt with words about
+        # descriptors (Docker refuses "/").
+        for dest in ("/", "//", "/.", "/x/..", "/proc", "/proc/sys", "/./proc/"):
+            self.bad("containerProperties.mountPoints[0].containerPath",
+                     "would cover the container's root or its /proc",
+                     volumes=[{"name": "data"}],
+                     mountPoints=[{"sourceVolume": "data", "containerPath": dest}])
         # A volume without host, or with a host but no sourcePath, is an empty volume.
         vols = [{"name": "data", "host": {"sourcePath": "/srv/data"}}, {"name": "scratch"},
                 {"name": "chosen", "host": {}}]
-        mounts = [{"sourceVolume": "data", "containerPath": "/data", "readOnly": True},
+        mounts = [{"sourceVolume": "data", "containerPath": "/data/..x", "readOnly": True},
                   {"sourceVolume": "scratch", "containerPath": "/scratch"},
                   {"sourceVolume": "chosen", "containerPath": "/chosen"}]
         self.reg("volumes", volumes=vols, mountPoints=mounts)
@@ -135,6 +142,8 @@ class HostMembers(HostCase):
                  **lp(devices=[{"hostPath": "/dev/fuse", "permissions": ["READ", "EXECUTE"]}]))
         self.bad("containerProperties.linuxParameters.tmpfs[0].containerPath", "'tmp'",
                  "not an absolute path", **lp(tmpfs=[{"containerPath": "tmp", "size": 64}]))
+        self.bad("containerProperties.linuxParameters.tmpfs[0].containerPath", "'/'",
+                 "would cover", **lp(tmpfs=[{"containerPath": "/", "size": 64}]))
         # The rules that were there before stay.
         self.bad("containerProperties.linuxParameters.tmpfs[0].size", "at least 1 MiB",
                  **lp(tmpfs=[{"containerPath": "/tmp", "size": 0}]))

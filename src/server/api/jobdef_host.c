@@ -27,6 +27,34 @@ static int check_absolute(api_ctx *c, const char *path, const char *field, const
                             field, path, what);
 }
 
+/* Whether a mount at path (absolute) would cover the container's root or its /proc: Docker
+ * refuses a destination of "/", and runc fails such a container with words about descriptors.
+ * "//", "/.", "/x/.." are the root too. */
+static int covers_root_or_proc(const char *path)
+{
+    int depth = 0, proc = 0;
+    for (const char *p = path; *p;) {
+        while (*p == '/') p++;
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            if (depth > 0 && --depth == 0) proc = 0;
+        } else if (n && !(n == 1 && p[0] == '.')) {
+            if (depth++ == 0) proc = n == 4 && strncmp(p, "proc", 4) == 0;
+        }
+        p += n;
+    }
+    return depth == 0 || proc;
+}
+
+static int check_destination(api_ctx *c, const char *path, const char *field, const char *what)
+{
+    if (check_absolute(c, path, field, what) < 0) return -1;
+    if (!covers_root_or_proc(path)) return 0;
+    return api_client_error(c, "%s: '%.64s' would cover the container's root or its /proc, where "
+                               "nothing may be mounted; give a path below them, such as /data",
+                            field, path);
+}
+
 /* The user --------------------------------------------------------------------------------- */
 
 static int user_part_valid(const char *s, size_t n)
@@ -170,7 +198,8 @@ static int check_volumes(api_ctx *c, json_t *cp, int fargate, const char *field)
                                        "name of any entry in %s.volumes; add a volume of that "
                                        "name or mount one that exists", field, i, src, field);
         snprintf(f, sizeof f, "%s.mountPoints[%zu].containerPath", field, i);
-        if (check_absolute(c, path, f, "the path in the container where the volume appears") < 0)
+        if (check_destination(c, path, f, "the path in the container where the volume appears") <
+            0)
             return -1;
     }
     return 0;
@@ -216,8 +245,8 @@ static int check_linux(api_ctx *c, json_t *lp, int fargate, const char *field)
     }
     json_array_foreach(json_object_get(lp, "tmpfs"), i, t) {
         snprintf(f, sizeof f, "%s.linuxParameters.tmpfs[%zu].containerPath", field, i);
-        if (check_absolute(c, api_str(t, "containerPath"), f, "the path in the container where "
-                                                              "the tmpfs is mounted") < 0)
+        if (check_destination(c, api_str(t, "containerPath"), f, "the path in the container "
+                                                                 "where the tmpfs is mounted") < 0)
             return -1;
         if (api_int(t, "size", 0) < 1)
             return api_client_error(c, "%s.linuxParameters.tmpfs[%zu].size: must be at least 1 "
