@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/image_authfile.h"
 #include "agent/remover.h"
 #include "agent/tool.h"
 #include "common/imageref.h"
@@ -32,6 +33,8 @@
 extern char **environ;
 
 #define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
+/* A pull's own layout in the cache's directory, until it is copied into the shared one. */
+#define PULL_STAGE "pull-"
 /* No unpacked image is larger (a tebibyte). */
 #define BUNDLE_BYTES_MAX (1LL << 40)
 
@@ -378,34 +381,6 @@ static int plain_host(image_cache *c, const char *domain)
     return 0;
 }
 
-/* A Docker auth file (0600) for one registry, so that the password is not on a command line
- * that any user can read; NULL when it cannot be written. */
-static char *write_authfile(image_cache *c, const char *host, const char *auth)
-{
-    unsigned long long seq;
-    pthread_mutex_lock(&c->mu);
-    seq = ++c->seq;
-    pthread_mutex_unlock(&c->mu);
-    char *path = xasprintf("%s/auth-%ld-%llu.json", c->dir, (long)getpid(), seq);
-    size_t n = strlen(auth);
-    unsigned char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock(b64, (const unsigned char *)auth, (int)n);
-    json_t *doc = json_pack("{s:{s:{s:s}}}", "auths", host, "auth", (char *)b64);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    char *text = json_dumps(doc, 0);
-    int ok = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-    if (fd >= 0) close(fd);
-    free(text);
-    json_decref(doc);
-    free(b64);
-    if (!ok) {
-        unlink(path);
-        free(path);
-        return NULL;
-    }
-    return path;
-}
-
 /* Copies the image into the layout under key and returns its manifest digest.  auth is
  * "user:password" or NULL. */
 static char *pull(image_cache *c, const imageref *r, const char *canonical, const char *key,
@@ -417,15 +392,23 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
     const char *host = mirrored ? c->mirror_host : r->domain;
     char *src = xasprintf("docker://%s/%s%s%s", host, r->path, r->digest ? "@" : ":",
                           r->digest ? r->digest : r->tag);
-    char *dest = xasprintf("oci:%s:%s", c->layout, key);
+    pthread_mutex_lock(&c->mu);
+    unsigned long long seq = ++c->seq;
+    pthread_mutex_unlock(&c->mu);
+    /* Fetched into a layout of the pull's own, outside the lock, then copied into the shared
+     * layout under it: a registry that hung held the shared layout, and every other pull on
+     * the agent behind it, until its deadline. */
+    char *stage = xasprintf("%s/" PULL_STAGE "%ld-%llu", c->dir, (long)getpid(), seq);
+    char *dest = xasprintf("oci:%s:%s", stage, key);
     char *timeout = xasprintf("%ds", c->timeout_s);
-    char *authfile = auth ? write_authfile(c, host, auth) : NULL;
+    char *authfile = auth ? image_authfile_write(c->dir, seq, host, auth) : NULL;
     char *authopt = authfile ? xasprintf("--src-authfile=%s", authfile) : NULL;
     if (auth && !authfile) {
         snprintf(reason, reason_len, "CannotPullContainerError: %s: cannot write the registry "
                  "credentials to %s: %s", canonical, c->dir, strerror(errno));
         free(src);
         free(dest);
+        free(stage);
         free(timeout);
         return NULL;
     }
@@ -446,16 +429,22 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
     argv[n] = NULL;
     buf err = {0};
     char *digest = NULL;
-    pthread_rwlock_wrlock(&c->layout_lock);
     /* A few seconds past skopeo's own deadline, so that its message is the one reported. */
-    if (tool_run_stoppable(argv, c->timeout_s + 5, &c->stopping, &err) == 0) {
-        digest = layout_digest(c, key);
-        if (!digest) snprintf(reason, reason_len, "CannotPullContainerError: %s: no manifest "
-                              "in the layout after the copy", canonical);
-    } else {
-        tool_reason("CannotPullContainerError: ", NULL, err.data ? err.data : "", reason, reason_len);
+    int rc = tool_run_stoppable(argv, c->timeout_s + 5, &c->stopping, &err);
+    if (rc == 0) {
+        char *shared = xasprintf("oci:%s:%s", c->layout, key);
+        char *local[] = {"skopeo", "copy", "--quiet", dest, shared, NULL};
+        pthread_rwlock_wrlock(&c->layout_lock);
+        rc = tool_run_stoppable(local, c->timeout_s + 5, &c->stopping, &err);
+        if (rc == 0 && !(digest = layout_digest(c, key)))
+            snprintf(reason, reason_len, "CannotPullContainerError: %s: no manifest in the "
+                     "layout after the copy", canonical);
+        pthread_rwlock_unlock(&c->layout_lock);
+        free(shared);
     }
-    pthread_rwlock_unlock(&c->layout_lock);
+    if (rc != 0)
+        tool_reason("CannotPullContainerError: ", NULL, err.data ? err.data : "", reason, reason_len);
+    util_remove_tree(stage);
     /* A digest that is not the manifest stored is an index's (a multi-platform image pinned
      * by its index digest, as Docker Hub shows it): skopeo checked the index against it and
      * copied this platform's manifest, which the reference names from now on (ref_set). */
@@ -465,6 +454,7 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
     buf_free(&err);
     free(src);
     free(dest);
+    free(stage);
     free(timeout);
     return digest;
 }
@@ -605,6 +595,15 @@ image_cache *image_cache_new(const char *dir, long long max_bytes, char **err)
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&c->layout_lock, &ra);
     pthread_rwlockattr_destroy(&ra);
+    /* The layouts of pulls an agent that died left (the lock above says none runs now). */
+    DIR *d = opendir(c->dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+        if (strncmp(e->d_name, PULL_STAGE, strlen(PULL_STAGE)) == 0) {
+            char *stale = xasprintf("%s/%s", c->dir, e->d_name);
+            util_remove_tree(stale);
+            free(stale);
+        }
+    if (d) closedir(d);
     load(c);
     return c;
 }

@@ -896,6 +896,17 @@ class HangingRegistry(unittest.TestCase):
         self.assertEqual(seen["status"], "STARTING")
         self.assertIn("Pulling its image 127.0.0.1:%d/x/y:1 since " % port, seen["pulling"])
 
+    def test_a_hanging_registry_holds_no_other_pull(self):
+        # The pull held the image cache's layout for the whole copy: every other image's pull
+        # on the agent waited behind it until its deadline (here a minute).
+        port, held, server, batch = self.hanging_registry(60)
+        jid = self.submit_pulling(batch, held)
+        t0 = time.time()
+        ok = run_to_end(self, batch, "ok")
+        self.assertEqual(ok["status"], "SUCCEEDED")
+        self.assertLess(time.time() - t0, 30)
+        batch.terminate_job(jobId=jid, reason="test over")
+
     def test_pull_deadline(self):
         port, held, server, batch = self.hanging_registry(15)
         # A job stopped while its image is pulled ends at once, with the stop's reason.
