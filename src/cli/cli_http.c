@@ -518,8 +518,10 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
              cli_error *err)
 {
     long wait_ms = RETRY_FIRST_MS;
+    int tries = 0;
     for (;;) {
         long long began = cli_now_ms();
+        tries++;
         int rc = call_once(c, service, op, req, resp, err);
         if (err->abandoned) return rc;
         long long now = cli_now_ms();
@@ -536,6 +538,18 @@ int cli_call(cli_ctx *c, const char *service, const char *op, json_t *req, json_
         }
         /* A call made by the before_wait hook is tried once: it runs inside a wait, where a
          * patience of its own would nest in another's.  The hook makes it again if it must. */
+        /* A one-shot command tries again what the AWS SDKs do (three tries in all, with a
+         * back-off): a server's 503, when nothing was done (a standby, a leader changing,
+         * or a load balancer with no server to send to), or a rate limit's refusal. */
+        if (!c->patient && !c->in_hook && tries < 3 &&
+            (err->http_status == 503 || err->http_status == 429)) {
+            cli_error_free(err);
+            if (cli_wait(c, tries == 1 ? 1000 : 2000) < 0) {
+                set_abandoned(err);
+                return -1;
+            }
+            continue;
+        }
         if (!c->patient || c->in_hook) return rc;
         /* Before any answer, only a server that was reached is waited for (a connection cut
          * by its restart): a refused connection is a wrong address far more often. */

@@ -328,8 +328,8 @@ def read_to_close(s):
 def stand_in_server(test, answer):
     """An HTTP server that stands in for a barge server: it answers every POST 200 with the
     bytes answer(operation, body) gives (the operation in lower case from the path, or the
-    CloudWatch Logs target's from X-Amz-Target; body the request's bytes).  Stopped at test's
-    cleanup; returns its URL."""
+    CloudWatch Logs target's from X-Amz-Target; body the request's bytes), or with the status
+    and bytes of a (status, bytes) it gives.  Stopped at test's cleanup; returns its URL."""
     import http.server
     import threading
 
@@ -339,7 +339,8 @@ def stand_in_server(test, answer):
             target = self.headers.get("X-Amz-Target")
             op = target.split(".")[-1] if target else self.path.rsplit("/", 1)[-1]
             out = answer(op, body)
-            self.send_response(200)
+            status, out = out if isinstance(out, tuple) else (200, out)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(out)))
             self.end_headers()

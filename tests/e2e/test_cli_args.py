@@ -540,6 +540,38 @@ def odd_server(test, answer, sent=None):
     return stand_in_server(test, reply)
 
 
+class Unavailable(unittest.TestCase):
+    """A one-shot command tries a 503 (a standby, a leader changing, a load balancer with no
+    server) or a 429 again, three tries in all as the AWS SDKs do: it failed at once."""
+
+    def test_a_503_is_tried_again(self):
+        sent = []
+        busy = json.dumps({"__type": "ServerException", "message": "this barge server is a "
+                                                                   "standby; retry"}).encode()
+
+        def answer(op):
+            if len(sent) <= 2:
+                return (503, busy)
+            return json.dumps({"jobSummaryList": []}).encode()
+        url = odd_server(self, answer, sent)
+        rc, out, err = barge("jobs", "--queue", "q", "--endpoint", url, timeout=30)
+        self.assertEqual(rc, 0, err)
+        # The first call three times (refused twice), then the command's other calls.
+        self.assertEqual(sent[0], sent[1])
+        self.assertEqual(sent[1], sent[2])
+
+    def test_three_refusals_are_the_answer(self):
+        sent = []
+        url = odd_server(self, lambda op: (429, json.dumps({
+            "__type": "TooManyRequestsException", "message": "slow down"}).encode()), sent)
+        start = time.time()
+        rc, out, err = barge("jobs", "--queue", "q", "--endpoint", url, timeout=30)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("slow down", err)
+        self.assertEqual(len(sent), 3)
+        self.assertLess(time.time() - start, 15)
+
+
 class NotBarge(unittest.TestCase):
     """An endpoint that is no barge server but answers 200: an empty body, or JSON without what
     the operation's answer has.  It was taken for an answer: `events` printed nothing and exited
