@@ -395,9 +395,8 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
     pthread_mutex_lock(&c->mu);
     unsigned long long seq = ++c->seq;
     pthread_mutex_unlock(&c->mu);
-    /* Fetched into a layout of the pull's own, outside the lock, then copied into the shared
-     * layout under it: a registry that hung held the shared layout, and every other pull on
-     * the agent behind it, until its deadline. */
+    /* Fetched into a layout of its own, then copied into the shared one under the lock: a
+     * registry that hung held the shared layout, and every pull behind it, to its deadline. */
     char *stage = xasprintf("%s/" PULL_STAGE "%ld-%llu", c->dir, (long)getpid(), seq);
     char *dest = xasprintf("oci:%s:%s", stage, key);
     char *timeout = xasprintf("%ds", c->timeout_s);
@@ -442,8 +441,14 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
         pthread_rwlock_unlock(&c->layout_lock);
         free(shared);
     }
-    if (rc != 0)
-        tool_reason("CannotPullContainerError: ", NULL, err.data ? err.data : "", reason, reason_len);
+    if (rc != 0) {
+        /* Through the mirror, skopeo's words name the mirror's copy: the job's image first. */
+        char *what = mirrored ? xasprintf("%s (through the registry mirror %s)", canonical,
+                                          host) : NULL;
+        tool_reason("CannotPullContainerError: ", what, err.data ? err.data : "", reason,
+                    reason_len);
+        free(what);
+    }
     util_remove_tree(stage);
     /* A digest that is not the manifest stored is an index's (a multi-platform image pinned
      * by its index digest, as Docker Hub shows it): skopeo checked the index against it and

@@ -558,6 +558,10 @@ class Containers(JobsCase):
             self.assertTrue(reason.startswith("CannotPullContainerError: "), reason)
             self.assertIn(why, reason)
             self.assertEqual(d["statusReason"], "Task failed to start")
+            if name == "noimage":  # through the mirror: the job's image is named, not the copy
+                self.assertTrue(reason.startswith(
+                    "CannotPullContainerError: docker.io/no/such-image:1 (through the registry "
+                    "mirror "), reason)
 
     def test_pull_failure_reachable_by_evaluate_on_exit(self):
         self.define("noimage-exit", image="no/such-image:2")
