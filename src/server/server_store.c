@@ -77,8 +77,7 @@ static int stop_asked(void)
            (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
 }
 
-static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop,
-                     char **err);
+static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop);
 
 int server_store_lead(barge_config *c, store *db, logstore *logs, const char *holder,
                       const sigset_t *stop, char **err)
@@ -92,13 +91,12 @@ int server_store_lead(barge_config *c, store *db, logstore *logs, const char *ho
     /* The loop takes the stop signals itself, between statements: a statement that waits on a
      * lock another session holds is given up for them (pg_wait.h). */
     pg_wait_set_stop(stop_asked);
-    int rc = lead_loop(c, db, logs, stop, err);
+    int rc = lead_loop(c, db, logs, stop);
     pg_wait_set_stop(NULL);
     return rc;
 }
 
-static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop,
-                     char **err)
+static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop)
 {
     char leader[256], said[256] = "";
     int unreachable = 0;
@@ -114,9 +112,17 @@ static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t 
             /* Stopped meanwhile: the lease goes with server_store_release. */
             if (stop_asked()) return 0;
             if (n < 0) {
-                *err = xstrdup("cannot read the job logs the last leader kept in the PostgreSQL "
-                               "store; this server will not lead without them");
-                return -1;
+                /* (A connection that cannot be made now, the database's slots taken.)  It
+                 * exited, and nothing led once the cause went if no other server stood by. */
+                log_error("lease: cannot read the job logs the last leader kept in the "
+                          "PostgreSQL store, without which this server will not lead: letting "
+                          "the lease go and standing by");
+                pg_lease_let_go(lease);
+                http_standby(1, "");
+                struct timespec ts = {c->lease_ms / 1000, (c->lease_ms % 1000) * 1000000L};
+                int sig = sigtimedwait(stop, NULL, &ts);
+                if (sig == SIGTERM || sig == SIGINT) return 0;
+                continue;
             }
             pg_logcopy_lead(logcopy, epoch, c->lease_ms, fenced);
             logstore_set_copy(logs, pg_logcopy_keep, logcopy);

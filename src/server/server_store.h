@@ -21,7 +21,8 @@
 store *server_store_open(const barge_config *c, char **err);
 /* On a shared store: stands by, polling the lease and reading the job logs the leader copies
  * into logs (pg_logcopy.h), until this server leads (1) or a signal of stop arrives first (0);
- * -1 with *err set when the lease or the logs cannot be read at all.  holder names this server
+ * -1 with *err set when the lease's or the log copy's connection cannot be opened (a takeover
+ * that cannot read the log copy lets the lease go and stands by again).  holder names this server
  * to the others (its URL).  HTTP must be serving already, as a standby.  On DATA_DIR's store: 1
  * at once. */
 int server_store_lead(barge_config *c, store *db, logstore *logs, const char *holder,

@@ -394,6 +394,43 @@ class LeaderThatCannotServe(unittest.TestCase):
             pg.destroy()
 
 
+class TakeoverWithoutTheLogCopy(unittest.TestCase):
+    # A standby that took the lease but could not read the log copy (its connection lost, and
+    # none to be had) exited, and nothing led once connections were to be had again.  It now
+    # lets the lease go, stands by, and leads once it can read the copy.
+    def test_a_takeover_that_cannot_read_the_log_copy_stands_by_again(self):
+        pg = PostgreSQL()
+        a = b = None
+        try:
+            pg.psql("postgres", "CREATE ROLE app LOGIN")
+            pg.psql("postgres", "CREATE DATABASE logless OWNER app")
+            url = pg.url("logless").replace("barge@", "app@")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            a.client("logs").create_log_group(logGroupName="/copied")
+            reading = ("SELECT pid FROM pg_stat_activity WHERE usename = 'app' AND query LIKE "
+                       "'SELECT seq, kind, grp, stream, ts, msg FROM barge_logs%'")
+            wait_for(lambda: pg.psql("logless", reading), 10, "the standby reading the copy")
+            a.kill9()
+            sessions = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'"
+            wait_for(lambda: pg.psql("logless", sessions) == "3", 10, "the leader's sessions gone")
+            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT 2")
+            pg.psql("logless", "SELECT pg_terminate_backend(pid) FROM (%s) AS r" % reading)
+            wait_for(lambda: "letting the lease go and standing by" in b.read_log(), 20,
+                     "the takeover to stand by again")
+            self.assertIsNone(b.proc.poll(), b.read_log()[-2000:])
+            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT -1")
+            wait_for(lambda: healthz(b)[0] == 200, 20, "the standby to lead")
+        finally:
+            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT -1")
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+
+
 class LeaseConnectionLost(unittest.TestCase):
     # The lease's own connection lost and not made again (the role's connections used up),
     # while the store's commits went through, each renewing the lease in the database: the

@@ -179,15 +179,15 @@ void pg_lease_keep(pg_lease *l, void (*lost)(void), int (*may_renew)(void))
     if (!l->running) log_error("lease: cannot start the thread that renews the lease");
 }
 
-void pg_lease_release(pg_lease *l)
+void pg_lease_let_go(pg_lease *l)
 {
-    if (!l) return;
     if (l->running) {
         pthread_mutex_lock(&l->mu);
         l->stopping = 1;
         pthread_cond_signal(&l->cv);
         pthread_mutex_unlock(&l->mu);
         pthread_join(l->thread, NULL);
+        l->running = l->stopping = 0;
     }
     if (l->epoch > 0 && reachable(l)) {
         char epoch[24];
@@ -199,6 +199,14 @@ void pg_lease_release(pg_lease *l)
                                    1, NULL, params, NULL, NULL, 0);
         PQclear(r);
     }
+    l->epoch = 0;
+    atomic_store(&l->held_until, 0);
+}
+
+void pg_lease_release(pg_lease *l)
+{
+    if (!l) return;
+    pg_lease_let_go(l);
     PQfinish(l->conn);
     free(l->holder);
     pthread_mutex_destroy(&l->mu);

@@ -25,7 +25,9 @@ int64_t pg_lease_try(pg_lease *l, char *leader, size_t n);
  * a leader that cannot serve lets the lease expire. */
 void pg_lease_keep(pg_lease *l, void (*lost)(void), int (*may_renew)(void));
 /* Stops renewing and, when the lease is still this server's, ends it at once so that a standby
- * takes over without waiting for it to expire.  Frees l. */
+ * takes over without waiting for it to expire; l may try for it again later. */
+void pg_lease_let_go(pg_lease *l);
+/* pg_lease_let_go, then frees l. */
 void pg_lease_release(pg_lease *l);
 int pg_lease_ms(const pg_lease *l);
 /* A commit of the store renewed the lease (barge_fence sets its expiry), its statement sent at
