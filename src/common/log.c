@@ -22,6 +22,19 @@ void log_msg(int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    /* One line a record: a library's words (libpq's end with a newline, some hold several
+     * lines) are joined, a line break and the blanks after it one space, or none before the
+     * end or a ';' or ','. */
+    char *o = line;
+    for (const char *p = line; *p; p++) {
+        if (*p != '\n' && *p != '\r') {
+            *o++ = *p;
+            continue;
+        }
+        while (p[1] == '\n' || p[1] == '\r' || p[1] == ' ' || p[1] == '\t') p++;
+        if (p[1] && p[1] != ';' && p[1] != ',' && o > line && o[-1] != ' ') *o++ = ' ';
+    }
+    *o = '\0';
     /* One fprintf per line keeps lines from different threads whole. */
     fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, ts.tv_nsec / 1000000, names[level], line);
 }

@@ -383,6 +383,10 @@ class LeaderThatCannotServe(unittest.TestCase):
             self.assertEqual(healthz(b)[0], 200, "the standby never led:\n%s" %
                              a.read_log()[-2000:])
             self.assertIn("letting the lease expire", a.read_log())
+            # Every line of the log is a record of the server's (libpq's own notices went to
+            # stderr as they were, and its messages' newlines cut records in two).
+            strays = [l for l in a.read_log().splitlines() if l and not l.startswith("20")]
+            self.assertEqual(strays, [])
             status, body = call(b.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 5},
                                 timeout=10)
             self.assertEqual(status, 200, body)

@@ -81,9 +81,27 @@ static void test_a_librarys_line_loses_its_newlines(void)
     CHECK_STR(line, "a long ");
 }
 
+/* A record is one line: libpq's "FATAL: ...\n; trying" and its several lines are joined. */
+static void several_lines(void)
+{
+    log_msg(LOG_WARN, "cannot renew: %s; trying every %d ms",
+            "server closed the connection unexpectedly\n\tThis probably means the server "
+            "terminated abnormally\n", 1000);
+}
+
+static void test_a_record_is_one_line(void)
+{
+    char *text = captured(several_lines);
+    CHECK_EQ_INT(count(text, "\n"), 1);
+    CHECK_CONTAINS(text, "unexpectedly This probably means the server terminated abnormally; "
+                         "trying every 1000 ms");
+    free(text);
+}
+
 int main(void)
 {
     RUN(test_limited_lines_say_what_they_held_back);
     RUN(test_a_librarys_line_loses_its_newlines);
+    RUN(test_a_record_is_one_line);
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "server/base/pg_wait.h"
 
@@ -73,6 +74,14 @@ static const char *const migrations[] = {
 /* A key of barge's own for pg_advisory_xact_lock ("barge" in ASCII). */
 #define MIGRATION_LOCK "426172676501"
 
+/* What the database tells a session that is no error (a WARNING as its connection is ended,
+ * a NOTICE): into the server's log, not libpq's own line on stderr. */
+static void notice(void *arg, const char *message)
+{
+    (void)arg;
+    log_info("postgresql: %s", message);
+}
+
 PGconn *store_pg_connect(const char *uri)
 {
     /* With expand_dbname, the URI's own settings override these earlier ones. */
@@ -80,7 +89,9 @@ PGconn *store_pg_connect(const char *uri)
                                 "keepalives_interval", "keepalives_count", "application_name",
                                 "dbname", NULL};
     const char *const values[] = {"5", "10000", "5", "2", "3", "barge", uri, NULL};
-    return PQconnectdbParams(keys, values, 1);
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    if (conn) PQsetNoticeProcessor(conn, notice, NULL);
+    return conn;
 }
 
 /* Every statement of the migration may wait on a lock: another server migrating holds the
