@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "agent/container_config.h"
@@ -33,6 +35,10 @@
 #define EFS_STAGE_MODE 0700
 /* In the bundle: written by runc once the container runs. */
 #define PID_FILE "container.pid"
+/* How long runc may take to start a container, as ECS's ECS_CONTAINER_START_TIMEOUT (3 minutes
+ * on Linux): a runc whose start blocks (its init opening the image's /etc/passwd, a FIFO) left
+ * the job STARTING until it was terminated.  $BARGE_CONTAINER_START_TIMEOUT_S changes it. */
+#define START_TIMEOUT_S 180
 
 struct container_host {
     char *state_root;
@@ -55,6 +61,9 @@ typedef struct cattempt {
     /* The EFS volumes' directories, each bound at a path of its own for runc (stage_efs). */
     char **staged;
     size_t n_staged;
+    /* Until it runs: the watch for runc's pid file and the start's deadline, both under the
+     * attempt's ready_fd (an epoll set); start_late once the deadline passed. */
+    int watch, deadline, start_late, start_timeout_s;
 } cattempt;
 
 const char *container_runtime_missing(void)
@@ -265,6 +274,7 @@ static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
     container_host *h = a->backend_ctx;
     const exec_spec *s = a->spec;
     cattempt *c = xcalloc(1, sizeof *c);
+    c->watch = c->deadline = -1;
     a->priv = c;
     c->id = xasprintf("barge-%ld-%u", (long)getpid(), atomic_fetch_add(&h->seq, 1));
     if (!s->image || !*s->image)
@@ -338,6 +348,8 @@ static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
     return rc;
 }
 
+static void container_kill(exec_attempt *a, int sig);
+
 static int container_start(exec_attempt *a, char *reason, size_t reason_len)
 {
     container_host *h = a->backend_ctx;
@@ -378,20 +390,55 @@ static int container_start(exec_attempt *a, char *reason, size_t reason_len)
     a->pid = ra.pid;
     a->out_fd = ra.out_fd;
     a->err_fd = ra.err_fd;
-    a->ready_fd = watch;
+    const char *t = getenv("BARGE_CONTAINER_START_TIMEOUT_S");
+    c->start_timeout_s = t && atoi(t) > 0 ? atoi(t) : START_TIMEOUT_S;
+    c->watch = watch;
+    c->deadline = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct itimerspec when = {.it_value = {c->start_timeout_s, 0}};
+    int set = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN};
+    if (c->deadline < 0 || timerfd_settime(c->deadline, 0, &when, NULL) < 0 || set < 0 ||
+        epoll_ctl(set, EPOLL_CTL_ADD, watch, &ev) < 0 ||
+        epoll_ctl(set, EPOLL_CTL_ADD, c->deadline, &ev) < 0) {
+        /* Without a deadline: the watch alone, as before. */
+        if (set >= 0) close(set);
+        a->ready_fd = watch;
+        c->watch = -1;
+        return 0;
+    }
+    a->ready_fd = set;
     return 0;
+}
+
+/* The watch, the deadline and the set that holds them, once the container runs or goes. */
+static void close_start(exec_attempt *a, cattempt *c)
+{
+    if (a->ready_fd >= 0) close(a->ready_fd);
+    a->ready_fd = -1;
+    if (c && c->watch >= 0) close(c->watch);
+    if (c && c->deadline >= 0) close(c->deadline);
+    if (c) c->watch = c->deadline = -1;
 }
 
 static int container_ready(exec_attempt *a)
 {
+    cattempt *c = a->priv;
     char events[4096];
-    while (read(a->ready_fd, events, sizeof events) > 0) { /* drained; the file says */ }
+    int watch = c->watch >= 0 ? c->watch : a->ready_fd;
+    while (read(watch, events, sizeof events) > 0) { /* drained; the file says */ }
     char *path = xasprintf("%s/" PID_FILE, a->work_dir);
     int yes = access(path, F_OK) == 0;
     free(path);
+    uint64_t passed = 0;
     if (yes) {
-        close(a->ready_fd);
-        a->ready_fd = -1;
+        close_start(a, c);
+    } else if (c->deadline >= 0 && read(c->deadline, &passed, sizeof passed) == sizeof passed &&
+               passed && !c->start_late) {
+        /* runc's exit then ends the attempt (container_examine says why). */
+        c->start_late = 1;
+        log_warn("container %s did not start within %d seconds; stopping its runtime", c->id,
+                 c->start_timeout_s);
+        container_kill(a, SIGKILL);
     }
     return yes;
 }
@@ -419,6 +466,13 @@ static void container_examine(exec_attempt *a, exec_result *r, char *buf_, size_
     /* Only a container that never ran needs a reason: it failed between runc's start and
      * its own (a stop order's own reason stands). */
     if (r->started || r->cause != EXEC_STOP_NONE) return;
+    cattempt *c = a->priv;
+    if (c && c->start_late) {
+        snprintf(buf_, len, "CannotStartContainerError: the container did not start within %d "
+                 "seconds", c->start_timeout_s);
+        r->reason = buf_;
+        return;
+    }
     char *path = xasprintf("%s/runc.log", a->work_dir);
     char *text = util_read_file(path);
     free(path);
@@ -480,10 +534,7 @@ static void container_cleanup(exec_attempt *a)
 {
     container_host *h = a->backend_ctx;
     cattempt *c = a->priv;
-    if (a->ready_fd >= 0) {
-        close(a->ready_fd);
-        a->ready_fd = -1;
-    }
+    close_start(a, c);
     if (!c) return;
     /* A container whose runc was killed keeps its state: it is deleted here. */
     if (c->id && state_exists(h, c->id)) runc_tool(h, "delete", "--force", c->id);
