@@ -493,13 +493,14 @@ int container_make_volume_dir(const char *src, const idmap *ids)
     }
     if (container_between_for_tests) container_between_for_tests(src);
     /* What is at that name in that same directory now: the directory made here, unless it
-     * was swapped meanwhile (for a link, refused by O_NOFOLLOW, or another directory, which
-     * would not be the host root's and empty). */
+     * was swapped meanwhile for a link (refused by O_NOFOLLOW) or for a directory of the job's
+     * (not the host root's).  Any other directory the job could put there is one it already
+     * holds, in its own volume.  (A directory's link count says nothing: btrfs gives 1.) */
     struct stat st;
     fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)) errno = EBUSY;
     if (fd < 0 || fstat(fd, &st) < 0) goto done;
-    if (st.st_uid != 0 || st.st_nlink != 2) {
+    if (st.st_uid != 0 || !S_ISDIR(st.st_mode)) {
         errno = EBUSY;
         goto done;
     }

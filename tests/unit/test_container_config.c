@@ -662,6 +662,12 @@ static void swap_for_a_link(const char *src)
     CHECK(symlink(swap_victim, src) == 0);
 }
 
+static void swap_for_a_jobs_dir(const char *src)
+{
+    CHECK(rmdir(src) == 0);
+    CHECK(mkdir(src, 0755) == 0 && chown(src, 1000000000, 1000000000) == 0);
+}
+
 static void test_volume_dir_swapped_for_a_link(void)
 {
     if (geteuid() != 0) return; /* chown needs root */
@@ -685,6 +691,13 @@ static void test_volume_dir_swapped_for_a_link(void)
     CHECK(errno == EBUSY);
     container_between_for_tests = NULL;
     CHECK(stat(swap_victim, &st) == 0 && st.st_uid == 0 && st.st_gid == 0);
+    /* Or for a directory of the job's own: not the one made here either. */
+    snprintf(swapped, sizeof swapped, "%s/a/other", dir);
+    container_between_for_tests = swap_for_a_jobs_dir;
+    errno = 0;
+    CHECK(container_make_volume_dir(swapped, &ids) == -1);
+    CHECK(errno == EBUSY);
+    container_between_for_tests = NULL;
     util_remove_tree(dir);
 }
 
