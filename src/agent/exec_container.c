@@ -402,8 +402,9 @@ static int container_start(exec_attempt *a, char *reason, size_t reason_len)
         epoll_ctl(set, EPOLL_CTL_ADD, c->deadline, &ev) < 0) {
         /* Without a deadline: the watch alone, as before. */
         if (set >= 0) close(set);
+        if (c->deadline >= 0) close(c->deadline);
         a->ready_fd = watch;
-        c->watch = -1;
+        c->watch = c->deadline = -1;
         return 0;
     }
     a->ready_fd = set;
