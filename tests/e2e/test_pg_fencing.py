@@ -347,136 +347,118 @@ class LogCopyLockWaits(unittest.TestCase):
         self.logs_behind("LOCK TABLE barge_logs IN SHARE MODE", "ShareLock")
 
 
-class LeaderThatCannotServe(unittest.TestCase):
+class LimitedRole(unittest.TestCase):
+    """A leader a and a standby b on a database of their own whose role, app, is no superuser:
+    its CONNECTION LIMIT (limit) can make a connection impossible to make again."""
+    db = None  # each class's database
+
+    def setUp(self):
+        self.pg = PostgreSQL()
+        self.addCleanup(self.pg.destroy)
+        self.pg.psql("postgres", "CREATE ROLE app LOGIN")
+        self.pg.psql("postgres", "CREATE DATABASE %s OWNER app" % self.db)
+        self.addCleanup(self.limit, -1)
+        url = self.pg.url(self.db).replace("barge@", "app@")
+        self.a = Server(args=("--dev", "--store", url))
+        self.b = Server(args=("--dev", "--store", url))
+        for s in (self.a, self.b):
+            self.addCleanup(s.cleanup)
+        self.a.start(timeout=20)
+        self.b.start(timeout=20, standby=True)
+
+    def sql(self, query):
+        return self.pg.psql(self.db, query)
+
+    def limit(self, n):
+        self.pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT %d" % n)
+
+    def sessions(self):
+        return int(self.sql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'"))
+
+
+class LeaderThatCannotServe(LimitedRole):
     # The leader's store connection lost and not made again (the role's connections used up),
     # while its lease's own connection renews: it answered every call 503 and held the lease,
     # so no standby ever took over.  It now lets the lease expire once it has not served for a
     # lease's length.
+    db = "unserved"
+
     def test_a_leader_without_its_store_lets_a_standby_lead(self):
-        pg = PostgreSQL()
-        a = b = None
-        try:
-            pg.psql("postgres", "CREATE ROLE app LOGIN")
-            pg.psql("postgres", "CREATE DATABASE unserved OWNER app")
-            url = pg.url("unserved").replace("barge@", "app@")
-            a = Server(args=("--dev", "--store", url))
-            b = Server(args=("--dev", "--store", url))
-            a.start(timeout=20)
-            b.start(timeout=20, standby=True)
-            setup_parked_queue(a.client())
-            status, body = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 3},
-                                timeout=10)
-            self.assertEqual(status, 200, body)
-            # No connection more for the servers' role, then the leader's store session goes.
-            n = int(pg.psql("unserved", "SELECT count(*) FROM pg_stat_activity WHERE "
-                                        "usename = 'app'"))
-            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT %d" % (n - 1))
-            killed = pg.psql("unserved", "SELECT pg_terminate_backend(pid) FROM "
-                                         "pg_stat_activity WHERE usename = 'app' AND "
-                                         "(query LIKE 'WITH d AS%' OR query LIKE "
-                                         "'SELECT set_config(''synchronous_commit''%')")
-            self.assertEqual(killed, "t")
-            deadline = time.time() + 30
-            while time.time() < deadline and healthz(b)[0] != 200:
-                call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 4}, timeout=5)
-                time.sleep(0.3)
-            self.assertEqual(healthz(b)[0], 200, "the standby never led:\n%s" %
-                             a.read_log()[-2000:])
-            self.assertIn("letting the lease expire", a.read_log())
-            # Every line of the log is a record of the server's (libpq's own notices went to
-            # stderr as they were, and its messages' newlines cut records in two).
-            strays = [l for l in a.read_log().splitlines() if l and not l.startswith("20")]
-            self.assertEqual(strays, [])
-            status, body = call(b.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 5},
-                                timeout=10)
-            self.assertEqual(status, 200, body)
-        finally:
-            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT -1")
-            for s in (a, b):
-                if s:
-                    s.cleanup()
-            pg.destroy()
+        a, b = self.a, self.b
+        setup_parked_queue(a.client())
+        status, body = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 3},
+                            timeout=10)
+        self.assertEqual(status, 200, body)
+        # No connection more for the servers' role, then the leader's store session goes.
+        self.limit(self.sessions() - 1)
+        killed = self.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                          "usename = 'app' AND (query LIKE 'WITH d AS%' OR query LIKE "
+                          "'SELECT set_config(''synchronous_commit''%')")
+        self.assertEqual(killed, "t")
+        deadline = time.time() + 30
+        while time.time() < deadline and healthz(b)[0] != 200:
+            call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 4}, timeout=5)
+            time.sleep(0.3)
+        self.assertEqual(healthz(b)[0], 200, "the standby never led:\n%s" % a.read_log()[-2000:])
+        self.assertIn("letting the lease expire", a.read_log())
+        # Every line of the log is a record of the server's (libpq's own notices went to
+        # stderr as they were, and its messages' newlines cut records in two).
+        strays = [l for l in a.read_log().splitlines() if l and not l.startswith("20")]
+        self.assertEqual(strays, [])
+        status, body = call(b.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 5},
+                            timeout=10)
+        self.assertEqual(status, 200, body)
 
 
-class TakeoverWithoutTheLogCopy(unittest.TestCase):
+class TakeoverWithoutTheLogCopy(LimitedRole):
     # A standby that took the lease but could not read the log copy (its connection lost, and
     # none to be had) exited, and nothing led once connections were to be had again.  It now
     # lets the lease go, stands by, and leads once it can read the copy.
+    db = "logless"
+
     def test_a_takeover_that_cannot_read_the_log_copy_stands_by_again(self):
-        pg = PostgreSQL()
-        a = b = None
-        try:
-            pg.psql("postgres", "CREATE ROLE app LOGIN")
-            pg.psql("postgres", "CREATE DATABASE logless OWNER app")
-            url = pg.url("logless").replace("barge@", "app@")
-            a = Server(args=("--dev", "--store", url))
-            b = Server(args=("--dev", "--store", url))
-            a.start(timeout=20)
-            b.start(timeout=20, standby=True)
-            a.client("logs").create_log_group(logGroupName="/copied")
-            reading = ("SELECT pid FROM pg_stat_activity WHERE usename = 'app' AND query LIKE "
-                       "'SELECT seq, kind, grp, stream, ts, msg FROM barge_logs%'")
-            wait_for(lambda: pg.psql("logless", reading), 10, "the standby reading the copy")
-            a.kill9()
-            sessions = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'"
-            wait_for(lambda: pg.psql("logless", sessions) == "3", 10, "the leader's sessions gone")
-            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT 2")
-            pg.psql("logless", "SELECT pg_terminate_backend(pid) FROM (%s) AS r" % reading)
-            wait_for(lambda: "letting the lease go and standing by" in b.read_log(), 20,
-                     "the takeover to stand by again")
-            self.assertIsNone(b.proc.poll(), b.read_log()[-2000:])
-            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT -1")
-            wait_for(lambda: healthz(b)[0] == 200, 20, "the standby to lead")
-        finally:
-            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT -1")
-            for s in (a, b):
-                if s:
-                    s.cleanup()
-            pg.destroy()
+        a, b = self.a, self.b
+        a.client("logs").create_log_group(logGroupName="/copied")
+        reading = ("SELECT pid FROM pg_stat_activity WHERE usename = 'app' AND query LIKE "
+                   "'SELECT seq, kind, grp, stream, ts, msg FROM barge_logs%'")
+        wait_for(lambda: self.sql(reading), 10, "the standby reading the copy")
+        a.kill9()
+        wait_for(lambda: self.sessions() == 3, 10, "the leader's sessions gone")
+        self.limit(2)
+        self.sql("SELECT pg_terminate_backend(pid) FROM (%s) AS r" % reading)
+        wait_for(lambda: "letting the lease go and standing by" in b.read_log(), 20,
+                 "the takeover to stand by again")
+        self.assertIsNone(b.proc.poll(), b.read_log()[-2000:])
+        self.limit(-1)
+        wait_for(lambda: healthz(b)[0] == 200, 20, "the standby to lead")
 
 
-class LeaseConnectionLost(unittest.TestCase):
+class LeaseConnectionLost(LimitedRole):
     # The lease's own connection lost and not made again (the role's connections used up),
     # while the store's commits went through, each renewing the lease in the database: the
     # leader took itself for one whose lease is in doubt, and /healthz said
     # "lease-unconfirmed" (a load balancer sent nothing to it) though it served and led.
+    db = "renewals"
+
     def test_commits_renew_the_lease_as_the_leader_sees_it(self):
-        pg = PostgreSQL()
-        a = b = None
-        try:
-            pg.psql("postgres", "CREATE ROLE app LOGIN")
-            pg.psql("postgres", "CREATE DATABASE renewals OWNER app")
-            url = pg.url("renewals").replace("barge@", "app@")
-            a = Server(args=("--dev", "--store", url))
-            b = Server(args=("--dev", "--store", url))
-            a.start(timeout=20)
-            b.start(timeout=20, standby=True)
-            setup_parked_queue(a.client())
-            n = int(pg.psql("renewals", "SELECT count(*) FROM pg_stat_activity WHERE "
-                                        "usename = 'app'"))
-            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT %d" % (n - 1))
-            # The lease's session, once it has renewed (before, its last statement took it).
-            renewing = ("SELECT pid FROM pg_stat_activity WHERE usename = 'app' AND query LIKE "
-                        "'UPDATE barge_lease%AND epoch = %'")
-            wait_for(lambda: pg.psql("renewals", renewing), 10, "a renewal")
-            killed = pg.psql("renewals", "SELECT pg_terminate_backend(pid) FROM (%s) AS r"
-                             % renewing)
-            self.assertEqual(killed, "t")
-            end = time.time() + 8
-            while time.time() < end:
-                status, body = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q",
-                                                                  "priority": 4}, timeout=5)
-                self.assertEqual(status, 200, body)
-                time.sleep(0.3)
-            self.assertIn("cannot renew the leader's lease", a.read_log())
-            self.assertEqual(healthz(a)[0], 200, healthz(a))
-            self.assertEqual(healthz(b)[0], 503)
-        finally:
-            pg.psql("postgres", "ALTER ROLE app CONNECTION LIMIT -1")
-            for s in (a, b):
-                if s:
-                    s.cleanup()
-            pg.destroy()
+        a, b = self.a, self.b
+        setup_parked_queue(a.client())
+        self.limit(self.sessions() - 1)
+        # The lease's session, once it has renewed (before, its last statement took it).
+        renewing = ("SELECT pid FROM pg_stat_activity WHERE usename = 'app' AND query LIKE "
+                    "'UPDATE barge_lease%AND epoch = %'")
+        wait_for(lambda: self.sql(renewing), 10, "a renewal")
+        self.assertEqual(self.sql("SELECT pg_terminate_backend(pid) FROM (%s) AS r" % renewing),
+                         "t")
+        end = time.time() + 8
+        while time.time() < end:
+            status, body = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 4},
+                                timeout=5)
+            self.assertEqual(status, 200, body)
+            time.sleep(0.3)
+        self.assertIn("cannot renew the leader's lease", a.read_log())
+        self.assertEqual(healthz(a)[0], 200, healthz(a))
+        self.assertEqual(healthz(b)[0], 503)
 
 
 class InDoubtCommits(unittest.TestCase):
