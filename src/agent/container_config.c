@@ -728,7 +728,9 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
 
     /* vCPUs are a CPU weight, as ECS gives them on EC2 (1024 shares a vCPU): a busy host shares
      * its CPUs in proportion, an idle one lets a job use more.  Memory is limited on the
-     * attempt's own cgroup, which holds the runtime and so the container's cgroup below it. */
+     * attempt's own cgroup, which holds the runtime and so the container's cgroup below it;
+     * the container's cgroup carries the same limit, so that what runs inside reads it where
+     * it looks (memory.limit_in_bytes, memory.max: a JVM sizes its heap from it). */
     json_t *vcpus = json_object_get(cont, "vcpus");
     json_t *resources = json_pack("{s:o}", "devices", rules);
     if (json_is_number(vcpus) && json_number_value(vcpus) > 0) {
@@ -740,10 +742,13 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
     if (in->spec->max_pids > 0)
         json_object_set_new(resources, "pids",
                             json_pack("{s:I}", "limit", (json_int_t)in->spec->max_pids));
+    json_t *memory = json_object();
+    if (in->spec->memory_mib > 0)
+        json_object_set_new(memory, "limit", json_integer((json_int_t)in->spec->memory_mib << 20));
     json_t *swappiness = json_object_get(lp, "swappiness");
-    if (json_is_integer(swappiness))
-        json_object_set_new(resources, "memory", json_pack("{s:I}", "swappiness",
-                                                           json_integer_value(swappiness)));
+    if (json_is_integer(swappiness)) json_object_set(memory, "swappiness", swappiness);
+    if (json_object_size(memory)) json_object_set(resources, "memory", memory);
+    json_decref(memory);
     /* The host's network and hostname; a PID, IPC and mount namespace of its own (and a user
      * namespace, below, unless it is privileged or the agent was told not to). */
     json_t *linux_ = json_pack("{s:[{s:s},{s:s},{s:s}], s:o, s:o}", "namespaces", "type", "pid",

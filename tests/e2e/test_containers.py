@@ -437,6 +437,8 @@ class Containers(JobsCase):
                     command=sh("head -c 3 /dev/myzero | wc -c; "
                                "cat /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || "
                                "cat /sys/fs/cgroup/cpu.weight; "
+                               "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || "
+                               "cat /sys/fs/cgroup/memory.max; "
                                "wget -q -O - %s/healthz >/dev/null && echo reached; "
                                "wget -q -O - $ECS_CONTAINER_METADATA_URI_V4/task; echo; "
                                # ECS's null until the agent knows the container runs
@@ -449,13 +451,16 @@ class Containers(JobsCase):
         out = self.output(d)
         self.assertEqual(out[0].strip(), "3")
         self.assertIn(out[1], ("2048", "79"))  # cgroup v1 shares, or v2's weight for them
-        self.assertEqual(out[2], "reached")
+        # The job's memory, read where a program in the container looks for its limit (its
+        # own cgroup's file, as under docker --memory); a JVM sizes its heap from it.
+        self.assertEqual(out[2], str(64 << 20))
+        self.assertEqual(out[3], "reached")
         # The task metadata endpoint (the agent's, on the host's loopback) answers in there too.
-        task = json.loads(out[3])
+        task = json.loads(out[4])
         self.assertEqual(task["TaskARN"], d["container"]["taskArn"])
         self.assertEqual(task["Containers"][0]["Image"], "busybox")
         # Its statistics, from the attempt's cgroup, which holds the container's.
-        stats = json.loads(out[4])
+        stats = json.loads(out[5])
         self.assertEqual(stats["id"], task["Containers"][0]["DockerId"])
         self.assertEqual(stats["memory_stats"]["limit"], 64 << 20)
         self.assertGreater(stats["memory_stats"]["usage"], 0)

@@ -58,6 +58,7 @@ static json_t *config_for(const char *image_json, const char *container_json, ch
 {
     exec_spec s = {0};
     s.max_pids = 321;
+    s.memory_mib = 48;
     s.argv = argv;
     s.envp = envp;
     s.container = container_json ? json_loads(container_json, 0, NULL) : NULL;
@@ -232,6 +233,9 @@ static void test_properties(void)
     CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(res, "cpu"), "shares")), 512);
     CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(res, "memory"), "swappiness")),
                  10);
+    /* The job's memory on the container's own cgroup too, where a program inside reads it. */
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(res, "memory"), "limit")),
+                 48 << 20);
     /* Every attempt's pids limit, which runc sets on the container's cgroup. */
     CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(res, "pids"), "limit")), 321);
     json_t *dev = json_array_get(json_object_get(linux_, "devices"), 0);
