@@ -411,13 +411,11 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
         free(timeout);
         return NULL;
     }
-    char *argv[10];
-    int n = 0;
-    argv[n++] = "skopeo";
-    argv[n++] = "--command-timeout";
-    argv[n++] = timeout;
-    argv[n++] = "copy";
-    argv[n++] = "--quiet";
+    /* umoci unpacks gzip layers (and uncompressed ones) only: a zstd layer, as podman and
+     * buildah may push, is made gzip on the way in; gzip layers are copied as they are. */
+    char *argv[12] = {"skopeo", "--command-timeout", timeout, "copy", "--quiet",
+                      "--dest-compress-format", "gzip"};
+    int n = 7;
     /* Docker speaks plain HTTP to a registry on loopback, and to those it is told to; so does
      * the cache. */
     if (mirrored ? c->mirror_plain : imageref_loopback(r) || plain_host(c, r->domain))

@@ -299,15 +299,19 @@ def add_index(layout, tag, index_tag):
     return digest
 
 
-def push_layout(layout, registry, name, tag="latest", timeout=60, all_platforms=False):
+def push_layout(layout, registry, name, tag="latest", timeout=60, all_platforms=False,
+                compression=None):
     """Copies the layout's image `tag` to registry (a LocalRegistry or its url) as name:tag and
     returns the manifest digest the registry holds, as skopeo reports it (with all_platforms,
-    `tag` is an index, copied whole, and its own digest is returned)."""
+    `tag` is an index, copied whole, and its own digest is returned).  compression ("zstd")
+    compresses the layers so; skopeo keeps a layer the registry already holds in another
+    compression as it is, so push such an image before its layers are there otherwise."""
     url = registry.url if isinstance(registry, LocalRegistry) else registry
     creds = getattr(registry, "htpasswd", None)
     auth = ["--dest-creds", "%s:%s" % creds] if creds else []
     ref = "docker://%s/%s:%s" % (url, name, tag)
-    run_tool(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *auth,
+    how = ["--dest-compress", "--dest-compress-format", compression] if compression else []
+    run_tool(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *auth, *how,
               *(["--all"] if all_platforms else []), "oci:%s:%s" % (layout, tag), ref], timeout)
     if all_platforms:
         raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", ref],

@@ -13,7 +13,8 @@ import time
 import unittest
 
 from harness import BARGE, Server
-from registry import LocalRegistry, add_index, add_layer, build_busybox_layout, push_layout
+from registry import (LocalRegistry, add_index, add_layer, build_busybox_layout, push_layout,
+                      run_tool)
 from test_jobs_common import FAST, JobsCase, resources, sh
 
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
@@ -152,6 +153,13 @@ class Containers(JobsCase):
         cls.registry = LocalRegistry().start()
         cls.layouts = []
         try:
+            # An image whose layers are zstd-compressed, as podman and buildah may push them
+            # (first, so that its layers are not in the registry as gzip already).
+            cls.zstd_digest = cls.push("team/zstd", "1", compression="zstd",
+                                       layer=[("zstd.txt", "file", 0o644, b"zstd layer\n")])
+            manifest = json.loads(run_tool(["skopeo", "inspect", "--raw", "--tls-verify=false",
+                                            "docker://%s/team/zstd:1" % cls.registry.url]))
+            assert all(l["mediaType"].endswith("+zstd") for l in manifest["layers"]), manifest
             cls.busybox_digest = cls.push("library/busybox", "latest")
             # An image with an entrypoint, a default command, a working directory, a user and
             # an environment of its own.
@@ -203,12 +211,12 @@ class Containers(JobsCase):
             raise
 
     @classmethod
-    def push(cls, name, tag, layer=None, **kw):
+    def push(cls, name, tag, layer=None, compression=None, **kw):
         layout = build_busybox_layout(tag=tag, **kw)
         cls.layouts.append(layout)
         if layer:
             add_layer(layout, tag, layer, "tests/e2e/test_containers.py: %s" % name)
-        return push_layout(layout, cls.registry, name, tag)
+        return push_layout(layout, cls.registry, name, tag, compression=compression)
 
     @classmethod
     def cleanupRegistry(cls):
@@ -337,6 +345,14 @@ class Containers(JobsCase):
         self.define("multi", image=image, command=["true"])
         self.run_job(definition="multi")
         self.run_job(definition="multi")  # from the cache, by the same reference
+
+    def test_an_image_of_zstd_layers(self):
+        # umoci unpacks gzip and uncompressed layers only: the pull failed ("blob is not
+        # correct mediatype: ...tar+zstd"), by tag and by digest.
+        for ref in (":1", "@" + self.zstd_digest):
+            image = "127.0.0.1:%d/team/zstd%s" % (self.registry.port, ref)
+            self.define("zstd", image=image, command=["cat", "/zstd.txt"])
+            self.assertEqual(self.output(self.run_job(definition="zstd")), ["zstd layer"])
 
     def test_writable_layer_is_the_attempts_own(self):
         self.define("writer", command=sh("test ! -e /marker && echo clean; echo x > /marker "
