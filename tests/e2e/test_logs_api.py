@@ -4,7 +4,7 @@ may be fed) and read back with boto3's logs client and the AWS CLI."""
 import threading
 import time
 
-from harness import Server, ServerTestCase, register_agent
+from harness import ACCOUNT, REGION, Server, ServerTestCase, register_agent
 
 GROUP = "/aws/batch/job"
 ARN_PREFIX = "arn:aws:logs:us-east-1:123456789012:log-group:"
@@ -336,6 +336,18 @@ class LogsApi(ServerTestCase):
         status, _, out = logs_call(self.server, "DescribeLogStreams",
                                    {"logGroupName": GROUP, "limit": 51})
         self.assertEqual((status, out["__type"]), (400, "InvalidParameterException"))
+        # Lists past the sizes the model gives them.
+        for op, body, fragment in (
+                ("DescribeLogGroups", {"accountIdentifiers": ["%012d" % i for i in range(21)]},
+                 "accountIdentifiers: must hold 0 to 20 items (got 21)"),
+                ("FilterLogEvents", {"logGroupName": GROUP, "logStreamNames": []},
+                 "logStreamNames: must hold 1 to 100 items (got 0)"),
+                ("UntagResource", {"resourceArn": "arn:aws:logs:%s:%s:log-group:%s" % (
+                    REGION, ACCOUNT, GROUP), "tagKeys": ["k%d" % i for i in range(51)]},
+                 "tagKeys: must hold 0 to 50 items (got 51)")):
+            status, _, out = logs_call(self.server, op, body)
+            self.assertEqual((status, out["__type"]), (400, "InvalidParameterException"), op)
+            self.assertIn(fragment, out["message"])
         status, _, out = logs_call(self.server, "PutLogEvents", {"logGroupName": GROUP})
         self.assertEqual((status, out["__type"]), (400, "UnknownOperationException"))
         status, _, out = logs_call(self.server, "GetLogEvents", b"{not json")

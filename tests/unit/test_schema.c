@@ -93,6 +93,17 @@ static void test_string_lengths(void)
     REFUSES("s(1..2)", "1", "request body: expected a string, got an integer");
 }
 
+/* A list's size, as the model bounds it (CloudWatch Logs' accountIdentifiers: at most 20). */
+static void test_list_sizes(void)
+{
+    ACCEPTS("{p:[i](0..2)}", "{\"p\": []}");
+    ACCEPTS("{p:[i](0..2)}", "{\"p\": [1, 2]}");
+    REFUSES("{p:[i](0..2)}", "{\"p\": [1, 2, 3]}", "p: must hold 0 to 2 items (got 3)");
+    REFUSES("{p:[i](1..2)}", "{\"p\": []}", "p: must hold 1 to 2 items (got 0)");
+    /* The size before the items. */
+    REFUSES("[s](0..1)", "[1, 2]", "request body: must hold 0 to 1 items (got 2)");
+}
+
 /* Integers written as reals (R's JSON writers print round doubles as 1e+05) are taken as the
  * integers they are, and handed on as integers; reals with a fraction, or past 64 bits, are
  * not. */
@@ -289,6 +300,7 @@ int main(void)
     RUN(test_scalars);
     RUN(test_integer_ranges);
     RUN(test_string_lengths);
+    RUN(test_list_sizes);
     RUN(test_integers_written_as_reals);
     RUN(test_enums);
     RUN(test_objects_and_required);

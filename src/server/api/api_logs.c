@@ -43,14 +43,14 @@ void api_logs_init(logstore *ls)
         "{logGroupName:s, logGroupIdentifier:s, logStreamNamePrefix:s(1..512), "
         "orderBy:e(LogStreamName|LastEventTime), descending:b, nextToken:s, limit:i}");
     filter_shape = schema_compile(
-        "{logGroupName:s, logGroupIdentifier:s, logStreamNames:[s(1..512)], "
+        "{logGroupName:s, logGroupIdentifier:s, logStreamNames:[s(1..512)](1..100), "
         "logStreamNamePrefix:s(1..512), "
         "startTime:l, endTime:l, filterPattern:s, nextToken:s, limit:i, interleaved:b, "
         "unmask:b, startFromHead:b}");
     groups_shape = schema_compile(
         "{logGroupNamePrefix:s(1..512), logGroupNamePattern:s(0..512), "
-        "logGroupIdentifiers:[s(1..2048)], nextToken:s, limit:i, includeLinkedAccounts:b, "
-        "logGroupClass:e(STANDARD|INFREQUENT_ACCESS|DELIVERY), accountIdentifiers:[s(12..12)]}");
+        "logGroupIdentifiers:[s(1..2048)](1..50), nextToken:s, limit:i, includeLinkedAccounts:b, "
+        "logGroupClass:e(STANDARD|INFREQUENT_ACCESS|DELIVERY), accountIdentifiers:[s(12..12)](0..20)}");
     delete_stream_shape = schema_compile("{logGroupName:s!, logStreamName:s!}");
     agent_shape = schema_compile(
         "{instanceId:s, streams:[{logStreamName:s!, events:[{timestamp:l!, message:s!}]!}]!,"

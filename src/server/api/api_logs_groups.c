@@ -258,7 +258,7 @@ void api_logs__groups_init(logstore *ls)
     name_shape = schema_compile("{logGroupName:s!}");
     retention_shape = schema_compile("{logGroupName:s!, retentionInDays:i!}");
     tag_shape = schema_compile("{resourceArn:s!, tags:m<s>!}");
-    untag_shape = schema_compile("{resourceArn:s!, tagKeys:[s(1..128)]!}");
+    untag_shape = schema_compile("{resourceArn:s!, tagKeys:[s(1..128)](0..50)!}");
     arn_shape = schema_compile("{resourceArn:s!}");
     tag_group_shape = schema_compile("{logGroupName:s!, tags:m<s>!}");
     untag_group_shape = schema_compile("{logGroupName:s!, tags:[s(1..128)]!}");

@@ -147,6 +147,10 @@ static schema *parse(parser *ps)
         s->kind = K_LIST;
         s->item = parse(ps);
         expect(ps, ']');
+        s->lo = 0;
+        s->hi = LLONG_MAX;
+        skip(ps);
+        if (*ps->p == '(') range(ps, s, 0, INT32_HI);
         break;
     case 'm':
         s->kind = K_MAP;
@@ -341,6 +345,12 @@ static int check(const schema *s, json_t *v, buf *path, char *err, size_t errlen
         if (!json_is_array(v)) break;
         size_t i, base = path->len;
         json_t *item;
+        long long n = (long long)json_array_size(v);
+        if (n < s->lo || n > s->hi) {
+            snprintf(err, errlen, "%s: must hold %lld to %lld items (got %lld)", where,
+                     s->lo, s->hi, n);
+            return -1;
+        }
         json_array_foreach(v, i, item) {
             buf_printf(path, "[%zu]", i);
             if (json_is_null(item)) {

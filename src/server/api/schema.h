@@ -7,6 +7,7 @@
  *   s(LO..HI)   string of LO to HI characters (code points, as AWS counts them)
  *   i(LO..HI)   integer in a range  l   long integer
  *   e(A|B|C)    string enumeration  [x] list of x      m<x> map of string to x
+ *   [x](LO..HI) list of LO to HI items
  *   {a:x, b:y!} object; "!" marks a required member; members not named are removed, as AWS
  *               drops what its model does not define ("{}": any object, kept as it is)
  *   @Name       a shape defined with schema_define (may be recursive)
