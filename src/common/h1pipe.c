@@ -27,6 +27,9 @@ enum { H1A_HEAD, H1A_BODY_LEN, H1A_BODY_EOF, H1A_CHUNK_SIZE, H1A_CHUNK_DATA, H1A
 
 /* A chunk-size line or a trailer longer than this is not HTTP. */
 #define LINE_MAX_BYTES 4096
+/* Informational (1xx) heads before an answer's own: a server sends one or two (100 Continue,
+ * 102 Processing); one that sends them without end would hold the window, a head at a time. */
+#define INFORMATIONAL_MAX 16
 /* Answers read at once: a window's 204s are some 50 bytes each. */
 #define IN_SIZE (H1PIPE_HEAD_MAX + 16384)
 
@@ -119,7 +122,13 @@ static int parse_head(h1answer *a, const char *data, const char *end, const char
         *why = "the server switched protocols (HTTP 101) in answer to a POST";
         return -1;
     }
-    if (a->status < 200) return 0; /* informational: the answer's head is still to come */
+    if (a->status < 200) { /* informational: the answer's head is still to come */
+        if (++a->informational > INFORMATIONAL_MAX) {
+            *why = "the answer sent more than 16 informational (1xx) heads";
+            return -1;
+        }
+        return 0;
+    }
     if (a->status == 204 || a->status == 304) a->state = H1A_DONE;
     else if (chunked) a->state = H1A_CHUNK_SIZE;
     else if (length >= 0) {
@@ -421,6 +430,9 @@ static int send_window(h1pipe *p, h1pipe_req *reqs, int n, long timeout_ms, int 
     int n_iov = build(p, reqs, n), at = 0, answered = 0;
     h1answer a;
     h1answer_init(&a);
+    /* Each answer is whole within timeout_ms of the one before (of the start, for the first):
+     * bytes that trickle in, a body without end, do not hold the window past it. */
+    int64_t due = util_mono_ms() + timeout_ms;
     while (answered < n) {
         if (at < n_iov) {
             struct msghdr m = {.msg_iov = p->iov + at, .msg_iovlen = (size_t)(n_iov - at)};
@@ -444,14 +456,15 @@ static int send_window(h1pipe *p, h1pipe_req *reqs, int n, long timeout_ms, int 
         }
         /* Answers are read while requests are still being written: a server that answers as
          * it reads would otherwise stop reading once its answers filled the socket. */
-        int ev = wait_for(p, (short)(POLLIN | (at < n_iov ? POLLOUT : 0)), timeout_ms);
+        int64_t left = due - util_mono_ms();
+        int ev = left > 0 ? wait_for(p, (short)(POLLIN | (at < n_iov ? POLLOUT : 0)), left) : 0;
         if (ev < 0) {
             snprintf(p->error, sizeof p->error, "the server is stopping");
             break;
         }
         if (ev == 0) {
-            snprintf(p->error, sizeof p->error, "no answer from %s port %s in %ld ms", p->host,
-                     p->port, timeout_ms);
+            snprintf(p->error, sizeof p->error, "no %sanswer from %s port %s in %ld ms",
+                     *heard ? "whole " : "", p->host, p->port, timeout_ms);
             break;
         }
         if (!(ev & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -488,6 +501,7 @@ static int send_window(h1pipe *p, h1pipe_req *reqs, int n, long timeout_ms, int 
             reqs[answered++].status = a.status;
             closing = a.close;
             h1answer_init(&a);
+            due = util_mono_ms() + timeout_ms;
         }
         if (bad) break;
         memmove(p->in, p->in + used, p->have - used);

@@ -43,9 +43,10 @@ void h1pipe_free(h1pipe *p);
 /* Sends reqs[0..n) pipelined (connecting first when there is no connection), and reads their
  * answers in order, each one's status into its req; the answers' bodies are read and dropped.
  * Returns how many were answered (a prefix): n, or fewer when the connection failed, closed,
- * sent something that is not HTTP, or went timeout_ms without a byte either way (the rest have
+ * sent something that is not HTTP, or went timeout_ms without a whole answer (the rest have
  * status 0; h1pipe_error says why, and the connection is closed, to be opened again by the
- * next call), or when h1pipe_wake was called. */
+ * next call), or when h1pipe_wake was called.  Each answer must be whole within timeout_ms of
+ * the one before it (of the call, for the first), however its bytes trickle in. */
 int h1pipe_post(h1pipe *p, h1pipe_req *reqs, int n, long timeout_ms);
 
 /* Why the last h1pipe_post answered fewer than it was given. */
@@ -60,6 +61,7 @@ typedef struct h1answer {
     long status;    /* the final answer's status, once its head is read */
     int close;      /* the server closes the connection after this answer */
     uint64_t left;  /* bytes of the body (or of the chunk) still to skip */
+    int informational; /* 1xx heads read before it */
 } h1answer;
 
 /* Starts reading the next answer. */

@@ -157,12 +157,14 @@ static char *failure_of(sender *s, long status)
 {
     if (!status) return xstrdup(s->pipe ? h1pipe_error(s->pipe) : httpc_error(s->http));
     if (status < 300 || status >= 400) return xasprintf("it answered HTTP %ld", status);
-    /* Not followed: the signed event would go to a URL the operator never named. */
+    /* Not followed: the signed event would go to a URL the operator never named.  A pipelined
+     * connection's answers are read for their status alone: where it points is not known. */
     char *location = s->http ? httpc_header_value(s->http, "Location") : NULL;
     char *shown = location ? webhooks__url_for_log(location) : NULL;
     char *why = xasprintf("it answered HTTP %ld, a redirect%s%.200s, which is not followed: "
                           "signed events go to the url configured only", status,
-                          shown ? " to " : " without a Location", shown ? shown : "");
+                          shown ? " to " : s->pipe ? "" : " without a Location",
+                          shown ? shown : "");
     free(shown);
     free(location);
     return why;

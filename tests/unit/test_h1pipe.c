@@ -167,7 +167,7 @@ static void test_what_is_not_http(void)
 
 /* ---- pipelined POSTs to a server on loopback ---- */
 
-enum { ANSWER, CLOSE_AFTER_3, HANG, CLOSE_WHEN_IDLE };
+enum { ANSWER, CLOSE_AFTER_3, HANG, CLOSE_WHEN_IDLE, DRIP, ENDLESS_1XX };
 
 static struct {
     int listen_fd, port;
@@ -248,6 +248,19 @@ static void *serve(void *arg)
         srv.last_seq = s;
         pthread_mutex_unlock(&srv.mu);
         int mode = atomic_load(&srv.mode);
+        if (mode == DRIP || mode == ENDLESS_1XX) {
+            /* A byte of the body every 20 ms, or informational heads without end, until the
+             * client goes. */
+            const char *start = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+            if (mode == DRIP && write(fd, start, strlen(start)) < 0) break;
+            struct timespec pause = {0, (mode == DRIP ? 20 : 1) * 1000000L};
+            for (int i = 0; i < 100000; i++) {
+                const char *piece = mode == DRIP ? "x" : "HTTP/1.1 102 Processing\r\n\r\n";
+                if (send(fd, piece, strlen(piece), MSG_NOSIGNAL) < 0) break;
+                nanosleep(&pause, NULL);
+            }
+            break;
+        }
         if (mode == HANG) {
             memmove(b, b + head + len, have - head - len);
             have -= head + len;
@@ -441,6 +454,23 @@ static void test_a_server_that_never_answers(void)
     CHECK_CONTAINS(h1pipe_error(p), "stopping");
     pthread_join(t, NULL);
     CHECK_EQ_INT(h1pipe_post(p, w->reqs, 2, 60000), 0);
+    atomic_store(&srv.mode, ANSWER);
+    h1pipe_free(p);
+
+    /* Bytes that keep coming do not hold the window: each answer is whole in the time given
+     * (a byte every 20 ms held it for ever, the wait made anew by each one). */
+    p = h1pipe_new(url, NULL, 2000, &err);
+    atomic_store(&srv.mode, DRIP);
+    fill(w, 1, &seq, 10, 0);
+    t0 = now_s();
+    CHECK_EQ_INT(h1pipe_post(p, w->reqs, 1, 300), 0);
+    CHECK(now_s() - t0 < 5);
+    CHECK_CONTAINS(h1pipe_error(p), "no whole answer from 127.0.0.1 port");
+    /* Nor do informational heads without end. */
+    atomic_store(&srv.mode, ENDLESS_1XX);
+    fill(w, 1, &seq, 10, 0);
+    CHECK_EQ_INT(h1pipe_post(p, w->reqs, 1, 60000), 0);
+    CHECK_CONTAINS(h1pipe_error(p), "more than 16 informational (1xx) heads");
     atomic_store(&srv.mode, ANSWER);
     h1pipe_free(p);
     free(w->body);
