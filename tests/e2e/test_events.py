@@ -44,6 +44,8 @@ class Stream:
         self.conn.request("GET", path, headers=headers)
         self.resp = self.conn.getresponse()
         self.events, self.comments = [], 0
+        # EventSource's last event id: set by every id line, an event's or one without data.
+        self.last_id = last_id
         self.lock = threading.Lock()
         if self.resp.status == 200:
             threading.Thread(target=self.read, daemon=True).start()
@@ -56,6 +58,8 @@ class Stream:
                 if line.startswith(":"):
                     self.comments += 1
                 elif line == "":
+                    if "id" in fields:
+                        self.last_id = int(fields["id"])
                     if "data" in fields:
                         try:
                             data = strict_json(fields["data"])
@@ -164,6 +168,25 @@ class Events(JobsCase):
                 self.assertEqual(s.statuses(first), [], "nothing before Last-Event-ID again")
             finally:
                 s.close()
+
+    def test_a_filtered_stream_keeps_its_position(self):
+        # Events its filter passes over move its last event id on: reconnecting with it starts
+        # there (the id stayed at its last wanted event, which may have left the kept range
+        # since: a gap told, and everything since read again, at every reconnection).
+        everything = Stream(self.server.port, "/barge/v1/events?queue=q")
+        failed_only = Stream(self.server.port, "/barge/v1/events?status=FAILED&queue=q")
+        try:
+            jid = self.submit("passed-over", command="true")
+            self.wait_statuses(everything, jid)
+            with everything.lock:
+                newest = max(int(i) for i, _, d in everything.events
+                             if d["detail"]["jobId"] == jid)
+            self.wait_for(lambda: (failed_only.last_id or 0) >= newest, 30,
+                          "the filtered stream's position at event %d" % newest)
+            self.assertEqual(failed_only.events, [])
+        finally:
+            everything.close()
+            failed_only.close()
 
     def test_filters_and_bad_requests(self):
         s = Stream(self.server.port, "/barge/v1/events?status=FAILED,SUCCEEDED&queue=q")

@@ -198,6 +198,15 @@ static event_answer *collect(state *st, const filter *f, uint64_t after, int sse
         buf_puts(&a->head, "}\n\n");
     }
     if (sse) {
+        /* A position past the last event sent (events the filter passed over, a gap, the
+         * newest looked at) is an id without data: EventSource takes it as its last event id
+         * and fires nothing, so that a filtered stream's reconnection starts there, not at its
+         * last wanted event, which may have left the kept range since (a false gap each time). */
+        if (last > (a->n ? a->items[a->n - 1].seq : after)) {
+            buf_puts(&a->tail, "id: ");
+            buf_int(&a->tail, (long long)last);
+            buf_puts(&a->tail, "\n");
+        }
         buf_puts(&a->tail, ": at ");
         buf_int(&a->tail, (long long)last);
         buf_puts(&a->tail, "\n\n");
