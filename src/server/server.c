@@ -102,6 +102,7 @@ static int before_commit(void *ctx, int final)
     } else if (st->forget_clean_stop) {
         model_forget_clean_stop(st);
     }
+    if (st->save_event_id_prefix) model_save_event_id_prefix(st);
     return st->store_failed ? -1 : 0;
 }
 

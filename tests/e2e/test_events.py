@@ -169,6 +169,36 @@ class Events(JobsCase):
             finally:
                 s.close()
 
+    def test_event_ids_are_the_data_directorys_own(self):
+        # A UUID whose first four groups are random and kept with the store, whose last is the
+        # event's number: "00000000-0000-4000-8000-<number>" was every server's, so that a
+        # receiver that drops ids it has seen (as EventBridge's are deduplicated) dropped a new
+        # server's events.
+        jid = self.submit("ided", command="true")
+        self.wait_job(jid)
+
+        def ids():
+            status, _, body = self.server.raw("POST", "/barge/v1/getevents",
+                                              {"queue": "q", "after": 0, "max": 1000})
+            self.assertEqual(status, 200, body)
+            return {e["seq"]: e["event"]["id"] for e in body["events"]
+                    if e["event"]["detail"]["jobId"] == jid}
+        before = ids()
+        self.assertTrue(before)
+        prefixes = {i[:23] for i in before.values()}
+        self.assertEqual(len(prefixes), 1, before)
+        for seq, i in before.items():
+            self.assertRegex(i, r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                                r"[0-9a-f]{12}$")
+            self.assertEqual(int(i[-12:], 16), seq)
+        self.assertNotEqual(prefixes.pop(), "00000000-0000-4000-8000")
+        # The same ids after a restart and after a crash.
+        self.server.restart()
+        self.assertEqual(ids(), before)
+        self.server.kill9()
+        self.server.start()
+        self.assertEqual(ids(), before)
+
     def test_a_filtered_stream_keeps_its_position(self):
         # Events its filter passes over move its last event id on: reconnecting with it starts
         # there (the id stayed at its last wanted event, which may have left the kept range

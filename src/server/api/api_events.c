@@ -114,7 +114,9 @@ static void event_make(state *st, const event_rec *e, rest_cache *rc, buf *b)
         rc->j = e->j;
     }
     buf_reserve(b, rc->rest.len + 512);
-    buf_puts(b, "{\"version\":\"0\",\"id\":\"00000000-0000-4000-8000-");
+    buf_puts(b, "{\"version\":\"0\",\"id\":\"");
+    buf_puts(b, st->event_id_prefix);
+    buf_puts(b, "-");
     put_hex12(b, e->seq);
     buf_puts(b, "\",\"detail-type\":\"Batch Job State Change\",\"source\":\"aws.batch\",\"account\":");
     buf_puts(b, account);

@@ -22,6 +22,7 @@
 /* The server's own records, and the one a clean stop leaves. */
 #define META_KIND "meta"
 #define CLEAN_STOP_KEY "clean-stop"
+#define EVENT_ID_KEY "event-id-prefix"
 
 typedef struct {
     state *st;
@@ -79,9 +80,27 @@ static void settle_transitional(state *st)
     }
 }
 
-static int find_clean_stop(void *arg, const char *key, const char *doc, size_t len)
+/* "xxxxxxxx-xxxx-4xxx-yxxx": a UUID's first four groups, as util_uuid makes them. */
+static int event_id_prefix_valid(const char *p)
+{
+    if (strlen(p) != 23) return 0;
+    for (int i = 0; i < 23; i++)
+        if (i == 8 || i == 13 || i == 18 ? p[i] != '-' : !strchr("0123456789abcdef", p[i]))
+            return 0;
+    return 1;
+}
+
+static int read_meta(void *arg, const char *key, const char *doc, size_t len)
 {
     state *st = arg;
+    if (strcmp(key, EVENT_ID_KEY) == 0) {
+        json_t *d = json_loadb(doc, len, 0, NULL);
+        const char *p = json_string_value(json_object_get(d, "prefix"));
+        if (p && event_id_prefix_valid(p))
+            snprintf(st->event_id_prefix, sizeof st->event_id_prefix, "%s", p);
+        json_decref(d);
+        return 0;
+    }
     if (strcmp(key, CLEAN_STOP_KEY) != 0) return 0;
     st->clean_stop = 1;
     json_t *d = json_loadb(doc, len, 0, NULL);
@@ -134,10 +153,16 @@ static state *load(store *db, fleet *kept, char **err)
         }
     }
     settle_transitional(st);
-    if (store_scan(db, META_KIND, find_clean_stop, st) != 0) {
+    if (store_scan(db, META_KIND, read_meta, st) != 0) {
         *err = xasprintf("reading the store failed: %s", store_errmsg(db));
         model_free_keeping(st, kept);
         return NULL;
+    }
+    if (!st->event_id_prefix[0]) {
+        char uuid[37];
+        util_uuid(uuid);
+        snprintf(st->event_id_prefix, sizeof st->event_id_prefix, "%.23s", uuid);
+        st->save_event_id_prefix = 1;
     }
     st->forget_clean_stop = st->clean_stop;
     /* The instances before the jobs: the attempts under way go back on them (attempt_recover).
@@ -202,6 +227,17 @@ void model_note_clean_stop(state *st)
         st->store_failed = 1;
     }
     st->forget_clean_stop = 0;
+}
+
+void model_save_event_id_prefix(state *st)
+{
+    char doc[64];
+    snprintf(doc, sizeof doc, "{\"prefix\":\"%s\"}", st->event_id_prefix);
+    if (store_put(st->db, META_KIND, EVENT_ID_KEY, doc, strlen(doc)) != 0) {
+        log_error("store: recording the events' id prefix failed: %s", store_errmsg(st->db));
+        st->store_failed = 1;
+    }
+    st->save_event_id_prefix = 0;
 }
 
 void model_forget_clean_stop(state *st)

@@ -20,4 +20,6 @@ void model_free(state *st);
  * again. */
 void model_note_clean_stop(state *st);
 void model_forget_clean_stop(state *st);
+/* Stores the events' id prefix made at this start (state.h), in the batch being committed. */
+void model_save_event_id_prefix(state *st);
 #endif

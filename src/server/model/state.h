@@ -39,6 +39,10 @@ typedef struct state {
     int64_t clean_stop_at; /* when (epoch ms; 0: not said, a record older than the time) */
     int64_t alive_at;      /* when the server last ran before this start (server_alive.h), 0 */
     int forget_clean_stop; /* the record that says so is deleted by the next commit */
+    /* The first four groups of every event's id (a UUID, as EventBridge's), random and kept
+     * with the store, the event's number the last: ids differ between data directories. */
+    char event_id_prefix[24];
+    int save_event_id_prefix; /* made at this start: stored by the next commit */
 } state;
 
 #endif
