@@ -60,14 +60,18 @@ int cli_flush(int waiting)
 {
     if (out_errno) return -1;
     errno = 0;
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        out_errno = errno ? errno : EIO;
-        return -1;
-    }
     /* A pipe whose reader has gone says so (POLLERR) before anything is written to it: a loop
      * about to wait for more to print learns it now rather than at its next line, which may
-     * never come.  Not asked at the end of a command, whose output was all delivered. */
+     * never come.  Not asked at the end of a command, whose output was all delivered, unless
+     * a write failed: the errno of a write that failed while a long output was being printed
+     * (EPIPE) is gone by the time it is flushed, and the reader's going is asked of the pipe. */
     struct pollfd p = {.fd = STDOUT_FILENO};
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        out_errno = errno                                                          ? errno
+                    : poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) ? EPIPE
+                                                                                 : EIO;
+        return -1;
+    }
     if (waiting && poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) {
         out_errno = EPIPE;
         return -1;

@@ -786,6 +786,16 @@ class Jobs(ServerTestCase):
             self.assertEqual((rc, err), (141, ""), args)
             self.assertEqual(len(out.splitlines()), 1, out)
 
+    def test_a_long_output_whose_reader_goes(self):
+        """An output longer than the pipe holds: the write that failed (EPIPE) was found at the
+        end as a stream in error without an errno, and said as "Input/output error", exit 1."""
+        array_id, _ = self.submit("--name", "long", "--array-size", "3000")
+        for args in (["jobs", "--all", "--array", array_id],
+                     ["jobs", "--all", "--json", "--array", array_id]):
+            rc, out, err = barge_sh("| head -1", *args, endpoint=self.server.url)
+            self.assertEqual((rc, err), (141, ""), args)
+            self.assertEqual(len(out.splitlines()), 1, out[:200])
+
     def test_followers_stop_at_once_when_nobody_reads_while_nothing_comes(self):
         """A reader that goes while nothing is printed (events -f in a long poll for a status
         that does not come again, watch waiting out a long --every) is noticed within a second
