@@ -51,14 +51,22 @@ void cli_ctx_init(cli_ctx *c, const char *prog)
 {
     memset(c, 0, sizeof *c);
     c->prog = prog;
-    c->endpoint = env_or("BARGE_ENDPOINT", DEFAULT_ENDPOINT);
-    c->endpoint_from = env_or("BARGE_ENDPOINT", NULL) ? "$BARGE_ENDPOINT" : NULL;
+    /* AWS_ENDPOINT_URL_BATCH is what a job with a role is given (agent_creds.h), and what the
+     * AWS CLI reads: `barge submit` in such a job reaches its server. */
+    static const char *const endpoints[] = {"BARGE_ENDPOINT", "AWS_ENDPOINT_URL_BATCH",
+                                            "AWS_ENDPOINT_URL"};
+    static const char *const endpoints_from[] = {"$BARGE_ENDPOINT", "$AWS_ENDPOINT_URL_BATCH",
+                                                 "$AWS_ENDPOINT_URL"};
+    c->endpoint = DEFAULT_ENDPOINT;
+    for (size_t i = 0; i < sizeof endpoints / sizeof *endpoints; i++)
+        if (env_or(endpoints[i], NULL)) {
+            c->endpoint = env_or(endpoints[i], NULL);
+            c->endpoint_from = endpoints_from[i];
+            break;
+        }
     c->region = env_or("AWS_REGION", env_or("AWS_DEFAULT_REGION", "us-east-1"));
     c->region_from = env_or("AWS_REGION", NULL) ? "$AWS_REGION" : "$AWS_DEFAULT_REGION";
-    /* A server in --dev accepts any key, so the CLI works out of the box without AWS setup. */
-    c->access_key = env_or("AWS_ACCESS_KEY_ID", "barge");
-    c->secret_key = env_or("AWS_SECRET_ACCESS_KEY", "barge");
-    c->session_token = env_or("AWS_SESSION_TOKEN", NULL);
+    /* The keys are found when the command opens its connection (cli_creds.h). */
     c->ca_file = env_or("AWS_CA_BUNDLE", NULL);
 }
 
@@ -138,13 +146,13 @@ static int credentials_ok(const cli_ctx *c)
         return 0;
     }
     if (has_control(c->access_key) || strpbrk(c->access_key, " /,")) {
-        bad = "$AWS_ACCESS_KEY_ID";
+        bad = c->creds.key_from;
         what = "an access key id, without spaces, slashes, commas or control characters";
     } else if (has_control(c->secret_key)) {
-        bad = "$AWS_SECRET_ACCESS_KEY";
+        bad = c->creds.secret_from;
         what = "a secret key, without control characters";
     } else if (c->session_token && has_control(c->session_token)) {
-        bad = "$AWS_SESSION_TOKEN";
+        bad = c->creds.token_from;
         what = "a session token, without control characters";
     }
     if (!bad) return 1;
@@ -167,15 +175,22 @@ static int environment_ok(const cli_ctx *c)
     } vars[] = {
         {c->endpoint_from, c->endpoint, 1},
         {c->region_from, c->region, 1},
-        {"$AWS_ACCESS_KEY_ID", c->access_key, 1},
-        {"$AWS_SECRET_ACCESS_KEY", c->secret_key, 0},
-        {"$AWS_SESSION_TOKEN", c->session_token, 0},
+        {c->creds.key_from, c->access_key, 1},
+        {c->creds.secret_from, c->secret_key, 0},
+        {c->creds.token_from, c->session_token, 0},
     };
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
         if (vars[i].from && vars[i].from[0] == '$' && vars[i].v &&
             cli_utf8_refused(c->prog, vars[i].from, vars[i].v, vars[i].show, why))
             return 0;
     return 1;
+}
+
+static void use_creds(cli_ctx *c)
+{
+    c->access_key = c->creds.key;
+    c->secret_key = c->creds.secret;
+    c->session_token = c->creds.token;
 }
 
 int cli_ctx_open(cli_ctx *c)
@@ -185,6 +200,9 @@ int cli_ctx_open(cli_ctx *c)
     size_t auth_len = scheme ? strcspn(e + scheme, "/?#") : 0;
     const char *rest = e + scheme + auth_len;
     const char *from = c->endpoint_from ? c->endpoint_from : "the endpoint";
+    int crc = cli_creds_load(&c->creds, c->prog);
+    if (crc) return crc;
+    use_creds(c);
     if (!environment_ok(c)) return 2;
     /* curl would send USER:PASSWORD as Basic authorization, and the Host header (signed, and
      * compared by the server with the one it is sent) would be refused with words about Host.
@@ -230,6 +248,7 @@ int cli_ctx_open(cli_ctx *c)
 
 void cli_ctx_close(cli_ctx *c)
 {
+    cli_creds_free(&c->creds);
     httpc_free(c->http);
     free(c->base);
     free(c->host);
@@ -391,6 +410,15 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
     if (!body) body = xstrdup("{}");
     const char *ctype = logs ? "application/x-amz-json-1.1" : "application/json";
 
+    int fresh = cli_creds_fresh(&c->creds, c->prog);
+    use_creds(c);
+    if (fresh != 0) {
+        err->message = xstrdup("the container credentials could not be fetched again");
+        free(body);
+        free(path);
+        free(target);
+        return -1;
+    }
     sigv4_header hs[3] = {{"Host", c->host}, {"Content-Type", ctype}, {"X-Amz-Target", target}};
     sigv4_request sreq = {"POST", path, NULL, hs, logs ? 3 : 2, body, strlen(body)};
     /* barge's own operations are signed as the Batch API's are. */
@@ -625,6 +653,14 @@ void cli_error_print(const cli_ctx *c, const char *op, const cli_error *e)
                     c->prefix);
     } else if (e->type) {
         fprintf(stderr, "%s: %s: %s\n", c->prog, e->type, e->message);
+        /* No keys were found and barge's stand-in was sent: a server that checks keys wants
+         * one of its own. */
+        if (c->creds.is_default && (strcmp(e->type, "UnrecognizedClientException") == 0 ||
+                                 strcmp(e->type, "InvalidSignatureException") == 0))
+            fprintf(stderr, "%s: no credentials were found (AWS_ACCESS_KEY_ID and "
+                            "AWS_SECRET_ACCESS_KEY, a profile of ~/.aws/credentials, the "
+                            "container's), and the server checks keys: give one of its "
+                            "--credentials file\n", c->prog);
     } else if (e->http_status == 404) {
         fprintf(stderr, "%s: the server at %s does not offer %s (%s); is it a barge server, "
                         "and a recent one?\n", c->prog, c->endpoint, op, e->message);

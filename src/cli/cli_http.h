@@ -8,6 +8,8 @@
 #define BARGE_CLI_HTTP_H
 #include <jansson.h>
 
+#include "cli/cli_creds.h"
+
 typedef struct cli_ctx {
     const char *prog;          /* "barge submit": the start of every message */
     const char *endpoint;      /* as given, for messages */
@@ -18,6 +20,7 @@ typedef struct cli_ctx {
     const char *access_key;
     const char *secret_key;
     const char *session_token; /* NULL without temporary credentials */
+    cli_creds creds;           /* where the three above come from (cli_ctx_open) */
     int json;                  /* --json: print the API's answers instead of tables */
     /* Set by cli_ctx_open. */
     char *base;                /* scheme://authority, what requests go to */

@@ -144,7 +144,9 @@ static CURLcode perform_interruptible(httpc *h, int *aborted)
     return rc;
 }
 
-httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, long timeout_ms)
+/* One request: a POST of body, or a GET when body is NULL. */
+static httpc_rc exchange(httpc *h, const char *url, const char *body, size_t len,
+                         long timeout_ms)
 {
     CURL *c = h->curl;
     h->body.len = h->resp_headers.len = 0;
@@ -154,8 +156,12 @@ httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, lon
     h->error[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     int aborted = 0;
     CURLcode rc = h->multi ? perform_interruptible(h, &aborted) : curl_easy_perform(c);
@@ -195,6 +201,16 @@ httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, lon
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
     return HTTPC_OK;
+}
+
+httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, long timeout_ms)
+{
+    return exchange(h, url, body ? body : "", len, timeout_ms);
+}
+
+httpc_rc httpc_get(httpc *h, const char *url, long timeout_ms)
+{
+    return exchange(h, url, NULL, 0, timeout_ms);
 }
 
 long httpc_status(const httpc *h)

@@ -64,6 +64,8 @@ typedef enum {
  * What the previous request brought back is forgotten first.  After a failure httpc_error says
  * why. */
 httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, long timeout_ms);
+/* GETs url, as httpc_post POSTs. */
+httpc_rc httpc_get(httpc *h, const char *url, long timeout_ms);
 
 /* The answer's HTTP status; 0 when none came. */
 long httpc_status(const httpc *h);

@@ -10,7 +10,9 @@ import json
 import re
 import os
 import shlex
+import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -22,8 +24,13 @@ def cli_env(endpoint=None):
     """The environment the CLI runs in: none of the caller's endpoint or AWS settings."""
     e = dict(os.environ)
     for k in ("BARGE_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-              "AWS_REGION", "AWS_DEFAULT_REGION"):
+              "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+              "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BATCH", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+              "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+              "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"):
         e.pop(k, None)
+    # No shared credentials file of the machine's is read.
+    e["AWS_SHARED_CREDENTIALS_FILE"] = e["AWS_CONFIG_FILE"] = "/nonexistent/aws"
     if endpoint:
         e["BARGE_ENDPOINT"] = endpoint
     return e
@@ -220,6 +227,8 @@ class Usage(unittest.TestCase):
             env = {name: value}
             if name != "BARGE_ENDPOINT":
                 env["BARGE_ENDPOINT"] = url
+            if name.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION")):
+                env = dict({"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"}, **env)
             e = cli_env()
             e.update(env)
             # Read with surrogateescape: what the server echoes of such a value need not be
@@ -563,6 +572,8 @@ class Usage(unittest.TestCase):
                           ({"AWS_ACCESS_KEY_ID": "AKID\r\nX: y"}, "$AWS_ACCESS_KEY_ID"),
                           ({"AWS_SECRET_ACCESS_KEY": "s\x01"}, "$AWS_SECRET_ACCESS_KEY"),
                           ({"AWS_SESSION_TOKEN": "tok\nen"}, "$AWS_SESSION_TOKEN")):
+            # The keys go together: the other of the two (or both, for a token) given well.
+            env = dict({"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"}, **env)
             rc, out, err = barge("jobs", "--queue", "q", endpoint=url, env=env)
             self.assertEqual((rc, out), (2, ""), env)
             self.assertIn(name, err)
@@ -990,6 +1001,95 @@ class SignedRequests(unittest.TestCase):
             self.assertEqual(rc, 1, env)
             self.assertIn(code, err)
             self.assertNotIn("no-such-queue", err)
+
+
+    def test_the_credentials_are_found_where_the_aws_cli_finds_them(self):
+        """Besides the environment's keys: a profile of the shared files, and a container
+        credentials endpoint (what a job with a role is given); one key without the other is
+        refused rather than signed with a stand-in."""
+        import http.server
+        import threading
+        tmp = tempfile.mkdtemp(prefix="barge-cli-creds-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        creds = os.path.join(tmp, "credentials")
+        with open(creds, "w") as f:
+            f.write("[default]\naws_access_key_id = nobody\naws_secret_access_key = x\n\n"
+                    "# the team's\n[team]\n  aws_access_key_id=%s\naws_secret_access_key = %s \n"
+                    % (ACCESS_KEY, SECRET_KEY))
+        config = os.path.join(tmp, "config")
+        with open(config, "w") as f:
+            f.write("[profile other]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                    "[profile half]\naws_access_key_id = %s\n" % (ACCESS_KEY, SECRET_KEY,
+                                                                   ACCESS_KEY))
+        files = {"AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_CONFIG_FILE": config}
+
+        def jobs(env):
+            return barge("jobs", "--queue", "no-such-queue", endpoint=self.server.url, env=env)
+        for profile in ("team", "other"):
+            rc, _, err = jobs(dict(files, AWS_PROFILE=profile))
+            self.assertEqual(rc, 1, profile)
+            self.assertIn("no-such-queue", err)  # refused for the queue: the key was taken
+        # The default profile's key, which the server does not know.
+        rc, _, err = jobs(files)
+        self.assertIn("UnrecognizedClientException", err)
+        self.assertNotIn("no credentials were found", err)
+        for env, said in (
+                (dict(files, AWS_PROFILE="nope"), "the profile nope ($AWS_PROFILE) is not in"),
+                (dict(files, AWS_PROFILE="half"), "the profile half in %s has aws_access_key_id "
+                                                  "without aws_secret_access_key" % config),
+                ({"AWS_ACCESS_KEY_ID": ACCESS_KEY}, "$AWS_ACCESS_KEY_ID is set without "
+                                                     "$AWS_SECRET_ACCESS_KEY")):
+            rc, _, err = jobs(env)
+            self.assertEqual((rc, err.count("\n")), (2, 1), err)
+            self.assertIn(said, err)
+        # None found: the stand-in is said to be one, after the server's refusal.
+        rc, _, err = jobs({})
+        self.assertIn("no credentials were found", err)
+
+        # A container credentials endpoint, which checks its token.
+        asked = []
+
+        class Endpoint(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                asked.append((self.path, self.headers.get("Authorization")))
+                ok = self.headers.get("Authorization") == "tok"
+                body = json.dumps({"AccessKeyId": ACCESS_KEY, "SecretAccessKey": SECRET_KEY,
+                                   "Expiration": "2999-01-01T00:00:00Z"}).encode()
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Length", str(len(body) if ok else 0))
+                self.end_headers()
+                if ok:
+                    self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        uri = "http://127.0.0.1:%d/v1/credentials/abc" % srv.server_address[1]
+        token_file = os.path.join(tmp, "token")
+        with open(token_file, "w") as f:
+            f.write("tok\n")
+        for env in ({"AWS_CONTAINER_CREDENTIALS_FULL_URI": uri,
+                     "AWS_CONTAINER_AUTHORIZATION_TOKEN": "tok"},
+                    {"AWS_CONTAINER_CREDENTIALS_FULL_URI": uri,
+                     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": token_file}):
+            rc, _, err = jobs(env)
+            self.assertEqual(rc, 1, err)
+            self.assertIn("no-such-queue", err)
+        self.assertEqual(asked[-1], ("/v1/credentials/abc", "tok"))
+        rc, _, err = jobs({"AWS_CONTAINER_CREDENTIALS_FULL_URI": uri,
+                           "AWS_CONTAINER_AUTHORIZATION_TOKEN": "wrong"})
+        self.assertEqual(rc, 1)
+        self.assertIn("answered HTTP 401", err)
+        # The endpoint a job is given for its server: AWS_ENDPOINT_URL_BATCH, as the AWS CLI.
+        e = cli_env()
+        e.update(AWS_ENDPOINT_URL_BATCH=self.server.url, AWS_ACCESS_KEY_ID=ACCESS_KEY,
+                 AWS_SECRET_ACCESS_KEY=SECRET_KEY)
+        p = subprocess.run([BARGE, "jobs", "--queue", "no-such-queue"], capture_output=True,
+                           text=True, env=e, timeout=60)
+        self.assertIn("no-such-queue", p.stderr)
 
 
 def agent_missing():

@@ -19,7 +19,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from harness import ACCESS_KEY, ACCOUNT, REGION, SECRET_KEY, register_agent, write_credentials
+from harness import (ACCESS_KEY, ACCOUNT, BARGE, REGION, SECRET_KEY, register_agent,
+                     write_credentials)
 from test_jobs_common import JobsCase
 from test_tls import TlsServer, make_ca, make_cert
 
@@ -111,6 +112,11 @@ class RolesCase(JobsCase):
             cls.make_definition(name, command=[sys.executable, script, cls.out_dir, name, mode],
                                 environment=env, container=extra)
         cls.make_definition("child", command=["true"])
+        # barge's own CLI in a job: the role's credentials and the server from the job's
+        # environment, as the AWS CLI finds them.
+        cls.make_definition("cli-submitter", command=[
+            BARGE, "submit", "--queue", "q", "--definition", "child", "--name", "cli-child"],
+            environment=env, container={"jobRoleArn": ROLE % (ACCOUNT, "submitter")})
 
     @classmethod
     def tearDownClass(cls):
@@ -222,6 +228,18 @@ class JobRoles(RolesCase):
         except OSError:
             status = None  # the agent is gone: nothing serves them either
         self.assertNotEqual(status, 200)
+
+    def test_barge_submit_in_a_job_runs_as_its_role(self):
+        self.assertSucceeded(self.submit("cli-parent", definition="cli-submitter"), timeout=60)
+        children = [j["jobId"] for j in self.batch.list_jobs(
+            jobQueue="q", filters=[{"name": "JOB_NAME", "values": ["cli-child"]}])[
+            "jobSummaryList"]]
+        self.assertEqual(len(children), 1)
+        with open(os.path.join(self.server.data_dir, "audit.log")) as f:
+            ev = [e for e in map(json.loads, f)
+                  if (e.get("responseElements") or {}).get("jobId") == children[0]]
+        self.assertEqual(ev[0]["userIdentity"]["type"], "AssumedRole")
+        self.assertRegex(ev[0]["userIdentity"]["arn"], r"assumed-role/submitter/")
 
     def test_a_role_that_may_not_submit_is_refused_as_its_assumed_role(self):
         jid = self.submit("parent", definition="reader")

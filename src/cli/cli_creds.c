@@ -1,0 +1,272 @@
+/* cli_creds — see cli_creds.h. */
+#include "cli/cli_creds.h"
+
+#include <jansson.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/httpc.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+#define ECS_HOST "http://169.254.170.2"
+/* Fetched again this long before they expire, as the SDKs refresh them. */
+#define REFRESH_BEFORE_MS (5 * 60 * 1000LL)
+#define FETCH_TIMEOUT_MS 5000
+#define ANSWER_MAX ((size_t)64 << 10)
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static char *own(cli_creds *c, char *s)
+{
+    for (size_t i = 0; i < sizeof c->owned / sizeof *c->owned; i++)
+        if (!c->owned[i]) return c->owned[i] = s;
+    BARGE_ASSERT(!"more credential strings than room");
+    return s;
+}
+
+void cli_creds_free(cli_creds *c)
+{
+    for (size_t i = 0; i < sizeof c->owned / sizeof *c->owned; i++) {
+        free(c->owned[i]);
+        c->owned[i] = NULL;
+    }
+}
+
+/* ---- the shared files ---- */
+
+static char *trimmed(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = '\0';
+    return s;
+}
+
+/* The keys of section `section` in the INI file at path, into c; 1 when the section is there,
+ * 0 when it or the file is not, -1 when the section holds one key without the other. */
+static int from_file(cli_creds *c, const char *prog, const char *path, const char *section,
+                     const char *profile)
+{
+    char *text = util_read_file(path);
+    if (!text) return 0;
+    char *key = NULL, *secret = NULL, *token = NULL;
+    int in = 0, found = 0;
+    for (char *line = text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        char *l = trimmed(line);
+        if (*l == '#' || *l == ';' || !*l) continue;
+        if (*l == '[') {
+            char *end = strchr(l, ']');
+            if (end) *end = '\0';
+            in = strcmp(trimmed(l + 1), section) == 0;
+            found |= in;
+            continue;
+        }
+        char *eq = strchr(l, '=');
+        if (!in || !eq) continue;
+        *eq = '\0';
+        char *name = trimmed(l), *value = trimmed(eq + 1);
+        char **slot = !strcmp(name, "aws_access_key_id")       ? &key
+                      : !strcmp(name, "aws_secret_access_key") ? &secret
+                      : !strcmp(name, "aws_session_token")     ? &token
+                                                               : NULL;
+        if (slot && *value) {
+            free(*slot);
+            *slot = xstrdup(value);
+        }
+    }
+    free(text);
+    int rc = found && (key || secret) ? 1 : 0;
+    if (rc && (!key || !secret)) {
+        fprintf(stderr, "%s: the profile %s in %s has %s without %s: give both\n", prog,
+                profile, path, key ? "aws_access_key_id" : "aws_secret_access_key",
+                key ? "aws_secret_access_key" : "aws_access_key_id");
+        rc = -1;
+    }
+    if (rc == 1) {
+        c->key = own(c, key);
+        c->secret = own(c, secret);
+        c->token = token ? own(c, token) : NULL;
+        c->key_from = own(c, xasprintf("aws_access_key_id of the profile %s in %s", profile, path));
+        c->secret_from = own(c, xasprintf("aws_secret_access_key of the profile %s in %s",
+                                          profile, path));
+        c->token_from = own(c, xasprintf("aws_session_token of the profile %s in %s", profile,
+                                         path));
+        return 1;
+    }
+    free(key);
+    free(secret);
+    free(token);
+    return rc;
+}
+
+/* The profile's keys from the credentials file, then the config file ("[profile NAME]" there,
+ * but "[default]"): 1, 0 when neither has them, -1 (said). */
+static int from_profile(cli_creds *c, const char *prog, const char *profile)
+{
+    const char *home = env("HOME");
+    char *creds = env("AWS_SHARED_CREDENTIALS_FILE")
+                      ? xstrdup(env("AWS_SHARED_CREDENTIALS_FILE"))
+                      : home ? xasprintf("%s/.aws/credentials", home) : NULL;
+    char *config = env("AWS_CONFIG_FILE") ? xstrdup(env("AWS_CONFIG_FILE"))
+                   : home                 ? xasprintf("%s/.aws/config", home)
+                                          : NULL;
+    char *section = strcmp(profile, "default") ? xasprintf("profile %s", profile)
+                                               : xstrdup("default");
+    int rc = creds ? from_file(c, prog, creds, profile, profile) : 0;
+    if (rc == 0 && config) rc = from_file(c, prog, config, section, profile);
+    free(creds);
+    free(config);
+    free(section);
+    return rc;
+}
+
+/* ---- the container credentials endpoint ---- */
+
+static long long epoch_ms_of(const char *iso)
+{
+    struct tm tm = {0};
+    const char *end = iso ? strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!end) return 0;
+    return (long long)timegm(&tm) * 1000;
+}
+
+/* 0, or 1 with a sentence on stderr. */
+static int from_container(cli_creds *c, const char *prog)
+{
+    const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    char *url = full ? xstrdup(full) : xasprintf(ECS_HOST "%s", rel);
+    const char *from = full ? "$AWS_CONTAINER_CREDENTIALS_FULL_URI"
+                            : "$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+    char *token = NULL;
+    const char *token_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    if (token_file) {
+        token = util_read_file(token_file);
+        if (!token) {
+            fprintf(stderr, "%s: the container credentials' token cannot be read from %s "
+                            "($AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE): %s\n", prog,
+                    token_file, strerror(errno));
+            free(url);
+            return 1;
+        }
+        token[strcspn(token, "\r\n")] = '\0';
+    } else if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+        token = xstrdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+    }
+    httpc_options o = {.connect_timeout_ms = FETCH_TIMEOUT_MS, .user_agent = "barge-cli",
+                       .max_body = ANSWER_MAX};
+    httpc *h = httpc_new(&o);
+    int rc = 1;
+    if (token && strpbrk(token, "\r\n")) {
+        fprintf(stderr, "%s: the container credentials' token holds a line break\n", prog);
+    } else if (!h) {
+        fprintf(stderr, "%s: cannot make an HTTP client to fetch the container credentials\n",
+                prog);
+    } else {
+        if (token) httpc_header(h, "Authorization: %s", token);
+        httpc_rc got = httpc_get(h, url, FETCH_TIMEOUT_MS);
+        size_t len;
+        const char *body = httpc_body(h, &len);
+        json_t *doc = got == HTTPC_OK && httpc_status(h) == 200 ? json_loadb(body, len, 0, NULL)
+                                                                : NULL;
+        const char *key = json_string_value(json_object_get(doc, "AccessKeyId"));
+        const char *secret = json_string_value(json_object_get(doc, "SecretAccessKey"));
+        const char *session = json_string_value(json_object_get(doc, "Token"));
+        if (got != HTTPC_OK)
+            fprintf(stderr, "%s: the container credentials could not be fetched from %s (%s): "
+                            "%s\n", prog, url, from, httpc_error(h));
+        else if (httpc_status(h) != 200)
+            fprintf(stderr, "%s: the container credentials endpoint %s (%s) answered HTTP %ld: "
+                            "%.200s\n", prog, url, from, httpc_status(h), body);
+        else if (!key || !*key || !secret || !*secret)
+            fprintf(stderr, "%s: the container credentials endpoint %s (%s) answered without "
+                            "AccessKeyId and SecretAccessKey\n", prog, url, from);
+        else {
+            c->key = own(c, xstrdup(key));
+            c->secret = own(c, xstrdup(secret));
+            c->token = session && *session ? own(c, xstrdup(session)) : NULL;
+            c->expire_ms = epoch_ms_of(json_string_value(json_object_get(doc,
+                                                                                "Expiration")));
+            c->key_from = c->secret_from = c->token_from = "the container credentials";
+            rc = 0;
+        }
+        json_decref(doc);
+    }
+    httpc_free(h);
+    free(token);
+    free(url);
+    return rc;
+}
+
+int cli_creds_load(cli_creds *c, const char *prog)
+{
+    const char *key = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
+    c->key_from = "$AWS_ACCESS_KEY_ID";
+    c->secret_from = "$AWS_SECRET_ACCESS_KEY";
+    c->token_from = "$AWS_SESSION_TOKEN";
+    if (key || secret) {
+        if (!key || !secret) {
+            fprintf(stderr, "%s: %s is set without %s: set both, or neither (a server started "
+                            "with --dev takes any key)\n", prog,
+                    key ? "$AWS_ACCESS_KEY_ID" : "$AWS_SECRET_ACCESS_KEY",
+                    key ? "$AWS_SECRET_ACCESS_KEY" : "$AWS_ACCESS_KEY_ID");
+            return 2;
+        }
+        c->key = key;
+        c->secret = secret;
+        c->token = env("AWS_SESSION_TOKEN");
+        return 0;
+    }
+    /* AWS_PROFILE's, or the default profile, of the shared files; then the container's. */
+    const char *named = env("AWS_PROFILE") ? env("AWS_PROFILE") : env("AWS_DEFAULT_PROFILE");
+    int rc = from_profile(c, prog, named ? named : "default");
+    if (rc < 0) return 2;
+    if (rc > 0) return 0;
+    if (named) {
+        fprintf(stderr, "%s: the profile %s ($AWS_PROFILE) is not in the shared credentials or "
+                        "config file (~/.aws/credentials, ~/.aws/config, or where "
+                        "$AWS_SHARED_CREDENTIALS_FILE and $AWS_CONFIG_FILE say)\n", prog,
+                named);
+        return 2;
+    }
+    if (env("AWS_CONTAINER_CREDENTIALS_FULL_URI") || env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
+        return from_container(c, prog);
+    /* A server in --dev accepts any key, so the CLI works out of the box without AWS setup. */
+    c->key = "barge";
+    c->secret = "barge";
+    c->token = NULL;
+    c->is_default = 1;
+    return 0;
+}
+
+int cli_creds_fresh(cli_creds *c, const char *prog)
+{
+    if (!c->expire_ms) return 0;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    long long now = (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    if (now < c->expire_ms - REFRESH_BEFORE_MS) return 0;
+    /* The keys in use stay until new ones came. */
+    char *kept[sizeof c->owned / sizeof *c->owned];
+    memcpy(kept, c->owned, sizeof kept);
+    memset(c->owned, 0, sizeof c->owned);
+    if (from_container(c, prog) != 0) {
+        cli_creds_free(c);
+        memcpy(c->owned, kept, sizeof kept);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) free(kept[i]);
+    return 0;
+}
