@@ -121,14 +121,15 @@ static int children_started(json_t *job)
 /* What the jobs a PENDING job depends on are doing: how many have yet to succeed, and how many
  * of those can no longer.  An array with a FAILED child ends FAILED once all its children have
  * ended (as on AWS; the server's parent_update), and the job that waits for it fails then, so
- * "it waits for its dependency to succeed" would be false.  An N_TO_N entry that pairs
- * children is no such wait: each child waits for its partner alone, and one whose partner
- * failed has failed already. */
+ * "it waits for its dependency to succeed" would be false; so do a job that cannot run
+ * (MISCONFIGURATION), one cancelled or terminated while it waits, and a PENDING job that depends
+ * on any of these, down the chain.  An N_TO_N entry that pairs children is no such wait: each
+ * child waits for its partner alone, and one whose partner failed has failed already. */
 typedef struct waited {
     size_t waits;     /* yet to succeed */
-    size_t doomed;    /* of them, arrays with a FAILED child */
+    size_t doomed;    /* of them, those that can no longer */
     char *first;      /* the first of those (fresh), NULL when none */
-    long long failed; /* its FAILED children */
+    char *why;        /* why it cannot (fresh): "array job X, which it depends on, has..." */
 } waited;
 
 /* How many FAILED children job d has when it is an array that has not ended (its end is then
@@ -141,9 +142,44 @@ static long long failed_children(json_t *d)
     return cli_int(json_object_get(ap, "statusSummary"), "FAILED");
 }
 
+static waited still_waited_for(cli_ctx *c, json_t *job, const int *pairs, int depth);
+
+/* Why dependency d (its id id) can no longer succeed, in a fresh sentence; NULL when it still
+ * may.  paired: an N_TO_N entry, whose children wait for their partners alone. */
+static char *cannot_succeed(cli_ctx *c, const char *id, json_t *d, int paired, int depth)
+{
+    const char *status = str(d, "status") ?: "", *reason = str(d, "statusReason");
+    long long failed = paired ? 0 : failed_children(d);
+    if (failed > 0)
+        return xasprintf("array job %s, which it depends on, has %lld FAILED child%s, so that "
+                         "array ends FAILED once its other children have ended", id, failed,
+                         failed == 1 ? "" : "ren");
+    if (cli_status_done(status)) return NULL;
+    if (json_is_true(json_object_get(d, "isCancelled")) ||
+        json_is_true(json_object_get(d, "isTerminated")))
+        return xasprintf("job %s, which it depends on, was %s and ends FAILED", id,
+                         json_is_true(json_object_get(d, "isCancelled")) ? "cancelled"
+                                                                        : "terminated");
+    if (!strcmp(status, "RUNNABLE") && reason && !strncmp(reason, "MISCONFIGURATION", 16))
+        return xasprintf("job %s, which it depends on, can never run (%s)", id, reason);
+    /* A PENDING job whose own dependencies cannot succeed; as deep as explain goes. */
+    if (strcmp(status, "PENDING") != 0 || depth >= MAX_DEPTH) return NULL;
+    json_t *deps = json_object_get(d, "dependsOn"), *e;
+    size_t i;
+    int sub_pairs[20] = {0};
+    if (!json_array_size(deps) || json_array_size(deps) > 20) return NULL;
+    json_array_foreach(deps, i, e) sub_pairs[i] = pairs_children(c, d, e);
+    waited w = still_waited_for(c, d, sub_pairs, depth + 1);
+    char *why = w.doomed ? xasprintf("job %s, which it depends on, will fail without running "
+                                     "(%s)", id, w.why) : NULL;
+    free(w.first);
+    free(w.why);
+    return why;
+}
+
 /* One DescribeJobs for them all; a job no longer known finished before it was let go.  All of
  * them are taken to wait when they cannot be read: each is explained below anyway. */
-static waited still_waited_for(cli_ctx *c, json_t *job, const int *pairs)
+static waited still_waited_for(cli_ctx *c, json_t *job, const int *pairs, int depth)
 {
     json_t *ids = json_array(), *paired = json_object(), *d, *resp = NULL;
     size_t i;
@@ -168,11 +204,15 @@ static waited still_waited_for(cli_ctx *c, json_t *job, const int *pairs)
             if (strcmp(str(j, "jobId") ?: "", json_string_value(id)) == 0) found = j;
         const char *status = str(found, "status");
         w.waits -= !status || strcmp(status, "SUCCEEDED") == 0;
-        long long failed = json_object_get(paired, json_string_value(id)) ? 0
-                                                                           : failed_children(found);
-        if (failed > 0 && !w.doomed++) {
+        char *why = found ? cannot_succeed(c, json_string_value(id), found,
+                                           json_object_get(paired, json_string_value(id)) != NULL,
+                                           depth)
+                          : NULL;
+        if (why && !w.doomed++) {
             w.first = xstrdup(json_string_value(id));
-            w.failed = failed;
+            w.why = why;
+        } else {
+            free(why);
         }
     }
     cli_error_free(&err);
@@ -186,13 +226,10 @@ static waited still_waited_for(cli_ctx *c, json_t *job, const int *pairs)
 static void say_doomed(const waited *w, size_t n)
 {
     if (w->doomed == 1)
-        printf("it will fail without running: array job %s, which it depends on, has %lld "
-               "FAILED child%s, so that array ends FAILED once its other children have ended, "
-               "and this job fails with it", w->first, w->failed, w->failed == 1 ? "" : "ren");
+        printf("it will fail without running: %s, and this job fails with it", w->why);
     else
-        printf("it will fail without running: %zu array jobs it depends on (among them %s) "
-               "have FAILED children, so each ends FAILED once its other children have ended, "
-               "and this job fails with the first to end", w->doomed, w->first);
+        printf("it will fail without running: %zu jobs it depends on can no longer succeed "
+               "(among them: %s), and this job fails with the first to end", w->doomed, w->why);
     printf("; it depends on %zu:\n", n);
 }
 
@@ -222,8 +259,8 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int
     }
     if (!n) return;
     indent(depth + 1);
-    waited w = {n, 0, NULL, 0};
-    if (!failed) w = still_waited_for(c, job, pairs);
+    waited w = {n, 0, NULL, NULL};
+    if (!failed) w = still_waited_for(c, job, pairs, 0);
     size_t waits = w.waits;
     if (failed)
         printf("it failed because a job it depends on failed; it depends on %zu:\n", n);
@@ -237,6 +274,7 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int
         printf("the %s it depends on %s succeeded: it leaves PENDING at once\n",
                n == 1 ? "job" : "jobs", n == 1 ? "has" : "have");
     free(w.first);
+    free(w.why);
     json_array_foreach(deps, i, d) {
         char *dep = dependency_of(job, d, pairs[i], &how);
         if (!dep) continue;

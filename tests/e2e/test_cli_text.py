@@ -40,6 +40,8 @@ class Text(JobsCase):
         arr = self.submit("half-failed", arrayProperties={"size": 3},
                           command="[ $AWS_BATCH_JOB_ARRAY_INDEX = 0 ] && exit 3; sleep 300")
         after = self.submit("after", dependsOn=[{"jobId": arr}])
+        # Down a chain: it said the last waited for its dependency to succeed.
+        last = self.submit("last", dependsOn=[{"jobId": after}])
         pairs = self.submit("pairs", arrayProperties={"size": 3},
                             dependsOn=[{"jobId": arr, "type": "N_TO_N"}])
         try:
@@ -54,6 +56,13 @@ class Text(JobsCase):
             self.assertIn("1 child failed, so the array ends FAILED once the others have "
                           "ended", out)
             self.assertNotIn("waits for", out)
+            rc, out, err = self.cli("explain", last)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("it will fail without running: job %s, which it depends on, will fail "
+                          "without running (array job %s, which it depends on, has 1 FAILED "
+                          "child, so that array ends FAILED once its other children have "
+                          "ended), and this job fails with it" % (after, arr), out)
+            self.assertNotIn("waits for", out)
             # N_TO_N: a child waits for its partner only, which may still succeed.
             rc, out, err = self.cli("explain", pairs + ":1")
             self.assertEqual(rc, 0, err)
@@ -67,7 +76,7 @@ class Text(JobsCase):
             self.assertEqual((d["status"], d["statusReason"], d["attempts"]),
                              ("FAILED", "Dependent Job failed", []))
         finally:
-            for jid in (arr, after, pairs):
+            for jid in (arr, after, last, pairs):
                 self.batch.terminate_job(jobId=jid, reason="done")
 
     def test_watch_says_a_higher_priority_queues_jobs_go_first(self):
