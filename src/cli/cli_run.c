@@ -180,8 +180,9 @@ static int find_definition(cli_ctx *c, const char *name, const char *image, cons
  * at once each register one; each then takes the oldest of those, and one that registered
  * another deregisters its own, so that one revision is left.  *arn is fresh. */
 static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
-                             const char *memory, int fargate, char **arn)
+                             const char *memory, int fargate, char **arn, int *registered)
 {
+    *registered = 0;
     char *name = definition_for(image, fargate);
     json_t *best = NULL, *resp = NULL, *req;
     int rc = find_definition(c, name, image, vcpus, memory, fargate, 0, &best);
@@ -223,6 +224,7 @@ static int ensure_definition(cli_ctx *c, const char *image, const char *vcpus,
     free(name);
     fprintf(stderr, "%s: registered job definition %s for %s\n", c->prog, cli_arn_name(*arn),
             image);
+    *registered = 1;
     return 0;
 }
 
@@ -303,6 +305,17 @@ static int give_up(cli_ctx *c, const char *id, json_t *job)
     json_decref(req);
     json_decref(resp);
     return 1;
+}
+
+/* Deregisters the revision arn that this command registered. */
+static void forget_definition(cli_ctx *c, const char *arn)
+{
+    json_t *req = json_pack("{s:s}", "jobDefinition", arn), *resp = NULL;
+    if (cli_batch(c, "DeregisterJobDefinition", req, &resp) == 0)
+        fprintf(stderr, "%s: deregistered job definition %s, which this command registered "
+                        "for that size\n", c->prog, cli_arn_name(arn));
+    json_decref(req);
+    json_decref(resp);
 }
 
 /* The width of the terminal on stderr: its window's, else $COLUMNS (cli_term_width), else 80;
@@ -574,6 +587,7 @@ int cli_run(int argc, char **argv)
     const char *vcpus = "1", *memory = "2048";
     json_t *req = json_object(), *job = NULL;
     char *arn = NULL, *id = NULL;
+    int registered = 0; /* arn is a revision this command registered */
     run_stop stop = {0};
     int rc = 2, o, followed = 0;
     opterr = 0;
@@ -642,7 +656,8 @@ int cli_run(int argc, char **argv)
                                          : "a whole number of vCPUs from 1 to 1000000");
             goto done;
         }
-        if ((rc = ensure_definition(&c, image, vcpus, memory, fargate, &arn)) != 0) goto done;
+        if ((rc = ensure_definition(&c, image, vcpus, memory, fargate, &arn, &registered)) != 0)
+            goto done;
         def = arn;
         /* The size is the definition's now: no override needed. */
         json_t *ov = json_object_get(req, "containerOverrides");
@@ -673,7 +688,8 @@ int cli_run(int argc, char **argv)
         if (!gone) break;
         free(arn);
         arn = NULL;
-        if ((rc = ensure_definition(&c, image, vcpus, memory, fargate, &arn)) != 0) break;
+        if ((rc = ensure_definition(&c, image, vcpus, memory, fargate, &arn, &registered)) != 0)
+            break;
         def = arn;
         json_object_set_new(req, "jobDefinition", json_string(def));
     }
@@ -701,6 +717,10 @@ int cli_run(int argc, char **argv)
         /* An array's children carry the reason it cannot start; the array has none. */
         if (!cli_status_done(status)) {
             rc = give_up(&c, id, stuck ? stuck : job);
+            /* The revision this command registered asks for what no compute environment of
+             * the queue can give: left ACTIVE, it would be the latest, and the next submit of
+             * its definition's name would wait for ever too. */
+            if (registered) forget_definition(&c, arn);
             /* --json prints the job as it ended, not as it waited before its TerminateJob. */
             json_t *ended = NULL;
             if (c.json && cli_describe_job(&c, id, &ended) == 0) {

@@ -259,6 +259,13 @@ class FirstStart(JobsCase):
         self.assertIn("ask for less (--vcpus, --memory)", err)
         job_id = err.split("terminated job ", 1)[1].split(",")[0]
         self.assertEqual(self.wait_job(job_id)["status"], "FAILED")
+        # The revision it registered for that size goes too: left the latest, the next submit
+        # of run-busybox waited for ever as well.
+        self.assertIn("deregistered job definition run-busybox:", err)
+        for d in self.batch.describe_job_definitions(jobDefinitionName="run-busybox",
+                                                     status="ACTIVE")["jobDefinitions"]:
+            self.assertNotIn({"type": "VCPU", "value": too_many},
+                             d["containerProperties"]["resourceRequirements"])
         # A multi-node job's nodes take neither option: its definition is what asks.
         self.batch.register_job_definition(
             jobDefinitionName="mn-too-big", type="multinode", nodeProperties={
