@@ -736,10 +736,23 @@ int cli_run(int argc, char **argv)
                         "once the server is back\n", c.prog, id, follow_cmd(array), id);
     } else if (!interrupts && cli_flush(0) < 0) {
         /* Nobody reads the log any more (SIGPIPE is ignored: cli_main): the job is said to go
-         * on, as it would be lost sight of otherwise; cli_main then sets the exit code. */
-        fprintf(stderr, "%s: job %s goes on without this command, whose output cannot be "
-                        "written; `%s %s` follows it, `barge terminate %s` stops it\n",
-                c.prog, id, follow_cmd(array), id, id);
+         * on, as it would be lost sight of otherwise, unless it has ended meanwhile (a short
+         * job whose last lines nobody read); cli_main then sets the exit code.  The hooks
+         * would abandon the call that asks: the reader is gone. */
+        json_t *now = NULL;
+        c.abandon = NULL;
+        c.before_wait = NULL;
+        if (cli_find_job(&c, id, &now) == 0) {
+            const char *status = json_string_value(json_object_get(now, "status"));
+            if (cli_status_done(status))
+                fprintf(stderr, "%s: job %s %s; its output could not all be written\n", c.prog,
+                        id, status);
+            else
+                fprintf(stderr, "%s: job %s goes on without this command, whose output cannot "
+                                "be written; `%s %s` follows it, `barge terminate %s` stops "
+                                "it\n", c.prog, id, follow_cmd(array), id, id);
+        }
+        json_decref(now);
     } else if (!interrupts) {
         /* The follow failed (an error said above) while the job may well run on. */
         json_t *now = NULL;

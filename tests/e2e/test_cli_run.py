@@ -198,6 +198,19 @@ class FirstStart(JobsCase):
         self.assertNotIn("writing the output failed", p.stderr)
         self.assertEqual(self.status(job_id), "RUNNING")
 
+    def test_run_whose_reader_goes_after_its_job_ended_says_it_ended(self):
+        """A job that printed more than was read and ended: it was said to go on."""
+        cmd = "%s run --image busybox -- seq 100000 | (sleep 3; head -1)" % BARGE
+        p = subprocess.run(["bash", "-c", cmd + "; echo rc=${PIPESTATUS[0]} >&2"],
+                           capture_output=True, text=True, env=cli_env(self.server.url),
+                           timeout=60)
+        job_id = re.search(r"job (\S+) submitted", p.stderr).group(1)
+        if "goes on" not in p.stderr and self.status(job_id) != "SUCCEEDED":
+            self.skipTest("the job had not ended when the reader went: %s" % p.stderr)
+        self.assertIn("rc=141\n", p.stderr)
+        self.assertIn("job %s SUCCEEDED; its output could not all be written" % job_id, p.stderr)
+        self.assertNotIn("goes on", p.stderr)
+
     def test_run_a_multi_node_job_follows_its_main_node(self):
         def node(target, script):
             return {"targetNodes": target, "container": {
