@@ -496,6 +496,8 @@ typedef struct run_stop {
     long long noticed_ms;  /* the first interrupt was said (monotonic); 0 before */
     long long asked_ms;    /* TerminateJob was answered; 0 before */
     int failed;            /* TerminateJob was refused */
+    int pending;           /* the job, told to stop, is PENDING: it ends once its dependencies
+                            * have, which may take any time */
     int array;             /* the job is an array: `barge watch --array` follows it */
 } run_stop;
 
@@ -523,10 +525,17 @@ static void run_before_wait(cli_ctx *c)
     cli_error e;
     if (cli_call(c, "batch", "TerminateJob", req, &resp, &e) == 0) {
         s->asked_ms = cli_now_ms();
+        /* A PENDING job ends once its dependencies have (as on AWS): not waited for. */
+        json_t *job = NULL;
+        if (cli_find_job(c, s->id, &job) == 0)
+            s->pending = !strcmp(json_string_value(json_object_get(job, "status")) ?: "",
+                                 "PENDING");
+        json_decref(job);
         cli_progress_break();
-        fprintf(stderr, "%s: terminating job %s, which this command submitted; waiting up to %d "
-                        "seconds for it to end (interrupt again to stop waiting)\n", c->prog,
-                s->id, END_WAIT_MS / 1000);
+        if (!s->pending)
+            fprintf(stderr, "%s: terminating job %s, which this command submitted; waiting up "
+                            "to %d seconds for it to end (interrupt again to stop waiting)\n",
+                    c->prog, s->id, END_WAIT_MS / 1000);
     } else if (!e.transient && !e.abandoned) {
         cli_error_print(c, "TerminateJob", &e);
         s->failed = 1;
@@ -548,7 +557,7 @@ static int run_abandon(cli_ctx *c)
      * without this command, as once its log is being printed. */
     if (!interrupts) return s->id && cli_reader_gone(c);
     if (!s->id) return 1;
-    return interrupts > 1 || s->failed ||
+    return interrupts > 1 || s->failed || s->pending ||
            (s->asked_ms && cli_now_ms() - s->asked_ms > END_WAIT_MS);
 }
 
@@ -562,6 +571,10 @@ static int say_interrupted(const cli_ctx *c, const run_stop *s)
     else if (!s->asked_ms)
         fprintf(stderr, "%s: left job %s as it is; `barge terminate %s` stops it, `%s %s` "
                         "follows it\n", c->prog, s->id, s->id, follow_cmd(s->array), s->id);
+    else if (s->pending)
+        fprintf(stderr, "%s: job %s was told to stop; it waits for its dependencies, and ends "
+                        "FAILED once they have completed, as AWS Batch ends a PENDING job; "
+                        "`barge describe %s` shows it\n", c->prog, s->id, s->id);
     else
         fprintf(stderr, "%s: job %s was told to stop but has not ended yet; `barge describe %s` "
                         "shows how it ends\n", c->prog, s->id, s->id);

@@ -26,6 +26,14 @@ class FirstStart(JobsCase):
     def cli(self, *args, **kw):
         return barge(*args, endpoint=self.server.url, **kw)
 
+    def define_sleep(self):
+        """A definition whose job runs a minute; its ARN."""
+        return self.batch.register_job_definition(
+            jobDefinitionName="sleeper", type="container", containerProperties={
+                "image": "busybox", "command": ["sleep", "60"], "resourceRequirements": [
+                    {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]})[
+            "jobDefinitionArn"]
+
     def start_run(self, *args):
         """Starts `barge run ARGS` in the background, its output in files; returns the process,
         a function that reads (stdout, stderr) so far, and the submitted job's id."""
@@ -352,6 +360,24 @@ class FirstStart(JobsCase):
             job = self.job(job_id)
             self.assertEqual((job["status"], job["statusReason"]),
                              ("FAILED", "barge run was interrupted"))
+
+    def test_interrupted_run_of_a_pending_job_does_not_wait_for_it(self):
+        """A PENDING job told to stop ends once its dependencies have (as on AWS): barge run
+        waited its 30 seconds for nothing, then said the job had not ended."""
+        first = self.batch.submit_job(jobName="long", jobQueue="default",
+                                      jobDefinition=self.define_sleep())["jobId"]
+        self.addCleanup(lambda: self.batch.terminate_job(jobId=first, reason="test over"))
+        proc, read, job_id = self.start_run("--image", "busybox", "--depends-on", first, "--",
+                                            "true")
+        self.wait_for(lambda: self.status(job_id) == "PENDING", what="the job to wait")
+        start = time.time()
+        proc.send_signal(signal.SIGINT)
+        self.assertEqual(proc.wait(timeout=30), 130, read()[1])
+        self.assertLess(time.time() - start, 15)
+        err = read()[1]
+        self.assertIn("job %s was told to stop; it waits for its dependencies, and ends FAILED "
+                      "once they have completed" % job_id, err)
+        self.assertNotIn("waiting up to", err)
 
     def test_interrupted_twice_run_leaves_its_job_running(self):
         proc, read, job_id = self.start_run("--image", "busybox", "--", "sh", "-c",
