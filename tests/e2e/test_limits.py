@@ -171,7 +171,8 @@ class ConnectionsPerAddress(unittest.TestCase):
                 if how == "reset":
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 s.close()
-            # Their places come back within seconds, well before a keep-alive.
+            # Their places come back within seconds, before a keep-alive (15 s); seen in about
+            # a second each on a quiet machine, 8 s on a loaded one with sanitizers.
             start = time.monotonic()
             while True:
                 s = connect(self.server.port, "127.0.0.1")
@@ -179,7 +180,7 @@ class ConnectionsPerAddress(unittest.TestCase):
                 s.close()
                 if ok:
                     break
-                self.assertLess(time.monotonic() - start, 8, how)
+                self.assertLess(time.monotonic() - start, 12, how)
                 time.sleep(0.1)
             # Each stream is looked at on a clock of its own: all are back within seconds
             # (one refused is closed at once and holds no place).
@@ -189,7 +190,7 @@ class ConnectionsPerAddress(unittest.TestCase):
                     self.socks.append(s)
                     continue
                 s.close()
-                self.assertLess(time.monotonic() - start, 8, (how, len(self.socks)))
+                self.assertLess(time.monotonic() - start, 12, (how, len(self.socks)))
                 time.sleep(0.1)
             for s in self.socks:
                 s.close()
