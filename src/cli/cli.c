@@ -3,6 +3,7 @@
  * options that shape a submitted job (submit's and run's) in cli_submit.c. */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -377,12 +378,19 @@ static char *definition_name(const char *def)
     return colon ? xstrndup(name, (size_t)(colon - name)) : xstrdup(name);
 }
 
-int cli_names_ok(const cli_ctx *c, const char *queue, const char *def)
+int cli_names_ok(const cli_ctx *c, const char *queue, const char *def, const char *job_name)
 {
     static const char name[] = "a name is 1 to 128 letters, digits, hyphens and underscores";
     int q = queue ? cli_ref_check(queue, 0) : CLI_REF_OK;
     int d = def ? cli_ref_check(def, 1) : CLI_REF_OK;
-    if (q != CLI_REF_OK)
+    /* A job's name is no ARN, and starts with a letter or digit (SubmitJob's rule): refused
+     * here as the queue's and the definition's are, exit 2, not by the server. */
+    int n = !job_name || (strncmp(job_name, "arn:", 4) != 0 && isalnum((unsigned char)*job_name) &&
+                          cli_ref_check(job_name, 0) == CLI_REF_OK);
+    if (!n)
+        cli_usage_error(c, "--name '%s' is no job name: 1 to 128 letters, digits, hyphens and "
+                           "underscores, starting with a letter or digit", job_name);
+    else if (q != CLI_REF_OK)
         cli_usage_error(c, "--queue '%s' is no job queue's name: %s (or give the queue's ARN)",
                         queue, name);
     else if (d == CLI_REF_NAME)
@@ -391,7 +399,7 @@ int cli_names_ok(const cli_ctx *c, const char *queue, const char *def)
     else if (d == CLI_REF_REVISION)
         cli_usage_error(c, "--definition '%s': the revision after ':' must be a whole number of 1 "
                            "or more (NAME:3); give NAME alone for its latest revision", def);
-    return q == CLI_REF_OK && d == CLI_REF_OK;
+    return n && q == CLI_REF_OK && d == CLI_REF_OK;
 }
 
 int cli_submit(int argc, char **argv)
@@ -455,7 +463,7 @@ int cli_submit(int argc, char **argv)
                             "NAME:REVISION; see `aws batch describe-job-definitions`)");
         goto done;
     }
-    if (!cli_names_ok(&c, queue, def)) goto done;
+    if (!cli_names_ok(&c, queue, def, name)) goto done;
     if (cli_submit_finish(&c, req, nopt, argc, argv) < 0) goto done;
     char *dflt = name ? NULL : definition_name(def);
     json_object_set_new(req, "jobName", json_string(name ? name : dflt));

@@ -83,14 +83,16 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
 #define CLI_COMMON_HELP_NO_JSON CLI_COMMON_HELP_FIRST CLI_COMMON_HELP_LAST
 #define CLI_COMMON_HELP_LAST                                                                  \
     "  -h, --help       show this help\n"                                                      \
-    "Credentials come from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN\n" \
-    "(default barge/barge, which a server in --dev accepts).\n"
+    "Credentials come from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN,\n" \
+    "else $AWS_PROFILE's profile (or default) of ~/.aws/credentials and ~/.aws/config, else the\n" \
+    "container credentials endpoint (a job's role); default barge/barge, which a server in\n" \
+    "--dev accepts.\n"
 
 /* Whether --queue Q and --definition D (either may be NULL) can name a queue and a definition
- * (cli_ref_check): what no name can hold, or a revision that is no whole number of 1 or more,
- * the server would refuse whatever it holds.  1, or 0 after printing a usage error naming the
- * option. */
-int cli_names_ok(const cli_ctx *c, const char *queue, const char *def);
+ * (cli_ref_check), and --name N (NULL: not given) a job: what no name can hold, or a revision
+ * that is no whole number of 1 or more, the server would refuse whatever it holds.  1, or 0
+ * after printing a usage error naming the option. */
+int cli_names_ok(const cli_ctx *c, const char *queue, const char *def, const char *job_name);
 
 /* Applies a common option; returns 1 if o was one, else 0. */
 int cli_common_option(cli_ctx *c, int o, const char *arg);

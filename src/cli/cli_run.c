@@ -650,7 +650,7 @@ int cli_run(int argc, char **argv)
                             "(an existing one), not %s", image ? "both" : "neither");
         goto done;
     }
-    if (!cli_names_ok(&c, queue, def)) goto done;
+    if (!cli_names_ok(&c, queue, def, name)) goto done;
     if (cli_submit_finish(&c, req, nopt, argc, argv) < 0) goto done;
     if ((rc = cli_ctx_open(&c)) != 0) goto done;
     c.before_wait = run_before_wait;

@@ -225,6 +225,16 @@ class Arguments(ServerTestCase):
         self.assertEqual(err, "barge describe: " + said["describe"])
         self.assertIn(jid, out)
 
+    def test_a_job_name_no_job_can_have_is_a_usage_error(self):
+        """As --queue's and --definition's: exit 2, said before any request (it was the
+        server's refusal, exit 1, while a bad --queue was the command line's, 2)."""
+        for cmd in ("submit", "run"):
+            for bad in ("bad/name", "_leading", "x" * 129, "arn:aws:batch:x"):
+                rc, out, err = self.cli(cmd, "--queue", "args", "--definition", "args-jd",
+                                        "--name", bad, "--", "true")
+                self.assertEqual((rc, out), (2, ""), (cmd, bad, err))
+                self.assertIn("--name '%s' is no job name" % bad, err)
+
     def test_a_refusal_names_the_option_given_not_the_apis_field(self):
         """What the server refuses of a value the command line gave was said in the API's
         words ("jobQueue: ...", "dependsOn[0].jobId: ..."): the option is named instead.  It
@@ -242,7 +252,6 @@ class Arguments(ServerTestCase):
                  "--depends-on: no job with id 'nosuch'", "dependsOn"),
                 (run + ("--depends-on", "nosuch"), "--depends-on: no job with id 'nosuch'",
                  "dependsOn"),
-                (sub + ("--name", "bad/name"), "--name: 'bad/name' is not valid", "jobName"),
                 (("submit", "--queue", "args", "--definition", "_nosuch"),
                  "--definition (the job's name without --name): '_nosuch' is not valid",
                  "jobName"),
