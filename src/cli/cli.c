@@ -319,9 +319,12 @@ static int say_what_it_names(cli_ctx *c, const char *job_id)
         long long nodes = cli_int(json_object_get(p, "nodeProperties"), "numNodes");
         long long size = cli_int(ap, "size");
         said = 1;
+        /* "ID:03" names no child: an index is written as the server writes it. */
+        int zeros = sep[1] == '0' && sep[2] >= '0' && sep[2] <= '9';
         if (*sep == ':' && size > 0)
             fprintf(stderr, "%s: array job %s has %lld children, %s:0 to %s:%lld; '%s' is none "
-                            "of them\n", c->prog, parent, size, parent, parent, size - 1, job_id);
+                            "of them%s\n", c->prog, parent, size, parent, parent, size - 1,
+                    job_id, zeros ? " (an index is written without leading zeros)" : "");
         else if (*sep == '#' && nodes > 0)
             fprintf(stderr, "%s: multi-node job %s has %lld nodes, %s#0 to %s#%lld; '%s' is "
                             "none of them\n", c->prog, parent, nodes, parent, parent, nodes - 1,

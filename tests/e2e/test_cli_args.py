@@ -196,6 +196,8 @@ class Arguments(ServerTestCase):
                 ("explain", "arn:aws:batch:us-east-1:123456789012:job-queue/args",
                  "is a job queue's ARN, not a job's"),
                 ("describe", arr + ":7", "array job %s has 3 children" % arr),
+                ("explain", arr + ":01", "'%s:01' is none of them (an index is written "
+                 "without leading zeros)" % arr),
                 ("describe", "arn:aws:batch:us-east-1:123456789012:compute-environment/x",
                  "is a compute environment's ARN, not a job's")):
             rc, out, err = self.cli(cmd, arg)
