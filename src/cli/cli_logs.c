@@ -266,8 +266,27 @@ static int follow_round(follower *f, json_t *job, int follow)
                     /* The server's text: a definition's stream prefix may hold anything. */
                     char *shown = xstrdup(s);
                     cli_text_plain(shown);
-                    fprintf(stderr, "%s: job %s is running another attempt (log stream %s)\n",
-                            f->c->prog, f->id, shown);
+                    /* How the one before ended: what a retry strategy decided on. */
+                    json_t *before = json_array_get(json_object_get(job, "attempts"),
+                                                    (size_t)(f->attempt - 2));
+                    json_t *code = json_object_get(json_object_get(before, "container"),
+                                                   "exitCode");
+                    char *why = xstrdup(str(before, "statusReason") ?: "");
+                    cli_text_plain(why);
+                    buf ended_as = {0};
+                    if (json_is_integer(code))
+                        buf_printf(&ended_as, "exit code %lld",
+                                   (long long)json_integer_value(code));
+                    if (*why) buf_printf(&ended_as, "%s%.200s", ended_as.len ? ", " : "", why);
+                    if (ended_as.len)
+                        fprintf(stderr, "%s: job %s is running attempt %ld (attempt %ld ended: "
+                                        "%s; log stream %s)\n", f->c->prog, f->id, f->attempt,
+                                f->attempt - 1, ended_as.data, shown);
+                    else
+                        fprintf(stderr, "%s: job %s is running attempt %ld (log stream %s)\n",
+                                f->c->prog, f->id, f->attempt, shown);
+                    buf_free(&ended_as);
+                    free(why);
                     free(shown);
                 }
             }

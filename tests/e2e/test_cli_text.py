@@ -130,7 +130,9 @@ class Text(JobsCase):
                                  "options": {"awslogs-stream-prefix": ESCAPES + "p"}}})
         rc, out, err = self.cli("run", "--queue", "q", "--definition", "escaped-prefix")
         self.assertEqual(rc, 1, err)
-        self.assertIn("is running another attempt (log stream ?]0;PWNED??[2J?[31mp/", err)
+        # Which attempt, and how the one before ended (what the retry strategy went by).
+        self.assertIn("is running attempt 2 (attempt 1 ended: exit code 1, Essential container "
+                      "in task exited; log stream ?]0;PWNED??[2J?[31mp/", err)
         self.assertNotIn("\x1b", err)
 
     def test_run_json_prints_the_description_as_the_server_sent_it(self):
