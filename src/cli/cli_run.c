@@ -498,6 +498,7 @@ typedef struct run_stop {
     int failed;            /* TerminateJob was refused */
     int pending;           /* the job, told to stop, is PENDING: it ends once its dependencies
                             * have, which may take any time */
+    int told_away;         /* the TerminateJob found no server, and that was said */
     int array;             /* the job is an array: `barge watch --array` follows it */
 } run_stop;
 
@@ -539,6 +540,13 @@ static void run_before_wait(cli_ctx *c)
     } else if (!e.transient && !e.abandoned) {
         cli_error_print(c, "TerminateJob", &e);
         s->failed = 1;
+    } else if (e.transient && !s->told_away) {
+        /* Said once: otherwise nothing is heard until the server answers again. */
+        s->told_away = 1;
+        cli_progress_break();
+        fprintf(stderr, "%s: the server does not answer (%s); job %s is terminated once it "
+                        "does (interrupt again to leave the job as it is)\n", c->prog,
+                e.message ? e.message : "no answer", s->id);
     }
     /* A server that is away is asked again at the next wait. */
     cli_error_free(&e);

@@ -379,6 +379,22 @@ class FirstStart(JobsCase):
                       "once they have completed" % job_id, err)
         self.assertNotIn("waiting up to", err)
 
+    def test_interrupted_run_whose_server_is_away_says_so(self):
+        """The TerminateJob finds no server: it said the job would be terminated in a second,
+        then nothing until the server answered again."""
+        proc, read, job_id = self.start_run("--image", "busybox", "--", "sh", "-c",
+                                            "echo started; sleep 30")
+        self.wait_for(lambda: read()[0] == "started\n", what="the job to start")
+        self.server.stop()
+        try:
+            proc.send_signal(signal.SIGINT)
+            self.wait_for(lambda: "the server does not answer" in read()[1], 20,
+                          "the server's absence said")
+            self.assertIn("job %s is terminated once it does" % job_id, read()[1])
+        finally:
+            self.server.start()
+        self.assertEqual(proc.wait(timeout=60), 130, read()[1])
+
     def test_interrupted_twice_run_leaves_its_job_running(self):
         proc, read, job_id = self.start_run("--image", "busybox", "--", "sh", "-c",
                                             "echo started; sleep 30")
