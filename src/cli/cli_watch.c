@@ -289,9 +289,10 @@ static int queue_ahead(cli_ctx *c, json_t *q, json_t *ces, char **line)
     return rc < 0 ? -1 : 0;
 }
 
-/* The reasons of the first n jobs of the front that can never be placed (RUNNABLE for a
- * MISCONFIGURATION: cli_job_stuck), by job id, into *out (fresh, empty when none): shown as
- * next, they would be waited for in vain.  0, or -1 after printing why. */
+/* The descriptions of the first n jobs of the front, by job id, into *out (fresh): their names,
+ * and the reasons of those that can never be placed (RUNNABLE for a MISCONFIGURATION:
+ * cli_job_stuck), which, shown as next, would be waited for in vain.  0, or -1 after printing
+ * why. */
 static int stuck_reasons(cli_ctx *c, json_t *front, size_t n, json_t **out)
 {
     json_t *ids = json_array(), *j, *resp;
@@ -308,8 +309,7 @@ static int stuck_reasons(cli_ctx *c, json_t *front, size_t n, json_t **out)
     int rc = ask(c, "DescribeJobs", json_pack("{s:o}", "jobs", ids), &resp);
     cli_json_plain(resp);
     json_array_foreach(json_object_get(resp, "jobs"), i, j)
-        if (str(j, "jobId") && cli_job_stuck(j))
-            json_object_set(*out, str(j, "jobId"), json_object_get(j, "statusReason"));
+        if (str(j, "jobId")) json_object_set(*out, str(j, "jobId"), j);
     json_decref(resp);
     return rc < 0 ? -1 : 0;
 }
@@ -380,12 +380,17 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
             if (shown) view_line(&v, "  ... and %s%zu more", least, n - shown);
             break;
         }
+        /* Its name beside its id (the snapshot has ids alone, as AWS's has). */
         const char *id = cli_arn_name(str(j, "jobArn") ?: "?");
-        const char *why = json_string_value(json_object_get(stuck, id));
+        json_t *d = json_object_get(stuck, id);
+        const char *why = d && cli_job_stuck(d) ? str(d, "statusReason") : NULL;
+        const char *name = str(d, "jobName");
         char since[32];
         cli_fmt_time(cli_int(j, "earliestTimeAtPosition"), since);
-        if (why) view_line(&v, "  %s  cannot be placed: %s", id, why);
-        else view_line(&v, "  %s  (in line since %s)", id, since);
+        if (why) view_line(&v, "  %s%s%s  cannot be placed: %s", id, name ? "  " : "", name ?: "",
+                           why);
+        else view_line(&v, "  %s%s%s  (in line since %s)", id, name ? "  " : "", name ?: "",
+                       since);
     }
     free(held);
     free(before);

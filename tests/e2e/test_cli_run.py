@@ -648,8 +648,9 @@ class Watch(JobsCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("its compute environment ce-off is DISABLED; its jobs wait until it is "
                       "ENABLED\n", out)
-        for jid in waiting:
-            self.assertRegex(out, r"\n  %s  \(in line since [-0-9]+ [:0-9]+\)\n" % jid)
+        for i, jid in enumerate(waiting):
+            self.assertRegex(out, r"\n  %s  narrow-%d  \(in line since [-0-9]+ [:0-9]+\)\n"
+                             % (jid, i))
 
     def test_watch_says_what_keeps_jobs_from_being_placed(self):
         """A job that asks more vCPUs than its environment can ever have, and the jobs of a
@@ -668,7 +669,8 @@ class Watch(JobsCase):
             "MISCONFIGURATION:") and self.job(big)["statusReason"], what="the job's reason")
         rc, out, err = self.cli("watch", "small", "--once")
         self.assertEqual(rc, 0, err)
-        self.assertIn("next to be placed:\n  %s  cannot be placed: %s\n" % (big, reason), out)
+        self.assertIn("next to be placed:\n  %s  too-big  cannot be placed: %s\n" % (big, reason),
+                      out)
         self.assertNotIn("DISABLED", out)
         # A queue disabled after its job was submitted: it takes no new jobs, and those it
         # holds are still placed (as on AWS); here its environment is DISABLED too, which is
@@ -679,7 +681,8 @@ class Watch(JobsCase):
         self.assertEqual(rc, 0, err)
         self.assertRegex(out, r"^queue held at [^\n]+\nits compute environment ce-off is "
                               r"DISABLED; its jobs wait until it is ENABLED\n")
-        self.assertIn("next to be placed once it is ENABLED:\n  %s  (in line since " % held, out)
+        self.assertIn("next to be placed once it is ENABLED:\n  %s  held  (in line since " % held,
+                      out)
         # On an environment that places, the queue's state is said and its job is placed.
         self.batch.update_job_queue(jobQueue="held", computeEnvironmentOrder=[
             {"order": 1, "computeEnvironment": "ce-small"}])

@@ -101,10 +101,11 @@ class Text(JobsCase):
             self.assertIn("\nqueue one-high's 1 RUNNABLE job is placed first in compute "
                           "environment one, which it shares with this queue (priority 10, over "
                           "this queue's 1)\n", out)
-            self.assertIn("next to be placed after them:\n  %s  (in line since" % jobs[2], out)
+            self.assertIn("next to be placed after them:\n  %s  low-waits  (in line since"
+                          % jobs[2], out)
             rc, out, err = self.cli("watch", "one-high", "--once")
             self.assertEqual(rc, 0, err)
-            self.assertIn("next to be placed:\n  %s  (in line since" % jobs[1], out)
+            self.assertIn("next to be placed:\n  %s  high-waits  (in line since" % jobs[1], out)
             self.assertNotIn("placed first", out)
             # As said: once there is room, one-high's job runs and one-low's still waits.
             self.batch.terminate_job(jobId=filler, reason="make room")
