@@ -4,9 +4,11 @@
 #include <jansson.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/httpc.h"
@@ -52,8 +54,9 @@ static char *trimmed(char *s)
     return s;
 }
 
-/* The keys of section `section` in the INI file at path, into c; 1 when the section is there,
- * 0 when it or the file is not, -1 when the section holds one key without the other. */
+/* The keys of section `section` in the INI file at path, into c; 1 when the section holds
+ * them, 0 when it or the file is not there, 2 when the section holds neither key, -1 when it
+ * holds one without the other. */
 static int from_file(cli_creds *c, const char *prog, const char *path, const char *section,
                      const char *profile)
 {
@@ -108,11 +111,12 @@ static int from_file(cli_creds *c, const char *prog, const char *path, const cha
     free(key);
     free(secret);
     free(token);
-    return rc;
+    return rc == 0 && found ? 2 : rc;
 }
 
 /* The profile's keys from the credentials file, then the config file ("[profile NAME]" there,
- * but "[default]"): 1, 0 when neither has them, -1 (said). */
+ * but "[default]"): 1; 0 when neither has the profile, 2 when it is there without keys (a
+ * role_arn, sso_ or credential_process profile, which barge does not read); -1 (said). */
 static int from_profile(cli_creds *c, const char *prog, const char *profile)
 {
     const char *home = env("HOME");
@@ -125,7 +129,10 @@ static int from_profile(cli_creds *c, const char *prog, const char *profile)
     char *section = strcmp(profile, "default") ? xasprintf("profile %s", profile)
                                                : xstrdup("default");
     int rc = creds ? from_file(c, prog, creds, profile, profile) : 0;
-    if (rc == 0 && config) rc = from_file(c, prog, config, section, profile);
+    if ((rc == 0 || rc == 2) && config) {
+        int in_config = from_file(c, prog, config, section, profile);
+        if (in_config != 0) rc = in_config;
+    }
     free(creds);
     free(config);
     free(section);
@@ -142,7 +149,37 @@ static long long epoch_ms_of(const char *iso)
     return (long long)timegm(&tm) * 1000;
 }
 
-/* 0, or 1 with a sentence on stderr. */
+/* A sentence on stderr after prog; none when prog is NULL (a refresh that may fail quietly). */
+static void say(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const char *prog, const char *fmt, ...)
+{
+    if (!prog) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+/* Whether the token may go to url: over https, or plain http to this host or ECS's and EKS's
+ * link-local endpoints, as the AWS SDKs allow (elsewhere it would cross a network in clear). */
+static int endpoint_allowed(const char *url)
+{
+    if (!strncasecmp(url, "https://", 8)) return 1;
+    if (strncasecmp(url, "http://", 7) != 0) return 0;
+    const char *h = url + 7;
+    static const char *const hosts[] = {"localhost", "[::1]", "169.254.170.2", "169.254.170.23",
+                                        "[fd00:ec2::23]", "127."};
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+        size_t n = strlen(hosts[i]);
+        if (strncasecmp(h, hosts[i], n) == 0 &&
+            (hosts[i][n - 1] == '.' || !h[n] || strchr(":/", h[n])))
+            return 1;
+    }
+    return 0;
+}
+
+/* 0, or 1 with a sentence on stderr (unless prog is NULL). */
 static int from_container(cli_creds *c, const char *prog)
 {
     const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -150,14 +187,20 @@ static int from_container(cli_creds *c, const char *prog)
     char *url = full ? xstrdup(full) : xasprintf(ECS_HOST "%s", rel);
     const char *from = full ? "$AWS_CONTAINER_CREDENTIALS_FULL_URI"
                             : "$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+    if (!endpoint_allowed(url)) {
+        say(prog, "%s is %s: the container credentials are fetched over https, or plain http "
+                  "from this host or ECS's 169.254.170.2 only\n", from, url);
+        free(url);
+        return 1;
+    }
     char *token = NULL;
     const char *token_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     if (token_file) {
         token = util_read_file(token_file);
         if (!token) {
-            fprintf(stderr, "%s: the container credentials' token cannot be read from %s "
-                            "($AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE): %s\n", prog,
-                    token_file, strerror(errno));
+            say(prog, "the container credentials' token cannot be read from %s "
+                      "($AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE): %s\n", token_file,
+                strerror(errno));
             free(url);
             return 1;
         }
@@ -170,10 +213,9 @@ static int from_container(cli_creds *c, const char *prog)
     httpc *h = httpc_new(&o);
     int rc = 1;
     if (token && strpbrk(token, "\r\n")) {
-        fprintf(stderr, "%s: the container credentials' token holds a line break\n", prog);
+        say(prog, "the container credentials' token holds a line break\n");
     } else if (!h) {
-        fprintf(stderr, "%s: cannot make an HTTP client to fetch the container credentials\n",
-                prog);
+        say(prog, "cannot make an HTTP client to fetch the container credentials\n");
     } else {
         if (token) httpc_header(h, "Authorization: %s", token);
         httpc_rc got = httpc_get(h, url, FETCH_TIMEOUT_MS);
@@ -185,20 +227,19 @@ static int from_container(cli_creds *c, const char *prog)
         const char *secret = json_string_value(json_object_get(doc, "SecretAccessKey"));
         const char *session = json_string_value(json_object_get(doc, "Token"));
         if (got != HTTPC_OK)
-            fprintf(stderr, "%s: the container credentials could not be fetched from %s (%s): "
-                            "%s\n", prog, url, from, httpc_error(h));
+            say(prog, "the container credentials could not be fetched from %s (%s): %s\n", url,
+                from, httpc_error(h));
         else if (httpc_status(h) != 200)
-            fprintf(stderr, "%s: the container credentials endpoint %s (%s) answered HTTP %ld: "
-                            "%.200s\n", prog, url, from, httpc_status(h), body);
+            say(prog, "the container credentials endpoint %s (%s) answered HTTP %ld: %.200s\n",
+                url, from, httpc_status(h), body);
         else if (!key || !*key || !secret || !*secret)
-            fprintf(stderr, "%s: the container credentials endpoint %s (%s) answered without "
-                            "AccessKeyId and SecretAccessKey\n", prog, url, from);
+            say(prog, "the container credentials endpoint %s (%s) answered without AccessKeyId "
+                      "and SecretAccessKey\n", url, from);
         else {
             c->key = own(c, xstrdup(key));
             c->secret = own(c, xstrdup(secret));
             c->token = session && *session ? own(c, xstrdup(session)) : NULL;
-            c->expire_ms = epoch_ms_of(json_string_value(json_object_get(doc,
-                                                                                "Expiration")));
+            c->expire_ms = epoch_ms_of(json_string_value(json_object_get(doc, "Expiration")));
             c->key_from = c->secret_from = c->token_from = "the container credentials";
             rc = 0;
         }
@@ -230,15 +271,22 @@ int cli_creds_load(cli_creds *c, const char *prog)
         return 0;
     }
     /* AWS_PROFILE's, or the default profile, of the shared files; then the container's. */
-    const char *named = env("AWS_PROFILE") ? env("AWS_PROFILE") : env("AWS_DEFAULT_PROFILE");
+    const char *named = env("AWS_PROFILE"), *by = "$AWS_PROFILE";
+    if (!named && (named = env("AWS_DEFAULT_PROFILE"))) by = "$AWS_DEFAULT_PROFILE";
     int rc = from_profile(c, prog, named ? named : "default");
     if (rc < 0) return 2;
-    if (rc > 0) return 0;
+    if (rc == 1) return 0;
+    if (named && rc == 2) {
+        fprintf(stderr, "%s: the profile %s (%s) has no aws_access_key_id and "
+                        "aws_secret_access_key: barge reads a profile's keys only (not role_arn, "
+                        "sso_ settings or credential_process)\n", prog, named, by);
+        return 2;
+    }
     if (named) {
-        fprintf(stderr, "%s: the profile %s ($AWS_PROFILE) is not in the shared credentials or "
-                        "config file (~/.aws/credentials, ~/.aws/config, or where "
-                        "$AWS_SHARED_CREDENTIALS_FILE and $AWS_CONFIG_FILE say)\n", prog,
-                named);
+        fprintf(stderr, "%s: the profile %s (%s) is not in the shared credentials or config "
+                        "file (~/.aws/credentials, ~/.aws/config, or where "
+                        "$AWS_SHARED_CREDENTIALS_FILE and $AWS_CONFIG_FILE say)\n", prog, named,
+                by);
         return 2;
     }
     if (env("AWS_CONTAINER_CREDENTIALS_FULL_URI") || env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
@@ -258,14 +306,22 @@ int cli_creds_fresh(cli_creds *c, const char *prog)
     clock_gettime(CLOCK_REALTIME, &t);
     long long now = (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
     if (now < c->expire_ms - REFRESH_BEFORE_MS) return 0;
-    /* The keys in use stay until new ones came. */
+    /* The keys in use stay until new ones came; until they expire, a fetch that failed is
+     * tried again at the next request, quietly. */
     char *kept[sizeof c->owned / sizeof *c->owned];
+    long long expire = c->expire_ms;
+    const char *key = c->key, *secret = c->secret, *token = c->token;
     memcpy(kept, c->owned, sizeof kept);
     memset(c->owned, 0, sizeof c->owned);
-    if (from_container(c, prog) != 0) {
+    int expired = now >= expire;
+    if (from_container(c, expired ? prog : NULL) != 0) {
         cli_creds_free(c);
         memcpy(c->owned, kept, sizeof kept);
-        return 1;
+        c->key = key;
+        c->secret = secret;
+        c->token = token;
+        c->expire_ms = expire;
+        return expired;
     }
     for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) free(kept[i]);
     return 0;

@@ -144,6 +144,9 @@ static long long failed_children(json_t *d)
 
 static waited still_waited_for(cli_ctx *c, json_t *job, const int *pairs, int depth);
 
+#define WALKS_MAX 32
+static int walks_left = WALKS_MAX;
+
 /* Why dependency d (its id id) can no longer succeed, in a fresh sentence; NULL when it still
  * may.  paired: an N_TO_N entry, whose children wait for their partners alone. */
 static char *cannot_succeed(cli_ctx *c, const char *id, json_t *d, int paired, int depth)
@@ -155,15 +158,20 @@ static char *cannot_succeed(cli_ctx *c, const char *id, json_t *d, int paired, i
                          "array ends FAILED once its other children have ended", id, failed,
                          failed == 1 ? "" : "ren");
     if (cli_status_done(status)) return NULL;
-    if (json_is_true(json_object_get(d, "isCancelled")) ||
-        json_is_true(json_object_get(d, "isTerminated")))
+    /* Cancelled or terminated while PENDING, its reason says so (isCancelled comes only
+     * once it has failed). */
+    int cancelled = reason && !strncmp(reason, "cancelled (", 11);
+    if (cancelled || json_is_true(json_object_get(d, "isTerminated")) ||
+        (reason && !strncmp(reason, "terminated (", 12)))
         return xasprintf("job %s, which it depends on, was %s and ends FAILED", id,
-                         json_is_true(json_object_get(d, "isCancelled")) ? "cancelled"
-                                                                        : "terminated");
+                         cancelled ? "cancelled" : "terminated");
     if (!strcmp(status, "RUNNABLE") && reason && !strncmp(reason, "MISCONFIGURATION", 16))
         return xasprintf("job %s, which it depends on, can never run (%s)", id, reason);
-    /* A PENDING job whose own dependencies cannot succeed; as deep as explain goes. */
-    if (strcmp(status, "PENDING") != 0 || depth >= MAX_DEPTH) return NULL;
+    /* A PENDING job whose own dependencies cannot succeed; as deep as explain goes, and at
+     * most WALKS_MAX such looks in a command (each a DescribeJobs): a wide tree of PENDING
+     * jobs is said to wait rather than walked whole. */
+    if (strcmp(status, "PENDING") != 0 || depth >= MAX_DEPTH || walks_left <= 0) return NULL;
+    walks_left--;
     json_t *deps = json_object_get(d, "dependsOn"), *e;
     size_t i;
     int sub_pairs[20] = {0};
@@ -177,8 +185,9 @@ static char *cannot_succeed(cli_ctx *c, const char *id, json_t *d, int paired, i
     return why;
 }
 
-/* One DescribeJobs for them all; a job no longer known finished before it was let go.  All of
- * them are taken to wait when they cannot be read: each is explained below anyway. */
+/* One DescribeJobs for them all (and one for each PENDING one's own, cannot_succeed); a job no
+ * longer known finished before it was let go.  All of them are taken to wait when they cannot
+ * be read: each is explained below anyway.  depth: how far below the job explained. */
 static waited still_waited_for(cli_ctx *c, json_t *job, const int *pairs, int depth)
 {
     json_t *ids = json_array(), *paired = json_object(), *d, *resp = NULL;
@@ -214,6 +223,8 @@ static waited still_waited_for(cli_ctx *c, json_t *job, const int *pairs, int de
         } else {
             free(why);
         }
+        /* Below the job explained, one that cannot succeed is enough. */
+        if (w.doomed && depth > 0) break;
     }
     cli_error_free(&err);
     json_decref(resp);
@@ -260,7 +271,7 @@ static void say_dependencies(cli_ctx *c, json_t *job, int depth, dict *seen, int
     if (!n) return;
     indent(depth + 1);
     waited w = {n, 0, NULL, NULL};
-    if (!failed) w = still_waited_for(c, job, pairs, 0);
+    if (!failed) w = still_waited_for(c, job, pairs, depth / 2);
     size_t waits = w.waits;
     if (failed)
         printf("it failed because a job it depends on failed; it depends on %zu:\n", n);

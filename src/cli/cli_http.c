@@ -414,6 +414,7 @@ static int call_once(cli_ctx *c, const char *service, const char *op, json_t *re
     use_creds(c);
     if (fresh != 0) {
         err->message = xstrdup("the container credentials could not be fetched again");
+        err->transient = 1; /* asked again, as a server that does not answer is */
         free(body);
         free(path);
         free(target);

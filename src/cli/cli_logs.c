@@ -279,11 +279,11 @@ static int follow_round(follower *f, json_t *job, int follow)
                                    (long long)json_integer_value(code));
                     if (*why) buf_printf(&ended_as, "%s%.200s", ended_as.len ? ", " : "", why);
                     if (ended_as.len)
-                        fprintf(stderr, "%s: job %s is running attempt %ld (attempt %ld ended: "
-                                        "%s; log stream %s)\n", f->c->prog, f->id, f->attempt,
+                        fprintf(stderr, "%s: job %s, attempt %ld (attempt %ld ended: %s; log "
+                                        "stream %s)\n", f->c->prog, f->id, f->attempt,
                                 f->attempt - 1, ended_as.data, shown);
                     else
-                        fprintf(stderr, "%s: job %s is running attempt %ld (log stream %s)\n",
+                        fprintf(stderr, "%s: job %s, attempt %ld (log stream %s)\n",
                                 f->c->prog, f->id, f->attempt, shown);
                     buf_free(&ended_as);
                     free(why);

@@ -288,7 +288,7 @@ static void say_end(const cli_ctx *c, const char *id, json_t *described, int arr
 
 /* A job that can never start (it asks for more than its compute environments can ever have)
  * would wait forever: it was submitted by this command, so this command ends it.  Returns 1. */
-static int give_up(cli_ctx *c, const char *id, json_t *job)
+static int give_up(cli_ctx *c, const char *id, json_t *job, const char *registered)
 {
     cli_say_stuck(c, id, job);
     json_t *req = json_pack("{s:s,s:s}", "jobId", id, "reason",
@@ -304,18 +304,16 @@ static int give_up(cli_ctx *c, const char *id, json_t *job)
                       : "ask for less (--vcpus, --memory)");
     json_decref(req);
     json_decref(resp);
-    return 1;
-}
-
-/* Deregisters the revision arn that this command registered. */
-static void forget_definition(cli_ctx *c, const char *arn)
-{
-    json_t *req = json_pack("{s:s}", "jobDefinition", arn), *resp = NULL;
-    if (cli_batch(c, "DeregisterJobDefinition", req, &resp) == 0)
+    resp = NULL;
+    /* The revision this command registered asks for what the queue can never give: left
+     * ACTIVE, it would be the latest, and the next submit of its name would wait for ever. */
+    req = registered ? json_pack("{s:s}", "jobDefinition", registered) : NULL;
+    if (req && cli_batch(c, "DeregisterJobDefinition", req, &resp) == 0)
         fprintf(stderr, "%s: deregistered job definition %s, which this command registered "
-                        "for that size\n", c->prog, cli_arn_name(arn));
+                        "for that size\n", c->prog, cli_arn_name(registered));
     json_decref(req);
     json_decref(resp);
+    return 1;
 }
 
 /* The width of the terminal on stderr: its window's, else $COLUMNS (cli_term_width), else 80;
@@ -526,9 +524,10 @@ static void run_before_wait(cli_ctx *c)
     cli_error e;
     if (cli_call(c, "batch", "TerminateJob", req, &resp, &e) == 0) {
         s->asked_ms = cli_now_ms();
-        /* A PENDING job ends once its dependencies have (as on AWS): not waited for. */
+        /* A PENDING job ends once its dependencies have (as on AWS): not waited for.  An
+         * array stays PENDING while its children run: it is waited for. */
         json_t *job = NULL;
-        if (cli_find_job(c, s->id, &job) == 0)
+        if (!s->array && cli_find_job(c, s->id, &job) == 0)
             s->pending = !strcmp(json_string_value(json_object_get(job, "status")) ?: "",
                                  "PENDING");
         json_decref(job);
@@ -737,11 +736,7 @@ int cli_run(int argc, char **argv)
         const char *status = json_string_value(json_object_get(job, "status")) ?: "?";
         /* An array's children carry the reason it cannot start; the array has none. */
         if (!cli_status_done(status)) {
-            rc = give_up(&c, id, stuck ? stuck : job);
-            /* The revision this command registered asks for what no compute environment of
-             * the queue can give: left ACTIVE, it would be the latest, and the next submit of
-             * its definition's name would wait for ever too. */
-            if (registered) forget_definition(&c, arn);
+            rc = give_up(&c, id, stuck ? stuck : job, registered ? arn : NULL);
             /* --json prints the job as it ended, not as it waited before its TerminateJob. */
             json_t *ended = NULL;
             if (c.json && cli_describe_job(&c, id, &ended) == 0) {
@@ -768,11 +763,15 @@ int cli_run(int argc, char **argv)
             if (cli_status_done(status))
                 fprintf(stderr, "%s: job %s %s; its output could not all be written\n", c.prog,
                         id, status);
-            else
-                fprintf(stderr, "%s: job %s goes on without this command, whose output cannot "
-                                "be written; `%s %s` follows it, `barge terminate %s` stops "
-                                "it\n", c.prog, id, follow_cmd(array), id, id);
+            else {
+                json_decref(now);
+                now = NULL;
+            }
         }
+        if (!now)
+            fprintf(stderr, "%s: job %s goes on without this command, whose output cannot be "
+                            "written; `%s %s` follows it, `barge terminate %s` stops it\n",
+                    c.prog, id, follow_cmd(array), id, id);
         json_decref(now);
     } else if (!interrupts) {
         /* The follow failed (an error said above) while the job may well run on. */

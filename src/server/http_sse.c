@@ -324,8 +324,8 @@ const char *http_sse_query_request(http_sse_query *q, const char *last_event_id,
     }
     const char *after = last_event_id ? last_event_id : q->after;
     json_int_t seq;
-    /* A reconnection's Last-Event-ID goes before the URL's after, which must still be one:
-     * a URL in error is said the first time, not only once the stream has an id. */
+    /* A reconnection's Last-Event-ID goes before the URL's after, which must still be an
+     * event's id: refused with a Last-Event-ID too, as without one, rather than dropped. */
     if (last_event_id && q->after && parse_seq(q->after, &seq) < 0)
         return "after: not an event's id (a number)";
     if (after && parse_seq(after, &seq) < 0)

@@ -1019,8 +1019,9 @@ class SignedRequests(unittest.TestCase):
         config = os.path.join(tmp, "config")
         with open(config, "w") as f:
             f.write("[profile other]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
-                    "[profile half]\naws_access_key_id = %s\n" % (ACCESS_KEY, SECRET_KEY,
-                                                                   ACCESS_KEY))
+                    "[profile half]\naws_access_key_id = %s\n"
+                    "[profile assumed]\nrole_arn = arn:aws:iam::123456789012:role/r\n"
+                    % (ACCESS_KEY, SECRET_KEY, ACCESS_KEY))
         files = {"AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_CONFIG_FILE": config}
 
         def jobs(env):
@@ -1038,7 +1039,11 @@ class SignedRequests(unittest.TestCase):
                 (dict(files, AWS_PROFILE="half"), "the profile half in %s has aws_access_key_id "
                                                   "without aws_secret_access_key" % config),
                 ({"AWS_ACCESS_KEY_ID": ACCESS_KEY}, "$AWS_ACCESS_KEY_ID is set without "
-                                                     "$AWS_SECRET_ACCESS_KEY")):
+                                                     "$AWS_SECRET_ACCESS_KEY"),
+                (dict(files, AWS_PROFILE="assumed"), "the profile assumed ($AWS_PROFILE) has no "
+                                                     "aws_access_key_id"),
+                (dict(files, AWS_DEFAULT_PROFILE="nope"), "the profile nope "
+                                                          "($AWS_DEFAULT_PROFILE) is not in")):
             rc, _, err = jobs(env)
             self.assertEqual((rc, err.count("\n")), (2, 1), err)
             self.assertIn(said, err)
@@ -1083,6 +1088,13 @@ class SignedRequests(unittest.TestCase):
                            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "wrong"})
         self.assertEqual(rc, 1)
         self.assertIn("answered HTTP 401", err)
+        # The token goes over plain http to this host, or ECS's, only (as the SDKs have it).
+        before = len(asked)
+        rc, _, err = jobs({"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://192.0.2.1/creds",
+                           "AWS_CONTAINER_AUTHORIZATION_TOKEN": "tok"})
+        self.assertEqual(rc, 1)
+        self.assertIn("are fetched over https, or plain http from this host", err)
+        self.assertEqual(len(asked), before)
         # The endpoint a job is given for its server: AWS_ENDPOINT_URL_BATCH, as the AWS CLI.
         e = cli_env()
         e.update(AWS_ENDPOINT_URL_BATCH=self.server.url, AWS_ACCESS_KEY_ID=ACCESS_KEY,

@@ -379,6 +379,20 @@ class FirstStart(JobsCase):
                       "once they have completed" % job_id, err)
         self.assertNotIn("waiting up to", err)
 
+    def test_interrupted_run_of_an_array_waits_for_its_children(self):
+        """An array stays PENDING while its children run: it is waited for, not taken for a job
+        that waits for its dependencies."""
+        proc, read, job_id = self.start_run("--image", "busybox", "--array-size", "2", "--",
+                                            "sleep", "30")
+        self.wait_for(lambda: self.job(job_id)["arrayProperties"]["statusSummary"].get(
+            "RUNNING") == 2, what="the children to run")
+        proc.send_signal(signal.SIGINT)
+        self.assertEqual(proc.wait(timeout=40), 130, read()[1])
+        err = read()[1]
+        self.assertIn("waiting up to", err)
+        self.assertNotIn("waits for its dependencies", err)
+        self.assertEqual(self.wait_job(job_id)["status"], "FAILED")
+
     def test_interrupted_run_whose_server_is_away_says_so(self):
         """The TerminateJob finds no server: it said the job would be terminated in a second,
         then nothing until the server answered again."""

@@ -132,7 +132,7 @@ class Text(JobsCase):
         rc, out, err = self.cli("run", "--queue", "q", "--definition", "escaped-prefix")
         self.assertEqual(rc, 1, err)
         # Which attempt, and how the one before ended (what the retry strategy went by).
-        self.assertIn("is running attempt 2 (attempt 1 ended: exit code 1, Essential container "
+        self.assertIn(", attempt 2 (attempt 1 ended: exit code 1, Essential container "
                       "in task exited; log stream ?]0;PWNED??[2J?[31mp/", err)
         self.assertNotIn("\x1b", err)
 

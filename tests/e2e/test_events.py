@@ -217,6 +217,17 @@ class Events(JobsCase):
         finally:
             everything.close()
             failed_only.close()
+        # A stream that started from now, and one whose Last-Event-ID is past the newest, are
+        # given their position before any event: reconnecting, they would start from now again
+        # and lose what came meanwhile.
+        for last_id in (None, 10 ** 9):
+            s = Stream(self.server.port, "/barge/v1/events?status=FAILED&queue=q",
+                       last_id=last_id)
+            try:
+                self.wait_for(lambda: s.last_id is not None and s.last_id < 10 ** 9, 30,
+                              "a position for a stream from %s" % last_id)
+            finally:
+                s.close()
 
     def test_filters_and_bad_requests(self):
         s = Stream(self.server.port, "/barge/v1/events?status=FAILED,SUCCEEDED&queue=q")

@@ -43,6 +43,7 @@ typedef struct filter {
     int sse; /* the answer is the stream's text (http_sse.c), not JSON */
     /* An after past the newest event, as asked (0: none such); the answer says so, once. */
     uint64_t ahead;
+    int from_now; /* no after was given: the reader has no position yet */
 } filter;
 
 static int matches(const filter *f, const event_rec *e)
@@ -203,8 +204,12 @@ static event_answer *collect(state *st, const filter *f, uint64_t after, int sse
         /* A position past the last event sent (events the filter passed over, a gap, the
          * newest looked at) is an id without data: EventSource takes it as its last event id
          * and fires nothing, so that a filtered stream's reconnection starts there, not at its
-         * last wanted event, which may have left the kept range since (a false gap each time). */
-        if (last > (a->n ? a->items[a->n - 1].seq : after)) {
+         * last wanted event, which may have left the kept range since (a false gap each time).
+         * So is the position of a reader that had none (it started from now) or one past the
+         * newest event (ahead): reconnecting, it would start from now again, and lose what
+         * came meanwhile. */
+        if (last > (a->n ? a->items[a->n - 1].seq : after) || (!a->n && (f->from_now ||
+                                                                          f->ahead))) {
             buf_puts(&a->tail, "id: ");
             buf_int(&a->tail, (long long)last);
             buf_puts(&a->tail, "\n");
@@ -340,6 +345,7 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp, int sse)
         return api_client_error(c, "after: must be an event's id (0 or more), got %lld",
                                 (long long)json_integer_value(a));
     }
+    f->from_now = !a;
     uint64_t after = events_last(c->st->events);
     if (a && (uint64_t)json_integer_value(a) < after) after = (uint64_t)json_integer_value(a);
     /* Past the newest: a reader of this server's events before its data directory was made

@@ -80,7 +80,8 @@ static void settle_transitional(state *st)
     }
 }
 
-/* "xxxxxxxx-xxxx-4xxx-yxxx": a UUID's first four groups, as util_uuid makes them. */
+/* A UUID's first four groups ("xxxxxxxx-xxxx-4xxx-yxxx", as util_uuid makes them): hex digits
+ * and dashes in their places (a record written otherwise is made anew). */
 static int event_id_prefix_valid(const char *p)
 {
     if (strlen(p) != 23) return 0;
