@@ -182,6 +182,10 @@ json_t *jtext_load_file(const char *option, const char *path, char **err)
     json_error_t je;
     json_t *doc = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
-    if (!doc) *err = xasprintf("%s%s%s: %s (line %d)", option, sep, path, je.text, je.line);
+    /* jansson names its own option for a NUL; the file's writer needs what is wrong. */
+    const char *text = strstr(je.text, "JSON_ALLOW_NUL")
+                           ? "a string holds \\u0000 (a NUL character), which no setting takes"
+                           : je.text;
+    if (!doc) *err = xasprintf("%s%s%s: %s (line %d)", option, sep, path, text, je.line);
     return doc;
 }

@@ -3,7 +3,9 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/jtext.h"
 #include "check.h"
@@ -155,8 +157,26 @@ static void test_ints(void)
     buf_free(&b);
 }
 
+/* A file's NUL is said in the file writer's words, not as jansson's option. */
+static void test_load_file_nul(void)
+{
+    char path[] = "/tmp/barge-jtext-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char text[] = "{\"a\": \"x\\u0000y\"}\n";
+    CHECK(write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1));
+    close(fd);
+    char *err = NULL;
+    CHECK(jtext_load_file("--webhooks", path, &err) == NULL);
+    CHECK_CONTAINS(err, "a string holds \\u0000 (a NUL character)");
+    CHECK(strstr(err, "JSON_ALLOW_NUL") == NULL);
+    free(err);
+    unlink(path);
+}
+
 int main(void)
 {
+    test_load_file_nul();
     test_ints();
     test_strings();
     test_reals();
