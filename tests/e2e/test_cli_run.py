@@ -204,7 +204,8 @@ class FirstStart(JobsCase):
         self.assertIn("`barge terminate %s` stops it" % job_id, p.stderr)
         # The pipe's reader went: nothing more to say (docs/cli.md).
         self.assertNotIn("writing the output failed", p.stderr)
-        self.assertEqual(self.status(job_id), "RUNNING")
+        # Running on (its log may be stored before its agent's report that it runs is).
+        self.wait_for(lambda: self.status(job_id) == "RUNNING", 20, "the job to be RUNNING")
 
     def test_run_whose_reader_goes_after_its_job_ended_says_it_ended(self):
         """A job that printed more than was read and ended: it was said to go on."""
