@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "common/httpc.h"
@@ -36,12 +37,23 @@ static char *own(cli_creds *c, char *s)
     return s;
 }
 
-void cli_creds_free(cli_creds *c)
+/* The keys' strings, which a refresh replaces. */
+static void free_owned(cli_creds *c)
 {
     for (size_t i = 0; i < sizeof c->owned / sizeof *c->owned; i++) {
         free(c->owned[i]);
         c->owned[i] = NULL;
     }
+}
+
+void cli_creds_free(cli_creds *c)
+{
+    free_owned(c);
+    free(c->region);
+    free(c->region_from);
+    free(c->process);
+    free(c->process_from);
+    c->region = c->region_from = c->process = c->process_from = NULL;
 }
 
 /* ---- the shared files ---- */
@@ -54,16 +66,29 @@ static char *trimmed(char *s)
     return s;
 }
 
-/* The keys of section `section` in the INI file at path, into c; 1 when the section holds
- * them, 0 when it or the file is not there, 2 when the section holds neither key, -1 when it
- * holds one without the other. */
-static int from_file(cli_creds *c, const char *prog, const char *path, const char *section,
-                     const char *profile)
+/* What barge reads of one profile's section of one of the shared files. */
+typedef struct profile_vals {
+    char *key, *secret, *token, *process, *region;
+    int found; /* the section is there */
+} profile_vals;
+
+static void vals_free(profile_vals *v)
 {
-    char *text = util_read_file(path);
-    if (!text) return 0;
-    char *key = NULL, *secret = NULL, *token = NULL;
-    int in = 0, found = 0;
+    free(v->key);
+    free(v->secret);
+    free(v->token);
+    free(v->process);
+    free(v->region);
+    memset(v, 0, sizeof *v);
+}
+
+/* Section `section` of the INI file at path into v (left empty when the file or the section is
+ * not there).  A later line of a name wins, as in the AWS CLI. */
+static void read_section(const char *path, const char *section, profile_vals *v)
+{
+    char *text = path ? util_read_file(path) : NULL;
+    if (!text) return;
+    int in = 0;
     for (char *line = text, *next; line; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = '\0';
@@ -73,16 +98,18 @@ static int from_file(cli_creds *c, const char *prog, const char *path, const cha
             char *end = strchr(l, ']');
             if (end) *end = '\0';
             in = strcmp(trimmed(l + 1), section) == 0;
-            found |= in;
+            v->found |= in;
             continue;
         }
         char *eq = strchr(l, '=');
         if (!in || !eq) continue;
         *eq = '\0';
         char *name = trimmed(l), *value = trimmed(eq + 1);
-        char **slot = !strcmp(name, "aws_access_key_id")       ? &key
-                      : !strcmp(name, "aws_secret_access_key") ? &secret
-                      : !strcmp(name, "aws_session_token")     ? &token
+        char **slot = !strcmp(name, "aws_access_key_id")       ? &v->key
+                      : !strcmp(name, "aws_secret_access_key") ? &v->secret
+                      : !strcmp(name, "aws_session_token")     ? &v->token
+                      : !strcmp(name, "credential_process")    ? &v->process
+                      : !strcmp(name, "region")                ? &v->region
                                                                : NULL;
         if (slot && *value) {
             free(*slot);
@@ -90,52 +117,82 @@ static int from_file(cli_creds *c, const char *prog, const char *path, const cha
         }
     }
     free(text);
-    int rc = found && (key || secret) ? 1 : 0;
-    if (rc && (!key || !secret)) {
-        fprintf(stderr, "%s: the profile %s in %s has %s without %s: give both\n", prog,
-                profile, path, key ? "aws_access_key_id" : "aws_secret_access_key",
-                key ? "aws_secret_access_key" : "aws_access_key_id");
-        rc = -1;
-    }
-    if (rc == 1) {
-        c->key = own(c, key);
-        c->secret = own(c, secret);
-        c->token = token ? own(c, token) : NULL;
-        c->key_from = own(c, xasprintf("aws_access_key_id of the profile %s in %s", profile, path));
-        c->secret_from = own(c, xasprintf("aws_secret_access_key of the profile %s in %s",
-                                          profile, path));
-        c->token_from = own(c, xasprintf("aws_session_token of the profile %s in %s", profile,
-                                         path));
-        return 1;
-    }
-    free(key);
-    free(secret);
-    free(token);
-    return rc == 0 && found ? 2 : rc;
 }
 
-/* The profile's keys from the credentials file, then the config file ("[profile NAME]" there,
- * but "[default]"): 1; 0 when neither has the profile, 2 when it is there without keys (a
- * role_arn, sso_ or credential_process profile, which barge does not read); -1 (said). */
-static int from_profile(cli_creds *c, const char *prog, const char *profile)
+/* The static keys of v (read from path) into c: 1; 0 when v has neither key; -1 (said) when
+ * it has one without the other. */
+static int take_keys(cli_creds *c, const char *prog, profile_vals *v, const char *path,
+                     const char *profile)
+{
+    if (!v->key && !v->secret) return 0;
+    if (!v->key || !v->secret) {
+        fprintf(stderr, "%s: the profile %s in %s has %s without %s: give both\n", prog,
+                profile, path, v->key ? "aws_access_key_id" : "aws_secret_access_key",
+                v->key ? "aws_secret_access_key" : "aws_access_key_id");
+        return -1;
+    }
+    c->key = own(c, v->key);
+    c->secret = own(c, v->secret);
+    c->token = v->token ? own(c, v->token) : NULL;
+    v->key = v->secret = v->token = NULL;
+    c->key_from = own(c, xasprintf("aws_access_key_id of the profile %s in %s", profile, path));
+    c->secret_from = own(c, xasprintf("aws_secret_access_key of the profile %s in %s", profile,
+                                      path));
+    c->token_from = own(c, xasprintf("aws_session_token of the profile %s in %s", profile,
+                                     path));
+    return 1;
+}
+
+static int from_process(cli_creds *c, const char *prog);
+
+/* The profile's keys, in the AWS CLI's order: the credentials file's keys, a
+ * credential_process (of either file), the config file's keys ("[profile NAME]" there, but
+ * "[default]").  1 when found; 0 when neither file has the profile, 2 when it is there without
+ * any (a role_arn or sso_ profile, which barge does not read); -1 (said).  The config file's
+ * region for the profile is kept in c either way. */
+static char *shared_file(const char *var, const char *name)
 {
     const char *home = env("HOME");
-    char *creds = env("AWS_SHARED_CREDENTIALS_FILE")
-                      ? xstrdup(env("AWS_SHARED_CREDENTIALS_FILE"))
-                      : home ? xasprintf("%s/.aws/credentials", home) : NULL;
-    char *config = env("AWS_CONFIG_FILE") ? xstrdup(env("AWS_CONFIG_FILE"))
-                   : home                 ? xasprintf("%s/.aws/config", home)
-                                          : NULL;
+    return env(var) ? xstrdup(env(var)) : home ? xasprintf("%s/.aws/%s", home, name) : NULL;
+}
+
+/* The profile's section of the config file into v, its region kept in c; the file's path. */
+static char *read_config(cli_creds *c, const char *profile, profile_vals *v)
+{
+    char *config = shared_file("AWS_CONFIG_FILE", "config");
     char *section = strcmp(profile, "default") ? xasprintf("profile %s", profile)
                                                : xstrdup("default");
-    int rc = creds ? from_file(c, prog, creds, profile, profile) : 0;
-    if ((rc == 0 || rc == 2) && config) {
-        int in_config = from_file(c, prog, config, section, profile);
-        if (in_config != 0) rc = in_config;
+    read_section(config, section, v);
+    if (v->region) {
+        c->region = v->region;
+        c->region_from = xasprintf("the region of the profile %s in %s", profile, config);
+        v->region = NULL;
     }
+    free(section);
+    return config;
+}
+
+static int from_profile(cli_creds *c, const char *prog, const char *profile)
+{
+    char *creds = shared_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+    profile_vals in_creds = {0}, in_config = {0};
+    read_section(creds, profile, &in_creds);
+    char *config = read_config(c, profile, &in_config);
+    int rc = take_keys(c, prog, &in_creds, creds, profile);
+    if (rc == 0 && (in_creds.process || in_config.process)) {
+        profile_vals *v = in_creds.process ? &in_creds : &in_config;
+        c->process = v->process;
+        v->process = NULL;
+        c->process_from = xasprintf("the credential_process of the profile %s in %s", profile,
+                                    v == &in_creds ? creds : config);
+        rc = from_process(c, prog) == 0 ? 1 : -1;
+    }
+    if (rc == 0) rc = take_keys(c, prog, &in_config, config, profile);
+    if (rc == 0 && (in_creds.found || in_config.found)) rc = 2;
+    vals_free(&in_creds);
+    vals_free(&in_config);
     free(creds);
     free(config);
-    free(section);
     return rc;
 }
 
@@ -251,8 +308,84 @@ static int from_container(cli_creds *c, const char *prog)
     return rc;
 }
 
+/* ---- a profile's credential_process ---- */
+
+/* Runs c->process (through /bin/sh, whose quoting is the AWS CLI's for the commands people
+ * write there) and takes the keys it prints, in the AWS CLI's shape ({"Version": 1,
+ * "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}).  What it writes on stderr
+ * reaches the user's.  0, or 1 with a sentence on stderr (unless prog is NULL). */
+static int from_process(cli_creds *c, const char *prog)
+{
+    fflush(NULL);
+    FILE *p = popen(c->process, "r");
+    if (!p) {
+        say(prog, "%s (%s) could not be started: %s\n", c->process_from, c->process,
+            strerror(errno));
+        return 1;
+    }
+    size_t len = 0, cap = 4096;
+    char *out = xmalloc(cap);
+    for (size_t n; (n = fread(out + len, 1, cap - len, p)) > 0;) {
+        len += n;
+        if (len == cap) {
+            if (cap >= ANSWER_MAX) break;
+            out = xrealloc(out, cap *= 2);
+        }
+    }
+    int status = pclose(p);
+    int rc = 1;
+    json_error_t jerr;
+    json_t *doc = NULL;
+    if (len == cap) {
+        /* Read no further, so it may have died of the pipe closed: this is what is wrong. */
+        say(prog, "%s (%s) printed more than %zu bytes: it should print one JSON object of "
+                  "credentials\n", c->process_from, c->process, (size_t)ANSWER_MAX);
+    } else if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (status != -1 && WIFEXITED(status))
+            say(prog, "%s (%s) exited with status %d\n", c->process_from, c->process,
+                WEXITSTATUS(status));
+        else if (status != -1 && WIFSIGNALED(status))
+            say(prog, "%s (%s) was killed by signal %d\n", c->process_from, c->process,
+                WTERMSIG(status));
+        else
+            say(prog, "%s (%s) could not be waited for: %s\n", c->process_from, c->process,
+                strerror(errno));
+    } else if (!(doc = json_loadb(out, len, 0, &jerr)) || !json_is_object(doc)) {
+        say(prog, "%s (%s) did not print a JSON object of credentials%s%s\n", c->process_from,
+            c->process, doc ? "" : ": ", doc ? "" : jerr.text);
+    } else {
+        json_t *version = json_object_get(doc, "Version");
+        const char *key = json_string_value(json_object_get(doc, "AccessKeyId"));
+        const char *secret = json_string_value(json_object_get(doc, "SecretAccessKey"));
+        const char *session = json_string_value(json_object_get(doc, "SessionToken"));
+        const char *expires = json_string_value(json_object_get(doc, "Expiration"));
+        if (!json_is_integer(version) || json_integer_value(version) != 1)
+            say(prog, "%s (%s) printed credentials without \"Version\": 1, the only version "
+                      "there is\n", c->process_from, c->process);
+        else if (!key || !*key || !secret || !*secret)
+            say(prog, "%s (%s) printed credentials without AccessKeyId and SecretAccessKey\n",
+                c->process_from, c->process);
+        else if (expires && !epoch_ms_of(expires))
+            say(prog, "%s (%s) printed an Expiration that is not a time such as "
+                      "2026-01-02T03:04:05Z\n", c->process_from, c->process);
+        else {
+            c->key = own(c, xstrdup(key));
+            c->secret = own(c, xstrdup(secret));
+            c->token = session && *session ? own(c, xstrdup(session)) : NULL;
+            c->expire_ms = expires ? epoch_ms_of(expires) : 0;
+            c->key_from = c->secret_from = c->token_from = c->process_from;
+            rc = 0;
+        }
+    }
+    json_decref(doc);
+    free(out);
+    return rc;
+}
+
 int cli_creds_load(cli_creds *c, const char *prog)
 {
+    const char *named = env("AWS_PROFILE"), *by = "$AWS_PROFILE";
+    if (!named && (named = env("AWS_DEFAULT_PROFILE"))) by = "$AWS_DEFAULT_PROFILE";
     const char *key = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
     c->key_from = "$AWS_ACCESS_KEY_ID";
     c->secret_from = "$AWS_SECRET_ACCESS_KEY";
@@ -268,18 +401,20 @@ int cli_creds_load(cli_creds *c, const char *prog)
         c->key = key;
         c->secret = secret;
         c->token = env("AWS_SESSION_TOKEN");
+        /* The profile's region still counts, as for the AWS CLI. */
+        profile_vals v = {0};
+        free(read_config(c, named ? named : "default", &v));
+        vals_free(&v);
         return 0;
     }
     /* AWS_PROFILE's, or the default profile, of the shared files; then the container's. */
-    const char *named = env("AWS_PROFILE"), *by = "$AWS_PROFILE";
-    if (!named && (named = env("AWS_DEFAULT_PROFILE"))) by = "$AWS_DEFAULT_PROFILE";
     int rc = from_profile(c, prog, named ? named : "default");
     if (rc < 0) return 2;
     if (rc == 1) return 0;
     if (named && rc == 2) {
         fprintf(stderr, "%s: the profile %s (%s) has no aws_access_key_id and "
-                        "aws_secret_access_key: barge reads a profile's keys only (not role_arn, "
-                        "sso_ settings or credential_process)\n", prog, named, by);
+                        "aws_secret_access_key: barge reads a profile's keys and credential_process "
+                        "only (not role_arn or sso_ settings)\n", prog, named, by);
         return 2;
     }
     if (named) {
@@ -314,8 +449,10 @@ int cli_creds_fresh(cli_creds *c, const char *prog)
     memcpy(kept, c->owned, sizeof kept);
     memset(c->owned, 0, sizeof c->owned);
     int expired = now >= expire;
-    if (from_container(c, expired ? prog : NULL) != 0) {
-        cli_creds_free(c);
+    int failed = c->process ? from_process(c, expired ? prog : NULL)
+                            : from_container(c, expired ? prog : NULL);
+    if (failed) {
+        free_owned(c);
         memcpy(c->owned, kept, sizeof kept);
         c->key = key;
         c->secret = secret;

@@ -64,7 +64,8 @@ void cli_ctx_init(cli_ctx *c, const char *prog)
             c->endpoint_from = endpoints_from[i];
             break;
         }
-    c->region = env_or("AWS_REGION", env_or("AWS_DEFAULT_REGION", "us-east-1"));
+    /* Without either, the profile's region in the config file, or us-east-1 (cli_ctx_open). */
+    c->region = env_or("AWS_REGION", env_or("AWS_DEFAULT_REGION", NULL));
     c->region_from = env_or("AWS_REGION", NULL) ? "$AWS_REGION" : "$AWS_DEFAULT_REGION";
     /* The keys are found when the command opens its connection (cli_creds.h). */
     c->ca_file = env_or("AWS_CA_BUNDLE", NULL);
@@ -203,6 +204,10 @@ int cli_ctx_open(cli_ctx *c)
     int crc = cli_creds_load(&c->creds, c->prog);
     if (crc) return crc;
     use_creds(c);
+    if (!c->region) {
+        c->region = c->creds.region ? c->creds.region : "us-east-1";
+        c->region_from = c->creds.region ? c->creds.region_from : "the default region";
+    }
     if (!environment_ok(c)) return 2;
     /* curl would send USER:PASSWORD as Basic authorization, and the Host header (signed, and
      * compared by the server with the one it is sent) would be refused with words about Host.

@@ -74,7 +74,8 @@ typedef struct cli_error {
     int foreign;       /* a 2xx that is not the operation's answer: something else answered */
 } cli_error;
 
-/* Fills the defaults from the environment: $BARGE_ENDPOINT, $AWS_REGION or $AWS_DEFAULT_REGION,
+/* Fills the defaults from the environment: $BARGE_ENDPOINT, $AWS_REGION or $AWS_DEFAULT_REGION
+ * (else the profile's region, found by cli_ctx_open),
  * $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, and $AWS_CA_BUNDLE (which the
  * AWS CLI and SDKs read for the same purpose). */
 void cli_ctx_init(cli_ctx *c, const char *prog);

@@ -1104,6 +1104,76 @@ class SignedRequests(unittest.TestCase):
         self.assertIn("no-such-queue", p.stderr)
 
 
+    def test_a_profile_s_credential_process_and_region_are_used(self):
+        """A profile whose keys come from a credential_process (run again when they are about
+        to expire), and the region of the profile in the config file, as the AWS CLI."""
+        tmp = tempfile.mkdtemp(prefix="barge-cli-process-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        runs = os.path.join(tmp, "runs")
+
+        def helper(name, body, code=0):
+            path = os.path.join(tmp, name)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\necho run >> %s\ncat <<'EOF'\n%s\nEOF\nexit %d\n"
+                        % (runs, body, code))
+            os.chmod(path, 0o755)
+            return path
+        far = json.dumps({"Version": 1, "AccessKeyId": ACCESS_KEY, "SecretAccessKey": SECRET_KEY,
+                          "Expiration": "2999-01-01T00:00:00Z"})
+        soon = json.dumps({"Version": 1, "AccessKeyId": ACCESS_KEY,
+                           "SecretAccessKey": SECRET_KEY,
+                           "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                       time.gmtime(time.time() + 60))})
+        config = os.path.join(tmp, "config")
+        with open(config, "w") as f:
+            f.write("[profile far]\ncredential_process = %s --with 'an argument'\n"
+                    "[profile soon]\ncredential_process = %s\n"
+                    "[profile failing]\ncredential_process = %s\n"
+                    "[profile v2]\ncredential_process = %s\n"
+                    "[profile garbled]\ncredential_process = %s\n"
+                    "[profile elsewhere]\nregion = eu-west-1\ncredential_process = %s\n"
+                    % (helper("far", far), helper("soon", soon), helper("failing", "", 3),
+                       helper("v2", far.replace('"Version": 1', '"Version": 2')),
+                       helper("garbled", "not json"), helper("elsewhere", far)))
+        files = {"AWS_CONFIG_FILE": config}
+
+        def jobs(env):
+            if os.path.exists(runs):
+                os.unlink(runs)
+            rc, _, err = barge("jobs", "--queue", "no-such-queue", endpoint=self.server.url,
+                               env=dict(files, **env))
+            with open(runs) as f:
+                return rc, err, len(f.read().split())
+        rc, err, ran = jobs({"AWS_PROFILE": "far"})
+        self.assertEqual(rc, 1, err)
+        self.assertIn("no-such-queue", err)  # signed with the process's keys, and taken
+        self.assertEqual(ran, 1)
+        # Keys that expire within five minutes are fetched again before the request.
+        rc, err, ran = jobs({"AWS_PROFILE": "soon"})
+        self.assertIn("no-such-queue", err)
+        self.assertEqual(ran, 2)
+        for profile, said in (("failing", "exited with status 3"),
+                              ("v2", 'without "Version": 1'),
+                              ("garbled", "did not print a JSON object of credentials")):
+            rc, err, _ = jobs({"AWS_PROFILE": profile})
+            self.assertEqual((rc, err.count("\n")), (2, 1), err)
+            self.assertIn("the credential_process of the profile %s in %s" % (profile, config),
+                          err)
+            self.assertIn(said, err)
+        # The profile's region signs the request: this server is in us-east-1, so it refuses
+        # the signature, until the environment's region, which comes first, is its.
+        rc, err, _ = jobs({"AWS_PROFILE": "elsewhere"})
+        self.assertEqual(rc, 1)
+        self.assertIn("InvalidSignatureException", err)
+        rc, err, _ = jobs({"AWS_PROFILE": "elsewhere", "AWS_DEFAULT_REGION": "us-east-1"})
+        self.assertIn("no-such-queue", err)
+        # And so it does with the environment's keys.
+        rc, _, err = barge("jobs", "--queue", "no-such-queue", endpoint=self.server.url,
+                           env=dict(files, AWS_PROFILE="elsewhere", AWS_ACCESS_KEY_ID=ACCESS_KEY,
+                                    AWS_SECRET_ACCESS_KEY=SECRET_KEY))
+        self.assertIn("InvalidSignatureException", err)
+
+
 def agent_missing():
     rc, _, _ = barge("agent", "--help")
     return None if rc == 0 else "`barge agent` does not exist yet"
