@@ -382,7 +382,7 @@ static int from_process(cli_creds *c, const char *prog)
     return rc;
 }
 
-int cli_creds_load(cli_creds *c, const char *prog)
+static int load(cli_creds *c, const char *prog)
 {
     const char *named = env("AWS_PROFILE"), *by = "$AWS_PROFILE";
     if (!named && (named = env("AWS_DEFAULT_PROFILE"))) by = "$AWS_DEFAULT_PROFILE";
@@ -432,6 +432,14 @@ int cli_creds_load(cli_creds *c, const char *prog)
     c->token = NULL;
     c->is_default = 1;
     return 0;
+}
+
+int cli_creds_load(cli_creds *c, const char *prog)
+{
+    int rc = load(c, prog);
+    /* The command ends without a context to close. */
+    if (rc) cli_creds_free(c);
+    return rc;
 }
 
 int cli_creds_fresh(cli_creds *c, const char *prog)

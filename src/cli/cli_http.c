@@ -194,7 +194,7 @@ static void use_creds(cli_ctx *c)
     c->session_token = c->creds.token;
 }
 
-int cli_ctx_open(cli_ctx *c)
+static int open_checked(cli_ctx *c)
 {
     const char *e = c->endpoint;
     size_t scheme = util_http_scheme_len(e);
@@ -249,6 +249,14 @@ int cli_ctx_open(cli_ctx *c)
     while (plen && rest[plen - 1] == '/') plen--;
     c->prefix = xstrndup(rest, plen);
     return 0;
+}
+
+int cli_ctx_open(cli_ctx *c)
+{
+    int rc = open_checked(c);
+    /* Some commands end at once without closing what they could not open. */
+    if (rc) cli_ctx_close(c);
+    return rc;
 }
 
 void cli_ctx_close(cli_ctx *c)
