@@ -1,11 +1,11 @@
 /* image_cache — pulls with skopeo, unpacks with umoci, keeps bundles up to a bound (see the
  * header for the contract and the layout on disk). */
 #include "agent/image_cache.h"
+#include "agent/image_cache_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <poll.h>
@@ -23,7 +23,8 @@
 #include <unistd.h>
 
 #include "agent/image_authfile.h"
-#include "agent/remover.h"
+#include "agent/image_check.h"
+#include "agent/image_names.h"
 #include "agent/tool.h"
 #include "common/imageref.h"
 #include "common/log.h"
@@ -31,262 +32,6 @@
 #include "common/util.h"
 
 extern char **environ;
-
-#define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
-/* A pull's own layout in the cache's directory, until it is copied into the shared one. */
-#define PULL_STAGE "pull-"
-/* No unpacked image is larger (a tebibyte). */
-#define BUNDLE_BYTES_MAX (1LL << 40)
-
-/* A canonical reference and the digest it last resolved to. */
-typedef struct refmap {
-    char *canonical, *digest;
-    struct refmap *next;
-} refmap;
-
-/* A pull (key "pull <canonical>") or an unpack (key "unpack <digest>") in progress, which other
- * callers of the same key wait for instead of repeating it.  Freed by whoever sees it last. */
-typedef struct inflight {
-    char *key;
-    int busy, failed, waiters;
-    char reason[512];
-    struct inflight *next;
-} inflight;
-
-struct image_cache {
-    char *dir, *layout, *bundles, *refs_path;
-    long long max_bytes, total;
-    int timeout_s;
-    unsigned long long clock, seq;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    /* Written by a pull, read by an unpack: the layout's index.json is not locked by the tools. */
-    pthread_rwlock_t layout_lock;
-    image_cache_entry *entries;
-    refmap *refs;
-    inflight *work;
-    /* Where references are pulled from (image_cache_set_registries). */
-    char *mirror_host;  /* Docker Hub references come from here, or NULL */
-    int mirror_plain;   /* the mirror speaks plain HTTP */
-    char **plain_hosts; /* registries spoken to over plain HTTP, NULL-terminated; or NULL */
-    int lock_fd;        /* DIR/lock, held (flock) while this cache uses the directory */
-    atomic_int stopping; /* image_cache_stop_pulls: the tools in flight are ended, no more run */
-};
-
-/* ---- Files ------------------------------------------------------------------------------- */
-
-static _Thread_local long long walk_total;
-
-static int walk_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    walk_total += (long long)st->st_blocks * 512;
-    return 0;
-}
-
-/* The bytes a directory tree takes on disk. */
-static long long dir_bytes(const char *path)
-{
-    walk_total = 0;
-    nftw(path, walk_add, 16, FTW_PHYS);
-    return walk_total;
-}
-
-static int is_hex64(const char *s)
-{
-    size_t i;
-    for (i = 0; s[i]; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
-    return i == 64;
-}
-
-static int valid_digest(const char *d)
-{
-    return d && strncmp(d, "sha256:", 7) == 0 && is_hex64(d + 7);
-}
-
-/* A bundle's name: the digest's hex, and for an image unpacked with its ids mapped, the
- * mapping after it (hex-uUID-gGID-nSIZE), since its files' owners differ from the plain one's. */
-static char *bundle_name(const char *hex, const idmap *map)
-{
-    if (!map || map->size == 0) return xstrndup(hex, 64);
-    return xasprintf("%.64s-u%u-g%u-n%u", hex, map->uid_base, map->gid_base, map->size);
-}
-
-/* Whether name is one that bundle_name gives. */
-static int valid_bundle_name(const char *name)
-{
-    if (strlen(name) < 64) return 0;
-    char hex[65];
-    memcpy(hex, name, 64);
-    hex[64] = '\0';
-    if (!is_hex64(hex)) return 0;
-    if (name[64] == '\0') return 1;
-    idmap m;
-    int used = 0;
-    if (sscanf(name + 64, "-u%u-g%u-n%u%n", &m.uid_base, &m.gid_base, &m.size, &used) != 3)
-        return 0;
-    char *again = bundle_name(hex, &m);
-    int same = strcmp(again, name) == 0 && m.size > 0;
-    free(again);
-    return same;
-}
-
-/* ---- The persistent record --------------------------------------------------------------- */
-
-/* Writes refs.json atomically.  Called with the lock held; the file is small. */
-static void save_locked(image_cache *c)
-{
-    json_t *root = json_object(), *refs = json_object(), *bundles = json_object();
-    for (refmap *r = c->refs; r; r = r->next)
-        json_object_set_new(refs, r->canonical, json_string(r->digest));
-    for (image_cache_entry *e = c->entries; e; e = e->next)
-        json_object_set_new(bundles, e->key,
-                            json_pack("{sIsI}", "bytes", (json_int_t)e->bytes, "used",
-                                      (json_int_t)e->used));
-    json_object_set_new(root, "refs", refs);
-    json_object_set_new(root, "bundles", bundles);
-    char *text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(1));
-    json_decref(root);
-    char *tmp = xasprintf("%s.tmp", c->refs_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    size_t n = strlen(text);
-    if (fd < 0 || write(fd, text, n) != (ssize_t)n || fsync(fd) < 0 || close(fd) < 0 ||
-        rename(tmp, c->refs_path) < 0) {
-        log_warn("image cache: writing %s: %m", c->refs_path);
-        if (fd >= 0) close(fd);
-        unlink(tmp);
-    }
-    free(tmp);
-    free(text);
-}
-
-static refmap *ref_find(image_cache *c, const char *canonical)
-{
-    for (refmap *r = c->refs; r; r = r->next)
-        if (strcmp(r->canonical, canonical) == 0) return r;
-    return NULL;
-}
-
-static void ref_set(image_cache *c, const char *canonical, const char *digest)
-{
-    refmap *r = ref_find(c, canonical);
-    if (!r) {
-        r = xcalloc(1, sizeof *r);
-        r->canonical = xstrdup(canonical);
-        r->next = c->refs;
-        c->refs = r;
-    } else {
-        free(r->digest);
-    }
-    r->digest = xstrdup(digest);
-}
-
-/* The entry of bundle name (bundle_name), or NULL. */
-static image_cache_entry *entry_find(image_cache *c, const char *name)
-{
-    for (image_cache_entry *e = c->entries; e; e = e->next)
-        if (strcmp(e->key + 7, name) == 0) return e;
-    return NULL;
-}
-
-static image_cache_entry *entry_add(image_cache *c, const char *name, long long bytes,
-                                    unsigned long long used)
-{
-    image_cache_entry *e = xcalloc(1, sizeof *e);
-    e->digest = xasprintf("sha256:%.64s", name);
-    e->key = xasprintf("sha256:%s", name);
-    e->bundle = xasprintf("%s/%s", c->bundles, name);
-    e->bytes = bytes;
-    e->used = used;
-    e->next = c->entries;
-    c->entries = e;
-    c->total += bytes;
-    return e;
-}
-
-static void entry_free(image_cache_entry *e)
-{
-    if (!e) return;
-    free(e->bundle);
-    free(e->digest);
-    free(e->key);
-    free(e);
-}
-
-/* Reads refs.json and the bundles directory: bundles under their final names are complete (see
- * the header), leftovers of an unpack or a removal that a crash interrupted are removed. */
-static void load(image_cache *c)
-{
-    json_t *root = json_load_file(c->refs_path, 0, NULL);
-    json_t *refs = json_object_get(root, "refs"), *bundles = json_object_get(root, "bundles");
-    const char *k;
-    json_t *v;
-    json_object_foreach(refs, k, v) {
-        if (json_is_string(v) && valid_digest(json_string_value(v)))
-            ref_set(c, k, json_string_value(v));
-    }
-    DIR *d = opendir(c->bundles);
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) {
-        char *path = xasprintf("%s/%s", c->bundles, de->d_name);
-        if (strncmp(de->d_name, "tmp-", 4) == 0 || strncmp(de->d_name, "trash-", 6) == 0) {
-            util_remove_tree(path);
-        } else if (valid_bundle_name(de->d_name)) {
-            char *key = xasprintf("sha256:%s", de->d_name);
-            json_t *info = json_object_get(bundles, key);
-            json_t *b = json_object_get(info, "bytes"), *u = json_object_get(info, "used");
-            /* A size no bundle has (the record is the agent's, but a crash or a hand may have
-             * spoilt it) is measured again: summed, such sizes would overflow the total. */
-            long long bytes = json_is_integer(b) && json_integer_value(b) >= 0 &&
-                                      json_integer_value(b) <= BUNDLE_BYTES_MAX
-                                  ? json_integer_value(b) : dir_bytes(path);
-            unsigned long long used = json_is_integer(u) ? (unsigned long long)json_integer_value(u)
-                                                         : 0;
-            entry_add(c, de->d_name, bytes, used);
-            if (used > c->clock) c->clock = used;
-            free(key);
-        }
-        free(path);
-    }
-    if (d) closedir(d);
-    json_decref(root);
-}
-
-/* ---- Eviction ---------------------------------------------------------------------------- */
-
-/* While the bundles pass the bound, renames the least recently used unheld one out of the way
- * and adds its new path to *trash, for the caller to remove once it has let go of the lock.
- * The layout keeps the evicted image's blobs: they cost only the compressed size, and the next
- * pull of the image then needs no blob from the registry. */
-static void evict_locked(image_cache *c, char ***trash, int *ntrash)
-{
-    while (c->total > c->max_bytes) {
-        image_cache_entry **victim = NULL;
-        for (image_cache_entry **pe = &c->entries; *pe; pe = &(*pe)->next)
-            if ((*pe)->refs == 0 && (!victim || (*pe)->used < (*victim)->used)) victim = pe;
-        if (!victim) return;
-        image_cache_entry *e = *victim;
-        *victim = e->next;
-        c->total -= e->bytes;
-        char *dest = xasprintf("%s/trash-%s-%llu", c->bundles, e->key + 7, ++c->seq);
-        if (rename(e->bundle, dest) < 0) {
-            log_warn("image cache: evicting %s: %m", e->bundle);
-            free(dest);
-        } else {
-            *trash = xrealloc(*trash, sizeof **trash * (size_t)(*ntrash + 1));
-            (*trash)[(*ntrash)++] = dest;
-        }
-        entry_free(e);
-    }
-}
-
-/* Evicted bundles, already out of the way: removed by the remover's thread, not the caller's
- * (image_cache_release runs on the supervisor's). */
-static void empty_trash(char **trash, int ntrash)
-{
-    for (int i = 0; i < ntrash; i++) remover_queue(trash[i]);
-    free(trash);
-}
 
 /* ---- Work in flight ---------------------------------------------------------------------- */
 
@@ -364,7 +109,7 @@ static char *layout_digest(image_cache *c, const char *key)
         const char *name =
             json_string_value(json_object_get(json_object_get(m, "annotations"), REF_NAME_ANNOTATION));
         const char *d = json_string_value(json_object_get(m, "digest"));
-        if (name && strcmp(name, key) == 0 && valid_digest(d)) {
+        if (name && strcmp(name, key) == 0 && image_digest_valid(d)) {
             free(digest);
             digest = xstrdup(d);
         }
@@ -381,17 +126,50 @@ static int plain_host(image_cache *c, const char *domain)
     return 0;
 }
 
-/* Copies the image into the layout under key and returns its manifest digest.  auth is
- * "user:password" or NULL. */
-static char *pull(image_cache *c, const imageref *r, const char *canonical, const char *key,
-                  const char *auth, char *reason, size_t reason_len)
+/* Docker Hub references go through the mirror when there is one, as Docker's
+ * registry-mirrors does; the digests are the same either way.  Docker speaks plain HTTP to a
+ * registry on loopback, and to those it is told to; so does the cache. */
+static const char *registry_of(image_cache *c, const imageref *r, int *mirrored, int *plain)
 {
-    /* Docker Hub references go through the mirror when there is one, as Docker's
-     * registry-mirrors does; the digest checked below is the same either way. */
-    int mirrored = c->mirror_host && strcmp(r->domain, IMAGEREF_DEFAULT_DOMAIN) == 0;
-    const char *host = mirrored ? c->mirror_host : r->domain;
-    char *src = xasprintf("docker://%s/%s%s%s", host, r->path, r->digest ? "@" : ":",
-                          r->digest ? r->digest : r->tag);
+    *mirrored = c->mirror_host && strcmp(r->domain, IMAGEREF_DEFAULT_DOMAIN) == 0;
+    *plain = *mirrored ? c->mirror_plain : imageref_loopback(r) || plain_host(c, r->domain);
+    return *mirrored ? c->mirror_host : r->domain;
+}
+
+static int stopping(void *arg)
+{
+    return atomic_load(&((image_cache *)arg)->stopping);
+}
+
+/* The digest the tag's registry names now (image_check), or NULL with why.  A registry that
+ * hangs costs at most a few seconds, and a stopping agent a second. */
+static char *remote_digest(image_cache *c, const imageref *r, const char *auth, char *why,
+                           size_t why_len)
+{
+    int mirrored, plain;
+    const char *host = registry_of(c, r, &mirrored, &plain);
+    long timeout = c->timeout_s * 1000L / 3 < CHECK_TIMEOUT_MS ? c->timeout_s * 1000L / 3
+                                                                : CHECK_TIMEOUT_MS;
+    /* Docker Hub's registry answers at its own host name, which skopeo knows too. */
+    if (strcmp(host, IMAGEREF_DEFAULT_DOMAIN) == 0) host = "registry-1.docker.io";
+    return image_check_digest(host, plain, r->path, r->tag, auth, timeout, stopping, c, why,
+                              why_len);
+}
+
+/* Copies the image into the layout under key and returns its manifest digest; a tag is
+ * copied by the digest its registry names for it now, which goes in *remote (NULL when the
+ * registry could not say: it is copied by its tag then, and skopeo says what is wrong).  auth
+ * is "user:password" or NULL. */
+static char *pull(image_cache *c, const imageref *r, const char *canonical, const char *key,
+                  const char *auth, char **remote, char *reason, size_t reason_len)
+{
+    int mirrored, plain;
+    const char *host = registry_of(c, r, &mirrored, &plain);
+    char why[256];
+    *remote = r->digest ? NULL : remote_digest(c, r, auth, why, sizeof why);
+    const char *pin = r->digest ? r->digest : *remote;
+    char *src = xasprintf("docker://%s/%s%s%s", host, r->path, pin ? "@" : ":",
+                          pin ? pin : r->tag);
     pthread_mutex_lock(&c->mu);
     unsigned long long seq = ++c->seq;
     pthread_mutex_unlock(&c->mu);
@@ -405,6 +183,8 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
     if (auth && !authfile) {
         snprintf(reason, reason_len, "CannotPullContainerError: %s: cannot write the registry "
                  "credentials to %s: %s", canonical, c->dir, strerror(errno));
+        free(*remote);
+        *remote = NULL;
         free(src);
         free(dest);
         free(stage);
@@ -416,10 +196,7 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
     char *argv[12] = {"skopeo", "--command-timeout", timeout, "copy", "--quiet",
                       "--dest-compress-format", "gzip"};
     int n = 7;
-    /* Docker speaks plain HTTP to a registry on loopback, and to those it is told to; so does
-     * the cache. */
-    if (mirrored ? c->mirror_plain : imageref_loopback(r) || plain_host(c, r->domain))
-        argv[n++] = "--src-tls-verify=false";
+    if (plain) argv[n++] = "--src-tls-verify=false";
     if (authopt) argv[n++] = authopt;
     argv[n++] = src;
     argv[n++] = dest;
@@ -452,6 +229,10 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
      * by its index digest, as Docker Hub shows it): skopeo checked the index against it and
      * copied this platform's manifest, which the reference names from now on (ref_set). */
     if (authfile) unlink(authfile);
+    if (!digest) {
+        free(*remote);
+        *remote = NULL;
+    }
     free(authfile);
     free(authopt);
     buf_free(&err);
@@ -465,7 +246,7 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
 /* Reads blobs/sha256/<hex> of the layout as JSON. */
 static json_t *layout_blob(image_cache *c, const char *digest)
 {
-    if (!valid_digest(digest)) return NULL;
+    if (!image_digest_valid(digest)) return NULL;
     char *path = xasprintf("%s/blobs/sha256/%s", c->layout, digest + 7);
     json_t *j = json_load_file(path, 0, NULL);
     free(path);
@@ -539,7 +320,7 @@ static long long unpack(image_cache *c, const char *key, const char *digest, con
                  digest, strerror(errno));
         util_remove_tree(tmp);
     } else {
-        bytes = dir_bytes(final);
+        bytes = imcache_dir_bytes(final);
     }
     buf_free(&err);
     free(image);
@@ -572,6 +353,7 @@ image_cache *image_cache_new(const char *dir, long long max_bytes, char **err)
     c->refs_path = xasprintf("%s/refs.json", dir);
     c->max_bytes = max_bytes;
     c->timeout_s = IMAGE_CACHE_TOOL_TIMEOUT_S;
+    c->recheck_ms = IMAGE_CACHE_RECHECK_MS;
     c->lock_fd = -1;
     const char *dirs[] = {c->dir, c->layout, c->bundles};
     for (int i = 0; i < 3; i++) {
@@ -607,7 +389,7 @@ image_cache *image_cache_new(const char *dir, long long max_bytes, char **err)
             free(stale);
         }
     if (d) closedir(d);
-    load(c);
+    imcache_load(c);
     return c;
 }
 
@@ -643,6 +425,11 @@ void image_cache_set_registries(image_cache *c, const char *mirror, char *const 
     }
 }
 
+void image_cache_set_recheck(image_cache *c, long ms)
+{
+    c->recheck_ms = ms;
+}
+
 void image_cache_set_timeout(image_cache *c, int seconds)
 {
     pthread_mutex_lock(&c->mu);
@@ -657,13 +444,14 @@ void image_cache_free(image_cache *c)
         image_cache_entry *e = c->entries;
         BARGE_ASSERT(e->refs == 0);
         c->entries = e->next;
-        entry_free(e);
+        imcache_entry_free(e);
     }
     while (c->refs) {
         refmap *r = c->refs;
         c->refs = r->next;
         free(r->canonical);
         free(r->digest);
+        free(r->remote);
         free(r);
     }
     BARGE_ASSERT(c->work == NULL);
@@ -684,8 +472,8 @@ void image_cache_free(image_cache *c)
 /* With the lock held: the entry for digest unpacked with map, held, or NULL. */
 static image_cache_entry *hold_locked(image_cache *c, const char *digest, const idmap *map)
 {
-    char *name = digest ? bundle_name(digest + 7, map) : NULL;
-    image_cache_entry *e = name ? entry_find(c, name) : NULL;
+    char *name = digest ? image_bundle_name(digest + 7, map) : NULL;
+    image_cache_entry *e = name ? imcache_entry_find(c, name) : NULL;
     free(name);
     if (e) {
         e->refs++;
@@ -717,13 +505,42 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
     char *pull_key = xasprintf("pull %s %.16s", canonical, who);
     layout_key(canonical, key);
     char **trash = NULL;
-    int ntrash = 0, rc = -1, noted = !note;
+    int ntrash = 0, rc = -1, noted = !note, asked = 0;
 
     pthread_mutex_lock(&c->mu);
     for (;;) {
         /* By digest, the manifest a pull stored for it (an index's is its platform's). */
-        refmap *known = ref_find(c, canonical);
-        image_cache_entry *e = hold_locked(c, known ? known->digest : r.digest, map);
+        refmap *known = imcache_ref_find(c, canonical);
+        if (known && !r.digest && !known->moved && !asked &&
+            util_mono_ms() >= known->next_check_ms) {
+            /* A tag: is it where it was?  Asked once a while, outside the lock; meanwhile
+             * other callers take the cached image. */
+            known->next_check_ms = util_mono_ms() + c->recheck_ms;
+            asked = 1;
+            char *was = known->remote ? xstrdup(known->remote) : NULL, said[256];
+            pthread_mutex_unlock(&c->mu);
+            char *now = remote_digest(c, &r, auth, said, sizeof said);
+            pthread_mutex_lock(&c->mu);
+            known = imcache_ref_find(c, canonical);
+            if (!now) {
+                log_warn("image cache: cannot ask whether %s still names %s (%s): the image "
+                         "pulled before serves", canonical, was ? was : known->digest, said);
+                known->next_check_ms = util_mono_ms() + CHECK_BACKOFF_MS;
+            } else if (!was || strcmp(now, was) != 0) {
+                /* Unless another caller pulled it again meanwhile. */
+                if ((!was && !known->remote) || (was && known->remote &&
+                                                 !strcmp(known->remote, was))) {
+                    log_info("image cache: %s names %s now: pulling it again", canonical, now);
+                    known->moved = 1;
+                }
+            }
+            free(now);
+            free(was);
+            continue;
+        }
+        image_cache_entry *e = known && known->moved && !r.digest
+                                   ? NULL
+                                   : hold_locked(c, known ? known->digest : r.digest, map);
         if (e) {
             *out = e;
             rc = 0;
@@ -742,11 +559,13 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
         if (joined == 0) continue; /* pulled by another caller: look again */
 
         pthread_mutex_unlock(&c->mu);
-        char *digest = pull(c, &r, canonical, key, auth, reason, reason_len);
+        char *remote = NULL;
+        char *digest = pull(c, &r, canonical, key, auth, &remote, reason, reason_len);
         pthread_mutex_lock(&c->mu);
         if (digest) {
-            ref_set(c, canonical, digest);
-            char *name = bundle_name(digest + 7, map);
+            imcache_ref_set(c, canonical, digest, remote);
+            free(remote);
+            char *name = image_bundle_name(digest + 7, map);
             char *unpack_key = xasprintf("unpack %s", name);
             for (;;) {
                 if ((*out = hold_locked(c, digest, map)) != NULL) break;
@@ -758,16 +577,16 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
                 long long bytes = unpack(c, key, digest, map, name, reason, reason_len);
                 pthread_mutex_lock(&c->mu);
                 if (bytes >= 0) {
-                    *out = entry_add(c, name, bytes, ++c->clock);
+                    *out = imcache_entry_add(c, name, bytes, ++c->clock);
                     (*out)->refs = 1;
-                    evict_locked(c, &trash, &ntrash);
+                    imcache_evict_locked(c, &trash, &ntrash);
                 }
                 work_finish(c, umine, bytes >= 0 ? NULL : reason);
                 break;
             }
             free(unpack_key);
             free(name);
-            save_locked(c);
+            imcache_save_locked(c);
             free(digest);
         }
         work_finish(c, mine, *out ? NULL : reason);
@@ -775,7 +594,7 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
         break;
     }
     pthread_mutex_unlock(&c->mu);
-    empty_trash(trash, ntrash);
+    imcache_empty_trash(trash, ntrash);
     free(pull_key);
     free(canonical);
     imageref_free(&r);
@@ -790,9 +609,9 @@ void image_cache_release(image_cache *c, image_cache_entry *e)
     pthread_mutex_lock(&c->mu);
     BARGE_ASSERT(e->refs > 0);
     if (--e->refs == 0 && c->total > c->max_bytes) {
-        evict_locked(c, &trash, &ntrash);
-        save_locked(c);
+        imcache_evict_locked(c, &trash, &ntrash);
+        imcache_save_locked(c);
     }
     pthread_mutex_unlock(&c->mu);
-    empty_trash(trash, ntrash);
+    imcache_empty_trash(trash, ntrash);
 }

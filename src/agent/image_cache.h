@@ -6,11 +6,14 @@
  * neither needs a daemon), once per digest, and keeps bundles for the next attempt until their
  * total size passes a bound.
  *
- * A cached reference costs no registry round trip: each canonical reference is remembered with
- * the manifest digest it last resolved to (in memory and on disk, so a restarted agent keeps its
- * cache), and a reference by digest finds its bundle directly.  The price is that a tag moved in
- * the registry is seen only once its bundle has been evicted, when the reference is pulled again
- * (cheaply: the layout still holds the blobs).
+ * Each canonical reference is remembered with the manifest digest it last resolved to (in
+ * memory and on disk, so a restarted agent keeps its cache), and a reference by digest finds its
+ * bundle directly.  A tag is also remembered with the digest its registry named when it was
+ * pulled (the pull is made by that digest, so the two agree), and before the cached image serves
+ * it, its registry is asked again (image_check: one HEAD of the manifest), at most once every
+ * IMAGE_CACHE_RECHECK_MS: a tag pushed anew is pulled again, as the ECS agent's default pull
+ * behaviour has it; a registry that cannot say (down, refused) leaves the cached image serving,
+ * as ECS does, and is asked again only after half a minute.
  *
  * Threading: every function may be called from any thread, image_cache_get by many at once.  One
  * pull runs per canonical reference and one unpack per digest; other callers of the same
@@ -65,6 +68,11 @@ image_cache *image_cache_new(const char *dir, long long max_bytes, char **err);
 void image_cache_free(image_cache *c);
 /* Sets the tools' deadline in seconds (IMAGE_CACHE_TOOL_TIMEOUT_S unless set); for tests. */
 void image_cache_set_timeout(image_cache *c, int seconds);
+/* How often, at most, a tag's registry is asked whether it moved: a second, so that the attempts
+ * of an array starting together ask once, and a tag pushed anew serves the jobs that start a
+ * second later.  Tests set 0 (every get asks). */
+#define IMAGE_CACHE_RECHECK_MS 1000L
+void image_cache_set_recheck(image_cache *c, long ms);
 
 /* Where images come from.  mirror ("http://HOST:PORT", "https://HOST" or "HOST:PORT", plain
  * HTTP when on loopback), or NULL: Docker Hub references are pulled from it instead, as

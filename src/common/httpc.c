@@ -144,8 +144,8 @@ static CURLcode perform_interruptible(httpc *h, int *aborted)
     return rc;
 }
 
-/* One request: a POST of body, or a GET when body is NULL. */
-static httpc_rc exchange(httpc *h, const char *url, const char *body, size_t len,
+/* One request: a POST of body, or a GET (a HEAD with head) when body is NULL. */
+static httpc_rc exchange(httpc *h, const char *url, const char *body, size_t len, int head,
                          long timeout_ms)
 {
     CURL *c = h->curl;
@@ -156,10 +156,12 @@ static httpc_rc exchange(httpc *h, const char *url, const char *body, size_t len
     h->error[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
+    /* A handle that made a HEAD must be told the next is not one. */
+    curl_easy_setopt(c, CURLOPT_NOBODY, head ? 1L : 0L);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    } else {
+    } else if (!head) {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     }
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -205,12 +207,17 @@ static httpc_rc exchange(httpc *h, const char *url, const char *body, size_t len
 
 httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, long timeout_ms)
 {
-    return exchange(h, url, body ? body : "", len, timeout_ms);
+    return exchange(h, url, body ? body : "", len, 0, timeout_ms);
 }
 
 httpc_rc httpc_get(httpc *h, const char *url, long timeout_ms)
 {
-    return exchange(h, url, NULL, 0, timeout_ms);
+    return exchange(h, url, NULL, 0, 0, timeout_ms);
+}
+
+httpc_rc httpc_head(httpc *h, const char *url, long timeout_ms)
+{
+    return exchange(h, url, NULL, 0, 1, timeout_ms);
 }
 
 long httpc_status(const httpc *h)

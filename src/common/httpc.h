@@ -66,6 +66,8 @@ typedef enum {
 httpc_rc httpc_post(httpc *h, const char *url, const char *body, size_t len, long timeout_ms);
 /* GETs url, as httpc_post POSTs. */
 httpc_rc httpc_get(httpc *h, const char *url, long timeout_ms);
+/* Asks url with HEAD: the answer's status and headers, no body. */
+httpc_rc httpc_head(httpc *h, const char *url, long timeout_ms);
 
 /* The answer's HTTP status; 0 when none came. */
 long httpc_status(const httpc *h);

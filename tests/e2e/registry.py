@@ -394,9 +394,76 @@ def add_layer(layout, tag, entries, created_by, config=None):
         json.dump(index, f)
 
 
+def _serve_token_auth():
+    """`registry.py serve-token-auth`: a stand-in for a registry that hands out bearer tokens, as
+    Docker Hub and GitHub's do (the distribution registry needs a token issuer of its own for
+    that, which Debian does not have).  On 127.0.0.1: /token gives the token "tok" to basic
+    authentication as puller:s3cret; a manifest HEAD of team/app:latest with that token is
+    answered with the digest below; repository team/basic takes basic authentication instead,
+    and team/nodigest answers without a digest.  Prints "HOST:PORT DIGEST" and serves until its
+    standard input closes.  The unit test of the agent's image_check drives it."""
+    import base64
+    import http.server
+    import sys
+    import threading
+    digest = "sha256:" + hashlib.sha256(b"stand-in manifest").hexdigest()
+    basic = "Basic " + base64.b64encode(b"puller:s3cret").decode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self, status, headers=(), body=b""):
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path.startswith("/token?"):
+                if self.headers.get("Authorization") != basic:
+                    return self.answer(401)
+                want = "service=stand-in&scope=repository%3Ateam%2Fapp%3Apull"
+                if self.path != "/token?" + want:
+                    return self.answer(400, body=b"unexpected query " + self.path.encode())
+                return self.answer(200, [("Content-Type", "application/json")],
+                                   json.dumps({"token": "tok", "expires_in": 300}).encode())
+            self.answer(404)
+
+        def do_HEAD(self):
+            host = "127.0.0.1:%d" % self.server.server_address[1]
+            auth = self.headers.get("Authorization")
+            accept = self.headers.get("Accept", "")
+            if "application/vnd.oci.image.index.v1+json" not in accept:
+                return self.answer(406)
+            if self.path == "/v2/team/app/manifests/latest":
+                if auth != "Bearer tok":
+                    return self.answer(401, [("WWW-Authenticate",
+                                              'Bearer realm="http://%s/token",service="stand-in",'
+                                              'scope="repository:team/app:pull"' % host)])
+                return self.answer(200, [("Docker-Content-Digest", digest)])
+            if self.path == "/v2/team/basic/manifests/latest":
+                if auth != basic:
+                    return self.answer(401, [("WWW-Authenticate", 'Basic realm="stand-in"')])
+                return self.answer(200, [("Docker-Content-Digest", digest)])
+            if self.path == "/v2/team/nodigest/manifests/latest":
+                return self.answer(200)
+            self.answer(404)
+
+        def log_message(self, *args):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    print("127.0.0.1:%d" % srv.server_address[1], digest, flush=True)
+    sys.stdin.read()
+    srv.shutdown()
+
+
 if __name__ == "__main__":
     import sys
     if len(sys.argv) >= 3 and sys.argv[1] == "serve-busybox":
         _serve_busybox(sys.argv[2:])
+    elif len(sys.argv) == 2 and sys.argv[1] == "serve-token-auth":
+        _serve_token_auth()
     else:
-        sys.exit("usage: registry.py serve-busybox NAME:TAG [NAME:TAG ...]")
+        sys.exit("usage: registry.py serve-busybox NAME:TAG [NAME:TAG ...] | serve-token-auth")

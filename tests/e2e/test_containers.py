@@ -5,6 +5,7 @@ docker-registry on a loopback port, images built and pushed by the tests) and th
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -658,38 +659,73 @@ class Containers(JobsCase):
 
 
 class ImageCache(unittest.TestCase):
-    """The registry is asked once per image: later attempts use the unpacked image."""
+    """The image is pulled once: later attempts use the unpacked image, after asking the registry
+    whether the tag still names it (a HEAD of the manifest; no blob, no GET); a tag pushed anew is
+    pulled again, as the ECS agent does by default, and a registry that cannot say leaves the
+    cached image serving."""
 
-    def test_cached_image_costs_no_registry_round_trip(self):
+    def requests(self, reg, what):
+        """Requests in the registry's log matching what (a regular expression), once the log has
+        stopped growing (the registry writes its log a little after it answers)."""
+        last, since, deadline = None, time.time(), time.time() + 10
+        while time.time() < deadline:
+            now = reg.read_log()
+            if now != last:
+                last, since = now, time.time()
+            elif time.time() - since >= 0.3:
+                break
+            time.sleep(0.05)
+        return len(re.findall(what, last))
+
+    def test_cached_image_costs_one_manifest_head(self):
         reg, server, batch = busybox_server(self, access_log=True)
         batch.register_job_definition(
             jobDefinitionName="bb", type="container",
             containerProperties={"image": "busybox", "command": ["true"],
                                  "resourceRequirements": resources()})
-
-        def run():
-            return run_to_end(self, batch, "bb")
-
-        def manifests():
-            """Manifest requests in the registry's log once it has stopped growing (the
-            registry writes its log a little after it answers)."""
-            last, since, deadline = None, time.time(), time.time() + 10
-            while time.time() < deadline:
-                now = reg.read_log()
-                if now != last:
-                    last, since = now, time.time()
-                elif time.time() - since >= 0.3:
-                    break
-                time.sleep(0.05)
-            return last.count("/v2/library/busybox/manifests/")
-
-        manifests()
-        self.assertEqual(run()["status"], "SUCCEEDED")
-        before = manifests()
-        self.assertGreater(before, 0)
+        gets = r'"GET /v2/library/busybox/(manifests|blobs)/'
+        heads = r'"HEAD /v2/library/busybox/manifests/'
+        self.assertEqual(run_to_end(self, batch, "bb")["status"], "SUCCEEDED")
+        got, asked = self.requests(reg, gets), self.requests(reg, heads)
+        self.assertGreater(got, 0)
         for _ in range(3):
-            self.assertEqual(run()["status"], "SUCCEEDED")
-        self.assertEqual(manifests(), before)
+            time.sleep(1.1)  # past the second within which the tag is not asked about again
+            self.assertEqual(run_to_end(self, batch, "bb")["status"], "SUCCEEDED")
+        self.assertEqual(self.requests(reg, gets), got)
+        self.assertEqual(self.requests(reg, heads), asked + 3)
+
+    def test_a_tag_pushed_anew_is_pulled_again(self):
+        reg, server, batch = busybox_server(self)
+        layout = build_busybox_layout()
+        self.addCleanup(shutil.rmtree, layout, True)
+        push_layout(layout, reg, "team/app")
+        batch.register_job_definition(
+            jobDefinitionName="app", type="container",
+            containerProperties={"image": "%s/team/app" % reg.url,
+                                 "command": ["sh", "-c",
+                                             "cat /etc/version 2>/dev/null || echo none"],
+                                 "resourceRequirements": resources()})
+        logs = server.client("logs")
+
+        def output():
+            d = run_to_end(self, batch, "app")
+            self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+            deadline = time.time() + 10
+            while True:
+                ev = logs.get_log_events(logGroupName="/aws/batch/job", startFromHead=True,
+                                         logStreamName=d["container"]["logStreamName"])["events"]
+                if ev or time.time() > deadline:
+                    return [e["message"] for e in ev]
+                time.sleep(0.1)
+        self.assertEqual(output(), ["none"])
+        add_layer(layout, "latest", [("etc/version", "file", 0o644, b"2\n")], "version 2")
+        push_layout(layout, reg, "team/app")
+        time.sleep(1.1)
+        self.assertEqual(output(), ["2"])
+        # The registry gone: the image pulled last serves.
+        reg.stop()
+        time.sleep(1.1)
+        self.assertEqual(output(), ["2"])
 
 
 class AgentLeftovers(unittest.TestCase):

@@ -1,8 +1,8 @@
 /* image_cache.c against a real registry: tests/e2e/registry.py serve-busybox runs one on
  * loopback with three busybox images (a, b and c, each with its own digest) until the test
  * closes its standard input.  Pulls and unpacks, a cached reference with the registry gone, one
- * unpack for four callers at once, a missing image, eviction only of what no attempt holds, and
- * a restarted cache. */
+ * unpack for four callers at once, a missing image, eviction only of what no attempt holds, a
+ * tag pushed anew, and a restarted cache. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -237,6 +237,37 @@ static void test_eviction(void)
 
 /* With the registry stopped: references resolved before, by tag or by digest, still work, and so
  * they do in a cache opened anew on the same directory. */
+/* A tag pushed anew is pulled again at its next get (the cache asks the registry every time
+ * here); the tag it was not pushed to is not. */
+static void test_moved_tag(void)
+{
+    image_cache_entry *e;
+    char *moving = ref("moving"), *ra = ref("a");
+    char *copy_a = xasprintf("skopeo copy --quiet --src-tls-verify=false --dest-tls-verify=false "
+                             "docker://%s/busybox:a docker://%s/busybox:moving", url, url);
+    char *copy_b = xasprintf("skopeo copy --quiet --src-tls-verify=false --dest-tls-verify=false "
+                             "docker://%s/busybox:b docker://%s/busybox:moving", url, url);
+    CHECK(system(copy_a) == 0);
+    CHECK_EQ_INT(image_cache_get(cache, moving, NULL, NULL, NULL, &e, reason, sizeof reason), 0);
+    CHECK_STR(e->digest, digests[0]);
+    image_cache_release(cache, e);
+    CHECK_EQ_INT(image_cache_get(cache, moving, NULL, NULL, NULL, &e, reason, sizeof reason), 0);
+    CHECK_STR(e->digest, digests[0]);
+    image_cache_release(cache, e);
+    CHECK(system(copy_b) == 0);
+    CHECK_EQ_INT(image_cache_get(cache, moving, NULL, NULL, NULL, &e, reason, sizeof reason), 0);
+    CHECK_STR(e->digest, digests[1]);
+    CHECK(exists(e->bundle, "rootfs/etc/barge-variant"));
+    image_cache_release(cache, e);
+    CHECK_EQ_INT(image_cache_get(cache, ra, NULL, NULL, NULL, &e, reason, sizeof reason), 0);
+    CHECK_STR(e->digest, digests[0]);
+    image_cache_release(cache, e);
+    free(copy_a);
+    free(copy_b);
+    free(moving);
+    free(ra);
+}
+
 static void test_without_registry(void)
 {
     image_cache_entry *e;
@@ -327,6 +358,8 @@ int main(void)
     if (geteuid() == 0) RUN(test_mapped); /* only root may give files to other users */
     RUN(test_missing);
     RUN(test_eviction);
+    image_cache_set_recheck(cache, 0);
+    RUN(test_moved_tag);
     registry_stop();
     RUN(test_without_registry);
     image_cache_free(cache);
