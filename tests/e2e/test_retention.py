@@ -103,6 +103,26 @@ class Retention(RetentionCase):
         self.wait_job(running)
         self.wait_gone(running, parked)
 
+    def test_a_removed_jobs_command_leaves_the_store(self):
+        # Its command is in the part of its spec that jobs submitted alike share, kept as a
+        # record of its own; a submit's remembered recipe held that part, and its record, for
+        # ever (the command and environment: often secrets).
+        import sqlite3
+        marker = "retained-%d-%d" % (os.getpid(), int(time.time()))
+        jid = self.submit("secret", command="echo %s" % marker)
+        self.wait_job(jid)
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.server.data_dir, "barge.db"),
+                             uri=True)
+        self.addCleanup(db.close)
+
+        def kept():
+            return db.execute("SELECT kind FROM records WHERE doc LIKE ?",
+                              ("%" + marker + "%",)).fetchall()
+        self.assertIn(("spec",), kept())
+        self.wait_gone(jid)
+        self.wait_for(lambda: not kept(), 10, "the job's spec record to be deleted",
+                      interval=0.2)
+
     def test_array_children_go_with_their_parent(self):
         arr = self.submit("arr", command="echo child $AWS_BATCH_JOB_ARRAY_INDEX",
                           arrayProperties={"size": 3})

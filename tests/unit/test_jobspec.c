@@ -86,8 +86,33 @@ static void test_scalars_saturate(void)
     jobspec_release(s);
 }
 
+/* A remembered recipe does not keep its shared part, nor that part's record, once the last job
+ * using it is let go: the part holds the command and the environment, which retention must
+ * remove with the jobs. */
+static void test_recipe_goes_with_its_jobs(void)
+{
+    size_t before = jobspec_shared_count();
+    jobspec *a = spec_with("{\"logDriver\": \"awslogs\"}");
+    const char *text = NULL;
+    unsigned long long id = jobspec_shared_ref(a, &text);
+    CHECK(id > 0 && text != NULL);
+    jobspec_remember_recipe("recipe one", a);
+    jobspec *b = jobspec_from_recipe("recipe one", json_pack("{s:s}", "jobName", "b"));
+    CHECK(b && b->shared == a->shared);
+    CHECK_EQ_INT(jobspec_shared_count(), before + 1);
+    jobspec_release(a);
+    unsigned long long gone;
+    CHECK_EQ_INT(jobspec_take_unused(&gone), 0); /* b still uses it */
+    jobspec_release(b);
+    CHECK_EQ_INT(jobspec_shared_count(), before);
+    CHECK_EQ_INT(jobspec_take_unused(&gone), 1);
+    CHECK(gone == id);
+    CHECK(jobspec_from_recipe("recipe one", json_object()) == NULL);
+}
+
 int main(void)
 {
+    RUN(test_recipe_goes_with_its_jobs);
     RUN(test_log_group_and_prefix);
     RUN(test_prefix_rule);
     RUN(test_scalars_saturate);

@@ -28,6 +28,7 @@ struct spec_shared {
     int num_nodes, main_node; /* nodeProperties of a multi-node parallel job; 0, 0 otherwise */
     int priority;      /* schedulingPriority, 0 when absent */
     void *slot;        /* a reader's (jobspec_shared_slot) */
+    struct recipe *recipes; /* the recipes that produced it, which go with it */
 };
 
 static void (*slot_free)(void *);
@@ -36,11 +37,14 @@ static void (*slot_free)(void *);
 static dict interned;
 static unsigned long long next_id = 1;
 
-/* Recipes: submit inputs -> the shared part they produced (each entry holds a reference).  The
- * table is emptied when it fills: recipes are a cache, and a workload repeats a few of them. */
+/* Recipes: submit inputs -> the shared part they produced.  An entry holds no reference: it goes
+ * when the last job using its shared part goes, so that the part (the command, the environment:
+ * often secrets) and its record are not kept past the jobs' retention.  The table is emptied when
+ * it fills: recipes are a cache, and a workload repeats a few of them. */
 typedef struct recipe {
     char *text;
     struct spec_shared *sh;
+    struct recipe *next_same; /* the next recipe of the same shared part */
 } recipe;
 static dict recipes;
 #define RECIPES_MAX 4096
@@ -246,6 +250,12 @@ static struct spec_shared *intern(json_t *shared)
 static void unintern(struct spec_shared *sh)
 {
     if (--sh->refs > 0) return;
+    for (recipe *r = sh->recipes, *next; r; r = next) {
+        next = r->next_same;
+        dict_del(&recipes, r->text);
+        free(r->text);
+        free(r);
+    }
     if (sh->id) unused_note(sh->id);
     ref_forget(sh);
     dict_del(&interned, sh->text);
@@ -312,7 +322,7 @@ void jobspec_remember_recipe(const char *text, const jobspec *s)
         void *v;
         while (dict_next(&recipes, &i, &k, &v)) {
             recipe *old = v;
-            unintern(old->sh);
+            old->sh->recipes = NULL;
             free(old->text);
             free(old);
         }
@@ -321,7 +331,8 @@ void jobspec_remember_recipe(const char *text, const jobspec *s)
     recipe *r = xmalloc(sizeof *r);
     r->text = xstrdup(text);
     r->sh = s->shared;
-    r->sh->refs++;
+    r->next_same = r->sh->recipes;
+    r->sh->recipes = r;
     dict_put(&recipes, r->text, r);
 }
 
