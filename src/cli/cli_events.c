@@ -120,7 +120,10 @@ int cli_events(int argc, char **argv)
             rc = 0;
             goto done;
         case 'f': follow = 1; break;
-        case O_QUEUE: json_object_set_new(req, "queue", json_string(optarg)); break;
+        case O_QUEUE:
+            if (!cli_names_ok(&c, optarg, NULL, NULL)) goto done;
+            json_object_set_new(req, "queue", json_string(optarg));
+            break;
         case O_STATUS:
             if (parse_statuses(&c, optarg, chosen) < 0) goto done;
             break;

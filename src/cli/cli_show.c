@@ -175,6 +175,7 @@ int cli_jobs(int argc, char **argv)
         return cli_usage_error(&c, "%s must not be empty (an unset shell variable?)",
                                queue && !*queue ? "--queue" : array && !*array ? "--array" :
                                                                                  "--name");
+    if (!cli_names_ok(&c, queue, NULL, NULL)) return 2;
     for (int k = 0; k < 7; k++) n_chosen += chosen[k];
     if (n_chosen && all) return cli_usage_error(&c, "--status and --all exclude each other");
     int rc = cli_ctx_open(&c);

@@ -2,6 +2,7 @@
  * vCPU-seconds and memory GiB-seconds held, CPU seconds used, the peak of memory), summed by job
  * definition, by the value of a tag, or for the whole queue. */
 #include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/dict.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "cli/cli_cmd.h"
@@ -27,7 +29,8 @@ static const char usage_help[] =
     "counts, whatever its status (with --since or --until, the jobs with an attempt that\n"
     "ended then); array jobs count through their children, a multi-node job as one.  The server sums (GetUsage, batch:GetUsage), so a queue of a million jobs takes a\n"
     "few calls.  Grouped by job definition (the default), by the value of a tag (jobs without\n"
-    "it in a group of their own: " UNTAGGED ", null with --json), or not at all (queue).\n"
+    "it in a group of their own: " UNTAGGED ", null with --json; a value that reads as that,\n"
+    "or as nothing, is shown in quotes), or not at all (queue).\n"
     "\n"
     "options:\n"
     "  --queue Q              the job queue (name or ARN)\n"
@@ -46,24 +49,37 @@ typedef struct group {
     long long peak;
 } group;
 
-static group *group_of(group **gs, size_t *n, const char *key)
+/* The groups in the order the server first gave them, and where each key is: a group a job
+ * (--by tag:KEY with a value a job) is found at once among a million. */
+typedef struct groups {
+    group *all;
+    size_t n, cap;
+    dict at;          /* key -> index + 1 */
+    size_t untagged;  /* index + 1 of the group of jobs without the tag; 0 */
+} groups;
+
+static group *group_of(groups *gs, const char *key)
 {
-    for (size_t i = 0; i < *n; i++) {
-        const char *k = (*gs)[i].key;
-        if (k == key || (k && key && strcmp(k, key) == 0)) return &(*gs)[i];
+    size_t at = key ? (size_t)(uintptr_t)dict_get(&gs->at, key) : gs->untagged;
+    if (at) return &gs->all[at - 1];
+    if (gs->n == gs->cap) {
+        gs->cap = gs->cap ? 2 * gs->cap : 16;
+        gs->all = xrealloc(gs->all, gs->cap * sizeof *gs->all);
     }
-    *gs = xrealloc(*gs, (*n + 1) * sizeof **gs);
-    (*gs)[*n] = (group){.key = key ? xstrdup(key) : NULL};
-    return &(*gs)[(*n)++];
+    group *g = &gs->all[gs->n++];
+    *g = (group){.key = key ? xstrdup(key) : NULL};
+    if (key) dict_put(&gs->at, g->key, (void *)(uintptr_t)gs->n);
+    else gs->untagged = gs->n;
+    return g;
 }
 
 /* Adds one page of GetUsage's groups (the server sums; a queue of many jobs comes in pages). */
-static void add_page(json_t *resp, group **gs, size_t *n)
+static void add_page(json_t *resp, groups *gs)
 {
     json_t *g;
     size_t i;
     json_array_foreach(json_object_get(resp, "groups"), i, g) {
-        group *to = group_of(gs, n, json_string_value(json_object_get(g, "key")));
+        group *to = group_of(gs, json_string_value(json_object_get(g, "key")));
         /* The server's counts, added up over pages: a sum past the largest integer stays
          * there, rather than wrap. */
         long long jobs = cli_int(g, "jobs");
@@ -150,6 +166,7 @@ int cli_usage(int argc, char **argv)
         return cli_usage_error(&c, "--by tag:KEY: KEY is a tag's key, at most 128 characters "
                                    "(got %zu)", util_utf8_chars(by + 4));
     if (!queue) return cli_usage_error(&c, "--queue is required (the job queue to sum up)");
+    if (!cli_names_ok(&c, queue, NULL, NULL)) return 2;
     if (optind != argc)
         return cli_usage_error(&c, "unexpected argument '%.200s'", argv[optind]);
     if (given == 3 && since >= until)
@@ -157,8 +174,8 @@ int cli_usage(int argc, char **argv)
                                    "attempts that ended from --since up to --until)");
     int rc = cli_ctx_open(&c);
     if (rc) return rc;
-    group *gs = NULL;
-    size_t n = 0;
+    groups all = {0};
+    dict_init(&all.at);
     json_t *req = json_pack("{s:s, s:s}", "jobQueue", queue, "by", by);
     if (given & 1) json_object_set_new(req, "endedAfter", json_integer(since));
     if (given & 2) json_object_set_new(req, "endedBefore", json_integer(until));
@@ -172,7 +189,7 @@ int cli_usage(int argc, char **argv)
             rc = 1;
             break;
         }
-        add_page(resp, &gs, &n);
+        add_page(resp, &all);
         json_t *next = json_object_get(resp, "nextToken");
         if (!json_is_string(next)) {
             json_decref(resp);
@@ -188,6 +205,8 @@ int cli_usage(int argc, char **argv)
     }
     json_decref(tokens);
     json_decref(req);
+    group *gs = all.all;
+    size_t n = all.n;
     if (!rc) {
         json_t *out = json_array();
         for (size_t i = 0; i < n; i++)
@@ -226,8 +245,13 @@ int cli_usage(int argc, char **argv)
                 figure(m, sizeof m, gs[i].gib_s);
                 figure(cpu, sizeof cpu, gs[i].cpu_s);
                 figure(peak, sizeof peak, gs[i].peak / 1048576.0);
-                /* A tag's value is anyone's text: no escape sequence reaches the terminal. */
-                char *key = xstrdup(gs[i].key ? gs[i].key : UNTAGGED);
+                /* A tag's value is anyone's text: no escape sequence reaches the terminal;
+                 * and one that reads as the untagged group, as nothing, or as such a value
+                 * quoted, is shown in quotes. */
+                const char *k = gs[i].key;
+                char *key = !k ? xstrdup(UNTAGGED)
+                            : !*k || !strcmp(k, UNTAGGED) || *k == '"' ? xasprintf("\"%s\"", k)
+                                                                       : xstrdup(k);
                 cli_text_plain(key);
                 const char *row[] = {key, jobs, v, m, cpu, peak};
                 cli_table_add(&t, row);
@@ -244,7 +268,8 @@ int cli_usage(int argc, char **argv)
         json_decref(out);
     }
     for (size_t i = 0; i < n; i++) free(gs[i].key);
-    free(gs);
+    dict_free(&all.at);
+    free(all.all);
     cli_ctx_close(&c);
     return rc;
 }

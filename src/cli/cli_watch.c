@@ -437,6 +437,10 @@ int cli_watch(int argc, char **argv)
         return cli_usage_error(&c, "give either a queue or --array JOBID, not both");
     if (array && !*array)
         return cli_usage_error(&c, "--array must not be empty: give an array job's id");
+    if (!array && cli_ref_check(argv[optind], 0) != CLI_REF_OK)
+        return cli_usage_error(&c, "'%s' is no job queue's name: a name is 1 to 128 letters, "
+                                   "digits, hyphens and underscores (or give the queue's ARN)",
+                               argv[optind]);
     int rc = cli_ctx_open(&c);
     if (rc) return rc;
     /* A live view outlives a server that restarts. */

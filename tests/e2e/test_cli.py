@@ -341,6 +341,13 @@ class Usage(unittest.TestCase):
             (["describe", "a", ""], "a job id must not be empty"),
             (["terminate", ""], "a job id must not be empty"),
             (["watch", "--array", ""], "--array must not be empty"),
+            # A queue no name can be is the command line's mistake, as for submit.
+            (["jobs", "--queue", "bad/name"], "--queue 'bad/name' is no job queue's name"),
+            (["usage", "--queue", ""], "--queue '' is no job queue's name"),
+            (["usage", "--queue", "bad/name"], "--queue 'bad/name' is no job queue's name"),
+            (["watch", "--once", "bad/name"], "'bad/name' is no job queue's name"),
+            (["watch", "--once", ""], "'' is no job queue's name"),
+            (["events", "--queue", "x y"], "--queue 'x y' is no job queue's name"),
             (["jobs", "--queue", "q", "--endpoint", "localhost:8900"], "not a URL"),
             (["jobs", "--queue", "q", "--endpoint", "http://127.0.0.1:99999"], "not a URL"),
             (["jobs", "--queue", "q", "--endpoint", "http://[::1"], "not a URL"),

@@ -227,6 +227,24 @@ class Arguments(ServerTestCase):
         self.assertEqual(err, "barge describe: " + said["describe"])
         self.assertIn(jid, out)
 
+    def test_watch_of_a_deleted_queue_says_it_was_deleted(self):
+        # It said the queue did not exist, while DescribeJobQueues shows it DELETED and jobs
+        # --all lists its jobs.
+        self.batch.create_job_queue(jobQueueName="args-gone", priority=1,
+                                    computeEnvironmentOrder=[{"order": 1,
+                                                              "computeEnvironment": "args-ce"}])
+        self.batch.update_job_queue(jobQueue="args-gone", state="DISABLED")
+        self.batch.delete_job_queue(jobQueue="args-gone")
+        deadline = time.time() + 30
+        while self.batch.describe_job_queues(jobQueues=["args-gone"])["jobQueues"][0][
+                "status"] != "DELETED":
+            self.assertLess(time.time(), deadline, "the queue was not deleted")
+            time.sleep(0.1)
+        rc, out, err = self.cli("watch", "--once", "args-gone")
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("the job queue 'args-gone' was deleted", err)
+        self.assertNotIn("no job queue named", err)
+
     def test_a_job_name_no_job_can_have_is_a_usage_error(self):
         """As --queue's and --definition's: exit 2, said before any request (it was the
         server's refusal, exit 1, while a bad --queue was the command line's, 2)."""

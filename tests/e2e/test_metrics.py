@@ -105,6 +105,17 @@ class Metrics(JobsCase):
                                       code="200"), 1)
 
 
+    def test_submit_to_start_counts_a_job_once(self):
+        # Each attempt was counted from the submit: a retried job's third attempt reported the
+        # two before it as time waited.
+        before = value(parse(self.scrape()[2]), "barge_job_submit_to_start_seconds_count") or 0
+        jid = self.submit("m-retried", command="exit 1", retryStrategy={"attempts": 3})
+        self.assertEqual(self.wait_jobs([jid])[jid]["status"], "FAILED")
+        self.assertEqual(len(self.job(jid)["attempts"]), 3)
+        s = parse(self.scrape()[2])
+        self.assertEqual(value(s, "barge_job_submit_to_start_seconds_count"), before + 1)
+
+
 class Token(JobsCase):
     server_args = FAST + ("--metrics-token", "scrape-token-0123456789")
 

@@ -146,18 +146,22 @@ class GetUsage(JobsCase):
         self.submit("other", queue="untagged", tags={"colour": "red"})
         self.submit("dash", queue="untagged", tags={"team": "-"})
         self.submit("red", queue="untagged", tags={"team": "red"})
+        # Values that read as the untagged group, or as nothing, in the table.
+        self.submit("fake", queue="untagged", tags={"team": "(untagged)"})
+        self.submit("empty", queue="untagged", tags={"team": ""})
+        want = {None: 2, "-": 1, "red": 1, "(untagged)": 1, "": 1}
         got, _ = self.pages(jobQueue="untagged", by="tag:team", maxJobs=1)
-        self.assertEqual({k: g["jobs"] for k, g in got.items()}, {None: 2, "-": 1, "red": 1})
+        self.assertEqual({k: g["jobs"] for k, g in got.items()}, want)
         rc, out, err = barge("usage", "--queue", "untagged", "--by", "tag:team", "--json",
                              endpoint=self.server.url)
         self.assertEqual(rc, 0, err)
-        self.assertEqual({g["group"]: g["jobs"] for g in json.loads(out)},
-                         {None: 2, "-": 1, "red": 1})
+        self.assertEqual({g["group"]: g["jobs"] for g in json.loads(out)}, want)
         rc, out, err = barge("usage", "--queue", "untagged", "--by", "tag:team",
                              endpoint=self.server.url)
         self.assertEqual(rc, 0, err)
         rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
-        self.assertEqual(rows, {"(untagged)": "2", "-": "1", "red": "1"})
+        self.assertEqual(rows, {"(untagged)": "2", "-": "1", "red": "1", '"(untagged)"': "1",
+                                '""': "1"})
 
     def test_a_token_is_for_its_queue_grouping_and_window(self):
         """A page asked with another queue, grouping or window than the first would be added

@@ -65,7 +65,13 @@ static int get_snapshot(api_ctx *c, json_t *req, json_t **resp)
     if (!name) return -1;
     jq_rec *q = res_jq(c->st, name);
     if (!q) {
-        api_client_error(c, "jobQueue: no job queue named '%s'", name);
+        /* A deleted queue's description stays (DescribeJobQueues shows it DELETED), and its
+         * jobs are listed; it has no line to show. */
+        if (reg_get_any(&c->st->jq, name))
+            api_client_error(c, "jobQueue: the job queue '%s' was deleted: it places no jobs "
+                                "(ListJobs still lists those it held)", name);
+        else
+            api_client_error(c, "jobQueue: no job queue named '%s'", name);
         free(name);
         return -1;
     }

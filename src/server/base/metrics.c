@@ -24,7 +24,8 @@ typedef struct hist {
 
 static hist hists[METRIC_N_HISTOGRAMS] = {
     [METRIC_SUBMIT_TO_START] = {.name = "barge_job_submit_to_start_seconds",
-                                .help = "Time from SubmitJob to an attempt's start.",
+                                .help = "Time from SubmitJob to the job's first start "
+                                        "(waiting on dependencies included).",
                                 .n = 12,
                                 .bounds = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800,
                                            3600}},

@@ -9,7 +9,7 @@
 
 /* The histograms, each with its own buckets (metrics.c). */
 typedef enum {
-    METRIC_SUBMIT_TO_START, /* seconds from SubmitJob to an attempt's start */
+    METRIC_SUBMIT_TO_START, /* seconds from SubmitJob to the job's first start */
     METRIC_RUN_TIME,        /* seconds an attempt ran */
     METRIC_SCHED_PASS,      /* seconds of a scheduling pass */
     METRIC_BATCH_SIZE,      /* calls in one group commit */

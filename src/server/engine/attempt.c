@@ -309,9 +309,11 @@ void attempt_running(state *st, job *j, int64_t at)
     /* A job's startedAt (and stoppedAt) are its latest attempt's, as AWS reports them; each
      * attempt keeps its own in attempts[].  An array's parent keeps its first child's start
      * (jobs_note_started). */
+    /* The job's first start only: a retry's would count the attempts before it as waiting. */
+    if (!j->started_at)
+        metrics_observe(METRIC_SUBMIT_TO_START, (double)(at - j->created_at) / 1000.0);
     j->started_at = at;
     j->attempt_started_at = at;
-    metrics_observe(METRIC_SUBMIT_TO_START, (double)(at - j->created_at) / 1000.0);
     jobs_note_started(st, j);
     jobs_set_status(st, j, JS_RUNNING, NULL);
 }
