@@ -40,6 +40,15 @@ class DescribeJobs(JobsCase):
                                    filters=[{"name": "JOB_NAME", "values": ["big"]}])
         self.assertEqual(len(out["jobSummaryList"]), 100)
         self.assertIn("nextToken", out)
+        # Nor more when asked for: "When --filters is used, Batch returns up to 100 values".
+        out = self.batch.list_jobs(arrayJobId=self.parent, maxResults=500,
+                                   filters=[{"name": "JOB_NAME", "values": ["big"]}])
+        self.assertEqual(len(out["jobSummaryList"]), 100)
+        rest = self.batch.list_jobs(arrayJobId=self.parent, maxResults=500,
+                                    nextToken=out["nextToken"],
+                                    filters=[{"name": "JOB_NAME", "values": ["big"]}])
+        self.assertEqual(len(rest["jobSummaryList"]), 50)
+        self.assertNotIn("nextToken", rest)
 
     def test_unknown_ids_are_left_out(self):
         p = self.parent

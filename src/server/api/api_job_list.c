@@ -222,6 +222,9 @@ static int list_jobs(api_ctx *c, json_t *req, json_t **resp)
         return api_client_error(c, "maxResults: must be between 1 and 1000 (got %lld)",
                                 (long long)max);
     }
+    /* "When --filters is used, Batch returns up to 100 values": a larger page is given as 100
+     * and a nextToken, so that a caller who asks for more and does not page learns it here. */
+    if (f.any_filter && max > 100) max = 100;
     /* With a filter, a queue's jobs come newest first, as the API reference says; otherwise (and
      * an array's children always) in submit order. */
     int newest_first = f.any_filter && !array;
