@@ -348,8 +348,10 @@ static void draw_progress(json_t *ap, int in_place, char *last, size_t last_size
         if (cli_int(sum, order[k]))
             n += snprintf(counts + n, sizeof counts - (size_t)n, " %s %lld", order[k],
                           cli_int(sum, order[k]));
-    /* The last column is left free: a terminal may wrap a line that fills it. */
-    int room = in_place ? terminal_width() - 1 : INT_MAX;
+    /* The last column is left free: a terminal may wrap a line that fills it.  A line printed
+     * once onto a terminal (watch --once) fits it too; into a pipe it is whole. */
+    size_t window = cli_term_width(STDERR_FILENO);
+    int room = in_place ? terminal_width() - 1 : window ? (int)window - 1 : INT_MAX;
     if (room < 1) room = 1;
     int width = 40, len = (int)strlen(counts);
     if (width > room - 3 - len) width = room - 3 - len;

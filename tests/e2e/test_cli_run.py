@@ -14,7 +14,7 @@ import threading
 import time
 
 from harness import ACCESS_KEY, BARGE, SECRET_KEY, Server, write_credentials
-from test_cli import barge, cli_env
+from test_cli import barge, barge_on_terminal, cli_env
 from test_jobs_common import JobsCase
 
 
@@ -599,6 +599,10 @@ class Watch(JobsCase):
         rc, out, err = self.cli("watch", "--array", arr, "--once", "--json", timeout=30)
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out)["arrayProperties"]["statusSummary"]["RUNNABLE"], 2)
+        # On a narrow terminal the line fits it (it wrapped), the bar going first.
+        rc, screen = barge_on_terminal("watch", "--array", arr, "--once", columns=20,
+                                       endpoint=self.server.url)
+        self.assertEqual((rc, screen), (0, "0/2 RUNNABLE 2\n"))
 
     def watch_on_terminal(self, queue, rows, columns):
         """Runs the live `barge watch QUEUE` on a terminal of that window size until it has drawn
