@@ -343,14 +343,35 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
         return 1;
     }
     if (before) until = "after them";
+    /* A window too short for a line a status has the counts side by side, as many lines as
+     * its width needs (an 8-row terminal dropped the last, FAILED). */
+    json_t *counts = json_object_get(json_object_get(resp, "barge"), "jobsByStatus");
+    char *packed[STATUS_LINES] = {NULL};
+    size_t status_lines = STATUS_LINES, top = 1 + (held != NULL) + (before != NULL);
+    if (v.rows != SIZE_MAX && v.rows < top + STATUS_LINES) {
+        status_lines = 0;
+        buf line = {0};
+        for (size_t k = 0; k < STATUS_LINES; k++) {
+            char item[48];
+            snprintf(item, sizeof item, "%s %lld", statuses[k], cli_int(counts, statuses[k]));
+            if (line.len && v.width && line.len + 2 + strlen(item) > v.width) {
+                packed[status_lines++] = line.data;
+                line = (buf){0};
+            }
+            buf_puts(&line, "  ");
+            buf_puts(&line, item);
+        }
+        packed[status_lines++] = line.data;
+    }
     if (v.rows != SIZE_MAX) {
         /* As many of the front's jobs as fit below the header, the counts and the heading; one
          * line fewer when "... and N more" must follow. */
-        size_t above = 1 + (held != NULL) + (before != NULL) + STATUS_LINES + 1;
+        size_t above = top + status_lines + 1;
         size_t room = v.rows > above ? v.rows - above : 0;
         shown = n <= room ? n : room ? room - 1 : 0;
     }
     if (stuck_reasons(c, front, shown, &stuck) < 0) {
+        for (size_t k = 0; k < STATUS_LINES; k++) free(packed[k]);
         free(held);
         free(before);
         json_decref(stuck);
@@ -366,9 +387,15 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
               json_number_value(json_object_get(usage, "quantity")));
     if (held) view_line(&v, "%s", held);
     if (before) view_line(&v, "%s", before);
-    json_t *counts = json_object_get(json_object_get(resp, "barge"), "jobsByStatus");
-    for (size_t k = 0; k < STATUS_LINES; k++)
-        view_line(&v, "  %-10s %lld", statuses[k], cli_int(counts, statuses[k]));
+    if (packed[0]) {
+        for (size_t k = 0; k < status_lines; k++) {
+            view_line(&v, "%s", packed[k]);
+            free(packed[k]);
+        }
+    } else {
+        for (size_t k = 0; k < STATUS_LINES; k++)
+            view_line(&v, "  %-10s %lld", statuses[k], cli_int(counts, statuses[k]));
+    }
     /* The snapshot lists the first FRONT_MAX at most, as AWS's does: more may wait. */
     const char *least = n >= FRONT_MAX ? "at least " : "";
     /* A window too short to list any says how many on the heading's line. */

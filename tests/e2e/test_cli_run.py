@@ -665,6 +665,17 @@ class Watch(JobsCase):
                               "next to be placed once it is ENABLED: 8 jobs", lines)
             else:
                 self.assertTrue(any(line.endswith("...") for line in lines), lines)
+        # Too short for a line a status (8 rows, the header two of them): the counts go side
+        # by side, on as many lines as the width needs, and none is dropped (FAILED was).
+        for columns, count_lines in ((100, 1), (40, 3)):
+            lines = self.watch_on_terminal("narrow", 8, columns)
+            self.assertLessEqual(len(lines), 8, lines)
+            self.assertTrue(lines[2 + count_lines].startswith(
+                "next to be placed once it is ENABLED:"[:columns - 4]), lines)
+            counts = " ".join(lines[2:2 + count_lines])
+            self.assertRegex(counts, r"^  SUBMITTED 0  PENDING 0 +RUNNABLE 8 +STARTING 0 +"
+                                     r"RUNNING 0 +SUCCEEDED 0 +FAILED 0$")
+            self.assertTrue(all(len(line) < columns for line in lines), lines)
         # Into a pipe, nothing is cut.
         rc, out, err = self.cli("watch", "narrow", "--once")
         self.assertEqual(rc, 0, err)
