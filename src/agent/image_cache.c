@@ -156,6 +156,39 @@ static char *remote_digest(image_cache *c, const imageref *r, const char *auth, 
                               why_len);
 }
 
+/* Makes stage an empty OCI layout holding the shared layout's blobs, hard-linked: skopeo does
+ * not fetch a blob its destination has, so an image pulled again (a tag pushed anew) costs the
+ * layers that changed, as a docker pull does.  A blob that cannot be linked is fetched. */
+static void stage_prepare(image_cache *c, const char *stage)
+{
+    char *blobs = xasprintf("%s/blobs/sha256", stage), *from = xasprintf("%s/blobs/sha256",
+                                                                         c->layout);
+    char *oci = xasprintf("%s/oci-layout", stage), *index = xasprintf("%s/index.json", stage);
+    json_t *layout = json_pack("{s:s}", "imageLayoutVersion", "1.0.0");
+    json_t *empty = json_pack("{s:i, s:[]}", "schemaVersion", 2, "manifests");
+    if (util_make_dirs(blobs, 0700) >= 0 && json_dump_file(layout, oci, 0) == 0 &&
+        json_dump_file(empty, index, 0) == 0) {
+        pthread_rwlock_rdlock(&c->layout_lock);
+        DIR *d = opendir(from);
+        for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+            if (e->d_name[0] == '.') continue;
+            char *src = xasprintf("%s/%s", from, e->d_name), *dst = xasprintf("%s/%s", blobs,
+                                                                              e->d_name);
+            (void)link(src, dst);
+            free(src);
+            free(dst);
+        }
+        if (d) closedir(d);
+        pthread_rwlock_unlock(&c->layout_lock);
+    }
+    json_decref(layout);
+    json_decref(empty);
+    free(blobs);
+    free(from);
+    free(oci);
+    free(index);
+}
+
 /* Copies the image into the layout under key and returns its manifest digest; a tag is
  * copied by the digest its registry names for it now, which goes in *remote (NULL when the
  * registry could not say: it is copied by its tag then, and skopeo says what is wrong).  auth
@@ -176,6 +209,7 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
     /* Fetched into a layout of its own, then copied into the shared one under the lock: a
      * registry that hung held the shared layout, and every pull behind it, to its deadline. */
     char *stage = xasprintf("%s/" PULL_STAGE "%ld-%llu", c->dir, (long)getpid(), seq);
+    stage_prepare(c, stage);
     char *dest = xasprintf("oci:%s:%s", stage, key);
     char *timeout = xasprintf("%ds", c->timeout_s);
     char *authfile = auth ? image_authfile_write(c->dir, seq, host, auth) : NULL;
@@ -185,6 +219,7 @@ static char *pull(image_cache *c, const imageref *r, const char *canonical, cons
                  "credentials to %s: %s", canonical, c->dir, strerror(errno));
         free(*remote);
         *remote = NULL;
+        util_remove_tree(stage);
         free(src);
         free(dest);
         free(stage);

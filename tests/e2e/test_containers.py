@@ -695,7 +695,7 @@ class ImageCache(unittest.TestCase):
         self.assertEqual(self.requests(reg, heads), asked + 3)
 
     def test_a_tag_pushed_anew_is_pulled_again(self):
-        reg, server, batch = busybox_server(self)
+        reg, server, batch = busybox_server(self, access_log=True)
         layout = build_busybox_layout()
         self.addCleanup(shutil.rmtree, layout, True)
         push_layout(layout, reg, "team/app")
@@ -720,8 +720,13 @@ class ImageCache(unittest.TestCase):
         self.assertEqual(output(), ["none"])
         add_layer(layout, "latest", [("etc/version", "file", 0o644, b"2\n")], "version 2")
         push_layout(layout, reg, "team/app")
+        blobs = r'"GET /v2/team/app/blobs/'
+        before = self.requests(reg, blobs)
         time.sleep(1.1)
         self.assertEqual(output(), ["2"])
+        # Only what changed is fetched, as a docker pull does: the new layer and configuration,
+        # not busybox's layer again.
+        self.assertEqual(self.requests(reg, blobs) - before, 2)
         # The registry gone: the image pulled last serves.
         reg.stop()
         time.sleep(1.1)
