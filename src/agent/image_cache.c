@@ -190,16 +190,16 @@ static void stage_prepare(image_cache *c, const char *stage)
 }
 
 /* Copies the image into the layout under key and returns its manifest digest; a tag is
- * copied by the digest its registry names for it now, which goes in *remote (NULL when the
- * registry could not say: it is copied by its tag then, and skopeo says what is wrong).  auth
- * is "user:password" or NULL. */
+ * copied by the digest its registry names for it now (*remote when the caller just asked, else
+ * asked here), which is left in *remote (NULL when the registry could not say: it is copied by
+ * its tag then, and skopeo says what is wrong).  auth is "user:password" or NULL. */
 static char *pull(image_cache *c, const imageref *r, const char *canonical, const char *key,
                   const char *auth, char **remote, char *reason, size_t reason_len)
 {
     int mirrored, plain;
     const char *host = registry_of(c, r, &mirrored, &plain);
     char why[256];
-    *remote = r->digest ? NULL : remote_digest(c, r, auth, why, sizeof why);
+    if (!r->digest && !*remote) *remote = remote_digest(c, r, auth, why, sizeof why);
     const char *pin = r->digest ? r->digest : *remote;
     char *src = xasprintf("docker://%s/%s%s%s", host, r->path, pin ? "@" : ":",
                           pin ? pin : r->tag);
@@ -541,6 +541,7 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
     layout_key(canonical, key);
     char **trash = NULL;
     int ntrash = 0, rc = -1, noted = !note, asked = 0;
+    char *checked = NULL; /* the digest a moved tag's registry named, for the pull */
 
     pthread_mutex_lock(&c->mu);
     for (;;) {
@@ -549,25 +550,33 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
         if (known && !r.digest && !known->moved && !asked &&
             util_mono_ms() >= known->next_check_ms) {
             /* A tag: is it where it was?  Asked once a while, outside the lock; meanwhile
-             * other callers take the cached image. */
-            known->next_check_ms = util_mono_ms() + c->recheck_ms;
+             * other callers take the cached image, and do not ask too while this asks. */
+            known->next_check_ms = util_mono_ms() + CHECK_TIMEOUT_MS + c->recheck_ms;
             asked = 1;
             char *was = known->remote ? xstrdup(known->remote) : NULL, said[256];
             pthread_mutex_unlock(&c->mu);
             char *now = remote_digest(c, &r, auth, said, sizeof said);
             pthread_mutex_lock(&c->mu);
             known = imcache_ref_find(c, canonical);
+            known->next_check_ms = util_mono_ms() + (now ? c->recheck_ms : CHECK_BACKOFF_MS);
             if (!now) {
                 log_warn("image cache: cannot ask whether %s still names %s (%s): the image "
                          "pulled before serves", canonical, was ? was : known->digest, said);
-                known->next_check_ms = util_mono_ms() + CHECK_BACKOFF_MS;
-            } else if (!was || strcmp(now, was) != 0) {
-                /* Unless another caller pulled it again meanwhile. */
-                if ((!was && !known->remote) || (was && known->remote &&
-                                                 !strcmp(known->remote, was))) {
-                    log_info("image cache: %s names %s now: pulling it again", canonical, now);
-                    known->moved = 1;
-                }
+            } else if (!was && !known->remote && strcmp(now, known->digest) == 0) {
+                /* Pulled while its registry's digest was not known (an older record, or its
+                 * registry could not say): it names what is here. */
+                known->remote = xstrdup(now);
+                imcache_save_locked(c);
+            } else if ((!was && !known->remote) ||
+                       (was && known->remote && strcmp(now, was) != 0 &&
+                        !strcmp(known->remote, was))) {
+                /* Moved (unless another caller pulled it again meanwhile): the pull is made
+                 * by what the registry just named. */
+                log_info("image cache: %s names %s now: pulling it again", canonical, now);
+                known->moved = 1;
+                free(checked);
+                checked = now;
+                now = NULL;
             }
             free(now);
             free(was);
@@ -594,9 +603,20 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
         if (joined == 0) continue; /* pulled by another caller: look again */
 
         pthread_mutex_unlock(&c->mu);
-        char *remote = NULL;
+        char *remote = checked;
+        checked = NULL;
         char *digest = pull(c, &r, canonical, key, auth, &remote, reason, reason_len);
         pthread_mutex_lock(&c->mu);
+        refmap *was = digest || r.digest ? NULL : imcache_ref_find(c, canonical);
+        if (was && was->moved && (*out = hold_locked(c, was->digest, map)) != NULL) {
+            /* The tag moved, and its new image could not be had: the one pulled before
+             * serves, as ECS's default pull behaviour has it, and the registry is asked again
+             * after a while.  The callers that waited for this pull look again. */
+            log_warn("image cache: %s moved, but pulling it again failed (%s): the image "
+                     "pulled before serves", canonical, reason);
+            was->moved = 0;
+            was->next_check_ms = util_mono_ms() + CHECK_BACKOFF_MS;
+        }
         if (digest) {
             imcache_ref_set(c, canonical, digest, remote);
             free(remote);
@@ -630,6 +650,7 @@ int image_cache_get(image_cache *c, const char *reference, const char *auth, con
     }
     pthread_mutex_unlock(&c->mu);
     imcache_empty_trash(trash, ntrash);
+    free(checked);
     free(pull_key);
     free(canonical);
     imageref_free(&r);

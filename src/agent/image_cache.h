@@ -12,8 +12,10 @@
  * pulled (the pull is made by that digest, so the two agree), and before the cached image serves
  * it, its registry is asked again (image_check: one HEAD of the manifest), at most once every
  * IMAGE_CACHE_RECHECK_MS: a tag pushed anew is pulled again, as the ECS agent's default pull
- * behaviour has it; a registry that cannot say (down, refused) leaves the cached image serving,
- * as ECS does, and is asked again only after half a minute.
+ * behaviour has it; a registry that cannot say (down, refused), or a moved tag whose new image
+ * cannot be pulled, leaves the cached image serving, as ECS does, and is asked again only after
+ * half a minute.  A pull's own layout starts with the blobs the cache has, so only the layers
+ * that changed are fetched.
  *
  * Threading: every function may be called from any thread, image_cache_get by many at once.  One
  * pull runs per canonical reference and one unpack per digest; other callers of the same
@@ -32,8 +34,10 @@
  *   bundles/<hex>-uU-gG-nN/  the same image unpacked for a user namespace (idmap.h): each file
  *                            owned by the host id its owner maps to (container id i is host id
  *                            U+i, group i is G+i, for i below N)
- *   refs.json                canonical reference -> digest, and each bundle's size and last
- *                            use, written atomically (a temporary file renamed over it)
+ *   refs.json                canonical reference -> digest ("refs"), a tag -> the digest its
+ *                            registry named when it was pulled ("remotes"), and each bundle's
+ *                            size and last use, written atomically (a temporary file renamed
+ *                            over it)
  */
 #ifndef BARGE_IMAGE_CACHE_H
 #define BARGE_IMAGE_CACHE_H

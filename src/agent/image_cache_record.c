@@ -175,7 +175,7 @@ void imcache_load(image_cache *c)
 /* While the bundles pass the bound, renames the least recently used unheld one out of the way
  * and adds its new path to *trash, for the caller to remove once it has let go of the lock.
  * The layout keeps the evicted image's blobs: they cost only the compressed size, and the next
- * pull of the image then needs no blob from the registry. */
+ * pull of the image then fetches none of them again (a pull's own layout starts with them). */
 void imcache_evict_locked(image_cache *c, char ***trash, int *ntrash)
 {
     while (c->total > c->max_bytes) {

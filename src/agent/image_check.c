@@ -103,12 +103,18 @@ static long left_ms(long long deadline)
 /* A token from the challenge's realm for the repository (the realm's scope, or pull of path);
  * NULL with why. */
 static char *fetch_token(httpc *h, const image_challenge *ch, const char *path, const char *auth,
-                         long long deadline, char *why, size_t why_len)
+                         int plain, long long deadline, char *why, size_t why_len)
 {
     if (!ch->realm || (strncasecmp(ch->realm, "https://", 8) && strncasecmp(ch->realm, "http://",
                                                                               7))) {
         snprintf(why, why_len, "the registry asked for a token without an http(s) realm to get "
                  "it from");
+        return NULL;
+    }
+    /* The credentials would cross in clear what the registry itself is spoken to over TLS. */
+    if (!plain && auth && strncasecmp(ch->realm, "http://", 7) == 0) {
+        snprintf(why, why_len, "the registry's token service %s is plain http: its credentials "
+                 "are not sent there", ch->realm);
         return NULL;
     }
     buf url = {0};
@@ -178,7 +184,7 @@ char *image_check_digest(const char *host, int plain, const char *path, const ch
         image_challenge ch;
         char *authorization = NULL;
         if (image_check_challenge(www, &ch) == 0 && !strcasecmp(ch.scheme, "Bearer")) {
-            char *token = fetch_token(h, &ch, path, auth, deadline, why, why_len);
+            char *token = fetch_token(h, &ch, path, auth, plain, deadline, why, why_len);
             if (token) authorization = xasprintf("Bearer %s", token);
             free(token);
         } else if (ch.scheme && !strcasecmp(ch.scheme, "Basic") && auth) {

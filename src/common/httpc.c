@@ -156,8 +156,11 @@ static httpc_rc exchange(httpc *h, const char *url, const char *body, size_t len
     h->error[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
-    /* A handle that made a HEAD must be told the next is not one. */
+    /* A handle that made a HEAD must be told the next is not one.  A HEAD's answer has no
+     * body, whatever its Content-Length says (libcurl would hold it to max_body too). */
     curl_easy_setopt(c, CURLOPT_NOBODY, head ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+                     (curl_off_t)(head || h->o.discard_body ? 0 : h->o.max_body));
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);

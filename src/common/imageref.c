@@ -169,11 +169,17 @@ const char *imageref_parse(const char *s, imageref *out)
             path = slash + 1;
         }
     }
+    /* index.docker.io is Docker Hub's older name, and docker.io/NAME an official image as
+     * NAME alone is (Docker normalizes both so; skopeo does too). */
+    if (domain && strcmp(domain, "index.docker.io") == 0) {
+        free(domain);
+        domain = xstrdup(IMAGEREF_DEFAULT_DOMAIN);
+    }
+    int hub = !domain || strcmp(domain, IMAGEREF_DEFAULT_DOMAIN) == 0;
     /* Docker measures the name as it normalizes it, with docker.io/ and library/ added:
      * "docker.io/library/" + 240 characters is too long although the 240 alone are not. */
-    int official = !domain && !strchr(path, '/');
-    size_t full_len = (domain ? strlen(name)
-                              : strlen(IMAGEREF_DEFAULT_DOMAIN "/") + strlen(path)) +
+    int official = hub && !strchr(path, '/');
+    size_t full_len = strlen(domain ? domain : IMAGEREF_DEFAULT_DOMAIN) + 1 + strlen(path) +
                       (official ? strlen("library/") : 0);
     if (full_len > IMAGEREF_NAME_MAX) {
         why = "a repository name with its registry may be at most 255 characters";

@@ -279,9 +279,10 @@ def run_tool(args, timeout=60):
     return out.stdout
 
 
-def add_index(layout, tag, index_tag):
+def add_index(layout, tag, index_tag, foreign_only=False):
     """Tags as index_tag an image index (a multi-platform image) of the layout's image `tag`:
-    this machine's platform and another's, both that manifest.  Returns the index's digest."""
+    this machine's platform and another's, both that manifest (with foreign_only, the other's
+    alone: an image this machine cannot pull).  Returns the index's digest."""
     index_path = os.path.join(layout, "index.json")
     with open(index_path) as f:
         index = json.load(f)
@@ -290,7 +291,8 @@ def add_index(layout, tag, index_tag):
     blob = _json_bytes({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [
         {"mediaType": MEDIA_MANIFEST, "digest": entry["digest"], "size": entry["size"],
          "platform": {"architecture": arch, "os": "linux"}}
-        for arch in (_goarch(), "s390x" if _goarch() != "s390x" else "arm64")]})
+        for arch in ((() if foreign_only else (_goarch(),)) +
+                     ("s390x" if _goarch() != "s390x" else "arm64",))]})
     digest = _write_blob(layout, blob)
     index["manifests"].append({"mediaType": MEDIA_INDEX, "digest": digest, "size": len(blob),
                                "annotations": {"org.opencontainers.image.ref.name": index_tag}})
@@ -400,7 +402,7 @@ def _serve_token_auth():
     that, which Debian does not have).  On 127.0.0.1: /token gives the token "tok" to basic
     authentication as puller:s3cret; a manifest HEAD of team/app:latest with that token is
     answered with the digest below; repository team/basic takes basic authentication instead,
-    and team/nodigest answers without a digest.  Prints "HOST:PORT DIGEST" and serves until its
+    team/nodigest answers without a digest and team/big with a manifest of 200,000 bytes.  Prints "HOST:PORT DIGEST" and serves until its
     standard input closes.  The unit test of the agent's image_check drives it."""
     import base64
     import http.server
@@ -448,6 +450,8 @@ def _serve_token_auth():
                 return self.answer(200, [("Docker-Content-Digest", digest)])
             if self.path == "/v2/team/nodigest/manifests/latest":
                 return self.answer(200)
+            if self.path == "/v2/team/big/manifests/latest":  # an index of many platforms
+                return self.answer(200, [("Docker-Content-Digest", digest)], b" " * 200000)
             self.answer(404)
 
         def log_message(self, *args):

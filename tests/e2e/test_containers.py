@@ -727,6 +727,15 @@ class ImageCache(unittest.TestCase):
         # Only what changed is fetched, as a docker pull does: the new layer and configuration,
         # not busybox's layer again.
         self.assertEqual(self.requests(reg, blobs) - before, 2)
+        # Moved to an image this machine cannot pull (another platform's alone): the image
+        # pulled before serves, as ECS's pull behaviour has it (every job failed).
+        add_index(layout, "latest", "foreign", foreign_only=True)
+        push_layout(layout, reg, "team/app", "foreign", all_platforms=True)
+        run_tool(["skopeo", "copy", "--quiet", "--all", "--src-tls-verify=false",
+                  "--dest-tls-verify=false", "docker://%s/team/app:foreign" % reg.url,
+                  "docker://%s/team/app:latest" % reg.url])
+        time.sleep(1.1)
+        self.assertEqual(output(), ["2"])
         # The registry gone: the image pulled last serves.
         reg.stop()
         time.sleep(1.1)

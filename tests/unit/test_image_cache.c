@@ -235,8 +235,6 @@ static void test_eviction(void)
     free(rc);
 }
 
-/* With the registry stopped: references resolved before, by tag or by digest, still work, and so
- * they do in a cache opened anew on the same directory. */
 /* A tag pushed anew is pulled again at its next get (the cache asks the registry every time
  * here); the tag it was not pushed to is not. */
 static void test_moved_tag(void)
@@ -266,6 +264,37 @@ static void test_moved_tag(void)
     free(copy_b);
     free(moving);
     free(ra);
+}
+
+/* With the registry stopped: references resolved before, by tag or by digest, still work (the
+ * registry cannot say whether a tag moved: what was pulled serves), and so they do in a cache
+ * opened anew on the same directory. */
+/* A record of an older cache names no registry digest for its tags: a tag whose registry names
+ * the digest pulled is taken as unmoved, not pulled again. */
+static void test_record_without_remotes(void)
+{
+    image_cache_free(cache);
+    char *path = xasprintf("%s/refs.json", dir), *text = util_read_file(path), *err = NULL;
+    CHECK(text);
+    char *at = strstr(text, "\"remotes\"");
+    CHECK(at);
+    memcpy(at, "\"ignored\"", 9);
+    FILE *f = fopen(path, "w");
+    CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0);
+    cache = image_cache_new(dir, 1LL << 40, &err);
+    CHECK(cache);
+    image_cache_set_recheck(cache, 0);
+    image_cache_entry *e;
+    char *ra = ref("a");
+    image_cache_note note = {count_note, &notes};
+    notes = 0;
+    CHECK_EQ_INT(image_cache_get(cache, ra, NULL, NULL, &note, &e, reason, sizeof reason), 0);
+    CHECK_STR(e->digest, digests[0]);
+    image_cache_release(cache, e);
+    CHECK_EQ_INT(notes, 0); /* no pull */
+    free(ra);
+    free(text);
+    free(path);
 }
 
 static void test_without_registry(void)
@@ -330,6 +359,8 @@ static void test_bad_record(void)
     CHECK(f && fputs(b.data, f) >= 0 && fclose(f) == 0);
     image_cache *c = image_cache_new(d, 1, &err);
     CHECK(c);
+    /* Whether the tag moved is asked of a mirror that refuses at once, not of Docker Hub. */
+    image_cache_set_registries(c, "127.0.0.1:9", NULL);
     image_cache_entry *e;
     CHECK_EQ_INT(image_cache_get(c, "busybox:old", NULL, NULL, NULL, &e, reason, sizeof reason), 0);
     CHECK(e->bytes > 0 && e->bytes < 1000000);
@@ -360,6 +391,7 @@ int main(void)
     RUN(test_eviction);
     image_cache_set_recheck(cache, 0);
     RUN(test_moved_tag);
+    RUN(test_record_without_remotes);
     registry_stop();
     RUN(test_without_registry);
     image_cache_free(cache);

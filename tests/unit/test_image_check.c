@@ -95,6 +95,12 @@ static void test_against_the_stand_in(void)
     CHECK(!image_check_digest(host, 1, "team/basic", "latest", NULL, 5000, never, NULL, why,
                               sizeof why));
     CHECK_CONTAINS(why, "Basic authentication and none was given");
+    /* A manifest larger than any token answer is no answer too long: a HEAD has no body. */
+    d = image_check_digest(host, 1, "team/big", "latest", NULL, 5000, never, NULL, why,
+                           sizeof why);
+    CHECK(d);
+    CHECK_STR(d, digest);
+    free(d);
     /* No digest in the answer; an unknown manifest. */
     CHECK(!image_check_digest(host, 1, "team/nodigest", "latest", NULL, 5000, never, NULL, why,
                               sizeof why));

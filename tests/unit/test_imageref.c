@@ -36,6 +36,10 @@ static void test_docker_hub_defaults(void)
     resolves("busybox:1.36", "docker.io/library/busybox:1.36", 0);
     resolves("myorg/app", "docker.io/myorg/app:latest", 0);
     resolves("docker.io/library/busybox:latest", "docker.io/library/busybox:latest", 0);
+    /* Docker Hub named, and by its older name: an official image is still under library/. */
+    resolves("docker.io/ubuntu:22.04", "docker.io/library/ubuntu:22.04", 0);
+    resolves("index.docker.io/ubuntu", "docker.io/library/ubuntu:latest", 0);
+    resolves("index.docker.io/myorg/app", "docker.io/myorg/app:latest", 0);
     resolves("biocontainers/samtools:1.17--h00cdaf9_0",
              "docker.io/biocontainers/samtools:1.17--h00cdaf9_0", 0);
     resolves("org/a__b.c-d---e/f_g", "docker.io/org/a__b.c-d---e/f_g:latest", 0);
@@ -109,6 +113,13 @@ static void test_refused(void)
     name[237] = 'a';
     name[238] = '\0';
     refused(name, "at most 255");
+    /* And so with docker.io/ given: the same name, the same limit. */
+    char named[360];
+    snprintf(named, sizeof named, "docker.io/%s", name);
+    refused(named, "at most 255");
+    name[237] = '\0';
+    snprintf(named, sizeof named, "docker.io/%s", name);
+    resolves(named, want, 0);
 }
 
 int main(void)
