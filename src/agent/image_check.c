@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,62 @@
                "application/vnd.docker.distribution.manifest.v2+json"
 #define TOKEN_MAX ((size_t)64 << 10)
 #define CONNECT_TIMEOUT_MS 5000
+/* A token's lifetime when its answer does not say (the distribution project's default). */
+#define TOKEN_DEFAULT_S 60
+/* Basic authentication that worked is sent at once for this long. */
+#define BASIC_KEEP_MS (10 * 60 * 1000LL)
+
+/* Authorizations that a registry took, by registry, repository and credentials: the next
+ * question is one HEAD instead of a HEAD refused, a token fetched and a HEAD again.  A bearer
+ * token is kept until ten seconds before it expires; a refused one is replaced. */
+#define KEPT_MAX 64
+typedef struct kept {
+    char *key, *authorization;
+    long long until_ms; /* monotonic */
+} kept;
+static kept kept_auth[KEPT_MAX];
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static char *kept_key(const char *host, const char *path, const char *auth)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    char hex[65] = "";
+    if (auth) {
+        EVP_Digest(auth, strlen(auth), md, &n, EVP_sha256(), NULL);
+        util_hex(md, 32, hex);
+    }
+    return xasprintf("%s\n%s\n%s", host, path, hex);
+}
+
+static char *kept_get(const char *key)
+{
+    char *found = NULL;
+    long long now = util_mono_ms();
+    pthread_mutex_lock(&kept_mu);
+    for (size_t i = 0; i < KEPT_MAX && !found; i++)
+        if (kept_auth[i].key && !strcmp(kept_auth[i].key, key) && kept_auth[i].until_ms > now)
+            found = xstrdup(kept_auth[i].authorization);
+    pthread_mutex_unlock(&kept_mu);
+    return found;
+}
+
+static void kept_put(const char *key, const char *authorization, long long until_ms)
+{
+    pthread_mutex_lock(&kept_mu);
+    size_t at = 0;
+    for (size_t i = 0; i < KEPT_MAX; i++) {
+        if (kept_auth[i].key && !strcmp(kept_auth[i].key, key)) {
+            at = i;
+            break;
+        }
+        if (kept_auth[i].until_ms < kept_auth[at].until_ms) at = i; /* the first to expire */
+    }
+    free(kept_auth[at].key);
+    free(kept_auth[at].authorization);
+    kept_auth[at] = (kept){xstrdup(key), xstrdup(authorization), until_ms};
+    pthread_mutex_unlock(&kept_mu);
+}
 
 void image_challenge_free(image_challenge *c)
 {
@@ -103,7 +160,8 @@ static long left_ms(long long deadline)
 /* A token from the challenge's realm for the repository (the realm's scope, or pull of path);
  * NULL with why. */
 static char *fetch_token(httpc *h, const image_challenge *ch, const char *path, const char *auth,
-                         int plain, long long deadline, char *why, size_t why_len)
+                         int plain, long long deadline, long long *expires_in_s, char *why,
+                         size_t why_len)
 {
     if (!ch->realm || (strncasecmp(ch->realm, "https://", 8) && strncasecmp(ch->realm, "http://",
                                                                               7))) {
@@ -154,6 +212,9 @@ static char *fetch_token(httpc *h, const image_challenge *ch, const char *path, 
         if (!t || !*t) t = json_string_value(json_object_get(doc, "access_token"));
         if (t && *t && !strpbrk(t, "\r\n")) token = xstrdup(t);
         else snprintf(why, why_len, "its token service %s gave no token", ch->realm);
+        json_t *ttl = json_object_get(doc, "expires_in");
+        *expires_in_s = json_is_integer(ttl) && json_integer_value(ttl) > 0
+                            ? json_integer_value(ttl) : TOKEN_DEFAULT_S;
         json_decref(doc);
     }
     buf_free(&url);
@@ -176,20 +237,30 @@ char *image_check_digest(const char *host, int plain, const char *path, const ch
     }
     char *url = xasprintf("%s://%s/v2/%s/manifests/%s", plain ? "http" : "https", host, path,
                           tag);
+    char *key = kept_key(host, path, auth), *authorization = kept_get(key);
+    long long keep_until = 0; /* an authorization made here, kept once it is taken */
     httpc_header(h, ACCEPT);
+    if (authorization) httpc_header(h, "Authorization: %s", authorization);
+    free(authorization);
+    authorization = NULL;
     httpc_rc rc = httpc_head(h, url, left_ms(deadline));
     char *digest = NULL, *www = NULL;
     if (rc == HTTPC_OK && httpc_status(h) == 401 &&
         (www = httpc_header_value(h, "WWW-Authenticate")) != NULL) {
         image_challenge ch;
-        char *authorization = NULL;
         if (image_check_challenge(www, &ch) == 0 && !strcasecmp(ch.scheme, "Bearer")) {
-            char *token = fetch_token(h, &ch, path, auth, plain, deadline, why, why_len);
-            if (token) authorization = xasprintf("Bearer %s", token);
+            long long ttl_s = TOKEN_DEFAULT_S;
+            char *token = fetch_token(h, &ch, path, auth, plain, deadline, &ttl_s, why,
+                                      why_len);
+            if (token) {
+                authorization = xasprintf("Bearer %s", token);
+                keep_until = util_mono_ms() + (ttl_s > 10 ? ttl_s - 10 : 0) * 1000;
+            }
             free(token);
         } else if (ch.scheme && !strcasecmp(ch.scheme, "Basic") && auth) {
             char *b = basic(auth);
             authorization = xasprintf("Basic %s", b);
+            keep_until = util_mono_ms() + BASIC_KEEP_MS;
             free(b);
         } else {
             snprintf(why, why_len, "the registry asks for %s authentication%s",
@@ -199,15 +270,19 @@ char *image_check_digest(const char *host, int plain, const char *path, const ch
         if (!authorization) {
             free(www);
             free(url);
+            free(key);
             httpc_free(h);
             return NULL;
         }
         httpc_clear_headers(h);
         httpc_header(h, ACCEPT);
         httpc_header(h, "Authorization: %s", authorization);
-        free(authorization);
         rc = httpc_head(h, url, left_ms(deadline));
     }
+    if (authorization && rc == HTTPC_OK && httpc_status(h) == 200)
+        kept_put(key, authorization, keep_until);
+    free(authorization);
+    free(key);
     if (rc != HTTPC_OK) {
         snprintf(why, why_len, "%s", httpc_error(h));
     } else if (httpc_status(h) != 200) {

@@ -402,7 +402,8 @@ def _serve_token_auth():
     that, which Debian does not have).  On 127.0.0.1: /token gives the token "tok" to basic
     authentication as puller:s3cret; a manifest HEAD of team/app:latest with that token is
     answered with the digest below; repository team/basic takes basic authentication instead,
-    team/nodigest answers without a digest and team/big with a manifest of 200,000 bytes.  Prints "HOST:PORT DIGEST" and serves until its
+    team/nodigest answers without a digest and team/big with a manifest of 200,000 bytes;
+    /tokens-given says how many tokens were handed out.  Prints "HOST:PORT DIGEST" and serves until its
     standard input closes.  The unit test of the agent's image_check drives it."""
     import base64
     import http.server
@@ -410,6 +411,7 @@ def _serve_token_auth():
     import threading
     digest = "sha256:" + hashlib.sha256(b"stand-in manifest").hexdigest()
     basic = "Basic " + base64.b64encode(b"puller:s3cret").decode()
+    tokens_given = [0]
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def answer(self, status, headers=(), body=b""):
@@ -428,8 +430,11 @@ def _serve_token_auth():
                 want = "service=stand-in&scope=repository%3Ateam%2Fapp%3Apull"
                 if self.path != "/token?" + want:
                     return self.answer(400, body=b"unexpected query " + self.path.encode())
+                tokens_given[0] += 1
                 return self.answer(200, [("Content-Type", "application/json")],
                                    json.dumps({"token": "tok", "expires_in": 300}).encode())
+            if self.path == "/tokens-given":
+                return self.answer(200, body=b"%d" % tokens_given[0])
             self.answer(404)
 
         def do_HEAD(self):

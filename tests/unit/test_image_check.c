@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/image_check.h"
+#include "common/httpc.h"
 #include "common/mem.h"
 #include "check.h"
 
@@ -78,6 +79,17 @@ static void test_against_the_stand_in(void)
     CHECK(d);
     CHECK_STR(d, digest);
     free(d);
+    /* The token is kept: the next question is one HEAD. */
+    d = image_check_digest(host, 1, "team/app", "latest", "puller:s3cret", 5000, never, NULL,
+                           why, sizeof why);
+    CHECK(d);
+    free(d);
+    httpc_options o = {.connect_timeout_ms = 5000, .max_body = 1024};
+    httpc *h = httpc_new(&o);
+    char *count_url = xasprintf("http://%s/tokens-given", host);
+    CHECK(h && httpc_get(h, count_url, 5000) == HTTPC_OK && httpc_status(h) == 200);
+    size_t len;
+    CHECK_STR(httpc_body(h, &len), "1");
     /* Without credentials (or wrong ones) the token service refuses, and that is said. */
     CHECK(!image_check_digest(host, 1, "team/app", "latest", NULL, 5000, never, NULL, why,
                               sizeof why));
@@ -109,6 +121,8 @@ static void test_against_the_stand_in(void)
                               sizeof why));
     CHECK_CONTAINS(why, "HTTP 404");
 
+    httpc_free(h);
+    free(count_url);
     int status;
     close(in[1]);
     CHECK_EQ_INT(waitpid(pid, &status, 0), pid);
