@@ -217,6 +217,40 @@ class UnmanagedHosts(LanCase):
         self.assertEqual(d["status"], "SUCCEEDED")
 
 
+    def test_assignments_sent_through_a_short_drop_start_once(self):
+        """A drop shorter than lostAfterSeconds while jobs are placed: the agent's exchanges
+        made during it arrive late (TCP sends them again), listing what it held before the
+        assignments reached it, and a poll whose answer the drop held past its wait lost them.
+        Jobs it had started went FAILED as "never received" (and were stopped); a lost
+        assignment ended its job the same way."""
+        logs = self.server.client("logs")
+
+        def starts(attempt):
+            out = logs.get_log_events(logGroupName="/aws/batch/job", startFromHead=True,
+                                      logStreamName=attempt["container"]["logStreamName"])
+            return sum(e["message"].startswith("start ") for e in out["events"])
+        for seconds in (12, 20):
+            # One vCPU a host and two jobs of one: one of them is placed on the host cut off.
+            host = self.hosts[0]
+            host.cut()
+            self.addCleanup(host.plug)
+            ids = [self.submit("drop-%d-%d" % (seconds, n), queue="lanq",
+                               command="echo start $AWS_BATCH_JOB_ATTEMPT; sleep 3")
+                   for n in range(2)]
+            time.sleep(seconds)
+            host.plug()
+            done = self.wait_jobs(ids, timeout=120)
+            for jid, d in done.items():
+                self.assertEqual(d["status"], "SUCCEEDED", (seconds, d.get("statusReason"),
+                                                            d["attempts"]))
+                for a in d["attempts"]:
+                    self.assertNotIn("never received", a.get("container", {}).get("reason") or "")
+                    # Each attempt ran once, its assignment sent again or not.
+                    self.assertEqual(starts(a), 1, (seconds, d["attempts"]))
+            self.wait_for(lambda: len(self.ready()) == len(self.hosts), 60,
+                          "an agent of each host to be registered")
+
+
 LAUNCH = r"""#!/bin/sh
 # Starts an agent on the first free host of the pool; the instance's variables come from barge.
 set -e

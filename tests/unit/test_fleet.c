@@ -403,7 +403,17 @@ static void test_lost_assignment_ends_after_the_grace(void)
     json_decref(exchange_holding(in, "[{\"jobId\": \"lost\", \"attempt\": 1}]"));
     CHECK_STR(status("lost"), "STARTING");
     check_capacity(in);
-    /* Past the grace and not listed: lost. */
+    /* Past the grace and not listed: the answer that carried it was lost, and it goes again
+     * (an agent that holds it ignores it), three times. */
+    for (int k = 0; k < 3; k++) {
+        r = exchange_holding(in, "[]");
+        CHECK_EQ_INT(json_array_size(json_object_get(r, "assign")), 1);
+        json_decref(r);
+        CHECK_STR(status("lost"), "STARTING");
+        CHECK(j->assign_sent_at > 0);
+        j->assign_sent_at -= 6000;
+    }
+    /* Then it was never received: it ends. */
     json_decref(exchange_holding(in, "[]"));
     CHECK_STR(status("lost"), "RUNNABLE");
     CHECK(j->inst == NULL);

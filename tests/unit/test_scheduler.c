@@ -284,18 +284,25 @@ static void test_many_shares_pass_is_not_quadratic(void)
     instance *in = add_instance("i-f", "ce-f", 1);
     in->used_mvcpus = in->mvcpus; /* full */
     fill_shares("q-f1", 4000);
+    /* The fastest of a few passes each: a busy machine may slow any few of them (a fast first
+     * figure against a slowed second failed a test run beside it), never make a quadratic pass
+     * linear. */
     double one = timed_pass();
+    for (int again = 0; again < 4; again++) {
+        double t = timed_pass();
+        if (t < one) one = t;
+    }
     fill_shares("q-f9", 36000);
-    /* The fastest of up to a dozen passes: a busy machine may slow any few of them, never
-     * make a quadratic pass linear. */
     double ten = timed_pass();
-    for (int again = 0; again < 3 && ten >= 40 * one; again++) {
+    for (int again = 0; again < 11 && ten >= 60 * one; again++) {
         double t = timed_pass();
         if (t < ten) ten = t;
     }
     fprintf(stderr, "    passes over 4000 and 40000 shares took %.4f s and %.4f s\n", one, ten);
     CHECK_STR(status("q-f1-0"), "RUNNABLE");
-    CHECK(ten < 40 * one);
+    /* Linear is about ten times (up to thirty here, as the larger tables leave the caches);
+     * quadratic a hundred. */
+    CHECK(ten < 60 * one);
     in->used_mvcpus = 0;
     commit();
 }

@@ -31,8 +31,10 @@
 #include "server/api/api.h"
 
 /* An assignment may still be on its way when the agent lists what it holds: only one sent this
- * long ago and not listed was lost. */
+ * long before the list was made and not listed was lost. */
 #define ASSIGN_GRACE_MS 5000
+/* A lost assignment goes again this many times before its attempt ends as never received. */
+#define ASSIGN_RESENDS_MAX 3
 /* A kill order for an attempt the server no longer expects goes again if the agent still lists
  * the attempt this much later (the order may have been lost too). */
 #define STRAY_KILL_AGAIN_MS (FLEET_POLL_SECONDS * 1000)
@@ -433,18 +435,34 @@ static int reports_end(json_t *reports, const char *id, int attempt)
     return 0;
 }
 
+/* How much later than its agent's exchanges take this one arrived, in ms: its transit less the
+ * smallest of late (agent_clock.h, which the skew above took it into already); 0 without
+ * sentAt. */
+static int64_t exchange_lateness(json_t *req, const char *id)
+{
+    json_t *sent = json_object_get(req, "sentAt");
+    if (!json_is_integer(sent) || json_integer_value(sent) <= 0) return 0;
+    int64_t at = (int64_t)json_integer_value(sent), now = util_now_ms();
+    int64_t late = (now - at) - agent_clock_offset(id, at, now);
+    return late > 0 ? late : 0;
+}
+
 /* Reconciliation (docs/agent-protocol.md): the attempts the agent says it holds against those
  * this server expects on the instance.  An attempt it does not hold, and whose assignment left
  * long enough ago, was lost on the way (or, once running, by the agent): it ends, and its job is
  * retried as its strategy says.  Costs O(listed) lookups, and a walk of the instance's jobs only
  * when some are missing from the list. */
-static void reconcile(state *st, instance *in, json_t *holding, json_t *reports)
+static void reconcile(state *st, instance *in, json_t *holding, json_t *reports, int64_t late)
 {
     if (!json_is_array(holding)) return; /* an agent that does not say what it holds */
     fleet *f = st->fleet;
     if (++f->reconciliations == 0) f->reconciliations = 1; /* 0 marks "never listed" */
     uint32_t pass = f->reconciliations;
     int64_t now = util_mono_ms();
+    /* When the list was made, by this server's clock: an exchange held up by the network (TCP
+     * sending it again after a drop) lists what its agent held then, before assignments that
+     * have reached it since. */
+    int64_t listed_at = now - late;
     int listed = 0;
     size_t i;
     json_t *h;
@@ -475,7 +493,8 @@ static void reconcile(state *st, instance *in, json_t *holding, json_t *reports)
     job **lost = NULL;
     size_t n_lost = 0;
     for (job *j = in->jobs; j; j = j->inst_next) {
-        if (j->held_seen == pass || !j->assign_sent_at || now - j->assign_sent_at < ASSIGN_GRACE_MS)
+        if (j->held_seen == pass || !j->assign_sent_at ||
+            listed_at - j->assign_sent_at < ASSIGN_GRACE_MS)
             continue;
         lost = xrealloc(lost, (n_lost + 1) * sizeof *lost);
         lost[n_lost++] = j;
@@ -485,6 +504,15 @@ static void reconcile(state *st, instance *in, json_t *holding, json_t *reports)
         job *j = lost[n];
         char why[160];
         attempt_end e = {0};
+        if (j->status == JS_STARTING && j->assign_resends < ASSIGN_RESENDS_MAX &&
+            !j->is_terminated && !j->node_interrupted) {
+            /* The answer that carried it was lost (its agent's poll gave up on it after a
+             * drop): it goes again, as after a restart; one told to stop meanwhile ends. */
+            log_warn("fleet: instance %s did not receive attempt %d of job %s: it goes again",
+                     in->id, (int)j->n_attempts, j->id);
+            attempt_assign_again(j);
+            continue;
+        }
         if (j->status == JS_STARTING) {
             log_warn("fleet: instance %s never received attempt %d of job %s", in->id,
                      (int)j->n_attempts, j->id);
@@ -521,7 +549,8 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
     int64_t skew = api_agent_clock_skew(req, in->id);
     json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r, skew);
     /* After the reports: an attempt whose end this exchange reports is no longer expected. */
-    reconcile(c->st, in, json_object_get(req, "holding"), json_object_get(req, "reports"));
+    reconcile(c->st, in, json_object_get(req, "holding"), json_object_get(req, "reports"),
+              exchange_lateness(req, in->id));
     /* A report may have left an order (a kill for an attempt no longer expected): the parked
      * poll carries it now rather than at its deadline. */
     if (!instance_outbox_empty(in)) instance_wake(c->st, in);

@@ -296,6 +296,7 @@ void attempt_start(state *st, instance *in, job *j)
     j->n_attempts++;
     j->attempt_started_at = 0;
     j->assign_sent_at = 0;
+    j->assign_resends = 0;
     instance_attach(in, j);
     jobs_set_status(st, j, JS_STARTING, NULL);
     metrics_count(METRIC_DISPATCHES, 1);
@@ -650,6 +651,14 @@ void attempt_cancel_queue(state *st, const char *queue)
     if (!q) return;
     for (size_t i = 0; i < q->n_all; i++)
         attempt_cancel(st, q->all[i], "The job queue was deleted", 1);
+}
+
+void attempt_assign_again(job *j)
+{
+    if (!j->inst || j->status != JS_STARTING) return;
+    j->assign_sent_at = 0;
+    if (j->assign_resends < 127) j->assign_resends++;
+    instance_push_assign(j->inst, assignment(j->inst, j));
 }
 
 /* ---- after loading --------------------------------------------------------------------- */

@@ -44,6 +44,10 @@ typedef struct attempt_end {
 json_t *attempt_task_arn(struct state *st, const job *j);
 /* Starts j's next attempt on in: STARTING, and its assignment in the instance's outbox. */
 void attempt_start(struct state *st, instance *in, job *j);
+/* A STARTING attempt's assignment, which its agent did not receive (an answer lost to the
+ * network), goes in its instance's outbox again; an agent that holds the attempt already
+ * ignores it, as after a restart.  Counted in j->assign_resends. */
+void attempt_assign_again(job *j);
 /* The agent reports the attempt running (at: the agent's clock, epoch ms). */
 void attempt_running(struct state *st, job *j, int64_t at);
 /* Ends j's current attempt. */

@@ -78,7 +78,11 @@ struct job {
     /* A node of a multi-node job stopped because another node's attempt was interrupted
      * (engine/attempt.c): its own attempt ends at no cost, back to RUNNABLE.  Stored with its
      * state, for a server that stops again before that attempt ends. */
-    uint8_t node_interrupted;
+    uint8_t node_interrupted : 1;
+    /* Times the current attempt's assignment went again, its agent not having received it
+     * (api/agent_proto.c reconcile); 0 at each start.  Beside a flag: a job's 256 bytes are
+     * full. */
+    uint8_t assign_resends : 7;
     uint16_t n_attempts;
     uint16_t n_free_attempts; /* attempts a clean server stop interrupted: not counted */
     /* jobName's first bytes lower-cased, NUL-padded (JOB_NAME_HEAD), kept where the scan of a
