@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -397,6 +398,25 @@ static void ensure_std_fds(void)
         }
 }
 
+/* One agent a work directory: two would take each other's attempt directories (workdirs.c
+ * names them slot-N from 0 in every agent, and removes one it finds as a dead agent's). */
+static int lock_work_dir(agent *ag)
+{
+    char *path = xasprintf("%s/.agent-lock", ag->work_dir);
+    ag->work_lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(path);
+    if (ag->work_lock_fd >= 0 && flock(ag->work_lock_fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    if (ag->work_lock_fd >= 0 && errno == EWOULDBLOCK)
+        fprintf(stderr, "barge agent: --work-dir %s is in use by another agent on this host; "
+                        "give each agent a work directory of its own\n", ag->work_dir);
+    else
+        fprintf(stderr, "barge agent: --work-dir %s cannot be locked: %s\n", ag->work_dir,
+                strerror(errno));
+    if (ag->work_lock_fd >= 0) close(ag->work_lock_fd);
+    ag->work_lock_fd = -1;
+    return -1;
+}
+
 static int prepare_work_dir(agent *ag)
 {
     if (ag->work_dir) {
@@ -414,7 +434,7 @@ static int prepare_work_dir(agent *ag)
                     ag->work_dir);
             return -1;
         }
-        return 0;
+        return lock_work_dir(ag);
     }
     const char *tmp = getenv("TMPDIR");
     char *tmpl = xasprintf("%s/barge-agent-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -426,7 +446,7 @@ static int prepare_work_dir(agent *ag)
     }
     ag->work_dir = tmpl;
     ag->own_work_dir = 1;
-    return 0;
+    return lock_work_dir(ag);
 }
 
 /* The executor backend: containers where a runtime is installed (or when asked for, which

@@ -38,6 +38,7 @@ typedef struct agent {
     const char *ca_file; /* --ca-file, or NULL for the system's CA bundle */
     char *work_dir;
     int own_work_dir, exit_with_parent;
+    int work_lock_fd; /* WORK_DIR/.agent-lock, held (flock) for the agent's life; -1 before */
     int vcpus, gpus;
     int max_pids; /* per attempt */
     long long memory_mib;

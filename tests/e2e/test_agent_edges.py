@@ -246,6 +246,27 @@ class ManualAgent(unittest.TestCase):
         self.fail("job %s did not end within %ss" % (jid, wait))
 
 
+class SharedWorkDir(ManualAgent):
+    # Two agents given one --work-dir took each other's attempt directories (each names them
+    # slot-0, slot-1... and removes one it finds as a dead agent's): the second is refused.
+    def test_a_second_agent_on_a_work_dir_is_refused(self):
+        work = tempfile.mkdtemp(prefix="barge-edges-")
+        self.addCleanup(shutil.rmtree, work, True)
+        self.start_agent("--work-dir", work)
+        self.assertEqual(self.run_job("echo x > f")["status"], "SUCCEEDED")
+        p = subprocess.run([BARGE, "agent", "--server", self.srv.url, "--compute-environment",
+                            "um", "--token", "t", "--vcpus", "1", "--memory", "512",
+                            "--executor", "process", "--work-dir", work],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--work-dir %s is in use by another agent on this host" % work, p.stderr)
+        # The first goes on, and once it has stopped the directory is free.
+        self.assertEqual(self.run_job("echo y > f")["status"], "SUCCEEDED")
+        self.stop_agent()
+        self.start_agent("--work-dir", work)
+        self.assertEqual(self.run_job("echo z > f")["status"], "SUCCEEDED")
+
+
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 
 
