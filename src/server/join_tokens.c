@@ -132,7 +132,7 @@ void join_tokens_reload(void)
     if (!token_path_) return;
     char fresh[sizeof server_token];
     read_token(token_path_, fresh, sizeof fresh);
-    const char *bad = token_problem(fresh);
+    const char *bad = access(token_path_, R_OK) != 0 ? "cannot be read" : token_problem(fresh);
     if (bad) {
         log_warn("SIGHUP: %s %s; the server-wide join token is unchanged", token_path_, bad);
     } else if (strcmp(fresh, server_token) != 0) {

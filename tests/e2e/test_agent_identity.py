@@ -361,6 +361,14 @@ class JoinTokens(JobsCase):
         self.server.proc.send_signal(signal.SIGHUP)
         self.until("ce-b", old, 403)
         self.assertEqual(self.register("ce-b", "replaced-server-token-0123")[0], 200)
+        # A file gone is said to be so (it was said to hold fewer than 8 characters), and the
+        # token stays.
+        os.rename(path, path + ".away")
+        self.server.proc.send_signal(signal.SIGHUP)
+        self.wait_for(lambda: "%s cannot be read; the server-wide join token is unchanged"
+                      % path in self.server.read_log(), 10, "the missing file said")
+        os.rename(path + ".away", path)
+        self.assertEqual(self.register("ce-b", "replaced-server-token-0123")[0], 200)
         self.assertSucceeded(self.submit("after-rotation", command="echo ok"), timeout=60)
         # Instances registered before keep their credentials; the server never restarted.
         status, _, out = self.server.raw("POST", "/barge/v1/agent/exchange", {},
