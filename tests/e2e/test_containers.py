@@ -629,7 +629,9 @@ class Containers(JobsCase):
             agents = self.work_root
             for inst in os.listdir(agents) if os.path.isdir(agents) else []:
                 for slot in os.listdir(os.path.join(agents, inst)):
-                    if os.listdir(os.path.join(agents, inst, slot)):
+                    path = os.path.join(agents, inst, slot)
+                    # Beside the attempts' directories, the agent's lock (.agent-lock).
+                    if os.path.isdir(path) and os.listdir(path):
                         return False
             return True
         self.wait_for(clean, 15, "the attempts' containers, mounts and directories to go")

@@ -243,9 +243,14 @@ class Reconcile(JobsCase):
         # Within the grace it may still be on its way: nothing happens.
         agent.exchange([])
         self.assertEqual(self.status(jid), "STARTING")
+        # Past it, the assignment goes again (the answer was lost), three times, a grace
+        # apart; then the attempt ends.
         d = self.exchange_until(agent, [], lambda: (self.job(jid) or {}).get("attempts"),
-                                GRACE + 10, "the lost attempt to end")
-        self.assertGreaterEqual(time.time() - sent, GRACE - 0.5)
+                                4 * GRACE + 10, "the lost attempt to end")
+        self.assertGreaterEqual(time.time() - sent, 4 * GRACE - 0.5)
+        self.assertEqual([(a["jobId"], a["attempt"]) for a in agent.assigned[:4]],
+                         [(jid, 1)] * 4)
+        agent.assigned = agent.assigned[3:]
         self.assertEqual(d[0]["statusReason"], "Task failed to start")
         self.assertEqual(d[0]["container"]["reason"], LOST_REASON)
         # Retried as its strategy says: attempt 2 comes to the agent, which runs it.
