@@ -53,12 +53,23 @@
  * more of its host than the instance registered, so the registration is no bound). */
 #define MAX_HOST_VCPUS 4096
 
-int64_t api_agent_clock_skew(json_t *req, const char *id)
+/* The skew as api_agent_clock_skew gives it, and into *late (when not NULL) how much later than
+ * the agent's exchanges take this one arrived: its transit less the smallest (0 without
+ * sentAt).  One look at the agent's clock for both. */
+static int64_t clock_of(json_t *req, const char *id, int64_t *late)
 {
     json_t *sent = json_object_get(req, "sentAt");
+    if (late) *late = 0;
     if (!json_is_integer(sent) || json_integer_value(sent) <= 0) return 0;
-    int64_t skew = agent_clock_offset(id, (int64_t)json_integer_value(sent), util_now_ms());
+    int64_t at = (int64_t)json_integer_value(sent), now = util_now_ms();
+    int64_t skew = agent_clock_offset(id, at, now);
+    if (late && now - at > skew) *late = now - at - skew;
     return skew > CLOCK_SKEW_IGNORED_MS || skew < -CLOCK_SKEW_IGNORED_MS ? skew : 0;
+}
+
+int64_t api_agent_clock_skew(json_t *req, const char *id)
+{
+    return clock_of(req, id, NULL);
 }
 
 int api_agent_refuse(api_ctx *c, int rc, const char *id)
@@ -435,18 +446,6 @@ static int reports_end(json_t *reports, const char *id, int attempt)
     return 0;
 }
 
-/* How much later than its agent's exchanges take this one arrived, in ms: its transit less the
- * smallest of late (agent_clock.h, which the skew above took it into already); 0 without
- * sentAt. */
-static int64_t exchange_lateness(json_t *req, const char *id)
-{
-    json_t *sent = json_object_get(req, "sentAt");
-    if (!json_is_integer(sent) || json_integer_value(sent) <= 0) return 0;
-    int64_t at = (int64_t)json_integer_value(sent), now = util_now_ms();
-    int64_t late = (now - at) - agent_clock_offset(id, at, now);
-    return late > 0 ? late : 0;
-}
-
 /* Reconciliation (docs/agent-protocol.md): the attempts the agent says it holds against those
  * this server expects on the instance.  An attempt it does not hold, and whose assignment left
  * long enough ago, was lost on the way (or, once running, by the agent): it ends, and its job is
@@ -546,11 +545,11 @@ static int agent_exchange(api_ctx *c, json_t *req, json_t **resp)
         drain_instance(c->st, in, DRAIN_WHY_AGENT_STOPPING);
     size_t i;
     json_t *r;
-    int64_t skew = api_agent_clock_skew(req, in->id);
+    int64_t late;
+    int64_t skew = clock_of(req, in->id, &late);
     json_array_foreach(json_object_get(req, "reports"), i, r) handle_report(c->st, in, r, skew);
     /* After the reports: an attempt whose end this exchange reports is no longer expected. */
-    reconcile(c->st, in, json_object_get(req, "holding"), json_object_get(req, "reports"),
-              exchange_lateness(req, in->id));
+    reconcile(c->st, in, json_object_get(req, "holding"), json_object_get(req, "reports"), late);
     /* A report may have left an order (a kill for an attempt no longer expected): the parked
      * poll carries it now rather than at its deadline. */
     if (!instance_outbox_empty(in)) instance_wake(c->st, in);
