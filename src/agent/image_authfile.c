@@ -3,21 +3,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/mem.h"
+#include "common/util.h"
 
 char *image_authfile_write(const char *dir, unsigned long long seq, const char *host,
                            const char *auth)
 {
     char *path = xasprintf("%s/auth-%ld-%llu.json", dir, (long)getpid(), seq);
-    size_t n = strlen(auth);
-    unsigned char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock(b64, (const unsigned char *)auth, (int)n);
-    json_t *doc = json_pack("{s:{s:{s:s}}}", "auths", host, "auth", (char *)b64);
+    char *b64 = util_base64(auth, strlen(auth));
+    json_t *doc = json_pack("{s:{s:{s:s}}}", "auths", host, "auth", b64);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     char *text = json_dumps(doc, 0);
     int ok = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text);

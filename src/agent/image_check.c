@@ -143,14 +143,6 @@ static void put_query_value(buf *b, const char *s)
     }
 }
 
-static char *basic(const char *auth)
-{
-    size_t n = strlen(auth);
-    unsigned char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock(b64, (const unsigned char *)auth, (int)n);
-    return (char *)b64;
-}
-
 static long left_ms(long long deadline)
 {
     long long left = deadline - util_mono_ms();
@@ -193,7 +185,7 @@ static char *fetch_token(httpc *h, const image_challenge *ch, const char *path, 
     }
     httpc_clear_headers(h);
     if (auth) {
-        char *b = basic(auth);
+        char *b = util_base64(auth, strlen(auth));
         httpc_header(h, "Authorization: Basic %s", b);
         free(b);
     }
@@ -258,7 +250,7 @@ char *image_check_digest(const char *host, int plain, const char *path, const ch
             }
             free(token);
         } else if (ch.scheme && !strcasecmp(ch.scheme, "Basic") && auth) {
-            char *b = basic(auth);
+            char *b = util_base64(auth, strlen(auth));
             authorization = xasprintf("Basic %s", b);
             keep_until = util_mono_ms() + BASIC_KEEP_MS;
             free(b);

@@ -280,11 +280,11 @@ h1pipe *h1pipe_new(const char *url, const char *user_agent, long connect_timeout
         char *pass = colon ? pct_decode(colon + 1, (size_t)(at - colon - 1)) : xstrdup("");
         char *plain = xasprintf("%s:%s", user, pass);
         size_t n = strlen(plain);
-        unsigned char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-        EVP_EncodeBlock(b64, (const unsigned char *)plain, (int)n);
-        buf_printf(&pre, "Authorization: Basic %s\r\n", (char *)b64);
+        char *b64 = util_base64(plain, n);
+        buf_printf(&pre, "Authorization: Basic %s\r\n", b64);
         OPENSSL_cleanse(plain, n);
         OPENSSL_cleanse(pass, strlen(pass));
+        OPENSSL_cleanse(b64, strlen(b64));
         free(b64);
         free(plain);
         free(pass);

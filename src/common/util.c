@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "common/mem.h"
 
 int64_t util_now_ms(void)
@@ -145,6 +147,13 @@ int util_unhex_bytes(const char *s, void *out, size_t n)
         o[i] = (unsigned char)(hi << 4 | lo);
     }
     return 0;
+}
+
+char *util_base64(const void *p, size_t n)
+{
+    unsigned char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock(out, p, (int)n);
+    return (char *)out;
 }
 
 char *util_unhex(const char *s)

@@ -34,6 +34,9 @@ void util_hex(const void *p, size_t n, char *out);
 char *util_unhex(const char *s);
 /* Decodes exactly n bytes (any value, digests included) from 2n hex digits; -1 otherwise. */
 int util_unhex_bytes(const char *s, void *out, size_t n);
+/* The n bytes at p in standard base64 with padding (RFC 4648), as HTTP's basic authentication
+ * and registries' auth files carry "user:password"; fresh, NUL-terminated. */
+char *util_base64(const void *p, size_t n);
 /* Replaces, in place, every byte of s that is not part of a well-formed UTF-8 sequence with '?'.
  * Error messages echo request text and are cut by bounded printfs, which can leave half a
  * character; JSON strings must be valid UTF-8. */

@@ -87,6 +87,23 @@ static void test_unhex_bytes(void)
     CHECK_EQ_INT(util_unhex_bytes(NULL, back, 2), -1);
 }
 
+/* RFC 4648's test vectors: every padding length. */
+static void test_base64(void)
+{
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                      "Zm9vYmFy"};
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        char *b = util_base64(in[i], strlen(in[i]));
+        CHECK_STR(b, out[i]);
+        free(b);
+    }
+    unsigned char zeros[2] = {0, 0xff};
+    char *b = util_base64(zeros, 2);
+    CHECK_STR(b, "AP8=");
+    free(b);
+}
+
 static void test_clocks(void)
 {
     /* 2020-01-01 in epoch milliseconds: a wall clock in seconds would be far below it. */
@@ -491,6 +508,7 @@ int main(void)
     RUN(test_hex_round_trip);
     RUN(test_unhex_refuses);
     RUN(test_unhex_bytes);
+    RUN(test_base64);
     RUN(test_clocks);
     RUN(test_utf8_scrub);
     RUN(test_utf8_cut);
