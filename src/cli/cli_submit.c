@@ -102,6 +102,14 @@ int cli_submit_finish(const cli_ctx *c, json_t *req, int at, int argc, char **ar
                            "shell variable?); its first word is the program to run: give it");
         return -1;
     }
+    /* Any other empty word: AWS Batch refuses it ("Command cannot be empty"), and so does the
+     * server; said here in the command line's terms. */
+    for (int i = at + 2; i < argc; i++)
+        if (!*argv[i]) {
+            cli_usage_error(c, "word %d of the job's command after `--` is empty; AWS Batch "
+                               "refuses an empty string in a command: leave it out", i - at);
+            return -1;
+        }
     json_t *cmd = json_array();
     for (int i = at + 1; i < argc; i++) json_array_append_new(cmd, json_string(argv[i]));
     json_object_set_new(overrides(req), "command", cmd);

@@ -283,11 +283,14 @@ class Usage(unittest.TestCase):
                 self.assertEqual((rc, out), (2, ""), (cmd, words, err))
                 self.assertIn("barge %s: the job's command after `--` starts with an empty word"
                               % cmd[0], err)
-        # An empty word further on is an argument like any other.
-        rc, _, err = barge("submit", "--queue", "q", "--definition", "d", "--", "echo", "",
-                           endpoint=url)
-        self.assertEqual(rc, 1, err)
-        self.assertIn("cannot reach", err)
+        # An empty word further on is refused too, as AWS Batch's SubmitJob refuses it
+        # ("Command cannot be empty"), before anything is sent.
+        for cmd in (["submit", "--queue", "q", "--definition", "d"],
+                    ["run", "--image", "busybox"]):
+            rc, out, err = barge(*cmd, "--", "echo", "a", "", endpoint=url)
+            self.assertEqual((rc, out), (2, ""), (cmd, err))
+            self.assertIn("barge %s: word 3 of the job's command after `--` is empty; AWS Batch "
+                          "refuses an empty string in a command: leave it out" % cmd[0], err)
 
     def test_every_command_has_help(self):
         for c in COMMANDS:

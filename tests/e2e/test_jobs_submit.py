@@ -265,6 +265,30 @@ class SubmitRefusals(JobsCase):
         self.refused("containerOverrides.environment", "AWS_BATCH",
                      env={"AWS_BATCHY": "x"})
 
+    def test_an_empty_argument_in_the_command(self):
+        # AWS Batch's SubmitJob refuses it, in these words (boto3 issue 3612), so a pipeline
+        # that passes here does not fail there.
+        self.refused("containerOverrides.command[1]", "Command cannot be empty",
+                     overrides={"command": ["echo", ""]})
+        self.refused("containerOverrides.command[0]", "Command cannot be empty",
+                     overrides={"command": [""]})
+        self.batch.register_job_definition(
+            jobDefinitionName="mn-empty", type="multinode", nodeProperties={
+                "numNodes": 2, "mainNode": 0, "nodeRangeProperties": [{
+                    "targetNodes": "0:1", "container": {
+                        "image": "busybox", "command": ["true"],
+                        "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                 {"type": "MEMORY", "value": "64"}]}}]})
+        self.refused("nodeOverrides.nodePropertyOverrides[0].containerOverrides.command[2]",
+                     "Command cannot be empty", definition="mn-empty",
+                     nodeOverrides={"nodePropertyOverrides": [{
+                         "targetNodes": "0:1",
+                         "containerOverrides": {"command": ["sh", "-c", ""]}}]})
+        # A value substituted empty is the job's: only what the request holds is checked.
+        jid = self.submit("empty-value", queue="parked", overrides={"command": ["echo", "Ref::p"]},
+                          parameters={"p": ""})
+        self.assertEqual(self.job(jid)["container"]["command"], ["echo", ""])
+
     def test_substitution_that_would_grow_the_command_past_its_bound(self):
         # A value goes in at every placeholder of its name: a request of a few kilobytes could
         # make a command of megabytes, stored and described with the job.  Bounded at 128 KiB.

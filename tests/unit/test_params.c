@@ -52,8 +52,13 @@ static void test_substitution(void)
                 "[\"short-2\"]");
     check_subst("[\"Ref::a\", \"x\", \"Ref::b\"]", "{\"a\": \"1\", \"b\": \"2\"}", NULL,
                 "[\"1\", \"x\", \"2\"]");
-    /* Names take letters, digits, hyphens and underscores; anything else ends them. */
+    /* A name may hold any character: the longest defined one the text starts with is taken. */
     check_subst("[\"Ref::my-name_2/rest\"]", "{\"my-name_2\": \"v\"}", NULL, "[\"v/rest\"]");
+    check_subst("[\"--in=Ref::in.file\", \"Ref::a/b/c\"]",
+                "{\"in.file\": \"s3://x\", \"a/b\": \"ab\"}", "{\"in\": \"short\"}",
+                "[\"--in=s3://x\", \"ab/c\"]");
+    check_subst("[\"Ref::metaflow.user Ref::metaflow.user\"]", NULL,
+                "{\"metaflow.user\": \"me\"}", "[\"me me\"]");
     /* An unknown name stays as written, and so does a bare "Ref::". */
     check_subst("[\"Ref::nope\", \"pre-Ref::nope-post\"]", "{\"other\": \"v\"}", NULL,
                 "[\"Ref::nope\", \"pre-Ref::nope-post\"]");

@@ -277,7 +277,8 @@ static int submit_job(api_ctx *c, json_t *req, json_t **resp)
     if (multinode) size = nodes;
     json_t *ov = json_object_get(req, "containerOverrides");
     if (jobdef_check_environment(c, json_object_get(ov, "environment"),
-                                 "containerOverrides.environment") < 0)
+                                 "containerOverrides.environment") < 0 ||
+        jobdef_check_command(c, json_object_get(ov, "command"), "containerOverrides.command") < 0)
         goto out;
     int fargate = 0;
     size_t i;

@@ -43,6 +43,9 @@ void jobdef_resources(json_t *container, double *vcpus, long long *memory_mib, l
 int jobdef_check_retry(api_ctx *c, json_t *retry, const char *field);
 int jobdef_check_timeout(api_ctx *c, json_t *timeout, const char *field);
 int jobdef_check_environment(api_ctx *c, json_t *env, const char *field);
+/* An override's command: AWS's SubmitJob refuses an empty string in it ("Command cannot be
+ * empty"), so a pipeline that passes here does not fail there. */
+int jobdef_check_command(api_ctx *c, json_t *cmd, const char *field);
 /* resourceRequirements: each type at most once, values that are numbers in the platform's
  * terms (whole numbers on EC2; Fargate's vCPU steps on FARGATE). */
 int jobdef_check_requirements(api_ctx *c, json_t *reqs, int fargate, const char *field);

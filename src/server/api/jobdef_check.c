@@ -257,6 +257,18 @@ int jobdef_check_environment(api_ctx *c, json_t *env, const char *field)
     return 0;
 }
 
+int jobdef_check_command(api_ctx *c, json_t *cmd, const char *field)
+{
+    size_t i;
+    json_t *arg;
+    json_array_foreach(cmd, i, arg)
+        if (json_string_length(arg) == 0)
+            return api_client_error(c, "%s[%zu]: Command cannot be empty: AWS Batch refuses an "
+                                       "empty string in a command; leave the argument out",
+                                    field, i);
+    return 0;
+}
+
 const char *jobdef_retry_action(const char *action)
 {
     if (!action) return NULL;

@@ -1,15 +1,9 @@
 #include "server/model/params.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/mem.h"
-
-static int name_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '_' || c == '-';
-}
 
 static int by_length_desc(const void *a, const void *b)
 {
@@ -70,13 +64,13 @@ json_t *params_substitute_max(json_t *command, json_t *submit_params, json_t *de
                 break;
             }
             buf_append(&b, s, (size_t)(ref - s));
-            const char *name = ref + 5, *end = name;
-            while (name_char(*end)) end++;
+            const char *name = ref + 5;
             /* The placeholder is the longest name with a value that the text starts with, so
-             * "Ref::out-1" uses "out" when only "out" is defined, as a plain replacement of each
-             * parameter's placeholder would. */
+             * "Ref::out-1" uses "out" when only "out" is defined, and "Ref::in.file" uses
+             * "in.file" when that is defined (a name may hold any character), as a plain
+             * replacement of each parameter's placeholder would. */
             json_t *v = NULL;
-            size_t run = (size_t)(end - name), n = 0;
+            size_t run = strnlen(name, n_lens ? lens[0] : 0), n = 0;
             for (size_t k = 0; k < n_lens; k++) {
                 if (lens[k] > run || lens[k] == 0) continue;
                 v = json_object_getn(submit_params, name, lens[k]);
@@ -88,11 +82,11 @@ json_t *params_substitute_max(json_t *command, json_t *submit_params, json_t *de
             }
             if (n > 0) {
                 buf_puts(&b, json_string_value(v));
-                end = name + n;
+                s = name + n;
             } else {
-                buf_append(&b, ref, (size_t)(end - ref));
+                buf_puts(&b, "Ref::"); /* no name with a value: the text stays as written */
+                s = name;
             }
-            s = end;
             if (total + b.len > max) {
                 buf_free(&b);
                 goto too_long;
