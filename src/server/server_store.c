@@ -284,5 +284,22 @@ int server_lock_data_dir(const char *dir)
         close(fd);
         return -1;
     }
-    return fd; /* held until the process exits */
+    /* The directory itself too: LOCK is a file that anyone may remove (an operator clearing a
+     * "stale lock", a cleaner of old files), after which a second server took a lock of its
+     * own, ran beside the first on the same store and overwrote its jobs.  A directory cannot
+     * be removed while it holds the store.  LOCK stays locked for servers that know only it. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || flock(dfd, LOCK_EX | LOCK_NB) < 0) {
+        if (dfd >= 0 && errno == EWOULDBLOCK)
+            fprintf(stderr, "barge server: the data directory %s is in use by another barge "
+                            "server (its LOCK file was removed); stop it or choose another "
+                            "--data-dir\n", dir);
+        else
+            fprintf(stderr, "barge server: the data directory %s cannot be locked: %s\n", dir,
+                    strerror(errno));
+        if (dfd >= 0) close(dfd);
+        close(fd);
+        return -1;
+    }
+    return fd; /* both held until the process exits */
 }

@@ -142,6 +142,28 @@ class ServerProcess(unittest.TestCase):
         finally:
             s.cleanup()
 
+    def test_second_server_is_refused_after_the_lock_file_is_removed(self):
+        # DATA_DIR/LOCK is a file anyone may remove (a "stale lock" cleared by hand): a second
+        # server then ran beside the first on one store, and their jobs overwrote each other's.
+        s = Server().start()
+        try:
+            os.remove(os.path.join(s.data_dir, "LOCK"))
+            other = Server(data_dir=s.data_dir)
+            with self.assertRaises(RuntimeError) as cm:
+                other.start(timeout=3)
+            self.assertIn("the data directory %s is in use by another barge server (its LOCK "
+                          "file was removed)" % s.data_dir, str(cm.exception))
+            s.client().create_compute_environment(computeEnvironmentName="first",
+                                                  type="UNMANAGED")
+            self.assertEqual(s.stop(), 0)
+            # Once the first has stopped, the directory is free again, its store whole.
+            other = Server(data_dir=s.data_dir).start()
+            envs = other.client().describe_compute_environments()["computeEnvironments"]
+            self.assertEqual([e["computeEnvironmentName"] for e in envs], ["first"])
+            self.assertEqual(other.stop(), 0)
+        finally:
+            s.cleanup()
+
     def test_region_and_account_appear_in_arns(self):
         s = Server(args=("--dev", "--region", "eu-west-3", "--account-id", "111122223333")).start()
         try:
