@@ -230,7 +230,8 @@ int server_secure_data_dir(const char *dir)
  * logs.db empty (server_secure_data_dir, so that their modes are right) and the agent token,
  * then writes barge.db, and only then logs.db's first page and audit.log; webhook cursors,
  * image caches and command outputs come later still.  A first start that stopped early, before
- * any of them, leaves a barge.db of 0 bytes that still starts, as a new data directory does. */
+ * any of them, leaves a barge.db of 0 bytes that still starts, as a new data directory does.
+ * A barge.db that is not there at all starts anew, with a warning. */
 int server_check_emptied_db(const char *dir)
 {
     static const struct {
@@ -240,14 +241,25 @@ int server_check_emptied_db(const char *dir)
                 {"provider-exec", 0}};
     char *path = xasprintf("%s/barge.db", dir);
     struct stat st;
-    int empty = stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
+    int rc = stat(path, &st);
+    int empty = rc == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
+    int missing = rc < 0 && errno == ENOENT;
     free(path);
-    if (!empty) return 0;
+    if (!empty && !missing) return 0;
     for (size_t i = 0; i < sizeof used / sizeof *used; i++) {
         path = xasprintf("%s/%s", dir, used[i].name);
         int found = lstat(path, &st) == 0 && (!used[i].nonempty || st.st_size > 0);
         free(path);
         if (!found) continue;
+        /* Removed is how an operator starts anew on purpose, so it starts; but never without
+         * a word, as it may as well be a restore that missed the file. */
+        if (missing) {
+            log_warn("server: %s/barge.db is missing, but the data directory was used before "
+                     "(it holds %s): starting with an empty store, beside the old job logs and "
+                     "audit trail; if it was not removed on purpose, stop this server and "
+                     "restore barge.db from a backup", dir, used[i].name);
+            return 0;
+        }
         fprintf(stderr, "barge server: %s/barge.db is empty (0 bytes), but the data directory "
                         "was used before (it holds %s): restore barge.db from a backup, or "
                         "remove it to start anew\n", dir, used[i].name);

@@ -9,6 +9,8 @@ import threading
 import time
 import unittest
 
+import botocore.exceptions
+
 from harness import Server
 
 THREADS = 8
@@ -226,10 +228,43 @@ class Durability(unittest.TestCase):
                       "to start anew\n" % db, str(cm.exception))
         self.assertEqual(self.server.stop(), 1)
         self.assertEqual(snapshot(d), before, "the refused start changed the data directory")
-        # Removed, it starts anew.
+        # Removed, it starts anew (how an operator does so on purpose), with a warning.
         os.remove(db)
         self.server.start()
         self.assertNotIn("kept", self.all_envs())
+        with open(self.server.log_path) as f:
+            self.assertIn("server: %s is missing, but the data directory was used before (it "
+                          "holds logs.db): starting with an empty store" % db, f.read())
+
+    def test_a_barge_db_removed_while_the_server_runs(self):
+        # Commits went on into the file the server still had open, which no later start sees:
+        # every change acknowledged after the removal was lost at the next start.
+        self.server.start()
+        b = self.server.client()
+        b.create_compute_environment(computeEnvironmentName="kept", type="UNMANAGED")
+        d = self.server.data_dir
+        db = os.path.join(d, "barge.db")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(db + suffix):
+                os.remove(db + suffix)
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            b.create_compute_environment(computeEnvironmentName="never", type="UNMANAGED")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "ServerException")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 503)
+        # Reads go on from memory; the log says what happened and where the copy is.
+        self.assertIn("kept", self.all_envs())
+        saved = [n for n in os.listdir(d) if n.startswith("barge.db.saved-")]
+        self.assertEqual(len(saved), 1, os.listdir(d))
+        with open(self.server.log_path) as f:
+            self.assertIn("%s was removed or replaced while this server ran, so it stores no "
+                          "change any more; what it had stored is copied to %s" %
+                          (db, os.path.join(d, saved[0])), f.read())
+        self.server.stop()
+        os.rename(os.path.join(d, saved[0]), db)
+        self.server.start()
+        envs = self.all_envs()
+        self.assertIn("kept", envs)
+        self.assertNotIn("never", envs)
 
     def test_an_empty_barge_db_alone_is_a_first_start(self):
         # What a first start that stopped at once leaves (barge.db and logs.db made empty, the

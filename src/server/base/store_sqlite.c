@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/mem.h"
@@ -31,6 +32,7 @@ typedef struct {
     int vacuuming; /* free pages are being given back, a slice after each commit */
     char *fault_path; /* $BARGE_FAULT_STORE, or NULL (sq_commit) */
     int faulted;      /* the last commit failed by that fault */
+    char *moved;      /* why the last commit was refused: barge.db is gone (sq_commit) */
 } sqlite_store;
 
 /* Records deleted (finished jobs let go, old events) free pages inside the file; once more than
@@ -71,6 +73,33 @@ static int exec_step(sqlite_store *s, sqlite3_stmt *st)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* barge.db is gone from under the server: what the file it still has open holds (the write-
+ * ahead log's part included) is copied beside the path, never over whatever is there now (a
+ * restore put in its place on purpose), so that a start after this one loses nothing that was
+ * acknowledged.  Returns the sentence every refused commit is logged with. */
+static char *save_moved_store(sqlite_store *s)
+{
+    const char *path = sqlite3_db_filename(s->db, "main");
+    char *copy = xasprintf("%s.saved-%lld", path, (long long)time(NULL));
+    char *sql = sqlite3_mprintf("VACUUM INTO %Q", copy);
+    int rc = sql ? sqlite3_exec(s->db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+    sqlite3_free(sql);
+    char *why;
+    if (rc == SQLITE_OK)
+        why = xasprintf("%s was removed or replaced while this server ran, so it stores no "
+                        "change any more; what it had stored is copied to %s: stop this server, "
+                        "put that copy in its place (unless what is there now was put there on "
+                        "purpose) and start it again", path, copy);
+    else
+        why = xasprintf("%s was removed or replaced while this server ran, so it stores no "
+                        "change any more, and what it had stored could not be copied to %s (%s): "
+                        "the file it opened is still in /proc/%ld/fd; copy it back before "
+                        "stopping this server, or restore it from a backup", path, copy,
+                        sqlite3_errmsg(s->db), (long)getpid());
+    free(copy);
+    return why;
+}
+
 static int sq_begin(store *b)
 {
     sqlite_store *s = (sqlite_store *)b;
@@ -86,6 +115,17 @@ static int sq_commit(store *b)
     s->faulted = s->fault_path && access(s->fault_path, F_OK) == 0;
     if (s->faulted) {
         exec_step(s, s->rollback);
+        return -1;
+    }
+    /* barge.db removed or replaced under the server (rm, a restore copied over it): a commit
+     * would go into the file it still has open, which no later start sees, and every change
+     * acknowledged from then on would be lost.  Refused instead, as a failed commit is (503s,
+     * reads served from memory).  One stat a commit. */
+    int has_moved = 0;
+    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &has_moved);
+    if (has_moved) {
+        exec_step(s, s->rollback);
+        if (!s->moved) s->moved = save_moved_store(s);
         return -1;
     }
     int rc = exec_step(s, s->commit);
@@ -141,7 +181,9 @@ static int sq_scan(store *b, const char *kind, store_scan_fn fn, void *arg)
 static const char *sq_errmsg(store *b)
 {
     sqlite_store *s = (sqlite_store *)b;
-    return s->faulted ? "an injected fault ($BARGE_FAULT_STORE)" : sqlite3_errmsg(s->db);
+    return s->faulted ? "an injected fault ($BARGE_FAULT_STORE)"
+           : s->moved ? s->moved
+                      : sqlite3_errmsg(s->db);
 }
 
 static void sq_close(store *b)
@@ -151,6 +193,7 @@ static void sq_close(store *b)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(all[i]);
     sqlite3_close(s->db);
     free(s->fault_path);
+    free(s->moved);
     free(s);
 }
 
