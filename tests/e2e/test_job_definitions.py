@@ -526,6 +526,8 @@ class JobDefinitions(ServerTestCase):
             environment=[{"name": "OK", "value": "1"}, {"name": "AWS_BATCH_JOB_ID", "value": "x"}])
         bad("containerProperties.environment[0].name", "AWS_BATCH",
             environment=[{"name": "AWS_BATCH", "value": "x"}])
+        bad("containerProperties.environment[0].name", "'PATH=/bin' holds '='",
+            environment=[{"name": "PATH=/bin", "value": "x"}])
         bad("containerProperties.environment[0].name", "needs a name", environment=[{"value": "x"}])
         self.reg("envok", containerProperties=container(
             environment=[{"name": "MY_AWS_BATCH", "value": "1"}, {"name": "aws_batch_lower"}]))

@@ -264,6 +264,9 @@ class SubmitRefusals(JobsCase):
                      env={"AWS_BATCH_JOB_ID": "forged"})
         self.refused("containerOverrides.environment", "AWS_BATCH",
                      env={"AWS_BATCHY": "x"})
+        # No variable's name holds '=': the job would have been run without it, silently.
+        self.refused("containerOverrides.environment[1].name: 'A=B' holds '='",
+                     env={"OK": "1", "A=B": "x"})
 
     def test_an_empty_argument_in_the_command(self):
         # AWS Batch's SubmitJob refuses it, in these words (boto3 issue 3612), so a pipeline

@@ -249,6 +249,13 @@ int jobdef_check_environment(api_ctx *c, json_t *env, const char *field)
         if (!name || !*name)
             return api_client_error(c, "%s[%zu].name: every environment variable needs a "
                                        "name", field, i);
+        /* The agent can set no such variable ("A=B" would be A, of value "B=..."): it was
+         * accepted, described, and left out of the job's environment with a word in the
+         * agent's log alone. */
+        if (strchr(name, '='))
+            return api_client_error(c, "%s[%zu].name: '%.64s' holds '=', which no environment "
+                                       "variable's name can (it separates the name from the "
+                                       "value); rename it", field, i, name);
         if (strncmp(name, "AWS_BATCH", 9) == 0)
             return api_client_error(c, "%s[%zu].name: '%.64s' starts with AWS_BATCH, which is "
                                        "reserved for the variables AWS Batch sets; rename it",

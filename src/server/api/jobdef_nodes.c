@@ -107,7 +107,8 @@ json_t *jobdef_nodes_resolve(api_ctx *c, json_t *def, json_t *req, int nodes)
         char f[96], g[128];
         snprintf(f, sizeof f, "nodeOverrides.nodePropertyOverrides[%zu].containerOverrides", i);
         json_t *ov = json_object_get(o, "containerOverrides");
-        if (jobdef_check_environment(c, json_object_get(ov, "environment"), f) < 0) return NULL;
+        snprintf(g, sizeof g, "%s.environment", f);
+        if (jobdef_check_environment(c, json_object_get(ov, "environment"), g) < 0) return NULL;
         snprintf(g, sizeof g, "%s.command", f);
         if (jobdef_check_command(c, json_object_get(ov, "command"), g) < 0) return NULL;
         snprintf(g, sizeof g, "%s.resourceRequirements", f);
