@@ -1,7 +1,9 @@
 #include "agent/agent_logs.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,14 +31,19 @@ typedef struct agent_logev {
     int64_t at, queued; /* epoch ms (the event's time); monotonic ms */
 } logev;
 
-/* One line as the undelivered log keeps it: a JSON object a line. */
-static void write_kept(FILE *f, const char *stream, int64_t at, const char *text, size_t len)
+/* One line as the undelivered log keeps it: a JSON object a line, flushed, so that a full
+ * disk is known at the line it failed on rather than at a later flush of stdio's buffer (which
+ * would drop the lines in it while they were said to be kept).  0, or -1 with errno. */
+static int write_kept(FILE *f, const char *stream, int64_t at, const char *text, size_t len)
 {
     json_t *line = json_pack("{s:s, s:I, s:s%}", "logStreamName", stream, "timestamp",
                              (json_int_t)at, "message", text, len);
-    json_dumpf(line, f, JSON_COMPACT);
-    fputc('\n', f);
+    int rc = json_dumpf(line, f, JSON_COMPACT) == 0 && fputc('\n', f) != EOF &&
+                     fflush(f) == 0
+                 ? 0
+                 : -1;
     json_decref(line);
+    return rc;
 }
 
 /* Puts a line (its text fresh, already UTF-8) at the end of the queue.  mu held. */
@@ -76,11 +83,18 @@ void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, cons
             ag->spool = agent_open_kept(ag, "logs.jsonl");
             ag->spool_failed = !ag->spool;
         }
-        if (ag->spool) {
-            write_kept(ag->spool, stream, at, copy, len);
+        if (ag->spool && write_kept(ag->spool, stream, at, copy, len) == 0) {
             pthread_mutex_unlock(&ag->mu);
             free(copy);
             return;
+        }
+        if (ag->spool) {
+            /* From this line on the queue holds them, within its bound (agent_logs_backlog). */
+            log_error("cannot write to %s/undelivered/logs.jsonl (%s): job output is held in "
+                      "memory from now on", ag->work_dir, strerror(errno));
+            fclose(ag->spool);
+            ag->spool = NULL;
+            ag->spool_failed = 1;
         }
     }
     queue_locked(ag, xstrdup(stream), copy, len, at);
@@ -235,13 +249,20 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
     return 1;
 }
 
-size_t agent_logs_keep(agent *ag)
+size_t agent_logs_keep(agent *ag, size_t *lost)
 {
     size_t n = 0;
+    *lost = 0;
     if (ag->lhead && !ag->spool) ag->spool = agent_open_kept(ag, "logs.jsonl");
-    for (logev *e = ag->lhead; e && ag->spool; e = e->next, n++)
-        write_kept(ag->spool, e->stream, e->at, e->text, e->len);
-    if (ag->spool) fclose(ag->spool);
+    logev *e = ag->lhead;
+    for (; e && ag->spool; e = e->next, n++)
+        if (write_kept(ag->spool, e->stream, e->at, e->text, e->len) < 0) {
+            log_error("cannot write to %s/undelivered/logs.jsonl: %s", ag->work_dir,
+                      strerror(errno));
+            break;
+        }
+    for (; e; e = e->next) (*lost)++;
+    if (ag->spool && fclose(ag->spool) != 0 && !*lost) *lost = n, n = 0;
     ag->spool = NULL;
     return n;
 }

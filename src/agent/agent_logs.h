@@ -33,8 +33,9 @@ int64_t agent_logs_flush_at(struct agent *ag);
 int agent_logs_ship(struct agent *ag, agent_conn *h, const char *iid, size_t *sent);
 
 /* Writes the lines still queued to WORK_DIR/undelivered/logs.jsonl, one JSON object a line, and
- * closes that file; their count (the agent has stopped). */
-size_t agent_logs_keep(struct agent *ag);
+ * closes that file; the count written (the agent has stopped), and in *lost the count that could
+ * not be (a full disk, the directory gone). */
+size_t agent_logs_keep(struct agent *ag, size_t *lost);
 
 /* The server answers again after the agent gave up on it: the lines written to the spool
  * meanwhile go back into the queue, after those already there, and the spool goes.  Their

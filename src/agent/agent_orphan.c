@@ -1,9 +1,11 @@
 /* agent_orphan — see agent_orphan.h. */
 #include "agent/agent_orphan.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -49,18 +51,26 @@ void agent_orphan_keep(agent *ag)
         json_t *bodies = agent_reports_bodies(ag->rhead);
         size_t i;
         json_t *b;
+        int err = f ? 0 : -1;
         json_array_foreach(bodies, i, b)
         {
             /* Said in the log too: the work directory may go with the host. */
             char *text = json_dumps(b, JSON_COMPACT);
             log_warn("not delivered to the server: %s", text);
-            if (f) fprintf(f, "%s\n", text);
+            if (f && fprintf(f, "%s\n", text) < 0 && !err) err = errno;
             free(text);
         }
         json_decref(bodies);
-        if (f) fclose(f);
+        if (f && fclose(f) != 0 && !err) err = errno;
+        if (err)
+            log_error("the reports above could not be kept in %s/undelivered/reports.jsonl "
+                      "(%s): this log alone holds them", ag->work_dir,
+                      err > 0 ? strerror(err) : "it cannot be opened");
     }
-    size_t n = agent_logs_keep(ag);
+    size_t lost, n = agent_logs_keep(ag, &lost);
     if (n) log_warn("%zu log lines not delivered to the server are kept in "
                     "%s/undelivered/logs.jsonl", n, ag->work_dir);
+    if (lost)
+        log_error("%zu log lines not delivered to the server could not be kept in "
+                  "%s/undelivered/logs.jsonl, and are lost", lost, ag->work_dir);
 }

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -390,6 +391,67 @@ class ServerAway(JobsCase):
         d = self.wait_job(jid, timeout=45)
         self.assertEqual((d["status"], d["statusReason"]),
                          ("FAILED", "Host EC2 (instance %s) terminated." % instance))
+
+
+class ServerAwayFullDisk(JobsCase):
+    """As ServerAway, with the work directory's file system full: what could not be kept is
+    said to be lost, where the agent said it was "kept in" an empty file.  Needs the right to
+    mount a tmpfs (root); skipped without."""
+    server_args = FAST + ("--agent-server-lost-seconds", "2")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mnt = tempfile.mkdtemp(prefix="barge-away-full-")
+        rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", cls.mnt],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        if rc != 0:
+            os.rmdir(cls.mnt)
+            raise unittest.SkipTest("cannot mount a tmpfs here")
+        os.chmod(cls.mnt, 0o711)  # jobs' users pass through it
+        cls.server_args = cls.server_args + ("--agent-work-dir", cls.mnt)
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.unmount()
+            raise
+
+    @classmethod
+    def unmount(cls):
+        subprocess.run(["umount", "-l", cls.mnt])
+        os.rmdir(cls.mnt)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.unmount()
+
+    def test_what_cannot_be_kept_is_said_lost(self):
+        script = 'for i in $(seq 1 12); do echo "line $i"; sleep 0.5; done; exit 3'
+        jid = self.submit("away-full", command=script)
+        self.wait_job(jid, "RUNNING", timeout=20)
+        self.server.kill9()
+        agents = self.server.agent_pids()
+        self.assertTrue(agents)
+        try:
+            with open(os.path.join(self.mnt, "filler"), "wb") as f:
+                while True:
+                    f.write(b"\0" * (1 << 20))
+        except OSError:
+            pass
+        self.wait_for(lambda: not any(pid_alive(p) for p in agents), 30,
+                      "the agent to exit once its attempt ended")
+        log = self.server.read_log()
+        self.assertRegex(log, r"log lines not delivered to the server could not be kept in "
+                              r"\S+/undelivered/logs.jsonl, and are lost")
+        self.assertIn("/undelivered/reports.jsonl", log)
+        self.assertIn("this log alone holds them", log)
+        self.assertNotIn("not delivered to the server are kept in", log)
+        os.remove(os.path.join(self.mnt, "filler"))
+        self.server.start()
+        d = self.wait_job(jid, timeout=45)
+        self.assertEqual(d["status"], "FAILED")
 
 
 class Stall(JobsCase):
