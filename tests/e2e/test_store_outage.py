@@ -2,11 +2,15 @@
 agent keeps its instance alive with heartbeats, the end report reaches the server, and the
 job's lines are stored once the store writes again.  The outage is injected with
 $BARGE_FAULT_LOGSTORE: while the file it names exists, the log store's commits fail."""
+import json
 import os
+import sqlite3
 import subprocess
 import tempfile
 import time
 import unittest
+
+import botocore.exceptions
 
 from harness import BARGE, free_port
 from test_metrics import parse, value
@@ -66,6 +70,77 @@ def fill(path):
                 f.write(b"\0" * 4096)
         except OSError:
             pass
+
+
+class LogStoreGone(JobsCase):
+    """A log store that takes no more writes for good, removed or damaged under the server:
+    every batch refused as if the failure would pass held each job's end report, and a job that
+    printed stayed RUNNING for as long as the server ran.  Its lines now go to
+    DATA_DIR/logs-kept.jsonl, and the job ends."""
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self.fresh_log_store)
+
+    def fresh_log_store(self):
+        """The server's next test starts with a log store that writes."""
+        self.server.stop()
+        for name in ("logs.db", "logs.db-wal", "logs.db-shm", "logs-kept.jsonl"):
+            path = os.path.join(self.server.data_dir, name)
+            if os.path.exists(path):
+                os.remove(path)
+        self.server.start()
+
+    def kept(self):
+        path = os.path.join(self.server.data_dir, "logs-kept.jsonl")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f]
+
+    def run_printing(self, name, kept=True):
+        jid = self.submit(name, command="echo %s-out; echo %s-err >&2" % (name, name))
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual((d["status"], d["container"].get("exitCode")), ("SUCCEEDED", 0),
+                         d.get("statusReason"))
+        stream = d["container"]["logStreamName"]
+        mine = sorted(k["message"] for k in self.kept() if k["logStreamName"] == stream)
+        self.assertEqual(mine, ["%s-err" % name, "%s-out" % name] if kept else [])
+        return stream
+
+    def test_a_log_store_removed_while_the_server_runs(self):
+        self.run_printing("before", kept=False)  # the store is in use
+        for suffix in ("", "-wal", "-shm"):
+            path = os.path.join(self.server.data_dir, "logs.db" + suffix)
+            if os.path.exists(path):
+                os.remove(path)
+        stream = self.run_printing("removed")
+        log = self.server.read_log()
+        self.assertIn("logs.db was removed or replaced while this server ran: job output goes "
+                      "to %s/logs-kept.jsonl until the server starts again" %
+                      self.server.data_dir, log)
+
+    def test_a_damaged_log_store(self):
+        self.run_printing("first", kept=False)
+        self.server.stop()
+        db = os.path.join(self.server.data_dir, "logs.db")
+        with sqlite3.connect(db) as c:
+            roots = [r for (r,) in c.execute(
+                "SELECT rootpage FROM sqlite_master WHERE tbl_name = 'events'")]
+            size = c.execute("PRAGMA page_size").fetchone()[0]
+        with open(db, "r+b") as f:
+            for r in roots:
+                f.seek((r - 1) * size)
+                f.write(os.urandom(size))
+        self.server.start()
+        stream = self.run_printing("damaged")
+        self.assertIn("logs.db is damaged (database disk image is malformed): job output goes "
+                      "to %s/logs-kept.jsonl" % self.server.data_dir, self.server.read_log())
+        # A reader is told what is wrong, not to retry.
+        logs = self.server.client("logs")
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            logs.get_log_events(logGroupName=GROUP, logStreamName=stream, startFromHead=True)
+        self.assertIn("the log store cannot be read: %s is damaged" % db, str(cm.exception))
 
 
 class SmallDisk(JobsCase):

@@ -83,7 +83,13 @@ static int store_failed(api_ctx *c, int rc, char *err)
     else if (rc == LOGSTORE_INVALID) LOGS_INVALID(c, "%s", err);
     else {
         log_error("logs: %s", err);
-        api_fail(c, 500, "ServiceUnavailableException", "the log store could not be read; retry");
+        const char *broken = logstore_broken(store_);
+        if (broken)
+            api_fail(c, 500, "ServiceUnavailableException", "the log store cannot be read: %s",
+                     broken);
+        else
+            api_fail(c, 500, "ServiceUnavailableException",
+                     "the log store could not be read; retry");
     }
     free(err);
     return -1;
@@ -533,6 +539,10 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
                         "there is room", free_mib, reserve_mib);
     }
     int64_t skew = api_agent_clock_skew(req, id);
+    /* A store that takes no more writes until a restart: the lines go to a file beside it
+     * (logstore_aside.c), so that jobs, whose ends wait for their output, end. */
+    const char *broken = logstore_broken(store_);
+    int kept_failed = 0;
     uint64_t *tickets = xcalloc(json_array_size(streams), sizeof *tickets);
     logstore_event *ev = NULL;
     size_t cap = 0;
@@ -563,14 +573,22 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
         /* The agent knows the stream by its name: the server made it, in the group of the
          * attempt's job, when the attempt started (engine/attempt.c); the group is found by
          * the stream's name. */
-        tickets[i] = logstore_append_by_name(store_, LOGSTORE_BATCH_GROUP,
-                                             api_str(s, "logStreamName"), ev, n);
+        if (broken)
+            kept_failed |= logstore_keep_aside(store_, api_str(s, "logStreamName"), ev, n) < 0;
+        else
+            tickets[i] = logstore_append_by_name(store_, LOGSTORE_BATCH_GROUP,
+                                                 api_str(s, "logStreamName"), ev, n);
     }
     free(ev);
     /* Answer only once the events are committed: the answer lets the agent drop them. */
-    int failed = 0;
-    for (i = 0; i < json_array_size(streams); i++) failed |= logstore_wait(store_, tickets[i]) < 0;
+    int failed = kept_failed;
+    for (i = 0; i < json_array_size(streams) && !broken; i++)
+        failed |= logstore_wait(store_, tickets[i]) < 0;
     free(tickets);
+    if (broken && !failed) {
+        static log_limit limit = LOG_LIMIT_INIT;
+        log_limited(&limit, 60000, LOG_ERROR, "logs: %s", broken);
+    }
     if (failed)
         return api_server_error(c, "the server could not store these log events; send them again");
     *resp = json_object();

@@ -264,7 +264,17 @@ static int64_t copy_batch(logstore_copy_fn copy, void *ctx, pending *batch)
  * records the copy's position with it, so reading the copy back later skips exactly it. */
 static int write_batch(logstore *ls, pending *batch, logstore_copy_fn copy, void *ctx)
 {
-    if (logstore__run(ls->wst[W_BEGIN]) < 0) return -1;
+    ls->failcode = 0;
+    /* logs.db removed or replaced under the server: written on, the lines would go into a
+     * file no later start sees, acknowledged (logstore_aside.c).  One stat a batch. */
+    int moved = 0;
+    sqlite3_file_control(ls->w, "main", SQLITE_FCNTL_HAS_MOVED, &moved);
+    if (moved) {
+        ls->failcode = LOGSTORE__MOVED;
+        snprintf(ls->failure, sizeof ls->failure, "the file was removed or replaced");
+        return -1;
+    }
+    if (logstore__run(ls->wst[W_BEGIN]) < 0) goto fail;
     int64_t mark = 0;
     for (pending *p = batch; p; p = p->next) {
         if (write_item(ls, p) < 0) goto fail;
@@ -290,6 +300,7 @@ static int write_batch(logstore *ls, pending *batch, logstore_copy_fn copy, void
     return 0;
 fail:
     snprintf(ls->failure, sizeof ls->failure, "%s", sqlite3_errmsg(ls->w));
+    ls->failcode = sqlite3_extended_errcode(ls->w);
     if (!sqlite3_get_autocommit(ls->w)) logstore__run(ls->wst[W_ROLLBACK]);
     return -1;
 }
@@ -365,9 +376,10 @@ static void *writer_main(void *arg)
 
         int fault = fault_now(ls);
         int rc = fault ? -1 : write_batch(ls, batch, copy, copy_ctx);
-        if (rc < 0)
+        if (rc < 0 && !atomic_load(&ls->broken))
             log_error("logstore: writing log events to %s failed: %s", ls->path,
                       fault ? "an injected fault ($BARGE_FAULT_LOGSTORE)" : ls->failure);
+        if (rc < 0 && !fault) logstore__check_broken(ls, ls->failcode);
         uint64_t first = batch->ticket, last = first;
         size_t size = 0;
         pending *again = NULL, **again_tail = &again, *pass = NULL, *parked = NULL;
@@ -703,11 +715,13 @@ logstore *logstore_open(const char *dir, char **err)
     }
     pthread_mutex_init(&ls->mu, NULL);
     pthread_mutex_init(&ls->rmu, NULL);
+    logstore__aside_init(ls);
     pthread_cond_init(&ls->work, NULL);
     pthread_cond_init(&ls->done, NULL);
     resume_drops(ls);
     if (pthread_create(&ls->thread, NULL, writer_main, ls) != 0) {
         *err = xstrdup("cannot start the log store's writer thread");
+        logstore__aside_free(ls);
         pthread_mutex_destroy(&ls->mu);
         pthread_mutex_destroy(&ls->rmu);
         pthread_cond_destroy(&ls->work);
@@ -738,6 +752,7 @@ void logstore_close(logstore *ls)
         free(p);
     }
     close_connections(ls);
+    logstore__aside_free(ls);
     pthread_mutex_destroy(&ls->mu);
     pthread_mutex_destroy(&ls->rmu);
     pthread_cond_destroy(&ls->work);

@@ -179,6 +179,14 @@ int64_t logstore_copied(logstore *ls);
  * returns a ticket for logstore_wait. */
 uint64_t logstore_import(logstore *ls, const logstore_copy_item *items, size_t n, int64_t pos);
 
+/* Why the store takes no more writes until the server starts again (its file damaged, or
+ * removed or replaced under the server: logstore_aside.c), or NULL.  Any thread. */
+const char *logstore_broken(logstore *ls);
+/* DIR/logs-kept.jsonl, where logstore_keep_aside appends. */
+const char *logstore_kept_path(logstore *ls);
+/* Appends n events of the stream to that file, flushed; 0, or -1 (said in the log). */
+int logstore_keep_aside(logstore *ls, const char *stream, const logstore_event *ev, size_t n);
+
 /* Opens (creating if needed) DIR/logs.db and starts the writer.  NULL with *err on failure. */
 logstore *logstore_open(const char *dir, char **err);
 /* Commits everything queued, stops the writer and closes every connection.  Accepts NULL. */

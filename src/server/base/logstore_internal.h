@@ -6,6 +6,8 @@
 #ifndef BARGE_LOGSTORE_INTERNAL_H
 #define BARGE_LOGSTORE_INTERNAL_H
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -112,7 +114,22 @@ struct logstore {
     /* Read-only connections, lent to one caller at a time. */
     pthread_mutex_t rmu;
     reader *free_readers, *all_readers;
+    /* logstore_aside.c: why the store takes no more writes (set once, by the writer), and the
+     * file job output goes to then, under kmu.  failcode is SQLite's code of the last batch's
+     * failure, or LOGSTORE__MOVED (writer only). */
+    _Atomic(char *) broken;
+    int failcode;
+    char *kept_path;
+    FILE *kept;
+    pthread_mutex_t kmu;
 };
+
+#define LOGSTORE__MOVED (-2)
+void logstore__aside_init(logstore *ls);
+void logstore__aside_free(logstore *ls);
+/* After a failed batch (the writer's): marks the store broken when code says the failure
+ * will not pass. */
+void logstore__check_broken(logstore *ls, int code);
 
 /* The writer's (logstore.c): steps a statement whose rows are not needed and resets it (0, or
  * -1 on an error); and what an item with an op does in a batch (logstore_settings.c): 0 when
