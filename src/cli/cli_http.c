@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli_text.h"
 #include "common/httpc.h"
 #include "common/mem.h"
 #include "common/sigv4.h"
@@ -315,9 +316,18 @@ static void parse_error(long status, char *htype, const char *body, size_t len, 
             snippet[i] = (char)(ch < 0x20 ? ' ' : ch);
         }
         snippet[n] = '\0';
+        if (n == sizeof snippet - 1) util_utf8_cut(snippet); /* not half a character at the end */
         err->message = n ? xasprintf("HTTP %ld: %s", status, snippet)
                          : xasprintf("HTTP %ld with an empty body", status);
     }
+    /* Whoever answered wrote these, and they go to a terminal: no escape sequence of theirs
+     * may move the cursor, retitle the window or hide what is printed after them. */
+    char *shown[] = {err->type, err->message};
+    for (size_t i = 0; i < 2; i++)
+        if (shown[i]) {
+            util_utf8_scrub(shown[i]);
+            cli_text_plain(shown[i]);
+        }
 }
 
 static char *lower(const char *s)

@@ -9,7 +9,8 @@ one sentence by every command; `usage --json` prints no digits of float sums.  A
 whose 200 is not the operation's answer (empty, or without its members) is said to be no barge
 server; a single read of events past the newest says there is nothing after it.  An option of
 one value given twice counts the last time (--vcpus and --memory too, whose two items the server
-refused), and a name given twice in --env or --param is sent once, with its last value."""
+refused), and a name given twice in --env or --param is sent once, with its last value.  An error
+answer's type and message reach the terminal without their control characters."""
 import os
 import pty
 import signal
@@ -697,3 +698,30 @@ class OutsideDev(ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HostileAnswers(unittest.TestCase):
+    """What another program answers in an error goes to the terminal without its escape
+    sequences: an error type and message carrying ESC, BEL, DEL or C1 controls could retitle the
+    window, clear the screen or hide what follows."""
+
+    def test_an_error_answer_cannot_drive_the_terminal(self):
+        answers = [
+            (400, json.dumps({"__type": "ClientException\u001b]0;pwned\u0007",
+                              "message": "bad\u001b[2J \u009b31m\u007fend"}).encode()),
+            (502, b"<html>\x1b[2Jproxy \xc2\x9b31m\x7f error</html>"),
+            (502, b"x" * 159 + "\u00e9".encode()),  # cut inside a character at 160 bytes
+        ]
+        errs = []
+        for status, body in answers:
+            url = stand_in_server(self, lambda op, b, a=(status, body): a)
+            rc, out, err = barge("describe", "x" * 8, endpoint=url)
+            self.assertEqual((rc, out), (1, ""), err)
+            for bad in ("\x1b", "\x07", "\x7f", "\u009b", "\ufffd"):
+                self.assertNotIn(bad, err, (body, err))
+            errs.append(err)
+        # Shown with '?' in their place, the rest as it was.
+        self.assertIn("ClientException?]0;pwned?", errs[0])
+        self.assertIn("bad?[2J", errs[0])
+        self.assertIn("HTTP 502: <html> [2Jproxy", errs[1])
+        self.assertIn("HTTP 502: " + "x" * 159, errs[2])
