@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "agent/remover.h"
@@ -59,9 +60,22 @@ static int reusable_dir(const char *path, int job_uid)
 char *workdirs_take(workdirs *w, int *err)
 {
     *err = 0;
-    if (w->nidle > 0) return w->spare[--w->nidle];
+    struct stat st;
+    while (w->nidle > 0) {
+        char *spare = w->spare[--w->nidle];
+        if (lstat(spare, &st) == 0 && S_ISDIR(st.st_mode)) return spare;
+        free(spare); /* removed meanwhile (below) */
+    }
     char *dir = xasprintf("%s/slot-%u", w->root, w->next++);
     int rc = mkdir(dir, 0755);
+    if (rc < 0 && errno == ENOENT && util_make_dirs(w->root, 0711) == 1) {
+        /* The work directory was removed under the agent (a cleaner of old files in /tmp, an
+         * operator): made again, or every attempt from then on failed to start.  0711: the
+         * attempts' users pass through it to their own directories. */
+        log_warn("the work directory %s was removed while the agent ran; it is made again",
+                 w->root);
+        rc = mkdir(dir, 0755);
+    }
     if (rc < 0 && errno == EEXIST) {
         /* Left by an agent that used the same directory and died. */
         util_remove_tree(dir);

@@ -267,6 +267,26 @@ class SharedWorkDir(ManualAgent):
         self.assertEqual(self.run_job("echo z > f")["status"], "SUCCEEDED")
 
 
+class RemovedWorkDir(ManualAgent):
+    # A work directory removed under a live agent (a cleaner of old files in /tmp): every
+    # attempt from then on failed, "cannot create the working directory ...: No such file or
+    # directory", and the agent went on taking work.  It is made again.
+    def test_a_work_dir_removed_under_the_agent_is_made_again(self):
+        parent = tempfile.mkdtemp(prefix="barge-edges-")
+        self.addCleanup(shutil.rmtree, parent, True)
+        os.chmod(parent, 0o711)
+        work = os.path.join(parent, "agent")
+        self.start_agent("--work-dir", work)
+        self.assertEqual(self.run_job("echo x > f")["status"], "SUCCEEDED")
+        shutil.rmtree(work)
+        for n in range(3):  # the idle directory kept for reuse went too
+            d = self.run_job("echo y > f; pwd")
+            self.assertEqual(d["status"], "SUCCEEDED", d.get("statusReason"))
+        with open(os.path.join(self.srv.data_dir, "agent.log")) as f:
+            self.assertIn("the work directory %s was removed while the agent ran; it is made "
+                          "again" % work, f.read())
+
+
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 
 

@@ -17,6 +17,7 @@
 #include "server/base/logstore.h"
 #include "server/base/logstore_internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -699,8 +700,13 @@ logstore *logstore_open(const char *dir, char **err)
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                             "PRAGMA busy_timeout=5000; PRAGMA journal_size_limit=67108864;",
                      NULL, NULL, NULL) != SQLITE_OK) {
-        *err = xasprintf("cannot configure the log store %s: %s", ls->path,
-                         sqlite3_errmsg(ls->w));
+        *err = xasprintf("cannot configure the log store %s: %s%s", ls->path,
+                         sqlite3_errmsg(ls->w),
+                         sqlite3_errcode(ls->w) == SQLITE_FULL ||
+                                 sqlite3_system_errno(ls->w) == ENOSPC
+                             ? " (the data directory's file system has no room: free some and "
+                               "start again; the log store is kept as it was)"
+                             : "");
         goto fail;
     }
     if (sqlite_schema_migrate(ls->w, migrations, N_MIGRATIONS, "the log store", err) < 0)
