@@ -214,7 +214,12 @@ static void core_done(core_call *call)
 static enum MHD_Result add_tag_key(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
 {
-    if (strcmp(key, "tagKeys") == 0 && value) json_array_append_new(cls, json_string(value));
+    /* A key that is not UTF-8 once percent-decoded is kept as null, to be refused by its
+     * place (it was left out, and the rest untagged as if it had not been asked for). */
+    if (strcmp(key, "tagKeys") == 0 && value) {
+        json_t *k = json_string(value);
+        json_array_append_new(cls, k ? k : json_null());
+    }
     return MHD_YES;
 }
 
@@ -408,11 +413,25 @@ static void dispatch(http_req *r, const char *url, const char *method)
     size_t n = strlen(r->op->path);
     if (r->op->path[n - 1] == '*') {
         /* /v1/tags/{resourceArn}: libmicrohttpd has already percent-decoded the path. */
-        json_object_set_new(req, "resourceArn", json_string(url + n - 1));
+        json_t *arn = json_string(url + n - 1);
+        if (!arn) {
+            json_decref(req);
+            set_answer(r, 400, "ClientException", "resourceArn: the path's ARN is not valid "
+                                                  "UTF-8 once percent-decoded");
+            return;
+        }
+        json_object_set_new(req, "resourceArn", arn);
         if (strcmp(method, "DELETE") == 0) {
-            json_t *keys = json_array();
+            json_t *keys = json_array(), *k;
             MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_tag_key, keys);
             json_object_set_new(req, "tagKeys", keys);
+            size_t i;
+            json_array_foreach(keys, i, k) if (json_is_null(k)) {
+                json_decref(req);
+                set_answer(r, 400, "ClientException", "tagKeys[%zu]: not valid UTF-8 once "
+                                                      "percent-decoded", i);
+                return;
+            }
         }
     }
     if (r->audited) r->audit_params = audit_params(req);

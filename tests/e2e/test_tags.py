@@ -141,6 +141,16 @@ class Tags(ServerTestCase):
         status, _, body = self.server.raw("DELETE", path + "?" + query)
         self.assertEqual(status, 400)
         self.assertIn("tagKeys: at most 50", body["message"])
+        # Bytes that are not UTF-8 once decoded: a key was left out while the others went, and
+        # an ARN was said to be missing.
+        status, _, body = self.server.raw("DELETE", path + "?tagKeys=" +
+                                          "&tagKeys=".join(before) + "&tagKeys=%ff")
+        self.assertEqual(status, 400)
+        self.assertIn("tagKeys[%d]: not valid UTF-8 once percent-decoded" % len(before),
+                      body["message"])
+        status, _, body = self.server.raw("GET", path + "%ff")
+        self.assertEqual(status, 400)
+        self.assertIn("resourceArn: the path's ARN is not valid UTF-8", body["message"])
         self.assertEqual(self.tags_of(target), before)
         # A value may be empty.
         self.batch.tag_resource(resourceArn=target, tags={"empty": ""})
