@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "server/api/auth.h"
+#include "server/base/audit.h"
 #include "server/base/core.h"
 #include "server/engine/provider_exec.h"
 #include "server/model/secrets.h"
@@ -52,6 +53,7 @@ static void reload_commands(const char *path)
 void server_reload(const barge_config *c)
 {
     char *err = NULL;
+    if (audit_reopen() == 0) log_info("SIGHUP: the audit trail's file opened again");
     if (c->provider_commands) reload_commands(c->provider_commands);
     if (!auth_enabled() && !c->secrets_file) {
         if (c->provider_commands) return;

@@ -54,3 +54,28 @@ class AuditTrail(JobsCase):
                  for e in self.events()[before:]]
         self.assertEqual(names, [("CreateComputeEnvironment", "audit-ce"),
                                  ("UpdateComputeEnvironment", "audit-ce")])
+
+    def test_a_rotated_trail_goes_on_in_a_new_file_after_sighup(self):
+        # Moved aside (logrotate's default, mv), the trail went on into the moved file for as
+        # long as the server ran: nothing could rotate it.  SIGHUP opens the path again.
+        import signal
+        import time
+        path = os.path.join(self.server.data_dir, "audit.log")
+        rotated = path + ".1"
+        os.rename(path, rotated)
+        self.addCleanup(lambda: os.path.exists(rotated) and os.remove(rotated))
+        self.make_ce("before-hup", 1)
+        self.server.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and not os.path.exists(path):
+            time.sleep(0.05)
+        self.make_ce("after-hup", 1)
+        with open(rotated) as f:
+            old = [json.loads(line)["requestParameters"].get("computeEnvironmentName")
+                   for line in f]
+        self.assertIn("before-hup", old)
+        self.assertNotIn("after-hup", old)
+        names = [(e["requestParameters"] or {}).get("computeEnvironmentName")
+                 for e in self.events()]
+        self.assertEqual(names, ["after-hup"])
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)

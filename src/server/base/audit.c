@@ -17,10 +17,15 @@
 #include "common/mem.h"
 #include "common/util.h"
 
-static int fd = -1;
+static atomic_int fd = -1; /* read unlocked by audit_record's first look */
+static char *path_; /* DATA_DIR/audit.log, opened again by audit_reopen */
 /* A line was written in part (a full disk): the next starts with a newline of its own, so that
  * the torn one spoils no other. */
 static int torn;
+/* Whether the file ends torn, and each write after, decided under one lock: every HTTP thread
+ * writes here, and a line written between another's torn write and its flag would land on the
+ * torn line.  The descriptor changes under it too (audit_reopen). */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* One write of the whole line, which O_APPEND keeps whole.  A full disk loses audit lines, not
  * calls: each loss is counted and said (at most every 10 s). */
@@ -28,10 +33,6 @@ static void put_line(const char *line, size_t len)
 {
     static log_limit limit = LOG_LIMIT_INIT;
     static atomic_long lost;
-    /* Whether the file ends torn, and each write after, decided under one lock: every HTTP
-     * thread writes here, and a line written between another's torn write and its flag would
-     * land on the torn line. */
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&mu);
     int after_torn = torn;
     struct iovec v[2] = {{"\n", 1}, {(void *)line, len}};
@@ -53,17 +54,39 @@ static void put_line(const char *line, size_t len)
 
 int audit_open(const char *data_dir, char **err)
 {
-    char *path = xasprintf("%s/audit.log", data_dir);
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) *err = xasprintf("cannot open the audit trail %s: %s", path, strerror(errno));
-    free(path);
+    free(path_);
+    path_ = xasprintf("%s/audit.log", data_dir);
+    fd = open(path_, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) *err = xasprintf("cannot open the audit trail %s: %s", path_, strerror(errno));
     return fd < 0 ? -1 : 0;
+}
+
+int audit_reopen(void)
+{
+    if (!path_ || fd < 0) return 0;
+    int nfd = open(path_, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (nfd < 0) {
+        log_error("SIGHUP: cannot open the audit trail %s again (%s); records go on to the "
+                  "file opened before", path_, strerror(errno));
+        return -1;
+    }
+    pthread_mutex_lock(&mu);
+    int old = fd;
+    fd = nfd;
+    torn = 0; /* a new file, or the same one: a torn line there is mended by no later write */
+    pthread_mutex_unlock(&mu);
+    close(old);
+    return 0;
 }
 
 void audit_close(void)
 {
+    pthread_mutex_lock(&mu);
     if (fd >= 0) close(fd);
     fd = -1;
+    pthread_mutex_unlock(&mu);
+    free(path_);
+    path_ = NULL;
 }
 
 /* Members that name what a call acts on; never values a job is given. */

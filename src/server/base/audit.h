@@ -12,6 +12,10 @@
 /* Opens (creating) DATA_DIR/audit.log.  0, or -1 with *err (allocated). */
 int audit_open(const char *data_dir, char **err);
 void audit_close(void);
+/* Opens DATA_DIR/audit.log again (SIGHUP), so that a rotation that moved it aside (logrotate's
+ * default, `mv`) is followed by a new file; the old one is closed once no write uses it.  0, or
+ * -1 (said in the log; the file opened before stays in use). */
+int audit_reopen(void);
 
 typedef struct audit_event {
     const char *source;     /* "batch.amazonaws.com" */
