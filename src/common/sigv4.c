@@ -42,8 +42,12 @@ int sigv4_parse(const char *header, sigv4_auth *out, char *err, size_t errlen)
         return -1;
     }
     const char *params = header + sizeof algo - 1;
-    if (field(params, "Credential", cred, sizeof cred) < 0) {
-        snprintf(err, errlen, "Authorization header: the Credential parameter is missing");
+    int crc = field(params, "Credential", cred, sizeof cred);
+    if (crc < 0) {
+        snprintf(err, errlen, crc == -2 ? "Authorization header: the Credential is longer than "
+                                          "511 characters"
+                                        : "Authorization header: the Credential parameter is "
+                                          "missing");
         return -1;
     }
     int rc = field(params, "SignedHeaders", out->signed_headers, sizeof out->signed_headers);
@@ -55,8 +59,14 @@ int sigv4_parse(const char *header, sigv4_auth *out, char *err, size_t errlen)
             snprintf(err, errlen, "Authorization header: the SignedHeaders parameter is missing");
         return -1;
     }
-    if (field(params, "Signature", out->signature, sizeof out->signature) < 0) {
-        snprintf(err, errlen, "Authorization header: the Signature parameter is missing");
+    rc = field(params, "Signature", out->signature, sizeof out->signature);
+    if (rc < 0) {
+        if (rc == -2)
+            snprintf(err, errlen, "Authorization header: the Signature is longer than %zu "
+                                  "characters (a SHA-256 HMAC is 64 hexadecimal digits)",
+                     sizeof out->signature - 1);
+        else
+            snprintf(err, errlen, "Authorization header: the Signature parameter is missing");
         return -1;
     }
     for (const char *s = out->signature; *s; s++) {

@@ -101,7 +101,14 @@ static void test_overlong_parts(void)
     sig[sizeof sig - 1] = '\0';
     snprintf(h, sizeof h, "AWS4-HMAC-SHA256 Credential=AK/20240101/r/batch/aws4_request, "
                           "SignedHeaders=host, Signature=%s", sig);
-    refuses(h, "Signature");
+    /* Said to be too long, not missing. */
+    refuses(h, "the Signature is longer than 128 characters");
+    char cred[600];
+    memset(cred, 'C', sizeof cred - 1);
+    cred[sizeof cred - 1] = '\0';
+    snprintf(h, sizeof h, "AWS4-HMAC-SHA256 Credential=%s, SignedHeaders=host, Signature=ab",
+             cred);
+    refuses(h, "the Credential is longer than 511 characters");
     char region[100];
     memset(region, 'r', sizeof region - 1);
     region[sizeof region - 1] = '\0';
