@@ -119,8 +119,8 @@ static int sq_commit(store *b)
     }
     /* barge.db removed or replaced under the server (rm, a restore copied over it): a commit
      * would go into the file it still has open, which no later start sees, and every change
-     * acknowledged from then on would be lost.  Refused instead, as a failed commit is (503s,
-     * reads served from memory).  One stat a commit. */
+     * acknowledged from then on would be lost.  Refused instead, as a failed commit is (its
+     * batch's calls answered 503).  One stat a commit. */
     int has_moved = 0;
     sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &has_moved);
     if (has_moved) {
