@@ -163,6 +163,7 @@ int agent_exchange_registered(agent *ag, json_t *answer)
     ag->gen++;
     ag->registered = 1;
     ag->lost = 0;
+    ag->lost_logs_done = 0;
     ag->last_exchange = util_mono_ms();
     pthread_cond_broadcast(&ag->cond);
     pthread_mutex_unlock(&ag->mu);
@@ -223,6 +224,9 @@ static int do_register(agent *ag, agent_conn *h)
     }
 }
 
+/* How long a lost agent waits for its lines to be shipped before it registers again. */
+#define LOST_LINES_WAIT_MS 30000
+
 void *agent_exchange_poller(void *arg)
 {
     agent *ag = arg;
@@ -237,6 +241,16 @@ void *agent_exchange_poller(void *arg)
                                       "the server no longer knew this instance");
                     executor_wait_idle(ag->ex, 500);
                 }
+                /* Their lines first, with this instance's credential (the sender ships them
+                 * while it is lost): registered again, the agent is another instance, which
+                 * may not write to the old one's streams.  At most LOST_LINES_WAIT_MS. */
+                pthread_mutex_lock(&ag->mu);
+                int64_t until = util_mono_ms() + LOST_LINES_WAIT_MS;
+                pthread_cond_broadcast(&ag->cond);
+                while (!ag->stopping && ag->nlogs > 0 && !ag->lost_logs_done &&
+                       util_mono_ms() < until)
+                    agent_wait_until(ag, until);
+                pthread_mutex_unlock(&ag->mu);
             }
             if (do_register(ag, h) < 0) break;
             continue;
@@ -280,6 +294,13 @@ static int sender_wait(agent *ag, int *logs_due, int *hb_due)
         if (ag->sender_quit) return 0;
         int final = ag->final_flush;
         if (!ag->registered) {
+            /* Lost: what its attempts printed still goes, with the lost instance's credential,
+             * to their streams (docs/agent-protocol.md), before it registers again or exits. */
+            if (ag->lost && ag->nlogs > 0 && !ag->lost_logs_done) {
+                *logs_due = 1;
+                *hb_due = 0;
+                return 1;
+            }
             if (final) return 0; /* nowhere to deliver to any more */
             pthread_cond_wait(&ag->cond, &ag->mu);
             continue;
@@ -313,7 +334,8 @@ void *agent_exchange_sender(void *arg)
         unsigned gen = ag->gen;
         char *iid = xstrdup(ag->iid);
         agent_report *stale = NULL, *mine = NULL;
-        if (!atomic_load(&ag->orphaned) || ag->final_flush)
+        int lost_lines = !ag->registered; /* the lines of a lost instance, alone */
+        if ((!atomic_load(&ag->orphaned) || ag->final_flush) && !lost_lines)
             mine = agent_reports_take(ag, gen, &stale);
         size_t lines = mine || logs_due ? ag->nlogs : 0;
         pthread_mutex_unlock(&ag->mu);
@@ -326,6 +348,16 @@ void *agent_exchange_sender(void *arg)
             ok = agent_logs_ship(ag, h, iid, &sent);
             lines = lines > sent ? lines - sent : 0;
             if (ok == 1 && sent == 0) break;
+        }
+        if (lost_lines) {
+            /* Refused (the server keeps a lost instance's streams open only for a while, and
+             * not across a restart) or out of reach: the rest waits for the next registration,
+             * or is kept at exit (agent_orphan_keep). */
+            pthread_mutex_lock(&ag->mu);
+            if (ok != 1) ag->lost_logs_done = 1;
+            pthread_cond_broadcast(&ag->cond);
+            free(iid);
+            continue;
         }
         /* The server answers but cannot store lines (its log store cannot write).  The instance
          * must not fall silent for that: heartbeats and the reports that wait for no line go

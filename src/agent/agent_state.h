@@ -77,6 +77,10 @@ typedef struct agent {
     char client_token[65];
     atomic_uint gen;
     atomic_int registered, lost;
+    /* Lost (the server declared the instance lost), the queued lines still go with its
+     * credential to its attempts' streams, which the server takes for a while; set once they
+     * are refused or the poller stops waiting for them, so that it registers again. */
+    int lost_logs_done;
     int poll_s, heartbeat_s;
     /* Stopping. */
     atomic_int stopping, final_flush, sender_quit;

@@ -476,6 +476,84 @@ class Stall(JobsCase):
         self.assertIn("did not run for", self.server.read_log())
 
 
+class AgentStall(JobsCase):
+    """An agent stopped (SIGSTOP: a paused VM, a partition) for longer than the 30 s after
+    which its instance is lost: its job ran on meanwhile, printing into its pipe.  Those lines
+    were refused with the lost instance (404), kept in the agent's work directory alone, and the
+    attempt's log ended where the agent stopped.  The lost instance's credential may still
+    write to its attempts' streams for a while, so they reach the log, as the awslogs driver
+    would have shipped them.  Signed requests: an instance writes only to its own streams."""
+    server_args = ("--idle-seconds", "2", "--kill-grace-seconds", "1")
+
+    def test_what_a_lost_agent_holds_reaches_the_attempts_log(self):
+        script = 'i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo "line $i"; sleep 0.25; done'
+        jid = self.submit("stalled", command=script)
+        self.wait_job(jid, "RUNNING", timeout=20)
+        self.wait_for(lambda: len(log_messages(self, jid)) >= 4, 20, "the first lines")
+        agents = self.server.agent_pids()
+        self.assertTrue(agents)
+        for pid in agents:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            d = self.wait_job(jid, timeout=60)
+            stopped_at = len(log_messages(self, jid))
+        finally:
+            for pid in agents:
+                os.kill(pid, signal.SIGCONT)
+        self.assertEqual(d["status"], "FAILED")
+        self.assertTrue(d["statusReason"].startswith("Host EC2 (instance "), d["statusReason"])
+        # The job printed four lines a second all along: what it printed while its agent was
+        # stopped (some 120 lines) is shipped once the agent runs again.
+        self.wait_for(lambda: len(log_messages(self, jid)) >= stopped_at + 60, 30,
+                      "the lines printed while the agent was stopped")
+        lines = log_messages(self, jid)
+        self.assertEqual(lines, ["line %d" % i for i in range(1, len(lines) + 1)])
+
+
+    def test_a_lost_agent_that_registers_again_ships_first(self):
+        # An agent of its own (UNMANAGED) is not stopped with its lost instance: told so (404),
+        # it stops what ran and registers again, as another instance, which may not write to
+        # the old one's streams.  Its lines go first, with the lost instance's credential.
+        self.batch.create_compute_environment(computeEnvironmentName="own",
+                                              type="UNMANAGED")
+        self.make_queue("own-q", ["own"])
+        with open(os.path.join(self.server.data_dir, "agent-token")) as f:
+            token = f.read().strip()
+        log = open(os.path.join(self.server.data_dir, "own-agent.log"), "wb")
+        self.addCleanup(log.close)
+        work = tempfile.mkdtemp(prefix="barge-own-")
+        os.chmod(work, 0o711)
+        self.addCleanup(shutil.rmtree, work, True)
+        agent = subprocess.Popen([BARGE, "agent", "--server", self.server.url,
+                                  "--compute-environment", "own", "--token", token,
+                                  "--vcpus", "2", "--memory", "1024", "--executor", "process",
+                                  "--work-dir", os.path.join(work, "agent")],
+                                 stdout=log, stderr=subprocess.STDOUT)
+
+        def stop_agent():
+            agent.terminate()
+            agent.wait(timeout=20)
+        self.addCleanup(stop_agent)
+        script = 'i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo "line $i"; sleep 0.25; done'
+        jid = self.submit("stalled-own", queue="own-q", command=script)
+        self.wait_job(jid, "RUNNING", timeout=20)
+        self.wait_for(lambda: len(log_messages(self, jid)) >= 4, 20, "the first lines")
+        agent.send_signal(signal.SIGSTOP)
+        try:
+            d = self.wait_job(jid, timeout=60)
+            stopped_at = len(log_messages(self, jid))
+        finally:
+            agent.send_signal(signal.SIGCONT)
+        self.assertEqual(d["status"], "FAILED")
+        self.wait_for(lambda: len(log_messages(self, jid)) >= stopped_at + 60, 30,
+                      "the lines printed while the agent was stopped")
+        lines = log_messages(self, jid)
+        self.assertEqual(lines, ["line %d" % i for i in range(1, len(lines) + 1)])
+        # And it serves again, as a new instance.
+        jid = self.submit("after", queue="own-q", command="echo again")
+        self.assertEqual(self.wait_job(jid, timeout=30)["status"], "SUCCEEDED")
+
+
 class ServerAwaySigned(JobsCase):
     """As ServerAway, on a server that checks signatures: outside --dev an instance may write
     only to the streams of its running attempts, so a line that comes after its attempt's end

@@ -246,6 +246,38 @@ static void test_streams(void)
     CHECK_EQ_INT(agent_ident_stream_owner("i-s", "def/default/1"), AGENT_STREAM_NONE);
 }
 
+/* A lost instance's credential may still write to the streams its attempts wrote to when it
+ * was lost, and to no other, until its time is up; it is no instance any more otherwise. */
+static void test_lost(void)
+{
+    agent_ident_configure(3600, 300);
+    char l[AGENT_IDENT_CRED_MAX + 1], o[AGENT_IDENT_CRED_MAX + 1], id[AGENT_IDENT_ID_MAX + 1];
+    char h[600], ho[600];
+    agent_ident_issue("i-l", 0, l);
+    agent_ident_issue("i-o", 0, o);
+    snprintf(h, sizeof h, "Bearer %s", l);
+    snprintf(ho, sizeof ho, "Bearer %s", o);
+    agent_ident_stream_open("i-l", "def/default/l1");
+    agent_ident_stream_open("i-o", "def/default/o1");
+    CHECK(!agent_ident_lost_may_write(h, "def/default/l1")); /* not lost */
+    agent_ident_lose("i-l", 1000);
+    agent_ident_stream_close("i-l", "def/default/l1");
+    agent_ident_revoke("i-l");
+    CHECK_EQ_INT(check(l, id, NULL), AGENT_CRED_NO_INSTANCE);
+    CHECK(agent_ident_lost_may_write(h, "def/default/l1"));
+    CHECK(!agent_ident_lost_may_write(h, "def/default/o1"));   /* another's */
+    CHECK(!agent_ident_lost_may_write(h, "def/default/new"));  /* opened later */
+    CHECK(!agent_ident_lost_may_write(ho, "def/default/l1"));  /* another's credential */
+    char forged[AGENT_IDENT_CRED_MAX + 1];
+    snprintf(forged, sizeof forged, "i-l:%s", strchr(o, ':') + 1);
+    snprintf(ho, sizeof ho, "Bearer %s", forged);
+    CHECK(!agent_ident_lost_may_write(ho, "def/default/l1"));
+    CHECK(!agent_ident_lost_may_write(NULL, "def/default/l1"));
+    usleep(1100 * 1000);
+    CHECK(!agent_ident_lost_may_write(h, "def/default/l1")); /* its time is up */
+    agent_ident_revoke("i-o");
+}
+
 /* What the store keeps (the digests) gives a restarted server its instances' credentials back;
  * the credentials themselves are in no record. */
 static void test_export_restore(void)
@@ -290,6 +322,7 @@ int main(void)
     RUN(test_credentials);
     RUN(test_rotation);
     RUN(test_streams);
+    RUN(test_lost);
     RUN(test_export_restore);
     agent_ident_free();
     char cmd[128];

@@ -495,7 +495,12 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
     agent_cred_rc rc = agent_ident_check(c->auth, id, NULL);
     const char *named = api_str(req, "instanceId");
     if (api_check_instance_id(c, named, "instanceId") < 0) return -1;
-    if (rc != AGENT_CRED_OK) return api_agent_refuse(c, rc, id);
+    /* A lost instance's agent may still upload what its attempts printed, to their streams
+     * alone (agent_ident_lose): checked stream by stream below. */
+    int lost = rc == AGENT_CRED_NO_INSTANCE && json_array_size(streams) > 0;
+    json_array_foreach(streams, i, s)
+        lost = lost && agent_ident_lost_may_write(c->auth, api_str(s, "logStreamName"));
+    if (rc != AGENT_CRED_OK && !lost) return api_agent_refuse(c, rc, id);
     if (named && strcmp(named, id) != 0)
         return api_fail(c, 403, "AccessDeniedException",
                         "instance %s may act only for itself; this request names instance %s",
@@ -511,7 +516,7 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
          * where any caller may do anything anyway, also lets a stream no running attempt
          * writes to be fed (tests and tools seed the log store so); another instance's
          * running attempt's stream is refused in every mode. */
-        agent_stream_rc owner = agent_ident_stream_owner(id, name);
+        agent_stream_rc owner = lost ? AGENT_STREAM_MINE : agent_ident_stream_owner(id, name);
         if (owner == AGENT_STREAM_OTHER || (owner == AGENT_STREAM_NONE && !barge_cfg.dev))
             return api_fail(c, 403, "AccessDeniedException",
                             "instance %s may write only to the log streams of its own running "

@@ -39,6 +39,16 @@ typedef struct stream_owner {
     char *stream, *id;
 } stream_owner;
 
+/* A lost instance's credentials and the streams its attempts wrote to when it was lost
+ * (agent_ident_lose), until `until`. */
+typedef struct lost_ident {
+    char *id;
+    unsigned char cur[HASH_LEN], prev[HASH_LEN];
+    int has_prev;
+    int64_t until; /* monotonic ms */
+    dict streams;  /* stream name -> the same name, malloc'd */
+} lost_ident;
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int rotate_ms = 3600 * 1000, grace_ms = 300 * 1000;
 static int has_server_token;
@@ -48,6 +58,7 @@ static join_token *tokens;
 static size_t n_tokens;
 static dict idents;  /* instance id -> ident */
 static dict streams; /* stream name -> stream_owner */
+static dict lost;    /* instance id -> lost_ident */
 static int ready;
 
 static void init_locked(void)
@@ -56,7 +67,34 @@ static void init_locked(void)
     dict_init(&idents);
     dict_init(&streams);
     dict_init(&launches);
+    dict_init(&lost);
     ready = 1;
+}
+
+static void free_lost(lost_ident *l)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (dict_next(&l->streams, &i, &k, &v)) free(v);
+    dict_free(&l->streams);
+    free(l->id);
+    free(l);
+}
+
+/* Forgets the lost instances whose time is up. */
+static void expire_lost_locked(int64_t now)
+{
+    size_t i = 0;
+    const char *k;
+    void *v;
+    while (lost.len && dict_next(&lost, &i, &k, &v)) {
+        lost_ident *l = v;
+        if (now < l->until) continue;
+        dict_del(&lost, l->id);
+        free_lost(l);
+        i = 0; /* the table changed under the walk */
+    }
 }
 
 static void sha256(const void *data, size_t len, unsigned char out[HASH_LEN])
@@ -113,6 +151,9 @@ void agent_ident_free(void)
         i = 0;
         while (dict_next(&launches, &i, &k, &v)) free(v);
         dict_free(&launches);
+        i = 0;
+        while (dict_next(&lost, &i, &k, &v)) free_lost(v);
+        dict_free(&lost);
         ready = 0;
     }
     free_tokens(tokens, n_tokens);
@@ -451,6 +492,60 @@ agent_cred_rc agent_ident_check(const char *authorization, char id[AGENT_IDENT_I
     }
     pthread_mutex_unlock(&mu);
     return rc;
+}
+
+void agent_ident_lose(const char *id, int keep_ms)
+{
+    pthread_mutex_lock(&mu);
+    init_locked();
+    int64_t now = util_mono_ms();
+    expire_lost_locked(now);
+    ident *in = dict_get(&idents, id);
+    if (in && keep_ms > 0) {
+        lost_ident *l = dict_del(&lost, id);
+        if (l) free_lost(l);
+        l = xcalloc(1, sizeof *l);
+        l->id = xstrdup(id);
+        memcpy(l->cur, in->cur, HASH_LEN);
+        memcpy(l->prev, in->prev, HASH_LEN);
+        l->has_prev = in->has_prev;
+        l->until = now + keep_ms;
+        dict_init(&l->streams);
+        size_t i = 0;
+        const char *k;
+        void *v;
+        while (dict_next(&streams, &i, &k, &v)) {
+            stream_owner *o = v;
+            if (strcmp(o->id, id) == 0) {
+                char *name = xstrdup(o->stream);
+                dict_put(&l->streams, name, name);
+            }
+        }
+        dict_put(&lost, l->id, l);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+int agent_ident_lost_may_write(const char *authorization, const char *stream)
+{
+    const char *given = bearer(authorization);
+    if (!well_formed(given) || !stream) return 0;
+    const char *colon = strchr(given, ':');
+    char id[AGENT_IDENT_ID_MAX + 1];
+    memcpy(id, given, (size_t)(colon - given));
+    id[colon - given] = '\0';
+    unsigned char h[HASH_LEN];
+    sha256(given, strlen(given), h);
+    pthread_mutex_lock(&mu);
+    init_locked();
+    expire_lost_locked(util_mono_ms());
+    lost_ident *l = dict_get(&lost, id);
+    int ok = l &&
+             (CRYPTO_memcmp(h, l->cur, HASH_LEN) == 0 ||
+              (l->has_prev && CRYPTO_memcmp(h, l->prev, HASH_LEN) == 0)) &&
+             dict_get(&l->streams, stream) != NULL;
+    pthread_mutex_unlock(&mu);
+    return ok;
 }
 
 /* ---- log streams ---------------------------------------------------------------------- */

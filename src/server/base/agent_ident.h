@@ -84,6 +84,15 @@ agent_join_rc agent_ident_join(const char *authorization, const char *ce, const 
 void agent_ident_issue(const char *id, int keep_previous, char out[AGENT_IDENT_CRED_MAX + 1]);
 /* Every credential of instance id stops now, and its streams are closed. */
 void agent_ident_revoke(const char *id);
+/* Instance id is being declared lost (before its attempts end and it is revoked): for keep_ms
+ * its credentials may still write to the log streams its attempts write to now, and to no
+ * other.  An agent that stalled (a paused VM, a partition) still holds what its jobs printed
+ * before the server gave up on it; as the awslogs driver ships a container's output whatever
+ * becomes of its host's agent, those lines belong in the attempts' logs. */
+void agent_ident_lose(const char *id, int keep_ms);
+/* Whether the credential in the Authorization header is a lost instance's (within its keep_ms)
+ * and stream one of the streams it may still write to. */
+int agent_ident_lost_may_write(const char *authorization, const char *stream);
 /* What the store keeps of instance id's credentials, so that a restarted server still knows
  * its instances' agents: the digests of the current one and (during a rotation) the one before,
  * in hexadecimal ("" when there is none).  0, or -1 when the instance has no credential. */

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
+#include "server/base/agent_ident.h"
 #include "server/base/core.h"
 #include "server/model/config.h"
 #include "server/model/jobs.h"
@@ -62,9 +63,16 @@ void fleet_answer_now(state *st)
     }
 }
 
+/* How long a lost instance's agent may still upload its attempts' output: the time a stalled
+ * host takes to come back and find it lost is a few minutes at most; fifteen leave room. */
+#define FLEET_LOST_LOGS_MS (15 * 60 * 1000)
+
 void fleet_lose(state *st, instance *in, const char *why)
 {
     log_warn("fleet: instance %s of compute environment %s is lost: %s", in->id, in->ce, why);
+    /* Before its attempts end: the streams they write to are the ones its agent may still
+     * fill with what it holds of their output (agent_ident.h). */
+    agent_ident_lose(in->id, FLEET_LOST_LOGS_MS);
     if (in->local) provider_local_lost(st, in);
     if (in->exec) provider_exec_gone(st, in);
     attempt_end_all_lost(st, in);
@@ -83,6 +91,7 @@ void fleet_lose(state *st, instance *in, const char *why)
  * time the server missed, so an agent that answers in time after the server resumes keeps its
  * instance. */
 #define FLEET_STALL_MS 3000
+
 
 static void forgive_stall(state *st, int64_t now)
 {
