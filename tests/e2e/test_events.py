@@ -1010,6 +1010,26 @@ class EventsKeptSetting(Bursts):
                                           {"after": start, "max": 1})
         self.assertEqual(body.get("gap"), {"oldestSeq": newest - 10000 + 1}, body)
 
+    def test_a_filtered_reader_that_keeps_up_is_told_of_no_gap(self):
+        # A stream waiting for FAILED events while a burst larger than the events kept went
+        # by (none FAILED) looked at each as it came: it missed nothing it asked for, and was
+        # told of a gap at its next answer all the same (a webhook so filtered logged lost
+        # events).
+        s = Stream(self.server.port, "/barge/v1/events?status=FAILED")
+        self.addCleanup(s.close)
+        self.assertEqual(s.resp.status, 200)
+        self.wait_for(lambda: s.last_id is not None, 10, "the stream's first answer")
+        self.burst(2)
+        seen = s.comments
+        # Its next answer comes with the keep-alive comment, at most 15 s on.
+        self.wait_for(lambda: s.comments > seen, 25, "the stream's next answer")
+        with s.lock:
+            self.assertEqual([e for e in s.events if e[1] == "gap"], [])
+        # A reader that was not there is told of it, as before.
+        status, _, body = self.server.raw("POST", "/barge/v1/getevents",
+                                          {"status": ["FAILED"], "after": 1})
+        self.assertIn("gap", body)
+
     def test_a_gap_stays_said_when_more_are_kept_after_a_restart(self):
         # The events let go were loaded as events of removed jobs once the ring was larger than
         # the gap: a reader behind them got the kept ones without a word of the gap.

@@ -294,7 +294,11 @@ static void free_filter(filter *f)
 static void answer(state *st, event_waiter *w)
 {
     filter *f = w->filter;
-    put_answer(NULL, w->call, collect(st, f, w->after, f->sse));
+    /* From where it has looked (wants): every event up to there was seen while kept and not
+     * wanted.  From `after`, a burst that the ring let go of meanwhile was a gap told to a
+     * reader that had missed nothing it asked for. */
+    uint64_t from = w->scanned > w->after && !f->ahead ? w->scanned : w->after;
+    put_answer(NULL, w->call, collect(st, f, from, f->sse));
     free_filter(f);
     free(w);
 }
