@@ -15,7 +15,9 @@ const char *http_scrape_refused(struct MHD_Connection *conn)
      * 11.4): "bearer TOKEN" is the same credential. */
     const char *given = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
     while (given && *given == ' ') given++;
-    if (given && strlen(given) == strlen(t) && CRYPTO_memcmp(given, t, strlen(t)) == 0)
-        return NULL;
+    /* White space after a field's value is not part of it (RFC 9110 5.5). */
+    size_t n = given ? strlen(given) : 0;
+    while (n && (given[n - 1] == ' ' || given[n - 1] == '\t')) n--;
+    if (given && n == strlen(t) && CRYPTO_memcmp(given, t, n) == 0) return NULL;
     return given ? "Bearer error=\"invalid_token\"" : "Bearer";
 }

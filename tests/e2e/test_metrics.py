@@ -142,6 +142,11 @@ class Token(JobsCase):
             status, _, body = self.server.raw("GET", "/metrics", headers={
                 "Authorization": scheme + " scrape-token-0123456789"})
             self.assertEqual(status, 200, (scheme, body))
+        # White space after the value is not part of it (RFC 9110 5.5); a word after it is.
+        for tail, want in ((" ", 200), ("\t", 200), ("  \t ", 200), (" x", 401)):
+            status, _, body = self.server.raw("GET", "/metrics", headers={
+                "Authorization": "Bearer scrape-token-0123456789" + tail})
+            self.assertEqual(status, want, (tail, body))
         # RFC 6750 3: a 401 names the scheme, and a token sent but wrong is invalid.
         status, headers, _ = self.server.raw("GET", "/metrics")
         self.assertEqual((status, headers.get("WWW-Authenticate")), (401, "Bearer"))
