@@ -36,6 +36,7 @@
 #include "server/http_scrape.h"
 #include "server/http_sse.h"
 #include "server/http_standby.h"
+#include "server/http_tags.h"
 #include "server/http_uploads.h"
 
 enum { REQ_READING, REQ_WAITING, REQ_ANSWERED, REQ_STREAMING };
@@ -209,18 +210,6 @@ static void core_done(core_call *call)
     call->tree = NULL;
     r->phase = REQ_ANSWERED;
     MHD_resume_connection(r->conn);
-}
-
-static enum MHD_Result add_tag_key(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
-{
-    /* A key that is not UTF-8 once percent-decoded is kept as null, to be refused by its
-     * place (it was left out, and the rest untagged as if it had not been asked for). */
-    if (strcmp(key, "tagKeys") == 0 && value) {
-        json_t *k = json_string(value);
-        json_array_append_new(cls, k ? k : json_null());
-    }
-    return MHD_YES;
 }
 
 /* Content-Length headers: the first, and whether another differs from it. */
@@ -412,26 +401,11 @@ static void dispatch(http_req *r, const char *url, const char *method)
     }
     size_t n = strlen(r->op->path);
     if (r->op->path[n - 1] == '*') {
-        /* /v1/tags/{resourceArn}: libmicrohttpd has already percent-decoded the path. */
-        json_t *arn = json_string(url + n - 1);
-        if (!arn) {
+        char why[160];
+        if (http_tags_members(r->conn, method, url + n - 1, req, why, sizeof why) < 0) {
             json_decref(req);
-            set_answer(r, 400, "ClientException", "resourceArn: the path's ARN is not valid "
-                                                  "UTF-8 once percent-decoded");
+            set_answer(r, 400, "ClientException", "%s", why);
             return;
-        }
-        json_object_set_new(req, "resourceArn", arn);
-        if (strcmp(method, "DELETE") == 0) {
-            json_t *keys = json_array(), *k;
-            MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_tag_key, keys);
-            json_object_set_new(req, "tagKeys", keys);
-            size_t i;
-            json_array_foreach(keys, i, k) if (json_is_null(k)) {
-                json_decref(req);
-                set_answer(r, 400, "ClientException", "tagKeys[%zu]: not valid UTF-8 once "
-                                                      "percent-decoded", i);
-                return;
-            }
         }
     }
     if (r->audited) r->audit_params = audit_params(req);
