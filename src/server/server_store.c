@@ -16,6 +16,7 @@
 #include "server/base/pg_lease.h"
 #include "server/base/pg_logcopy.h"
 #include "server/base/pg_wait.h"
+#include "server/base/store_pipe.h"
 #include "server/http_server.h"
 #include "server/http_standby.h"
 #include "server/join_tokens.h"
@@ -55,12 +56,13 @@ static void renewed(int64_t asked)
 }
 
 /* Whether the leader serves: not when its core has answered every call 503 for a lease's
- * length, its store's connection lost (to the database, or its slots taken) while the lease's
- * own connection renews: it would hold the lease without serving, and no standby would take
- * over (pg_lease_keep). */
+ * length, its store's connection lost (to the database, or its slots taken), nor when a commit
+ * has hung for as long (its database session stuck, stopped: every call waits on it), while
+ * the lease's own connection renews: it would hold the lease without serving, and no standby
+ * would take over (pg_lease_keep). */
 static int serving(void)
 {
-    return core_unserved_ms() < pg_lease_ms(lease);
+    return core_unserved_ms() < pg_lease_ms(lease) && store_pipe_stuck_ms() < pg_lease_ms(lease);
 }
 
 static int lease_held(void)

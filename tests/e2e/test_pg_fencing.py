@@ -433,6 +433,40 @@ class TakeoverWithoutTheLogCopy(LimitedRole):
         wait_for(lambda: healthz(b)[0] == 200, 20, "the standby to lead")
 
 
+class LeaderWithAHungCommit(LimitedRole):
+    # The leader's store session stopped answering (stuck on its disk, stopped: here SIGSTOP
+    # of its backend) while the lease's own session renewed: every call waited on the hung
+    # commit, and no standby took over, for as long as it hung.  A commit running for a
+    # lease's length now lets the lease expire, as a leader that answers 503s does.
+    db = "hung"
+
+    def test_a_leader_whose_commit_hangs_lets_a_standby_lead(self):
+        a, b = self.a, self.b
+        setup_parked_queue(a.client())
+        status, body = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 3},
+                            timeout=10)
+        self.assertEqual(status, 200, body)
+        store_session = ("SELECT pid FROM pg_stat_activity WHERE usename = 'app' AND "
+                         "(query LIKE 'WITH d AS%' OR query LIKE "
+                         "'SELECT set_config(''synchronous_commit''%')")
+        wait_for(lambda: self.sql(store_session), 10, "the store's session")
+        pid = int(self.sql(store_session).split()[0])
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline and healthz(b)[0] != 200:
+                call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 4}, timeout=2)
+                time.sleep(0.3)
+            self.assertEqual(healthz(b)[0], 200,
+                             "the standby never led:\n%s" % a.read_log()[-2000:])
+            self.assertIn("letting the lease expire", a.read_log())
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        status, body = call(b.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 5},
+                            timeout=10)
+        self.assertEqual(status, 200, body)
+
+
 class LeaseConnectionLost(LimitedRole):
     # The lease's own connection lost and not made again (the role's connections used up),
     # while the store's commits went through, each renewing the lease in the database: the

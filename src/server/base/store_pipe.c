@@ -2,12 +2,14 @@
 #include "server/base/store_pipe.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 
 enum { OP_PUT = 1, OP_DEL = 2 };
 
@@ -41,6 +43,10 @@ typedef struct {
 } pipe_store;
 
 static const struct store_ops pipe_ops;
+
+/* When the commit in flight was handed over (monotonic ms), 0 while none is: the process's one
+ * pipe's, for the lease's keeper (store_pipe_stuck_ms). */
+static _Atomic int64_t flight_since;
 
 int store_is_pipe(const store *s)
 {
@@ -120,6 +126,7 @@ static void *writer_main(void *arg)
             pthread_mutex_lock(&p->mu);
         }
         p->busy = 0;
+        atomic_store(&flight_since, 0);
         pthread_cond_broadcast(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
@@ -160,6 +167,7 @@ int store_pipe_send(store *s, void (*done)(void *arg, int ok), void *arg)
     p->done = done;
     p->done_arg = arg;
     p->busy = 1;
+    atomic_store(&flight_since, util_mono_ms());
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return 0;
@@ -279,4 +287,10 @@ store *store_pipe_new(store *inner)
         return NULL;
     }
     return &p->base;
+}
+
+int64_t store_pipe_stuck_ms(void)
+{
+    int64_t since = atomic_load(&flight_since);
+    return since ? util_mono_ms() - since : 0;
 }

@@ -15,6 +15,8 @@
  * core) may use it, besides the writer it starts. */
 #ifndef BARGE_STORE_PIPE_H
 #define BARGE_STORE_PIPE_H
+#include <stdint.h>
+
 #include "server/base/store.h"
 
 /* Wraps inner (closing the pipe closes it) and starts the writer thread; NULL if the thread
@@ -39,4 +41,7 @@ int store_pipe_must_commit(const store *s);
  * on this thread, when none is in flight.  Returns -1 without running done when a commit failed
  * and the caller was not told yet (as store_pipe_wait); else 0. */
 int store_pipe_after(store *s, void (*done)(void *arg, int ok), void *arg);
+/* How long the commit in flight has been running (0 when none is): a leader whose commit hangs
+ * (a database session stuck on its disk, stopped) serves nothing meanwhile. */
+int64_t store_pipe_stuck_ms(void);
 #endif
