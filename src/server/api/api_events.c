@@ -141,11 +141,16 @@ static void event_make(state *st, const event_rec *e, rest_cache *rc, buf *b)
  * An event's text is made by its first reader and kept for the others (events.h), for the
  * newest EVENTS_TEXT_KEPT events: a reader further behind has older ones made for it alone, so
  * that one slow reader cannot make the server hold the text of every event kept. */
-static event_answer *collect(state *st, const filter *f, uint64_t after, int sse)
+static event_answer *collect(state *st, const filter *f, uint64_t after, uint64_t looked,
+                             int sse)
 {
     events *ev = st->events;
-    int gap = after + 1 < events_first(ev) && events_last(ev) >= events_first(ev);
-    uint64_t seq = gap ? events_first(ev) : after + 1, last = after;
+    /* From where the reader is, or past what a waiting reader already looked at and did not
+     * want (wants): those events were seen while kept, so that they are no gap even when the
+     * ring has let them go since. */
+    uint64_t from = looked > after ? looked : after;
+    int gap = from + 1 < events_first(ev) && events_last(ev) >= events_first(ev);
+    uint64_t seq = gap ? events_first(ev) : from + 1, last = from;
     uint64_t kept_from = events_last(ev) > EVENTS_TEXT_KEPT ? events_last(ev) - EVENTS_TEXT_KEPT : 0;
     event_answer *a = event_answer_new(sse, (size_t)f->max);
     size_t bytes = 0;
@@ -294,11 +299,9 @@ static void free_filter(filter *f)
 static void answer(state *st, event_waiter *w)
 {
     filter *f = w->filter;
-    /* From where it has looked (wants): every event up to there was seen while kept and not
-     * wanted.  From `after`, a burst that the ring let go of meanwhile was a gap told to a
-     * reader that had missed nothing it asked for. */
-    uint64_t from = w->scanned > w->after && !f->ahead ? w->scanned : w->after;
-    put_answer(NULL, w->call, collect(st, f, from, f->sse));
+    /* Past where it has looked: from `after`, a burst that the ring let go of meanwhile was a
+     * gap told to a reader that had missed nothing it asked for. */
+    put_answer(NULL, w->call, collect(st, f, w->after, f->ahead ? 0 : w->scanned, f->sse));
     free_filter(f);
     free(w);
 }
@@ -380,7 +383,7 @@ static int get_events(api_ctx *c, json_t *req, json_t **resp, int sse)
         return 0;
     }
     if (wait <= 0 || gap || f->ahead || there) {
-        put_answer(c, NULL, collect(c->st, f, after, f->sse));
+        put_answer(c, NULL, collect(c->st, f, after, 0, f->sse));
         free_filter(f);
         return 0;
     }
