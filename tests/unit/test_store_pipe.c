@@ -26,6 +26,7 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int gate_closed, in_commit, fail_next, commits;
+    int fail_scan; /* scans fail, with errmsg's second message */
     pthread_t committer;
 } mem_store;
 
@@ -86,13 +87,14 @@ static int m_del(store *s, const char *kind, const char *key)
 static int m_scan(store *s, const char *kind, store_scan_fn fn, void *arg)
 {
     mem_store *m = (mem_store *)s;
+    if (m->fail_scan) return -1;
     for (int i = 0; i < m->n_committed; i++) fn(arg, m->committed[i], "{}", 2);
     return 0;
 }
 
 static const char *m_errmsg(store *s)
 {
-    return "an injected failure";
+    return ((mem_store *)s)->fail_scan ? "the scan's own failure" : "an injected failure";
 }
 
 static void m_close(store *s)
@@ -208,6 +210,11 @@ static void test_a_failed_commit_is_told_once(void)
     CHECK_EQ_INT(store_pipe_wait(p), 0);
     CHECK(!has(m, "b") && !has(m, "c") && has(m, "d"));
     CHECK(strstr(store_errmsg(p), "injected") != NULL);
+    /* A scan that fails after it is told by its own cause, not the last commit's. */
+    m->fail_scan = 1;
+    CHECK_EQ_INT(store_scan(p, "k", NULL, NULL), -1);
+    CHECK_STR(store_errmsg(p), "the scan's own failure");
+    m->fail_scan = 0;
     store_close(p);
 }
 

@@ -239,7 +239,17 @@ static int pipe_scan(store *s, const char *kind, store_scan_fn fn, void *arg)
     pthread_mutex_lock(&p->mu);
     idle_locked(p);
     pthread_mutex_unlock(&p->mu);
-    return store_scan(p->inner, kind, fn, arg);
+    int rc = store_scan(p->inner, kind, fn, arg);
+    if (rc != 0) {
+        /* The scan's own failure is what store_errmsg tells from now on, not the last failed
+         * commit's: a reload after it named the commit's cause (a connection closed) while the
+         * store failed for another (the database gone, a password changed). */
+        pthread_mutex_lock(&p->mu);
+        free(p->err);
+        p->err = NULL;
+        pthread_mutex_unlock(&p->mu);
+    }
+    return rc;
 }
 
 static const char *pipe_errmsg(store *s)
