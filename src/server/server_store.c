@@ -101,7 +101,7 @@ int server_store_lead(barge_config *c, store *db, logstore *logs, const char *ho
 static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop)
 {
     char leader[256], said[256] = "";
-    int unreachable = 0;
+    int unreachable = 0, no_row = 0;
     for (;;) {
         /* The lease first: until a standby has read it, /healthz cannot name the leader. */
         int64_t epoch = pg_lease_try(lease, leader, sizeof leader);
@@ -138,9 +138,14 @@ static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t 
         http_standby(1, leader);
         /* A standby's log store follows the copy, so that a takeover has little to read. */
         pg_logcopy_catch_up(logcopy, logs, 20000);
-        if (epoch < 0 && !unreachable && !stop_asked())
+        if (epoch == PG_LEASE_NO_ROW && !no_row)
+            log_error("lease: the PostgreSQL store's table barge_lease has no row (deleted by "
+                      "hand?): no server can lead until it is put back, with an epoch past "
+                      "every one used (restore it from a backup); standing by");
+        no_row = epoch == PG_LEASE_NO_ROW;
+        if (epoch == -1 && !unreachable && !stop_asked())
             log_warn("lease: the PostgreSQL store is unreachable; standing by until it answers");
-        unreachable = epoch < 0;
+        unreachable = epoch == -1;
         if (epoch == 0 && strcmp(said, leader) != 0) {
             log_info("standing by: %s leads the store; this server takes over when its lease "
                      "expires", leader[0] ? leader : "another server");

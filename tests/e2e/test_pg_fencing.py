@@ -217,6 +217,32 @@ class DatabaseRestart(unittest.TestCase):
             pg.destroy()
 
 
+class LeaseRowDeleted(unittest.TestCase):
+    # The lease's row deleted by hand: the leader is fenced at its next commit, and every
+    # server stood by for good with nothing in its log ("standing by" names a leader).  The
+    # row is not made again (its epoch must stay past every one used); the log says so.
+    def test_a_deleted_lease_row_is_said(self):
+        pg = PostgreSQL()
+        a = b = None
+        try:
+            url = pg.createdb("norow")
+            a = Server(args=("--dev", "--store", url))
+            b = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            b.start(timeout=20, standby=True)
+            pg.psql("norow", "DELETE FROM barge_lease")
+            call(a.url, "/v1/createjobqueue", {"jobQueueName": "x", "priority": 1,
+                                                "computeEnvironmentOrder": []}, timeout=10)
+            wait_for(lambda: "table barge_lease has no row" in b.read_log(), 20,
+                     "the standby to say the lease's row is gone")
+            self.assertEqual(healthz(b)[0], 503)
+        finally:
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+
+
 class LockWaits(unittest.TestCase):
     # A session that holds a row the batch writes (an operator's open transaction, a migration)
     # held the core: every call, reads and /healthz included, waited without an answer; and

@@ -98,10 +98,11 @@ int64_t pg_lease_try(pg_lease *l, char *leader, size_t n)
     PQclear(r);
     if (out != 0) return out;
     r = pg_wait_exec(l->conn, what, "SELECT holder FROM barge_lease WHERE id = 1", 0, NULL);
+    int missing = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && n)
         snprintf(leader, n, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    return 0;
+    return missing ? PG_LEASE_NO_ROW : 0;
 }
 
 /* 1 renewed, 0 the epoch is gone, -1 the database did not answer. */

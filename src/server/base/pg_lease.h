@@ -18,7 +18,9 @@ pg_lease *pg_lease_open(const char *conninfo, const char *holder, int lease_ms, 
                         char **err);
 /* One try: returns the new epoch when this server now holds the lease, 0 when another server
  * holds it (its name is then copied to leader, "" when it is not known), -1 when the database
- * cannot be reached. */
+ * cannot be reached, PG_LEASE_NO_ROW when barge_lease has no row (deleted by hand: no server
+ * can lead, and none may make it again, whose epoch must stay past every one used). */
+#define PG_LEASE_NO_ROW (-2)
 int64_t pg_lease_try(pg_lease *l, char *leader, size_t n);
 /* Starts renewing the lease taken by pg_lease_try; lost() runs (and must not return) when the
  * epoch is no longer this server's.  While may_renew (when not NULL) answers 0, renewals stop:
