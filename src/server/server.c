@@ -61,6 +61,9 @@
 #include "server/tls.h"
 #include "server/model/secrets.h"
 
+/* How many times a shared store that failed while read at a takeover is read again, a second
+ * apart (the lease's renewals go on meanwhile). */
+#define LOAD_TRIES 30
 
 /* An AWS account id: twelve digits, as every ARN carries it. */
 static int account_valid(const char *s)
@@ -663,6 +666,18 @@ int server_main(int argc, char **argv)
     }
     int64_t alive_at = server_alive_open(c->data_dir);
     state *st = model_load(db, &err);
+    /* A shared store that failed while this server read it after taking the lease (the
+     * database restarting as the old leader died: the moment a takeover is for) is read again
+     * for a while, rather than leaving no server leading: the lease is renewed meanwhile, and
+     * if another server takes it over this one is fenced at its first commit. */
+    for (int tries = 1; !st && c->store_uri && tries <= LOAD_TRIES; tries++) {
+        log_error("%s; reading it again in a second (%d of %d)", err, tries, LOAD_TRIES);
+        free(err);
+        err = NULL;
+        struct timespec second = {1, 0};
+        nanosleep(&second, NULL);
+        st = model_load(db, &err);
+    }
     if (!st) {
         fprintf(stderr, "barge server: %s\n", err);
         free(err);

@@ -217,6 +217,44 @@ class DatabaseRestart(unittest.TestCase):
             pg.destroy()
 
 
+class TakeoverReadFails(unittest.TestCase):
+    # A standby that took the lease and then could not read the state (the database restarting
+    # as the old leader died: the moment a takeover is for) exited 1, and no server led until
+    # one was started by hand.  It reads again, a second apart, and leads.  The failure is
+    # injected with $BARGE_FAULT_PG_READ: while its file exists, reads of the store fail.
+    def test_a_takeover_whose_read_fails_reads_again_and_leads(self):
+        pg = PostgreSQL()
+        a = b = None
+        fault = tempfile.mktemp(prefix="barge-pg-read-")
+        try:
+            url = pg.createdb("takeover")
+            a = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            setup_parked_queue(a.client())
+            os.environ["BARGE_FAULT_PG_READ"] = fault
+            try:
+                b = Server(args=("--dev", "--store", url))
+                b.start(timeout=20, standby=True)
+            finally:
+                del os.environ["BARGE_FAULT_PG_READ"]
+            open(fault, "w").close()
+            a.kill9()
+            wait_for(lambda: "reading it again in a second" in b.read_log() or
+                     b.proc.poll() is not None, 20, "the standby's read to fail")
+            self.assertIsNone(b.proc.poll(), "the standby exited: " + b.read_log()[-1500:])
+            os.remove(fault)
+            wait_for(lambda: healthz(b)[0] == 200, 20, "the standby to lead")
+            self.assertEqual([q["jobQueueName"] for q in
+                              b.client().describe_job_queues()["jobQueues"]], ["q"])
+        finally:
+            if os.path.exists(fault):
+                os.remove(fault)
+            for s in (a, b):
+                if s:
+                    s.cleanup()
+            pg.destroy()
+
+
 class LeaseRowDeleted(unittest.TestCase):
     # The lease's row deleted by hand: the leader is fenced at its next commit, and every
     # server stood by for good with nothing in its log ("standing by" names a leader).  The

@@ -285,6 +285,14 @@ static int pg_scan(store *b, const char *kind, store_scan_fn fn, void *arg)
     pg_store *s = (pg_store *)b;
     int out = -1;
     pthread_mutex_lock(&s->mu);
+    /* For tests: while the file $BARGE_FAULT_PG_READ names exists, reads fail as on a
+     * database that went away (a takeover's read of the state, server.c). */
+    const char *fault = getenv("BARGE_FAULT_PG_READ");
+    if (fault && *fault && access(fault, F_OK) == 0) {
+        set_err(s, "PostgreSQL refused the read", "an injected fault ($BARGE_FAULT_PG_READ)");
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
     for (int attempt = 0; attempt < 2 && connected(s) == 0; attempt++) {
         session_lock_bound(s, 0);
         const char *params[1] = {kind};
