@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import unittest
 
 from harness import ServerTestCase
 
@@ -302,6 +303,45 @@ def pid_alive(pid):
 def memory_limit(raw):
     """How the agent that ran the job enforces memory limits, from a raw description."""
     return (raw.get("barge") or {}).get("memoryLimit") or ""
+
+
+class OnTmpfs:
+    """A JobsCase mixin: a tmpfs of tmpfs_size mounted at cls.mnt for the class's server, which
+    on_tmpfs() may point at it before the server starts; unmounted once the server has stopped.
+    Needs the right to mount (root); the class is skipped without."""
+    tmpfs_size = "64m"
+
+    @classmethod
+    def on_tmpfs(cls):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mnt = tempfile.mkdtemp(prefix="barge-tmpfs-")
+        rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + cls.tmpfs_size, "tmpfs",
+                             cls.mnt], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL).returncode
+        if rc != 0:
+            os.rmdir(cls.mnt)
+            raise unittest.SkipTest("cannot mount a tmpfs here")
+        try:
+            cls.on_tmpfs()
+            super().setUpClass()
+        except BaseException:
+            cls.unmount()
+            raise
+
+    @classmethod
+    def unmount(cls):
+        subprocess.run(["umount", "-l", cls.mnt])
+        os.rmdir(cls.mnt)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.unmount()
 
 
 class LogStoreFault:

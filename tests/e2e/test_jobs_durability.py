@@ -16,7 +16,7 @@ import time
 import unittest
 
 from harness import BARGE, Server
-from test_jobs_common import FAST, JobsCase, pid_alive
+from test_jobs_common import FAST, JobsCase, OnTmpfs, pid_alive
 
 
 class Submitter(threading.Thread):
@@ -393,39 +393,17 @@ class ServerAway(JobsCase):
                          ("FAILED", "Host EC2 (instance %s) terminated." % instance))
 
 
-class ServerAwayFullDisk(JobsCase):
+class ServerAwayFullDisk(OnTmpfs, JobsCase):
     """As ServerAway, with the work directory's file system full: what could not be kept is
     said to be lost, where the agent said it was "kept in" an empty file.  Needs the right to
     mount a tmpfs (root); skipped without."""
     server_args = FAST + ("--agent-server-lost-seconds", "2")
+    tmpfs_size = "8m"
 
     @classmethod
-    def setUpClass(cls):
-        cls.mnt = tempfile.mkdtemp(prefix="barge-away-full-")
-        rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", cls.mnt],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-        if rc != 0:
-            os.rmdir(cls.mnt)
-            raise unittest.SkipTest("cannot mount a tmpfs here")
+    def on_tmpfs(cls):
         os.chmod(cls.mnt, 0o711)  # jobs' users pass through it
         cls.server_args = cls.server_args + ("--agent-work-dir", cls.mnt)
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.unmount()
-            raise
-
-    @classmethod
-    def unmount(cls):
-        subprocess.run(["umount", "-l", cls.mnt])
-        os.rmdir(cls.mnt)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.unmount()
 
     def test_what_cannot_be_kept_is_said_lost(self):
         script = 'for i in $(seq 1 12); do echo "line $i"; sleep 0.5; done; exit 3'

@@ -6,7 +6,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -14,7 +13,7 @@ import botocore.exceptions
 
 from harness import BARGE, free_port
 from test_metrics import parse, value
-from test_jobs_common import JobsCase, LogStoreFault
+from test_jobs_common import JobsCase, LogStoreFault, OnTmpfs
 
 GROUP = "/aws/batch/job"
 
@@ -143,38 +142,15 @@ class LogStoreGone(JobsCase):
         self.assertIn("the log store cannot be read: %s is damaged" % db, str(cm.exception))
 
 
-class SmallDisk(JobsCase):
+class SmallDisk(OnTmpfs, JobsCase):
     """The whole data directory on a small file system (64 MiB).  Needs the right to mount a
     tmpfs (root); skipped without."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.mnt = tempfile.mkdtemp(prefix="barge-full-")
-        rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", cls.mnt],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-        if rc != 0:
-            os.rmdir(cls.mnt)
-            raise unittest.SkipTest("cannot mount a tmpfs here")
+    def on_tmpfs(cls):
         cls.server_data_dir = os.path.join(cls.mnt, "data")
         os.mkdir(cls.server_data_dir)
         cls.filler = os.path.join(cls.mnt, "filler")
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.unmount()
-            raise
-
-    @classmethod
-    def unmount(cls):
-        subprocess.run(["umount", "-l", cls.mnt])
-        os.rmdir(cls.mnt)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.unmount()
 
     def tearDown(self):
         if os.path.exists(self.filler):
