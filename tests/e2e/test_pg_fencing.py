@@ -524,11 +524,48 @@ class LeaderWithAHungCommit(LimitedRole):
             self.assertEqual(healthz(b)[0], 200,
                              "the standby never led:\n%s" % a.read_log()[-2000:])
             self.assertIn("letting the lease expire", a.read_log())
+            # And the leader says what its commit waits on as it waits.
+            self.assertIn("committing a batch (table barge_records) has waited", a.read_log())
+            self.assertIn("has not read the statement", a.read_log())
         finally:
             os.kill(pid, signal.SIGCONT)
         status, body = call(b.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 5},
                             timeout=10)
         self.assertEqual(status, 200, body)
+
+
+class SynchronousStandbyGone(unittest.TestCase):
+    # synchronous_standby_names naming a standby that is not there: no commit of the database
+    # ends, the leader's batches and lease renewals with them, every call waited, and the
+    # leader's log said nothing (the renewal waited without a bound or a word).  The leader
+    # now says what its statements wait on as they wait, and that they went on.
+    def test_statements_held_by_a_missing_synchronous_standby_are_said(self):
+        pg = PostgreSQL()
+        a = None
+        try:
+            url = pg.createdb("syncrep")
+            a = Server(args=("--dev", "--store", url))
+            a.start(timeout=20)
+            setup_parked_queue(a.client())
+            pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'gone'")
+            pg.psql("postgres", "SELECT pg_reload_conf()")
+            status, _ = call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 3},
+                             timeout=1)
+            self.assertIsNone(status, "a commit ended with no synchronous standby")
+            wait_for(lambda: "committing a batch (table barge_records) has waited" in
+                     a.read_log() and "renewing the lease (table barge_lease) has waited" in
+                     a.read_log(), 20, "the leader to say what its statements wait on")
+            self.assertIn("waits for a synchronous standby to confirm the commit", a.read_log())
+            pg.psql("postgres", "ALTER SYSTEM RESET synchronous_standby_names")
+            pg.psql("postgres", "SELECT pg_reload_conf()")
+            wait_for(lambda: call(a.url, "/v1/updatejobqueue", {"jobQueue": "q", "priority": 4},
+                                  5)[0] == 200, 20, "the leader to serve again")
+            self.assertIn("committing a batch (table barge_records) goes on", a.read_log())
+            self.assertEqual(healthz(a)[0], 200)
+        finally:
+            if a:
+                a.cleanup()
+            pg.destroy()
 
 
 class LeaseConnectionLost(LimitedRole):

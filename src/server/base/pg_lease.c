@@ -114,11 +114,13 @@ static int renew(pg_lease *l)
     snprintf(lease, sizeof lease, "%d", l->lease_ms);
     const char *params[2] = {epoch, lease};
     int64_t asked = util_mono_ms();
-    PGresult *r = PQexecParams(
-        l->conn,
+    /* A renewal that waits (a synchronous standby that does not confirm commits, a database
+     * that answers nothing) is said in the log as it waits: the leader's only sign of it. */
+    PGresult *r = pg_wait_quick_exec(
+        l->conn, "renewing the lease (table barge_lease)",
         "UPDATE barge_lease SET expires = clock_timestamp() + $2::int * interval '1 millisecond'"
         " WHERE id = 1 AND epoch = $1::bigint",
-        2, NULL, params, NULL, NULL, 0);
+        2, params);
     int out = -1;
     if (PQresultStatus(r) == PGRES_COMMAND_OK) out = strcmp(PQcmdTuples(r), "1") == 0;
     PQclear(r);

@@ -246,7 +246,8 @@ int64_t pg_logcopy_keep(void *ctx, const logstore_copy_item *items, size_t n)
     int64_t out = -1;
     if (reachable(c) && (c->newest >= 0 || (c->newest = newest_row(c, NULL)) >= 0)) {
         session_lock_bound(c, 1);
-        PGresult *r = PQexecParams(c->conn, sql, 9, NULL, params, NULL, NULL, 0);
+        PGresult *r = pg_wait_quick_exec(c->conn, "copying log events (table barge_logs)", sql,
+                                         9, params);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
             out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
             if (out > c->newest) c->newest = out;

@@ -9,10 +9,16 @@
  * pg_stat_activity as far as this database user may read it: again at most every
  * PG_WAIT_REPEAT_MS while the wait lasts, and once more, as information, when it ends.
  *
+ * The statements of the server's normal running (a commit, the lease's renewal, the log copy's
+ * write) take milliseconds on a database that is well; one that waits longer waits on
+ * something that stalls the server, and pg_wait_quick_exec says what at once: a lock as above,
+ * a synchronous standby that does not confirm commits, the disk, a process of the database that
+ * runs and reports no wait, or a database that answers no question at all.
+ *
  * The wait is watched rather than bounded by a lock_timeout: a statement cancelled by one
  * would have to be sent again, a scan that had already handed out rows could not be, and once
  * cancelled it no longer waits, so pg_blocking_pids has nothing left to name.  Nothing is set on
- * the connection, so the statements of the server's normal running are as they were. */
+ * the connection.  The second connection's questions get 5 s for an answer each. */
 #ifndef BARGE_PG_WAIT_H
 #define BARGE_PG_WAIT_H
 #include <libpq-fe.h>
@@ -27,6 +33,11 @@ PGresult *pg_wait_exec(PGconn *conn, const char *what, const char *sql, int npar
                        const char *const *params);
 /* As PQgetResult, for a statement sent with PQsendQuery or PQsendQueryParams. */
 PGresult *pg_wait_result(PGconn *conn, const char *what);
+/* As pg_wait_exec and pg_wait_result for a statement of the normal running: any wait past
+ * PG_WAIT_TELL_MS is told, whatever the session waits on, and no stop is taken (any thread). */
+PGresult *pg_wait_quick_exec(PGconn *conn, const char *what, const char *sql, int nparams,
+                             const char *const *params);
+PGresult *pg_wait_quick_result(PGconn *conn, const char *what);
 /* While stop is set and answers nonzero, a wait is given up: its statement is cancelled (and so
  * fails).  For a caller that takes the stop signals itself between statements (a standby's
  * loop); NULL again after it. */

@@ -248,8 +248,10 @@ static int pg_commit(store *b)
     if (connected(s) == 0) {
         if (s->serving) session_lock_bound(s, 1);
         int64_t asked = util_mono_ms();
-        PGresult *r = PQexecParams(s->conn, !s->n ? fence_only : s->serving ? sql_bounded : sql,
-                                   !s->n ? 2 : s->serving ? 8 : 7, NULL, params, NULL, NULL, 0);
+        PGresult *r = pg_wait_quick_exec(
+            s->conn, "committing a batch (table barge_records)",
+            !s->n ? fence_only : s->serving ? sql_bounded : sql, !s->n ? 2 : s->serving ? 8 : 7,
+            params);
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
             rc = 0;
             s->serving = 1;
