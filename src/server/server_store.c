@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 #include "server/base/core.h"
 #include "server/base/pg_lease.h"
 #include "server/base/pg_logcopy.h"
@@ -79,7 +80,8 @@ static int stop_asked(void)
            (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
 }
 
-static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop);
+static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop,
+                     char **err);
 
 int server_store_lead(barge_config *c, store *db, logstore *logs, const char *holder,
                       const sigset_t *stop, char **err)
@@ -93,18 +95,41 @@ int server_store_lead(barge_config *c, store *db, logstore *logs, const char *ho
     /* The loop takes the stop signals itself, between statements: a statement that waits on a
      * lock another session holds is given up for them (pg_wait.h). */
     pg_wait_set_stop(stop_asked);
-    int rc = lead_loop(c, db, logs, stop);
+    int rc = lead_loop(c, db, logs, stop, err);
     pg_wait_set_stop(NULL);
     return rc;
 }
 
-static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop)
+/* A standby of an older barge may stand by for weeks while a newer one migrates the schema
+ * and writes what the older cannot read: it must not lead that store.  Checked at takeover,
+ * with the lease just taken (and let go at once), and once a minute while standing by, so
+ * that the operator hears of it before a failover needs this server.  1 when this server must
+ * stop (*err says why). */
+static int schema_newer(store *db, char **err)
+{
+    char *why = NULL;
+    int rc = store_pg_schema_check(db, &why);
+    if (rc > 0) {
+        *err = why;
+        return 1;
+    }
+    free(why); /* unreadable now: the takeover's read says so if it lasts */
+    return 0;
+}
+
+static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t *stop,
+                     char **err)
 {
     char leader[256], said[256] = "";
     int unreachable = 0, no_row = 0;
+    int64_t schema_at = util_mono_ms();
     for (;;) {
         /* The lease first: until a standby has read it, /healthz cannot name the leader. */
         int64_t epoch = pg_lease_try(lease, leader, sizeof leader);
+        if (epoch > 0 && schema_newer(db, err)) {
+            pg_lease_let_go(lease);
+            return -1;
+        }
         if (epoch > 0) {
             /* Renewed from now on: a standby far behind the copy may read for longer than
              * the lease lasts, and would lose it to a third server meanwhile. */
@@ -150,6 +175,10 @@ static int lead_loop(barge_config *c, store *db, logstore *logs, const sigset_t 
             log_info("standing by: %s leads the store; this server takes over when its lease "
                      "expires", leader[0] ? leader : "another server");
             snprintf(said, sizeof said, "%s", leader);
+        }
+        if (epoch == 0 && util_mono_ms() - schema_at >= 60000) {
+            schema_at = util_mono_ms();
+            if (schema_newer(db, err)) return -1;
         }
         /* A quarter of the renewal period: a standby notices an expired lease soon after. */
         long wait_ms = c->lease_renew_ms / 4 > 0 ? c->lease_renew_ms / 4 : 1;

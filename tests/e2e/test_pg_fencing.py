@@ -183,38 +183,48 @@ def stream_lines(logs, stream):
         token = out["nextForwardToken"]
 
 
-class DatabaseRestart(unittest.TestCase):
+class TwoServers(unittest.TestCase):
+    """A cluster of its own with database db, a leader a and a standby b on it, all stopped
+    and removed at the end."""
+    db = None  # each class's database
+
+    def setUp(self):
+        self.pg = PostgreSQL()
+        self.addCleanup(self.pg.destroy)
+        url = self.store_url()
+        self.a = Server(args=("--dev", "--store", url))
+        self.b = Server(args=("--dev", "--store", url))
+        for s in (self.a, self.b):
+            self.addCleanup(s.cleanup)
+        self.a.start(timeout=20)
+        self.b.start(timeout=20, standby=True)
+
+    def store_url(self):
+        return self.pg.createdb(self.db)
+
+
+class DatabaseRestart(TwoServers):
     # A standby's store connection, idle while it stands by, may die with a restart of
     # PostgreSQL unnoticed: the standby that then takes the lease (fencing the old leader's
     # epoch) must still read the state and lead, not exit and leave no server leading.
+    db = "restart"
+
     def test_a_standby_takes_over_after_the_database_restarted(self):
-        pg = PostgreSQL()
-        a = b = None
-        try:
-            url = pg.createdb("restart")
-            a = Server(args=("--dev", "--store", url))
-            b = Server(args=("--dev", "--store", url))
-            a.start(timeout=20)
-            b.start(timeout=20, standby=True)
-            setup_parked_queue(a.client())
-            pg.stop("fast")
-            time.sleep(1)
-            pg.start()
-            # The leader comes back on its own (one batch answered 503 at most).
-            wait_for(lambda: call(a.url, "/v1/describejobqueues", {}, 5)[0] == 200, 20,
-                     "the leader to serve again")
-            a.kill9()
-            wait_for(lambda: b.proc.poll() is not None or healthz(b)[0] == 200, 20,
-                     "the standby to lead")
-            self.assertIsNone(b.proc.poll(), "the standby exited: " + b.read_log()[-1500:])
-            self.assertEqual(healthz(b)[0], 200)
-            self.assertEqual([q["jobQueueName"] for q in
-                              b.client().describe_job_queues()["jobQueues"]], ["q"])
-        finally:
-            for s in (a, b):
-                if s:
-                    s.cleanup()
-            pg.destroy()
+        a, b, pg = self.a, self.b, self.pg
+        setup_parked_queue(a.client())
+        pg.stop("fast")
+        time.sleep(1)
+        pg.start()
+        # The leader comes back on its own (one batch answered 503 at most).
+        wait_for(lambda: call(a.url, "/v1/describejobqueues", {}, 5)[0] == 200, 20,
+                 "the leader to serve again")
+        a.kill9()
+        wait_for(lambda: b.proc.poll() is not None or healthz(b)[0] == 200, 20,
+                 "the standby to lead")
+        self.assertIsNone(b.proc.poll(), "the standby exited: " + b.read_log()[-1500:])
+        self.assertEqual(healthz(b)[0], 200)
+        self.assertEqual([q["jobQueueName"] for q in
+                          b.client().describe_job_queues()["jobQueues"]], ["q"])
 
 
 class TakeoverReadFails(unittest.TestCase):
@@ -255,30 +265,39 @@ class TakeoverReadFails(unittest.TestCase):
             pg.destroy()
 
 
-class LeaseRowDeleted(unittest.TestCase):
+class LeaseRowDeleted(TwoServers):
     # The lease's row deleted by hand: the leader is fenced at its next commit, and every
     # server stood by for good with nothing in its log ("standing by" names a leader).  The
     # row is not made again (its epoch must stay past every one used); the log says so.
+    db = "norow"
+
     def test_a_deleted_lease_row_is_said(self):
-        pg = PostgreSQL()
-        a = b = None
-        try:
-            url = pg.createdb("norow")
-            a = Server(args=("--dev", "--store", url))
-            b = Server(args=("--dev", "--store", url))
-            a.start(timeout=20)
-            b.start(timeout=20, standby=True)
-            pg.psql("norow", "DELETE FROM barge_lease")
-            call(a.url, "/v1/createjobqueue", {"jobQueueName": "x", "priority": 1,
-                                                "computeEnvironmentOrder": []}, timeout=10)
-            wait_for(lambda: "table barge_lease has no row" in b.read_log(), 20,
-                     "the standby to say the lease's row is gone")
-            self.assertEqual(healthz(b)[0], 503)
-        finally:
-            for s in (a, b):
-                if s:
-                    s.cleanup()
-            pg.destroy()
+        a, b, pg = self.a, self.b, self.pg
+        pg.psql("norow", "DELETE FROM barge_lease")
+        call(a.url, "/v1/createjobqueue", {"jobQueueName": "x", "priority": 1,
+                                            "computeEnvironmentOrder": []}, timeout=10)
+        wait_for(lambda: "table barge_lease has no row" in b.read_log(), 20,
+                 "the standby to say the lease's row is gone")
+        self.assertEqual(healthz(b)[0], 503)
+
+
+class SchemaNewerThanTheStandby(TwoServers):
+    # A standby of an older barge, started before a newer one migrated the schema, took over
+    # at the next failover and led a store whose rows it may not read (the version was checked
+    # at start only).  It checks again as it takes the lease, and lets it go and stops.
+    db = "newer"
+
+    def test_a_standby_older_than_the_schema_does_not_lead(self):
+        a, b, pg = self.a, self.b, self.pg
+        pg.psql("newer", "UPDATE barge_schema SET version = 99")
+        a.kill9()
+        wait_for(lambda: b.proc.poll() is not None or healthz(b)[0] == 200, 30,
+                 "the standby to take the lease")
+        self.assertEqual(b.proc.wait(10), 1, b.read_log()[-1500:])
+        self.assertIn("the PostgreSQL store's schema is now version 99, newer than this "
+                      "barge understands", b.read_log())
+        # The lease was let go at once, for a server that can lead.
+        self.assertEqual(pg.psql("newer", "SELECT expires < now() FROM barge_lease"), "t")
 
 
 class LockWaits(unittest.TestCase):
@@ -411,24 +430,15 @@ class LogCopyLockWaits(unittest.TestCase):
         self.logs_behind("LOCK TABLE barge_logs IN SHARE MODE", "ShareLock")
 
 
-class LimitedRole(unittest.TestCase):
-    """A leader a and a standby b on a database of their own whose role, app, is no superuser:
-    its CONNECTION LIMIT (limit) can make a connection impossible to make again."""
-    db = None  # each class's database
+class LimitedRole(TwoServers):
+    """TwoServers whose role, app, is no superuser: its CONNECTION LIMIT (limit) can make a
+    connection impossible to make again."""
 
-    def setUp(self):
-        self.pg = PostgreSQL()
-        self.addCleanup(self.pg.destroy)
+    def store_url(self):
         self.pg.psql("postgres", "CREATE ROLE app LOGIN")
         self.pg.psql("postgres", "CREATE DATABASE %s OWNER app" % self.db)
         self.addCleanup(self.limit, -1)
-        url = self.pg.url(self.db).replace("barge@", "app@")
-        self.a = Server(args=("--dev", "--store", url))
-        self.b = Server(args=("--dev", "--store", url))
-        for s in (self.a, self.b):
-            self.addCleanup(s.cleanup)
-        self.a.start(timeout=20)
-        self.b.start(timeout=20, standby=True)
+        return self.pg.url(self.db).replace("barge@", "app@")
 
     def sql(self, query):
         return self.pg.psql(self.db, query)

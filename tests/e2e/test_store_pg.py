@@ -188,14 +188,54 @@ class Schema(unittest.TestCase):
         self.assertEqual(self.pg.psql(name, "SELECT to_regclass('barge_records') IS NULL"), "t")
 
     def start_server(self, url, d):
-        """A server on url, its data in d/data and its output in d/server.log."""
+        """A server on url, its data in d/data and its output in d/server.log; its port is
+        the process's port."""
+        port = free_port()
         with open(os.path.join(d, "server.log"), "a") as out:
-            p = subprocess.Popen([BARGE, "server", "--dev", "--listen",
-                                  "127.0.0.1:%d" % free_port(), "--data-dir",
-                                  os.path.join(d, "data"), "--store", url],
+            p = subprocess.Popen([BARGE, "server", "--dev", "--listen", "127.0.0.1:%d" % port,
+                                  "--data-dir", os.path.join(d, "data"), "--store", url],
                                  stdout=out, stderr=subprocess.STDOUT)
+        p.port = port
         self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
         return p
+
+    # A store made by its owner, served by a database user with rights on the tables' rows
+    # alone (what a careful deployment gives the servers): every start ran CREATE TABLE IF NOT
+    # EXISTS barge_schema, which such a user may not, and the server did not start.
+    def test_a_user_with_rights_on_rows_alone_serves_a_store_made_by_its_owner(self):
+        with tempfile.TemporaryDirectory(prefix="barge-pg-rows-") as d:
+            name, url = self.made(d)
+            role = "rows%d" % free_port()
+            self.pg.psql(name, "CREATE ROLE %s LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON "
+                               "ALL TABLES IN SCHEMA public TO %s; GRANT USAGE ON ALL SEQUENCES "
+                               "IN SCHEMA public TO %s" % (role, role, role))
+            p = self.start_server(url.replace("barge@", role + "@"), d)
+            self.wait_log(p, d, "listening on")
+            conn = http.client.HTTPConnection("127.0.0.1", p.port, timeout=10)
+            conn.request("POST", "/v1/createcomputeenvironment", json.dumps(
+                {"computeEnvironmentName": "rows", "type": "UNMANAGED"}),
+                {"Content-Type": "application/json"})
+            r = conn.getresponse()
+            self.assertEqual(r.status, 200, r.read())
+            r.read()
+            conn.close()
+            self.assertEqual(self.pg.psql(name, "SELECT count(*) FROM barge_records WHERE "
+                                                "doc LIKE '%\"rows\"%'"),
+                             "1")
+
+    # A database user that may not create tables, on a store not made yet: the database's
+    # "permission denied" alone, with nothing said of what to do.
+    def test_a_user_that_may_not_create_tables_is_told_what_to_do(self):
+        name = "c%d" % free_port()
+        url = self.pg.createdb(name)
+        role = "nocreate%d" % free_port()
+        self.pg.psql(name, "CREATE ROLE %s LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC"
+                     % role)
+        p = self.run_server(url.replace("barge@", role + "@"))
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("permission denied", p.stderr)
+        self.assertIn("this database user may not create or change barge's tables: start "
+                      "barge once as their owner", p.stderr)
 
     def wait_log(self, p, d, text):
         log = os.path.join(d, "server.log")
@@ -266,8 +306,9 @@ class Schema(unittest.TestCase):
             log = self.wait_log(p, d, "for a lock that another session of the database holds")
             line = [l for l in log.splitlines() if "another session" in l][0]
             self.assertIn("reading the records (table barge_records) has waited", line)
-            self.assertIn("session %d (psql from 127.0.0.1, active, in a transaction since "
-                          % pid, line)
+            # The holder here sleeps in its transaction, and says so.
+            self.assertIn("session %d (psql from 127.0.0.1, active, waiting on PgSleep, in a "
+                          "transaction since " % pid, line)
             self.assertIn("pg_terminate_backend", line)
             self.assertNotIn("listening on", log)
             self.pg.psql("postgres", "SELECT pg_terminate_backend(%d)" % pid)

@@ -54,6 +54,10 @@ store *store_pg_open(const char *conninfo, char **err);
  * with the monotonic ms its statement was sent at. */
 void store_pg_lead(store *s, int64_t epoch, int lease_ms, void (*fenced)(void),
                    void (*renewed)(int64_t asked_ms));
+/* Whether this binary still understands the schema the database holds: 0 it does, 1 a newer
+ * barge migrated it since this one opened it (*err says so), -1 it cannot be read now (*err
+ * says why).  Caller frees *err. */
+int store_pg_schema_check(store *s, char **err);
 /* A setting every server must share, such as the agent token: the stored value of key, or
  * proposed stored now when there is none.  Returns 0 and *out (caller frees), or -1. */
 int store_pg_shared_value(store *s, const char *key, const char *proposed, char **out);

@@ -397,6 +397,28 @@ void store_pg_lead(store *b, int64_t epoch, int lease_ms, void (*fenced)(void),
     pthread_mutex_unlock(&s->mu);
 }
 
+int store_pg_schema_check(store *b, char **err)
+{
+    pg_store *s = (pg_store *)b;
+    int rc = -1;
+    *err = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (connected(s) == 0) {
+        session_lock_bound(s, 0);
+        int version = store_pg_schema_version(s->conn, err);
+        rc = version < 0 ? -1 : version > store_pg_schema_newest();
+        if (rc > 0)
+            *err = xasprintf("the PostgreSQL store's schema is now version %d, newer than this "
+                             "barge understands (%d): a newer barge migrated it while this one "
+                             "stood by; run the newer barge here too", version,
+                             store_pg_schema_newest());
+    } else {
+        *err = xstrdup(s->err);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 int store_pg_shared_value(store *b, const char *key, const char *proposed, char **out)
 {
     pg_store *s = (pg_store *)b;

@@ -95,8 +95,9 @@ PGconn *store_pg_connect(const char *uri)
 }
 
 /* Every statement of the migration may wait on a lock: another server migrating holds the
- * advisory one, and any session may hold a table (pg_wait.h). */
-static int run(PGconn *conn, const char *sql, PGresult **keep)
+ * advisory one, and any session may hold a table (pg_wait.h).  state (6 bytes) takes the
+ * SQLSTATE of a statement that failed. */
+static int run(PGconn *conn, const char *sql, PGresult **keep, char *state)
 {
     PGresult *r = pg_wait_exec(conn, "migrating the store's schema (table barge_schema)", sql, 0,
                                NULL);
@@ -105,54 +106,114 @@ static int run(PGconn *conn, const char *sql, PGresult **keep)
         *keep = r;
         return 0;
     }
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && state) {
+        const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        snprintf(state, 6, "%s", code ? code : "");
+    }
     PQclear(r);
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
 }
 
-static char *error_of(PGconn *conn)
+/* The connection's last error, and what to do when it was a right the database user lacks. */
+static char *error_of(PGconn *conn, const char *state)
 {
     char *e = xstrdup(PQerrorMessage(conn));
     for (size_t n = strlen(e); n && e[n - 1] == '\n';) e[--n] = '\0';
+    if (strcmp(state, "42501") == 0) {
+        char *hinted = xasprintf("%s (this database user may not create or change barge's "
+                                 "tables: start barge once as their owner, or as a user that may "
+                                 "create tables in the database's schema, to bring them to "
+                                 "version %d; a user with rights on the tables' rows alone then "
+                                 "serves)", e, N_MIGRATIONS);
+        free(e);
+        e = hinted;
+    }
     return e;
+}
+
+int store_pg_schema_version(PGconn *conn, char **err)
+{
+    PGresult *r = NULL;
+    char state[6] = "";
+    int version = -1;
+    if (run(conn, "SELECT to_regclass('barge_schema') IS NOT NULL", &r, state) == 0) {
+        int exists = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+        r = NULL;
+        if (!exists) return 0;
+        if (run(conn, "SELECT version FROM barge_schema", &r, state) == 0) {
+            version = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
+            PQclear(r);
+            return version;
+        }
+    }
+    char *e = error_of(conn, state);
+    *err = xasprintf("cannot read the PostgreSQL store's schema version: %s", e);
+    free(e);
+    return -1;
+}
+
+int store_pg_schema_newest(void)
+{
+    return N_MIGRATIONS;
+}
+
+static char *too_new(int version)
+{
+    return xasprintf("the PostgreSQL store holds schema version %d, newer than this barge "
+                     "understands (%d); run a newer barge", version, N_MIGRATIONS);
 }
 
 int store_pg_migrate(PGconn *conn, char **err)
 {
-    PGresult *r = NULL;
-    /* CREATE ... IF NOT EXISTS's notices would reach standard error. */
-    if (run(conn, "SET client_min_messages = warning", NULL) < 0 ||
-        run(conn, "BEGIN", NULL) < 0 ||
-        run(conn, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", NULL) < 0 ||
-        run(conn, "CREATE TABLE IF NOT EXISTS barge_schema (version INT NOT NULL)", NULL) < 0 ||
-        run(conn, "SELECT version FROM barge_schema", &r) < 0) {
-        char *e = error_of(conn);
-        *err = xasprintf("cannot read the PostgreSQL store's schema version: %s", e);
-        free(e);
-        run(conn, "ROLLBACK", NULL);
+    /* Read first without a lock or a right to create: a store already at this version (every
+     * start but an upgrade's) needs nothing more, so a database user with rights on the
+     * tables' rows alone can serve. */
+    int version = store_pg_schema_version(conn, err);
+    if (version < 0) return -1;
+    if (version == N_MIGRATIONS) return 0;
+    if (version > N_MIGRATIONS) {
+        *err = too_new(version);
         return -1;
     }
-    int version = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : -1;
+    PGresult *r = NULL;
+    char state[6] = "";
+    /* CREATE ... IF NOT EXISTS's notices would reach standard error. */
+    if (run(conn, "SET client_min_messages = warning", NULL, state) < 0 ||
+        run(conn, "BEGIN", NULL, state) < 0 ||
+        run(conn, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", NULL, state) < 0 ||
+        run(conn, "CREATE TABLE IF NOT EXISTS barge_schema (version INT NOT NULL)", NULL, state) <
+            0 ||
+        run(conn, "SELECT version FROM barge_schema", &r, state) < 0) {
+        char *e = error_of(conn, state);
+        *err = xasprintf("cannot read the PostgreSQL store's schema version: %s", e);
+        free(e);
+        run(conn, "ROLLBACK", NULL, NULL);
+        return -1;
+    }
+    /* Again under the lock: another server may have migrated meanwhile. */
+    version = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : -1;
     PQclear(r);
-    if (version < 0 && run(conn, "INSERT INTO barge_schema VALUES (0)", NULL) < 0) goto failed;
+    if (version < 0 && run(conn, "INSERT INTO barge_schema VALUES (0)", NULL, state) < 0)
+        goto failed;
     if (version < 0) version = 0;
     if (version > N_MIGRATIONS) {
-        *err = xasprintf("the PostgreSQL store holds schema version %d, newer than this barge "
-                         "understands (%d); run a newer barge", version, N_MIGRATIONS);
-        run(conn, "ROLLBACK", NULL);
+        *err = too_new(version);
+        run(conn, "ROLLBACK", NULL, NULL);
         return -1;
     }
     for (int v = version; v < N_MIGRATIONS; v++)
-        if (run(conn, migrations[v], NULL) < 0) goto failed;
+        if (run(conn, migrations[v], NULL, state) < 0) goto failed;
     char set[64];
     snprintf(set, sizeof set, "UPDATE barge_schema SET version = %d", N_MIGRATIONS);
-    if (run(conn, set, NULL) < 0 || run(conn, "COMMIT", NULL) < 0) goto failed;
+    if (run(conn, set, NULL, state) < 0 || run(conn, "COMMIT", NULL, state) < 0) goto failed;
     return 0;
 failed:;
-    char *e = error_of(conn);
+    char *e = error_of(conn, state);
     *err = xasprintf("migrating the PostgreSQL store to schema version %d failed: %s",
                      N_MIGRATIONS, e);
     free(e);
-    run(conn, "ROLLBACK", NULL);
+    run(conn, "ROLLBACK", NULL, NULL);
     return -1;
 }
 

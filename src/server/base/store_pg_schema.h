@@ -15,9 +15,16 @@
  * costs a few seconds of 503s rather than the kernel's minutes of retransmissions. */
 PGconn *store_pg_connect(const char *uri);
 /* Brings the database's schema up to this binary's version, in one transaction under an
- * advisory lock (servers starting together migrate once).  A schema newer than this binary
- * knows is refused.  Returns 0, or -1 with *err set to a sentence (caller frees). */
+ * advisory lock (servers starting together migrate once); a schema already at it is only read,
+ * so a database user without the right to create tables serves a store its owner made.  A
+ * schema newer than this binary knows is refused.  Returns 0, or -1 with *err set to a sentence
+ * (caller frees). */
 int store_pg_migrate(PGconn *conn, char **err);
+/* The schema version the database holds (0: barge's tables are not there), or -1 with *err set
+ * (caller frees). */
+int store_pg_schema_version(PGconn *conn, char **err);
+/* This binary's version: the newest schema it knows. */
+int store_pg_schema_newest(void);
 /* Appends an element to a PostgreSQL array literal being built in a (which starts with "{"):
  * s quoted with " and \ escaped, or NULL (s NULL).  Batches travel as arrays: one statement
  * whatever their size. */
