@@ -384,6 +384,20 @@ class Schema(unittest.TestCase):
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("cannot connect to the PostgreSQL store", p.stderr)
 
+    # libpq's message about a URI it cannot parse quotes it, or the part it stumbled on: the
+    # password reached the terminal and the service's journal.
+    def test_a_malformed_uri_is_refused_without_its_password(self):
+        for url in ("postgresql://barge:Hush-pw-1@[::1/barge",
+                    "postgresql://barge:Hush%zz-pw-1@127.0.0.1/barge",
+                    "postgresql://barge:Hush/pw-1@127.0.0.1/barge",
+                    "postgresql://127.0.0.1/barge?user=barge&password=Hush%zz-pw-1"):
+            p = self.run_server(url)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("cannot connect to the PostgreSQL store", p.stderr)
+            self.assertIn("****", p.stderr)
+            self.assertNotIn("Hush", p.stderr)
+            self.assertNotIn("pw-1", p.stderr)
+
     def test_store_takes_only_postgresql_uris(self):
         p = self.run_server("mysql://x")
         self.assertEqual(p.returncode, 2)

@@ -35,14 +35,8 @@ struct pg_lease {
 pg_lease *pg_lease_open(const char *conninfo, const char *holder, int lease_ms, int renew_ms,
                         char **err)
 {
-    PGconn *conn = store_pg_connect(conninfo);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        *err = xasprintf("cannot connect to the PostgreSQL store for the lease: %s",
-                         PQerrorMessage(conn));
-        for (size_t n = strlen(*err); n && (*err)[n - 1] == '\n';) (*err)[--n] = '\0';
-        PQfinish(conn);
-        return NULL;
-    }
+    PGconn *conn = store_pg_open_conn(conninfo, " for the lease", err);
+    if (!conn) return NULL;
     pg_lease *l = xcalloc(1, sizeof *l);
     l->conn = conn;
     l->holder = xstrdup(holder);

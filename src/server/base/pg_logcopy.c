@@ -33,14 +33,8 @@ struct pg_logcopy {
 
 pg_logcopy *pg_logcopy_open(const char *uri, char **err)
 {
-    PGconn *conn = store_pg_connect(uri);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        *err = xasprintf("cannot connect to the PostgreSQL store for the logs: %s",
-                         PQerrorMessage(conn));
-        for (size_t n = strlen(*err); n && (*err)[n - 1] == '\n';) (*err)[--n] = '\0';
-        PQfinish(conn);
-        return NULL;
-    }
+    PGconn *conn = store_pg_open_conn(uri, " for the logs", err);
+    if (!conn) return NULL;
     pg_logcopy *c = xcalloc(1, sizeof *c);
     c->conn = conn;
     c->newest = -1;

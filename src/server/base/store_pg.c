@@ -363,13 +363,8 @@ int store_is_pg(const char *spec)
 store *store_pg_open(const char *conninfo, char **err)
 {
     *err = NULL;
-    PGconn *conn = store_pg_connect(conninfo);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        *err = xasprintf("cannot connect to the PostgreSQL store: %s", PQerrorMessage(conn));
-        for (size_t n = strlen(*err); n && (*err)[n - 1] == '\n';) (*err)[--n] = '\0';
-        PQfinish(conn);
-        return NULL;
-    }
+    PGconn *conn = store_pg_open_conn(conninfo, "", err);
+    if (!conn) return NULL;
     if (store_pg_migrate(conn, err) < 0) {
         PQfinish(conn);
         return NULL;

@@ -94,6 +94,69 @@ PGconn *store_pg_connect(const char *uri)
     return conn;
 }
 
+/* Replaces every copy of the n bytes at secret in *msg with "****". */
+static void scrub_one(char **msg, const char *secret, size_t n)
+{
+    if (!n) return;
+    buf out = {0};
+    const char *m = *msg, *hit;
+    char *needle = xstrndup(secret, n);
+    while ((hit = strstr(m, needle))) {
+        buf_append(&out, m, (size_t)(hit - m));
+        buf_puts(&out, "****");
+        m = hit + n;
+    }
+    buf_puts(&out, m);
+    free(needle);
+    free(*msg);
+    *msg = out.data ? out.data : xstrdup("");
+}
+
+/* The password a URI carries (user:PASSWORD@host, or password=... in its query), and the
+ * pieces of it that a URI split at the wrong place would show (an unencoded '/' or '@' in it
+ * makes libpq read part of it as the host or the port), taken out of msg. */
+static char *scrub(const char *uri, const char *msg)
+{
+    char *out = xstrdup(msg);
+    const char *p = strstr(uri, "://");
+    if (p) {
+        p += 3;
+        size_t end = strcspn(p, "?");
+        const char *at = NULL, *colon = NULL;
+        for (const char *q = p; q < p + end; q++)
+            if (*q == '@') at = q;
+        if (at) colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            const char *pw = colon + 1;
+            size_t len = (size_t)(at - pw);
+            scrub_one(&out, pw, len);
+            for (size_t i = 0; i < len;) {
+                size_t piece = strcspn(pw + i, "/@:?#");
+                if (piece > len - i) piece = len - i;
+                if (piece >= 3) scrub_one(&out, pw + i, piece);
+                i += piece + 1;
+            }
+        }
+    }
+    for (const char *q = strstr(uri, "password="); q; q = strstr(q + 1, "password="))
+        if (q > uri && (q[-1] == '?' || q[-1] == '&'))
+            scrub_one(&out, q + 9, strcspn(q + 9, "&"));
+    return out;
+}
+
+PGconn *store_pg_open_conn(const char *uri, const char *what, char **err)
+{
+    PGconn *conn = store_pg_connect(uri);
+    if (conn && PQstatus(conn) == CONNECTION_OK) return conn;
+    /* libpq's messages about a URI it cannot parse quote it, password and all. */
+    char *e = scrub(uri, conn ? PQerrorMessage(conn) : "out of memory");
+    for (size_t n = strlen(e); n && (e[n - 1] == '\n' || e[n - 1] == ' ');) e[--n] = '\0';
+    *err = xasprintf("cannot connect to the PostgreSQL store%s: %s", what, e);
+    free(e);
+    PQfinish(conn);
+    return NULL;
+}
+
 /* Every statement of the migration may wait on a lock: another server migrating holds the
  * advisory one, and any session may hold a table (pg_wait.h).  state (6 bytes) takes the
  * SQLSTATE of a statement that failed. */

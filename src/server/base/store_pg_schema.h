@@ -14,6 +14,10 @@
  * unacknowledged for 10 s is closed (tcp_user_timeout), so a database cut off by the network
  * costs a few seconds of 503s rather than the kernel's minutes of retransmissions. */
 PGconn *store_pg_connect(const char *uri);
+/* store_pg_connect, or NULL with *err a sentence (caller frees): "cannot connect to the
+ * PostgreSQL store" and what (" for the logs", or ""), then libpq's reason with the URI's
+ * password taken out. */
+PGconn *store_pg_open_conn(const char *uri, const char *what, char **err);
 /* Brings the database's schema up to this binary's version, in one transaction under an
  * advisory lock (servers starting together migrate once); a schema already at it is only read,
  * so a database user without the right to create tables serves a store its owner made.  A
