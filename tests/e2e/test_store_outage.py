@@ -217,6 +217,23 @@ class DiskFull(SmallDisk):
         self.wait_for(lambda: made() == codes.count(200), 30, "the jobs made to be RUNNABLE")
         self.assertEqual(submitted() - before, codes.count(200))
 
+    def test_commits_refused_one_after_another_are_said_once_and_their_end_too(self):
+        # Every refused batch was a line of the log while clients retried (a line a submit),
+        # on a disk that had no room for them either.
+        said = self.server.read_log().count("a commit failed")
+        fill(self.filler)
+        try:
+            codes = [self.server.raw("POST", "/v1/submitjob", {
+                "jobName": "refused-%d" % i, "jobQueue": "parked", "jobDefinition": "jd",
+                "tags": {"k%d" % k: "v" * 256 for k in range(40)}})[0] for i in range(30)]
+        finally:
+            os.unlink(self.filler)
+        self.assertGreater(codes.count(503), 10, codes)
+        self.submit("after", queue="parked")
+        log = self.server.read_log()
+        self.assertLessEqual(log.count("a commit failed") - said, 3, log[-3000:])
+        self.assertIn("store: commits go through again (", log)
+
     def test_a_server_started_on_a_full_disk_says_why_and_loses_nothing(self):
         # It said "database or disk is full" and nothing of what to do.
         jid = self.submit("kept", queue="parked")

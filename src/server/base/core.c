@@ -546,7 +546,9 @@ static void *core_main(void *unused)
         }
         int64_t t0 = util_mono_us();
         if (!core.failed && store_commit(core.db) != 0) {
-            log_error("core: commit failed: %s", store_errmsg(core.db));
+            static log_limit limit = LOG_LIMIT_INIT;
+            log_limited(&limit, 10000, LOG_ERROR, "core: commit failed: %s",
+                        store_errmsg(core.db));
             core.failed = 1;
         }
         if (!core.failed) core.fail_streak = 0;

@@ -95,14 +95,27 @@ static void *writer_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "barge-commit");
     pipe_store *p = arg;
+    long failing = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->busy && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);
         if (!p->busy) break;
         pthread_mutex_unlock(&p->mu);
+        int wrote = p->flight.len > 0;
         int ok = replay(p);
         char *err = ok ? NULL : xstrdup(store_errmsg(p->inner));
-        if (!ok) log_error("store: a commit failed: %s", err);
+        /* A store that refuses every commit (its disk full) would log a line for each batch
+         * while clients retry: the first, then one each 10 s with the count held back, and a
+         * line once one that wrote goes through again (one that wrote nothing may go through
+         * while the rest fail: a full disk takes no new rows). */
+        if (!ok) {
+            static log_limit limit = LOG_LIMIT_INIT;
+            log_limited(&limit, 10000, LOG_ERROR, "store: a commit failed: %s", err);
+            failing++;
+        } else if (failing && wrote) {
+            log_info("store: commits go through again (%ld failed before)", failing);
+            failing = 0;
+        }
         p->flight.len = 0;
         if (p->done) p->done(p->done_arg, ok);
         pthread_mutex_lock(&p->mu);
