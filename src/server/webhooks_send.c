@@ -230,6 +230,13 @@ int webhooks__deliver_from(target *x, sender *s, uint64_t seq, int count, const 
     while (!webhooks__stopping()) {
         long status = use_window ? window_status : post(x, s, seq, count, hex, body, len);
         use_window = 0;
+        if (status == 0 && webhooks__stopping()) {
+            /* Its wait ended by the stop, not by the target: no failure of the target's. */
+            log_info("webhooks: %s: the delivery of event %llu to %s, not answered yet, ends "
+                     "as the server stops; it is sent again at the next start", x->name,
+                     (unsigned long long)seq, x->log_url);
+            break;
+        }
         if (status >= 200 && status < 300) {
             if (failures)
                 log_info("webhooks: %s: event %llu delivered after %d failed tries", x->name,

@@ -662,6 +662,20 @@ class Webhooks(JobsCase):
         self.assertEqual(self.good.statuses(jid), first_job)  # none of it sent again
         self.assertGreater(len(self.good.got), before)
 
+    def test_a_delivery_waiting_on_a_hung_target_ends_without_a_failure_at_a_stop(self):
+        # The stop ended the delivery's wait, and the log said the delivery failed ("the
+        # request was abandoned"), as if the target had.
+        self.submit("hung-at-stop", command="true")
+        asked = self.hung.requests
+        self.wait_for(lambda: self.hung.requests > asked, 30, "a fresh try to the hung target")
+        logged = len(self.server.read_log())
+        self.server.restart()
+        log = self.server.read_log()[logged:]
+        self.assertRegex(log, r"webhooks: hung: the delivery of event \d+ to %s, not answered "
+                              r"yet, ends as the server stops; it is sent again at the next "
+                              r"start" % re.escape(self.hung.url))
+        self.assertNotIn("abandoned", log)
+
     def test_an_event_the_target_refuses_is_let_go_after_three_tries(self):
         # It was tried again for ever, every later event of the target held behind it.
         # (Its first event may be another test's: the server is the class's.)
