@@ -471,6 +471,13 @@ static int explain(cli_ctx *c, const char *id, int depth, dict *seen)
         }
         printf(", attempt %zu\n", json_array_size(json_object_get(job, "attempts")) + 1);
         say_pulling(job, depth);
+        json_t *waiting = json_object_get(json_object_get(job, "barge"), "outputWaiting");
+        if (waiting) {
+            char t[32];
+            cli_fmt_time(cli_int(waiting, "since"), t);
+            indent(depth + 1);
+            printf("since %s %s\n", t, str(waiting, "reason") ? str(waiting, "reason") : "");
+        }
         if (str(ct, "logStreamName")) {
             indent(depth + 1);
             printf("its log: barge logs -f %s\n", id);

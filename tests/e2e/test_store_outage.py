@@ -12,6 +12,7 @@ import unittest
 import botocore.exceptions
 
 from harness import BARGE, free_port
+from test_cli import barge
 from test_metrics import parse, value
 from test_jobs_common import JobsCase, LogStoreFault, OnTmpfs
 
@@ -169,11 +170,25 @@ class JobOutputFlood(SmallDisk):
         self.wait_for(lambda: "kept for the job store" in self.server.read_log(), 60,
                       "job output held back at the reserve")
         time.sleep(2)
+        # The job says why it runs on (it ran on without a word, a TerminateJob's end too).
+        def barge_member(job_id):
+            # (boto3 drops members its model does not have.)
+            return self.server.raw("POST", "/v1/describejobs", {"jobs": [job_id]})[2][
+                "jobs"][0]["barge"]
+        waiting = self.wait_for(lambda: barge_member(jid).get("outputWaiting"), 30,
+                                "the job to say its output waits")
+        self.assertIn("--log-reserve-mb", waiting["reason"])
+        self.assertIn("once its lines are stored", waiting["reason"])
+        self.assertLessEqual(waiting["since"], time.time() * 1000)
+        rc, out, err = barge("explain", jid, endpoint=self.server.url)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("its output is held by its agent, refused for now", out)
         v = os.statvfs(self.mnt)
         self.assertGreater(v.f_bavail * v.f_frsize, 8 << 20)
         # The job store still writes: a submit and a terminate are taken.
         other = self.submit("other", queue="parked")
         self.assertEqual(self.job(other)["status"], "RUNNABLE")
+        self.assertNotIn("outputWaiting", barge_member(other))
         self.batch.terminate_job(jobId=other, reason="not needed")
         self.wait_job(other, "FAILED")
 

@@ -20,6 +20,7 @@
 #include "server/model/config.h"
 #include "server/api/api.h"
 #include "server/api/api_logs_internal.h"
+#include "server/api/logs_held.h"
 #include "server/api/schema.h"
 
 #define TARGET_PREFIX "Logs_20140328."
@@ -538,6 +539,11 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
         log_limited(&limit, 10000, LOG_ERROR, "logs: the data directory's file system has %lld "
                     "MiB free, under the %lld MiB kept for the job store (--log-reserve-mb): job "
                     "output waits until there is room", free_mib, reserve_mib);
+        /* Said on each job whose lines wait (logs_held.h). */
+        char why[160];
+        snprintf(why, sizeof why, "the server's data directory has %lld MiB free, under the "
+                 "%lld MiB kept for the job store (--log-reserve-mb)", free_mib, reserve_mib);
+        json_array_foreach(streams, i, s) logs_held_note(api_str(s, "logStreamName"), why);
         return api_fail(c, 503, "ServiceUnavailableException",
                         "the data directory's file system has %lld MiB free, under the %lld MiB "
                         "kept for the job store (--log-reserve-mb); send these events again once "
@@ -596,6 +602,7 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
     }
     if (failed)
         return api_server_error(c, "the server could not store these log events; send them again");
+    json_array_foreach(streams, i, s) logs_held_clear(api_str(s, "logStreamName"));
     *resp = json_object();
     return 0;
 }

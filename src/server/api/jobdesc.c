@@ -5,6 +5,7 @@
  * member saying where and how it ran. */
 #include "server/api/jobdesc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,19 @@
 #include "server/model/usage.h"
 #include "server/engine/attempt.h"
 #include "server/engine/explain.h"
+#include "server/api/logs_held.h"
+
+/* What a running job's output waits on (logs_held.h): since when, 0 for nothing. */
+static int64_t output_waiting(const job *j, char *why, size_t n)
+{
+    if (j->status != JS_RUNNING && j->status != JS_STARTING) return 0;
+    char held[200];
+    int64_t since = logs_held_since(j->log_stream, held, sizeof held);
+    if (since)
+        snprintf(why, n, "its output is held by its agent, refused for now because %s; the job "
+                 "ends (after a TerminateJob too) once its lines are stored", held);
+    return since;
+}
 
 static void set_time(json_t *o, const char *key, int64_t t)
 {
@@ -191,6 +205,11 @@ static json_t *computed_part(state *st, job *j, int with_status, json_t **ctr)
     if (pull)
         json_object_set_new(b, "pulling", json_pack("{s:s, s:I}", "image", pull->image, "since",
                                                     (json_int_t)pull->since));
+    char why[400];
+    int64_t waiting = output_waiting(j, why, sizeof why);
+    if (waiting)
+        json_object_set_new(b, "outputWaiting", json_pack("{s:I, s:s}", "since",
+                                                          (json_int_t)waiting, "reason", why));
     json_object_set_new(d, "barge", b);
     return d;
 }
@@ -526,6 +545,16 @@ static void computed_text(state *st, job *j, const jobdesc_as_of *as_of, tw *w)
         tw p = {.out = out, .first = 1};
         tw_str(&p, "image", pull->image);
         tw_int(&p, "since", pull->since);
+        buf_puts(out, "}");
+    }
+    char why[400];
+    int64_t waiting = output_waiting(j, why, sizeof why);
+    if (waiting) {
+        tw_key(&b, "outputWaiting");
+        buf_puts(out, "{");
+        tw p = {.out = out, .first = 1};
+        tw_int(&p, "since", waiting);
+        tw_str(&p, "reason", why);
         buf_puts(out, "}");
     }
     buf_puts(out, "}");
