@@ -892,6 +892,11 @@ class Partitions(unittest.TestCase):
             names = sorted(g["logGroupName"] for g in body["logGroups"])
             self.assertEqual(names, sorted([GROUP, "after"]),
                              "the deposed leader answered with a state no longer stored")
+        # The cut-off leader's log says its statements wait on a database it cannot reach,
+        # not on a lock (it said nothing: the lease's renewal waited unwatched).
+        wait_for(lambda: "a second connection to the database, to ask what it waits on, "
+                         "cannot be made either" in a.read_log(), 30,
+                 "the leader to say its database does not answer")
 
     # At a clean stop the leader must stop taking agents' uploads, and store and copy those it
     # took, before it lets go of the log copy: every line it acknowledged reaches the next

@@ -129,8 +129,11 @@ static int tell(PGconn *conn, PGconn **side, const char *what, int64_t waited_ms
     if (!*side || PQstatus(*side) != CONNECTION_OK) {
         char *e = xstrdup(*side ? PQerrorMessage(*side) : "out of memory");
         for (size_t n = strlen(e); n && (e[n - 1] == '\n' || e[n - 1] == ' ');) e[--n] = '\0';
-        log_warn("store: %s has waited %lld s; which sessions it waits for cannot be asked on a "
-                 "second connection: %s", what, (long long)(waited_ms / 1000), e);
+        /* Not a lock, as far as can be told: the database, or the network to it, does not
+         * answer a new connection either (or refuses one: its slots taken). */
+        log_warn("store: %s has waited %lld s, and a second connection to the database, to ask "
+                 "what it waits on, cannot be made either: %s", what,
+                 (long long)(waited_ms / 1000), e);
         free(e);
         PQfinish(*side);
         *side = NULL;
