@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/jtext.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -36,14 +37,7 @@ typedef struct agent_logev {
  * would drop the lines in it while they were said to be kept).  0, or -1 with errno. */
 static int write_kept(FILE *f, const char *stream, int64_t at, const char *text, size_t len)
 {
-    json_t *line = json_pack("{s:s, s:I, s:s%}", "logStreamName", stream, "timestamp",
-                             (json_int_t)at, "message", text, len);
-    int rc = json_dumpf(line, f, JSON_COMPACT) == 0 && fputc('\n', f) != EOF &&
-                     fflush(f) == 0
-                 ? 0
-                 : -1;
-    json_decref(line);
-    return rc;
+    return jtext_kept_line(f, stream, at, text, len) == 0 && fflush(f) == 0 ? 0 : -1;
 }
 
 /* Puts a line (its text fresh, already UTF-8) at the end of the queue.  mu held. */

@@ -189,3 +189,12 @@ json_t *jtext_load_file(const char *option, const char *path, char **err)
     if (!doc) *err = xasprintf("%s%s%s: %s (line %d)", option, sep, path, text, je.line);
     return doc;
 }
+
+int jtext_kept_line(FILE *f, const char *stream, int64_t at, const char *msg, size_t len)
+{
+    json_t *line = json_pack("{s:s, s:I, s:s%}", "logStreamName", stream, "timestamp",
+                             (json_int_t)at, "message", msg, len);
+    int rc = line && json_dumpf(line, f, JSON_COMPACT) == 0 && fputc('\n', f) != EOF ? 0 : -1;
+    json_decref(line);
+    return rc;
+}

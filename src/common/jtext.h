@@ -5,6 +5,8 @@
 #ifndef BARGE_JTEXT_H
 #define BARGE_JTEXT_H
 #include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "common/mem.h"
 
@@ -37,4 +39,9 @@ void jtext_json(buf *out, json_t *v);
  * "PATH: why" when option is NULL; allocated) when it cannot be read, is not a regular file or
  * is not JSON. */
 json_t *jtext_load_file(const char *option, const char *path, char **err);
+/* One line of job output as the files of lines kept aside hold it (an agent's
+ * undelivered/logs.jsonl, the server's logs-kept.jsonl: the same shape, read back alike), a JSON
+ * object {"logStreamName", "timestamp", "message"} and a newline, written to f (not flushed).
+ * 0, or -1 with errno. */
+int jtext_kept_line(FILE *f, const char *stream, int64_t at, const char *msg, size_t len);
 #endif

@@ -10,12 +10,12 @@
 #include "server/base/logstore.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jtext.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "server/base/logstore_internal.h"
@@ -73,12 +73,7 @@ int logstore_keep_aside(logstore *ls, const char *stream, const logstore_event *
     if (!ls->kept) ls->kept = fopen(ls->kept_path, "ae");
     if (!ls->kept) rc = -1;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        json_t *line = json_pack("{s:s, s:I, s:s%}", "logStreamName", stream, "timestamp",
-                                 (json_int_t)ev[i].timestamp, "message", ev[i].message,
-                                 ev[i].len);
-        if (json_dumpf(line, ls->kept, JSON_COMPACT) != 0 || fputc('\n', ls->kept) == EOF)
-            rc = -1;
-        json_decref(line);
+        rc = jtext_kept_line(ls->kept, stream, ev[i].timestamp, ev[i].message, ev[i].len);
     }
     /* Acknowledged only once written: the agent drops what it is told was taken. */
     if (ls->kept && fflush(ls->kept) != 0) rc = -1;
