@@ -12,29 +12,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "agent/executor.h"
-#include "common/idmap.h"
-
-typedef struct container_inputs {
-    const exec_spec *spec;   /* argv: the job's command (may be empty); envp: its environment */
-    json_t *image;           /* the image configuration's "config" object ({} for none) */
-    const char *lower_rootfs; /* the unpacked image, for /etc/passwd and /etc/group */
-    const char *work_dir;    /* the attempt's bundle directory: rootfs/ is its root */
-    const char *init_path;   /* a static init for initProcessEnabled, or NULL */
-    /* NULL (or size 0): no user namespace, the container's ids are the host's.  Else the
-     * container runs in a user namespace with this mapping, its root an unprivileged host
-     * user; the caller has unpacked the image with the same mapping. */
-    const idmap *ids;
-    /* Where this instance has the Amazon EFS file systems mounted (common/efs_mounts.h), or
-     * NULL for none. */
-    const json_t *efs_mounts;
-    /* Makes a path runc can bind for an EFS volume's directory, open as fd (an O_PATH
-     * descriptor, which it takes): a mount of that very directory, so that nothing a job
-     * changes in the file system redirects the bind.  A fresh path, or NULL with reason set.
-     * NULL: no EFS volume can start here. */
-    char *(*stage_dir)(void *ctx, int fd, char *reason, size_t reason_len);
-    void *stage_ctx;
-} container_inputs;
+#include "agent/container_inputs.h"
 
 /* The configuration, or NULL with reason set ("CannotStartContainerError: ..."): a user the
  * image does not know, no command at all, a device the host does not have.  Directories the
@@ -54,9 +32,4 @@ int container_resolve_user(const char *rootfs, const char *spec, unsigned *uid, 
  * a group.  A JSON array (fresh). */
 #define CONTAINER_GROUPS_MAX 256
 json_t *container_user_groups(const char *rootfs, const char *spec, unsigned gid);
-/* Exposed for tests: makes a volume's missing source directory src, given to ids' root when
- * ids is not NULL (1 made, 0 there already, -1 with errno: EBUSY when what is at src changed
- * as it was made).  between_for_tests, when set, runs between the mkdir and the chown. */
-int container_make_volume_dir(const char *src, const idmap *ids);
-extern void (*container_between_for_tests)(const char *src);
 #endif

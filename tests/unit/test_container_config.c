@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/container_config.h"
+#include "agent/container_mounts.h"
 #include "common/efs_mounts.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -705,6 +706,56 @@ static void test_volume_dir_swapped_for_a_link(void)
     util_remove_tree(dir);
 }
 
+/* The index of dest among c's mounts; -1 when none. */
+static int mount_at(json_t *c, const char *dest)
+{
+    json_t *m;
+    size_t i;
+    json_array_foreach(json_object_get(c, "mounts"), i, m)
+        if (strcmp(json_string_value(json_object_get(m, "destination")), dest) == 0) return (int)i;
+    return -1;
+}
+
+/* Mounts were made in the order they were listed, each covering whatever was mounted below its
+ * path before it: a volume at /data/sub listed before one at /data was hidden by it, a tmpfs
+ * under a volume's path wrote to the host's disk, and a volume at /etc hid the resolver's
+ * files.  The shallower go first, those of one depth in the order given, as Docker orders
+ * them. */
+static void test_mount_order(void)
+{
+    char reason[256];
+    char *argv[] = {"true", NULL};
+    char *outer = xasprintf("%s/hostdir/outer", root), *inner = xasprintf("%s/hostdir/inner", root);
+    char *props = xasprintf(
+        "{\"volumes\":[{\"name\":\"o\",\"host\":{\"sourcePath\":\"%s\"}},"
+        "{\"name\":\"i\",\"host\":{\"sourcePath\":\"%s\"}},"
+        "{\"name\":\"e\",\"host\":{\"sourcePath\":\"%s\"}}],"
+        "\"mountPoints\":[{\"sourceVolume\":\"i\",\"containerPath\":\"/data//sub/\"},"
+        "{\"sourceVolume\":\"o\",\"containerPath\":\"/data\"},"
+        "{\"sourceVolume\":\"e\",\"containerPath\":\"/etc\"}],"
+        "\"linuxParameters\":{\"tmpfs\":[{\"containerPath\":\"/data/fast\",\"size\":8}]}}",
+        outer, inner, outer);
+    json_t *c = config_for("{}", props, argv, NULL, reason, sizeof reason);
+    CHECK(c != NULL);
+    int data = mount_at(c, "/data"), sub = mount_at(c, "/data//sub/"),
+        fast = mount_at(c, "/data/fast"), etc = mount_at(c, "/etc");
+    CHECK(data >= 0 && sub >= 0 && fast >= 0 && etc >= 0);
+    CHECK(data < sub);
+    CHECK(data < fast);
+    if (access("/etc/resolv.conf", R_OK) == 0) CHECK(etc < mount_at(c, "/etc/resolv.conf"));
+    /* The base's own order holds: /dev before its parts, /sys before its cgroup. */
+    CHECK(mount_at(c, "/dev") < mount_at(c, "/dev/pts"));
+    CHECK(mount_at(c, "/dev") < mount_at(c, "/dev/shm"));
+    CHECK(mount_at(c, "/sys") < mount_at(c, "/sys/fs/cgroup"));
+    /* Among equals, the order given: /data's two children as listed (tmpfs first, made
+     * before the volumes). */
+    CHECK(fast < sub);
+    json_decref(c);
+    free(props);
+    free(outer);
+    free(inner);
+}
+
 int main(void)
 {
     strcpy(root, "/tmp/barge-ccfg-XXXXXX");
@@ -727,6 +778,7 @@ int main(void)
     RUN(test_odd_values);
     RUN(test_efs_volumes);
     RUN(test_volume_dir_swapped_for_a_link);
+    RUN(test_mount_order);
     util_remove_tree(root);
     printf("container_config: ok\n");
     return 0;
