@@ -64,6 +64,9 @@ typedef struct cattempt {
     /* Until it runs: the watch for runc's pid file and the start's deadline, both under the
      * attempt's ready_fd (an epoll set); start_late once the deadline passed. */
     int watch, deadline, start_late, start_timeout_s;
+    /* The signal that asks it to stop: the image's STOPSIGNAL, SIGTERM when it names none (as
+     * Docker's stop, and so ECS's StopTask, sends it). */
+    int stop_signal;
 } cattempt;
 
 const char *container_runtime_missing(void)
@@ -327,6 +330,14 @@ static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
     json_t *image = json_load_file(image_path, 0, NULL);
     free(image_path);
     if (!image) image = json_object();
+    const char *stop = json_string_value(json_object_get(image, "StopSignal"));
+    c->stop_signal = stop ? util_signal_parse(stop) : SIGTERM;
+    if (c->stop_signal < 0) {
+        json_decref(image);
+        free(lower);
+        return fail(reason, reason_len, "CannotStartContainerError: the image's STOPSIGNAL '%.64s' "
+                    "is not a signal", stop);
+    }
     stage_arg sa = {h, c};
     container_inputs in = {s, image, lower, a->work_dir, h->init_path, ids, h->efs_mounts,
                            stage_efs, &sa};
@@ -449,7 +460,9 @@ static void container_kill(exec_attempt *a, int sig)
     container_host *h = a->backend_ctx;
     cattempt *c = a->priv;
     if (sig != SIGKILL) {
-        /* runc forwards what it receives to the container's first process. */
+        /* runc forwards what it receives to the container's first process.  An order to stop
+         * is the image's own stop signal. */
+        if (sig == SIGTERM && c && c->stop_signal > 0) sig = c->stop_signal;
         if (a->pid > 0) kill(a->pid, sig);
         return;
     }

@@ -628,3 +628,31 @@ unsigned long long util_process_start(long pid)
     free(text);
     return start;
 }
+
+int util_signal_parse(const char *s)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    if (isdigit((unsigned char)*s)) {
+        long n = strtol(s, &end, 10);
+        return *end || n < 1 || n >= NSIG ? -1 : (int)n;
+    }
+    if (strncasecmp(s, "SIG", 3) == 0) s += 3;
+    /* Real-time signals are counted from either end of their range. */
+    int rt_base = strncasecmp(s, "RTMIN", 5) == 0 ? SIGRTMIN : strncasecmp(s, "RTMAX", 5) == 0
+                                                                    ? SIGRTMAX
+                                                                    : 0;
+    if (rt_base) {
+        if (!s[5]) return rt_base;
+        if ((s[5] != '+' && s[5] != '-') || !isdigit((unsigned char)s[6])) return -1;
+        long n = strtol(s + 6, &end, 10);
+        if (*end) return -1;
+        long sig = s[5] == '+' ? rt_base + n : rt_base - n;
+        return sig < SIGRTMIN || sig > SIGRTMAX ? -1 : (int)sig;
+    }
+    for (int sig = 1; sig < SIGRTMIN; sig++) {
+        const char *name = sigabbrev_np(sig);
+        if (name && strcasecmp(name, s) == 0) return sig;
+    }
+    return -1;
+}

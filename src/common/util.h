@@ -53,6 +53,10 @@ size_t util_utf8_len(const unsigned char *p);
 /* The number of characters (code points) in s, as AWS counts the lengths of tag keys and values;
  * a byte that is not part of a well-formed sequence counts as one. */
 size_t util_utf8_chars(const char *s);
+/* A signal as images name their STOPSIGNAL and Docker reads it: a number ("2"), or a name with or
+ * without "SIG", in any case ("SIGINT", "int"), or a real-time one ("SIGRTMIN+3", "RTMAX-1").
+ * The signal's number, or -1 for what names none. */
+int util_signal_parse(const char *s);
 /* Raises the soft open-file limit to the hard one, at most 65,536 (a server's connections, an
  * agent's attempts' pipes); returns the soft limit now (1,024 when it cannot be read). */
 long util_raise_open_files(void);

@@ -109,7 +109,7 @@ void server_usage(FILE *out)
             "  --max-depends-on N   dependencies allowed per job (default 20, AWS's limit)\n"
             "  --max-array-size N   children allowed per array job (default 10000, AWS's limit)\n"
             "  --kill-grace-seconds N  SIGTERM to SIGKILL delay when an attempt is stopped\n"
-            "                       (default 10)\n"
+            "                       (default 30, as ECS stops a task)\n"
             "  --efs-mounts FILE    where the local instances have the Amazon EFS file\n"
             "                       systems that definitions name mounted: a JSON object of\n"
             "                       file system (fs-...) or access point (fsap-...) ids and\n"

@@ -209,10 +209,11 @@ def _json_bytes(obj):
 
 
 def build_busybox_layout(directory=None, tag="latest", entrypoint=None, cmd=("sh",),
-                         workdir=None, user=None, env=(DEFAULT_PATH,)):
+                         workdir=None, user=None, env=(DEFAULT_PATH,), stop_signal=None):
     """Writes an OCI image layout with one image, tagged `tag`, and returns its directory (a new
     temporary one unless `directory` is given; the caller removes it).  entrypoint, cmd, workdir
-    and user go into the image config as given (None leaves them out)."""
+    user and stop_signal (STOPSIGNAL) go into the image config as given (None leaves them
+    out)."""
     layout = directory or tempfile.mkdtemp(prefix="barge-oci-")
     os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
     with open(os.path.join(layout, "oci-layout"), "w") as f:
@@ -232,6 +233,8 @@ def build_busybox_layout(directory=None, tag="latest", entrypoint=None, cmd=("sh
         run_config["WorkingDir"] = workdir
     if user is not None:
         run_config["User"] = user
+    if stop_signal is not None:
+        run_config["StopSignal"] = stop_signal
     config = _json_bytes({
         "created": "1970-01-01T00:00:00Z",
         "architecture": _goarch(),

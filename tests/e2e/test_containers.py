@@ -169,6 +169,9 @@ class Containers(JobsCase):
                      env=("PATH=/usr/bin:/bin", "FROM_IMAGE=image", "SHARED=image"))
             # An image whose user is not root, and which runs what it is given.
             cls.push("team/nobody", "1", user="nobody")
+            # Images that name the signal that stops them, one of them no signal at all.
+            cls.push("team/stopint", "1", stop_signal="SIGINT")
+            cls.push("team/stopnone", "1", stop_signal="SIGNOPE")
             # Images umoci's unpack could not take: a user the image's /etc/passwd does not
             # have, and an /etc/passwd that is a FIFO.
             cls.push("team/ghost", "1", user="ghost")
@@ -646,6 +649,35 @@ class Containers(JobsCase):
         self.assertEqual(d["statusReason"], "Job attempt duration exceeded timeout")
         self.assertIn("got-term", self.output(d))
         self.assertEqual(d["container"]["exitCode"], 3)
+        self.assertNothingLeft()
+
+    def test_terminate_and_timeout_send_the_image_stop_signal(self):
+        # SIGTERM was sent whatever the image's STOPSIGNAL: a job whose image stops on SIGINT
+        # (to save its work) never saw it, and was killed after the grace.  Docker's stop, and
+        # so ECS's StopTask, sends the image's signal.
+        port = self.registry.port
+        self.define("stops-on-int", image="127.0.0.1:%d/team/stopint:1" % port,
+                    command=sh("trap 'echo got-int; exit 0' INT; trap 'echo got-term' TERM; "
+                               "echo up; while true; do sleep 0.1; done"))
+        jid = self.submit(definition="stops-on-int")
+        self.wait_job(jid, "RUNNING")
+        self.wait_for(lambda: self.output(self.job(jid), timeout=0) == ["up"], 20,
+                      "the job's first line")
+        self.batch.terminate_job(jobId=jid, reason="enough")
+        d = self.wait_job(jid, timeout=30)
+        self.assertEqual((d["status"], d["statusReason"]), ("FAILED", "enough"))
+        self.assertEqual(self.output(d), ["up", "got-int"])
+        self.assertEqual(d["container"]["exitCode"], 0)
+        d = self.wait_job(self.submit(definition="stops-on-int",
+                                      timeout={"attemptDurationSeconds": 2}), timeout=30)
+        self.assertEqual((d["status"], d["statusReason"]),
+                         ("FAILED", "Job attempt duration exceeded timeout"))
+        self.assertIn("got-int", self.output(d))
+        # A STOPSIGNAL that names no signal is said at the start, as Docker refuses it.
+        self.define("stops-on-nothing", image="127.0.0.1:%d/team/stopnone:1" % port)
+        d = self.run_job(definition="stops-on-nothing", want="FAILED")
+        self.assertIn("CannotStartContainerError: the image's STOPSIGNAL 'SIGNOPE' is not a "
+                      "signal", d["container"].get("reason", ""))
         self.assertNothingLeft()
 
     def test_terminate_kills_a_container_that_ignores_sigterm(self):

@@ -384,6 +384,22 @@ static void test_thread_nice(void)
 
 /* errbody: the JSON shape, and the XML of AWS's other protocols with its special characters
  * escaped and control characters dropped. */
+/* Images name their STOPSIGNAL as Docker reads it. */
+static void test_signal_parse(void)
+{
+    CHECK_EQ_INT(util_signal_parse("SIGINT"), SIGINT);
+    CHECK_EQ_INT(util_signal_parse("int"), SIGINT);
+    CHECK_EQ_INT(util_signal_parse("SigQuit"), SIGQUIT);
+    CHECK_EQ_INT(util_signal_parse("15"), SIGTERM);
+    CHECK_EQ_INT(util_signal_parse("SIGRTMIN"), SIGRTMIN);
+    CHECK_EQ_INT(util_signal_parse("SIGRTMIN+3"), SIGRTMIN + 3);
+    CHECK_EQ_INT(util_signal_parse("RTMAX-1"), SIGRTMAX - 1);
+    const char *bad[] = {"", "SIG", "SIGNOPE", "0", "65", "-1", "15x", "SIGRTMIN+99",
+                         "RTMAX+1", "SIGRTMIN+", "SIGRTMIN3"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK_EQ_INT(util_signal_parse(bad[i]), -1);
+    CHECK_EQ_INT(util_signal_parse(NULL), -1);
+}
+
 static void test_errbody(void)
 {
     char *j = errbody_new("ClientException", "bad \"x\"");
@@ -521,5 +537,6 @@ int main(void)
     RUN(test_read_secret_file);
     RUN(test_thread_nice);
     RUN(test_errbody);
+    RUN(test_signal_parse);
     return 0;
 }

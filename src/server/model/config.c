@@ -27,7 +27,7 @@ void config_defaults(barge_config *c)
     c->max_ce_per_queue = 3;
     c->max_depends_on = 20;
     c->max_array_size = 10000;
-    c->kill_grace_s = 10;
+    c->kill_grace_s = 30; /* ECS stops a task so: SIGTERM, then SIGKILL 30 s later */
     c->idle_seconds = 60;
     c->retention_ms = CONFIG_RETENTION_DEFAULT_HOURS * 3600LL * 1000;
     c->events_kept = CONFIG_EVENTS_KEPT_DEFAULT;
