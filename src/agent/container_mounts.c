@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -215,12 +216,38 @@ static void tmpfs_mounts(json_t *m, json_t *linux_params)
 
 /* ---- Devices ----------------------------------------------------------------------------- */
 
+/* The node a user namespace's container binds for device i, whose host node st describes: a
+ * node of the same device made in the attempt's directory, owned by the container's root, with
+ * the host node's mode.  A bind of the host's own node keeps the host's owner and mode, which
+ * the container's root (an unprivileged host user) may not open when it is not open to all
+ * (/dev/kvm, /dev/dri's, a disk: 0660, root's); without a user namespace the container's root
+ * owns the node runc makes.  The host's node when one cannot be made here (a directory on a
+ * file system mounted nodev, where no node opens). */
+static char *own_node(const container_inputs *in, size_t i, const char *host,
+                      const struct stat *st)
+{
+    struct statvfs fs;
+    if (!in->work_dir || !in->ids || statvfs(in->work_dir, &fs) < 0 || (fs.f_flag & ST_NODEV))
+        return xstrdup(host);
+    char *node = xasprintf("%s/device-%zu", in->work_dir, i);
+    unlink(node);
+    if (mknod(node, (st->st_mode & S_IFMT) | (st->st_mode & 0777), st->st_rdev) == 0 &&
+        chown(node, (uid_t)in->ids->uid_base, (gid_t)in->ids->gid_base) == 0 &&
+        chmod(node, st->st_mode & 0777) == 0)
+        return node;
+    log_warn("cannot make a node of %s for a container in %s (%s); its root may not open the "
+             "host's", host, in->work_dir, strerror(errno));
+    unlink(node);
+    free(node);
+    return xstrdup(host);
+}
+
 /* linuxParameters.devices: each a device entry (runc makes the node), or in a user namespace,
- * where nodes cannot be made, a bind mount of the host's node at its container path (runc's own
- * fallback binds the host file of the container path, which is not the host path when the two
- * differ); the device cgroup allows it either way. */
-static int devices(json_t *linux_params, int userns, json_t *mounts, json_t *out_devices,
-                   json_t *rules, char *reason, size_t reason_len)
+ * where nodes cannot be made, a bind mount at its container path of a node the container's root
+ * owns (own_node; runc's own fallback binds the host file of the container path, which is not
+ * the host path when the two differ); the device cgroup allows it either way. */
+static int devices(const container_inputs *in, json_t *linux_params, int userns, json_t *mounts,
+                   json_t *out_devices, json_t *rules, char *reason, size_t reason_len)
 {
     json_t *d, *p;
     size_t i, k;
@@ -247,9 +274,11 @@ static int devices(json_t *linux_params, int userns, json_t *mounts, json_t *out
             }
         }
         if (!*access) strcpy(access, "rwm"); /* ECS: all three when none are listed */
-        if (userns)
-            json_array_append_new(mounts, bind(dest, host, 0));
-        else
+        if (userns) {
+            char *node = own_node(in, i, host, &st);
+            json_array_append_new(mounts, bind(dest, node, 0));
+            free(node);
+        } else
             json_array_append_new(
                 out_devices, json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i}", "path", dest,
                                        "type", type, "major", (json_int_t)major(st.st_rdev),
@@ -325,7 +354,7 @@ json_t *container_mounts(const container_inputs *in, int privileged, int userns,
     if (in->spec->ca_bundle)
         json_array_append_new(mounts, bind(in->spec->ca_bundle, in->spec->ca_bundle, 1));
     if (volume_mounts(in, userns, mounts, cont, reason, reason_len) < 0 ||
-        devices(lp, userns, mounts, devs, rules, reason, reason_len) < 0) {
+        devices(in, lp, userns, mounts, devs, rules, reason, reason_len) < 0) {
         json_decref(mounts);
         return NULL;
     }

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -485,6 +486,23 @@ class Containers(JobsCase):
         self.assertEqual(stats["memory_stats"]["limit"], 64 << 20)
         self.assertGreater(stats["memory_stats"]["usage"], 0)
         self.assertGreaterEqual(stats["pids_stats"]["current"], 1)
+
+    def test_a_device_only_the_host_root_may_open_is_the_container_root_s(self):
+        # A device node not open to all (0600 here; /dev/kvm, a disk's) was bound as the host
+        # had it, and the container's root, an unprivileged host user, could not open it
+        # ("Permission denied"), as it can under Docker.
+        d = tempfile.mkdtemp(prefix="barge-dev-")
+        self.addCleanup(shutil.rmtree, d, True)
+        node = os.path.join(d, "private-null")
+        os.mknod(node, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+        os.chmod(node, 0o600)
+        self.define("private-device",
+                    linuxParameters={"devices": [{"hostPath": node,
+                                                  "containerPath": "/dev/private-null"}]},
+                    command=sh("echo hi > /dev/private-null && echo wrote; "
+                               "ls -ln /dev/private-null | cut -c1-10"))
+        d = self.run_job(definition="private-device")
+        self.assertEqual(self.output(d), ["wrote", "crw-------"])
 
     # ---- the container's root is not the host's -------------------------------------------
 
