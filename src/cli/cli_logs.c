@@ -209,30 +209,59 @@ typedef struct follower {
     long tail;             /* --tail N for the first attempt read; 0: every line */
 } follower;
 
-/* The last f->tail lines of f's stream, printed, and the position after them: one
- * GetLogEvents from the end (its events come oldest first).  A stream not made yet reads as
- * empty.  0, or 1 after printing an error. */
-static int tail_read(follower *f)
+/* One GetLogEvents back from token (NULL: from the end) for at most limit events: 0 with the
+ * answer in *resp, else called's error in *err. */
+static int tail_page(follower *f, const char *token, long limit, json_t **resp, cli_error *err)
 {
     json_t *req = json_pack("{s:s, s:s, s:b, s:i}", "logGroupName", f->group, "logStreamName",
-                            f->stream, "startFromHead", 0, "limit", (int)f->tail);
-    json_t *resp;
-    cli_error err;
-    int called = cli_call(f->c, "logs", "GetLogEvents", req, &resp, &err);
+                            f->stream, "startFromHead", 0, "limit", (int)limit);
+    if (token) json_object_set_new(req, "nextToken", json_string(token));
+    int called = cli_call(f->c, "logs", "GetLogEvents", req, resp, err);
     json_decref(req);
+    return called;
+}
+
+/* The last f->tail lines of f's stream, printed, and the position after them.  A page holds at
+ * most 1 MiB of events, so long lines take several: each goes back from the one before with
+ * its backward token, until the lines are had or the token comes back unchanged (the head of
+ * the stream).  A stream not made yet reads as empty.  0, or 1 after printing an error. */
+static int tail_read(follower *f)
+{
+    long want = f->tail;
     f->tail = 0;
-    if (called != 0) {
+    json_t *lines = json_array(), *resp = NULL;
+    char *back = NULL;
+    cli_error err;
+    int called = 0;
+    while (json_array_size(lines) < (size_t)want) {
+        if ((called = tail_page(f, back, want - (long)json_array_size(lines), &resp, &err)))
+            break;
+        json_t *events = json_object_get(resp, "events");
+        /* Pages come newest first, each oldest first within: this one goes before the rest. */
+        json_array_extend(events, lines);
+        json_decref(lines);
+        lines = json_incref(events);
+        const char *next = str(resp, "nextForwardToken"), *prev = str(resp, "nextBackwardToken");
+        if (!f->token && next) f->token = xstrdup(next);
+        int head = !prev || !json_array_size(events) || (back && strcmp(prev, back) == 0);
+        free(back);
+        back = prev ? xstrdup(prev) : NULL;
+        json_decref(resp);
+        resp = NULL;
+        if (head) break;
+    }
+    free(back);
+    if (called) {
         int missing = err.type && strcmp(err.type, "ResourceNotFoundException") == 0;
         if (!missing) cli_error_print(f->c, "GetLogEvents", &err);
         cli_error_free(&err);
+        json_decref(lines);
         return !missing;
     }
     json_t *e;
     size_t i;
-    json_array_foreach(json_object_get(resp, "events"), i, e) print_event(&f->out, e);
-    const char *next = str(resp, "nextForwardToken");
-    if (next) f->token = xstrdup(next);
-    json_decref(resp);
+    json_array_foreach(lines, i, e) print_event(&f->out, e);
+    json_decref(lines);
     return 0;
 }
 

@@ -1279,6 +1279,26 @@ class RunningJobs(ServerTestCase):
             self.assertEqual(rc, 2, err)
             self.assertIn("--tail must be a number of lines from 1 to 10000", err)
 
+    def test_logs_tail_of_long_lines(self):
+        """--tail N prints N lines however long they are.  One GetLogEvents answers at most
+        1 MiB, and --tail read one page only: of 10 lines of 200 KiB, --tail 8 printed 5."""
+        job_id = self.submit("s=$(head -c 204800 /dev/zero | tr '\\0' x); "
+                             "for i in 1 2 3 4 5 6 7 8 9 10; do echo \"$i $s\"; done")
+        deadline = time.time() + 60
+        while self.status(job_id) not in ("SUCCEEDED", "FAILED"):
+            self.assertLess(time.time(), deadline, "the job's end")
+            time.sleep(0.2)
+        self.assertEqual(self.status(job_id), "SUCCEEDED")
+        rc, out, err = self.cli("logs", job_id, "--tail", "8")
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertEqual([l.split()[0] for l in lines], [str(i) for i in range(3, 11)])
+        self.assertTrue(all(len(l.split()[1]) == 204800 for l in lines))
+        # More than the stream holds: all of it, once.
+        rc, out, err = self.cli("logs", job_id, "--tail", "50")
+        self.assertEqual([l.split()[0] for l in out.splitlines()],
+                         [str(i) for i in range(1, 11)], err)
+
     def test_logs_read_the_group_the_definition_names(self):
         self.batch.register_job_definition(
             jobDefinitionName="named-group", type="container",

@@ -184,8 +184,13 @@ class LogsApi(ServerTestCase):
         self.assertEqual(len({e["eventId"] for e in out["events"]}), 5)
         self.assertEqual(out["events"][0]["timestamp"], 10)
         self.assertIn("ingestionTime", out["events"][0])
+        # endTime is the last time returned, as CloudWatch's FilterLogEvents has it (not
+        # GetLogEvents' exclusive end).
         out = self.logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="filt/",
                                           filterPattern="ERROR", startTime=20, endTime=50)
+        self.assertEqual([e["message"] for e in out["events"]], ["ERROR late", "ERROR again"])
+        out = self.logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="filt/",
+                                          filterPattern="ERROR", startTime=20, endTime=49)
         self.assertEqual([e["message"] for e in out["events"]], ["ERROR late"])
         out = self.logs.filter_log_events(logGroupName=GROUP,
                                           logStreamNames=["filt/default/b", "no/such"])
@@ -240,7 +245,10 @@ class LogsApi(ServerTestCase):
                 args["nextToken"] = out["nextToken"]
         self.assertEqual(messages(), (["a4", "b3", "a3", "b2", "a1"], 1))
         self.assertEqual(messages(limit=2), (["a4", "b3", "a3", "b2", "a1"], 3))
+        # endTime is included, newest first as oldest first.
         self.assertEqual(messages(startTime=t + 20, endTime=t + 40, limit=1)[0],
+                         ["a4", "b3", "a3", "b2"])
+        self.assertEqual(messages(startTime=t + 20, endTime=t + 39, limit=1)[0],
                          ["b3", "a3", "b2"])
         self.assertEqual(messages(filterPattern="3")[0], ["b3", "a3"])
         # Oldest first, as before, and a token goes on only the way it was issued.
@@ -647,13 +655,13 @@ class GroupsAndStreamsByHand(ServerTestCase):
                                logGroupName="/long-key", tags={"k" * 129: "v"})
         self.assertNotIn("/long-key", [g["logGroupName"] for g in
                                        logs.describe_log_groups()["logGroups"]])
-        for kw in ({"resourceArn": ARN_PREFIX + "/never"},
-                   {"resourceArn": "arn:aws:logs:eu-west-1:123456789012:log-group:/tagged"}):
-            self.assertClientError(logs.list_tags_for_resource, "does not exist",
-                                   code="ResourceNotFoundException", **kw)
-        self.assertClientError(logs.list_tags_for_resource, "resourceArn",
-                               code="InvalidParameterException",
-                               resourceArn="arn:aws:logs:us-east-1:123456789012:destination:d")
+        self.assertClientError(logs.list_tags_for_resource, "does not exist",
+                               code="ResourceNotFoundException", resourceArn=ARN_PREFIX + "/never")
+        # Another resource's ARN, or another region's, is a bad parameter, not a missing group.
+        for other in ("arn:aws:logs:us-east-1:123456789012:destination:d",
+                      "arn:aws:logs:eu-west-1:123456789012:log-group:/tagged"):
+            self.assertClientError(logs.list_tags_for_resource, "resourceArn",
+                                   code="InvalidParameterException", resourceArn=other)
         # A NUL in a value or a key to remove, and calls with nothing to do, are refused
         # (boto3 lets none of them through, so they go raw).
         for op, body, fragment in (

@@ -143,7 +143,14 @@ static int check_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 1
                                "give one");
     if (!name && !id)
         return LOGS_INVALID(c, "Either logGroupName or logGroupIdentifier must be given");
-    if (api_logs_group_named(name ? name : id, group) < 0) return LOGS_NO_GROUP(c);
+    /* A name no group can have is a bad parameter, as CloudWatch checks it before looking;
+     * another region's or account's ARN names a group that is not here. */
+    const char *given = name ? name : id;
+    if (strncmp(given, "arn:", 4) != 0 && !logstore_group_name_valid(given))
+        return LOGS_INVALID(c, "%s: '%.100s' is not a log group name; use 1 to 512 of the "
+                               "characters A-Z a-z 0-9 . - _ / #",
+                            name ? "logGroupName" : "logGroupIdentifier", given);
+    if (api_logs_group_named(given, group) < 0) return LOGS_NO_GROUP(c);
     /* Whether it exists only: what it stores is summed over its streams, which a read of one
      * stream need not pay for. */
     int rc = logstore_group_exists(store_, group);
@@ -184,13 +191,17 @@ static int read_token(api_ctx *c, json_t *req, const char **out)
 
 /* Operations ---------------------------------------------------------------------------- */
 
-/* A stream name as CloudWatch checks it: an empty one is a bad parameter, not a missing
- * stream (Pegasus asks for the log of a job cancelled before any attempt with ""). */
+/* A stream name as CloudWatch checks it: an empty one, or one no stream can have, is a bad
+ * parameter, not a missing stream (Pegasus asks for the log of a job cancelled before any
+ * attempt with ""). */
 static int check_stream_name(api_ctx *c, const char *stream)
 {
     if (!*stream)
         return LOGS_INVALID(c, "logStreamName: must not be empty; give the stream's name, as a "
                                "job's container.logStreamName gives it");
+    if (!logstore_stream_name_valid(stream))
+        return LOGS_INVALID(c, "logStreamName: '%.100s' is not a log stream name; use 1 to 512 "
+                               "characters, none of them ':' or '*'", stream);
     return 0;
 }
 
@@ -348,10 +359,22 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* DescribeLogGroups with logGroupIdentifiers: the named groups that exist, by name, in one
- * page (there are at most 50). */
-static int describe_named_groups(api_ctx *c, json_t *ids, const char *prefix,
-                                 const char *pattern, int limit, json_t *groups)
+/* A group listing's token, "g/HEX": the page after the group of that name, as the log store's
+ * listing (logstore_groups) makes them. */
+static char *after_token(const char *name)
+{
+    size_t n = strlen(name);
+    char *t = xmalloc(2 * n + 3);
+    memcpy(t, "g/", 2);
+    util_hex(name, n, t + 2);
+    return t;
+}
+
+/* DescribeLogGroups with logGroupIdentifiers: the named groups that exist, by name, limit a
+ * page, after the group `after` names (a token's) if any; *next is the next page's token, as
+ * the listing of every group pages. */
+static int describe_named_groups(api_ctx *c, json_t *ids, const logstore_groups_query *q,
+                                 const char *after, json_t *groups, char **next)
 {
     size_t n = json_array_size(ids);
     if (n < 1 || n > 50)
@@ -364,11 +387,11 @@ static int describe_named_groups(api_ctx *c, json_t *ids, const char *prefix,
             sorted[m++] = names[i];
     qsort(sorted, m, sizeof *sorted, cmp_str);
     int rc = 0, shown = 0;
-    for (size_t i = 0; i < m && shown < limit; i++) {
+    for (size_t i = 0; i < m; i++) {
         const char *g = sorted[i];
-        if ((i > 0 && strcmp(g, sorted[i - 1]) == 0) ||
-            (prefix && strncmp(g, prefix, strlen(prefix)) != 0) ||
-            (pattern && !strcasestr(g, pattern)))
+        if ((i > 0 && strcmp(g, sorted[i - 1]) == 0) || (after && strcmp(g, after) <= 0) ||
+            (q->prefix && strncmp(g, q->prefix, strlen(q->prefix)) != 0) ||
+            (q->pattern && !strcasestr(g, q->pattern)))
             continue;
         int64_t created, bytes;
         int days;
@@ -376,6 +399,12 @@ static int describe_named_groups(api_ctx *c, json_t *ids, const char *prefix,
         if (found == LOGSTORE_NOT_FOUND) continue;
         if (found != LOGSTORE_OK) {
             rc = LOGS_UNREADABLE(c);
+            break;
+        }
+        /* One more group than the page holds: the page ends at the one before. */
+        if (shown == q->limit) {
+            json_t *last = json_array_get(groups, json_array_size(groups) - 1);
+            *next = after_token(json_string_value(json_object_get(last, "logGroupName")));
             break;
         }
         json_array_append_new(groups, group_json(g, created, bytes, days));
@@ -398,12 +427,22 @@ static int describe_log_groups(api_ctx *c, json_t *req, json_t **resp)
         return LOGS_INVALID(c, "logGroupNamePrefix and logGroupNamePattern cannot both be given");
     json_t *groups = json_array();
     if (ids) {
-        /* The named groups come in one page: a token asks for a page that does not exist. */
-        if (!q.token && describe_named_groups(c, ids, q.prefix, q.pattern, q.limit, groups) < 0) {
+        char *after = NULL, *next = NULL;
+        if (q.token && (strncmp(q.token, "g/", 2) != 0 || !(after = util_unhex(q.token + 2)))) {
+            json_decref(groups);
+            return LOGS_INVALID(c, "The specified nextToken is invalid: '%.60s' is not a token "
+                                   "of this listing (pass the nextToken of the previous page).",
+                                q.token);
+        }
+        int rc = describe_named_groups(c, ids, &q, after, groups, &next);
+        free(after);
+        if (rc < 0) {
             json_decref(groups);
             return -1;
         }
         *resp = json_pack("{s:o}", "logGroups", groups);
+        if (next) json_object_set_new(*resp, "nextToken", json_string(next));
+        free(next);
         return 0;
     }
     logstore_group_list list;
@@ -430,11 +469,7 @@ static int create_log_stream(api_ctx *c, json_t *req, json_t **resp)
 {
     char group[LOGSTORE_NAME_MAX + 1];
     const char *stream = api_str(req, "logStreamName");
-    if (check_stream_name(c, stream) < 0) return -1;
-    if (!logstore_stream_name_valid(stream))
-        return LOGS_INVALID(c, "logStreamName: '%.100s' is not a log stream name; use 1 to 512 "
-                               "characters, none of them ':' or '*'", stream);
-    if (check_group(c, req, group) < 0) return -1;
+    if (check_stream_name(c, stream) < 0 || check_group(c, req, group) < 0) return -1;
     int there = logstore_stream_exists(store_, group, stream);
     if (there < 0) return LOGS_UNREADABLE(c);
     if (there)
@@ -460,8 +495,7 @@ static int delete_log_stream(api_ctx *c, json_t *req, json_t **resp)
     char group[LOGSTORE_NAME_MAX + 1];
     const char *stream = api_str(req, "logStreamName");
     if (check_stream_name(c, stream) < 0 || check_group(c, req, group) < 0) return -1;
-    int there = logstore_stream_name_valid(stream) ? logstore_stream_exists(store_, group, stream)
-                                                   : 0;
+    int there = logstore_stream_exists(store_, group, stream);
     if (there < 0) return LOGS_UNREADABLE(c);
     if (!there)
         return api_fail(c, 400, "ResourceNotFoundException",

@@ -17,6 +17,7 @@
 #include "common/mem.h"
 #include "server/api/api_logs.h"
 #include "server/base/logstore.h"
+#include "server/model/config.h"
 
 static logstore *store_;
 static schema *create_shape, *name_shape, *retention_shape, *tag_shape, *untag_shape,
@@ -155,10 +156,12 @@ static int delete_retention_policy(api_ctx *c, json_t *req, json_t **resp)
 static int tagged_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 1], json_t **tags)
 {
     const char *arn = api_str(req, "resourceArn"), *name = api_str(req, "logGroupName");
-    if (arn && (strncmp(arn, "arn:", 4) != 0 || !strstr(arn, ":log-group:")))
-        return LOGS_INVALID(c, "resourceArn: '%.200s' is not the ARN of a log group (barge tags "
-                               "log groups only: arn:aws:logs:REGION:ACCOUNT:log-group:NAME)",
-                            arn);
+    /* Another resource's ARN (a log stream's, a destination's) or another region's or
+     * account's is a bad parameter: barge tags its own log groups only. */
+    if (arn && (strncmp(arn, "arn:", 4) != 0 || api_logs_group_named(arn, group) < 0))
+        return LOGS_INVALID(c, "resourceArn: '%.200s' is not the ARN of a log group here (barge "
+                               "tags its log groups only: arn:aws:logs:%s:%s:log-group:NAME)",
+                            arn, barge_cfg.region, barge_cfg.account_id);
     if (api_logs_group_named(arn ? arn : name, group) < 0) return LOGS_NO_GROUP(c);
     char *text = NULL;
     int rc = logstore_group_tags(store_, group, &text);

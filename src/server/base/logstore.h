@@ -277,11 +277,12 @@ int logstore_get(logstore *ls, const logstore_get_query *q, logstore_page *out, 
 /* FilterLogEvents, across the streams of a group in (timestamp, arrival) order, or the reverse
  * with newest_first (a token goes on in the order it was issued in; the other order's token is
  * LOGSTORE_INVALID), within the query's scan budget: out->next is set whenever events may
- * remain, also on a page that holds none.  The pattern is
- * a subset of CloudWatch's: space-separated terms that must all appear, "quoted phrases", -term
- * for a term that must not appear, and ?term alternatives of which one must appear; matching is
- * case-sensitive substring matching.  JSON ({ $.x = 1 }) and space-delimited ([a, b]) patterns
- * give LOGSTORE_INVALID. */
+ * remain, also on a page that holds none.  Its range's end is included (GetLogEvents'
+ * is not).  The pattern is a subset of CloudWatch's: space-separated terms that must all
+ * appear, "quoted phrases", -term for a term that must not appear, and ?term groups (each ?term
+ * and the plain terms after it; one group must appear whole), case-sensitive substrings; or a
+ * %regular expression% alone.  JSON ({ $.x = 1 }) and space-delimited ([a, b]) patterns, and
+ * regular expressions CloudWatch or POSIX would not take, give LOGSTORE_INVALID. */
 int logstore_filter(logstore *ls, const logstore_filter_query *q, logstore_page *out,
                     char **err);
 void logstore_page_free(logstore_page *p);

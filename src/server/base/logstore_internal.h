@@ -1,8 +1,9 @@
 /* logstore_internal — what the log store's files share and nothing else: logstore.c (opening,
  * closing and the writer), logstore_drop.c (deleting streams and groups), logstore_settings.c
  * (a group's tags and retention, and the retention's passes over the streams),
- * logstore_read.c (the readers, positions and GetLogEvents) and logstore_query.c
- * (FilterLogEvents and the listings, whose SQL is built per request). */
+ * logstore_read.c (the readers, positions and GetLogEvents), logstore_query.c
+ * (FilterLogEvents and the listings, whose SQL is built per request) and logstore_pattern.c
+ * (FilterLogEvents' filter patterns). */
 #ifndef BARGE_LOGSTORE_INTERNAL_H
 #define BARGE_LOGSTORE_INTERNAL_H
 #include <pthread.h>
@@ -175,15 +176,25 @@ int logstore__read_failed(reader *r, char **err);
  * logstore__parse_pos reads a token's direction, time and number (*is_rank: a rank or an
  * older id), -1 for anything else, and logstore__rank_to_id turns a rank into a position's id.
  *
- * logstore__range_bounds gives [lo, hi) of a range; timestamps are never negative, so neither
- * are the bounds. */
+ * logstore__range_bounds gives [lo, hi) of a range, its end excluded as GetLogEvents excludes
+ * it, or with end_included (FilterLogEvents, whose endTime is the last time returned) within
+ * it; timestamps are never negative, so neither are the bounds. */
 #define LOGSTORE_RANK_ALL INT64_MAX
 int logstore__token(sqlite3_stmt *count, char out[48], char dir, int64_t ts, int64_t id);
 int logstore__parse_pos(const char *s, char *dir, int64_t *ts, int64_t *n, int *is_rank);
 int logstore__rank_to_id(sqlite3_stmt *nth, int64_t ts, int64_t rank, int64_t *id);
-void logstore__range_bounds(const logstore_range *r, int64_t *lo, int64_t *hi);
+void logstore__range_bounds(const logstore_range *r, int end_included, int64_t *lo,
+                            int64_t *hi);
 /* Adds the statement's current row (id, ts, ingest, msg[, stream]) to the page unless the
  * page is full; returns 0 if added, 1 if full.  The first event always fits. */
 int logstore__page_add(logstore_page *p, size_t *cap, size_t *bytes, sqlite3_stmt *st, int limit,
                        size_t max_bytes, int with_stream);
+
+/* A FilterLogEvents filter pattern (logstore_pattern.c), read once a call: parse gives it in
+ * *out, or LOGSTORE_INVALID with the reason in *err (NULL or "" matches every event); match
+ * says whether the message, len bytes that may hold NULs, matches it. */
+typedef struct logstore_pattern logstore_pattern;
+int logstore__pattern_parse(const char *s, logstore_pattern **out, char **err);
+int logstore__pattern_match(const logstore_pattern *p, const char *msg, size_t len);
+void logstore__pattern_free(logstore_pattern *p);
 #endif

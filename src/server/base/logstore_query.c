@@ -1,6 +1,6 @@
-/* logstore_query — the reads whose SQL is built per request: FilterLogEvents, with its
- * pattern, and the listings of streams (DescribeLogStreams) and groups (DescribeLogGroups).
- * See logstore.h. */
+/* logstore_query — the reads whose SQL is built per request: FilterLogEvents (its pattern is
+ * logstore_pattern.c's), and the listings of streams (DescribeLogStreams) and groups
+ * (DescribeLogGroups).  See logstore.h. */
 #include "server/base/logstore.h"
 #include "server/base/logstore_internal.h"
 
@@ -11,73 +11,6 @@
 
 #include "common/mem.h"
 #include "common/util.h"
-
-/* Filter patterns ----------------------------------------------------------------------- */
-
-typedef struct pattern {
-    char **all, **none, **any;
-    size_t n_all, n_none, n_any;
-} pattern;
-
-static void pattern_free(pattern *p)
-{
-    for (size_t i = 0; i < p->n_all; i++) free(p->all[i]);
-    for (size_t i = 0; i < p->n_none; i++) free(p->none[i]);
-    for (size_t i = 0; i < p->n_any; i++) free(p->any[i]);
-    free(p->all);
-    free(p->none);
-    free(p->any);
-    memset(p, 0, sizeof *p);
-}
-
-static void terms_add(char ***list, size_t *n, char *term)
-{
-    *list = xrealloc(*list, (*n + 1) * sizeof **list);
-    (*list)[(*n)++] = term;
-}
-
-static int pattern_parse(const char *s, pattern *p, char **err)
-{
-    memset(p, 0, sizeof *p);
-    if (!s) return 0;
-    while (*s == ' ' || *s == '\t') s++;
-    if (*s == '{' || *s == '[') {
-        *err = xstrdup("filterPattern: JSON ({ $.field = value }) and space-delimited ([a, b]) "
-                       "patterns are not supported by barge; use terms, \"quoted phrases\", "
-                       "-term to exclude and ?term for alternatives");
-        return LOGSTORE_INVALID;
-    }
-    while (*s) {
-        while (*s == ' ' || *s == '\t') s++;
-        if (!*s) break;
-        char kind = 0;
-        if ((*s == '-' || *s == '?') && s[1] && s[1] != ' ' && s[1] != '\t') kind = *s++;
-        const char *start = s;
-        size_t len;
-        if (*s == '"') {
-            start = ++s;
-            while (*s && *s != '"') s++;
-            len = (size_t)(s - start);
-            if (*s != '"') {
-                /* CloudWatch Logs refuses such a pattern; matching every line instead would
-                 * answer a typo with the whole log. */
-                pattern_free(p);
-                *err = xstrdup("filterPattern: a quoted phrase is not closed; end it with \"");
-                return LOGSTORE_INVALID;
-            }
-            s++;
-        } else {
-            while (*s && *s != ' ' && *s != '\t') s++;
-            len = (size_t)(s - start);
-        }
-        if (!len) continue; /* "" matches everything */
-        char *term = xstrndup(start, len);
-        if (kind == '-') terms_add(&p->none, &p->n_none, term);
-        else if (kind == '?') terms_add(&p->any, &p->n_any, term);
-        else terms_add(&p->all, &p->n_all, term);
-    }
-    return 0;
-}
 
 /* Builds SQL with positional parameters and remembers what to bind to each, in order. */
 typedef struct param {
@@ -158,17 +91,6 @@ static void q_prefix(query *q, const char *prefix, char upper[])
     buf_puts(&q->sql, ") = CAST(");
     q_text(q, prefix, -1);
     buf_puts(&q->sql, " AS BLOB)");
-}
-
-static int pattern_match(const pattern *p, const char *msg, size_t len)
-{
-    for (size_t i = 0; i < p->n_all; i++)
-        if (!memmem(msg, len, p->all[i], strlen(p->all[i]))) return 0;
-    for (size_t i = 0; i < p->n_none; i++)
-        if (memmem(msg, len, p->none[i], strlen(p->none[i]))) return 0;
-    for (size_t i = 0; i < p->n_any; i++)
-        if (memmem(msg, len, p->any[i], strlen(p->any[i]))) return 1;
-    return p->n_any == 0;
 }
 
 /* FilterLogEvents walks the candidate streams' events in (timestamp, id) order one time window
@@ -401,19 +323,21 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
         *err = xstrdup("logStreamNames: at most 100 names are allowed");
         return LOGSTORE_INVALID;
     }
-    pattern pat;
-    int rc = pattern_parse(fq->pattern, &pat, err);
+    logstore_pattern *pat;
+    int rc = logstore__pattern_parse(fq->pattern, &pat, err);
     if (rc != LOGSTORE_OK) return rc;
     int back = fq->newest_first != 0;
     int64_t lo, hi;
-    logstore__range_bounds(&fq->range, &lo, &hi);
+    /* Unlike GetLogEvents', FilterLogEvents' endTime is the last time returned: CloudWatch
+     * returns an event stamped with it. */
+    logstore__range_bounds(&fq->range, 1, &lo, &hi);
     /* Newest first starts past the newest time an event can have, all of it behind. */
     walk w = {.back = back, .pts = back ? (hi < MAX_TS ? hi : MAX_TS + 1) : 0, .pid = 0};
     int64_t rank = 0;
     int token = fq->token ? read_filter_token(fq->token, &w, &rank) : TOKEN_OK;
     if (token != TOKEN_OK) {
         buf_free(&w.pname);
-        pattern_free(&pat);
+        logstore__pattern_free(pat);
         *err = token == TOKEN_OTHER_WAY
                    ? xasprintf("The specified nextToken is invalid: it goes on a search %s "
                                "first; ask with startFromHead %s, as the first page was asked",
@@ -491,7 +415,7 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
             const char *msg = sqlite3_column_blob(st, 3);
             size_t len = (size_t)sqlite3_column_bytes(st, 3);
-            if (pattern_match(&pat, msg ? msg : "", len) &&
+            if (logstore__pattern_match(pat, msg ? msg : "", len) &&
                 logstore__page_add(out, &cap, &bytes, st, limit, max_bytes, 1)) {
                 full = 1; /* this event starts the next page */
                 break;
@@ -532,7 +456,7 @@ int logstore_filter(logstore *ls, const logstore_filter_query *fq, logstore_page
     if (r) logstore__reader_give(ls, r);
     free(upper);
     buf_free(&w.pname);
-    pattern_free(&pat);
+    logstore__pattern_free(pat);
     if (rc != LOGSTORE_OK) logstore_page_free(out);
     return rc;
 }

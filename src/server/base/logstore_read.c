@@ -291,10 +291,13 @@ int logstore__parse_pos(const char *s, char *dir, int64_t *ts, int64_t *n, int *
     return parse_digits(s + 2, 16, ts) < 0 || parse_digits(s + 18, 19, n) < 0 ? -1 : 0;
 }
 
-void logstore__range_bounds(const logstore_range *r, int64_t *lo, int64_t *hi)
+void logstore__range_bounds(const logstore_range *r, int end_included, int64_t *lo,
+                            int64_t *hi)
 {
     *lo = r->has_start && r->start > 0 ? r->start : 0;
-    *hi = !r->has_end ? INT64_MAX : r->end > 0 ? r->end : 0;
+    int64_t end = r->end > 0 ? r->end : 0;
+    if (!r->has_end || (end_included && end >= MAX_TS)) *hi = INT64_MAX;
+    else *hi = end_included ? end + 1 : end;
 }
 
 /* Reads ------------------------------------------------------------------------------- */
@@ -340,7 +343,7 @@ int logstore_get(logstore *ls, const logstore_get_query *q, logstore_page *out, 
     int limit = q->limit > 0 && q->limit <= LOGSTORE_MAX_EVENTS ? q->limit : LOGSTORE_MAX_EVENTS;
     size_t max_bytes = q->max_bytes ? q->max_bytes : LOGSTORE_MAX_BYTES;
     int64_t lo, hi;
-    logstore__range_bounds(&q->range, &lo, &hi);
+    logstore__range_bounds(&q->range, 0, &lo, &hi);
     /* With no token, reading from the head starts just before the range, and reading from the
      * tail just after every possible event. */
     char dir = q->start_from_head ? 'f' : 'b';
