@@ -56,17 +56,25 @@ async function route() {
     else if (page === "jobs") view = await jobsPage(params);
     else if (page === "job") view = await jobPage(decoded(parts.slice(1).join("/")), ctx);
     else if (page === "usage") view = await usagePage(params, ctx);
-    else if (page === "signin") view = signinPage(null, params.get("then"));
+    else if (page === "signin") view = signinPage(null, params.get("then"), go);
     else view = errorBox(`No page '${page}' in the console.`);
   } catch (e) {
     if (e instanceof ApiError && e.aboutCredentials)
-      view = signinPage(e, location.hash);
+      view = signinPage(e, location.hash, go);
     else
       view = el("section", {}, errorBox(e));
   }
   if (g !== gen) return;
   main.replaceChildren(view);
   document.body.dataset.ready = String(Math.round(performance.now() - t0));
+}
+
+// To the page of hash.  Setting location.hash to the address it already has changes nothing and
+// fires no hashchange: then the page is drawn again here.
+function go(hash) {
+  const was = location.hash;
+  location.hash = hash;
+  if (location.hash === was) route();
 }
 
 window.addEventListener("hashchange", route);

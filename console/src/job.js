@@ -219,6 +219,14 @@ async function graph(j, nodes) {
       el("a", { href: `#/jobs?array=${encodeURIComponent(j.jobId)}`, id: "children-link" }, "list them")) : null);
 }
 
+// The graph drawn anew (every 2 s while the job runs) with its lists opened or folded as the
+// reader left them in the one it replaces.
+function keepOpen(shown, fresh) {
+  const open = new Set([...shown.querySelectorAll("details[open]")].map((d) => d.id));
+  for (const d of fresh.querySelectorAll("details")) d.open = open.has(d.id);
+  return fresh;
+}
+
 const STARTED = new Set(["STARTING", "RUNNING"]);
 const GONE_LOG = "The job and its log are gone from the server: no more lines will come.";
 
@@ -305,7 +313,7 @@ export async function jobPage(id, ctx) {
     parts.attempts.replaceChildren(attempts(j));
     parts.usage.replaceChildren(usage(j));
     if (nodes) parts.nodes.replaceChildren(nodesTable(nodes));
-    parts.graph.replaceChildren(await graph(j, nodes));
+    parts.graph.replaceChildren(keepOpen(parts.graph, await graph(j, nodes)));
   };
   const refresh = async () => {
     const [n] = await describe([id]);
@@ -318,8 +326,12 @@ export async function jobPage(id, ctx) {
 
   // The log: GetLogEvents from the start of the job's stream, then on from nextForwardToken
   // while the job runs.  The stream is the latest attempt's; a new attempt starts the view anew.
-  let stream = null, token = null;
+  // `caughtUp` says the last read reached the stream's end (nextForwardToken stopped changing).
+  let stream = null, token = null, caughtUp = false;
   const group = () => (((j.container || {}).logConfiguration || {}).options || {})["awslogs-group"] || "/aws/batch/job";
+  // At most PAGES answers a call, so that a long log is read a part at a time, the page drawn
+  // (and answering) between parts.
+  const PAGES = 50;
   const readLog = async () => {
     const s = (j.container || {}).logStreamName;
     if (!s) {
@@ -327,6 +339,7 @@ export async function jobPage(id, ctx) {
         ? "An array job has no log of its own: its children have theirs."
         : isMultiNode(j) ? "A multi-node job has no log of its own: each of its nodes has one (Nodes, above)."
         : DONE.has(j.status) ? "No log: the job never ran." : "No log yet: the job has not started.";
+      caughtUp = true;
       return;
     }
     log.pre.hidden = false;
@@ -335,46 +348,51 @@ export async function jobPage(id, ctx) {
       token = null;
       log.reset(group(), s);
     }
-    logNote.textContent = `${group()} · ${s}` + (DONE.has(j.status) ? "" : " · following");
-    for (let i = 0; i < 50 && ctx.alive(); i++) {
+    caughtUp = false;
+    for (let i = 0; i < PAGES && !caughtUp && ctx.alive(); i++) {
       const out = await logs("GetLogEvents", { logGroupName: group(), logStreamName: s, startFromHead: true,
                                                ...(token ? { nextToken: token } : {}) });
-      const evs = out.events || [];
-      log.add(evs.map((e) => e.message));
+      log.add((out.events || []).map((e) => e.message));
       const next = out.nextForwardToken;
-      if (!evs.length || !next || next === token) {
-        token = next || token;
-        break;
-      }
-      token = next;
+      caughtUp = !next || next === token;
+      token = next || token;
     }
+    logNote.textContent = `${group()} · ${s}` + (!caughtUp ? ` · reading, ${fmtNum(Number(log.pre.dataset.lines))} lines so far`
+      : DONE.has(j.status) ? "" : " · following");
   };
   try {
     await readLog();
   } catch (e) {
     logNote.replaceChildren(errorBox(unreachable(e)));
   }
-  // While the job is not done: its description every 2 s, its log every second.
-  let ticks = 0, ended = DONE.has(j.status);
+  // While the job is not done: its description every 2 s, its log every second.  Once it is
+  // done, its log to the end: at once while there is more (every line counts, however many), and
+  // again a second after the server did not answer.
+  let ended = DONE.has(j.status), described = 0;
   const follow = async () => {
-    if (ended || gone) return; // gone: render() said so
+    if (gone || (ended && caughtUp)) return; // gone: render() said so
+    let failed = false;
     try {
-      if (ticks++ % 2 === 0) {
+      if (!ended && Date.now() - described >= 2000) {
+        described = Date.now();
         await refresh();
         ended = gone || DONE.has(j.status);
       }
       if (!gone) await readLog(); // once more after the end: the last lines
     } catch (e) {
+      failed = true;
       logNote.replaceChildren(errorBox(unreachable(e)));
+      // A refusal of an ended job's log would come again: it stays said.  A server that does
+      // not answer may come back.
+      if (ended && !(e instanceof Unreachable)) caughtUp = true;
     }
     if (gone) {
       logNote.textContent = GONE_LOG;
-      ended = true;
+      return;
     }
-    if (!ended) ctx.later(follow, 1000);
-    else if (stream && !gone) logNote.textContent = `${group()} · ${stream}`;
+    if (!ended || !caughtUp) ctx.later(follow, caughtUp || failed ? 1000 : 0);
   };
-  ctx.later(follow, 1000);
+  ctx.later(follow, caughtUp ? 1000 : 0);
 
   return el("section", { class: "job" },
     parts.head,

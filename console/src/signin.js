@@ -5,21 +5,43 @@
 import { batch, credentials, signIn, signOut } from "./api.js";
 import { el, errorBox } from "./dom.js";
 
-export function signinPage(error, then) {
+// Characters a pasted key may carry unseen (a zero-width space, a byte-order mark, a soft hyphen:
+// Unicode's format characters) are dropped, as are spaces at either end; a key id or a session
+// token holds no space at all.
+const unseen = (s) => String(s || "").replace(/\p{Cf}/gu, "").trim();
+const spaceless = (s) => unseen(s).replace(/\s/g, "");
+
+// A key id or a session token is printable ASCII, and both are sent in headers, where another
+// character (a letter with an accent, a typographic quote) makes fetch throw, which would read
+// as a server that does not answer.
+function strange(what, s) {
+  const c = /[^\x21-\x7e]/u.exec(s);
+  return c ? `The ${what} holds '${c[0]}' (U+${c[0].codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}), ` +
+             "a character keys never have: type it again, or paste it from where it was issued." : null;
+}
+
+// go(hash) shows the page of hash once signed in, even when the address is already there (a
+// link opened in a fresh tab, a page whose signature was refused).
+export function signinPage(error, then, go) {
   const c = credentials() || {};
   const err = el("div", { id: "signin-error" }, error ? errorBox(error) : null);
   const form = el("form", { id: "signin", class: "signin",
     onsubmit: async (ev) => {
       ev.preventDefault();
       const f = new FormData(ev.target);
-      signIn({ accessKeyId: String(f.get("accessKeyId")).trim(),
-               secretAccessKey: String(f.get("secretAccessKey")),
-               sessionToken: String(f.get("sessionToken") || "").trim() || undefined });
+      const c = { accessKeyId: spaceless(f.get("accessKeyId")), secretAccessKey: unseen(f.get("secretAccessKey")),
+                  sessionToken: spaceless(f.get("sessionToken")) || undefined };
+      const bad = strange("access key ID", c.accessKeyId) || strange("session token", c.sessionToken || "");
+      if (bad) {
+        err.replaceChildren(errorBox(bad));
+        return;
+      }
+      signIn(c);
       err.replaceChildren(el("p", { class: "small" }, "Checking…"));
       try {
         await batch("DescribeJobQueues", { maxResults: 1 });
-        location.hash = then && !then.startsWith("#/signin") ? then : "#/queues";
         window.dispatchEvent(new Event("barge-signed-in"));
+        go(then && !then.startsWith("#/signin") ? then : "#/queues");
       } catch (e) {
         signOut();
         err.replaceChildren(errorBox(e));

@@ -2,9 +2,15 @@
 (docs/console.md), driven the same way (tests/e2e/js/console_probe.mjs): what a job was
 submitted with (resources, timeout, retry strategy, tags, parameters, environment, secrets, a
 multi-node job's node ranges), a log longer than the page keeps while it is followed, and a list
-of a queue or an array job that does not exist, which keeps its form."""
+of a queue or an array job that does not exist, which keeps its form; an ended job's log of
+more lines than the page reads at once, filtered lists that look past the first 2,000 jobs, the
+times an address may give, Previous and Next, a list of dependents kept open, how Cancel and
+Terminate look when off, and signing in from a job's address."""
+import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
+from harness import ACCESS_KEY, SECRET_KEY
 from test_console import browser_ready
 from test_console_probe import MARKUP, probe
 from test_jobs_common import JobsCase, resources
@@ -162,6 +168,24 @@ class ConsoleDetailsTest(JobsCase):
         self.assertIn("GetLogEvents", seen["trimmed"])
         self.assertIn("following", seen["note"])
 
+    def test_an_ended_jobs_log_is_read_to_its_end(self):
+        # The page reads a log 50 answers of GetLogEvents at a time (10,000 lines each).  It read
+        # no more of a job that had ended when the page opened, so that the "newest" lines shown
+        # were the 500,000th and those before it, with nothing said.  Every line must be read and
+        # the count exact.
+        lines = 520000
+        job = self.submit("huge", command="seq 1 %d" % lines)
+        self.wait_job(job, "SUCCEEDED", timeout=60)
+        self.wait_for(lambda: self.server.client("logs").get_log_events(
+            logGroupName="/aws/batch/job", logStreamName=self.job(job)["container"]["logStreamName"],
+            startTime=0, limit=1, startFromHead=False)["events"], timeout=30, what="the log's last line")
+        seen = probe(self, "endedlog", {"job": job, "lines": lines, "wait": 60000})
+        self.assertEqual((seen["log"]["read"], seen["log"]["last"]), (lines, str(lines)))
+        self.assertEqual(seen["log"]["shown"], 10000)
+        self.assertIn("510,000 earlier lines are not shown", seen["trimmed"])
+        self.assertNotIn("reading", seen["note"])
+        self.assertNotIn("following", seen["note"])
+
     def test_a_list_of_what_does_not_exist_keeps_its_form(self):
         done = self.submit("listed", command="true")
         self.wait_job(done)
@@ -180,6 +204,148 @@ class ConsoleDetailsTest(JobsCase):
         self.assertEqual(seen["queue"]["then"]["hash"], "#/jobs?queue=q")
         # The status asked for is kept; the array is dropped.
         self.assertEqual(seen["array"]["then"]["hash"], "#/jobs?queue=q&status=SUCCEEDED")
+
+
+class ConsoleListsTest(JobsCase):
+    """The jobs list with more than one filter, the times an address gives, paging, and the job
+    page's list of dependents and buttons (--dev).  Jobs wait in the queue "parked"."""
+
+    def setUp(self):
+        browser_ready(self)
+
+    def submit_many(self, n, name):
+        """n jobs into "parked", four SubmitJobs at a time."""
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(lambda _: self.submit(name, queue="parked"), range(n)))
+
+    @staticmethod
+    def local(t):
+        """A time as the form's datetime-local input writes it (the browser's zone is this one)."""
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t))
+
+    def test_filtered_lists_look_past_the_first_jobs(self):
+        # A status and a name, picked out of filtered ListJobs calls: the server answers 100 jobs
+        # a call with a filter, and the page asked for 1,000 and stopped after 20 calls, so it
+        # looked at 2,000 jobs and said "No jobs match." with a Next link.  It must look at
+        # 5,000, and say, when none matched so far and there are more, that none did so far.
+        arr = self.submit("many", queue="parked", arrayProperties={"size": 6000})
+        self.addCleanup(self.batch.terminate_job, jobId=arr, reason="the test is over")
+        self.wait_for(lambda: self.job(arr + ":2999"), what="the array's children")
+        self.batch.cancel_job(jobId=arr + ":2999", reason="picked")
+        self.wait_job(arr + ":2999", "FAILED")
+        seen = probe(self, "lists", {"next": ["none"], "hashes": {
+            "picked": "#/jobs?array=%s&status=FAILED&name=many" % arr,
+            # The name as the form sends it: trimmed.
+            "spaced": "#/jobs?array=%s&status=FAILED&name=%%20many%%20" % arr,
+            "none": "#/jobs?array=%s&status=SUCCEEDED&name=many" % arr}})
+        with self.subTest("past the first 2,000"):
+            self.assertEqual(seen["picked"]["jobs"], [arr + ":2999"])
+        with self.subTest("the name in the address trimmed"):
+            self.assertEqual(seen["spaced"]["form"]["name"], "many")
+            self.assertEqual(seen["spaced"]["jobs"], [arr + ":2999"])
+        self.assertEqual(seen["none"]["jobs"], [])
+        self.assertTrue(seen["none"]["next"])
+        self.assertEqual(seen["none"]["none"], "None of the 5,000 jobs looked at so far match; "
+                                               "the next page looks at the jobs after them.")
+        self.assertEqual(seen["none"]["then"]["none"], "No jobs match.")
+        self.assertFalse(seen["none"]["then"]["next"])
+
+    def test_both_times_list_the_jobs_between_them(self):
+        # Both creation times: the page sent AFTER_CREATED_AT and kept the jobs before the other
+        # bound itself, so 2,100 jobs newer than the window filled its 2,000 and it said "No jobs
+        # match.".  It must send BEFORE_CREATED_AT (the listing is newest first) and stop at the
+        # first job older than the window.
+        time.sleep(1.1 - time.time() % 1)  # the window starts on a second of its own
+        start = time.time()
+        inside = self.submit("inside", queue="parked")
+        time.sleep(2.1 - time.time() % 1)
+        end = time.time()
+        self.submit_many(2100, "later")
+        seen = probe(self, "lists", {"hashes": {
+            "window": "#/jobs?queue=parked&after=%s&before=%s" % (self.local(start - 1), self.local(end)),
+            "named": "#/jobs?queue=parked&name=inside&after=%s" % self.local(start - 1)}})
+        self.assertEqual(seen["window"]["jobs"], [inside])
+        self.assertFalse(seen["window"]["next"])
+        self.assertEqual(seen["named"]["jobs"], [inside])
+
+    def test_times_the_form_cannot_show_are_refused(self):
+        # A time Date() reads but the form's datetime-local input cannot show (a year alone, a
+        # month's name, a bare number) filtered the list unseen.  Only YYYY-MM-DDTHH:MM[:SS] is
+        # taken; a date alone is its midnight, shown in the form.
+        seen = probe(self, "lists", {"hashes": {
+            k: "#/jobs?queue=parked&after=" + v for k, v in {
+                "year": "2099", "words": "Dec%207%202099", "number": "1", "no_day": "2099-02-30T10:00",
+                "date": "2099-01-01", "minutes": "2099-01-01T10:30"}.items()}})
+        for k, v in (("year", "2099"), ("words", "Dec 7 2099"), ("number", "1"), ("no_day", "2099-02-30T10:00")):
+            self.assertIn("Created after: '%s' is not a date and time" % v, seen[k]["error"] or "", k)
+        self.assertIsNone(seen["date"]["error"])
+        self.assertEqual(seen["date"]["form"]["after"], "2099-01-01T00:00")
+        self.assertEqual(seen["date"]["none"], "No jobs match.")
+        self.assertIsNone(seen["minutes"]["error"])
+        self.assertEqual(seen["minutes"]["form"]["after"], "2099-01-01T10:30")
+
+    def test_previous_stays_in_the_console(self):
+        # Previous was history.back(): on a page opened from a link it left the console.  It
+        # must go to the page before within the console, or be off when that is not known.
+        arr = self.submit("paged", queue="parked", arrayProperties={"size": 200})
+        self.addCleanup(self.batch.terminate_job, jobId=arr, reason="the test is over")
+        self.wait_for(lambda: self.job(arr + ":199"), what="the array's children")
+        listing = "#/jobs?array=%s&status=RUNNABLE" % arr
+        token = self.batch.list_jobs(arrayJobId=arr, jobStatus="RUNNABLE", maxResults=50)["nextToken"]
+        seen = probe(self, "paging", {"hash": listing + "&token=" + token, "first": listing})
+        second = ["%s:%d" % (arr, i) for i in range(50, 100)]
+        self.assertEqual(seen["linked"]["jobs"], second)
+        self.assertIsNone(seen["linked"]["prev"], "Previous is off on a page opened from a link")
+        self.assertIn("/console/", seen["linked_prev_clicked"])
+        self.assertEqual(seen["third"]["jobs"], ["%s:%d" % (arr, i) for i in range(100, 150)])
+        self.assertEqual(seen["back"]["jobs"], second)
+        self.assertEqual(seen["second"]["jobs"], second)
+        self.assertEqual(seen["first_again"]["jobs"], seen["first"]["jobs"])
+        self.assertNotIn("token=", seen["first_again"]["hash"])
+
+    def test_a_list_opened_stays_open_and_off_buttons_look_off(self):
+        # The list of the jobs that wait for a job folded shut each time the page read the job
+        # again (every 2 s until it ends); it must stay as the reader left it.  A disabled
+        # Terminate looked as the enabled one (its colours and pointer won over the disabled look).
+        waited = self.submit("waited", queue="parked")
+        self.addCleanup(self.batch.terminate_job, jobId=waited, reason="the test is over")
+        for _ in range(13):
+            self.submit("waits", queue="parked", dependsOn=[{"jobId": waited}])
+        ended = self.submit("ended", queue="parked")
+        self.batch.cancel_job(jobId=ended, reason="over")
+        self.wait_job(ended, "FAILED")
+        seen = probe(self, "looks", {"waiting": waited, "ended": ended})
+        with self.subTest("the list kept open"):
+            self.assertTrue(seen["list_open"])
+            self.assertTrue(seen["same_page"])
+        self.assertFalse(seen["on"]["disabled"])
+        self.assertTrue(seen["off"]["disabled"])
+        self.assertEqual(seen["off"]["cursor"], "not-allowed")
+        self.assertNotEqual(seen["off"]["color"], seen["on"]["color"])
+        self.assertEqual(seen["off"]["color"], seen["cancel_off"]["color"])
+
+
+class ConsoleSignInTest(JobsCase):
+    """A server started with --credentials, as test_console's ConsoleSignedTest."""
+
+    server_args = ("--idle-seconds", "2", "--kill-grace-seconds", "1")
+
+    def test_sign_in_from_a_jobs_address(self):
+        # Signed in from a job's address opened in a fresh tab, the page stayed at "Checking…":
+        # the address was set to itself, which fires no hashchange.  The job's page must show.
+        # A key pasted with a zero-width space read as a server that does not answer: invisible
+        # characters are dropped, and one that no key has is named.
+        browser_ready(self)
+        job = self.submit("deep", queue="parked")
+        self.addCleanup(self.batch.terminate_job, jobId=job, reason="the test is over")
+        seen = probe(self, "signin", {"job": job, "access_key": ACCESS_KEY, "secret_key": SECRET_KEY})
+        self.assertEqual(seen["first"], {"page": "job", "form": True})
+        with self.subTest("from the job's address"):
+            self.assertEqual(seen["job"], job, seen["said"])
+            self.assertEqual(seen["hash"], "#/job/" + job)
+        with self.subTest("a key pasted with invisible characters"):
+            self.assertEqual(seen["pasted"], "queues", seen["pasted_said"])
+        self.assertIn("The access key ID holds '\u2019' (U+2019), a character keys never have", seen["strange"])
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 // the window, multi-node jobs, jobs with very many dependents, a job removed or a server
 // restarted while its page is open), and for tests/e2e/test_console_details.py what a job was
 // submitted with (a multi-node job's node ranges, a container's secrets), a log longer than the
-// page keeps, and a list of a queue or an array that does not exist; for test_containers.py, a
-// job whose image is pulled.  Prints what it saw as one line of JSON.
+// page keeps, an ended job's log however long, a list of a queue or an array that does not
+// exist, filtered lists, paging, a list kept open, the buttons' looks and signing in from a job's
+// address; for test_containers.py, a job whose image is pulled.  Prints what it saw as one line of JSON.
 // usage: node console_probe.mjs SCENARIO 'JSON INPUT'
 // Reads BARGE_URL, BARGE_JS_DIR, BARGE_SCREENSHOTS and CHROMIUM, as console_check.mjs does.
 // The scenario "follow" also talks to the test on its stdin and stdout: it prints a line
@@ -316,6 +317,140 @@ async function badlist() {
   }
 }
 
+// An ended job's log, read to its end however long: the page waits input.wait ms at most for
+// input.lines lines, then says what it read.
+async function endedlog() {
+  step = "the ended job's log";
+  await open(`#/job/${input.job}`);
+  const t0 = Date.now();
+  await page.waitForFunction((n) => Number(document.querySelector("#log").dataset.lines) >= n &&
+                                    !/reading/.test(document.querySelector("#log-note").textContent),
+                             input.lines, { timeout: input.wait }).catch(() => {});
+  seen.ms = Date.now() - t0;
+  await page.waitForTimeout(1500); // nothing more comes after the end
+  seen.log = await page.evaluate(() => {
+    const pre = document.querySelector("#log");
+    const lines = pre.textContent.split("\n").slice(0, -1);
+    return { read: Number(pre.dataset.lines), shown: Number(pre.dataset.shown), last: lines[lines.length - 1] };
+  });
+  seen.note = await text("#log-note");
+  seen.trimmed = await text("#log-trimmed");
+  await shot("ended");
+}
+
+// The jobs list's addresses (input.hashes), each opened afresh: what it lists and says.
+async function lists() {
+  for (const [k, hash] of Object.entries(input.hashes)) {
+    step = `the address ${hash}`;
+    await open(hash);
+    seen[k] = await listed();
+    await shot(k);
+    if (!input.next || !input.next.includes(k) || !seen[k].next) continue;
+    step = `the page after ${hash}`;
+    const b = await page.evaluate(() => Number(document.body.dataset.nav));
+    await page.click("#next-page");
+    await waitDrawn(b);
+    seen[k].then = await listed();
+  }
+}
+
+async function listed() {
+  return page.evaluate(() => ({
+    error: document.querySelector("#main .error")?.textContent ?? null,
+    jobs: [...document.querySelectorAll("#jobs tbody tr")].map((r) => r.dataset.job),
+    none: document.querySelector("#no-jobs")?.textContent ?? null,
+    next: !!document.querySelector("#next-page"),
+    form: Object.fromEntries(["name", "after", "before"].map((n) =>
+      [n, document.querySelector(`#job-filters input[name="${n}"]`).value])),
+  }));
+}
+
+// Previous and Next from a page opened from a link (input.hash, a second page), and from the
+// first page: Previous goes to the page before within the console, or is off when the page
+// before is not known.
+async function paging() {
+  const where = () => page.evaluate(() => ({ hash: location.hash, url: location.pathname,
+    jobs: [...document.querySelectorAll("#jobs tbody tr")].map((r) => r.dataset.job),
+    prev: document.querySelector("#prev-page")?.getAttribute("href") ?? null }));
+  const click = async (sel) => {
+    const b = await page.evaluate(() => Number(document.body.dataset.nav));
+    await page.click(sel);
+    await waitDrawn(b).catch(() => {});
+    return where();
+  };
+  step = "a second page opened from a link";
+  await page.goto("about:blank");
+  await open(input.hash);
+  seen.linked = await where();
+  seen.linked_prev_clicked = await page.click("#prev-page", { timeout: 2000 }).then(() =>
+    page.waitForTimeout(1000)).then(() => page.evaluate(() => location.href)).catch((e) => String(e));
+  if (!seen.linked_prev_clicked.includes("/console/")) await open(input.hash);
+  step = "on to the third page and back";
+  seen.third = await click("#next-page");
+  seen.back = await click("#prev-page");
+  step = "from the first page to the second and back";
+  await open(input.first);
+  seen.first = await where();
+  seen.second = await click("#next-page");
+  seen.first_again = await click("#prev-page");
+}
+
+// The list of a job's dependents, opened by the reader, while the page reads the job again;
+// how Cancel and Terminate look, on and off.
+async function looks() {
+  step = "the list of the jobs that wait for it";
+  await open(`#/job/${input.waiting}`);
+  await page.click("#all-dependents summary");
+  const n0 = await page.evaluate(() => Number(document.body.dataset.nav));
+  await page.waitForTimeout(4500); // the description is read again every 2 s
+  seen.list_open = await page.evaluate(() => document.querySelector("#all-dependents").open);
+  seen.same_page = n0 === await page.evaluate(() => Number(document.body.dataset.nav));
+  const style = (sel) => page.$eval(sel, (b) => {
+    const s = getComputedStyle(b);
+    return { disabled: b.disabled, cursor: s.cursor, color: s.color, background: s.backgroundColor };
+  });
+  seen.on = await style("#terminate");
+  step = "an ended job's buttons";
+  await open(`#/job/${input.ended}`);
+  seen.off = await style("#terminate");
+  seen.cancel_off = await style("#cancel");
+  await shot("off");
+}
+
+// Signing in to a --credentials server from a job's address opened in a fresh tab, with a key
+// pasted with an invisible character; then with a key holding one no key has.
+async function signin() {
+  const form = async (key, secret) => {
+    await page.waitForSelector("#signin", { timeout: 10000 });
+    await page.fill('#signin input[name="accessKeyId"]', key);
+    await page.fill('#signin input[name="secretAccessKey"]', secret);
+    await page.click('#signin button[type="submit"]');
+  };
+  step = "the job's address in a fresh tab";
+  await open(`#/job/${input.job}`);
+  seen.first = { page: await page.evaluate(() => document.body.dataset.page), form: !!(await page.$("#signin")) };
+  await form(input.access_key, input.secret_key);
+  seen.job = await page.waitForSelector("#job-id", { timeout: 8000 }).then((e) => e.textContent())
+    .catch(() => null);
+  seen.said = await text("#signin-error");
+  seen.hash = await page.evaluate(() => location.hash);
+  step = "a key pasted with invisible characters";
+  await page.evaluate(() => sessionStorage.clear());
+  await open(`#/signin?then=${encodeURIComponent("#/queues")}`);
+  await form("\u200b" + input.access_key + "\ufeff", input.secret_key);
+  seen.pasted = await page.waitForSelector('body[data-page="queues"][data-ready]', { timeout: 8000 })
+    .then(() => "queues").catch(() => null);
+  seen.pasted_said = await text("#signin-error");
+  step = "a key holding a character no key has";
+  await page.evaluate(() => sessionStorage.clear());
+  await open(`#/signin?then=${encodeURIComponent("#/queues")}`);
+  await form(input.access_key + "\u2019", input.secret_key);
+  await page.waitForFunction(() => !/Checking/.test(document.querySelector("#signin-error").textContent),
+                             null, { timeout: 10000 }).catch(() => {});
+  seen.strange = await text("#signin-error");
+  await shot("strange");
+}
+
 // A STARTING job whose agent pulls its image says so (test_containers.py's hanging registry).
 async function pulling() {
   step = "the page of a job whose image is pulled";
@@ -326,7 +461,7 @@ async function pulling() {
 }
 
 const scenarios = { text: text_, multinode, actions, graph, unknown, follow, inputs, submitted, longlog,
-                    badlist, pulling };
+                    badlist, pulling, endedlog, lists, paging, looks, signin };
 let failed = null;
 try {
   await scenarios[scenario]();
