@@ -693,7 +693,12 @@ static void test_filter(void)
     q = (logstore_filter_query){.group = G, .streams = both, .n_streams = 2};
     CHECK_STR(filtered(ls, &q, &next), "job/b:WARN slow,job/b:INFO \"quoted\" done");
     q = (logstore_filter_query){.group = G, .prefix = "job/"};
+    /* The end included, as FilterLogEvents' endTime is ("later than this time are not
+     * returned"); GetLogEvents' is not. */
     q.range = (logstore_range){.has_start = 1, .start = 20, .has_end = 1, .end = 50};
+    CHECK_STR(filtered(ls, &q, &next), "job/b:WARN slow,job/a:INFO ok,"
+                                       "job/b:INFO \"quoted\" done,job/a:ERROR again, WARN");
+    q.range.end = 49;
     CHECK_STR(filtered(ls, &q, &next), "job/b:WARN slow,job/a:INFO ok,"
                                        "job/b:INFO \"quoted\" done");
     /* Paging. */
@@ -816,8 +821,9 @@ static void test_filter_budget(void)
     logstore_close(ls);
 }
 
-/* Newest first within a range: the newest event before endTime first, nothing before
- * startTime, and a page that ends in the middle of a millisecond goes on inside it. */
+/* Newest first within a range: the newest event at endTime (included, as FilterLogEvents'
+ * endTime is) first, nothing before startTime, and a page that ends in the middle of a
+ * millisecond goes on inside it. */
 static void test_filter_newest_first_in_a_range(void)
 {
     logstore *ls = fresh(NULL);
@@ -829,7 +835,7 @@ static void test_filter_newest_first_in_a_range(void)
     CHECK_EQ_INT(logstore_wait(ls, logstore_append(ls, G, "s", same, 3)), 0);
     char *next;
     logstore_filter_query q = {.group = G, .newest_first = 1,
-                               .range = {.has_start = 1, .start = 101, .has_end = 1, .end = 104}};
+                               .range = {.has_start = 1, .start = 101, .has_end = 1, .end = 103}};
     CHECK_STR(filtered(ls, &q, &next), "s:x2,s:x1,s:x0,s:m3,s:m2,s:m1");
     CHECK(next == NULL);
     q.limit = 2;
