@@ -68,6 +68,9 @@ function head(j) {
     // STARTING while its agent pulls the image (a hung registry looked like a slow start).
     (j.barge || {}).pulling ? el("p", { class: "reason", id: "pulling" },
       `Pulling its image ${j.barge.pulling.image} since ${fmtTime(j.barge.pulling.since)}`) : null,
+    // RUNNING on while the server refuses its output for room (a TerminateJob's end waits too).
+    (j.barge || {}).outputWaiting ? el("p", { class: "reason", id: "output-waiting" },
+      `Since ${fmtTime(j.barge.outputWaiting.since)}, ${j.barge.outputWaiting.reason}`) : null,
     el("table", { class: "facts" }, el("tbody", {},
       row("Job ID", el("span", { class: "mono", id: "job-id" }, j.jobId)),
       row("Queue", j.jobQueue ? el("a", { href: `#/jobs?queue=${encodeURIComponent(j.jobQueue.split("/").pop())}` },

@@ -333,10 +333,12 @@ static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
     const char *stop = json_string_value(json_object_get(image, "StopSignal"));
     c->stop_signal = stop ? util_signal_parse(stop) : SIGTERM;
     if (c->stop_signal < 0) {
+        /* Said before the image's configuration, which holds the name, goes. */
+        snprintf(reason, reason_len, "CannotStartContainerError: the image's STOPSIGNAL '%.64s' is "
+             "not a signal", stop);
         json_decref(image);
         free(lower);
-        return fail(reason, reason_len, "CannotStartContainerError: the image's STOPSIGNAL '%.64s' "
-                    "is not a signal", stop);
+        return -1;
     }
     stage_arg sa = {h, c};
     container_inputs in = {s, image, lower, a->work_dir, h->init_path, ids, h->efs_mounts,

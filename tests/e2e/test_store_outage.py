@@ -13,6 +13,8 @@ import botocore.exceptions
 
 from harness import BARGE, free_port
 from test_cli import barge
+from test_console import browser_ready
+from test_console_probe import probe
 from test_metrics import parse, value
 from test_jobs_common import JobsCase, LogStoreFault, OnTmpfs
 
@@ -183,6 +185,10 @@ class JobOutputFlood(SmallDisk):
         rc, out, err = barge("explain", jid, endpoint=self.server.url)
         self.assertEqual(rc, 0, err)
         self.assertIn("its output is held by its agent, refused for now", out)
+        # And the console's page of the job.
+        browser_ready(self)
+        seen = probe(self, "waiting", {"job": jid})
+        self.assertIn("its output is held by its agent, refused for now", seen["waiting"])
         v = os.statvfs(self.mnt)
         self.assertGreater(v.f_bavail * v.f_frsize, 8 << 20)
         # The job store still writes: a submit and a terminate are taken.

@@ -460,8 +460,16 @@ async function pulling() {
   await shot("pulling");
 }
 
+// A RUNNING job whose output the server refuses for room says so (test_store_outage.py).
+async function waiting() {
+  step = "the page of a job whose output waits";
+  await open(`#/job/${input.job}`);
+  seen.waiting = await text("#output-waiting");
+  await shot("output-waiting");
+}
+
 const scenarios = { text: text_, multinode, actions, graph, unknown, follow, inputs, submitted, longlog,
-                    badlist, pulling, endedlog, lists, paging, looks, signin };
+                    badlist, pulling, endedlog, lists, paging, looks, signin, waiting };
 let failed = null;
 try {
   await scenarios[scenario]();
