@@ -171,8 +171,9 @@ class ConnectionsPerAddress(unittest.TestCase):
                 if how == "reset":
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 s.close()
-            # Their places come back within seconds, before a keep-alive (15 s); seen in about
-            # a second each on a quiet machine, 8 s on a loaded one with sanitizers.
+            # Their places come back within seconds, before a keep-alive (15 s, which the bound
+            # of 14 s stays under); seen in about a second each on a quiet machine, 8 s on a
+            # loaded one with sanitizers, 12 s for the twentieth beside three test workers.
             start = time.monotonic()
             while True:
                 s = connect(self.server.port, "127.0.0.1")
@@ -180,7 +181,7 @@ class ConnectionsPerAddress(unittest.TestCase):
                 s.close()
                 if ok:
                     break
-                self.assertLess(time.monotonic() - start, 12, how)
+                self.assertLess(time.monotonic() - start, 14, how)
                 time.sleep(0.1)
             # Each stream is looked at on a clock of its own: all are back within seconds
             # (one refused is closed at once and holds no place).
@@ -190,7 +191,7 @@ class ConnectionsPerAddress(unittest.TestCase):
                     self.socks.append(s)
                     continue
                 s.close()
-                self.assertLess(time.monotonic() - start, 12, (how, len(self.socks)))
+                self.assertLess(time.monotonic() - start, 14, (how, len(self.socks)))
                 time.sleep(0.1)
             for s in self.socks:
                 s.close()
