@@ -504,7 +504,7 @@ static int setup_backend(agent *ag)
         }
         container_options co = {ag->runtime_root ? ag->runtime_root : "/run/barge/runc",
                                 ag->images, init, ids, ag->efs_mounts, agent_reports_pulling,
-                                ag};
+                                ag, agent_logs_say, ag};
         ag->containers = container_host_new(&co, &err);
         free(init);
     }

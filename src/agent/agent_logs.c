@@ -95,6 +95,11 @@ void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, cons
     pthread_mutex_unlock(&ag->mu);
 }
 
+void agent_logs_say(void *ctx, const exec_spec *s, const char *line)
+{
+    agent_logs_line(ctx, s, 2, util_now_ms(), line, strlen(line));
+}
+
 /* The spool may hold this much before a returning server takes it back into memory. */
 #define UNSPOOL_MAX (64 * 1024 * 1024)
 

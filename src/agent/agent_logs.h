@@ -19,6 +19,8 @@ struct agent;
 void agent_logs_line(void *ctx, const exec_spec *s, int source, int64_t at, const char *text,
                      size_t len);
 int agent_logs_backlog(void *ctx);
+/* A line of the agent's own for a job's log (its stderr), as the container executor's `say`. */
+void agent_logs_say(void *ctx, const exec_spec *s, const char *line);
 
 /* Whether the queued lines should go now: a batch is full, the oldest has waited long enough,
  * or urgent (the agent is stopping, or reports wait to follow them).  mu held. */

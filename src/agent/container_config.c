@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/container_mounts.h"
+#include "agent/container_rlimits.h"
 #include "common/efs_mounts.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -53,22 +54,6 @@ static const char *const masked_paths[] = {
     "/sys/firmware", "/sys/devices/virtual/powercap", NULL};
 static const char *const readonly_paths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
-
-/* The ulimit names ECS takes, and their resources. */
-static const struct {
-    const char *name;
-    const char *oci;
-    int resource;
-} ulimit_names[] = {
-    {"core", "RLIMIT_CORE", RLIMIT_CORE},       {"cpu", "RLIMIT_CPU", RLIMIT_CPU},
-    {"data", "RLIMIT_DATA", RLIMIT_DATA},       {"fsize", "RLIMIT_FSIZE", RLIMIT_FSIZE},
-    {"locks", "RLIMIT_LOCKS", RLIMIT_LOCKS},    {"memlock", "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
-    {"msgqueue", "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"nice", "RLIMIT_NICE", RLIMIT_NICE},
-    {"nofile", "RLIMIT_NOFILE", RLIMIT_NOFILE}, {"nproc", "RLIMIT_NPROC", RLIMIT_NPROC},
-    {"rss", "RLIMIT_RSS", RLIMIT_RSS},          {"rtprio", "RLIMIT_RTPRIO", RLIMIT_RTPRIO},
-    {"rttime", "RLIMIT_RTTIME", RLIMIT_RTTIME}, {"sigpending", "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
-    {"stack", "RLIMIT_STACK", RLIMIT_STACK},
-};
 
 static json_t *strings(const char *const *list)
 {
@@ -337,49 +322,6 @@ static json_t *arguments(const container_inputs *in)
     return args;
 }
 
-static json_t *rlimit(const char *type, unsigned long long soft, unsigned long long hard)
-{
-    return json_pack("{s:s, s:I, s:I}", "type", type, "soft", (json_int_t)soft, "hard",
-                     (json_int_t)hard);
-}
-
-/* The job's ulimits, each within the agent's own hard limit: without CAP_SYS_RESOURCE (which
- * root lacks on some hosts) the runtime could not raise it, and the container would not start.
- * Without a nofile ulimit the container gets the agent's, as Docker's get the daemon's. */
-static json_t *rlimits(json_t *ulimits)
-{
-    json_t *out = json_array(), *u;
-    size_t i;
-    int have_nofile = 0;
-    json_array_foreach(ulimits, i, u) {
-        const char *name = json_string_value(json_object_get(u, "name"));
-        for (size_t k = 0; name && k < sizeof ulimit_names / sizeof ulimit_names[0]; k++) {
-            if (strcmp(name, ulimit_names[k].name) != 0) continue;
-            struct rlimit own;
-            json_int_t s = json_integer_value(json_object_get(u, "softLimit")),
-                       h = json_integer_value(json_object_get(u, "hardLimit"));
-            /* The server takes 0 and up; a value below (from a server that did not check)
-             * would reach runc as -1, which it refuses, so the container keeps its default. */
-            if (s < 0 || h < 0) {
-                log_warn("ulimit %s: %lld/%lld is below 0; the container keeps its default",
-                         name, (long long)s, (long long)h);
-                break;
-            }
-            unsigned long long soft = (unsigned long long)s, hard = (unsigned long long)h;
-            if (getrlimit(ulimit_names[k].resource, &own) == 0 && own.rlim_max != RLIM_INFINITY &&
-                hard > own.rlim_max)
-                hard = own.rlim_max;
-            if (soft > hard) soft = hard;
-            json_array_append_new(out, rlimit(ulimit_names[k].oci, soft, hard));
-            have_nofile |= ulimit_names[k].resource == RLIMIT_NOFILE;
-        }
-    }
-    struct rlimit nofile;
-    if (!have_nofile && getrlimit(RLIMIT_NOFILE, &nofile) == 0)
-        json_array_append_new(out, rlimit("RLIMIT_NOFILE", nofile.rlim_cur, nofile.rlim_max));
-    return out;
-}
-
 static json_t *capabilities(int privileged)
 {
     json_t *set;
@@ -402,7 +344,8 @@ static json_t *capabilities(int privileged)
 
 /* ---- The whole ---------------------------------------------------------------------------- */
 
-json_t *container_config(const container_inputs *in, char *reason, size_t reason_len)
+json_t *container_config(const container_inputs *in, char *said, size_t said_len, char *reason,
+                         size_t reason_len)
 {
     json_t *cont = in->spec->container; /* may be NULL: the image as it is */
     json_t *lp = json_object_get(cont, "linuxParameters");
@@ -446,11 +389,13 @@ json_t *container_config(const container_inputs *in, char *reason, size_t reason
     free(home);
     json_t *groups = container_user_groups(in->lower_rootfs, user_spec, gid);
 
+    json_t *rlimits = container_rlimits(json_object_get(cont, "ulimits"), in->may_raise_rlimits,
+                                        said, said_len);
     json_t *process = json_pack(
         "{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:o, s:o, s:b}", "terminal", 0, "user", "uid",
         (json_int_t)uid, "gid", (json_int_t)gid, "args", args, "env", env, "cwd", cwd && *cwd ? cwd : "/",
         "capabilities", capabilities(privileged), "rlimits",
-        rlimits(json_object_get(cont, "ulimits")), "noNewPrivileges", 0);
+        rlimits, "noNewPrivileges", 0);
     if (json_array_size(groups))
         json_object_set(json_object_get(process, "user"), "additionalGids", groups);
     json_decref(groups);

@@ -18,8 +18,11 @@
  * image does not know, no command at all, a device the host does not have.  Directories the
  * container needs on the host (a volume's source, an attempt-scoped volume under work_dir) are
  * created here; in a user namespace, those made here are given to the container's root, as
- * Docker's userns-remap does (a host directory that exists keeps its owner). */
-json_t *container_config(const container_inputs *in, char *reason, size_t reason_len);
+ * Docker's userns-remap does (a host directory that exists keeps its owner).  What the
+ * container is given other than its job asked (a ulimit above what this instance may give) is
+ * said in said, for the job's log ("" when nothing is). */
+json_t *container_config(const container_inputs *in, char *said, size_t said_len, char *reason,
+                         size_t reason_len);
 
 /* Exposed for tests: resolves a Docker user spec ("name", "uid", "name:group", "uid:gid")
  * against the passwd and group files of rootfs.  0 with *uid, *gid and *home (allocated, "/"

@@ -28,5 +28,8 @@ typedef struct container_inputs {
      * NULL: no EFS volume can start here. */
     char *(*stage_dir)(void *ctx, int fd, char *reason, size_t reason_len);
     void *stage_ctx;
+    /* Whether the agent holds CAP_SYS_RESOURCE: then a container's ulimits may be above its
+     * own (container_rlimits.h). */
+    int may_raise_rlimits;
 } container_inputs;
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent/container_config.h"
+#include "agent/container_rlimits.h"
 #include "agent/remover.h"
 #include "agent/tool.h"
 #include "common/log.h"
@@ -49,6 +50,9 @@ struct container_host {
     const json_t *efs_mounts;
     void (*pulling)(void *ctx, const exec_spec *s, const char *reference);
     void *pulling_ctx;
+    void (*say)(void *ctx, const exec_spec *s, const char *line);
+    void *say_ctx;
+    int may_raise_rlimits; /* the agent holds CAP_SYS_RESOURCE */
     atomic_uint seq;
 };
 
@@ -101,6 +105,9 @@ container_host *container_host_new(const container_options *o, char **err)
     h->efs_mounts = o->efs_mounts;
     h->pulling = o->pulling;
     h->pulling_ctx = o->pulling_ctx;
+    h->say = o->say;
+    h->say_ctx = o->say_ctx;
+    h->may_raise_rlimits = container_may_raise_rlimits();
     return h;
 }
 
@@ -265,6 +272,22 @@ static char *stage_efs(void *ctx, int fd, char *reason, size_t reason_len)
     return dir;
 }
 
+/* All of text to fd; -1 with errno set otherwise. */
+static int write_text(int fd, const char *text)
+{
+    for (size_t left = strlen(text); left;) {
+        ssize_t n = write(fd, text, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            return -1;
+        }
+        text += n;
+        left -= (size_t)n;
+    }
+    return 0;
+}
+
 static void note_pulling(void *arg, const char *reference)
 {
     exec_attempt *a = arg;
@@ -341,18 +364,28 @@ static int container_prepare(exec_attempt *a, char *reason, size_t reason_len)
         return -1;
     }
     stage_arg sa = {h, c};
-    container_inputs in = {s, image, lower, a->work_dir, h->init_path, ids, h->efs_mounts,
-                           stage_efs, &sa};
-    json_t *config = container_config(&in, reason, reason_len);
+    container_inputs in = {s,         image,          lower, a->work_dir,         h->init_path,
+                           ids,       h->efs_mounts, stage_efs, &sa, h->may_raise_rlimits};
+    char said[512];
+    json_t *config = container_config(&in, said, sizeof said, reason, reason_len);
     json_decref(image);
     free(lower);
     if (!config) return -1;
+    /* The job is told in its own log, where one looking for why it ran short will look. */
+    if (said[0] && h->say) {
+        char *line = xasprintf("barge: %s", said);
+        h->say(h->say_ctx, s, line);
+        free(line);
+    }
+    if (said[0]) log_info("job %s attempt %d: %s", s->job_id, s->attempt, said);
     /* The agent's alone: it holds the job's environment, secrets included. */
     char *path = xasprintf("%s/config.json", a->work_dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || json_dumpfd(config, fd, JSON_COMPACT) < 0)
+    char *text = container_rlimits_text(config);
+    if (fd < 0 || !text || write_text(fd, text) < 0)
         rc = fail(reason, reason_len, "CannotStartContainerError: cannot write %s: %s", path,
                   strerror(errno));
+    free(text);
     if (fd >= 0 && close(fd) < 0 && rc == 0)
         rc = fail(reason, reason_len, "CannotStartContainerError: cannot write %s: %s", path,
                   strerror(errno));

@@ -39,6 +39,10 @@ typedef struct container_options {
      * unpacked before it can start (the reference), so that its job can say why it waits. */
     void (*pulling)(void *ctx, const exec_spec *s, const char *reference);
     void *pulling_ctx;
+    /* Or NULL: told, from the attempt's preparing thread, a line for the job's own log (what
+     * its container is given other than it asked). */
+    void (*say)(void *ctx, const exec_spec *s, const char *line);
+    void *say_ctx;
 } container_options;
 
 /* NULL when a usable OCI runtime is on PATH, else why not (a static sentence). */

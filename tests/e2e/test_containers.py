@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import stat
@@ -440,6 +441,31 @@ class Containers(JobsCase):
                                "cut -d' ' -f3"))
         self.assertEqual(self.output(self.run_job(definition="limits")),
                          ["321", "654", "32768", "tmpfs"])
+
+    def test_ulimits_unlimited_and_above_the_agents(self):
+        # AWS Batch's EFA example asks memlock -1/-1, unlimited.  The agent (this process's
+        # child, with its capabilities and limits) gives it where it holds CAP_SYS_RESOURCE;
+        # without, no hard limit can be above its own: the job gets that, and its log says so.
+        with open("/proc/self/status") as f:
+            eff = int(re.search(r"^CapEff:\s*([0-9a-f]+)", f.read(), re.M).group(1), 16)
+        may_raise = bool(eff >> 24 & 1)
+        mem_hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)[1]
+        files_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        ulimits = [{"name": "memlock", "softLimit": -1, "hardLimit": -1}]
+        if not may_raise and files_hard < 2 ** 31 - 1:
+            ulimits.append({"name": "nofile", "softLimit": 100, "hardLimit": files_hard + 1})
+        self.define("unlimited", ulimits=ulimits, command=sh("ulimit -l; ulimit -Hl; ulimit -Hn"))
+        out = self.output(self.run_job(definition="unlimited"))
+        if may_raise or mem_hard == resource.RLIM_INFINITY:
+            self.assertEqual(out[-3:-1], ["unlimited", "unlimited"], out)
+        else:
+            self.assertEqual(out[0], "barge: ulimit memlock: asked unlimited (soft) and unlimited "
+                             "(hard), given %d and %d, the most this instance's agent may give (it "
+                             "lacks CAP_SYS_RESOURCE); ulimit nofile: asked 100 (soft) and %d "
+                             "(hard), given 100 and %d, the most this instance's agent may give "
+                             "(it lacks CAP_SYS_RESOURCE)" % (mem_hard, mem_hard, files_hard + 1,
+                                                             files_hard), out)
+            self.assertEqual(out[1:], [str(mem_hard // 1024)] * 2 + [str(files_hard)])
 
     def test_pids_limit(self):
         # Every container has the agent's pids limit (4096 unless --max-pids-per-job says

@@ -93,7 +93,7 @@ class Integers(ServerTestCase):
                 ({"vcpus": 3000000, "memory": 64, "resourceRequirements": []}, "vcpus"),
                 ({"ulimits": [{"name": "nofile", "softLimit": BIG, "hardLimit": BIG}]},
                  "ulimits[0].hardLimit"),
-                ({"ulimits": [{"name": "nofile", "softLimit": -1, "hardLimit": 10}]},
+                ({"ulimits": [{"name": "nofile", "softLimit": -2, "hardLimit": 10}]},
                  "ulimits[0].softLimit"),
                 ({"linuxParameters": {"sharedMemorySize": 2 ** 40}},
                  "linuxParameters.sharedMemorySize"),

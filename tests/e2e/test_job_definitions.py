@@ -543,6 +543,12 @@ class JobDefinitions(ServerTestCase):
             ulimits=[{"name": "files", "softLimit": 1, "hardLimit": 1}])
         bad("containerProperties.ulimits[0].softLimit", "hardLimit",
             ulimits=[{"name": "nofile", "softLimit": 10, "hardLimit": 1}])
+        # -1 is unlimited (AWS Batch's EFA example), so above every other hard limit; nothing
+        # below it is a limit.
+        bad("containerProperties.ulimits[0].softLimit", "(-1 is unlimited)",
+            ulimits=[{"name": "memlock", "softLimit": -1, "hardLimit": 65536}])
+        bad("containerProperties.ulimits[0].hardLimit",
+            ulimits=[{"name": "memlock", "softLimit": -1, "hardLimit": -2}])
         bad("containerProperties.linuxParameters.swappiness", "0 and 100",
             linuxParameters={"maxSwap": 10, "swappiness": 101})
         bad("containerProperties.linuxParameters.maxSwap", linuxParameters={"maxSwap": -1})

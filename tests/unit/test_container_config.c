@@ -67,8 +67,9 @@ static json_t *config_for(const char *image_json, const char *container_json, ch
     CHECK(image != NULL);
     char *lower = xasprintf("%s/lower", root), *work = xasprintf("%s/work", root);
     container_inputs in = {&s, image, lower, work, "/usr/libexec/barge-init", ids_in_use,
-                           efs_in_use, stage_for_test, NULL};
-    json_t *c = container_config(&in, reason, len);
+                           efs_in_use, stage_for_test, NULL, 0};
+    char said[512];
+    json_t *c = container_config(&in, said, sizeof said, reason, len);
     json_decref(image);
     json_decref(s.container);
     free(lower);

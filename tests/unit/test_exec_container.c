@@ -57,7 +57,7 @@ static void test_sweep_removes_only_bundles(void)
     left_behind(state, 2, odd);
     left_behind(state, 3, up);
     left_behind(state, 4, other);
-    container_options o = {state, NULL, NULL, {0, 0, 0}, NULL, NULL, NULL};
+    container_options o = {state, NULL, NULL, {0, 0, 0}, NULL, NULL, NULL, NULL, NULL};
     char *err = NULL;
     container_host *h = container_host_new(&o, &err);
     CHECK(h != NULL);

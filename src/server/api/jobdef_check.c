@@ -58,8 +58,9 @@ void jobdef_define_shapes(void)
                   " s3filesVolumeConfiguration:{fileSystemArn:s!, rootDirectory:s,"
                   "  transitEncryptionPort:i(0..65535), accessPointArn:s}}]");
     schema_define("MountPoints", "[{containerPath:s, readOnly:b, sourceVolume:s}]");
+    /* -1 is unlimited, as ECS and Docker take it (AWS Batch's EFA example: memlock -1). */
     schema_define("Ulimits",
-                  "[{hardLimit:i(0..2147483647)!, name:s!, softLimit:i(0..2147483647)!}]");
+                  "[{hardLimit:i(-1..2147483647)!, name:s!, softLimit:i(-1..2147483647)!}]");
     schema_define("LinuxParameters",
                   "{devices:[{hostPath:s!, containerPath:s, permissions:[e(READ|WRITE|MKNOD)]}],"
                   " initProcessEnabled:b, sharedMemorySize:i,"
@@ -487,9 +488,11 @@ static int check_container(api_ctx *c, json_t *cp, int fargate, int node, const 
                                        "of core, cpu, data, fsize, locks, memlock, msgqueue, "
                                        "nice, nofile, nproc, rss, rtprio, rttime, sigpending, "
                                        "stack", field, i, api_str(u, "name"));
-        if (api_int(u, "softLimit", 0) > api_int(u, "hardLimit", 0))
-            return api_client_error(c, "%s.ulimits[%zu].softLimit: must not exceed hardLimit",
-                                    field, i);
+        /* Compared as unsigned, so that -1 (unlimited) is above every other. */
+        if ((unsigned long long)api_int(u, "softLimit", 0) >
+            (unsigned long long)api_int(u, "hardLimit", 0))
+            return api_client_error(c, "%s.ulimits[%zu].softLimit: must not exceed hardLimit "
+                                       "(-1 is unlimited)", field, i);
     }
     const char *driver = api_str(json_object_get(cp, "logConfiguration"), "logDriver");
     if (fargate && driver && strcmp(driver, "awslogs") != 0 && strcmp(driver, "splunk") != 0)
