@@ -39,6 +39,8 @@ KEYS = {
     "nologs": ("AKIANOLOGS00000001", "nologsSecret0000000000000000000001", "batch-only", None),
     "jobarns": ("AKIAJOBARNS0000001", "jobarnsSecret000000000000000000001", "job-arns", None),
     "tagger": ("AKIATAGGER00000001", "taggerSecret00000000000000000000001", "tag-mine", None),
+    "teama": ("AKIATEAMA000000001", "teamaSecret000000000000000000000001", "team-a", None),
+    "guarded": ("AKIAGUARDED0000001", "guardedSecret00000000000000000000001", "guarded", None),
     "temp": ("ASIATEMP0000000001", "tempSecret00000000000000000000000001", "admin",
              "FwoGZXIvYXdzEXAMPLEtoken/with+chars=="),
     # Longer than the 4,096-byte line the credentials file was once read in: its tail, with its
@@ -78,6 +80,25 @@ POLICIES = {
                                        "batch:TerminateJobs"],
          "Resource": "arn:aws:batch:*:*:job/*"},
         {"Effect": "Deny", "Action": "batch:TerminateJob*", "Resource": arn("job", "kept-*")}]},
+    # Conditions: jobs under one fair-share identifier only, tagged with a cost center and
+    # nothing but the tags listed.
+    "team-a": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "batch:SubmitJob", "Resource": "*",
+         "Condition": {"StringEquals": {"batch:ShareIdentifier": "teamA",
+                                        "aws:RequestTag/cost-center": ["41", "42"]},
+                       "ForAllValues:StringEquals": {"aws:TagKeys": ["cost-center", "team"]}}},
+        {"Effect": "Allow", "Action": "batch:Describe*", "Resource": "*"}]},
+    # Definitions of images from one place, never privileged, never naming root as the user
+    # (one naming no user is not denied: the key is absent).
+    "guarded": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "batch:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "batch:RegisterJobDefinition", "Resource": "*",
+         "Condition": {"StringNotLike": {"batch:Image": ["busybox", "busybox:*",
+                                                         "registry.example/*"]}}},
+        {"Effect": "Deny", "Action": "batch:RegisterJobDefinition", "Resource": "*",
+         "Condition": {"Bool": {"batch:Privileged": "true"}}},
+        {"Effect": "Deny", "Action": "batch:RegisterJobDefinition", "Resource": "*",
+         "Condition": {"StringEquals": {"batch:User": ["root", "0"]}}}]},
 }
 
 
@@ -117,6 +138,10 @@ class Auth(unittest.TestCase):
                 {"order": 1, "computeEnvironment": "ce"}])
         admin.register_job_definition(jobDefinitionName="d", type="container",
                                       containerProperties=CONTAINER)
+        fs = admin.create_scheduling_policy(name="fs", fairsharePolicy={
+            "shareDistribution": [{"shareIdentifier": "teamA"}, {"shareIdentifier": "teamB"}]})
+        admin.create_job_queue(jobQueueName="qfs", priority=1, schedulingPolicyArn=fs["arn"],
+                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}])
 
     @classmethod
     def tearDownClass(cls):
@@ -144,7 +169,7 @@ class Auth(unittest.TestCase):
     def test_good_keys_are_accepted(self):
         for who in KEYS:
             out = self.client(who).describe_job_queues()
-            self.assertEqual(sorted(q["jobQueueName"] for q in out["jobQueues"]), ["q1", "q2"])
+            self.assertEqual(sorted(q["jobQueueName"] for q in out["jobQueues"]), ["q1", "q2", "qfs"])
 
     def test_unknown_key_is_unrecognized(self):
         c = boto3.client("batch", endpoint_url=self.server.url, region_name=REGION,
@@ -348,6 +373,44 @@ class Auth(unittest.TestCase):
         self.assertEqual((status, out["__type"]), (403, "AccessDeniedException"), out)
         self.assertIn("batch:GetUsage on resource: %s" % arn("job-queue", "q2"), out["message"])
 
+    def test_conditions_on_the_share_and_the_tags(self):
+        c = self.client("teama")
+        job = dict(jobName="j", jobQueue="qfs", jobDefinition="d")
+        ok = c.submit_job(shareIdentifier="teamA", tags={"cost-center": "42"}, **job)
+        self.assertTrue(ok["jobId"])
+        c.submit_job(shareIdentifier="teamA", tags={"cost-center": "41", "team": "a"}, **job)
+        for kw in ({"shareIdentifier": "teamB", "tags": {"cost-center": "42"}},
+                   {"tags": {"cost-center": "42"}},  # no share: the key is absent
+                   {"shareIdentifier": "teamA", "tags": {"cost-center": "43"}},
+                   {"shareIdentifier": "teamA"},
+                   {"shareIdentifier": "teamA", "tags": {"cost-center": "42", "other": "x"}}):
+            msg = self.refused(c.submit_job, "AccessDeniedException", **dict(job, **kw))
+            self.assertIn("because no identity-based policy allows the batch:SubmitJob action",
+                          msg)
+
+    def test_conditions_on_the_definitions_containers(self):
+        c = self.client("guarded")
+        c.register_job_definition(jobDefinitionName="g", type="container",
+                                  containerProperties=dict(CONTAINER, user="1000"))
+        c.register_job_definition(jobDefinitionName="g", type="container",
+                                  containerProperties=dict(CONTAINER,
+                                                           image="registry.example/team/app:1"))
+        for props in ({"image": "evil.example/miner"}, {"privileged": True},
+                      {"user": "root"}):
+            msg = self.refused(c.register_job_definition, "AccessDeniedException",
+                               jobDefinitionName="g", type="container",
+                               containerProperties=dict(CONTAINER, **props))
+            self.assertIn("with an explicit deny", msg)
+        # A multi-node definition is denied when any node range's container would be.
+        node = {"image": "busybox", "resourceRequirements": CONTAINER["resourceRequirements"]}
+        nodes = lambda second: {"numNodes": 2, "mainNode": 0, "nodeRangeProperties": [
+            {"targetNodes": "0", "container": node},
+            {"targetNodes": "1", "container": dict(node, **second)}]}
+        c.register_job_definition(jobDefinitionName="m", type="multinode",
+                                  nodeProperties=nodes({}))
+        self.refused(c.register_job_definition, "AccessDeniedException", jobDefinitionName="m",
+                     type="multinode", nodeProperties=nodes({"image": "elsewhere/x"}))
+
     def test_explicit_deny_wins(self):
         c = self.client("noterm")
         job = c.submit_job(jobName="j", jobQueue="q1", jobDefinition="d")["jobId"]
@@ -546,6 +609,12 @@ class StartUp(unittest.TestCase):
         for doc, fragment in (
                 ({"p": {"Statement": [{"Effect": "Allow", "Action": "batch:*",
                                        "Resource": "*", "Condition": {}}]}}, "Condition"),
+                # A key barge never fills in would leave a Deny that never applies.
+                ({"p": {"Statement": [{"Effect": "Deny", "Action": "batch:*", "Resource": "*",
+                                       "Condition": {"StringEquals": {
+                                           "aws:ResourceTag/team": "x"}}}]}},
+                 "Statement[0].Condition.StringEquals.aws:ResourceTag/team: not a condition "
+                 "key barge fills in"),
                 ({"p": {"Statement": [{"Effect": "Maybe", "Action": "*", "Resource": "*"}]}},
                  "Effect"),
                 ({"p": {"Statement": [{"Effect": "Allow", "Action": "SubmitJob",

@@ -75,7 +75,7 @@ static int allowed(const auth_principal *who)
 {
     const char *res[] = {"*"};
     auth_refusal why;
-    return auth_check(who, "batch:DescribeJobQueues", res, 1, &why) == 0;
+    return auth_check(who, "batch:DescribeJobQueues", res, 1, NULL, 0, &why) == 0;
 }
 
 static void test_add_remove_change(void)

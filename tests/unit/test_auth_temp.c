@@ -100,8 +100,8 @@ static void test_issue_verify_authorize(void)
     CHECK_EQ_INT(verify(&c, c.token, t, t, &who, &why), 0);
     CHECK_STR(auth_principal_arn(who), "arn:aws:sts::123456789012:assumed-role/reader/task1");
     const char *res[] = {"arn:aws:batch:us-east-1:123456789012:job-queue/q"};
-    CHECK_EQ_INT(auth_check(who, "batch:DescribeJobs", res, 1, &why), 0);
-    CHECK_EQ_INT(auth_check(who, "batch:SubmitJob", res, 1, &why), -1);
+    CHECK_EQ_INT(auth_check(who, "batch:DescribeJobs", res, 1, NULL, 0, &why), 0);
+    CHECK_EQ_INT(auth_check(who, "batch:SubmitJob", res, 1, NULL, 0, &why), -1);
     CHECK_STR(why.type, "AccessDeniedException");
     CHECK_CONTAINS(why.msg, "User: arn:aws:sts::123456789012:assumed-role/reader/task1 is not "
                             "authorized to perform: batch:SubmitJob");
@@ -154,7 +154,7 @@ static void test_cap_per_attempt(void)
     CHECK_EQ_INT(verify(&first, first.token, t, t, &who, &why), -1); /* the oldest went */
     CHECK_EQ_INT(verify(&c, c.token, t, t, &who, &why), 0);
     const char *res[] = {"arn:aws:batch:us-east-1:123456789012:job-queue/q"};
-    CHECK_EQ_INT(auth_check(who, "batch:SubmitJob", res, 1, &why), 0);
+    CHECK_EQ_INT(auth_check(who, "batch:SubmitJob", res, 1, NULL, 0, &why), 0);
     auth_principal_release(who);
     auth_temp_revoke("job-b", 3, NULL, NULL);
     CHECK_EQ_INT(auth_temp_live(), 0);

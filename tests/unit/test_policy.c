@@ -53,24 +53,24 @@ static void test_evaluation(void)
         "{\"Sid\":\"a\",\"Effect\":\"Allow\",\"Action\":[\"batch:Submit*\",\"batch:List*\"],"
         "\"Resource\":[\"arn:aws:batch:*:*:job-queue/q1\",\"arn:aws:batch:*:*:job-definition/*\"]},"
         "{\"Effect\":\"Deny\",\"Action\":\"batch:SubmitJob\",\"Resource\":\"*:job-definition/secret*\"}]}");
-    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", "arn:aws:batch:r:1:job-queue/q1"), POLICY_ALLOW);
-    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", "arn:aws:batch:r:1:job-queue/q2"),
+    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", "arn:aws:batch:r:1:job-queue/q1", NULL, 0), POLICY_ALLOW);
+    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", "arn:aws:batch:r:1:job-queue/q2", NULL, 0),
                  POLICY_NO_MATCH);
-    CHECK_EQ_INT(policy_eval(p, "batch:CancelJob", "arn:aws:batch:r:1:job-queue/q1"),
+    CHECK_EQ_INT(policy_eval(p, "batch:CancelJob", "arn:aws:batch:r:1:job-queue/q1", NULL, 0),
                  POLICY_NO_MATCH);
-    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", "arn:aws:batch:r:1:job-definition/secret:1"),
+    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", "arn:aws:batch:r:1:job-definition/secret:1", NULL, 0),
                  POLICY_DENY);
-    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", "arn:aws:batch:r:1:job-definition/open:1"),
+    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", "arn:aws:batch:r:1:job-definition/open:1", NULL, 0),
                  POLICY_ALLOW);
     policy_free(p);
     /* One statement as an object, and "*" for every action. */
     p = parse_ok("{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}}");
-    CHECK_EQ_INT(policy_eval(p, "logs:GetLogEvents", "arn:aws:logs:r:1:log-group:g"),
+    CHECK_EQ_INT(policy_eval(p, "logs:GetLogEvents", "arn:aws:logs:r:1:log-group:g", NULL, 0),
                  POLICY_ALLOW);
     policy_free(p);
     /* No statement: nothing allowed. */
     p = parse_ok("{\"Version\":\"2012-10-17\",\"Statement\":[]}");
-    CHECK_EQ_INT(policy_eval(p, "batch:ListJobs", "*"), POLICY_NO_MATCH);
+    CHECK_EQ_INT(policy_eval(p, "batch:ListJobs", "*", NULL, 0), POLICY_NO_MATCH);
     policy_free(p);
 }
 

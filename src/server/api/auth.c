@@ -409,7 +409,7 @@ static keyring *session_policies(const auth_principal *who, const policy ***out,
 }
 
 int auth_check(const auth_principal *who, const char *action, const char *const *resources,
-               size_t n, auth_refusal *why)
+               size_t n, const policy_ctx *ctxs, size_t nctx, auth_refusal *why)
 {
     if (!who) return 0; /* developer mode: no keys, no policies */
     const policy **pols = who->policies, **own = NULL;
@@ -420,7 +420,7 @@ int auth_check(const auth_principal *who, const char *action, const char *const 
     for (size_t r = 0; r < n && rc == 0; r++) {
         int verdict = POLICY_NO_MATCH;
         for (size_t i = 0; i < npols && verdict != POLICY_DENY; i++) {
-            int v = policy_eval(pols[i], action, resources[r]);
+            int v = policy_eval(pols[i], action, resources[r], ctxs, nctx);
             if (v > verdict) verdict = v;
         }
         if (verdict == POLICY_ALLOW) continue;

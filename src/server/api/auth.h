@@ -91,10 +91,11 @@ int auth_authorize_logs(const auth_principal *who, const char *target, const cha
  * allowing op_name on req.  0, or -1.  NULL (keys not checked) is allowed. */
 int auth_still_allowed(const auth_principal *who, const char *op_name, json_t *req, time_t now);
 
-/* Used by auth_rules.c: whether who's policies allow action on every resource; 0, or -1 with
- * the AccessDeniedException for the first resource refused. */
+/* Used by auth_rules.c: whether who's policies allow action on every resource, for a request
+ * of those condition contexts (auth_context.h; NULL and 0 for none); 0, or -1 with the
+ * AccessDeniedException for the first resource refused. */
 int auth_check(const auth_principal *who, const char *action, const char *const *resources,
-               size_t n, auth_refusal *why);
+               size_t n, const policy_ctx *ctxs, size_t nctx, auth_refusal *why);
 
 /* ---- Principals made at run time (auth_temp.h) ------------------------------------------ */
 

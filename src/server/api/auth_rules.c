@@ -13,6 +13,7 @@
 #include "server/model/config.h"
 #include "server/api/api_logs.h"
 #include "server/api/auth.h"
+#include "server/api/auth_context.h"
 #include "server/engine/attempt.h"
 
 typedef struct rule {
@@ -90,17 +91,18 @@ static size_t job_resources(const char *id, char *res[2])
 /* CancelJobs and TerminateJobs: the action on each job's ARN, every one of which must be
  * allowed (AWS answers a refused one in the answer's errors; barge refuses the call). */
 static int authorize_each_job(const auth_principal *who, const char *action, json_t *req,
-                              auth_refusal *why)
+                              const auth_context *cx, auth_refusal *why)
 {
     json_t *ids = json_object_get(req, "jobs");
     size_t n = json_array_size(ids);
     /* More than the 50 the handler takes: "*" here, and the handler refuses the call. */
-    if (!n || n > 50) return auth_check(who, action, (const char *const[]){"*"}, 1, why);
+    if (!n || n > 50)
+        return auth_check(who, action, (const char *const[]){"*"}, 1, cx->ctx, cx->nctx, why);
     char **res = xcalloc(2 * n, sizeof *res);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         k += job_resources(json_string_value(json_array_get(ids, i)), res + k);
-    int rc = auth_check(who, action, (const char *const *)res, k, why);
+    int rc = auth_check(who, action, (const char *const *)res, k, cx->ctx, cx->nctx, why);
     for (size_t i = 0; i < k; i++) free(res[i]);
     free(res);
     return rc;
@@ -111,7 +113,7 @@ static int authorize_each_job(const auth_principal *who, const char *action, jso
  * needs iam:PassRole on each, or anyone allowed to register a definition would run jobs as any
  * role --roles names, an administrator's included. */
 static int authorize_roles(const auth_principal *who, const char *op_name, json_t *req,
-                           auth_refusal *why)
+                           const auth_context *cx, auth_refusal *why)
 {
     const char **roles = NULL;
     size_t n = 0, cap = 0;
@@ -141,7 +143,9 @@ static int authorize_roles(const auth_principal *who, const char *op_name, json_
             held));
     }
 #undef ADD_ROLE
-    int rc = n ? auth_check(who, "iam:PassRole", (const char *const *)roles, n, why) : 0;
+    int rc = n ? auth_check(who, "iam:PassRole", (const char *const *)roles, n, cx->ctx, cx->nctx,
+                            why)
+               : 0;
     free(roles);
     return rc;
 }
@@ -152,8 +156,14 @@ int auth_authorize(const auth_principal *who, const char *op_name, json_t *req,
     if (!who) return 0;
     char action[80];
     snprintf(action, sizeof action, "batch:%s", op_name);
-    if (strcmp(op_name, "CancelJobs") == 0 || strcmp(op_name, "TerminateJobs") == 0)
-        return authorize_each_job(who, action, req, why);
+    auth_context cx;
+    auth_context_batch(&cx, auth_principal_arn(who), op_name, req);
+    int rc;
+    if (strcmp(op_name, "CancelJobs") == 0 || strcmp(op_name, "TerminateJobs") == 0) {
+        rc = authorize_each_job(who, action, req, &cx, why);
+        auth_context_free(&cx);
+        return rc;
+    }
     char *res[2] = {NULL, NULL};
     size_t n = 1;
     if (strcmp(op_name, "CancelJob") == 0 || strcmp(op_name, "TerminateJob") == 0)
@@ -165,10 +175,12 @@ int auth_authorize(const auth_principal *who, const char *op_name, json_t *req,
         break;
     }
     if (!res[0]) res[0] = xstrdup("*");
-    int rc = auth_check(who, action, (const char *const *)res, n, why);
+    rc = auth_check(who, action, (const char *const *)res, n, cx.ctx, cx.nctx, why);
     free(res[0]);
     free(res[1]);
-    return rc < 0 ? rc : authorize_roles(who, op_name, req, why);
+    if (rc == 0) rc = authorize_roles(who, op_name, req, &cx, why);
+    auth_context_free(&cx);
+    return rc;
 }
 
 int auth_authorize_logs(const auth_principal *who, const char *target, const char *body,
@@ -207,9 +219,12 @@ int auth_authorize_logs(const auth_principal *who, const char *target, const cha
     else
         res = xasprintf("arn:aws:logs:%s:%s:log-group:%s:*", barge_cfg.region,
                         barge_cfg.account_id, name);
-    json_decref(req);
+    auth_context cx;
+    auth_context_logs(&cx, auth_principal_arn(who), req);
     const char *one[1] = {res};
-    int rc = auth_check(who, action, one, 1, why);
+    int rc = auth_check(who, action, one, 1, cx.ctx, cx.nctx, why);
+    auth_context_free(&cx);
+    json_decref(req);
     free(res);
     return rc;
 }

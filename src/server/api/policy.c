@@ -13,38 +13,13 @@ typedef struct statement {
     size_t nactions;
     char **resources;
     size_t nresources;
+    policy_cond *cond; /* NULL: none */
 } statement;
 
 struct policy {
     statement *st;
     size_t n;
 };
-
-int policy_glob(const char *p, const char *s, int nocase)
-{
-    /* Iterative matching with one backtrack point: linear in practice, and no recursion that a
-     * pattern of many stars could make exponential. */
-    const char *star = NULL, *resume = NULL;
-    while (*s) {
-        if (*p == '*') {
-            star = p++;
-            resume = s;
-        } else if (*p == '?' ||
-                   (nocase ? tolower((unsigned char)*p) == tolower((unsigned char)*s)
-                           : *p == *s)) {
-            if (!*p) break;
-            p++;
-            s++;
-        } else if (star) {
-            p = star + 1;
-            s = ++resume;
-        } else {
-            return 0;
-        }
-    }
-    while (*p == '*') p++;
-    return *p == '\0';
-}
 
 /* A string or a non-empty list of strings, copied into *out. */
 static int strings(json_t *v, const char *what, size_t i, char ***out, size_t *n, char *err,
@@ -119,10 +94,11 @@ policy *policy_parse(json_t *doc, char *err, size_t errlen)
         }
         json_object_foreach(s, k, v) {
             if (strcmp(k, "Sid") && strcmp(k, "Effect") && strcmp(k, "Action") &&
-                strcmp(k, "Resource")) {
-                snprintf(err, errlen, "Statement[%zu].%.40s: barge evaluates Effect, Action and "
-                                      "Resource only; a policy that relies on %.40s would allow "
-                                      "more here than it says, so it is refused", i, k, k);
+                strcmp(k, "Resource") && strcmp(k, "Condition")) {
+                snprintf(err, errlen, "Statement[%zu].%.40s: barge evaluates Effect, Action, "
+                                      "Resource and Condition only; a policy that relies on "
+                                      "%.40s would allow more here than it says, so it is "
+                                      "refused", i, k, k);
                 goto fail;
             }
         }
@@ -138,6 +114,8 @@ policy *policy_parse(json_t *doc, char *err, size_t errlen)
             strings(json_object_get(s, "Resource"), "Resource", i, &t->resources,
                     &t->nresources, err, errlen) < 0)
             goto fail;
+        json_t *cond = json_object_get(s, "Condition");
+        if (cond && !(t->cond = policy_cond_parse(cond, i, err, errlen))) goto fail;
         for (size_t a = 0; a < t->nactions; a++) {
             if (strcmp(t->actions[a], "*") != 0 && !strchr(t->actions[a], ':')) {
                 snprintf(err, errlen, "Statement[%zu].Action: '%.60s' is not SERVICE:ACTION "
@@ -176,6 +154,7 @@ void policy_free(policy *p)
         for (size_t r = 0; r < p->st[i].nresources; r++) free(p->st[i].resources[r]);
         free(p->st[i].actions);
         free(p->st[i].resources);
+        policy_cond_free(p->st[i].cond);
     }
     free(p->st);
     free(p);
@@ -188,13 +167,29 @@ static int any(char **pats, size_t n, const char *s, int nocase)
     return 0;
 }
 
-int policy_eval(const policy *p, const char *action, const char *resource)
+/* A statement's condition over a request of several contexts (a multi-node definition's node
+ * ranges): an Allow must hold in every one, a Deny applies if it holds in any, so that no part
+ * of a request is allowed that a statement about it alone would not allow. */
+static int cond_applies(const statement *t, const policy_ctx *ctxs, size_t nctx)
+{
+    if (!t->cond) return 1;
+    if (nctx == 0) return policy_cond_holds(t->cond, NULL);
+    for (size_t c = 0; c < nctx; c++) {
+        int holds = policy_cond_holds(t->cond, &ctxs[c]);
+        if (t->deny && holds) return 1;
+        if (!t->deny && !holds) return 0;
+    }
+    return !t->deny;
+}
+
+int policy_eval(const policy *p, const char *action, const char *resource,
+                const policy_ctx *ctxs, size_t nctx)
 {
     int allowed = 0;
     for (size_t i = 0; i < p->n; i++) {
         const statement *t = &p->st[i];
         if (!any(t->actions, t->nactions, action, 1) ||
-            !any(t->resources, t->nresources, resource, 0))
+            !any(t->resources, t->nresources, resource, 0) || !cond_applies(t, ctxs, nctx))
             continue;
         if (t->deny) return POLICY_DENY;
         allowed = 1;
