@@ -77,6 +77,29 @@ class Reservation(FairShareCase):
     def running(self, ids):
         return [i for i, d in self.describe(*ids).items() if d["status"] in ("STARTING", "RUNNING")]
 
+    def test_a_share_whose_jobs_wait_for_dependencies_is_active(self):
+        # AWS counts a share as active while it has a job SUBMITTED, PENDING, RUNNABLE,
+        # STARTING or RUNNING.  Share b's one job waits for a dependency: with share a that
+        # makes two active shares, so computeReservation 50 holds back 25% of the 4 vCPUs and
+        # share a runs three jobs (only RUNNABLE and running jobs counted: one share, 50%, 2).
+        self.fair_queue("reserved-pending", self.policy("r50p", {}, reservation=50), "ce")
+        never = self.submit("never", queue="parked")
+        waits = self.submit("b-waits", queue="reserved-pending", shareIdentifier="b",
+                            dependsOn=[{"jobId": never}])
+        hold = self.gate("pending-a") + "true"
+        first = [self.submit("pa-%d" % i, queue="reserved-pending", command=hold,
+                             shareIdentifier="a") for i in range(4)]
+        self.wait_for(lambda: len(self.running(first)) >= 3, timeout=30,
+                      what="three of share a's jobs to start")
+        time.sleep(1)
+        self.assertEqual(len(self.running(first)), 3, "share b's waiting job was not counted")
+        snap = self.batch.get_job_queue_snapshot(jobQueue="reserved-pending")
+        self.assertEqual(snap["queueUtilization"]["fairshareUtilization"]["activeShareCount"], 2)
+        self.batch.cancel_job(jobId=never, reason="not needed")
+        self.assertEqual(self.wait_job(waits)["statusReason"], "Dependent Job failed")
+        self.open_gate("pending-a")
+        self.wait_jobs(first, timeout=60)
+
     def test_reserved_capacity_waits_for_new_shares(self):
         # computeReservation 50: one active share may use half of the 4 vCPUs, two 75%.
         self.fair_queue("reserved", self.policy("r50", {}, reservation=50), "ce")

@@ -239,6 +239,27 @@ class MultiNode(JobsCase):
         env = {e["name"]: e["value"] for e in self.job(jid + "#1")["container"]["environment"]}
         self.assertEqual(env.get("EXTRA"), "yes")
 
+    def test_a_nested_range_overrides_the_wider_one_wherever_it_is_listed(self):
+        # AWS: "You can nest node ranges (for example, 0:10 and 4:5). In this case, the 4:5
+        # range properties override the 0:10 properties." Listed before the wider range, the
+        # nested one lost to it (the later range won).
+        def with_role(target, role):
+            r = node_range(target, "pass", args=())
+            r["container"]["environment"] = [{"name": "ROLE", "value": role}]
+            return r
+        self.batch.register_job_definition(
+            jobDefinitionName="nested", type="multinode",
+            nodeProperties={"numNodes": 4, "mainNode": 0, "nodeRangeProperties": [
+                with_role("1", "one"), with_role("0:", "all"), with_role("2:3", "two-three"),
+                with_role("3", "three")]})
+        # Parked: its nodes are described, never run.
+        jid = self.batch.submit_job(jobName="nested", jobQueue="parked",
+                                    jobDefinition="nested")["jobId"]
+        self.addCleanup(self.batch.terminate_job, jobId=jid, reason="seen")
+        roles = [{e["name"]: e["value"] for e in self.job("%s#%d" % (jid, n))["container"][
+            "environment"]}.get("ROLE") for n in range(4)]
+        self.assertEqual(roles, ["all", "one", "two-three", "three"])
+
     def test_gangs_do_not_deadlock(self):
         # Two jobs of 3 one-vCPU nodes on 4 vCPUs: each runs whole, one after the other, rather
         # than each holding part of the room the other needs.

@@ -107,7 +107,7 @@ static int get_snapshot(api_ctx *c, json_t *req, json_t **resp)
         int active = 0;
         for (size_t i = 0; i < ns; i++) {
             sorted[i] = rt->share_v[i];
-            if (sorted[i]->n_runnable || sorted[i]->running_mvcpus) active++;
+            if (jobs_share_active(sorted[i])) active++;
         }
         qsort(sorted, ns, sizeof *sorted, by_running);
         json_t *top = json_array(), *mine = json_array();

@@ -136,7 +136,7 @@ static int active_shares(const jq_rt *rt)
 {
     int active = 0;
     for (size_t i = 0; i < rt->n_shares; i++)
-        if (rt->share_v[i]->n_runnable || rt->share_v[i]->running_mvcpus) active++;
+        if (jobs_share_active(rt->share_v[i])) active++;
     return active;
 }
 

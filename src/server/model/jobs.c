@@ -124,9 +124,11 @@ void jobs__status(jobs *js, job *j, int status)
     /* Counted as ListJobs shows the job (jobs_shown_status), which for a multi-node job that
      * is PENDING is its nodes' progress rather than j->status. */
     jq_rt *q = jobs_queue_of(js, j);
+    int was_live = !job_status_done(j->status), live = !job_status_done(status);
     q->n_status[jobs_shown_status(j)]--;
     j->status = (uint8_t)status;
     q->n_status[jobs_shown_status(j)]++;
+    if (live != was_live) jobs__share_live(q, j, live ? 1 : -1);
 }
 
 /* j comes after `after` in a RUNNABLE list: in a queue's list by submit order, so the

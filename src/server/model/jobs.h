@@ -91,6 +91,10 @@ typedef struct jq_share {
     jq_rt *queue;
     job *rq_head, *rq_tail; /* RUNNABLE: schedulingPriority highest first, then submit order */
     uint32_t n_runnable;
+    /* Its jobs (not array children or nodes) that have not ended, SUBMITTED to RUNNING: AWS
+     * counts a share with any as active for computeReservation, one whose jobs all wait for
+     * their dependencies too (jobs_share_active). */
+    uint32_t n_live;
     int running_mvcpus; /* of its STARTING and RUNNING attempts */
     double usage;       /* vCPU-seconds, decayed, as of usage_at */
     int64_t usage_at;   /* epoch ms; 0 before any use */
@@ -104,6 +108,10 @@ typedef struct jq_share {
 
 /* The share of queue q named id, made on first use. */
 jq_share *jobs_share(jq_rt *q, const char *id);
+/* Whether s is one of the queue's ActiveFairShares, which computeReservation's
+ * (computeReservation/100)^ActiveFairShares counts: AWS's user guide calls a share active while
+ * it has a job in SUBMITTED, PENDING, RUNNABLE, STARTING or RUNNING. */
+int jobs_share_active(const jq_share *s);
 /* Lets go of the shares that hold nothing (no RUNNABLE job, no running attempt) and whose usage
  * has decayed below JOBS_SHARE_IDLE_USAGE vCPU-seconds, with their records: a share for every
  * identifier ever used would otherwise stay for ever, in memory and in the store.  The next job

@@ -19,6 +19,9 @@ void jobs__enter_lifecycle(struct state *st, job *j, json_t *deps);
 void jobs__list_told(struct state *st, job *j, json_t *deps);
 void jobs__free_job(job *j);
 void jobs__free_shares(jq_rt *q); /* jobs_shares.c */
+/* jobs_shares.c: a listed job of a fair-share queue begins (delta 1) or ends (-1) to count in
+ * its share's n_live. */
+void jobs__share_live(jq_rt *q, const job *j, int delta);
 void jobs__free_queue(jq_rt *q);  /* jobs_queues.c */
 /* A RUNNABLE job into its queue's (or share's) list, in order. */
 void jobs__rq_insert(jobs *js, job *j);

@@ -104,6 +104,7 @@ void jobs__list(jq_rt *q, job *j)
     q->all[q->n_all++] = j;
     /* As ListJobs shows it (a multi-node job's summary is in place by now). */
     q->n_status[jobs_shown_status(j)]++;
+    if (!job_status_done(j->status)) jobs__share_live(q, j, 1);
     if (j->children) {
         if (q->n_arrays == q->cap_arrays) {
             q->cap_arrays = q->cap_arrays ? q->cap_arrays * 2 : 16;

@@ -32,6 +32,20 @@ jq_share *jobs_share(jq_rt *q, const char *id)
     return s;
 }
 
+int jobs_share_active(const jq_share *s)
+{
+    return s->n_live || s->n_runnable || s->running_mvcpus;
+}
+
+void jobs__share_live(jq_rt *q, const job *j, int delta)
+{
+    const char *id = jobspec_share(j->spec);
+    if (!id) return;
+    jq_share *s = jobs_share(q, id);
+    BARGE_ASSERT(delta > 0 || s->n_live > 0);
+    s->n_live += (uint32_t)delta;
+}
+
 double jobs_share_usage(const jq_share *s, int64_t now_ms)
 {
     if (!s->usage_at || now_ms <= s->usage_at) return s->usage;
@@ -96,7 +110,7 @@ void jobs_drop_idle_shares(state *st, int64_t now_ms)
         size_t kept = 0;
         for (size_t n = 0; n < q->n_shares; n++) {
             jq_share *s = q->share_v[n];
-            int idle = !s->n_runnable && !s->rq_head && !s->running_mvcpus &&
+            int idle = !s->n_runnable && !s->rq_head && !s->running_mvcpus && !s->n_live &&
                        jobs_share_usage(s, now_ms) < JOBS_SHARE_IDLE_USAGE;
             if (idle) {
                 char key[600];

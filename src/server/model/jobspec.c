@@ -396,34 +396,49 @@ int jobspec_main_node(const jobspec *s)
     return s->shared->main_node;
 }
 
-/* Whether targetNodes ("2", "0:3", ":3", "4:") takes node index of n nodes. */
-static int targets(const char *t, int index, int n)
+/* The nodes targetNodes ("2", "0:3", ":3", "4:") takes of n nodes, lo to hi; 0 for none. */
+static int target_span(const char *t, int n, long *lo, long *hi)
 {
     if (!t) return 0;
     const char *colon = strchr(t, ':');
     char *end;
     if (!colon) {
-        long v = strtol(t, &end, 10);
-        return *t && !*end && v == index;
+        *lo = *hi = strtol(t, &end, 10);
+        return *t && !*end;
     }
-    long lo = colon == t ? 0 : strtol(t, &end, 10);
-    long hi = colon[1] ? strtol(colon + 1, &end, 10) : n - 1;
-    return index >= lo && index <= hi;
+    *lo = colon == t ? 0 : strtol(t, &end, 10);
+    *hi = colon[1] ? strtol(colon + 1, &end, 10) : n - 1;
+    return 1;
 }
 
 jobspec *jobspec_node(const jobspec *parent, int index)
 {
     json_t *d = jobspec_desc(parent);
     json_t *ranges = json_object_get(json_object_get(d, "nodeProperties"), "nodeRangeProperties");
-    /* The ranges that take the node, later ones over earlier ones (the submit checked that
-     * there is one at least). */
+    /* The ranges that take the node (the submit checked that there is one at least), a range
+     * nested in another over it, as AWS has it ("0:10" and "4:5": 4:5's properties override
+     * 0:10's) whichever comes first in the list: the widest first, the narrowest last; of
+     * ranges as wide, later ones over earlier ones.  There are 5 at most. */
     json_t *container = json_object();
-    size_t i;
+    size_t i, n = json_array_size(ranges);
+    long *width = xmalloc((n ? n : 1) * sizeof *width);
     json_t *r;
-    json_array_foreach(ranges, i, r)
-        if (targets(json_string_value(json_object_get(r, "targetNodes")), index,
-                    parent->shared->num_nodes))
-            json_object_update(container, json_object_get(r, "container"));
+    json_array_foreach(ranges, i, r) {
+        long lo, hi;
+        int takes = target_span(json_string_value(json_object_get(r, "targetNodes")),
+                                parent->shared->num_nodes, &lo, &hi) &&
+                    index >= lo && index <= hi;
+        width[i] = takes ? hi - lo + 1 : 0;
+    }
+    for (;;) {
+        size_t next = n;
+        for (i = 0; i < n; i++)
+            if (width[i] > 0 && (next == n || width[i] > width[next])) next = i;
+        if (next == n) break;
+        json_object_update(container, json_object_get(json_array_get(ranges, next), "container"));
+        width[next] = 0;
+    }
+    free(width);
     if (!json_object_get(container, "networkInterfaces"))
         json_object_set_new(container, "networkInterfaces", json_array());
     json_object_set_new(d, "container", container);
