@@ -309,6 +309,38 @@ class AwslogsOptions(JobsCase):
         self.assertEqual(self.wait_for(lambda: (lambda m: m if len(m) == 2 else None)(
             self.read(group, stream)), 10, "two lines"), ["one", "two"])
 
+    def test_the_docker_drivers_other_shaping_options_are_accepted_and_ignored(self):
+        # ECS hands a definition's options to Docker's awslogs driver, which also takes these
+        # (moby's ValidateLogOpt): a definition written for AWS with them runs, its lines one
+        # event each in the stream AWS Batch names.
+        group = "/barge/test/docker-options"
+        self.make_definition("docker-options", container=awslogs(**{
+            "awslogs-group": group, "awslogs-stream-prefix": "dk", "tag": "{{.Name}}",
+            "awslogs-create-stream": "true", "awslogs-force-flush-interval-seconds": "5",
+            "awslogs-max-buffered-events": "+100", "awslogs-format": "json/emf"}))
+        jid = self.submit("docker-options", definition="docker-options",
+                          command="echo one; echo two")
+        stream = self.assertSucceeded(jid)["container"]["logStreamName"]
+        self.assertRegex(stream, stream_re("dk"))
+        self.assertEqual(self.wait_for(lambda: (lambda m: m if len(m) == 2 else None)(
+            self.read(group, stream)), 10, "two lines"), ["one", "two"])
+        # Values the driver would refuse when the container starts are refused now.
+        cases = [
+            ({"awslogs-create-stream": "maybe"}, "'maybe' is not true or false"),
+            ({"awslogs-force-flush-interval-seconds": "0"}, "'0' is not a whole number above 0"),
+            ({"awslogs-max-buffered-events": "-5"}, "'-5' is not a whole number above 0"),
+            ({"awslogs-max-buffered-events": "ten"}, "'ten' is not a whole number above 0"),
+            ({"awslogs-format": "json"}, "the one it knows is json/emf"),
+            ({"awslogs-format": "json/emf", "awslogs-multiline-pattern": "^x"},
+             "cannot be given with awslogs-datetime-format or awslogs-multiline-pattern"),
+            # The stream's name is AWS Batch's to give; the driver's own is still refused.
+            ({"awslogs-stream": "mine"}, "options.awslogs-stream: each attempt's stream is named"),
+        ]
+        for options, fragment in cases:
+            with self.subTest(options=options):
+                self.assertClientError(self.make_definition, fragment, name="bad",
+                                       container=awslogs(**options))
+
 
 def agent_upload(server, stream, messages):
     """Uploads lines to a stream by name, as a stand-in agent registered for the purpose does

@@ -19,7 +19,9 @@
 
 #define KNOWN_OPTIONS                                                                           \
     "awslogs-group, awslogs-stream-prefix, awslogs-region, awslogs-create-group, "              \
-    "awslogs-datetime-format, awslogs-multiline-pattern, mode or max-buffer-size"
+    "awslogs-create-stream, awslogs-datetime-format, awslogs-multiline-pattern, "               \
+    "awslogs-force-flush-interval-seconds, awslogs-max-buffered-events, awslogs-format, tag, "  \
+    "mode or max-buffer-size"
 
 /* The driver parses booleans as Go's strconv.ParseBool does. */
 static int is_bool(const char *v)
@@ -31,8 +33,44 @@ static int is_bool(const char *v)
     return 0;
 }
 
+/* The driver reads its flush interval and event count with Go's strconv.Atoi and wants them
+ * above 0: digits after an optional '+', not all of them zeros. */
+static int is_positive_int(const char *v)
+{
+    const char *d = v + (v[0] == '+');
+    if (!*d || strspn(d, "0123456789") != strlen(d)) return 0;
+    return d[strspn(d, "0")] != '\0';
+}
+
+/* Options of Docker's awslogs driver (moby's ValidateLogOpt) that only shape how lines are
+ * batched, formatted or tagged: ECS hands them to the driver, so a definition written for AWS
+ * may hold them, and barge, which ships every line as one event under the stream name AWS
+ * Batch gives, accepts them with the values the driver takes and ignores them.  Returns 1 when
+ * KEY is one of them (having answered a refusal if its value is not one the driver takes). */
+static int check_shaping_option(api_ctx *c, const char *key, const char *v, const char *field,
+                                int *rc)
+{
+    *rc = 0;
+    if (strcmp(key, "awslogs-create-stream") == 0) {
+        if (!is_bool(v)) *rc = api_client_error(c, "%s: '%.16s' is not true or false", field, v);
+    } else if (strcmp(key, "awslogs-force-flush-interval-seconds") == 0 ||
+               strcmp(key, "awslogs-max-buffered-events") == 0) {
+        if (!is_positive_int(v))
+            *rc = api_client_error(c, "%s: '%.16s' is not a whole number above 0", field, v);
+    } else if (strcmp(key, "awslogs-format") == 0) {
+        if (strcmp(v, "json/emf") != 0)
+            *rc = api_client_error(c, "%s: '%.16s' is not a log format of the driver; the one "
+                                      "it knows is json/emf", field, v);
+    } else if (strcmp(key, "tag") != 0) {
+        return 0;
+    }
+    return 1;
+}
+
 static int check_option(api_ctx *c, const char *key, const char *v, const char *field)
 {
+    int rc;
+    if (check_shaping_option(c, key, v, field, &rc)) return rc;
     if (strcmp(key, JOBSPEC_AWSLOGS_GROUP) == 0) {
         if (!logstore_group_name_valid(v))
             return api_client_error(c, "%s: '%.64s' is not a log group name; use 1 to 512 "
@@ -56,6 +94,12 @@ static int check_option(api_ctx *c, const char *key, const char *v, const char *
     } else if (strcmp(key, "mode") == 0) {
         if (strcmp(v, "blocking") != 0 && strcmp(v, "non-blocking") != 0)
             return api_client_error(c, "%s: '%.16s' is not blocking or non-blocking", field, v);
+    } else if (strcmp(key, "awslogs-stream") == 0) {
+        /* The driver takes it, but a job's stream is named by AWS Batch, and clients find the
+         * job's log by the name its description gives. */
+        return api_client_error(c, "%s: each attempt's stream is named PREFIX/default/TASKID "
+                                   "(JOBDEF/default/TASKID without a prefix), as AWS Batch "
+                                   "names it; use awslogs-stream-prefix", field);
     } else if (strcmp(key, "awslogs-endpoint") == 0) {
         return api_client_error(c, "%s: barge keeps job logs itself and serves them on its own "
                                    "endpoint; remove the option", field);
@@ -85,5 +129,12 @@ int jobdef_check_log_configuration(api_ctx *c, json_t *lc, const char *field)
         return api_client_error(c, "%s.logConfiguration.options: awslogs-datetime-format and "
                                    "awslogs-multiline-pattern cannot both be given; keep one",
                                 field);
+    /* The driver refuses the embedded metric format with either of the multi-line options. */
+    if (json_object_get(opts, "awslogs-format") &&
+        (json_object_get(opts, "awslogs-datetime-format") ||
+         json_object_get(opts, "awslogs-multiline-pattern")))
+        return api_client_error(c, "%s.logConfiguration.options: awslogs-format json/emf cannot "
+                                   "be given with awslogs-datetime-format or "
+                                   "awslogs-multiline-pattern; keep one", field);
     return 0;
 }
