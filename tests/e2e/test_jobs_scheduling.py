@@ -136,6 +136,35 @@ class Fargate(JobsCase):
                 self.assertEqual("containerInstanceArn" in c, has, c)
                 self.assertIn("taskArn", c)
 
+    def test_a_runtime_platform_this_host_is_not_waits_with_a_reason(self):
+        # A Fargate environment's agents run on the server's host: a definition asking for the
+        # other architecture (Terraform's Graviton examples: ARM64) never runs here, and says
+        # so with AWS's code (it ran on this host's architecture, where an ARM64-only image
+        # would fail).  The host's own runs.
+        host = "ARM64" if os.uname().machine == "aarch64" else "X86_64"
+        other = "X86_64" if host == "ARM64" else "ARM64"
+        for arch in (host, other):
+            self.batch.register_job_definition(
+                jobDefinitionName="f-" + arch, type="container", platformCapabilities=["FARGATE"],
+                containerProperties={
+                    "image": "busybox", "command": ["true"],
+                    "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                             {"type": "MEMORY", "value": "2048"}],
+                    "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+                    "runtimePlatform": {"operatingSystemFamily": "LINUX",
+                                        "cpuArchitecture": arch}})
+        away = self.submit("f-away", queue="fq", definition="f-" + other)
+        here = self.submit("f-here", queue="fq", definition="f-" + host)
+        self.assertEqual(self.wait_job(here, timeout=15)["status"], "SUCCEEDED")
+        d = self.wait_for(lambda: (lambda j: j if j["status"] == "RUNNABLE" and
+                                   j.get("statusReason") else None)(self.job(away)),
+                          what="the other architecture's job to say why it waits")
+        self.assertTrue(d["statusReason"].startswith(
+            "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - the job's runtimePlatform asks for %s, "
+            "but job queue fq's Fargate resources run on the barge server's host" % other),
+            d["statusReason"])
+        self.batch.terminate_job(jobId=away, reason="seen")
+
     def test_overrides_must_make_a_fargate_pair(self):
         # The definition's pair (1 vCPU, 2048 MiB) was checked when it was registered; a job's
         # overrides that change either must still make a pair Fargate offers (Metaflow passes

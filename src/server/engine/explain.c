@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/catalog.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "server/model/consumable.h"
@@ -222,6 +223,13 @@ char *explain_runnable_code(state *st, const job *j, explain_code *code)
                          explain_code_name(*code), j->spec->fargate ? "FARGATE" : "EC2",
                          j->spec->queue, kind ? "FARGATE" : "EC2",
                          j->spec->fargate ? "FARGATE" : "EC2");
+    }
+    if (kind == 1 && j->spec->foreign_platform) {
+        *code = EXPLAIN_JOB_REQUIREMENT;
+        return xasprintf("%s - the job's runtimePlatform asks for %s, but job queue %s's Fargate "
+                         "resources run on the barge server's host, which is %s",
+                         explain_code_name(*code), j->spec->foreign_platform, j->spec->queue,
+                         catalog_host_arch());
     }
     /* What the queue's compute environments say comes first when it has a code (the job can
      * never be placed as it is, whatever else it waits for): a consumable resource or a

@@ -135,6 +135,13 @@ static int place_gang(state *st, jq_rec *q, job *p)
     return placed;
 }
 
+/* A job whose runtimePlatform this host is not never runs on a queue of Fargate environments,
+ * whose agents run here (explain.c says why); not a miss either. */
+static int runs_here(const job *j, int kind)
+{
+    return kind != 1 || !j->spec->foreign_platform;
+}
+
 /* The jobs of q's shares, the share with the smallest claim first (fairshare.h). */
 static void pass_shares(state *st, jq_rec *q, int kind, need *no_fit, need *no_launch)
 {
@@ -142,7 +149,8 @@ static void pass_shares(state *st, jq_rec *q, int kind, need *no_fit, need *no_l
     if (!p) return;
     job *j;
     while ((j = fairshare_next(p))) {
-        int ok = (kind < 0 || j->spec->fargate == kind) && fairshare_room(p, j);
+        int ok = (kind < 0 || j->spec->fargate == kind) && runs_here(j, kind) &&
+                 fairshare_room(p, j);
         /* A multi-node job's first node stands for the whole gang (fairshare_next). */
         if (ok)
             ok = jobs_is_node(j) ? place_gang(st, q, j->parent)
@@ -177,7 +185,7 @@ static void pass(state *st)
             next = j->rq_next;
             /* A job for the other platform never runs here (explain.c says why); it is not a
              * miss either, as no capacity would change that. */
-            if (kind >= 0 && j->spec->fargate != kind) continue;
+            if ((kind >= 0 && j->spec->fargate != kind) || !runs_here(j, kind)) continue;
             if (jobs_is_node(j)) {
                 /* The whole gang at once; the list goes on after its nodes, whose links change
                  * as they are placed. */

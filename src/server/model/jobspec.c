@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/dict.h"
+#include "common/catalog.h"
 #include "common/mem.h"
 #include "server/base/logstore.h"
 #include "server/model/arn.h"
@@ -23,6 +24,7 @@ struct spec_shared {
     char *log_group, *log_prefix;
     int mvcpus, memory_mib, gpus, attempts_max, timeout_s, fargate;
     const char *share; /* shareIdentifier (in v), or NULL */
+    const char *foreign; /* a runtimePlatform this host's agents are not (in v), or NULL */
     jobspec_need *needs; /* consumableResourceProperties, by resource name */
     size_t n_needs;
     int num_nodes, main_node; /* nodeProperties of a multi-node parallel job; 0, 0 otherwise */
@@ -32,6 +34,20 @@ struct spec_shared {
 };
 
 static void (*slot_free)(void *);
+
+/* The runtimePlatform member naming what this host's agents are not: a cpuArchitecture of the
+ * other architecture, a Windows operatingSystemFamily; NULL when there is none. */
+static const char *foreign_platform(json_t *rp)
+{
+    const char *arch = json_string_value(json_object_get(rp, "cpuArchitecture"));
+    const char *os = json_string_value(json_object_get(rp, "operatingSystemFamily"));
+    if (os && strncmp(os, "WINDOWS", 7) == 0) return os;
+    if (!arch) return NULL;
+    const char *host = catalog_host_arch();
+    if (strcmp(arch, "ARM64") == 0) return strcmp(host, "arm64") == 0 ? NULL : arch;
+    if (strcmp(arch, "X86_64") == 0) return strcmp(host, "x86_64") == 0 ? NULL : arch;
+    return NULL;
+}
 
 /* The intern table: canonical text -> spec_shared.  Only the core thread builds specs. */
 static dict interned;
@@ -214,6 +230,8 @@ static void derive(struct spec_shared *sh)
         }
     }
     sh->priority = clamp_ll(json_integer_value(json_object_get(desc, "schedulingPriority")));
+    sh->foreign = foreign_platform(json_object_get(json_object_get(desc, "container"),
+                                                   "runtimePlatform"));
     size_t i;
     json_t *pc;
     json_array_foreach(json_object_get(desc, "platformCapabilities"), i, pc)
@@ -288,6 +306,7 @@ static jobspec *make(struct spec_shared *sh, json_t *own)
     s->attempts_max = sh->attempts_max;
     s->timeout_s = sh->timeout_s;
     s->fargate = sh->fargate;
+    s->foreign_platform = sh->foreign;
     s->evaluate_on_exit = json_object_get(json_object_get(sh->v, "retryStrategy"), "evaluateOnExit");
     return s;
 }

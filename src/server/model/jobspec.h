@@ -27,6 +27,10 @@ typedef struct jobspec {
     int attempts_max;
     int timeout_s;            /* 0: none */
     int fargate;              /* platformCapabilities FARGATE: runs only on FARGATE environments */
+    /* runtimePlatform's cpuArchitecture (or Windows operatingSystemFamily) when this host is not
+     * of it, or NULL: a Fargate environment's agents run on the server's host, so such a job
+     * never runs there. */
+    const char *foreign_platform;
     json_t *evaluate_on_exit; /* may be NULL */
 } jobspec;
 
