@@ -201,7 +201,7 @@ int server_main(int argc, char **argv)
     barge_config *c = &barge_cfg;
     config_defaults(c);
     enum { OPT_REGION = 256, OPT_ACCOUNT, OPT_SYNC, OPT_THREADS, OPT_LOGLEVEL, OPT_DATADIR, OPT_LISTEN, OPT_DEV,
-           OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_EXECUTOR, OPT_MIRROR,
+           OPT_TOKEN, OPT_IDLE, OPT_GRACE, OPT_MAXDEPS, OPT_MAXARRAY, OPT_MAXSHARES, OPT_EXECUTOR, OPT_MIRROR,
            OPT_INSECURE, OPT_IMGSIZE, OPT_PULLTIMEOUT, OPT_JOBUSER, OPT_USERNS, OPT_IDMAP,
            OPT_JOBUIDS,
            OPT_PRIVILEGED, OPT_SECRETS,
@@ -239,6 +239,7 @@ int server_main(int argc, char **argv)
         {"kill-grace-seconds", required_argument, NULL, OPT_GRACE},
         {"max-depends-on", required_argument, NULL, OPT_MAXDEPS},
         {"max-array-size", required_argument, NULL, OPT_MAXARRAY},
+        {"max-active-shares", required_argument, NULL, OPT_MAXSHARES},
         {"executor", required_argument, NULL, OPT_EXECUTOR},
         {"registry-mirror", required_argument, NULL, OPT_MIRROR},
         {"insecure-registry", required_argument, NULL, OPT_INSECURE},
@@ -443,6 +444,12 @@ int server_main(int argc, char **argv)
                 return 2;
             if (o == OPT_MAXDEPS) c->max_depends_on = (int)v;
             else c->max_array_size = (int)v;
+            break;
+        }
+        case OPT_MAXSHARES: {
+            long v;
+            if (server_number_option("max-active-shares", optarg, 1, 1000000, &v) < 0) return 2;
+            c->max_active_shares = (int)v;
             break;
         }
         case OPT_EXECUTOR:

@@ -6,7 +6,7 @@ import os
 import sqlite3
 import time
 
-from test_jobs_common import JobsCase
+from test_jobs_common import FAST, JobsCase
 
 
 def summaries(batch, array_id):
@@ -280,3 +280,25 @@ class IdleShares(FairShareCase):
                             shareIdentifier="once0")
         self.wait_jobs([again])
         self.assertIn("once0", self.usage("idle-fq"))
+
+
+class ActiveShareLimit(FairShareCase):
+    # AWS: a fair-share queue "can have a maximum of 500 active share identifiers. When the
+    # limit has been reached, submissions of any jobs that add a new share identifier fail."
+    # Here the limit is 2 (--max-active-shares).
+    server_args = FAST + ("--max-active-shares", "2")
+
+    def test_a_new_share_past_the_limit_is_refused_until_one_has_no_job_left(self):
+        self.fair_queue("limited", self.policy("lim", {}), "ce-off")
+        a = self.submit("a1", queue="limited", shareIdentifier="a")
+        self.submit("b1", queue="limited", shareIdentifier="b")
+        self.assertClientError(self.submit, "shareIdentifier: job queue limited has 2 active "
+                               "share identifiers", "--max-active-shares", name="c1",
+                               queue="limited", shareIdentifier="c")
+        # The shares already active take more jobs.
+        a2 = self.submit("a2", queue="limited", shareIdentifier="a")
+        # Once share a has no job left, share c may join.
+        for jid in (a, a2):
+            self.batch.cancel_job(jobId=jid, reason="making room")
+            self.assertEqual(self.wait_job(jid)["status"], "FAILED")
+        self.assertTrue(self.submit("c1", queue="limited", shareIdentifier="c"))

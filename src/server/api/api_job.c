@@ -197,6 +197,14 @@ static int check_share(api_ctx *c, json_t *req, const jq_rec *q)
     if (!ok)
         return api_client_error(c, "shareIdentifier: '%.64s' is not valid; use 1 to 255 "
                                    "letters, digits and underscores", share);
+    /* AWS: "When the limit has been reached, submissions of any jobs that add a new share
+     * identifier fail." */
+    if (!jobs_share_may_join(q->jobs, share, barge_cfg.max_active_shares))
+        return api_client_error(c, "shareIdentifier: job queue %s has %d active share "
+                                   "identifiers, the most a fair-share queue may have "
+                                   "(--max-active-shares); a job of a new share can be "
+                                   "submitted once one of them has no job left", q->name,
+                                barge_cfg.max_active_shares);
     return 0;
 }
 

@@ -26,6 +26,7 @@ void config_defaults(barge_config *c)
     c->max_jobdef_body = 24 * 1024;
     c->max_ce_per_queue = 3;
     c->max_depends_on = 20;
+    c->max_active_shares = 500;
     c->max_array_size = 10000;
     c->kill_grace_s = 30; /* ECS stops a task so: SIGTERM, then SIGKILL 30 s later */
     c->idle_seconds = 60;

@@ -30,6 +30,7 @@ typedef struct barge_config {
     size_t max_jobdef_body; /* RegisterJobDefinition */
     int max_ce_per_queue;
     int max_depends_on;
+    int max_active_shares; /* share identifiers a fair-share queue may have active (AWS: 500) */
     int max_array_size;
     /* Jobs and instances. */
     double spot_reclaim_per_hour; /* a drill: the chance per hour that a Spot instance is taken */

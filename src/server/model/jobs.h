@@ -112,6 +112,9 @@ jq_share *jobs_share(jq_rt *q, const char *id);
  * (computeReservation/100)^ActiveFairShares counts: AWS's user guide calls a share active while
  * it has a job in SUBMITTED, PENDING, RUNNABLE, STARTING or RUNNING. */
 int jobs_share_active(const jq_share *s);
+/* Whether a job of share id may join queue q, which may have limit active shares (AWS Batch's
+ * 500): always when id is active already; q may be NULL (no job yet). */
+int jobs_share_may_join(const jq_rt *q, const char *id, int limit);
 /* Lets go of the shares that hold nothing (no RUNNABLE job, no running attempt) and whose usage
  * has decayed below JOBS_SHARE_IDLE_USAGE vCPU-seconds, with their records: a share for every
  * identifier ever used would otherwise stay for ever, in memory and in the store.  The next job

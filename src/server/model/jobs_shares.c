@@ -37,6 +37,18 @@ int jobs_share_active(const jq_share *s)
     return s->n_live || s->n_runnable || s->running_mvcpus;
 }
 
+int jobs_share_may_join(const jq_rt *q, const char *id, int limit)
+{
+    const jq_share *s = q ? dict_get(&q->shares, id) : NULL;
+    if (s && jobs_share_active(s)) return 1;
+    int active = 0;
+    /* Only for a share's first job: counting every share each submit would cost the queue's
+     * submissions a walk of hundreds. */
+    for (size_t i = 0; q && i < q->n_shares && active < limit; i++)
+        active += jobs_share_active(q->share_v[i]);
+    return active < limit;
+}
+
 void jobs__share_live(jq_rt *q, const job *j, int delta)
 {
     const char *id = jobspec_share(j->spec);
