@@ -40,6 +40,7 @@ KEYS = {
     "jobarns": ("AKIAJOBARNS0000001", "jobarnsSecret000000000000000000001", "job-arns", None),
     "tagger": ("AKIATAGGER00000001", "taggerSecret00000000000000000000001", "tag-mine", None),
     "teama": ("AKIATEAMA000000001", "teamaSecret000000000000000000000001", "team-a", None),
+    "q1": ("AKIAQ1QUEUE0000001", "q1Secret0000000000000000000000000001", "own-queue", None),
     "guarded": ("AKIAGUARDED0000001", "guardedSecret00000000000000000000001", "guarded", None),
     "temp": ("ASIATEMP0000000001", "tempSecret00000000000000000000000001", "admin",
              "FwoGZXIvYXdzEXAMPLEtoken/with+chars=="),
@@ -87,6 +88,12 @@ POLICIES = {
          "Condition": {"StringEquals": {"batch:ShareIdentifier": "teamA",
                                         "aws:RequestTag/cost-center": ["41", "42"]},
                        "ForAllValues:StringEquals": {"aws:TagKeys": ["cost-center", "team"]}}},
+        {"Effect": "Allow", "Action": "batch:Describe*", "Resource": "*"}]},
+    # Each user submits to the queue of its own name (a policy variable).
+    "own-queue": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "batch:SubmitJob",
+         "Resource": ["arn:aws:batch:*:*:job-queue/${aws:username}",
+                      "arn:aws:batch:*:*:job-definition/*"]},
         {"Effect": "Allow", "Action": "batch:Describe*", "Resource": "*"}]},
     # Definitions of images from one place, never privileged, never naming root as the user
     # (one naming no user is not denied: the key is absent).
@@ -387,6 +394,13 @@ class Auth(unittest.TestCase):
             msg = self.refused(c.submit_job, "AccessDeniedException", **dict(job, **kw))
             self.assertIn("because no identity-based policy allows the batch:SubmitJob action",
                           msg)
+
+    def test_policy_variables_name_the_caller(self):
+        c = self.client("q1")
+        self.assertTrue(c.submit_job(jobName="j", jobQueue="q1", jobDefinition="d")["jobId"])
+        msg = self.refused(c.submit_job, "AccessDeniedException", jobName="j", jobQueue="q2",
+                           jobDefinition="d")
+        self.assertIn("job-queue/q2", msg)
 
     def test_conditions_on_the_definitions_containers(self):
         c = self.client("guarded")

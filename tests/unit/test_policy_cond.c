@@ -21,8 +21,9 @@ static policy *doc(const char *effect, const char *condition)
 static void refused(const char *condition, const char *fragment)
 {
     char text[1024], err[400] = "";
-    snprintf(text, sizeof text, "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"batch:*\","
-             "\"Resource\":\"*\",\"Condition\":%s}]}", condition);
+    snprintf(text, sizeof text, "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+             "\"Allow\",\"Action\":\"batch:*\",\"Resource\":\"*\",\"Condition\":%s}]}",
+             condition);
     policy *p = policy_parse_text(text, err, sizeof err);
     if (p) fprintf(stderr, "accepted: %s\n", condition);
     CHECK(p == NULL);
@@ -131,7 +132,9 @@ static void test_refused(void)
     refused("{\"StringEquals\":{\"aws:RequestTag/\":\"a\"}}", "aws:RequestTag/");
     refused("{\"StringEquals\":{\"batch:ShareIdentifier\":[]}}", "non-empty list");
     refused("{\"StringEquals\":{\"batch:ShareIdentifier\":{\"a\":1}}}", "a string, a number");
-    refused("{\"StringEquals\":{\"batch:ShareIdentifier\":\"${aws:username}\"}}",
+    refused("{\"StringEquals\":{\"batch:ShareIdentifier\":\"${aws:CurrentTime}\"}}",
+            "the policy variables barge fills in are ${aws:username}");
+    refused("{\"StringEquals\":{\"batch:ShareIdentifier\":\"${aws:username\"}}",
             "policy variables");
     refused("{\"Bool\":{\"batch:Privileged\":\"yes\"}}", "true or false");
     refused("{\"NumericLessThan\":{\"aws:RequestTag/n\":\"ten\"}}", "not a number");
@@ -139,8 +142,50 @@ static void test_refused(void)
     refused("{\"StringEquals\":[]}", "object of condition keys");
 }
 
+/* Policy variables, in documents of Version 2012-10-17: the caller's name in a resource or a
+ * condition's value; a variable the request lacks matches nothing; in an older document "${" is
+ * plain text, as in IAM. */
+static void test_variables(void)
+{
+    char err[400] = "";
+    policy *p = policy_parse_text(
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":"
+        "\"batch:SubmitJob\",\"Resource\":\"arn:aws:batch:*:*:job-queue/${aws:username}-*\"},"
+        "{\"Effect\":\"Allow\",\"Action\":\"batch:TagResource\",\"Resource\":\"*\","
+        "\"Condition\":{\"StringEquals\":{\"aws:RequestTag/owner\":\"${aws:username}\"}}}]}",
+        err, sizeof err);
+    if (!p) fprintf(stderr, "%s\n", err);
+    CHECK(p != NULL);
+    policy_kv ann[] = {{"aws:username", "ann"}, {"aws:RequestTag/owner", "ann"}},
+              bob[] = {{"aws:username", "bob"}, {"aws:RequestTag/owner", "ann"}},
+              role[] = {{"aws:PrincipalArn", "arn:aws:iam::1:role/r"}},
+              star[] = {{"aws:username", "*"}};
+    policy_ctx a = {ann, 2}, b = {bob, 2}, r = {role, 1}, s = {star, 1};
+    const char *q = "arn:aws:batch:us-east-1:1:job-queue/ann-work";
+    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", q, &a, 1), POLICY_ALLOW);
+    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", q, &b, 1), POLICY_NO_MATCH);
+    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", q, &r, 1), POLICY_NO_MATCH);
+    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", q, &s, 1), POLICY_NO_MATCH);
+    CHECK_EQ_INT(policy_eval(p, "batch:TagResource", "*", &a, 1), POLICY_ALLOW);
+    CHECK_EQ_INT(policy_eval(p, "batch:TagResource", "*", &b, 1), POLICY_NO_MATCH);
+    policy_free(p);
+    p = policy_parse_text("{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\","
+                          "\"Action\":\"*\",\"Resource\":\"arn:${aws:SourceIp}\"}]}", err,
+                          sizeof err);
+    CHECK(p == NULL);
+    CHECK_CONTAINS(err, "Statement[0].Resource: '${aws:SourceIp}'");
+    /* Version 2008-10-17 (or none): text. */
+    p = policy_parse_text("{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\","
+                          "\"Resource\":\"q/${aws:username}\"}]}", err, sizeof err);
+    CHECK(p != NULL);
+    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", "q/${aws:username}", &a, 1), POLICY_ALLOW);
+    CHECK_EQ_INT(policy_eval(p, "batch:SubmitJob", "q/ann", &a, 1), POLICY_NO_MATCH);
+    policy_free(p);
+}
+
 int main(void)
 {
+    RUN(test_variables);
     RUN(test_operators);
     RUN(test_absent_keys);
     RUN(test_sets);

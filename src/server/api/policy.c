@@ -14,6 +14,7 @@ typedef struct statement {
     char **resources;
     size_t nresources;
     policy_cond *cond; /* NULL: none */
+    int vars;          /* a resource holds a policy variable (Version 2012-10-17) */
 } statement;
 
 struct policy {
@@ -83,6 +84,8 @@ policy *policy_parse(json_t *doc, char *err, size_t errlen)
         snprintf(err, errlen, "Statement: must be a statement or a list of statements");
         return NULL;
     }
+    /* Policy variables are IAM's in documents of this version only; in others "${" is text. */
+    int vars = ver && strcmp(json_string_value(ver), "2012-10-17") == 0;
     policy *p = xcalloc(1, sizeof *p);
     p->st = xcalloc(json_array_size(sts) + 1, sizeof *p->st);
     size_t i;
@@ -115,7 +118,14 @@ policy *policy_parse(json_t *doc, char *err, size_t errlen)
                     &t->nresources, err, errlen) < 0)
             goto fail;
         json_t *cond = json_object_get(s, "Condition");
-        if (cond && !(t->cond = policy_cond_parse(cond, i, err, errlen))) goto fail;
+        if (cond && !(t->cond = policy_cond_parse(cond, i, vars, err, errlen))) goto fail;
+        for (size_t r = 0; vars && r < t->nresources; r++) {
+            if (!strstr(t->resources[r], "${")) continue;
+            char where[64];
+            snprintf(where, sizeof where, "Statement[%zu].Resource", i);
+            if (policy_vars_check(t->resources[r], where, err, errlen) < 0) goto fail;
+            t->vars = 1;
+        }
         for (size_t a = 0; a < t->nactions; a++) {
             if (strcmp(t->actions[a], "*") != 0 && !strchr(t->actions[a], ':')) {
                 snprintf(err, errlen, "Statement[%zu].Action: '%.60s' is not SERVICE:ACTION "
@@ -167,6 +177,25 @@ static int any(char **pats, size_t n, const char *s, int nocase)
     return 0;
 }
 
+/* A statement's resources, with their policy variables filled in from the request's first
+ * context (the caller's keys, which every context holds); one whose variable the request
+ * lacks matches nothing. */
+static int any_resource(const statement *t, const char *s, const policy_ctx *ctxs, size_t nctx)
+{
+    if (!t->vars) return any(t->resources, t->nresources, s, 0);
+    for (size_t i = 0; i < t->nresources; i++) {
+        if (!strstr(t->resources[i], "${")) {
+            if (policy_glob(t->resources[i], s, 0)) return 1;
+            continue;
+        }
+        char *pat = policy_expand(t->resources[i], nctx ? &ctxs[0] : NULL);
+        int hit = pat && policy_glob(pat, s, 0);
+        free(pat);
+        if (hit) return 1;
+    }
+    return 0;
+}
+
 /* A statement's condition over a request of several contexts (a multi-node definition's node
  * ranges): an Allow must hold in every one, a Deny applies if it holds in any, so that no part
  * of a request is allowed that a statement about it alone would not allow. */
@@ -189,7 +218,7 @@ int policy_eval(const policy *p, const char *action, const char *resource,
     for (size_t i = 0; i < p->n; i++) {
         const statement *t = &p->st[i];
         if (!any(t->actions, t->nactions, action, 1) ||
-            !any(t->resources, t->nresources, resource, 0) || !cond_applies(t, ctxs, nctx))
+            !any_resource(t, resource, ctxs, nctx) || !cond_applies(t, ctxs, nctx))
             continue;
         if (t->deny) return POLICY_DENY;
         allowed = 1;

@@ -30,6 +30,63 @@ static const struct {
     {"Bool", OP_BOOL, 0},                  {"Null", OP_NULL, 0},
 };
 
+/* A policy variable's name (between "${" and "}"): the single-valued keys barge fills in that
+ * name the caller, and "$" for a literal '$'. */
+static int var_known(const char *name, size_t len)
+{
+    static const char *const vars[] = {"aws:username", "aws:PrincipalArn", "$", NULL};
+    for (size_t i = 0; vars[i]; i++)
+        if (strlen(vars[i]) == len && strncasecmp(name, vars[i], len) == 0) return 1;
+    return 0;
+}
+
+int policy_vars_check(const char *s, const char *where, char *err, size_t errlen)
+{
+    for (const char *p = strstr(s, "${"); p; p = strstr(p + 2, "${")) {
+        const char *end = strchr(p + 2, '}');
+        if (!end || !var_known(p + 2, (size_t)(end - p - 2))) {
+            snprintf(err, errlen, "%s: '%.60s': the policy variables barge fills in are "
+                                  "${aws:username}, ${aws:PrincipalArn} and ${$}; a variable "
+                                  "never filled in would make the statement mean less than it "
+                                  "says", where, p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+char *policy_expand(const char *s, const policy_ctx *ctx)
+{
+    buf b = {0};
+    buf_puts(&b, "");
+    for (const char *p = s;;) {
+        const char *v = strstr(p, "${");
+        if (!v) {
+            buf_puts(&b, p);
+            return b.data;
+        }
+        buf_append(&b, p, (size_t)(v - p));
+        const char *end = strchr(v + 2, '}');
+        if (!end) { /* checked when read; kept as written */
+            buf_puts(&b, v);
+            return b.data;
+        }
+        size_t len = (size_t)(end - v - 2);
+        const char *value = NULL;
+        if (len == 1 && v[2] == '$') value = "$";
+        for (size_t i = 0; !value && ctx && i < ctx->n; i++)
+            if (strlen(ctx->kv[i].key) == len && strncasecmp(ctx->kv[i].key, v + 2, len) == 0)
+                value = ctx->kv[i].value;
+        /* A value that would read as a wildcard is no name of the caller's. */
+        if (!value || (strcmp(value, "$") != 0 && strpbrk(value, "*?"))) {
+            buf_free(&b);
+            return NULL;
+        }
+        buf_puts(&b, value);
+        p = end + 1;
+    }
+}
+
 /* The keys barge fills in (auth_context.c); aws:RequestTag/ takes any tag key after it. */
 static const char *const known_keys[] = {
     "aws:PrincipalArn", "aws:username", "aws:TagKeys", "batch:ShareIdentifier", "batch:Image",
@@ -41,6 +98,7 @@ typedef struct cond_test {
     enum cond_op op;
     int negate, if_exists;
     enum cond_set set;
+    int vars; /* its values may hold policy variables */
     char *key;
     char **values;
     size_t n;
@@ -124,7 +182,8 @@ static char *value_text(json_t *v)
     return NULL;
 }
 
-static int read_values(json_t *v, cond_test *t, char *err, size_t errlen, const char *where)
+static int read_values(json_t *v, cond_test *t, int vars, char *err, size_t errlen,
+                       const char *where)
 {
     json_t *one = NULL;
     if (!json_is_array(v)) v = one = json_pack("[O]", v);
@@ -138,11 +197,13 @@ static int read_values(json_t *v, cond_test *t, char *err, size_t errlen, const 
     json_t *e;
     json_array_foreach(v, i, e) {
         char *s = value_text(e);
-        if (!s || strstr(s, "${")) {
-            snprintf(err, errlen, "%s: %s", where,
-                     s ? "policy variables (${...}) are not evaluated by barge; write the value "
-                         "itself"
-                       : "each value must be a string, a number or a boolean");
+        if (!s) {
+            snprintf(err, errlen, "%s: each value must be a string, a number or a boolean",
+                     where);
+            json_decref(one);
+            return -1;
+        }
+        if (vars && policy_vars_check(s, where, err, errlen) < 0) {
             free(s);
             json_decref(one);
             return -1;
@@ -171,7 +232,7 @@ static int read_values(json_t *v, cond_test *t, char *err, size_t errlen, const 
     return 0;
 }
 
-policy_cond *policy_cond_parse(json_t *block, size_t i, char *err, size_t errlen)
+policy_cond *policy_cond_parse(json_t *block, size_t i, int vars, char *err, size_t errlen)
 {
     if (!json_is_object(block) || json_object_size(block) == 0) {
         snprintf(err, errlen, "Statement[%zu].Condition: must be an object of condition "
@@ -211,7 +272,8 @@ policy_cond *policy_cond_parse(json_t *block, size_t i, char *err, size_t errlen
             cond_test *t = &c->t[c->n++];
             *t = probe;
             t->key = xstrdup(key);
-            if (read_values(v, t, err, errlen, where) < 0) goto fail;
+            t->vars = vars;
+            if (read_values(v, t, vars, err, errlen, where) < 0) goto fail;
         }
     }
     return c;
@@ -262,11 +324,19 @@ static int one(const cond_test *t, const char *v, const char *want)
 }
 
 /* The test for one of the request's values: any of the condition's values matches (none, for
- * a negated operator). */
-static int value_holds(const cond_test *t, const char *v)
+ * a negated operator).  A value with a policy variable the request lacks matches nothing. */
+static int value_holds(const cond_test *t, const char *v, const policy_ctx *ctx)
 {
     int hit = 0;
-    for (size_t k = 0; k < t->n && !hit; k++) hit = one(t, v, t->values[k]);
+    for (size_t k = 0; k < t->n && !hit; k++) {
+        if (!t->vars || !strstr(t->values[k], "${")) {
+            hit = one(t, v, t->values[k]);
+            continue;
+        }
+        char *want = policy_expand(t->values[k], ctx);
+        hit = want && one(t, v, want);
+        free(want);
+    }
     return t->negate ? !hit : hit;
 }
 
@@ -277,7 +347,7 @@ static int test_holds(const cond_test *t, const policy_ctx *ctx)
     for (size_t i = 0; ctx && i < ctx->n; i++) {
         if (strcasecmp(ctx->kv[i].key, t->key) != 0) continue;
         present++;
-        if (value_holds(t, ctx->kv[i].value))
+        if (value_holds(t, ctx->kv[i].value, ctx))
             any = 1;
         else
             all = 0;

@@ -11,9 +11,9 @@
  * fails a matching operator and passes a negated one (StringNotEquals...), as in IAM.
  *
  * The keys are those barge can fill in (docs/credentials.md lists them); a block naming
- * another, or an operator, a policy variable (${...}) or a date barge does not evaluate, is
- * refused when the document is read: a key that is never present would make a Deny statement
- * never apply, and so allow more than its author wrote. */
+ * another, or an operator, a policy variable or a date barge does not evaluate, is refused when
+ * the document is read: a key that is never present would make a Deny statement never apply,
+ * and so allow more than its author wrote. */
 #ifndef BARGE_POLICY_COND_H
 #define BARGE_POLICY_COND_H
 #include <jansson.h>
@@ -34,11 +34,20 @@ typedef struct policy_ctx {
 
 typedef struct policy_cond policy_cond;
 
-/* Reads statement i's Condition block; NULL with a sentence in err naming what is wrong. */
-policy_cond *policy_cond_parse(json_t *block, size_t i, char *err, size_t errlen);
+/* Reads statement i's Condition block; NULL with a sentence in err naming what is wrong.
+ * vars: the document is of Version 2012-10-17, whose values may hold policy variables
+ * (${aws:username}); in others "${" is plain text, as in IAM. */
+policy_cond *policy_cond_parse(json_t *block, size_t i, int vars, char *err, size_t errlen);
 void policy_cond_free(policy_cond *c);
 /* Whether every test of c holds in ctx. */
 int policy_cond_holds(const policy_cond *c, const policy_ctx *ctx);
+
+/* Checks the policy variables in s (a resource or a condition value): 0, or -1 with a sentence
+ * in err, naming where, for one barge does not fill in. */
+int policy_vars_check(const char *s, const char *where, char *err, size_t errlen);
+/* s with its policy variables replaced by ctx's values (fresh); NULL when ctx lacks one, or its
+ * value holds a wildcard: the element then matches nothing, as IAM has it. */
+char *policy_expand(const char *s, const policy_ctx *ctx);
 
 /* IAM's wildcard match of s against pattern (`*` and `?`); nocase for actions.  (Here, where
  * both policy.c and the conditions' Like operators use it.) */
