@@ -605,9 +605,17 @@ class GroupsAndStreamsByHand(ServerTestCase):
         self.assertClientError(logs.get_log_events, "does not exist",
                                code="ResourceNotFoundException", logGroupName="/gone",
                                logStreamName="g/one")
-        for name in ("/gone", "/never", "bad name"):
+        for name in ("/gone", "/never"):
             self.assertClientError(logs.delete_log_group, "does not exist",
                                    code="ResourceNotFoundException", logGroupName=name)
+        # A name no group can have is a bad parameter, as CloudWatch checks its pattern first;
+        # so for the calls on a group's retention and tags.
+        for call, kw in ((logs.delete_log_group, {}),
+                         (logs.put_retention_policy, {"retentionInDays": 1}),
+                         (logs.delete_retention_policy, {}),
+                         (logs.list_tags_log_group, {})):
+            self.assertClientError(call, "'bad name' is not a log group name",
+                                   code="InvalidParameterException", logGroupName="bad name", **kw)
         self.assertEqual([e["message"] for e in logs.get_log_events(
             logGroupName="/kept", logStreamName="k/one", startFromHead=True)["events"]],
             ["kept 0", "kept 1", "kept 2"])

@@ -95,11 +95,15 @@ static int create_log_group(api_ctx *c, json_t *req, json_t **resp)
     return 0;
 }
 
-/* 0 when name is a log group that exists; else -1 with CloudWatch's error. */
+/* 0 when name is a log group that exists; else -1 with CloudWatch's error: a name no group can
+ * have is a bad parameter (CloudWatch checks its pattern before it looks), as for the calls on
+ * streams (api_logs.c). */
 static int existing_group(api_ctx *c, const char *name)
 {
-    int rc = logstore_group_name_valid(name) ? logstore_group_exists(store_, name)
-                                             : LOGSTORE_NOT_FOUND;
+    if (!logstore_group_name_valid(name))
+        return LOGS_INVALID(c, "logGroupName: '%.100s' is not a log group name; use 1 to 512 "
+                               "of the characters A-Z a-z 0-9 . - _ / #", name);
+    int rc = logstore_group_exists(store_, name);
     if (rc == LOGSTORE_NOT_FOUND) return LOGS_NO_GROUP(c);
     return rc == LOGSTORE_OK ? 0 : LOGS_UNREADABLE(c);
 }
@@ -162,6 +166,9 @@ static int tagged_group(api_ctx *c, json_t *req, char group[LOGSTORE_NAME_MAX + 
         return LOGS_INVALID(c, "resourceArn: '%.200s' is not the ARN of a log group here (barge "
                                "tags its log groups only: arn:aws:logs:%s:%s:log-group:NAME)",
                             arn, barge_cfg.region, barge_cfg.account_id);
+    if (!arn && name && !logstore_group_name_valid(name))
+        return LOGS_INVALID(c, "logGroupName: '%.100s' is not a log group name; use 1 to 512 "
+                               "of the characters A-Z a-z 0-9 . - _ / #", name);
     if (api_logs_group_named(arn ? arn : name, group) < 0) return LOGS_NO_GROUP(c);
     char *text = NULL;
     int rc = logstore_group_tags(store_, group, &text);
