@@ -167,6 +167,7 @@ int cli_common_option(cli_ctx *c, int o, const char *arg)
         c->region_from = "--region";
         return 1;
     case CLI_OPT_CAFILE: c->ca_file = arg; return 1;
+    case CLI_OPT_PROFILE: c->profile = arg; return 1;
     case CLI_OPT_JSON: c->json = 1; return 1;
     default: return 0;
     }

@@ -8,12 +8,13 @@
 #include "cli/cli_http.h"
 
 /* Option codes of the options every command takes; a command's own codes start at 256. */
-enum { CLI_OPT_ENDPOINT = 1000, CLI_OPT_REGION, CLI_OPT_JSON, CLI_OPT_CAFILE };
+enum { CLI_OPT_ENDPOINT = 1000, CLI_OPT_REGION, CLI_OPT_JSON, CLI_OPT_CAFILE, CLI_OPT_PROFILE };
 
 #define CLI_COMMON_OPTIONS                                                                    \
     {"endpoint", required_argument, NULL, CLI_OPT_ENDPOINT},                                  \
         {"ca-file", required_argument, NULL, CLI_OPT_CAFILE},                                 \
         {"region", required_argument, NULL, CLI_OPT_REGION},                                  \
+        {"profile", required_argument, NULL, CLI_OPT_PROFILE},                                \
         {"json", no_argument, NULL, CLI_OPT_JSON}, {"help", no_argument, NULL, 'h'}
 
 /* The options that shape a submitted job, shared by `barge submit` and `barge run`
@@ -75,7 +76,9 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
     "  --ca-file FILE   PEM certificates an https:// endpoint is verified against\n"          \
     "                   (default $AWS_CA_BUNDLE, else the system's CA bundle)\n"             \
     "  --region R       signing region (default $AWS_REGION or $AWS_DEFAULT_REGION, else\n"    \
-    "                   us-east-1)\n"
+    "                   us-east-1)\n"                                                        \
+    "  --profile NAME   sign with this profile of ~/.aws/credentials and ~/.aws/config,\n"  \
+    "                   whatever the environment's keys (as the AWS CLI's --profile)\n"
 #define CLI_COMMON_HELP                                                                       \
     CLI_COMMON_HELP_FIRST                                                                     \
     "  --json           print the API's JSON answer instead of text for people\n"             \
@@ -83,10 +86,10 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req);
 #define CLI_COMMON_HELP_NO_JSON CLI_COMMON_HELP_FIRST CLI_COMMON_HELP_LAST
 #define CLI_COMMON_HELP_LAST                                                                  \
     "  -h, --help       show this help\n"                                                      \
-    "Credentials come from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN,\n" \
-    "else $AWS_PROFILE's profile (or default) of ~/.aws/credentials and ~/.aws/config, else the\n" \
-    "container credentials endpoint (a job's role); default barge/barge, which a server in\n" \
-    "--dev accepts.\n"
+    "Credentials come from --profile's profile, else $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY\n" \
+    "and $AWS_SESSION_TOKEN, else $AWS_PROFILE's profile (or default) of ~/.aws/credentials and\n" \
+    "~/.aws/config, else the container credentials endpoint (a job's role); default barge/barge,\n" \
+    "which a server in --dev accepts.\n"
 
 /* Whether --queue Q and --definition D (either may be NULL) can name a queue and a definition
  * (cli_ref_check), and --name N (NULL: not given) a job: what no name can hold, or a revision

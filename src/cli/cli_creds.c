@@ -382,11 +382,19 @@ static int from_process(cli_creds *c, const char *prog)
     return rc;
 }
 
-static int load(cli_creds *c, const char *prog)
+static int load(cli_creds *c, const char *prog, const char *profile)
 {
     const char *named = env("AWS_PROFILE"), *by = "$AWS_PROFILE";
     if (!named && (named = env("AWS_DEFAULT_PROFILE"))) by = "$AWS_DEFAULT_PROFILE";
-    const char *key = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
+    if (profile) {
+        named = profile;
+        by = "--profile";
+    }
+    /* A profile given on the command line is what this command is to run as: the AWS CLI's
+     * --profile passes over the environment's keys (set for another program, or left from an
+     * earlier session), which $AWS_PROFILE does not. */
+    const char *key = profile ? NULL : env("AWS_ACCESS_KEY_ID");
+    const char *secret = profile ? NULL : env("AWS_SECRET_ACCESS_KEY");
     c->key_from = "$AWS_ACCESS_KEY_ID";
     c->secret_from = "$AWS_SECRET_ACCESS_KEY";
     c->token_from = "$AWS_SESSION_TOKEN";
@@ -434,9 +442,9 @@ static int load(cli_creds *c, const char *prog)
     return 0;
 }
 
-int cli_creds_load(cli_creds *c, const char *prog)
+int cli_creds_load(cli_creds *c, const char *prog, const char *profile)
 {
-    int rc = load(c, prog);
+    int rc = load(c, prog, profile);
     /* The command ends without a context to close. */
     if (rc) cli_creds_free(c);
     return rc;

@@ -1,7 +1,8 @@
 /* cli_creds — who the CLI signs as, found where the AWS CLI and SDKs look, in their order:
  *
- *   1. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN);
- *   2. the profile AWS_PROFILE names, or "default", of the shared files
+ *   1. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), unless --profile
+ *      names a profile: an explicit profile passes over them, as the AWS CLI's --profile does;
+ *   2. the profile --profile or AWS_PROFILE names, or "default", of the shared files
  *      (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, then AWS_CONFIG_FILE or
  *      ~/.aws/config): its keys, or what its credential_process prints (run again before
  *      they expire); a profile named and not found is an error, as for the AWS CLI;
@@ -29,9 +30,10 @@ typedef struct cli_creds {
     char *process, *process_from;
 } cli_creds;
 
-/* Finds the keys: 0; 2 when they are set wrongly, 1 when the endpoint that gives them failed
- * (a sentence on stderr, after prog, either way). */
-int cli_creds_load(cli_creds *k, const char *prog);
+/* Finds the keys, of the profile named by --profile when profile is not NULL: 0; 2 when they
+ * are set wrongly, 1 when the endpoint that gives them failed (a sentence on stderr, after prog,
+ * either way). */
+int cli_creds_load(cli_creds *k, const char *prog, const char *profile);
 /* Before a request: credentials of the container endpoint or a credential_process that expire within five minutes are
  * fetched again.  0, or 1 with a sentence on stderr. */
 int cli_creds_fresh(cli_creds *k, const char *prog);

@@ -19,7 +19,7 @@ static const char explain_help[] =
     "RUNNABLE job waits for, where a started job runs (and the image its agent pulls), how a\n"
     "finished job's attempts ended, and which dependency failed for a job that failed with it.\n"
     "Sentences for people only: `barge describe --json JOBID` gives the job as JSON.\n"
-    "\n" CLI_COMMON_HELP;
+    "\n" CLI_COMMON_HELP_NO_JSON; /* --json is refused, saying so: not listed */
 
 /* How deep dependencies are followed: a chain longer than this is summed up. */
 #define MAX_DEPTH 6

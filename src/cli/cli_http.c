@@ -202,7 +202,14 @@ static int open_checked(cli_ctx *c)
     size_t auth_len = scheme ? strcspn(e + scheme, "/?#") : 0;
     const char *rest = e + scheme + auth_len;
     const char *from = c->endpoint_from ? c->endpoint_from : "the endpoint";
-    int crc = cli_creds_load(&c->creds, c->prog);
+    /* --profile '' names no profile: an unset shell variable, not the default profile. */
+    if (c->profile && !*c->profile) {
+        fprintf(stderr, "%s: --profile needs a profile's name, one of ~/.aws/credentials or "
+                        "~/.aws/config; leave it out for $AWS_PROFILE's, or the default\n",
+                c->prog);
+        return 2;
+    }
+    int crc = cli_creds_load(&c->creds, c->prog, c->profile);
     if (crc) return crc;
     use_creds(c);
     if (!c->region) {

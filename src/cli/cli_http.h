@@ -17,6 +17,7 @@ typedef struct cli_ctx {
     const char *ca_file;       /* --ca-file or $AWS_CA_BUNDLE; NULL: the system's CA bundle */
     const char *region;
     const char *region_from;   /* "--region", "$AWS_REGION"...: where the region came from */
+    const char *profile;       /* --profile: the shared files' profile to sign as; NULL */
     const char *access_key;
     const char *secret_key;
     const char *session_token; /* NULL without temporary credentials */

@@ -32,7 +32,8 @@ static int is_version_word(const char *w)
  * --NAME=VALUE; *takes_value says whether the next word is its value. */
 static int common_option(const char *w, int *takes_value)
 {
-    static const char *const with_value[] = {"--endpoint", "--region", "--ca-file"};
+    static const char *const with_value[] = {"--endpoint", "--region", "--ca-file",
+                                             "--profile"};
     *takes_value = 0;
     if (strcmp(w, "--json") == 0) return 1;
     for (size_t i = 0; i < sizeof with_value / sizeof *with_value; i++) {

@@ -1114,6 +1114,46 @@ class SignedRequests(unittest.TestCase):
         self.assertIn("no-such-queue", p.stderr)
 
 
+    def test_profile_names_the_profile_as_the_aws_clis_does(self):
+        """`--profile NAME`, the AWS CLI user's way to pick a profile, was an unknown option
+        (exit 2), and said to be no command before one.  It names the profile as $AWS_PROFILE
+        does, and passes over the environment's keys, as the AWS CLI's --profile does."""
+        tmp = tempfile.mkdtemp(prefix="barge-cli-profile-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        creds = os.path.join(tmp, "credentials")
+        with open(creds, "w") as f:
+            f.write("[default]\naws_access_key_id = nobody\naws_secret_access_key = x\n\n"
+                    "[team]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                    % (ACCESS_KEY, SECRET_KEY))
+        files = {"AWS_SHARED_CREDENTIALS_FILE": creds,
+                 "AWS_CONFIG_FILE": os.path.join(tmp, "config")}
+
+        def jobs(*extra, **env):
+            return barge("jobs", "--queue", "no-such-queue", *extra, endpoint=self.server.url,
+                         env=dict(files, **env))
+        # The team's key, over $AWS_PROFILE's and over the environment's, which the server
+        # does not know.
+        for extra, env in ((("--profile", "team"), {}),
+                           (("--profile=team",), {"AWS_PROFILE": "default"}),
+                           (("--profile", "team"), {"AWS_ACCESS_KEY_ID": "nobody",
+                                                    "AWS_SECRET_ACCESS_KEY": "x"})):
+            rc, _, err = jobs(*extra, **env)
+            self.assertEqual(rc, 1, (extra, env, err))
+            self.assertIn("no-such-queue", err)  # refused for the queue: the key was taken
+        rc, _, err = jobs("--profile", "nope")
+        self.assertEqual((rc, err.count("\n")), (2, 1), err)
+        self.assertIn("the profile nope (--profile) is not in", err)
+        rc, _, err = jobs("--profile", "")
+        self.assertEqual((rc, err.count("\n")), (2, 1), err)
+        self.assertIn("--profile needs a profile's name", err)
+        # Given before the command, it is shown where it goes, as the other common options.
+        rc, out, err = barge("--profile", "team", "jobs", "--queue", "q")
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("barge: options go after the command: barge jobs --profile team --queue q",
+                      err)
+        rc, out, _ = barge("jobs", "--help")
+        self.assertIn("--profile NAME", out)
+
     def test_a_profile_s_credential_process_and_region_are_used(self):
         """A profile whose keys come from a credential_process (run again when they are about
         to expire), and the region of the profile in the config file, as the AWS CLI."""

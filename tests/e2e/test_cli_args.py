@@ -153,6 +153,11 @@ class Arguments(ServerTestCase):
         rc, out, err = self.cli("explain", "--json", third)
         self.assertEqual(rc, 2, (out, err))
         self.assertIn("barge describe --json", err)
+        # Its help listed --json among the common options, which it refuses.
+        rc, out, err = self.cli("explain", "--help")
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("  --json", out)
+        self.assertIn("  --endpoint URL", out)
 
     def test_a_message_on_a_terminal_does_not_run_on_from_the_progress_bar(self):
         # On a terminal the array's bar is redrawn in place; a message written while it is

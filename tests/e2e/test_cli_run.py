@@ -189,6 +189,19 @@ class FirstStart(JobsCase):
         self.assertNotIn("\r[", seen)
         self.assertIn("] 2/2 SUCCEEDED 2\r\n", seen)
 
+    def test_run_an_arrays_bar_never_widens(self):
+        """The bar took the room its counts left, at each redraw: as children changed status
+        ("RUNNABLE 8", then "RUNNABLE 4 RUNNING 2 SUCCEEDED 2", then "SUCCEEDED 8") it jumped
+        from 40 marks to 20 and back, its fill seeming to go back.  It keeps the narrowest
+        width it has had."""
+        rc, seen = self.run_on_terminal(60, "xterm", "--image", "busybox", "--array-size", "8",
+                                        "--", "sh", "-c", "sleep 0.5")
+        self.assertEqual(rc, 0, seen)
+        bars = [len(m) for m in re.findall(r"(?:^|\r)\[([#.]+)\] ", seen.replace("\x1b[K", ""))]
+        self.assertGreater(len(bars), 2, seen)
+        self.assertEqual(bars, sorted(bars, reverse=True), seen)
+        self.assertIn("8/8 SUCCEEDED 8", seen)
+
     def test_run_whose_reader_goes_says_its_job_goes_on(self):
         """`barge run ... | head -1` ended barge run by SIGPIPE, without a word about its job,
         which runs on: it says so, and how to follow or stop it."""
