@@ -280,6 +280,14 @@ static void say_end(const cli_ctx *c, const char *id, json_t *described, int arr
     if (creason && !(reason && strstr(reason, creason))) buf_printf(&b, " (%s)", creason);
     if (json_is_integer(code)) buf_printf(&b, " (exit code %lld)", (long long)json_integer_value(code));
     else if (!array && strcmp(status, "SUCCEEDED") != 0) buf_puts(&b, "; it has no exit code");
+    /* An array's reason names no child: how many failed, and where to see which. */
+    json_t *counts = json_object_get(json_object_get(job, "arrayProperties"), "statusSummary");
+    long long failed = json_integer_value(json_object_get(counts, "FAILED"));
+    if (array && failed > 0)
+        buf_printf(&b, "; %lld of its %lld children failed (`barge jobs --array %s --status "
+                        "FAILED` lists them)", failed,
+                   (long long)json_integer_value(json_object_get(
+                       json_object_get(job, "arrayProperties"), "size")), id);
     cli_progress_break();
     fprintf(stderr, "%s: %s\n", c->prog, b.data);
     buf_free(&b);

@@ -134,6 +134,12 @@ int cli_submit_option(cli_ctx *c, int o, const char *arg, json_t *req)
     case CLI_SUB_DEP: {
         char *id;
         const char *type;
+        /* No job id holds a comma: a list here would reach the server as one id it lacks. */
+        if (strchr(arg, ',')) {
+            cli_usage_error(c, "--depends-on '%s': give each job with a --depends-on of its own",
+                            arg);
+            return -1;
+        }
         int parsed = cli_parse_dependency(arg, &id, &type);
         if (parsed == -2) {
             cli_usage_error(c, "--depends-on '%s': a SEQUENTIAL dependency names no job (an "

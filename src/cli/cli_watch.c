@@ -383,8 +383,9 @@ static int draw_queue(cli_ctx *c, const char *queue, int clear)
     cli_fmt_time(cli_int(json_object_get(resp, "frontOfQueue"), "lastUpdatedAt"), t);
     json_t *util = json_object_get(resp, "queueUtilization");
     json_t *usage = json_array_get(json_object_get(util, "totalCapacityUsage"), 0);
-    view_line(&v, "queue %s at %s, %g vCPUs in use", cli_arn_name(queue), t,
-              json_number_value(json_object_get(usage, "quantity")));
+    double in_use = json_number_value(json_object_get(usage, "quantity"));
+    view_line(&v, "queue %s at %s, %g vCPU%s in use", cli_arn_name(queue), t, in_use,
+              in_use == 1 ? "" : "s");
     if (held) view_line(&v, "%s", held);
     if (before) view_line(&v, "%s", before);
     if (packed[0]) {
@@ -455,9 +456,18 @@ int cli_watch(int argc, char **argv)
             every_given = 1;
             break;
         case O_ONCE: once = 1; break;
-        default: return cli_option_error(&c, o, argv, opts);
+        default:
+            /* The other commands take --queue: here the queue is the operand. */
+            if (o == '?' && strncmp(argv[optind - 1], "--queue", 7) == 0 &&
+                (argv[optind - 1][7] == '\0' || argv[optind - 1][7] == '='))
+                return cli_usage_error(&c, "the queue to watch is given without an option: "
+                                           "barge watch QUEUE");
+            return cli_option_error(&c, o, argv, opts);
         }
     }
+    if (!array && optind + 1 < argc)
+        return cli_usage_error(&c, "give one job queue to watch, not %d (%s, %s...)",
+                               argc - optind, argv[optind], argv[optind + 1]);
     if (!array && optind + 1 != argc)
         return cli_usage_error(&c, "give one job queue to watch (or --array JOBID)");
     if (array && optind != argc)

@@ -329,6 +329,20 @@ class Arguments(ServerTestCase):
             rc, out, err = self.cli("jobs", *args)
             self.assertEqual(rc, 2, (args, out, err))
             self.assertIn(want, err)
+        # No job id holds a comma: a list went to the server as one id ("no job with id
+        # 'A,B'"); --status takes lists, --depends-on one job a time.
+        rc, out, err = self.cli("submit", "--queue", "args", "--definition", "args-jd",
+                                "--depends-on", "a1,b2")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--depends-on 'a1,b2': give each job with a --depends-on of its own", err)
+        # watch takes its queue as the operand: --queue was an unknown option, and a second
+        # queue was told to give one.
+        rc, out, err = self.cli("watch", "--once", "--queue", "args")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("the queue to watch is given without an option: barge watch QUEUE", err)
+        rc, out, err = self.cli("watch", "--once", "args", "other")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("give one job queue to watch, not 2 (args, other...)", err)
         # No event is made for a submission: said here rather than by the server.
         rc, out, err = self.cli("events", "--status", "submitted,running")
         self.assertEqual(rc, 2, err)

@@ -141,6 +141,11 @@ class FirstStart(JobsCase):
                               '[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 0 ]')
         self.assertEqual(rc, 1, err)
         self.assertIn("FAILED 1", err)
+        # The array's reason names no child: the end says how many failed and where to look.
+        m = re.search(r"job (\S+) FAILED: .*; 1 of its 2 children failed \(`barge jobs --array "
+                      r"(\S+) --status FAILED` lists them\)", err)
+        self.assertTrue(m, err)
+        self.assertEqual(m.group(1), m.group(2))
 
     def run_on_terminal(self, columns, term, *args):
         """Runs `barge run ARGS` on a terminal of that many columns (0: one that says none)
