@@ -28,6 +28,7 @@
 #include "common/util.h"
 #include "agent/agent_assign.h"
 #include "agent/container_config.h"
+#include "agent/container_rlimits.h"
 #include "agent/image_cache.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -135,13 +136,15 @@ static void run_config(const char *const part[4], const size_t len[4])
         static const idmap ids = {100000, 100000, 65536};
         container_inputs in = {s, image, lower, work, s->attempt % 3 ? "/usr/libexec/barge-init"
                                                                      : NULL,
-                               s->attempt % 2 ? &ids : NULL, NULL, NULL, NULL};
-        char reason[512];
-        json_t *config = container_config(&in, reason, sizeof reason);
+                               s->attempt % 2 ? &ids : NULL, NULL, NULL, NULL,
+                               (s->attempt / 2) % 2};
+        char reason[512], said[512];
+        json_t *config = container_config(&in, said, sizeof said, reason, sizeof reason);
         if (config) {
             json_t *process = json_object_get(config, "process");
             const char *cwd = json_string_value(json_object_get(process, "cwd"));
-            char *text = json_dumps(config, JSON_COMPACT);
+            /* As it is written for runc: unlimited rlimits as RLIM_INFINITY's digits. */
+            char *text = container_rlimits_text(config);
             if (!text || !cwd || cwd[0] != '/' ||
                 json_array_size(json_object_get(process, "args")) == 0)
                 abort();

@@ -54,9 +54,13 @@ void agent_conn_init(agent_conn *h, struct agent *ag, agent_servers *servers, co
     h->servers = servers;
     h->poller = poller;
     h->bearer = bearer;
-    /* Interruptible, so that a stop does not wait for a long poll to end. */
+    /* Interruptible, so that a stop does not wait for a long poll to end.  Reset on close:
+     * a request given up (a partition outlasting its timeout) is sent again, and its first
+     * copy, still queued in the kernel, must not reach the server when the link heals (log
+     * lines stored twice, a stale exchange). */
     httpc_options o = {.connect_timeout_ms = 5000, .tcp_keepalive = 1, .ca_file = ca_file,
-                       .abandon = abandon, .ctx = h, .max_body = AGENT_CONN_ANSWER_MAX};
+                       .abandon = abandon, .ctx = h, .max_body = AGENT_CONN_ANSWER_MAX,
+                       .reset_on_close = 1};
     h->c = httpc_new(&o);
     BARGE_ASSERT(h->c != NULL);
 }

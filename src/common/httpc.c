@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "common/mem.h"
 
@@ -44,6 +45,19 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* CURLOPT_SOCKOPTFUNCTION for reset_on_close: a close resets the connection and drops what is
+ * unsent.  A connection closed after its answer came has nothing unsent, so only the peer's
+ * view of the close changes (a reset rather than a FIN). */
+static int reset_on_close(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)ud;
+    if (purpose == CURLSOCKTYPE_IPCXN) {
+        struct linger l = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    return CURL_SOCKOPT_OK;
+}
+
 /* An empty Expect: header keeps libcurl from sending one of its own. */
 static struct curl_slist *fresh_headers(void)
 {
@@ -67,6 +81,7 @@ httpc *httpc_new(const httpc_options *o)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     if (o->tcp_keepalive) curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     if (o->user_agent) curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent);
+    if (o->reset_on_close) curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, reset_on_close);
     /* Verification is libcurl's default; it is never turned off here.  A CA file replaces the
      * system's bundle, and libcurl also accepts a certificate in it that is not a CA's (the
      * server's own, self-signed or not), which is how a server's local agents trust it. */

@@ -35,6 +35,12 @@ typedef struct httpc_options {
      * body is not kept at all (httpc_body gives ""), for a peer whose status alone counts. */
     size_t max_body;
     int discard_body;
+    /* A connection closed with a request not yet delivered (given up on a timeout, abandoned)
+     * is reset (SO_LINGER 0) rather than closed: the kernel drops what it still had to send
+     * instead of delivering it once the network heals, so that a request the caller sends again
+     * is not also handled late in its first form (a log batch stored twice).  Set by callers
+     * that retry what did not get an answer. */
+    int reset_on_close;
 } httpc_options;
 
 /* A new handle, or NULL when libcurl cannot make one.  The options are copied. */

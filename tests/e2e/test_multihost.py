@@ -7,7 +7,10 @@ UnmanagedHosts: agents an operator starts on two hosts, with the server's join t
 UNMANAGED compute environment; jobs run on both and their logs reach the server; a host whose
 link is cut is declared lost (FLEET_LOST_AFTER_SECONDS, 30 s: one of the two slow tests), its
 attempt ends as a terminated host's and is retried on the other host, and when the link comes
-back its agent learns the instance is gone, stops the stale attempt and registers again.
+back its agent learns the instance is gone, stops the stale attempt and registers again; a batch
+of lines caught in a cut is stored once (the agent resets the connection it gives up, so the
+kernel does not deliver the first copy late), and a lost instance's lines still reach its
+attempt's log when its id has been registered again meanwhile.
 
 ExecProvider: a MANAGED compute environment served by the exec provider (--provider-commands):
 the launch command starts `barge agent` on a free host of the pool, the terminate command stops
@@ -215,6 +218,77 @@ class UnmanagedHosts(LanCase):
         # And it takes work again.
         d = self.wait_job(self.submit("after", queue="lanq", command="hostname -I"), DONE, 30)
         self.assertEqual(d["status"], "SUCCEEDED")
+
+
+    def test_a_log_batch_caught_in_a_cut_is_stored_once(self):
+        """A batch of lines sent as the link goes down waits in the kernel; the agent gives the
+        request up after its timeout and sends the lines again.  When the link comes back, the
+        first copy must not reach the server too: each line is stored once, at its own time."""
+        jid = self.submit("cut-batch", queue="lanq",
+                          command="echo before; " + self.gate("cut-batch") +
+                                  "echo during; sleep 600")
+        self.wait_job(jid, "RUNNING")
+        d = self.job(jid)
+        self.wait_for(lambda: "before" in self.logs_of(d), 10, "the first line")
+        [host] = [h for h in self.hosts if self.ready().get(h.address) == instance_of(d)]
+        given_up = self.agent_log(host).count("cannot ship logs")
+        host.cut()
+        self.addCleanup(host.plug)
+        self.open_gate("cut-batch")  # "during" is printed, and its batch sent, while cut off
+        self.wait_for(lambda: self.agent_log(host).count("cannot ship logs") > given_up, 60,
+                      "the agent to give the upload up")
+        host.plug()
+
+        def unsent():
+            """The host's connections to the server that still have data to send."""
+            p = subprocess.run(host.cmd(["ss", "-Htn", "dst", self.server_host]),
+                               capture_output=True, text=True)
+            return [line for line in p.stdout.splitlines() if line.split()[2] != "0"]
+        # Whatever the host's kernel still held has gone, or been dropped, by then.
+        self.wait_for(lambda: not unsent(), 90, "the host's queued requests to go")
+        self.wait_for(lambda: "during" in self.logs_of(d), 30, "the line printed cut off")
+        self.wait_job(jid, DONE, timeout=60)
+        self.wait_for(lambda: host.address in self.ready(), 30,
+                      "the host's agent to register again")
+        self.assertEqual(self.logs_of(d), ["before", "during"])
+
+
+    def test_a_lost_instance_ships_its_lines_after_its_id_is_registered_again(self):
+        """Cut off, the host's instance is lost, and its id is registered again from elsewhere
+        (an agent started with the same --instance-id on another machine) before the link
+        comes back.  The lines the cut-off agent holds, printed by the attempt the server
+        ended, are still that attempt's: its old credential may ship them, as when the id is
+        gone."""
+        jid = self.submit("same-id", queue="lanq",
+                          command="echo before; " + self.gate("same-id") +
+                                  "echo during; sleep 600")
+        self.wait_job(jid, "RUNNING")
+        d = self.job(jid)
+        iid = instance_of(d)
+        [host] = [h for h in self.hosts if self.ready().get(h.address) == iid]
+        self.wait_for(lambda: "before" in self.logs_of(d), 10, "the first line")
+        host.cut()
+        self.addCleanup(host.plug)
+        self.open_gate("same-id")  # printed while cut off: the agent holds it
+        d = self.wait_job(jid, DONE, timeout=75)
+        self.assertRegex(d["attempts"][0]["statusReason"], HOST_EC2)
+        # The id registered again, as the agent of another machine would.
+        status, _, body = self.server.raw(
+            "POST", "/barge/v1/agent/register",
+            {"computeEnvironment": "lan", "instanceId": iid, "vcpus": 1, "memoryMiB": 1024},
+            {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN})
+        self.assertEqual(status, 200, body)
+        host.plug()
+        self.wait_for(lambda: "during" in self.logs_of(d), 60, "the lines held while cut off")
+        self.assertEqual(self.logs_of(d), ["before", "during"])
+        # The other registration goes; the host's agent registers its id again.
+        p = subprocess.run([BARGE, "revoke-instance", "--endpoint", self.server.url, iid],
+                           capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY,
+                                    AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_REGION=REGION))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.wait_for(lambda: host.address in self.ready(), 30,
+                      "the host's agent to register again")
 
 
     def test_assignments_sent_through_a_short_drop_start_once(self):

@@ -531,8 +531,14 @@ static int agent_logs(api_ctx *c, json_t *req, json_t **resp)
     const char *named = api_str(req, "instanceId");
     if (api_check_instance_id(c, named, "instanceId") < 0) return -1;
     /* A lost instance's agent may still upload what its attempts printed, to their streams
-     * alone (agent_ident_lose): checked stream by stream below. */
-    int lost = rc == AGENT_CRED_NO_INSTANCE && json_array_size(streams) > 0;
+     * alone (agent_ident_lose): checked stream by stream below, against the lost instance's
+     * own credentials.  Its id may be registered again meanwhile (an agent started with the
+     * same --instance-id elsewhere), which makes the old credential a wrong one for the id,
+     * not an unknown one: the lines the cut-off agent holds still belong in its attempts'
+     * logs. */
+    int lost = (rc == AGENT_CRED_NO_INSTANCE || rc == AGENT_CRED_WRONG ||
+                rc == AGENT_CRED_EXPIRED) &&
+               json_array_size(streams) > 0;
     json_array_foreach(streams, i, s)
         lost = lost && agent_ident_lost_may_write(c->auth, api_str(s, "logStreamName"));
     if (rc != AGENT_CRED_OK && !lost) return api_agent_refuse(c, rc, id);
