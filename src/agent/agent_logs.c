@@ -23,6 +23,11 @@
 /* The server takes bodies up to 4 MiB, and JSON escapes can make text up to six times larger. */
 #define LOG_BATCH_BYTES (512 * 1024)
 #define LOG_FLUSH_MS 200
+/* The fewest lines an upload that got no answer is cut to.  On a link that loses most packets a
+ * batch of thousands does not arrive within the request's timeout, and sent again whole it never
+ * does: reports, which wait for the lines queued before them, went with it (a job ended on its
+ * host was STARTING for two minutes, then lost with its instance). */
+#define LOG_BATCH_MIN_LINES 8
 #define LOG_QUEUE_CAP (16 * 1024 * 1024)
 
 typedef struct agent_logev {
@@ -178,9 +183,12 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
     *sent = 0;
     pthread_mutex_lock(&ag->mu);
     size_t n = 0, bytes = 0;
+    size_t most = ag->log_batch_lines ? ag->log_batch_lines : LOG_BATCH_LINES;
+    /* Bytes shrink with lines: a few long lines are as slow to get through as many. */
+    size_t most_bytes = LOG_BATCH_BYTES / (LOG_BATCH_LINES / most);
     logev *last = NULL;
     for (logev *e = ag->lhead;
-         e && n < LOG_BATCH_LINES && (n == 0 || bytes + e->len + 64 <= LOG_BATCH_BYTES);
+         e && n < most && (n == 0 || bytes + e->len + 64 <= most_bytes);
          e = e->next) {
         n++;
         bytes += e->len + 64;
@@ -220,15 +228,25 @@ int agent_logs_ship(agent *ag, agent_conn *h, const char *iid, size_t *sent)
         status == 429) {
         /* Answered, but not stored: the server is there and reports can still reach it. */
         ag->logs_refused = status >= 500 || status == 429;
+        /* No answer (a link that loses most of what it carries, a server away): the next try
+         * carries half as many, down to LOG_BATCH_MIN_LINES. */
+        if (status == AGENT_CONN_UNREACHABLE) {
+            size_t half = most / 2;
+            ag->log_batch_lines = half < LOG_BATCH_MIN_LINES ? LOG_BATCH_MIN_LINES : half;
+        }
         /* Once in a while, not at every retry: the server may be away for long. */
         static int64_t last_note;
         if (status != AGENT_CONN_ABORTED && util_mono_ms() - last_note >= 30000) {
-            log_warn("cannot ship logs to %s (%s); retrying", agent_servers_current(&ag->servers), err);
+            log_warn("cannot ship logs to %s (%s); retrying with at most %zu lines an upload",
+                     agent_servers_current(&ag->servers), err,
+                     ag->log_batch_lines ? ag->log_batch_lines : (size_t)LOG_BATCH_LINES);
             last_note = util_mono_ms();
         }
         return 0;
     }
     ag->logs_refused = 0;
+    if (ag->log_batch_lines)
+        ag->log_batch_lines = most * 2 >= LOG_BATCH_LINES ? 0 : most * 2;
     if (status != 200)
         log_warn("the server refused %zu log lines (%s); they are dropped", n, err);
     pthread_mutex_lock(&ag->mu);

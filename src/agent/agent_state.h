@@ -96,6 +96,9 @@ typedef struct agent {
     /* The server answered the last log upload but could not store it (its log store cannot
      * write): reports and heartbeats then go without waiting for the lines.  The sender's. */
     int logs_refused;
+    /* The most lines the next upload carries (0: LOG_BATCH_LINES): halved each time one gets
+     * no answer, doubled back each time one is stored.  The sender's. */
+    size_t log_batch_lines;
     int64_t last_exchange;
     /* The server's absence (agent_orphan.c): --server-lost-seconds, when it last answered
      * (monotonic ms, 0 before it ever did), whether the agent has given up waiting for it, and

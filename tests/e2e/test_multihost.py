@@ -237,6 +237,10 @@ class UnmanagedHosts(LanCase):
         self.open_gate("cut-batch")  # "during" is printed, and its batch sent, while cut off
         self.wait_for(lambda: self.agent_log(host).count("cannot ship logs") > given_up, 60,
                       "the agent to give the upload up")
+        # An upload that got no answer is tried again with half as many lines: on a link that
+        # loses most packets a large batch never arrives, and the reports waiting behind it
+        # never went.
+        self.assertIn("retrying with at most 1000 lines an upload", self.agent_log(host))
         host.plug()
 
         def unsent():
