@@ -157,6 +157,12 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
     pthread_mutex_lock(&s->mu);
     if (s->gone) {
         pthread_mutex_unlock(&s->mu);
+        /* libmicrohttpd 0.9.75 marks the connection closed here but frees it (its socket, and
+         * its place under --max-connections-per-address) only once it reaches the tail of the
+         * timeout list, behind every older connection still open: a stream resumed to end
+         * this way held its place until the idle timeout.  A timeout of its own puts it on the
+         * list that is looked at whole each turn, and wakes the loop for it within a second. */
+        MHD_set_connection_option(s->conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     if (s->off < s->out.len) {
