@@ -72,5 +72,33 @@ if names:
     suite = unittest.TestSuite(loader.loadTestsFromName(n) for n in names)
 else:
     suite = loader.discover(here, pattern="test_*.py", top_level_dir=here)
-result = unittest.TextTestRunner(verbosity=2 if os.environ.get("VERBOSE") else 1).run(suite)
+
+
+class TimedResult(unittest.TextTestResult):
+    """E2E_TIMES=1: each test's time, and the time spent between tests (class set-ups and
+    tear-downs), printed slowest first when the run ends: where a module's minutes go."""
+    times = []
+    mark = None
+
+    def startTest(self, test):
+        now = time.monotonic()
+        if self.mark is not None and now - self.mark > 0.5:
+            self.times.append((now - self.mark, "(between, before %s)" % test.id()))
+        self.mark = now
+        super().startTest(test)
+
+    def stopTest(self, test):
+        now = time.monotonic()
+        self.times.append((now - self.mark, test.id()))
+        self.mark = now
+        super().stopTest(test)
+
+
+runner = unittest.TextTestRunner(verbosity=2 if os.environ.get("VERBOSE") else 1)
+if os.environ.get("E2E_TIMES"):
+    runner.resultclass = TimedResult
+result = runner.run(suite)
+if os.environ.get("E2E_TIMES"):
+    for took, name in sorted(TimedResult.times, reverse=True):
+        print("%7.1f s  %s" % (took, name))
 sys.exit(0 if result.wasSuccessful() else 1)
