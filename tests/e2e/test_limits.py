@@ -199,6 +199,37 @@ class ConnectionsPerAddress(unittest.TestCase):
             time.sleep(3)  # (kept-alive connections whose client left go within 2 s)
 
 
+    def test_streams_that_end_behind_older_connections_give_their_places_back(self):
+        # libmicrohttpd frees a connection closed from a resumed stream only once it is the
+        # oldest on its thread's list: behind kept-alive connections opened earlier and still
+        # open, ended streams held their places until the idle timeout (about two minutes).
+        held = 4
+        for _ in range(held):
+            s = connect(self.server.port, "127.0.0.1")
+            self.assertEqual(healthz_on(s), 200)
+            self.socks.append(s)  # (left idle: the oldest on their threads' lists)
+        streams = []
+        for _ in range(self.CAP - held):
+            s = connect(self.server.port, "127.0.0.1")
+            s.sendall(b"GET /barge/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            self.assertIn(b" 200 ", s.recv(4096)[:20])
+            streams.append(s)
+        for s in streams:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        # Seen within seconds (as in the test above); the bound stays under the idle timeout.
+        deadline = time.monotonic() + 20
+        while len(self.socks) < self.CAP:
+            s = connect(self.server.port, "127.0.0.1")
+            if healthz_on(s) == 200:
+                self.socks.append(s)
+                continue
+            s.close()
+            self.assertLess(time.monotonic(), deadline,
+                            "%d of %d places back" % (len(self.socks) - held, self.CAP - held))
+            time.sleep(0.1)
+
+
 class OpenFileLimit(unittest.TestCase):
     """A server under a small open-file limit fits its connections to it: at the limit
     libmicrohttpd had no descriptor to accept with and spun on EMFILE, a CPU at 100%."""
