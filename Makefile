@@ -203,11 +203,11 @@ bench-smoke: $(BUILD)/barge
 
 # The README's first command: set up a fresh machine, then run the demo.
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	BARGE=$(CURDIR)/$(BUILD)/barge ./scripts/demo.sh
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	BARGE=$(CURDIR)/$(BUILD)/barge ./bench/run.sh
 
 clean:
